@@ -1,0 +1,32 @@
+# The two commands a fresh clone needs are `make demo` and `make test`; both build .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo test bench schemas clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/ksctl validate policies/
+	$(BIN)/ksctl graph policies/ --format mermaid
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+bench: venv
+	$(BIN)/python bench/validate.py
+
+# Regenerate the JSON Schemas checked in under killswitch/schemas (a test compares them).
+schemas: venv
+	$(BIN)/python -m killswitch.cli.schema --write
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""``ksctl``: thin click commands over the library, one module per verb."""

@@ -1,0 +1,28 @@
+"""Options, exit codes and helpers shared by every ``ksctl`` command."""
+
+from __future__ import annotations
+
+import click
+
+# Documented exit codes (README, `ksctl --help`).
+EXIT_OK = 0
+EXIT_FINDINGS = 1  # policy errors (or warnings with --strict), a plan with changes
+EXIT_USAGE = 2  # bad command line (click's own code for usage errors)
+EXIT_INTERNAL = 3  # a bug: reported, never silent
+
+output_option = click.option(
+    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="Output format; json is versioned (format_version).",
+)
+
+
+def compile_paths(paths: tuple[str, ...]):
+    """Read, load and compile policy sources. Returns (CompileResult, number of files read)."""
+    from ..compile.compiler import compile_documents
+    from ..policy.load import load_sources
+    from ..sources import read_sources
+
+    src = read_sources(list(paths))
+    loaded = load_sources(src.files)
+    loaded.diagnostics[:0] = src.diagnostics
+    return compile_documents(loaded, src.revision), len(src.files)

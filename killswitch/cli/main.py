@@ -1,0 +1,55 @@
+"""Entry point of ``ksctl``. Sub-commands are imported only when called, so that ``ksctl validate``
+never pays for the exchange, telemetry or notification libraries."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .common import EXIT_INTERNAL
+
+COMMANDS = {
+    "validate": ("killswitch.cli.validate", "validate", "Check policy files and report every problem."),
+    "schema": ("killswitch.cli.schema", "schema", "Print the JSON Schema of a document kind."),
+    "graph": ("killswitch.cli.graph", "graph", "Draw the compiled decision graph (mermaid or dot)."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
+Exit codes: 0 ok, 1 findings (policy errors, or warnings with --strict), 2 usage, 3 internal error.
+""")
+@click.version_option(package_name="killswitch", prog_name="ksctl")
+def cli() -> None:
+    """killswitch: declarative kill switches for algorithmic trading."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="ksctl", standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as e:  # a bug: say so, with a code scripts can tell from findings
+        click.echo(f"ksctl: internal error: {type(e).__name__}: {e}", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

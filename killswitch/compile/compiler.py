@@ -1,0 +1,673 @@
+"""The compiler: validated documents → :class:`DecisionGraph`, plus every static finding.
+
+Resolves references (stages → triggers, conditions → signals, actions → routes and groups,
+tests → policies), applies defaults, and runs the static safety checks, each with its own
+code so that CI logs and reviews can grep for them:
+
+========  ===========================================================================
+KS104     a reference that resolves to nothing (with did-you-mean)
+KS105     two things with one name (policies, stages, receivers, groups, accounts)
+KS120-122 a condition that does not parse, mixes types, or reads an unknown signal
+KS201     two stages at one level
+KS202     stages not listed from the lowest level up
+KS203     a manual-reset stage that can be left without a reset (a reset_after on it, or
+          an automatically resetting stage above it whose reset would drop the latch)
+KS204     a stage no trigger can reach (none declared, or every trigger of it also
+          reaches a higher stage, and the highest triggered stage wins)
+KS205     a trigger no stage uses (warning)
+KS206     two policies claiming one scope with different stages at one level
+KS207     a higher stage whose thresholds fire before a lower stage's (warning)
+KS208     a trigger that does not say what missing data means
+KS211     a signal no trigger reads (warning)
+KS212     a threshold a signal can never reach, or always exceeds
+KS213     approvals on a stage that resets by itself
+KS214     a policy whose stages do nothing (warning)
+KS215     a symbol in two correlation groups
+KS216     risk-score weights that do not sum to 1
+========  ===========================================================================
+
+Semantics it relies on (and the engine implements): stage machines are kept per policy and
+scope instance; the highest triggered stage wins; stages never de-escalate; a manual-reset
+stage is latched until reset. Two policies with the *same* scope selector share stage
+levels in ``ksctl status`` and ``ksctl reset``, so one level must mean one stage there.
+
+Pure: no I/O, no clock. The revision is given by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+from ..policy import diagnostics as d
+from ..policy import expr as ex
+from ..policy.diagnostics import Diagnostic, Position
+from ..policy.load import LoadedDoc, LoadResult
+from ..policy.model import (
+    SIGNAL_KINDS,
+    Accounts,
+    NotificationRoutes,
+    Policy,
+    PolicyTest,
+    Route,
+)
+from .graph import (
+    ActionNode,
+    DecisionGraph,
+    PolicyNode,
+    SignalNode,
+    Source,
+    StageNode,
+    TriggerNode,
+    canonical_json,
+)
+
+
+@dataclass
+class CompileResult:
+    graph: Optional[DecisionGraph]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    docs: list[LoadedDoc] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [x for x in self.diagnostics if x.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [x for x in self.diagnostics if not x.is_error]
+
+    def counts(self) -> dict[str, int]:
+        kinds: dict[str, int] = {}
+        for doc in self.docs:
+            kinds[doc.kind] = kinds.get(doc.kind, 0) + 1
+        return kinds
+
+
+def compile_documents(loaded: LoadResult, revision: Optional[str] = None) -> CompileResult:
+    """Compile every document of ``loaded``. The graph is built only when nothing is an error."""
+    diags: list[Diagnostic] = list(loaded.diagnostics)
+    ctx = _Context(loaded.docs)
+    diags.extend(ctx.check_names())
+    nodes: list[PolicyNode] = []
+    for doc in loaded.docs:
+        if doc.model is None:
+            continue
+        if isinstance(doc.model, Policy):
+            node = _PolicyCompiler(doc, ctx, diags).run()
+            if node is not None:
+                nodes.append(node)
+        elif isinstance(doc.model, NotificationRoutes):
+            _check_routes(doc, diags)
+        elif isinstance(doc.model, PolicyTest):
+            _check_test(doc, ctx, diags)
+    diags.extend(ctx.check_scope_conflicts())
+    diags = sorted(set(diags), key=Diagnostic.sort_key)
+    graph = None
+    if not any(x.is_error for x in diags):
+        graph = DecisionGraph.build(nodes, revision)
+    return CompileResult(graph, diags, list(loaded.docs))
+
+
+# --- context across documents ---------------------------------------------------------------
+
+
+class _Context:
+    def __init__(self, docs: list[LoadedDoc]):
+        self.docs = docs
+        self.by_kind: dict[str, list[LoadedDoc]] = {}
+        for doc in docs:
+            self.by_kind.setdefault(doc.kind, []).append(doc)
+
+    def names(self, kind: str) -> set[str]:
+        return {doc.name for doc in self.by_kind.get(kind, []) if doc.name}
+
+    def loaded(self, kind: str) -> bool:
+        return bool(self.by_kind.get(kind))
+
+    def policy(self, name: str) -> Optional[LoadedDoc]:
+        return next((x for x in self.by_kind.get("Policy", []) if x.name == name and x.model), None)
+
+    def account_names(self) -> set[str]:
+        out: set[str] = set()
+        for doc in self.by_kind.get("Accounts", []):
+            if isinstance(doc.model, Accounts):
+                out.update(a.name for a in doc.model.spec.accounts)
+        return out
+
+    def check_names(self) -> list[Diagnostic]:
+        out = []
+        for kind, docs in self.by_kind.items():
+            first: dict[str, LoadedDoc] = {}
+            for doc in docs:
+                if not doc.name:
+                    continue
+                if doc.name in first:
+                    prev = first[doc.name]
+                    out.append(Diagnostic.make(
+                        d.KS105, doc.file, doc.srcmap.value(("metadata", "name")),
+                        f'{kind} "{doc.name}" is declared twice',
+                        f"the other one is at {prev.file}:{_pos(prev.srcmap.value(('metadata', 'name')))}; "
+                        "give each a unique metadata.name",
+                    ))
+                else:
+                    first[doc.name] = doc
+        seen: dict[str, tuple[LoadedDoc, int]] = {}
+        for doc in self.by_kind.get("Accounts", []):
+            if not isinstance(doc.model, Accounts):
+                continue
+            for i, acc in enumerate(doc.model.spec.accounts):
+                if acc.name in seen:
+                    odoc, oi = seen[acc.name]
+                    out.append(Diagnostic.make(
+                        d.KS105, doc.file, doc.srcmap.value(("spec", "accounts", i, "name")),
+                        f'account "{acc.name}" is declared twice',
+                        f"the other one is at {odoc.file}:{_pos(odoc.srcmap.value(('spec', 'accounts', oi, 'name')))}",
+                    ))
+                else:
+                    seen[acc.name] = (doc, i)
+        return out
+
+    def check_scope_conflicts(self) -> list[Diagnostic]:
+        out = []
+        claims: dict[str, list[LoadedDoc]] = {}
+        for doc in self.by_kind.get("Policy", []):
+            if isinstance(doc.model, Policy):
+                key = canonical_json(doc.model.spec.scope.model_dump(mode="json"))
+                claims.setdefault(key, []).append(doc)
+        for docs in claims.values():
+            for i, a in enumerate(docs):
+                for b in docs[i + 1:]:
+                    sa = {s.level: s for s in a.model.spec.stages}
+                    sb = {s.level: s for s in b.model.spec.stages}
+                    clash = sorted(
+                        lvl for lvl in sa.keys() & sb.keys()
+                        if _stage_form(sa[lvl]) != _stage_form(sb[lvl])
+                    )
+                    if not clash:
+                        continue
+                    where_a = f"{a.file}:{_pos(_scope_pos(a))}"
+                    out.append(Diagnostic.make(
+                        d.KS206, b.file, _scope_pos(b),
+                        f'policies "{a.name}" ({where_a}) and "{b.name}" claim the same scope with different '
+                        f"stages at level {', '.join(map(str, clash))}",
+                        "give the levels distinct numbers, merge the policies, or narrow one scope",
+                    ))
+        return out
+
+
+def _stage_form(stage) -> str:
+    return canonical_json(stage.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"description"}))
+
+
+def _scope_pos(doc: LoadedDoc) -> Position:
+    spec = doc.raw.get("spec", {})
+    if isinstance(spec, dict) and "scope" in spec:
+        return doc.srcmap.key(("spec", "scope"))
+    return doc.srcmap.value(("metadata", "name"))
+
+
+def _pos(p: Position) -> str:
+    return f"{p.line}:{p.col}"
+
+
+# --- one policy ----------------------------------------------------------------------------------
+
+
+class _PolicyCompiler:
+    def __init__(self, doc: LoadedDoc, ctx: _Context, diags: list[Diagnostic]):
+        self.doc = doc
+        self.ctx = ctx
+        self.diags = diags
+        self.policy: Policy = doc.model  # type: ignore[assignment]
+        self.spec = self.policy.spec
+        self.sm = doc.srcmap
+        self.bad_signals = doc.poisoned_names("signals")
+        self.bad_triggers = doc.poisoned_names("triggers")
+        self.errors_before = sum(1 for x in diags if x.is_error)
+
+    def add(self, code: d.Code, pos: Position, message: str, hint: Optional[str] = None) -> None:
+        if not self.doc.complete and not code.severity == d.Severity.ERROR:
+            return  # warnings about a salvaged policy would be noise: parts of it are missing
+        self.diags.append(Diagnostic.make(code, self.doc.file, pos, message, hint))
+
+    def run(self) -> Optional[PolicyNode]:
+        signals = self.signals()
+        types = {s.name: s.type for s in signals}
+        triggers = self.triggers(types, {s.name: s for s in signals})
+        stages = self.stages(set(triggers))
+        self.usage(signals, triggers, stages)
+        self.thresholds_order(triggers, stages)
+        self.actions(stages)
+        self.groups_and_weights()
+        self.scope_refs()
+        failed = sum(1 for x in self.diags if x.is_error) > self.errors_before
+        if failed or not self.doc.complete:
+            return None
+        trig_nodes = tuple(triggers[name] for name in self.spec.triggers)
+        return PolicyNode(
+            name=self.policy.metadata.name,
+            source=Source(self.doc.file, self.sm.doc.line, self.sm.doc.col),
+            canonical=self.canonical(triggers),
+            interval_s=self.spec.interval.seconds,
+            scope=self.spec.scope.model_dump(mode="json"),
+            signals=tuple(signals),
+            triggers=trig_nodes,
+            stages=tuple(sorted(stages.values(), key=lambda s: s.level)),
+            notify_route=self.spec.notify.route if self.spec.notify else None,
+            runbook=self.spec.runbook,
+            model=self.policy,
+        )
+
+    # signals -------------------------------------------------------------------------------
+
+    def signals(self) -> list[SignalNode]:
+        out = []
+        for name, sig in self.spec.signals.items():
+            kind_cls = SIGNAL_KINDS[sig.kind]
+            params = sig.params.model_dump(mode="json", exclude_none=True)
+            window = None
+            if kind_cls.window_field:
+                window = getattr(sig.params, kind_cls.window_field).seconds
+            out.append(SignalNode(name, sig.kind, kind_cls.value_type, params, window))
+        return out
+
+    # triggers ------------------------------------------------------------------------------
+
+    def triggers(self, types: dict[str, ex.ValueType], signals: dict[str, SignalNode]) -> dict[str, TriggerNode]:
+        out: dict[str, TriggerNode] = {}
+        for name, trig in self.spec.triggers.items():
+            path = ("spec", "triggers", name)
+            wpath = path + ("when",)
+            ok = True
+            try:
+                ast = ex.parse(trig.when)
+            except ex.ExprError as e:
+                self.add(d.KS120, self.sm.inside(wpath, e.offset), f'trigger "{name}": {e.message}', e.hint)
+                continue
+            refs = ex.refs(ast)
+            if not any(r.name in self.bad_signals for r in refs):
+                try:
+                    ex.check_types(ast, types)
+                except ex.ExprError as e:
+                    ok = False
+                    if e.kind == "unknown":
+                        ref = e.message.split('"')[1]
+                        hint = d.suggestion_hint(ref, types, "signals are declared under spec.signals")
+                        self.add(d.KS122, self.sm.inside(wpath, e.offset),
+                                 f'trigger "{name}" reads unknown signal "{ref}"', hint)
+                    else:
+                        self.add(d.KS121, self.sm.inside(wpath, e.offset), f'trigger "{name}": {e.message}', e.hint)
+                if ok:
+                    self.ranges(name, wpath, ast, signals)
+            if trig.on_missing_data is None:
+                ok = False
+                self.add(d.KS208, self.sm.key(path), f'trigger "{name}" does not say what missing or stale data means',
+                         "add on_missing_data: fire (fail closed), hold (keep the last result) or ignore")
+            if not ok:
+                continue
+            confirm = trig.for_
+            out[name] = TriggerNode(
+                name=name,
+                when=ex.canonical(ast),
+                reads=tuple(dict.fromkeys(r.name for r in refs)),
+                confirm_ticks=confirm.ticks if confirm else None,
+                confirm_s=confirm.duration.seconds if confirm and confirm.duration else None,
+                keep_firing_for_s=trig.keep_firing_for.seconds if trig.keep_firing_for else None,
+                on_missing_data=trig.on_missing_data.value,
+                ast=ast,
+                predicate=ex.compile_predicate(ast),
+            )
+        return out
+
+    def ranges(self, name: str, wpath, ast: ex.Node, signals: dict[str, SignalNode]) -> None:
+        """A threshold outside what the signal can report makes the comparison constant."""
+        def walk(n):
+            if isinstance(n, ex.Compare):
+                if isinstance(n.left, ex.Ref) and isinstance(n.right, ex.Literal):
+                    check(n.left.name, n.op, n.right)
+                elif isinstance(n.right, ex.Ref) and isinstance(n.left, ex.Literal):
+                    check(n.right.name, ex._MIRROR[n.op], n.left)
+            elif isinstance(n, ex.Not):
+                walk(n.item)
+            elif isinstance(n, (ex.And, ex.Or)):
+                for x in n.items:
+                    walk(x)
+
+        def check(sig: str, op: str, lit: ex.Literal):
+            node = signals.get(sig)
+            if node is None:
+                return
+            lo, hi = SIGNAL_KINDS[node.kind].bounds
+            v = lit.value
+            verdict = None
+            if op in (">=", ">"):
+                if lo is not None and (v < lo or (v == lo and op == ">=")):
+                    verdict = "always holds"
+                elif hi is not None and (v > hi or (v == hi and op == ">")):
+                    verdict = "can never hold"
+            elif op in ("<=", "<"):
+                if hi is not None and (v > hi or (v == hi and op == "<=")):
+                    verdict = "always holds"
+                elif lo is not None and (v < lo or (v == lo and op == "<")):
+                    verdict = "can never hold"
+            if verdict:
+                span = _span(node, lo, hi)
+                self.add(d.KS212, self.sm.inside(wpath, lit.offset),
+                         f'trigger "{name}": {sig} {op} {lit.text} {verdict}; {sig} ({node.kind}) reports {span}',
+                         "drawdowns and losses are positive fractions: write dd >= 5%, not dd <= -5%"
+                         if lo == 0 else None)
+
+        walk(ast)
+
+    # stages --------------------------------------------------------------------------------
+
+    def stages(self, good_triggers: set[str]) -> dict[int, StageNode]:
+        out: dict[int, StageNode] = {}
+        by_level: dict[int, int] = {}
+        by_name: dict[str, int] = {}
+        prev_level = None
+        declared = set(self.spec.triggers)
+        for i, st in enumerate(self.spec.stages):
+            sp = self.doc.stage_path(i)
+            if st.level in by_level:
+                other = self.spec.stages[by_level[st.level]]
+                opos = self.sm.value(self.doc.stage_path(by_level[st.level]) + ("level",))
+                self.add(d.KS201, self.sm.value(sp + ("level",)),
+                         f'stage "{st.name}" repeats level {st.level} of stage "{other.name}" (line {opos.line})',
+                         "each stage needs its own level; higher levels act harder")
+            elif prev_level is not None and st.level < prev_level:
+                self.add(d.KS202, self.sm.value(sp + ("level",)),
+                         f'stage "{st.name}" (level {st.level}) is listed after level {prev_level}',
+                         "list stages from the lowest level up, so the file reads in order of escalation")
+            by_level.setdefault(st.level, i)
+            prev_level = st.level if prev_level is None else max(prev_level, st.level)
+            if st.name in by_name:
+                self.add(d.KS105, self.sm.value(sp + ("name",)), f'stage name "{st.name}" is used twice',
+                         "stage names appear in status, reset and runbooks; make them unique")
+            by_name.setdefault(st.name, i)
+            for j, tname in enumerate(st.on):
+                if tname not in declared and tname not in self.bad_triggers:
+                    self.add(d.KS104, self.sm.value(sp + ("on", j)),
+                             f'stage "{st.name}" uses unknown trigger "{tname}"',
+                             d.suggestion_hint(tname, declared, "triggers are declared under spec.triggers"))
+            if not st.on:
+                self.add(d.KS204, self.sm.key(sp + ("on",)) if "on" in self._raw_stage(i) else self.sm.value(sp),
+                         f'stage "{st.name}" has no trigger, so nothing can reach it',
+                         "list the triggers that enter it under on:")
+            if st.reset == "manual" and st.reset_after is not None:
+                self.add(d.KS203, self.sm.key(sp + ("reset_after",)),
+                         f'manual-reset stage "{st.name}" has reset_after, which would leave it without a reset',
+                         "remove reset_after, or make the stage reset: auto")
+            if st.reset == "auto" and st.approvals > 1:
+                self.add(d.KS213, self.sm.key(sp + ("approvals",)),
+                         f'stage "{st.name}" resets by itself, so its {st.approvals} approvals would never be asked',
+                         "set reset: manual to require approvals")
+            out.setdefault(st.level, StageNode(
+                level=st.level,
+                name=st.name,
+                on=tuple(t for t in st.on if t in good_triggers or t in declared),
+                cooldown_s=st.cooldown.seconds if st.cooldown else None,
+                reset=st.reset,
+                reset_after_s=(st.reset_after or st.cooldown).seconds if st.reset == "auto" and (st.reset_after or st.cooldown) else None,
+                approvals=st.approvals,
+                actions=tuple(ActionNode(a.kind, a.params.model_dump(mode="json", exclude_none=True)) for a in st.actions),
+            ))
+        self.latch_and_reach(out)
+        return out
+
+    def _raw_stage(self, i: int) -> dict:
+        stages = self.doc.raw.get("spec", {}).get("stages", [])
+        idx = self.doc.stage_index[i] if self.doc.stage_index else i
+        return stages[idx] if isinstance(stages, list) and idx < len(stages) and isinstance(stages[idx], dict) else {}
+
+    def _stage_pos(self, level: int, key: str) -> Position:
+        for i, st in enumerate(self.spec.stages):
+            if st.level == level:
+                sp = self.doc.stage_path(i)
+                return self.sm.key(sp + (key,)) if key in self._raw_stage(i) else self.sm.value(sp)
+        return self.sm.doc
+
+    def latch_and_reach(self, stages: dict[int, StageNode]) -> None:
+        ordered = sorted(stages.values(), key=lambda s: s.level)
+        latch = None
+        for st in ordered:
+            if latch is not None and not st.manual:
+                self.add(d.KS203, self._stage_pos(st.level, "reset"),
+                         f'stage "{st.name}" (level {st.level}) resets automatically above manual-reset stage '
+                         f'"{latch.name}" (level {latch.level}); its reset would release the latched stage',
+                         f'make "{st.name}" reset: manual too')
+            if st.manual and latch is None:
+                latch = st
+        for k, low in enumerate(ordered):
+            mine = set(low.on) - self.bad_triggers
+            if not mine or set(low.on) & self.bad_triggers:
+                continue
+            for high in ordered[k + 1:]:
+                if mine <= set(high.on):
+                    self.add(d.KS204, self._stage_pos(low.level, "on"),
+                             f'stage "{low.name}" (level {low.level}) can never be entered: every trigger of it also '
+                             f'enters "{high.name}" (level {high.level}), and the highest triggered stage wins',
+                             f'give "{low.name}" a trigger of its own')
+                    break
+
+    # usage ---------------------------------------------------------------------------------
+
+    def usage(self, signals: list[SignalNode], triggers: dict[str, TriggerNode], stages: dict[int, StageNode]) -> None:
+        used_triggers = {t for st in self.spec.stages for t in st.on}
+        for name in self.spec.triggers:
+            if name not in used_triggers:
+                self.add(d.KS205, self.sm.key(("spec", "triggers", name)), f'trigger "{name}" is not used by any stage',
+                         "list it under a stage's on:, or remove it")
+        read: set[str] = set()
+        for name, trig in self.spec.triggers.items():
+            try:
+                read.update(r.name for r in ex.refs(ex.parse(trig.when)))
+            except ex.ExprError:
+                return  # cannot tell what a broken condition reads
+        for s in signals:
+            if s.name not in read:
+                self.add(d.KS211, self.sm.key(("spec", "signals", s.name)), f'signal "{s.name}" is not read by any trigger',
+                         "use it in a trigger's when:, or remove it")
+        if self.spec.stages and not any(st.actions for st in self.spec.stages):
+            self.add(d.KS214, self.sm.key(("spec", "stages")), "no stage of this policy has actions",
+                     "a stage without actions only notifies through the policy's route")
+
+    def thresholds_order(self, triggers: dict[str, TriggerNode], stages: dict[int, StageNode]) -> None:
+        """Warn when a higher stage fires at a smaller excursion of a signal than a lower stage."""
+
+        def edges(stage: StageNode) -> dict[tuple[str, str], tuple[float, str, str]]:
+            out: dict[tuple[str, str], tuple[float, str, str]] = {}
+            for tname in stage.on:
+                trig = triggers.get(tname)
+                if trig is None:
+                    continue
+                for th in ex.disjunct_thresholds(trig.ast):
+                    direction = "up" if th.op in (">=", ">") else "down" if th.op in ("<=", "<") else None
+                    if direction is None:
+                        continue
+                    key = (th.signal, direction)
+                    cur = out.get(key)
+                    earlier = cur is None or (th.value < cur[0] if direction == "up" else th.value > cur[0])
+                    if earlier:
+                        out[key] = (th.value, f"{th.signal} {th.op} {th.text}", tname)
+            return out
+
+        ordered = sorted(stages.values(), key=lambda s: s.level)
+        table = {s.level: edges(s) for s in ordered}
+        for i, low in enumerate(ordered):
+            for high in ordered[i + 1:]:
+                for key, (hv, htext, htrig) in table[high.level].items():
+                    if key not in table[low.level]:
+                        continue
+                    lv, ltext, _ = table[low.level][key]
+                    if (key[1] == "up" and hv < lv) or (key[1] == "down" and hv > lv):
+                        self.add(d.KS207, self.sm.value(("spec", "triggers", htrig, "when")),
+                                 f'stage "{high.name}" (level {high.level}) fires at {htext}, before stage '
+                                 f'"{low.name}" (level {low.level}) at {ltext}',
+                                 "higher stages should need a larger move; check the thresholds")
+
+    # actions, groups, weights, scope -----------------------------------------------------------
+
+    def actions(self, stages: dict[int, StageNode]) -> None:
+        groups = {g.name for g in self.spec.correlation_groups}
+        if self.spec.notify is not None:
+            self.route_ref(self.spec.notify.route, ("spec", "notify"))
+        for i, st in enumerate(self.spec.stages):
+            sp = self.doc.stage_path(i)
+            for j, act in enumerate(st.actions):
+                ap = sp + ("actions", j)
+                if act.kind == "notify":
+                    self.route_ref(act.notify.route, ap + ("notify",))
+                elif act.kind == "close_positions" and act.close_positions.correlation_group:
+                    g = act.close_positions.correlation_group
+                    if g not in groups:
+                        self.add(d.KS104, self.sm.value(ap + ("close_positions", "correlation_group")),
+                                 f'stage "{st.name}" closes unknown correlation group "{g}"',
+                                 d.suggestion_hint(g, groups, "groups are declared under spec.correlation_groups"))
+
+    def route_ref(self, route: str, path) -> None:
+        if not self.ctx.loaded("NotificationRoutes"):
+            self.add(d.KS130, self.sm.value(path), f'notification route "{route}" cannot be checked',
+                     "no NotificationRoutes document was loaded with this policy; validate the whole policy directory")
+            return
+        names = self.ctx.names("NotificationRoutes")
+        if route not in names:
+            self.add(d.KS104, self.sm.value(path), f'unknown notification route "{route}"',
+                     d.suggestion_hint(route, names, "routes are NotificationRoutes documents (metadata.name)"))
+
+    def groups_and_weights(self) -> None:
+        owner: dict[str, str] = {}
+        names: set[str] = set()
+        for i, g in enumerate(self.spec.correlation_groups):
+            gp = ("spec", "correlation_groups", i)
+            if g.name in names:
+                self.add(d.KS105, self.sm.value(gp + ("name",)), f'correlation group "{g.name}" is declared twice')
+            names.add(g.name)
+            for j, sym in enumerate(g.symbols):
+                if sym in owner and owner[sym] != g.name:
+                    self.add(d.KS215, self.sm.value(gp + ("symbols", j)),
+                             f'symbol "{sym}" is in correlation groups "{owner[sym]}" and "{g.name}"',
+                             "a symbol belongs to at most one group, so its close is scheduled once")
+                owner.setdefault(sym, g.name)
+        w = self.spec.risk_score.weights
+        total = w.pnl_delta + w.current_loss + w.liq_proximity + w.notional_share + w.margin_loss
+        if abs(total - 1.0) > 1e-9:
+            self.add(d.KS216, self.sm.key(("spec", "risk_score", "weights")),
+                     f"risk-score weights sum to {total:g}, not 1",
+                     "weights are shares of the score; unlisted weights keep their defaults "
+                     "(pnl_delta 0.40, current_loss 0.25, liq_proximity 0.20, notional_share 0.10, margin_loss 0.05)")
+
+    def scope_refs(self) -> None:
+        if not self.ctx.loaded("Accounts"):
+            return
+        known = self.ctx.account_names()
+        for i, name in enumerate(self.spec.scope.accounts.names):
+            if name not in known:
+                self.add(d.KS104, self.sm.value(("spec", "scope", "accounts", "names", i)),
+                         f'scope names unknown account "{name}"',
+                         d.suggestion_hint(name, known, "accounts are declared in the Accounts document"))
+
+    # canonical form --------------------------------------------------------------------------
+
+    def canonical(self, triggers: dict[str, TriggerNode]) -> dict:
+        body = self.policy.model_dump(
+            mode="json", by_alias=True, exclude_none=True,
+            exclude={"metadata": {"description"}},
+        )
+        spec = body["spec"]
+        for name, trig in spec["triggers"].items():
+            trig.pop("description", None)
+            trig["when"] = triggers[name].when
+        for st in spec["stages"]:
+            st.pop("description", None)
+        spec["stages"].sort(key=lambda s: s["level"])
+        return body
+
+
+def _span(node: SignalNode, lo, hi) -> str:
+    def fmt(v):
+        if v is None:
+            return None
+        return f"{v * 100:g}%" if node.type is ex.ValueType.RATIO else f"{v:g}"
+
+    lo_s, hi_s = fmt(lo), fmt(hi)
+    if lo_s is not None and hi_s is not None:
+        return f"values from {lo_s} to {hi_s}"
+    if lo_s is not None:
+        return f"values of at least {lo_s}"
+    return f"values of at most {hi_s}"
+
+
+# --- other documents ---------------------------------------------------------------------------------
+
+
+def _check_routes(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
+    spec = doc.model.spec  # type: ignore[union-attr]
+    sm = doc.srcmap
+    names: set[str] = set()
+    for i, r in enumerate(spec.receivers):
+        if r.name in names:
+            diags.append(Diagnostic.make(d.KS105, doc.file, sm.value(("spec", "receivers", i, "name")),
+                                         f'receiver "{r.name}" is declared twice'))
+        names.add(r.name)
+    if spec.route.receiver is None:
+        diags.append(Diagnostic.make(d.KS102, doc.file, sm.key(("spec", "route")),
+                                     "the root route needs a receiver", "it catches what no child route matches"))
+
+    def walk(route: Route, path) -> None:
+        if route.receiver is not None and route.receiver not in names:
+            diags.append(Diagnostic.make(
+                d.KS104, doc.file, sm.value(path + ("receiver",)), f'route uses unknown receiver "{route.receiver}"',
+                d.suggestion_hint(route.receiver, names, "receivers are declared under spec.receivers")))
+        for k, child in enumerate(route.routes):
+            walk(child, path + ("routes", k))
+
+    walk(spec.route, ("spec", "route"))
+    if spec.fallback_receiver is not None and spec.fallback_receiver not in names:
+        diags.append(Diagnostic.make(
+            d.KS104, doc.file, sm.value(("spec", "fallback_receiver")),
+            f'unknown fallback receiver "{spec.fallback_receiver}"',
+            d.suggestion_hint(spec.fallback_receiver, names, "receivers are declared under spec.receivers")))
+
+
+def _check_test(doc: LoadedDoc, ctx: _Context, diags: list[Diagnostic]) -> None:
+    spec = doc.model.spec  # type: ignore[union-attr]
+    sm = doc.srcmap
+    target = ctx.policy(spec.policy)
+    if target is None:
+        if not ctx.loaded("Policy"):
+            diags.append(Diagnostic.make(d.KS130, doc.file, sm.value(("spec", "policy")),
+                                         f'policy "{spec.policy}" cannot be checked',
+                                         "no policy was loaded with this test; pass the policy directory too"))
+            return
+        names = ctx.names("Policy")
+        if spec.policy not in names:
+            diags.append(Diagnostic.make(d.KS104, doc.file, sm.value(("spec", "policy")),
+                                         f'test names unknown policy "{spec.policy}"',
+                                         d.suggestion_hint(spec.policy, names, "policies are named by metadata.name")))
+        return
+    policy: Policy = target.model  # type: ignore[assignment]
+    levels = {s.level for s in policy.spec.stages}
+    triggers = set(policy.spec.triggers)
+    for i, case in enumerate(spec.tests):
+        for j, exp in enumerate(case.expect):
+            ep = ("spec", "tests", i, "expect", j)
+            if exp.stage and exp.stage not in levels:
+                diags.append(Diagnostic.make(
+                    d.KS104, doc.file, sm.value(ep + ("stage",)),
+                    f'policy "{spec.policy}" has no stage at level {exp.stage}',
+                    "levels declared: " + ", ".join(map(str, sorted(levels)))))
+            for k, t in enumerate(exp.firing):
+                if t not in triggers:
+                    diags.append(Diagnostic.make(
+                        d.KS104, doc.file, sm.value(ep + ("firing", k)),
+                        f'policy "{spec.policy}" has no trigger "{t}"',
+                        d.suggestion_hint(t, triggers, "triggers of the policy under test")))
+
+
+def compile_all(results: Iterable[LoadResult], revision: Optional[str] = None) -> CompileResult:
+    merged = LoadResult()
+    for r in results:
+        merged.extend(r)
+    return compile_documents(merged, revision)

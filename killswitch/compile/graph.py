@@ -1,0 +1,130 @@
+"""The decision graph: what the engine evaluates, frozen, with a digest.
+
+A :class:`DecisionGraph` is built once by the compiler and never changes; a policy reload
+builds a new one and swaps it in. Its digest is the sha256 of a canonical JSON form that
+leaves out positions, comments, descriptions and key order, so reformatting a policy or
+fixing a typo in a description keeps the digest, while any change in behaviour changes it.
+Every decision, journal row, span and runbook names the digest and the git revision.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ..policy.expr import Node, Predicate, ValueType
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Source:
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class SignalNode:
+    name: str
+    kind: str
+    type: ValueType
+    params: dict  # canonical JSON values
+    window_s: Optional[float]  # longest history the signal reads, for bounding state
+
+
+@dataclass(frozen=True)
+class TriggerNode:
+    name: str
+    when: str  # canonical condition text
+    reads: tuple[str, ...]
+    confirm_ticks: Optional[int]
+    confirm_s: Optional[float]
+    keep_firing_for_s: Optional[float]
+    on_missing_data: str
+    ast: Node = field(compare=False, repr=False)
+    predicate: Predicate = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ActionNode:
+    kind: str
+    params: dict
+
+
+@dataclass(frozen=True)
+class StageNode:
+    level: int
+    name: str
+    on: tuple[str, ...]
+    cooldown_s: Optional[float]
+    reset: str
+    reset_after_s: Optional[float]
+    approvals: int
+    actions: tuple[ActionNode, ...]
+
+    @property
+    def manual(self) -> bool:
+        return self.reset == "manual"
+
+
+@dataclass(frozen=True)
+class PolicyNode:
+    name: str
+    source: Source
+    canonical: dict = field(repr=False)  # the behaviour-defining form, digested
+    interval_s: float = 5.0
+    scope: dict = field(default_factory=dict)
+    signals: tuple[SignalNode, ...] = ()
+    triggers: tuple[TriggerNode, ...] = ()
+    stages: tuple[StageNode, ...] = ()  # ordered by level
+    notify_route: Optional[str] = None
+    runbook: Optional[str] = None
+    model: Any = field(default=None, compare=False, repr=False)  # the validated Policy
+
+    def signal(self, name: str) -> SignalNode:
+        return next(s for s in self.signals if s.name == name)
+
+    def trigger(self, name: str) -> TriggerNode:
+        return next(t for t in self.triggers if t.name == name)
+
+    def stage(self, level: int) -> StageNode:
+        return next(s for s in self.stages if s.level == level)
+
+
+@dataclass(frozen=True)
+class DecisionGraph:
+    policies: tuple[PolicyNode, ...]
+    digest: str
+    revision: Optional[str] = None
+
+    @staticmethod
+    def build(policies: list[PolicyNode], revision: Optional[str]) -> "DecisionGraph":
+        ordered = tuple(sorted(policies, key=lambda p: p.name))
+        return DecisionGraph(ordered, digest_of(ordered), revision)
+
+    def policy(self, name: str) -> PolicyNode:
+        return next(p for p in self.policies if p.name == name)
+
+    def canonical(self) -> dict:
+        return {"format_version": FORMAT_VERSION, "policies": [p.canonical for p in self.policies]}
+
+    @property
+    def short_digest(self) -> str:
+        return self.digest[:12]
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest_of(policies: tuple[PolicyNode, ...]) -> str:
+    body = canonical_json({"format_version": FORMAT_VERSION, "policies": [p.canonical for p in policies]})
+    return "sha256:" + hashlib.sha256(body.encode("utf-8")).hexdigest()

@@ -1,0 +1,153 @@
+"""Diagnostics: the one shape every policy problem takes.
+
+Owns the catalogue of diagnostic codes (``KSnnn``), the :class:`Diagnostic` value, and the
+did-you-mean helper. It formats nothing for a terminal: renderers in :mod:`killswitch.render`
+do that. A diagnostic never carries a secret: messages are built from keys, names and
+positions, never from the value of a credential or a notification URL.
+
+Codes are stable: tests, CI logs and runbooks grep for them. Add new ones at the end of
+their block; never renumber.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Iterable
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    severity: Severity
+    title: str
+
+
+def _c(code: str, title: str, severity: Severity = Severity.ERROR) -> Code:
+    return Code(code, severity, title)
+
+
+# --- KS0xx: reading files and YAML ------------------------------------------------------
+KS001 = _c("KS001", "file cannot be read")
+KS002 = _c("KS002", "YAML syntax error")
+KS003 = _c("KS003", "duplicate key")
+KS004 = _c("KS004", "document is not a mapping")
+KS005 = _c("KS005", "missing or unknown apiVersion")
+KS006 = _c("KS006", "missing or unknown kind")
+KS007 = _c("KS007", "no documents found", Severity.WARNING)
+KS008 = _c("KS008", "YAML anchors, aliases and tags are not allowed")
+
+# --- KS1xx: document structure and values -----------------------------------------------
+KS101 = _c("KS101", "unknown key")
+KS102 = _c("KS102", "missing required key")
+KS103 = _c("KS103", "invalid value")
+KS104 = _c("KS104", "unknown reference")
+KS105 = _c("KS105", "duplicate name")
+KS110 = _c("KS110", "invalid duration")
+KS111 = _c("KS111", "invalid percentage")
+KS112 = _c("KS112", "invalid amount")
+KS113 = _c("KS113", "invalid confirmation count")
+KS120 = _c("KS120", "condition syntax error")
+KS121 = _c("KS121", "condition type error")
+KS122 = _c("KS122", "condition reads an unknown signal")
+KS130 = _c("KS130", "notification route cannot be checked", Severity.WARNING)
+KS140 = _c("KS140", "invalid input series")
+
+# --- KS2xx: static safety checks of the compiler ----------------------------------------
+KS201 = _c("KS201", "duplicate stage level")
+KS202 = _c("KS202", "stages out of order")
+KS203 = _c("KS203", "manual-reset stage can be left without a reset")
+KS204 = _c("KS204", "stage is unreachable")
+KS205 = _c("KS205", "unused trigger", Severity.WARNING)
+KS206 = _c("KS206", "conflicting policies for one scope")
+KS207 = _c("KS207", "higher stage fires before a lower one", Severity.WARNING)
+KS208 = _c("KS208", "trigger without a missing-data rule")
+KS209 = _c("KS209", "literal secret in a document")
+KS210 = _c("KS210", "dry_run is not the boolean false", Severity.WARNING)
+KS211 = _c("KS211", "unused signal", Severity.WARNING)
+KS212 = _c("KS212", "threshold out of range")
+KS213 = _c("KS213", "approvals need a manual reset")
+KS214 = _c("KS214", "no stage has actions", Severity.WARNING)
+KS215 = _c("KS215", "duplicate correlation-group member")
+KS216 = _c("KS216", "risk-score weights do not sum to 1")
+
+# --- KS9xx: internal ----------------------------------------------------------------------
+KS900 = _c("KS900", "internal error")
+
+CODES: dict[str, Code] = {c.code: c for c in list(globals().values()) if isinstance(c, Code)}
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """1-based line and column in a source file."""
+
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    file: str
+    pos: Position | None
+    code: str
+    message: str
+    hint: str | None = None
+    severity: Severity = field(default=Severity.ERROR)
+
+    @classmethod
+    def make(
+        cls, code: Code, file: str, pos: Position | None, message: str, hint: str | None = None
+    ) -> "Diagnostic":
+        return cls(file=file, pos=pos, code=code.code, message=message, hint=hint, severity=code.severity)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple:
+        p = self.pos or Position(0, 0)
+        return (self.file, p.line, p.col, self.code, self.message)
+
+    def location(self) -> str:
+        if self.pos is None:
+            return self.file
+        return f"{self.file}:{self.pos.line}:{self.pos.col}"
+
+    def to_dict(self) -> dict:
+        return {
+            "file": self.file,
+            "line": self.pos.line if self.pos else None,
+            "col": self.pos.col if self.pos else None,
+            "severity": self.severity.value,
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to a misspelled ``word``, or None when nothing is close."""
+    cands = sorted(set(candidates))
+    match = difflib.get_close_matches(word, cands, n=1, cutoff=0.6)
+    if match:
+        return match[0]
+    lowered = {c.lower(): c for c in cands}
+    return lowered.get(word.lower())
+
+
+def suggestion_hint(word: str, candidates: Iterable[str], what: str) -> str:
+    """A hint line: the closest candidate if any, else the list of what is allowed."""
+    cands = sorted(set(candidates))
+    best = did_you_mean(word, cands)
+    if best is not None:
+        return f'did you mean "{best}"? {what}'
+    if not cands:
+        return f"nothing is declared: {what}"
+    shown = ", ".join(cands[:12]) + (", ..." if len(cands) > 12 else "")
+    return f"expected one of: {shown}; {what}"

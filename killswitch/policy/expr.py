@@ -1,0 +1,485 @@
+"""The condition language of triggers: a small, safe, typed expression language.
+
+Syntax is the comparison-and-logic core of CEL (``||``, ``&&``, ``!``, ``<``, ``<=``, ``>``,
+``>=``, ``==``, ``!=``, parentheses, ``true``/``false``) plus unit literals a risk team writes
+naturally: ``4.5%`` (a ratio), ``60s`` / ``15m`` / ``1h`` (a duration), ``3`` (a number)::
+
+    dd_15m >= 4.5% || dd_1h >= 7%
+    stale > 60s || bots > 300s
+    !(leverage < 3) && day_change <= -8%
+
+Why not CEL itself: a CEL runtime has no unit literals, so thresholds would be written as
+``0.045`` and a forgotten ``%`` would silently disarm a trigger; and the maintained pure-Python
+runtime costs ~180 µs per evaluation, which a tick over many scopes cannot afford. Here a
+condition is parsed once into an AST whose every node knows its offset in the source (so
+errors point at the exact column), every variable it reads is known to the compiler, and
+evaluation is a walk over a few frozen nodes. There is no ``eval``, no attribute access, no
+function call: nothing a policy can write reaches Python.
+
+Evaluation is three-valued (Kleene): a signal without a value (missing or stale data) makes
+the comparisons that read it *unknown*; ``true || unknown`` is true, ``false && unknown``
+is false. The trigger's ``on_missing_data`` rule decides what an unknown result means.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable, Mapping, Union
+
+from .units import parse_duration, parse_percent_text
+
+
+class ValueType(str, Enum):
+    BOOL = "bool"
+    RATIO = "ratio"  # written as a percentage
+    DURATION = "duration"
+    NUMBER = "number"  # plain numbers: counts, leverage, amounts
+
+    def literal_example(self) -> str:
+        return {"bool": "true", "ratio": "4.5%", "duration": "60s", "number": "3"}[self.value]
+
+
+class ExprError(Exception):
+    """A syntax or type error at ``offset`` (0-based, in characters) of the condition text."""
+
+    def __init__(self, message: str, offset: int, hint: str | None = None, kind: str = "syntax"):
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+        self.hint = hint
+        self.kind = kind  # "syntax" | "type" | "unknown"
+
+
+# --- AST -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: float  # ratio as a fraction, duration in seconds
+    type: ValueType
+    text: str  # canonical text
+    offset: int
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str
+    left: "Node"
+    right: "Node"
+    offset: int
+
+
+@dataclass(frozen=True)
+class Not:
+    item: "Node"
+    offset: int
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple["Node", ...]
+    offset: int
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple["Node", ...]
+    offset: int
+
+
+Node = Union[Ref, Literal, Compare, Not, And, Or]
+
+COMPARISONS = (">=", "<=", "==", "!=", ">", "<")
+_MIRROR = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
+
+# --- lexer -------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<num>-?\d+(?:\.\d+)?(?:(?:ms|s|m|h|d|w)(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))*|\s*%)?(?![A-Za-z_0-9]))
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>\|\||&&|>=|<=|==|!=|>|<|!|\(|\))
+    """,
+    re.VERBOSE,
+)
+
+_CEL_HINTS = {
+    "and": "use && for and",
+    "or": "use || for or",
+    "not": "use ! for not",
+    "=": "use == to compare",
+    "&": "use && for and",
+    "|": "use || for or",
+}
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # num | ident | op | end
+    text: str
+    offset: int
+
+
+def _lex(text: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i = 0
+    while i < len(text):
+        m = _TOKEN.match(text, i)
+        if not m:
+            bad = text[i]
+            hint = _CEL_HINTS.get(bad)
+            if bad.isdigit() or (bad == "-" and i + 1 < len(text) and text[i + 1].isdigit()):
+                hint = "a number takes a unit from %, ms, s, m, h, d, w or none"
+            raise ExprError(f'unexpected character "{bad}"', i, hint)
+        kind = m.lastgroup
+        if kind != "ws":
+            toks.append(_Tok(kind, m.group(), i))
+        i = m.end()
+    toks.append(_Tok("end", "", len(text)))
+    return toks
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.toks = _lex(text)
+        self.i = 0
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def parse(self) -> Node:
+        if self.peek().kind == "end":
+            raise ExprError("empty condition", 0, "write a comparison such as dd_15m >= 4.5%")
+        node = self.parse_or()
+        t = self.peek()
+        if t.kind != "end":
+            hint = _CEL_HINTS.get(t.text.lower())
+            raise ExprError(f'unexpected "{t.text}" after a complete condition', t.offset, hint or "join conditions with || or &&")
+        return node
+
+    def parse_or(self) -> Node:
+        first = self.parse_and()
+        items = [first]
+        while self.peek().text == "||":
+            self.take()
+            items.append(self.parse_and())
+        return first if len(items) == 1 else Or(tuple(items), _offset(first))
+
+    def parse_and(self) -> Node:
+        first = self.parse_not()
+        items = [first]
+        while self.peek().text == "&&":
+            self.take()
+            items.append(self.parse_not())
+        return first if len(items) == 1 else And(tuple(items), _offset(first))
+
+    def parse_not(self) -> Node:
+        t = self.peek()
+        if t.text == "!":
+            self.take()
+            return Not(self.parse_not(), t.offset)
+        return self.parse_cmp()
+
+    def parse_cmp(self) -> Node:
+        left = self.parse_primary()
+        t = self.peek()
+        if t.text in COMPARISONS:
+            self.take()
+            right = self.parse_primary()
+            nxt = self.peek()
+            if nxt.text in COMPARISONS:
+                raise ExprError(
+                    "comparisons cannot be chained", nxt.offset, "write a <= x && x <= b instead of a <= x <= b"
+                )
+            return Compare(t.text, left, right, t.offset)
+        return left
+
+    def parse_primary(self) -> Node:
+        t = self.take()
+        if t.text == "(":
+            node = self.parse_or()
+            close = self.take()
+            if close.text != ")":
+                raise ExprError("missing closing parenthesis", close.offset, f'the "(" at column {t.offset + 1} is not closed')
+            return node
+        if t.kind == "num":
+            return _literal(t)
+        if t.kind == "ident":
+            if t.text in ("true", "false"):
+                return Literal(1.0 if t.text == "true" else 0.0, ValueType.BOOL, t.text, t.offset)
+            if t.text.lower() in _CEL_HINTS:
+                raise ExprError(f'"{t.text}" is not an operator', t.offset, _CEL_HINTS[t.text.lower()])
+            return Ref(t.text, t.offset)
+        if t.kind == "end":
+            raise ExprError("condition ends too early", t.offset, "a comparison needs a value on both sides")
+        raise ExprError(f'unexpected "{t.text}"', t.offset, "expected a signal name, a number or (")
+
+
+def _literal(t: _Tok) -> Literal:
+    text = t.text.replace(" ", "")
+    if text.endswith("%"):
+        r = parse_percent_text(text)
+        assert r is not None
+        return Literal(r.fraction, ValueType.RATIO, str(r), t.offset)
+    if text[-1].isalpha():
+        neg = text.startswith("-")
+        d = parse_duration(text.lstrip("-"))
+        if neg:
+            raise ExprError("a duration cannot be negative", t.offset)
+        return Literal(d.seconds, ValueType.DURATION, str(d), t.offset)
+    value = float(text)
+    canon = text if "." not in text else text.rstrip("0").rstrip(".")
+    return Literal(value, ValueType.NUMBER, canon, t.offset)
+
+
+def _offset(node: Node) -> int:
+    return node.offset
+
+
+def parse(text: str) -> Node:
+    """Parse a condition. Raises :class:`ExprError` with the offset of the first problem."""
+    return _Parser(text).parse()
+
+
+# --- analysis -------------------------------------------------------------------------------------
+
+
+def refs(node: Node) -> list[Ref]:
+    """Every signal reference in source order."""
+    out: list[Ref] = []
+
+    def walk(n: Node) -> None:
+        if isinstance(n, Ref):
+            out.append(n)
+        elif isinstance(n, Compare):
+            walk(n.left)
+            walk(n.right)
+        elif isinstance(n, Not):
+            walk(n.item)
+        elif isinstance(n, (And, Or)):
+            for x in n.items:
+                walk(x)
+
+    walk(node)
+    return out
+
+
+def check_types(node: Node, types: Mapping[str, ValueType]) -> None:
+    """Check that every reference exists and every operator gets operands of one type.
+
+    The whole condition must be boolean. Raises :class:`ExprError` (kind ``unknown`` or ``type``).
+    """
+    _type_of(node, types, top=True)
+
+
+def _type_of(node: Node, types: Mapping[str, ValueType], top: bool = False) -> ValueType:
+    if isinstance(node, Ref):
+        if node.name not in types:
+            raise ExprError(f'unknown signal "{node.name}"', node.offset, kind="unknown")
+        t = types[node.name]
+        if top and t is not ValueType.BOOL:
+            raise ExprError(
+                f'signal "{node.name}" is a {t.value}, not a condition',
+                node.offset,
+                f"compare it with a threshold, e.g. {node.name} >= {t.literal_example()}",
+                kind="type",
+            )
+        return t
+    if isinstance(node, Literal):
+        if top and node.type is not ValueType.BOOL:
+            raise ExprError(f"{node.text} is not a condition", node.offset, kind="type")
+        return node.type
+    if isinstance(node, Compare):
+        lt = _type_of(node.left, types)
+        rt = _type_of(node.right, types)
+        if isinstance(node.left, Literal) and isinstance(node.right, Literal):
+            raise ExprError("a comparison of two constants is always the same", node.offset,
+                            "compare a signal with a threshold", kind="type")
+        if lt is ValueType.BOOL or rt is ValueType.BOOL:
+            if node.op not in ("==", "!="):
+                raise ExprError(f'"{node.op}" does not apply to conditions', node.offset, kind="type")
+        if lt is not rt:
+            sig, other = (node.left, rt) if isinstance(node.left, Ref) else (node.right, lt)
+            name = sig.name if isinstance(sig, Ref) else "value"
+            sig_t = lt if sig is node.left else rt
+            hint = f"{name} is a {sig_t.value}; compare it with a {sig_t.value} such as {sig_t.literal_example()}"
+            if sig_t is ValueType.RATIO and other is ValueType.NUMBER:
+                hint = f"{name} is a ratio; write the threshold as a percentage, e.g. 4.5% rather than 4.5 or 0.045"
+            raise ExprError(
+                f"cannot compare a {lt.value} with a {rt.value}", node.offset, hint, kind="type"
+            )
+        return ValueType.BOOL
+    if isinstance(node, Not):
+        t = _type_of(node.item, types, top=True)
+        return t
+    if isinstance(node, (And, Or)):
+        for item in node.items:
+            _type_of(item, types, top=True)
+        return ValueType.BOOL
+    raise AssertionError(node)  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``signal op value`` with the signal on the left, as the firing edge of a disjunct."""
+
+    signal: str
+    op: str
+    value: float
+    text: str
+
+
+def disjunct_thresholds(node: Node) -> list[Threshold]:
+    """The simple comparisons any one of which fires the condition on its own.
+
+    Used for static checks (a higher stage firing before a lower one). Only top-level
+    disjuncts that are a single ``signal op literal`` comparison count: anything else is
+    too rich to order safely, so it is left out rather than guessed at.
+    """
+    items = node.items if isinstance(node, Or) else (node,)
+    out = []
+    for n in items:
+        if isinstance(n, Compare):
+            if isinstance(n.left, Ref) and isinstance(n.right, Literal):
+                out.append(Threshold(n.left.name, n.op, n.right.value, n.right.text))
+            elif isinstance(n.right, Ref) and isinstance(n.left, Literal):
+                out.append(Threshold(n.right.name, _MIRROR[n.op], n.left.value, n.left.text))
+    return out
+
+
+def canonical(node: Node) -> str:
+    """A canonical text of the condition: same meaning, same text (used by the digest)."""
+    if isinstance(node, Ref):
+        return node.name
+    if isinstance(node, Literal):
+        return node.text
+    if isinstance(node, Compare):
+        return f"{canonical(node.left)} {node.op} {canonical(node.right)}"
+    if isinstance(node, Not):
+        inner = canonical(node.item)
+        return f"!{inner}" if isinstance(node.item, (Ref, Literal, Not)) else f"!({inner})"
+    if isinstance(node, And):
+        return " && ".join(f"({canonical(x)})" if isinstance(x, Or) else canonical(x) for x in node.items)
+    if isinstance(node, Or):
+        return " || ".join(canonical(x) for x in node.items)
+    raise AssertionError(node)  # pragma: no cover
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+
+Values = Mapping[str, "float | bool | None"]
+Predicate = Callable[[Values], "bool | None"]
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+def compile_predicate(node: Node) -> Predicate:
+    """Turn an AST into a closure ``values -> True | False | None`` (None: unknown).
+
+    Thresholds are inclusive exactly as written: ``>=`` fires at equality. Ratio and duration
+    literals are compared in fractions and seconds, which is how signals report them.
+    """
+    if isinstance(node, Ref):
+        name = node.name
+
+        def ref(v: Values):
+            x = v.get(name)
+            return None if x is None else bool(x)
+
+        return ref
+    if isinstance(node, Literal):
+        const = bool(node.value) if node.type is ValueType.BOOL else node.value
+        return lambda v: const  # type: ignore[return-value]
+    if isinstance(node, Compare):
+        op = _OPS[node.op]
+        left, right = node.left, node.right
+        if isinstance(left, Ref) and isinstance(right, Literal):
+            name, const = left.name, right.value
+
+            def cmp_rl(v: Values):
+                x = v.get(name)
+                return None if x is None else op(x, const)
+
+            return cmp_rl
+        lf, rf = _operand(left), _operand(right)
+
+        def cmp(v: Values):
+            a, b = lf(v), rf(v)
+            return None if a is None or b is None else op(a, b)
+
+        return cmp
+    if isinstance(node, Not):
+        inner = compile_predicate(node.item)
+
+        def neg(v: Values):
+            x = inner(v)
+            return None if x is None else not x
+
+        return neg
+    if isinstance(node, And):
+        parts = tuple(compile_predicate(x) for x in node.items)
+
+        def conj(v: Values):
+            unknown = False
+            for p in parts:
+                x = p(v)
+                if x is False:
+                    return False
+                if x is None:
+                    unknown = True
+            return None if unknown else True
+
+        return conj
+    if isinstance(node, Or):
+        parts = tuple(compile_predicate(x) for x in node.items)
+
+        def disj(v: Values):
+            unknown = False
+            for p in parts:
+                x = p(v)
+                if x is True:
+                    return True
+                if x is None:
+                    unknown = True
+            return None if unknown else False
+
+        return disj
+    raise AssertionError(node)  # pragma: no cover
+
+
+def _operand(node: Node) -> Callable[[Values], "float | None"]:
+    if isinstance(node, Ref):
+        name = node.name
+        return lambda v: v.get(name)  # type: ignore[return-value]
+    if isinstance(node, Literal):
+        const = node.value
+        return lambda v: const
+    pred = compile_predicate(node)
+    return lambda v: (None if (x := pred(v)) is None else float(x))

@@ -1,0 +1,540 @@
+"""Loader: YAML text → validated documents, with the line:col of every key and value.
+
+Takes text, never a path to open (reading files is :mod:`killswitch.sources`' job), so it is
+pure and fuzzable. A file may hold several documents (``---``). Every problem becomes a
+:class:`~killswitch.policy.diagnostics.Diagnostic`; nothing but diagnostics ever leaves
+:func:`load_text`, whatever the input.
+
+When a Policy has schema errors, the loader *salvages* it: the broken signals, triggers and
+stages are dropped and the rest is validated again, so that the compiler can still report
+unresolved references and unsafe stages in the same run. Names of dropped items are
+remembered (``poisoned``) so that nothing is reported twice.
+
+YAML anchors, aliases, merge keys and custom tags are refused: a policy is read by people in
+review, and what they read must be what runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ValidationError
+
+from . import diagnostics as d
+from .diagnostics import Diagnostic, Position
+from .model import API_VERSION, DOCUMENT_KINDS, Policy
+
+Path = tuple
+
+
+@dataclass
+class SourceMap:
+    """Positions (1-based) of keys and values by path, e.g. ``("spec", "stages", 2, "on", 0)``."""
+
+    doc: Position
+    keys: dict[Path, Position] = field(default_factory=dict)
+    values: dict[Path, Position] = field(default_factory=dict)
+    # Where the text of a scalar starts relative to its position (1 for a quoted scalar),
+    # or None when columns inside it cannot be mapped (block scalars).
+    content_offset: dict[Path, int | None] = field(default_factory=dict)
+
+    def key(self, path: Path) -> Position:
+        """Position of the key that introduces ``path`` (or of the nearest enclosing one)."""
+        for n in range(len(path), 0, -1):
+            p = tuple(path[:n])
+            if p in self.keys:
+                return self.keys[p]
+            if p in self.values:
+                return self.values[p]
+        return self.doc
+
+    def value(self, path: Path) -> Position:
+        """Position of the value at ``path`` (or of the nearest enclosing one)."""
+        for n in range(len(path), 0, -1):
+            p = tuple(path[:n])
+            if p in self.values:
+                return self.values[p]
+            if p in self.keys:
+                return self.keys[p]
+        return self.doc
+
+    def inside(self, path: Path, offset: int) -> Position:
+        """Position of character ``offset`` inside the scalar at ``path`` (single-line scalars)."""
+        base = self.value(path)
+        extra = self.content_offset.get(tuple(path))
+        if tuple(path) not in self.values or extra is None:
+            return base
+        return Position(base.line, base.col + extra + offset)
+
+
+@dataclass
+class LoadedDoc:
+    file: str
+    index: int  # 0-based position of the document in its file
+    kind: str
+    raw: dict
+    srcmap: SourceMap
+    model: BaseModel | None = None  # None when invalid and not salvageable
+    complete: bool = True  # False when the model was salvaged from a document with errors
+    poisoned: frozenset = frozenset()  # paths of dropped items, e.g. ("spec", "signals", "dd")
+    stage_index: tuple[int, ...] = ()  # model stage i came from raw stage stage_index[i]
+
+    @property
+    def name(self) -> str | None:
+        md = self.raw.get("metadata")
+        return md.get("name") if isinstance(md, dict) and isinstance(md.get("name"), str) else None
+
+    def stage_path(self, i: int) -> Path:
+        return ("spec", "stages", self.stage_index[i] if self.stage_index else i)
+
+    def poisoned_names(self, section: str) -> set[str]:
+        return {p[2] for p in self.poisoned if len(p) == 3 and p[:2] == ("spec", section)}
+
+
+@dataclass
+class LoadResult:
+    docs: list[LoadedDoc] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def extend(self, other: "LoadResult") -> None:
+        self.docs.extend(other.docs)
+        self.diagnostics.extend(other.diagnostics)
+
+
+# --- YAML → plain data + positions ----------------------------------------------------------
+
+_yaml = None
+
+
+def _parser():
+    # ruamel builds a lot of machinery per instance; one per process is enough (not thread-safe,
+    # but loading happens on one thread: the CLI or the runner's reload path).
+    global _yaml
+    if _yaml is None:
+        from ruamel.yaml import YAML
+
+        y = YAML(typ="rt", pure=True)
+        y.preserve_quotes = True
+        y.allow_duplicate_keys = False
+        _yaml = y
+    return _yaml
+
+
+class _Refused(Exception):
+    def __init__(self, pos: Position, message: str):
+        self.pos = pos
+        self.message = message
+
+
+def _plain(node: Any, path: Path, sm: SourceMap, seen: set[int], pos: Position) -> Any:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString, ScalarString
+
+    if isinstance(node, (CommentedMap, CommentedSeq)):
+        if id(node) in seen:
+            raise _Refused(pos, "YAML aliases are not allowed; write the value out")
+        seen.add(id(node))
+        tag = getattr(getattr(node, "tag", None), "value", None)
+        if tag and not str(tag).startswith("tag:yaml.org,2002:"):
+            raise _Refused(pos, f"YAML tag {tag} is not allowed")
+    if isinstance(node, TaggedScalar):
+        raise _Refused(pos, f"YAML tag {node.tag.value} is not allowed")
+    if isinstance(node, CommentedMap):
+        if getattr(node, "merge", None):
+            raise _Refused(pos, "YAML merge keys (<<) are not allowed; write the keys out")
+        out: dict = {}
+        lc = node.lc.data
+        for k, v in node.items():
+            key = k if isinstance(k, str) else _scalar_key(k)
+            p = path + (key,)
+            entry = lc.get(k)
+            if entry:
+                sm.keys[p] = Position(entry[0] + 1, entry[1] + 1)
+                sm.values[p] = Position(entry[2] + 1, entry[3] + 1)
+            vpos = sm.values.get(p, pos)
+            out[key] = _plain(v, p, sm, seen, vpos)
+            _note_scalar(v, p, sm, DoubleQuotedScalarString, SingleQuotedScalarString, ScalarString)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        lc = node.lc.data
+        for i, v in enumerate(node):
+            p = path + (i,)
+            entry = lc.get(i)
+            if entry:
+                sm.values[p] = Position(entry[0] + 1, entry[1] + 1)
+            items.append(_plain(v, p, sm, seen, sm.values.get(p, pos)))
+            _note_scalar(v, p, sm, DoubleQuotedScalarString, SingleQuotedScalarString, ScalarString)
+        return items
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, (_dt.date, _dt.datetime)):
+        return node.isoformat()
+    return str(node)
+
+
+def _scalar_key(k: Any) -> str:
+    if k is None:
+        return "null"
+    if isinstance(k, bool):
+        return "true" if k else "false"
+    return str(k)
+
+
+def _note_scalar(v, p, sm, dq, sq, ss) -> None:
+    if isinstance(v, (dq, sq)):
+        sm.content_offset[p] = 1
+    elif isinstance(v, ss):  # literal or folded block scalar: columns do not map
+        sm.content_offset[p] = None
+    elif isinstance(v, str):
+        sm.content_offset[p] = 0
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+
+def load_text(text: str, file: str) -> LoadResult:
+    """Parse and validate every document in ``text``. Never raises for bad input."""
+    result = LoadResult()
+    try:
+        _load_into(result, text, file)
+    except RecursionError:
+        result.diagnostics.append(
+            Diagnostic.make(d.KS002, file, None, "the document is nested too deeply")
+        )
+    return result
+
+
+def load_sources(sources: Iterable[tuple[str, str]]) -> LoadResult:
+    """Load several ``(file, text)`` pairs into one result."""
+    result = LoadResult()
+    for file, text in sources:
+        result.extend(load_text(text, file))
+    return result
+
+
+def _load_into(result: LoadResult, text: str, file: str) -> None:
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = _parser()
+    index = 0
+    try:
+        for node in yaml.load_all(text):
+            _one_document(result, node, file, index)
+            index += 1
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        pos = Position(mark.line + 1, mark.column + 1) if mark else None
+        problem = (e.problem or e.context or "invalid YAML").strip()
+        if "duplicate key" in problem or type(e).__name__ == "DuplicateKeyError":
+            result.diagnostics.append(
+                Diagnostic.make(d.KS003, file, pos, _first_line(problem), "each key may appear once in a mapping")
+            )
+        else:
+            result.diagnostics.append(Diagnostic.make(d.KS002, file, pos, _first_line(problem)))
+        return
+    except YAMLError as e:
+        result.diagnostics.append(Diagnostic.make(d.KS002, file, None, _first_line(str(e))))
+        return
+    except (ValueError, TypeError, AttributeError, KeyError) as e:
+        # ruamel reports some malformed input (bad timestamps, odd keys) outside its error types.
+        result.diagnostics.append(Diagnostic.make(d.KS002, file, None, f"unreadable YAML: {_first_line(str(e))}"))
+        return
+    if index == 0:
+        result.diagnostics.append(Diagnostic.make(d.KS007, file, None, "the file holds no YAML document"))
+
+
+def _first_line(s: str) -> str:
+    return s.strip().splitlines()[0] if s.strip() else "invalid YAML"
+
+
+def _one_document(result: LoadResult, node: Any, file: str, index: int) -> None:
+    from ruamel.yaml.comments import CommentedBase
+
+    if node is None:
+        return  # an empty document between --- markers
+    doc_pos = Position(1, 1)
+    if isinstance(node, CommentedBase):
+        doc_pos = Position(node.lc.line + 1, node.lc.col + 1)
+    sm = SourceMap(doc=doc_pos)
+    try:
+        raw = _plain(node, (), sm, set(), doc_pos)
+    except _Refused as e:
+        result.diagnostics.append(Diagnostic.make(d.KS008, file, e.pos, e.message))
+        return
+    if not isinstance(raw, dict):
+        result.diagnostics.append(
+            Diagnostic.make(d.KS004, file, doc_pos, "a document must be a mapping with apiVersion, kind, metadata and spec")
+        )
+        return
+    api = raw.get("apiVersion")
+    if api != API_VERSION:
+        where = sm.value(("apiVersion",)) if "apiVersion" in raw else doc_pos
+        msg = "missing apiVersion" if api is None else f'unknown apiVersion "{api}"'
+        result.diagnostics.append(Diagnostic.make(d.KS005, file, where, msg, f"write apiVersion: {API_VERSION}"))
+        return
+    kind = raw.get("kind")
+    if kind not in DOCUMENT_KINDS:
+        where = sm.value(("kind",)) if "kind" in raw else doc_pos
+        msg = "missing kind" if kind is None else f'unknown kind "{kind}"'
+        hint = d.suggestion_hint(str(kind), DOCUMENT_KINDS, "kinds are Policy, Accounts, NotificationRoutes, PolicyTest")
+        result.diagnostics.append(Diagnostic.make(d.KS006, file, where, msg, hint))
+        return
+    cls = DOCUMENT_KINDS[kind]
+    doc = LoadedDoc(file=file, index=index, kind=kind, raw=raw, srcmap=sm)
+    try:
+        doc.model = cls.model_validate(raw)
+    except ValidationError as e:
+        errors = _clean_errors(e, raw, cls)
+        result.diagnostics.extend(_diagnostic(err, doc, cls) for err in errors)
+        doc.complete = False
+        if cls is Policy:
+            _salvage(doc, errors)
+    if kind == "Accounts":
+        _check_dry_run(result, doc)
+    result.docs.append(doc)
+
+
+def _check_dry_run(result: LoadResult, doc: LoadedDoc) -> None:
+    spec = doc.raw.get("spec")
+    if isinstance(spec, dict) and "dry_run" in spec and not isinstance(spec["dry_run"], bool):
+        result.diagnostics.append(
+            Diagnostic.make(
+                d.KS210,
+                doc.file,
+                doc.srcmap.value(("spec", "dry_run")),
+                "dry_run is not a boolean, so the accounts stay in dry run",
+                "write dry_run: false (unquoted) to send real orders, or dry_run: true",
+            )
+        )
+
+
+# --- pydantic errors → diagnostics ----------------------------------------------------------------
+
+
+@dataclass
+class _Err:
+    type: str
+    path: Path  # cleaned: only keys and indices of the document
+    message: str
+    ctx: dict
+    input: Any
+    union: bool  # the error came from one branch of a union
+
+
+def _looks_like_tag(el: Any) -> bool:
+    return isinstance(el, str) and ("[" in el or el[:1].isupper() or el in ("str", "int", "float", "bool", "dict", "list"))
+
+
+def _clean_errors(e: ValidationError, raw: dict, cls: type) -> list[_Err]:
+    out: list[_Err] = []
+    seen: set[Path] = set()
+    for err in e.errors(include_url=False):
+        path: list = []
+        node: Any = raw
+        union = False
+        for el in err["loc"]:
+            if isinstance(node, dict) and isinstance(el, str) and el in node:
+                path.append(el)
+                node = node[el]
+            elif isinstance(node, list) and isinstance(el, int) and 0 <= el < len(node):
+                path.append(el)
+                node = node[el]
+            elif el == "[key]":
+                path.append(el)
+                node = None
+            elif _looks_like_tag(el):
+                union = True
+            else:
+                path.append(el)
+                node = None
+        key = tuple(path)
+        if union and key in seen:
+            continue  # one message per place, not one per union branch
+        seen.add(key)
+        out.append(_Err(err["type"], key, err["msg"], dict(err.get("ctx") or {}), err.get("input"), union))
+    return out
+
+
+_TYPE_CODES = {
+    "ks_duration": d.KS110,
+    "ks_percent": d.KS111,
+    "ks_amount": d.KS112,
+    "ks_confirmation": d.KS113,
+    "ks_secret": d.KS209,
+    "ks_series": d.KS140,
+    "ks_missing": d.KS102,
+}
+
+_SECRET_KEYS = {"credentials", "apprise", "url"}
+
+
+def human_path(path: Path) -> str:
+    parts: list[str] = []
+    for el in path:
+        if isinstance(el, int):
+            parts.append(f"[{el}]")
+        elif el == "[key]":
+            continue
+        else:
+            parts.append(("." if parts else "") + str(el))
+    text = "".join(parts)
+    return text[5:] if text.startswith("spec.") else text
+
+
+def _diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
+    sm, file, path = doc.srcmap, doc.file, err.path
+    where = human_path(path)
+    secret = any(isinstance(el, str) and el in _SECRET_KEYS for el in path)
+    if err.type == "extra_forbidden":
+        key = str(path[-1])
+        allowed = allowed_keys(cls, path[:-1])
+        parent = human_path(path[:-1]) or "the document"
+        hint = d.suggestion_hint(key, allowed, f"keys allowed under {parent}")
+        return Diagnostic.make(d.KS101, file, sm.key(path), f'unknown key "{key}" in {parent}', hint)
+    if err.type == "missing":
+        key = str(path[-1])
+        parent = path[:-1]
+        where_parent = human_path(parent) or "the document"
+        pos = sm.key(parent) if parent else sm.doc
+        return Diagnostic.make(d.KS102, file, pos, f'missing required key "{key}" in {where_parent}',
+                               f"add {key}: under {where_parent}")
+    if path and path[-1] == "[key]":
+        name = str(path[-2])
+        return Diagnostic.make(d.KS103, file, sm.key(path[:-1]), f'invalid name "{name}" in {human_path(path[:-2])}',
+                               _name_hint(err))
+    if err.type == "ks_one_kind":
+        choices = err.ctx.get("choices", [])
+        return Diagnostic.make(d.KS103, file, sm.key(path), f"{where}: {err.message}",
+                               "one of: " + ", ".join(choices) if choices else None)
+    code = _TYPE_CODES.get(err.type, d.KS103)
+    message = _reword(err.message)
+    hint = None
+    if err.type in ("literal_error", "enum") and isinstance(err.input, str) and not secret:
+        options = [o.strip().strip("'") for o in err.ctx.get("expected", "").replace(" or ", ", ").split(",") if o.strip()]
+        best = d.did_you_mean(err.input, options)
+        if best:
+            hint = f'did you mean "{best}"?'
+        message = f'"{err.input}" is not allowed; expected {err.ctx.get("expected", "")}'
+    elif "choices" in err.ctx and isinstance(err.input, list):
+        pass
+    if err.type == "ks_value" and "choices" in err.ctx:
+        bad = message.split('"')[1] if '"' in message else ""
+        best = d.did_you_mean(bad, err.ctx["choices"])
+        hint = f'did you mean "{best}"?' if best else "one of: " + ", ".join(err.ctx["choices"])
+    return Diagnostic.make(code, file, sm.value(path), f"{where}: {message}" if where else message, hint)
+
+
+def _name_hint(err: _Err) -> str:
+    pattern = err.ctx.get("pattern", "")
+    if "_" in pattern and "A-Z" in pattern:
+        return "names used in conditions take letters, digits and _ and start with a letter"
+    return "names take lower-case letters, digits and dashes"
+
+
+def _reword(msg: str) -> str:
+    msg = msg.replace("Input should be", "expected").replace("Value error, ", "")
+    msg = msg.replace("String should match pattern", "does not match the pattern")
+    return msg
+
+
+# --- the model tree, for did-you-mean on keys -------------------------------------------------------
+
+
+def _unwrap(ann: Any) -> Any:
+    while True:
+        origin = typing.get_origin(ann)
+        if origin is typing.Annotated:
+            ann = typing.get_args(ann)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(ann) if a is not type(None)]
+            pick = next((a for a in args if _is_model(_unwrap(a)) or typing.get_origin(_unwrap(a)) in (list, dict)), None)
+            if pick is None:
+                return ann
+            ann = pick
+        else:
+            return ann
+
+
+def _is_model(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, BaseModel)
+
+
+def _field_ann(model: type[BaseModel], key: Any) -> Any:
+    for name, f in model.model_fields.items():
+        if key == name or key == f.alias:
+            return f.annotation
+    return None
+
+
+def allowed_keys(root: type[BaseModel], path: Path) -> list[str]:
+    """The keys allowed at ``path`` of a document of class ``root`` (empty when unknown)."""
+    ann: Any = root
+    for el in path:
+        ann = _unwrap(ann)
+        if _is_model(ann):
+            ann = _field_ann(ann, el)
+            if ann is None:
+                return []
+        elif typing.get_origin(ann) in (list, dict):
+            ann = typing.get_args(ann)[-1]
+        else:
+            return []
+    ann = _unwrap(ann)
+    if not _is_model(ann):
+        return []
+    return [f.alias or name for name, f in ann.model_fields.items()]
+
+
+# --- salvage ----------------------------------------------------------------------------------------
+
+_OPTIONAL_SPEC = {"scope", "interval", "risk_score", "attribution", "correlation_groups", "unwind", "notify", "runbook"}
+
+
+def _salvage(doc: LoadedDoc, errors: list[_Err]) -> None:
+    drop: set[Path] = set()
+    for err in errors:
+        p = err.path
+        if len(p) >= 3 and p[0] == "spec" and p[1] in ("signals", "triggers", "stages"):
+            drop.add(p[:3])
+        elif len(p) >= 2 and p[0] == "spec" and p[1] in _OPTIONAL_SPEC:
+            drop.add(p[:2])
+        elif len(p) >= 2 and p[0] == "metadata" and p[1] != "name":
+            drop.add(p[:2])
+        else:
+            return  # the document's frame is broken; nothing trustworthy to check further
+    raw = copy.deepcopy(doc.raw)
+    spec = raw.get("spec")
+    if not isinstance(spec, dict):
+        return
+    stages = spec.get("stages")
+    dropped_stages = {p[2] for p in drop if p[1] == "stages"}
+    for p in drop:
+        if p[0] == "metadata":
+            raw["metadata"].pop(p[1], None)
+        elif len(p) == 2:
+            spec.pop(p[1], None)
+        elif p[1] in ("signals", "triggers") and isinstance(spec.get(p[1]), dict):
+            spec[p[1]].pop(p[2], None)
+    index: tuple[int, ...] = ()
+    if isinstance(stages, list):
+        index = tuple(i for i in range(len(stages)) if i not in dropped_stages)
+        spec["stages"] = [stages[i] for i in index]
+    try:
+        doc.model = Policy.model_validate(raw)
+    except ValidationError:
+        doc.model = None
+        return
+    doc.poisoned = frozenset(drop)
+    doc.stage_index = index

@@ -1,0 +1,787 @@
+"""The documents of the policy language (``apiVersion: killswitch/v1``) as pydantic models.
+
+Four kinds: :class:`Policy`, :class:`Accounts`, :class:`NotificationRoutes`, :class:`PolicyTest`.
+Every model is frozen and forbids unknown keys, so a misspelled key is an error, never a
+silently ignored setting. Values with units (durations, percentages, amounts) are parsed
+here; cross-references (a stage naming a trigger, a condition reading a signal) are the
+compiler's job, so that all of them are reported in one pass with positions.
+
+Secrets: credentials and notification URLs are *references* (``{env: VAR}`` or
+``{file: PATH}``). A literal secret in a document is rejected (KS209) and its value never
+appears in a message.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any, ClassVar, Literal, Optional
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from .expr import ValueType
+from .series import SeriesError, parse_series
+from .units import (
+    AmountField,
+    ConfirmationField,
+    Duration,
+    DurationField,
+    PercentField,
+    Ratio,
+    RatioField,
+)
+
+API_VERSION = "killswitch/v1"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _none_is_empty(value: Any) -> Any:
+    """``data_age:`` with nothing after it means ``data_age: {}``."""
+    return {} if value is None else value
+
+
+# --- names ----------------------------------------------------------------------------------
+
+NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+IDENT_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+
+DocName = Annotated[str, Field(pattern=NAME_RE, description="lower-case letters, digits and dashes")]
+Ident = Annotated[str, Field(pattern=IDENT_RE, description="a name usable in conditions: letters, digits, _")]
+Labels = dict[Annotated[str, Field(min_length=1, max_length=63)], str]
+
+
+class Metadata(Strict):
+    name: DocName
+    owner: Optional[str] = None
+    description: Optional[str] = None
+    labels: Labels = {}
+
+
+class _Document(Strict):
+    api_version: Literal["killswitch/v1"] = Field(alias="apiVersion")
+    kind: str
+    metadata: Metadata
+
+
+# --- scope ------------------------------------------------------------------------------------
+
+
+class ScopeLevel(str, Enum):
+    """Where a policy keeps one stage machine: one for everything it selects, or one per venue, …"""
+
+    GLOBAL = "global"
+    VENUE = "venue"
+    ACCOUNT = "account"
+    STRATEGY = "strategy"
+    SYMBOL = "symbol"
+
+    @property
+    def rank(self) -> int:
+        return list(ScopeLevel).index(self)
+
+
+class AccountSelector(Strict):
+    names: list[str] = []
+    match_labels: Labels = {}
+
+
+class Scope(Strict):
+    """Which accounts, strategies and symbols a policy watches; empty lists select everything."""
+
+    level: ScopeLevel = ScopeLevel.ACCOUNT
+    venues: list[str] = []
+    accounts: AccountSelector = AccountSelector()
+    strategies: list[str] = []
+    symbols: list[str] = []
+
+
+# --- signals ----------------------------------------------------------------------------------
+
+
+class _SignalKind(Strict):
+    value_type: ClassVar[ValueType] = ValueType.RATIO
+    # Bounds of what the signal can report, for static threshold checks (None: unbounded).
+    bounds: ClassVar[tuple[Optional[float], Optional[float]]] = (0.0, 1.0)
+    window_field: ClassVar[Optional[str]] = None
+
+
+class EquityDrawdown(_SignalKind):
+    """Drop of equity from its highest value within ``window``, as a positive fraction."""
+
+    window: DurationField
+    min_coverage: RatioField = Ratio(Decimal("0.8"))
+    window_field: ClassVar[Optional[str]] = "window"
+
+
+class EquityChange(_SignalKind):
+    """Change of equity against initial capital, the UTC day open or a fixed baseline (signed)."""
+
+    against: Literal["initial_capital", "day_open", "baseline"]
+    baseline: Optional[AmountField] = None
+    bounds: ClassVar = (-1.0, None)
+
+    @model_validator(mode="after")
+    def _baseline_given(self):
+        if self.against == "baseline" and self.baseline is None:
+            raise PydanticCustomError("ks_missing", 'against: baseline needs a "baseline" amount')
+        if self.against != "baseline" and self.baseline is not None:
+            raise PydanticCustomError("ks_value", f'"baseline" only applies to against: baseline, not {self.against}')
+        return self
+
+
+class PositionLoss(_SignalKind):
+    """Unrealized loss of positions as a fraction of equity or of their margin."""
+
+    of: Literal["equity", "margin"] = "equity"
+    aggregate: Literal["max", "sum"] = "max"
+    bounds: ClassVar = (0.0, None)
+
+
+class LiquidationDistance(_SignalKind):
+    """Smallest distance from mark to liquidation price over the positions, as a fraction of the mark."""
+
+
+class Exposure(_SignalKind):
+    """Exposure (sum of notionals, or their signed sum) as a fraction of equity."""
+
+    bounds: ClassVar = (0.0, None)
+
+
+class Leverage(_SignalKind):
+    """Gross notional divided by equity (a plain number: 3 means 3x)."""
+
+    value_type: ClassVar[ValueType] = ValueType.NUMBER
+    bounds: ClassVar = (0.0, None)
+
+
+class Concentration(_SignalKind):
+    """Largest share of gross notional held in one symbol or one base asset."""
+
+    by: Literal["symbol", "base_asset"] = "base_asset"
+
+
+class RealizedVolatility(_SignalKind):
+    """Standard deviation of equity returns sampled every ``sample`` over ``window``."""
+
+    window: DurationField
+    sample: DurationField = Duration(60_000)
+    min_coverage: RatioField = Ratio(Decimal("0.8"))
+    bounds: ClassVar = (0.0, None)
+    window_field: ClassVar[Optional[str]] = "window"
+
+
+class TailRisk(_SignalKind):
+    """Historical value-at-risk / expected shortfall of equity returns, as a fraction of equity."""
+
+    window: DurationField
+    confidence: RatioField = Ratio(Decimal("0.99"))
+    horizon: DurationField = Duration(60_000)
+    min_coverage: RatioField = Ratio(Decimal("0.8"))
+    window_field: ClassVar[Optional[str]] = "window"
+
+
+class ConsecutiveLosses(_SignalKind):
+    """Number of losing closes in a row."""
+
+    value_type: ClassVar[ValueType] = ValueType.NUMBER
+    bounds: ClassVar = (0.0, None)
+
+
+class DataAge(_SignalKind):
+    """Age of the newest good snapshot of the scope (unreachable exchanges age too)."""
+
+    value_type: ClassVar[ValueType] = ValueType.DURATION
+    bounds: ClassVar = (0.0, None)
+
+
+class ApiErrorRate(_SignalKind):
+    """Fraction of exchange calls that failed within ``window``."""
+
+    window: DurationField
+    window_field: ClassVar[Optional[str]] = "window"
+
+
+class ApiLatency(_SignalKind):
+    """A quantile of exchange round-trip latency within ``window``."""
+
+    window: DurationField
+    quantile: RatioField = Ratio(Decimal("0.95"))
+    value_type: ClassVar[ValueType] = ValueType.DURATION
+    bounds: ClassVar = (0.0, None)
+    window_field: ClassVar[Optional[str]] = "window"
+
+
+class HeartbeatAge(_SignalKind):
+    """Time since the last heartbeat of ``source`` (a bot, a strategy, a data feed)."""
+
+    source: Annotated[str, Field(min_length=1)]
+    value_type: ClassVar[ValueType] = ValueType.DURATION
+    bounds: ClassVar = (0.0, None)
+
+
+SIGNAL_KINDS: dict[str, type[_SignalKind]] = {
+    "equity_drawdown": EquityDrawdown,
+    "equity_change": EquityChange,
+    "position_loss": PositionLoss,
+    "liquidation_distance": LiquidationDistance,
+    "gross_exposure": Exposure,
+    "net_exposure": Exposure,
+    "leverage": Leverage,
+    "concentration": Concentration,
+    "realized_volatility": RealizedVolatility,
+    "value_at_risk": TailRisk,
+    "expected_shortfall": TailRisk,
+    "consecutive_losses": ConsecutiveLosses,
+    "data_age": DataAge,
+    "api_error_rate": ApiErrorRate,
+    "api_latency": ApiLatency,
+    "heartbeat_age": HeartbeatAge,
+}
+
+_Param = lambda cls: Annotated[Optional[cls], BeforeValidator(_none_is_empty)]  # noqa: E731
+
+
+def _one_of(kind_names: list[str], what: str):
+    """A before-validator: a bare name becomes ``{name: {}}``; exactly one kind must be given."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and value in kind_names:
+            return {value: {}}
+        return value
+
+    return check
+
+
+class Signal(Strict):
+    """One signal: exactly one kind from the catalogue, with its parameters."""
+
+    equity_drawdown: _Param(EquityDrawdown) = None
+    equity_change: _Param(EquityChange) = None
+    position_loss: _Param(PositionLoss) = None
+    liquidation_distance: _Param(LiquidationDistance) = None
+    gross_exposure: _Param(Exposure) = None
+    net_exposure: _Param(Exposure) = None
+    leverage: _Param(Leverage) = None
+    concentration: _Param(Concentration) = None
+    realized_volatility: _Param(RealizedVolatility) = None
+    value_at_risk: _Param(TailRisk) = None
+    expected_shortfall: _Param(TailRisk) = None
+    consecutive_losses: _Param(ConsecutiveLosses) = None
+    data_age: _Param(DataAge) = None
+    api_error_rate: _Param(ApiErrorRate) = None
+    api_latency: _Param(ApiLatency) = None
+    heartbeat_age: _Param(HeartbeatAge) = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare(cls, value: Any) -> Any:
+        return _one_of(list(SIGNAL_KINDS), "signal")(value)
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        given = [k for k in SIGNAL_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "ks_one_kind",
+                "a signal declares exactly one kind, found {found}",
+                {"found": ", ".join(given) if given else "none", "choices": list(SIGNAL_KINDS)},
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in SIGNAL_KINDS if getattr(self, k) is not None)
+
+    @property
+    def params(self) -> _SignalKind:
+        return getattr(self, self.kind)
+
+
+# --- triggers -----------------------------------------------------------------------------------
+
+
+class MissingData(str, Enum):
+    FIRE = "fire"  # fail closed: no data counts as the condition holding
+    HOLD = "hold"  # keep the previous result and pending count
+    IGNORE = "ignore"  # no data counts as the condition not holding
+
+
+class Trigger(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"required": ["when", "on_missing_data"]},
+    )
+
+    when: Annotated[str, Field(min_length=1)]
+    for_: Optional[ConfirmationField] = Field(default=None, alias="for")
+    keep_firing_for: Optional[DurationField] = None
+    # Required; checked by the compiler (KS208) so that the error can explain the choices.
+    on_missing_data: Optional[MissingData] = None
+    description: Optional[str] = None
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+def _scalar_to(field: str):
+    def conv(value: Any) -> Any:
+        if value is None:
+            return {}
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return {field: value}
+        return value
+
+    return conv
+
+
+class CancelOrders(Strict):
+    which: Literal["entries", "all"] = "entries"
+    symbols: list[str] = []
+
+
+class ReduceTopRisk(Strict):
+    count: Annotated[int, Field(ge=1, le=10_000)]
+    fraction: RatioField
+    side: Literal["losing", "long", "short", "any"] = "losing"
+    close_within_liquidation: Optional[RatioField] = None
+    on_unknown_side: Literal["skip", "any"] = "skip"
+
+    @field_validator("fraction")
+    @classmethod
+    def _fraction_range(cls, v: Ratio) -> Ratio:
+        if not (0 < v.exact <= 1):
+            raise PydanticCustomError("ks_percent", "fraction must be above 0% and at most 100%")
+        return v
+
+
+class CloseSide(Strict):
+    side: Literal["losing", "long", "short"]
+    on_unknown_side: Literal["skip", "both"] = "skip"
+
+
+class ClosePositions(Strict):
+    symbols: list[str] = []
+    side: Literal["long", "short", "any"] = "any"
+    min_loss: Optional[RatioField] = None
+    correlation_group: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _some_selector(self):
+        if not self.symbols and self.min_loss is None and self.correlation_group is None and self.side == "any":
+            raise PydanticCustomError(
+                "ks_value", "close_positions selects nothing; give symbols, side, min_loss or correlation_group "
+                "(use close_all to close everything)"
+            )
+        return self
+
+
+class CloseAll(Strict):
+    pass
+
+
+class LockTrading(Strict):
+    mode: Literal["reducing", "halted"] = "halted"
+    ttl: Optional[DurationField] = None
+
+
+class ArmExchangeDms(Strict):
+    after: DurationField
+
+
+class NotifyAction(Strict):
+    route: Annotated[str, Field(min_length=1)]
+    severity: Literal["info", "warning", "critical"] = "critical"
+
+
+class SuggestHedge(Strict):
+    threshold: AmountField
+
+
+class RunbookAction(Strict):
+    template: Annotated[str, Field(min_length=1)]
+
+    @field_validator("template")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        return _template_name(v)
+
+
+def _template_name(v: str) -> str:
+    if v.startswith("/") or ".." in v.split("/") or "\\" in v:
+        raise PydanticCustomError("ks_value", "a runbook template is a name inside runbooks/, not a path")
+    return v
+
+
+ACTION_KINDS = (
+    "cancel_orders", "reduce_top_risk", "close_side", "close_positions", "close_all",
+    "lock_trading", "arm_exchange_dms", "notify", "suggest_hedge", "runbook",
+)
+CLOSING_ACTIONS = ("reduce_top_risk", "close_side", "close_positions", "close_all")
+
+
+class Action(Strict):
+    """One action of a stage: exactly one kind. ``close_all`` and ``{cancel_orders: all}`` are short forms."""
+
+    cancel_orders: Annotated[Optional[CancelOrders], BeforeValidator(_scalar_to("which"))] = None
+    reduce_top_risk: Optional[ReduceTopRisk] = None
+    close_side: Annotated[Optional[CloseSide], BeforeValidator(_scalar_to("side"))] = None
+    close_positions: Optional[ClosePositions] = None
+    close_all: _Param(CloseAll) = None
+    lock_trading: _Param(LockTrading) = None
+    arm_exchange_dms: Annotated[Optional[ArmExchangeDms], BeforeValidator(_scalar_to("after"))] = None
+    notify: Annotated[Optional[NotifyAction], BeforeValidator(_scalar_to("route"))] = None
+    suggest_hedge: Optional[SuggestHedge] = None
+    runbook: Annotated[Optional[RunbookAction], BeforeValidator(_scalar_to("template"))] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare(cls, value: Any) -> Any:
+        if isinstance(value, str) and value in ACTION_KINDS:
+            return {value: None}
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        given = [k for k in ACTION_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "ks_one_kind",
+                "an action declares exactly one kind, found {found}",
+                {"found": ", ".join(given) if given else "none", "choices": list(ACTION_KINDS)},
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ACTION_KINDS if getattr(self, k) is not None)
+
+    @property
+    def params(self) -> Strict:
+        return getattr(self, self.kind)
+
+
+# --- stages ---------------------------------------------------------------------------------------
+
+StageName = Annotated[str, Field(pattern=NAME_RE)]
+
+
+class Stage(Strict):
+    level: Annotated[int, Field(ge=1, le=99)]
+    name: StageName
+    on: list[str] = []
+    cooldown: Optional[DurationField] = None
+    reset: Literal["auto", "manual"] = "auto"
+    # auto reset: quiet time (no trigger of this stage firing) after which the scope re-arms.
+    reset_after: Optional[DurationField] = None
+    approvals: Annotated[int, Field(ge=1, le=10)] = 1
+    actions: list[Action] = []
+    description: Optional[str] = None
+
+
+# --- the rest of a policy ----------------------------------------------------------------------
+
+
+class RiskWeights(Strict):
+    pnl_delta: Annotated[float, Field(ge=0, le=1)] = 0.40
+    current_loss: Annotated[float, Field(ge=0, le=1)] = 0.25
+    liq_proximity: Annotated[float, Field(ge=0, le=1)] = 0.20
+    notional_share: Annotated[float, Field(ge=0, le=1)] = 0.10
+    margin_loss: Annotated[float, Field(ge=0, le=1)] = 0.05
+
+
+class RiskScore(Strict):
+    weights: RiskWeights = RiskWeights()
+
+
+class Attribution(Strict):
+    reference_window: DurationField = Duration(3_600_000)
+    source_threshold: RatioField = Ratio(Decimal("0.65"))
+    # A position opened inside the window has no reference: count its whole PnL, or leave it out.
+    missing_reference: Literal["since_open", "exclude"] = "since_open"
+
+
+class CorrelationGroup(Strict):
+    name: Ident
+    symbols: Annotated[list[str], Field(min_length=2)]
+
+
+class Unwind(Strict):
+    max_slippage: RatioField = Ratio(Decimal("0.02"))
+    chunk_notional: Optional[AmountField] = None
+    orders_per_second: Annotated[float, Field(gt=0, le=1000)] | Literal["exchange"] = "exchange"
+    max_retries: Annotated[int, Field(ge=0, le=100)] = 3
+
+
+class NotifyRef(Strict):
+    route: Annotated[str, Field(min_length=1)]
+
+
+class PolicySpec(Strict):
+    scope: Scope = Scope()
+    interval: DurationField = Duration(5_000)
+    signals: dict[Ident, Signal]
+    triggers: dict[Ident, Trigger]
+    stages: Annotated[list[Stage], Field(min_length=1)]
+    risk_score: RiskScore = RiskScore()
+    attribution: Attribution = Attribution()
+    correlation_groups: list[CorrelationGroup] = []
+    unwind: Unwind = Unwind()
+    notify: Annotated[Optional[NotifyRef], BeforeValidator(_scalar_to("route"))] = None
+    runbook: Optional[str] = None
+
+    @field_validator("runbook")
+    @classmethod
+    def _runbook_name(cls, v: Optional[str]) -> Optional[str]:
+        return None if v is None else _template_name(v)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval_range(cls, v: Duration) -> Duration:
+        if not (100 <= v.ms <= 3_600_000):
+            raise PydanticCustomError("ks_duration", "interval must be between 100ms and 1h")
+        return v
+
+
+class Policy(_Document):
+    kind: Literal["Policy"] = "Policy"
+    spec: PolicySpec
+
+
+# --- accounts -----------------------------------------------------------------------------------
+
+
+class SecretRef(Strict):
+    """Where a secret lives: an environment variable or a mounted file. Never the secret itself."""
+
+    env: Optional[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = None
+    file: Optional[Annotated[str, Field(min_length=1)]] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise PydanticCustomError(
+                "ks_secret",
+                "a secret must be a reference ({env: VAR} or {file: PATH}); a literal value in a file leaks it",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        if (self.env is None) == (self.file is None):
+            raise PydanticCustomError("ks_value", "a secret reference names exactly one of env or file")
+        return self
+
+
+class Credentials(Strict):
+    api_key: SecretRef
+    secret: SecretRef
+    password: Optional[SecretRef] = None
+    uid: Optional[SecretRef] = None
+
+
+def _fail_closed(value: Any) -> bool:
+    """Only the boolean ``false`` turns dry run off; anything else ("no", 0, "false") keeps it on."""
+    return value is not False
+
+
+class Account(Strict):
+    name: DocName
+    venue: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", description="ccxt exchange id, e.g. binanceusdm")]
+    market_type: Literal["spot", "futures"]
+    labels: Labels = {}
+    hedge_mode: bool = False
+    strategies: list[str] = []
+    quote_currency: str = "USDT"
+    initial_capital: Optional[AmountField] = None
+    stablecoins: list[str] = ["USDT", "USDC", "FDUSD", "DAI"]
+    sandbox: bool = False
+    credentials: Optional[Credentials] = None
+
+
+class AccountsSpec(Strict):
+    dry_run: Annotated[bool, BeforeValidator(_fail_closed)] = True
+    accounts: Annotated[list[Account], Field(min_length=1)]
+
+
+class Accounts(_Document):
+    kind: Literal["Accounts"] = "Accounts"
+    spec: AccountsSpec
+
+
+# --- notification routes ------------------------------------------------------------------------
+
+# Apprise schemes whose URL carries no token of its own (a local webhook receiver). Every other
+# apprise URL embeds a credential and must come from a secret reference.
+PLAIN_URL_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")
+
+
+def _url_or_ref(value: Any) -> Any:
+    if isinstance(value, str):
+        parts = urlsplit(value)
+        if parts.scheme not in PLAIN_URL_SCHEMES or parts.username or parts.password:
+            raise PydanticCustomError(
+                "ks_secret",
+                "this notification URL can carry a token; give it as a reference ({env: VAR} or {file: PATH})",
+            )
+        return {"url": value}
+    return value
+
+
+class AppriseTarget(Strict):
+    url: Optional[str] = None
+    env: Optional[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = None
+    file: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        if sum(x is not None for x in (self.url, self.env, self.file)) != 1:
+            raise PydanticCustomError("ks_value", "a target is a plain local URL, {env: VAR} or {file: PATH}")
+        return self
+
+
+class Receiver(Strict):
+    name: Annotated[str, Field(min_length=1)]
+    apprise: Annotated[list[Annotated[AppriseTarget, BeforeValidator(_url_or_ref)]], Field(min_length=1)]
+
+
+def _regexes(value: dict[str, str]) -> dict[str, str]:
+    for k, pattern in value.items():
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise PydanticCustomError("ks_value", f"match_re.{k} is not a valid regular expression: {e}") from None
+    return value
+
+
+class Route(Strict):
+    receiver: Optional[str] = None
+    match: dict[str, str] = {}
+    match_re: Annotated[dict[str, str], BeforeValidator(_regexes)] = {}
+    continue_: bool = Field(default=False, alias="continue")
+    group_by: list[str] = []
+    group_wait: Optional[DurationField] = None
+    group_interval: Optional[DurationField] = None
+    repeat_interval: Optional[DurationField] = None
+    routes: list["Route"] = []
+
+
+class InhibitRule(Strict):
+    source_match: Annotated[dict[str, str], Field(min_length=1)]
+    target_match: Annotated[dict[str, str], Field(min_length=1)]
+    equal: list[str] = []
+
+
+class RoutesSpec(Strict):
+    route: Route
+    receivers: Annotated[list[Receiver], Field(min_length=1)]
+    inhibit_rules: list[InhibitRule] = []
+    fallback_receiver: Optional[str] = None
+
+
+class NotificationRoutes(_Document):
+    kind: Literal["NotificationRoutes"] = "NotificationRoutes"
+    spec: RoutesSpec
+
+
+# --- policy unit tests ---------------------------------------------------------------------------
+
+
+def _series(value: Any) -> str:
+    if isinstance(value, bool):
+        raise PydanticCustomError("ks_series", "an input series is text such as 10000-100x9")
+    if isinstance(value, (int, float)):
+        value = str(value)
+    if not isinstance(value, str):
+        raise PydanticCustomError("ks_series", "an input series is text such as 10000-100x9")
+    try:
+        parse_series(value)
+    except SeriesError as e:
+        raise PydanticCustomError("ks_series", str(e)) from None
+    return value
+
+
+Series = Annotated[
+    str,
+    BeforeValidator(_series),
+    Field(json_schema_extra={"examples": ["10000-100x9", "0 _ stale 5x3"]}),
+]
+
+
+class PositionSeries(Strict):
+    symbol: Annotated[str, Field(min_length=1)]
+    side: Literal["long", "short"]
+    account: Optional[str] = None
+    contracts: float = 1.0
+    entry: Optional[float] = None
+    mark: Series
+    pnl: Optional[Series] = None
+    liquidation: Optional[Series] = None
+
+
+class TestInput(Strict):
+    account: str = "test"
+    venue: str = "simulated"
+    equity: Series
+    positions: list[PositionSeries] = []
+    heartbeats: dict[str, Series] = {}
+    api_errors: Optional[Series] = None
+
+
+class Expectation(Strict):
+    at: DurationField
+    stage: Annotated[int, Field(ge=0, le=99)] = 0
+    actions: list[str] = []
+    firing: list[str] = []
+
+    @field_validator("actions")
+    @classmethod
+    def _known_actions(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if a not in ACTION_KINDS:
+                raise PydanticCustomError("ks_value", f'unknown action "{a}"', {"choices": list(ACTION_KINDS)})
+        return v
+
+
+class PolicyTestCase(Strict):
+    __test__ = False  # not a pytest class
+
+    name: Annotated[str, Field(min_length=1)]
+    interval: Optional[DurationField] = None
+    input: TestInput
+    expect: list[Expectation] = []
+
+
+class PolicyTestSpec(Strict):
+    __test__ = False
+
+    policy: str
+    interval: DurationField = Duration(60_000)
+    tests: Annotated[list[PolicyTestCase], Field(min_length=1)]
+
+
+class PolicyTest(_Document):
+    __test__ = False
+
+    kind: Literal["PolicyTest"] = "PolicyTest"
+    spec: PolicyTestSpec
+
+
+DOCUMENT_KINDS: dict[str, type[_Document]] = {
+    "Policy": Policy,
+    "Accounts": Accounts,
+    "NotificationRoutes": NotificationRoutes,
+    "PolicyTest": PolicyTest,
+}
+
+__all__ = [
+    "API_VERSION", "DOCUMENT_KINDS", "SIGNAL_KINDS", "ACTION_KINDS", "CLOSING_ACTIONS",
+    "Policy", "PolicySpec", "Accounts", "NotificationRoutes", "PolicyTest",
+    "Signal", "Trigger", "Stage", "Action", "Scope", "ScopeLevel", "MissingData", "Strict",
+]

@@ -1,0 +1,294 @@
+"""Units of the policy language: durations, ratios (percentages), amounts, confirmations.
+
+Each unit is a small frozen value with a canonical text form (used by the graph digest, so
+``90m`` and ``1h30m`` compile to the same graph) and a parser that raises :class:`UnitError`
+with a message a risk engineer can act on. The pydantic field types at the bottom wrap the
+parsers so that a bad value becomes a diagnostic with its own code and position.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+
+class UnitError(ValueError):
+    """A value that does not parse as the unit it should be. ``kind`` picks the diagnostic code."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+# --- durations --------------------------------------------------------------------------
+
+_DURATION_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DURATION_FULL = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+$"
+
+
+@dataclass(frozen=True, order=True)
+class Duration:
+    """A non-negative span of time, held in whole milliseconds."""
+
+    ms: int
+
+    @property
+    def seconds(self) -> float:
+        return self.ms / 1000.0
+
+    def __str__(self) -> str:
+        if self.ms == 0:
+            return "0s"
+        rest, out = self.ms, []
+        for unit in ("w", "d", "h", "m", "s", "ms"):
+            size = _DURATION_UNITS_MS[unit]
+            if rest >= size:
+                n, rest = divmod(rest, size)
+                out.append(f"{n}{unit}")
+        return "".join(out)
+
+
+def parse_duration(value: Any) -> Duration:
+    if isinstance(value, Duration):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise UnitError("duration", f"expected a duration such as 30s, 15m or 1h, got {_kind(value)}")
+    if isinstance(value, (int, float)):
+        if value == 0:
+            return Duration(0)
+        raise UnitError(
+            "duration", f"a bare number ({value}) has no unit; write {value}s, {value}m or {value}h"
+        )
+    text = value.strip().replace(" ", "")
+    if not _DURATION_FULL.match(text):
+        raise UnitError(
+            "duration",
+            f'"{value}" is not a duration; use a number and a unit (ms, s, m, h, d, w), e.g. 30s, 15m, 1h30m',
+        )
+    total = Decimal(0)
+    for num, unit in _DURATION_PART.findall(text):
+        total += Decimal(num) * _DURATION_UNITS_MS[unit]
+    if total != total.to_integral_value():
+        raise UnitError("duration", f'"{value}" is finer than a millisecond')
+    return Duration(int(total))
+
+
+# --- ratios (percentages) ----------------------------------------------------------------
+
+_PERCENT = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*%$")
+PERCENT_PATTERN = r"^[+-]?[0-9]+(\.[0-9]+)?\s*%$"
+
+
+@dataclass(frozen=True, order=True)
+class Ratio:
+    """A ratio written as a percentage (``4.5%``) and held exactly as a fraction (0.045)."""
+
+    exact: Decimal
+
+    @property
+    def fraction(self) -> float:
+        return float(self.exact)
+
+    @property
+    def percent(self) -> Decimal:
+        return self.exact * 100
+
+    def __str__(self) -> str:
+        return f"{_fmt_decimal(self.exact * 100)}%"
+
+
+def parse_percent_text(text: str) -> Ratio | None:
+    m = _PERCENT.match(text.strip())
+    if not m:
+        return None
+    return Ratio((Decimal(m.group(1)) / 100).normalize())
+
+
+def parse_ratio(value: Any, *, allow_fraction: bool = True) -> Ratio:
+    """``4.5%`` → 0.045. A bare number is accepted only as a fraction in [0, 1] (``0.8`` = 80%)."""
+    if isinstance(value, Ratio):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise UnitError("percent", f"expected a percentage such as 4.5%, got {_kind(value)}")
+    if isinstance(value, str):
+        r = parse_percent_text(value)
+        if r is None:
+            raise UnitError("percent", f'"{value}" is not a percentage; write it like 4.5%')
+        return r
+    if allow_fraction and 0 <= value <= 1:
+        return Ratio(Decimal(str(value)).normalize())
+    raise UnitError(
+        "percent",
+        f"{value} is ambiguous; write {value}% for a percentage"
+        + (" (a bare number is read as a fraction only between 0 and 1)" if allow_fraction else ""),
+    )
+
+
+# --- amounts --------------------------------------------------------------------------------
+
+_AMOUNT = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*([kKmMbB]?)$")
+_AMOUNT_SCALE = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
+AMOUNT_PATTERN = r"^[+-]?[0-9][0-9_]*(\.[0-9]+)?\s*[kKmMbB]?$"
+
+
+@dataclass(frozen=True, order=True)
+class Amount:
+    """An amount in the account's quote currency (``50000``, ``50_000``, ``50k``, ``1.5M``)."""
+
+    exact: Decimal
+
+    @property
+    def value(self) -> float:
+        return float(self.exact)
+
+    def __str__(self) -> str:
+        return _fmt_decimal(self.exact)
+
+
+def parse_amount(value: Any) -> Amount:
+    if isinstance(value, Amount):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise UnitError("amount", f"expected an amount such as 50000 or 50k, got {_kind(value)}")
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise UnitError("amount", "an amount must be a finite number")
+        return Amount(Decimal(str(value)).normalize())
+    text = value.strip().replace("_", "")
+    m = _AMOUNT.match(text)
+    if not m:
+        hint = " (use 50000 or 50k; commas are not allowed)" if "," in value else " (use 50000, 50k or 1.5M)"
+        raise UnitError("amount", f'"{value}" is not an amount{hint}')
+    try:
+        exact = Decimal(m.group(1)) * _AMOUNT_SCALE[m.group(2).lower()]
+    except InvalidOperation:  # pragma: no cover - the regex admits only decimals
+        raise UnitError("amount", f'"{value}" is not an amount') from None
+    return Amount(exact.normalize())
+
+
+# --- confirmations (`for:`) -----------------------------------------------------------------
+
+_TICKS = re.compile(r"^(\d+)\s*ticks?$")
+CONFIRMATION_PATTERN = r"^([0-9]+\s*ticks?|([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+)$"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """How long a condition must hold before a trigger fires: N consecutive ticks, or a duration."""
+
+    ticks: int | None = None
+    duration: Duration | None = None
+
+    def __str__(self) -> str:
+        if self.ticks is not None:
+            return f"{self.ticks} tick" + ("" if self.ticks == 1 else "s")
+        return str(self.duration)
+
+
+def parse_confirmation(value: Any) -> Confirmation:
+    if isinstance(value, Confirmation):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise UnitError(
+            "confirmation", f"a bare number ({value}) is ambiguous; write {value} ticks or a duration like {value}m"
+        )
+    if isinstance(value, str):
+        m = _TICKS.match(value.strip())
+        if m:
+            n = int(m.group(1))
+            if n < 1:
+                raise UnitError("confirmation", "a trigger needs at least 1 tick")
+            return Confirmation(ticks=n)
+        try:
+            return Confirmation(duration=parse_duration(value))
+        except UnitError:
+            pass
+    raise UnitError("confirmation", f'"{value}" is neither a tick count (3 ticks) nor a duration (2m)')
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _fmt_decimal(d: Decimal) -> str:
+    d = d.normalize()
+    text = format(d, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+# --- pydantic field types -----------------------------------------------------------------------
+
+
+def _wrap(parser, error_type: str):
+    def validate(value: Any):
+        try:
+            return parser(value)
+        except UnitError as e:
+            raise PydanticCustomError(error_type, e.message) from None
+
+    return validate
+
+
+DurationField = Annotated[
+    Duration,
+    BeforeValidator(_wrap(parse_duration, "ks_duration")),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["30s", "15m", "1h"]}),
+]
+RatioField = Annotated[
+    Ratio,
+    BeforeValidator(_wrap(parse_ratio, "ks_percent")),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": PERCENT_PATTERN},
+                {"type": "number", "minimum": 0, "maximum": 1},
+            ],
+            "examples": ["4.5%", 0.8],
+        }
+    ),
+]
+PercentField = Annotated[
+    Ratio,
+    BeforeValidator(_wrap(lambda v: parse_ratio(v, allow_fraction=False), "ks_percent")),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": PERCENT_PATTERN, "examples": ["4.5%", "-8%"]}),
+]
+AmountField = Annotated[
+    Amount,
+    BeforeValidator(_wrap(parse_amount, "ks_amount")),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"type": "string", "pattern": AMOUNT_PATTERN}], "examples": [50000, "50k"]}
+    ),
+]
+ConfirmationField = Annotated[
+    Confirmation,
+    BeforeValidator(_wrap(parse_confirmation, "ks_confirmation")),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": CONFIRMATION_PATTERN, "examples": ["3 ticks", "2m"]}),
+]

@@ -1,0 +1,1 @@
+"""Renderers: values → text, JSON or diagram source. Nothing else in the package formats output."""

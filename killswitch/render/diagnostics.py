@@ -1,0 +1,60 @@
+"""Render compile results: diagnostics and a summary, as text or JSON (``format_version`` 1)."""
+
+from __future__ import annotations
+
+import json
+
+from ..compile.compiler import CompileResult
+from ..policy.diagnostics import Diagnostic
+
+JSON_FORMAT_VERSION = 1
+
+
+def diagnostic_text(x: Diagnostic) -> str:
+    line = f"{x.location()}: {x.severity.value}[{x.code}]: {x.message}"
+    if x.hint:
+        line += f"\n  hint: {x.hint}"
+    return line
+
+
+def summary(result: CompileResult, files: int) -> dict:
+    return {
+        "files": files,
+        "documents": dict(sorted(result.counts().items())),
+        "errors": len(result.errors),
+        "warnings": len(result.warnings),
+        "digest": result.graph.digest if result.graph else None,
+        "revision": result.graph.revision if result.graph else None,
+    }
+
+
+def validate_text(result: CompileResult, files: int, strict: bool) -> str:
+    lines = [diagnostic_text(x) for x in result.diagnostics]
+    s = summary(result, files)
+    docs = ", ".join(f"{n} {k}" for k, n in s["documents"].items()) or "no documents"
+    tally = f"{_plural(s['errors'], 'error')}, {_plural(s['warnings'], 'warning')}"
+    failed = s["errors"] or (strict and s["warnings"])
+    if failed:
+        lines.append(f"FAILED: {tally} in {_plural(files, 'file')} ({docs})")
+    else:
+        lines.append(f"ok: {_plural(files, 'file')} ({docs}), {tally}")
+        if result.graph is not None:
+            rev = result.graph.revision or "not in git"
+            lines.append(f"graph {result.graph.digest} revision {rev}")
+    return "\n".join(lines)
+
+
+def validate_json(result: CompileResult, files: int, strict: bool) -> str:
+    s = summary(result, files)
+    body = {
+        "format_version": JSON_FORMAT_VERSION,
+        "ok": not (s["errors"] or (strict and s["warnings"])),
+        "strict": strict,
+        "summary": s,
+        "diagnostics": [x.to_dict() for x in result.diagnostics],
+    }
+    return json.dumps(body, indent=2, sort_keys=False)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
