@@ -286,20 +286,24 @@ class _PolicyCompiler:
                 self.add(d.KS120, self.sm.inside(wpath, e.offset), f'trigger "{name}": {e.message}', e.hint)
                 continue
             refs = ex.refs(ast)
-            if not any(r.name in self.bad_signals for r in refs):
-                try:
-                    ex.check_types(ast, types)
-                except ex.ExprError as e:
-                    ok = False
-                    if e.kind == "unknown":
-                        ref = e.message.split('"')[1]
-                        hint = d.suggestion_hint(ref, types, "signals are declared under spec.signals")
-                        self.add(d.KS122, self.sm.inside(wpath, e.offset),
-                                 f'trigger "{name}" reads unknown signal "{ref}"', hint)
-                    else:
-                        self.add(d.KS121, self.sm.inside(wpath, e.offset), f'trigger "{name}": {e.message}', e.hint)
-                if ok:
-                    self.ranges(name, wpath, ast, signals)
+            # Broken signals are declared (no "unknown signal" for them) but typeless.
+            known: dict = {**types, **{n: None for n in self.bad_signals}}
+            reads_broken = any(r.name in self.bad_signals for r in refs)
+            try:
+                ex.check_types(ast, known)
+            except ex.ExprError as e:
+                ok = False
+                if e.kind == "unknown":
+                    ref = e.message.split('"')[1]
+                    hint = d.suggestion_hint(ref, known, "signals are declared under spec.signals")
+                    self.add(d.KS122, self.sm.inside(wpath, e.offset),
+                             f'trigger "{name}" reads unknown signal "{ref}"', hint)
+                else:
+                    self.add(d.KS121, self.sm.inside(wpath, e.offset), f'trigger "{name}": {e.message}', e.hint)
+            if reads_broken:
+                ok = False  # no node can be built on a broken signal
+            elif ok:
+                self.ranges(name, wpath, ast, signals)
             if trig.on_missing_data is None:
                 ok = False
                 self.add(d.KS208, self.sm.key(path), f'trigger "{name}" does not say what missing or stale data means',

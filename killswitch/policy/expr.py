@@ -107,7 +107,7 @@ _MIRROR = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<num>-?\d+(?:\.\d+)?(?:(?:ms|s|m|h|d|w)(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))*|\s*%)?(?![A-Za-z_0-9]))
+  | (?P<num>-?\d+(?:\.\d+)?(?:(?:ms|s|m|h|d|w)(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))*|\s*%)?(?![A-Za-z_0-9.]))
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>\|\||&&|>=|<=|==|!=|>|<|!|\(|\))
     """,
@@ -138,10 +138,11 @@ def _lex(text: str) -> list[_Tok]:
         m = _TOKEN.match(text, i)
         if not m:
             bad = text[i]
-            hint = _CEL_HINTS.get(bad)
             if bad.isdigit() or (bad == "-" and i + 1 < len(text) and text[i + 1].isdigit()):
-                hint = "a number takes a unit from %, ms, s, m, h, d, w or none"
-            raise ExprError(f'unexpected character "{bad}"', i, hint)
+                word = re.match(r"-?[\w.%]+", text[i:]).group()
+                raise ExprError(f'"{word}" is not a number with a unit', i,
+                                "a number takes one unit from %, ms, s, m, h, d, w, or none")
+            raise ExprError(f'unexpected character "{bad}"', i, _CEL_HINTS.get(bad))
         kind = m.lastgroup
         if kind != "ws":
             toks.append(_Tok(kind, m.group(), i))
@@ -284,19 +285,23 @@ def refs(node: Node) -> list[Ref]:
     return out
 
 
-def check_types(node: Node, types: Mapping[str, ValueType]) -> None:
+def check_types(node: Node, types: Mapping[str, "ValueType | None"]) -> None:
     """Check that every reference exists and every operator gets operands of one type.
 
-    The whole condition must be boolean. Raises :class:`ExprError` (kind ``unknown`` or ``type``).
+    The whole condition must be boolean. A signal whose type is None is declared but broken:
+    reading it is fine and any comparison with it is accepted (its own error is reported
+    elsewhere). Raises :class:`ExprError` (kind ``unknown`` or ``type``).
     """
     _type_of(node, types, top=True)
 
 
-def _type_of(node: Node, types: Mapping[str, ValueType], top: bool = False) -> ValueType:
+def _type_of(node: Node, types: Mapping[str, "ValueType | None"], top: bool = False) -> "ValueType | None":
     if isinstance(node, Ref):
         if node.name not in types:
             raise ExprError(f'unknown signal "{node.name}"', node.offset, kind="unknown")
         t = types[node.name]
+        if t is None:
+            return None
         if top and t is not ValueType.BOOL:
             raise ExprError(
                 f'signal "{node.name}" is a {t.value}, not a condition',
@@ -312,6 +317,8 @@ def _type_of(node: Node, types: Mapping[str, ValueType], top: bool = False) -> V
     if isinstance(node, Compare):
         lt = _type_of(node.left, types)
         rt = _type_of(node.right, types)
+        if lt is None or rt is None:
+            return ValueType.BOOL
         if isinstance(node.left, Literal) and isinstance(node.right, Literal):
             raise ExprError("a comparison of two constants is always the same", node.offset,
                             "compare a signal with a threshold", kind="type")

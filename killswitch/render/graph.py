@@ -16,9 +16,10 @@ def _id(*parts: str) -> str:
 
 
 def _action_label(a: ActionNode) -> str:
-    if not a.params:
+    shown = {k: v for k, v in a.params.items() if v not in ([], {}, None)}
+    if not shown:
         return a.kind
-    inner = ", ".join(f"{k}: {_short(v)}" for k, v in a.params.items())
+    inner = ", ".join(f"{k}: {_short(v)}" for k, v in shown.items())
     return f"{a.kind} {{{inner}}}"
 
 

@@ -1,0 +1,134 @@
+"""ksctl as a user runs it: exit codes, output formats, and what the validate path imports."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from killswitch.cli.main import cli
+from killswitch.cli.schema import KINDS, schema_file, schema_text
+from tests.conftest import POLICIES, ROOT
+
+BAD = ROOT / "tests" / "golden" / "diagnostics" / "several-mistakes.yaml"
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_validate_examples_exit_0():
+    r = run("validate", "--strict", str(POLICIES))
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("ok: 7 files")
+    assert "graph sha256:" in r.output
+
+
+def test_validate_findings_exit_1_and_print_every_one():
+    r = run("validate", str(BAD))
+    assert r.exit_code == 1
+    assert r.output.count("error[KS") == 8
+    assert "FAILED: 8 errors" in r.output
+
+
+def test_warnings_fail_only_with_strict(tmp_path):
+    text = (POLICIES / "spot-book.yaml").read_text().replace(
+        "  stages:", '    spare: {when: "day <= -20%", on_missing_data: hold}\n  stages:'
+    )
+    f = tmp_path / "spot.yaml"
+    f.write_text(text)
+    # alone, the notify route cannot be checked (KS130) and "spare" is unused (KS205): warnings
+    assert run("validate", str(f)).exit_code == 0
+    r = run("validate", "--strict", str(f))
+    assert r.exit_code == 1
+    assert "warning[KS205]" in r.output
+
+
+def test_validate_json_is_versioned_and_complete():
+    r = run("validate", "-o", "json", str(BAD))
+    body = json.loads(r.output)
+    assert body["format_version"] == 1
+    assert body["ok"] is False
+    assert body["summary"]["errors"] == len(body["diagnostics"]) == 8
+    first = body["diagnostics"][0]
+    assert set(first) == {"file", "line", "col", "severity", "code", "message", "hint"}
+
+
+def test_missing_path_is_a_finding_not_a_crash(tmp_path):
+    r = run("validate", str(tmp_path / "nope.yaml"))
+    assert r.exit_code == 1
+    assert "error[KS001]" in r.output
+
+
+def test_usage_error_exits_2():
+    assert run("validate").exit_code == 2
+    assert run("graph", str(POLICIES), "--format", "png").exit_code == 2
+    assert run("schema", "nonsense").exit_code == 2
+
+
+def test_graph_refuses_broken_policies_with_exit_1():
+    r = CliRunner().invoke(cli, ["graph", str(BAD)])
+    assert r.exit_code == 1
+
+
+def test_graph_can_draw_one_policy():
+    r = run("graph", str(POLICIES), "--format", "dot", "--policy", "spot-book")
+    assert r.exit_code == 0
+    assert "cluster_spot_book" in r.output and "futures_book" not in r.output
+    assert run("graph", str(POLICIES), "--policy", "nope").exit_code == 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_checked_in_schemas_are_current(kind):
+    assert schema_file(kind).read_text() == schema_text(kind), "stale schema: run `make schemas`"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_schema_command_prints_the_schema(kind):
+    r = run("schema", kind)
+    body = json.loads(r.output)
+    assert body["$id"] == f"killswitch/v1/{kind}"
+    assert body["additionalProperties"] is False
+
+
+def test_policy_schema_requires_on_missing_data():
+    body = json.loads(schema_text("policy"))
+    assert "on_missing_data" in body["$defs"]["Trigger"]["required"]
+
+
+def test_validate_never_imports_exchange_or_sink_libraries():
+    # In a fresh interpreter, so that other tests' imports do not hide one.
+    code = (
+        "import sys\n"
+        "from killswitch.cli.main import main\n"
+        "try:\n"
+        f"    main(['validate', {str(POLICIES)!r}])\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "heavy = [m for m in ('ccxt', 'apprise', 'opentelemetry', 'jinja2', 'aiohttp', 'psycopg') if m in sys.modules]\n"
+        "print('heavy=' + ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "heavy="
+
+
+def test_console_script_runs():
+    exe = Path(sys.executable).with_name("ksctl")
+    out = subprocess.run([str(exe), "validate", str(POLICIES)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_internal_error_exits_3(monkeypatch):
+    import killswitch.cli.validate as v
+
+    def boom(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(v, "compile_paths", boom)
+    from killswitch.cli.main import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["validate", str(POLICIES)])
+    assert e.value.code == 3
