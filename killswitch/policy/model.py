@@ -249,15 +249,21 @@ SIGNAL_KINDS: dict[str, type[_SignalKind]] = {
 _Param = lambda cls: Annotated[Optional[cls], BeforeValidator(_none_is_empty)]  # noqa: E731
 
 
-def _one_of(kind_names: list[str], what: str):
-    """A before-validator: a bare name becomes ``{name: {}}``; exactly one kind must be given."""
+def _bare_kind(value: Any, kinds) -> Any:
+    """A bare kind name stands for that kind with default parameters: ``close_all`` → ``{close_all: {}}``."""
+    if isinstance(value, str) and value in kinds:
+        return {value: None}
+    return value
 
-    def check(value: Any) -> Any:
-        if isinstance(value, str) and value in kind_names:
-            return {value: {}}
-        return value
 
-    return check
+def _exactly_one_kind(model: BaseModel, kinds, what: str) -> None:
+    given = [k for k in kinds if getattr(model, k) is not None]
+    if len(given) != 1:
+        raise PydanticCustomError(
+            "ks_one_kind",
+            "{what} declares exactly one kind, found {found}",
+            {"what": what, "found": ", ".join(given) if given else "none", "choices": list(kinds)},
+        )
 
 
 class Signal(Strict):
@@ -283,17 +289,11 @@ class Signal(Strict):
     @model_validator(mode="before")
     @classmethod
     def _bare(cls, value: Any) -> Any:
-        return _one_of(list(SIGNAL_KINDS), "signal")(value)
+        return _bare_kind(value, SIGNAL_KINDS)
 
     @model_validator(mode="after")
     def _exactly_one(self):
-        given = [k for k in SIGNAL_KINDS if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise PydanticCustomError(
-                "ks_one_kind",
-                "a signal declares exactly one kind, found {found}",
-                {"found": ", ".join(given) if given else "none", "choices": list(SIGNAL_KINDS)},
-            )
+        _exactly_one_kind(self, SIGNAL_KINDS, "a signal")
         return self
 
     @property
@@ -442,19 +442,11 @@ class Action(Strict):
     @model_validator(mode="before")
     @classmethod
     def _bare(cls, value: Any) -> Any:
-        if isinstance(value, str) and value in ACTION_KINDS:
-            return {value: None}
-        return value
+        return _bare_kind(value, ACTION_KINDS)
 
     @model_validator(mode="after")
     def _exactly_one(self):
-        given = [k for k in ACTION_KINDS if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise PydanticCustomError(
-                "ks_one_kind",
-                "an action declares exactly one kind, found {found}",
-                {"found": ", ".join(given) if given else "none", "choices": list(ACTION_KINDS)},
-            )
+        _exactly_one_kind(self, ACTION_KINDS, "an action")
         return self
 
     @property
