@@ -283,7 +283,11 @@ class _PolicyCompiler:
             try:
                 ast = ex.parse(trig.when)
             except ex.ExprError as e:
-                self.add(d.KS120, self.sm.inside(wpath, e.offset), f'trigger "{name}": {e.message}', e.hint)
+                hint = e.hint
+                if e.related is not None:
+                    at = self.sm.inside(wpath, e.related, trig.when)
+                    hint = f'the "(" at {at.line}:{at.col} is not closed'
+                self.add(d.KS120, self.sm.inside(wpath, e.offset, trig.when), f'trigger "{name}": {e.message}', hint)
                 continue
             refs = ex.refs(ast)
             # Broken signals are declared (no "unknown signal" for them) but typeless.
@@ -296,14 +300,14 @@ class _PolicyCompiler:
                 if e.kind == "unknown":
                     ref = e.message.split('"')[1]
                     hint = d.suggestion_hint(ref, known, "signals are declared under spec.signals")
-                    self.add(d.KS122, self.sm.inside(wpath, e.offset),
+                    self.add(d.KS122, self.sm.inside(wpath, e.offset, trig.when),
                              f'trigger "{name}" reads unknown signal "{ref}"', hint)
                 else:
-                    self.add(d.KS121, self.sm.inside(wpath, e.offset), f'trigger "{name}": {e.message}', e.hint)
+                    self.add(d.KS121, self.sm.inside(wpath, e.offset, trig.when), f'trigger "{name}": {e.message}', e.hint)
             if reads_broken:
                 ok = False  # no node can be built on a broken signal
             elif ok:
-                self.ranges(name, wpath, ast, signals)
+                self.ranges(name, wpath, trig.when, ast, signals)
             if trig.on_missing_data is None:
                 ok = False
                 self.add(d.KS208, self.sm.key(path), f'trigger "{name}" does not say what missing or stale data means',
@@ -324,7 +328,7 @@ class _PolicyCompiler:
             )
         return out
 
-    def ranges(self, name: str, wpath, ast: ex.Node, signals: dict[str, SignalNode]) -> None:
+    def ranges(self, name: str, wpath, when: str, ast: ex.Node, signals: dict[str, SignalNode]) -> None:
         """A threshold outside what the signal can report makes the comparison constant."""
         def walk(n):
             if isinstance(n, ex.Compare):
@@ -357,7 +361,7 @@ class _PolicyCompiler:
                     verdict = "can never hold"
             if verdict:
                 span = _span(node, lo, hi)
-                self.add(d.KS212, self.sm.inside(wpath, lit.offset),
+                self.add(d.KS212, self.sm.inside(wpath, lit.offset, when),
                          f'trigger "{name}": {sig} {op} {lit.text} {verdict}; {sig} ({node.kind}) reports {span}',
                          "drawdowns and losses are positive fractions: write dd >= 5%, not dd <= -5%"
                          if lo == 0 else None)
@@ -516,13 +520,13 @@ class _PolicyCompiler:
     def actions(self, stages: dict[int, StageNode]) -> None:
         groups = {g.name for g in self.spec.correlation_groups}
         if self.spec.notify is not None:
-            self.route_ref(self.spec.notify.route, ("spec", "notify"))
+            self.route_ref(self.spec.notify.route, ("spec", "notify", "route"))
         for i, st in enumerate(self.spec.stages):
             sp = self.doc.stage_path(i)
             for j, act in enumerate(st.actions):
                 ap = sp + ("actions", j)
                 if act.kind == "notify":
-                    self.route_ref(act.notify.route, ap + ("notify",))
+                    self.route_ref(act.notify.route, ap + ("notify", "route"))
                 elif act.kind == "close_positions" and act.close_positions.correlation_group:
                     g = act.close_positions.correlation_group
                     if g not in groups:

@@ -46,12 +46,14 @@ class ValueType(str, Enum):
 class ExprError(Exception):
     """A syntax or type error at ``offset`` (0-based, in characters) of the condition text."""
 
-    def __init__(self, message: str, offset: int, hint: str | None = None, kind: str = "syntax"):
+    def __init__(self, message: str, offset: int, hint: str | None = None, kind: str = "syntax",
+                 related: int | None = None):
         super().__init__(message)
         self.message = message
         self.offset = offset
         self.hint = hint
         self.kind = kind  # "syntax" | "type" | "unknown"
+        self.related = related  # offset of a second place the message is about (an open parenthesis)
 
 
 # --- AST -------------------------------------------------------------------------------------
@@ -221,7 +223,8 @@ class _Parser:
             node = self.parse_or()
             close = self.take()
             if close.text != ")":
-                raise ExprError("missing closing parenthesis", close.offset, f'the "(" at column {t.offset + 1} is not closed')
+                raise ExprError("missing closing parenthesis", close.offset,
+                                f'the "(" at character {t.offset + 1} of the condition is not closed', related=t.offset)
             return node
         if t.kind == "num":
             return _literal(t)
@@ -332,9 +335,10 @@ def _type_of(node: Node, types: Mapping[str, "ValueType | None"], top: bool = Fa
             hint = f"{name} is a {sig_t.value}; compare it with a {sig_t.value} such as {sig_t.literal_example()}"
             if sig_t is ValueType.RATIO and other is ValueType.NUMBER:
                 hint = f"{name} is a ratio; write the threshold as a percentage, e.g. 4.5% rather than 4.5 or 0.045"
-            raise ExprError(
-                f"cannot compare a {lt.value} with a {rt.value}", node.offset, hint, kind="type"
-            )
+            # Point at the threshold when there is one: that is what needs changing.
+            lits = [x for x in (node.left, node.right) if isinstance(x, Literal)]
+            at = lits[0].offset if len(lits) == 1 else node.offset
+            raise ExprError(f"cannot compare a {lt.value} with a {rt.value}", at, hint, kind="type")
         return ValueType.BOOL
     if isinstance(node, Not):
         t = _type_of(node.item, types, top=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class SourceMap:
     # Where the text of a scalar starts relative to its position (1 for a quoted scalar),
     # or None when columns inside it cannot be mapped (block scalars).
     content_offset: dict[Path, int | None] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list, repr=False)  # the source, for scalars over several lines
 
     def key(self, path: Path) -> Position:
         """Position of the key that introduces ``path`` (or of the nearest enclosing one)."""
@@ -63,13 +65,37 @@ class SourceMap:
                 return self.keys[p]
         return self.doc
 
-    def inside(self, path: Path, offset: int) -> Position:
-        """Position of character ``offset`` inside the scalar at ``path`` (single-line scalars)."""
+    def inside(self, path: Path, offset: int, value: str | None = None) -> Position:
+        """Position of character ``offset`` of the scalar ``value`` at ``path``.
+
+        Follows a plain or quoted scalar over line breaks (YAML folds each break and the next
+        line's indentation into one space). Falls back to the scalar's start when the text
+        cannot be followed (escape sequences, block scalars).
+        """
+        path = tuple(path)
         base = self.value(path)
-        extra = self.content_offset.get(tuple(path))
-        if tuple(path) not in self.values or extra is None:
+        extra = self.content_offset.get(path)
+        if path not in self.values or extra is None:
             return base
-        return Position(base.line, base.col + extra + offset)
+        simple = Position(base.line, base.col + extra + offset)
+        if value is None or not self.lines:
+            return simple
+        line, col = base.line - 1, base.col - 1 + extra
+        for ch in value[:offset]:
+            src = self.lines[line] if line < len(self.lines) else ""
+            if src[col:].strip() == "" and line + 1 < len(self.lines):
+                line += 1  # a folded line break: it reads as one space
+                while line + 1 < len(self.lines) and not self.lines[line].strip():
+                    line += 1
+                src = self.lines[line]
+                col = len(src) - len(src.lstrip())
+                if ch == " ":
+                    continue
+            if col < len(src) and src[col] == ch:
+                col += 1
+                continue
+            return simple
+        return Position(line + 1, col + 1)
 
 
 @dataclass
@@ -125,6 +151,20 @@ def _parser():
     return _yaml
 
 
+_scan = None
+
+
+def _scanner():
+    # A separate instance: parsers are not reentrant, and a scan may run while load_all is
+    # half-way through the same text.
+    global _scan
+    if _scan is None:
+        from ruamel.yaml import YAML
+
+        _scan = YAML(typ="rt", pure=True)
+    return _scan
+
+
 class _Refused(Exception):
     def __init__(self, pos: Position, message: str):
         self.pos = pos
@@ -156,6 +196,8 @@ def _plain(node: Any, path: Path, sm: SourceMap, seen: set[int], pos: Position) 
             if entry:
                 sm.keys[p] = Position(entry[0] + 1, entry[1] + 1)
                 sm.values[p] = Position(entry[2] + 1, entry[3] + 1)
+            if v is None and p in sm.keys:
+                sm.values[p] = sm.keys[p]
             vpos = sm.values.get(p, pos)
             out[key] = _plain(v, p, sm, seen, vpos)
             _note_scalar(v, p, sm, DoubleQuotedScalarString, SingleQuotedScalarString, ScalarString)
@@ -229,20 +271,21 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
 
     yaml = _parser()
     index = 0
+    loaded = 0
     try:
+        if "*" in text:  # an alias needs a "*": only then is the event scan worth its cost
+            alias = _first_alias(text)
+            if alias is not None:
+                result.diagnostics.append(Diagnostic.make(
+                    d.KS008, file, alias[0], alias[1], "write the value out: what reviewers read must be what runs"))
+                return
         for node in yaml.load_all(text):
-            _one_document(result, node, file, index)
+            if node is not None:
+                loaded += 1
+                _one_document(result, node, file, index, text)
             index += 1
     except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        pos = Position(mark.line + 1, mark.column + 1) if mark else None
-        problem = (e.problem or e.context or "invalid YAML").strip()
-        if "duplicate key" in problem or type(e).__name__ == "DuplicateKeyError":
-            result.diagnostics.append(
-                Diagnostic.make(d.KS003, file, pos, _first_line(problem), "each key may appear once in a mapping")
-            )
-        else:
-            result.diagnostics.append(Diagnostic.make(d.KS002, file, pos, _first_line(problem)))
+        result.diagnostics.append(_yaml_error(e, file, text))
         return
     except YAMLError as e:
         result.diagnostics.append(Diagnostic.make(d.KS002, file, None, _first_line(str(e))))
@@ -251,23 +294,84 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
         # ruamel reports some malformed input (bad timestamps, odd keys) outside its error types.
         result.diagnostics.append(Diagnostic.make(d.KS002, file, None, f"unreadable YAML: {_first_line(str(e))}"))
         return
-    if index == 0:
+    if loaded == 0:
         result.diagnostics.append(Diagnostic.make(d.KS007, file, None, "the file holds no YAML document"))
+
+
+def _first_alias(text: str) -> tuple[Position, str] | None:
+    """The first alias in ``text``: its position (of the ``<<`` key for a merge) and a message."""
+    from ruamel.yaml.events import AliasEvent, ScalarEvent
+
+    prev = None
+    for ev in _scanner().parse(text):
+        if isinstance(ev, AliasEvent):
+            if isinstance(prev, ScalarEvent) and prev.value == "<<":
+                return Position(prev.start_mark.line + 1, prev.start_mark.column + 1), \
+                    "YAML merge keys (<<) are not allowed"
+            return Position(ev.start_mark.line + 1, ev.start_mark.column + 1), "YAML aliases are not allowed"
+        prev = ev
+    return None
+
+
+def _document_start(text: str, index: int) -> Position:
+    """Where the root node of document ``index`` starts (for documents that are not mappings)."""
+    from ruamel.yaml.events import DocumentStartEvent, NodeEvent
+
+    seen, waiting = -1, False
+    try:
+        for ev in _scanner().parse(text):
+            if isinstance(ev, DocumentStartEvent):
+                seen += 1
+                waiting = seen == index
+            elif waiting and isinstance(ev, NodeEvent):
+                return Position(ev.start_mark.line + 1, ev.start_mark.column + 1)
+    except Exception:  # noqa: BLE001 - a position is a nicety; the caller has a fallback
+        pass
+    return Position(1, 1)
+
+
+_DUPLICATE = re.compile(r'duplicate key "(.*?)" with value')
+
+
+def _yaml_error(e, file: str, text: str) -> Diagnostic:
+    problem = (e.problem or "").strip()
+    context = (e.context or "").strip()
+    mark = e.problem_mark or e.context_mark
+    if type(e).__name__ == "DuplicateKeyError" or "duplicate key" in problem:
+        # ruamel's own text repeats both values, which may be secrets: name the key only.
+        m = _DUPLICATE.search(problem)
+        key = m.group(1) if m else "a key"
+        first = e.context_mark
+        hint = "each key may appear once in a mapping"
+        if first is not None:
+            hint = f"the mapping that starts at line {first.line + 1} already has it; " + hint
+        return Diagnostic.make(d.KS003, file, _mark(e.problem_mark), f'duplicate key "{key}"', hint)
+    if e.context_mark is not None and e.problem_mark is not None and e.problem_mark.index >= len(text.rstrip()):
+        # The problem is only noticed at the end of the file (an unterminated quote or
+        # bracket): the construct's start is where the fix goes.
+        mark = e.context_mark
+    message = _first_line(problem or context or "invalid YAML")
+    if context and context.startswith("while "):
+        message = f"{message} ({context})"
+    return Diagnostic.make(d.KS002, file, _mark(mark), message)
+
+
+def _mark(mark) -> Position | None:
+    return Position(mark.line + 1, mark.column + 1) if mark is not None else None
 
 
 def _first_line(s: str) -> str:
     return s.strip().splitlines()[0] if s.strip() else "invalid YAML"
 
 
-def _one_document(result: LoadResult, node: Any, file: str, index: int) -> None:
+def _one_document(result: LoadResult, node: Any, file: str, index: int, text: str) -> None:
     from ruamel.yaml.comments import CommentedBase
 
-    if node is None:
-        return  # an empty document between --- markers
-    doc_pos = Position(1, 1)
     if isinstance(node, CommentedBase):
         doc_pos = Position(node.lc.line + 1, node.lc.col + 1)
-    sm = SourceMap(doc=doc_pos)
+    else:
+        doc_pos = _document_start(text, index)  # a scalar document carries no position of its own
+    sm = SourceMap(doc=doc_pos, lines=text.splitlines())
     try:
         raw = _plain(node, (), sm, set(), doc_pos)
     except _Refused as e:
@@ -334,12 +438,17 @@ class _Err:
 
 
 def _looks_like_tag(el: Any) -> bool:
-    return isinstance(el, str) and ("[" in el or el[:1].isupper() or el in ("str", "int", "float", "bool", "dict", "list"))
+    """pydantic's names for union branches and validators (``constrained-float``, ``function-after[…]``,
+    ``AppriseTarget``, ``str``). Only met for elements that are not keys of the document."""
+    return isinstance(el, str) and (
+        "[" in el or "-" in el or el[:1].isupper() or el in ("str", "int", "float", "bool", "dict", "list")
+    )
 
 
 def _clean_errors(e: ValidationError, raw: dict, cls: type) -> list[_Err]:
     out: list[_Err] = []
-    seen: set[Path] = set()
+    seen: dict[Path, _Err] = {}
+    missing: dict[Path, _Err] = {}
     for err in e.errors(include_url=False):
         path: list = []
         node: Any = raw
@@ -361,9 +470,22 @@ def _clean_errors(e: ValidationError, raw: dict, cls: type) -> list[_Err]:
                 node = None
         key = tuple(path)
         if union and key in seen:
-            continue  # one message per place, not one per union branch
-        seen.add(key)
-        out.append(_Err(err["type"], key, err["msg"], dict(err.get("ctx") or {}), err.get("input"), union))
+            # one diagnostic per place: the branches of a union become "expected A, or B"
+            prev = seen[key]
+            if err["msg"] not in prev.message:
+                prev.message += ", or " + _reword(err["msg"]).replace("expected ", "", 1)
+            continue
+        item = _Err(err["type"], key, err["msg"], dict(err.get("ctx") or {}), err.get("input"), union)
+        if item.type == "missing" and key:
+            # all missing keys of one mapping in one diagnostic
+            group = missing.get(key[:-1])
+            if group is not None:
+                group.ctx["keys"].append(str(key[-1]))
+                continue
+            item.ctx["keys"] = [str(key[-1])]
+            missing[key[:-1]] = item
+        seen[key] = item
+        out.append(item)
     return out
 
 
@@ -404,12 +526,14 @@ def _diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
         hint = d.suggestion_hint(key, allowed, f"keys allowed under {parent}")
         return Diagnostic.make(d.KS101, file, sm.key(path), f'unknown key "{key}" in {parent}', hint)
     if err.type == "missing":
-        key = str(path[-1])
+        keys = err.ctx.get("keys") or [str(path[-1])]
         parent = path[:-1]
         where_parent = human_path(parent) or "the document"
         pos = sm.key(parent) if parent else sm.doc
-        return Diagnostic.make(d.KS102, file, pos, f'missing required key "{key}" in {where_parent}',
-                               f"add {key}: under {where_parent}")
+        names = ", ".join(f'"{k}"' for k in keys)
+        noun = "key" if len(keys) == 1 else "keys"
+        return Diagnostic.make(d.KS102, file, pos, f"missing required {noun} {names} in {where_parent}",
+                               f"add {', '.join(k + ':' for k in keys)} under {where_parent}")
     if path and path[-1] == "[key]":
         name = str(path[-2])
         return Diagnostic.make(d.KS103, file, sm.key(path[:-1]), f'invalid name "{name}" in {human_path(path[:-2])}',
@@ -418,9 +542,16 @@ def _diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
         choices = err.ctx.get("choices", [])
         return Diagnostic.make(d.KS103, file, sm.key(path), f"{where}: {err.message}",
                                "one of: " + ", ".join(choices) if choices else None)
+    if err.type == "ks_missing":
+        return Diagnostic.make(d.KS102, file, sm.key(path), f"{where}: {err.message}")
     code = _TYPE_CODES.get(err.type, d.KS103)
     message = _reword(err.message)
     hint = None
+    if err.type == "string_pattern_mismatch":
+        shown = f' "{err.input}"' if isinstance(err.input, str) and not secret and len(err.input) <= 80 else ""
+        message = f"{where}:{shown} is not a valid name"
+        hint = _PATTERN_HINTS.get(err.ctx.get("pattern", ""), f"it must match {err.ctx.get('pattern', '')}")
+        return Diagnostic.make(code, file, sm.value(path), message, hint)
     if err.type in ("literal_error", "enum") and isinstance(err.input, str) and not secret:
         options = [o.strip().strip("'") for o in err.ctx.get("expected", "").replace(" or ", ", ").split(",") if o.strip()]
         best = d.did_you_mean(err.input, options)
@@ -434,6 +565,20 @@ def _diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
         best = d.did_you_mean(bad, err.ctx["choices"])
         hint = f'did you mean "{best}"?' if best else "one of: " + ", ".join(err.ctx["choices"])
     return Diagnostic.make(code, file, sm.value(path), f"{where}: {message}" if where else message, hint)
+
+
+def _pattern_hints() -> dict[str, str]:
+    from .model import IDENT_RE, NAME_RE
+
+    return {
+        NAME_RE: "names take lower-case letters, digits and dashes, and start and end with a letter or digit",
+        IDENT_RE: "names used in conditions take letters, digits and _, and start with a letter or _",
+        r"^[A-Za-z_][A-Za-z0-9_]*$": "an environment variable name takes letters, digits and _",
+        r"^[a-z0-9_]+$": "a venue is a ccxt exchange id such as binanceusdm, bybit or okx",
+    }
+
+
+_PATTERN_HINTS = _pattern_hints()
 
 
 def _name_hint(err: _Err) -> str:

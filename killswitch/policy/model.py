@@ -319,7 +319,7 @@ class Trigger(Strict):
         json_schema_extra={"required": ["when", "on_missing_data"]},
     )
 
-    when: Annotated[str, Field(min_length=1)]
+    when: str  # an empty condition is the compiler's KS120, with the parser's hint
     for_: Optional[ConfirmationField] = Field(default=None, alias="for")
     keep_firing_for: Optional[DurationField] = None
     # Required; checked by the compiler (KS208) so that the error can explain the choices.
@@ -429,14 +429,14 @@ class Action(Strict):
     """One action of a stage: exactly one kind. ``close_all`` and ``{cancel_orders: all}`` are short forms."""
 
     cancel_orders: Annotated[Optional[CancelOrders], BeforeValidator(_scalar_to("which"))] = None
-    reduce_top_risk: Optional[ReduceTopRisk] = None
+    reduce_top_risk: _Param(ReduceTopRisk) = None
     close_side: Annotated[Optional[CloseSide], BeforeValidator(_scalar_to("side"))] = None
-    close_positions: Optional[ClosePositions] = None
+    close_positions: _Param(ClosePositions) = None
     close_all: _Param(CloseAll) = None
     lock_trading: _Param(LockTrading) = None
     arm_exchange_dms: Annotated[Optional[ArmExchangeDms], BeforeValidator(_scalar_to("after"))] = None
     notify: Annotated[Optional[NotifyAction], BeforeValidator(_scalar_to("route"))] = None
-    suggest_hedge: Optional[SuggestHedge] = None
+    suggest_hedge: _Param(SuggestHedge) = None
     runbook: Annotated[Optional[RunbookAction], BeforeValidator(_scalar_to("template"))] = None
 
     @model_validator(mode="before")
@@ -466,7 +466,7 @@ StageName = Annotated[str, Field(pattern=NAME_RE)]
 class Stage(Strict):
     level: Annotated[int, Field(ge=1, le=99)]
     name: StageName
-    on: list[str] = []
+    on: Annotated[list[str], BeforeValidator(lambda v: [] if v is None else v)] = []
     cooldown: Optional[DurationField] = None
     reset: Literal["auto", "manual"] = "auto"
     # auto reset: quiet time (no trigger of this stage firing) after which the scope re-arms.
@@ -614,7 +614,8 @@ class Accounts(_Document):
 PLAIN_URL_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")
 
 
-def _url_or_ref(value: Any) -> Any:
+def _plain_url(value: Any) -> Any:
+    """A URL written in a document must be one that cannot carry a token (a local webhook)."""
     if isinstance(value, str):
         parts = urlsplit(value)
         if parts.scheme not in PLAIN_URL_SCHEMES or parts.username or parts.password:
@@ -622,12 +623,15 @@ def _url_or_ref(value: Any) -> Any:
                 "ks_secret",
                 "this notification URL can carry a token; give it as a reference ({env: VAR} or {file: PATH})",
             )
-        return {"url": value}
     return value
 
 
+def _url_or_ref(value: Any) -> Any:
+    return {"url": _plain_url(value)} if isinstance(value, str) else value
+
+
 class AppriseTarget(Strict):
-    url: Optional[str] = None
+    url: Annotated[Optional[str], BeforeValidator(_plain_url)] = None
     env: Optional[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = None
     file: Optional[str] = None
 

@@ -73,9 +73,9 @@ def test_syntax_errors_point_at_the_offending_column(text, offset, hint_part):
 @pytest.mark.parametrize(
     "text,kind,offset",
     [
-        ("dd >= 4.5", "type", 3),  # a ratio needs a percentage
-        ("dd >= 60s", "type", 3),
-        ("stale > 5%", "type", 6),
+        ("dd >= 4.5", "type", 6),  # points at the threshold: a ratio needs a percentage
+        ("dd >= 60s", "type", 6),
+        ("stale > 5%", "type", 8),
         ("lev >= 3 || dd", "type", 12),
         ("dd", "type", 0),
         ("ddd >= 5%", "unknown", 0),
