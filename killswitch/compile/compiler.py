@@ -160,9 +160,9 @@ class _Context:
                 if acc.name in seen:
                     odoc, oi = seen[acc.name]
                     out.append(Diagnostic.make(
-                        d.KS105, doc.file, doc.srcmap.value(("spec", "accounts", i, "name")),
+                        d.KS105, doc.file, doc.srcmap.value(doc.item_path("accounts", i) + ("name",)),
                         f'account "{acc.name}" is declared twice',
-                        f"the other one is at {odoc.file}:{_pos(odoc.srcmap.value(('spec', 'accounts', oi, 'name')))}",
+                        f"the other one is at {odoc.file}:{_pos(odoc.srcmap.value(odoc.item_path('accounts', oi) + ('name',)))}",
                     ))
                 else:
                     seen[acc.name] = (doc, i)
@@ -426,7 +426,7 @@ class _PolicyCompiler:
 
     def _raw_stage(self, i: int) -> dict:
         stages = self.doc.raw.get("spec", {}).get("stages", [])
-        idx = self.doc.stage_index[i] if self.doc.stage_index else i
+        idx = self.doc.stage_path(i)[2]
         return stages[idx] if isinstance(stages, list) and idx < len(stages) and isinstance(stages[idx], dict) else {}
 
     def _stage_pos(self, level: int, key: str) -> Position:
@@ -569,7 +569,8 @@ class _PolicyCompiler:
     def scope_refs(self) -> None:
         if not self.ctx.loaded("Accounts"):
             return
-        known = self.ctx.account_names()
+        known = self.ctx.account_names() | {
+            n for doc in self.ctx.by_kind.get("Accounts", []) for n in doc.poisoned_names("accounts")}
         for i, name in enumerate(self.spec.scope.accounts.names):
             if name not in known:
                 self.add(d.KS104, self.sm.value(("spec", "scope", "accounts", "names", i)),
@@ -616,9 +617,10 @@ def _check_routes(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
     names: set[str] = set()
     for i, r in enumerate(spec.receivers):
         if r.name in names:
-            diags.append(Diagnostic.make(d.KS105, doc.file, sm.value(("spec", "receivers", i, "name")),
+            diags.append(Diagnostic.make(d.KS105, doc.file, sm.value(doc.item_path("receivers", i) + ("name",)),
                                          f'receiver "{r.name}" is declared twice'))
         names.add(r.name)
+    names |= doc.poisoned_names("receivers")  # declared but broken: reported already
     if spec.route.receiver is None:
         diags.append(Diagnostic.make(d.KS102, doc.file, sm.key(("spec", "route")),
                                      "the root route needs a receiver", "it catches what no child route matches"))
@@ -660,7 +662,7 @@ def _check_test(doc: LoadedDoc, ctx: _Context, diags: list[Diagnostic]) -> None:
     triggers = set(policy.spec.triggers)
     for i, case in enumerate(spec.tests):
         for j, exp in enumerate(case.expect):
-            ep = ("spec", "tests", i, "expect", j)
+            ep = doc.item_path("tests", i) + ("expect", j)
             if exp.stage and exp.stage not in levels:
                 diags.append(Diagnostic.make(
                     d.KS104, doc.file, sm.value(ep + ("stage",)),

@@ -21,6 +21,7 @@ import datetime as _dt
 import re
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -28,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import diagnostics as d
 from .diagnostics import Diagnostic, Position
-from .model import API_VERSION, DOCUMENT_KINDS, Policy
+from .model import API_VERSION, DOCUMENT_KINDS
 
 Path = tuple
 
@@ -108,18 +109,26 @@ class LoadedDoc:
     model: BaseModel | None = None  # None when invalid and not salvageable
     complete: bool = True  # False when the model was salvaged from a document with errors
     poisoned: frozenset = frozenset()  # paths of dropped items, e.g. ("spec", "signals", "dd")
-    stage_index: tuple[int, ...] = ()  # model stage i came from raw stage stage_index[i]
+    dropped_names: dict = field(default_factory=dict)  # section → names of dropped items
+    # For lists under spec that lost items: item i of the model is item kept[section][i] of the file.
+    kept: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str | None:
         md = self.raw.get("metadata")
         return md.get("name") if isinstance(md, dict) and isinstance(md.get("name"), str) else None
 
+    def item_path(self, section: str, i: int) -> Path:
+        """Path in the file of item ``i`` of the list ``spec.<section>`` of the (salvaged) model."""
+        kept = self.kept.get(section)
+        return ("spec", section, kept[i] if kept else i)
+
     def stage_path(self, i: int) -> Path:
-        return ("spec", "stages", self.stage_index[i] if self.stage_index else i)
+        return self.item_path("stages", i)
 
     def poisoned_names(self, section: str) -> set[str]:
-        return {p[2] for p in self.poisoned if len(p) == 3 and p[:2] == ("spec", section)}
+        """Names of the items of ``spec.<section>`` dropped by salvage: declared, but broken."""
+        return set(self.dropped_names.get(section, ()))
 
 
 @dataclass
@@ -250,7 +259,10 @@ def load_text(text: str, file: str) -> LoadResult:
     """Parse and validate every document in ``text``. Never raises for bad input."""
     result = LoadResult()
     try:
-        _load_into(result, text, file)
+        with warnings.catch_warnings():
+            # ruamel warns about reused anchors on stderr; aliases are refused anyway (KS008)
+            warnings.simplefilter("ignore")
+            _load_into(result, text, file)
     except RecursionError:
         result.diagnostics.append(
             Diagnostic.make(d.KS002, file, None, "the document is nested too deeply")
@@ -403,8 +415,7 @@ def _one_document(result: LoadResult, node: Any, file: str, index: int, text: st
         errors = _clean_errors(e, raw, cls)
         result.diagnostics.extend(_diagnostic(err, doc, cls) for err in errors)
         doc.complete = False
-        if cls is Policy:
-            _salvage(doc, errors)
+        _salvage(doc, cls, errors)
     if kind == "Accounts":
         _check_dry_run(result, doc)
     result.docs.append(doc)
@@ -644,42 +655,58 @@ def allowed_keys(root: type[BaseModel], path: Path) -> list[str]:
 
 # --- salvage ----------------------------------------------------------------------------------------
 
-_OPTIONAL_SPEC = {"scope", "interval", "risk_score", "attribution", "correlation_groups", "unwind", "notify", "runbook"}
+def _salvage(doc: LoadedDoc, cls: type[BaseModel], errors: list[_Err]) -> None:
+    """Drop the broken items of the collections under ``spec`` and validate the rest again.
 
-
-def _salvage(doc: LoadedDoc, errors: list[_Err]) -> None:
-    drop: set[Path] = set()
-    for err in errors:
-        p = err.path
-        if len(p) >= 3 and p[0] == "spec" and p[1] in ("signals", "triggers", "stages"):
-            drop.add(p[:3])
-        elif len(p) >= 2 and p[0] == "spec" and p[1] in _OPTIONAL_SPEC:
-            drop.add(p[:2])
-        elif len(p) >= 2 and p[0] == "metadata" and p[1] != "name":
-            drop.add(p[:2])
-        else:
-            return  # the document's frame is broken; nothing trustworthy to check further
+    An error inside ``spec.<section>.<item>`` drops that item (its name is remembered, so
+    references to it are not reported as unknown); an error in an optional ``spec`` field
+    drops the field. Anything else (metadata.name, the spec itself) leaves no model.
+    """
     raw = copy.deepcopy(doc.raw)
     spec = raw.get("spec")
-    if not isinstance(spec, dict):
+    spec_model = _unwrap(cls.model_fields["spec"].annotation)
+    if not isinstance(spec, dict) or not _is_model(spec_model):
         return
-    stages = spec.get("stages")
-    dropped_stages = {p[2] for p in drop if p[1] == "stages"}
-    for p in drop:
-        if p[0] == "metadata":
+    optional = {f.alias or n for n, f in spec_model.model_fields.items() if not f.is_required()}
+    drop_items: dict[str, set] = {}
+    drop_fields: set[str] = set()
+    for err in errors:
+        p = err.path
+        if len(p) >= 3 and p[0] == "spec" and isinstance(spec.get(p[1]), (dict, list)) and p[2] != "[key]":
+            drop_items.setdefault(p[1], set()).add(p[2])
+        elif len(p) >= 4 and p[0] == "spec" and p[3] == "[key]":
+            drop_items.setdefault(p[1], set()).add(p[2])
+        elif len(p) >= 2 and p[0] == "spec" and p[1] in optional:
+            drop_fields.add(p[1])
+        elif len(p) >= 2 and p[0] == "metadata" and p[1] != "name":
             raw["metadata"].pop(p[1], None)
-        elif len(p) == 2:
-            spec.pop(p[1], None)
-        elif p[1] in ("signals", "triggers") and isinstance(spec.get(p[1]), dict):
-            spec[p[1]].pop(p[2], None)
-    index: tuple[int, ...] = ()
-    if isinstance(stages, list):
-        index = tuple(i for i in range(len(stages)) if i not in dropped_stages)
-        spec["stages"] = [stages[i] for i in index]
+        else:
+            return  # the document's frame is broken; nothing trustworthy to check further
+    for name in drop_fields:
+        spec.pop(name, None)
+    names: dict[str, list[str]] = {}
+    poisoned: set[Path] = {("spec", f) for f in drop_fields}
+    for section, items in drop_items.items():
+        coll = spec.get(section)
+        if isinstance(coll, dict):
+            for key in items:
+                coll.pop(key, None)
+                names.setdefault(section, []).append(str(key))
+                poisoned.add(("spec", section, key))
+        elif isinstance(coll, list):
+            keep = tuple(i for i in range(len(coll)) if i not in items)
+            for i in sorted(items):
+                item = coll[i] if isinstance(i, int) and i < len(coll) else None
+                if isinstance(item, dict) and isinstance(item.get("name"), str):
+                    names.setdefault(section, []).append(item["name"])
+                poisoned.add(("spec", section, i))
+            spec[section] = [coll[i] for i in keep]
+            doc.kept[section] = keep
     try:
-        doc.model = Policy.model_validate(raw)
+        doc.model = cls.model_validate(raw)
     except ValidationError:
         doc.model = None
+        doc.kept = {}
         return
-    doc.poisoned = frozenset(drop)
-    doc.stage_index = index
+    doc.poisoned = frozenset(poisoned)
+    doc.dropped_names = names

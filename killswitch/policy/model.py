@@ -21,7 +21,7 @@ from enum import Enum
 from typing import Annotated, Any, ClassVar, Literal, Optional
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from .expr import ValueType
@@ -730,19 +730,17 @@ class TestInput(Strict):
     api_errors: Optional[Series] = None
 
 
+def _known_action(a: str) -> str:
+    if a not in ACTION_KINDS:
+        raise PydanticCustomError("ks_value", f'unknown action "{a}"', {"choices": list(ACTION_KINDS)})
+    return a
+
+
 class Expectation(Strict):
     at: DurationField
     stage: Annotated[int, Field(ge=0, le=99)] = 0
-    actions: list[str] = []
+    actions: list[Annotated[str, AfterValidator(_known_action)]] = []
     firing: list[str] = []
-
-    @field_validator("actions")
-    @classmethod
-    def _known_actions(cls, v: list[str]) -> list[str]:
-        for a in v:
-            if a not in ACTION_KINDS:
-                raise PydanticCustomError("ks_value", f'unknown action "{a}"', {"choices": list(ACTION_KINDS)})
-        return v
 
 
 class PolicyTestCase(Strict):

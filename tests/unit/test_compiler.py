@@ -200,3 +200,47 @@ def test_same_scope_different_stage_at_one_level_names_both_places():
     [err] = result.errors
     assert err.code == "KS206" and err.file == "q.yaml"
     assert '"p" (p.yaml:' in err.message and '"q"' in err.message and "level 1" in err.message
+
+
+TEST_DOC = textwrap.dedent(
+    """\
+    apiVersion: killswitch/v1
+    kind: PolicyTest
+    metadata: {name: p-tests}
+    spec:
+      policy: p
+      tests:
+        - name: broken
+          input: {equity: "10000-100x20"}
+          expect: [{at: 10m, stage: 1, actions: [close_al]}]
+        - name: fine but wrong
+          input: {equity: "10000-100x20"}
+          expect: [{at: 10m, stage: 1, firing: [sfot]}]
+    """
+)
+
+
+def test_every_problem_of_a_broken_policy_test_is_reported():
+    result = compile_documents(load_sources([("p.yaml", BASE), ("t.yaml", TEST_DOC)]))
+    got = sorted((x.code, x.pos.line, x.pos.col) for x in result.diagnostics)
+    # the bad action name (its test case is set aside) and the unknown trigger of the next case,
+    # at its own line although the model lost the case before it
+    assert got == [("KS103", 9, 46), ("KS104", 12, 45)]
+
+
+def test_reference_to_a_broken_receiver_is_not_unknown():
+    routes = textwrap.dedent(
+        """\
+        apiVersion: killswitch/v1
+        kind: NotificationRoutes
+        metadata: {name: desk}
+        spec:
+          route: {receiver: pager, routes: [{receiver: chat}, {receiver: chta}]}
+          receivers:
+            - {name: pager, apprise: ["slack://tok/en"]}
+            - {name: chat, apprise: ["json://127.0.0.1:9/x"]}
+        """
+    )
+    result = compile_documents(load_sources([("r.yaml", routes)]))
+    got = sorted((x.code, x.pos.line, x.pos.col) for x in result.diagnostics)
+    assert got == [("KS104", 5, 66), ("KS209", 7, 31)]
