@@ -26,6 +26,16 @@ class Balance(_Frozen):
     free: float
     used: float = 0.0
     total: float
+    price: Optional[float] = None  # in the quote currency, for valuing spot holdings
+
+
+class MarketRules(_Frozen):
+    """What the venue accepts for one symbol: amounts are rounded down to ``amount_step``."""
+
+    amount_step: float = Field(default=0.0, ge=0)  # 0: any amount
+    min_amount: float = Field(default=0.0, ge=0)
+    min_notional: float = Field(default=0.0, ge=0)
+    base: Optional[str] = None  # base asset, e.g. BTC (derived from the symbol when absent)
 
 
 class Position(_Frozen):
@@ -80,3 +90,11 @@ class Snapshot(_Frozen):
     orders: list[Order] = []
     fetch: FetchStatus = FetchStatus()
     labels: dict[str, str] = {}
+    markets: dict[str, MarketRules] = {}  # by symbol; absent symbols have no rounding rules
+    initial_capital: Optional[float] = None  # from the Accounts document
+    stablecoins: list[str] = ["USDT", "USDC", "FDUSD", "DAI"]  # spot close_all keeps these
+
+
+def base_asset(symbol: str) -> str:
+    """``BTC/USDT:USDT`` → ``BTC``."""
+    return symbol.split("/", 1)[0]

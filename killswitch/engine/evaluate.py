@@ -1,0 +1,98 @@
+"""``evaluate(graph, snapshots, state, now) -> (Evaluation, state)``: one tick of the decision engine.
+
+For every policy and every scope instance it selects: compute the signals, step the triggers,
+step the stage machine and, on a stage entry, plan the stage's actions into intents. Nothing
+here sends, reads a clock or writes a file: the runner does that with what this returns.
+
+``state`` is taken over and returned updated (copy it first with ``State.copy()`` to keep the
+old one). Given the same graph, snapshots, state and time, the result is the same.
+
+Pure: no I/O, no clock, no globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from ..compile.graph import DecisionGraph
+from ..snapshot import Snapshot
+from . import signals as sig
+from . import stages, triggers
+from .planner import Plan, history_for, plan, update_history
+from .scope import instances
+from .signals import SignalValue
+from .stages import StageTransition
+from .state import PnlHistory, State
+from .state import TriggerState
+from .triggers import TriggerResult
+
+
+@dataclass(frozen=True)
+class ScopeEvaluation:
+    policy: str
+    scope: str
+    signals: tuple[SignalValue, ...]
+    triggers: tuple[TriggerResult, ...]
+    stage_before: int
+    stage_after: int
+    transition: Optional[StageTransition]
+    refusals: tuple[str, ...]
+    plan: Optional[Plan]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    now_ms: int
+    digest: str
+    revision: Optional[str]
+    scopes: tuple[ScopeEvaluation, ...]
+
+    @property
+    def transitions(self) -> list[ScopeEvaluation]:
+        return [s for s in self.scopes if s.transition is not None]
+
+    @property
+    def plans(self) -> list[Plan]:
+        return [s.plan for s in self.scopes if s.plan is not None]
+
+
+def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optional[State], now_ms: int
+             ) -> tuple[Evaluation, State]:
+    if state is None:
+        state = State()
+    snaps = list(snapshots)
+    sig.update_accounts(state, snaps, now_ms)
+    histories: dict[int, PnlHistory] = {}
+    for policy in graph.policies:
+        window, step = history_for(policy)
+        if window not in histories:
+            hist = state.pnl.get(window)
+            if hist is None:
+                hist = state.pnl[window] = PnlHistory(window, step)
+            update_history(hist, snaps, now_ms)
+            histories[window] = hist
+    out: list[ScopeEvaluation] = []
+    for policy in graph.policies:
+        interval_ms = int(policy.interval_s * 1000)
+        hist = histories[history_for(policy)[0]]
+        for view in instances(policy, snaps):
+            ss = state.scope(policy.name, view.key)
+            values = sig.compute(policy.signals, view, ss, state, now_ms, interval_ms)
+            raw = {k: v.value for k, v in values.items()}
+            results = []
+            for t in policy.triggers:
+                tst = ss.triggers.get(t.name)
+                if tst is None:
+                    tst = ss.triggers[t.name] = TriggerState()
+                results.append(triggers.step(t, tst, raw, now_ms))
+            firing = {r.name for r in results if r.firing}
+            before = ss.stage.level
+            transition, refusals = stages.step(policy, view.key, ss.stage, firing, now_ms)
+            p = None
+            if transition is not None and transition.kind in ("entered", "reentered"):
+                p = plan(policy, policy.stage(transition.to_level), view, transition.decision_id, now_ms, hist)
+            out.append(ScopeEvaluation(policy.name, view.key, tuple(values.values()), tuple(results),
+                                       before, ss.stage.level, transition, tuple(refusals), p))
+    state.last_tick_ms = now_ms
+    return Evaluation(now_ms, graph.digest, graph.revision, tuple(out)), state

@@ -1,0 +1,538 @@
+"""Attribution, risk ranking and unwind planning: a stage's actions → concrete intents.
+
+**Attribution** answers "which side is bleeding?" over the policy's reference window: per
+position, delta = current unrealized PnL − its PnL at the start of the window. Negative deltas
+are summed per side; SHORT or LONG when one side's share of the decline reaches the threshold,
+MIXED otherwise, UNKNOWN when nothing declined. A position opened inside the window has no
+reference: ``missing_reference: since_open`` counts its whole PnL, ``exclude`` leaves it out.
+
+**Risk score** per position: the policy's weights over five components in [0, 1] — decline
+(|negative delta| / the largest in scope), current loss (/ the largest), liquidation proximity
+(1 at the liquidation price, 0 from 25 % away), notional share of equity, loss on margin.
+
+**Planning** (only when a stage is entered): closes are reduce-only, rounded *down* to the
+market's step and never larger than the position; a profitable position is never cut because
+attribution was UNKNOWN unless the policy says so; entry orders of the symbols being closed
+are cancelled first (reduce-only take-profits and stops stay unless the stage cancels all);
+correlated positions are closed together, the group with the most exposure first and the
+biggest position first inside it; large closes are split into chunks by notional; each venue's
+orders are spaced to its order budget. Hedge suggestions are reported, never sent.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..compile.graph import PolicyNode, StageNode
+from ..snapshot import Position, Snapshot, base_asset
+from .scope import ScopeView, account_key, position_key
+from .state import PnlHistory
+
+# Orders per second a venue accepts for one account, conservatively below its published limits.
+VENUE_ORDER_RATES = {"binanceusdm": 20.0, "binance": 10.0, "bybit": 10.0, "okx": 20.0, "bitget": 10.0,
+                     "kraken": 5.0, "simulated": 50.0}
+DEFAULT_ORDER_RATE = 5.0
+LIQ_PROXIMITY_SPAN = 0.25  # proximity 0 at 25 % or more from the liquidation price
+
+
+# --- values ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attribution:
+    side: str  # LONG | SHORT | MIXED | UNKNOWN: the side whose PnL declined
+    long_decline: float  # sum of negative deltas of long positions, as a positive number
+    short_decline: float
+    long_share: Optional[float]  # None when nothing declined
+    short_share: Optional[float]
+    excluded: int = 0  # positions left out for lack of a reference
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    decision_id: str
+    client_order_id: str
+    venue: str
+    account: str
+    symbol: str
+    side: str  # buy | sell
+    position_side: Optional[str]  # LONG | SHORT in hedge mode, else None
+    amount: float
+    reduce_only: bool
+    limit_price: Optional[float]  # protected price: worst accepted with the slippage cap
+    notional: float
+    chunk: int  # 1-based
+    chunks: int
+    not_before_ms: int  # scheduled send time (venue order budget)
+    action: str  # the policy action that asked for it
+    reason: str
+    group: Optional[str] = None  # correlation group
+
+
+@dataclass(frozen=True)
+class CancelIntent:
+    venue: str
+    account: str
+    which: str  # entries | all
+    order_ids: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Directive:
+    """A non-order action: lock_trading, arm_exchange_dms, notify, runbook."""
+
+    kind: str
+    params: dict
+    scope: str
+
+
+@dataclass(frozen=True)
+class HedgeSuggestion:
+    base: str
+    side: str  # buy | sell: the hedge that would bring net exposure to zero
+    notional: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    decision_id: str
+    stage: int
+    attribution: Attribution
+    cancels: tuple[CancelIntent, ...] = ()
+    orders: tuple[OrderIntent, ...] = ()
+    directives: tuple[Directive, ...] = ()
+    hedges: tuple[HedgeSuggestion, ...] = ()
+    skipped: tuple[str, ...] = ()  # reason codes of what was not done
+
+
+# --- PnL history (state) ---------------------------------------------------------------------------
+
+
+def update_history(hist: PnlHistory, snapshots: list[Snapshot], now: int) -> None:
+    """Sample every open position's unrealized PnL once per step; keep just over one window."""
+    if hist.next_sample_ms is not None and now < hist.next_sample_ms:
+        return
+    hist.next_sample_ms = now + hist.step_ms
+    cutoff = now - hist.window_ms
+    series = hist.series
+    seen = 0
+    for s in snapshots:
+        if not s.fetch.ok:
+            # unknown positions: keep their history as it is
+            seen += sum(1 for p in s.positions if position_key(s, p) in series)
+            continue
+        prefix = f"{s.venue}/{s.account}/"
+        for p in s.positions:
+            key = prefix + p.symbol + "/" + (p.position_side or p.side)
+            q = series.get(key)
+            if q is None:
+                from collections import deque
+
+                q = series[key] = deque()
+            q.append((now, p.unrealized_pnl))
+            while len(q) > 1 and q[1][0] <= cutoff:
+                q.popleft()
+            seen += 1
+    if len(series) > seen:  # positions closed since: forget them
+        live = {position_key(s, p) for s in snapshots for p in s.positions}
+        for key in [k for k in series if k not in live]:
+            del series[key]
+
+
+def history_for(policy: PolicyNode) -> tuple[int, int]:
+    """(window, step) of the PnL history a policy's attribution reads: 60 samples per window."""
+    window_ms = policy.model.spec.attribution.reference_window.ms
+    return window_ms, max(1000, window_ms // 60)
+
+
+# --- attribution and risk ------------------------------------------------------------------------------
+
+
+def deltas(policy: PolicyNode, view: ScopeView, hist: Optional[PnlHistory], now: int) -> dict[str, Optional[float]]:
+    """PnL change of every position over the reference window (None: no reference, excluded)."""
+    attr = policy.model.spec.attribution
+    window_ms = attr.reference_window.ms
+    since_open = attr.missing_reference == "since_open"
+    out: dict[str, Optional[float]] = {}
+    for s, p in view.positions:
+        key = position_key(s, p)
+        q = hist.series.get(key) if hist else None
+        if q and q[0][0] <= now - window_ms + (hist.step_ms if hist else 0):
+            out[key] = p.unrealized_pnl - q[0][1]
+        else:
+            out[key] = p.unrealized_pnl if since_open else None
+    return out
+
+
+def attribute(policy: PolicyNode, view: ScopeView, d: dict[str, Optional[float]]) -> Attribution:
+    threshold = policy.model.spec.attribution.source_threshold.fraction
+    long_dec = short_dec = 0.0
+    excluded = 0
+    for s, p in view.positions:
+        delta = d[position_key(s, p)]
+        if delta is None:
+            excluded += 1
+            continue
+        if delta < 0:
+            if p.side == "long":
+                long_dec -= delta
+            else:
+                short_dec -= delta
+    total = long_dec + short_dec
+    if total <= 0:
+        return Attribution("UNKNOWN", long_dec, short_dec, None, None, excluded)
+    ls, ss = long_dec / total, short_dec / total
+    side = "SHORT" if ss >= threshold else "LONG" if ls >= threshold else "MIXED"
+    return Attribution(side, long_dec, short_dec, ls, ss, excluded)
+
+
+def risk_scores(policy: PolicyNode, view: ScopeView, d: dict[str, Optional[float]]) -> dict[str, float]:
+    w = policy.model.spec.risk_score.weights
+    equity = view.equity or 0.0
+    max_decline = max((-x for x in d.values() if x is not None and x < 0), default=0.0)
+    max_loss = max((-p.unrealized_pnl for _, p in view.positions if p.unrealized_pnl < 0), default=0.0)
+    out: dict[str, float] = {}
+    for s, p in view.positions:
+        key = position_key(s, p)
+        delta = d[key]
+        decline = -delta if delta is not None and delta < 0 else 0.0
+        loss = -p.unrealized_pnl if p.unrealized_pnl < 0 else 0.0
+        prox = 0.0
+        if p.liquidation_price:
+            dist = abs(p.mark_price - p.liquidation_price) / p.mark_price
+            prox = max(0.0, 1.0 - dist / LIQ_PROXIMITY_SPAN)
+        out[key] = (
+            w.pnl_delta * (decline / max_decline if max_decline else 0.0)
+            + w.current_loss * (loss / max_loss if max_loss else 0.0)
+            + w.liq_proximity * prox
+            + w.notional_share * (min(1.0, p.notional / equity) if equity > 0 else 0.0)
+            + w.margin_loss * (min(1.0, loss / p.margin) if p.margin else 0.0)
+        )
+    return out
+
+
+# --- planning ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Close:
+    snap: Snapshot
+    pos: Position
+    amount: float  # contracts
+    full: bool
+    action: str
+    reason: str
+
+
+@dataclass
+class _Planner:
+    policy: PolicyNode
+    stage: StageNode
+    view: ScopeView
+    decision: str
+    now: int
+    deltas: dict
+    attribution: Attribution
+    closes: dict = field(default_factory=dict)  # position key → _Close
+    skipped: list = field(default_factory=list)
+    _scores: Optional[dict] = None
+
+    @property
+    def scores(self) -> dict:
+        if self._scores is None:
+            self._scores = risk_scores(self.policy, self.view, self.deltas)
+        return self._scores
+
+    def want(self, s: Snapshot, p: Position, fraction: float, action: str, reason: str) -> None:
+        key = position_key(s, p)
+        amount = p.contracts if fraction >= 1.0 else p.contracts * fraction
+        prev = self.closes.get(key)
+        if prev is None or amount > prev.amount:
+            self.closes[key] = _Close(s, p, amount, fraction >= 1.0, action, reason)
+
+    def losing_positions(self, side_rule: str, on_unknown: str, action: str) -> Optional[list]:
+        """Positions on the side the rule names; None (with a skip reason) when it cannot be told."""
+        att = self.attribution.side
+        pos = self.view.positions
+        if side_rule in ("long", "short"):
+            return [(s, p) for s, p in pos if p.side == side_rule]
+        if side_rule == "any":
+            return list(pos)
+        if att == "SHORT" or att == "LONG":
+            return [(s, p) for s, p in pos if p.side == att.lower()]
+        if att == "MIXED":
+            if action == "close_side" and on_unknown != "both":
+                self.skipped.append("ATTRIBUTION_MIXED: close_side skipped; no single losing side")
+                return None
+            return [(s, p) for s, p in pos if (self.deltas[position_key(s, p)] or 0.0) < 0] \
+                if action == "reduce_top_risk" else list(pos)
+        if on_unknown in ("any", "both"):
+            return list(pos)
+        self.skipped.append(f"ATTRIBUTION_UNKNOWN: {action} skipped; nothing declined over the reference window")
+        return None
+
+    def run(self) -> Plan:
+        directives: list[Directive] = []
+        cancel_rules: list[dict] = []
+        hedge: Optional[dict] = None
+        for a in self.stage.actions:
+            kind, p = a.kind, a.params
+            if kind == "reduce_top_risk":
+                self.reduce_top_risk(p)
+            elif kind == "close_side":
+                chosen = self.losing_positions(p["side"], p.get("on_unknown_side", "skip"), "close_side")
+                for s, pos in chosen or ():
+                    self.want(s, pos, 1.0, kind, f"CLOSE_SIDE: side={pos.side} attribution={self.attribution.side}")
+            elif kind == "close_positions":
+                self.close_positions(p)
+            elif kind == "close_all":
+                for s, pos in self.view.positions:
+                    self.want(s, pos, 1.0, kind, "CLOSE_ALL")
+            elif kind == "cancel_orders":
+                cancel_rules.append(p)
+            elif kind == "suggest_hedge":
+                hedge = p
+            else:
+                directives.append(Directive(kind, dict(p), self.view.key))
+        spot_orders = self.spot_sells() if any(a.kind == "close_all" for a in self.stage.actions) else []
+        cancels = self.cancels(cancel_rules)
+        orders = self.orders() + spot_orders
+        hedges = self.hedges(hedge) if hedge else []
+        return Plan(self.decision, self.stage.level, self.attribution, tuple(cancels), tuple(orders),
+                    tuple(directives), tuple(hedges), tuple(self.skipped))
+
+    def reduce_top_risk(self, p: dict) -> None:
+        within = p.get("close_within_liquidation")
+        if within is not None:
+            limit = _ratio(within)
+            for s, pos in self.view.positions:
+                if pos.liquidation_price:
+                    dist = abs(pos.mark_price - pos.liquidation_price) / pos.mark_price
+                    if dist <= limit:
+                        self.want(s, pos, 1.0, "reduce_top_risk",
+                                  f"LIQUIDATION_NEAR: distance={dist:.2%} limit={limit:.2%}")
+        chosen = self.losing_positions(p.get("side", "losing"), p.get("on_unknown_side", "skip"), "reduce_top_risk")
+        if not chosen:
+            return
+        scores = self.scores
+        ranked = sorted(chosen, key=lambda sp: (-scores[position_key(*sp)], -sp[1].notional, position_key(*sp)))
+        fraction = _ratio(p["fraction"])
+        for rank, (s, pos) in enumerate(ranked[: int(p["count"])], 1):
+            self.want(s, pos, fraction, "reduce_top_risk",
+                      f"TOP_RISK: rank={rank} score={scores[position_key(s, pos)]:.3f} fraction={fraction:.0%}")
+
+    def close_positions(self, p: dict) -> None:
+        symbols = set(p.get("symbols") or ())
+        group = p.get("correlation_group")
+        if group:
+            for g in self.policy.model.spec.correlation_groups:
+                if g.name == group:
+                    symbols |= set(g.symbols)
+        side = p.get("side", "any")
+        min_loss = _ratio(p["min_loss"]) if p.get("min_loss") is not None else None
+        equity = self.view.equity or 0.0
+        for s, pos in self.view.positions:
+            if (symbols and pos.symbol not in symbols) or (side != "any" and pos.side != side):
+                continue
+            if min_loss is not None and (equity <= 0 or -pos.unrealized_pnl / equity < min_loss):
+                continue
+            self.want(s, pos, 1.0, "close_positions", f"SELECTED: symbol={pos.symbol} side={pos.side}")
+
+    def cancels(self, rules: list[dict]) -> list[CancelIntent]:
+        """Explicit cancel_orders, and the entry orders of every symbol about to be closed."""
+        out = []
+        closing: dict[str, set[str]] = {}
+        for c in self.closes.values():
+            closing.setdefault(account_key(c.snap), set()).add(c.pos.symbol)
+        for s in self.view.snapshots:
+            ids: list[str] = []
+            which = None
+            for r in rules:
+                w = r.get("which", "entries")
+                syms = set(r.get("symbols") or ())
+                for o in s.orders:
+                    if syms and o.symbol not in syms:
+                        continue
+                    if w == "all" or not o.reduce_only:
+                        ids.append(o.id)
+                which = "all" if w == "all" or which == "all" else "entries"
+            syms = closing.get(account_key(s), set())
+            implicit = [o.id for o in s.orders if o.symbol in syms and not o.reduce_only]
+            for oid in implicit:
+                if oid not in ids:
+                    ids.append(oid)
+            if ids:
+                reason = f"CANCEL_{(which or 'entries').upper()}" + ("" if which else ": entries of symbols being closed")
+                out.append(CancelIntent(s.venue, s.account, which or "entries", tuple(dict.fromkeys(ids)), reason))
+        return out
+
+    def orders(self) -> list[OrderIntent]:
+        groups = {}
+        for g in self.policy.model.spec.correlation_groups:
+            for sym in g.symbols:
+                groups[sym] = g.name
+        buckets: dict[str, list[_Close]] = {}
+        for c in self.closes.values():
+            gkey = groups.get(c.pos.symbol) or f"~{position_key(c.snap, c.pos)}"
+            buckets.setdefault(gkey, []).append(c)
+        ordered = sorted(buckets.items(), key=lambda kv: (-sum(c.pos.notional for c in kv[1]), kv[0]))
+        unwind = self.policy.model.spec.unwind
+        chunk_notional = unwind.chunk_notional.value if unwind.chunk_notional else None
+        slip = unwind.max_slippage.fraction
+        venue_count: dict[str, int] = {}
+        out: list[OrderIntent] = []
+        for gkey, closes in ordered:
+            for c in sorted(closes, key=lambda c: (-c.pos.notional, position_key(c.snap, c.pos))):
+                amount = _round_amount(c, self.skipped)
+                if amount <= 0:
+                    continue
+                pos = c.pos
+                price_per_contract = pos.notional / pos.contracts if pos.contracts else pos.mark_price
+                total_notional = amount * price_per_contract
+                n = 1
+                if chunk_notional and total_notional > chunk_notional:
+                    n = math.ceil(total_notional / chunk_notional)
+                pieces = _split(amount, n, _step(c.snap, pos.symbol))
+                side = "sell" if pos.side == "long" else "buy"
+                limit = pos.mark_price * (1 - slip) if side == "sell" else pos.mark_price * (1 + slip)
+                rate = unwind.orders_per_second if unwind.orders_per_second != "exchange" \
+                    else VENUE_ORDER_RATES.get(c.snap.venue, DEFAULT_ORDER_RATE)
+                for i, piece in enumerate(pieces, 1):
+                    k = venue_count.get(c.snap.venue, 0)
+                    venue_count[c.snap.venue] = k + 1
+                    leg = f"{position_key(c.snap, pos)}#{i}"
+                    out.append(OrderIntent(
+                        decision_id=self.decision,
+                        client_order_id=client_order_id(self.decision, leg),
+                        venue=c.snap.venue, account=c.snap.account, symbol=pos.symbol, side=side,
+                        position_side=pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
+                        amount=piece, reduce_only=True, limit_price=limit, notional=piece * price_per_contract,
+                        chunk=i, chunks=len(pieces), not_before_ms=self.now + int(k * 1000 / float(rate)),
+                        action=c.action, reason=c.reason, group=None if gkey.startswith("~") else gkey,
+                    ))
+        return out
+
+    def spot_sells(self) -> list[OrderIntent]:
+        """close_all on a spot account: sell every holding that is not a stablecoin or the quote."""
+        out = []
+        slip = self.policy.model.spec.unwind.max_slippage.fraction
+        for s in self.view.snapshots:
+            if s.market_type != "spot" or not s.fetch.ok:
+                continue
+            keep = set(s.stablecoins) | {s.quote_currency}
+            for b in s.balances:
+                if b.asset in keep or b.free <= 0 or not b.price:
+                    if b.asset not in keep and b.free > 0 and not b.price:
+                        self.skipped.append(f"NO_PRICE: {s.venue}/{s.account} {b.asset} cannot be valued")
+                    continue
+                symbol = f"{b.asset}/{s.quote_currency}"
+                step = _step(s, symbol)
+                amount = _floor_step(b.free, step)
+                rules = s.markets.get(symbol)
+                if amount <= 0 or (rules and (amount < rules.min_amount or amount * b.price < rules.min_notional)):
+                    self.skipped.append(f"BELOW_MINIMUM: {s.venue}/{s.account} {symbol} amount={b.free:g}")
+                    continue
+                leg = f"{s.venue}/{s.account}/{symbol}/spot#1"
+                out.append(OrderIntent(self.decision, client_order_id(self.decision, leg), s.venue, s.account,
+                                       symbol, "sell", None, amount, False, b.price * (1 - slip), amount * b.price,
+                                       1, 1, self.now, "close_all", f"SELL_TO_STABLE: asset={b.asset}"))
+        return out
+
+    def hedges(self, p: dict) -> list[HedgeSuggestion]:
+        threshold = float(p["threshold"])
+        net: dict[str, float] = {}
+        for s, pos in self.view.positions:
+            c = self.closes.get(position_key(s, pos))
+            left = pos.contracts - (c.amount if c else 0.0)
+            if pos.contracts <= 0 or left <= 0:
+                continue
+            signed = pos.notional * left / pos.contracts * (1 if pos.side == "long" else -1)
+            b = base_asset(pos.symbol)
+            net[b] = net.get(b, 0.0) + signed
+        out = []
+        for b, v in sorted(net.items()):
+            if abs(v) > threshold:
+                out.append(HedgeSuggestion(b, "sell" if v > 0 else "buy", abs(v),
+                                           f"NET_EXPOSURE: base={b} net={v:+.0f} threshold={threshold:.0f}"))
+        return out
+
+
+def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, now: int,
+         hist: Optional[PnlHistory]) -> Plan:
+    d = deltas(policy, view, hist, now)
+    att = attribute(policy, view, d)
+    return _Planner(policy, stage, view, decision, now, d, att).run()
+
+
+# --- amounts ---------------------------------------------------------------------------------------------
+
+
+def _step(s: Snapshot, symbol: str) -> float:
+    rules = s.markets.get(symbol)
+    return rules.amount_step if rules else 0.0
+
+
+def _floor_step(amount: float, step: float) -> float:
+    if step <= 0:
+        return amount
+    n = math.floor(amount / step + 1e-9)
+    v = round(n * step, 12)
+    while v > amount:  # never above what there is, whatever the float rounding did
+        n -= 1
+        v = round(n * step, 12)
+    return max(0.0, v)
+
+
+def _round_amount(c: _Close, skipped: list) -> float:
+    pos = c.pos
+    if c.full:
+        amount = pos.contracts  # the whole position: exactly what the venue reports
+    else:
+        amount = _floor_step(min(c.amount, pos.contracts), _step(c.snap, pos.symbol))
+    rules = c.snap.markets.get(pos.symbol)
+    if rules and amount < rules.min_amount and not c.full:
+        skipped.append(f"BELOW_MINIMUM: {position_key(c.snap, pos)} amount={amount:g} min={rules.min_amount:g}")
+        return 0.0
+    return min(amount, pos.contracts)
+
+
+def _split(amount: float, n: int, step: float) -> list[float]:
+    if n <= 1:
+        return [amount]
+    piece = _floor_step(amount / n, step) if step > 0 else amount / n
+    if piece <= 0:
+        return [amount]
+    pieces = [piece] * (n - 1)
+    last = amount - piece * (n - 1)
+    last = round(last, 12) if step > 0 else last
+    pieces.append(max(0.0, min(last, amount - sum(pieces))))
+    return [p for p in pieces if p > 0]
+
+
+def client_order_id(decision: str, leg: str) -> str:
+    """Deterministic: the same decision and leg always give the same id, so a restarted runner
+    can ask the venue whether it already sent the order. 32 characters from [a-z0-9]."""
+    return "ks" + hashlib.sha256(f"{decision}|{leg}".encode()).hexdigest()[:30]
+
+
+_RATIOS: dict[str, float] = {}
+
+
+def _ratio(text) -> float:
+    v = _RATIOS.get(text)
+    if v is None:
+        from ..policy.units import parse_ratio
+
+        v = _RATIOS[text] = parse_ratio(text).fraction
+    return v
+
+
+__all__ = ["Attribution", "OrderIntent", "CancelIntent", "Directive", "HedgeSuggestion", "Plan", "plan",
+           "update_history", "history_for", "deltas", "attribute", "risk_scores", "client_order_id"]

@@ -1,0 +1,124 @@
+"""Which accounts and positions a policy watches, and how they split into scope instances.
+
+A policy's ``scope.level`` says where it keeps a stage machine: one for everything it selects
+(``global``), or one per venue, account, strategy or symbol. :func:`instances` groups one
+tick's snapshots into :class:`ScopeView` values that the signals read.
+
+Equity of an instance is the sum of its accounts' equity; if any of them has no fresh equity
+this tick, the instance's equity is unknown (a partial sum would look like a loss or a gain).
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..compile.graph import PolicyNode
+from ..snapshot import Position, Snapshot
+
+
+def account_key(s: Snapshot) -> str:
+    return f"{s.venue}/{s.account}"
+
+
+def position_key(s: Snapshot, p: Position) -> str:
+    return f"{s.venue}/{s.account}/{p.symbol}/{p.position_side or p.side}"
+
+
+def fresh(s: Snapshot) -> bool:
+    return s.fetch.ok and s.equity is not None
+
+
+@dataclass
+class ScopeView:
+    key: str
+    snapshots: list[Snapshot] = field(default_factory=list)  # accounts of this instance
+    positions: list[tuple[Snapshot, Position]] = field(default_factory=list)
+    strategy: Optional[str] = None
+    _equity: Optional[float] = None
+    _equity_known: Optional[bool] = None
+
+    @property
+    def equity(self) -> Optional[float]:
+        if self._equity_known is None:
+            total, known = 0.0, bool(self.snapshots)
+            for s in self.snapshots:
+                if not fresh(s):
+                    known = False
+                    break
+                total += s.equity  # type: ignore[operator]
+            self._equity_known = known
+            self._equity = total if known else None
+        return self._equity
+
+    @property
+    def positions_known(self) -> bool:
+        return bool(self.snapshots) and all(s.fetch.ok for s in self.snapshots)
+
+
+def selects(policy: PolicyNode, s: Snapshot) -> bool:
+    sc = policy.scope
+    if sc["venues"] and s.venue not in sc["venues"]:
+        return False
+    acc = sc["accounts"]
+    if acc["names"] and s.account not in acc["names"]:
+        return False
+    for k, v in acc["match_labels"].items():
+        if s.labels.get(k) != v:
+            return False
+    return True
+
+
+def instances(policy: PolicyNode, snapshots: list[Snapshot]) -> list[ScopeView]:
+    """Group the selected snapshots and positions into this policy's scope instances."""
+    sc = policy.scope
+    level = sc["level"]
+    strategies = set(sc["strategies"])
+    symbols = set(sc["symbols"])
+    chosen = [s for s in snapshots if selects(policy, s)]
+
+    def keep(p: Position) -> bool:
+        return (not strategies or p.strategy in strategies) and (not symbols or p.symbol in symbols)
+
+    views: dict[str, ScopeView] = {}
+
+    def view(key: str) -> ScopeView:
+        v = views.get(key)
+        if v is None:
+            v = views[key] = ScopeView(key)
+        return v
+
+    if level in ("global", "venue", "account"):
+        for s in chosen:
+            key = "global" if level == "global" else s.venue if level == "venue" else account_key(s)
+            v = view(key)
+            v.snapshots.append(s)
+            if strategies or symbols:
+                v.positions.extend((s, p) for p in s.positions if keep(p))
+            else:
+                v.positions.extend((s, p) for p in s.positions)
+        return list(views.values())
+    # strategy / symbol: positions split by their strategy or symbol; equity is their accounts'
+    for name in sorted(strategies if level == "strategy" else symbols):
+        view(name)  # a declared strategy exists even with no position (its heartbeat still counts)
+    members: dict[str, set[int]] = {}
+    for s in chosen:
+        for p in s.positions:
+            if not keep(p):
+                continue
+            key = (p.strategy or "-") if level == "strategy" else p.symbol
+            v = view(key)
+            v.positions.append((s, p))
+            seen = members.setdefault(key, set())
+            if id(s) not in seen:
+                seen.add(id(s))
+                v.snapshots.append(s)
+    for key, v in views.items():
+        if level == "strategy":
+            v.strategy = key
+        if not v.snapshots:
+            # no position right now: the accounts that could hold them still define its equity
+            v.snapshots = list(chosen)
+    return list(views.values())

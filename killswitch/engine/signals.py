@@ -1,0 +1,452 @@
+"""Signals: from one tick's scope view (and what the windows remember) to numbers.
+
+Every signal returns a :class:`SignalValue`: a value in the unit the condition language uses
+(ratios as fractions, durations in seconds, plain numbers), or ``None`` with the reason the
+value is unknown (``NO_DATA``, ``INSUFFICIENT_HISTORY: coverage=40% min=80%``, …). Too little
+history is never reported as zero drawdown.
+
+Windowed signals keep a small state object per scope and signal; each tick pushes one sample
+and expires old ones (amortized O(1)), so a tick costs the same after a week as after a minute.
+Position aggregates (exposure, losses, liquidation distance) take one pass over the scope's
+positions, computed only when a policy reads one of them.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ..compile.graph import SignalNode
+from ..snapshot import base_asset
+from .scope import ScopeView, account_key, fresh, position_key
+from .state import AccountState, State
+from .windows import MaxWindow, SortedWindow, SumWindow
+
+
+@dataclass(frozen=True)
+class SignalValue:
+    name: str
+    value: Optional[float]
+    reason: Optional[str] = None  # why the value is unknown, as a reason code
+
+
+POSITION_KINDS = {
+    "position_loss", "liquidation_distance", "gross_exposure", "net_exposure", "leverage", "concentration",
+}
+
+
+# --- per-signal state ----------------------------------------------------------------------
+
+
+class _EquityWindow:
+    """Rolling maximum of equity, and the time within the window when equity was unknown."""
+
+    kind = "equity_drawdown"
+
+    def __init__(self, window_ms: int):
+        self.w = MaxWindow(window_ms)
+        self.unknown = SumWindow(window_ms)
+        self.last_ms: Optional[int] = None
+
+    def tick(self, now: int, equity: Optional[float]) -> None:
+        if equity is None:
+            if self.last_ms is not None:
+                self.unknown.push(now, now - self.last_ms)
+            self.w.expire(now)
+        else:
+            self.w.push(now, equity)
+        self.unknown.expire(now)
+        self.last_ms = now
+
+    def to_json(self):
+        return [self.w.to_json(), self.unknown.to_json(), self.last_ms]
+
+    @classmethod
+    def from_json(cls, d):
+        s = cls.__new__(cls)
+        s.w, s.unknown, s.last_ms = MaxWindow.from_json(d[0]), SumWindow.from_json(d[1]), d[2]
+        return s
+
+
+class _Returns:
+    """Equity sampled every ``sample_ms``; log returns kept over the window (sum or sorted)."""
+
+    kind = "returns"
+
+    def __init__(self, window_ms: int, sample_ms: int, sorted_: bool):
+        self.sample_ms = sample_ms
+        self.last: Optional[list] = None  # [ts, equity] of the last sample
+        self.w = SortedWindow(window_ms) if sorted_ else SumWindow(window_ms)
+
+    def push(self, now: int, equity: float) -> None:
+        if self.last is None:
+            self.last = [now, equity]
+            return
+        if now - self.last[0] < self.sample_ms:
+            self.w.expire(now)
+            return
+        prev = self.last[1]
+        if prev > 0 and equity > 0:
+            self.w.push(now, math.log(equity / prev))
+        self.last = [now, equity]
+
+    def to_json(self):
+        return [self.sample_ms, self.last, isinstance(self.w, SortedWindow), self.w.to_json()]
+
+    @classmethod
+    def from_json(cls, d):
+        s = cls.__new__(cls)
+        s.sample_ms, s.last = d[0], d[1]
+        s.w = SortedWindow.from_json(d[3]) if d[2] else SumWindow.from_json(d[3])
+        return s
+
+
+class _ApiStats:
+    kind = "api"
+
+    def __init__(self, window_ms: int):
+        self.calls = SumWindow(window_ms)
+        self.failed = SumWindow(window_ms)
+        self.latency = SortedWindow(window_ms)
+
+    def to_json(self):
+        return [self.calls.to_json(), self.failed.to_json(), self.latency.to_json()]
+
+    @classmethod
+    def from_json(cls, d):
+        s = cls.__new__(cls)
+        s.calls, s.failed, s.latency = SumWindow.from_json(d[0]), SumWindow.from_json(d[1]), SortedWindow.from_json(d[2])
+        return s
+
+
+_STATE_CLASSES = {c.kind: c for c in (_EquityWindow, _Returns, _ApiStats)}
+
+
+def signal_state_from_json(kind: str, data: Any):
+    cls = _STATE_CLASSES[kind.split(":", 1)[0]]
+    return cls.from_json(data)
+
+
+def _state_for(node: SignalNode, scope_state, interval_ms: int):
+    """The signal's state, created on first use (or anew when the policy changed the signal)."""
+    if node.kind == "equity_drawdown":
+        kind, make = "equity_drawdown", lambda: _EquityWindow(int(node.window_s * 1000))
+    elif node.kind in ("realized_volatility", "value_at_risk", "expected_shortfall"):
+        p = node.params
+        step = _ms(p.get("sample") or p.get("horizon"))
+        sorted_ = node.kind != "realized_volatility"
+        kind, make = "returns", lambda: _Returns(int(node.window_s * 1000), step, sorted_)
+    elif node.kind in ("api_error_rate", "api_latency"):
+        kind, make = "api", lambda: _ApiStats(int(node.window_s * 1000))
+    else:
+        return None
+    tag = f"{kind}:{node.window_s}:{sorted(node.params.items())}"
+    st = scope_state.signals.get(node.name)
+    if st is None or scope_state.signal_kinds.get(node.name) != tag:
+        st = scope_state.signals[node.name] = make()
+        scope_state.signal_kinds[node.name] = tag
+    return st
+
+
+def _ms(text: str) -> int:
+    from ..policy.units import parse_duration
+
+    return parse_duration(text).ms
+
+
+# --- position aggregates -------------------------------------------------------------------------
+
+
+@dataclass
+class PositionAgg:
+    gross: float = 0.0
+    net: float = 0.0
+    max_loss: float = 0.0
+    sum_loss: float = 0.0
+    max_margin_loss: Optional[float] = None
+    sum_margin_loss: float = 0.0
+    min_liq: Optional[float] = None
+    by_symbol: Optional[dict] = None
+    by_base: Optional[dict] = None
+
+
+def position_agg(view: ScopeView, need_concentration: bool) -> PositionAgg:
+    agg = PositionAgg()
+    by_symbol: dict[str, float] = {}
+    by_base: dict[str, float] = {}
+    gross = net = max_loss = sum_loss = sum_mloss = 0.0
+    max_mloss = None
+    min_liq = None
+    for _, p in view.positions:
+        n = p.notional
+        gross += n
+        net += n if p.side == "long" else -n
+        upnl = p.unrealized_pnl
+        if upnl < 0:
+            loss = -upnl
+            sum_loss += loss
+            if loss > max_loss:
+                max_loss = loss
+            m = p.margin
+            if m:
+                r = loss / m
+                sum_mloss += r
+                if max_mloss is None or r > max_mloss:
+                    max_mloss = r
+        liq = p.liquidation_price
+        if liq:
+            d = abs(p.mark_price - liq) / p.mark_price
+            if min_liq is None or d < min_liq:
+                min_liq = d
+        if need_concentration:
+            by_symbol[p.symbol] = by_symbol.get(p.symbol, 0.0) + n
+            b = base_asset(p.symbol)
+            by_base[b] = by_base.get(b, 0.0) + n
+    agg.gross, agg.net, agg.max_loss, agg.sum_loss = gross, net, max_loss, sum_loss
+    agg.max_margin_loss, agg.sum_margin_loss, agg.min_liq = max_mloss, sum_mloss, min_liq
+    if need_concentration:
+        agg.by_symbol, agg.by_base = by_symbol, by_base
+    return agg
+
+
+# --- computing one tick ------------------------------------------------------------------------------
+
+
+def compute(
+    signals: tuple[SignalNode, ...],
+    view: ScopeView,
+    scope_state,
+    state: State,
+    now: int,
+    interval_ms: int,
+) -> dict[str, SignalValue]:
+    out: dict[str, SignalValue] = {}
+    agg: Optional[PositionAgg] = None
+    equity = view.equity
+    for node in signals:
+        kind = node.kind
+        name = node.name
+        if kind in POSITION_KINDS:
+            if not view.positions_known or equity is None or equity <= 0:
+                out[name] = SignalValue(name, None, "NO_DATA: positions or equity unknown")
+                continue
+            if agg is None:
+                agg = position_agg(view, any(s.kind == "concentration" for s in signals))
+            out[name] = _position_signal(node, agg, equity)
+            continue
+        st = _state_for(node, scope_state, interval_ms)
+        if kind == "equity_drawdown":
+            out[name] = _drawdown(node, st, equity, now, interval_ms)
+        elif kind == "equity_change":
+            out[name] = _equity_change(node, view, state, equity)
+        elif kind in ("realized_volatility", "value_at_risk", "expected_shortfall"):
+            out[name] = _returns_signal(node, st, equity, now)
+        elif kind == "consecutive_losses":
+            out[name] = _consecutive_losses(node, view, state, scope_state)
+        elif kind == "data_age":
+            out[name] = _data_age(name, view, state, now)
+        elif kind in ("api_error_rate", "api_latency"):
+            out[name] = _api(node, st, view, now)
+        elif kind == "heartbeat_age":
+            beat = state.heartbeats.get(node.params["source"])
+            out[name] = (SignalValue(name, max(0.0, (now - beat) / 1000.0)) if beat is not None
+                         else SignalValue(name, None, f"NO_HEARTBEAT: source={node.params['source']}"))
+        else:  # pragma: no cover - the compiler admits only known kinds
+            raise AssertionError(kind)
+    return out
+
+
+def _drawdown(node: SignalNode, st: _EquityWindow, equity, now: int, interval_ms: int) -> SignalValue:
+    st.tick(now, equity)
+    if equity is None:
+        return SignalValue(node.name, None, "NO_DATA: equity unknown")
+    cov = st.w.coverage(now, st.unknown.total)
+    need = _ratio(node.params.get("min_coverage", "80%"))
+    if cov + 1e-12 < need:
+        return SignalValue(node.name, None, f"INSUFFICIENT_HISTORY: coverage={cov:.0%} min={need:.0%}")
+    peak = st.w.max()
+    if peak is None or peak <= 0:
+        return SignalValue(node.name, None, "NO_DATA: no positive equity in the window")
+    return SignalValue(node.name, max(0.0, (peak - equity) / peak))
+
+
+def _equity_change(node: SignalNode, view: ScopeView, state: State, equity) -> SignalValue:
+    if equity is None:
+        return SignalValue(node.name, None, "NO_DATA: equity unknown")
+    against = node.params["against"]
+    if against == "baseline":
+        base = float(node.params["baseline"])
+    else:
+        base = 0.0
+        for s in view.snapshots:
+            acc = state.accounts.get(account_key(s)) or AccountState()
+            if against == "initial_capital":
+                b = s.initial_capital if s.initial_capital is not None else acc.first_equity
+            else:
+                b = acc.day_open_equity
+            if b is None:
+                return SignalValue(node.name, None, f"NO_DATA: no {against} for {account_key(s)}")
+            base += b
+    if base <= 0:
+        return SignalValue(node.name, None, f"NO_DATA: {against} is not positive")
+    return SignalValue(node.name, (equity - base) / base)
+
+
+def _position_signal(node: SignalNode, agg: PositionAgg, equity: float) -> SignalValue:
+    kind, p = node.kind, node.params
+    if kind == "position_loss":
+        if p.get("of", "equity") == "equity":
+            v = (agg.max_loss if p.get("aggregate", "max") == "max" else agg.sum_loss) / equity
+        else:
+            if agg.max_margin_loss is None:
+                return SignalValue(node.name, 0.0 if agg.max_loss == 0 else None,
+                                   None if agg.max_loss == 0 else "NO_DATA: losing positions report no margin")
+            v = agg.max_margin_loss if p.get("aggregate", "max") == "max" else agg.sum_margin_loss
+        return SignalValue(node.name, v)
+    if kind == "liquidation_distance":
+        if agg.min_liq is None:
+            return SignalValue(node.name, None, "NO_DATA: no position reports a liquidation price")
+        return SignalValue(node.name, agg.min_liq)
+    if kind == "gross_exposure":
+        return SignalValue(node.name, agg.gross / equity)
+    if kind == "net_exposure":
+        return SignalValue(node.name, abs(agg.net) / equity)
+    if kind == "leverage":
+        return SignalValue(node.name, agg.gross / equity)
+    if kind == "concentration":
+        if agg.gross <= 0:
+            return SignalValue(node.name, 0.0)
+        groups = agg.by_symbol if p.get("by", "base_asset") == "symbol" else agg.by_base
+        return SignalValue(node.name, max(groups.values()) / agg.gross)  # type: ignore[union-attr]
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def _returns_signal(node: SignalNode, st: _Returns, equity, now: int) -> SignalValue:
+    if equity is None:
+        st.w.expire(now)
+        return SignalValue(node.name, None, "NO_DATA: equity unknown")
+    st.push(now, equity)
+    window_ms = int(node.window_s * 1000)
+    cov = min(1.0, len(st.w) * st.sample_ms / window_ms) if window_ms else 1.0
+    need = _ratio(node.params.get("min_coverage", "80%"))
+    if cov + 1e-12 < need:
+        return SignalValue(node.name, None, f"INSUFFICIENT_HISTORY: coverage={cov:.0%} min={need:.0%}")
+    if node.kind == "realized_volatility":
+        sd = st.w.stdev()  # type: ignore[union-attr]
+        return SignalValue(node.name, sd) if sd is not None else SignalValue(node.name, None, "INSUFFICIENT_HISTORY: <2 returns")
+    conf = _ratio(node.params.get("confidence", "99%"))
+    q = st.w.quantile(1.0 - conf) if 1.0 - conf > 0 else st.w.ordered[0]  # type: ignore[union-attr]
+    if q is None:
+        return SignalValue(node.name, None, "INSUFFICIENT_HISTORY: no returns")
+    if node.kind == "value_at_risk":
+        return SignalValue(node.name, max(0.0, -q))
+    ordered = st.w.ordered  # type: ignore[union-attr]
+    tail = [r for r in ordered[: max(1, math.ceil((1.0 - conf) * len(ordered)))]]
+    return SignalValue(node.name, max(0.0, -sum(tail) / len(tail)))
+
+
+def _consecutive_losses(node: SignalNode, view: ScopeView, state: State, scope_state) -> SignalValue:
+    book = scope_state.signals.get(node.name)
+    if not isinstance(book, _LossBook):
+        book = scope_state.signals[node.name] = _LossBook()
+        scope_state.signal_kinds[node.name] = "losses"
+    if not view.positions_known:
+        return SignalValue(node.name, None, "NO_DATA: positions unknown")
+    now_pos = {position_key(s, p): p.unrealized_pnl for s, p in view.positions}
+    for k, last_upnl in book.open.items():
+        if k not in now_pos:  # closed since the last tick: its last PnL is the closing result
+            book.streak = book.streak + 1 if last_upnl < 0 else 0
+    book.open = now_pos
+    return SignalValue(node.name, float(book.streak))
+
+
+class _LossBook:
+    kind = "losses"
+
+    def __init__(self):
+        self.streak = 0
+        self.open: dict[str, float] = {}
+
+    def to_json(self):
+        return [self.streak, self.open]
+
+    @classmethod
+    def from_json(cls, d):
+        b = cls()
+        b.streak, b.open = d[0], dict(d[1])
+        return b
+
+
+_STATE_CLASSES["losses"] = _LossBook
+
+
+def _data_age(name: str, view: ScopeView, state: State, now: int) -> SignalValue:
+    if not view.snapshots:
+        return SignalValue(name, None, "NO_DATA: no account in scope")
+    oldest = None
+    for s in view.snapshots:
+        acc = state.accounts.get(account_key(s))
+        if acc is None or acc.last_good_ms is None:
+            return SignalValue(name, None, f"NO_DATA: no good snapshot yet from {account_key(s)}")
+        if oldest is None or acc.last_good_ms < oldest:
+            oldest = acc.last_good_ms
+    return SignalValue(name, max(0.0, (now - oldest) / 1000.0))  # type: ignore[operator]
+
+
+def _api(node: SignalNode, st: _ApiStats, view: ScopeView, now: int) -> SignalValue:
+    calls = failed = 0
+    for s in view.snapshots:
+        # a snapshot is at least one round trip: a failed one counts as a failed call
+        calls += max(s.fetch.calls, 1)
+        failed += max(s.fetch.failed_calls, 0 if s.fetch.ok else 1)
+        if s.fetch.latency_ms is not None:
+            st.latency.push(now, s.fetch.latency_ms / 1000.0)
+    if calls:
+        st.calls.push(now, calls)
+        st.failed.push(now, failed)
+    st.calls.expire(now)
+    st.failed.expire(now)
+    st.latency.expire(now)
+    if node.kind == "api_error_rate":
+        if st.calls.total <= 0:
+            return SignalValue(node.name, None, "NO_DATA: no exchange calls in the window")
+        return SignalValue(node.name, min(1.0, st.failed.total / st.calls.total))
+    q = st.latency.quantile(_ratio(node.params.get("quantile", "95%")))
+    if q is None:
+        return SignalValue(node.name, None, "NO_DATA: no latency samples in the window")
+    return SignalValue(node.name, q)
+
+
+_RATIO_CACHE: dict[str, float] = {}
+
+
+def _ratio(text) -> float:
+    v = _RATIO_CACHE.get(text)
+    if v is None:
+        from ..policy.units import parse_ratio
+
+        v = _RATIO_CACHE[text] = parse_ratio(text).fraction
+    return v
+
+
+def update_accounts(state: State, snapshots, now: int) -> None:
+    """Per-account bookkeeping every tick: last good fetch, first equity, UTC day open."""
+    day_ms = 86_400_000
+    for s in snapshots:
+        key = account_key(s)
+        acc = state.accounts.get(key)
+        if acc is None:
+            acc = state.accounts[key] = AccountState()
+        if not fresh(s):
+            continue
+        if acc.last_good_ms is None or s.ts_event > acc.last_good_ms:
+            acc.last_good_ms = s.ts_event
+        if acc.first_equity is None:
+            acc.first_equity = s.equity
+        day = s.ts_event // day_ms
+        if acc.day != day:
+            acc.day = day
+            acc.day_open_equity = s.equity

@@ -1,0 +1,134 @@
+"""The stage machine of one policy in one scope instance.
+
+Rules, each refusal with a reason code a person can grep:
+
+- the highest triggered stage wins; escalation is always allowed (``ESCALATED``);
+- the current stage is entered again only after its cooldown (``COOLDOWN_ACTIVE``); without a
+  cooldown its actions run once per entry (``STAGE_ACTIVE``);
+- never down: a lower stage firing while a higher one is active changes nothing
+  (``NO_DEESCALATION``);
+- an ``auto`` stage re-arms (back to level 0) once *no* stage of the policy has fired for its
+  ``reset_after`` (default: its cooldown; none: the first quiet tick) — a quiet scope, so that
+  a still-firing lower stage cannot turn a reset into a step down (``AUTO_RESET``);
+- a ``manual`` stage is latched until :func:`approve_reset` has heard its number of distinct
+  approvers (``APPROVAL_RECORDED``, ``MANUAL_RESET``).
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..compile.graph import PolicyNode, StageNode
+from .state import StageState
+
+
+@dataclass(frozen=True)
+class StageTransition:
+    kind: str  # entered | reentered | reset
+    from_level: int
+    to_level: int
+    stage: Optional[str]  # name of the stage entered (None for a reset)
+    reason: str
+    decision_id: Optional[str]  # for entries: names every order the entry plans
+
+
+def decision_id(policy: str, scope: str, level: int, entry: int) -> str:
+    return f"{policy}/{scope}/L{level}/e{entry}"
+
+
+def _stage(policy: PolicyNode, level: int) -> Optional[StageNode]:
+    for s in policy.stages:
+        if s.level == level:
+            return s
+    return None
+
+
+def _iso(ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: int
+         ) -> tuple[Optional[StageTransition], list[str]]:
+    """Advance the machine by one tick given the firing triggers. Returns (transition, refusals)."""
+    triggered = [s for s in policy.stages if any(t in firing for t in s.on)]
+    target = max((s.level for s in triggered), default=0)
+    names = {s.level: ",".join(t for t in s.on if t in firing) for s in triggered}
+    current = st.level
+    refusals: list[str] = []
+    if target > 0 and current > 0:
+        st.last_active_ms = now
+    if target > current:
+        stage = _stage(policy, target)
+        assert stage is not None
+        st.entries += 1
+        st.level = target
+        st.entered_ms = now
+        st.last_entry_ms[target] = now
+        st.last_active_ms = now
+        st.approvals = []
+        reason = f"ESCALATED: stage={current}->{target} triggers={names[target]}"
+        return StageTransition("entered", current, target, stage.name, reason,
+                               decision_id(policy.name, scope, target, st.entries)), refusals
+    if current == 0:
+        return None, refusals
+    cur = _stage(policy, current)
+    if target == current and cur is not None:
+        cooldown_ms = int((cur.cooldown_s or 0) * 1000)
+        last = st.last_entry_ms.get(current, st.entered_ms or now)
+        if cur.cooldown_s is not None and now - last >= cooldown_ms:
+            st.entries += 1
+            st.last_entry_ms[current] = now
+            reason = f"COOLDOWN_ELAPSED: stage={current} triggers={names[target]}"
+            return StageTransition("reentered", current, current, cur.name, reason,
+                                   decision_id(policy.name, scope, current, st.entries)), refusals
+        if cur.cooldown_s is not None:
+            refusals.append(f"COOLDOWN_ACTIVE: stage={current} until={_iso(last + cooldown_ms)}")
+        else:
+            refusals.append(f"STAGE_ACTIVE: stage={current} actions run once per entry (no cooldown)")
+        return None, refusals
+    if 0 < target < current:
+        refusals.append(f"NO_DEESCALATION: stage={current} triggered={target}")
+        return None, refusals
+    # nothing fires: an auto stage may re-arm after the quiet time; a manual one stays latched
+    if cur is None or cur.manual:
+        if cur is not None:
+            refusals.append(f"LATCHED: stage={current} needs a manual reset by {cur.approvals} approver(s)")
+        return None, refusals
+    quiet_ms = int((cur.reset_after_s or 0) * 1000)
+    since = st.last_active_ms if st.last_active_ms is not None else (st.entered_ms or now)
+    if now - since >= quiet_ms and (quiet_ms > 0 or now > since):
+        reason = f"AUTO_RESET: stage={current} quiet={(now - since) / 1000:g}s"
+        _reset(st)
+        return StageTransition("reset", current, 0, None, reason, None), refusals
+    refusals.append(f"RESET_PENDING: stage={current} quiet={(now - since) / 1000:g}s of {quiet_ms / 1000:g}s")
+    return None, refusals
+
+
+def _reset(st: StageState) -> None:
+    st.level = 0
+    st.entered_ms = None
+    st.last_active_ms = None
+    st.approvals = []
+
+
+def approve_reset(policy: PolicyNode, scope: str, st: StageState, approver: str, now: int
+                  ) -> tuple[Optional[StageTransition], str]:
+    """Record one approver's reset; reset when the stage's number of distinct approvers is reached."""
+    if st.level == 0:
+        return None, "NOT_ENGAGED: nothing to reset"
+    cur = _stage(policy, st.level)
+    need = cur.approvals if cur is not None and cur.manual else 1
+    if approver in st.approvals:
+        return None, f"DUPLICATE_APPROVER: {approver} already approved ({len(st.approvals)}/{need})"
+    st.approvals.append(approver)
+    if len(st.approvals) < need:
+        return None, f"APPROVAL_RECORDED: {len(st.approvals)}/{need} approvers={','.join(st.approvals)}"
+    level, who = st.level, ",".join(st.approvals)
+    _reset(st)
+    return StageTransition("reset", level, 0, None, f"MANUAL_RESET: stage={level} approvers={who}", None), \
+        f"MANUAL_RESET: stage={level} approvers={who}"

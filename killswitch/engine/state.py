@@ -1,0 +1,166 @@
+"""Engine state: everything evaluation remembers from one tick to the next, as a plain value.
+
+Stage machines, trigger confirmations, signal windows, per-account bookkeeping, heartbeats and
+the PnL history used for attribution. :meth:`State.to_json` / :meth:`State.from_json` give a
+stable serialization (``format_version``) that the runner persists and reloads: a halt stays
+a halt after a restart because this value says so.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+STATE_FORMAT = 1
+
+
+@dataclass
+class TriggerState:
+    streak: int = 0  # consecutive ticks the condition held
+    since_ms: Optional[int] = None  # when the current run of true began
+    firing: bool = False
+    last_fire_ms: Optional[int] = None  # last tick the confirmed condition held (keep_firing_for)
+    last: Optional[bool] = None  # last known condition result (for on_missing_data: hold)
+
+    def to_json(self) -> list:
+        return [self.streak, self.since_ms, self.firing, self.last_fire_ms, self.last]
+
+    @classmethod
+    def from_json(cls, d: list) -> "TriggerState":
+        return cls(*d)
+
+
+@dataclass
+class StageState:
+    level: int = 0  # 0: armed, nothing entered
+    entered_ms: Optional[int] = None  # when the current level was (last) entered
+    entries: int = 0  # how many stage entries this scope has had: part of every decision id
+    last_entry_ms: dict[int, int] = field(default_factory=dict)  # per level, for cooldowns
+    last_active_ms: Optional[int] = None  # last tick a trigger of the current stage fired
+    approvals: list[str] = field(default_factory=list)  # distinct approvers of a pending reset
+
+    def to_json(self) -> dict:
+        return {
+            "level": self.level, "entered_ms": self.entered_ms, "entries": self.entries,
+            "last_entry_ms": {str(k): v for k, v in self.last_entry_ms.items()},
+            "last_active_ms": self.last_active_ms, "approvals": list(self.approvals),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> "StageState":
+        return cls(d["level"], d["entered_ms"], d["entries"], {int(k): v for k, v in d["last_entry_ms"].items()},
+                   d["last_active_ms"], list(d["approvals"]))
+
+
+@dataclass
+class ScopeState:
+    stage: StageState = field(default_factory=StageState)
+    triggers: dict[str, TriggerState] = field(default_factory=dict)
+    signals: dict[str, Any] = field(default_factory=dict)  # name → signal state (see signals.py)
+    signal_kinds: dict[str, str] = field(default_factory=dict)  # name → kind + params digest
+
+    def to_json(self) -> dict:
+        return {
+            "stage": self.stage.to_json(),
+            "triggers": {k: v.to_json() for k, v in self.triggers.items()},
+            "signals": {k: [self.signal_kinds.get(k, ""), v.to_json()] for k, v in self.signals.items()},
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ScopeState":
+        from .signals import signal_state_from_json
+
+        s = cls(StageState.from_json(d["stage"]), {k: TriggerState.from_json(v) for k, v in d["triggers"].items()})
+        for name, (kind, data) in d["signals"].items():
+            s.signals[name] = signal_state_from_json(kind, data)
+            s.signal_kinds[name] = kind
+        return s
+
+
+@dataclass
+class AccountState:
+    last_good_ms: Optional[int] = None  # ts_event of the last snapshot that fetched fine
+    first_equity: Optional[float] = None  # stands in for initial capital when none is declared
+    day: Optional[int] = None  # UTC day number of day_open_equity
+    day_open_equity: Optional[float] = None
+
+    def to_json(self) -> list:
+        return [self.last_good_ms, self.first_equity, self.day, self.day_open_equity]
+
+    @classmethod
+    def from_json(cls, d: list) -> "AccountState":
+        return cls(*d)
+
+
+@dataclass
+class PnlHistory:
+    """Unrealized PnL per position, sampled every ``step_ms``, over ``window_ms`` (attribution)."""
+
+    window_ms: int
+    step_ms: int
+    next_sample_ms: Optional[int] = None
+    series: dict[str, deque] = field(default_factory=dict)  # position key → deque of (ts, upnl)
+
+    def to_json(self) -> list:
+        return [self.window_ms, self.step_ms, self.next_sample_ms,
+                {k: [list(x) for x in v] for k, v in self.series.items()}]
+
+    @classmethod
+    def from_json(cls, d: list) -> "PnlHistory":
+        return cls(d[0], d[1], d[2], {k: deque(tuple(x) for x in v) for k, v in d[3].items()})
+
+
+@dataclass
+class State:
+    scopes: dict[str, ScopeState] = field(default_factory=dict)  # "policy|scope" → state
+    accounts: dict[str, AccountState] = field(default_factory=dict)  # "venue/account" → state
+    heartbeats: dict[str, int] = field(default_factory=dict)  # source → ts (ms) of its last beat
+    pnl: dict[int, PnlHistory] = field(default_factory=dict)  # reference window (ms) → history
+    last_tick_ms: Optional[int] = None
+    losing_streaks: dict[str, list] = field(default_factory=dict)  # scope key → [streak, {pos: upnl}]
+
+    def copy(self) -> "State":
+        return copy.deepcopy(self)
+
+    def scope(self, policy: str, scope: str) -> ScopeState:
+        key = f"{policy}|{scope}"
+        st = self.scopes.get(key)
+        if st is None:
+            st = self.scopes[key] = ScopeState()
+        return st
+
+    def to_json(self) -> dict:
+        return {
+            "format_version": STATE_FORMAT,
+            "last_tick_ms": self.last_tick_ms,
+            "scopes": {k: v.to_json() for k, v in sorted(self.scopes.items())},
+            "accounts": {k: v.to_json() for k, v in sorted(self.accounts.items())},
+            "heartbeats": dict(sorted(self.heartbeats.items())),
+            "pnl": {str(k): v.to_json() for k, v in sorted(self.pnl.items())},
+            "losing_streaks": {k: [v[0], v[1]] for k, v in sorted(self.losing_streaks.items())},
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> "State":
+        if d.get("format_version") != STATE_FORMAT:
+            raise ValueError(f"state format {d.get('format_version')} is not {STATE_FORMAT}")
+        return cls(
+            scopes={k: ScopeState.from_json(v) for k, v in d["scopes"].items()},
+            accounts={k: AccountState.from_json(v) for k, v in d["accounts"].items()},
+            heartbeats=dict(d["heartbeats"]),
+            pnl={int(k): PnlHistory.from_json(v) for k, v in d["pnl"].items()},
+            last_tick_ms=d["last_tick_ms"],
+            losing_streaks={k: [v[0], dict(v[1])] for k, v in d.get("losing_streaks", {}).items()},
+        )
+
+
+def record_heartbeat(state: State, source: str, ts_ms: int) -> State:
+    """A bot or feed said it is alive at ``ts_ms``. Heartbeats never move backwards."""
+    prev = state.heartbeats.get(source)
+    if prev is None or ts_ms > prev:
+        state.heartbeats[source] = ts_ms
+    return state

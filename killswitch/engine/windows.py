@@ -1,0 +1,164 @@
+"""Sliding windows over time, updated incrementally: never a rescan of the history.
+
+- :class:`MaxWindow`: the maximum of a series over the last ``window`` (monotonic deque,
+  amortized O(1) per sample), with a sample count for coverage.
+- :class:`SumWindow`: running sums (and sums of squares) over the last ``window``, O(1).
+- :class:`SortedWindow`: samples kept sorted for quantiles, O(log n) search and O(n) memmove
+  per sample, n being the samples inside the window (small: one per tick or per horizon).
+
+Times are integer milliseconds. Every window serializes to plain JSON lists so that state can
+be persisted and reloaded with nothing lost.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+
+
+class MaxWindow:
+    __slots__ = ("window", "peaks", "times")
+
+    def __init__(self, window_ms: int):
+        self.window = window_ms
+        self.peaks: deque = deque()  # (ts, value), values strictly decreasing
+        self.times: deque = deque()  # ts of every sample inside the window (for coverage)
+
+    def push(self, ts: int, value: float) -> None:
+        peaks = self.peaks
+        while peaks and peaks[-1][1] <= value:
+            peaks.pop()
+        peaks.append((ts, value))
+        self.times.append(ts)
+        self.expire(ts)
+
+    def expire(self, now: int) -> None:
+        cutoff = now - self.window
+        peaks, times = self.peaks, self.times
+        while peaks and peaks[0][0] < cutoff:
+            peaks.popleft()
+        while times and times[0] < cutoff:
+            times.popleft()
+
+    def max(self) -> float | None:
+        return self.peaks[0][1] if self.peaks else None
+
+    def coverage(self, now: int, unknown_ms: float = 0.0) -> float:
+        """Fraction of the window covered: from the oldest sample in it to now, less the time
+        during which the value was unknown (``unknown_ms``, summed by the caller)."""
+        if self.window <= 0:
+            return 1.0
+        self.expire(now)
+        if not self.times:
+            return 0.0
+        return max(0.0, min(1.0, (now - self.times[0] - unknown_ms) / self.window))
+
+    def to_json(self) -> list:
+        return [self.window, [list(p) for p in self.peaks], list(self.times)]
+
+    @classmethod
+    def from_json(cls, data: list) -> "MaxWindow":
+        w = cls(data[0])
+        w.peaks.extend(tuple(p) for p in data[1])
+        w.times.extend(data[2])
+        return w
+
+
+class SumWindow:
+    __slots__ = ("window", "items", "total", "total_sq")
+
+    def __init__(self, window_ms: int):
+        self.window = window_ms
+        self.items: deque = deque()  # (ts, value)
+        self.total = 0.0
+        self.total_sq = 0.0
+
+    def push(self, ts: int, value: float) -> None:
+        self.items.append((ts, value))
+        self.total += value
+        self.total_sq += value * value
+        self.expire(ts)
+
+    def expire(self, now: int) -> None:
+        cutoff = now - self.window
+        items = self.items
+        while items and items[0][0] < cutoff:
+            _, v = items.popleft()
+            self.total -= v
+            self.total_sq -= v * v
+        if not items:  # forget accumulated rounding when empty
+            self.total = self.total_sq = 0.0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def stdev(self) -> float | None:
+        n = len(self.items)
+        if n < 2:
+            return None
+        mean = self.total / n
+        var = max(0.0, (self.total_sq - n * mean * mean) / (n - 1))
+        return var ** 0.5
+
+    def to_json(self) -> list:
+        return [self.window, [list(i) for i in self.items]]
+
+    @classmethod
+    def from_json(cls, data: list) -> "SumWindow":
+        w = cls(data[0])
+        for ts, v in data[1]:
+            w.items.append((ts, v))
+            w.total += v
+            w.total_sq += v * v
+        return w
+
+
+class SortedWindow:
+    __slots__ = ("window", "items", "ordered")
+
+    def __init__(self, window_ms: int):
+        self.window = window_ms
+        self.items: deque = deque()  # (ts, value) in time order
+        self.ordered: list[float] = []  # the same values, sorted
+
+    def push(self, ts: int, value: float) -> None:
+        self.items.append((ts, value))
+        bisect.insort(self.ordered, value)
+        self.expire(ts)
+
+    def expire(self, now: int) -> None:
+        cutoff = now - self.window
+        items, ordered = self.items, self.ordered
+        while items and items[0][0] < cutoff:
+            _, v = items.popleft()
+            del ordered[bisect.bisect_left(ordered, v)]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def quantile(self, q: float) -> float | None:
+        """The nearest-rank ``q`` quantile (0 < q ≤ 1)."""
+        n = len(self.ordered)
+        if n == 0:
+            return None
+        k = min(n - 1, max(0, int(-(-q * n // 1)) - 1))  # ceil(q * n) - 1
+        return self.ordered[k]
+
+    def lower_tail_mean(self, count: int) -> float | None:
+        if not self.ordered or count <= 0:
+            return None
+        tail = self.ordered[:count]
+        return sum(tail) / len(tail)
+
+    def to_json(self) -> list:
+        return [self.window, [list(i) for i in self.items]]
+
+    @classmethod
+    def from_json(cls, data: list) -> "SortedWindow":
+        w = cls(data[0])
+        for ts, v in data[1]:
+            w.items.append((ts, v))
+        w.ordered = sorted(v for _, v in w.items)
+        return w
