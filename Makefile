@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench schemas clean
+.PHONY: venv demo test bench schemas recordings clean
 
 venv: $(STAMP)
 
@@ -15,14 +15,20 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: venv
-	$(BIN)/ksctl validate policies/
-	$(BIN)/ksctl graph policies/ --format mermaid
+	$(BIN)/ksctl validate --strict policies/
+	$(BIN)/ksctl test policies/
+	$(BIN)/ksctl replay --policies policies/ --snapshots policies/recordings/futures-crash.jsonl
 
 test: venv
 	$(BIN)/python -m pytest -q
 
 bench: venv
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/tick.py
+
+# Regenerate the scripted crash recording (deterministic) replayed by `make demo`.
+recordings: venv
+	$(BIN)/python -m killswitch.scenarios futures-crash > policies/recordings/futures-crash.jsonl
 
 # Regenerate the JSON Schemas checked in under killswitch/schemas (a test compares them).
 schemas: venv

@@ -14,6 +14,8 @@ COMMANDS = {
     "validate": ("killswitch.cli.validate", "validate", "Check policy files and report every problem."),
     "schema": ("killswitch.cli.schema", "schema", "Print the JSON Schema of a document kind."),
     "graph": ("killswitch.cli.graph", "graph", "Draw the compiled decision graph (mermaid or dot)."),
+    "replay": ("killswitch.cli.replay", "replay", "Replay recorded snapshots through policies; nothing is sent."),
+    "test": ("killswitch.cli.test", "test", "Run policy unit tests (PolicyTest files)."),
 }
 
 

@@ -719,11 +719,16 @@ class PositionSeries(Strict):
     mark: Series
     pnl: Optional[Series] = None
     liquidation: Optional[Series] = None
+    strategy: Optional[str] = None
 
 
 class TestInput(Strict):
-    account: str = "test"
-    venue: str = "simulated"
+    __test__ = False
+
+    # Defaults: the first account and venue the policy names, and the labels it matches.
+    account: Optional[str] = None
+    venue: Optional[str] = None
+    labels: Labels = {}
     equity: Series
     positions: list[PositionSeries] = []
     heartbeats: dict[str, Series] = {}

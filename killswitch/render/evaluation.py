@@ -1,0 +1,143 @@
+"""Render evaluations: the replay report as text, and as JSON (``format_version`` 1).
+
+JSON shape (documented in the README):
+``{"format_version": 1, "graph": {"digest", "revision"}, "ticks": [{"now_ms", "time", "scopes": [
+{"policy", "scope", "stage_before", "stage_after", "signals": {name: {"value", "reason"}},
+"triggers": {name: {"condition", "firing", "pending", "reason"}}, "transition", "refusals", "plan"}]}],
+"summary": {"ticks", "transitions", "orders", "final_stages"}}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from typing import Iterable
+
+from ..engine.evaluate import Evaluation, ScopeEvaluation
+from ..engine.planner import Plan
+
+FORMAT_VERSION = 1
+
+
+def iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _fmt_value(name: str, value, kinds: dict) -> str:
+    if value is None:
+        return "unknown"
+    t = kinds.get(name)
+    if t == "ratio":
+        return f"{value * 100:.2f}%"
+    if t == "duration":
+        return f"{value:g}s"
+    return f"{value:g}"
+
+
+def scope_json(s: ScopeEvaluation) -> dict:
+    return {
+        "policy": s.policy,
+        "scope": s.scope,
+        "stage_before": s.stage_before,
+        "stage_after": s.stage_after,
+        "signals": {v.name: {"value": v.value, "reason": v.reason} for v in s.signals},
+        "triggers": {t.name: {"condition": t.condition, "firing": t.firing, "pending": t.pending, "reason": t.reason}
+                     for t in s.triggers},
+        "transition": dataclasses.asdict(s.transition) if s.transition else None,
+        "refusals": list(s.refusals),
+        "plan": dataclasses.asdict(s.plan) if s.plan else None,
+    }
+
+
+def replay_json(evaluations: Iterable[Evaluation], digest: str, revision) -> str:
+    ticks = []
+    transitions = orders = 0
+    final: dict[str, int] = {}
+    for ev in evaluations:
+        ticks.append({"now_ms": ev.now_ms, "time": iso(ev.now_ms), "scopes": [scope_json(s) for s in ev.scopes]})
+        for s in ev.scopes:
+            final[f"{s.policy}|{s.scope}"] = s.stage_after
+            if s.transition:
+                transitions += 1
+            if s.plan:
+                orders += len(s.plan.orders)
+    body = {
+        "format_version": FORMAT_VERSION,
+        "graph": {"digest": digest, "revision": revision},
+        "ticks": ticks,
+        "summary": {"ticks": len(ticks), "transitions": transitions, "orders": orders,
+                    "final_stages": dict(sorted(final.items()))},
+    }
+    return json.dumps(body, indent=1, sort_keys=False)
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    a = plan.attribution
+    out = []
+    if a.side != "UNKNOWN":
+        out.append(f"    attribution {a.side}: long decline {a.long_decline:,.0f} ({a.long_share:.0%}), "
+                   f"short decline {a.short_decline:,.0f} ({a.short_share:.0%})")
+    else:
+        out.append("    attribution UNKNOWN: nothing declined over the reference window")
+    for c in plan.cancels:
+        out.append(f"    cancel  {c.venue}/{c.account} {c.which}: {len(c.order_ids)} order(s)  {c.reason}")
+    base = _base(plan)
+    for o in plan.orders:
+        leg = f" {o.position_side}" if o.position_side else ""
+        chunk = f" chunk {o.chunk}/{o.chunks}" if o.chunks > 1 else ""
+        kind = "reduce-only" if o.reduce_only else "spot"
+        out.append(f"    order   {o.venue}/{o.account} {o.symbol}{leg} {o.side} {o.amount:g} {kind}{chunk} "
+                   f"≈{o.notional:,.0f} at +{(o.not_before_ms - base) / 1000:g}s  {o.reason}  id={o.client_order_id}")
+    for d in plan.directives:
+        params = " ".join(f"{k}={v}" for k, v in d.params.items())
+        out.append(f"    {d.kind} {params}".rstrip())
+    for h in plan.hedges:
+        out.append(f"    suggest hedge: {h.side} {h.base} ≈{h.notional:,.0f} (not sent)  {h.reason}")
+    for s in plan.skipped:
+        out.append(f"    skipped {s}")
+    return out
+
+
+def _base(plan: Plan) -> int:
+    return min((o.not_before_ms for o in plan.orders), default=0)
+
+
+def replay_text(evaluations: Iterable[Evaluation], graph_kinds: dict, verbose: bool = False) -> Iterable[str]:
+    """Lines of the replay report: every stage transition with its reasons and plan."""
+    last_refusal: dict[str, tuple] = {}
+    ticks = transitions = orders = 0
+    final: dict[str, tuple[int, str]] = {}
+    for ev in evaluations:
+        ticks += 1
+        for s in ev.scopes:
+            key = f"{s.policy} {s.scope}"
+            final[key] = (s.stage_after, iso(ev.now_ms))
+            kinds = graph_kinds.get(s.policy, {})
+            sigs = " ".join(f"{v.name}={_fmt_value(v.name, v.value, kinds)}" for v in s.signals)
+            if s.transition:
+                transitions += 1
+                t = s.transition
+                head = (f"{iso(ev.now_ms)}  {key}  stage {t.from_level} → {t.to_level}"
+                        + (f" {t.stage}" if t.stage else "") + f"  {t.reason}")
+                yield head
+                yield f"    signals {sigs}"
+                firing = [tr.name for tr in s.triggers if tr.firing]
+                if firing:
+                    yield f"    firing  {', '.join(firing)}"
+                if t.decision_id:
+                    yield f"    decision {t.decision_id}"
+                if s.plan:
+                    orders += len(s.plan.orders)
+                    yield from plan_lines(s.plan)
+            elif verbose:
+                pend = ", ".join(f"{tr.name} {tr.pending}" for tr in s.triggers if tr.pending)
+                line = f"{iso(ev.now_ms)}  {key}  stage {s.stage_after}  {sigs}"
+                yield line + (f"  pending: {pend}" if pend else "")
+            refs = tuple(r.split(":", 1)[0] for r in s.refusals)
+            if verbose and refs and last_refusal.get(key) != refs:
+                yield f"    {'; '.join(s.refusals)}"
+            last_refusal[key] = refs
+    yield f"replayed {ticks} tick(s): {transitions} transition(s), {orders} order(s) planned"
+    for key, (level, _) in sorted(final.items()):
+        yield f"  {key}: stage {level}"

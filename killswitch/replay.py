@@ -1,0 +1,95 @@
+"""Replay: a JSONL stream of snapshots → ticks → evaluations, with in-memory state.
+
+A line is either one snapshot (the ``ksctl schema snapshot`` shape) or one tick::
+
+    {"now": 1767225600000, "snapshots": [...], "heartbeats": {"strategy-a": 1767225590000}}
+
+Consecutive snapshot lines with the same ``ts_event`` form one tick evaluated at that time.
+Bad lines are reported with their line number and nothing is evaluated past them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Optional
+
+from pydantic import ValidationError
+
+from .compile.graph import DecisionGraph
+from .engine.evaluate import Evaluation, evaluate
+from .engine.state import State, record_heartbeat
+from .snapshot import Snapshot
+
+
+@dataclass
+class Tick:
+    now_ms: int
+    snapshots: list[Snapshot] = field(default_factory=list)
+    heartbeats: dict[str, int] = field(default_factory=dict)
+    line: int = 0
+
+
+class ReplayError(ValueError):
+    def __init__(self, line: int, message: str):
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.message = message
+
+
+def _snapshot(obj, line: int) -> Snapshot:
+    try:
+        return Snapshot.model_validate(obj)
+    except ValidationError as e:
+        first = e.errors(include_url=False)[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ReplayError(line, f"not a snapshot: {where}: {first['msg']}") from None
+
+
+def read_ticks(lines: Iterable[str]) -> Iterator[Tick]:
+    pending: Optional[Tick] = None
+    for n, text in enumerate(lines, 1):
+        text = text.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ReplayError(n, f"not JSON: {e.msg} at column {e.colno}") from None
+        if not isinstance(obj, dict):
+            raise ReplayError(n, "expected a JSON object (a snapshot or a tick)")
+        if "snapshots" in obj:
+            if pending is not None:
+                yield pending
+                pending = None
+            now = obj.get("now")
+            if not isinstance(now, int):
+                raise ReplayError(n, 'a tick needs "now" in UTC milliseconds')
+            beats = obj.get("heartbeats") or {}
+            if not isinstance(beats, dict) or not all(isinstance(v, int) for v in beats.values()):
+                raise ReplayError(n, '"heartbeats" maps a source to a time in UTC milliseconds')
+            yield Tick(now, [_snapshot(s, n) for s in obj["snapshots"]], dict(beats), n)
+            continue
+        snap = _snapshot(obj, n)
+        if pending is not None and pending.now_ms != snap.ts_event:
+            yield pending
+            pending = None
+        if pending is None:
+            pending = Tick(snap.ts_event, line=n)
+        pending.snapshots.append(snap)
+    if pending is not None:
+        yield pending
+
+
+def replay(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[State] = None
+           ) -> Iterator[tuple[Tick, Evaluation, State]]:
+    state = state or State()
+    last = None
+    for tick in ticks:
+        if last is not None and tick.now_ms < last:
+            raise ReplayError(tick.line, f"time goes backwards: {tick.now_ms} after {last}")
+        last = tick.now_ms
+        for source, ts in tick.heartbeats.items():
+            record_heartbeat(state, source, ts)
+        ev, state = evaluate(graph, tick.snapshots, state, tick.now_ms)
+        yield tick, ev, state
