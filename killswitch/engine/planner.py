@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -116,34 +117,26 @@ class Plan:
 
 
 def update_history(hist: PnlHistory, snapshots: list[Snapshot], now: int) -> None:
-    """Sample every open position's unrealized PnL once per step; keep just over one window."""
+    """Sample every open position's unrealized PnL once per step; keep just over one window.
+
+    One dict per account and step: a tick costs one pass over the positions only when a step
+    boundary passes, and trimming is a popleft per account.
+    """
     if hist.next_sample_ms is not None and now < hist.next_sample_ms:
         return
     hist.next_sample_ms = now + hist.step_ms
     cutoff = now - hist.window_ms
-    series = hist.series
-    seen = 0
+    accounts = hist.accounts
     for s in snapshots:
         if not s.fetch.ok:
-            # unknown positions: keep their history as it is
-            seen += sum(1 for p in s.positions if position_key(s, p) in series)
-            continue
-        prefix = f"{s.venue}/{s.account}/"
-        for p in s.positions:
-            key = prefix + p.symbol + "/" + (p.position_side or p.side)
-            q = series.get(key)
-            if q is None:
-                from collections import deque
-
-                q = series[key] = deque()
-            q.append((now, p.unrealized_pnl))
-            while len(q) > 1 and q[1][0] <= cutoff:
-                q.popleft()
-            seen += 1
-    if len(series) > seen:  # positions closed since: forget them
-        live = {position_key(s, p) for s in snapshots for p in s.positions}
-        for key in [k for k in series if k not in live]:
-            del series[key]
+            continue  # positions unknown: the history keeps what it had
+        key = account_key(s)
+        q = accounts.get(key)
+        if q is None:
+            q = accounts[key] = deque()
+        q.append((now, {(p.symbol, p.position_side or p.side): p.unrealized_pnl for p in s.positions}))
+        while len(q) > 1 and q[1][0] <= cutoff:
+            q.popleft()
 
 
 def history_for(policy: PolicyNode) -> tuple[int, int]:
@@ -161,11 +154,18 @@ def deltas(policy: PolicyNode, view: ScopeView, hist: Optional[PnlHistory], now:
     window_ms = attr.reference_window.ms
     since_open = attr.missing_reference == "since_open"
     out: dict[str, Optional[float]] = {}
+    refs: dict[str, Optional[dict]] = {}
     for s, p in view.positions:
+        acct = account_key(s)
+        if acct not in refs:
+            q = hist.accounts.get(acct) if hist else None
+            # the oldest sample is the reference if it is old enough to stand for the window's start
+            refs[acct] = q[0][1] if q and q[0][0] <= now - window_ms + hist.step_ms else None  # type: ignore[union-attr]
+        ref = refs[acct]
+        base = ref.get((p.symbol, p.position_side or p.side)) if ref is not None else None
         key = position_key(s, p)
-        q = hist.series.get(key) if hist else None
-        if q and q[0][0] <= now - window_ms + (hist.step_ms if hist else 0):
-            out[key] = p.unrealized_pnl - q[0][1]
+        if base is not None:
+            out[key] = p.unrealized_pnl - base
         else:
             out[key] = p.unrealized_pnl if since_open else None
     return out

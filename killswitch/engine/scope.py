@@ -35,10 +35,24 @@ def fresh(s: Snapshot) -> bool:
 class ScopeView:
     key: str
     snapshots: list[Snapshot] = field(default_factory=list)  # accounts of this instance
-    positions: list[tuple[Snapshot, Position]] = field(default_factory=list)
+    # positions of this instance, grouped by the snapshot they come from (no per-position work
+    # when a whole account belongs to the instance)
+    groups: list[tuple[Snapshot, list[Position]]] = field(default_factory=list)
     strategy: Optional[str] = None
     _equity: Optional[float] = None
     _equity_known: Optional[bool] = None
+    _pairs: Optional[list] = None
+
+    @property
+    def positions(self) -> list[tuple[Snapshot, Position]]:
+        """(snapshot, position) pairs, built on first use (planning, attribution)."""
+        if self._pairs is None:
+            self._pairs = [(s, p) for s, ps in self.groups for p in ps]
+        return self._pairs
+
+    @property
+    def position_count(self) -> int:
+        return sum(len(ps) for _, ps in self.groups)
 
     @property
     def equity(self) -> Optional[float]:
@@ -95,26 +109,20 @@ def instances(policy: PolicyNode, snapshots: list[Snapshot]) -> list[ScopeView]:
             key = "global" if level == "global" else s.venue if level == "venue" else account_key(s)
             v = view(key)
             v.snapshots.append(s)
-            if strategies or symbols:
-                v.positions.extend((s, p) for p in s.positions if keep(p))
-            else:
-                v.positions.extend((s, p) for p in s.positions)
+            v.groups.append((s, [p for p in s.positions if keep(p)] if strategies or symbols else s.positions))
         return list(views.values())
     # strategy / symbol: positions split by their strategy or symbol; equity is their accounts'
     for name in sorted(strategies if level == "strategy" else symbols):
         view(name)  # a declared strategy exists even with no position (its heartbeat still counts)
-    members: dict[str, set[int]] = {}
     for s in chosen:
+        split: dict[str, list[Position]] = {}
         for p in s.positions:
-            if not keep(p):
-                continue
-            key = (p.strategy or "-") if level == "strategy" else p.symbol
+            if keep(p):
+                split.setdefault((p.strategy or "-") if level == "strategy" else p.symbol, []).append(p)
+        for key, ps in split.items():
             v = view(key)
-            v.positions.append((s, p))
-            seen = members.setdefault(key, set())
-            if id(s) not in seen:
-                seen.add(id(s))
-                v.snapshots.append(s)
+            v.groups.append((s, ps))
+            v.snapshots.append(s)
     for key, v in views.items():
         if level == "strategy":
             v.strategy = key

@@ -180,7 +180,7 @@ def position_agg(view: ScopeView, need_concentration: bool) -> PositionAgg:
     gross = net = max_loss = sum_loss = sum_mloss = 0.0
     max_mloss = None
     min_liq = None
-    for _, p in view.positions:
+    for p in (p for _, ps in view.groups for p in ps):
         n = p.notional
         gross += n
         net += n if p.side == "long" else -n

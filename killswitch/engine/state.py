@@ -98,20 +98,26 @@ class AccountState:
 
 @dataclass
 class PnlHistory:
-    """Unrealized PnL per position, sampled every ``step_ms``, over ``window_ms`` (attribution)."""
+    """Unrealized PnL of every open position, sampled every ``step_ms``, over ``window_ms``.
+
+    One sample per account and step: ``(ts, {(symbol, position side): upnl})``. The oldest
+    sample kept is the reference of attribution; a position absent from it opened since.
+    """
 
     window_ms: int
     step_ms: int
     next_sample_ms: Optional[int] = None
-    series: dict[str, deque] = field(default_factory=dict)  # position key → deque of (ts, upnl)
+    accounts: dict[str, deque] = field(default_factory=dict)  # account key → deque of samples
 
     def to_json(self) -> list:
         return [self.window_ms, self.step_ms, self.next_sample_ms,
-                {k: [list(x) for x in v] for k, v in self.series.items()}]
+                {acct: [[ts, [[k[0], k[1], v] for k, v in sample.items()]] for ts, sample in q]
+                 for acct, q in self.accounts.items()}]
 
     @classmethod
     def from_json(cls, d: list) -> "PnlHistory":
-        return cls(d[0], d[1], d[2], {k: deque(tuple(x) for x in v) for k, v in d[3].items()})
+        return cls(d[0], d[1], d[2], {acct: deque((ts, {(a, b): v for a, b, v in sample}) for ts, sample in q)
+                                      for acct, q in d[3].items()})
 
 
 @dataclass
