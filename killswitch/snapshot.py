@@ -65,6 +65,7 @@ class Order(_Frozen):
     filled: float = Field(default=0.0, ge=0)
     price: Optional[float] = None
     position_side: Optional[Literal["LONG", "SHORT", "BOTH"]] = None
+    strategy: Optional[str] = None  # the bot that placed it, when the adapter can tell (client id prefix)
 
 
 class FetchStatus(_Frozen):

@@ -22,7 +22,7 @@ from . import stages, triggers
 from .planner import Plan, history_for, plan, update_history
 from .scope import instances
 from .signals import SignalValue
-from .stages import StageTransition
+from .stages import StageTransition, decision_id
 from .state import PnlHistory, State
 from .state import TriggerState
 from .triggers import TriggerResult
@@ -92,6 +92,12 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
             p = None
             if transition is not None and transition.kind in ("entered", "reentered"):
                 p = plan(policy, policy.stage(transition.to_level), view, transition.decision_id, now_ms, hist)
+                ss.stage.deferred = not view.positions_known
+            elif ss.stage.deferred and ss.stage.level > 0 and view.positions_known:
+                # entered blind: now that positions are known, plan the closes of that entry
+                entry = decision_id(policy.name, view.key, ss.stage.level, ss.stage.entries)
+                p = plan(policy, policy.stage(ss.stage.level), view, entry, now_ms, hist, closes_only=True)
+                ss.stage.deferred = False
             out.append(ScopeEvaluation(policy.name, view.key, tuple(values.values()), tuple(results),
                                        before, ss.stage.level, transition, tuple(refusals), p))
     state.last_tick_ms = now_ms

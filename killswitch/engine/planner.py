@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import deque
+from decimal import ROUND_FLOOR, Decimal
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -189,7 +190,10 @@ def attribute(policy: PolicyNode, view: ScopeView, d: dict[str, Optional[float]]
     if total <= 0:
         return Attribution("UNKNOWN", long_dec, short_dec, None, None, excluded)
     ls, ss = long_dec / total, short_dec / total
-    side = "SHORT" if ss >= threshold else "LONG" if ls >= threshold else "MIXED"
+    if ss >= threshold and ls >= threshold:  # an even split at a 50% threshold: no single side
+        side = "MIXED"
+    else:
+        side = "SHORT" if ss >= threshold else "LONG" if ls >= threshold else "MIXED"
     return Attribution(side, long_dec, short_dec, ls, ss, excluded)
 
 
@@ -232,6 +236,22 @@ class _Close:
 
 
 @dataclass
+class _Leg:
+    snap: Snapshot
+    symbol: str
+    side: str
+    position_side: Optional[str]
+    amount: float
+    unit_price: float  # notional per unit of amount
+    mark: float
+    reduce_only: bool
+    action: str
+    reason: str
+    key: str  # identity of the leg: part of its client order ids
+    exposure: float  # notional of what is being closed, for ordering
+
+
+@dataclass
 class _Planner:
     policy: PolicyNode
     stage: StageNode
@@ -265,14 +285,17 @@ class _Planner:
             return [(s, p) for s, p in pos if p.side == side_rule]
         if side_rule == "any":
             return list(pos)
+        declining = [(s, p) for s, p in pos if (self.deltas[position_key(s, p)] or 0.0) < 0]
         if att == "SHORT" or att == "LONG":
-            return [(s, p) for s, p in pos if p.side == att.lower()]
+            side = att.lower()
+            if action == "reduce_top_risk":  # the contributors to the decline, not its winners
+                return [(s, p) for s, p in declining if p.side == side]
+            return [(s, p) for s, p in pos if p.side == side]
         if att == "MIXED":
             if action == "close_side" and on_unknown != "both":
                 self.skipped.append("ATTRIBUTION_MIXED: close_side skipped; no single losing side")
                 return None
-            return [(s, p) for s, p in pos if (self.deltas[position_key(s, p)] or 0.0) < 0] \
-                if action == "reduce_top_risk" else list(pos)
+            return declining if action == "reduce_top_risk" else list(pos)
         if on_unknown in ("any", "both"):
             return list(pos)
         self.skipped.append(f"ATTRIBUTION_UNKNOWN: {action} skipped; nothing declined over the reference window")
@@ -301,9 +324,11 @@ class _Planner:
                 hedge = p
             else:
                 directives.append(Directive(kind, dict(p), self.view.key))
-        spot_orders = self.spot_sells() if any(a.kind == "close_all" for a in self.stage.actions) else []
-        cancels = self.cancels(cancel_rules)
-        orders = self.orders() + spot_orders
+        close_all = any(a.kind == "close_all" for a in self.stage.actions)
+        holdings = self.spot_holdings() if close_all else []
+        cancels = self.cancels(cancel_rules, holdings)
+        legs = self.position_legs() + self.spot_legs(holdings, cancels)
+        orders = self.schedule(legs)
         hedges = self.hedges(hedge) if hedge else []
         return Plan(self.decision, self.stage.level, self.attribution, tuple(cancels), tuple(orders),
                     tuple(directives), tuple(hedges), tuple(self.skipped))
@@ -345,104 +370,120 @@ class _Planner:
                 continue
             self.want(s, pos, 1.0, "close_positions", f"SELECTED: symbol={pos.symbol} side={pos.side}")
 
-    def cancels(self, rules: list[dict]) -> list[CancelIntent]:
-        """Explicit cancel_orders, and the entry orders of every symbol about to be closed."""
+    def cancels(self, rules: list[dict], holdings: list) -> list[CancelIntent]:
+        """Explicit cancel_orders, and the entry orders of every symbol about to be closed or sold.
+        Only orders this scope instance owns (its symbols, its strategy) are touched."""
         out = []
         closing: dict[str, set[str]] = {}
         for c in self.closes.values():
             closing.setdefault(account_key(c.snap), set()).add(c.pos.symbol)
-        for s in self.view.snapshots:
+        for snap, symbol, _ in holdings:
+            closing.setdefault(account_key(snap), set()).add(symbol)
+        view = self.view
+        for s in view.snapshots:
+            mine = [o for o in s.orders if view.owns_order(o)]
             ids: list[str] = []
             which = None
             for r in rules:
                 w = r.get("which", "entries")
                 syms = set(r.get("symbols") or ())
-                for o in s.orders:
-                    if syms and o.symbol not in syms:
-                        continue
-                    if w == "all" or not o.reduce_only:
-                        ids.append(o.id)
+                ids += [o.id for o in mine if (not syms or o.symbol in syms) and (w == "all" or not o.reduce_only)]
                 which = "all" if w == "all" or which == "all" else "entries"
             syms = closing.get(account_key(s), set())
-            implicit = [o.id for o in s.orders if o.symbol in syms and not o.reduce_only]
-            for oid in implicit:
-                if oid not in ids:
-                    ids.append(oid)
+            ids += [o.id for o in mine if o.symbol in syms and not o.reduce_only]
+            ids = list(dict.fromkeys(ids))
             if ids:
                 reason = f"CANCEL_{(which or 'entries').upper()}" + ("" if which else ": entries of symbols being closed")
-                out.append(CancelIntent(s.venue, s.account, which or "entries", tuple(dict.fromkeys(ids)), reason))
+                out.append(CancelIntent(s.venue, s.account, which or "entries", tuple(ids), reason))
+        left = sum(1 for s in view.snapshots for o in s.orders if not view.owns_order(o))
+        if left and (rules or closing) and view.strategies is not None:
+            self.skipped.append(f"ORDERS_NOT_OWNED: {left} open order(s) of other or unknown strategies left alone")
         return out
 
-    def orders(self) -> list[OrderIntent]:
+    def position_legs(self) -> list["_Leg"]:
+        legs = []
+        for key, c in self.closes.items():
+            amount = _round_amount(c, self.skipped)
+            if amount <= 0:
+                continue
+            pos = c.pos
+            unit = pos.notional / pos.contracts if pos.contracts else pos.mark_price
+            legs.append(_Leg(
+                c.snap, pos.symbol, "sell" if pos.side == "long" else "buy",
+                pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
+                amount, unit, pos.mark_price, True, c.action, c.reason, key, pos.notional))
+        return legs
+
+    def spot_holdings(self) -> list:
+        """(snapshot, symbol, balance) of every spot holding close_all sells: not a stablecoin,
+        not the quote currency. Only for instances that own whole accounts."""
+        out = []
+        for s in self.view.snapshots:
+            if s.market_type != "spot" or not s.fetch.ok:
+                continue
+            if not self.view.whole_accounts:
+                self.skipped.append(f"SPOT_NOT_OWNED: {s.venue}/{s.account} balances belong to the whole account")
+                continue
+            keep = set(s.stablecoins) | {s.quote_currency}
+            for b in s.balances:
+                if b.asset in keep or b.total <= 0:
+                    continue
+                if not b.price:
+                    self.skipped.append(f"NO_PRICE: {s.venue}/{s.account} {b.asset} cannot be valued")
+                    continue
+                out.append((s, f"{b.asset}/{s.quote_currency}", b))
+        return out
+
+    def spot_legs(self, holdings: list, cancels: list[CancelIntent]) -> list["_Leg"]:
+        cancelled = {(c.venue, c.account, oid) for c in cancels for oid in c.order_ids}
+        legs = []
+        for s, symbol, b in holdings:
+            # what the cancelled sell orders of this asset held is sold too
+            freed = sum(max(0.0, o.amount - o.filled) for o in s.orders
+                        if (s.venue, s.account, o.id) in cancelled and o.symbol == symbol and o.side == "sell")
+            amount = _floor_step(min(b.total, b.free + freed), _step(s, symbol))
+            rules = s.markets.get(symbol)
+            if amount <= 0 or (rules and (amount < rules.min_amount or amount * b.price < rules.min_notional)):
+                self.skipped.append(f"BELOW_MINIMUM: {s.venue}/{s.account} {symbol} amount={amount:g}")
+                continue
+            legs.append(_Leg(s, symbol, "sell", None, amount, b.price, b.price, False, "close_all",
+                             f"SELL_TO_STABLE: asset={b.asset}", f"{account_key(s)}/{symbol}/spot", amount * b.price))
+        return legs
+
+    def schedule(self, legs: list["_Leg"]) -> list[OrderIntent]:
+        """Correlated symbols together, the most exposed group and position first; chunks by
+        notional; each venue's orders spaced to its budget."""
         groups = {}
         for g in self.policy.model.spec.correlation_groups:
             for sym in g.symbols:
                 groups[sym] = g.name
-        buckets: dict[str, list[_Close]] = {}
-        for c in self.closes.values():
-            gkey = groups.get(c.pos.symbol) or f"~{position_key(c.snap, c.pos)}"
-            buckets.setdefault(gkey, []).append(c)
-        ordered = sorted(buckets.items(), key=lambda kv: (-sum(c.pos.notional for c in kv[1]), kv[0]))
+        buckets: dict[str, list[_Leg]] = {}
+        for leg in legs:
+            buckets.setdefault(groups.get(leg.symbol) or f"~{leg.key}", []).append(leg)
+        ordered = sorted(buckets.items(), key=lambda kv: (-sum(x.exposure for x in kv[1]), kv[0]))
         unwind = self.policy.model.spec.unwind
         chunk_notional = unwind.chunk_notional.value if unwind.chunk_notional else None
         slip = unwind.max_slippage.fraction
         venue_count: dict[str, int] = {}
         out: list[OrderIntent] = []
-        for gkey, closes in ordered:
-            for c in sorted(closes, key=lambda c: (-c.pos.notional, position_key(c.snap, c.pos))):
-                amount = _round_amount(c, self.skipped)
-                if amount <= 0:
-                    continue
-                pos = c.pos
-                price_per_contract = pos.notional / pos.contracts if pos.contracts else pos.mark_price
-                total_notional = amount * price_per_contract
-                n = 1
-                if chunk_notional and total_notional > chunk_notional:
-                    n = math.ceil(total_notional / chunk_notional)
-                pieces = _split(amount, n, _step(c.snap, pos.symbol))
-                side = "sell" if pos.side == "long" else "buy"
-                limit = pos.mark_price * (1 - slip) if side == "sell" else pos.mark_price * (1 + slip)
+        for gkey, members in ordered:
+            for leg in sorted(members, key=lambda x: (-x.exposure, x.key)):
+                pieces = split_amount(leg.amount, leg.unit_price, chunk_notional, _step(leg.snap, leg.symbol))
+                limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
                 rate = unwind.orders_per_second if unwind.orders_per_second != "exchange" \
-                    else VENUE_ORDER_RATES.get(c.snap.venue, DEFAULT_ORDER_RATE)
+                    else VENUE_ORDER_RATES.get(leg.snap.venue, DEFAULT_ORDER_RATE)
                 for i, piece in enumerate(pieces, 1):
-                    k = venue_count.get(c.snap.venue, 0)
-                    venue_count[c.snap.venue] = k + 1
-                    leg = f"{position_key(c.snap, pos)}#{i}"
+                    k = venue_count.get(leg.snap.venue, 0)
+                    venue_count[leg.snap.venue] = k + 1
                     out.append(OrderIntent(
                         decision_id=self.decision,
-                        client_order_id=client_order_id(self.decision, leg),
-                        venue=c.snap.venue, account=c.snap.account, symbol=pos.symbol, side=side,
-                        position_side=pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
-                        amount=piece, reduce_only=True, limit_price=limit, notional=piece * price_per_contract,
-                        chunk=i, chunks=len(pieces), not_before_ms=self.now + int(k * 1000 / float(rate)),
-                        action=c.action, reason=c.reason, group=None if gkey.startswith("~") else gkey,
+                        client_order_id=client_order_id(self.decision, f"{leg.key}#{i}"),
+                        venue=leg.snap.venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
+                        position_side=leg.position_side, amount=piece, reduce_only=leg.reduce_only,
+                        limit_price=limit, notional=piece * leg.unit_price, chunk=i, chunks=len(pieces),
+                        not_before_ms=self.now + int(k * 1000 / float(rate)),
+                        action=leg.action, reason=leg.reason, group=None if gkey.startswith("~") else gkey,
                     ))
-        return out
-
-    def spot_sells(self) -> list[OrderIntent]:
-        """close_all on a spot account: sell every holding that is not a stablecoin or the quote."""
-        out = []
-        slip = self.policy.model.spec.unwind.max_slippage.fraction
-        for s in self.view.snapshots:
-            if s.market_type != "spot" or not s.fetch.ok:
-                continue
-            keep = set(s.stablecoins) | {s.quote_currency}
-            for b in s.balances:
-                if b.asset in keep or b.free <= 0 or not b.price:
-                    if b.asset not in keep and b.free > 0 and not b.price:
-                        self.skipped.append(f"NO_PRICE: {s.venue}/{s.account} {b.asset} cannot be valued")
-                    continue
-                symbol = f"{b.asset}/{s.quote_currency}"
-                step = _step(s, symbol)
-                amount = _floor_step(b.free, step)
-                rules = s.markets.get(symbol)
-                if amount <= 0 or (rules and (amount < rules.min_amount or amount * b.price < rules.min_notional)):
-                    self.skipped.append(f"BELOW_MINIMUM: {s.venue}/{s.account} {symbol} amount={b.free:g}")
-                    continue
-                leg = f"{s.venue}/{s.account}/{symbol}/spot#1"
-                out.append(OrderIntent(self.decision, client_order_id(self.decision, leg), s.venue, s.account,
-                                       symbol, "sell", None, amount, False, b.price * (1 - slip), amount * b.price,
-                                       1, 1, self.now, "close_all", f"SELL_TO_STABLE: asset={b.asset}"))
         return out
 
     def hedges(self, p: dict) -> list[HedgeSuggestion]:
@@ -465,10 +506,19 @@ class _Planner:
 
 
 def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, now: int,
-         hist: Optional[PnlHistory]) -> Plan:
+         hist: Optional[PnlHistory], closes_only: bool = False) -> Plan:
+    """Plan a stage entry. ``closes_only``: the entry's directives went out already (it was
+    entered while positions were unknown); plan its cancels and closes now."""
     d = deltas(policy, view, hist, now)
     att = attribute(policy, view, d)
-    return _Planner(policy, stage, view, decision, now, d, att).run()
+    planner = _Planner(policy, stage, view, decision, now, d, att)
+    if not view.positions_known:
+        planner.skipped.append("POSITIONS_UNKNOWN: cancels and closes wait for the first good snapshot")
+    out = planner.run()
+    if closes_only:
+        out = Plan(out.decision_id, out.stage, out.attribution, out.cancels, out.orders, (), out.hedges,
+                   out.skipped + ("DEFERRED: closes of an entry made while positions were unknown",))
+    return out
 
 
 # --- amounts ---------------------------------------------------------------------------------------------
@@ -480,11 +530,13 @@ def _step(s: Snapshot, symbol: str) -> float:
 
 
 def _floor_step(amount: float, step: float) -> float:
+    """Round down to a multiple of ``step``. A product like 0.7 * 0.1 = 0.06999999999999999 is
+    0.07 on the step grid: float noise below 1e-9 of a step does not cost a whole step."""
     if step <= 0:
         return amount
     n = math.floor(amount / step + 1e-9)
     v = round(n * step, 12)
-    while v > amount:  # never above what there is, whatever the float rounding did
+    while v > amount * (1 + 1e-12) + 1e-15 and n > 0:
         n -= 1
         v = round(n * step, 12)
     return max(0.0, v)
@@ -503,17 +555,31 @@ def _round_amount(c: _Close, skipped: list) -> float:
     return min(amount, pos.contracts)
 
 
-def _split(amount: float, n: int, step: float) -> list[float]:
-    if n <= 1:
+def split_amount(amount: float, unit_price: float, chunk_notional: Optional[float], step: float) -> list[float]:
+    """Split ``amount`` into chunks of at most ``chunk_notional`` each, on the step grid.
+
+    Works in whole steps (exact decimals): n = the fewest chunks that fit, then steps are spread
+    evenly, so no chunk exceeds the limit and the chunks add up exactly to ``amount`` (dust below
+    one step, in a full close, rides with the last chunk). A single step larger than the limit
+    gives one step per chunk.
+    """
+    if not chunk_notional or amount * unit_price <= chunk_notional or amount <= 0:
         return [amount]
-    piece = _floor_step(amount / n, step) if step > 0 else amount / n
-    if piece <= 0:
+    if step <= 0:
+        n = math.ceil(amount * unit_price / chunk_notional)
+        piece = amount / n
+        return [piece] * (n - 1) + [amount - piece * (n - 1)]
+    a, st = Decimal(repr(amount)), Decimal(repr(step))
+    units = int((a / st).to_integral_value(rounding=ROUND_FLOOR))
+    dust = a - units * st
+    if units <= 1:
         return [amount]
-    pieces = [piece] * (n - 1)
-    last = amount - piece * (n - 1)
-    last = round(last, 12) if step > 0 else last
-    pieces.append(max(0.0, min(last, amount - sum(pieces))))
-    return [p for p in pieces if p > 0]
+    per = max(1, int(Decimal(repr(chunk_notional)) // (st * Decimal(repr(unit_price)))))
+    n = math.ceil(units / per)
+    base, extra = divmod(units, n)
+    pieces = [(base + (1 if i < extra else 0)) * st for i in range(n)]
+    pieces[-1] += dust
+    return [float(p) for p in pieces if p > 0]
 
 
 def client_order_id(decision: str, leg: str) -> str:

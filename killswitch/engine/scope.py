@@ -39,6 +39,11 @@ class ScopeView:
     # when a whole account belongs to the instance)
     groups: list[tuple[Snapshot, list[Position]]] = field(default_factory=list)
     strategy: Optional[str] = None
+    # True when the instance owns its accounts whole (global, venue or account level, no
+    # strategy or symbol filter): only then may it touch spot balances or any order of them.
+    whole_accounts: bool = True
+    symbols: Optional[frozenset] = None  # orders it may cancel: these symbols only (None: any)
+    strategies: Optional[frozenset] = None  # orders it may cancel: placed by these strategies only
     _equity: Optional[float] = None
     _equity_known: Optional[bool] = None
     _pairs: Optional[list] = None
@@ -53,6 +58,15 @@ class ScopeView:
     @property
     def position_count(self) -> int:
         return sum(len(ps) for _, ps in self.groups)
+
+    def owns_order(self, o) -> bool:
+        """Whether an open order belongs to this instance (orders of unknown strategy never
+        belong to a strategy-scoped instance: a kill switch does not guess whose order it is)."""
+        if self.symbols is not None and o.symbol not in self.symbols:
+            return False
+        if self.strategies is not None and o.strategy not in self.strategies:
+            return False
+        return True
 
     @property
     def equity(self) -> Optional[float]:
@@ -110,6 +124,10 @@ def instances(policy: PolicyNode, snapshots: list[Snapshot]) -> list[ScopeView]:
             v = view(key)
             v.snapshots.append(s)
             v.groups.append((s, [p for p in s.positions if keep(p)] if strategies or symbols else s.positions))
+        for v in views.values():
+            v.whole_accounts = not (strategies or symbols)
+            v.symbols = frozenset(symbols) if symbols else None
+            v.strategies = frozenset(strategies) if strategies else None
         return list(views.values())
     # strategy / symbol: positions split by their strategy or symbol; equity is their accounts'
     for name in sorted(strategies if level == "strategy" else symbols):
@@ -124,9 +142,16 @@ def instances(policy: PolicyNode, snapshots: list[Snapshot]) -> list[ScopeView]:
             v.groups.append((s, ps))
             v.snapshots.append(s)
     for key, v in views.items():
+        v.whole_accounts = False
         if level == "strategy":
             v.strategy = key
+            v.strategies = frozenset([key])
+            v.symbols = frozenset(symbols) if symbols else None
+        else:
+            v.symbols = frozenset([key])
+            v.strategies = frozenset(strategies) if strategies else None
         if not v.snapshots:
             # no position right now: the accounts that could hold them still define its equity
+            # (signals), but it owns nothing in them (actions)
             v.snapshots = list(chosen)
     return list(views.values())

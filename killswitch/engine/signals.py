@@ -344,7 +344,7 @@ def _returns_signal(node: SignalNode, st: _Returns, equity, now: int) -> SignalV
     if node.kind == "value_at_risk":
         return SignalValue(node.name, max(0.0, -q))
     ordered = st.w.ordered  # type: ignore[union-attr]
-    tail = [r for r in ordered[: max(1, math.ceil((1.0 - conf) * len(ordered)))]]
+    tail = ordered[: max(1, math.ceil((1.0 - conf) * len(ordered) - 1e-9))]
     return SignalValue(node.name, max(0.0, -sum(tail) / len(tail)))
 
 
@@ -356,9 +356,12 @@ def _consecutive_losses(node: SignalNode, view: ScopeView, state: State, scope_s
     if not view.positions_known:
         return SignalValue(node.name, None, "NO_DATA: positions unknown")
     now_pos = {position_key(s, p): p.unrealized_pnl for s, p in view.positions}
-    for k, last_upnl in book.open.items():
-        if k not in now_pos:  # closed since the last tick: its last PnL is the closing result
-            book.streak = book.streak + 1 if last_upnl < 0 else 0
+    closed = [last for k, last in book.open.items() if k not in now_pos]  # last PnL = closing result
+    if closed:
+        losers = sum(1 for x in closed if x < 0)
+        # closes within one tick have no order: a win resets the streak, the tick's losses count
+        # after it (the pessimistic reading, for a kill switch)
+        book.streak = losers if losers < len(closed) else book.streak + losers
     book.open = now_pos
     return SignalValue(node.name, float(book.streak))
 

@@ -9,7 +9,8 @@ Rules, each refusal with a reason code a person can grep:
   (``NO_DEESCALATION``);
 - an ``auto`` stage re-arms (back to level 0) once *no* stage of the policy has fired for its
   ``reset_after`` (default: its cooldown; none: the first quiet tick) — a quiet scope, so that
-  a still-firing lower stage cannot turn a reset into a step down (``AUTO_RESET``);
+  a still-firing lower stage cannot turn a reset into a step down — and never before its
+  cooldown since the last entry has run out (``AUTO_RESET``);
 - a ``manual`` stage is latched until :func:`approve_reset` has heard its number of distinct
   approvers (``APPROVAL_RECORDED``, ``MANUAL_RESET``).
 
@@ -71,6 +72,7 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
         st.last_entry_ms[target] = now
         st.last_active_ms = now
         st.approvals = []
+        st.deferred = False
         reason = f"ESCALATED: stage={current}->{target} triggers={names[target]}"
         return StageTransition("entered", current, target, stage.name, reason,
                                decision_id(policy.name, scope, target, st.entries)), refusals
@@ -101,11 +103,15 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
         return None, refusals
     quiet_ms = int((cur.reset_after_s or 0) * 1000)
     since = st.last_active_ms if st.last_active_ms is not None else (st.entered_ms or now)
-    if now - since >= quiet_ms and (quiet_ms > 0 or now > since):
+    # Re-arming before the cooldown ran out would let the stage act again within it.
+    cooled = cur.cooldown_s is None or now - st.last_entry_ms.get(current, since) >= cur.cooldown_s * 1000
+    if now - since >= quiet_ms and (quiet_ms > 0 or now > since) and cooled:
         reason = f"AUTO_RESET: stage={current} quiet={(now - since) / 1000:g}s"
         _reset(st)
         return StageTransition("reset", current, 0, None, reason, None), refusals
-    refusals.append(f"RESET_PENDING: stage={current} quiet={(now - since) / 1000:g}s of {quiet_ms / 1000:g}s")
+    wait = f" cooldown until={_iso(st.last_entry_ms.get(current, since) + int((cur.cooldown_s or 0) * 1000))}" \
+        if not cooled else ""
+    refusals.append(f"RESET_PENDING: stage={current} quiet={(now - since) / 1000:g}s of {quiet_ms / 1000:g}s{wait}")
     return None, refusals
 
 

@@ -42,18 +42,21 @@ class StageState:
     last_entry_ms: dict[int, int] = field(default_factory=dict)  # per level, for cooldowns
     last_active_ms: Optional[int] = None  # last tick a trigger of the current stage fired
     approvals: list[str] = field(default_factory=list)  # distinct approvers of a pending reset
+    # The stage was entered while positions were unknown: its closes are planned at the first
+    # tick with good snapshots, under the same decision.
+    deferred: bool = False
 
     def to_json(self) -> dict:
         return {
             "level": self.level, "entered_ms": self.entered_ms, "entries": self.entries,
             "last_entry_ms": {str(k): v for k, v in self.last_entry_ms.items()},
-            "last_active_ms": self.last_active_ms, "approvals": list(self.approvals),
+            "last_active_ms": self.last_active_ms, "approvals": list(self.approvals), "deferred": self.deferred,
         }
 
     @classmethod
     def from_json(cls, d: dict) -> "StageState":
         return cls(d["level"], d["entered_ms"], d["entries"], {int(k): v for k, v in d["last_entry_ms"].items()},
-                   d["last_active_ms"], list(d["approvals"]))
+                   d["last_active_ms"], list(d["approvals"]), d.get("deferred", False))
 
 
 @dataclass
@@ -127,7 +130,6 @@ class State:
     heartbeats: dict[str, int] = field(default_factory=dict)  # source → ts (ms) of its last beat
     pnl: dict[int, PnlHistory] = field(default_factory=dict)  # reference window (ms) → history
     last_tick_ms: Optional[int] = None
-    losing_streaks: dict[str, list] = field(default_factory=dict)  # scope key → [streak, {pos: upnl}]
 
     def copy(self) -> "State":
         return copy.deepcopy(self)
@@ -147,7 +149,6 @@ class State:
             "accounts": {k: v.to_json() for k, v in sorted(self.accounts.items())},
             "heartbeats": dict(sorted(self.heartbeats.items())),
             "pnl": {str(k): v.to_json() for k, v in sorted(self.pnl.items())},
-            "losing_streaks": {k: [v[0], v[1]] for k, v in sorted(self.losing_streaks.items())},
         }
 
     @classmethod
@@ -160,7 +161,6 @@ class State:
             heartbeats=dict(d["heartbeats"]),
             pnl={int(k): PnlHistory.from_json(v) for k, v in d["pnl"].items()},
             last_tick_ms=d["last_tick_ms"],
-            losing_streaks={k: [v[0], dict(v[1])] for k, v in d.get("losing_streaks", {}).items()},
         )
 
 

@@ -15,6 +15,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
 
 
@@ -103,15 +104,14 @@ class SumWindow:
         return var ** 0.5
 
     def to_json(self) -> list:
-        return [self.window, [list(i) for i in self.items]]
+        # the running sums travel as they are: recomputing them would differ in the last bits
+        return [self.window, [list(i) for i in self.items], self.total, self.total_sq]
 
     @classmethod
     def from_json(cls, data: list) -> "SumWindow":
         w = cls(data[0])
-        for ts, v in data[1]:
-            w.items.append((ts, v))
-            w.total += v
-            w.total_sq += v * v
+        w.items.extend((ts, v) for ts, v in data[1])
+        w.total, w.total_sq = data[2], data[3]
         return w
 
 
@@ -143,7 +143,7 @@ class SortedWindow:
         n = len(self.ordered)
         if n == 0:
             return None
-        k = min(n - 1, max(0, int(-(-q * n // 1)) - 1))  # ceil(q * n) - 1
+        k = min(n - 1, max(0, math.ceil(q * n - 1e-9) - 1))  # nearest rank; 0.05 * 20 is rank 1, not 2
         return self.ordered[k]
 
     def lower_tail_mean(self, count: int) -> float | None:

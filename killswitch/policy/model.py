@@ -350,6 +350,8 @@ class ReduceTopRisk(Strict):
     fraction: RatioField
     side: Literal["losing", "long", "short", "any"] = "losing"
     close_within_liquidation: Optional[RatioField] = None
+    # When attribution is UNKNOWN (nothing declined): skip (cut nothing), or any (rank every
+    # position, profitable ones included: the policy's explicit permission).
     on_unknown_side: Literal["skip", "any"] = "skip"
 
     @field_validator("fraction")
