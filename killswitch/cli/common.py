@@ -26,3 +26,16 @@ def compile_paths(paths: tuple[str, ...]):
     loaded = load_sources(src.files)
     loaded.diagnostics[:0] = src.diagnostics
     return compile_documents(loaded, src.revision), len(src.files)
+
+
+def compile_or_exit(paths: tuple[str, ...], what: str):
+    """The compile result of ``paths``; on errors print them and exit 1 (a graph is needed)."""
+    from ..render.diagnostics import diagnostic_text
+
+    result, files = compile_paths(paths)
+    if result.graph is None:
+        for x in result.errors:
+            click.echo(diagnostic_text(x), err=True)
+        click.echo(f"ksctl {what}: the policies have errors; run ksctl validate", err=True)
+        raise SystemExit(EXIT_FINDINGS)
+    return result

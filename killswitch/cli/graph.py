@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import EXIT_FINDINGS, compile_paths
+from .common import compile_or_exit
 
 
 @click.command(epilog="""\b
@@ -18,15 +18,9 @@ Examples:
 def graph(paths: tuple[str, ...], fmt: str, only: tuple[str, ...]) -> None:
     """Compile policies and print their decision graph: signals → triggers → stages → actions."""
     from ..compile.graph import DecisionGraph
-    from ..render.diagnostics import diagnostic_text
     from ..render.graph import dot, mermaid
 
-    result, _ = compile_paths(paths)
-    if result.graph is None:
-        for x in result.errors:
-            click.echo(diagnostic_text(x), err=True)
-        click.echo("ksctl graph: the policies have errors; run ksctl validate", err=True)
-        raise SystemExit(EXIT_FINDINGS)
+    result = compile_or_exit(paths, "graph")
     g = result.graph
     if only:
         missing = sorted(set(only) - {p.name for p in g.policies})

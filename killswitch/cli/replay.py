@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, compile_paths, output_option
+from .common import EXIT_FINDINGS, EXIT_OK, compile_or_exit, output_option
 
 
 @click.command(epilog="""\b
@@ -20,16 +20,11 @@ Examples:
 @output_option
 def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, output: str) -> None:
     """Replay recorded snapshots through the policies with in-memory state; nothing is sent."""
-    from ..render.diagnostics import diagnostic_text
     from ..render.evaluation import replay_json, replay_text
     from ..replay import ReplayError, read_ticks
     from ..replay import replay as run
 
-    result, _ = compile_paths(policy_paths)
-    if result.graph is None:
-        for x in result.errors:
-            click.echo(diagnostic_text(x), err=True)
-        raise SystemExit(EXIT_FINDINGS)
+    result = compile_or_exit(policy_paths, "replay")
     graph = result.graph
     kinds = {p.name: {s.name: s.type.value for s in p.signals} for p in graph.policies}
     evaluations = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, compile_paths
+from .common import EXIT_FINDINGS, EXIT_OK, compile_or_exit
 
 
 @click.command(epilog="""\b
@@ -16,14 +16,8 @@ Examples:
 def test(paths: tuple[str, ...]) -> None:
     """Run policy unit tests: input series in, expected stages and actions out."""
     from ..policytest import run_tests
-    from ..render.diagnostics import diagnostic_text
 
-    result, _ = compile_paths(paths)
-    if result.graph is None:
-        for x in result.errors:
-            click.echo(diagnostic_text(x), err=True)
-        click.echo("ksctl test: the policies or tests have errors; run ksctl validate", err=True)
-        raise SystemExit(EXIT_FINDINGS)
+    result = compile_or_exit(paths, "test")
     report = run_tests(result)
     for f in report.failures:
         where = f"{f.file}:{f.pos.line}:{f.pos.col}" if f.pos else f.file

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..compile.graph import PolicyNode, StageNode
+from ..policy.units import ratio_fraction as _ratio
 from ..snapshot import Position, Snapshot, base_asset
 from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
@@ -586,18 +587,6 @@ def client_order_id(decision: str, leg: str) -> str:
     """Deterministic: the same decision and leg always give the same id, so a restarted runner
     can ask the venue whether it already sent the order. 32 characters from [a-z0-9]."""
     return "ks" + hashlib.sha256(f"{decision}|{leg}".encode()).hexdigest()[:30]
-
-
-_RATIOS: dict[str, float] = {}
-
-
-def _ratio(text) -> float:
-    v = _RATIOS.get(text)
-    if v is None:
-        from ..policy.units import parse_ratio
-
-        v = _RATIOS[text] = parse_ratio(text).fraction
-    return v
 
 
 __all__ = ["Attribution", "OrderIntent", "CancelIntent", "Directive", "HedgeSuggestion", "Plan", "plan",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..compile.graph import SignalNode
+from ..policy.units import ratio_fraction as _ratio
 from ..snapshot import base_asset
 from .scope import ScopeView, account_key, fresh, position_key
 from .state import AccountState, State
@@ -421,18 +422,6 @@ def _api(node: SignalNode, st: _ApiStats, view: ScopeView, now: int) -> SignalVa
     if q is None:
         return SignalValue(node.name, None, "NO_DATA: no latency samples in the window")
     return SignalValue(node.name, q)
-
-
-_RATIO_CACHE: dict[str, float] = {}
-
-
-def _ratio(text) -> float:
-    v = _RATIO_CACHE.get(text)
-    if v is None:
-        from ..policy.units import parse_ratio
-
-        v = _RATIO_CACHE[text] = parse_ratio(text).fraction
-    return v
 
 
 def update_accounts(state: State, snapshots, now: int) -> None:

@@ -10,6 +10,7 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -132,6 +133,12 @@ def parse_ratio(value: Any, *, allow_fraction: bool = True) -> Ratio:
         f"{value} is ambiguous; write {value}% for a percentage"
         + (" (a bare number is read as a fraction only between 0 and 1)" if allow_fraction else ""),
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def ratio_fraction(text: Any) -> float:
+    """``"4.5%"`` (or 0.045) as a float fraction; cached, for values read on every tick."""
+    return parse_ratio(text).fraction
 
 
 # --- amounts --------------------------------------------------------------------------------
