@@ -1,0 +1,187 @@
+"""The adapter protocol: what the runner needs from an exchange, and what it can expect back.
+
+Every venue (ccxt-backed or simulated) implements :class:`ExchangeAdapter`. Operations are
+async, bounded by a timeout, and either return a value or raise :class:`AdapterError` with a
+reason code from :class:`Reason` — never a bare library exception, never a hang, never a
+secret in a message.
+
+Orders come from the engine as :class:`killswitch.engine.planner.OrderIntent`: reduce-only,
+a deterministic client order id, and a protected limit price (the slippage cap). An adapter
+must refuse to send a reduce-only close larger than the position it knows (``CLOSE_EXCEEDS_POSITION``)
+and must never send a close without the reduce-only flag (``NOT_REDUCE_ONLY``); spot sells
+(no positions on spot) are the one exception the intent marks with ``reduce_only=False``.
+
+Depends on killswitch's snapshot and intent types; killswitch never imports adapters.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Optional, Protocol, runtime_checkable
+
+from killswitch.engine.planner import OrderIntent
+from killswitch.snapshot import Snapshot
+
+
+class Reason(str, Enum):
+    """Reason codes for adapter failures: stable strings that logs, spans and runbooks grep."""
+
+    AUTH = "AUTH"  # bad key, bad signature, IP not allowed
+    INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
+    RATE_LIMITED = "RATE_LIMITED"  # 429 / 418: back off
+    REDUCE_ONLY_REJECTED = "REDUCE_ONLY_REJECTED"  # the venue refused a reduce-only order
+    UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
+    EXCHANGE_UNAVAILABLE = "EXCHANGE_UNAVAILABLE"  # 5xx, maintenance, connection refused or reset
+    TIMEOUT = "TIMEOUT"  # no answer within the adapter's timeout: the outcome is unknown
+    BAD_RESPONSE = "BAD_RESPONSE"  # malformed JSON, missing fields
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    INVALID_ORDER = "INVALID_ORDER"  # below minimum, bad precision, bad price
+    CLOSE_EXCEEDS_POSITION = "CLOSE_EXCEEDS_POSITION"  # refused locally, never sent
+    NOT_REDUCE_ONLY = "NOT_REDUCE_ONLY"  # refused locally, never sent
+    UNSUPPORTED = "UNSUPPORTED"  # the venue cannot do this (e.g. no native dead man's switch)
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def retryable(self) -> bool:
+        """Network-level failures only: a retry cannot make a rejected order acceptable."""
+        return self in (Reason.EXCHANGE_UNAVAILABLE, Reason.TIMEOUT, Reason.RATE_LIMITED, Reason.BAD_RESPONSE)
+
+
+class AdapterError(Exception):
+    def __init__(self, reason: Reason, message: str, *, venue: str = "", retry_after_s: Optional[float] = None):
+        super().__init__(f"{reason.value}: {message}")
+        self.reason = reason
+        self.message = message
+        self.venue = venue
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    positions: bool = True  # reports positions (futures); spot reports balances only
+    reduce_only: bool = True
+    hedge_mode: bool = False
+    cancel_all_after: bool = False  # a native dead man's switch (Binance USD-M countdownCancelAll, ...)
+    close_position: bool = False  # a close-position endpoint or flag
+    client_order_id: bool = True
+    fetch_order_by_client_id: bool = True
+    max_client_id_length: int = 36
+    orders_per_second: float = 5.0  # our budget on this venue (below its published limit)
+
+
+@dataclass(frozen=True)
+class CancelSelector:
+    """Which open orders to cancel: ``order_ids`` if given; else every order of ``symbols``
+    (all symbols when empty), all of them or only entries (non-reduce-only)."""
+
+    which: str = "all"  # all | entries
+    symbols: tuple[str, ...] = ()
+    order_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    client_order_id: str
+    order_id: Optional[str]
+    status: str  # open | partially_filled | filled | canceled | rejected | expired
+    filled: float
+    amount: float
+    average_price: Optional[float] = None
+    fee: Optional[float] = None
+    ts_ms: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    canceled: tuple[str, ...]
+    failed: dict[str, str] = field(default_factory=dict)  # order id → reason code
+
+
+@dataclass(frozen=True)
+class DmsStatus:
+    armed: bool
+    seconds: Optional[float] = None
+    supported: bool = True
+
+
+@runtime_checkable
+class ExchangeAdapter(Protocol):
+    venue: str
+    account: str
+    capabilities: Capabilities
+
+    async def snapshot(self) -> Snapshot:
+        """The account now. A failure is a snapshot too: ``fetch.ok`` false with its reason code."""
+
+    async def cancel_orders(self, selector: CancelSelector) -> CancelResult: ...
+
+    async def submit(self, intent: OrderIntent) -> OrderResult:
+        """Send one order. Refuses locally (never sends) a close larger than the position or a
+        close without reduce-only. A TIMEOUT means the outcome is unknown: ask :meth:`fetch_order`."""
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderResult: ...
+
+    async def arm_cancel_all_after(self, seconds: float, symbols: tuple[str, ...] = ()) -> DmsStatus: ...
+
+    async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus: ...
+
+    async def close(self) -> None: ...
+
+
+# --- credentials --------------------------------------------------------------------------------
+
+
+class Secret:
+    """A secret value that never prints: repr, str and format show a mask."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return "****"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def resolve_secret(ref) -> Secret:
+    """Read a secret reference (``{env: VAR}`` or ``{file: PATH}``) of the Accounts document."""
+    if getattr(ref, "env", None):
+        value = os.environ.get(ref.env)
+        if value is None:
+            raise AdapterError(Reason.AUTH, f"environment variable {ref.env} is not set")
+        return Secret(value)
+    path = Path(ref.file)
+    try:
+        return Secret(path.read_text(encoding="utf-8").strip())
+    except OSError as e:
+        raise AdapterError(Reason.AUTH, f"secret file {path} cannot be read: {e.strerror}") from None
+
+
+def check_close(intent: OrderIntent, market_type: str, position_contracts: Optional[float], venue: str) -> None:
+    """The local safety net before an order is sent: on futures every order we send closes, so it
+    must be reduce-only and no larger than the position the adapter knows of."""
+    if market_type == "futures" and not intent.reduce_only:
+        raise AdapterError(Reason.NOT_REDUCE_ONLY, f"{intent.symbol}: a futures close must be reduce-only", venue=venue)
+    if market_type == "futures":
+        if position_contracts is None or position_contracts <= 0:
+            raise AdapterError(Reason.CLOSE_EXCEEDS_POSITION, f"{intent.symbol}: no open position to close", venue=venue)
+        if intent.amount > position_contracts * (1 + 1e-9):
+            raise AdapterError(
+                Reason.CLOSE_EXCEEDS_POSITION,
+                f"{intent.symbol}: close of {intent.amount:g} exceeds the position of {position_contracts:g}",
+                venue=venue,
+            )
