@@ -1,0 +1,33 @@
+"""The simulated exchange: one deterministic engine, two faces.
+
+* :mod:`.engine` — :class:`SimExchange`, the exchange model (accounts, markets, marks, orders,
+  fills, positions, rate limits, countdown cancel-all); no wall clock, no I/O.
+* :mod:`.faults` — :class:`FaultPlan`, deterministic scriptable fault injection.
+* :mod:`.paths` / :mod:`.scenarios` — price paths of time and named market scenarios.
+* :mod:`.adapter` — :class:`SimulatedAdapter`, the in-process ``ExchangeAdapter`` face.
+* :mod:`.http` — :class:`SimServer`, a Binance USDⓈ-M REST face on 127.0.0.1 for ccxt.
+
+``python -m adapters.simulated serve --scenario flash-crash`` runs the HTTP face.
+
+This package depends on killswitch's snapshot and intent types (through the adapter face)
+and on aiohttp (HTTP face, imported lazily); killswitch never imports it. It must never
+reach a real venue: the only network it touches is its own server on loopback.
+"""
+
+from .engine import (AccountSpec, ManualClock, MarketSpec, RateLimits, SimError, SimExchange, SimOrder,
+                     SlippageModel)
+from .faults import Fault, FaultKind, FaultPlan
+from .scenarios import SCENARIOS, build
+
+__all__ = ["SimExchange", "SimError", "SimOrder", "MarketSpec", "AccountSpec", "SlippageModel", "RateLimits",
+           "ManualClock", "FaultPlan", "FaultKind", "Fault", "SCENARIOS", "build", "SimulatedAdapter", "SimServer"]
+
+
+def __getattr__(name):  # the faces load their dependencies only when asked for
+    if name == "SimulatedAdapter":
+        from .adapter import SimulatedAdapter
+        return SimulatedAdapter
+    if name == "SimServer":
+        from .http import SimServer
+        return SimServer
+    raise AttributeError(name)

@@ -1,0 +1,63 @@
+"""``python -m adapters.simulated serve --scenario flash-crash [--port N] [--seed S] [--faults F]``
+
+Runs the simulated exchange's HTTP face on 127.0.0.1 with the system clock (scenario time
+starts when the server does) until interrupted, and prints the base URL, the accounts' test
+keys and the ccxt settings to point ``binanceusdm`` at it. ``scenarios`` lists the scenarios.
+
+Owns only the command line; it must not listen beyond loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from .faults import FaultPlan
+from .scenarios import SCENARIOS, build
+
+
+async def _serve(args) -> int:
+    from .http import SimServer, wall_clock
+
+    faults = FaultPlan.load(args.faults) if args.faults else None
+    engine = build(args.scenario, wall_clock, seed=args.seed, faults=faults)
+    server = SimServer(engine, port=args.port)
+    url = await server.start()
+    info = {
+        "url": url, "scenario": args.scenario, "seed": args.seed,
+        "accounts": {n: {"apiKey": a.spec.api_key, "secret": a.spec.secret, "hedge_mode": a.hedge_mode}
+                     for n, a in engine.accounts.items()},
+        "ccxt": {"urls": {"api": server.api_urls()}, "options": server.ccxt_config(next(iter(engine.accounts)))["options"]},
+    }
+    print(json.dumps(info, indent=2), flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m adapters.simulated", description="the simulated exchange")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="serve the Binance USD-M REST face on 127.0.0.1")
+    s.add_argument("--scenario", default="calm", choices=sorted(SCENARIOS))
+    s.add_argument("--port", type=int, default=0, help="0: a free port (printed)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--faults", help="a JSON file: a list of fault rules (FaultPlan.from_dicts)")
+    sub.add_parser("scenarios", help="list the scenarios")
+    args = ap.parse_args(argv)
+    if args.cmd == "scenarios":
+        for name, sc in SCENARIOS.items():
+            print(f"{name:22s} {sc.description}")
+        return 0
+    try:
+        return asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,417 @@
+"""The in-process face of the simulated exchange: an :class:`adapters.base.ExchangeAdapter`.
+
+:class:`SimulatedAdapter` talks to a :class:`SimExchange` directly (no sockets, no JSON), for
+replay, tests and benchmarks. It behaves like a venue adapter should:
+
+* ``snapshot()`` turns the engine's account, positions and open orders into a killswitch
+  :class:`Snapshot`; any failure becomes a snapshot with ``fetch.ok = False`` and a reason
+  code, never an exception;
+* ``submit()`` runs :func:`adapters.base.check_close` against the position it knows (its last
+  snapshot, reduced by its own fills since) before anything is sent; in hedge mode it sends
+  the leg (``positionSide``) and *no* ``reduceOnly`` flag, as Binance requires; a protected
+  limit price becomes a LIMIT IOC order;
+* engine errors (Binance codes) map to :class:`adapters.base.Reason`;
+* every engine call goes through the engine's :class:`FaultPlan` first: injected latency
+  sleeps (scaled by ``time_scale``), a TIMEOUT never answers and is cut by an asyncio timeout
+  of ``timeout_s``, status faults become RATE_LIMITED / EXCHANGE_UNAVAILABLE, malformed JSON
+  becomes BAD_RESPONSE, stale data carries an old ``ts_event``, a disconnect after send
+  loses the answer of an executed order.
+
+What it must not do: reach into engine internals beyond its public methods, read the wall
+clock for anything but real sleeping, or let a library exception escape (only
+:class:`AdapterError`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Callable, Optional, TypeVar
+
+from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult, Reason,
+                           check_close)
+from killswitch.engine.planner import OrderIntent
+from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, Position, Snapshot
+
+from .engine import MarketSpec, SimError, SimExchange, SimOrder, floor_step
+from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale_ms, total_latency_ms
+
+T = TypeVar("T")
+
+ORDER_STATUS = {"NEW": "open", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled", "CANCELED": "canceled",
+                "EXPIRED": "expired", "REJECTED": "rejected"}
+
+_AUTH = {-1022, -2014, -2015, -1021}
+_RATE = {-1003, -1015}
+_INVALID = {-1013, -1100, -1102, -1106, -1111, -1115, -1116, -1117, -1130, -2025, -4003, -4005, -4013, -4014, -4028,
+            -4061, -4116, -4164, -5021, -5022}
+
+
+def reason_for(code: int, http_status: int = 400) -> Reason:
+    """The reason code of a Binance error code (and its HTTP status)."""
+    if http_status in (418, 429) or code in _RATE:
+        return Reason.RATE_LIMITED
+    if code in _AUTH or http_status == 401:
+        return Reason.AUTH
+    if code == -2022:
+        return Reason.REDUCE_ONLY_REJECTED
+    if code in (-2019, -2010):
+        return Reason.INSUFFICIENT_MARGIN
+    if code == -1121:
+        return Reason.UNKNOWN_SYMBOL
+    if code in (-2011, -2013):
+        return Reason.ORDER_NOT_FOUND
+    if code in _INVALID:
+        return Reason.INVALID_ORDER
+    if http_status >= 500 or code in (-1000, -1001, -1007, -1008):
+        return Reason.EXCHANGE_UNAVAILABLE
+    return Reason.UNKNOWN
+
+
+async def _hang() -> None:
+    """Never answer: the caller's timeout ends the wait."""
+    await asyncio.Event().wait()
+
+
+class SimulatedAdapter:
+    """One engine account as a venue account. ``account`` is the engine account; ``name`` is
+    the killswitch account name in snapshots (defaults to the engine account)."""
+
+    def __init__(self, engine: SimExchange, account: str, *, name: Optional[str] = None, venue: str = "simulated",
+                 market_type: str = "futures", timeout_s: float = 5.0, faults: Optional[FaultPlan] = None,
+                 labels: Optional[dict[str, str]] = None, initial_capital: Optional[float] = None,
+                 strategy_prefixes: Optional[dict[str, str]] = None, time_scale: float = 1.0):
+        if market_type not in ("futures", "spot"):
+            raise ValueError("market_type is futures or spot")
+        if account not in engine.accounts:
+            raise ValueError(f"engine has no account {account!r}")
+        self.engine = engine
+        self.engine_account = account
+        self.account = name or account
+        self.venue = venue
+        self.market_type = market_type
+        self.timeout_s = float(timeout_s)
+        self.faults = faults if faults is not None else engine.faults
+        self.labels = dict(labels or {})
+        self.initial_capital = initial_capital
+        self.strategy_prefixes = dict(strategy_prefixes or {})
+        self.time_scale = time_scale
+        self.closed = False
+        self._known: Optional[dict[tuple[str, str], float]] = None  # (symbol, leg) → contracts
+        self._calls = self._failed = 0
+        self._latency_ms = 0.0
+
+    # --- capabilities --------------------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        futures = self.market_type == "futures"
+        return Capabilities(
+            positions=futures, reduce_only=futures, hedge_mode=futures and self.engine.hedge_mode(self.engine_account),
+            cancel_all_after=futures, close_position=False, client_order_id=True, fetch_order_by_client_id=True,
+            max_client_id_length=36, orders_per_second=max(1.0, 0.8 * self.engine.rate_limits.orders_per_second))
+
+    # --- plumbing ----------------------------------------------------------------------------------------
+
+    def _market(self, symbol: str) -> MarketSpec:
+        for m in self.engine.markets.values():
+            if symbol in (m.unified, m.spot_unified, m.symbol):
+                return m
+        raise AdapterError(Reason.UNKNOWN_SYMBOL, f"{symbol}: not a market of this venue", venue=self.venue)
+
+    def _unified(self, symbol: str) -> str:
+        m = self.engine.markets[symbol]
+        return m.unified if self.market_type == "futures" else m.spot_unified
+
+    async def _call(self, op: str, fn: Callable[[Optional[int]], T], *, order: bool = False) -> T:
+        """One engine operation behind the fault plan and the adapter's timeout. ``fn`` gets
+        the time to read state at (None: now; a time in the past for a stale fault)."""
+        now = self.engine.now()
+        faults = self.faults.match(op, now, account=self.engine_account)
+        self._calls += 1
+        try:
+            return await asyncio.wait_for(self._run(op, faults, fn, now, order), self.timeout_s)
+        except asyncio.TimeoutError:
+            self._failed += 1
+            raise AdapterError(Reason.TIMEOUT, f"{op}: no answer within {self.timeout_s:g}s; the outcome is unknown",
+                               venue=self.venue) from None
+        except AdapterError:
+            self._failed += 1
+            raise
+
+    async def _run(self, op: str, faults: list, fn: Callable[[Optional[int]], T], now: int, order: bool) -> T:
+        lat = total_latency_ms(faults)
+        self._latency_ms += lat
+        if lat:
+            if lat >= self.timeout_s * 1000:
+                await _hang()
+            # real sleeping is scaled and kept clear of the timeout, so the outcome is decided
+            # by the simulated latency alone
+            await asyncio.sleep(min(lat / 1000 * self.time_scale, 0.8 * self.timeout_s))
+        status = first(faults, FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
+        if status is not None:
+            code = HTTP_STATUS[status.kind]
+            if code in (418, 429):
+                raise AdapterError(Reason.RATE_LIMITED, f"{op}: HTTP {code} (injected)", venue=self.venue,
+                                   retry_after_s=status.retry_after_s if status.retry_after_s is not None else 1.0)
+            raise AdapterError(Reason.EXCHANGE_UNAVAILABLE, f"{op}: HTTP {code} (injected)", venue=self.venue)
+        if order and first(faults, FaultKind.REJECT_REDUCE_ONLY):
+            raise AdapterError(Reason.REDUCE_ONLY_REJECTED, f"{op}: -2022 ReduceOnly Order is rejected. (injected)",
+                               venue=self.venue)
+        timeout = first(faults, FaultKind.TIMEOUT)
+        if timeout is not None and not timeout.applied:
+            await _hang()
+        st = stale_ms(faults)
+        try:
+            result = fn(now - st if st else None)
+        except SimError as e:
+            raise AdapterError(reason_for(e.code, e.http_status), f"{op}: {e.code} {e.msg}", venue=self.venue,
+                               retry_after_s=e.retry_after_s) from None
+        if timeout is not None:
+            await _hang()
+        if first(faults, FaultKind.DISCONNECT_AFTER_SEND):
+            raise AdapterError(Reason.EXCHANGE_UNAVAILABLE, f"{op}: connection reset after the request was sent; "
+                               "the outcome is unknown", venue=self.venue)
+        if first(faults, FaultKind.MALFORMED_JSON):
+            raise AdapterError(Reason.BAD_RESPONSE, f"{op}: malformed JSON in the answer", venue=self.venue)
+        if first(faults, FaultKind.HIDE_FROM_NEXT_QUERY) and isinstance(result, SimOrder):
+            self.engine.hide_from_next_query(self.engine_account, result.order_id)
+        return result
+
+    # --- snapshot ------------------------------------------------------------------------------------------
+
+    async def snapshot(self) -> Snapshot:
+        self._calls = self._failed = 0
+        self._latency_ms = 0.0
+        eng, acct = self.engine, self.engine_account
+        now = eng.now()
+        ats: list[int] = []
+
+        def at_(at: Optional[int]) -> Optional[int]:
+            ats.append(now if at is None else at)
+            return at
+
+        try:
+            view = await self._call("account", lambda at: eng.account_state(acct, at=at_(at)))
+            if self.market_type == "futures":
+                positions = await self._call("positions", lambda at: eng.positions(acct, at=at_(at)))
+                orders = await self._call("open_orders", lambda at: eng.open_orders(acct))
+            else:
+                positions, orders = [], []
+        except AdapterError as e:
+            return Snapshot(venue=self.venue, account=self.account, market_type=self.market_type, ts_event=now,
+                            ts_observed=eng.now(), labels=self.labels, initial_capital=self.initial_capital,
+                            fetch=FetchStatus(ok=False, error_code=e.reason.value, error=e.message,
+                                              latency_ms=self._latency_ms, calls=self._calls,
+                                              failed_calls=self._failed))
+        fetch = FetchStatus(ok=True, latency_ms=self._latency_ms, calls=self._calls, failed_calls=self._failed)
+        ts_event = min(ats) if ats else now
+        if self.market_type == "spot":
+            return self._spot_snapshot(view, ts_event, fetch)
+        pos = []
+        known: dict[tuple[str, str], float] = {}
+        for p in positions:
+            m = eng.markets[p.symbol]
+            sym = m.unified
+            contracts = abs(p.amount)
+            pos.append(Position(
+                symbol=sym, side=p.side, position_side=p.position_side, contracts=contracts,
+                contract_size=m.contract_size, notional=abs(p.notional), entry_price=p.entry_price or None,
+                mark_price=p.mark_price, unrealized_pnl=round(p.unrealized_pnl, 8),
+                liquidation_price=p.liquidation_price or None, margin=round(p.initial_margin, 8), leverage=p.leverage))
+            known[(sym, self._leg_key(p.position_side, p.side))] = contracts
+        self._known = known
+        ords = [Order(
+            id=str(o.order_id), client_id=o.client_order_id, symbol=self._unified(o.symbol), side=o.side.lower(),
+            type=o.type.lower(), reduce_only=o.closes, amount=o.quantity, filled=o.executed_qty,
+            price=o.price or None, position_side=o.position_side, strategy=self._strategy(o.client_order_id))
+            for o in orders]
+        markets = {m.unified: MarketRules(amount_step=m.amount_step, min_amount=m.min_amount,
+                                          min_notional=m.min_notional, base=m.base) for m in eng.markets.values()}
+        used = max(0.0, view.equity - view.available)
+        return Snapshot(
+            venue=self.venue, account=self.account, market_type="futures", ts_event=ts_event, ts_observed=eng.now(),
+            equity=round(view.equity, 8), quote_currency="USDT",
+            balances=[Balance(asset="USDT", free=round(view.available, 8), used=round(used, 8),
+                              total=round(view.equity, 8))],
+            positions=pos, orders=ords, fetch=fetch, labels=self.labels, markets=markets,
+            initial_capital=self.initial_capital)
+
+    def _spot_snapshot(self, view, ts_event: int, fetch: FetchStatus) -> Snapshot:
+        eng = self.engine
+        by_base = {m.base: m for m in eng.markets.values()}
+        balances, equity = [], 0.0
+        for asset, amount in view.spot.items():
+            if asset == "USDT":
+                price = 1.0
+            elif asset in by_base:
+                price = eng.mark(by_base[asset].symbol, at=ts_event)
+            else:
+                price = None
+            balances.append(Balance(asset=asset, free=round(amount, 12), used=0.0, total=round(amount, 12), price=price))
+            if price is not None:
+                equity += amount * price
+        markets = {m.spot_unified: MarketRules(amount_step=m.amount_step, min_amount=m.min_amount,
+                                               min_notional=m.min_notional, base=m.base) for m in eng.markets.values()}
+        return Snapshot(venue=self.venue, account=self.account, market_type="spot", ts_event=ts_event,
+                        ts_observed=eng.now(), equity=round(equity, 8), quote_currency="USDT", balances=balances,
+                        fetch=fetch, labels=self.labels, markets=markets, initial_capital=self.initial_capital)
+
+    def _strategy(self, client_id: str) -> Optional[str]:
+        for prefix, name in self.strategy_prefixes.items():
+            if client_id.startswith(prefix):
+                return name
+        return None
+
+    @staticmethod
+    def _leg_key(position_side: Optional[str], side: str) -> str:
+        return position_side if position_side in ("LONG", "SHORT") else side
+
+    # --- orders ----------------------------------------------------------------------------------------------
+
+    async def _position_contracts(self, symbol: str, leg: str) -> Optional[float]:
+        if self._known is None:
+            eng, acct = self.engine, self.engine_account
+            positions = await self._call("positions", lambda at: eng.positions(acct, at=at))
+            self._known = {(eng.markets[p.symbol].unified, self._leg_key(p.position_side, p.side)): abs(p.amount)
+                           for p in positions}
+        return self._known.get((symbol, leg))
+
+    async def submit(self, intent: OrderIntent) -> OrderResult:
+        eng, acct = self.engine, self.engine_account
+        m = self._market(intent.symbol)
+        side = intent.side.lower()
+        if side not in ("buy", "sell"):
+            raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: side {intent.side!r}", venue=self.venue)
+        if self.market_type == "spot":
+            check_close(intent, "spot", None, self.venue)
+            qty = floor_step(intent.amount, m.amount_step)
+            if qty <= 0:
+                raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: {intent.amount:g} is below one amount step",
+                                   venue=self.venue)
+            price = self._protect(m, side, intent.limit_price)
+            o = await self._call("place_order", lambda at: eng.place_spot_order(
+                acct, m.symbol, side.upper(), qty, price, client_order_id=intent.client_order_id), order=True)
+            return self._result(o)
+        hedge = eng.hedge_mode(acct)
+        sym = m.unified
+        if hedge:
+            ps = intent.position_side or ("LONG" if side == "sell" else "SHORT")
+            leg = ps
+        else:
+            ps = None
+            leg = "long" if side == "sell" else "short"
+        contracts = await self._position_contracts(sym, leg) if intent.reduce_only else None
+        check_close(intent, "futures", contracts, self.venue)
+        if hedge and not ((ps == "LONG" and side == "sell") or (ps == "SHORT" and side == "buy")):
+            raise AdapterError(Reason.NOT_REDUCE_ONLY, f"{sym}: {side} on the {ps} leg would open, not close",
+                               venue=self.venue)
+        qty = floor_step(intent.amount, m.amount_step)
+        if qty <= 0:
+            raise AdapterError(Reason.INVALID_ORDER, f"{sym}: {intent.amount:g} is below one amount step",
+                               venue=self.venue)
+        price = self._protect(m, side, intent.limit_price)
+        o = await self._call("place_order", lambda at: eng.place_order(
+            acct, m.symbol, side.upper(), "LIMIT" if price else "MARKET", qty, price,
+            time_in_force="IOC" if price else None, reduce_only=None if hedge else True,
+            position_side=ps if hedge else None, client_order_id=intent.client_order_id), order=True)
+        if self._known is not None and o.executed_qty > 0:
+            k = (sym, leg)
+            self._known[k] = max(0.0, round(self._known.get(k, 0.0) - o.executed_qty, 12))
+        return self._result(o)
+
+    @staticmethod
+    def _protect(m: MarketSpec, side: str, limit: Optional[float]) -> Optional[float]:
+        """The protected price on the tick grid, never looser than asked: a sell's floor rounds
+        up, a buy's cap rounds down."""
+        if limit is None:
+            return None
+        n = limit / m.price_tick
+        n = math.ceil(n - 1e-9) if side == "sell" else math.floor(n + 1e-9)
+        return round(max(1, n) * m.price_tick, m.price_decimals)
+
+    def _result(self, o: SimOrder) -> OrderResult:
+        return OrderResult(client_order_id=o.client_order_id, order_id=str(o.order_id),
+                           status=ORDER_STATUS.get(o.status, o.status.lower()), filled=o.executed_qty, amount=o.quantity,
+                           average_price=o.avg_price if o.executed_qty > 0 else None, fee=round(o.fee, 10),
+                           ts_ms=o.update_time)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderResult:
+        eng, acct = self.engine, self.engine_account
+        m = self._market(symbol)
+        if self.market_type == "spot":
+            o = await self._call("get_order", lambda at: eng.get_spot_order(acct, client_order_id))
+        else:
+            o = await self._call("get_order", lambda at: eng.get_order(acct, m.symbol, client_order_id=client_order_id))
+        return self._result(o)
+
+    async def cancel_orders(self, selector: CancelSelector) -> CancelResult:
+        if self.market_type == "spot":
+            return CancelResult(canceled=())  # spot orders never rest on this venue
+        eng, acct = self.engine, self.engine_account
+        listed = await self._call("open_orders", lambda at: eng.open_orders(acct))
+        wanted_symbols = {self._market(s).symbol for s in selector.symbols}
+        if selector.order_ids:
+            ids = set(selector.order_ids)
+            targets = [o for o in listed if str(o.order_id) in ids]
+        else:
+            targets = [o for o in listed if not wanted_symbols or o.symbol in wanted_symbols]
+            if selector.which == "entries":
+                targets = [o for o in targets if not o.closes]
+        canceled: list[str] = []
+        failed: dict[str, str] = {}
+        if selector.order_ids:
+            for oid in selector.order_ids:
+                if oid not in {str(o.order_id) for o in targets}:
+                    failed[oid] = Reason.ORDER_NOT_FOUND.value
+        if selector.which == "all" and not selector.order_ids:
+            for symbol in sorted({o.symbol for o in targets}):
+                ids = [str(o.order_id) for o in targets if o.symbol == symbol]
+                try:
+                    done = await self._call("cancel_all", lambda at, s=symbol: eng.cancel_all(acct, s))
+                except AdapterError as e:
+                    failed.update({i: e.reason.value for i in ids})
+                    continue
+                done_ids = {str(o.order_id) for o in done}
+                canceled += [i for i in ids if i in done_ids]
+                failed.update({i: Reason.ORDER_NOT_FOUND.value for i in ids if i not in done_ids})
+        else:
+            for o in targets:
+                try:
+                    await self._call("cancel_order", lambda at, o=o: eng.cancel_order(acct, o.symbol, o.order_id))
+                    canceled.append(str(o.order_id))
+                except AdapterError as e:
+                    failed[str(o.order_id)] = e.reason.value
+        return CancelResult(canceled=tuple(canceled), failed=failed)
+
+    # --- dead man's switch ------------------------------------------------------------------------------------
+
+    def _dms_symbols(self, symbols: tuple[str, ...]) -> list[str]:
+        if symbols:
+            return [self._market(s).symbol for s in symbols]
+        return sorted(self.engine.markets)
+
+    async def arm_cancel_all_after(self, seconds: float, symbols: tuple[str, ...] = ()) -> DmsStatus:
+        if self.market_type != "futures":
+            return DmsStatus(armed=False, supported=False)
+        if seconds <= 0:
+            raise AdapterError(Reason.INVALID_ORDER, "a countdown must be positive; disarm to stop it", venue=self.venue)
+        eng, acct = self.engine, self.engine_account
+        ms = int(round(seconds * 1000))
+        for s in self._dms_symbols(symbols):
+            await self._call("countdown", lambda at, s=s: eng.countdown_cancel_all(acct, s, ms))
+        return DmsStatus(armed=True, seconds=ms / 1000)
+
+    async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus:
+        if self.market_type != "futures":
+            return DmsStatus(armed=False, supported=False)
+        eng, acct = self.engine, self.engine_account
+        for s in self._dms_symbols(symbols):
+            await self._call("countdown", lambda at, s=s: eng.countdown_cancel_all(acct, s, 0))
+        return DmsStatus(armed=False)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+__all__ = ["SimulatedAdapter", "reason_for", "ORDER_STATUS"]

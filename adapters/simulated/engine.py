@@ -1,0 +1,1055 @@
+"""The simulated exchange's engine: accounts, markets, marks, orders, fills and positions.
+
+:class:`SimExchange` is a deterministic model of a Binance USDⓈ-M futures venue (plus a small
+spot book per account). It owns every piece of exchange state and every exchange rule the
+kill switch depends on:
+
+* markets with amount step, price tick, minimum amount and notional, contract size 1 and a
+  maximum leverage; mark prices from scripted price paths (:mod:`.paths`) of elapsed time;
+* accounts with an API key and secret, a USDT wallet, one-way or hedge position mode,
+  leverage per symbol, spot balances;
+* market and limit orders (GTC, IOC, FOK, GTX), reduce-only, ``positionSide`` in hedge mode,
+  ``newClientOrderId`` unique per account (-4116 on a duplicate), fills at the mark with a
+  slippage model that grows with size, an optional fill ratio (partial fills), taker fees,
+  realized PnL into the wallet, equity = wallet + unrealized PnL, margin and a liquidation
+  price estimate;
+* the reduce-only rules exactly: larger than the position, or on the wrong side, is -2022; in
+  hedge mode the ``reduceOnly`` parameter itself is refused (-1106) and a close is the
+  opposite side on a leg, no larger than that leg;
+* per-account rate limits (orders per second → 429 -1015, request weight per minute → 429
+  -1003, repeated 429s → 418 ban) and the countdown cancel-all (``countdownCancelAll``),
+  evaluated on every engine call at the deadline's time.
+
+Errors are :class:`SimError` with Binance's code, message and HTTP status, so both faces
+(in-process adapter, HTTP server) report them the same way.
+
+What it must not do: read the wall clock (time comes from the injected ``clock``), draw
+unseeded randomness, do I/O, or know about HTTP, JSON or killswitch types. Fault injection
+is interpreted by the faces; the engine only keeps the shared :class:`FaultPlan` and the
+"hide from the next query" marks that a fault asks for.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import random
+import re
+from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
+from typing import Callable, Iterable, Optional
+
+from .faults import FaultPlan
+from .paths import Flat, PricePath
+
+Clock = Callable[[], int]
+
+
+class ManualClock:
+    """A clock that moves only when told: ``clock()`` → UTC ms."""
+
+    def __init__(self, start_ms: int):
+        self.now = int(start_ms)
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, ms: int) -> int:
+        if ms < 0:
+            raise ValueError("a clock does not go back")
+        self.now += int(ms)
+        return self.now
+
+    def set(self, ms: int) -> int:
+        self.now = int(ms)
+        return self.now
+
+
+class SimError(Exception):
+    """A venue error: Binance's code and message, the HTTP status it comes with."""
+
+    def __init__(self, code: int, msg: str, http_status: int = 400, retry_after_s: Optional[float] = None):
+        super().__init__(f"{code}: {msg}")
+        self.code = code
+        self.msg = msg
+        self.http_status = http_status
+        self.retry_after_s = retry_after_s
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "msg": self.msg}
+
+
+# Binance error codes the engine produces (USDⓈ-M futures)
+TOO_MANY_REQUESTS = -1003
+TOO_MANY_ORDERS = -1015
+ILLEGAL_CHARS = -1100
+MANDATORY_PARAM = -1102
+PARAM_NOT_REQUIRED = -1106
+PRECISION = -1111
+INVALID_TIF = -1115
+INVALID_ORDER_TYPE = -1116
+INVALID_SIDE = -1117
+INVALID_SYMBOL = -1121
+INVALID_PARAM = -1130
+INSUFFICIENT_BALANCE = -2010
+UNKNOWN_ORDER = -2011
+NO_SUCH_ORDER = -2013
+MARGIN_INSUFFICIENT = -2019
+REDUCE_ONLY_REJECTED = -2022
+MAX_OPEN_ORDERS = -2025
+QTY_NOT_POSITIVE = -4003
+QTY_TOO_LARGE = -4005
+PRICE_TOO_LOW = -4013
+TICK_SIZE = -4014
+LEVERAGE_INVALID = -4028
+NO_NEED_TO_CHANGE_SIDE = -4059
+POSITION_SIDE_MISMATCH = -4061
+SIDE_CHANGE_OPEN_ORDERS = -4067
+SIDE_CHANGE_POSITIONS = -4068
+DUPLICATE_CLIENT_ID = -4116
+NOTIONAL_TOO_SMALL = -4164
+POST_ONLY_REJECTED = -5022
+
+CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+EPS = 1e-9
+MAX_OPEN_ORDERS_PER_SYMBOL = 200
+
+
+@functools.lru_cache(maxsize=256)
+def decimals(step: float) -> int:
+    """Decimals of a step: 0.001 → 3, 1 → 0, 0.5 → 1."""
+    exp = Decimal(repr(step)).normalize().as_tuple().exponent
+    return max(0, -int(exp))
+
+
+def on_grid(x: float, step: float) -> bool:
+    if step <= 0:
+        return True
+    n = x / step
+    return abs(n - round(n)) < 1e-6
+
+
+def floor_step(x: float, step: float) -> float:
+    if step <= 0:
+        return x
+    return round(math.floor(x / step + EPS) * step, decimals(step))
+
+
+def _round_px(x: float, tick: float, up: bool) -> float:
+    n = x / tick
+    n = math.ceil(n - EPS) if up else math.floor(n + EPS)
+    return round(n * tick, decimals(tick))
+
+
+def _clean(x: float) -> float:
+    return round(x, 12) + 0.0
+
+
+# --- specs -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    """One USDⓈ-M perpetual. ``symbol`` is the venue id (BTCUSDT)."""
+
+    symbol: str
+    base: str
+    quote: str = "USDT"
+    amount_step: float = 0.001
+    price_tick: float = 0.1
+    min_amount: float = 0.001
+    max_amount: float = 1_000_000.0
+    min_notional: float = 5.0
+    contract_size: float = 1.0
+    max_leverage: int = 125
+    maint_margin_rate: float = 0.004
+
+    @property
+    def unified(self) -> str:
+        return f"{self.base}/{self.quote}:{self.quote}"
+
+    @property
+    def spot_unified(self) -> str:
+        return f"{self.base}/{self.quote}"
+
+    @property
+    def price_decimals(self) -> int:
+        return decimals(self.price_tick)
+
+    @property
+    def amount_decimals(self) -> int:
+        return decimals(self.amount_step)
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    name: str
+    api_key: str
+    secret: str
+    wallet: float = 100_000.0  # USDT in the futures wallet
+    hedge_mode: bool = False
+    leverage: int = 10  # default leverage of every symbol
+    spot: tuple[tuple[str, float], ...] = ()  # spot balances: (asset, amount)
+
+
+@dataclass(frozen=True)
+class SlippageModel:
+    """Slippage in basis points grows with the notional: ``base + per_100k * notional / 100k``."""
+
+    base_bps: float = 1.0
+    bps_per_100k: float = 2.0
+    max_bps: float = 300.0
+
+    def bps(self, notional: float) -> float:
+        return min(self.max_bps, self.base_bps + self.bps_per_100k * abs(notional) / 100_000.0)
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Per-account limits. ``ban_after`` 429s within ``strike_window_ms`` start a ban of ``ban_ms``
+    (HTTP 418); the request that reaches the count is the first 418."""
+
+    orders_per_second: int = 10
+    weight_per_minute: int = 2400
+    ban_after: int = 3
+    ban_ms: int = 120_000
+    strike_window_ms: int = 60_000
+
+
+# --- state ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SimOrder:
+    order_id: int
+    client_order_id: str
+    account: str
+    symbol: str
+    side: str  # BUY | SELL
+    type: str  # MARKET | LIMIT
+    time_in_force: str  # GTC | IOC | FOK | GTX
+    quantity: float
+    price: float  # 0 for market orders
+    reduce_only: bool
+    position_side: str  # BOTH | LONG | SHORT
+    time: int
+    update_time: int
+    status: str = "NEW"  # NEW | PARTIALLY_FILLED | FILLED | CANCELED | EXPIRED
+    executed_qty: float = 0.0
+    cum_quote: float = 0.0
+    fee: float = 0.0
+    realized_pnl: float = 0.0
+    spot: bool = False
+
+    @property
+    def remaining(self) -> float:
+        return _clean(self.quantity - self.executed_qty)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("NEW", "PARTIALLY_FILLED")
+
+    @property
+    def avg_price(self) -> float:
+        return self.cum_quote / self.executed_qty if self.executed_qty > 0 else 0.0
+
+    @property
+    def closes(self) -> bool:
+        """Reduces a position: reduce-only, or the opposite side on a hedge-mode leg."""
+        if self.reduce_only:
+            return True
+        return (self.position_side == "LONG" and self.side == "SELL") or (self.position_side == "SHORT" and self.side == "BUY")
+
+    def copy(self) -> "SimOrder":
+        return replace(self)
+
+
+@dataclass(frozen=True)
+class PositionView:
+    account: str
+    symbol: str
+    position_side: str  # BOTH | LONG | SHORT
+    amount: float  # signed: > 0 long, < 0 short
+    entry_price: float
+    mark_price: float
+    unrealized_pnl: float
+    notional: float  # signed, at the mark
+    leverage: int
+    initial_margin: float
+    maint_margin: float
+    liquidation_price: float  # 0: none
+    update_time: int
+
+    @property
+    def side(self) -> str:
+        return "long" if self.amount > 0 else "short"
+
+
+@dataclass(frozen=True)
+class AccountView:
+    account: str
+    wallet: float
+    unrealized_pnl: float
+    equity: float  # margin balance: wallet + unrealized PnL
+    initial_margin: float  # positions
+    open_order_margin: float
+    maint_margin: float
+    available: float
+    hedge_mode: bool
+    spot: dict
+    update_time: int
+
+
+@dataclass
+class _Leg:
+    amount: float = 0.0  # signed
+    entry: float = 0.0
+    update_time: int = 0
+
+
+@dataclass
+class _Account:
+    spec: AccountSpec
+    wallet: float
+    hedge_mode: bool
+    spot: dict = field(default_factory=dict)
+    legs: dict = field(default_factory=dict)  # (symbol, position side) → _Leg
+    leverage: dict = field(default_factory=dict)
+    orders: dict = field(default_factory=dict)  # order id → SimOrder (all, ever)
+    live: dict = field(default_factory=dict)  # order id → SimOrder: open after placement (pruned lazily)
+    by_client: dict = field(default_factory=dict)  # client id → order id (ever used)
+    countdowns: dict = field(default_factory=dict)  # symbol → (deadline ms, countdown ms)
+    hidden: set = field(default_factory=set)  # order ids hidden from the next query
+    weight_minute: int = -1
+    weight_used: int = 0
+    order_second: int = -1
+    order_count: int = 0
+    strikes: list = field(default_factory=list)
+    banned_until: int = 0
+    fees_paid: float = 0.0
+    realized_pnl: float = 0.0
+
+
+class SimExchange:
+    """The engine. Every public method takes the account *name*; faces resolve API keys with
+    :meth:`account_for_key`. Every public method first evaluates due timers at the clock's
+    current time (countdown cancel-alls, resting limit orders)."""
+
+    def __init__(self, clock: Clock, *, seed: int = 0, markets: Iterable[MarketSpec] = (),
+                 accounts: Iterable[AccountSpec] = (), paths: Optional[dict[str, PricePath]] = None,
+                 t0: Optional[int] = None, taker_fee: float = 0.0004, maker_fee: float = 0.0002,
+                 slippage: SlippageModel = SlippageModel(), fill_ratio: float = 1.0,
+                 rate_limits: RateLimits = RateLimits(), client_id_scope: str = "account",
+                 faults: Optional[FaultPlan] = None):
+        if client_id_scope not in ("account", "open"):
+            raise ValueError("client_id_scope is 'account' (unique forever) or 'open' (unique among open orders)")
+        self.clock = clock
+        self.seed = seed
+        self.t0 = clock() if t0 is None else int(t0)
+        self.taker_fee = taker_fee
+        self.maker_fee = maker_fee
+        self.slippage = slippage
+        self.fill_ratio = fill_ratio
+        self.fill_ratios: dict[str, float] = {}
+        self.rate_limits = rate_limits
+        self.client_id_scope = client_id_scope
+        self.faults = faults if faults is not None else FaultPlan()
+        self.markets: dict[str, MarketSpec] = {}
+        self.paths: dict[str, PricePath] = {}
+        self.accounts: dict[str, _Account] = {}
+        self._by_key: dict[str, str] = {}
+        self._next_id = random.Random(seed).randrange(1_000_000_000, 9_000_000_000)
+        self._auto_client = 0
+        self._marks: dict[tuple[str, int], float] = {}  # (symbol, time) → mark: paths are pure
+        self.events: list[dict] = []  # fills, cancels, countdown triggers: the engine's journal
+        for m in markets:
+            self.add_market(m, (paths or {}).get(m.symbol))
+        for a in accounts:
+            self.add_account(a)
+
+    # --- setup -------------------------------------------------------------------------------------
+
+    def add_market(self, spec: MarketSpec, path: Optional[PricePath] = None) -> None:
+        self.markets[spec.symbol] = spec
+        if path is not None:
+            self.paths[spec.symbol] = path
+
+    def add_account(self, spec: AccountSpec) -> None:
+        if spec.name in self.accounts or spec.api_key in self._by_key:
+            raise ValueError(f"account {spec.name} or its API key exists already")
+        self.accounts[spec.name] = _Account(spec, float(spec.wallet), spec.hedge_mode, dict(spec.spot))
+        self._by_key[spec.api_key] = spec.name
+
+    def set_price_path(self, symbol: str, path: PricePath) -> None:
+        self._market(symbol)
+        self.paths[symbol] = path
+        self._marks.clear()
+
+    def set_mark(self, symbol: str, price: float) -> None:
+        """Hold the mark at ``price`` from now on (a flat path)."""
+        self.set_price_path(symbol, Flat(float(price)))
+
+    def set_fill_ratio(self, ratio: float, symbol: Optional[str] = None) -> None:
+        """Fraction of an order's quantity that fills when it is placed (the rest expires for
+        market/IOC orders and rests for GTC limits). While a symbol's ratio is below 1 its book
+        is thin: resting orders do not fill; at 1 a crossed resting limit fills fully."""
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError("a fill ratio is in [0, 1]")
+        if symbol is None:
+            self.fill_ratio = ratio
+        else:
+            self.fill_ratios[symbol] = ratio
+
+    def open_position(self, account: str, symbol: str, side: str, amount: float, entry: float,
+                      position_side: Optional[str] = None) -> None:
+        """Seed a position (scenario setup): no fee, no rate limit, no margin check."""
+        a = self._acct(account)
+        m = self._market(symbol)
+        if a.hedge_mode:
+            ps = position_side or ("LONG" if side == "long" else "SHORT")
+        else:
+            ps = "BOTH"
+        leg = a.legs.setdefault((m.symbol, ps), _Leg())
+        signed = amount if side == "long" else -amount
+        self._apply(a, m, leg, signed, entry, self.now())
+
+    def hide_from_next_query(self, account: str, order_id: int) -> None:
+        """The next ``get_order`` or ``open_orders`` of this account does not show the order (once)."""
+        self._acct(account).hidden.add(int(order_id))
+
+    # --- time ----------------------------------------------------------------------------------------
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def tick(self) -> int:
+        """Evaluate due timers at the current time; returns it."""
+        now = self.now()
+        self._tick(now)
+        return now
+
+    def advance(self, ms: int) -> int:
+        """Move a :class:`ManualClock` forward and evaluate timers."""
+        adv = getattr(self.clock, "advance", None)
+        if adv is None:
+            raise TypeError("advance() needs a clock with an advance(ms) method (ManualClock)")
+        adv(ms)
+        return self.tick()
+
+    def mark(self, symbol: str, at: Optional[int] = None) -> float:
+        t = self.now() if at is None else int(at)
+        cached = self._marks.get((symbol, t))
+        if cached is not None:
+            return cached
+        m = self._market(symbol)
+        path = self.paths.get(symbol)
+        if path is None:
+            raise SimError(INVALID_SYMBOL, "Invalid symbol.")
+        p = float(path(t - self.t0))
+        price = max(m.price_tick, round(round(p / m.price_tick) * m.price_tick, m.price_decimals))
+        if len(self._marks) > 4096:
+            self._marks.clear()
+        self._marks[(symbol, t)] = price
+        return price
+
+    # --- lookups ---------------------------------------------------------------------------------------
+
+    def account_for_key(self, api_key: str) -> Optional[str]:
+        return self._by_key.get(api_key)
+
+    def secret(self, account: str) -> str:
+        return self._acct(account).spec.secret
+
+    def hedge_mode(self, account: str) -> bool:
+        return self._acct(account).hedge_mode
+
+    def leverage(self, account: str, symbol: str) -> int:
+        a = self._acct(account)
+        m = self._market(symbol)
+        return min(a.leverage.get(m.symbol, a.spec.leverage), m.max_leverage)
+
+    def used_weight(self, account: str) -> int:
+        a = self._acct(account)
+        return a.weight_used if a.weight_minute == self.now() // 60_000 else 0
+
+    def _acct(self, account: str) -> _Account:
+        try:
+            return self.accounts[account]
+        except KeyError:
+            raise SimError(-2015, "Invalid API-key, IP, or permissions for action.", 401) from None
+
+    def _market(self, symbol: Optional[str]) -> MarketSpec:
+        if not symbol:
+            raise SimError(MANDATORY_PARAM, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
+        m = self.markets.get(symbol)
+        if m is None:
+            raise SimError(INVALID_SYMBOL, "Invalid symbol.")
+        return m
+
+    # --- rate limits -------------------------------------------------------------------------------------
+
+    def _strike(self, a: _Account, now: int) -> bool:
+        rl = self.rate_limits
+        a.strikes = [s for s in a.strikes if s > now - rl.strike_window_ms] + [now]
+        if len(a.strikes) >= rl.ban_after:
+            a.banned_until = now + rl.ban_ms
+            a.strikes = []
+            return True
+        return False
+
+    def _banned(self, a: _Account, now: int) -> SimError:
+        return SimError(TOO_MANY_REQUESTS, f"Way too many requests; IP(127.0.0.1) banned until {a.banned_until}. "
+                        "Please use the websocket for live updates to avoid bans.", 418,
+                        retry_after_s=max(0.0, (a.banned_until - now) / 1000))
+
+    def charge(self, account: str, weight: int) -> None:
+        """Count ``weight`` against the account's minute; 429 over the limit, 418 when banned."""
+        a = self._acct(account)
+        self._charge(a, weight, self.now())
+
+    def _charge(self, a: _Account, weight: int, now: int) -> None:
+        if a.banned_until > now:
+            raise self._banned(a, now)
+        minute = now // 60_000
+        if minute != a.weight_minute:
+            a.weight_minute, a.weight_used = minute, 0
+        limit = self.rate_limits.weight_per_minute
+        if a.weight_used + weight > limit:
+            if self._strike(a, now):
+                raise self._banned(a, now)
+            raise SimError(TOO_MANY_REQUESTS, f"Too many requests; current limit of IP(127.0.0.1) is {limit} requests per "
+                           "minute. Please use the websocket for live updates to avoid polling the API.", 429,
+                           retry_after_s=((minute + 1) * 60_000 - now) / 1000)
+        a.weight_used += weight
+
+    def _count_order(self, a: _Account, now: int) -> None:
+        second = now // 1000
+        if second != a.order_second:
+            a.order_second, a.order_count = second, 0
+        limit = self.rate_limits.orders_per_second
+        if a.order_count + 1 > limit:
+            if self._strike(a, now):
+                raise self._banned(a, now)
+            raise SimError(TOO_MANY_ORDERS, f"Too many new orders; current limit is {limit} orders per SECOND.", 429,
+                           retry_after_s=((second + 1) * 1000 - now) / 1000)
+        a.order_count += 1
+
+    # --- timers ------------------------------------------------------------------------------------------
+
+    def _begin(self) -> int:
+        now = self.now()
+        self._tick(now)
+        return now
+
+    def _tick(self, now: int) -> None:
+        for name in sorted(self.accounts):
+            a = self.accounts[name]
+            for symbol in sorted(a.countdowns):
+                deadline, _ = a.countdowns[symbol]
+                if deadline <= now:
+                    del a.countdowns[symbol]
+                    ids = self._cancel_symbol(a, symbol, deadline, "CANCELED")
+                    self.events.append({"event": "countdown_cancel_all", "account": name, "symbol": symbol,
+                                        "ts": deadline, "orders": ids})
+            for o in self._live(a):
+                # a thin book (fill ratio < 1) has no liquidity for resting orders either
+                if o.type == "LIMIT" and self._ratio(o.symbol) >= 1.0 and (
+                        self._crosses(o, self.mark(o.symbol, now)) or (o.closes and self._closable(a, o) <= EPS)):
+                    self._execute(a, self.markets[o.symbol], o, now, resting=True)
+
+    @staticmethod
+    def _live(a: _Account) -> list[SimOrder]:
+        """The account's open orders by id (only limit futures orders ever rest)."""
+        for oid in [i for i, o in a.live.items() if not o.is_open]:
+            del a.live[oid]
+        return [a.live[i] for i in sorted(a.live)]
+
+    def _cancel_symbol(self, a: _Account, symbol: str, ts: int, status: str) -> list[int]:
+        ids = []
+        for o in self._live(a):
+            if o.symbol == symbol and o.is_open:
+                o.status, o.update_time = status, ts
+                ids.append(o.order_id)
+        return ids
+
+    # --- positions -----------------------------------------------------------------------------------------
+
+    def _closable(self, a: _Account, o: SimOrder) -> float:
+        """How much of the position ``o`` may still reduce (for closing orders)."""
+        leg = a.legs.get((o.symbol, o.position_side))
+        amt = leg.amount if leg else 0.0
+        if o.side == "SELL":
+            return max(0.0, amt)
+        return max(0.0, -amt)
+
+    def _apply(self, a: _Account, m: MarketSpec, leg: _Leg, signed: float, px: float, now: int) -> float:
+        """Trade ``signed`` contracts at ``px`` on a leg; returns the realized PnL."""
+        pos = leg.amount
+        realized = 0.0
+        if pos == 0 or (pos > 0) == (signed > 0):
+            new = _clean(pos + signed)
+            leg.entry = (abs(pos) * leg.entry + abs(signed) * px) / abs(new) if new else 0.0
+            leg.amount = new
+        else:
+            closed = min(abs(pos), abs(signed))
+            realized = closed * (px - leg.entry) * (1 if pos > 0 else -1) * m.contract_size
+            new = _clean(pos + signed)
+            if new == 0:
+                leg.entry = 0.0
+            elif (new > 0) != (pos > 0):
+                leg.entry = px
+            leg.amount = new
+        leg.update_time = now
+        return realized
+
+    # --- orders -------------------------------------------------------------------------------------------
+
+    def _client_id(self, a: _Account, cid: Optional[str]) -> str:
+        if cid is None or cid == "":
+            self._auto_client += 1
+            return f"sim{self.seed % 1000:03d}auto{self._auto_client:08d}"
+        if not CLIENT_ID_RE.match(cid):
+            raise SimError(ILLEGAL_CHARS, "Illegal characters found in parameter 'newClientOrderId'; legal range is "
+                           "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+        prev = a.by_client.get(cid)
+        if prev is not None and (self.client_id_scope == "account" or a.orders[prev].is_open):
+            raise SimError(DUPLICATE_CLIENT_ID, "ClientOrderId is duplicated.")
+        return cid
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def place_order(self, account: str, symbol: str, side: str, type: str, quantity: Optional[float],
+                    price: Optional[float] = None, *, time_in_force: Optional[str] = None,
+                    reduce_only: Optional[bool] = None, position_side: Optional[str] = None,
+                    client_order_id: Optional[str] = None) -> SimOrder:
+        """Place a futures order. ``reduce_only=None`` means "not sent" (it must not be sent in
+        hedge mode). Returns a copy of the order after its immediate execution."""
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 1, now)
+        self._count_order(a, now)
+        m = self._market(symbol)
+        side = (side or "").upper()
+        if side not in ("BUY", "SELL"):
+            raise SimError(INVALID_SIDE, "Invalid side.")
+        otype = (type or "").upper()
+        if otype not in ("MARKET", "LIMIT"):
+            raise SimError(INVALID_ORDER_TYPE, "Invalid orderType.")
+        if quantity is None:
+            raise SimError(MANDATORY_PARAM, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
+        qty = float(quantity)
+        if qty <= 0:
+            raise SimError(QTY_NOT_POSITIVE, "Quantity less than or equal to zero.")
+        if not on_grid(qty, m.amount_step):
+            raise SimError(PRECISION, "Precision is over the maximum defined for this asset.")
+        qty = round(round(qty / m.amount_step) * m.amount_step, m.amount_decimals)
+        if qty < m.min_amount - EPS:
+            raise SimError(-1013, "Filter failure: LOT_SIZE")
+        if qty > m.max_amount + EPS:
+            raise SimError(QTY_TOO_LARGE, "Quantity greater than max quantity.")
+        if otype == "LIMIT":
+            if price is None:
+                raise SimError(MANDATORY_PARAM, "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
+            if time_in_force is None:
+                raise SimError(MANDATORY_PARAM, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
+            tif = time_in_force.upper()
+            if tif not in ("GTC", "IOC", "FOK", "GTX"):
+                raise SimError(INVALID_TIF, "Invalid timeInForce.")
+            px = float(price)
+            if px <= 0:
+                raise SimError(PRICE_TOO_LOW, "Price less than min price.")
+            if not on_grid(px, m.price_tick):
+                raise SimError(TICK_SIZE, "Price not increased by tick size.")
+            px = round(round(px / m.price_tick) * m.price_tick, m.price_decimals)
+        else:
+            if price is not None and float(price) != 0:
+                raise SimError(PARAM_NOT_REQUIRED, "Parameter 'price' sent when not required.")
+            tif, px = "GTC", 0.0
+        if a.hedge_mode:
+            if reduce_only is not None:
+                raise SimError(PARAM_NOT_REQUIRED, "Parameter 'reduceOnly' sent when not required.")
+            ps = (position_side or "BOTH").upper()
+            if ps not in ("LONG", "SHORT"):
+                raise SimError(POSITION_SIDE_MISMATCH, "Order's position side does not match user's setting.")
+        else:
+            ps = (position_side or "BOTH").upper()
+            if ps != "BOTH":
+                raise SimError(POSITION_SIDE_MISMATCH, "Order's position side does not match user's setting.")
+        ro = bool(reduce_only)
+        cid = self._client_id(a, client_order_id)
+        o = SimOrder(0, cid, account, m.symbol, side, otype, tif, qty, px, ro, ps, now, now)
+        mark = self.mark(m.symbol, now)
+        if o.closes:
+            if qty > self._closable(a, o) + EPS:
+                raise SimError(REDUCE_ONLY_REJECTED, "ReduceOnly Order is rejected.")
+        else:
+            ref = px if otype == "LIMIT" else mark
+            if qty * ref * m.contract_size < m.min_notional - EPS:
+                raise SimError(NOTIONAL_TOO_SMALL, f"Order's notional must be no smaller than {m.min_notional:g} "
+                               "(unless you choose reduce only).")
+            # only the part that opens (one-way: beyond an opposite position) needs margin
+            leg = a.legs.get((m.symbol, ps))
+            amt = leg.amount if leg else 0.0
+            opposite = max(0.0, amt) if side == "SELL" else max(0.0, -amt)
+            opening = max(0.0, qty - opposite) if ps == "BOTH" else qty
+            need = opening * ref * m.contract_size * (1.0 / self.leverage(account, m.symbol) + self.taker_fee)
+            if need > self._view(a, now).available + EPS:
+                raise SimError(MARGIN_INSUFFICIENT, "Margin is insufficient.")
+        if sum(1 for x in self._live(a) if x.symbol == m.symbol) >= MAX_OPEN_ORDERS_PER_SYMBOL:
+            raise SimError(MAX_OPEN_ORDERS, "Reach max open order limit.")
+        if tif == "GTX" and self._crosses(o, mark):
+            raise SimError(POST_ONLY_REJECTED, "Due to the order could not be executed as maker, the Post Only order "
+                           "will be rejected.")
+        if tif == "FOK" and (not self._crosses(o, mark) or self._ratio(m.symbol) < 1.0):
+            o.order_id = self._register(a, o)
+            o.status = "EXPIRED"
+            return o.copy()
+        o.order_id = self._register(a, o)
+        self._execute(a, m, o, now, resting=False)
+        if o.is_open and (otype == "MARKET" or tif in ("IOC", "FOK")):
+            o.status = "EXPIRED"
+            o.update_time = now
+        if o.is_open:
+            a.live[o.order_id] = o
+        return o.copy()
+
+    def _register(self, a: _Account, o: SimOrder) -> int:
+        oid = self._new_id()
+        o.order_id = oid
+        a.orders[oid] = o
+        a.by_client[o.client_order_id] = oid
+        return oid
+
+    def _ratio(self, symbol: str) -> float:
+        return self.fill_ratios.get(symbol, self.fill_ratio)
+
+    @staticmethod
+    def _crosses(o: SimOrder, mark: float) -> bool:
+        if o.type == "MARKET":
+            return True
+        return mark <= o.price + EPS if o.side == "BUY" else mark >= o.price - EPS
+
+    def _execute(self, a: _Account, m: MarketSpec, o: SimOrder, now: int, resting: bool) -> None:
+        mark = self.mark(m.symbol, now)
+        if o.closes:
+            closable = self._closable(a, o)
+            if closable <= EPS:
+                if resting:  # the position is gone: a resting reduce-only order expires
+                    o.status, o.update_time = "EXPIRED", now
+                    self.events.append({"event": "expire", "account": a.spec.name, "order": o.order_id, "ts": now})
+                return
+        else:
+            closable = math.inf
+        if not self._crosses(o, mark):
+            return
+        want = o.remaining
+        if not resting:
+            r = self._ratio(m.symbol)
+            if r < 1.0:
+                want = floor_step(want * r, m.amount_step)
+        qty = min(want, floor_step(closable, m.amount_step) if closable != math.inf else want)
+        if qty <= EPS:
+            return
+        bps = self.slippage.bps(qty * mark * m.contract_size)
+        if o.side == "BUY":
+            px = _round_px(mark * (1 + bps / 1e4), m.price_tick, up=True)
+            if o.type == "LIMIT":
+                px = min(px, o.price)
+        else:
+            px = _round_px(mark * (1 - bps / 1e4), m.price_tick, up=False)
+            if o.type == "LIMIT":
+                px = max(px, o.price)
+        self._fill(a, m, o, qty, px, now)
+
+    def _fill(self, a: _Account, m: MarketSpec, o: SimOrder, qty: float, px: float, now: int) -> None:
+        leg = a.legs.setdefault((m.symbol, o.position_side), _Leg())
+        signed = qty if o.side == "BUY" else -qty
+        realized = self._apply(a, m, leg, signed, px, now)
+        notional = qty * px * m.contract_size
+        fee = notional * self.taker_fee
+        a.wallet = a.wallet + realized - fee
+        a.fees_paid += fee
+        a.realized_pnl += realized
+        o.executed_qty = _clean(o.executed_qty + qty)
+        o.cum_quote += notional
+        o.fee += fee
+        o.realized_pnl += realized
+        o.update_time = now
+        o.status = "FILLED" if o.remaining <= EPS else "PARTIALLY_FILLED"
+        self.events.append({"event": "fill", "account": a.spec.name, "order": o.order_id, "symbol": m.symbol,
+                            "side": o.side, "position_side": o.position_side, "qty": qty, "price": px,
+                            "fee": round(fee, 10), "realized": round(realized, 10), "ts": now})
+
+    def get_order(self, account: str, symbol: str, order_id: Optional[int] = None,
+                  client_order_id: Optional[str] = None) -> SimOrder:
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 1, now)
+        m = self._market(symbol)
+        if order_id is None and not client_order_id:
+            raise SimError(MANDATORY_PARAM, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        o = self._find(a, order_id, client_order_id)
+        if o is None or o.symbol != m.symbol or o.spot:
+            raise SimError(NO_SUCH_ORDER, "Order does not exist.")
+        if o.order_id in a.hidden:
+            a.hidden.discard(o.order_id)
+            raise SimError(NO_SUCH_ORDER, "Order does not exist.")
+        return o.copy()
+
+    def _find(self, a: _Account, order_id: Optional[int], client_order_id: Optional[str]) -> Optional[SimOrder]:
+        if order_id is not None:
+            return a.orders.get(int(order_id))
+        oid = a.by_client.get(client_order_id)
+        return a.orders.get(oid) if oid is not None else None
+
+    def open_orders(self, account: str, symbol: Optional[str] = None) -> list[SimOrder]:
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 1 if symbol else 40, now)
+        sym = self._market(symbol).symbol if symbol else None
+        out = []
+        for o in self._live(a):
+            if sym and o.symbol != sym:
+                continue
+            if o.order_id in a.hidden:
+                a.hidden.discard(o.order_id)
+                continue
+            out.append(o.copy())
+        return out
+
+    def cancel_order(self, account: str, symbol: str, order_id: Optional[int] = None,
+                     client_order_id: Optional[str] = None) -> SimOrder:
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 1, now)
+        m = self._market(symbol)
+        if order_id is None and not client_order_id:
+            raise SimError(MANDATORY_PARAM, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        o = self._find(a, order_id, client_order_id)
+        if o is None or o.symbol != m.symbol or not o.is_open or o.spot:
+            raise SimError(UNKNOWN_ORDER, "Unknown order sent.")
+        o.status, o.update_time = "CANCELED", now
+        self.events.append({"event": "cancel", "account": account, "order": o.order_id, "ts": now})
+        return o.copy()
+
+    def cancel_all(self, account: str, symbol: str) -> list[SimOrder]:
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 1, now)
+        m = self._market(symbol)
+        ids = self._cancel_symbol(a, m.symbol, now, "CANCELED")
+        if ids:
+            self.events.append({"event": "cancel_all", "account": account, "symbol": m.symbol, "orders": ids, "ts": now})
+        return [a.orders[i].copy() for i in ids]
+
+    def countdown_cancel_all(self, account: str, symbol: str, countdown_ms: int) -> dict:
+        """Arm (``countdown_ms`` > 0) or disarm (0) the symbol's countdown; re-arming resets it."""
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 10, now)
+        m = self._market(symbol)
+        if countdown_ms is None or int(countdown_ms) < 0:
+            raise SimError(INVALID_PARAM, "Data sent for parameter 'countdownTime' is not valid.")
+        ms = int(countdown_ms)
+        if ms == 0:
+            a.countdowns.pop(m.symbol, None)
+        else:
+            a.countdowns[m.symbol] = (now + ms, ms)
+        return {"symbol": m.symbol, "countdownTime": str(ms)}
+
+    def countdowns(self, account: str) -> dict[str, int]:
+        """Armed countdowns: symbol → deadline (UTC ms)."""
+        return {s: d for s, (d, _) in sorted(self._acct(account).countdowns.items())}
+
+    def set_position_mode(self, account: str, hedge: bool) -> None:
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 1, now)
+        if a.hedge_mode == bool(hedge):
+            raise SimError(NO_NEED_TO_CHANGE_SIDE, "No need to change position side.")
+        if self._live(a):
+            raise SimError(SIDE_CHANGE_OPEN_ORDERS, "Position side cannot be changed if there exists open orders.")
+        if any(abs(leg.amount) > EPS for leg in a.legs.values()):
+            raise SimError(SIDE_CHANGE_POSITIONS, "Position side cannot be changed if there exists position.")
+        a.hedge_mode = bool(hedge)
+        a.legs = {}
+
+    def position_mode(self, account: str) -> bool:
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 30, now)
+        return a.hedge_mode
+
+    def set_leverage(self, account: str, symbol: str, leverage: int) -> int:
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 1, now)
+        m = self._market(symbol)
+        lev = int(leverage)
+        if not 1 <= lev <= m.max_leverage:
+            raise SimError(LEVERAGE_INVALID, f"Leverage {lev} is not valid")
+        a.leverage[m.symbol] = lev
+        return lev
+
+    # --- spot -------------------------------------------------------------------------------------------
+
+    def place_spot_order(self, account: str, symbol: str, side: str, quantity: float, price: Optional[float] = None,
+                         *, client_order_id: Optional[str] = None) -> SimOrder:
+        """An immediate (IOC) spot order on ``symbol``'s base against the USDT spot balance, at
+        the mark with slippage; ``price`` is a protective limit. Never rests."""
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 1, now)
+        self._count_order(a, now)
+        m = self._market(symbol)
+        side = (side or "").upper()
+        if side not in ("BUY", "SELL"):
+            raise SimError(INVALID_SIDE, "Invalid side.")
+        qty = float(quantity)
+        if qty <= 0:
+            raise SimError(QTY_NOT_POSITIVE, "Quantity less than or equal to zero.")
+        if not on_grid(qty, m.amount_step):
+            raise SimError(PRECISION, "Precision is over the maximum defined for this asset.")
+        if qty < m.min_amount - EPS:
+            raise SimError(-1013, "Filter failure: LOT_SIZE")
+        px_limit = None
+        if price is not None:
+            px_limit = float(price)
+            if not on_grid(px_limit, m.price_tick):
+                raise SimError(TICK_SIZE, "Price not increased by tick size.")
+        mark = self.mark(m.symbol, now)
+        if qty * mark < m.min_notional - EPS:
+            raise SimError(-1013, "Filter failure: NOTIONAL")
+        if side == "SELL" and a.spot.get(m.base, 0.0) < qty - EPS:
+            raise SimError(INSUFFICIENT_BALANCE, "Account has insufficient balance for requested action.")
+        cid = self._client_id(a, client_order_id)
+        o = SimOrder(0, cid, account, m.symbol, side, "LIMIT" if px_limit else "MARKET", "IOC", qty, px_limit or 0.0,
+                     False, "BOTH", now, now, spot=True)
+        bps = self.slippage.bps(qty * mark)
+        if side == "BUY":
+            px = _round_px(mark * (1 + bps / 1e4), m.price_tick, up=True)
+            ok = px_limit is None or mark <= px_limit + EPS
+            px = min(px, px_limit) if px_limit else px
+        else:
+            px = _round_px(mark * (1 - bps / 1e4), m.price_tick, up=False)
+            ok = px_limit is None or mark >= px_limit - EPS
+            px = max(px, px_limit) if px_limit else px
+        fill = floor_step(qty * self._ratio(m.symbol), m.amount_step) if ok else 0.0
+        if side == "BUY" and a.spot.get(m.quote, 0.0) < fill * px * (1 + self.taker_fee) - EPS:
+            raise SimError(INSUFFICIENT_BALANCE, "Account has insufficient balance for requested action.")
+        self._register(a, o)
+        if fill > 0:
+            notional = fill * px
+            fee = notional * self.taker_fee
+            sign = 1 if side == "BUY" else -1
+            a.spot[m.base] = _clean(a.spot.get(m.base, 0.0) + sign * fill)
+            a.spot[m.quote] = a.spot.get(m.quote, 0.0) - sign * notional - fee
+            a.fees_paid += fee
+            o.executed_qty, o.cum_quote, o.fee = fill, notional, fee
+            self.events.append({"event": "spot_fill", "account": account, "order": o.order_id, "symbol": m.symbol,
+                                "side": side, "qty": fill, "price": px, "fee": round(fee, 10), "ts": now})
+        o.status = "FILLED" if o.remaining <= EPS else "EXPIRED"
+        return o.copy()
+
+    def get_spot_order(self, account: str, client_order_id: str) -> SimOrder:
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 1, now)
+        o = self._find(a, None, client_order_id)
+        if o is None or not o.spot:
+            raise SimError(NO_SUCH_ORDER, "Order does not exist.")
+        if o.order_id in a.hidden:
+            a.hidden.discard(o.order_id)
+            raise SimError(NO_SUCH_ORDER, "Order does not exist.")
+        return o.copy()
+
+    # --- views ---------------------------------------------------------------------------------------------
+
+    def positions(self, account: str, symbol: Optional[str] = None, at: Optional[int] = None) -> list[PositionView]:
+        """Open positions (legs with a non-zero amount), marked at ``at`` (default now)."""
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 5, now)
+        sym = self._market(symbol).symbol if symbol else None
+        return [p for p in self._positions(a, now if at is None else at) if sym is None or p.symbol == sym]
+
+    def _positions(self, a: _Account, at: int) -> list[PositionView]:
+        rows = []
+        total_im = 0.0
+        for (symbol, ps), leg in sorted(a.legs.items()):
+            if abs(leg.amount) <= EPS:
+                continue
+            m = self.markets[symbol]
+            mark = self.mark(symbol, at)
+            lev = min(a.leverage.get(symbol, a.spec.leverage), m.max_leverage)
+            notional = leg.amount * mark * m.contract_size
+            im = abs(notional) / lev
+            total_im += im
+            rows.append((symbol, ps, leg, m, mark, lev, notional, im))
+        out = []
+        for symbol, ps, leg, m, mark, lev, notional, im in rows:
+            q = abs(leg.amount) * m.contract_size
+            alloc = a.wallet * (im / total_im) if total_im > 0 else a.wallet
+            mmr = m.maint_margin_rate
+            if leg.amount > 0:
+                liq = (leg.entry * q - alloc) / (q * (1 - mmr))
+            else:
+                liq = (leg.entry * q + alloc) / (q * (1 + mmr))
+            upnl = leg.amount * (mark - leg.entry) * m.contract_size
+            out.append(PositionView(a.spec.name, symbol, ps, leg.amount, leg.entry, mark, upnl, notional, lev, im,
+                                    abs(notional) * mmr, max(0.0, liq), min(leg.update_time, at)))
+        return out
+
+    def account_state(self, account: str, at: Optional[int] = None) -> AccountView:
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 5, now)
+        return self._view(a, now if at is None else at)
+
+    def _view(self, a: _Account, at: int) -> AccountView:
+        pos = self._positions(a, at)
+        upnl = sum(p.unrealized_pnl for p in pos)
+        im = sum(p.initial_margin for p in pos)
+        mm = sum(p.maint_margin for p in pos)
+        oom = 0.0
+        for o in a.live.values():
+            if o.is_open and not o.closes:
+                lev = min(a.leverage.get(o.symbol, a.spec.leverage), self.markets[o.symbol].max_leverage)
+                oom += o.remaining * o.price * self.markets[o.symbol].contract_size / lev
+        equity = a.wallet + upnl
+        return AccountView(a.spec.name, a.wallet, upnl, equity, im, oom, mm, max(0.0, equity - im - oom), a.hedge_mode,
+                           dict(sorted(a.spot.items())), at)
+
+    # --- inspection ------------------------------------------------------------------------------------------
+
+    def order_by_client_id(self, account: str, client_order_id: str) -> Optional[SimOrder]:
+        """Test helper: the order without a query (no rate limit, no hiding, no timers)."""
+        a = self._acct(account)
+        o = self._find(a, None, client_order_id)
+        return o.copy() if o else None
+
+    def dump_state(self) -> dict:
+        """Everything, as plain data: for determinism checks and debugging."""
+        out = {"t0": self.t0, "now": self.now(), "accounts": {}, "events": self.events}
+        for name in sorted(self.accounts):
+            a = self.accounts[name]
+            out["accounts"][name] = {
+                "wallet": round(a.wallet, 8), "hedge_mode": a.hedge_mode, "spot": dict(sorted(a.spot.items())),
+                "legs": {f"{s}/{ps}": [leg.amount, round(leg.entry, 8), leg.update_time]
+                         for (s, ps), leg in sorted(a.legs.items())},
+                "orders": [asdict(a.orders[i]) for i in sorted(a.orders)],
+                "countdowns": {s: list(v) for s, v in sorted(a.countdowns.items())},
+                "fees_paid": round(a.fees_paid, 8), "realized_pnl": round(a.realized_pnl, 8),
+            }
+        return out
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.dump_state(), sort_keys=True, default=str).encode()).hexdigest()
+
+
+__all__ = ["SimExchange", "SimError", "SimOrder", "PositionView", "AccountView", "MarketSpec", "AccountSpec",
+           "SlippageModel", "RateLimits", "ManualClock", "Clock", "decimals", "floor_step", "on_grid"]

@@ -1,0 +1,233 @@
+"""Fault injection for the simulated exchange: a deterministic, scriptable plan.
+
+A :class:`FaultPlan` is a list of rules. Each rule names an operation (an engine operation
+such as ``place_order``, an HTTP endpoint such as ``POST /fapi/v1/order``, or ``*``), says
+*when* it fires (the n-th calls of that operation, a window on the engine clock, at most so
+many times, optionally one account only) and *what* it injects (:class:`FaultKind`).
+
+Both faces of the simulator consult the same plan before and after they call the engine:
+
+* :class:`adapters.simulated.adapter.SimulatedAdapter` turns faults into what an in-process
+  client would see (asyncio timeouts, ``AdapterError`` reason codes);
+* :class:`adapters.simulated.http.SimServer` turns them into what a REST client would see
+  (HTTP 429/418/5xx, truncated JSON, a closed connection, a request that never answers).
+
+What this module owns: the rule model, call counting, matching and a log of what fired.
+What it must not do: touch the engine, sleep, read a clock or draw random numbers — it is
+told the operation and the engine time by its caller, so the same script always fires the
+same faults at the same calls.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Iterable, Optional
+
+
+class FaultKind(str, Enum):
+    LATENCY = "latency"  # answer, but only after latency_ms
+    TIMEOUT = "timeout"  # never answer within the client's timeout (applied: executed first)
+    HTTP_429 = "http_429"  # rate limited (Binance -1003), with Retry-After
+    HTTP_418 = "http_418"  # IP banned (Binance -1003 "Way too many requests")
+    HTTP_500 = "http_500"  # internal error at the gateway
+    HTTP_503 = "http_503"  # service unavailable at the gateway
+    MALFORMED_JSON = "malformed_json"  # the operation runs; its answer is cut short
+    STALE = "stale"  # the data returned is stale_ms old
+    REJECT_REDUCE_ONLY = "reject_reduce_only"  # the order is refused with -2022, never executed
+    DISCONNECT_AFTER_SEND = "disconnect_after_send"  # executed, then the connection drops: no answer
+    HIDE_FROM_NEXT_QUERY = "hide_from_next_query"  # accepted; the next order query does not show it
+
+
+# HTTP status of each status fault
+HTTP_STATUS = {FaultKind.HTTP_429: 429, FaultKind.HTTP_418: 418, FaultKind.HTTP_500: 500, FaultKind.HTTP_503: 503}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected fault, as handed to a face. ``applied``: for TIMEOUT, the engine runs the
+    operation before the answer is withheld (the outcome is unknown to the client)."""
+
+    kind: FaultKind
+    latency_ms: int = 0
+    stale_ms: int = 0
+    retry_after_s: Optional[float] = None
+    applied: bool = False
+    body: Optional[str] = None  # HTTP face: a replacement response body for status faults
+    rule: int = -1  # index of the rule that fired
+
+
+@dataclass
+class FaultRule:
+    op: str  # operation name, "METHOD /path" of the HTTP face, or "*"
+    kind: FaultKind
+    calls: Optional[tuple[int, ...]] = None  # 1-based call numbers of `op` that fire
+    from_call: Optional[int] = None  # fire on calls >= from_call ...
+    to_call: Optional[int] = None  # ... and <= to_call
+    window: Optional[tuple[int, int]] = None  # engine time [start, end) in UTC ms
+    times: Optional[int] = None  # fire at most this many times
+    account: Optional[str] = None  # only calls made for this account
+    latency_ms: int = 0
+    stale_ms: int = 0
+    retry_after_s: Optional[float] = None
+    applied: bool = False
+    body: Optional[str] = None
+    fired: int = 0
+
+    def wants(self, op: str, endpoint: Optional[str]) -> bool:
+        return self.op == "*" or self.op == op or (endpoint is not None and self.op == endpoint)
+
+    def fires(self, call: int, now_ms: int, account: Optional[str]) -> bool:
+        if self.times is not None and self.fired >= self.times:
+            return False
+        if self.account is not None and account != self.account:
+            return False
+        if self.calls is not None and call not in self.calls:
+            return False
+        if self.from_call is not None and call < self.from_call:
+            return False
+        if self.to_call is not None and call > self.to_call:
+            return False
+        if self.window is not None and not (self.window[0] <= now_ms < self.window[1]):
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class FiredFault:
+    op: str
+    call: int
+    now_ms: int
+    kind: FaultKind
+    account: Optional[str]
+
+
+@dataclass
+class FaultPlan:
+    """Rules, per-operation call counters and the log of what fired.
+
+    Call numbers count every ``match`` of an operation (1-based), whether or not a fault
+    fires, across accounts; an HTTP rule keyed on an endpoint counts that endpoint's calls.
+    """
+
+    rules: list[FaultRule] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    log: list[FiredFault] = field(default_factory=list)
+
+    # --- scripting -------------------------------------------------------------------------
+
+    def add(self, op: str, kind: FaultKind | str, *, calls: Optional[Iterable[int]] = None, call: Optional[int] = None,
+            from_call: Optional[int] = None, to_call: Optional[int] = None, window: Optional[tuple[int, int]] = None,
+            times: Optional[int] = None, account: Optional[str] = None, latency_ms: int = 0, stale_ms: int = 0,
+            retry_after_s: Optional[float] = None, applied: bool = False, body: Optional[str] = None) -> "FaultPlan":
+        """Add a rule; returns the plan, so rules chain. ``call=n`` is ``calls=(n,)``."""
+        if call is not None:
+            calls = (call,) if calls is None else tuple(calls) + (call,)
+        self.rules.append(FaultRule(
+            op=op, kind=FaultKind(kind), calls=tuple(calls) if calls is not None else None,
+            from_call=from_call, to_call=to_call, window=tuple(window) if window else None, times=times,
+            account=account, latency_ms=int(latency_ms), stale_ms=int(stale_ms), retry_after_s=retry_after_s,
+            applied=applied, body=body))
+        return self
+
+    def latency(self, op: str, ms: int, **when) -> "FaultPlan":
+        return self.add(op, FaultKind.LATENCY, latency_ms=ms, **when)
+
+    def timeout(self, op: str, *, applied: bool = False, **when) -> "FaultPlan":
+        return self.add(op, FaultKind.TIMEOUT, applied=applied, **when)
+
+    def http_error(self, op: str, status: int, *, retry_after_s: Optional[float] = None, **when) -> "FaultPlan":
+        kind = {429: FaultKind.HTTP_429, 418: FaultKind.HTTP_418, 500: FaultKind.HTTP_500, 503: FaultKind.HTTP_503}[status]
+        return self.add(op, kind, retry_after_s=retry_after_s, **when)
+
+    def malformed_json(self, op: str, **when) -> "FaultPlan":
+        return self.add(op, FaultKind.MALFORMED_JSON, **when)
+
+    def stale(self, op: str, ms: int, **when) -> "FaultPlan":
+        return self.add(op, FaultKind.STALE, stale_ms=ms, **when)
+
+    def reject_reduce_only(self, op: str = "place_order", **when) -> "FaultPlan":
+        return self.add(op, FaultKind.REJECT_REDUCE_ONLY, **when)
+
+    def disconnect_after_send(self, op: str = "place_order", **when) -> "FaultPlan":
+        return self.add(op, FaultKind.DISCONNECT_AFTER_SEND, **when)
+
+    def hide_from_next_query(self, op: str = "place_order", **when) -> "FaultPlan":
+        return self.add(op, FaultKind.HIDE_FROM_NEXT_QUERY, **when)
+
+    def clear(self) -> None:
+        """Forget rules, counters and the log."""
+        self.rules.clear()
+        self.counts.clear()
+        self.log.clear()
+
+    # --- matching --------------------------------------------------------------------------
+
+    def match(self, op: str, now_ms: int, *, account: Optional[str] = None,
+              endpoint: Optional[str] = None) -> list[Fault]:
+        """Count one call of ``op`` (and of ``endpoint`` when given) and return the faults that
+        fire for it, in rule order."""
+        call = self.counts.get(op, 0) + 1
+        self.counts[op] = call
+        ep_call = None
+        if endpoint is not None and endpoint != op:
+            ep_call = self.counts.get(endpoint, 0) + 1
+            self.counts[endpoint] = ep_call
+        out: list[Fault] = []
+        for i, r in enumerate(self.rules):
+            if not r.wants(op, endpoint):
+                continue
+            n = ep_call if (ep_call is not None and r.op == endpoint) else call
+            if not r.fires(n, now_ms, account):
+                continue
+            r.fired += 1
+            self.log.append(FiredFault(op, n, now_ms, r.kind, account))
+            out.append(Fault(r.kind, r.latency_ms, r.stale_ms, r.retry_after_s, r.applied, r.body, i))
+        return out
+
+    def fired(self, kind: Optional[FaultKind | str] = None) -> list[FiredFault]:
+        if kind is None:
+            return list(self.log)
+        k = FaultKind(kind)
+        return [f for f in self.log if f.kind == k]
+
+    # --- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_dicts(cls, rules: Iterable[dict]) -> "FaultPlan":
+        """``[{"op": "place_order", "kind": "timeout", "calls": [2]}, ...]`` (keys of :meth:`add`)."""
+        plan = cls()
+        for r in rules:
+            r = dict(r)
+            op = r.pop("op", "*")
+            kind = r.pop("kind")
+            if "window" in r and r["window"] is not None:
+                r["window"] = tuple(r["window"])
+            plan.add(op, kind, **r)
+        return plan
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FaultPlan":
+        return cls.from_dicts(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def first(faults: list[Fault], *kinds: FaultKind) -> Optional[Fault]:
+    """The first fault of one of ``kinds``, or None."""
+    for f in faults:
+        if f.kind in kinds:
+            return f
+    return None
+
+
+def total_latency_ms(faults: list[Fault]) -> int:
+    return sum(f.latency_ms for f in faults if f.kind == FaultKind.LATENCY)
+
+
+def stale_ms(faults: list[Fault]) -> int:
+    return max((f.stale_ms for f in faults if f.kind == FaultKind.STALE), default=0)
+
+
+__all__ = ["FaultKind", "Fault", "FaultRule", "FaultPlan", "FiredFault", "HTTP_STATUS", "first", "total_latency_ms",
+           "stale_ms"]

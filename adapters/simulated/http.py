@@ -1,0 +1,629 @@
+"""The HTTP face of the simulated exchange: a Binance USDⓈ-M REST subset on 127.0.0.1.
+
+:class:`SimServer` serves one :class:`SimExchange` with the endpoints, parameters, response
+shapes, error JSON and HTTP statuses that ``ccxt.async_support.binanceusdm`` relies on, so a
+real ccxt client (and the ccxt adapter) can be pointed at it:
+
+public   GET  /fapi/v1/ping, /fapi/v1/time, /fapi/v1/exchangeInfo, /fapi/v1/ticker/price,
+              /fapi/v2/ticker/price, /fapi/v1/ticker/24hr, /fapi/v1/premiumIndex
+signed   GET  /fapi/v2/account, /fapi/v3/account, /fapi/v2/balance, /fapi/v3/balance,
+              /fapi/v2/positionRisk, /fapi/v3/positionRisk, /fapi/v1/leverageBracket,
+              /fapi/v1/openOrders, /fapi/v1/positionSide/dual, /fapi/v1/order
+         POST /fapi/v1/order, /fapi/v1/countdownCancelAll, /fapi/v1/positionSide/dual,
+              /fapi/v1/leverage
+         DELETE /fapi/v1/order, /fapi/v1/allOpenOrders
+
+Signed requests are checked like Binance does: ``X-MBX-APIKEY`` (-2014 / -2015, HTTP 401),
+an HMAC-SHA256 ``signature`` over the query string concatenated with the form body (-1022,
+HTTP 400), ``timestamp`` within ``recvWindow`` (default 5000, at most 60000) of the server's
+time (-1021). Engine errors keep their Binance code and status; rate limits answer 429 (or
+418 when banned) with ``Retry-After``. An unknown path is 404 with -5000.
+
+The engine's :class:`FaultPlan` is applied per request, keyed on the operation name (e.g.
+``place_order``) or the endpoint (``"POST /fapi/v1/order"``): latency, a request that never
+answers (TIMEOUT), 429/418/500/503, truncated JSON, stale data, a -2022 refusal, a dropped
+connection after the order executed, an order hidden from the next query.
+
+What it owns: HTTP parsing, authentication, rendering engine state as Binance JSON, and the
+HTTP meaning of each fault. What it must not do: listen anywhere but loopback, keep exchange
+state of its own (all state is the engine's), or hold secrets beyond the engine's test keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from typing import Any, Callable, Optional
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from .engine import MarketSpec, SimError, SimExchange, SimOrder
+from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale_ms, total_latency_ms
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+# (method, path) → (operation name, signed)
+ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
+    ("GET", "/fapi/v1/ping"): ("ping", False),
+    ("GET", "/fapi/v1/time"): ("time", False),
+    ("GET", "/fapi/v1/exchangeInfo"): ("exchange_info", False),
+    ("GET", "/fapi/v1/ticker/price"): ("ticker", False),
+    ("GET", "/fapi/v2/ticker/price"): ("ticker", False),
+    ("GET", "/fapi/v1/ticker/24hr"): ("ticker_24hr", False),
+    ("GET", "/fapi/v1/premiumIndex"): ("mark_price", False),
+    ("GET", "/fapi/v2/account"): ("account", True),
+    ("GET", "/fapi/v3/account"): ("account", True),
+    ("GET", "/fapi/v2/balance"): ("balance", True),
+    ("GET", "/fapi/v3/balance"): ("balance", True),
+    ("GET", "/fapi/v2/positionRisk"): ("positions", True),
+    ("GET", "/fapi/v3/positionRisk"): ("positions", True),
+    ("GET", "/fapi/v1/leverageBracket"): ("leverage_bracket", True),
+    ("GET", "/fapi/v1/openOrders"): ("open_orders", True),
+    ("GET", "/fapi/v1/positionSide/dual"): ("position_mode", True),
+    ("POST", "/fapi/v1/positionSide/dual"): ("set_position_mode", True),
+    ("POST", "/fapi/v1/leverage"): ("set_leverage", True),
+    ("GET", "/fapi/v1/order"): ("get_order", True),
+    ("POST", "/fapi/v1/order"): ("place_order", True),
+    ("DELETE", "/fapi/v1/order"): ("cancel_order", True),
+    ("DELETE", "/fapi/v1/allOpenOrders"): ("cancel_all", True),
+    ("POST", "/fapi/v1/countdownCancelAll"): ("countdown", True),
+}
+
+# ccxt binanceusdm ``urls['api']`` entries served here, and the path prefix of each
+CCXT_API_PATHS = {
+    "fapiPublic": "/fapi/v1", "fapiPublicV2": "/fapi/v2", "fapiPublicV3": "/fapi/v3",
+    "fapiPrivate": "/fapi/v1", "fapiPrivateV2": "/fapi/v2", "fapiPrivateV3": "/fapi/v3",
+    "fapiData": "/futures/data",
+}
+
+# ccxt options that keep binanceusdm on the fapi endpoints above
+CCXT_OPTIONS = {
+    "defaultType": "swap",
+    "defaultSubType": "linear",
+    "fetchMarkets": {"types": ["linear"]},  # only GET /fapi/v1/exchangeInfo (no spot, no sapi)
+    "fetchCurrencies": False,  # no GET /sapi/v1/capital/config/getall
+    "fetchMargins": False,
+    "adjustForTimeDifference": False,
+    "warnOnFetchOpenOrdersWithoutSymbol": False,
+}
+
+MONEY = 8  # decimals of money amounts in responses
+
+
+def _f(x: float, d: int) -> str:
+    s = f"{x:.{d}f}"
+    return "0" if float(s) == 0 and d == 0 else s
+
+
+class _Fail(Exception):
+    def __init__(self, status: int, body: Any, headers: Optional[dict] = None):
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+def _err(code: int, msg: str, status: int = 400) -> _Fail:
+    return _Fail(status, {"code": code, "msg": msg})
+
+
+class SimServer:
+    """A Binance USDⓈ-M REST face over ``engine``, on ``127.0.0.1`` (port 0: a free one).
+
+    ``auth_clock`` is the server time the request ``timestamp`` is checked against (default:
+    the engine clock); ``check_timestamp=False`` skips that check. A TIMEOUT fault holds the
+    request for ``hang_s`` seconds (or until the client goes away or the server stops);
+    injected latency sleeps ``latency_ms * time_scale``.
+    """
+
+    def __init__(self, engine: SimExchange, *, host: str = "127.0.0.1", port: int = 0,
+                 faults: Optional[FaultPlan] = None, check_timestamp: bool = True,
+                 auth_clock: Optional[Callable[[], int]] = None, hang_s: float = 3600.0, time_scale: float = 1.0):
+        if host not in LOOPBACK:
+            raise ValueError("the simulated exchange listens on loopback only")
+        self.engine = engine
+        self.host = host
+        self._port = port
+        self.faults = faults if faults is not None else engine.faults
+        self.check_timestamp = check_timestamp
+        self.auth_clock = auth_clock or engine.now
+        self.hang_s = hang_s
+        self.time_scale = time_scale
+        self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every request
+        self._runner: Optional[web.AppRunner] = None
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self._port)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> "SimServer":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self._port}"
+
+    def api_urls(self) -> dict[str, str]:
+        """``urls['api']`` entries for ccxt's binanceusdm (the fapi ones)."""
+        return {k: self.base_url + p for k, p in CCXT_API_PATHS.items()}
+
+    def ccxt_config(self, account: str, **options: Any) -> dict:
+        """Constructor config for ``ccxt.async_support.binanceusdm`` pointed at this server with
+        ``account``'s keys. Use :func:`point_ccxt` after construction too: it also sends every
+        *other* API family to this server (where it gets 404), so nothing can reach the internet."""
+        a = self.engine.accounts[account]
+        return {"apiKey": a.spec.api_key, "secret": a.spec.secret, "enableRateLimit": False,
+                "options": {**CCXT_OPTIONS, **options}, "urls": {"api": self.api_urls()}}
+
+    # --- request handling ------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        method, path = request.method, request.path
+        route = ROUTES.get((method, path))
+        raw_query = request.rel_url.raw_query_string
+        raw_body = (await request.text()) if request.can_read_body else ""
+        if route is None:
+            return self._respond(method, path, 404, {"code": -5000, "msg": f"Path {path}, Method {method} is invalid"})
+        op, signed = route
+        endpoint = f"{method} {path}"
+        params = dict(parse_qsl(raw_query, keep_blank_values=True))
+        params.update(parse_qsl(raw_body, keep_blank_values=True))
+        api_key = request.headers.get("X-MBX-APIKEY", "")
+        account = self.engine.account_for_key(api_key) if api_key else None
+        eng = self.engine
+        faults = self.faults.match(op, eng.now(), account=account, endpoint=endpoint)
+        lat = total_latency_ms(faults)
+        if lat:
+            await asyncio.sleep(lat / 1000 * self.time_scale)
+        status_fault = first(faults, FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
+        if status_fault is not None:
+            return self._status_fault(method, path, status_fault)
+        timeout = first(faults, FaultKind.TIMEOUT)
+        if timeout is not None and not timeout.applied:
+            await asyncio.sleep(self.hang_s)
+            return self._respond(method, path, 504, "")
+        try:
+            if signed:
+                account = self._authenticate(api_key, account, raw_query, raw_body, params)
+            if op == "place_order" and first(faults, FaultKind.REJECT_REDUCE_ONLY):
+                raise _err(-2022, "ReduceOnly Order is rejected.")
+            st = stale_ms(faults)
+            at = eng.now() - st if st else None
+            body = self._dispatch(op, path, params, account, at)
+        except _Fail as f:
+            return self._respond(method, path, f.status, f.body, f.headers, account)
+        except SimError as e:
+            headers = {"Retry-After": str(max(1, int(e.retry_after_s + 0.999)))} if e.retry_after_s is not None else {}
+            return self._respond(method, path, e.http_status, e.to_json(), headers, account)
+        if op == "place_order" and first(faults, FaultKind.HIDE_FROM_NEXT_QUERY):
+            eng.hide_from_next_query(account, body["orderId"])
+        if timeout is not None:  # applied: executed, then never answered
+            await asyncio.sleep(self.hang_s)
+            return self._respond(method, path, 504, "")
+        if first(faults, FaultKind.DISCONNECT_AFTER_SEND):
+            self.requests.append((method, path, 0))
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError()
+        if first(faults, FaultKind.MALFORMED_JSON):
+            text = json.dumps(body, separators=(",", ":"))
+            return self._respond(method, path, 200, text[: max(1, len(text) // 2)], account=account, raw=True)
+        return self._respond(method, path, 200, body, account=account)
+
+    def _respond(self, method: str, path: str, status: int, body: Any, headers: Optional[dict] = None,
+                 account: Optional[str] = None, raw: bool = False) -> web.Response:
+        self.requests.append((method, path, status))
+        h = dict(headers or {})
+        if account is not None and account in self.engine.accounts:
+            h["X-MBX-USED-WEIGHT-1M"] = str(self.engine.used_weight(account))
+        if isinstance(body, str) and (raw or not body.startswith(("{", "["))):
+            ctype = "application/json" if raw else "text/html"
+            return web.Response(status=status, text=body, content_type=ctype, headers=h)
+        return web.Response(status=status, text=json.dumps(body, separators=(",", ":")),
+                            content_type="application/json", headers=h)
+
+    def _status_fault(self, method: str, path: str, fault) -> web.Response:
+        code = HTTP_STATUS[fault.kind]
+        retry = fault.retry_after_s if fault.retry_after_s is not None else 1.0
+        if fault.body is not None:
+            return self._respond(method, path, code, fault.body, raw=True)
+        if code == 429:
+            return self._respond(method, path, 429, {"code": -1003, "msg": "Too many requests; current limit of IP"
+                                 "(127.0.0.1) is 2400 requests per minute. Please use the websocket for live updates "
+                                 "to avoid polling the API."}, {"Retry-After": str(max(1, int(retry + 0.999)))})
+        if code == 418:
+            until = self.engine.now() + int(retry * 1000)
+            return self._respond(method, path, 418, {"code": -1003, "msg": f"Way too many requests; IP(127.0.0.1) "
+                                 f"banned until {until}. Please use the websocket for live updates to avoid bans."},
+                                 {"Retry-After": str(max(1, int(retry + 0.999)))})
+        reason = "Internal Server Error" if code == 500 else "Service Unavailable"
+        return self._respond(method, path, code, f"<html><body><h1>{code} {reason}</h1></body></html>")
+
+    def _authenticate(self, api_key: str, account: Optional[str], raw_query: str, raw_body: str,
+                      params: dict) -> str:
+        if not api_key:
+            raise _err(-2014, "API-key format invalid.", 401)
+        if account is None:
+            raise _err(-2015, "Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1", 401)
+        signature = params.get("signature")
+        if not signature:
+            raise _err(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
+        payload = _without_signature(raw_query) + _without_signature(raw_body)
+        expected = hmac.new(self.engine.secret(account).encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise _err(-1022, "Signature for this request is not valid.")
+        if "timestamp" not in params:
+            raise _err(-1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.")
+        ts = _int(params, "timestamp")
+        recv = _int(params, "recvWindow") if "recvWindow" in params else 5000
+        if recv <= 0 or recv > 60000:
+            raise _err(-1130, "Data sent for parameter 'recvWindow' is not valid.")
+        if self.check_timestamp:
+            server = int(self.auth_clock())
+            if ts >= server + 1000:
+                raise _err(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+            if server - ts > recv:
+                raise _err(-1021, "Timestamp for this request is outside of the recvWindow.")
+        return account
+
+    # --- operations --------------------------------------------------------------------------------------
+
+    def _dispatch(self, op: str, path: str, p: dict, account: Optional[str], at: Optional[int]) -> Any:
+        eng = self.engine
+        now = eng.now()
+        if op == "ping":
+            return {}
+        if op == "time":
+            return {"serverTime": now}
+        if op == "exchange_info":
+            return self._exchange_info(now)
+        if op in ("ticker", "mark_price", "ticker_24hr"):
+            return self._tickers(op, p.get("symbol"), now if at is None else at)
+        assert account is not None
+        if op == "account":
+            return self._account(account, at, v3=path.startswith("/fapi/v3"))
+        if op == "balance":
+            v = eng.account_state(account, at=at)
+            return [{"accountAlias": "SimAccount", "asset": "USDT", "balance": _f(v.wallet, MONEY),
+                     "crossWalletBalance": _f(v.wallet, MONEY), "crossUnPnl": _f(v.unrealized_pnl, MONEY),
+                     "availableBalance": _f(v.available, MONEY), "maxWithdrawAmount": _f(v.available, MONEY),
+                     "marginAvailable": True, "updateTime": v.update_time}]
+        if op == "positions":
+            return self._position_risk(account, p.get("symbol"), at, v3=path.startswith("/fapi/v3"))
+        if op == "leverage_bracket":
+            return self._brackets(p.get("symbol"))
+        if op == "open_orders":
+            return [self._order(o, with_time=True) for o in eng.open_orders(account, p.get("symbol"))]
+        if op == "position_mode":
+            return {"dualSidePosition": eng.position_mode(account)}
+        if op == "set_position_mode":
+            eng.set_position_mode(account, _bool(p, "dualSidePosition", required=True))
+            return {"code": 200, "msg": "success"}
+        if op == "set_leverage":
+            sym = _req(p, "symbol")
+            lev = eng.set_leverage(account, sym, _int(p, "leverage"))
+            return {"leverage": lev, "maxNotionalValue": "1000000000", "symbol": sym}
+        if op == "get_order":
+            o = eng.get_order(account, _req(p, "symbol"), _opt_int(p, "orderId"), p.get("origClientOrderId"))
+            return self._order(o, with_time=True)
+        if op == "cancel_order":
+            o = eng.cancel_order(account, _req(p, "symbol"), _opt_int(p, "orderId"), p.get("origClientOrderId"))
+            return self._order(o, with_time=False)
+        if op == "cancel_all":
+            eng.cancel_all(account, _req(p, "symbol"))
+            return {"code": 200, "msg": "The operation of cancel all open order is done."}
+        if op == "countdown":
+            return eng.countdown_cancel_all(account, _req(p, "symbol"), _int(p, "countdownTime"))
+        if op == "place_order":
+            o = eng.place_order(
+                account, _req(p, "symbol"), _req(p, "side"), _req(p, "type"), _opt_float(p, "quantity"),
+                _opt_float(p, "price"), time_in_force=p.get("timeInForce"),
+                reduce_only=_bool(p, "reduceOnly") if "reduceOnly" in p else None,
+                position_side=p.get("positionSide"), client_order_id=p.get("newClientOrderId"))
+            return self._order(o, with_time=False)
+        raise _err(-5000, f"Path {path} is invalid", 404)
+
+    # --- rendering --------------------------------------------------------------------------------------
+
+    def _exchange_info(self, now: int) -> dict:
+        rl = self.engine.rate_limits
+        return {
+            "timezone": "UTC", "serverTime": now, "futuresType": "U_MARGINED",
+            "rateLimits": [
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                 "limit": rl.weight_per_minute},
+                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 1, "limit": rl.orders_per_second},
+            ],
+            "exchangeFilters": [],
+            "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+            "symbols": [self._symbol_info(m) for m in self.engine.markets.values()],
+        }
+
+    def _symbol_info(self, m: MarketSpec) -> dict:
+        pd, ad = m.price_decimals, m.amount_decimals
+        return {
+            "symbol": m.symbol, "pair": m.symbol, "contractType": "PERPETUAL", "deliveryDate": 4133404800000,
+            "onboardDate": 1569398400000, "status": "TRADING", "maintMarginPercent": "2.5000",
+            "requiredMarginPercent": "5.0000", "baseAsset": m.base, "quoteAsset": m.quote, "marginAsset": m.quote,
+            "pricePrecision": pd, "quantityPrecision": ad, "baseAssetPrecision": 8, "quotePrecision": 8,
+            "underlyingType": "COIN", "underlyingSubType": [], "triggerProtect": "0.0500",
+            "liquidationFee": "0.012500", "marketTakeBound": "0.05", "maxMoveOrderLimit": 10000,
+            "filters": [
+                {"filterType": "PRICE_FILTER", "minPrice": _f(m.price_tick, pd), "maxPrice": "10000000",
+                 "tickSize": _f(m.price_tick, pd)},
+                {"filterType": "LOT_SIZE", "minQty": _f(m.min_amount, ad), "maxQty": _f(m.max_amount, ad),
+                 "stepSize": _f(m.amount_step, ad)},
+                {"filterType": "MARKET_LOT_SIZE", "minQty": _f(m.min_amount, ad), "maxQty": _f(m.max_amount, ad),
+                 "stepSize": _f(m.amount_step, ad)},
+                {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+                {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+                {"filterType": "MIN_NOTIONAL", "notional": f"{m.min_notional:g}"},
+                {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
+                 "multiplierDecimal": "4"},
+            ],
+            "orderTypes": ["LIMIT", "MARKET"],
+            "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+            "permissionSets": ["GRID", "COPY"],
+        }
+
+    def _tickers(self, op: str, symbol: Optional[str], at: int) -> Any:
+        eng = self.engine
+        if symbol is not None and symbol not in eng.markets:
+            raise _err(-1121, "Invalid symbol.")
+        rows = []
+        for m in ([eng.markets[symbol]] if symbol else list(eng.markets.values())):
+            px = _f(eng.mark(m.symbol, at), m.price_decimals)
+            if op == "ticker":
+                rows.append({"symbol": m.symbol, "price": px, "time": at})
+            elif op == "mark_price":
+                rows.append({"symbol": m.symbol, "markPrice": px, "indexPrice": px, "estimatedSettlePrice": px,
+                             "lastFundingRate": "0.00010000", "interestRate": "0.00010000",
+                             "nextFundingTime": (at // 28_800_000 + 1) * 28_800_000, "time": at})
+            else:
+                open_px = _f(eng.mark(m.symbol, at - 86_400_000), m.price_decimals)
+                rows.append({"symbol": m.symbol, "priceChange": _f(float(px) - float(open_px), m.price_decimals),
+                             "priceChangePercent": _f((float(px) / float(open_px) - 1) * 100, 3),
+                             "weightedAvgPrice": px, "lastPrice": px, "lastQty": "0", "openPrice": open_px,
+                             "highPrice": max(px, open_px, key=float), "lowPrice": min(px, open_px, key=float),
+                             "volume": "0", "quoteVolume": "0", "openTime": at - 86_400_000, "closeTime": at,
+                             "firstId": 0, "lastId": 0, "count": 0})
+        return rows[0] if symbol else rows
+
+    def _account(self, account: str, at: Optional[int], v3: bool) -> dict:
+        eng = self.engine
+        v = eng.account_state(account, at=at)
+        positions = {(p.symbol, p.position_side): p for p in eng.positions(account, at=at)}
+        m_ = MONEY
+        asset = {
+            "asset": "USDT", "walletBalance": _f(v.wallet, m_), "unrealizedProfit": _f(v.unrealized_pnl, m_),
+            "marginBalance": _f(v.equity, m_), "maintMargin": _f(v.maint_margin, m_),
+            "initialMargin": _f(v.initial_margin + v.open_order_margin, m_),
+            "positionInitialMargin": _f(v.initial_margin, m_), "openOrderInitialMargin": _f(v.open_order_margin, m_),
+            "crossWalletBalance": _f(v.wallet, m_), "crossUnPnl": _f(v.unrealized_pnl, m_),
+            "availableBalance": _f(v.available, m_), "maxWithdrawAmount": _f(v.available, m_),
+            "marginAvailable": True, "updateTime": v.update_time,
+        }
+        out = {
+            "totalInitialMargin": _f(v.initial_margin + v.open_order_margin, m_),
+            "totalMaintMargin": _f(v.maint_margin, m_), "totalWalletBalance": _f(v.wallet, m_),
+            "totalUnrealizedProfit": _f(v.unrealized_pnl, m_), "totalMarginBalance": _f(v.equity, m_),
+            "totalPositionInitialMargin": _f(v.initial_margin, m_),
+            "totalOpenOrderInitialMargin": _f(v.open_order_margin, m_), "totalCrossWalletBalance": _f(v.wallet, m_),
+            "totalCrossUnPnl": _f(v.unrealized_pnl, m_), "availableBalance": _f(v.available, m_),
+            "maxWithdrawAmount": _f(v.available, m_), "assets": [asset],
+        }
+        rows = []
+        if v3:
+            for p in positions.values():
+                m = eng.markets[p.symbol]
+                rows.append({"symbol": p.symbol, "positionSide": p.position_side,
+                             "positionAmt": _f(p.amount, m.amount_decimals), "unrealizedProfit": _f(p.unrealized_pnl, m_),
+                             "isolatedMargin": "0", "notional": _f(p.notional, m_), "isolatedWallet": "0",
+                             "initialMargin": _f(p.initial_margin, m_), "maintMargin": _f(p.maint_margin, m_),
+                             "updateTime": p.update_time})
+        else:
+            out.update({"feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True,
+                        "updateTime": 0, "multiAssetsMargin": False, "tradeGroupId": -1})
+            for m in eng.markets.values():
+                for ps in self._sides(account):
+                    p = positions.get((m.symbol, ps))
+                    lev = eng.leverage(account, m.symbol)
+                    rows.append({"symbol": m.symbol, "initialMargin": _f(p.initial_margin if p else 0, m_),
+                                 "maintMargin": _f(p.maint_margin if p else 0, m_),
+                                 "unrealizedProfit": _f(p.unrealized_pnl if p else 0, m_),
+                                 "positionInitialMargin": _f(p.initial_margin if p else 0, m_),
+                                 "openOrderInitialMargin": "0", "leverage": str(lev), "isolated": False,
+                                 "entryPrice": _f(p.entry_price if p else 0, m.price_decimals + 2),
+                                 "breakEvenPrice": _f(p.entry_price if p else 0, m.price_decimals + 2),
+                                 "maxNotional": "1000000000", "bidNotional": "0", "askNotional": "0",
+                                 "positionSide": ps, "positionAmt": _f(p.amount if p else 0, m.amount_decimals),
+                                 "updateTime": p.update_time if p else 0})
+        out["positions"] = rows
+        return out
+
+    def _sides(self, account: str) -> tuple[str, ...]:
+        return ("LONG", "SHORT") if self.engine.hedge_mode(account) else ("BOTH",)
+
+    def _position_risk(self, account: str, symbol: Optional[str], at: Optional[int], v3: bool) -> list:
+        eng = self.engine
+        positions = {(p.symbol, p.position_side): p for p in eng.positions(account, symbol, at=at)}
+        rows = []
+        markets = [eng.markets[symbol]] if symbol else list(eng.markets.values())
+        for m in markets:
+            for ps in self._sides(account):
+                p = positions.get((m.symbol, ps))
+                if p is None and v3:
+                    continue  # v3 lists only positions that are open
+                mark = p.mark_price if p else eng.mark(m.symbol, at)
+                row = {"symbol": m.symbol, "positionSide": ps,
+                       "positionAmt": _f(p.amount if p else 0, m.amount_decimals),
+                       "entryPrice": _f(p.entry_price if p else 0, m.price_decimals + 2),
+                       "breakEvenPrice": _f(p.entry_price if p else 0, m.price_decimals + 2),
+                       "markPrice": _f(mark, m.price_decimals + 6),
+                       "unRealizedProfit": _f(p.unrealized_pnl if p else 0, MONEY),
+                       "liquidationPrice": _f(p.liquidation_price if p else 0, m.price_decimals + 6),
+                       "isolatedMargin": "0", "notional": _f(p.notional if p else 0, MONEY), "marginAsset": "USDT",
+                       "isolatedWallet": "0", "updateTime": p.update_time if p else 0}
+                if v3:
+                    row.update({"initialMargin": _f(p.initial_margin, MONEY), "maintMargin": _f(p.maint_margin, MONEY),
+                                "positionInitialMargin": _f(p.initial_margin, MONEY), "openOrderInitialMargin": "0",
+                                "adl": 2, "bidNotional": "0", "askNotional": "0"})
+                else:
+                    row.update({"leverage": str(eng.leverage(account, m.symbol)), "maxNotionalValue": "1000000000",
+                                "marginType": "cross", "isAutoAddMargin": "false", "isolated": False,
+                                "adlQuantile": 2})
+                rows.append(row)
+        return rows
+
+    def _brackets(self, symbol: Optional[str]) -> Any:
+        eng = self.engine
+        if symbol is not None and symbol not in eng.markets:
+            raise _err(-1121, "Invalid symbol.")
+        rows = [{"symbol": m.symbol, "notionalCoef": 1.0, "brackets": [
+            {"bracket": 1, "initialLeverage": m.max_leverage, "notionalCap": 1_000_000_000, "notionalFloor": 0,
+             "maintMarginRatio": m.maint_margin_rate, "cum": 0.0}]}
+            for m in ([eng.markets[symbol]] if symbol else list(eng.markets.values()))]
+        return rows[0] if symbol else rows
+
+    def _order(self, o: SimOrder, with_time: bool) -> dict:
+        m = self.engine.markets[o.symbol]
+        pd, ad = m.price_decimals, m.amount_decimals
+        d = {
+            "orderId": o.order_id, "symbol": o.symbol, "status": o.status, "clientOrderId": o.client_order_id,
+            "price": _f(o.price, pd), "avgPrice": _f(o.avg_price, pd + 3), "origQty": _f(o.quantity, ad),
+            "executedQty": _f(o.executed_qty, ad), "cumQty": _f(o.executed_qty, ad),
+            "cumQuote": _f(o.cum_quote, MONEY), "timeInForce": o.time_in_force, "type": o.type,
+            "reduceOnly": o.closes, "closePosition": False, "side": o.side, "positionSide": o.position_side,
+            "stopPrice": "0", "workingType": "CONTRACT_PRICE", "priceProtect": False, "origType": o.type,
+            "priceMatch": "NONE", "selfTradePreventionMode": "EXPIRE_MAKER", "goodTillDate": 0,
+            "updateTime": o.update_time,
+        }
+        if with_time:
+            d["time"] = o.time
+        return d
+
+
+# --- parameter parsing ---------------------------------------------------------------------------------
+
+
+def _without_signature(raw: str) -> str:
+    if not raw:
+        return ""
+    return "&".join(part for part in raw.split("&") if not part.startswith("signature="))
+
+
+def _req(p: dict, name: str) -> str:
+    v = p.get(name)
+    if v is None or v == "":
+        raise _err(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+    return v
+
+
+def _int(p: dict, name: str) -> int:
+    v = _req(p, name)
+    try:
+        return int(v)
+    except ValueError:
+        raise _err(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.") from None
+
+
+def _opt_int(p: dict, name: str) -> Optional[int]:
+    return _int(p, name) if p.get(name) not in (None, "") else None
+
+
+def _opt_float(p: dict, name: str) -> Optional[float]:
+    v = p.get(name)
+    if v is None or v == "":
+        return None
+    try:
+        x = float(v)
+    except ValueError:
+        raise _err(-1100, f"Illegal characters found in parameter '{name}'; legal range is "
+                   "'^([0-9]{1,20})(\\.[0-9]{1,20})?$'.") from None
+    if x != x or x in (float("inf"), float("-inf")):
+        raise _err(-1100, f"Illegal characters found in parameter '{name}'.")
+    return x
+
+
+def _bool(p: dict, name: str, required: bool = False) -> bool:
+    v = _req(p, name) if required else p.get(name, "false")
+    if v.lower() not in ("true", "false"):
+        raise _err(-1130, f"Data sent for parameter '{name}' is not valid.")
+    return v.lower() == "true"
+
+
+# --- ccxt helpers ----------------------------------------------------------------------------------------
+
+
+def point_ccxt(exchange: Any, base_url: str) -> Any:
+    """Point every ``urls['api']`` entry of a ccxt Binance instance at ``base_url``: the fapi
+    families to their paths here, every other family to ``/unsupported/<name>`` (404 here), so
+    a call nobody expected fails loudly instead of reaching the internet."""
+    if not base_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
+        raise ValueError("the simulated exchange is on loopback")
+    api = exchange.urls.setdefault("api", {})
+    for key in list(api):
+        api[key] = base_url + CCXT_API_PATHS.get(key, f"/unsupported/{key}")
+    for key, p in CCXT_API_PATHS.items():
+        api[key] = base_url + p
+    return exchange
+
+
+def strict_json(exchange: Any) -> Any:
+    """Make a ccxt instance raise ``ccxt.BadResponse`` on a body that looks like JSON but does not
+    parse. Stock ccxt swallows the parse error and hands the raw text to the method, which then
+    returns garbage (``fetch_positions`` → ``[]``, ``load_markets`` → no markets) or fails with
+    a TypeError/AttributeError; a client that must not mistake a cut answer for "flat" wants this."""
+    import ccxt
+
+    def loads(text: str) -> Any:
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ccxt.BadResponse(f"{exchange.id} malformed JSON: {text[:80]!r}") from None
+
+    exchange.on_json_response = loads
+    return exchange
+
+
+def binanceusdm_client(server: SimServer, account: str, *, strict: bool = True, **config: Any):
+    """A ``ccxt.async_support.binanceusdm`` bound to ``server`` as ``account`` (close it after use);
+    ``strict``: with :func:`strict_json`."""
+    import ccxt.async_support as ccxt_async
+
+    cfg = server.ccxt_config(account)
+    options = {**cfg["options"], **config.pop("options", {})}
+    ex = ccxt_async.binanceusdm({**cfg, **config, "options": options})
+    point_ccxt(ex, server.base_url)
+    return strict_json(ex) if strict else ex
+
+
+def wall_clock() -> int:
+    """UTC ms from the system clock: for ``serve`` only; the engine never calls it itself."""
+    return int(time.time() * 1000)
+
+
+__all__ = ["SimServer", "ROUTES", "CCXT_API_PATHS", "CCXT_OPTIONS", "point_ccxt", "strict_json", "binanceusdm_client",
+           "wall_clock"]

@@ -1,0 +1,128 @@
+"""Named market scenarios for the simulated exchange: markets, price paths, accounts, book.
+
+``build("flash-crash", clock)`` returns a ready :class:`SimExchange`: the markets BTCUSDT,
+ETHUSDT and SOLUSDT with their paths, a one-way account ``sim-main`` (a long BTC/ETH, short
+SOL book like :mod:`killswitch.scenarios`, plus spot balances) and a hedge-mode account
+``sim-hedge`` (long and short legs, net short). Keys are fixed, well-known test values
+(``sim-main-key`` / ``sim-main-secret``…): this is a simulator, they guard nothing.
+
+Scenarios (elapsed time from the engine's start):
+
+* ``calm`` — small deterministic noise around the entry prices;
+* ``flash-crash`` — flat for a minute, then BTC −15 %, ETH −20 %, SOL −10 % in two minutes,
+  and a partial rebound;
+* ``slow-bleed`` — BTC −3 %/h, ETH −4 %/h compounding, SOL flat: the longs bleed;
+* ``short-squeeze`` — SOL +35 % in three minutes after the first minute: the short bleeds;
+* ``hedged-shorts-bleed`` — everything grinds up (BTC +4 %/h, ETH +6 %/h, SOL +8 %/h): the
+  hedge account's short legs outweigh its longs and bleed.
+
+What it owns: the scenario definitions. It must not keep state or read a clock (the caller
+passes one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from .engine import AccountSpec, Clock, MarketSpec, SimExchange
+from .paths import Flat, Noisy, PricePath, flash_crash, grind, short_squeeze, slow_bleed
+
+MARKETS = (
+    MarketSpec("BTCUSDT", "BTC", amount_step=0.001, price_tick=0.1, min_amount=0.001, min_notional=100.0,
+               max_leverage=125, maint_margin_rate=0.004),
+    MarketSpec("ETHUSDT", "ETH", amount_step=0.001, price_tick=0.01, min_amount=0.001, min_notional=20.0,
+               max_leverage=100, maint_margin_rate=0.005),
+    MarketSpec("SOLUSDT", "SOL", amount_step=1.0, price_tick=0.01, min_amount=1.0, min_notional=5.0,
+               max_leverage=75, maint_margin_rate=0.0065),
+)
+ENTRY = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
+
+MAIN = AccountSpec("sim-main", "sim-main-key", "sim-main-secret", wallet=1_000_000.0, hedge_mode=False, leverage=10,
+                   spot=(("USDT", 50_000.0), ("BTC", 1.5), ("ETH", 20.0), ("SOL", 300.0)))
+HEDGE = AccountSpec("sim-hedge", "sim-hedge-key", "sim-hedge-secret", wallet=500_000.0, hedge_mode=True, leverage=10)
+
+# account, symbol, side, contracts, position side (hedge mode)
+BOOK_MAIN = (("sim-main", "BTCUSDT", "long", 5.0, None), ("sim-main", "ETHUSDT", "long", 100.0, None),
+             ("sim-main", "SOLUSDT", "short", 1000.0, None))
+BOOK_HEDGE = (("sim-hedge", "BTCUSDT", "long", 2.0, "LONG"), ("sim-hedge", "BTCUSDT", "short", 4.0, "SHORT"),
+              ("sim-hedge", "ETHUSDT", "long", 30.0, "LONG"), ("sim-hedge", "ETHUSDT", "short", 80.0, "SHORT"),
+              ("sim-hedge", "SOLUSDT", "short", 1500.0, "SHORT"))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    paths: Callable[[int], dict[str, PricePath]]  # seed → symbol → path
+    markets: tuple[MarketSpec, ...] = MARKETS
+    accounts: tuple[AccountSpec, ...] = (MAIN, HEDGE)
+    book: tuple = BOOK_MAIN + BOOK_HEDGE
+    entry: dict = field(default_factory=lambda: dict(ENTRY))
+
+
+def _noisy(seed: int, paths: dict[str, PricePath], bps: float = 5.0) -> dict[str, PricePath]:
+    return {s: Noisy(p, bps, seed, s) for s, p in paths.items()}
+
+
+def _calm(seed: int) -> dict[str, PricePath]:
+    return _noisy(seed, {s: Flat(p) for s, p in ENTRY.items()}, bps=10.0)
+
+
+def _flash(seed: int) -> dict[str, PricePath]:
+    return _noisy(seed, {
+        "BTCUSDT": flash_crash(ENTRY["BTCUSDT"], drop=0.15),
+        "ETHUSDT": flash_crash(ENTRY["ETHUSDT"], drop=0.20),
+        "SOLUSDT": flash_crash(ENTRY["SOLUSDT"], drop=0.10),
+    })
+
+
+def _bleed(seed: int) -> dict[str, PricePath]:
+    return _noisy(seed, {
+        "BTCUSDT": slow_bleed(ENTRY["BTCUSDT"], rate_per_hour=-0.03),
+        "ETHUSDT": slow_bleed(ENTRY["ETHUSDT"], rate_per_hour=-0.04),
+        "SOLUSDT": Flat(ENTRY["SOLUSDT"]),
+    })
+
+
+def _squeeze(seed: int) -> dict[str, PricePath]:
+    return _noisy(seed, {
+        "BTCUSDT": grind(ENTRY["BTCUSDT"], rate_per_hour=0.01),
+        "ETHUSDT": grind(ENTRY["ETHUSDT"], rate_per_hour=0.01),
+        "SOLUSDT": short_squeeze(ENTRY["SOLUSDT"], rise=0.35),
+    })
+
+
+def _hedged_shorts(seed: int) -> dict[str, PricePath]:
+    return _noisy(seed, {
+        "BTCUSDT": grind(ENTRY["BTCUSDT"], rate_per_hour=0.04),
+        "ETHUSDT": grind(ENTRY["ETHUSDT"], rate_per_hour=0.06),
+        "SOLUSDT": grind(ENTRY["SOLUSDT"], rate_per_hour=0.08),
+    })
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "calm": Scenario("calm", "small noise around the entry prices", _calm),
+    "flash-crash": Scenario("flash-crash", "BTC -15%, ETH -20%, SOL -10% in two minutes after one, partial rebound",
+                            _flash),
+    "slow-bleed": Scenario("slow-bleed", "BTC -3%/h, ETH -4%/h compounding; the longs bleed", _bleed),
+    "short-squeeze": Scenario("short-squeeze", "SOL +35% in three minutes after one; the short bleeds", _squeeze),
+    "hedged-shorts-bleed": Scenario("hedged-shorts-bleed", "everything grinds up; the hedge account's net-short "
+                                    "legs bleed", _hedged_shorts),
+}
+
+
+def build(name: str, clock: Clock, *, seed: int = 0, t0: Optional[int] = None, **engine_kwargs) -> SimExchange:
+    """A :class:`SimExchange` set up for scenario ``name`` (see :data:`SCENARIOS`)."""
+    try:
+        sc = SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
+    ex = SimExchange(clock, seed=seed, markets=sc.markets, accounts=sc.accounts, paths=sc.paths(seed), t0=t0,
+                     **engine_kwargs)
+    for account, symbol, side, contracts, ps in sc.book:
+        ex.open_position(account, symbol, side, contracts, sc.entry[symbol], ps)
+    return ex
+
+
+__all__ = ["Scenario", "SCENARIOS", "build", "MARKETS", "MAIN", "HEDGE", "ENTRY"]

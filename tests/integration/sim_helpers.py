@@ -1,0 +1,37 @@
+"""Helpers for the simulated-exchange integration tests: a fixed start time, a bounded way to
+run a coroutine from a synchronous test, engines on a manual clock, and order intents."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Optional
+
+from adapters.simulated.engine import ManualClock, SimExchange
+from adapters.simulated.scenarios import build
+from killswitch.engine.planner import OrderIntent
+
+T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z, as killswitch.scenarios
+TEST_TIMEOUT_S = 20.0
+
+
+def run(coro, timeout: float = TEST_TIMEOUT_S):
+    """Run ``coro`` on a fresh event loop, failing the test if it takes longer than ``timeout``."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def engine(scenario: str = "calm", *, seed: int = 0, flat: bool = True, **kw) -> tuple[SimExchange, ManualClock]:
+    """A scenario engine on a manual clock at T0; ``flat``: marks held at the entry prices."""
+    clock = ManualClock(T0)
+    ex = build(scenario, clock, seed=seed, **kw)
+    if flat:
+        for symbol, price in {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}.items():
+            ex.set_mark(symbol, price)
+    return ex, clock
+
+
+def intent(symbol: str, side: str, amount: float, *, cid: str = "ks-test-1", reduce_only: bool = True,
+           position_side: Optional[str] = None, limit_price: Optional[float] = None, venue: str = "simulated",
+           account: str = "sim-main") -> OrderIntent:
+    return OrderIntent(decision_id="d-1", client_order_id=cid, venue=venue, account=account, symbol=symbol, side=side,
+                       position_side=position_side, amount=amount, reduce_only=reduce_only, limit_price=limit_price,
+                       notional=0.0, chunk=1, chunks=1, not_before_ms=T0, action="close_all", reason="TEST")
