@@ -179,6 +179,9 @@ class _BadData(Exception):
 # --- order budget -----------------------------------------------------------------------------
 
 
+RATE_LIMIT_BURST = 200  # cost units (Binance: request weight) ccxt's limiter may spend at once
+
+
 class OrderBudget:
     """An async token bucket: ``rate`` orders per second, bursts of up to ``burst`` (one
     second's worth by default). Callers queue in arrival order."""
@@ -243,6 +246,18 @@ def _round_to_step(value: float, step: Optional[float], up: bool) -> float:
     except InvalidOperation:
         return value
     return float(q * _dec(step))
+
+
+def _venue_time(raw_balance: Any, raw_positions: Any, observed: int) -> int:
+    """When the venue says the state held: the balance's timestamp where the venue reports one
+    for the whole account, else our receive time; never a time in our future.
+
+    Position ``updateTime``s are not used: on Binance they are the time a position last
+    *changed*, so an untouched position would look hours stale and trip data-age triggers."""
+    t = raw_balance.get("timestamp") if isinstance(raw_balance, Mapping) else None
+    if isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0:
+        return min(int(t), observed)
+    return observed
 
 
 def _now_ms() -> int:
@@ -347,6 +362,11 @@ class CcxtAdapter:
         self._secret_values: list[Secret] = []  # kept masked; revealed only to scrub messages
         config: dict[str, Any] = {
             "enableRateLimit": True,
+            # ccxt's leaky bucket starts empty with room for one request, so one expensive call
+            # (Binance openOrders without a symbol weighs 40) makes every snapshot wait ~2 s. Let
+            # it hold a burst of RATE_LIMIT_BURST cost units: the long-run rate is ccxt's own (half
+            # of Binance's published limit), but a snapshot after an idle tick goes through at once.
+            "tokenBucket": {"capacity": float(RATE_LIMIT_BURST), "tokens": float(RATE_LIMIT_BURST)},
             "timeout": int(self.timeout * 1000),
             "verbose": False,
             "logger": _quiet_ccxt_logger(),
@@ -391,8 +411,13 @@ class CcxtAdapter:
     # --- setup --------------------------------------------------------------------------------------
 
     def _configure(self, ex: Any, account: Any, urls: Union[str, Mapping[str, Any], None]) -> None:
+        if hasattr(ex, "on_json_response"):
+            strict_json(ex)
         opts = getattr(ex, "options", None)
         if isinstance(opts, dict):
+            # currencies are never needed, and with keys set some venues fetch them from
+            # unrelated (spot, margin) endpoints on every market load
+            opts["fetchCurrencies"] = False
             if self.market_type == "futures":
                 if opts.get("defaultType") not in ("future", "swap", "delivery"):
                     opts["defaultType"] = "swap"
@@ -659,9 +684,8 @@ class CcxtAdapter:
         if not futures:
             symbols |= {f"{b.asset}/{self.quote_currency}" for b in balances if b.asset != self.quote_currency}
         markets = {s: r for s in sorted(symbols) if (r := self.market_rules(s)) is not None}
-        ts_event = raw_balance.get("timestamp") if isinstance(raw_balance, Mapping) else None
         return self._base_snapshot(
-            ts_event=int(ts_event) if isinstance(ts_event, (int, float)) and ts_event > 0 else observed,
+            ts_event=_venue_time(raw_balance, raw_positions, observed),
             ts_observed=observed,
             equity=equity,
             balances=balances,
@@ -1296,3 +1320,21 @@ def _deep_merge(into: dict, extra: Mapping) -> None:
 
 
 __all__ = ["CcxtAdapter", "OrderBudget", "reason_for", "is_reduce_only_rejection", "scrub"]
+
+
+def strict_json(exchange: Any) -> Any:
+    """Make a ccxt instance raise ``ccxt.BadResponse`` on a body that does not parse as JSON.
+
+    Stock ccxt swallows the parse error and hands the raw text on: ``fetch_positions`` then
+    returns ``[]`` — a cut-off answer read as "flat", the worst mistake a kill switch can make."""
+
+    def loads(text: str) -> Any:
+        import ccxt
+
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ccxt.BadResponse(f"{getattr(exchange, 'id', 'exchange')} answered malformed JSON") from None
+
+    exchange.on_json_response = loads
+    return exchange

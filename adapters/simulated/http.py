@@ -592,20 +592,10 @@ def point_ccxt(exchange: Any, base_url: str) -> Any:
 
 
 def strict_json(exchange: Any) -> Any:
-    """Make a ccxt instance raise ``ccxt.BadResponse`` on a body that looks like JSON but does not
-    parse. Stock ccxt swallows the parse error and hands the raw text to the method, which then
-    returns garbage (``fetch_positions`` → ``[]``, ``load_markets`` → no markets) or fails with
-    a TypeError/AttributeError; a client that must not mistake a cut answer for "flat" wants this."""
-    import ccxt
+    """See :func:`adapters.ccxt_exchange.strict_json` (one implementation for both)."""
+    from ..ccxt_exchange import strict_json as strict
 
-    def loads(text: str) -> Any:
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise ccxt.BadResponse(f"{exchange.id} malformed JSON: {text[:80]!r}") from None
-
-    exchange.on_json_response = loads
-    return exchange
+    return strict(exchange)
 
 
 def binanceusdm_client(server: SimServer, account: str, *, strict: bool = True, **config: Any):

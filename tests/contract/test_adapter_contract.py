@@ -1,0 +1,362 @@
+"""The adapter contract, run against both faces of the simulated exchange:
+
+- ``inprocess``: :class:`adapters.simulated.adapter.SimulatedAdapter` over the engine;
+- ``ccxt``: the production :class:`adapters.ccxt_exchange.CcxtAdapter` driving the real
+  ``ccxt.binanceusdm`` (signing, parsing, error mapping) against the engine's Binance USD-M
+  HTTP face on 127.0.0.1.
+
+For every operation and every injected fault the adapter returns a result or raises
+``AdapterError`` with a reason code, never hangs past its timeout, never sends a close larger
+than the position and never sends a futures close without reduce-only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import pytest
+
+from adapters.base import AdapterError, CancelSelector, Reason
+from adapters.simulated.adapter import SimulatedAdapter
+from adapters.simulated.engine import ManualClock
+from adapters.simulated.faults import FaultPlan
+from adapters.simulated.http import SimServer, wall_clock
+from adapters.simulated.scenarios import build
+from killswitch.engine.planner import OrderIntent
+from killswitch.policy.model import Account
+
+T0 = 1_772_456_400_000
+TIMEOUT_S = 2.0  # the adapter's own timeout in these tests
+SLACK_S = 3.0  # what a test allows beyond it before calling it a hang
+FACES = ["inprocess", "ccxt"]
+KEYS = {"sim-main": ("sim-main-key", "sim-main-secret"), "sim-hedge": ("sim-hedge-key", "sim-hedge-secret")}
+
+
+@dataclass
+class Face:
+    kind: str
+    adapter: object
+    engine: object
+    faults: FaultPlan
+    account: str
+
+    def position(self, symbol: str, position_side: str | None = None) -> float:
+        total = 0.0
+        for p in self.engine.positions(self.account, symbol):
+            if position_side is None or getattr(p, "position_side", None) in (position_side, None):
+                total += abs(p.amount) if hasattr(p, "amount") else abs(p.contracts)
+        return total
+
+    def orders_sent(self) -> int:
+        return sum(1 for e in self.engine.events if getattr(e, "kind", None) == "order"
+                   or (isinstance(e, dict) and e.get("kind") == "order"))
+
+
+@asynccontextmanager
+async def face(kind: str, account: str = "sim-main", scenario: str = "calm"):
+    clock = ManualClock(T0)
+    engine = build(scenario, clock)
+    for symbol, price in {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}.items():
+        engine.set_mark(symbol, price)
+    faults = FaultPlan()
+    if kind == "inprocess":
+        adapter = SimulatedAdapter(engine, account, venue="binanceusdm", timeout_s=TIMEOUT_S, faults=faults)
+        await adapter.snapshot()  # the same warm start as the other face
+        try:
+            yield Face(kind, adapter, engine, faults, account)
+        finally:
+            await adapter.close()
+        return
+    from adapters.ccxt_exchange import CcxtAdapter
+
+    key, secret = KEYS[account]
+    os.environ["KS_CONTRACT_KEY"], os.environ["KS_CONTRACT_SECRET"] = key, secret
+    acc = Account.model_validate({
+        "name": account, "venue": "binanceusdm", "market_type": "futures",
+        "hedge_mode": account == "sim-hedge",
+        "credentials": {"api_key": {"env": "KS_CONTRACT_KEY"}, "secret": {"env": "KS_CONTRACT_SECRET"}},
+    })
+    async with SimServer(engine, faults=faults, auth_clock=wall_clock, hang_s=TIMEOUT_S + SLACK_S) as server:
+        adapter = CcxtAdapter(acc, urls=server.base_url, timeout=TIMEOUT_S, max_retries=1, backoff_s=0.05)
+        try:
+            await adapter.snapshot()  # markets loaded before any fault is scripted
+            yield Face(kind, adapter, engine, faults, account)
+        finally:
+            await adapter.close()
+
+
+def run(body, kind: str, **kw):
+    async def main():
+        async with face(kind, **kw) as f:
+            return await body(f)
+
+    return asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def close_intent(symbol="BTC/USDT:USDT", side="sell", amount=1.0, cid="ks-contract-1", reduce_only=True,
+                 position_side=None, limit=None):
+    return OrderIntent("d-contract", cid, "binanceusdm", "sim-main", symbol, side, position_side, amount, reduce_only,
+                       limit, 0.0, 1, 1, T0, "close_all", "CONTRACT")
+
+
+async def bounded(coro, budget=TIMEOUT_S + SLACK_S):
+    """Run an adapter call; fail the test if it outlives its timeout by more than the slack."""
+    start = time.monotonic()
+    try:
+        return await asyncio.wait_for(coro, budget)
+    except asyncio.TimeoutError:
+        pytest.fail(f"adapter call hung for more than {budget}s")
+    finally:
+        assert time.monotonic() - start < budget + 0.5
+
+
+async def reason_of(coro) -> Reason:
+    try:
+        await bounded(coro)
+    except AdapterError as e:
+        return e.reason
+    pytest.fail("expected an AdapterError")
+
+
+# --- operations --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_snapshot_reports_equity_positions_and_markets(kind):
+    async def body(f: Face):
+        s = await bounded(f.adapter.snapshot())
+        assert s.fetch.ok and s.equity and s.equity > 0
+        got = {(p.symbol, p.side): p.contracts for p in s.positions}
+        assert got == {("BTC/USDT:USDT", "long"): 5.0, ("ETH/USDT:USDT", "long"): 100.0, ("SOL/USDT:USDT", "short"): 1000.0}
+        rules = s.markets["BTC/USDT:USDT"]
+        assert rules.amount_step == pytest.approx(0.001) and rules.min_amount == pytest.approx(0.001)
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_reduce_only_close_reduces_the_position(kind):
+    async def body(f: Face):
+        r = await bounded(f.adapter.submit(close_intent(amount=2.0)))
+        assert r.status == "filled" and r.filled == pytest.approx(2.0) and r.client_order_id == "ks-contract-1"
+        assert f.position("BTCUSDT") == pytest.approx(3.0)
+        again = await bounded(f.adapter.fetch_order("BTC/USDT:USDT", "ks-contract-1"))
+        assert again.status == "filled" and again.filled == pytest.approx(2.0)
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_a_close_larger_than_the_position_is_refused_before_sending(kind):
+    async def body(f: Face):
+        assert await reason_of(f.adapter.submit(close_intent(amount=5.5))) is Reason.CLOSE_EXCEEDS_POSITION
+        assert f.position("BTCUSDT") == pytest.approx(5.0)
+        assert await reason_of(f.adapter.fetch_order("BTC/USDT:USDT", "ks-contract-1")) is Reason.ORDER_NOT_FOUND
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_a_futures_close_without_reduce_only_is_refused_before_sending(kind):
+    async def body(f: Face):
+        assert await reason_of(f.adapter.submit(close_intent(reduce_only=False))) is Reason.NOT_REDUCE_ONLY
+        assert f.position("BTCUSDT") == pytest.approx(5.0)
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_chunks_never_add_up_to_more_than_the_position(kind):
+    async def body(f: Face):
+        await bounded(f.adapter.submit(close_intent(amount=3.0, cid="ks-c-1")))
+        await bounded(f.adapter.submit(close_intent(amount=2.0, cid="ks-c-2")))
+        assert await reason_of(f.adapter.submit(close_intent(amount=0.5, cid="ks-c-3"))) is Reason.CLOSE_EXCEEDS_POSITION
+        assert f.position("BTCUSDT") == pytest.approx(0.0)
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_hedge_mode_closes_only_the_named_leg(kind):
+    async def body(f: Face):
+        intent = close_intent(side="buy", amount=1.0, position_side="SHORT", cid="ks-hedge-1")
+        r = await bounded(f.adapter.submit(intent))
+        assert r.status == "filled"
+        legs = {p.position_side: abs(p.amount) for p in f.engine.positions(f.account, "BTCUSDT")}
+        assert legs == {"LONG": pytest.approx(2.0), "SHORT": pytest.approx(3.0)}
+
+    run(body, kind, account="sim-hedge")
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_unknown_client_id_is_order_not_found(kind):
+    async def body(f: Face):
+        assert await reason_of(f.adapter.fetch_order("BTC/USDT:USDT", "ks-never-sent")) is Reason.ORDER_NOT_FOUND
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+@pytest.mark.parametrize("which,left", [("entries", {"tp"}), ("all", set())])
+def test_cancel_orders_entries_keeps_reduce_only_orders(kind, which, left):
+    async def body(f: Face):
+        f.engine.place_order(f.account, "ETHUSDT", "buy", "LIMIT", 1.0, 2_500.0, time_in_force="GTC",
+                             client_order_id="entry")
+        f.engine.place_order(f.account, "ETHUSDT", "sell", "LIMIT", 10.0, 3_500.0, time_in_force="GTC",
+                             reduce_only=True, client_order_id="tp")
+        await bounded(f.adapter.snapshot())  # the adapter learns of the orders as a runner would
+        res = await bounded(f.adapter.cancel_orders(CancelSelector(which=which, symbols=("ETH/USDT:USDT",))))
+        assert not res.failed
+        remaining = {o.client_order_id for o in f.engine.open_orders(f.account, "ETHUSDT")}
+        assert remaining == left
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_native_dead_mans_switch_arms_and_disarms(kind):
+    async def body(f: Face):
+        st = await bounded(f.adapter.arm_cancel_all_after(60, ("BTC/USDT:USDT",)))
+        assert st.armed and st.supported
+        assert f.engine.countdowns(f.account).get("BTCUSDT")
+        st = await bounded(f.adapter.disarm_cancel_all_after(("BTC/USDT:USDT",)))
+        assert not st.armed
+        assert not f.engine.countdowns(f.account).get("BTCUSDT")
+
+    run(body, kind)
+
+
+# --- faults ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_latency_below_the_timeout_still_answers(kind):
+    async def body(f: Face):
+        f.faults.latency("place_order", int(TIMEOUT_S * 1000 * 0.4), times=1)
+        r = await bounded(f.adapter.submit(close_intent()))
+        assert r.status == "filled"
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_timeout_is_reported_within_the_timeout_and_the_order_can_be_reconciled(kind):
+    async def body(f: Face):
+        f.faults.timeout("place_order", applied=True, times=1)  # the venue took it; the answer never came
+        start = time.monotonic()
+        assert await reason_of(f.adapter.submit(close_intent())) is Reason.TIMEOUT
+        assert time.monotonic() - start < TIMEOUT_S + 1.0
+        found = await bounded(f.adapter.fetch_order("BTC/USDT:USDT", "ks-contract-1"))
+        assert found.status == "filled"
+        assert f.position("BTCUSDT") == pytest.approx(4.0)  # filled exactly once
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+@pytest.mark.parametrize("status,reason", [(429, Reason.RATE_LIMITED), (418, Reason.RATE_LIMITED),
+                                           (500, Reason.EXCHANGE_UNAVAILABLE), (503, Reason.EXCHANGE_UNAVAILABLE)])
+def test_http_errors_on_an_order_are_classified_and_nothing_is_sent(kind, status, reason):
+    async def body(f: Face):
+        f.faults.http_error("place_order", status, retry_after_s=1, times=1)
+        assert await reason_of(f.adapter.submit(close_intent())) is reason
+        assert f.position("BTCUSDT") == pytest.approx(5.0)
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+@pytest.mark.parametrize("op", ["positions", "account"])
+def test_malformed_json_is_a_failed_snapshot_never_flat(kind, op):
+    async def body(f: Face):
+        f.faults.malformed_json(op, times=5)
+        s = await bounded(f.adapter.snapshot())
+        assert not s.fetch.ok and s.fetch.error_code == Reason.BAD_RESPONSE.value
+        assert s.equity is None
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_a_failed_snapshot_carries_its_reason_and_never_raises(kind, status):
+    async def body(f: Face):
+        f.faults.http_error("positions", status, times=5)
+        s = await bounded(f.adapter.snapshot())
+        assert not s.fetch.ok and s.fetch.error_code in (Reason.EXCHANGE_UNAVAILABLE.value, Reason.RATE_LIMITED.value)
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_stale_data_is_never_reported_fresher_than_the_venue_says(kind):
+    """In process the engine states how old its data is, and the snapshot time shows it. Through
+    ccxt, Binance USD-M reports no account-wide "as of" time (only the time each position last
+    *changed*, which must not be read as data age): the snapshot is ok and stamped with our
+    receive time, so stale data there shows only as the failures and latency around it."""
+
+    async def body(f: Face):
+        f.faults.stale("positions", 120_000, times=5)
+        f.faults.stale("account", 120_000, times=5)
+        before = int(time.time() * 1000)
+        s = await bounded(f.adapter.snapshot())
+        assert s.fetch.ok
+        if f.kind == "inprocess":
+            assert s.ts_event <= f.engine.now() - 120_000
+        else:
+            assert s.ts_observed is not None and before <= s.ts_observed
+            assert s.ts_event <= s.ts_observed
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_rejected_reduce_only_is_classified(kind):
+    async def body(f: Face):
+        f.faults.reject_reduce_only(times=1)
+        assert await reason_of(f.adapter.submit(close_intent())) is Reason.REDUCE_ONLY_REJECTED
+        assert f.position("BTCUSDT") == pytest.approx(5.0)
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_disconnect_in_the_middle_of_a_close_is_reconciled_not_repeated(kind):
+    async def body(f: Face):
+        f.faults.disconnect_after_send(times=1)
+        reason = await reason_of(f.adapter.submit(close_intent(amount=2.0)))
+        assert reason in (Reason.EXCHANGE_UNAVAILABLE, Reason.TIMEOUT)
+        found = await bounded(f.adapter.fetch_order("BTC/USDT:USDT", "ks-contract-1"))
+        assert found.status == "filled" and f.position("BTCUSDT") == pytest.approx(3.0)
+        # sending the same client id again cannot close twice
+        again = f.adapter.submit(close_intent(amount=2.0))
+        try:
+            await bounded(again)
+        except AdapterError as e:
+            assert e.reason in (Reason.INVALID_ORDER, Reason.CLOSE_EXCEEDS_POSITION, Reason.UNKNOWN)
+        assert f.position("BTCUSDT") == pytest.approx(3.0)
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
+def test_an_order_missing_from_the_next_query_is_found_later(kind):
+    async def body(f: Face):
+        f.faults.hide_from_next_query(times=1)
+        r = await bounded(f.adapter.submit(close_intent()))
+        assert r.client_order_id == "ks-contract-1"
+        first = None
+        try:
+            first = await bounded(f.adapter.fetch_order("BTC/USDT:USDT", "ks-contract-1"))
+        except AdapterError as e:
+            assert e.reason is Reason.ORDER_NOT_FOUND
+        if first is None:
+            found = await bounded(f.adapter.fetch_order("BTC/USDT:USDT", "ks-contract-1"))
+            assert found.status == "filled"
+        assert f.position("BTCUSDT") == pytest.approx(4.0)
+
+    run(body, kind)
