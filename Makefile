@@ -25,6 +25,7 @@ test: venv
 bench: venv
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/tick.py
+	$(BIN)/python bench/adapter.py
 
 # Regenerate the scripted crash recording (deterministic) replayed by `make demo`.
 recordings: venv

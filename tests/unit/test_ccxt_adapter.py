@@ -1158,3 +1158,26 @@ def test_urls_override_against_a_local_stub(caplog):
     assert seen == [("POST", "/fapi/v1/order", API_KEY)]
     for text in (str(err), repr(err), caplog.text):
         assert API_KEY not in text and API_SECRET not in text and "signature=" not in text.replace("signature=****", "")
+
+
+def test_binance_usdm_orders_are_paced_by_our_budget_not_ccxts_weight_limiter():
+    """Binance USD-M orders weigh 0 on the IP weight limit; ccxt charges 4 units, which would
+    pace closes at ~5/s. The adapter's OrderBudget paces them instead."""
+    import ccxt.async_support as ccxt_async  # noqa: F401 - real ccxt cost tables
+
+    from adapters.ccxt_exchange import CcxtAdapter
+    from killswitch.policy.model import Account
+
+    acc = Account.model_validate({"name": "m", "venue": "binanceusdm", "market_type": "futures"})
+    ad = CcxtAdapter(acc, urls="http://127.0.0.1:9")
+    ex = ad._ex
+    assert ex.calculate_rate_limiter_cost(["fapiPrivate"], "POST", "order", {}, {"cost": 4}) == 0
+    assert ex.calculate_rate_limiter_cost(["fapiPrivate"], "DELETE", "order", {}, {"cost": 1}) == 0
+    assert ex.calculate_rate_limiter_cost(["fapiPrivate"], "GET", "openOrders", {}, {"cost": 1, "noSymbol": 40}) == 40
+    other = CcxtAdapter(Account.model_validate({"name": "o", "venue": "okx", "market_type": "futures"}),
+                        urls="http://127.0.0.1:9")
+    assert other._ex.calculate_rate_limiter_cost(["private"], "POST", "trade/order", {}, {"cost": 2}) == 2
+    import asyncio
+
+    asyncio.run(ad.close())
+    asyncio.run(other.close())
