@@ -1,0 +1,90 @@
+"""PostgreSQL backend (psycopg 3): shared state for replicas, one of which holds the lease.
+
+Transactions run at READ COMMITTED with explicit row locks where correctness needs them: the
+lease row ``FOR UPDATE`` while it is acquired or released, ``FOR SHARE`` while a fenced write
+checks the token (so a takeover waits for writes in flight, and later writes see the new
+token), the audit head ``FOR UPDATE`` while a row is appended (one chain, never a fork), and a
+transaction-scoped advisory lock around migrations (replicas starting together).
+
+The connection is autocommit, with each method one explicit transaction; a broken connection
+(server restart, failover) is replaced on the next call, never retried inside a call whose
+write may or may not have committed.
+
+Must not: put the URL's password in a message, a log line or ``repr`` — every driver message is
+scrubbed of it; use jsonb for documents (it rewrites numbers).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
+
+from .sql import SqlStore, wrap_error
+from .store import StoreError
+from .urls import mask_url, url_secrets
+
+log = logging.getLogger(__name__)
+
+MIGRATION_LOCK = 0x6B735F7374617465  # "ks_state": an advisory lock key of our own
+CONNECT_TIMEOUT_S = 10
+LOCK_TIMEOUT_MS = 15_000  # a stuck transaction holding the lease row must not hang the runner
+
+
+class PostgresStore(SqlStore):
+    types = {"id": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "float": "DOUBLE PRECISION",
+             "bool": "BOOLEAN"}
+
+    def __init__(self, url: str, masked_url: Optional[str] = None):
+        super().__init__()
+        self.url = masked_url or mask_url(url)
+        self._conninfo = url
+        self._secrets = url_secrets(url)
+        self._conn = self._connect()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.url!r})"
+
+    def _connect(self) -> Any:
+        import psycopg  # imported here: SQLite users need not have it
+
+        try:
+            kwargs = {} if "connect_timeout" in self._conninfo else {"connect_timeout": CONNECT_TIMEOUT_S}
+            conn = psycopg.connect(self._conninfo, autocommit=True, **kwargs)
+            conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+            return conn
+        except psycopg.Error as e:
+            # from None: the driver's exception may quote the connection string
+            raise wrap_error(self.url, e, self._secrets) from None
+
+    def _sql(self, query: str) -> str:
+        return query.replace("?", "%s")  # no statement here contains a literal ? or %
+
+    def _lock_migrations(self, cur: Any) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+
+    @contextmanager
+    def _tx(self, write: bool) -> Iterator[Any]:
+        import psycopg
+
+        with self._lock:
+            if self._conn.broken or self._conn.closed:
+                log.warning("state store %s: connection lost, reconnecting", self.url)
+                self._conn = self._connect()
+            try:
+                with self._conn.transaction(), self._conn.cursor() as cur:
+                    yield cur
+            except psycopg.Error as e:
+                raise wrap_error(self.url, e, self._secrets) from e
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def open_postgres(url: str, masked_url: str) -> PostgresStore:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise StoreError("postgresql:// needs psycopg 3: pip install 'psycopg[binary]'") from None
+    return PostgresStore(url, masked_url)

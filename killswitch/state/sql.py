@@ -1,0 +1,361 @@
+"""The SQL both backends share: the versioned schema and every StateStore method over it.
+
+A backend subclasses :class:`SqlStore` and supplies a connection, transactions (``_tx``), the
+column types of its dialect, how it spells a row lock, and a lock that serializes migrations.
+Queries here use ``?`` placeholders; a backend that wants another style rewrites them in
+``_sql``. The SQL stays in what SQLite (>= 3.24, for upserts) and PostgreSQL (>= 10, for
+identity columns) both speak — ``ON CONFLICT``, no JSON operators — so one statement serves both.
+
+Must not: hold a transaction open between calls, or retry a write whose outcome is unknown
+(callers retry idempotent writes themselves).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+from .store import (
+    FINAL_STATUSES,
+    GENESIS_HASH,
+    ORDER_STATUSES,
+    Approval,
+    FencedError,
+    JournalEntry,
+    Lease,
+    SchemaTooNewError,
+    StoreError,
+    UnknownIntentError,
+    audit_hash,
+    canonical_json,
+)
+from .urls import scrub
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step. Statements are templates: ``{id}``, ``{float}``, ``{bool}`` are the
+    dialect's auto-increment key, double and boolean column types."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "lease, engine state, order journal, approvals, audit chain", (
+        # One row, created here, so that a row lock on it always has something to lock.
+        """CREATE TABLE lease (
+             id INTEGER PRIMARY KEY CHECK (id = 1),
+             holder TEXT,
+             expires_ms BIGINT NOT NULL,
+             fence BIGINT NOT NULL,
+             changed_ms BIGINT)""",
+        "INSERT INTO lease (id, holder, expires_ms, fence) VALUES (1, NULL, 0, 0)",
+        # The document is TEXT, not jsonb: jsonb would rewrite numbers and lose float round trips.
+        """CREATE TABLE engine_state (
+             id INTEGER PRIMARY KEY CHECK (id = 1),
+             doc TEXT NOT NULL,
+             graph_digest TEXT NOT NULL,
+             fence BIGINT NOT NULL,
+             saved_ms BIGINT NOT NULL)""",
+        """CREATE TABLE order_intent (
+             seq {id},
+             client_order_id TEXT NOT NULL UNIQUE,
+             fence BIGINT NOT NULL,
+             decision_id TEXT NOT NULL,
+             venue TEXT NOT NULL,
+             account TEXT NOT NULL,
+             symbol TEXT NOT NULL,
+             side TEXT NOT NULL,
+             position_side TEXT,
+             amount {float} NOT NULL,
+             reduce_only {bool} NOT NULL,
+             payload TEXT NOT NULL,
+             created_ms BIGINT NOT NULL)""",
+        "CREATE INDEX order_intent_created ON order_intent (created_ms)",
+        # Results are appended, never updated: the journal keeps every answer the venue gave.
+        """CREATE TABLE order_result (
+             seq {id},
+             client_order_id TEXT NOT NULL REFERENCES order_intent (client_order_id),
+             fence BIGINT NOT NULL,
+             status TEXT NOT NULL,
+             final {bool} NOT NULL,
+             filled {float},
+             avg_price {float},
+             reason_code TEXT,
+             detail TEXT,
+             ts_ms BIGINT NOT NULL)""",
+        "CREATE INDEX order_result_intent ON order_result (client_order_id, seq)",
+        """CREATE TABLE approval (
+             scope_key TEXT NOT NULL,
+             level INTEGER NOT NULL,
+             approver TEXT NOT NULL,
+             reason TEXT NOT NULL,
+             ts_ms BIGINT NOT NULL,
+             PRIMARY KEY (scope_key, level, approver))""",
+        """CREATE TABLE audit_log (
+             seq BIGINT PRIMARY KEY,
+             kind TEXT NOT NULL,
+             ts_ms BIGINT NOT NULL,
+             payload TEXT NOT NULL,
+             prev_hash TEXT NOT NULL,
+             hash TEXT NOT NULL)""",
+        # The head serializes appends (a row lock) and remembers the last hash, so that a
+        # truncated tail is noticed too.
+        """CREATE TABLE audit_head (
+             id INTEGER PRIMARY KEY CHECK (id = 1),
+             seq BIGINT NOT NULL,
+             hash TEXT NOT NULL)""",
+        f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}')",
+    )),
+)
+
+_INTENT_COLS = ("i.seq, i.client_order_id, i.decision_id, i.venue, i.account, i.symbol, i.side, i.position_side, "
+                "i.amount, i.reduce_only, i.payload, i.fence, i.created_ms, "
+                "r.status, r.filled, r.avg_price, r.reason_code, r.detail, r.ts_ms")
+# Every intent with its latest result, if any.
+_INTENTS = (f"SELECT {_INTENT_COLS} FROM order_intent i LEFT JOIN order_result r ON r.seq = "
+            "(SELECT MAX(seq) FROM order_result WHERE client_order_id = i.client_order_id)")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _entry(row: tuple) -> JournalEntry:
+    fields = list(row)
+    fields[9] = bool(fields[9])  # SQLite keeps booleans as 0/1
+    return JournalEntry(*fields)
+
+
+class SqlStore:
+    """StateStore over a DB-API connection; subclasses provide the dialect (see module doc)."""
+
+    url: str
+    types: dict[str, str]  # the {id} {float} {bool} of the migration templates
+    for_update = " FOR UPDATE"  # how the dialect locks a row it read ("" where the transaction locks all)
+    for_share = " FOR SHARE"
+    migrations: tuple[Migration, ...] = MIGRATIONS
+
+    def __init__(self) -> None:
+        # One connection per store; calls from several threads take turns on it.
+        self._lock = threading.RLock()
+
+    # --- dialect hooks -----------------------------------------------------------------------
+
+    def _tx(self, write: bool) -> AbstractContextManager[Any]:
+        """A transaction yielding a cursor; a write one takes the locks a write needs up front."""
+        raise NotImplementedError
+
+    def _lock_migrations(self, cur: Any) -> None:
+        """Keep two processes from migrating at once (SQLite's write transaction already does)."""
+
+    def _sql(self, query: str) -> str:
+        return query
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> "SqlStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    def _q(self, cur: Any, query: str, params: Iterable[Any] = ()) -> Any:
+        cur.execute(self._sql(query), tuple(params))
+        return cur
+
+    # --- migrations ---------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        latest = self.migrations[-1].version
+        with self._tx(write=True) as cur:
+            self._lock_migrations(cur)
+            self._q(cur, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                         "description TEXT NOT NULL, applied_ms BIGINT NOT NULL)")
+            current = self._q(cur, "SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+            if current > latest:
+                raise SchemaTooNewError(f"{self.url}: schema version {current} is newer than this killswitch "
+                                        f"knows ({latest}); upgrade killswitch, do not downgrade the database")
+            for m in self.migrations:
+                if m.version > current:
+                    for statement in m.statements:
+                        self._q(cur, statement.format(**self.types))
+                    self._q(cur, "INSERT INTO schema_version (version, description, applied_ms) VALUES (?, ?, ?)",
+                            (m.version, m.description, now_ms()))
+        return latest
+
+    def schema_version(self) -> int:
+        with self._tx(write=False) as cur:
+            return self._q(cur, "SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+
+    # --- fencing ------------------------------------------------------------------------------
+
+    def _check_fence(self, cur: Any, fence: int) -> None:
+        # A shared lock on the lease row: writes of the same leader run side by side, but a
+        # new leader's acquire_lease waits for them, and they wait for it, so no write with
+        # an old token can commit after a newer token was handed out.
+        current = self._q(cur, "SELECT fence FROM lease WHERE id = 1" + self.for_share).fetchone()[0]
+        if fence != current:
+            raise FencedError(fence, current)
+
+    def acquire_lease(self, holder: str, ttl_ms: int, now_ms: int) -> Optional[int]:
+        if not holder or ttl_ms <= 0:
+            raise ValueError("a lease needs a holder and a positive ttl")
+        with self._tx(write=True) as cur:
+            held_by, expires, fence = self._q(
+                cur, "SELECT holder, expires_ms, fence FROM lease WHERE id = 1" + self.for_update).fetchone()
+            valid = held_by is not None and expires > now_ms
+            if valid and held_by != holder:
+                return None
+            # Renewing a valid lease keeps the token; any change of hands (even back to the
+            # same holder after its lease ran out) issues a higher one.
+            token = fence if valid else fence + 1
+            self._q(cur, "UPDATE lease SET holder = ?, expires_ms = ?, fence = ?, changed_ms = ? WHERE id = 1",
+                    (holder, now_ms + ttl_ms, token, now_ms))
+            return token
+
+    def release_lease(self, holder: str) -> bool:
+        # Releasing also raises the token: the holder's writes after its release are refused
+        # instead of racing whoever acquires next.
+        with self._tx(write=True) as cur:
+            n = self._q(cur, "UPDATE lease SET holder = NULL, expires_ms = 0, fence = fence + 1 "
+                             "WHERE id = 1 AND holder = ?", (holder,)).rowcount
+            return n == 1
+
+    def current_fence(self) -> int:
+        return self.lease().fence
+
+    def lease(self) -> Lease:
+        with self._tx(write=False) as cur:
+            return Lease(*self._q(cur, "SELECT holder, expires_ms, fence FROM lease WHERE id = 1").fetchone())
+
+    # --- engine state -------------------------------------------------------------------------
+
+    def load_engine_state(self) -> Optional[dict]:
+        with self._tx(write=False) as cur:
+            row = self._q(cur, "SELECT doc FROM engine_state WHERE id = 1").fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def save_engine_state(self, doc: dict, graph_digest: str, fence: int) -> None:
+        text = json.dumps(doc, separators=(",", ":"))  # float repr round-trips exactly
+        with self._tx(write=True) as cur:
+            self._check_fence(cur, fence)
+            self._q(cur, "INSERT INTO engine_state (id, doc, graph_digest, fence, saved_ms) VALUES (1, ?, ?, ?, ?) "
+                         "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, graph_digest = excluded.graph_digest, "
+                         "fence = excluded.fence, saved_ms = excluded.saved_ms",
+                    (text, graph_digest, fence, now_ms()))
+
+    # --- order journal ------------------------------------------------------------------------
+
+    def journal_intent(self, fence: int, client_order_id: str, decision_id: str, venue: str, account: str,
+                       symbol: str, side: str, position_side: Optional[str], amount: float, reduce_only: bool,
+                       payload_json: str, *, ts_ms: Optional[int] = None) -> bool:
+        json.loads(payload_json)  # refuse a payload nobody could read back, before it is durable
+        row = (client_order_id, fence, decision_id, venue, account, symbol, side, position_side, float(amount),
+               bool(reduce_only), payload_json, now_ms() if ts_ms is None else ts_ms)
+        with self._tx(write=True) as cur:
+            self._check_fence(cur, fence)
+            n = self._q(cur, "INSERT INTO order_intent (client_order_id, fence, decision_id, venue, account, symbol, "
+                             "side, position_side, amount, reduce_only, payload, created_ms) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client_order_id) DO NOTHING",
+                        row).rowcount
+            return n == 1
+
+    def journal_result(self, fence: int, client_order_id: str, status: str, filled: Optional[float],
+                       avg_price: Optional[float], reason_code: Optional[str], detail: Optional[str], *,
+                       ts_ms: Optional[int] = None) -> None:
+        if status not in ORDER_STATUSES:
+            raise ValueError(f"unknown order status {status!r}; one of {sorted(ORDER_STATUSES)}")
+        row = (client_order_id, fence, status, status in FINAL_STATUSES, filled, avg_price, reason_code, detail,
+               now_ms() if ts_ms is None else ts_ms)
+        with self._tx(write=True) as cur:
+            self._check_fence(cur, fence)
+            if self._q(cur, "SELECT 1 FROM order_intent WHERE client_order_id = ?", (client_order_id,)).fetchone() \
+                    is None:
+                raise UnknownIntentError(f"UNKNOWN_INTENT: no journaled intent {client_order_id!r}")
+            self._q(cur, "INSERT INTO order_result (client_order_id, fence, status, final, filled, avg_price, "
+                         "reason_code, detail, ts_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+    def pending_intents(self) -> list[JournalEntry]:
+        with self._tx(write=False) as cur:
+            rows = self._q(cur, _INTENTS + " WHERE NOT EXISTS (SELECT 1 FROM order_result f WHERE "
+                                           "f.client_order_id = i.client_order_id AND f.final = ?) ORDER BY i.seq",
+                           (True,)).fetchall()
+        return [_entry(r) for r in rows]
+
+    def journal(self, limit: int = 100, since: Optional[int] = None) -> list[JournalEntry]:
+        with self._tx(write=False) as cur:
+            rows = self._q(cur, _INTENTS + " WHERE i.created_ms >= ? ORDER BY i.seq DESC LIMIT ?",
+                           (since if since is not None else -(2**62), int(limit))).fetchall()
+        return [_entry(r) for r in reversed(rows)]
+
+    # --- approvals ----------------------------------------------------------------------------
+
+    def record_approval(self, scope_key: str, level: int, approver: str, reason: str, ts: int) -> bool:
+        with self._tx(write=True) as cur:
+            n = self._q(cur, "INSERT INTO approval (scope_key, level, approver, reason, ts_ms) VALUES (?, ?, ?, ?, ?) "
+                             "ON CONFLICT (scope_key, level, approver) DO NOTHING",
+                        (scope_key, level, approver, reason, ts)).rowcount
+            return n == 1
+
+    def approvals(self, scope_key: str, level: int) -> list[Approval]:
+        with self._tx(write=False) as cur:
+            rows = self._q(cur, "SELECT scope_key, level, approver, reason, ts_ms FROM approval "
+                                "WHERE scope_key = ? AND level = ? ORDER BY ts_ms, approver",
+                           (scope_key, level)).fetchall()
+        return [Approval(*r) for r in rows]
+
+    # --- audit chain --------------------------------------------------------------------------
+
+    def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
+        text = canonical_json(payload)  # raises before anything is written if it is not JSON
+        with self._tx(write=True) as cur:
+            seq, prev = self._q(cur, "SELECT seq, hash FROM audit_head WHERE id = 1" + self.for_update).fetchone()
+            seq += 1
+            digest = audit_hash(prev, seq, kind, ts_ms, json.loads(text))
+            self._q(cur, "INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
+                    (seq, kind, ts_ms, text, prev, digest))
+            self._q(cur, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+            return seq
+
+    def verify_audit(self) -> tuple[bool, Optional[int]]:
+        with self._tx(write=False) as cur:
+            # The head first: rows up to its seq were committed with it, whatever is appended meanwhile.
+            head_seq, head_hash = self._q(cur, "SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+            rows = self._q(cur, "SELECT seq, kind, ts_ms, payload, prev_hash, hash FROM audit_log "
+                                "WHERE seq <= ? ORDER BY seq", (head_seq,))
+            return _verify_rows(rows, head_seq, head_hash)
+
+
+def _verify_rows(rows: Iterable[tuple], head_seq: int, head_hash: str) -> tuple[bool, Optional[int]]:
+    prev, expected = GENESIS_HASH, 1
+    for seq, kind, ts_ms, text, prev_hash, digest in rows:
+        if seq != expected:
+            return False, expected  # a row is missing
+        try:
+            recomputed = audit_hash(prev, seq, kind, ts_ms, json.loads(text))
+        except ValueError:  # the payload is no longer (canonical) JSON
+            return False, seq
+        if prev_hash != prev or recomputed != digest:
+            return False, seq
+        prev, expected = digest, expected + 1
+    if expected <= head_seq:
+        return False, expected  # the tail was cut off
+    if prev != head_hash:
+        return False, head_seq
+    return True, None
+
+
+def wrap_error(url: str, exc: BaseException, secrets: Iterable[str] = ()) -> StoreError:
+    """A driver error as a StoreError naming the store, with any secret scrubbed from its text."""
+    return StoreError(f"{url}: {type(exc).__name__}: {scrub(str(exc), list(secrets))}")

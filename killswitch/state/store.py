@@ -1,0 +1,197 @@
+"""The state store's contract: what the runner persists, and the guarantees every backend gives.
+
+Owns the :class:`StateStore` protocol, its values (:class:`JournalEntry`, :class:`Approval`,
+:class:`Lease`), its errors, the order statuses the journal accepts, and the audit chain's
+hashing rule. Backends (``sqlite.py``, ``postgres.py``) implement it over the shared SQL in
+``sql.py``; the same test suite runs against each.
+
+Guarantees, whatever the backend:
+
+- **Fencing.** A runner acts only while it holds the leader lease. :meth:`StateStore.acquire_lease`
+  returns a fencing token that grows every time the lease changes hands; every write that
+  takes a ``fence`` checks it against the stored token *in the same transaction* and raises
+  :class:`FencedError` when they differ, so a deposed leader (paused, partitioned, slow) can
+  never overwrite its successor's state or journal a second copy of an order.
+- **Journal before send.** An intent is journaled once per client order id (a second time is a
+  no-op that returns ``False``); intents without a final result are what a restarted runner
+  reconciles with the exchange instead of sending again.
+- **Audit chain.** Audit rows are append-only, each hashed over its predecessor's hash, so an
+  edited, removed or reordered row is found by :meth:`StateStore.verify_audit`.
+
+Must not: import the engine's evaluation, adapters or the clock of the runner; decide what to
+do about a fenced write or a pending intent (the runner does); log or raise a secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Optional, Protocol, runtime_checkable
+
+# What the journal accepts as an order's status. The exchange's own vocabulary (adapters'
+# OrderResult) plus ``sent`` (handed to the adapter, no answer yet), ``unknown`` (the answer was
+# lost: a timeout) and ``failed`` (refused before it reached the venue).
+FINAL_STATUSES = frozenset({"filled", "canceled", "rejected", "expired", "failed"})
+OPEN_STATUSES = frozenset({"sent", "open", "partially_filled", "unknown"})
+ORDER_STATUSES = FINAL_STATUSES | OPEN_STATUSES
+
+GENESIS_HASH = "0" * 64  # the "previous hash" of the first audit row
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (unreachable, locked, corrupt, misconfigured)."""
+
+
+class FencedError(StoreError):
+    """A write carried a fencing token that is not the current one: this runner was deposed."""
+
+    def __init__(self, fence: int, current: int):
+        why = "another runner acquired the lease since" if fence < current else "it was never issued"
+        super().__init__(f"FENCED: write with fence={fence} refused, current fence={current} ({why}); "
+                         "this runner must stop acting")
+        self.fence = fence
+        self.current = current
+
+
+class SchemaTooNewError(StoreError):
+    """The database was migrated by a newer killswitch than this one: refuse rather than guess."""
+
+
+class UnknownIntentError(StoreError):
+    """A result for a client order id that was never journaled: something sent without journaling."""
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One order intent with its latest result (``status`` None: no result journaled yet)."""
+
+    seq: int
+    client_order_id: str
+    decision_id: str
+    venue: str
+    account: str
+    symbol: str
+    side: str
+    position_side: Optional[str]
+    amount: float
+    reduce_only: bool
+    payload_json: str
+    fence: int
+    created_ms: int
+    status: Optional[str] = None
+    filled: Optional[float] = None
+    avg_price: Optional[float] = None
+    reason_code: Optional[str] = None
+    detail: Optional[str] = None
+    updated_ms: Optional[int] = None
+
+    @property
+    def payload(self) -> Any:
+        return json.loads(self.payload_json)
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class Approval:
+    scope_key: str
+    level: int
+    approver: str
+    reason: str
+    ts_ms: int
+
+
+@dataclass(frozen=True)
+class Lease:
+    holder: Optional[str]  # None: free
+    expires_ms: int
+    fence: int
+
+    def valid_at(self, now_ms: int) -> bool:
+        return self.holder is not None and self.expires_ms > now_ms
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Durable state of one killswitch deployment. Synchronous; safe to call from several threads.
+
+    Times are UTC epoch milliseconds given by the caller where the contract names them; rows
+    the caller gives no time for are stamped with the store's wall clock.
+    """
+
+    url: str  # with any password masked
+
+    # lifecycle
+    def migrate(self) -> int:
+        """Apply pending migrations in order; return the schema version. Idempotent."""
+
+    def schema_version(self) -> int: ...
+
+    def close(self) -> None: ...
+
+    # engine state
+    def load_engine_state(self) -> Optional[dict]:
+        """The last saved ``State.to_json()`` document, or None if none was ever saved."""
+
+    def save_engine_state(self, doc: dict, graph_digest: str, fence: int) -> None:
+        """Replace the saved engine state. Raises FencedError for a stale fence."""
+
+    # order journal
+    def journal_intent(self, fence: int, client_order_id: str, decision_id: str, venue: str, account: str,
+                       symbol: str, side: str, position_side: Optional[str], amount: float, reduce_only: bool,
+                       payload_json: str, *, ts_ms: Optional[int] = None) -> bool:
+        """Journal an order before it is sent. False (and nothing changed) if the id is known."""
+
+    def journal_result(self, fence: int, client_order_id: str, status: str, filled: Optional[float],
+                       avg_price: Optional[float], reason_code: Optional[str], detail: Optional[str], *,
+                       ts_ms: Optional[int] = None) -> None:
+        """Append what became of an intent. The latest result is the intent's status."""
+
+    def pending_intents(self) -> list[JournalEntry]:
+        """Intents with no final result, oldest first: what a restarted runner must reconcile."""
+
+    def journal(self, limit: int = 100, since: Optional[int] = None) -> list[JournalEntry]:
+        """The latest ``limit`` intents journaled at or after ``since`` (ms), oldest first."""
+
+    # approvals
+    def record_approval(self, scope_key: str, level: int, approver: str, reason: str, ts: int) -> bool:
+        """Record one approver's approval; False if that approver had already approved.
+
+        ``scope_key`` should name the latched entry (its decision id, say), not only the scope,
+        so that approvals given in an earlier incident never count toward a later one."""
+
+    def approvals(self, scope_key: str, level: int) -> list[Approval]: ...
+
+    # audit chain
+    def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
+        """Append an audit row; return its sequence number (1, 2, ...)."""
+
+    def verify_audit(self) -> tuple[bool, Optional[int]]:
+        """(True, None) if the chain is intact, else (False, the first row that does not check)."""
+
+    # leader lease
+    def acquire_lease(self, holder: str, ttl_ms: int, now_ms: int) -> Optional[int]:
+        """Acquire or renew the lease; the fencing token, or None while another holder's is valid."""
+
+    def release_lease(self, holder: str) -> bool: ...
+
+    def current_fence(self) -> int: ...
+
+    def lease(self) -> Lease: ...
+
+
+# --- the audit chain's hashing rule -------------------------------------------------------------
+
+
+def canonical_json(value: Any) -> str:
+    """One text per value: sorted keys, no spaces, UTF-8 as is, no NaN (it is not JSON)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def audit_hash(prev_hash: str, seq: int, kind: str, ts_ms: int, payload: Any) -> str:
+    """sha256 of the previous row's hash followed by the canonical JSON of this row."""
+    row = canonical_json({"seq": seq, "kind": kind, "ts_ms": ts_ms, "payload": payload})
+    return hashlib.sha256((prev_hash + row).encode("utf-8")).hexdigest()

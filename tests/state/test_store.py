@@ -1,0 +1,437 @@
+"""The StateStore contract, once for SQLite and once for PostgreSQL (the ``backend`` fixture).
+
+Migrations, engine state round trip, the idempotent order journal and what a restarted runner
+must reconcile (after a close and after a real crash), distinct approvals, the audit chain and
+its tamper detection, the leader lease and its fencing tokens, and lease races between stores.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from killswitch.engine.state import State
+from killswitch.state import (
+    FencedError,
+    SchemaTooNewError,
+    StateStore,
+    UnknownIntentError,
+)
+from killswitch.state.sql import MIGRATIONS, Migration, SqlStore
+
+from ..conftest import ROOT
+from ..unit.engine_helpers import MIN, policy_graph, pos, run, snap
+
+LATEST = MIGRATIONS[-1].version
+
+
+def intent(store, fence, coid, *, amount=1.0, ts_ms=None, decision="p/simulated/a/L1/e1"):
+    payload = json.dumps({"client_order_id": coid, "limit_price": 99.5, "chunk": 1, "chunks": 1})
+    return store.journal_intent(fence, coid, decision, "simulated", "a", "BTC/USDT:USDT", "sell", None, amount,
+                                True, payload, ts_ms=ts_ms)
+
+
+def leader(store, holder="runner-a"):
+    fence = store.acquire_lease(holder, 10_000, 0)
+    assert fence is not None
+    return fence
+
+
+# --- migrations -----------------------------------------------------------------------------------------
+
+
+def test_store_satisfies_the_protocol(store):
+    assert isinstance(store, StateStore)
+
+
+def test_migrates_from_empty_and_reopening_is_idempotent(open_store_, raw):
+    s = open_store_()
+    assert s.schema_version() == LATEST
+    assert s.migrate() == LATEST
+    s.close()
+    s2 = open_store_()
+    assert s2.schema_version() == LATEST
+    assert raw("SELECT version FROM schema_version ORDER BY version") == [(v.version,) for v in MIGRATIONS]
+
+
+def test_later_migration_applies_once_in_order_on_reopen(open_store_, raw, monkeypatch):
+    s = open_store_()
+    intent(s, leader(s), "keep-me")
+    s.close()
+    extra = Migration(LATEST + 1, "test: a column added later", (
+        "ALTER TABLE order_intent ADD COLUMN note TEXT",
+        "UPDATE order_intent SET note = 'migrated'",
+    ))
+    monkeypatch.setattr(SqlStore, "migrations", MIGRATIONS + (extra,))
+    s2 = open_store_()
+    assert s2.schema_version() == LATEST + 1
+    open_store_().close()  # a third open applies nothing twice (ALTER would fail)
+    assert raw("SELECT client_order_id, note FROM order_intent") == [("keep-me", "migrated")]
+    assert [r[0] for r in raw("SELECT version FROM schema_version ORDER BY version")] == \
+        [m.version for m in MIGRATIONS] + [LATEST + 1]
+    monkeypatch.undo()  # the older code meets the newer database
+    with pytest.raises(SchemaTooNewError, match=f"schema version {LATEST + 1} is newer"):
+        open_store_()
+
+
+def test_database_newer_than_the_code_refuses_to_open(open_store_, raw):
+    open_store_().close()
+    raw("INSERT INTO schema_version (version, description, applied_ms) VALUES (?, ?, ?)", (99, "future", 0))
+    with pytest.raises(SchemaTooNewError, match="99"):
+        open_store_()
+
+
+# --- engine state ----------------------------------------------------------------------------------------
+
+LADDER = dict(
+    signals="s: {equity_change: {against: baseline, baseline: 10k}}",
+    triggers="""
+        t1: {when: "s <= -2%", for: 2 ticks, on_missing_data: hold}
+        t3: {when: "s <= -6%", on_missing_data: hold}
+    """,
+    stages="""
+        - {level: 1, name: warn, on: [t1], cooldown: 10m, actions: [{lock_trading: {mode: reducing}}]}
+        - {level: 3, name: halt, on: [t3], reset: manual, approvals: 2, actions: [close_all]}
+    """,
+)
+
+
+def engine_state() -> State:
+    """A real engine state: two accounts, a latched halt, pending trigger counts, PnL history."""
+    g = policy_graph(**LADDER)
+    book = [pos("BTC/USDT:USDT", "long", 1.5, 61_000.5, -120.25), pos("ETH/USDT:USDT", "short", 3, 3_000.1, 0.1)]
+    ticks = [(m * MIN, [snap(eq, m * MIN, account="a", positions=book), snap(9_900.0, m * MIN, account="b")])
+             for m, eq in enumerate([10_000.0, 9_750.0, 9_700.0, 9_350.0, 9_300.0])]
+    _, state = run(g, ticks)
+    assert state.scope("p", "simulated/a").stage.level == 3
+    return state
+
+
+def test_engine_state_round_trip(open_store_):
+    s = open_store_()
+    assert s.load_engine_state() is None
+    state = engine_state()
+    doc = state.to_json()
+    fence = leader(s)
+    s.save_engine_state(doc, "sha256:abc", fence)
+    s.close()
+    reloaded = open_store_().load_engine_state()
+    assert reloaded == doc
+    assert State.from_json(reloaded).to_json() == doc
+    assert State.from_json(reloaded).scope("p", "simulated/a").stage.level == 3  # a halt stays a halt
+
+
+def test_engine_state_save_replaces_the_previous_one(store):
+    fence = leader(store)
+    store.save_engine_state(State().to_json(), "d1", fence)
+    doc = engine_state().to_json()
+    store.save_engine_state(doc, "d2", fence)
+    assert store.load_engine_state() == doc
+
+
+# --- order journal --------------------------------------------------------------------------------------------
+
+
+def test_journal_intent_is_idempotent(store):
+    fence = leader(store)
+    assert intent(store, fence, "ks-1", amount=1.0) is True
+    assert intent(store, fence, "ks-1", amount=7.0) is False  # a retry: nothing changes
+    [entry] = store.journal()
+    assert (entry.client_order_id, entry.amount, entry.fence, entry.status) == ("ks-1", 1.0, fence, None)
+    assert entry.reduce_only is True and entry.payload["limit_price"] == 99.5
+
+
+def test_results_settle_intents_and_the_rest_is_pending(store):
+    fence = leader(store)
+    for coid in ("a", "b", "c"):
+        intent(store, fence, coid)
+    store.journal_result(fence, "a", "sent", None, None, None, None)
+    store.journal_result(fence, "a", "filled", 1.0, 99.7, None, "filled in one go")
+    store.journal_result(fence, "b", "partially_filled", 0.4, 99.8, None, None)
+    store.journal_result(fence, "b", "unknown", None, None, "TIMEOUT", "no answer in 5s")
+    pending = store.pending_intents()
+    assert [e.client_order_id for e in pending] == ["b", "c"]
+    assert (pending[0].status, pending[0].reason_code) == ("unknown", "TIMEOUT")  # the latest result
+    assert pending[1].status is None
+    a = next(e for e in store.journal() if e.client_order_id == "a")
+    assert (a.status, a.filled, a.avg_price, a.detail, a.final) == ("filled", 1.0, 99.7, "filled in one go", True)
+
+
+@pytest.mark.parametrize("status", ["filled", "canceled", "rejected", "expired", "failed"])
+def test_every_final_status_settles_an_intent(store, status):
+    fence = leader(store)
+    intent(store, fence, "x")
+    store.journal_result(fence, "x", status, 0.0, None, "INVALID_ORDER", None)
+    assert store.pending_intents() == []
+
+
+def test_result_for_an_intent_never_journaled_is_refused(store):
+    fence = leader(store)
+    with pytest.raises(UnknownIntentError, match="ghost"):
+        store.journal_result(fence, "ghost", "filled", 1.0, 1.0, None, None)
+
+
+def test_unknown_status_is_refused(store):
+    fence = leader(store)
+    intent(store, fence, "x")
+    with pytest.raises(ValueError, match="unknown order status"):
+        store.journal_result(fence, "x", "done", 1.0, 1.0, None, None)
+    assert [e.status for e in store.pending_intents()] == [None]
+
+
+def test_payload_that_is_not_json_is_refused_before_it_is_written(store):
+    fence = leader(store)
+    with pytest.raises(ValueError):
+        store.journal_intent(fence, "x", "d", "v", "a", "BTC", "sell", None, 1.0, True, "{not json")
+    assert store.journal() == []
+
+
+def test_pending_intents_survive_close_and_reopen(open_store_):
+    s = open_store_()
+    fence = leader(s)
+    intent(s, fence, "sent-1")
+    intent(s, fence, "done-1")
+    s.journal_result(fence, "done-1", "filled", 1.0, 100.0, None, None)
+    s.close()
+    assert [e.client_order_id for e in open_store_().pending_intents()] == ["sent-1"]
+
+
+CRASHER = textwrap.dedent("""
+    import os, sys
+    from killswitch.state import open_store
+    s = open_store(sys.argv[1])
+    fence = s.acquire_lease("crashed-runner", 60_000, 0)
+    for coid in ("c0", "c1", "c2"):
+        s.journal_intent(fence, coid, "p/x/L3/e1", "simulated", "a", "BTC/USDT:USDT", "sell", None, 1.0, True, "{}")
+    s.journal_result(fence, "c0", "filled", 1.0, 100.0, None, None)
+    s.journal_result(fence, "c1", "sent", None, None, None, None)
+    print(fence, flush=True)
+    os._exit(9)  # a crash: no close, no clean shutdown
+""")
+
+
+def test_pending_intents_survive_a_crash_and_the_next_leader_reconciles_them(open_store_, store_url):
+    out = subprocess.run([sys.executable, "-c", CRASHER, store_url], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 9, out.stderr
+    old_fence = int(out.stdout)
+    s = open_store_()
+    assert [(e.client_order_id, e.status) for e in s.pending_intents()] == [("c1", "sent"), ("c2", None)]
+    assert s.acquire_lease("new-runner", 10_000, 1_000) is None  # the dead runner's lease runs out first
+    fence = s.acquire_lease("new-runner", 10_000, 60_000)
+    assert fence is not None and fence > old_fence
+    for e in s.pending_intents():  # reconciled with the exchange instead of sent again
+        s.journal_result(fence, e.client_order_id, "canceled", 0.0, None, "RECONCILED", None)
+    assert s.pending_intents() == []
+
+
+def test_journal_limit_and_since(store):
+    fence = leader(store)
+    for i in range(1, 6):
+        intent(store, fence, f"o{i}", ts_ms=i * 100)
+    assert [e.client_order_id for e in store.journal(limit=2)] == ["o4", "o5"]
+    assert [e.client_order_id for e in store.journal(since=300)] == ["o3", "o4", "o5"]
+    assert [e.created_ms for e in store.journal(limit=10)] == [100, 200, 300, 400, 500]
+
+
+# --- approvals ----------------------------------------------------------------------------------------------
+
+
+def test_approvals_are_distinct_per_scope_and_level(store):
+    key = "p|simulated/a"
+    assert store.record_approval(key, 3, "alice", "reviewed the fills", 1_000) is True
+    assert store.record_approval(key, 3, "alice", "again", 2_000) is False
+    assert store.record_approval(key, 3, "bob", "agree", 1_500) is True
+    assert store.record_approval(key, 2, "carol", "other level", 1_000) is True
+    assert store.record_approval("p|simulated/b", 3, "dave", "other scope", 1_000) is True
+    got = store.approvals(key, 3)
+    assert [(a.approver, a.reason, a.ts_ms) for a in got] == [("alice", "reviewed the fills", 1_000),
+                                                               ("bob", "agree", 1_500)]
+    assert store.approvals(key, 1) == []
+
+
+# --- audit chain --------------------------------------------------------------------------------------------
+
+
+def fill_audit(store, n=5):
+    return [store.audit("stage_entered", 1_000 + i, {"i": i, "scope": "simulated/a", "pnl": -0.1 * i, "ü": [1, None]})
+            for i in range(n)]
+
+
+def test_audit_chain_appends_and_verifies(store):
+    assert store.verify_audit() == (True, None)  # empty is intact
+    assert fill_audit(store) == [1, 2, 3, 4, 5]
+    assert store.verify_audit() == (True, None)
+
+
+def test_audit_detects_an_edited_payload(store, raw):
+    fill_audit(store)
+    raw("UPDATE audit_log SET payload = ? WHERE seq = 3", ('{"i":2,"pnl":0,"scope":"simulated/a","ü":[1,null]}',))
+    assert store.verify_audit() == (False, 3)
+
+
+def test_audit_detects_a_row_rehashed_after_an_edit_at_the_next_row(store, raw):
+    from killswitch.state.store import audit_hash
+
+    fill_audit(store)
+    prev = raw("SELECT hash FROM audit_log WHERE seq = 2")[0][0]
+    forged = audit_hash(prev, 3, "stage_entered", 1_002, {"i": 2})
+    raw("UPDATE audit_log SET payload = ?, hash = ? WHERE seq = 3", ('{"i":2}', forged))
+    assert store.verify_audit() == (False, 4)
+
+
+@pytest.mark.parametrize("where,bad", [("seq = 2", 2), ("seq = 5", 5)])
+def test_audit_detects_a_deleted_row(store, raw, where, bad):
+    fill_audit(store)
+    raw(f"DELETE FROM audit_log WHERE {where}")
+    assert store.verify_audit() == (False, bad)
+
+
+def test_audit_refuses_a_payload_that_is_not_json(store):
+    with pytest.raises(ValueError):
+        store.audit("x", 1, {"v": float("nan")})
+    assert store.audit("x", 1, {"v": 1}) == 1
+
+
+def test_concurrent_appends_from_two_stores_keep_one_chain(open_store_):
+    stores = [open_store_(), open_store_()]
+    barrier = threading.Barrier(len(stores))
+    errors = []
+
+    def append(s, who):
+        barrier.wait()
+        try:
+            for i in range(25):
+                s.audit("tick", i, {"who": who, "i": i})
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=append, args=(s, n)) for n, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert stores[0].verify_audit() == (True, None)
+    assert stores[0].audit("end", 0, {}) == 51
+
+
+# --- leader lease and fencing ----------------------------------------------------------------------------------------
+
+
+def test_lease_acquire_renew_refuse_and_take_over_after_expiry(store):
+    assert store.current_fence() == 0
+    t1 = store.acquire_lease("a", 1_000, 0)
+    assert t1 is not None and t1 >= 1
+    assert store.acquire_lease("a", 1_000, 500) == t1  # renewed: same token, later expiry
+    assert store.lease().expires_ms == 1_500
+    assert store.acquire_lease("b", 1_000, 1_499) is None  # a's lease still valid
+    t2 = store.acquire_lease("b", 1_000, 1_500)  # expired at 1 500
+    assert t2 is not None and t2 > t1
+    assert store.acquire_lease("a", 1_000, 1_600) is None
+    assert store.current_fence() == t2 and store.lease().holder == "b"
+
+
+def test_same_holder_after_its_lease_ran_out_gets_a_higher_token(store):
+    t1 = store.acquire_lease("a", 1_000, 0)
+    t2 = store.acquire_lease("a", 1_000, 5_000)
+    assert t2 > t1
+
+
+def test_deposed_holder_cannot_write_with_its_old_fence(open_store_):
+    a, b = open_store_(), open_store_()
+    t1 = a.acquire_lease("a", 1_000, 0)
+    intent(a, t1, "a-1")
+    a.save_engine_state({"who": "a"}, "d", t1)
+    t2 = b.acquire_lease("b", 1_000, 2_000)
+    assert t2 > t1
+    with pytest.raises(FencedError) as err:
+        intent(a, t1, "a-2")
+    assert (err.value.fence, err.value.current) == (t1, t2)
+    with pytest.raises(FencedError):
+        intent(a, t1, "a-1")  # a duplicate is fenced too, not silently ignored
+    with pytest.raises(FencedError):
+        a.save_engine_state({"who": "a, late"}, "d", t1)
+    with pytest.raises(FencedError):
+        a.journal_result(t1, "a-1", "filled", 1.0, 1.0, None, None)
+    assert [e.client_order_id for e in b.journal()] == ["a-1"]
+    assert b.load_engine_state() == {"who": "a"}
+    b.save_engine_state({"who": "b"}, "d", t2)
+    b.journal_result(t2, "a-1", "filled", 1.0, 1.0, None, None)
+    assert a.load_engine_state() == {"who": "b"}
+
+
+def test_a_fence_that_was_never_issued_is_refused(store):
+    t = leader(store)
+    with pytest.raises(FencedError, match="never issued"):
+        intent(store, t + 1, "x")
+
+
+def test_release_lets_another_acquire_and_fences_the_releaser(store):
+    t1 = store.acquire_lease("a", 60_000, 0)
+    assert store.release_lease("b") is False  # not b's to release
+    assert store.release_lease("a") is True
+    with pytest.raises(FencedError):
+        intent(store, t1, "late")
+    t2 = store.acquire_lease("b", 60_000, 10)
+    assert t2 > t1
+
+
+def test_stores_racing_for_the_lease_exactly_one_wins(open_store_):
+    stores = [open_store_() for _ in range(4)]
+    last = 0
+    for rnd in range(8):
+        now = rnd * 10_000  # the previous round's 5 s lease has run out
+        barrier = threading.Barrier(len(stores))
+        won: dict[int, object] = {}
+
+        def race(i, s):
+            barrier.wait()
+            won[i] = s.acquire_lease(f"runner-{i}", 5_000, now)
+
+        threads = [threading.Thread(target=race, args=(i, s)) for i, s in enumerate(stores)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        tokens = [v for v in won.values() if v is not None]
+        assert len(won) == len(stores) and len(tokens) == 1, won
+        assert tokens[0] > last
+        last = tokens[0]
+        winner = next(i for i, v in won.items() if v is not None)
+        assert stores[0].lease().holder == f"runner-{winner}"
+
+
+def test_no_write_with_the_old_fence_lands_after_a_takeover(open_store_):
+    """The fence is checked in the write's own transaction: a takeover splits the journal in two."""
+    a, b = open_store_(), open_store_()
+    t1 = a.acquire_lease("a", 1_000, 0)
+    written, stopped = [], []
+
+    def keep_writing():
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                intent(a, t1, f"a-{len(written)}")
+                written.append(1)
+        except FencedError as e:
+            stopped.append(e)
+
+    th = threading.Thread(target=keep_writing)
+    th.start()
+    while len(written) < 5 and th.is_alive():
+        time.sleep(0.005)
+    t2 = b.acquire_lease("b", 1_000, 5_000)
+    intent(b, t2, "b-marker")
+    th.join(30)
+    assert stopped, "the deposed writer was never fenced"
+    rows = b.journal(limit=100_000)
+    marker = next(e.seq for e in rows if e.client_order_id == "b-marker")
+    assert all(e.seq < marker for e in rows if e.fence == t1)
+    assert len([e for e in rows if e.fence == t1]) == len(written)
