@@ -1,0 +1,197 @@
+"""The executor: plans → orders at the venues, journaled so that a crash neither loses nor repeats one.
+
+The order of things is the safety argument:
+
+1. :meth:`Executor.journal` writes every order intent of the tick (idempotent by client order
+   id, fenced by the leader's token) — *before* the runner saves the engine state that says
+   the stage was entered;
+2. :meth:`Executor.send` sends each journaled intent that has no result yet and records what
+   the venue answered (an unclear answer — timeout, dropped connection — is ``unknown``);
+3. :meth:`Executor.reconcile` settles every pending intent with the venue by client order id:
+   found → its status is recorded; not found twice, ``confirm_gap_ms`` apart → it never
+   arrived, and it is sent now under the same client order id.
+
+A crash before (1) completes leaves no saved stage entry: the restarted runner plans the same
+decision again from the same positions, and the journal refuses the ids it already holds. A
+crash after (1) leaves pending intents with their original amounts for (3). Client order ids
+derive from the decision and the leg (see the planner), never from time or randomness.
+
+In dry run nothing is journaled or sent: what would have been sent goes to the audit trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Optional
+
+from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, Reason
+
+from ..engine.planner import OrderIntent, Plan
+
+# venue answers after which the order's fate is unknown until reconciled
+UNCLEAR = (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.BAD_RESPONSE)
+FINAL = ("filled", "canceled", "rejected", "expired", "failed")
+
+
+@dataclass
+class ExecutionReport:
+    sent: int = 0
+    filled: int = 0
+    rejected: list[str] = field(default_factory=list)  # "cid REASON: message"
+    unknown: list[str] = field(default_factory=list)  # client ids whose outcome awaits reconciliation
+    canceled: int = 0
+    dry_run: int = 0
+    skipped: int = 0  # already journaled (a restarted runner re-planning a decision)
+
+    def merge(self, other: "ExecutionReport") -> None:
+        self.sent += other.sent
+        self.filled += other.filled
+        self.rejected += other.rejected
+        self.unknown += other.unknown
+        self.canceled += other.canceled
+        self.dry_run += other.dry_run
+        self.skipped += other.skipped
+
+
+def account_key(venue: str, account: str) -> str:
+    return f"{venue}/{account}"
+
+
+class Executor:
+    def __init__(self, store, adapters: dict[str, ExchangeAdapter], fence: Callable[[], int], *,
+                 dry_run: bool = True, clock: Callable[[], int], confirm_gap_ms: int = 2_000):
+        self.store = store
+        self.adapters = adapters  # account key "venue/account" → adapter
+        self.fence = fence
+        self.dry_run = dry_run
+        self.clock = clock
+        self.confirm_gap_ms = confirm_gap_ms
+        self._not_found: dict[str, int] = {}  # client id → when the venue first said it does not know it
+
+    # --- 1. journal ----------------------------------------------------------------------------------
+
+    def journal(self, plans: list[Plan]) -> ExecutionReport:
+        report = ExecutionReport()
+        for plan in plans:
+            for o in plan.orders:
+                if self.dry_run:
+                    self.store.audit("order_planned_dry_run", self.clock(), _intent_doc(o))
+                    report.dry_run += 1
+                    continue
+                new = self.store.journal_intent(
+                    self.fence(), o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side,
+                    o.position_side, o.amount, o.reduce_only, json.dumps(_intent_doc(o), sort_keys=True),
+                    ts_ms=self.clock())
+                if not new:
+                    report.skipped += 1
+        return report
+
+    # --- 2. send -----------------------------------------------------------------------------------------
+
+    async def send(self, plans: list[Plan]) -> ExecutionReport:
+        """Cancels first, then the orders of every account concurrently, each account in plan order."""
+        report = ExecutionReport()
+        if self.dry_run:
+            return report
+        await self._cancels(plans, report)
+        pending = {e.client_order_id for e in self.store.pending_intents() if e.status is None}
+        per_account: dict[str, list[OrderIntent]] = {}
+        for plan in plans:
+            for o in plan.orders:
+                if o.client_order_id in pending:
+                    per_account.setdefault(account_key(o.venue, o.account), []).append(o)
+
+        async def run(key: str, orders: list[OrderIntent]) -> ExecutionReport:
+            r = ExecutionReport()
+            adapter = self.adapters.get(key)
+            for o in orders:
+                if adapter is None:
+                    self._result(o.client_order_id, "failed", 0.0, None, "NO_ADAPTER", f"no adapter for {key}")
+                    r.rejected.append(f"{o.client_order_id} NO_ADAPTER")
+                    continue
+                await self._submit(adapter, o, r)
+            return r
+
+        for r in await asyncio.gather(*(run(k, v) for k, v in per_account.items())):
+            report.merge(r)
+        return report
+
+    async def _submit(self, adapter: ExchangeAdapter, o: OrderIntent, r: ExecutionReport) -> None:
+        r.sent += 1
+        try:
+            res = await adapter.submit(o)
+        except AdapterError as e:
+            if e.reason in UNCLEAR:
+                self._result(o.client_order_id, "unknown", 0.0, None, e.reason.value, e.message)
+                r.unknown.append(o.client_order_id)
+            else:
+                self._result(o.client_order_id, "rejected", 0.0, None, e.reason.value, e.message)
+                r.rejected.append(f"{o.client_order_id} {e.reason.value}: {e.message}")
+            return
+        status = res.status if res.status in FINAL + ("open", "partially_filled") else "unknown"
+        self._result(o.client_order_id, status, res.filled, res.average_price, None, None)
+        if status == "filled":
+            r.filled += 1
+
+    async def _cancels(self, plans: list[Plan], report: ExecutionReport) -> None:
+        for plan in plans:
+            for c in plan.cancels:
+                adapter = self.adapters.get(account_key(c.venue, c.account))
+                if adapter is None:
+                    continue
+                try:
+                    res = await adapter.cancel_orders(CancelSelector(which=c.which, order_ids=c.order_ids))
+                    report.canceled += len(res.canceled)
+                except AdapterError as e:
+                    self.store.audit("cancel_failed", self.clock(),
+                                     {"venue": c.venue, "account": c.account, "reason": e.reason.value})
+
+    def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
+                detail: Optional[str]) -> None:
+        self.store.journal_result(self.fence(), cid, status, filled, avg, code, detail, ts_ms=self.clock())
+
+    # --- 3. reconcile -----------------------------------------------------------------------------------
+
+    async def reconcile(self) -> ExecutionReport:
+        """Settle every pending intent with its venue (after a restart, and every tick)."""
+        report = ExecutionReport()
+        if self.dry_run:
+            return report
+        for e in self.store.pending_intents():
+            adapter = self.adapters.get(account_key(e.venue, e.account))
+            if adapter is None:
+                continue
+            try:
+                found = await adapter.fetch_order(e.symbol, e.client_order_id)
+            except AdapterError as err:
+                if err.reason is not Reason.ORDER_NOT_FOUND:
+                    continue  # the venue cannot say now: ask again next tick
+                await self._not_found_yet(adapter, e, report)
+                continue
+            self._not_found.pop(e.client_order_id, None)
+            status = found.status if found.status in FINAL + ("open", "partially_filled") else "unknown"
+            if status != e.status:
+                self._result(e.client_order_id, status, found.filled, found.average_price, None, "RECONCILED")
+            if status == "filled":
+                report.filled += 1
+        return report
+
+    async def _not_found_yet(self, adapter: ExchangeAdapter, e, report: ExecutionReport) -> None:
+        """The venue does not know the order. Once could be lag; twice, a gap apart, means it never
+        arrived: send it now, under the same client order id."""
+        now = self.clock()
+        first = self._not_found.setdefault(e.client_order_id, now)
+        if now - first < self.confirm_gap_ms:
+            return
+        self._not_found.pop(e.client_order_id, None)
+        intent = OrderIntent(**json.loads(e.payload_json)) if e.payload_json else None
+        if intent is None:
+            return
+        self.store.audit("order_resent", now, {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"})
+        await self._submit(adapter, intent, report)
+
+
+def _intent_doc(o: OrderIntent) -> dict:
+    return asdict(o)

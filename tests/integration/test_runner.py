@@ -1,0 +1,183 @@
+"""The runner against the simulated exchange (in-process face) with a SQLite store.
+
+A flash crash escalates through three stages, the book is closed, the lock is written, every
+intent is journaled and settled. Then the same scenario with the runner "crashing" at every
+k-th call into the store or the exchange: a new runner built on the same store finishes the
+job, and no order is repeated or lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import textwrap
+from collections import Counter
+
+import pytest
+
+from adapters.simulated.adapter import SimulatedAdapter
+from adapters.simulated.engine import ManualClock
+from adapters.simulated.scenarios import build
+from killswitch.compile.compiler import compile_documents
+from killswitch.policy.load import load_text
+from killswitch.runner.loop import Runner
+from killswitch.state import open_store
+
+T0 = 1_772_456_400_000
+TICK_MS = 5_000
+
+POLICY = textwrap.dedent(
+    """\
+    apiVersion: killswitch/v1
+    kind: Policy
+    metadata: {name: crash-ladder}
+    spec:
+      scope: {level: account, accounts: {match_labels: {book: futures}}}
+      interval: 5s
+      signals:
+        dd: {equity_drawdown: {window: 10m, min_coverage: 5%}}
+      triggers:
+        soft: {when: "dd >= 1%", on_missing_data: hold}
+        harder: {when: "dd >= 2.5%", on_missing_data: hold}
+        hard: {when: "dd >= 4%", on_missing_data: hold}
+      stages:
+        - {level: 1, name: trim, on: [soft], cooldown: 1h,
+           actions: [{reduce_top_risk: {count: 2, fraction: 50%}}]}
+        - {level: 2, name: trim-more, on: [harder], cooldown: 1h,
+           actions: [{reduce_top_risk: {count: 1, fraction: 25%}}]}
+        - {level: 3, name: flatten, on: [hard], reset: manual,
+           actions: [{cancel_orders: all}, close_all, {lock_trading: {mode: halted}}]}
+      unwind: {chunk_notional: 200k}
+    """
+)
+
+
+def graph():
+    res = compile_documents(load_text(POLICY, "crash-ladder.yaml"))
+    assert res.graph is not None, [d.message for d in res.errors]
+    return res.graph
+
+
+class Crash(BaseException):
+    """Stands for the process dying at this point: a BaseException, so no `except Exception` can absorb it."""
+
+
+class CrashingProxy:
+    """Forwards to ``target``; the ``at``-th call (counted across every proxy sharing ``counter``) dies."""
+
+    def __init__(self, target, counter: list, at: int | None):
+        self._t, self._c, self._at = target, counter, at
+
+    def __getattr__(self, name):
+        attr = getattr(self._t, name)
+        if not callable(attr) or name.startswith("_") or name in ("capabilities",):
+            return attr
+
+        def call(*a, **k):
+            self._c[0] += 1
+            if self._at is not None and self._c[0] == self._at:
+                raise Crash(f"crash at call {self._at}: {name}")
+            return attr(*a, **k)
+
+        return call
+
+
+def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None):
+    clock = clock or ManualClock(T0)
+    engine = engine or build("flash-crash", clock)
+    counter = counter if counter is not None else [0]
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    runner = Runner(graph(), {"simulated/sim-main": CrashingProxy(adapter, counter, crash_at)},
+                    CrashingProxy(store, counter, crash_at), lock_path=tmp_path / "lock.json", dry_run=False,
+                    clock=clock, confirm_gap_ms=TICK_MS)
+    return runner, engine, clock, store, counter
+
+
+async def drive(runner, clock, ticks):
+    reports = []
+    for _ in range(ticks):
+        clock.advance(TICK_MS)
+        reports.append(await runner.tick())
+    return reports
+
+
+def positions(engine):
+    return {p.symbol: abs(p.amount) for p in engine.positions("sim-main") if abs(p.amount) > 0}
+
+
+def fills_by_client_id(engine):
+    state = engine.dump_state()
+    orders = {}
+    for acct in state["accounts"].values():
+        for o in acct.get("orders", []):
+            orders[o["order_id"]] = o.get("client_order_id")
+    fills = Counter()
+    for e in state["events"]:
+        if e.get("event") == "fill" and e.get("account") == "sim-main":
+            fills[orders.get(e["order"], e["order"])] += 1
+    return fills
+
+
+def test_flash_crash_escalates_closes_the_book_and_locks(tmp_path):
+    runner, engine, clock, store, _ = setup(tmp_path)
+    start = dict(positions(engine))
+    assert start  # a long BTC/ETH, short SOL book
+
+    async def go():
+        await runner.start()
+        return await drive(runner, clock, 60)  # five minutes of the scenario
+
+    reports = asyncio.run(asyncio.wait_for(go(), 60))
+    levels = [t.transition.to_level for r in reports for t in r.transitions]
+    assert levels == [1, 2, 3]
+    assert positions(engine) == {}, "the book is flat after the flatten stage"
+    lock = json.loads((tmp_path / "lock.json").read_text())
+    assert lock["locked"] is True and lock["mode"] == "halted"
+    journal = store.journal(limit=1000)
+    assert journal and all(e.status == "filled" for e in journal), [(e.client_order_id, e.status) for e in journal]
+    assert store.pending_intents() == []
+    assert all(n == 1 for n in fills_by_client_id(engine).values())
+    assert store.verify_audit()[0]
+
+
+def test_a_restarted_runner_keeps_the_halt(tmp_path):
+    runner, engine, clock, store, _ = setup(tmp_path)
+    asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))
+    store.close()
+    again, _, _, _, _ = setup(tmp_path, engine=engine, clock=clock)
+    assert again.state.scopes["crash-ladder|simulated/sim-main"].stage.level == 3
+    reports = asyncio.run(asyncio.wait_for(drive(again, clock, 3), 30))
+    assert all(not r.transitions for r in reports)
+    assert json.loads((tmp_path / "lock.json").read_text())["mode"] == "halted"
+
+
+@pytest.mark.parametrize("crash_at", list(range(3, 330, 6)))  # a run makes ~324 calls: 55 points across it
+def test_a_crash_at_any_call_neither_repeats_nor_loses_an_order(tmp_path, crash_at):
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    start = positions(engine)
+    runner, _, _, store, counter = setup(tmp_path, crash_at=crash_at, engine=engine, clock=clock)
+
+    async def go(r):
+        await r.start()
+        for _ in range(60):
+            clock.advance(TICK_MS)
+            await r.tick()
+
+    crashed = False
+    try:
+        asyncio.run(asyncio.wait_for(go(runner), 60))
+    except Crash:
+        crashed = True
+    store.close()
+    # a new process: same store, same exchange, fresh objects, no crash
+    again, _, _, store2, _ = setup(tmp_path, engine=engine, clock=clock)
+    asyncio.run(asyncio.wait_for(go(again), 60))
+    assert crashed or counter[0] < crash_at
+    assert positions(engine) == {}, f"lost: positions left open after a crash at call {crash_at}"
+    fills = fills_by_client_id(engine)
+    assert all(n == 1 for n in fills.values()), f"repeated: {fills}"
+    assert store2.pending_intents() == [], [(e.client_order_id, e.status) for e in store2.pending_intents()]
+    filled = sum(e.filled or 0 for e in store2.journal(limit=1000) if e.status == "filled")
+    assert filled <= sum(start.values()) + 1e-9  # never more than the book
