@@ -18,6 +18,7 @@ demo: venv
 	$(BIN)/ksctl validate --strict policies/
 	$(BIN)/ksctl test policies/
 	$(BIN)/ksctl replay --policies policies/ --snapshots policies/recordings/futures-crash.jsonl
+	$(BIN)/ksctl demo
 
 test: venv
 	$(BIN)/python -m pytest -q

@@ -1,0 +1,20 @@
+"""`ksctl demo`: the runner, the ccxt adapter and the simulated exchange's HTTP face, end to end."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_demo_escalates_flattens_and_locks():
+    exe = Path(sys.executable).with_name("ksctl")
+    out = subprocess.run([str(exe), "demo"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout
+    assert "stage 0 → 1 reduce-top-risk" in text
+    assert "stage 1 → 2 close-losing-side" in text
+    assert "stage 2 → 3 flatten" in text
+    assert "positions left: none" in text and "trading lock: halted" in text
+    assert "0 pending" in text and "audit chain intact: True" in text
+    assert "sim-main-secret" not in text + out.stderr  # the simulator's secret never printed
