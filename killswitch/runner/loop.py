@@ -27,7 +27,9 @@ from ..engine.evaluate import Evaluation, evaluate
 from ..engine.state import State, record_heartbeat
 from ..snapshot import FetchStatus, Snapshot
 from .executor import ExecutionReport, Executor
+from .gate import Decision, check_order
 from .lock import LockBook, apply_evaluation, write_lock_file
+from .view import CloseResult, ResetResult, RunnerStatus, ScopeStatus
 
 STATE_DOC_VERSION = 1
 
@@ -69,6 +71,11 @@ class Runner:
         self.state, self.lock_book = self._load()
         self.executor = Executor(store, adapters, lambda: self.fence, dry_run=dry_run, clock=clock,
                                  confirm_gap_ms=confirm_gap_ms)
+        self.policy_error: Optional[str] = None  # the last failed reload (the last good graph runs on)
+        self.snapshots: dict[str, Snapshot] = {}  # account key → its last snapshot
+        self._manual_closes: list[tuple[str, str, int]] = []  # (scope, reason, requested at), for the next tick
+        self.counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
+                         "orders_unknown": 0, "snapshot_failures": 0}
 
     # --- persistence ------------------------------------------------------------------------------
 
@@ -109,9 +116,10 @@ class Runner:
         report = TickReport(now, leader=True, fence=self.fence)
         snapshots = await asyncio.gather(*(self._snapshot(k, a, now) for k, a in self.adapters.items()))
         report.snapshot_failures = [f"{s.venue}/{s.account}: {s.fetch.error_code}" for s in snapshots if not s.fetch.ok]
+        self.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
         ev, self.state = evaluate(self.graph, snapshots, self.state, now)
         report.evaluation = ev
-        plans = ev.plans
+        plans = ev.plans + self._manual_close_plans(snapshots, now)
         report.execution.merge(self.executor.journal(plans))  # 1. intents, before the stage entry is saved
         self.lock_book = apply_evaluation(self.lock_book, ev, self.graph)
         self._save()  # 2. the stage entry and the lock survive a crash from here on
@@ -126,6 +134,7 @@ class Runner:
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
         await self._native_dms(plans)
         report.execution.merge(await self.executor.reconcile())
+        self._count(report)
         return report
 
     async def _snapshot(self, key: str, adapter: ExchangeAdapter, now: int) -> Snapshot:
@@ -156,3 +165,134 @@ class Runner:
                         await adapter.arm_cancel_all_after(seconds)
                     except AdapterError as e:
                         self.store.audit("dms_arm_failed", self.clock(), {"account": key, "reason": e.reason.value})
+
+    # --- what the API and the operator commands see (RunnerView) ------------------------------------
+
+    def _count(self, report: TickReport) -> None:
+        x = report.execution
+        c = self.counters
+        c["ticks"] += 1
+        c["orders_sent"] += x.sent
+        c["orders_filled"] += x.filled
+        c["orders_rejected"] += len(x.rejected)
+        c["orders_unknown"] += len(x.unknown)
+        c["snapshot_failures"] += len(report.snapshot_failures)
+
+    def status(self) -> RunnerStatus:
+        scopes = []
+        for key, ss in sorted(self.state.scopes.items()):
+            policy, _, scope = key.partition("|")
+            node = next((p for p in self.graph.policies if p.name == policy), None)
+            stage = next((st for st in node.stages if st.level == ss.stage.level), None) if node else None
+            scopes.append(ScopeStatus(policy, scope, ss.stage.level, stage.name if stage else None,
+                                      bool(stage and stage.manual), tuple(ss.stage.approvals),
+                                      stage.approvals if stage and stage.manual else (1 if stage else 0),
+                                      ss.stage.entered_ms))
+        now = self.clock()
+        ages = {k: round((now - a.last_good_ms) / 1000, 3) for k, a in sorted(self.state.accounts.items())
+                if a.last_good_ms is not None}
+        return RunnerStatus("dry-run" if self.dry_run else "live", self.leader, self.fence, self.graph.digest,
+                            self.graph.revision, self.policy_error, self.state.last_tick_ms, tuple(scopes), ages)
+
+    def ready(self) -> tuple[bool, str]:
+        try:
+            self.store.current_fence()
+        except Exception as e:  # noqa: BLE001 - readiness reports, it does not raise
+            return False, f"STATE_UNREACHABLE: {type(e).__name__}"
+        if self.state.last_tick_ms is None:
+            return False, "NO_TICK_YET"
+        return True, "LEADER" if self.leader else "STANDBY"
+
+    def lock_document(self, scope: Optional[str] = None) -> dict:
+        now = self.clock()
+        if scope is None:
+            return self.lock_book.to_doc(now)
+        return self.lock_book.for_scope(scope, now).to_doc()
+
+    def check_order(self, request: dict) -> Decision:
+        account = request.get("account") if isinstance(request, dict) else None
+        snap = self.snapshots.get(account) if isinstance(account, str) else None
+        positions = list(snap.positions) if snap is not None and snap.fetch.ok else None
+        return check_order(self.lock_book, request, positions, self.clock())
+
+    def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+        from ..engine.stages import approve_reset
+
+        node = next((p for p in self.graph.policies if p.name == policy), None)
+        key = f"{policy}|{scope}"
+        if node is None or key not in self.state.scopes:
+            return ResetResult(False, f"UNKNOWN_SCOPE: {policy} {scope}")
+        now = self.clock()
+        ss = self.state.scopes[key]
+        level = ss.stage.level
+        transition, why = approve_reset(node, scope, ss.stage, approver, now)
+        self.store.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
+                                                  "approver": approver, "reason": reason, "result": why})
+        if level:
+            self.store.record_approval(f"{key}|e{ss.stage.entries}", level, approver, reason, now)
+        if transition is not None:
+            self.lock_book = self.lock_book.release(scope, policy=policy)
+            if self.leader:
+                self._save()
+                if self.lock_path is not None:
+                    write_lock_file(self.lock_path, self.lock_book, now)
+        return ResetResult(transition is not None, why)
+
+    def close(self, scope: str, reason: str, dry_run: bool) -> CloseResult:
+        """A manual emergency close: close_all over ``scope`` through the planner and the journal,
+        at the next tick (``dry_run``: only say how many orders it would send now)."""
+        snaps = list(self.snapshots.values())
+        plans = self._close_plans(scope, snaps, self.clock(), "preview")
+        if not plans:
+            return CloseResult(False, f"UNKNOWN_SCOPE: no policy instance named {scope}")
+        orders = sum(len(p.orders) for p in plans)
+        if dry_run:
+            return CloseResult(True, f"DRY_RUN: {orders} order(s) would be sent", orders)
+        self._manual_closes.append((scope, reason, self.clock()))
+        self.store.audit("manual_close_requested", self.clock(), {"scope": scope, "reason": reason})
+        return CloseResult(True, f"QUEUED: close of {scope} at the next tick ({orders} order(s) now)", orders)
+
+    def _manual_close_plans(self, snapshots, now: int) -> list:
+        plans = []
+        for scope, _reason, at in self._manual_closes:
+            plans += self._close_plans(scope, snapshots, now, f"m{at}")
+        self._manual_closes = []
+        return plans
+
+    def _close_plans(self, scope: str, snapshots, now: int, tag: str) -> list:
+        from ..compile.graph import ActionNode, StageNode
+        from ..engine.planner import plan
+        from ..engine.scope import instances
+
+        stage = StageNode(0, "manual-close", (), None, "manual", None, 1, (ActionNode("close_all", {}),))
+        out = []
+        for node in self.graph.policies:
+            for view in instances(node, snapshots):
+                if view.key == scope:
+                    hist = self.state.pnl.get(node.model.spec.attribution.reference_window.ms)
+                    out.append(plan(node, stage, view, f"manual/{scope}/{tag}", now, hist))
+                    return out
+        return out
+
+    def metrics_text(self) -> str:
+        lines = ["# TYPE killswitch_ticks_total counter", f"killswitch_ticks_total {self.counters['ticks']}",
+                 "# TYPE killswitch_leader gauge", f"killswitch_leader {int(self.leader)}",
+                 "# TYPE killswitch_orders_total counter"]
+        for result in ("sent", "filled", "rejected", "unknown"):
+            lines.append(f'killswitch_orders_total{{result="{result}"}} {self.counters["orders_" + result]}')
+        lines += ["# TYPE killswitch_snapshot_failures_total counter",
+                  f"killswitch_snapshot_failures_total {self.counters['snapshot_failures']}",
+                  "# TYPE killswitch_stage gauge"]
+        for key, ss in sorted(self.state.scopes.items()):
+            policy, _, scope = key.partition("|")
+            lines.append(f'killswitch_stage{{policy="{_esc(policy)}",scope="{_esc(scope)}"}} {ss.stage.level}')
+        lines.append("# TYPE killswitch_data_age_seconds gauge")
+        now = self.clock()
+        for k, a in sorted(self.state.accounts.items()):
+            if a.last_good_ms is not None:
+                lines.append(f'killswitch_data_age_seconds{{account="{_esc(k)}"}} {(now - a.last_good_ms) / 1000:g}')
+        return "\n".join(lines) + "\n"
+
+
+def _esc(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
