@@ -596,6 +596,8 @@ class Account(Strict):
     initial_capital: Optional[AmountField] = None
     stablecoins: list[str] = ["USDT", "USDC", "FDUSD", "DAI"]
     sandbox: bool = False
+    # The venue's REST base URL, for a local simulator or a testnet (never needed for production).
+    api_url: Optional[Annotated[str, Field(pattern=r"^https?://[^\s/]+(/.*)?$")]] = None
     credentials: Optional[Credentials] = None
 
 

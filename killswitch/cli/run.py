@@ -1,0 +1,32 @@
+"""``ksctl run``: the kill switch as a daemon (see :mod:`killswitch.runner.daemon`)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command(epilog="""\b
+Examples:
+  ksctl run --policies policies/ --accounts policies/accounts.yaml --state sqlite:///var/lib/ks/state.db
+  KS_API_TOKEN=... ksctl run --policies /etc/ks/policies --accounts /etc/ks/accounts.yaml \\
+      --state postgresql://ks@db/ks --api-host 0.0.0.0 --api-port 8080
+Dry run unless the accounts document says dry_run: false. SIGHUP reloads the policies.
+""")
+@click.option("--policies", "policies", multiple=True, required=True, type=click.Path(exists=True))
+@click.option("--accounts", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--state", "state_url", default="sqlite://./killswitch-state.db", show_default=True,
+              help="sqlite://PATH or postgresql://... (the password is never printed).")
+@click.option("--lock-file", default="killswitch-lock.json", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--api-host", default="127.0.0.1", show_default=True)
+@click.option("--api-port", default=8080, show_default=True, type=int, help="0: any free port; -1: no API.")
+@click.option("--api-token-env", default="KS_API_TOKEN", show_default=True,
+              help="Environment variable holding the API's bearer token (mutations are disabled without it).")
+@click.option("--holder", default=None, help="Lease holder name (default: host-pid).")
+@click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
+def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, holder, max_ticks) -> None:
+    """Run the kill switch: tick, decide, act, lock, serve the API."""
+    from ..runner.daemon import RunOptions, main
+
+    opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
+                      None if api_port < 0 else api_port, api_token_env, holder, max_ticks=max_ticks)
+    raise SystemExit(main(opts))
