@@ -22,11 +22,19 @@ Dry run unless the accounts document says dry_run: false. SIGHUP reloads the pol
 @click.option("--api-token-env", default="KS_API_TOKEN", show_default=True,
               help="Environment variable holding the API's bearer token (mutations are disabled without it).")
 @click.option("--holder", default=None, help="Lease holder name (default: host-pid).")
+@click.option("--lease-ttl", default="5s", show_default=True,
+              help="How long the leader's lease lasts without renewal (a standby takes over after it).")
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
-def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, holder, max_ticks) -> None:
+def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, holder, lease_ttl,
+        max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
+    from ..policy.units import UnitError, parse_duration
     from ..runner.daemon import RunOptions, main
 
+    try:
+        ttl_ms = parse_duration(lease_ttl).ms
+    except UnitError as e:
+        raise click.BadParameter(e.message, param_hint="--lease-ttl") from None
     opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
-                      None if api_port < 0 else api_port, api_token_env, holder, max_ticks=max_ticks)
+                      None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks)
     raise SystemExit(main(opts))
