@@ -16,6 +16,7 @@ COMMANDS = {
     "graph": ("killswitch.cli.graph", "graph", "Draw the compiled decision graph (mermaid or dot)."),
     "replay": ("killswitch.cli.replay", "replay", "Replay recorded snapshots through policies; nothing is sent."),
     "test": ("killswitch.cli.test", "test", "Run policy unit tests (PolicyTest files)."),
+    "plan": ("killswitch.cli.plan", "plan", "Preview what the policies would do, live or over a recording."),
     "run": ("killswitch.cli.run", "run", "Run the kill switch: tick, decide, act, lock, serve the API."),
     "demo": ("killswitch.cli.demo", "demo", "Run the runner against the simulated exchange through a crash."),
 }
