@@ -27,6 +27,7 @@ bench: venv
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/tick.py
 	$(BIN)/python bench/adapter.py
+	$(BIN)/python bench/reaction.py
 
 # Regenerate the scripted crash recording (deterministic) replayed by `make demo`.
 recordings: venv
