@@ -22,6 +22,7 @@ COMMANDS = {
     "close": ("killswitch.cli.ops", "close", "Emergency close of a scope through the runner."),
     "heartbeat": ("killswitch.cli.ops", "heartbeat", "Tell the runner a bot is alive."),
     "history": ("killswitch.cli.ops", "history", "The order journal and the audit chain's integrity."),
+    "audit": ("killswitch.cli.ops", "audit", "Verify the audit chain (ksctl audit verify)."),
     "run": ("killswitch.cli.run", "run", "Run the kill switch: tick, decide, act, lock, serve the API."),
     "demo": ("killswitch.cli.demo", "demo", "Run the runner against the simulated exchange through a crash."),
 }

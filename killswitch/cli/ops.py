@@ -135,3 +135,23 @@ def history(state_url, limit, output) -> None:
                        f"{r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}")
         click.echo(f"audit chain: {'intact' if ok else f'TAMPERED at row {bad}'}")
     raise SystemExit(EXIT_OK if ok else EXIT_FINDINGS)
+
+
+@click.group()
+def audit() -> None:
+    """The append-only audit trail."""
+
+
+@audit.command("verify")
+@click.option("--state", "state_url", required=True, help="sqlite://… or postgresql://…")
+def audit_verify(state_url: str) -> None:
+    """Check the audit chain: exit 0 intact, 1 with the first tampered row."""
+    from ..state import open_store
+
+    store = open_store(state_url, migrate=False)
+    try:
+        ok, bad = store.verify_audit()
+    finally:
+        store.close()
+    click.echo("audit chain intact" if ok else f"audit chain TAMPERED: first bad row {bad}")
+    raise SystemExit(EXIT_OK if ok else EXIT_FINDINGS)

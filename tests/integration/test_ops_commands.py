@@ -63,3 +63,20 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
     assert "bot-1" in runner.state.heartbeats
     r = CliRunner().invoke(cli, ["status", "--api", "http://127.0.0.1:9"])
     assert r.exit_code == 1 and "cannot reach the runner" in r.output
+
+
+def test_audit_verify_detects_tampering(tmp_path):
+    import sqlite3
+
+    from killswitch.state import open_store
+
+    url = f"sqlite://{tmp_path / 'a.db'}"
+    store = open_store(url)
+    for i in range(5):
+        store.audit("event", 1_000 + i, {"n": i})
+    store.close()
+    assert CliRunner().invoke(cli, ["audit", "verify", "--state", url]).exit_code == 0
+    with sqlite3.connect(tmp_path / "a.db") as db:
+        db.execute("UPDATE audit_log SET payload = ? WHERE seq = 3", ('{"n": 99}',))
+    r = CliRunner().invoke(cli, ["audit", "verify", "--state", url])
+    assert r.exit_code == 1 and "TAMPERED: first bad row 3" in r.output
