@@ -1,8 +1,13 @@
-"""``python -m adapters.simulated serve --scenario flash-crash [--port N] [--seed S] [--faults F]``
+"""``python -m adapters.simulated serve --scenario flash-crash [--port N] [--seed S] [--faults F] [--time-scale X]``
 
 Runs the simulated exchange's HTTP face on 127.0.0.1 with the system clock (scenario time
 starts when the server does) until interrupted, and prints the base URL, the accounts' test
 keys and the ccxt settings to point ``binanceusdm`` at it. ``scenarios`` lists the scenarios.
+
+For test harnesses: ``--time-scale X`` runs the scenario's clock X times faster than the wall
+clock from the start (request timestamps are still checked against the wall clock), and the
+server answers ``GET /_sim/state`` with the engine's ``dump_state()`` — a read-only harness
+endpoint on loopback, not part of the Binance API.
 
 Owns only the command line; it must not listen beyond loopback.
 """
@@ -19,14 +24,16 @@ from .scenarios import SCENARIOS, build
 
 
 async def _serve(args) -> int:
-    from .http import SimServer, wall_clock
+    from .http import ScaledClock, SimServer, wall_clock
 
     faults = FaultPlan.load(args.faults) if args.faults else None
-    engine = build(args.scenario, wall_clock, seed=args.seed, faults=faults)
-    server = SimServer(engine, port=args.port)
+    clock = wall_clock if args.time_scale == 1.0 else ScaledClock(args.time_scale)
+    engine = build(args.scenario, clock, seed=args.seed, faults=faults)
+    server = SimServer(engine, port=args.port, auth_clock=wall_clock, admin_state=True)
     url = await server.start()
     info = {
-        "url": url, "scenario": args.scenario, "seed": args.seed,
+        "url": url, "scenario": args.scenario, "seed": args.seed, "time_scale": args.time_scale,
+        "state": url + "/_sim/state",
         "accounts": {n: {"apiKey": a.spec.api_key, "secret": a.spec.secret, "hedge_mode": a.hedge_mode}
                      for n, a in engine.accounts.items()},
         "ccxt": {"urls": {"api": server.api_urls()}, "options": server.ccxt_config(next(iter(engine.accounts)))["options"]},
@@ -47,6 +54,8 @@ def main(argv: list[str]) -> int:
     s.add_argument("--port", type=int, default=0, help="0: a free port (printed)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--faults", help="a JSON file: a list of fault rules (FaultPlan.from_dicts)")
+    s.add_argument("--time-scale", type=float, default=1.0,
+                   help="the scenario clock runs this many times faster than the wall clock (test harnesses)")
     sub.add_parser("scenarios", help="list the scenarios")
     args = ap.parse_args(argv)
     if args.cmd == "scenarios":

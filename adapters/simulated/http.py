@@ -24,6 +24,12 @@ The engine's :class:`FaultPlan` is applied per request, keyed on the operation n
 answers (TIMEOUT), 429/418/500/503, truncated JSON, stale data, a -2022 refusal, a dropped
 connection after the order executed, an order hidden from the next query.
 
+Test harness endpoint (not part of the Binance API): ``GET /_sim/state`` answers the engine's
+:meth:`SimExchange.dump_state` as JSON (positions, orders with their client ids, fill events),
+read-only and unauthenticated, and only when the server is built with ``admin_state=True`` (as
+``python -m adapters.simulated serve`` does) — so a test can check a separate runner process
+against what the "exchange" really holds.
+
 What it owns: HTTP parsing, authentication, rendering engine state as Binance JSON, and the
 HTTP meaning of each fault. What it must not do: listen anywhere but loopback, keep exchange
 state of its own (all state is the engine's), or hold secrets beyond the engine's test keys.
@@ -73,6 +79,9 @@ ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
     ("POST", "/fapi/v1/countdownCancelAll"): ("countdown", True),
 }
 
+# test harness only (see the module docstring): the engine's dump_state, read-only
+ADMIN_STATE_PATH = "/_sim/state"
+
 # ccxt binanceusdm ``urls['api']`` entries served here, and the path prefix of each
 CCXT_API_PATHS = {
     "fapiPublic": "/fapi/v1", "fapiPublicV2": "/fapi/v2", "fapiPublicV3": "/fapi/v3",
@@ -119,7 +128,8 @@ class SimServer:
 
     def __init__(self, engine: SimExchange, *, host: str = "127.0.0.1", port: int = 0,
                  faults: Optional[FaultPlan] = None, check_timestamp: bool = True,
-                 auth_clock: Optional[Callable[[], int]] = None, hang_s: float = 3600.0, time_scale: float = 1.0):
+                 auth_clock: Optional[Callable[[], int]] = None, hang_s: float = 3600.0, time_scale: float = 1.0,
+                 admin_state: bool = False):
         if host not in LOOPBACK:
             raise ValueError("the simulated exchange listens on loopback only")
         self.engine = engine
@@ -130,6 +140,7 @@ class SimServer:
         self.auth_clock = auth_clock or engine.now
         self.hang_s = hang_s
         self.time_scale = time_scale
+        self.admin_state = admin_state  # serve GET /_sim/state (test harness, not Binance)
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every request
         self._runner: Optional[web.AppRunner] = None
 
@@ -181,6 +192,9 @@ class SimServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         method, path = request.method, request.path
+        if self.admin_state and path == ADMIN_STATE_PATH and method == "GET":
+            text = json.dumps(self.engine.dump_state(), separators=(",", ":"), default=str)
+            return web.Response(status=200, text=text, content_type="application/json")
         route = ROUTES.get((method, path))
         raw_query = request.rel_url.raw_query_string
         raw_body = (await request.text()) if request.can_read_body else ""
@@ -615,5 +629,20 @@ def wall_clock() -> int:
     return int(time.time() * 1000)
 
 
+class ScaledClock:
+    """For ``serve --time-scale X``: UTC ms that run ``X`` times faster than the wall clock from
+    the moment it is made (so a scenario's one-minute crash unfolds in 60/X seconds)."""
+
+    def __init__(self, scale: float, wall: Callable[[], int] = wall_clock):
+        if not scale > 0:
+            raise ValueError("the time scale must be positive")
+        self.scale = float(scale)
+        self.wall = wall
+        self.start = wall()
+
+    def __call__(self) -> int:
+        return self.start + int((self.wall() - self.start) * self.scale)
+
+
 __all__ = ["SimServer", "ROUTES", "CCXT_API_PATHS", "CCXT_OPTIONS", "point_ccxt", "strict_json", "binanceusdm_client",
-           "wall_clock"]
+           "wall_clock", "ScaledClock", "ADMIN_STATE_PATH"]

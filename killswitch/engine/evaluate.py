@@ -96,6 +96,8 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
             elif ss.stage.deferred and ss.stage.level > 0 and view.positions_known:
                 # entered blind: now that positions are known, plan the closes of that entry
                 entry = decision_id(policy.name, view.key, ss.stage.level, ss.stage.entries)
+                if ss.stage.retries:
+                    entry = f"{entry}/r{ss.stage.retries}"
                 p = plan(policy, policy.stage(ss.stage.level), view, entry, now_ms, hist, closes_only=True)
                 ss.stage.deferred = False
             out.append(ScopeEvaluation(policy.name, view.key, tuple(values.values()), tuple(results),

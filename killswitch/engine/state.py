@@ -45,18 +45,22 @@ class StageState:
     # The stage was entered while positions were unknown: its closes are planned at the first
     # tick with good snapshots, under the same decision.
     deferred: bool = False
+    # Closes of the current entry planned again (after positions were unknown, or a close that
+    # expired unfilled): each re-plan is a decision of its own, "<entry>/r<n>".
+    retries: int = 0
 
     def to_json(self) -> dict:
         return {
             "level": self.level, "entered_ms": self.entered_ms, "entries": self.entries,
             "last_entry_ms": {str(k): v for k, v in self.last_entry_ms.items()},
             "last_active_ms": self.last_active_ms, "approvals": list(self.approvals), "deferred": self.deferred,
+            "retries": self.retries,
         }
 
     @classmethod
     def from_json(cls, d: dict) -> "StageState":
         return cls(d["level"], d["entered_ms"], d["entries"], {int(k): v for k, v in d["last_entry_ms"].items()},
-                   d["last_active_ms"], list(d["approvals"]), d.get("deferred", False))
+                   d["last_active_ms"], list(d["approvals"]), d.get("deferred", False), d.get("retries", 0))
 
 
 @dataclass

@@ -133,10 +133,7 @@ class Daemon:
                 if self.opts.max_ticks is not None and ticks >= self.opts.max_ticks:
                     break
                 interval = min((p.interval_s for p in runner.graph.policies), default=5.0)
-                try:
-                    await asyncio.wait_for(self.stop.wait(), interval)
-                except asyncio.TimeoutError:
-                    pass
+                await self._wait(runner, interval)
         finally:
             if api is not None:
                 from .api import stop_api
@@ -147,6 +144,20 @@ class Daemon:
             store.close()
         self.echo(f"ksctl run: stopped after {ticks} tick(s)")
         return 0
+
+    async def _wait(self, runner: Runner, seconds: float) -> None:
+        """Sleep until the next tick, renewing the lease every third of its TTL meanwhile."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        step = max(0.05, self.opts.lease_ttl_ms / 1000 / 3)
+        while not self.stop.is_set():
+            left = end - loop.time()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(self.stop.wait(), min(step, left))
+            except asyncio.TimeoutError:
+                runner.renew()
 
     def _reload(self, runner: Runner) -> None:
         result = compile_policies(self.opts.policies)

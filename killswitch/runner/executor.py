@@ -44,6 +44,8 @@ class ExecutionReport:
     canceled: int = 0
     dry_run: int = 0
     skipped: int = 0  # already journaled (a restarted runner re-planning a decision)
+    unfilled: list[str] = field(default_factory=list)  # decision ids with a close that ended unfilled
+    deposed: bool = False  # the lease was lost: nothing more was sent
 
     def merge(self, other: "ExecutionReport") -> None:
         self.sent += other.sent
@@ -53,6 +55,8 @@ class ExecutionReport:
         self.canceled += other.canceled
         self.dry_run += other.dry_run
         self.skipped += other.skipped
+        self.unfilled += other.unfilled
+        self.deposed = self.deposed or other.deposed
 
 
 def account_key(venue: str, account: str) -> str:
@@ -61,8 +65,12 @@ def account_key(venue: str, account: str) -> str:
 
 class Executor:
     def __init__(self, store, adapters: dict[str, ExchangeAdapter], fence: Callable[[], int], *,
-                 dry_run: bool = True, clock: Callable[[], int], confirm_gap_ms: int = 2_000):
+                 dry_run: bool = True, clock: Callable[[], int], confirm_gap_ms: int = 2_000,
+                 still_leader: Optional[Callable[[], bool]] = None):
         self.store = store
+        # Asked before every order: a deposed leader must not send (store writes are fenced by
+        # the database; orders can only be fenced here, as close to the send as possible).
+        self.still_leader = still_leader or (lambda: True)
         self.adapters = adapters  # account key "venue/account" → adapter
         self.fence = fence
         self.dry_run = dry_run
@@ -107,6 +115,9 @@ class Executor:
             r = ExecutionReport()
             adapter = self.adapters.get(key)
             for o in orders:
+                if not self.still_leader():
+                    r.deposed = True
+                    return r
                 if adapter is None:
                     self._result(o.client_order_id, "failed", 0.0, None, "NO_ADAPTER", f"no adapter for {key}")
                     r.rejected.append(f"{o.client_order_id} NO_ADAPTER")
@@ -134,6 +145,8 @@ class Executor:
         self._result(o.client_order_id, status, res.filled, res.average_price, None, None)
         if status == "filled":
             r.filled += 1
+        elif status in ("expired", "canceled") and res.filled < o.amount and o.reduce_only:
+            r.unfilled.append(o.decision_id)  # the market moved past the protected price
 
     async def _cancels(self, plans: list[Plan], report: ExecutionReport) -> None:
         for plan in plans:
@@ -176,6 +189,8 @@ class Executor:
                 self._result(e.client_order_id, status, found.filled, found.average_price, None, "RECONCILED")
             if status == "filled":
                 report.filled += 1
+            elif status in ("expired", "canceled") and found.filled < e.amount and e.reduce_only:
+                report.unfilled.append(e.decision_id)
         return report
 
     async def _not_found_yet(self, adapter: ExchangeAdapter, e, report: ExecutionReport) -> None:
@@ -187,7 +202,7 @@ class Executor:
             return
         self._not_found.pop(e.client_order_id, None)
         intent = OrderIntent(**json.loads(e.payload_json)) if e.payload_json else None
-        if intent is None:
+        if intent is None or not self.still_leader():
             return
         self.store.audit("order_resent", now, {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"})
         await self._submit(adapter, intent, report)

@@ -15,6 +15,7 @@ It must not decide anything itself: every decision comes from ``evaluate``.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +71,8 @@ class Runner:
         self.leader = False
         self.state, self.lock_book = self._load()
         self.executor = Executor(store, adapters, lambda: self.fence, dry_run=dry_run, clock=clock,
-                                 confirm_gap_ms=confirm_gap_ms)
+                                 confirm_gap_ms=confirm_gap_ms, still_leader=self._fence_holds)
+
         self.policy_error: Optional[str] = None  # the last failed reload (the last good graph runs on)
         self.snapshots: dict[str, Snapshot] = {}  # account key → its last snapshot
         self._manual_closes: list[tuple[str, str, int]] = []  # (scope, reason, requested at), for the next tick
@@ -100,9 +102,26 @@ class Runner:
     def _lease(self, now: int) -> bool:
         token = self.store.acquire_lease(self.holder, self.lease_ttl_ms, now)
         self.leader = token is not None
-        if token is not None:
+        if token is not None and token != self.fence:
+            # A new token: the lease lapsed or changed hands since we last held it. If another
+            # leader moved the state on meanwhile, ours is stale: take theirs.
+            if self.fence:
+                doc = self.store.load_engine_state()
+                if doc and doc["engine"].get("last_tick_ms") != self.state.last_tick_ms:
+                    self.state, self.lock_book = self._load()
+                    self.executor._not_found.clear()
             self.fence = token
         return self.leader
+
+    def renew(self) -> bool:
+        """Renew the lease between ticks (every third of its TTL), so that it never lapses."""
+        return self._lease(self.clock())
+
+    def _fence_holds(self) -> bool:
+        try:
+            return self.store.current_fence() == self.fence
+        except Exception:  # noqa: BLE001 - cannot tell: do not send
+            return False
 
     def heartbeat(self, source: str, now_ms: Optional[int] = None) -> None:
         record_heartbeat(self.state, source, now_ms if now_ms is not None else self.clock())
@@ -110,6 +129,19 @@ class Runner:
     # --- one tick ----------------------------------------------------------------------------------------
 
     async def tick(self) -> TickReport:
+        """One tick. A tick slow enough to lose the lease midway (another runner took over) stops
+        at the first fenced write or at the renewal before sending: it reports itself deposed."""
+        from ..state.store import FencedError
+
+        try:
+            return await self._tick()
+        except FencedError:
+            self.leader = False
+            report = TickReport(self.clock(), leader=False)
+            report.execution.deposed = True
+            return report
+
+    async def _tick(self) -> TickReport:
         now = self.clock()
         if not self._lease(now):
             return TickReport(now, leader=False)
@@ -131,11 +163,38 @@ class Runner:
                 "dry_run": self.dry_run})
         if self.lock_path is not None:
             write_lock_file(self.lock_path, self.lock_book, now)
+        if not self._lease(self.clock()):  # renewed just before sending: the tick may have been slow
+            report.execution.deposed = True
+            return report
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
         await self._native_dms(plans)
         report.execution.merge(await self.executor.reconcile())
+        self._retry_unfilled(report.execution.unfilled)
         self._count(report)
         return report
+
+    MAX_CLOSE_RETRIES = 20
+
+    def _retry_unfilled(self, decisions: list[str]) -> None:
+        """A close that ended unfilled (an IOC past its protected price, sent late after a crash,
+        or a market that ran) leaves the position open: plan the entry's closes again next tick,
+        at fresh prices, as decision "<entry>/r<n>". Bounded; exhausting it is audited."""
+        from ..engine.stages import decision_id as make_id
+
+        for did in dict.fromkeys(decisions):
+            base = re.sub(r"/r\d+$", "", did)  # a retry belongs to its entry
+            for key, ss in self.state.scopes.items():
+                policy, _, scope = key.partition("|")
+                if ss.stage.level and make_id(policy, scope, ss.stage.level, ss.stage.entries) == base:
+                    if ss.stage.retries >= self.MAX_CLOSE_RETRIES:
+                        self.store.audit("close_retries_exhausted", self.clock(), {"decision_id": did})
+                        continue
+                    ss.stage.retries += 1
+                    ss.stage.deferred = True
+                    self.store.audit("close_replanned", self.clock(), {"decision_id": did,
+                                                                         "retry": ss.stage.retries})
+        if decisions:
+            self._save()
 
     async def _snapshot(self, key: str, adapter: ExchangeAdapter, now: int) -> Snapshot:
         """A snapshot never raises here: a hung or failing adapter becomes a failed snapshot."""

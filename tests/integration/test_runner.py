@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import textwrap
 from collections import Counter
 
@@ -181,3 +182,31 @@ def test_a_crash_at_any_call_neither_repeats_nor_loses_an_order(tmp_path, crash_
     assert store2.pending_intents() == [], [(e.client_order_id, e.status) for e in store2.pending_intents()]
     filled = sum(e.filled or 0 for e in store2.journal(limit=1000) if e.status == "filled")
     assert filled <= sum(start.values()) + 1e-9  # never more than the book
+
+
+def test_closes_that_expire_unfilled_are_planned_again_until_the_book_is_flat(tmp_path):
+    """An IOC close past its protected price (a market that ran, a send delayed by a crash)
+    expires unfilled: the runner plans the entry's closes again, at fresh prices, as "/r<n>"."""
+    runner, engine, clock, store, _ = setup(tmp_path)
+
+    async def go():
+        await runner.start()
+        level = 0
+        engine.set_fill_ratio(0.0)  # nothing fills until the flatten has been entered...
+        for _ in range(60):
+            clock.advance(TICK_MS)
+            report = await runner.tick()
+            level = max([level] + [t.transition.to_level for t in report.transitions])
+            if level == 3:
+                engine.set_fill_ratio(1.0)  # ...then the market fills again
+            if level == 3 and not positions(engine):
+                break
+        return level
+
+    level = asyncio.run(asyncio.wait_for(go(), 60))
+    assert level == 3
+    assert positions(engine) == {}, "closes that expired were never planned again"
+    journal = store.journal(limit=1000)
+    flatten_retries = [e for e in journal if "/L3/" in e.decision_id and re.search(r"/r\d+$", e.decision_id)]
+    assert flatten_retries and all(e.status == "filled" for e in flatten_retries)
+    assert any(e.status == "expired" for e in journal if "/L3/" in e.decision_id)

@@ -1,0 +1,437 @@
+"""Real processes: ``ksctl run`` killed with SIGKILL mid-crash, and two runners on one PostgreSQL.
+
+The simulated exchange runs as its own process (``python -m adapters.simulated serve``) with
+``--time-scale`` so the flash crash unfolds in seconds, and the test reads what the "exchange"
+really holds from its harness endpoint ``GET /_sim/state``. Everything listens on 127.0.0.1;
+every process is bounded in time and killed in ``finally``.
+
+1. Crash: a live runner (SQLite state) is SIGKILLed at seeded random moments while the crash
+   escalates to a flatten, restarted on the same state each time, and finally left to finish:
+   no client order id is filled twice, the book is flat, no intent is left pending.
+2. HA: two runners with different holders on one PostgreSQL: one leader acts; SIGKILL it and the
+   standby takes over within the lease TTL (+ a tick) and finishes; SIGSTOP a leader, let the
+   standby take over, SIGCONT it: the old leader writes nothing and sends nothing after that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Optional
+
+import pytest
+
+from killswitch.state import open_store
+from tests.state.conftest import _reset_pg, pg_server  # noqa: F401 - the session PostgreSQL fixture
+
+EXE = Path(sys.executable)
+KSCTL = EXE.with_name("ksctl")
+# scenario seconds per wall second. The crash must start after the runners' first ticks (~1 s
+# to start a process, ~1 s per tick): flat for 60/SCALE s, then the crash over 120/SCALE s.
+SCALE = 30
+SCALE_HA = 15  # two processes and PostgreSQL to start first
+TICK_S = 0.2
+LEASE_TTL_S = 3.0  # above the longest tick seen here (~1 s: ccxt throttles to binance weights)
+ENV = {**os.environ, "KS_T_KEY": "sim-main-key", "KS_T_SECRET": "sim-main-secret"}
+
+POLICY = """\
+apiVersion: killswitch/v1
+kind: Policy
+metadata: {name: crash-ladder}
+spec:
+  scope: {level: account, accounts: {match_labels: {book: futures}}}
+  interval: 200ms
+  signals:
+    dd: {equity_drawdown: {window: 1m, min_coverage: 1%}}
+  triggers:
+    soft: {when: "dd >= 0.75%", on_missing_data: hold}
+    harder: {when: "dd >= 1.25%", on_missing_data: hold}
+    hard: {when: "dd >= 2%", on_missing_data: hold}
+  stages:
+    - {level: 1, name: trim, on: [soft], cooldown: 1h,
+       actions: [{reduce_top_risk: {count: 2, fraction: 50%}}]}
+    - {level: 2, name: trim-more, on: [harder], cooldown: 1h,
+       actions: [{reduce_top_risk: {count: 1, fraction: 25%}}]}
+    - {level: 3, name: flatten, on: [hard], reset: manual,
+       actions: [{cancel_orders: all}, close_all, {lock_trading: {mode: halted}}]}
+  unwind: {chunk_notional: 200k}
+"""
+
+
+# --- harness -----------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond: Callable[[], object], timeout: float, what: str, step: float = 0.05):
+    end = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+def stop(p: Optional[subprocess.Popen]) -> None:
+    """Kill a process we started (SIGCONT first, in case it is stopped) and reap it."""
+    if p is None or p.poll() is not None:
+        return
+    try:
+        p.send_signal(signal.SIGCONT)
+        p.kill()
+        p.wait(10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+
+
+class Sim:
+    def __init__(self, tmp: Path, seed: int = 0, scale: float = SCALE):
+        self.port = free_port()
+        self.log = open(tmp / f"sim-{self.port}.log", "w")
+        self.proc = subprocess.Popen(
+            [str(EXE), "-m", "adapters.simulated", "serve", "--scenario", "flash-crash", "--port", str(self.port),
+             "--seed", str(seed), "--time-scale", str(scale)], stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(self._up, 20, "the simulator")
+
+    def _up(self) -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def state(self) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_sim/state", timeout=5) as r:
+            return json.loads(r.read())
+
+    def close(self) -> None:
+        stop(self.proc)
+        self.log.close()
+
+
+def positions(state: dict, account: str = "sim-main") -> dict:
+    return {k: v[0] for k, v in state["accounts"][account]["legs"].items() if abs(v[0]) > 1e-12}
+
+
+def fills(state: dict, account: str = "sim-main") -> list[tuple[str, int]]:
+    """(client order id, engine time) of every fill on ``account``."""
+    cids = {o["order_id"]: o.get("client_order_id") for o in state["accounts"][account]["orders"]}
+    return [(cids.get(e["order"], str(e["order"])), e.get("ts", e.get("time", 0)))
+            for e in state["events"] if e.get("event") == "fill" and e.get("account") == account]
+
+
+def write_inputs(tmp: Path, port: int) -> tuple[Path, Path]:
+    pol = tmp / "policies"
+    pol.mkdir(exist_ok=True)
+    (pol / "crash-ladder.yaml").write_text(POLICY)
+    acc = tmp / "accounts.yaml"
+    acc.write_text(f"""\
+apiVersion: killswitch/v1
+kind: Accounts
+metadata: {{name: test}}
+spec:
+  dry_run: false
+  accounts:
+    - name: sim-main
+      venue: binanceusdm
+      market_type: futures
+      labels: {{book: futures}}
+      api_url: http://127.0.0.1:{port}
+      credentials: {{api_key: {{env: KS_T_KEY}}, secret: {{env: KS_T_SECRET}}}}
+""")
+    return pol, acc
+
+
+def start_runner(tmp: Path, pol: Path, acc: Path, state_url: str, holder: str, log: str) -> subprocess.Popen:
+    out = open(tmp / f"{log}.out", "a")
+    err = open(tmp / f"{log}.err", "a")
+    try:
+        return subprocess.Popen(
+            [str(KSCTL), "run", "--policies", str(pol), "--accounts", str(acc), "--state", state_url,
+             "--lock-file", str(tmp / f"lock-{holder}.json"), "--api-port", "-1", "--holder", holder,
+             "--lease-ttl", f"{int(LEASE_TTL_S * 1000)}ms"], stdout=out, stderr=err, env=ENV)
+    finally:
+        out.close()
+        err.close()
+
+
+def settled(sim: Sim, state_url: str, allow_expired: bool = False) -> bool:
+    """No pending intent, and a flat book (or, with ``allow_expired``, an intent that expired
+    unfilled: the known bug below, after which the book never gets flat)."""
+    store = open_store(state_url)
+    try:
+        if store.pending_intents():
+            return False
+        if allow_expired and any(e.status == "expired" and not e.filled for e in store.journal(limit=10_000)):
+            return True
+    finally:
+        store.close()
+    return not positions(sim.state())
+
+
+def pending_or_all(state_url: str) -> list:
+    store = open_store(state_url)
+    try:
+        return store.journal(limit=10_000)
+    finally:
+        store.close()
+
+
+def wait_until(cond: Callable[[], object], timeout: float, step: float = 0.01) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return False
+
+
+def journal_size(state_url: str) -> int:
+    store = open_store(state_url)
+    try:
+        return len(store.journal(limit=10_000))
+    finally:
+        store.close()
+
+
+def pending(state_url: str) -> list:
+    store = open_store(state_url)
+    try:
+        return store.pending_intents()
+    finally:
+        store.close()
+
+
+def diagnose(sim: Sim, state_url: str) -> str:
+    st = sim.state()
+    store = open_store(state_url)
+    try:
+        rows = [(e.client_order_id, e.symbol, e.side, e.amount, e.fence, e.status, e.filled, e.reason_code, e.detail)
+                for e in store.journal(limit=10_000)]
+        doc = store.load_engine_state()
+    finally:
+        store.close()
+    orders = [(o.get("client_order_id"), o.get("symbol"), o.get("side"), o.get("quantity"), o.get("status"))
+              for o in st["accounts"]["sim-main"]["orders"]]
+    return (f"positions: {positions(st)}\njournal: {rows}\nexchange orders: {orders}\n"
+            f"engine state scopes: {json.dumps(doc and doc['engine'].get('scopes'), default=str)[:1500]}")
+
+
+def saved(state_url: str) -> bool:
+    store = open_store(state_url)
+    try:
+        return store.load_engine_state() is not None
+    finally:
+        store.close()
+
+
+def assert_no_repeat_no_loss(sim: Sim, state_url: str, start: dict, flat: bool = True) -> list:
+    st = sim.state()
+    n = Counter(cid for cid, _ in fills(st))
+    assert n and all(c == 1 for c in n.values()), f"repeated: {n}"
+    if flat:
+        assert positions(st) == {}, f"lost: positions left open {positions(st)}"
+    store = open_store(state_url)
+    try:
+        assert store.pending_intents() == [], [(e.client_order_id, e.status) for e in store.pending_intents()]
+        journal = store.journal(limit=10_000)
+        assert store.verify_audit()[0]
+    finally:
+        store.close()
+    assert set(n) <= {e.client_order_id for e in journal}, "a fill for an order the journal never held"
+    # the journal agrees with the exchange, order by order, and accounts for every position change
+    at_venue = {o["client_order_id"]: o for o in st["accounts"]["sim-main"]["orders"]}
+    # Refused before sending (the adapter's own check: a settled intent whose position another
+    # close already took) never reaches the exchange, by design.
+    local_refusals = {"CLOSE_EXCEEDS_POSITION", "NOT_REDUCE_ONLY"}
+    for e in journal:
+        o = at_venue.get(e.client_order_id)
+        if o is None and e.status == "rejected" and e.reason_code in local_refusals:
+            continue
+        assert o is not None, f"journaled as {e.status} but never at the exchange: {e.client_order_id}"
+        assert e.status == o["status"].lower() and abs((e.filled or 0) - o["executed_qty"]) < 1e-9, (e, o)
+    moved = Counter()
+    for e in journal:
+        moved[e.symbol.split("/")[0] + "USDT"] += (e.filled or 0) * (1 if e.side == "buy" else -1)
+    for key, amount in start.items():
+        left = positions(st).get(key, 0.0)
+        assert abs(amount + moved[key.split("/")[0]] - left) < 1e-9, f"{key}: {amount} + {moved} != {left}"
+    filled = sum(e.filled or 0 for e in journal if e.status == "filled")
+    assert filled <= sum(abs(v) for v in start.values()) + 1e-9
+    return journal
+
+
+# --- 1. kill -9 at random points ------------------------------------------------------------------------
+
+KILLS_PER_CASE = 3
+CASES = list(range(5))  # 5 cases x 3 kills = 15 SIGKILLs
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_sigkill_at_random_points_neither_repeats_nor_loses_an_order(tmp_path, case):
+    rng = random.Random(1000 + case)
+    sim = Sim(tmp_path, seed=case)
+    url = f"sqlite://{tmp_path / 'state.db'}"
+    runner = None
+    try:
+        start = positions(sim.state())
+        assert start
+        pol, acc = write_inputs(tmp_path, sim.port)
+        kills = []
+        for k in range(KILLS_PER_CASE):
+            # the same holder: a restart of the same deployment takes its own lease back at once
+            runner = start_runner(tmp_path, pol, acc, url, "crash-runner", "runner")
+            if k == 0:  # a pre-crash equity baseline, or the drawdown may never reach the flatten
+                wait_for(lambda: saved(url), 20, "the first tick", step=0.05)
+            if rng.random() < 0.6:
+                # aimed: just after the runner journals new intents, i.e. around send and reconcile
+                before = journal_size(url)
+                new = wait_until(lambda: journal_size(url) > before, 2.5)
+                delay = rng.uniform(0.0, 0.15)
+                time.sleep(delay)
+                how = f"{'after new intents' if new else 'no new intents in 2.5 s'} +{delay:.2f}s"
+            else:  # anywhere: a process takes ~0.5-1 s to its first tick, ~1 s per tick
+                delay = rng.uniform(0.2, 2.0)
+                time.sleep(delay)
+                how = f"at {delay:.2f}s"
+            assert runner.poll() is None, (tmp_path / "runner.err").read_text()
+            runner.kill()
+            runner.wait(10)
+            kills.append(f"{how}: {len(pending(url))} pending")
+        runner = start_runner(tmp_path, pol, acc, url, "crash-runner", "runner")
+        if not wait_until(lambda: settled(sim, url), 30, step=0.2):
+            pytest.fail(f"not settled 30 s after the last restart; kills: {kills}\n{diagnose(sim, url)}")
+        stop(runner)
+        # A close sent late (after a restart) may expire past its protected price; the runner then
+        # plans the entry's closes again at fresh prices ("/r<n>"), so the book must end flat.
+        assert_no_repeat_no_loss(sim, url, start, flat=True)
+        assert "Traceback" not in (tmp_path / "runner.err").read_text()
+    finally:
+        stop(runner)
+        sim.close()
+
+
+# --- 2. HA on PostgreSQL ------------------------------------------------------------------------------
+
+
+def lease(url: str) -> tuple[Optional[str], int]:
+    store = open_store(url)
+    try:
+        le = store.lease()
+        return le.holder, le.fence
+    finally:
+        store.close()
+
+
+def journal(url: str) -> list:
+    store = open_store(url)
+    try:
+        return store.journal(limit=10_000)
+    finally:
+        store.close()
+
+
+def result_fences(url: str) -> list[tuple[str, int]]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return [(c, f) for c, f in conn.execute("SELECT client_order_id, fence FROM order_result")]
+
+
+@pytest.fixture
+def pg_url(pg_server):  # noqa: F811 - the imported session fixture
+    url = pg_server.url()
+    _reset_pg(url)
+    return url
+
+
+def two_runners(tmp_path, sim, url):
+    pol, acc = write_inputs(tmp_path, sim.port)
+    a = start_runner(tmp_path, pol, acc, url, "ha-a", "a")
+    try:
+        wait_for(lambda: lease(url)[0] == "ha-a", 20, "ha-a to lead")
+    except BaseException:
+        stop(a)
+        raise
+    b = start_runner(tmp_path, pol, acc, url, "ha-b", "b")
+    return a, b, lease(url)[1]
+
+
+def test_ha_one_leader_acts_and_a_standby_takes_over_within_the_ttl(tmp_path, pg_url):
+    sim = Sim(tmp_path, scale=SCALE_HA)
+    a = b = None
+    try:
+        start = positions(sim.state())
+        a, b, fence_a = two_runners(tmp_path, sim, pg_url)
+        wait_for(lambda: journal(pg_url), 20, "the leader's first orders", step=0.1)
+        time.sleep(0.3)
+        assert b.poll() is None and a.poll() is None
+        assert lease(pg_url) == ("ha-a", fence_a)
+        before = journal(pg_url)
+        assert {e.fence for e in before} == {fence_a}, "only the leader journals"
+        a.kill()
+        killed = time.monotonic()
+        a.wait(10)
+        wait_for(lambda: lease(pg_url)[0] == "ha-b", LEASE_TTL_S + 5, "the standby to take over", step=0.02)
+        took = time.monotonic() - killed
+        fence_b = lease(pg_url)[1]
+        assert fence_b > fence_a
+        # the lease was renewed at most a tick before the kill; the standby looks every tick
+        assert took <= LEASE_TTL_S + TICK_S + 0.5, f"takeover after {took:.2f}s"
+        wait_for(lambda: settled(sim, pg_url), 30, "the standby to finish the flatten", step=0.2)
+        stop(b)
+        entries = assert_no_repeat_no_loss(sim, pg_url, start)
+        assert {e.fence for e in entries} <= {fence_a, fence_b}
+        assert any(e.fence == fence_b for e in entries), "the standby acted after the takeover"
+        assert {f for _, f in result_fences(pg_url)} <= {fence_a, fence_b}
+    finally:
+        stop(a)
+        stop(b)
+        sim.close()
+
+
+def test_ha_a_paused_leader_neither_writes_nor_sends_after_waking(tmp_path, pg_url):
+    sim = Sim(tmp_path, scale=SCALE_HA)
+    a = b = None
+    try:
+        start = positions(sim.state())
+        a, b, fence_a = two_runners(tmp_path, sim, pg_url)
+        wait_for(lambda: journal(pg_url), 20, "the leader's first orders", step=0.1)
+        a.send_signal(signal.SIGSTOP)
+        wait_for(lambda: lease(pg_url)[0] == "ha-b", LEASE_TTL_S + 5, "the standby to take over", step=0.02)
+        fence_b = lease(pg_url)[1]
+        taken_at = sim.state()["now"]  # engine time of the takeover (or just after)
+        a_rows_at_takeover = [e.client_order_id for e in journal(pg_url) if e.fence == fence_a]
+        a_results_at_takeover = sum(1 for _, f in result_fences(pg_url) if f == fence_a)
+        wait_for(lambda: settled(sim, pg_url), 30, "the new leader to finish the flatten", step=0.2)
+        a.send_signal(signal.SIGCONT)
+        time.sleep(2.5)  # the old leader wakes, finishes whatever tick it was in and ticks again (~1 s each)
+        assert lease(pg_url) == ("ha-b", fence_b), "the woken leader must not take the lease back"
+        st = sim.state()
+        entries = journal(pg_url)
+        # writes: no intent and no result under the old fence after the takeover
+        assert [e.client_order_id for e in entries if e.fence == fence_a] == a_rows_at_takeover
+        assert sum(1 for _, f in result_fences(pg_url) if f == fence_a) == a_results_at_takeover
+        # sends: nothing filled after the takeover under an order the old leader journaled
+        by_fence = {e.client_order_id: e.fence for e in entries}
+        late = [(cid, ts) for cid, ts in fills(st) if ts > taken_at and by_fence.get(cid) == fence_a]
+        assert late == [], f"the deposed leader's orders filled after the takeover: {late}"
+        stop(b)
+        assert_no_repeat_no_loss(sim, pg_url, start)
+    finally:
+        stop(a)
+        stop(b)
+        sim.close()
