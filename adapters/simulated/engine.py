@@ -789,16 +789,20 @@ class SimExchange:
         now = self._begin()
         a = self._acct(account)
         self._charge(a, 1, now)
-        m = self._market(symbol)
-        if order_id is None and not client_order_id:
-            raise SimError(MANDATORY_PARAM, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
-        o = self._find(a, order_id, client_order_id)
+        m, o = self._lookup(a, symbol, order_id, client_order_id)
         if o is None or o.symbol != m.symbol or o.spot:
             raise SimError(NO_SUCH_ORDER, "Order does not exist.")
         if o.order_id in a.hidden:
             a.hidden.discard(o.order_id)
             raise SimError(NO_SUCH_ORDER, "Order does not exist.")
         return o.copy()
+
+    def _lookup(self, a: _Account, symbol: str, order_id: Optional[int], client_order_id: Optional[str]):
+        """The market and the order an order query names (by id or client id; one is mandatory)."""
+        m = self._market(symbol)
+        if order_id is None and not client_order_id:
+            raise SimError(MANDATORY_PARAM, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        return m, self._find(a, order_id, client_order_id)
 
     def _find(self, a: _Account, order_id: Optional[int], client_order_id: Optional[str]) -> Optional[SimOrder]:
         if order_id is not None:
@@ -826,10 +830,7 @@ class SimExchange:
         now = self._begin()
         a = self._acct(account)
         self._charge(a, 1, now)
-        m = self._market(symbol)
-        if order_id is None and not client_order_id:
-            raise SimError(MANDATORY_PARAM, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
-        o = self._find(a, order_id, client_order_id)
+        m, o = self._lookup(a, symbol, order_id, client_order_id)
         if o is None or o.symbol != m.symbol or not o.is_open or o.spot:
             raise SimError(UNKNOWN_ORDER, "Unknown order sent.")
         o.status, o.update_time = "CANCELED", now

@@ -137,9 +137,9 @@ def _state_for(node: SignalNode, scope_state, interval_ms: int):
         kind, make = "equity_drawdown", lambda: _EquityWindow(int(node.window_s * 1000))
     elif node.kind in ("realized_volatility", "value_at_risk", "expected_shortfall"):
         p = node.params
-        step = _ms(p.get("sample") or p.get("horizon"))
         sorted_ = node.kind != "realized_volatility"
-        kind, make = "returns", lambda: _Returns(int(node.window_s * 1000), step, sorted_)
+        kind, make = "returns", lambda: _Returns(int(node.window_s * 1000), _ms(p.get("sample") or p.get("horizon")),
+                                                 sorted_)
     elif node.kind in ("api_error_rate", "api_latency"):
         kind, make = "api", lambda: _ApiStats(int(node.window_s * 1000))
     else:

@@ -165,6 +165,10 @@ class Executor:
                 detail: Optional[str]) -> None:
         self.store.journal_result(self.fence(), cid, status, filled, avg, code, detail, ts_ms=self.clock())
 
+    def forget_unconfirmed(self) -> None:
+        """Drop the first "not at the venue" sightings (our state was replaced: start over)."""
+        self._not_found.clear()
+
     # --- 3. reconcile -----------------------------------------------------------------------------------
 
     async def reconcile(self) -> ExecutionReport:

@@ -109,7 +109,7 @@ class Runner:
                 doc = self.store.load_engine_state()
                 if doc and doc["engine"].get("last_tick_ms") != self.state.last_tick_ms:
                     self.state, self.lock_book = self._load()
-                    self.executor._not_found.clear()
+                    self.executor.forget_unconfirmed()
             self.fence = token
         return self.leader
 
@@ -200,7 +200,7 @@ class Runner:
         """A snapshot never raises here: a hung or failing adapter becomes a failed snapshot."""
         try:
             return await asyncio.wait_for(adapter.snapshot(), self.snapshot_timeout_s)
-        except (asyncio.TimeoutError, AdapterError, Exception) as e:  # noqa: BLE001 - becomes a signal
+        except Exception as e:  # noqa: BLE001 - a timeout, an AdapterError or a bug: all become a signal
             code = e.reason.value if isinstance(e, AdapterError) else "TIMEOUT" if isinstance(
                 e, asyncio.TimeoutError) else "UNKNOWN"
             venue, _, account = key.partition("/")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,41 +12,7 @@ from pathlib import Path
 
 from killswitch.runner.daemon import Daemon, RunOptions
 from tests.conftest import POLICIES
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port}")
-
-
-def accounts_file(tmp_path: Path, port: int, dry_run: str = "true") -> Path:
-    f = tmp_path / "accounts.yaml"
-    f.write_text(f"""\
-apiVersion: killswitch/v1
-kind: Accounts
-metadata: {{name: test}}
-spec:
-  dry_run: {dry_run}
-  accounts:
-    - name: sim-main
-      venue: binanceusdm
-      market_type: futures
-      labels: {{book: futures}}
-      api_url: http://127.0.0.1:{port}
-      credentials: {{api_key: {{env: KS_T_KEY}}, secret: {{env: KS_T_SECRET}}}}
-""")
-    return f
+from tests.procs import accounts_file, free_port, wait_port
 
 
 def test_run_ticks_in_dry_run_against_the_simulated_exchange(tmp_path):

@@ -19,12 +19,10 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Optional
@@ -32,7 +30,10 @@ from typing import Callable, Optional
 import pytest
 
 from killswitch.state import open_store
+from tests.procs import accounts_file, free_port, wait_port
 from tests.state.conftest import _reset_pg, pg_server  # noqa: F401 - the session PostgreSQL fixture
+
+from .test_runner import POLICY as RUNNER_POLICY
 
 EXE = Path(sys.executable)
 KSCTL = EXE.with_name("ksctl")
@@ -44,37 +45,15 @@ TICK_S = 0.2
 LEASE_TTL_S = 3.0  # above the longest tick seen here (~1 s: ccxt throttles to binance weights)
 ENV = {**os.environ, "KS_T_KEY": "sim-main-key", "KS_T_SECRET": "sim-main-secret"}
 
-POLICY = """\
-apiVersion: killswitch/v1
-kind: Policy
-metadata: {name: crash-ladder}
-spec:
-  scope: {level: account, accounts: {match_labels: {book: futures}}}
-  interval: 200ms
-  signals:
-    dd: {equity_drawdown: {window: 1m, min_coverage: 1%}}
-  triggers:
-    soft: {when: "dd >= 0.75%", on_missing_data: hold}
-    harder: {when: "dd >= 1.25%", on_missing_data: hold}
-    hard: {when: "dd >= 2%", on_missing_data: hold}
-  stages:
-    - {level: 1, name: trim, on: [soft], cooldown: 1h,
-       actions: [{reduce_top_risk: {count: 2, fraction: 50%}}]}
-    - {level: 2, name: trim-more, on: [harder], cooldown: 1h,
-       actions: [{reduce_top_risk: {count: 1, fraction: 25%}}]}
-    - {level: 3, name: flatten, on: [hard], reset: manual,
-       actions: [{cancel_orders: all}, close_all, {lock_trading: {mode: halted}}]}
-  unwind: {chunk_notional: 200k}
-"""
+# The crash ladder of the in-process runner tests, on a faster clock: 200 ms ticks, a 1 m window.
+POLICY = (RUNNER_POLICY.replace("interval: 5s", "interval: 200ms")
+          .replace("window: 10m, min_coverage: 5%", "window: 1m, min_coverage: 1%")
+          .replace('"dd >= 1%"', '"dd >= 0.75%"').replace('"dd >= 2.5%"', '"dd >= 1.25%"')
+          .replace('"dd >= 4%"', '"dd >= 2%"'))
+assert POLICY != RUNNER_POLICY and "interval: 200ms" in POLICY and '"dd >= 0.75%"' in POLICY
 
 
 # --- harness -----------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(cond: Callable[[], object], timeout: float, what: str, step: float = 0.05):
@@ -107,11 +86,7 @@ class Sim:
         self.proc = subprocess.Popen(
             [str(EXE), "-m", "adapters.simulated", "serve", "--scenario", "flash-crash", "--port", str(self.port),
              "--seed", str(seed), "--time-scale", str(scale)], stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(self._up, 20, "the simulator")
-
-    def _up(self) -> bool:
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
+        wait_port(self.port)
 
     def state(self) -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_sim/state", timeout=5) as r:
@@ -137,21 +112,7 @@ def write_inputs(tmp: Path, port: int) -> tuple[Path, Path]:
     pol = tmp / "policies"
     pol.mkdir(exist_ok=True)
     (pol / "crash-ladder.yaml").write_text(POLICY)
-    acc = tmp / "accounts.yaml"
-    acc.write_text(f"""\
-apiVersion: killswitch/v1
-kind: Accounts
-metadata: {{name: test}}
-spec:
-  dry_run: false
-  accounts:
-    - name: sim-main
-      venue: binanceusdm
-      market_type: futures
-      labels: {{book: futures}}
-      api_url: http://127.0.0.1:{port}
-      credentials: {{api_key: {{env: KS_T_KEY}}, secret: {{env: KS_T_SECRET}}}}
-""")
+    acc = accounts_file(tmp, port, dry_run="false")
     return pol, acc
 
 
@@ -168,26 +129,15 @@ def start_runner(tmp: Path, pol: Path, acc: Path, state_url: str, holder: str, l
         err.close()
 
 
-def settled(sim: Sim, state_url: str, allow_expired: bool = False) -> bool:
-    """No pending intent, and a flat book (or, with ``allow_expired``, an intent that expired
-    unfilled: the known bug below, after which the book never gets flat)."""
+def settled(sim: Sim, state_url: str) -> bool:
+    """No pending intent, and a flat book."""
     store = open_store(state_url)
     try:
         if store.pending_intents():
             return False
-        if allow_expired and any(e.status == "expired" and not e.filled for e in store.journal(limit=10_000)):
-            return True
     finally:
         store.close()
     return not positions(sim.state())
-
-
-def pending_or_all(state_url: str) -> list:
-    store = open_store(state_url)
-    try:
-        return store.journal(limit=10_000)
-    finally:
-        store.close()
 
 
 def wait_until(cond: Callable[[], object], timeout: float, step: float = 0.01) -> bool:

@@ -72,5 +72,4 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
 
     asyncio.run(asyncio.wait_for(go(), 60))
     assert "strategy-a" in runner.state.heartbeats
-    approvals = [e for e in store.journal(limit=1)]  # the store still answers
-    assert approvals is not None and store.verify_audit()[0]
+    assert store.verify_audit()[0]

@@ -1,0 +1,43 @@
+"""Helpers for tests that run processes against the simulated exchange on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def accounts_file(tmp_path: Path, port: int, dry_run: str = "true") -> Path:
+    """An Accounts document for the simulator's sim-main account (keys from KS_T_KEY / KS_T_SECRET)."""
+    f = tmp_path / "accounts.yaml"
+    f.write_text(f"""\
+apiVersion: killswitch/v1
+kind: Accounts
+metadata: {{name: test}}
+spec:
+  dry_run: {dry_run}
+  accounts:
+    - name: sim-main
+      venue: binanceusdm
+      market_type: futures
+      labels: {{book: futures}}
+      api_url: http://127.0.0.1:{port}
+      credentials: {{api_key: {{env: KS_T_KEY}}, secret: {{env: KS_T_SECRET}}}}
+""")
+    return f
