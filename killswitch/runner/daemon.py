@@ -96,7 +96,8 @@ class Daemon:
         store = open_store(self.opts.state_url)
         holder = self.opts.holder or f"{socket.gethostname()}-{os.getpid()}"
         runner = self.runner = Runner(result.graph, adapters, store, lock_path=Path(self.opts.lock_file),
-                                      dry_run=dry_run, holder=holder, lease_ttl_ms=self.opts.lease_ttl_ms)
+                                      dry_run=dry_run, holder=holder, lease_ttl_ms=self.opts.lease_ttl_ms,
+                                      sinks=self._sinks(result, store))
         self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if dry_run else 'LIVE'}; graph {result.graph.digest} "
                   f"revision {result.graph.revision or 'not in git'}; {len(adapters)} account(s); holder {holder}")
         api = None
@@ -139,11 +140,17 @@ class Daemon:
                 from .api import stop_api
 
                 await stop_api(api)
+            await runner.aclose()
             for a in adapters.values():
                 await a.close()
             store.close()
         self.echo(f"ksctl run: stopped after {ticks} tick(s)")
         return 0
+
+    def _sinks(self, result: CompileResult, store) -> list:
+        """The sinks the runner hands its ticks and events to (see :mod:`killswitch.runner.sinks`)."""
+        sinks: list = []
+        return sinks
 
     async def _wait(self, runner: Runner, seconds: float) -> None:
         """Sleep until the next tick, renewing the lease every third of its TTL meanwhile."""
@@ -170,6 +177,10 @@ class Daemon:
                                                              "running": runner.graph.digest})
             self.err(f"ksctl run: POLICY RELOAD FAILED, the last good graph {runner.graph.short_digest} keeps running: "
                      f"{runner.policy_error}")
+            from .sinks import POLICY_RELOAD_FAILED, Event
+
+            runner.emit(Event.make(POLICY_RELOAD_FAILED, now, {"error": runner.policy_error, "errors": len(result.errors),
+                                                               "running": runner.graph.digest}))
             return
         if result.graph.digest != runner.graph.digest:
             runner.store.audit("policy_reloaded", now, {"from": runner.graph.digest, "to": result.graph.digest,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
 
@@ -33,6 +34,26 @@ from ..engine.planner import OrderIntent, Plan
 # venue answers after which the order's fate is unknown until reconciled
 UNCLEAR = (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.BAD_RESPONSE)
 FINAL = ("filled", "canceled", "rejected", "expired", "failed")
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    """One order as sent, for the sinks: what the venue answered and how long it took."""
+
+    client_order_id: str
+    decision_id: str
+    venue: str
+    account: str
+    symbol: str
+    side: str
+    amount: float
+    reduce_only: bool
+    status: str  # filled, open, rejected, unknown, … (the journal's status)
+    code: Optional[str]  # the reason code of a refusal or an unclear answer
+    filled: float
+    start_ns: int  # time.time_ns() when sent
+    latency_ms: float
+    resent: bool = False  # sent again after reconciliation found it never arrived
 
 
 @dataclass
@@ -46,6 +67,7 @@ class ExecutionReport:
     skipped: int = 0  # already journaled (a restarted runner re-planning a decision)
     unfilled: list[str] = field(default_factory=list)  # decision ids with a close that ended unfilled
     deposed: bool = False  # the lease was lost: nothing more was sent
+    orders: list[OrderOutcome] = field(default_factory=list)
 
     def merge(self, other: "ExecutionReport") -> None:
         self.sent += other.sent
@@ -57,6 +79,7 @@ class ExecutionReport:
         self.skipped += other.skipped
         self.unfilled += other.unfilled
         self.deposed = self.deposed or other.deposed
+        self.orders += other.orders
 
 
 def account_key(venue: str, account: str) -> str:
@@ -129,19 +152,30 @@ class Executor:
             report.merge(r)
         return report
 
-    async def _submit(self, adapter: ExchangeAdapter, o: OrderIntent, r: ExecutionReport) -> None:
+    async def _submit(self, adapter: ExchangeAdapter, o: OrderIntent, r: ExecutionReport,
+                      resent: bool = False) -> None:
         r.sent += 1
+        start_ns, t0 = time.time_ns(), time.perf_counter()
+
+        def outcome(status: str, code: Optional[str], filled: float) -> None:
+            r.orders.append(OrderOutcome(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side,
+                                         o.amount, o.reduce_only, status, code, filled, start_ns,
+                                         (time.perf_counter() - t0) * 1000, resent))
+
         try:
             res = await adapter.submit(o)
         except AdapterError as e:
             if e.reason in UNCLEAR:
+                outcome("unknown", e.reason.value, 0.0)
                 self._result(o.client_order_id, "unknown", 0.0, None, e.reason.value, e.message)
                 r.unknown.append(o.client_order_id)
             else:
+                outcome("rejected", e.reason.value, 0.0)
                 self._result(o.client_order_id, "rejected", 0.0, None, e.reason.value, e.message)
                 r.rejected.append(f"{o.client_order_id} {e.reason.value}: {e.message}")
             return
         status = res.status if res.status in FINAL + ("open", "partially_filled") else "unknown"
+        outcome(status, None, res.filled)
         self._result(o.client_order_id, status, res.filled, res.average_price, None, None)
         if status == "filled":
             r.filled += 1
@@ -209,7 +243,7 @@ class Executor:
         if intent is None or not self.still_leader():
             return
         self.store.audit("order_resent", now, {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"})
-        await self._submit(adapter, intent, report)
+        await self._submit(adapter, intent, report, resent=True)
 
 
 def _intent_doc(o: OrderIntent) -> dict:

@@ -19,7 +19,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from adapters.base import AdapterError, ExchangeAdapter
 
@@ -30,6 +30,8 @@ from ..snapshot import FetchStatus, Snapshot
 from .executor import ExecutionReport, Executor
 from .gate import Decision, check_order
 from .lock import LockBook, apply_evaluation, write_lock_file
+from .sinks import (CLOSE_RETRIES_EXHAUSTED, DEPOSED, MANUAL_CLOSE, ORDER_FAILED, RESET, SNAPSHOT_FAILED,
+                    STAGE_TRANSITION, Event, Sink)
 from .view import CloseResult, ResetResult, RunnerStatus, ScopeStatus
 
 STATE_DOC_VERSION = 1
@@ -47,6 +49,12 @@ class TickReport:
     evaluation: Optional[Evaluation] = None
     execution: ExecutionReport = field(default_factory=ExecutionReport)
     snapshot_failures: list[str] = field(default_factory=list)
+    # for the sinks: wall-clock ns of the tick and of its phases (snapshots, evaluate, journal,
+    # persist, send, reconcile), and the events it produced
+    started_ns: int = 0
+    ended_ns: int = 0
+    phases: dict[str, tuple[int, int]] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
 
     @property
     def transitions(self) -> list:
@@ -57,7 +65,8 @@ class Runner:
     def __init__(self, graph: DecisionGraph, adapters: dict[str, ExchangeAdapter], store, *,
                  lock_path: Optional[Path] = None, dry_run: bool = True, holder: str = "runner",
                  lease_ttl_ms: int = 5_000, snapshot_timeout_s: float = 10.0,
-                 clock: Callable[[], int] = wall_ms, confirm_gap_ms: int = 2_000):
+                 clock: Callable[[], int] = wall_ms, confirm_gap_ms: int = 2_000,
+                 sinks: Sequence[Sink] = ()):
         self.graph = graph
         self.adapters = adapters  # "venue/account" → adapter
         self.store = store
@@ -76,6 +85,8 @@ class Runner:
         self.policy_error: Optional[str] = None  # the last failed reload (the last good graph runs on)
         self.snapshots: dict[str, Snapshot] = {}  # account key → its last snapshot
         self._manual_closes: list[tuple[str, str, int]] = []  # (scope, reason, requested at), for the next tick
+        self.sinks: list[Sink] = list(sinks)
+        self.sink_errors = 0
         self.counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
                          "orders_unknown": 0, "snapshot_failures": 0}
 
@@ -133,26 +144,40 @@ class Runner:
         at the first fenced write or at the renewal before sending: it reports itself deposed."""
         from ..state.store import FencedError
 
+        started = time.time_ns()
+        report = TickReport(self.clock(), leader=False, started_ns=started)
         try:
-            return await self._tick()
+            await self._tick(report)
         except FencedError:
             self.leader = False
-            report = TickReport(self.clock(), leader=False)
+            report.leader = False
             report.execution.deposed = True
-            return report
+        if report.execution.deposed:
+            report.events.append(Event.make(DEPOSED, report.now_ms, {"fence": self.fence}, holder=self.holder))
+        report.ended_ns = time.time_ns()
+        self._to_sinks(report)
+        return report
 
-    async def _tick(self) -> TickReport:
-        now = self.clock()
+    async def _tick(self, report: TickReport) -> None:
+        now = report.now_ms
         if not self._lease(now):
-            return TickReport(now, leader=False)
-        report = TickReport(now, leader=True, fence=self.fence)
+            return
+        report.leader, report.fence = True, self.fence
+        phase = _Phases(report)
         snapshots = await asyncio.gather(*(self._snapshot(k, a, now) for k, a in self.adapters.items()))
+        phase("snapshots")
         report.snapshot_failures = [f"{s.venue}/{s.account}: {s.fetch.error_code}" for s in snapshots if not s.fetch.ok]
+        for s in snapshots:
+            if not s.fetch.ok:
+                report.events.append(Event.make(SNAPSHOT_FAILED, now, {"error": s.fetch.error_code},
+                                                venue=s.venue, account=s.account, reason=s.fetch.error_code))
         self.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
         ev, self.state = evaluate(self.graph, snapshots, self.state, now)
         report.evaluation = ev
+        phase("evaluate")
         plans = ev.plans + self._manual_close_plans(snapshots, now)
         report.execution.merge(self.executor.journal(plans))  # 1. intents, before the stage entry is saved
+        phase("journal")
         self.lock_book = apply_evaluation(self.lock_book, ev, self.graph)
         self._save()  # 2. the stage entry and the lock survive a crash from here on
         for s in ev.transitions:
@@ -161,26 +186,87 @@ class Runner:
                 "policy": s.policy, "scope": s.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
                 "decision_id": t.decision_id, "graph_digest": self.graph.digest, "revision": self.graph.revision,
                 "dry_run": self.dry_run})
+            report.events.append(self._transition_event(s, now))
         if self.lock_path is not None:
             write_lock_file(self.lock_path, self.lock_book, now)
+        phase("persist")
         if not self._lease(self.clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
-            return report
+            return
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
         await self._native_dms(plans)
+        phase("send")
         report.execution.merge(await self.executor.reconcile())
-        self._retry_unfilled(report.execution.unfilled)
+        phase("reconcile")
+        for o in report.execution.orders:
+            if o.status in ("rejected", "failed"):
+                report.events.append(Event.make(
+                    ORDER_FAILED, now, {"client_order_id": o.client_order_id, "decision_id": o.decision_id,
+                                        "symbol": o.symbol, "side": o.side, "amount": o.amount},
+                    venue=o.venue, account=o.account, reason=o.code))
+        report.events += self._retry_unfilled(report.execution.unfilled)
         self._count(report)
-        return report
+
+    def _transition_event(self, s, now: int) -> Event:
+        t = s.transition
+        node = next((p for p in self.graph.policies if p.name == s.policy), None)
+        stage = next((st for st in node.stages if st.level == t.to_level), None) if node else None
+        meta = node.model.metadata if node is not None and node.model is not None else None
+        labels = dict(getattr(meta, "labels", None) or {})
+        data = {"from": t.from_level, "to": t.to_level, "reason": t.reason, "decision_id": t.decision_id,
+                "graph_digest": self.graph.digest, "revision": self.graph.revision, "dry_run": self.dry_run,
+                "signals": [{"name": v.name, "value": v.value, "reason": v.reason} for v in s.signals],
+                "triggers": [tr.name for tr in s.triggers if tr.firing],
+                "orders": len(s.plan.orders) if s.plan else 0}
+        labels.update(policy=s.policy, scope=s.scope, stage=stage.name if stage else None, level=t.to_level,
+                      from_level=t.from_level, owner=getattr(meta, "owner", None),
+                      venue=s.scope.split("/")[0] if "/" in s.scope else None)
+        return Event.make(STAGE_TRANSITION, now, data, **labels)
+
+    def emit(self, event: Event) -> None:
+        """An event outside a tick (a reset, a manual close, a failed reload) to every sink."""
+        for sink in self.sinks:
+            self._guard(sink, sink.on_event, event)
+
+    def _to_sinks(self, report: TickReport) -> None:
+        for sink in self.sinks:
+            if self._guard(sink, sink.on_tick, report):
+                for e in report.events:
+                    self._guard(sink, sink.on_event, e)
+
+    def _guard(self, sink: Sink, fn, arg) -> bool:
+        try:
+            fn(arg, self)
+            return True
+        except Exception as e:  # noqa: BLE001 - a sink never breaks the kill switch
+            self.sink_errors += 1
+            import sys
+
+            print(f"killswitch: sink {getattr(sink, 'name', sink)!r} failed: {type(e).__name__}: {e}",
+                  file=sys.stderr)
+            try:
+                self.store.audit("sink_failed", self.clock(), {"sink": str(getattr(sink, "name", "?")),
+                                                                "error": type(e).__name__})
+            except Exception:  # noqa: BLE001 - the store may be what failed
+                pass
+            return False
+
+    async def aclose(self) -> None:
+        for sink in self.sinks:
+            try:
+                await sink.aclose()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
 
     MAX_CLOSE_RETRIES = 20
 
-    def _retry_unfilled(self, decisions: list[str]) -> None:
+    def _retry_unfilled(self, decisions: list[str]) -> list[Event]:
         """A close that ended unfilled (an IOC past its protected price, sent late after a crash,
         or a market that ran) leaves the position open: plan the entry's closes again next tick,
         at fresh prices, as decision "<entry>/r<n>". Bounded; exhausting it is audited."""
         from ..engine.stages import decision_id as make_id
 
+        events = []
         for did in dict.fromkeys(decisions):
             base = re.sub(r"/r\d+$", "", did)  # a retry belongs to its entry
             for key, ss in self.state.scopes.items():
@@ -188,6 +274,8 @@ class Runner:
                 if ss.stage.level and make_id(policy, scope, ss.stage.level, ss.stage.entries) == base:
                     if ss.stage.retries >= self.MAX_CLOSE_RETRIES:
                         self.store.audit("close_retries_exhausted", self.clock(), {"decision_id": did})
+                        events.append(Event.make(CLOSE_RETRIES_EXHAUSTED, self.clock(), {"decision_id": did},
+                                                 policy=policy, scope=scope, level=ss.stage.level))
                         continue
                     ss.stage.retries += 1
                     ss.stage.deferred = True
@@ -195,6 +283,7 @@ class Runner:
                                                                          "retry": ss.stage.retries})
         if decisions:
             self._save()
+        return events
 
     async def _snapshot(self, key: str, adapter: ExchangeAdapter, now: int) -> Snapshot:
         """A snapshot never raises here: a hung or failing adapter becomes a failed snapshot."""
@@ -289,6 +378,9 @@ class Runner:
                                                   "approver": approver, "reason": reason, "result": why})
         if level:
             self.store.record_approval(f"{key}|e{ss.stage.entries}", level, approver, reason, now)
+        self.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
+                                          "released": transition is not None},
+                             policy=policy, scope=scope, level=level))
         if transition is not None:
             self.lock_book = self.lock_book.release(scope, policy=policy)
             if self.leader:
@@ -309,6 +401,7 @@ class Runner:
             return CloseResult(True, f"DRY_RUN: {orders} order(s) would be sent", orders)
         self._manual_closes.append((scope, reason, self.clock()))
         self.store.audit("manual_close_requested", self.clock(), {"scope": scope, "reason": reason})
+        self.emit(Event.make(MANUAL_CLOSE, self.clock(), {"reason": reason, "orders": orders}, scope=scope))
         return CloseResult(True, f"QUEUED: close of {scope} at the next tick ({orders} order(s) now)", orders)
 
     def _manual_close_plans(self, snapshots, now: int) -> list:
@@ -351,6 +444,19 @@ class Runner:
             if a.last_good_ms is not None:
                 lines.append(f'killswitch_data_age_seconds{{account="{_esc(k)}"}} {(now - a.last_good_ms) / 1000:g}')
         return "\n".join(lines) + "\n"
+
+
+class _Phases:
+    """Marks the end of each phase of a tick: phase i runs from the end of phase i-1."""
+
+    def __init__(self, report: TickReport):
+        self.report = report
+        self.last = report.started_ns
+
+    def __call__(self, name: str) -> None:
+        now = time.time_ns()
+        self.report.phases[name] = (self.last, now)
+        self.last = now
 
 
 def _esc(v: str) -> str:

@@ -210,3 +210,46 @@ def test_closes_that_expire_unfilled_are_planned_again_until_the_book_is_flat(tm
     flatten_retries = [e for e in journal if "/L3/" in e.decision_id and re.search(r"/r\d+$", e.decision_id)]
     assert flatten_retries and all(e.status == "filled" for e in flatten_retries)
     assert any(e.status == "expired" for e in journal if "/L3/" in e.decision_id)
+
+
+class RecordingSink:
+    name = "recording"
+
+    def __init__(self):
+        self.ticks, self.events = [], []
+
+    def on_tick(self, report, runner):
+        self.ticks.append(report)
+
+    def on_event(self, event, runner):
+        self.events.append(event)
+
+    async def aclose(self):
+        pass
+
+
+class BrokenSink(RecordingSink):
+    name = "broken"
+
+    def on_tick(self, report, runner):
+        raise RuntimeError("a sink bug")
+
+
+def test_sinks_see_every_tick_its_phases_and_its_events_and_a_broken_one_changes_nothing(tmp_path):
+    runner, engine, clock, store, _ = setup(tmp_path)
+    rec = RecordingSink()
+    runner.sinks = [BrokenSink(), rec]
+    reports = asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))
+    assert positions(engine) == {}, "a failing sink does not stop the kill switch"
+    assert runner.sink_errors == 60
+    assert len(rec.ticks) == 60
+    stages = [(e.labels["level"], e.labels["stage"]) for e in rec.events if e.kind == "stage_transition"]
+    assert stages == [("1", "trim"), ("2", "trim-more"), ("3", "flatten")]
+    first = next(e for e in rec.events if e.kind == "stage_transition")
+    assert first.labels["policy"] == "crash-ladder" and first.labels["scope"] == "simulated/sim-main"
+    assert first.labels["severity"] == "critical" and first.data["signals"][0]["name"] == "dd"
+    acting = next(r for r in reports if r.execution.orders)
+    assert list(acting.phases) == ["snapshots", "evaluate", "journal", "persist", "send", "reconcile"]
+    assert acting.started_ns <= acting.phases["snapshots"][0] <= acting.phases["reconcile"][1] <= acting.ended_ns
+    o = acting.execution.orders[0]
+    assert o.status == "filled" and o.reduce_only and o.latency_ms >= 0 and o.client_order_id
