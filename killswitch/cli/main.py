@@ -23,6 +23,13 @@ COMMANDS = {
     "heartbeat": ("killswitch.cli.ops", "heartbeat", "Tell the runner a bot is alive."),
     "history": ("killswitch.cli.ops", "history", "The order journal and the audit chain's integrity."),
     "audit": ("killswitch.cli.ops", "audit", "Verify the audit chain (ksctl audit verify)."),
+    "lock": ("killswitch.cli.ops", "lock", "Lock trading on a scope by hand (bots see it in the lock)."),
+    "unlock": ("killswitch.cli.ops", "unlock", "Lift a manual trading lock."),
+    "dms": ("killswitch.cli.dms", "dms", "Dead man's switch: arm, disarm, status."),
+    "routes": ("killswitch.cli.routes", "routes", "Where would a notification go? (ksctl routes test)"),
+    "runbook": ("killswitch.cli.runbook", "runbook", "Render an incident's runbook again."),
+    "report": ("killswitch.cli.report", "report", "Write a closure report from the audit trail."),
+    "diff": ("killswitch.cli.diff", "diff", "Replay two policy revisions and show where their decisions differ."),
     "run": ("killswitch.cli.run", "run", "Run the kill switch: tick, decide, act, lock, serve the API."),
     "demo": ("killswitch.cli.demo", "demo", "Run the runner against the simulated exchange through a crash."),
 }

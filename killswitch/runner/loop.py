@@ -214,6 +214,7 @@ class Runner:
         meta = node.model.metadata if node is not None and node.model is not None else None
         labels = dict(getattr(meta, "labels", None) or {})
         data = {"from": t.from_level, "to": t.to_level, "reason": t.reason, "decision_id": t.decision_id,
+                "incident": t.decision_id,
                 "graph_digest": self.graph.digest, "revision": self.graph.revision, "dry_run": self.dry_run,
                 "signals": [{"name": v.name, "value": v.value, "reason": v.reason} for v in s.signals],
                 "triggers": [tr.name for tr in s.triggers if tr.firing],
@@ -443,7 +444,16 @@ class Runner:
         for k, a in sorted(self.state.accounts.items()):
             if a.last_good_ms is not None:
                 lines.append(f'killswitch_data_age_seconds{{account="{_esc(k)}"}} {(now - a.last_good_ms) / 1000:g}')
-        return "\n".join(lines) + "\n"
+        lines += ["# TYPE killswitch_sink_errors_total counter", f"killswitch_sink_errors_total {self.sink_errors}"]
+        text = "\n".join(lines) + "\n"
+        for sink in self.sinks:
+            extra = getattr(sink, "metrics_text", None)
+            if extra is not None:
+                try:
+                    text += extra()
+                except Exception:  # noqa: BLE001 - a broken sink's metrics are left out, not the page
+                    self.sink_errors += 1
+        return text
 
 
 class _Phases:

@@ -13,6 +13,7 @@ Labels are plain strings; secrets never enter either.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import quote
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,6 +52,12 @@ class Event:
         return Event(kind, ts_ms, out, dict(data or {}))
 
 
+def runbook_path(incident: str) -> str:
+    """Where the runner's API serves an incident's runbook. An incident is one stage entry, named
+    by its decision id ("policy/scope/L3/e1"), which is the ``incident`` of a transition event."""
+    return "/v1/runbooks/" + quote(incident, safe="")
+
+
 class Sink(Protocol):
     name: str
 
@@ -62,3 +69,5 @@ class Sink(Protocol):
 
     async def aclose(self) -> None:
         """Flush what can be flushed within a short time, then stop."""
+
+    # Optional: ``metrics_text() -> str``, Prometheus exposition lines appended to /metrics.
