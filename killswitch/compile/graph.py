@@ -76,6 +76,19 @@ class StageNode:
 
 
 @dataclass(frozen=True)
+class ResumeNode:
+    """After a reset of a stage at ``from_level`` or above: limits at ``start_fraction`` of the
+    normal ones, ×``step_factor`` every ``step_ms``, until normal (see the runner's gate)."""
+
+    start_fraction: float
+    step_factor: float
+    step_ms: int
+    from_level: int  # 1: any stage's reset
+    max_positions: Optional[int]
+    max_gross_exposure: Optional[float]
+
+
+@dataclass(frozen=True)
 class PolicyNode:
     name: str
     source: Source
@@ -87,6 +100,7 @@ class PolicyNode:
     stages: tuple[StageNode, ...] = ()  # ordered by level
     notify_route: Optional[str] = None
     runbook: Optional[str] = None
+    resume: Optional[ResumeNode] = None  # trading limits after a reset (in the canonical form too)
     model: Any = field(default=None, compare=False, repr=False)  # the validated Policy
 
     def signal(self, name: str) -> SignalNode:

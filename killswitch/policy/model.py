@@ -21,7 +21,8 @@ from enum import Enum
 from typing import Annotated, Any, ClassVar, Literal, Optional
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema,
+                      field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
 from .expr import ValueType
@@ -516,6 +517,92 @@ class NotifyRef(Strict):
     route: Annotated[str, Field(min_length=1)]
 
 
+_FACTOR = re.compile(r"^[x×*]\s*(\d+(?:\.\d+)?)$")
+FACTOR_PATTERN = r"^[x×*]\s*[0-9]+(\.[0-9]+)?$"
+MAX_RESUME_STEPS = 1000
+
+
+def _factor(value: Any) -> Decimal:
+    """``x1.5`` (or ``×1.5``, or the bare number 1.5) → 1.5, a factor above 1 and at most 10."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        raise PydanticCustomError("ks_value", "step is a factor such as x1.5")
+    if isinstance(value, str):
+        m = _FACTOR.match(value.strip())
+        if m is None:
+            raise PydanticCustomError("ks_value", f'"{value[:40]}" is not a factor; write it like x1.5')
+        d = Decimal(m.group(1))
+    else:
+        d = Decimal(str(value))
+    if not d.is_finite() or not (1 < d <= 10):
+        raise PydanticCustomError("ks_value", "step must be a factor above x1 and at most x10")
+    return d.normalize()
+
+
+def _factor_text(d: Decimal) -> str:
+    text = format(d.normalize(), "f")
+    return "x" + (text.rstrip("0").rstrip(".") if "." in text else text)
+
+
+FactorField = Annotated[
+    Decimal,
+    BeforeValidator(_factor),
+    PlainSerializer(_factor_text, return_type=str),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": FACTOR_PATTERN}, {"type": "number", "exclusiveMinimum": 1,
+                                                                              "maximum": 10}],
+                    "examples": ["x1.5", 2]}),
+]
+
+
+class Resume(Strict):
+    """Trading after a reset: the pre-trade gate holds reduced limits that step up on a schedule.
+
+    On the first step (``every`` long, from the reset) the limits are ``start`` of the normal
+    ones; each further step multiplies them by ``step``, until they are normal again. The normal
+    limits are per account: open positions, and gross exposure in the quote currency."""
+
+    start: RatioField
+    step: FactorField = Field(default="x1.5", validate_default=True)
+    every: DurationField = Field(default="1d", validate_default=True)
+    # only a reset of a stage at this level or above starts a resumption (default: any stage's)
+    from_level: Optional[Annotated[int, Field(ge=1, le=99)]] = None
+    max_positions: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
+    max_gross_exposure: Optional[AmountField] = None
+
+    @field_validator("start")
+    @classmethod
+    def _start_range(cls, v: Ratio) -> Ratio:
+        if not (0 < v.exact <= 1):
+            raise PydanticCustomError("ks_percent", "start must be above 0% and at most 100%")
+        return v
+
+    @field_validator("every")
+    @classmethod
+    def _every_range(cls, v: Duration) -> Duration:
+        if not (60_000 <= v.ms <= 30 * 86_400_000):
+            raise PydanticCustomError("ks_duration", "every must be between 1m and 30d")
+        return v
+
+    @field_validator("max_gross_exposure")
+    @classmethod
+    def _gross_positive(cls, v):
+        if v is not None and v.exact <= 0:
+            raise PydanticCustomError("ks_amount", "max_gross_exposure must be above 0")
+        return v
+
+    @model_validator(mode="after")
+    def _limits_and_length(self):
+        if self.max_positions is None and self.max_gross_exposure is None:
+            raise PydanticCustomError("ks_missing", "resume needs the normal limits it scales: max_positions, "
+                                                    "max_gross_exposure or both")
+        f, n = self.start.exact, 0
+        while f < 1 and n <= MAX_RESUME_STEPS:
+            f, n = f * self.step, n + 1
+        if n > MAX_RESUME_STEPS:
+            raise PydanticCustomError("ks_value", f"resume takes more than {MAX_RESUME_STEPS} steps to reach the "
+                                                  "normal limits; raise start or step")
+        return self
+
+
 class PolicySpec(Strict):
     scope: Scope = Scope()
     interval: DurationField = Duration(5_000)
@@ -528,6 +615,7 @@ class PolicySpec(Strict):
     unwind: Unwind = Unwind()
     notify: Annotated[Optional[NotifyRef], BeforeValidator(_scalar_to("route"))] = None
     runbook: Optional[str] = None
+    resume: Optional[Resume] = None
 
     @field_validator("runbook")
     @classmethod

@@ -8,7 +8,14 @@ read, unauthenticated
     ``GET /readyz``             200 / 503 ``{"ready", "reason"}`` from ``view.ready()``.
     ``GET /metrics``            200 Prometheus text (``text/plain; version=0.0.4``).
     ``GET /v1/status``          200 ``view.status()`` as JSON.
-    ``GET /v1/lock[?scope=S]``  200 ``view.lock_document(scope)``.
+    ``GET /v1/lock[?scope=S]``  200 ``view.lock_document(scope)`` (with the resumed limits in force).
+    ``GET /v1/dms``             200 ``view.dms_status()``: armed sources, time since their last beat
+                                and until they fire; the venues' native countdowns.
+    ``GET /v1/close/{id}``      200 ``view.close_progress(id)`` (``state`` queued, working, settled,
+                                dry_run, unplanned); 404 ``UNKNOWN_CLOSE``.
+    ``GET /v1/runbooks/{incident}[?format=md|html]``  200 the incident's stored runbook
+                                (``text/markdown`` or ``text/html``) from ``view.runbook(incident)``;
+                                404 ``UNKNOWN_INCIDENT``. The incident is its decision id, URL-quoted.
     ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order(body)``; a
                                 deny is still 200. It only reads, and bots call it before every
                                 order, so it needs no token. Its error bodies also say
@@ -20,8 +27,17 @@ mutating, ``Authorization: Bearer <token>``
     ``POST /v1/reset``               200 ``{"done", "reason"}``; body ``policy``, ``scope``,
                                      ``approver``, ``reason`` (all required).
     ``POST /v1/close``               202 accepted / 409 refused, ``{"accepted", "reason",
-                                     "orders"}``; body ``scope``, ``reason``, ``dry_run`` (all
+                                     "orders", "id"}``; body ``scope``, ``reason``, ``dry_run`` (all
                                      required: a live close is never the default).
+    ``POST /v1/lock``                200 done / 409 refused, ``{"done", "reason"}``; body ``scope``,
+                                     ``reason`` (required), ``mode`` (halted | reducing, default
+                                     halted), ``ttl_s`` (seconds, default null: until unlocked).
+    ``POST /v1/unlock``              200 / 409 ``{"done", "reason"}``; body ``scope``, ``reason``. A
+                                     scope a policy's stage holds is refused (409
+                                     ``MANUAL_RESET_REQUIRED`` / ``POLICY_LOCK``).
+    ``POST /v1/dms/arm``             200 / 409 ``{"done", "reason"}``; body ``source`` (as a heartbeat
+                                     source), ``timeout_s`` (above 0, at most 7 days).
+    ``POST /v1/dms/disarm``          200 / 409 ``{"done", "reason"}``; body ``source``.
 
 Statuses for what goes wrong: 400 (``BAD_CONTENT_TYPE``, ``BAD_JSON``, ``BAD_REQUEST``: not
 ``application/json`` in UTF-8, not strict JSON — NaN, duplicate keys —, not an object,
@@ -66,6 +82,9 @@ DEFAULT_MAX_BODY_BYTES = 16_384
 MAX_NAME = 256  # longest policy, scope or approver name
 MAX_REASON = 500  # longest operator reason
 SOURCE_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MAX_DMS_TIMEOUT_S = 7 * 86_400
+MAX_LOCK_TTL_S = 30 * 86_400
+LOCK_MODES = ("halted", "reducing")
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CHECK_ORDER_PATH = "/v1/check-order"
 
@@ -267,6 +286,44 @@ def _only(body: dict, allowed: tuple[str, ...]) -> None:
         raise _bad(f"missing field(s) {', '.join(missing)}")
 
 
+def _fields(body: dict, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+    """Like :func:`_only`, with keys that may be left out."""
+    allowed = required + optional
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise _bad(f"unknown field(s) {', '.join(_show(k) for k in unknown[:5])}; known: {', '.join(allowed)}")
+    missing = [k for k in required if k not in body]
+    if missing:
+        raise _bad(f"missing field(s) {', '.join(missing)}")
+
+
+def _seconds(body: dict, key: str, limit: float, *, optional: bool = False) -> Optional[float]:
+    v = body.get(key)
+    if v is None and optional:
+        return None
+    try:
+        ok = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and 0 < v <= limit
+    except OverflowError:  # an integer too large for a float
+        ok = False
+    if not ok:
+        raise _bad(f'"{key}" must be a number of seconds above 0 and at most {limit:.0f}, not {_show(v)}')
+    return float(v)
+
+
+def _source(body: dict) -> str:
+    v = body["source"]
+    if not isinstance(v, str) or not SOURCE_RE.fullmatch(v):
+        raise _bad(f'"source" is 1 to 64 of A-Z a-z 0-9 . _ -, not {_show(v)}')
+    return v
+
+
+def _change(result: Any, what: str) -> web.Response:
+    done, why = result.done, result.reason
+    if not isinstance(done, bool) or not isinstance(why, str):
+        raise TypeError(f"{what}() must return a ChangeResult")
+    return _json(200 if done else 409, {"done": done, "reason": why})
+
+
 def _name(body: dict, key: str, limit: int = MAX_NAME, *, free_text: bool = False) -> str:
     v = body[key]
     if not isinstance(v, str) or not v.strip():
@@ -335,6 +392,38 @@ class _Handlers:
             raise TypeError("lock_document() must return a dict")
         return _json(200, doc)
 
+    async def dms_status(self, request: web.Request) -> web.Response:
+        doc = await _call(self.view.dms_status)
+        if not isinstance(doc, dict):
+            raise TypeError("dms_status() must return a dict")
+        return _json(200, doc)
+
+    async def close_progress(self, request: web.Request) -> web.Response:
+        close_id = _name({"id": request.match_info.get("id", "")}, "id", 2 * MAX_NAME)
+        doc = await _call(self.view.close_progress, close_id)
+        if doc is None:
+            raise ApiError(404, "UNKNOWN_CLOSE", "this runner queued no close by that id (or forgot it)")
+        if not isinstance(doc, dict):
+            raise TypeError("close_progress() must return a dict or None")
+        return _json(200, doc)
+
+    async def runbook(self, request: web.Request) -> web.Response:
+        incident = _name({"incident": request.match_info.get("incident", "")}, "incident", 2 * MAX_NAME)
+        unknown = sorted(set(request.query) - {"format"})
+        if unknown:
+            raise _bad(f"unknown query parameter(s) {', '.join(_show(k) for k in unknown[:5])}; known: format")
+        fmt = request.query.getall("format", ["md"])
+        if len(fmt) > 1 or fmt[0] not in ("md", "html"):
+            raise _bad(f'"format" is md or html, not {_show(fmt if len(fmt) > 1 else fmt[0])}')
+        lookup = getattr(self.view, "runbook", None)  # a runner without the runbook sink has none
+        record = await _call(lookup, incident) if callable(lookup) else None
+        if record is None:
+            raise ApiError(404, "UNKNOWN_INCIDENT", f"no runbook is stored for incident {_show(incident)}")
+        if fmt[0] == "html":
+            return web.Response(status=200, text=record.html, content_type="text/html", charset="utf-8",
+                                headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+        return web.Response(status=200, text=record.markdown, content_type="text/markdown", charset="utf-8")
+
     async def check_order(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         try:
@@ -385,7 +474,42 @@ class _Handlers:
         accepted, why, orders = result.accepted, result.reason, getattr(result, "orders", 0)
         if not isinstance(accepted, bool) or not isinstance(why, str):
             raise TypeError("close() must return a CloseResult")
-        return _json(202 if accepted else 409, {"accepted": accepted, "reason": why, "orders": orders})
+        return _json(202 if accepted else 409, {"accepted": accepted, "reason": why, "orders": orders,
+                                                "id": getattr(result, "id", None)})
+
+    async def lock_scope(self, request: web.Request) -> web.Response:
+        _authenticate(request, self.token)
+        body = await self._body(request)
+        _fields(body, ("scope", "reason"), ("mode", "ttl_s"))
+        scope = _name(body, "scope")
+        reason = _name(body, "reason", MAX_REASON, free_text=True)
+        mode = body.get("mode", "halted")
+        if mode not in LOCK_MODES or not isinstance(mode, str):
+            raise _bad(f'"mode" must be "halted" or "reducing", not {_show(mode)}')
+        ttl_s = _seconds(body, "ttl_s", MAX_LOCK_TTL_S, optional=True)
+        return _change(await _call(self.view.lock_scope, scope, mode, reason, ttl_s), "lock_scope")
+
+    async def unlock_scope(self, request: web.Request) -> web.Response:
+        _authenticate(request, self.token)
+        body = await self._body(request)
+        _only(body, ("scope", "reason"))
+        scope = _name(body, "scope")
+        reason = _name(body, "reason", MAX_REASON, free_text=True)
+        return _change(await _call(self.view.unlock_scope, scope, reason), "unlock_scope")
+
+    async def dms_arm(self, request: web.Request) -> web.Response:
+        _authenticate(request, self.token)
+        body = await self._body(request)
+        _only(body, ("source", "timeout_s"))
+        source = _source(body)
+        timeout_s = _seconds(body, "timeout_s", MAX_DMS_TIMEOUT_S)
+        return _change(await _call(self.view.dms_arm, source, timeout_s), "dms_arm")
+
+    async def dms_disarm(self, request: web.Request) -> web.Response:
+        _authenticate(request, self.token)
+        body = await self._body(request)
+        _only(body, ("source",))
+        return _change(await _call(self.view.dms_disarm, _source(body)), "dms_disarm")
 
 
 @web.middleware
@@ -434,6 +558,13 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None],
     r.add_post("/v1/heartbeat/{source:.*}", handlers.heartbeat)
     r.add_post("/v1/reset", handlers.reset)
     r.add_post("/v1/close", handlers.close)
+    r.add_get("/v1/close/{id:.+}", handlers.close_progress)
+    r.add_get("/v1/runbooks/{incident:.+}", handlers.runbook)
+    r.add_post("/v1/lock", handlers.lock_scope)
+    r.add_post("/v1/unlock", handlers.unlock_scope)
+    r.add_get("/v1/dms", handlers.dms_status)
+    r.add_post("/v1/dms/arm", handlers.dms_arm)
+    r.add_post("/v1/dms/disarm", handlers.dms_disarm)
     return app
 
 

@@ -22,7 +22,9 @@ from ..compile.compiler import CompileResult, compile_documents
 from ..policy.load import load_sources
 from ..policy.model import Accounts
 from ..sources import read_sources
+from ..state.store import FencedError
 from .loop import Runner
+from .sinks import DMS_FIRED
 
 
 @dataclass
@@ -37,13 +39,25 @@ class RunOptions:
     holder: Optional[str] = None
     lease_ttl_ms: int = 5_000
     max_ticks: Optional[int] = None
+    runbooks: Optional[str] = None  # the runbook templates directory (default: runbooks/ found near the policies)
+    external_url: Optional[str] = None  # how people reach the API: the base of the runbook links in pages
 
 
 def compile_policies(paths: tuple[str, ...]) -> CompileResult:
+    return compile_policy_sources(paths)[0]
+
+
+def compile_policy_sources(paths: tuple[str, ...]) -> tuple[CompileResult, list[tuple[str, str]]]:
+    """The compiled policies and the sources they came from (kept as the last good bundle)."""
     src = read_sources(list(paths))
     loaded = load_sources(src.files)
     loaded.diagnostics[:0] = src.diagnostics
-    return compile_documents(loaded, src.revision)
+    return compile_documents(loaded, src.revision), list(src.files)
+
+
+def _first_error(result: CompileResult) -> str:
+    first = result.errors[0]
+    return f"{first.location()}: error[{first.code}]: {first.message} ({len(result.errors)} error(s))"
 
 
 def _mtimes(paths: tuple[str, ...]) -> dict[str, float]:
@@ -67,6 +81,8 @@ class Daemon:
         self.stop = asyncio.Event()
         self.reload = asyncio.Event()
         self.runner: Optional[Runner] = None
+        self._files: Optional[list[tuple[str, str]]] = None  # the sources of the graph running
+        self._saved: Optional[str] = None  # the digest last kept as the good bundle
 
     def _accounts(self):
         res = compile_policies((self.opts.accounts,))
@@ -82,24 +98,45 @@ class Daemon:
 
         from ..state import open_store
 
-        result = compile_policies(self.opts.policies)
+        result, files = compile_policy_sources(self.opts.policies)
+        spec = self._accounts()
+        store = open_store(self.opts.state_url)
+        policy_error = None
         if result.graph is None:
+            # A broken policy must not leave the book unguarded, also across a restart (a pod
+            # rolled by the policy change itself): run the last graph that compiled and ran,
+            # loudly, until the files are fixed (they are watched as usual).
             for d in result.errors:
                 self.err(f"{d.location()}: error[{d.code}]: {d.message}")
-            self.err("ksctl run: the policies have errors; nothing started")
-            return 1
-        spec = self._accounts()
+            policy_error = _first_error(result)
+            bundle = store.policy_bundle()
+            fallback = compile_documents(load_sources(bundle.sources), bundle.revision) if bundle else None
+            if fallback is None or fallback.graph is None:
+                self.err("ksctl run: the policies have errors and the state holds no last good policies; "
+                         "nothing started")
+                store.close()
+                return 1
+            result = fallback
+            self.err(f"ksctl run: THE POLICIES HAVE ERRORS: running the last good graph {result.graph.short_digest} "
+                     f"(revision {bundle.revision or 'not in git'}) from the state until they are fixed")
+        files_saved = result.graph.digest if policy_error else None
         dry_run = spec.dry_run
         adapters = {}
         for acc in spec.accounts:
             adapters[f"{acc.venue}/{acc.name}"] = CcxtAdapter(acc, urls=acc.api_url)
-        store = open_store(self.opts.state_url)
         holder = self.opts.holder or f"{socket.gethostname()}-{os.getpid()}"
         runner = self.runner = Runner(result.graph, adapters, store, lock_path=Path(self.opts.lock_file),
                                       dry_run=dry_run, holder=holder, lease_ttl_ms=self.opts.lease_ttl_ms,
                                       sinks=self._sinks(result, store))
         self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if dry_run else 'LIVE'}; graph {result.graph.digest} "
                   f"revision {result.graph.revision or 'not in git'}; {len(adapters)} account(s); holder {holder}")
+        if policy_error:
+            from .sinks import POLICY_RELOAD_FAILED, Event
+
+            runner.policy_error = policy_error
+            runner.emit(Event.make(POLICY_RELOAD_FAILED, runner.clock(), {
+                "error": policy_error, "running": runner.graph.digest, "at_start": True}))
+        self._files, self._saved = files, files_saved
         api = None
         if self.opts.api_port is not None:
             from .api import make_app, start_api
@@ -127,8 +164,12 @@ class Daemon:
                     self._reload(runner)
                 report = await runner.tick()
                 ticks += 1
+                self._keep_bundle(runner)
                 for s in report.transitions:
                     self.echo(f"ksctl run: {s.policy} {s.scope}: {s.transition.reason}")
+                for e in report.events:
+                    if e.kind == DMS_FIRED:
+                        self.err(f"ksctl run: dead man's switch: {e.labels.get('reason')}")
                 for r in report.execution.rejected:
                     self.err(f"ksctl run: order rejected: {r}")
                 if self.opts.max_ticks is not None and ticks >= self.opts.max_ticks:
@@ -150,6 +191,37 @@ class Daemon:
     def _sinks(self, result: CompileResult, store) -> list:
         """The sinks the runner hands its ticks and events to (see :mod:`killswitch.runner.sinks`)."""
         sinks: list = []
+        from ..telemetry import TelemetrySink  # traces (OTEL_* environment) and /metrics; first
+
+        sinks.append(TelemetrySink.from_env())
+        self.echo(f"ksctl run: {sinks[0].describe()}")
+        # runbooks: rendered and stored on every stage entry, served at /v1/runbooks/{incident}
+        from ..runbooks.sink import RunbookSink
+        from ..runbooks.templates import find_runbooks_dir
+
+        rb_dir = self.opts.runbooks or find_runbooks_dir(self.opts.policies)
+        if rb_dir and not Path(rb_dir).is_dir():
+            self.err(f"ksctl run: error: runbook templates directory {rb_dir} does not exist: the built-in "
+                     "runbook is used")
+            rb_dir = None
+        sinks.append(RunbookSink(Path(rb_dir) if rb_dir else None))
+        self.echo(f"ksctl run: runbook templates {rb_dir or 'not found: the built-in runbook is used'}")
+        # notifications: last, so that the other sinks have seen an event before it is paged
+        from ..notify.sink import NotifyOptions, NotifySink
+        from ..policy.model import NotificationRoutes
+
+        routes = [d.model for d in result.docs if isinstance(d.model, NotificationRoutes)]
+        if not routes:
+            self.err("ksctl run: no NotificationRoutes document among the policies: nobody will be notified")
+        else:
+            external = self.opts.external_url or None
+            # A receiver whose secret is missing is an error said at start, but it does not keep the
+            # kill switch from guarding the book: its pages fail at once, with a receipt, to the fallback.
+            sink = NotifySink.from_documents(routes, store=store, options=NotifyOptions(external_url=external),
+                                             strict=False)
+            for problem in sink.problems:
+                self.err(f"ksctl run: error: {problem}; its notifications go to the fallback receiver")
+            sinks.append(sink)
         return sinks
 
     async def _wait(self, runner: Runner, seconds: float) -> None:
@@ -164,17 +236,29 @@ class Daemon:
             try:
                 await asyncio.wait_for(self.stop.wait(), min(step, left))
             except asyncio.TimeoutError:
-                runner.renew()
+                if runner.renew():
+                    try:
+                        await runner.refresh_native()  # the venues' countdowns must not wait for a slow tick
+                    except FencedError:
+                        runner.leader = False
+
+    def _keep_bundle(self, runner: Runner) -> None:
+        """The leader keeps the sources of the graph it runs as the last good bundle (once per graph)."""
+        if not runner.leader or self._saved == runner.graph.digest or self._files is None:
+            return
+        try:
+            runner.store.save_policy_bundle(runner.graph.digest, runner.graph.revision, self._files, runner.fence)
+            self._saved = runner.graph.digest
+        except Exception as e:  # noqa: BLE001 - retried next tick; the graph runs regardless
+            self.err(f"ksctl run: could not keep the policies as the last good ones: {type(e).__name__}")
 
     def _reload(self, runner: Runner) -> None:
-        result = compile_policies(self.opts.policies)
+        result, files = compile_policy_sources(self.opts.policies)
         now = runner.clock()
         if result.graph is None:
-            first = result.errors[0]
-            runner.policy_error = f"{first.location()}: error[{first.code}]: {first.message} " \
-                                  f"({len(result.errors)} error(s))"
-            runner.store.audit("policy_reload_failed", now, {"errors": len(result.errors), "first": runner.policy_error,
-                                                             "running": runner.graph.digest})
+            runner.policy_error = _first_error(result)
+            _audit(runner, "policy_reload_failed", now, {"errors": len(result.errors), "first": runner.policy_error,
+                                                         "running": runner.graph.digest})
             self.err(f"ksctl run: POLICY RELOAD FAILED, the last good graph {runner.graph.short_digest} keeps running: "
                      f"{runner.policy_error}")
             from .sinks import POLICY_RELOAD_FAILED, Event
@@ -183,11 +267,29 @@ class Daemon:
                                                                "running": runner.graph.digest}))
             return
         if result.graph.digest != runner.graph.digest:
-            runner.store.audit("policy_reloaded", now, {"from": runner.graph.digest, "to": result.graph.digest,
-                                                        "revision": result.graph.revision})
+            _audit(runner, "policy_reloaded", now, {"from": runner.graph.digest, "to": result.graph.digest,
+                                                    "revision": result.graph.revision})
             self.echo(f"ksctl run: policies reloaded: {runner.graph.short_digest} -> {result.graph.short_digest}")
         runner.graph = result.graph
         runner.policy_error = None
+        self._files = files
+        for sink in runner.sinks:  # routes live among the policies: a sink that reads them follows
+            reload = getattr(sink, "reload", None)
+            if callable(reload):
+                try:
+                    reload([d.model for d in result.docs])
+                except Exception as e:  # noqa: BLE001 - the new graph runs; the sink keeps its old view
+                    self.err(f"ksctl run: sink {getattr(sink, 'name', sink)!r} could not reload: {type(e).__name__}")
+
+
+def _audit(runner: Runner, kind: str, now: int, payload: dict) -> None:
+    """A reload's audit row: fenced while leader; a runner deposed meanwhile learns it here and
+    writes it as the standby it now is (a reload is not an action on the book)."""
+    try:
+        runner.store.audit(kind, now, payload, fence=runner.fence if runner.leader else None)
+    except FencedError:
+        runner.leader = False
+        runner.store.audit(kind, now, {**payload, "standby": True})
 
 
 def main(opts: RunOptions) -> int:

@@ -41,9 +41,15 @@ class SourceState:
             return None
         return self.last_beat_ms + self.timeout_ms
 
-    def overdue(self, now_ms: int) -> bool:
+    def overdue(self, now_ms: int, listening_since_ms: Optional[int] = None) -> bool:
+        """Armed, not fired, and silent for its timeout — counted from ``listening_since_ms``
+        at the earliest (a runner that was not running could not hear the source beat)."""
         d = self.deadline_ms()
-        return d is not None and self.fired_ms is None and now_ms >= d
+        if d is None or self.fired_ms is not None:
+            return False
+        if listening_since_ms is not None:
+            d = max(d, listening_since_ms + (self.timeout_ms or 0))
+        return now_ms >= d
 
 
 @dataclass(frozen=True)
@@ -130,14 +136,15 @@ class DeadMansSwitch:
         fired = old.fired_ms if old.fired_ms is not None and now_ms <= old.fired_ms else None
         return self._with(replace(old, last_beat_ms=now_ms, fired_ms=fired))
 
-    def due(self, now_ms: int) -> list[str]:
+    def due(self, now_ms: int, listening_since_ms: Optional[int] = None) -> list[str]:
         """Armed sources whose timeout has passed (``now - last beat >= timeout``) and that have
-        not fired since they were last armed or heard from."""
-        return sorted(s for s, st in self.sources.items() if st.overdue(now_ms))
+        not fired since they were last armed or heard from. With ``listening_since_ms`` (when the
+        runner started listening), a source is also given its whole timeout from then."""
+        return sorted(s for s, st in self.sources.items() if st.overdue(now_ms, listening_since_ms))
 
-    def fire_due(self, now_ms: int) -> tuple[list[str], "DeadMansSwitch"]:
+    def fire_due(self, now_ms: int, listening_since_ms: Optional[int] = None) -> tuple[list[str], "DeadMansSwitch"]:
         """(the sources due now, the switch with them marked fired)."""
-        names = self.due(now_ms)
+        names = self.due(now_ms, listening_since_ms)
         if not names:
             return [], self
         return names, replace(self, sources={**self.sources,

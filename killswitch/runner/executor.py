@@ -108,7 +108,7 @@ class Executor:
         for plan in plans:
             for o in plan.orders:
                 if self.dry_run:
-                    self.store.audit("order_planned_dry_run", self.clock(), _intent_doc(o))
+                    self.store.audit("order_planned_dry_run", self.clock(), _intent_doc(o), fence=self.fence())
                     report.dry_run += 1
                     continue
                 new = self.store.journal_intent(
@@ -193,7 +193,8 @@ class Executor:
                     report.canceled += len(res.canceled)
                 except AdapterError as e:
                     self.store.audit("cancel_failed", self.clock(),
-                                     {"venue": c.venue, "account": c.account, "reason": e.reason.value})
+                                     {"venue": c.venue, "account": c.account, "reason": e.reason.value},
+                                     fence=self.fence())
 
     def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
                 detail: Optional[str]) -> None:
@@ -242,7 +243,8 @@ class Executor:
         intent = OrderIntent(**json.loads(e.payload_json)) if e.payload_json else None
         if intent is None or not self.still_leader():
             return
-        self.store.audit("order_resent", now, {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"})
+        self.store.audit("order_resent", now, {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"},
+                         fence=self.fence())
         await self._submit(adapter, intent, report, resent=True)
 
 

@@ -7,8 +7,9 @@ reset — :class:`ResumePlan` and :func:`resume_limits`.
 Rules, by the lock in force for the order (the most restrictive of the ``global`` lock and the
 locks of the scope, account, its venue, strategy and symbol the request names):
 
-- ``ACTIVE``: allowed, unless a resumption is in force and the order would take the open
-  position count or the gross exposure above today's resumed limit (``RESUMING: ...``).
+- ``ACTIVE``: allowed, unless a resumption is in force for a scope the order names and the
+  order would take the open position count or the gross exposure above today's resumed limit
+  (``RESUMING: ...``). Orders that reduce exposure always pass a resumption.
 - ``HALTED``: nothing is allowed, not even a close (the runner flattens; bots stay out).
 - ``REDUCING``: only an order that shrinks an existing position: the opposite side of that
   symbol's position (of the same leg in hedge mode) and no larger than it. No position, the
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from .lock import GLOBAL_SCOPE, LockBook, LockStatus
 
@@ -116,10 +117,16 @@ class ResumeLimits:
 
 @dataclass(frozen=True)
 class Resumption:
-    """A resumption in force: the plan, and when the reset happened (UTC ms)."""
+    """A resumption in force: the plan, when the reset happened (UTC ms), and the scope instance
+    it holds (an order is held by it when it names that scope: see ``OrderRequest.scope_keys``;
+    None: every order)."""
 
     plan: ResumePlan
     reset_ms: int
+    scope: Optional[str] = None
+
+    def limits(self, now_ms: int) -> "ResumeLimits":
+        return resume_limits(self.plan, self.reset_ms, now_ms)
 
 
 def resume_limits(plan: ResumePlan, reset_ms: int, now_ms: int) -> ResumeLimits:
@@ -311,10 +318,11 @@ def _after(req: OrderRequest, leg: _Leg) -> float:
 
 
 def check_order(book: LockBook, request: Any, positions: Optional[Sequence[Any]], now_ms: int,
-                resume: Optional[Resumption] = None) -> Decision:
+                resume: Union[None, Resumption, Sequence[Resumption]] = None) -> Decision:
     """May this order be sent now? ``positions``: the open positions of the account the order
     goes to (``Position`` values; None when unknown, which only ACTIVE without a resumption
-    tolerates). Never raises."""
+    tolerates). ``resume``: the resumptions in force; those whose scope the order names hold
+    it, and the order must pass every one of them. Never raises."""
     try:
         try:
             req = _parse(request)
@@ -325,11 +333,24 @@ def check_order(book: LockBook, request: Any, positions: Optional[Sequence[Any]]
             return _deny(_halted(lock))
         if lock.mode == "reducing":
             return _reducing(lock, req, positions)
-        if resume is not None:
-            return _resuming(req, positions, resume, now_ms)
+        held = _holding(resume, req)
+        if held:
+            answers = [_resuming(req, positions, r, now_ms) for r in held]
+            denied = next((a for a in answers if not a.allow), None)
+            if denied is not None:
+                return denied
+            return next((a for a in answers if a.reason != "ACTIVE"), answers[0])
         return Decision(True, "ACTIVE")
     except Exception as e:  # fail closed: a gate that crashes must not read as "allowed"
         return _deny(f"INTERNAL: {type(e).__name__}: {e}")
+
+
+def _holding(resume: Union[None, Resumption, Sequence[Resumption]], req: OrderRequest) -> list[Resumption]:
+    if resume is None:
+        return []
+    items = [resume] if isinstance(resume, Resumption) else list(resume)
+    keys = req.scope_keys
+    return [r for r in items if r.scope is None or r.scope in keys]
 
 
 def _where(lock: LockStatus) -> str:

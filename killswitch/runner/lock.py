@@ -8,6 +8,9 @@ Owns two things:
   most restrictive wins (``halted`` > ``reducing`` > ``active``); among equals, a manual hold
   beats a ttl, then the later expiry. A hold of a manual-reset stage stays until its reset
   releases it, whatever its ttl; any other hold also ends at its ttl.
+  Two holds come from elsewhere than a policy, and say so in their ``policy`` field with a name
+  no policy can have: :data:`OPERATOR` (``ksctl lock``, until ``ksctl unlock`` or its ttl) and
+  :data:`DEAD_MANS_SWITCH` (a silent source, until it is re-armed or an operator unlocks).
 - The lock *file*: one JSON document per runner, written atomically (temp file in the same
   directory, fsync, ``os.replace``, fsync of the directory), so a reader sees the old document
   or the new one, never half of one. Its top level is the summary (the most restrictive lock
@@ -42,6 +45,10 @@ LOCK_FORMAT_VERSION = 1
 MODES = ("active", "reducing", "halted")
 _RANK = {m: i for i, m in enumerate(MODES)}
 GLOBAL_SCOPE = "global"
+# The ``policy`` of holds no policy placed ("@" is never part of a policy name).
+OPERATOR = "@operator"
+DEAD_MANS_SWITCH = "@dms"
+NOT_A_POLICY = (OPERATOR, DEAD_MANS_SWITCH)
 MAX_LOCK_FILE_BYTES = 16 * 1024 * 1024  # a lock file larger than this is not ours: fail closed
 _FILE_MODE = 0o644
 
@@ -517,14 +524,20 @@ def read_lock_file(path: Union[str, os.PathLike], now_ms: Optional[int] = None) 
         return _corrupt(str(e) or type(e).__name__)
 
 
-def write_lock_file(path: Union[str, os.PathLike], book: LockBook, now_ms: int) -> dict:
-    """Write the book's lock document atomically (mode 0644); returns the document.
+def write_lock_file(path: Union[str, os.PathLike], book: LockBook, now_ms: int,
+                    extra: Optional[Mapping[str, Any]] = None) -> dict:
+    """Write the book's lock document atomically (mode 0644); returns the document. ``extra``:
+    more top-level keys for bots (the resumed limits), never one of the lock's own.
 
     A temp file in the same directory is written and fsynced, then renamed over ``path`` and
     the directory fsynced: a reader sees the old document or the new one, and a crash at any
     point leaves one of them on disk. On failure the temp file is removed and the error raised.
     """
     doc = book.to_doc(now_ms)
+    for k, v in (extra or {}).items():
+        if k in doc:
+            raise ValueError(f"extra key {k!r} would overwrite the lock document's own")
+        doc[k] = v
     data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
@@ -563,6 +576,6 @@ def _fsync_dir(directory: Path) -> None:
         os.close(dfd)
 
 
-__all__ = ["LOCK_FORMAT_VERSION", "MODES", "GLOBAL_SCOPE", "LockHold", "LockStatus", "LockBook", "LockFile",
-           "mode_rank", "iso_ms", "parse_iso_ms", "ttl_to_ms", "apply_evaluation", "read_lock_file",
-           "write_lock_file"]
+__all__ = ["LOCK_FORMAT_VERSION", "MODES", "GLOBAL_SCOPE", "OPERATOR", "DEAD_MANS_SWITCH", "NOT_A_POLICY",
+           "LockHold", "LockStatus", "LockBook", "LockFile", "mode_rank", "iso_ms", "parse_iso_ms", "ttl_to_ms",
+           "apply_evaluation", "read_lock_file", "write_lock_file"]

@@ -5,40 +5,79 @@ the state store (engine state, journal, audit, lease), the trading lock file. Th
 tick is the crash-safety argument (see :mod:`killswitch.runner.executor`): intents are
 journaled before the state that records the stage entry is saved, and sent only after both.
 
-On start the runner reloads the engine state and the lock book from the store — a halt stays
-a halt after a crash — takes the lease, and reconciles every pending order intent before its
-first tick. A runner that does not hold the lease (a standby) evaluates nothing and sends nothing.
+On start the runner reloads the engine state, the lock book, the dead man's switch and the
+resumptions in force from the store — a halt stays a halt after a crash — takes the lease, and
+reconciles every pending order intent before its first tick. A runner that does not hold the
+lease (a standby) evaluates nothing and sends nothing. What it writes as leader (state, journal,
+audit rows) carries its fencing token, so a deposed leader's writes are refused.
 
-It must not decide anything itself: every decision comes from ``evaluate``.
+Policy decisions all come from ``evaluate``. Besides them the runner applies three fixed rules
+an operator set up, each audited and each shown in status:
+
+- **Dead man's switch.** An armed source (a bot, named as its strategy) that stays silent past
+  its timeout fires once per silence: a ``dms_fired`` event; the open orders of that strategy
+  (the orders the last good snapshots attribute to it) are cancelled; and trading is HALTED for
+  the scope named like the source (bots name their strategy in ``/v1/check-order`` and read
+  ``scopes[<source>]`` in the lock file). The halt stays until the source is armed again
+  (``ksctl dms arm``: someone looked) or an operator unlocks it — a bot that starts beating
+  again does not lift it by itself. Silence is counted from when this runner started listening
+  (start or takeover) at the earliest: a runner that was down could not hear anyone beat.
+  A stage's ``arm_exchange_dms`` arms the venues' own cancel-all-after countdowns; the runner
+  refreshes them at a third of the countdown while any scope stays in such a stage, and
+  disarms them once none does (refresh failures and lapses are audited).
+- **Operator locks.** ``ksctl lock`` halts (or reduces) a scope until ``ksctl unlock`` or its
+  ttl. Unlock lifts only operator and dead man's switch locks: a scope a policy's stage holds
+  is refused (``MANUAL_RESET_REQUIRED`` for a manual-reset stage — that takes ``ksctl reset``).
+- **Resumption.** After a stage at the policy's ``resume.from_level`` or above is reset, the
+  pre-trade gate holds the scope's orders at the policy's reduced limits, stepping up on its
+  schedule until normal; a new stage entry ends it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
-from adapters.base import AdapterError, ExchangeAdapter
+from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
 
 from ..compile.graph import DecisionGraph
 from ..engine.evaluate import Evaluation, evaluate
 from ..engine.state import State, record_heartbeat
 from ..snapshot import FetchStatus, Snapshot
+from ..state.store import FencedError
+from .dms import DeadMansSwitch
 from .executor import ExecutionReport, Executor
-from .gate import Decision, check_order
-from .lock import LockBook, apply_evaluation, write_lock_file
-from .sinks import (CLOSE_RETRIES_EXHAUSTED, DEPOSED, MANUAL_CLOSE, ORDER_FAILED, RESET, SNAPSHOT_FAILED,
-                    STAGE_TRANSITION, Event, Sink)
-from .view import CloseResult, ResetResult, RunnerStatus, ScopeStatus
+from .gate import Decision, ResumePlan, Resumption, check_order
+from .lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, apply_evaluation, iso_ms, write_lock_file
+from .sinks import (CLOSE_RETRIES_EXHAUSTED, DEPOSED, DMS_FIRED, MANUAL_CLOSE, ORDER_FAILED, RESET,
+                    SNAPSHOT_FAILED, STAGE_TRANSITION, Event, Sink)
+from .view import ChangeResult, CloseResult, ResetResult, ResumeStatus, RunnerStatus, ScopeStatus
 
 STATE_DOC_VERSION = 1
+MAX_TRACKED_CLOSES = 100  # manual closes whose progress ``close_progress`` can still tell
+FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
 
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class _Firing:
+    """A dead man's switch firing: the source, why, and the orders to cancel (account, order id)."""
+
+    source: str
+    reason: str
+    silent_s: float
+    timeout_s: float
+    orders: tuple[tuple[str, str], ...]
+    unknown: tuple[str, ...]  # accounts whose last snapshot failed: their orders are not known
 
 
 @dataclass
@@ -78,7 +117,10 @@ class Runner:
         self.clock = clock
         self.fence = 0
         self.leader = False
-        self.state, self.lock_book = self._load()
+        self.state, self.lock_book, self.dms, self.resume_starts = self._load()
+        self.listening_since_ms = clock()  # the dead man's switch counts silence from here at the earliest
+        self.native_errors: dict[str, str] = {}  # account → why its countdown's last refresh failed
+        self._closes: dict[str, dict] = {}  # manual close id → its progress (the latest MAX_TRACKED_CLOSES)
         self.executor = Executor(store, adapters, lambda: self.fence, dry_run=dry_run, clock=clock,
                                  confirm_gap_ms=confirm_gap_ms, still_leader=self._fence_holds)
 
@@ -88,19 +130,35 @@ class Runner:
         self.sinks: list[Sink] = list(sinks)
         self.sink_errors = 0
         self.counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
-                         "orders_unknown": 0, "snapshot_failures": 0}
+                         "orders_unknown": 0, "snapshot_failures": 0, "dms_fired": 0}
 
     # --- persistence ------------------------------------------------------------------------------
 
-    def _load(self) -> tuple[State, LockBook]:
+    def _load(self) -> tuple[State, LockBook, DeadMansSwitch, dict[str, int]]:
+        """What the last leader saved. A document from before the dead man's switch and the
+        resumptions were persisted has neither: both start empty."""
         doc = self.store.load_engine_state()
         if not doc:
-            return State(), LockBook()
-        return State.from_json(doc["engine"]), LockBook.from_json(doc["lock"])
+            return State(), LockBook(), DeadMansSwitch(), {}
+        dms = DeadMansSwitch.from_dict(doc["dms"]) if doc.get("dms") is not None else DeadMansSwitch()
+        resume = doc.get("resume") or {}
+        if not isinstance(resume, dict) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                   for v in resume.values()):
+            raise ValueError('the saved "resume" must map "policy|scope" to the reset time in ms')
+        return State.from_json(doc["engine"]), LockBook.from_json(doc["lock"]), dms, dict(resume)
 
     def _save(self) -> None:
-        doc = {"format_version": STATE_DOC_VERSION, "engine": self.state.to_json(), "lock": self.lock_book.to_json()}
+        doc = {"format_version": STATE_DOC_VERSION, "engine": self.state.to_json(), "lock": self.lock_book.to_json(),
+               "dms": self.dms.to_dict(), "resume": dict(sorted(self.resume_starts.items()))}
         self.store.save_engine_state(doc, self.graph.digest, self.fence)
+
+    def _audit(self, kind: str, ts_ms: int, payload: dict) -> int:
+        """An audit row, fenced while this runner acts as leader (FencedError once deposed)."""
+        return self.store.audit(kind, ts_ms, payload, fence=self.fence if self.leader else None)
+
+    def _write_lock(self, now: int) -> None:
+        if self.lock_path is not None:
+            write_lock_file(self.lock_path, self.lock_book, now, extra={"resuming": self._resume_doc(now)})
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -119,8 +177,9 @@ class Runner:
             if self.fence:
                 doc = self.store.load_engine_state()
                 if doc and doc["engine"].get("last_tick_ms") != self.state.last_tick_ms:
-                    self.state, self.lock_book = self._load()
+                    self.state, self.lock_book, self.dms, self.resume_starts = self._load()
                     self.executor.forget_unconfirmed()
+                    self.listening_since_ms = now  # heartbeats sent to the other leader were not heard here
             self.fence = token
         return self.leader
 
@@ -135,15 +194,16 @@ class Runner:
             return False
 
     def heartbeat(self, source: str, now_ms: Optional[int] = None) -> None:
-        record_heartbeat(self.state, source, now_ms if now_ms is not None else self.clock())
+        """``source`` is alive: its heartbeat age (a signal) and its dead man's switch."""
+        now = now_ms if now_ms is not None else self.clock()
+        record_heartbeat(self.state, source, now)
+        self.dms = self.dms.beat(source, now)
 
     # --- one tick ----------------------------------------------------------------------------------------
 
     async def tick(self) -> TickReport:
         """One tick. A tick slow enough to lose the lease midway (another runner took over) stops
         at the first fenced write or at the renewal before sending: it reports itself deposed."""
-        from ..state.store import FencedError
-
         started = time.time_ns()
         report = TickReport(self.clock(), leader=False, started_ns=started)
         try:
@@ -179,22 +239,32 @@ class Runner:
         report.execution.merge(self.executor.journal(plans))  # 1. intents, before the stage entry is saved
         phase("journal")
         self.lock_book = apply_evaluation(self.lock_book, ev, self.graph)
-        self._save()  # 2. the stage entry and the lock survive a crash from here on
+        fired = self._fire_dms(now)
+        rows = self._track_resumptions(ev, now)
+        self._arm_native(plans)
+        self._save()  # 2. the stage entry, the lock and a firing survive a crash from here on
         for s in ev.transitions:
             t = s.transition
-            self.store.audit("stage_transition", now, {
+            self._audit("stage_transition", now, {
                 "policy": s.policy, "scope": s.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
                 "decision_id": t.decision_id, "graph_digest": self.graph.digest, "revision": self.graph.revision,
                 "dry_run": self.dry_run})
             report.events.append(self._transition_event(s, now))
-        if self.lock_path is not None:
-            write_lock_file(self.lock_path, self.lock_book, now)
+        for kind, payload in rows:
+            self._audit(kind, now, payload)
+        for f in fired:
+            data = {"source": f.source, "silent_s": f.silent_s, "timeout_s": f.timeout_s, "lock": "halted",
+                    "orders": len(f.orders), "orders_unknown": list(f.unknown), "dry_run": self.dry_run}
+            self._audit("dms_fired", now, data)
+            report.events.append(Event.make(DMS_FIRED, now, data, source=f.source, scope=f.source, reason=f.reason))
+        self._write_lock(now)
         phase("persist")
         if not self._lease(self.clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
             return
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
-        await self._native_dms(plans)
+        await self._dms_cancels(fired, now)
+        await self.refresh_native()
         phase("send")
         report.execution.merge(await self.executor.reconcile())
         phase("reconcile")
@@ -246,8 +316,8 @@ class Runner:
             print(f"killswitch: sink {getattr(sink, 'name', sink)!r} failed: {type(e).__name__}: {e}",
                   file=sys.stderr)
             try:
-                self.store.audit("sink_failed", self.clock(), {"sink": str(getattr(sink, "name", "?")),
-                                                                "error": type(e).__name__})
+                self._audit("sink_failed", self.clock(), {"sink": str(getattr(sink, "name", "?")),
+                                                          "error": type(e).__name__})
             except Exception:  # noqa: BLE001 - the store may be what failed
                 pass
             return False
@@ -274,14 +344,13 @@ class Runner:
                 policy, _, scope = key.partition("|")
                 if ss.stage.level and make_id(policy, scope, ss.stage.level, ss.stage.entries) == base:
                     if ss.stage.retries >= self.MAX_CLOSE_RETRIES:
-                        self.store.audit("close_retries_exhausted", self.clock(), {"decision_id": did})
+                        self._audit("close_retries_exhausted", self.clock(), {"decision_id": did})
                         events.append(Event.make(CLOSE_RETRIES_EXHAUSTED, self.clock(), {"decision_id": did},
                                                  policy=policy, scope=scope, level=ss.stage.level))
                         continue
                     ss.stage.retries += 1
                     ss.stage.deferred = True
-                    self.store.audit("close_replanned", self.clock(), {"decision_id": did,
-                                                                         "retry": ss.stage.retries})
+                    self._audit("close_replanned", self.clock(), {"decision_id": did, "retry": ss.stage.retries})
         if decisions:
             self._save()
         return events
@@ -297,23 +366,188 @@ class Runner:
             return Snapshot(venue=venue, account=account, market_type="futures", ts_event=now, ts_observed=now,
                             fetch=FetchStatus(ok=False, error_code=code, error=type(e).__name__))
 
-    async def _native_dms(self, plans) -> None:
+    # --- the dead man's switch -------------------------------------------------------------------------
+
+    def _fire_dms(self, now: int) -> list[_Firing]:
+        """Mark the overdue sources fired and halt their scopes (saved with the tick's state;
+        the cancels go out with the tick's orders)."""
+        names, self.dms = self.dms.fire_due(now, self.listening_since_ms)
+        out = []
+        for name in names:
+            st = self.dms.sources[name]
+            silent_s = (now - (st.last_beat_ms or now)) / 1000
+            timeout_s = (st.timeout_ms or 0) / 1000
+            orders = tuple((key, o.id) for key, snap in sorted(self.snapshots.items()) if snap.fetch.ok
+                           for o in snap.orders if o.strategy == name)
+            unknown = tuple(sorted(k for k, snap in self.snapshots.items() if not snap.fetch.ok))
+            reason = f"DMS_FIRED: source={name} silent={silent_s:g}s timeout={timeout_s:g}s"
+            self.lock_book = self.lock_book.apply(
+                name, "halted", now_ms=now, policy=DEAD_MANS_SWITCH,
+                reason=reason + "; held until the source is armed again (ksctl dms arm) or ksctl unlock",
+                details={"source": name, "last_beat_ts": iso_ms(st.last_beat_ms) if st.last_beat_ms else None})
+            self.counters["dms_fired"] += 1
+            out.append(_Firing(name, reason, silent_s, timeout_s, orders, unknown))
+        return out
+
+    async def _dms_cancels(self, fired: list[_Firing], now: int) -> None:
+        for f in fired:
+            by_account: dict[str, list[str]] = {}
+            for key, oid in f.orders:
+                by_account.setdefault(key, []).append(oid)
+            for key, ids in sorted(by_account.items()):
+                doc: dict[str, Any] = {"source": f.source, "account": key, "orders": len(ids)}
+                if self.dry_run:
+                    self._audit("dms_cancel_dry_run", now, doc)
+                    continue
+                try:
+                    res = await asyncio.wait_for(self.adapters[key].cancel_orders(CancelSelector(order_ids=tuple(ids))),
+                                                 self.snapshot_timeout_s)
+                except Exception as e:  # noqa: BLE001 - the halt holds; the failure is on record
+                    self._audit("dms_cancel_failed", now, {**doc, "reason": _code(e)})
+                    continue
+                self._audit("dms_orders_canceled", now, {**doc, "canceled": len(res.canceled),
+                                                         "failed": dict(res.failed)})
+
+    def _arm_native(self, plans) -> None:
+        """A stage's ``arm_exchange_dms``: keep every capable venue account's countdown armed,
+        starting now (a re-entry arms it again at once, with the stage's countdown)."""
         if self.dry_run:
             return
+        from ..policy.units import parse_duration
+
         for plan in plans:
             for d in plan.directives:
                 if d.kind != "arm_exchange_dms":
                     continue
-                from ..policy.units import parse_duration
-
                 seconds = parse_duration(d.params.get("after", "60s")).seconds
                 for key, adapter in self.adapters.items():
-                    if not adapter.capabilities.cancel_all_after:
-                        continue
-                    try:
-                        await adapter.arm_cancel_all_after(seconds)
-                    except AdapterError as e:
-                        self.store.audit("dms_arm_failed", self.clock(), {"account": key, "reason": e.reason.value})
+                    if adapter.capabilities.cancel_all_after:
+                        self.dms = self.dms.disarm_native(key).arm_native(key, seconds)
+
+    def _native_wanted(self) -> bool:
+        """Whether a scope is in a stage that arms the venues' countdowns."""
+        for key, ss in self.state.scopes.items():
+            if not ss.stage.level:
+                continue
+            node = self._node(key.partition("|")[0])
+            stage = next((st for st in node.stages if st.level == ss.stage.level), None) if node else None
+            if stage is not None and any(a.kind == "arm_exchange_dms" for a in stage.actions):
+                return True
+        return False
+
+    async def refresh_native(self) -> None:
+        """Re-arm the venues' cancel-all-after countdowns that are due (a third of the countdown
+        since the last refresh), or disarm them all once no scope is in a stage that arms them.
+        Leader only; failures are audited and shown in status, and retried at the next call."""
+        if self.dry_run or not self.leader or not self.dms.native:
+            return
+        now = self.clock()
+        if not self._native_wanted():
+            for key in sorted(self.dms.native):
+                adapter = self.adapters.get(key)
+                try:
+                    if adapter is not None:
+                        await asyncio.wait_for(adapter.disarm_cancel_all_after(), self.snapshot_timeout_s)
+                except Exception as e:  # noqa: BLE001 - kept, so the next call tries again
+                    self.native_errors[key] = _code(e)
+                    self._audit("dms_native_disarm_failed", now, {"account": key, "reason": _code(e)})
+                    continue
+                self.dms = self.dms.disarm_native(key)
+                self.native_errors.pop(key, None)
+                self._audit("dms_native_disarmed", now, {"account": key})
+            return
+        plan = self.dms.native_plan(now, {k: a.capabilities for k, a in self.adapters.items()})
+        for key in plan.refresh:
+            countdown_s = self.dms.native[key].countdown_ms / 1000
+            if key in plan.lapsed:
+                self._audit("dms_native_lapsed", now, {"account": key, "countdown_s": countdown_s,
+                                                       "last_refresh_ms": self.dms.native[key].last_refresh_ms})
+            try:
+                await asyncio.wait_for(self.adapters[key].arm_cancel_all_after(countdown_s), self.snapshot_timeout_s)
+            except Exception as e:  # noqa: BLE001 - a refresh that failed is retried at the next call
+                self.native_errors[key] = _code(e)
+                self._audit("dms_refresh_failed", now, {"account": key, "reason": _code(e),
+                                                        "countdown_s": countdown_s})
+                continue
+            self.dms = self.dms.refreshed(key, now)
+            self.native_errors.pop(key, None)
+
+    # --- resumption after a reset ----------------------------------------------------------------------
+
+    def _node(self, policy: str):
+        return next((p for p in self.graph.policies if p.name == policy), None)
+
+    def _start_resumption(self, policy: str, scope: str, from_level: int, now: int) -> Optional[tuple[str, dict]]:
+        node = self._node(policy)
+        if node is None or node.resume is None or from_level < node.resume.from_level:
+            return None
+        self.resume_starts[f"{policy}|{scope}"] = now
+        return "resumption_started", {"policy": policy, "scope": scope, "from_level": from_level,
+                                      "start": node.resume.start_fraction, "step": node.resume.step_factor,
+                                      "every_ms": node.resume.step_ms}
+
+    def _track_resumptions(self, ev: Evaluation, now: int) -> list[tuple[str, dict]]:
+        """Start a resumption at a reset, end it at a new stage entry or when its limits are
+        normal again (or its policy no longer has a resume plan). Returns the audit rows."""
+        rows = []
+        for s in ev.transitions:
+            t = s.transition
+            key = f"{s.policy}|{s.scope}"
+            if t.kind == "reset":
+                row = self._start_resumption(s.policy, s.scope, t.from_level, now)
+                if row:
+                    rows.append(row)
+            elif key in self.resume_starts:
+                del self.resume_starts[key]
+                rows.append(("resumption_ended", {"policy": s.policy, "scope": s.scope, "why": "STAGE_ENTERED"}))
+        for key, since in sorted(self.resume_starts.items()):
+            r = self._resumption(key, since)
+            if r is None or r.limits(now).done:
+                del self.resume_starts[key]
+                policy, _, scope = key.partition("|")
+                rows.append(("resumption_ended", {"policy": policy, "scope": scope,
+                                                  "why": "NO_RESUME_PLAN" if r is None else "NORMAL_LIMITS"}))
+        return rows
+
+    def _resumption(self, key: str, since: int) -> Optional[Resumption]:
+        policy, _, scope = key.partition("|")
+        node = self._node(policy)
+        if node is None or node.resume is None:
+            return None
+        r = node.resume
+        plan = ResumePlan(max_positions=r.max_positions, max_gross_exposure=r.max_gross_exposure,
+                          start_fraction=r.start_fraction, step_factor=r.step_factor, step_ms=r.step_ms)
+        return Resumption(plan, since, scope)
+
+    def _resumptions(self, now: int) -> list[tuple[str, Resumption]]:
+        """(policy, resumption) of every resumption in force at ``now``."""
+        out = []
+        for key, since in sorted(self.resume_starts.items()):
+            r = self._resumption(key, since)
+            if r is not None and not r.limits(now).done:
+                out.append((key.partition("|")[0], r))
+        return out
+
+    def _resume_status(self, now: int) -> tuple[ResumeStatus, ...]:
+        out = []
+        for policy, r in self._resumptions(now):
+            lim = r.limits(now)
+            out.append(ResumeStatus(policy, r.scope or "", r.reset_ms, lim.day, lim.days, round(lim.fraction, 6),
+                                    lim.max_positions, lim.max_gross_exposure, lim.until_ms))
+        return tuple(out)
+
+    def _resume_doc(self, now: int, scope: Optional[str] = None) -> dict:
+        """The limits in force, by scope, as the lock document shows them (for one scope: the
+        resumptions of that scope and of ``global``)."""
+        doc: dict[str, Any] = {}
+        for st in self._resume_status(now):
+            if scope is not None and st.scope not in (scope, "global"):
+                continue
+            doc[st.scope] = {"policy": st.policy, "since_ts": iso_ms(st.since_ms), "day": st.day, "days": st.days,
+                             "fraction": st.fraction, "max_positions": st.max_positions,
+                             "max_gross_exposure": st.max_gross_exposure,
+                             "steps_up_ts": iso_ms(st.until_ms) if st.until_ms is not None else None}
+        return doc
 
     # --- what the API and the operator commands see (RunnerView) ------------------------------------
 
@@ -341,7 +575,8 @@ class Runner:
         ages = {k: round((now - a.last_good_ms) / 1000, 3) for k, a in sorted(self.state.accounts.items())
                 if a.last_good_ms is not None}
         return RunnerStatus("dry-run" if self.dry_run else "live", self.leader, self.fence, self.graph.digest,
-                            self.graph.revision, self.policy_error, self.state.last_tick_ms, tuple(scopes), ages)
+                            self.graph.revision, self.policy_error, self.state.last_tick_ms, tuple(scopes), ages,
+                            self._resume_status(now), self.dms_status())
 
     def ready(self) -> tuple[bool, str]:
         try:
@@ -353,16 +588,17 @@ class Runner:
         return True, "LEADER" if self.leader else "STANDBY"
 
     def lock_document(self, scope: Optional[str] = None) -> dict:
+        """The lock (all of it, or what binds ``scope``), with the resumed limits in force."""
         now = self.clock()
-        if scope is None:
-            return self.lock_book.to_doc(now)
-        return self.lock_book.for_scope(scope, now).to_doc()
+        doc = self.lock_book.to_doc(now) if scope is None else self.lock_book.for_scope(scope, now).to_doc()
+        return {**doc, "resuming": self._resume_doc(now, scope)}
 
     def check_order(self, request: dict) -> Decision:
         account = request.get("account") if isinstance(request, dict) else None
         snap = self.snapshots.get(account) if isinstance(account, str) else None
         positions = list(snap.positions) if snap is not None and snap.fetch.ok else None
-        return check_order(self.lock_book, request, positions, self.clock())
+        now = self.clock()
+        return check_order(self.lock_book, request, positions, now, resume=[r for _, r in self._resumptions(now)])
 
     def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
         from ..engine.stages import approve_reset
@@ -374,9 +610,15 @@ class Runner:
         now = self.clock()
         ss = self.state.scopes[key]
         level = ss.stage.level
+        before = copy.deepcopy(ss.stage)
         transition, why = approve_reset(node, scope, ss.stage, approver, now)
-        self.store.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
-                                                  "approver": approver, "reason": reason, "result": why})
+        try:
+            self._audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
+                                                "approver": approver, "reason": reason, "result": why})
+        except FencedError:
+            ss.stage = before
+            self.leader = False
+            return ResetResult(False, self._deposed())
         if level:
             self.store.record_approval(f"{key}|e{ss.stage.entries}", level, approver, reason, now)
         self.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
@@ -384,11 +626,20 @@ class Runner:
                              policy=policy, scope=scope, level=level))
         if transition is not None:
             self.lock_book = self.lock_book.release(scope, policy=policy)
+            row = self._start_resumption(policy, scope, level, now)
             if self.leader:
-                self._save()
-                if self.lock_path is not None:
-                    write_lock_file(self.lock_path, self.lock_book, now)
+                try:
+                    if row:
+                        self._audit(row[0], now, row[1])
+                    self._save()
+                except FencedError:
+                    self.leader = False  # the next leader reloads the store: this reset did not happen
+                    return ResetResult(False, self._deposed())
+                self._write_lock(now)
         return ResetResult(transition is not None, why)
+
+    def _deposed(self) -> str:
+        return f"DEPOSED: another runner holds the lease (fence {self.fence} is stale); nothing changed here"
 
     def close(self, scope: str, reason: str, dry_run: bool) -> CloseResult:
         """A manual emergency close: close_all over ``scope`` through the planner and the journal,
@@ -400,17 +651,192 @@ class Runner:
         orders = sum(len(p.orders) for p in plans)
         if dry_run:
             return CloseResult(True, f"DRY_RUN: {orders} order(s) would be sent", orders)
-        self._manual_closes.append((scope, reason, self.clock()))
-        self.store.audit("manual_close_requested", self.clock(), {"scope": scope, "reason": reason})
-        self.emit(Event.make(MANUAL_CLOSE, self.clock(), {"reason": reason, "orders": orders}, scope=scope))
-        return CloseResult(True, f"QUEUED: close of {scope} at the next tick ({orders} order(s) now)", orders)
+        if not self.leader:
+            return CloseResult(False, f"NOT_LEADER: this runner ({self.holder}) is a standby; send the close to "
+                                      "the leader", orders)
+        at = self.clock()
+        close_id = f"manual/{scope}/m{at}"
+        try:
+            self._audit("manual_close_requested", at, {"scope": scope, "reason": reason, "id": close_id})
+        except FencedError:
+            self.leader = False
+            return CloseResult(False, self._deposed())
+        self._manual_closes.append((scope, reason, at))
+        self._closes[close_id] = {"scope": scope, "requested_ms": at, "preview": orders, "processed_ms": None,
+                                  "orders": None}
+        while len(self._closes) > MAX_TRACKED_CLOSES:
+            del self._closes[next(iter(self._closes))]
+        self.emit(Event.make(MANUAL_CLOSE, at, {"reason": reason, "orders": orders, "id": close_id}, scope=scope))
+        return CloseResult(True, f"QUEUED: close of {scope} at the next tick ({orders} order(s) now)", orders,
+                           close_id)
 
     def _manual_close_plans(self, snapshots, now: int) -> list:
         plans = []
         for scope, _reason, at in self._manual_closes:
-            plans += self._close_plans(scope, snapshots, now, f"m{at}")
+            mine = self._close_plans(scope, snapshots, now, f"m{at}")
+            info = self._closes.get(f"manual/{scope}/m{at}")
+            if info is not None:
+                info.update(processed_ms=now, orders=sum(len(p.orders) for p in mine) if mine else None)
+            plans += mine
         self._manual_closes = []
         return plans
+
+    def close_progress(self, close_id: str) -> Optional[dict]:
+        """Where a manual close stands: ``queued`` (before its tick), ``working`` (orders without a
+        final result), ``settled`` (every order has one), ``dry_run`` (planned and audited, not
+        sent), ``unplanned`` (its scope was not in the tick's snapshots: nothing was sent)."""
+        info = self._closes.get(close_id)
+        if info is None:
+            return None
+        doc: dict[str, Any] = {"id": close_id, "scope": info["scope"], "requested_ts": iso_ms(info["requested_ms"]),
+                               "mode": "dry-run" if self.dry_run else "live", "orders": info["preview"],
+                               "settled": 0, "filled": 0, "open": 0, "unfilled": 0, "statuses": {}}
+        if info["processed_ms"] is None:
+            return {**doc, "state": "queued"}
+        if info["orders"] is None:
+            return {**doc, "state": "unplanned", "orders": 0}
+        doc["orders"] = info["orders"]
+        if self.dry_run:
+            return {**doc, "state": "dry_run"}
+        entries = [e for e in self.store.journal(limit=10_000, since=info["requested_ms"])
+                   if e.decision_id == close_id or e.decision_id.startswith(close_id + "/")]
+        statuses = Counter(e.status or "pending" for e in entries)
+        settled = sum(statuses[s] for s in FINAL_ORDER_STATUSES)
+        done = settled == len(entries) and len(entries) >= info["orders"]
+        return {**doc, "state": "settled" if done else "working", "settled": settled, "filled": statuses["filled"],
+                "open": len(entries) - settled, "unfilled": settled - statuses["filled"],
+                "statuses": dict(sorted(statuses.items()))}
+
+    # --- operator changes: locks and the dead man's switch ---------------------------------------------
+
+    def _change(self, kind: str, payload: dict, *, book: Optional[LockBook] = None,
+                dms: Optional[DeadMansSwitch] = None) -> Optional[str]:
+        """Audit an operator's change (fenced), apply it, save it and rewrite the lock file.
+        None when done; else why it was refused, and nothing changed."""
+        if not self.leader:
+            return f"NOT_LEADER: this runner ({self.holder}) is a standby; send the change to the leader"
+        now = self.clock()
+        old = (self.lock_book, self.dms)
+        try:
+            self._audit(kind, now, payload)
+            self.lock_book = book if book is not None else self.lock_book
+            self.dms = dms if dms is not None else self.dms
+            self._save()
+        except FencedError:
+            self.lock_book, self.dms = old
+            self.leader = False
+            return self._deposed()
+        self._write_lock(now)
+        return None
+
+    def _refused(self, kind: str, payload: dict, why: str) -> ChangeResult:
+        try:
+            self._audit(kind, self.clock(), {**payload, "refused": why})
+        except FencedError:
+            self.leader = False
+        return ChangeResult(False, why)
+
+    def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None) -> ChangeResult:
+        """An operator's lock on ``scope``: it replaces the operator's earlier lock of that scope
+        and holds until ``unlock_scope`` or its ttl."""
+        payload = {"scope": scope, "mode": mode, "ttl_s": ttl_s, "reason": reason}
+        if mode not in ("halted", "reducing"):
+            return ChangeResult(False, f'BAD_REQUEST: mode is "halted" or "reducing", not {mode!r}')
+        ttl_ms = None
+        if ttl_s is not None:
+            ttl_ms = int(round(ttl_s * 1000))
+            if ttl_ms <= 0:
+                return ChangeResult(False, "BAD_REQUEST: ttl must be at least 1ms")
+        now = self.clock()
+        until = "until ksctl unlock" if ttl_ms is None else f"until {iso_ms(now + ttl_ms)}"
+        book = self.lock_book.release(scope, policy=OPERATOR).apply(
+            scope, mode, now_ms=now, policy=OPERATOR, ttl_ms=ttl_ms, details={"reason": reason},
+            reason=f"MANUAL_LOCK: mode={mode} {until}: {reason}")
+        refused = self._change("manual_lock", payload, book=book)
+        if refused:
+            return ChangeResult(False, refused)
+        return ChangeResult(True, f"LOCKED: scope={scope} mode={mode} {until}")
+
+    def unlock_scope(self, scope: str, reason: str) -> ChangeResult:
+        """Lift the operator's and the dead man's switch's locks on exactly ``scope``. Refused,
+        lifting nothing, while a policy's stage also holds it."""
+        now = self.clock()
+        payload = {"scope": scope, "reason": reason}
+        held = [h for h in self.lock_book.in_force(now) if h.scope == scope]
+        stages = [h for h in held if h.policy not in NOT_A_POLICY]
+        latched = next((h for h in stages if h.manual), None)
+        if latched is not None:
+            return self._refused("manual_unlock", payload, (
+                f"MANUAL_RESET_REQUIRED: {scope} is held by stage {latched.stage} of policy {latched.policy} "
+                f"until a manual reset (ksctl reset --policy {latched.policy} --scope {scope}); nothing was lifted"))
+        if stages:
+            h = stages[0]
+            until = f"until {iso_ms(h.expires_ms)}" if h.expires_ms is not None else "until its stage resets"
+            return self._refused("manual_unlock", payload, (
+                f"POLICY_LOCK: {scope} is held by stage {h.stage} of policy {h.policy} {until}; ksctl unlock lifts "
+                "only operator and dead man's switch locks; nothing was lifted"))
+        mine = [h for h in held if h.policy in NOT_A_POLICY]
+        if not mine:
+            return self._refused("manual_unlock", payload,
+                                 f"NOT_LOCKED: no operator or dead man's switch lock on {scope}")
+        lifted = sorted({"operator" if h.policy == OPERATOR else "dead man's switch" for h in mine})
+        book = self.lock_book
+        for origin in NOT_A_POLICY:
+            book = book.release(scope, policy=origin)
+        refused = self._change("manual_unlock", {**payload, "lifted": lifted}, book=book)
+        if refused:
+            return ChangeResult(False, refused)
+        return ChangeResult(True, f"UNLOCKED: {scope} ({' and '.join(lifted)} lock lifted)")
+
+    def dms_arm(self, source: str, timeout_s: float) -> ChangeResult:
+        """Watch ``source``: it must beat within ``timeout_s``. Arming lifts the halt an earlier
+        firing of that source left (someone looked)."""
+        now = self.clock()
+        try:
+            dms = self.dms.arm(source, timeout_s, now)
+        except ValueError as e:
+            return ChangeResult(False, f"BAD_REQUEST: {e}")
+        locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH for h in self.lock_book.in_force(now))
+        refused = self._change("dms_armed", {"source": source, "timeout_s": timeout_s, "lock_released": locked},
+                               book=self.lock_book.release(source, policy=DEAD_MANS_SWITCH), dms=dms)
+        if refused:
+            return ChangeResult(False, refused)
+        return ChangeResult(True, f"DMS_ARMED: source={source} timeout={timeout_s:g}s"
+                                  + ("; the halt of its last firing was lifted" if locked else ""))
+
+    def dms_disarm(self, source: str) -> ChangeResult:
+        """Stop watching ``source``. A halt its firing left stays (ksctl unlock, or arm it again)."""
+        st = self.dms.sources.get(source)
+        if st is None or not st.armed:
+            return ChangeResult(False, f"NOT_ARMED: source {source} is not armed")
+        locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH for h in self.lock_book.in_force(self.clock()))
+        refused = self._change("dms_disarmed", {"source": source}, dms=self.dms.disarm(source))
+        if refused:
+            return ChangeResult(False, refused)
+        return ChangeResult(True, f"DMS_DISARMED: source={source}"
+                                  + ("; the halt of its firing stays until ksctl unlock" if locked else ""))
+
+    def dms_status(self) -> dict:
+        now = self.clock()
+        in_force = self.lock_book.in_force(now)
+        sources = {}
+        for name, st in self.dms.status(now).items():
+            sources[name] = {**st.to_json(), "locked": any(h.scope == name and h.policy == DEAD_MANS_SWITCH
+                                                           for h in in_force)}
+        native = {}
+        if self.dms.native:
+            plan = self.dms.native_plan(now, {k: a.capabilities for k, a in self.adapters.items()})
+            for key, n in sorted(self.dms.native.items()):
+                last = n.last_refresh_ms
+                native[key] = {
+                    "countdown_s": n.countdown_ms / 1000,
+                    "last_refresh_age_s": None if last is None else max(0, now - last) / 1000,
+                    # when the venue cancels everything if no refresh comes before
+                    "cancels_in_s": None if last is None else max(0, last + n.countdown_ms - now) / 1000,
+                    "refresh_due": key in plan.refresh, "lapsed": key in plan.lapsed,
+                    "supported": key not in plan.unsupported, "error": self.native_errors.get(key)}
+        return {"format_version": 1, "listening_since_ts": iso_ms(self.listening_since_ms), "sources": sources,
+                "native": native}
 
     def _close_plans(self, scope: str, snapshots, now: int, tag: str) -> list:
         from ..compile.graph import ActionNode, StageNode
@@ -426,6 +852,10 @@ class Runner:
                     out.append(plan(node, stage, view, f"manual/{scope}/{tag}", now, hist))
                     return out
         return out
+
+    def runbook(self, incident: str):
+        """The stored runbook of an incident (the runbook sink writes it at the stage entry)."""
+        return self.store.runbook(incident)
 
     def metrics_text(self) -> str:
         lines = ["# TYPE killswitch_ticks_total counter", f"killswitch_ticks_total {self.counters['ticks']}",
@@ -444,7 +874,13 @@ class Runner:
         for k, a in sorted(self.state.accounts.items()):
             if a.last_good_ms is not None:
                 lines.append(f'killswitch_data_age_seconds{{account="{_esc(k)}"}} {(now - a.last_good_ms) / 1000:g}')
-        lines += ["# TYPE killswitch_sink_errors_total counter", f"killswitch_sink_errors_total {self.sink_errors}"]
+        lines += ["# TYPE killswitch_sink_errors_total counter", f"killswitch_sink_errors_total {self.sink_errors}",
+                  "# TYPE killswitch_dms_fired_total counter",
+                  f"killswitch_dms_fired_total {self.counters['dms_fired']}",
+                  "# TYPE killswitch_dms_seconds_until_fire gauge"]
+        for name, st in self.dms.status(now).items():
+            if st.armed and st.fires_in_s is not None:
+                lines.append(f'killswitch_dms_seconds_until_fire{{source="{_esc(name)}"}} {st.fires_in_s:g}')
         text = "\n".join(lines) + "\n"
         for sink in self.sinks:
             extra = getattr(sink, "metrics_text", None)
@@ -467,6 +903,12 @@ class _Phases:
         now = time.time_ns()
         self.report.phases[name] = (self.last, now)
         self.last = now
+
+
+def _code(e: BaseException) -> str:
+    if isinstance(e, AdapterError):
+        return e.reason.value
+    return "TIMEOUT" if isinstance(e, asyncio.TimeoutError) else type(e).__name__
 
 
 def _esc(v: str) -> str:

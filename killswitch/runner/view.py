@@ -8,7 +8,7 @@ lock come from memory, mutations are queued for the tick loop or answered at onc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol
 
 from .gate import Decision
 
@@ -26,6 +26,21 @@ class ScopeStatus:
 
 
 @dataclass(frozen=True)
+class ResumeStatus:
+    """A resumption in force: the gate holds the scope's orders at these limits."""
+
+    policy: str
+    scope: str
+    since_ms: int  # the reset
+    day: int  # the current step (1-based) of ``days``
+    days: int
+    fraction: float  # of the normal limits
+    max_positions: Optional[int]  # per account, today
+    max_gross_exposure: Optional[float]
+    until_ms: Optional[int]  # when the limits step up next
+
+
+@dataclass(frozen=True)
 class RunnerStatus:
     mode: str  # dry-run | live
     leader: bool  # holds the lease (or runs alone)
@@ -36,6 +51,8 @@ class RunnerStatus:
     last_tick_ms: Optional[int]
     scopes: tuple[ScopeStatus, ...] = ()
     data_age_s: dict = field(default_factory=dict)  # account → seconds since its last good snapshot
+    resuming: tuple[ResumeStatus, ...] = ()
+    dms: dict = field(default_factory=dict)  # the dead man's switch, as GET /v1/dms shows it
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,15 @@ class CloseResult:
     accepted: bool
     reason: str
     orders: int = 0
+    id: Optional[str] = None  # the close's decision id, to follow it with close_progress
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """The answer to an operator's change (lock, unlock, dms arm / disarm)."""
+
+    done: bool
+    reason: str  # LOCKED, UNLOCKED, DMS_ARMED, ...; refusals: MANUAL_RESET_REQUIRED, NOT_LEADER, ...
 
 
 class RunnerView(Protocol):
@@ -67,6 +93,30 @@ class RunnerView(Protocol):
     def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult: ...
 
     def close(self, scope: str, reason: str, dry_run: bool) -> CloseResult: ...
+
+    def close_progress(self, close_id: str) -> Optional[dict]:
+        """Where a queued close stands (``state``: queued, working, settled, dry_run; order
+        counts); None for a close this runner does not know."""
+
+    def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float]) -> ChangeResult:
+        """An operator's lock on ``scope`` (halted or reducing), until unlocked or its ttl."""
+
+    def unlock_scope(self, scope: str, reason: str) -> ChangeResult:
+        """Lift the operator's and the dead man's switch's locks on ``scope``; refused while a
+        policy's stage holds it (a manual-reset stage needs a reset)."""
+
+    def dms_status(self) -> dict:
+        """Armed sources (time since the last beat, time until it fires) and the venues' native
+        cancel-all-after countdowns."""
+
+    def dms_arm(self, source: str, timeout_s: float) -> ChangeResult: ...
+
+    def dms_disarm(self, source: str) -> ChangeResult: ...
+
+    def runbook(self, incident: str) -> Optional[Any]:
+        """The stored runbook of ``incident`` (a :class:`~killswitch.state.RunbookRecord`: its
+        ``markdown`` and ``html``), or None. Read from the state store, where the runbook sink
+        writes it."""
 
     def metrics_text(self) -> str:
         """Prometheus exposition of the runner's metrics."""

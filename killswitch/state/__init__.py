@@ -1,4 +1,5 @@
-"""Durable state of the runner: engine state, order journal, approvals, audit chain, leader lease.
+"""Durable state of the runner: engine state, order journal, approvals, audit chain, leader lease,
+and the rendered runbook of every incident.
 
 ``open_store(url)`` picks the backend by the URL's scheme and migrates the schema:
 
@@ -21,9 +22,12 @@ from .store import (
     OPEN_STATUSES,
     ORDER_STATUSES,
     Approval,
+    AuditRow,
     FencedError,
     JournalEntry,
     Lease,
+    PolicyBundle,
+    RunbookRecord,
     SchemaTooNewError,
     StateStore,
     StoreError,
@@ -66,5 +70,6 @@ def open_store(url: str, *, migrate: bool = True) -> StateStore:
 
 __all__ = [
     "open_store", "mask_url", "SCHEMES", "StateStore", "StoreError", "FencedError", "SchemaTooNewError",
-    "UnknownIntentError", "JournalEntry", "Approval", "Lease", "ORDER_STATUSES", "FINAL_STATUSES", "OPEN_STATUSES",
+    "UnknownIntentError", "JournalEntry", "Approval", "Lease", "AuditRow", "PolicyBundle", "RunbookRecord",
+    "ORDER_STATUSES", "FINAL_STATUSES", "OPEN_STATUSES",
 ]

@@ -17,16 +17,19 @@ import threading
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 from .store import (
     FINAL_STATUSES,
     GENESIS_HASH,
     ORDER_STATUSES,
     Approval,
+    AuditRow,
     FencedError,
     JournalEntry,
     Lease,
+    PolicyBundle,
+    RunbookRecord,
     SchemaTooNewError,
     StoreError,
     UnknownIntentError,
@@ -112,6 +115,35 @@ MIGRATIONS: tuple[Migration, ...] = (
              seq BIGINT NOT NULL,
              hash TEXT NOT NULL)""",
         f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}')",
+    )),
+    Migration(2, "runbooks: the rendered runbook of every incident, with the data it was rendered from", (
+        # One row per incident (a stage entry, named by its decision id). ``data`` is the incident
+        # as JSON, so that the runbook can be rendered again with later templates; markdown and
+        # html are what the on-call engineer was shown at the time.
+        """CREATE TABLE runbook (
+             incident TEXT PRIMARY KEY,
+             policy TEXT NOT NULL,
+             scope TEXT NOT NULL,
+             level INTEGER NOT NULL,
+             created_ms BIGINT NOT NULL,
+             graph_digest TEXT NOT NULL,
+             revision TEXT,
+             template TEXT NOT NULL,
+             markdown TEXT NOT NULL,
+             html TEXT NOT NULL,
+             data TEXT NOT NULL)""",
+        "CREATE INDEX runbook_created ON runbook (created_ms)",
+        # the compliance report reads the audit trail by time
+        "CREATE INDEX audit_log_ts ON audit_log (ts_ms)",
+    )),
+    Migration(3, "the last good policy sources, so that a runner restarted on broken policies keeps guarding", (
+        """CREATE TABLE policy_bundle (
+             id INTEGER PRIMARY KEY CHECK (id = 1),
+             graph_digest TEXT NOT NULL,
+             revision TEXT,
+             sources TEXT NOT NULL,
+             fence BIGINT NOT NULL,
+             saved_ms BIGINT NOT NULL)""",
     )),
 )
 
@@ -317,9 +349,13 @@ class SqlStore:
 
     # --- audit chain --------------------------------------------------------------------------
 
-    def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
+    def audit(self, kind: str, ts_ms: int, payload: dict, *, fence: Optional[int] = None) -> int:
         text = canonical_json(payload)  # raises before anything is written if it is not JSON
         with self._tx(write=True) as cur:
+            if fence is not None:
+                # The lease row first (shared), then the head (exclusive): the same order as every
+                # other fenced write, so a takeover and an append never wait on each other in a cycle.
+                self._check_fence(cur, fence)
             seq, prev = self._q(cur, "SELECT seq, hash FROM audit_head WHERE id = 1" + self.for_update).fetchone()
             seq += 1
             digest = audit_hash(prev, seq, kind, ts_ms, json.loads(text))
@@ -335,6 +371,86 @@ class SqlStore:
             rows = self._q(cur, "SELECT seq, kind, ts_ms, payload, prev_hash, hash FROM audit_log "
                                 "WHERE seq <= ? ORDER BY seq", (head_seq,))
             return _verify_rows(rows, head_seq, head_hash)
+
+    def audit_rows(self, since_ms: Optional[int] = None, kinds: Optional[Sequence[str]] = None,
+                   limit: int = 1000, *, until_ms: Optional[int] = None, after_seq: int = 0) -> list[AuditRow]:
+        query = "SELECT seq, kind, ts_ms, payload, hash FROM audit_log WHERE seq > ?"
+        params: list[Any] = [int(after_seq)]
+        if since_ms is not None:
+            query += " AND ts_ms >= ?"
+            params.append(int(since_ms))
+        if until_ms is not None:
+            query += " AND ts_ms < ?"
+            params.append(int(until_ms))
+        if kinds is not None:
+            kinds = list(kinds)
+            if not kinds:
+                return []
+            query += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            params += kinds
+        with self._tx(write=False) as cur:
+            rows = self._q(cur, query + " ORDER BY seq LIMIT ?", params + [int(limit)]).fetchall()
+        return [AuditRow(seq, kind, ts, _payload(text), digest) for seq, kind, ts, text, digest in rows]
+
+    # --- the last good policies -------------------------------------------------------------------
+
+    def save_policy_bundle(self, graph_digest: str, revision: Optional[str], sources: list[tuple[str, str]],
+                           fence: int) -> None:
+        text = json.dumps([[name, body] for name, body in sources], separators=(",", ":"))
+        with self._tx(write=True) as cur:
+            self._check_fence(cur, fence)
+            self._q(cur, "INSERT INTO policy_bundle (id, graph_digest, revision, sources, fence, saved_ms) "
+                         "VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET graph_digest = excluded.graph_digest, "
+                         "revision = excluded.revision, sources = excluded.sources, fence = excluded.fence, "
+                         "saved_ms = excluded.saved_ms", (graph_digest, revision, text, fence, now_ms()))
+
+    def policy_bundle(self) -> Optional[PolicyBundle]:
+        with self._tx(write=False) as cur:
+            row = self._q(cur, "SELECT graph_digest, revision, sources, saved_ms FROM policy_bundle WHERE id = 1"
+                          ).fetchone()
+        if row is None:
+            return None
+        return PolicyBundle(row[0], row[1], [(n, b) for n, b in json.loads(row[2])], row[3])
+
+    # --- runbooks -----------------------------------------------------------------------------
+
+    def save_runbook(self, record: RunbookRecord) -> None:
+        json.loads(record.data_json)  # refuse data nobody could render again, before it is stored
+        row = (record.incident, record.policy, record.scope, int(record.level), int(record.created_ms),
+               record.graph_digest, record.revision, record.template, record.markdown, record.html, record.data_json)
+        with self._tx(write=True) as cur:
+            self._q(cur, f"INSERT INTO runbook ({_RUNBOOK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                         "ON CONFLICT (incident) DO UPDATE SET policy = excluded.policy, scope = excluded.scope, "
+                         "level = excluded.level, created_ms = excluded.created_ms, "
+                         "graph_digest = excluded.graph_digest, revision = excluded.revision, "
+                         "template = excluded.template, markdown = excluded.markdown, html = excluded.html, "
+                         "data = excluded.data", row)
+
+    def runbook(self, incident: str) -> Optional[RunbookRecord]:
+        with self._tx(write=False) as cur:
+            row = self._q(cur, f"SELECT {_RUNBOOK_COLS} FROM runbook WHERE incident = ?", (incident,)).fetchone()
+        return None if row is None else RunbookRecord(*row)
+
+    def runbooks(self, since_ms: Optional[int] = None, until_ms: Optional[int] = None,
+                 limit: int = 100) -> list[RunbookRecord]:
+        with self._tx(write=False) as cur:
+            rows = self._q(cur, f"SELECT {_RUNBOOK_COLS} FROM runbook WHERE created_ms >= ? AND created_ms < ? "
+                                "ORDER BY created_ms DESC, incident DESC LIMIT ?",
+                           (since_ms if since_ms is not None else -(2**62),
+                            until_ms if until_ms is not None else 2**62, int(limit))).fetchall()
+        return [RunbookRecord(*r) for r in reversed(rows)]
+
+
+_RUNBOOK_COLS = ("incident, policy, scope, level, created_ms, graph_digest, revision, template, markdown, html, "
+                 "data")
+
+
+def _payload(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError:  # a tampered row: verify_audit names it; reading it must not fail
+        return {"error": "UNREADABLE_PAYLOAD"}
+    return value if isinstance(value, dict) else {"value": value}
 
 
 def _verify_rows(rows: Iterable[tuple], head_seq: int, head_hash: str) -> tuple[bool, Optional[int]]:

@@ -1,9 +1,9 @@
 """The state store's contract: what the runner persists, and the guarantees every backend gives.
 
 Owns the :class:`StateStore` protocol, its values (:class:`JournalEntry`, :class:`Approval`,
-:class:`Lease`), its errors, the order statuses the journal accepts, and the audit chain's
-hashing rule. Backends (``sqlite.py``, ``postgres.py``) implement it over the shared SQL in
-``sql.py``; the same test suite runs against each.
+:class:`Lease`, :class:`AuditRow`, :class:`RunbookRecord`), its errors, the order statuses the
+journal accepts, and the audit chain's hashing rule. Backends (``sqlite.py``, ``postgres.py``)
+implement it over the shared SQL in ``sql.py``; the same test suite runs against each.
 
 Guarantees, whatever the backend:
 
@@ -16,7 +16,8 @@ Guarantees, whatever the backend:
   no-op that returns ``False``); intents without a final result are what a restarted runner
   reconciles with the exchange instead of sending again.
 - **Audit chain.** Audit rows are append-only, each hashed over its predecessor's hash, so an
-  edited, removed or reordered row is found by :meth:`StateStore.verify_audit`.
+  edited, removed or reordered row is found by :meth:`StateStore.verify_audit`. A row written
+  with a ``fence`` is fenced like a journal write: a deposed leader cannot record an action.
 
 Must not: import the engine's evaluation, adapters or the clock of the runner; decide what to
 do about a fenced write or a pending intent (the runner does); log or raise a secret.
@@ -27,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol, runtime_checkable
+from typing import Any, Optional, Protocol, Sequence, runtime_checkable
 
 # What the journal accepts as an order's status. The exchange's own vocabulary (adapters'
 # OrderResult) plus ``sent`` (handed to the adapter, no answer yet), ``unknown`` (the answer was
@@ -105,6 +106,50 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class AuditRow:
+    """One row of the audit trail, as read back (its hash is what the next row chains on)."""
+
+    seq: int
+    kind: str
+    ts_ms: int
+    payload: dict
+    hash: str
+
+
+@dataclass(frozen=True)
+class PolicyBundle:
+    """The policy sources of the last graph that compiled and ran: what a runner restarted on
+    broken policies runs instead, so that a bad change never leaves the book unguarded."""
+
+    graph_digest: str
+    revision: Optional[str]
+    sources: list[tuple[str, str]]  # (file name, text)
+    saved_ms: int
+
+
+@dataclass(frozen=True)
+class RunbookRecord:
+    """The runbook of one incident (a stage entry, named by its decision id), as rendered when it
+    happened, with the incident data it was rendered from (JSON) so it can be rendered again."""
+
+    incident: str
+    policy: str
+    scope: str
+    level: int
+    created_ms: int
+    graph_digest: str
+    revision: Optional[str]
+    template: str  # the template it was rendered with (a fallback is named as such)
+    markdown: str
+    html: str
+    data_json: str
+
+    @property
+    def data(self) -> Any:
+        return json.loads(self.data_json)
+
+
+@dataclass(frozen=True)
 class Lease:
     holder: Optional[str]  # None: free
     expires_ms: int
@@ -166,11 +211,39 @@ class StateStore(Protocol):
     def approvals(self, scope_key: str, level: int) -> list[Approval]: ...
 
     # audit chain
-    def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
-        """Append an audit row; return its sequence number (1, 2, ...)."""
+    def audit(self, kind: str, ts_ms: int, payload: dict, *, fence: Optional[int] = None) -> int:
+        """Append an audit row; return its sequence number (1, 2, ...).
+
+        With ``fence`` (a leader recording what it did), the row is appended only if that token
+        is still the current one, checked in the same transaction; else FencedError and nothing
+        is written. Without it (a standby, an operator tool) the row is appended unconditionally."""
 
     def verify_audit(self) -> tuple[bool, Optional[int]]:
         """(True, None) if the chain is intact, else (False, the first row that does not check)."""
+
+    def audit_rows(self, since_ms: Optional[int] = None, kinds: Optional[Sequence[str]] = None,
+                   limit: int = 1000, *, until_ms: Optional[int] = None, after_seq: int = 0) -> list[AuditRow]:
+        """Audit rows in chain order: the first ``limit`` with ``seq > after_seq``, ``ts_ms`` in
+        [``since_ms``, ``until_ms``) and ``kind`` in ``kinds`` (None: any). Page on with
+        ``after_seq`` = the last row's seq. Reading checks nothing: :meth:`verify_audit` does."""
+
+    # runbooks
+    def save_policy_bundle(self, graph_digest: str, revision: Optional[str], sources: list[tuple[str, str]],
+                           fence: int) -> None:
+        """Keep the sources of the graph now running (fenced: the leader's)."""
+
+    def policy_bundle(self) -> Optional[PolicyBundle]:
+        """The sources of the last graph saved by :meth:`save_policy_bundle`, or None."""
+
+    def save_runbook(self, record: RunbookRecord) -> None:
+        """Store an incident's runbook, replacing any earlier one of the same incident."""
+
+    def runbook(self, incident: str) -> Optional[RunbookRecord]:
+        """The stored runbook of ``incident`` (a decision id), or None."""
+
+    def runbooks(self, since_ms: Optional[int] = None, until_ms: Optional[int] = None,
+                 limit: int = 100) -> list[RunbookRecord]:
+        """The latest ``limit`` runbooks created in [``since_ms``, ``until_ms``), oldest first."""
 
     # leader lease
     def acquire_lease(self, holder: str, ttl_ms: int, now_ms: int) -> Optional[int]:

@@ -1,9 +1,13 @@
-"""ksctl status / reset / close / heartbeat / history against a live runner and its API."""
+"""ksctl status / reset / close / heartbeat / lock / unlock / dms / history against a live runner and its API."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import time
+
+import pytest
 
 from click.testing import CliRunner
 
@@ -42,6 +46,8 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         r = cmd.invoke(cli, ["status", "--api", url])
         assert r.exit_code == 0, r.output
         assert "mode live" in r.output and "stage 3 flatten" in r.output and "LATCHED: reset needs 2" in r.output
+        r = cmd.invoke(cli, ["unlock", "--api", url, "--scope", "simulated/sim-main", "--reason", "want to trade"])
+        assert r.exit_code == 1 and r.output.startswith("MANUAL_RESET_REQUIRED: simulated/sim-main is held by stage 3")
         args = ["reset", "--api", url, "--policy", "crash-ladder", "--scope", "simulated/sim-main",
                 "--reason", "reviewed"]
         r = CliRunner(env={"KS_API_TOKEN": ""}).invoke(cli, args + ["--approver", "alice"])
@@ -80,3 +86,109 @@ def test_audit_verify_detects_tampering(tmp_path):
         db.execute("UPDATE audit_log SET payload = ? WHERE seq = 3", ('{"n": 99}',))
     r = CliRunner().invoke(cli, ["audit", "verify", "--state", url])
     assert r.exit_code == 1 and "TAMPERED: first bad row 3" in r.output
+
+
+class Served:
+    """A runner on the calm market, ticking every few milliseconds of wall time (5 s of its
+    clock each), behind its API on a thread of its own."""
+
+    def __init__(self, tmp_path):
+        from adapters.simulated.scenarios import build
+
+        from .test_runner import T0
+        from adapters.simulated.engine import ManualClock
+
+        clock = ManualClock(T0)
+        self.runner, self.engine, self.clock, self.store, _ = setup(tmp_path, engine=build("calm", clock), clock=clock)
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.stop = False
+        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self._serve()), daemon=True)
+
+    async def _serve(self):
+        await self.runner.start()
+        self.clock.advance(TICK_MS)
+        await self.runner.tick()  # positions known before the first command
+        self.site, self.url = await start_api(make_app(self.runner, token=TOKEN))
+        self.ready.set()
+        while not self.stop:
+            self.clock.advance(TICK_MS)
+            await self.runner.tick()
+            await asyncio.sleep(0.01)
+        await stop_api(self.site)
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.ready.wait(60)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop = True
+        self.thread.join(30)
+
+
+def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
+    cmd = CliRunner(env={"KS_API_TOKEN": TOKEN})
+    with Served(tmp_path) as srv:
+        url = srv.url
+        lock = ["lock", "--api", url, "--scope", "strategy-b", "--reason", "bad fills"]
+        r = cmd.invoke(cli, lock + ["--ttl", "1h", "--mode", "reducing"])
+        assert r.exit_code == 0 and r.output.startswith("LOCKED: scope=strategy-b mode=reducing until "), r.output
+        doc = json.loads((tmp_path / "lock.json").read_text())
+        entry = doc["scopes"]["strategy-b"]
+        assert entry["mode"] == "reducing" and entry["policy"] == "@operator"
+        assert cmd.invoke(cli, lock + ["--ttl", "banana"]).exit_code == 2
+        assert cmd.invoke(cli, lock + ["--mode", "active"]).exit_code == 2
+        unlock = ["unlock", "--api", url, "--scope", "strategy-b", "--reason", "fixed"]
+        r = cmd.invoke(cli, unlock)
+        assert r.exit_code == 0 and r.output.startswith("UNLOCKED: strategy-b (operator lock lifted)")
+        r = cmd.invoke(cli, unlock)
+        assert r.exit_code == 1 and r.output.startswith("NOT_LOCKED")
+        assert CliRunner(env={"KS_API_TOKEN": ""}).invoke(cli, unlock).exit_code == 2
+
+        r = cmd.invoke(cli, ["dms", "arm", "--api", url, "--source", "bot-a", "--timeout", "5m"])
+        assert r.exit_code == 0 and r.output.startswith("DMS_ARMED: source=bot-a timeout=300s"), r.output
+        r = cmd.invoke(cli, ["dms", "status", "--api", url])
+        assert r.exit_code == 0 and "dms bot-a: armed, fires in " in r.output, r.output
+        r = cmd.invoke(cli, ["dms", "status", "--api", url, "-o", "json"])
+        assert r.exit_code == 0 and json.loads(r.output)["sources"]["bot-a"]["timeout_s"] == 300
+        r = cmd.invoke(cli, ["status", "--api", url])
+        assert r.exit_code == 0 and "dms bot-a: armed" in r.output
+        assert cmd.invoke(cli, ["dms", "arm", "--api", url, "--source", "bot-a", "--timeout", "0s"]).exit_code == 2
+        r = cmd.invoke(cli, ["dms", "arm", "--api", url, "--source", "bad source", "--timeout", "5s"])
+        assert r.exit_code == 1 and '"source"' in r.output
+        assert cmd.invoke(cli, ["dms", "disarm", "--api", url, "--source", "bot-a"]).exit_code == 0
+        r = cmd.invoke(cli, ["dms", "disarm", "--api", url, "--source", "bot-a"])
+        assert r.exit_code == 1 and r.output.startswith("NOT_ARMED")
+        r = cmd.invoke(cli, ["dms", "arm", "--api", url, "--source", "bot-c", "--timeout", "1s"])
+        assert r.exit_code == 0
+        deadline = time.monotonic() + 30
+        while not srv.runner.dms_status()["sources"]["bot-c"]["fired"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        r = cmd.invoke(cli, ["dms", "status", "--api", url])
+        assert "dms bot-c: FIRED (trading halted for bot-c)" in r.output, r.output
+        assert all(TOKEN not in x for x in (r.output,))
+    r = CliRunner().invoke(cli, ["dms", "status", "--api", "http://127.0.0.1:9"])
+    assert r.exit_code == 1 and "cannot reach the runner" in r.output
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_close_wait_follows_the_close_until_its_orders_settle(tmp_path, monkeypatch, tty):
+    from killswitch.cli import ops
+
+    monkeypatch.setattr(ops, "POLL_S", 0.02)
+    monkeypatch.setattr(ops, "_stderr_tty", lambda: tty)
+    cmd = CliRunner(env={"KS_API_TOKEN": TOKEN})
+    with Served(tmp_path) as srv:
+        r = cmd.invoke(cli, ["close", "--api", srv.url, "--scope", "simulated/sim-main", "--reason", "drill", "--wait"])
+        assert r.exit_code == 0, (r.stdout, r.stderr)
+        assert r.stdout.startswith("QUEUED: close of simulated/sim-main")
+        assert "close simulated/sim-main settled: filled " in r.stdout
+        if tty:
+            assert "\r" in r.stderr and "order(s) settled" in r.stderr and r.stderr.endswith("\n")
+        else:
+            assert r.stderr == ""
+        assert not [p for p in srv.engine.positions("sim-main") if abs(p.amount) > 0], "the book is flat"
+        r = cmd.invoke(cli, ["close", "--api", srv.url, "--scope", "simulated/sim-main", "--reason", "drill",
+                             "--wait", "--wait-timeout", "soon"])
+        assert r.exit_code == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 
@@ -72,4 +73,85 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
 
     asyncio.run(asyncio.wait_for(go(), 60))
     assert "strategy-a" in runner.state.heartbeats
+    assert store.verify_audit()[0]
+
+
+RESUME = "  resume: {start: 10%, step: x2, every: 1d, from_level: 3, max_positions: 10, max_gross_exposure: 1M}\n"
+
+
+def test_unlock_lock_dead_mans_switch_and_resumption_through_the_api(tmp_path):
+    """After the flash crash latches stage 3: an unlock is refused, an operator lock and a dead
+    man's switch come and go, and the reset leaves the gate at the resumed limits."""
+    graph = compile_documents(load_text(POLICY + RESUME, "p.yaml")).graph
+    runner, engine, clock, store, _ = setup(tmp_path)
+    runner.graph = graph
+
+    async def go():
+        await runner.start()
+        for _ in range(60):
+            clock.advance(TICK_MS)
+            await runner.tick()
+        site, url = await start_api(make_app(runner, token=TOKEN))
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        try:
+            async with aiohttp.ClientSession() as http:
+                async def get(path):
+                    async with http.get(url + path) as r:
+                        return r.status, await r.json()
+
+                async def post(path, body, headers=auth):
+                    async with http.post(url + path, json=body, headers=headers) as r:
+                        return r.status, await r.json()
+
+                account = "simulated/sim-main"
+                st, body = await post("/v1/unlock", {"scope": account, "reason": "want to trade"})
+                assert st == 409 and body["reason"].startswith("MANUAL_RESET_REQUIRED: simulated/sim-main is held "
+                                                               "by stage 3 of policy crash-ladder")
+                assert (await get("/v1/lock?scope=" + account))[1]["mode"] == "halted"
+
+                st, body = await post("/v1/lock", {"scope": "strategy-b", "reason": "bad fills", "mode": "reducing",
+                                                   "ttl_s": 3600})
+                assert st == 200 and body["reason"].startswith("LOCKED: scope=strategy-b mode=reducing until ")
+                st, lock = await get("/v1/lock?scope=strategy-b")
+                assert lock["mode"] == "reducing" and lock["policy"] == "@operator" and "bad fills" in lock["reason"]
+                assert json.loads((tmp_path / "lock.json").read_text())["scopes"]["strategy-b"]["mode"] == "reducing"
+                assert (await post("/v1/unlock", {"scope": "strategy-b", "reason": "fixed"}))[0] == 200
+                assert (await get("/v1/lock?scope=strategy-b"))[1]["locked"] is False
+
+                assert (await post("/v1/dms/arm", {"source": "bot-a", "timeout_s": 10}))[0] == 200
+                st, dms = await get("/v1/dms")
+                assert st == 200 and dms["sources"]["bot-a"]["fires_in_s"] == 10 and dms["sources"]["bot-a"]["armed"]
+                for _ in range(3):
+                    clock.advance(TICK_MS)
+                    await runner.tick()
+                st, dms = await get("/v1/dms")
+                assert dms["sources"]["bot-a"]["fired"] and dms["sources"]["bot-a"]["locked"]
+                order = {"account": account, "strategy": "bot-a", "symbol": "BTC/USDT:USDT", "side": "buy",
+                         "amount": 1, "price": 60_000}
+                st, d = await post("/v1/check-order", order, headers={})
+                assert d["allow"] is False and d["reason"].startswith("HALTED")
+                st, body = await post("/v1/dms/arm", {"source": "bot-a", "timeout_s": 600})
+                assert st == 200 and "lifted" in body["reason"]
+                assert (await post("/v1/dms/disarm", {"source": "bot-a"}))[0] == 200
+                st, body = await post("/v1/dms/disarm", {"source": "bot-a"})
+                assert st == 409 and body["reason"].startswith("NOT_ARMED")
+
+                reset = {"policy": "crash-ladder", "scope": account, "approver": "alice", "reason": "reviewed"}
+                assert (await post("/v1/reset", reset))[1]["done"] is True
+                st, lock = await get("/v1/lock?scope=" + account)
+                assert lock["locked"] is False
+                limits = lock["resuming"][account]
+                assert limits["max_gross_exposure"] == 100_000 and limits["day"] == 1
+                st, status = await get("/v1/status")
+                assert [r["scope"] for r in status["resuming"]] == [account] and status["dms"]["sources"]["bot-a"]
+                st, d = await post("/v1/check-order", {**order, "strategy": "strategy-b"}, headers={})
+                assert d["allow"] is True and d["reason"].startswith("RESUMING: gross exposure 60000.00 <= limit")
+                st, d = await post("/v1/check-order", {**order, "amount": 2}, headers={})
+                assert d["allow"] is False and "> limit 100000.00 (day 1 of 4)" in d["reason"]
+                async with http.get(url + "/metrics") as r:
+                    assert "killswitch_dms_fired_total 1" in await r.text()
+        finally:
+            await stop_api(site)
+
+    asyncio.run(asyncio.wait_for(go(), 60))
     assert store.verify_audit()[0]

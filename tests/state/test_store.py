@@ -367,6 +367,27 @@ def test_deposed_holder_cannot_write_with_its_old_fence(open_store_):
     assert a.load_engine_state() == {"who": "b"}
 
 
+def test_a_deposed_leaders_audit_row_is_refused_and_the_chain_stays_intact(open_store_):
+    a, b = open_store_(), open_store_()
+    t1 = a.acquire_lease("a", 1_000, 0)
+    assert a.audit("stage_transition", 1, {"by": "a"}, fence=t1) == 1
+    t2 = b.acquire_lease("b", 1_000, 2_000)
+    with pytest.raises(FencedError) as err:
+        a.audit("stage_transition", 3, {"by": "a, late"}, fence=t1)
+    assert (err.value.fence, err.value.current) == (t1, t2)
+    assert b.audit("stage_transition", 4, {"by": "b"}, fence=t2) == 2  # the refused row took no seq
+    assert a.audit("policy_reloaded", 5, {"by": "a, as a standby"}) == 3  # unfenced rows still append
+    assert b.verify_audit() == (True, None)
+
+
+def test_an_audit_row_with_a_fence_never_issued_is_refused(store, raw):
+    t = leader(store)
+    with pytest.raises(FencedError, match="never issued"):
+        store.audit("x", 1, {}, fence=t + 1)
+    assert raw("SELECT COUNT(*) FROM audit_log")[0][0] == 0
+    assert store.audit("x", 1, {}, fence=t) == 1
+
+
 def test_a_fence_that_was_never_issued_is_refused(store):
     t = leader(store)
     with pytest.raises(FencedError, match="never issued"):
@@ -435,3 +456,82 @@ def test_no_write_with_the_old_fence_lands_after_a_takeover(open_store_):
     marker = next(e.seq for e in rows if e.client_order_id == "b-marker")
     assert all(e.seq < marker for e in rows if e.fence == t1)
     assert len([e for e in rows if e.fence == t1]) == len(written)
+
+
+# --- runbooks and reading the audit trail ---------------------------------------------------------------
+
+
+def runbook_record(incident="futures-book/binanceusdm/main/L3/e1", *, created_ms=1_000, markdown="# flatten",
+                   data=None):
+    from killswitch.state import RunbookRecord
+
+    return RunbookRecord(incident, "futures-book", "binanceusdm/main", 3, created_ms, "sha256:" + "ab" * 32,
+                         "c0ffee", "flatten.md.j2", markdown, "<h1>flatten</h1>",
+                         json.dumps(data if data is not None else {"incident": incident, "value": 0.1}))
+
+
+def test_runbook_round_trip_and_a_second_render_replaces_the_first(store):
+    assert store.runbook("futures-book/binanceusdm/main/L3/e1") is None
+    store.save_runbook(runbook_record(markdown="# first", data={"n": 1}))
+    store.save_runbook(runbook_record(markdown="# second — ünïcode", data={"n": 2, "x": 0.1 + 0.2}))
+    got = store.runbook("futures-book/binanceusdm/main/L3/e1")
+    assert (got.markdown, got.data) == ("# second — ünïcode", {"n": 2, "x": 0.1 + 0.2})
+    assert (got.policy, got.scope, got.level, got.template, got.revision) == \
+        ("futures-book", "binanceusdm/main", 3, "flatten.md.j2", "c0ffee")
+    assert len(store.runbooks()) == 1
+
+
+def test_runbooks_are_listed_oldest_first_within_the_window(store):
+    for i, ts in enumerate((500, 1_000, 2_000, 3_000)):
+        store.save_runbook(runbook_record(f"p/s/L1/e{i + 1}", created_ms=ts))
+    assert [r.incident for r in store.runbooks()] == ["p/s/L1/e1", "p/s/L1/e2", "p/s/L1/e3", "p/s/L1/e4"]
+    assert [r.incident for r in store.runbooks(since_ms=1_000, until_ms=3_000)] == ["p/s/L1/e2", "p/s/L1/e3"]
+    assert [r.incident for r in store.runbooks(limit=2)] == ["p/s/L1/e3", "p/s/L1/e4"]
+
+
+def test_runbook_whose_data_is_not_json_is_refused_before_it_is_stored(store):
+    import dataclasses
+
+    with pytest.raises(ValueError):
+        store.save_runbook(dataclasses.replace(runbook_record(), data_json="{not json"))
+    assert store.runbook("futures-book/binanceusdm/main/L3/e1") is None
+
+
+def test_a_schema_1_store_gains_the_runbooks_on_reopen_and_keeps_its_rows(open_store_, monkeypatch):
+    monkeypatch.setattr(SqlStore, "migrations", MIGRATIONS[:1])
+    s = open_store_()
+    assert s.schema_version() == 1
+    s.audit("stage_transition", 10, {"to": 3})
+    s.close()
+    monkeypatch.undo()
+    s2 = open_store_()
+    assert s2.schema_version() == LATEST
+    s2.save_runbook(runbook_record())
+    assert s2.runbook("futures-book/binanceusdm/main/L3/e1").markdown == "# flatten"
+    assert [r.kind for r in s2.audit_rows()] == ["stage_transition"]
+    assert s2.verify_audit() == (True, None)
+
+
+def test_audit_rows_filter_by_time_and_kind_and_page_in_chain_order(store):
+    for ts, kind in ((100, "stage_transition"), (200, "reset_approval"), (300, "stage_transition"),
+                     (400, "sink_failed"), (500, "stage_transition")):
+        store.audit(kind, ts, {"ts": ts})
+    rows = store.audit_rows()
+    assert [(r.seq, r.ts_ms) for r in rows] == [(1, 100), (2, 200), (3, 300), (4, 400), (5, 500)]
+    assert rows[0].payload == {"ts": 100} and len(rows[0].hash) == 64
+    assert [r.ts_ms for r in store.audit_rows(since_ms=200, until_ms=500)] == [200, 300, 400]
+    assert [r.ts_ms for r in store.audit_rows(kinds=["stage_transition"])] == [100, 300, 500]
+    assert [r.ts_ms for r in store.audit_rows(kinds=["stage_transition", "reset_approval"], since_ms=150)] == \
+        [200, 300, 500]
+    assert store.audit_rows(kinds=[]) == []
+    first = store.audit_rows(limit=2)
+    rest = store.audit_rows(limit=2, after_seq=first[-1].seq)
+    assert [r.seq for r in first + rest] == [1, 2, 3, 4]
+
+
+def test_audit_rows_read_a_tampered_row_and_verify_still_names_it(store, raw):
+    store.audit("a", 1, {"n": 1})
+    store.audit("b", 2, {"n": 2})
+    raw("UPDATE audit_log SET payload = ? WHERE seq = 2", ("{broken",))
+    assert [r.payload for r in store.audit_rows()] == [{"n": 1}, {"error": "UNREADABLE_PAYLOAD"}]
+    assert store.verify_audit() == (False, 2)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from adapters.base import Secret
 from killswitch.runner.api import make_app, start_api, stop_api
 from killswitch.runner.gate import REQUEST_FIELDS, Decision
-from killswitch.runner.view import CloseResult, ResetResult, RunnerStatus, ScopeStatus
+from killswitch.runner.view import ChangeResult, CloseResult, ResetResult, RunnerStatus, ScopeStatus
 
 TOKEN = "s3cr3t-T0ken.for_tests"
 TEST_TIMEOUT_S = 15.0
@@ -46,7 +46,8 @@ class FakeView:
         self.fail: set[str] = set()
         self.ready_answer: tuple[bool, str] = (True, "READY: leader")
         self.reset_answer = ResetResult(True, "MANUAL_RESET: ok")
-        self.close_answer = CloseResult(True, "CLOSE_QUEUED", orders=3)
+        self.close_answer = CloseResult(True, "CLOSE_QUEUED", orders=3, id="manual/binance/main/m1")
+        self.change_answer = ChangeResult(True, "DONE: test")
 
     def _record(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
@@ -85,6 +86,30 @@ class FakeView:
     def close(self, scope: str, reason: str, dry_run: bool) -> CloseResult:
         self._record("close", scope, reason, dry_run)
         return self.close_answer
+
+    def close_progress(self, close_id: str) -> Optional[dict]:
+        self._record("close_progress", close_id)
+        return {"id": close_id, "state": "settled"} if close_id.startswith("manual/") else None
+
+    def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float]) -> ChangeResult:
+        self._record("lock_scope", scope, mode, reason, ttl_s)
+        return self.change_answer
+
+    def unlock_scope(self, scope: str, reason: str) -> ChangeResult:
+        self._record("unlock_scope", scope, reason)
+        return self.change_answer
+
+    def dms_status(self) -> dict:
+        self._record("dms_status")
+        return {"format_version": 1, "sources": {"bot-a": {"armed": True, "fires_in_s": 12.5}}, "native": {}}
+
+    def dms_arm(self, source: str, timeout_s: float) -> ChangeResult:
+        self._record("dms_arm", source, timeout_s)
+        return self.change_answer
+
+    def dms_disarm(self, source: str) -> ChangeResult:
+        self._record("dms_disarm", source)
+        return self.change_answer
 
     def metrics_text(self) -> str:
         self._record("metrics_text")
@@ -144,6 +169,10 @@ async def serve(view: Optional[FakeView] = None, *, token: Any = TOKEN, **kw):
 ORDER = {"account": "binance/main", "symbol": "BTCUSDT", "side": "sell", "amount": 0.5}
 RESET = {"policy": "p1", "scope": "binance/main", "approver": "alice", "reason": "flat, reviewed"}
 CLOSE = {"scope": "binance/main", "reason": "drawdown", "dry_run": True}
+LOCK = {"scope": "binance/main", "reason": "exchange incident", "mode": "reducing", "ttl_s": 21600}
+UNLOCK = {"scope": "binance/main", "reason": "incident over"}
+ARM = {"source": "bot-a", "timeout_s": 300}
+DISARM = {"source": "bot-a"}
 
 
 # --- happy paths ---------------------------------------------------------------------------------------
@@ -263,18 +292,92 @@ def test_close_202_when_accepted_409_when_not():
     async def main():
         async with serve() as c:
             status, body, _ = await c.post("/v1/close", CLOSE)
-            assert (status, body) == (202, {"accepted": True, "reason": "CLOSE_QUEUED", "orders": 3})
+            assert (status, body) == (202, {"accepted": True, "reason": "CLOSE_QUEUED", "orders": 3,
+                                            "id": "manual/binance/main/m1"})
             c.view.close_answer = CloseResult(False, "NOT_LEADER")
             status, body, _ = await c.post("/v1/close", {**CLOSE, "dry_run": False})
-            assert (status, body) == (409, {"accepted": False, "reason": "NOT_LEADER", "orders": 0})
+            assert (status, body) == (409, {"accepted": False, "reason": "NOT_LEADER", "orders": 0, "id": None})
             assert c.view.calls == [("close", ("binance/main", "drawdown", True)),
                                     ("close", ("binance/main", "drawdown", False))]
     run(main())
 
 
+def test_close_progress_by_its_id_and_404_for_an_unknown_one():
+    async def main():
+        async with serve() as c:
+            status, body, _ = await c.get("/v1/close/" + quote("manual/binance/main/m1", safe=""))
+            assert (status, body) == (200, {"id": "manual/binance/main/m1", "state": "settled"})
+            status, body, _ = await c.get("/v1/close/nope")
+            assert status == 404 and body["error"] == "UNKNOWN_CLOSE" and body["reason"].startswith("UNKNOWN_CLOSE: ")
+            assert c.view.calls == [("close_progress", ("manual/binance/main/m1",)), ("close_progress", ("nope",))]
+    run(main())
+
+
+def test_lock_and_unlock_pass_their_fields_and_answer_200_done_409_refused():
+    async def main():
+        async with serve() as c:
+            assert (await c.post("/v1/lock", LOCK))[:2] == (200, {"done": True, "reason": "DONE: test"})
+            status, _, _ = await c.post("/v1/lock", {"scope": "global", "reason": "fat finger"})  # defaults
+            assert status == 200
+            c.view.change_answer = ChangeResult(False, "MANUAL_RESET_REQUIRED: held by stage 3")
+            status, body, _ = await c.post("/v1/unlock", UNLOCK)
+            assert (status, body) == (409, {"done": False, "reason": "MANUAL_RESET_REQUIRED: held by stage 3"})
+            assert c.view.calls == [("lock_scope", ("binance/main", "reducing", "exchange incident", 21600.0)),
+                                    ("lock_scope", ("global", "halted", "fat finger", None)),
+                                    ("unlock_scope", ("binance/main", "incident over"))]
+    run(main())
+
+
+def test_dms_endpoints_pass_their_fields():
+    async def main():
+        async with serve() as c:
+            status, body, _ = await c.get("/v1/dms")
+            assert status == 200 and body["sources"]["bot-a"]["fires_in_s"] == 12.5
+            assert (await c.post("/v1/dms/arm", {"source": "bot-a", "timeout_s": 0.5}))[0] == 200
+            c.view.change_answer = ChangeResult(False, "NOT_ARMED: source bot-a is not armed")
+            status, body, _ = await c.post("/v1/dms/disarm", DISARM)
+            assert (status, body) == (409, {"done": False, "reason": "NOT_ARMED: source bot-a is not armed"})
+            assert c.view.calls == [("dms_status", ()), ("dms_arm", ("bot-a", 0.5)), ("dms_disarm", ("bot-a",))]
+    run(main())
+
+
+@pytest.mark.parametrize("path,body,words", [
+    ("/v1/lock", {**LOCK, "mode": "active"}, '"mode"'),
+    ("/v1/lock", {**LOCK, "mode": None}, '"mode"'),
+    ("/v1/lock", {**LOCK, "ttl_s": 0}, '"ttl_s"'),
+    ("/v1/lock", {**LOCK, "ttl_s": -5}, '"ttl_s"'),
+    ("/v1/lock", {**LOCK, "ttl_s": "6h"}, '"ttl_s"'),
+    ("/v1/lock", {**LOCK, "ttl_s": True}, '"ttl_s"'),
+    ("/v1/lock", {**LOCK, "ttl_s": 10**400}, '"ttl_s"'),
+    ("/v1/lock", {**LOCK, "ttl_s": 31 * 86_400}, "at most 2592000, not 2678400"),
+    ("/v1/lock", {k: v for k, v in LOCK.items() if k != "reason"}, "missing field(s) reason"),
+    ("/v1/lock", {**LOCK, "scope": ""}, '"scope"'),
+    ("/v1/lock", {**LOCK, "by": "alice"}, "unknown field"),
+    ("/v1/unlock", {**UNLOCK, "mode": "halted"}, "unknown field"),
+    ("/v1/unlock", {"scope": "binance/main"}, "missing field(s) reason"),
+    ("/v1/dms/arm", {**ARM, "timeout_s": 0}, '"timeout_s"'),
+    ("/v1/dms/arm", {**ARM, "timeout_s": 8 * 86_400}, '"timeout_s"'),
+    ("/v1/dms/arm", {**ARM, "timeout_s": "300s"}, '"timeout_s"'),
+    ("/v1/dms/arm", {**ARM, "source": "bad source"}, '"source"'),
+    ("/v1/dms/arm", {**ARM, "source": "a" * 65}, '"source"'),
+    ("/v1/dms/arm", {"source": "bot-a"}, "missing field(s) timeout_s"),
+    ("/v1/dms/disarm", {"source": 7}, '"source"'),
+    ("/v1/dms/disarm", {**DISARM, "timeout_s": 1}, "unknown field"),
+])
+def test_lock_and_dms_fields_are_validated(path, body, words):
+    async def main():
+        async with serve() as c:
+            status, answer, _ = await c.post(path, body)
+            assert status == 400 and answer["error"] == "BAD_REQUEST", answer
+            assert words in answer["reason"], (answer, words)
+            assert c.view.calls == []
+    run(main())
+
+
 # --- authentication ------------------------------------------------------------------------------------
 
-MUTATIONS = [("/v1/heartbeat/bot", None), ("/v1/reset", RESET), ("/v1/close", CLOSE)]
+MUTATIONS = [("/v1/heartbeat/bot", None), ("/v1/reset", RESET), ("/v1/close", CLOSE), ("/v1/lock", LOCK),
+             ("/v1/unlock", UNLOCK), ("/v1/dms/arm", ARM), ("/v1/dms/disarm", DISARM)]
 
 
 def test_missing_and_wrong_tokens_are_401_and_reach_nothing():
@@ -290,7 +393,8 @@ def test_missing_and_wrong_tokens_are_401_and_reach_nothing():
                     assert status == 401 and answer["error"] == "AUTH_INVALID", (path, bad)
                 status, _, _ = await c.post(path, body, auth=f"bearer {TOKEN}")  # the scheme is case-blind
                 assert status in (200, 202, 204), path
-            assert c.view.names() == ["heartbeat", "reset", "close"]
+            assert c.view.names() == ["heartbeat", "reset", "close", "lock_scope", "unlock_scope", "dms_arm",
+                                      "dms_disarm"]
     run(main())
 
 
@@ -365,7 +469,8 @@ def test_without_a_token_mutations_are_disabled(token):
             # reads and check-order still work
             assert (await c.get("/v1/status"))[0] == 200
             assert (await c.post("/v1/check-order", ORDER, auth=None))[0] == 200
-            assert "heartbeat" not in c.view.names() and "reset" not in c.view.names()
+            assert (await c.get("/v1/dms"))[0] == 200
+            assert c.view.names() == ["status", "check_order", "dms_status"]
     run(main())
 
 
@@ -516,13 +621,15 @@ def test_wrong_method_is_405_and_unknown_path_is_404_json():
     async def main():
         async with serve() as c:
             for method, path in (("POST", "/healthz"), ("DELETE", "/v1/status"), ("GET", "/v1/reset"),
-                                 ("PUT", "/v1/close"), ("GET", "/v1/heartbeat/bot")):
+                                 ("PUT", "/v1/close"), ("GET", "/v1/heartbeat/bot"), ("DELETE", "/v1/lock"),
+                                 ("GET", "/v1/unlock"), ("POST", "/v1/dms"), ("GET", "/v1/dms/arm"),
+                                 ("POST", "/v1/close/manual%2Fa%2Fm1")):
                 status, body, resp = await c.request(method, path, auth=_auth("token"))
                 assert status == 405 and body["error"] == "METHOD_NOT_ALLOWED", (method, path)
                 assert "Allow" in resp.headers and resp.headers["Cache-Control"] == "no-store"
             status, body, _ = await c.request("GET", "/v1/check-order")
             assert status == 405 and body["allow"] is False
-            for path in ("/", "/v2/status", "/healthz/", "/v1/heartbeat", "/admin"):
+            for path in ("/", "/v2/status", "/healthz/", "/v1/heartbeat", "/admin", "/v1/dms/", "/v1/close/"):
                 status, body, resp = await c.request("GET", path)
                 assert status == 404 and body == {"error": "NOT_FOUND", "reason": "NOT_FOUND"}, path
                 assert resp.headers["Cache-Control"] == "no-store"
@@ -536,7 +643,11 @@ FAILING = [("GET", "/readyz", None, None, "ready"), ("GET", "/metrics", None, No
            ("GET", "/v1/status", None, None, "status"), ("GET", "/v1/lock", None, None, "lock_document"),
            ("POST", "/v1/check-order", ORDER, None, "check_order"),
            ("POST", "/v1/heartbeat/bot", None, "token", "heartbeat"),
-           ("POST", "/v1/reset", RESET, "token", "reset"), ("POST", "/v1/close", CLOSE, "token", "close")]
+           ("POST", "/v1/reset", RESET, "token", "reset"), ("POST", "/v1/close", CLOSE, "token", "close"),
+           ("GET", "/v1/close/manual%2Fa%2Fm1", None, None, "close_progress"),
+           ("POST", "/v1/lock", LOCK, "token", "lock_scope"), ("POST", "/v1/unlock", UNLOCK, "token", "unlock_scope"),
+           ("GET", "/v1/dms", None, None, "dms_status"), ("POST", "/v1/dms/arm", ARM, "token", "dms_arm"),
+           ("POST", "/v1/dms/disarm", DISARM, "token", "dms_disarm")]
 
 
 def test_a_view_that_raises_is_a_bare_500_internal(caplog):
@@ -600,22 +711,25 @@ _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12)
-_fields = st.sampled_from(sorted({"policy", "scope", "approver", "reason", "dry_run", *REQUEST_FIELDS, "extra", ""}))
+_fields = st.sampled_from(sorted({"policy", "scope", "approver", "reason", "dry_run", *REQUEST_FIELDS, "extra", "",
+                                  "mode", "ttl_s", "source", "timeout_s"}))
 _near_valid = st.dictionaries(_fields, _json_values, max_size=8)
 _bodies = st.one_of(
     st.binary(max_size=300),
     _json_values.map(lambda v: json.dumps(v).encode()),
     _near_valid.map(lambda v: json.dumps(v).encode()),
-    st.sampled_from([ORDER, RESET, CLOSE, {}]).map(lambda v: json.dumps(v).encode()),
+    st.sampled_from([ORDER, RESET, CLOSE, LOCK, UNLOCK, ARM, DISARM, {}]).map(lambda v: json.dumps(v).encode()),
     st.builds(lambda base, extra: json.dumps({**base, **extra}).encode(),  # one field off
-              st.sampled_from([ORDER, RESET, CLOSE, {}]), st.dictionaries(_fields, _json_values, max_size=1)),
+              st.sampled_from([ORDER, RESET, CLOSE, LOCK, UNLOCK, ARM, DISARM, {}]),
+              st.dictionaries(_fields, _json_values, max_size=1)),
 )
 # Weighted towards requests that pass the earlier checks, so that validation and the view are reached.
 _content_types = st.sampled_from(["application/json"] * 6 + [
     None, "application/json; charset=utf-8", "text/plain", "application/json; charset=latin-1",
     "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", 'application/json; charset=""'])
 _auths = st.sampled_from(["token"] * 6 + [None, "Bearer wrong", "Bearer", "Basic abc", "Bearer \u00e9t\u00e9"])
-_paths = st.sampled_from(["/v1/check-order", "/v1/reset", "/v1/close", "/v1/heartbeat/bot", "?"]).flatmap(
+_paths = st.sampled_from(["/v1/check-order", "/v1/reset", "/v1/close", "/v1/heartbeat/bot", "/v1/lock", "/v1/unlock",
+                          "/v1/dms/arm", "/v1/dms/disarm", "?"]).flatmap(
     lambda p: st.text(max_size=70).map(lambda s: "/v1/heartbeat/" + quote(s, safe="")) if p == "?" else st.just(p))
 
 
@@ -645,6 +759,10 @@ def test_random_posts_never_yield_a_500_nor_kill_the_server():
     @example(path="/v1/reset", data=json.dumps(RESET).encode(), ctype="application/json", auth="token")
     @example(path="/v1/close", data=json.dumps(CLOSE).encode(), ctype="application/json", auth="token")
     @example(path="/v1/heartbeat/bot", data=b"", ctype=None, auth="token")
+    @example(path="/v1/lock", data=json.dumps(LOCK).encode(), ctype="application/json", auth="token")
+    @example(path="/v1/unlock", data=json.dumps(UNLOCK).encode(), ctype="application/json", auth="token")
+    @example(path="/v1/dms/arm", data=json.dumps(ARM).encode(), ctype="application/json", auth="token")
+    @example(path="/v1/dms/disarm", data=json.dumps(DISARM).encode(), ctype="application/json", auth="token")
     def check(path, data, ctype, auth):
         status, raw = loop.run_until_complete(asyncio.wait_for(post(path, data, ctype, auth), 5))
         assert status in (200, 202, 204, 400, 401, 404, 409, 413), (status, raw)
@@ -660,7 +778,8 @@ def test_random_posts_never_yield_a_500_nor_kill_the_server():
         check()
         status, _ = loop.run_until_complete(asyncio.wait_for(_get(state["session"], state["base"] + "/healthz"), 5))
         assert status == 200
-        assert {"check_order", "heartbeat", "reset", "close"} <= set(view.names())  # the view was reached
+        assert {"check_order", "heartbeat", "reset", "close", "lock_scope", "unlock_scope", "dms_arm",
+                "dms_disarm"} <= set(view.names())  # the view was reached
     finally:
         async def teardown():
             if "session" in state:

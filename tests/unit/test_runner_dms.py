@@ -78,6 +78,20 @@ def test_arm_never_moves_last_beat_back():
     assert d.due(T0 + 29_999) == [] and d.due(T0 + 30 * SEC) == ["bot-a"]
 
 
+@pytest.mark.parametrize("listening_since, now, due", [
+    pytest.param(None, T0 + 30 * SEC, ["bot-a"], id="no_listening_time"),
+    pytest.param(T0 - 3600 * SEC, T0 + 30 * SEC, ["bot-a"], id="listening_before_the_beat"),
+    pytest.param(T0 + 100 * SEC, T0 + 129_999, [], id="restarted_late_gets_a_whole_timeout"),
+    pytest.param(T0 + 100 * SEC, T0 + 130 * SEC, ["bot-a"], id="then_fires"),
+])
+def test_silence_counts_from_when_the_runner_started_listening(listening_since, now, due):
+    assert armed().due(now, listening_since) == due
+    names, d = armed().fire_due(now, listening_since)
+    assert names == due
+    if due:
+        assert d.due(now + 10 ** 6, listening_since) == []  # once fired, quiet until a beat or an arming
+
+
 def test_disarm_stops_firing_and_keeps_last_beat():
     d = armed().beat("bot-a", T0 + 5 * SEC).disarm("bot-a")
     assert d.due(T0 + 1000 * SEC) == []

@@ -423,3 +423,44 @@ def test_resumption_never_lets_gross_exceed_the_limit_when_growing(side, amount,
         unit = price if price is not None else next(p.notional / p.contracts for p in held if p.symbol == BTC)
         mine = sum(p.notional for p in held if p.symbol == BTC)
         assert before - mine + abs(after_contracts) * unit <= lim.max_gross_exposure * (1 + 1e-9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0.01, 1.0), st.floats(1.01, 4.0), st.integers(60_000, 30 * DAY), st.integers(-DAY, 600 * DAY),
+       st.integers(0, 600 * DAY))
+def test_resume_limits_step_up_only_at_the_scheduled_steps(start, factor, step_ms, t1, gap):
+    plan = ResumePlan(max_positions=20, max_gross_exposure=1e6, start_fraction=start, step_factor=factor,
+                      step_ms=step_ms)
+    a, b = resume_limits(plan, T0, T0 + t1), resume_limits(plan, T0, T0 + t1 + gap)
+    assert a.max_positions <= 20 and b.max_gross_exposure <= 1e6 * (1 + 1e-12)
+    assert (b.max_positions, b.max_gross_exposure) >= (a.max_positions, a.max_gross_exposure)
+    if max(0, t1) // step_ms == (t1 + gap) // step_ms:  # no step boundary between the two times
+        assert (a.max_positions, a.max_gross_exposure, a.day) == (b.max_positions, b.max_gross_exposure, b.day)
+    if not a.done:
+        assert a.until_ms == T0 + a.day * step_ms and a.until_ms > T0 + t1  # the next step is in the future
+        assert resume_limits(plan, T0, a.until_ms - 1).fraction == a.fraction
+
+
+@pytest.mark.parametrize("scope, request_, held", [
+    pytest.param(ACCT, req(amount=500, price=100), True, id="its_account"),
+    pytest.param("global", req(amount=500, price=100), True, id="global_holds_everyone"),
+    pytest.param(None, req(amount=500, price=100), True, id="no_scope_holds_everyone"),
+    pytest.param("binanceusdm", req(amount=500, price=100), True, id="the_account_venue"),
+    pytest.param("strategy-a", req(amount=500, price=100, strategy="strategy-a"), True, id="the_named_strategy"),
+    pytest.param("strategy-a", req(amount=500, price=100), False, id="a_strategy_the_order_does_not_name"),
+    pytest.param("okx/other", req(amount=500, price=100), False, id="another_account"),
+])
+def test_a_resumption_holds_the_orders_that_name_its_scope(scope, request_, held):
+    d = check_order(LockBook(), request_, [], T0, resume=[Resumption(PLAN, T0, scope)])
+    assert d.allow is not held and d.reason.startswith("RESUMING" if held else "ACTIVE"), d.reason
+
+
+def test_an_order_must_pass_every_resumption_that_holds_it():
+    loose = Resumption(ResumePlan(max_gross_exposure=1e9, start_fraction=0.5), T0, "global")
+    tight = Resumption(PLAN, T0, ACCT)
+    order = req(amount=300, price=100)  # 30 000: within both on day 1
+    assert check_order(LockBook(), order, [], T0, resume=[loose, tight]).allow
+    big = req(amount=500, price=100)  # 50 000: over the account's 40 000
+    for both in ([loose, tight], [tight, loose]):
+        d = check_order(LockBook(), big, [], T0, resume=both)
+        assert not d.allow and "limit 40000.00" in d.reason

@@ -479,3 +479,29 @@ def test_lock_status_unlocked_doc():
     doc = LockStatus.unlocked(ACCT).to_doc()
     assert doc == {"locked": False, "mode": "active", "scope": ACCT, "stage": None, "policy": None,
                    "reason": "ACTIVE", "created_ts": None, "expires_ts": None, "manual": False, "details": {}}
+
+
+def test_extra_keys_reach_the_file_and_never_overwrite_the_lock(tmp_path):
+    b = LockBook().apply("bot-a", "halted", now_ms=T0, policy=lockmod.DEAD_MANS_SWITCH, reason="DMS_FIRED: bot-a")
+    path = tmp_path / "lock.json"
+    resuming = {ACCT: {"day": 1, "days": 4, "max_positions": 3}}
+    write_lock_file(path, b, T0, extra={"resuming": resuming})
+    assert json.loads(path.read_text())["resuming"] == resuming
+    got = read_lock_file(path, T0)
+    assert not got.corrupt and got.for_scope("bot-a").policy == "@dms" and got.for_scope("bot-a").mode == "halted"
+    for key in ("locked", "mode", "scopes"):
+        with pytest.raises(ValueError, match="overwrite"):
+            write_lock_file(path, LockBook(), T0, extra={key: "active"})
+    assert read_lock_file(path, T0).for_scope("bot-a").mode == "halted", "a refused write leaves the old file"
+
+
+def test_holds_no_policy_placed_can_never_be_mistaken_for_a_policys():
+    import re
+
+    from killswitch.policy.model import NAME_RE
+
+    assert all(not re.match(NAME_RE, origin) for origin in lockmod.NOT_A_POLICY)
+    b = (LockBook().apply(ACCT, "halted", now_ms=T0, policy="futures-book", stage=3, manual=True)
+         .apply(ACCT, "reducing", now_ms=T0, policy=lockmod.OPERATOR, reason="by hand"))
+    assert len(b.release(ACCT, policy=lockmod.OPERATOR).holds) == 1
+    assert b.release(ACCT, policy="futures-book").holds[0].policy == lockmod.OPERATOR

@@ -1,0 +1,468 @@
+"""The runner's operator-set rules, end to end against the simulated exchange on a manual clock:
+the dead man's switch (firing, cancels, halt, re-arming, the venues' native countdowns), manual
+locks and unlocks, and a deposed leader whose audit rows are refused.
+
+The policy ``bot-guard`` halts the account (manual reset) and arms the venue's countdown when
+bot-x has been silent for over a minute; bot-x beats only when a test says so, so the stage is
+entered exactly when a test wants it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import textwrap
+from types import SimpleNamespace
+
+import pytest
+
+from adapters.base import AdapterError, Reason
+from adapters.simulated.adapter import SimulatedAdapter
+from adapters.simulated.engine import ManualClock
+from adapters.simulated.scenarios import build
+from killswitch.compile.compiler import compile_documents
+from killswitch.policy.load import load_text
+from killswitch.runner.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, read_lock_file
+from killswitch.runner.loop import Runner
+from killswitch.runner.sinks import DMS_FIRED
+from killswitch.state import open_store
+
+T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
+TICK_MS = 5_000
+ACCOUNT = "simulated/sim-main"
+
+GUARD = textwrap.dedent(
+    """\
+    apiVersion: killswitch/v1
+    kind: Policy
+    metadata: {name: bot-guard}
+    spec:
+      scope: {level: account, accounts: {match_labels: {book: futures}}}
+      interval: 5s
+      signals:
+        bot: {heartbeat_age: {source: bot-x}}
+      triggers:
+        silent: {when: "bot > 60s", on_missing_data: hold}
+      stages:
+        - {level: 1, name: halt, on: [silent], reset: manual,
+           actions: [{lock_trading: {mode: halted}}, {arm_exchange_dms: {after: 30s}}]}
+    """
+)
+
+
+def compiled(text: str = GUARD):
+    res = compile_documents(load_text(text, "guard.yaml"))
+    assert res.graph is not None, [d.message for d in res.errors]
+    return res.graph
+
+
+class FlakyCountdown:
+    """The simulated adapter, whose cancel-all-after refresh fails while ``failing`` is set."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.failing = False
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def arm_cancel_all_after(self, seconds, symbols=()):
+        if self.failing:
+            raise AdapterError(Reason.EXCHANGE_UNAVAILABLE, "venue down", venue="simulated")
+        return await self.inner.arm_cancel_all_after(seconds, symbols)
+
+
+def make(tmp_path, *, text: str = GUARD, dry_run: bool = False, engine=None, clock=None, holder: str = "runner"):
+    clock = clock or ManualClock(T0)
+    if engine is None:
+        engine = build("calm", clock)
+        for symbol, price in {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}.items():
+            engine.set_mark(symbol, price)
+    adapter = FlakyCountdown(SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
+                                              strategy_prefixes={"bot-a-": "bot-a"}, timeout_s=2.0))
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    runner = Runner(compiled(text), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=dry_run,
+                    clock=clock, holder=holder)
+    return SimpleNamespace(runner=runner, engine=engine, clock=clock, store=store, adapter=adapter,
+                           db=tmp_path / "state.db")
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def ticks(w, n: int, *, beat: tuple[str, ...] = ()) -> list:
+    async def go():
+        out = []
+        for _ in range(n):
+            w.clock.advance(TICK_MS)
+            for source in beat:
+                w.runner.heartbeat(source)
+            out.append(await w.runner.tick())
+        return out
+    return run(go())
+
+
+def start(w) -> None:
+    run(w.runner.start())
+
+
+def resting_order(w, cid: str = "bot-a-1") -> None:
+    w.engine.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.01, 50_000.0, time_in_force="GTC",
+                         client_order_id=cid)
+
+
+def open_client_ids(w) -> set:
+    return {o.client_order_id for o in w.engine.open_orders("sim-main")}
+
+
+def audit_kinds(w) -> list[str]:
+    import sqlite3
+
+    db = sqlite3.connect(w.db)
+    try:
+        return [k for (k,) in db.execute("SELECT kind FROM audit_log ORDER BY seq")]
+    finally:
+        db.close()
+
+
+def fired(reports) -> list:
+    return [e for r in reports for e in r.events if e.kind == DMS_FIRED]
+
+
+def order(**kw) -> dict:
+    return {"account": ACCOUNT, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.01, **kw}
+
+
+# --- the dead man's switch --------------------------------------------------------------------------
+
+
+def test_an_overdue_source_fires_exactly_once_per_arming_and_survives_a_restart(tmp_path):
+    w = make(tmp_path)
+    start(w)
+    resting_order(w)
+    assert w.runner.dms_arm("bot-a", 12).done
+    reports = ticks(w, 2)  # 10 s of silence: not yet
+    assert fired(reports) == [] and "bot-a-1" in open_client_ids(w)
+    reports = ticks(w, 20)  # a silence of 110 s: one firing, not one per tick
+    [event] = fired(reports)
+    assert event.labels["source"] == "bot-a" and event.labels["scope"] == "bot-a"
+    assert event.labels["severity"] == "critical" and event.data["orders"] == 1 and event.data["lock"] == "halted"
+    assert "bot-a-1" not in open_client_ids(w), "the silent bot's resting order was cancelled"
+    assert audit_kinds(w).count("dms_fired") == 1 and "dms_orders_canceled" in audit_kinds(w)
+    decision = w.runner.check_order(order(strategy="bot-a"))
+    assert not decision.allow and decision.reason.startswith("HALTED:")
+    assert w.runner.check_order(order()).allow, "only the silent source's scope is halted"
+    lock = read_lock_file(tmp_path / "lock.json")
+    assert lock.for_scope("bot-a").mode == "halted" and lock.for_scope("bot-a").policy == DEAD_MANS_SWITCH
+    status = w.runner.dms_status()["sources"]["bot-a"]
+    assert status["fired"] and status["locked"] and status["fires_in_s"] is None
+    w.store.close()
+
+    again = make(tmp_path, engine=w.engine, clock=w.clock)  # a restarted runner: the firing is remembered
+    start(again)
+    assert fired(ticks(again, 30)) == []
+    assert again.runner.lock_document("bot-a")["mode"] == "halted", "a halt stays a halt after a restart"
+
+    answer = again.runner.dms_arm("bot-a", 12)  # someone looked: arming again lifts the halt
+    assert answer.done and "lifted" in answer.reason
+    assert again.runner.check_order(order(strategy="bot-a")).allow
+    assert fired(ticks(again, 2)) == []
+    assert len(fired(ticks(again, 2))) == 1, "a new arming fires again after a new silence"
+    assert audit_kinds(again).count("dms_fired") == 2
+
+
+def test_heartbeats_keep_an_armed_source_quiet_and_a_beat_after_firing_does_not_lift_the_halt(tmp_path):
+    w = make(tmp_path)
+    start(w)
+    w.runner.dms_arm("bot-a", 12)
+    assert fired(ticks(w, 30, beat=("bot-a",))) == []
+    assert w.runner.dms_status()["sources"]["bot-a"]["fires_in_s"] == 12
+    assert len(fired(ticks(w, 3))) == 1
+    ticks(w, 1, beat=("bot-a",))  # the bot is back...
+    assert w.runner.lock_document("bot-a")["mode"] == "halted", "...but only a person lifts its halt"
+    assert not w.runner.dms_status()["sources"]["bot-a"]["fired"]  # it is watched again
+
+
+def test_silence_counts_only_from_when_the_runner_started_listening(tmp_path):
+    w = make(tmp_path)
+    start(w)
+    w.runner.dms_arm("bot-a", 60)
+    w.store.close()
+    w.clock.advance(3_600_000)  # the runner was down for an hour: bot-a could not beat to anyone
+    again = make(tmp_path, engine=w.engine, clock=w.clock)
+    start(again)
+    assert fired(ticks(again, 11)) == []  # 55 s since the restart
+    assert [e.labels["source"] for e in fired(ticks(again, 1))] == ["bot-a"]
+
+
+def test_in_dry_run_a_firing_halts_and_audits_but_cancels_nothing(tmp_path):
+    w = make(tmp_path, dry_run=True)
+    start(w)
+    resting_order(w)
+    w.runner.dms_arm("bot-a", 5)
+    assert len(fired(ticks(w, 3))) == 1
+    assert "bot-a-1" in open_client_ids(w)
+    assert "dms_cancel_dry_run" in audit_kinds(w) and "dms_orders_canceled" not in audit_kinds(w)
+    assert not w.runner.check_order(order(strategy="bot-a")).allow
+
+
+def test_disarm_stops_watching_but_keeps_a_halt_and_unlock_lifts_it(tmp_path):
+    w = make(tmp_path)
+    start(w)
+    w.runner.dms_arm("bot-a", 5)
+    w.runner.dms_arm("bot-b", 5)
+    assert w.runner.dms_disarm("bot-b").reason == "DMS_DISARMED: source=bot-b"
+    assert [e.labels["source"] for e in fired(ticks(w, 3))] == ["bot-a"]
+    answer = w.runner.dms_disarm("bot-a")
+    assert answer.done and "stays until ksctl unlock" in answer.reason
+    assert w.runner.dms_disarm("bot-a").reason.startswith("NOT_ARMED")
+    assert w.runner.lock_document("bot-a")["mode"] == "halted"
+    answer = w.runner.unlock_scope("bot-a", "bot restarted and checked")
+    assert answer.done and "dead man's switch" in answer.reason
+    assert w.runner.check_order(order(strategy="bot-a")).allow
+    assert fired(ticks(w, 5)) == []
+
+
+def test_the_venue_countdown_is_armed_refreshed_shown_and_disarmed_after_the_reset(tmp_path):
+    w = make(tmp_path)
+    start(w)
+    w.runner.heartbeat("bot-x")
+    ticks(w, 13)  # bot-x silent for 65 s: the halt stage arms the venue's 30 s countdown
+    assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
+    deadlines = set(w.engine.countdowns("sim-main").values())
+    assert deadlines == {w.clock() + 30_000}
+    native = w.runner.dms_status()["native"][ACCOUNT]
+    assert native["countdown_s"] == 30 and native["last_refresh_age_s"] == 0 and native["error"] is None
+    ticks(w, 1)  # 5 s: not due (a third of 30 s is 10 s)
+    assert set(w.engine.countdowns("sim-main").values()) == deadlines
+    ticks(w, 1)  # 10 s: refreshed
+    assert set(w.engine.countdowns("sim-main").values()) == {w.clock() + 30_000}
+
+    w.adapter.failing = True
+    ticks(w, 7)  # 35 s without a refresh: failures are audited and shown, and the countdown lapses
+    native = w.runner.dms_status()["native"][ACCOUNT]
+    assert native["error"] == "EXCHANGE_UNAVAILABLE" and native["lapsed"] and native["cancels_in_s"] == 0
+    assert "dms_refresh_failed" in audit_kinds(w)
+    w.adapter.failing = False
+    ticks(w, 1)
+    assert w.runner.dms_status()["native"][ACCOUNT]["error"] is None
+    assert "dms_native_lapsed" in audit_kinds(w)
+
+    assert w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x back").done
+    w.runner.heartbeat("bot-x")
+    ticks(w, 1)
+    assert w.engine.countdowns("sim-main") == {} and w.runner.dms_status()["native"] == {}
+    assert "dms_native_disarmed" in audit_kinds(w)
+
+
+def test_a_dry_run_runner_never_touches_the_venue_countdown(tmp_path):
+    w = make(tmp_path, dry_run=True)
+    start(w)
+    w.runner.heartbeat("bot-x")
+    ticks(w, 14)
+    assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
+    assert w.engine.countdowns("sim-main") == {} and w.runner.dms_status()["native"] == {}
+
+
+def test_status_and_metrics_show_the_switch(tmp_path):
+    w = make(tmp_path)
+    start(w)
+    w.runner.dms_arm("bot-a", 30)
+    ticks(w, 2)
+    st = w.runner.status()
+    assert st.dms["sources"]["bot-a"] == {"armed": True, "last_beat_age_s": 10.0, "fires_in_s": 20.0,
+                                          "fired": False, "timeout_s": 30.0, "locked": False}
+    assert 'killswitch_dms_seconds_until_fire{source="bot-a"} 20' in w.runner.metrics_text()
+    assert "killswitch_dms_fired_total 0" in w.runner.metrics_text()
+
+
+# --- manual locks ----------------------------------------------------------------------------------------
+
+
+def test_a_manual_lock_shows_in_the_lock_file_and_the_gate_until_unlocked(tmp_path):
+    w = make(tmp_path)
+    start(w)
+    ticks(w, 1)  # positions known
+    answer = w.runner.lock_scope(ACCOUNT, "reducing", "exchange incident", 6 * 3600)
+    assert answer.done and answer.reason == f"LOCKED: scope={ACCOUNT} mode=reducing until 2026-03-02T19:00:05.000Z"
+    doc = json.loads((tmp_path / "lock.json").read_text())
+    entry = doc["scopes"][ACCOUNT]
+    assert entry["mode"] == "reducing" and entry["policy"] == OPERATOR and "exchange incident" in entry["reason"]
+    assert w.runner.lock_document(ACCOUNT)["mode"] == "reducing"
+    assert w.runner.check_order(order(side="sell", amount=1)).allow  # reduces the BTC long
+    assert not w.runner.check_order(order(side="buy", amount=1)).allow
+    assert w.runner.lock_scope(ACCOUNT, "halted", "worse", None).reason == \
+        f"LOCKED: scope={ACCOUNT} mode=halted until ksctl unlock"
+    assert w.runner.lock_document(ACCOUNT)["mode"] == "halted"
+    assert w.runner.lock_scope(ACCOUNT, "reducing", "better", None).done  # replaces, does not stack
+    assert w.runner.lock_document(ACCOUNT)["mode"] == "reducing"
+    answer = w.runner.unlock_scope(ACCOUNT, "incident over")
+    assert answer.done and answer.reason == f"UNLOCKED: {ACCOUNT} (operator lock lifted)"
+    assert json.loads((tmp_path / "lock.json").read_text())["locked"] is False
+    assert w.runner.unlock_scope(ACCOUNT, "again").reason.startswith("NOT_LOCKED")
+    kinds = audit_kinds(w)
+    assert kinds.count("manual_lock") == 3 and kinds.count("manual_unlock") == 2  # the refusal is audited too
+
+
+def test_a_manual_lock_ends_at_its_ttl(tmp_path):
+    w = make(tmp_path)
+    start(w)
+    w.runner.lock_scope("global", "halted", "maintenance", 60)
+    assert not w.runner.check_order(order()).allow
+    ticks(w, 12)
+    assert w.runner.check_order(order()).allow
+    assert json.loads((tmp_path / "lock.json").read_text())["locked"] is False
+
+
+def _hold(book, kind: str):
+    if kind == "manual-stage":
+        return book.apply(ACCOUNT, "halted", now_ms=T0, policy="futures-book", stage=3, manual=True, reason="L3")
+    if kind == "ttl-stage":
+        return book.apply(ACCOUNT, "reducing", now_ms=T0, policy="futures-book", stage=1, ttl_ms=86_400_000,
+                          reason="L1")
+    if kind == "operator":
+        return book.apply(ACCOUNT, "halted", now_ms=T0, policy=OPERATOR, reason="by hand")
+    return book.apply(ACCOUNT, "halted", now_ms=T0, policy=DEAD_MANS_SWITCH, reason="silent")
+
+
+@pytest.mark.parametrize("holds, done, code", [
+    (["manual-stage"], False, "MANUAL_RESET_REQUIRED"),
+    (["manual-stage", "operator"], False, "MANUAL_RESET_REQUIRED"),
+    (["manual-stage", "dms"], False, "MANUAL_RESET_REQUIRED"),
+    (["manual-stage", "ttl-stage", "operator"], False, "MANUAL_RESET_REQUIRED"),
+    (["ttl-stage"], False, "POLICY_LOCK"),
+    (["ttl-stage", "operator"], False, "POLICY_LOCK"),
+    (["operator"], True, "UNLOCKED"),
+    (["dms"], True, "UNLOCKED"),
+    (["operator", "dms"], True, "UNLOCKED"),
+    ([], False, "NOT_LOCKED"),
+])
+def test_unlock_never_lifts_a_lock_a_stage_holds(tmp_path, holds, done, code):
+    w = make(tmp_path)
+    start(w)
+    book = LockBook()
+    for kind in holds:
+        book = _hold(book, kind)
+    w.runner.lock_book = book
+    answer = w.runner.unlock_scope(ACCOUNT, "let us trade")
+    assert (answer.done, answer.reason.split(":")[0]) == (done, code), answer
+    if not done:
+        assert w.runner.lock_book == book, "a refused unlock lifts nothing"
+    else:
+        assert w.runner.lock_book.in_force(T0) == ()
+    if code == "MANUAL_RESET_REQUIRED":
+        assert "ksctl reset --policy futures-book" in answer.reason
+
+
+def test_a_latched_stage_lock_needs_the_reset_then_the_operator_lock_can_go(tmp_path):
+    w = make(tmp_path)
+    start(w)
+    w.runner.heartbeat("bot-x")
+    ticks(w, 13)
+    assert w.runner.lock_document(ACCOUNT)["manual"] is True
+    w.runner.lock_scope(ACCOUNT, "halted", "belt and braces", None)
+    assert w.runner.unlock_scope(ACCOUNT, "go").reason.startswith("MANUAL_RESET_REQUIRED: ")
+    assert w.runner.lock_document(ACCOUNT)["locked"]
+    assert w.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed").done
+    assert w.runner.lock_document(ACCOUNT)["policy"] == OPERATOR, "the reset lifts only the stage's lock"
+    assert w.runner.unlock_scope(ACCOUNT, "go").done
+    assert not w.runner.lock_document(ACCOUNT)["locked"]
+
+
+# --- fencing: a deposed leader records nothing ----------------------------------------------------------
+
+
+def test_a_deposed_leader_cannot_lock_arm_or_audit(tmp_path):
+    a = make(tmp_path, holder="a")
+    start(a)
+    ticks(a, 1)
+    b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
+    a.clock.advance(10_000)  # a's lease (5 s) ran out while it was paused; b takes over
+    start(b)
+    assert b.runner.leader
+    rows = len(audit_kinds(b))
+    changes = [lambda: a.runner.lock_scope("global", "halted", "late", None), lambda: a.runner.dms_arm("bot-a", 10),
+               lambda: a.runner.unlock_scope(ACCOUNT, "late"), lambda: a.runner.close(ACCOUNT, "late", False),
+               lambda: a.runner.reset("bot-guard", ACCOUNT, "alice", "late")]
+    a.runner.lock_book = _hold(LockBook(), "operator")
+    for change in changes:
+        a.runner.leader = True  # paused, it still believes it leads
+        answer = change()
+        assert not getattr(answer, "done", getattr(answer, "accepted", None)), answer
+        assert answer.reason.startswith("DEPOSED: "), answer
+        assert not a.runner.leader
+    assert a.runner.lock_book == _hold(LockBook(), "operator") and a.runner.dms.sources == {}, "nothing changed"
+    assert len(audit_kinds(b)) == rows, "no audit row of the deposed leader landed"
+    assert b.store.verify_audit() == (True, None)
+    assert not b.runner.lock_book.in_force(a.clock())
+    assert a.runner.lock_scope("global", "halted", "still late", None).reason.startswith("NOT_LEADER")
+
+
+def test_a_saved_state_from_before_the_switch_loads(tmp_path):
+    w = make(tmp_path)
+    start(w)
+    ticks(w, 1)
+    doc = w.store.load_engine_state()
+    del doc["dms"], doc["resume"]
+    w.store.save_engine_state(doc, "d", w.runner.fence)
+    again = make(tmp_path, engine=w.engine, clock=w.clock)
+    assert again.runner.dms.sources == {} and again.runner.resume_starts == {}
+
+
+# --- the daemon between ticks ------------------------------------------------------------------------------
+
+
+class _WaitingRunner:
+    """What ``Daemon._wait`` uses of a runner: the lease renewal and the countdown refresh."""
+
+    def __init__(self, fenced_after: int):
+        self.renewals = self.refreshes = 0
+        self.fenced_after = fenced_after
+        self.leader = True
+
+    def renew(self) -> bool:
+        self.renewals += 1
+        return self.leader
+
+    async def refresh_native(self) -> None:
+        from killswitch.state.store import FencedError
+
+        self.refreshes += 1
+        if self.refreshes >= self.fenced_after:
+            raise FencedError(1, 2)
+
+
+def test_the_daemon_refreshes_the_venue_countdowns_between_ticks_and_stops_when_deposed():
+    from killswitch.runner.daemon import Daemon, RunOptions
+
+    async def go():
+        daemon = Daemon(RunOptions(("p",), "a.yaml", "sqlite://x", "lock.json", lease_ttl_ms=150), print, print)
+        runner = _WaitingRunner(fenced_after=3)
+        await daemon._wait(runner, 0.5)  # renewals every 50 ms
+        return runner
+
+    runner = run(go())
+    assert runner.renewals >= 5 and runner.refreshes == 3, (runner.renewals, runner.refreshes)
+    assert not runner.leader, "a fenced refresh means this runner was deposed"
+
+
+def test_a_deposed_daemons_reload_row_is_refused_then_written_as_a_standby(tmp_path):
+    from killswitch.runner.daemon import _audit
+
+    a = make(tmp_path, holder="a")
+    start(a)
+    b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
+    a.clock.advance(10_000)
+    start(b)
+    _audit(a.runner, "policy_reloaded", a.clock(), {"to": "sha256:x"})
+    assert not a.runner.leader
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "state.db")
+    try:
+        [(payload,)] = db.execute("SELECT payload FROM audit_log WHERE kind = 'policy_reloaded'").fetchall()
+    finally:
+        db.close()
+    assert json.loads(payload) == {"to": "sha256:x", "standby": True}
+    assert b.store.verify_audit() == (True, None)

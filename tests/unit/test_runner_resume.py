@@ -1,0 +1,189 @@
+"""Resumption after a reset: the policy's ``resume`` block (validation, compilation, digest) and
+the runner holding the pre-trade gate at the reduced limits until they are normal again."""
+
+from __future__ import annotations
+
+import pytest
+
+from killswitch.compile.compiler import compile_documents
+from killswitch.policy.load import load_text
+
+from .test_runner_operator import ACCOUNT, GUARD, TICK_MS, compiled, make, start, ticks
+
+DAY = 86_400_000
+RESUME = "  resume: {start: 25%, step: x2, every: 1d, max_positions: 8, max_gross_exposure: 4M}\n"
+
+
+def compile_with(block: str):
+    return compile_documents(load_text(GUARD + block, "guard.yaml"))
+
+
+# --- the resume block ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block, code, words", [
+    ("  resume: {step: x2, max_positions: 8}\n", "KS102", 'missing required key "start" in resume'),
+    ("  resume: {start: 25%}\n", "KS102", "resume needs the normal limits it scales"),
+    ("  resume: {start: 0%, max_positions: 8}\n", "KS111", "start must be above 0% and at most 100%"),
+    ("  resume: {start: 120%, max_positions: 8}\n", "KS111", "start must be above 0% and at most 100%"),
+    ("  resume: {start: 25, max_positions: 8}\n", "KS111", "ambiguous"),
+    ("  resume: {start: 25%, step: x1, max_positions: 8}\n", "KS103", "step must be a factor above x1 and at most x10"),
+    ("  resume: {start: 25%, step: 0.5, max_positions: 8}\n", "KS103", "above x1"),
+    ("  resume: {start: 25%, step: x11, max_positions: 8}\n", "KS103", "at most x10"),
+    ("  resume: {start: 25%, step: 150%, max_positions: 8}\n", "KS103", '"150%" is not a factor; write it like x1.5'),
+    ("  resume: {start: 25%, step: true, max_positions: 8}\n", "KS103", "step is a factor such as x1.5"),
+    ("  resume: {start: 25%, every: 30s, max_positions: 8}\n", "KS110", "every must be between 1m and 30d"),
+    ("  resume: {start: 25%, every: 31d, max_positions: 8}\n", "KS110", "every must be between 1m and 30d"),
+    ("  resume: {start: 25%, every: daily, max_positions: 8}\n", "KS110", "not a duration"),
+    ("  resume: {start: 25%, max_positions: 0}\n", "KS103", "greater than or equal to 1"),
+    ("  resume: {start: 25%, max_gross_exposure: 0}\n", "KS112", "max_gross_exposure must be above 0"),
+    ("  resume: {start: 25%, max_gross_exposure: lots}\n", "KS112", "not an amount"),
+    ("  resume: {start: 0.001%, step: x1.001, max_positions: 8}\n", "KS103", "more than 1000 steps"),
+    ("  resume: {start: 25%, max_positions: 8, from_level: 2}\n", "KS104",
+     "resume.from_level 2 is not a stage level of this policy"),
+    ("  resume: {start: 25%, max_positions: 8, after: 1d}\n", "KS101", 'unknown key "after" in resume'),
+])
+def test_bad_resume_blocks_are_reported_with_code_and_position(block, code, words):
+    res = compile_with(block)
+    assert res.graph is None
+    [d] = [d for d in res.errors if d.code == code]
+    assert words in d.message or words in (d.hint or ""), (d.message, d.hint)
+    assert d.location().startswith("guard.yaml:14:"), d.location()
+
+
+def test_the_resume_block_compiles_into_the_graph():
+    res = compile_with(RESUME)
+    assert res.errors == []
+    r = res.graph.policies[0].resume
+    assert (r.start_fraction, r.step_factor, r.step_ms, r.from_level, r.max_positions, r.max_gross_exposure) == \
+        (0.25, 2.0, DAY, 1, 8, 4_000_000.0)
+    assert compiled().policies[0].resume is None
+
+
+def test_the_digest_follows_the_resume_plan_and_not_its_spelling():
+    base = compile_with("").graph.digest
+    plan = compile_with(RESUME).graph.digest
+    assert plan != base
+    same = compile_with("  resume: {start: 0.25, step: 2, every: 24h, max_positions: 8, max_gross_exposure: 4000k}\n")
+    assert same.graph.digest == plan
+    for changed in (RESUME.replace("x2", "x1.5"), RESUME.replace("25%", "30%"), RESUME.replace("1d", "12h"),
+                    RESUME.replace("8,", "9,"), RESUME.replace("4M", "5M"), RESUME.replace("}", ", from_level: 1}")):
+        assert compile_with(changed).graph.digest not in (base, plan), changed
+
+
+def test_the_example_futures_book_resumes_after_its_flatten():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "policies" / "futures-book.yaml").read_text()
+    res = compile_documents(load_text(text, "futures-book.yaml"))
+    assert res.errors == []
+    r = res.graph.policies[0].resume
+    assert (r.from_level, r.start_fraction, r.step_factor, r.step_ms) == (3, 0.25, 1.5, DAY)
+
+
+# --- the runner holds the gate ---------------------------------------------------------------------
+
+
+def order(**kw) -> dict:
+    return {"account": ACCOUNT, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 1, **kw}
+
+
+def halt_and_reset(w) -> None:
+    """bot-x goes silent for over a minute (stage 1 latches), comes back, and alice resets."""
+    start(w)
+    w.runner.heartbeat("bot-x")
+    ticks(w, 13)
+    assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
+    w.runner.heartbeat("bot-x")
+    answer = w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x is back")
+    assert answer.done, answer
+
+
+def test_after_a_reset_the_gate_holds_reduced_limits_that_step_up_daily_until_normal(tmp_path):
+    w = make(tmp_path, text=GUARD + RESUME)
+    halt_and_reset(w)
+    reset_ms = w.clock()
+    # the book holds 740 000 gross (BTC 300k, ETH 300k, SOL 140k) in 3 positions
+    st = w.runner.status().resuming
+    assert [(s.policy, s.scope, s.day, s.days, s.fraction, s.max_positions, s.max_gross_exposure) for s in st] == \
+        [("bot-guard", ACCOUNT, 1, 2, 0.25, 2, 1_000_000.0)]
+    doc = w.runner.lock_document(ACCOUNT)
+    assert doc["locked"] is False and doc["resuming"][ACCOUNT]["max_gross_exposure"] == 1_000_000.0
+    assert w.runner.lock_document()["resuming"][ACCOUNT]["day"] == 1
+    d = w.runner.check_order(order(amount=1))  # +60k → 800k
+    assert d.allow and d.reason.startswith("RESUMING: gross exposure 800000.00 <= limit 1000000.00 (day 1 of 2)")
+    d = w.runner.check_order(order(amount=5))  # +300k → 1.04M
+    assert not d.allow and d.reason.startswith("RESUMING: gross exposure would be 1040000.00 > limit 1000000.00")
+    assert w.runner.check_order(order(side="sell", amount=5)).allow  # closing always passes
+    other = w.runner.check_order({**order(amount=5), "account": "simulated/other"})
+    assert other.reason == "ACTIVE", "another account of the venue is not held by this scope's resumption"
+
+    w.clock.set(reset_ms + DAY - 1)
+    assert not w.runner.check_order(order(amount=5)).allow, "no step up before the schedule says so"
+    w.clock.set(reset_ms + DAY)
+    ticks(w, 1, beat=("bot-x",))
+    d = w.runner.check_order(order(amount=5))
+    assert d.allow and "(day 2 of 2)" in d.reason and "limit 2000000.00" in d.reason
+    assert w.runner.status().resuming[0].max_gross_exposure == 2_000_000.0
+
+    w.clock.set(reset_ms + 2 * DAY - TICK_MS)
+    ticks(w, 1, beat=("bot-x",))  # day 3: normal again, the resumption ends
+    assert w.runner.check_order(order(amount=50)).reason == "ACTIVE"
+    assert w.runner.status().resuming == () and w.runner.resume_starts == {}
+    assert w.runner.lock_document(ACCOUNT)["resuming"] == {}
+
+
+def test_a_resumption_survives_a_restart_and_shows_in_the_lock_file(tmp_path):
+    import json
+
+    w = make(tmp_path, text=GUARD + RESUME)
+    halt_and_reset(w)
+    ticks(w, 1, beat=("bot-x",))
+    assert json.loads((tmp_path / "lock.json").read_text())["resuming"][ACCOUNT]["fraction"] == 0.25
+    w.store.close()
+    again = make(tmp_path, text=GUARD + RESUME, engine=w.engine, clock=w.clock)
+    start(again)
+    ticks(again, 1, beat=("bot-x",))
+    assert not again.runner.check_order(order(amount=5)).allow
+
+
+def test_a_new_stage_entry_ends_the_resumption(tmp_path):
+    w = make(tmp_path, text=GUARD + RESUME)
+    halt_and_reset(w)
+    ticks(w, 13)  # silent again: stage 1 again
+    assert w.runner.resume_starts == {}
+    assert w.runner.check_order(order(side="sell", amount=1)).reason.startswith("HALTED")
+
+
+def test_only_resets_from_the_resume_level_up_start_one(tmp_path):
+    two_stages = GUARD.replace(
+        "       actions: [{lock_trading: {mode: halted}}, {arm_exchange_dms: {after: 30s}}]}\n",
+        "       actions: [{lock_trading: {mode: halted}}]}\n"
+        "    - {level: 2, name: later, on: [never], reset: manual, actions: [{lock_trading: {mode: halted}}]}\n"
+    ).replace('    silent: {when: "bot > 60s", on_missing_data: hold}\n',
+              '    silent: {when: "bot > 60s", on_missing_data: hold}\n'
+              '    never: {when: "bot > 3600s", on_missing_data: hold}\n')
+    assert "level: 2" in two_stages and "never:" in two_stages
+    w = make(tmp_path, text=two_stages + RESUME.replace("}", ", from_level: 2}"))
+    halt_and_reset(w)
+    assert w.runner.resume_starts == {} and w.runner.check_order(order(amount=50)).reason == "ACTIVE"
+
+
+def test_a_policy_reload_without_the_resume_block_ends_the_resumption(tmp_path):
+    w = make(tmp_path, text=GUARD + RESUME)
+    halt_and_reset(w)
+    w.runner.graph = compiled(GUARD)
+    assert w.runner.check_order(order(amount=50)).reason == "ACTIVE"
+    ticks(w, 1, beat=("bot-x",))
+    assert w.runner.resume_starts == {}
+
+
+def test_the_resumption_is_audited(tmp_path):
+    from .test_runner_operator import audit_kinds
+
+    w = make(tmp_path, text=GUARD + RESUME)
+    halt_and_reset(w)
+    w.clock.advance(3 * DAY)
+    ticks(w, 1, beat=("bot-x",))
+    kinds = audit_kinds(w)
+    assert kinds.count("resumption_started") == 1 and kinds.count("resumption_ended") == 1
