@@ -1,26 +1,52 @@
-"""``ksctl validate PATH...``: load and compile policies, print every finding."""
+"""``ksctl validate PATH...``: load and compile policies, check the runbook templates they use,
+print every finding."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, compile_paths, output_option
+from .common import EXIT_FINDINGS, EXIT_OK, output_option
+
+
+def compile_paths(paths: tuple[str, ...], runbooks: Optional[str] = None):
+    """Read, load and compile ``paths``, checking runbook templates against ``runbooks`` (default:
+    the ``runbooks/`` directory found walking up from the paths). Returns (result, files read)."""
+    from pathlib import Path
+
+    from ..compile.compiler import compile_documents
+    from ..policy.load import load_sources
+    from ..runbooks.check import TemplateCheck
+    from ..runbooks.templates import find_runbooks_dir
+    from ..sources import read_sources
+
+    src = read_sources(list(paths))
+    loaded = load_sources(src.files)
+    loaded.diagnostics[:0] = src.diagnostics
+    root = Path(runbooks) if runbooks is not None else find_runbooks_dir(paths)
+    return compile_documents(loaded, src.revision, templates=TemplateCheck(root)), len(src.files)
 
 
 @click.command(epilog="""\b
 Examples:
   ksctl validate policies/
   ksctl validate --strict policies/futures-book.yaml policies/routes.yaml
+  ksctl validate --runbooks deploy/runbooks policies/
   ksctl validate -o json policies/ | jq '.diagnostics[] | select(.severity=="error")'
+Runbook templates are checked in the runbooks/ directory found walking up from the first path
+(to the git root), unless --runbooks names one.
 """)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--strict", is_flag=True, help="Treat warnings as findings (exit 1).")
+@click.option("--runbooks", "runbooks", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Directory of the runbook templates (default: runbooks/ next to the policies).")
 @output_option
-def validate(paths: tuple[str, ...], strict: bool, output: str) -> None:
+def validate(paths: tuple[str, ...], strict: bool, runbooks: Optional[str], output: str) -> None:
     """Check policy files and directories; report every problem as file:line:col."""
     from ..render.diagnostics import validate_json, validate_text
 
-    result, files = compile_paths(paths)
+    result, files = compile_paths(paths, runbooks)
     render = validate_json if output == "json" else validate_text
     click.echo(render(result, files, strict))
     failed = bool(result.errors) or (strict and bool(result.warnings))

@@ -24,7 +24,14 @@ KS213     approvals on a stage that resets by itself
 KS214     a policy whose stages do nothing (warning)
 KS215     a symbol in two correlation groups
 KS216     risk-score weights that do not sum to 1
+KS150     a runbook template that does not parse (KS104 when it does not exist)
+KS151     a runbook template that fails on a sample incident of the stage it serves
+          (an undefined variable, an attribute the sandbox refuses, a type error)
+KS152     a runbook template named without a runbooks/ directory to check it in (warning)
 ========  ===========================================================================
+
+Runbook templates are checked only when the caller hands a :class:`TemplateChecker` over
+(``ksctl validate`` does); the checker does the reading and rendering, so this module stays pure.
 
 Semantics it relies on (and the engine implements): stage machines are kept per policy and
 scope instance; the highest triggered stage wins; stages never de-escalate; a manual-reset
@@ -37,7 +44,7 @@ Pure: no I/O, no clock. The revision is given by the caller.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Protocol
 
 from ..policy import diagnostics as d
 from ..policy import expr as ex
@@ -55,6 +62,7 @@ from .graph import (
     ActionNode,
     DecisionGraph,
     PolicyNode,
+    ResumeNode,
     SignalNode,
     Source,
     StageNode,
@@ -84,8 +92,32 @@ class CompileResult:
         return kinds
 
 
-def compile_documents(loaded: LoadResult, revision: Optional[str] = None) -> CompileResult:
-    """Compile every document of ``loaded``. The graph is built only when nothing is an error."""
+@dataclass(frozen=True)
+class TemplateProblem:
+    """What a :class:`TemplateChecker` found: ``kind`` is ``unknown``, ``syntax``, ``render`` or
+    ``unchecked``; ``file`` and ``line`` say where in the template, when known."""
+
+    kind: str
+    message: str
+    hint: Optional[str] = None
+    file: Optional[str] = None
+    line: Optional[int] = None
+
+
+class TemplateChecker(Protocol):
+    def check(self, name: Optional[str], policy: Optional[PolicyNode], level: Optional[int]
+              ) -> list[TemplateProblem]:
+        """Problems of the runbook template ``name`` (None: the default one) serving stage
+        ``level`` of ``policy`` (None when the policy has other errors: no rendering then)."""
+
+
+_TEMPLATE_CODES = {"unknown": d.KS104, "syntax": d.KS150, "render": d.KS151, "unchecked": d.KS152}
+
+
+def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
+                      templates: Optional[TemplateChecker] = None) -> CompileResult:
+    """Compile every document of ``loaded``. The graph is built only when nothing is an error.
+    With ``templates``, the runbook templates each policy uses are checked too."""
     diags: list[Diagnostic] = list(loaded.diagnostics)
     ctx = _Context(loaded.docs)
     diags.extend(ctx.check_names())
@@ -94,7 +126,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None) -> Com
         if doc.model is None:
             continue
         if isinstance(doc.model, Policy):
-            node = _PolicyCompiler(doc, ctx, diags).run()
+            node = _PolicyCompiler(doc, ctx, diags, templates).run()
             if node is not None:
                 nodes.append(node)
         elif isinstance(doc.model, NotificationRoutes):
@@ -215,7 +247,8 @@ def _pos(p: Position) -> str:
 
 
 class _PolicyCompiler:
-    def __init__(self, doc: LoadedDoc, ctx: _Context, diags: list[Diagnostic]):
+    def __init__(self, doc: LoadedDoc, ctx: _Context, diags: list[Diagnostic],
+                 templates: Optional[TemplateChecker] = None):
         self.doc = doc
         self.ctx = ctx
         self.diags = diags
@@ -225,6 +258,7 @@ class _PolicyCompiler:
         self.bad_signals = doc.poisoned_names("signals")
         self.bad_triggers = doc.poisoned_names("triggers")
         self.errors_before = sum(1 for x in diags if x.is_error)
+        self.templates = templates
 
     def add(self, code: d.Code, pos: Position, message: str, hint: Optional[str] = None) -> None:
         if not self.doc.complete and not code.severity == d.Severity.ERROR:
@@ -241,11 +275,13 @@ class _PolicyCompiler:
         self.actions(stages)
         self.groups_and_weights()
         self.scope_refs()
+        self.resume_ref(stages)
         failed = sum(1 for x in self.diags if x.is_error) > self.errors_before
         if failed or not self.doc.complete:
+            self.runbooks(None)
             return None
         trig_nodes = tuple(triggers[name] for name in self.spec.triggers)
-        return PolicyNode(
+        node = PolicyNode(
             name=self.policy.metadata.name,
             source=Source(self.doc.file, self.sm.doc.line, self.sm.doc.col),
             canonical=self.canonical(triggers),
@@ -256,8 +292,11 @@ class _PolicyCompiler:
             stages=tuple(sorted(stages.values(), key=lambda s: s.level)),
             notify_route=self.spec.notify.route if self.spec.notify else None,
             runbook=self.spec.runbook,
+            resume=self.resume_node(),
             model=self.policy,
         )
+        self.runbooks(node)
+        return node
 
     # signals -------------------------------------------------------------------------------
 
@@ -577,6 +616,63 @@ class _PolicyCompiler:
                          f'scope names unknown account "{name}"',
                          d.suggestion_hint(name, known, "accounts are declared in the Accounts document"))
 
+    # resumption after a reset -----------------------------------------------------------------
+
+    def resume_ref(self, stages: dict[int, StageNode]) -> None:
+        r = self.spec.resume
+        if r is None or r.from_level is None or not stages or r.from_level in stages:
+            return
+        levels = ", ".join(str(level) for level in sorted(stages))
+        self.add(d.KS104, self.sm.value(("spec", "resume", "from_level")),
+                 f"resume.from_level {r.from_level} is not a stage level of this policy",
+                 f"stage levels are {levels}")
+
+    def resume_node(self) -> Optional[ResumeNode]:
+        r = self.spec.resume
+        if r is None:
+            return None
+        return ResumeNode(start_fraction=r.start.fraction, step_factor=float(r.step), step_ms=r.every.ms,
+                          from_level=r.from_level or 1, max_positions=r.max_positions,
+                          max_gross_exposure=r.max_gross_exposure.value if r.max_gross_exposure else None)
+
+    # runbook templates ---------------------------------------------------------------------------
+
+    def runbooks(self, node: Optional[PolicyNode]) -> None:
+        """Every template this policy's runbooks use exists, parses and renders a sample incident
+        of each stage it serves. A problem is reported at the line that names the template; a
+        problem of the default template (no line names it) at its place in the template."""
+        if self.templates is None:
+            return
+        uses: list[tuple[Optional[str], Optional[tuple], list[int]]] = []
+        own: set[int] = set()
+        for i, st in enumerate(self.spec.stages):
+            for j, act in enumerate(st.actions):
+                if act.kind == "runbook":
+                    own.add(st.level)
+                    path = self.doc.stage_path(i) + ("actions", j, "runbook", "template")
+                    uses.append((act.runbook.template, path, [st.level]))
+        rest = [st.level for st in self.spec.stages if st.level not in own]
+        if self.spec.runbook is not None:
+            uses.insert(0, (self.spec.runbook, ("spec", "runbook"), rest or [st.level for st in self.spec.stages]))
+        elif rest:
+            uses.insert(0, (None, None, rest))
+        for name, path, levels in uses:
+            seen: set[tuple] = set()
+            for level in levels if node is not None else [None]:
+                for p in self.templates.check(name, node, level):
+                    key = (p.kind, p.file, p.line, p.message)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    if path is not None:
+                        where = f"{p.file}:{p.line}: " if p.file and p.line else ""
+                        self.add(_TEMPLATE_CODES[p.kind], self.sm.value(path),
+                                 f'runbook template "{name}": {where}{p.message}', p.hint)
+                    elif p.file:  # the default template: no policy line names it, its own line says where
+                        self.diags.append(Diagnostic.make(
+                            _TEMPLATE_CODES[p.kind], p.file, Position(p.line or 1, 1),
+                            f"default runbook template (used when a policy names none): {p.message}", p.hint))
+
     # canonical form --------------------------------------------------------------------------
 
     def canonical(self, triggers: dict[str, TriggerNode]) -> dict:
@@ -676,8 +772,9 @@ def _check_test(doc: LoadedDoc, ctx: _Context, diags: list[Diagnostic]) -> None:
                         d.suggestion_hint(t, triggers, "triggers of the policy under test")))
 
 
-def compile_all(results: Iterable[LoadResult], revision: Optional[str] = None) -> CompileResult:
+def compile_all(results: Iterable[LoadResult], revision: Optional[str] = None,
+                templates: Optional[TemplateChecker] = None) -> CompileResult:
     merged = LoadResult()
     for r in results:
         merged.extend(r)
-    return compile_documents(merged, revision)
+    return compile_documents(merged, revision, templates)

@@ -58,6 +58,11 @@ KS121 = _c("KS121", "condition type error")
 KS122 = _c("KS122", "condition reads an unknown signal")
 KS130 = _c("KS130", "notification route cannot be checked", Severity.WARNING)
 KS140 = _c("KS140", "invalid input series")
+# runbook templates (checked by ``ksctl validate`` against the runbooks/ directory; an unknown
+# template name is KS104)
+KS150 = _c("KS150", "runbook template syntax error")
+KS151 = _c("KS151", "runbook template fails on a sample incident")
+KS152 = _c("KS152", "runbook template cannot be checked", Severity.WARNING)
 
 # --- KS2xx: static safety checks of the compiler ----------------------------------------
 KS201 = _c("KS201", "duplicate stage level")

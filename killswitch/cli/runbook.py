@@ -1,0 +1,102 @@
+"""``ksctl runbook``: an incident's runbook, rendered again from the incident data stored with it.
+
+``render`` uses the templates of today (the ``runbooks/`` directory), so a fixed or improved
+template applies to past incidents; ``--as-stored`` prints what the on-call engineer was shown.
+``list`` names the incidents the store holds runbooks for.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import click
+
+from .common import EXIT_FINDINGS, EXIT_OK
+
+state_option = click.option("--state", "state_url", default="sqlite://./killswitch-state.db", show_default=True,
+                            envvar="KS_STATE_URL", help="sqlite://… or postgresql://… (env KS_STATE_URL).")
+
+
+@click.group()
+def runbook() -> None:
+    """Incident runbooks stored by the runner."""
+
+
+@runbook.command("render", epilog="""\b
+Examples:
+  ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1
+  ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 --format html --out flatten.html
+  ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 --as-stored
+Exit codes: 0 rendered with the template the incident names, 1 unknown incident or a template
+that failed (the runbook is still written, with the fallback that rendered it, and says why).
+""")
+@click.option("--incident", required=True, help="The incident: its decision id (policy/scope/L<level>/e<entry>).")
+@state_option
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of standard output.")
+@click.option("--runbooks", "runbooks", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Directory of the templates (default: runbooks/ found walking up from here).")
+@click.option("--as-stored", is_flag=True, help="Print the runbook as rendered at the time, not again.")
+def render(incident: str, state_url: str, fmt: str, out: Optional[str], runbooks: Optional[str],
+           as_stored: bool) -> None:
+    """Render an incident's runbook again with the current templates."""
+    from pathlib import Path
+
+    from ..runbooks.render import render_runbook
+    from ..runbooks.templates import Templates, find_runbooks_dir
+    from ..state import open_store
+
+    store = open_store(state_url, migrate=False)
+    try:
+        record = store.runbook(incident)
+    finally:
+        store.close()
+    if record is None:
+        click.echo(f"ksctl runbook render: UNKNOWN_INCIDENT: no runbook for {incident!r} in {store.url}", err=True)
+        raise SystemExit(EXIT_FINDINGS)
+    problems: tuple[str, ...] = ()
+    if as_stored:
+        text = record.html if fmt == "html" else record.markdown
+    else:
+        root = Path(runbooks) if runbooks is not None else find_runbooks_dir(["."])
+        rb = render_runbook(record.data, Templates.load(root) if root is not None else None)
+        text, problems = (rb.html if fmt == "html" else rb.markdown), rb.problems
+    if out is not None:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+    for p in problems:
+        click.echo(f"ksctl runbook render: template problem: {p}", err=True)
+    raise SystemExit(EXIT_FINDINGS if problems else EXIT_OK)
+
+
+@runbook.command("list")
+@state_option
+@click.option("--since", default=None, help="Only incidents from this date or time on (UTC), or e.g. 7d ago.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def list_(state_url: str, since: Optional[str], limit: int, output: str) -> None:
+    """The incidents with a stored runbook, newest last."""
+    from ..state import open_store
+    from .report import parse_when
+
+    since_ms = parse_when(since, "--since") if since else None
+    store = open_store(state_url, migrate=False)
+    try:
+        rows = store.runbooks(since_ms=since_ms, limit=limit)
+    finally:
+        store.close()
+    if output == "json":
+        click.echo(json.dumps({"format_version": 1, "runbooks": [
+            {"incident": r.incident, "policy": r.policy, "scope": r.scope, "level": r.level,
+             "created_ms": r.created_ms, "graph_digest": r.graph_digest, "revision": r.revision,
+             "template": r.template} for r in rows]}, indent=1))
+        return
+    from ..runbooks.incident import iso
+
+    for r in rows:
+        click.echo(f"{iso(r.created_ms)}  {r.incident}  stage {r.level}  template {r.template}")
+    if not rows:
+        click.echo("no runbook stored")

@@ -1,0 +1,135 @@
+"""Render the closure report (:func:`killswitch.runbooks.report.closure_report`): markdown, HTML
+(the markdown through the safe converter of :mod:`.runbook`) or JSON (``format_version`` 1).
+
+Pure: values in, text out.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .runbook import html_page, markdown_html
+
+
+def _c(value: Any) -> str:
+    """A value in a table cell: ``-`` for nothing, ``|`` escaped, one line."""
+    if value is None or value == "":
+        return "-"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def report_json(doc: dict) -> str:
+    return json.dumps(doc, indent=1, sort_keys=False, allow_nan=False)
+
+
+def report_markdown(doc: dict) -> str:
+    s = doc["summary"]
+    audit = doc["audit"]
+    p = doc["period"]
+    out = [f"# Kill-switch closure report: {p['since']} to {p['until']}", ""]
+    if audit["intact"]:
+        out += [f"> Audit chain **intact** (verified at {doc['generated']}; "
+                f"{audit['rows_in_period']} rows in the period).", ""]
+    else:
+        out += [f"> **AUDIT CHAIN TAMPERED**: the first row that does not check is row {audit['first_bad_row']}. "
+                "What follows was read from a trail that was changed after it was written.", ""]
+    out += ["| | |", "|---|---|",
+            f"| period (UTC) | {p['since']} to {p['until']} |",
+            f"| generated (UTC) | {doc['generated']} |",
+            f"| state store | `{_c(doc['store'])}` |",
+            f"| incidents | {s['incidents']} ({s['active']} still active, {s['dry_run_incidents']} in dry run) |",
+            f"| stage transitions | {s['transitions']} |",
+            f"| orders | {s['orders']}: {s['orders_filled']} filled, {s['orders_failed']} failed, "
+            f"{s['orders_open']} not settled |",
+            f"| reset approvals | {s['reset_approvals']} |",
+            f"| notifications | {s['notifications_delivered']} delivered, {s['notifications_failed']} failed, "
+            f"{s['notifications_dropped']} dropped |", ""]
+
+    out += ["## Incidents", ""]
+    if not doc["incidents"]:
+        out += ["No stage was entered in the period.", ""]
+    for i in doc["incidents"]:
+        stage = f" ({i['stage']})" if i["stage"] else ""
+        out += [f"### `{i['incident']}`", "",
+                f"- entered {i['at']}: `{i['policy']}` on `{i['scope']}`, stage {i['from']} → {i['level']}{stage}"
+                + (" — **dry run**, nothing sent" if i["dry_run"] else ""),
+                f"- reason: `{i['reason']}`",
+                f"- graph `{i['graph_digest']}`, revision `{_c(i['revision'])}`"]
+        o = i["orders"]
+        line = f"- orders: {o['total']} journaled, {o['filled']} filled, {o['failed']} failed, {o['open']} not settled"
+        if o["planned_dry_run"]:
+            line += f"; {o['planned_dry_run']} planned in dry run"
+        out.append(line)
+        for a in i["approvals"]:
+            out.append(f"- reset approval {a['at']} by **{_c(a['approver'])}**: {_c(a['reason'])} (`{_c(a['result'])}`)")
+        n = i["notifications"]
+        out.append(f"- notifications: delivered to {', '.join(sorted(set(n['delivered']))) or 'none'}"
+                   + (f"; **failed** for {', '.join(sorted(set(n['failed'])))}" if n["failed"] else ""))
+        if i["runbook"]:
+            out.append(f"- runbook: `{i['runbook']['path']}` (template {i['runbook']['template']})")
+        else:
+            out.append("- runbook: none stored")
+        e = i["ended"]
+        out.append(f"- ended: {e['how']} at {e['at']} (`{_c(e['reason'])}`)" if e else "- ended: **still active**")
+        out.append("")
+
+    out += ["## Stage transitions", ""]
+    if doc["transitions"]:
+        out += ["| at | policy | scope | from → to | reason | decision |", "|---|---|---|---|---|---|"]
+        out += [f"| {t['at']} | {_c(t['policy'])} | {_c(t['scope'])} | {t['from']} → {t['to']} | `{_c(t['reason'])}` | "
+                f"{_c(t['decision_id'])} |" for t in doc["transitions"]]
+    else:
+        out.append("None.")
+    out.append("")
+
+    out += ["## Orders", ""]
+    if doc["orders"]:
+        out += ["| at | client order id | incident | account | symbol | side | amount | status | filled |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        out += [f"| {o['at']} | `{o['client_order_id']}` | {_c(o['incident'])} | {o['venue']}/{o['account']} | "
+                f"{_c(o['symbol'])} | {o['side']} | {o['amount']:g} | {o['status']}"
+                + (f" `{o['reason_code']}`" if o["reason_code"] else "") + f" | {_c(o['filled'])} |"
+                for o in doc["orders"]]
+    else:
+        out.append("None journaled.")
+    out.append("")
+
+    out += ["## Resets", ""]
+    if doc["resets"]:
+        out += ["| at | policy | scope | level | approver | reason | result |", "|---|---|---|---|---|---|---|"]
+        out += [f"| {r['at']} | {_c(r['policy'])} | {_c(r['scope'])} | {_c(r['level'])} | {_c(r['approver'])} | "
+                f"{_c(r['reason'])} | `{_c(r['result'])}` |" for r in doc["resets"]]
+    else:
+        out.append("None.")
+    out.append("")
+
+    out += ["## Notifications", ""]
+    if doc["notifications"]:
+        out += ["| at | receipt | receiver | result | attempt | incidents |", "|---|---|---|---|---|---|"]
+        for r in doc["notifications"]:
+            what = r["kind"].replace("notification_", "")
+            if r["kind"] == "notification_failed" and not r["final"]:
+                what += " (retried)"
+            if r["fallback_for"]:
+                what += f" (fallback for {r['fallback_for']})"
+            if r["kind"] == "notification_dropped":
+                what += f" ({r['dropped']})"
+            out.append(f"| {r['at']} | {what} | {_c(r['receiver'])} | {_c(r['result'])} | {_c(r['attempt'])} | "
+                       f"{_c(', '.join(r['incidents']))} |")
+    else:
+        out.append("No receipt in the period.")
+    out.append("")
+
+    out += ["## Other audited events", ""]
+    if doc["other_events"]:
+        out += ["| event | count |", "|---|---|"] + [f"| {k} | {v} |" for k, v in doc["other_events"].items()]
+    else:
+        out.append("None.")
+    out += ["", "---", f"killswitch closure report, format {doc['format_version']}", ""]
+    return "\n".join(out)
+
+
+def report_html(doc: dict) -> str:
+    p = doc["period"]
+    return html_page(f"Kill-switch closure report {p['since']} to {p['until']}", markdown_html(report_markdown(doc)))

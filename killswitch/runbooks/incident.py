@@ -1,0 +1,553 @@
+"""Incident data: everything a runbook says, as one plain JSON value.
+
+An incident is one stage entry of one policy in one scope, named by its decision id
+(``futures-book/binanceusdm/main/L3/e1``). Its data is built once, when the stage is entered,
+from the transition event, the tick's report and the runner (:func:`incident_from_event`), and
+stored with the rendered runbook, so that ``ksctl runbook render`` renders it again with later
+templates and says the same thing. :func:`sample_incident` builds the same shape from a policy
+alone, with made-up values at its thresholds: what ``ksctl validate`` renders templates against,
+and what the golden tests pin.
+
+The data holds names, numbers, reason codes and commands. It never holds a credential, a
+notification URL or an exchange's error text: nothing here reads the adapters, the Accounts
+document or the environment. Values are pre-formatted (``10.4%``, ``15m``) so that templates
+stay simple and a later rendering cannot disagree with the first.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import shlex
+from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
+
+from ..compile.graph import PolicyNode, StageNode, TriggerNode
+from ..policy.expr import And, Compare, Literal, Node, Not, Or, Ref, ValueType
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..runner.loop import Runner, TickReport
+    from ..runner.sinks import Event
+
+FORMAT_VERSION = 1
+DEFAULT_TEMPLATE = "default.md.j2"
+DEFAULT_STATE_URL = "sqlite://./killswitch-state.db"
+
+_OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+        "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+_MIRROR = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+
+def iso(ms: Optional[int]) -> Optional[str]:
+    if ms is None:
+        return None
+    return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def duration_text(seconds: Optional[float]) -> Optional[str]:
+    """``90`` → ``1m30s``, ``3600`` → ``1h``, ``0.5`` → ``500ms``."""
+    if seconds is None:
+        return None
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    s = int(round(seconds))
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if s >= size:
+            parts.append(f"{s // size}{unit}")
+            s %= size
+    return "".join(parts) or "0s"
+
+
+def value_text(value: Optional[float], vtype: Optional[ValueType | str], reason: Optional[str] = None) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return f"unknown ({reason})" if reason else "unknown"
+    t = vtype.value if isinstance(vtype, ValueType) else vtype
+    if t == "ratio":
+        return f"{value * 100:.2f}%"
+    if t == "duration":
+        return duration_text(value) or "0s"
+    if t == "bool":
+        return "true" if value else "false"
+    return f"{value:.4g}"
+
+
+def amount_text(x: Optional[float]) -> Optional[str]:
+    if x is None:
+        return None
+    return f"{x:,.2f}" if abs(x) >= 1000 else f"{x:.6g}"
+
+
+def _num(x: Any) -> Optional[float]:
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _sh(word: str) -> str:
+    return shlex.quote(word)
+
+
+# --- what the policy says ------------------------------------------------------------------------
+
+
+def template_for(node: PolicyNode, level: int) -> Optional[str]:
+    """The template a stage's runbook uses: its own ``runbook`` action, else the policy's
+    ``spec.runbook``; None means the default template."""
+    stage = next((s for s in node.stages if s.level == level), None)
+    if stage is not None:
+        for a in stage.actions:
+            if a.kind == "runbook" and a.params.get("template"):
+                return str(a.params["template"])
+    return node.runbook
+
+
+def comparisons(trigger: TriggerNode) -> list[tuple[str, str, Optional[float], str]]:
+    """Every ``signal op literal`` (or ``signal op signal``) of a condition, signal on the left:
+    (signal, op, threshold value, threshold text)."""
+    out = []
+
+    def walk(n: Node) -> None:
+        if isinstance(n, Compare):
+            left, right, op = n.left, n.right, n.op
+            if isinstance(left, Literal) and isinstance(right, Ref):
+                left, right, op = right, left, _MIRROR[op]
+            if isinstance(left, Ref) and isinstance(right, Literal):
+                out.append((left.name, op, right.value, right.text))
+            elif isinstance(left, Ref) and isinstance(right, Ref):
+                out.append((left.name, op, None, right.name))
+        elif isinstance(n, Not):
+            walk(n.item)
+        elif isinstance(n, (And, Or)):
+            for item in n.items:
+                walk(item)
+
+    walk(trigger.ast)
+    return out
+
+
+def _confirm_text(t: TriggerNode) -> Optional[str]:
+    if t.confirm_ticks is not None:
+        return f"{t.confirm_ticks} tick{'s' if t.confirm_ticks != 1 else ''}"
+    if t.confirm_s is not None:
+        return duration_text(t.confirm_s)
+    return None
+
+
+def _action_text(kind: str, params: Mapping[str, Any]) -> str:
+    shown = {k: v for k, v in params.items() if v not in (None, [], {})}
+    if not shown:
+        return kind
+    return kind + " " + " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in shown.items())
+
+
+def _stage_doc(node: PolicyNode, stage: Optional[StageNode]) -> Optional[dict]:
+    if stage is None:
+        return None
+    return {
+        "level": stage.level, "name": stage.name, "on": list(stage.on), "reset": stage.reset,
+        "manual": stage.manual, "approvals": stage.approvals if stage.manual else 0,
+        "cooldown": duration_text(stage.cooldown_s), "reset_after": duration_text(stage.reset_after_s),
+        "actions": [{"kind": a.kind, "params": dict(a.params), "text": _action_text(a.kind, a.params)}
+                    for a in stage.actions],
+    }
+
+
+def _triggers_doc(node: PolicyNode, names: Iterable[str], values: Mapping[str, Optional[float]],
+                  results: Mapping[str, Mapping[str, Any]]) -> list[dict]:
+    types = {s.name: s.type for s in node.signals}
+    out = []
+    for name in names:
+        t = next((x for x in node.triggers if x.name == name), None)
+        if t is None:
+            continue
+        r = results.get(name, {})
+        checks = []
+        for sig, op, threshold, text in comparisons(t):
+            v = values.get(sig)
+            other = values.get(text) if threshold is None else threshold
+            breached = None if v is None or other is None else bool(_OPS[op](v, other))
+            checks.append({"signal": sig, "op": op, "threshold": text, "value": v,
+                           "value_text": value_text(v, types.get(sig)), "breached": breached})
+        out.append({
+            "name": t.name, "when": t.when, "for": _confirm_text(t),
+            "keep_firing_for": duration_text(t.keep_firing_for_s), "on_missing_data": t.on_missing_data,
+            "firing": bool(r.get("firing", False)), "pending": r.get("pending"), "reason": r.get("reason"),
+            "checks": checks,
+        })
+    return out
+
+
+def _signals_doc(node: PolicyNode, values: Mapping[str, Optional[float]], reasons: Mapping[str, Optional[str]],
+                 relevant: set[str]) -> list[dict]:
+    thresholds: dict[str, list[dict]] = {}
+    for t in node.triggers:
+        for sig, op, _, text in comparisons(t):
+            thresholds.setdefault(sig, []).append({"trigger": t.name, "op": op, "threshold": text})
+    out = []
+    for s in node.signals:
+        v = values.get(s.name)
+        params = {k: v2 for k, v2 in s.params.items()}
+        out.append({
+            "name": s.name, "kind": s.kind, "type": s.type.value, "value": v,
+            "text": value_text(v, s.type, reasons.get(s.name)), "reason": reasons.get(s.name),
+            "window": params.get("window"), "params": params, "thresholds": thresholds.get(s.name, []),
+            "relevant": s.name in relevant,
+        })
+    return out
+
+
+def _next_stage(node: PolicyNode, level: int, values: Mapping[str, Optional[float]],
+                results: Mapping[str, Mapping[str, Any]]) -> Optional[dict]:
+    higher = [s for s in node.stages if s.level > level]
+    if not higher:
+        return None
+    nxt = min(higher, key=lambda s: s.level)
+    doc = _stage_doc(node, nxt)
+    assert doc is not None
+    doc["triggers"] = _triggers_doc(node, nxt.on, values, results)
+    return doc
+
+
+def _notify_doc(node: PolicyNode, stage: Optional[StageNode]) -> list[dict]:
+    routes: dict[str, str] = {}
+    if node.notify_route:
+        routes[node.notify_route] = "policy route"
+    for a in stage.actions if stage else ():
+        if a.kind == "notify" and a.params.get("route"):
+            routes[str(a.params["route"])] = f"stage action, severity {a.params.get('severity', 'critical')}"
+    return [{"route": r, "why": why} for r, why in routes.items()]
+
+
+def _resume_doc(node: PolicyNode, level: int) -> Optional[dict]:
+    r = getattr(node, "resume", None)
+    if r is None or level < getattr(r, "from_level", 1):
+        return None
+    return {
+        "start": f"{r.start_fraction * 100:g}%", "step": f"x{r.step_factor:g}",
+        "every": duration_text(r.step_ms / 1000), "max_positions": r.max_positions,
+        "max_gross_exposure": amount_text(r.max_gross_exposure),
+    }
+
+
+def commands(policy: str, scope: str, incident: str, stage: Optional[StageNode], state_url: str,
+             created_ms: int) -> dict:
+    """The exact commands to inspect and reset, quoted for a POSIX shell."""
+    day = (iso(created_ms) or "")[:10]
+    state = _sh(state_url)
+    reset = (f"ksctl reset --policy {_sh(policy)} --scope {_sh(scope)} --approver \"$USER\" "
+             f"--reason \"<what was checked>\"")
+    return {
+        "status": "ksctl status",
+        "lock": f"curl -s \"${{KS_API_URL:-http://127.0.0.1:8080}}/v1/lock?scope={quote(scope, safe='')}\"",
+        "history": f"ksctl history --state {state}",
+        "audit_verify": f"ksctl audit verify --state {state}",
+        "reset": reset,
+        "reset_times": stage.approvals if stage is not None and stage.manual else 1,
+        "close_preview": f"ksctl close --scope {_sh(scope)} --reason \"<why>\" --dry-run",
+        "close": f"ksctl close --scope {_sh(scope)} --reason \"<why>\"",
+        "runbook": f"ksctl runbook render --incident {_sh(incident)} --state {state}",
+        "report": f"ksctl report --since {day} --state {state}",
+    }
+
+
+# --- the shape of an incident ------------------------------------------------------------------
+
+
+def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_level: int, reason: str,
+             created_ms: int, digest: str, revision: Optional[str], mode: str,
+             values: Mapping[str, Optional[float]], reasons: Mapping[str, Optional[str]],
+             results: Mapping[str, Mapping[str, Any]], orders: list[dict], cancels: list[dict],
+             directives: list[dict], hedges: list[dict], skipped: list[str], attribution: Optional[dict],
+             positions: list[dict], positions_note: str, accounts: list[dict], lock: dict, state_url: str,
+             equity: Optional[float]) -> dict:
+    """One incident as a plain value. Every builder goes through here, so every template sees
+    the same keys whatever made the incident."""
+    stage = next((s for s in node.stages if s.level == level), None)
+    prev = next((s for s in node.stages if s.level == from_level), None)
+    meta = node.model.metadata if node.model is not None else None
+    fired_names = [t for t in (stage.on if stage else ()) if results.get(t, {}).get("firing")]
+    relevant = {sig for t in node.triggers if t.name in (stage.on if stage else ()) for sig, *_ in comparisons(t)}
+    statuses = [o["status"] for o in orders]
+    filled = sum(1 for s in statuses if s == "filled")
+    failed = sum(1 for s in statuses if s in ("rejected", "failed", "expired", "canceled"))
+    open_ = sum(1 for s in statuses if s in ("sent", "open", "partially_filled", "unknown", "journaled", "scheduled"))
+    return {
+        "format_version": FORMAT_VERSION,
+        "incident": incident,
+        "created_ms": created_ms,
+        "created": iso(created_ms),
+        "mode": mode,
+        "dry_run": mode != "live",
+        "template": template_for(node, level),
+        "policy": {
+            "name": node.name, "owner": getattr(meta, "owner", None), "description": getattr(meta, "description", None),
+            "labels": dict(getattr(meta, "labels", None) or {}), "source": str(node.source),
+            "interval": duration_text(node.interval_s), "scope_level": node.scope.get("level"),
+        },
+        "graph": {"digest": digest, "short_digest": digest.split(":")[-1][:12], "revision": revision},
+        "scope": scope,
+        "stage": _stage_doc(node, stage),
+        "from_stage": {"level": from_level, "name": prev.name if prev else None},
+        "reason": reason,
+        "fired": _triggers_doc(node, fired_names, values, results),
+        "triggers": _triggers_doc(node, [t.name for t in node.triggers], values, results),
+        "signals": _signals_doc(node, values, reasons, relevant),
+        "equity": equity,
+        "equity_text": amount_text(equity),
+        "actions": {
+            "orders": orders, "cancels": cancels, "directives": directives, "hedges": hedges, "skipped": skipped,
+            "attribution": attribution,
+            "summary": {"orders": len(orders), "filled": filled, "failed": failed, "open": open_,
+                        "not_sent": sum(1 for s in statuses if s == "not sent (dry run)"),
+                        "notional": round(sum(o.get("notional") or 0.0 for o in orders), 2)},
+        },
+        "positions": positions,
+        "positions_note": positions_note,
+        "accounts": accounts,
+        "lock": lock,
+        "next_stage": _next_stage(node, level, values, results),
+        "notify": _notify_doc(node, stage),
+        "resume": _resume_doc(node, level),
+        "commands": commands(node.name, scope, incident, stage, state_url, created_ms),
+    }
+
+
+def _order_doc(o: Any, outcome: Any, dry_run: bool) -> dict:
+    if outcome is not None:
+        status, filled, code = outcome.status, outcome.filled, outcome.code
+    else:
+        status, filled, code = ("not sent (dry run)" if dry_run else "journaled"), 0.0, None
+    return {
+        "client_order_id": o.client_order_id, "venue": o.venue, "account": o.account, "symbol": o.symbol,
+        "side": o.side, "position_side": o.position_side, "amount": o.amount, "notional": round(o.notional, 2),
+        "notional_text": amount_text(o.notional), "reduce_only": o.reduce_only, "limit_price": o.limit_price,
+        "chunk": f"{o.chunk}/{o.chunks}", "action": o.action, "reason": o.reason, "group": o.group,
+        "status": status, "filled": filled, "code": code,
+    }
+
+
+def _position_doc(account: str, p: Any, contracts: float) -> dict:
+    share = contracts / p.contracts if p.contracts else 0.0
+    return {
+        "account": account, "symbol": p.symbol, "side": p.side, "position_side": p.position_side,
+        "contracts": round(contracts, 12), "notional": round(p.notional * share, 2),
+        "notional_text": amount_text(p.notional * share), "mark_price": p.mark_price,
+        "unrealized_pnl": round(p.unrealized_pnl * share, 2), "strategy": p.strategy,
+    }
+
+
+# --- from a running runner -----------------------------------------------------------------------
+
+
+def incident_from_event(event: "Event", runner: "Runner", report: Optional["TickReport"]) -> dict:
+    """The incident of a stage-transition event, with what the tick that made it did.
+
+    Residual positions are the scope's positions in the tick's snapshots less what this tick's
+    closes filled (the next snapshot is a tick away): the runbook says so.
+    """
+    from ..engine.scope import instances
+
+    data = event.data
+    incident = str(data["incident"])
+    policy, scope = event.labels["policy"], event.labels["scope"]
+    graph = runner.graph
+    node = next(p for p in graph.policies if p.name == policy)
+    level, from_level = int(data["to"]), int(data["from"])
+    ev = None
+    if report is not None and report.evaluation is not None:
+        ev = next((s for s in report.evaluation.scopes
+                   if s.transition is not None and s.transition.decision_id == incident), None)
+    if ev is not None:
+        values = {v.name: _num(v.value) for v in ev.signals}
+        reasons = {v.name: v.reason for v in ev.signals}
+        results = {t.name: {"firing": t.firing, "pending": t.pending, "reason": t.reason} for t in ev.triggers}
+    else:
+        values = {s["name"]: _num(s.get("value")) for s in data.get("signals", [])}
+        reasons = {s["name"]: s.get("reason") for s in data.get("signals", [])}
+        results = {name: {"firing": True, "pending": None, "reason": None} for name in data.get("triggers", [])}
+    plan = ev.plan if ev is not None else None
+    outcomes = {o.client_order_id: o for o in (report.execution.orders if report is not None else [])}
+    orders = [_order_doc(o, outcomes.get(o.client_order_id), runner.dry_run) for o in (plan.orders if plan else ())]
+    cancels = [{"venue": c.venue, "account": c.account, "which": c.which, "count": len(c.order_ids),
+                "reason": c.reason} for c in (plan.cancels if plan else ())]
+    directives = [{"kind": d.kind, "params": dict(d.params), "text": _action_text(d.kind, d.params)}
+                  for d in (plan.directives if plan else ())]
+    hedges = [{"base": h.base, "side": h.side, "notional": round(h.notional, 2), "notional_text": amount_text(h.notional),
+               "reason": h.reason} for h in (plan.hedges if plan else ())]
+    attribution = None
+    if plan is not None:
+        a = plan.attribution
+        attribution = {"side": a.side, "long_share": a.long_share, "short_share": a.short_share,
+                       "excluded": a.excluded}
+
+    # residual positions: the tick's snapshot less this tick's fills (by account, symbol and leg)
+    filled: dict[tuple, float] = {}
+    for o in plan.orders if plan else ():
+        out = outcomes.get(o.client_order_id)
+        if out is not None and out.filled:
+            leg = o.position_side or ("long" if o.side == "sell" else "short")
+            key = (f"{o.venue}/{o.account}", o.symbol, leg.lower())
+            filled[key] = filled.get(key, 0.0) + float(out.filled)
+    snaps = list(runner.snapshots.values())
+    view = next((v for v in instances(node, snaps) if v.key == scope), None)
+    positions, accounts = [], []
+    equity = None
+    now = report.now_ms if report is not None else event.ts_ms
+    if view is not None:
+        equity = view.equity
+        for s, p in view.positions:
+            acct = f"{s.venue}/{s.account}"
+            leg = (p.position_side if p.position_side in ("LONG", "SHORT") else p.side).lower()
+            left = max(0.0, p.contracts - filled.get((acct, p.symbol, leg), 0.0))
+            if left > 0:
+                positions.append(_position_doc(acct, p, left))
+        for s in view.snapshots:
+            acct = f"{s.venue}/{s.account}"
+            a = runner.state.accounts.get(acct)
+            last_good = getattr(a, "last_good_ms", None)
+            accounts.append({"account": acct, "fetch_ok": s.fetch.ok, "error_code": s.fetch.error_code,
+                             "equity": _num(s.equity), "equity_text": amount_text(_num(s.equity)),
+                             "data_age": duration_text((now - last_good) / 1000) if last_good is not None else None})
+    known = view is not None and view.positions_known
+    note = ("positions in this tick's snapshot less this tick's fills; confirm at the exchange"
+            if known else "positions are unknown this tick (no good snapshot): check them at the exchange")
+    lock = runner.lock_book.for_scope(scope, now).to_doc()
+    return assemble(
+        node=node, incident=incident, scope=scope, level=level, from_level=from_level, reason=str(data.get("reason")),
+        created_ms=event.ts_ms, digest=str(data.get("graph_digest") or graph.digest),
+        revision=data.get("revision", graph.revision), mode="dry-run" if runner.dry_run else "live",
+        values=values, reasons=reasons, results=results, orders=orders, cancels=cancels, directives=directives,
+        hedges=hedges, skipped=list(plan.skipped) if plan else [], attribution=attribution,
+        positions=positions, positions_note=note, accounts=sorted(accounts, key=lambda a: a["account"]),
+        lock=lock, state_url=str(getattr(runner.store, "url", DEFAULT_STATE_URL)), equity=_num(equity),
+    )
+
+
+# --- from a policy alone ---------------------------------------------------------------------------
+
+
+SAMPLE_TIME_MS = 1_772_456_400_000  # 2026-03-02T13:00:00Z
+
+
+def _sample_scope(node: PolicyNode) -> str:
+    sc = node.scope
+    level = sc.get("level", "account")
+    venue = (sc.get("venues") or ["binanceusdm"])[0]
+    if level == "global":
+        return "global"
+    if level == "venue":
+        return venue
+    if level == "strategy":
+        return (sc.get("strategies") or ["strategy-a"])[0]
+    if level == "symbol":
+        return (sc.get("symbols") or ["BTC/USDT:USDT"])[0]
+    names = (sc.get("accounts") or {}).get("names") or ["main"]
+    return f"{venue}/{names[0]}"
+
+
+def _past(op: str, threshold: float, vtype: ValueType) -> float:
+    """A value just past a threshold, on the side that breaches it."""
+    step = {ValueType.RATIO: 0.004, ValueType.DURATION: 15.0}.get(vtype, 1.0)
+    if op in (">=", ">"):
+        return threshold + step
+    if op in ("<=", "<"):
+        return threshold - step
+    return threshold
+
+
+def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Optional[str],
+                    created_ms: int = SAMPLE_TIME_MS, mode: str = "live",
+                    state_url: str = "sqlite:///var/lib/killswitch/state.db", full: bool = False) -> dict:
+    """An incident of ``node`` entering stage ``level``, with every signal of that stage's
+    triggers just past its threshold, a small book of which part was closed, one close rejected,
+    and the lock the stage's actions set. Deterministic: the same policy gives the same data.
+
+    ``full``: orders, cancels, hedges and positions whatever the stage does (every list has an
+    item), for checking the keys a template reads in branches this stage never takes."""
+    stage = node.stage(level)
+    lower = [s.level for s in node.stages if s.level < level]
+    from_level = max(lower) if lower else 0
+    types = {s.name: s.type for s in node.signals}
+    values: dict[str, Optional[float]] = {}
+    results: dict[str, dict] = {}
+    for t in node.triggers:
+        results[t.name] = {"firing": t.name in stage.on, "pending": None, "reason": None}
+    for t in node.triggers:
+        if t.name not in stage.on:
+            continue
+        for sig, op, threshold, _ in comparisons(t):
+            if threshold is not None and sig not in values:
+                values[sig] = round(_past(op, threshold, types.get(sig, ValueType.NUMBER)), 6)
+    for s in node.signals:
+        if s.name not in values:
+            values[s.name] = {ValueType.RATIO: 0.01, ValueType.DURATION: 5.0}.get(s.type, 0.0)
+    scope = _sample_scope(node)
+    acct = scope if "/" in scope else "binanceusdm/main"
+    venue, account = acct.split("/", 1)
+    incident = f"{node.name}/{scope}/L{level}/e{level}"
+    closes = full or any(a.kind in ("reduce_top_risk", "close_side", "close_positions", "close_all")
+                         for a in stage.actions)
+    orders, cancels, positions = [], [], []
+    if closes:
+        orders = [
+            {"client_order_id": f"ks-{level}a1b2c3d4-1", "venue": venue, "account": account, "symbol": "BTC/USDT:USDT",
+             "side": "sell", "position_side": None, "amount": 1.5, "notional": 90_000.0, "notional_text": "90,000.00",
+             "reduce_only": True, "limit_price": 58_800.0, "chunk": "1/1", "action": "close_all",
+             "reason": "CLOSE_ALL", "group": "majors", "status": "filled", "filled": 1.5, "code": None},
+            {"client_order_id": f"ks-{level}a1b2c3d4-2", "venue": venue, "account": account, "symbol": "SOL/USDT:USDT",
+             "side": "buy", "position_side": None, "amount": 200.0, "notional": 28_000.0, "notional_text": "28,000.00",
+             "reduce_only": True, "limit_price": 142.8, "chunk": "1/1", "action": "close_all", "reason": "CLOSE_ALL",
+             "group": None, "status": "rejected", "filled": 0.0, "code": "RATE_LIMITED"},
+        ]
+        positions = [{"account": acct, "symbol": "SOL/USDT:USDT", "side": "short", "position_side": None,
+                      "contracts": 200.0, "notional": 28_000.0, "notional_text": "28,000.00", "mark_price": 140.0,
+                      "unrealized_pnl": -1_250.0, "strategy": "strategy-a"}]
+    if full or any(a.kind == "cancel_orders" for a in stage.actions):
+        which = next((a.params.get("which", "entries") for a in stage.actions if a.kind == "cancel_orders"), "all")
+        cancels = [{"venue": venue, "account": account, "which": which, "count": 2, "reason": "CANCEL_ORDERS"}]
+    directives = [{"kind": a.kind, "params": dict(a.params), "text": _action_text(a.kind, a.params)}
+                  for a in stage.actions if a.kind in ("lock_trading", "arm_exchange_dms", "notify", "runbook")]
+    hedges = [{"base": "ETH", "side": "sell", "notional": 31_000.0, "notional_text": "31,000.00",
+               "reason": "SUGGEST_HEDGE: net=31000 threshold=25000"}
+              for a in stage.actions if a.kind == "suggest_hedge"][:1] if not full else [
+        {"base": "ETH", "side": "sell", "notional": 31_000.0, "notional_text": "31,000.00",
+         "reason": "SUGGEST_HEDGE: net=31000 threshold=25000"}]
+    lock_action = next((a for a in stage.actions if a.kind == "lock_trading"), None)
+    if lock_action is not None:
+        lock_mode = lock_action.params.get("mode", "halted")
+        ttl = lock_action.params.get("ttl")
+        expires = None
+        if ttl is not None and not stage.manual:
+            from ..policy.units import parse_duration
+
+            expires = iso(created_ms + parse_duration(ttl).ms)
+        lock = {"locked": True, "mode": lock_mode, "scope": scope, "stage": level, "policy": node.name,
+                "reason": f"LOCK_TRADING: mode={lock_mode} stage={level} policy={node.name}",
+                "created_ts": iso(created_ms),
+                "expires_ts": expires, "manual": stage.manual, "details": {}}
+    else:
+        lock = {"locked": False, "mode": "active", "scope": scope, "stage": None, "policy": None, "reason": "ACTIVE",
+                "created_ts": None, "expires_ts": None, "manual": False, "details": {}}
+    fired = ",".join(stage.on)
+    return assemble(
+        node=node, incident=incident, scope=scope, level=level, from_level=from_level,
+        reason=f"ESCALATED: stage={from_level}->{level} triggers={fired}", created_ms=created_ms, digest=digest,
+        revision=revision, mode=mode, values=values, reasons={}, results=results, orders=orders, cancels=cancels,
+        directives=directives, hedges=hedges, skipped=[] if closes else [], attribution=(
+            {"side": "LONG", "long_share": 0.82, "short_share": 0.18, "excluded": 0} if closes else None),
+        positions=positions,
+        positions_note="positions in this tick's snapshot less this tick's fills; confirm at the exchange",
+        accounts=[{"account": acct, "fetch_ok": True, "error_code": None, "equity": 905_000.0,
+                   "equity_text": "905,000.00", "data_age": "5s"}],
+        lock=lock, state_url=state_url, equity=905_000.0,
+    )

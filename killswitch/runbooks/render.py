@@ -1,0 +1,60 @@
+"""Incident data → runbook (markdown and HTML): the one function every renderer goes through.
+
+The template is the one the incident names (the stage's ``runbook`` action, else the policy's
+``spec.runbook``), else ``default.md.j2``. When that template cannot render the incident (it is
+missing, broken, or fails on this data) the default one is used, and when that fails too, the
+built-in runbook: an incident always gets a runbook, and the runbook says which template
+failed and why. ``ksctl validate`` exists so that this never happens.
+
+Pure: the templates were read beforehand (:meth:`Templates.load`); rendering reads no file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..render.runbook import fallback_markdown, html_page, markdown_html, runbook_title
+from .incident import DEFAULT_TEMPLATE
+from .templates import TemplateError, Templates, html_twin
+
+BUILTIN = "builtin"
+
+
+@dataclass(frozen=True)
+class Runbook:
+    markdown: str
+    html: str
+    template: str  # the template that rendered it; "builtin" when none could
+    problems: tuple[str, ...] = ()  # why a template was passed over ("runbooks/x.md.j2:12: ...")
+
+
+def render_runbook(incident: dict, templates: Optional[Templates]) -> Runbook:
+    wanted = incident.get("template") or DEFAULT_TEMPLATE
+    problems: list[str] = []
+    if templates is None:
+        problems.append("no runbooks/ directory: templates cannot be used")
+    else:
+        for name in dict.fromkeys((wanted, DEFAULT_TEMPLATE)):
+            try:
+                md = templates.render(name, incident)
+            except TemplateError as e:
+                problems.append(str(e))
+                continue
+            if problems:
+                note = "\n".join(f"> - `{p}`" for p in problems)
+                md = (f"> The runbook template `{wanted}` could not be used; this runbook was rendered with "
+                      f"`{name}`.\n>\n{note}\n\n") + md
+            return Runbook(md, _html(templates, name, incident, md, problems), name, tuple(problems))
+    md = fallback_markdown(incident, problems)
+    return Runbook(md, html_page(runbook_title(incident), markdown_html(md)), BUILTIN, tuple(problems))
+
+
+def _html(templates: Templates, name: str, incident: dict, md: str, problems: list[str]) -> str:
+    twin = html_twin(name)
+    if twin is not None and twin in templates:
+        try:
+            return templates.render(twin, incident)
+        except TemplateError as e:
+            problems.append(str(e))  # the markdown's HTML form says the same, without the twin's layout
+    return html_page(runbook_title(incident), markdown_html(md))

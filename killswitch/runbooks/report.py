@@ -1,0 +1,177 @@
+"""The closure report for compliance: what the kill switch did over a period, from the audit trail.
+
+One plain value (``format_version`` 1), rendered by :mod:`killswitch.render.report` as markdown,
+HTML or JSON. It lists every incident (a stage entry) with how it ended — escalated, reset
+(with its approvers) or still active —, every stage transition, every order journaled for an
+incident with its final status, every reset approval, every notification receipt (delivered,
+failed, dropped), the runbooks stored, the other audited events by kind, and the result of
+verifying the whole audit chain: a report over a tampered trail says so on its first line.
+
+Reads the store only (:meth:`StateStore.audit_rows`, ``journal``, ``runbooks``,
+``verify_audit``); writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Optional
+
+from ..runner.sinks import runbook_path
+from ..state.store import StoreError
+from .incident import iso
+
+FORMAT_VERSION = 1
+PAGE = 5_000
+MAX_ORDERS = 1_000_000
+
+NOTIFICATION_KINDS = ("notification_delivered", "notification_failed", "notification_dropped",
+                      "notification_receivers_unresolved")
+# kinds the report shows in their own sections; every other kind is counted under "other events"
+SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_rendered") + NOTIFICATION_KINDS)
+
+
+def _rows(store: Any, since_ms: int, until_ms: int) -> list:
+    rows: list = []
+    after = 0
+    while True:
+        page = store.audit_rows(since_ms=since_ms, until_ms=until_ms, limit=PAGE, after_seq=after)
+        rows += page
+        if len(page) < PAGE:
+            return rows
+        after = page[-1].seq
+
+
+def _incident_of(decision_id: str, incidents: dict) -> Optional[str]:
+    """The incident an order's decision belongs to: itself, or its entry for a re-plan ("/r<n>")."""
+    if decision_id in incidents:
+        return decision_id
+    base = decision_id.rsplit("/r", 1)[0]
+    return base if base in incidents else None
+
+
+def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int) -> dict:
+    """The report of [``since_ms``, ``until_ms``) as a plain value."""
+    ok, first_bad = store.verify_audit()
+    rows = _rows(store, since_ms, until_ms)
+    transitions, resets, receipts = [], [], []
+    other: Counter = Counter()
+    incidents: dict[str, dict] = {}
+    for r in rows:
+        p = r.payload
+        if r.kind == "stage_transition":
+            t = {"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "seq": r.seq, "policy": p.get("policy"), "scope": p.get("scope"),
+                 "from": p.get("from"), "to": p.get("to"), "reason": p.get("reason"), "decision_id": p.get("decision_id"),
+                 "graph_digest": p.get("graph_digest"), "revision": p.get("revision"), "dry_run": p.get("dry_run")}
+            transitions.append(t)
+            if t["decision_id"] and (t["to"] or 0) > 0:
+                incidents[t["decision_id"]] = {
+                    "incident": t["decision_id"], "policy": t["policy"], "scope": t["scope"], "level": t["to"],
+                    "from": t["from"], "at": t["at"], "ts_ms": r.ts_ms, "reason": t["reason"],
+                    "graph_digest": t["graph_digest"], "revision": t["revision"], "dry_run": bool(t["dry_run"]),
+                    "stage": None, "runbook": None, "ended": None, "approvals": [],
+                    "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0},
+                    "notifications": {"delivered": [], "failed": []}}
+        elif r.kind == "reset_approval":
+            resets.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "policy": p.get("policy"), "scope": p.get("scope"),
+                           "level": p.get("level"), "approver": p.get("approver"), "reason": p.get("reason"),
+                           "result": p.get("result")})
+        elif r.kind in NOTIFICATION_KINDS:
+            receipts.append({"at": iso(r.ts_ms), "kind": r.kind, "receiver": p.get("receiver"),
+                             "result": p.get("result"), "final": p.get("final", True), "attempt": p.get("attempt"),
+                             "incidents": list(p.get("incidents") or []), "fallback_for": p.get("fallback_for"),
+                             "dropped": p.get("dropped")})
+        elif r.kind == "order_planned_dry_run":
+            inc = _incident_of(str(p.get("decision_id", "")), incidents)
+            if inc is not None:
+                incidents[inc]["orders"]["planned_dry_run"] += 1
+            other[r.kind] += 1
+        elif r.kind not in SECTION_KINDS:
+            other[r.kind] += 1
+
+    # how each incident ended: a manual reset (its approvers), or the next transition of its
+    # scope (an escalation, a re-entry after the cooldown, an automatic reset); else still active
+    for inc in incidents.values():
+        seq = next(t["seq"] for t in transitions if t["decision_id"] == inc["incident"])
+        same = (inc["policy"], inc["scope"])
+        nxt = next((t for t in transitions if t["seq"] > seq and (t["policy"], t["scope"]) == same), None)
+        end_ms = nxt["ts_ms"] if nxt is not None else until_ms
+        mine = [a for a in resets if (a["policy"], a["scope"]) == same and a["level"] == inc["level"]
+                and inc["ts_ms"] <= a["ts_ms"] <= end_ms]
+        released = next((a for a in mine if str(a["result"] or "").startswith("MANUAL_RESET")), None)
+        if released is not None:
+            mine = [a for a in mine if a["ts_ms"] <= released["ts_ms"]]
+            inc["ended"] = {"how": "reset", "at": released["at"], "reason": released["result"], "to": 0}
+        elif nxt is not None:
+            how = "escalated" if (nxt["to"] or 0) > (inc["level"] or 0) else \
+                "re-entered" if nxt["to"] == inc["level"] else "reset"
+            inc["ended"] = {"how": how, "at": nxt["at"], "reason": nxt["reason"], "to": nxt["to"]}
+        inc["approvals"] = [{"at": a["at"], "approver": a["approver"], "reason": a["reason"], "result": a["result"]}
+                            for a in mine]
+
+    orders = []
+    for e in store.journal(limit=MAX_ORDERS, since=since_ms):
+        if e.created_ms >= until_ms:
+            continue
+        inc = _incident_of(e.decision_id, incidents)
+        orders.append({"at": iso(e.created_ms), "client_order_id": e.client_order_id, "decision_id": e.decision_id,
+                       "incident": inc, "venue": e.venue, "account": e.account, "symbol": e.symbol, "side": e.side,
+                       "amount": e.amount, "reduce_only": e.reduce_only, "status": e.status or "pending",
+                       "filled": e.filled, "avg_price": e.avg_price, "reason_code": e.reason_code})
+        if inc is not None:
+            o = incidents[inc]["orders"]
+            o["total"] += 1
+            if e.status == "filled":
+                o["filled"] += 1
+            elif e.status in ("rejected", "failed", "expired", "canceled"):
+                o["failed"] += 1
+            else:
+                o["open"] += 1
+
+    for rec in receipts:
+        for i in rec["incidents"]:
+            if i in incidents and rec["kind"] in ("notification_delivered", "notification_failed"):
+                if rec["kind"] == "notification_delivered":
+                    incidents[i]["notifications"]["delivered"].append(rec["receiver"])
+                elif rec["final"]:
+                    incidents[i]["notifications"]["failed"].append(rec["receiver"])
+
+    try:
+        stored = store.runbooks(since_ms=since_ms, until_ms=until_ms, limit=MAX_ORDERS)
+    except StoreError:  # a store no runner of this version has migrated yet keeps no runbooks
+        stored = []
+    for rb in stored:
+        if rb.incident in incidents:
+            stage = (rb.data.get("stage") or {}) if rb.data_json else {}
+            incidents[rb.incident]["stage"] = stage.get("name")
+            incidents[rb.incident]["runbook"] = {"template": rb.template, "path": runbook_path(rb.incident)}
+
+    delivered = sum(1 for r in receipts if r["kind"] == "notification_delivered")
+    failed = sum(1 for r in receipts if r["kind"] == "notification_failed" and r["final"])
+    items = sorted(incidents.values(), key=lambda x: (x["ts_ms"], x["incident"]))
+    return {
+        "format_version": FORMAT_VERSION,
+        "period": {"since": iso(since_ms), "until": iso(until_ms), "since_ms": since_ms, "until_ms": until_ms},
+        "generated": iso(now_ms),
+        "store": store.url,
+        "audit": {"intact": ok, "first_bad_row": first_bad, "rows_in_period": len(rows)},
+        "summary": {
+            "incidents": len(items), "active": sum(1 for i in items if i["ended"] is None),
+            "transitions": len(transitions), "orders": len(orders),
+            "orders_filled": sum(1 for o in orders if o["status"] == "filled"),
+            "orders_failed": sum(1 for o in orders if o["status"] in ("rejected", "failed", "expired", "canceled")),
+            "orders_open": sum(1 for o in orders if o["status"] not in
+                               ("filled", "rejected", "failed", "expired", "canceled")),
+            "reset_approvals": len(resets), "notifications_delivered": delivered,
+            "notifications_failed": failed,
+            "notifications_dropped": sum(int(r["dropped"] or 0) for r in receipts
+                                         if r["kind"] == "notification_dropped"),
+            "dry_run_incidents": sum(1 for i in items if i["dry_run"]),
+        },
+        "incidents": [{k: v for k, v in i.items() if k != "ts_ms"} for i in items],
+        "transitions": [{k: v for k, v in t.items() if k not in ("ts_ms", "seq")} for t in transitions],
+        "orders": orders,
+        "resets": [{k: v for k, v in r.items() if k != "ts_ms"} for r in resets],
+        "notifications": receipts,
+        "other_events": dict(sorted(other.items())),
+    }
+

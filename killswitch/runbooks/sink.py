@@ -1,0 +1,121 @@
+"""The runbook sink: on every stage entry, render the incident's runbook and store it.
+
+For each stage-transition event that enters a stage (it carries an ``incident``), the sink
+builds the incident data from the event, the tick's report and the runner, renders it with the
+templates of the ``runbooks/`` directory, and stores markdown, HTML and data in the state store
+(:meth:`StateStore.save_runbook`), with an audit row naming the template and the digest of
+what was stored. The API serves it at :func:`killswitch.runner.sinks.runbook_path`.
+
+Templates are read and compiled when the sink starts (so that the first incident does not pay
+for compiling them) and again when the runner's graph changes (a policy reload may name a new
+template). A template that fails falls back to the default one, then to
+the built-in runbook (:mod:`killswitch.runbooks.render`): an incident always gets a runbook.
+
+Must not: block on anything but the store (rendering takes milliseconds); put a secret in the
+data (:mod:`killswitch.runbooks.incident` reads names, numbers and reason codes only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..runner.sinks import STAGE_TRANSITION, Event
+from .incident import incident_from_event
+from .render import BUILTIN, Runbook, render_runbook
+from .templates import Templates
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..runner.loop import Runner, TickReport
+
+
+def record_of(data: dict, rb: Runbook) -> Any:
+    from ..state.store import RunbookRecord
+
+    stage = data.get("stage") or {}
+    return RunbookRecord(
+        incident=data["incident"], policy=data["policy"]["name"], scope=data["scope"], level=int(stage.get("level", 0)),
+        created_ms=int(data["created_ms"]), graph_digest=data["graph"]["digest"], revision=data["graph"]["revision"],
+        template=rb.template, markdown=rb.markdown, html=rb.html,
+        data_json=json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False))
+
+
+class RunbookSink:
+    name = "runbooks"
+
+    def __init__(self, root: Optional[Path], *, clock_ns=time.time_ns):  # wall ns: the span's times too
+        self.root = Path(root) if root is not None else None
+        self._clock_ns = clock_ns
+        self._templates: Optional[Templates] = self._load()
+        self._digest: Optional[str] = None  # the graph the templates were read for (None: not seen yet)
+        self._report: Optional["TickReport"] = None
+        self.rendered = 0
+        self.fallbacks = 0  # runbooks rendered with another template than the one named
+        self.last_render_ms: Optional[float] = None
+
+    # --- Sink --------------------------------------------------------------------------------
+
+    def on_tick(self, report: "TickReport", runner: "Runner") -> None:
+        self._report = report
+        self.templates(runner)  # after a policy reload: read them now rather than in an incident
+
+    def on_event(self, event: Event, runner: "Runner") -> None:
+        if event.kind != STAGE_TRANSITION or not event.data.get("incident"):
+            return  # resets carry no incident: nothing to run a book for
+        report = self._report if self._report is not None and self._report.now_ms == event.ts_ms else None
+        t0 = self._clock_ns()
+        data = incident_from_event(event, runner, report)
+        rb = render_runbook(data, self.templates(runner))
+        self.last_render_ms = (self._clock_ns() - t0) / 1e6
+        self._trace(runner, data, rb, t0)
+        runner.store.save_runbook(record_of(data, rb))
+        wanted = data.get("template") or "default.md.j2"
+        if rb.template != wanted:
+            self.fallbacks += 1
+        self.rendered += 1
+        runner.store.audit("runbook_rendered", event.ts_ms, {
+            "incident": data["incident"], "template": rb.template, "wanted": wanted,
+            "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),
+            "problems": list(rb.problems)})
+
+    def _trace(self, runner: "Runner", data: dict, rb, t0: int) -> None:
+        """The render as a span under its incident's decision, when the runner has telemetry."""
+        from ..telemetry import find
+
+        tel = find(runner)
+        if tel is not None:
+            tel.record_runbook_render(data["incident"], t0, self._clock_ns(), template=rb.template,
+                                      ok=not rb.problems, reason="TEMPLATE_PROBLEM" if rb.problems else None)
+
+    async def aclose(self) -> None:
+        return None
+
+    def metrics_text(self) -> str:
+        return ("# TYPE killswitch_runbooks_rendered_total counter\n"
+                f"killswitch_runbooks_rendered_total {self.rendered}\n"
+                "# TYPE killswitch_runbook_template_fallbacks_total counter\n"
+                f"killswitch_runbook_template_fallbacks_total {self.fallbacks}\n")
+
+    # --- templates and the API ------------------------------------------------------------------
+
+    def templates(self, runner: "Runner") -> Optional[Templates]:
+        """The templates, read again when the runner's graph changed since they were read."""
+        digest = runner.graph.digest
+        if self._digest is None:
+            self._digest = digest
+        elif digest != self._digest:
+            self._templates, self._digest = self._load(), digest
+        return self._templates
+
+    def _load(self) -> Optional[Templates]:
+        if self.root is None or not self.root.is_dir():
+            return None
+        templates = Templates.load(self.root)
+        templates.warm()
+        return templates
+
+
+__all__ = ["BUILTIN", "RunbookSink", "record_of"]

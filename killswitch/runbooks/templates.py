@@ -1,0 +1,460 @@
+"""Runbook templates: a ``runbooks/`` directory read once, rendered in jinja2's sandbox.
+
+Templates are jinja2 files named ``<name>.md.j2`` (markdown). A template may have an HTML twin
+``<name>.html.j2``, rendered from the same data with HTML autoescaping; without one, the HTML
+form is the markdown converted by :func:`killswitch.render.runbook.markdown_html`. Templates
+may ``{% include %}`` and ``{% extends %}`` each other, and nothing else: the loader knows only
+the files of the directory, read up front, so rendering reads no file.
+
+The environment is a :class:`~jinja2.sandbox.SandboxedEnvironment` with
+:class:`~jinja2.StrictUndefined`: a template cannot reach Python internals
+(``{{ ''.__class__ }}`` is refused), and a misspelled variable is an error, never an empty
+string in a runbook. The context is the incident's plain data (dicts, lists, strings,
+numbers): there is no object in it through which a secret could be reached.
+
+jinja2 is imported on first use, never at import: ``ksctl validate`` pays for it only when
+there are templates to check.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+from .incident import DEFAULT_TEMPLATE, iso
+
+TEMPLATE_SUFFIX = ".j2"
+MAX_TEMPLATE_BYTES = 1_000_000
+# what a template may read besides the incident's keys: jinja2's default globals, and the names
+# jinja2 defines inside loops, macros and blocks
+BUILTIN_NAMES = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace",
+                           "loop", "caller", "varargs", "kwargs", "self", "super"})
+
+
+class TemplateError(Exception):
+    """A template that cannot be used: ``kind`` is ``unknown`` (no such template), ``syntax``
+    (it does not parse) or ``render`` (it fails on the data: an undefined variable, a refused
+    attribute, a type error). ``file`` and ``line`` say where in the template, when known."""
+
+    def __init__(self, kind: str, template: str, message: str, file: Optional[str] = None,
+                 line: Optional[int] = None, missing: Optional[str] = None):
+        super().__init__(message)
+        self.kind = kind
+        self.template = template
+        self.message = message
+        self.file = file
+        self.line = line
+        self.missing = missing  # the template name that was not found (kind "unknown")
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.file and self.line else self.file or self.template
+        return f"{where}: {self.message}"
+
+
+def html_twin(name: str) -> Optional[str]:
+    """``flatten.md.j2`` → ``flatten.html.j2`` (None for a name that is not ``*.md.j2``)."""
+    if name.endswith(".md" + TEMPLATE_SUFFIX):
+        return name[: -len(".md" + TEMPLATE_SUFFIX)] + ".html" + TEMPLATE_SUFFIX
+    return None
+
+
+def find_runbooks_dir(paths: Iterable[str | os.PathLike]) -> Optional[Path]:
+    """The ``runbooks/`` directory that goes with policy paths: the nearest one found walking up
+    from each path, stopping at the root of its git work tree (a directory holding ``.git``)."""
+    for raw in paths:
+        p = Path(raw).resolve()
+        d = p if p.is_dir() else p.parent
+        while True:
+            cand = d / "runbooks"
+            if cand.is_dir():
+                return cand
+            if (d / ".git").exists() or d.parent == d:
+                break
+            d = d.parent
+    return None
+
+
+def display_path(path: Path) -> str:
+    """A path as people see it in diagnostics: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _pct(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    return f"{float(value) * 100:.{int(digits)}f}%"
+
+
+def _amount(value: Any) -> str:
+    if value is None:
+        return "-"
+    v = float(value)
+    return f"{v:,.2f}" if abs(v) >= 1000 else f"{v:.6g}"
+
+
+def _cell(value: Any) -> str:
+    """A value inside a markdown table cell: ``|`` escaped, one line."""
+    text = "-" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _finalize(value: Any) -> Any:
+    return "-" if value is None else value
+
+
+class Templates:
+    """The templates of one directory: ``name`` (path relative to it, ``/``-separated) → source."""
+
+    def __init__(self, sources: Mapping[str, str], root: str = "runbooks"):
+        self.sources = dict(sources)
+        self.root = root
+        self._env: Any = None
+        self._asts: dict[str, Any] = {}  # parsed once: checking a template asks several questions of it
+
+    @classmethod
+    def load(cls, root: Path) -> "Templates":
+        """Read every ``*.j2`` file under ``root``. A file that cannot be read is left out (a
+        template that names it is then reported as unknown)."""
+        sources: dict[str, str] = {}
+        base = Path(root)
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(x for x in dirnames if not x.startswith("."))
+            for fn in sorted(filenames):
+                if not fn.endswith(TEMPLATE_SUFFIX) or fn.startswith("."):
+                    continue
+                f = Path(dirpath) / fn
+                try:
+                    if f.stat().st_size > MAX_TEMPLATE_BYTES:
+                        continue
+                    sources[f.relative_to(base).as_posix()] = f.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+        return cls(sources, display_path(base))
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.sources)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.sources
+
+    def path(self, name: str) -> str:
+        return f"{self.root}/{name}" if self.root else name
+
+    # --- the sandbox -----------------------------------------------------------------------------
+
+    @property
+    def env(self) -> Any:
+        if self._env is None:
+            self._env = _make_env(self)
+        return self._env
+
+    def warm(self) -> None:
+        """Compile every template now. One that does not compile is left for :meth:`render` to
+        report (and its caller to fall back from)."""
+        for name in self.names:
+            try:
+                self.env.get_template(name)
+            except Exception:  # noqa: BLE001 - reported when it is used
+                pass
+
+    def render(self, name: str, context: Mapping[str, Any]) -> str:
+        """Render ``name`` against ``context``; raises :class:`TemplateError`."""
+        from jinja2 import TemplateNotFound, TemplateSyntaxError
+
+        if name not in self.sources:
+            raise TemplateError("unknown", name, f'no template "{name}" in {self.root}/', missing=name)
+        try:
+            return self.env.get_template(name).render(dict(context))
+        except TemplateSyntaxError as e:
+            raise self._syntax(name, e) from None
+        except TemplateNotFound as e:
+            file, line = self._where(e, name)
+            raise TemplateError("unknown", name, f'"{e.name}" is included or extended but is not in {self.root}/',
+                                file, line, missing=str(e.name)) from None
+        except RecursionError:
+            raise TemplateError("render", name, "templates include or extend each other in a loop",
+                                self.path(name)) from None
+        except Exception as e:  # noqa: BLE001 - every failure of a template is a finding, not a crash
+            file, line = self._where(e, name)
+            raise TemplateError("render", name, f"{type(e).__name__}: {e}", file, line) from None
+
+    def check(self, name: str, contexts: Iterable[Mapping[str, Any]],
+              shapes: Iterable[Mapping[str, Any]] = ()) -> list[TemplateError]:
+        """Every problem of ``name`` found without an incident: it exists, it and what it
+        includes parse, every variable it reads is a key of the data, every key it reads of
+        the data (``stage.name``, ``o.status`` in ``for o in actions.orders``) exists in the
+        data's shape — in every branch, taken or not —, and it renders against each of
+        ``contexts``. ``shapes`` are more incidents whose keys count as known (the shape is the
+        union of all). One problem per kind and place."""
+        from jinja2 import TemplateSyntaxError
+
+        if name not in self.sources:
+            return [TemplateError("unknown", name, f'no template "{name}" in {self.root}/')]
+        found: dict[tuple, TemplateError] = {}
+
+        def add(err: TemplateError) -> None:
+            found.setdefault((err.kind, err.file, err.line, err.message), err)
+
+        try:
+            self.env.get_template(name)
+        except TemplateSyntaxError as e:
+            return [self._syntax(name, e)]
+        contexts = list(contexts)
+        shape = None
+        for c in [*contexts, *shapes]:
+            shape = _merge(shape, _shape(c))
+        keys = set(shape[1]) if shape is not None else set()
+        for tname in self._closure(name):
+            try:
+                self.env.get_template(tname)
+            except TemplateSyntaxError as e:
+                add(self._syntax(tname, e))
+                continue
+            if shape is None:
+                continue
+            for expr, key, known, line in _unknown_names(self._ast(tname), shape):
+                if expr == key:
+                    add(TemplateError("render", tname, f'"{key}" is undefined: the incident has no such key'
+                                      + _suggest(key, keys), self.path(tname), line))
+                else:
+                    add(TemplateError("render", tname, f'"{expr}" is undefined: no key "{key}" there'
+                                      + _suggest(key, known), self.path(tname), line))
+        if found:
+            return list(found.values())
+        for ctx in contexts:
+            try:
+                self.render(name, ctx)
+            except TemplateError as e:
+                add(e)
+                break
+        return list(found.values())
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _syntax(self, name: str, e: Any) -> TemplateError:
+        tname = e.name or name
+        return TemplateError("syntax", tname, e.message or "syntax error", self.path(tname), e.lineno)
+
+    def _where(self, e: BaseException, name: str) -> tuple[str, Optional[int]]:
+        by_path = {self.path(n): n for n in self.sources}
+        file, line = self.path(name), None
+        for frame in traceback.extract_tb(e.__traceback__):
+            if frame.filename in by_path:
+                file, line = frame.filename, frame.lineno
+        return file, line
+
+    def _ast(self, name: str) -> Any:
+        if name not in self._asts:
+            self._asts[name] = self.env.parse(self.sources[name])
+        return self._asts[name]
+
+    def _closure(self, name: str) -> list[str]:
+        """``name`` and every template it includes or extends (by literal name), in order."""
+        from jinja2 import TemplateSyntaxError, meta
+
+        out, todo = [], [name]
+        while todo:
+            n = todo.pop(0)
+            if n in out or n not in self.sources:
+                continue
+            out.append(n)
+            try:
+                refs = meta.find_referenced_templates(self._ast(n))
+            except TemplateSyntaxError:
+                continue
+            todo += [r for r in refs if isinstance(r, str)]
+        return out
+
+
+# --- the shape of the data, and the keys a template reads of it ------------------------------------
+#
+# A shape is None (anything: a scalar, or a value no sample shows), ("dict", {key: shape}) or
+# ("list", shape of the items). Keys are checked only where the shape is known.
+
+_DICT_METHODS = frozenset({"items", "keys", "values", "get"})
+
+
+def _shape(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return ("dict", {k: _shape(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        item = None
+        for v in value:
+            item = _merge(item, _shape(v))
+        return ("list", item)
+    return None
+
+
+def _merge(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None or a[0] != b[0]:
+        return a
+    if a[0] == "dict":
+        keys = dict(a[1])
+        for k, v in b[1].items():
+            keys[k] = _merge(keys.get(k), v)
+        return ("dict", keys)
+    return ("list", _merge(a[1], b[1]))
+
+
+def _suggest(word: str, known: Iterable[str]) -> str:
+    from ..policy.diagnostics import did_you_mean
+
+    best = did_you_mean(word, known)
+    return f' (did you mean "{best}"?)' if best else ""
+
+
+def _unknown_names(ast: Any, shape: Any) -> list[tuple[str, str, list[str], Optional[int]]]:
+    """What a template reads that the data does not have, in every branch, taken or not:
+    (expression, missing name or key, what is known there, line). A top-level name must be a
+    key of the data (or bound by the template: ``set``, ``for``, ``macro``, ``import``, ``with``);
+    ``a.b`` / ``a["b"]`` must be a key of ``a`` where ``a``'s shape is known. Loop variables take
+    the shape of the list's items, ``{% set %}`` names the shape of their value."""
+    from jinja2 import nodes
+
+    out: list[tuple[str, str, list[str], Optional[int]]] = []
+    top = sorted(shape[1]) if shape is not None and shape[0] == "dict" else []
+
+    def resolve(n: Any, scope: dict) -> tuple[Any, Optional[str]]:
+        """The shape of an expression made of names, attributes and constant subscripts."""
+        if isinstance(n, nodes.Name):
+            if n.name not in scope and n.name not in BUILTIN_NAMES:
+                out.append((n.name, n.name, top, n.lineno))
+            return scope.get(n.name), n.name
+        key = None
+        if isinstance(n, nodes.Getattr):
+            key = n.attr
+        elif isinstance(n, nodes.Getitem) and isinstance(n.arg, nodes.Const) and isinstance(n.arg.value, str):
+            key = n.arg.value
+        if key is None:
+            if isinstance(n, nodes.Getitem):  # a subscript that is not a constant key: check its parts
+                walk(n.node, scope)
+                walk(n.arg, scope)
+            else:
+                walk(n, scope)
+            return None, None
+        base, text = resolve(n.node, scope)
+        if base is None or text is None or base[0] != "dict":
+            return None, None
+        if key not in base[1]:
+            if not (isinstance(n, nodes.Getattr) and key in _DICT_METHODS):
+                out.append((f"{text}.{key}", key, sorted(base[1]), n.lineno))
+            return None, None
+        return base[1][key], f"{text}.{key}"
+
+    def bind(target: Any, value: Any, scope: dict) -> None:
+        if isinstance(target, nodes.Name):
+            scope[target.name] = value
+        elif isinstance(target, nodes.Tuple):
+            for item in target.items:
+                bind(item, None, scope)
+
+    def walk(n: Any, scope: dict) -> None:
+        if isinstance(n, nodes.Name):
+            if n.ctx == "load":
+                resolve(n, scope)
+            return
+        if isinstance(n, (nodes.Getattr, nodes.Getitem)):
+            resolve(n, scope)
+            return
+        if isinstance(n, nodes.For):
+            walk(n.iter, scope)
+            items = _quiet(resolve, n.iter, scope, out) if isinstance(
+                n.iter, (nodes.Name, nodes.Getattr, nodes.Getitem)) else None
+            inner = dict(scope)
+            bind(n.target, items[1] if items is not None and items[0] == "list" else None, inner)
+            for child in [*([n.test] if n.test is not None else []), *n.body]:
+                walk(child, inner)
+            for child in n.else_:
+                walk(child, scope)
+            return
+        if isinstance(n, (nodes.Macro, nodes.CallBlock)):
+            if isinstance(n, nodes.Macro):
+                scope[n.name] = None
+            else:
+                walk(n.call, scope)
+            inner = dict(scope)
+            for a in n.args:
+                inner[a.name] = None
+            for child in [*n.defaults, *n.body]:
+                walk(child, inner)
+            return
+        if isinstance(n, nodes.Assign):
+            walk(n.node, scope)
+            value = _quiet(resolve, n.node, scope, out) if isinstance(
+                n.node, (nodes.Name, nodes.Getattr, nodes.Getitem)) else None
+            bind(n.target, value, scope)
+            return
+        if isinstance(n, nodes.AssignBlock):
+            for child in n.body:
+                walk(child, scope)
+            bind(n.target, None, scope)
+            return
+        if isinstance(n, nodes.With):
+            for v in n.values:
+                walk(v, scope)
+            inner = dict(scope)
+            for t in n.targets:
+                bind(t, None, inner)
+            for child in n.body:
+                walk(child, inner)
+            return
+        if isinstance(n, nodes.Import):
+            scope[n.target] = None
+            return
+        if isinstance(n, nodes.FromImport):
+            for name in n.names:
+                scope[name[1] if isinstance(name, tuple) else name] = None
+            return
+        for child in n.iter_child_nodes():
+            walk(child, scope)
+
+    walk(ast, {k: v for k, v in (shape[1].items() if shape is not None and shape[0] == "dict" else ())})
+    seen: set = set()
+    return [x for x in out if not (x[:2] in seen or seen.add(x[:2]))]
+
+
+def _quiet(resolve: Any, n: Any, scope: dict, out: list) -> Any:
+    """``resolve`` for the shape only: what it reports was reported when the node was walked."""
+    mark = len(out)
+    value = resolve(n, scope)[0]
+    del out[mark:]
+    return value
+
+
+def _make_env(templates: Templates) -> Any:
+    from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, select_autoescape
+    from jinja2.sandbox import SandboxedEnvironment
+
+    class _Loader(BaseLoader):
+        def get_source(self, environment, template):  # noqa: ANN001 - jinja2's signature
+            if template not in templates.sources:
+                raise TemplateNotFound(template)
+            return templates.sources[template], templates.path(template), lambda: True
+
+        def list_templates(self):
+            return templates.names
+
+    env = SandboxedEnvironment(
+        loader=_Loader(),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html", "htm", "html.j2", "htm.j2"),
+                                     default_for_string=False, default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        finalize=_finalize,
+        auto_reload=False,
+    )
+    env.filters.update(pct=_pct, amount=_amount, iso=iso, cell=_cell)
+    return env
+
+
+__all__ = ["DEFAULT_TEMPLATE", "TEMPLATE_SUFFIX", "TemplateError", "Templates", "find_runbooks_dir", "html_twin"]

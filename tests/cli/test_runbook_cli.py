@@ -1,0 +1,94 @@
+"""``ksctl runbook render / list``: an incident's runbook rendered again from its stored data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from killswitch.cli.common import compile_paths
+from killswitch.cli.main import cli
+from killswitch.runbooks.incident import sample_incident
+from killswitch.runbooks.render import render_runbook
+from killswitch.runbooks.sink import record_of
+from killswitch.runbooks.templates import Templates
+from killswitch.state import open_store
+
+from ..conftest import POLICIES, ROOT
+
+INCIDENT = "futures-book/binanceusdm/main/L3/e3"
+
+
+@pytest.fixture
+def state(tmp_path):
+    """A store holding the runbook of a flatten of the futures book, as the runner stores it."""
+    result, _ = compile_paths((str(POLICIES),))
+    data = sample_incident(result.graph.policy("futures-book"), 3, digest=result.graph.digest, revision="r1")
+    url = f"sqlite://{tmp_path / 'state.db'}"
+    store = open_store(url)
+    store.save_runbook(record_of(data, render_runbook(data, Templates.load(ROOT / "runbooks"))))
+    stored = store.runbook(INCIDENT)
+    store.close()
+    return url, stored
+
+
+@pytest.fixture
+def at_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_render_again_with_the_same_templates_gives_the_stored_runbook(state, at_root, tmp_path):
+    url, stored = state
+    out = run("runbook", "render", "--incident", INCIDENT, "--state", url)
+    assert out.exit_code == 0, out.output
+    assert out.stdout == stored.markdown
+    page = tmp_path / "rb.html"
+    out = run("runbook", "render", "--incident", INCIDENT, "--state", url, "--format", "html", "--out", str(page))
+    assert out.exit_code == 0 and out.stdout == ""
+    assert page.read_text() == stored.html
+
+
+def test_render_uses_the_current_templates_and_as_stored_what_was_shown(state, at_root, tmp_path):
+    url, stored = state
+    newer = tmp_path / "runbooks"
+    shutil.copytree(ROOT / "runbooks", newer)
+    default = newer / "default.md.j2"
+    default.write_text(default.read_text().replace("## 1. What fired", "## 1. What fired (revised)"))
+    out = run("runbook", "render", "--incident", INCIDENT, "--state", url, "--runbooks", str(newer))
+    assert out.exit_code == 0 and "## 1. What fired (revised)" in out.stdout
+    out = run("runbook", "render", "--incident", INCIDENT, "--state", url, "--runbooks", str(newer), "--as-stored")
+    assert out.exit_code == 0 and out.stdout == stored.markdown
+
+
+def test_a_broken_template_still_renders_with_the_fallback_and_exits_1(state, at_root, tmp_path):
+    url, _ = state
+    broken = tmp_path / "runbooks"
+    broken.mkdir()
+    (broken / "default.md.j2").write_text("{{ stage.nmae }}\n")
+    out = run("runbook", "render", "--incident", INCIDENT, "--state", url, "--runbooks", str(broken))
+    assert out.exit_code == 1
+    assert out.stdout.startswith("# Runbook: futures-book binanceusdm/main stage 3 flatten")
+    assert "runbooks/default.md.j2:1" in out.stdout  # the runbook says which template failed
+    assert "template problem:" in out.stderr
+
+
+def test_an_unknown_incident_exits_1_and_says_so(state, at_root):
+    url, _ = state
+    out = run("runbook", "render", "--incident", "futures-book/binanceusdm/main/L3/e9", "--state", url)
+    assert out.exit_code == 1 and "UNKNOWN_INCIDENT" in out.stderr and out.stdout == ""
+
+
+def test_list_names_the_stored_incidents(state):
+    url, stored = state
+    out = run("runbook", "list", "--state", url)
+    assert out.exit_code == 0
+    assert out.stdout == f"2026-03-02T13:00:00Z  {INCIDENT}  stage 3  template flatten.md.j2\n"
+    doc = json.loads(run("runbook", "list", "--state", url, "-o", "json").stdout)
+    assert [r["incident"] for r in doc["runbooks"]] == [INCIDENT]
+    assert run("runbook", "list", "--state", url, "--since", "2026-03-03").stdout == "no runbook stored\n"

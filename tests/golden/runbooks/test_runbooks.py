@@ -1,0 +1,88 @@
+"""Golden runbooks: the markdown and HTML of every stage of every example policy.
+
+Each case is a sample incident (:func:`killswitch.runbooks.incident.sample_incident`) of one
+stage of a policy in policies/, at a fixed time, with a fixed digest and revision (so that
+changing an unrelated policy does not rewrite every file), rendered with the template that
+stage uses from runbooks/. Rewrite with ``pytest tests/golden --update-goldens`` and review
+the diff like code: it is what the on-call engineer will read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from killswitch.compile.compiler import compile_documents
+from killswitch.policy.load import load_sources
+from killswitch.runbooks.incident import DEFAULT_TEMPLATE, sample_incident, template_for
+from killswitch.runbooks.render import render_runbook
+from killswitch.runbooks.templates import Templates
+from killswitch.sources import read_sources
+from tests.conftest import ROOT, check_golden
+
+HERE = Path(__file__).parent
+DIGEST = "sha256:" + "5e" * 32
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _graph():
+    src = read_sources([str(ROOT / "policies")])
+    res = compile_documents(load_sources((str(Path(f).relative_to(ROOT)), t) for f, t in src.files), revision=None)
+    assert res.graph is not None, [x.message for x in res.errors]
+    return res.graph
+
+
+GRAPH = _graph()
+CASES = [(p.name, s.level) for p in GRAPH.policies for s in p.stages]
+
+
+def test_every_stage_of_every_example_policy_has_a_case():
+    assert {name for name, _ in CASES} == {"dead-mans-switch", "exchange-faults", "futures-book",
+                                           "portfolio-breaker", "spot-book"}
+    assert len(CASES) == sum(len(p.stages) for p in GRAPH.policies) >= 8
+
+
+@pytest.fixture(scope="module")
+def templates() -> Templates:
+    return Templates.load(ROOT / "runbooks")
+
+
+@pytest.mark.parametrize("policy,level", CASES, ids=[f"{p}-L{lvl}" for p, lvl in CASES])
+def test_runbook_of_example_policy_stage(policy, level, templates, update_goldens):
+    node = GRAPH.policy(policy)
+    data = sample_incident(node, level, digest=DIGEST, revision=REVISION)
+    rb = render_runbook(data, templates)
+    assert rb.problems == ()  # rendered by the template the stage names, not by a fallback
+    assert rb.template == (template_for(node, level) or DEFAULT_TEMPLATE)
+    check_golden(HERE / f"{policy}-L{level}.md", rb.markdown, update_goldens)
+    check_golden(HERE / f"{policy}-L{level}.html", rb.html, update_goldens)
+
+
+# The other templates of runbooks/, each on the stage it is written for (whether or not an
+# example policy names it yet).
+TEMPLATE_CASES = [("flatten.md.j2", "futures-book", 3), ("flatten.md.j2", "dead-mans-switch", 1),
+                  ("exchange-fault.md.j2", "exchange-faults", 1)]
+
+
+def test_every_template_of_the_repository_has_a_golden_case():
+    names = {f.name for f in (ROOT / "runbooks").glob("*.md.j2")}
+    assert names == {t for t, _, _ in TEMPLATE_CASES} | {DEFAULT_TEMPLATE}
+
+
+@pytest.mark.parametrize("template,policy,level", TEMPLATE_CASES,
+                         ids=[f"{t.split('.')[0]}-{p}-L{lvl}" for t, p, lvl in TEMPLATE_CASES])
+def test_runbook_template_on_the_stage_it_is_written_for(template, policy, level, templates, update_goldens):
+    data = dict(sample_incident(GRAPH.policy(policy), level, digest=DIGEST, revision=REVISION), template=template)
+    rb = render_runbook(data, templates)
+    assert (rb.template, rb.problems) == (template, ())
+    stem = template.split(".")[0]
+    check_golden(HERE / f"{policy}-L{level}.{stem}.md", rb.markdown, update_goldens)
+    check_golden(HERE / f"{policy}-L{level}.{stem}.html", rb.html, update_goldens)
+
+
+def test_golden_folder_holds_only_current_cases():
+    expected = {f"{p}-L{lvl}.{ext}" for p, lvl in CASES for ext in ("md", "html")}
+    expected |= {f"{p}-L{lvl}.{t.split('.')[0]}.{ext}" for t, p, lvl in TEMPLATE_CASES for ext in ("md", "html")}
+    present = {f.name for f in HERE.iterdir() if f.suffix in (".md", ".html")}
+    assert present == expected, f"stale golden files: {sorted(present - expected)}; missing: {sorted(expected - present)}"

@@ -1,0 +1,193 @@
+"""A scripted flash crash on the simulated exchange, through the runner with the runbook sink:
+every stage entry leaves a runbook in the store that says what happened, the API serves it,
+``ksctl runbook render`` renders it again, and the closure report accounts for it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from urllib.parse import quote
+
+import aiohttp
+from click.testing import CliRunner
+
+from killswitch.cli.main import cli
+from killswitch.runbooks.sink import RunbookSink
+from killswitch.runner.api import make_app, start_api, stop_api
+from killswitch.runner.sinks import runbook_path
+
+from ..conftest import ROOT
+from .test_runner import drive, positions, setup
+
+TOKEN = "t0ken-for-runbook-tests"
+L3 = "crash-ladder/simulated/sim-main/L3/e3"
+
+
+def crash(tmp_path, templates=ROOT / "runbooks"):
+    runner, engine, clock, store, _ = setup(tmp_path)
+    sink = RunbookSink(templates)
+    runner.sinks.append(sink)
+
+    async def go():
+        await runner.start()
+        return await drive(runner, clock, 60)
+
+    reports = asyncio.run(asyncio.wait_for(go(), 60))
+    return runner, engine, clock, store, sink, reports
+
+
+def test_every_stage_entry_of_the_crash_has_a_stored_runbook_that_says_what_happened(tmp_path):
+    runner, engine, clock, store, sink, reports = crash(tmp_path)
+    assert runner.sink_errors == 0
+    entries = [s.transition.decision_id for r in reports for s in r.transitions if s.transition.decision_id]
+    assert entries == ["crash-ladder/simulated/sim-main/L1/e1", "crash-ladder/simulated/sim-main/L2/e2", L3]
+    stored = store.runbooks()
+    assert [r.incident for r in stored] == entries
+    assert all(r.template == "default.md.j2" and r.graph_digest == runner.graph.digest for r in stored)
+    assert sink.rendered == 3 and sink.fallbacks == 0 and sink.last_render_ms is not None
+
+    rb = store.runbook(L3)
+    data = rb.data
+    l3 = next(r for r in reports if any(s.transition.decision_id == L3 for s in r.transitions))
+    sent = [o for o in l3.execution.orders if o.decision_id == L3]
+    assert sent and all(o.status == "filled" for o in sent)
+    # what fired: the drawdown against the flatten threshold
+    [fired] = data["fired"]
+    assert fired["name"] == "hard" and fired["checks"][0]["breached"] is True
+    assert re.search(r"`dd` = \*\*4\.\d\d%\*\*, threshold `>= 4%`: breached", rb.markdown)
+    # what was done: every order of the entry with the venue's answer
+    assert {o["client_order_id"]: o["status"] for o in data["actions"]["orders"]} == \
+        {o.client_order_id: "filled" for o in sent}
+    for o in sent:
+        assert o.symbol in rb.markdown
+    assert f"{len(sent)} orders" in rb.markdown and f"{len(sent)} filled, 0 failed" in rb.markdown
+    # residual positions: the crash ends flat, and so does the runbook
+    assert positions(engine) == {} and data["positions"] == []
+    assert "No position left in scope." in rb.markdown
+    # the lock, the graph, the commands, the checklist
+    assert data["lock"]["locked"] and data["lock"]["mode"] == "halted"
+    assert "is **HALTED**" in rb.markdown and "until the stage is reset" in rb.markdown
+    assert runner.graph.digest in rb.markdown
+    assert ("ksctl reset --policy crash-ladder --scope simulated/sim-main --approver \"$USER\"" in rb.markdown)
+    assert f"ksctl audit verify --state {store.url}" in rb.markdown
+    for item in ("positions confirmed closed", "exchange reconciliation", "PnL of the incident recorded",
+                 "notifications delivered", "audit trail verified", "root cause", "resumption plan"):
+        assert f"- [ ] {item}" in rb.markdown, item
+    # the lower stage's runbook says what comes next, with the next stage's threshold
+    l1 = store.runbook("crash-ladder/simulated/sim-main/L1/e1")
+    assert l1.data["next_stage"]["name"] == "trim-more"
+    assert "stage **2 (trim-more)** is entered when one of these fires" in l1.markdown
+    assert "`>= 2.5%`" in l1.markdown
+    # each render is in the audit trail, which still verifies
+    rendered = store.audit_rows(kinds=["runbook_rendered"])
+    assert [r.payload["incident"] for r in rendered] == entries
+    assert store.verify_audit() == (True, None)
+
+
+def test_the_api_serves_the_runbook_and_says_why_when_it_cannot(tmp_path):
+    runner, *_ = crash(tmp_path)
+    assert runbook_path(L3) == "/v1/runbooks/" + quote(L3, safe="")
+
+    async def go():
+        site, url = await start_api(make_app(runner, token=TOKEN))
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(url + runbook_path(L3)) as r:
+                    md = (r.status, r.content_type, await r.text())
+                async with http.get(url + runbook_path(L3) + "?format=html") as r:
+                    html = (r.status, r.content_type, await r.text(), r.headers.get("Content-Security-Policy"))
+                async with http.get(url + runbook_path("crash-ladder/simulated/sim-main/L3/e9")) as r:
+                    unknown = (r.status, await r.json())
+                async with http.get(url + runbook_path(L3) + "?format=pdf") as r:
+                    bad = (r.status, await r.json())
+            return md, html, unknown, bad
+        finally:
+            await stop_api(site)
+
+    md, html, unknown, bad = asyncio.run(asyncio.wait_for(go(), 30))
+    stored = runner.store.runbook(L3)
+    assert md == (200, "text/markdown", stored.markdown)
+    assert html[:3] == (200, "text/html", stored.html) and "default-src 'none'" in html[3]
+    assert unknown[0] == 404 and unknown[1]["error"] == "UNKNOWN_INCIDENT"
+    assert bad[0] == 400 and "md or html" in bad[1]["reason"]
+
+
+def test_ksctl_runbook_render_and_report_read_the_crash_back(tmp_path, monkeypatch):
+    runner, engine, clock, store, *_ = crash(tmp_path)
+    url = store.url
+    monkeypatch.chdir(ROOT)  # runbooks/ is found from here
+    cli_ = CliRunner()
+    out = cli_.invoke(cli, ["runbook", "render", "--incident", L3, "--state", url])
+    assert out.exit_code == 0, out.output
+    assert out.output == store.runbook(L3).markdown  # same data, same templates: the same runbook
+
+    out = cli_.invoke(cli, ["report", "--since", "2026-03-02", "--until", "2026-03-03", "--state", url,
+                            "--format", "json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["audit"]["intact"] is True
+    assert [i["incident"] for i in doc["incidents"]] == [
+        "crash-ladder/simulated/sim-main/L1/e1", "crash-ladder/simulated/sim-main/L2/e2", L3]
+    first, _, last = doc["incidents"]
+    assert first["ended"]["how"] == "escalated" and last["ended"] is None  # the flatten is latched
+    assert last["runbook"] == {"template": "default.md.j2", "path": runbook_path(L3)}
+    assert last["orders"]["total"] == last["orders"]["filled"] > 0
+    assert doc["summary"]["orders"] == len(store.journal(limit=1000))
+
+
+def test_ksctl_run_wires_the_runbook_sink_between_telemetry_and_notifications(tmp_path):
+    from killswitch.runner.daemon import Daemon, RunOptions, compile_policies
+    from killswitch.state import open_store
+
+    opts = RunOptions(policies=(str(ROOT / "policies"),), accounts=str(ROOT / "policies" / "accounts.yaml"),
+                      state_url=f"sqlite://{tmp_path / 'state.db'}", lock_file=str(tmp_path / "lock.json"))
+    said: list[str] = []
+    store = open_store(opts.state_url)
+    try:
+        sinks = Daemon(opts, said.append, said.append)._sinks(compile_policies(opts.policies), store)
+    finally:
+        store.close()
+    names = [s.name for s in sinks]
+    assert names.count("runbooks") == 1
+    rb = sinks[names.index("runbooks")]
+    assert isinstance(rb, RunbookSink) and rb.root == ROOT / "runbooks"
+    assert f"ksctl run: runbook templates {ROOT / 'runbooks'}" in said
+    if "telemetry" in names:
+        assert names.index("telemetry") < names.index("runbooks")
+    if "notify" in names:
+        assert names.index("runbooks") < names.index("notify")
+
+
+def test_broken_templates_never_cost_an_incident_its_runbook(tmp_path):
+    broken = tmp_path / "runbooks"
+    broken.mkdir()
+    (broken / "default.md.j2").write_text("# {{ stage.nmae }}\n")
+    runner, engine, clock, store, sink, _ = crash(tmp_path, templates=broken)
+    assert runner.sink_errors == 0 and sink.rendered == sink.fallbacks == 3
+    rb = store.runbook(L3)
+    assert rb.template == "builtin" and "ksctl reset --policy crash-ladder" in rb.markdown
+    [row] = [r for r in store.audit_rows(kinds=["runbook_rendered"]) if r.payload["incident"] == L3]
+    assert row.payload["template"] == "builtin" and "default.md.j2:1" in row.payload["problems"][0]
+    assert "killswitch_runbook_template_fallbacks_total 3" in runner.metrics_text()
+    # a reset is an event too, but no stage is entered: no runbook
+    assert runner.reset("crash-ladder", "simulated/sim-main", "alice", "flat and reconciled").done
+    assert [r.incident for r in store.runbooks()][-1] == L3 and sink.rendered == 3
+
+
+def test_templates_are_read_again_when_the_graph_changes(tmp_path):
+    class _Graph:
+        digest = "sha256:one"
+
+    class _Runner:
+        graph = _Graph()
+
+    root = tmp_path / "runbooks"
+    root.mkdir()
+    (root / "default.md.j2").write_text("v1\n")
+    sink, runner = RunbookSink(root), _Runner()
+    assert sink.templates(runner).sources == {"default.md.j2": "v1\n"}
+    (root / "default.md.j2").write_text("v2\n")
+    assert sink.templates(runner).sources == {"default.md.j2": "v1\n"}  # same graph: no file read per incident
+    runner.graph = type("_G", (), {"digest": "sha256:two"})()
+    assert sink.templates(runner).sources == {"default.md.j2": "v2\n"}
