@@ -1,0 +1,199 @@
+"""A small Prometheus metrics registry: counters, gauges and histograms, rendered as text.
+
+Why not a library: the runner already writes its own exposition lines, the metrics here are a
+dozen, and the text format (version 0.0.4) is simple; ``prometheus_client`` would bring a
+global registry to keep out of the way, and the OpenTelemetry metrics SDK would need a
+Prometheus exporter (another dependency) and a translation of dotted names. This registry is
+owned by its sink, thread-safe (notifications are reported from their delivery workers), and
+renders ``# HELP`` / ``# TYPE`` lines, cumulative ``_bucket{le=…}``, ``_sum`` and ``_count``.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from typing import Iterable, Sequence
+
+_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+# seconds: from a fast in-memory tick to one waiting on a slow exchange (snapshot timeout 10 s)
+TICK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def escape(value: str) -> str:
+    """A label value as the text format wants it."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def number(value: float) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+class _Metric:
+    kind = ""
+
+    def __init__(self, name: str, help: str, labels: Sequence[str], lock: threading.Lock):
+        if not _NAME.match(name):
+            raise ValueError(f"bad metric name {name!r}")
+        for label in labels:
+            if not _LABEL.match(label) or label.startswith("__") or label == "le":
+                raise ValueError(f"bad label name {label!r} for {name}")
+        self.name = name
+        self.help = help
+        self.labels = tuple(labels)
+        self._lock = lock
+
+    def _key(self, labels: dict) -> tuple[str, ...]:
+        if set(labels) != set(self.labels):
+            raise ValueError(f"{self.name} takes labels {list(self.labels)}, got {sorted(labels)}")
+        return tuple(str(labels[k]) for k in self.labels)
+
+    def _labelset(self, key: tuple[str, ...], extra: str = "") -> str:
+        parts = [f'{k}="{escape(v)}"' for k, v in zip(self.labels, key)]
+        if extra:
+            parts.append(extra)
+        return "{" + ",".join(parts) + "}" if parts else ""
+
+    def header(self) -> list[str]:
+        text = self.help.replace("\\", "\\\\").replace("\n", "\\n")
+        return [f"# HELP {self.name} {text}", f"# TYPE {self.name} {self.kind}"]
+
+    def lines(self) -> list[str]:  # pragma: no cover - every kind overrides it
+        raise NotImplementedError
+
+
+class Counter(_Metric):
+    kind = "counter"
+
+    def __init__(self, name, help, labels, lock):
+        if not name.endswith("_total"):
+            raise ValueError(f"a counter's name ends in _total: {name!r}")
+        super().__init__(name, help, labels, lock)
+        self._values: dict[tuple[str, ...], float] = {}
+
+    def inc(self, amount: float = 1, **labels) -> None:
+        if amount < 0:
+            raise ValueError(f"{self.name}: a counter only goes up")
+        key = self._key(labels)
+        with self._lock:
+            self._values[key] = self._values.get(key, 0) + amount
+
+    def value(self, **labels) -> float:
+        with self._lock:
+            return self._values.get(self._key(labels), 0)
+
+    def lines(self) -> list[str]:
+        return [f"{self.name}{self._labelset(k)} {number(v)}" for k, v in sorted(self._values.items())]
+
+
+class Gauge(_Metric):
+    kind = "gauge"
+
+    def __init__(self, name, help, labels, lock):
+        super().__init__(name, help, labels, lock)
+        self._values: dict[tuple[str, ...], float] = {}
+
+    def set(self, value: float, **labels) -> None:
+        key = self._key(labels)
+        with self._lock:
+            self._values[key] = value
+
+    def value(self, **labels) -> float | None:
+        with self._lock:
+            return self._values.get(self._key(labels))
+
+    def lines(self) -> list[str]:
+        return [f"{self.name}{self._labelset(k)} {number(v)}" for k, v in sorted(self._values.items())]
+
+
+class Histogram(_Metric):
+    kind = "histogram"
+
+    def __init__(self, name, help, labels, lock, buckets: Iterable[float]):
+        super().__init__(name, help, labels, lock)
+        bs = sorted(float(b) for b in buckets)
+        if not bs or any(math.isinf(b) or math.isnan(b) for b in bs) or len(set(bs)) != len(bs):
+            raise ValueError(f"{name}: buckets must be distinct finite numbers")
+        self.buckets = tuple(bs)
+        self._series: dict[tuple[str, ...], list] = {}  # key → [counts per bucket…, +Inf count, sum]
+
+    def observe(self, value: float, **labels) -> None:
+        key = self._key(labels)
+        with self._lock:
+            s = self._series.get(key)
+            if s is None:
+                s = self._series[key] = [0] * (len(self.buckets) + 1) + [0.0]
+            for i, b in enumerate(self.buckets):
+                if value <= b:
+                    s[i] += 1
+                    break
+            else:
+                s[len(self.buckets)] += 1
+            s[-1] += value
+
+    def count(self, **labels) -> int:
+        with self._lock:
+            s = self._series.get(self._key(labels))
+            return sum(s[:-1]) if s else 0
+
+    def lines(self) -> list[str]:
+        out = []
+        for key, s in sorted(self._series.items()):
+            cumulative = 0
+            for b, n in zip(self.buckets + (math.inf,), s[:-1]):
+                cumulative += n
+                le = 'le="' + number(b) + '"'
+                out.append(f"{self.name}_bucket{self._labelset(key, le)} {cumulative}")
+            out.append(f"{self.name}_sum{self._labelset(key)} {number(s[-1])}")
+            out.append(f"{self.name}_count{self._labelset(key)} {cumulative}")
+        return out
+
+
+class Registry:
+    """Metrics by name; :meth:`render` is the exposition text (metrics in registration order)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._metrics: dict[str, _Metric] = {}
+
+    def _add(self, metric: _Metric) -> _Metric:
+        if metric.name in self._metrics:
+            raise ValueError(f"metric {metric.name} is registered twice")
+        self._metrics[metric.name] = metric
+        return metric
+
+    def counter(self, name: str, help: str, labels: Sequence[str] = ()) -> Counter:
+        return self._add(Counter(name, help, labels, self._lock))  # type: ignore[return-value]
+
+    def gauge(self, name: str, help: str, labels: Sequence[str] = ()) -> Gauge:
+        return self._add(Gauge(name, help, labels, self._lock))  # type: ignore[return-value]
+
+    def histogram(self, name: str, help: str, labels: Sequence[str] = (),
+                  buckets: Iterable[float] = LATENCY_BUCKETS) -> Histogram:
+        return self._add(Histogram(name, help, labels, self._lock, buckets))  # type: ignore[return-value]
+
+    def names(self) -> list[str]:
+        return list(self._metrics)
+
+    def render(self) -> str:
+        out: list[str] = []
+        with self._lock:
+            for m in self._metrics.values():
+                out += m.header()
+                out += m.lines()
+        return "\n".join(out) + "\n" if out else ""
