@@ -1,0 +1,313 @@
+"""Aggregation groups and their timers: which events are notified to whom, and when.
+
+Pure state machine with an explicit ``now`` (milliseconds), modelled on Alertmanager's
+dispatcher, aggregation groups and notification log:
+
+- :func:`placements` says which routes documents an event goes to (the stage's ``notify``
+  actions and the policy's ``spec.notify``; events without a policy, or of a policy that names
+  no route, go to every document) and with which labels (a stage's ``notify`` action sets the
+  severity of its transition; a return to level 0 is ``info``).
+- :meth:`Dispatcher.insert` puts the event, as an *alert*, into the group of every route it
+  matches. An alert is identified by its labels and its incident, so a re-entry of a stage
+  is a new alert while a fault reported every tick is one alert, refreshed.
+- A new group flushes ``group_wait`` after its first alert, then every ``group_interval``.
+  A flush notifies when an alert is firing that the last notification of the group did not
+  carry, or when ``repeat_interval`` has passed since that notification and alerts still fire.
+  Muted alerts (inhibit rules, against every active alert of the document whose stage still
+  holds) are left out.
+- Alerts stay active ``resolve_timeout`` after they were last seen, except stage entries,
+  which stay active while the scope stays in the stage (the scope's next transition, or a
+  reset that releases it, ends them): a halt is repeated every ``repeat_interval`` until
+  someone resets it. A group with no active alert left is deleted at its flush.
+
+Left out from Alertmanager: resolved notifications (``send_resolved``), mute/active time
+intervals, and the notification log's retry on failure: a notification is recorded when it is
+handed to delivery (a failed delivery goes to the fallback receiver instead of being
+attempted again at the next ``group_interval``). State lives in memory: a restart forgets
+groups and timers (stage entries still latched are not repeated until they change).
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional
+
+from ..runner.sinks import RESET, STAGE_TRANSITION, Event
+from .routes import RouteNode, RouteTree
+
+RESOLVE_TIMEOUT_MS = 5 * 60_000
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+# --- which documents, with which labels --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placement:
+    tree: str
+    labels: Mapping[str, str]
+    why: str  # how the document was chosen, for ``ksctl routes test``
+
+
+def placements(labels: Mapping[str, str], graph, trees: Iterable[str], *, keep_severity: bool = False
+               ) -> list[Placement]:
+    """The routes documents an event with ``labels`` goes to, given the running ``graph``.
+
+    ``keep_severity``: a severity label that is given stays (a person asking ``ksctl routes test``
+    with an explicit severity); without it, the stage's notify action sets it. Labels without an
+    ``event`` but with a ``level`` are taken for a stage transition."""
+    names = list(trees)
+    kind = labels.get("event", STAGE_TRANSITION if "level" in labels else "")
+    policy = labels.get("policy")
+    node = None
+    if policy and graph is not None:
+        node = next((p for p in graph.policies if p.name == policy), None)
+    if node is None:
+        why = f'policy "{policy}" is not loaded' if policy else "no policy label"
+        return [Placement(t, dict(labels), f"{why}: every routes document") for t in names]
+    chosen: dict[str, tuple[Optional[str], str]] = {}  # tree -> (severity or None, why)
+    stage = None
+    level = labels.get("level")
+    if level and level.isdigit():
+        stage = next((s for s in node.stages if s.level == int(level)), None)
+    if stage is not None:
+        for a in stage.actions:
+            if a.kind != "notify":
+                continue
+            route, sev = a.params.get("route"), a.params.get("severity", "critical")
+            prev = chosen.get(route)
+            if prev is None or SEVERITY_RANK.get(sev, 0) > SEVERITY_RANK.get(prev[0] or "", -1):
+                chosen[route] = (sev if kind == STAGE_TRANSITION else None, f'stage "{stage.name}" notify action')
+    if node.notify_route and node.notify_route not in chosen:
+        chosen[node.notify_route] = (None, f'policy "{policy}" spec.notify')
+    if not chosen:
+        return [Placement(t, dict(labels), f'policy "{policy}" names no route: every routes document')
+                for t in names]
+    out = []
+    for tree, (sev, why) in chosen.items():
+        if tree not in names:
+            continue  # the compiler reports unknown routes; a document removed by a reload is skipped
+        lab = dict(labels)
+        if not keep_severity or "severity" not in labels:
+            if kind == STAGE_TRANSITION and labels.get("level") == "0":
+                lab["severity"] = "info"
+            elif sev is not None:
+                lab["severity"] = sev
+        out.append(Placement(tree, lab, why))
+    return out
+
+
+# --- alerts and groups ---------------------------------------------------------------------------
+
+
+def fingerprint(labels: Mapping[str, str], incident: Optional[str]) -> str:
+    body = "\x1f".join(f"{k}\x1e{v}" for k, v in sorted(labels.items())) + "\x1d" + (incident or "")
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class Alert:
+    fp: str
+    labels: Mapping[str, str]
+    event: Event
+    first_ms: int
+    last_ms: int
+    latched: bool  # a stage entry: active until the scope leaves the stage
+    released: bool = False  # the scope left the stage: no longer mutes anything, expires soon
+    extra: Mapping[str, Any] = field(default_factory=dict)  # what the sink needs to write the message
+
+    def active(self, now: int, resolve_timeout_ms: int) -> bool:
+        return self.latched or now < self.last_ms + resolve_timeout_ms
+
+    @property
+    def severity(self) -> str:
+        return self.labels.get("severity", "warning")
+
+
+@dataclass
+class Group:
+    tree: str
+    route: RouteNode
+    key: str
+    labels: Mapping[str, str]
+    created_ms: int
+    next_ms: int
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    flushed: bool = False
+    last_fps: Optional[frozenset] = None  # fingerprints of the last notification
+    last_ms: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message to one receiver: the firing alerts of a group at a flush."""
+
+    tree: str
+    receiver: str
+    group_key: str
+    group_labels: Mapping[str, str]
+    route: str  # route.routes[0]...
+    alerts: tuple[Alert, ...]
+    new: tuple[str, ...]  # fingerprints not carried by the previous notification
+    muted: int  # alerts of the group left out by inhibit rules
+    now_ms: int
+
+    @property
+    def repeat(self) -> bool:
+        return not self.new
+
+    @property
+    def severity(self) -> str:
+        return max((a.severity for a in self.alerts), key=lambda s: SEVERITY_RANK.get(s, 0), default="warning")
+
+    @property
+    def event_kinds(self) -> list[str]:
+        return sorted({a.event.kind for a in self.alerts})
+
+    @property
+    def incidents(self) -> list[str]:
+        return [a.event.data["incident"] for a in self.alerts if a.event.data.get("incident")]
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where one placement ended: for ``ksctl routes test`` and for tests."""
+
+    tree: str
+    route: RouteNode
+    group_key: str
+    labels: Mapping[str, str]
+
+
+class Dispatcher:
+    """Groups, timers and inhibition over every routes document."""
+
+    def __init__(self, trees: Mapping[str, RouteTree], resolve_timeout_ms: int = RESOLVE_TIMEOUT_MS):
+        self.trees = dict(trees)
+        self.resolve_timeout_ms = resolve_timeout_ms
+        self.groups: dict[str, Group] = {}
+        self.active: dict[str, dict[str, Alert]] = {t: {} for t in self.trees}  # tree -> fp -> alert
+        self.inhibited = 0  # alerts left out of notifications by inhibit rules, cumulative
+
+    def retree(self, trees: Mapping[str, RouteTree]) -> None:
+        """New routes documents (a reload): groups and alerts of a document that did not change
+        are kept; those of a changed or removed document are dropped (its next events regroup)."""
+        for name, old in self.trees.items():
+            if trees.get(name) != old:
+                self.active.pop(name, None)
+                for key in [k for k, g in self.groups.items() if g.tree == name]:
+                    del self.groups[key]
+        self.trees = dict(trees)
+        for name in self.trees:
+            self.active.setdefault(name, {})
+
+    # --- intake ---------------------------------------------------------------------------------
+
+    def insert(self, event: Event, placement: Placement, now: int, extra: Optional[Mapping[str, Any]] = None
+               ) -> list[Routed]:
+        tree = self.trees.get(placement.tree)
+        if tree is None:
+            return []
+        labels = dict(placement.labels)
+        self._release(tree.name, event, labels, now)
+        incident = event.data.get("incident") if event.kind == STAGE_TRANSITION else None
+        latched = event.kind == STAGE_TRANSITION and labels.get("level", "0") != "0"
+        fp = fingerprint(labels, incident)
+        reg = self.active[tree.name]
+        alert = reg.get(fp)
+        if alert is None:
+            alert = reg[fp] = Alert(fp, labels, event, now, now, latched, extra=dict(extra or {}))
+        else:
+            alert.event, alert.last_ms, alert.extra = event, now, dict(extra or {})
+            alert.latched, alert.released = alert.latched or latched, False
+        out = []
+        for route in tree.match(labels):
+            key = route.group_key(tree.name, labels)
+            g = self.groups.get(key)
+            if g is None:
+                g = self.groups[key] = Group(tree.name, route, key, route.group_labels(labels), now,
+                                             now + route.group_wait_ms)
+            g.alerts[fp] = alert
+            out.append(Routed(tree.name, route, key, labels))
+        return out
+
+    def _release(self, tree: str, event: Event, labels: Mapping[str, str], now: int) -> None:
+        """A new transition of a scope, or a reset that released it, ends its latched stage entry."""
+        releases = event.kind == STAGE_TRANSITION or (event.kind == RESET and event.data.get("released"))
+        if not releases:
+            return
+        policy, scope = labels.get("policy"), labels.get("scope")
+        for a in self.active[tree].values():
+            if a.latched and a.labels.get("policy") == policy and a.labels.get("scope") == scope:
+                a.latched, a.released = False, True
+                a.last_ms = now  # stays in its groups' next notification, then expires
+
+    # --- timers -----------------------------------------------------------------------------------
+
+    def next_due(self) -> Optional[int]:
+        return min((g.next_ms for g in self.groups.values()), default=None)
+
+    def flush_due(self, now: int) -> list[Notification]:
+        """Flush every group whose timer has come; the notifications to hand to delivery."""
+        return self._flush([g for g in self.groups.values() if g.next_ms <= now], now)
+
+    def flush_pending(self, now: int) -> list[Notification]:
+        """Flush now every group holding an alert not notified yet (on shutdown: better early than never)."""
+        pending = [g for g in self.groups.values()
+                   if any(fp not in (g.last_fps or ()) for fp in g.alerts)]
+        return self._flush(pending, now)
+
+    def _flush(self, groups: list[Group], now: int) -> list[Notification]:
+        self._expire(now)
+        out = []
+        for g in sorted(groups, key=lambda g: (g.next_ms, g.key)):
+            n = self._flush_group(g, now)
+            if n is not None:
+                out.append(n)
+        return out
+
+    def _expire(self, now: int) -> None:
+        for reg in self.active.values():
+            for fp in [fp for fp, a in reg.items() if not a.active(now, self.resolve_timeout_ms)]:
+                del reg[fp]
+
+    def _flush_group(self, g: Group, now: int) -> Optional[Notification]:
+        reg = self.active[g.tree]
+        g.alerts = {fp: a for fp, a in g.alerts.items() if fp in reg}
+        g.next_ms = now + g.route.group_interval_ms
+        g.flushed = True
+        if not g.alerts:
+            del self.groups[g.key]
+            return None
+        tree = self.trees[g.tree]
+        sources = [a.labels for a in reg.values() if not a.released]
+        firing, muted = [], 0
+        for a in sorted(g.alerts.values(), key=lambda a: (a.first_ms, a.fp)):
+            if tree.inhibited_by(a.labels, sources) is not None:
+                muted += 1
+            else:
+                firing.append(a)
+        self.inhibited += muted
+        fps = frozenset(a.fp for a in firing)
+        if not firing:
+            return None
+        new = tuple(a.fp for a in firing if a.fp not in (g.last_fps or ()))
+        repeat_due = g.last_ms is not None and now >= g.last_ms + g.route.repeat_interval_ms
+        if not new and not repeat_due:
+            return None
+        g.last_fps, g.last_ms = fps, now
+        return Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, tuple(firing), new,
+                            muted, now)
+
+    # --- questions ------------------------------------------------------------------------------------
+
+    def route(self, placement: Placement) -> list[Routed]:
+        """Where a placement would go, without inserting anything."""
+        tree = self.trees.get(placement.tree)
+        if tree is None:
+            return []
+        return [Routed(tree.name, r, r.group_key(tree.name, placement.labels), placement.labels)
+                for r in tree.match(placement.labels)]

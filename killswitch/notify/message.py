@@ -1,0 +1,177 @@
+"""The text of a notification: what happened, in which mode, and where the runbook is.
+
+A notification carries the firing alerts of one group. The title names the most important new
+one; the body gives each new alert in full (policy, scope, stage from → to, reason, the signal
+values, the triggers that fired, orders planned, graph digest and revision, mode) with the two
+ways to its runbook: ``ksctl runbook render --incident ID`` and the runner's API URL
+(:func:`killswitch.runner.sinks.runbook_path`) under the external base URL when one is given.
+Alerts the group already notified are listed in one line each.
+
+Labels and event data hold no secret (the runner's contract), and nothing here adds one.
+
+Pure: no I/O, no clock (times come from the events).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from ..runner import sinks as ev
+from .dispatch import SEVERITY_RANK, Alert, Notification
+
+NOTIFY_TYPES = {"critical": "failure", "warning": "warning", "info": "info"}
+LABEL_ORDER = ("policy", "scope", "venue", "account", "owner", "stage", "level", "from_level", "reason")
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+    notify_type: str  # apprise: info | success | warning | failure
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def mode_of(alert: Alert) -> str:
+    dry = alert.event.data.get("dry_run", alert.extra.get("dry_run"))
+    return "unknown" if dry is None else "DRY RUN" if dry else "LIVE"
+
+
+def headline(alert: Alert) -> str:
+    lab, data, kind = alert.labels, alert.event.data, alert.event.kind
+    where = " ".join(x for x in (lab.get("policy"), lab.get("scope")) if x)
+    if kind == ev.STAGE_TRANSITION:
+        to = data.get("to", lab.get("level"))
+        frm = data.get("from", lab.get("from_level"))
+        if str(to) == "0":
+            return f"{where}: stage {frm} → 0, re-armed"
+        verb = "re-entered" if str(frm) == str(to) else "entered"
+        return f"{where}: {verb} stage {to} {lab.get('stage', '')}".rstrip() + f" (from {frm})"
+    if kind == ev.ORDER_FAILED:
+        return f"order failed on {lab.get('venue')}/{lab.get('account')}: {lab.get('reason', '?')}"
+    if kind == ev.CLOSE_RETRIES_EXHAUSTED:
+        return f"{where}: closes still unfilled after every retry"
+    if kind == ev.POLICY_RELOAD_FAILED:
+        return "policy reload failed: the last good graph keeps running"
+    if kind == ev.RESET:
+        return f"{where}: reset approval ({data.get('result', '?')})"
+    if kind == ev.MANUAL_CLOSE:
+        return f"manual close of {lab.get('scope')} queued"
+    if kind == ev.DEPOSED:
+        return f"runner {lab.get('holder', '?')} lost the lease and stopped acting"
+    if kind == ev.SNAPSHOT_FAILED:
+        return f"no snapshot from {lab.get('venue')}/{lab.get('account')}: {lab.get('reason', '?')}"
+    if kind == ev.DMS_FIRED:
+        return f"dead man's switch fired{': ' + where if where else ''}"
+    return f"{kind}{': ' + where if where else ''}"
+
+
+def _value(v: Any, vtype: Optional[str]) -> str:
+    if v is None:
+        return "unknown"
+    if isinstance(v, (int, float)):
+        if vtype == "ratio":
+            return f"{v * 100:.2f}%"
+        if vtype == "duration":
+            return f"{v:g}s"
+        return f"{v:g}"
+    return str(v)
+
+
+def _signals(alert: Alert) -> str:
+    types = alert.extra.get("signal_types") or {}
+    parts = []
+    for s in alert.event.data.get("signals") or []:
+        shown = _value(s.get("value"), types.get(s.get("name")))
+        if s.get("reason"):
+            shown += f" ({s['reason']})"
+        parts.append(f"{s.get('name')}={shown}")
+    return ", ".join(parts)
+
+
+def runbook_lines(incident: str, external_url: Optional[str]) -> list[str]:
+    lines = [f"  runbook: ksctl runbook render --incident {shlex.quote(incident)}"]
+    if external_url:
+        lines.append(f"           {external_url.rstrip('/')}{ev.runbook_path(incident)}")
+    else:
+        lines.append(f"           API path {ev.runbook_path(incident)} on the runner")
+    return lines
+
+
+def detail(alert: Alert, external_url: Optional[str]) -> list[str]:
+    lab, data = alert.labels, alert.event.data
+    lines = [f"{alert.severity.upper()} {headline(alert)}", f"  at: {iso(alert.event.ts_ms)}   mode: {mode_of(alert)}"]
+    shown = [f"{k}={lab[k]}" for k in LABEL_ORDER if lab.get(k)]
+    shown += [f"{k}={v}" for k, v in sorted(lab.items()) if k not in LABEL_ORDER and k not in ("event", "severity")]
+    lines.append("  labels: " + " ".join(shown))
+    if alert.event.kind == ev.STAGE_TRANSITION:
+        if data.get("reason"):
+            lines.append(f"  reason: {data['reason']}")
+        sig = _signals(alert)
+        if sig:
+            lines.append(f"  signals: {sig}")
+        if data.get("triggers"):
+            lines.append("  triggers firing: " + ", ".join(map(str, data["triggers"])))
+        if data.get("orders") is not None:
+            sent = " (dry run: none sent)" if data.get("dry_run") else ""
+            lines.append(f"  orders planned: {data['orders']}{sent}")
+        if data.get("graph_digest"):
+            lines.append(f"  graph: {data['graph_digest']} revision {data.get('revision') or 'not in git'}")
+    else:
+        for k, v in sorted(data.items()):
+            if isinstance(v, (str, int, float, bool)) or v is None:
+                lines.append(f"  {k}: {v}")
+    if data.get("incident"):
+        lines += runbook_lines(str(data["incident"]), external_url)
+    return lines
+
+
+def compose(n: Notification, external_url: Optional[str] = None) -> Message:
+    new = [a for a in n.alerts if a.fp in n.new]
+    earlier = [a for a in n.alerts if a.fp not in n.new]
+    lead_pool = new or list(n.alerts)
+    lead = max(lead_pool, key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.event.ts_ms))
+    dry = any(mode_of(a) == "DRY RUN" for a in n.alerts)
+    more = len(lead_pool) - 1
+    title = f"[{n.severity.upper()}]" + (" [DRY RUN]" if dry else "") + f" {headline(lead)}"
+    if more > 0:
+        title += f" (+{more} more)"
+    if n.repeat:
+        title += " (reminder: still active)"
+    body: list[str] = []
+    for a in sorted(new, key=lambda a: a.event.ts_ms):
+        body += detail(a, external_url)
+        body.append("")
+    if n.repeat:
+        body.append(f"Still active ({len(earlier)}), nothing new since the last notification:")
+        for a in earlier:
+            body += detail(a, external_url)
+            body.append("")
+    elif earlier:
+        body.append("Earlier in this group:")
+        body += [f"  {a.severity.upper()} {headline(a)} at {iso(a.event.ts_ms)}" for a in earlier]
+        body.append("")
+    if n.muted:
+        body.append(f"{n.muted} notice(s) of this group muted by inhibit rules.")
+    body.append(f"group {n.group_key} · receiver {n.receiver} via {n.route}")
+    return Message(title, "\n".join(body).rstrip() + "\n", NOTIFY_TYPES.get(n.severity, "warning"))
+
+
+def failed_page(original: Message, receiver: str, result: str, attempts: int, group_key: str) -> Message:
+    """What the fallback receiver gets when a page could not be delivered."""
+    title = f"[CRITICAL] NOTIFICATION FAILED to {receiver}: {original.title}"
+    body = (f"The notification below could not be delivered to receiver {receiver} after {attempts} attempt(s) "
+            f"(last result: {result}). The people it was meant for have not been told.\n"
+            f"group {group_key}\n\n--- undelivered notification ---\n{original.title}\n\n{original.body}")
+    return Message(title, body, "failure")
+
+
+def verification_message(receiver: str, now_ms: int) -> Message:
+    return Message(f"[TEST] killswitch: test notification to {receiver}",
+                   f"A test sent by ksctl routes test --verify-receivers {receiver} at {iso(now_ms)}. "
+                   "No action is needed.\n", "info")

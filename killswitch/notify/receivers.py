@@ -1,0 +1,202 @@
+"""Receivers: names mapped to apprise URLs, resolved from secret references at start.
+
+A receiver's targets are written in the routes document as a plain local webhook URL (the
+model rejects any URL that could carry a token), ``{env: VAR}`` or ``{file: PATH}``. The
+environment variable or file holds one or more apprise URLs (separated by commas, spaces or
+new lines; ``#`` starts a comment line), or — for a file named ``*.yaml`` / ``*.yml`` — an
+apprise YAML configuration file. Everything is resolved and checked when the runner starts: a
+missing variable, an unreadable file or a URL apprise does not understand is an error that
+names the *reference* (``receiver "pager": {env: KS_PAGER_URL} is not set``), never its value.
+
+Secrets stay inside the apprise objects held here. What leaves this module names receivers by
+name and targets by reference (:func:`describe_target`); a plain URL is shown redacted
+(scheme, host and port: ``json://127.0.0.1:9099/…``).
+
+:meth:`ResolvedReceiver.send` is synchronous (apprise is) and must run off the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+from urllib.parse import urlsplit
+
+from ..policy.model import AppriseTarget, NotificationRoutes
+from .message import Message
+
+DEFAULT_TIMEOUT_S = 10.0
+SOCKET_MARGIN_S = 1.0
+CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+class ReceiverError(Exception):
+    """Receivers that cannot be resolved; one line per problem, secrets never included."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def redact_url(url: str) -> str:
+    """Scheme, host and port only: a path or query may hold a token even in a plain webhook."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unparseable URL)"
+    rest = "/…" if (parts.path not in ("", "/") or parts.query) else ""
+    return f"{parts.scheme}://{host}{port}{rest}"
+
+
+def describe_target(t: AppriseTarget) -> str:
+    if t.env is not None:
+        return f"{{env: {t.env}}}"
+    if t.file is not None:
+        return f"{{file: {t.file}}}"
+    return redact_url(t.url or "")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    result: str  # delivered | partial | failed | timeout | nomatch
+    services: int = 0
+    failed: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.result in ("delivered", "partial")
+
+
+_STATUS = {"SUCCESS": "delivered", "PARTIAL": "partial", "FAILURE": "failed", "TIMEOUT": "timeout",
+           "NOMATCH": "nomatch"}
+
+
+@dataclass(frozen=True)
+class ResolvedReceiver:
+    name: str
+    targets: tuple[str, ...]  # descriptions, safe to show
+    apprise: Any = field(repr=False, compare=False)
+
+    def send(self, message: Message, timeout_s: float) -> SendResult:
+        """Send through apprise, bounded by ``timeout_s`` (blocking: call it from a worker thread)."""
+        import apprise
+
+        started = time.monotonic()
+        res = self.apprise.notify(body=message.body, title=message.title,
+                                  notify_type=apprise.NotifyType(message.notify_type), timeout=timeout_s)
+        try:
+            return SendResult(_STATUS.get(res.status.name, "failed"), len(res.results), res.failed_count,
+                              time.monotonic() - started)
+        finally:
+            for r in res.results:
+                r.close()
+
+
+def _urls_text(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.strip().startswith("#")).strip()
+
+
+def _bound_timeouts(ap, timeout_s: float) -> None:
+    # apprise's call deadline (timeout_s) answers first, as TIMEOUT; the sockets give up just
+    # after it, so that a hung receiver does not keep a thread much longer.
+    limit = timeout_s + SOCKET_MARGIN_S
+    for plugin in ap:
+        plugin.socket_read_timeout = min(float(getattr(plugin, "socket_read_timeout", limit)), limit)
+        plugin.socket_connect_timeout = min(float(getattr(plugin, "socket_connect_timeout", limit)), limit)
+
+
+def _quiet_apprise() -> None:
+    """apprise's own log lines may quote a service's address or identifiers: they go nowhere.
+    What happened is in the delivery receipts."""
+    logger = logging.getLogger("apprise")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+
+def _add_target(ap, t: AppriseTarget, environ: Mapping[str, str], where: str, problems: list[str]) -> None:
+    import apprise
+
+    ref = describe_target(t)
+    if t.url is not None:
+        if not ap.add(t.url):
+            problems.append(f"{where}: {ref} is not a URL apprise understands")
+        return
+    if t.env is not None:
+        value = environ.get(t.env)
+        if value is None:
+            problems.append(f"{where}: {ref} is not set")
+            return
+        text = _urls_text(value)
+    else:
+        path = Path(t.file or "")
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            problems.append(f"{where}: {ref} does not exist")
+            return
+        except (OSError, UnicodeDecodeError) as e:
+            problems.append(f"{where}: {ref} cannot be read ({type(e).__name__})")
+            return
+        if path.suffix.lower() in CONFIG_SUFFIXES:
+            cfg = apprise.AppriseConfig()
+            before = len(ap)
+            if not cfg.add_config(raw, format="yaml") or not ap.add(cfg) or len(ap) == before:
+                problems.append(f"{where}: {ref} is not an apprise YAML configuration with at least one URL")
+            return
+        text = _urls_text(raw)
+    if not text:
+        problems.append(f"{where}: {ref} is empty")
+        return
+    if not ap.add(text):
+        problems.append(f"{where}: {ref} holds something apprise does not understand as a URL")
+
+
+def resolve_receiver(spec, environ: Optional[Mapping[str, str]] = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                     doc: str = "") -> ResolvedReceiver:
+    """Resolve one receiver (a :class:`killswitch.policy.model.Receiver`). Raises ReceiverError."""
+    import apprise
+
+    _quiet_apprise()
+    env = os.environ if environ is None else environ
+    where = f'receiver "{spec.name}"' + (f" of routes {doc}" if doc else "")
+    problems: list[str] = []
+    ap = apprise.Apprise()
+    for t in spec.apprise:
+        _add_target(ap, t, env, where, problems)
+    if problems:
+        raise ReceiverError(problems)
+    _bound_timeouts(ap, timeout_s)
+    return ResolvedReceiver(spec.name, tuple(describe_target(t) for t in spec.apprise), ap)
+
+
+def resolve_all(docs: Iterable[NotificationRoutes], environ: Optional[Mapping[str, str]] = None,
+                timeout_s: float = DEFAULT_TIMEOUT_S
+                ) -> tuple[dict[tuple[str, str], ResolvedReceiver], dict[tuple[str, str], list[str]]]:
+    """Every receiver of every routes document, keyed by (document, receiver): those resolved,
+    and the problems of those that are not."""
+    out: dict[tuple[str, str], ResolvedReceiver] = {}
+    problems: dict[tuple[str, str], list[str]] = {}
+    for doc in docs:
+        for r in doc.spec.receivers:
+            key = (doc.metadata.name, r.name)
+            try:
+                out[key] = resolve_receiver(r, environ, timeout_s, doc.metadata.name)
+            except ReceiverError as e:
+                problems[key] = e.problems
+    return out, problems
+
+
+def resolve_receivers(docs: Iterable[NotificationRoutes], environ: Optional[Mapping[str, str]] = None,
+                      timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[tuple[str, str], ResolvedReceiver]:
+    """Every receiver of every routes document; all problems in one ReceiverError."""
+    out, problems = resolve_all(docs, environ, timeout_s)
+    if problems:
+        raise ReceiverError([p for ps in problems.values() for p in ps])
+    return out

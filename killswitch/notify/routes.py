@@ -1,0 +1,246 @@
+"""The route tree of a ``NotificationRoutes`` document, compiled once and frozen.
+
+Semantics follow Alertmanager's ``dispatch/route.go`` and inhibitor:
+
+- A route matches a label set when every ``match`` label equals and every ``match_re`` label
+  matches its anchored regular expression (``^(?:re)$``); a label the set lacks counts as the
+  empty string, so ``match: {venue: ""}`` selects events without a venue.
+- Matching is depth-first, left to right. A matching route hands the labels to its children;
+  the first child that matches stops the search among its siblings unless that child says
+  ``continue: true``. A route none of whose children matched is itself the match. The root
+  matches everything (its matchers are ignored, as the root catches what nothing else does).
+- A child inherits its parent's receiver, ``group_by`` and timers unless it sets its own.
+  ``group_by`` left out inherits; ``group_by: []`` groups everything of the route together;
+  ``group_by: ['...']`` groups by every label (no aggregation).
+- A group is one route plus the values of its ``group_by`` labels (labels the event lacks
+  are left out of the key). Timers live in :mod:`killswitch.notify.dispatch`.
+- An inhibit rule mutes a target (labels matching ``target_match``) while an active source
+  (labels matching ``source_match``) has the same value for every ``equal`` label (both
+  missing counts as equal). When a label set matches both sides, sources that also match the
+  target side are not considered, so an alert never mutes itself or its own kind.
+
+Defaults for the root, chosen for a kill switch (a page within seconds, escalations within a
+minute) rather than Alertmanager's 30s / 5m / 4h: ``group_wait`` 10s, ``group_interval`` 1m,
+``repeat_interval`` 4h.
+
+Pure: no I/O, no clock, no apprise.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+from ..policy.model import InhibitRule as InhibitRuleDoc
+from ..policy.model import NotificationRoutes, Route
+
+GROUP_WAIT_MS = 10_000
+GROUP_INTERVAL_MS = 60_000
+REPEAT_INTERVAL_MS = 4 * 3_600_000
+GROUP_BY_ALL = "..."
+
+
+def _label(labels: Mapping[str, str], name: str) -> str:
+    return labels.get(name, "")
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    value: str
+    regex: bool = False
+    pattern: Optional[re.Pattern] = field(default=None, compare=False, repr=False)
+
+    @staticmethod
+    def equal(name: str, value: str) -> "Matcher":
+        return Matcher(name, value)
+
+    @staticmethod
+    def regexp(name: str, value: str) -> "Matcher":
+        return Matcher(name, value, True, re.compile(f"^(?:{value})$"))
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        got = _label(labels, self.name)
+        return bool(self.pattern.match(got)) if self.regex else got == self.value
+
+    def __str__(self) -> str:
+        return f'{self.name}{"=~" if self.regex else "="}"{self.value}"'
+
+
+def _matchers(match: Mapping[str, str], match_re: Mapping[str, str]) -> tuple[Matcher, ...]:
+    out = [Matcher.equal(k, str(v)) for k, v in match.items()]
+    out += [Matcher.regexp(k, str(v)) for k, v in match_re.items()]
+    return tuple(sorted(out, key=lambda m: (m.name, m.regex, m.value)))
+
+
+def matches_all(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> bool:
+    return all(m.matches(labels) for m in matchers)
+
+
+@dataclass(frozen=True)
+class RouteNode:
+    """One node of a compiled route tree, with every inherited option resolved."""
+
+    path: tuple[int, ...]  # () for the root, (0, 1) for route.routes[0].routes[1]
+    receiver: str
+    matchers: tuple[Matcher, ...]
+    continue_: bool
+    group_by: tuple[str, ...]  # sorted; ignored when group_by_all
+    group_by_all: bool
+    group_wait_ms: int
+    group_interval_ms: int
+    repeat_interval_ms: int
+    routes: tuple["RouteNode", ...] = field(default=(), repr=False)
+    parent_key: str = field(default="", compare=False, repr=False)
+
+    @property
+    def is_root(self) -> bool:
+        return not self.path
+
+    @property
+    def name(self) -> str:
+        """Where the route is in the document: ``route``, ``route.routes[0].routes[1]``."""
+        return "route" + "".join(f".routes[{i}]" for i in self.path)
+
+    @property
+    def key(self) -> str:
+        """Alertmanager's route key: the matchers of every route from the root down."""
+        own = "{" + ",".join(map(str, self.matchers)) + "}"
+        return f"{self.parent_key}/{own}" if self.parent_key else own
+
+    @property
+    def id(self) -> str:
+        """Unique within the tree: the key plus the position among its siblings."""
+        return self.key + (f"/{self.path[-1]}" if self.path else "")
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return self.is_root or matches_all(self.matchers, labels)
+
+    def match(self, labels: Mapping[str, str]) -> list["RouteNode"]:
+        """The routes a label set ends at (depth-first, left to right, honouring ``continue``)."""
+        if not self.matches(labels):
+            return []
+        found: list[RouteNode] = []
+        for child in self.routes:
+            sub = child.match(labels)
+            found += sub
+            if sub and not child.continue_:
+                break
+        return found or [self]
+
+    def group_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
+        if self.group_by_all:
+            return dict(sorted(labels.items()))
+        return {k: labels[k] for k in self.group_by if k in labels}
+
+    def group_key(self, tree: str, labels: Mapping[str, str]) -> str:
+        shown = ",".join(f'{k}="{v}"' for k, v in self.group_labels(labels).items())
+        return f"{tree}:{self.id}:{{{shown}}}"
+
+    def walk(self):
+        yield self
+        for child in self.routes:
+            yield from child.walk()
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    index: int
+    source: tuple[Matcher, ...]
+    target: tuple[Matcher, ...]
+    equal: tuple[str, ...]
+
+    def mutes(self, target: Mapping[str, str], sources: Sequence[Mapping[str, str]]) -> Optional[Mapping[str, str]]:
+        """The first active source label set that mutes ``target`` under this rule, if any."""
+        if not matches_all(self.target, target):
+            return None
+        two_sided = matches_all(self.source, target)
+        for src in sources:
+            if src is target or not matches_all(self.source, src):
+                continue
+            if two_sided and matches_all(self.target, src):
+                continue
+            if all(_label(src, k) == _label(target, k) for k in self.equal):
+                return src
+        return None
+
+
+@dataclass(frozen=True)
+class RouteTree:
+    """A compiled ``NotificationRoutes`` document: routes, inhibit rules, receivers' names."""
+
+    name: str
+    root: RouteNode
+    inhibit_rules: tuple[InhibitRule, ...]
+    receivers: tuple[str, ...]
+    fallback_receiver: Optional[str]
+    model: NotificationRoutes = field(compare=False, repr=False)
+
+    def match(self, labels: Mapping[str, str]) -> list[RouteNode]:
+        return self.root.match(labels)
+
+    def inhibited_by(self, labels: Mapping[str, str], sources: Sequence[Mapping[str, str]]
+                     ) -> Optional[tuple[InhibitRule, Mapping[str, str]]]:
+        for rule in self.inhibit_rules:
+            src = rule.mutes(labels, sources)
+            if src is not None:
+                return rule, src
+        return None
+
+    def routes(self) -> list[RouteNode]:
+        return list(self.root.walk())
+
+
+def _ms(d) -> Optional[int]:
+    return None if d is None else d.ms
+
+
+def _node(route: Route, parent: Optional[RouteNode], path: tuple[int, ...]) -> RouteNode:
+    if parent is None:
+        receiver, group_by, by_all = route.receiver or "", (), False
+        wait, interval, repeat = GROUP_WAIT_MS, GROUP_INTERVAL_MS, REPEAT_INTERVAL_MS
+    else:
+        receiver, group_by, by_all = parent.receiver, parent.group_by, parent.group_by_all
+        wait, interval, repeat = parent.group_wait_ms, parent.group_interval_ms, parent.repeat_interval_ms
+    if route.receiver:
+        receiver = route.receiver
+    # "group_by left out" and "group_by: []" differ: the first inherits, the second groups all together.
+    if "group_by" in route.model_fields_set:
+        by_all = GROUP_BY_ALL in route.group_by
+        group_by = () if by_all else tuple(sorted(set(route.group_by)))
+    wait = _ms(route.group_wait) if route.group_wait is not None else wait
+    interval = _ms(route.group_interval) if route.group_interval is not None else interval
+    repeat = _ms(route.repeat_interval) if route.repeat_interval is not None else repeat
+    node = RouteNode(path, receiver, _matchers(route.match, route.match_re), route.continue_, group_by, by_all,
+                     wait, interval, repeat, (), parent.key if parent is not None else "")
+    children = tuple(_node(c, node, path + (i,)) for i, c in enumerate(route.routes))
+    return RouteNode(node.path, node.receiver, node.matchers, node.continue_, node.group_by, node.group_by_all,
+                     node.group_wait_ms, node.group_interval_ms, node.repeat_interval_ms, children, node.parent_key)
+
+
+def _rule(i: int, r: InhibitRuleDoc) -> InhibitRule:
+    return InhibitRule(i, _matchers(r.source_match, {}), _matchers(r.target_match, {}), tuple(r.equal))
+
+
+def compile_routes(doc: NotificationRoutes) -> RouteTree:
+    """Build the frozen tree of a validated document (the compiler has checked its receivers)."""
+    spec = doc.spec
+    return RouteTree(
+        name=doc.metadata.name,
+        root=_node(spec.route, None, ()),
+        inhibit_rules=tuple(_rule(i, r) for i, r in enumerate(spec.inhibit_rules)),
+        receivers=tuple(r.name for r in spec.receivers),
+        fallback_receiver=spec.fallback_receiver,
+        model=doc,
+    )
+
+
+def trees_of(docs) -> dict[str, RouteTree]:
+    """Every NotificationRoutes model among ``docs`` (models or loaded documents), by name."""
+    out: dict[str, RouteTree] = {}
+    for d in docs:
+        model = getattr(d, "model", d)
+        if isinstance(model, NotificationRoutes):
+            out[model.metadata.name] = compile_routes(model)
+    return out

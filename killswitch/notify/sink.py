@@ -1,0 +1,480 @@
+"""The notification sink of the runner: route, group, send through apprise, leave a receipt.
+
+What it owns: a bounded queue of events, the :class:`~killswitch.notify.dispatch.Dispatcher`
+(groups, timers, inhibition), a bounded queue of deliveries, and the asyncio tasks that work
+them off. What it must not do: block a tick, print a secret, or lose a receipt.
+
+- ``on_event`` / ``on_tick`` only enqueue and wake the worker (microseconds). A full queue
+  drops its oldest non-critical entry (a critical one only when everything queued is
+  critical) and counts the drop; the worker writes a ``notification_dropped`` audit row, and
+  a dropped notification leaves its own ``notification_failed`` receipt (result ``dropped``).
+- The worker task routes events, flushes groups when their timers come (the clock is the
+  sink's, in milliseconds, so tests drive it with a fake clock) and starts deliveries, at most
+  ``concurrency`` at a time.
+- A delivery calls apprise in a worker thread (apprise is synchronous; its 2.x ``async_notify``
+  still runs plugins in apprise's own thread pool), bounded by ``timeout_s`` — apprise's call
+  deadline, the plugins' socket timeouts, and an ``asyncio.wait_for`` around the thread — and
+  is attempted ``attempts`` times with exponential backoff. One delivery at a time per receiver.
+- Every attempt leaves an audit row, written on the event loop thread, never in the apprise
+  thread: ``notification_delivered`` or ``notification_failed`` with the receiver's *name*, the
+  routes document, the group key, event kinds, incidents, severity, attempt, result, elapsed
+  time and mode — never a URL. A delivery still running at shutdown leaves ``cancelled``.
+- A notification that failed every attempt goes, as a failed-page notice carrying the original
+  text, to the document's ``fallback_receiver`` (once: a failed fallback is only recorded).
+- ``metrics_text()``: ``killswitch_notifications_total{receiver,result}`` (per notification,
+  final outcome: delivered, partial, failed, dropped, cancelled), ``killswitch_notification_attempts_total{receiver,result}``,
+  ``killswitch_notifications_dropped_total{queue,severity}``,
+  ``killswitch_notifications_inhibited_total``, ``killswitch_notification_queue_depth{queue}``,
+  ``killswitch_notification_receipt_errors_total``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+from ..policy.model import NotificationRoutes
+from ..runner.sinks import Event
+from .dispatch import RESOLVE_TIMEOUT_MS, Dispatcher, Notification, placements
+from .message import Message, compose, failed_page, mode_of
+from .receivers import DEFAULT_TIMEOUT_S, ResolvedReceiver, SendResult, resolve_all, resolve_receivers
+from .routes import RouteTree, trees_of
+
+THREAD_GRACE_S = 2.0  # beyond apprise's own deadline, before the thread is given up on
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class NotifyOptions:
+    timeout_s: float = DEFAULT_TIMEOUT_S  # one attempt
+    attempts: int = 3
+    backoff_s: float = 1.0  # before the 2nd attempt; doubles, up to backoff_max_s
+    backoff_max_s: float = 30.0
+    queue_size: int = 1000  # events not yet routed
+    delivery_queue_size: int = 256  # notifications not yet started
+    concurrency: int = 4  # deliveries in flight
+    close_timeout_s: float = 5.0
+    resolve_timeout_ms: int = RESOLVE_TIMEOUT_MS
+    external_url: Optional[str] = None  # prefix of runbook links, e.g. https://killswitch.example.com
+    poll_s: float = 1.0  # the worker looks at its timers at least this often
+
+
+@dataclass(frozen=True)
+class _Item:
+    event: Event
+    graph: Any
+    dry_run: Optional[bool]
+
+    @property
+    def critical(self) -> bool:
+        return self.event.labels.get("severity") == "critical"
+
+
+@dataclass
+class _Job:
+    tree: str
+    receiver: str
+    group_key: str
+    message: Message
+    severity: str
+    event_kinds: list[str]
+    incidents: list[str]
+    mode: str
+    fallback_for: Optional[str] = None
+    attempts_made: int = 0
+
+    @property
+    def critical(self) -> bool:
+        return self.severity == "critical"
+
+
+def _bounded_append(q: deque, item, limit: int, dropped: dict, queue: str):
+    """Append; when full, drop the oldest non-critical entry (the new one if it is the only one).
+    Returns what was dropped, if anything."""
+    if len(q) < limit:
+        q.append(item)
+        return None
+    victim = next((x for x in q if not x.critical), None)
+    if victim is None and not item.critical:
+        victim = item
+    if victim is None:
+        victim = q[0]
+    sev = "critical" if victim.critical else "other"
+    dropped[(queue, sev)] = dropped.get((queue, sev), 0) + 1
+    if victim is not item:
+        q.remove(victim)
+        q.append(item)
+    return victim
+
+
+def _esc(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class NotifySink:
+    """A runner sink (see :mod:`killswitch.runner.sinks`) delivering notifications through apprise."""
+
+    name = "notify"
+
+    def __init__(self, trees: Mapping[str, RouteTree], receivers: Mapping[tuple[str, str], ResolvedReceiver], *,
+                 store=None, clock: Callable[[], int] = wall_ms, options: NotifyOptions = NotifyOptions(),
+                 unresolved: Optional[Mapping[tuple[str, str], list[str]]] = None):
+        self.trees = dict(trees)
+        self.receivers = dict(receivers)
+        self.unresolved = dict(unresolved or {})  # (document, receiver) -> problems, by reference
+        self._unresolved_audited = not self.unresolved
+        self.store = store
+        self._runner = None  # the runner whose events this sink pages (for its telemetry)
+        self.clock = clock
+        self.options = options
+        self.dispatcher = Dispatcher(self.trees, options.resolve_timeout_ms)
+        self._events: deque[_Item] = deque()
+        self._deliveries: deque[_Job] = deque()
+        self._tasks: set[asyncio.Task] = set()
+        self._busy: set[tuple[str, str]] = set()  # (document, receiver) with a delivery in flight
+        self._dropped_jobs: list[_Job] = []
+        self._worker: Optional[asyncio.Task] = None
+        self._wake_ev: Optional[asyncio.Event] = None
+        self._executor: Optional[ThreadPoolExecutor] = None
+        self._closing = False
+        self.dropped: dict[tuple[str, str], int] = {}
+        self._dropped_audited = 0
+        self.notifications: dict[tuple[str, str], int] = {}  # (receiver, result) -> count
+        self.attempts: dict[tuple[str, str], int] = {}
+        self.receipt_errors = 0
+        self.worker_errors = 0
+
+    @classmethod
+    def from_documents(cls, docs: Iterable[Any], *, store=None, environ: Optional[Mapping[str, str]] = None,
+                       clock: Callable[[], int] = wall_ms, options: NotifyOptions = NotifyOptions(),
+                       strict: bool = True) -> "NotifySink":
+        """From NotificationRoutes models (or loaded documents).
+
+        ``strict``: raise ReceiverError naming every secret reference that does not resolve.
+        Otherwise the sink is built with the receivers that do resolve and ``problems`` lists
+        the others (by reference); a notification for one of them fails at once (result
+        ``unresolved``, with its receipt) and goes to the fallback receiver."""
+        models = [getattr(d, "model", d) for d in docs]
+        models = [m for m in models if isinstance(m, NotificationRoutes)]
+        if strict:
+            receivers, unresolved = resolve_receivers(models, environ, options.timeout_s), {}
+        else:
+            receivers, unresolved = resolve_all(models, environ, options.timeout_s)
+        return cls(trees_of(models), receivers, store=store, clock=clock, options=options, unresolved=unresolved)
+
+    def reload(self, docs: Iterable[Any], environ: Optional[Mapping[str, str]] = None) -> list[str]:
+        """Swap in new routes documents (a policy reload): receivers are resolved again, groups of
+        unchanged documents keep their timers. Returns the problems of unresolved receivers."""
+        models = [getattr(d, "model", d) for d in docs]
+        models = [m for m in models if isinstance(m, NotificationRoutes)]
+        receivers, unresolved = resolve_all(models, environ, self.options.timeout_s)
+        trees = trees_of(models)
+        self.dispatcher.retree(trees)
+        self.trees, self.receivers, self.unresolved = trees, receivers, unresolved
+        self._unresolved_audited = not unresolved
+        return self.problems
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for ps in self.unresolved.values() for p in ps]
+
+    # --- the runner's side: enqueue only ----------------------------------------------------------
+
+    def on_tick(self, report, runner) -> None:
+        self._bind(runner)
+        self._wake()
+
+    def on_event(self, event: Event, runner) -> None:
+        self._bind(runner)
+        if self._closing:
+            return
+        item = _Item(event, getattr(runner, "graph", None), getattr(runner, "dry_run", None))
+        _bounded_append(self._events, item, self.options.queue_size, self.dropped, "events")
+        self._wake()
+
+    def _bind(self, runner) -> None:
+        if runner is not None:
+            self._runner = runner
+        if self.store is None and runner is not None:
+            self.store = getattr(runner, "store", None)
+        if self._worker is None and not self._closing:
+            self.start()
+
+    def start(self) -> bool:
+        """Start the worker on the running loop (done by the first tick or event). False without a loop."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        if self._wake_ev is None:
+            self._wake_ev = asyncio.Event()
+        if self._executor is None:
+            # twice the slots: a thread given up on at the deadline may still be closing its socket
+            self._executor = ThreadPoolExecutor(max_workers=2 * self.options.concurrency,
+                                                thread_name_prefix="killswitch-notify")
+        if self._worker is None:
+            self._worker = loop.create_task(self._run(), name="killswitch-notify")
+        return True
+
+    def _wake(self) -> None:
+        if self._wake_ev is not None:
+            self._wake_ev.set()
+
+    # --- the worker ----------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._closing:
+            self._wake_ev.clear()
+            try:
+                self._step(self.clock())
+            except Exception as e:  # noqa: BLE001 - a bug here must not stop later pages
+                self.worker_errors += 1
+                print(f"killswitch: notify worker error: {type(e).__name__}", file=sys.stderr)
+            nd = self.dispatcher.next_due()
+            wait = self.options.poll_s
+            if nd is not None:
+                wait = min(wait, max(0.05, (nd - self.clock()) / 1000))
+            try:
+                await asyncio.wait_for(self._wake_ev.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
+
+    def _step(self, now: int, flush_all: bool = False) -> None:
+        if not self._unresolved_audited and self.store is not None:
+            self._unresolved_audited = True
+            self._audit("notification_receivers_unresolved", {
+                "receivers": [f"{doc}/{name}" for doc, name in sorted(self.unresolved)], "problems": self.problems})
+        self._drain(now)
+        flushed = self.dispatcher.flush_pending(now) if flush_all else self.dispatcher.flush_due(now)
+        for n in flushed:
+            self._submit(n)
+        self._start_deliveries()
+        self._audit_drops()
+
+    def _drain(self, now: int) -> None:
+        while self._events:
+            item = self._events.popleft()
+            node_types = self._signal_types(item)
+            for p in placements(item.event.labels, item.graph, self.trees):
+                self.dispatcher.insert(item.event, p, now, {"dry_run": item.dry_run, "signal_types": node_types})
+
+    @staticmethod
+    def _signal_types(item: _Item) -> dict[str, str]:
+        policy = item.event.labels.get("policy")
+        if not policy or item.graph is None:
+            return {}
+        node = next((p for p in item.graph.policies if p.name == policy), None)
+        return {s.name: s.type.value for s in node.signals} if node is not None else {}
+
+    def _submit(self, n: Notification) -> None:
+        msg = compose(n, self.options.external_url)
+        modes = {mode_of(a) for a in n.alerts}
+        mode = "dry-run" if modes == {"DRY RUN"} else "live" if modes == {"LIVE"} else "mixed" if len(modes) > 1 \
+            else "unknown"
+        job = _Job(n.tree, n.receiver, n.group_key, msg, n.severity, n.event_kinds, n.incidents, mode)
+        self._queue_delivery(job)
+
+    def _queue_delivery(self, job: _Job) -> None:
+        victim = _bounded_append(self._deliveries, job, self.options.delivery_queue_size, self.dropped, "deliveries")
+        if victim is not None:
+            self._dropped_jobs.append(victim)  # its receipt is written by the worker, not here
+
+    def _start_deliveries(self) -> None:
+        """Start queued deliveries, oldest first, one at a time per receiver (a receiver gets its
+        notifications in order, and a hung one holds a single slot, not all of them)."""
+        loop = asyncio.get_running_loop()
+        for job in list(self._deliveries):
+            if len(self._tasks) >= self.options.concurrency:
+                return
+            key = (job.tree, job.receiver)
+            if key in self._busy:
+                continue
+            self._deliveries.remove(job)
+            self._busy.add(key)
+            task = loop.create_task(self._deliver(job))
+            self._tasks.add(task)
+            task.add_done_callback(lambda t, key=key: self._delivery_done(t, key))
+
+    def _delivery_done(self, task: asyncio.Task, key: tuple[str, str]) -> None:
+        self._tasks.discard(task)
+        self._busy.discard(key)
+        self._wake()
+
+    async def _deliver(self, job: _Job) -> None:
+        rcv = self.receivers.get((job.tree, job.receiver))
+        last = SendResult("failed")
+        try:
+            for attempt in range(1, self.options.attempts + 1):
+                job.attempts_made = attempt
+                if rcv is None:
+                    last = SendResult("unresolved" if (job.tree, job.receiver) in self.unresolved else "unknown")
+                else:
+                    last = await self._attempt(rcv, job)
+                final = last.ok or attempt == self.options.attempts or rcv is None
+                self._count(self.attempts, job.receiver, last.result)
+                self._receipt(job, attempt, last, final)
+                if last.ok:
+                    self._count(self.notifications, job.receiver, last.result)
+                    return
+                if final:
+                    break
+                await asyncio.sleep(min(self.options.backoff_s * 2 ** (attempt - 1), self.options.backoff_max_s))
+        except asyncio.CancelledError:
+            self._count(self.notifications, job.receiver, "cancelled")
+            self._receipt(job, job.attempts_made, SendResult("cancelled"), True)
+            raise
+        self._count(self.notifications, job.receiver, "failed")
+        self._fallback(job, last)
+
+    async def _attempt(self, rcv: ResolvedReceiver, job: _Job) -> SendResult:
+        start_ns = time.time_ns()
+        res = await self._send(rcv, job)
+        self._trace(job, res, start_ns)
+        return res
+
+    async def _send(self, rcv: ResolvedReceiver, job: _Job) -> SendResult:
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        fut = loop.run_in_executor(self._executor, rcv.send, job.message, self.options.timeout_s)
+        try:
+            return await asyncio.wait_for(fut, self.options.timeout_s + THREAD_GRACE_S)
+        except asyncio.TimeoutError:
+            return SendResult("timeout", elapsed_s=time.monotonic() - started)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the type only: an apprise error text may quote a URL
+            return SendResult(f"error:{type(e).__name__}", elapsed_s=time.monotonic() - started)
+
+    def _trace(self, job: _Job, res: SendResult, start_ns: int) -> None:
+        """The attempt as a span under its incident's decision, when the runner has telemetry."""
+        from ..telemetry import find
+
+        tel = find(self._runner)
+        if tel is None:
+            return
+        try:
+            tel.record_notification(job.receiver, res.ok, start_ns, time.time_ns(),
+                                    incident=job.incidents[0] if job.incidents else None,
+                                    reason=None if res.ok else res.result.upper(), attempt=job.attempts_made,
+                                    event_kind=job.event_kinds[0] if job.event_kinds else None)
+        except Exception:  # noqa: BLE001 - tracing a page never fails the page
+            pass
+
+    def _fallback(self, job: _Job, last: SendResult) -> None:
+        tree = self.trees.get(job.tree)
+        fb = tree.fallback_receiver if tree is not None else None
+        if job.fallback_for is not None or fb is None or fb == job.receiver:
+            return
+        msg = failed_page(job.message, job.receiver, last.result, job.attempts_made, job.group_key)
+        self._queue_delivery(_Job(job.tree, fb, job.group_key, msg, "critical", job.event_kinds, job.incidents,
+                                  job.mode, fallback_for=job.receiver))
+        self._start_deliveries()
+
+    # --- receipts and counters ---------------------------------------------------------------------
+
+    def _receipt(self, job: _Job, attempt: int, res: SendResult, final: bool) -> None:
+        payload = {"receiver": job.receiver, "routes": job.tree, "group_key": job.group_key,
+                   "event_kinds": job.event_kinds, "incidents": job.incidents, "severity": job.severity,
+                   "attempt": attempt, "attempts": self.options.attempts, "result": res.result, "final": final,
+                   "elapsed_ms": int(res.elapsed_s * 1000), "mode": job.mode}
+        if job.fallback_for is not None:
+            payload["fallback_for"] = job.fallback_for
+        self._audit("notification_delivered" if res.ok else "notification_failed", payload)
+
+    def _audit(self, kind: str, payload: dict) -> None:
+        if self.store is None:
+            self.receipt_errors += 1
+            return
+        try:
+            self.store.audit(kind, self.clock(), payload)
+        except Exception:  # noqa: BLE001 - the store may be down: count it, keep paging
+            self.receipt_errors += 1
+
+    def _audit_drops(self) -> None:
+        while self._dropped_jobs:
+            job = self._dropped_jobs.pop(0)
+            self._count(self.notifications, job.receiver, "dropped")
+            self._receipt(job, 0, SendResult("dropped"), True)
+        total = sum(self.dropped.values())
+        if total > self._dropped_audited:
+            by_queue = {f"{q}/{s}": n for (q, s), n in sorted(self.dropped.items())}
+            self._audit("notification_dropped", {"dropped": total - self._dropped_audited, "by_queue": by_queue})
+            self._dropped_audited = total
+
+    @staticmethod
+    def _count(table: dict, receiver: str, result: str) -> None:
+        table[(receiver, result)] = table.get((receiver, result), 0) + 1
+
+    def metrics_text(self) -> str:
+        lines = ["# HELP killswitch_notifications_total Notifications by receiver and final outcome.",
+                 "# TYPE killswitch_notifications_total counter"]
+        lines += [f'killswitch_notifications_total{{receiver="{_esc(r)}",result="{_esc(x)}"}} {n}'
+                  for (r, x), n in sorted(self.notifications.items())]
+        lines += ["# HELP killswitch_notification_attempts_total Delivery attempts by receiver and result.",
+                  "# TYPE killswitch_notification_attempts_total counter"]
+        lines += [f'killswitch_notification_attempts_total{{receiver="{_esc(r)}",result="{_esc(x)}"}} {n}'
+                  for (r, x), n in sorted(self.attempts.items())]
+        lines += ["# HELP killswitch_notifications_dropped_total Entries dropped from a full notification queue.",
+                  "# TYPE killswitch_notifications_dropped_total counter"]
+        lines += [f'killswitch_notifications_dropped_total{{queue="{q}",severity="{s}"}} {n}'
+                  for (q, s), n in sorted(self.dropped.items())]
+        lines += ["# HELP killswitch_notifications_inhibited_total Notices left out of notifications by inhibit rules.",
+                  "# TYPE killswitch_notifications_inhibited_total counter",
+                  f"killswitch_notifications_inhibited_total {self.dispatcher.inhibited}",
+                  "# HELP killswitch_notification_queue_depth Entries waiting in the notification queues.",
+                  "# TYPE killswitch_notification_queue_depth gauge",
+                  f'killswitch_notification_queue_depth{{queue="events"}} {len(self._events)}',
+                  f'killswitch_notification_queue_depth{{queue="deliveries"}} {len(self._deliveries)}',
+                  "# HELP killswitch_notification_receipt_errors_total Receipts that could not be written.",
+                  "# TYPE killswitch_notification_receipt_errors_total counter",
+                  f"killswitch_notification_receipt_errors_total {self.receipt_errors}"]
+        return "\n".join(lines) + "\n"
+
+    # --- shutdown ------------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Route what is queued, send every group's unsent alerts now, wait up to ``close_timeout_s``
+        for deliveries, then cancel the rest (each leaves a ``cancelled`` receipt)."""
+        if self._closing:
+            return
+        started = self.start()
+        self._closing = True
+        if not started:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.close_timeout_s
+        self._wake()
+        if self._worker is not None:
+            try:
+                await asyncio.wait_for(self._worker, max(0.0, deadline - loop.time()))
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
+        try:
+            self._step(self.clock(), flush_all=True)
+        except Exception as e:  # noqa: BLE001
+            self.worker_errors += 1
+            print(f"killswitch: notify worker error: {type(e).__name__}", file=sys.stderr)
+        while (self._tasks or self._deliveries) and loop.time() < deadline:
+            self._start_deliveries()
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - loop.time()),
+                                   return_when=asyncio.FIRST_COMPLETED)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._deliveries:
+            job = self._deliveries.popleft()
+            self._count(self.notifications, job.receiver, "cancelled")
+            self._receipt(job, 0, SendResult("cancelled"), True)
+        self._audit_drops()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,126 @@
+"""The sink's delivery scheduling, with hand-written receivers instead of apprise: one delivery
+at a time per receiver, and a slow receiver does not hold back the others."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from killswitch.notify.receivers import SendResult
+from killswitch.notify.routes import compile_routes
+from killswitch.notify.sink import NotifyOptions, NotifySink
+from killswitch.runner.sinks import Event
+from tests.unit.test_notify_routes import routes_doc
+
+DOC = """\
+apiVersion: killswitch/v1
+kind: NotificationRoutes
+metadata: {name: desk}
+spec:
+  route:
+    receiver: slow
+    group_by: [scope]
+    group_wait: 0s
+    routes:
+      - {match: {scope: fast}, receiver: fast}
+  receivers:
+    - {name: slow, apprise: ["json://127.0.0.1:9/slow"]}
+    - {name: fast, apprise: ["json://127.0.0.1:9/fast"]}
+"""
+
+
+class GatedReceiver:
+    """Blocks every send until released; records how many sends ran at once."""
+
+    def __init__(self, name: str, gate: threading.Event):
+        self.name, self.gate = name, gate
+        self.lock = threading.Lock()
+        self.running = self.max_running = self.sent = 0
+
+    def send(self, message, timeout_s):
+        with self.lock:
+            self.running += 1
+            self.max_running = max(self.max_running, self.running)
+        self.gate.wait(10)
+        with self.lock:
+            self.running -= 1
+            self.sent += 1
+        return SendResult("delivered")
+
+
+class Store:
+    def __init__(self):
+        self.rows = []
+
+    def audit(self, kind, ts, payload):
+        self.rows.append((kind, threading.current_thread() is threading.main_thread(), payload))
+        return len(self.rows)
+
+
+class R:
+    graph, dry_run = None, True
+
+
+def test_one_delivery_at_a_time_per_receiver_and_a_slow_one_holds_back_no_other():
+    slow_gate, fast_gate = threading.Event(), threading.Event()
+    fast_gate.set()
+    slow, fast = GatedReceiver("slow", slow_gate), GatedReceiver("fast", fast_gate)
+    store = Store()
+    sink = NotifySink({"desk": compile_routes(routes_doc(DOC))}, {("desk", "slow"): slow, ("desk", "fast"): fast},
+                      store=store, options=NotifyOptions(poll_s=0.01, concurrency=4))
+
+    async def go():
+        for scope in ("a", "b", "c"):  # three groups for the slow receiver
+            sink.on_event(Event.make("snapshot_failed", 0, {}, scope=scope), R())
+        sink.on_event(Event.make("snapshot_failed", 0, {}, scope="fast"), R())
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if fast.sent:
+                break
+        fast_done_while_slow_blocked = fast.sent == 1 and slow.sent == 0
+        queued_for_slow = len(sink._deliveries)
+        slow_gate.set()
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if slow.sent == 3:
+                break
+        await sink.aclose()
+        return fast_done_while_slow_blocked, queued_for_slow
+
+    fast_first, queued = asyncio.run(asyncio.wait_for(go(), 30))
+    assert fast_first and queued == 2
+    assert slow.sent == 3 and slow.max_running == 1
+    delivered = [(on_main, p["receiver"]) for kind, on_main, p in store.rows if kind == "notification_delivered"]
+    assert sorted(r for _, r in delivered) == ["fast", "slow", "slow", "slow"]
+    assert all(on_main for on_main, _ in delivered)  # receipts are written on the event loop's thread
+
+
+def test_a_notification_dropped_from_a_full_delivery_queue_leaves_a_receipt():
+    gate = threading.Event()
+    slow = GatedReceiver("slow", gate)
+    store = Store()
+    sink = NotifySink({"desk": compile_routes(routes_doc(DOC))}, {("desk", "slow"): slow}, store=store,
+                      options=NotifyOptions(poll_s=0.01, concurrency=1, delivery_queue_size=1))
+
+    async def go():
+        sink.on_event(Event.make("snapshot_failed", 0, {}, scope="a"), R())
+        for _ in range(200):  # the first is in flight (and blocked) before the others come
+            await asyncio.sleep(0.01)
+            if slow.running:
+                break
+        sink.on_event(Event.make("snapshot_failed", 0, {}, scope="b"), R())
+        sink.on_event(Event.make("stage_transition", 0, {}, scope="c", severity="critical"), R())
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if any(k == "notification_failed" for k, _, _ in store.rows):
+                break
+        gate.set()
+        await sink.aclose()
+
+    asyncio.run(asyncio.wait_for(go(), 30))
+    (dropped,) = [p for k, _, p in store.rows if k == "notification_failed"]
+    assert dropped["result"] == "dropped" and dropped["group_key"].endswith('{scope="b"}')
+    delivered = sorted(p["group_key"].rsplit(":", 1)[1] for k, _, p in store.rows if k == "notification_delivered")
+    assert delivered == ['{scope="a"}', '{scope="c"}']
+    assert sink.dropped == {("deliveries", "other"): 1}
+    assert 'killswitch_notifications_total{receiver="slow",result="dropped"} 1' in sink.metrics_text()
