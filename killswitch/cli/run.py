@@ -15,7 +15,9 @@ Dry run unless the accounts document says dry_run: false. SIGHUP reloads the pol
 @click.option("--policies", "policies", multiple=True, required=True, type=click.Path(exists=True))
 @click.option("--accounts", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--state", "state_url", default="sqlite://./killswitch-state.db", show_default=True,
-              help="sqlite://PATH or postgresql://... (the password is never printed).")
+              envvar="KS_STATE_URL", show_envvar=True,
+              help="sqlite://PATH or postgresql://... (the password is never printed). From the environment, "
+                   "a URL with a password stays out of the process list.")
 @click.option("--lock-file", default="killswitch-lock.json", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--api-host", default="127.0.0.1", show_default=True)
 @click.option("--api-port", default=8080, show_default=True, type=int, help="0: any free port; -1: no API.")
@@ -24,9 +26,15 @@ Dry run unless the accounts document says dry_run: false. SIGHUP reloads the pol
 @click.option("--holder", default=None, help="Lease holder name (default: host-pid).")
 @click.option("--lease-ttl", default="5s", show_default=True,
               help="How long the leader's lease lasts without renewal (a standby takes over after it).")
+@click.option("--runbooks", default=None, type=click.Path(file_okay=False),
+              help="Runbook templates directory (default: runbooks/ next to the policies, up to the git root). "
+                   "A missing one is said at start and the built-in runbook serves: it never stops the runner.")
+@click.option("--external-url", default=None, envvar="KS_EXTERNAL_URL", show_envvar=True,
+              help="How people reach this runner's API (e.g. https://killswitch.desk.example): "
+                   "the base of the runbook links in notifications.")
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
 def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, holder, lease_ttl,
-        max_ticks) -> None:
+        runbooks, external_url, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
     from ..runner.daemon import RunOptions, main
@@ -36,5 +44,6 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
     except UnitError as e:
         raise click.BadParameter(e.message, param_hint="--lease-ttl") from None
     opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
-                      None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks)
+                      None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
+                      runbooks=runbooks, external_url=external_url)
     raise SystemExit(main(opts))

@@ -1,0 +1,268 @@
+{{/*
+Names, labels, and the rules every render must satisfy. Secret values are only ever placed in
+Secret objects (secret.yaml); nothing here copies one into a ConfigMap, an annotation or an
+argument.
+*/}}
+
+{{- define "killswitch.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "killswitch.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "killswitch.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "killswitch.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "killswitch.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "killswitch.labels" -}}
+helm.sh/chart: {{ include "killswitch.chart" . }}
+{{ include "killswitch.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/component: runner
+app.kubernetes.io/part-of: killswitch
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "killswitch.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "killswitch.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "killswitch.image" -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{- define "killswitch.replicas" -}}
+{{- if eq .Values.mode "ha" }}{{ .Values.ha.replicas }}{{ else }}1{{ end }}
+{{- end }}
+
+{{/* Where things live in the runner's container. */}}
+{{- define "killswitch.policiesMount" -}}/etc/killswitch/policies{{- end }}
+{{- define "killswitch.accountsMount" -}}/etc/killswitch/accounts{{- end }}
+{{- define "killswitch.runbooksMount" -}}/etc/killswitch/runbooks{{- end }}
+{{- define "killswitch.stateMount" -}}/var/lib/killswitch{{- end }}
+{{- define "killswitch.runMount" -}}/run/killswitch{{- end }}
+
+{{/* The directory passed to --policies. */}}
+{{- define "killswitch.policiesPath" -}}
+{{- if .Values.policies.gitSync.enabled }}
+{{- $sub := .Values.policies.gitSync.path | trimPrefix "/" | trimSuffix "/" }}
+{{- if $sub }}
+{{- printf "%s/%s/%s" (include "killswitch.policiesMount" .) .Values.policies.gitSync.link $sub }}
+{{- else }}
+{{- printf "%s/%s" (include "killswitch.policiesMount" .) .Values.policies.gitSync.link }}
+{{- end }}
+{{- else }}
+{{- include "killswitch.policiesMount" . }}
+{{- end }}
+{{- end }}
+
+{{/* The file passed to --accounts. */}}
+{{- define "killswitch.accountsPath" -}}
+{{- if .Values.accounts.path }}
+{{- printf "%s/%s" (include "killswitch.policiesPath" .) (.Values.accounts.path | trimPrefix "/") }}
+{{- else }}
+{{- printf "%s/%s" (include "killswitch.accountsMount" .) .Values.accounts.key }}
+{{- end }}
+{{- end }}
+
+{{/*
+The policy files the chart puts in its ConfigMap: files/policies/*.yaml packaged with the chart,
+then policies.files (which wins on a name clash). Rendered as YAML so that the checksum and the
+ConfigMap are computed from the same map.
+*/}}
+{{- define "killswitch.policyFiles" -}}
+{{- $files := dict }}
+{{- range $path, $_ := .Files.Glob "files/policies/*.{yaml,yml}" }}
+{{- $_ := set $files (base $path) ($.Files.Get $path) }}
+{{- end }}
+{{- range $name, $content := .Values.policies.files }}
+{{- $_ := set $files $name $content }}
+{{- end }}
+{{- toYaml $files }}
+{{- end }}
+
+{{/*
+The runbook templates the chart puts in its ConfigMap: files/runbooks/*.j2 packaged with the chart,
+then runbooks.files (which wins on a name clash). YAML, as for the policies, so that the checksum
+and the ConfigMap are computed from the same map.
+*/}}
+{{- define "killswitch.runbookFiles" -}}
+{{- $files := dict }}
+{{- range $path, $_ := .Files.Glob "files/runbooks/*.j2" }}
+{{- $_ := set $files (base $path) ($.Files.Get $path) }}
+{{- end }}
+{{- range $name, $content := .Values.runbooks.files }}
+{{- $_ := set $files $name $content }}
+{{- end }}
+{{- toYaml $files }}
+{{- end }}
+
+{{/*
+Where the runbook templates come from: "chart" (the chart's ConfigMap), "configMap" (an existing
+one), "gitSync" (runbooks.path of the policy checkout), or "" (none: no --runbooks, and the runner
+uses its built-in runbook). A ConfigMap, when given, wins over the git-sync checkout.
+*/}}
+{{- define "killswitch.runbooksSource" -}}
+{{- if .Values.runbooks.existingConfigMap }}configMap
+{{- else if fromYaml (include "killswitch.runbookFiles" .) }}chart
+{{- else if and .Values.policies.gitSync.enabled (.Values.runbooks.path | trimPrefix "/" | trimSuffix "/") }}gitSync
+{{- end }}
+{{- end }}
+
+{{/* The directory passed to --runbooks ("" when there are no runbook templates). */}}
+{{- define "killswitch.runbooksPath" -}}
+{{- $source := include "killswitch.runbooksSource" . }}
+{{- if eq $source "gitSync" }}
+{{- printf "%s/%s/%s" (include "killswitch.policiesMount" .) .Values.policies.gitSync.link (.Values.runbooks.path | trimPrefix "/" | trimSuffix "/") }}
+{{- else if $source }}
+{{- include "killswitch.runbooksMount" . }}
+{{- end }}
+{{- end }}
+
+{{- define "killswitch.runbooksConfigMapName" -}}
+{{- .Values.runbooks.existingConfigMap | default (printf "%s-runbooks" (include "killswitch.fullname" .)) }}
+{{- end }}
+
+{{- define "killswitch.policiesConfigMapName" -}}
+{{- .Values.policies.existingConfigMap | default (printf "%s-policies" (include "killswitch.fullname" .)) }}
+{{- end }}
+
+{{- define "killswitch.accountsConfigMapName" -}}
+{{- .Values.accounts.existingConfigMap | default (printf "%s-accounts" (include "killswitch.fullname" .)) }}
+{{- end }}
+
+{{- define "killswitch.apiTokenSecretName" -}}
+{{- .Values.apiToken.existingSecret | default (printf "%s-api-token" (include "killswitch.fullname" .)) }}
+{{- end }}
+
+{{- define "killswitch.stateSecretName" -}}
+{{- .Values.ha.postgresql.existingSecret | default (printf "%s-state" (include "killswitch.fullname" .)) }}
+{{- end }}
+
+{{- define "killswitch.pvcName" -}}
+{{- .Values.single.persistence.existingClaim | default (printf "%s-state" (include "killswitch.fullname" .)) }}
+{{- end }}
+
+{{/*
+A digest of the chart-managed secret values, so that changing one rolls the pods (environment
+variables are read at start). Only a SHA-256 of the values leaves the Secret objects.
+*/}}
+{{- define "killswitch.secretsChecksum" -}}
+{{- $in := dict "env" .Values.secrets.env "files" .Values.secrets.files "token" .Values.apiToken.value "state" .Values.ha.postgresql.url }}
+{{- toYaml $in | sha256sum }}
+{{- end }}
+
+{{/*
+The rules the values schema cannot express (or cannot explain well). Included by the Deployment,
+so `helm template`, `helm lint` and `helm install` all stop on them with the message below.
+*/}}
+{{- define "killswitch.validate" -}}
+{{- $v := .Values }}
+{{- $chartFiles := fromYaml (include "killswitch.policyFiles" .) }}
+{{- $sources := 0 }}
+{{- if $chartFiles }}{{ $sources = add1 $sources }}{{ end }}
+{{- if $v.policies.existingConfigMap }}{{ $sources = add1 $sources }}{{ end }}
+{{- if $v.policies.gitSync.enabled }}{{ $sources = add1 $sources }}{{ end }}
+{{- if ne $sources 1 }}
+{{- fail "killswitch: give the policies exactly one way: policies.files (or files under the chart's files/policies/), policies.existingConfigMap, or policies.gitSync.enabled=true" }}
+{{- end }}
+{{- if and $v.policies.gitSync.enabled (not $v.policies.gitSync.repo) }}
+{{- fail "killswitch: policies.gitSync.enabled=true needs policies.gitSync.repo (the policy repository's URL)" }}
+{{- end }}
+{{- if and $v.runbooks.existingConfigMap (fromYaml (include "killswitch.runbookFiles" .)) }}
+{{- fail "killswitch: give the runbook templates at most one way: runbooks.files (or files under the chart's files/runbooks/) or runbooks.existingConfigMap" }}
+{{- end }}
+{{- $accounts := 0 }}
+{{- if $v.accounts.document }}{{ $accounts = add1 $accounts }}{{ end }}
+{{- if $v.accounts.existingConfigMap }}{{ $accounts = add1 $accounts }}{{ end }}
+{{- if $v.accounts.path }}{{ $accounts = add1 $accounts }}{{ end }}
+{{- if ne $accounts 1 }}
+{{- fail "killswitch: give the Accounts document exactly one way: accounts.document (e.g. --set-file accounts.document=policies/accounts.yaml), accounts.existingConfigMap, or accounts.path (a file inside the policies source)" }}
+{{- end }}
+{{- if eq $v.mode "ha" }}
+{{- if not (or $v.ha.postgresql.existingSecret $v.ha.postgresql.url) }}
+{{- fail "killswitch: mode=ha needs a PostgreSQL URL from a Secret: set ha.postgresql.existingSecret (a Secret whose key ha.postgresql.key holds postgresql://...) or ha.postgresql.url; replicas share state there and the lease decides which one acts" }}
+{{- end }}
+{{- if and $v.ha.postgresql.existingSecret $v.ha.postgresql.url }}
+{{- fail "killswitch: set ha.postgresql.existingSecret or ha.postgresql.url, not both" }}
+{{- end }}
+{{- if and $v.ha.postgresql.url (not (regexMatch "^postgres(ql)?://" $v.ha.postgresql.url)) }}
+{{- fail "killswitch: ha.postgresql.url must start with postgresql:// (or postgres://)" }}
+{{- end }}
+{{- if lt (int $v.ha.replicas) 2 }}
+{{- fail "killswitch: mode=ha runs two or more replicas (ha.replicas >= 2); use mode=single for one" }}
+{{- end }}
+{{- end }}
+{{- if lt (int $v.podDisruptionBudget.maxUnavailable) 1 }}
+{{- fail "killswitch: podDisruptionBudget.maxUnavailable must be at least 1, or node drains would block" }}
+{{- end }}
+{{- end }}
+
+{{/*
+The git-sync container (https://github.com/kubernetes/git-sync, v4 flags): as an init container
+with --one-time, then as a sidecar that keeps the worktree current. It writes the policies volume;
+the runner mounts it read-only and reloads when a policy file changes.
+*/}}
+{{- define "killswitch.gitSyncContainer" -}}
+{{- $ctx := .ctx }}
+{{- $g := $ctx.Values.policies.gitSync -}}
+image: {{ printf "%s:%s" $g.image.repository $g.image.tag }}
+imagePullPolicy: {{ $g.image.pullPolicy }}
+args:
+  - --repo={{ $g.repo }}
+  - --ref={{ $g.ref }}
+  - --root=/git
+  - --link={{ $g.link }}
+  - --depth={{ $g.depth }}
+  {{- if .oneTime }}
+  - --one-time
+  {{- else }}
+  - --period={{ $g.period }}
+  {{- end }}
+  {{- range $g.extraArgs }}
+  - {{ . | quote }}
+  {{- end }}
+env:
+  - name: HOME
+    value: /tmp
+{{- with $g.existingSecret }}
+# GITSYNC_USERNAME / GITSYNC_PASSWORD or other GITSYNC_* settings for a private repository.
+envFrom:
+  - secretRef:
+      name: {{ . }}
+{{- end }}
+securityContext:
+  {{- toYaml $ctx.Values.securityContext | nindent 2 }}
+resources:
+  {{- toYaml $g.resources | nindent 2 }}
+volumeMounts:
+  - name: policies
+    mountPath: /git
+  - name: tmp
+    mountPath: /tmp
+{{- end }}

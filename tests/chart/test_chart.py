@@ -1,0 +1,325 @@
+"""The Helm chart: lint, render for both modes, validate against the Kubernetes schemas offline,
+run the helm-unittest suites (charts/killswitch/tests), and check that what the chart mounts and
+passes on the command line is what `ksctl run` accepts."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+from click.testing import CliRunner
+from kubernetes_validate.utils import latest_version
+from ruamel.yaml import YAML
+
+from killswitch.cli.main import cli
+from killswitch.cli.run import run as run_command
+from tests.chart.conftest import (CHART, CI_VALUES, Helm, objects_of, one, require, runner_container,
+                                  write_values)
+from tests.conftest import POLICIES, ROOT
+
+RUNBOOKS = ROOT / "runbooks"
+
+MODES = sorted(CI_VALUES)
+
+
+def _min_kube_version() -> str:
+    """The oldest Kubernetes the chart claims (Chart.yaml kubeVersion: ">=1.27.0-0")."""
+    chart = YAML(typ="safe").load((CHART / "Chart.yaml").read_text())
+    m = re.match(r">=\s*(\d+\.\d+)", chart["kubeVersion"])
+    assert m, chart["kubeVersion"]
+    return m.group(1)
+
+
+KUBE_VERSIONS = [_min_kube_version(), ".".join(latest_version().split(".")[:2])]
+
+
+def render(helm: Helm, mode: str, *args: str) -> list[dict]:
+    return helm.template("-f", str(CI_VALUES[mode]), *args)
+
+
+# --- lint and schemas --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", MODES)
+def test_lint_strict_passes(helm, mode):
+    r = helm.run("lint", "--strict", str(CHART), "-f", str(CI_VALUES[mode]))
+    assert "1 chart(s) linted, 0 chart(s) failed" in r.stdout, r.stdout
+
+
+# The other ways in: policies from git-sync, everything from existing ConfigMaps and Secrets.
+VARIANTS = {
+    "git-sync": ["--set", "policies.files=null", "--set", "policies.gitSync.enabled=true",
+                 "--set", "policies.gitSync.repo=https://git.example.internal/risk/policies.git",
+                 "--set", "policies.gitSync.existingSecret=policies-git-credentials",
+                 "--set", "accounts.document=", "--set", "accounts.path=accounts.yaml"],
+    "existing": ["--set", "policies.files=null", "--set", "policies.existingConfigMap=desk-policies",
+                 "--set", "accounts.document=", "--set", "accounts.existingConfigMap=desk-accounts",
+                 "--set", "secrets.env=null", "--set", "secrets.files=null",
+                 "--set", "secrets.existingSecret=desk-env", "--set", "secrets.existingFilesSecret=desk-files",
+                 "--set", "apiToken.value=", "--set", "apiToken.existingSecret=desk-api-token",
+                 "--set", "runbooks.files=null", "--set", "runbooks.existingConfigMap=desk-runbooks"],
+}
+
+
+@pytest.mark.parametrize("kube", KUBE_VERSIONS)
+@pytest.mark.parametrize("mode,variant", [(m, None) for m in MODES] + [("single", v) for v in VARIANTS]
+                         + [("ha", "existing")])
+def test_rendered_objects_match_kubernetes_schemas(helm, mode, variant, kube):
+    docs = render(helm, mode, *VARIANTS.get(variant, []))
+    kinds = sorted(d["kind"] for d in docs)
+    assert {"Deployment", "Service", "PodDisruptionBudget", "ServiceAccount"} <= set(kinds), kinds
+    if variant is None:
+        assert {"ConfigMap", "Secret"} <= set(kinds), kinds
+    assert ("PersistentVolumeClaim" in kinds) == (mode == "single")
+    for doc in docs:
+        if doc["kind"] == "ServiceMonitor":
+            continue  # a CRD: no schema ships with kubernetes-validate; see the test below
+        # strict: an unknown or misplaced field is an error, not silently dropped by the API server
+        kubernetes_validate.validate(doc, kube, strict=True)
+
+
+def test_schema_validation_rejects_an_unknown_field(helm):
+    deployment = one(render(helm, "single"), "Deployment")
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinessprobe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError, match="readinessprobe"):
+        kubernetes_validate.validate(deployment, KUBE_VERSIONS[-1], strict=True)
+
+
+def test_servicemonitor_scrapes_the_service(helm):
+    """The one CRD, checked by hand: it selects the Service and scrapes its named port."""
+    docs = render(helm, "ha")
+    monitor, service = one(docs, "ServiceMonitor"), one(docs, "Service")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["trading"]}
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+
+
+# --- helm-unittest -----------------------------------------------------------------------------
+
+def test_helm_unittest_suites_pass(helm):
+    if helm.plugins is None:
+        require("the helm-unittest plugin")
+    suites = sorted((CHART / "tests").glob("*_test.yaml"))
+    assert suites, "no helm-unittest suites in charts/killswitch/tests"
+    r = helm.run("unittest", "--color=false", str(CHART), check=False, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = re.search(r"Test Suites:\s+(\d+) passed, (\d+) total", r.stdout)
+    assert m and m.group(1) == m.group(2) == str(len(suites)), r.stdout
+    m = re.search(r"Tests:\s+(\d+) passed, (\d+) total", r.stdout)
+    assert m and m.group(1) == m.group(2) and int(m.group(1)) > 0, r.stdout
+
+
+# --- modes and rules ---------------------------------------------------------------------------
+
+def test_single_mode_recreates_one_replica_on_a_claim(helm):
+    docs = render(helm, "single")
+    deployment = one(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    claim = one(docs, "PersistentVolumeClaim")
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["state"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+
+
+def test_ha_mode_rolls_replicas_on_postgresql(helm):
+    deployment = one(render(helm, "ha"), "Deployment")
+    assert deployment["spec"]["replicas"] >= 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    env = {e["name"]: e for e in runner_container([deployment])["env"]}
+    assert env["KS_STATE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "killswitch-postgresql"
+
+
+def test_ha_mode_without_a_postgresql_url_fails_with_a_clear_message(helm):
+    r = helm.run("template", "ks", str(CHART), "-f", str(CI_VALUES["single"]), "--set", "mode=ha", check=False)
+    assert r.returncode != 0
+    assert "mode=ha needs a PostgreSQL URL from a Secret" in r.stderr, r.stderr
+
+
+def test_policy_checksum_changes_with_the_policy_and_only_with_it(helm, tmp_path):
+    def checksum(*args: str) -> str:
+        deployment = one(render(helm, "single", *args), "Deployment")
+        return deployment["spec"]["template"]["metadata"]["annotations"]["checksum/policies"]
+
+    base = checksum()
+    changed = (CHART / "ci" / "single-values.yaml").read_text().replace("dd_15m >= 10%", "dd_15m >= 9%")
+    assert changed != (CHART / "ci" / "single-values.yaml").read_text()
+    (tmp_path / "changed.yaml").write_text(changed)
+    assert checksum("-f", str(tmp_path / "changed.yaml")) != base
+    assert checksum("--set", "resources.limits.memory=1Gi", "--set", "image.tag=9.9.9") == base
+
+
+def test_secret_values_appear_only_in_secrets(helm, tmp_path):
+    marker = "SECRET-MARKER"
+    values = write_values(tmp_path / "secrets.yaml", {
+        "mode": "ha",
+        "ha": {"postgresql": {"existingSecret": "", "url": f"postgresql://ks:{marker}-pg@db/ks"}},
+        "apiToken": {"value": f"{marker}-token"},
+        "secrets": {"env": {"BINANCE_API_KEY": f"{marker}-key", "KS_APPRISE_DESK_CHAT": f"tgram://{marker}-bot"},
+                    "files": {"binance-secret": f"{marker}-file"}},
+    })
+    docs = render(helm, "ha", "-f", values)
+    dumped = []
+    for doc in docs:
+        if doc["kind"] == "Secret":
+            dumped += [base64.b64decode(v).decode() for v in doc["data"].values()]
+        else:
+            text = repr(doc)
+            assert marker not in text, f"a secret value is in the {doc['kind']} {doc['metadata']['name']}"
+    # every one of the five values did land in a Secret
+    assert sum(marker in v for v in dumped) == 5, dumped
+
+
+def test_pdb_never_blocks_a_drain(helm):
+    for mode in MODES:
+        docs = render(helm, mode)
+        pdb = one(docs, "PodDisruptionBudget")
+        replicas = one(docs, "Deployment")["spec"]["replicas"]
+        assert "minAvailable" not in pdb["spec"]
+        # with every pod healthy, at least one may always be evicted
+        assert 1 <= pdb["spec"]["maxUnavailable"] <= replicas
+        assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+
+
+# --- the chart and `ksctl run` agree -----------------------------------------------------------
+
+def _repo_runbooks() -> dict[str, str]:
+    """The repository's runbook templates (runbooks/*.j2), file name -> content."""
+    templates = {p.name: p.read_text() for p in sorted(RUNBOOKS.glob("*.j2"))}
+    assert templates, f"no runbook templates in {RUNBOOKS}"
+    return templates
+
+
+def _repo_policy_values(tmp_path: Path) -> str:
+    """The repository's example policies, runbook templates and accounts as chart values, as a
+    team would pass them."""
+    files = {p.name: p.read_text() for p in sorted(POLICIES.glob("*.yaml")) if p.name != "accounts.yaml"}
+    return write_values(tmp_path / "repo-policies.yaml", {
+        "policies": {"files": files},
+        "runbooks": {"files": _repo_runbooks()},
+        "accounts": {"document": (POLICIES / "accounts.yaml").read_text()},
+    })
+
+
+def _materialize(docs: list[dict], root: Path) -> dict[str, Path]:
+    """Lay the runner's volume mounts out under ``root``, filled from the rendered ConfigMaps;
+    returns mountPath -> directory."""
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    config_maps = {c["metadata"]["name"]: c for c in objects_of(docs, "ConfigMap")}
+    out = {}
+    for mount in runner_container(docs)["volumeMounts"]:
+        d = root / mount["mountPath"].lstrip("/")
+        d.mkdir(parents=True, exist_ok=True)
+        source = volumes[mount["name"]]
+        if "configMap" in source:
+            data = config_maps[source["configMap"]["name"]]["data"]
+            items = source["configMap"].get("items") or [{"key": k, "path": k} for k in data]
+            for item in items:
+                (d / item["path"]).write_text(data[item["key"]])
+        out[mount["mountPath"]] = d
+    return out
+
+
+def test_repository_policies_mounted_by_the_chart_validate(helm, tmp_path):
+    docs = helm.template("-f", _repo_policy_values(tmp_path))
+    mounts = _materialize(docs, tmp_path / "pod")
+    # the runbook templates the policies name are checked where the runner reads them (--runbooks)
+    args = [a for a in runner_container(docs)["args"] if a.startswith("--runbooks=")]
+    assert args == ["--runbooks=/etc/killswitch/runbooks"], runner_container(docs)["args"]
+    runbooks = mounts["/etc/killswitch/runbooks"]
+    assert {p.name: p.read_text() for p in runbooks.glob("*.j2")} == _repo_runbooks()
+    r = CliRunner().invoke(cli, ["validate", "--strict", "--runbooks", str(runbooks),
+                                 str(mounts["/etc/killswitch/policies"]),
+                                 str(mounts["/etc/killswitch/accounts"] / "accounts.yaml")])
+    assert r.exit_code == 0, r.output
+    assert "1 Accounts, 1 NotificationRoutes, 5 Policy" in r.output
+    assert "KS15" not in r.output, r.output
+
+
+def test_runbook_template_change_rolls_the_pods(helm, tmp_path):
+    """A template change is seen by the runner only at start (or after a policy reload): the
+    chart's checksum annotation must change with it, and only with it."""
+    def annotations(values: dict) -> dict:
+        docs = helm.template("-f", _repo_policy_values(tmp_path), "-f", write_values(tmp_path / "rb.yaml", values))
+        return one(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+
+    base = annotations({})
+    flatten = _repo_runbooks()["flatten.md.j2"]
+    changed = annotations({"runbooks": {"files": {"flatten.md.j2": flatten.replace("Is it flat?", "Flat?")}}})
+    assert changed["checksum/runbooks"] != base["checksum/runbooks"]
+    assert changed["checksum/policies"] == base["checksum/policies"]
+    assert annotations({"resources": {"limits": {"memory": "1Gi"}}})["checksum/runbooks"] == base["checksum/runbooks"]
+
+
+def test_without_runbooks_the_runner_uses_its_built_in_runbook(helm):
+    """No templates given: no ConfigMap, no mount, no --runbooks (ksctl run then falls back to its
+    built-in runbook; the NOTES say so, see charts/killswitch/tests/runbooks_test.yaml)."""
+    docs = render(helm, "single")
+    container = runner_container(docs)
+    assert not any(a.startswith("--runbooks") for a in container["args"]), container["args"]
+    assert not [m for m in container["volumeMounts"] if m["name"] == "runbooks"]
+    assert not [v for v in one(docs, "Deployment")["spec"]["template"]["spec"]["volumes"] if v["name"] == "runbooks"]
+    assert not [c for c in objects_of(docs, "ConfigMap") if c["metadata"]["name"].endswith("-runbooks")]
+    assert "checksum/runbooks" not in one(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_runner_command_line_is_accepted_by_ksctl_run(helm, mode, tmp_path, monkeypatch):
+    docs = render(helm, mode, "-f", _repo_policy_values(tmp_path))
+    container = runner_container(docs)
+    assert container["command"] == ["ksctl", "run"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    dirs = _materialize(docs, tmp_path / "pod")
+
+    def mount_of(path: str) -> dict:
+        found = [m for p, m in mounts.items() if path == p or path.startswith(p.rstrip("/") + "/")]
+        assert found, f"{path} is on the read-only root filesystem, not on a volume"
+        return max(found, key=lambda m: len(m["mountPath"]))
+
+    def local(path: str) -> str:
+        m = mount_of(path)
+        return str(dirs[m["mountPath"]] / Path(path).relative_to(m["mountPath"]))
+
+    # the kubelet expands $(VAR) from the container's env; the state URL comes from a Secret
+    env = {e["name"] for e in container["env"]}
+    args = []
+    for arg in container["args"]:
+        for var in re.findall(r"\$\((\w+)\)", arg):
+            assert var in env, f"{arg} uses ${var}, which the container does not define"
+        arg = arg.replace("$(KS_POD_NAME)", "ks-0").replace("$(KS_STATE_URL)", "postgresql://ks@db/ks")
+        name, _, value = arg.partition("=")
+        if name in ("--policies", "--accounts", "--runbooks"):
+            assert mount_of(value).get("readOnly"), f"{name} {value} should be mounted read-only"
+            value = local(value)
+        elif name == "--lock-file":
+            assert not mount_of(value).get("readOnly"), f"the lock file {value} must be writable"
+            value = local(value)
+        elif name == "--state" and value.startswith("sqlite://"):
+            path = value[len("sqlite://"):]
+            assert not mount_of(path).get("readOnly", False), f"the state {path} must be writable"
+            value = "sqlite://" + local(path)
+        args.append(f"{name}={value}")
+
+    # ksctl run reads the state URL from KS_STATE_URL when --state is not given (ha: a secretKeyRef)
+    monkeypatch.delenv("KS_STATE_URL", raising=False)
+    if "KS_STATE_URL" in env:
+        assert not any(a.startswith("--state") for a in args), "the URL must not be on the command line"
+        monkeypatch.setenv("KS_STATE_URL", "postgresql://ks@db/ks")
+    ctx = run_command.make_context("run", args)  # click checks the options, types and paths
+    params = ctx.params
+    assert params["api_host"] == "0.0.0.0"
+    assert params["api_port"] == next(p["containerPort"] for p in container["ports"] if p["name"] == "http")
+    assert params["api_token_env"] in env
+    assert params["state_url"].startswith("postgresql://" if mode == "ha" else "sqlite:///")
+    assert any(Path(params["policies"][0]).glob("*.yaml"))
+    # the runbook templates: a read-only mount of their own (checked above) holding every template
+    assert params["runbooks"], "the chart passes no --runbooks though runbooks.files are given"
+    assert mount_of(next(a for a in container["args"] if a.startswith("--runbooks="))
+                    .partition("=")[2])["mountPath"] == "/etc/killswitch/runbooks"
+    mounted = {p.name: p.read_text() for p in Path(params["runbooks"]).glob("*.j2")}
+    assert _repo_runbooks().items() <= mounted.items(), sorted(mounted)
