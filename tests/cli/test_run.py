@@ -68,3 +68,51 @@ def test_a_broken_policy_keeps_the_last_good_graph_and_a_fixed_one_swaps_in(tmp_
         kinds = [k for (k,) in db.execute("SELECT kind FROM audit_log ORDER BY seq")]
     assert kinds.count("policy_reload_failed") == 1 and kinds.count("policy_reloaded") == 2, kinds
     assert store.verify_audit()[0]
+
+
+def _run(tmp_path, pol, port, ticks=2):
+    exe = Path(sys.executable)
+    env = {**os.environ, "KS_T_KEY": "sim-main-key", "KS_T_SECRET": "sim-main-secret"}
+    return subprocess.run(
+        [str(exe.with_name("ksctl")), "run", "--policies", str(pol), "--accounts", str(accounts_file(tmp_path, port)),
+         "--state", f"sqlite://{tmp_path / 'state.db'}", "--lock-file", str(tmp_path / "lock.json"),
+         "--api-port", "-1", "--max-ticks", str(ticks)],
+        capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_a_restart_on_broken_policies_runs_the_last_good_graph_from_the_state(tmp_path):
+    """A policy change that does not compile, met at start (a pod rolled by that very change),
+    must not leave the book unguarded: the runner runs the last graph that ran, and says so."""
+    from killswitch.state import open_store
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "adapters.simulated", "serve", "--scenario", "calm",
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        pol = tmp_path / "policies"
+        pol.mkdir()
+        good = (POLICIES / "futures-book.yaml").read_text()
+        (pol / "futures-book.yaml").write_text(good)
+        first = _run(tmp_path, pol, port)
+        assert first.returncode == 0, first.stdout + first.stderr
+        store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+        bundle = store.policy_bundle()
+        store.close()
+        assert bundle is not None and [n for n, _ in bundle.sources] == [str(pol / "futures-book.yaml")]
+
+        (pol / "futures-book.yaml").write_text(good.replace("dd_15m >= 10%", "dd_15m >= "))
+        second = _run(tmp_path, pol, port)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "error[" in second.stderr and "THE POLICIES HAVE ERRORS: running the last good graph" in second.stderr
+        assert f"graph {bundle.graph_digest}" in second.stdout and "stopped after 2 tick(s)" in second.stdout
+
+        empty = tmp_path / "fresh"
+        empty.mkdir()
+        (empty / "policies").mkdir()
+        (empty / "policies" / "futures-book.yaml").write_text((pol / "futures-book.yaml").read_text())
+        third = _run(empty, empty / "policies", port)
+        assert third.returncode == 1 and "holds no last good policies; nothing started" in third.stderr
+    finally:
+        server.terminate()
+        server.wait(10)
