@@ -173,6 +173,11 @@ class Executor:
                 outcome("rejected", e.reason.value, 0.0)
                 self._result(o.client_order_id, "rejected", 0.0, None, e.reason.value, e.message)
                 r.rejected.append(f"{o.client_order_id} {e.reason.value}: {e.message}")
+                if o.reduce_only:
+                    # A refused close leaves the position open whatever the reason (rate limit,
+                    # a venue glitch, a stale reduce-only view): plan it again from fresh
+                    # positions, within the runner's close retry budget, which reports what is left.
+                    r.unfilled.append(o.decision_id)
             return
         status = res.status if res.status in FINAL + ("open", "partially_filled") else "unknown"
         outcome(status, None, res.filled)
