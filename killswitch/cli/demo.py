@@ -6,6 +6,11 @@ with the example futures-book policy. Simulated time advances 5 s per tick, tick
 back. The story: calm for 15 minutes; the longs slide (stage 1 cuts the top risk, stage 2 closes
 the losing long side); then the remaining short is squeezed (stage 3 flattens and locks).
 Exits 0 when the book is flat and the lock says halted.
+
+The sinks run too: every stage entry gets its runbook rendered and stored (from runbooks/ when
+found), the pages go through the notification routes to a local webhook receiver the demo
+starts (apprise ``json://``), and the telemetry sink keeps the metrics (traces are exported when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` is set).
 """
 
 from __future__ import annotations
@@ -37,6 +42,42 @@ def _paths():
     }
 
 
+DEMO_ROUTES = """\
+apiVersion: killswitch/v1
+kind: NotificationRoutes
+metadata: {{name: desk, owner: risk-desk}}
+spec:
+  route: {{receiver: desk-webhook, group_by: [policy, scope, stage], group_wait: 0s, repeat_interval: 1h}}
+  inhibit_rules:
+    - source_match: {{stage: flatten}}
+      target_match: {{stage: close-losing-side}}
+      equal: [scope]
+  receivers:
+    - name: desk-webhook
+      apprise: ["json://127.0.0.1:{port}/desk"]
+"""
+
+
+async def _receiver():
+    """A local webhook that keeps what apprise posts to it (the demo's pager)."""
+    from aiohttp import web
+
+    pages: list[dict] = []
+
+    async def take(request: web.Request) -> web.Response:
+        pages.append(await request.json())
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/desk", take)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - the port the OS chose
+    return runner, port, pages
+
+
 async def _run(policy_dir: Path, echo) -> int:
     from adapters.ccxt_exchange import CcxtAdapter
     from adapters.simulated.engine import ManualClock
@@ -51,11 +92,19 @@ async def _run(policy_dir: Path, echo) -> int:
     from ..sources import read_sources
     from ..state import open_store
 
-    src = read_sources([str(policy_dir / "futures-book.yaml"), str(policy_dir / "routes.yaml")])
-    result = compile_documents(load_sources(src.files), src.revision)
+    from ..notify.sink import NotifySink
+    from ..runbooks.sink import RunbookSink
+    from ..runbooks.templates import find_runbooks_dir
+    from ..telemetry import TelemetrySink
+
+    web_runner, port, pages = await _receiver()
+    src = read_sources([str(policy_dir / "futures-book.yaml")])
+    files = list(src.files) + [("demo-routes.yaml", DEMO_ROUTES.format(port=port))]
+    result = compile_documents(load_sources(files), src.revision)
     if result.graph is None:
         for d in result.errors:
             echo(f"{d.location()}: {d.message}")
+        await web_runner.cleanup()
         return 1
     graph = result.graph
     clock = ManualClock(1_772_456_400_000)
@@ -74,8 +123,11 @@ async def _run(policy_dir: Path, echo) -> int:
     async with SimServer(engine, auth_clock=wall_clock) as server:
         adapter = CcxtAdapter(account, urls=server.base_url, timeout=5)
         adapter._ex.enableRateLimit = False  # the simulated exchange enforces its own limits, in simulated time
+        runbooks_dir = find_runbooks_dir((str(policy_dir),))
+        notify = NotifySink.from_documents([d.model for d in result.docs], store=store, clock=clock)
+        sinks = [TelemetrySink.from_env(), RunbookSink(Path(runbooks_dir) if runbooks_dir else None), notify]
         runner = Runner(graph, {"binanceusdm/sim-main": adapter}, store, lock_path=work / "lock.json",
-                        dry_run=False, clock=clock, holder="demo")
+                        dry_run=False, clock=clock, holder="demo", sinks=sinks)
         echo(f"killswitch demo: policy futures-book {graph.short_digest}, simulated Binance USD-M at {server.base_url}")
         echo("mode: LIVE against the simulated exchange (a real deployment stays in dry run unless "
              "the accounts say dry_run: false)")
@@ -94,7 +146,9 @@ async def _run(policy_dir: Path, echo) -> int:
                 x = report.execution
                 echo(f"    executed: {x.sent} sent, {x.filled} filled, {x.canceled} canceled, "
                      f"{len(x.rejected)} rejected, {len(x.unknown)} unknown")
+        await runner.aclose()  # the sinks deliver what is queued
         await adapter.close()
+    await web_runner.cleanup()
     left = {p.symbol: p.amount for p in engine.positions("sim-main") if abs(p.amount) > 0}
     lock = json.loads((work / "lock.json").read_text())
     journal = store.journal(limit=10_000)
@@ -104,8 +158,15 @@ async def _run(policy_dir: Path, echo) -> int:
     echo(f"  trading lock: {lock['mode']} ({work / 'lock.json'})")
     echo(f"  journal: {len(journal)} order intents, {filled} filled, {len(store.pending_intents())} pending")
     echo(f"  audit chain intact: {store.verify_audit()[0]}   state: {work / 'state.db'}")
+    books = store.runbooks(limit=100)
+    for rb in sorted(books, key=lambda r: r.level):
+        path = work / f"runbook-L{rb.level}.md"
+        path.write_text(rb.markdown, encoding="utf-8")
+        echo(f"  runbook of stage {rb.level} ({rb.template}): {path}")
+    echo(f"  pages received by the local webhook: {len(pages)}" + "".join(
+        f"\n    - {p.get('title', '')}" for p in pages))
     store.close()
-    ok = not left and lock["mode"] == "halted"
+    ok = not left and lock["mode"] == "halted" and len(books) == 3 and pages
     echo("demo: ok" if ok else "demo: FAILED")
     return 0 if ok else 1
 

@@ -18,3 +18,6 @@ def test_demo_escalates_flattens_and_locks():
     assert "positions left: none" in text and "trading lock: halted" in text
     assert "0 pending" in text and "audit chain intact: True" in text
     assert "sim-main-secret" not in text + out.stderr  # the simulator's secret never printed
+    # the sinks ran too: a runbook per stage entry, one page per stage at the local webhook
+    assert "runbook of stage 3 (flatten.md.j2)" in text
+    assert "pages received by the local webhook: 3" in text and "entered stage 3 flatten" in text
