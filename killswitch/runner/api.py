@@ -446,7 +446,12 @@ class _Handlers:
         data = await _read_body(request, self.max_body_bytes)
         if data:  # an empty body is fine; a body, if sent, is an empty JSON object
             _only(_parse_object(request, data), ())
-        await _call(self.view.heartbeat, source)
+        from .loop import NotLeader
+
+        try:
+            await _call(self.view.heartbeat, source)
+        except NotLeader as e:  # a standby would lose it: the client retries (through the Service)
+            raise ApiError(503, "NOT_LEADER", str(e).removeprefix("NOT_LEADER: "), {"Retry-After": "1"}) from None
         return web.Response(status=204)
 
     async def reset(self, request: web.Request) -> web.Response:
@@ -459,7 +464,7 @@ class _Handlers:
         done, why = result.done, result.reason
         if not isinstance(done, bool) or not isinstance(why, str):
             raise TypeError("reset() must return a ResetResult")
-        return _json(200, {"done": done, "reason": why})
+        return _json(503 if why.startswith("NOT_LEADER") else 200, {"done": done, "reason": why})
 
     async def close(self, request: web.Request) -> web.Response:
         _authenticate(request, self.token)

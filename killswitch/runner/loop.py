@@ -125,6 +125,7 @@ class Runner:
                                  confirm_gap_ms=confirm_gap_ms, still_leader=self._fence_holds)
 
         self.policy_error: Optional[str] = None  # the last failed reload (the last good graph runs on)
+        self._followed: Optional[dict] = None  # as a standby: the leader's saved document last followed
         self.snapshots: dict[str, Snapshot] = {}  # account key → its last snapshot
         self._manual_closes: list[tuple[str, str, int]] = []  # (scope, reason, requested at), for the next tick
         self.sinks: list[Sink] = list(sinks)
@@ -137,7 +138,10 @@ class Runner:
     def _load(self) -> tuple[State, LockBook, DeadMansSwitch, dict[str, int]]:
         """What the last leader saved. A document from before the dead man's switch and the
         resumptions were persisted has neither: both start empty."""
-        doc = self.store.load_engine_state()
+        return self._load_doc(self.store.load_engine_state())
+
+    @staticmethod
+    def _load_doc(doc: Optional[dict]) -> tuple[State, LockBook, DeadMansSwitch, dict[str, int]]:
         if not doc:
             return State(), LockBook(), DeadMansSwitch(), {}
         dms = DeadMansSwitch.from_dict(doc["dms"]) if doc.get("dms") is not None else DeadMansSwitch()
@@ -183,6 +187,17 @@ class Runner:
             self.fence = token
         return self.leader
 
+    def _follow(self) -> None:
+        """A standby answers reads (the lock, the pre-trade gate, status) from what the leader
+        last saved, never from what it loaded at start: at most one tick behind the leader."""
+        try:
+            doc = self.store.load_engine_state()
+        except Exception:  # noqa: BLE001 - the store is unreachable: readiness says so; keep the last view
+            return
+        if doc and doc != self._followed:  # a tick, or an operator's lock, reset or arming
+            self._followed = doc
+            self.state, self.lock_book, self.dms, self.resume_starts = self._load_doc(doc)
+
     def renew(self) -> bool:
         """Renew the lease between ticks (every third of its TTL), so that it never lapses."""
         return self._lease(self.clock())
@@ -194,7 +209,10 @@ class Runner:
             return False
 
     def heartbeat(self, source: str, now_ms: Optional[int] = None) -> None:
-        """``source`` is alive: its heartbeat age (a signal) and its dead man's switch."""
+        """``source`` is alive: its heartbeat age (a signal) and its dead man's switch. Only the
+        leader keeps heartbeats (a standby's would be lost): a standby raises NotLeader."""
+        if not self.leader:
+            raise NotLeader(f"NOT_LEADER: this runner ({self.holder}) is a standby; send heartbeats to the leader")
         now = now_ms if now_ms is not None else self.clock()
         record_heartbeat(self.state, source, now)
         self.dms = self.dms.beat(source, now)
@@ -221,6 +239,7 @@ class Runner:
     async def _tick(self, report: TickReport) -> None:
         now = report.now_ms
         if not self._lease(now):
+            self._follow()
             return
         report.leader, report.fence = True, self.fence
         phase = _Phases(report)
@@ -603,6 +622,9 @@ class Runner:
     def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
         from ..engine.stages import approve_reset
 
+        if not self.leader:
+            return ResetResult(False, f"NOT_LEADER: this runner ({self.holder}) is a standby; send the reset to "
+                                      "the leader")
         node = next((p for p in self.graph.policies if p.name == policy), None)
         key = f"{policy}|{scope}"
         if node is None or key not in self.state.scopes:
@@ -890,6 +912,10 @@ class Runner:
                 except Exception:  # noqa: BLE001 - a broken sink's metrics are left out, not the page
                     self.sink_errors += 1
         return text
+
+
+class NotLeader(Exception):
+    """A change only the leader may make was asked of a standby (the API answers 503)."""
 
 
 class _Phases:

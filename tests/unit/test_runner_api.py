@@ -793,3 +793,23 @@ def test_random_posts_never_yield_a_500_nor_kill_the_server():
 async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, bytes]:
     async with session.get(url) as resp:
         return resp.status, await resp.read()
+
+
+def test_a_standby_refuses_heartbeats_and_resets_with_503_so_clients_retry_the_leader():
+    from killswitch.runner.loop import NotLeader
+
+    class Standby(FakeView):
+        def heartbeat(self, source, now_ms=None):
+            raise NotLeader("NOT_LEADER: this runner (b) is a standby; send heartbeats to the leader")
+
+    async def main():
+        view = Standby()
+        view.reset_answer = ResetResult(False, "NOT_LEADER: this runner (b) is a standby")
+        async with serve(view) as c:
+            status, body, resp = await c.post("/v1/heartbeat/bot-1")
+            assert status == 503 and resp.headers["Retry-After"] == "1"
+            assert body["reason"].startswith("NOT_LEADER")
+            status, body, _ = await c.post("/v1/reset", {"policy": "p", "scope": "s", "approver": "a",
+                                                         "reason": "checked"})
+            assert status == 503 and body["done"] is False
+    run(main())

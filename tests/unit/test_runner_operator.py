@@ -466,3 +466,26 @@ def test_a_deposed_daemons_reload_row_is_refused_then_written_as_a_standby(tmp_p
         db.close()
     assert json.loads(payload) == {"to": "sha256:x", "standby": True}
     assert b.store.verify_audit() == (True, None)
+
+
+def test_a_standby_answers_the_leaders_lock_and_gate_and_refuses_heartbeats_and_resets(tmp_path):
+    """Behind one Service, a bot may reach the standby: it must see the leader's lock (at most a
+    tick behind), never the state it loaded at start, and must not swallow a heartbeat or a reset."""
+    from killswitch.runner.loop import NotLeader
+
+    a = make(tmp_path, holder="a")
+    start(a)
+    ticks(a, 1, beat=("bot-x",))
+    b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
+    start(b)
+    assert a.runner.leader and not b.runner.leader
+    assert b.runner.check_order(order()).allow
+    assert a.runner.lock_scope(ACCOUNT, "halted", "desk says stop", None).done
+    assert not a.runner.check_order(order()).allow
+    run(b.runner.tick())  # the standby's tick follows what the leader saved
+    assert not b.runner.check_order(order()).allow, "the standby must answer the leader's lock"
+    assert b.runner.lock_document(ACCOUNT)["locked"] is True
+    with pytest.raises(NotLeader):
+        b.runner.heartbeat("bot-x")
+    answer = b.runner.reset("bot-guard", ACCOUNT, "alice", "checked")
+    assert not answer.done and answer.reason.startswith("NOT_LEADER")
