@@ -98,6 +98,7 @@ class SimulatedAdapter:
         self.time_scale = time_scale
         self.closed = False
         self._known: Optional[dict[tuple[str, str], float]] = None  # (symbol, leg) → contracts
+        self._rules: Optional[tuple[tuple[MarketSpec, ...], dict[str, MarketRules]]] = None  # markets → rules
         self._calls = self._failed = 0
         self._latency_ms = 0.0
 
@@ -226,8 +227,7 @@ class SimulatedAdapter:
             type=o.type.lower(), reduce_only=o.closes, amount=o.quantity, filled=o.executed_qty,
             price=o.price or None, position_side=o.position_side, strategy=self._strategy(o.client_order_id))
             for o in orders]
-        markets = {m.unified: MarketRules(amount_step=m.amount_step, min_amount=m.min_amount,
-                                          min_notional=m.min_notional, base=m.base) for m in eng.markets.values()}
+        markets = self._market_rules(lambda m: m.unified)
         used = max(0.0, view.equity - view.available)
         return Snapshot(
             venue=self.venue, account=self.account, market_type="futures", ts_event=ts_event, ts_observed=eng.now(),
@@ -251,11 +251,19 @@ class SimulatedAdapter:
             balances.append(Balance(asset=asset, free=round(amount, 12), used=0.0, total=round(amount, 12), price=price))
             if price is not None:
                 equity += amount * price
-        markets = {m.spot_unified: MarketRules(amount_step=m.amount_step, min_amount=m.min_amount,
-                                               min_notional=m.min_notional, base=m.base) for m in eng.markets.values()}
+        markets = self._market_rules(lambda m: m.spot_unified)
         return Snapshot(venue=self.venue, account=self.account, market_type="spot", ts_event=ts_event,
                         ts_observed=eng.now(), equity=round(equity, 8), quote_currency="USDT", balances=balances,
                         fetch=fetch, labels=self.labels, markets=markets, initial_capital=self.initial_capital)
+
+    def _market_rules(self, name: Callable[[MarketSpec], str]) -> dict[str, MarketRules]:
+        """Unified symbol → its rules, for every market of the venue. Built once per set of
+        markets (the rules are frozen values); every snapshot gets its own dict of them."""
+        specs = tuple(self.engine.markets.values())
+        if self._rules is None or self._rules[0] != specs:
+            self._rules = (specs, {name(m): MarketRules(amount_step=m.amount_step, min_amount=m.min_amount,
+                                                        min_notional=m.min_notional, base=m.base) for m in specs})
+        return dict(self._rules[1])
 
     def _strategy(self, client_id: str) -> Optional[str]:
         for prefix, name in self.strategy_prefixes.items():

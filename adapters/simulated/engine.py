@@ -330,6 +330,7 @@ class _Account:
     banned_until: int = 0
     fees_paid: float = 0.0
     realized_pnl: float = 0.0
+    rev: int = 0  # bumped whenever legs, wallet or leverage change: what a position view depends on
 
 
 class SimExchange:
@@ -363,6 +364,11 @@ class SimExchange:
         self._next_id = random.Random(seed).randrange(1_000_000_000, 9_000_000_000)
         self._auto_client = 0
         self._marks: dict[tuple[str, int], float] = {}  # (symbol, time) → mark: paths are pure
+        self._names: list[str] = []  # account names, sorted: the order timers are evaluated in
+        # account → ((at, account rev, engine rev), its position views): a snapshot reads the
+        # positions twice (account and positions), at one time, with nothing changed between
+        self._views: dict[str, tuple[tuple[int, int, int], list[PositionView]]] = {}
+        self._rev = 0  # bumped when a market or a price path changes
         self.events: list[dict] = []  # fills, cancels, countdown triggers: the engine's journal
         for m in markets:
             self.add_market(m, (paths or {}).get(m.symbol))
@@ -372,6 +378,7 @@ class SimExchange:
     # --- setup -------------------------------------------------------------------------------------
 
     def add_market(self, spec: MarketSpec, path: Optional[PricePath] = None) -> None:
+        self._rev += 1
         self.markets[spec.symbol] = spec
         if path is not None:
             self.paths[spec.symbol] = path
@@ -384,6 +391,7 @@ class SimExchange:
 
     def set_price_path(self, symbol: str, path: PricePath) -> None:
         self._market(symbol)
+        self._rev += 1
         self.paths[symbol] = path
         self._marks.clear()
 
@@ -544,8 +552,12 @@ class SimExchange:
         return now
 
     def _tick(self, now: int) -> None:
-        for name in sorted(self.accounts):
+        if len(self._names) != len(self.accounts):
+            self._names = sorted(self.accounts)
+        for name in self._names:
             a = self.accounts[name]
+            if not a.countdowns and not a.live:
+                continue  # nothing can be due: no countdown armed, no order resting
             for symbol in sorted(a.countdowns):
                 deadline, _ = a.countdowns[symbol]
                 if deadline <= now:
@@ -586,6 +598,7 @@ class SimExchange:
 
     def _apply(self, a: _Account, m: MarketSpec, leg: _Leg, signed: float, px: float, now: int) -> float:
         """Trade ``signed`` contracts at ``px`` on a leg; returns the realized PnL."""
+        a.rev += 1
         pos = leg.amount
         realized = 0.0
         if pos == 0 or (pos > 0) == (signed > 0):
@@ -772,6 +785,7 @@ class SimExchange:
         notional = qty * px * m.contract_size
         fee = notional * self.taker_fee
         a.wallet = a.wallet + realized - fee
+        a.rev += 1
         a.fees_paid += fee
         a.realized_pnl += realized
         o.executed_qty = _clean(o.executed_qty + qty)
@@ -878,6 +892,7 @@ class SimExchange:
             raise SimError(SIDE_CHANGE_POSITIONS, "Position side cannot be changed if there exists position.")
         a.hedge_mode = bool(hedge)
         a.legs = {}
+        a.rev += 1
 
     def position_mode(self, account: str) -> bool:
         now = self._begin()
@@ -894,6 +909,7 @@ class SimExchange:
         if not 1 <= lev <= m.max_leverage:
             raise SimError(LEVERAGE_INVALID, f"Leverage {lev} is not valid")
         a.leverage[m.symbol] = lev
+        a.rev += 1
         return lev
 
     # --- spot -------------------------------------------------------------------------------------------
@@ -979,14 +995,25 @@ class SimExchange:
         return [p for p in self._positions(a, now if at is None else at) if sym is None or p.symbol == sym]
 
     def _positions(self, a: _Account, at: int) -> list[PositionView]:
+        """The account's position views at ``at`` (shared: callers must not change the list)."""
+        key = (at, a.rev, self._rev)
+        memo = self._views.get(a.spec.name)
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        out = self._position_views(a, at)
+        self._views[a.spec.name] = (key, out)
+        return out
+
+    def _position_views(self, a: _Account, at: int) -> list[PositionView]:
         rows = []
         total_im = 0.0
+        markets, marks, leverage, default_lev = self.markets, self._marks, a.leverage, a.spec.leverage
         for (symbol, ps), leg in sorted(a.legs.items()):
             if abs(leg.amount) <= EPS:
                 continue
-            m = self.markets[symbol]
-            mark = self.mark(symbol, at)
-            lev = min(a.leverage.get(symbol, a.spec.leverage), m.max_leverage)
+            m = markets[symbol]
+            mark = marks.get((symbol, at)) or self.mark(symbol, at)
+            lev = min(leverage.get(symbol, default_lev), m.max_leverage)
             notional = leg.amount * mark * m.contract_size
             im = abs(notional) / lev
             total_im += im
