@@ -162,7 +162,7 @@ class Daemon:
                     self.reload.clear()
                     seen = now_seen
                     self._reload(runner)
-                report = await runner.tick()
+                report = await self._tick_kept_alive(runner)
                 ticks += 1
                 self._keep_bundle(runner)
                 for s in report.transitions:
@@ -223,6 +223,25 @@ class Daemon:
                 self.err(f"ksctl run: error: {problem}; its notifications go to the fallback receiver")
             sinks.append(sink)
         return sinks
+
+    async def _tick_kept_alive(self, runner: Runner):
+        """One tick, with the lease renewed every third of its TTL while it runs."""
+        step = max(0.05, self.opts.lease_ttl_ms / 1000 / 3)
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(step)
+                runner.keepalive()
+
+        keeper = asyncio.create_task(keep())
+        try:
+            return await runner.tick()
+        finally:
+            keeper.cancel()
+            try:
+                await keeper
+            except asyncio.CancelledError:
+                pass
 
     async def _wait(self, runner: Runner, seconds: float) -> None:
         """Sleep until the next tick, renewing the lease every third of its TTL meanwhile."""

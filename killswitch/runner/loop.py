@@ -198,6 +198,19 @@ class Runner:
             self._followed = doc
             self.state, self.lock_book, self.dms, self.resume_starts = self._load_doc(doc)
 
+    def keepalive(self) -> bool:
+        """Renew the lease *during* a tick (a venue answering slowly must not let it lapse and
+        hand the book to a standby mid-incident). Touches no state: if the lease was lost or
+        changed token meanwhile, the tick's fenced writes and the per-order check stop it, and
+        the next tick's lease step sorts the state out. True while the token is unchanged."""
+        if not self.leader:
+            return False
+        try:
+            token = self.store.acquire_lease(self.holder, self.lease_ttl_ms, self.clock())
+        except Exception:  # noqa: BLE001 - the store is unreachable: the tick's own writes will say so
+            return False
+        return token is not None and token == self.fence
+
     def renew(self) -> bool:
         """Renew the lease between ticks (every third of its TTL), so that it never lapses."""
         return self._lease(self.clock())

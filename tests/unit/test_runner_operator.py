@@ -489,3 +489,57 @@ def test_a_standby_answers_the_leaders_lock_and_gate_and_refuses_heartbeats_and_
         b.runner.heartbeat("bot-x")
     answer = b.runner.reset("bot-guard", ACCOUNT, "alice", "checked")
     assert not answer.done and answer.reason.startswith("NOT_LEADER")
+
+
+class WallClock:
+    """Wall-clock milliseconds, with ManualClock's advance() for the helpers (it adds an offset)."""
+
+    def __init__(self):
+        import time
+
+        self._time, self.offset = time.time, 0
+
+    def __call__(self) -> int:
+        return int(self._time() * 1000) + self.offset
+
+    def advance(self, ms: int) -> None:
+        self.offset += ms
+
+
+def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incident(tmp_path):
+    """A venue answering slowly makes a tick longer than the lease's TTL: renewed while the tick
+    runs, the lease stays with the leader, which finishes the tick undeposed."""
+    from killswitch.runner.daemon import Daemon, RunOptions
+
+    clock = WallClock()
+    a = make(tmp_path, holder="a", clock=clock)
+    b = make(tmp_path, holder="b", engine=a.engine, clock=clock)
+    for w in (a, b):
+        w.runner.lease_ttl_ms = 300
+    inner = a.adapter.snapshot
+
+    async def slow_snapshot():
+        await asyncio.sleep(1.0)  # over three TTLs
+        return await inner()
+
+    async def go(keep: bool):
+        await a.runner.start()
+        assert a.runner.leader
+        a.adapter.snapshot = slow_snapshot
+        daemon = Daemon(RunOptions(("p",), "a.yaml", "sqlite://x", "lock.json", lease_ttl_ms=300), print, print)
+        tick = asyncio.create_task(daemon._tick_kept_alive(a.runner) if keep else a.runner.tick())
+        took = False
+        while not tick.done():
+            await asyncio.sleep(0.05)
+            took = took or b.store.acquire_lease("b", 300, clock()) is not None
+        return tick.result(), took
+
+    report, took = run(go(keep=True))
+    assert not took, "the standby took the lease during the leader's slow tick"
+    assert report.leader and not report.execution.deposed
+    # without the renewal the same slow tick lets the standby in (what the keepalive prevents)
+    a.adapter.snapshot = inner
+    run(asyncio.sleep(0.4))
+    report, took = run(go(keep=False))
+    assert took, "without the renewal the standby should have taken the lease"
+    assert report.execution.deposed and not report.leader
