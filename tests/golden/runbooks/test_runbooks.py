@@ -59,15 +59,17 @@ def test_runbook_of_example_policy_stage(policy, level, templates, update_golden
     check_golden(HERE / f"{policy}-L{level}.html", rb.html, update_goldens)
 
 
-# The other templates of runbooks/, each on the stage it is written for (whether or not an
-# example policy names it yet).
-TEMPLATE_CASES = [("flatten.md.j2", "futures-book", 3), ("flatten.md.j2", "dead-mans-switch", 1),
-                  ("exchange-fault.md.j2", "exchange-faults", 1)]
+# The templates of runbooks/ on stages whose policy names another one: the default runbook is
+# what a policy without a template (or whose template fails) gets, also on a flatten.
+TEMPLATE_CASES = [("default.md.j2", "futures-book", 3), ("default.md.j2", "dead-mans-switch", 1),
+                  ("default.md.j2", "exchange-faults", 1)]
 
 
 def test_every_template_of_the_repository_has_a_golden_case():
     names = {f.name for f in (ROOT / "runbooks").glob("*.md.j2")}
-    assert names == {t for t, _, _ in TEMPLATE_CASES} | {DEFAULT_TEMPLATE}
+    named = {template_for(GRAPH.policy(p), lvl) or DEFAULT_TEMPLATE for p, lvl in CASES}
+    assert names == named | {t for t, _, _ in TEMPLATE_CASES}
+    assert all(template_for(GRAPH.policy(p), lvl) not in (None, t) for t, p, lvl in TEMPLATE_CASES)
 
 
 @pytest.mark.parametrize("template,policy,level", TEMPLATE_CASES,
