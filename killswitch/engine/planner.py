@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import deque
 from decimal import ROUND_FLOOR, Decimal
 from dataclasses import dataclass, field
 from typing import Optional
@@ -128,15 +127,11 @@ def update_history(hist: PnlHistory, snapshots: list[Snapshot], now: int) -> Non
         return
     hist.next_sample_ms = now + hist.step_ms
     cutoff = now - hist.window_ms
-    accounts = hist.accounts
     for s in snapshots:
         if not s.fetch.ok:
             continue  # positions unknown: the history keeps what it had
-        key = account_key(s)
-        q = accounts.get(key)
-        if q is None:
-            q = accounts[key] = deque()
-        q.append((now, {(p.symbol, p.position_side or p.side): p.unrealized_pnl for p in s.positions}))
+        q = hist.add(account_key(s), now, {(p.symbol, p.position_side or p.side): p.unrealized_pnl
+                                           for p in s.positions})
         while len(q) > 1 and q[1][0] <= cutoff:
             q.popleft()
 
@@ -162,7 +157,8 @@ def deltas(policy: PolicyNode, view: ScopeView, hist: Optional[PnlHistory], now:
         if acct not in refs:
             q = hist.accounts.get(acct) if hist else None
             # the oldest sample is the reference if it is old enough to stand for the window's start
-            refs[acct] = q[0][1] if q and q[0][0] <= now - window_ms + hist.step_ms else None  # type: ignore[union-attr]
+            refs[acct] = (PnlHistory.reference(q[0]) if q and q[0][0] <= now - window_ms + hist.step_ms  # type: ignore[union-attr]
+                          else None)
         ref = refs[acct]
         base = ref.get((p.symbol, p.position_side or p.side)) if ref is not None else None
         key = position_key(s, p)

@@ -11,6 +11,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import copy
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -107,7 +108,11 @@ class AccountState:
 class PnlHistory:
     """Unrealized PnL of every open position, sampled every ``step_ms``, over ``window_ms``.
 
-    One sample per account and step: ``(ts, {(symbol, position side): upnl})``. The oldest
+    One sample per account and step: ``(ts, keys, values)`` — ``keys`` a tuple of
+    ``(symbol, position side)``, ``values`` the matching unrealized PnLs as an array of doubles.
+    A sample reuses the previous sample's keys tuple while the book's positions are the same, so
+    a 10,000-position book over an hour is 60 arrays of floats rather than 600,000 dict entries
+    (measured: ~116 MB of objects and 100 ms garbage-collection passes before). The oldest
     sample kept is the reference of attribution; a position absent from it opened since.
     """
 
@@ -116,15 +121,35 @@ class PnlHistory:
     next_sample_ms: Optional[int] = None
     accounts: dict[str, deque] = field(default_factory=dict)  # account key → deque of samples
 
+    def add(self, account: str, ts: int, pnl: dict) -> deque:
+        """Append a sample of ``{(symbol, position side): upnl}`` to an account's history."""
+        q = self.accounts.get(account)
+        if q is None:
+            q = self.accounts[account] = deque()
+        keys = tuple(pnl)
+        if q and q[-1][1] == keys:
+            keys = q[-1][1]  # the same positions: share the tuple
+        q.append((ts, keys, array("d", pnl.values())))
+        return q
+
+    @staticmethod
+    def reference(sample: tuple) -> dict:
+        """A sample as ``{(symbol, position side): upnl}``."""
+        return dict(zip(sample[1], sample[2]))
+
     def to_json(self) -> list:
         return [self.window_ms, self.step_ms, self.next_sample_ms,
-                {acct: [[ts, [[k[0], k[1], v] for k, v in sample.items()]] for ts, sample in q]
+                {acct: [[ts, [[k[0], k[1], v] for k, v in zip(keys, values)]] for ts, keys, values in q]
                  for acct, q in self.accounts.items()}]
 
     @classmethod
     def from_json(cls, d: list) -> "PnlHistory":
-        return cls(d[0], d[1], d[2], {acct: deque((ts, {(a, b): v for a, b, v in sample}) for ts, sample in q)
-                                      for acct, q in d[3].items()})
+        hist = cls(d[0], d[1], d[2])
+        for acct, q in d[3].items():
+            hist.accounts[acct] = deque()
+            for ts, sample in q:
+                hist.add(acct, ts, {(a, b): v for a, b, v in sample})
+        return hist
 
 
 @dataclass
