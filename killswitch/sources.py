@@ -91,3 +91,21 @@ def git_revision(paths: list[str]) -> str | None:
         return rev
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def compile_sources(paths: list[str] | tuple[str, ...], templates=None):
+    """Read, load and compile policy sources in one step (every command and the runner do it
+    this way). Returns (CompileResult, the (name, text) files read). ``templates``: the runbook
+    template check for ``ksctl validate``. The loader and compiler are imported here, lazily."""
+    src = read_sources(list(paths))
+    return compile_read(src, templates), list(src.files)
+
+
+def compile_read(src: Sources, templates=None):
+    """Load and compile sources already read; reading problems come first among the findings."""
+    from .compile.compiler import compile_documents
+    from .policy.load import load_sources
+
+    loaded = load_sources(src.files)
+    loaded.diagnostics[:0] = src.diagnostics
+    return compile_documents(loaded, src.revision, templates=templates)

@@ -16,16 +16,12 @@ output_option = click.option(
 )
 
 
-def compile_paths(paths: tuple[str, ...]):
+def compile_paths(paths: tuple[str, ...], templates=None):
     """Read, load and compile policy sources. Returns (CompileResult, number of files read)."""
-    from ..compile.compiler import compile_documents
-    from ..policy.load import load_sources
-    from ..sources import read_sources
+    from ..sources import compile_sources
 
-    src = read_sources(list(paths))
-    loaded = load_sources(src.files)
-    loaded.diagnostics[:0] = src.diagnostics
-    return compile_documents(loaded, src.revision), len(src.files)
+    result, files = compile_sources(paths, templates)
+    return result, len(files)
 
 
 def compile_or_exit(paths: tuple[str, ...], what: str):

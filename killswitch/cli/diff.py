@@ -111,16 +111,12 @@ def read_revision(rev: str, path: str, label: str, tmp: Path):
 
 def compile_side(spec: str):
     """The compile result of one side; RevisionError when git cannot give its sources."""
-    from ..compile.compiler import compile_documents
-    from ..policy.load import load_sources
-    from ..sources import read_sources
+    from ..sources import compile_read, read_sources
 
     with tempfile.TemporaryDirectory(prefix="ksctl-diff-") as tmp:
         split = split_revision(spec)
         src = read_sources([spec]) if split is None else read_revision(*split, spec, Path(tmp))
-    loaded = load_sources(src.files)
-    loaded.diagnostics[:0] = src.diagnostics
-    return compile_documents(loaded, src.revision)
+    return compile_read(src)
 
 
 @click.command(epilog="""\b

@@ -11,21 +11,16 @@ from .common import EXIT_FINDINGS, EXIT_OK, output_option
 
 
 def compile_paths(paths: tuple[str, ...], runbooks: Optional[str] = None):
-    """Read, load and compile ``paths``, checking runbook templates against ``runbooks`` (default:
-    the ``runbooks/`` directory found walking up from the paths). Returns (result, files read)."""
+    """:func:`~killswitch.cli.common.compile_paths` with the runbook templates checked against
+    ``runbooks`` (default: the ``runbooks/`` directory found walking up from the paths)."""
     from pathlib import Path
 
-    from ..compile.compiler import compile_documents
-    from ..policy.load import load_sources
     from ..runbooks.check import TemplateCheck
     from ..runbooks.templates import find_runbooks_dir
-    from ..sources import read_sources
+    from .common import compile_paths as compile_common
 
-    src = read_sources(list(paths))
-    loaded = load_sources(src.files)
-    loaded.diagnostics[:0] = src.diagnostics
     root = Path(runbooks) if runbooks is not None else find_runbooks_dir(paths)
-    return compile_documents(loaded, src.revision, templates=TemplateCheck(root)), len(src.files)
+    return compile_common(paths, TemplateCheck(root))
 
 
 @click.command(epilog="""\b

@@ -21,7 +21,7 @@ from typing import Callable, Optional
 from ..compile.compiler import CompileResult, compile_documents
 from ..policy.load import load_sources
 from ..policy.model import Accounts
-from ..sources import read_sources
+from ..sources import compile_sources
 from ..state.store import FencedError
 from .loop import Runner
 from .sinks import DMS_FIRED
@@ -49,10 +49,7 @@ def compile_policies(paths: tuple[str, ...]) -> CompileResult:
 
 def compile_policy_sources(paths: tuple[str, ...]) -> tuple[CompileResult, list[tuple[str, str]]]:
     """The compiled policies and the sources they came from (kept as the last good bundle)."""
-    src = read_sources(list(paths))
-    loaded = load_sources(src.files)
-    loaded.diagnostics[:0] = src.diagnostics
-    return compile_documents(loaded, src.revision), list(src.files)
+    return compile_sources(paths)
 
 
 def _first_error(result: CompileResult) -> str:
