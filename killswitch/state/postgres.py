@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 MIGRATION_LOCK = 0x6B735F7374617465  # "ks_state": an advisory lock key of our own
 CONNECT_TIMEOUT_S = 10
 LOCK_TIMEOUT_MS = 15_000  # a stuck transaction holding the lease row must not hang the runner
+# Every transaction here sends its statements back to back, so a session idle inside one is a
+# process that stopped (SIGSTOP, a frozen VM, a long pause): the server ends that session and
+# its row locks go with it. Without this, a leader paused between the fence check and the
+# commit keeps the lease row locked FOR SHARE and no standby can take over until it wakes.
+# Below the default lease TTL (5 s), so such a pause delays a takeover by no more than the TTL.
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 2_000
 
 
 class PostgresStore(SqlStore):
@@ -52,6 +58,7 @@ class PostgresStore(SqlStore):
             kwargs = {} if "connect_timeout" in self._conninfo else {"connect_timeout": CONNECT_TIMEOUT_S}
             conn = psycopg.connect(self._conninfo, autocommit=True, **kwargs)
             conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+            conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_TIMEOUT_MS}")
             return conn
         except psycopg.Error as e:
             # from None: the driver's exception may quote the connection string

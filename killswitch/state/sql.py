@@ -17,7 +17,7 @@ import threading
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from .store import (
     FINAL_STATUSES,
@@ -146,6 +146,8 @@ MIGRATIONS: tuple[Migration, ...] = (
              saved_ms BIGINT NOT NULL)""",
     )),
 )
+
+AUDIT_VERIFY_PAGE = 5_000  # audit rows read per transaction by verify_audit
 
 _INTENT_COLS = ("i.seq, i.client_order_id, i.decision_id, i.venue, i.account, i.symbol, i.side, i.position_side, "
                 "i.amount, i.reduce_only, i.payload, i.fence, i.created_ms, "
@@ -368,9 +370,22 @@ class SqlStore:
         with self._tx(write=False) as cur:
             # The head first: rows up to its seq were committed with it, whatever is appended meanwhile.
             head_seq, head_hash = self._q(cur, "SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-            rows = self._q(cur, "SELECT seq, kind, ts_ms, payload, prev_hash, hash FROM audit_log "
-                                "WHERE seq <= ? ORDER BY seq", (head_seq,))
-            return _verify_rows(rows, head_seq, head_hash)
+
+        def pages() -> Iterator[tuple]:
+            # A page per transaction, hashed outside it: no transaction stays open while a long
+            # chain is checked (PostgreSQL ends sessions idle inside one).
+            after = 0
+            while True:
+                with self._tx(write=False) as cur:
+                    page = self._q(cur, "SELECT seq, kind, ts_ms, payload, prev_hash, hash FROM audit_log "
+                                        "WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                                   (after, head_seq, AUDIT_VERIFY_PAGE)).fetchall()
+                yield from page
+                if len(page) < AUDIT_VERIFY_PAGE:
+                    return
+                after = page[-1][0]
+
+        return _verify_rows(pages(), head_seq, head_hash)
 
     def audit_rows(self, since_ms: Optional[int] = None, kinds: Optional[Sequence[str]] = None,
                    limit: int = 1000, *, until_ms: Optional[int] = None, after_seq: int = 0) -> list[AuditRow]:

@@ -21,11 +21,14 @@ from killswitch.state import (
     FencedError,
     SchemaTooNewError,
     StateStore,
+    StoreError,
     UnknownIntentError,
+    open_store,
 )
 from killswitch.state.sql import MIGRATIONS, Migration, SqlStore
 
 from ..conftest import ROOT
+from ..conftest import reset_pg as _reset_pg
 from ..unit.engine_helpers import MIN, policy_graph, pos, run, snap
 
 LATEST = MIGRATIONS[-1].version
@@ -293,6 +296,20 @@ def test_audit_detects_a_deleted_row(store, raw, where, bad):
     assert store.verify_audit() == (False, bad)
 
 
+@pytest.mark.parametrize("tamper,bad", [(None, None), ("UPDATE audit_log SET payload = '{}' WHERE seq = 7", 7),
+                                         ("DELETE FROM audit_log WHERE seq = 7", 7),
+                                         ("DELETE FROM audit_log WHERE seq = 6", 6),
+                                         ("DELETE FROM audit_log WHERE seq = 10", 10)])
+def test_audit_verify_reads_the_chain_page_by_page(store, raw, monkeypatch, tamper, bad):
+    import killswitch.state.sql as sql
+
+    monkeypatch.setattr(sql, "AUDIT_VERIFY_PAGE", 3)  # pages 1-3, 4-6, 7-9, 10
+    fill_audit(store, 10)
+    if tamper:
+        raw(tamper)
+    assert store.verify_audit() == (bad is None, bad)
+
+
 def test_audit_refuses_a_payload_that_is_not_json(store):
     with pytest.raises(ValueError):
         store.audit("x", 1, {"v": float("nan")})
@@ -456,6 +473,49 @@ def test_no_write_with_the_old_fence_lands_after_a_takeover(open_store_):
     marker = next(e.seq for e in rows if e.client_order_id == "b-marker")
     assert all(e.seq < marker for e in rows if e.fence == t1)
     assert len([e for e in rows if e.fence == t1]) == len(written)
+
+
+def test_a_leader_paused_inside_a_write_does_not_block_the_takeover(pg_server):
+    """A leader stopped between its fence check and its commit holds the lease row FOR SHARE;
+    the server ends its idle transaction, so the standby takes over instead of waiting on it."""
+    from killswitch.state.postgres import IDLE_IN_TRANSACTION_TIMEOUT_MS, LOCK_TIMEOUT_MS
+
+    url = pg_server.url()
+    _reset_pg(url)
+    a, b = open_store(url), open_store(url)
+    try:
+        t1 = a.acquire_lease("a", 1_000, 0)
+        paused, wake, outcome = threading.Event(), threading.Event(), []
+
+        def write_then_pause():
+            try:
+                with a._tx(write=True) as cur:
+                    a._check_fence(cur, t1)  # the lease row now locked FOR SHARE
+                    paused.set()
+                    wake.wait(30)  # stopped mid-transaction, as under SIGSTOP
+                outcome.append("committed")
+            except StoreError as e:
+                outcome.append(e)
+
+        th = threading.Thread(target=write_then_pause)
+        th.start()
+        assert paused.wait(10)
+        started = time.monotonic()
+        t2 = b.acquire_lease("b", 1_000, 5_000)  # a's lease ran out; before the fix: lock timeout
+        took = time.monotonic() - started
+        wake.set()
+        th.join(30)
+        assert t2 is not None and t2 > t1
+        assert took < LOCK_TIMEOUT_MS / 1000, took
+        assert took >= IDLE_IN_TRANSACTION_TIMEOUT_MS / 1000 * 0.9, "the takeover waited for the paused write"
+        assert len(outcome) == 1 and isinstance(outcome[0], StoreError), outcome  # its write never lands
+        with pytest.raises(FencedError):  # awake, a reconnects and is fenced
+            intent(a, t1, "a-late")
+        assert b.lease().holder == "b"
+    finally:
+        wake.set()
+        a.close()
+        b.close()
 
 
 # --- runbooks and reading the audit trail ---------------------------------------------------------------
