@@ -166,7 +166,8 @@ async def memory(ticks: int, accounts: int = 100, per: int = 100, step_ms: int =
             print(f"  tick {t:,}: {samples[-1][1]:.0f} MB  ({time.perf_counter() - start:.0f} s)", flush=True)
     wall = time.perf_counter() - start
     store.close()
-    doc_mb = len(json.dumps(runner.state.to_json())) / 1e6  # what the runner serializes and saves every tick
+    doc_mb = len(json.dumps(runner.state.to_json(pnl_samples=False))) / 1e6  # what the runner saves every tick
+    pnl_mb = len(json.dumps(runner.state.to_json()["pnl"])) / 1e6  # the history, stored a sample per step
     peak = max(m for _, m in samples)
     after_first = samples[1][1]
     print(f"  {ticks:,} ticks in {wall:.0f} s ({wall / ticks * 1000:.1f} ms/tick): snapshots (simulator) "
@@ -175,7 +176,7 @@ async def memory(ticks: int, accounts: int = 100, per: int = 100, step_ms: int =
     print(f"  resident: start {samples[0][1]:.0f} MB, after {samples[1][0]:,} ticks {after_first:.0f} MB, "
           f"end {samples[-1][1]:.0f} MB, peak {peak:.0f} MB; growth from tick {samples[1][0]:,} to the end "
           f"{samples[-1][1] - after_first:+.1f} MB (target <= 200 MB, flat); the engine state saved every tick "
-          f"is {doc_mb:.1f} MB of JSON", flush=True)
+          f"is {doc_mb:.2f} MB of JSON, the PnL history stored apart {pnl_mb:.1f} MB", flush=True)
 
 
 def main() -> None:

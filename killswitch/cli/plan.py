@@ -59,10 +59,10 @@ def _stored_state(url: str):
 
     store = open_store(url, migrate=False)
     try:
-        doc = store.load_engine_state()
+        doc, pnl_samples = store.load_engine_state_and_pnl()
     finally:
         store.close()
-    return State.from_json(doc["engine"]) if doc else State()
+    return State.from_json(doc["engine"], pnl_samples) if doc else State()
 
 
 async def _live(graph, accounts_path: str, state):

@@ -14,7 +14,7 @@ import copy
 from array import array
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 STATE_FORMAT = 1
 
@@ -123,13 +123,15 @@ class PnlHistory:
 
     def add(self, account: str, ts: int, pnl: dict) -> deque:
         """Append a sample of ``{(symbol, position side): upnl}`` to an account's history."""
+        return self.append(account, ts, tuple(pnl), array("d", pnl.values()))
+
+    def append(self, account: str, ts: int, keys: tuple, values: array) -> deque:
         q = self.accounts.get(account)
         if q is None:
             q = self.accounts[account] = deque()
-        keys = tuple(pnl)
         if q and q[-1][1] == keys:
             keys = q[-1][1]  # the same positions: share the tuple
-        q.append((ts, keys, array("d", pnl.values())))
+        q.append((ts, keys, values))
         return q
 
     @staticmethod
@@ -137,10 +139,10 @@ class PnlHistory:
         """A sample as ``{(symbol, position side): upnl}``."""
         return dict(zip(sample[1], sample[2]))
 
-    def to_json(self) -> list:
+    def to_json(self, samples: bool = True) -> list:
         return [self.window_ms, self.step_ms, self.next_sample_ms,
                 {acct: [[ts, [[k[0], k[1], v] for k, v in zip(keys, values)]] for ts, keys, values in q]
-                 for acct, q in self.accounts.items()}]
+                 for acct, q in self.accounts.items()} if samples else {}]
 
     @classmethod
     def from_json(cls, d: list) -> "PnlHistory":
@@ -170,27 +172,76 @@ class State:
             st = self.scopes[key] = ScopeState()
         return st
 
-    def to_json(self) -> dict:
+    def to_json(self, *, pnl_samples: bool = True) -> dict:
+        """The state as a JSON document. ``pnl_samples=False`` leaves the PnL history's samples
+        out (kept apart, see :func:`pnl_changes`): at 10,000 positions they are nearly all of it."""
         return {
             "format_version": STATE_FORMAT,
             "last_tick_ms": self.last_tick_ms,
             "scopes": {k: v.to_json() for k, v in sorted(self.scopes.items())},
             "accounts": {k: v.to_json() for k, v in sorted(self.accounts.items())},
             "heartbeats": dict(sorted(self.heartbeats.items())),
-            "pnl": {str(k): v.to_json() for k, v in sorted(self.pnl.items())},
+            "pnl": {str(k): v.to_json(pnl_samples) for k, v in sorted(self.pnl.items())},
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> "State":
+    def from_json(cls, d: dict, pnl_samples: Iterable[tuple[int, str, int, list, list]] = ()) -> "State":
+        """The state a document describes, with the PnL samples kept apart from it, as
+        ``(window_ms, account, ts_ms, [[symbol, position side], ...], [upnl, ...])`` in time
+        order. A sample of a window the document has no history for is left out; an account
+        whose samples are in the document (an older runner saved it) keeps those."""
         if d.get("format_version") != STATE_FORMAT:
             raise ValueError(f"state format {d.get('format_version')} is not {STATE_FORMAT}")
-        return cls(
+        state = cls(
             scopes={k: ScopeState.from_json(v) for k, v in d["scopes"].items()},
             accounts={k: AccountState.from_json(v) for k, v in d["accounts"].items()},
             heartbeats=dict(d["heartbeats"]),
             pnl={int(k): PnlHistory.from_json(v) for k, v in d["pnl"].items()},
             last_tick_ms=d["last_tick_ms"],
         )
+        inline = {(w, acct) for w, hist in state.pnl.items() for acct in hist.accounts}
+        for window_ms, account, ts, keys, values in pnl_samples:
+            hist = state.pnl.get(window_ms)
+            if hist is not None and (window_ms, account) not in inline:
+                hist.append(account, ts, tuple((k[0], k[1]) for k in keys), array("d", values))
+        return state
+
+
+PnlMarks = dict  # (window_ms, account) → (ts of its oldest sample, ts of its newest) as last saved
+
+
+def pnl_marks(state: State) -> PnlMarks:
+    """Where each account's PnL history starts and ends: what a save of ``state`` leaves stored."""
+    return {(w, acct): (q[0][0], q[-1][0]) for w, hist in state.pnl.items() for acct, q in hist.accounts.items() if q}
+
+
+def pnl_changes(state: State, saved: PnlMarks) -> tuple[list[tuple], list[tuple[int, str, Optional[int]]]]:
+    """What to store so that the saved PnL history (as ``saved`` marks it) becomes ``state``'s:
+    the samples to add, as ``(window_ms, account, ts_ms, keys, values)``, and per history
+    ``(window_ms, account, keep_from)`` to drop the samples before ``keep_from`` (all of them
+    where None). A tick between two sample steps changes nothing; a step adds one sample and
+    drops one per account."""
+    added: list[tuple] = []
+    kept: list[tuple[int, str, Optional[int]]] = []
+    live = set()
+    for w, hist in state.pnl.items():
+        for acct, q in hist.accounts.items():
+            if not q:
+                continue
+            live.add((w, acct))
+            first, last = saved.get((w, acct), (None, None))
+            if first is None or q[0][0] < first:
+                last = None  # nothing stored, or less than we hold: store it all (added replaces)
+            elif q[0][0] > first:
+                kept.append((w, acct, q[0][0]))
+            new = []
+            for sample in reversed(q):
+                if last is not None and sample[0] <= last:
+                    break
+                new.append(sample)
+            added.extend((w, acct, ts, keys, values) for ts, keys, values in reversed(new))
+    kept.extend((w, acct, None) for w, acct in saved if (w, acct) not in live)
+    return added, kept
 
 
 def record_heartbeat(state: State, source: str, ts_ms: int) -> State:

@@ -48,9 +48,9 @@ from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
 
 from ..compile.graph import DecisionGraph
 from ..engine.evaluate import Evaluation, evaluate
-from ..engine.state import State, record_heartbeat
+from ..engine.state import PnlMarks, State, pnl_changes, pnl_marks, record_heartbeat
 from ..snapshot import FetchStatus, Snapshot
-from ..state.store import FencedError
+from ..state.store import FencedError, PnlSampleRow
 from .dms import DeadMansSwitch
 from .executor import ExecutionReport, Executor
 from .gate import Decision, ResumePlan, Resumption, check_order
@@ -117,6 +117,7 @@ class Runner:
         self.clock = clock
         self.fence = 0
         self.leader = False
+        self._pnl_saved: PnlMarks = {}  # the PnL history as stored (kept apart from the state document)
         self.state, self.lock_book, self.dms, self.resume_starts = self._load()
         self.listening_since_ms = clock()  # the dead man's switch counts silence from here at the earliest
         self.native_errors: dict[str, str] = {}  # account → why its countdown's last refresh failed
@@ -136,12 +137,16 @@ class Runner:
     # --- persistence ------------------------------------------------------------------------------
 
     def _load(self) -> tuple[State, LockBook, DeadMansSwitch, dict[str, int]]:
-        """What the last leader saved. A document from before the dead man's switch and the
-        resumptions were persisted has neither: both start empty."""
-        return self._load_doc(self.store.load_engine_state())
+        """What the last leader saved, with its PnL history. A document from before the dead
+        man's switch and the resumptions were persisted has neither: both start empty."""
+        doc, rows = self.store.load_engine_state_and_pnl()
+        self._pnl_saved = _row_marks(rows)
+        self._pnl_complete = True
+        return self._load_doc(doc, rows)
 
     @staticmethod
-    def _load_doc(doc: Optional[dict]) -> tuple[State, LockBook, DeadMansSwitch, dict[str, int]]:
+    def _load_doc(doc: Optional[dict], rows: Sequence[PnlSampleRow] = ()) \
+            -> tuple[State, LockBook, DeadMansSwitch, dict[str, int]]:
         if not doc:
             return State(), LockBook(), DeadMansSwitch(), {}
         dms = DeadMansSwitch.from_dict(doc["dms"]) if doc.get("dms") is not None else DeadMansSwitch()
@@ -149,12 +154,19 @@ class Runner:
         if not isinstance(resume, dict) or not all(isinstance(v, int) and not isinstance(v, bool)
                                                    for v in resume.values()):
             raise ValueError('the saved "resume" must map "policy|scope" to the reset time in ms')
-        return State.from_json(doc["engine"]), LockBook.from_json(doc["lock"]), dms, dict(resume)
+        return State.from_json(doc["engine"], rows), LockBook.from_json(doc["lock"]), dms, dict(resume)
 
     def _save(self) -> None:
-        doc = {"format_version": STATE_DOC_VERSION, "engine": self.state.to_json(), "lock": self.lock_book.to_json(),
-               "dms": self.dms.to_dict(), "resume": dict(sorted(self.resume_starts.items()))}
-        self.store.save_engine_state(doc, self.graph.digest, self.fence)
+        """The state document (small: no PnL samples) and the PnL history's changes since the
+        last save (a sample per account when a sample step passed, else nothing), in one write."""
+        doc = {"format_version": STATE_DOC_VERSION, "engine": self.state.to_json(pnl_samples=False),
+               "lock": self.lock_book.to_json(), "dms": self.dms.to_dict(),
+               "resume": dict(sorted(self.resume_starts.items()))}
+        added, kept = pnl_changes(self.state, self._pnl_saved)
+        rows = [PnlSampleRow(w, acct, ts, [list(k) for k in keys], values.tolist())
+                for w, acct, ts, keys, values in added]
+        self.store.save_engine_state(doc, self.graph.digest, self.fence, pnl_added=rows, pnl_kept=kept)
+        self._pnl_saved = pnl_marks(self.state)
 
     def _audit(self, kind: str, ts_ms: int, payload: dict) -> int:
         """An audit row, fenced while this runner acts as leader (FencedError once deposed)."""
@@ -184,6 +196,8 @@ class Runner:
                     self.state, self.lock_book, self.dms, self.resume_starts = self._load()
                     self.executor.forget_unconfirmed()
                     self.listening_since_ms = now  # heartbeats sent to the other leader were not heard here
+            if not self._pnl_complete:  # followed as a standby between two sample steps: read it all
+                self.state, self.lock_book, self.dms, self.resume_starts = self._load()
             self.fence = token
         return self.leader
 
@@ -196,7 +210,22 @@ class Runner:
             return
         if doc and doc != self._followed:  # a tick, or an operator's lock, reset or arming
             self._followed = doc
+            history = self.state.pnl
             self.state, self.lock_book, self.dms, self.resume_starts = self._load_doc(doc)
+            # The PnL samples change once per sample step, not every tick: read them again
+            # only then, so that following a 10,000-position book costs the small document.
+            if _pnl_steps(self.state.pnl) == _pnl_steps(history):
+                self.state.pnl = history
+            else:
+                try:
+                    fresh, rows = self.store.load_engine_state_and_pnl()
+                except Exception:  # noqa: BLE001 - read them at the next change or on taking over
+                    self._pnl_complete = False
+                    return
+                self._followed = fresh
+                self.state, self.lock_book, self.dms, self.resume_starts = self._load_doc(fresh, rows)
+                self._pnl_saved = _row_marks(rows)
+                self._pnl_complete = True
 
     def keepalive(self) -> bool:
         """Renew the lease *during* a tick (a venue answering slowly must not let it lapse and
@@ -952,3 +981,18 @@ def _code(e: BaseException) -> str:
 
 def _esc(v: str) -> str:
     return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _row_marks(rows: Sequence[PnlSampleRow]) -> PnlMarks:
+    """Where each stored PnL history starts and ends (rows in time order per history)."""
+    marks: PnlMarks = {}
+    for r in rows:
+        key = (r.window_ms, r.account)
+        first = marks[key][0] if key in marks else r.ts_ms
+        marks[key] = (first, r.ts_ms)
+    return marks
+
+
+def _pnl_steps(histories: dict) -> dict[int, Optional[int]]:
+    """Each PnL history's next sample time: it moves exactly when a sample was taken."""
+    return {w: h.next_sample_ms for w, h in histories.items()}

@@ -26,6 +26,7 @@ from .store import (
     FencedError,
     JournalEntry,
     Lease,
+    PnlSampleRow,
     PolicyBundle,
     RunbookRecord,
     SchemaTooNewError,
@@ -70,6 +71,7 @@ def open_store(url: str, *, migrate: bool = True) -> StateStore:
 
 __all__ = [
     "open_store", "mask_url", "SCHEMES", "StateStore", "StoreError", "FencedError", "SchemaTooNewError",
-    "UnknownIntentError", "JournalEntry", "Approval", "Lease", "AuditRow", "PolicyBundle", "RunbookRecord",
+    "UnknownIntentError", "JournalEntry", "Approval", "Lease", "AuditRow", "PnlSampleRow", "PolicyBundle",
+    "RunbookRecord",
     "ORDER_STATUSES", "FINAL_STATUSES", "OPEN_STATUSES",
 ]

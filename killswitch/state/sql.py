@@ -28,6 +28,7 @@ from .store import (
     FencedError,
     JournalEntry,
     Lease,
+    PnlSampleRow,
     PolicyBundle,
     RunbookRecord,
     SchemaTooNewError,
@@ -144,6 +145,17 @@ MIGRATIONS: tuple[Migration, ...] = (
              sources TEXT NOT NULL,
              fence BIGINT NOT NULL,
              saved_ms BIGINT NOT NULL)""",
+    )),
+    Migration(4, "the PnL attribution history kept apart from the engine state, a row per account and sample", (
+        # Appended once per sample step and trimmed past the window, in the same transaction as
+        # the engine state: the state document stays small enough to save every tick.
+        """CREATE TABLE pnl_sample (
+             window_ms BIGINT NOT NULL,
+             account TEXT NOT NULL,
+             ts_ms BIGINT NOT NULL,
+             keys TEXT NOT NULL,
+             vals TEXT NOT NULL,
+             PRIMARY KEY (window_ms, account, ts_ms))""",
     )),
 )
 
@@ -280,14 +292,37 @@ class SqlStore:
             row = self._q(cur, "SELECT doc FROM engine_state WHERE id = 1").fetchone()
         return None if row is None else json.loads(row[0])
 
-    def save_engine_state(self, doc: dict, graph_digest: str, fence: int) -> None:
+    def load_engine_state_and_pnl(self) -> tuple[Optional[dict], list[PnlSampleRow]]:
+        with self._tx(write=False) as cur:
+            row = self._q(cur, "SELECT doc FROM engine_state WHERE id = 1").fetchone()
+            samples = self._q(cur, "SELECT window_ms, account, ts_ms, keys, vals FROM pnl_sample "
+                                   "ORDER BY window_ms, account, ts_ms").fetchall()
+        doc = None if row is None else json.loads(row[0])
+        return doc, [PnlSampleRow(w, a, ts, json.loads(k), json.loads(v)) for w, a, ts, k, v in samples]
+
+    def save_engine_state(self, doc: dict, graph_digest: str, fence: int, *,
+                          pnl_added: Sequence[PnlSampleRow] = (),
+                          pnl_kept: Sequence[tuple[int, str, Optional[int]]] = ()) -> None:
         text = json.dumps(doc, separators=(",", ":"))  # float repr round-trips exactly
+        added = [(r.window_ms, r.account, r.ts_ms, json.dumps(r.keys, separators=(",", ":")),
+                  json.dumps(r.values, separators=(",", ":"))) for r in pnl_added]
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
             self._q(cur, "INSERT INTO engine_state (id, doc, graph_digest, fence, saved_ms) VALUES (1, ?, ?, ?, ?) "
                          "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, graph_digest = excluded.graph_digest, "
                          "fence = excluded.fence, saved_ms = excluded.saved_ms",
                     (text, graph_digest, fence, now_ms()))
+            for window_ms, account, keep_from in pnl_kept:
+                if keep_from is None:
+                    self._q(cur, "DELETE FROM pnl_sample WHERE window_ms = ? AND account = ?", (window_ms, account))
+                else:
+                    self._q(cur, "DELETE FROM pnl_sample WHERE window_ms = ? AND account = ? AND ts_ms < ?",
+                            (window_ms, account, keep_from))
+            if added:
+                # an upsert: a save whose commit was lost on the wire is simply saved again
+                cur.executemany(self._sql("INSERT INTO pnl_sample (window_ms, account, ts_ms, keys, vals) "
+                                          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (window_ms, account, ts_ms) DO UPDATE "
+                                          "SET keys = excluded.keys, vals = excluded.vals"), added)
 
     # --- order journal ------------------------------------------------------------------------
 

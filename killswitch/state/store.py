@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol, Sequence, runtime_checkable
+from typing import Any, NamedTuple, Optional, Protocol, Sequence, runtime_checkable
 
 # What the journal accepts as an order's status. The exchange's own vocabulary (adapters'
 # OrderResult) plus ``sent`` (handed to the adapter, no answer yet), ``unknown`` (the answer was
@@ -116,6 +116,20 @@ class AuditRow:
     hash: str
 
 
+class PnlSampleRow(NamedTuple):
+    """One sample of an account's PnL attribution history: the unrealized PnL of each of its
+    positions (``keys`` a list of ``[symbol, position side]``, ``values`` the PnLs in the same
+    order) at ``ts_ms``, for the history over ``window_ms``. Kept apart from the engine state
+    document, appended once per sample step and trimmed past the window. A plain tuple, as
+    ``State.from_json`` takes its samples."""
+
+    window_ms: int
+    account: str
+    ts_ms: int
+    keys: list
+    values: list
+
+
 @dataclass(frozen=True)
 class PolicyBundle:
     """The policy sources of the last graph that compiled and ran: what a runner restarted on
@@ -181,8 +195,17 @@ class StateStore(Protocol):
     def load_engine_state(self) -> Optional[dict]:
         """The last saved ``State.to_json()`` document, or None if none was ever saved."""
 
-    def save_engine_state(self, doc: dict, graph_digest: str, fence: int) -> None:
-        """Replace the saved engine state. Raises FencedError for a stale fence."""
+    def load_engine_state_and_pnl(self) -> tuple[Optional[dict], list[PnlSampleRow]]:
+        """The saved document and the PnL history saved with it (one read: they agree), the
+        samples ordered by window, account and time."""
+
+    def save_engine_state(self, doc: dict, graph_digest: str, fence: int, *,
+                          pnl_added: Sequence[PnlSampleRow] = (),
+                          pnl_kept: Sequence[tuple[int, str, Optional[int]]] = ()) -> None:
+        """Replace the saved engine state; in the same transaction, drop the PnL samples before
+        ``keep_from`` of every ``(window_ms, account, keep_from)`` in ``pnl_kept`` (all of them
+        where ``keep_from`` is None) and add (or replace) ``pnl_added``. Raises FencedError for a
+        stale fence, and then changes nothing."""
 
     # order journal
     def journal_intent(self, fence: int, client_order_id: str, decision_id: str, venue: str, account: str,

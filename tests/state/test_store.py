@@ -130,6 +130,41 @@ def test_engine_state_round_trip(open_store_):
     assert State.from_json(reloaded).scope("p", "simulated/a").stage.level == 3  # a halt stays a halt
 
 
+def pnl_row(ts, account="simulated/a", window=3_600_000, v=1.0):
+    from killswitch.state import PnlSampleRow
+
+    return PnlSampleRow(window, account, ts, [["BTC/USDT:USDT", "long"], ["ETH/USDT:USDT", "short"]], [v, -0.1 * v])
+
+
+def test_pnl_samples_are_saved_with_the_state_trimmed_and_read_back_in_order(open_store_):
+    s = open_store_()
+    assert s.load_engine_state_and_pnl() == (None, [])
+    fence = leader(s)
+    doc = engine_state().to_json(pnl_samples=False)
+    s.save_engine_state(doc, "d", fence, pnl_added=[pnl_row(2_000), pnl_row(1_000, v=0.1 + 0.2),
+                                                  pnl_row(1_000, account="simulated/b"), pnl_row(1_000, window=60_000)])
+    s.save_engine_state(doc, "d", fence, pnl_added=[pnl_row(3_000)], pnl_kept=[(3_600_000, "simulated/a", 2_000),
+                                                                            (60_000, "simulated/a", None)])
+    s.save_engine_state(doc, "d", fence, pnl_added=[pnl_row(3_000, v=7.0)])  # saved again: replaced
+    got_doc, rows = open_store_().load_engine_state_and_pnl()
+    assert got_doc == doc
+    assert rows == [pnl_row(2_000), pnl_row(3_000, v=7.0), pnl_row(1_000, account="simulated/b")]
+    assert rows[0].values[0] == 1.0 and isinstance(rows[0].keys[0], list)
+    s.save_engine_state(doc, "d", fence, pnl_added=[pnl_row(4_000, v=0.1 + 0.2)])
+    assert open_store_().load_engine_state_and_pnl()[1][-2] == pnl_row(4_000, v=0.1 + 0.2)  # floats exact
+
+
+def test_a_fenced_save_stores_no_pnl_sample_and_drops_none(open_store_):
+    a, b = open_store_(), open_store_()
+    t1 = a.acquire_lease("a", 1_000, 0)
+    a.save_engine_state({"who": "a"}, "d", t1, pnl_added=[pnl_row(1_000)])
+    b.acquire_lease("b", 1_000, 2_000)
+    with pytest.raises(FencedError):
+        a.save_engine_state({"who": "a, late"}, "d", t1, pnl_added=[pnl_row(2_000)],
+                            pnl_kept=[(3_600_000, "simulated/a", None)])
+    assert b.load_engine_state_and_pnl() == ({"who": "a"}, [pnl_row(1_000)])
+
+
 def test_engine_state_save_replaces_the_previous_one(store):
     fence = leader(store)
     store.save_engine_state(State().to_json(), "d1", fence)
