@@ -23,7 +23,9 @@ read, unauthenticated
 
 mutating, ``Authorization: Bearer <token>``
     ``POST /v1/heartbeat/{source}``  204; ``source`` is ``[A-Za-z0-9._-]{1,64}``; the body is
-                                     empty or ``{}``.
+                                     empty or ``{}``. Any replica takes it (a standby stores it
+                                     for the leader); 503 ``STATE_UNREACHABLE`` + ``Retry-After``
+                                     when a standby cannot store it.
     ``POST /v1/reset``               200 ``{"done", "reason"}``; body ``policy``, ``scope``,
                                      ``approver``, ``reason`` (all required).
     ``POST /v1/close``               202 accepted / 409 refused, ``{"accepted", "reason",
@@ -446,12 +448,14 @@ class _Handlers:
         data = await _read_body(request, self.max_body_bytes)
         if data:  # an empty body is fine; a body, if sent, is an empty JSON object
             _only(_parse_object(request, data), ())
-        from .loop import NotLeader
+        from ..state.store import StoreError
 
         try:
             await _call(self.view.heartbeat, source)
-        except NotLeader as e:  # a standby would lose it: the client retries (through the Service)
-            raise ApiError(503, "NOT_LEADER", str(e).removeprefix("NOT_LEADER: "), {"Retry-After": "1"}) from None
+        except StoreError as e:  # a standby could not store it for the leader: the client beats again
+            log.warning("heartbeat of %s not stored for the leader: %s", source, e)
+            raise ApiError(503, "STATE_UNREACHABLE", "this standby could not store the heartbeat for the leader; "
+                           "send it again", {"Retry-After": "1"}) from None
         return web.Response(status=204)
 
     async def reset(self, request: web.Request) -> web.Response:

@@ -251,13 +251,24 @@ class Runner:
             return False
 
     def heartbeat(self, source: str, now_ms: Optional[int] = None) -> None:
-        """``source`` is alive: its heartbeat age (a signal) and its dead man's switch. Only the
-        leader keeps heartbeats (a standby's would be lost): a standby raises NotLeader."""
-        if not self.leader:
-            raise NotLeader(f"NOT_LEADER: this runner ({self.holder}) is a standby; send heartbeats to the leader")
+        """``source`` is alive: its heartbeat age (a signal) and its dead man's switch. The
+        leader takes it in at once (saved with the state at its next tick); a standby stores it
+        for the leader, which takes it in at its next tick, so a bot may beat at any replica.
+        Raises StoreError when a standby cannot store it (the API answers 503: beat again)."""
         now = now_ms if now_ms is not None else self.clock()
-        record_heartbeat(self.state, source, now)
-        self.dms = self.dms.beat(source, now)
+        if not self.leader:
+            self.store.record_heartbeat(source, now)
+            return
+        self._beat(source, now)
+
+    def _beat(self, source: str, ts_ms: int) -> None:
+        record_heartbeat(self.state, source, ts_ms)
+        self.dms = self.dms.beat(source, ts_ms)
+
+    def _take_stored_heartbeats(self) -> None:
+        """Beats the standbys stored since: older ones than the runner knows change nothing."""
+        for source, ts_ms in self.store.heartbeats().items():
+            self._beat(source, ts_ms)
 
     # --- one tick ----------------------------------------------------------------------------------------
 
@@ -284,6 +295,7 @@ class Runner:
             self._follow()
             return
         report.leader, report.fence = True, self.fence
+        self._take_stored_heartbeats()
         phase = _Phases(report)
         snapshots = await asyncio.gather(*(self._snapshot(k, a, now) for k, a in self.adapters.items()))
         phase("snapshots")
@@ -954,10 +966,6 @@ class Runner:
                 except Exception:  # noqa: BLE001 - a broken sink's metrics are left out, not the page
                     self.sink_errors += 1
         return text
-
-
-class NotLeader(Exception):
-    """A change only the leader may make was asked of a standby (the API answers 503)."""
 
 
 class _Phases:

@@ -157,6 +157,11 @@ MIGRATIONS: tuple[Migration, ...] = (
              vals TEXT NOT NULL,
              PRIMARY KEY (window_ms, account, ts_ms))""",
     )),
+    Migration(5, "heartbeats any replica receives, for the leader to take in at its next tick", (
+        """CREATE TABLE heartbeat (
+             source TEXT PRIMARY KEY,
+             ts_ms BIGINT NOT NULL)""",
+    )),
 )
 
 AUDIT_VERIFY_PAGE = 5_000  # audit rows read per transaction by verify_audit
@@ -323,6 +328,17 @@ class SqlStore:
                 cur.executemany(self._sql("INSERT INTO pnl_sample (window_ms, account, ts_ms, keys, vals) "
                                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (window_ms, account, ts_ms) DO UPDATE "
                                           "SET keys = excluded.keys, vals = excluded.vals"), added)
+
+    # --- heartbeats received by any replica -----------------------------------------------------
+
+    def record_heartbeat(self, source: str, ts_ms: int) -> None:
+        with self._tx(write=True) as cur:
+            self._q(cur, "INSERT INTO heartbeat (source, ts_ms) VALUES (?, ?) ON CONFLICT (source) DO UPDATE "
+                         "SET ts_ms = excluded.ts_ms WHERE excluded.ts_ms > heartbeat.ts_ms", (source, int(ts_ms)))
+
+    def heartbeats(self) -> dict[str, int]:
+        with self._tx(write=False) as cur:
+            return dict(self._q(cur, "SELECT source, ts_ms FROM heartbeat ORDER BY source").fetchall())
 
     # --- order journal ------------------------------------------------------------------------
 

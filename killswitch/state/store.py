@@ -207,6 +207,14 @@ class StateStore(Protocol):
         where ``keep_from`` is None) and add (or replace) ``pnl_added``. Raises FencedError for a
         stale fence, and then changes nothing."""
 
+    # heartbeats
+    def record_heartbeat(self, source: str, ts_ms: int) -> None:
+        """``source`` beat at ``ts_ms``, as a replica heard it (unfenced: an observation, not an
+        action). An older beat than the one stored changes nothing."""
+
+    def heartbeats(self) -> dict[str, int]:
+        """The latest stored beat of every source."""
+
     # order journal
     def journal_intent(self, fence: int, client_order_id: str, decision_id: str, venue: str, account: str,
                        symbol: str, side: str, position_side: Optional[str], amount: float, reduce_only: bool,

@@ -795,12 +795,12 @@ async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, bytes]:
         return resp.status, await resp.read()
 
 
-def test_a_standby_refuses_heartbeats_and_resets_with_503_so_clients_retry_the_leader():
-    from killswitch.runner.loop import NotLeader
+def test_a_heartbeat_a_standby_cannot_store_and_a_reset_it_refuses_are_503_so_clients_retry():
+    from killswitch.state.store import StoreError
 
     class Standby(FakeView):
         def heartbeat(self, source, now_ms=None):
-            raise NotLeader("NOT_LEADER: this runner (b) is a standby; send heartbeats to the leader")
+            raise StoreError("postgresql://ks:s3cret@db/ks: OperationalError: connection refused")
 
     async def main():
         view = Standby()
@@ -808,7 +808,7 @@ def test_a_standby_refuses_heartbeats_and_resets_with_503_so_clients_retry_the_l
         async with serve(view) as c:
             status, body, resp = await c.post("/v1/heartbeat/bot-1")
             assert status == 503 and resp.headers["Retry-After"] == "1"
-            assert body["reason"].startswith("NOT_LEADER")
+            assert body["error"] == "STATE_UNREACHABLE" and "s3cret" not in json.dumps(body)
             status, body, _ = await c.post("/v1/reset", {"policy": "p", "scope": "s", "approver": "a",
                                                          "reason": "checked"})
             assert status == 503 and body["done"] is False

@@ -468,11 +468,9 @@ def test_a_deposed_daemons_reload_row_is_refused_then_written_as_a_standby(tmp_p
     assert b.store.verify_audit() == (True, None)
 
 
-def test_a_standby_answers_the_leaders_lock_and_gate_and_refuses_heartbeats_and_resets(tmp_path):
+def test_a_standby_answers_the_leaders_lock_and_gate_and_refuses_resets(tmp_path):
     """Behind one Service, a bot may reach the standby: it must see the leader's lock (at most a
-    tick behind), never the state it loaded at start, and must not swallow a heartbeat or a reset."""
-    from killswitch.runner.loop import NotLeader
-
+    tick behind), never the state it loaded at start, and must not swallow a reset."""
     a = make(tmp_path, holder="a")
     start(a)
     ticks(a, 1, beat=("bot-x",))
@@ -485,10 +483,36 @@ def test_a_standby_answers_the_leaders_lock_and_gate_and_refuses_heartbeats_and_
     run(b.runner.tick())  # the standby's tick follows what the leader saved
     assert not b.runner.check_order(order()).allow, "the standby must answer the leader's lock"
     assert b.runner.lock_document(ACCOUNT)["locked"] is True
-    with pytest.raises(NotLeader):
-        b.runner.heartbeat("bot-x")
     answer = b.runner.reset("bot-guard", ACCOUNT, "alice", "checked")
     assert not answer.done and answer.reason.startswith("NOT_LEADER")
+
+
+def test_a_heartbeat_sent_to_a_standby_reaches_the_leader(tmp_path):
+    """A bot beating through the Service reaches either replica: a beat a standby took keeps the
+    source's switch quiet and its heartbeat age young on the leader, from its next tick."""
+    a = make(tmp_path, holder="a")
+    start(a)
+    assert a.runner.dms_arm("bot-x", 60.0).done
+    ticks(a, 1, beat=("bot-x",))
+    b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
+    start(b)
+    assert not b.runner.leader
+    for _ in range(30):  # 150 s of beats, every one to the standby: past the switch's 60 s and the policy's
+        a.clock.advance(5_000)
+        b.runner.heartbeat("bot-x")
+        run(a.runner.tick())
+    assert a.runner.state.heartbeats["bot-x"] == a.clock()
+    assert a.runner.dms.sources["bot-x"].last_beat_ms == a.clock()
+    assert a.runner.dms.sources["bot-x"].fired_ms is None
+    assert a.runner.lock_document(ACCOUNT)["locked"] is False
+    assert b.store.heartbeats() == {"bot-x": a.clock()}
+    b.runner.heartbeat("bot-x", a.clock() - 1_000)  # a late, older beat changes nothing
+    assert b.store.heartbeats() == {"bot-x": a.clock()}
+    # and without the beats, the same 150 s fire both the switch and the policy
+    for _ in range(30):
+        ticks(a, 1)
+    assert a.runner.dms.sources["bot-x"].fired_ms is not None
+    assert a.runner.lock_document(ACCOUNT)["locked"] is True
 
 
 class WallClock:
