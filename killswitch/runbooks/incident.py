@@ -1,10 +1,11 @@
 """Incident data: everything a runbook says, as one plain JSON value.
 
 An incident is one stage entry of one policy in one scope, named by its decision id
-(``futures-book/binanceusdm/main/L3/e1``). Its data is built once, when the stage is entered,
-from the transition event, the tick's report and the runner (:func:`incident_from_event`), and
-stored with the rendered runbook, so that ``ksctl runbook render`` renders it again with later
-templates and says the same thing. :func:`sample_incident` builds the same shape from a policy
+(``futures-book/binanceusdm/main/L3/e1``). Its data is built when the stage is entered, from
+the transition event, the tick's report and the runner (:func:`incident_from_event`), brought
+up to date while its orders settle (:func:`follow_up`: orders, positions, lock; ``updated`` and
+``settled`` say when and whether), and stored with the rendered runbook, so that ``ksctl
+runbook render`` renders it again with later templates and says the same thing. :func:`sample_incident` builds the same shape from a policy
 alone, with made-up values at its thresholds: what ``ksctl validate`` renders templates against,
 and what the golden tests pin.
 
@@ -18,11 +19,14 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
+import json
 import math
 import shlex
+from types import SimpleNamespace
 from urllib.parse import quote
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
 from ..policy.expr import And, Compare, Literal, Node, Not, Or, Ref, ValueType
@@ -34,6 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
 FORMAT_VERSION = 1
 DEFAULT_TEMPLATE = "default.md.j2"
 DEFAULT_STATE_URL = "sqlite://./killswitch-state.db"
+FAILED_STATUSES = frozenset({"rejected", "failed", "expired", "canceled"})
+OPEN_STATUSES = frozenset({"sent", "open", "partially_filled", "unknown", "journaled", "scheduled"})
 
 _OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
         "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
@@ -277,10 +283,6 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
     meta = node.model.metadata if node.model is not None else None
     fired_names = [t for t in (stage.on if stage else ()) if results.get(t, {}).get("firing")]
     relevant = {sig for t in node.triggers if t.name in (stage.on if stage else ()) for sig, *_ in comparisons(t)}
-    statuses = [o["status"] for o in orders]
-    filled = sum(1 for s in statuses if s == "filled")
-    failed = sum(1 for s in statuses if s in ("rejected", "failed", "expired", "canceled"))
-    open_ = sum(1 for s in statuses if s in ("sent", "open", "partially_filled", "unknown", "journaled", "scheduled"))
     return {
         "format_version": FORMAT_VERSION,
         "incident": incident,
@@ -307,9 +309,7 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         "actions": {
             "orders": orders, "cancels": cancels, "directives": directives, "hedges": hedges, "skipped": skipped,
             "attribution": attribution,
-            "summary": {"orders": len(orders), "filled": filled, "failed": failed, "open": open_,
-                        "not_sent": sum(1 for s in statuses if s == "not sent (dry run)"),
-                        "notional": round(sum(o.get("notional") or 0.0 for o in orders), 2)},
+            "summary": order_summary(orders),
         },
         "positions": positions,
         "positions_note": positions_note,
@@ -319,6 +319,9 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         "notify": _notify_doc(node, stage),
         "resume": _resume_doc(node, level),
         "commands": commands(node.name, scope, incident, stage, state_url, created_ms),
+        # set when the runner brought the runbook up to date after the stage entry (as orders settle)
+        "updated": None,
+        "settled": None,
     }
 
 
@@ -390,19 +393,39 @@ def incident_from_event(event: "Event", runner: "Runner", report: Optional["Tick
         attribution = {"side": a.side, "long_share": a.long_share, "short_share": a.short_share,
                        "excluded": a.excluded}
 
-    # residual positions: the tick's snapshot less this tick's fills (by account, symbol and leg)
+    now = report.now_ms if report is not None else event.ts_ms
+    fills = [(o, outcomes[o.client_order_id].filled) for o in (plan.orders if plan else ())
+             if o.client_order_id in outcomes]
+    positions, accounts, note, equity = _scope_now(node, runner, scope, fills, now)
+    lock = runner.lock_book.for_scope(scope, now).to_doc()
+    return assemble(
+        node=node, incident=incident, scope=scope, level=level, from_level=from_level, reason=str(data.get("reason")),
+        created_ms=event.ts_ms, digest=str(data.get("graph_digest") or graph.digest),
+        revision=data.get("revision", graph.revision), mode="dry-run" if runner.dry_run else "live",
+        values=values, reasons=reasons, results=results, orders=orders, cancels=cancels, directives=directives,
+        hedges=hedges, skipped=list(plan.skipped) if plan else [], attribution=attribution,
+        positions=positions, positions_note=note, accounts=accounts,
+        lock=lock, state_url=str(getattr(runner.store, "url", DEFAULT_STATE_URL)), equity=_num(equity),
+    )
+
+
+def _scope_now(node: PolicyNode, runner: "Runner", scope: str, fills: Iterable[tuple[Any, Optional[float]]],
+               now: int) -> tuple[list[dict], list[dict], str, Optional[float]]:
+    """The scope's residual positions, its accounts, a note on how the positions were read and
+    its equity: the runner's snapshots of this tick less ``fills`` (``(order intent, filled)``
+    this tick, by account, symbol and leg: the next snapshot is a tick away)."""
+    from ..engine.scope import instances
+
     filled: dict[tuple, float] = {}
-    for o in plan.orders if plan else ():
-        out = outcomes.get(o.client_order_id)
-        if out is not None and out.filled:
+    for o, amount in fills:
+        if amount:
             leg = o.position_side or ("long" if o.side == "sell" else "short")
             key = (f"{o.venue}/{o.account}", o.symbol, leg.lower())
-            filled[key] = filled.get(key, 0.0) + float(out.filled)
+            filled[key] = filled.get(key, 0.0) + float(amount)
     snaps = list(runner.snapshots.values())
     view = next((v for v in instances(node, snaps) if v.key == scope), None)
     positions, accounts = [], []
     equity = None
-    now = report.now_ms if report is not None else event.ts_ms
     if view is not None:
         equity = view.equity
         for s, p in view.positions:
@@ -421,16 +444,52 @@ def incident_from_event(event: "Event", runner: "Runner", report: Optional["Tick
     known = view is not None and view.positions_known
     note = ("positions in this tick's snapshot less this tick's fills; confirm at the exchange"
             if known else "positions are unknown this tick (no good snapshot): check them at the exchange")
-    lock = runner.lock_book.for_scope(scope, now).to_doc()
-    return assemble(
-        node=node, incident=incident, scope=scope, level=level, from_level=from_level, reason=str(data.get("reason")),
-        created_ms=event.ts_ms, digest=str(data.get("graph_digest") or graph.digest),
-        revision=data.get("revision", graph.revision), mode="dry-run" if runner.dry_run else "live",
-        values=values, reasons=reasons, results=results, orders=orders, cancels=cancels, directives=directives,
-        hedges=hedges, skipped=list(plan.skipped) if plan else [], attribution=attribution,
-        positions=positions, positions_note=note, accounts=sorted(accounts, key=lambda a: a["account"]),
-        lock=lock, state_url=str(getattr(runner.store, "url", DEFAULT_STATE_URL)), equity=_num(equity),
-    )
+    return positions, sorted(accounts, key=lambda a: a["account"]), note, equity
+
+
+def follow_up(data: dict, runner: "Runner", report: "TickReport", entries: Sequence[Any]) -> Optional[dict]:
+    """``data``, an incident as rendered before, brought up to this tick: its orders as the
+    journal has them now (``entries``: the journal entries of its decision and of its
+    re-plans, oldest first; a re-planned order is added), the scope's positions in this tick's
+    snapshot less this tick's fills of those orders, its accounts and its lock. None when its
+    policy is no longer in the runner's graph. The caller sets ``updated`` and ``settled``."""
+    from ..engine.planner import OrderIntent
+
+    policy, scope = data["policy"]["name"], data["scope"]
+    node = next((p for p in runner.graph.policies if p.name == policy), None)
+    if node is None:
+        return None
+    outcomes = {o.client_order_id: o for o in report.execution.orders}
+    known = {o["client_order_id"]: o for o in data["actions"]["orders"]}
+    orders, fills = [], []
+    for e in entries:
+        intent = OrderIntent(**json.loads(e.payload_json))
+        doc = _order_doc(intent, SimpleNamespace(status=e.status or "journaled", filled=e.filled or 0.0,
+                                                 code=e.reason_code), runner.dry_run)
+        if e.client_order_id in known:  # what the planner said about it at the time stays
+            doc = {**known.pop(e.client_order_id), "status": doc["status"], "filled": doc["filled"],
+                   "code": doc["code"]}
+        orders.append(doc)
+        if e.client_order_id in outcomes:
+            fills.append((intent, outcomes[e.client_order_id].filled))
+    orders += known.values()  # planned, never journaled (none in a live run; kept rather than lost)
+    positions, accounts, note, equity = _scope_now(node, runner, scope, fills, report.now_ms)
+    out = copy.deepcopy(data)
+    out["actions"]["orders"] = orders
+    out["actions"]["summary"] = order_summary(orders)
+    out.update(positions=positions, positions_note=note, accounts=accounts, equity=_num(equity),
+               equity_text=amount_text(_num(equity)),
+               lock=runner.lock_book.for_scope(scope, report.now_ms).to_doc())
+    return out
+
+
+def order_summary(orders: Sequence[Mapping[str, Any]]) -> dict:
+    statuses = [o["status"] for o in orders]
+    return {"orders": len(orders), "filled": sum(1 for s in statuses if s == "filled"),
+            "failed": sum(1 for s in statuses if s in FAILED_STATUSES),
+            "open": sum(1 for s in statuses if s in OPEN_STATUSES),
+            "not_sent": sum(1 for s in statuses if s == "not sent (dry run)"),
+            "notional": round(sum(o.get("notional") or 0.0 for o in orders), 2)}
 
 
 # --- from a policy alone ---------------------------------------------------------------------------

@@ -6,6 +6,15 @@ templates of the ``runbooks/`` directory, and stores markdown, HTML and data in 
 (:meth:`StateStore.save_runbook`), with an audit row naming the template and the digest of
 what was stored. The API serves it at :func:`killswitch.runner.sinks.runbook_path`.
 
+While the orders of a live incident settle, the sink follows it (:func:`~.incident.follow_up`):
+at every tick where its orders' results or the scope's positions or lock changed, the runbook
+is rendered again with what the journal and the snapshot say now, marked ``updated`` (and
+``settled`` once every order of the incident, re-plans included, is final), and stored in place
+of the previous one, with a ``runbook_updated`` audit row. It stops following when the orders
+have been final for three ticks, when the scope leaves the stage, or after an hour. Following
+is the leader's work in memory: a runner that takes over does not follow the previous leader's
+incidents (their runbooks stay as last stored).
+
 Templates are read and compiled when the sink starts (so that the first incident does not pay
 for compiling them) and again when the runner's graph changes (a policy reload may name a new
 template). A template that fails falls back to the default one, then to
@@ -20,11 +29,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..runner.sinks import STAGE_TRANSITION, Event
-from .incident import incident_from_event
+from .incident import follow_up, incident_from_event, iso
 from .render import BUILTIN, Runbook, render_runbook
 from .templates import Templates
 
@@ -43,6 +53,19 @@ def record_of(data: dict, rb: Runbook) -> Any:
         data_json=json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False))
 
 
+FOLLOW_MS = 3_600_000  # an incident's runbook is brought up to date for at most an hour
+QUIET_TICKS = 3  # ticks with every order final and nothing changed before it is settled for good
+MAX_FOLLOWED = 64  # incidents followed at once; the oldest is let go first
+
+
+@dataclass
+class _Following:
+    data: dict  # the incident as last rendered
+    level: int
+    entries: int  # the scope's stage entries when it was entered: another entry ends the incident
+    quiet: int = 0
+
+
 class RunbookSink:
     name = "runbooks"
 
@@ -55,12 +78,16 @@ class RunbookSink:
         self.rendered = 0
         self.fallbacks = 0  # runbooks rendered with another template than the one named
         self.last_render_ms: Optional[float] = None
+        self.updated = 0
+        self._following: dict[str, _Following] = {}  # incident → what its runbook last said
 
     # --- Sink --------------------------------------------------------------------------------
 
     def on_tick(self, report: "TickReport", runner: "Runner") -> None:
         self._report = report
         self.templates(runner)  # after a policy reload: read them now rather than in an incident
+        if self._following and report.leader and not report.execution.deposed:
+            self._follow(report, runner)
 
     def on_event(self, event: Event, runner: "Runner") -> None:
         if event.kind != STAGE_TRANSITION or not event.data.get("incident"):
@@ -80,6 +107,42 @@ class RunbookSink:
             "incident": data["incident"], "template": rb.template, "wanted": wanted,
             "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),
             "problems": list(rb.problems)})
+        if not runner.dry_run and (data["actions"]["orders"] or data["positions"]):
+            ss = runner.state.scopes.get(f"{data['policy']['name']}|{data['scope']}")
+            if ss is not None:
+                self._following[data["incident"]] = _Following(data, ss.stage.level, ss.stage.entries)
+                while len(self._following) > MAX_FOLLOWED:
+                    self._following.pop(next(iter(self._following)))
+
+    def _follow(self, report: "TickReport", runner: "Runner") -> None:
+        now = report.now_ms
+        for incident, f in list(self._following.items()):
+            ss = runner.state.scopes.get(f"{f.data['policy']['name']}|{f.data['scope']}")
+            if ss is None or (ss.stage.level, ss.stage.entries) != (f.level, f.entries):
+                del self._following[incident]  # the scope left the stage: the next incident's runbook says the rest
+                continue
+            entries = runner.store.journal_of(incident, int(f.data["created_ms"]))
+            new = follow_up(f.data, runner, report, entries)
+            if new is None:  # its policy was removed: nothing to render it against
+                del self._following[incident]
+                continue
+            settled = all(e.final for e in entries)
+            changed = _gist(new) != _gist(f.data)
+            f.quiet = 0 if changed or not settled else f.quiet + 1
+            if changed:
+                new.update(updated=iso(now), settled=settled)
+                t0 = self._clock_ns()
+                rb = render_runbook(new, self.templates(runner))
+                self._trace(runner, new, rb, t0)
+                runner.store.save_runbook(record_of(new, rb))
+                runner.store.audit("runbook_updated", now, {
+                    "incident": incident, "template": rb.template, "settled": settled,
+                    "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),
+                    "orders": new["actions"]["summary"], "positions": len(new["positions"])})
+                self.updated += 1
+                f.data = new
+            if f.quiet >= QUIET_TICKS or now - int(f.data["created_ms"]) > FOLLOW_MS:
+                del self._following[incident]
 
     def _trace(self, runner: "Runner", data: dict, rb, t0: int) -> None:
         """The render as a span under its incident's decision, when the runner has telemetry."""
@@ -97,7 +160,11 @@ class RunbookSink:
         return ("# TYPE killswitch_runbooks_rendered_total counter\n"
                 f"killswitch_runbooks_rendered_total {self.rendered}\n"
                 "# TYPE killswitch_runbook_template_fallbacks_total counter\n"
-                f"killswitch_runbook_template_fallbacks_total {self.fallbacks}\n")
+                f"killswitch_runbook_template_fallbacks_total {self.fallbacks}\n"
+                "# TYPE killswitch_runbooks_updated_total counter\n"
+                f"killswitch_runbooks_updated_total {self.updated}\n"
+                "# TYPE killswitch_runbooks_following gauge\n"
+                f"killswitch_runbooks_following {len(self._following)}\n")
 
     # --- templates and the API ------------------------------------------------------------------
 
@@ -116,6 +183,16 @@ class RunbookSink:
         templates = Templates.load(self.root)
         templates.warm()
         return templates
+
+
+def _gist(data: dict) -> tuple:
+    """What makes a runbook worth rendering again: its orders' results, the positions left
+    (contracts, not their marked value, which moves every tick) and the lock."""
+    orders = tuple((o["client_order_id"], o["status"], o["filled"], o["code"]) for o in data["actions"]["orders"])
+    positions = tuple((p["account"], p["symbol"], p["side"], p["position_side"], p["contracts"])
+                      for p in data["positions"])
+    lock = data["lock"]
+    return orders, positions, lock.get("locked"), lock.get("mode"), lock.get("stage")
 
 
 __all__ = ["BUILTIN", "RunbookSink", "record_of"]

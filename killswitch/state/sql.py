@@ -384,6 +384,14 @@ class SqlStore:
                            (since if since is not None else -(2**62), int(limit))).fetchall()
         return [_entry(r) for r in reversed(rows)]
 
+    def journal_of(self, decision_id: str, since: int) -> list[JournalEntry]:
+        n = len(decision_id)
+        with self._tx(write=False) as cur:
+            rows = self._q(cur, _INTENTS + " WHERE i.created_ms >= ? AND (i.decision_id = ? OR "
+                                           "(SUBSTR(i.decision_id, 1, ?) = ? AND SUBSTR(i.decision_id, ?, 1) = '/')) "
+                                           "ORDER BY i.seq", (int(since), decision_id, n, decision_id, n + 1)).fetchall()
+        return [_entry(r) for r in rows]
+
     # --- approvals ----------------------------------------------------------------------------
 
     def record_approval(self, scope_key: str, level: int, approver: str, reason: str, ts: int) -> bool:

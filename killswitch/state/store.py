@@ -232,6 +232,10 @@ class StateStore(Protocol):
     def journal(self, limit: int = 100, since: Optional[int] = None) -> list[JournalEntry]:
         """The latest ``limit`` intents journaled at or after ``since`` (ms), oldest first."""
 
+    def journal_of(self, decision_id: str, since: int) -> list[JournalEntry]:
+        """The intents of a decision and of the decisions under it (its re-plans,
+        ``<decision>/r<n>``) journaled at or after ``since`` (ms), oldest first."""
+
     # approvals
     def record_approval(self, scope_key: str, level: int, approver: str, reason: str, ts: int) -> bool:
         """Record one approver's approval; False if that approver had already approved.

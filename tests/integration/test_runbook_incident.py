@@ -46,6 +46,7 @@ def test_every_stage_entry_of_the_crash_has_a_stored_runbook_that_says_what_happ
     assert [r.incident for r in stored] == entries
     assert all(r.template == "default.md.j2" and r.graph_digest == runner.graph.digest for r in stored)
     assert sink.rendered == 3 and sink.fallbacks == 0 and sink.last_render_ms is not None
+    assert sink.updated == 0 and not sink._following, "every close filled at its entry: nothing to bring up to date"
 
     rb = store.runbook(L3)
     data = rb.data
@@ -191,3 +192,57 @@ def test_templates_are_read_again_when_the_graph_changes(tmp_path):
     assert sink.templates(runner).sources == {"default.md.j2": "v1\n"}  # same graph: no file read per incident
     runner.graph = type("_G", (), {"digest": "sha256:two"})()
     assert sink.templates(runner).sources == {"default.md.j2": "v2\n"}
+
+
+def test_a_runbook_is_brought_up_to_date_as_refused_closes_are_planned_again_and_fill(tmp_path):
+    """The venue refuses the first closes; the runbook stored at the stage entry says so, and is
+    rendered again as the re-planned closes fill, until every order of the incident settled."""
+    from adapters.simulated.engine import ManualClock
+    from adapters.simulated.faults import FaultPlan
+    from adapters.simulated.scenarios import build
+
+    from .test_runner import T0
+
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock, faults=FaultPlan().add("place_order", "reject_reduce_only", times=2,
+                                                                account="sim-main"))
+    runner, engine, clock, store, _ = setup(tmp_path, engine=engine, clock=clock)
+    sink = RunbookSink(ROOT / "runbooks")
+    runner.sinks.append(sink)
+
+    async def go():
+        await runner.start()
+        return await drive(runner, clock, 60)
+
+    reports = asyncio.run(asyncio.wait_for(go(), 60))
+    assert runner.sink_errors == 0
+    first = next(s.transition.decision_id for r in reports for s in r.transitions if s.transition.decision_id)
+    entry = next(r for r in reports if any(s.transition.decision_id == first for s in r.transitions))
+    refused = [o.client_order_id for o in entry.execution.orders if o.status != "filled"]
+    assert refused, "the fault refuses closes of the first stage entry"
+    rb = store.runbook(first)
+    data = rb.data
+    by_id = {o["client_order_id"]: o for o in data["actions"]["orders"]}
+    assert all(by_id[c]["status"] == "rejected" for c in refused)
+    replans = [o for o in data["actions"]["orders"] if o["client_order_id"] not in
+               {x.client_order_id for x in entry.execution.orders}]
+    assert replans and all(o["status"] == "filled" for o in replans), data["actions"]["orders"]
+    assert data["updated"] and data["settled"] is True
+    assert f"**Updated {data['updated']}**: every order of this incident has settled" in rb.markdown
+    summary = data["actions"]["summary"]
+    assert summary["orders"] == len(data["actions"]["orders"]) and summary["open"] == 0
+    assert (f"{summary['orders']} orders (≈{summary['notional']:,.2f} notional): {summary['filled']} filled, "
+            f"{summary['failed']} failed, 0 not settled") in rb.markdown
+    rows = [r for r in store.audit_rows(kinds=["runbook_updated"]) if r.payload["incident"] == first]
+    assert rows and rows[-1].payload["settled"] is True and rows[-1].payload["orders"]["filled"] >= len(replans)
+    assert sink.updated >= 1 and not sink._following
+    assert "killswitch_runbooks_updated_total" in sink.metrics_text()
+    # an incident whose closes all filled at its entry is left as it was rendered
+    last = store.runbooks()[-1]
+    assert last.incident != first and all(o["status"] == "filled" for o in last.data["actions"]["orders"])
+    assert last.data["updated"] is None
+    # rendering the stored data again says the same
+    again = CliRunner().invoke(cli, ["runbook", "render", "--incident", first, "--state", store.url,
+                                     "--runbooks", str(ROOT / "runbooks")])
+    assert again.exit_code == 0, again.output
+    assert f"**Updated {data['updated']}**" in again.output

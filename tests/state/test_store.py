@@ -396,6 +396,18 @@ def test_same_holder_after_its_lease_ran_out_gets_a_higher_token(store):
     assert t2 > t1
 
 
+def test_journal_of_a_decision_has_its_re_plans_and_nothing_else(store):
+    t = leader(store)
+    for coid, decision, ts in [("a", "p/x_y/L1/e1", 100), ("b", "p/x_y/L1/e1/r1", 200), ("c", "p/x_y/L1/e10", 200),
+                               ("d", "p/xzy/L1/e1", 200), ("e", "p/x_y/L1/e1x", 200), ("f", "p/x_y/L1/e1/r2", 300),
+                               ("g", "p/x_y/L1", 300)]:
+        intent(store, t, coid, decision=decision, ts_ms=ts)
+    store.journal_result(t, "b", "filled", 1.0, 99.0, None, None)
+    got = store.journal_of("p/x_y/L1/e1", 100)
+    assert [(e.client_order_id, e.status) for e in got] == [("a", None), ("b", "filled"), ("f", None)]
+    assert [e.client_order_id for e in store.journal_of("p/x_y/L1/e1", 150)] == ["b", "f"]
+
+
 def test_deposed_holder_cannot_write_with_its_old_fence(open_store_):
     a, b = open_store_(), open_store_()
     t1 = a.acquire_lease("a", 1_000, 0)
