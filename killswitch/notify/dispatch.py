@@ -23,8 +23,14 @@ dispatcher, aggregation groups and notification log:
 Left out from Alertmanager: resolved notifications (``send_resolved``), mute/active time
 intervals, and the notification log's retry on failure: a notification is recorded when it is
 handed to delivery (a failed delivery goes to the fallback receiver instead of being
-attempted again at the next ``group_interval``). State lives in memory: a restart forgets
-groups and timers (stage entries still latched are not repeated until they change).
+attempted again at the next ``group_interval``).
+
+Groups, alerts and what each group last notified are saved with the runner's state
+(:meth:`Dispatcher.to_json`, every tick) and restored by the runner that loads it
+(:meth:`Dispatcher.restore`): after a restart or a takeover a latched halt is still repeated
+every ``repeat_interval``, and what was already notified is not notified again. Only the
+groups of a routes document that is the same as when they were saved are restored (a changed
+document regroups, as on a reload).
 
 Pure: no I/O, no clock.
 """
@@ -32,6 +38,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
@@ -302,6 +309,54 @@ class Dispatcher:
         return Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, tuple(firing), new,
                             muted, now)
 
+    # --- persistence ----------------------------------------------------------------------------------
+
+    def to_json(self) -> dict:
+        """Alerts and groups as JSON, per routes document (with the document's digest)."""
+        out: dict[str, Any] = {}
+        for name, tree in sorted(self.trees.items()):
+            groups = [g for g in self.groups.values() if g.tree == name]
+            reg = self.active.get(name, {})
+            if not reg and not groups:
+                continue
+            out[name] = {
+                "digest": tree_digest(tree),
+                "alerts": [_alert_json(a) for _, a in sorted(reg.items())],
+                "groups": [{"route": list(g.route.path), "key": g.key, "labels": dict(g.labels),
+                            "created_ms": g.created_ms, "next_ms": g.next_ms, "alerts": sorted(g.alerts),
+                            "flushed": g.flushed, "last_fps": sorted(g.last_fps) if g.last_fps is not None else None,
+                            "last_ms": g.last_ms} for g in sorted(groups, key=lambda g: g.key)],
+            }
+        return {"trees": out, "inhibited": self.inhibited}
+
+    def restore(self, doc: Optional[Mapping[str, Any]]) -> list[str]:
+        """Replace the alerts and groups with saved ones (:meth:`to_json`). A document whose
+        routes changed since, or that is gone, is skipped: returns the names skipped."""
+        self.groups = {}
+        self.active = {t: {} for t in self.trees}
+        skipped: list[str] = []
+        if not doc:
+            return skipped
+        self.inhibited = int(doc.get("inhibited", 0))
+        for name, saved in (doc.get("trees") or {}).items():
+            tree = self.trees.get(name)
+            if tree is None or saved.get("digest") != tree_digest(tree):
+                skipped.append(name)
+                continue
+            reg = self.active[name]
+            for a in saved["alerts"]:
+                alert = _alert_from_json(a)
+                reg[alert.fp] = alert
+            for g in saved["groups"]:
+                route = tree.root
+                for i in g["route"]:
+                    route = route.routes[i]
+                last_fps = frozenset(g["last_fps"]) if g["last_fps"] is not None else None
+                self.groups[g["key"]] = Group(name, route, g["key"], dict(g["labels"]), g["created_ms"], g["next_ms"],
+                                              {fp: reg[fp] for fp in g["alerts"] if fp in reg}, g["flushed"],
+                                              last_fps, g["last_ms"])
+        return skipped
+
     # --- questions ------------------------------------------------------------------------------------
 
     def route(self, placement: Placement) -> list[Routed]:
@@ -311,3 +366,23 @@ class Dispatcher:
             return []
         return [Routed(tree.name, r, r.group_key(tree.name, placement.labels), placement.labels)
                 for r in tree.match(placement.labels)]
+
+
+def tree_digest(tree: RouteTree) -> str:
+    """The routes document a tree was compiled from, as a digest: saved groups are restored
+    only into the same document."""
+    text = tree.model.model_dump_json() if tree.model is not None else repr(tree)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _alert_json(a: Alert) -> dict:
+    return {"fp": a.fp, "labels": dict(a.labels), "first_ms": a.first_ms, "last_ms": a.last_ms,
+            "latched": a.latched, "released": a.released, "extra": dict(a.extra),
+            "event": {"kind": a.event.kind, "ts_ms": a.event.ts_ms, "labels": dict(a.event.labels),
+                      "data": json.loads(json.dumps(a.event.data, default=str))}}
+
+
+def _alert_from_json(d: Mapping[str, Any]) -> Alert:
+    e = d["event"]
+    return Alert(d["fp"], dict(d["labels"]), Event(e["kind"], e["ts_ms"], dict(e["labels"]), dict(e["data"])),
+                 d["first_ms"], d["last_ms"], d["latched"], d["released"], dict(d["extra"]))

@@ -186,6 +186,21 @@ class NotifySink:
     def problems(self) -> list[str]:
         return [p for ps in self.unresolved.values() for p in ps]
 
+    # --- kept with the runner's state -------------------------------------------------------------
+
+    def state_doc(self) -> dict:
+        """Groups, alerts and what was last notified: saved with the engine state every tick."""
+        return self.dispatcher.to_json()
+
+    def restore_state(self, doc: Optional[dict]) -> None:
+        """Take up the groups a previous leader saved (on taking the lease). Events not yet
+        routed and deliveries under way when it stopped are not in it."""
+        skipped = self.dispatcher.restore(doc)
+        if skipped:
+            self._audit("notification_groups_not_restored", {
+                "documents": skipped, "why": "the routes document changed or is gone since they were saved"})
+        self._wake()
+
     # --- the runner's side: enqueue only ----------------------------------------------------------
 
     def on_tick(self, report, runner) -> None:

@@ -140,6 +140,7 @@ class Runner:
         """What the last leader saved, with its PnL history. A document from before the dead
         man's switch and the resumptions were persisted has neither: both start empty."""
         doc, rows = self.store.load_engine_state_and_pnl()
+        self._loaded_doc = doc
         self._pnl_saved = _row_marks(rows)
         self._pnl_complete = True
         return self._load_doc(doc, rows)
@@ -161,12 +162,32 @@ class Runner:
         last save (a sample per account when a sample step passed, else nothing), in one write."""
         doc = {"format_version": STATE_DOC_VERSION, "engine": self.state.to_json(pnl_samples=False),
                "lock": self.lock_book.to_json(), "dms": self.dms.to_dict(),
-               "resume": dict(sorted(self.resume_starts.items()))}
+               "resume": dict(sorted(self.resume_starts.items())), "sinks": self._sink_states()}
         added, kept = pnl_changes(self.state, self._pnl_saved)
         rows = [PnlSampleRow(w, acct, ts, [list(k) for k in keys], values.tolist())
                 for w, acct, ts, keys, values in added]
         self.store.save_engine_state(doc, self.graph.digest, self.fence, pnl_added=rows, pnl_kept=kept)
         self._pnl_saved = pnl_marks(self.state)
+
+    def _sink_states(self) -> dict:
+        """What sinks keep across restarts and takeovers (the notification groups and timers)."""
+        out = {}
+        for sink in self.sinks:
+            if callable(getattr(sink, "state_doc", None)):
+                try:
+                    out[sink.name] = sink.state_doc()
+                except Exception:  # noqa: BLE001 - a sink's bug must not stop the save of the stage
+                    self.sink_errors += 1
+        return out
+
+    def _restore_sinks(self, doc: Optional[dict]) -> None:
+        saved = (doc or {}).get("sinks") or {}
+        for sink in self.sinks:
+            if callable(getattr(sink, "restore_state", None)):
+                try:
+                    sink.restore_state(saved.get(sink.name))
+                except Exception:  # noqa: BLE001 - a sink's bug must not keep the runner from leading
+                    self.sink_errors += 1
 
     def _audit(self, kind: str, ts_ms: int, payload: dict) -> int:
         """An audit row, fenced while this runner acts as leader (FencedError once deposed)."""
@@ -190,14 +211,21 @@ class Runner:
         if token is not None and token != self.fence:
             # A new token: the lease lapsed or changed hands since we last held it. If another
             # leader moved the state on meanwhile, ours is stale: take theirs.
+            reloaded = False
             if self.fence:
                 doc = self.store.load_engine_state()
                 if doc and doc["engine"].get("last_tick_ms") != self.state.last_tick_ms:
                     self.state, self.lock_book, self.dms, self.resume_starts = self._load()
                     self.executor.forget_unconfirmed()
                     self.listening_since_ms = now  # heartbeats sent to the other leader were not heard here
+                    reloaded = True
             if not self._pnl_complete:  # followed as a standby between two sample steps: read it all
                 self.state, self.lock_book, self.dms, self.resume_starts = self._load()
+                reloaded = True
+            if reloaded or not self.fence:
+                # leading from a saved state (the first time, or after another leader): the sinks
+                # take up where it left off (notification groups, what was already paged)
+                self._restore_sinks(self._loaded_doc if reloaded else self.store.load_engine_state())
             self.fence = token
         return self.leader
 

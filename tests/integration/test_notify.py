@@ -142,6 +142,54 @@ def test_a_page_reaches_the_receiver_once_per_group_with_the_runbook_link_and_re
     assert 'killswitch_notifications_total{receiver="desk",result="delivered"} 2' in sink.metrics_text()
 
 
+def test_a_restarted_runner_neither_pages_again_nor_forgets_to_remind(tmp_path):
+    """The halt was paged, then the runner restarted: the new one must not page it again, and
+    must still remind at the repeat interval while the stage holds."""
+    with ReceiverServer() as srv:
+        doc = routes(f"""\
+            apiVersion: killswitch/v1
+            kind: NotificationRoutes
+            metadata: {{name: desk}}
+            spec:
+              route:
+                receiver: desk
+                group_by: [policy, scope]
+                group_wait: 30s
+                group_interval: 1m
+                repeat_interval: 10m
+              receivers:
+                - {{name: desk, apprise: ["{srv.url('desk')}"]}}
+            """)
+        runner, engine, clock, store, _ = setup(tmp_path)
+
+        async def run(runner, ticks):
+            sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
+            runner.sinks.append(sink)
+            await runner.start()
+            for i in range(ticks):
+                clock.advance(TICK_MS if clock() - T0 < 300_000 else 30_000)
+                await runner.tick()
+                await asyncio.sleep(0.01)
+            for _ in range(100):  # let the delivery under way finish before the "restart"
+                if not sink._busy and not sink._deliveries:
+                    break
+                await asyncio.sleep(0.02)
+            await runner.aclose()
+
+        asyncio.run(asyncio.wait_for(run(runner, 62), 60))  # the crash and its pages
+        before = list(srv.got["desk"])
+        assert before and "entered stage 3 flatten" in before[-1]["title"]
+        paged_at = audit(store, "notification_delivered")[-1][1]
+        store.close()
+        again, *_ = setup(tmp_path, engine=engine, clock=clock)
+        asyncio.run(asyncio.wait_for(run(again, 24), 60))  # 12 minutes more, the halt holding
+    after = srv.got["desk"][len(before):]
+    assert len(after) == 1, [p["title"] for p in after]  # not the halt again: only its reminder
+    assert "(reminder: still active)" in after[0]["title"] and "stage 3 flatten" in after[0]["title"]
+    (_, t2, _) = audit(again.store, "notification_delivered")[-1]
+    assert t2 - paged_at >= 600_000
+
+
 def test_hanging_and_refusing_receivers_neither_delay_ticks_nor_lose_receipts(tmp_path):
     closed = free_port()  # nothing listens there: connections are refused
     with ReceiverServer() as srv:

@@ -226,6 +226,57 @@ def test_a_released_reset_ends_the_latched_halt(tree):
     assert [n for t in range(130_000, 9_000_000, 60_000) for n in d.flush_due(t)] == []
 
 
+# --- kept across restarts ------------------------------------------------------------------------------
+
+
+def restarted(d: Dispatcher, trees) -> Dispatcher:
+    """A new dispatcher, as a restarted runner builds it, from what the old one saved (as JSON)."""
+    import json
+
+    again = Dispatcher(trees, d.resolve_timeout_ms)
+    assert again.restore(json.loads(json.dumps(d.to_json()))) == []
+    return again
+
+
+def test_a_restored_dispatcher_reminds_on_time_and_does_not_page_again(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 3, "flatten", severity="warning"), 0)
+    put(d, transition(2_000, 1, "reduce-top-risk", scope="binanceusdm/other", severity="warning"), 2_000)
+    assert len(d.flush_due(10_000) + d.flush_due(12_000)) == 2
+    d = restarted(d, {"desk": tree})
+    assert [n for t in range(10_000, 3_610_000, 60_000) for n in d.flush_due(t)] == []
+    (n,) = d.flush_due(3_610_000)  # the halt holds; the one-off reduce notice has expired
+    assert n.repeat and [a.labels["stage"] for a in n.alerts] == ["flatten"]
+    assert n.alerts[0].event.data["incident"] == "futures-book/binanceusdm/main/L3/e1"
+
+
+def test_a_restored_halt_still_mutes_the_reduce_notice_and_a_new_alert_joins_its_group(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 1, "reduce-top-risk", severity="warning"), 0)
+    put(d, transition(2_000, 3, "flatten", severity="warning"), 2_000)
+    d = restarted(d, {"desk": tree})  # before the group's first flush
+    (n,) = d.flush_due(10_000)
+    assert [a.labels["stage"] for a in n.alerts] == ["flatten"] and n.muted == 1
+    d = restarted(d, {"desk": tree})
+    e = Event.make(SNAPSHOT_FAILED, 20_000, {"error": "TIMEOUT"}, policy="futures-book", scope="binanceusdm/main",
+                   venue="okx", account="a", reason="TIMEOUT")
+    put(d, e, 20_000)
+    assert d.flush_due(69_999) == []  # the group's interval runs on from before the restart
+    (n,) = d.flush_due(70_000)
+    assert [a.event.kind for a in n.alerts if a.fp in n.new] == [SNAPSHOT_FAILED]
+
+
+def test_groups_of_a_routes_document_that_changed_are_not_restored(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 3, "flatten", severity="warning"), 0)
+    d.flush_due(10_000)
+    changed = compile_routes(routes_doc(ROUTES.replace("repeat_interval: 1h", "repeat_interval: 2h")))
+    again = Dispatcher({"desk": changed})
+    assert again.restore(d.to_json()) == ["desk"]
+    assert again.groups == {} and again.active == {"desk": {}}
+    assert Dispatcher({}).restore(d.to_json()) == ["desk"]  # the document is gone
+
+
 # --- inhibition ---------------------------------------------------------------------------------------
 
 

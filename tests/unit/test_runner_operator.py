@@ -567,3 +567,48 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
     report, took = run(go(keep=False))
     assert took, "without the renewal the standby should have taken the lease"
     assert report.execution.deposed and not report.leader
+
+
+class KeptSink:
+    """A sink that keeps a counter across restarts, through the runner's saved state."""
+
+    name = "kept"
+
+    def __init__(self):
+        self.count, self.restored = 0, []
+
+    def on_tick(self, report, runner):
+        self.count += 1
+
+    def on_event(self, event, runner):
+        pass
+
+    async def aclose(self):
+        pass
+
+    def state_doc(self):
+        return {"count": self.count}
+
+    def restore_state(self, doc):
+        self.restored.append(doc)
+        self.count = (doc or {}).get("count", 0)
+
+
+def test_a_runner_taking_the_lease_takes_up_its_sinks_saved_state(tmp_path):
+    a = make(tmp_path, holder="a")
+    a.runner.sinks.append(sink_a := KeptSink())
+    start(a)
+    assert sink_a.restored == [None]  # nothing saved yet
+    ticks(a, 5)
+    b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
+    b.runner.sinks.append(sink_b := KeptSink())
+    start(b)
+    assert not b.runner.leader and sink_b.restored == []  # a standby takes nothing up
+    ticks(a, 3)
+    a.clock.advance(60_000)  # a is gone; b takes over at its next tick
+    run(b.runner.tick())
+    assert b.runner.leader and sink_b.restored[-1] == {"count": 7}  # saved by a's last tick, before its sinks ran
+    # the leader renewing its own lease after a lapse nobody used keeps what it has in memory
+    b.clock.advance(60_000)
+    run(b.runner.tick())
+    assert len(sink_b.restored) == 1
