@@ -408,6 +408,17 @@ def test_journal_of_a_decision_has_its_re_plans_and_nothing_else(store):
     assert [e.client_order_id for e in store.journal_of("p/x_y/L1/e1", 150)] == ["b", "f"]
 
 
+def test_heartbeats_keep_the_newest_beat_of_each_source_from_any_replica(open_store_):
+    a, b = open_store_(), open_store_()
+    assert a.heartbeats() == {}
+    a.record_heartbeat("bot-x", 2_000)
+    b.record_heartbeat("bot-x", 1_000)  # older, from another replica: ignored
+    b.record_heartbeat("bot-y", 1_500)
+    assert a.heartbeats() == b.heartbeats() == {"bot-x": 2_000, "bot-y": 1_500}
+    b.record_heartbeat("bot-x", 2_500)
+    assert a.heartbeats()["bot-x"] == 2_500
+
+
 def test_deposed_holder_cannot_write_with_its_old_fence(open_store_):
     a, b = open_store_(), open_store_()
     t1 = a.acquire_lease("a", 1_000, 0)
