@@ -473,12 +473,11 @@ def follow_up(data: dict, runner: "Runner", report: "TickReport", entries: Seque
         if e.client_order_id in outcomes:
             fills.append((intent, outcomes[e.client_order_id].filled))
     orders += known.values()  # planned, never journaled (none in a live run; kept rather than lost)
-    positions, accounts, note, equity = _scope_now(node, runner, scope, fills, report.now_ms)
-    out = copy.deepcopy(data)
+    positions, accounts, note, _ = _scope_now(node, runner, scope, fills, report.now_ms)
+    out = copy.deepcopy(data)  # what fired, and the equity at entry, stay as they were
     out["actions"]["orders"] = orders
     out["actions"]["summary"] = order_summary(orders)
-    out.update(positions=positions, positions_note=note, accounts=accounts, equity=_num(equity),
-               equity_text=amount_text(_num(equity)),
+    out.update(positions=positions, positions_note=note, accounts=accounts,
                lock=runner.lock_book.for_scope(scope, report.now_ms).to_doc())
     return out
 

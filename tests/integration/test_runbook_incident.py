@@ -228,6 +228,10 @@ def test_a_runbook_is_brought_up_to_date_as_refused_closes_are_planned_again_and
                {x.client_order_id for x in entry.execution.orders}]
     assert replans and all(o["status"] == "filled" for o in replans), data["actions"]["orders"]
     assert data["updated"] and data["settled"] is True
+    assert data["equity"] is not None and f"| equity at entry | {data['equity_text']} |" in rb.markdown
+    entered = store.audit_rows(kinds=["runbook_rendered"])
+    first_render = next(r for r in entered if r.payload["incident"] == first)
+    assert first_render.payload["sha256"] != rows_sha(store, first)  # stored in place of the first render
     assert f"**Updated {data['updated']}**: every order of this incident has settled" in rb.markdown
     summary = data["actions"]["summary"]
     assert summary["orders"] == len(data["actions"]["orders"]) and summary["open"] == 0
@@ -246,3 +250,9 @@ def test_a_runbook_is_brought_up_to_date_as_refused_closes_are_planned_again_and
                                      "--runbooks", str(ROOT / "runbooks")])
     assert again.exit_code == 0, again.output
     assert f"**Updated {data['updated']}**" in again.output
+
+
+def rows_sha(store, incident):
+    import hashlib
+
+    return hashlib.sha256(store.runbook(incident).markdown.encode("utf-8")).hexdigest()
