@@ -192,9 +192,11 @@ class NotifySink:
         """Groups, alerts and what was last notified: saved with the engine state every tick."""
         return self.dispatcher.to_json()
 
-    def restore_state(self, doc: Optional[dict]) -> None:
+    def restore_state(self, doc: Optional[dict], runner=None) -> None:
         """Take up the groups a previous leader saved (on taking the lease). Events not yet
         routed and deliveries under way when it stopped are not in it."""
+        if runner is not None and self.store is None:
+            self.store = getattr(runner, "store", None)
         skipped = self.dispatcher.restore(doc)
         if skipped:
             self._audit("notification_groups_not_restored", {

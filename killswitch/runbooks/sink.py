@@ -11,9 +11,9 @@ at every tick where its orders' results or the scope's positions or lock changed
 is rendered again with what the journal and the snapshot say now, marked ``updated`` (and
 ``settled`` once every order of the incident, re-plans included, is final), and stored in place
 of the previous one, with a ``runbook_updated`` audit row. It stops following when the orders
-have been final for three ticks, when the scope leaves the stage, or after an hour. Following
-is the leader's work in memory: a runner that takes over does not follow the previous leader's
-incidents (their runbooks stay as last stored).
+have been final for three ticks, when the scope leaves the stage, or after an hour. A
+restarted runner, or a standby taking over, follows again the unsettled incidents of the last
+hour from their stored runbooks.
 
 Templates are read and compiled when the sink starts (so that the first incident does not pay
 for compiling them) and again when the runner's graph changes (a policy reload may name a new
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,7 @@ def record_of(data: dict, rb: Runbook) -> Any:
 FOLLOW_MS = 3_600_000  # an incident's runbook is brought up to date for at most an hour
 QUIET_TICKS = 3  # ticks with every order final and nothing changed before it is settled for good
 MAX_FOLLOWED = 64  # incidents followed at once; the oldest is let go first
+_ENTRY = re.compile(r"/L(\d+)/e(\d+)$")  # an incident (decision id) ends with its level and entry count
 
 
 @dataclass
@@ -113,6 +115,26 @@ class RunbookSink:
                 self._following[data["incident"]] = _Following(data, ss.stage.level, ss.stage.entries)
                 while len(self._following) > MAX_FOLLOWED:
                     self._following.pop(next(iter(self._following)))
+
+    # --- taking over -------------------------------------------------------------------------------
+
+    def restore_state(self, doc: Optional[dict], runner: "Runner") -> None:
+        """On taking the lease (a restart, or a takeover): follow again, from the runbooks
+        stored in the last hour, every live incident not yet settled. Read from the store
+        rather than from the saved state, which is a tick behind the sinks. The follow-up drops
+        at once those whose scope has left the stage."""
+        self._following = {}
+        if runner.dry_run:
+            return
+        for record in runner.store.runbooks(since_ms=runner.clock() - FOLLOW_MS):
+            data = record.data
+            m = _ENTRY.search(record.incident)
+            if m is None or data.get("settled") or data.get("dry_run"):
+                continue
+            if data["actions"]["orders"] or data["positions"]:
+                self._following[record.incident] = _Following(data, int(m.group(1)), int(m.group(2)))
+        while len(self._following) > MAX_FOLLOWED:
+            self._following.pop(next(iter(self._following)))
 
     def _follow(self, report: "TickReport", runner: "Runner") -> None:
         now = report.now_ms

@@ -185,7 +185,7 @@ class Runner:
         for sink in self.sinks:
             if callable(getattr(sink, "restore_state", None)):
                 try:
-                    sink.restore_state(saved.get(sink.name))
+                    sink.restore_state(saved.get(sink.name), self)
                 except Exception:  # noqa: BLE001 - a sink's bug must not keep the runner from leading
                     self.sink_errors += 1
 

@@ -59,6 +59,11 @@ def runbook_path(incident: str) -> str:
 
 
 class Sink(Protocol):
+    """What the runner hands its ticks and events to. A sink may also keep state across
+    restarts and takeovers: ``state_doc() -> dict`` is saved with the engine state every tick,
+    and ``restore_state(doc, runner)`` is called with it when a runner starts leading from a
+    saved state (``doc`` None when nothing was saved)."""
+
     name: str
 
     def on_tick(self, report: "TickReport", runner: "Runner") -> None:

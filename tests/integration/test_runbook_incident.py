@@ -256,3 +256,43 @@ def rows_sha(store, incident):
     import hashlib
 
     return hashlib.sha256(store.runbook(incident).markdown.encode("utf-8")).hexdigest()
+
+
+def test_a_restarted_runner_goes_on_bringing_the_runbook_up_to_date(tmp_path):
+    """The runner stops between the refused closes and their re-plan: the next one follows the
+    incident from its stored runbook and marks it settled."""
+    from adapters.simulated.engine import ManualClock
+    from adapters.simulated.faults import FaultPlan
+    from adapters.simulated.scenarios import build
+
+    from .test_runner import T0
+
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock, faults=FaultPlan().add("place_order", "reject_reduce_only", times=2,
+                                                                account="sim-main"))
+    runner, engine, clock, store, _ = setup(tmp_path, engine=engine, clock=clock)
+    runner.sinks.append(sink := RunbookSink(ROOT / "runbooks"))
+
+    async def until_refused():
+        await runner.start()
+        for _ in range(60):
+            clock.advance(5_000)
+            report = await runner.tick()
+            if any(o.status != "filled" for o in report.execution.orders):
+                return report
+
+    report = asyncio.run(asyncio.wait_for(until_refused(), 60))
+    assert report is not None and sink._following
+    incident = next(iter(sink._following))
+    store.close()
+    again, *_ = setup(tmp_path, engine=engine, clock=clock)
+    again.sinks.append(sink2 := RunbookSink(ROOT / "runbooks"))
+
+    async def more():
+        await again.start()
+        return await drive(again, clock, 10)
+
+    asyncio.run(asyncio.wait_for(more(), 60))
+    data = again.store.runbook(incident).data
+    assert data["settled"] is True and sink2.updated >= 1, data["actions"]["summary"]
+    assert data["actions"]["summary"]["open"] == 0

@@ -589,7 +589,7 @@ class KeptSink:
     def state_doc(self):
         return {"count": self.count}
 
-    def restore_state(self, doc):
+    def restore_state(self, doc, runner):
         self.restored.append(doc)
         self.count = (doc or {}).get("count", 0)
 
