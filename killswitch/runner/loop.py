@@ -118,6 +118,7 @@ class Runner:
         self.fence = 0
         self.leader = False
         self._pnl_saved: PnlMarks = {}  # the PnL history as stored (kept apart from the state document)
+        self._stored_beats: dict[str, int] = {}  # source → the stored beat last taken in (from a standby)
         self.state, self.lock_book, self.dms, self.resume_starts = self._load()
         self.listening_since_ms = clock()  # the dead man's switch counts silence from here at the earliest
         self.native_errors: dict[str, str] = {}  # account → why its countdown's last refresh failed
@@ -293,10 +294,14 @@ class Runner:
         record_heartbeat(self.state, source, ts_ms)
         self.dms = self.dms.beat(source, ts_ms)
 
-    def _take_stored_heartbeats(self) -> None:
-        """Beats the standbys stored since: older ones than the runner knows change nothing."""
+    def _take_stored_heartbeats(self, now: int) -> None:
+        """Beats the standbys stored since the last tick. A beat is stamped with the clock of
+        the replica that took it: one ahead of ours is taken as heard now, once (each stored
+        beat counts once, so a fast clock can never keep a silent source alive)."""
         for source, ts_ms in self.store.heartbeats().items():
-            self._beat(source, ts_ms)
+            if self._stored_beats.get(source) != ts_ms:
+                self._stored_beats[source] = ts_ms
+                self._beat(source, min(ts_ms, now))
 
     # --- one tick ----------------------------------------------------------------------------------------
 
@@ -323,7 +328,7 @@ class Runner:
             self._follow()
             return
         report.leader, report.fence = True, self.fence
-        self._take_stored_heartbeats()
+        self._take_stored_heartbeats(now)
         phase = _Phases(report)
         snapshots = await asyncio.gather(*(self._snapshot(k, a, now) for k, a in self.adapters.items()))
         phase("snapshots")

@@ -569,6 +569,21 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
     assert report.execution.deposed and not report.leader
 
 
+def test_a_standby_clock_ahead_cannot_keep_a_silent_source_alive(tmp_path):
+    a = make(tmp_path, holder="a")
+    start(a)
+    assert a.runner.dms_arm("bot-x", 60.0).done
+    ticks(a, 1, beat=("bot-x",))
+    b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
+    start(b)
+    b.runner.heartbeat("bot-x", a.clock() + 600_000)  # a standby whose clock is 10 minutes ahead
+    ticks(a, 1)
+    assert a.runner.dms.sources["bot-x"].last_beat_ms == a.clock()  # heard now, not in the future
+    ticks(a, 20)  # then silence: 100 s past the 60 s timeout
+    assert a.runner.dms.sources["bot-x"].fired_ms is not None
+    assert a.runner.lock_document(ACCOUNT)["locked"] is True
+
+
 class KeptSink:
     """A sink that keeps a counter across restarts, through the runner's saved state."""
 
