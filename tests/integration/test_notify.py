@@ -82,6 +82,24 @@ def routes(text: str) -> NotificationRoutes:
     return next(d.model for d in res.docs if isinstance(d.model, NotificationRoutes))
 
 
+def desk_routes(srv: ReceiverServer, *, group_wait: str) -> NotificationRoutes:
+    """One receiver, ``desk``, on ``srv``; groups by policy and scope, repeats every 10 minutes."""
+    return routes(f"""\
+        apiVersion: killswitch/v1
+        kind: NotificationRoutes
+        metadata: {{name: desk}}
+        spec:
+          route:
+            receiver: desk
+            group_by: [policy, scope]
+            group_wait: {group_wait}
+            group_interval: 1m
+            repeat_interval: 10m
+          receivers:
+            - {{name: desk, apprise: ["{srv.url('desk')}"]}}
+        """)
+
+
 def audit(store, *kinds) -> list[tuple[str, int, dict]]:
     """(kind, ts, payload) of the audit rows of these kinds, in chain order."""
     if hasattr(store, "audit_rows"):
@@ -93,20 +111,7 @@ def audit(store, *kinds) -> list[tuple[str, int, dict]]:
 
 def test_a_page_reaches_the_receiver_once_per_group_with_the_runbook_link_and_repeats_on_time(tmp_path):
     with ReceiverServer() as srv:
-        doc = routes(f"""\
-            apiVersion: killswitch/v1
-            kind: NotificationRoutes
-            metadata: {{name: desk}}
-            spec:
-              route:
-                receiver: desk
-                group_by: [policy, scope]
-                group_wait: 2m
-                group_interval: 1m
-                repeat_interval: 10m
-              receivers:
-                - {{name: desk, apprise: ["{srv.url('desk')}"]}}
-            """)
+        doc = desk_routes(srv, group_wait="2m")
         runner, engine, clock, store, _ = setup(tmp_path)
         sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(
             external_url="https://ks.example.com", timeout_s=5.0, poll_s=0.05))
@@ -146,20 +151,7 @@ def test_a_restarted_runner_neither_pages_again_nor_forgets_to_remind(tmp_path):
     """The halt was paged, then the runner restarted: the new one must not page it again, and
     must still remind at the repeat interval while the stage holds."""
     with ReceiverServer() as srv:
-        doc = routes(f"""\
-            apiVersion: killswitch/v1
-            kind: NotificationRoutes
-            metadata: {{name: desk}}
-            spec:
-              route:
-                receiver: desk
-                group_by: [policy, scope]
-                group_wait: 30s
-                group_interval: 1m
-                repeat_interval: 10m
-              receivers:
-                - {{name: desk, apprise: ["{srv.url('desk')}"]}}
-            """)
+        doc = desk_routes(srv, group_wait="30s")
         runner, engine, clock, store, _ = setup(tmp_path)
 
         async def run(runner, ticks):

@@ -487,15 +487,21 @@ def test_a_standby_answers_the_leaders_lock_and_gate_and_refuses_resets(tmp_path
     assert not answer.done and answer.reason.startswith("NOT_LEADER")
 
 
-def test_a_heartbeat_sent_to_a_standby_reaches_the_leader(tmp_path):
-    """A bot beating through the Service reaches either replica: a beat a standby took keeps the
-    source's switch quiet and its heartbeat age young on the leader, from its next tick."""
+def leader_armed_and_standby(tmp_path):
+    """Runner a leads with bot-x's switch armed (60 s) and one beat heard; b stands by."""
     a = make(tmp_path, holder="a")
     start(a)
     assert a.runner.dms_arm("bot-x", 60.0).done
     ticks(a, 1, beat=("bot-x",))
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
     start(b)
+    return a, b
+
+
+def test_a_heartbeat_sent_to_a_standby_reaches_the_leader(tmp_path):
+    """A bot beating through the Service reaches either replica: a beat a standby took keeps the
+    source's switch quiet and its heartbeat age young on the leader, from its next tick."""
+    a, b = leader_armed_and_standby(tmp_path)
     assert not b.runner.leader
     for _ in range(30):  # 150 s of beats, every one to the standby: past the switch's 60 s and the policy's
         a.clock.advance(5_000)
@@ -570,12 +576,7 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
 
 
 def test_a_standby_clock_ahead_cannot_keep_a_silent_source_alive(tmp_path):
-    a = make(tmp_path, holder="a")
-    start(a)
-    assert a.runner.dms_arm("bot-x", 60.0).done
-    ticks(a, 1, beat=("bot-x",))
-    b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
-    start(b)
+    a, b = leader_armed_and_standby(tmp_path)
     b.runner.heartbeat("bot-x", a.clock() + 600_000)  # a standby whose clock is 10 minutes ahead
     ticks(a, 1)
     assert a.runner.dms.sources["bot-x"].last_beat_ms == a.clock()  # heard now, not in the future
