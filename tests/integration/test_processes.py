@@ -44,6 +44,7 @@ SCALE_HA = 15  # two processes and PostgreSQL to start first
 TICK_S = 0.2
 LEASE_TTL_S = 3.0  # above the longest tick seen here (~1 s: ccxt throttles to binance weights)
 ENV = {**os.environ, "KS_T_KEY": "sim-main-key", "KS_T_SECRET": "sim-main-secret"}
+API_TOKEN = "t0ken-for-process-tests"
 
 # The crash ladder of the in-process runner tests, on a faster clock: 200 ms ticks, a 1 m window.
 POLICY = (RUNNER_POLICY.replace("interval: 5s", "interval: 200ms")
@@ -120,14 +121,16 @@ def write_inputs(tmp: Path, port: int) -> tuple[Path, Path]:
     return pol, acc
 
 
-def start_runner(tmp: Path, pol: Path, acc: Path, state_url: str, holder: str, log: str) -> subprocess.Popen:
+def start_runner(tmp: Path, pol: Path, acc: Path, state_url: str, holder: str, log: str,
+                 api_port: int = -1) -> subprocess.Popen:
     out = open(tmp / f"{log}.out", "a")
     err = open(tmp / f"{log}.err", "a")
     try:
         return subprocess.Popen(
             [str(KSCTL), "run", "--policies", str(pol), "--accounts", str(acc), "--state", state_url,
-             "--lock-file", str(tmp / f"lock-{holder}.json"), "--api-port", "-1", "--holder", holder,
-             "--lease-ttl", f"{int(LEASE_TTL_S * 1000)}ms"], stdout=out, stderr=err, env=ENV)
+             "--lock-file", str(tmp / f"lock-{holder}.json"), "--api-port", str(api_port), "--holder", holder,
+             "--lease-ttl", f"{int(LEASE_TTL_S * 1000)}ms"], stdout=out, stderr=err,
+            env={**ENV, "KS_API_TOKEN": API_TOKEN})
     finally:
         out.close()
         err.close()
@@ -394,6 +397,41 @@ def test_ha_a_paused_leader_neither_writes_nor_sends_after_waking(tmp_path, pg_u
         assert taken_at <= woke_at
         stop(b)
         assert_no_repeat_no_loss(sim, pg_url, start)
+    finally:
+        stop(a)
+        stop(b)
+        sim.close()
+
+
+def test_ha_a_heartbeat_sent_to_the_standby_reaches_the_leader(tmp_path, pg_url):
+    """Behind one Service a bot's beat lands on either replica: sent to the standby's API, it
+    is stored in PostgreSQL and the leader takes it in at its next tick."""
+    sim = Sim(tmp_path, scale=SCALE_HA)
+    a = b = None
+    try:
+        pol, acc = write_inputs(tmp_path, sim.port)
+        a = start_runner(tmp_path, pol, acc, pg_url, "ha-a", "a")
+        wait_for(lambda: lease(pg_url)[0] == "ha-a", 20, "ha-a to lead")
+        port_b = free_port()
+        b = start_runner(tmp_path, pol, acc, pg_url, "ha-b", "b", api_port=port_b)
+        wait_port(port_b, 20)
+        api = f"http://127.0.0.1:{port_b}"
+        beat = subprocess.run([str(KSCTL), "heartbeat", "bot-x", "--api", api], capture_output=True, text=True,
+                              env={**ENV, "KS_API_TOKEN": API_TOKEN}, timeout=30)
+        assert beat.returncode == 0, beat.stderr
+        assert lease(pg_url)[0] == "ha-a", "the beat went to the standby"
+
+        def leader_heard() -> bool:
+            store = open_store(pg_url)
+            try:
+                doc = store.load_engine_state()
+            finally:
+                store.close()
+            return bool(doc) and "bot-x" in doc["engine"]["heartbeats"]
+
+        wait_for(leader_heard, 10, "the leader to take the beat in and save it")
+        with urllib.request.urlopen(api + "/readyz", timeout=5) as resp:
+            assert "STANDBY" in json.loads(resp.read())["reason"]
     finally:
         stop(a)
         stop(b)
