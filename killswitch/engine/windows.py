@@ -1,7 +1,8 @@
 """Sliding windows over time, updated incrementally: never a rescan of the history.
 
 - :class:`MaxWindow`: the maximum of a series over the last ``window`` (monotonic deque,
-  amortized O(1) per sample), with a sample count for coverage.
+  amortized O(1) per sample), with the sample times for coverage kept as runs of evenly spaced
+  times (a tick every interval is one run, whatever the window's length).
 - :class:`SumWindow`: running sums (and sums of squares) over the last ``window``, O(1).
 - :class:`SortedWindow`: samples kept sorted for quantiles, O(log n) search and O(n) memmove
   per sample, n being the samples inside the window (small: one per tick or per horizon).
@@ -20,28 +21,42 @@ from collections import deque
 
 
 class MaxWindow:
-    __slots__ = ("window", "peaks", "times")
+    __slots__ = ("window", "peaks", "runs")
 
     def __init__(self, window_ms: int):
         self.window = window_ms
         self.peaks: deque = deque()  # (ts, value), values strictly decreasing
-        self.times: deque = deque()  # ts of every sample inside the window (for coverage)
+        # the times of every sample inside the window (for coverage), oldest first, as runs
+        # [first ts, step, count]: samples at first, first + step, … (count of them)
+        self.runs: deque = deque()
 
     def push(self, ts: int, value: float) -> None:
         peaks = self.peaks
         while peaks and peaks[-1][1] <= value:
             peaks.pop()
         peaks.append((ts, value))
-        self.times.append(ts)
+        self._time(ts)
         self.expire(ts)
 
     def expire(self, now: int) -> None:
         cutoff = now - self.window
-        peaks, times = self.peaks, self.times
+        peaks, runs = self.peaks, self.runs
         while peaks and peaks[0][0] < cutoff:
             peaks.popleft()
-        while times and times[0] < cutoff:
-            times.popleft()
+        while runs:
+            first, step, count = runs[0]
+            if first >= cutoff:
+                break
+            if first + step * (count - 1) < cutoff:
+                runs.popleft()
+                continue
+            k = -((first - cutoff) // step)  # samples before the cutoff (step > 0 here)
+            runs[0] = [first + k * step, step, count - k]
+            break
+
+    def oldest(self) -> int | None:
+        """The time of the oldest sample inside the window, if any."""
+        return self.runs[0][0] if self.runs else None
 
     def max(self) -> float | None:
         return self.peaks[0][1] if self.peaks else None
@@ -52,19 +67,38 @@ class MaxWindow:
         if self.window <= 0:
             return 1.0
         self.expire(now)
-        if not self.times:
+        if not self.runs:
             return 0.0
-        return max(0.0, min(1.0, (now - self.times[0] - unknown_ms) / self.window))
+        return max(0.0, min(1.0, (now - self.runs[0][0] - unknown_ms) / self.window))
 
     def to_json(self) -> list:
-        return [self.window, [list(p) for p in self.peaks], list(self.times)]
+        # [window, peaks, [oldest sample time], runs]: the third item keeps the shape of the
+        # list of sample times saved before the runs, so that an older runner still loads it
+        # (it then sees one sample, the oldest, and its coverage refills over a window)
+        oldest = self.oldest()
+        return [self.window, [list(p) for p in self.peaks], [] if oldest is None else [oldest],
+                [list(r) for r in self.runs]]
 
     @classmethod
     def from_json(cls, data: list) -> "MaxWindow":
         w = cls(data[0])
         w.peaks.extend(tuple(p) for p in data[1])
-        w.times.extend(data[2])
+        if len(data) > 3:
+            w.runs.extend(list(r) for r in data[3])
+        else:  # saved as a list of sample times
+            for ts in data[2]:
+                w._time(ts)
         return w
+
+    def _time(self, ts: int) -> None:
+        runs = self.runs
+        last = runs[-1] if runs else None
+        if last is not None and last[2] == 1 and ts >= last[0]:
+            last[1], last[2] = ts - last[0], 2
+        elif last is not None and ts == last[0] + last[1] * last[2]:
+            last[2] += 1
+        else:
+            runs.append([ts, 0, 1])
 
 
 class SumWindow:
