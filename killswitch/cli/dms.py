@@ -14,7 +14,7 @@ import json
 import click
 
 from .common import EXIT_FINDINGS, EXIT_OK, output_option
-from .ops import _call, _print_dms, api_option, duration_s, token_option
+from .ops import _call, _change, _print_dms, api_option, duration_s, token_option
 
 source_option = click.option("--source", required=True, help="The heartbeat source (a bot's strategy name).")
 
@@ -38,9 +38,7 @@ def arm(api: str, token_env: str, source: str, timeout: str) -> None:
     """Watch SOURCE: if it sends no heartbeat for --timeout, cancel its orders and halt it.
     Arming again lifts the halt an earlier firing left."""
     seconds = duration_s(timeout, "--timeout")
-    code, body = _call(api, "POST", "/v1/dms/arm", {"source": source, "timeout_s": seconds}, token_env)
-    click.echo(body.get("reason") if isinstance(body, dict) else body)
-    raise SystemExit(EXIT_OK if code == 200 else EXIT_FINDINGS)
+    _change(api, "/v1/dms/arm", {"source": source, "timeout_s": seconds}, token_env)
 
 
 @dms.command("disarm")
@@ -49,9 +47,7 @@ def arm(api: str, token_env: str, source: str, timeout: str) -> None:
 @source_option
 def disarm(api: str, token_env: str, source: str) -> None:
     """Stop watching SOURCE (a halt its firing left stays until ksctl unlock)."""
-    code, body = _call(api, "POST", "/v1/dms/disarm", {"source": source}, token_env)
-    click.echo(body.get("reason") if isinstance(body, dict) else body)
-    raise SystemExit(EXIT_OK if code == 200 else EXIT_FINDINGS)
+    _change(api, "/v1/dms/disarm", {"source": source}, token_env)
 
 
 @dms.command("status")

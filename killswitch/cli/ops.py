@@ -57,6 +57,13 @@ def _call(api: str, method: str, path: str, body=None, token_env: str | None = N
         raise SystemExit(EXIT_FINDINGS)
 
 
+def _change(api: str, path: str, body: dict, token_env: str) -> None:
+    """POST a change to the runner, print its reason, exit 0 when it was done (200), else 1."""
+    code, answer = _call(api, "POST", path, body, token_env)
+    click.echo(answer.get("reason") if isinstance(answer, dict) else answer)
+    raise SystemExit(EXIT_OK if code == 200 else EXIT_FINDINGS)
+
+
 def duration_s(text: str, option: str) -> float:
     """``300s`` / ``6h`` → seconds; a bad value is a usage error (exit 2)."""
     from ..policy.units import UnitError, parse_duration
@@ -158,10 +165,7 @@ def _print_dms(doc: dict) -> None:
 @click.option("--reason", required=True)
 def reset(api, token_env, policy, scope, approver, reason) -> None:
     """Approve the reset of a latched stage (distinct approvers, as many as the stage asks)."""
-    code, body = _call(api, "POST", "/v1/reset",
-                       {"policy": policy, "scope": scope, "approver": approver, "reason": reason}, token_env)
-    click.echo(body.get("reason") if isinstance(body, dict) else body)
-    raise SystemExit(EXIT_OK if code == 200 else EXIT_FINDINGS)
+    _change(api, "/v1/reset", {"policy": policy, "scope": scope, "approver": approver, "reason": reason}, token_env)
 
 
 @click.command()
@@ -240,10 +244,7 @@ def _follow_close(api: str, close_id: str, timeout_s: float) -> int:
 def lock(api, token_env, scope, reason, ttl, mode) -> None:
     """Lock trading on a scope by hand; bots see it in the lock file and /v1/lock."""
     ttl_s = duration_s(ttl, "--ttl") if ttl is not None else None
-    code, body = _call(api, "POST", "/v1/lock", {"scope": scope, "reason": reason, "mode": mode, "ttl_s": ttl_s},
-                       token_env)
-    click.echo(body.get("reason") if isinstance(body, dict) else body)
-    raise SystemExit(EXIT_OK if code == 200 else EXIT_FINDINGS)
+    _change(api, "/v1/lock", {"scope": scope, "reason": reason, "mode": mode, "ttl_s": ttl_s}, token_env)
 
 
 @click.command()
@@ -256,9 +257,7 @@ def unlock(api, token_env, scope, reason) -> None:
 
     A lock a policy's stage holds is not lifted: a manual-reset stage needs ksctl reset
     (MANUAL_RESET_REQUIRED, exit 1)."""
-    code, body = _call(api, "POST", "/v1/unlock", {"scope": scope, "reason": reason}, token_env)
-    click.echo(body.get("reason") if isinstance(body, dict) else body)
-    raise SystemExit(EXIT_OK if code == 200 else EXIT_FINDINGS)
+    _change(api, "/v1/unlock", {"scope": scope, "reason": reason}, token_env)
 
 
 @click.command()

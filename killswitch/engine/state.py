@@ -207,7 +207,8 @@ class State:
         return state
 
 
-PnlMarks = dict  # (window_ms, account) → (ts of its oldest sample, ts of its newest) as last saved
+# (window_ms, account) → (ts of its oldest sample, ts of its newest), as last saved
+PnlMarks = dict[tuple[int, str], tuple[int, int]]
 
 
 def pnl_marks(state: State) -> PnlMarks:

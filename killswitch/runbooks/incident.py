@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
 from ..policy.expr import And, Compare, Literal, Node, Not, Or, Ref, ValueType
+from ..state.store import FINAL_STATUSES
+from ..state.store import OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..runner.loop import Runner, TickReport
@@ -38,8 +40,9 @@ if TYPE_CHECKING:  # pragma: no cover
 FORMAT_VERSION = 1
 DEFAULT_TEMPLATE = "default.md.j2"
 DEFAULT_STATE_URL = "sqlite://./killswitch-state.db"
-FAILED_STATUSES = frozenset({"rejected", "failed", "expired", "canceled"})
-OPEN_STATUSES = frozenset({"sent", "open", "partially_filled", "unknown", "journaled", "scheduled"})
+# the journal's order statuses, plus what a runbook says of an order the journal has no answer for yet
+FAILED_STATUSES = FINAL_STATUSES - {"filled"}
+OPEN_STATUSES = JOURNAL_OPEN_STATUSES | {"journaled", "scheduled"}
 
 _OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
         "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}

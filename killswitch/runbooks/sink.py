@@ -64,7 +64,7 @@ _ENTRY = re.compile(r"/L(\d+)/e(\d+)$")  # an incident (decision id) ends with i
 class _Following:
     data: dict  # the incident as last rendered
     level: int
-    entries: int  # the scope's stage entries when it was entered: another entry ends the incident
+    entries: int  # the scope's stage entries when it was entered (its decision id's e<n>): another ends it
     quiet: int = 0
 
 
@@ -109,12 +109,8 @@ class RunbookSink:
             "incident": data["incident"], "template": rb.template, "wanted": wanted,
             "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),
             "problems": list(rb.problems)})
-        if not runner.dry_run and (data["actions"]["orders"] or data["positions"]):
-            ss = runner.state.scopes.get(f"{data['policy']['name']}|{data['scope']}")
-            if ss is not None:
-                self._following[data["incident"]] = _Following(data, ss.stage.level, ss.stage.entries)
-                while len(self._following) > MAX_FOLLOWED:
-                    self._following.pop(next(iter(self._following)))
+        if not runner.dry_run:
+            self._start_following(data)
 
     # --- taking over -------------------------------------------------------------------------------
 
@@ -128,11 +124,16 @@ class RunbookSink:
             return
         for record in runner.store.runbooks(since_ms=runner.clock() - FOLLOW_MS):
             data = record.data
-            m = _ENTRY.search(record.incident)
-            if m is None or data.get("settled") or data.get("dry_run"):
-                continue
-            if data["actions"]["orders"] or data["positions"]:
-                self._following[record.incident] = _Following(data, int(m.group(1)), int(m.group(2)))
+            if not data.get("settled") and not data.get("dry_run"):
+                self._start_following(data)
+
+    def _start_following(self, data: dict) -> None:
+        """Follow a live incident that planned orders or left positions (the oldest is let go
+        past MAX_FOLLOWED). Its level and stage entry are those its decision id names."""
+        m = _ENTRY.search(data["incident"])
+        if m is None or not (data["actions"]["orders"] or data["positions"]):
+            return
+        self._following[data["incident"]] = _Following(data, int(m.group(1)), int(m.group(2)))
         while len(self._following) > MAX_FOLLOWED:
             self._following.pop(next(iter(self._following)))
 
