@@ -116,6 +116,19 @@ class ExchangeAdapter(Protocol):
     async def snapshot(self) -> Snapshot:
         """The account now. A failure is a snapshot too: ``fetch.ok`` false with its reason code."""
 
+    def symbols(self) -> Optional[frozenset[str]]:
+        """Every unified symbol the venue lists for this account's market type (what a bot may
+        trade there), or None while the markets have not been read (a snapshot or
+        :meth:`load_symbols` reads them). The pre-trade gate denies a symbol outside it."""
+
+    def strategy_names(self) -> frozenset[str]:
+        """The strategies (bots) the Accounts document declares for this account: scopes an
+        operator may lock before the bot has traded or beaten."""
+
+    async def load_symbols(self) -> None:
+        """Read the venue's markets if not read yet (a standby, which takes no snapshots, needs
+        them to answer the pre-trade gate). Raises ``AdapterError`` when the venue cannot say."""
+
     async def cancel_orders(self, selector: CancelSelector) -> CancelResult: ...
 
     async def submit(self, intent: OrderIntent) -> OrderResult:

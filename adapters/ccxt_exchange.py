@@ -419,6 +419,7 @@ class CcxtAdapter:
 
         self._markets_loaded = False
         self._markets_lock = asyncio.Lock()
+        self._symbols: Optional[frozenset[str]] = None  # built from the loaded markets on first use
         self._positions: dict[tuple[str, str], Position] = {}
         self._positions_at: dict[str, float] = {}  # symbol → monotonic time of its last fetch
         self._positions_all_at: Optional[float] = None  # monotonic time of the last fetch of all
@@ -573,6 +574,25 @@ class CcxtAdapter:
             if not self._markets_loaded:
                 await self._call(op, "load_markets")
                 self._markets_loaded = True
+
+    def symbols(self) -> Optional[frozenset[str]]:
+        """The unified symbols of the loaded markets of this account's type (swaps for futures,
+        spot pairs for spot); None until the markets are loaded."""
+        if not self._markets_loaded:
+            return None
+        if self._symbols is None:
+            markets = getattr(self._ex, "markets", None) or {}
+            futures = self.market_type == "futures"
+            self._symbols = frozenset(
+                k for k, m in markets.items() if isinstance(k, str) and isinstance(m, Mapping)
+                and (bool(m.get("swap") or m.get("future")) if futures else bool(m.get("spot"))))
+        return self._symbols
+
+    def strategy_names(self) -> frozenset[str]:
+        return frozenset(self.strategies)
+
+    async def load_symbols(self) -> None:
+        await self._run("load_markets", self._ensure_markets)
 
     def _market(self, symbol: str) -> Optional[dict]:
         markets = getattr(self._ex, "markets", None) or {}

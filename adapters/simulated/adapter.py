@@ -112,6 +112,17 @@ class SimulatedAdapter:
             cancel_all_after=futures, close_position=False, client_order_id=True, fetch_order_by_client_id=True,
             max_client_id_length=36, orders_per_second=max(1.0, 0.8 * self.engine.rate_limits.orders_per_second))
 
+    def symbols(self) -> Optional[frozenset[str]]:
+        """Every market of the simulated venue, named as this account's type names it."""
+        return frozenset((m.unified if self.market_type == "futures" else m.spot_unified)
+                         for m in self.engine.markets.values())
+
+    def strategy_names(self) -> frozenset[str]:
+        return frozenset(self.strategy_prefixes.values())
+
+    async def load_symbols(self) -> None:
+        return None  # the simulated venue's markets are always known
+
     # --- plumbing ----------------------------------------------------------------------------------------
 
     def _market(self, symbol: str) -> MarketSpec:

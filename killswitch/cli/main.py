@@ -30,6 +30,7 @@ COMMANDS = {
     "runbook": ("killswitch.cli.runbook", "runbook", "Render an incident's runbook again."),
     "report": ("killswitch.cli.report", "report", "Write a closure report from the audit trail."),
     "diff": ("killswitch.cli.diff", "diff", "Replay two policy revisions and show where their decisions differ."),
+    "token": ("killswitch.cli.token", "token", "Make an API token for one identity; check a tokens document."),
     "run": ("killswitch.cli.run", "run", "Run the kill switch: tick, decide, act, lock, serve the API."),
     "demo": ("killswitch.cli.demo", "demo", "Run the runner against the simulated exchange through a crash."),
 }

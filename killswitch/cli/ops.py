@@ -161,11 +161,16 @@ def _print_dms(doc: dict) -> None:
 @token_option
 @click.option("--policy", required=True)
 @click.option("--scope", required=True, help="The scope instance, e.g. binanceusdm/main.")
-@click.option("--approver", required=True)
+@click.option("--approver", default=None,
+              help="Optional: your identity, checked against your token's (the approver is always the caller).")
 @click.option("--reason", required=True)
 def reset(api, token_env, policy, scope, approver, reason) -> None:
-    """Approve the reset of a latched stage (distinct approvers, as many as the stage asks)."""
-    _change(api, "/v1/reset", {"policy": policy, "scope": scope, "approver": approver, "reason": reason}, token_env)
+    """Approve the reset of a latched stage. The approver is the identity of your token: a stage
+    that asks for two approvals needs two people, each with their own token."""
+    body = {"policy": policy, "scope": scope, "reason": reason}
+    if approver is not None:
+        body["approver"] = approver
+    _change(api, "/v1/reset", body, token_env)
 
 
 @click.command()

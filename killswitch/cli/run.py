@@ -8,8 +8,8 @@ import click
 @click.command(epilog="""\b
 Examples:
   ksctl run --policies policies/ --accounts policies/accounts.yaml --state sqlite:///var/lib/ks/state.db
-  KS_API_TOKEN=... ksctl run --policies /etc/ks/policies --accounts /etc/ks/accounts.yaml \\
-      --state postgresql://ks@db/ks --api-host 0.0.0.0 --api-port 8080
+  ksctl run --policies /etc/ks/policies --accounts /etc/ks/accounts.yaml \\
+      --state postgresql://ks@db/ks --api-host 0.0.0.0 --api-port 8080 --api-tokens /etc/ks/tokens.yaml
 Dry run unless the accounts document says dry_run: false. SIGHUP reloads the policies.
 """)
 @click.option("--policies", "policies", multiple=True, required=True, type=click.Path(exists=True))
@@ -23,6 +23,10 @@ Dry run unless the accounts document says dry_run: false. SIGHUP reloads the pol
 @click.option("--api-port", default=8080, show_default=True, type=int, help="0: any free port; -1: no API.")
 @click.option("--api-token-env", default="KS_API_TOKEN", show_default=True,
               help="Environment variable holding the API's bearer token (mutations are disabled without it).")
+@click.option("--api-tokens", default=None, envvar="KS_API_TOKENS_FILE", show_envvar=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="The tokens document: each operator's token hash, identity and roles (ksctl token new). "
+                   "The token of --api-token-env, if set too, is one more identity, shared-token.")
 @click.option("--holder", default=None, help="Lease holder name (default: host-pid).")
 @click.option("--lease-ttl", default="5s", show_default=True,
               help="How long the leader's lease lasts without renewal (a standby takes over after it).")
@@ -33,7 +37,7 @@ Dry run unless the accounts document says dry_run: false. SIGHUP reloads the pol
               help="How people reach this runner's API (e.g. https://killswitch.desk.example): "
                    "the base of the runbook links in notifications.")
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
-def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, holder, lease_ttl,
+def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, api_tokens, holder, lease_ttl,
         runbooks, external_url, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
@@ -45,5 +49,5 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
         raise click.BadParameter(e.message, param_hint="--lease-ttl") from None
     opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
-                      runbooks=runbooks, external_url=external_url)
+                      runbooks=runbooks, external_url=external_url, api_tokens=api_tokens)
     raise SystemExit(main(opts))

@@ -19,6 +19,7 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Optional
 
@@ -123,6 +124,12 @@ def _reset(st: StageState) -> None:
     st.approvals = []
 
 
+def _person(name: str) -> str:
+    """One approver, however the name is spelled (case, width, composed or not): two approvals
+    need two people, and ``alice`` and ``Alice`` are one."""
+    return unicodedata.normalize("NFKC", name).casefold().strip()
+
+
 def approve_reset(policy: PolicyNode, scope: str, st: StageState, approver: str, now: int
                   ) -> tuple[Optional[StageTransition], str]:
     """Record one approver's reset; reset when the stage's number of distinct approvers is reached."""
@@ -130,7 +137,7 @@ def approve_reset(policy: PolicyNode, scope: str, st: StageState, approver: str,
         return None, "NOT_ENGAGED: nothing to reset"
     cur = _stage(policy, st.level)
     need = cur.approvals if cur is not None and cur.manual else 1
-    if approver in st.approvals:
+    if _person(approver) in {_person(a) for a in st.approvals}:
         return None, f"DUPLICATE_APPROVER: {approver} already approved ({len(st.approvals)}/{need})"
     st.approvals.append(approver)
     if len(st.approvals) < need:

@@ -73,6 +73,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Union
 from aiohttp import web
 
 from .gate import parse_request
+from .identity import Identity, Tokens, normalise_identity
 from .view import RunnerView
 
 if TYPE_CHECKING:  # only for the annotation: importing the adapters package is not needed at run time
@@ -166,25 +167,8 @@ def _error(request: web.Request, status: int, code: str, reason: str,
 # --- authentication -----------------------------------------------------------------------------------
 
 
-class _Token:
-    """The expected bearer token, kept as a SHA-256 digest so that comparing it takes the same
-    time whatever was presented (length included). Prints as a mask."""
-
-    __slots__ = ("_digest",)
-
-    def __init__(self, value: str):
-        self._digest = hashlib.sha256(value.encode("utf-8")).digest()
-
-    def matches(self, presented: bytes) -> bool:
-        return hmac.compare_digest(hashlib.sha256(presented).digest(), self._digest)
-
-    def __repr__(self) -> str:
-        return "_Token('****')"
-
-    __str__ = __repr__
-
-
-def _token_from(token: Any) -> Optional[_Token]:
+def _shared_token(token: Any) -> Optional[str]:
+    """The single shared token's value (a Secret or a string), checked; None or empty: none."""
     if token is None:
         return None
     reveal = getattr(token, "reveal", None)
@@ -195,12 +179,12 @@ def _token_from(token: Any) -> Optional[_Token]:
         return None  # an empty token disables mutations; it never opens them
     if value != value.strip() or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
         raise ValueError("the API token must not contain spaces or control characters")
-    return _Token(value)
+    return value
 
 
-def _authenticate(request: web.Request, token: Optional[_Token]) -> None:
-    if token is None:
-        raise ApiError(403, "MUTATIONS_DISABLED", "the API was started without a token; mutations are refused")
+def _authenticate(request: web.Request, tokens: Tokens) -> Identity:
+    if not len(tokens):
+        raise ApiError(403, "MUTATIONS_DISABLED", "the API was started without tokens; mutations are refused")
     challenge = {"WWW-Authenticate": 'Bearer realm="killswitch"'}
     values = request.headers.getall("Authorization", [])
     if not values:
@@ -215,8 +199,10 @@ def _authenticate(request: web.Request, token: Optional[_Token]) -> None:
         presented = credentials.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
         presented = b""
-    if not token.matches(presented):
+    identity = tokens.identify(presented)
+    if identity is None:
         raise ApiError(401, "AUTH_INVALID", "the token is not valid", challenge)
+    return identity
 
 
 # --- bodies -------------------------------------------------------------------------------------------
@@ -270,7 +256,45 @@ def _parse_object(request: web.Request, data: bytes) -> dict:
         raise ApiError(400, "BAD_JSON", str(e)[:200]) from None
     if not isinstance(doc, dict):
         raise _bad(f"the body must be a JSON object, not {_json_type(doc)}")
+    _clean(doc)
     return doc
+
+
+# Characters no field may hold: lone surrogates (not text: they break every encoder downstream),
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and isolates
+# that make a reason or a scope read differently from what it is.
+_FORBIDDEN = re.compile("[\ud800-\udfff\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# and no name may hold these either (a name is one line, with nothing invisible around it)
+_NAME_FORBIDDEN = re.compile("[\t\n\r\u200b-\u200f\u2028\u2029\ufeff]")
+
+
+def _bad_char(text: str, where: str) -> Optional[str]:
+    m = _FORBIDDEN.search(text)
+    if m is None:
+        return None
+    c = m.group()
+    what = "a lone surrogate" if 0xD800 <= ord(c) <= 0xDFFF else "a control character"
+    return f"{where} holds {what} (U+{ord(c):04X} at {m.start()}); send plain text"
+
+
+def _clean(doc: Any, where: str = "the body", depth: int = 0) -> None:
+    """Refuse (400 ``BAD_REQUEST``) any string, key or value, that holds a forbidden character,
+    before anything reads the body, so nothing of it is stored, audited or echoed."""
+    if depth > 32:
+        raise _bad("the body is nested too deeply")
+    if isinstance(doc, str):
+        why = _bad_char(doc, where)
+        if why:
+            raise _bad(why)
+    elif isinstance(doc, dict):
+        for k, v in doc.items():
+            why = _bad_char(k, "a field name")
+            if why:
+                raise _bad(why)
+            _clean(v, f'"{k}"', depth + 1)
+    elif isinstance(doc, list):
+        for v in doc:
+            _clean(v, where, depth + 1)
 
 
 def _json_type(doc: Any) -> str:
@@ -319,39 +343,56 @@ def _source(body: dict) -> str:
     return v
 
 
+# refusals of a name the runner does not know: the named thing is not found (404), the caller
+# must fix what it typed (a 409 says the thing exists but is in the way)
+_UNKNOWN = ("UNKNOWN_SCOPE", "UNKNOWN_POLICY", "UNKNOWN_ACCOUNT", "UNKNOWN_SYMBOL")
+
+
+def _refusal_status(why: str, otherwise: int) -> int:
+    return 404 if why.split(":", 1)[0] in _UNKNOWN else otherwise
+
+
 def _change(result: Any, what: str) -> web.Response:
     done, why = result.done, result.reason
     if not isinstance(done, bool) or not isinstance(why, str):
         raise TypeError(f"{what}() must return a ChangeResult")
-    return _json(200 if done else 409, {"done": done, "reason": why})
+    return _json(200 if done else _refusal_status(why, 409), {"done": done, "reason": why})
 
 
 def _name(body: dict, key: str, limit: int = MAX_NAME, *, free_text: bool = False) -> str:
+    """A string field: non-empty, at most ``limit`` characters, no forbidden character; a name
+    (not ``free_text``) is also one line with no space around it: ``" binanceusdm/sim-main"``
+    is refused, not trimmed into something the caller did not type."""
     v = body[key]
     if not isinstance(v, str) or not v.strip():
         raise _bad(f'"{key}" must be a non-empty string, not {_show(v)}')
     if len(v) > limit:
         raise _bad(f'"{key}" is longer than {limit} characters')
-    if not free_text and any(ord(c) < 0x20 or ord(c) == 0x7F for c in v):
-        raise _bad(f'"{key}" must not contain control characters')
+    why = _bad_char(v, f'"{key}"')
+    if why:
+        raise _bad(why)
+    if not free_text:
+        if _NAME_FORBIDDEN.search(v):
+            raise _bad(f'"{key}" must be one line of visible characters')
+        if v != v.strip():
+            raise _bad(f'"{key}" has spaces around it: {_show(v)}')
     return v
 
 
 # --- the application ----------------------------------------------------------------------------------
 
 
-async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call a view method; a runner may implement one as a coroutine."""
-    result = fn(*args)
+    result = fn(*args, **kwargs)
     if inspect.isawaitable(result):
         result = await result
     return result
 
 
 class _Handlers:
-    def __init__(self, view: RunnerView, token: Optional[_Token], max_body_bytes: int):
+    def __init__(self, view: RunnerView, max_body_bytes: int):
         self.view = view
-        self.token = token
         self.max_body_bytes = max_body_bytes
 
     async def _body(self, request: web.Request) -> dict:
@@ -441,7 +482,6 @@ class _Handlers:
     # mutating
 
     async def heartbeat(self, request: web.Request) -> web.Response:
-        _authenticate(request, self.token)
         source = request.match_info.get("source", "")
         if not SOURCE_RE.fullmatch(source):
             raise _bad(f"a source is 1 to 64 of A-Z a-z 0-9 . _ -, not {_show(source)}")
@@ -459,19 +499,24 @@ class _Handlers:
         return web.Response(status=204)
 
     async def reset(self, request: web.Request) -> web.Response:
-        _authenticate(request, self.token)
+        caller = _caller(request)
         body = await self._body(request)
-        _only(body, ("policy", "scope", "approver", "reason"))
-        policy, scope, approver = _name(body, "policy"), _name(body, "scope"), _name(body, "approver")
+        _fields(body, ("policy", "scope", "reason"), ("approver",))
+        policy, scope = _name(body, "policy"), _name(body, "scope")
         reason = _name(body, "reason", MAX_REASON, free_text=True)
-        result = await _call(self.view.reset, policy, scope, approver, reason)
+        if "approver" in body:  # older clients name the approver: it must be the caller
+            named = _name(body, "approver")
+            if normalise_identity(named) != caller.name:
+                raise ApiError(403, "APPROVER_NOT_CALLER", f"the approver of a reset is the caller ({caller.name}), "
+                                                           f"not {_show(named)}; each approver sends their own token")
+        result = await _call(self.view.reset, policy, scope, caller.name, reason)
         done, why = result.done, result.reason
         if not isinstance(done, bool) or not isinstance(why, str):
             raise TypeError("reset() must return a ResetResult")
-        return _json(503 if why.startswith("NOT_LEADER") else 200, {"done": done, "reason": why})
+        status = 503 if why.startswith("NOT_LEADER") else _refusal_status(why, 200)
+        return _json(status, {"done": done, "reason": why})
 
     async def close(self, request: web.Request) -> web.Response:
-        _authenticate(request, self.token)
         body = await self._body(request)
         _only(body, ("scope", "reason", "dry_run"))
         scope = _name(body, "scope")
@@ -479,15 +524,14 @@ class _Handlers:
         dry_run = body["dry_run"]
         if not isinstance(dry_run, bool):
             raise _bad(f'"dry_run" must be true or false, not {_show(dry_run)}')
-        result = await _call(self.view.close, scope, reason, dry_run)
+        result = await _call(self.view.close, scope, reason, dry_run, actor=_caller(request).name)
         accepted, why, orders = result.accepted, result.reason, getattr(result, "orders", 0)
         if not isinstance(accepted, bool) or not isinstance(why, str):
             raise TypeError("close() must return a CloseResult")
-        return _json(202 if accepted else 409, {"accepted": accepted, "reason": why, "orders": orders,
+        return _json(202 if accepted else _refusal_status(why, 409), {"accepted": accepted, "reason": why, "orders": orders,
                                                 "id": getattr(result, "id", None)})
 
     async def lock_scope(self, request: web.Request) -> web.Response:
-        _authenticate(request, self.token)
         body = await self._body(request)
         _fields(body, ("scope", "reason"), ("mode", "ttl_s"))
         scope = _name(body, "scope")
@@ -496,29 +540,28 @@ class _Handlers:
         if mode not in LOCK_MODES or not isinstance(mode, str):
             raise _bad(f'"mode" must be "halted" or "reducing", not {_show(mode)}')
         ttl_s = _seconds(body, "ttl_s", MAX_LOCK_TTL_S, optional=True)
-        return _change(await _call(self.view.lock_scope, scope, mode, reason, ttl_s), "lock_scope")
+        return _change(await _call(self.view.lock_scope, scope, mode, reason, ttl_s, actor=_caller(request).name),
+                       "lock_scope")
 
     async def unlock_scope(self, request: web.Request) -> web.Response:
-        _authenticate(request, self.token)
         body = await self._body(request)
         _only(body, ("scope", "reason"))
         scope = _name(body, "scope")
         reason = _name(body, "reason", MAX_REASON, free_text=True)
-        return _change(await _call(self.view.unlock_scope, scope, reason), "unlock_scope")
+        return _change(await _call(self.view.unlock_scope, scope, reason, actor=_caller(request).name),
+                       "unlock_scope")
 
     async def dms_arm(self, request: web.Request) -> web.Response:
-        _authenticate(request, self.token)
         body = await self._body(request)
         _only(body, ("source", "timeout_s"))
         source = _source(body)
         timeout_s = _seconds(body, "timeout_s", MAX_DMS_TIMEOUT_S)
-        return _change(await _call(self.view.dms_arm, source, timeout_s), "dms_arm")
+        return _change(await _call(self.view.dms_arm, source, timeout_s, actor=_caller(request).name), "dms_arm")
 
     async def dms_disarm(self, request: web.Request) -> web.Response:
-        _authenticate(request, self.token)
         body = await self._body(request)
         _only(body, ("source",))
-        return _change(await _call(self.view.dms_disarm, _source(body)), "dms_disarm")
+        return _change(await _call(self.view.dms_disarm, _source(body), actor=_caller(request).name), "dms_disarm")
 
 
 @web.middleware
@@ -547,33 +590,93 @@ async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
 
 
-def make_app(view: RunnerView, *, token: Union["Secret", str, None],
+# --- who may call what: listed once, denied by default ----------------------------------------------
+
+PUBLIC = None  # an endpoint anyone may call
+# where the middleware leaves the caller for the handler
+_IDENTITY: Any = web.RequestKey("identity", Identity) if hasattr(web, "RequestKey") else "identity"
+
+
+def _caller(request: web.Request) -> Identity:
+    """The authenticated identity the middleware put on the request (a mutating handler only)."""
+    ident = request.get(_IDENTITY)
+    if not isinstance(ident, Identity):  # a handler reached without the middleware: never
+        raise ApiError(403, "FORBIDDEN", "no authenticated caller")
+    return ident
+
+
+def _access_middleware(tokens: Tokens, access: dict[tuple[str, str], Optional[tuple[str, ...]]]):
+    @web.middleware
+    async def _access(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:
+        """Authenticate and authorise before any handler runs. A route the table does not list
+        is refused: a new endpoint cannot forget authentication."""
+        info = request.match_info
+        route = info.route
+        resource = route.resource
+        if info.http_exception is not None or resource is None:
+            return await handler(request)  # the router's own 404 / 405
+        method = "GET" if request.method == "HEAD" else request.method
+        key = (method, resource.canonical)
+        if key not in access:
+            log.error("API route %s %s is not in the access table: refused", method, resource.canonical)
+            raise ApiError(403, "FORBIDDEN", "this endpoint is not open to anyone")
+        roles = access[key]
+        if roles is PUBLIC:
+            return await handler(request)
+        identity = _authenticate(request, tokens)
+        if not any(identity.may(r) for r in roles):
+            raise ApiError(403, "ROLE_REQUIRED", f"{identity.name} may not do this; it needs the role "
+                                                 f"{' or '.join(roles)}")
+        request[_IDENTITY] = identity
+        return await handler(request)
+
+    return _access
+
+
+def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, tokens: Optional[Tokens] = None,
              max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> web.Application:
-    """The API over ``view``. ``token`` (a :class:`~adapters.base.Secret` or a string) guards
-    the mutating endpoints; None or empty refuses them all (403 ``MUTATIONS_DISABLED``)."""
+    """The API over ``view``. ``tokens``: the identities that may call the mutating endpoints
+    (:mod:`.identity`); ``token`` (a :class:`~adapters.base.Secret` or a string): the single shared
+    token, one more identity (``shared-token``, every role). Neither: mutations are refused
+    (403 ``MUTATIONS_DISABLED``)."""
     if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be a whole number above 0")
-    handlers = _Handlers(view, _token_from(token), max_body_bytes)
+    known = (tokens or Tokens()).with_shared(_shared_token(token))
+    handlers = _Handlers(view, max_body_bytes)
+    h = handlers
+    operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
+    routes: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]],
+                       Optional[tuple[str, ...]]]] = [
+        ("GET", "/healthz", h.healthz, PUBLIC),
+        ("GET", "/readyz", h.readyz, PUBLIC),
+        ("GET", "/metrics", h.metrics, PUBLIC),
+        ("GET", "/v1/status", h.status, PUBLIC),
+        ("GET", "/v1/lock", h.lock, PUBLIC),
+        # bots call it before every order; it only reads
+        ("POST", CHECK_ORDER_PATH, h.check_order, PUBLIC),
+        ("GET", "/v1/dms", h.dms_status, PUBLIC),
+        ("GET", "/v1/close/{id:.+}", h.close_progress, PUBLIC),
+        ("GET", "/v1/runbooks/{incident:.+}", h.runbook, PUBLIC),
+        # any tail, so that a bad source name is a 400 that says why rather than a bare 404
+        ("POST", "/v1/heartbeat/{source:.*}", h.heartbeat, bot),
+        ("POST", "/v1/reset", h.reset, approver),
+        ("POST", "/v1/close", h.close, operator),
+        ("POST", "/v1/lock", h.lock_scope, operator),
+        ("POST", "/v1/unlock", h.unlock_scope, operator),
+        ("POST", "/v1/dms/arm", h.dms_arm, operator),
+        ("POST", "/v1/dms/disarm", h.dms_disarm, operator),
+    ]
     app = web.Application(middlewares=[_errors], client_max_size=max_body_bytes)
+    access: dict[tuple[str, str], Optional[tuple[str, ...]]] = {}
+    for method, path, handler, roles in routes:
+        resource = app.router.add_resource(path)
+        resource.add_route(method, handler)
+        if method == "GET":
+            resource.add_route("HEAD", handler)
+        access[(method, resource.canonical)] = roles
+    app.middlewares.append(_access_middleware(known, access))
     app.on_response_prepare.append(_no_store)
-    r = app.router
-    r.add_get("/healthz", handlers.healthz)
-    r.add_get("/readyz", handlers.readyz)
-    r.add_get("/metrics", handlers.metrics)
-    r.add_get("/v1/status", handlers.status)
-    r.add_get("/v1/lock", handlers.lock)
-    r.add_post(CHECK_ORDER_PATH, handlers.check_order)
-    # any tail, so that a bad source name is a 400 that says why rather than a bare 404
-    r.add_post("/v1/heartbeat/{source:.*}", handlers.heartbeat)
-    r.add_post("/v1/reset", handlers.reset)
-    r.add_post("/v1/close", handlers.close)
-    r.add_get("/v1/close/{id:.+}", handlers.close_progress)
-    r.add_get("/v1/runbooks/{incident:.+}", handlers.runbook)
-    r.add_post("/v1/lock", handlers.lock_scope)
-    r.add_post("/v1/unlock", handlers.unlock_scope)
-    r.add_get("/v1/dms", handlers.dms_status)
-    r.add_post("/v1/dms/arm", handlers.dms_arm)
-    r.add_post("/v1/dms/disarm", handlers.dms_disarm)
     return app
 
 

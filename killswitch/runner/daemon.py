@@ -41,6 +41,7 @@ class RunOptions:
     max_ticks: Optional[int] = None
     runbooks: Optional[str] = None  # the runbook templates directory (default: runbooks/ found near the policies)
     external_url: Optional[str] = None  # how people reach the API: the base of the runbook links in pages
+    api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/identity.py)
 
 
 def compile_policies(paths: tuple[str, ...]) -> CompileResult:
@@ -95,6 +96,15 @@ class Daemon:
 
         from ..state import open_store
 
+        tokens = None
+        if self.opts.api_tokens and self.opts.api_port is not None:
+            from .identity import TokensError, load_tokens
+
+            try:  # before anything starts: a runner must not lead with an API nobody can use as meant
+                tokens = load_tokens(self.opts.api_tokens)
+            except TokensError as e:
+                self.err(f"ksctl run: {e}; nothing started")
+                return 2
         result, files = compile_policy_sources(self.opts.policies)
         spec = self._accounts()
         store = open_store(self.opts.state_url)
@@ -138,10 +148,25 @@ class Daemon:
         if self.opts.api_port is not None:
             from .api import make_app, start_api
 
+            from .identity import TokensError
+
             token = os.environ.get(self.opts.api_token_env)
-            if not token:
-                self.err(f"ksctl run: {self.opts.api_token_env} is not set: the API's mutating endpoints are disabled")
-            api, url = await start_api(make_app(runner, token=token or None), self.opts.api_host, self.opts.api_port)
+            try:
+                app = make_app(runner, token=token or None, tokens=tokens)
+            except (TokensError, ValueError) as e:
+                self.err(f"ksctl run: {e}; nothing started")
+                await runner.aclose()
+                for a in adapters.values():
+                    await a.close()
+                store.close()
+                return 2
+            who = [i.name for i in (tokens.identities if tokens else ())] + (["shared-token"] if token else [])
+            if not who:
+                self.err(f"ksctl run: neither {self.opts.api_token_env} nor --api-tokens is set: the API's mutating "
+                         "endpoints are disabled")
+            else:  # names only: a token is never printed
+                self.echo(f"ksctl run: API identities: {', '.join(who)}")
+            api, url = await start_api(app, self.opts.api_host, self.opts.api_port)
             self.echo(f"ksctl run: API at {url}")
         loop = asyncio.get_running_loop()
         for sig, ev in ((signal.SIGTERM, self.stop), (signal.SIGINT, self.stop), (signal.SIGHUP, self.reload)):

@@ -15,6 +15,13 @@ locks of the scope, account, its venue, strategy and symbol the request names):
   symbol's position (of the same leg in hedge mode) and no larger than it. No position, the
   same side, a larger amount or an ambiguous leg is denied.
 
+Before the lock, the order is placed (:func:`place`, when the runner passes what it knows): an
+unknown account, scope or symbol (``UNKNOWN_ACCOUNT``, ``UNKNOWN_SCOPE``, ``UNKNOWN_SYMBOL``, with
+close matches), markets not read yet (``MARKETS_UNKNOWN``), an amount above ``MAX_AMOUNT``
+(``AMOUNT_OUT_OF_BOUNDS``) or, for an order that is not reduce-only and can be valued (its
+``price``, else the symbol's last mark), a notional above ``MAX_EQUITY_MULTIPLE`` times the
+equity of the accounts it may go to (``ORDER_TOO_LARGE``) is denied.
+
 A request is validated strictly first: unknown fields, wrong types, a side other than buy or
 sell, an amount that is not a finite positive number → ``BAD_REQUEST: ...``. The gate never
 raises: an unexpected error denies (``INTERNAL: ...``). When it cannot tell, it says no.
@@ -25,13 +32,18 @@ Must not: read the clock, do I/O, or consult anything but its arguments.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence, Union
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from .lock import GLOBAL_SCOPE, LockBook, LockStatus
+from .scopes import Catalog, close_matches
 
 DAY_MS = 86_400_000
 MAX_TEXT = 256  # longest scope, account, strategy or symbol a request may name
+# An order is refused beyond these, whatever the lock says: no venue lists a market where 1e12
+# contracts is an order, and no venue lends more than 125 times an account's equity.
+MAX_AMOUNT = 1e12
+MAX_EQUITY_MULTIPLE = 125.0
 REQUEST_FIELDS = frozenset({"scope", "account", "strategy", "symbol", "side", "amount", "price",
                             "reduce_only", "position_side"})
 
@@ -314,20 +326,83 @@ def _after(req: OrderRequest, leg: _Leg) -> float:
     return leg.contracts + delta
 
 
+# --- placement: does the order name things the runner knows? -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What the gate needs to place an order before it reads the lock: the names the runner knows,
+    the unit price of each symbol it has seen (mark × contract size, from the last snapshots) and
+    each account's equity (None when unknown)."""
+
+    catalog: Catalog
+    unit_prices: Mapping[str, float] = field(default_factory=dict)
+    equity: Mapping[str, Optional[float]] = field(default_factory=dict)
+
+
+def place(req: OrderRequest, where: Placement) -> Optional[Decision]:
+    """A deny when the order cannot be placed (an unknown account, scope or symbol, an amount
+    beyond sane bounds), else None. Fails closed: a symbol list not read yet is a deny."""
+    cat = where.catalog
+    if req.account is not None:
+        bad = cat.resolve_account(req.account)
+        if bad is not None:
+            return _deny(bad.reason)
+    if req.scope is not None:
+        bad = cat.resolve_scope(req.scope)
+        if bad is not None:
+            return _deny(bad.reason)
+    accounts = [req.account] if req.account is not None else sorted(cat.accounts_of(req.scope or GLOBAL_SCOPE))
+    symbols = cat.symbols_for(accounts)
+    if symbols is None:
+        missing = [a for a in accounts if cat.symbols.get(a) is None]
+        return _deny(f"MARKETS_UNKNOWN: the markets of {', '.join(missing[:3])} have not been read yet; "
+                     f"cannot tell whether {req.symbol!r} trades there")
+    if req.symbol not in symbols:
+        return _deny(f"UNKNOWN_SYMBOL: {req.symbol!r} is not listed for {', '.join(accounts[:3])}"
+                     f"{_near(req.symbol, symbols)}")
+    if req.amount > MAX_AMOUNT:
+        return _deny(f"AMOUNT_OUT_OF_BOUNDS: amount {req.amount:g} > {MAX_AMOUNT:g}")
+    unit = req.price or where.unit_prices.get(req.symbol)
+    if req.reduce_only or unit is None:
+        return None
+    equity = [where.equity.get(a) for a in accounts]
+    if any(e is None for e in equity):
+        return None  # equity unknown this tick: the lock and the data-age policies speak for it
+    total = sum(e for e in equity if e is not None)
+    notional = req.amount * unit
+    if notional > MAX_EQUITY_MULTIPLE * max(total, 0.0):
+        return _deny(f"ORDER_TOO_LARGE: notional {notional:.2f} > {MAX_EQUITY_MULTIPLE:g} x equity {total:.2f} "
+                     f"of {', '.join(accounts[:3])}")
+    return None
+
+
+def _near(name: str, known: Iterable[str]) -> str:
+    near = close_matches(name, known)
+    return f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
+
+
 # --- the gate -----------------------------------------------------------------------------------------
 
 
 def check_order(book: LockBook, request: Any, positions: Optional[Sequence[Any]], now_ms: int,
-                resume: Union[None, Resumption, Sequence[Resumption]] = None) -> Decision:
+                resume: Union[None, Resumption, Sequence[Resumption]] = None,
+                placement: Optional[Placement] = None) -> Decision:
     """May this order be sent now? ``positions``: the open positions of the account the order
     goes to (``Position`` values; None when unknown, which only ACTIVE without a resumption
     tolerates). ``resume``: the resumptions in force; those whose scope the order names hold
-    it, and the order must pass every one of them. Never raises."""
+    it, and the order must pass every one of them. ``placement``: what the runner knows; the
+    order must name a known account, scope and symbol and a sane amount first (:func:`place`).
+    Never raises."""
     try:
         try:
             req = _parse(request)
         except _Bad as e:
             return _deny(f"BAD_REQUEST: {e}")
+        if placement is not None:
+            misplaced = place(req, placement)
+            if misplaced is not None:
+                return misplaced
         lock = book.effective(req.scope_keys, now_ms)
         if lock.mode == "halted":
             return _deny(_halted(lock))
@@ -414,5 +489,5 @@ def _resuming(req: OrderRequest, positions: Optional[Sequence[Any]], resume: Res
     return Decision(True, f"RESUMING: within limits{tag}")
 
 
-__all__ = ["Decision", "OrderRequest", "ResumePlan", "ResumeLimits", "Resumption", "REQUEST_FIELDS",
-           "check_order", "parse_request", "resume_limits"]
+__all__ = ["Decision", "MAX_AMOUNT", "MAX_EQUITY_MULTIPLE", "OrderRequest", "Placement", "ResumePlan",
+           "ResumeLimits", "Resumption", "REQUEST_FIELDS", "check_order", "parse_request", "place", "resume_limits"]

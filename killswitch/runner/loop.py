@@ -40,7 +40,7 @@ import copy
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -53,10 +53,11 @@ from ..snapshot import FetchStatus, Snapshot
 from ..state.store import FencedError, PnlSampleRow
 from .dms import DeadMansSwitch
 from .executor import ExecutionReport, Executor
-from .gate import Decision, ResumePlan, Resumption, check_order
+from .gate import Decision, Placement, ResumePlan, Resumption, check_order
 from .lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, apply_evaluation, iso_ms, write_lock_file
 from .sinks import (CLOSE_RETRIES_EXHAUSTED, DEPOSED, DMS_FIRED, MANUAL_CLOSE, ORDER_FAILED, RESET,
                     SNAPSHOT_FAILED, STAGE_TRANSITION, Event, Sink)
+from .scopes import Catalog, close_matches
 from .view import ChangeResult, CloseResult, ResetResult, ResumeStatus, RunnerStatus, ScopeStatus
 
 STATE_DOC_VERSION = 1
@@ -127,6 +128,8 @@ class Runner:
                                  confirm_gap_ms=confirm_gap_ms, still_leader=self._fence_holds)
 
         self.policy_error: Optional[str] = None  # the last failed reload (the last good graph runs on)
+        self._catalog_cache: Optional[tuple] = None  # (snapshots, state, dms, graph, Catalog)
+        self._placement_cache: Optional[tuple] = None  # (snapshots, unit prices, equity)
         self._followed: Optional[dict] = None  # as a standby: the leader's saved document last followed
         self.snapshots: dict[str, Snapshot] = {}  # account key → its last snapshot
         self._manual_closes: list[tuple[str, str, int]] = []  # (scope, reason, requested at), for the next tick
@@ -326,6 +329,7 @@ class Runner:
         now = report.now_ms
         if not self._lease(now):
             self._follow()
+            await self.learn_symbols()  # a standby answers the pre-trade gate too
             return
         report.leader, report.fence = True, self.fence
         self._take_stored_heartbeats(now)
@@ -704,7 +708,79 @@ class Runner:
         snap = self.snapshots.get(account) if isinstance(account, str) else None
         positions = list(snap.positions) if snap is not None and snap.fetch.ok else None
         now = self.clock()
-        return check_order(self.lock_book, request, positions, now, resume=[r for _, r in self._resumptions(now)])
+        return check_order(self.lock_book, request, positions, now, resume=[r for _, r in self._resumptions(now)],
+                           placement=self.placement(now))
+
+    # --- what the runner knows by name -------------------------------------------------------------------
+
+    def catalog(self, now: Optional[int] = None) -> Catalog:
+        """The names a human or a bot may use here (see :mod:`.scopes`); built from the adapters,
+        the graph, the state, the dead man's switch and the last snapshots, and cached until one
+        of them changes."""
+        now = self.clock() if now is None else now
+        snaps, state, dms, graph = self.snapshots, self.state, self.dms, self.graph
+        cached = self._catalog_cache
+        if cached is None or cached[0] is not snaps or cached[1] is not state or cached[2] is not dms \
+                or cached[3] is not graph:
+            strategies = set(dms.sources) | set(state.heartbeats)
+            for adapter in self.adapters.values():
+                strategies |= adapter.strategy_names()
+            for node in graph.policies:
+                strategies |= set(node.scope.get("strategies") or ())
+                strategies |= {sig.params["source"] for sig in node.signals
+                               if sig.kind == "heartbeat_age" and isinstance(sig.params.get("source"), str)}
+            for snap in snaps.values():
+                if snap.fetch.ok:
+                    strategies |= {p.strategy for p in snap.positions if p.strategy}
+                    strategies |= {o.strategy for o in snap.orders if o.strategy}
+            policy_scopes: dict[str, set[str]] = {node.name: set() for node in graph.policies}
+            for key in state.scopes:
+                policy, _, scope = key.partition("|")
+                if policy in policy_scopes:
+                    policy_scopes[policy].add(scope)
+                    if next(n for n in graph.policies if n.name == policy).scope.get("level") == "strategy":
+                        strategies.add(scope)
+            cat = Catalog(accounts=frozenset(self.adapters), strategies=frozenset(strategies),
+                          symbols={k: self._symbols_of(k, a) for k, a in self.adapters.items()},
+                          policy_scopes={p: frozenset(v) for p, v in policy_scopes.items()})
+            cached = self._catalog_cache = (snaps, state, dms, graph, cat)
+        held = frozenset(h.scope for h in self.lock_book.in_force(now))
+        return replace(cached[4], held=held)
+
+    def _symbols_of(self, key: str, adapter: ExchangeAdapter) -> Optional[frozenset[str]]:
+        listed = adapter.symbols()
+        snap = self.snapshots.get(key)
+        seen: Optional[frozenset[str]] = None
+        if snap is not None and snap.fetch.ok:
+            seen = frozenset(snap.markets) | {p.symbol for p in snap.positions} | {o.symbol for o in snap.orders}
+        if listed is None:
+            return seen
+        return listed | seen if seen else listed
+
+    def placement(self, now: Optional[int] = None) -> Placement:
+        """What the pre-trade gate places an order with: the catalog, the last mark of every symbol
+        held, and each account's equity from its last good snapshot."""
+        now = self.clock() if now is None else now
+        snaps = self.snapshots
+        cached = self._placement_cache
+        if cached is None or cached[0] is not snaps:
+            units: dict[str, float] = {}
+            for snap in snaps.values():
+                if snap.fetch.ok:
+                    for p in snap.positions:
+                        if p.symbol not in units and p.mark_price > 0:
+                            units[p.symbol] = p.mark_price * p.contract_size
+            equity = {k: (s.equity if s.fetch.ok else None) for k, s in snaps.items()}
+            cached = self._placement_cache = (snaps, units, equity)
+        return Placement(self.catalog(now), cached[1], cached[2])
+
+    async def learn_symbols(self) -> None:
+        """Read the markets of every account whose symbols are not known yet (a standby takes no
+        snapshots; the pre-trade gate needs them). A failure is retried at the next call."""
+        missing = [a for a in self.adapters.values() if a.symbols() is None]
+        if missing:
+            await asyncio.gather(*(a.load_symbols() for a in missing), return_exceptions=True)
+            self._catalog_cache = None
 
     def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
         from ..engine.stages import approve_reset
@@ -714,8 +790,9 @@ class Runner:
                                       "the leader")
         node = next((p for p in self.graph.policies if p.name == policy), None)
         key = f"{policy}|{scope}"
-        if node is None or key not in self.state.scopes:
-            return ResetResult(False, f"UNKNOWN_SCOPE: {policy} {scope}")
+        unknown = self.catalog().resolve_policy_scope(policy, scope)
+        if node is None or key not in self.state.scopes or unknown is not None:
+            return ResetResult(False, unknown.reason if unknown is not None else f"UNKNOWN_SCOPE: {policy} {scope}")
         now = self.clock()
         ss = self.state.scopes[key]
         level = ss.stage.level
@@ -750,13 +827,16 @@ class Runner:
     def _deposed(self) -> str:
         return f"DEPOSED: another runner holds the lease (fence {self.fence} is stale); nothing changed here"
 
-    def close(self, scope: str, reason: str, dry_run: bool) -> CloseResult:
+    def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None) -> CloseResult:
         """A manual emergency close: close_all over ``scope`` through the planner and the journal,
-        at the next tick (``dry_run``: only say how many orders it would send now)."""
+        at the next tick (``dry_run``: only say how many orders it would send now). ``actor``: the
+        authenticated caller, audited."""
         snaps = list(self.snapshots.values())
         plans = self._close_plans(scope, snaps, self.clock(), "preview")
         if not plans:
-            return CloseResult(False, f"UNKNOWN_SCOPE: no policy instance named {scope}")
+            known = set().union(*self.catalog().policy_scopes.values()) if self.graph.policies else set()
+            return CloseResult(False, f"UNKNOWN_SCOPE: no policy instance named {scope!r} in the last snapshots"
+                                      f"{_did_you_mean(scope, known)}")
         orders = sum(len(p.orders) for p in plans)
         if dry_run:
             return CloseResult(True, f"DRY_RUN: {orders} order(s) would be sent", orders)
@@ -766,7 +846,8 @@ class Runner:
         at = self.clock()
         close_id = f"manual/{scope}/m{at}"
         try:
-            self._audit("manual_close_requested", at, {"scope": scope, "reason": reason, "id": close_id})
+            self._audit("manual_close_requested", at, {"scope": scope, "reason": reason, "id": close_id,
+                                                       **_by(actor)})
         except FencedError:
             self.leader = False
             return CloseResult(False, self._deposed())
@@ -845,12 +926,17 @@ class Runner:
             self.leader = False
         return ChangeResult(False, why)
 
-    def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None) -> ChangeResult:
+    def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
+                   actor: Optional[str] = None) -> ChangeResult:
         """An operator's lock on ``scope``: it replaces the operator's earlier lock of that scope
-        and holds until ``unlock_scope`` or its ttl."""
-        payload = {"scope": scope, "mode": mode, "ttl_s": ttl_s, "reason": reason}
+        and holds until ``unlock_scope`` or its ttl. A scope the runner does not know is refused
+        (``UNKNOWN_SCOPE`` with close matches): a lock on a typo would stop nothing."""
+        payload = {"scope": scope, "mode": mode, "ttl_s": ttl_s, "reason": reason, **_by(actor)}
         if mode not in ("halted", "reducing"):
             return ChangeResult(False, f'BAD_REQUEST: mode is "halted" or "reducing", not {mode!r}')
+        unknown = self.catalog().resolve_scope(scope)
+        if unknown is not None:
+            return self._refused("manual_lock", payload, unknown.reason)
         ttl_ms = None
         if ttl_s is not None:
             ttl_ms = int(round(ttl_s * 1000))
@@ -866,11 +952,14 @@ class Runner:
             return ChangeResult(False, refused)
         return ChangeResult(True, f"LOCKED: scope={scope} mode={mode} {until}")
 
-    def unlock_scope(self, scope: str, reason: str) -> ChangeResult:
+    def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
         """Lift the operator's and the dead man's switch's locks on exactly ``scope``. Refused,
-        lifting nothing, while a policy's stage also holds it."""
+        lifting nothing, while a policy's stage also holds it, or when the scope is unknown."""
         now = self.clock()
-        payload = {"scope": scope, "reason": reason}
+        payload = {"scope": scope, "reason": reason, **_by(actor)}
+        unknown = self.catalog(now).resolve_scope(scope)
+        if unknown is not None:
+            return self._refused("manual_unlock", payload, unknown.reason)
         held = [h for h in self.lock_book.in_force(now) if h.scope == scope]
         stages = [h for h in held if h.policy not in NOT_A_POLICY]
         latched = next((h for h in stages if h.manual), None)
@@ -897,7 +986,7 @@ class Runner:
             return ChangeResult(False, refused)
         return ChangeResult(True, f"UNLOCKED: {scope} ({' and '.join(lifted)} lock lifted)")
 
-    def dms_arm(self, source: str, timeout_s: float) -> ChangeResult:
+    def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult:
         """Watch ``source``: it must beat within ``timeout_s``. Arming lifts the halt an earlier
         firing of that source left (someone looked)."""
         now = self.clock()
@@ -906,20 +995,21 @@ class Runner:
         except ValueError as e:
             return ChangeResult(False, f"BAD_REQUEST: {e}")
         locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH for h in self.lock_book.in_force(now))
-        refused = self._change("dms_armed", {"source": source, "timeout_s": timeout_s, "lock_released": locked},
+        refused = self._change("dms_armed", {"source": source, "timeout_s": timeout_s, "lock_released": locked,
+                                             **_by(actor)},
                                book=self.lock_book.release(source, policy=DEAD_MANS_SWITCH), dms=dms)
         if refused:
             return ChangeResult(False, refused)
         return ChangeResult(True, f"DMS_ARMED: source={source} timeout={timeout_s:g}s"
                                   + ("; the halt of its last firing was lifted" if locked else ""))
 
-    def dms_disarm(self, source: str) -> ChangeResult:
+    def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult:
         """Stop watching ``source``. A halt its firing left stays (ksctl unlock, or arm it again)."""
         st = self.dms.sources.get(source)
         if st is None or not st.armed:
             return ChangeResult(False, f"NOT_ARMED: source {source} is not armed")
         locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH for h in self.lock_book.in_force(self.clock()))
-        refused = self._change("dms_disarmed", {"source": source}, dms=self.dms.disarm(source))
+        refused = self._change("dms_disarmed", {"source": source, **_by(actor)}, dms=self.dms.disarm(source))
         if refused:
             return ChangeResult(False, refused)
         return ChangeResult(True, f"DMS_DISARMED: source={source}"
@@ -1018,6 +1108,16 @@ def _code(e: BaseException) -> str:
     if isinstance(e, AdapterError):
         return e.reason.value
     return "TIMEOUT" if isinstance(e, asyncio.TimeoutError) else type(e).__name__
+
+
+def _by(actor: Optional[str]) -> dict:
+    """The audited author of an operator's change (the authenticated identity), when known."""
+    return {"by": actor} if actor else {}
+
+
+def _did_you_mean(name: str, known) -> str:
+    near = close_matches(name, known)
+    return f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
 
 
 def _esc(v: str) -> str:

@@ -14,11 +14,16 @@ from click.testing import CliRunner
 from killswitch.cli.main import cli
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
+from killswitch.runner.identity import parse_tokens, token_digest
 from killswitch.runner.api import make_app, start_api, stop_api
 
 from .test_runner import POLICY, TICK_MS, setup
 
 TOKEN = "ops-test-token"
+ALICE, BOB = "ops-test-token-alice", "ops-test-token-bob"
+PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
+    {"identity": "alice", "roles": ["approver"], "sha256": token_digest(ALICE)},
+    {"identity": "bob", "roles": ["approver"], "sha256": token_digest(BOB)}]})
 
 
 def test_operator_commands_against_a_halted_runner(tmp_path):
@@ -34,7 +39,7 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         for _ in range(60):
             clock.advance(TICK_MS)
             await runner.tick()
-        holder["site"], holder["url"] = await start_api(make_app(runner, token=TOKEN))
+        holder["site"], holder["url"] = await start_api(make_app(runner, token=TOKEN, tokens=PEOPLE))
         ready.set()
 
     thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
@@ -52,10 +57,13 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
                 "--reason", "reviewed"]
         r = CliRunner(env={"KS_API_TOKEN": ""}).invoke(cli, args + ["--approver", "alice"])
         assert r.exit_code == 2 and "KS_API_TOKEN is not set" in r.output
-        r = cmd.invoke(cli, args + ["--approver", "alice"])
+        alice, bob = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": BOB})
+        r = alice.invoke(cli, args + ["--approver", "alice"])
         assert r.exit_code == 0 and r.output.startswith("APPROVAL_RECORDED: 1/2")
-        r = cmd.invoke(cli, args + ["--approver", "bob"])
-        assert r.exit_code == 0 and r.output.startswith("MANUAL_RESET")
+        r = alice.invoke(cli, args + ["--approver", "bob"])  # alice cannot approve as bob
+        assert r.exit_code == 1 and "APPROVER_NOT_CALLER" in r.output
+        r = bob.invoke(cli, args)
+        assert r.exit_code == 0 and r.output.startswith("MANUAL_RESET: stage=3 approvers=alice,bob")
         r = cmd.invoke(cli, ["close", "--api", url, "--scope", "simulated/sim-main", "--reason", "drill", "--dry-run"])
         assert r.exit_code == 0 and r.output.startswith("DRY_RUN")
         assert cmd.invoke(cli, ["heartbeat", "--api", url, "bot-1"]).exit_code == 0
@@ -132,6 +140,11 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
     with Served(tmp_path) as srv:
         url = srv.url
         lock = ["lock", "--api", url, "--scope", "strategy-b", "--reason", "bad fills"]
+        r = cmd.invoke(cli, lock)
+        assert r.exit_code == 1 and r.output.startswith("UNKNOWN_SCOPE: 'strategy-b'"), r.output  # never seen
+        r = cmd.invoke(cli, ["lock", "--api", url, "--scope", "simulated/SIM-MAIN", "--reason", "typo"])
+        assert r.exit_code == 1 and "did you mean 'simulated/sim-main'" in r.output, r.output
+        assert cmd.invoke(cli, ["heartbeat", "--api", url, "strategy-b"]).exit_code == 0  # now it is known
         r = cmd.invoke(cli, lock + ["--ttl", "1h", "--mode", "reducing"])
         assert r.exit_code == 0 and r.output.startswith("LOCKED: scope=strategy-b mode=reducing until "), r.output
         doc = json.loads((tmp_path / "lock.json").read_text())

@@ -9,11 +9,16 @@ import aiohttp
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
+from killswitch.runner.identity import parse_tokens, token_digest
 from killswitch.runner.api import make_app, start_api, stop_api
 
 from .test_runner import POLICY, TICK_MS, setup
 
 TOKEN = "t0ken-for-tests-only"
+ALICE, BOB = "alice-t0ken-for-tests-only", "bob-t0ken-for-tests-only"
+PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
+    {"identity": "alice", "roles": ["operator", "approver"], "sha256": token_digest(ALICE)},
+    {"identity": "bob", "roles": ["approver"], "sha256": token_digest(BOB)}]})
 
 
 def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
@@ -27,9 +32,11 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
         for _ in range(60):
             clock.advance(TICK_MS)
             await runner.tick()
-        app = make_app(runner, token=TOKEN)
+        app = make_app(runner, token=TOKEN, tokens=PEOPLE)
         site, url = await start_api(app)
         auth = {"Authorization": f"Bearer {TOKEN}"}
+        as_alice = {"Authorization": f"Bearer {ALICE}"}
+        as_bob = {"Authorization": f"Bearer {BOB}"}
         order = {"account": "simulated/sim-main", "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 1}
         try:
             async with aiohttp.ClientSession() as http:
@@ -48,15 +55,19 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
                 assert (await get("/v1/lock"))[1]["mode"] == "halted"
                 st, d = await post("/v1/check-order", order, headers={})
                 assert st == 200 and d["allow"] is False and d["reason"].startswith("HALTED")
-                reset = {"policy": "crash-ladder", "scope": "simulated/sim-main", "approver": "alice",
-                         "reason": "post-incident review done"}
+                reset = {"policy": "crash-ladder", "scope": "simulated/sim-main", "reason": "post-incident review done"}
                 assert (await post("/v1/reset", reset, headers={}))[0] == 401
-                st, r1 = await post("/v1/reset", reset)
+                st, r1 = await post("/v1/reset", reset, headers=as_alice)
                 assert st == 200 and r1["done"] is False and r1["reason"].startswith("APPROVAL_RECORDED: 1/2")
-                st, r2 = await post("/v1/reset", reset)
+                # alice again, under another name in the body: the approver is the caller, not the body
+                st, r2 = await post("/v1/reset", {**reset, "approver": "bob"}, headers=as_alice)
+                assert st == 403 and r2["error"] == "APPROVER_NOT_CALLER"
+                st, r2 = await post("/v1/reset", {**reset, "approver": "Alice"}, headers=as_alice)
                 assert r2["done"] is False and r2["reason"].startswith("DUPLICATE_APPROVER")
-                st, r3 = await post("/v1/reset", {**reset, "approver": "bob"})
-                assert r3["done"] is True and r3["reason"].startswith("MANUAL_RESET")
+                st, r2 = await post("/v1/lock", {"scope": "global", "reason": "not hers"}, headers=as_bob)
+                assert st == 403 and r2["error"] == "ROLE_REQUIRED"
+                st, r3 = await post("/v1/reset", reset, headers=as_bob)
+                assert r3["done"] is True and r3["reason"] == "MANUAL_RESET: stage=3 approvers=alice,bob"
                 assert (await get("/v1/lock"))[1]["locked"] is False
                 st, d = await post("/v1/check-order", order, headers={})
                 assert d["allow"] is True
@@ -109,6 +120,10 @@ def test_unlock_lock_dead_mans_switch_and_resumption_through_the_api(tmp_path):
                                                                "by stage 3 of policy crash-ladder")
                 assert (await get("/v1/lock?scope=" + account))[1]["mode"] == "halted"
 
+                st, body = await post("/v1/lock", {"scope": "strategy-b", "reason": "bad fills"})
+                assert st == 404 and body["reason"].startswith("UNKNOWN_SCOPE: 'strategy-b'")  # never seen yet
+                async with http.post(url + "/v1/heartbeat/strategy-b", headers=auth) as r:
+                    assert r.status == 204  # a bot that beats is a strategy the runner knows
                 st, body = await post("/v1/lock", {"scope": "strategy-b", "reason": "bad fills", "mode": "reducing",
                                                    "ttl_s": 3600})
                 assert st == 200 and body["reason"].startswith("LOCKED: scope=strategy-b mode=reducing until ")
@@ -136,7 +151,7 @@ def test_unlock_lock_dead_mans_switch_and_resumption_through_the_api(tmp_path):
                 st, body = await post("/v1/dms/disarm", {"source": "bot-a"})
                 assert st == 409 and body["reason"].startswith("NOT_ARMED")
 
-                reset = {"policy": "crash-ladder", "scope": account, "approver": "alice", "reason": "reviewed"}
+                reset = {"policy": "crash-ladder", "scope": account, "reason": "reviewed"}
                 assert (await post("/v1/reset", reset))[1]["done"] is True
                 st, lock = await get("/v1/lock?scope=" + account)
                 assert lock["locked"] is False

@@ -48,6 +48,7 @@ class FakeView:
         self.reset_answer = ResetResult(True, "MANUAL_RESET: ok")
         self.close_answer = CloseResult(True, "CLOSE_QUEUED", orders=3, id="manual/binance/main/m1")
         self.change_answer = ChangeResult(True, "DONE: test")
+        self.actors: list[Optional[str]] = []  # who the API said made each change
 
     def _record(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
@@ -83,32 +84,38 @@ class FakeView:
         self._record("reset", policy, scope, approver, reason)
         return self.reset_answer
 
-    def close(self, scope: str, reason: str, dry_run: bool) -> CloseResult:
+    def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None) -> CloseResult:
         self._record("close", scope, reason, dry_run)
+        self.actors.append(actor)
         return self.close_answer
 
     def close_progress(self, close_id: str) -> Optional[dict]:
         self._record("close_progress", close_id)
         return {"id": close_id, "state": "settled"} if close_id.startswith("manual/") else None
 
-    def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float]) -> ChangeResult:
+    def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float], *,
+                   actor: Optional[str] = None) -> ChangeResult:
         self._record("lock_scope", scope, mode, reason, ttl_s)
+        self.actors.append(actor)
         return self.change_answer
 
-    def unlock_scope(self, scope: str, reason: str) -> ChangeResult:
+    def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
         self._record("unlock_scope", scope, reason)
+        self.actors.append(actor)
         return self.change_answer
 
     def dms_status(self) -> dict:
         self._record("dms_status")
         return {"format_version": 1, "sources": {"bot-a": {"armed": True, "fires_in_s": 12.5}}, "native": {}}
 
-    def dms_arm(self, source: str, timeout_s: float) -> ChangeResult:
+    def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult:
         self._record("dms_arm", source, timeout_s)
+        self.actors.append(actor)
         return self.change_answer
 
-    def dms_disarm(self, source: str) -> ChangeResult:
+    def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult:
         self._record("dms_disarm", source)
+        self.actors.append(actor)
         return self.change_answer
 
     def metrics_text(self) -> str:
@@ -167,7 +174,7 @@ async def serve(view: Optional[FakeView] = None, *, token: Any = TOKEN, **kw):
 
 
 ORDER = {"account": "binance/main", "symbol": "BTCUSDT", "side": "sell", "amount": 0.5}
-RESET = {"policy": "p1", "scope": "binance/main", "approver": "alice", "reason": "flat, reviewed"}
+RESET = {"policy": "p1", "scope": "binance/main", "reason": "flat, reviewed"}
 CLOSE = {"scope": "binance/main", "reason": "drawdown", "dry_run": True}
 LOCK = {"scope": "binance/main", "reason": "exchange incident", "mode": "reducing", "ttl_s": 21600}
 UNLOCK = {"scope": "binance/main", "reason": "incident over"}
@@ -283,8 +290,9 @@ def test_reset_passes_the_fields_and_returns_the_result():
             c.view.reset_answer = ResetResult(False, "APPROVAL_RECORDED: 1/2")
             status, body, _ = await c.post("/v1/reset", {**RESET, "reason": "r" * 500})
             assert (status, body) == (200, {"done": False, "reason": "APPROVAL_RECORDED: 1/2"})
-            assert c.view.calls == [("reset", ("p1", "binance/main", "alice", "flat, reviewed")),
-                                    ("reset", ("p1", "binance/main", "alice", "r" * 500))]
+            # the approver is the caller: the shared token is one identity
+            assert c.view.calls == [("reset", ("p1", "binance/main", "shared-token", "flat, reviewed")),
+                                    ("reset", ("p1", "binance/main", "shared-token", "r" * 500))]
     run(main())
 
 
@@ -570,10 +578,10 @@ def test_check_order_fields_are_validated_by_the_gate_rules():
 
 def test_reset_and_close_fields_are_validated():
     resets = [({**RESET, "extra": 1}, "unknown field"),
-              ({k: v for k, v in RESET.items() if k != "approver"}, "missing field"),
+              ({k: v for k, v in RESET.items() if k != "reason"}, "missing field"),
               ({**RESET, "policy": ""}, '"policy"'), ({**RESET, "scope": "   "}, '"scope"'),
               ({**RESET, "approver": 7}, '"approver"'), ({**RESET, "reason": None}, '"reason"'),
-              ({**RESET, "reason": "r" * 501}, "longer than 500"), ({**RESET, "approver": "a\nb"}, "control"),
+              ({**RESET, "reason": "r" * 501}, "longer than 500"), ({**RESET, "scope": "a\nb"}, "one line"),
               ({**RESET, "scope": "s" * 257}, "longer than 256")]
     closes = [({**CLOSE, "dry_run": "true"}, '"dry_run"'), ({**CLOSE, "dry_run": 0}, '"dry_run"'),
               ({k: v for k, v in CLOSE.items() if k != "dry_run"}, "missing field"),
@@ -809,7 +817,6 @@ def test_a_heartbeat_a_standby_cannot_store_and_a_reset_it_refuses_are_503_so_cl
             status, body, resp = await c.post("/v1/heartbeat/bot-1")
             assert status == 503 and resp.headers["Retry-After"] == "1"
             assert body["error"] == "STATE_UNREACHABLE" and "s3cret" not in json.dumps(body)
-            status, body, _ = await c.post("/v1/reset", {"policy": "p", "scope": "s", "approver": "a",
-                                                         "reason": "checked"})
+            status, body, _ = await c.post("/v1/reset", {"policy": "p", "scope": "s", "reason": "checked"})
             assert status == 503 and body["done"] is False
     run(main())

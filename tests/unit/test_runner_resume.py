@@ -7,6 +7,7 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
+from killswitch.runner.gate import check_order
 
 from .test_runner_operator import ACCOUNT, GUARD, TICK_MS, compiled, make, start, ticks
 
@@ -115,8 +116,14 @@ def test_after_a_reset_the_gate_holds_reduced_limits_that_step_up_daily_until_no
     d = w.runner.check_order(order(amount=5))  # +300k → 1.04M
     assert not d.allow and d.reason.startswith("RESUMING: gross exposure would be 1040000.00 > limit 1000000.00")
     assert w.runner.check_order(order(side="sell", amount=5)).allow  # closing always passes
-    other = w.runner.check_order({**order(amount=5), "account": "simulated/other"})
+    # another account of the venue is not held by this scope's resumption (the pure gate; the runner
+    # itself denies an account it does not have: UNKNOWN_ACCOUNT)
+    now = w.clock()
+    other = check_order(w.runner.lock_book, {**order(amount=5), "account": "simulated/other"}, [], now,
+                        resume=[r for _, r in w.runner._resumptions(now)])
     assert other.reason == "ACTIVE", "another account of the venue is not held by this scope's resumption"
+    assert w.runner.check_order({**order(amount=5), "account": "simulated/other"}).reason.startswith(
+        "UNKNOWN_ACCOUNT")
 
     w.clock.set(reset_ms + DAY - 1)
     assert not w.runner.check_order(order(amount=5)).allow, "no step up before the schedule says so"

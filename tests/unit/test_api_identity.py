@@ -1,0 +1,232 @@
+"""Identities, roles and input hygiene at the runner's API.
+
+Each caller is the identity its token maps to; the approver of a reset is that identity, never a
+name in the body; a role a caller lacks is a 403; every string of every body is refused (400,
+before the view is called) when it holds a lone surrogate, a control character or a
+bidirectional override; every endpoint not listed as public needs a token.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from killswitch.runner.api import make_app
+from killswitch.runner.identity import (SHARED_IDENTITY, Tokens, TokensError, load_tokens, normalise_identity,
+                                        parse_tokens, token_digest)
+from killswitch.runner.view import ChangeResult, ResetResult
+
+from .test_runner_api import ARM, CLOSE, DISARM, LOCK, MUTATIONS, ORDER, RESET, TOKEN, UNLOCK, FakeView, run, serve
+
+ALICE, BOB, CAROL, VIC = "tok-alice-0123456789", "tok-bob-0123456789", "tok-carol-0123456789", "tok-vic-0123456789"
+
+
+def doc(*entries):
+    return {"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": list(entries)}
+
+
+def entry(identity, roles, token):
+    return {"identity": identity, "roles": roles, "sha256": token_digest(token)}
+
+
+PEOPLE = parse_tokens(doc(entry("alice", ["operator", "approver"], ALICE), entry("Bob", ["approver"], BOB),
+                          entry("carol", ["bot"], CAROL), entry("vic", ["viewer"], VIC)))
+
+
+def bearer(token):
+    return f"Bearer {token}"
+
+
+# --- the tokens document ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad, words", [
+    (doc(entry("alice", ["operator"], ALICE), entry("ALICE", ["approver"], BOB)), "already tokens[0]"),
+    (doc(entry("alice", ["operator"], ALICE), entry("bob", ["approver"], ALICE)), "the same token as tokens[0]"),
+    (doc(entry("alice", ["admin"], ALICE)), "unknown role(s) 'admin'"),
+    (doc(entry("alice", [], ALICE)), "roles must be a non-empty list"),
+    (doc(entry("\u0430lice", ["operator"], ALICE)), "ASCII"),  # a Cyrillic a
+    (doc(entry("", ["operator"], ALICE)), "must be 1 to 64"),
+    (doc({"identity": "alice", "roles": ["operator"], "sha256": "abc"}), "64 hex digits"),
+    (doc({"identity": "alice", "roles": ["operator"], "sha256": token_digest(ALICE), "token": ALICE}),
+     "unknown key(s) token"),
+    ({"apiVersion": "killswitch/v1", "kind": "Policy", "tokens": []}, "kind ApiTokens"),
+    ([], "expected a mapping"),
+])
+def test_a_bad_tokens_document_is_refused_with_where_and_why(bad, words):
+    with pytest.raises(TokensError) as e:
+        parse_tokens(bad)
+    assert words in str(e.value)
+    assert ALICE not in str(e.value) and BOB not in str(e.value)
+
+
+def test_a_tokens_file_loads_and_names_are_normalised(tmp_path: Path):
+    p = tmp_path / "tokens.yaml"
+    p.write_text("apiVersion: killswitch/v1\nkind: ApiTokens\ntokens:\n"
+                 f"  - {{identity: \uff21lice, roles: [approver], sha256: {token_digest(ALICE)}}}\n")
+    tokens = load_tokens(p)
+    assert [i.name for i in tokens.identities] == ["alice"]
+    assert tokens.identify(ALICE.encode()).name == "alice" and tokens.identify(b"nope") is None
+    assert ALICE not in repr(tokens)
+    p.write_text("tokens: [unclosed")
+    with pytest.raises(TokensError, match="not valid YAML or JSON"):
+        load_tokens(p)
+    with pytest.raises(TokensError, match="cannot read"):
+        load_tokens(tmp_path / "missing.yaml")
+
+
+def test_the_shared_token_is_one_identity_and_cannot_also_be_a_persons():
+    t = PEOPLE.with_shared(TOKEN)
+    assert t.identify(TOKEN.encode()).name == SHARED_IDENTITY
+    with pytest.raises(TokensError, match="also listed"):
+        PEOPLE.with_shared(ALICE)
+    assert normalise_identity(" Ａlice ") == "alice"
+
+
+# --- who may do what --------------------------------------------------------------------------------------
+
+def test_the_approver_of_a_reset_is_the_caller_not_the_body():
+    async def main():
+        async with serve(token=None, tokens=PEOPLE) as c:
+            assert (await c.post("/v1/reset", RESET, auth=bearer(ALICE)))[0] == 200
+            assert (await c.post("/v1/reset", {**RESET, "approver": "ALICE"}, auth=bearer(ALICE)))[0] == 200
+            status, body, _ = await c.post("/v1/reset", {**RESET, "approver": "bob"}, auth=bearer(ALICE))
+            assert status == 403 and body["error"] == "APPROVER_NOT_CALLER" and "alice" in body["reason"]
+            assert (await c.post("/v1/reset", RESET, auth=bearer(BOB)))[0] == 200
+            assert [args[2] for name, args in c.view.calls] == ["alice", "alice", "bob"]  # normalised, as typed
+    run(main())
+
+
+@pytest.mark.parametrize("token, allowed", [
+    (ALICE, {"/v1/heartbeat/bot", "/v1/reset", "/v1/close", "/v1/lock", "/v1/unlock", "/v1/dms/arm",
+             "/v1/dms/disarm"}),
+    (BOB, {"/v1/reset"}),
+    (CAROL, {"/v1/heartbeat/bot"}),
+    (VIC, set()),
+], ids=["operator+approver", "approver", "bot", "viewer"])
+def test_each_role_reaches_only_its_endpoints(token, allowed):
+    async def main():
+        async with serve(token=None, tokens=PEOPLE) as c:
+            for path, body in MUTATIONS:
+                status, answer, _ = await c.post(path, body, auth=bearer(token))
+                if path in allowed:
+                    assert status in (200, 202, 204), (path, status, answer)
+                else:
+                    assert status == 403 and answer["error"] == "ROLE_REQUIRED", (path, status, answer)
+    run(main())
+
+
+def test_the_caller_is_handed_to_the_view_for_the_audit():
+    async def main():
+        async with serve(token=None, tokens=PEOPLE) as c:
+            for path, body in MUTATIONS[2:]:
+                await c.post(path, body, auth=bearer(ALICE))
+            assert c.view.actors == ["alice"] * 5
+    run(main())
+
+
+def test_without_tokens_every_mutation_is_refused_and_reads_stay_open():
+    async def main():
+        async with serve(token=None) as c:
+            for path, body in MUTATIONS:
+                status, answer, _ = await c.post(path, body, auth=bearer(ALICE))
+                assert status == 403 and answer["error"] == "MUTATIONS_DISABLED", path
+            for path in ("/healthz", "/readyz", "/metrics", "/v1/status", "/v1/lock", "/v1/dms"):
+                assert (await c.get(path))[0] == 200, path
+            assert (await c.post("/v1/check-order", ORDER, auth=None))[0] == 200
+    run(main())
+
+
+def test_a_route_missing_from_the_access_table_is_refused():
+    app = make_app(FakeView(), token=TOKEN)
+
+    async def sneaky(request):  # added after the table was made: nobody listed it
+        raise AssertionError("an unlisted handler ran")
+
+    app.router.add_post("/v1/sneaky", sneaky)
+
+    async def main():
+        from aiohttp import ClientSession
+
+        from killswitch.runner.api import start_api, stop_api
+
+        runner, base = await start_api(app)
+        try:
+            async with ClientSession() as s:
+                async with s.post(base + "/v1/sneaky", headers={"Authorization": bearer(TOKEN)}) as r:
+                    assert r.status == 403 and (await r.json())["error"] == "FORBIDDEN"
+        finally:
+            await stop_api(runner)
+    run(main())
+
+
+# --- input hygiene ------------------------------------------------------------------------------------------
+
+BAD_STRINGS = ["\ud800", "a\udfffb", "nul\x00byte", "bell\x07", "esc\x1b[31m", "del\x7f", "c1\x85",
+               "rtl\u202eevil", "iso\u2066x"]
+BODIES = [("/v1/reset", RESET, ("policy", "scope", "reason", "approver")),
+          ("/v1/close", CLOSE, ("scope", "reason")),
+          ("/v1/lock", LOCK, ("scope", "reason")),
+          ("/v1/unlock", UNLOCK, ("scope", "reason")),
+          ("/v1/dms/arm", ARM, ("source",)),
+          ("/v1/dms/disarm", DISARM, ("source",)),
+          ("/v1/check-order", ORDER, ("account", "symbol", "scope", "strategy"))]
+
+
+@pytest.mark.parametrize("bad", BAD_STRINGS, ids=[repr(b) for b in BAD_STRINGS])
+def test_a_string_with_a_surrogate_or_a_control_character_is_400_on_every_endpoint(bad):
+    async def main():
+        async with serve(tokens=PEOPLE) as c:
+            for path, base, keys in BODIES:
+                for key in keys:
+                    raw = json.dumps({**base, key: bad})  # \ud800 stays an escape: valid JSON, not text
+                    status, answer, _ = await c.request("POST", path, data=raw.encode(),
+                                                        headers={"Content-Type": "application/json"},
+                                                        auth=bearer(ALICE))
+                    assert status == 400 and answer["error"] == "BAD_REQUEST", (path, key, status, answer)
+                    assert "allow" not in answer or answer["allow"] is False
+                raw = json.dumps({**base, bad: 1})
+                status, _, _ = await c.request("POST", path, data=raw.encode(), auth=bearer(ALICE),
+                                               headers={"Content-Type": "application/json"})
+                assert status == 400, (path, "key")
+            assert c.view.calls == [], "nothing reached the runner"
+    run(main())
+
+
+@pytest.mark.parametrize("name", [" binance/main", "binance/main ", "binance/main\t", "line\nbreak", "zw\u200bsp"])
+def test_a_name_with_space_around_it_or_invisible_characters_is_refused_not_trimmed(name):
+    async def main():
+        async with serve(tokens=PEOPLE) as c:
+            status, answer, _ = await c.post("/v1/lock", {**LOCK, "scope": name}, auth=bearer(ALICE))
+            assert status == 400, (name, answer)
+            status, answer, _ = await c.get("/v1/lock?scope=" + name.replace("\n", "%0A").replace("\t", "%09"))
+            assert status == 400, (name, answer)
+            assert c.view.calls == []
+    run(main())
+
+
+def test_a_reason_keeps_its_newlines_and_tabs():
+    async def main():
+        async with serve(tokens=PEOPLE) as c:
+            status, _, _ = await c.post("/v1/lock", {**LOCK, "reason": "line one\n\tline two"}, auth=bearer(ALICE))
+            assert status == 200
+    run(main())
+
+
+@pytest.mark.parametrize("reason, status", [("UNKNOWN_SCOPE: 'x' is not a scope", 404),
+                                            ("UNKNOWN_POLICY: 'p' is not a policy", 404),
+                                            ("NOT_LOCKED: nothing", 409)])
+def test_a_name_the_runner_does_not_know_is_a_404(reason, status):
+    async def main():
+        view = FakeView()
+        view.change_answer = ChangeResult(False, reason)
+        view.reset_answer = ResetResult(False, reason)
+        async with serve(view, tokens=PEOPLE) as c:
+            assert (await c.post("/v1/lock", LOCK, auth=bearer(ALICE)))[0] == status
+            assert (await c.post("/v1/reset", RESET, auth=bearer(ALICE)))[0] == (404 if status == 404 else 200)
+    run(main())
+
+
+def test_an_empty_tokens_object_is_no_identity():
+    assert len(Tokens()) == 0 and Tokens().identify(b"") is None

@@ -1,0 +1,155 @@
+"""Every name a human or a bot types is resolved against what the runner knows, or refused.
+
+The pre-trade gate denies an order for an unknown account, scope or symbol, or an absurd
+amount; a lock, an unlock, a reset or a close of a name the runner does not know is refused
+with ``UNKNOWN_*`` and the close matches, and changes nothing; two approvals need two people,
+however the second spells the first one's name.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from killswitch.runner.scopes import Catalog, close_matches
+from tests.unit.test_runner_operator import ACCOUNT, GUARD, audit_kinds, make, order, start, ticks
+
+TYPOS = ["nosuch", "*", "simulated/*", "simulated/SIM-MAIN", "simulated/sim-main/../../x", "SIMULATED",
+         "btc/usdt:usdt", "Global"]
+
+
+def ready(tmp_path, **kw):
+    w = make(tmp_path, **kw)
+    start(w)
+    ticks(w, 1, beat=("bot-x",))
+    return w
+
+
+@pytest.mark.parametrize("request_, code", [
+    ({"account": "no-such-account"}, "UNKNOWN_ACCOUNT"),
+    ({"account": "simulated/SIM-MAIN"}, "UNKNOWN_ACCOUNT"),
+    ({"account": None, "scope": "nope/none"}, "UNKNOWN_SCOPE"),
+    ({"account": None, "scope": "simulated/*"}, "UNKNOWN_SCOPE"),
+    ({"symbol": "BTC/USDT:USDTX"}, "UNKNOWN_SYMBOL"),
+    ({"symbol": "NOPE/USDT:USDT", "amount": 1e30}, "UNKNOWN_SYMBOL"),
+    ({"amount": 1e30}, "AMOUNT_OUT_OF_BOUNDS"),
+    ({"amount": 1e13, "reduce_only": True}, "AMOUNT_OUT_OF_BOUNDS"),
+    ({"amount": 1_000_000.0, "price": 60_000.0}, "ORDER_TOO_LARGE"),
+], ids=["unknown-account", "account-case", "unknown-scope", "wildcard-scope", "symbol-typo", "unknown-symbol-huge",
+        "huge-amount", "huge-reduce-only", "beyond-equity"])
+def test_the_gate_denies_what_it_cannot_place(tmp_path, request_, code):
+    w = ready(tmp_path)
+    req = {k: v for k, v in order(**request_).items() if v is not None}
+    d = w.runner.check_order(req)
+    assert d.allow is False and d.reason.startswith(code + ":"), d
+
+
+def test_the_gate_hints_the_name_that_was_meant_and_still_allows_a_placed_order(tmp_path):
+    w = ready(tmp_path)
+    d = w.runner.check_order(order(account="simulated/SIM-MAIN"))
+    assert "did you mean 'simulated/sim-main'" in d.reason
+    d = w.runner.check_order(order(symbol="BTC/USDT:USDTX"))
+    assert "'BTC/USDT:USDT'" in d.reason
+    for req in (order(), order(account=None, scope="simulated"), order(account=None, scope="global"),
+                order(account=None, scope="bot-x"), order(symbol="ETH/USDT:USDT", amount=1.0),
+                order(price=60_000.0, amount=0.5)):
+        req = {k: v for k, v in req.items() if v is not None}
+        assert w.runner.check_order(req).allow, req
+
+
+def test_the_gate_fails_closed_while_an_accounts_markets_are_not_known(tmp_path):
+    w = make(tmp_path)
+    w.adapter.symbols = lambda: None  # markets not read yet, and no snapshot taken
+
+    async def load():
+        w.adapter.symbols = w.adapter.inner.symbols
+    w.adapter.load_symbols = load
+    start(w)
+    d = w.runner.check_order(order())
+    assert not d.allow and d.reason.startswith("MARKETS_UNKNOWN:"), d
+    import asyncio
+    asyncio.run(w.runner.learn_symbols())
+    assert w.runner.check_order(order()).allow
+
+
+@pytest.mark.parametrize("typo", TYPOS)
+def test_a_lock_on_a_name_the_runner_does_not_know_is_refused_and_locks_nothing(tmp_path, typo):
+    w = ready(tmp_path)
+    before = w.runner.lock_book
+    result = w.runner.lock_scope(typo, "halted", "typo test")
+    assert result.done is False and result.reason.startswith("UNKNOWN_SCOPE:"), result
+    assert w.runner.lock_book is before
+    assert audit_kinds(w)[-1] == "manual_lock"  # the refused attempt is on record
+    assert w.runner.check_order(order()).allow  # and trading was not said to be stopped
+
+
+def test_a_refused_lock_names_the_scope_that_was_meant(tmp_path):
+    w = ready(tmp_path)
+    assert "did you mean 'simulated/sim-main'" in w.runner.lock_scope("simulated/SIM-MAIN", "halted", "r").reason
+    assert "use global for everything" in w.runner.lock_scope("*", "halted", "r").reason
+
+
+@pytest.mark.parametrize("scope", ["global", "simulated", ACCOUNT, "BTC/USDT:USDT", "bot-x"])
+def test_every_documented_scope_form_locks_and_the_gate_sees_it(tmp_path, scope):
+    w = ready(tmp_path)
+    result = w.runner.lock_scope(scope, "halted", "drill")
+    assert result.done, result
+    d = w.runner.check_order({k: v for k, v in order(strategy="bot-x").items() if v is not None})
+    assert not d.allow and d.reason.startswith("HALTED"), d
+    assert w.runner.unlock_scope(scope, "drill over").done
+
+
+def test_an_unlock_of_an_unknown_name_is_refused(tmp_path):
+    w = ready(tmp_path)
+    result = w.runner.unlock_scope("simulated/SIM-MAIN", "typo")
+    assert not result.done and result.reason.startswith("UNKNOWN_SCOPE:") and "simulated/sim-main" in result.reason
+
+
+def test_a_reset_of_an_unknown_policy_or_scope_is_refused_with_close_matches(tmp_path):
+    w = ready(tmp_path)
+    r = w.runner.reset("bot-gaurd", ACCOUNT, "alice", "typo")
+    assert not r.done and r.reason.startswith("UNKNOWN_POLICY:") and "'bot-guard'" in r.reason
+    r = w.runner.reset("bot-guard", "simulated/SIM-MAIN", "alice", "typo")
+    assert not r.done and r.reason.startswith("UNKNOWN_SCOPE:") and "'simulated/sim-main'" in r.reason
+
+
+def test_a_close_of_an_unknown_scope_is_refused_with_close_matches(tmp_path):
+    w = ready(tmp_path)
+    r = w.runner.close("simulated/SIM-MAIN", "typo", True)
+    assert not r.accepted and r.reason.startswith("UNKNOWN_SCOPE:") and "'simulated/sim-main'" in r.reason
+
+
+TWO_PERSON = GUARD.replace("reset: manual,", "reset: manual, approvals: 2,")
+
+
+@pytest.mark.parametrize("second", ["Alice", "ALICE", " alice", "ａｌｉｃｅ"])
+def test_one_person_cannot_pass_the_two_person_reset_under_another_spelling(tmp_path, second):
+    w = make(tmp_path, text=TWO_PERSON)
+    start(w)
+    w.runner.heartbeat("bot-x")
+    ticks(w, 13)  # bot-x silent past a minute: the latched stage is entered
+    assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
+    assert w.runner.reset("bot-guard", ACCOUNT, "alice", "looked").reason.startswith("APPROVAL_RECORDED")
+    r = w.runner.reset("bot-guard", ACCOUNT, second, "looked again")
+    assert not r.done and r.reason.startswith("DUPLICATE_APPROVER"), r
+    r = w.runner.reset("bot-guard", ACCOUNT, "bob", "second pair of eyes")
+    assert r.done and "approvers=alice,bob" in r.reason, r
+
+
+def test_close_matches_prefer_the_same_name_in_another_case():
+    known = ["binanceusdm/sim-main", "binanceusdm/sim-alt", "bybit/main"]
+    assert close_matches("binanceusdm/SIM-MAIN", known)[0] == "binanceusdm/sim-main"
+    assert close_matches("zzz", known) == []
+
+
+def test_a_catalog_knows_every_form_and_nothing_else():
+    cat = Catalog(accounts=frozenset({"binanceusdm/a", "bybit/b"}), strategies=frozenset({"mm-1"}),
+                  symbols={"binanceusdm/a": frozenset({"BTC/USDT:USDT"}), "bybit/b": None},
+                  policy_scopes={"p": frozenset({"binanceusdm/a"})}, held=frozenset({"old-lock"}))
+    for name in ("global", "binanceusdm", "bybit", "binanceusdm/a", "mm-1", "BTC/USDT:USDT", "old-lock"):
+        assert cat.resolve_scope(name) is None, name
+    for name in ("", "*", "binanceusdm/*", "GLOBAL", "binanceusdm/a ", "mm-2"):
+        assert cat.resolve_scope(name) is not None, name
+    assert cat.symbols_for(["bybit/b"]) is None
+    assert cat.accounts_of("binanceusdm") == {"binanceusdm/a"}
