@@ -10,10 +10,14 @@ EXIT_FINDINGS = 1  # policy errors (or warnings with --strict), a plan with chan
 EXIT_USAGE = 2  # bad command line (click's own code for usage errors)
 EXIT_INTERNAL = 3  # a bug: reported, never silent
 
-output_option = click.option(
-    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True,
-    help="Output format; json is versioned (format_version).",
-)
+
+def output_formats(*formats: str):
+    """The ``--output``/``-o`` option offering ``formats``; the first is the default."""
+    return click.option("--output", "-o", type=click.Choice(list(formats)), default=formats[0], show_default=True,
+                        help="Output format; json is versioned (format_version).")
+
+
+output_option = output_formats("text", "json")
 
 
 def compile_paths(paths: tuple[str, ...], templates=None):

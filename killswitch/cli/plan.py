@@ -1,4 +1,12 @@
-"""``ksctl plan``: what the policies would do now — or over a recording — without sending anything."""
+"""``ksctl plan``: what the policies would do now — or over a recording — without sending anything.
+
+Reads the snapshots (one live snapshot per account of an Accounts document, or a recording),
+builds the plan value (:mod:`killswitch.plan`), prints it (:mod:`killswitch.render.plan`) and
+exits with a code that tells a complete plan from one that could not read every account: a
+preview that did not see an account must not pass for "nothing to do" in a pull-request check.
+
+Must not send anything to a venue, nor write the state it starts from.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,22 @@ import asyncio
 
 import click
 
-from .common import compile_or_exit, output_option
+from .common import compile_or_exit, output_formats
 
-EXIT_NO_CHANGES, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_NO_CHANGES = 0
+EXIT_ERROR = 1  # an error, or an incomplete plan (an account not read) without --allow-incomplete
+EXIT_CHANGES = 2  # with --detailed-exitcode: actions planned
+EXIT_INCOMPLETE = 4  # with --detailed-exitcode --allow-incomplete: an account not read (| EXIT_CHANGES)
+
+
+def exit_code(complete: bool, changes: bool, detailed: bool, allow_incomplete: bool) -> int:
+    """The documented exit code of a plan. An incomplete plan fails (1) unless allowed; allowed,
+    it is 0 without --detailed-exitcode and never 0 with it (4, or 6 with actions planned)."""
+    if not complete and not allow_incomplete:
+        return EXIT_ERROR
+    if not detailed:
+        return EXIT_NO_CHANGES
+    return (EXIT_CHANGES if changes else EXIT_NO_CHANGES) | (EXIT_NO_CHANGES if complete else EXIT_INCOMPLETE)
 
 
 @click.command(epilog="""\b
@@ -16,41 +37,75 @@ Examples:
   ksctl plan --policies policies/ --against policies/recordings/futures-crash.jsonl
   ksctl plan --policies policies/ --accounts policies/accounts.yaml --state sqlite:///var/lib/ks/state.db
   ksctl plan --policies policies/ --against week.jsonl --detailed-exitcode -o json
-With --detailed-exitcode: 0 nothing to do, 2 actions planned, 1 error.
+  ksctl plan --policies policies/ --accounts policies/accounts.yaml -o markdown > plan.md
+\b
+A plan is incomplete when an account's snapshot could not be read (live: a
+wrong credential, a venue down or slow; a recording: a failed snapshot). It
+names each such account with its reason code and never says "no changes" of
+an account it did not see.
+\b
+Exit codes: 0 the plan ran and saw every account, 1 an error or an incomplete
+plan, 2 usage, 3 internal error.
+With --detailed-exitcode: 0 no changes, 2 actions planned, 1 an error or an
+incomplete plan.
+With --allow-incomplete an incomplete plan exits as a complete one would
+(0), or with --detailed-exitcode 4 (no actions planned on what was read) or
+6 (actions planned) — never 0.
 """)
 @click.option("--policies", "policy_paths", multiple=True, required=True, type=click.Path())
 @click.option("--against", "against", type=click.Path(exists=True, dir_okay=False),
               help="A JSONL recording (snapshots or ticks) instead of live snapshots.")
 @click.option("--accounts", type=click.Path(exists=True, dir_okay=False), help="Accounts for live snapshots.")
 @click.option("--state", "state_url", default=None, help="Start from the stored state (sqlite://… or postgresql://…).")
+@click.option("--timeout", "timeout", default="10s", show_default=True,
+              help="How long each account's live snapshot may take before it counts as not read (TIMEOUT).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when actions are planned, 0 when none.")
-@output_option
-def plan(policy_paths, against, accounts, state_url, detailed_exitcode, output) -> None:
+@click.option("--allow-incomplete", is_flag=True,
+              help="Do not fail on accounts that could not be read (they are still reported).")
+@output_formats("text", "json", "markdown")
+def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode, allow_incomplete, output) -> None:
     """Preview the stage changes, orders and cancels the policies would produce. Nothing is sent."""
     from ..engine.state import State
-    from ..render.plan import changes_of, plan_json, plan_text
+    from ..render.plan import plan_json, plan_markdown, plan_text, unread_detail
+    from .ops import duration_s
 
+    timeout_s = duration_s(timeout, "--timeout")
+    if bool(against) == bool(accounts):
+        raise click.UsageError("give --accounts for live snapshots, or --against a recording (not both)")
     result = compile_or_exit(policy_paths, "plan")
     graph = result.graph
     state = _stored_state(state_url) if state_url else State()
     if against:
-        from ..replay import ReplayError, read_ticks, replay
+        from ..plan import plan_ticks
+        from ..replay import ReplayError, read_ticks
 
         try:
             with open(against, encoding="utf-8") as fh:
-                evaluations = [ev for _, ev, _ in replay(graph, read_ticks(fh), state)]
+                planned = plan_ticks(graph, read_ticks(fh), state)
         except ReplayError as e:
             click.echo(f"ksctl plan: {against}:{e.line}: {e.message}", err=True)
             raise SystemExit(EXIT_ERROR)
-        source, mode = {"kind": "file", "path": against, "ticks": len(evaluations)}, "dry-run"
+        except OSError as e:
+            click.echo(f"ksctl plan: {against}: {e.strerror}", err=True)
+            raise SystemExit(EXIT_ERROR)
+        if planned.ticks == 0:
+            # an empty recording evaluates nothing: "no changes" would be a claim about nothing
+            click.echo(f"ksctl plan: {against}: no snapshot or tick in the recording; nothing to evaluate", err=True)
+            raise SystemExit(EXIT_ERROR)
+        source, mode = {"kind": "file", "path": against, "ticks": planned.ticks}, "dry-run"
     else:
-        if not accounts:
-            raise click.UsageError("give --accounts for live snapshots, or --against a recording")
-        evaluations, mode = asyncio.run(_live(graph, accounts, state))
+        planned, mode = asyncio.run(_live(graph, accounts, state, timeout_s))
         source = {"kind": "live", "accounts": accounts}
-    changes = changes_of(evaluations)
-    click.echo(plan_json(changes, graph, source, mode) if output == "json" else plan_text(changes, graph, source, mode))
-    raise SystemExit(EXIT_CHANGES if (detailed_exitcode and changes) else EXIT_NO_CHANGES)
+    for a in planned.unread:
+        click.echo(f"ksctl plan: {a.key}: snapshot failed ({unread_detail(a)})"
+                   + (f": {a.message}" if a.message else ""), err=True)
+    render = {"json": plan_json, "markdown": plan_markdown}.get(output, plan_text)
+    click.echo(render(planned, graph, source, mode))
+    code = exit_code(planned.complete, bool(planned.changes), detailed_exitcode, allow_incomplete)
+    if not planned.complete:
+        click.echo(f"ksctl plan: incomplete: {len(planned.unread)} of {len(planned.accounts)} account(s) not read"
+                   + ("" if allow_incomplete else "; --allow-incomplete accepts an incomplete plan"), err=True)
+    raise SystemExit(code)
 
 
 def _stored_state(url: str):
@@ -65,28 +120,45 @@ def _stored_state(url: str):
     return State.from_json(doc["engine"], pnl_samples) if doc else State()
 
 
-async def _live(graph, accounts_path: str, state):
+def _not_read(account, error, now_ms: int):
+    """The snapshot of an account whose adapter could not even be built (an unreadable credential):
+    failed, like a fetch refused by the venue, so the policies and the plan see the same gap."""
+    from ..snapshot import FetchStatus, Snapshot
+
+    ic = account.initial_capital
+    return Snapshot(venue=account.venue, account=account.name, market_type=account.market_type, ts_event=now_ms,
+                    ts_observed=now_ms, quote_currency=account.quote_currency, labels=dict(account.labels),
+                    initial_capital=None if ic is None else float(getattr(ic, "value", ic)),
+                    stablecoins=list(account.stablecoins),
+                    fetch=FetchStatus(ok=False, error_code=error.reason.value, error=error.message))
+
+
+async def _live(graph, accounts_path: str, state, timeout_s: float):
     import time
 
+    from adapters.base import AdapterError
     from adapters.ccxt_exchange import CcxtAdapter
 
-    from ..engine.evaluate import evaluate
-    from ..runner.daemon import compile_policies
+    from ..plan import plan_snapshots
     from ..policy.model import Accounts
+    from ..runner.daemon import compile_policies
 
     res = compile_policies((accounts_path,))
     docs = [d.model for d in res.docs if isinstance(d.model, Accounts)]
     if res.errors or len(docs) != 1:
         raise click.UsageError(f"{accounts_path} must hold exactly one valid Accounts document")
     spec = docs[0].spec
-    adapters = [CcxtAdapter(a, urls=a.api_url) for a in spec.accounts]
+    adapters, failed = [], []
+    for acc in spec.accounts:
+        try:
+            adapters.append(CcxtAdapter(acc, urls=acc.api_url, timeout=timeout_s))
+        except AdapterError as e:  # its message names the reference, never the secret
+            failed.append((acc, e))
     try:
-        snaps = await asyncio.gather(*(a.snapshot() for a in adapters))
+        snaps = list(await asyncio.gather(*(a.snapshot() for a in adapters)))
     finally:
         for a in adapters:
             await a.close()
-    for s in snaps:
-        if not s.fetch.ok:
-            click.echo(f"ksctl plan: {s.venue}/{s.account}: snapshot failed ({s.fetch.error_code})", err=True)
-    ev, _ = evaluate(graph, snaps, state, int(time.time() * 1000))
-    return [ev], "dry-run" if spec.dry_run else "live"
+    now = int(time.time() * 1000)
+    snaps += [_not_read(acc, e, now) for acc, e in failed]
+    return plan_snapshots(graph, snaps, state, now), "dry-run" if spec.dry_run else "live"

@@ -1,79 +1,198 @@
-"""Render a plan: what the policies would do, Terraform-style, as text or JSON (``format_version`` 1).
+"""Render a plan (:class:`killswitch.plan.PlanResult`), Terraform-style: text, markdown (a pull
+request comment) or JSON (``format_version`` 1).
+
+Every format says first which accounts the plan evaluated and which it could not read (reason
+code and message), and an incomplete plan says so in its last line: it never reads "no changes"
+when an account was not seen, because what the policies would do there is unknown.
 
 JSON: ``{"format_version": 1, "graph": {digest, revision}, "source": {"kind": "live"|"file", ...},
-"mode": "dry-run"|"live", "changes": [{"time", "policy", "scope", "from", "to", "stage", "reason",
-"decision_id", "orders": [...], "cancels": [...], "directives": [...], "hedges": [...], "skipped": [...]}],
-"summary": {"changes", "orders", "cancels", "notional"}}``.
+"mode": "dry-run"|"live", "complete": bool, "accounts": [{"account", "venue", "name", "status":
+"evaluated"|"partly_read"|"not_read", "snapshots", "read", "failed", "reason", "reasons", "message",
+"first_failed", "last_failed"}], "changes": [{"time", "policy", "scope", "from", "to", "stage",
+"reason", "decision_id", "orders": [...], "cancels": [...], "directives": [...], "hedges": [...],
+"skipped": [...]}], "summary": {"changes", "orders", "cancels", "notional", "complete", "evaluated",
+"unread", "text"}}`` — ``evaluated`` and ``unread`` list ``venue/account`` keys.
+
+Formats values only: it must not fetch, evaluate or decide exit codes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
+from ..plan import NOT_READ, AccountCoverage, PlanResult, StageChange
 from .evaluation import iso
 
+FORMAT_VERSION = 1
 
-def changes_of(evaluations) -> list[dict]:
+
+def change_json(c: StageChange) -> dict:
+    t, p = c.transition, c.plan
+    return {
+        "time": iso(c.now_ms), "policy": c.policy, "scope": c.scope, "from": t.from_level,
+        "to": t.to_level, "stage": t.stage, "reason": t.reason, "decision_id": t.decision_id,
+        "orders": [dataclasses.asdict(o) for o in p.orders] if p else [],
+        "cancels": [dataclasses.asdict(x) for x in p.cancels] if p else [],
+        "directives": [dataclasses.asdict(d) for d in p.directives] if p else [],
+        "hedges": [dataclasses.asdict(h) for h in p.hedges] if p else [],
+        "skipped": list(p.skipped) if p else [],
+    }
+
+
+def account_json(a: AccountCoverage) -> dict:
+    return {"account": a.key, "venue": a.venue, "name": a.account, "status": a.status, "snapshots": a.snapshots,
+            "read": a.read, "failed": a.failed, "reason": a.reason, "reasons": list(a.reasons), "message": a.message,
+            "first_failed": iso(a.first_failed_ms) if a.first_failed_ms is not None else None,
+            "last_failed": iso(a.last_failed_ms) if a.last_failed_ms is not None else None}
+
+
+def _counts(result: PlanResult) -> tuple[int, int, int, float]:
+    """Stage changes, orders, cancelled orders and the orders' notional."""
+    orders = [o for c in result.changes if c.plan for o in c.plan.orders]
+    cancels = sum(len(x.order_ids) for c in result.changes if c.plan for x in c.plan.cancels)
+    return len(result.changes), len(orders), cancels, round(sum(o.notional for o in orders), 2)
+
+
+def summary(result: PlanResult) -> dict:
+    changes, orders, cancels, notional = _counts(result)
+    return {"changes": changes, "orders": orders, "cancels": cancels, "notional": notional,
+            "complete": result.complete,
+            "evaluated": [a.key for a in result.evaluated], "unread": [a.key for a in result.unread],
+            "text": " ".join(summary_lines(result))}
+
+
+def _n(n: int, one: str) -> str:
+    return f"{n} {one}" if n == 1 else f"{n} {one}s"
+
+
+def unread_detail(a: AccountCoverage) -> str:
+    """``AUTH`` (live, or every snapshot failed), or ``AUTH, TIMEOUT on 3 of 100 snapshots, … to …``."""
+    codes = ", ".join(a.reasons)
+    if a.snapshots <= 1:
+        return codes
+    span = iso(a.first_failed_ms) if a.failed == 1 else f"{iso(a.first_failed_ms)} to {iso(a.last_failed_ms)}"
+    return f"{codes} on {a.failed} of {_n(a.snapshots, 'snapshot')}, {span}"
+
+
+def summary_lines(result: PlanResult) -> list[str]:
+    """The last lines of every format: the totals, and for an incomplete plan what it did not see."""
+    s = _totals(result)
+    if result.complete:
+        if not result.changes:
+            return ["No changes. The policies would do nothing."]
+        return [f"Plan: {s}. Nothing was sent."]
+    unread, seen = result.unread, [a for a in result.accounts if a.status != NOT_READ]
+    keys = ", ".join(f"{a.key} ({unread_detail(a)})" for a in unread)
+    if not seen:
+        head = f"Incomplete plan: none of the {_n(len(result.accounts), 'account')} could be read: {keys}."
+    else:
+        head = (f"Incomplete plan: {len(unread)} of {_n(len(result.accounts), 'account')} not read"
+                f"{'' if all(a.status == NOT_READ for a in unread) else ' on every snapshot'}: {keys}.")
+    if result.changes:
+        return [head, f"Plan, with what was not read as missing data: {s}. Nothing was sent."]
+    if not seen:
+        return [head, "Nothing was evaluated against an account: what the policies would do is unknown. "
+                      "Nothing was sent."]
+    return [head, f"No stage change on what was read ({', '.join(a.key for a in seen)}); what the policies would "
+                  f"do on {', '.join(a.key for a in unread)} is unknown. Nothing was sent."]
+
+
+def _totals(result: PlanResult) -> str:
+    changes, orders, cancels, notional = _counts(result)
+    return f"{changes} stage change(s), {orders} order(s) (≈{notional:,.0f} notional), {cancels} cancel(s)"
+
+
+def plan_json(result: PlanResult, graph, source: dict, mode: str) -> str:
+    return json.dumps({"format_version": FORMAT_VERSION, "graph": {"digest": graph.digest, "revision": graph.revision},
+                       "source": source, "mode": mode, "complete": result.complete,
+                       "accounts": [account_json(a) for a in result.accounts],
+                       "changes": [change_json(c) for c in result.changes], "summary": summary(result)},
+                      indent=1, ensure_ascii=False)
+
+
+def _where(source: dict) -> str:
+    return source.get("path") or "one live snapshot per account"
+
+
+def _account_lines(result: PlanResult) -> list[str]:
+    evaluated = result.evaluated
+    if not result.accounts:
+        return ["Accounts evaluated: none (the source holds no account snapshot)"]
+    lines = [f"Accounts evaluated: {', '.join(a.key for a in evaluated) if evaluated else 'none'}"]
+    if result.unread:
+        lines.append("Accounts NOT read (the plan does not cover them):")
+        for a in result.unread:
+            lines.append(f"  ! {a.key}  {unread_detail(a)}" + (f": {a.message}" if a.message else ""))
+    return lines
+
+
+def plan_text(result: PlanResult, graph, source: dict, mode: str) -> str:
+    lines = [f"ksctl plan: graph {graph.short_digest} (revision {graph.revision or 'not in git'}) against "
+             f"{_where(source)}; mode {mode}", *_account_lines(result), ""]
+    for c in result.changes:
+        t, p = c.transition, c.plan
+        head = f"  # {c.policy} {c.scope}: stage {t.from_level} → {t.to_level}"
+        lines.append(head + (f" {t.stage}" if t.stage else "") + f"   at {iso(c.now_ms)}")
+        lines.append(f"    reason: {t.reason}")
+        lines += [f"  {x}" for x in _action_lines(p)] if p else []
+        lines.append("")
+    return "\n".join(lines + summary_lines(result))
+
+
+def _action_lines(p) -> list[str]:
     out = []
-    for ev in evaluations:
-        for s in ev.scopes:
-            if s.transition is None:
-                continue
-            t = s.transition
-            p = s.plan
-            out.append({
-                "time": iso(ev.now_ms), "policy": s.policy, "scope": s.scope, "from": t.from_level,
-                "to": t.to_level, "stage": t.stage, "reason": t.reason, "decision_id": t.decision_id,
-                "orders": [dataclasses.asdict(o) for o in p.orders] if p else [],
-                "cancels": [dataclasses.asdict(c) for c in p.cancels] if p else [],
-                "directives": [dataclasses.asdict(d) for d in p.directives] if p else [],
-                "hedges": [dataclasses.asdict(h) for h in p.hedges] if p else [],
-                "skipped": list(p.skipped) if p else [],
-            })
+    for x in p.cancels:
+        out.append(f"~ cancel {x.venue}/{x.account} {x.which}: {len(x.order_ids)} order(s)")
+    for o in p.orders:
+        leg = f" {o.position_side}" if o.position_side else ""
+        chunk = f" [{o.chunk}/{o.chunks}]" if o.chunks > 1 else ""
+        flag = "reduce-only" if o.reduce_only else "spot"
+        out.append(f"- {o.side:<4} {o.amount:g} {o.symbol}{leg} on {o.venue}/{o.account}{chunk}"
+                   f"  ≈{o.notional:,.0f}  {flag}  {o.reason}")
+    for d in p.directives:
+        params = " ".join(f"{k}={v}" for k, v in d.params.items())
+        out.append(f"+ {d.kind} {params}".rstrip())
+    for h in p.hedges:
+        out.append(f"? suggest {h.side} {h.base} ≈{h.notional:,.0f} (never sent)")
+    for s in p.skipped:
+        out.append(f"! {s}")
     return out
 
 
-def summary(changes: list[dict]) -> dict:
-    orders = [o for c in changes for o in c["orders"]]
-    return {"changes": len(changes), "orders": len(orders),
-            "cancels": sum(len(x["order_ids"]) for c in changes for x in c["cancels"]),
-            "notional": round(sum(o["notional"] for o in orders), 2)}
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~&])")
 
 
-def plan_json(changes: list[dict], graph, source: dict, mode: str) -> str:
-    return json.dumps({"format_version": 1, "graph": {"digest": graph.digest, "revision": graph.revision},
-                       "source": source, "mode": mode, "changes": changes, "summary": summary(changes)}, indent=1)
+def md(text: str) -> str:
+    """``text`` as literal markdown inline text: one line, every markup character escaped (a
+    venue's error message must not become a link, a table cell break or HTML in a comment)."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
-def plan_text(changes: list[dict], graph, source: dict, mode: str) -> str:
-    where = source.get("path") or "one live snapshot per account"
-    lines = [f"ksctl plan: graph {graph.short_digest} (revision {graph.revision or 'not in git'}) against {where}; "
-             f"mode {mode}", ""]
-    for c in changes:
-        head = f"  # {c['policy']} {c['scope']}: stage {c['from']} → {c['to']}"
-        lines.append(head + (f" {c['stage']}" if c["stage"] else "") + f"   at {c['time']}")
-        lines.append(f"    reason: {c['reason']}")
-        for x in c["cancels"]:
-            lines.append(f"  ~ cancel {x['venue']}/{x['account']} {x['which']}: {len(x['order_ids'])} order(s)")
-        for o in c["orders"]:
-            leg = f" {o['position_side']}" if o["position_side"] else ""
-            chunk = f" [{o['chunk']}/{o['chunks']}]" if o["chunks"] > 1 else ""
-            flag = "reduce-only" if o["reduce_only"] else "spot"
-            lines.append(f"  - {o['side']:<4} {o['amount']:g} {o['symbol']}{leg} on {o['venue']}/{o['account']}{chunk}"
-                         f"  ≈{o['notional']:,.0f}  {flag}  {o['reason']}")
-        for d in c["directives"]:
-            params = " ".join(f"{k}={v}" for k, v in d["params"].items())
-            lines.append(f"  + {d['kind']} {params}".rstrip())
-        for h in c["hedges"]:
-            lines.append(f"  ? suggest {h['side']} {h['base']} ≈{h['notional']:,.0f} (never sent)")
-        for s in c["skipped"]:
-            lines.append(f"  ! {s}")
-        lines.append("")
-    s = summary(changes)
-    if not changes:
-        lines.append("No changes. The policies would do nothing.")
+def plan_markdown(result: PlanResult, graph, source: dict, mode: str) -> str:
+    state = "complete" if result.complete else f"INCOMPLETE, {len(result.unread)} of " \
+                                               f"{_n(len(result.accounts), 'account')} not read"
+    lines = [f"### ksctl plan ({state})", "",
+             f"Graph `{graph.short_digest}` (revision `{graph.revision or 'not in git'}`) against "
+             f"{md(_where(source))}; mode {mode}.", ""]
+    if result.accounts:
+        lines += ["| account | status | snapshots read | reason | message |", "|---|---|---|---|---|"]
+        for a in result.accounts:
+            status = a.status.replace("_", " ")
+            lines.append(f"| {md(a.key)} | {status if a.failed == 0 else f'**{status}**'} | "
+                         f"{a.read} of {a.snapshots} | {md(unread_detail(a)) if a.failed else ''} | "
+                         f"{md(a.message) if a.message else ''} |")
     else:
-        lines.append(f"Plan: {s['changes']} stage change(s), {s['orders']} order(s) (≈{s['notional']:,.0f} notional), "
-                     f"{s['cancels']} cancel(s). Nothing was sent.")
+        lines.append("No account snapshot in the source.")
+    lines.append("")
+    for c in result.changes:
+        t = c.transition
+        lines += [f"#### {md(c.policy)} {md(c.scope)}: stage {t.from_level} → {t.to_level}"
+                  + (f" {md(t.stage)}" if t.stage else "") + f" at {iso(c.now_ms)}", "",
+                  f"reason: `{t.reason.replace('`', '')}`", ""]
+        if c.plan:
+            lines += ["```diff", *_action_lines(c.plan), "```", ""]
+    lines += [f"**{summary_lines(result)[0]}**" if not result.complete else summary_lines(result)[0],
+              *summary_lines(result)[1:]]
     return "\n".join(lines)

@@ -1,10 +1,22 @@
-"""`ksctl plan`: Terraform-style previews over a recording, exit codes, JSON."""
+"""`ksctl plan`: Terraform-style previews over a recording and live against the simulated exchange;
+accounts that cannot be read (refused, timed out, unavailable, failed in a recording) make the plan
+incomplete, named in every format, and its exit code non-zero unless allowed."""
 
+import asyncio
+import contextlib
 import json
+import threading
+import time
 
+import pytest
 from click.testing import CliRunner
 
+from adapters.simulated.engine import ManualClock
+from adapters.simulated.faults import FaultPlan
+from adapters.simulated.http import SimServer, wall_clock
+from adapters.simulated.scenarios import build
 from killswitch.cli.main import cli
+from killswitch.cli.plan import EXIT_CHANGES, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_NO_CHANGES, exit_code
 from tests.conftest import POLICIES
 
 RECORDING = POLICIES / "recordings" / "futures-crash.jsonl"
@@ -53,3 +65,299 @@ def test_a_bad_recording_line_is_an_error(tmp_path):
     bad.write_text("not json\n")
     r = CliRunner().invoke(cli, ["plan", "--policies", str(POLICIES), "--against", str(bad)])
     assert r.exit_code == 1 and "bad.jsonl:1:" in r.output
+
+
+# --- live plans against the simulated exchange: accounts that cannot be read ---------------------------
+#
+# The simulated exchange's Binance USD-M face runs on 127.0.0.1 in a thread of its own (the plan runs
+# its own event loop); a wrong secret is refused by the venue (AUTH), a fault plan makes one account
+# time out or the venue answer 503. futures-book alone plans nothing on the calm scenario, so a plan
+# that did not see an account would once have read "No changes." and exited 0.
+
+FUTURES_BOOK = POLICIES / "futures-book.yaml"
+GOOD = {"KS_M_KEY": "sim-main-key", "KS_M_SECRET": "sim-main-secret",
+        "KS_H_KEY": "sim-hedge-key", "KS_H_SECRET": "sim-hedge-secret"}
+WRONG_SECRET = "not-the-secret-7f3a9c"
+TIMEOUT = 1.0  # --timeout of the plans that meet a hanging venue
+BUDGET_S = 60.0  # a plan that takes longer than this hangs
+
+
+@contextlib.contextmanager
+def sim_exchange(faults=None):
+    """The simulated exchange's HTTP face on a free loopback port; yields its base URL."""
+    engine = build("calm", ManualClock(wall_clock()), faults=faults)
+    server = SimServer(engine, faults=faults, auth_clock=wall_clock, hang_s=TIMEOUT * 5)
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.start())
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, name="sim-exchange", daemon=True)
+    thread.start()
+    assert started.wait(20), "the simulated exchange did not start"
+    try:
+        yield server.base_url
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(20)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(20)
+        loop.close()
+
+
+def accounts_doc(tmp_path, url, hedge_url=None):
+    f = tmp_path / "accounts.yaml"
+    f.write_text(f"""\
+apiVersion: killswitch/v1
+kind: Accounts
+metadata: {{name: plan-test}}
+spec:
+  dry_run: true
+  accounts:
+    - name: sim-main
+      venue: binanceusdm
+      market_type: futures
+      labels: {{book: futures}}
+      api_url: {url}
+      credentials: {{api_key: {{env: KS_M_KEY}}, secret: {{env: KS_M_SECRET}}}}
+    - name: sim-hedge
+      venue: binanceusdm
+      market_type: futures
+      hedge_mode: true
+      labels: {{book: futures}}
+      api_url: {hedge_url or url}
+      credentials: {{api_key: {{env: KS_H_KEY}}, secret: {{env: KS_H_SECRET}}}}
+""")
+    return f
+
+
+def live(tmp_path, *args, env=None, faults=None, policies=FUTURES_BOOK, hedge_url=None):
+    """Run ``ksctl plan --accounts`` against the simulated exchange; the CliRunner result."""
+    with sim_exchange(faults) as url:
+        acc = accounts_doc(tmp_path, url, hedge_url)
+        started = time.monotonic()
+        r = CliRunner().invoke(cli, ["plan", "--policies", str(policies), "--accounts", str(acc), *args],
+                               env={**GOOD, **(env or {})}, catch_exceptions=False)
+        assert time.monotonic() - started < BUDGET_S, "the plan outlived every account's timeout"
+    return r
+
+
+def stdout_of(r) -> str:
+    return r.stdout if hasattr(r, "stdout") else r.output
+
+
+def assert_never_says_no_changes(out: str) -> None:
+    assert "No changes" not in out and "would do nothing" not in out, out
+
+
+def test_a_plan_that_read_every_account_is_complete_and_exits_0(tmp_path):
+    r = live(tmp_path, "--detailed-exitcode")
+    assert r.exit_code == EXIT_NO_CHANGES, r.output
+    assert "Accounts evaluated: binanceusdm/sim-hedge, binanceusdm/sim-main" in r.output
+    assert "NOT read" not in r.output and r.output.rstrip().endswith("No changes. The policies would do nothing.")
+
+
+def test_an_account_refused_by_the_venue_is_named_and_the_plan_exits_1(tmp_path):
+    r = live(tmp_path, env={"KS_M_SECRET": WRONG_SECRET})
+    assert r.exit_code == EXIT_ERROR, r.output
+    out = stdout_of(r)
+    assert "Accounts evaluated: binanceusdm/sim-hedge\n" in out
+    assert "  ! binanceusdm/sim-main  AUTH: " in out
+    assert "Incomplete plan: 1 of 2 accounts not read: binanceusdm/sim-main (AUTH)." in out
+    assert "what the policies would do on binanceusdm/sim-main is unknown" in out
+    assert_never_says_no_changes(out)
+    assert WRONG_SECRET not in r.output
+
+
+def test_with_detailed_exitcode_an_incomplete_plan_without_changes_is_not_0(tmp_path):
+    r = live(tmp_path, "--detailed-exitcode", env={"KS_M_SECRET": WRONG_SECRET})
+    assert r.exit_code == EXIT_ERROR, r.output
+    assert_never_says_no_changes(stdout_of(r))
+
+
+def test_every_account_refused_reads_as_nothing_evaluated(tmp_path):
+    r = live(tmp_path, "--detailed-exitcode", env={"KS_M_SECRET": WRONG_SECRET, "KS_H_KEY": "no-such-key"})
+    assert r.exit_code == EXIT_ERROR, r.output
+    out = stdout_of(r)
+    assert "Accounts evaluated: none" in out
+    assert ("Incomplete plan: none of the 2 accounts could be read: binanceusdm/sim-hedge (AUTH), "
+            "binanceusdm/sim-main (AUTH).") in out
+    assert "Nothing was evaluated against an account" in out
+    assert_never_says_no_changes(out)
+
+
+def test_a_credential_that_cannot_be_read_is_an_account_not_read_not_an_internal_error(tmp_path):
+    with sim_exchange() as url:
+        acc = accounts_doc(tmp_path, url)
+        env = {k: v for k, v in GOOD.items() if k != "KS_H_SECRET"}
+        r = CliRunner().invoke(cli, ["plan", "--policies", str(FUTURES_BOOK), "--accounts", str(acc)],
+                               env={**env, "KS_H_SECRET": None})
+    assert r.exit_code == EXIT_ERROR, r.output
+    assert "  ! binanceusdm/sim-hedge  AUTH: environment variable KS_H_SECRET is not set" in stdout_of(r)
+    assert "internal error" not in r.output
+
+
+def test_a_venue_that_does_not_answer_in_time_is_a_timeout(tmp_path):
+    faults = FaultPlan().timeout("*", account="sim-main")
+    r = live(tmp_path, "--timeout", f"{TIMEOUT:g}s", faults=faults)
+    assert r.exit_code == EXIT_ERROR, r.output
+    assert "  ! binanceusdm/sim-main  TIMEOUT: " in stdout_of(r)
+    assert "Accounts evaluated: binanceusdm/sim-hedge\n" in stdout_of(r)
+    assert_never_says_no_changes(stdout_of(r))
+
+
+def test_an_unavailable_venue_is_named_with_its_reason(tmp_path):
+    faults = FaultPlan().http_error("*", 503, account="sim-hedge")
+    r = live(tmp_path, "-o", "json", faults=faults)
+    assert r.exit_code == EXIT_ERROR, r.output
+    body = json.loads(stdout_of(r))
+    hedge = {a["account"]: a for a in body["accounts"]}["binanceusdm/sim-hedge"]
+    assert hedge["status"] == "not_read" and hedge["reason"] == "EXCHANGE_UNAVAILABLE"
+
+
+def test_a_venue_nobody_listens_on_is_unavailable(tmp_path):
+    from tests.procs import free_port
+
+    r = live(tmp_path, hedge_url=f"http://127.0.0.1:{free_port()}")
+    assert r.exit_code == EXIT_ERROR, r.output
+    assert "  ! binanceusdm/sim-hedge  EXCHANGE_UNAVAILABLE" in stdout_of(r)
+
+
+def test_the_json_of_an_incomplete_plan_lists_what_was_and_was_not_read(tmp_path):
+    r = live(tmp_path, "-o", "json", env={"KS_M_SECRET": WRONG_SECRET})
+    assert r.exit_code == EXIT_ERROR
+    body = json.loads(stdout_of(r))
+    assert body["format_version"] == 1 and body["complete"] is False
+    by = {a["account"]: a for a in body["accounts"]}
+    assert set(by) == {"binanceusdm/sim-main", "binanceusdm/sim-hedge"}
+    main, hedge = by["binanceusdm/sim-main"], by["binanceusdm/sim-hedge"]
+    assert (main["status"], main["reason"], main["reasons"], main["snapshots"], main["read"], main["failed"]) == \
+        ("not_read", "AUTH", ["AUTH"], 1, 0, 1)
+    assert main["venue"] == "binanceusdm" and main["name"] == "sim-main" and main["message"]
+    assert main["first_failed"].endswith("Z") and main["last_failed"] == main["first_failed"]
+    assert (hedge["status"], hedge["reason"], hedge["message"], hedge["read"]) == ("evaluated", None, None, 1)
+    s = body["summary"]
+    assert s["complete"] is False and s["evaluated"] == ["binanceusdm/sim-hedge"]
+    assert s["unread"] == ["binanceusdm/sim-main"] and s["changes"] == 0
+    assert s["text"].startswith("Incomplete plan: 1 of 2 accounts not read")
+    assert WRONG_SECRET not in r.output
+
+
+def test_the_markdown_of_an_incomplete_plan_has_a_row_per_account(tmp_path):
+    r = live(tmp_path, "-o", "markdown", env={"KS_M_SECRET": WRONG_SECRET})
+    assert r.exit_code == EXIT_ERROR
+    out = stdout_of(r)
+    assert out.startswith("### ksctl plan (INCOMPLETE, 1 of 2 accounts not read)")
+    assert "| binanceusdm/sim-hedge | evaluated | 1 of 1 |  |  |" in out
+    assert "| binanceusdm/sim-main | **not read** | 0 of 1 | AUTH | " in out
+    assert "**Incomplete plan: 1 of 2 accounts not read: binanceusdm/sim-main (AUTH).**" in out
+    assert_never_says_no_changes(out)
+
+
+@pytest.mark.parametrize("args, code", [
+    ((), EXIT_ERROR),
+    (("--detailed-exitcode",), EXIT_ERROR),
+    (("--allow-incomplete",), EXIT_NO_CHANGES),
+    (("--allow-incomplete", "--detailed-exitcode"), EXIT_INCOMPLETE),
+])
+def test_exit_codes_of_an_incomplete_plan_without_changes(tmp_path, args, code):
+    r = live(tmp_path, *args, env={"KS_M_SECRET": WRONG_SECRET})
+    assert r.exit_code == code, r.output
+    assert "Incomplete plan: 1 of 2 accounts not read" in stdout_of(r)
+
+
+def test_an_allowed_incomplete_plan_with_changes_exits_6_with_detailed_exitcode(tmp_path):
+    # exchange-faults reacts to the account it cannot read: a change, planned on missing data
+    r = live(tmp_path, "--allow-incomplete", "--detailed-exitcode", env={"KS_M_SECRET": WRONG_SECRET},
+             policies=POLICIES / "exchange-faults.yaml")
+    assert r.exit_code == EXIT_INCOMPLETE | EXIT_CHANGES == 6, r.output
+    out = stdout_of(r)
+    assert "# exchange-faults binanceusdm/sim-main: stage 0 → 1" in out
+    assert "Plan, with what was not read as missing data: 1 stage change(s)" in out
+
+
+@pytest.mark.parametrize("complete, changes, detailed, allow, code", [
+    (True, False, False, False, 0), (True, True, False, False, 0),
+    (True, False, True, False, 0), (True, True, True, False, 2),
+    (False, False, False, False, 1), (False, True, False, False, 1),
+    (False, False, True, False, 1), (False, True, True, False, 1),
+    (False, False, False, True, 0), (False, True, False, True, 0),
+    (False, False, True, True, 4), (False, True, True, True, 6),
+    (True, True, True, True, 2), (True, False, True, True, 0),
+])
+def test_exit_code_table(complete, changes, detailed, allow, code):
+    assert exit_code(complete, changes, detailed, allow) == code
+
+
+def test_the_help_documents_the_exit_codes():
+    r = run("plan", "--help")
+    assert "--allow-incomplete" in r.output
+    assert "With --detailed-exitcode: 0 no changes, 2 actions planned, 1 an error or an" in r.output
+    assert "6 (actions planned) — never 0." in r.output
+
+
+# --- recordings with failed snapshots ------------------------------------------------------------------
+
+
+def failing_recording(path, ticks=40, failing=(10, 11, 12)):
+    """The first ``ticks`` ticks of the crash recording; binance-futures-main's snapshot times out on the
+    ``failing`` ticks (0-based) and a second account, bybit/bybit-futures, is refused on every tick."""
+    out = []
+    for i, line in enumerate(RECORDING.read_text().splitlines()[:ticks]):
+        tick = json.loads(line)
+        snaps = []
+        for s in tick["snapshots"]:
+            if i in failing:
+                s = {k: s[k] for k in ("venue", "account", "market_type", "ts_event", "labels", "initial_capital")}
+                s["fetch"] = {"ok": False, "error_code": "TIMEOUT", "error": "snapshot: no answer within 10s"}
+            snaps.append(s)
+        snaps.append({"venue": "bybit", "account": "bybit-futures", "market_type": "futures",
+                      "ts_event": tick["now"], "labels": {"book": "futures", "desk": "crypto"},
+                      "fetch": {"ok": False, "error_code": "AUTH", "error": "fetch_balance: AuthenticationError: "
+                                "bybit {\"retCode\":10003,\"retMsg\":\"API key is invalid.\"}"}})
+        tick["snapshots"] = snaps
+        out.append(json.dumps(tick))
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def test_a_recording_with_failed_snapshots_is_an_incomplete_plan(tmp_path):
+    rec = failing_recording(tmp_path / "failing.jsonl")
+    r = run("plan", "--policies", str(FUTURES_BOOK), "--against", str(rec), "--detailed-exitcode")
+    assert r.exit_code == EXIT_ERROR, r.output
+    out = stdout_of(r)
+    assert "Accounts evaluated: none\n" in out
+    assert ("  ! binanceusdm/binance-futures-main  TIMEOUT on 3 of 40 snapshots, 2026-03-02T13:10:00Z to "
+            "2026-03-02T13:12:00Z: snapshot: no answer within 10s") in out
+    assert "  ! bybit/bybit-futures  AUTH on 40 of 40 snapshots" in out
+    assert "Incomplete plan: 2 of 2 accounts not read on every snapshot" in out
+    assert_never_says_no_changes(out)
+
+
+def test_a_recording_with_failed_snapshots_passes_when_allowed(tmp_path):
+    rec = failing_recording(tmp_path / "failing.jsonl")
+    r = run("plan", "--policies", str(FUTURES_BOOK), "--against", str(rec), "--allow-incomplete", "-o", "json")
+    assert r.exit_code == EXIT_NO_CHANGES, r.output
+    body = json.loads(stdout_of(r))
+    by = {a["account"]: a for a in body["accounts"]}
+    main = by["binanceusdm/binance-futures-main"]
+    assert (main["status"], main["snapshots"], main["failed"], main["reasons"]) == ("partly_read", 40, 3, ["TIMEOUT"])
+    assert by["bybit/bybit-futures"]["status"] == "not_read" and body["complete"] is False
+
+
+def test_an_empty_recording_is_an_error_not_a_plan_without_changes(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("# nothing recorded\n")
+    r = run("plan", "--policies", str(FUTURES_BOOK), "--against", str(empty), "--detailed-exitcode")
+    assert r.exit_code == EXIT_ERROR and "nothing to evaluate" in r.output
+    assert_never_says_no_changes(r.output)
+
+
+def test_a_recording_and_live_accounts_together_are_a_usage_error(tmp_path):
+    acc = accounts_doc(tmp_path, "http://127.0.0.1:9")
+    r = CliRunner().invoke(cli, ["plan", "--policies", str(FUTURES_BOOK), "--against", str(RECORDING),
+                                 "--accounts", str(acc)])
+    assert r.exit_code == 2 and "not both" in r.output
