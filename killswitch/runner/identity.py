@@ -25,7 +25,9 @@ Identity names are normalised (Unicode NFKC, case-folded) and must then be
 to one name, or share a token, are refused when the document is read.
 
 The single token of ``--api-token-env`` (``KS_API_TOKEN``), if set, is one more identity,
-``shared-token``, with every role: it keeps working, but as one person.
+``shared-token``: alone, it has every role and keeps working, but as one person (a reset that
+needs two approvers cannot pass on it); beside a tokens document it has every role but
+``approver``, so that nobody holding it and a personal token counts as two approvers.
 
 What it must not do: keep or print a token in the clear, compare digests other than with
 :func:`hmac.compare_digest`, or accept a document it cannot read completely.
@@ -107,7 +109,10 @@ class Tokens:
                               "their own token")
         if any(i.name == SHARED_IDENTITY for _, i in self._entries):
             raise TokensError(f"the identity {SHARED_IDENTITY!r} is reserved for the shared API token")
-        return Tokens(self._entries + ((digest, Identity(SHARED_IDENTITY, frozenset(ROLES))),))
+        # Beside personal tokens the shared one approves nothing: otherwise one person holding
+        # both would be two approvers.
+        roles = frozenset(ROLES) if not self._entries else frozenset(ROLES) - {"approver"}
+        return Tokens(self._entries + ((digest, Identity(SHARED_IDENTITY, roles)),))
 
 
 def parse_tokens(doc: Any, where: str = "tokens") -> Tokens:

@@ -79,6 +79,9 @@ def test_a_tokens_file_loads_and_names_are_normalised(tmp_path: Path):
 def test_the_shared_token_is_one_identity_and_cannot_also_be_a_persons():
     t = PEOPLE.with_shared(TOKEN)
     assert t.identify(TOKEN.encode()).name == SHARED_IDENTITY
+    # beside personal tokens it approves nothing: alice holding it too would be two approvers
+    assert not t.identify(TOKEN.encode()).may("approver") and t.identify(TOKEN.encode()).may("operator")
+    assert Tokens().with_shared(TOKEN).identify(TOKEN.encode()).may("approver")  # alone, it has every role
     with pytest.raises(TokensError, match="also listed"):
         PEOPLE.with_shared(ALICE)
     assert normalise_identity(" Ａlice ") == "alice"
