@@ -76,6 +76,15 @@ def unread_detail(a: AccountCoverage) -> str:
     return f"{codes} on {a.failed} of {_n(a.snapshots, 'snapshot')}, {span}"
 
 
+def incomplete_phrase(result: PlanResult) -> str:
+    """``1 of 2 accounts not read``, ``… not read on every snapshot`` or ``none of the 2 accounts could be read``."""
+    unread, total = result.unread, _n(len(result.accounts), "account")
+    if all(a.status == NOT_READ for a in result.accounts):
+        return f"none of the {total} could be read"
+    every = "" if all(a.status == NOT_READ for a in unread) else " on every snapshot"
+    return f"{len(unread)} of {total} not read{every}"
+
+
 def summary_lines(result: PlanResult) -> list[str]:
     """The last lines of every format: the totals, and for an incomplete plan what it did not see."""
     s = _totals(result)
@@ -85,18 +94,16 @@ def summary_lines(result: PlanResult) -> list[str]:
         return [f"Plan: {s}. Nothing was sent."]
     unread, seen = result.unread, [a for a in result.accounts if a.status != NOT_READ]
     keys = ", ".join(f"{a.key} ({unread_detail(a)})" for a in unread)
-    if not seen:
-        head = f"Incomplete plan: none of the {_n(len(result.accounts), 'account')} could be read: {keys}."
-    else:
-        head = (f"Incomplete plan: {len(unread)} of {_n(len(result.accounts), 'account')} not read"
-                f"{'' if all(a.status == NOT_READ for a in unread) else ' on every snapshot'}: {keys}.")
+    head = f"Incomplete plan: {incomplete_phrase(result)}: {keys}."
     if result.changes:
         return [head, f"Plan, with what was not read as missing data: {s}. Nothing was sent."]
     if not seen:
         return [head, "Nothing was evaluated against an account: what the policies would do is unknown. "
                       "Nothing was sent."]
+    where = (f"on {', '.join(a.key for a in unread)}" if all(a.status == NOT_READ for a in unread)
+             else "with the snapshots not read")
     return [head, f"No stage change on what was read ({', '.join(a.key for a in seen)}); what the policies would "
-                  f"do on {', '.join(a.key for a in unread)} is unknown. Nothing was sent."]
+                  f"do {where} is unknown. Nothing was sent."]
 
 
 def _totals(result: PlanResult) -> str:
@@ -117,12 +124,14 @@ def _where(source: dict) -> str:
 
 
 def _account_lines(result: PlanResult) -> list[str]:
-    evaluated = result.evaluated
     if not result.accounts:
         return ["Accounts evaluated: none (the source holds no account snapshot)"]
-    lines = [f"Accounts evaluated: {', '.join(a.key for a in evaluated) if evaluated else 'none'}"]
+    seen = [a.key if a.failed == 0 else f"{a.key} ({a.read} of {_n(a.snapshots, 'snapshot')})"
+            for a in result.accounts if a.status != NOT_READ]
+    lines = [f"Accounts evaluated: {', '.join(seen) if seen else 'none'}"]
     if result.unread:
-        lines.append("Accounts NOT read (the plan does not cover them):")
+        what = "Accounts" if all(a.status == NOT_READ for a in result.unread) else "Snapshots"
+        lines.append(f"{what} NOT read (the plan does not cover them):")
         for a in result.unread:
             lines.append(f"  ! {a.key}  {unread_detail(a)}" + (f": {a.message}" if a.message else ""))
     return lines
@@ -171,8 +180,7 @@ def md(text: str) -> str:
 
 
 def plan_markdown(result: PlanResult, graph, source: dict, mode: str) -> str:
-    state = "complete" if result.complete else f"INCOMPLETE, {len(result.unread)} of " \
-                                               f"{_n(len(result.accounts), 'account')} not read"
+    state = "complete" if result.complete else f"INCOMPLETE, {incomplete_phrase(result)}"
     lines = [f"### ksctl plan ({state})", "",
              f"Graph `{graph.short_digest}` (revision `{graph.revision or 'not in git'}`) against "
              f"{md(_where(source))}; mode {mode}.", ""]

@@ -18,6 +18,7 @@ from adapters.simulated.scenarios import build
 from killswitch.cli.main import cli
 from killswitch.cli.plan import EXIT_CHANGES, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_NO_CHANGES, exit_code
 from tests.conftest import POLICIES
+from tests.recordings import failing_recording
 
 RECORDING = POLICIES / "recordings" / "futures-crash.jsonl"
 
@@ -302,34 +303,13 @@ def test_the_help_documents_the_exit_codes():
 # --- recordings with failed snapshots ------------------------------------------------------------------
 
 
-def failing_recording(path, ticks=40, failing=(10, 11, 12)):
-    """The first ``ticks`` ticks of the crash recording; binance-futures-main's snapshot times out on the
-    ``failing`` ticks (0-based) and a second account, bybit/bybit-futures, is refused on every tick."""
-    out = []
-    for i, line in enumerate(RECORDING.read_text().splitlines()[:ticks]):
-        tick = json.loads(line)
-        snaps = []
-        for s in tick["snapshots"]:
-            if i in failing:
-                s = {k: s[k] for k in ("venue", "account", "market_type", "ts_event", "labels", "initial_capital")}
-                s["fetch"] = {"ok": False, "error_code": "TIMEOUT", "error": "snapshot: no answer within 10s"}
-            snaps.append(s)
-        snaps.append({"venue": "bybit", "account": "bybit-futures", "market_type": "futures",
-                      "ts_event": tick["now"], "labels": {"book": "futures", "desk": "crypto"},
-                      "fetch": {"ok": False, "error_code": "AUTH", "error": "fetch_balance: AuthenticationError: "
-                                "bybit {\"retCode\":10003,\"retMsg\":\"API key is invalid.\"}"}})
-        tick["snapshots"] = snaps
-        out.append(json.dumps(tick))
-    path.write_text("\n".join(out) + "\n")
-    return path
-
-
 def test_a_recording_with_failed_snapshots_is_an_incomplete_plan(tmp_path):
     rec = failing_recording(tmp_path / "failing.jsonl")
     r = run("plan", "--policies", str(FUTURES_BOOK), "--against", str(rec), "--detailed-exitcode")
     assert r.exit_code == EXIT_ERROR, r.output
     out = stdout_of(r)
-    assert "Accounts evaluated: none\n" in out
+    assert "Accounts evaluated: binanceusdm/binance-futures-main (37 of 40 snapshots)\n" in out
+    assert "Snapshots NOT read (the plan does not cover them):" in out
     assert ("  ! binanceusdm/binance-futures-main  TIMEOUT on 3 of 40 snapshots, 2026-03-02T13:10:00Z to "
             "2026-03-02T13:12:00Z: snapshot: no answer within 10s") in out
     assert "  ! bybit/bybit-futures  AUTH on 40 of 40 snapshots" in out
