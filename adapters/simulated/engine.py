@@ -10,7 +10,11 @@ kill switch depends on:
   leverage per symbol, spot balances;
 * market and limit orders (GTC, IOC, FOK, GTX), reduce-only, ``positionSide`` in hedge mode,
   ``newClientOrderId`` unique per account (-4116 on a duplicate), fills at the mark with a
-  slippage model that grows with size, an optional fill ratio (partial fills), taker fees,
+  slippage model that grows with size, an optional fill ratio (partial fills: a thin book,
+  every order filling that fraction of itself on arrival, rounded down to the step) whose
+  remainder expires (IOC, market) or, with ``rest_remainder``, stays open on the book until
+  cancelled, whatever the order's time in force (a venue that works what it could not fill
+  rather than killing it), taker fees,
   realized PnL into the wallet, equity = wallet + unrealized PnL, margin and a liquidation
   price estimate;
 * the reduce-only rules exactly: larger than the position, or on the wrong side, is -2022; in
@@ -343,7 +347,7 @@ class SimExchange:
                  t0: Optional[int] = None, taker_fee: float = 0.0004, maker_fee: float = 0.0002,
                  slippage: SlippageModel = SlippageModel(), fill_ratio: float = 1.0,
                  rate_limits: RateLimits = RateLimits(), client_id_scope: str = "account",
-                 faults: Optional[FaultPlan] = None):
+                 faults: Optional[FaultPlan] = None, rest_remainder: bool = False):
         if client_id_scope not in ("account", "open"):
             raise ValueError("client_id_scope is 'account' (unique forever) or 'open' (unique among open orders)")
         self.clock = clock
@@ -354,6 +358,7 @@ class SimExchange:
         self.slippage = slippage
         self.fill_ratio = fill_ratio
         self.fill_ratios: dict[str, float] = {}
+        self.rest_remainder = rest_remainder  # an unfilled limit remainder rests, even an IOC's
         self.rate_limits = rate_limits
         self.client_id_scope = client_id_scope
         self.faults = faults if faults is not None else FaultPlan()
@@ -399,16 +404,21 @@ class SimExchange:
         """Hold the mark at ``price`` from now on (a flat path)."""
         self.set_price_path(symbol, Flat(float(price)))
 
-    def set_fill_ratio(self, ratio: float, symbol: Optional[str] = None) -> None:
-        """Fraction of an order's quantity that fills when it is placed (the rest expires for
-        market/IOC orders and rests for GTC limits). While a symbol's ratio is below 1 its book
-        is thin: resting orders do not fill; at 1 a crossed resting limit fills fully."""
+    def set_fill_ratio(self, ratio: float, symbol: Optional[str] = None, *,
+                       rest_remainder: Optional[bool] = None) -> None:
+        """Fraction of an order's quantity that fills when it is placed, rounded down to the
+        amount step (the rest expires for market/IOC orders and rests for GTC limits; with
+        ``rest_remainder`` the rest of an IOC limit rests too, for every symbol). While a
+        symbol's ratio is below 1 its book is thin: resting orders do not fill; at 1 a crossed
+        resting limit fills fully. Deterministic: the same orders fill the same amounts."""
         if not 0.0 <= ratio <= 1.0:
             raise ValueError("a fill ratio is in [0, 1]")
         if symbol is None:
             self.fill_ratio = ratio
         else:
             self.fill_ratios[symbol] = ratio
+        if rest_remainder is not None:
+            self.rest_remainder = bool(rest_remainder)
 
     def open_position(self, account: str, symbol: str, side: str, amount: float, entry: float,
                       position_side: Optional[str] = None) -> None:
@@ -566,9 +576,11 @@ class SimExchange:
                     self.events.append({"event": "countdown_cancel_all", "account": name, "symbol": symbol,
                                         "ts": deadline, "orders": ids})
             for o in self._live(a):
-                # a thin book (fill ratio < 1) has no liquidity for resting orders either
-                if o.type == "LIMIT" and self._ratio(o.symbol) >= 1.0 and (
-                        self._crosses(o, self.mark(o.symbol, now)) or (o.closes and self._closable(a, o) <= EPS)):
+                # a thin book (fill ratio < 1) has no liquidity for resting orders either; a
+                # resting close whose position is gone expires whatever the book (as Binance
+                # cancels reduce-only orders once the position is closed)
+                if o.type == "LIMIT" and ((o.closes and self._closable(a, o) <= EPS) or (
+                        self._ratio(o.symbol) >= 1.0 and self._crosses(o, self.mark(o.symbol, now)))):
                     self._execute(a, self.markets[o.symbol], o, now, resting=True)
 
     @staticmethod
@@ -723,7 +735,7 @@ class SimExchange:
             return o.copy()
         o.order_id = self._register(a, o)
         self._execute(a, m, o, now, resting=False)
-        if o.is_open and (otype == "MARKET" or tif in ("IOC", "FOK")):
+        if o.is_open and (otype == "MARKET" or tif == "FOK" or (tif == "IOC" and not self.rest_remainder)):
             o.status = "EXPIRED"
             o.update_time = now
         if o.is_open:

@@ -95,6 +95,27 @@ def test_partial_fills_market_expires_remainder_and_gtc_rests(sim):
         ex.set_fill_ratio(1.5)
 
 
+def test_partial_fill_remainder_of_an_ioc_rests_when_the_venue_works_orders(sim):
+    ex, _ = sim
+    ex.set_fill_ratio(0.4, rest_remainder=True)
+    ioc = ex.place_order("sim-main", SOL, "BUY", "LIMIT", 10, 141.0, time_in_force="IOC", reduce_only=True)
+    assert (ioc.status, ioc.executed_qty) == ("PARTIALLY_FILLED", 4.0)  # 40 %, on the step
+    assert [o.order_id for o in ex.open_orders("sim-main", SOL)] == [ioc.order_id]
+    tiny = ex.place_order("sim-main", SOL, "BUY", "LIMIT", 2, 141.0, time_in_force="IOC", reduce_only=True)
+    assert (tiny.status, tiny.executed_qty) == ("NEW", 0.0)  # 40 % of 2 rounds down to nothing
+    market = ex.place_order("sim-main", ETH, "SELL", "MARKET", 10.0, reduce_only=True)
+    assert market.status == "EXPIRED"  # a market order never rests
+    ex.cancel_order("sim-main", SOL, ioc.order_id)
+    assert ex.get_order("sim-main", SOL, ioc.order_id).status == "CANCELED"
+    # the position closed by other means (a fill elsewhere, a liquidation): a resting close
+    # expires although the book is still thin
+    ex.open_position("sim-main", SOL, "long", 996, 140.0)
+    assert ex.get_order("sim-main", SOL, tiny.order_id).status == "EXPIRED"
+    ex.set_fill_ratio(0.4, rest_remainder=False)
+    again = ex.place_order("sim-main", BTC, "SELL", "LIMIT", 1.0, 59_000.0, time_in_force="IOC", reduce_only=True)
+    assert (again.status, again.executed_qty) == ("EXPIRED", 0.4)
+
+
 def test_protected_limit_beyond_the_mark_does_not_fill(sim):
     ex, _ = sim
     ioc = ex.place_order("sim-main", BTC, "SELL", "LIMIT", 1.0, 60_100.0, time_in_force="IOC", reduce_only=True)
