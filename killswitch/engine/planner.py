@@ -11,12 +11,16 @@ reference: ``missing_reference: since_open`` counts its whole PnL, ``exclude`` l
 (1 at the liquidation price, 0 from 25 % away), notional share of equity, loss on margin.
 
 **Planning** (only when a stage is entered): closes are reduce-only, rounded *down* to the
-market's step and never larger than the position; a profitable position is never cut because
-attribution was UNKNOWN unless the policy says so; entry orders of the symbols being closed
-are cancelled first (reduce-only take-profits and stops stay unless the stage cancels all);
-correlated positions are closed together, the group with the most exposure first and the
-biggest position first inside it; large closes are split into chunks by notional; each venue's
-orders are spaced to its order budget. Hedge suggestions are reported, never sent.
+market's step and never larger than the position; a position to close in full that is smaller
+than the venue accepts (below one amount step, or below the minimum amount; reduce-only closes
+are exempt from the minimum notional, as on Binance) gets no order: it is a *residual*,
+reported in the plan (:class:`Residual`) for the runner to record, never retried; a
+profitable position is never cut because attribution was UNKNOWN unless the policy says so;
+entry orders of the symbols being closed are cancelled first (reduce-only take-profits and
+stops stay unless the stage cancels all); correlated positions are closed together, the group
+with the most exposure first and the biggest position first inside it; large closes are split
+into chunks by notional; each venue's orders are spaced to its order budget. Hedge suggestions
+are reported, never sent.
 
 Pure: no I/O, no clock.
 """
@@ -103,6 +107,20 @@ class HedgeSuggestion:
 
 
 @dataclass(frozen=True)
+class Residual:
+    """A position a close was planned for that the venue cannot take an order for: what is left
+    stays open (dust). ``reason`` is a reason code with its numbers."""
+
+    venue: str
+    account: str
+    symbol: str
+    side: str  # long | short
+    position_side: Optional[str]  # LONG | SHORT in hedge mode
+    amount: float  # contracts left
+    reason: str  # BELOW_MINIMUM: ...
+
+
+@dataclass(frozen=True)
 class Plan:
     decision_id: str
     stage: int
@@ -112,6 +130,7 @@ class Plan:
     directives: tuple[Directive, ...] = ()
     hedges: tuple[HedgeSuggestion, ...] = ()
     skipped: tuple[str, ...] = ()  # reason codes of what was not done
+    residuals: tuple[Residual, ...] = ()  # positions to close that are below what the venue accepts
 
 
 # --- PnL history (state) ---------------------------------------------------------------------------
@@ -259,6 +278,7 @@ class _Planner:
     attribution: Attribution
     closes: dict = field(default_factory=dict)  # position key → _Close
     skipped: list = field(default_factory=list)
+    residuals: list = field(default_factory=list)
     _scores: Optional[dict] = None
 
     @property
@@ -328,7 +348,7 @@ class _Planner:
         orders = self.schedule(legs)
         hedges = self.hedges(hedge) if hedge else []
         return Plan(self.decision, self.stage.level, self.attribution, tuple(cancels), tuple(orders),
-                    tuple(directives), tuple(hedges), tuple(self.skipped))
+                    tuple(directives), tuple(hedges), tuple(self.skipped), tuple(self.residuals))
 
     def reduce_top_risk(self, p: dict) -> None:
         within = p.get("close_within_liquidation")
@@ -404,6 +424,13 @@ class _Planner:
             if amount <= 0:
                 continue
             pos = c.pos
+            dust = _below_minimum(c) if c.full else None
+            if dust is not None:  # nothing the venue accepts can close it: report it, do not send
+                self.skipped.append(f"BELOW_MINIMUM: {key} {dust}")
+                self.residuals.append(Residual(c.snap.venue, c.snap.account, pos.symbol, pos.side,
+                                               pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
+                                               pos.contracts, f"BELOW_MINIMUM: {dust}"))
+                continue
             unit = pos.notional / pos.contracts if pos.contracts else pos.mark_price
             legs.append(_Leg(
                 c.snap, pos.symbol, "sell" if pos.side == "long" else "buy",
@@ -514,7 +541,7 @@ def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, n
     out = planner.run()
     if closes_only:
         out = Plan(out.decision_id, out.stage, out.attribution, out.cancels, out.orders, (), out.hedges,
-                   out.skipped + ("DEFERRED: closes of an entry made while positions were unknown",))
+                   out.skipped + ("DEFERRED: closes of an entry made while positions were unknown",), out.residuals)
     return out
 
 
@@ -552,6 +579,19 @@ def _round_amount(c: _Close, skipped: list) -> float:
     return min(amount, pos.contracts)
 
 
+def _below_minimum(c: _Close) -> Optional[str]:
+    """Why the venue cannot take a close of the whole position ``c`` (its numbers; None: it
+    can): less than one amount step, or less than the minimum amount once rounded down to it."""
+    pos = c.pos
+    rules = c.snap.markets.get(pos.symbol)
+    if rules is None:
+        return None
+    sendable = _floor_step(pos.contracts, rules.amount_step)
+    if sendable <= 0 or sendable < rules.min_amount * (1 - 1e-9):
+        return f"amount={pos.contracts:g} step={rules.amount_step:g} min_amount={rules.min_amount:g}"
+    return None
+
+
 def split_amount(amount: float, unit_price: float, chunk_notional: Optional[float], step: float) -> list[float]:
     """Split ``amount`` into chunks of at most ``chunk_notional`` each, on the step grid.
 
@@ -585,5 +625,5 @@ def client_order_id(decision: str, leg: str) -> str:
     return "ks" + hashlib.sha256(f"{decision}|{leg}".encode()).hexdigest()[:30]
 
 
-__all__ = ["Attribution", "OrderIntent", "CancelIntent", "Directive", "HedgeSuggestion", "Plan", "plan",
+__all__ = ["Attribution", "OrderIntent", "CancelIntent", "Directive", "HedgeSuggestion", "Plan", "Residual", "plan",
            "update_history", "history_for", "deltas", "attribute", "risk_scores", "client_order_id"]

@@ -309,11 +309,34 @@ def test_close_positions(action, expected):
 
 def test_close_all_futures_closes_every_position_exactly():
     legs = [leg("BTC/USDT:USDT", "long", 0.37, 30_000, pnl=5), leg("ETH/USDT:USDT", "short", 2.5, 2_000, pnl=-7)]
-    pl = plan_for("[close_all]", legs, markets={"BTC/USDT:USDT": MarketRules(amount_step=0.1, min_amount=1)})
+    pl = plan_for("[close_all]", legs, markets={"BTC/USDT:USDT": MarketRules(amount_step=0.1, min_amount=0.2)})
     assert closed(pl) == {"BTC/USDT:USDT": ("sell", 0.37), "ETH/USDT:USDT": ("buy", 2.5)}
+    assert pl.residuals == ()
     assert all(o.reduce_only and o.action == "close_all" and o.reason == "CLOSE_ALL" for o in pl.orders)
     limits = {o.symbol: o.limit_price for o in pl.orders}  # worst accepted price: 2 % default slippage
     assert limits == {"BTC/USDT:USDT": pytest.approx(30_000 * 0.98), "ETH/USDT:USDT": pytest.approx(2_000 * 1.02)}
+
+
+@pytest.mark.parametrize("contracts, rules, why", [
+    (0.0004, MarketRules(amount_step=0.001, min_amount=0.001), "amount=0.0004 step=0.001 min_amount=0.001"),
+    (2.5, MarketRules(amount_step=1, min_amount=3), "amount=2.5 step=1 min_amount=3"),
+    (0.37, MarketRules(amount_step=0.1, min_amount=1), "amount=0.37 step=0.1 min_amount=1"),
+], ids=["below_one_step", "below_min_amount", "below_min_amount_after_rounding"])
+def test_a_position_below_the_venue_minimum_is_a_residual_not_an_order(contracts, rules, why):
+    legs = [leg("BTC/USDT:USDT", "long", contracts, 30_000, pnl=5), leg("ETH/USDT:USDT", "short", 2.5, 2_000, pnl=-7)]
+    pl = plan_for("[close_all]", legs, markets={"BTC/USDT:USDT": rules})
+    assert closed(pl) == {"ETH/USDT:USDT": ("buy", 2.5)}  # the rest of the book is closed as ever
+    (r,) = pl.residuals
+    assert (r.symbol, r.side, r.amount, r.reason) == ("BTC/USDT:USDT", "long", contracts, f"BELOW_MINIMUM: {why}")
+    assert any(s.startswith("BELOW_MINIMUM:") and "BTC/USDT:USDT" in s for s in pl.skipped)
+
+
+def test_reduce_only_closes_are_not_held_to_the_minimum_notional():
+    # Binance (and the simulator) take a reduce-only close below the minimum notional
+    legs = [leg("BTC/USDT:USDT", "long", 0.001, 30_000, pnl=5)]
+    pl = plan_for("[close_all]", legs, markets={"BTC/USDT:USDT": MarketRules(amount_step=0.001, min_amount=0.001,
+                                                                             min_notional=100)})
+    assert closed(pl) == {"BTC/USDT:USDT": ("sell", 0.001)} and pl.residuals == ()
 
 
 def spot_snap(balances, venue="binance", markets=None, orders=()):
@@ -448,10 +471,12 @@ def test_rounding_down_to_amount_step(contracts, fraction, step, min_amount, exp
     assert o.amount <= contracts
 
 
-def test_full_close_is_never_refused_for_min_amount():
+def test_full_close_below_min_amount_is_a_residual_the_venue_would_refuse_the_order():
+    # both adapters refuse (and the venue rejects, LOT_SIZE) an order below the minimum amount,
+    # even reduce-only: planning one would only be refused and retried until the budget ran out
     markets = {"BTC/USDT:USDT": MarketRules(amount_step=0.001, min_amount=0.02)}
     pl = plan_for("[close_all]", [leg("BTC/USDT:USDT", "long", 0.015, 100)], markets=markets)
-    assert [o.amount for o in pl.orders] == [0.015]
+    assert pl.orders == () and [(r.symbol, r.amount) for r in pl.residuals] == [("BTC/USDT:USDT", 0.015)]
 
 
 @pytest.mark.parametrize(
