@@ -253,8 +253,8 @@ def commands(policy: str, scope: str, incident: str, stage: Optional[StageNode],
     """The exact commands to inspect and reset, quoted for a POSIX shell."""
     day = (iso(created_ms) or "")[:10]
     state = _sh(state_url)
-    reset = (f"ksctl reset --policy {_sh(policy)} --scope {_sh(scope)} --approver \"$USER\" "
-             f"--reason \"<what was checked>\"")
+    # no --approver: the approver is the identity of the token that runs it
+    reset = f"ksctl reset --policy {_sh(policy)} --scope {_sh(scope)} --reason \"<what was checked>\""
     return {
         "status": "ksctl status",
         "lock": f"curl -s \"${{KS_API_URL:-http://127.0.0.1:8080}}/v1/lock?scope={quote(scope, safe='')}\"",
