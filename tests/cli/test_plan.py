@@ -341,3 +341,28 @@ def test_a_recording_and_live_accounts_together_are_a_usage_error(tmp_path):
     r = CliRunner().invoke(cli, ["plan", "--policies", str(FUTURES_BOOK), "--against", str(RECORDING),
                                  "--accounts", str(acc)])
     assert r.exit_code == 2 and "not both" in r.output
+
+
+def test_a_venue_message_cannot_break_the_markdown_table_or_inject_markup():
+    from killswitch.plan import AccountCoverage, PlanResult
+    from killswitch.render.plan import plan_markdown
+
+    class Graph:
+        digest = short_digest = "sha256:0"
+        revision = None
+
+    hostile = 'bad | key <img src=x onerror=alert(1)> [click](http://example.com) *now*\nsecond line'
+    result = PlanResult((), (AccountCoverage("binanceusdm", "sim-main", 1, 1, ("AUTH",), hostile, 0, 0),), 1)
+    out = plan_markdown(result, Graph(), {"kind": "live"}, "dry-run")
+    row = next(line for line in out.splitlines() if line.startswith("| binanceusdm/sim-main"))
+    assert row.count(" | ") == 4 and row.endswith(" |"), row  # five cells, no more
+    assert r"bad \| key \<img src=x onerror=alert(1)\> \[click\](http://example.com) \*now\* second line" in row
+
+
+def test_the_pull_request_workflow_fails_its_plan_step_when_the_plan_fails():
+    # GitHub runs `shell: bash` as `bash -eo pipefail`: the plan's exit code survives `| tee plan.txt`
+    from ruamel.yaml import YAML
+
+    doc = YAML(typ="safe").load((POLICIES / ".github" / "workflows" / "policy-pr.yml").read_text())
+    steps = [s for job in doc["jobs"].values() for s in job["steps"] if "ksctl plan" in (s.get("run") or "")]
+    assert steps and all(s.get("shell") == "bash" for s in steps if "|" in s["run"]), steps
