@@ -51,10 +51,16 @@ def render(incident: str, state_url: str, fmt: str, out: Optional[str], runbooks
     store = open_store(state_url, migrate=False)
     try:
         record = store.runbook(incident)
+        known = [r.incident for r in store.runbooks(limit=1000)] if record is None else []
     finally:
         store.close()
     if record is None:
-        click.echo(f"ksctl runbook render: UNKNOWN_INCIDENT: no runbook for {incident!r} in {store.url}", err=True)
+        from ..runner.scopes import close_matches
+
+        near = close_matches(incident, known)
+        hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
+        click.echo(f"ksctl runbook render: UNKNOWN_INCIDENT: no runbook for {incident!r} in {store.url}{hint}",
+                   err=True)
         raise SystemExit(EXIT_FINDINGS)
     problems: tuple[str, ...] = ()
     if as_stored:

@@ -82,6 +82,7 @@ def test_an_unknown_incident_exits_1_and_says_so(state, at_root):
     url, _ = state
     out = run("runbook", "render", "--incident", "futures-book/binanceusdm/main/L3/e9", "--state", url)
     assert out.exit_code == 1 and "UNKNOWN_INCIDENT" in out.stderr and out.stdout == ""
+    assert f"did you mean {INCIDENT!r}" in out.stderr
 
 
 def test_list_names_the_stored_incidents(state):
