@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Optional
 
 from .store import (
     FINAL_STATUSES,
     OPEN_STATUSES,
     ORDER_STATUSES,
     Approval,
+    AuditAnchor,
+    AuditFinding,
+    AuditHead,
+    AuditKey,
+    AuditKeyError,
     AuditRow,
+    AuditVerification,
     FencedError,
     JournalEntry,
     Lease,
@@ -33,6 +40,7 @@ from .store import (
     StateStore,
     StoreError,
     UnknownIntentError,
+    key_problem,
 )
 from .urls import mask_url
 
@@ -41,8 +49,13 @@ log = logging.getLogger(__name__)
 SCHEMES = ("sqlite", "postgresql", "postgres")
 
 
-def open_store(url: str, *, migrate: bool = True) -> StateStore:
-    """Open (and by default migrate) the store a URL names. Raises StoreError with a masked URL."""
+def open_store(url: str, *, migrate: bool = True, audit_key: Optional[AuditKey] = None) -> StateStore:
+    """Open (and by default migrate) the store a URL names. Raises StoreError with a masked URL.
+
+    With ``audit_key`` the rows it appends are anchored by HMAC and verification checks the
+    MACs; opened to write (``migrate``), it also anchors a chain that is not anchored yet (see
+    :meth:`SqlStore.use_audit_key`). A wrong or missing key never stops it from opening:
+    ``key_problem(store.audit_head(), key)`` says what is wrong."""
     head, sep, _ = url.partition("://")
     # A scheme is a word; anything else (a keyword DSN, a typo) is not echoed: it may hold a password.
     scheme = head.lower() if sep and re.fullmatch(r"[A-Za-z][\w+.-]*", head) else ""
@@ -66,12 +79,19 @@ def open_store(url: str, *, migrate: bool = True) -> StateStore:
             store.close()
             raise
         log.info("state store %s at schema version %d", masked, version)
+    if audit_key is not None:
+        try:
+            store.use_audit_key(audit_key, adopt=migrate)
+        except BaseException:
+            store.close()
+            raise
     return store
 
 
 __all__ = [
     "open_store", "mask_url", "SCHEMES", "StateStore", "StoreError", "FencedError", "SchemaTooNewError",
     "UnknownIntentError", "JournalEntry", "Approval", "Lease", "AuditRow", "PnlSampleRow", "PolicyBundle",
-    "RunbookRecord",
+    "RunbookRecord", "AuditKey", "AuditKeyError", "AuditHead", "AuditAnchor", "AuditFinding", "AuditVerification",
+    "key_problem",
     "ORDER_STATUSES", "FINAL_STATUSES", "OPEN_STATUSES",
 ]

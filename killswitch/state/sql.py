@@ -17,14 +17,17 @@ import threading
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from .store import (
     FINAL_STATUSES,
-    GENESIS_HASH,
     ORDER_STATUSES,
     Approval,
+    AuditAnchor,
+    AuditHead,
+    AuditKey,
     AuditRow,
+    AuditVerification,
     FencedError,
     JournalEntry,
     Lease,
@@ -37,6 +40,7 @@ from .store import (
     audit_hash,
     canonical_json,
 )
+from .audit_chain import GENESIS_HASH, ChainCheck, key_problem
 from .urls import scrub
 
 
@@ -162,9 +166,19 @@ MIGRATIONS: tuple[Migration, ...] = (
              source TEXT PRIMARY KEY,
              ts_ms BIGINT NOT NULL)""",
     )),
+    Migration(6, "the audit chain anchored by an HMAC key: a MAC on every row and on the head", (
+        # NULL everywhere until a store with a key appends (or opens to write): rows written
+        # before keep no MAC and verify as before, said to be unanchored (audit_chain.py).
+        "ALTER TABLE audit_log ADD COLUMN mac TEXT",
+        "ALTER TABLE audit_head ADD COLUMN mac TEXT",
+        "ALTER TABLE audit_head ADD COLUMN key_id TEXT",
+        "ALTER TABLE audit_head ADD COLUMN anchored_from BIGINT",
+    )),
 )
 
-AUDIT_VERIFY_PAGE = 5_000  # audit rows read per transaction by verify_audit
+AUDIT_VERIFY_PAGE = 5_000  # audit rows read per transaction by audit_verification
+AUDIT_VERIFY_ROUNDS = 3  # restarts of a verification while a runner anchors the chain
+ANCHOR_SCHEMA = 6  # the first schema version with MAC columns
 
 _INTENT_COLS = ("i.seq, i.client_order_id, i.decision_id, i.venue, i.account, i.symbol, i.side, i.position_side, "
                 "i.amount, i.reduce_only, i.payload, i.fence, i.created_ms, "
@@ -196,6 +210,7 @@ class SqlStore:
     def __init__(self) -> None:
         # One connection per store; calls from several threads take turns on it.
         self._lock = threading.RLock()
+        self.audit_key: Optional[AuditKey] = None
 
     # --- dialect hooks -----------------------------------------------------------------------
 
@@ -410,41 +425,128 @@ class SqlStore:
 
     # --- audit chain --------------------------------------------------------------------------
 
+    _HEAD = "SELECT seq, hash, mac, key_id, anchored_from FROM audit_head WHERE id = 1"
+    _HEAD_UNANCHORED = "SELECT seq, hash, NULL, NULL, NULL FROM audit_head WHERE id = 1"
+    _macs = False  # the schema has the MAC columns (once true, for good: schemas only move up)
+
+    def _has_macs(self) -> bool:
+        """Whether the schema has the MAC columns. A reader (``migrate=False``) may meet a store an
+        older runner still writes: it reads it as an unanchored chain rather than failing."""
+        if not self._macs:
+            self._macs = self.schema_version() >= ANCHOR_SCHEMA
+        return self._macs
+
+    def _head_query(self) -> str:
+        return self._HEAD if self._has_macs() else self._HEAD_UNANCHORED
+
+    def use_audit_key(self, key: Optional[AuditKey], *, adopt: bool = False) -> Optional[str]:
+        """Anchor the rows this store appends with ``key``; return why they will not be (a wrong
+        or missing key for an anchored chain, a missing head), or None.
+
+        With ``adopt`` (a writer starting: ``open_store`` with ``migrate``), a chain not yet
+        anchored is anchored now: the head gets the key's id, ``anchored_from`` = the next row
+        and its MAC, so that wiping or cutting the chain from here on needs the key. Rows
+        already there stay as they are (unanchored, covered by every later MAC)."""
+        self.audit_key = key
+        if key is None or not adopt or not self._has_macs():
+            return key_problem(self.audit_head(), key)
+        with self._tx(write=True) as cur:
+            row = self._q(cur, self._HEAD + self.for_update).fetchone()
+            head = None if row is None else AuditHead(*row)
+            if head is not None and not head.anchored:
+                start = head.seq + 1
+                self._q(cur, "UPDATE audit_head SET mac = ?, key_id = ?, anchored_from = ? WHERE id = 1",
+                        (key.head_mac(head.seq, head.hash, start), key.key_id, start))
+                return None
+        return key_problem(head, key)
+
     def audit(self, kind: str, ts_ms: int, payload: dict, *, fence: Optional[int] = None) -> int:
         text = canonical_json(payload)  # raises before anything is written if it is not JSON
+        macs = self._has_macs()  # before the transaction: it reads the schema in one of its own
+        key = self.audit_key if macs else None
         with self._tx(write=True) as cur:
             if fence is not None:
                 # The lease row first (shared), then the head (exclusive): the same order as every
                 # other fenced write, so a takeover and an append never wait on each other in a cycle.
                 self._check_fence(cur, fence)
-            seq, prev = self._q(cur, "SELECT seq, hash FROM audit_head WHERE id = 1" + self.for_update).fetchone()
-            seq += 1
-            digest = audit_hash(prev, seq, kind, ts_ms, json.loads(text))
-            self._q(cur, "INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
-                    (seq, kind, ts_ms, text, prev, digest))
-            self._q(cur, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+            row = self._q(cur, (self._HEAD if macs else self._HEAD_UNANCHORED) + self.for_update).fetchone()
+            if row is None:
+                # Never rebuilt here: a head rebuilt from the rows left would vouch for a cut chain.
+                raise StoreError(f"{self.url}: " + key_problem(None, key))
+            head = AuditHead(*row)
+            seq = head.seq + 1
+            digest = audit_hash(head.hash, seq, kind, ts_ms, json.loads(text))
+            if not macs:  # a schema older than the anchor (only ever in a migration test)
+                self._q(cur, "INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (seq, kind, ts_ms, text, head.hash, digest))
+                self._q(cur, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+                return seq
+            if key is not None and head.key_id in (None, key.key_id):
+                start = head.anchored_from if head.anchored else seq  # the first keyed append anchors
+                row_mac, key_id = key.row_mac(seq, digest), key.key_id
+                head_mac: Optional[str] = key.head_mac(seq, digest, start)
+            else:
+                # No key, or not this chain's: the row goes in unanchored (verification reports it
+                # once the chain is anchored) rather than the kill switch failing to record.
+                row_mac, head_mac, key_id, start = None, None, head.key_id, head.anchored_from
+            self._q(cur, "INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash, mac) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)", (seq, kind, ts_ms, text, head.hash, digest, row_mac))
+            self._q(cur, "UPDATE audit_head SET seq = ?, hash = ?, mac = ?, key_id = ?, anchored_from = ? "
+                         "WHERE id = 1", (seq, digest, head_mac, key_id, start))
             return seq
 
-    def verify_audit(self) -> tuple[bool, Optional[int]]:
+    def audit_head(self) -> Optional[AuditHead]:
+        query = self._head_query()
         with self._tx(write=False) as cur:
-            # The head first: rows up to its seq were committed with it, whatever is appended meanwhile.
-            head_seq, head_hash = self._q(cur, "SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+            row = self._q(cur, query).fetchone()
+        return None if row is None else AuditHead(*row)
 
-        def pages() -> Iterator[tuple]:
-            # A page per transaction, hashed outside it: no transaction stays open while a long
-            # chain is checked (PostgreSQL ends sessions idle inside one).
-            after = 0
-            while True:
-                with self._tx(write=False) as cur:
-                    page = self._q(cur, "SELECT seq, kind, ts_ms, payload, prev_hash, hash FROM audit_log "
-                                        "WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                                   (after, head_seq, AUDIT_VERIFY_PAGE)).fetchall()
-                yield from page
-                if len(page) < AUDIT_VERIFY_PAGE:
-                    return
-                after = page[-1][0]
+    def audit_verification(self, anchors: Sequence[AuditAnchor] = ()) -> AuditVerification:
+        # Every row of the table, not only those up to the head: a row slipped in past the head
+        # is a finding too. Rows are read a page per transaction and hashed outside it (no
+        # transaction stays open while a long chain is checked: PostgreSQL ends sessions idle in
+        # one). An append commits its row and the head together, and the head only grows, so the
+        # head read after the rows is at or past every row read, unless rows were put past it;
+        # and every row up to it is committed: the rows appended meanwhile are read up to that
+        # head (never chased: a busy runner could outrun the reader) and the check ends there.
+        # The head read before the rows gives the anchoring the MACs are checked against; if a
+        # runner anchored the chain meanwhile, the check starts over.
+        macs = self._has_macs()
+        check = head = None
+        for _ in range(AUDIT_VERIFY_ROUNDS):
+            before = self.audit_head()
+            check = ChainCheck(self.audit_key, before, tuple(anchors))
+            self._feed_rows(check, 0, None, macs)
+            head = self.audit_head()
+            if head is not None and head.seq > check.last_seq:
+                self._feed_rows(check, check.last_seq, head.seq, macs)
+            if _anchoring(head) == _anchoring(before):
+                break
+        return check.close(head)
 
-        return _verify_rows(pages(), head_seq, head_hash)
+    def _feed_rows(self, check: ChainCheck, after: int, upto: Optional[int], macs: bool) -> None:
+        query = (f"SELECT seq, kind, ts_ms, payload, prev_hash, hash, {'mac' if macs else 'NULL'} FROM audit_log "
+                 "WHERE seq > ?" + ("" if upto is None else f" AND seq <= {int(upto)}") + " ORDER BY seq LIMIT ?")
+        while True:
+            with self._tx(write=False) as cur:
+                page = self._q(cur, query, (after, AUDIT_VERIFY_PAGE)).fetchall()
+            if len(page) < AUDIT_VERIFY_PAGE:
+                for r in page:
+                    check.feed(*r)
+                return
+            # The rows of the page's last seq are read again with the next page, so that copies of
+            # one seq (a table that lost its key) are never split between two pages and missed.
+            last = page[-1][0]
+            whole = [r for r in page if r[0] != last]
+            if not whole:  # a page of one seq only
+                whole, last = page, last + 1
+            for r in whole:
+                check.feed(*r)
+            after = last - 1
+
+    def verify_audit(self) -> tuple[bool, Optional[int]]:
+        v = self.audit_verification()
+        return v.ok, v.first_bad_seq
 
     def audit_rows(self, since_ms: Optional[int] = None, kinds: Optional[Sequence[str]] = None,
                    limit: int = 1000, *, until_ms: Optional[int] = None, after_seq: int = 0) -> list[AuditRow]:
@@ -527,23 +629,8 @@ def _payload(text: str) -> dict:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def _verify_rows(rows: Iterable[tuple], head_seq: int, head_hash: str) -> tuple[bool, Optional[int]]:
-    prev, expected = GENESIS_HASH, 1
-    for seq, kind, ts_ms, text, prev_hash, digest in rows:
-        if seq != expected:
-            return False, expected  # a row is missing
-        try:
-            recomputed = audit_hash(prev, seq, kind, ts_ms, json.loads(text))
-        except ValueError:  # the payload is no longer (canonical) JSON
-            return False, seq
-        if prev_hash != prev or recomputed != digest:
-            return False, seq
-        prev, expected = digest, expected + 1
-    if expected <= head_seq:
-        return False, expected  # the tail was cut off
-    if prev != head_hash:
-        return False, head_seq
-    return True, None
+def _anchoring(head: Optional[AuditHead]) -> tuple:
+    return (None, None) if head is None else (head.key_id, head.anchored_from)
 
 
 def wrap_error(url: str, exc: BaseException, secrets: Iterable[str] = ()) -> StoreError:

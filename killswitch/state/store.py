@@ -15,9 +15,14 @@ Guarantees, whatever the backend:
 - **Journal before send.** An intent is journaled once per client order id (a second time is a
   no-op that returns ``False``); intents without a final result are what a restarted runner
   reconciles with the exchange instead of sending again.
-- **Audit chain.** Audit rows are append-only, each hashed over its predecessor's hash, so an
-  edited, removed or reordered row is found by :meth:`StateStore.verify_audit`. A row written
-  with a ``fence`` is fenced like a journal write: a deposed leader cannot record an action.
+- **Audit chain.** Audit rows are append-only, each hashed over its predecessor's hash, with
+  the head (last seq and hash) updated in the same transaction, so an edited, removed,
+  reordered or added row, a cut tail or a moved head is found by
+  :meth:`StateStore.audit_verification`, which reads every row of the table. A store given an
+  audit key (:class:`AuditKey`) also anchors the chain: every row and the head carry an HMAC,
+  so rewriting it needs the key, not only the database (the scheme: ``audit_chain.py``). A
+  row written with a ``fence`` is fenced like a journal write: a deposed leader cannot record
+  an action.
 
 Must not: import the engine's evaluation, adapters or the clock of the runner; decide what to
 do about a fenced write or a pending intent (the runner does); log or raise a secret.
@@ -25,10 +30,23 @@ do about a fenced write or a pending intent (the runner does); log or raise a se
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional, Protocol, Sequence, runtime_checkable
+
+# The audit chain's rules (hashing, anchoring, verifying) live in audit_chain.py; the contract names them.
+from .audit_chain import (  # noqa: F401 - re-exported
+    GENESIS_HASH,
+    AuditAnchor,
+    AuditFinding,
+    AuditHead,
+    AuditKey,
+    AuditKeyError,
+    AuditVerification,
+    audit_hash,
+    canonical_json,
+    key_problem,
+)
 
 # What the journal accepts as an order's status. The exchange's own vocabulary (adapters'
 # OrderResult) plus ``sent`` (handed to the adapter, no answer yet), ``unknown`` (the answer was
@@ -36,8 +54,6 @@ from typing import Any, NamedTuple, Optional, Protocol, Sequence, runtime_checka
 FINAL_STATUSES = frozenset({"filled", "canceled", "rejected", "expired", "failed"})
 OPEN_STATUSES = frozenset({"sent", "open", "partially_filled", "unknown"})
 ORDER_STATUSES = FINAL_STATUSES | OPEN_STATUSES
-
-GENESIS_HASH = "0" * 64  # the "previous hash" of the first audit row
 
 
 class StoreError(Exception):
@@ -253,8 +269,19 @@ class StateStore(Protocol):
         is still the current one, checked in the same transaction; else FencedError and nothing
         is written. Without it (a standby, an operator tool) the row is appended unconditionally."""
 
+    audit_key: Optional[AuditKey]  # what anchors the rows this store appends (None: not anchored)
+
+    def audit_head(self) -> Optional[AuditHead]:
+        """The chain's head as stored (None: the row is missing — a finding, not an error)."""
+
+    def audit_verification(self, anchors: Sequence[AuditAnchor] = ()) -> AuditVerification:
+        """Verify every row of the table, the head, the MACs (with this store's key) and the
+        exported ``anchors``; every problem is a finding with its first row. Never raises for
+        what it finds, only when the store cannot be read (StoreError)."""
+
     def verify_audit(self) -> tuple[bool, Optional[int]]:
-        """(True, None) if the chain is intact, else (False, the first row that does not check)."""
+        """(True, None) if :meth:`audit_verification` finds nothing, else (False, the first row
+        that does not check)."""
 
     def audit_rows(self, since_ms: Optional[int] = None, kinds: Optional[Sequence[str]] = None,
                    limit: int = 1000, *, until_ms: Optional[int] = None, after_seq: int = 0) -> list[AuditRow]:
@@ -289,17 +316,3 @@ class StateStore(Protocol):
     def current_fence(self) -> int: ...
 
     def lease(self) -> Lease: ...
-
-
-# --- the audit chain's hashing rule -------------------------------------------------------------
-
-
-def canonical_json(value: Any) -> str:
-    """One text per value: sorted keys, no spaces, UTF-8 as is, no NaN (it is not JSON)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def audit_hash(prev_hash: str, seq: int, kind: str, ts_ms: int, payload: Any) -> str:
-    """sha256 of the previous row's hash followed by the canonical JSON of this row."""
-    row = canonical_json({"seq": seq, "kind": kind, "ts_ms": ts_ms, "payload": payload})
-    return hashlib.sha256((prev_hash + row).encode("utf-8")).hexdigest()

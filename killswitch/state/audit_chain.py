@@ -1,0 +1,399 @@
+"""The audit chain's proof: how rows are hashed and anchored, and how a chain is verified.
+
+What it owns:
+
+- **The hash chain.** Each row's ``hash`` is sha256 over its predecessor's hash and the
+  canonical JSON of the row (:func:`audit_hash`); the ``audit_head`` row remembers the last
+  (seq, hash), updated in the same transaction as every append.
+- **The HMAC anchor.** With an :class:`AuditKey` (a Secret: ``KS_AUDIT_KEY`` or a mounted
+  file), every row carries ``mac`` = HMAC-SHA256(key, "row" ‖ seq ‖ hash) and the head carries
+  HMAC(key, "head" ‖ seq ‖ hash ‖ anchored_from). The two are domain-separated, so a row's MAC
+  can never stand in for the head's: cutting the tail off and pointing the head at an earlier
+  row needs the key. ``anchored_from`` is the first row written with the key (rows before it
+  were written by a store without one: an older killswitch); the head MAC binds it, so it cannot
+  be moved without the key either. ``key_id`` (a MAC of a constant, 16 hex) names the key
+  without revealing it, so a wrong key is told from a forgery.
+- **Exported anchors.** ``AUDIT_HEAD seq=… hash=…`` lines the runner logs where the database
+  cannot reach (:class:`AuditAnchor` parses them). Verifying against one proves row ``seq`` is
+  still there with that hash — the whole chain up to it unchanged.
+- **Verification** (:class:`ChainCheck`): every row in the table, in seq order, against its
+  neighbours, its content, its MAC, the head and the anchors given; every problem is an
+  :class:`AuditFinding` with a reason code and the first row it concerns; nothing raises.
+
+What the anchor cannot prove, said plainly: someone with database access who saved an older
+head (row and MAC) can cut the chain back to it and restore that head; only an exported anchor
+newer than that head catches it. Without the key a verifier checks the structure (links,
+hashes, head, which rows carry MACs) but cannot tell a recomputed chain from the real one.
+
+Must not: log, print, ``repr`` or put in a finding the key or anything a key could be
+recovered from; read the database or the clock (the backends feed rows in).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional
+
+GENESIS_HASH = "0" * 64  # the "previous hash" of the first audit row
+MIN_KEY_CHARS = 32  # e.g. `openssl rand -hex 32` (64 characters)
+MAX_FINDINGS = 50  # a chain rewritten from row 1 would otherwise list every row
+
+_ROW = b"killswitch-audit-row:v1\n"
+_HEAD = b"killswitch-audit-head:v1\n"
+_KEY_ID = b"killswitch-audit-key-id:v1"
+
+
+def canonical_json(value: Any) -> str:
+    """One text per value: sorted keys, no spaces, UTF-8 as is, no NaN (it is not JSON)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def audit_hash(prev_hash: str, seq: int, kind: str, ts_ms: int, payload: Any) -> str:
+    """sha256 of the previous row's hash followed by the canonical JSON of this row."""
+    row = canonical_json({"seq": seq, "kind": kind, "ts_ms": ts_ms, "payload": payload})
+    return hashlib.sha256((prev_hash + row).encode("utf-8")).hexdigest()
+
+
+class AuditKeyError(ValueError):
+    """The audit key cannot be used (unreadable, too short). The message never holds the key."""
+
+
+class AuditKey:
+    """The HMAC key that anchors the audit chain. Never printed: ``repr`` shows its id only."""
+
+    __slots__ = ("_key", "key_id")
+
+    def __init__(self, secret: str | bytes):
+        raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+        if len(raw.strip()) < MIN_KEY_CHARS:
+            raise AuditKeyError(f"AUDIT_KEY_TOO_SHORT: the audit key has {len(raw.strip())} characters, at least "
+                                f"{MIN_KEY_CHARS} are needed (e.g. openssl rand -hex 32)")
+        self._key = raw.strip()
+        self.key_id = hmac.new(self._key, _KEY_ID, hashlib.sha256).hexdigest()[:16]
+
+    def row_mac(self, seq: int, digest: str) -> str:
+        return hmac.new(self._key, _ROW + f"{int(seq)}\n{digest}".encode(), hashlib.sha256).hexdigest()
+
+    def head_mac(self, seq: int, digest: str, anchored_from: int) -> str:
+        return hmac.new(self._key, _HEAD + f"{int(seq)}\n{digest}\n{int(anchored_from)}".encode(),
+                        hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:
+        return f"AuditKey(key_id={self.key_id!r})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The ``audit_head`` row: the last (seq, hash) and, once a key anchored the chain, its MAC,
+    the key's id and the first row written with the key."""
+
+    seq: int
+    hash: str
+    mac: Optional[str] = None
+    key_id: Optional[str] = None
+    anchored_from: Optional[int] = None
+
+    @property
+    def anchored(self) -> bool:
+        return self.key_id is not None
+
+    def line(self) -> str:
+        """The exported anchor, as the runner logs it."""
+        return f"AUDIT_HEAD seq={self.seq} hash={self.hash}"
+
+
+_ANCHOR_FORMS = (re.compile(r"^\s*(\d+)\s*:\s*([0-9a-fA-F]{64})\s*$"),
+                 re.compile(r"(?:^|\s)seq=(\d+)\s+hash=([0-9a-fA-F]{64})(?:\s|$)"))
+
+
+@dataclass(frozen=True, order=True)
+class AuditAnchor:
+    """(seq, hash) of a row as exported earlier: the chain must still hold that row unchanged."""
+
+    seq: int
+    hash: str
+
+    @staticmethod
+    def parse(text: str) -> "AuditAnchor":
+        """``SEQ:HASH``, or a runner's log line holding ``seq=SEQ hash=HASH`` (``AUDIT_HEAD …``)."""
+        for form in _ANCHOR_FORMS:
+            m = form.search(text)
+            if m:
+                return AuditAnchor(int(m.group(1)), m.group(2).lower())
+        raise ValueError(f"BAD_ANCHOR: {text.strip()[:120]!r} is neither SEQ:HASH (a sha256 in hex) nor a line "
+                         "with seq=SEQ hash=HASH")
+
+    @staticmethod
+    def scan(lines: Iterable[str]) -> list["AuditAnchor"]:
+        """Every anchor in a log: the lines with ``AUDIT_HEAD``; other lines are skipped."""
+        return [AuditAnchor.parse(x) for x in lines if "AUDIT_HEAD" in x]
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+@dataclass(frozen=True)
+class AuditFinding:
+    """One thing the chain does not prove: a reason code, the first row it concerns (the rows
+    from there on are not proven), and what a person should know."""
+
+    code: str
+    seq: Optional[int]
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """What verifying the chain found, and exactly what it covered."""
+
+    rows: int  # rows read from the table
+    last_seq: int  # the highest seq read (0: none)
+    head: Optional[AuditHead]
+    key_id: Optional[str]  # the verifier's key (None: verified without a key)
+    anchors: tuple[AuditAnchor, ...] = ()
+    findings: tuple[AuditFinding, ...] = ()
+    more_findings: int = 0  # found beyond MAX_FINDINGS
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def first(self) -> Optional[AuditFinding]:
+        """The finding about the lowest row (the first in the chain that is not proven)."""
+        with_seq = [f for f in self.findings if f.seq is not None]
+        if with_seq:
+            return min(with_seq, key=lambda f: f.seq)
+        return self.findings[0] if self.findings else None
+
+    @property
+    def first_bad_seq(self) -> Optional[int]:
+        f = self.first
+        return None if f is None else f.seq
+
+    @property
+    def anchored(self) -> bool:
+        """The head and every row from ``anchored_from`` on carry a MAC the verifier's key checked."""
+        return (self.ok and self.key_id is not None and self.head is not None
+                and self.head.key_id == self.key_id)
+
+    @property
+    def anchored_from(self) -> Optional[int]:
+        return self.head.anchored_from if self.head is not None and self.head.anchored else None
+
+    def covered(self) -> str:
+        """What was checked, in words (no verdict)."""
+        head = "no head" if self.head is None else f"the head (seq {self.head.seq})"
+        rows = "no rows" if not self.rows else f"{self.rows} row(s), seq 1..{self.last_seq}"
+        text = f"{rows} and {head}"
+        if self.anchors:
+            text += f", {len(self.anchors)} exported anchor(s) (up to seq {max(a.seq for a in self.anchors)})"
+        return text
+
+    def anchoring(self) -> str:
+        """Whether the chain is anchored by HMAC, in words."""
+        head = self.head
+        if head is None or not head.anchored:
+            given = " although a key was given" if self.key_id is not None else ""
+            return (f"not anchored: the chain was written without an audit key{given}, so someone with database "
+                    "access could rewrite or cut it undetected")
+        since = f"from row {head.anchored_from}" if head.anchored_from and head.anchored_from > 1 else "from row 1"
+        earlier = (f" (rows 1..{head.anchored_from - 1} were written before the key and are covered from then on)"
+                   if head.anchored_from and head.anchored_from > 1 else "")
+        if self.key_id is None:
+            return (f"anchored by HMAC {since} with key id {head.key_id}, but NOT checked: no audit key was "
+                    f"given{earlier}")
+        if self.key_id != head.key_id:
+            return f"anchored with key id {head.key_id}; the key given (id {self.key_id}) is another one"
+        return f"anchored by HMAC {since}, key id {head.key_id}{earlier}"
+
+    def describe(self) -> str:
+        """One line: the verdict, what was covered, and the anchoring."""
+        if self.ok:
+            verdict = "intact and anchored" if self.anchored else "intact, UNANCHORED"
+            return f"audit chain {verdict}: {self.covered()} check; {self.anchoring()}"
+        f = self.first
+        more = len(self.findings) - 1 + self.more_findings
+        return (f"audit chain TAMPERED: first bad row {f.seq if f.seq is not None else '-'}: {f}"
+                + (f" ({more} more finding(s))" if more else ""))
+
+    def to_json(self) -> dict:
+        head = self.head
+        return {
+            "intact": self.ok, "anchored": self.anchored, "first_bad_row": self.first_bad_seq,
+            "rows": self.rows, "last_seq": self.last_seq,
+            "head": None if head is None else {"seq": head.seq, "hash": head.hash, "key_id": head.key_id,
+                                               "anchored_from": head.anchored_from},
+            "key_id": self.key_id, "anchors": [str(a) for a in self.anchors],
+            "covered": self.covered(), "anchoring": self.anchoring(), "summary": self.describe(),
+            "findings": [{"code": f.code, "seq": f.seq, "message": f.message} for f in self.findings],
+            "more_findings": self.more_findings,
+        }
+
+
+@dataclass
+class ChainCheck:
+    """Verify a chain fed row by row in seq order, then closed with the head read after them.
+
+    ``anchor_of`` is the head as read *before* the rows (its anchoring: key id and
+    ``anchored_from``, which an honest store never changes once set); the caller starts over
+    if the head read after the rows anchors differently (a runner adopted the key meanwhile).
+    """
+
+    key: Optional[AuditKey] = None
+    anchor_of: Optional[AuditHead] = None
+    anchors: tuple[AuditAnchor, ...] = ()
+    rows: int = 0
+    last_seq: int = 0
+    prev: str = GENESIS_HASH
+    findings: list[AuditFinding] = field(default_factory=list)
+    more: int = 0
+    _seen_anchor: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._anchor_seqs = frozenset(a.seq for a in self.anchors)
+
+    def _find(self, code: str, seq: Optional[int], message: str) -> None:
+        if len(self.findings) < MAX_FINDINGS:
+            self.findings.append(AuditFinding(code, seq, message))
+        else:
+            self.more += 1
+
+    def feed(self, seq: int, kind: str, ts_ms: int, text: str, prev_hash: str, digest: str,
+             mac: Optional[str]) -> None:
+        self.rows += 1
+        if seq <= self.last_seq or seq < 1:
+            if seq == self.last_seq and self.rows > 1:
+                self._find("DUPLICATE_ROW", seq, f"row {seq} appears more than once: the table lost its key and a "
+                                                 "second row was written under a used number")
+            else:
+                self._find("BAD_SEQ", max(seq, 1), f"a row numbered {seq}: chain rows are numbered from 1")
+            return
+        expected = self.last_seq + 1
+        if seq > expected:
+            gap = f"row {expected}" if seq == expected + 1 else f"rows {expected}..{seq - 1}"
+            self._find("ROWS_MISSING", expected, f"{gap} missing: the chain has a gap before row {seq}")
+        elif prev_hash != self.prev:
+            self._find("BROKEN_LINK", seq, f"row {seq} does not chain onto row {seq - 1} (its prev_hash "
+                                           f"{prev_hash[:12]}… is not row {seq - 1}'s hash {self.prev[:12]}…): "
+                                           f"a row before it was rewritten")
+        try:
+            recomputed = audit_hash(prev_hash, seq, kind, ts_ms, json.loads(text))
+        except ValueError:
+            recomputed = None
+        if recomputed is None:
+            self._find("UNREADABLE_ROW", seq, f"row {seq}'s payload is no longer JSON: edited after it was written")
+        elif recomputed != digest:
+            self._find("HASH_MISMATCH", seq, f"row {seq}'s hash does not match its content: edited after it "
+                                             "was written")
+        self._check_mac(seq, digest, mac)
+        if seq in self._anchor_seqs:
+            self._seen_anchor[seq] = digest
+        self.last_seq, self.prev = seq, digest  # go on from what this row claims: later breaks are their own
+
+    def _check_mac(self, seq: int, digest: str, mac: Optional[str]) -> None:
+        head = self.anchor_of
+        start = head.anchored_from if head is not None and head.anchored else None
+        if start is None:
+            if mac is not None:
+                self._find("ANCHOR_REMOVED", seq, f"row {seq} carries a MAC but the head says the chain is not "
+                                                  "anchored: the head's anchor was removed")
+            return
+        if seq < start:
+            if mac is not None:
+                self._find("ANCHOR_MOVED", seq, f"row {seq} carries a MAC but the head says anchoring began at "
+                                                f"row {start}: the head's anchor was moved")
+            return
+        if mac is None:
+            self._find("ROW_NOT_ANCHORED", seq, f"row {seq} carries no MAC though the chain is anchored from row "
+                                                f"{start}: it was written without the key (forged, or by a "
+                                                "runner started without KS_AUDIT_KEY)")
+        elif self.key is not None and self.key.key_id == head.key_id and \
+                not hmac.compare_digest(mac, self.key.row_mac(seq, digest)):
+            self._find("ROW_MAC_INVALID", seq, f"row {seq}'s MAC does not match: it was written or rewritten "
+                                               "without the key")
+
+    def close(self, head: Optional[AuditHead]) -> AuditVerification:
+        last, key = self.last_seq, self.key
+        if head is None:
+            self._find("HEAD_MISSING", last + 1, f"the audit_head row is missing: rows 1..{last} were checked, but "
+                                                 "whether rows after them were removed cannot be told")
+        elif head.seq < last:
+            span = f"row {head.seq + 1}" if last == head.seq + 1 else f"rows {head.seq + 1}..{last}"
+            self._find("ROWS_PAST_HEAD", head.seq + 1, f"{span} past the head (seq {head.seq}): appended behind "
+                                                       "the store's back")
+        elif head.seq > last:
+            span = f"row {last + 1}" if head.seq == last + 1 else f"rows {last + 1}..{head.seq}"
+            self._find("ROWS_MISSING_AT_END", last + 1, f"the head says seq {head.seq} but the chain ends at row "
+                                                        f"{last}: {span} were removed")
+        elif head.hash != self.prev:
+            self._find("HEAD_MISMATCH", head.seq, f"the head's hash is not row {head.seq}'s: the head or the row "
+                                                  "was rewritten")
+        if head is not None:
+            self._check_head_anchor(head, last)
+        for a in sorted(set(self.anchors)):
+            got = GENESIS_HASH if a.seq == 0 else self._seen_anchor.get(a.seq)
+            if got is None:
+                self._find("ANCHOR_ROW_MISSING", min(a.seq, last + 1),
+                           f"row {a.seq} of the exported anchor {a.seq}:{a.hash[:12]}… is not in the chain "
+                           + (f"(it ends at row {last}): rows were cut off below the anchor" if a.seq > last
+                              else "(a gap)"))
+            elif got != a.hash:
+                self._find("ANCHOR_MISMATCH", a.seq, f"row {a.seq} has hash {got[:12]}… but the exported anchor "
+                                                     f"says {a.hash[:12]}…: the chain up to row {a.seq} was rewritten")
+        return AuditVerification(self.rows, last, head, None if key is None else key.key_id, tuple(self.anchors),
+                                 tuple(self.findings), self.more)
+
+    def _check_head_anchor(self, head: AuditHead, last: int) -> None:
+        key = self.key
+        tail = head.seq + 1
+        if not head.anchored:
+            if key is not None:
+                self._find("NOT_ANCHORED", 1, "a key was given but the chain carries no anchor: it was written "
+                                              "without a key, or its anchor (MACs, key id) was stripped")
+            return
+        start = head.anchored_from
+        if start is None or start < 1 or start > head.seq + 1:
+            self._find("HEAD_ANCHOR_INVALID", tail, f"the head's anchor is inconsistent (anchored_from={start}, "
+                                                    f"seq={head.seq})")
+            return
+        if head.mac is None:
+            self._find("HEAD_NOT_ANCHORED", tail, f"the head (seq {head.seq}) carries no MAC though the chain is "
+                                                  "anchored: it was moved by someone without the key, or a runner "
+                                                  "without the key appended")
+            return
+        if key is None:
+            return
+        if key.key_id != head.key_id:
+            self._find("KEY_MISMATCH", start, f"the chain is anchored with key id {head.key_id}; the key given has "
+                                              f"id {key.key_id}: give the chain's key")
+            return
+        if not hmac.compare_digest(head.mac, key.head_mac(head.seq, head.hash, start)):
+            self._find("HEAD_MAC_INVALID", tail, f"the head (seq {head.seq}) does not carry a valid MAC: it was "
+                                                 "rewritten without the key (rows after it may have been cut off)")
+
+
+def key_problem(head: Optional[AuditHead], key: Optional[AuditKey]) -> Optional[str]:
+    """Why rows this writer appends will not be anchored, or None when they will be."""
+    if head is None:
+        return ("AUDIT_HEAD_MISSING: the audit_head row is gone: no audit row can be appended until it is "
+                "restored (ksctl audit verify says what is left)")
+    if key is None:
+        if head.anchored:
+            return (f"AUDIT_KEY_MISSING: the audit chain is anchored with key id {head.key_id} from row "
+                    f"{head.anchored_from}, but no key was given (KS_AUDIT_KEY or --audit-key-file): rows "
+                    "appended now carry no MAC and verification will report them")
+        return None
+    if head.anchored and head.key_id != key.key_id:
+        return (f"AUDIT_KEY_MISMATCH: the audit chain is anchored with key id {head.key_id}, the key given has id "
+                f"{key.key_id}: rows appended now carry no MAC and verification will report them")
+    return None

@@ -1,0 +1,399 @@
+"""The audit chain against someone with database access: once for SQLite and once for PostgreSQL.
+
+Each attack is done the way such a person would, with SQL behind the store's back (``raw``),
+recomputing every hash the chain lets them recompute. Without the key, verification must catch
+what the structure shows (rows past the head, gaps, copies, a missing head, MACs that vanished)
+and say plainly what it cannot (an unanchored chain); with the key, a rewrite or a cut needs the
+key; an exported anchor catches a cut or a rewrite below it with or without the key.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from killswitch.state import AuditAnchor, AuditKey, AuditKeyError, StoreError, key_problem, open_store
+from killswitch.state.sql import MIGRATIONS, SqlStore
+from killswitch.state.store import GENESIS_HASH, audit_hash, canonical_json
+
+SECRET = "k" * 24 + "-audit-key-0123456789"  # 45 characters
+OTHER = "o" * 40
+
+
+@pytest.fixture
+def keyed(store_url):
+    """Open the test's store with an audit key (as the runner does: migrate, adopt)."""
+    opened = []
+
+    def _open(secret: str | None = SECRET, *, migrate: bool = True):
+        s = open_store(store_url, migrate=migrate, audit_key=AuditKey(secret) if secret else None)
+        opened.append(s)
+        return s
+
+    yield _open
+    for s in opened:
+        s.close()
+
+
+def fill(store, n=5, start_ts=1_000):
+    return [store.audit("stage_transition", start_ts + i, {"i": i, "scope": "simulated/a", "pnl": -0.1 * i})
+            for i in range(n)]
+
+
+def codes(v):
+    return [f.code for f in v.findings]
+
+
+def rows_of(raw):
+    return raw("SELECT seq, kind, ts_ms, payload, prev_hash, hash FROM audit_log ORDER BY seq")
+
+
+def rehash_from(raw, seq: int, payload: dict | None = None) -> str:
+    """Rewrite row ``seq`` (its payload, if given) and recompute every hash from it to the end,
+    then point the head at the new last hash: all that SHA-256 lets anyone without the key do."""
+    prev = GENESIS_HASH if seq == 1 else raw("SELECT hash FROM audit_log WHERE seq = ?", (seq - 1,))[0][0]
+    for s, kind, ts, text, _, _ in [r for r in rows_of(raw) if r[0] >= seq]:
+        if s == seq and payload is not None:
+            text = canonical_json(payload)
+        import json
+
+        digest = audit_hash(prev, s, kind, ts, json.loads(text))
+        raw("UPDATE audit_log SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?", (text, prev, digest, s))
+        prev = digest
+    last = raw("SELECT MAX(seq) FROM audit_log")[0][0]
+    raw("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (last, prev))
+    return prev
+
+
+# --- the attacks found on main ------------------------------------------------------------------------
+
+
+def test_a_forged_row_after_the_head_is_found_without_the_key(store, raw):
+    fill(store)
+    prev = raw("SELECT hash FROM audit_log WHERE seq = 5")[0][0]
+    forged = {"approver": "mallory", "level": 3, "result": "MANUAL_RESET"}
+    raw("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
+        (6, "reset_approval", 2_000, canonical_json(forged), prev, audit_hash(prev, 6, "reset_approval", 2_000,
+                                                                             forged)))
+    v = store.audit_verification()
+    assert codes(v) == ["ROWS_PAST_HEAD"] and v.first_bad_seq == 6
+    assert "row 6 past the head (seq 5)" in str(v.first)
+    assert store.verify_audit() == (False, 6)
+
+
+def test_a_forged_row_with_the_head_moved_too_is_caught_by_the_hmac(keyed, raw):
+    s = keyed()
+    fill(s)
+    prev = raw("SELECT hash FROM audit_log WHERE seq = 5")[0][0]
+    digest = audit_hash(prev, 6, "reset_approval", 2_000, {"approver": "mallory"})
+    raw("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (6, "reset_approval", 2_000, '{"approver":"mallory"}', prev, digest, "ab" * 32))
+    raw("UPDATE audit_head SET seq = 6, hash = ? WHERE id = 1", (digest,))
+    v = s.audit_verification()
+    assert codes(v) == ["ROW_MAC_INVALID", "HEAD_MAC_INVALID"] and v.first_bad_seq == 6
+    # without the key the forged MAC cannot be checked, but the head's is still the old one's
+    bare = keyed(None, migrate=False).audit_verification()
+    assert bare.ok and not bare.anchored and "NOT checked: no audit key was given" in bare.describe()
+
+
+def test_the_last_row_deleted_and_the_head_rewritten_is_caught_by_the_hmac(keyed, raw):
+    s = keyed()
+    fill(s)
+    raw("DELETE FROM audit_log WHERE seq = 5")
+    raw("UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_log WHERE seq = 4) WHERE id = 1")
+    v = s.audit_verification()
+    assert codes(v) == ["HEAD_MAC_INVALID"] and v.first_bad_seq == 5
+    assert "rows after it may have been cut off" in v.describe()
+
+
+def test_a_cut_with_the_head_rewritten_is_caught_by_an_exported_anchor_without_the_key(store, raw):
+    fill(store)
+    anchor = AuditAnchor(5, store.audit_head().hash)  # what the runner logged
+    assert store.audit_verification([anchor]).ok
+    raw("DELETE FROM audit_log WHERE seq >= 4")
+    raw("UPDATE audit_head SET seq = 3, hash = (SELECT hash FROM audit_log WHERE seq = 3) WHERE id = 1")
+    assert store.audit_verification().ok  # the structure alone cannot tell: that is what anchors are for
+    v = store.audit_verification([anchor])
+    assert codes(v) == ["ANCHOR_ROW_MISSING"] and v.first_bad_seq == 4
+    assert "row 5 of the exported anchor" in str(v.first) and "cut off below the anchor" in str(v.first)
+
+
+@pytest.mark.parametrize("strip", [False, True], ids=["head-kept-anchored", "anchor-stripped"])
+def test_a_wiped_log_with_the_head_reset_to_genesis_is_caught_with_the_key(keyed, raw, strip):
+    s = keyed()
+    fill(s)
+    anchor = AuditAnchor(3, raw("SELECT hash FROM audit_log WHERE seq = 3")[0][0])
+    raw("DELETE FROM audit_log")
+    raw("UPDATE audit_head SET seq = 0, hash = ? WHERE id = 1", (GENESIS_HASH,))
+    if strip:
+        raw("UPDATE audit_head SET mac = NULL, key_id = NULL, anchored_from = NULL WHERE id = 1")
+    v = s.audit_verification()
+    assert codes(v) == (["NOT_ANCHORED"] if strip else ["HEAD_MAC_INVALID"]) and v.first_bad_seq == 1
+    bare = keyed(None, migrate=False)
+    assert codes(bare.audit_verification([anchor])) == ["ANCHOR_ROW_MISSING"]
+
+
+def test_a_missing_head_is_a_finding_and_an_append_is_refused_not_a_crash(keyed, store, raw):
+    fill(store)
+    raw("DELETE FROM audit_head")
+    v = store.audit_verification()
+    assert codes(v) == ["HEAD_MISSING"] and v.first_bad_seq == 6 and store.verify_audit() == (False, 6)
+    assert "rows 1..5 were checked" in str(v.first)
+    with pytest.raises(StoreError, match="AUDIT_HEAD_MISSING"):
+        store.audit("x", 1, {})
+    assert raw("SELECT COUNT(*) FROM audit_log")[0][0] == 5, "nothing appended, no head rebuilt"
+    assert key_problem(store.audit_head(), None).startswith("AUDIT_HEAD_MISSING")
+    keyed()  # a writer opening with a key does not rebuild it either
+    assert raw("SELECT COUNT(*) FROM audit_head")[0][0] == 0
+
+
+def test_a_middle_row_rewritten_with_every_hash_recomputed_is_caught_by_the_hmac(keyed, raw):
+    s = keyed()
+    fill(s)
+    rehash_from(raw, 3, {"i": 2, "scope": "simulated/a", "pnl": 0.0})
+    v = s.audit_verification()
+    assert v.first_bad_seq == 3 and v.first.code == "ROW_MAC_INVALID"
+    assert set(codes(v)) == {"ROW_MAC_INVALID", "HEAD_MAC_INVALID"}
+    # without the key the rewrite is consistent: verification says so, and says it is not proven
+    bare = keyed(None, migrate=False).audit_verification()
+    assert bare.ok and not bare.anchored
+
+
+def test_a_rewrite_below_an_exported_anchor_is_caught_without_the_key(store, raw):
+    fill(store)
+    anchor = AuditAnchor(4, raw("SELECT hash FROM audit_log WHERE seq = 4")[0][0])
+    rehash_from(raw, 2, {"i": 1, "scope": "simulated/a", "pnl": 0.0})
+    v = store.audit_verification([anchor])
+    assert codes(v) == ["ANCHOR_MISMATCH"] and v.first_bad_seq == 4
+    assert "the chain up to row 4 was rewritten" in str(v.first)
+
+
+# --- structure: every row of the table --------------------------------------------------------------------
+
+
+def test_a_gap_in_the_middle_names_its_first_missing_row(store, raw):
+    fill(store, 8)
+    raw("DELETE FROM audit_log WHERE seq IN (3, 4)")
+    v = store.audit_verification()
+    assert codes(v) == ["ROWS_MISSING"] and v.first_bad_seq == 3 and "rows 3..4 missing" in str(v.first)
+
+
+def test_a_second_row_under_a_used_number_is_found(store, raw, backend):
+    fill(store)
+    if backend == "postgres":
+        raw("ALTER TABLE audit_log DROP CONSTRAINT audit_log_pkey")
+    else:  # SQLite cannot drop a key: the table is rebuilt without it, as an attacker would
+        cols = "seq, kind, ts_ms, payload, prev_hash, hash, mac"
+        raw(f"CREATE TABLE audit_copy AS SELECT {cols} FROM audit_log")
+        raw("DROP TABLE audit_log")
+        raw("ALTER TABLE audit_copy RENAME TO audit_log")
+    row = raw("SELECT seq, kind, ts_ms, payload, prev_hash, hash FROM audit_log WHERE seq = 3")[0]
+    raw("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)", row)
+    v = store.audit_verification()
+    assert codes(v) == ["DUPLICATE_ROW"] and v.first_bad_seq == 3
+
+
+def test_a_copy_split_between_two_pages_is_still_found(store, raw, backend, monkeypatch):
+    import killswitch.state.sql as sql
+
+    monkeypatch.setattr(sql, "AUDIT_VERIFY_PAGE", 3)
+    fill(store, 7)
+    if backend == "postgres":
+        raw("ALTER TABLE audit_log DROP CONSTRAINT audit_log_pkey")
+    else:
+        raw("CREATE TABLE audit_copy AS SELECT seq, kind, ts_ms, payload, prev_hash, hash, mac FROM audit_log")
+        raw("DROP TABLE audit_log")
+        raw("ALTER TABLE audit_copy RENAME TO audit_log")
+    raw("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash) "
+        "SELECT seq, kind, ts_ms, payload, prev_hash, hash FROM audit_log WHERE seq = 3")  # rows 1-3 | 3-5 | ...
+    assert codes(store.audit_verification()) == ["DUPLICATE_ROW"]
+
+
+def test_a_head_pointing_at_a_rewritten_hash_is_a_mismatch(store, raw):
+    fill(store)
+    raw("UPDATE audit_head SET hash = ? WHERE id = 1", ("f" * 64,))
+    v = store.audit_verification()
+    assert codes(v) == ["HEAD_MISMATCH"] and v.first_bad_seq == 5
+
+
+def test_findings_are_capped_and_counted(store, raw):
+    import killswitch.state.audit_chain as chain
+
+    fill(store, chain.MAX_FINDINGS + 10)
+    raw("UPDATE audit_log SET payload = '{}'")
+    v = store.audit_verification()
+    assert len(v.findings) == chain.MAX_FINDINGS and v.more_findings == 10 and v.first_bad_seq == 1
+    assert f"({chain.MAX_FINDINGS + 9} more finding(s))" in v.describe()
+
+
+def test_verification_while_a_runner_appends_finds_nothing(open_store_, monkeypatch):
+    import time
+
+    import killswitch.state.sql as sql
+
+    monkeypatch.setattr(sql, "AUDIT_VERIFY_PAGE", 7)  # many pages, many chances to race the appender
+    writer, reader = open_store_(), open_store_()
+    fill(writer, 20)
+    stop, appended, errors = threading.Event(), [], []
+
+    def append():
+        i = 0
+        while not stop.is_set():
+            try:
+                appended.append(writer.audit("tick", i, {"i": i}))
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+                return
+            i += 1
+
+    t = threading.Thread(target=append)
+    t.start()
+    results = []
+    try:
+        deadline = time.monotonic() + 60
+        # until the appender has added rows while several checks ran (each check is a race)
+        while (len(results) < 5 or len(appended) < 100) and time.monotonic() < deadline and not errors:
+            results.append(reader.audit_verification())
+    finally:
+        stop.set()
+        t.join(30)
+    assert errors == []
+    assert [codes(v) for v in results if not v.ok] == []
+    assert len(appended) >= 100 and results[-1].rows > 20, "the appender ran while the chain was checked"
+
+
+# --- anchoring: adopting a key, writers without it, the wrong key --------------------------------------------
+
+
+def test_a_fresh_store_opened_with_a_key_is_anchored_before_its_first_row(keyed):
+    s = keyed()
+    head = s.audit_head()
+    assert (head.seq, head.anchored_from, head.key_id) == (0, 1, AuditKey(SECRET).key_id) and head.mac
+    v = s.audit_verification()
+    assert v.ok and v.anchored and v.describe().startswith("audit chain intact and anchored: no rows and the head")
+    fill(s)
+    v = s.audit_verification()
+    assert v.ok and v.anchored and "anchored by HMAC from row 1" in v.describe()
+
+
+def test_an_old_chain_verifies_as_before_and_says_it_is_unanchored(store):
+    fill(store)
+    v = store.audit_verification()
+    assert v.ok and not v.anchored and store.verify_audit() == (True, None)
+    assert v.describe() == ("audit chain intact, UNANCHORED: 5 row(s), seq 1..5 and the head (seq 5) check; "
+                            "not anchored: the chain was written without an audit key, so someone with database "
+                            "access could rewrite or cut it undetected")
+
+
+def test_a_key_adopts_an_old_chain_and_covers_its_rows_from_then_on(store, keyed, raw):
+    fill(store)  # written by a killswitch without a key
+    s = keyed()
+    assert s.audit_head().anchored_from == 6
+    fill(s, 3, start_ts=2_000)
+    v = s.audit_verification()
+    assert v.ok and v.anchored and "anchored by HMAC from row 6" in v.describe()
+    assert "rows 1..5 were written before the key and are covered from then on" in v.describe()
+    assert raw("SELECT seq FROM audit_log WHERE mac IS NULL ORDER BY seq") == [(1,), (2,), (3,), (4,), (5,)]
+    rehash_from(raw, 2, {"i": 1, "scope": "simulated/a", "pnl": 0.0})  # an old row, rewritten consistently
+    v = s.audit_verification()
+    assert v.first.code == "ROW_MAC_INVALID" and v.first_bad_seq == 6
+
+
+def test_a_writer_without_the_key_leaves_unanchored_rows_that_verification_reports(keyed):
+    s = keyed()
+    fill(s, 2)
+    bare = keyed(None)
+    assert key_problem(bare.audit_head(), None).startswith("AUDIT_KEY_MISSING: the audit chain is anchored with key id")
+    assert bare.audit("policy_reloaded", 5_000, {"standby": True}) == 3  # recorded: the kill switch goes on
+    for v in (s.audit_verification(), bare.audit_verification()):  # the structure shows it, key or not
+        assert v.first.code == "ROW_NOT_ANCHORED" and v.first_bad_seq == 3
+    fill(s, 1, start_ts=6_000)  # the keyed runner appends again: row 3 stays unproven
+    v = s.audit_verification()
+    assert codes(v) == ["ROW_NOT_ANCHORED"] and v.first_bad_seq == 3
+
+
+def test_the_wrong_key_is_told_apart_from_a_forgery(keyed):
+    s = keyed()
+    fill(s, 2)
+    wrong = keyed(OTHER)
+    assert key_problem(wrong.audit_head(), wrong.audit_key).startswith("AUDIT_KEY_MISMATCH")
+    v = keyed(OTHER, migrate=False).audit_verification()
+    assert codes(v) == ["KEY_MISMATCH"] and v.first_bad_seq == 1
+    assert f"key id {AuditKey(SECRET).key_id}" in str(v.first) and f"id {AuditKey(OTHER).key_id}" in str(v.first)
+    wrong.audit("x", 1, {})  # appended without a MAC, not with a key the chain does not know
+    v = s.audit_verification()
+    assert codes(v) == ["ROW_NOT_ANCHORED", "HEAD_NOT_ANCHORED"] and v.first_bad_seq == 3
+
+
+def test_removing_or_moving_the_heads_anchor_shows_without_the_key(keyed, raw):
+    s = keyed()
+    fill(s)
+    raw("UPDATE audit_head SET anchored_from = 4, mac = NULL WHERE id = 1")
+    bare = keyed(None, migrate=False)
+    assert [f.code for f in bare.audit_verification().findings][:1] == ["ANCHOR_MOVED"]
+    raw("UPDATE audit_head SET anchored_from = NULL, key_id = NULL WHERE id = 1")
+    v = bare.audit_verification()
+    assert v.first.code == "ANCHOR_REMOVED" and v.first_bad_seq == 1
+    assert s.audit_verification().first.code == "ANCHOR_REMOVED"
+
+
+def test_an_unanchored_chain_is_a_finding_when_a_key_is_given(store, keyed):
+    fill(store)
+    v = keyed(migrate=False).audit_verification()  # a reader: it verifies, it does not adopt
+    assert codes(v) == ["NOT_ANCHORED"] and "a key was given but the chain carries no anchor" in str(v.first)
+
+
+def test_an_old_schema_gains_the_mac_columns_and_keeps_its_chain(open_store_, monkeypatch, keyed, raw):
+    monkeypatch.setattr(SqlStore, "migrations", MIGRATIONS[:5])
+    old = open_store_()
+    fill(old)
+    old.close()
+    monkeypatch.undo()
+    s = keyed()
+    assert s.schema_version() == MIGRATIONS[-1].version
+    fill(s, 2, start_ts=2_000)
+    v = s.audit_verification()
+    assert v.ok and v.anchored and v.anchored_from == 6 and v.rows == 7
+
+
+# --- the key and the anchors ---------------------------------------------------------------------------------
+
+
+def test_the_key_never_shows_in_what_the_store_says(keyed, raw):
+    s = keyed()
+    fill(s)
+    rehash_from(raw, 2, {"i": 9})
+    v = s.audit_verification()
+    texts = [repr(s), repr(s.audit_key), str(s.audit_key), v.describe(), repr(v), str(v.to_json()),
+             *(str(f) for f in v.findings)]
+    assert not [t for t in texts if SECRET in t or SECRET[:20] in t]
+    assert repr(s.audit_key) == f"AuditKey(key_id={AuditKey(SECRET).key_id!r})"
+
+
+def test_a_short_key_is_refused_with_a_reason_code():
+    with pytest.raises(AuditKeyError, match="AUDIT_KEY_TOO_SHORT: the audit key has 9 characters") as e:
+        AuditKey("too-short\n")
+    assert "too-short" not in str(e.value)
+
+
+@pytest.mark.parametrize("text,seq", [
+    ("12:" + "AB" * 32, 12),
+    ("2026-03-02T13:00:00Z ksctl run: AUDIT_HEAD seq=7 hash=" + "cd" * 32 + " anchored=hmac", 7),
+    (" 0 : " + "0" * 64, 0),
+])
+def test_anchors_parse_from_a_pair_or_a_runner_log_line(text, seq):
+    a = AuditAnchor.parse(text)
+    assert a.seq == seq and a.hash == a.hash.lower() and len(a.hash) == 64
+
+
+@pytest.mark.parametrize("text", ["12", "12:abc", "seq=1 hash=" + "z" * 64, "-1:" + "a" * 64, ""])
+def test_a_bad_anchor_is_refused_with_a_reason_code(text):
+    with pytest.raises(ValueError, match="BAD_ANCHOR"):
+        AuditAnchor.parse(text)
+
+
+def test_anchors_scan_only_the_audit_head_lines_of_a_log():
+    log = ["ksctl run: mode DRY RUN", "x AUDIT_HEAD seq=3 hash=" + "a" * 64, "seq=9 hash=" + "b" * 64,
+           "y AUDIT_HEAD seq=5 hash=" + "c" * 64 + " anchored=none"]
+    assert [a.seq for a in AuditAnchor.scan(log)] == [3, 5]
