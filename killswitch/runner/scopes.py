@@ -123,9 +123,9 @@ class Catalog:
         """None when ``name`` is a scope this runner knows; else why not, with close matches."""
         if self.scope_kind(name) is not None:
             return None
-        extra = "; use global for everything" if "*" in name else ""
-        return Unknown("UNKNOWN_SCOPE", f"{name!r} is not a scope this runner knows{_hint(name, self.scopes())}"
-                                        f"{extra} (a scope is {SCOPE_FORMS})")
+        wild = " (no wildcards: use global for everything)" if "*" in name else ""
+        return Unknown("UNKNOWN_SCOPE", f"{name!r} is not a scope this runner knows{wild}"
+                                        f"{_hint(name, self.scopes())} (a scope is {SCOPE_FORMS})")
 
     def resolve_account(self, name: str) -> Optional[Unknown]:
         if name in self.accounts:
