@@ -66,7 +66,8 @@ With --allow-incomplete an incomplete plan exits as a complete one would
 def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode, allow_incomplete, output) -> None:
     """Preview the stage changes, orders and cancels the policies would produce. Nothing is sent."""
     from ..engine.state import State
-    from ..render.plan import plan_json, plan_markdown, plan_text, unread_detail
+    from ..render.coverage import unread_detail
+    from ..render.plan import plan_json, plan_markdown, plan_text
     from .ops import duration_s
 
     timeout_s = duration_s(timeout, "--timeout")

@@ -22,7 +22,8 @@ import dataclasses
 import json
 import re
 
-from ..plan import NOT_READ, AccountCoverage, PlanResult, StageChange
+from ..plan import NOT_READ, PlanResult, StageChange
+from .coverage import account_json, account_lines, incomplete_line, incomplete_phrase, unread_detail
 from .evaluation import iso
 
 FORMAT_VERSION = 1
@@ -41,13 +42,6 @@ def change_json(c: StageChange) -> dict:
     }
 
 
-def account_json(a: AccountCoverage) -> dict:
-    return {"account": a.key, "venue": a.venue, "name": a.account, "status": a.status, "snapshots": a.snapshots,
-            "read": a.read, "failed": a.failed, "reason": a.reason, "reasons": list(a.reasons), "message": a.message,
-            "first_failed": iso(a.first_failed_ms) if a.first_failed_ms is not None else None,
-            "last_failed": iso(a.last_failed_ms) if a.last_failed_ms is not None else None}
-
-
 def _counts(result: PlanResult) -> tuple[int, int, int, float]:
     """Stage changes, orders, cancelled orders and the orders' notional."""
     orders = [o for c in result.changes if c.plan for o in c.plan.orders]
@@ -63,28 +57,6 @@ def summary(result: PlanResult) -> dict:
             "text": " ".join(summary_lines(result))}
 
 
-def _n(n: int, one: str) -> str:
-    return f"{n} {one}" if n == 1 else f"{n} {one}s"
-
-
-def unread_detail(a: AccountCoverage) -> str:
-    """``AUTH`` (live, or every snapshot failed), or ``AUTH, TIMEOUT on 3 of 100 snapshots, … to …``."""
-    codes = ", ".join(a.reasons)
-    if a.snapshots <= 1:
-        return codes
-    span = iso(a.first_failed_ms) if a.failed == 1 else f"{iso(a.first_failed_ms)} to {iso(a.last_failed_ms)}"
-    return f"{codes} on {a.failed} of {_n(a.snapshots, 'snapshot')}, {span}"
-
-
-def incomplete_phrase(result: PlanResult) -> str:
-    """``1 of 2 accounts not read``, ``… not read on every snapshot`` or ``none of the 2 accounts could be read``."""
-    unread, total = result.unread, _n(len(result.accounts), "account")
-    if all(a.status == NOT_READ for a in result.accounts):
-        return f"none of the {total} could be read"
-    every = "" if all(a.status == NOT_READ for a in unread) else " on every snapshot"
-    return f"{len(unread)} of {total} not read{every}"
-
-
 def summary_lines(result: PlanResult) -> list[str]:
     """The last lines of every format: the totals, and for an incomplete plan what it did not see."""
     s = _totals(result)
@@ -93,8 +65,7 @@ def summary_lines(result: PlanResult) -> list[str]:
             return ["No changes. The policies would do nothing."]
         return [f"Plan: {s}. Nothing was sent."]
     unread, seen = result.unread, [a for a in result.accounts if a.status != NOT_READ]
-    keys = ", ".join(f"{a.key} ({unread_detail(a)})" for a in unread)
-    head = f"Incomplete plan: {incomplete_phrase(result)}: {keys}."
+    head = incomplete_line(result.accounts, "plan")
     if result.changes:
         return [head, f"Plan, with what was not read as missing data: {s}. Nothing was sent."]
     if not seen:
@@ -123,23 +94,9 @@ def _where(source: dict) -> str:
     return source.get("path") or "one live snapshot per account"
 
 
-def _account_lines(result: PlanResult) -> list[str]:
-    if not result.accounts:
-        return ["Accounts evaluated: none (the source holds no account snapshot)"]
-    seen = [a.key if a.failed == 0 else f"{a.key} ({a.read} of {_n(a.snapshots, 'snapshot')})"
-            for a in result.accounts if a.status != NOT_READ]
-    lines = [f"Accounts evaluated: {', '.join(seen) if seen else 'none'}"]
-    if result.unread:
-        what = "Accounts" if all(a.status == NOT_READ for a in result.unread) else "Snapshots"
-        lines.append(f"{what} NOT read (the plan does not cover them):")
-        for a in result.unread:
-            lines.append(f"  ! {a.key}  {unread_detail(a)}" + (f": {a.message}" if a.message else ""))
-    return lines
-
-
 def plan_text(result: PlanResult, graph, source: dict, mode: str) -> str:
     lines = [f"ksctl plan: graph {graph.short_digest} (revision {graph.revision or 'not in git'}) against "
-             f"{_where(source)}; mode {mode}", *_account_lines(result), ""]
+             f"{_where(source)}; mode {mode}", *account_lines(result.accounts, "plan"), ""]
     for c in result.changes:
         t, p = c.transition, c.plan
         head = f"  # {c.policy} {c.scope}: stage {t.from_level} → {t.to_level}"
@@ -180,7 +137,7 @@ def md(text: str) -> str:
 
 
 def plan_markdown(result: PlanResult, graph, source: dict, mode: str) -> str:
-    state = "complete" if result.complete else f"INCOMPLETE, {incomplete_phrase(result)}"
+    state = "complete" if result.complete else f"INCOMPLETE, {incomplete_phrase(result.accounts)}"
     lines = [f"### ksctl plan ({state})", "",
              f"Graph `{graph.short_digest}` (revision `{graph.revision or 'not in git'}`) against "
              f"{md(_where(source))}; mode {mode}.", ""]
@@ -201,6 +158,5 @@ def plan_markdown(result: PlanResult, graph, source: dict, mode: str) -> str:
                   f"reason: `{t.reason.replace('`', '')}`", ""]
         if c.plan:
             lines += ["```diff", *_action_lines(c.plan), "```", ""]
-    lines += [f"**{summary_lines(result)[0]}**" if not result.complete else summary_lines(result)[0],
-              *summary_lines(result)[1:]]
-    return "\n".join(lines)
+    last = [md(x) for x in summary_lines(result)]
+    return "\n".join(lines + ([f"**{last[0]}**", *last[1:]] if not result.complete else last))
