@@ -11,15 +11,24 @@ from .common import EXIT_FINDINGS, EXIT_OK, compile_or_exit, output_option
 Examples:
   ksctl replay --policies policies/ --snapshots policies/recordings/futures-crash.jsonl
   ksctl replay --policies policies/futures-book.yaml --snapshots day.jsonl -o json > decisions.json
+\b
+A snapshot recorded as failed (fetch.ok false) makes the replay incomplete:
+each account not read is named with its reason code.
+Exit codes: 0 replayed, 1 an error or an incomplete replay (0 with
+--allow-incomplete), 2 usage, 3 internal error.
 """)
 @click.option("--policies", "policy_paths", multiple=True, required=True, type=click.Path(),
               help="Policy files or directories (repeatable).")
 @click.option("--snapshots", "snapshots", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="JSONL: one snapshot, or one tick {now, snapshots, heartbeats}, per line ('-' for stdin).")
 @click.option("--verbose", "-v", is_flag=True, help="Also print every tick's signals, pending triggers and refusals.")
+@click.option("--allow-incomplete", is_flag=True,
+              help="Do not fail on snapshots recorded as failed (they are still reported).")
 @output_option
-def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, output: str) -> None:
+def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, allow_incomplete: bool, output: str) -> None:
     """Replay recorded snapshots through the policies with in-memory state; nothing is sent."""
+    from ..coverage import CoverageTally, complete
+    from ..render.coverage import account_lines, incomplete_line, unread_detail
     from ..render.evaluation import replay_json, replay_text
     from ..replay import ReplayError, read_ticks
     from ..replay import replay as run
@@ -28,9 +37,18 @@ def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, output:
     graph = result.graph
     kinds = {p.name: {s.name: s.type.value for s in p.signals} for p in graph.policies}
     evaluations = []
+    tally = CoverageTally()
+
+    def counted(ticks):
+        # which accounts the recording's snapshots were read for, as the ticks go by
+        for tick, ev, _ in ticks:
+            for snap in tick.snapshots:
+                tally.saw(snap, tick.now_ms)
+            yield ev
+
     try:
         with click.open_file(snapshots, "r", encoding="utf-8") as fh:
-            stream = (ev for _, ev, _ in run(graph, read_ticks(fh)))
+            stream = counted(run(graph, read_ticks(fh)))
             if output == "json":
                 evaluations = list(stream)
             else:
@@ -42,6 +60,21 @@ def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, output:
     except OSError as e:
         click.echo(f"ksctl replay: {snapshots}: {e.strerror}", err=True)
         raise SystemExit(EXIT_FINDINGS)
+    accounts = tally.accounts()
     if output == "json":
-        click.echo(replay_json(evaluations, graph.digest, graph.revision))
-    raise SystemExit(EXIT_OK)
+        click.echo(replay_json(evaluations, graph.digest, graph.revision, accounts))
+    else:
+        for line in account_lines(accounts, "replay"):
+            click.echo(line)
+    if complete(accounts):
+        raise SystemExit(EXIT_OK)
+    for a in accounts:
+        if a.failed:
+            click.echo(f"ksctl replay: {a.key}: snapshot failed ({unread_detail(a)})"
+                       + (f": {a.message}" if a.message else ""), err=True)
+    if output != "json":
+        click.echo(incomplete_line(accounts, "replay"))
+    if allow_incomplete:
+        raise SystemExit(EXIT_OK)
+    click.echo("ksctl replay: incomplete; --allow-incomplete accepts snapshots recorded as failed", err=True)
+    raise SystemExit(EXIT_FINDINGS)

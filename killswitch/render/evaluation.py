@@ -4,7 +4,9 @@ JSON shape (documented in the README):
 ``{"format_version": 1, "graph": {"digest", "revision"}, "ticks": [{"now_ms", "time", "scopes": [
 {"policy", "scope", "stage_before", "stage_after", "signals": {name: {"value", "reason"}},
 "triggers": {name: {"condition", "firing", "pending", "reason"}}, "transition", "refusals", "plan"}]}],
-"summary": {"ticks", "transitions", "orders", "final_stages"}}``.
+"summary": {"ticks", "transitions", "orders", "final_stages", "complete", "evaluated", "unread",
+"incomplete"}, "complete", "accounts": [...]}`` — ``accounts`` as in ``ksctl plan -o json``: which
+accounts the recording's snapshots were read for, and those that failed (reason code, message).
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ def scope_json(s: ScopeEvaluation) -> dict:
     }
 
 
-def replay_json(evaluations: Iterable[Evaluation], digest: str, revision) -> str:
+def replay_json(evaluations: Iterable[Evaluation], digest: str, revision, accounts=None) -> str:
+    """``accounts``: the coverage of the recording's snapshots (:mod:`killswitch.coverage`), once
+    ``evaluations`` is consumed; with it the body says which accounts were read and if all were."""
     ticks = []
     transitions = orders = 0
     final: dict[str, int] = {}
@@ -69,6 +73,16 @@ def replay_json(evaluations: Iterable[Evaluation], digest: str, revision) -> str
         "summary": {"ticks": len(ticks), "transitions": transitions, "orders": orders,
                     "final_stages": dict(sorted(final.items()))},
     }
+    if accounts is not None:
+        from ..coverage import complete
+        from .coverage import account_json, incomplete_line  # imported here: it imports iso() from here
+
+        done = complete(accounts)
+        body = {**body, "complete": done, "accounts": [account_json(a) for a in accounts]}
+        body["summary"] = {**body["summary"], "complete": done,
+                           "evaluated": [a.key for a in accounts if a.failed == 0],
+                           "unread": [a.key for a in accounts if a.failed],
+                           "incomplete": None if done else incomplete_line(accounts, "replay")}
     return json.dumps(body, indent=1, sort_keys=False)
 
 

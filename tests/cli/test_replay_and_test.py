@@ -89,3 +89,43 @@ def test_a_wrong_expectation_fails_at_its_position(tmp_path):
 def test_no_policy_tests_is_a_failure(tmp_path):
     (tmp_path / "p.yaml").write_text((POLICIES / "spot-book.yaml").read_text())
     assert CliRunner().invoke(cli, ["test", str(tmp_path)]).exit_code == 1
+
+
+# --- recordings with snapshots that failed ------------------------------------------------------------
+
+
+def test_a_replay_over_failed_snapshots_names_them_and_exits_1(tmp_path):
+    from tests.recordings import failing_recording
+
+    rec = failing_recording(tmp_path / "failing.jsonl")
+    r = run("replay", "--policies", "policies/futures-book.yaml", "--snapshots", str(rec))
+    assert r.exit_code == 1, r.output
+    out = r.stdout
+    assert "Accounts evaluated: binanceusdm/binance-futures-main (37 of 40 snapshots)" in out
+    assert "  ! binanceusdm/binance-futures-main  TIMEOUT on 3 of 40 snapshots" in out
+    assert "  ! bybit/bybit-futures  AUTH on 40 of 40 snapshots" in out
+    assert out.rstrip().splitlines()[-1].startswith("Incomplete replay: 2 of 2 accounts not read on every snapshot")
+    assert "--allow-incomplete" in r.stderr
+
+
+def test_a_replay_over_failed_snapshots_passes_when_allowed_and_its_json_says_incomplete(tmp_path):
+    from tests.recordings import failing_recording
+
+    rec = failing_recording(tmp_path / "failing.jsonl")
+    r = run("replay", "--policies", "policies/futures-book.yaml", "--snapshots", str(rec), "--allow-incomplete",
+            "-o", "json")
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.stdout)
+    assert body["complete"] is False and body["summary"]["complete"] is False
+    assert body["summary"]["unread"] == ["binanceusdm/binance-futures-main", "bybit/bybit-futures"]
+    assert body["summary"]["evaluated"] == [] and body["summary"]["incomplete"].startswith("Incomplete replay")
+    by = {a["account"]: a for a in body["accounts"]}
+    assert (by["bybit/bybit-futures"]["status"], by["bybit/bybit-futures"]["reason"]) == ("not_read", "AUTH")
+    assert by["binanceusdm/binance-futures-main"]["status"] == "partly_read"
+
+
+def test_a_complete_replay_says_so_in_json():
+    r = run("replay", "--policies", "policies", "--snapshots", str(RECORDING), "-o", "json")
+    body = json.loads(r.output)
+    assert body["complete"] is True and body["summary"]["evaluated"] == ["binanceusdm/binance-futures-main"]
+    assert body["summary"]["unread"] == [] and body["summary"]["incomplete"] is None
