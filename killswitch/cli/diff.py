@@ -22,6 +22,7 @@ import click
 from .common import EXIT_FINDINGS, EXIT_OK, output_option
 
 EXIT_DIFFERENCES = 2  # with --detailed-exitcode only, as ksctl plan does
+EXIT_INCOMPLETE = 4  # with --detailed-exitcode --allow-incomplete: a snapshot not read (| EXIT_DIFFERENCES)
 
 
 class RevisionError(Exception):
@@ -131,6 +132,12 @@ revision REV (PATH relative to the current directory; REV:. is this directory).
 Exit codes: 0 no difference, 1 the decisions differ, or an error (policy errors,
 an unreadable recording or revision), 2 usage, 3 internal error.
 With --detailed-exitcode (as ksctl plan): 0 no difference, 2 the decisions differ, 1 an error.
+\b
+A snapshot recorded as failed (fetch.ok false) makes the comparison
+incomplete: neither revision saw that account then. The accounts not read are
+named with their reason code and the diff exits 1, unless --allow-incomplete:
+then as a complete diff would, or with --detailed-exitcode 4 (no difference)
+or 6 (the decisions differ) — never 0.
 """)
 @click.argument("old")
 @click.argument("new")
@@ -138,14 +145,18 @@ With --detailed-exitcode (as ksctl plan): 0 no difference, 2 the decisions diffe
               help="A JSONL recording (snapshots or ticks) both revisions are replayed over.")
 @click.option("--policy", "policy", default=None, metavar="NAME", help="Compare the decisions of this policy only.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the decisions differ, 0 when not, 1 on errors.")
+@click.option("--allow-incomplete", is_flag=True,
+              help="Do not fail on snapshots recorded as failed (they are still reported).")
 @output_option
-def diff(old: str, new: str, against: str, policy: str | None, detailed_exitcode: bool, output: str) -> None:
+def diff(old: str, new: str, against: str, policy: str | None, detailed_exitcode: bool, allow_incomplete: bool,
+         output: str) -> None:
     """Replay two policy revisions over a recording and show where their decisions differ.
 
     Compared tick by tick and scope by scope: stage transitions (which, when), planned orders
     per position leg (symbol, side, amount, notional), cancels, directives, hedge suggestions
     and refusals. Nothing is sent.
     """
+    from ..coverage import CoverageTally
     from ..diff import PolicyRevision, diff_replays, policy_names
     from ..render.diagnostics import diagnostic_text
     from ..render.diff import diff_json, diff_text
@@ -181,8 +192,19 @@ def diff(old: str, new: str, against: str, policy: str | None, detailed_exitcode
     except OSError as e:
         click.echo(f"ksctl diff: {against}: {e.strerror}", err=True)
         raise SystemExit(EXIT_FINDINGS)
+    tally = CoverageTally()
+    for tick in ticks:
+        for snap in tick.snapshots:
+            tally.saw(snap, tick.now_ms)
+    accounts = tally.accounts()
+    complete = all(a.failed == 0 for a in accounts)
     sides = (PolicyRevision(old, og.digest, og.revision), PolicyRevision(new, ng.digest, ng.revision))
-    click.echo(diff_json(result, *sides, against, policy) if output == "json" else diff_text(result, *sides, against))
-    if not result.differs:
-        raise SystemExit(EXIT_OK)
-    raise SystemExit(EXIT_DIFFERENCES if detailed_exitcode else EXIT_FINDINGS)
+    click.echo(diff_json(result, *sides, against, policy, accounts) if output == "json"
+               else diff_text(result, *sides, against, accounts))
+    if not complete and not allow_incomplete:
+        click.echo("ksctl diff: incomplete: some snapshots of the recording were not read; "
+                   "--allow-incomplete accepts them", err=True)
+        raise SystemExit(EXIT_FINDINGS)
+    if not detailed_exitcode:
+        raise SystemExit(EXIT_FINDINGS if result.differs else EXIT_OK)
+    raise SystemExit((EXIT_DIFFERENCES if result.differs else EXIT_OK) | (EXIT_OK if complete else EXIT_INCOMPLETE))

@@ -7,7 +7,10 @@ then the stages each revision reaches at a different time, and a last line that 
     2 decisions differ: first at 2026-03-02T14:04:00Z; OLD reaches stage 1 at …, NEW at …
 
 JSON: ``{"format_version": 1, "old": {"source", "digest", "revision"}, "new": {…},
-"against": {"path", "ticks", "from", "to"}, "policy", "differences": [{"kind", "policy", "scope",
+"against": {"path", "ticks", "from", "to"}, "policy", "complete", "accounts": [{"account", "status",
+"snapshots", "read", "failed", "reason", "reasons", "message", "first_failed", "last_failed", …}]
+(as in ``ksctl plan -o json``: which accounts the recording's snapshots were read for),
+"differences": [{"kind", "policy", "scope",
 "start", "start_ms", "end", "end_ms", "ticks", "old": {"stage_before", "stage_after", "transition"},
 "new": {…}, "changes": [{"aspect", "old", "new"}]}], "milestones": [{"policy", "scope", "level",
 "stage", "old", "old_ms", "new", "new_ms"}], "only_old": [{"policy", "scope"}], "only_new": […],
@@ -18,10 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
+from ..coverage import AccountCoverage, complete
 from ..diff import Change, Decision, DiffResult, Difference, Leg, Milestone, PolicyRevision
 from ..engine.stages import StageTransition
+from .coverage import account_json, account_lines, incomplete_line
 from .evaluation import iso
 
 FORMAT_VERSION = 1
@@ -138,14 +143,22 @@ def summary_line(result: DiffResult) -> str:
     return "; ".join(parts)
 
 
-def diff_text(result: DiffResult, old: PolicyRevision, new: PolicyRevision, against: str) -> str:
+def diff_text(result: DiffResult, old: PolicyRevision, new: PolicyRevision, against: str,
+              accounts: Sequence[AccountCoverage] = ()) -> str:
+    """``accounts``: the coverage of the recording's snapshots; when some could not be read, which
+    accounts, and a last line that says the comparison is incomplete (both revisions saw the same
+    gap, so neither decision there is known)."""
     lines = [f"ksctl diff: OLD {old.label} → NEW {new.label}"]
     for name, side in (("OLD", old), ("NEW", new)):
         lines.append(f"  {name} graph {side.digest} (revision {side.revision or 'not in git'})")
     if old.digest == new.digest:
         lines.append("  the graphs are the same: the change does not alter behaviour")
     span = f", {iso(result.start_ms)} to {iso(result.end_ms)}" if result.start_ms is not None else ""
-    lines += [f"  over {against}: {_plural(result.ticks, 'tick')}{span}", ""]
+    lines += [f"  over {against}: {_plural(result.ticks, 'tick')}{span}"]
+    incomplete = not complete(accounts)
+    if incomplete:
+        lines += account_lines(accounts, "diff")
+    lines.append("")
     for d in result.differences:
         lines += _difference_lines(d) + [""]
     for label, keys in (("OLD", result.only_old), ("NEW", result.only_new)):
@@ -166,6 +179,8 @@ def diff_text(result: DiffResult, old: PolicyRevision, new: PolicyRevision, agai
     if not result.differs and old.digest != new.digest:
         lines.append("The graphs differ, but not in what they decide over this recording.")
     lines.append(summary_line(result))
+    if incomplete:
+        lines.append(incomplete_line(accounts, "diff"))
     return "\n".join(lines)
 
 
@@ -185,7 +200,7 @@ def _side(d: Optional[Decision]) -> Optional[dict]:
 
 
 def diff_json(result: DiffResult, old: PolicyRevision, new: PolicyRevision, against: str,
-              policy: Optional[str] = None) -> str:
+              policy: Optional[str] = None, accounts: Sequence[AccountCoverage] = ()) -> str:
     body = {
         "format_version": FORMAT_VERSION,
         "old": {"source": old.label, "digest": old.digest, "revision": old.revision},
@@ -194,6 +209,8 @@ def diff_json(result: DiffResult, old: PolicyRevision, new: PolicyRevision, agai
                     "from": iso(result.start_ms) if result.start_ms is not None else None,
                     "to": iso(result.end_ms) if result.end_ms is not None else None},
         "policy": policy,
+        "complete": complete(accounts),
+        "accounts": [account_json(a) for a in accounts],
         "differences": [{
             "kind": d.kind, "policy": d.policy, "scope": d.scope,
             "start": iso(d.start_ms), "start_ms": d.start_ms, "end": iso(d.end_ms), "end_ms": d.end_ms,

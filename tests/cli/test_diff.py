@@ -225,3 +225,43 @@ def test_a_revision_outside_a_git_repository_says_so(tmp_path, monkeypatch):
     r = run("diff", "HEAD:.", str(ROOT / EXAMPLE), "--against", str(ROOT / RECORDING))
     assert r.exit_code == 1
     assert "not a git repository" in r.stderr
+
+
+# --- a recording with snapshots that failed -----------------------------------------------------------
+
+
+@pytest.fixture
+def failing(tmp_path):
+    from tests.recordings import failing_recording
+
+    return str(failing_recording(tmp_path / "failing.jsonl"))
+
+
+def test_a_diff_over_failed_snapshots_names_them_and_exits_1(failing):
+    r = run("diff", EXAMPLE, TIGHTER, "--against", failing, "--detailed-exitcode")
+    assert r.exit_code == 1, r.output
+    assert "  ! bybit/bybit-futures  AUTH on 40 of 40 snapshots" in r.stdout
+    assert "  ! binanceusdm/binance-futures-main  TIMEOUT on 3 of 40 snapshots" in r.stdout
+    assert r.stdout.splitlines()[-1].startswith("Incomplete diff: 2 of 2 accounts not read on every snapshot")
+    assert "--allow-incomplete" in r.stderr
+
+
+@pytest.mark.parametrize("args, code", [
+    (("--allow-incomplete",), 0),
+    (("--allow-incomplete", "--detailed-exitcode"), 4),
+])
+def test_an_allowed_incomplete_diff_is_never_0_with_detailed_exitcode(failing, args, code):
+    r = run("diff", EXAMPLE, TIGHTER, "--against", failing, *args)
+    assert r.exit_code == code, r.output
+
+
+def test_an_allowed_incomplete_diff_that_differs_exits_6_with_detailed_exitcode(tmp_path):
+    from tests.recordings import failing_recording
+
+    rec = str(failing_recording(tmp_path / "failing.jsonl", ticks=100, failing=(5,)))
+    r = run("diff", EXAMPLE, TIGHTER, "--against", rec, "--allow-incomplete", "--detailed-exitcode", "-o", "json")
+    assert r.exit_code == 6, r.output
+    body = json.loads(r.stdout)
+    assert body["complete"] is False and body["summary"]["differs"] is True
+    assert {a["account"]: a["status"] for a in body["accounts"]} == {
+        "binanceusdm/binance-futures-main": "partly_read", "bybit/bybit-futures": "not_read"}
