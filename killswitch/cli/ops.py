@@ -1,6 +1,9 @@
 """Operator commands: ``ksctl status / reset / close / heartbeat / lock / unlock`` talk to a
-running runner's API; ``ksctl history`` reads the state store. Thin: they parse options, call,
-and print. Exit codes: 0 done, 1 refused or not reachable (the reason is printed), 2 usage.
+running runner's API; ``ksctl history`` and ``ksctl audit verify`` read the state store and
+verify the audit chain (options in :mod:`.auditopts`). Thin: they parse options, call, and print.
+Exit codes: 0 done (the chain intact), 1 refused, not reachable or a finding in the chain (the
+reason is printed), 2 usage, 3 a state store that cannot be read.
+
 
 A reset, a lock or an unlock must go through the runner (it holds the live state and the lock):
 writing it into the store behind the runner's back would be overwritten by its next tick.
@@ -22,6 +25,7 @@ from typing import Optional
 
 import click
 
+from . import auditopts
 from .common import EXIT_FINDINGS, EXIT_OK, output_option
 
 POLL_S = 0.5  # how often ``close --wait`` asks the runner
@@ -277,29 +281,32 @@ def heartbeat(api, token_env, source) -> None:
         raise SystemExit(EXIT_FINDINGS)
 
 
-@click.command()
-@click.option("--state", "state_url", required=True, help="sqlite://… or postgresql://…")
+@click.command(epilog="""\b
+Exit codes: 0 the audit chain is intact, 1 it is not (the first finding is printed),
+2 usage (an audit key that cannot be used), 3 the state store cannot be read.
+""")
+@click.option("--state", "state_url", required=True, envvar="KS_STATE_URL", help="sqlite://… or postgresql://…")
 @click.option("--limit", default=50, show_default=True)
+@auditopts.key_file_option
 @output_option
-def history(state_url, limit, output) -> None:
-    """The order journal from the state store, newest last, and whether the audit chain is intact."""
-    from ..state import open_store
-
-    store = open_store(state_url, migrate=False)
+def history(state_url, limit, audit_key_file, output) -> None:
+    """The order journal from the state store, newest last, and what verifying the audit chain found."""
+    key = auditopts.audit_key(audit_key_file)
+    store = auditopts.open_for_audit(state_url, key, "history")
     try:
         rows = store.journal(limit=limit)
-        ok, bad = store.verify_audit()
+        v = auditopts.verify(store, (), "history")
     finally:
         store.close()
     if output == "json":
-        click.echo(json.dumps({"format_version": 1, "audit_ok": ok, "audit_first_bad_row": bad,
-                               "journal": [r.__dict__ for r in rows]}, indent=1, default=str))
+        click.echo(json.dumps({"format_version": 1, "audit_ok": v.ok, "audit_first_bad_row": v.first_bad_seq,
+                               "audit": v.to_json(), "journal": [r.__dict__ for r in rows]}, indent=1, default=str))
     else:
         for r in rows:
             click.echo(f"{r.created_ms}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side} {r.amount:g}  "
                        f"{r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}")
-        click.echo(f"audit chain: {'intact' if ok else f'TAMPERED at row {bad}'}")
-    raise SystemExit(EXIT_OK if ok else EXIT_FINDINGS)
+        click.echo(v.describe())
+    raise SystemExit(EXIT_OK if v.ok else EXIT_FINDINGS)
 
 
 @click.group()
@@ -307,16 +314,40 @@ def audit() -> None:
     """The append-only audit trail."""
 
 
-@audit.command("verify")
-@click.option("--state", "state_url", required=True, help="sqlite://… or postgresql://…")
-def audit_verify(state_url: str) -> None:
-    """Check the audit chain: exit 0 intact, 1 with the first tampered row."""
-    from ..state import open_store
-
-    store = open_store(state_url, migrate=False)
+@audit.command("verify", epilog="""\b
+Examples:
+  ksctl audit verify --state sqlite:///var/lib/ks/state.db
+  KS_AUDIT_KEY=... ksctl audit verify --state postgresql://ks@db/ks --anchor 1042:9f2c…e1
+  kubectl logs deploy/ks | ksctl audit verify --state "$KS_STATE_URL" --anchors-from -
+What is checked: every row of the table (links, hashes, numbering; rows past the head),
+the head; with the audit key (KS_AUDIT_KEY or --audit-key-file) every row's and the head's
+HMAC; and that each exported anchor is still in the chain unchanged. Without the key a
+chain is said to be unanchored: anyone with database access could have rewritten it.
+Exit codes: 0 intact, 1 findings (the first, with its row; then the others), 2 usage
+(a bad anchor, an audit key that cannot be used), 3 the state store cannot be read.
+""")
+@click.option("--state", "state_url", required=True, envvar="KS_STATE_URL", help="sqlite://… or postgresql://…")
+@auditopts.key_file_option
+@auditopts.anchor_option
+@auditopts.anchors_from_option
+@output_option
+def audit_verify(state_url: str, audit_key_file, anchor_texts, anchors_file, output: str) -> None:
+    """Verify the audit chain: exit 0 intact, 1 with the first row that is not proven."""
+    key = auditopts.audit_key(audit_key_file)
+    anchor_list = auditopts.anchors(anchor_texts, anchors_file)
+    store = auditopts.open_for_audit(state_url, key, "audit verify")
     try:
-        ok, bad = store.verify_audit()
+        v = auditopts.verify(store, anchor_list, "audit verify")
     finally:
         store.close()
-    click.echo("audit chain intact" if ok else f"audit chain TAMPERED: first bad row {bad}")
-    raise SystemExit(EXIT_OK if ok else EXIT_FINDINGS)
+    if output == "json":
+        click.echo(json.dumps({"format_version": 1, **v.to_json()}, indent=1))
+    else:
+        click.echo(v.describe())
+        if not v.ok:
+            for f in sorted(v.findings, key=lambda f: (f.seq is None, f.seq or 0))[1:]:
+                click.echo(f"  row {f.seq if f.seq is not None else '-'}: {f}")
+            if v.more_findings:
+                click.echo(f"  … and {v.more_findings} more")
+            click.echo(f"  checked: {v.covered()}; {v.anchoring()}")
+    raise SystemExit(EXIT_OK if v.ok else EXIT_FINDINGS)

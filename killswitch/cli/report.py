@@ -1,4 +1,8 @@
-"""``ksctl report --since DATE``: the closure report for compliance, from the audit trail."""
+"""``ksctl report --since DATE``: the closure report for compliance, from the audit trail.
+
+The audit chain is verified first (with the audit key and the exported anchors when given, see
+:mod:`.auditopts`), and the report says what that covered; it is written either way.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Optional
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK
+from . import auditopts
+from .common import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
 
 
 def parse_when(text: str, option: str, now_ms: Optional[int] = None) -> int:
@@ -36,8 +41,13 @@ Examples:
   ksctl report --since 2026-03-01 --until 2026-04-01 --state sqlite:///var/lib/ks/state.db
   ksctl report --since 7d --format html --out closure.html
   ksctl report --since 2026-03-02T13:00Z --format json | jq .summary
+  KS_AUDIT_KEY=... ksctl report --since 30d --anchors-from audit-heads.log
+The first line says what verifying the audit chain found: "intact and anchored" (with the
+audit key: every HMAC checked), "intact, UNANCHORED" (no key, or a chain written without one:
+only its structure is proven) or "TAMPERED" (the first row that does not check; what is read
+from rows from there on is marked unverified).
 Exit codes: 0 written over an intact audit chain, 1 the audit chain does not verify (the report
-is still written, and says so first).
+is still written, and says so first), 2 usage, 3 the state store cannot be read.
 """)
 @click.option("--since", required=True, help="Start (UTC date or time, or a duration before now: 7d).")
 @click.option("--until", default=None, help="End, exclusive (default: now).")
@@ -46,22 +56,31 @@ is still written, and says so first).
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
-def report(since: str, until: Optional[str], state_url: str, fmt: str, out: Optional[str]) -> None:
+@auditopts.key_file_option
+@auditopts.anchor_option
+@auditopts.anchors_from_option
+def report(since: str, until: Optional[str], state_url: str, fmt: str, out: Optional[str], audit_key_file,
+           anchor_texts, anchors_file) -> None:
     """Write a closure report for compliance from the audit trail."""
     from pathlib import Path
 
     from ..render.report import report_html, report_json, report_markdown
     from ..runbooks.report import closure_report
-    from ..state import open_store
+    from ..state import StoreError
 
     now_ms = int(time.time() * 1000)
     since_ms = parse_when(since, "--since", now_ms)
     until_ms = parse_when(until, "--until", now_ms) if until else now_ms
     if until_ms <= since_ms:
         raise click.BadParameter("the period is empty: --until must come after --since", param_hint="--until")
-    store = open_store(state_url, migrate=False)
+    key = auditopts.audit_key(audit_key_file)
+    anchors = auditopts.anchors(anchor_texts, anchors_file)
+    store = auditopts.open_for_audit(state_url, key, "report")
     try:
-        doc = closure_report(store, since_ms, until_ms, now_ms)
+        doc = closure_report(store, since_ms, until_ms, now_ms, anchors)
+    except StoreError as e:
+        click.echo(f"ksctl report: STORE_UNREADABLE: {e}", err=True)
+        raise SystemExit(EXIT_INTERNAL)
     finally:
         store.close()
     text = {"md": report_markdown, "html": report_html, "json": report_json}[fmt](doc)
@@ -69,6 +88,8 @@ def report(since: str, until: Optional[str], state_url: str, fmt: str, out: Opti
         Path(out).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     else:
         click.echo(text, nl=not text.endswith("\n"))
-    if not doc["audit"]["intact"]:
-        click.echo(f"ksctl report: AUDIT CHAIN TAMPERED: first bad row {doc['audit']['first_bad_row']}", err=True)
+    audit = doc["audit"]
+    if not audit["intact"]:
+        click.echo(f"ksctl report: AUDIT CHAIN TAMPERED: first bad row {audit['first_bad_row']}: "
+                   f"{audit['first_finding']}", err=True)
     raise SystemExit(EXIT_OK if doc["audit"]["intact"] else EXIT_FINDINGS)

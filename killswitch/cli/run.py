@@ -11,6 +11,8 @@ Examples:
   ksctl run --policies /etc/ks/policies --accounts /etc/ks/accounts.yaml \\
       --state postgresql://ks@db/ks --api-host 0.0.0.0 --api-port 8080 --api-tokens /etc/ks/tokens.yaml
 Dry run unless the accounts document says dry_run: false. SIGHUP reloads the policies.
+With KS_AUDIT_KEY (or --audit-key-file) the audit chain is anchored by HMAC; keep the
+AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chain against them.
 """)
 @click.option("--policies", "policies", multiple=True, required=True, type=click.Path(exists=True))
 @click.option("--accounts", required=True, type=click.Path(exists=True, dir_okay=False))
@@ -36,9 +38,15 @@ Dry run unless the accounts document says dry_run: false. SIGHUP reloads the pol
 @click.option("--external-url", default=None, envvar="KS_EXTERNAL_URL", show_envvar=True,
               help="How people reach this runner's API (e.g. https://killswitch.desk.example): "
                    "the base of the runbook links in notifications.")
+@click.option("--audit-key-file", default=None, envvar="KS_AUDIT_KEY_FILE", show_envvar=True,
+              type=click.Path(dir_okay=False),
+              help="A file holding the audit chain's HMAC key (a mounted Secret); else the value of KS_AUDIT_KEY. "
+                   "Without a key the chain is not anchored.")
+@click.option("--audit-anchor-every", default="5m", show_default=True,
+              help="How often the audit head is exported as an AUDIT_HEAD log line and on /metrics.")
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
 def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, api_tokens, holder, lease_ttl,
-        runbooks, external_url, max_ticks) -> None:
+        runbooks, external_url, audit_key_file, audit_anchor_every, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
     from ..runner.daemon import RunOptions, main
@@ -47,7 +55,14 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
         ttl_ms = parse_duration(lease_ttl).ms
     except UnitError as e:
         raise click.BadParameter(e.message, param_hint="--lease-ttl") from None
+    try:
+        anchor_ms = parse_duration(audit_anchor_every).ms
+    except UnitError as e:
+        raise click.BadParameter(e.message, param_hint="--audit-anchor-every") from None
+    if anchor_ms <= 0:
+        raise click.BadParameter("must be longer than 0s", param_hint="--audit-anchor-every")
     opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
-                      runbooks=runbooks, external_url=external_url, api_tokens=api_tokens)
+                      runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
+                      audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms)
     raise SystemExit(main(opts))

@@ -1,7 +1,10 @@
 """Render the closure report (:func:`killswitch.runbooks.report.closure_report`): markdown, HTML
 (the markdown through the safe converter of :mod:`.runbook`) or JSON (``format_version`` 1).
 
-Pure: values in, text out.
+Pure: values in, text out. The first lines say what verifying the audit chain found, in its
+own words: "intact and anchored" only when the HMACs were checked, "intact, UNANCHORED" when only
+the structure could be, "TAMPERED" with the first finding otherwise; what is read from rows that
+verification does not cover is marked *unverified* where it is listed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ def _c(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _unverified(item: dict) -> str:
+    """The mark of what was read from a row verification does not cover (absent: verified)."""
+    return "" if item.get("verified", True) else " *unverified*"
+
+
 def report_json(doc: dict) -> str:
     return json.dumps(doc, indent=1, sort_keys=False, allow_nan=False)
 
@@ -28,12 +36,20 @@ def report_markdown(doc: dict) -> str:
     audit = doc["audit"]
     p = doc["period"]
     out = [f"# Kill-switch closure report: {p['since']} to {p['until']}", ""]
-    if audit["intact"]:
-        out += [f"> Audit chain **intact** (verified at {doc['generated']}; "
-                f"{audit['rows_in_period']} rows in the period).", ""]
+    checked = f"verified at {doc['generated']}: {audit['covered']} checked; {audit['anchoring']}"
+    if audit["intact"] and audit["anchored"]:
+        out += [f"> Audit chain **intact and anchored** ({checked}). {audit['rows_in_period']} rows in the period.", ""]
+    elif audit["intact"]:
+        out += [f"> Audit chain **intact, UNANCHORED** ({checked}). Its rows and head are consistent, which proves "
+                f"nothing against a rewrite by someone with database access. {audit['rows_in_period']} rows in the "
+                "period.", ""]
     else:
-        out += [f"> **AUDIT CHAIN TAMPERED**: the first row that does not check is row {audit['first_bad_row']}. "
-                "What follows was read from a trail that was changed after it was written.", ""]
+        more = audit["findings"] - 1
+        out += [f"> **AUDIT CHAIN TAMPERED**: the first row that does not check is row {audit['first_bad_row']} "
+                f"({_c(audit['first_finding'])}){f'; {more} more finding(s)' if more > 0 else ''}. What follows was "
+                f"read from a trail that was changed after it was written: {audit['unverified_in_period']} of the "
+                f"period's {audit['rows_in_period']} rows are from row {audit['first_bad_row']} on and are marked "
+                f"*unverified* ({checked}).", ""]
     out += ["| | |", "|---|---|",
             f"| period (UTC) | {p['since']} to {p['until']} |",
             f"| generated (UTC) | {doc['generated']} |",
@@ -52,8 +68,8 @@ def report_markdown(doc: dict) -> str:
     for i in doc["incidents"]:
         stage = f" ({i['stage']})" if i["stage"] else ""
         out += [f"### `{i['incident']}`", "",
-                f"- entered {i['at']}: `{i['policy']}` on `{i['scope']}`, stage {i['from']} → {i['level']}{stage}"
-                + (" — **dry run**, nothing sent" if i["dry_run"] else ""),
+                f"- entered {i['at']}{_unverified(i)}: `{i['policy']}` on `{i['scope']}`, stage {i['from']} → "
+                f"{i['level']}{stage}" + (" — **dry run**, nothing sent" if i["dry_run"] else ""),
                 f"- reason: `{i['reason']}`",
                 f"- graph `{i['graph_digest']}`, revision `{_c(i['revision'])}`"]
         o = i["orders"]
@@ -62,7 +78,8 @@ def report_markdown(doc: dict) -> str:
             line += f"; {o['planned_dry_run']} planned in dry run"
         out.append(line)
         for a in i["approvals"]:
-            out.append(f"- reset approval {a['at']} by **{_c(a['approver'])}**: {_c(a['reason'])} (`{_c(a['result'])}`)")
+            out.append(f"- reset approval {a['at']}{_unverified(a)} by **{_c(a['approver'])}**: {_c(a['reason'])} "
+                       f"(`{_c(a['result'])}`)")
         n = i["notifications"]
         out.append(f"- notifications: delivered to {', '.join(sorted(set(n['delivered']))) or 'none'}"
                    + (f"; **failed** for {', '.join(sorted(set(n['failed'])))}" if n["failed"] else ""))
@@ -77,8 +94,8 @@ def report_markdown(doc: dict) -> str:
     out += ["## Stage transitions", ""]
     if doc["transitions"]:
         out += ["| at | policy | scope | from → to | reason | decision |", "|---|---|---|---|---|---|"]
-        out += [f"| {t['at']} | {_c(t['policy'])} | {_c(t['scope'])} | {t['from']} → {t['to']} | `{_c(t['reason'])}` | "
-                f"{_c(t['decision_id'])} |" for t in doc["transitions"]]
+        out += [f"| {t['at']}{_unverified(t)} | {_c(t['policy'])} | {_c(t['scope'])} | {t['from']} → {t['to']} | "
+                f"`{_c(t['reason'])}` | {_c(t['decision_id'])} |" for t in doc["transitions"]]
     else:
         out.append("None.")
     out.append("")
@@ -98,7 +115,8 @@ def report_markdown(doc: dict) -> str:
     out += ["## Resets", ""]
     if doc["resets"]:
         out += ["| at | policy | scope | level | approver | reason | result |", "|---|---|---|---|---|---|---|"]
-        out += [f"| {r['at']} | {_c(r['policy'])} | {_c(r['scope'])} | {_c(r['level'])} | {_c(r['approver'])} | "
+        out += [f"| {r['at']}{_unverified(r)} | {_c(r['policy'])} | {_c(r['scope'])} | {_c(r['level'])} | "
+                f"{_c(r['approver'])} | "
                 f"{_c(r['reason'])} | `{_c(r['result'])}` |" for r in doc["resets"]]
     else:
         out.append("None.")
@@ -115,7 +133,8 @@ def report_markdown(doc: dict) -> str:
                 what += f" (fallback for {r['fallback_for']})"
             if r["kind"] == "notification_dropped":
                 what += f" ({r['dropped']})"
-            out.append(f"| {r['at']} | {what} | {_c(r['receiver'])} | {_c(r['result'])} | {_c(r['attempt'])} | "
+            out.append(f"| {r['at']}{_unverified(r)} | {what} | {_c(r['receiver'])} | {_c(r['result'])} | "
+                       f"{_c(r['attempt'])} | "
                        f"{_c(', '.join(r['incidents']))} |")
     else:
         out.append("No receipt in the period.")

@@ -5,16 +5,21 @@ HTML or JSON. It lists every incident (a stage entry) with how it ended — esca
 (with its approvers) or still active —, every stage transition, every order journaled for an
 incident with its final status, every reset approval, every notification receipt (delivered,
 failed, dropped), the runbooks stored, the other audited events by kind, and the result of
-verifying the whole audit chain: a report over a tampered trail says so on its first line.
+verifying the whole audit chain (:meth:`StateStore.audit_verification`: every row, the head,
+the HMACs when the store was opened with the audit key, the exported anchors given): what was
+verified, whether it is anchored, and the first finding. A report over a tampered trail says
+so on its first line, and every transition, approval and receipt read from a row at or after
+the first row that does not check is marked ``verified: false``: it is not proven.
 
 Reads the store only (:meth:`StateStore.audit_rows`, ``journal``, ``runbooks``,
-``verify_audit``); writes nothing.
+``audit_verification``); writes nothing. Must not call a chain intact that verification did
+not find intact, or anchored when its MACs were not checked.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from ..runner.sinks import runbook_path
 from ..state.store import StoreError
@@ -49,9 +54,15 @@ def _incident_of(decision_id: str, incidents: dict) -> Optional[str]:
     return base if base in incidents else None
 
 
-def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int) -> dict:
-    """The report of [``since_ms``, ``until_ms``) as a plain value."""
-    ok, first_bad = store.verify_audit()
+def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchors: Sequence = ()) -> dict:
+    """The report of [``since_ms``, ``until_ms``) as a plain value, the audit chain verified
+    against ``anchors`` (exported ``AuditAnchor`` values) too."""
+    verdict = store.audit_verification(anchors)
+    first_bad = verdict.first_bad_seq
+
+    def proven(seq: int) -> bool:  # a row before the first that does not check
+        return first_bad is None or seq < first_bad
+
     rows = _rows(store, since_ms, until_ms)
     transitions, resets, receipts = [], [], []
     other: Counter = Counter()
@@ -61,25 +72,26 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int) -> dic
         if r.kind == "stage_transition":
             t = {"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "seq": r.seq, "policy": p.get("policy"), "scope": p.get("scope"),
                  "from": p.get("from"), "to": p.get("to"), "reason": p.get("reason"), "decision_id": p.get("decision_id"),
-                 "graph_digest": p.get("graph_digest"), "revision": p.get("revision"), "dry_run": p.get("dry_run")}
+                 "graph_digest": p.get("graph_digest"), "revision": p.get("revision"), "dry_run": p.get("dry_run"),
+                 "verified": proven(r.seq)}
             transitions.append(t)
             if t["decision_id"] and (t["to"] or 0) > 0:
                 incidents[t["decision_id"]] = {
                     "incident": t["decision_id"], "policy": t["policy"], "scope": t["scope"], "level": t["to"],
                     "from": t["from"], "at": t["at"], "ts_ms": r.ts_ms, "reason": t["reason"],
                     "graph_digest": t["graph_digest"], "revision": t["revision"], "dry_run": bool(t["dry_run"]),
-                    "stage": None, "runbook": None, "ended": None, "approvals": [],
+                    "verified": t["verified"], "stage": None, "runbook": None, "ended": None, "approvals": [],
                     "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0},
                     "notifications": {"delivered": [], "failed": []}}
         elif r.kind == "reset_approval":
             resets.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "policy": p.get("policy"), "scope": p.get("scope"),
                            "level": p.get("level"), "approver": p.get("approver"), "reason": p.get("reason"),
-                           "result": p.get("result")})
+                           "result": p.get("result"), "verified": proven(r.seq)})
         elif r.kind in NOTIFICATION_KINDS:
             receipts.append({"at": iso(r.ts_ms), "kind": r.kind, "receiver": p.get("receiver"),
                              "result": p.get("result"), "final": p.get("final", True), "attempt": p.get("attempt"),
                              "incidents": list(p.get("incidents") or []), "fallback_for": p.get("fallback_for"),
-                             "dropped": p.get("dropped")})
+                             "dropped": p.get("dropped"), "verified": proven(r.seq)})
         elif r.kind == "order_planned_dry_run":
             inc = _incident_of(str(p.get("decision_id", "")), incidents)
             if inc is not None:
@@ -105,8 +117,8 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int) -> dic
             how = "escalated" if (nxt["to"] or 0) > (inc["level"] or 0) else \
                 "re-entered" if nxt["to"] == inc["level"] else "reset"
             inc["ended"] = {"how": how, "at": nxt["at"], "reason": nxt["reason"], "to": nxt["to"]}
-        inc["approvals"] = [{"at": a["at"], "approver": a["approver"], "reason": a["reason"], "result": a["result"]}
-                            for a in mine]
+        inc["approvals"] = [{"at": a["at"], "approver": a["approver"], "reason": a["reason"], "result": a["result"],
+                             "verified": a["verified"]} for a in mine]
 
     orders = []
     for e in store.journal(limit=MAX_ORDERS, since=since_ms):
@@ -153,7 +165,12 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int) -> dic
         "period": {"since": iso(since_ms), "until": iso(until_ms), "since_ms": since_ms, "until_ms": until_ms},
         "generated": iso(now_ms),
         "store": store.url,
-        "audit": {"intact": ok, "first_bad_row": first_bad, "rows_in_period": len(rows)},
+        "audit": {"intact": verdict.ok, "anchored": verdict.anchored, "first_bad_row": first_bad,
+                  "first_finding": None if verdict.first is None else str(verdict.first),
+                  "findings": len(verdict.findings) + verdict.more_findings, "rows_in_period": len(rows),
+                  "unverified_in_period": sum(1 for r in rows if not proven(r.seq)),
+                  "covered": verdict.covered(), "anchoring": verdict.anchoring(), "key_id": verdict.key_id,
+                  "anchored_from": verdict.anchored_from, "anchors": [str(a) for a in verdict.anchors]},
         "summary": {
             "incidents": len(items), "active": sum(1 for i in items if i["ended"] is None),
             "transitions": len(transitions), "orders": len(orders),

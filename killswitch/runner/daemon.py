@@ -41,6 +41,8 @@ class RunOptions:
     max_ticks: Optional[int] = None
     runbooks: Optional[str] = None  # the runbook templates directory (default: runbooks/ found near the policies)
     external_url: Optional[str] = None  # how people reach the API: the base of the runbook links in pages
+    audit_key_file: Optional[str] = None  # the audit chain's HMAC key (else KS_AUDIT_KEY; neither: unanchored)
+    audit_anchor_every_ms: int = 5 * 60_000  # how often the audit head is exported (log line and /metrics)
     api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/identity.py)
 
 
@@ -107,7 +109,9 @@ class Daemon:
                 return 2
         result, files = compile_policy_sources(self.opts.policies)
         spec = self._accounts()
-        store = open_store(self.opts.state_url)
+        from ..audit.key import audit_key_or_none
+
+        store = open_store(self.opts.state_url, audit_key=audit_key_or_none(self.opts.audit_key_file, self.err))
         policy_error = None
         if result.graph is None:
             # A broken policy must not leave the book unguarded, also across a restart (a pod
@@ -217,6 +221,12 @@ class Daemon:
 
         sinks.append(TelemetrySink.from_env())
         self.echo(f"ksctl run: {sinks[0].describe()}")
+        # the audit head exported to the log and /metrics, beyond the database's reach
+        from ..audit.anchor import AuditAnchorSink
+
+        anchor = AuditAnchorSink(store, self.echo, self.err, every_ms=self.opts.audit_anchor_every_ms)
+        anchor.announce()
+        sinks.append(anchor)
         # runbooks: rendered and stored on every stage entry, served at /v1/runbooks/{incident}
         from ..runbooks.sink import RunbookSink
         from ..runbooks.templates import find_runbooks_dir

@@ -108,6 +108,7 @@ class AuditHead:
         return f"AUDIT_HEAD seq={self.seq} hash={self.hash}"
 
 
+_LOGGED = re.compile(r"AUDIT_HEAD seq=(\d+) hash=([0-9a-fA-F]{64})(?:\s|$)")
 _ANCHOR_FORMS = (re.compile(r"^\s*(\d+)\s*:\s*([0-9a-fA-F]{64})\s*$"),
                  re.compile(r"(?:^|\s)seq=(\d+)\s+hash=([0-9a-fA-F]{64})(?:\s|$)"))
 
@@ -131,8 +132,8 @@ class AuditAnchor:
 
     @staticmethod
     def scan(lines: Iterable[str]) -> list["AuditAnchor"]:
-        """Every anchor in a log: the lines with ``AUDIT_HEAD``; other lines are skipped."""
-        return [AuditAnchor.parse(x) for x in lines if "AUDIT_HEAD" in x]
+        """Every anchor in a log: the ``AUDIT_HEAD seq=… hash=…`` lines; other lines are skipped."""
+        return [AuditAnchor(int(m.group(1)), m.group(2).lower()) for m in map(_LOGGED.search, lines) if m]
 
     def __str__(self) -> str:
         return f"{self.seq}:{self.hash}"
@@ -285,7 +286,7 @@ class ChainCheck:
         elif prev_hash != self.prev:
             self._find("BROKEN_LINK", seq, f"row {seq} does not chain onto row {seq - 1} (its prev_hash "
                                            f"{prev_hash[:12]}… is not row {seq - 1}'s hash {self.prev[:12]}…): "
-                                           f"a row before it was rewritten")
+                                           f"it was inserted, or a row before it was rewritten")
         try:
             recomputed = audit_hash(prev_hash, seq, kind, ts_ms, json.loads(text))
         except ValueError:
@@ -348,8 +349,9 @@ class ChainCheck:
                            + (f"(it ends at row {last}): rows were cut off below the anchor" if a.seq > last
                               else "(a gap)"))
             elif got != a.hash:
-                self._find("ANCHOR_MISMATCH", a.seq, f"row {a.seq} has hash {got[:12]}… but the exported anchor "
-                                                     f"says {a.hash[:12]}…: the chain up to row {a.seq} was rewritten")
+                self._find("ANCHOR_MISMATCH", a.seq,
+                           f"row {a.seq} has hash {got[:12]}… but the exported anchor says {a.hash[:12]}…: "
+                           f"the chain up to row {a.seq} was rewritten")
         return AuditVerification(self.rows, last, head, None if key is None else key.key_id, tuple(self.anchors),
                                  tuple(self.findings), self.more)
 

@@ -1,5 +1,7 @@
 """``ksctl report --since DATE``: the closure report, from an audit trail written the way the
-runner, the reset endpoint and the notification sink write it."""
+runner, the reset endpoint and the notification sink write it; and what its first line may say
+about the audit chain: "intact and anchored" only with the key, "UNANCHORED" without it, and
+"TAMPERED" — with what was read from unproven rows marked — after a forgery, a cut or a missing head."""
 
 from __future__ import annotations
 
@@ -11,13 +13,15 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.cli.report import parse_when
-from killswitch.state import RunbookRecord, open_store
+from killswitch.state import AuditKey, RunbookRecord, open_store
+from killswitch.state.store import audit_hash, canonical_json
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 MIN = 60_000
 L1 = "futures-book/binanceusdm/main/L1/e1"
 L3 = "futures-book/binanceusdm/main/L3/e2"
 DIGEST = "sha256:" + "ab" * 32
+KEY = "report-audit-key-" + "9" * 32
 
 
 def transition(store, ts, frm, to, decision, reason):
@@ -32,10 +36,8 @@ def receipt(store, ts, kind, receiver, incidents, final=True, result="ok"):
                            "result": result, "final": final, "elapsed_ms": 12, "mode": "live"})
 
 
-@pytest.fixture
-def state(tmp_path):
-    url = f"sqlite://{tmp_path / 'state.db'}"
-    store = open_store(url)
+def write_trail(url: str, key: AuditKey | None = None) -> str:
+    store = open_store(url, audit_key=key)
     fence = store.acquire_lease("runner", 10 * MIN, T0)
     transition(store, T0 - 60 * MIN, 0, 1, "futures-book/binanceusdm/main/L1/e0", "ESCALATED: stage=0->1 (before)")
     transition(store, T0, 0, 1, L1, "ESCALATED: stage=0->1 triggers=soft")
@@ -66,6 +68,42 @@ def state(tmp_path):
     return url
 
 
+@pytest.fixture
+def state(tmp_path):
+    return write_trail(f"sqlite://{tmp_path / 'state.db'}")
+
+
+@pytest.fixture
+def keyed_state(tmp_path):
+    return write_trail(f"sqlite://{tmp_path / 'state.db'}", AuditKey(KEY))
+
+
+def sql(url: str, *statements: tuple) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(url[len("sqlite://"):])
+    for st in statements:
+        conn.execute(*st)
+    conn.commit()
+    conn.close()
+
+
+def forge_approval_after_head(url: str) -> None:
+    """A reset approval by mallory appended behind the store's back, hashed right, head untouched."""
+    import sqlite3
+
+    conn = sqlite3.connect(url[len("sqlite://"):])
+    seq, prev = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    p = {"policy": "futures-book", "scope": "binanceusdm/main", "level": 3, "approver": "mallory",
+         "reason": "looks fine", "result": "MANUAL_RESET: stage=3 approvers=mallory"}
+    ts = T0 + 40 * MIN
+    conn.execute("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
+                 (seq + 1, "reset_approval", ts, canonical_json(p), prev,
+                  audit_hash(prev, seq + 1, "reset_approval", ts, p)))
+    conn.commit()
+    conn.close()
+
+
 def run(*args):
     return CliRunner().invoke(cli, ["report", *args])
 
@@ -75,6 +113,7 @@ def test_report_accounts_for_each_incident_its_orders_approvers_and_pages(state)
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
     assert doc["audit"]["intact"] is True and doc["period"]["since"] == "2026-03-02T12:30:00Z"
+    assert doc["audit"]["anchored"] is False and "written without an audit key" in doc["audit"]["anchoring"]
     first, flatten = doc["incidents"]  # the entry an hour before --since is not in the period
     assert (first["incident"], first["ended"]["how"], first["ended"]["to"]) == (L1, "escalated", 3)
     assert first["notifications"] == {"delivered": ["desk-chat"], "failed": []}
@@ -95,7 +134,9 @@ def test_markdown_and_html_say_the_same_for_a_person(state, tmp_path):
     assert out.exit_code == 0
     md = out.stdout
     assert md.startswith("# Kill-switch closure report: 2026-03-02T00:00:00Z to 2026-03-03T00:00:00Z")
-    assert "> Audit chain **intact**" in md
+    assert md.splitlines()[2].startswith("> Audit chain **intact, UNANCHORED** (verified at ")
+    assert "proves nothing against a rewrite by someone with database access" in md
+    assert "**intact and anchored**" not in md and "*unverified*" not in md
     assert f"### `{L3}`" in md and "- ended: reset at 2026-03-02T13:35:00Z" in md
     assert "reset approval 2026-03-02T13:35:00Z by **bob**: PnL booked <b>" in md
     assert "**failed** for pager" in md
@@ -133,3 +174,76 @@ def test_dates_and_durations_and_what_is_refused(state):
     assert empty.exit_code == 2 and "period is empty" in empty.output
     out = run("--since", "2026-03-03", "--until", "2026-03-04", "--state", state)
     assert out.exit_code == 0 and "No stage was entered in the period." in out.stdout
+
+
+# --- what the first line may say about the audit chain ----------------------------------------------
+
+
+def test_with_the_key_the_report_says_intact_and_anchored_and_what_was_checked(keyed_state):
+    out = CliRunner(env={"KS_AUDIT_KEY": KEY}).invoke(cli, ["report", "--since", "2026-03-02", "--state",
+                                                             keyed_state])
+    assert out.exit_code == 0, out.output
+    first = out.stdout.splitlines()[2]
+    assert first.startswith("> Audit chain **intact and anchored** (verified at ")
+    assert f"anchored by HMAC from row 1, key id {AuditKey(KEY).key_id}" in first
+    assert "11 row(s), seq 1..11 and the head (seq 11) checked" in first
+    assert KEY not in out.output and out.stderr == ""
+
+
+def test_without_the_key_an_anchored_chain_is_not_called_anchored(keyed_state):
+    out = run("--since", "2026-03-02", "--state", keyed_state, "--format", "json")
+    assert out.exit_code == 0
+    audit = json.loads(out.stdout)["audit"]
+    assert audit["intact"] is True and audit["anchored"] is False
+    assert "NOT checked: no audit key was given" in audit["anchoring"]
+
+
+def test_a_forged_approval_after_the_head_makes_the_report_say_tampered_and_mark_it(state):
+    forge_approval_after_head(state)
+    out = run("--since", "2026-03-02", "--state", state)
+    assert out.exit_code == 1
+    lines = out.stdout.splitlines()
+    assert lines[2].startswith("> **AUDIT CHAIN TAMPERED**: the first row that does not check is row 12 "
+                               "(ROWS_PAST_HEAD: row 12 past the head (seq 11)")
+    assert "1 of the period's 12 rows are from row 12 on and are marked *unverified*" in lines[2]
+    assert "intact" not in lines[2]
+    forged = [x for x in lines if "mallory" in x]
+    assert forged and all("*unverified*" in x for x in forged), forged
+    assert not [x for x in lines if "by **bob**" in x and "*unverified*" in x], "rows before it stay verified"
+    assert "AUDIT CHAIN TAMPERED: first bad row 12: ROWS_PAST_HEAD" in out.stderr
+    doc = json.loads(run("--since", "2026-03-02", "--state", state, "--format", "json").stdout)
+    assert [r["verified"] for r in doc["resets"]] == [True, True, False]
+
+
+def test_a_cut_tail_with_its_head_rewritten_is_caught_with_the_key_or_an_anchor(keyed_state, tmp_path):
+    store = open_store(keyed_state, migrate=False)
+    head = store.audit_head()
+    store.close()
+    log = tmp_path / "runner.log"
+    log.write_text(f"ksctl run: mode DRY RUN\n{head.line()} at=2026-03-02T14:00:00Z anchored=hmac:x\n")
+    sql(keyed_state, ("DELETE FROM audit_log WHERE seq >= 10",),
+        ("UPDATE audit_head SET seq = 9, hash = (SELECT hash FROM audit_log WHERE seq = 9)",))
+    keyed = CliRunner(env={"KS_AUDIT_KEY": KEY}).invoke(cli, ["report", "--since", "2026-03-02", "--state",
+                                                               keyed_state])
+    assert keyed.exit_code == 1 and "row 10 (HEAD_MAC_INVALID" in keyed.stdout.splitlines()[2]
+    anchored = run("--since", "2026-03-02", "--state", keyed_state, "--anchors-from", str(log))
+    assert anchored.exit_code == 1 and "row 10 (ANCHOR_ROW_MISSING: row 11 of the exported anchor" in \
+        anchored.stdout.splitlines()[2]
+
+
+def test_a_missing_head_is_reported_not_a_crash(state):
+    sql(state, ("DELETE FROM audit_head",))
+    out = run("--since", "2026-03-02", "--state", state)
+    assert out.exit_code == 1, out.output
+    assert "row 12 (HEAD_MISSING: the audit_head row is missing" in out.stdout.splitlines()[2]
+
+
+def test_an_audit_key_that_cannot_be_used_is_a_usage_error_that_never_shows_it(state, tmp_path):
+    short = tmp_path / "key"
+    short.write_text("sh0rt-s3cret\n")
+    out = run("--since", "2026-03-02", "--state", state, "--audit-key-file", str(short))
+    assert out.exit_code == 2 and "AUDIT_KEY_TOO_SHORT" in out.output and "sh0rt-s3cret" not in out.output
+    out = run("--since", "2026-03-02", "--state", state, "--audit-key-file", str(tmp_path / "missing"))
+    assert out.exit_code == 2 and "AUDIT_KEY_UNREADABLE: secret file" in out.output
+    out = run("--since", "2026-03-02", "--state", state, "--anchor", "12:abc")
+    assert out.exit_code == 2 and "BAD_ANCHOR" in out.output

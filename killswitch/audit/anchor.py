@@ -1,0 +1,158 @@
+"""The audit anchor sink: the chain's head exported where the database cannot reach it.
+
+Every ``every_ms`` of the runner's clock (and at its first tick) the sink reads the audit head
+and, when it moved, logs one line through the daemon's ``echo``::
+
+    AUDIT_HEAD seq=1042 hash=9f2c…e1 at=2026-03-02T13:05:00Z anchored=hmac:3f2a9c0d1e2b4a5f
+
+and shows it on ``/metrics`` (``killswitch_audit_head_seq``, ``killswitch_audit_head_info{seq,hash}``,
+``killswitch_audit_anchor_timestamp_seconds``). Log collectors and Prometheus keep these lines
+beyond anyone's database access: ``ksctl audit verify --anchor SEQ:HASH`` (or ``--anchors-from``
+a file of such lines) later proves the chain still holds each one unchanged, which catches a
+chain cut back below an anchor or rewritten under it, key or no key.
+
+At each export the sink also checks the previous anchor it exported against the chain (one row
+read): a row that vanished or changed is said at once on ``err`` (``AUDIT_ANCHOR_BROKEN``) and
+stays on ``/metrics`` (``killswitch_audit_anchor_broken`` 1, sticky until restart).
+``killswitch_audit_anchored`` is 1 while the head carries a valid MAC of this runner's key.
+
+Every replica runs it (a standby reads the same chain): any replica's line is a valid anchor.
+
+Must not: write to the store, block a tick for more than a one-row read every ``every_ms``,
+raise into the runner (a store that cannot be read is said on ``err`` and counted), or print
+the key (it only ever sees the key's id).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hmac
+from typing import TYPE_CHECKING, Callable, Optional
+
+from ..state.store import AuditHead, StoreError, key_problem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..runner.loop import Runner, TickReport
+    from ..runner.sinks import Event
+
+DEFAULT_EVERY_MS = 5 * 60_000
+
+
+def _iso(ms: int) -> str:
+    return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class AuditAnchorSink:
+    name = "audit-anchor"
+
+    def __init__(self, store, echo: Callable[[str], None], err: Callable[[str], None], *,
+                 every_ms: int = DEFAULT_EVERY_MS):
+        if every_ms <= 0:
+            raise ValueError("the audit anchor interval must be longer than 0")
+        self.store = store
+        self.echo = echo
+        self.err = err
+        self.every_ms = every_ms
+        self.last: Optional[AuditHead] = None  # the head last exported
+        self.last_ms: Optional[int] = None  # the last export attempt (the runner's clock)
+        self.exported_ms: Optional[int] = None  # the last export that read the head
+        self.now_ms: Optional[int] = None  # the last tick's time
+        self.anchored = False
+        self.broken = False
+        self.exports = 0
+        self.read_errors = 0
+
+    def describe(self) -> str:
+        """One line for the daemon's start-up message: how the chain is anchored and exported."""
+        key = self.store.audit_key
+        head = self._head()
+        every = f"AUDIT_HEAD exported every {self.every_ms / 1000:g}s"
+        if head is not None and head.anchored and key is not None and head.key_id == key.key_id:
+            return f"audit chain anchored by HMAC from row {head.anchored_from} (key id {key.key_id}); {every}"
+        return f"audit chain NOT anchored by this runner (no usable audit key); {every}"
+
+    def announce(self) -> None:
+        """Say at start how the chain is anchored; a key problem on ``err`` (the runner runs on)."""
+        self.echo(f"ksctl run: {self.describe()}")
+        try:
+            problem = key_problem(self.store.audit_head(), self.store.audit_key)
+        except StoreError as e:
+            problem = f"AUDIT_HEAD_UNREADABLE: {e}"
+        if problem:
+            self.err(f"ksctl run: error: {problem}")
+        elif self.store.audit_key is None:
+            self.err("ksctl run: warning: no audit key (KS_AUDIT_KEY or --audit-key-file): the audit chain is not "
+                     "anchored; someone with database access could rewrite it undetected")
+
+    # --- the Sink protocol --------------------------------------------------------------------
+
+    def on_tick(self, report: "TickReport", runner: "Runner") -> None:
+        self.now_ms = report.now_ms
+        if self.last_ms is None or report.now_ms - self.last_ms >= self.every_ms:
+            self.export(report.now_ms)
+
+    def on_event(self, event: "Event", runner: "Runner") -> None:
+        pass
+
+    async def aclose(self) -> None:
+        if self.now_ms is not None:
+            self.export(self.now_ms)  # the head at stop: the last anchor before a restart or an upgrade
+
+    # --- exporting ----------------------------------------------------------------------------
+
+    def _head(self) -> Optional[AuditHead]:
+        try:
+            return self.store.audit_head()
+        except StoreError:
+            return None
+
+    def export(self, now_ms: int) -> Optional[AuditHead]:
+        """Read the head, check the previous anchor still holds, and log the head if it moved."""
+        self.last_ms = now_ms
+        try:
+            head = self.store.audit_head()
+            self._check_previous()
+        except StoreError as e:
+            self.read_errors += 1
+            self.err(f"ksctl run: AUDIT_HEAD_UNREADABLE: {e}")
+            return None
+        if head is None:
+            self.anchored = False
+            self.err("ksctl run: AUDIT_HEAD_MISSING: the audit_head row is gone; run ksctl audit verify")
+            return None
+        key = self.store.audit_key
+        self.anchored = bool(key is not None and head.mac and head.key_id == key.key_id and head.anchored_from
+                             and hmac.compare_digest(head.mac, key.head_mac(head.seq, head.hash, head.anchored_from)))
+        if self.last is None or (head.seq, head.hash) != (self.last.seq, self.last.hash):
+            how = f"hmac:{head.key_id}" if self.anchored else "none"
+            self.echo(f"{head.line()} at={_iso(now_ms)} anchored={how}")
+        self.last, self.exported_ms = head, now_ms
+        self.exports += 1
+        return head
+
+    def _check_previous(self) -> None:
+        prev = self.last
+        if prev is None or prev.seq == 0:
+            return
+        rows = self.store.audit_rows(after_seq=prev.seq - 1, limit=1)
+        if rows and rows[0].seq == prev.seq and rows[0].hash == prev.hash:
+            return
+        now = "is gone" if not rows or rows[0].seq != prev.seq else f"now has hash {rows[0].hash}"
+        self.broken = True
+        self.err(f"ksctl run: AUDIT_ANCHOR_BROKEN: row {prev.seq} was exported with hash {prev.hash} and {now}: "
+                 f"the chain was cut or rewritten; run ksctl audit verify --anchor {prev.seq}:{prev.hash}")
+
+    def metrics_text(self) -> str:
+        lines = ["# TYPE killswitch_audit_anchored gauge", f"killswitch_audit_anchored {int(self.anchored)}",
+                 "# TYPE killswitch_audit_anchor_broken gauge", f"killswitch_audit_anchor_broken {int(self.broken)}",
+                 "# TYPE killswitch_audit_anchor_exports_total counter",
+                 f"killswitch_audit_anchor_exports_total {self.exports}",
+                 "# TYPE killswitch_audit_head_read_errors_total counter",
+                 f"killswitch_audit_head_read_errors_total {self.read_errors}"]
+        if self.last is not None and self.exported_ms is not None:
+            lines += ["# TYPE killswitch_audit_head_seq gauge", f"killswitch_audit_head_seq {self.last.seq}",
+                      "# TYPE killswitch_audit_head_info gauge",
+                      f'killswitch_audit_head_info{{seq="{self.last.seq}",hash="{self.last.hash}"}} 1',
+                      "# TYPE killswitch_audit_anchor_timestamp_seconds gauge",
+                      f"killswitch_audit_anchor_timestamp_seconds {self.exported_ms / 1000:.3f}"]
+        return "\n".join(lines) + "\n"

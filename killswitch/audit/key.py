@@ -1,0 +1,50 @@
+"""The audit key: the HMAC secret that anchors the audit chain, from the environment or a file.
+
+``--audit-key-file PATH`` (a mounted Secret; env ``KS_AUDIT_KEY_FILE``) wins over the value in
+``KS_AUDIT_KEY``; with neither, there is no key and the chain is written unanchored. Resolved as
+the Accounts document's secrets are (:func:`adapters.base.resolve_secret`: a file's content is
+stripped of surrounding whitespace).
+
+Must not: log, print or put in an error the key, or keep it anywhere but the
+:class:`~killswitch.state.AuditKey` it returns.
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+from typing import Optional
+
+from ..state.store import AuditKey, AuditKeyError
+
+KEY_ENV = "KS_AUDIT_KEY"
+KEY_FILE_ENV = "KS_AUDIT_KEY_FILE"
+
+
+def load_audit_key(key_file: Optional[str] = None, *, env: str = KEY_ENV) -> Optional[AuditKey]:
+    """The key from ``key_file``, else from the environment variable ``env``; None when neither
+    is given. Raises AuditKeyError (``AUDIT_KEY_UNREADABLE``, ``AUDIT_KEY_TOO_SHORT``)."""
+    from adapters.base import AdapterError, resolve_secret
+
+    if key_file:
+        ref = SimpleNamespace(env=None, file=key_file)
+    elif os.environ.get(env) is not None:
+        ref = SimpleNamespace(env=env, file=None)
+    else:
+        return None
+    try:
+        secret = resolve_secret(ref)
+    except AdapterError as e:  # names the file or the variable, never a value
+        raise AuditKeyError(f"AUDIT_KEY_UNREADABLE: {e.message}") from None
+    return AuditKey(secret.reveal())
+
+
+def audit_key_or_none(key_file: Optional[str], err) -> Optional[AuditKey]:
+    """For the runner: the key, or None after saying loudly why it cannot be used. A runner with
+    an unusable key still guards the book; the rows it writes go unanchored, and verification
+    reports them (as it does those of a runner given no key for an anchored chain)."""
+    try:
+        return load_audit_key(key_file)
+    except AuditKeyError as e:
+        err(f"ksctl run: error: {e}; the audit rows this runner writes will not be anchored")
+        return None
