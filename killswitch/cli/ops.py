@@ -4,7 +4,6 @@ verify the audit chain (options in :mod:`.auditopts`). Thin: they parse options,
 Exit codes: 0 done (the chain intact), 1 refused, not reachable or a finding in the chain (the
 reason is printed), 2 usage, 3 a state store that cannot be read.
 
-
 A reset, a lock or an unlock must go through the runner (it holds the live state and the lock):
 writing it into the store behind the runner's back would be overwritten by its next tick.
 
