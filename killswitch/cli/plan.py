@@ -121,24 +121,12 @@ def _stored_state(url: str):
     return State.from_json(doc["engine"], pnl_samples) if doc else State()
 
 
-def _not_read(account, error, now_ms: int):
-    """The snapshot of an account whose adapter could not even be built (an unreadable credential):
-    failed, like a fetch refused by the venue, so the policies and the plan see the same gap."""
-    from ..snapshot import FetchStatus, Snapshot
-
-    ic = account.initial_capital
-    return Snapshot(venue=account.venue, account=account.name, market_type=account.market_type, ts_event=now_ms,
-                    ts_observed=now_ms, quote_currency=account.quote_currency, labels=dict(account.labels),
-                    initial_capital=None if ic is None else float(getattr(ic, "value", ic)),
-                    stablecoins=list(account.stablecoins),
-                    fetch=FetchStatus(ok=False, error_code=error.reason.value, error=error.message))
-
-
 async def _live(graph, accounts_path: str, state, timeout_s: float):
     import time
 
     from adapters.base import AdapterError
     from adapters.ccxt_exchange import CcxtAdapter
+    from adapters.deferred import unreadable_snapshot
 
     from ..plan import plan_snapshots
     from ..policy.model import Accounts
@@ -161,5 +149,5 @@ async def _live(graph, accounts_path: str, state, timeout_s: float):
         for a in adapters:
             await a.close()
     now = int(time.time() * 1000)
-    snaps += [_not_read(acc, e, now) for acc, e in failed]
+    snaps += [unreadable_snapshot(acc, e, now) for acc, e in failed]
     return plan_snapshots(graph, snaps, state, now), "dry-run" if spec.dry_run else "live"

@@ -94,6 +94,7 @@ class Daemon:
         return docs[0].spec
 
     async def run(self) -> int:
+        from adapters.base import AdapterError
         from adapters.ccxt_exchange import CcxtAdapter
 
         from ..state import open_store
@@ -134,7 +135,16 @@ class Daemon:
         dry_run = spec.dry_run
         adapters = {}
         for acc in spec.accounts:
-            adapters[f"{acc.venue}/{acc.name}"] = CcxtAdapter(acc, urls=acc.api_url)
+            try:
+                adapters[f"{acc.venue}/{acc.name}"] = CcxtAdapter(acc, urls=acc.api_url)
+            except AdapterError as e:  # an unreadable credential: that account fails, the others are guarded
+                from adapters.deferred import DeferredAdapter
+
+                self.err(f"ksctl run: ACCOUNT UNREADABLE: {acc.venue}/{acc.name}: {e.reason.value}: {e.message}; "
+                         "its snapshots fail (a signal the policies react to) and nothing is sent to it until "
+                         "the credential can be read")
+                adapters[f"{acc.venue}/{acc.name}"] = DeferredAdapter(
+                    acc, lambda acc=acc: CcxtAdapter(acc, urls=acc.api_url), e)
         holder = self.opts.holder or f"{socket.gethostname()}-{os.getpid()}"
         runner = self.runner = Runner(result.graph, adapters, store, lock_path=Path(self.opts.lock_file),
                                       dry_run=dry_run, holder=holder, lease_ttl_ms=self.opts.lease_ttl_ms,

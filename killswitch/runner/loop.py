@@ -832,13 +832,21 @@ class Runner:
         at the next tick (``dry_run``: only say how many orders it would send now). ``actor``: the
         authenticated caller, audited."""
         snaps = list(self.snapshots.values())
+        if not snaps:
+            return CloseResult(False, f"NO_SNAPSHOT: this runner ({self.holder}) has no snapshot yet (a standby "
+                                      "takes none): nothing to close or preview here")
         plans = self._close_plans(scope, snaps, self.clock(), "preview")
         if not plans:
             known = set().union(*self.catalog().policy_scopes.values()) if self.graph.policies else set()
             return CloseResult(False, f"UNKNOWN_SCOPE: no policy instance named {scope!r} in the last snapshots"
                                       f"{_did_you_mean(scope, known)}")
         orders = sum(len(p.orders) for p in plans)
+        # accounts of the scope whose last snapshot failed: their positions are not in the count
+        unread = self._unread_in(scope)
         if dry_run:
+            if unread:
+                return CloseResult(False, f"INCOMPLETE: {', '.join(unread)} could not be read: the {orders} order(s) "
+                                          "counted leave out its positions; nothing was sent", orders)
             return CloseResult(True, f"DRY_RUN: {orders} order(s) would be sent", orders)
         if not self.leader:
             return CloseResult(False, f"NOT_LEADER: this runner ({self.holder}) is a standby; send the close to "
@@ -857,7 +865,8 @@ class Runner:
         while len(self._closes) > MAX_TRACKED_CLOSES:
             del self._closes[next(iter(self._closes))]
         self.emit(Event.make(MANUAL_CLOSE, at, {"reason": reason, "orders": orders, "id": close_id}, scope=scope))
-        return CloseResult(True, f"QUEUED: close of {scope} at the next tick ({orders} order(s) now)", orders,
+        not_read = f"; not read now: {', '.join(unread)}" if unread else ""
+        return CloseResult(True, f"QUEUED: close of {scope} at the next tick ({orders} order(s) now{not_read})", orders,
                            close_id)
 
     def _manual_close_plans(self, snapshots, now: int) -> list:
@@ -1036,6 +1045,17 @@ class Runner:
                     "supported": key not in plan.unsupported, "error": self.native_errors.get(key)}
         return {"format_version": 1, "listening_since_ts": iso_ms(self.listening_since_ms), "sources": sources,
                 "native": native}
+
+    def _unread_in(self, scope: str) -> list[str]:
+        """The accounts of ``scope``'s policy instance whose last snapshot failed."""
+        from ..engine.scope import instances
+
+        for node in self.graph.policies:
+            for view in instances(node, list(self.snapshots.values())):
+                if view.key == scope:
+                    return sorted(f"{s.venue}/{s.account} ({s.fetch.error_code})" for s in view.snapshots
+                                  if not s.fetch.ok)
+        return []
 
     def _close_plans(self, scope: str, snapshots, now: int, tag: str) -> list:
         from ..compile.graph import ActionNode, StageNode

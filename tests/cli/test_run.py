@@ -116,3 +116,39 @@ def test_a_restart_on_broken_policies_runs_the_last_good_graph_from_the_state(tm
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_an_unreadable_credential_fails_that_account_instead_of_the_runner(tmp_path):
+    """The secret's environment variable is not set: the runner starts, says so, and the account's
+    snapshots fail with AUTH (a signal the policies see), with nothing sent to it; a bad tokens
+    document stops the runner before anything starts."""
+    from killswitch.state import open_store
+
+    port = free_port()  # nothing listens: no venue is called for an account that cannot be built
+    pol = tmp_path / "policies"
+    pol.mkdir()
+    for name in ("futures-book.yaml", "routes.yaml"):
+        shutil.copy(POLICIES / name, pol / name)
+    env = {k: v for k, v in os.environ.items() if k not in ("KS_T_KEY", "KS_T_SECRET")}
+    exe = Path(sys.executable)
+    args = [str(exe.with_name("ksctl")), "run", "--policies", str(pol), "--accounts", str(accounts_file(tmp_path, port)),
+            "--state", f"sqlite://{tmp_path / 'state.db'}", "--lock-file", str(tmp_path / "lock.json"),
+            "--api-port", "-1", "--max-ticks", "2"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "ACCOUNT UNREADABLE: binanceusdm/sim-main: AUTH" in out.stderr and "KS_T_KEY" in out.stderr
+    assert "stopped after 2 tick(s)" in out.stdout
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    try:
+        state = store.load_engine_state()
+    finally:
+        store.close()
+    assert state["engine"]["last_tick_ms"] is not None
+    assert state["engine"]["accounts"]["binanceusdm/sim-main"], "the account was seen, as failed"
+
+    (tmp_path / "tokens.yaml").write_text("apiVersion: killswitch/v1\nkind: ApiTokens\ntokens: [{identity: a}]\n")
+    args[args.index("-1")] = "0"
+    out = subprocess.run(args + ["--api-tokens", str(tmp_path / "tokens.yaml")], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 2 and "tokens[0]: roles must be a non-empty list" in out.stderr, out.stderr
+    assert "nothing started" in out.stderr

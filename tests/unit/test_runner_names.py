@@ -153,3 +153,21 @@ def test_a_catalog_knows_every_form_and_nothing_else():
         assert cat.resolve_scope(name) is not None, name
     assert cat.symbols_for(["bybit/b"]) is None
     assert cat.accounts_of("binanceusdm") == {"binanceusdm/a"}
+
+
+def test_a_close_preview_over_an_account_it_could_not_read_is_incomplete_not_a_count(tmp_path):
+    from adapters.simulated.faults import FaultPlan
+
+    w = ready(tmp_path)
+    assert w.runner.close(ACCOUNT, "drill", True).reason.startswith("DRY_RUN:")
+    w.adapter.inner.faults = FaultPlan().add("*", "http_503")  # the venue answers nothing from now on
+    ticks(w, 1, beat=("bot-x",))
+    assert not w.runner.snapshots[ACCOUNT].fetch.ok
+    r = w.runner.close(ACCOUNT, "drill", True)
+    assert not r.accepted and r.reason.startswith(f"INCOMPLETE: {ACCOUNT} (EXCHANGE_UNAVAILABLE) could not be read"), r
+
+
+def test_a_runner_without_snapshots_says_so_instead_of_unknown_scope(tmp_path):
+    w = make(tmp_path)
+    r = w.runner.close(ACCOUNT, "drill", True)
+    assert not r.accepted and r.reason.startswith("NO_SNAPSHOT:"), r

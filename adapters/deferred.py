@@ -1,0 +1,106 @@
+"""An account whose adapter cannot be built yet: an unreadable credential is a failed account, not a
+dead runner.
+
+Building a venue adapter reads the account's credentials (``{env: NAME}``, ``{file: PATH}``). If
+one cannot be read at start, crashing the runner would leave every other account unguarded, and a
+pod restarting in a loop guards nothing either. :class:`DeferredAdapter` stands in for that
+account instead: every snapshot is a failed one (``fetch.ok`` false, the reason code of the error,
+``AUTH`` for a credential) — a signal the policies react to like any other unreadable account —
+and every order or cancel is refused with the same error, so nothing is ever sent. Each call
+tries to build the adapter again, so a mounted Secret fixed in place is picked up without a
+restart; from then on it is the real adapter.
+
+:func:`unreadable_snapshot` is that failed snapshot, for previews (``ksctl plan``) too.
+
+What it must not do: hold or print the credential (the builder's error names the reference, never
+the value), or pretend an account is readable.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional
+
+from killswitch.snapshot import FetchStatus, Snapshot
+
+from .base import AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult
+
+
+def unreadable_snapshot(account: Any, error: AdapterError, now_ms: int) -> Snapshot:
+    """The snapshot of an account that could not be read at all: failed, with the error's reason."""
+    ic = account.initial_capital
+    return Snapshot(venue=account.venue, account=account.name, market_type=account.market_type, ts_event=now_ms,
+                    ts_observed=now_ms, quote_currency=account.quote_currency, labels=dict(account.labels),
+                    initial_capital=None if ic is None else float(getattr(ic, "value", ic)),
+                    stablecoins=list(account.stablecoins),
+                    fetch=FetchStatus(ok=False, error_code=error.reason.value, error=error.message))
+
+
+class DeferredAdapter:
+    """Builds its adapter with ``make()`` on first use, and again on every call while that fails."""
+
+    def __init__(self, account: Any, make: Callable[[], Any], error: AdapterError,
+                 clock_ms: Callable[[], int] = lambda: int(time.time() * 1000)):
+        self.venue: str = account.venue
+        self.account: str = account.name
+        self._spec = account
+        self._make = make
+        self._clock_ms = clock_ms
+        self.error = error  # why the adapter could not be built (the last time it was tried)
+        self._inner: Optional[Any] = None
+
+    def _ready(self) -> Optional[Any]:
+        if self._inner is None:
+            try:
+                self._inner = self._make()
+            except AdapterError as e:
+                self.error = e
+        return self._inner
+
+    def _require(self) -> Any:
+        inner = self._ready()
+        if inner is None:
+            raise self.error
+        return inner
+
+    @property
+    def capabilities(self) -> Capabilities:
+        inner = self._inner
+        return inner.capabilities if inner is not None else Capabilities()
+
+    async def snapshot(self) -> Snapshot:
+        inner = self._ready()
+        if inner is None:
+            return unreadable_snapshot(self._spec, self.error, self._clock_ms())
+        return await inner.snapshot()
+
+    def symbols(self) -> Optional[frozenset[str]]:
+        return self._inner.symbols() if self._inner is not None else None
+
+    def strategy_names(self) -> frozenset[str]:
+        return frozenset(getattr(self._spec, "strategies", None) or ())
+
+    async def load_symbols(self) -> None:
+        await self._require().load_symbols()
+
+    async def cancel_orders(self, selector: CancelSelector) -> CancelResult:
+        return await self._require().cancel_orders(selector)
+
+    async def submit(self, intent: Any) -> OrderResult:
+        return await self._require().submit(intent)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderResult:
+        return await self._require().fetch_order(symbol, client_order_id)
+
+    async def arm_cancel_all_after(self, seconds: float, symbols: tuple[str, ...] = ()) -> DmsStatus:
+        return await self._require().arm_cancel_all_after(seconds, symbols)
+
+    async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus:
+        return await self._require().disarm_cancel_all_after(symbols)
+
+    async def close(self) -> None:
+        if self._inner is not None:
+            await self._inner.close()
+
+
+__all__ = ["DeferredAdapter", "unreadable_snapshot"]
