@@ -15,13 +15,15 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from array import array
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..compile.graph import SignalNode
 from ..policy.units import ratio_fraction as _ratio
-from ..snapshot import base_asset
+from ..snapshot import Snapshot, base_asset
 from .scope import ScopeView, account_key, fresh, position_key
 from .state import AccountState, State
 from .windows import MaxWindow, SortedWindow, SumWindow
@@ -388,16 +390,18 @@ _STATE_CLASSES["losses"] = _LossBook
 
 
 def _data_age(name: str, view: ScopeView, state: State, now: int) -> SignalValue:
+    """The age of the scope's oldest account data, by :meth:`AccountState.data_age_ms`."""
     if not view.snapshots:
         return SignalValue(name, None, "NO_DATA: no account in scope")
     oldest = None
     for s in view.snapshots:
         acc = state.accounts.get(account_key(s))
-        if acc is None or acc.last_good_ms is None:
+        age = acc.data_age_ms(now) if acc is not None else None
+        if age is None:
             return SignalValue(name, None, f"NO_DATA: no good snapshot yet from {account_key(s)}")
-        if oldest is None or acc.last_good_ms < oldest:
-            oldest = acc.last_good_ms
-    return SignalValue(name, max(0.0, (now - oldest) / 1000.0))  # type: ignore[operator]
+        if oldest is None or age > oldest:
+            oldest = age
+    return SignalValue(name, oldest / 1000.0)  # type: ignore[operator]
 
 
 def _api(node: SignalNode, st: _ApiStats, view: ScopeView, now: int) -> SignalValue:
@@ -424,8 +428,37 @@ def _api(node: SignalNode, st: _ApiStats, view: ScopeView, now: int) -> SignalVa
     return SignalValue(node.name, q)
 
 
+def content_fingerprint(s: Snapshot) -> Optional[str]:
+    """What must move in a live answer, as a digest: equity, and every position's size and mark,
+    and every priced spot holding outside the stablecoins. None for a quiet book (no position, no
+    priced holding): a flat account legitimately repeats itself, so its content proves nothing.
+    Open orders are left out: an order feed can be live while the risk data is frozen.
+
+    Stable across processes (it is persisted): bytes into blake2b, never Python's ``hash``. Columns
+    packed as arrays: ~0.3 µs a position (3 ms at 10,000), where a repr of tuples cost 1.5 µs."""
+    stable = s.stablecoins
+    priced = [(b.asset, b.total, b.price) for b in s.balances
+              if b.price is not None and b.total and b.asset != s.quote_currency and b.asset not in stable]
+    ps = s.positions
+    if not ps and not priced:
+        return None
+    h = hashlib.blake2b(repr((s.equity, priced)).encode(), digest_size=12)
+    if ps:
+        h.update("\0".join([p.symbol for p in ps]).encode())
+        h.update("\0".join([p.position_side or p.side for p in ps]).encode())
+        h.update(array("d", [p.contracts for p in ps]).tobytes())
+        h.update(array("d", [p.mark_price for p in ps]).tobytes())
+    return h.hexdigest()
+
+
 def update_accounts(state: State, snapshots, now: int) -> None:
-    """Per-account bookkeeping every tick: last good fetch, first equity, UTC day open."""
+    """Per-account bookkeeping every tick: freshness (see :class:`AccountState`), first equity,
+    UTC day open.
+
+    Freshness of a well-formed answer (fetch ok, equity known): its time is ``ts_event``, never
+    later than ``ts_observed`` (data cannot be newer than its arrival). It advances
+    ``last_good_ms``; its content fingerprint, when it differs from the last one, sets
+    ``changed_ms`` to that time. Only answers move the bookkeeping, never ``now``."""
     day_ms = 86_400_000
     for s in snapshots:
         key = account_key(s)
@@ -434,8 +467,12 @@ def update_accounts(state: State, snapshots, now: int) -> None:
             acc = state.accounts[key] = AccountState()
         if not fresh(s):
             continue
-        if acc.last_good_ms is None or s.ts_event > acc.last_good_ms:
-            acc.last_good_ms = s.ts_event
+        ts = s.ts_event if s.ts_observed is None else min(s.ts_event, s.ts_observed)
+        if acc.last_good_ms is None or ts > acc.last_good_ms:
+            acc.last_good_ms = ts
+        content = content_fingerprint(s)
+        if content is None or content != acc.content or acc.changed_ms is None:
+            acc.content, acc.changed_ms = content, ts
         if acc.first_equity is None:
             acc.first_equity = s.equity
         day = s.ts_event // day_ms

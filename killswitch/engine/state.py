@@ -89,19 +89,52 @@ class ScopeState:
         return s
 
 
+# A book holding something whose answers repeat exactly (equity, every position's size and mark,
+# every priced holding) while the venue's clock moves on by more than this is a frozen feed: its
+# data is as old as the first answer with that content. Ten seconds: a live mark moves within
+# a second or two; a blind trigger is usually a minute, so it is not the tolerance that decides.
+FROZEN_AFTER_MS = 10_000
+
+
 @dataclass
 class AccountState:
+    """What the engine remembers of one account between ticks.
+
+    Freshness, in the venue's clock (``ts_event``, never later than we observed it):
+    ``last_good_ms`` is the newest well-formed answer; ``content`` the fingerprint of the
+    latest answer of a book that holds something (None: a quiet book, nothing in it must move);
+    ``changed_ms`` the time of the first answer that carried that content. :meth:`data_age_ms`
+    turns them into the one data age that signals, status, metrics and runbooks all report."""
+
     last_good_ms: Optional[int] = None  # ts_event of the last snapshot that fetched fine
     first_equity: Optional[float] = None  # stands in for initial capital when none is declared
     day: Optional[int] = None  # UTC day number of day_open_equity
     day_open_equity: Optional[float] = None
+    content: Optional[str] = None  # fingerprint of the latest answer that holds something
+    changed_ms: Optional[int] = None  # ts_event of the first answer with that content
+
+    def frozen(self) -> bool:
+        """The venue's clock has moved on by more than FROZEN_AFTER_MS while what the book holds
+        repeated exactly."""
+        return (self.content is not None and self.changed_ms is not None and self.last_good_ms is not None
+                and self.last_good_ms - self.changed_ms > FROZEN_AFTER_MS)
+
+    def data_age_ms(self, now_ms: int) -> Optional[int]:
+        """How old the account's data is at ``now_ms``: since its newest good answer, or, for a
+        frozen feed, since the first answer with the content it keeps repeating. None: never seen."""
+        if self.last_good_ms is None:
+            return None
+        since = self.changed_ms if self.frozen() else self.last_good_ms
+        return max(0, now_ms - since)  # type: ignore[operator]
 
     def to_json(self) -> list:
+        # the first four fields only: a runner of the previous release loads ``cls(*d)`` (the
+        # freshness fields travel beside them, see State.to_json)
         return [self.last_good_ms, self.first_equity, self.day, self.day_open_equity]
 
     @classmethod
     def from_json(cls, d: list) -> "AccountState":
-        return cls(*d)
+        return cls(*d[:4])
 
 
 @dataclass
@@ -180,6 +213,10 @@ class State:
             "last_tick_ms": self.last_tick_ms,
             "scopes": {k: v.to_json() for k, v in sorted(self.scopes.items())},
             "accounts": {k: v.to_json() for k, v in sorted(self.accounts.items())},
+            # apart from "accounts", which an older runner reads field by field: it loads this
+            # document and starts the freshness bookkeeping afresh
+            "content": {k: [v.content, v.changed_ms] for k, v in sorted(self.accounts.items())
+                        if v.content is not None or v.changed_ms is not None},
             "heartbeats": dict(sorted(self.heartbeats.items())),
             "pnl": {str(k): v.to_json(pnl_samples) for k, v in sorted(self.pnl.items())},
         }
@@ -199,6 +236,10 @@ class State:
             pnl={int(k): PnlHistory.from_json(v) for k, v in d["pnl"].items()},
             last_tick_ms=d["last_tick_ms"],
         )
+        for k, (content, changed_ms) in d.get("content", {}).items():  # absent before freshness was kept
+            acc = state.accounts.get(k)
+            if acc is not None:
+                acc.content, acc.changed_ms = content, changed_ms
         inline = {(w, acct) for w, hist in state.pnl.items() for acct in hist.accounts}
         for window_ms, account, ts, keys, values in pnl_samples:
             hist = state.pnl.get(window_ms)

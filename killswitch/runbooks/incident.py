@@ -440,10 +440,10 @@ def _scope_now(node: PolicyNode, runner: "Runner", scope: str, fills: Iterable[t
         for s in view.snapshots:
             acct = f"{s.venue}/{s.account}"
             a = runner.state.accounts.get(acct)
-            last_good = getattr(a, "last_good_ms", None)
+            age = a.data_age_ms(now) if a is not None else None  # the engine's rule, as the triggers see it
             accounts.append({"account": acct, "fetch_ok": s.fetch.ok, "error_code": s.fetch.error_code,
                              "equity": _num(s.equity), "equity_text": amount_text(_num(s.equity)),
-                             "data_age": duration_text((now - last_good) / 1000) if last_good is not None else None})
+                             "data_age": duration_text(age / 1000) if age is not None else None})
     known = view is not None and view.positions_known
     note = ("positions in this tick's snapshot less this tick's fills; confirm at the exchange"
             if known else "positions are unknown this tick (no good snapshot): check them at the exchange")

@@ -682,8 +682,9 @@ class Runner:
                                       stage.approvals if stage and stage.manual else (1 if stage else 0),
                                       ss.stage.entered_ms))
         now = self.clock()
-        ages = {k: round((now - a.last_good_ms) / 1000, 3) for k, a in sorted(self.state.accounts.items())
-                if a.last_good_ms is not None}
+        # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
+        ages = {k: round(age / 1000, 3) for k, a in sorted(self.state.accounts.items())
+                if (age := a.data_age_ms(now)) is not None}
         return RunnerStatus("dry-run" if self.dry_run else "live", self.leader, self.fence, self.graph.digest,
                             self.graph.revision, self.policy_error, self.state.last_tick_ms, tuple(scopes), ages,
                             self._resume_status(now), self.dms_status())
@@ -1091,8 +1092,8 @@ class Runner:
         lines.append("# TYPE killswitch_data_age_seconds gauge")
         now = self.clock()
         for k, a in sorted(self.state.accounts.items()):
-            if a.last_good_ms is not None:
-                lines.append(f'killswitch_data_age_seconds{{account="{_esc(k)}"}} {(now - a.last_good_ms) / 1000:g}')
+            if (age := a.data_age_ms(now)) is not None:
+                lines.append(f'killswitch_data_age_seconds{{account="{_esc(k)}"}} {age / 1000:g}')
         lines += ["# TYPE killswitch_sink_errors_total counter", f"killswitch_sink_errors_total {self.sink_errors}",
                   "# TYPE killswitch_dms_fired_total counter",
                   f"killswitch_dms_fired_total {self.counters['dms_fired']}",

@@ -50,7 +50,7 @@ class RunnerStatus:
     policy_error: Optional[str]  # the last reload failure, while the last good graph keeps running
     last_tick_ms: Optional[int]
     scopes: tuple[ScopeStatus, ...] = ()
-    data_age_s: dict = field(default_factory=dict)  # account → seconds since its last good snapshot
+    data_age_s: dict = field(default_factory=dict)  # account → its data age in seconds (AccountState.data_age_ms)
     resuming: tuple[ResumeStatus, ...] = ()
     dms: dict = field(default_factory=dict)  # the dead man's switch, as GET /v1/dms shows it
 
