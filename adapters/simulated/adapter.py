@@ -14,8 +14,9 @@ replay, tests and benchmarks. It behaves like a venue adapter should:
 * every engine call goes through the engine's :class:`FaultPlan` first: injected latency
   sleeps (scaled by ``time_scale``), a TIMEOUT never answers and is cut by an asyncio timeout
   of ``timeout_s``, status faults become RATE_LIMITED / EXCHANGE_UNAVAILABLE, malformed JSON
-  becomes BAD_RESPONSE, stale data carries an old ``ts_event``, a disconnect after send
-  loses the answer of an executed order.
+  becomes BAD_RESPONSE, a disconnect after send loses the answer of an executed order, and a
+  STALE read repeats one old answer (a frozen feed) whose ``ts_event`` is its own old time or,
+  stamped "now", the current time.
 
 What it must not do: reach into engine internals beyond its public methods, read the wall
 clock for anything but real sleeping, or let a library exception escape (only
@@ -34,7 +35,7 @@ from killswitch.engine.planner import OrderIntent
 from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, Position, Snapshot
 
 from .engine import MarketSpec, SimError, SimExchange, SimOrder, floor_step
-from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale_ms, total_latency_ms
+from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
 
 T = TypeVar("T")
 
@@ -101,6 +102,7 @@ class SimulatedAdapter:
         self._rules: Optional[tuple[tuple[MarketSpec, ...], dict[str, MarketRules]]] = None  # markets → rules
         self._calls = self._failed = 0
         self._latency_ms = 0.0
+        self._frozen: dict[tuple[int, str], tuple[int, object]] = {}  # (stale rule, read) → (as of, answer)
 
     # --- capabilities --------------------------------------------------------------------------------
 
@@ -135,14 +137,16 @@ class SimulatedAdapter:
         m = self.engine.markets[symbol]
         return m.unified if self.market_type == "futures" else m.spot_unified
 
-    async def _call(self, op: str, fn: Callable[[Optional[int]], T], *, order: bool = False) -> T:
+    async def _call(self, op: str, fn: Callable[[Optional[int]], T], *, order: bool = False,
+                    stamps: Optional[list] = None) -> T:
         """One engine operation behind the fault plan and the adapter's timeout. ``fn`` gets
-        the time to read state at (None: now; a time in the past for a stale fault)."""
+        the time to read state at (None: now; a time in the past for a stale fault). The time
+        the venue would stamp the answer with is appended to ``stamps``."""
         now = self.engine.now()
         faults = self.faults.match(op, now, account=self.engine_account)
         self._calls += 1
         try:
-            return await asyncio.wait_for(self._run(op, faults, fn, now, order), self.timeout_s)
+            return await asyncio.wait_for(self._run(op, faults, fn, now, order, stamps), self.timeout_s)
         except asyncio.TimeoutError:
             self._failed += 1
             raise AdapterError(Reason.TIMEOUT, f"{op}: no answer within {self.timeout_s:g}s; the outcome is unknown",
@@ -151,7 +155,8 @@ class SimulatedAdapter:
             self._failed += 1
             raise
 
-    async def _run(self, op: str, faults: list, fn: Callable[[Optional[int]], T], now: int, order: bool) -> T:
+    async def _run(self, op: str, faults: list, fn: Callable[[Optional[int]], T], now: int, order: bool,
+                   stamps: Optional[list]) -> T:
         lat = total_latency_ms(faults)
         self._latency_ms += lat
         if lat:
@@ -173,9 +178,19 @@ class SimulatedAdapter:
         timeout = first(faults, FaultKind.TIMEOUT)
         if timeout is not None and not timeout.applied:
             await _hang()
-        st = stale_ms(faults)
+        st = None if order else stale(faults)
         try:
-            result = fn(now - st if st else None)
+            if st is None:
+                result, as_of = fn(None), now
+            else:
+                # a frozen feed: the first stale read of this rule is the answer from stale_ms
+                # ago; every later one repeats it
+                frozen = self._frozen.get((st.rule, op))
+                if frozen is None:
+                    frozen = self._frozen[(st.rule, op)] = (now - st.stale_ms, fn(now - st.stale_ms))
+                as_of, result = frozen  # type: ignore[assignment]
+            if stamps is not None:
+                stamps.append(now if st is not None and st.stamp == "now" else as_of)
         except SimError as e:
             raise AdapterError(reason_for(e.code, e.http_status), f"{op}: {e.code} {e.msg}", venue=self.venue,
                                retry_after_s=e.retry_after_s) from None
@@ -197,16 +212,12 @@ class SimulatedAdapter:
         self._latency_ms = 0.0
         eng, acct = self.engine, self.engine_account
         now = eng.now()
-        ats: list[int] = []
-
-        def at_(at: Optional[int]) -> Optional[int]:
-            ats.append(now if at is None else at)
-            return at
+        ats: list[int] = []  # the time each read is stamped with
 
         try:
-            view = await self._call("account", lambda at: eng.account_state(acct, at=at_(at)))
+            view = await self._call("account", lambda at: eng.account_state(acct, at=at), stamps=ats)
             if self.market_type == "futures":
-                positions = await self._call("positions", lambda at: eng.positions(acct, at=at_(at)))
+                positions = await self._call("positions", lambda at: eng.positions(acct, at=at), stamps=ats)
                 orders = await self._call("open_orders", lambda at: eng.open_orders(acct))
             else:
                 positions, orders = [], []
@@ -219,7 +230,7 @@ class SimulatedAdapter:
         fetch = FetchStatus(ok=True, latency_ms=self._latency_ms, calls=self._calls, failed_calls=self._failed)
         ts_event = min(ats) if ats else now
         if self.market_type == "spot":
-            return self._spot_snapshot(view, ts_event, fetch)
+            return self._spot_snapshot(view, view.update_time, ts_event, fetch)
         pos = []
         known: dict[tuple[str, str], float] = {}
         for p in positions:
@@ -248,7 +259,9 @@ class SimulatedAdapter:
             positions=pos, orders=ords, fetch=fetch, labels=self.labels, markets=markets,
             initial_capital=self.initial_capital)
 
-    def _spot_snapshot(self, view, ts_event: int, fetch: FetchStatus) -> Snapshot:
+    def _spot_snapshot(self, view, priced_at: int, ts_event: int, fetch: FetchStatus) -> Snapshot:
+        """Spot holdings valued at the marks of ``priced_at`` (the balances' own time: a frozen
+        feed repeats its prices too)."""
         eng = self.engine
         by_base = {m.base: m for m in eng.markets.values()}
         balances, equity = [], 0.0
@@ -256,7 +269,7 @@ class SimulatedAdapter:
             if asset == "USDT":
                 price = 1.0
             elif asset in by_base:
-                price = eng.mark(by_base[asset].symbol, at=ts_event)
+                price = eng.mark(by_base[asset].symbol, at=priced_at)
             else:
                 price = None
             balances.append(Balance(asset=asset, free=round(amount, 12), used=0.0, total=round(amount, 12), price=price))

@@ -35,11 +35,18 @@ class FaultKind(str, Enum):
     HTTP_500 = "http_500"  # internal error at the gateway
     HTTP_503 = "http_503"  # service unavailable at the gateway
     MALFORMED_JSON = "malformed_json"  # the operation runs; its answer is cut short
-    STALE = "stale"  # the data returned is stale_ms old
+    STALE = "stale"  # a frozen feed: reads repeat one old answer (see STALE_STAMPS)
     REJECT_REDUCE_ONLY = "reject_reduce_only"  # the order is refused with -2022, never executed
     DISCONNECT_AFTER_SEND = "disconnect_after_send"  # executed, then the connection drops: no answer
     HIDE_FROM_NEXT_QUERY = "hide_from_next_query"  # accepted; the next order query does not show it
 
+
+# How a STALE answer is stamped. Its content is the answer as of ``stale_ms`` before the rule
+# first fired (per account and read), repeated unchanged for as long as the rule fires, as a
+# frozen feed repeats its last payload. "old": with that answer's own times, as a venue replaying
+# a cached payload does; "now": with the current time in every time field, the worst case, where
+# only the repeating content gives the freeze away.
+STALE_STAMPS = ("old", "now")
 
 # HTTP status of each status fault
 HTTP_STATUS = {FaultKind.HTTP_429: 429, FaultKind.HTTP_418: 418, FaultKind.HTTP_500: 500, FaultKind.HTTP_503: 503}
@@ -57,6 +64,7 @@ class Fault:
     applied: bool = False
     body: Optional[str] = None  # HTTP face: a replacement response body for status faults
     rule: int = -1  # index of the rule that fired
+    stamp: str = "old"  # STALE: how the repeated answer is timed (STALE_STAMPS)
 
 
 @dataclass
@@ -74,6 +82,7 @@ class FaultRule:
     retry_after_s: Optional[float] = None
     applied: bool = False
     body: Optional[str] = None
+    stamp: str = "old"
     fired: int = 0
 
     def wants(self, op: str, endpoint: Optional[str]) -> bool:
@@ -121,15 +130,18 @@ class FaultPlan:
     def add(self, op: str, kind: FaultKind | str, *, calls: Optional[Iterable[int]] = None, call: Optional[int] = None,
             from_call: Optional[int] = None, to_call: Optional[int] = None, window: Optional[tuple[int, int]] = None,
             times: Optional[int] = None, account: Optional[str] = None, latency_ms: int = 0, stale_ms: int = 0,
-            retry_after_s: Optional[float] = None, applied: bool = False, body: Optional[str] = None) -> "FaultPlan":
+            retry_after_s: Optional[float] = None, applied: bool = False, body: Optional[str] = None,
+            stamp: str = "old") -> "FaultPlan":
         """Add a rule; returns the plan, so rules chain. ``call=n`` is ``calls=(n,)``."""
+        if stamp not in STALE_STAMPS:
+            raise ValueError(f"BAD_FAULT: stamp {stamp!r} is not one of {', '.join(STALE_STAMPS)}")
         if call is not None:
             calls = (call,) if calls is None else tuple(calls) + (call,)
         self.rules.append(FaultRule(
             op=op, kind=FaultKind(kind), calls=tuple(calls) if calls is not None else None,
             from_call=from_call, to_call=to_call, window=tuple(window) if window else None, times=times,
             account=account, latency_ms=int(latency_ms), stale_ms=int(stale_ms), retry_after_s=retry_after_s,
-            applied=applied, body=body))
+            applied=applied, body=body, stamp=stamp))
         return self
 
     def latency(self, op: str, ms: int, **when) -> "FaultPlan":
@@ -145,8 +157,10 @@ class FaultPlan:
     def malformed_json(self, op: str, **when) -> "FaultPlan":
         return self.add(op, FaultKind.MALFORMED_JSON, **when)
 
-    def stale(self, op: str, ms: int, **when) -> "FaultPlan":
-        return self.add(op, FaultKind.STALE, stale_ms=ms, **when)
+    def stale(self, op: str, ms: int, *, stamp: str = "old", **when) -> "FaultPlan":
+        """A frozen feed on ``op``: the answer as of ``ms`` before the first firing, repeated while
+        the rule fires, stamped with its own times (``stamp="old"``) or the current time ("now")."""
+        return self.add(op, FaultKind.STALE, stale_ms=ms, stamp=stamp, **when)
 
     def reject_reduce_only(self, op: str = "place_order", **when) -> "FaultPlan":
         return self.add(op, FaultKind.REJECT_REDUCE_ONLY, **when)
@@ -184,7 +198,7 @@ class FaultPlan:
                 continue
             r.fired += 1
             self.log.append(FiredFault(op, n, now_ms, r.kind, account))
-            out.append(Fault(r.kind, r.latency_ms, r.stale_ms, r.retry_after_s, r.applied, r.body, i))
+            out.append(Fault(r.kind, r.latency_ms, r.stale_ms, r.retry_after_s, r.applied, r.body, i, r.stamp))
         return out
 
     def fired(self, kind: Optional[FaultKind | str] = None) -> list[FiredFault]:
@@ -229,5 +243,10 @@ def stale_ms(faults: list[Fault]) -> int:
     return max((f.stale_ms for f in faults if f.kind == FaultKind.STALE), default=0)
 
 
-__all__ = ["FaultKind", "Fault", "FaultRule", "FaultPlan", "FiredFault", "HTTP_STATUS", "first", "total_latency_ms",
-           "stale_ms"]
+def stale(faults: list[Fault]) -> Optional[Fault]:
+    """The STALE fault that decides a read (the oldest data wins), or None."""
+    return max((f for f in faults if f.kind == FaultKind.STALE), key=lambda f: f.stale_ms, default=None)
+
+
+__all__ = ["FaultKind", "Fault", "FaultRule", "FaultPlan", "FiredFault", "HTTP_STATUS", "STALE_STAMPS", "first",
+           "total_latency_ms", "stale_ms", "stale"]

@@ -21,8 +21,11 @@ time (-1021). Engine errors keep their Binance code and status; rate limits answ
 
 The engine's :class:`FaultPlan` is applied per request, keyed on the operation name (e.g.
 ``place_order``) or the endpoint (``"POST /fapi/v1/order"``): latency, a request that never
-answers (TIMEOUT), 429/418/500/503, truncated JSON, stale data, a -2022 refusal, a dropped
-connection after the order executed, an order hidden from the next query.
+answers (TIMEOUT), 429/418/500/503, truncated JSON, a -2022 refusal, a dropped connection
+after the order executed, an order hidden from the next query, and stale data: a frozen feed,
+where every GET a STALE rule fires on repeats one old body (the one as of ``stale_ms`` before
+the rule first fired, per endpoint, account and symbol), with its own times or, stamped "now",
+with the current time in every time field (the worst case: only the content is old).
 
 Test harness endpoint (not part of the Binance API): ``GET /_sim/state`` answers the engine's
 :meth:`SimExchange.dump_state` as JSON (positions, orders with their client ids, fill events),
@@ -32,12 +35,14 @@ against what the "exchange" really holds.
 
 What it owns: HTTP parsing, authentication, rendering engine state as Binance JSON, and the
 HTTP meaning of each fault. What it must not do: listen anywhere but loopback, keep exchange
-state of its own (all state is the engine's), or hold secrets beyond the engine's test keys.
+state of its own (all state is the engine's; the bodies a STALE rule repeats are the fault's),
+or hold secrets beyond the engine's test keys.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import hmac
 import json
@@ -48,7 +53,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from .engine import MarketSpec, SimError, SimExchange, SimOrder
-from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale_ms, total_latency_ms
+from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -143,6 +148,7 @@ class SimServer:
         self.admin_state = admin_state  # serve GET /_sim/state (test harness, not Binance)
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every request
         self._runner: Optional[web.AppRunner] = None
+        self._frozen: dict[tuple, Any] = {}  # (stale rule, endpoint, account, symbol) → the body it repeats
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -223,9 +229,11 @@ class SimServer:
                 account = self._authenticate(api_key, account, raw_query, raw_body, params)
             if op == "place_order" and first(faults, FaultKind.REJECT_REDUCE_ONLY):
                 raise _err(-2022, "ReduceOnly Order is rejected.")
-            st = stale_ms(faults)
-            at = eng.now() - st if st else None
-            body = self._dispatch(op, path, params, account, at)
+            st = stale(faults) if method == "GET" else None
+            if st is None:
+                body = self._dispatch(op, path, params, account, None)
+            else:
+                body = self._frozen_body(st, op, path, endpoint, params, account)
         except _Fail as f:
             return self._respond(method, path, f.status, f.body, f.headers, account)
         except SimError as e:
@@ -245,6 +253,15 @@ class SimServer:
             text = json.dumps(body, separators=(",", ":"))
             return self._respond(method, path, 200, text[: max(1, len(text) // 2)], account=account, raw=True)
         return self._respond(method, path, 200, body, account=account)
+
+    def _frozen_body(self, st, op: str, path: str, endpoint: str, params: dict, account: Optional[str]) -> Any:
+        """A frozen feed: the body as of ``stale_ms`` before the rule first fired here, repeated."""
+        key = (st.rule, endpoint, account, params.get("symbol"))
+        body = self._frozen.get(key)
+        if body is None:
+            body = self._frozen[key] = self._dispatch(op, path, params, account, self.engine.now() - st.stale_ms)
+        body = copy.deepcopy(body)
+        return _restamp(body, self.engine.now()) if st.stamp == "now" else body
 
     def _respond(self, method: str, path: str, status: int, body: Any, headers: Optional[dict] = None,
                  account: Optional[str] = None, raw: bool = False) -> web.Response:
@@ -622,6 +639,23 @@ def binanceusdm_client(server: SimServer, account: str, *, strict: bool = True, 
     ex = ccxt_async.binanceusdm({**cfg, **config, "options": options})
     point_ccxt(ex, server.base_url)
     return strict_json(ex) if strict else ex
+
+
+_TIME_FIELDS = ("updateTime", "time", "closeTime", "serverTime")
+
+
+def _restamp(body: Any, now: int) -> Any:
+    """Every set time field of ``body`` made ``now`` (in place): an old payload that looks fresh."""
+    if isinstance(body, list):
+        for x in body:
+            _restamp(x, now)
+    elif isinstance(body, dict):
+        for k, v in body.items():
+            if k in _TIME_FIELDS and isinstance(v, int) and not isinstance(v, bool) and v > 0:
+                body[k] = now
+            elif isinstance(v, (dict, list)):
+                _restamp(v, now)
+    return body
 
 
 def wall_clock() -> int:
