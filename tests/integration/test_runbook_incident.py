@@ -70,7 +70,8 @@ def test_every_stage_entry_of_the_crash_has_a_stored_runbook_that_says_what_happ
     assert data["lock"]["locked"] and data["lock"]["mode"] == "halted"
     assert "is **HALTED**" in rb.markdown and "until the stage is reset" in rb.markdown
     assert runner.graph.digest in rb.markdown
-    assert ("ksctl reset --policy crash-ladder --scope simulated/sim-main --approver \"$USER\"" in rb.markdown)
+    assert ("ksctl reset --policy crash-ladder --scope simulated/sim-main --reason" in rb.markdown)
+    assert "--approver" not in rb.markdown  # the approver is the token's identity
     assert f"ksctl audit verify --state {store.url}" in rb.markdown
     for item in ("positions confirmed closed", "exchange reconciliation", "PnL of the incident recorded",
                  "notifications delivered", "audit trail verified", "root cause", "resumption plan"):
