@@ -197,7 +197,9 @@ class ConsecutiveLosses(_SignalKind):
 
 
 class DataAge(_SignalKind):
-    """Age of the newest good snapshot of the scope (unreachable exchanges age too)."""
+    """Age of the scope's data: since its newest good snapshot, or, for a book whose content has
+    not changed while the venue's clock moved on by over 10 s (a frozen feed), since that content
+    first arrived (unreachable exchanges age too)."""
 
     value_type: ClassVar[ValueType] = ValueType.DURATION
     bounds: ClassVar = (0.0, None)

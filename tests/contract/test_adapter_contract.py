@@ -297,7 +297,8 @@ def test_stale_data_is_never_reported_fresher_than_the_venue_says(kind):
     """In process the engine states how old its data is, and the snapshot time shows it. Through
     ccxt, Binance USD-M reports no account-wide "as of" time (only the time each position last
     *changed*, which must not be read as data age): the snapshot is ok and stamped with our
-    receive time, so stale data there shows only as the failures and latency around it."""
+    receive time; a frozen feed there shows as content that stops changing, which the engine ages
+    (``AccountState.data_age_ms``, tested in tests/integration/test_stale_feed.py)."""
 
     async def body(f: Face):
         f.faults.stale("positions", 120_000, times=5)
