@@ -107,6 +107,15 @@ def test_the_last_row_deleted_and_the_head_rewritten_is_caught_by_the_hmac(keyed
     assert "rows after it may have been cut off" in v.describe()
 
 
+def test_a_rows_mac_cannot_stand_in_for_the_heads_after_a_cut(keyed, raw):
+    s = keyed()
+    fill(s)
+    raw("DELETE FROM audit_log WHERE seq = 5")
+    raw("UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_log WHERE seq = 4), "
+        "mac = (SELECT mac FROM audit_log WHERE seq = 4) WHERE id = 1")
+    assert codes(s.audit_verification()) == ["HEAD_MAC_INVALID"]
+
+
 def test_a_cut_with_the_head_rewritten_is_caught_by_an_exported_anchor_without_the_key(store, raw):
     fill(store)
     anchor = AuditAnchor(5, store.audit_head().hash)  # what the runner logged
@@ -336,6 +345,17 @@ def test_removing_or_moving_the_heads_anchor_shows_without_the_key(keyed, raw):
     v = bare.audit_verification()
     assert v.first.code == "ANCHOR_REMOVED" and v.first_bad_seq == 1
     assert s.audit_verification().first.code == "ANCHOR_REMOVED"
+
+
+def test_the_heads_mac_binds_where_anchoring_began(store, keyed, raw):
+    fill(store)  # rows 1-5 before the key, 6-8 with it
+    s = keyed()
+    fill(s, 3, start_ts=2_000)
+    # claim the key came later than it did: rows 6-8 "written before it", their MACs dropped
+    raw("UPDATE audit_log SET mac = NULL WHERE seq >= 6")
+    raw("UPDATE audit_head SET anchored_from = 9 WHERE id = 1")
+    v = s.audit_verification()
+    assert codes(v) == ["HEAD_MAC_INVALID"] and v.first_bad_seq == 9
 
 
 def test_an_unanchored_chain_is_a_finding_when_a_key_is_given(store, keyed):
