@@ -304,7 +304,7 @@ def history(state_url, limit, audit_key_file, output) -> None:
         for r in rows:
             click.echo(f"{r.created_ms}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side} {r.amount:g}  "
                        f"{r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}")
-        click.echo(v.describe())
+        click.echo(v.describe(lead="audit chain: "))
     raise SystemExit(EXIT_OK if v.ok else EXIT_FINDINGS)
 
 

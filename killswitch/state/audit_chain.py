@@ -194,7 +194,8 @@ class AuditVerification:
     def covered(self) -> str:
         """What was checked, in words (no verdict)."""
         head = "no head" if self.head is None else f"the head (seq {self.head.seq})"
-        rows = "no rows" if not self.rows else f"{self.rows} row(s), seq 1..{self.last_seq}"
+        rows = ("no rows" if not self.rows else f"{self.rows} row(s), seq 1..{self.last_seq}"
+                if self.rows == self.last_seq else f"{self.rows} row(s) up to seq {self.last_seq}")
         text = f"{rows} and {head}"
         if self.anchors:
             text += f", {len(self.anchors)} exported anchor(s) (up to seq {max(a.seq for a in self.anchors)})"
@@ -217,14 +218,14 @@ class AuditVerification:
             return f"anchored with key id {head.key_id}; the key given (id {self.key_id}) is another one"
         return f"anchored by HMAC {since}, key id {head.key_id}{earlier}"
 
-    def describe(self) -> str:
-        """One line: the verdict, what was covered, and the anchoring."""
+    def describe(self, lead: str = "audit chain ") -> str:
+        """One line: the verdict, what was covered, and the anchoring (after ``lead``)."""
         if self.ok:
             verdict = "intact and anchored" if self.anchored else "intact, UNANCHORED"
-            return f"audit chain {verdict}: {self.covered()} check; {self.anchoring()}"
+            return f"{lead}{verdict}: {self.covered()} check; {self.anchoring()}"
         f = self.first
         more = len(self.findings) - 1 + self.more_findings
-        return (f"audit chain TAMPERED: first bad row {f.seq if f.seq is not None else '-'}: {f}"
+        return (f"{lead}TAMPERED: first bad row {f.seq if f.seq is not None else '-'}: {f}"
                 + (f" ({more} more finding(s))" if more else ""))
 
     def to_json(self) -> dict:

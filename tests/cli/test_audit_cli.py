@@ -62,7 +62,7 @@ def test_a_missing_head_exits_1_for_verify_and_history_not_3(store_url, raw):
     r = ksctl("audit", "verify", "--state", store_url)
     assert r.exit_code == 1 and "first bad row 6: HEAD_MISSING" in r.stdout, r.output
     h = ksctl("history", "--state", store_url)
-    assert h.exit_code == 1 and "audit chain TAMPERED: first bad row 6: HEAD_MISSING" in h.stdout, h.output
+    assert h.exit_code == 1 and "audit chain: TAMPERED: first bad row 6: HEAD_MISSING" in h.stdout, h.output
     doc = json.loads(ksctl("history", "--state", store_url, "-o", "json").stdout)
     assert (doc["audit_ok"], doc["audit_first_bad_row"], doc["audit"]["findings"][0]["code"]) == \
         (False, 6, "HEAD_MISSING")

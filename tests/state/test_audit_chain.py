@@ -377,6 +377,18 @@ def test_an_old_schema_gains_the_mac_columns_and_keeps_its_chain(open_store_, mo
     assert v.ok and v.anchored and v.anchored_from == 6 and v.rows == 7
 
 
+def test_a_reader_of_this_version_verifies_a_store_an_older_runner_still_writes(open_store_, monkeypatch, keyed):
+    monkeypatch.setattr(SqlStore, "migrations", MIGRATIONS[:5])
+    old = open_store_()
+    fill(old)
+    old.close()
+    monkeypatch.undo()
+    reader = keyed(None, migrate=False)  # ksctl upgraded before the runner: nothing migrated
+    assert reader.schema_version() == 5
+    v = reader.audit_verification()
+    assert v.ok and not v.anchored and v.rows == 5 and reader.audit_head().mac is None
+
+
 # --- the key and the anchors ---------------------------------------------------------------------------------
 
 

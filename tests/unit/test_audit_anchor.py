@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from killswitch.audit.anchor import AuditAnchorSink
-from killswitch.audit.key import load_audit_key
+from killswitch.audit.key import audit_key_or_none, load_audit_key
 from killswitch.runner.loop import TickReport
 from killswitch.state import AuditAnchor, AuditKey, AuditKeyError, open_store
 
@@ -145,3 +145,10 @@ def test_the_key_comes_from_a_file_before_the_environment_and_errors_name_no_val
     with pytest.raises(AuditKeyError, match="AUDIT_KEY_TOO_SHORT") as e:
         load_audit_key(None)
     assert "short-value" not in str(e.value)
+
+
+def test_a_runner_whose_key_cannot_be_read_says_so_and_runs_unanchored(tmp_path):
+    said: list[str] = []
+    assert audit_key_or_none(str(tmp_path / "no-such-key"), said.append) is None
+    assert said == [f"ksctl run: error: AUDIT_KEY_UNREADABLE: secret file {tmp_path / 'no-such-key'} cannot be read: "
+                    "No such file or directory; the audit rows this runner writes will not be anchored"]
