@@ -42,6 +42,8 @@ KS005 = _c("KS005", "missing or unknown apiVersion")
 KS006 = _c("KS006", "missing or unknown kind")
 KS007 = _c("KS007", "no documents found", Severity.WARNING)
 KS008 = _c("KS008", "YAML anchors, aliases and tags are not allowed")
+# the loader's bound on nesting (killswitch.policy.yamlbounds.MAX_DEPTH); the file is not read further
+KS009 = _c("KS009", "YAML nested too deeply")
 
 # --- KS1xx: document structure and values -----------------------------------------------
 KS101 = _c("KS101", "unknown key")

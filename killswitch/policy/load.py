@@ -11,7 +11,9 @@ unresolved references and unsafe stages in the same run. Names of dropped items 
 remembered (``poisoned``) so that nothing is reported twice.
 
 YAML anchors, aliases, merge keys and custom tags are refused: a policy is read by people in
-review, and what they read must be what runs.
+review, and what they read must be what runs. The text is read under the bounds of
+:mod:`killswitch.policy.yamlbounds` (nesting depth; aliases refused at the first one), so no
+input costs more than a linear scan: a hostile file is refused at the token that crosses a bound.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import datetime as _dt
 import re
 import types
 import typing
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -143,36 +144,6 @@ class LoadResult:
 
 # --- YAML → plain data + positions ----------------------------------------------------------
 
-_yaml = None
-
-
-def _parser():
-    # ruamel builds a lot of machinery per instance; one per process is enough (not thread-safe,
-    # but loading happens on one thread: the CLI or the runner's reload path).
-    global _yaml
-    if _yaml is None:
-        from ruamel.yaml import YAML
-
-        y = YAML(typ="rt", pure=True)
-        y.preserve_quotes = True
-        y.allow_duplicate_keys = False
-        _yaml = y
-    return _yaml
-
-
-_scan = None
-
-
-def _scanner():
-    # A separate instance: parsers are not reentrant, and a scan may run while load_all is
-    # half-way through the same text.
-    global _scan
-    if _scan is None:
-        from ruamel.yaml import YAML
-
-        _scan = YAML(typ="rt", pure=True)
-    return _scan
-
 
 class _Refused(Exception):
     def __init__(self, pos: Position, message: str):
@@ -256,17 +227,19 @@ def _note_scalar(v, p, sm, dq, sq, ss) -> None:
 
 
 def load_text(text: str, file: str) -> LoadResult:
-    """Parse and validate every document in ``text``. Never raises for bad input."""
+    """Parse and validate every document in ``text``. Never raises for bad input.
+
+    A text nested deeper than :data:`~killswitch.policy.yamlbounds.MAX_DEPTH` levels (KS009) or
+    holding an alias (KS008) is refused as a whole, with that one diagnostic: the scan stops at
+    the offending token, so such a file costs no more than reading up to it.
+    """
     result = LoadResult()
     try:
-        with warnings.catch_warnings():
-            # ruamel warns about reused anchors on stderr; aliases are refused anyway (KS008)
-            warnings.simplefilter("ignore")
-            _load_into(result, text, file)
+        _load_into(result, text, file)
     except RecursionError:
-        result.diagnostics.append(
-            Diagnostic.make(d.KS002, file, None, "the document is nested too deeply")
-        )
+        # Not expected within the depth bound; a last line of defence, and still one diagnostic.
+        result = LoadResult(diagnostics=[Diagnostic.make(
+            d.KS009, file, None, "the document is nested too deeply to be read", _DEPTH_HINT)])
     return result
 
 
@@ -278,24 +251,33 @@ def load_sources(sources: Iterable[tuple[str, str]]) -> LoadResult:
     return result
 
 
+_DEPTH_HINT = ("every indented block and every open [ or { is one level (the example policies need at "
+               "most 7); look for brackets that are never closed")
+
+
 def _load_into(result: LoadResult, text: str, file: str) -> None:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    yaml = _parser()
+    from . import yamlbounds
+
     index = 0
     loaded = 0
+    lines = text.splitlines()  # once per file: a file may hold thousands of documents
+    docs, starts = yamlbounds.load_all(text)
     try:
-        if "*" in text:  # an alias needs a "*": only then is the event scan worth its cost
-            alias = _first_alias(text)
-            if alias is not None:
-                result.diagnostics.append(Diagnostic.make(
-                    d.KS008, file, alias[0], alias[1], "write the value out: what reviewers read must be what runs"))
-                return
-        for node in yaml.load_all(text):
+        for node in docs:
             if node is not None:
                 loaded += 1
-                _one_document(result, node, file, index, text)
+                _one_document(result, node, file, index, lines, starts)
             index += 1
+    except yamlbounds.NestingTooDeep as e:
+        _refuse_file(result, Diagnostic.make(
+            d.KS009, file, Position(e.line, e.col), f"nesting deeper than {yamlbounds.MAX_DEPTH} levels",
+            _DEPTH_HINT))
+        return
+    except yamlbounds.AliasFound as e:
+        _refuse_file(result, _alias_diagnostic(e, file, text))
+        return
     except MarkedYAMLError as e:
         result.diagnostics.append(_yaml_error(e, file, text))
         return
@@ -310,36 +292,27 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
         result.diagnostics.append(Diagnostic.make(d.KS007, file, None, "the file holds no YAML document"))
 
 
-def _first_alias(text: str) -> tuple[Position, str] | None:
-    """The first alias in ``text``: its position (of the ``<<`` key for a merge) and a message."""
-    from ruamel.yaml.events import AliasEvent, ScalarEvent
-
-    prev = None
-    for ev in _scanner().parse(text):
-        if isinstance(ev, AliasEvent):
-            if isinstance(prev, ScalarEvent) and prev.value == "<<":
-                return Position(prev.start_mark.line + 1, prev.start_mark.column + 1), \
-                    "YAML merge keys (<<) are not allowed"
-            return Position(ev.start_mark.line + 1, ev.start_mark.column + 1), "YAML aliases are not allowed"
-        prev = ev
-    return None
+def _refuse_file(result: LoadResult, why: Diagnostic) -> None:
+    """Nothing of a file with a refused shape is kept, not even the documents before the token
+    that was refused: a file is reviewed, and runs, as a whole. (``result`` holds this file only.)"""
+    result.docs.clear()
+    result.diagnostics[:] = [why]
 
 
-def _document_start(text: str, index: int) -> Position:
-    """Where the root node of document ``index`` starts (for documents that are not mappings)."""
-    from ruamel.yaml.events import DocumentStartEvent, NodeEvent
+_MERGE_KEY = re.compile(r"<<[ \t]*:[ \t]*$")
 
-    seen, waiting = -1, False
-    try:
-        for ev in _scanner().parse(text):
-            if isinstance(ev, DocumentStartEvent):
-                seen += 1
-                waiting = seen == index
-            elif waiting and isinstance(ev, NodeEvent):
-                return Position(ev.start_mark.line + 1, ev.start_mark.column + 1)
-    except Exception:  # noqa: BLE001 - a position is a nicety; the caller has a fallback
-        pass
-    return Position(1, 1)
+
+def _alias_diagnostic(e, file: str, text: str) -> Diagnostic:
+    """KS008 for the alias at ``e``; a merge key (``<<: *base``) is named, at its ``<<``."""
+    line_start = text.rfind("\n", 0, e.index) + 1
+    merge = _MERGE_KEY.search(text, line_start, e.index)
+    if merge is not None:
+        return Diagnostic.make(d.KS008, file, Position(e.line, merge.start() - line_start + 1),
+                               "YAML merge keys (<<) are not allowed", _ALIAS_HINT)
+    return Diagnostic.make(d.KS008, file, Position(e.line, e.col), "YAML aliases are not allowed", _ALIAS_HINT)
+
+
+_ALIAS_HINT = "write the value out: what reviewers read must be what runs"
 
 
 _DUPLICATE = re.compile(r'duplicate key "(.*?)" with value')
@@ -376,14 +349,17 @@ def _first_line(s: str) -> str:
     return s.strip().splitlines()[0] if s.strip() else "invalid YAML"
 
 
-def _one_document(result: LoadResult, node: Any, file: str, index: int, text: str) -> None:
+def _one_document(result: LoadResult, node: Any, file: str, index: int, lines: list[str],
+                  starts: list[tuple[int, int]]) -> None:
     from ruamel.yaml.comments import CommentedBase
 
     if isinstance(node, CommentedBase):
         doc_pos = Position(node.lc.line + 1, node.lc.col + 1)
     else:
-        doc_pos = _document_start(text, index)  # a scalar document carries no position of its own
-    sm = SourceMap(doc=doc_pos, lines=text.splitlines())
+        # a scalar document carries no position of its own: the composer noted where it starts
+        line, col = starts[index] if index < len(starts) else (0, 0)
+        doc_pos = Position(line + 1, col + 1)
+    sm = SourceMap(doc=doc_pos, lines=lines)
     try:
         raw = _plain(node, (), sm, set(), doc_pos)
     except _Refused as e:

@@ -32,7 +32,7 @@ NOT_IN_OUTPUT_RE = re.compile(r"^#\s*not-in-output:\s*(\S.*?)\s*$")
 
 # Error codes that a single file given to load_text + compile_documents can produce.
 SINGLE_FILE_ERROR_CODES = {
-    "KS002", "KS003", "KS004", "KS005", "KS006", "KS008",
+    "KS002", "KS003", "KS004", "KS005", "KS006", "KS008", "KS009",
     "KS101", "KS102", "KS103", "KS104", "KS105",
     "KS110", "KS111", "KS112", "KS113",
     "KS120", "KS121", "KS122", "KS140",
