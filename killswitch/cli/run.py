@@ -31,7 +31,8 @@ AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chai
                    "The token of --api-token-env, if set too, is one more identity, shared-token.")
 @click.option("--holder", default=None, help="Lease holder name (default: host-pid).")
 @click.option("--lease-ttl", default="5s", show_default=True,
-              help="How long the leader's lease lasts without renewal (a standby takes over after it).")
+              help="The takeover bound: a lease thread renews the lease every third of it, for two thirds, while "
+                   "the runner's loop shows life; a standby takes a dead or hung leader's lease within it.")
 @click.option("--runbooks", default=None, type=click.Path(file_okay=False),
               help="Runbook templates directory (default: runbooks/ next to the policies, up to the git root). "
                    "A missing one is said at start and the built-in runbook serves: it never stops the runner.")
@@ -55,6 +56,9 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
         ttl_ms = parse_duration(lease_ttl).ms
     except UnitError as e:
         raise click.BadParameter(e.message, param_hint="--lease-ttl") from None
+    if ttl_ms < 300:
+        raise click.BadParameter(f"LEASE_TTL_TOO_SHORT: {lease_ttl} is below 300ms; renewals every third of it "
+                                 "would leave no room for a store round trip", param_hint="--lease-ttl")
     try:
         anchor_ms = parse_duration(audit_anchor_every).ms
     except UnitError as e:

@@ -383,7 +383,12 @@ def _name(body: dict, key: str, limit: int = MAX_NAME, *, free_text: bool = Fals
 
 
 async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call a view method; a runner may implement one as a coroutine."""
+    """Call a view method; a runner may implement one as a coroutine. A view that runs its calls
+    on a loop of its own (the runner: its state lives on its tick loop while this server may run
+    on another thread) takes them through its ``run_view_call``, and this loop only waits."""
+    run = getattr(getattr(fn, "__self__", None), "run_view_call", None)
+    if callable(run):
+        return await run(fn, *args, **kwargs)
     result = fn(*args, **kwargs)
     if inspect.isawaitable(result):
         result = await result

@@ -80,6 +80,7 @@ class Daemon:
         self.err = err
         self.stop = asyncio.Event()
         self.reload = asyncio.Event()
+        self.lease_moved = asyncio.Event()  # set from the lease thread when the token held changes
         self.runner: Optional[Runner] = None
         self._files: Optional[list[tuple[str, str]]] = None  # the sources of the graph running
         self._saved: Optional[str] = None  # the digest last kept as the good bundle
@@ -160,7 +161,7 @@ class Daemon:
         self._files, self._saved = files, files_saved
         api = None
         if self.opts.api_port is not None:
-            from .api import make_app, start_api
+            from .api import make_app
 
             from .identity import TokensError
 
@@ -180,7 +181,13 @@ class Daemon:
                          "endpoints are disabled")
             else:  # names only: a token is never printed
                 self.echo(f"ksctl run: API identities: {', '.join(who)}")
-            api, url = await start_api(app, self.opts.api_host, self.opts.api_port)
+            # Served from a thread of its own: requests never wait for a tick or a store write to be
+            # parsed, and every view call comes back to this loop (see runner/api_thread.py).
+            from .api_thread import ApiThread
+
+            runner.serve_views_on(asyncio.get_running_loop())
+            api = ApiThread(app, self.opts.api_host, self.opts.api_port)
+            url = await api.start()
             self.echo(f"ksctl run: API at {url}")
         loop = asyncio.get_running_loop()
         for sig, ev in ((signal.SIGTERM, self.stop), (signal.SIGINT, self.stop), (signal.SIGHUP, self.reload)):
@@ -190,7 +197,23 @@ class Daemon:
                 pass
         seen = _mtimes(self.opts.policies)
         ticks = 0
+        keeper = life = None
         try:
+            # The lease from a thread of its own, on a store connection of its own, renewed while
+            # this loop shows life (see runner/lease.py): no tick and no burst of requests can let
+            # it lapse, and a wedged loop still hands over.
+            from ..state.store import StoreError
+            from .lease import LeaseKeeper, show_life
+
+            try:
+                keeper = LeaseKeeper.for_store(store, holder, self.opts.lease_ttl_ms, clock=runner.clock,
+                                               on_change=lambda: loop.call_soon_threadsafe(self.lease_moved.set))
+            except StoreError as e:
+                self.err(f"ksctl run: STATE_UNREACHABLE: the lease thread cannot open its connection: {e}")
+                return 1
+            runner.hold_lease_with(keeper)
+            life = asyncio.create_task(show_life(keeper))
+            await asyncio.to_thread(keeper.start)
             await runner.start()
             while not self.stop.is_set():
                 now_seen = _mtimes(self.opts.policies)
@@ -198,7 +221,7 @@ class Daemon:
                     self.reload.clear()
                     seen = now_seen
                     self._reload(runner)
-                report = await self._tick_kept_alive(runner)
+                report = await runner.tick()  # however long it takes, the lease thread keeps the lease
                 ticks += 1
                 self._keep_bundle(runner)
                 for s in report.transitions:
@@ -214,12 +237,15 @@ class Daemon:
                 await self._wait(runner, interval)
         finally:
             if api is not None:
-                from .api import stop_api
-
-                await stop_api(api)
+                await api.stop()
             await runner.aclose()
             for a in adapters.values():
                 await a.close()
+            if life is not None:
+                life.cancel()
+            if keeper is not None:
+                # stopped acting: give the lease up, so that a standby takes over now, not in a term
+                await asyncio.to_thread(keeper.stop, release=True)
             store.close()
         self.echo(f"ksctl run: stopped after {ticks} tick(s)")
         return 0
@@ -266,42 +292,36 @@ class Daemon:
             sinks.append(sink)
         return sinks
 
-    async def _tick_kept_alive(self, runner: Runner):
-        """One tick, with the lease renewed every third of its TTL while it runs."""
-        step = max(0.05, self.opts.lease_ttl_ms / 1000 / 3)
-
-        async def keep() -> None:
-            while True:
-                await asyncio.sleep(step)
-                runner.keepalive()
-
-        keeper = asyncio.create_task(keep())
-        try:
-            return await runner.tick()
-        finally:
-            keeper.cancel()
-            try:
-                await keeper
-            except asyncio.CancelledError:
-                pass
-
     async def _wait(self, runner: Runner, seconds: float) -> None:
-        """Sleep until the next tick, renewing the lease every third of its TTL meanwhile."""
+        """Sleep until the next tick, or until the lease changes hands (a standby that just took
+        it acts at once; a leader that lost it stops at once). Every third of the lease TTL
+        meanwhile: take up what the lease thread holds, and refresh the venues' countdowns."""
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
         step = max(0.05, self.opts.lease_ttl_ms / 1000 / 3)
         while not self.stop.is_set():
+            if self.lease_moved.is_set():
+                self.lease_moved.clear()
+                return
             left = end - loop.time()
             if left <= 0:
                 return
             try:
-                await asyncio.wait_for(self.stop.wait(), min(step, left))
+                await asyncio.wait_for(self._stop_or_lease_moved(), min(step, left))
             except asyncio.TimeoutError:
                 if runner.renew():
                     try:
                         await runner.refresh_native()  # the venues' countdowns must not wait for a slow tick
                     except FencedError:
                         runner.leader = False
+
+    async def _stop_or_lease_moved(self) -> None:
+        waits = [asyncio.ensure_future(self.stop.wait()), asyncio.ensure_future(self.lease_moved.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     def _keep_bundle(self, runner: Runner) -> None:
         """The leader keeps the sources of the graph it runs as the last good bundle (once per graph)."""

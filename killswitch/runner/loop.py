@@ -11,6 +11,20 @@ reconciles every pending order intent before its first tick. A runner that does 
 lease (a standby) evaluates nothing and sends nothing. What it writes as leader (state, journal,
 audit rows) carries its fencing token, so a deposed leader's writes are refused.
 
+Threads. The runner's state (engine state, lock book, dead man's switch, snapshots, closes)
+lives on one event loop, the tick's: ticks and operator commands interleave only at await
+points, as they always did, and no lock guards it — a second thread touching it would need one
+around every read as well as every write, and the tick's store calls would then hold it. What
+runs elsewhere touches none of it. ``ksctl run`` serves the HTTP API from a thread of its own
+(:mod:`killswitch.runner.api_thread`), which hands every view call to this loop
+(:meth:`Runner.run_view_call`) — one mutation at a time, so that a burst of operator calls
+cannot starve a tick of the loop, reads as they come. The leader lease is taken and renewed by
+a :class:`~killswitch.runner.lease.LeaseKeeper` thread on a store connection of its own, so
+that neither a slow tick nor a burst of requests can let it lapse; the tick reads the token the
+keeper publishes, and the keeper renews only while this loop shows life, so a runner whose loop
+is wedged hands over to a standby. Without a keeper (tests, ``ksctl demo``) the tick takes or
+renews the lease itself.
+
 Policy decisions all come from ``evaluate``. Besides them the runner applies three fixed rules
 an operator set up, each audited and each shown in status:
 
@@ -54,6 +68,7 @@ from ..state.store import FencedError, PnlSampleRow
 from .dms import DeadMansSwitch
 from .executor import ExecutionReport, Executor
 from .gate import Decision, Placement, ResumePlan, Resumption, check_order
+from .lease import LeaseKeeper
 from .lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, apply_evaluation, iso_ms, write_lock_file
 from .sinks import (CLOSE_RETRIES_EXHAUSTED, DEPOSED, DMS_FIRED, MANUAL_CLOSE, ORDER_FAILED, RESET,
                     SNAPSHOT_FAILED, STAGE_TRANSITION, Event, Sink)
@@ -209,8 +224,23 @@ class Runner:
             return await self.executor.reconcile()
         return ExecutionReport()
 
+    # Set by ``ksctl run`` (class defaults: a runner built elsewhere has neither).
+    lease_keeper: Optional[LeaseKeeper] = None  # the lease thread; None: the tick renews the lease itself
+    _home_loop: Optional[asyncio.AbstractEventLoop] = None  # where view calls from other threads run
+    _turn: Optional[asyncio.Semaphore] = None  # one operator mutation at a time on that loop
+    _turn_loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def hold_lease_with(self, keeper: LeaseKeeper) -> None:
+        """Take the lease from ``keeper`` (a thread renewing it) instead of from the tick."""
+        self.lease_keeper = keeper
+
+    def _lease_token(self, now: int) -> Optional[int]:
+        if self.lease_keeper is not None:
+            return self.lease_keeper.token(now)
+        return self.store.acquire_lease(self.holder, self.lease_ttl_ms, now)
+
     def _lease(self, now: int) -> bool:
-        token = self.store.acquire_lease(self.holder, self.lease_ttl_ms, now)
+        token = self._lease_token(now)
         self.leader = token is not None
         if token is not None and token != self.fence:
             # A new token: the lease lapsed or changed hands since we last held it. If another
@@ -259,28 +289,54 @@ class Runner:
                 self._pnl_saved = _row_marks(rows)
                 self._pnl_complete = True
 
-    def keepalive(self) -> bool:
-        """Renew the lease *during* a tick (a venue answering slowly must not let it lapse and
-        hand the book to a standby mid-incident). Touches no state: if the lease was lost or
-        changed token meanwhile, the tick's fenced writes and the per-order check stop it, and
-        the next tick's lease step sorts the state out. True while the token is unchanged."""
-        if not self.leader:
-            return False
-        try:
-            token = self.store.acquire_lease(self.holder, self.lease_ttl_ms, self.clock())
-        except Exception:  # noqa: BLE001 - the store is unreachable: the tick's own writes will say so
-            return False
-        return token is not None and token == self.fence
-
     def renew(self) -> bool:
-        """Renew the lease between ticks (every third of its TTL), so that it never lapses."""
+        """Between ticks: take up what the lease keeper holds now (a takeover, a lapse), or
+        without a keeper renew the lease here (every third of its TTL, so that it never lapses)."""
         return self._lease(self.clock())
 
     def _fence_holds(self) -> bool:
+        """Asked before every order: our term has not run out (the keeper could renew it) and
+        no one took the lease since (the store's token is still ours)."""
+        if self.lease_keeper is not None and not self.lease_keeper.holds(self.fence, self.clock()):
+            return False
         try:
             return self.store.current_fence() == self.fence
         except Exception:  # noqa: BLE001 - cannot tell: do not send
             return False
+
+    # --- view calls from another thread ---------------------------------------------------------------
+
+    # What only reads: runs as it comes. Anything else takes its turn (see the module doc).
+    READ_ONLY_VIEW_CALLS = frozenset({"status", "ready", "lock_document", "check_order", "dms_status",
+                                      "close_progress", "runbook", "metrics_text"})
+
+    def serve_views_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        """View calls made from other threads (the API's) run on ``loop``, this runner's tick loop."""
+        self._home_loop = loop
+
+    async def run_view_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a view call (one of this runner's methods) where the runner's state lives: on its
+        tick loop, whichever loop awaits the answer."""
+        home = self._home_loop
+        if home is None or home is asyncio.get_running_loop():
+            return await self._view_call(fn, args, kwargs)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._view_call(fn, args, kwargs), home))
+
+    async def _view_call(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        if getattr(fn, "__name__", None) in self.READ_ONLY_VIEW_CALLS:
+            result = fn(*args, **kwargs)
+            return (await result) if asyncio.iscoroutine(result) else result
+        loop = asyncio.get_running_loop()
+        if self._turn is None or self._turn_loop is not loop:
+            self._turn, self._turn_loop = asyncio.Semaphore(1), loop
+        async with self._turn:
+            result = fn(*args, **kwargs)
+            if asyncio.iscoroutine(result):
+                result = await result
+            # Keep the turn for one pass of the loop: what is already due (a tick's next step, the
+            # lease watchdog) runs before the next operator call, however many are queued.
+            await asyncio.sleep(0)
+        return result
 
     def heartbeat(self, source: str, now_ms: Optional[int] = None) -> None:
         """``source`` is alive: its heartbeat age (a signal) and its dead man's switch. The
@@ -1102,6 +1158,8 @@ class Runner:
             if st.armed and st.fires_in_s is not None:
                 lines.append(f'killswitch_dms_seconds_until_fire{{source="{_esc(name)}"}} {st.fires_in_s:g}')
         text = "\n".join(lines) + "\n"
+        if self.lease_keeper is not None:  # renewals, failures and loop stalls of the lease thread
+            text += self.lease_keeper.metrics_text()
         for sink in self.sinks:
             extra = getattr(sink, "metrics_text", None)
             if extra is not None:

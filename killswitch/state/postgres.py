@@ -41,11 +41,12 @@ class PostgresStore(SqlStore):
     types = {"id": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "float": "DOUBLE PRECISION",
              "bool": "BOOLEAN"}
 
-    def __init__(self, url: str, masked_url: Optional[str] = None):
+    def __init__(self, url: str, masked_url: Optional[str] = None, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS):
         super().__init__()
         self.url = masked_url or mask_url(url)
         self._conninfo = url
         self._secrets = url_secrets(url)
+        self._lock_timeout_ms = int(lock_timeout_ms)
         self._conn = self._connect()
 
     def __repr__(self) -> str:
@@ -57,7 +58,7 @@ class PostgresStore(SqlStore):
         try:
             kwargs = {} if "connect_timeout" in self._conninfo else {"connect_timeout": CONNECT_TIMEOUT_S}
             conn = psycopg.connect(self._conninfo, autocommit=True, **kwargs)
-            conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+            conn.execute(f"SET lock_timeout = {self._lock_timeout_ms}")
             conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_TIMEOUT_MS}")
             return conn
         except psycopg.Error as e:
@@ -83,6 +84,9 @@ class PostgresStore(SqlStore):
                     yield cur
             except psycopg.Error as e:
                 raise wrap_error(self.url, e, self._secrets) from e
+
+    def reopen(self, *, lock_timeout_ms: Optional[int] = None) -> "PostgresStore":
+        return PostgresStore(self._conninfo, self.url, lock_timeout_ms=lock_timeout_ms or LOCK_TIMEOUT_MS)
 
     def close(self) -> None:
         with self._lock:

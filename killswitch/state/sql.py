@@ -305,6 +305,13 @@ class SqlStore:
         with self._tx(write=False) as cur:
             return Lease(*self._q(cur, "SELECT holder, expires_ms, fence FROM lease WHERE id = 1").fetchone())
 
+    def reopen(self, *, lock_timeout_ms: Optional[int] = None) -> "SqlStore":
+        """Another store on the same database with a connection of its own, already migrated:
+        the lease thread's, so that a renewal never waits behind the runner's calls on this one.
+        ``lock_timeout_ms`` bounds how long its statements wait for a lock held by someone else
+        (a renewal that waits longer is better retried than late)."""
+        raise NotImplementedError
+
     # --- engine state -------------------------------------------------------------------------
 
     def load_engine_state(self) -> Optional[dict]:

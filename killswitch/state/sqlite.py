@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Optional
 
 from .sql import SqlStore, wrap_error
 from .store import StoreError
@@ -71,6 +71,12 @@ class SqliteStore(SqlStore):
                 raise
             finally:
                 cur.close()
+
+    def reopen(self, *, lock_timeout_ms: Optional[int] = None) -> "SqliteStore":
+        if self.path == ":memory:" or self.path.startswith("file::memory:"):
+            # another connection would open another, empty database
+            raise NotImplementedError(f"{self.url}: an in-memory database has one connection")
+        return SqliteStore(self.url, busy_timeout_ms=lock_timeout_ms if lock_timeout_ms else BUSY_TIMEOUT_MS)
 
     def close(self) -> None:
         with self._lock:

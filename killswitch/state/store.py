@@ -316,3 +316,8 @@ class StateStore(Protocol):
     def current_fence(self) -> int: ...
 
     def lease(self) -> Lease: ...
+
+    def reopen(self, *, lock_timeout_ms: Optional[int] = None) -> "StateStore":
+        """Another store on the same database with a connection of its own (the lease thread's).
+        NotImplementedError where a second connection would not see the same data (SQLite in
+        memory); StoreError when the database cannot be reached."""

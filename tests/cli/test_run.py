@@ -152,3 +152,16 @@ def test_an_unreadable_credential_fails_that_account_instead_of_the_runner(tmp_p
                          timeout=120, env=env)
     assert out.returncode == 2 and "tokens[0]: roles must be a non-empty list" in out.stderr, out.stderr
     assert "nothing started" in out.stderr
+
+
+def test_a_lease_ttl_too_short_to_renew_is_refused_with_a_reason_code(tmp_path):
+    from click.testing import CliRunner
+
+    from killswitch.cli.main import cli
+
+    acc = accounts_file(tmp_path, 9)
+    out = CliRunner().invoke(cli, ["run", "--policies", str(POLICIES / "futures-book.yaml"), "--accounts", str(acc),
+                                   "--state", f"sqlite://{tmp_path / 'state.db'}", "--lease-ttl", "100ms",
+                                   "--lock-file", str(tmp_path / "lock.json"), "--api-port", "-1", "--max-ticks", "1"])
+    assert out.exit_code == 2, out.output
+    assert "LEASE_TTL_TOO_SHORT" in out.output and not (tmp_path / "state.db").exists()

@@ -537,9 +537,9 @@ class WallClock:
 
 
 def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incident(tmp_path):
-    """A venue answering slowly makes a tick longer than the lease's TTL: renewed while the tick
-    runs, the lease stays with the leader, which finishes the tick undeposed."""
-    from killswitch.runner.daemon import Daemon, RunOptions
+    """A venue answering slowly makes a tick longer than the lease's TTL: renewed by the lease
+    thread while the tick runs, the lease stays with the leader, which finishes the tick undeposed."""
+    from killswitch.runner.lease import LeaseKeeper, show_life
 
     clock = WallClock()
     a = make(tmp_path, holder="a", clock=clock)
@@ -553,21 +553,32 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
         return await inner()
 
     async def go(keep: bool):
-        await a.runner.start()
-        assert a.runner.leader
-        a.adapter.snapshot = slow_snapshot
-        daemon = Daemon(RunOptions(("p",), "a.yaml", "sqlite://x", "lock.json", lease_ttl_ms=300), print, print)
-        tick = asyncio.create_task(daemon._tick_kept_alive(a.runner) if keep else a.runner.tick())
-        took = False
-        while not tick.done():
-            await asyncio.sleep(0.05)
-            took = took or b.store.acquire_lease("b", 300, clock()) is not None
-        return tick.result(), took
+        keeper = life = None
+        if keep:
+            keeper = LeaseKeeper.for_store(a.store, "a", 300, clock=clock)
+            a.runner.hold_lease_with(keeper)
+            life = asyncio.create_task(show_life(keeper))
+            keeper.start()
+        try:
+            await a.runner.start()
+            assert a.runner.leader
+            a.adapter.snapshot = slow_snapshot
+            tick = asyncio.create_task(a.runner.tick())
+            took = False
+            while not tick.done():
+                await asyncio.sleep(0.05)
+                took = took or b.store.acquire_lease("b", 300, clock()) is not None
+            return tick.result(), took
+        finally:
+            if keeper is not None:
+                life.cancel()
+                keeper.stop(release=True)
+                a.runner.lease_keeper = None
 
     report, took = run(go(keep=True))
     assert not took, "the standby took the lease during the leader's slow tick"
     assert report.leader and not report.execution.deposed
-    # without the renewal the same slow tick lets the standby in (what the keepalive prevents)
+    # without the lease thread the same slow tick lets the standby in (what the keeper prevents)
     a.adapter.snapshot = inner
     run(asyncio.sleep(0.4))
     report, took = run(go(keep=False))
