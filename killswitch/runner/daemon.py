@@ -2,7 +2,8 @@
 
 Wires what the runner needs from the command line: the compiled policies, one ccxt adapter per
 account of the Accounts document, the state store, the lock file and the HTTP API; ticks at the
-policies' interval; reloads policies on SIGHUP or when a policy file changes — a policy that
+policies' interval; reloads policies on SIGHUP or when a policy file changes — compiled on a
+worker thread while the ticks and the API go on, swapped in between two ticks — a policy that
 fails to compile keeps the last good graph running and says so loudly (stderr, status, audit);
 stops cleanly on SIGTERM / SIGINT. Dry run unless the Accounts document says ``dry_run: false``.
 """
@@ -80,6 +81,7 @@ class Daemon:
         self.err = err
         self.stop = asyncio.Event()
         self.reload = asyncio.Event()
+        self._compiling: Optional[asyncio.Future] = None  # a reload's compile, running on a worker thread
         self.lease_moved = asyncio.Event()  # set from the lease thread when the token held changes
         self.runner: Optional[Runner] = None
         self._files: Optional[list[tuple[str, str]]] = None  # the sources of the graph running
@@ -217,10 +219,11 @@ class Daemon:
             await runner.start()
             while not self.stop.is_set():
                 now_seen = _mtimes(self.opts.policies)
-                if self.reload.is_set() or now_seen != seen:
+                self._swap_compiled(runner)
+                if (self.reload.is_set() or now_seen != seen) and self._compiling is None:
                     self.reload.clear()
                     seen = now_seen
-                    self._reload(runner)
+                    self._start_reload()  # swapped in by _swap_compiled once compiled, between two ticks
                 report = await runner.tick()  # however long it takes, the lease thread keeps the lease
                 ticks += 1
                 self._keep_bundle(runner)
@@ -333,18 +336,41 @@ class Daemon:
         except Exception as e:  # noqa: BLE001 - retried next tick; the graph runs regardless
             self.err(f"ksctl run: could not keep the policies as the last good ones: {type(e).__name__}")
 
-    def _reload(self, runner: Runner) -> None:
-        result, files = compile_policy_sources(self.opts.policies)
+    def _start_reload(self) -> None:
+        """Start compiling the policies on a worker thread; :meth:`_swap_compiled` takes the result
+        up between two ticks. The loop goes on ticking with the last good graph, and the API on
+        answering, however long the compile takes."""
+        self._compiling = asyncio.ensure_future(asyncio.to_thread(_compile_for_reload, self.opts.policies))
+
+    def _swap_compiled(self, runner: Runner) -> None:
+        """If a compile started by :meth:`_start_reload` has finished, swap its graph in (or keep
+        the last good one, loudly): one step on the loop, between two ticks."""
+        task = self._compiling
+        if task is None or not task.done():
+            return
+        self._compiling = None
+        self._swap(runner, *task.result())
+
+    async def _reload(self, runner: Runner) -> None:
+        """Reload now: compile on a worker thread, then swap on the loop."""
+        self._swap(runner, *await asyncio.to_thread(_compile_for_reload, self.opts.policies))
+
+    def _swap(self, runner: Runner, result: Optional[CompileResult], files: list[tuple[str, str]],
+              crash: Optional[str] = None) -> None:
+        """The loop's side of a reload, with no await in it: nothing runs between reading the
+        running graph and replacing it. A reload that failed (findings, or a compiler crash)
+        leaves the last good graph running and says so on stderr, in the status, audit and events."""
         now = runner.clock()
-        if result.graph is None:
-            runner.policy_error = _first_error(result)
-            _audit(runner, "policy_reload_failed", now, {"errors": len(result.errors), "first": runner.policy_error,
+        if result is None or result.graph is None:
+            errors = len(result.errors) if result is not None else 1
+            runner.policy_error = _first_error(result) if result is not None else crash
+            _audit(runner, "policy_reload_failed", now, {"errors": errors, "first": runner.policy_error,
                                                          "running": runner.graph.digest})
             self.err(f"ksctl run: POLICY RELOAD FAILED, the last good graph {runner.graph.short_digest} keeps running: "
                      f"{runner.policy_error}")
             from .sinks import POLICY_RELOAD_FAILED, Event
 
-            runner.emit(Event.make(POLICY_RELOAD_FAILED, now, {"error": runner.policy_error, "errors": len(result.errors),
+            runner.emit(Event.make(POLICY_RELOAD_FAILED, now, {"error": runner.policy_error, "errors": errors,
                                                                "running": runner.graph.digest}))
             return
         if result.graph.digest != runner.graph.digest:
@@ -361,6 +387,17 @@ class Daemon:
                     reload([d.model for d in result.docs])
                 except Exception as e:  # noqa: BLE001 - the new graph runs; the sink keeps its old view
                     self.err(f"ksctl run: sink {getattr(sink, 'name', sink)!r} could not reload: {type(e).__name__}")
+
+
+def _compile_for_reload(paths: tuple[str, ...]) -> tuple[Optional[CompileResult], list[tuple[str, str]], Optional[str]]:
+    """A reload's compile, on a worker thread: read, load and compile the policies. Touches no
+    runner state. Never raises: a crash of the compiler is a failed reload (named by its type
+    only; its text could quote a document), not the end of the process guarding the book."""
+    try:
+        result, files = compile_policy_sources(paths)
+        return result, files, None
+    except Exception as e:  # noqa: BLE001 - see above
+        return None, [], f"internal error while compiling the policies: {type(e).__name__} (a bug: please report it)"
 
 
 def _audit(runner: Runner, kind: str, now: int, payload: dict) -> None:

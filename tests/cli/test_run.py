@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -52,15 +53,15 @@ def test_a_broken_policy_keeps_the_last_good_graph_and_a_fixed_one_swaps_in(tmp_
     (pol / "p.yaml").write_text(good)
     runner, _, _, store, _ = setup(tmp_path)
     d = Daemon(RunOptions((str(pol),), "unused", "unused", "unused"), lambda m: None, lambda m: None)
-    d._reload(runner)
+    asyncio.run(d._reload(runner))
     assert runner.policy_error is None and runner.graph.policies[0].name == "spot-book"
     first = runner.graph.digest
     (pol / "p.yaml").write_text(good.replace("day <= -8%", "day <= -8% &&"))
-    d._reload(runner)
+    asyncio.run(d._reload(runner))
     assert runner.graph.digest == first, "a failed reload must not disarm the running graph"
     assert runner.policy_error and "KS120" in runner.policy_error
     (pol / "p.yaml").write_text(good.replace("day <= -8%", "day <= -9%"))
-    d._reload(runner)
+    asyncio.run(d._reload(runner))
     assert runner.policy_error is None and runner.graph.digest != first
     import sqlite3
 

@@ -1,0 +1,139 @@
+"""A policy reload compiles on a worker thread: the API answers and the ticks go on with the last
+good graph while it runs; the new graph is swapped in between two ticks; a compile that crashes
+is a failed reload, not the end of the runner.
+
+The runner runs in-process (``Daemon.run``) against the simulated exchange served on 127.0.0.1;
+the compile is held by a fake until the test releases it, so "during the compile" is a fact of
+the test's construction, not a race against a clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from killswitch.runner import daemon as daemon_module
+from killswitch.runner.daemon import Daemon, RunOptions
+from tests.conftest import POLICIES
+from tests.procs import accounts_file, free_port, wait_port
+
+DEADLINE_S = 60.0  # generous: a bound on waits for events, never a measured duration
+
+
+@pytest.fixture
+def exchange():
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "adapters.simulated", "serve", "--scenario", "calm",
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _get_status(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/status", timeout=DEADLINE_S / 2) as r:
+        return json.loads(r.read())
+
+
+async def _until(predicate, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + DEADLINE_S
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError(f"gave up waiting: {what}")
+        await asyncio.sleep(0.05)
+
+
+def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, exchange, monkeypatch):
+    pol = tmp_path / "policies"
+    pol.mkdir()
+    book = (POLICIES / "futures-book.yaml").read_text().replace("interval: 5s", "interval: 200ms")
+    assert "interval: 200ms" in book and "dd_15m >= 10%" in book
+    (pol / "futures-book.yaml").write_text(book)
+    shutil.copy(POLICIES / "routes.yaml", pol / "routes.yaml")
+    monkeypatch.setenv("KS_T_KEY", "sim-main-key")
+    monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
+    monkeypatch.delenv("KS_API_TOKEN", raising=False)
+    api_port = free_port()
+    opts = RunOptions((str(pol),), str(accounts_file(tmp_path, exchange)), f"sqlite://{tmp_path / 'state.db'}",
+                      str(tmp_path / "lock.json"), api_port=api_port)
+    said: list[str] = []
+    daemon = Daemon(opts, said.append, said.append)
+
+    real = daemon_module._compile_for_reload
+    started, release = threading.Event(), threading.Event()
+
+    def held_compile(paths):  # on the worker thread: waits for the test, then compiles for real
+        started.set()
+        assert release.wait(DEADLINE_S), "the test never released the compile"
+        return real(paths)
+
+    def crashing_compile(paths):  # what the worker thread calls to read, load and compile
+        raise RuntimeError("a compiler bug")
+
+    async def scenario() -> int:
+        run = asyncio.create_task(daemon.run())
+        await _until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick")
+        runner = daemon.runner
+        first = runner.graph.digest
+        assert (await asyncio.to_thread(_get_status, api_port))["graph_digest"] == first
+
+        # a slow compile: the change is read, then held on the worker thread until released
+        monkeypatch.setattr(daemon_module, "_compile_for_reload", held_compile)
+        (pol / "futures-book.yaml").write_text(book.replace("dd_15m >= 10%", "dd_15m >= 9%"))
+        daemon.reload.set()  # what SIGHUP does
+        assert await asyncio.to_thread(started.wait, DEADLINE_S), "the reload never started compiling"
+        ticks = runner.counters["ticks"]
+        status = await asyncio.to_thread(_get_status, api_port)  # answered while the compile is held
+        assert not release.is_set()
+        assert status["graph_digest"] == first and status["policy_error"] is None
+        await _until(lambda: runner.counters["ticks"] >= ticks + 2, "ticks while the compile is held")
+        assert runner.graph.digest == first, "the last good graph runs until the new one is compiled"
+
+        release.set()
+        await _until(lambda: runner.graph.digest != first, "the new graph swapped in")
+        second = runner.graph.digest
+        assert runner.policy_error is None
+        assert (await asyncio.to_thread(_get_status, api_port))["graph_digest"] == second
+
+        # a compiler crash on the worker thread: a failed reload, said loudly; the runner goes on
+        monkeypatch.setattr(daemon_module, "_compile_for_reload", real)
+        monkeypatch.setattr(daemon_module, "compile_policy_sources", crashing_compile)
+        daemon.reload.set()
+        await _until(lambda: runner.policy_error is not None, "the failed reload reported")
+        assert "internal error while compiling the policies: RuntimeError" in runner.policy_error
+        assert "a compiler bug" not in runner.policy_error  # a crash's text could quote a document
+        assert runner.graph.digest == second and not run.done()
+        ticks = runner.counters["ticks"]
+        await _until(lambda: runner.counters["ticks"] > ticks, "a tick after the failed reload")
+        status = await asyncio.to_thread(_get_status, api_port)
+        assert status["graph_digest"] == second and "internal error" in status["policy_error"]
+
+        daemon.stop.set()
+        return await run
+
+    try:
+        assert asyncio.run(scenario()) == 0
+    finally:
+        release.set()
+    assert any("POLICY RELOAD FAILED, the last good graph" in line for line in said), said
+    assert any("policies reloaded:" in line for line in said), said
+    assert not any("sim-main-secret" in line for line in said)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        kinds = [k for (k,) in db.execute("SELECT kind FROM audit_log ORDER BY seq")]
+    assert kinds.count("policy_reloaded") == 1 and kinds.count("policy_reload_failed") == 1, kinds
+    assert os.path.exists(tmp_path / "lock.json")
