@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -118,7 +119,11 @@ async def _run(policy_dir: Path, echo) -> int:
         "credentials": {"api_key": {"env": "KS_DEMO_API_KEY"}, "secret": {"env": "KS_DEMO_API_SECRET"}},
     })
     work = Path(tempfile.mkdtemp(prefix="ksdemo-"))
-    store = open_store(f"sqlite://{work / 'state.db'}")
+    from ..state.audit_chain import AuditKey
+
+    # a key for this demo only, never stored: its chain is anchored by HMAC as in production
+    # (KS_AUDIT_KEY / --audit-key-file there)
+    store = open_store(f"sqlite://{work / 'state.db'}", audit_key=AuditKey(secrets.token_hex(32)))
     started = time.monotonic()
     async with SimServer(engine, auth_clock=wall_clock) as server:
         adapter = CcxtAdapter(account, urls=server.base_url, timeout=5)
@@ -157,7 +162,8 @@ async def _run(policy_dir: Path, echo) -> int:
     echo(f"  positions left: {left or 'none'}")
     echo(f"  trading lock: {lock['mode']} ({work / 'lock.json'})")
     echo(f"  journal: {len(journal)} order intents, {filled} filled, {len(store.pending_intents())} pending")
-    echo(f"  audit chain intact: {store.verify_audit()[0]}   state: {work / 'state.db'}")
+    echo(f"  {store.audit_verification().describe()}")
+    echo(f"  state: {work / 'state.db'}")
     books = store.runbooks(limit=100)
     for rb in sorted(books, key=lambda r: r.level):
         path = work / f"runbook-L{rb.level}.md"

@@ -16,7 +16,7 @@ def test_demo_escalates_flattens_and_locks():
     assert "stage 1 → 2 close-losing-side" in text
     assert "stage 2 → 3 flatten" in text
     assert "positions left: none" in text and "trading lock: halted" in text
-    assert "0 pending" in text and "audit chain intact: True" in text
+    assert "0 pending" in text and "audit chain intact and anchored" in text
     assert "sim-main-secret" not in text + out.stderr  # the simulator's secret never printed
     # the sinks ran too: a runbook per stage entry, one page per stage at the local webhook
     assert "runbook of stage 3 (flatten.md.j2)" in text
