@@ -11,6 +11,16 @@ The order of things is the safety argument:
    found → its status is recorded; not found twice, ``confirm_gap_ms`` apart → it never
    arrived, and it is sent now under the same client order id.
 
+Every order the runner sends is meant to act at once (a limit IOC at the protected price). One
+the venue leaves *resting* — open, or partly filled and still working — is an open remainder:
+reconciliation cancels it by its venue id (found by its client order id), confirms the cancel
+by asking again, and journals the final status and filled amount; a remainder that ended short
+of its amount is reported unfilled, so its position is closed again at fresh prices. Until a
+remainder is confirmed gone, :meth:`Executor.hold` keeps every new close off its position
+(account, symbol, leg): the closes of ours open on a position never add up to more than it.
+What this module must not do: cancel an order it did not journal (a bot's orders are the
+planner's business, through the stage's ``cancel_orders``), or size anything (the planner does).
+
 A crash before (1) completes leaves no saved stage entry: the restarted runner plans the same
 decision again from the same positions, and the journal refuses the ids it already holds. A
 crash after (1) leaves pending intents with their original amounts for (3). Client order ids
@@ -24,16 +34,28 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Optional
 
-from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, Reason
+from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason
 
 from ..engine.planner import OrderIntent, Plan
 
 # venue answers after which the order's fate is unknown until reconciled
 UNCLEAR = (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.BAD_RESPONSE)
 FINAL = ("filled", "canceled", "rejected", "expired", "failed")
+RESTING = ("open", "partially_filled")  # the venue keeps working the order: an open remainder
+REMAINDER_CANCELED = "REMAINDER_CANCELED"  # journal detail of a remainder we cancelled
+REMAINDER_OPEN = "REMAINDER_OPEN"  # why a close waits: an earlier order on its position may still be open
+
+Leg = tuple[str, str, str]  # (account key "venue/account", symbol, LONG | SHORT | long | short)
+
+
+def leg_of(venue: str, account: str, symbol: str, side: str, position_side: Optional[str]) -> Leg:
+    """The position an order of ours reduces: the hedge-mode leg it names, else the side a
+    sell (long) or a buy (short) closes. A spot sell counts as closing the holding ("long")."""
+    leg = position_side if position_side in ("LONG", "SHORT") else ("long" if side == "sell" else "short")
+    return account_key(venue, account), symbol, leg
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,9 @@ class ExecutionReport:
     rejected: list[str] = field(default_factory=list)  # "cid REASON: message"
     unknown: list[str] = field(default_factory=list)  # client ids whose outcome awaits reconciliation
     canceled: int = 0
+    cancels_sent: int = 0  # cancel requests for our own open remainders
+    remainders_canceled: int = 0  # of them, confirmed gone (canceled, or filled meanwhile)
+    held: list[str] = field(default_factory=list)  # decision ids with a close held back (REMAINDER_OPEN)
     dry_run: int = 0
     skipped: int = 0  # already journaled (a restarted runner re-planning a decision)
     unfilled: list[str] = field(default_factory=list)  # decision ids with a close that ended unfilled
@@ -75,6 +100,9 @@ class ExecutionReport:
         self.rejected += other.rejected
         self.unknown += other.unknown
         self.canceled += other.canceled
+        self.cancels_sent += other.cancels_sent
+        self.remainders_canceled += other.remainders_canceled
+        self.held += other.held
         self.dry_run += other.dry_run
         self.skipped += other.skipped
         self.unfilled += other.unfilled
@@ -100,6 +128,45 @@ class Executor:
         self.clock = clock
         self.confirm_gap_ms = confirm_gap_ms
         self._not_found: dict[str, int] = {}  # client id → when the venue first said it does not know it
+
+    # --- 0. hold the closes of a position an earlier order of ours may still be open on ---------
+
+    def hold(self, plans: list[Plan]) -> tuple[list[Plan], ExecutionReport]:
+        """``plans`` without the orders whose position has an earlier order of ours that is not
+        final (resting, or its outcome unknown, or journaled and not yet answered): sending
+        them now could put more closes on the position than it holds, each sized on the
+        position as if nothing else were open. They are reported (status ``held``) and their
+        decisions listed in ``held``: the runner plans them again at the next tick, once the
+        earlier order is settled. Orders already journaled (a restarted runner re-planning a
+        decision) are never held: they are the earlier orders. Nothing is held in dry run."""
+        report = ExecutionReport()
+        if self.dry_run or not any(p.orders for p in plans):
+            return plans, report
+        planned = {o.client_order_id for p in plans for o in p.orders}
+        busy: dict[Leg, str] = {}
+        for e in self.store.pending_intents():
+            if e.client_order_id not in planned:
+                busy.setdefault(leg_of(e.venue, e.account, e.symbol, e.side, e.position_side), e.client_order_id)
+        if not busy:
+            return plans, report
+        out = []
+        for p in plans:
+            keep = []
+            for o in p.orders:
+                waits_for = busy.get(leg_of(o.venue, o.account, o.symbol, o.side, o.position_side))
+                if waits_for is None:
+                    keep.append(o)
+                    continue
+                report.orders.append(OrderOutcome(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol,
+                                                  o.side, o.amount, o.reduce_only, "held", REMAINDER_OPEN, 0.0,
+                                                  time.time_ns(), 0.0))
+                if o.decision_id not in report.held:
+                    report.held.append(o.decision_id)
+                self.store.audit("close_held", self.clock(), {
+                    "client_order_id": o.client_order_id, "decision_id": o.decision_id, "symbol": o.symbol,
+                    "reason": REMAINDER_OPEN, "waits_for": waits_for}, fence=self.fence())
+            out.append(p if len(keep) == len(p.orders) else replace(p, orders=tuple(keep)))
+        return out, report
 
     # --- 1. journal ----------------------------------------------------------------------------------
 
@@ -179,13 +246,13 @@ class Executor:
                     # positions, within the runner's close retry budget, which reports what is left.
                     r.unfilled.append(o.decision_id)
             return
-        status = res.status if res.status in FINAL + ("open", "partially_filled") else "unknown"
+        status = res.status if res.status in FINAL + RESTING else "unknown"
         outcome(status, None, res.filled)
         self._result(o.client_order_id, status, res.filled, res.average_price, None, None)
         if status == "filled":
             r.filled += 1
-        elif status in ("expired", "canceled") and res.filled < o.amount and o.reduce_only:
-            r.unfilled.append(o.decision_id)  # the market moved past the protected price
+        if _short(status, res.filled, o.amount, o.reduce_only):
+            r.unfilled.append(o.decision_id)  # the market moved past the protected price, or was thin
 
     async def _cancels(self, plans: list[Plan], report: ExecutionReport) -> None:
         for plan in plans:
@@ -212,10 +279,12 @@ class Executor:
     # --- 3. reconcile -----------------------------------------------------------------------------------
 
     async def reconcile(self) -> ExecutionReport:
-        """Settle every pending intent with its venue (after a restart, and every tick)."""
+        """Settle every pending intent with its venue (after a restart, and every tick); cancel
+        the ones the venue keeps resting (see :meth:`_cancel_resting`)."""
         report = ExecutionReport()
         if self.dry_run:
             return report
+        resting: list[tuple] = []
         for e in self.store.pending_intents():
             adapter = self.adapters.get(account_key(e.venue, e.account))
             if adapter is None:
@@ -228,14 +297,94 @@ class Executor:
                 await self._not_found_yet(adapter, e, report)
                 continue
             self._not_found.pop(e.client_order_id, None)
-            status = found.status if found.status in FINAL + ("open", "partially_filled") else "unknown"
+            status = found.status if found.status in FINAL + RESTING else "unknown"
+            if status in RESTING:
+                resting.append((e, found))
+                continue
             if status != e.status:
                 self._result(e.client_order_id, status, found.filled, found.average_price, None, "RECONCILED")
             if status == "filled":
                 report.filled += 1
-            elif status in ("expired", "canceled") and found.filled < e.amount and e.reduce_only:
+            if _short(status, found.filled, e.amount, e.reduce_only):
                 report.unfilled.append(e.decision_id)
+        await self._cancel_resting(resting, report)
         return report
+
+    async def cancel_remainders(self) -> ExecutionReport:
+        """Cancel the open remainders the journal knows of (a cancel that failed or was not
+        confirmed at an earlier tick), before this tick's closes are held or sent. One query
+        per remainder when there is one; a store read when there is none."""
+        report = ExecutionReport()
+        if self.dry_run:
+            return report
+        resting: list[tuple] = []
+        for e in self.store.pending_intents():
+            if e.status not in RESTING:
+                continue
+            adapter = self.adapters.get(account_key(e.venue, e.account))
+            if adapter is None:
+                continue
+            try:
+                found = await adapter.fetch_order(e.symbol, e.client_order_id)
+            except AdapterError:
+                continue  # the venue cannot say now: the position stays held, ask again next tick
+            status = found.status if found.status in FINAL + RESTING else "unknown"
+            if status in RESTING:
+                resting.append((e, found))
+            elif status in FINAL:
+                self._settle(e, found, status, "RECONCILED", report)
+        await self._cancel_resting(resting, report)
+        return report
+
+    async def _cancel_resting(self, resting: list[tuple], report: ExecutionReport) -> None:
+        """Cancel our open remainders — ``(journal entry, the venue's answer)`` — by venue order
+        id, one cancel request per account, then ask the venue again about each by client order
+        id: only an answer that it is final (canceled, or filled before the cancel reached it)
+        settles it in the journal. A failed or unconfirmed cancel leaves it pending (its
+        position held) for the next tick."""
+        by_account: dict[str, list[tuple]] = {}
+        for e, found in resting:
+            if found.filled != (e.filled or 0.0) or found.status != e.status:  # it moved since last seen
+                self._result(e.client_order_id, found.status, found.filled, found.average_price, None, "RECONCILED")
+            if found.order_id:
+                by_account.setdefault(account_key(e.venue, e.account), []).append((e, found))
+        for key, items in sorted(by_account.items()):
+            adapter = self.adapters[key]
+            if not self.still_leader():
+                report.deposed = True
+                return
+            ids = tuple(str(found.order_id) for _, found in items)
+            report.cancels_sent += len(ids)
+            try:
+                res = await adapter.cancel_orders(CancelSelector(order_ids=ids))
+            except AdapterError as err:
+                self.store.audit("remainder_cancel_failed", self.clock(), {
+                    "account": key, "client_order_ids": [e.client_order_id for e, _ in items],
+                    "reason": err.reason.value}, fence=self.fence())
+                continue
+            for e, found in items:
+                why = res.failed.get(str(found.order_id))
+                if why is not None and why != Reason.ORDER_NOT_FOUND.value:  # (not found: it may have ended)
+                    self.store.audit("remainder_cancel_failed", self.clock(), {
+                        "account": key, "client_order_ids": [e.client_order_id], "reason": why}, fence=self.fence())
+                    continue
+                try:
+                    after = await adapter.fetch_order(e.symbol, e.client_order_id)
+                except AdapterError:
+                    continue  # sent, not confirmed: asked again at the next tick
+                status = after.status if after.status in FINAL + RESTING else "unknown"
+                if status in FINAL:
+                    self._settle(e, after, status, REMAINDER_CANCELED, report)
+                    report.remainders_canceled += 1
+
+    def _settle(self, e, found: OrderResult, status: str, detail: str, report: ExecutionReport) -> None:
+        self._result(e.client_order_id, status, found.filled, found.average_price, None, detail)
+        if status == "filled":
+            report.filled += 1
+        if _short(status, found.filled, e.amount, e.reduce_only):
+            report.unfilled.append(e.decision_id)
+        if status == "canceled":
+            report.canceled += 1
 
     async def _not_found_yet(self, adapter: ExchangeAdapter, e, report: ExecutionReport) -> None:
         """The venue does not know the order. Once could be lag; twice, a gap apart, means it never
@@ -251,6 +400,15 @@ class Executor:
         self.store.audit("order_resent", now, {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"},
                          fence=self.fence())
         await self._submit(adapter, intent, report, resent=True)
+
+
+def _short(status: str, filled: float, amount: float, reduce_only: bool) -> bool:
+    """A close that ended without closing all it was meant to: expired or cancelled short of its
+    amount, or "filled" by the venue at less than the intent asked (the adapter rounded it down
+    to the step: the dust left behind is for the next plan to find, and report)."""
+    if not reduce_only or status not in ("expired", "canceled", "filled"):
+        return False
+    return filled < amount * (1 - 1e-9) - 1e-12
 
 
 def _intent_doc(o: OrderIntent) -> dict:

@@ -70,10 +70,11 @@ from .executor import ExecutionReport, Executor
 from .gate import Decision, Placement, ResumePlan, Resumption, check_order
 from .lease import LeaseKeeper
 from .lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, apply_evaluation, iso_ms, write_lock_file
-from .sinks import (CLOSE_RETRIES_EXHAUSTED, DEPOSED, DMS_FIRED, MANUAL_CLOSE, ORDER_FAILED, RESET,
+from .residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual, ResidualBook
+from .sinks import (CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, DEPOSED, DMS_FIRED, MANUAL_CLOSE, ORDER_FAILED, RESET,
                     SNAPSHOT_FAILED, STAGE_TRANSITION, Event, Sink)
 from .scopes import Catalog, close_matches
-from .view import ChangeResult, CloseResult, ResetResult, ResumeStatus, RunnerStatus, ScopeStatus
+from .view import ChangeResult, CloseResult, ResetResult, ResidualStatus, ResumeStatus, RunnerStatus, ScopeStatus
 
 STATE_DOC_VERSION = 1
 MAX_TRACKED_CLOSES = 100  # manual closes whose progress ``close_progress`` can still tell
@@ -148,6 +149,7 @@ class Runner:
         self._followed: Optional[dict] = None  # as a standby: the leader's saved document last followed
         self.snapshots: dict[str, Snapshot] = {}  # account key → its last snapshot
         self._manual_closes: list[tuple[str, str, int]] = []  # (scope, reason, requested at), for the next tick
+        self._manual_holds: dict[str, int] = {}  # manual close id → ticks its orders waited (REMAINDER_OPEN)
         self.sinks: list[Sink] = list(sinks)
         self.sink_errors = 0
         self.counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
@@ -160,6 +162,7 @@ class Runner:
         man's switch and the resumptions were persisted has neither: both start empty."""
         doc, rows = self.store.load_engine_state_and_pnl()
         self._loaded_doc = doc
+        self.residuals = ResidualBook.from_doc(doc)  # what closes left open, as the last leader saw it
         self._pnl_saved = _row_marks(rows)
         self._pnl_complete = True
         return self._load_doc(doc, rows)
@@ -181,7 +184,8 @@ class Runner:
         last save (a sample per account when a sample step passed, else nothing), in one write."""
         doc = {"format_version": STATE_DOC_VERSION, "engine": self.state.to_json(pnl_samples=False),
                "lock": self.lock_book.to_json(), "dms": self.dms.to_dict(),
-               "resume": dict(sorted(self.resume_starts.items())), "sinks": self._sink_states()}
+               "resume": dict(sorted(self.resume_starts.items())), "sinks": self._sink_states(),
+               "residuals": self.residuals.to_json()}
         added, kept = pnl_changes(self.state, self._pnl_saved)
         rows = [PnlSampleRow(w, acct, ts, [list(k) for k in keys], values.tolist())
                 for w, acct, ts, keys, values in added]
@@ -221,7 +225,12 @@ class Runner:
     async def start(self) -> ExecutionReport:
         """Take the lease if free and settle what a previous run left pending."""
         if self._lease(self.clock()):
-            return await self.executor.reconcile()
+            report = await self.executor.reconcile()
+            # a close that ended short while we were down (an IOC past its price, a remainder
+            # cancelled just now) is planned again at the first tick, as if seen at a tick
+            for e in self._retry_unfilled(report.unfilled):
+                self.emit(e)
+            return report
         return ExecutionReport()
 
     # Set by ``ksctl run`` (class defaults: a runner built elsewhere has neither).
@@ -274,6 +283,7 @@ class Runner:
             self._followed = doc
             history = self.state.pnl
             self.state, self.lock_book, self.dms, self.resume_starts = self._load_doc(doc)
+            self.residuals = ResidualBook.from_doc(doc)
             # The PnL samples change once per sample step, not every tick: read them again
             # only then, so that following a 10,000-position book costs the small document.
             if _pnl_steps(self.state.pnl) == _pnl_steps(history):
@@ -286,6 +296,7 @@ class Runner:
                     return
                 self._followed = fresh
                 self.state, self.lock_book, self.dms, self.resume_starts = self._load_doc(fresh, rows)
+                self.residuals = ResidualBook.from_doc(fresh)
                 self._pnl_saved = _row_marks(rows)
                 self._pnl_complete = True
 
@@ -402,6 +413,13 @@ class Runner:
         report.evaluation = ev
         phase("evaluate")
         plans = ev.plans + self._manual_close_plans(snapshots, now)
+        # our own orders left resting at an earlier tick are cancelled (and the cancel confirmed)
+        # before anything closes their positions again; a position still carrying one waits
+        report.execution.merge(await self.executor.cancel_remainders())
+        plans, held = self.executor.hold(plans)
+        report.execution.merge(held)
+        self._requeue_held_manual_closes(held.held)
+        report.events += self._track_residuals(ev, plans, now)
         report.execution.merge(self.executor.journal(plans))  # 1. intents, before the stage entry is saved
         phase("journal")
         self.lock_book = apply_evaluation(self.lock_book, ev, self.graph)
@@ -440,7 +458,7 @@ class Runner:
                     ORDER_FAILED, now, {"client_order_id": o.client_order_id, "decision_id": o.decision_id,
                                         "symbol": o.symbol, "side": o.side, "amount": o.amount},
                     venue=o.venue, account=o.account, reason=o.code))
-        report.events += self._retry_unfilled(report.execution.unfilled)
+        report.events += self._retry_unfilled(report.execution.unfilled + report.execution.held)
         self._count(report)
 
     def _transition_event(self, s, now: int) -> Event:
@@ -499,13 +517,20 @@ class Runner:
 
     def _retry_unfilled(self, decisions: list[str]) -> list[Event]:
         """A close that ended unfilled (an IOC past its protected price, sent late after a crash,
-        or a market that ran) leaves the position open: plan the entry's closes again next tick,
-        at fresh prices, as decision "<entry>/r<n>". Bounded; exhausting it is audited."""
+        a thin book that filled part of it, a remainder we cancelled) or that waited for an
+        earlier order on its position (held) leaves the position open: plan the entry's closes
+        again next tick, from the positions then and at fresh prices, as decision
+        "<entry>/r<n>" — once per entry and tick, however many of its closes fell short.
+        Bounded: once the budget is spent, what is still open is recorded as residuals."""
         from ..engine.stages import decision_id as make_id
 
         events = []
+        seen = set()
         for did in dict.fromkeys(decisions):
             base = re.sub(r"/r\d+$", "", did)  # a retry belongs to its entry
+            if base in seen:
+                continue
+            seen.add(base)
             for key, ss in self.state.scopes.items():
                 policy, _, scope = key.partition("|")
                 if ss.stage.level and make_id(policy, scope, ss.stage.level, ss.stage.entries) == base:
@@ -513,6 +538,7 @@ class Runner:
                         self._audit("close_retries_exhausted", self.clock(), {"decision_id": did})
                         events.append(Event.make(CLOSE_RETRIES_EXHAUSTED, self.clock(), {"decision_id": did},
                                                  policy=policy, scope=scope, level=ss.stage.level))
+                        events += self._exhausted(policy, scope, ss, base)
                         continue
                     ss.stage.retries += 1
                     ss.stage.deferred = True
@@ -520,6 +546,94 @@ class Runner:
         if decisions:
             self._save()
         return events
+
+    def _requeue_held_manual_closes(self, decisions: list[str]) -> None:
+        """A manual close whose orders waited for an earlier order on their position is planned
+        again at the next tick under its own id (what it journaled already is not sent twice),
+        at most MAX_CLOSE_RETRIES times; then it is given up, audited."""
+        for did in decisions:
+            m = re.fullmatch(r"manual/(.+)/m(\d+)", did)
+            if m is None:
+                continue
+            n = self._manual_holds.get(did, 0) + 1
+            self._manual_holds[did] = n
+            if n > self.MAX_CLOSE_RETRIES:
+                self._audit("manual_close_given_up", self.clock(), {"id": did, "reason": "REMAINDER_OPEN"})
+                continue
+            self._manual_closes.append((m.group(1), "held", int(m.group(2))))
+
+    # --- residuals: what closes left open ---------------------------------------------------------------
+
+    def _track_residuals(self, ev: Evaluation, plans: list, now: int) -> list[Event]:
+        """Bring the residual book up to this tick's snapshots (a residual ends with its
+        position or its incident), then record the positions this tick's plans found below the
+        venue's minimum. Saved with the tick's state."""
+        from ..engine.stages import decision_id as make_id
+
+        def positions(account: str) -> Optional[dict]:
+            snap = self.snapshots.get(account)
+            if snap is None or not snap.fetch.ok:
+                return None
+            return {(p.symbol, p.position_side if p.position_side in ("LONG", "SHORT") else p.side): p.contracts
+                    for p in snap.positions}
+
+        def in_force(r: Residual) -> bool:
+            if r.policy is None:
+                return True  # a manual close's residual lasts as long as its position
+            ss = self.state.scopes.get(f"{r.policy}|{r.scope}")
+            return ss is not None and ss.stage.level > 0 and \
+                make_id(r.policy, r.scope, ss.stage.level, ss.stage.entries) == r.incident
+
+        for r, why in self.residuals.refresh(positions, in_force, now):
+            self._audit("close_residual_ended", now, {"incident": r.incident, "account": r.account,
+                                                      "symbol": r.symbol, "side": r.side, "why": why})
+        owners = {se.plan.decision_id: (se.policy, se.scope) for se in ev.scopes if se.plan is not None}
+        events = []
+        for p in plans:
+            incident = re.sub(r"/r\d+$", "", p.decision_id)
+            policy, scope = owners.get(p.decision_id, (None, _manual_scope(p.decision_id)))
+            for d in p.residuals:
+                code, _, detail = d.reason.partition(": ")
+                events += self._residual(Residual(
+                    incident, policy, scope, p.stage, f"{d.venue}/{d.account}", d.symbol, d.side, d.position_side,
+                    d.amount, code or BELOW_MINIMUM, detail, now, now))
+        return events
+
+    def _exhausted(self, policy: str, scope: str, ss, incident: str) -> list[Event]:
+        """The entry's retry budget is spent: every position one of its closes was for that the
+        last snapshot still shows is a residual, with what its last close did."""
+        last: dict[tuple, Any] = {}
+        for e in self.store.journal_of(incident, ss.stage.entered_ms or 0):
+            leg = e.position_side if e.position_side in ("LONG", "SHORT") else ("long" if e.side == "sell" else "short")
+            last[(f"{e.venue}/{e.account}", e.symbol, leg)] = e
+        now = self.clock()
+        events = []
+        for (account, symbol, leg), e in sorted(last.items()):
+            snap = self.snapshots.get(account)
+            pos = next((p for p in (snap.positions if snap is not None and snap.fetch.ok else ())
+                        if p.symbol == symbol and (p.position_side if p.position_side in ("LONG", "SHORT")
+                                                   else p.side) == leg), None)
+            if pos is None:
+                continue
+            detail = (f"{ss.stage.retries} re-plans; last close {e.status or 'pending'} "
+                      f"filled={e.filled or 0:g} of {e.amount:g}" + (f" ({e.reason_code})" if e.reason_code else ""))
+            events += self._residual(Residual(
+                incident, policy, scope, ss.stage.level, account, symbol, pos.side,
+                pos.position_side if pos.position_side in ("LONG", "SHORT") else None, pos.contracts,
+                RETRIES_SPENT, detail, now, snap.ts_event if snap is not None else now))
+        return events
+
+    def _residual(self, r: Residual) -> list[Event]:
+        """Record ``r``; a new one is audited and announced once (``close_residual``)."""
+        if not self.residuals.record(r):
+            return []
+        self._audit("close_residual", r.since_ms, r.to_json())
+        venue = r.account.split("/", 1)[0]
+        return [Event.make(CLOSE_RESIDUAL, r.since_ms, {
+            "incident": r.incident, "symbol": r.symbol, "side": r.side, "position_side": r.position_side,
+            "amount": r.amount, "why": r.why, "detail": r.detail, "dry_run": self.dry_run},
+            policy=r.policy, scope=r.scope, level=r.level or None, venue=venue, account=r.account, symbol=r.symbol,
+            reason=r.why, severity="warning" if r.why == BELOW_MINIMUM else "critical")]
 
     async def _snapshot(self, key: str, adapter: ExchangeAdapter, now: int) -> Snapshot:
         """A snapshot never raises here: a hung or failing adapter becomes a failed snapshot."""
@@ -741,9 +855,11 @@ class Runner:
         # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
         ages = {k: round(age / 1000, 3) for k, a in sorted(self.state.accounts.items())
                 if (age := a.data_age_ms(now)) is not None}
+        residuals = tuple(ResidualStatus(r.incident, r.policy, r.scope, r.account, r.symbol, r.side, r.position_side,
+                                         r.amount, r.why, r.detail, r.since_ms, r.as_of_ms) for r in self.residuals)
         return RunnerStatus("dry-run" if self.dry_run else "live", self.leader, self.fence, self.graph.digest,
                             self.graph.revision, self.policy_error, self.state.last_tick_ms, tuple(scopes), ages,
-                            self._resume_status(now), self.dms_status())
+                            self._resume_status(now), self.dms_status(), residuals)
 
     def ready(self) -> tuple[bool, str]:
         try:
@@ -1211,6 +1327,11 @@ def _row_marks(rows: Sequence[PnlSampleRow]) -> PnlMarks:
         first = marks[key][0] if key in marks else r.ts_ms
         marks[key] = (first, r.ts_ms)
     return marks
+
+
+def _manual_scope(decision_id: str) -> str:
+    """The scope of a manual close's decision id, "manual/<scope>/m<ms>"."""
+    return re.sub(r"^manual/|/m\d+$", "", decision_id)
 
 
 def _pnl_steps(histories: dict) -> dict[int, Optional[int]]:

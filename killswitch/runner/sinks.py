@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 STAGE_TRANSITION = "stage_transition"
 ORDER_FAILED = "order_failed"
 CLOSE_RETRIES_EXHAUSTED = "close_retries_exhausted"
+CLOSE_RESIDUAL = "close_residual"  # a position a close left open and stopped closing (critical; dust: warning)
 POLICY_RELOAD_FAILED = "policy_reload_failed"
 RESET = "reset"
 MANUAL_CLOSE = "manual_close"
@@ -33,6 +34,7 @@ DMS_FIRED = "dms_fired"
 
 SEVERITY = {
     STAGE_TRANSITION: "critical", ORDER_FAILED: "critical", CLOSE_RETRIES_EXHAUSTED: "critical",
+    CLOSE_RESIDUAL: "critical",
     POLICY_RELOAD_FAILED: "critical", RESET: "info", MANUAL_CLOSE: "warning", DEPOSED: "warning",
     SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical",
 }

@@ -41,6 +41,25 @@ class ResumeStatus:
 
 
 @dataclass(frozen=True)
+class ResidualStatus:
+    """A position a close left open that the runner stopped closing (see
+    :mod:`killswitch.runner.residuals`): closing it, or accepting it, is up to a person."""
+
+    incident: str  # the stage entry (or manual close) that wanted it closed
+    policy: Optional[str]
+    scope: str
+    account: str
+    symbol: str
+    side: str  # long | short
+    position_side: Optional[str]
+    amount: float  # contracts, as of the last good snapshot
+    why: str  # BELOW_MINIMUM | CLOSE_RETRIES_EXHAUSTED
+    detail: str
+    since_ms: int
+    as_of_ms: int
+
+
+@dataclass(frozen=True)
 class RunnerStatus:
     mode: str  # dry-run | live
     leader: bool  # holds the lease (or runs alone)
@@ -53,6 +72,7 @@ class RunnerStatus:
     data_age_s: dict = field(default_factory=dict)  # account → its data age in seconds (AccountState.data_age_ms)
     resuming: tuple[ResumeStatus, ...] = ()
     dms: dict = field(default_factory=dict)  # the dead man's switch, as GET /v1/dms shows it
+    residuals: tuple[ResidualStatus, ...] = ()  # what closes left open and stopped trying to close
 
 
 @dataclass(frozen=True)
