@@ -139,6 +139,10 @@ def status(api: str, output: str) -> None:
             f"gross exposure {r['max_gross_exposure']:g}" if r["max_gross_exposure"] is not None else "") if x)
         click.echo(f"  RESUMING {r['policy']} {r['scope']}: day {r['day']} of {r['days']}, "
                    f"{r['fraction'] * 100:g}% of normal ({limits})")
+    for r in body.get("residuals", []):  # what closes left open and the runner stopped closing
+        leg = f" {r['position_side']}" if r.get("position_side") else ""
+        click.echo(f"  RESIDUAL {r['account']} {r['symbol']} {r['side']}{leg} {r['amount']:g}: {r['why']} "
+                   f"({r['detail']}); incident {r['incident']}")
     _print_dms(body.get("dms") or {})
 
 

@@ -56,6 +56,10 @@ def headline(alert: Alert) -> str:
         return f"order failed on {lab.get('venue')}/{lab.get('account')}: {lab.get('reason', '?')}"
     if kind == ev.CLOSE_RETRIES_EXHAUSTED:
         return f"{where}: closes still unfilled after every retry"
+    if kind == ev.CLOSE_RESIDUAL:
+        amount = data.get("amount")
+        size = f"{amount:g} " if isinstance(amount, (int, float)) else ""
+        return f"{where}: {size}{data.get('symbol', '?')} left open, no longer closed ({data.get('why', '?')})"
     if kind == ev.POLICY_RELOAD_FAILED:
         return "policy reload failed: the last good graph keeps running"
     if kind == ev.RESET:

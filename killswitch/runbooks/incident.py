@@ -278,7 +278,7 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
              results: Mapping[str, Mapping[str, Any]], orders: list[dict], cancels: list[dict],
              directives: list[dict], hedges: list[dict], skipped: list[str], attribution: Optional[dict],
              positions: list[dict], positions_note: str, accounts: list[dict], lock: dict, state_url: str,
-             equity: Optional[float]) -> dict:
+             equity: Optional[float], residuals: Sequence[dict] = ()) -> dict:
     """One incident as a plain value. Every builder goes through here, so every template sees
     the same keys whatever made the incident."""
     stage = next((s for s in node.stages if s.level == level), None)
@@ -316,6 +316,8 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         },
         "positions": positions,
         "positions_note": positions_note,
+        # positions the runner stopped closing (below the venue's minimum, or out of retries)
+        "residuals": list(residuals),
         "accounts": accounts,
         "lock": lock,
         "next_stage": _next_stage(node, level, values, results),
@@ -409,6 +411,7 @@ def incident_from_event(event: "Event", runner: "Runner", report: Optional["Tick
         hedges=hedges, skipped=list(plan.skipped) if plan else [], attribution=attribution,
         positions=positions, positions_note=note, accounts=accounts,
         lock=lock, state_url=str(getattr(runner.store, "url", DEFAULT_STATE_URL)), equity=_num(equity),
+        residuals=residual_docs(runner, incident),
     )
 
 
@@ -481,8 +484,17 @@ def follow_up(data: dict, runner: "Runner", report: "TickReport", entries: Seque
     out["actions"]["orders"] = orders
     out["actions"]["summary"] = order_summary(orders)
     out.update(positions=positions, positions_note=note, accounts=accounts,
+               residuals=residual_docs(runner, data["incident"]),
                lock=runner.lock_book.for_scope(scope, report.now_ms).to_doc())
     return out
+
+
+def residual_docs(runner: "Runner", incident: str) -> list[dict]:
+    """The residuals the runner holds for ``incident``: what its closes left open and why."""
+    book = getattr(runner, "residuals", None)
+    return [{"account": r.account, "symbol": r.symbol, "side": r.side, "position_side": r.position_side,
+             "amount": r.amount, "amount_text": amount_text(r.amount), "why": r.why, "detail": r.detail,
+             "since": iso(r.since_ms)} for r in (book.for_incident(incident) if book is not None else ())]
 
 
 def order_summary(orders: Sequence[Mapping[str, Any]]) -> dict:
@@ -558,7 +570,7 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
     incident = f"{node.name}/{scope}/L{level}/e{level}"
     closes = full or any(a.kind in ("reduce_top_risk", "close_side", "close_positions", "close_all")
                          for a in stage.actions)
-    orders, cancels, positions = [], [], []
+    orders, cancels, positions, residuals = [], [], [], []
     if closes:
         orders = [
             {"client_order_id": f"ks-{level}a1b2c3d4-1", "venue": venue, "account": account, "symbol": "BTC/USDT:USDT",
@@ -572,7 +584,13 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
         ]
         positions = [{"account": acct, "symbol": "SOL/USDT:USDT", "side": "short", "position_side": None,
                       "contracts": 200.0, "notional": 28_000.0, "notional_text": "28,000.00", "mark_price": 140.0,
-                      "unrealized_pnl": -1_250.0, "strategy": "strategy-a"}]
+                      "unrealized_pnl": -1_250.0, "strategy": "strategy-a"},
+                     {"account": acct, "symbol": "ETH/USDT:USDT", "side": "long", "position_side": None,
+                      "contracts": 0.0004, "notional": 1.2, "notional_text": "1.2", "mark_price": 3_000.0,
+                      "unrealized_pnl": -0.1, "strategy": "strategy-a"}]
+        residuals = [{"account": acct, "symbol": "ETH/USDT:USDT", "side": "long", "position_side": None,
+                      "amount": 0.0004, "amount_text": "0.0004", "why": "BELOW_MINIMUM",
+                      "detail": "amount=0.0004 step=0.001 min_amount=0.001", "since": iso(created_ms)}]
     if full or any(a.kind == "cancel_orders" for a in stage.actions):
         which = next((a.params.get("which", "entries") for a in stage.actions if a.kind == "cancel_orders"), "all")
         cancels = [{"venue": venue, "account": account, "which": which, "count": 2, "reason": "CANCEL_ORDERS"}]
@@ -610,5 +628,5 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
         positions_note="positions in this tick's snapshot less this tick's fills; confirm at the exchange",
         accounts=[{"account": acct, "fetch_ok": True, "error_code": None, "equity": 905_000.0,
                    "equity_text": "905,000.00", "data_age": "5s"}],
-        lock=lock, state_url=state_url, equity=905_000.0,
+        lock=lock, state_url=state_url, equity=905_000.0, residuals=residuals,
     )

@@ -210,12 +210,13 @@ class RunbookSink:
 
 def _gist(data: dict) -> tuple:
     """What makes a runbook worth rendering again: its orders' results, the positions left
-    (contracts, not their marked value, which moves every tick) and the lock."""
+    (contracts, not their marked value, which moves every tick), the lock and the residuals."""
     orders = tuple((o["client_order_id"], o["status"], o["filled"], o["code"]) for o in data["actions"]["orders"])
     positions = tuple((p["account"], p["symbol"], p["side"], p["position_side"], p["contracts"])
                       for p in data["positions"])
     lock = data["lock"]
-    return orders, positions, lock.get("locked"), lock.get("mode"), lock.get("stage")
+    residuals = tuple((r["account"], r["symbol"], r["side"], r["why"], r["amount"]) for r in data.get("residuals", ()))
+    return orders, positions, lock.get("locked"), lock.get("mode"), lock.get("stage"), residuals
 
 
 __all__ = ["BUILTIN", "RunbookSink", "record_of"]
