@@ -160,6 +160,10 @@ uses its built-in runbook). A ConfigMap, when given, wins over the git-sync chec
 {{- .Values.apiToken.existingSecret | default (printf "%s-api-token" (include "killswitch.fullname" .)) }}
 {{- end }}
 
+{{- define "killswitch.auditKeySecretName" -}}
+{{- .Values.auditKey.existingSecret | default (printf "%s-audit-key" (include "killswitch.fullname" .)) }}
+{{- end }}
+
 {{- define "killswitch.stateSecretName" -}}
 {{- .Values.ha.postgresql.existingSecret | default (printf "%s-state" (include "killswitch.fullname" .)) }}
 {{- end }}
@@ -173,7 +177,7 @@ A digest of the chart-managed secret values, so that changing one rolls the pods
 variables are read at start). Only a SHA-256 of the values leaves the Secret objects.
 */}}
 {{- define "killswitch.secretsChecksum" -}}
-{{- $in := dict "env" .Values.secrets.env "files" .Values.secrets.files "token" .Values.apiToken.value "state" .Values.ha.postgresql.url }}
+{{- $in := dict "env" .Values.secrets.env "files" .Values.secrets.files "token" .Values.apiToken.value "state" .Values.ha.postgresql.url "audit" .Values.auditKey.value }}
 {{- toYaml $in | sha256sum }}
 {{- end }}
 
