@@ -288,6 +288,10 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
         # ruamel reports some malformed input (bad timestamps, odd keys) outside its error types.
         result.diagnostics.append(Diagnostic.make(d.KS002, file, None, f"unreadable YAML: {_first_line(str(e))}"))
         return
+    finally:
+        # Reset this thread's ruamel instance now, even when a document's checks raised half-way:
+        # a suspended load would otherwise reset it later, in the middle of the next one.
+        docs.close()
     if loaded == 0:
         result.diagnostics.append(Diagnostic.make(d.KS007, file, None, "the file holds no YAML document"))
 

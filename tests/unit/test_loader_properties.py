@@ -346,6 +346,27 @@ def test_keys_that_are_collections_scan_as_ruamel_scans_them(text):
     assert ours and ours == _tokens(YAML(typ="rt", pure=True), text)
 
 
+def test_a_check_that_raises_half_way_leaves_the_loader_whole(monkeypatch):
+    """A bug in a document's checks must not leave this thread's ruamel instance half-way through
+    a file, to be reset in the middle of the next one (the exception kept alive keeps the load)."""
+    import killswitch.policy.load as load
+
+    real, calls = load._one_document, []
+
+    def first_raises(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in a check")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(load, "_one_document", first_raises)
+    two = SEEDS[0] + "\n---\n" + SEEDS[0]
+    with pytest.raises(RuntimeError) as kept:
+        load_text(two, "a.yaml")
+    assert kept.value is not None  # still referenced: its traceback holds the failed load's frame
+    assert len(load_text(two, "b.yaml").docs) == len(load_text(SEEDS[0], "c.yaml").docs) * 2
+
+
 def test_a_reused_anchor_loads_without_a_warning(recwarn):
     load_text("a: &x 1\nb: &x 2\n", "m.yaml")
     assert not [w for w in recwarn.list if "anchor" in str(w.message)]
