@@ -128,6 +128,9 @@ class Executor:
         self.clock = clock
         self.confirm_gap_ms = confirm_gap_ms
         self._not_found: dict[str, int] = {}  # client id → when the venue first said it does not know it
+        # whether a remainder may still rest (a cancel not yet confirmed): until the first
+        # reconciliation says otherwise, assume so
+        self._resting_left = True
 
     # --- 0. hold the closes of a position an earlier order of ours may still be open on ---------
 
@@ -275,6 +278,7 @@ class Executor:
     def forget_unconfirmed(self) -> None:
         """Drop the first "not at the venue" sightings (our state was replaced: start over)."""
         self._not_found.clear()
+        self._resting_left = True  # another leader may have left a remainder resting
 
     # --- 3. reconcile -----------------------------------------------------------------------------------
 
@@ -285,14 +289,17 @@ class Executor:
         if self.dry_run:
             return report
         resting: list[tuple] = []
+        unsure = 0  # remainders the venue could not be asked about
         for e in self.store.pending_intents():
             adapter = self.adapters.get(account_key(e.venue, e.account))
             if adapter is None:
+                unsure += e.status in RESTING
                 continue
             try:
                 found = await adapter.fetch_order(e.symbol, e.client_order_id)
             except AdapterError as err:
                 if err.reason is not Reason.ORDER_NOT_FOUND:
+                    unsure += e.status in RESTING
                     continue  # the venue cannot say now: ask again next tick
                 await self._not_found_yet(adapter, e, report)
                 continue
@@ -307,7 +314,7 @@ class Executor:
                 report.filled += 1
             if _short(status, found.filled, e.amount, e.reduce_only):
                 report.unfilled.append(e.decision_id)
-        await self._cancel_resting(resting, report)
+        self._resting_left = unsure + await self._cancel_resting(resting, report) > 0
         return report
 
     async def cancel_remainders(self) -> ExecutionReport:
@@ -315,33 +322,39 @@ class Executor:
         confirmed at an earlier tick), before this tick's closes are held or sent. One query
         per remainder when there is one; a store read when there is none."""
         report = ExecutionReport()
-        if self.dry_run:
-            return report
+        if self.dry_run or not self._resting_left:
+            return report  # the last reconciliation confirmed every remainder gone: no store read
         resting: list[tuple] = []
+        unsure = 0
         for e in self.store.pending_intents():
             if e.status not in RESTING:
                 continue
             adapter = self.adapters.get(account_key(e.venue, e.account))
             if adapter is None:
+                unsure += 1
                 continue
             try:
                 found = await adapter.fetch_order(e.symbol, e.client_order_id)
             except AdapterError:
+                unsure += 1
                 continue  # the venue cannot say now: the position stays held, ask again next tick
             status = found.status if found.status in FINAL + RESTING else "unknown"
             if status in RESTING:
                 resting.append((e, found))
             elif status in FINAL:
                 self._settle(e, found, status, "RECONCILED", report)
-        await self._cancel_resting(resting, report)
+            else:
+                unsure += 1
+        self._resting_left = unsure + await self._cancel_resting(resting, report) > 0
         return report
 
-    async def _cancel_resting(self, resting: list[tuple], report: ExecutionReport) -> None:
+    async def _cancel_resting(self, resting: list[tuple], report: ExecutionReport) -> int:
         """Cancel our open remainders — ``(journal entry, the venue's answer)`` — by venue order
         id, one cancel request per account, then ask the venue again about each by client order
         id: only an answer that it is final (canceled, or filled before the cancel reached it)
         settles it in the journal. A failed or unconfirmed cancel leaves it pending (its
-        position held) for the next tick."""
+        position held) for the next tick. Returns how many are left unconfirmed."""
+        settled = 0
         by_account: dict[str, list[tuple]] = {}
         for e, found in resting:
             if found.filled != (e.filled or 0.0) or found.status != e.status:  # it moved since last seen
@@ -352,7 +365,7 @@ class Executor:
             adapter = self.adapters[key]
             if not self.still_leader():
                 report.deposed = True
-                return
+                break
             ids = tuple(str(found.order_id) for _, found in items)
             report.cancels_sent += len(ids)
             try:
@@ -376,6 +389,8 @@ class Executor:
                 if status in FINAL:
                     self._settle(e, after, status, REMAINDER_CANCELED, report)
                     report.remainders_canceled += 1
+                    settled += 1
+        return len(resting) - settled
 
     def _settle(self, e, found: OrderResult, status: str, detail: str, report: ExecutionReport) -> None:
         self._result(e.client_order_id, status, found.filled, found.average_price, None, detail)
