@@ -42,7 +42,7 @@ DEFAULT_TEMPLATE = "default.md.j2"
 DEFAULT_STATE_URL = "sqlite://./killswitch-state.db"
 # the journal's order statuses, plus what a runbook says of an order the journal has no answer for yet
 FAILED_STATUSES = FINAL_STATUSES - {"filled"}
-OPEN_STATUSES = JOURNAL_OPEN_STATUSES | {"journaled", "scheduled"}
+OPEN_STATUSES = JOURNAL_OPEN_STATUSES | {"journaled", "scheduled", "held"}  # held: waits for an earlier order
 
 _OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
         "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
@@ -384,7 +384,9 @@ def incident_from_event(event: "Event", runner: "Runner", report: Optional["Tick
         reasons = {s["name"]: s.get("reason") for s in data.get("signals", [])}
         results = {name: {"firing": True, "pending": None, "reason": None} for name in data.get("triggers", [])}
     plan = ev.plan if ev is not None else None
-    outcomes = {o.client_order_id: o for o in (report.execution.orders if report is not None else [])}
+    # what the venue answered, and the closes held back for an earlier order still open on their position
+    outcomes = {o.client_order_id: o for o in ((report.execution.orders + report.execution.held_orders)
+                                               if report is not None else [])}
     orders = [_order_doc(o, outcomes.get(o.client_order_id), runner.dry_run) for o in (plan.orders if plan else ())]
     cancels = [{"venue": c.venue, "account": c.account, "which": c.which, "count": len(c.order_ids),
                 "reason": c.reason} for c in (plan.cancels if plan else ())]

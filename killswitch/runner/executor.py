@@ -88,6 +88,7 @@ class ExecutionReport:
     cancels_sent: int = 0  # cancel requests for our own open remainders
     remainders_canceled: int = 0  # of them, confirmed gone (canceled, or filled meanwhile)
     held: list[str] = field(default_factory=list)  # decision ids with a close held back (REMAINDER_OPEN)
+    held_orders: list[OrderOutcome] = field(default_factory=list)  # those closes (status "held"), never sent
     dry_run: int = 0
     skipped: int = 0  # already journaled (a restarted runner re-planning a decision)
     unfilled: list[str] = field(default_factory=list)  # decision ids with a close that ended unfilled
@@ -103,6 +104,7 @@ class ExecutionReport:
         self.cancels_sent += other.cancels_sent
         self.remainders_canceled += other.remainders_canceled
         self.held += other.held
+        self.held_orders += other.held_orders
         self.dry_run += other.dry_run
         self.skipped += other.skipped
         self.unfilled += other.unfilled
@@ -138,8 +140,8 @@ class Executor:
         """``plans`` without the orders whose position has an earlier order of ours that is not
         final (resting, or its outcome unknown, or journaled and not yet answered): sending
         them now could put more closes on the position than it holds, each sized on the
-        position as if nothing else were open. They are reported (status ``held``) and their
-        decisions listed in ``held``: the runner plans them again at the next tick, once the
+        position as if nothing else were open. They are reported in ``held_orders`` (status
+        ``held``; not among the orders sent) and their decisions listed in ``held``: the runner plans them again at the next tick, once the
         earlier order is settled. Orders already journaled (a restarted runner re-planning a
         decision) are never held: they are the earlier orders. Nothing is held in dry run."""
         report = ExecutionReport()
@@ -160,9 +162,9 @@ class Executor:
                 if waits_for is None:
                     keep.append(o)
                     continue
-                report.orders.append(OrderOutcome(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol,
-                                                  o.side, o.amount, o.reduce_only, "held", REMAINDER_OPEN, 0.0,
-                                                  time.time_ns(), 0.0))
+                report.held_orders.append(OrderOutcome(o.client_order_id, o.decision_id, o.venue, o.account,
+                                                       o.symbol, o.side, o.amount, o.reduce_only, "held",
+                                                       REMAINDER_OPEN, 0.0, time.time_ns(), 0.0))
                 if o.decision_id not in report.held:
                     report.held.append(o.decision_id)
                 self.store.audit("close_held", self.clock(), {

@@ -129,8 +129,9 @@ def test_a_remainder_whose_cancel_is_not_confirmed_holds_its_position_until_it_i
     rec = RecordingSink()
     runner, store = runner_on(tmp_path, engine, clock, sinks=[rec])
     reports = run(ticks(runner, clock, 40))
-    held = [o for r in reports for o in r.execution.orders if o.status == "held"]
-    assert held and all(o.code == "REMAINDER_OPEN" for o in held)
+    held = [o for r in reports for o in r.execution.held_orders]
+    assert held and all(o.status == "held" and o.code == "REMAINDER_OPEN" for o in held)
+    assert not [o for r in reports for o in r.execution.orders if o.status == "held"], "held among the orders sent"
     assert all(r["qty"] + sum(q for _, q in r["open"]) <= r["position"] + 1e-9 for r in log.rows)
     assert store.pending_intents() == []
     assert not [o for o in engine.accounts["sim-main"].live.values() if o.is_open]
@@ -158,7 +159,7 @@ def test_a_manual_close_over_an_open_remainder_waits_for_it_then_goes_out_under_
         return closed.id, reports
 
     close_id, reports = run(go())
-    held = [o for r in reports for o in r.execution.orders if o.status == "held" and o.decision_id == close_id]
+    held = [o for r in reports for o in r.execution.held_orders if o.decision_id == close_id]
     assert held, "the manual close never met an open remainder"
     sent = [e for e in store.journal(limit=10_000) if e.decision_id == close_id]
     assert {e.symbol for e in sent} >= {o.symbol for o in held}, "a held manual close was dropped"
