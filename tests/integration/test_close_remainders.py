@@ -167,6 +167,38 @@ def test_a_manual_close_over_an_open_remainder_waits_for_it_then_goes_out_under_
     store.close()
 
 
+def test_hedge_mode_legs_are_closed_leg_by_leg_with_their_remainders_cancelled(tmp_path):
+    # the hedge account's short legs bleed as everything grinds up; both legs of a symbol are
+    # separate positions: a remainder on one never holds the other, and never exceeds its own
+    plan = FaultPlan().add("place_order", "http_429", calls=(2,), account="sim-hedge")
+    clock = ManualClock(T0)
+    engine = build("hedged-shorts-bleed", clock, faults=plan)
+    engine.set_fill_ratio(0.4, rest_remainder=True)
+    log = PlacementLog(engine)
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    adapter = SimulatedAdapter(engine, "sim-hedge", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
+    runner = Runner(bench.graph(), {"simulated/sim-hedge": adapter}, store, lock_path=tmp_path / "lock.json",
+                    dry_run=False, clock=clock, confirm_gap_ms=60_000)
+
+    async def go():
+        await runner.start()
+        for _ in range(100):
+            clock.advance(60_000)
+            await runner.tick()
+
+    run(go())
+    assert runner.state.scopes["close-all|simulated/sim-hedge"].stage.level == 1
+    assert log.rows and all(r["qty"] + sum(q for _, q in r["open"]) <= r["position"] + 1e-9 for r in log.rows)
+    hedge = engine.accounts["sim-hedge"]
+    assert not [o for o in hedge.live.values() if o.is_open] and store.pending_intents() == []
+    left = {(engine.markets[s].unified, ps) for (s, ps), leg in hedge.legs.items() if abs(leg.amount) > 0}
+    residual = {(r.symbol, r.position_side) for r in runner.status().residuals}
+    assert left <= residual, f"legs left without a residual: {left - residual}"
+    assert any(e.detail == "REMAINDER_CANCELED" and e.position_side in ("LONG", "SHORT")
+               for e in store.journal(limit=10_000))
+    store.close()
+
+
 # --- the sum of our open closes never exceeds the position ----------------------------------------------
 
 FAULT_POOL = [("place_order", "http_429"), ("place_order", "timeout"), ("place_order", "disconnect_after_send"),
