@@ -1,0 +1,260 @@
+"""What the process benchmarks share: the machine they ran on, the simulated exchange and ``ksctl run``
+as processes, a throwaway PostgreSQL server, percentiles, and reading the lease.
+
+Everything listens on 127.0.0.1 and every process started here is stopped by the caller (``stop``,
+``Pg.stop``), by its own id. Used by ``bench/api_load.py`` and ``bench/ha_takeover.py``; not a
+test helper (tests use ``tests/procs.py`` and the ``pg_server`` fixture).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import pwd
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+PYTHON = Path(sys.executable)
+KSCTL = PYTHON.with_name("ksctl")
+API_TOKEN = "bench-api-token"  # a throwaway token for a runner on loopback: never printed
+ENV = {**os.environ, "KS_B_KEY": "sim-main-key", "KS_B_SECRET": "sim-main-secret", "KS_API_TOKEN": API_TOKEN}
+
+# A calm book: the runner ticks, evaluates and saves every 200 ms and enters no stage, so what is
+# measured is the runner's own work under the load, not an incident's orders.
+POLICY = """\
+apiVersion: killswitch/v1
+kind: Policy
+metadata: {name: bench-book}
+spec:
+  scope: {level: account, accounts: {match_labels: {book: futures}}}
+  interval: 200ms
+  signals:
+    dd: {equity_drawdown: {window: 1m, min_coverage: 1%}}
+  triggers:
+    hard: {when: "dd >= 50%", on_missing_data: hold}
+  stages:
+    - {level: 1, name: flatten, on: [hard], reset: manual,
+       actions: [{cancel_orders: all}, close_all, {lock_trading: {mode: halted}}]}
+"""
+TICK_S = 0.2
+ACCOUNT = "binanceusdm/sim-main"
+
+
+def machine() -> str:
+    """Cores and CPU model (from /proc/cpuinfo) and the date: printed beside every figure."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, {day}"
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100), linear between the closest ranks; nan when empty."""
+    if not values:
+        return float("nan")
+    xs = sorted(values)
+    k = (len(xs) - 1) * q / 100
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(cond: Callable[[], object], timeout: float, step: float = 0.02) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if cond():
+                return True
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(step)
+    return False
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def stop(p: Optional[subprocess.Popen], sig: int = signal.SIGKILL) -> None:
+    """Stop a process this harness started (SIGCONT first, in case it is stopped) and reap it."""
+    if p is None or p.poll() is not None:
+        return
+    try:
+        p.send_signal(signal.SIGCONT)
+        p.send_signal(sig)
+        p.wait(15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        p.kill()
+        p.wait(5)
+
+
+def get_json(url: str, timeout: float = 5.0) -> dict:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+class Sim:
+    """The simulated exchange (calm scenario) as its own process on 127.0.0.1."""
+
+    def __init__(self, work: Path, scenario: str = "calm"):
+        self.port = free_port()
+        self.log = open(work / "sim.log", "w")
+        self.proc = subprocess.Popen([str(PYTHON), "-m", "adapters.simulated", "serve", "--scenario", scenario,
+                                      "--port", str(self.port)], stdout=self.log, stderr=subprocess.STDOUT)
+        if not wait_until(lambda: listening(self.port), 30):
+            self.close()
+            raise RuntimeError("the simulated exchange did not start")
+
+    def close(self) -> None:
+        stop(self.proc)
+        self.log.close()
+
+
+def write_inputs(work: Path, sim_port: int, policy: str = POLICY) -> tuple[Path, Path]:
+    pol = work / "policies"
+    pol.mkdir(exist_ok=True)
+    (pol / "bench-book.yaml").write_text(policy)
+    acc = work / "accounts.yaml"
+    acc.write_text(f"""\
+apiVersion: killswitch/v1
+kind: Accounts
+metadata: {{name: bench}}
+spec:
+  dry_run: true
+  accounts:
+    - name: sim-main
+      venue: binanceusdm
+      market_type: futures
+      labels: {{book: futures}}
+      api_url: http://127.0.0.1:{sim_port}
+      credentials: {{api_key: {{env: KS_B_KEY}}, secret: {{env: KS_B_SECRET}}}}
+""")
+    return pol, acc
+
+
+def start_runner(work: Path, pol: Path, acc: Path, state_url: str, holder: str, api_port: int,
+                 lease_ttl: str = "5s") -> subprocess.Popen:
+    """``ksctl run`` on 127.0.0.1:api_port; its output goes to <holder>.out / <holder>.err under ``work``."""
+    out = open(work / f"{holder}.out", "a")
+    err = open(work / f"{holder}.err", "a")
+    try:
+        return subprocess.Popen(
+            [str(KSCTL), "run", "--policies", str(pol), "--accounts", str(acc), "--state", state_url,
+             "--lock-file", str(work / f"lock-{holder}.json"), "--api-host", "127.0.0.1", "--api-port", str(api_port),
+             "--holder", holder, "--lease-ttl", lease_ttl], stdout=out, stderr=err, env=ENV)
+    finally:
+        out.close()
+        err.close()
+
+
+def ready(api: str) -> Optional[str]:
+    """What /readyz says (LEADER, STANDBY, ...), or None while it does not answer 200."""
+    try:
+        return get_json(api + "/readyz", timeout=2)["reason"]
+    except Exception:  # noqa: BLE001 - not ready yet (503) or not up
+        return None
+
+
+class Pg:
+    """A throwaway PostgreSQL server on a free loopback port (``initdb`` + ``pg_ctl``), as an
+    unprivileged user when run as root (initdb refuses root). ``stop`` removes it."""
+
+    USER = "ksci"
+
+    def __init__(self):
+        initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+        self.pg_ctl = pg_ctl
+        self.user = self._user()
+        self.base = Path(tempfile.mkdtemp(prefix="ks-bench-pg-"))
+        if self.user is not None:
+            os.chown(self.base, self.user.pw_uid, self.user.pw_gid)
+        self.port = free_port()
+        self.data = self.base / "data"
+        self._run(initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C",
+                  "--no-sync")
+        # fsync stays on: the figures are those of a durable server, as in production
+        self._run(pg_ctl, "-D", str(self.data), "-l", str(self.base / "server.log"), "-w", "-t", "60", "-o",
+                  f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=50", "start")
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute('CREATE DATABASE "ks_bench"')
+
+    def url(self, db: str = "ks_bench") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
+
+    def _user(self) -> Optional[pwd.struct_passwd]:
+        if os.geteuid() != 0:
+            return None
+        try:
+            return pwd.getpwnam(self.USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--create-home", "--shell", "/usr/sbin/nologin", self.USER],
+                           check=True, capture_output=True)
+            return pwd.getpwnam(self.USER)
+
+    def _run(self, *cmd: str) -> None:
+        kw = {}
+        if self.user is not None:
+            kw = dict(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[])
+        r = subprocess.run(list(cmd), env=dict(os.environ, HOME=str(self.base), LC_ALL="C"), cwd=self.base,
+                           capture_output=True, text=True, timeout=120, **kw)
+        if r.returncode != 0:
+            raise RuntimeError(f"{Path(cmd[0]).name} failed ({r.returncode}): {r.stderr.strip()[-500:]}")
+
+    def stop(self) -> None:
+        try:
+            self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        except Exception:  # noqa: BLE001 - removed regardless
+            pass
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (d / name).exists():
+            return str(d / name)
+    raise RuntimeError(f"{name} not found: PostgreSQL's server binaries are needed for this layout")
+
+
+def lease(state_url: str) -> tuple[Optional[str], int]:
+    """(holder, fencing token) of the lease as the store holds it."""
+    from killswitch.state import open_store
+
+    store = open_store(state_url, migrate=False)
+    try:
+        le = store.lease()
+        return le.holder, le.fence
+    finally:
+        store.close()
