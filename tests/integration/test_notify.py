@@ -377,13 +377,17 @@ def test_ksctl_run_adds_the_sink_last_and_names_a_missing_secret_by_its_referenc
     result = compile_documents(load_text(text, "p.yaml"))
     errors: list[str] = []
     d = Daemon(RunOptions(("unused",), "unused", "unused", "unused"), lambda m: None, errors.append)
-    sinks = d._sinks(result, store=None)
+    from killswitch.state import open_store
+
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")  # the audit anchor sink reads its head
+    sinks = d._sinks(result, store=store)
 
     async def close_all():
         for s in sinks:
             await s.aclose()
 
     asyncio.run(close_all())
+    store.close()
     assert isinstance(sinks[-1], NotifySink)
     assert any("{env: KS_APPRISE_DESK_CHAT} is not set" in e for e in errors), errors
     assert any("{file: /var/run/secrets/killswitch/pager-url} does not exist" in e for e in errors), errors
