@@ -312,7 +312,7 @@ class Daemon:
             try:
                 await asyncio.wait_for(self._stop_or_lease_moved(), min(step, left))
             except asyncio.TimeoutError:
-                if runner.renew():
+                if await runner.renew():
                     try:
                         await runner.refresh_native()  # the venues' countdowns must not wait for a slow tick
                     except FencedError:

@@ -27,6 +27,10 @@ crash after (1) leaves pending intents with their original amounts for (3). Clie
 derive from the decision and the leg (see the planner), never from time or randomness.
 
 In dry run nothing is journaled or sent: what would have been sent goes to the audit trail.
+
+Every store call goes through the runner's :class:`~killswitch.runner.storeio.StoreIO` (one
+thread, calls in order) and is awaited: the tick's loop never blocks on the disk, and an
+intent is durable before its order leaves.
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ import asyncio
 import json
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, Optional
+from typing import Awaitable, Callable, Optional
 
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason
 
 from ..engine.planner import OrderIntent, Plan
+from .storeio import StoreIO
 
 # venue answers after which the order's fate is unknown until reconciled
 UNCLEAR = (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.BAD_RESPONSE)
@@ -119,11 +124,12 @@ def account_key(venue: str, account: str) -> str:
 class Executor:
     def __init__(self, store, adapters: dict[str, ExchangeAdapter], fence: Callable[[], int], *,
                  dry_run: bool = True, clock: Callable[[], int], confirm_gap_ms: int = 2_000,
-                 still_leader: Optional[Callable[[], bool]] = None):
+                 still_leader: Optional[Callable[[], Awaitable[bool]]] = None, io: Optional[StoreIO] = None):
         self.store = store
+        self.io = io if io is not None else StoreIO()
         # Asked before every order: a deposed leader must not send (store writes are fenced by
         # the database; orders can only be fenced here, as close to the send as possible).
-        self.still_leader = still_leader or (lambda: True)
+        self.still_leader = still_leader or _always
         self.adapters = adapters  # account key "venue/account" → adapter
         self.fence = fence
         self.dry_run = dry_run
@@ -136,7 +142,7 @@ class Executor:
 
     # --- 0. hold the closes of a position an earlier order of ours may still be open on ---------
 
-    def hold(self, plans: list[Plan]) -> tuple[list[Plan], ExecutionReport]:
+    async def hold(self, plans: list[Plan]) -> tuple[list[Plan], ExecutionReport]:
         """``plans`` without the orders whose position has an earlier order of ours that is not
         final (resting, or its outcome unknown, or journaled and not yet answered): sending
         them now could put more closes on the position than it holds, each sized on the
@@ -149,7 +155,7 @@ class Executor:
             return plans, report
         planned = {o.client_order_id for p in plans for o in p.orders}
         busy: dict[Leg, str] = {}
-        for e in self.store.pending_intents():
+        for e in await self.io(self.store.pending_intents):
             if e.client_order_id not in planned:
                 busy.setdefault(leg_of(e.venue, e.account, e.symbol, e.side, e.position_side), e.client_order_id)
         if not busy:
@@ -167,7 +173,7 @@ class Executor:
                                                        REMAINDER_OPEN, 0.0, time.time_ns(), 0.0))
                 if o.decision_id not in report.held:
                     report.held.append(o.decision_id)
-                self.store.audit("close_held", self.clock(), {
+                await self.io(self.store.audit, "close_held", self.clock(), {
                     "client_order_id": o.client_order_id, "decision_id": o.decision_id, "symbol": o.symbol,
                     "reason": REMAINDER_OPEN, "waits_for": waits_for}, fence=self.fence())
             out.append(p if len(keep) == len(p.orders) else replace(p, orders=tuple(keep)))
@@ -175,18 +181,19 @@ class Executor:
 
     # --- 1. journal ----------------------------------------------------------------------------------
 
-    def journal(self, plans: list[Plan]) -> ExecutionReport:
+    async def journal(self, plans: list[Plan]) -> ExecutionReport:
         report = ExecutionReport()
         for plan in plans:
             for o in plan.orders:
                 if self.dry_run:
-                    self.store.audit("order_planned_dry_run", self.clock(), _intent_doc(o), fence=self.fence())
+                    await self.io(self.store.audit, "order_planned_dry_run", self.clock(), _intent_doc(o),
+                                  fence=self.fence())
                     report.dry_run += 1
                     continue
-                new = self.store.journal_intent(
-                    self.fence(), o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side,
-                    o.position_side, o.amount, o.reduce_only, json.dumps(_intent_doc(o), sort_keys=True),
-                    ts_ms=self.clock())
+                new = await self.io(
+                    self.store.journal_intent, self.fence(), o.client_order_id, o.decision_id, o.venue, o.account,
+                    o.symbol, o.side, o.position_side, o.amount, o.reduce_only,
+                    json.dumps(_intent_doc(o), sort_keys=True), ts_ms=self.clock())
                 if not new:
                     report.skipped += 1
         return report
@@ -199,7 +206,7 @@ class Executor:
         if self.dry_run:
             return report
         await self._cancels(plans, report)
-        pending = {e.client_order_id for e in self.store.pending_intents() if e.status is None}
+        pending = {e.client_order_id for e in await self.io(self.store.pending_intents) if e.status is None}
         per_account: dict[str, list[OrderIntent]] = {}
         for plan in plans:
             for o in plan.orders:
@@ -210,11 +217,11 @@ class Executor:
             r = ExecutionReport()
             adapter = self.adapters.get(key)
             for o in orders:
-                if not self.still_leader():
+                if not await self.still_leader():
                     r.deposed = True
                     return r
                 if adapter is None:
-                    self._result(o.client_order_id, "failed", 0.0, None, "NO_ADAPTER", f"no adapter for {key}")
+                    await self._result(o.client_order_id, "failed", 0.0, None, "NO_ADAPTER", f"no adapter for {key}")
                     r.rejected.append(f"{o.client_order_id} NO_ADAPTER")
                     continue
                 await self._submit(adapter, o, r)
@@ -239,11 +246,11 @@ class Executor:
         except AdapterError as e:
             if e.reason in UNCLEAR:
                 outcome("unknown", e.reason.value, 0.0)
-                self._result(o.client_order_id, "unknown", 0.0, None, e.reason.value, e.message)
+                await self._result(o.client_order_id, "unknown", 0.0, None, e.reason.value, e.message)
                 r.unknown.append(o.client_order_id)
             else:
                 outcome("rejected", e.reason.value, 0.0)
-                self._result(o.client_order_id, "rejected", 0.0, None, e.reason.value, e.message)
+                await self._result(o.client_order_id, "rejected", 0.0, None, e.reason.value, e.message)
                 r.rejected.append(f"{o.client_order_id} {e.reason.value}: {e.message}")
                 if o.reduce_only:
                     # A refused close leaves the position open whatever the reason (rate limit,
@@ -253,7 +260,7 @@ class Executor:
             return
         status = res.status if res.status in FINAL + RESTING else "unknown"
         outcome(status, None, res.filled)
-        self._result(o.client_order_id, status, res.filled, res.average_price, None, None)
+        await self._result(o.client_order_id, status, res.filled, res.average_price, None, None)
         if status == "filled":
             r.filled += 1
         if _short(status, res.filled, o.amount, o.reduce_only):
@@ -269,13 +276,14 @@ class Executor:
                     res = await adapter.cancel_orders(CancelSelector(which=c.which, order_ids=c.order_ids))
                     report.canceled += len(res.canceled)
                 except AdapterError as e:
-                    self.store.audit("cancel_failed", self.clock(),
-                                     {"venue": c.venue, "account": c.account, "reason": e.reason.value},
-                                     fence=self.fence())
+                    await self.io(self.store.audit, "cancel_failed", self.clock(),
+                                  {"venue": c.venue, "account": c.account, "reason": e.reason.value},
+                                  fence=self.fence())
 
-    def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
-                detail: Optional[str]) -> None:
-        self.store.journal_result(self.fence(), cid, status, filled, avg, code, detail, ts_ms=self.clock())
+    async def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
+                      detail: Optional[str]) -> None:
+        await self.io(self.store.journal_result, self.fence(), cid, status, filled, avg, code, detail,
+                      ts_ms=self.clock())
 
     def forget_unconfirmed(self) -> None:
         """Drop the first "not at the venue" sightings (our state was replaced: start over)."""
@@ -292,7 +300,7 @@ class Executor:
             return report
         resting: list[tuple] = []
         unsure = 0  # remainders the venue could not be asked about
-        for e in self.store.pending_intents():
+        for e in await self.io(self.store.pending_intents):
             adapter = self.adapters.get(account_key(e.venue, e.account))
             if adapter is None:
                 unsure += e.status in RESTING
@@ -311,7 +319,7 @@ class Executor:
                 resting.append((e, found))
                 continue
             if status != e.status:
-                self._result(e.client_order_id, status, found.filled, found.average_price, None, "RECONCILED")
+                await self._result(e.client_order_id, status, found.filled, found.average_price, None, "RECONCILED")
             if status == "filled":
                 report.filled += 1
             if _short(status, found.filled, e.amount, e.reduce_only):
@@ -328,7 +336,7 @@ class Executor:
             return report  # the last reconciliation confirmed every remainder gone: no store read
         resting: list[tuple] = []
         unsure = 0
-        for e in self.store.pending_intents():
+        for e in await self.io(self.store.pending_intents):
             if e.status not in RESTING:
                 continue
             adapter = self.adapters.get(account_key(e.venue, e.account))
@@ -344,7 +352,7 @@ class Executor:
             if status in RESTING:
                 resting.append((e, found))
             elif status in FINAL:
-                self._settle(e, found, status, "RECONCILED", report)
+                await self._settle(e, found, status, "RECONCILED", report)
             else:
                 unsure += 1
         self._resting_left = unsure + await self._cancel_resting(resting, report) > 0
@@ -360,12 +368,13 @@ class Executor:
         by_account: dict[str, list[tuple]] = {}
         for e, found in resting:
             if found.filled != (e.filled or 0.0) or found.status != e.status:  # it moved since last seen
-                self._result(e.client_order_id, found.status, found.filled, found.average_price, None, "RECONCILED")
+                await self._result(e.client_order_id, found.status, found.filled, found.average_price, None,
+                                   "RECONCILED")
             if found.order_id:
                 by_account.setdefault(account_key(e.venue, e.account), []).append((e, found))
         for key, items in sorted(by_account.items()):
             adapter = self.adapters[key]
-            if not self.still_leader():
+            if not await self.still_leader():
                 report.deposed = True
                 break
             ids = tuple(str(found.order_id) for _, found in items)
@@ -373,14 +382,14 @@ class Executor:
             try:
                 res = await adapter.cancel_orders(CancelSelector(order_ids=ids))
             except AdapterError as err:
-                self.store.audit("remainder_cancel_failed", self.clock(), {
+                await self.io(self.store.audit, "remainder_cancel_failed", self.clock(), {
                     "account": key, "client_order_ids": [e.client_order_id for e, _ in items],
                     "reason": err.reason.value}, fence=self.fence())
                 continue
             for e, found in items:
                 why = res.failed.get(str(found.order_id))
                 if why is not None and why != Reason.ORDER_NOT_FOUND.value:  # (not found: it may have ended)
-                    self.store.audit("remainder_cancel_failed", self.clock(), {
+                    await self.io(self.store.audit, "remainder_cancel_failed", self.clock(), {
                         "account": key, "client_order_ids": [e.client_order_id], "reason": why}, fence=self.fence())
                     continue
                 try:
@@ -389,13 +398,13 @@ class Executor:
                     continue  # sent, not confirmed: asked again at the next tick
                 status = after.status if after.status in FINAL + RESTING else "unknown"
                 if status in FINAL:
-                    self._settle(e, after, status, REMAINDER_CANCELED, report)
+                    await self._settle(e, after, status, REMAINDER_CANCELED, report)
                     report.remainders_canceled += 1
                     settled += 1
         return len(resting) - settled
 
-    def _settle(self, e, found: OrderResult, status: str, detail: str, report: ExecutionReport) -> None:
-        self._result(e.client_order_id, status, found.filled, found.average_price, None, detail)
+    async def _settle(self, e, found: OrderResult, status: str, detail: str, report: ExecutionReport) -> None:
+        await self._result(e.client_order_id, status, found.filled, found.average_price, None, detail)
         if status == "filled":
             report.filled += 1
         if _short(status, found.filled, e.amount, e.reduce_only):
@@ -412,11 +421,23 @@ class Executor:
             return
         self._not_found.pop(e.client_order_id, None)
         intent = OrderIntent(**json.loads(e.payload_json)) if e.payload_json else None
-        if intent is None or not self.still_leader():
+        if intent is None or not await self.still_leader():
             return
-        self.store.audit("order_resent", now, {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"},
-                         fence=self.fence())
+        await self.io(self.store.audit, "order_resent", now,
+                      {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"}, fence=self.fence())
         await self._submit(adapter, intent, report, resent=True)
+
+
+async def _always() -> bool:
+    return True
+
+
+def ended_short(status: Optional[str], filled: float, amount: float, reduce_only: bool) -> bool:
+    """A close whose final result leaves its position open: refused or failed, or short of its
+    amount (see :func:`_short`). What the runner plans again from the positions then."""
+    if not reduce_only:
+        return False
+    return status in ("rejected", "failed") or _short(status or "", filled, amount, reduce_only)
 
 
 def _short(status: str, filled: float, amount: float, reduce_only: bool) -> bool:

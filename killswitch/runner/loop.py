@@ -23,7 +23,12 @@ a :class:`~killswitch.runner.lease.LeaseKeeper` thread on a store connection of 
 that neither a slow tick nor a burst of requests can let it lapse; the tick reads the token the
 keeper publishes, and the keeper renews only while this loop shows life, so a runner whose loop
 is wedged hands over to a standby. Without a keeper (tests, ``ksctl demo``) the tick takes or
-renews the lease itself.
+renews the lease itself. Every store call of the runner and its executor runs on a store
+thread of its own (:class:`~killswitch.runner.storeio.StoreIO`, one call at a time, in order)
+and is awaited, so that a slow disk or a lock wait stalls neither the loop nor the lease: the
+runner's state is read and changed on the loop only, and a change an operator makes is computed
+from the state as it is after the store has taken its audit row, never from a copy taken
+before an await.
 
 Policy decisions all come from ``evaluate``. Besides them the runner applies three fixed rules
 an operator set up, each audited and each shown in status:
@@ -66,11 +71,12 @@ from ..engine.state import PnlMarks, State, pnl_changes, pnl_marks, record_heart
 from ..snapshot import FetchStatus, Snapshot
 from ..state.store import FencedError, PnlSampleRow
 from .dms import DeadMansSwitch
-from .executor import ExecutionReport, Executor
+from .executor import ExecutionReport, Executor, ended_short
 from .gate import Decision, Placement, ResumePlan, Resumption, check_order
 from .lease import LeaseKeeper
 from .lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, apply_evaluation, iso_ms, write_lock_file
 from .residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual, ResidualBook
+from .storeio import StoreIO
 from .sinks import (CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, DEPOSED, DMS_FIRED, MANUAL_CLOSE, ORDER_FAILED, RESET,
                     SNAPSHOT_FAILED, STAGE_TRANSITION, Event, Sink)
 from .scopes import Catalog, close_matches
@@ -136,12 +142,13 @@ class Runner:
         self.leader = False
         self._pnl_saved: PnlMarks = {}  # the PnL history as stored (kept apart from the state document)
         self._stored_beats: dict[str, int] = {}  # source → the stored beat last taken in (from a standby)
+        self.io = StoreIO(f"store-{holder}")  # every store call after this constructor goes through it
         self.state, self.lock_book, self.dms, self.resume_starts = self._load()
         self.listening_since_ms = clock()  # the dead man's switch counts silence from here at the earliest
         self.native_errors: dict[str, str] = {}  # account → why its countdown's last refresh failed
         self._closes: dict[str, dict] = {}  # manual close id → its progress (the latest MAX_TRACKED_CLOSES)
         self.executor = Executor(store, adapters, lambda: self.fence, dry_run=dry_run, clock=clock,
-                                 confirm_gap_ms=confirm_gap_ms, still_leader=self._fence_holds)
+                                 confirm_gap_ms=confirm_gap_ms, still_leader=self._fence_holds, io=self.io)
 
         self.policy_error: Optional[str] = None  # the last failed reload (the last good graph runs on)
         self._catalog_cache: Optional[tuple] = None  # (snapshots, state, dms, graph, Catalog)
@@ -160,7 +167,13 @@ class Runner:
     def _load(self) -> tuple[State, LockBook, DeadMansSwitch, dict[str, int]]:
         """What the last leader saved, with its PnL history. A document from before the dead
         man's switch and the resumptions were persisted has neither: both start empty."""
-        doc, rows = self.store.load_engine_state_and_pnl()
+        return self._take_loaded(*self.store.load_engine_state_and_pnl())  # the constructor: no loop yet
+
+    async def _reload(self) -> tuple[State, LockBook, DeadMansSwitch, dict[str, int]]:
+        return self._take_loaded(*await self.io(self.store.load_engine_state_and_pnl))
+
+    def _take_loaded(self, doc: Optional[dict], rows: Sequence[PnlSampleRow]) \
+            -> tuple[State, LockBook, DeadMansSwitch, dict[str, int]]:
         self._loaded_doc = doc
         self.residuals = ResidualBook.from_doc(doc)  # what closes left open, as the last leader saw it
         self._pnl_saved = _row_marks(rows)
@@ -179,9 +192,10 @@ class Runner:
             raise ValueError('the saved "resume" must map "policy|scope" to the reset time in ms')
         return State.from_json(doc["engine"], rows), LockBook.from_json(doc["lock"]), dms, dict(resume)
 
-    def _save(self) -> None:
+    async def _save(self) -> None:
         """The state document (small: no PnL samples) and the PnL history's changes since the
-        last save (a sample per account when a sample step passed, else nothing), in one write."""
+        last save (a sample per account when a sample step passed, else nothing), in one write.
+        Both are taken from the state as it is when this is called; the write is awaited."""
         doc = {"format_version": STATE_DOC_VERSION, "engine": self.state.to_json(pnl_samples=False),
                "lock": self.lock_book.to_json(), "dms": self.dms.to_dict(),
                "resume": dict(sorted(self.resume_starts.items())), "sinks": self._sink_states(),
@@ -189,8 +203,11 @@ class Runner:
         added, kept = pnl_changes(self.state, self._pnl_saved)
         rows = [PnlSampleRow(w, acct, ts, [list(k) for k in keys], values.tolist())
                 for w, acct, ts, keys, values in added]
-        self.store.save_engine_state(doc, self.graph.digest, self.fence, pnl_added=rows, pnl_kept=kept)
-        self._pnl_saved = pnl_marks(self.state)
+        marks = pnl_marks(self.state)
+        await self.io(self.store.save_engine_state, doc, self.graph.digest, self.fence, pnl_added=rows,
+                      pnl_kept=kept)
+        # (two saves in flight may both add a sample row: the store upserts it)
+        self._pnl_saved = marks
 
     def _sink_states(self) -> dict:
         """What sinks keep across restarts and takeovers (the notification groups and timers)."""
@@ -212,23 +229,26 @@ class Runner:
                 except Exception:  # noqa: BLE001 - a sink's bug must not keep the runner from leading
                     self.sink_errors += 1
 
-    def _audit(self, kind: str, ts_ms: int, payload: dict) -> int:
+    async def _audit(self, kind: str, ts_ms: int, payload: dict) -> int:
         """An audit row, fenced while this runner acts as leader (FencedError once deposed)."""
-        return self.store.audit(kind, ts_ms, payload, fence=self.fence if self.leader else None)
+        return await self.io(self.store.audit, kind, ts_ms, payload, fence=self.fence if self.leader else None)
 
-    def _write_lock(self, now: int) -> None:
+    async def _write_lock(self, now: int) -> None:
+        """The lock file, as the lock book is now; written (and fsynced) on the store thread, in
+        order with the store's writes, so that a slow disk does not stall the loop."""
         if self.lock_path is not None:
-            write_lock_file(self.lock_path, self.lock_book, now, extra={"resuming": self._resume_doc(now)})
+            await self.io(write_lock_file, self.lock_path, self.lock_book, now,
+                          extra={"resuming": self._resume_doc(now)})
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
     async def start(self) -> ExecutionReport:
         """Take the lease if free and settle what a previous run left pending."""
-        if self._lease(self.clock()):
+        if await self._lease(self.clock()):
             report = await self.executor.reconcile()
             # a close that ended short while we were down (an IOC past its price, a remainder
             # cancelled just now) is planned again at the first tick, as if seen at a tick
-            for e in self._retry_unfilled(report.unfilled):
+            for e in await self._retry_unfilled(report.unfilled):
                 self.emit(e)
             return report
         return ExecutionReport()
@@ -238,45 +258,63 @@ class Runner:
     _home_loop: Optional[asyncio.AbstractEventLoop] = None  # where view calls from other threads run
     _turn: Optional[asyncio.Semaphore] = None  # one operator mutation at a time on that loop
     _turn_loop: Optional[asyncio.AbstractEventLoop] = None
+    _stale = False  # a fenced write failed after its change was applied here: reload on the next lease
+    _replans_checked = True  # False from a new lease token until the journal was read for lost re-plans
 
     def hold_lease_with(self, keeper: LeaseKeeper) -> None:
         """Take the lease from ``keeper`` (a thread renewing it) instead of from the tick."""
         self.lease_keeper = keeper
 
-    def _lease_token(self, now: int) -> Optional[int]:
+    async def _lease_token(self, now: int) -> Optional[int]:
         if self.lease_keeper is not None:
             return self.lease_keeper.token(now)
-        return self.store.acquire_lease(self.holder, self.lease_ttl_ms, now)
+        return await self.io(self.store.acquire_lease, self.holder, self.lease_ttl_ms, now)
 
-    def _lease(self, now: int) -> bool:
-        token = self._lease_token(now)
-        self.leader = token is not None
+    async def _lease(self, now: int) -> bool:
+        """Whether this runner leads now; on a new token, the state that goes with it first.
+        Takes the operator calls' turn: a change is audited, applied and saved under one fencing
+        token, never across a change of token (its audit would be fenced off half-way)."""
+        async with self._turn_here():
+            return await self._lease_locked(now)
+
+    async def _lease_locked(self, now: int) -> bool:
+        token = await self._lease_token(now)
+        if token is None or token == self.fence:
+            self.leader = token is not None
+            return self.leader
         if token is not None and token != self.fence:
             # A new token: the lease lapsed or changed hands since we last held it. If another
-            # leader moved the state on meanwhile, ours is stale: take theirs.
+            # leader moved the state on meanwhile, ours is stale: take theirs. Not leader until
+            # the state that goes with the token is in place (an operator call may come between).
+            self.leader = False
             reloaded = False
             if self.fence:
-                doc = self.store.load_engine_state()
-                if doc and doc["engine"].get("last_tick_ms") != self.state.last_tick_ms:
-                    self.state, self.lock_book, self.dms, self.resume_starts = self._load()
+                doc = await self.io(self.store.load_engine_state)
+                # another leader moved the state on, or a write of ours was fenced off after what
+                # it recorded was applied here: the store's state is the one to go on from
+                if doc and (self._stale or doc["engine"].get("last_tick_ms") != self.state.last_tick_ms):
+                    self.state, self.lock_book, self.dms, self.resume_starts = await self._reload()
                     self.executor.forget_unconfirmed()
                     self.listening_since_ms = now  # heartbeats sent to the other leader were not heard here
                     reloaded = True
+            self._stale = False
             if not self._pnl_complete:  # followed as a standby between two sample steps: read it all
-                self.state, self.lock_book, self.dms, self.resume_starts = self._load()
+                self.state, self.lock_book, self.dms, self.resume_starts = await self._reload()
                 reloaded = True
             if reloaded or not self.fence:
                 # leading from a saved state (the first time, or after another leader): the sinks
                 # take up where it left off (notification groups, what was already paged)
-                self._restore_sinks(self._loaded_doc if reloaded else self.store.load_engine_state())
+                self._restore_sinks(self._loaded_doc if reloaded else await self.io(self.store.load_engine_state))
             self.fence = token
+            self.leader = True
+            self._replans_checked = False
         return self.leader
 
-    def _follow(self) -> None:
+    async def _follow(self) -> None:
         """A standby answers reads (the lock, the pre-trade gate, status) from what the leader
         last saved, never from what it loaded at start: at most one tick behind the leader."""
         try:
-            doc = self.store.load_engine_state()
+            doc = await self.io(self.store.load_engine_state)
         except Exception:  # noqa: BLE001 - the store is unreachable: readiness says so; keep the last view
             return
         if doc and doc != self._followed:  # a tick, or an operator's lock, reset or arming
@@ -290,7 +328,7 @@ class Runner:
                 self.state.pnl = history
             else:
                 try:
-                    fresh, rows = self.store.load_engine_state_and_pnl()
+                    fresh, rows = await self.io(self.store.load_engine_state_and_pnl)
                 except Exception:  # noqa: BLE001 - read them at the next change or on taking over
                     self._pnl_complete = False
                     return
@@ -300,18 +338,18 @@ class Runner:
                 self._pnl_saved = _row_marks(rows)
                 self._pnl_complete = True
 
-    def renew(self) -> bool:
+    async def renew(self) -> bool:
         """Between ticks: take up what the lease keeper holds now (a takeover, a lapse), or
         without a keeper renew the lease here (every third of its TTL, so that it never lapses)."""
-        return self._lease(self.clock())
+        return await self._lease(self.clock())
 
-    def _fence_holds(self) -> bool:
+    async def _fence_holds(self) -> bool:
         """Asked before every order: our term has not run out (the keeper could renew it) and
         no one took the lease since (the store's token is still ours)."""
         if self.lease_keeper is not None and not self.lease_keeper.holds(self.fence, self.clock()):
             return False
         try:
-            return self.store.current_fence() == self.fence
+            return await self.io(self.store.current_fence) == self.fence
         except Exception:  # noqa: BLE001 - cannot tell: do not send
             return False
 
@@ -337,10 +375,7 @@ class Runner:
         if getattr(fn, "__name__", None) in self.READ_ONLY_VIEW_CALLS:
             result = fn(*args, **kwargs)
             return (await result) if asyncio.iscoroutine(result) else result
-        loop = asyncio.get_running_loop()
-        if self._turn is None or self._turn_loop is not loop:
-            self._turn, self._turn_loop = asyncio.Semaphore(1), loop
-        async with self._turn:
+        async with self._turn_here():
             result = fn(*args, **kwargs)
             if asyncio.iscoroutine(result):
                 result = await result
@@ -349,14 +384,21 @@ class Runner:
             await asyncio.sleep(0)
         return result
 
-    def heartbeat(self, source: str, now_ms: Optional[int] = None) -> None:
+    def _turn_here(self) -> asyncio.Semaphore:
+        """The turn operator changes (and a change of lease token) take, on the running loop."""
+        loop = asyncio.get_running_loop()
+        if self._turn is None or self._turn_loop is not loop:
+            self._turn, self._turn_loop = asyncio.Semaphore(1), loop
+        return self._turn
+
+    async def heartbeat(self, source: str, now_ms: Optional[int] = None) -> None:
         """``source`` is alive: its heartbeat age (a signal) and its dead man's switch. The
         leader takes it in at once (saved with the state at its next tick); a standby stores it
         for the leader, which takes it in at its next tick, so a bot may beat at any replica.
         Raises StoreError when a standby cannot store it (the API answers 503: beat again)."""
         now = now_ms if now_ms is not None else self.clock()
         if not self.leader:
-            self.store.record_heartbeat(source, now)
+            await self.io(self.store.record_heartbeat, source, now)
             return
         self._beat(source, now)
 
@@ -364,11 +406,11 @@ class Runner:
         record_heartbeat(self.state, source, ts_ms)
         self.dms = self.dms.beat(source, ts_ms)
 
-    def _take_stored_heartbeats(self, now: int) -> None:
+    async def _take_stored_heartbeats(self, now: int) -> None:
         """Beats the standbys stored since the last tick. A beat is stamped with the clock of
         the replica that took it: one ahead of ours is taken as heard now, once (each stored
         beat counts once, so a fast clock can never keep a silent source alive)."""
-        for source, ts_ms in self.store.heartbeats().items():
+        for source, ts_ms in (await self.io(self.store.heartbeats)).items():
             if self._stored_beats.get(source) != ts_ms:
                 self._stored_beats[source] = ts_ms
                 self._beat(source, min(ts_ms, now))
@@ -384,6 +426,7 @@ class Runner:
             await self._tick(report)
         except FencedError:
             self.leader = False
+            self._stale = True
             report.leader = False
             report.execution.deposed = True
         if report.execution.deposed:
@@ -394,12 +437,15 @@ class Runner:
 
     async def _tick(self, report: TickReport) -> None:
         now = report.now_ms
-        if not self._lease(now):
-            self._follow()
+        if not await self._lease(now):
+            await self._follow()
             await self.learn_symbols()  # a standby answers the pre-trade gate too
             return
         report.leader, report.fence = True, self.fence
-        self._take_stored_heartbeats(now)
+        if not self._replans_checked:  # the first tick under a token: what a crash may have dropped
+            report.events += await self._retry_unfilled(await self._lost_replans())
+            self._replans_checked = True
+        await self._take_stored_heartbeats(now)
         phase = _Phases(report)
         snapshots = await asyncio.gather(*(self._snapshot(k, a, now) for k, a in self.adapters.items()))
         phase("snapshots")
@@ -416,34 +462,34 @@ class Runner:
         # our own orders left resting at an earlier tick are cancelled (and the cancel confirmed)
         # before anything closes their positions again; a position still carrying one waits
         report.execution.merge(await self.executor.cancel_remainders())
-        plans, held = self.executor.hold(plans)
+        plans, held = await self.executor.hold(plans)
         report.execution.merge(held)
-        self._requeue_held_manual_closes(held.held)
-        report.events += self._track_residuals(ev, plans, now)
-        report.execution.merge(self.executor.journal(plans))  # 1. intents, before the stage entry is saved
+        await self._requeue_held_manual_closes(held.held)
+        report.events += await self._track_residuals(ev, plans, now)
+        report.execution.merge(await self.executor.journal(plans))  # 1. intents, before the stage entry is saved
         phase("journal")
         self.lock_book = apply_evaluation(self.lock_book, ev, self.graph)
         fired = self._fire_dms(now)
         rows = self._track_resumptions(ev, now)
         self._arm_native(plans)
-        self._save()  # 2. the stage entry, the lock and a firing survive a crash from here on
+        await self._save()  # 2. the stage entry, the lock and a firing survive a crash from here on
         for s in ev.transitions:
             t = s.transition
-            self._audit("stage_transition", now, {
+            await self._audit("stage_transition", now, {
                 "policy": s.policy, "scope": s.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
                 "decision_id": t.decision_id, "graph_digest": self.graph.digest, "revision": self.graph.revision,
                 "dry_run": self.dry_run})
             report.events.append(self._transition_event(s, now))
         for kind, payload in rows:
-            self._audit(kind, now, payload)
+            await self._audit(kind, now, payload)
         for f in fired:
             data = {"source": f.source, "silent_s": f.silent_s, "timeout_s": f.timeout_s, "lock": "halted",
                     "orders": len(f.orders), "orders_unknown": list(f.unknown), "dry_run": self.dry_run}
-            self._audit("dms_fired", now, data)
+            await self._audit("dms_fired", now, data)
             report.events.append(Event.make(DMS_FIRED, now, data, source=f.source, scope=f.source, reason=f.reason))
-        self._write_lock(now)
+        await self._write_lock(now)
         phase("persist")
-        if not self._lease(self.clock()):  # renewed just before sending: the tick may have been slow
+        if not await self._lease(self.clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
             return
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
@@ -458,7 +504,7 @@ class Runner:
                     ORDER_FAILED, now, {"client_order_id": o.client_order_id, "decision_id": o.decision_id,
                                         "symbol": o.symbol, "side": o.side, "amount": o.amount},
                     venue=o.venue, account=o.account, reason=o.code))
-        report.events += self._retry_unfilled(report.execution.unfilled + report.execution.held)
+        report.events += await self._retry_unfilled(report.execution.unfilled + report.execution.held)
         self._count(report)
 
     def _transition_event(self, s, now: int) -> Event:
@@ -499,11 +545,11 @@ class Runner:
 
             print(f"killswitch: sink {getattr(sink, 'name', sink)!r} failed: {type(e).__name__}: {e}",
                   file=sys.stderr)
-            try:
-                self._audit("sink_failed", self.clock(), {"sink": str(getattr(sink, "name", "?")),
-                                                          "error": type(e).__name__})
-            except Exception:  # noqa: BLE001 - the store may be what failed
-                pass
+            # queued behind the tick's writes, not awaited: a sink is called from sync code, and
+            # the store may be what failed
+            self.io.forget(self.store.audit, "sink_failed", self.clock(),
+                           {"sink": str(getattr(sink, "name", "?")), "error": type(e).__name__},
+                           fence=self.fence if self.leader else None)
             return False
 
     async def aclose(self) -> None:
@@ -512,10 +558,11 @@ class Runner:
                 await sink.aclose()
             except Exception:  # noqa: BLE001 - closing is best effort
                 pass
+        await asyncio.to_thread(self.io.close)  # what is queued is written before the store closes
 
     MAX_CLOSE_RETRIES = 20
 
-    def _retry_unfilled(self, decisions: list[str]) -> list[Event]:
+    async def _retry_unfilled(self, decisions: list[str]) -> list[Event]:
         """A close that ended unfilled (an IOC past its protected price, sent late after a crash,
         a thin book that filled part of it, a remainder we cancelled) or that waited for an
         earlier order on its position (held) leaves the position open: plan the entry's closes
@@ -535,19 +582,41 @@ class Runner:
                 policy, _, scope = key.partition("|")
                 if ss.stage.level and make_id(policy, scope, ss.stage.level, ss.stage.entries) == base:
                     if ss.stage.retries >= self.MAX_CLOSE_RETRIES:
-                        self._audit("close_retries_exhausted", self.clock(), {"decision_id": did})
+                        await self._audit("close_retries_exhausted", self.clock(), {"decision_id": did})
                         events.append(Event.make(CLOSE_RETRIES_EXHAUSTED, self.clock(), {"decision_id": did},
                                                  policy=policy, scope=scope, level=ss.stage.level))
-                        events += self._exhausted(policy, scope, ss, base)
+                        events += await self._exhausted(policy, scope, ss, base)
                         continue
                     ss.stage.retries += 1
                     ss.stage.deferred = True
-                    self._audit("close_replanned", self.clock(), {"decision_id": did, "retry": ss.stage.retries})
+                    await self._audit("close_replanned", self.clock(), {"decision_id": did,
+                                                                        "retry": ss.stage.retries})
         if decisions:
-            self._save()
+            await self._save()
         return events
 
-    def _requeue_held_manual_closes(self, decisions: list[str]) -> None:
+    async def _lost_replans(self) -> list[str]:
+        """The stage entries whose closes ended short (expired, cancelled or filled short of
+        their amount, refused) in their latest round, journaled as final, while the re-plan that
+        shortfall calls for was never saved: a runner stopped between the two (a crash, a
+        takeover). The latest round is the one the saved retry count names; a stage already
+        deferred re-plans by itself. Read from the journal when a runner starts leading."""
+        from ..engine.stages import decision_id as make_id
+
+        out = []
+        for key, ss in sorted(self.state.scopes.items()):
+            if not ss.stage.level or ss.stage.deferred or ss.stage.retries >= self.MAX_CLOSE_RETRIES:
+                continue  # (a spent budget was reported as residuals when it ran out)
+            policy, _, scope = key.partition("|")
+            base = make_id(policy, scope, ss.stage.level, ss.stage.entries)
+            latest = f"{base}/r{ss.stage.retries}" if ss.stage.retries else base
+            entries = await self.io(self.store.journal_of, base, ss.stage.entered_ms or 0)
+            if any(e.decision_id == latest and e.final and ended_short(e.status, e.filled or 0.0, e.amount,
+                                                                        e.reduce_only) for e in entries):
+                out.append(latest)
+        return out
+
+    async def _requeue_held_manual_closes(self, decisions: list[str]) -> None:
         """A manual close whose orders waited for an earlier order on their position is planned
         again at the next tick under its own id (what it journaled already is not sent twice),
         at most MAX_CLOSE_RETRIES times; then it is given up, audited."""
@@ -558,13 +627,13 @@ class Runner:
             n = self._manual_holds.get(did, 0) + 1
             self._manual_holds[did] = n
             if n > self.MAX_CLOSE_RETRIES:
-                self._audit("manual_close_given_up", self.clock(), {"id": did, "reason": "REMAINDER_OPEN"})
+                await self._audit("manual_close_given_up", self.clock(), {"id": did, "reason": "REMAINDER_OPEN"})
                 continue
             self._manual_closes.append((m.group(1), "held", int(m.group(2))))
 
     # --- residuals: what closes left open ---------------------------------------------------------------
 
-    def _track_residuals(self, ev: Evaluation, plans: list, now: int) -> list[Event]:
+    async def _track_residuals(self, ev: Evaluation, plans: list, now: int) -> list[Event]:
         """Bring the residual book up to this tick's snapshots (a residual ends with its
         position or its incident), then record the positions this tick's plans found below the
         venue's minimum. Saved with the tick's state."""
@@ -585,8 +654,8 @@ class Runner:
                 make_id(r.policy, r.scope, ss.stage.level, ss.stage.entries) == r.incident
 
         for r, why in self.residuals.refresh(positions, in_force, now):
-            self._audit("close_residual_ended", now, {"incident": r.incident, "account": r.account,
-                                                      "symbol": r.symbol, "side": r.side, "why": why})
+            await self._audit("close_residual_ended", now, {"incident": r.incident, "account": r.account,
+                                                            "symbol": r.symbol, "side": r.side, "why": why})
         owners = {se.plan.decision_id: (se.policy, se.scope) for se in ev.scopes if se.plan is not None}
         events = []
         for p in plans:
@@ -594,16 +663,16 @@ class Runner:
             policy, scope = owners.get(p.decision_id, (None, _manual_scope(p.decision_id)))
             for d in p.residuals:
                 code, _, detail = d.reason.partition(": ")
-                events += self._residual(Residual(
+                events += await self._residual(Residual(
                     incident, policy, scope, p.stage, f"{d.venue}/{d.account}", d.symbol, d.side, d.position_side,
                     d.amount, code or BELOW_MINIMUM, detail, now, now))
         return events
 
-    def _exhausted(self, policy: str, scope: str, ss, incident: str) -> list[Event]:
+    async def _exhausted(self, policy: str, scope: str, ss, incident: str) -> list[Event]:
         """The entry's retry budget is spent: every position one of its closes was for that the
         last snapshot still shows is a residual, with what its last close did."""
         last: dict[tuple, Any] = {}
-        for e in self.store.journal_of(incident, ss.stage.entered_ms or 0):
+        for e in await self.io(self.store.journal_of, incident, ss.stage.entered_ms or 0):
             leg = e.position_side if e.position_side in ("LONG", "SHORT") else ("long" if e.side == "sell" else "short")
             last[(f"{e.venue}/{e.account}", e.symbol, leg)] = e
         now = self.clock()
@@ -617,17 +686,17 @@ class Runner:
                 continue
             detail = (f"{ss.stage.retries} re-plans; last close {e.status or 'pending'} "
                       f"filled={e.filled or 0:g} of {e.amount:g}" + (f" ({e.reason_code})" if e.reason_code else ""))
-            events += self._residual(Residual(
+            events += await self._residual(Residual(
                 incident, policy, scope, ss.stage.level, account, symbol, pos.side,
                 pos.position_side if pos.position_side in ("LONG", "SHORT") else None, pos.contracts,
                 RETRIES_SPENT, detail, now, snap.ts_event if snap is not None else now))
         return events
 
-    def _residual(self, r: Residual) -> list[Event]:
+    async def _residual(self, r: Residual) -> list[Event]:
         """Record ``r``; a new one is audited and announced once (``close_residual``)."""
         if not self.residuals.record(r):
             return []
-        self._audit("close_residual", r.since_ms, r.to_json())
+        await self._audit("close_residual", r.since_ms, r.to_json())
         venue = r.account.split("/", 1)[0]
         return [Event.make(CLOSE_RESIDUAL, r.since_ms, {
             "incident": r.incident, "symbol": r.symbol, "side": r.side, "position_side": r.position_side,
@@ -677,16 +746,16 @@ class Runner:
             for key, ids in sorted(by_account.items()):
                 doc: dict[str, Any] = {"source": f.source, "account": key, "orders": len(ids)}
                 if self.dry_run:
-                    self._audit("dms_cancel_dry_run", now, doc)
+                    await self._audit("dms_cancel_dry_run", now, doc)
                     continue
                 try:
                     res = await asyncio.wait_for(self.adapters[key].cancel_orders(CancelSelector(order_ids=tuple(ids))),
                                                  self.snapshot_timeout_s)
                 except Exception as e:  # noqa: BLE001 - the halt holds; the failure is on record
-                    self._audit("dms_cancel_failed", now, {**doc, "reason": _code(e)})
+                    await self._audit("dms_cancel_failed", now, {**doc, "reason": _code(e)})
                     continue
-                self._audit("dms_orders_canceled", now, {**doc, "canceled": len(res.canceled),
-                                                         "failed": dict(res.failed)})
+                await self._audit("dms_orders_canceled", now, {**doc, "canceled": len(res.canceled),
+                                                               "failed": dict(res.failed)})
 
     def _arm_native(self, plans) -> None:
         """A stage's ``arm_exchange_dms``: keep every capable venue account's countdown armed,
@@ -730,24 +799,24 @@ class Runner:
                         await asyncio.wait_for(adapter.disarm_cancel_all_after(), self.snapshot_timeout_s)
                 except Exception as e:  # noqa: BLE001 - kept, so the next call tries again
                     self.native_errors[key] = _code(e)
-                    self._audit("dms_native_disarm_failed", now, {"account": key, "reason": _code(e)})
+                    await self._audit("dms_native_disarm_failed", now, {"account": key, "reason": _code(e)})
                     continue
                 self.dms = self.dms.disarm_native(key)
                 self.native_errors.pop(key, None)
-                self._audit("dms_native_disarmed", now, {"account": key})
+                await self._audit("dms_native_disarmed", now, {"account": key})
             return
         plan = self.dms.native_plan(now, {k: a.capabilities for k, a in self.adapters.items()})
         for key in plan.refresh:
             countdown_s = self.dms.native[key].countdown_ms / 1000
             if key in plan.lapsed:
-                self._audit("dms_native_lapsed", now, {"account": key, "countdown_s": countdown_s,
-                                                       "last_refresh_ms": self.dms.native[key].last_refresh_ms})
+                await self._audit("dms_native_lapsed", now, {"account": key, "countdown_s": countdown_s,
+                                                             "last_refresh_ms": self.dms.native[key].last_refresh_ms})
             try:
                 await asyncio.wait_for(self.adapters[key].arm_cancel_all_after(countdown_s), self.snapshot_timeout_s)
             except Exception as e:  # noqa: BLE001 - a refresh that failed is retried at the next call
                 self.native_errors[key] = _code(e)
-                self._audit("dms_refresh_failed", now, {"account": key, "reason": _code(e),
-                                                        "countdown_s": countdown_s})
+                await self._audit("dms_refresh_failed", now, {"account": key, "reason": _code(e),
+                                                              "countdown_s": countdown_s})
                 continue
             self.dms = self.dms.refreshed(key, now)
             self.native_errors.pop(key, None)
@@ -861,9 +930,9 @@ class Runner:
                             self.graph.revision, self.policy_error, self.state.last_tick_ms, tuple(scopes), ages,
                             self._resume_status(now), self.dms_status(), residuals)
 
-    def ready(self) -> tuple[bool, str]:
+    async def ready(self) -> tuple[bool, str]:
         try:
-            self.store.current_fence()
+            await self.io(self.store.current_fence)
         except Exception as e:  # noqa: BLE001 - readiness reports, it does not raise
             return False, f"STATE_UNREACHABLE: {type(e).__name__}"
         if self.state.last_tick_ms is None:
@@ -955,7 +1024,11 @@ class Runner:
             await asyncio.gather(*(a.load_symbols() for a in missing), return_exceptions=True)
             self._catalog_cache = None
 
-    def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+    async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+        """An approval of a manual reset by ``approver`` (the authenticated identity). The
+        approval is worked out on a copy of the stage, audited, and only then applied to the
+        stage as it is after the audit row is stored: if the tick moved the stage on meanwhile,
+        the approval is void (``STAGE_CHANGED``, audited) and nothing is applied."""
         from ..engine.stages import approve_reset
 
         if not self.leader:
@@ -967,19 +1040,29 @@ class Runner:
         if node is None or key not in self.state.scopes or unknown is not None:
             return ResetResult(False, unknown.reason if unknown is not None else f"UNKNOWN_SCOPE: {policy} {scope}")
         now = self.clock()
-        ss = self.state.scopes[key]
-        level = ss.stage.level
-        before = copy.deepcopy(ss.stage)
-        transition, why = approve_reset(node, scope, ss.stage, approver, now)
+        before = copy.deepcopy(self.state.scopes[key].stage)
+        level = before.level
+        trial = copy.deepcopy(before)
+        transition, why = approve_reset(node, scope, trial, approver, now)
         try:
-            self._audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
-                                                "approver": approver, "reason": reason, "result": why})
+            await self._audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
+                                                      "approver": approver, "reason": reason, "result": why})
         except FencedError:
-            ss.stage = before
             self.leader = False
             return ResetResult(False, self._deposed())
+        ss = self.state.scopes.get(key)
+        if ss is None or ss.stage != before:
+            why = (f"STAGE_CHANGED: the stage of {policy} {scope} changed while the approval was being recorded; "
+                   "nothing was applied: approve again")
+            try:
+                await self._audit("reset_approval_void", now, {"policy": policy, "scope": scope, "level": level,
+                                                               "approver": approver, "result": why})
+            except FencedError:
+                self.leader = False
+            return ResetResult(False, why)
+        ss.stage = trial  # what was audited, applied to the stage it was worked out on
         if level:
-            self.store.record_approval(f"{key}|e{ss.stage.entries}", level, approver, reason, now)
+            await self.io(self.store.record_approval, f"{key}|e{ss.stage.entries}", level, approver, reason, now)
         self.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
                                           "released": transition is not None},
                              policy=policy, scope=scope, level=level))
@@ -989,18 +1072,18 @@ class Runner:
             if self.leader:
                 try:
                     if row:
-                        self._audit(row[0], now, row[1])
-                    self._save()
+                        await self._audit(row[0], now, row[1])
+                    await self._save()
                 except FencedError:
                     self.leader = False  # the next leader reloads the store: this reset did not happen
                     return ResetResult(False, self._deposed())
-                self._write_lock(now)
+                await self._write_lock(now)
         return ResetResult(transition is not None, why)
 
     def _deposed(self) -> str:
         return f"DEPOSED: another runner holds the lease (fence {self.fence} is stale); nothing changed here"
 
-    def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None) -> CloseResult:
+    async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None) -> CloseResult:
         """A manual emergency close: close_all over ``scope`` through the planner and the journal,
         at the next tick (``dry_run``: only say how many orders it would send now). ``actor``: the
         authenticated caller, audited."""
@@ -1027,8 +1110,8 @@ class Runner:
         at = self.clock()
         close_id = f"manual/{scope}/m{at}"
         try:
-            self._audit("manual_close_requested", at, {"scope": scope, "reason": reason, "id": close_id,
-                                                       **_by(actor)})
+            await self._audit("manual_close_requested", at, {"scope": scope, "reason": reason, "id": close_id,
+                                                             **_by(actor)})
         except FencedError:
             self.leader = False
             return CloseResult(False, self._deposed())
@@ -1053,7 +1136,7 @@ class Runner:
         self._manual_closes = []
         return plans
 
-    def close_progress(self, close_id: str) -> Optional[dict]:
+    async def close_progress(self, close_id: str) -> Optional[dict]:
         """Where a manual close stands: ``queued`` (before its tick), ``working`` (orders without a
         final result), ``settled`` (every order has one), ``dry_run`` (planned and audited, not
         sent), ``unplanned`` (its scope was not in the tick's snapshots: nothing was sent)."""
@@ -1070,7 +1153,7 @@ class Runner:
         doc["orders"] = info["orders"]
         if self.dry_run:
             return {**doc, "state": "dry_run"}
-        entries = [e for e in self.store.journal(limit=10_000, since=info["requested_ms"])
+        entries = [e for e in await self.io(self.store.journal, limit=10_000, since=info["requested_ms"])
                    if e.decision_id == close_id or e.decision_id.startswith(close_id + "/")]
         statuses = Counter(e.status or "pending" for e in entries)
         settled = sum(statuses[s] for s in FINAL_ORDER_STATUSES)
@@ -1081,35 +1164,43 @@ class Runner:
 
     # --- operator changes: locks and the dead man's switch ---------------------------------------------
 
-    def _change(self, kind: str, payload: dict, *, book: Optional[LockBook] = None,
-                dms: Optional[DeadMansSwitch] = None) -> Optional[str]:
-        """Audit an operator's change (fenced), apply it, save it and rewrite the lock file.
-        None when done; else why it was refused, and nothing changed."""
+    async def _change(self, kind: str, payload: dict,
+                      update: Callable[[LockBook, DeadMansSwitch], tuple[LockBook, DeadMansSwitch]]) -> Optional[str]:
+        """Audit an operator's change (fenced), apply ``update`` to the lock book and the dead
+        man's switch as they are once the audit row is stored (the tick may have moved them on
+        while it was written), save it and rewrite the lock file. None when done; else why it
+        was refused, and nothing changed."""
         if not self.leader:
             return f"NOT_LEADER: this runner ({self.holder}) is a standby; send the change to the leader"
         now = self.clock()
-        old = (self.lock_book, self.dms)
         try:
-            self._audit(kind, now, payload)
-            self.lock_book = book if book is not None else self.lock_book
-            self.dms = dms if dms is not None else self.dms
-            self._save()
+            await self._audit(kind, now, payload)
         except FencedError:
-            self.lock_book, self.dms = old
             self.leader = False
             return self._deposed()
-        self._write_lock(now)
+        old = (self.lock_book, self.dms)
+        new = update(*old)
+        self.lock_book, self.dms = new
+        try:
+            await self._save()
+        except FencedError:
+            if self.lock_book is new[0] and self.dms is new[1]:
+                self.lock_book, self.dms = old  # nothing moved them since: take the change back
+            self._stale = True  # whatever else moved, the store decides when the lease comes back
+            self.leader = False
+            return self._deposed()
+        await self._write_lock(now)
         return None
 
-    def _refused(self, kind: str, payload: dict, why: str) -> ChangeResult:
+    async def _refused(self, kind: str, payload: dict, why: str) -> ChangeResult:
         try:
-            self._audit(kind, self.clock(), {**payload, "refused": why})
+            await self._audit(kind, self.clock(), {**payload, "refused": why})
         except FencedError:
             self.leader = False
         return ChangeResult(False, why)
 
-    def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
-                   actor: Optional[str] = None) -> ChangeResult:
+    async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
+                         actor: Optional[str] = None) -> ChangeResult:
         """An operator's lock on ``scope``: it replaces the operator's earlier lock of that scope
         and holds until ``unlock_scope`` or its ttl. A scope the runner does not know is refused
         (``UNKNOWN_SCOPE`` with close matches): a lock on a typo would stop nothing."""
@@ -1118,7 +1209,7 @@ class Runner:
             return ChangeResult(False, f'BAD_REQUEST: mode is "halted" or "reducing", not {mode!r}')
         unknown = self.catalog().resolve_scope(scope)
         if unknown is not None:
-            return self._refused("manual_lock", payload, unknown.reason)
+            return await self._refused("manual_lock", payload, unknown.reason)
         ttl_ms = None
         if ttl_s is not None:
             ttl_ms = int(round(ttl_s * 1000))
@@ -1126,72 +1217,75 @@ class Runner:
                 return ChangeResult(False, "BAD_REQUEST: ttl must be at least 1ms")
         now = self.clock()
         until = "until ksctl unlock" if ttl_ms is None else f"until {iso_ms(now + ttl_ms)}"
-        book = self.lock_book.release(scope, policy=OPERATOR).apply(
-            scope, mode, now_ms=now, policy=OPERATOR, ttl_ms=ttl_ms, details={"reason": reason},
-            reason=f"MANUAL_LOCK: mode={mode} {until}: {reason}")
-        refused = self._change("manual_lock", payload, book=book)
+        refused = await self._change("manual_lock", payload, lambda book, dms: (
+            book.release(scope, policy=OPERATOR).apply(
+                scope, mode, now_ms=now, policy=OPERATOR, ttl_ms=ttl_ms, details={"reason": reason},
+                reason=f"MANUAL_LOCK: mode={mode} {until}: {reason}"), dms))
         if refused:
             return ChangeResult(False, refused)
         return ChangeResult(True, f"LOCKED: scope={scope} mode={mode} {until}")
 
-    def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
+    async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
         """Lift the operator's and the dead man's switch's locks on exactly ``scope``. Refused,
         lifting nothing, while a policy's stage also holds it, or when the scope is unknown."""
         now = self.clock()
         payload = {"scope": scope, "reason": reason, **_by(actor)}
         unknown = self.catalog(now).resolve_scope(scope)
         if unknown is not None:
-            return self._refused("manual_unlock", payload, unknown.reason)
+            return await self._refused("manual_unlock", payload, unknown.reason)
         held = [h for h in self.lock_book.in_force(now) if h.scope == scope]
         stages = [h for h in held if h.policy not in NOT_A_POLICY]
         latched = next((h for h in stages if h.manual), None)
         if latched is not None:
-            return self._refused("manual_unlock", payload, (
+            return await self._refused("manual_unlock", payload, (
                 f"MANUAL_RESET_REQUIRED: {scope} is held by stage {latched.stage} of policy {latched.policy} "
                 f"until a manual reset (ksctl reset --policy {latched.policy} --scope {scope}); nothing was lifted"))
         if stages:
             h = stages[0]
             until = f"until {iso_ms(h.expires_ms)}" if h.expires_ms is not None else "until its stage resets"
-            return self._refused("manual_unlock", payload, (
+            return await self._refused("manual_unlock", payload, (
                 f"POLICY_LOCK: {scope} is held by stage {h.stage} of policy {h.policy} {until}; ksctl unlock lifts "
                 "only operator and dead man's switch locks; nothing was lifted"))
         mine = [h for h in held if h.policy in NOT_A_POLICY]
         if not mine:
-            return self._refused("manual_unlock", payload,
-                                 f"NOT_LOCKED: no operator or dead man's switch lock on {scope}")
+            return await self._refused("manual_unlock", payload,
+                                       f"NOT_LOCKED: no operator or dead man's switch lock on {scope}")
         lifted = sorted({"operator" if h.policy == OPERATOR else "dead man's switch" for h in mine})
-        book = self.lock_book
-        for origin in NOT_A_POLICY:
-            book = book.release(scope, policy=origin)
-        refused = self._change("manual_unlock", {**payload, "lifted": lifted}, book=book)
+        def lift(book: LockBook, dms: DeadMansSwitch) -> tuple[LockBook, DeadMansSwitch]:
+            for origin in NOT_A_POLICY:
+                book = book.release(scope, policy=origin)
+            return book, dms
+
+        refused = await self._change("manual_unlock", {**payload, "lifted": lifted}, lift)
         if refused:
             return ChangeResult(False, refused)
         return ChangeResult(True, f"UNLOCKED: {scope} ({' and '.join(lifted)} lock lifted)")
 
-    def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult:
+    async def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult:
         """Watch ``source``: it must beat within ``timeout_s``. Arming lifts the halt an earlier
         firing of that source left (someone looked)."""
         now = self.clock()
         try:
-            dms = self.dms.arm(source, timeout_s, now)
+            self.dms.arm(source, timeout_s, now)  # the arguments are checked before anything is audited
         except ValueError as e:
             return ChangeResult(False, f"BAD_REQUEST: {e}")
         locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH for h in self.lock_book.in_force(now))
-        refused = self._change("dms_armed", {"source": source, "timeout_s": timeout_s, "lock_released": locked,
-                                             **_by(actor)},
-                               book=self.lock_book.release(source, policy=DEAD_MANS_SWITCH), dms=dms)
+        refused = await self._change(
+            "dms_armed", {"source": source, "timeout_s": timeout_s, "lock_released": locked, **_by(actor)},
+            lambda book, dms: (book.release(source, policy=DEAD_MANS_SWITCH), dms.arm(source, timeout_s, now)))
         if refused:
             return ChangeResult(False, refused)
         return ChangeResult(True, f"DMS_ARMED: source={source} timeout={timeout_s:g}s"
                                   + ("; the halt of its last firing was lifted" if locked else ""))
 
-    def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult:
+    async def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult:
         """Stop watching ``source``. A halt its firing left stays (ksctl unlock, or arm it again)."""
         st = self.dms.sources.get(source)
         if st is None or not st.armed:
             return ChangeResult(False, f"NOT_ARMED: source {source} is not armed")
         locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH for h in self.lock_book.in_force(self.clock()))
-        refused = self._change("dms_disarmed", {"source": source, **_by(actor)}, dms=self.dms.disarm(source))
+        refused = await self._change("dms_disarmed", {"source": source, **_by(actor)},
+                                     lambda book, dms: (book, dms.disarm(source)))
         if refused:
             return ChangeResult(False, refused)
         return ChangeResult(True, f"DMS_DISARMED: source={source}"
@@ -1245,9 +1339,9 @@ class Runner:
                     return out
         return out
 
-    def runbook(self, incident: str):
+    async def runbook(self, incident: str):
         """The stored runbook of an incident (the runbook sink writes it at the stage entry)."""
-        return self.store.runbook(incident)
+        return await self.io(self.store.runbook, incident)
 
     def metrics_text(self) -> str:
         lines = ["# TYPE killswitch_ticks_total counter", f"killswitch_ticks_total {self.counters['ticks']}",

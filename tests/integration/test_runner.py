@@ -212,6 +212,52 @@ def test_closes_that_expire_unfilled_are_planned_again_until_the_book_is_flat(tm
     assert any(e.status == "expired" for e in journal if "/L3/" in e.decision_id)
 
 
+def test_a_shortfall_whose_replan_a_stop_dropped_is_planned_again_by_the_next_runner(tmp_path):
+    """The flatten's closes expire unfilled, and the runner stops after journaling that but
+    before saving that they are to be planned again (a kill between the two writes): the next
+    runner finds the shortfall in the journal at its first tick and plans the closes again."""
+    runner, engine, clock, store, _ = setup(tmp_path)
+
+    async def dropped(decisions):  # the stop: what would plan the shortfall again never runs
+        return []
+
+    runner._retry_unfilled = dropped
+
+    async def first():
+        await runner.start()
+        engine.set_fill_ratio(0.0)
+        for _ in range(60):
+            clock.advance(TICK_MS)
+            report = await runner.tick()
+            if any(t.transition.to_level == 3 for t in report.transitions):
+                break
+        await runner.aclose()
+
+    asyncio.run(asyncio.wait_for(first(), 60))
+    left = positions(engine)
+    assert left, "the test needs the flatten's closes to have filled nothing"
+    assert any(e.status == "expired" for e in store.journal(limit=1000) if "/L3/" in e.decision_id)
+    engine.set_fill_ratio(1.0)
+    again = Runner(graph(), {"simulated/sim-main": SimulatedAdapter(engine, "sim-main", venue="simulated",
+                                                                    labels={"book": "futures"}, timeout_s=2.0)},
+                   open_store(f"sqlite://{tmp_path / 'state.db'}"), lock_path=tmp_path / "lock.json", dry_run=False,
+                   clock=clock, confirm_gap_ms=TICK_MS)
+
+    async def second():
+        await again.start()
+        for _ in range(10):
+            clock.advance(TICK_MS)
+            await again.tick()
+            if not positions(engine):
+                break
+        await again.aclose()
+
+    asyncio.run(asyncio.wait_for(second(), 60))
+    assert positions(engine) == {}, f"the flatten stopped at {left} after a restart"
+    retries = [e for e in store.journal(limit=1000) if "/L3/" in e.decision_id and re.search(r"/r\d+$", e.decision_id)]
+    assert retries and all(e.status == "filled" for e in retries)
+
+
 class RecordingSink:
     name = "recording"
 

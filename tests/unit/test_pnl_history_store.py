@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from killswitch.engine.state import PnlHistory, State, pnl_changes, pnl_marks
 from killswitch.state import PnlSampleRow
 
-from .test_runner_operator import ACCOUNT, GUARD, make, start, ticks
+from .test_runner_operator import ACCOUNT, GUARD, make, run, start, ticks
 
 WINDOW_MS = 600_000  # attribution over 10 minutes: a sample every 10 s, every other 5 s tick
 
@@ -185,12 +185,12 @@ def test_a_standby_reads_samples_once_per_step_and_takes_over_with_the_whole_his
     standby.store.load_engine_state_and_pnl = spy
     for _ in range(40):
         ticks(lead, 1)
-        standby.runner._follow()
+        run(standby.runner._follow())
     assert 15 <= len(reads) <= 25, len(reads)  # a step every other tick, not every tick
     assert history(standby.runner) == history(lead.runner)
     # the leader goes; the standby takes over between two steps and carries on with it all
     ticks(lead, 1)
-    standby.runner._follow()
+    run(standby.runner._follow())
     lead.clock.advance(60_000)
-    assert standby.runner._lease(lead.clock())
+    assert run(standby.runner._lease(lead.clock()))
     assert history(standby.runner) == history(lead.runner)

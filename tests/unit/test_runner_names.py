@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from killswitch.runner.scopes import Catalog, close_matches
-from tests.unit.test_runner_operator import ACCOUNT, GUARD, audit_kinds, make, order, start, ticks
+from tests.unit.test_runner_operator import ACCOUNT, GUARD, audit_kinds, make, order, run, start, ticks
 
 TYPOS = ["nosuch", "*", "simulated/*", "simulated/SIM-MAIN", "simulated/sim-main/../../x", "SIMULATED",
          "btc/usdt:usdt", "Global"]
@@ -77,7 +77,7 @@ def test_the_gate_fails_closed_while_an_accounts_markets_are_not_known(tmp_path)
 def test_a_lock_on_a_name_the_runner_does_not_know_is_refused_and_locks_nothing(tmp_path, typo):
     w = ready(tmp_path)
     before = w.runner.lock_book
-    result = w.runner.lock_scope(typo, "halted", "typo test")
+    result = run(w.runner.lock_scope(typo, "halted", "typo test"))
     assert result.done is False and result.reason.startswith("UNKNOWN_SCOPE:"), result
     assert w.runner.lock_book is before
     assert audit_kinds(w)[-1] == "manual_lock"  # the refused attempt is on record
@@ -86,37 +86,37 @@ def test_a_lock_on_a_name_the_runner_does_not_know_is_refused_and_locks_nothing(
 
 def test_a_refused_lock_names_the_scope_that_was_meant(tmp_path):
     w = ready(tmp_path)
-    assert "did you mean 'simulated/sim-main'" in w.runner.lock_scope("simulated/SIM-MAIN", "halted", "r").reason
-    assert "use global for everything" in w.runner.lock_scope("*", "halted", "r").reason
+    assert "did you mean 'simulated/sim-main'" in run(w.runner.lock_scope("simulated/SIM-MAIN", "halted", "r")).reason
+    assert "use global for everything" in run(w.runner.lock_scope("*", "halted", "r")).reason
 
 
 @pytest.mark.parametrize("scope", ["global", "simulated", ACCOUNT, "BTC/USDT:USDT", "bot-x"])
 def test_every_documented_scope_form_locks_and_the_gate_sees_it(tmp_path, scope):
     w = ready(tmp_path)
-    result = w.runner.lock_scope(scope, "halted", "drill")
+    result = run(w.runner.lock_scope(scope, "halted", "drill"))
     assert result.done, result
     d = w.runner.check_order({k: v for k, v in order(strategy="bot-x").items() if v is not None})
     assert not d.allow and d.reason.startswith("HALTED"), d
-    assert w.runner.unlock_scope(scope, "drill over").done
+    assert run(w.runner.unlock_scope(scope, "drill over")).done
 
 
 def test_an_unlock_of_an_unknown_name_is_refused(tmp_path):
     w = ready(tmp_path)
-    result = w.runner.unlock_scope("simulated/SIM-MAIN", "typo")
+    result = run(w.runner.unlock_scope("simulated/SIM-MAIN", "typo"))
     assert not result.done and result.reason.startswith("UNKNOWN_SCOPE:") and "simulated/sim-main" in result.reason
 
 
 def test_a_reset_of_an_unknown_policy_or_scope_is_refused_with_close_matches(tmp_path):
     w = ready(tmp_path)
-    r = w.runner.reset("bot-gaurd", ACCOUNT, "alice", "typo")
+    r = run(w.runner.reset("bot-gaurd", ACCOUNT, "alice", "typo"))
     assert not r.done and r.reason.startswith("UNKNOWN_POLICY:") and "'bot-guard'" in r.reason
-    r = w.runner.reset("bot-guard", "simulated/SIM-MAIN", "alice", "typo")
+    r = run(w.runner.reset("bot-guard", "simulated/SIM-MAIN", "alice", "typo"))
     assert not r.done and r.reason.startswith("UNKNOWN_SCOPE:") and "'simulated/sim-main'" in r.reason
 
 
 def test_a_close_of_an_unknown_scope_is_refused_with_close_matches(tmp_path):
     w = ready(tmp_path)
-    r = w.runner.close("simulated/SIM-MAIN", "typo", True)
+    r = run(w.runner.close("simulated/SIM-MAIN", "typo", True))
     assert not r.accepted and r.reason.startswith("UNKNOWN_SCOPE:") and "'simulated/sim-main'" in r.reason
 
 
@@ -127,13 +127,13 @@ TWO_PERSON = GUARD.replace("reset: manual,", "reset: manual, approvals: 2,")
 def test_one_person_cannot_pass_the_two_person_reset_under_another_spelling(tmp_path, second):
     w = make(tmp_path, text=TWO_PERSON)
     start(w)
-    w.runner.heartbeat("bot-x")
+    run(w.runner.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent past a minute: the latched stage is entered
     assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
-    assert w.runner.reset("bot-guard", ACCOUNT, "alice", "looked").reason.startswith("APPROVAL_RECORDED")
-    r = w.runner.reset("bot-guard", ACCOUNT, second, "looked again")
+    assert run(w.runner.reset("bot-guard", ACCOUNT, "alice", "looked")).reason.startswith("APPROVAL_RECORDED")
+    r = run(w.runner.reset("bot-guard", ACCOUNT, second, "looked again"))
     assert not r.done and r.reason.startswith("DUPLICATE_APPROVER"), r
-    r = w.runner.reset("bot-guard", ACCOUNT, "bob", "second pair of eyes")
+    r = run(w.runner.reset("bot-guard", ACCOUNT, "bob", "second pair of eyes"))
     assert r.done and "approvers=alice,bob" in r.reason, r
 
 
@@ -159,15 +159,15 @@ def test_a_close_preview_over_an_account_it_could_not_read_is_incomplete_not_a_c
     from adapters.simulated.faults import FaultPlan
 
     w = ready(tmp_path)
-    assert w.runner.close(ACCOUNT, "drill", True).reason.startswith("DRY_RUN:")
+    assert run(w.runner.close(ACCOUNT, "drill", True)).reason.startswith("DRY_RUN:")
     w.adapter.inner.faults = FaultPlan().add("*", "http_503")  # the venue answers nothing from now on
     ticks(w, 1, beat=("bot-x",))
     assert not w.runner.snapshots[ACCOUNT].fetch.ok
-    r = w.runner.close(ACCOUNT, "drill", True)
+    r = run(w.runner.close(ACCOUNT, "drill", True))
     assert not r.accepted and r.reason.startswith(f"INCOMPLETE: {ACCOUNT} (EXCHANGE_UNAVAILABLE) could not be read"), r
 
 
 def test_a_runner_without_snapshots_says_so_instead_of_unknown_scope(tmp_path):
     w = make(tmp_path)
-    r = w.runner.close(ACCOUNT, "drill", True)
+    r = run(w.runner.close(ACCOUNT, "drill", True))
     assert not r.accepted and r.reason.startswith("NO_SNAPSHOT:"), r

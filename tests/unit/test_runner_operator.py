@@ -97,7 +97,7 @@ def ticks(w, n: int, *, beat: tuple[str, ...] = ()) -> list:
         for _ in range(n):
             w.clock.advance(TICK_MS)
             for source in beat:
-                w.runner.heartbeat(source)
+                await w.runner.heartbeat(source)
             out.append(await w.runner.tick())
         return out
     return run(go())
@@ -141,7 +141,7 @@ def test_an_overdue_source_fires_exactly_once_per_arming_and_survives_a_restart(
     w = make(tmp_path)
     start(w)
     resting_order(w)
-    assert w.runner.dms_arm("bot-a", 12).done
+    assert run(w.runner.dms_arm("bot-a", 12)).done
     reports = ticks(w, 2)  # 10 s of silence: not yet
     assert fired(reports) == [] and "bot-a-1" in open_client_ids(w)
     reports = ticks(w, 20)  # a silence of 110 s: one firing, not one per tick
@@ -164,7 +164,7 @@ def test_an_overdue_source_fires_exactly_once_per_arming_and_survives_a_restart(
     assert fired(ticks(again, 30)) == []
     assert again.runner.lock_document("bot-a")["mode"] == "halted", "a halt stays a halt after a restart"
 
-    answer = again.runner.dms_arm("bot-a", 12)  # someone looked: arming again lifts the halt
+    answer = run(again.runner.dms_arm("bot-a", 12))  # someone looked: arming again lifts the halt
     assert answer.done and "lifted" in answer.reason
     assert again.runner.check_order(order(strategy="bot-a")).allow
     assert fired(ticks(again, 2)) == []
@@ -175,7 +175,7 @@ def test_an_overdue_source_fires_exactly_once_per_arming_and_survives_a_restart(
 def test_heartbeats_keep_an_armed_source_quiet_and_a_beat_after_firing_does_not_lift_the_halt(tmp_path):
     w = make(tmp_path)
     start(w)
-    w.runner.dms_arm("bot-a", 12)
+    run(w.runner.dms_arm("bot-a", 12))
     assert fired(ticks(w, 30, beat=("bot-a",))) == []
     assert w.runner.dms_status()["sources"]["bot-a"]["fires_in_s"] == 12
     assert len(fired(ticks(w, 3))) == 1
@@ -187,7 +187,7 @@ def test_heartbeats_keep_an_armed_source_quiet_and_a_beat_after_firing_does_not_
 def test_silence_counts_only_from_when_the_runner_started_listening(tmp_path):
     w = make(tmp_path)
     start(w)
-    w.runner.dms_arm("bot-a", 60)
+    run(w.runner.dms_arm("bot-a", 60))
     w.store.close()
     w.clock.advance(3_600_000)  # the runner was down for an hour: bot-a could not beat to anyone
     again = make(tmp_path, engine=w.engine, clock=w.clock)
@@ -200,7 +200,7 @@ def test_in_dry_run_a_firing_halts_and_audits_but_cancels_nothing(tmp_path):
     w = make(tmp_path, dry_run=True)
     start(w)
     resting_order(w)
-    w.runner.dms_arm("bot-a", 5)
+    run(w.runner.dms_arm("bot-a", 5))
     assert len(fired(ticks(w, 3))) == 1
     assert "bot-a-1" in open_client_ids(w)
     assert "dms_cancel_dry_run" in audit_kinds(w) and "dms_orders_canceled" not in audit_kinds(w)
@@ -210,15 +210,15 @@ def test_in_dry_run_a_firing_halts_and_audits_but_cancels_nothing(tmp_path):
 def test_disarm_stops_watching_but_keeps_a_halt_and_unlock_lifts_it(tmp_path):
     w = make(tmp_path)
     start(w)
-    w.runner.dms_arm("bot-a", 5)
-    w.runner.dms_arm("bot-b", 5)
-    assert w.runner.dms_disarm("bot-b").reason == "DMS_DISARMED: source=bot-b"
+    run(w.runner.dms_arm("bot-a", 5))
+    run(w.runner.dms_arm("bot-b", 5))
+    assert run(w.runner.dms_disarm("bot-b")).reason == "DMS_DISARMED: source=bot-b"
     assert [e.labels["source"] for e in fired(ticks(w, 3))] == ["bot-a"]
-    answer = w.runner.dms_disarm("bot-a")
+    answer = run(w.runner.dms_disarm("bot-a"))
     assert answer.done and "stays until ksctl unlock" in answer.reason
-    assert w.runner.dms_disarm("bot-a").reason.startswith("NOT_ARMED")
+    assert run(w.runner.dms_disarm("bot-a")).reason.startswith("NOT_ARMED")
     assert w.runner.lock_document("bot-a")["mode"] == "halted"
-    answer = w.runner.unlock_scope("bot-a", "bot restarted and checked")
+    answer = run(w.runner.unlock_scope("bot-a", "bot restarted and checked"))
     assert answer.done and "dead man's switch" in answer.reason
     assert w.runner.check_order(order(strategy="bot-a")).allow
     assert fired(ticks(w, 5)) == []
@@ -227,7 +227,7 @@ def test_disarm_stops_watching_but_keeps_a_halt_and_unlock_lifts_it(tmp_path):
 def test_the_venue_countdown_is_armed_refreshed_shown_and_disarmed_after_the_reset(tmp_path):
     w = make(tmp_path)
     start(w)
-    w.runner.heartbeat("bot-x")
+    run(w.runner.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent for 65 s: the halt stage arms the venue's 30 s countdown
     assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
     deadlines = set(w.engine.countdowns("sim-main").values())
@@ -249,8 +249,8 @@ def test_the_venue_countdown_is_armed_refreshed_shown_and_disarmed_after_the_res
     assert w.runner.dms_status()["native"][ACCOUNT]["error"] is None
     assert "dms_native_lapsed" in audit_kinds(w)
 
-    assert w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x back").done
-    w.runner.heartbeat("bot-x")
+    assert run(w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x back")).done
+    run(w.runner.heartbeat("bot-x"))
     ticks(w, 1)
     assert w.engine.countdowns("sim-main") == {} and w.runner.dms_status()["native"] == {}
     assert "dms_native_disarmed" in audit_kinds(w)
@@ -259,7 +259,7 @@ def test_the_venue_countdown_is_armed_refreshed_shown_and_disarmed_after_the_res
 def test_a_dry_run_runner_never_touches_the_venue_countdown(tmp_path):
     w = make(tmp_path, dry_run=True)
     start(w)
-    w.runner.heartbeat("bot-x")
+    run(w.runner.heartbeat("bot-x"))
     ticks(w, 14)
     assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
     assert w.engine.countdowns("sim-main") == {} and w.runner.dms_status()["native"] == {}
@@ -268,7 +268,7 @@ def test_a_dry_run_runner_never_touches_the_venue_countdown(tmp_path):
 def test_status_and_metrics_show_the_switch(tmp_path):
     w = make(tmp_path)
     start(w)
-    w.runner.dms_arm("bot-a", 30)
+    run(w.runner.dms_arm("bot-a", 30))
     ticks(w, 2)
     st = w.runner.status()
     assert st.dms["sources"]["bot-a"] == {"armed": True, "last_beat_age_s": 10.0, "fires_in_s": 20.0,
@@ -284,7 +284,7 @@ def test_a_manual_lock_shows_in_the_lock_file_and_the_gate_until_unlocked(tmp_pa
     w = make(tmp_path)
     start(w)
     ticks(w, 1)  # positions known
-    answer = w.runner.lock_scope(ACCOUNT, "reducing", "exchange incident", 6 * 3600)
+    answer = run(w.runner.lock_scope(ACCOUNT, "reducing", "exchange incident", 6 * 3600))
     assert answer.done and answer.reason == f"LOCKED: scope={ACCOUNT} mode=reducing until 2026-03-02T19:00:05.000Z"
     doc = json.loads((tmp_path / "lock.json").read_text())
     entry = doc["scopes"][ACCOUNT]
@@ -292,15 +292,15 @@ def test_a_manual_lock_shows_in_the_lock_file_and_the_gate_until_unlocked(tmp_pa
     assert w.runner.lock_document(ACCOUNT)["mode"] == "reducing"
     assert w.runner.check_order(order(side="sell", amount=1)).allow  # reduces the BTC long
     assert not w.runner.check_order(order(side="buy", amount=1)).allow
-    assert w.runner.lock_scope(ACCOUNT, "halted", "worse", None).reason == \
+    assert run(w.runner.lock_scope(ACCOUNT, "halted", "worse", None)).reason == \
         f"LOCKED: scope={ACCOUNT} mode=halted until ksctl unlock"
     assert w.runner.lock_document(ACCOUNT)["mode"] == "halted"
-    assert w.runner.lock_scope(ACCOUNT, "reducing", "better", None).done  # replaces, does not stack
+    assert run(w.runner.lock_scope(ACCOUNT, "reducing", "better", None)).done  # replaces, does not stack
     assert w.runner.lock_document(ACCOUNT)["mode"] == "reducing"
-    answer = w.runner.unlock_scope(ACCOUNT, "incident over")
+    answer = run(w.runner.unlock_scope(ACCOUNT, "incident over"))
     assert answer.done and answer.reason == f"UNLOCKED: {ACCOUNT} (operator lock lifted)"
     assert json.loads((tmp_path / "lock.json").read_text())["locked"] is False
-    assert w.runner.unlock_scope(ACCOUNT, "again").reason.startswith("NOT_LOCKED")
+    assert run(w.runner.unlock_scope(ACCOUNT, "again")).reason.startswith("NOT_LOCKED")
     kinds = audit_kinds(w)
     assert kinds.count("manual_lock") == 3 and kinds.count("manual_unlock") == 2  # the refusal is audited too
 
@@ -308,7 +308,7 @@ def test_a_manual_lock_shows_in_the_lock_file_and_the_gate_until_unlocked(tmp_pa
 def test_a_manual_lock_ends_at_its_ttl(tmp_path):
     w = make(tmp_path)
     start(w)
-    w.runner.lock_scope("global", "halted", "maintenance", 60)
+    run(w.runner.lock_scope("global", "halted", "maintenance", 60))
     assert not w.runner.check_order(order()).allow
     ticks(w, 12)
     assert w.runner.check_order(order()).allow
@@ -345,7 +345,7 @@ def test_unlock_never_lifts_a_lock_a_stage_holds(tmp_path, holds, done, code):
     for kind in holds:
         book = _hold(book, kind)
     w.runner.lock_book = book
-    answer = w.runner.unlock_scope(ACCOUNT, "let us trade")
+    answer = run(w.runner.unlock_scope(ACCOUNT, "let us trade"))
     assert (answer.done, answer.reason.split(":")[0]) == (done, code), answer
     if not done:
         assert w.runner.lock_book == book, "a refused unlock lifts nothing"
@@ -358,15 +358,15 @@ def test_unlock_never_lifts_a_lock_a_stage_holds(tmp_path, holds, done, code):
 def test_a_latched_stage_lock_needs_the_reset_then_the_operator_lock_can_go(tmp_path):
     w = make(tmp_path)
     start(w)
-    w.runner.heartbeat("bot-x")
+    run(w.runner.heartbeat("bot-x"))
     ticks(w, 13)
     assert w.runner.lock_document(ACCOUNT)["manual"] is True
-    w.runner.lock_scope(ACCOUNT, "halted", "belt and braces", None)
-    assert w.runner.unlock_scope(ACCOUNT, "go").reason.startswith("MANUAL_RESET_REQUIRED: ")
+    run(w.runner.lock_scope(ACCOUNT, "halted", "belt and braces", None))
+    assert run(w.runner.unlock_scope(ACCOUNT, "go")).reason.startswith("MANUAL_RESET_REQUIRED: ")
     assert w.runner.lock_document(ACCOUNT)["locked"]
-    assert w.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed").done
+    assert run(w.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed")).done
     assert w.runner.lock_document(ACCOUNT)["policy"] == OPERATOR, "the reset lifts only the stage's lock"
-    assert w.runner.unlock_scope(ACCOUNT, "go").done
+    assert run(w.runner.unlock_scope(ACCOUNT, "go")).done
     assert not w.runner.lock_document(ACCOUNT)["locked"]
 
 
@@ -382,9 +382,10 @@ def test_a_deposed_leader_cannot_lock_arm_or_audit(tmp_path):
     start(b)
     assert b.runner.leader
     rows = len(audit_kinds(b))
-    changes = [lambda: a.runner.lock_scope("global", "halted", "late", None), lambda: a.runner.dms_arm("bot-a", 10),
-               lambda: a.runner.unlock_scope(ACCOUNT, "late"), lambda: a.runner.close(ACCOUNT, "late", False),
-               lambda: a.runner.reset("bot-guard", ACCOUNT, "alice", "late")]
+    changes = [lambda: run(a.runner.lock_scope("global", "halted", "late", None)),
+               lambda: run(a.runner.dms_arm("bot-a", 10)),
+               lambda: run(a.runner.unlock_scope(ACCOUNT, "late")), lambda: run(a.runner.close(ACCOUNT, "late", False)),
+               lambda: run(a.runner.reset("bot-guard", ACCOUNT, "alice", "late"))]
     a.runner.lock_book = _hold(LockBook(), "operator")
     for change in changes:
         a.runner.leader = True  # paused, it still believes it leads
@@ -396,7 +397,7 @@ def test_a_deposed_leader_cannot_lock_arm_or_audit(tmp_path):
     assert len(audit_kinds(b)) == rows, "no audit row of the deposed leader landed"
     assert b.store.verify_audit() == (True, None)
     assert not b.runner.lock_book.in_force(a.clock())
-    assert a.runner.lock_scope("global", "halted", "still late", None).reason.startswith("NOT_LEADER")
+    assert run(a.runner.lock_scope("global", "halted", "still late", None)).reason.startswith("NOT_LEADER")
 
 
 def test_a_saved_state_from_before_the_switch_loads(tmp_path):
@@ -421,7 +422,7 @@ class _WaitingRunner:
         self.fenced_after = fenced_after
         self.leader = True
 
-    def renew(self) -> bool:
+    async def renew(self) -> bool:
         self.renewals += 1
         return self.leader
 
@@ -478,12 +479,12 @@ def test_a_standby_answers_the_leaders_lock_and_gate_and_refuses_resets(tmp_path
     start(b)
     assert a.runner.leader and not b.runner.leader
     assert b.runner.check_order(order()).allow
-    assert a.runner.lock_scope(ACCOUNT, "halted", "desk says stop", None).done
+    assert run(a.runner.lock_scope(ACCOUNT, "halted", "desk says stop", None)).done
     assert not a.runner.check_order(order()).allow
     run(b.runner.tick())  # the standby's tick follows what the leader saved
     assert not b.runner.check_order(order()).allow, "the standby must answer the leader's lock"
     assert b.runner.lock_document(ACCOUNT)["locked"] is True
-    answer = b.runner.reset("bot-guard", ACCOUNT, "alice", "checked")
+    answer = run(b.runner.reset("bot-guard", ACCOUNT, "alice", "checked"))
     assert not answer.done and answer.reason.startswith("NOT_LEADER")
 
 
@@ -491,7 +492,7 @@ def leader_armed_and_standby(tmp_path):
     """Runner a leads with bot-x's switch armed (60 s) and one beat heard; b stands by."""
     a = make(tmp_path, holder="a")
     start(a)
-    assert a.runner.dms_arm("bot-x", 60.0).done
+    assert run(a.runner.dms_arm("bot-x", 60.0)).done
     ticks(a, 1, beat=("bot-x",))
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
     start(b)
@@ -505,14 +506,14 @@ def test_a_heartbeat_sent_to_a_standby_reaches_the_leader(tmp_path):
     assert not b.runner.leader
     for _ in range(30):  # 150 s of beats, every one to the standby: past the switch's 60 s and the policy's
         a.clock.advance(5_000)
-        b.runner.heartbeat("bot-x")
+        run(b.runner.heartbeat("bot-x"))
         run(a.runner.tick())
     assert a.runner.state.heartbeats["bot-x"] == a.clock()
     assert a.runner.dms.sources["bot-x"].last_beat_ms == a.clock()
     assert a.runner.dms.sources["bot-x"].fired_ms is None
     assert a.runner.lock_document(ACCOUNT)["locked"] is False
     assert b.store.heartbeats() == {"bot-x": a.clock()}
-    b.runner.heartbeat("bot-x", a.clock() - 1_000)  # a late, older beat changes nothing
+    run(b.runner.heartbeat("bot-x", a.clock() - 1_000))  # a late, older beat changes nothing
     assert b.store.heartbeats() == {"bot-x": a.clock()}
     # and without the beats, the same 150 s fire both the switch and the policy
     for _ in range(30):
@@ -588,7 +589,7 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
 
 def test_a_standby_clock_ahead_cannot_keep_a_silent_source_alive(tmp_path):
     a, b = leader_armed_and_standby(tmp_path)
-    b.runner.heartbeat("bot-x", a.clock() + 600_000)  # a standby whose clock is 10 minutes ahead
+    run(b.runner.heartbeat("bot-x", a.clock() + 600_000))  # a standby whose clock is 10 minutes ahead
     ticks(a, 1)
     assert a.runner.dms.sources["bot-x"].last_beat_ms == a.clock()  # heard now, not in the future
     ticks(a, 20)  # then silence: 100 s past the 60 s timeout

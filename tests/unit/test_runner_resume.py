@@ -9,7 +9,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.gate import check_order
 
-from .test_runner_operator import ACCOUNT, GUARD, TICK_MS, compiled, make, start, ticks
+from .test_runner_operator import ACCOUNT, GUARD, TICK_MS, compiled, make, run, start, ticks
 
 DAY = 86_400_000
 RESUME = "  resume: {start: 25%, step: x2, every: 1d, max_positions: 8, max_gross_exposure: 4M}\n"
@@ -92,11 +92,11 @@ def order(**kw) -> dict:
 def halt_and_reset(w) -> None:
     """bot-x goes silent for over a minute (stage 1 latches), comes back, and alice resets."""
     start(w)
-    w.runner.heartbeat("bot-x")
+    run(w.runner.heartbeat("bot-x"))
     ticks(w, 13)
     assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
-    w.runner.heartbeat("bot-x")
-    answer = w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x is back")
+    run(w.runner.heartbeat("bot-x"))
+    answer = run(w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x is back"))
     assert answer.done, answer
 
 
