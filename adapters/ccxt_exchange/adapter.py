@@ -87,6 +87,9 @@ class CcxtAdapter:
       disconnected-cancel-all (DCP) only fires when a *private websocket subscribed to the "dcp"
       topic* drops; this adapter speaks REST only, so DCP is reported unsupported unless the
       caller declares that it keeps such a websocket.
+    * ``ccxt_rate_limit`` — ccxt's own request pacing (``enableRateLimit``), on by default. Off
+      only against a venue that enforces its limits in a time of its own, such as the simulated
+      exchange's HTTP face in simulated time; the order budget still applies.
     * ``exchange_factory`` — ``config dict → exchange object``; the default builds
       ``ccxt.async_support.<venue>(config)``. Tests inject a ccxt-like fake here.
 
@@ -106,6 +109,7 @@ class CcxtAdapter:
         max_backoff_s: float = 2.0,
         position_max_age_s: float = 15.0,
         bybit_dcp_websocket: bool = False,
+        ccxt_rate_limit: bool = True,
         exchange_factory: Optional[Factory] = None,
     ):
         self.venue: str = account.venue
@@ -124,7 +128,8 @@ class CcxtAdapter:
         rate = orders_per_second if orders_per_second is not None else self.dialect.order_rate
         budget = OrderBudget(rate)
 
-        config, self._secret_values = client_config(account, self.dialect, timeout=float(timeout))
+        config, self._secret_values = client_config(account, self.dialect, timeout=float(timeout),
+                                                    rate_limit=bool(ccxt_rate_limit))
         factory = exchange_factory or default_factory(self.venue)
         ex = create_client(factory, config, venue=self.venue, secrets=self._secrets)
         self._ex = ex

@@ -1,9 +1,10 @@
 """Building one account's ccxt client.
 
 What it owns
-    * the ccxt configuration of an account: ccxt's own rate limiting and its token bucket, the
-      per-request timeout, the credentials (resolved with :func:`adapters.base.resolve_secret` and
-      handed to ccxt only), a logger pinned at WARNING, and the dialect's client options;
+    * the ccxt configuration of an account: ccxt's own rate limiting (on unless the caller turns
+      it off), its token bucket, the per-request timeout, the credentials (resolved with
+      :func:`adapters.base.resolve_secret` and handed to ccxt only), a logger pinned at WARNING,
+      and the dialect's client options;
     * the default factory ``ccxt.async_support.<venue>(config)``, imported lazily;
     * configuring the built client: strict JSON, the dialect's order-count endpoints off ccxt's
       weight limiter, the market type, the sandbox, and the ``urls`` override.
@@ -28,12 +29,12 @@ Factory = Callable[[dict], Any]
 Urls = Union[str, Mapping[str, Any], None]
 
 
-def client_config(account: Any, dialect: Dialect, *, timeout: float) -> tuple[dict, list[Secret]]:
+def client_config(account: Any, dialect: Dialect, *, timeout: float, rate_limit: bool) -> tuple[dict, list[Secret]]:
     """The config dict of ccxt's constructor, and the credentials it carries (kept masked, to
     scrub them from messages). Raises ``AdapterError(AUTH)`` for an unreadable credential."""
     secrets: list[Secret] = []
     config: dict[str, Any] = {
-        "enableRateLimit": True,
+        "enableRateLimit": rate_limit,
         "tokenBucket": token_bucket_config(),
         "timeout": int(timeout * 1000),
         "verbose": False,
