@@ -20,6 +20,9 @@ Adding a venue
        fields, lookup by client order id, its countdown endpoint, credential headers,
        reduce-only refusal texts), one instance per ccxt id it serves, and ``DIALECTS``.
     2. Add the module's ``DIALECTS`` to ``_MODULES`` below.
+    3. Add the venue's row (one per ccxt id) to ``VENUES`` in
+       ``tests/contract/test_adapter_contract.py``; the contract fails for a registered id
+       without a row and for a row without a dialect.
     The order rate comes from the planner's ``VENUE_ORDER_RATES`` for now (see
     :func:`.base.planner_rate`). Nothing else changes: the adapter and the parsing code never
     name a venue.
