@@ -17,8 +17,9 @@ What it must not do
 Adding a venue
     1. Write ``dialects/<venue>.py``: a :class:`~.base.Dialect` subclass overriding what the venue
        does differently (client order id key and length, hedge-mode leg, raw leg and equity
-       fields, lookup by client order id, its countdown endpoint, credential headers,
-       reduce-only refusal texts), one instance per ccxt id it serves, and ``DIALECTS``.
+       fields — read through :data:`KNOWN_RAW_FIELDS` —, lookup by client order id, its
+       countdown endpoint, credential headers, reduce-only refusal texts), one instance per
+       ccxt id it serves, and ``DIALECTS``.
     2. Add the module's ``DIALECTS`` to ``_MODULES`` below.
     3. Add the venue's row (one per ccxt id) to ``VENUES`` in
        ``tests/contract/test_adapter_contract.py``; the contract fails for a registered id
@@ -30,9 +31,9 @@ Adding a venue
 
 from __future__ import annotations
 
-from . import binance, bybit, okx
 from typing import Any, Mapping, Optional
 
+from . import binance, bybit, okx
 from .base import Countdown, Dialect, planner_rate
 
 _MODULES = (binance, bybit, okx)

@@ -14,7 +14,7 @@ What it owns
 What it must not do
     import ccxt, keep any state of an account, or reach the venue other than through the ``call``
     the adapter hands it (which spends the order budget, retries and keeps the deadline). The
-    adapter and the parsing code ask a dialect; they never test a venue's name.
+    adapter and the parsing code ask the dialects; they never test a venue's name.
 
 :class:`Dialect` itself is the generic dialect of a ccxt id without a module of its own: ccxt's
 unified parameters, no raw fields of its own, no countdown.
