@@ -126,8 +126,9 @@ async def _run(policy_dir: Path, echo) -> int:
     store = open_store(f"sqlite://{work / 'state.db'}", audit_key=AuditKey(secrets.token_hex(32)))
     started = time.monotonic()
     async with SimServer(engine, auth_clock=wall_clock) as server:
-        adapter = CcxtAdapter(account, urls=server.base_url, timeout=5)
-        adapter._ex.enableRateLimit = False  # the simulated exchange enforces its own limits, in simulated time
+        # the simulated exchange enforces its own limits, in simulated time: ccxt's pacing would
+        # stretch the scripted minutes into real ones
+        adapter = CcxtAdapter(account, urls=server.base_url, timeout=5, ccxt_rate_limit=False)
         runbooks_dir = find_runbooks_dir((str(policy_dir),))
         notify = NotifySink.from_documents([d.model for d in result.docs], store=store, clock=clock)
         sinks = [TelemetrySink.from_env(), RunbookSink(Path(runbooks_dir) if runbooks_dir else None), notify]

@@ -8,6 +8,11 @@
 For every operation and every injected fault the adapter returns a result or raises
 ``AdapterError`` with a reason code, never hangs past its timeout, never sends a close larger
 than the position and never sends a futures close without reduce-only.
+
+``VENUES`` holds one row per ccxt id with a dialect of its own
+(``adapters/ccxt_exchange/dialects/``): what the venue must see of a close, a lookup by client
+order id and a countdown, and the leg it reads back. A registered dialect without a row fails,
+and so does a row without a dialect.
 """
 
 from __future__ import annotations
@@ -361,3 +366,202 @@ def test_an_order_missing_from_the_next_query_is_found_later(kind):
         assert f.position("BTCUSDT") == pytest.approx(4.0)
 
     run(body, kind)
+
+
+# --- venue dialects ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Venue:
+    """What the production adapter must send to, and read from, one ccxt id."""
+
+    id: str
+    market_id: str  # the venue's id of BTC/USDT:USDT
+    one_way_close: dict  # create_order params of a one-way (net mode) close with client order id "ks-1"
+    hedge_close: dict  # create_order params of a hedge-mode sell closing the LONG leg
+    lookup: tuple  # (ccxt method, its params) of the first call of fetch_order(BTC, "ks-1")
+    short_leg_info: dict  # the venue's raw info of a position (or order) on the SHORT leg
+    max_client_id_length: int
+    countdown: tuple | None  # (ccxt method, its argument) of arm_cancel_all_after(60, (BTC,))
+    options: tuple = ()  # adapter options the countdown needs, as (name, value) pairs
+
+
+VENUES = [
+    Venue("binance", "BTCUSDT", {"newClientOrderId": "ks-1", "reduceOnly": True},
+          {"newClientOrderId": "ks-1", "positionSide": "LONG"},
+          ("fetch_order", {"origClientOrderId": "ks-1"}), {"positionSide": "SHORT"}, 36,
+          ("fapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSDT", "countdownTime": 60000})),
+    Venue("binanceusdm", "BTCUSDT", {"newClientOrderId": "ks-1", "reduceOnly": True},
+          {"newClientOrderId": "ks-1", "positionSide": "LONG"},
+          ("fetch_order", {"origClientOrderId": "ks-1"}), {"positionSide": "SHORT"}, 36,
+          ("fapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSDT", "countdownTime": 60000})),
+    Venue("binancecoinm", "BTCUSD_PERP", {"newClientOrderId": "ks-1", "reduceOnly": True},
+          {"newClientOrderId": "ks-1", "positionSide": "LONG"},
+          ("fetch_order", {"origClientOrderId": "ks-1"}), {"positionSide": "SHORT"}, 36,
+          ("dapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSD_PERP", "countdownTime": 60000})),
+    Venue("bybit", "BTCUSDT", {"clientOrderId": "ks-1", "reduceOnly": True},
+          {"clientOrderId": "ks-1", "positionIdx": 1, "reduceOnly": True},
+          ("fetch_open_orders", {"orderLinkId": "ks-1"}), {"positionIdx": 2}, 36,
+          ("privatePostV5OrderDisconnectedCancelAll", {"product": "DERIVATIVES", "timeWindow": 60}),
+          (("bybit_dcp_websocket", True),)),
+    Venue("okx", "BTC-USDT-SWAP", {"clientOrderId": "ks-1", "reduceOnly": True},
+          {"clientOrderId": "ks-1", "posSide": "long"},
+          ("fetch_order", {"clOrdId": "ks-1"}), {"posSide": "short"}, 32,
+          ("privatePostTradeCancelAllAfter", {"timeOut": "60"})),
+]
+BTC = "BTC/USDT:USDT"
+
+
+class VenueClient:
+    """A ccxt-like client of one venue: fixed answers, every call recorded as (method, args)."""
+
+    def __init__(self, venue: Venue):
+        self.id = venue.id
+        self.has = {"fetchPositions": True, "fetchOrder": True, "cancelAllOrders": True, "fetchTickers": True}
+        self.markets = None
+        self.precisionMode = 4
+        self.options: dict = {}
+        self.urls: dict = {}
+        self.calls: list = []
+        self.positions: list = []
+        self._market = {"id": venue.market_id, "symbol": BTC, "base": "BTC", "quote": "USDT", "settle": "USDT",
+                        "type": "swap", "spot": False, "swap": True, "future": False, "contract": True,
+                        "contractSize": 1.0, "precision": {"amount": 0.001, "price": 0.1},
+                        "limits": {"amount": {"min": 0.001}, "cost": {"min": 5.0}}}
+        if venue.countdown:
+            setattr(self, venue.countdown[0], self._recorder(venue.countdown[0]))
+
+    def factory(self, config):
+        return self
+
+    def _recorder(self, name):
+        async def method(*args):
+            self.calls.append((name, args))
+            return {}
+        return method
+
+    def _order(self, params, status="closed"):
+        cid = next((v for k, v in params.items() if k.endswith("Id")), None)  # whichever key the venue uses
+        return {"id": "1", "clientOrderId": cid, "symbol": BTC, "side": "sell", "type": "market", "amount": 0.5,
+                "filled": 0.5, "status": status, "average": 60_000.0, "info": {}}
+
+    async def load_markets(self, reload=False, params={}):
+        self.markets = {BTC: self._market}
+        return self.markets
+
+    async def fetch_balance(self, params={}):
+        return {"info": {}, "total": {"USDT": 1000.0}, "USDT": {"free": 1000.0, "used": 0.0, "total": 1000.0}}
+
+    async def fetch_positions(self, symbols=None, params={}):
+        return self.positions
+
+    async def fetch_open_orders(self, symbol=None, since=None, limit=None, params={}):
+        self.calls.append(("fetch_open_orders", (symbol, since, limit, params)))
+        return [self._order(params, "open")] if params else []
+
+    async def create_order(self, symbol, type, side, amount, price=None, params={}):
+        self.calls.append(("create_order", (symbol, type, side, amount, price, params)))
+        return self._order(params)
+
+    async def fetch_order(self, id, symbol=None, params={}):
+        self.calls.append(("fetch_order", (id, symbol, params)))
+        return self._order(params)
+
+    async def close(self):
+        pass
+
+
+def venue_adapter(venue: Venue, hedge_mode: bool = False, **options):
+    from adapters.ccxt_exchange import CcxtAdapter
+
+    client = VenueClient(venue)
+    acc = Account.model_validate({"name": "row", "venue": venue.id, "market_type": "futures",
+                                  "hedge_mode": hedge_mode})
+    return CcxtAdapter(acc, exchange_factory=client.factory, timeout=TIMEOUT_S, **options), client
+
+
+def venue_position(side: str, info: dict) -> dict:
+    return {"symbol": BTC, "side": side, "contracts": 1.0, "contractSize": 1.0, "markPrice": 60_000.0,
+            "entryPrice": 60_000.0, "unrealizedPnl": 0.0, "notional": 60_000.0, "hedged": None, "info": info}
+
+
+def test_every_dialect_has_a_contract_row_and_every_row_a_dialect():
+    from adapters.ccxt_exchange.dialects import DIALECTS
+
+    assert sorted(v.id for v in VENUES) == sorted(DIALECTS)
+
+
+@pytest.mark.parametrize("venue", VENUES, ids=lambda v: v.id)
+def test_venue_close_carries_the_client_id_reduce_only_and_the_leg_its_way(venue):
+    async def body():
+        sent = []
+        for hedge_mode, leg in ((False, None), (True, "LONG")):
+            adapter, client = venue_adapter(venue, hedge_mode)
+            client.positions = [venue_position("long", {})]
+            r = await bounded(adapter.submit(close_intent(BTC, amount=0.5, cid="ks-1", position_side=leg)))
+            assert r.client_order_id == "ks-1"
+            [(symbol, kind, side, amount, price, params)] = [c[1] for c in client.calls if c[0] == "create_order"]
+            assert (symbol, kind, side, amount, price) == (BTC, "market", "sell", 0.5, None)
+            sent.append(params)
+        assert sent == [venue.one_way_close, venue.hedge_close]
+
+    asyncio.run(body())
+
+
+@pytest.mark.parametrize("venue", VENUES, ids=lambda v: v.id)
+def test_venue_order_is_looked_up_by_client_id_its_way(venue):
+    async def body():
+        adapter, client = venue_adapter(venue)
+        r = await bounded(adapter.fetch_order(BTC, "ks-1"))
+        assert r.status == "filled"
+        method, params = venue.lookup
+        first_method, first_args = client.calls[0]
+        assert (first_method, first_args[-1]) == (method, params)
+        assert adapter.capabilities.fetch_order_by_client_id
+
+    asyncio.run(body())
+
+
+@pytest.mark.parametrize("venue", VENUES, ids=lambda v: v.id)
+def test_venue_leg_is_read_from_its_raw_field(venue):
+    async def body():
+        adapter, client = venue_adapter(venue, hedge_mode=True)
+        client.positions = [venue_position("short", venue.short_leg_info)]
+        s = await bounded(adapter.snapshot())
+        assert s.fetch.ok and [p.position_side for p in s.positions] == ["SHORT"]
+
+    asyncio.run(body())
+
+
+@pytest.mark.parametrize("venue", VENUES, ids=lambda v: v.id)
+def test_venue_countdown_reaches_its_endpoint(venue):
+    async def body():
+        adapter, client = venue_adapter(venue, **dict(venue.options))
+        assert adapter.capabilities.cancel_all_after is (venue.countdown is not None)
+        if venue.countdown is None:
+            assert await reason_of(adapter.arm_cancel_all_after(60, (BTC,))) is Reason.UNSUPPORTED
+            return
+        st = await bounded(adapter.arm_cancel_all_after(60, (BTC,)))
+        assert st.armed and st.seconds == 60.0
+        assert client.calls == [(venue.countdown[0], (venue.countdown[1],))]
+
+    asyncio.run(body())
+
+
+@pytest.mark.parametrize("venue", VENUES, ids=lambda v: v.id)
+def test_venue_capabilities_and_ccxt_names(venue):
+    """The budget runs at the dialect's order rate (the planner's figure for the venue), the client
+    order id length is the venue's, and real ccxt has the exchange and the countdown method used."""
+    import ccxt.async_support as ccxt_async
+
+    from adapters.ccxt_exchange import dialect_for
+    from killswitch.engine.planner import DEFAULT_ORDER_RATE, VENUE_ORDER_RATES
+
+    adapter, _ = venue_adapter(venue)
+    rate = VENUE_ORDER_RATES.get(venue.id, DEFAULT_ORDER_RATE)
+    assert dialect_for(venue.id).order_rate == rate
+    assert adapter.capabilities.orders_per_second == rate and adapter.budget.rate == rate
+    assert adapter.capabilities.max_client_id_length == venue.max_client_id_length
+    cls = getattr(ccxt_async, venue.id)
+    if venue.countdown:
+        assert hasattr(cls, venue.countdown[0])

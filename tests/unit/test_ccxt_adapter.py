@@ -420,7 +420,7 @@ def test_decimal_places_precision_rounds_down_too():
 
 
 def _op():
-    from adapters.ccxt_exchange import _Op
+    from adapters.ccxt_exchange.calls import Op as _Op
 
     return _Op("t", float("inf"))
 

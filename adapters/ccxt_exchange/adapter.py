@@ -1,0 +1,590 @@
+"""The ccxt adapter: one account on one real venue, behind :class:`adapters.base.ExchangeAdapter`.
+
+What it owns
+    * one ccxt client per account (``Account.venue`` is the ccxt id), built by :mod:`.client`,
+      its markets loaded once (:mod:`.markets`);
+    * the snapshot: balances, positions, open orders and equity read in one go and parsed by
+      :mod:`.parsing` (a failed fetch is a snapshot too: ``fetch.ok`` false, ``equity`` None,
+      the reason code — :meth:`CcxtAdapter.snapshot` never raises);
+    * the local safety net before an order leaves the process: :func:`adapters.base.check_close`
+      against the position it knows (refreshed when unknown or stale), the amount rounded *down*
+      to the market's step (ccxt ``amount_to_precision``, i.e. TRUNCATE), the minimum amount;
+    * orders, the lookup of an order by client order id, cancels, and the venue's own dead man's
+      switch (countdown), where the venue has one;
+    * a hard ``asyncio.wait_for(timeout)`` around every public operation (:mod:`.calls`).
+
+What it must not do
+    tell venues apart. Whatever differs between venues — order parameters, client order id keys,
+    countdown endpoints, order rates — is asked of the account's dialect, and the venues' raw
+    fields are read by the dialects' readers (:mod:`.dialects`); a venue's quirk never becomes an
+    ``if venue == ...`` here. Nor may it
+    retry an order: a ``create_order`` that times out or loses its connection may or may not
+    have reached the venue; it surfaces as ``TIMEOUT`` (or ``EXCHANGE_UNAVAILABLE``) and the
+    caller reconciles with :meth:`CcxtAdapter.fetch_order` by the intent's deterministic client
+    order id before sending anything again.
+
+Secrets are handed to ccxt only; every message the adapter raises or reports is scrubbed
+(:func:`.errors.scrub`) and never chained to the original exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Any, Callable, Mapping, Optional
+
+from killswitch.engine.planner import OrderIntent
+from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, Position, Snapshot
+
+from ..base import (
+    AdapterError,
+    CancelResult,
+    CancelSelector,
+    Capabilities,
+    DmsStatus,
+    OrderResult,
+    Reason,
+    check_close,
+)
+from . import parsing
+from .budget import OrderBudget
+from .calls import Calls, Op
+from .client import Factory, Urls, client_config, configure_client, create_client, default_factory
+from .countdowns import Countdowns
+from .dialects import KNOWN_RAW_FIELDS, dialect_for
+from .errors import reason_for, scrub
+from .markets import Markets
+from .parsing import BadData, num
+
+log = logging.getLogger(__package__)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class CcxtAdapter:
+    """One account of an Accounts document on a ccxt venue.
+
+    ``account`` is a :class:`killswitch.policy.model.Account`. Options:
+
+    * ``timeout`` — seconds; bounds every public operation as a whole (``asyncio.wait_for``),
+      retries and order-budget waits included; also ccxt's per-request timeout.
+    * ``urls`` — override of the venue's endpoints: a base URL string (``http://127.0.0.1:8765``)
+      re-hosts every REST URL of the venue onto it, keeping paths; a dict is deep-merged into
+      ccxt's ``urls`` (e.g. ``{"api": {"fapiPrivate": ...}}``). For tests and the simulated
+      exchange's HTTP face.
+    * ``orders_per_second`` — our order budget on this account (default: the dialect's
+      ``order_rate``, which is the planner's ``VENUE_ORDER_RATES`` for the venue). Creates and
+      cancels spend it.
+    * ``max_retries`` / ``backoff_s`` / ``max_backoff_s`` — retries of reads and cancels on
+      network errors: ``backoff_s · 2^n`` capped at ``max_backoff_s``, no jitter; a venue's
+      ``Retry-After`` is honoured when it fits in the deadline.
+    * ``position_max_age_s`` — a position known from an older snapshot is re-fetched before a close.
+    * ``bybit_dcp_websocket`` — the caller keeps a private websocket open. Bybit's
+      disconnected-cancel-all (DCP) only fires when a *private websocket subscribed to the "dcp"
+      topic* drops; this adapter speaks REST only, so DCP is reported unsupported unless the
+      caller declares that it keeps such a websocket.
+    * ``ccxt_rate_limit`` — ccxt's own request pacing (``enableRateLimit``), on by default. Off
+      only against a venue that enforces its limits in a time of its own, such as the simulated
+      exchange's HTTP face in simulated time; the order budget still applies.
+    * ``exchange_factory`` — ``config dict → exchange object``; the default builds
+      ``ccxt.async_support.<venue>(config)``. Tests inject a ccxt-like fake here.
+
+    Raises :class:`AdapterError` on construction for an unreadable credential (``AUTH``) or a
+    venue ccxt does not know (``UNSUPPORTED``) — never with a secret in it.
+    """
+
+    def __init__(
+        self,
+        account: Any,
+        *,
+        timeout: float = 10.0,
+        urls: Urls = None,
+        orders_per_second: Optional[float] = None,
+        max_retries: int = 2,
+        backoff_s: float = 0.25,
+        max_backoff_s: float = 2.0,
+        position_max_age_s: float = 15.0,
+        bybit_dcp_websocket: bool = False,
+        ccxt_rate_limit: bool = True,
+        exchange_factory: Optional[Factory] = None,
+    ):
+        self.venue: str = account.venue
+        self.account: str = account.name
+        self.market_type: str = account.market_type
+        self.hedge_mode: bool = bool(account.hedge_mode)
+        self.quote_currency: str = account.quote_currency
+        self.labels: dict[str, str] = dict(account.labels)
+        self.strategies: list[str] = list(getattr(account, "strategies", []) or [])
+        self.stablecoins: list[str] = list(account.stablecoins)
+        ic = account.initial_capital
+        self.initial_capital: Optional[float] = None if ic is None else float(getattr(ic, "value", ic))
+        self.dialect = dialect_for(self.venue)
+        self.position_max_age_s = float(position_max_age_s)
+        self.bybit_dcp_websocket = bool(bybit_dcp_websocket)
+        rate = orders_per_second if orders_per_second is not None else self.dialect.order_rate
+        budget = OrderBudget(rate)
+
+        config, self._secret_values = client_config(account, self.dialect, timeout=float(timeout),
+                                                    rate_limit=bool(ccxt_rate_limit))
+        factory = exchange_factory or default_factory(self.venue)
+        ex = create_client(factory, config, venue=self.venue, secrets=self._secrets)
+        self._ex = ex
+        configure_client(ex, self.dialect, market_type=self.market_type, sandbox=getattr(account, "sandbox", False),
+                         urls=urls, secrets=self._secrets)
+        self._calls = Calls(ex, venue=self.venue, budget=budget, timeout=timeout, max_retries=max_retries,
+                            backoff_s=backoff_s, max_backoff_s=max_backoff_s, secrets=lambda: self._secrets)
+
+        self._markets = Markets(ex, self._calls, venue=self.venue, market_type=self.market_type)
+        self._countdowns = Countdowns(
+            self._calls, self._markets,
+            lambda: self.dialect.countdown(ex, self.market_type, keeps_private_websocket=self.bybit_dcp_websocket),
+            exposed=self._exposed_symbols, venue=self.venue, market_type=self.market_type)
+        self._positions: dict[tuple[str, str], Position] = {}
+        self._positions_at: dict[str, float] = {}  # symbol → monotonic time of its last fetch
+        self._positions_all_at: Optional[float] = None  # monotonic time of the last fetch of all
+        self._holdings: dict[str, Balance] = {}
+        self._holdings_at: Optional[float] = None
+        self._orders: dict[str, Order] = {}
+        self.capabilities = self._capabilities(rate)
+
+    # --- settings the calls run with ----------------------------------------------------------------
+
+    @property
+    def budget(self) -> OrderBudget:
+        """The order budget every create and cancel of this account spends."""
+        return self._calls.budget
+
+    @budget.setter
+    def budget(self, budget: OrderBudget) -> None:
+        self._calls.budget = budget
+
+    # the call settings live with the calls; read here as the constructor's options
+    timeout = property(lambda self: self._calls.timeout)
+    max_retries = property(lambda self: self._calls.max_retries)
+    backoff_s = property(lambda self: self._calls.backoff_s)
+    max_backoff_s = property(lambda self: self._calls.max_backoff_s)
+
+    @property
+    def _secrets(self) -> list[str]:
+        return [s.reveal() for s in self._secret_values]
+
+    def _has(self, name: str) -> bool:
+        has = getattr(self._ex, "has", None) or {}
+        return bool(has.get(name))
+
+    def _capabilities(self, rate: float) -> Capabilities:
+        futures = self.market_type == "futures"
+        return Capabilities(
+            positions=futures and self._has("fetchPositions"),
+            reduce_only=futures,
+            hedge_mode=self.hedge_mode,
+            cancel_all_after=self._countdowns.supported(),
+            close_position=self._has("closePosition"),
+            client_order_id=True,
+            fetch_order_by_client_id=self.dialect.can_fetch_by_client_id(self._has),
+            max_client_id_length=self.dialect.max_client_id_length,
+            orders_per_second=float(rate),
+        )
+
+    def _error(self, exc: BaseException, what: str, reason: Optional[Reason] = None) -> AdapterError:
+        return self._calls.error(exc, what, reason)
+
+    # --- markets ---------------------------------------------------------------------------------------
+
+    async def _ensure_markets(self, op: Op) -> None:
+        await self._markets.ensure(op)
+
+    def symbols(self) -> Optional[frozenset[str]]:
+        """The unified symbols of the loaded markets of this account's type (swaps for futures,
+        spot pairs for spot); None until the markets are loaded."""
+        return self._markets.symbols()
+
+    def strategy_names(self) -> frozenset[str]:
+        return frozenset(self.strategies)
+
+    async def load_symbols(self) -> None:
+        await self._calls.run("load_markets", self._markets.ensure)
+
+    def market_rules(self, symbol: str) -> Optional[MarketRules]:
+        """The rounding and minimum rules of a loaded market, or None when unknown."""
+        return self._markets.rules(symbol)
+
+    def round_amount(self, symbol: str, amount: float) -> float:
+        """``amount`` rounded down to the market's step (ccxt ``amount_to_precision`` truncates);
+        0.0 when nothing is left. Raises UNKNOWN_SYMBOL for a market that is not loaded."""
+        return self._markets.round_amount(symbol, amount)
+
+    # --- parsing with this account's dialect and markets -----------------------------------------------
+
+    def _parse_position(self, p: Any) -> Optional[Position]:
+        return parsing.parse_position(p, self._markets.get, KNOWN_RAW_FIELDS)
+
+    def _parse_order(self, o: Any) -> Order:
+        return parsing.parse_order(o, KNOWN_RAW_FIELDS, self.strategies)
+
+    def _parse_or_bad_response(self, what: str, parse: Callable[[], Any]) -> Any:
+        """``parse()``, a structure it cannot read raised as BAD_RESPONSE (scrubbed, unchained)."""
+        try:
+            return parse()
+        except (BadData, ValueError) as e:
+            err = AdapterError(Reason.BAD_RESPONSE, scrub(f"{what}: {e}", self._secrets), venue=self.venue)
+        raise err
+
+    # --- snapshot ---------------------------------------------------------------------------------
+
+    async def snapshot(self) -> Snapshot:
+        """The account now: balances, positions (futures), open orders, equity and the market
+        rules of every symbol in them. Never raises: a failure is a snapshot with ``fetch.ok``
+        false, ``equity`` None and the reason code (secrets scrubbed from the message)."""
+        started = time.monotonic()
+        op = self._calls.op("snapshot")
+        try:
+            snap = await asyncio.wait_for(self._snapshot(op, started), self.timeout)
+            return snap
+        except (asyncio.TimeoutError, TimeoutError):
+            err = AdapterError(Reason.TIMEOUT, f"snapshot: no answer within {self.timeout:g}s", venue=self.venue)
+        except AdapterError as e:
+            err = e
+        except Exception as e:  # noqa: BLE001 — a snapshot never raises
+            err = self._error(e, "snapshot")
+        now = _now_ms()
+        return self._base_snapshot(
+            ts_event=now, ts_observed=now, equity=None,
+            fetch=FetchStatus(ok=False, error_code=err.reason.value, error=scrub(err.message, self._secrets),
+                              latency_ms=round((time.monotonic() - started) * 1000, 3),
+                              calls=op.calls, failed_calls=op.failed),
+        )
+
+    def _base_snapshot(self, **kw: Any) -> Snapshot:
+        return Snapshot(venue=self.venue, account=self.account, market_type=self.market_type,
+                        quote_currency=self.quote_currency, labels=self.labels,
+                        initial_capital=self.initial_capital, stablecoins=self.stablecoins, **kw)
+
+    async def _snapshot(self, op: Op, started: float) -> Snapshot:
+        await self._ensure_markets(op)
+        futures = self.market_type == "futures"
+        if futures and not self._has("fetchPositions"):
+            raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} cannot report positions", venue=self.venue)
+        reads = [self._calls.call(op, "fetch_balance"), self._calls.call(op, "fetch_open_orders")]
+        if futures:
+            reads.append(self._calls.call(op, "fetch_positions"))
+        results = await self._calls.gather(*reads)
+        raw_balance, raw_orders = results[0], results[1]
+        raw_positions = results[2] if futures else []
+        observed = _now_ms()
+
+        orders = [self._parse_order(o) for o in (raw_orders or [])]
+        if futures:
+            positions = [p for p in (self._parse_position(x) for x in (raw_positions or [])) if p is not None]
+            balances = parsing.parse_balances(raw_balance, {})
+            equity = parsing.futures_equity(raw_balance, self.quote_currency, KNOWN_RAW_FIELDS)
+        else:
+            positions = []
+            prices = await self._markets.spot_prices(op, parsing.held_assets(raw_balance), self.quote_currency,
+                                                     self.stablecoins)
+            balances = parsing.parse_balances(raw_balance, prices)
+            equity = sum(b.total * b.price for b in balances if b.price is not None)
+
+        mono = time.monotonic()
+        self._positions = {(p.symbol, p.side): p for p in positions}
+        self._positions_at = {}
+        self._positions_all_at = mono if futures else None
+        self._orders = {o.id: o for o in orders}
+        self._holdings = {b.asset: b for b in balances}
+        self._holdings_at = mono
+
+        symbols = {p.symbol for p in positions} | {o.symbol for o in orders}
+        if not futures:
+            symbols |= {f"{b.asset}/{self.quote_currency}" for b in balances if b.asset != self.quote_currency}
+        markets = {s: r for s in sorted(symbols) if (r := self.market_rules(s)) is not None}
+        return self._base_snapshot(
+            ts_event=parsing.venue_time(raw_balance, raw_positions, observed),
+            ts_observed=observed,
+            equity=equity,
+            balances=balances,
+            positions=positions,
+            orders=orders,
+            markets=markets,
+            fetch=FetchStatus(ok=True, latency_ms=round((time.monotonic() - started) * 1000, 3),
+                              calls=op.calls, failed_calls=op.failed),
+        )
+
+    # --- orders -------------------------------------------------------------------------------------
+
+    async def submit(self, intent: OrderIntent) -> OrderResult:
+        """Send one order of the engine.
+
+        Before anything is sent: :func:`check_close` against the position this adapter knows
+        for the intent's symbol and leg (re-fetched when unknown or older than
+        ``position_max_age_s``), a hedge-mode leg that would grow rather than close refused
+        (NOT_REDUCE_ONLY), a spot sell no larger than the holding, the amount rounded down to
+        the market's step and checked against the minimum amount (and, for non-reduce-only
+        orders, the minimum notional). Any refusal is an AdapterError and nothing reaches the venue.
+
+        Then one ``create_order``: a market order, or a limit IOC at ``intent.limit_price`` (on
+        the tick, never looser than the cap), with the dialect's parameters (:meth:`order_params`).
+
+        Never retried. A TIMEOUT (or EXCHANGE_UNAVAILABLE) means the outcome is unknown: ask
+        :meth:`fetch_order` with the same client order id before sending again.
+        """
+
+        async def body(op: Op) -> OrderResult:
+            await self._ensure_markets(op)
+            market = self._markets.require(intent.symbol)
+            if intent.side not in ("buy", "sell"):
+                raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: side {intent.side!r}", venue=self.venue)
+            leg = self._leg_of(intent)
+            if self.market_type == "futures":
+                pos = await self._known_position(op, intent.symbol, leg)
+                check_close(intent, self.market_type, pos.contracts if pos else None, self.venue)
+            else:
+                check_close(intent, self.market_type, None, self.venue)
+                if intent.side == "sell":
+                    await self._check_spot_holding(op, intent, market)
+            amount = self.round_amount(intent.symbol, intent.amount)
+            rules = self.market_rules(intent.symbol) or MarketRules()
+            if amount <= 0 or amount < rules.min_amount:
+                raise AdapterError(Reason.INVALID_ORDER,
+                                   f"{intent.symbol}: amount {intent.amount:g} is below the market minimum "
+                                   f"(step {rules.amount_step:g}, min {rules.min_amount:g})", venue=self.venue)
+            price = None
+            if intent.limit_price is not None:
+                if intent.limit_price <= 0:
+                    raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: limit price {intent.limit_price:g}",
+                                       venue=self.venue)
+                price = self._markets.protected_price(intent.symbol, intent.limit_price, intent.side)
+            if not intent.reduce_only and rules.min_notional:
+                unit = price or (intent.notional / intent.amount if intent.amount else 0.0)
+                if unit and amount * unit < rules.min_notional:
+                    raise AdapterError(Reason.INVALID_ORDER,
+                                       f"{intent.symbol}: notional {amount * unit:g} is below the minimum "
+                                       f"{rules.min_notional:g}", venue=self.venue)
+            params = self.order_params(intent)
+            order_type = "market" if price is None else "limit"
+            if price is not None:
+                params["timeInForce"] = "IOC"
+            raw = await self._calls.call(op, "create_order", intent.symbol, order_type, intent.side, amount, price,
+                                         params, retry=False, order=True)
+            result = parsing.order_result(raw, intent.client_order_id, amount)
+            self._after_send(intent.symbol, leg, result)
+            return result
+
+        try:
+            return await self._calls.run("submit", body)
+        except AdapterError as e:
+            if e.reason in (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.UNKNOWN, Reason.BAD_RESPONSE,
+                            Reason.REDUCE_ONLY_REJECTED):
+                # unknown outcome, or the venue knows a smaller position: re-fetch before the next close
+                self._forget_positions(intent.symbol)
+            raise
+
+    def _leg_of(self, intent: OrderIntent) -> str:
+        """The position ('long' / 'short') an intent closes; a hedge leg it would grow is refused."""
+        closes = "long" if intent.side == "sell" else "short"
+        ps = (intent.position_side or "").upper()
+        if ps in ("LONG", "SHORT"):
+            if ps.lower() != closes and self.market_type == "futures":
+                raise AdapterError(Reason.NOT_REDUCE_ONLY,
+                                   f"{intent.symbol}: a {intent.side} on the {ps} leg would grow it, not close it",
+                                   venue=self.venue)
+            return ps.lower()
+        return closes
+
+    def order_params(self, intent: OrderIntent) -> dict:
+        """The venue parameters of an intent (the dialect's): client order id, reduce-only,
+        hedge-mode leg."""
+        leg = None
+        if self.hedge_mode:
+            leg = "LONG" if intent.side == "sell" else "SHORT"
+            if (intent.position_side or "").upper() in ("LONG", "SHORT"):
+                leg = intent.position_side.upper()
+        return self.dialect.order_params(intent.client_order_id, futures=self.market_type == "futures",
+                                         hedge_leg=leg, reduce_only=bool(intent.reduce_only))
+
+    async def _known_position(self, op: Op, symbol: str, leg: str) -> Optional[Position]:
+        at = self._positions_at.get(symbol, self._positions_all_at)
+        fresh = at is not None and time.monotonic() - at <= self.position_max_age_s
+        if not fresh:
+            await self._refresh_positions(op, symbol)
+        return self._positions.get((symbol, leg))
+
+    async def _refresh_positions(self, op: Op, symbol: str) -> None:
+        if not self._has("fetchPositions"):
+            raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} cannot report positions", venue=self.venue)
+        raw = await self._calls.call(op, "fetch_positions", [symbol])
+        parsed = self._parse_or_bad_response(
+            "fetch_positions", lambda: [p for p in (self._parse_position(x) for x in (raw or [])) if p is not None])
+        for key in [k for k in self._positions if k[0] == symbol]:
+            del self._positions[key]
+        for p in parsed:
+            if p.symbol == symbol:
+                self._positions[(p.symbol, p.side)] = p
+        self._positions_at[symbol] = time.monotonic()
+
+    def _forget_positions(self, symbol: str) -> None:
+        self._positions_at[symbol] = -math.inf  # stale whatever the last full fetch says
+        self._holdings_at = None
+
+    def _after_send(self, symbol: str, leg: str, result: OrderResult) -> None:
+        """What the known position has left: less what filled, and less what may still fill
+        while the order rests (so that chunks never add up beyond the position)."""
+        gone = result.filled if result.status in ("canceled", "expired", "rejected") else max(result.filled, result.amount)
+        if self.market_type != "futures":
+            base = (self._markets.get(symbol) or {}).get("base") or symbol.split("/", 1)[0]
+            held = self._holdings.get(base)
+            if held is not None and leg == "long":  # a sell
+                total = max(0.0, held.total - gone)
+                self._holdings[base] = held.model_copy(update={"total": total, "free": max(0.0, min(held.free, total))})
+            return
+        pos = self._positions.get((symbol, leg))
+        if pos is None:
+            return
+        left = pos.contracts - gone
+        if left <= pos.contracts * 1e-9:
+            del self._positions[(symbol, leg)]
+        else:
+            self._positions[(symbol, leg)] = pos.model_copy(
+                update={"contracts": left, "notional": pos.notional * left / pos.contracts})
+
+    async def _check_spot_holding(self, op: Op, intent: OrderIntent, market: Mapping) -> None:
+        base = market.get("base") or intent.symbol.split("/", 1)[0]
+        fresh = self._holdings_at is not None and time.monotonic() - self._holdings_at <= self.position_max_age_s
+        if not fresh:
+            raw = await self._calls.call(op, "fetch_balance")
+            self._holdings = self._parse_or_bad_response(
+                "fetch_balance", lambda: {b.asset: b for b in parsing.parse_balances(raw, {})})
+            self._holdings_at = time.monotonic()
+        held = self._holdings.get(base)
+        have = held.total if held else 0.0
+        if intent.amount > have * (1 + 1e-9):
+            raise AdapterError(Reason.CLOSE_EXCEEDS_POSITION,
+                               f"{intent.symbol}: sell of {intent.amount:g} exceeds the holding of {have:g} {base}",
+                               venue=self.venue)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderResult:
+        """The order with this client order id, looked up the dialect's way (a single-order
+        fetch by the venue's client order id key, or a search of the order lists).
+        ORDER_NOT_FOUND when the venue has no such order."""
+
+        async def body(op: Op) -> OrderResult:
+            await self._ensure_markets(op)
+            self._markets.require(symbol)
+            raw = await self.dialect.find_by_client_id(self._calls.bind(op), symbol, client_order_id)
+            if raw is None:
+                raise AdapterError(Reason.ORDER_NOT_FOUND, f"{symbol}: no order {client_order_id}", venue=self.venue)
+            amount = num(raw.get("amount")) if isinstance(raw, Mapping) else None
+            return parsing.order_result(raw, client_order_id, amount or 0.0)
+
+        return await self._calls.run("fetch_order", body)
+
+    # --- cancels ---------------------------------------------------------------------------------------
+
+    async def cancel_orders(self, selector: CancelSelector) -> CancelResult:
+        """Cancel open orders: ``order_ids`` if given, else every order of ``selector.symbols``
+        (all symbols when empty), all of them or only entries (non-reduce-only). A whole symbol
+        goes through ``cancel_all_orders`` when the venue has it; otherwise, and for entries,
+        one ``cancel_order`` per order. Per-order failures are reported, not raised; failing
+        to list the open orders raises."""
+
+        async def body(op: Op) -> CancelResult:
+            await self._ensure_markets(op)
+            if selector.which not in ("all", "entries"):
+                raise AdapterError(Reason.INVALID_ORDER, f"cancel which={selector.which!r}", venue=self.venue)
+            failed: dict[str, str] = {}
+            canceled: list[str] = []
+            if selector.order_ids:
+                known = self._orders
+                if any(i not in known for i in selector.order_ids):
+                    known = await self._list_open(op)
+                targets = []
+                for oid in selector.order_ids:
+                    if oid in known:
+                        targets.append(known[oid])
+                    else:
+                        failed[oid] = Reason.ORDER_NOT_FOUND.value
+                await self._cancel_each(op, targets, canceled, failed)
+                return CancelResult(tuple(canceled), failed)
+
+            open_orders = await self._list_open(op, selector.symbols)
+            wanted = set(selector.symbols)
+            by_symbol: dict[str, list[Order]] = {}
+            for o in open_orders.values():
+                if wanted and o.symbol not in wanted:
+                    continue
+                if selector.which == "entries" and o.reduce_only:
+                    continue
+                by_symbol.setdefault(o.symbol, []).append(o)
+            for symbol in sorted(by_symbol):
+                orders = by_symbol[symbol]
+                if selector.which == "all" and self._has("cancelAllOrders"):
+                    try:
+                        await self._calls.call(op, "cancel_all_orders", symbol, order=True)
+                    except AdapterError as e:
+                        failed.update({o.id: e.reason.value for o in orders})
+                    else:
+                        canceled.extend(o.id for o in orders)
+                else:
+                    await self._cancel_each(op, orders, canceled, failed)
+            for oid in canceled:
+                self._orders.pop(oid, None)
+            return CancelResult(tuple(canceled), failed)
+
+        return await self._calls.run("cancel_orders", body)
+
+    async def _list_open(self, op: Op, symbols: tuple[str, ...] = ()) -> dict[str, Order]:
+        if len(symbols) == 1:
+            raw = await self._calls.call(op, "fetch_open_orders", symbols[0])
+        else:
+            raw = await self._calls.call(op, "fetch_open_orders")
+        orders = self._parse_or_bad_response("fetch_open_orders", lambda: [self._parse_order(o) for o in (raw or [])])
+        listed = {o.id: o for o in orders}
+        if not symbols:
+            self._orders = dict(listed)
+        return listed
+
+    async def _cancel_each(self, op: Op, orders: list[Order], canceled: list[str], failed: dict[str, str]) -> None:
+        for o in orders:
+            try:
+                await self._calls.call(op, "cancel_order", o.id, o.symbol, order=True)
+            except AdapterError as e:
+                failed[o.id] = e.reason.value
+            else:
+                canceled.append(o.id)
+                self._orders.pop(o.id, None)
+
+    # --- dead man's switch ---------------------------------------------------------------------------
+
+    async def arm_cancel_all_after(self, seconds: float, symbols: tuple[str, ...] = ()) -> DmsStatus:
+        """Arm the venue's own dead man's switch; see :meth:`.countdowns.Countdowns.arm`."""
+        return await self._countdowns.arm(seconds, symbols)
+
+    async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus:
+        """Turn the venue's dead man's switch off; see :meth:`.countdowns.Countdowns.disarm`."""
+        return await self._countdowns.disarm(symbols)
+
+    async def _exposed_symbols(self, op: Op) -> set[str]:
+        """The symbols with an open order (listed now) or a known position."""
+        found = {o.symbol for o in (await self._list_open(op)).values()}
+        return found | {k[0] for k in self._positions}
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close ccxt's HTTP session (bounded by the timeout; errors are swallowed)."""
+        closer = getattr(self._ex, "close", None)
+        if closer is None:
+            return
+        try:
+            await asyncio.wait_for(closer(), self.timeout)
+        except Exception as e:  # noqa: BLE001
+            log.debug("%s/%s close: %s", self.venue, self.account, reason_for(e).value)
+
+    def __repr__(self) -> str:
+        return f"CcxtAdapter(venue={self.venue!r}, account={self.account!r}, market_type={self.market_type!r})"
+
+
+__all__ = ["CcxtAdapter"]

@@ -1,0 +1,127 @@
+"""One account's calls into its ccxt client: budget, retries, deadline, and nothing raw escaping.
+
+What it owns
+    * :class:`Op`: one public operation's deadline and the calls it made (a snapshot reports them);
+    * :class:`Calls`: every ccxt call of the adapter goes through :meth:`Calls.call` — orders spend
+      the order budget, reads and cancels are retried on *network* errors only (``backoff_s · 2^n``
+      capped at ``max_backoff_s``, no jitter, a venue's ``Retry-After`` honoured when it fits in
+      the deadline), and every failure becomes a scrubbed :class:`adapters.base.AdapterError`;
+      :meth:`Calls.run` bounds a whole operation by ``asyncio.wait_for(timeout)``.
+
+What it must not do
+    retry an order (``retry=False``: an order that timed out may have reached the venue; the caller
+    reconciles by client order id), decide what to call (the adapter and the dialects do), or
+    import ccxt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional
+
+from ..base import AdapterError, Reason
+from .budget import OrderBudget
+from .dialects.base import Call
+from .errors import adapter_error, is_network, reason_for, retry_after
+
+log = logging.getLogger(__package__)
+
+
+@dataclass
+class Op:
+    """Bookkeeping of one public operation: its deadline and the calls it made."""
+
+    name: str
+    deadline: float
+    calls: int = 0
+    failed: int = 0
+
+
+class Calls:
+    """The call machinery of one account's ccxt client ``client``."""
+
+    def __init__(self, client: Any, *, venue: str, budget: OrderBudget, timeout: float, max_retries: int,
+                 backoff_s: float, max_backoff_s: float, secrets: Callable[[], Iterable[str]]):
+        self.client = client
+        self.venue = venue
+        self.budget = budget
+        self.timeout = float(timeout)
+        self.max_retries = max(0, int(max_retries))
+        self.backoff_s = float(backoff_s)
+        self.max_backoff_s = float(max_backoff_s)
+        self._secrets = secrets  # revealed only to scrub messages
+
+    def error(self, exc: BaseException, what: str, reason: Optional[Reason] = None,
+              retry_after_s: Optional[float] = None) -> AdapterError:
+        return adapter_error(exc, what, venue=self.venue, secrets=self._secrets(), reason=reason,
+                             retry_after_s=retry_after_s)
+
+    def op(self, name: str) -> Op:
+        return Op(name, asyncio.get_running_loop().time() + self.timeout)
+
+    def bind(self, op: Op) -> Call:
+        """``call`` for a dialect: one ccxt call within ``op``."""
+        return functools.partial(self.call, op)
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.max_backoff_s, self.backoff_s * (2 ** attempt))
+
+    async def call(self, op: Op, method: str, *args: Any, retry: bool = True, order: bool = False, **kwargs: Any) -> Any:
+        """One ccxt call: order budget, retries of network errors (never for ``retry=False``),
+        every failure turned into a scrubbed AdapterError."""
+        fn = getattr(self.client, method, None)
+        if fn is None:
+            raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} has no {method}", venue=self.venue)
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            if order:
+                await self.budget.acquire()
+            op.calls += 1
+            try:
+                return await fn(*args, **kwargs)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 — everything becomes a reason code
+                op.failed += 1
+                network = is_network(e)
+                reason = reason_for(e)
+                hint = retry_after(getattr(self.client, "last_response_headers", None)) \
+                    if reason is Reason.RATE_LIMITED else None
+                err = self.error(e, method, reason, hint)
+            delay = max(self._backoff(attempt), hint or 0.0)
+            if not retry or not network or attempt >= self.max_retries or loop.time() + delay >= op.deadline:
+                raise err
+            log.debug("%s %s: %s, retry %d in %.2fs", self.venue, method, err.reason.value, attempt + 1, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def run(self, name: str, body: Callable[[Op], Any]) -> Any:
+        """Run one public operation under ``asyncio.wait_for(timeout)``."""
+        op = self.op(name)
+        try:
+            return await asyncio.wait_for(body(op), self.timeout)
+        except AdapterError:
+            raise
+        except (asyncio.TimeoutError, TimeoutError):
+            err = AdapterError(Reason.TIMEOUT, f"{name}: no answer within {self.timeout:g}s", venue=self.venue)
+        except Exception as e:  # noqa: BLE001
+            err = self.error(e, name)
+        raise err
+
+    @staticmethod
+    async def gather(*coros: Any) -> list:
+        """Run reads together; the first failure cancels the rest and is raised as it is."""
+        tasks: list[asyncio.Task] = []
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(c) for c in coros]
+        except BaseExceptionGroup as eg:  # noqa: F821 — builtin in 3.11
+            first = eg.exceptions[0]
+            while isinstance(first, BaseExceptionGroup):  # noqa: F821
+                first = first.exceptions[0]
+            raise first from None
+        return [t.result() for t in tasks]

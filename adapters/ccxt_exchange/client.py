@@ -1,0 +1,147 @@
+"""Building one account's ccxt client.
+
+What it owns
+    * the ccxt configuration of an account: ccxt's own rate limiting (on unless the caller turns
+      it off), its token bucket, the per-request timeout, the credentials (resolved with
+      :func:`adapters.base.resolve_secret` and handed to ccxt only), a logger pinned at WARNING,
+      and the dialect's client options;
+    * the default factory ``ccxt.async_support.<venue>(config)``, imported lazily;
+    * configuring the built client: strict JSON, the dialect's order-count endpoints off ccxt's
+      weight limiter, the market type, the sandbox, and the ``urls`` override.
+
+What it must not do
+    import ccxt at import time, log or return a credential other than in the config ccxt gets,
+    or know of any venue but through the dialect.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Callable, Mapping, Union
+
+from ..base import AdapterError, Reason, Secret, resolve_secret
+from .budget import orders_off_weight_limiter, token_bucket_config
+from .dialects import Dialect
+from .errors import adapter_error, strict_json
+
+Factory = Callable[[dict], Any]
+Urls = Union[str, Mapping[str, Any], None]
+
+
+def client_config(account: Any, dialect: Dialect, *, timeout: float, rate_limit: bool) -> tuple[dict, list[Secret]]:
+    """The config dict of ccxt's constructor, and the credentials it carries (kept masked, to
+    scrub them from messages). Raises ``AdapterError(AUTH)`` for an unreadable credential."""
+    secrets: list[Secret] = []
+    config: dict[str, Any] = {
+        "enableRateLimit": rate_limit,
+        "tokenBucket": token_bucket_config(),
+        "timeout": int(timeout * 1000),
+        "verbose": False,
+        "logger": quiet_ccxt_logger(),
+        "options": {},
+    }
+    creds = getattr(account, "credentials", None)
+    if creds is not None:
+        for ccxt_key, ref in (("apiKey", creds.api_key), ("secret", creds.secret),
+                              ("password", creds.password), ("uid", creds.uid)):
+            if ref is None:
+                continue
+            secret: Secret = resolve_secret(ref)
+            secrets.append(secret)
+            config[ccxt_key] = secret.reveal()
+    config["options"].update(dialect.client_options)
+    return config, secrets
+
+
+def create_client(factory: Factory, config: dict, *, venue: str, secrets: list[str]) -> Any:
+    """``factory(config)``; any failure an AdapterError without a credential in it."""
+    try:
+        ex = factory(config)
+    except AdapterError:
+        raise
+    except Exception as e:  # noqa: BLE001 — reported as a reason, scrubbed
+        err = adapter_error(e, "create exchange", venue=venue, secrets=secrets)
+    else:
+        err = None
+    if err is not None:
+        raise err
+    return ex
+
+
+def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bool, urls: Urls,
+                     secrets: list[str]) -> None:
+    if hasattr(ex, "on_json_response"):
+        strict_json(ex)
+    if dialect.order_count_endpoints and hasattr(ex, "calculate_rate_limiter_cost"):
+        orders_off_weight_limiter(ex, dialect.order_count_endpoints)
+    opts = getattr(ex, "options", None)
+    if isinstance(opts, dict):
+        # currencies are never needed, and with keys set some venues fetch them from
+        # unrelated (spot, margin) endpoints on every market load
+        opts["fetchCurrencies"] = False
+        if market_type == "futures":
+            if opts.get("defaultType") not in ("future", "swap", "delivery"):
+                opts["defaultType"] = "swap"
+        else:
+            opts["defaultType"] = "spot"
+    if sandbox and hasattr(ex, "set_sandbox_mode"):
+        try:
+            ex.set_sandbox_mode(True)
+        except Exception as e:  # noqa: BLE001
+            err = adapter_error(e, "sandbox mode", venue=dialect.id, secrets=secrets, reason=Reason.UNSUPPORTED)
+        else:
+            err = None
+        if err is not None:
+            raise err
+    if urls is not None:
+        current = getattr(ex, "urls", None)
+        if not isinstance(current, dict):
+            current = {}
+        if isinstance(urls, str):
+            current["api"] = _rehost(current.get("api", {}), urls.rstrip("/"))
+        else:
+            _deep_merge(current, urls)
+        ex.urls = current
+
+
+def quiet_ccxt_logger() -> logging.Logger:
+    """ccxt writes request headers (the API key among them) at DEBUG: give it a logger of its
+    own pinned at WARNING."""
+    lg = logging.getLogger(f"{__package__}.ccxt")
+    lg.setLevel(logging.WARNING)
+    return lg
+
+
+def default_factory(venue: str) -> Factory:
+    """``config → ccxt.async_support.<venue>(config)``; UNSUPPORTED for an id ccxt does not know."""
+
+    def build(config: dict) -> Any:
+        import ccxt.async_support as ccxt_async  # lazy
+
+        cls = getattr(ccxt_async, venue, None)
+        if cls is None or not isinstance(cls, type):
+            raise AdapterError(Reason.UNSUPPORTED, f"ccxt has no exchange {venue!r}", venue=venue)
+        return cls(config)
+
+    return build
+
+
+_HOST_RE = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]+", re.I)
+
+
+def _rehost(api: Any, base: str) -> Any:
+    """Every URL of ccxt's ``urls['api']`` moved onto ``base`` (scheme and host), path kept."""
+    if isinstance(api, str):
+        return _HOST_RE.sub(base, api, count=1) if _HOST_RE.match(api) else api
+    if isinstance(api, dict):
+        return {k: _rehost(v, base) for k, v in api.items()}
+    return api
+
+
+def _deep_merge(into: dict, extra: Mapping) -> None:
+    for k, v in extra.items():
+        if isinstance(v, Mapping) and isinstance(into.get(k), dict):
+            _deep_merge(into[k], v)
+        else:
+            into[k] = dict(v) if isinstance(v, Mapping) else v

@@ -1,0 +1,84 @@
+"""The registry of venue dialects: ccxt exchange id → :class:`~.base.Dialect`.
+
+What it owns
+    which ccxt ids have a dialect of their own (:data:`DIALECTS`, in a fixed order: Binance,
+    Bybit, OKX), the generic dialect every other id gets (:func:`dialect_for`), and
+    :data:`KNOWN_RAW_FIELDS`, the reader of the venues' raw answers.
+
+    Raw answers are read with every registered venue's fields, in registry order, whatever the
+    account's venue: that is how the adapter has always read them, ccxt's ``info`` is one venue's
+    own body (it never carries another venue's field), and an id without a dialect of its own
+    often answers in one of those shapes. Reading a venue by its own fields only would be a change
+    of behaviour of its own (parsing takes any :class:`~..parsing.RawFields`, a dialect included).
+
+What it must not do
+    hold venue knowledge itself (that is each venue's module), or import ccxt.
+
+Adding a venue
+    1. Write ``dialects/<venue>.py``: a :class:`~.base.Dialect` subclass overriding what the venue
+       does differently (client order id key and length, hedge-mode leg, raw leg and equity
+       fields — read through :data:`KNOWN_RAW_FIELDS` —, lookup by client order id, its
+       countdown endpoint, credential headers, reduce-only refusal texts), one instance per
+       ccxt id it serves, and ``DIALECTS``.
+    2. Add the module's ``DIALECTS`` to ``_MODULES`` below.
+    3. Add the venue's row (one per ccxt id) to ``VENUES`` in
+       ``tests/contract/test_adapter_contract.py``; the contract fails for a registered id
+       without a row and for a row without a dialect.
+    The order rate comes from the planner's ``VENUE_ORDER_RATES`` for now (see
+    :func:`.base.planner_rate`). Nothing else changes: the adapter and the parsing code never
+    name a venue.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from . import binance, bybit, okx
+from .base import Countdown, Dialect, planner_rate
+
+_MODULES = (binance, bybit, okx)
+
+DIALECTS: dict[str, Dialect] = {d.id: d for m in _MODULES for d in m.DIALECTS}
+
+
+def dialect_for(exchange_id: str) -> Dialect:
+    """The dialect of a ccxt exchange id: its own, else the generic one (ccxt's unified forms)."""
+    known = DIALECTS.get(exchange_id)
+    if known is not None:
+        return known
+    return Dialect(id=exchange_id, order_rate=planner_rate(exchange_id))
+
+
+class KnownRawFields:
+    """Reads a raw answer with the fields of ``shapes`` (one dialect per venue), first found wins."""
+
+    def __init__(self, shapes: tuple[Dialect, ...]):
+        self.shapes = shapes
+
+    def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
+        for d in self.shapes:
+            side = d.position_side(info)
+            if side is not None:
+                return side
+        return None
+
+    def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
+        return [c for d in self.shapes for c in d.equity_candidates(info)]
+
+
+# one dialect per venue module (the ids of one venue share its fields), in registry order
+KNOWN_RAW_FIELDS = KnownRawFields(tuple({type(d): d for d in DIALECTS.values()}.values()))
+
+
+def secret_headers() -> tuple[str, ...]:
+    """Every registered venue's credential headers, each once, in registry order."""
+    return tuple(dict.fromkeys(h for d in DIALECTS.values() for h in d.secret_headers))
+
+
+def reduce_only_rejections() -> tuple[str, ...]:
+    """Every registered venue's reduce-only refusal patterns, each once, in registry order."""
+    return tuple(dict.fromkeys(p for d in DIALECTS.values() for p in d.reduce_only_rejections))
+
+
+__all__ = ["DIALECTS", "KNOWN_RAW_FIELDS", "Countdown", "Dialect", "KnownRawFields", "dialect_for",
+           "reduce_only_rejections", "secret_headers"]

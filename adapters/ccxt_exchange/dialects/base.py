@@ -1,0 +1,128 @@
+"""The dialect of one ccxt venue: what still differs between venues once ccxt has unified the rest.
+
+What it owns
+    * the client order id: the parameter it travels in, the longest the venue takes, and how an
+      order is looked up by it;
+    * a close's order parameters: reduce-only and, in hedge mode, the leg in the venue's own field;
+    * reading the venue's raw answer (ccxt's ``info``) where ccxt leaves something out: the leg of
+      a position or an order, the account equity;
+    * the venue's cancel-all-after (countdown) endpoint, when it has one, as a :class:`Countdown`;
+    * the venue's order rate (``order_rate``, orders per second our budget allows), the endpoints
+      the venue counts as orders rather than request weight, the ccxt options it needs, the
+      headers that carry its credentials, and the texts of its reduce-only refusals.
+
+What it must not do
+    import ccxt, keep any state of an account, or reach the venue other than through the ``call``
+    the adapter hands it (which spends the order budget, retries and keeps the deadline). The
+    adapter and the parsing code ask the dialects; they never test a venue's name.
+
+:class:`Dialect` itself is the generic dialect of a ccxt id without a module of its own: ccxt's
+unified parameters, no raw fields of its own, no countdown.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Mapping, Optional, Protocol
+
+from killswitch.engine.planner import DEFAULT_ORDER_RATE, VENUE_ORDER_RATES
+
+# ``call(method, *args)``: one call of the account's ccxt client, through the adapter's budget,
+# retries and deadline.
+Call = Callable[..., Awaitable[Any]]
+# ``has(name)``: ccxt's ``has`` flag of the account's client.
+Has = Callable[[str], bool]
+
+
+def planner_rate(exchange_id: str) -> float:
+    """The order rate the planner paces a venue's plans with.
+
+    The figures stay in the planner's table until order rates move into the dialects; reading
+    them here keeps the adapter's budget and the planner's pacing one figure, not two."""
+    return VENUE_ORDER_RATES.get(exchange_id, DEFAULT_ORDER_RATE)
+
+
+class Countdown(Protocol):
+    """A venue's cancel-all-after endpoint (a dead man's switch kept by the venue)."""
+
+    per_symbol: bool  # one countdown per symbol, or one for the whole account
+    disarm_refusal: Optional[str]  # why it cannot be turned off over the API; None when it can
+
+    async def arm(self, call: Call, seconds: float, market_id: Optional[str]) -> float:
+        """Arm it for ``seconds`` (for ``market_id`` when per symbol); the seconds the venue was given."""
+
+    async def disarm(self, call: Call, market_id: Optional[str]) -> None:
+        """Turn it off (for ``market_id`` when per symbol)."""
+
+
+def clamp_seconds(seconds: float, low: int, high: int) -> int:
+    """Whole seconds within what the venue accepts, rounded up so a countdown never fires early."""
+    return int(min(max(math.ceil(seconds), low), high))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dialect:
+    """How the adapter speaks to one ccxt exchange id. The defaults are ccxt's unified forms."""
+
+    id: str  # the ccxt exchange id (``Account.venue``)
+    order_rate: float  # orders per second of our budget on this venue (below its published limit)
+    client_id_param: str = "clientOrderId"
+    max_client_id_length: int = 32
+    fetch_order_param: str = "clientOrderId"  # the client order id's key when fetching one order
+    client_options: Mapping[str, Any] = field(default_factory=dict)  # merged into ccxt's ``options``
+    # (api, METHOD, path) of order endpoints the venue limits by order count, not request weight:
+    # our order budget paces them, ccxt's weight limiter must not charge them again
+    order_count_endpoints: frozenset[tuple[str, str, str]] = frozenset()
+    secret_headers: tuple[str, ...] = ()  # header names whose value is a credential or a signature
+    reduce_only_rejections: tuple[str, ...] = ()  # regular expressions (case-insensitive) of the
+    # venue's "reduce-only order refused" answers, matched in ccxt's message (it carries the body)
+
+    # --- orders ------------------------------------------------------------------------------
+
+    def order_params(self, client_order_id: str, *, futures: bool, hedge_leg: Optional[str],
+                     reduce_only: bool) -> dict:
+        """The parameters of one order: the client order id; on futures the leg (``hedge_leg``,
+        LONG / SHORT, in hedge mode only) and the reduce-only flag where the venue takes it."""
+        params: dict[str, Any] = {self.client_id_param: client_order_id}
+        if not futures:
+            return params  # spot: no reduce-only, no legs
+        if hedge_leg is not None:
+            leg_params, keeps_reduce_only = self.leg_params(hedge_leg)
+            params.update(leg_params)
+            reduce_only = reduce_only and keeps_reduce_only
+        if reduce_only:
+            params["reduceOnly"] = True
+        return params
+
+    def leg_params(self, leg: str) -> tuple[dict, bool]:
+        """The order parameters naming a hedge-mode leg (LONG / SHORT), and whether the venue
+        still takes ``reduceOnly`` beside them."""
+        return {"hedged": True}, True
+
+    def can_fetch_by_client_id(self, has: Has) -> bool:
+        return has("fetchOrder")
+
+    async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
+        """The venue's answer for the order with this client order id; None when it has none.
+        ccxt's ``OrderNotFound`` may be raised instead."""
+        return await call("fetch_order", None, symbol, {self.fetch_order_param: client_order_id})
+
+    # --- the venue's raw answers -------------------------------------------------------------
+
+    def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
+        """LONG / SHORT / BOTH from the venue's own field of a position or an order, else None."""
+        return None
+
+    def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
+        """The venue's account equity fields of a balance answer (unrealized PnL included), most
+        trusted first; the first one that is a number wins over ccxt's unified quote total."""
+        return []
+
+    # --- dead man's switch -------------------------------------------------------------------
+
+    def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
+        """The venue's cancel-all-after for this market type, when it has one and ccxt exposes it
+        on ``client``. ``keeps_private_websocket``: the caller declares it holds a private
+        websocket open (some venues only cancel when such a socket drops)."""
+        return None

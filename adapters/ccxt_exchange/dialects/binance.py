@@ -1,0 +1,93 @@
+"""Binance: ``binance`` (spot, and USDⓈ-M futures through it), ``binanceusdm``, ``binancecoinm``.
+
+What it owns
+    the Binance forms the adapter needs: ``newClientOrderId`` / ``origClientOrderId`` (36
+    characters), the hedge-mode leg as ``positionSide`` (without ``reduceOnly``), the leg read
+    from ``positionSide``, the equity read from ``totalMarginBalance``, the per-symbol
+    ``countdownCancelAll`` (USDⓈ-M on ``fapi``, COIN-M on ``dapi``), the USDⓈ-M order endpoints
+    that count against order limits rather than request weight, and Binance's reduce-only
+    refusals (-2022, -4112, -4118).
+
+What it must not do
+    import ccxt or hold account state (see :mod:`.base`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from .base import Call, Countdown, Dialect, planner_rate
+
+
+@dataclass(frozen=True)
+class SymbolCountdown:
+    """``countdownCancelAll``: one countdown per symbol, in milliseconds; 0 turns it off."""
+
+    method: str  # ccxt's implicit method of the fapi or dapi endpoint
+    per_symbol = True
+    disarm_refusal = None
+
+    async def arm(self, call: Call, seconds: float, market_id: Optional[str]) -> float:
+        await call(self.method, {"symbol": market_id, "countdownTime": int(round(seconds * 1000))})
+        return float(seconds)
+
+    async def disarm(self, call: Call, market_id: Optional[str]) -> None:
+        await call(self.method, {"symbol": market_id, "countdownTime": 0})
+
+
+@dataclass(frozen=True, kw_only=True)
+class BinanceDialect(Dialect):
+    client_id_param: str = "newClientOrderId"
+    max_client_id_length: int = 36
+    fetch_order_param: str = "origClientOrderId"
+    # a snapshot lists every open order in one call; ccxt refuses that on Binance unless told
+    # the (heavier) call without a symbol is meant
+    client_options: Mapping[str, Any] = field(default_factory=lambda: {"warnOnFetchOpenOrdersWithoutSymbol": False})
+    secret_headers: tuple[str, ...] = ("x-mbx-apikey",)
+    reduce_only_rejections: tuple[str, ...] = (
+        r'"code"\s*:\s*"?-2022\b',  # ReduceOnly Order is rejected.
+        r"reduce\s*-?\s*only order is rejected",
+        r"reduceonly order failed",  # -4112
+        r"reduce_only_margin_check_failed",  # -4118
+    )
+    countdown_method: str = "fapiPrivatePostCountdownCancelAll"
+    countdown_futures_only: bool = True  # the spot/futures ``binance`` id has the countdown on futures only
+
+    def leg_params(self, leg: str) -> tuple[dict, bool]:
+        # Binance refuses reduceOnly in hedge mode (-1106): a SELL on LONG can only close, and no
+        # more than the leg holds
+        return {"positionSide": leg}, False
+
+    def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
+        ps = info.get("positionSide")
+        if isinstance(ps, str) and ps.upper() in ("LONG", "SHORT", "BOTH"):
+            return ps.upper()
+        return None
+
+    def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
+        return [info.get("totalMarginBalance")]
+
+    def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
+        if self.countdown_futures_only and market_type != "futures":
+            return None
+        if not hasattr(client, self.countdown_method):
+            return None
+        return SymbolCountdown(self.countdown_method)
+
+
+BINANCE = BinanceDialect(id="binance", order_rate=planner_rate("binance"))
+BINANCE_USDM = BinanceDialect(
+    id="binanceusdm", order_rate=planner_rate("binanceusdm"),
+    # POST/DELETE /fapi/v1/order weigh 0 on the IP weight limit and 1 on the 10 s and 1 min order
+    # counts, which the order budget keeps below. ccxt charges a new order 4 weight units: at its
+    # 50 ms a unit that paces closes at ~5/s, far below what the venue allows when a book must be
+    # flattened.
+    order_count_endpoints=frozenset({("fapiPrivate", "POST", "order"), ("fapiPrivate", "DELETE", "order")}),
+)
+BINANCE_COINM = BinanceDialect(
+    id="binancecoinm", order_rate=planner_rate("binancecoinm"),
+    countdown_method="dapiPrivatePostCountdownCancelAll", countdown_futures_only=False,
+)
+
+DIALECTS = (BINANCE, BINANCE_USDM, BINANCE_COINM)

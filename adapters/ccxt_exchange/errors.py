@@ -1,0 +1,156 @@
+"""ccxt's exceptions and the venues' HTTP answers → :class:`adapters.base.AdapterError` reason codes.
+
+What it owns
+    * :func:`reason_for`: the :class:`adapters.base.Reason` of any exception an operation can meet
+      (ccxt's hierarchy, timeouts, malformed JSON, structures the snapshot cannot use);
+    * :func:`is_reduce_only_rejection`: a venue's "reduce-only order refused" answer, from the
+      patterns every registered dialect declares;
+    * :func:`scrub` and :func:`adapter_error`: every message the adapter raises or reports, without
+      the credentials, signatures or credential headers of any venue, cut to a readable length,
+      never chained to the original exception;
+    * :func:`strict_json`: a body that does not parse is ccxt's ``BadResponse``, never a value.
+
+What it must not do
+    import ccxt at import time (it costs ~0.7 s: no ccxt exception can exist before ccxt is
+    imported, so :func:`reason_for` looks at ``sys.modules`` first), or know of any venue but
+    through the dialect registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from typing import Any, Iterable, Mapping, Optional
+
+from pydantic import ValidationError
+
+from ..base import AdapterError, Reason
+from . import dialects
+from .parsing import BadData, num
+
+MAX_MESSAGE = 600
+
+_SECRET_WORDS = ("signature", "sign", "apikey", "api_key", "api-key", "secret", "secretkey", "password", "passphrase")
+_SECRET_PARAM_RE = re.compile(
+    r"(?i)\b(" + "|".join(_SECRET_WORDS + dialects.secret_headers()) + ")"
+    r"""(["']?\s*[=:]\s*["']?)([^&\s"',}]+)"""
+)
+
+# matched whatever venue the account is on: reason_for takes an exception alone, and no venue's
+# refusal text means anything else on another
+_REDUCE_ONLY_PATTERNS = [re.compile(p, re.I) for p in dialects.reduce_only_rejections()]
+
+
+def scrub(text: Any, secrets: Iterable[str] = ()) -> str:
+    """``text`` as a string without any of ``secrets`` and without ``signature=…``-style values;
+    cut to a readable length."""
+    s = str(text)
+    for value in sorted({v for v in secrets if v and len(v) >= 4}, key=len, reverse=True):
+        s = s.replace(value, "****")
+    s = _SECRET_PARAM_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}****", s)
+    if len(s) > MAX_MESSAGE:
+        s = s[:MAX_MESSAGE] + "…"
+    return s
+
+
+def is_reduce_only_rejection(message: str) -> bool:
+    """Whether a venue's error message says it refused a reduce-only order (Binance -2022,
+    Bybit 110017, OKX 51169/51170 and their texts). A permission limit such as "you can only
+    place reduce-only orders" is not one."""
+    return any(p.search(message) for p in _REDUCE_ONLY_PATTERNS)
+
+
+def _ccxt():
+    import ccxt  # lazy: about 0.7 s
+
+    return ccxt
+
+
+def reason_for(exc: BaseException) -> Reason:
+    """The reason code of any exception an operation can meet.
+
+    ccxt's hierarchy is walked most specific first (``OrderNotFound`` is an ``InvalidOrder``;
+    ``RequestTimeout`` and ``RateLimitExceeded`` are ``NetworkError``\\ s)."""
+    if isinstance(exc, AdapterError):
+        return exc.reason
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return Reason.TIMEOUT
+    if isinstance(exc, (json.JSONDecodeError, BadData, ValidationError)):
+        return Reason.BAD_RESPONSE  # malformed JSON, or a structure without what the snapshot needs
+    if "ccxt" not in sys.modules:  # no ccxt exception can exist yet
+        return Reason.EXCHANGE_UNAVAILABLE if isinstance(exc, ConnectionError) else Reason.UNKNOWN
+    e = _ccxt()
+    message = str(exc)
+    if isinstance(exc, e.OrderNotFound):
+        return Reason.ORDER_NOT_FOUND
+    if isinstance(exc, (e.AuthenticationError,)):  # PermissionDenied, AccountSuspended, AccountNotEnabled
+        return Reason.AUTH
+    if isinstance(exc, e.InsufficientFunds):
+        return Reason.INSUFFICIENT_MARGIN
+    if isinstance(exc, (e.RateLimitExceeded, e.DDoSProtection)):
+        return Reason.RATE_LIMITED
+    if isinstance(exc, e.RequestTimeout):
+        return Reason.TIMEOUT
+    if isinstance(exc, e.NetworkError):  # ExchangeNotAvailable, OnMaintenance, InvalidNonce, ...
+        return Reason.EXCHANGE_UNAVAILABLE
+    if isinstance(exc, e.BadResponse):  # NullResponse
+        return Reason.BAD_RESPONSE
+    if isinstance(exc, e.BadSymbol):
+        return Reason.UNKNOWN_SYMBOL
+    if isinstance(exc, e.ExchangeError) and is_reduce_only_rejection(message):
+        return Reason.REDUCE_ONLY_REJECTED
+    if isinstance(exc, e.InvalidOrder):
+        return Reason.INVALID_ORDER
+    if isinstance(exc, e.NotSupported):
+        return Reason.UNSUPPORTED
+    if isinstance(exc, ConnectionError):
+        return Reason.EXCHANGE_UNAVAILABLE
+    return Reason.UNKNOWN
+
+
+def is_network(exc: BaseException) -> bool:
+    """A ccxt network error: the only kind a read or a cancel is retried on."""
+    return "ccxt" in sys.modules and isinstance(exc, _ccxt().NetworkError)
+
+
+def adapter_error(exc: BaseException, what: str, *, venue: str, secrets: Iterable[str],
+                  reason: Optional[Reason] = None, retry_after_s: Optional[float] = None) -> AdapterError:
+    """``exc`` met while doing ``what``, as a scrubbed AdapterError (raise it outside the
+    ``except`` block, so that nothing chains the original)."""
+    secrets = list(secrets)
+    if isinstance(exc, AdapterError):
+        return AdapterError(exc.reason, scrub(exc.message, secrets), venue=venue, retry_after_s=exc.retry_after_s)
+    r = reason or reason_for(exc)
+    detail = str(exc) or type(exc).__name__
+    msg = scrub(f"{what}: {type(exc).__name__}: {detail}", secrets)
+    return AdapterError(r, msg, venue=venue, retry_after_s=retry_after_s)
+
+
+def retry_after(headers: Any) -> Optional[float]:
+    """The seconds of a ``Retry-After`` header, if the last answer had one."""
+    if not isinstance(headers, Mapping):
+        return None
+    for k, v in headers.items():
+        if str(k).lower() == "retry-after":
+            return num(v)
+    return None
+
+
+def strict_json(exchange: Any) -> Any:
+    """Make a ccxt instance raise ``ccxt.BadResponse`` on a body that does not parse as JSON.
+
+    Stock ccxt swallows the parse error and hands the raw text on: ``fetch_positions`` then
+    returns ``[]`` — a cut-off answer read as "flat", the worst mistake a kill switch can make."""
+
+    def loads(text: str) -> Any:
+        import ccxt
+
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ccxt.BadResponse(f"{getattr(exchange, 'id', 'exchange')} answered malformed JSON") from None
+
+    exchange.on_json_response = loads
+    return exchange

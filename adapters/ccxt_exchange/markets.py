@@ -1,0 +1,131 @@
+"""One account's markets: loaded once, listed, and the rounding every order goes through.
+
+What it owns
+    * loading the venue's markets once per client (concurrent operations wait for one load);
+    * the unified symbols of the account's market type (what a bot may trade there);
+    * a market's rules, an order amount rounded *down* to the market's step (ccxt
+      ``amount_to_precision``, i.e. TRUNCATE), and a limit price put on the tick towards the
+      protected side;
+    * the prices that value a spot account's holdings (tickers of ASSET/QUOTE).
+
+What it must not do
+    round an amount up, loosen a protected price, or import ccxt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Iterable, Mapping, Optional
+
+from killswitch.snapshot import MarketRules
+
+from ..base import AdapterError, Reason
+from . import parsing
+from .calls import Calls, Op
+from .errors import reason_for
+
+
+class Markets:
+    """The markets of ``client`` (a ccxt client), read through ``calls``."""
+
+    def __init__(self, client: Any, calls: Calls, *, venue: str, market_type: str):
+        self._ex = client
+        self._calls = calls
+        self.venue = venue
+        self.market_type = market_type
+        self.loaded = False
+        self._lock = asyncio.Lock()
+        self._symbols: Optional[frozenset[str]] = None  # built from the loaded markets on first use
+
+    async def ensure(self, op: Op) -> None:
+        if self.loaded:
+            return
+        async with self._lock:
+            if not self.loaded:
+                await self._calls.call(op, "load_markets")
+                self.loaded = True
+
+    def symbols(self) -> Optional[frozenset[str]]:
+        """The unified symbols of the loaded markets of this account's type (swaps for futures,
+        spot pairs for spot); None until the markets are loaded."""
+        if not self.loaded:
+            return None
+        if self._symbols is None:
+            markets = getattr(self._ex, "markets", None) or {}
+            futures = self.market_type == "futures"
+            self._symbols = frozenset(
+                k for k, m in markets.items() if isinstance(k, str) and isinstance(m, Mapping)
+                and (bool(m.get("swap") or m.get("future")) if futures else bool(m.get("spot"))))
+        return self._symbols
+
+    def get(self, symbol: str) -> Optional[dict]:
+        markets = getattr(self._ex, "markets", None) or {}
+        m = markets.get(symbol) if isinstance(markets, Mapping) else None
+        return m if isinstance(m, Mapping) else None
+
+    def require(self, symbol: str) -> dict:
+        m = self.get(symbol)
+        if m is None:
+            raise AdapterError(Reason.UNKNOWN_SYMBOL, f"{symbol} is not a market of {self.venue}", venue=self.venue)
+        return m
+
+    def _precision_mode(self) -> int:
+        return int(getattr(self._ex, "precisionMode", 4) or 4)
+
+    def rules(self, symbol: str) -> Optional[MarketRules]:
+        """The rounding and minimum rules of a loaded market, or None when unknown."""
+        m = self.get(symbol)
+        return None if m is None else parsing.market_rules(m, self._precision_mode())
+
+    def round_amount(self, symbol: str, amount: float) -> float:
+        """``amount`` rounded down to the market's step (ccxt ``amount_to_precision`` truncates);
+        0.0 when nothing is left. Raises UNKNOWN_SYMBOL for a market that is not loaded."""
+        m = self.require(symbol)
+        to_precision = getattr(self._ex, "amount_to_precision", None)
+        if to_precision is not None:
+            try:
+                return float(to_precision(symbol, amount))
+            except Exception as e:  # noqa: BLE001
+                if reason_for(e) is Reason.INVALID_ORDER:  # ccxt: the result would be 0
+                    return 0.0
+                err = self._calls.error(e, "amount_to_precision")
+            raise err
+        step = parsing.step_of((m.get("precision") or {}).get("amount"), self._precision_mode())
+        return parsing.round_to_step(amount, step, up=False)
+
+    def protected_price(self, symbol: str, price: float, side: str) -> float:
+        """The limit price on the market's tick, rounded towards the protected side: a sell's
+        floor up, a buy's ceiling down — never looser than the slippage cap."""
+        m = self.require(symbol)
+        step = parsing.step_of((m.get("precision") or {}).get("price"), self._precision_mode())
+        if step:
+            return parsing.round_to_step(price, step, up=(side == "sell"))
+        to_precision = getattr(self._ex, "price_to_precision", None)
+        return float(to_precision(symbol, price)) if to_precision else price
+
+    async def spot_prices(self, op: Op, held: Iterable[str], quote: str, stablecoins: Iterable[str]) -> dict[str, float]:
+        """Last price in ``quote`` of every ``held`` asset: 1 for the quote itself, the ticker of
+        ASSET/QUOTE when that market exists, 1 for a stablecoin without one; assets without a
+        price are left unvalued (and out of equity)."""
+        stablecoins = set(stablecoins)
+        prices: dict[str, float] = {}
+        symbols = []
+        for a in held:
+            if a == quote:
+                prices[a] = 1.0
+            elif self.get(f"{a}/{quote}") is not None:
+                symbols.append(f"{a}/{quote}")
+            elif a in stablecoins:
+                prices[a] = 1.0
+        if symbols:
+            if (getattr(self._ex, "has", None) or {}).get("fetchTickers"):
+                tickers = await self._calls.call(op, "fetch_tickers", symbols)
+            else:
+                got = await self._calls.gather(*(self._calls.call(op, "fetch_ticker", s) for s in symbols))
+                tickers = {s: t for s, t in zip(symbols, got)}
+            for s in symbols:
+                t = (tickers or {}).get(s) if isinstance(tickers, Mapping) else None
+                price = parsing.ticker_price(t)
+                if price is not None:
+                    prices[s.split("/", 1)[0]] = price
+        return prices

@@ -1,0 +1,297 @@
+"""ccxt's unified structures → killswitch's snapshot and order types.
+
+What it owns
+    * positions, open orders, balances, account equity and order answers, from ccxt's unified
+      structures into :mod:`killswitch.snapshot` types and :class:`adapters.base.OrderResult`;
+    * a market's rounding and minimum rules (:class:`~killswitch.snapshot.MarketRules`) and the
+      arithmetic of rounding to a step;
+    * :class:`BadData`: a structure without a field the engine needs. A live position that cannot
+      be read fails the whole snapshot (BAD_RESPONSE) — never a silent gap read as "flat".
+
+What it must not do
+    call the venue, import ccxt, keep state, or tell venues apart: where ccxt leaves a field in the
+    venue's raw answer (the leg of a position, the account equity), a :class:`RawFields` reader
+    given by the caller reads it (the dialects know the fields).
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
+
+from killswitch.snapshot import Balance, MarketRules, Order, Position
+
+from ..base import OrderResult
+
+
+class RawFields(Protocol):
+    """Reads what ccxt leaves in a venue's raw answer (its ``info``); a dialect is one."""
+
+    def position_side(self, info: Mapping[str, Any]) -> Optional[str]: ...
+
+    def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]: ...
+
+
+class BadData(Exception):
+    """A ccxt structure without a field the snapshot needs."""
+
+
+# --- numbers and steps ------------------------------------------------------------------------
+
+
+def num(value: Any) -> Optional[float]:
+    """A finite float, or None for anything else (None, "", a bool, NaN, text)."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _dec(value: float) -> Decimal:
+    return Decimal(repr(float(value)))
+
+
+def step_of(precision: Any, mode: int) -> Optional[float]:
+    """The step an amount or price moves by: ccxt's precision is a tick size (TICK_SIZE = 4,
+    most venues) or a number of decimal places (DECIMAL_PLACES = 2)."""
+    p = num(precision)
+    if p is None or p < 0:
+        return None
+    if mode == 4:
+        return p if p > 0 else None
+    if mode == 2:
+        return float(Decimal(1).scaleb(-int(p)))
+    return None  # significant digits: no fixed step
+
+
+def round_to_step(value: float, step: Optional[float], up: bool) -> float:
+    if not step:
+        return value
+    try:
+        q = (_dec(value) / _dec(step)).to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR)
+    except InvalidOperation:
+        return value
+    return float(q * _dec(step))
+
+
+def market_rules(market: Mapping[str, Any], precision_mode: int) -> MarketRules:
+    """The rounding and minimum rules of a ccxt market structure."""
+    precision = market.get("precision") or {}
+    limits = market.get("limits") or {}
+    step = step_of(precision.get("amount"), precision_mode) or 0.0
+    min_amount = num((limits.get("amount") or {}).get("min")) or 0.0
+    min_notional = num((limits.get("cost") or {}).get("min")) or 0.0
+    return MarketRules(amount_step=step, min_amount=max(0.0, min_amount),
+                       min_notional=max(0.0, min_notional), base=market.get("base"))
+
+
+# --- account state ------------------------------------------------------------------------------
+
+
+def venue_time(raw_balance: Any, raw_positions: Any, observed: int) -> int:
+    """When the venue says the state held: the balance's timestamp where the venue reports one
+    for the whole account, else our receive time; never a time in our future.
+
+    Position ``updateTime``s are not used: on Binance they are the time a position last
+    *changed*, so an untouched position would look hours stale and trip data-age triggers."""
+    t = raw_balance.get("timestamp") if isinstance(raw_balance, Mapping) else None
+    if isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0:
+        return min(int(t), observed)
+    return observed
+
+
+def position_side(info: Any, hedged: Any, side: Optional[str], raw: RawFields) -> Optional[str]:
+    """LONG / SHORT / BOTH from the venue's own field (read by ``raw``), else from ccxt's
+    ``hedged`` flag."""
+    info = info if isinstance(info, Mapping) else {}
+    leg = raw.position_side(info)
+    if leg is not None:
+        return leg
+    if hedged is True and side in ("long", "short"):
+        return side.upper()
+    return None
+
+
+def parse_position(p: Any, market_of: Callable[[str], Optional[Mapping]], raw: RawFields) -> Optional[Position]:
+    """A ccxt position structure → Position; None for a flat one. A live position without a
+    field the engine needs raises :class:`BadData`, never a silent gap. ``market_of(symbol)``
+    is the loaded market (its contract size stands in for a missing one)."""
+    if not isinstance(p, Mapping):
+        raise BadData("a position is not an object")
+    contracts = num(p.get("contracts"))
+    if contracts is None or contracts == 0:
+        return None
+    symbol = p.get("symbol")
+    side = p.get("side")
+    if not isinstance(symbol, str) or not symbol:
+        raise BadData("a position has no symbol")
+    if side not in ("long", "short"):
+        side = "long" if contracts > 0 else "short" if contracts < 0 else None
+    if side is None:
+        raise BadData(f"{symbol}: position without a side")
+    contracts = abs(contracts)
+    market = market_of(symbol) or {}
+    contract_size = num(p.get("contractSize")) or num(market.get("contractSize")) or 1.0
+    if contract_size <= 0:
+        contract_size = 1.0
+    notional = num(p.get("notional"))
+    mark = num(p.get("markPrice"))
+    if (mark is None or mark <= 0) and notional:
+        mark = abs(notional) / (contracts * contract_size)
+    if mark is None or mark <= 0:
+        raise BadData(f"{symbol}: position without a mark price")
+    if notional is None:
+        notional = contracts * contract_size * mark
+    entry = num(p.get("entryPrice"))
+    upnl = num(p.get("unrealizedPnl"))
+    if upnl is None:
+        if entry is None:
+            raise BadData(f"{symbol}: position without unrealized PnL or entry price")
+        upnl = (mark - entry) * contracts * contract_size * (1 if side == "long" else -1)
+    liq = num(p.get("liquidationPrice"))
+    margin = num(p.get("initialMargin"))
+    if margin is None:
+        margin = num(p.get("collateral"))
+    leverage = num(p.get("leverage"))
+    return Position(
+        symbol=symbol, side=side,
+        position_side=position_side(p.get("info"), p.get("hedged"), side, raw),
+        contracts=contracts, contract_size=contract_size, notional=abs(notional),
+        entry_price=entry if entry and entry > 0 else None, mark_price=mark, unrealized_pnl=upnl,
+        liquidation_price=liq if liq and liq > 0 else None,
+        margin=margin, leverage=leverage if leverage and leverage > 0 else None,
+    )
+
+
+def strategy_of(client_id: Optional[str], strategies: Iterable[str]) -> Optional[str]:
+    """The strategy whose name prefixes a client order id (``alpha-17`` → ``alpha``), longest first."""
+    if not client_id:
+        return None
+    for s in sorted(strategies, key=len, reverse=True):
+        if client_id.startswith(s) and (len(client_id) == len(s) or client_id[len(s)] in "-_:."):
+            return s
+    return None
+
+
+def parse_order(o: Any, raw: RawFields, strategies: Iterable[str]) -> Order:
+    """A ccxt open-order structure → Order."""
+    if not isinstance(o, Mapping):
+        raise BadData("an order is not an object")
+    oid, symbol, side = o.get("id"), o.get("symbol"), o.get("side")
+    if oid is None or not isinstance(symbol, str) or side not in ("buy", "sell"):
+        raise BadData("an open order without id, symbol or side")
+    info = o.get("info") if isinstance(o.get("info"), Mapping) else {}
+    ro = o.get("reduceOnly")
+    if ro is None:
+        ro = info.get("reduceOnly")
+    client_id = o.get("clientOrderId")
+    amount = num(o.get("amount")) or 0.0
+    filled = num(o.get("filled")) or 0.0
+    ps = position_side(info, None, None, raw)
+    return Order(
+        id=str(oid), client_id=str(client_id) if client_id else None, symbol=symbol, side=side,
+        type=str(o.get("type") or "unknown"), reduce_only=ro is True or str(ro).lower() == "true",
+        amount=abs(amount), filled=abs(filled), price=num(o.get("price")) or None,
+        position_side=ps, strategy=strategy_of(str(client_id) if client_id else None, strategies),
+    )
+
+
+def parse_balances(raw: Any, prices: Mapping[str, float]) -> list[Balance]:
+    """Every asset with a non-zero balance, valued at ``prices`` where given."""
+    if not isinstance(raw, Mapping):
+        raise BadData("the balance is not an object")
+    totals = raw.get("total") if isinstance(raw.get("total"), Mapping) else {}
+    out = []
+    for asset in sorted(totals):
+        entry = raw.get(asset) if isinstance(raw.get(asset), Mapping) else {}
+        total = num(entry.get("total")) if entry else None
+        if total is None:
+            total = num(totals.get(asset))
+        free = num(entry.get("free")) if entry else None
+        used = num(entry.get("used")) if entry else None
+        if total is None:
+            continue
+        if total == 0 and not free and not used:
+            continue
+        out.append(Balance(asset=asset, free=free if free is not None else max(0.0, total - (used or 0.0)),
+                           used=used or 0.0, total=total, price=prices.get(asset)))
+    return out
+
+
+def held_assets(raw_balance: Any) -> list[str]:
+    """The assets of a balance answer with a non-zero total."""
+    if not isinstance(raw_balance, Mapping):
+        raise BadData("the balance is not an object")
+    totals = raw_balance.get("total") if isinstance(raw_balance.get("total"), Mapping) else {}
+    return [a for a, t in totals.items() if (num(t) or 0) != 0]
+
+
+def futures_equity(balance: Any, quote_currency: str, raw: RawFields) -> float:
+    """Account equity in the quote currency, unrealized PnL included: the venue's account total
+    where ccxt passes it through (``raw`` knows the fields), else ccxt's unified ``total`` of
+    the quote currency."""
+    if not isinstance(balance, Mapping):
+        raise BadData("the balance is not an object")
+    info = balance.get("info")
+    candidates = raw.equity_candidates(info) if isinstance(info, Mapping) else []
+    for c in candidates:
+        v = num(c)
+        if v is not None:
+            return v
+    totals = balance.get("total") if isinstance(balance.get("total"), Mapping) else {}
+    v = num(totals.get(quote_currency))
+    if v is None:
+        entry = balance.get(quote_currency)
+        v = num(entry.get("total")) if isinstance(entry, Mapping) else None
+    if v is None:
+        raise BadData(f"the balance has no {quote_currency} total and no account equity")
+    return v
+
+
+def ticker_price(t: Any) -> Optional[float]:
+    """The last price of a ccxt ticker, else its close, else the bid/ask midpoint; None when
+    it has no positive price."""
+    if not isinstance(t, Mapping):
+        return None
+    price = num(t.get("last")) or num(t.get("close"))
+    if price is None and num(t.get("bid")) and num(t.get("ask")):
+        price = (num(t["bid"]) + num(t["ask"])) / 2
+    return price if price and price > 0 else None
+
+
+# --- order answers ------------------------------------------------------------------------------
+
+_ORDER_STATUS = {"open": "open", "closed": "filled", "canceled": "canceled", "cancelled": "canceled",
+                 "expired": "expired", "rejected": "rejected"}
+
+
+def order_result(o: Any, client_order_id: str, amount: float) -> OrderResult:
+    """A ccxt order answer → OrderResult; ``client_order_id`` and ``amount`` stand in for what
+    the answer leaves out."""
+    if not isinstance(o, Mapping):
+        raise BadData("the order answer is not an object")
+    filled = abs(num(o.get("filled")) or 0.0)
+    total = abs(num(o.get("amount")) or amount)
+    raw = str(o.get("status") or "open").lower()
+    status = _ORDER_STATUS.get(raw, raw)
+    if status == "open" and filled > 0:
+        status = "partially_filled" if filled < total else "filled"
+    fee = None
+    if isinstance(o.get("fee"), Mapping):
+        fee = num(o["fee"].get("cost"))
+    elif isinstance(o.get("fees"), list):
+        costs = [num(f.get("cost")) for f in o["fees"] if isinstance(f, Mapping)]
+        fee = sum(c for c in costs if c is not None) if any(c is not None for c in costs) else None
+    ts = o.get("lastTradeTimestamp") or o.get("timestamp")
+    oid = o.get("id")
+    return OrderResult(
+        client_order_id=str(o.get("clientOrderId") or client_order_id),
+        order_id=str(oid) if oid not in (None, "") else None,
+        status=status, filled=filled, amount=total,
+        average_price=num(o.get("average")) or None, fee=fee,
+        ts_ms=int(ts) if isinstance(ts, (int, float)) else None,
+    )
