@@ -23,10 +23,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from .runner.gate import Decision
 from .runner.view import ChangeResult, CloseResult, DecodeError, ResetResult, RunnerStatus, decode
+
+if TYPE_CHECKING:  # imported by check_order, the one call that answers it: the gate pulls in the lock book
+    from .runner.gate import Decision
 
 DEFAULT_TIMEOUT_S = 10.0
 _SHOWN_BODY = 200  # characters of a body that is not JSON kept for the error
@@ -231,8 +233,10 @@ class RunnerClient:
         """``GET /v1/close/{id}``; a close the runner does not know is ``UNKNOWN_CLOSE`` (404)."""
         return decode(CloseProgress, self._json("GET", "/v1/close/" + urllib.parse.quote(close_id, safe="")))
 
-    def check_order(self, request: dict) -> Decision:
+    def check_order(self, request: dict) -> "Decision":
         """``POST /v1/check-order``: may this order go now? A deny is a Decision, not an error."""
+        from .runner.gate import Decision
+
         return decode(Decision, self._json("POST", "/v1/check-order", request))
 
     def runbook(self, incident: str, fmt: str = "md") -> str:
