@@ -109,7 +109,7 @@ class CloseProgress:
 
 
 class RunnerError(Exception):
-    """The runner answered something but what the endpoint answers when it is done.
+    """The runner answered, but not with what the endpoint answers when it is done.
 
     ``status`` the HTTP status; ``code`` the API's reason code (its ``error`` field, or the code
     that opens its ``reason``: ``UNKNOWN_SCOPE``, ``NOT_LEADER``, ``MANUAL_RESET_REQUIRED``...;
@@ -178,7 +178,7 @@ class RunnerClient:
 
     # transport
 
-    def _send(self, method: str, path: str, body: Any = None, *, auth: bool = False) -> tuple[int, bytes, str]:
+    def _send(self, method: str, path: str, body: Any = None, *, auth: bool = False) -> tuple[int, bytes]:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base_url.rstrip("/") + path, data=data, method=method)
         if data is not None:
@@ -187,7 +187,7 @@ class RunnerClient:
             req.add_header("Authorization", f"Bearer {self._token}")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                return r.status, r.read(), r.headers.get_content_type()
+                return r.status, r.read()
         except urllib.error.HTTPError as e:
             raw = e.read()
             try:
@@ -202,7 +202,7 @@ class RunnerClient:
     def _json(self, method: str, path: str, body: Any = None, *, auth: bool = False, expect: int = 200) -> Any:
         """The JSON answer of ``path`` when its status is ``expect``; else a RunnerError. A body
         that is not JSON in a success raises ValueError: that is no runner answering."""
-        status, raw, _ = self._send(method, path, body, auth=auth)
+        status, raw = self._send(method, path, body, auth=auth)
         doc = json.loads(raw) if raw else None
         if status != expect:
             code = _code_of(status, doc)
@@ -242,7 +242,7 @@ class RunnerClient:
     def runbook(self, incident: str, fmt: str = "md") -> str:
         """``GET /v1/runbooks/{incident}``: the incident's stored runbook, markdown or html."""
         path = "/v1/runbooks/" + urllib.parse.quote(incident, safe="") + "?" + urllib.parse.urlencode({"format": fmt})
-        status, raw, _ = self._send("GET", path)
+        status, raw = self._send("GET", path)
         if status != 200:
             raise RunnerError(status, f"HTTP_{status}", raw.decode(errors="replace")[:_SHOWN_BODY], url=self.base_url)
         return raw.decode("utf-8")
