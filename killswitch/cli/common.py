@@ -20,6 +20,19 @@ def output_formats(*formats: str):
 output_option = output_formats("text", "json")
 
 
+def duration_s(text: str, option: str) -> float:
+    """``300s`` / ``6h`` → seconds; a bad value is a usage error (exit 2)."""
+    from ..policy.units import UnitError, parse_duration
+
+    try:
+        d = parse_duration(text)
+    except UnitError as e:
+        raise click.BadParameter(e.message, param_hint=option) from None
+    if d.ms <= 0:
+        raise click.BadParameter("must be longer than 0s", param_hint=option)
+    return d.ms / 1000
+
+
 def compile_paths(paths: tuple[str, ...], templates=None):
     """Read, load and compile policy sources. Returns (CompileResult, number of files read)."""
     from ..sources import compile_sources

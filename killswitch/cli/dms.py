@@ -3,18 +3,17 @@
 A source (a bot; its name is its strategy) armed with a timeout must send heartbeats
 (``ksctl heartbeat SOURCE`` or ``POST /v1/heartbeat/SOURCE``) at least that often. When it goes
 silent the runner cancels the source's open orders and halts trading for the scope named like
-it, until the source is armed again or an operator runs ``ksctl unlock``. Thin: parse, call,
-print; exit 0 done, 1 refused or unreachable, 2 usage.
+it, until the source is armed again or an operator runs ``ksctl unlock``. Thin: parse, call
+the runner through :class:`killswitch.client.RunnerClient`, render with
+:mod:`killswitch.render.ops`; exit 0 done, 1 refused or unreachable, 2 usage.
 """
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, output_option
-from .ops import _call, _change, _print_dms, api_option, duration_s, token_option
+from .apiopts import api_option, change, read, runner_client, token_option
+from .common import EXIT_OK, duration_s, output_option
 
 source_option = click.option("--source", required=True, help="The heartbeat source (a bot's strategy name).")
 
@@ -38,7 +37,8 @@ def arm(api: str, token_env: str, source: str, timeout: str) -> None:
     """Watch SOURCE: if it sends no heartbeat for --timeout, cancel its orders and halt it.
     Arming again lifts the halt an earlier firing left."""
     seconds = duration_s(timeout, "--timeout")
-    _change(api, "/v1/dms/arm", {"source": source, "timeout_s": seconds}, token_env)
+    client = runner_client(api, token_env)
+    change(lambda: client.dms_arm(source, seconds))
 
 
 @dms.command("disarm")
@@ -47,7 +47,8 @@ def arm(api: str, token_env: str, source: str, timeout: str) -> None:
 @source_option
 def disarm(api: str, token_env: str, source: str) -> None:
     """Stop watching SOURCE (a halt its firing left stays until ksctl unlock)."""
-    _change(api, "/v1/dms/disarm", {"source": source}, token_env)
+    client = runner_client(api, token_env)
+    change(lambda: client.dms_disarm(source))
 
 
 @dms.command("status")
@@ -55,14 +56,8 @@ def disarm(api: str, token_env: str, source: str) -> None:
 @output_option
 def status(api: str, output: str) -> None:
     """Armed sources: time since the last beat, time until it fires; venue countdowns."""
-    code, body = _call(api, "GET", "/v1/dms")
-    if output == "json":
-        click.echo(json.dumps(body, indent=1))
-        raise SystemExit(EXIT_OK if code == 200 else EXIT_FINDINGS)
-    if code != 200 or not isinstance(body, dict):
-        click.echo(f"ksctl dms status: {code} {body}", err=True)
-        raise SystemExit(EXIT_FINDINGS)
-    if not body.get("sources") and not body.get("native"):
-        click.echo("no source armed, no venue countdown")
-    _print_dms(body)
+    from ..render.ops import dms_json, dms_text
+
+    answer = read(runner_client(api).dms_status, "dms status", output)
+    click.echo(dms_json(answer) if output == "json" else dms_text(answer))
     raise SystemExit(EXIT_OK)

@@ -1,8 +1,10 @@
 """Operator commands: ``ksctl status / reset / close / heartbeat / lock / unlock`` talk to a
-running runner's API; ``ksctl history`` and ``ksctl audit verify`` read the state store and
-verify the audit chain (options in :mod:`.auditopts`). Thin: they parse options, call, and print.
-Exit codes: 0 done (the chain intact), 1 refused, not reachable or a finding in the chain (the
-reason is printed), 2 usage, 3 a state store that cannot be read.
+running runner's API through :class:`killswitch.client.RunnerClient` (options and the calling
+convention in :mod:`.apiopts`, rendering in :mod:`killswitch.render.ops`); ``ksctl history`` and
+``ksctl audit verify`` read the state store and verify the audit chain (options in
+:mod:`.auditopts`). Thin: they parse options, call, and print. Exit codes: 0 done (the chain
+intact), 1 refused, not reachable or a finding in the chain (the reason is printed), 2 usage, 3 a
+state store that cannot be read.
 
 A reset, a lock or an unlock must go through the runner (it holds the live state and the lock):
 writing it into the store behind the runner's back would be overwritten by its next tick.
@@ -14,70 +16,20 @@ when stderr is a terminal (nothing when it is not: logs and pipes stay clean).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
 
 from . import auditopts
-from .common import EXIT_FINDINGS, EXIT_OK, output_option
+from .apiopts import api_option, change, read, runner_client, token_option, unreachable
+from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option
+
+if TYPE_CHECKING:
+    from ..client import CloseProgress, RunnerClient
 
 POLL_S = 0.5  # how often ``close --wait`` asks the runner
-
-api_option = click.option("--api", "api", default="http://127.0.0.1:8080", show_default=True,
-                          envvar="KS_API_URL", help="The runner's API (env KS_API_URL).")
-token_option = click.option("--token-env", default="KS_API_TOKEN", show_default=True,
-                            help="Environment variable holding the API bearer token.")
-
-
-def _call(api: str, method: str, path: str, body=None, token_env: str | None = None, timeout: float = 10.0):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(api.rstrip("/") + path, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    if token_env:
-        token = os.environ.get(token_env)
-        if not token:
-            raise click.UsageError(f"{token_env} is not set: mutating calls need the API token")
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            raw = r.read()
-            return r.status, (json.loads(raw) if raw else None)
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            return e.code, json.loads(raw)
-        except ValueError:
-            return e.code, {"reason": raw.decode(errors="replace")[:200]}
-    except (urllib.error.URLError, OSError) as e:
-        click.echo(f"ksctl: cannot reach the runner at {api}: {getattr(e, 'reason', e)}", err=True)
-        raise SystemExit(EXIT_FINDINGS)
-
-
-def _change(api: str, path: str, body: dict, token_env: str) -> None:
-    """POST a change to the runner, print its reason, exit 0 when it was done (200), else 1."""
-    code, answer = _call(api, "POST", path, body, token_env)
-    click.echo(answer.get("reason") if isinstance(answer, dict) else answer)
-    raise SystemExit(EXIT_OK if code == 200 else EXIT_FINDINGS)
-
-
-def duration_s(text: str, option: str) -> float:
-    """``300s`` / ``6h`` → seconds; a bad value is a usage error (exit 2)."""
-    from ..policy.units import UnitError, parse_duration
-
-    try:
-        d = parse_duration(text)
-    except UnitError as e:
-        raise click.BadParameter(e.message, param_hint=option) from None
-    if d.ms <= 0:
-        raise click.BadParameter("must be longer than 0s", param_hint=option)
-    return d.ms / 1000
 
 
 def _stderr_tty() -> bool:
@@ -106,61 +58,16 @@ class Progress:
             self.width = 0
 
 
-def _age(seconds) -> str:
-    return "-" if seconds is None else f"{seconds:g}s"
-
-
 @click.command()
 @api_option
 @output_option
 def status(api: str, output: str) -> None:
     """The runner's mode, leadership, graph, stages per scope and data ages."""
-    code, body = _call(api, "GET", "/v1/status")
-    if output == "json":
-        click.echo(json.dumps(body, indent=1))
-        raise SystemExit(EXIT_OK if code == 200 else EXIT_FINDINGS)
-    if code != 200:
-        click.echo(f"ksctl status: {code} {body}", err=True)
-        raise SystemExit(EXIT_FINDINGS)
-    click.echo(f"mode {body['mode']}  {'leader' if body['leader'] else 'standby'} (fence {body['fence']})  "
-               f"graph {body['graph_digest'][:19]}  revision {body['graph_revision'] or '-'}")
-    if body.get("policy_error"):
-        click.echo(f"POLICY RELOAD FAILED (last good graph running): {body['policy_error']}")
-    for s in body["scopes"]:
-        extra = ""
-        if s["manual"] and s["stage"]:
-            extra = f"  LATCHED: reset needs {s['approvals_needed']} approver(s), have {len(s['approvals'])}"
-        click.echo(f"  {s['policy']:<20} {s['scope']:<40} stage {s['stage']} {s['stage_name'] or ''}{extra}")
-    for acct, age in sorted(body.get("data_age_s", {}).items()):
-        click.echo(f"  data age {acct}: {age:g}s")
-    for r in body.get("resuming", []):
-        limits = ", ".join(x for x in (
-            f"max {r['max_positions']} position(s)" if r["max_positions"] is not None else "",
-            f"gross exposure {r['max_gross_exposure']:g}" if r["max_gross_exposure"] is not None else "") if x)
-        click.echo(f"  RESUMING {r['policy']} {r['scope']}: day {r['day']} of {r['days']}, "
-                   f"{r['fraction'] * 100:g}% of normal ({limits})")
-    for r in body.get("residuals", []):  # what closes left open and the runner stopped closing
-        leg = f" {r['position_side']}" if r.get("position_side") else ""
-        click.echo(f"  RESIDUAL {r['account']} {r['symbol']} {r['side']}{leg} {r['amount']:g}: {r['why']} "
-                   f"({r['detail']}); incident {r['incident']}")
-    _print_dms(body.get("dms") or {})
+    from ..render.ops import status_json, status_text
 
-
-def _print_dms(doc: dict) -> None:
-    for name, s in sorted((doc.get("sources") or {}).items()):
-        if s["fired"]:
-            state = "FIRED" + (f" (trading halted for {name})" if s.get("locked") else "")
-        elif s["armed"]:
-            state = f"armed, fires in {_age(s['fires_in_s'])}"
-        else:
-            state = "disarmed" + (f" (trading halted for {name})" if s.get("locked") else "")
-        click.echo(f"  dms {name}: {state}; last beat {_age(s['last_beat_age_s'])} ago, timeout {_age(s['timeout_s'])}")
-    for acct, n in sorted((doc.get("native") or {}).items()):
-        extra = "  LAPSED" if n["lapsed"] else ""
-        extra += f"  refresh failing: {n['error']}" if n.get("error") else ""
-        click.echo(f"  venue cancel-all-after {acct}: {n['countdown_s']:g}s countdown, refreshed "
-                   f"{_age(n['last_refresh_age_s'])} ago, cancels in {_age(n['cancels_in_s'])} without a "
-                   f"refresh{extra}")
+    answer = read(runner_client(api).status, "status", output)
+    click.echo(status_json(answer) if output == "json" else status_text(answer))
+    raise SystemExit(EXIT_OK)
 
 
 @click.command()
@@ -174,10 +81,8 @@ def _print_dms(doc: dict) -> None:
 def reset(api, token_env, policy, scope, approver, reason) -> None:
     """Approve the reset of a latched stage. The approver is the identity of your token: a stage
     that asks for two approvals needs two people, each with their own token."""
-    body = {"policy": policy, "scope": scope, "reason": reason}
-    if approver is not None:
-        body["approver"] = approver
-    _change(api, "/v1/reset", body, token_env)
+    client = runner_client(api, token_env)
+    change(lambda: client.reset(policy, scope, reason, approver))
 
 
 @click.command()
@@ -195,53 +100,62 @@ def close(api, token_env, scope, reason, dry_run, wait, wait_timeout) -> None:
     Exit codes: 0 queued (with --wait: every order filled), 1 refused, or with --wait an order
     that did not fill or a close still working at --wait-timeout.
     """
+    from ..client import RunnerError, RunnerUnreachable
+    from ..render.ops import refusal_text
+
     timeout_s = duration_s(wait_timeout, "--wait-timeout")
-    code, body = _call(api, "POST", "/v1/close", {"scope": scope, "reason": reason, "dry_run": dry_run}, token_env)
-    click.echo(body.get("reason") if isinstance(body, dict) else body)
-    if code != 202:
+    client = runner_client(api, token_env)
+    try:
+        result = client.close(scope, reason, dry_run)
+    except RunnerUnreachable as e:
+        unreachable(e)
+    except RunnerError as e:
+        click.echo(refusal_text(e))
         raise SystemExit(EXIT_FINDINGS)
-    if not wait or dry_run or not isinstance(body, dict) or not body.get("id"):
+    click.echo(result.reason)
+    if not wait or dry_run or not result.id:
         raise SystemExit(EXIT_OK)
-    raise SystemExit(_follow_close(api, body["id"], timeout_s))
+    raise SystemExit(_follow_close(client, result.id, timeout_s))
 
 
-def _progress_line(doc: dict) -> str:
-    if doc["state"] == "queued":
-        return f"close {doc['scope']}: queued for the next tick ({doc['orders']} order(s) planned now)"
-    return (f"close {doc['scope']}: {doc['settled']}/{doc['orders']} order(s) settled, {doc['filled']} filled, "
-            f"{doc['open']} open")
+def _follow_close(client: "RunnerClient", close_id: str, timeout_s: float) -> int:
+    from ..client import RunnerError, RunnerUnreachable
+    from ..render.ops import close_outcome, close_progress_line, close_still_working, follow_failure_line
 
-
-def _follow_close(api: str, close_id: str, timeout_s: float) -> int:
-    path = "/v1/close/" + urllib.parse.quote(close_id, safe="")
     deadline = time.monotonic() + timeout_s
     progress = Progress()
     try:
         while True:
-            code, doc = _call(api, "GET", path)
-            if code != 200 or not isinstance(doc, dict):
+            try:
+                answer = client.close_progress(close_id)
+            except RunnerUnreachable as e:
+                unreachable(e)  # exits; the finally below still ends the progress line
+            except RunnerError as e:
                 progress.done()
-                click.echo(f"ksctl close: cannot follow {close_id}: {code} {doc}", err=True)
+                click.echo(follow_failure_line(close_id, e), err=True)
                 return EXIT_FINDINGS
-            progress.update(_progress_line(doc))
-            if doc["state"] in ("settled", "dry_run", "unplanned"):
+            progress.update(close_progress_line(answer))
+            if answer.final:
                 break
             if time.monotonic() >= deadline:
                 progress.done()
-                click.echo(f"ksctl close: {close_id} still working after {timeout_s:g}s: {_progress_line(doc)}")
+                click.echo(close_still_working(close_id, timeout_s, answer))
                 return EXIT_FINDINGS
             time.sleep(POLL_S)
     finally:
         progress.done()
-    if doc["state"] == "unplanned":
-        click.echo(f"ksctl close: {doc['scope']} was not in the runner's snapshots at its tick; nothing was sent")
+    click.echo(close_outcome(answer))
+    return _close_exit(answer)
+
+
+def _close_exit(settled: "CloseProgress") -> int:
+    """0 when every order filled, or the runner only planned them (dry run); 1 when some did
+    not fill, or nothing was sent because the scope was not in the tick's snapshots."""
+    if settled.state == "unplanned":
         return EXIT_FINDINGS
-    if doc["state"] == "dry_run":
-        click.echo(f"ksctl close: the runner is in dry run: {doc['orders']} order(s) planned and audited, none sent")
+    if settled.state == "dry_run":
         return EXIT_OK
-    statuses = ", ".join(f"{k} {v}" for k, v in doc["statuses"].items()) or "no orders"
-    click.echo(f"close {doc['scope']} settled: {statuses}")
-    return EXIT_OK if doc["unfilled"] == 0 else EXIT_FINDINGS
+    return EXIT_OK if settled.unfilled == 0 else EXIT_FINDINGS
 
 
 @click.command()
@@ -256,7 +170,8 @@ def _follow_close(api: str, close_id: str, timeout_s: float) -> int:
 def lock(api, token_env, scope, reason, ttl, mode) -> None:
     """Lock trading on a scope by hand; bots see it in the lock file and /v1/lock."""
     ttl_s = duration_s(ttl, "--ttl") if ttl is not None else None
-    _change(api, "/v1/lock", {"scope": scope, "reason": reason, "mode": mode, "ttl_s": ttl_s}, token_env)
+    client = runner_client(api, token_env)
+    change(lambda: client.lock(scope, reason, mode, ttl_s))
 
 
 @click.command()
@@ -269,7 +184,8 @@ def unlock(api, token_env, scope, reason) -> None:
 
     A lock a policy's stage holds is not lifted: a manual-reset stage needs ksctl reset
     (MANUAL_RESET_REQUIRED, exit 1)."""
-    _change(api, "/v1/unlock", {"scope": scope, "reason": reason}, token_env)
+    client = runner_client(api, token_env)
+    change(lambda: client.unlock(scope, reason))
 
 
 @click.command()
@@ -278,9 +194,16 @@ def unlock(api, token_env, scope, reason) -> None:
 @click.argument("source")
 def heartbeat(api, token_env, source) -> None:
     """Tell the runner SOURCE is alive (for bots without an HTTP client)."""
-    code, body = _call(api, "POST", f"/v1/heartbeat/{source}", None, token_env)
-    if code != 204:
-        click.echo(f"ksctl heartbeat: {code} {body}", err=True)
+    from ..client import RunnerError, RunnerUnreachable
+    from ..render.ops import failure_line
+
+    client = runner_client(api, token_env)
+    try:
+        client.heartbeat(source)
+    except RunnerUnreachable as e:
+        unreachable(e)
+    except RunnerError as e:
+        click.echo(failure_line("heartbeat", e), err=True)
         raise SystemExit(EXIT_FINDINGS)
 
 

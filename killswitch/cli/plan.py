@@ -14,7 +14,7 @@ import asyncio
 
 import click
 
-from .common import compile_or_exit, output_formats
+from .common import compile_or_exit, duration_s, output_formats
 
 EXIT_NO_CHANGES = 0
 EXIT_ERROR = 1  # an error, or an incomplete plan (an account not read) without --allow-incomplete
@@ -68,7 +68,6 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
     from ..engine.state import State
     from ..render.coverage import unread_detail
     from ..render.plan import plan_json, plan_markdown, plan_text
-    from .ops import duration_s
 
     timeout_s = duration_s(timeout, "--timeout")
     if bool(against) == bool(accounts):

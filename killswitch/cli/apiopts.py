@@ -1,0 +1,87 @@
+"""The options of the commands that drive a running runner through its API (``ksctl status``,
+``reset``, ``close``, ``lock``, ``unlock``, ``heartbeat``, ``dms``): where the runner is, which
+environment variable holds the token, the client built from them, and how a change's answer and an
+unreachable runner end a command.
+
+Exit codes: 0 a change done, 1 refused or the runner not reachable (the reason is printed), 2
+usage (a change with no token set: it is never sent without one).
+
+Must not: print the token, or take it from anywhere but the environment variable the operator
+names (a command line is visible to every user of the machine).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Callable, NoReturn, Optional, TypeVar, Union
+
+import click
+
+from .common import EXIT_FINDINGS, EXIT_OK
+
+if TYPE_CHECKING:  # the client is imported when a command calls, not when ksctl lists its commands
+    from ..client import RunnerClient, RunnerUnreachable
+    from ..runner.view import ChangeResult, ResetResult
+
+T = TypeVar("T")
+
+api_option = click.option("--api", "api", default="http://127.0.0.1:8080", show_default=True,
+                          envvar="KS_API_URL", help="The runner's API (env KS_API_URL).")
+token_option = click.option("--token-env", default="KS_API_TOKEN", show_default=True,
+                            help="Environment variable holding the API bearer token.")
+
+
+def runner_client(api: str, token_env: Optional[str] = None) -> "RunnerClient":
+    """The client of the runner at ``api``; with ``token_env``, holding the token that variable
+    names (a usage error when it is not set)."""
+    from ..client import RunnerClient
+
+    token = None
+    if token_env:
+        token = os.environ.get(token_env)
+        if not token:
+            raise click.UsageError(f"{token_env} is not set: mutating calls need the API token")
+    return RunnerClient(api, token)
+
+
+def unreachable(e: "RunnerUnreachable") -> NoReturn:
+    """Say which runner could not be reached, and exit 1."""
+    from ..render.ops import unreachable_line
+
+    click.echo(unreachable_line(e), err=True)
+    raise SystemExit(EXIT_FINDINGS)
+
+
+def read(ask: Callable[[], T], command: str, output: str) -> T:
+    """The runner's answer to ``ask`` (a call of the client). Refused: its answer as it came
+    (``-o json``) or ``ksctl <command>: <status> <answer>`` on stderr, and exit 1."""
+    from ..client import RunnerError, RunnerUnreachable
+    from ..render.ops import answer_json, failure_line
+
+    try:
+        return ask()
+    except RunnerUnreachable as e:
+        unreachable(e)
+    except RunnerError as e:
+        if output == "json":
+            click.echo(answer_json(e))
+        else:
+            click.echo(failure_line(command, e), err=True)
+        raise SystemExit(EXIT_FINDINGS)
+
+
+def change(send: Callable[[], Union["ChangeResult", "ResetResult"]]) -> NoReturn:
+    """Send a change (a call of the client); print the runner's reason; exit 0 when the runner
+    answered it done (its success status), else 1."""
+    from ..client import RunnerError, RunnerUnreachable
+    from ..render.ops import refusal_text
+
+    try:
+        result = send()
+    except RunnerUnreachable as e:
+        unreachable(e)
+    except RunnerError as e:
+        click.echo(refusal_text(e))
+        raise SystemExit(EXIT_FINDINGS)
+    click.echo(result.reason)
+    raise SystemExit(EXIT_OK)

@@ -1,0 +1,292 @@
+"""A typed client of a running runner's HTTP API (:mod:`killswitch.runner.api`).
+
+What it owns: one method per endpoint an operator or a bot calls, the request each sends (the
+bearer token only on the endpoints that need one), and reading each answer back into the value
+the API serialised: the dataclasses of :mod:`killswitch.runner.view` (and the gate's
+:class:`~killswitch.runner.gate.Decision`), and the typed form of the documents the API serves
+as plain objects (the dead man's switch, a close's progress). Any answer but the endpoint's
+success status is one exception, :class:`RunnerError`, carrying the API's reason code
+(``UNKNOWN_SCOPE``, ``NOT_LEADER``, ``ROLE_REQUIRED``, ...); a runner that cannot be reached is
+a :class:`RunnerUnreachable` that names the URL.
+
+What it must not do: import aiohttp, click or anything the runner needs to run (stdlib urllib
+only); print or decide exit codes (the commands do); retry a change (sending one twice is an
+operator's decision); put the token anywhere but the Authorization header — not in a message,
+an exception, a repr or a log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+from .runner.view import ChangeResult, CloseResult, DecodeError, ResetResult, RunnerStatus, decode
+
+if TYPE_CHECKING:  # imported by check_order, the one call that answers it: the gate pulls in the lock book
+    from .runner.gate import Decision
+
+DEFAULT_TIMEOUT_S = 10.0
+_SHOWN_BODY = 200  # characters of a body that is not JSON kept for the error
+
+
+# --- the documents the API serves as plain objects, typed -----------------------------------------------
+# Their fields are in the order the runner writes them, so that one written back out is the
+# runner's document as it came.
+
+
+@dataclass(frozen=True)
+class DmsSource:
+    """A heartbeat source of the dead man's switch (``GET /v1/dms`` ``sources``)."""
+
+    armed: bool
+    last_beat_age_s: Optional[float]  # None: never heard from
+    fires_in_s: Optional[float]  # None when not armed or already fired
+    fired: bool
+    timeout_s: Optional[float] = None
+    locked: bool = False  # its firing halted trading for the scope named like it
+
+
+@dataclass(frozen=True)
+class VenueCountdown:
+    """A venue's own cancel-all-after countdown the runner keeps refreshed (``native``)."""
+
+    countdown_s: float
+    last_refresh_age_s: Optional[float]
+    cancels_in_s: Optional[float]  # when the venue cancels everything without a refresh
+    refresh_due: bool = False
+    lapsed: bool = False
+    supported: bool = True
+    error: Optional[str] = None  # why the last refresh failed
+
+
+@dataclass(frozen=True)
+class DmsStatus:
+    """``GET /v1/dms``, and the ``dms`` of :class:`~killswitch.runner.view.RunnerStatus`."""
+
+    format_version: int = 1
+    listening_since_ts: Optional[str] = None
+    sources: dict[str, DmsSource] = field(default_factory=dict)
+    native: dict[str, VenueCountdown] = field(default_factory=dict)
+
+
+def dms_of(status: RunnerStatus) -> DmsStatus:
+    """The dead man's switch a status carries (a plain object in RunnerStatus), typed."""
+    return decode(DmsStatus, status.dms or {})
+
+
+CLOSE_FINAL_STATES = ("settled", "dry_run", "unplanned")
+
+
+@dataclass(frozen=True)
+class CloseProgress:
+    """``GET /v1/close/{id}``: where a queued close stands. ``state``: queued (before its tick),
+    working, settled (every order has a final result), dry_run (planned and audited, not sent),
+    unplanned (its scope was not in the tick's snapshots: nothing was sent)."""
+
+    id: str
+    scope: str
+    requested_ts: Optional[str]
+    mode: str  # dry-run | live
+    orders: int
+    settled: int
+    filled: int
+    open: int
+    unfilled: int
+    statuses: dict[str, int]
+    state: str
+
+    @property
+    def final(self) -> bool:
+        return self.state in CLOSE_FINAL_STATES
+
+
+# --- errors -------------------------------------------------------------------------------------------
+
+
+class RunnerError(Exception):
+    """The runner answered, but not with what the endpoint answers when it is done.
+
+    ``status`` the HTTP status; ``code`` the API's reason code (its ``error`` field, or the code
+    that opens its ``reason``: ``UNKNOWN_SCOPE``, ``NOT_LEADER``, ``MANUAL_RESET_REQUIRED``...;
+    ``HTTP_<status>`` for a body that says none); ``reason`` the runner's words; ``body`` the
+    answer as it came (parsed JSON; ``{"reason": <its first 200 characters>}`` for a body that is
+    not JSON; None for none), for those who show it as it came."""
+
+    def __init__(self, status: Optional[int], code: str, reason: str, *, url: str, body: Any = None):
+        super().__init__(reason)
+        self.status = status
+        self.code = code
+        self.reason = reason
+        self.url = url
+        self.body = body
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.reason}"
+
+
+class RunnerUnreachable(RunnerError):
+    """No answer: refused, timed out, a name that does not resolve. ``detail`` says which."""
+
+    def __init__(self, url: str, detail: Any):
+        self.detail = detail
+        super().__init__(None, "UNREACHABLE", f"cannot reach the runner at {url}: {detail}", url=url)
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+# a reason code: one word of capitals, alone or before a colon ("NOT_LEADER: this runner ...")
+_REASON_CODE = re.compile(r"([A-Z][A-Z0-9_]*)(?::|$)")
+
+
+def _code_of(status: int, body: Any) -> str:
+    if isinstance(body, dict):
+        if isinstance(body.get("error"), str):
+            return body["error"]
+        reason = body.get("reason")
+        m = _REASON_CODE.match(reason) if isinstance(reason, str) else None
+        if m:
+            return m.group(1)
+    return f"HTTP_{status}"
+
+
+def _reason_of(body: Any, code: str) -> str:
+    reason = body.get("reason") if isinstance(body, dict) else None
+    return reason if isinstance(reason, str) else code
+
+
+# --- the client ---------------------------------------------------------------------------------------
+
+
+class RunnerClient:
+    """Calls to the runner at ``base_url`` (``http://host:port``, as given: it names the runner
+    in errors). ``token``: the bearer token of the mutating endpoints (None: they are sent
+    without one, and the runner refuses them). ``timeout``: seconds per call."""
+
+    def __init__(self, base_url: str, token: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT_S):
+        self.base_url = base_url
+        self._token = token
+        self.timeout = timeout
+
+    def __repr__(self) -> str:  # never the token
+        return f"RunnerClient({self.base_url!r}, token={'<set>' if self._token else None}, timeout={self.timeout!r})"
+
+    # transport
+
+    def _send(self, method: str, path: str, body: Any = None, *, auth: bool = False) -> tuple[int, bytes]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base_url.rstrip("/") + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if auth and self._token:
+            req.add_header("Authorization", f"Bearer {self._token}")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                doc = json.loads(raw)
+            except ValueError:
+                doc = {"reason": raw.decode(errors="replace")[:_SHOWN_BODY]}
+            code = _code_of(e.code, doc)
+            raise RunnerError(e.code, code, _reason_of(doc, code), url=self.base_url, body=doc) from None
+        except (urllib.error.URLError, OSError) as e:
+            raise RunnerUnreachable(self.base_url, getattr(e, "reason", e)) from None
+
+    def _json(self, method: str, path: str, body: Any = None, *, auth: bool = False, expect: int = 200) -> Any:
+        """The JSON answer of ``path`` when its status is ``expect``; else a RunnerError. A body
+        that is not JSON in a success raises ValueError: that is no runner answering."""
+        status, raw = self._send(method, path, body, auth=auth)
+        doc = json.loads(raw) if raw else None
+        if status != expect:
+            code = _code_of(status, doc)
+            raise RunnerError(status, code, _reason_of(doc, code), url=self.base_url, body=doc)
+        return doc
+
+    # read (no token)
+
+    def status(self) -> RunnerStatus:
+        """``GET /v1/status``: mode, leadership, graph, stages per scope, data ages, resumptions,
+        the dead man's switch (a plain object there: :func:`dms_of` types it) and residuals."""
+        return decode(RunnerStatus, self._json("GET", "/v1/status"))
+
+    def lock_document(self, scope: Optional[str] = None) -> dict:
+        """``GET /v1/lock``: the trading lock as bots read it (the lock file's document, owned by
+        :mod:`killswitch.runner.lock`), or what binds ``scope``."""
+        query = "" if scope is None else "?" + urllib.parse.urlencode({"scope": scope})
+        doc = self._json("GET", "/v1/lock" + query)
+        if not isinstance(doc, dict):
+            raise DecodeError(f"lock document: expected an object, not {type(doc).__name__}")
+        return doc
+
+    def dms_status(self) -> DmsStatus:
+        """``GET /v1/dms``: armed sources and the venues' native countdowns."""
+        return decode(DmsStatus, self._json("GET", "/v1/dms"))
+
+    def close_progress(self, close_id: str) -> CloseProgress:
+        """``GET /v1/close/{id}``; a close the runner does not know is ``UNKNOWN_CLOSE`` (404)."""
+        return decode(CloseProgress, self._json("GET", "/v1/close/" + urllib.parse.quote(close_id, safe="")))
+
+    def check_order(self, request: dict) -> "Decision":
+        """``POST /v1/check-order``: may this order go now? A deny is a Decision, not an error."""
+        from .runner.gate import Decision
+
+        return decode(Decision, self._json("POST", "/v1/check-order", request))
+
+    def runbook(self, incident: str, fmt: str = "md") -> str:
+        """``GET /v1/runbooks/{incident}``: the incident's stored runbook, markdown or html."""
+        path = "/v1/runbooks/" + urllib.parse.quote(incident, safe="") + "?" + urllib.parse.urlencode({"format": fmt})
+        status, raw = self._send("GET", path)
+        if status != 200:
+            raise RunnerError(status, f"HTTP_{status}", raw.decode(errors="replace")[:_SHOWN_BODY], url=self.base_url)
+        return raw.decode("utf-8")
+
+    # changes (with the token)
+
+    def reset(self, policy: str, scope: str, reason: str, approver: Optional[str] = None) -> ResetResult:
+        """``POST /v1/reset``: approve the reset of a latched stage, as the token's identity.
+        A refusal the view answers with 200 (``NOT_ENGAGED``, ``DUPLICATE_APPROVER``, an approval
+        recorded that is not yet enough) is a ResetResult with ``done`` false, not an error."""
+        body: dict = {"policy": policy, "scope": scope, "reason": reason}
+        if approver is not None:
+            body["approver"] = approver
+        return decode(ResetResult, self._json("POST", "/v1/reset", body, auth=True))
+
+    def close(self, scope: str, reason: str, dry_run: bool) -> CloseResult:
+        """``POST /v1/close``: accepted (202) is a CloseResult; a refusal is a RunnerError."""
+        body = {"scope": scope, "reason": reason, "dry_run": dry_run}
+        return decode(CloseResult, self._json("POST", "/v1/close", body, auth=True, expect=202))
+
+    def lock(self, scope: str, reason: str, mode: str = "halted", ttl_s: Optional[float] = None) -> ChangeResult:
+        """``POST /v1/lock``: lock trading on ``scope`` (halted or reducing), until unlocked or
+        for ``ttl_s`` seconds."""
+        body = {"scope": scope, "reason": reason, "mode": mode, "ttl_s": ttl_s}
+        return decode(ChangeResult, self._json("POST", "/v1/lock", body, auth=True))
+
+    def unlock(self, scope: str, reason: str) -> ChangeResult:
+        """``POST /v1/unlock``: lift the operator's and the dead man's switch's locks on ``scope``."""
+        return decode(ChangeResult, self._json("POST", "/v1/unlock", {"scope": scope, "reason": reason}, auth=True))
+
+    def dms_arm(self, source: str, timeout_s: float) -> ChangeResult:
+        """``POST /v1/dms/arm``: ``source`` must beat at least every ``timeout_s`` seconds."""
+        body = {"source": source, "timeout_s": timeout_s}
+        return decode(ChangeResult, self._json("POST", "/v1/dms/arm", body, auth=True))
+
+    def dms_disarm(self, source: str) -> ChangeResult:
+        """``POST /v1/dms/disarm``: stop watching ``source``."""
+        return decode(ChangeResult, self._json("POST", "/v1/dms/disarm", {"source": source}, auth=True))
+
+    def heartbeat(self, source: str) -> None:
+        """``POST /v1/heartbeat/{source}``: ``source`` is alive (204)."""
+        # quoted, so that a name with "/" or "?" is refused as a whole rather than read as another
+        self._json("POST", "/v1/heartbeat/" + urllib.parse.quote(source, safe=""), auth=True, expect=204)
+
+
+__all__ = ["CLOSE_FINAL_STATES", "CloseProgress", "DecodeError", "DmsSource", "DmsStatus", "RunnerClient",
+           "RunnerError", "RunnerUnreachable", "VenueCountdown", "dms_of"]

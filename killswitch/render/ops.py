@@ -1,0 +1,144 @@
+"""Render what a running runner answers the operator commands (``ksctl status``, ``dms status``,
+``close``, ``lock``, ``unlock``, ``reset``, ``heartbeat``): text for people; JSON as the API wrote it.
+
+The values are the typed answers of :class:`killswitch.client.RunnerClient`; a refusal is its
+:class:`~killswitch.client.RunnerError`, shown with the runner's own words.
+
+Formats values only: it must not call the runner, print, or pick exit codes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Optional
+
+from ..client import CloseProgress, DmsStatus, RunnerError, RunnerUnreachable, dms_of
+from ..runner.view import RunnerStatus
+
+
+def _age(seconds: Optional[float]) -> str:
+    return "-" if seconds is None else f"{seconds:g}s"
+
+
+def _json(value: Any) -> str:
+    # the API writes a value field by field in declaration order, as asdict does: the same document
+    return json.dumps(dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value, indent=1)
+
+
+# --- status -------------------------------------------------------------------------------------------
+
+
+def status_text(st: RunnerStatus) -> str:
+    """Mode, leadership, graph; stages per scope; data ages; resumptions; residuals; the dead
+    man's switch."""
+    lines = [f"mode {st.mode}  {'leader' if st.leader else 'standby'} (fence {st.fence})  "
+             f"graph {st.graph_digest[:19]}  revision {st.graph_revision or '-'}"]
+    if st.policy_error:
+        lines.append(f"POLICY RELOAD FAILED (last good graph running): {st.policy_error}")
+    for s in st.scopes:
+        extra = ""
+        if s.manual and s.stage:
+            extra = f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}"
+        lines.append(f"  {s.policy:<20} {s.scope:<40} stage {s.stage} {s.stage_name or ''}{extra}")
+    for acct, age in sorted(st.data_age_s.items()):
+        lines.append(f"  data age {acct}: {age:g}s")
+    for r in st.resuming:
+        limits = ", ".join(x for x in (
+            f"max {r.max_positions} position(s)" if r.max_positions is not None else "",
+            f"gross exposure {r.max_gross_exposure:g}" if r.max_gross_exposure is not None else "") if x)
+        lines.append(f"  RESUMING {r.policy} {r.scope}: day {r.day} of {r.days}, "
+                     f"{r.fraction * 100:g}% of normal ({limits})")
+    for x in st.residuals:  # what closes left open and the runner stopped closing
+        leg = f" {x.position_side}" if x.position_side else ""
+        lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {x.amount:g}: {x.why} ({x.detail}); "
+                     f"incident {x.incident}")
+    lines += dms_lines(dms_of(st))
+    return "\n".join(lines)
+
+
+def status_json(st: RunnerStatus) -> str:
+    return _json(st)
+
+
+# --- the dead man's switch ----------------------------------------------------------------------------
+
+
+def dms_lines(d: DmsStatus) -> list[str]:
+    """One line per heartbeat source, then one per venue countdown."""
+    lines = []
+    for name, s in sorted(d.sources.items()):
+        if s.fired:
+            state = "FIRED" + (f" (trading halted for {name})" if s.locked else "")
+        elif s.armed:
+            state = f"armed, fires in {_age(s.fires_in_s)}"
+        else:
+            state = "disarmed" + (f" (trading halted for {name})" if s.locked else "")
+        lines.append(f"  dms {name}: {state}; last beat {_age(s.last_beat_age_s)} ago, timeout {_age(s.timeout_s)}")
+    for acct, n in sorted(d.native.items()):
+        extra = "  LAPSED" if n.lapsed else ""
+        extra += f"  refresh failing: {n.error}" if n.error else ""
+        lines.append(f"  venue cancel-all-after {acct}: {n.countdown_s:g}s countdown, refreshed "
+                     f"{_age(n.last_refresh_age_s)} ago, cancels in {_age(n.cancels_in_s)} without a "
+                     f"refresh{extra}")
+    return lines
+
+
+def dms_text(d: DmsStatus) -> str:
+    lines = [] if d.sources or d.native else ["no source armed, no venue countdown"]
+    return "\n".join(lines + dms_lines(d))
+
+
+def dms_json(d: DmsStatus) -> str:
+    return _json(d)
+
+
+# --- a close being followed ---------------------------------------------------------------------------
+
+
+def close_progress_line(p: CloseProgress) -> str:
+    if p.state == "queued":
+        return f"close {p.scope}: queued for the next tick ({p.orders} order(s) planned now)"
+    return f"close {p.scope}: {p.settled}/{p.orders} order(s) settled, {p.filled} filled, {p.open} open"
+
+
+def close_still_working(close_id: str, timeout_s: float, p: CloseProgress) -> str:
+    return f"ksctl close: {close_id} still working after {timeout_s:g}s: {close_progress_line(p)}"
+
+
+def close_outcome(p: CloseProgress) -> str:
+    """What a close that reached a final state came to."""
+    if p.state == "unplanned":
+        return f"ksctl close: {p.scope} was not in the runner's snapshots at its tick; nothing was sent"
+    if p.state == "dry_run":
+        return f"ksctl close: the runner is in dry run: {p.orders} order(s) planned and audited, none sent"
+    statuses = ", ".join(f"{k} {v}" for k, v in p.statuses.items()) or "no orders"
+    return f"close {p.scope} settled: {statuses}"
+
+
+# --- refusals -----------------------------------------------------------------------------------------
+
+
+def refusal_text(e: RunnerError) -> str:
+    """A refused change as the runner put it: its ``reason`` (the whole body when it is not an
+    object; nothing when it has none)."""
+    said = e.body.get("reason") if isinstance(e.body, dict) else e.body
+    return "" if said is None else str(said)
+
+
+def failure_line(command: str, e: RunnerError) -> str:
+    """``ksctl status: 503 {...}``: the command, the status and the answer as it came."""
+    return f"ksctl {command}: {e.status} {e.body}"
+
+
+def answer_json(e: RunnerError) -> str:
+    """The answer of a refused read, as it came (``-o json``)."""
+    return json.dumps(e.body, indent=1)
+
+
+def unreachable_line(e: RunnerUnreachable) -> str:
+    return f"ksctl: {e.reason}"
+
+
+def follow_failure_line(close_id: str, e: RunnerError) -> str:
+    return f"ksctl close: cannot follow {close_id}: {e.status} {e.body}"
