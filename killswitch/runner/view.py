@@ -17,9 +17,10 @@ import functools
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Optional, Protocol, TypeVar, Union
 
-from .gate import Decision
+if TYPE_CHECKING:  # an annotation only: the gate pulls in the lock book, and `ksctl status` need not
+    from .gate import Decision
 
 
 @dataclass(frozen=True)
