@@ -19,14 +19,14 @@ import hashlib
 import math
 from array import array
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 from ..compile.graph import SignalNode
 from ..policy.units import ratio_fraction as _ratio
 from ..snapshot import Snapshot, base_asset
 from .scope import ScopeView, account_key, fresh, position_key
+from .signal_state import ApiStats, EquityWindow, LossBook, Returns
 from .state import AccountState, State
-from .windows import MaxWindow, SortedWindow, SumWindow
 
 
 @dataclass(frozen=True)
@@ -41,109 +41,17 @@ POSITION_KINDS = {
 }
 
 
-# --- per-signal state ----------------------------------------------------------------------
-
-
-class _EquityWindow:
-    """Rolling maximum of equity, and the time within the window when equity was unknown."""
-
-    kind = "equity_drawdown"
-
-    def __init__(self, window_ms: int):
-        self.w = MaxWindow(window_ms)
-        self.unknown = SumWindow(window_ms)
-        self.last_ms: Optional[int] = None
-
-    def tick(self, now: int, equity: Optional[float]) -> None:
-        if equity is None:
-            if self.last_ms is not None:
-                self.unknown.push(now, now - self.last_ms)
-            self.w.expire(now)
-        else:
-            self.w.push(now, equity)
-        self.unknown.expire(now)
-        self.last_ms = now
-
-    def to_json(self):
-        return [self.w.to_json(), self.unknown.to_json(), self.last_ms]
-
-    @classmethod
-    def from_json(cls, d):
-        s = cls.__new__(cls)
-        s.w, s.unknown, s.last_ms = MaxWindow.from_json(d[0]), SumWindow.from_json(d[1]), d[2]
-        return s
-
-
-class _Returns:
-    """Equity sampled every ``sample_ms``; log returns kept over the window (sum or sorted)."""
-
-    kind = "returns"
-
-    def __init__(self, window_ms: int, sample_ms: int, sorted_: bool):
-        self.sample_ms = sample_ms
-        self.last: Optional[list] = None  # [ts, equity] of the last sample
-        self.w = SortedWindow(window_ms) if sorted_ else SumWindow(window_ms)
-
-    def push(self, now: int, equity: float) -> None:
-        if self.last is None:
-            self.last = [now, equity]
-            return
-        if now - self.last[0] < self.sample_ms:
-            self.w.expire(now)
-            return
-        prev = self.last[1]
-        if prev > 0 and equity > 0:
-            self.w.push(now, math.log(equity / prev))
-        self.last = [now, equity]
-
-    def to_json(self):
-        return [self.sample_ms, self.last, isinstance(self.w, SortedWindow), self.w.to_json()]
-
-    @classmethod
-    def from_json(cls, d):
-        s = cls.__new__(cls)
-        s.sample_ms, s.last = d[0], d[1]
-        s.w = SortedWindow.from_json(d[3]) if d[2] else SumWindow.from_json(d[3])
-        return s
-
-
-class _ApiStats:
-    kind = "api"
-
-    def __init__(self, window_ms: int):
-        self.calls = SumWindow(window_ms)
-        self.failed = SumWindow(window_ms)
-        self.latency = SortedWindow(window_ms)
-
-    def to_json(self):
-        return [self.calls.to_json(), self.failed.to_json(), self.latency.to_json()]
-
-    @classmethod
-    def from_json(cls, d):
-        s = cls.__new__(cls)
-        s.calls, s.failed, s.latency = SumWindow.from_json(d[0]), SumWindow.from_json(d[1]), SortedWindow.from_json(d[2])
-        return s
-
-
-_STATE_CLASSES = {c.kind: c for c in (_EquityWindow, _Returns, _ApiStats)}
-
-
-def signal_state_from_json(kind: str, data: Any):
-    cls = _STATE_CLASSES[kind.split(":", 1)[0]]
-    return cls.from_json(data)
-
-
 def _state_for(node: SignalNode, scope_state, interval_ms: int):
     """The signal's state, created on first use (or anew when the policy changed the signal)."""
     if node.kind == "equity_drawdown":
-        kind, make = "equity_drawdown", lambda: _EquityWindow(int(node.window_s * 1000))
+        kind, make = "equity_drawdown", lambda: EquityWindow(int(node.window_s * 1000))
     elif node.kind in ("realized_volatility", "value_at_risk", "expected_shortfall"):
         p = node.params
         sorted_ = node.kind != "realized_volatility"
-        kind, make = "returns", lambda: _Returns(int(node.window_s * 1000), _ms(p.get("sample") or p.get("horizon")),
+        kind, make = "returns", lambda: Returns(int(node.window_s * 1000), _ms(p.get("sample") or p.get("horizon")),
                                                  sorted_)
     elif node.kind in ("api_error_rate", "api_latency"):
-        kind, make = "api", lambda: _ApiStats(int(node.window_s * 1000))
+        kind, make = "api", lambda: ApiStats(int(node.window_s * 1000))
     else:
         return None
     tag = f"{kind}:{node.window_s}:{sorted(node.params.items())}"
@@ -262,7 +170,7 @@ def compute(
     return out
 
 
-def _drawdown(node: SignalNode, st: _EquityWindow, equity, now: int, interval_ms: int) -> SignalValue:
+def _drawdown(node: SignalNode, st: EquityWindow, equity, now: int, interval_ms: int) -> SignalValue:
     st.tick(now, equity)
     if equity is None:
         return SignalValue(node.name, None, "NO_DATA: equity unknown")
@@ -327,7 +235,7 @@ def _position_signal(node: SignalNode, agg: PositionAgg, equity: float) -> Signa
     raise AssertionError(kind)  # pragma: no cover
 
 
-def _returns_signal(node: SignalNode, st: _Returns, equity, now: int) -> SignalValue:
+def _returns_signal(node: SignalNode, st: Returns, equity, now: int) -> SignalValue:
     if equity is None:
         st.w.expire(now)
         return SignalValue(node.name, None, "NO_DATA: equity unknown")
@@ -353,8 +261,8 @@ def _returns_signal(node: SignalNode, st: _Returns, equity, now: int) -> SignalV
 
 def _consecutive_losses(node: SignalNode, view: ScopeView, state: State, scope_state) -> SignalValue:
     book = scope_state.signals.get(node.name)
-    if not isinstance(book, _LossBook):
-        book = scope_state.signals[node.name] = _LossBook()
+    if not isinstance(book, LossBook):
+        book = scope_state.signals[node.name] = LossBook()
         scope_state.signal_kinds[node.name] = "losses"
     if not view.positions_known:
         return SignalValue(node.name, None, "NO_DATA: positions unknown")
@@ -369,24 +277,6 @@ def _consecutive_losses(node: SignalNode, view: ScopeView, state: State, scope_s
     return SignalValue(node.name, float(book.streak))
 
 
-class _LossBook:
-    kind = "losses"
-
-    def __init__(self):
-        self.streak = 0
-        self.open: dict[str, float] = {}
-
-    def to_json(self):
-        return [self.streak, self.open]
-
-    @classmethod
-    def from_json(cls, d):
-        b = cls()
-        b.streak, b.open = d[0], dict(d[1])
-        return b
-
-
-_STATE_CLASSES["losses"] = _LossBook
 
 
 def _data_age(name: str, view: ScopeView, state: State, now: int) -> SignalValue:
@@ -404,7 +294,7 @@ def _data_age(name: str, view: ScopeView, state: State, now: int) -> SignalValue
     return SignalValue(name, oldest / 1000.0)  # type: ignore[operator]
 
 
-def _api(node: SignalNode, st: _ApiStats, view: ScopeView, now: int) -> SignalValue:
+def _api(node: SignalNode, st: ApiStats, view: ScopeView, now: int) -> SignalValue:
     calls = failed = 0
     for s in view.snapshots:
         # a snapshot is at least one round trip: a failed one counts as a failed call

@@ -16,6 +16,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
+from .signal_state import signal_state_from_json
+
 STATE_FORMAT = 1
 
 
@@ -80,8 +82,6 @@ class ScopeState:
 
     @classmethod
     def from_json(cls, d: dict) -> "ScopeState":
-        from .signals import signal_state_from_json
-
         s = cls(StageState.from_json(d["stage"]), {k: TriggerState.from_json(v) for k, v in d["triggers"].items()})
         for name, (kind, data) in d["signals"].items():
             s.signals[name] = signal_state_from_json(kind, data)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..coverage import NOT_READ, AccountCoverage
-from .evaluation import iso
+from .times import iso
 
 
 def plural(n: int, one: str) -> str:

@@ -12,18 +12,16 @@ accounts the recording's snapshots were read for, and those that failed (reason 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 from typing import Iterable
 
 from ..engine.evaluate import Evaluation, ScopeEvaluation
+from ..coverage import complete
 from ..engine.planner import Plan
+from .coverage import account_json, incomplete_line
+from .times import iso
 
 FORMAT_VERSION = 1
-
-
-def iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _fmt_value(name: str, value, kinds: dict) -> str:
@@ -74,9 +72,6 @@ def replay_json(evaluations: Iterable[Evaluation], digest: str, revision, accoun
                     "final_stages": dict(sorted(final.items()))},
     }
     if accounts is not None:
-        from ..coverage import complete
-        from .coverage import account_json, incomplete_line  # imported here: it imports iso() from here
-
         done = complete(accounts)
         body = {**body, "complete": done, "accounts": [account_json(a) for a in accounts]}
         body["summary"] = {**body["summary"], "complete": done,

@@ -213,7 +213,6 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
     """The runbook when no template could render the incident: the same facts, plainly.
 
     Written without a template engine on purpose: it must work when templates do not."""
-    stage = incident.get("stage") or {}
     pol = incident.get("policy") or {}
     graph = incident.get("graph") or {}
     lock = incident.get("lock") or {}
