@@ -32,8 +32,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from ..state.store import AuditHead, StoreError, key_problem
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..runner.loop import Runner, TickReport
-    from ..runner.sinks import Event
+    from ..events import Event, SinkContext, TickFacts
 
 DEFAULT_EVERY_MS = 5 * 60_000
 
@@ -86,12 +85,12 @@ class AuditAnchorSink:
 
     # --- the Sink protocol --------------------------------------------------------------------
 
-    def on_tick(self, report: "TickReport", runner: "Runner") -> None:
+    def on_tick(self, report: "TickFacts", ctx: "SinkContext") -> None:
         self.now_ms = report.now_ms
         if self.last_ms is None or report.now_ms - self.last_ms >= self.every_ms:
             self.export(report.now_ms)
 
-    def on_event(self, event: "Event", runner: "Runner") -> None:
+    def on_event(self, event: "Event", ctx: "SinkContext") -> None:
         pass
 
     async def aclose(self) -> None:

@@ -42,7 +42,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
-from ..runner.sinks import RESET, STAGE_TRANSITION, Event
+from ..events import RESET, STAGE_TRANSITION, Event
 from .routes import RouteNode, RouteTree
 
 RESOLVE_TIMEOUT_MS = 5 * 60_000

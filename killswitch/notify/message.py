@@ -4,7 +4,7 @@ A notification carries the firing alerts of one group. The title names the most 
 one; the body gives each new alert in full (policy, scope, stage from → to, reason, the signal
 values, the triggers that fired, orders planned, graph digest and revision, mode) with the two
 ways to its runbook: ``ksctl runbook render --incident ID`` and the runner's API URL
-(:func:`killswitch.runner.sinks.runbook_path`) under the external base URL when one is given.
+(:func:`killswitch.events.runbook_path`) under the external base URL when one is given.
 Alerts the group already notified are listed in one line each.
 
 Labels and event data hold no secret (the runner's contract), and nothing here adds one.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from ..runner import sinks as ev
+from .. import events as ev
 from .dispatch import SEVERITY_RANK, Alert, Notification
 
 NOTIFY_TYPES = {"critical": "failure", "warning": "warning", "info": "info"}

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from ..policy.model import NotificationRoutes
-from ..runner.sinks import Event
+from ..events import Event
 from .dispatch import RESOLVE_TIMEOUT_MS, Dispatcher, Notification, placements
 from .message import Message, compose, failed_page, mode_of
 from .receivers import DEFAULT_TIMEOUT_S, ResolvedReceiver, SendResult, resolve_all, resolve_receivers
@@ -120,7 +120,7 @@ def _esc(v: str) -> str:
 
 
 class NotifySink:
-    """A runner sink (see :mod:`killswitch.runner.sinks`) delivering notifications through apprise."""
+    """A runner sink (see :mod:`killswitch.events`) delivering notifications through apprise."""
 
     name = "notify"
 

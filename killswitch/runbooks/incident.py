@@ -34,8 +34,7 @@ from ..state.store import FINAL_STATUSES
 from ..state.store import OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..runner.loop import Runner, TickReport
-    from ..runner.sinks import Event
+    from ..events import Event, SinkContext, TickFacts
 
 FORMAT_VERSION = 1
 DEFAULT_TEMPLATE = "default.md.j2"
@@ -357,18 +356,17 @@ def _position_doc(account: str, p: Any, contracts: float) -> dict:
 # --- from a running runner -----------------------------------------------------------------------
 
 
-def incident_from_event(event: "Event", runner: "Runner", report: Optional["TickReport"]) -> dict:
+def incident_from_event(event: "Event", ctx: "SinkContext", report: Optional["TickFacts"]) -> dict:
     """The incident of a stage-transition event, with what the tick that made it did.
 
     Residual positions are the scope's positions in the tick's snapshots less what this tick's
     closes filled (the next snapshot is a tick away): the runbook says so.
     """
-    from ..engine.scope import instances
 
     data = event.data
     incident = str(data["incident"])
     policy, scope = event.labels["policy"], event.labels["scope"]
-    graph = runner.graph
+    graph = ctx.graph
     node = next(p for p in graph.policies if p.name == policy)
     level, from_level = int(data["to"]), int(data["from"])
     ev = None
@@ -387,7 +385,7 @@ def incident_from_event(event: "Event", runner: "Runner", report: Optional["Tick
     # what the venue answered, and the closes held back for an earlier order still open on their position
     outcomes = {o.client_order_id: o for o in ((report.execution.orders + report.execution.held_orders)
                                                if report is not None else [])}
-    orders = [_order_doc(o, outcomes.get(o.client_order_id), runner.dry_run) for o in (plan.orders if plan else ())]
+    orders = [_order_doc(o, outcomes.get(o.client_order_id), ctx.dry_run) for o in (plan.orders if plan else ())]
     cancels = [{"venue": c.venue, "account": c.account, "which": c.which, "count": len(c.order_ids),
                 "reason": c.reason} for c in (plan.cancels if plan else ())]
     directives = [{"kind": d.kind, "params": dict(d.params), "text": _action_text(d.kind, d.params)}
@@ -403,21 +401,21 @@ def incident_from_event(event: "Event", runner: "Runner", report: Optional["Tick
     now = report.now_ms if report is not None else event.ts_ms
     fills = [(o, outcomes[o.client_order_id].filled) for o in (plan.orders if plan else ())
              if o.client_order_id in outcomes]
-    positions, accounts, note, equity = _scope_now(node, runner, scope, fills, now)
-    lock = runner.lock_book.for_scope(scope, now).to_doc()
+    positions, accounts, note, equity = _scope_now(node, ctx, scope, fills, now)
+    lock = ctx.lock_doc(scope, now)
     return assemble(
         node=node, incident=incident, scope=scope, level=level, from_level=from_level, reason=str(data.get("reason")),
         created_ms=event.ts_ms, digest=str(data.get("graph_digest") or graph.digest),
-        revision=data.get("revision", graph.revision), mode="dry-run" if runner.dry_run else "live",
+        revision=data.get("revision", graph.revision), mode="dry-run" if ctx.dry_run else "live",
         values=values, reasons=reasons, results=results, orders=orders, cancels=cancels, directives=directives,
         hedges=hedges, skipped=list(plan.skipped) if plan else [], attribution=attribution,
         positions=positions, positions_note=note, accounts=accounts,
-        lock=lock, state_url=str(getattr(runner.store, "url", DEFAULT_STATE_URL)), equity=_num(equity),
-        residuals=residual_docs(runner, incident),
+        lock=lock, state_url=str(getattr(ctx.store, "url", DEFAULT_STATE_URL)), equity=_num(equity),
+        residuals=residual_docs(ctx, incident),
     )
 
 
-def _scope_now(node: PolicyNode, runner: "Runner", scope: str, fills: Iterable[tuple[Any, Optional[float]]],
+def _scope_now(node: PolicyNode, ctx: "SinkContext", scope: str, fills: Iterable[tuple[Any, Optional[float]]],
                now: int) -> tuple[list[dict], list[dict], str, Optional[float]]:
     """The scope's residual positions, its accounts, a note on how the positions were read and
     its equity: the runner's snapshots of this tick less ``fills`` (``(order intent, filled)``
@@ -430,7 +428,7 @@ def _scope_now(node: PolicyNode, runner: "Runner", scope: str, fills: Iterable[t
             leg = o.position_side or ("long" if o.side == "sell" else "short")
             key = (f"{o.venue}/{o.account}", o.symbol, leg.lower())
             filled[key] = filled.get(key, 0.0) + float(amount)
-    snaps = list(runner.snapshots.values())
+    snaps = list(ctx.snapshots.values())
     view = next((v for v in instances(node, snaps) if v.key == scope), None)
     positions, accounts = [], []
     equity = None
@@ -444,7 +442,7 @@ def _scope_now(node: PolicyNode, runner: "Runner", scope: str, fills: Iterable[t
                 positions.append(_position_doc(acct, p, left))
         for s in view.snapshots:
             acct = f"{s.venue}/{s.account}"
-            a = runner.state.accounts.get(acct)
+            a = ctx.account(acct)
             age = a.data_age_ms(now) if a is not None else None  # the engine's rule, as the triggers see it
             accounts.append({"account": acct, "fetch_ok": s.fetch.ok, "error_code": s.fetch.error_code,
                              "equity": _num(s.equity), "equity_text": amount_text(_num(s.equity)),
@@ -455,7 +453,7 @@ def _scope_now(node: PolicyNode, runner: "Runner", scope: str, fills: Iterable[t
     return positions, sorted(accounts, key=lambda a: a["account"]), note, equity
 
 
-def follow_up(data: dict, runner: "Runner", report: "TickReport", entries: Sequence[Any]) -> Optional[dict]:
+def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequence[Any]) -> Optional[dict]:
     """``data``, an incident as rendered before, brought up to this tick: its orders as the
     journal has them now (``entries``: the journal entries of its decision and of its
     re-plans, oldest first; a re-planned order is added), the scope's positions in this tick's
@@ -464,7 +462,7 @@ def follow_up(data: dict, runner: "Runner", report: "TickReport", entries: Seque
     from ..engine.planner import OrderIntent
 
     policy, scope = data["policy"]["name"], data["scope"]
-    node = next((p for p in runner.graph.policies if p.name == policy), None)
+    node = next((p for p in ctx.graph.policies if p.name == policy), None)
     if node is None:
         return None
     outcomes = {o.client_order_id: o for o in report.execution.orders}
@@ -473,7 +471,7 @@ def follow_up(data: dict, runner: "Runner", report: "TickReport", entries: Seque
     for e in entries:
         intent = OrderIntent(**json.loads(e.payload_json))
         doc = _order_doc(intent, SimpleNamespace(status=e.status or "journaled", filled=e.filled or 0.0,
-                                                 code=e.reason_code), runner.dry_run)
+                                                 code=e.reason_code), ctx.dry_run)
         if e.client_order_id in known:  # what the planner said about it at the time stays
             doc = {**known.pop(e.client_order_id), "status": doc["status"], "filled": doc["filled"],
                    "code": doc["code"]}
@@ -481,22 +479,21 @@ def follow_up(data: dict, runner: "Runner", report: "TickReport", entries: Seque
         if e.client_order_id in outcomes:
             fills.append((intent, outcomes[e.client_order_id].filled))
     orders += known.values()  # planned, never journaled (none in a live run; kept rather than lost)
-    positions, accounts, note, _ = _scope_now(node, runner, scope, fills, report.now_ms)
+    positions, accounts, note, _ = _scope_now(node, ctx, scope, fills, report.now_ms)
     out = copy.deepcopy(data)  # what fired, and the equity at entry, stay as they were
     out["actions"]["orders"] = orders
     out["actions"]["summary"] = order_summary(orders)
     out.update(positions=positions, positions_note=note, accounts=accounts,
-               residuals=residual_docs(runner, data["incident"]),
-               lock=runner.lock_book.for_scope(scope, report.now_ms).to_doc())
+               residuals=residual_docs(ctx, data["incident"]),
+               lock=ctx.lock_doc(scope, report.now_ms))
     return out
 
 
-def residual_docs(runner: "Runner", incident: str) -> list[dict]:
+def residual_docs(ctx: "SinkContext", incident: str) -> list[dict]:
     """The residuals the runner holds for ``incident``: what its closes left open and why."""
-    book = getattr(runner, "residuals", None)
     return [{"account": r.account, "symbol": r.symbol, "side": r.side, "position_side": r.position_side,
              "amount": r.amount, "amount_text": amount_text(r.amount), "why": r.why, "detail": r.detail,
-             "since": iso(r.since_ms)} for r in (book.for_incident(incident) if book is not None else ())]
+             "since": iso(r.since_ms)} for r in ctx.residuals_of(incident)]
 
 
 def order_summary(orders: Sequence[Mapping[str, Any]]) -> dict:

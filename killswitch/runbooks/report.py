@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Optional, Sequence
 
-from ..runner.sinks import runbook_path
+from ..events import runbook_path
 from ..state.store import StoreError
 from .incident import iso
 

@@ -1,10 +1,10 @@
 """The runbook sink: on every stage entry, render the incident's runbook and store it.
 
 For each stage-transition event that enters a stage (it carries an ``incident``), the sink
-builds the incident data from the event, the tick's report and the runner, renders it with the
+builds the incident data from the event, the tick's report and what the runner lets its sinks see, renders it with the
 templates of the ``runbooks/`` directory, and stores markdown, HTML and data in the state store
 (:meth:`StateStore.save_runbook`), with an audit row naming the template and the digest of
-what was stored. The API serves it at :func:`killswitch.runner.sinks.runbook_path`.
+what was stored. The API serves it at :func:`killswitch.events.runbook_path`.
 
 While the orders of a live incident settle, the sink follows it (:func:`~.incident.follow_up`):
 at every tick where its orders' results or the scope's positions or lock changed, the runbook
@@ -34,13 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..runner.sinks import STAGE_TRANSITION, Event
+from ..events import STAGE_TRANSITION, Event
 from .incident import follow_up, incident_from_event, iso
 from .render import BUILTIN, Runbook, render_runbook
 from .templates import Templates
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..runner.loop import Runner, TickReport
+    from ..events import SinkContext, TickFacts
 
 
 def record_of(data: dict, rb: Runbook) -> Any:
@@ -76,7 +76,7 @@ class RunbookSink:
         self._clock_ns = clock_ns
         self._templates: Optional[Templates] = self._load()
         self._digest: Optional[str] = None  # the graph the templates were read for (None: not seen yet)
-        self._report: Optional["TickReport"] = None
+        self._report: Optional["TickFacts"] = None
         self.rendered = 0
         self.fallbacks = 0  # runbooks rendered with another template than the one named
         self.last_render_ms: Optional[float] = None
@@ -85,44 +85,44 @@ class RunbookSink:
 
     # --- Sink --------------------------------------------------------------------------------
 
-    def on_tick(self, report: "TickReport", runner: "Runner") -> None:
+    def on_tick(self, report: "TickFacts", ctx: "SinkContext") -> None:
         self._report = report
-        self.templates(runner)  # after a policy reload: read them now rather than in an incident
+        self.templates(ctx)  # after a policy reload: read them now rather than in an incident
         if self._following and report.leader and not report.execution.deposed:
-            self._follow(report, runner)
+            self._follow(report, ctx)
 
-    def on_event(self, event: Event, runner: "Runner") -> None:
+    def on_event(self, event: Event, ctx: "SinkContext") -> None:
         if event.kind != STAGE_TRANSITION or not event.data.get("incident"):
             return  # resets carry no incident: nothing to run a book for
         report = self._report if self._report is not None and self._report.now_ms == event.ts_ms else None
         t0 = self._clock_ns()
-        data = incident_from_event(event, runner, report)
-        rb = render_runbook(data, self.templates(runner))
+        data = incident_from_event(event, ctx, report)
+        rb = render_runbook(data, self.templates(ctx))
         self.last_render_ms = (self._clock_ns() - t0) / 1e6
-        self._trace(runner, data, rb, t0)
-        runner.store.save_runbook(record_of(data, rb))
+        self._trace(ctx, data, rb, t0)
+        ctx.store.save_runbook(record_of(data, rb))
         wanted = data.get("template") or "default.md.j2"
         if rb.template != wanted:
             self.fallbacks += 1
         self.rendered += 1
-        runner.store.audit("runbook_rendered", event.ts_ms, {
+        ctx.store.audit("runbook_rendered", event.ts_ms, {
             "incident": data["incident"], "template": rb.template, "wanted": wanted,
             "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),
             "problems": list(rb.problems)})
-        if not runner.dry_run:
+        if not ctx.dry_run:
             self._start_following(data)
 
     # --- taking over -------------------------------------------------------------------------------
 
-    def restore_state(self, doc: Optional[dict], runner: "Runner") -> None:
+    def restore_state(self, doc: Optional[dict], ctx: "SinkContext") -> None:
         """On taking the lease (a restart, or a takeover): follow again, from the runbooks
         stored in the last hour, every live incident not yet settled. Read from the store
         rather than from the saved state, which is a tick behind the sinks. The follow-up drops
         at once those whose scope has left the stage."""
         self._following = {}
-        if runner.dry_run:
+        if ctx.dry_run:
             return
-        for record in runner.store.runbooks(since_ms=runner.clock() - FOLLOW_MS):
+        for record in ctx.store.runbooks(since_ms=ctx.clock() - FOLLOW_MS):
             data = record.data
             if not data.get("settled") and not data.get("dry_run"):
                 self._start_following(data)
@@ -137,15 +137,15 @@ class RunbookSink:
         while len(self._following) > MAX_FOLLOWED:
             self._following.pop(next(iter(self._following)))
 
-    def _follow(self, report: "TickReport", runner: "Runner") -> None:
+    def _follow(self, report: "TickFacts", ctx: "SinkContext") -> None:
         now = report.now_ms
         for incident, f in list(self._following.items()):
-            ss = runner.state.scopes.get(f"{f.data['policy']['name']}|{f.data['scope']}")
-            if ss is None or (ss.stage.level, ss.stage.entries) != (f.level, f.entries):
+            stage = ctx.stage(f.data['policy']['name'], f.data['scope'])
+            if stage is None or (stage.level, stage.entries) != (f.level, f.entries):
                 del self._following[incident]  # the scope left the stage: the next incident's runbook says the rest
                 continue
-            entries = runner.store.journal_of(incident, int(f.data["created_ms"]))
-            new = follow_up(f.data, runner, report, entries)
+            entries = ctx.store.journal_of(incident, int(f.data["created_ms"]))
+            new = follow_up(f.data, ctx, report, entries)
             if new is None:  # its policy was removed: nothing to render it against
                 del self._following[incident]
                 continue
@@ -155,10 +155,10 @@ class RunbookSink:
             if changed:
                 new.update(updated=iso(now), settled=settled)
                 t0 = self._clock_ns()
-                rb = render_runbook(new, self.templates(runner))
-                self._trace(runner, new, rb, t0)
-                runner.store.save_runbook(record_of(new, rb))
-                runner.store.audit("runbook_updated", now, {
+                rb = render_runbook(new, self.templates(ctx))
+                self._trace(ctx, new, rb, t0)
+                ctx.store.save_runbook(record_of(new, rb))
+                ctx.store.audit("runbook_updated", now, {
                     "incident": incident, "template": rb.template, "settled": settled,
                     "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),
                     "orders": new["actions"]["summary"], "positions": len(new["positions"])})
@@ -167,11 +167,11 @@ class RunbookSink:
             if f.quiet >= QUIET_TICKS or now - int(f.data["created_ms"]) > FOLLOW_MS:
                 del self._following[incident]
 
-    def _trace(self, runner: "Runner", data: dict, rb, t0: int) -> None:
+    def _trace(self, ctx: "SinkContext", data: dict, rb, t0: int) -> None:
         """The render as a span under its incident's decision, when the runner has telemetry."""
         from ..telemetry import find
 
-        tel = find(runner)
+        tel = find(ctx)
         if tel is not None:
             tel.record_runbook_render(data["incident"], t0, self._clock_ns(), template=rb.template,
                                       ok=not rb.problems, reason="TEMPLATE_PROBLEM" if rb.problems else None)
@@ -191,9 +191,9 @@ class RunbookSink:
 
     # --- templates and the API ------------------------------------------------------------------
 
-    def templates(self, runner: "Runner") -> Optional[Templates]:
+    def templates(self, ctx: "SinkContext") -> Optional[Templates]:
         """The templates, read again when the runner's graph changed since they were read."""
-        digest = runner.graph.digest
+        digest = ctx.graph.digest
         if self._digest is None:
             self._digest = digest
         elif digest != self._digest:

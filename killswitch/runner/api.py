@@ -61,8 +61,6 @@ through when it cannot authenticate it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import inspect
 import json
 import logging

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..compile.compiler import CompileResult, compile_documents
+from ..events import DMS_FIRED, POLICY_RELOAD_FAILED, Event, ReloadingSink
 from ..policy.load import load_sources
 from ..policy.model import Accounts
 from ..sources import compile_sources
 from ..state.store import FencedError
 from .loop import Runner
-from .sinks import DMS_FIRED
 
 
 @dataclass
@@ -155,8 +155,6 @@ class Daemon:
         self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if dry_run else 'LIVE'}; graph {result.graph.digest} "
                   f"revision {result.graph.revision or 'not in git'}; {len(adapters)} account(s); holder {holder}")
         if policy_error:
-            from .sinks import POLICY_RELOAD_FAILED, Event
-
             runner.policy_error = policy_error
             runner.emit(Event.make(POLICY_RELOAD_FAILED, runner.clock(), {
                 "error": policy_error, "running": runner.graph.digest, "at_start": True}))
@@ -254,7 +252,7 @@ class Daemon:
         return 0
 
     def _sinks(self, result: CompileResult, store) -> list:
-        """The sinks the runner hands its ticks and events to (see :mod:`killswitch.runner.sinks`)."""
+        """The sinks the runner hands its ticks and events to (see :mod:`killswitch.events`)."""
         sinks: list = []
         from ..telemetry import TelemetrySink  # traces (OTEL_* environment) and /metrics; first
 
@@ -368,7 +366,6 @@ class Daemon:
                                                          "running": runner.graph.digest})
             self.err(f"ksctl run: POLICY RELOAD FAILED, the last good graph {runner.graph.short_digest} keeps running: "
                      f"{runner.policy_error}")
-            from .sinks import POLICY_RELOAD_FAILED, Event
 
             runner.emit(Event.make(POLICY_RELOAD_FAILED, now, {"error": runner.policy_error, "errors": errors,
                                                                "running": runner.graph.digest}))
@@ -381,10 +378,9 @@ class Daemon:
         runner.policy_error = None
         self._files = files
         for sink in runner.sinks:  # routes live among the policies: a sink that reads them follows
-            reload = getattr(sink, "reload", None)
-            if callable(reload):
+            if isinstance(sink, ReloadingSink):
                 try:
-                    reload([d.model for d in result.docs])
+                    sink.reload([d.model for d in result.docs])
                 except Exception as e:  # noqa: BLE001 - the new graph runs; the sink keeps its old view
                     self.err(f"ksctl run: sink {getattr(sink, 'name', sink)!r} could not reload: {type(e).__name__}")
 

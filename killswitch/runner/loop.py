@@ -68,6 +68,9 @@ from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
 from ..compile.graph import DecisionGraph
 from ..engine.evaluate import Evaluation, evaluate
 from ..engine.state import PnlMarks, State, pnl_changes, pnl_marks, record_heartbeat
+from ..events import (CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, DEPOSED, DMS_FIRED, MANUAL_CLOSE, ORDER_FAILED, RESET,
+                      SNAPSHOT_FAILED, STAGE_TRANSITION, Event, MetricsSink, RestoringSink, Sink,
+                      StatefulSink)
 from ..snapshot import FetchStatus, Snapshot
 from ..state.store import FencedError, PnlSampleRow
 from .dms import DeadMansSwitch
@@ -76,10 +79,9 @@ from .gate import Decision, Placement, ResumePlan, Resumption, check_order
 from .lease import LeaseKeeper
 from .lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, apply_evaluation, iso_ms, write_lock_file
 from .residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual, ResidualBook
-from .storeio import StoreIO
-from .sinks import (CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, DEPOSED, DMS_FIRED, MANUAL_CLOSE, ORDER_FAILED, RESET,
-                    SNAPSHOT_FAILED, STAGE_TRANSITION, Event, Sink)
 from .scopes import Catalog, close_matches
+from .sink_context import RunnerSinkContext
+from .storeio import StoreIO
 from .view import ChangeResult, CloseResult, ResetResult, ResidualStatus, ResumeStatus, RunnerStatus, ScopeStatus
 
 STATE_DOC_VERSION = 1
@@ -158,6 +160,7 @@ class Runner:
         self._manual_closes: list[tuple[str, str, int]] = []  # (scope, reason, requested at), for the next tick
         self._manual_holds: dict[str, int] = {}  # manual close id → ticks its orders waited (REMAINDER_OPEN)
         self.sinks: list[Sink] = list(sinks)
+        self.sink_context = RunnerSinkContext(self)  # all a sink sees of this runner
         self.sink_errors = 0
         self.counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
                          "orders_unknown": 0, "snapshot_failures": 0, "dms_fired": 0}
@@ -213,7 +216,7 @@ class Runner:
         """What sinks keep across restarts and takeovers (the notification groups and timers)."""
         out = {}
         for sink in self.sinks:
-            if callable(getattr(sink, "state_doc", None)):
+            if isinstance(sink, StatefulSink):
                 try:
                     out[sink.name] = sink.state_doc()
                 except Exception:  # noqa: BLE001 - a sink's bug must not stop the save of the stage
@@ -223,9 +226,9 @@ class Runner:
     def _restore_sinks(self, doc: Optional[dict]) -> None:
         saved = (doc or {}).get("sinks") or {}
         for sink in self.sinks:
-            if callable(getattr(sink, "restore_state", None)):
+            if isinstance(sink, RestoringSink):
                 try:
-                    sink.restore_state(saved.get(sink.name), self)
+                    sink.restore_state(saved.get(sink.name), self.sink_context)
                 except Exception:  # noqa: BLE001 - a sink's bug must not keep the runner from leading
                     self.sink_errors += 1
 
@@ -537,7 +540,7 @@ class Runner:
 
     def _guard(self, sink: Sink, fn, arg) -> bool:
         try:
-            fn(arg, self)
+            fn(arg, self.sink_context)
             return True
         except Exception as e:  # noqa: BLE001 - a sink never breaks the kill switch
             self.sink_errors += 1
@@ -1371,10 +1374,9 @@ class Runner:
         if self.lease_keeper is not None:  # renewals, failures and loop stalls of the lease thread
             text += self.lease_keeper.metrics_text()
         for sink in self.sinks:
-            extra = getattr(sink, "metrics_text", None)
-            if extra is not None:
+            if isinstance(sink, MetricsSink):
                 try:
-                    text += extra()
+                    text += sink.metrics_text()
                 except Exception:  # noqa: BLE001 - a broken sink's metrics are left out, not the page
                     self.sink_errors += 1
         return text

@@ -76,8 +76,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace.export import SpanExporter
 
-    from ..runner.loop import Runner, TickReport
-    from ..runner.sinks import Event
+    from ..events import Event, SinkContext, TickFacts
 
 KEEP_DECISIONS = 512  # incident → decision span, for the notifications and runbooks that follow
 MAX_PENDING = 256  # tick reports and reported spans waiting for the sink's thread
@@ -87,7 +86,7 @@ _RETRY = re.compile(r"/r\d+$")
 
 
 class TelemetrySink:
-    """Traces and metrics of the runner (a :class:`killswitch.runner.sinks.Sink`).
+    """Traces and metrics of the runner (a :class:`killswitch.events.Sink`).
 
     ``exporter``: where spans go (None: spans are not made at all; metrics still are).
     ``synchronous``: build and export the spans in the caller's thread, as ``on_tick`` and
@@ -167,14 +166,14 @@ class TelemetrySink:
 
     # --- the Sink protocol -----------------------------------------------------------------------
 
-    def on_tick(self, report: "TickReport", runner: "Runner") -> None:
+    def on_tick(self, report: "TickFacts", ctx: "SinkContext") -> None:
         self._tick_events = list(report.events)
         self._count(report)
         if self.tracing and not self._closed:
             # what the spans need of the runner, as it is now (a reload may swap the graph)
-            self._submit(self._trace, report, _RunnerView(runner.graph, runner.holder, runner.dry_run))
+            self._submit(self._trace, report, _RunnerView(ctx.graph, ctx.holder, ctx.dry_run))
 
-    def on_event(self, event: "Event", runner: "Runner") -> None:
+    def on_event(self, event: "Event", ctx: "SinkContext") -> None:
         self.events.inc(kind=event.kind, severity=event.labels.get("severity", "warning"))
         if any(event is e for e in self._tick_events):
             return  # already a span event of its tick's root
@@ -292,7 +291,7 @@ class TelemetrySink:
 
     # --- metrics of a tick -------------------------------------------------------------------------------
 
-    def _count(self, report: "TickReport") -> None:
+    def _count(self, report: "TickFacts") -> None:
         if report.ended_ns and report.started_ns:
             self.tick_duration.observe(max(report.ended_ns - report.started_ns, 0) / 1e9)
             self.last_tick.set(report.ended_ns / 1e9)
@@ -313,7 +312,7 @@ class TelemetrySink:
 
     # --- spans of a tick ------------------------------------------------------------------------------
 
-    def _trace(self, report: "TickReport", runner: "_RunnerView") -> None:
+    def _trace(self, report: "TickFacts", runner: "_RunnerView") -> None:
         graph = runner.graph
         ev = report.evaluation
         orders = report.execution.orders

@@ -17,7 +17,7 @@ from killswitch.notify.routes import compile_routes, trees_of
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.policy.load import load_text
 from killswitch.policy.model import NotificationRoutes, Receiver
-from killswitch.runner.sinks import RESET, SNAPSHOT_FAILED, STAGE_TRANSITION, Event
+from killswitch.events import RESET, SNAPSHOT_FAILED, STAGE_TRANSITION, Event
 
 ROUTES = textwrap.dedent(
     """\

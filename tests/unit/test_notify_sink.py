@@ -9,7 +9,7 @@ import threading
 from killswitch.notify.receivers import SendResult
 from killswitch.notify.routes import compile_routes
 from killswitch.notify.sink import NotifyOptions, NotifySink
-from killswitch.runner.sinks import Event
+from killswitch.events import Event
 from tests.unit.test_notify_routes import routes_doc
 
 DOC = """\

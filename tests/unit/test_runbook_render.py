@@ -22,7 +22,7 @@ from killswitch.runbooks.render import BUILTIN, render_runbook
 from killswitch.runbooks.templates import TemplateError, Templates
 from killswitch.runner.lock import LockBook
 from killswitch.runner.loop import TickReport
-from killswitch.runner.sinks import STAGE_TRANSITION, Event
+from killswitch.events import STAGE_TRANSITION, Event
 from killswitch.snapshot import FetchStatus, Position, Snapshot
 
 from ..conftest import ROOT
@@ -245,6 +245,16 @@ class _Runner:
         self.store = _Store()
         self.dry_run = False
         self.adapters = {"binanceusdm/main": _Adapter()}
+
+    # what a sink may ask of the runner (killswitch.events.SinkContext)
+    def account(self, key):
+        return self.state.accounts.get(key)
+
+    def lock_doc(self, scope, now_ms):
+        return self.lock_book.for_scope(scope, now_ms).to_doc()
+
+    def residuals_of(self, incident):
+        return ()
 
 
 def test_secrets_in_adapters_errors_and_environment_never_reach_the_runbook(monkeypatch, repo_templates):

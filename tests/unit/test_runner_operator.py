@@ -24,7 +24,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, read_lock_file
 from killswitch.runner.loop import Runner
-from killswitch.runner.sinks import DMS_FIRED
+from killswitch.events import DMS_FIRED
 from killswitch.state import open_store
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z

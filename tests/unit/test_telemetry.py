@@ -23,7 +23,7 @@ from killswitch.engine.triggers import TriggerResult
 from killswitch.policy.load import load_text
 from killswitch.runner.executor import ExecutionReport, OrderOutcome
 from killswitch.runner.loop import TickReport
-from killswitch.runner.sinks import MANUAL_CLOSE, ORDER_FAILED, STAGE_TRANSITION, Event
+from killswitch.events import MANUAL_CLOSE, ORDER_FAILED, STAGE_TRANSITION, Event
 from killswitch.telemetry import TelemetrySink, attributes as A, export, find
 from killswitch.telemetry.metrics import Registry
 from killswitch.telemetry.thresholds import check, comparisons, describe

@@ -1,0 +1,181 @@
+"""Events and the sink contract: what the runner hands to its sinks, and what a sink may see.
+
+What it owns: the kinds of events and their default severity, :class:`Event`, where a runbook
+is served (:func:`runbook_path`), and the protocols between the runner and its sinks
+(telemetry, notifications, runbooks, the audit anchor):
+
+- :class:`Sink`: ``on_tick(report, ctx)`` after every tick, ``on_event(event, ctx)`` for every
+  event (a tick's, and those between ticks: a failed reload, a reset, a manual close),
+  ``aclose()``. The runner calls them synchronously; a sink must not block (anything slow goes
+  on its own bounded queue). A sink that raises is reported and the tick goes on: the kill
+  switch never waits on, or dies of, the way it tells people what it did.
+- :class:`SinkContext`: the narrow view a sink gets of the runner — its clock, mode, graph,
+  holder, the store it writes (runbooks, receipts, audit rows), the last snapshots, and read-only
+  lookups of a stage, an account's freshness, the lock of a scope and an incident's residuals.
+  Never the runner itself.
+- :class:`TickFacts`: what a sink reads of a tick's report.
+- Optional abilities, each a protocol a sink may implement and the runner checks with
+  ``isinstance``: :class:`StatefulSink` (kept across restarts and takeovers),
+  :class:`RestoringSink` (told when its runner starts leading), :class:`MetricsSink` (lines for ``/metrics``), :class:`ReloadingSink` (follows the policy
+  documents on a reload).
+
+It sits at the bottom of the import graph, beside the snapshot types: it imports nothing of
+the engine, the runner, the adapters or the sinks, so every layer may import it.
+
+Events carry labels (for routing and grouping) and data (for the message and the runbook).
+Labels are plain strings; secrets never enter either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol, Sequence, runtime_checkable
+from urllib.parse import quote
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .compile.graph import DecisionGraph
+    from .snapshot import Snapshot
+
+# kinds of events, and how serious each is by default
+STAGE_TRANSITION = "stage_transition"
+ORDER_FAILED = "order_failed"
+CLOSE_RETRIES_EXHAUSTED = "close_retries_exhausted"
+CLOSE_RESIDUAL = "close_residual"  # a position a close left open and stopped closing (critical; dust: warning)
+POLICY_RELOAD_FAILED = "policy_reload_failed"
+RESET = "reset"
+MANUAL_CLOSE = "manual_close"
+DEPOSED = "deposed"
+SNAPSHOT_FAILED = "snapshot_failed"
+DMS_FIRED = "dms_fired"
+
+SEVERITY = {
+    STAGE_TRANSITION: "critical", ORDER_FAILED: "critical", CLOSE_RETRIES_EXHAUSTED: "critical",
+    CLOSE_RESIDUAL: "critical",
+    POLICY_RELOAD_FAILED: "critical", RESET: "info", MANUAL_CLOSE: "warning", DEPOSED: "warning",
+    SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical",
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    ts_ms: int
+    labels: Mapping[str, str] = field(default_factory=dict)  # policy, scope, stage, level, venue, severity…
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def make(kind: str, ts_ms: int, data: Optional[Mapping[str, Any]] = None, **labels: Any) -> "Event":
+        out = {"event": kind, "severity": SEVERITY.get(kind, "warning")}
+        out.update({k: str(v) for k, v in labels.items() if v is not None})
+        return Event(kind, ts_ms, out, dict(data or {}))
+
+
+def runbook_path(incident: str) -> str:
+    """Where the runner's API serves an incident's runbook. An incident is one stage entry, named
+    by its decision id ("policy/scope/L3/e1"), which is the ``incident`` of a transition event."""
+    return "/v1/runbooks/" + quote(incident, safe="")
+
+
+class TickFacts(Protocol):
+    """What a sink reads of a tick's report (the runner's ``TickReport``)."""
+
+    now_ms: int  # the runner's clock at the tick (the decisions' time), UTC ms
+    leader: bool
+    fence: Optional[int]
+    evaluation: Any  # the engine's Evaluation, None when this runner did not lead
+    execution: Any  # what was journaled, sent, filled, refused, held
+    snapshot_failures: list[str]
+    started_ns: int  # wall clock, for spans
+    ended_ns: int
+    phases: dict[str, tuple[int, int]]
+    events: list[Event]
+
+    @property
+    def transitions(self) -> list: ...
+
+
+class SinkContext(Protocol):
+    """What a sink may see of the runner that calls it. Read-only, except the store, which the
+    sinks write to (runbooks, notification receipts, audit rows)."""
+
+    holder: str
+    dry_run: bool
+
+    @property
+    def graph(self) -> "DecisionGraph": ...
+
+    @property
+    def store(self) -> Any: ...
+
+    @property
+    def sinks(self) -> Sequence["Sink"]: ...  # the runner's sinks: one finds the telemetry sink among them
+
+    @property
+    def snapshots(self) -> Mapping[str, "Snapshot"]: ...  # account key → its last snapshot
+
+    def clock(self) -> int: ...
+
+    def stage(self, policy: str, scope: str) -> Any:
+        """The stage state of a policy's scope instance (level, entries, ...), or None."""
+
+    def account(self, key: str) -> Any:
+        """The engine's state of an account (its data age), or None."""
+
+    def lock_doc(self, scope: str, now_ms: int) -> dict:
+        """The lock that binds ``scope`` at ``now_ms``, as the lock document shows it."""
+
+    def residuals_of(self, incident: str) -> Sequence[Any]:
+        """What the closes of ``incident`` left open and stopped closing."""
+
+
+class Sink(Protocol):
+    """What the runner hands its ticks and events to."""
+
+    name: str
+
+    def on_tick(self, report: TickFacts, ctx: SinkContext) -> None:
+        """After every tick (leader or not). Must return quickly."""
+
+    def on_event(self, event: Event, ctx: SinkContext) -> None:
+        """An event outside the tick's own report (also called for each event of a tick)."""
+
+    async def aclose(self) -> None:
+        """Flush what can be flushed within a short time, then stop."""
+
+
+@runtime_checkable
+class StatefulSink(Protocol):
+    """A sink that keeps state across restarts and takeovers: ``state_doc()`` is saved with the
+    engine state every tick, under the sink's name."""
+
+    name: str
+
+    def state_doc(self) -> dict: ...
+
+
+@runtime_checkable
+class RestoringSink(Protocol):
+    """A sink told when its runner starts leading from a saved state (a restart, a takeover):
+    ``restore_state(doc, ctx)`` with what its ``state_doc`` saved (None when nothing was, or
+    when it saves nothing and reads what it needs from the store)."""
+
+    name: str
+
+    def restore_state(self, doc: Optional[dict], ctx: SinkContext) -> None: ...
+
+
+@runtime_checkable
+class MetricsSink(Protocol):
+    """A sink that adds Prometheus exposition lines to ``/metrics``."""
+
+    def metrics_text(self) -> str: ...
+
+
+@runtime_checkable
+class ReloadingSink(Protocol):
+    """A sink that follows the policy documents (the notification routes live among them):
+    called with the documents of every graph a reload swaps in."""
+
+    name: str
+
+    def reload(self, documents: Sequence[Any]) -> None: ...
