@@ -468,6 +468,10 @@ class Runner:
         plans, held = await self.executor.hold(plans)
         report.execution.merge(held)
         await self._requeue_held_manual_closes(held.held)
+        # A held close is never journaled: its re-plan is recorded now, and saved with the stage
+        # entry below, so that a runner stopped at any later point still plans it again.
+        replanned: set[str] = set()
+        report.events += await self._retry_unfilled(held.held, seen=replanned, save=False)
         report.events += await self._track_residuals(ev, plans, now)
         report.execution.merge(await self.executor.journal(plans))  # 1. intents, before the stage entry is saved
         phase("journal")
@@ -507,7 +511,7 @@ class Runner:
                     ORDER_FAILED, now, {"client_order_id": o.client_order_id, "decision_id": o.decision_id,
                                         "symbol": o.symbol, "side": o.side, "amount": o.amount},
                     venue=o.venue, account=o.account, reason=o.code))
-        report.events += await self._retry_unfilled(report.execution.unfilled + report.execution.held)
+        report.events += await self._retry_unfilled(report.execution.unfilled, seen=replanned)
         self._count(report)
 
     def _transition_event(self, s, now: int) -> Event:
@@ -565,17 +569,19 @@ class Runner:
 
     MAX_CLOSE_RETRIES = 20
 
-    async def _retry_unfilled(self, decisions: list[str]) -> list[Event]:
+    async def _retry_unfilled(self, decisions: list[str], *, seen: Optional[set[str]] = None,
+                              save: bool = True) -> list[Event]:
         """A close that ended unfilled (an IOC past its protected price, sent late after a crash,
         a thin book that filled part of it, a remainder we cancelled) or that waited for an
         earlier order on its position (held) leaves the position open: plan the entry's closes
         again next tick, from the positions then and at fresh prices, as decision
-        "<entry>/r<n>" — once per entry and tick, however many of its closes fell short.
-        Bounded: once the budget is spent, what is still open is recorded as residuals."""
+        "<entry>/r<n>" — once per entry and tick (``seen``: the entries already re-planned this
+        tick), however many of its closes fell short. Bounded: once the budget is spent, what is
+        still open is recorded as residuals. ``save`` False: the caller saves the state."""
         from ..engine.stages import decision_id as make_id
 
         events = []
-        seen = set()
+        seen = set() if seen is None else seen
         for did in dict.fromkeys(decisions):
             base = re.sub(r"/r\d+$", "", did)  # a retry belongs to its entry
             if base in seen:
@@ -594,7 +600,7 @@ class Runner:
                     ss.stage.deferred = True
                     await self._audit("close_replanned", self.clock(), {"decision_id": did,
                                                                         "retry": ss.stage.retries})
-        if decisions:
+        if decisions and save:
             await self._save()
         return events
 

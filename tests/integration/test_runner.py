@@ -184,6 +184,52 @@ def test_a_crash_at_any_call_neither_repeats_nor_loses_an_order(tmp_path, crash_
     assert filled <= sum(start.values()) + 1e-9  # never more than the book
 
 
+def test_a_held_close_is_to_be_planned_again_in_the_same_save_as_its_stage_entry(tmp_path):
+    """A close that waits behind an earlier order of ours on its position (held) is never
+    journaled, so nothing but the saved state says it is to be planned again. That must be in
+    the save that records the stage entry: a runner stopped any time after it plans the close
+    again; one stopped before it plans the whole entry again."""
+    import dataclasses
+
+    from killswitch.engine.planner import OrderIntent
+
+    runner, engine, clock, store, _ = setup(tmp_path)
+    saves: list[dict] = []
+    real = runner.store.save_engine_state
+
+    def spy(doc, *a, **k):
+        saves.append(doc)
+        return real(doc, *a, **k)
+
+    runner.store.save_engine_state = spy
+
+    async def go():
+        await runner.start()
+        for i in range(60):
+            clock.advance(TICK_MS)
+            # an earlier order of ours on BTC the venue has not answered yet (journaled by a runner
+            # that stopped before sending it): every new close of BTC waits for it
+            cid = f"ks-earlier-btc-{i}"
+            earlier = OrderIntent("earlier", cid, "simulated", "sim-main", "BTC/USDT:USDT", "sell", None, 0.001,
+                                  True, None, 60.0, 1, 1, 0, "close_all", "test")
+            store.journal_intent(runner.fence, cid, "earlier", "simulated", "sim-main", "BTC/USDT:USDT", "sell",
+                                 None, 0.001, True, json.dumps(dataclasses.asdict(earlier)), ts_ms=clock())
+            saves.clear()
+            report = await runner.tick()
+            if report.execution.held:
+                return report
+        return None
+
+    report = asyncio.run(asyncio.wait_for(go(), 60))
+    assert report is not None, "no close was ever held"
+    entered = [t for t in report.transitions if t.transition.to_level]
+    assert entered and report.execution.held == [entered[0].transition.decision_id]
+    key = f"{entered[0].policy}|{entered[0].scope}"
+    first = saves[0]["engine"]["scopes"][key]["stage"]
+    assert first["level"] == entered[0].transition.to_level
+    assert first["deferred"] is True and first["retries"] == 1, first
+
+
 def test_closes_that_expire_unfilled_are_planned_again_until_the_book_is_flat(tmp_path):
     """An IOC close past its protected price (a market that ran, a send delayed by a crash)
     expires unfilled: the runner plans the entry's closes again, at fresh prices, as "/r<n>"."""
@@ -218,7 +264,7 @@ def test_a_shortfall_whose_replan_a_stop_dropped_is_planned_again_by_the_next_ru
     runner finds the shortfall in the journal at its first tick and plans the closes again."""
     runner, engine, clock, store, _ = setup(tmp_path)
 
-    async def dropped(decisions):  # the stop: what would plan the shortfall again never runs
+    async def dropped(decisions, **kw):  # the stop: what would plan the shortfall again never runs
         return []
 
     runner._retry_unfilled = dropped
