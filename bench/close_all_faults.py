@@ -52,6 +52,7 @@ from adapters.simulated.faults import FaultPlan  # noqa: E402
 from adapters.simulated.scenarios import BOOK_MAIN, build  # noqa: E402
 from killswitch.compile.compiler import compile_documents  # noqa: E402
 from killswitch.policy.load import load_text  # noqa: E402
+from killswitch.bootstrap import build_runner  # noqa: E402
 from killswitch.runner.loop import Runner  # noqa: E402
 from killswitch.state import open_store  # noqa: E402
 
@@ -228,8 +229,8 @@ async def run_inprocess(work: Path, *, ratio: float = FILL_RATIO, rest: bool = T
     engine, clock = _engine(ratio, rest, plan)
     store = open_store(f"sqlite://{work / 'inprocess.db'}")
     adapter = SimulatedAdapter(engine, ACCOUNT, labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
-    runner = Runner(graph(), {f"simulated/{ACCOUNT}": adapter}, store, lock_path=work / "lock-inprocess.json",
-                    dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+    runner = build_runner(graph(), {f"simulated/{ACCOUNT}": adapter}, store,
+                          lock_path=work / "lock-inprocess.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
     try:
         return await drive("in-process", runner, engine, clock, plan, store, max_ticks)
     finally:
@@ -254,8 +255,9 @@ async def run_ccxt(work: Path, *, ratio: float = FILL_RATIO, rest: bool = True, 
     async with SimServer(engine, faults=plan, auth_clock=wall_clock, hang_s=timeout_s + 1.0) as server:
         adapter = CcxtAdapter(acc, urls=server.base_url, timeout=timeout_s, max_retries=1, backoff_s=0.05,
                               orders_per_second=1000, exchange_factory=_unthrottled)
-        runner = Runner(graph(), {f"binanceusdm/{ACCOUNT}": adapter}, store, lock_path=work / "lock-ccxt.json",
-                        dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, snapshot_timeout_s=timeout_s + 1.0)
+        runner = build_runner(graph(), {f"binanceusdm/{ACCOUNT}": adapter}, store,
+                              lock_path=work / "lock-ccxt.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
+                              snapshot_timeout_s=timeout_s + 1.0)
         try:
             return await drive("ccxt over HTTP", runner, engine, clock, plan, store, max_ticks)
         finally:

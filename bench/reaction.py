@@ -38,7 +38,7 @@ from adapters.simulated.http import SimServer, wall_clock
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.policy.model import Account
-from killswitch.runner.loop import Runner
+from killswitch.bootstrap import build_runner
 from killswitch.state import open_store
 
 POLICY = """
@@ -98,8 +98,8 @@ async def one_reaction(g, work: Path, k: int) -> float:
     store = open_store(f"sqlite://{work / f'r{k}.db'}")
     async with SimServer(eng, auth_clock=wall_clock) as server:
         ad = CcxtAdapter(acc, urls=server.base_url, timeout=5)
-        runner = Runner(g, {"binanceusdm/acct": ad}, store, lock_path=work / f"lock{k}.json", dry_run=False,
-                        clock=clock)
+        runner = build_runner(g, {"binanceusdm/acct": ad}, store, lock_path=work / f"lock{k}.json", dry_run=False,
+                              clock=clock)
         await runner.start()
         for _ in range(1):  # one quiet tick first: ccxt's limiter then holds what a 5 s cadence leaves it
             clock.advance(1_000)
@@ -145,7 +145,7 @@ async def memory(ticks: int, accounts: int = 100, per: int = 100, step_ms: int =
     work = Path(tempfile.mkdtemp(prefix="ksmem-"))
     store = open_store(f"sqlite://{work / 'mem.db'}")
     adapters = {f"simulated/a{j}": SimulatedAdapter(eng, f"a{j}", timeout_s=30) for j in range(accounts)}
-    runner = Runner(graph(), adapters, store, lock_path=work / "lock.json", dry_run=True, clock=clock)
+    runner = build_runner(graph(), adapters, store, lock_path=work / "lock.json", dry_run=True, clock=clock)
     await runner.start()
     print(f"memory, {accounts * per:,} positions ({accounts} accounts), {ticks:,} ticks "
           f"{step_ms / 1000:g} s apart:", flush=True)

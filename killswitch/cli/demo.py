@@ -80,7 +80,6 @@ async def _receiver():
 
 
 async def _run(policy_dir: Path, echo) -> int:
-    from adapters.ccxt_exchange import CcxtAdapter
     from adapters.simulated.engine import ManualClock
     from adapters.simulated.http import SimServer, wall_clock
     from adapters.simulated.scenarios import build
@@ -88,15 +87,10 @@ async def _run(policy_dir: Path, echo) -> int:
     from ..compile.compiler import compile_documents
     from ..policy.load import load_sources
     from ..policy.model import Account
+    from ..bootstrap import SinkOptions, build_runner, ccxt_adapters, open_state, runner_sinks
     from ..render.evaluation import iso, plan_lines
-    from ..runner.loop import Runner
     from ..sources import read_sources
-    from ..state import open_store
 
-    from ..notify.sink import NotifySink
-    from ..runbooks.sink import RunbookSink
-    from ..runbooks.templates import find_runbooks_dir
-    from ..telemetry import TelemetrySink
 
     web_runner, port, pages = await _receiver()
     src = read_sources([str(policy_dir / "futures-book.yaml")])
@@ -123,17 +117,18 @@ async def _run(policy_dir: Path, echo) -> int:
 
     # a key for this demo only, never stored: its chain is anchored by HMAC as in production
     # (KS_AUDIT_KEY / --audit-key-file there)
-    store = open_store(f"sqlite://{work / 'state.db'}", audit_key=AuditKey(secrets.token_hex(32)))
+    store = open_state(f"sqlite://{work / 'state.db'}", audit_key=AuditKey(secrets.token_hex(32)))
     started = time.monotonic()
     async with SimServer(engine, auth_clock=wall_clock) as server:
         # the simulated exchange enforces its own limits, in simulated time: ccxt's pacing would
         # stretch the scripted minutes into real ones
-        adapter = CcxtAdapter(account, urls=server.base_url, timeout=5, ccxt_rate_limit=False)
-        runbooks_dir = find_runbooks_dir((str(policy_dir),))
-        notify = NotifySink.from_documents([d.model for d in result.docs], store=store, clock=clock)
-        sinks = [TelemetrySink.from_env(), RunbookSink(Path(runbooks_dir) if runbooks_dir else None), notify]
-        runner = Runner(graph, {"binanceusdm/sim-main": adapter}, store, lock_path=work / "lock.json",
-                        dry_run=False, clock=clock, holder="demo", sinks=sinks)
+        built = ccxt_adapters([account], urls=server.base_url, timeout=5, rate_limit=False)
+        # the sinks of `ksctl run` but the audit anchor (a five-minute export over a scripted run);
+        # the notifications on the simulated clock, so that group timers follow the script
+        sinks = runner_sinks(result, store, SinkOptions(policies=(str(policy_dir),), audit_anchor_every_ms=None,
+                                                        clock=clock), err=echo)
+        runner = build_runner(graph, built.by_key, store, sinks=sinks, lock_path=work / "lock.json", dry_run=False,
+                              clock=clock, holder="demo")
         echo(f"killswitch demo: policy futures-book {graph.short_digest}, simulated Binance USD-M at {server.base_url}")
         echo("mode: LIVE against the simulated exchange (a real deployment stays in dry run unless "
              "the accounts say dry_run: false)")
@@ -153,7 +148,7 @@ async def _run(policy_dir: Path, echo) -> int:
                 echo(f"    executed: {x.sent} sent, {x.filled} filled, {x.canceled} canceled, "
                      f"{len(x.rejected)} rejected, {len(x.unknown)} unknown")
         await runner.aclose()  # the sinks deliver what is queued
-        await adapter.close()
+        await built.close()
     await web_runner.cleanup()
     left = {p.symbol: p.amount for p in engine.positions("sim-main") if abs(p.amount) > 0}
     lock = json.loads((work / "lock.json").read_text())

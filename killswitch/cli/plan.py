@@ -123,30 +123,21 @@ def _stored_state(url: str):
 async def _live(graph, accounts_path: str, state, timeout_s: float):
     import time
 
-    from adapters.base import AdapterError
-    from adapters.ccxt_exchange import CcxtAdapter
     from adapters.deferred import unreadable_snapshot
 
+    from ..bootstrap import AccountsError, ccxt_adapters, read_accounts
     from ..plan import plan_snapshots
-    from ..policy.model import Accounts
-    from ..runner.daemon import compile_policies
 
-    res = compile_policies((accounts_path,))
-    docs = [d.model for d in res.docs if isinstance(d.model, Accounts)]
-    if res.errors or len(docs) != 1:
-        raise click.UsageError(f"{accounts_path} must hold exactly one valid Accounts document")
-    spec = docs[0].spec
-    adapters, failed = [], []
-    for acc in spec.accounts:
-        try:
-            adapters.append(CcxtAdapter(acc, urls=acc.api_url, timeout=timeout_s))
-        except AdapterError as e:  # its message names the reference, never the secret
-            failed.append((acc, e))
     try:
-        snaps = list(await asyncio.gather(*(a.snapshot() for a in adapters)))
+        spec = read_accounts(accounts_path)
+    except AccountsError as e:
+        raise click.UsageError(str(e)) from None
+    built = ccxt_adapters(spec.accounts, timeout=timeout_s, defer_unreadable=False)
+    try:
+        snaps = list(await asyncio.gather(*(a.snapshot() for a in built.by_key.values())))
     finally:
-        for a in adapters:
-            await a.close()
+        await built.close()
     now = int(time.time() * 1000)
-    snaps += [unreadable_snapshot(acc, e, now) for acc, e in failed]
+    # an account whose credential could not be read is a failed snapshot: the plan is incomplete
+    snaps += [unreadable_snapshot(acc, e, now) for acc, e in built.unreadable]
     return plan_snapshots(graph, snaps, state, now), "dry-run" if spec.dry_run else "live"

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from ..bootstrap import AccountsError, SinkOptions, build_runner, ccxt_adapters, open_state, read_accounts, runner_sinks
 from ..compile.compiler import CompileResult, compile_documents
 from ..events import DMS_FIRED, POLICY_RELOAD_FAILED, Event, ReloadingSink
 from ..policy.load import load_sources
-from ..policy.model import Accounts
 from ..sources import compile_sources
 from ..state.store import FencedError
 from .loop import Runner
@@ -45,10 +45,6 @@ class RunOptions:
     audit_key_file: Optional[str] = None  # the audit chain's HMAC key (else KS_AUDIT_KEY; neither: unanchored)
     audit_anchor_every_ms: int = 5 * 60_000  # how often the audit head is exported (log line and /metrics)
     api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/identity.py)
-
-
-def compile_policies(paths: tuple[str, ...]) -> CompileResult:
-    return compile_policy_sources(paths)[0]
 
 
 def compile_policy_sources(paths: tuple[str, ...]) -> tuple[CompileResult, list[tuple[str, str]]]:
@@ -88,20 +84,14 @@ class Daemon:
         self._saved: Optional[str] = None  # the digest last kept as the good bundle
 
     def _accounts(self):
-        res = compile_policies((self.opts.accounts,))
-        docs = [d.model for d in res.docs if isinstance(d.model, Accounts)]
-        if res.errors or len(docs) != 1:
-            for d in res.errors:
+        try:
+            return read_accounts(self.opts.accounts)
+        except AccountsError as e:
+            for d in e.diagnostics:
                 self.err(f"{d.location()}: error[{d.code}]: {d.message}")
-            raise SystemExit(f"ksctl run: {self.opts.accounts} must hold exactly one valid Accounts document")
-        return docs[0].spec
+            raise SystemExit(f"ksctl run: {e}") from None
 
     async def run(self) -> int:
-        from adapters.base import AdapterError
-        from adapters.ccxt_exchange import CcxtAdapter
-
-        from ..state import open_store
-
         tokens = None
         if self.opts.api_tokens and self.opts.api_port is not None:
             from .identity import TokensError, load_tokens
@@ -113,9 +103,7 @@ class Daemon:
                 return 2
         result, files = compile_policy_sources(self.opts.policies)
         spec = self._accounts()
-        from ..audit.key import audit_key_or_none
-
-        store = open_store(self.opts.state_url, audit_key=audit_key_or_none(self.opts.audit_key_file, self.err))
+        store = open_state(self.opts.state_url, audit_key_file=self.opts.audit_key_file, err=self.err)
         policy_error = None
         if result.graph is None:
             # A broken policy must not leave the book unguarded, also across a restart (a pod
@@ -136,22 +124,19 @@ class Daemon:
                      f"(revision {bundle.revision or 'not in git'}) from the state until they are fixed")
         files_saved = result.graph.digest if policy_error else None
         dry_run = spec.dry_run
-        adapters = {}
-        for acc in spec.accounts:
-            try:
-                adapters[f"{acc.venue}/{acc.name}"] = CcxtAdapter(acc, urls=acc.api_url)
-            except AdapterError as e:  # an unreadable credential: that account fails, the others are guarded
-                from adapters.deferred import DeferredAdapter
-
-                self.err(f"ksctl run: ACCOUNT UNREADABLE: {acc.venue}/{acc.name}: {e.reason.value}: {e.message}; "
-                         "its snapshots fail (a signal the policies react to) and nothing is sent to it until "
-                         "the credential can be read")
-                adapters[f"{acc.venue}/{acc.name}"] = DeferredAdapter(
-                    acc, lambda acc=acc: CcxtAdapter(acc, urls=acc.api_url), e)
+        built = ccxt_adapters(spec.accounts)  # an unreadable credential: that account fails, the others are guarded
+        for acc, e in built.unreadable:
+            self.err(f"ksctl run: ACCOUNT UNREADABLE: {acc.venue}/{acc.name}: {e.reason.value}: {e.message}; "
+                     "its snapshots fail (a signal the policies react to) and nothing is sent to it until "
+                     "the credential can be read")
+        adapters = built.by_key
         holder = self.opts.holder or f"{socket.gethostname()}-{os.getpid()}"
-        runner = self.runner = Runner(result.graph, adapters, store, lock_path=Path(self.opts.lock_file),
-                                      dry_run=dry_run, holder=holder, lease_ttl_ms=self.opts.lease_ttl_ms,
-                                      sinks=self._sinks(result, store))
+        sinks = runner_sinks(result, store, SinkOptions(
+            policies=self.opts.policies, runbooks=self.opts.runbooks, external_url=self.opts.external_url or None,
+            audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err)
+        runner = self.runner = build_runner(result.graph, adapters, store, sinks=sinks,
+                                            lock_path=Path(self.opts.lock_file), dry_run=dry_run, holder=holder,
+                                            lease_ttl_ms=self.opts.lease_ttl_ms)
         self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if dry_run else 'LIVE'}; graph {result.graph.digest} "
                   f"revision {result.graph.revision or 'not in git'}; {len(adapters)} account(s); holder {holder}")
         if policy_error:
@@ -250,48 +235,6 @@ class Daemon:
             store.close()
         self.echo(f"ksctl run: stopped after {ticks} tick(s)")
         return 0
-
-    def _sinks(self, result: CompileResult, store) -> list:
-        """The sinks the runner hands its ticks and events to (see :mod:`killswitch.events`)."""
-        sinks: list = []
-        from ..telemetry import TelemetrySink  # traces (OTEL_* environment) and /metrics; first
-
-        sinks.append(TelemetrySink.from_env())
-        self.echo(f"ksctl run: {sinks[0].describe()}")
-        # the audit head exported to the log and /metrics, beyond the database's reach
-        from ..audit.anchor import AuditAnchorSink
-
-        anchor = AuditAnchorSink(store, self.echo, self.err, every_ms=self.opts.audit_anchor_every_ms)
-        anchor.announce()
-        sinks.append(anchor)
-        # runbooks: rendered and stored on every stage entry, served at /v1/runbooks/{incident}
-        from ..runbooks.sink import RunbookSink
-        from ..runbooks.templates import find_runbooks_dir
-
-        rb_dir = self.opts.runbooks or find_runbooks_dir(self.opts.policies)
-        if rb_dir and not Path(rb_dir).is_dir():
-            self.err(f"ksctl run: error: runbook templates directory {rb_dir} does not exist: the built-in "
-                     "runbook is used")
-            rb_dir = None
-        sinks.append(RunbookSink(Path(rb_dir) if rb_dir else None))
-        self.echo(f"ksctl run: runbook templates {rb_dir or 'not found: the built-in runbook is used'}")
-        # notifications: last, so that the other sinks have seen an event before it is paged
-        from ..notify.sink import NotifyOptions, NotifySink
-        from ..policy.model import NotificationRoutes
-
-        routes = [d.model for d in result.docs if isinstance(d.model, NotificationRoutes)]
-        if not routes:
-            self.err("ksctl run: no NotificationRoutes document among the policies: nobody will be notified")
-        else:
-            external = self.opts.external_url or None
-            # A receiver whose secret is missing is an error said at start, but it does not keep the
-            # kill switch from guarding the book: its pages fail at once, with a receipt, to the fallback.
-            sink = NotifySink.from_documents(routes, store=store, options=NotifyOptions(external_url=external),
-                                             strict=False)
-            for problem in sink.problems:
-                self.err(f"ksctl run: error: {problem}; its notifications go to the fallback receiver")
-            sinks.append(sink)
-        return sinks
 
     async def _wait(self, runner: Runner, seconds: float) -> None:
         """Sleep until the next tick, or until the lease changes hands (a standby that just took

@@ -22,7 +22,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.policy.load import load_text
 from killswitch.policy.model import NotificationRoutes
-from killswitch.runner.daemon import Daemon, RunOptions
+from killswitch.runner.daemon import RunOptions
 from killswitch.events import Event
 from tests.integration.test_runner import T0, TICK_MS, setup
 from tests.procs import free_port
@@ -376,11 +376,13 @@ def test_ksctl_run_adds_the_sink_last_and_names_a_missing_secret_by_its_referenc
     text = (POLICIES / "futures-book.yaml").read_text() + "\n---\n" + (POLICIES / "routes.yaml").read_text()
     result = compile_documents(load_text(text, "p.yaml"))
     errors: list[str] = []
-    d = Daemon(RunOptions(("unused",), "unused", "unused", "unused"), lambda m: None, errors.append)
+    from killswitch.bootstrap import SinkOptions, runner_sinks
     from killswitch.state import open_store
 
+    opts = RunOptions(("unused",), "unused", "unused", "unused")
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")  # the audit anchor sink reads its head
-    sinks = d._sinks(result, store=store)
+    sinks = runner_sinks(result, store, SinkOptions(policies=opts.policies), echo=lambda m: None,
+                         err=errors.append)  # the sinks as `ksctl run` builds them
 
     async def close_all():
         for s in sinks:

@@ -139,7 +139,8 @@ def test_ksctl_runbook_render_and_report_read_the_crash_back(tmp_path, monkeypat
 
 
 def test_ksctl_run_wires_the_runbook_sink_between_telemetry_and_notifications(tmp_path):
-    from killswitch.runner.daemon import Daemon, RunOptions, compile_policies
+    from killswitch.bootstrap import SinkOptions, compile_policies, runner_sinks
+    from killswitch.runner.daemon import RunOptions
     from killswitch.state import open_store
 
     opts = RunOptions(policies=(str(ROOT / "policies"),), accounts=str(ROOT / "policies" / "accounts.yaml"),
@@ -147,7 +148,8 @@ def test_ksctl_run_wires_the_runbook_sink_between_telemetry_and_notifications(tm
     said: list[str] = []
     store = open_store(opts.state_url)
     try:
-        sinks = Daemon(opts, said.append, said.append)._sinks(compile_policies(opts.policies), store)
+        sinks = runner_sinks(compile_policies(opts.policies), store, SinkOptions(policies=opts.policies),
+                             echo=said.append, err=said.append)  # the sinks as `ksctl run` builds them
     finally:
         store.close()
     names = [s.name for s in sinks]

@@ -117,10 +117,10 @@ async def ccxt_face(plan: FaultPlan, clock: ManualClock):
         "credentials": {"api_key": {"env": "KS_FRESH_KEY"}, "secret": {"env": "KS_FRESH_SECRET"}},
     })
     async with SimServer(engine, faults=plan, auth_clock=wall_clock, hang_s=3.0) as server:
-        adapter = CcxtAdapter(acc, urls=server.base_url, timeout=2.0, max_retries=1, backoff_s=0.05)
         # ccxt paces requests by Binance's weights in wall time; the engine's clock here is manual,
         # and a snapshot every simulated 5 s would wait ~1.3 s of real time each
-        adapter._ex.enableRateLimit = False
+        adapter = CcxtAdapter(acc, urls=server.base_url, timeout=2.0, max_retries=1, backoff_s=0.05,
+                              ccxt_rate_limit=False)
         try:
             yield adapter
         finally:

@@ -353,7 +353,8 @@ def test_a_dead_collector_costs_the_tick_nothing_and_its_losses_are_counted(tmp_
                                              "(timeout 2s, queue 2048 spans)"),
 ])
 def test_ksctl_run_puts_the_telemetry_sink_first_and_says_where_traces_go(tmp_path, otel_env, endpoint, said):
-    from killswitch.runner.daemon import Daemon, RunOptions
+    from killswitch.bootstrap import SinkOptions, runner_sinks
+    from killswitch.runner.daemon import RunOptions
     from killswitch.state import open_store
 
     if endpoint:
@@ -362,10 +363,10 @@ def test_ksctl_run_puts_the_telemetry_sink_first_and_says_where_traces_go(tmp_pa
     result = compile_documents(load_text(POLICY, "crash-ladder.yaml"))
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     said_lines: list[str] = []
-    daemon = Daemon(RunOptions(("p",), "accounts.yaml", "sqlite://", str(tmp_path / "lock.json")), said_lines.append,
-                    said_lines.append)
-    try:
-        sinks = daemon._sinks(result, store)
+    opts = RunOptions(("p",), "accounts.yaml", "sqlite://", str(tmp_path / "lock.json"))
+    try:  # the sinks as `ksctl run` builds them
+        sinks = runner_sinks(result, store, SinkOptions(policies=opts.policies), echo=said_lines.append,
+                             err=said_lines.append)
     finally:
         store.close()
     assert isinstance(sinks[0], TelemetrySink) and sinks[0].tracing is (endpoint is not None)

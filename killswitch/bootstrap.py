@@ -1,0 +1,184 @@
+"""The one place that builds what a runner needs: the Accounts document, the venue adapters, the
+state store, the sinks and the runner itself.
+
+What it owns: how each collaborator is made from options, for every entry point — ``ksctl run``
+(:mod:`killswitch.runner.daemon`), ``ksctl demo``, ``ksctl plan`` and the benches — so that the
+wiring is written once: an account whose credential cannot be read fails alone (its snapshots
+fail, a signal the policies react to) instead of stopping the others; the sinks come in the
+order the runner relies on (telemetry first, notifications last, so every other sink has seen an
+event before it is paged); a missing runbook directory or a receiver without its secret is said
+at start and does not keep the kill switch from guarding the book.
+
+Must not: start anything (no tick, no API, no lease thread: the entry points decide when), print
+a secret (messages name a credential's reference, never its value), or be imported by the pure
+core. ccxt, apprise and OpenTelemetry are imported only inside the builders that need them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
+
+from .compile.compiler import CompileResult
+from .sources import compile_sources
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from adapters.base import AdapterError, ExchangeAdapter
+
+    from .compile.graph import DecisionGraph
+    from .events import Sink
+    from .runner.loop import Runner
+
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+class AccountsError(ValueError):
+    """The Accounts document cannot be used; ``diagnostics`` are the compiler's findings."""
+
+    def __init__(self, message: str, diagnostics: Sequence[Any] = ()):
+        super().__init__(message)
+        self.diagnostics = list(diagnostics)
+
+
+def compile_policies(paths: Sequence[str]) -> CompileResult:
+    """Read, load and compile the policy documents under ``paths`` (files or directories)."""
+    return compile_sources(tuple(paths))[0]
+
+
+def read_accounts(path: str) -> Any:
+    """The spec of the one Accounts document in ``path`` (accounts, dry_run); AccountsError if
+    the file holds findings or not exactly one Accounts document."""
+    from .policy.model import Accounts
+
+    res = compile_policies((path,))
+    docs = [d.model for d in res.docs if isinstance(d.model, Accounts)]
+    if res.errors or len(docs) != 1:
+        raise AccountsError(f"{path} must hold exactly one valid Accounts document", res.errors)
+    return docs[0].spec
+
+
+@dataclass
+class Adapters:
+    """The venue adapters of an Accounts document, by account key ``venue/name``, and the
+    accounts whose credential could not be read (with why: never the secret)."""
+
+    by_key: dict[str, "ExchangeAdapter"] = field(default_factory=dict)
+    unreadable: list[tuple[Any, "AdapterError"]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for a in self.by_key.values():
+            await a.close()
+
+
+def ccxt_adapters(accounts: Iterable[Any], *, timeout: Optional[float] = None, urls: Optional[str] = None,
+                  rate_limit: bool = True, defer_unreadable: bool = True) -> Adapters:
+    """One ccxt adapter per account (of an Accounts document's spec). ``urls`` overrides every account's API URL (the
+    simulated exchange's HTTP face); ``rate_limit`` False leaves pacing to the venue (the
+    simulated one enforces its own limits in simulated time). An account whose credential cannot
+    be read gets, with ``defer_unreadable``, an adapter that fails its snapshots and retries the
+    credential at every call (the runner keeps guarding the others); without it, it is listed
+    in ``unreadable`` and left out (a preview reports it)."""
+    from adapters.base import AdapterError
+    from adapters.ccxt_exchange import CcxtAdapter
+    from adapters.deferred import DeferredAdapter
+
+    def make(acc: Any) -> Any:
+        kw: dict[str, Any] = {"urls": urls if urls is not None else acc.api_url}
+        if timeout is not None:
+            kw["timeout"] = timeout
+        if not rate_limit:
+            kw["ccxt_rate_limit"] = False
+        return CcxtAdapter(acc, **kw)
+
+    out = Adapters()
+    for acc in accounts:
+        key = f"{acc.venue}/{acc.name}"
+        try:
+            out.by_key[key] = make(acc)
+        except AdapterError as e:  # its message names the reference, never the secret
+            out.unreadable.append((acc, e))
+            if defer_unreadable:
+                out.by_key[key] = DeferredAdapter(acc, lambda acc=acc: make(acc), e)
+    return out
+
+
+def open_state(url: str, *, audit_key_file: Optional[str] = None, err: Say = _quiet, audit_key: Any = None) -> Any:
+    """The state store at ``url``, anchored by the audit key of ``audit_key_file`` or
+    ``KS_AUDIT_KEY`` (or ``audit_key`` as given); neither: unanchored, which ``err`` is told."""
+    from .state import open_store
+
+    if audit_key is None:
+        from .audit.key import audit_key_or_none
+
+        audit_key = audit_key_or_none(audit_key_file, err)
+    return open_store(url, audit_key=audit_key)
+
+
+@dataclass
+class SinkOptions:
+    policies: tuple[str, ...] = ()  # where runbooks/ is looked for when ``runbooks`` is not given
+    runbooks: Optional[str] = None  # the runbook templates directory
+    external_url: Optional[str] = None  # the base of the runbook links in pages
+    audit_anchor_every_ms: Optional[int] = 5 * 60_000  # None: no audit anchor sink
+    clock: Optional[Callable[[], int]] = None  # the notifications' clock (a manual one in the demo)
+
+
+def runner_sinks(result: CompileResult, store: Any, options: SinkOptions, *, echo: Say = _quiet,
+                 err: Say = _quiet) -> list["Sink"]:
+    """The sinks, in the order the runner hands them each tick: telemetry (traces from the
+    ``OTEL_*`` environment, and /metrics), the audit anchor (the head exported to the log and
+    /metrics, beyond the database's reach), runbooks (rendered and stored on every stage entry),
+    notifications (last, so the others have seen an event before it is paged)."""
+    from .telemetry import TelemetrySink
+
+    sinks: list = [TelemetrySink.from_env()]
+    echo(f"ksctl run: {sinks[0].describe()}")
+    if options.audit_anchor_every_ms is not None:
+        from .audit.anchor import AuditAnchorSink
+
+        anchor = AuditAnchorSink(store, echo, err, every_ms=options.audit_anchor_every_ms)
+        anchor.announce()
+        sinks.append(anchor)
+    from .runbooks.sink import RunbookSink
+    from .runbooks.templates import find_runbooks_dir
+
+    rb_dir = options.runbooks or find_runbooks_dir(options.policies)
+    if rb_dir and not Path(rb_dir).is_dir():
+        err(f"ksctl run: error: runbook templates directory {rb_dir} does not exist: the built-in runbook is used")
+        rb_dir = None
+    sinks.append(RunbookSink(Path(rb_dir) if rb_dir else None))
+    echo(f"ksctl run: runbook templates {rb_dir or 'not found: the built-in runbook is used'}")
+    from .notify.sink import NotifyOptions, NotifySink
+    from .policy.model import NotificationRoutes
+
+    routes = [d.model for d in result.docs if isinstance(d.model, NotificationRoutes)]
+    if not routes:
+        err("ksctl run: no NotificationRoutes document among the policies: nobody will be notified")
+        return sinks
+    # A receiver whose secret is missing is an error said at start, but it does not keep the kill
+    # switch from guarding the book: its pages fail at once, with a receipt, to the fallback.
+    kw: dict[str, Any] = {} if options.clock is None else {"clock": options.clock}
+    notify = NotifySink.from_documents(routes, store=store, options=NotifyOptions(external_url=options.external_url),
+                                       strict=False, **kw)
+    for problem in notify.problems:
+        err(f"ksctl run: error: {problem}; its notifications go to the fallback receiver")
+    sinks.append(notify)
+    return sinks
+
+
+def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"], store: Any, *,
+                 sinks: Sequence["Sink"] = (), lock_path: Optional[Path] = None, dry_run: bool = True,
+                 holder: str = "runner", lease_ttl_ms: int = 5_000, clock: Optional[Callable[[], int]] = None,
+                 **kw: Any) -> "Runner":
+    """The runner over what the builders above made (nothing starts: call ``start`` and ``tick``)."""
+    from .runner.loop import Runner
+
+    if clock is not None:
+        kw["clock"] = clock
+    return Runner(graph, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
+                  lease_ttl_ms=lease_ttl_ms, sinks=sinks, **kw)
