@@ -70,9 +70,9 @@ def read(ask: Callable[[], T], command: str, output: str) -> T:
         raise SystemExit(EXIT_FINDINGS)
 
 
-def change(send: Callable[[], Union["ChangeResult", "ResetResult"]]) -> NoReturn:
-    """Send a change (a call of the client); print the runner's reason; exit 0 when the runner
-    answered it done (its success status), else 1."""
+def sent(send: Callable[[], T]) -> T:
+    """Send a change (a call of the client) and print the runner's reason; a refusal is printed
+    and exits 1, an unreachable runner exits as :func:`unreachable` says."""
     from ..client import RunnerError, RunnerUnreachable
     from ..render.ops import refusal_text
 
@@ -83,5 +83,12 @@ def change(send: Callable[[], Union["ChangeResult", "ResetResult"]]) -> NoReturn
     except RunnerError as e:
         click.echo(refusal_text(e))
         raise SystemExit(EXIT_FINDINGS)
-    click.echo(result.reason)
+    click.echo(result.reason)  # type: ignore[attr-defined]  # every change answers with its reason
+    return result
+
+
+def change(send: Callable[[], Union["ChangeResult", "ResetResult"]]) -> NoReturn:
+    """Send a change; print the runner's reason; exit 0 when the runner answered it done (its
+    success status), else 1."""
+    sent(send)
     raise SystemExit(EXIT_OK)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Optional
 import click
 
 from . import auditopts
-from .apiopts import api_option, change, read, runner_client, token_option, unreachable
+from .apiopts import api_option, change, read, runner_client, sent, token_option, unreachable
 from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option
 
 if TYPE_CHECKING:
@@ -100,19 +100,9 @@ def close(api, token_env, scope, reason, dry_run, wait, wait_timeout) -> None:
     Exit codes: 0 queued (with --wait: every order filled), 1 refused, or with --wait an order
     that did not fill or a close still working at --wait-timeout.
     """
-    from ..client import RunnerError, RunnerUnreachable
-    from ..render.ops import refusal_text
-
     timeout_s = duration_s(wait_timeout, "--wait-timeout")
     client = runner_client(api, token_env)
-    try:
-        result = client.close(scope, reason, dry_run)
-    except RunnerUnreachable as e:
-        unreachable(e)
-    except RunnerError as e:
-        click.echo(refusal_text(e))
-        raise SystemExit(EXIT_FINDINGS)
-    click.echo(result.reason)
+    result = sent(lambda: client.close(scope, reason, dry_run))
     if not wait or dry_run or not result.id:
         raise SystemExit(EXIT_OK)
     raise SystemExit(_follow_close(client, result.id, timeout_s))
