@@ -22,7 +22,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Optional, Protocol, runtime_checkable
 
-from killswitch.engine.planner import OrderIntent
+from killswitch.orders import OrderIntent
 from killswitch.snapshot import Snapshot
 
 

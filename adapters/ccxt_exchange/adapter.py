@@ -35,7 +35,7 @@ import math
 import time
 from typing import Any, Callable, Mapping, Optional
 
-from killswitch.engine.planner import OrderIntent
+from killswitch.orders import OrderIntent
 from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, Position, Snapshot
 
 from ..base import (

@@ -31,7 +31,7 @@ from typing import Callable, Optional, TypeVar
 
 from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult, Reason,
                            check_close)
-from killswitch.engine.planner import OrderIntent
+from killswitch.orders import OrderIntent
 from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, Position, Snapshot
 
 from .engine import MarketSpec, SimError, SimExchange, SimOrder, floor_step

@@ -35,6 +35,7 @@ from typing import Optional
 
 from ..compile.graph import PolicyNode, StageNode
 from ..policy.units import ratio_fraction as _ratio
+from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Position, Snapshot, base_asset
 from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
@@ -57,36 +58,6 @@ class Attribution:
     long_share: Optional[float]  # None when nothing declined
     short_share: Optional[float]
     excluded: int = 0  # positions left out for lack of a reference
-
-
-@dataclass(frozen=True)
-class OrderIntent:
-    decision_id: str
-    client_order_id: str
-    venue: str
-    account: str
-    symbol: str
-    side: str  # buy | sell
-    position_side: Optional[str]  # LONG | SHORT in hedge mode, else None
-    amount: float
-    reduce_only: bool
-    limit_price: Optional[float]  # protected price: worst accepted with the slippage cap
-    notional: float
-    chunk: int  # 1-based
-    chunks: int
-    not_before_ms: int  # scheduled send time (venue order budget)
-    action: str  # the policy action that asked for it
-    reason: str
-    group: Optional[str] = None  # correlation group
-
-
-@dataclass(frozen=True)
-class CancelIntent:
-    venue: str
-    account: str
-    which: str  # entries | all
-    order_ids: tuple[str, ...]
-    reason: str
 
 
 @dataclass(frozen=True)

@@ -459,7 +459,7 @@ def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequ
     re-plans, oldest first; a re-planned order is added), the scope's positions in this tick's
     snapshot less this tick's fills of those orders, its accounts and its lock. None when its
     policy is no longer in the runner's graph. The caller sets ``updated`` and ``settled``."""
-    from ..engine.planner import OrderIntent
+    from ..orders import OrderIntent
 
     policy, scope = data["policy"]["name"], data["scope"]
     node = next((p for p in ctx.graph.policies if p.name == policy), None)

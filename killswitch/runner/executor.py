@@ -43,7 +43,8 @@ from typing import Awaitable, Callable, Optional
 
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason
 
-from ..engine.planner import OrderIntent, Plan
+from ..engine.planner import Plan
+from ..orders import OrderIntent
 from .storeio import StoreIO
 
 # venue answers after which the order's fate is unknown until reconciled

@@ -22,7 +22,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("killswitch", "adapters")
 
-CORE = ("killswitch.policy", "killswitch.compile", "killswitch.engine", "killswitch.snapshot", "killswitch.events")
+CORE = ("killswitch.policy", "killswitch.compile", "killswitch.engine", "killswitch.snapshot", "killswitch.orders",
+        "killswitch.events")
 ABOVE_CORE = ("killswitch.runner", "adapters", "killswitch.telemetry", "killswitch.notify", "killswitch.runbooks",
               "killswitch.audit", "killswitch.cli", "killswitch.render", "killswitch.state", "killswitch.bootstrap")
 HEAVY = ("ccxt", "apprise", "opentelemetry", "aiohttp", "psycopg", "jinja2", "numpy")
