@@ -432,7 +432,8 @@ class CcxtAdapter:
     def _after_send(self, symbol: str, leg: str, result: OrderResult) -> None:
         """What the known position has left: less what filled, and less what may still fill
         while the order rests (so that chunks never add up beyond the position)."""
-        gone = result.filled if result.status in ("canceled", "expired", "rejected") else max(result.filled, result.amount)
+        gone = (result.filled if result.status in ("canceled", "expired", "rejected")
+                else max(result.filled, result.amount))
         if self.market_type != "futures":
             base = (self._markets.get(symbol) or {}).get("base") or symbol.split("/", 1)[0]
             held = self._holdings.get(base)

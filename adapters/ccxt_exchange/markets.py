@@ -103,7 +103,8 @@ class Markets:
         to_precision = getattr(self._ex, "price_to_precision", None)
         return float(to_precision(symbol, price)) if to_precision else price
 
-    async def spot_prices(self, op: Op, held: Iterable[str], quote: str, stablecoins: Iterable[str]) -> dict[str, float]:
+    async def spot_prices(self, op: Op, held: Iterable[str], quote: str,
+                          stablecoins: Iterable[str]) -> dict[str, float]:
         """Last price in ``quote`` of every ``held`` asset: 1 for the quote itself, the ticker of
         ASSET/QUOTE when that market exists, 1 for a stablecoin without one; assets without a
         price are left unvalued (and out of equity)."""

@@ -272,7 +272,8 @@ class SimulatedAdapter:
                 price = eng.mark(by_base[asset].symbol, at=priced_at)
             else:
                 price = None
-            balances.append(Balance(asset=asset, free=round(amount, 12), used=0.0, total=round(amount, 12), price=price))
+            balances.append(Balance(asset=asset, free=round(amount, 12), used=0.0, total=round(amount, 12),
+                                    price=price))
             if price is not None:
                 equity += amount * price
         markets = self._market_rules(lambda m: m.spot_unified)
@@ -364,7 +365,8 @@ class SimulatedAdapter:
 
     def _result(self, o: SimOrder) -> OrderResult:
         return OrderResult(client_order_id=o.client_order_id, order_id=str(o.order_id),
-                           status=ORDER_STATUS.get(o.status, o.status.lower()), filled=o.executed_qty, amount=o.quantity,
+                           status=ORDER_STATUS.get(o.status, o.status.lower()), filled=o.executed_qty,
+                           amount=o.quantity,
                            average_price=o.avg_price if o.executed_qty > 0 else None, fee=round(o.fee, 10),
                            ts_ms=o.update_time)
 
@@ -427,7 +429,8 @@ class SimulatedAdapter:
         if self.market_type != "futures":
             return DmsStatus(armed=False, supported=False)
         if seconds <= 0:
-            raise AdapterError(Reason.INVALID_ORDER, "a countdown must be positive; disarm to stop it", venue=self.venue)
+            raise AdapterError(Reason.INVALID_ORDER, "a countdown must be positive; disarm to stop it",
+                               venue=self.venue)
         eng, acct = self.engine, self.engine_account
         ms = int(round(seconds * 1000))
         for s in self._dms_symbols(symbols):

@@ -151,7 +151,8 @@ class FaultPlan:
         return self.add(op, FaultKind.TIMEOUT, applied=applied, **when)
 
     def http_error(self, op: str, status: int, *, retry_after_s: Optional[float] = None, **when) -> "FaultPlan":
-        kind = {429: FaultKind.HTTP_429, 418: FaultKind.HTTP_418, 500: FaultKind.HTTP_500, 503: FaultKind.HTTP_503}[status]
+        kind = {429: FaultKind.HTTP_429, 418: FaultKind.HTTP_418, 500: FaultKind.HTTP_500,
+                503: FaultKind.HTTP_503}[status]
         return self.add(op, kind, retry_after_s=retry_after_s, **when)
 
     def malformed_json(self, op: str, **when) -> "FaultPlan":

@@ -470,7 +470,8 @@ class SimServer:
             for p in positions.values():
                 m = eng.markets[p.symbol]
                 rows.append({"symbol": p.symbol, "positionSide": p.position_side,
-                             "positionAmt": _f(p.amount, m.amount_decimals), "unrealizedProfit": _f(p.unrealized_pnl, m_),
+                             "positionAmt": _f(p.amount, m.amount_decimals),
+                             "unrealizedProfit": _f(p.unrealized_pnl, m_),
                              "isolatedMargin": "0", "notional": _f(p.notional, m_), "isolatedWallet": "0",
                              "initialMargin": _f(p.initial_margin, m_), "maintMargin": _f(p.maint_margin, m_),
                              "updateTime": p.update_time})
@@ -577,7 +578,8 @@ def _int(p: dict, name: str) -> int:
     try:
         return int(v)
     except ValueError:
-        raise _err(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.") from None
+        raise _err(-1100,
+                   f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.") from None
 
 
 def _opt_int(p: dict, name: str) -> Optional[int]:
