@@ -400,8 +400,10 @@ class CcxtAdapter:
         leg = None
         if self.hedge_mode:
             leg = "LONG" if intent.side == "sell" else "SHORT"
-            if (intent.position_side or "").upper() in ("LONG", "SHORT"):
-                leg = intent.position_side.upper()
+            given = (intent.position_side or "").upper()
+            if given in ("LONG", "SHORT"):
+                leg = given
+
         return self.dialect.order_params(intent.client_order_id, futures=self.market_type == "futures",
                                          hedge_leg=leg, reduce_only=bool(intent.reduce_only))
 

@@ -43,7 +43,7 @@ import random
 import re
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from .faults import FaultPlan
 from .paths import Flat, PricePath
@@ -1079,9 +1079,10 @@ class SimExchange:
         o = self._find(a, None, client_order_id)
         return o.copy() if o else None
 
-    def dump_state(self) -> dict:
+    def dump_state(self) -> dict[str, Any]:
         """Everything, as plain data: for determinism checks and debugging."""
-        out = {"t0": self.t0, "now": self.now(), "accounts": {}, "events": self.events}
+        out: dict[str, Any] = {"t0": self.t0, "now": self.now(), "accounts": {}, "events": self.events}
+
         for name in sorted(self.accounts):
             a = self.accounts[name]
             out["accounts"][name] = {

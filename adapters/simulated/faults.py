@@ -139,7 +139,8 @@ class FaultPlan:
             calls = (call,) if calls is None else tuple(calls) + (call,)
         self.rules.append(FaultRule(
             op=op, kind=FaultKind(kind), calls=tuple(calls) if calls is not None else None,
-            from_call=from_call, to_call=to_call, window=tuple(window) if window else None, times=times,
+            from_call=from_call, to_call=to_call, window=(window[0], window[1]) if window else None, times=times,
+
             account=account, latency_ms=int(latency_ms), stale_ms=int(stale_ms), retry_after_s=retry_after_s,
             applied=applied, body=body, stamp=stamp))
         return self
