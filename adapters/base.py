@@ -191,7 +191,8 @@ def check_close(intent: OrderIntent, market_type: str, position_contracts: Optio
         raise AdapterError(Reason.NOT_REDUCE_ONLY, f"{intent.symbol}: a futures close must be reduce-only", venue=venue)
     if market_type == "futures":
         if position_contracts is None or position_contracts <= 0:
-            raise AdapterError(Reason.CLOSE_EXCEEDS_POSITION, f"{intent.symbol}: no open position to close", venue=venue)
+            raise AdapterError(Reason.CLOSE_EXCEEDS_POSITION, f"{intent.symbol}: no open position to close",
+                               venue=venue)
         if intent.amount > position_contracts * (1 + 1e-9):
             raise AdapterError(
                 Reason.CLOSE_EXCEEDS_POSITION,

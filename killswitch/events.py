@@ -16,8 +16,8 @@ is served (:func:`runbook_path`), and the protocols between the runner and its s
 - :class:`TickFacts`: what a sink reads of a tick's report.
 - Optional abilities, each a protocol a sink may implement and the runner checks with
   ``isinstance``: :class:`StatefulSink` (kept across restarts and takeovers),
-  :class:`RestoringSink` (told when its runner starts leading), :class:`MetricsSink` (lines for ``/metrics``), :class:`ReloadingSink` (follows the policy
-  documents on a reload).
+  :class:`RestoringSink` (told when its runner starts leading), :class:`MetricsSink` (lines for
+  ``/metrics``), :class:`ReloadingSink` (follows the policy documents on a reload).
 
 It sits at the bottom of the import graph, beside the snapshot types: it imports nothing of
 the engine, the runner, the adapters or the sinks, so every layer may import it.
@@ -91,7 +91,7 @@ class TickFacts(Protocol):
     events: list[Event]
 
     @property
-    def transitions(self) -> list: ...
+    def transitions(self) -> list[Any]: ...  # the engine's evaluation of each scope that changed stage
 
 
 class SinkContext(Protocol):
@@ -121,7 +121,7 @@ class SinkContext(Protocol):
     def account(self, key: str) -> Any:
         """The engine's state of an account (its data age), or None."""
 
-    def lock_doc(self, scope: str, now_ms: int) -> dict:
+    def lock_doc(self, scope: str, now_ms: int) -> dict[str, Any]:
         """The lock that binds ``scope`` at ``now_ms``, as the lock document shows it."""
 
     def residuals_of(self, incident: str) -> Sequence[Any]:
@@ -150,7 +150,7 @@ class StatefulSink(Protocol):
 
     name: str
 
-    def state_doc(self) -> dict: ...
+    def state_doc(self) -> dict[str, Any]: ...
 
 
 @runtime_checkable
@@ -161,7 +161,8 @@ class RestoringSink(Protocol):
 
     name: str
 
-    def restore_state(self, doc: Optional[dict], ctx: SinkContext) -> None: ...
+    def restore_state(self, doc: Optional[dict[str, Any]], ctx: SinkContext) -> None: ...
+
 
 
 @runtime_checkable

@@ -108,7 +108,8 @@ def run_case(graph: DecisionGraph, doc: LoadedDoc, index: int, case: PolicyTestC
     expects = {}
     for j, e in enumerate(case.expect):
         if e.at.ms % step:
-            report.failures.append(Failure(doc.file, doc.srcmap.value(doc.item_path("tests", index) + ("expect", j, "at")),
+            report.failures.append(Failure(doc.file,
+                                           doc.srcmap.value(doc.item_path("tests", index) + ("expect", j, "at")),
                                            case.name, f"at {e.at} is not a multiple of the interval {step // 1000}s"))
             continue
         expects.setdefault(e.at.ms // step, []).append((j, e))
@@ -161,7 +162,8 @@ def _compare(doc: LoadedDoc, index: int, case: PolicyTestCase, j: int, e, ev: Ev
             why += list(s.refusals)
         pos = doc.srcmap.key(doc.item_path("tests", index) + ("expect", j))
         report.failures.append(Failure(doc.file, pos, case.name,
-                                       f"at {e.at}: " + "; ".join(problems) + ("\n    " + ", ".join(why) if why else "")))
+                                       f"at {e.at}: " + "; ".join(problems)
+                                       + ("\n    " + ", ".join(why) if why else "")))
 
 
 def run_tests(result: CompileResult) -> TestReport:

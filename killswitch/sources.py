@@ -45,7 +45,8 @@ def read_sources(paths: list[str]) -> Sources:
         if p.is_dir():
             files = _walk(p)
             if not files:
-                out.diagnostics.append(Diagnostic.make(d.KS007, str(p), None, "no .yaml or .yml files in this directory"))
+                out.diagnostics.append(Diagnostic.make(d.KS007, str(p), None,
+                                                       "no .yaml or .yml files in this directory"))
         elif p.exists():
             files = [p]
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import importlib.util
 import os
 import pwd
 import re
@@ -38,6 +39,15 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is required (KS_REQUIRE_ALL=1) but not installed")
         pytest.skip(f"{name} not installed")
     return path
+
+
+def require_module(name: str) -> None:
+    """Skip without an importable ``name`` (a tool run as ``python -m name``), or fail when
+    KS_REQUIRE_ALL=1 (as in CI): the ``test`` extra installs it."""
+    if importlib.util.find_spec(name) is None:
+        if os.environ.get("KS_REQUIRE_ALL") == "1":
+            pytest.fail(f"{name} is required (KS_REQUIRE_ALL=1) but not installed; pip install -e '.[test]'")
+        pytest.skip(f"{name} not installed")
 
 
 def check_golden(path: Path, actual: str, update: bool) -> None:

@@ -400,8 +400,10 @@ class CcxtAdapter:
         leg = None
         if self.hedge_mode:
             leg = "LONG" if intent.side == "sell" else "SHORT"
-            if (intent.position_side or "").upper() in ("LONG", "SHORT"):
-                leg = intent.position_side.upper()
+            given = (intent.position_side or "").upper()
+            if given in ("LONG", "SHORT"):
+                leg = given
+
         return self.dialect.order_params(intent.client_order_id, futures=self.market_type == "futures",
                                          hedge_leg=leg, reduce_only=bool(intent.reduce_only))
 
@@ -432,7 +434,8 @@ class CcxtAdapter:
     def _after_send(self, symbol: str, leg: str, result: OrderResult) -> None:
         """What the known position has left: less what filled, and less what may still fill
         while the order rests (so that chunks never add up beyond the position)."""
-        gone = result.filled if result.status in ("canceled", "expired", "rejected") else max(result.filled, result.amount)
+        gone = (result.filled if result.status in ("canceled", "expired", "rejected")
+                else max(result.filled, result.amount))
         if self.market_type != "futures":
             base = (self._markets.get(symbol) or {}).get("base") or symbol.split("/", 1)[0]
             held = self._holdings.get(base)

@@ -69,7 +69,8 @@ class Calls:
     def _backoff(self, attempt: int) -> float:
         return min(self.max_backoff_s, self.backoff_s * (2 ** attempt))
 
-    async def call(self, op: Op, method: str, *args: Any, retry: bool = True, order: bool = False, **kwargs: Any) -> Any:
+    async def call(self, op: Op, method: str, *args: Any, retry: bool = True, order: bool = False,
+                   **kwargs: Any) -> Any:
         """One ccxt call: order budget, retries of network errors (never for ``retry=False``),
         every failure turned into a scrubbed AdapterError."""
         fn = getattr(self.client, method, None)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 from ..base import AdapterError, Reason, Secret, resolve_secret
 from .budget import orders_off_weight_limiter, token_bucket_config
@@ -56,6 +56,7 @@ def client_config(account: Any, dialect: Dialect, *, timeout: float, rate_limit:
 
 def create_client(factory: Factory, config: dict, *, venue: str, secrets: list[str]) -> Any:
     """``factory(config)``; any failure an AdapterError without a credential in it."""
+    err: Optional[AdapterError]
     try:
         ex = factory(config)
     except AdapterError:
@@ -86,6 +87,7 @@ def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bo
         else:
             opts["defaultType"] = "spot"
     if sandbox and hasattr(ex, "set_sandbox_mode"):
+        err: Optional[AdapterError]
         try:
             ex.set_sandbox_mode(True)
         except Exception as e:  # noqa: BLE001

@@ -58,12 +58,12 @@ class Markets:
                 and (bool(m.get("swap") or m.get("future")) if futures else bool(m.get("spot"))))
         return self._symbols
 
-    def get(self, symbol: str) -> Optional[dict]:
+    def get(self, symbol: str) -> Optional[Mapping[str, Any]]:
         markets = getattr(self._ex, "markets", None) or {}
         m = markets.get(symbol) if isinstance(markets, Mapping) else None
         return m if isinstance(m, Mapping) else None
 
-    def require(self, symbol: str) -> dict:
+    def require(self, symbol: str) -> Mapping[str, Any]:
         m = self.get(symbol)
         if m is None:
             raise AdapterError(Reason.UNKNOWN_SYMBOL, f"{symbol} is not a market of {self.venue}", venue=self.venue)
@@ -103,7 +103,8 @@ class Markets:
         to_precision = getattr(self._ex, "price_to_precision", None)
         return float(to_precision(symbol, price)) if to_precision else price
 
-    async def spot_prices(self, op: Op, held: Iterable[str], quote: str, stablecoins: Iterable[str]) -> dict[str, float]:
+    async def spot_prices(self, op: Op, held: Iterable[str], quote: str,
+                          stablecoins: Iterable[str]) -> dict[str, float]:
         """Last price in ``quote`` of every ``held`` asset: 1 for the quote itself, the ticker of
         ASSET/QUOTE when that market exists, 1 for a stablecoin without one; assets without a
         price are left unvalued (and out of equity)."""

@@ -40,6 +40,11 @@ class BadData(Exception):
 # --- numbers and steps ------------------------------------------------------------------------
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping (an object of the answer), else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def num(value: Any) -> Optional[float]:
     """A finite float, or None for anything else (None, "", a bool, NaN, text)."""
     if value is None or value == "" or isinstance(value, bool):
@@ -184,7 +189,7 @@ def parse_order(o: Any, raw: RawFields, strategies: Iterable[str]) -> Order:
     oid, symbol, side = o.get("id"), o.get("symbol"), o.get("side")
     if oid is None or not isinstance(symbol, str) or side not in ("buy", "sell"):
         raise BadData("an open order without id, symbol or side")
-    info = o.get("info") if isinstance(o.get("info"), Mapping) else {}
+    info = _mapping(o.get("info"))
     ro = o.get("reduceOnly")
     if ro is None:
         ro = info.get("reduceOnly")
@@ -204,7 +209,7 @@ def parse_balances(raw: Any, prices: Mapping[str, float]) -> list[Balance]:
     """Every asset with a non-zero balance, valued at ``prices`` where given."""
     if not isinstance(raw, Mapping):
         raise BadData("the balance is not an object")
-    totals = raw.get("total") if isinstance(raw.get("total"), Mapping) else {}
+    totals = _mapping(raw.get("total"))
     out = []
     for asset in sorted(totals):
         entry = raw.get(asset) if isinstance(raw.get(asset), Mapping) else {}
@@ -226,7 +231,7 @@ def held_assets(raw_balance: Any) -> list[str]:
     """The assets of a balance answer with a non-zero total."""
     if not isinstance(raw_balance, Mapping):
         raise BadData("the balance is not an object")
-    totals = raw_balance.get("total") if isinstance(raw_balance.get("total"), Mapping) else {}
+    totals = _mapping(raw_balance.get("total"))
     return [a for a, t in totals.items() if (num(t) or 0) != 0]
 
 
@@ -242,7 +247,7 @@ def futures_equity(balance: Any, quote_currency: str, raw: RawFields) -> float:
         v = num(c)
         if v is not None:
             return v
-    totals = balance.get("total") if isinstance(balance.get("total"), Mapping) else {}
+    totals = _mapping(balance.get("total"))
     v = num(totals.get(quote_currency))
     if v is None:
         entry = balance.get(quote_currency)
@@ -258,8 +263,10 @@ def ticker_price(t: Any) -> Optional[float]:
     if not isinstance(t, Mapping):
         return None
     price = num(t.get("last")) or num(t.get("close"))
-    if price is None and num(t.get("bid")) and num(t.get("ask")):
-        price = (num(t["bid"]) + num(t["ask"])) / 2
+    bid, ask = num(t.get("bid")), num(t.get("ask"))
+    if price is None and bid and ask:
+        price = (bid + ask) / 2
+
     return price if price and price > 0 else None
 
 

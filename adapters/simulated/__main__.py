@@ -36,7 +36,8 @@ async def _serve(args) -> int:
         "state": url + "/_sim/state",
         "accounts": {n: {"apiKey": a.spec.api_key, "secret": a.spec.secret, "hedge_mode": a.hedge_mode}
                      for n, a in engine.accounts.items()},
-        "ccxt": {"urls": {"api": server.api_urls()}, "options": server.ccxt_config(next(iter(engine.accounts)))["options"]},
+        "ccxt": {"urls": {"api": server.api_urls()},
+                 "options": server.ccxt_config(next(iter(engine.accounts)))["options"]},
     }
     print(json.dumps(info, indent=2), flush=True)
     try:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult, Reason,
                            check_close)
@@ -38,6 +38,12 @@ from .engine import MarketSpec, SimError, SimExchange, SimOrder, floor_step
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
 
 T = TypeVar("T")
+
+
+def _bound(fn: Callable[..., T], *args: Any) -> Callable[[Optional[int]], T]:
+    """``fn(*args)`` as an engine operation for ``_call``; a write ignores the read time it is given."""
+    return lambda at: fn(*args)
+
 
 ORDER_STATUS = {"NEW": "open", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled", "CANCELED": "canceled",
                 "EXPIRED": "expired", "REJECTED": "rejected"}
@@ -272,7 +278,8 @@ class SimulatedAdapter:
                 price = eng.mark(by_base[asset].symbol, at=priced_at)
             else:
                 price = None
-            balances.append(Balance(asset=asset, free=round(amount, 12), used=0.0, total=round(amount, 12), price=price))
+            balances.append(Balance(asset=asset, free=round(amount, 12), used=0.0, total=round(amount, 12),
+                                    price=price))
             if price is not None:
                 equity += amount * price
         markets = self._market_rules(lambda m: m.spot_unified)
@@ -364,7 +371,8 @@ class SimulatedAdapter:
 
     def _result(self, o: SimOrder) -> OrderResult:
         return OrderResult(client_order_id=o.client_order_id, order_id=str(o.order_id),
-                           status=ORDER_STATUS.get(o.status, o.status.lower()), filled=o.executed_qty, amount=o.quantity,
+                           status=ORDER_STATUS.get(o.status, o.status.lower()), filled=o.executed_qty,
+                           amount=o.quantity,
                            average_price=o.avg_price if o.executed_qty > 0 else None, fee=round(o.fee, 10),
                            ts_ms=o.update_time)
 
@@ -398,19 +406,19 @@ class SimulatedAdapter:
                     failed[oid] = Reason.ORDER_NOT_FOUND.value
         if selector.which == "all" and not selector.order_ids:
             for symbol in sorted({o.symbol for o in targets}):
-                ids = [str(o.order_id) for o in targets if o.symbol == symbol]
+                symbol_ids = [str(o.order_id) for o in targets if o.symbol == symbol]
                 try:
-                    done = await self._call("cancel_all", lambda at, s=symbol: eng.cancel_all(acct, s))
+                    done = await self._call("cancel_all", _bound(eng.cancel_all, acct, symbol))
                 except AdapterError as e:
                     failed.update({i: e.reason.value for i in ids})
                     continue
                 done_ids = {str(o.order_id) for o in done}
-                canceled += [i for i in ids if i in done_ids]
-                failed.update({i: Reason.ORDER_NOT_FOUND.value for i in ids if i not in done_ids})
+                canceled += [i for i in symbol_ids if i in done_ids]
+                failed.update({i: Reason.ORDER_NOT_FOUND.value for i in symbol_ids if i not in done_ids})
         else:
             for o in targets:
                 try:
-                    await self._call("cancel_order", lambda at, o=o: eng.cancel_order(acct, o.symbol, o.order_id))
+                    await self._call("cancel_order", _bound(eng.cancel_order, acct, o.symbol, o.order_id))
                     canceled.append(str(o.order_id))
                 except AdapterError as e:
                     failed[str(o.order_id)] = e.reason.value
@@ -427,11 +435,12 @@ class SimulatedAdapter:
         if self.market_type != "futures":
             return DmsStatus(armed=False, supported=False)
         if seconds <= 0:
-            raise AdapterError(Reason.INVALID_ORDER, "a countdown must be positive; disarm to stop it", venue=self.venue)
+            raise AdapterError(Reason.INVALID_ORDER, "a countdown must be positive; disarm to stop it",
+                               venue=self.venue)
         eng, acct = self.engine, self.engine_account
         ms = int(round(seconds * 1000))
         for s in self._dms_symbols(symbols):
-            await self._call("countdown", lambda at, s=s: eng.countdown_cancel_all(acct, s, ms))
+            await self._call("countdown", _bound(eng.countdown_cancel_all, acct, s, ms))
         return DmsStatus(armed=True, seconds=ms / 1000)
 
     async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus:
@@ -439,7 +448,8 @@ class SimulatedAdapter:
             return DmsStatus(armed=False, supported=False)
         eng, acct = self.engine, self.engine_account
         for s in self._dms_symbols(symbols):
-            await self._call("countdown", lambda at, s=s: eng.countdown_cancel_all(acct, s, 0))
+            await self._call("countdown", _bound(eng.countdown_cancel_all, acct, s, 0))
+
         return DmsStatus(armed=False)
 
     async def close(self) -> None:

@@ -43,7 +43,7 @@ import random
 import re
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from .faults import FaultPlan
 from .paths import Flat, PricePath
@@ -264,7 +264,8 @@ class SimOrder:
         """Reduces a position: reduce-only, or the opposite side on a hedge-mode leg."""
         if self.reduce_only:
             return True
-        return (self.position_side == "LONG" and self.side == "SELL") or (self.position_side == "SHORT" and self.side == "BUY")
+        return ((self.position_side == "LONG" and self.side == "SELL")
+                or (self.position_side == "SHORT" and self.side == "BUY"))
 
     def copy(self) -> "SimOrder":
         return replace(self)
@@ -537,8 +538,9 @@ class SimExchange:
         if a.weight_used + weight > limit:
             if self._strike(a, now):
                 raise self._banned(a, now)
-            raise SimError(TOO_MANY_REQUESTS, f"Too many requests; current limit of IP(127.0.0.1) is {limit} requests per "
-                           "minute. Please use the websocket for live updates to avoid polling the API.", 429,
+            raise SimError(TOO_MANY_REQUESTS, f"Too many requests; current limit of IP(127.0.0.1) is {limit} "
+                           "requests per minute. Please use the websocket for live updates to avoid polling the "
+                           "API.", 429,
                            retry_after_s=((minute + 1) * 60_000 - now) / 1000)
         a.weight_used += weight
 
@@ -665,7 +667,8 @@ class SimExchange:
         if otype not in ("MARKET", "LIMIT"):
             raise SimError(INVALID_ORDER_TYPE, "Invalid orderType.")
         if quantity is None:
-            raise SimError(MANDATORY_PARAM, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
+            raise SimError(MANDATORY_PARAM,
+                           "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
         qty = float(quantity)
         if qty <= 0:
             raise SimError(QTY_NOT_POSITIVE, "Quantity less than or equal to zero.")
@@ -678,9 +681,11 @@ class SimExchange:
             raise SimError(QTY_TOO_LARGE, "Quantity greater than max quantity.")
         if otype == "LIMIT":
             if price is None:
-                raise SimError(MANDATORY_PARAM, "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
+                raise SimError(MANDATORY_PARAM,
+                               "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
             if time_in_force is None:
-                raise SimError(MANDATORY_PARAM, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
+                raise SimError(MANDATORY_PARAM,
+                               "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
             tif = time_in_force.upper()
             if tif not in ("GTC", "IOC", "FOK", "GTX"):
                 raise SimError(INVALID_TIF, "Invalid timeInForce.")
@@ -827,7 +832,8 @@ class SimExchange:
         """The market and the order an order query names (by id or client id; one is mandatory)."""
         m = self._market(symbol)
         if order_id is None and not client_order_id:
-            raise SimError(MANDATORY_PARAM, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+            raise SimError(MANDATORY_PARAM,
+                           "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
         return m, self._find(a, order_id, client_order_id)
 
     def _find(self, a: _Account, order_id: Optional[int], client_order_id: Optional[str]) -> Optional[SimOrder]:
@@ -870,7 +876,8 @@ class SimExchange:
         m = self._market(symbol)
         ids = self._cancel_symbol(a, m.symbol, now, "CANCELED")
         if ids:
-            self.events.append({"event": "cancel_all", "account": account, "symbol": m.symbol, "orders": ids, "ts": now})
+            self.events.append({"event": "cancel_all", "account": account, "symbol": m.symbol, "orders": ids,
+                                "ts": now})
         return [a.orders[i].copy() for i in ids]
 
     def countdown_cancel_all(self, account: str, symbol: str, countdown_ms: int) -> dict:
@@ -1072,9 +1079,10 @@ class SimExchange:
         o = self._find(a, None, client_order_id)
         return o.copy() if o else None
 
-    def dump_state(self) -> dict:
+    def dump_state(self) -> dict[str, Any]:
         """Everything, as plain data: for determinism checks and debugging."""
-        out = {"t0": self.t0, "now": self.now(), "accounts": {}, "events": self.events}
+        out: dict[str, Any] = {"t0": self.t0, "now": self.now(), "accounts": {}, "events": self.events}
+
         for name in sorted(self.accounts):
             a = self.accounts[name]
             out["accounts"][name] = {

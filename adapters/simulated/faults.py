@@ -139,7 +139,8 @@ class FaultPlan:
             calls = (call,) if calls is None else tuple(calls) + (call,)
         self.rules.append(FaultRule(
             op=op, kind=FaultKind(kind), calls=tuple(calls) if calls is not None else None,
-            from_call=from_call, to_call=to_call, window=tuple(window) if window else None, times=times,
+            from_call=from_call, to_call=to_call, window=(window[0], window[1]) if window else None, times=times,
+
             account=account, latency_ms=int(latency_ms), stale_ms=int(stale_ms), retry_after_s=retry_after_s,
             applied=applied, body=body, stamp=stamp))
         return self
@@ -151,7 +152,8 @@ class FaultPlan:
         return self.add(op, FaultKind.TIMEOUT, applied=applied, **when)
 
     def http_error(self, op: str, status: int, *, retry_after_s: Optional[float] = None, **when) -> "FaultPlan":
-        kind = {429: FaultKind.HTTP_429, 418: FaultKind.HTTP_418, 500: FaultKind.HTTP_500, 503: FaultKind.HTTP_503}[status]
+        kind = {429: FaultKind.HTTP_429, 418: FaultKind.HTTP_418, 500: FaultKind.HTTP_500,
+                503: FaultKind.HTTP_503}[status]
         return self.add(op, kind, retry_after_s=retry_after_s, **when)
 
     def malformed_json(self, op: str, **when) -> "FaultPlan":

@@ -47,12 +47,12 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from .engine import MarketSpec, SimError, SimExchange, SimOrder
+from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -240,7 +240,8 @@ class SimServer:
             headers = {"Retry-After": str(max(1, int(e.retry_after_s + 0.999)))} if e.retry_after_s is not None else {}
             return self._respond(method, path, e.http_status, e.to_json(), headers, account)
         if op == "place_order" and first(faults, FaultKind.HIDE_FROM_NEXT_QUERY):
-            eng.hide_from_next_query(account, body["orderId"])
+            # place_order is signed, so _authenticate has named the account
+            eng.hide_from_next_query(cast(str, account), body["orderId"])
         if timeout is not None:  # applied: executed, then never answered
             await asyncio.sleep(self.hang_s)
             return self._respond(method, path, 504, "")
@@ -442,12 +443,12 @@ class SimServer:
                              "firstId": 0, "lastId": 0, "count": 0})
         return rows[0] if symbol else rows
 
-    def _account(self, account: str, at: Optional[int], v3: bool) -> dict:
+    def _account(self, account: str, at: Optional[int], v3: bool) -> dict[str, Any]:
         eng = self.engine
         v = eng.account_state(account, at=at)
         positions = {(p.symbol, p.position_side): p for p in eng.positions(account, at=at)}
         m_ = MONEY
-        asset = {
+        asset: dict[str, Any] = {
             "asset": "USDT", "walletBalance": _f(v.wallet, m_), "unrealizedProfit": _f(v.unrealized_pnl, m_),
             "marginBalance": _f(v.equity, m_), "maintMargin": _f(v.maint_margin, m_),
             "initialMargin": _f(v.initial_margin + v.open_order_margin, m_),
@@ -456,7 +457,7 @@ class SimServer:
             "availableBalance": _f(v.available, m_), "maxWithdrawAmount": _f(v.available, m_),
             "marginAvailable": True, "updateTime": v.update_time,
         }
-        out = {
+        out: dict[str, Any] = {
             "totalInitialMargin": _f(v.initial_margin + v.open_order_margin, m_),
             "totalMaintMargin": _f(v.maint_margin, m_), "totalWalletBalance": _f(v.wallet, m_),
             "totalUnrealizedProfit": _f(v.unrealized_pnl, m_), "totalMarginBalance": _f(v.equity, m_),
@@ -466,11 +467,13 @@ class SimServer:
             "maxWithdrawAmount": _f(v.available, m_), "assets": [asset],
         }
         rows = []
+        p: Optional[PositionView]  # the v3 rows read every open one, the others look each up
         if v3:
             for p in positions.values():
                 m = eng.markets[p.symbol]
                 rows.append({"symbol": p.symbol, "positionSide": p.position_side,
-                             "positionAmt": _f(p.amount, m.amount_decimals), "unrealizedProfit": _f(p.unrealized_pnl, m_),
+                             "positionAmt": _f(p.amount, m.amount_decimals),
+                             "unrealizedProfit": _f(p.unrealized_pnl, m_),
                              "isolatedMargin": "0", "notional": _f(p.notional, m_), "isolatedWallet": "0",
                              "initialMargin": _f(p.initial_margin, m_), "maintMargin": _f(p.maint_margin, m_),
                              "updateTime": p.update_time})
@@ -517,8 +520,9 @@ class SimServer:
                        "liquidationPrice": _f(p.liquidation_price if p else 0, m.price_decimals + 6),
                        "isolatedMargin": "0", "notional": _f(p.notional if p else 0, MONEY), "marginAsset": "USDT",
                        "isolatedWallet": "0", "updateTime": p.update_time if p else 0}
-                if v3:
-                    row.update({"initialMargin": _f(p.initial_margin, MONEY), "maintMargin": _f(p.maint_margin, MONEY),
+                if v3 and p is not None:  # holds: v3 skipped the sides without a position
+                    row.update({"initialMargin": _f(p.initial_margin, MONEY)
+, "maintMargin": _f(p.maint_margin, MONEY),
                                 "positionInitialMargin": _f(p.initial_margin, MONEY), "openOrderInitialMargin": "0",
                                 "adl": 2, "bidNotional": "0", "askNotional": "0"})
                 else:
@@ -577,7 +581,8 @@ def _int(p: dict, name: str) -> int:
     try:
         return int(v)
     except ValueError:
-        raise _err(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.") from None
+        raise _err(-1100,
+                   f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.") from None
 
 
 def _opt_int(p: dict, name: str) -> Optional[int]:

@@ -44,7 +44,7 @@ Pure: no I/O, no clock. The revision is given by the caller.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Protocol
+from typing import Any, Iterable, Optional, Protocol, cast
 
 from ..policy import diagnostics as d
 from ..policy import expr as ex
@@ -57,7 +57,9 @@ from ..policy.model import (
     Policy,
     PolicyTest,
     Route,
+    Stage,
 )
+from ..policy.units import Duration
 from .graph import (
     ActionNode,
     DecisionGraph,
@@ -194,7 +196,8 @@ class _Context:
                     out.append(Diagnostic.make(
                         d.KS105, doc.file, doc.srcmap.value(doc.item_path("accounts", i) + ("name",)),
                         f'account "{acc.name}" is declared twice',
-                        f"the other one is at {odoc.file}:{_pos(odoc.srcmap.value(odoc.item_path('accounts', oi) + ('name',)))}",
+                        "the other one is at "
+                        f"{odoc.file}:{_pos(odoc.srcmap.value(odoc.item_path('accounts', oi) + ('name',)))}",
                     ))
                 else:
                     seen[acc.name] = (doc, i)
@@ -210,8 +213,10 @@ class _Context:
         for docs in claims.values():
             for i, a in enumerate(docs):
                 for b in docs[i + 1:]:
-                    sa = {s.level: s for s in a.model.spec.stages}
-                    sb = {s.level: s for s in b.model.spec.stages}
+                    # claims holds Policy documents only (the isinstance above)
+                    pa, pb = cast(Policy, a.model), cast(Policy, b.model)
+                    sa = {s.level: s for s in pa.spec.stages}
+                    sb = {s.level: s for s in pb.spec.stages}
                     clash = sorted(
                         lvl for lvl in sa.keys() & sb.keys()
                         if _stage_form(sa[lvl]) != _stage_form(sb[lvl])
@@ -228,7 +233,7 @@ class _Context:
         return out
 
 
-def _stage_form(stage) -> str:
+def _stage_form(stage: Stage) -> str:
     return canonical_json(stage.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"description"}))
 
 
@@ -330,7 +335,7 @@ class _PolicyCompiler:
                 continue
             refs = ex.refs(ast)
             # Broken signals are declared (no "unknown signal" for them) but typeless.
-            known: dict = {**types, **{n: None for n in self.bad_signals}}
+            known: dict[str, Optional[ex.ValueType]] = {**types, **{n: None for n in self.bad_signals}}
             reads_broken = any(r.name in self.bad_signals for r in refs)
             try:
                 ex.check_types(ast, known)
@@ -342,7 +347,8 @@ class _PolicyCompiler:
                     self.add(d.KS122, self.sm.inside(wpath, e.offset, trig.when),
                              f'trigger "{name}" reads unknown signal "{ref}"', hint)
                 else:
-                    self.add(d.KS121, self.sm.inside(wpath, e.offset, trig.when), f'trigger "{name}": {e.message}', e.hint)
+                    self.add(d.KS121, self.sm.inside(wpath, e.offset, trig.when), f'trigger "{name}": {e.message}',
+                             e.hint)
             if reads_broken:
                 ok = False  # no node can be built on a broken signal
             elif ok:
@@ -351,7 +357,7 @@ class _PolicyCompiler:
                 ok = False
                 self.add(d.KS208, self.sm.key(path), f'trigger "{name}" does not say what missing or stale data means',
                          "add on_missing_data: fire (fail closed), hold (keep the last result) or ignore")
-            if not ok:
+            if not ok or trig.on_missing_data is None:  # the second holds: no on_missing_data is not ok
                 continue
             confirm = trig.for_
             out[name] = TriggerNode(
@@ -367,9 +373,10 @@ class _PolicyCompiler:
             )
         return out
 
-    def ranges(self, name: str, wpath, when: str, ast: ex.Node, signals: dict[str, SignalNode]) -> None:
+    def ranges(self, name: str, wpath: tuple[Any, ...], when: str, ast: ex.Node,
+               signals: dict[str, SignalNode]) -> None:
         """A threshold outside what the signal can report makes the comparison constant."""
-        def walk(n):
+        def walk(n: ex.Node) -> None:
             if isinstance(n, ex.Compare):
                 if isinstance(n.left, ex.Ref) and isinstance(n.right, ex.Literal):
                     check(n.left.name, n.op, n.right)
@@ -381,7 +388,7 @@ class _PolicyCompiler:
                 for x in n.items:
                     walk(x)
 
-        def check(sig: str, op: str, lit: ex.Literal):
+        def check(sig: str, op: str, lit: ex.Literal) -> None:
             node = signals.get(sig)
             if node is None:
                 return
@@ -456,14 +463,15 @@ class _PolicyCompiler:
                 on=tuple(t for t in st.on if t in good_triggers or t in declared),
                 cooldown_s=st.cooldown.seconds if st.cooldown else None,
                 reset=st.reset,
-                reset_after_s=(st.reset_after or st.cooldown).seconds if st.reset == "auto" and (st.reset_after or st.cooldown) else None,
+                reset_after_s=_seconds(st.reset_after or st.cooldown) if st.reset == "auto" else None,
                 approvals=st.approvals,
-                actions=tuple(ActionNode(a.kind, a.params.model_dump(mode="json", exclude_none=True)) for a in st.actions),
+                actions=tuple(ActionNode(a.kind, a.params.model_dump(mode="json", exclude_none=True))
+                              for a in st.actions),
             ))
         self.latch_and_reach(out)
         return out
 
-    def _raw_stage(self, i: int) -> dict:
+    def _raw_stage(self, i: int) -> dict[str, Any]:
         stages = self.doc.raw.get("spec", {}).get("stages", [])
         idx = self.doc.stage_path(i)[2]
         return stages[idx] if isinstance(stages, list) and idx < len(stages) and isinstance(stages[idx], dict) else {}
@@ -514,7 +522,8 @@ class _PolicyCompiler:
                 return  # cannot tell what a broken condition reads
         for s in signals:
             if s.name not in read:
-                self.add(d.KS211, self.sm.key(("spec", "signals", s.name)), f'signal "{s.name}" is not read by any trigger',
+                self.add(d.KS211, self.sm.key(("spec", "signals", s.name)),
+                         f'signal "{s.name}" is not read by any trigger',
                          "use it in a trigger's when:, or remove it")
         if self.spec.stages and not any(st.actions for st in self.spec.stages):
             self.add(d.KS214, self.sm.key(("spec", "stages")), "no stage of this policy has actions",
@@ -564,16 +573,18 @@ class _PolicyCompiler:
             sp = self.doc.stage_path(i)
             for j, act in enumerate(st.actions):
                 ap = sp + ("actions", j)
-                if act.kind == "notify":
+                # act.kind names the one kind that is set, so its field is never None there
+                if act.kind == "notify" and act.notify is not None:
                     self.route_ref(act.notify.route, ap + ("notify", "route"))
-                elif act.kind == "close_positions" and act.close_positions.correlation_group:
+                elif (act.kind == "close_positions" and act.close_positions is not None
+                      and act.close_positions.correlation_group):
                     g = act.close_positions.correlation_group
                     if g not in groups:
                         self.add(d.KS104, self.sm.value(ap + ("close_positions", "correlation_group")),
                                  f'stage "{st.name}" closes unknown correlation group "{g}"',
                                  d.suggestion_hint(g, groups, "groups are declared under spec.correlation_groups"))
 
-    def route_ref(self, route: str, path) -> None:
+    def route_ref(self, route: str, path: tuple[Any, ...]) -> None:
         if not self.ctx.loaded("NotificationRoutes"):
             self.add(d.KS130, self.sm.value(path), f'notification route "{route}" cannot be checked',
                      "no NotificationRoutes document was loaded with this policy; validate the whole policy directory")
@@ -643,21 +654,21 @@ class _PolicyCompiler:
         problem of the default template (no line names it) at its place in the template."""
         if self.templates is None:
             return
-        uses: list[tuple[Optional[str], Optional[tuple], list[int]]] = []
+        uses: list[tuple[Optional[str], Optional[tuple[Any, ...]], list[int]]] = []
         own: set[int] = set()
         for i, st in enumerate(self.spec.stages):
             for j, act in enumerate(st.actions):
-                if act.kind == "runbook":
+                if act.kind == "runbook" and act.runbook is not None:  # the field of the kind is set
                     own.add(st.level)
-                    path = self.doc.stage_path(i) + ("actions", j, "runbook", "template")
-                    uses.append((act.runbook.template, path, [st.level]))
+                    template_path = self.doc.stage_path(i) + ("actions", j, "runbook", "template")
+                    uses.append((act.runbook.template, template_path, [st.level]))
         rest = [st.level for st in self.spec.stages if st.level not in own]
         if self.spec.runbook is not None:
             uses.insert(0, (self.spec.runbook, ("spec", "runbook"), rest or [st.level for st in self.spec.stages]))
         elif rest:
             uses.insert(0, (None, None, rest))
         for name, path, levels in uses:
-            seen: set[tuple] = set()
+            seen: set[tuple[Any, ...]] = set()
             for level in levels if node is not None else [None]:
                 for p in self.templates.check(name, node, level):
                     key = (p.kind, p.file, p.line, p.message)
@@ -675,7 +686,7 @@ class _PolicyCompiler:
 
     # canonical form --------------------------------------------------------------------------
 
-    def canonical(self, triggers: dict[str, TriggerNode]) -> dict:
+    def canonical(self, triggers: dict[str, TriggerNode]) -> dict[str, Any]:
         body = self.policy.model_dump(
             mode="json", by_alias=True, exclude_none=True,
             exclude={"metadata": {"description"}},
@@ -690,8 +701,12 @@ class _PolicyCompiler:
         return body
 
 
-def _span(node: SignalNode, lo, hi) -> str:
-    def fmt(v):
+def _seconds(duration: Optional[Duration]) -> Optional[float]:
+    return duration.seconds if duration else None
+
+
+def _span(node: SignalNode, lo: Optional[float], hi: Optional[float]) -> str:
+    def fmt(v: Optional[float]) -> Optional[str]:
         if v is None:
             return None
         return f"{v * 100:g}%" if node.type is ex.ValueType.RATIO else f"{v:g}"
@@ -721,7 +736,8 @@ def _check_routes(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
         diags.append(Diagnostic.make(d.KS102, doc.file, sm.key(("spec", "route")),
                                      "the root route needs a receiver", "it catches what no child route matches"))
 
-    def walk(route: Route, path) -> None:
+    def walk(route: Route, path: tuple[Any, ...]) -> None:
+
         if route.receiver is not None and route.receiver not in names:
             diags.append(Diagnostic.make(
                 d.KS104, doc.file, sm.value(path + ("receiver",)), f'route uses unknown receiver "{route.receiver}"',

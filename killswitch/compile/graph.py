@@ -36,7 +36,7 @@ class SignalNode:
     name: str
     kind: str
     type: ValueType
-    params: dict  # canonical JSON values
+    params: dict[str, Any]  # canonical JSON values
     window_s: Optional[float]  # longest history the signal reads, for bounding state
 
 
@@ -56,7 +56,7 @@ class TriggerNode:
 @dataclass(frozen=True)
 class ActionNode:
     kind: str
-    params: dict
+    params: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,9 @@ class ResumeNode:
 class PolicyNode:
     name: str
     source: Source
-    canonical: dict = field(repr=False)  # the behaviour-defining form, digested
+    canonical: dict[str, Any] = field(repr=False)  # the behaviour-defining form, digested
     interval_s: float = 5.0
-    scope: dict = field(default_factory=dict)
+    scope: dict[str, Any] = field(default_factory=dict)
     signals: tuple[SignalNode, ...] = ()
     triggers: tuple[TriggerNode, ...] = ()
     stages: tuple[StageNode, ...] = ()  # ordered by level
@@ -127,7 +127,8 @@ class DecisionGraph:
     def policy(self, name: str) -> PolicyNode:
         return next(p for p in self.policies if p.name == name)
 
-    def canonical(self) -> dict:
+    def canonical(self) -> dict[str, Any]:
+
         return {"format_version": FORMAT_VERSION, "policies": [p.canonical for p in self.policies]}
 
     @property

@@ -13,7 +13,7 @@ Pure: no I/O, no clock, no globals.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Optional, cast
 
 from ..compile.graph import DecisionGraph
 from ..snapshot import Snapshot
@@ -91,7 +91,10 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
             transition, refusals = stages.step(policy, view.key, ss.stage, firing, now_ms)
             p = None
             if transition is not None and transition.kind in ("entered", "reentered"):
-                p = plan(policy, policy.stage(transition.to_level), view, transition.decision_id, now_ms, hist)
+                # an entry always names its decision (stages.step), so decision_id is set here
+                p = plan(policy, policy.stage(transition.to_level), view, cast(str, transition.decision_id),
+                         now_ms, hist)
+
                 ss.stage.deferred = not view.positions_known
             elif ss.stage.deferred and ss.stage.level > 0 and view.positions_known:
                 # entered blind: now that positions are known, plan the closes of that entry

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..compile.graph import PolicyNode
-from ..snapshot import Position, Snapshot
+from ..snapshot import Order, Position, Snapshot
 
 
 def account_key(s: Snapshot) -> str:
@@ -42,11 +42,11 @@ class ScopeView:
     # True when the instance owns its accounts whole (global, venue or account level, no
     # strategy or symbol filter): only then may it touch spot balances or any order of them.
     whole_accounts: bool = True
-    symbols: Optional[frozenset] = None  # orders it may cancel: these symbols only (None: any)
-    strategies: Optional[frozenset] = None  # orders it may cancel: placed by these strategies only
+    symbols: Optional[frozenset[str]] = None  # orders it may cancel: these symbols only (None: any)
+    strategies: Optional[frozenset[str]] = None  # orders it may cancel: placed by these strategies only
     _equity: Optional[float] = None
     _equity_known: Optional[bool] = None
-    _pairs: Optional[list] = None
+    _pairs: Optional[list[tuple[Snapshot, Position]]] = None
 
     @property
     def positions(self) -> list[tuple[Snapshot, Position]]:
@@ -59,7 +59,8 @@ class ScopeView:
     def position_count(self) -> int:
         return sum(len(ps) for _, ps in self.groups)
 
-    def owns_order(self, o) -> bool:
+    def owns_order(self, o: Order) -> bool:
+
         """Whether an open order belongs to this instance (orders of unknown strategy never
         belong to a strategy-scoped instance: a kill switch does not guess whose order it is)."""
         if self.symbols is not None and o.symbol not in self.symbols:

@@ -12,7 +12,7 @@ condition is. Pure: no I/O, no clock.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from .windows import MaxWindow, SortedWindow, SumWindow
 
@@ -37,11 +37,11 @@ class EquityWindow:
         self.unknown.expire(now)
         self.last_ms = now
 
-    def to_json(self):
+    def to_json(self) -> list[Any]:
         return [self.w.to_json(), self.unknown.to_json(), self.last_ms]
 
     @classmethod
-    def from_json(cls, d):
+    def from_json(cls, d: list[Any]) -> EquityWindow:
         s = cls.__new__(cls)
         s.w, s.unknown, s.last_ms = MaxWindow.from_json(d[0]), SumWindow.from_json(d[1]), d[2]
         return s
@@ -54,8 +54,8 @@ class Returns:
 
     def __init__(self, window_ms: int, sample_ms: int, sorted_: bool):
         self.sample_ms = sample_ms
-        self.last: Optional[list] = None  # [ts, equity] of the last sample
-        self.w = SortedWindow(window_ms) if sorted_ else SumWindow(window_ms)
+        self.last: Optional[list[float]] = None  # [ts, equity] of the last sample
+        self.w: SortedWindow | SumWindow = SortedWindow(window_ms) if sorted_ else SumWindow(window_ms)
 
     def push(self, now: int, equity: float) -> None:
         if self.last is None:
@@ -69,11 +69,11 @@ class Returns:
             self.w.push(now, math.log(equity / prev))
         self.last = [now, equity]
 
-    def to_json(self):
+    def to_json(self) -> list[Any]:
         return [self.sample_ms, self.last, isinstance(self.w, SortedWindow), self.w.to_json()]
 
     @classmethod
-    def from_json(cls, d):
+    def from_json(cls, d: list[Any]) -> Returns:
         s = cls.__new__(cls)
         s.sample_ms, s.last = d[0], d[1]
         s.w = SortedWindow.from_json(d[3]) if d[2] else SumWindow.from_json(d[3])
@@ -88,37 +88,40 @@ class ApiStats:
         self.failed = SumWindow(window_ms)
         self.latency = SortedWindow(window_ms)
 
-    def to_json(self):
+    def to_json(self) -> list[Any]:
         return [self.calls.to_json(), self.failed.to_json(), self.latency.to_json()]
 
     @classmethod
-    def from_json(cls, d):
+    def from_json(cls, d: list[Any]) -> ApiStats:
         s = cls.__new__(cls)
-        s.calls, s.failed, s.latency = SumWindow.from_json(d[0]), SumWindow.from_json(d[1]), SortedWindow.from_json(d[2])
+        s.calls, s.failed, s.latency = (SumWindow.from_json(d[0]), SumWindow.from_json(d[1]),
+                                        SortedWindow.from_json(d[2]))
         return s
 
 
 class LossBook:
     kind = "losses"
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.streak = 0
         self.open: dict[str, float] = {}
 
-    def to_json(self):
+    def to_json(self) -> list[Any]:
         return [self.streak, self.open]
 
     @classmethod
-    def from_json(cls, d):
+    def from_json(cls, d: list[Any]) -> LossBook:
         b = cls()
         b.streak, b.open = d[0], dict(d[1])
         return b
 
 
-_STATE_CLASSES = {c.kind: c for c in (EquityWindow, Returns, ApiStats, LossBook)}
+SignalState = Union[EquityWindow, Returns, ApiStats, LossBook]
+
+_STATE_CLASSES: dict[str, type[SignalState]] = {c.kind: c for c in (EquityWindow, Returns, ApiStats, LossBook)}
 
 
-def signal_state_from_json(kind: str, data: Any):
+def signal_state_from_json(kind: str, data: Any) -> SignalState:
     """A signal's state as saved (``kind`` as ``ScopeState.signal_kinds`` names it)."""
     cls = _STATE_CLASSES[kind.split(":", 1)[0]]
     return cls.from_json(data)

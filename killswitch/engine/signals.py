@@ -19,14 +19,14 @@ import hashlib
 import math
 from array import array
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Callable, Iterable, Optional, cast
 
 from ..compile.graph import SignalNode
 from ..policy.units import ratio_fraction as _ratio
 from ..snapshot import Snapshot, base_asset
 from .scope import ScopeView, account_key, fresh, position_key
-from .signal_state import ApiStats, EquityWindow, LossBook, Returns
-from .state import AccountState, State
+from .signal_state import ApiStats, EquityWindow, LossBook, Returns, SignalState
+from .state import AccountState, ScopeState, State
 
 
 @dataclass(frozen=True)
@@ -41,17 +41,24 @@ POSITION_KINDS = {
 }
 
 
-def _state_for(node: SignalNode, scope_state, interval_ms: int):
-    """The signal's state, created on first use (or anew when the policy changed the signal)."""
+def _window_ms(node: SignalNode) -> int:
+    # only a windowed signal asks, and the compiler gives every windowed signal its window_s
+    return int(cast(float, node.window_s) * 1000)
+
+
+def _state_for(node: SignalNode, scope_state: ScopeState, interval_ms: int) -> Any:
+    """The signal's state, created on first use (or anew when the policy changed the signal).
+    Typed Any: its class follows from ``node.kind``, which the caller dispatches on."""
+    make: Callable[[], SignalState]
     if node.kind == "equity_drawdown":
-        kind, make = "equity_drawdown", lambda: EquityWindow(int(node.window_s * 1000))
+        kind, make = "equity_drawdown", lambda: EquityWindow(_window_ms(node))
     elif node.kind in ("realized_volatility", "value_at_risk", "expected_shortfall"):
         p = node.params
         sorted_ = node.kind != "realized_volatility"
-        kind, make = "returns", lambda: Returns(int(node.window_s * 1000), _ms(p.get("sample") or p.get("horizon")),
+        kind, make = "returns", lambda: Returns(_window_ms(node), _ms(p.get("sample") or p.get("horizon")),
                                                  sorted_)
     elif node.kind in ("api_error_rate", "api_latency"):
-        kind, make = "api", lambda: ApiStats(int(node.window_s * 1000))
+        kind, make = "api", lambda: ApiStats(_window_ms(node))
     else:
         return None
     tag = f"{kind}:{node.window_s}:{sorted(node.params.items())}"
@@ -62,7 +69,7 @@ def _state_for(node: SignalNode, scope_state, interval_ms: int):
     return st
 
 
-def _ms(text: str) -> int:
+def _ms(text: Any) -> int:  # a duration as the policy wrote it ("1h"), from the node's params
     from ..policy.units import parse_duration
 
     return parse_duration(text).ms
@@ -80,8 +87,8 @@ class PositionAgg:
     max_margin_loss: Optional[float] = None
     sum_margin_loss: float = 0.0
     min_liq: Optional[float] = None
-    by_symbol: Optional[dict] = None
-    by_base: Optional[dict] = None
+    by_symbol: Optional[dict[str, float]] = None
+    by_base: Optional[dict[str, float]] = None
 
 
 def position_agg(view: ScopeView, need_concentration: bool) -> PositionAgg:
@@ -129,7 +136,7 @@ def position_agg(view: ScopeView, need_concentration: bool) -> PositionAgg:
 def compute(
     signals: tuple[SignalNode, ...],
     view: ScopeView,
-    scope_state,
+    scope_state: ScopeState,
     state: State,
     now: int,
     interval_ms: int,
@@ -170,7 +177,8 @@ def compute(
     return out
 
 
-def _drawdown(node: SignalNode, st: EquityWindow, equity, now: int, interval_ms: int) -> SignalValue:
+def _drawdown(node: SignalNode, st: EquityWindow, equity: Optional[float], now: int,
+              interval_ms: int) -> SignalValue:
     st.tick(now, equity)
     if equity is None:
         return SignalValue(node.name, None, "NO_DATA: equity unknown")
@@ -184,7 +192,7 @@ def _drawdown(node: SignalNode, st: EquityWindow, equity, now: int, interval_ms:
     return SignalValue(node.name, max(0.0, (peak - equity) / peak))
 
 
-def _equity_change(node: SignalNode, view: ScopeView, state: State, equity) -> SignalValue:
+def _equity_change(node: SignalNode, view: ScopeView, state: State, equity: Optional[float]) -> SignalValue:
     if equity is None:
         return SignalValue(node.name, None, "NO_DATA: equity unknown")
     against = node.params["against"]
@@ -235,19 +243,21 @@ def _position_signal(node: SignalNode, agg: PositionAgg, equity: float) -> Signa
     raise AssertionError(kind)  # pragma: no cover
 
 
-def _returns_signal(node: SignalNode, st: Returns, equity, now: int) -> SignalValue:
+def _returns_signal(node: SignalNode, st: Returns, equity: Optional[float], now: int) -> SignalValue:
     if equity is None:
         st.w.expire(now)
         return SignalValue(node.name, None, "NO_DATA: equity unknown")
     st.push(now, equity)
-    window_ms = int(node.window_s * 1000)
+    window_ms = _window_ms(node)
     cov = min(1.0, len(st.w) * st.sample_ms / window_ms) if window_ms else 1.0
     need = _ratio(node.params.get("min_coverage", "80%"))
     if cov + 1e-12 < need:
         return SignalValue(node.name, None, f"INSUFFICIENT_HISTORY: coverage={cov:.0%} min={need:.0%}")
     if node.kind == "realized_volatility":
         sd = st.w.stdev()  # type: ignore[union-attr]
-        return SignalValue(node.name, sd) if sd is not None else SignalValue(node.name, None, "INSUFFICIENT_HISTORY: <2 returns")
+        if sd is None:
+            return SignalValue(node.name, None, "INSUFFICIENT_HISTORY: <2 returns")
+        return SignalValue(node.name, sd)
     conf = _ratio(node.params.get("confidence", "99%"))
     q = st.w.quantile(1.0 - conf) if 1.0 - conf > 0 else st.w.ordered[0]  # type: ignore[union-attr]
     if q is None:
@@ -259,7 +269,8 @@ def _returns_signal(node: SignalNode, st: Returns, equity, now: int) -> SignalVa
     return SignalValue(node.name, max(0.0, -sum(tail) / len(tail)))
 
 
-def _consecutive_losses(node: SignalNode, view: ScopeView, state: State, scope_state) -> SignalValue:
+def _consecutive_losses(node: SignalNode, view: ScopeView, state: State,
+                        scope_state: ScopeState) -> SignalValue:
     book = scope_state.signals.get(node.name)
     if not isinstance(book, LossBook):
         book = scope_state.signals[node.name] = LossBook()
@@ -341,7 +352,8 @@ def content_fingerprint(s: Snapshot) -> Optional[str]:
     return h.hexdigest()
 
 
-def update_accounts(state: State, snapshots, now: int) -> None:
+def update_accounts(state: State, snapshots: Iterable[Snapshot], now: int) -> None:
+
     """Per-account bookkeeping every tick: freshness (see :class:`AccountState`), first equity,
     UTC day open.
 

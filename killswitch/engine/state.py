@@ -18,6 +18,13 @@ from typing import Any, Iterable, Optional
 
 from .signal_state import signal_state_from_json
 
+# a position in an account's PnL history: (symbol, position side)
+PnlKey = tuple[str, str]
+# one sample of an account's PnL history: (ts_ms, the positions, their unrealized PnL)
+PnlSample = tuple[int, tuple[PnlKey, ...], "array[float]"]
+# a sample to store: (window_ms, account, ts_ms, the positions, their unrealized PnL)
+PnlRow = tuple[int, str, int, tuple[PnlKey, ...], "array[float]"]
+
 STATE_FORMAT = 1
 
 
@@ -29,11 +36,11 @@ class TriggerState:
     last_fire_ms: Optional[int] = None  # last tick the confirmed condition held (keep_firing_for)
     last: Optional[bool] = None  # last known condition result (for on_missing_data: hold)
 
-    def to_json(self) -> list:
+    def to_json(self) -> list[Any]:
         return [self.streak, self.since_ms, self.firing, self.last_fire_ms, self.last]
 
     @classmethod
-    def from_json(cls, d: list) -> "TriggerState":
+    def from_json(cls, d: list[Any]) -> "TriggerState":
         return cls(*d)
 
 
@@ -52,7 +59,7 @@ class StageState:
     # expired unfilled): each re-plan is a decision of its own, "<entry>/r<n>".
     retries: int = 0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "level": self.level, "entered_ms": self.entered_ms, "entries": self.entries,
             "last_entry_ms": {str(k): v for k, v in self.last_entry_ms.items()},
@@ -61,7 +68,7 @@ class StageState:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> "StageState":
+    def from_json(cls, d: dict[str, Any]) -> "StageState":
         return cls(d["level"], d["entered_ms"], d["entries"], {int(k): v for k, v in d["last_entry_ms"].items()},
                    d["last_active_ms"], list(d["approvals"]), d.get("deferred", False), d.get("retries", 0))
 
@@ -73,7 +80,7 @@ class ScopeState:
     signals: dict[str, Any] = field(default_factory=dict)  # name → signal state (see signals.py)
     signal_kinds: dict[str, str] = field(default_factory=dict)  # name → kind + params digest
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "stage": self.stage.to_json(),
             "triggers": {k: v.to_json() for k, v in self.triggers.items()},
@@ -81,7 +88,7 @@ class ScopeState:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> "ScopeState":
+    def from_json(cls, d: dict[str, Any]) -> "ScopeState":
         s = cls(StageState.from_json(d["stage"]), {k: TriggerState.from_json(v) for k, v in d["triggers"].items()})
         for name, (kind, data) in d["signals"].items():
             s.signals[name] = signal_state_from_json(kind, data)
@@ -127,13 +134,13 @@ class AccountState:
         since = self.changed_ms if self.frozen() else self.last_good_ms
         return max(0, now_ms - since)  # type: ignore[operator]
 
-    def to_json(self) -> list:
+    def to_json(self) -> list[Any]:
         # the first four fields only: a runner of the previous release loads ``cls(*d)`` (the
         # freshness fields travel beside them, see State.to_json)
         return [self.last_good_ms, self.first_equity, self.day, self.day_open_equity]
 
     @classmethod
-    def from_json(cls, d: list) -> "AccountState":
+    def from_json(cls, d: list[Any]) -> "AccountState":
         return cls(*d[:4])
 
 
@@ -152,13 +159,13 @@ class PnlHistory:
     window_ms: int
     step_ms: int
     next_sample_ms: Optional[int] = None
-    accounts: dict[str, deque] = field(default_factory=dict)  # account key → deque of samples
+    accounts: dict[str, deque[PnlSample]] = field(default_factory=dict)  # account key → deque of samples
 
-    def add(self, account: str, ts: int, pnl: dict) -> deque:
+    def add(self, account: str, ts: int, pnl: dict[PnlKey, float]) -> deque[PnlSample]:
         """Append a sample of ``{(symbol, position side): upnl}`` to an account's history."""
         return self.append(account, ts, tuple(pnl), array("d", pnl.values()))
 
-    def append(self, account: str, ts: int, keys: tuple, values: array) -> deque:
+    def append(self, account: str, ts: int, keys: tuple[PnlKey, ...], values: array[float]) -> deque[PnlSample]:
         q = self.accounts.get(account)
         if q is None:
             q = self.accounts[account] = deque()
@@ -168,17 +175,17 @@ class PnlHistory:
         return q
 
     @staticmethod
-    def reference(sample: tuple) -> dict:
+    def reference(sample: PnlSample) -> dict[PnlKey, float]:
         """A sample as ``{(symbol, position side): upnl}``."""
         return dict(zip(sample[1], sample[2]))
 
-    def to_json(self, samples: bool = True) -> list:
+    def to_json(self, samples: bool = True) -> list[Any]:
         return [self.window_ms, self.step_ms, self.next_sample_ms,
                 {acct: [[ts, [[k[0], k[1], v] for k, v in zip(keys, values)]] for ts, keys, values in q]
                  for acct, q in self.accounts.items()} if samples else {}]
 
     @classmethod
-    def from_json(cls, d: list) -> "PnlHistory":
+    def from_json(cls, d: list[Any]) -> "PnlHistory":
         hist = cls(d[0], d[1], d[2])
         for acct, q in d[3].items():
             hist.accounts[acct] = deque()
@@ -205,7 +212,7 @@ class State:
             st = self.scopes[key] = ScopeState()
         return st
 
-    def to_json(self, *, pnl_samples: bool = True) -> dict:
+    def to_json(self, *, pnl_samples: bool = True) -> dict[str, Any]:
         """The state as a JSON document. ``pnl_samples=False`` leaves the PnL history's samples
         out (kept apart, see :func:`pnl_changes`): at 10,000 positions they are nearly all of it."""
         return {
@@ -222,7 +229,8 @@ class State:
         }
 
     @classmethod
-    def from_json(cls, d: dict, pnl_samples: Iterable[tuple[int, str, int, list, list]] = ()) -> "State":
+    def from_json(cls, d: dict[str, Any],
+                  pnl_samples: Iterable[tuple[int, str, int, list[Any], list[float]]] = ()) -> "State":
         """The state a document describes, with the PnL samples kept apart from it, as
         ``(window_ms, account, ts_ms, [[symbol, position side], ...], [upnl, ...])`` in time
         order. A sample of a window the document has no history for is left out; an account
@@ -257,13 +265,13 @@ def pnl_marks(state: State) -> PnlMarks:
     return {(w, acct): (q[0][0], q[-1][0]) for w, hist in state.pnl.items() for acct, q in hist.accounts.items() if q}
 
 
-def pnl_changes(state: State, saved: PnlMarks) -> tuple[list[tuple], list[tuple[int, str, Optional[int]]]]:
+def pnl_changes(state: State, saved: PnlMarks) -> tuple[list[PnlRow], list[tuple[int, str, Optional[int]]]]:
     """What to store so that the saved PnL history (as ``saved`` marks it) becomes ``state``'s:
     the samples to add, as ``(window_ms, account, ts_ms, keys, values)``, and per history
     ``(window_ms, account, keep_from)`` to drop the samples before ``keep_from`` (all of them
     where None). A tick between two sample steps changes nothing; a step adds one sample and
     drops one per account."""
-    added: list[tuple] = []
+    added: list[PnlRow] = []
     kept: list[tuple[int, str, Optional[int]]] = []
     live = set()
     for w, hist in state.pnl.items():

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..compile.graph import TriggerNode
+from ..policy.expr import Values
 from .state import TriggerState
 
 
@@ -30,7 +31,8 @@ class TriggerResult:
     reason: Optional[str]  # e.g. "MISSING_DATA: rule=hold"
 
 
-def step(node: TriggerNode, st: TriggerState, values: dict, now: int) -> TriggerResult:
+def step(node: TriggerNode, st: TriggerState, values: Values, now: int) -> TriggerResult:
+
     raw = node.predicate(values)
     reason = None
     if raw is None:

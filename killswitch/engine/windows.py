@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
+from typing import Any, cast
 
 
 class MaxWindow:
@@ -25,10 +26,10 @@ class MaxWindow:
 
     def __init__(self, window_ms: int):
         self.window = window_ms
-        self.peaks: deque = deque()  # (ts, value), values strictly decreasing
+        self.peaks: deque[tuple[int, float]] = deque()  # (ts, value), values strictly decreasing
         # the times of every sample inside the window (for coverage), oldest first, as runs
         # [first ts, step, count]: samples at first, first + step, … (count of them)
-        self.runs: deque = deque()
+        self.runs: deque[list[int]] = deque()
 
     def push(self, ts: int, value: float) -> None:
         peaks = self.peaks
@@ -71,7 +72,7 @@ class MaxWindow:
             return 0.0
         return max(0.0, min(1.0, (now - self.runs[0][0] - unknown_ms) / self.window))
 
-    def to_json(self) -> list:
+    def to_json(self) -> list[Any]:
         # [window, peaks, [oldest sample time], runs]: the third item keeps the shape of the
         # list of sample times saved before the runs, so that an older runner still loads it
         # (it then sees one sample, the oldest, and its coverage refills over a window)
@@ -80,7 +81,7 @@ class MaxWindow:
                 [list(r) for r in self.runs]]
 
     @classmethod
-    def from_json(cls, data: list) -> "MaxWindow":
+    def from_json(cls, data: list[Any]) -> "MaxWindow":
         w = cls(data[0])
         w.peaks.extend(tuple(p) for p in data[1])
         if len(data) > 3:
@@ -106,7 +107,7 @@ class SumWindow:
 
     def __init__(self, window_ms: int):
         self.window = window_ms
-        self.items: deque = deque()  # (ts, value)
+        self.items: deque[tuple[int, float]] = deque()  # (ts, value)
         self.total = 0.0
         self.total_sq = 0.0
 
@@ -135,14 +136,14 @@ class SumWindow:
             return None
         mean = self.total / n
         var = max(0.0, (self.total_sq - n * mean * mean) / (n - 1))
-        return var ** 0.5
+        return cast(float, var ** 0.5)  # var >= 0, so the power is real
 
-    def to_json(self) -> list:
+    def to_json(self) -> list[Any]:
         # the running sums travel as they are: recomputing them would differ in the last bits
         return [self.window, [list(i) for i in self.items], self.total, self.total_sq]
 
     @classmethod
-    def from_json(cls, data: list) -> "SumWindow":
+    def from_json(cls, data: list[Any]) -> "SumWindow":
         w = cls(data[0])
         w.items.extend((ts, v) for ts, v in data[1])
         w.total, w.total_sq = data[2], data[3]
@@ -154,7 +155,7 @@ class SortedWindow:
 
     def __init__(self, window_ms: int):
         self.window = window_ms
-        self.items: deque = deque()  # (ts, value) in time order
+        self.items: deque[tuple[int, float]] = deque()  # (ts, value) in time order
         self.ordered: list[float] = []  # the same values, sorted
 
     def push(self, ts: int, value: float) -> None:
@@ -186,11 +187,11 @@ class SortedWindow:
         tail = self.ordered[:count]
         return sum(tail) / len(tail)
 
-    def to_json(self) -> list:
+    def to_json(self) -> list[Any]:
         return [self.window, [list(i) for i in self.items]]
 
     @classmethod
-    def from_json(cls, data: list) -> "SortedWindow":
+    def from_json(cls, data: list[Any]) -> "SortedWindow":
         w = cls(data[0])
         for ts, v in data[1]:
             w.items.append((ts, v))

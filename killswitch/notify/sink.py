@@ -22,7 +22,8 @@ them off. What it must not do: block a tick, print a secret, or lose a receipt.
 - A notification that failed every attempt goes, as a failed-page notice carrying the original
   text, to the document's ``fallback_receiver`` (once: a failed fallback is only recorded).
 - ``metrics_text()``: ``killswitch_notifications_total{receiver,result}`` (per notification,
-  final outcome: delivered, partial, failed, dropped, cancelled), ``killswitch_notification_attempts_total{receiver,result}``,
+  final outcome: delivered, partial, failed, dropped, cancelled),
+  ``killswitch_notification_attempts_total{receiver,result}``,
   ``killswitch_notifications_dropped_total{queue,severity}``,
   ``killswitch_notifications_inhibited_total``, ``killswitch_notification_queue_depth{queue}``,
   ``killswitch_notification_receipt_errors_total``.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Iterable
+from typing import Any, Iterable
 
 
 class Severity(str, Enum):
@@ -117,7 +117,7 @@ class Diagnostic:
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[str, int, int, str, str]:
         p = self.pos or Position(0, 0)
         return (self.file, p.line, p.col, self.code, self.message)
 
@@ -126,7 +126,8 @@ class Diagnostic:
             return self.file
         return f"{self.file}:{self.pos.line}:{self.pos.col}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+
         return {
             "file": self.file,
             "line": self.pos.line if self.pos else None,

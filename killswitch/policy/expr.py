@@ -141,11 +141,14 @@ def _lex(text: str) -> list[_Tok]:
         if not m:
             bad = text[i]
             if bad.isdigit() or (bad == "-" and i + 1 < len(text) and text[i + 1].isdigit()):
-                word = re.match(r"-?[\w.%]+", text[i:]).group()
+                number = re.match(r"-?[\w.%]+", text[i:])
+                assert number is not None  # holds: text[i] is a digit, or a "-" before one
+                word = number.group()
                 raise ExprError(f'"{word}" is not a number with a unit', i,
                                 "a number takes one unit from %, ms, s, m, h, d, w, or none")
             raise ExprError(f'unexpected character "{bad}"', i, _CEL_HINTS.get(bad))
         kind = m.lastgroup
+        assert kind is not None  # holds: every alternative of _TOKEN is a named group
         if kind != "ws":
             toks.append(_Tok(kind, m.group(), i))
         i = m.end()
@@ -177,7 +180,8 @@ class _Parser:
         t = self.peek()
         if t.kind != "end":
             hint = _CEL_HINTS.get(t.text.lower())
-            raise ExprError(f'unexpected "{t.text}" after a complete condition', t.offset, hint or "join conditions with || or &&")
+            raise ExprError(f'unexpected "{t.text}" after a complete condition', t.offset,
+                            hint or "join conditions with || or &&")
         return node
 
     def parse_or(self) -> Node:
@@ -420,7 +424,7 @@ def compile_predicate(node: Node) -> Predicate:
     if isinstance(node, Ref):
         name = node.name
 
-        def ref(v: Values):
+        def ref(v: Values) -> bool | None:
             x = v.get(name)
             return None if x is None else bool(x)
 
@@ -434,14 +438,14 @@ def compile_predicate(node: Node) -> Predicate:
         if isinstance(left, Ref) and isinstance(right, Literal):
             name, const = left.name, right.value
 
-            def cmp_rl(v: Values):
+            def cmp_rl(v: Values) -> bool | None:
                 x = v.get(name)
                 return None if x is None else op(x, const)
 
             return cmp_rl
         lf, rf = _operand(left), _operand(right)
 
-        def cmp(v: Values):
+        def cmp(v: Values) -> bool | None:
             a, b = lf(v), rf(v)
             return None if a is None or b is None else op(a, b)
 
@@ -449,7 +453,7 @@ def compile_predicate(node: Node) -> Predicate:
     if isinstance(node, Not):
         inner = compile_predicate(node.item)
 
-        def neg(v: Values):
+        def neg(v: Values) -> bool | None:
             x = inner(v)
             return None if x is None else not x
 
@@ -457,7 +461,7 @@ def compile_predicate(node: Node) -> Predicate:
     if isinstance(node, And):
         parts = tuple(compile_predicate(x) for x in node.items)
 
-        def conj(v: Values):
+        def conj(v: Values) -> bool | None:
             unknown = False
             for p in parts:
                 x = p(v)
@@ -471,7 +475,7 @@ def compile_predicate(node: Node) -> Predicate:
     if isinstance(node, Or):
         parts = tuple(compile_predicate(x) for x in node.items)
 
-        def disj(v: Values):
+        def disj(v: Values) -> bool | None:
             unknown = False
             for p in parts:
                 x = p(v)
@@ -488,7 +492,8 @@ def compile_predicate(node: Node) -> Predicate:
 def _operand(node: Node) -> Callable[[Values], "float | None"]:
     if isinstance(node, Ref):
         name = node.name
-        return lambda v: v.get(name)  # type: ignore[return-value]
+        return lambda v: v.get(name)
+
     if isinstance(node, Literal):
         const = node.value
         return lambda v: const

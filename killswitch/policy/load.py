@@ -32,7 +32,7 @@ from . import diagnostics as d
 from .diagnostics import Diagnostic, Position
 from .model import API_VERSION, DOCUMENT_KINDS
 
-Path = tuple
+Path = tuple[Any, ...]  # a key path into a document, e.g. ("spec", "stages", 2)
 
 
 @dataclass
@@ -105,14 +105,14 @@ class LoadedDoc:
     file: str
     index: int  # 0-based position of the document in its file
     kind: str
-    raw: dict
+    raw: dict[str, Any]
     srcmap: SourceMap
     model: BaseModel | None = None  # None when invalid and not salvageable
     complete: bool = True  # False when the model was salvaged from a document with errors
-    poisoned: frozenset = frozenset()  # paths of dropped items, e.g. ("spec", "signals", "dd")
-    dropped_names: dict = field(default_factory=dict)  # section → names of dropped items
+    poisoned: frozenset[Path] = frozenset()  # paths of dropped items, e.g. ("spec", "signals", "dd")
+    dropped_names: dict[str, list[str]] = field(default_factory=dict)  # section → names of dropped items
     # For lists under spec that lost items: item i of the model is item kept[section][i] of the file.
-    kept: dict = field(default_factory=dict)
+    kept: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def name(self) -> str | None:
@@ -167,7 +167,7 @@ def _plain(node: Any, path: Path, sm: SourceMap, seen: set[int], pos: Position) 
     if isinstance(node, CommentedMap):
         if getattr(node, "merge", None):
             raise _Refused(pos, "YAML merge keys (<<) are not allowed; write the keys out")
-        out: dict = {}
+        out: dict[str, Any] = {}
         lc = node.lc.data
         for k, v in node.items():
             key = k if isinstance(k, str) else _scalar_key(k)
@@ -214,7 +214,7 @@ def _scalar_key(k: Any) -> str:
     return str(k)
 
 
-def _note_scalar(v, p, sm, dq, sq, ss) -> None:
+def _note_scalar(v: Any, p: Path, sm: SourceMap, dq: type, sq: type, ss: type) -> None:
     if isinstance(v, (dq, sq)):
         sm.content_offset[p] = 1
     elif isinstance(v, ss):  # literal or folded block scalar: columns do not map
@@ -306,7 +306,7 @@ def _refuse_file(result: LoadResult, why: Diagnostic) -> None:
 _MERGE_KEY = re.compile(r"<<[ \t]*:[ \t]*$")
 
 
-def _alias_diagnostic(e, file: str, text: str) -> Diagnostic:
+def _alias_diagnostic(e: Any, file: str, text: str) -> Diagnostic:
     """KS008 for the alias at ``e``; a merge key (``<<: *base``) is named, at its ``<<``."""
     line_start = text.rfind("\n", 0, e.index) + 1
     merge = _MERGE_KEY.search(text, line_start, e.index)
@@ -322,7 +322,7 @@ _ALIAS_HINT = "write the value out: what reviewers read must be what runs"
 _DUPLICATE = re.compile(r'duplicate key "(.*?)" with value')
 
 
-def _yaml_error(e, file: str, text: str) -> Diagnostic:
+def _yaml_error(e: Any, file: str, text: str) -> Diagnostic:
     problem = (e.problem or "").strip()
     context = (e.context or "").strip()
     mark = e.problem_mark or e.context_mark
@@ -345,7 +345,7 @@ def _yaml_error(e, file: str, text: str) -> Diagnostic:
     return Diagnostic.make(d.KS002, file, _mark(mark), message)
 
 
-def _mark(mark) -> Position | None:
+def _mark(mark: Any) -> Position | None:
     return Position(mark.line + 1, mark.column + 1) if mark is not None else None
 
 
@@ -371,7 +371,8 @@ def _one_document(result: LoadResult, node: Any, file: str, index: int, lines: l
         return
     if not isinstance(raw, dict):
         result.diagnostics.append(
-            Diagnostic.make(d.KS004, file, doc_pos, "a document must be a mapping with apiVersion, kind, metadata and spec")
+            Diagnostic.make(d.KS004, file, doc_pos,
+                            "a document must be a mapping with apiVersion, kind, metadata and spec")
         )
         return
     api = raw.get("apiVersion")
@@ -384,7 +385,8 @@ def _one_document(result: LoadResult, node: Any, file: str, index: int, lines: l
     if kind not in DOCUMENT_KINDS:
         where = sm.value(("kind",)) if "kind" in raw else doc_pos
         msg = "missing kind" if kind is None else f'unknown kind "{kind}"'
-        hint = d.suggestion_hint(str(kind), DOCUMENT_KINDS, "kinds are Policy, Accounts, NotificationRoutes, PolicyTest")
+        hint = d.suggestion_hint(str(kind), DOCUMENT_KINDS,
+                                 "kinds are Policy, Accounts, NotificationRoutes, PolicyTest")
         result.diagnostics.append(Diagnostic.make(d.KS006, file, where, msg, hint))
         return
     cls = DOCUMENT_KINDS[kind]
@@ -423,7 +425,7 @@ class _Err:
     type: str
     path: Path  # cleaned: only keys and indices of the document
     message: str
-    ctx: dict
+    ctx: dict[str, Any]
     input: Any
     union: bool  # the error came from one branch of a union
 
@@ -436,12 +438,12 @@ def _looks_like_tag(el: Any) -> bool:
     )
 
 
-def _clean_errors(e: ValidationError, raw: dict, cls: type) -> list[_Err]:
+def _clean_errors(e: ValidationError, raw: dict[str, Any], cls: type) -> list[_Err]:
     out: list[_Err] = []
     seen: dict[Path, _Err] = {}
     missing: dict[Path, _Err] = {}
     for err in e.errors(include_url=False):
-        path: list = []
+        path: list[Any] = []
         node: Any = raw
         union = False
         for el in err["loc"]:
@@ -514,13 +516,14 @@ def _diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
         key = str(path[-1])
         allowed = allowed_keys(cls, path[:-1])
         parent = human_path(path[:-1]) or "the document"
-        hint = d.suggestion_hint(key, allowed, f"keys allowed under {parent}")
-        return Diagnostic.make(d.KS101, file, sm.key(path), f'unknown key "{key}" in {parent}', hint)
+        return Diagnostic.make(d.KS101, file, sm.key(path), f'unknown key "{key}" in {parent}',
+                               d.suggestion_hint(key, allowed, f"keys allowed under {parent}"))
+
     if err.type == "missing":
         keys = err.ctx.get("keys") or [str(path[-1])]
-        parent = path[:-1]
-        where_parent = human_path(parent) or "the document"
-        pos = sm.key(parent) if parent else sm.doc
+        parent_path = path[:-1]
+        where_parent = human_path(parent_path) or "the document"
+        pos = sm.key(parent_path) if parent_path else sm.doc
         names = ", ".join(f'"{k}"' for k in keys)
         noun = "key" if len(keys) == 1 else "keys"
         return Diagnostic.make(d.KS102, file, pos, f"missing required {noun} {names} in {where_parent}",
@@ -544,7 +547,8 @@ def _diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
         hint = _PATTERN_HINTS.get(err.ctx.get("pattern", ""), f"it must match {err.ctx.get('pattern', '')}")
         return Diagnostic.make(code, file, sm.value(path), message, hint)
     if err.type in ("literal_error", "enum") and isinstance(err.input, str) and not secret:
-        options = [o.strip().strip("'") for o in err.ctx.get("expected", "").replace(" or ", ", ").split(",") if o.strip()]
+        options = [o.strip().strip("'") for o in err.ctx.get("expected", "").replace(" or ", ", ").split(",")
+                   if o.strip()]
         best = d.did_you_mean(err.input, options)
         if best:
             hint = f'did you mean "{best}"?'
@@ -595,7 +599,8 @@ def _unwrap(ann: Any) -> Any:
             ann = typing.get_args(ann)[0]
         elif origin in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(ann) if a is not type(None)]
-            pick = next((a for a in args if _is_model(_unwrap(a)) or typing.get_origin(_unwrap(a)) in (list, dict)), None)
+            pick = next((a for a in args if _is_model(_unwrap(a)) or typing.get_origin(_unwrap(a)) in (list, dict)),
+                        None)
             if pick is None:
                 return ann
             ann = pick
@@ -648,7 +653,8 @@ def _salvage(doc: LoadedDoc, cls: type[BaseModel], errors: list[_Err]) -> None:
     if not isinstance(spec, dict) or not _is_model(spec_model):
         return
     optional = {f.alias or n for n, f in spec_model.model_fields.items() if not f.is_required()}
-    drop_items: dict[str, set] = {}
+    drop_items: dict[str, set[Any]] = {}
+
     drop_fields: set[str] = set()
     for err in errors:
         p = err.path

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, ClassVar, Literal, Optional
+from typing import Annotated, Any, Callable, ClassVar, Collection, Literal, Optional, Self
 from urllib.parse import urlsplit
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema,
@@ -28,11 +28,11 @@ from pydantic_core import PydanticCustomError
 from .expr import ValueType
 from .series import SeriesError, parse_series
 from .units import (
+    Amount,
     AmountField,
     ConfirmationField,
     Duration,
     DurationField,
-    PercentField,
     Ratio,
     RatioField,
 )
@@ -130,7 +130,7 @@ class EquityChange(_SignalKind):
     bounds: ClassVar = (-1.0, None)
 
     @model_validator(mode="after")
-    def _baseline_given(self):
+    def _baseline_given(self) -> Self:
         if self.against == "baseline" and self.baseline is None:
             raise PydanticCustomError("ks_missing", 'against: baseline needs a "baseline" amount')
         if self.against != "baseline" and self.baseline is not None:
@@ -249,17 +249,19 @@ SIGNAL_KINDS: dict[str, type[_SignalKind]] = {
     "heartbeat_age": HeartbeatAge,
 }
 
-_Param = lambda cls: Annotated[Optional[cls], BeforeValidator(_none_is_empty)]  # noqa: E731
+# an optional kind whose bare key (``close_all:`` with no value) means its defaults; written out
+# as ``Annotated[Optional[Kind], _NONE_IS_EMPTY]`` on each field so that a type checker reads it
+_NONE_IS_EMPTY = BeforeValidator(_none_is_empty)
 
 
-def _bare_kind(value: Any, kinds) -> Any:
+def _bare_kind(value: Any, kinds: Collection[str]) -> Any:
     """A bare kind name stands for that kind with default parameters: ``close_all`` → ``{close_all: {}}``."""
     if isinstance(value, str) and value in kinds:
         return {value: None}
     return value
 
 
-def _exactly_one_kind(model: BaseModel, kinds, what: str) -> None:
+def _exactly_one_kind(model: BaseModel, kinds: Collection[str], what: str) -> None:
     given = [k for k in kinds if getattr(model, k) is not None]
     if len(given) != 1:
         raise PydanticCustomError(
@@ -272,22 +274,22 @@ def _exactly_one_kind(model: BaseModel, kinds, what: str) -> None:
 class Signal(Strict):
     """One signal: exactly one kind from the catalogue, with its parameters."""
 
-    equity_drawdown: _Param(EquityDrawdown) = None
-    equity_change: _Param(EquityChange) = None
-    position_loss: _Param(PositionLoss) = None
-    liquidation_distance: _Param(LiquidationDistance) = None
-    gross_exposure: _Param(Exposure) = None
-    net_exposure: _Param(Exposure) = None
-    leverage: _Param(Leverage) = None
-    concentration: _Param(Concentration) = None
-    realized_volatility: _Param(RealizedVolatility) = None
-    value_at_risk: _Param(TailRisk) = None
-    expected_shortfall: _Param(TailRisk) = None
-    consecutive_losses: _Param(ConsecutiveLosses) = None
-    data_age: _Param(DataAge) = None
-    api_error_rate: _Param(ApiErrorRate) = None
-    api_latency: _Param(ApiLatency) = None
-    heartbeat_age: _Param(HeartbeatAge) = None
+    equity_drawdown: Annotated[Optional[EquityDrawdown], _NONE_IS_EMPTY] = None
+    equity_change: Annotated[Optional[EquityChange], _NONE_IS_EMPTY] = None
+    position_loss: Annotated[Optional[PositionLoss], _NONE_IS_EMPTY] = None
+    liquidation_distance: Annotated[Optional[LiquidationDistance], _NONE_IS_EMPTY] = None
+    gross_exposure: Annotated[Optional[Exposure], _NONE_IS_EMPTY] = None
+    net_exposure: Annotated[Optional[Exposure], _NONE_IS_EMPTY] = None
+    leverage: Annotated[Optional[Leverage], _NONE_IS_EMPTY] = None
+    concentration: Annotated[Optional[Concentration], _NONE_IS_EMPTY] = None
+    realized_volatility: Annotated[Optional[RealizedVolatility], _NONE_IS_EMPTY] = None
+    value_at_risk: Annotated[Optional[TailRisk], _NONE_IS_EMPTY] = None
+    expected_shortfall: Annotated[Optional[TailRisk], _NONE_IS_EMPTY] = None
+    consecutive_losses: Annotated[Optional[ConsecutiveLosses], _NONE_IS_EMPTY] = None
+    data_age: Annotated[Optional[DataAge], _NONE_IS_EMPTY] = None
+    api_error_rate: Annotated[Optional[ApiErrorRate], _NONE_IS_EMPTY] = None
+    api_latency: Annotated[Optional[ApiLatency], _NONE_IS_EMPTY] = None
+    heartbeat_age: Annotated[Optional[HeartbeatAge], _NONE_IS_EMPTY] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -295,7 +297,7 @@ class Signal(Strict):
         return _bare_kind(value, SIGNAL_KINDS)
 
     @model_validator(mode="after")
-    def _exactly_one(self):
+    def _exactly_one(self) -> Self:
         _exactly_one_kind(self, SIGNAL_KINDS, "a signal")
         return self
 
@@ -305,7 +307,8 @@ class Signal(Strict):
 
     @property
     def params(self) -> _SignalKind:
-        return getattr(self, self.kind)
+        params: _SignalKind = getattr(self, self.kind)
+        return params
 
 
 # --- triggers -----------------------------------------------------------------------------------
@@ -332,7 +335,7 @@ class Trigger(Strict):
 
 # --- actions ------------------------------------------------------------------------------------
 
-def _scalar_to(field: str):
+def _scalar_to(field: str) -> Callable[[Any], Any]:
     def conv(value: Any) -> Any:
         if value is None:
             return {}
@@ -377,7 +380,7 @@ class ClosePositions(Strict):
     correlation_group: Optional[str] = None
 
     @model_validator(mode="after")
-    def _some_selector(self):
+    def _some_selector(self) -> Self:
         if not self.symbols and self.min_loss is None and self.correlation_group is None and self.side == "any":
             raise PydanticCustomError(
                 "ks_value", "close_positions selects nothing; give symbols, side, min_loss or correlation_group "
@@ -434,14 +437,14 @@ class Action(Strict):
     """One action of a stage: exactly one kind. ``close_all`` and ``{cancel_orders: all}`` are short forms."""
 
     cancel_orders: Annotated[Optional[CancelOrders], BeforeValidator(_scalar_to("which"))] = None
-    reduce_top_risk: _Param(ReduceTopRisk) = None
+    reduce_top_risk: Annotated[Optional[ReduceTopRisk], _NONE_IS_EMPTY] = None
     close_side: Annotated[Optional[CloseSide], BeforeValidator(_scalar_to("side"))] = None
-    close_positions: _Param(ClosePositions) = None
-    close_all: _Param(CloseAll) = None
-    lock_trading: _Param(LockTrading) = None
+    close_positions: Annotated[Optional[ClosePositions], _NONE_IS_EMPTY] = None
+    close_all: Annotated[Optional[CloseAll], _NONE_IS_EMPTY] = None
+    lock_trading: Annotated[Optional[LockTrading], _NONE_IS_EMPTY] = None
     arm_exchange_dms: Annotated[Optional[ArmExchangeDms], BeforeValidator(_scalar_to("after"))] = None
     notify: Annotated[Optional[NotifyAction], BeforeValidator(_scalar_to("route"))] = None
-    suggest_hedge: _Param(SuggestHedge) = None
+    suggest_hedge: Annotated[Optional[SuggestHedge], _NONE_IS_EMPTY] = None
     runbook: Annotated[Optional[RunbookAction], BeforeValidator(_scalar_to("template"))] = None
 
     @model_validator(mode="before")
@@ -450,7 +453,7 @@ class Action(Strict):
         return _bare_kind(value, ACTION_KINDS)
 
     @model_validator(mode="after")
-    def _exactly_one(self):
+    def _exactly_one(self) -> Self:
         _exactly_one_kind(self, ACTION_KINDS, "an action")
         return self
 
@@ -460,7 +463,8 @@ class Action(Strict):
 
     @property
     def params(self) -> Strict:
-        return getattr(self, self.kind)
+        params: Strict = getattr(self, self.kind)
+        return params
 
 
 # --- stages ---------------------------------------------------------------------------------------
@@ -586,13 +590,13 @@ class Resume(Strict):
 
     @field_validator("max_gross_exposure")
     @classmethod
-    def _gross_positive(cls, v):
+    def _gross_positive(cls, v: Optional[Amount]) -> Optional[Amount]:
         if v is not None and v.exact <= 0:
             raise PydanticCustomError("ks_amount", "max_gross_exposure must be above 0")
         return v
 
     @model_validator(mode="after")
-    def _limits_and_length(self):
+    def _limits_and_length(self) -> Self:
         if self.max_positions is None and self.max_gross_exposure is None:
             raise PydanticCustomError("ks_missing", "resume needs the normal limits it scales: max_positions, "
                                                     "max_gross_exposure or both")
@@ -657,7 +661,7 @@ class SecretRef(Strict):
         return value
 
     @model_validator(mode="after")
-    def _exactly_one(self):
+    def _exactly_one(self) -> Self:
         if (self.env is None) == (self.file is None):
             raise PydanticCustomError("ks_value", "a secret reference names exactly one of env or file")
         return self
@@ -730,7 +734,7 @@ class AppriseTarget(Strict):
     file: Optional[str] = None
 
     @model_validator(mode="after")
-    def _exactly_one(self):
+    def _exactly_one(self) -> Self:
         if sum(x is not None for x in (self.url, self.env, self.file)) != 1:
             raise PydanticCustomError("ks_value", "a target is a plain local URL, {env: VAR} or {file: PATH}")
         return self

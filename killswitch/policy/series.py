@@ -33,14 +33,14 @@ class SeriesError(ValueError):
         return self.message
 
 
-def parse_series(text: str) -> list:
+def parse_series(text: str) -> list[float | str | None]:
     """Expand a series. Returns floats, ``None`` for missing and ``"stale"`` for stale samples."""
     if not isinstance(text, str):
         text = str(text)
     terms = text.split()
     if not terms:
         raise SeriesError("an input series needs at least one sample", 0)
-    out: list = []
+    out: list[float | str | None] = []
     for i, term in enumerate(terms):
         m = _TERM.match(term)
         if not m:
@@ -70,7 +70,8 @@ def parse_series(text: str) -> list:
     return out
 
 
-def _extend(out: list, values: list, term: int) -> None:
+def _extend(out: list[float | str | None], values: list[float | str | None], term: int) -> None:
+
     if len(out) + len(values) > MAX_SAMPLES:
         raise SeriesError(f"the series is longer than {MAX_SAMPLES} samples", term)
     out.extend(values)

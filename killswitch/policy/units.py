@@ -14,7 +14,7 @@ import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -249,8 +249,9 @@ def _kind(value: Any) -> str:
 # --- pydantic field types -----------------------------------------------------------------------
 
 
-def _wrap(parser, error_type: str):
-    def validate(value: Any):
+def _wrap(parser: Callable[[Any], Any], error_type: str) -> Callable[[Any], Any]:
+    def validate(value: Any) -> Any:
+
         try:
             return parser(value)
         except UnitError as e:

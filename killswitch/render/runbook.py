@@ -249,7 +249,8 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
     if not incident.get("positions"):
         out.append("- none in the last snapshot")
     out += ["", "## Trading lock", "",
-            f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}: `{_v(lock.get('reason'))}`",
+            f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}: "
+            f"`{_v(lock.get('reason'))}`",
             "", "## Commands", "", "```sh"]
     out += [cmds.get(k) for k in ("status", "history", "audit_verify", "reset") if cmds.get(k)]
     out += ["```", "", "## After closure", "",

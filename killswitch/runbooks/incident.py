@@ -5,9 +5,9 @@ An incident is one stage entry of one policy in one scope, named by its decision
 the transition event, the tick's report and the runner (:func:`incident_from_event`), brought
 up to date while its orders settle (:func:`follow_up`: orders, positions, lock; ``updated`` and
 ``settled`` say when and whether), and stored with the rendered runbook, so that ``ksctl
-runbook render`` renders it again with later templates and says the same thing. :func:`sample_incident` builds the same shape from a policy
-alone, with made-up values at its thresholds: what ``ksctl validate`` renders templates against,
-and what the golden tests pin.
+runbook render`` renders it again with later templates and says the same thing.
+:func:`sample_incident` builds the same shape from a policy alone, with made-up values at its
+thresholds: what ``ksctl validate`` renders templates against, and what the golden tests pin.
 
 The data holds names, numbers, reason codes and commands. It never holds a credential, a
 notification URL or an exchange's error text: nothing here reads the adapters, the Accounts
@@ -390,8 +390,9 @@ def incident_from_event(event: "Event", ctx: "SinkContext", report: Optional["Ti
                 "reason": c.reason} for c in (plan.cancels if plan else ())]
     directives = [{"kind": d.kind, "params": dict(d.params), "text": _action_text(d.kind, d.params)}
                   for d in (plan.directives if plan else ())]
-    hedges = [{"base": h.base, "side": h.side, "notional": round(h.notional, 2), "notional_text": amount_text(h.notional),
-               "reason": h.reason} for h in (plan.hedges if plan else ())]
+    hedges = [{"base": h.base, "side": h.side, "notional": round(h.notional, 2),
+               "notional_text": amount_text(h.notional), "reason": h.reason}
+              for h in (plan.hedges if plan else ())]
     attribution = None
     if plan is not None:
         a = plan.attribution

@@ -71,7 +71,8 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
         p = r.payload
         if r.kind == "stage_transition":
             t = {"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "seq": r.seq, "policy": p.get("policy"), "scope": p.get("scope"),
-                 "from": p.get("from"), "to": p.get("to"), "reason": p.get("reason"), "decision_id": p.get("decision_id"),
+                 "from": p.get("from"), "to": p.get("to"), "reason": p.get("reason"),
+                 "decision_id": p.get("decision_id"),
                  "graph_digest": p.get("graph_digest"), "revision": p.get("revision"), "dry_run": p.get("dry_run"),
                  "verified": proven(r.seq)}
             transitions.append(t)

@@ -531,8 +531,8 @@ class _Handlers:
         accepted, why, orders = result.accepted, result.reason, getattr(result, "orders", 0)
         if not isinstance(accepted, bool) or not isinstance(why, str):
             raise TypeError("close() must return a CloseResult")
-        return _json(202 if accepted else _refusal_status(why, 409), {"accepted": accepted, "reason": why, "orders": orders,
-                                                "id": getattr(result, "id", None)})
+        return _json(202 if accepted else _refusal_status(why, 409),
+                     {"accepted": accepted, "reason": why, "orders": orders, "id": getattr(result, "id", None)})
 
     async def lock_scope(self, request: web.Request) -> web.Response:
         body = await self._body(request)

@@ -148,9 +148,10 @@ class Executor:
         final (resting, or its outcome unknown, or journaled and not yet answered): sending
         them now could put more closes on the position than it holds, each sized on the
         position as if nothing else were open. They are reported in ``held_orders`` (status
-        ``held``; not among the orders sent) and their decisions listed in ``held``: the runner plans them again at the next tick, once the
-        earlier order is settled. Orders already journaled (a restarted runner re-planning a
-        decision) are never held: they are the earlier orders. Nothing is held in dry run."""
+        ``held``; not among the orders sent) and their decisions listed in ``held``: the runner
+        plans them again at the next tick, once the earlier order is settled. Orders already
+        journaled (a restarted runner re-planning a decision) are never held: they are the
+        earlier orders. Nothing is held in dry run."""
         report = ExecutionReport()
         if self.dry_run or not any(p.orders for p in plans):
             return plans, report

@@ -411,7 +411,8 @@ class SqlStore:
         with self._tx(write=False) as cur:
             rows = self._q(cur, _INTENTS + " WHERE i.created_ms >= ? AND (i.decision_id = ? OR "
                                            "(SUBSTR(i.decision_id, 1, ?) = ? AND SUBSTR(i.decision_id, ?, 1) = '/')) "
-                                           "ORDER BY i.seq", (int(since), decision_id, n, decision_id, n + 1)).fetchall()
+                                           "ORDER BY i.seq",
+                                  (int(since), decision_id, n, decision_id, n + 1)).fetchall()
         return [_entry(r) for r in rows]
 
     # --- approvals ----------------------------------------------------------------------------
@@ -583,7 +584,8 @@ class SqlStore:
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
             self._q(cur, "INSERT INTO policy_bundle (id, graph_digest, revision, sources, fence, saved_ms) "
-                         "VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET graph_digest = excluded.graph_digest, "
+                         "VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                         "graph_digest = excluded.graph_digest, "
                          "revision = excluded.revision, sources = excluded.sources, fence = excluded.fence, "
                          "saved_ms = excluded.saved_ms", (graph_digest, revision, text, fence, now_ms()))
 

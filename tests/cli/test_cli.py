@@ -107,7 +107,8 @@ def _heavy_imports_of_validate(*args: str) -> str:
         f"    main(['validate', *{list(args)!r}])\n"
         "except SystemExit as e:\n"
         "    assert e.code == 0, e.code\n"
-        "heavy = [m for m in ('ccxt', 'apprise', 'opentelemetry', 'jinja2', 'aiohttp', 'psycopg') if m in sys.modules]\n"
+        "heavy = [m for m in ('ccxt', 'apprise', 'opentelemetry', 'jinja2', 'aiohttp', 'psycopg') "
+        "if m in sys.modules]\n"
         "print('heavy=' + ','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

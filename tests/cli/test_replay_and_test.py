@@ -83,7 +83,8 @@ def test_a_wrong_expectation_fails_at_its_position(tmp_path):
     t.write_text(t.read_text().replace("{at: 30m, stage: 2,", "{at: 30m, stage: 3,"))
     r = run("test", str(copy))
     assert r.exit_code == 1
-    assert "futures-book.test.yaml:33:11: FAIL a bleeding long side climbs the ladder: at 30m: stage: expected 3, got 2" in r.output
+    assert ("futures-book.test.yaml:33:11: FAIL a bleeding long side climbs the ladder: at 30m: stage: expected 3, "
+            "got 2") in r.output
 
 
 def test_no_policy_tests_is_a_failure(tmp_path):

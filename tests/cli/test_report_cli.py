@@ -31,8 +31,9 @@ def transition(store, ts, frm, to, decision, reason):
 
 
 def receipt(store, ts, kind, receiver, incidents, final=True, result="ok"):
-    store.audit(kind, ts, {"receiver": receiver, "routes": "desk", "group_key": "g", "event_kinds": ["stage_transition"],
-                           "incidents": incidents, "severity": "critical", "attempt": 1, "attempts": 3,
+    store.audit(kind, ts, {"receiver": receiver, "routes": "desk", "group_key": "g",
+                           "event_kinds": ["stage_transition"], "incidents": incidents, "severity": "critical",
+                           "attempt": 1, "attempts": 3,
                            "result": result, "final": final, "elapsed_ms": 12, "mode": "live"})
 
 
@@ -122,7 +123,8 @@ def test_report_accounts_for_each_incident_its_orders_approvers_and_pages(state)
     assert flatten["orders"] == {"total": 2, "filled": 1, "failed": 1, "open": 0, "planned_dry_run": 0}
     assert [a["approver"] for a in flatten["approvals"]] == ["alice", "bob"]
     assert flatten["ended"]["how"] == "reset" and flatten["ended"]["reason"].startswith("MANUAL_RESET")
-    assert flatten["notifications"] == {"delivered": ["audit-webhook"], "failed": ["pager"]}  # the retry is not a failure
+    # the retry is not a failure
+    assert flatten["notifications"] == {"delivered": ["audit-webhook"], "failed": ["pager"]}
     s = doc["summary"]
     assert (s["incidents"], s["active"], s["transitions"], s["orders"], s["orders_failed"]) == (2, 0, 2, 2, 1)
     assert (s["notifications_delivered"], s["notifications_failed"], s["notifications_dropped"]) == (2, 1, 2)
@@ -142,7 +144,8 @@ def test_markdown_and_html_say_the_same_for_a_person(state, tmp_path):
     assert "**failed** for pager" in md
     assert re.search(r"\| `ks-l3-1` \| .* \| rejected `RATE_LIMITED` \|", md)
     page = tmp_path / "report.html"
-    out = run("--since", "2026-03-02", "--until", "2026-03-03", "--state", state, "--format", "html", "--out", str(page))
+    out = run("--since", "2026-03-02", "--until", "2026-03-03", "--state", state, "--format", "html",
+              "--out", str(page))
     assert out.exit_code == 0
     html = page.read_text()
     assert html.startswith("<!doctype html>") and "<table>" in html

@@ -92,7 +92,7 @@ def test_verify_receivers_delivers_a_test_notification(tmp_path):
         path = routes_file(tmp_path, f'"{srv.url("pager")}"')
         r = run("--routes", path, "--verify-receivers", "pager")
     assert r.exit_code == 0, r.output
-    assert f'verify receiver "pager" of routes "ops": delivered' in r.output
+    assert 'verify receiver "pager" of routes "ops": delivered' in r.output
     assert f"to json://127.0.0.1:{srv.port}/…" in r.output
     (got,) = srv.got["pager"]
     assert got["title"] == "[TEST] killswitch: test notification to pager"

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from killswitch.runner.daemon import Daemon, RunOptions
@@ -19,7 +18,8 @@ from tests.procs import accounts_file, free_port, wait_port
 def test_run_ticks_in_dry_run_against_the_simulated_exchange(tmp_path):
     port = free_port()
     exe = Path(sys.executable)
-    server = subprocess.Popen([str(exe), "-m", "adapters.simulated", "serve", "--scenario", "calm", "--port", str(port)],
+    server = subprocess.Popen([str(exe), "-m", "adapters.simulated", "serve", "--scenario", "calm",
+                               "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port)
@@ -29,7 +29,8 @@ def test_run_ticks_in_dry_run_against_the_simulated_exchange(tmp_path):
             shutil.copy(POLICIES / name, pol / name)
         env = {**os.environ, "KS_T_KEY": "sim-main-key", "KS_T_SECRET": "sim-main-secret"}
         out = subprocess.run(
-            [str(exe.with_name("ksctl")), "run", "--policies", str(pol), "--accounts", str(accounts_file(tmp_path, port)),
+            [str(exe.with_name("ksctl")), "run", "--policies", str(pol),
+             "--accounts", str(accounts_file(tmp_path, port)),
              "--state", f"sqlite://{tmp_path / 'state.db'}", "--lock-file", str(tmp_path / "lock.json"),
              "--api-port", "-1", "--max-ticks", "2"],
             capture_output=True, text=True, timeout=120, env=env)
@@ -132,7 +133,8 @@ def test_an_unreadable_credential_fails_that_account_instead_of_the_runner(tmp_p
         shutil.copy(POLICIES / name, pol / name)
     env = {k: v for k, v in os.environ.items() if k not in ("KS_T_KEY", "KS_T_SECRET")}
     exe = Path(sys.executable)
-    args = [str(exe.with_name("ksctl")), "run", "--policies", str(pol), "--accounts", str(accounts_file(tmp_path, port)),
+    args = [str(exe.with_name("ksctl")), "run", "--policies", str(pol),
+            "--accounts", str(accounts_file(tmp_path, port)),
             "--state", f"sqlite://{tmp_path / 'state.db'}", "--lock-file", str(tmp_path / "lock.json"),
             "--api-port", "-1", "--max-ticks", "2"]
     out = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)

@@ -26,7 +26,8 @@ def test_the_runner_anchors_and_exports_the_head_and_verify_checks_the_log_again
     old.close()
     exe = Path(sys.executable)
     port = free_port()
-    server = subprocess.Popen([str(exe), "-m", "adapters.simulated", "serve", "--scenario", "calm", "--port", str(port)],
+    server = subprocess.Popen([str(exe), "-m", "adapters.simulated", "serve", "--scenario", "calm",
+                               "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port)
@@ -35,7 +36,8 @@ def test_the_runner_anchors_and_exports_the_head_and_verify_checks_the_log_again
         shutil.copy(POLICIES / "futures-book.yaml", pol / "futures-book.yaml")
         env = {**os.environ, "KS_T_KEY": "sim-main-key", "KS_T_SECRET": "sim-main-secret", "KS_AUDIT_KEY": KEY}
         out = subprocess.run(
-            [str(exe.with_name("ksctl")), "run", "--policies", str(pol), "--accounts", str(accounts_file(tmp_path, port)),
+            [str(exe.with_name("ksctl")), "run", "--policies", str(pol),
+             "--accounts", str(accounts_file(tmp_path, port)),
              "--state", url, "--lock-file", str(tmp_path / "lock.json"), "--api-port", "-1", "--max-ticks", "2",
              "--audit-anchor-every", "1s"],
             capture_output=True, text=True, timeout=120, env=env)

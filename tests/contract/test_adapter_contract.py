@@ -136,7 +136,8 @@ def test_snapshot_reports_equity_positions_and_markets(kind):
         s = await bounded(f.adapter.snapshot())
         assert s.fetch.ok and s.equity and s.equity > 0
         got = {(p.symbol, p.side): p.contracts for p in s.positions}
-        assert got == {("BTC/USDT:USDT", "long"): 5.0, ("ETH/USDT:USDT", "long"): 100.0, ("SOL/USDT:USDT", "short"): 1000.0}
+        assert got == {("BTC/USDT:USDT", "long"): 5.0, ("ETH/USDT:USDT", "long"): 100.0,
+                       ("SOL/USDT:USDT", "short"): 1000.0}
         rules = s.markets["BTC/USDT:USDT"]
         assert rules.amount_step == pytest.approx(0.001) and rules.min_amount == pytest.approx(0.001)
 
@@ -179,7 +180,8 @@ def test_chunks_never_add_up_to_more_than_the_position(kind):
     async def body(f: Face):
         await bounded(f.adapter.submit(close_intent(amount=3.0, cid="ks-c-1")))
         await bounded(f.adapter.submit(close_intent(amount=2.0, cid="ks-c-2")))
-        assert await reason_of(f.adapter.submit(close_intent(amount=0.5, cid="ks-c-3"))) is Reason.CLOSE_EXCEEDS_POSITION
+        assert (await reason_of(f.adapter.submit(close_intent(amount=0.5, cid="ks-c-3")))
+                is Reason.CLOSE_EXCEEDS_POSITION)
         assert f.position("BTCUSDT") == pytest.approx(0.0)
 
     run(body, kind)

@@ -37,9 +37,11 @@ def test_graph_of_example_policies(fmt, render, update_goldens):
 
 def test_diagnostics_json_format(update_goldens):
     result, files = compile_rel("tests/golden/diagnostics/several-mistakes.yaml")
-    check_golden(HERE / "diagnostics" / "several-mistakes.json", validate_json(result, files, False) + "\n", update_goldens)
+    check_golden(HERE / "diagnostics" / "several-mistakes.json", validate_json(result, files, False) + "\n",
+                 update_goldens)
 
 
 def test_diagnostics_text_format(update_goldens):
     result, files = compile_rel("tests/golden/diagnostics/several-mistakes.yaml")
-    check_golden(HERE / "diagnostics" / "several-mistakes.txt", validate_text(result, files, False) + "\n", update_goldens)
+    check_golden(HERE / "diagnostics" / "several-mistakes.txt", validate_text(result, files, False) + "\n",
+                 update_goldens)

@@ -208,7 +208,8 @@ FAULT_POOL = [("place_order", "http_429"), ("place_order", "timeout"), ("place_o
               ("open_orders", "http_503")]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(ratio=st.sampled_from([0.2, 0.4, 0.5, 0.75, 1.0]), rest=st.booleans(),
        faults=st.lists(st.tuples(st.sampled_from(FAULT_POOL), st.integers(1, 12), st.booleans()), min_size=1,
                        max_size=8))
@@ -356,6 +357,7 @@ def test_a_remainder_left_open_by_a_runner_that_died_is_cancelled_at_restart_and
     assert store2.pending_intents() == []
     placed = Counter(o.client_order_id for o in engine.accounts["sim-main"].orders.values())
     assert all(n == 1 for n in placed.values())
-    left = {engine.markets[s].unified for (s, _), leg in engine.accounts["sim-main"].legs.items() if abs(leg.amount) > 0}
+    left = {engine.markets[s].unified for (s, _), leg in engine.accounts["sim-main"].legs.items()
+            if abs(leg.amount) > 0}
     assert left <= {r.symbol for r in again.status().residuals}
     store2.close()

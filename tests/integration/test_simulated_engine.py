@@ -224,7 +224,8 @@ def test_client_id_scope_open_allows_reuse_after_the_order_is_done():
     assert code_of(ex.place_order, "sim-main", BTC, "SELL", "MARKET", 1.0, reduce_only=True,
                    client_order_id="re") == -4116
     ex.cancel_order("sim-main", BTC, lim.order_id)
-    assert ex.place_order("sim-main", BTC, "SELL", "MARKET", 1.0, reduce_only=True, client_order_id="re").is_open is False
+    assert ex.place_order("sim-main", BTC, "SELL", "MARKET", 1.0, reduce_only=True,
+                          client_order_id="re").is_open is False
 
 
 def test_orders_queries_and_cancels(sim):

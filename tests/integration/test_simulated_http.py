@@ -138,7 +138,8 @@ def test_reduce_only_market_close_and_fetch_order_by_client_id():
 
 def test_hedge_mode_close_with_position_side_and_client_id():
     async def t(srv, ex, eng, clock):
-        o = await ex.create_order(BTC_U, "market", "buy", 4, None, {"positionSide": "SHORT", "newClientOrderId": "kh-1"})
+        o = await ex.create_order(BTC_U, "market", "buy", 4, None,
+                                  {"positionSide": "SHORT", "newClientOrderId": "kh-1"})
         assert (o["status"], o["filled"], o["info"]["positionSide"], o["reduceOnly"]) == ("closed", 4.0, "SHORT", True)
         assert [(p.position_side, p.amount) for p in eng.positions("sim-hedge", "BTCUSDT")] == [("LONG", 2.0)]
         f = await ex.fetch_order(None, BTC_U, {"origClientOrderId": "kh-1"})
@@ -242,7 +243,7 @@ def test_real_rate_limits_429_then_418():
     serve(t, eng=engine(rate_limits=RateLimits(orders_per_second=2, ban_after=2)))
 
 
-# --- faults --------------------------------------------------------------------------------------------------------------
+# --- faults -----------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [429, 418])
@@ -383,7 +384,7 @@ def test_fault_stale_data():
     serve(t, eng=(eng, clock))
 
 
-# --- plumbing ------------------------------------------------------------------------------------------------------------
+# --- plumbing ---------------------------------------------------------------------------------------------------------
 
 
 def test_loopback_only_and_unsupported_families_stay_local():

@@ -9,7 +9,6 @@ across a restart.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import tempfile

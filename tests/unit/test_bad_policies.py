@@ -102,7 +102,8 @@ def _fmt(k: Expected) -> str:
 def _show(diags: list[d.Diagnostic]) -> str:
     lines = []
     for x in diags:
-        lines.append(f"    {_fmt(_key(x))} [{x.severity.value}] {x.message}" + (f"  (hint: {x.hint})" if x.hint else ""))
+        lines.append(f"    {_fmt(_key(x))} [{x.severity.value}] {x.message}"
+                     + (f"  (hint: {x.hint})" if x.hint else ""))
     return "\n".join(lines) or "    (none)"
 
 

@@ -80,7 +80,8 @@ def ccxt_position(symbol=BTC, side="long", contracts=0.5, mark=50000.0, entry=48
     p = {
         "info": info or {}, "id": None, "symbol": symbol, "timestamp": 1700000000000, "datetime": None,
         "hedged": False, "side": side, "contracts": contracts, "contractSize": 1.0, "entryPrice": entry,
-        "markPrice": mark, "notional": contracts * mark if mark is not None else None, "leverage": 10.0, "collateral": 2500.0,
+        "markPrice": mark, "notional": contracts * mark if mark is not None else None, "leverage": 10.0,
+        "collateral": 2500.0,
         "initialMargin": 2500.0, "maintenanceMargin": 100.0, "initialMarginPercentage": 0.1,
         "maintenanceMarginPercentage": 0.004, "unrealizedPnl": upnl, "liquidationPrice": 30000.0,
         "marginMode": "cross", "marginRatio": 0.01, "percentage": 40.0,
@@ -202,7 +203,8 @@ class FakeExchange:
     async def fetch_order(self, id, symbol=None, params={}):
         cid = params.get("origClientOrderId") or params.get("clOrdId") or params.get("clientOrderId")
         return await self._do("fetch_order", (id, symbol, params),
-                              ccxt_order("7", symbol, "sell", "market", 0.2, 0.2, 50000.0, client_id=cid, status="closed"))
+                              ccxt_order("7", symbol, "sell", "market", 0.2, 0.2, 50000.0, client_id=cid,
+                                         status="closed"))
 
     async def cancel_order(self, id, symbol=None, params={}):
         return await self._do("cancel_order", (id, symbol), {"id": id})
@@ -315,12 +317,15 @@ def test_reason_for_every_exception(exc, reason):
 
 @pytest.mark.parametrize("exc", [
     ccxt.InvalidOrder('binanceusdm {"code":-2022,"msg":"ReduceOnly Order is rejected."}'),
-    ccxt.OperationRejected('binanceusdm {"code":-4112,"msg":"ReduceOnly Order Failed. Please check your existing position and open orders."}'),
+    ccxt.OperationRejected('binanceusdm {"code":-4112,"msg":"ReduceOnly Order Failed. '
+                           'Please check your existing position and open orders."}'),
     ccxt.OperationRejected('binanceusdm {"code":-4118,"msg":"REDUCE_ONLY_MARGIN_CHECK_FAILED"}'),
     ccxt.InvalidOrder('bybit {"retCode":110017,"retMsg":"Reduce-only rule not satisfied","result":{},"time":1}'),
     ccxt.InvalidOrder('bybit {"retCode":"140017","retMsg":"..."}'),
-    ccxt.ExchangeError('okx {"code":"1","data":[{"clOrdId":"ks1","ordId":"","sCode":"51169","sMsg":"Order failed"}],"msg":""}'),
-    ccxt.ExchangeError('okx {"code":"51170","data":[],"msg":"Failed to place order. A reduce-only order can\'t be the same trade side as your open position."}'),
+    ccxt.ExchangeError('okx {"code":"1","data":[{"clOrdId":"ks1","ordId":"","sCode":"51169",'
+                       '"sMsg":"Order failed"}],"msg":""}'),
+    ccxt.ExchangeError('okx {"code":"51170","data":[],"msg":"Failed to place order. '
+                       'A reduce-only order can\'t be the same trade side as your open position."}'),
     ccxt.ExchangeError("somevenue: reduce-only rule not satisfied"),
 ])
 def test_reduce_only_rejections_are_recognised(exc):
@@ -329,10 +334,12 @@ def test_reduce_only_rejections_are_recognised(exc):
 
 @pytest.mark.parametrize("exc,reason", [
     # "unless you choose reduce only": a notional floor, not a reduce-only refusal
-    (ccxt.InvalidOrder('binanceusdm {"code":-4164,"msg":"Order\'s notional must be no smaller than 20 (unless you choose reduce only)."}'),
+    (ccxt.InvalidOrder('binanceusdm {"code":-4164,"msg":"Order\'s notional must be no smaller than 20 '
+                       '(unless you choose reduce only)."}'),
      Reason.INVALID_ORDER),
     (ccxt.PermissionDenied('binanceusdm {"code":-4087,"msg":"User can only place reduce only order."}'), Reason.AUTH),
-    (ccxt.BadRequest('binanceusdm {"code":-1106,"msg":"Parameter \'reduceOnly\' sent when not required."}'), Reason.UNKNOWN),
+    (ccxt.BadRequest('binanceusdm {"code":-1106,"msg":"Parameter \'reduceOnly\' sent when not required."}'),
+     Reason.UNKNOWN),
     (ccxt.InvalidOrder('binanceusdm {"code":-2026,"msg":"This OrderType is not supported when reduceOnly."}'),
      Reason.INVALID_ORDER),
 ])
@@ -696,7 +703,8 @@ def test_futures_snapshot_from_ccxt_structures():
 
 
 @pytest.mark.parametrize("venue,info,pos_info,expected_side", [
-    ("bybit", {"retCode": 0, "result": {"list": [{"totalEquity": "2048.25", "coin": []}]}}, {"positionIdx": 2}, "SHORT"),
+    ("bybit", {"retCode": 0, "result": {"list": [{"totalEquity": "2048.25", "coin": []}]}}, {"positionIdx": 2},
+     "SHORT"),
     ("okx", {"code": "0", "data": [{"totalEq": "777.7", "details": []}]}, {"posSide": "short"}, "SHORT"),
     ("bybit", {"retCode": 0, "result": {"list": [{"totalEquity": "1"}]}}, {"positionIdx": 0}, "BOTH"),
     ("okx", {"code": "0", "data": [{"totalEq": "1"}]}, {"posSide": "net"}, "BOTH"),

@@ -137,7 +137,8 @@ def test_deep_nesting_is_a_diagnostic():
 def test_alias_bomb_is_refused_not_expanded():
     bomb = "apiVersion: killswitch/v1\nkind: Policy\nmetadata: {name: b}\nspec:\n  a: &a [x, x, x, x, x, x, x, x, x]\n"
     for i in range(1, 12):
-        bomb += f"  a{i}: &a{i} [*a{'' if i == 1 else i - 1}, *a{'' if i == 1 else i - 1}, *a{'' if i == 1 else i - 1}]\n"
+        prev = f"*a{'' if i == 1 else i - 1}"
+        bomb += f"  a{i}: &a{i} [{prev}, {prev}, {prev}]\n"
     result = load_text(bomb, "bomb.yaml")
     assert [x.code for x in result.diagnostics] == ["KS008"]
 

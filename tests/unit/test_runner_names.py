@@ -8,8 +8,6 @@ however the second spells the first one's name.
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from killswitch.runner.scopes import Catalog, close_matches

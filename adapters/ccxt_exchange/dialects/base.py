@@ -46,8 +46,15 @@ def planner_rate(exchange_id: str) -> float:
 class Countdown(Protocol):
     """A venue's cancel-all-after endpoint (a dead man's switch kept by the venue)."""
 
-    per_symbol: bool  # one countdown per symbol, or one for the whole account
-    disarm_refusal: Optional[str]  # why it cannot be turned off over the API; None when it can
+    # read-only (properties), so that frozen dataclasses implement it
+    @property
+    def per_symbol(self) -> bool:
+        """One countdown per symbol, or one for the whole account."""
+
+    @property
+    def disarm_refusal(self) -> Optional[str]:
+        """Why it cannot be turned off over the API; None when it can."""
+
 
     async def arm(self, call: Call, seconds: float, market_id: Optional[str]) -> float:
         """Arm it for ``seconds`` (for ``market_id`` when per symbol); the seconds the venue was given."""

@@ -87,4 +87,5 @@ def test_golden_folder_holds_only_current_cases():
     expected = {f"{p}-L{lvl}.{ext}" for p, lvl in CASES for ext in ("md", "html")}
     expected |= {f"{p}-L{lvl}.{t.split('.')[0]}.{ext}" for t, p, lvl in TEMPLATE_CASES for ext in ("md", "html")}
     present = {f.name for f in HERE.iterdir() if f.suffix in (".md", ".html")}
-    assert present == expected, f"stale golden files: {sorted(present - expected)}; missing: {sorted(expected - present)}"
+    assert present == expected, \
+        f"stale golden files: {sorted(present - expected)}; missing: {sorted(expected - present)}"
