@@ -120,8 +120,10 @@ def _at_the_bound(depth: int = 63) -> str:
 
 SHAPES = [
     # (name, layout, text): refused at the bound first, then what the bounds let through
-    ("deep flow sequences", "x: then 50,000 '[' and 50,000 ']' on one line", lambda: "x: " + "[" * 50_000 + "]" * 50_000),
-    ("deep flow mappings", "'{a: ' 20,000 times, then the closing braces", lambda: "{a: " * 20_000 + "x" + "}" * 20_000),
+    ("deep flow sequences", "x: then 50,000 '[' and 50,000 ']' on one line",
+     lambda: "x: " + "[" * 50_000 + "]" * 50_000),
+    ("deep flow mappings", "'{a: ' 20,000 times, then the closing braces",
+     lambda: "{a: " * 20_000 + "x" + "}" * 20_000),
     ("deep block mappings", "450 keys, each indented one space more", _deep_block),
     ("deep compact sequences", "'- ' 50,000 times on one line", lambda: "- " * 50_000 + "x"),
     ("deep routes (flow)", "a route tree 8,334 routes deep as '{routes: ['", _deep_routes_flow),
@@ -150,7 +152,8 @@ def hostile(runs: int) -> None:
             result = load_text(text, "hostile.yaml")
             xs.append(time.perf_counter() - t)
         codes = sorted({x.code for x in result.diagnostics})
-        verdict = ("accepted" if not codes else ",".join(codes[:2])) + (f" ({len(result.docs)} docs)" if result.docs else "")
+        verdict = ("accepted" if not codes else ",".join(codes[:2])) \
+            + (f" ({len(result.docs)} docs)" if result.docs else "")
         med = statistics.median(xs)
         print(f"{name:<24} {len(text):>8} {med * 1000:8.1f}ms {med * SIZE / len(text) * 1000:8.1f}ms "
               f"{min(xs) * 1000:7.1f}ms {max(xs) * 1000:7.1f}ms  {verdict:<14} {layout}")

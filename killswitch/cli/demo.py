@@ -154,7 +154,8 @@ async def _run(policy_dir: Path, echo) -> int:
     lock = json.loads((work / "lock.json").read_text())
     journal = store.journal(limit=10_000)
     filled = sum(1 for e in journal if e.status == "filled")
-    echo(f"\nafter {TICKS} ticks ({TICKS * TICK_MS // MINUTE} simulated minutes) in {time.monotonic() - started:.1f} s:")
+    echo(f"\nafter {TICKS} ticks ({TICKS * TICK_MS // MINUTE} simulated minutes) "
+         f"in {time.monotonic() - started:.1f} s:")
     echo(f"  positions left: {left or 'none'}")
     echo(f"  trading lock: {lock['mode']} ({work / 'lock.json'})")
     echo(f"  journal: {len(journal)} order intents, {filled} filled, {len(store.pending_intents())} pending")

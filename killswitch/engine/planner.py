@@ -381,7 +381,8 @@ class _Planner:
             ids += [o.id for o in mine if o.symbol in syms and not o.reduce_only]
             ids = list(dict.fromkeys(ids))
             if ids:
-                reason = f"CANCEL_{(which or 'entries').upper()}" + ("" if which else ": entries of symbols being closed")
+                reason = f"CANCEL_{(which or 'entries').upper()}" \
+                    + ("" if which else ": entries of symbols being closed")
                 out.append(CancelIntent(s.venue, s.account, which or "entries", tuple(ids), reason))
         left = sum(1 for s in view.snapshots for o in s.orders if not view.owns_order(o))
         if left and (rules or closing) and view.strategies is not None:
