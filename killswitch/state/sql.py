@@ -473,11 +473,14 @@ class SqlStore:
         macs = self._has_macs()  # before the transaction: it reads the schema in one of its own
         key = self.audit_key if macs else None
         with self._tx(write=True) as cur:
-            if fence is not None:
-                # The lease row first (shared), then the head (exclusive): the same order as every
-                # other fenced write, so a takeover and an append never wait on each other in a cycle.
-                self._check_fence(cur, fence)
+            # The head (exclusive) first, then the lease row (shared). An append waiting for the
+            # head (held by a leader paused in the middle of its own append, until PostgreSQL ends
+            # that session) must not hold the lease row meanwhile: the lease thread renews by
+            # updating that row and would wait behind it, and the new leader's lease would lapse.
+            # No cycle: no transaction takes the lease row and then the head.
             row = self._q(cur, (self._HEAD if macs else self._HEAD_UNANCHORED) + self.for_update).fetchone()
+            if fence is not None:
+                self._check_fence(cur, fence)
             if row is None:
                 # Never rebuilt here: a head rebuilt from the rows left would vouch for a cut chain.
                 raise StoreError(f"{self.url}: " + key_problem(None, key))
