@@ -285,33 +285,32 @@ class Runner:
         if token is None or token == self.fence:
             self.leader = token is not None
             return self.leader
-        if token is not None and token != self.fence:
-            # A new token: the lease lapsed or changed hands since we last held it. If another
-            # leader moved the state on meanwhile, ours is stale: take theirs. Not leader until
-            # the state that goes with the token is in place (an operator call may come between).
-            self.leader = False
-            reloaded = False
-            if self.fence:
-                doc = await self.io(self.store.load_engine_state)
-                # another leader moved the state on, or a write of ours was fenced off after what
-                # it recorded was applied here: the store's state is the one to go on from
-                if doc and (self._stale or doc["engine"].get("last_tick_ms") != self.state.last_tick_ms):
-                    self.state, self.lock_book, self.dms, self.resume_starts = await self._reload()
-                    self.executor.forget_unconfirmed()
-                    self.listening_since_ms = now  # heartbeats sent to the other leader were not heard here
-                    reloaded = True
-            self._stale = False
-            if not self._pnl_complete:  # followed as a standby between two sample steps: read it all
+        # A new token: the lease lapsed or changed hands since we last held it. If another leader
+        # moved the state on meanwhile, ours is stale: take theirs. Not leader until the state
+        # that goes with the token is in place (an operator call may come between).
+        self.leader = False
+        reloaded = False
+        if self.fence:
+            doc = await self.io(self.store.load_engine_state)
+            # another leader moved the state on, or a write of ours was fenced off after what it
+            # recorded was applied here: the store's state is the one to go on from
+            if doc and (self._stale or doc["engine"].get("last_tick_ms") != self.state.last_tick_ms):
                 self.state, self.lock_book, self.dms, self.resume_starts = await self._reload()
+                self.executor.forget_unconfirmed()
+                self.listening_since_ms = now  # heartbeats sent to the other leader were not heard here
                 reloaded = True
-            if reloaded or not self.fence:
-                # leading from a saved state (the first time, or after another leader): the sinks
-                # take up where it left off (notification groups, what was already paged)
-                self._restore_sinks(self._loaded_doc if reloaded else await self.io(self.store.load_engine_state))
-            self.fence = token
-            self.leader = True
-            self._replans_checked = False
-        return self.leader
+        self._stale = False
+        if not self._pnl_complete:  # followed as a standby between two sample steps: read it all
+            self.state, self.lock_book, self.dms, self.resume_starts = await self._reload()
+            reloaded = True
+        if reloaded or not self.fence:
+            # leading from a saved state (the first time, or after another leader): the sinks take
+            # up where it left off (notification groups, what was already paged)
+            self._restore_sinks(self._loaded_doc if reloaded else await self.io(self.store.load_engine_state))
+        self.fence = token
+        self.leader = True
+        self._replans_checked = False
+        return True
 
     async def _follow(self) -> None:
         """A standby answers reads (the lock, the pre-trade gate, status) from what the leader
@@ -1084,7 +1083,10 @@ class Runner:
                         await self._audit(row[0], now, row[1])
                     await self._save()
                 except FencedError:
-                    self.leader = False  # the next leader reloads the store: this reset did not happen
+                    # this reset did not happen: whoever leads next, this runner included, goes
+                    # on from the store, not from the stage released here
+                    self.leader = False
+                    self._stale = True
                     return ResetResult(False, self._deposed())
                 await self._write_lock(now)
         return ResetResult(transition is not None, why)

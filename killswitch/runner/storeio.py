@@ -33,7 +33,6 @@ class StoreIO:
         self._name = name
         self._pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._lock = threading.Lock()
-        self.submitted = 0  # calls handed to the thread (for /metrics and tests)
 
     def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
         with self._lock:
@@ -44,7 +43,6 @@ class StoreIO:
 
     def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "concurrent.futures.Future[T]":
         """Queue a call; its future holds the answer or the error."""
-        self.submitted += 1
         return self._executor().submit(fn, *args, **kwargs)
 
     async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

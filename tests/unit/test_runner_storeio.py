@@ -17,6 +17,7 @@ import pytest
 
 from killswitch.runner.lock import read_lock_file
 from killswitch.runner.storeio import StoreIO
+from killswitch.state.store import FencedError
 
 from .test_runner_operator import ACCOUNT, GUARD, audit_kinds, make, run, start, ticks
 
@@ -157,3 +158,32 @@ def test_an_approval_whose_stage_moved_while_it_was_audited_is_void_and_applies_
     stage = w.runner.state.scopes[key].stage
     assert stage.level == 1 and not stage.approvals, "a void approval must not count"
     assert audit_kinds(w)[-2:] == ["reset_approval", "reset_approval_void"]
+
+
+def test_a_reset_whose_save_is_fenced_off_stays_undone_when_the_same_runner_leads_again(tmp_path):
+    """The reset's approval row is stored, then the save of the released stage is fenced off (the
+    lease lapsed under it): the operator is told nothing changed, and nothing may change later.
+    When the same runner takes the lease back and nobody ticked meanwhile, it goes on from the
+    store, where the stage is still entered, not from the release it applied in memory."""
+    w = make(tmp_path)
+    start(w)
+    run(w.runner.heartbeat("bot-x"))
+    ticks(w, 13)  # bot-x silent past a minute: the latched stage is entered
+    key = f"bot-guard|{ACCOUNT}"
+    entered = w.runner.state.scopes[key].stage
+    assert entered.level == 1
+    real = w.store.save_engine_state
+
+    def fenced_once(*a, **k):
+        w.store.save_engine_state = real
+        raise FencedError(w.runner.fence, w.runner.fence + 1)
+
+    w.store.save_engine_state = fenced_once
+    answer = run(w.runner.reset("bot-guard", ACCOUNT, "alice", "looked"))
+    assert not answer.done and answer.reason.startswith("DEPOSED:"), answer
+    w.store.release_lease("runner")  # the lease comes back to this runner under a new token
+    [report] = ticks(w, 1)
+    assert report.leader and not report.transitions, [t.transition.reason for t in report.transitions]
+    stage = w.runner.state.scopes[key].stage
+    assert (stage.level, stage.entries) == (entered.level, entered.entries)
+    assert w.runner.lock_document(ACCOUNT)["locked"]
