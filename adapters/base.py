@@ -111,7 +111,9 @@ class DmsStatus:
 class ExchangeAdapter(Protocol):
     venue: str
     account: str
-    capabilities: Capabilities
+
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     async def snapshot(self) -> Snapshot:
         """The account now. A failure is a snapshot too: ``fetch.ok`` false with its reason code."""

@@ -2,7 +2,7 @@
 state store, the sinks and the runner itself.
 
 What it owns: how each collaborator is made from options, for every entry point — ``ksctl run``
-(:mod:`killswitch.runner.daemon`), ``ksctl demo``, ``ksctl plan`` and the benches — so that the
+(:mod:`killswitch.daemon`), ``ksctl demo``, ``ksctl plan`` and the benches — so that the
 wiring is written once: an account whose credential cannot be read fails alone (its snapshots
 fail, a signal the policies react to) instead of stopping the others; the sinks come in the
 order the runner relies on (telemetry first, notifications last, so every other sink has seen an
@@ -17,6 +17,7 @@ core. ccxt, apprise and OpenTelemetry are imported only inside the builders that
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 
@@ -103,7 +104,7 @@ def ccxt_adapters(accounts: Iterable[Any], *, timeout: Optional[float] = None, u
         except AdapterError as e:  # its message names the reference, never the secret
             out.unreadable.append((acc, e))
             if defer_unreadable:
-                out.by_key[key] = DeferredAdapter(acc, lambda acc=acc: make(acc), e)
+                out.by_key[key] = DeferredAdapter(acc, partial(make, acc), e)
     return out
 
 

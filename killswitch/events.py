@@ -98,8 +98,11 @@ class SinkContext(Protocol):
     """What a sink may see of the runner that calls it. Read-only, except the store, which the
     sinks write to (runbooks, notification receipts, audit rows)."""
 
-    holder: str
-    dry_run: bool
+    @property
+    def holder(self) -> str: ...
+
+    @property
+    def dry_run(self) -> bool: ...
 
     @property
     def graph(self) -> "DecisionGraph": ...

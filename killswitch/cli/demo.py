@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import secrets
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -73,9 +74,10 @@ async def _receiver():
     app.router.add_post("/desk", take)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - the port the OS chose
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # the port the OS chooses, read from our own socket
+    port = sock.getsockname()[1]
+    await web.SockSite(runner, sock).start()
     return runner, port, pages
 
 

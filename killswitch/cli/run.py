@@ -1,4 +1,4 @@
-"""``ksctl run``: the kill switch as a daemon (see :mod:`killswitch.runner.daemon`)."""
+"""``ksctl run``: the kill switch as a daemon (see :mod:`killswitch.daemon`)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
         runbooks, external_url, audit_key_file, audit_anchor_every, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
-    from ..runner.daemon import RunOptions, main
+    from ..daemon import RunOptions, main
 
     try:
         ttl_ms = parse_duration(lease_ttl).ms

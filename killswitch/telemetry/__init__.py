@@ -2,8 +2,8 @@
 
 What it owns: the :class:`TelemetrySink` the runner hands its ticks and events to (see
 :mod:`.sink` for the span tree and the metrics), the exporter setup from the standard
-``OTEL_*`` environment (:mod:`.export`), the attribute names (:mod:`.attributes`) and a small
-Prometheus registry (:mod:`.metrics`). What it must not do: slow a tick, hold global
+``OTEL_*`` environment (:mod:`.export`) and the attribute names (:mod:`.attributes`); its
+Prometheus registry is :mod:`killswitch.metrics`. What it must not do: slow a tick, hold global
 OpenTelemetry state, or put a secret in a span.
 
 How another sink reports what it did (a page, a runbook render)::

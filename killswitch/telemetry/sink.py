@@ -69,7 +69,7 @@ from opentelemetry.trace import (Link, NonRecordingSpan, SpanContext, SpanKind, 
 from . import attributes as A
 from .export import (MAX_QUEUE_SIZE, CountingExporter, ExportConfig, config_from_env, otlp_exporter,
                      package_version, provider, warn)
-from .metrics import TICK_BUCKETS, Registry
+from ..metrics import TICK_BUCKETS, Registry
 from .thresholds import check, comparisons, describe, fmt
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from killswitch.runner.daemon import Daemon, RunOptions
+from killswitch.daemon import Daemon, RunOptions
 from tests.conftest import POLICIES
 from tests.procs import accounts_file, free_port, wait_port
 

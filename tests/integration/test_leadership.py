@@ -307,7 +307,7 @@ def test_a_lone_runner_keeps_its_lease_through_a_burst_of_store_heavy_operator_c
     """200 parallel lock / unlock calls whose store writes take 10 ms each keep the runner's loop
     busy for twice the lease TTL and more: none is refused as NOT_LEADER, the token never moves;
     stopped cleanly, the runner gives the lease up."""
-    from killswitch.runner.daemon import Daemon, RunOptions
+    from killswitch.daemon import Daemon, RunOptions
 
     from .test_processes import Sim
 

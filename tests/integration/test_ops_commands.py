@@ -29,8 +29,7 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
 def test_operator_commands_against_a_halted_runner(tmp_path):
     graph = compile_documents(load_text(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,"),
                                         "p.yaml")).graph
-    runner, engine, clock, store, _ = setup(tmp_path)
-    runner.graph = graph
+    runner, engine, clock, store, _ = setup(tmp_path, policies=graph)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder = {}

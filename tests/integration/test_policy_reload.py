@@ -20,8 +20,8 @@ import urllib.request
 
 import pytest
 
-from killswitch.runner import daemon as daemon_module
-from killswitch.runner.daemon import Daemon, RunOptions
+from killswitch import daemon as daemon_module
+from killswitch.daemon import Daemon, RunOptions
 from tests.conftest import POLICIES
 from tests.procs import accounts_file, free_port, wait_port
 

@@ -83,13 +83,13 @@ class CrashingProxy:
         return call
 
 
-def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None):
+def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None, policies=None):
     clock = clock or ManualClock(T0)
     engine = engine or build("flash-crash", clock)
     counter = counter if counter is not None else [0]
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner = Runner(graph(), {"simulated/sim-main": CrashingProxy(adapter, counter, crash_at)},
+    runner = Runner(policies or graph(), {"simulated/sim-main": CrashingProxy(adapter, counter, crash_at)},
                     CrashingProxy(store, counter, crash_at), lock_path=tmp_path / "lock.json", dry_run=False,
                     clock=clock, confirm_gap_ms=TICK_MS)
     return runner, engine, clock, store, counter
@@ -267,7 +267,7 @@ def test_a_shortfall_whose_replan_a_stop_dropped_is_planned_again_by_the_next_ru
     async def dropped(decisions, **kw):  # the stop: what would plan the shortfall again never runs
         return []
 
-    runner._retry_unfilled = dropped
+    runner.shortfalls.retry_unfilled = dropped
 
     async def first():
         await runner.start()

@@ -47,8 +47,8 @@ def otel_env(monkeypatch):
 
 
 def crash_runner(tmp_path, *sinks):
-    runner, engine, clock, store, _ = setup(tmp_path)
-    runner.graph = compile_documents(load_text(POLICY, "crash-ladder.yaml"), REVISION).graph
+    runner, engine, clock, store, _ = setup(
+        tmp_path, policies=compile_documents(load_text(POLICY, "crash-ladder.yaml"), REVISION).graph)
     runner.sinks.extend(sinks)
     return runner, clock, store
 
@@ -354,7 +354,7 @@ def test_a_dead_collector_costs_the_tick_nothing_and_its_losses_are_counted(tmp_
 ])
 def test_ksctl_run_puts_the_telemetry_sink_first_and_says_where_traces_go(tmp_path, otel_env, endpoint, said):
     from killswitch.bootstrap import SinkOptions, runner_sinks
-    from killswitch.runner.daemon import RunOptions
+    from killswitch.daemon import RunOptions
     from killswitch.state import open_store
 
     if endpoint:

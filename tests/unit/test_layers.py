@@ -97,6 +97,15 @@ def test_the_sinks_never_import_the_runner():
     assert not bad, "a sink imports the runner (sinks get events and a narrow context):\n" + "\n".join(bad)
 
 
+def test_the_runner_never_imports_what_wires_it():
+    """The bootstrap and the daemon build the runner from options; the runner, the state and the
+    adapters never reach back up to them or to the command line."""
+    below = ("killswitch.runner", "killswitch.state", "adapters")
+    above = ("killswitch.bootstrap", "killswitch.daemon", "killswitch.cli", "killswitch.render", "killswitch.client")
+    bad = [str(i) for i in IMPORTS if _within(i.source, below) and _within(i.target, above)]
+    assert not bad, "a module below the bootstrap imports what wires it:\n" + "\n".join(bad)
+
+
 def _circles(edges: dict[str, set[str]]) -> list[list[str]]:
     """The strongly connected components of more than one module (Tarjan, iterative)."""
     index: dict[str, int] = {}

@@ -185,12 +185,12 @@ def test_a_standby_reads_samples_once_per_step_and_takes_over_with_the_whole_his
     standby.store.load_engine_state_and_pnl = spy
     for _ in range(40):
         ticks(lead, 1)
-        run(standby.runner._follow())
+        run(standby.runner.book.follow(standby.runner.io, standby.runner.store))
     assert 15 <= len(reads) <= 25, len(reads)  # a step every other tick, not every tick
     assert history(standby.runner) == history(lead.runner)
     # the leader goes; the standby takes over between two steps and carries on with it all
     ticks(lead, 1)
-    run(standby.runner._follow())
+    run(standby.runner.book.follow(standby.runner.io, standby.runner.store))
     lead.clock.advance(60_000)
-    assert run(standby.runner._lease(lead.clock()))
+    assert run(standby.runner.lead.lease(lead.clock()))
     assert history(standby.runner) == history(lead.runner)

@@ -435,7 +435,7 @@ class _WaitingRunner:
 
 
 def test_the_daemon_refreshes_the_venue_countdowns_between_ticks_and_stops_when_deposed():
-    from killswitch.runner.daemon import Daemon, RunOptions
+    from killswitch.daemon import Daemon, RunOptions
 
     async def go():
         daemon = Daemon(RunOptions(("p",), "a.yaml", "sqlite://x", "lock.json", lease_ttl_ms=150), print, print)
@@ -449,14 +449,12 @@ def test_the_daemon_refreshes_the_venue_countdowns_between_ticks_and_stops_when_
 
 
 def test_a_deposed_daemons_reload_row_is_refused_then_written_as_a_standby(tmp_path):
-    from killswitch.runner.daemon import _audit
-
     a = make(tmp_path, holder="a")
     start(a)
     b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
     a.clock.advance(10_000)
     start(b)
-    _audit(a.runner, "policy_reloaded", a.clock(), {"to": "sha256:x"})
+    run(a.runner.lead.audit_or_standby("policy_reloaded", a.clock(), {"to": "sha256:x"}))
     assert not a.runner.leader
     import sqlite3
 

@@ -8,6 +8,7 @@ import pytest
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.gate import check_order
+from killswitch.runner.loop import GraphReload
 
 from .test_runner_operator import ACCOUNT, GUARD, TICK_MS, compiled, make, run, start, ticks
 
@@ -120,7 +121,7 @@ def test_after_a_reset_the_gate_holds_reduced_limits_that_step_up_daily_until_no
     # itself denies an account it does not have: UNKNOWN_ACCOUNT)
     now = w.clock()
     other = check_order(w.runner.lock_book, {**order(amount=5), "account": "simulated/other"}, [], now,
-                        resume=[r for _, r in w.runner._resumptions(now)])
+                        resume=[r for _, r in w.runner.resumptions.in_force(now)])
     assert other.reason == "ACTIVE", "another account of the venue is not held by this scope's resumption"
     assert w.runner.check_order({**order(amount=5), "account": "simulated/other"}).reason.startswith(
         "UNKNOWN_ACCOUNT")
@@ -179,7 +180,7 @@ def test_only_resets_from_the_resume_level_up_start_one(tmp_path):
 def test_a_policy_reload_without_the_resume_block_ends_the_resumption(tmp_path):
     w = make(tmp_path, text=GUARD + RESUME)
     halt_and_reset(w)
-    w.runner.graph = compiled(GUARD)
+    run(w.runner.apply_graph(GraphReload(compiled(GUARD))))
     assert w.runner.check_order(order(amount=50)).reason == "ACTIVE"
     ticks(w, 1, beat=("bot-x",))
     assert w.runner.resume_starts == {}

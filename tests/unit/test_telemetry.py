@@ -25,7 +25,7 @@ from killswitch.runner.executor import ExecutionReport, OrderOutcome
 from killswitch.runner.loop import TickReport
 from killswitch.events import MANUAL_CLOSE, ORDER_FAILED, STAGE_TRANSITION, Event
 from killswitch.telemetry import TelemetrySink, attributes as A, export, find
-from killswitch.telemetry.metrics import Registry
+from killswitch.metrics import Registry
 from killswitch.telemetry.thresholds import check, comparisons, describe
 
 POLICY = textwrap.dedent(

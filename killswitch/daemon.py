@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..bootstrap import AccountsError, SinkOptions, build_runner, ccxt_adapters, open_state, read_accounts, runner_sinks
-from ..compile.compiler import CompileResult, compile_documents
-from ..events import DMS_FIRED, POLICY_RELOAD_FAILED, Event, ReloadingSink
-from ..policy.load import load_sources
-from ..sources import compile_sources
-from ..state.store import FencedError
-from .loop import Runner
+from .bootstrap import AccountsError, SinkOptions, build_runner, ccxt_adapters, open_state, read_accounts, runner_sinks
+from .compile.compiler import CompileResult, compile_documents
+from .events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
+from .policy.load import load_sources
+from .runner.loop import GraphReload, Runner
+from .sources import compile_sources
+from .state.store import FencedError
 
 
 @dataclass
@@ -94,7 +94,7 @@ class Daemon:
     async def run(self) -> int:
         tokens = None
         if self.opts.api_tokens and self.opts.api_port is not None:
-            from .identity import TokensError, load_tokens
+            from .runner.identity import TokensError, load_tokens
 
             try:  # before anything starts: a runner must not lead with an API nobody can use as meant
                 tokens = load_tokens(self.opts.api_tokens)
@@ -120,13 +120,16 @@ class Daemon:
                 store.close()
                 return 1
             result = fallback
-            self.err(f"ksctl run: THE POLICIES HAVE ERRORS: running the last good graph {result.graph.short_digest} "
-                     f"(revision {bundle.revision or 'not in git'}) from the state until they are fixed")
-        files_saved = result.graph.digest if policy_error else None
+            revision = (bundle.revision if bundle else None) or "not in git"
+            self.err(f"ksctl run: THE POLICIES HAVE ERRORS: running the last good graph {fallback.graph.short_digest} "
+                     f"(revision {revision}) from the state until they are fixed")
+        graph = result.graph
+        assert graph is not None  # (compiled, or the last good bundle)
+        files_saved = graph.digest if policy_error else None
         dry_run = spec.dry_run
         built = ccxt_adapters(spec.accounts)  # an unreadable credential: that account fails, the others are guarded
-        for acc, e in built.unreadable:
-            self.err(f"ksctl run: ACCOUNT UNREADABLE: {acc.venue}/{acc.name}: {e.reason.value}: {e.message}; "
+        for acc, why in built.unreadable:
+            self.err(f"ksctl run: ACCOUNT UNREADABLE: {acc.venue}/{acc.name}: {why.reason.value}: {why.message}; "
                      "its snapshots fail (a signal the policies react to) and nothing is sent to it until "
                      "the credential can be read")
         adapters = built.by_key
@@ -134,21 +137,19 @@ class Daemon:
         sinks = runner_sinks(result, store, SinkOptions(
             policies=self.opts.policies, runbooks=self.opts.runbooks, external_url=self.opts.external_url or None,
             audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err)
-        runner = self.runner = build_runner(result.graph, adapters, store, sinks=sinks,
+        runner = self.runner = build_runner(graph, adapters, store, sinks=sinks,
                                             lock_path=Path(self.opts.lock_file), dry_run=dry_run, holder=holder,
-                                            lease_ttl_ms=self.opts.lease_ttl_ms)
-        self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if dry_run else 'LIVE'}; graph {result.graph.digest} "
-                  f"revision {result.graph.revision or 'not in git'}; {len(adapters)} account(s); holder {holder}")
+                                            lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error)
+        self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if dry_run else 'LIVE'}; graph {graph.digest} "
+                  f"revision {graph.revision or 'not in git'}; {len(adapters)} account(s); holder {holder}")
         if policy_error:
-            runner.policy_error = policy_error
             runner.emit(Event.make(POLICY_RELOAD_FAILED, runner.clock(), {
                 "error": policy_error, "running": runner.graph.digest, "at_start": True}))
         self._files, self._saved = files, files_saved
         api = None
         if self.opts.api_port is not None:
-            from .api import make_app
-
-            from .identity import TokensError
+            from .runner.api import make_app
+            from .runner.identity import TokensError
 
             token = os.environ.get(self.opts.api_token_env)
             try:
@@ -168,7 +169,7 @@ class Daemon:
                 self.echo(f"ksctl run: API identities: {', '.join(who)}")
             # Served from a thread of its own: requests never wait for a tick or a store write to be
             # parsed, and every view call comes back to this loop (see runner/api_thread.py).
-            from .api_thread import ApiThread
+            from .runner.api_thread import ApiThread
 
             runner.serve_views_on(asyncio.get_running_loop())
             api = ApiThread(app, self.opts.api_host, self.opts.api_port)
@@ -187,8 +188,8 @@ class Daemon:
             # The lease from a thread of its own, on a store connection of its own, renewed while
             # this loop shows life (see runner/lease.py): no tick and no burst of requests can let
             # it lapse, and a wedged loop still hands over.
-            from ..state.store import StoreError
-            from .lease import LeaseKeeper, show_life
+            from .runner.lease import LeaseKeeper, show_life
+            from .state.store import StoreError
 
             try:
                 keeper = LeaseKeeper.for_store(store, holder, self.opts.lease_ttl_ms, clock=runner.clock,
@@ -202,19 +203,19 @@ class Daemon:
             await runner.start()
             while not self.stop.is_set():
                 now_seen = _mtimes(self.opts.policies)
-                self._swap_compiled(runner)
+                await self._swap_compiled(runner)
                 if (self.reload.is_set() or now_seen != seen) and self._compiling is None:
                     self.reload.clear()
                     seen = now_seen
                     self._start_reload()  # swapped in by _swap_compiled once compiled, between two ticks
                 report = await runner.tick()  # however long it takes, the lease thread keeps the lease
                 ticks += 1
-                self._keep_bundle(runner)
+                await self._keep_bundle(runner)
                 for s in report.transitions:
                     self.echo(f"ksctl run: {s.policy} {s.scope}: {s.transition.reason}")
-                for e in report.events:
-                    if e.kind == DMS_FIRED:
-                        self.err(f"ksctl run: dead man's switch: {e.labels.get('reason')}")
+                for event in report.events:
+                    if event.kind == DMS_FIRED:
+                        self.err(f"ksctl run: dead man's switch: {event.labels.get('reason')}")
                 for r in report.execution.rejected:
                     self.err(f"ksctl run: order rejected: {r}")
                 if self.opts.max_ticks is not None and ticks >= self.opts.max_ticks:
@@ -267,12 +268,13 @@ class Daemon:
             for w in waits:
                 w.cancel()
 
-    def _keep_bundle(self, runner: Runner) -> None:
+    async def _keep_bundle(self, runner: Runner) -> None:
         """The leader keeps the sources of the graph it runs as the last good bundle (once per graph)."""
         if not runner.leader or self._saved == runner.graph.digest or self._files is None:
             return
         try:
-            runner.store.save_policy_bundle(runner.graph.digest, runner.graph.revision, self._files, runner.fence)
+            await runner.io(runner.store.save_policy_bundle, runner.graph.digest, runner.graph.revision, self._files,
+                            runner.fence)
             self._saved = runner.graph.digest
         except Exception as e:  # noqa: BLE001 - retried next tick; the graph runs regardless
             self.err(f"ksctl run: could not keep the policies as the last good ones: {type(e).__name__}")
@@ -283,49 +285,40 @@ class Daemon:
         answering, however long the compile takes."""
         self._compiling = asyncio.ensure_future(asyncio.to_thread(_compile_for_reload, self.opts.policies))
 
-    def _swap_compiled(self, runner: Runner) -> None:
-        """If a compile started by :meth:`_start_reload` has finished, swap its graph in (or keep
-        the last good one, loudly): one step on the loop, between two ticks."""
+    async def _swap_compiled(self, runner: Runner) -> None:
+        """If a compile started by :meth:`_start_reload` has finished, hand its graph to the
+        runner (which keeps the last good one if it failed): between two ticks."""
         task = self._compiling
         if task is None or not task.done():
             return
         self._compiling = None
-        self._swap(runner, *task.result())
+        await self._swap(runner, *task.result())
 
     async def _reload(self, runner: Runner) -> None:
         """Reload now: compile on a worker thread, then swap on the loop."""
-        self._swap(runner, *await asyncio.to_thread(_compile_for_reload, self.opts.policies))
+        await self._swap(runner, *await asyncio.to_thread(_compile_for_reload, self.opts.policies))
 
-    def _swap(self, runner: Runner, result: Optional[CompileResult], files: list[tuple[str, str]],
-              crash: Optional[str] = None) -> None:
-        """The loop's side of a reload, with no await in it: nothing runs between reading the
-        running graph and replacing it. A reload that failed (findings, or a compiler crash)
-        leaves the last good graph running and says so on stderr, in the status, audit and events."""
-        now = runner.clock()
+    async def _swap(self, runner: Runner, result: Optional[CompileResult], files: list[tuple[str, str]],
+                    crash: Optional[str] = None) -> None:
+        """Hand a reload to the runner (:meth:`Runner.apply_graph`: the only way one reaches it)
+        and say what came of it: a reload that failed (findings, or a compiler crash) leaves the
+        last good graph running, said on stderr as well as in the status, audit and events."""
         if result is None or result.graph is None:
-            errors = len(result.errors) if result is not None else 1
-            runner.policy_error = _first_error(result) if result is not None else crash
-            _audit(runner, "policy_reload_failed", now, {"errors": errors, "first": runner.policy_error,
-                                                         "running": runner.graph.digest})
-            self.err(f"ksctl run: POLICY RELOAD FAILED, the last good graph {runner.graph.short_digest} keeps running: "
+            reload = GraphReload(None, _first_error(result) if result is not None else crash,
+                                 len(result.errors) if result is not None else 1)
+        else:
+            reload = GraphReload(result.graph, documents=tuple(d.model for d in result.docs))
+        running = runner.graph
+        outcome = await runner.apply_graph(reload)
+        if not outcome.applied:
+            self.err(f"ksctl run: POLICY RELOAD FAILED, the last good graph {running.short_digest} keeps running: "
                      f"{runner.policy_error}")
-
-            runner.emit(Event.make(POLICY_RELOAD_FAILED, now, {"error": runner.policy_error, "errors": errors,
-                                                               "running": runner.graph.digest}))
             return
-        if result.graph.digest != runner.graph.digest:
-            _audit(runner, "policy_reloaded", now, {"from": runner.graph.digest, "to": result.graph.digest,
-                                                    "revision": result.graph.revision})
-            self.echo(f"ksctl run: policies reloaded: {runner.graph.short_digest} -> {result.graph.short_digest}")
-        runner.graph = result.graph
-        runner.policy_error = None
         self._files = files
-        for sink in runner.sinks:  # routes live among the policies: a sink that reads them follows
-            if isinstance(sink, ReloadingSink):
-                try:
-                    sink.reload([d.model for d in result.docs])
-                except Exception as e:  # noqa: BLE001 - the new graph runs; the sink keeps its old view
-                    self.err(f"ksctl run: sink {getattr(sink, 'name', sink)!r} could not reload: {type(e).__name__}")
+        if outcome.running != outcome.previous:
+            self.echo(f"ksctl run: policies reloaded: {running.short_digest} -> {runner.graph.short_digest}")
+        for name in outcome.sink_failures:
+            self.err(f"ksctl run: sink {name!r} could not reload: it keeps the routes it had")
 
 
 def _compile_for_reload(paths: tuple[str, ...]) -> tuple[Optional[CompileResult], list[tuple[str, str]], Optional[str]]:
@@ -337,16 +330,6 @@ def _compile_for_reload(paths: tuple[str, ...]) -> tuple[Optional[CompileResult]
         return result, files, None
     except Exception as e:  # noqa: BLE001 - see above
         return None, [], f"internal error while compiling the policies: {type(e).__name__} (a bug: please report it)"
-
-
-def _audit(runner: Runner, kind: str, now: int, payload: dict) -> None:
-    """A reload's audit row: fenced while leader; a runner deposed meanwhile learns it here and
-    writes it as the standby it now is (a reload is not an action on the book)."""
-    try:
-        runner.store.audit(kind, now, payload, fence=runner.fence if runner.leader else None)
-    except FencedError:
-        runner.leader = False
-        runner.store.audit(kind, now, {**payload, "standby": True})
 
 
 def main(opts: RunOptions) -> int:

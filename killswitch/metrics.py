@@ -1,6 +1,7 @@
 """A small Prometheus metrics registry: counters, gauges and histograms, rendered as text.
 
-Why not a library: the runner already writes its own exposition lines, the metrics here are a
+Used by the telemetry sink (its registry) and by the runner (``escape`` and ``number`` for its
+own lines, so both write label values the same way). Why not a library: the metrics are a
 dozen, and the text format (version 0.0.4) is simple; ``prometheus_client`` would bring a
 global registry to keep out of the way, and the OpenTelemetry metrics SDK would need a
 Prometheus exporter (another dependency) and a translation of dotted names. This registry is

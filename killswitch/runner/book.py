@@ -1,0 +1,148 @@
+"""The runner's book: what it knows on its loop, and how that is stored and read back.
+
+What it owns: the running graph, the engine state, the lock book, the dead man's switch, the
+resumptions in force, the residuals and the last snapshots — everything a tick, an operator
+command or a status read works on — and the state document they are saved as (small: no PnL
+samples) with the PnL history's changes beside it. A leader saves it; a standby follows what
+the leader last saved; a runner that starts or takes over loads it.
+
+Must not: take the lease, decide anything, or call the store on the loop (every store call goes
+through the runner's :class:`~killswitch.runner.storeio.StoreIO`, in order, and is awaited;
+only :meth:`Book.open` runs before the loop exists). The fields are replaced, never edited in
+place by a reader: a sink's context or a cache holding the old object sees a consistent one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+from ..compile.graph import DecisionGraph, PolicyNode
+from ..engine.state import PnlMarks, State, pnl_changes, pnl_marks
+from ..snapshot import Snapshot
+from ..state.store import PnlSampleRow
+from .dms import DeadMansSwitch
+from .lock import LockBook
+from .residuals import ResidualBook
+from .storeio import StoreIO
+
+STATE_DOC_VERSION = 1
+
+
+@dataclass
+class Book:
+    """What the runner knows now; see the module doc. ``saved_pnl`` is the PnL history as
+    stored (what the next save adds to it); ``pnl_complete`` is False while a standby followed
+    the leader without reading the samples of a step; ``loaded`` is the document last loaded."""
+
+    graph: DecisionGraph
+    state: State = field(default_factory=State)
+    lock_book: LockBook = field(default_factory=LockBook)
+    dms: DeadMansSwitch = field(default_factory=DeadMansSwitch)
+    resume_starts: dict[str, int] = field(default_factory=dict)  # "policy|scope" → reset time (ms)
+    residuals: ResidualBook = field(default_factory=ResidualBook)
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)  # account key → its last snapshot
+    saved_pnl: PnlMarks = field(default_factory=dict)
+    pnl_complete: bool = True
+    loaded: Optional[dict] = None
+    followed: Optional[dict] = None  # as a standby: the leader's document last followed
+
+    def node(self, policy: str) -> Optional[PolicyNode]:
+        return next((p for p in self.graph.policies if p.name == policy), None)
+
+    # --- loading -------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, graph: DecisionGraph, store: Any) -> "Book":
+        """What the last leader saved, with its PnL history (read before the loop starts)."""
+        book = cls(graph)
+        book._take(*store.load_engine_state_and_pnl())
+        return book
+
+    async def reload(self, io: StoreIO, store: Any) -> None:
+        """Replace what is known by what the store holds now (a takeover, a stale write)."""
+        self._take(*await io(store.load_engine_state_and_pnl))
+
+    def _take(self, doc: Optional[dict], rows: Sequence[PnlSampleRow]) -> None:
+        self.loaded = doc
+        self._apply(doc, rows)
+        self.residuals = ResidualBook.from_doc(doc)  # what closes left open, as the last leader saw it
+        self.saved_pnl = _row_marks(rows)
+        self.pnl_complete = True
+
+    def _apply(self, doc: Optional[dict], rows: Sequence[PnlSampleRow] = ()) -> None:
+        """A document from before the dead man's switch and the resumptions were persisted has
+        neither: both start empty."""
+        if not doc:
+            self.state, self.lock_book, self.dms, self.resume_starts = State(), LockBook(), DeadMansSwitch(), {}
+            return
+        dms = DeadMansSwitch.from_dict(doc["dms"]) if doc.get("dms") is not None else DeadMansSwitch()
+        resume = doc.get("resume") or {}
+        if not isinstance(resume, dict) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                   for v in resume.values()):
+            raise ValueError('the saved "resume" must map "policy|scope" to the reset time in ms')
+        self.state, self.lock_book = State.from_json(doc["engine"], rows), LockBook.from_json(doc["lock"])
+        self.dms, self.resume_starts = dms, dict(resume)
+
+    async def follow(self, io: StoreIO, store: Any) -> None:
+        """A standby answers reads (the lock, the pre-trade gate, status) from what the leader
+        last saved, never from what it loaded at start: at most one tick behind the leader."""
+        try:
+            doc = await io(store.load_engine_state)
+        except Exception:  # noqa: BLE001 - the store is unreachable: readiness says so; keep the last view
+            return
+        if not doc or doc == self.followed:  # unchanged since the last tick, lock, reset or arming
+            return
+        self.followed = doc
+        history = self.state.pnl
+        self._apply(doc)
+        self.residuals = ResidualBook.from_doc(doc)
+        # The PnL samples change once per sample step, not every tick: read them again only
+        # then, so that following a 10,000-position book costs the small document.
+        if _pnl_steps(self.state.pnl) == _pnl_steps(history):
+            self.state.pnl = history
+            return
+        try:
+            fresh, rows = await io(store.load_engine_state_and_pnl)
+        except Exception:  # noqa: BLE001 - read them at the next change or on taking over
+            self.pnl_complete = False
+            return
+        self.followed = fresh
+        self._apply(fresh, rows)
+        self.residuals = ResidualBook.from_doc(fresh)
+        self.saved_pnl = _row_marks(rows)
+        self.pnl_complete = True
+
+    # --- saving --------------------------------------------------------------------------------------
+
+    async def save(self, io: StoreIO, store: Any, fence: int, sinks: Callable[[], dict]) -> None:
+        """The state document and the PnL history's changes since the last save (a sample per
+        account when a sample step passed, else nothing), in one write. Both are taken from the
+        book as it is when this is called; the write is awaited. ``sinks``: what the sinks keep
+        across restarts and takeovers."""
+        doc = {"format_version": STATE_DOC_VERSION, "engine": self.state.to_json(pnl_samples=False),
+               "lock": self.lock_book.to_json(), "dms": self.dms.to_dict(),
+               "resume": dict(sorted(self.resume_starts.items())), "sinks": sinks(),
+               "residuals": self.residuals.to_json()}
+        added, kept = pnl_changes(self.state, self.saved_pnl)
+        rows = [PnlSampleRow(w, acct, ts, [list(k) for k in keys], values.tolist())
+                for w, acct, ts, keys, values in added]
+        marks = pnl_marks(self.state)
+        await io(store.save_engine_state, doc, self.graph.digest, fence, pnl_added=rows, pnl_kept=kept)
+        # (two saves in flight may both add a sample row: the store upserts it)
+        self.saved_pnl = marks
+
+
+def _row_marks(rows: Sequence[PnlSampleRow]) -> PnlMarks:
+    """Where each stored PnL history starts and ends (rows in time order per history)."""
+    marks: PnlMarks = {}
+    for r in rows:
+        key = (r.window_ms, r.account)
+        first = marks[key][0] if key in marks else r.ts_ms
+        marks[key] = (first, r.ts_ms)
+    return marks
+
+
+def _pnl_steps(histories: dict) -> dict[int, Optional[int]]:
+    """Each PnL history's next sample time: it moves exactly when a sample was taken."""
+    return {w: h.next_sample_ms for w, h in histories.items()}

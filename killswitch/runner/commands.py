@@ -1,0 +1,240 @@
+"""Operator commands that change the book: reset, lock, unlock, and the dead man's switch.
+
+What it owns: an approval of a manual reset; an operator's lock of a scope (until unlock or its
+ttl); an unlock, which lifts only operator and dead man's switch locks (a scope a policy's
+stage holds is refused: ``MANUAL_RESET_REQUIRED`` for a manual-reset stage, ``POLICY_LOCK``
+otherwise); arming and disarming a source's dead man's switch. Each returns the view dataclass
+the API serialises, with a reason code when it is refused.
+
+The order of a change is its safety: it is audited first (fenced: a deposed runner changes
+nothing), then computed from the book as it is once the audit row is stored — the tick may
+have moved it on meanwhile — applied, saved and written to the lock file. A write fenced off
+after the change was applied takes it back and marks the book stale (reloaded from the store
+when the lease comes back). A scope, policy or source the runner does not know is refused with
+close matches, never accepted: a lock on a typo would stop nothing.
+
+Must not: run outside the operator turn (the API's view calls take it; see
+:class:`~killswitch.runner.leadership.Turn`), or change what a policy's stage holds except
+through ``approve_reset``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Awaitable, Callable, Optional
+
+from ..engine.stages import approve_reset
+from ..events import RESET, Event
+from ..state.store import FencedError
+from .book import Book
+from .closes import by
+from .dms import DeadMansSwitch
+from .leadership import Leadership
+from .lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, iso_ms
+from .resuming import Resumptions
+from .scopes import Catalog
+from .storeio import StoreIO
+from .view import ChangeResult, ResetResult
+
+Update = Callable[[LockBook, DeadMansSwitch], tuple[LockBook, DeadMansSwitch]]
+
+
+class OperatorCommands:
+    """See the module doc. ``save`` saves the book (awaited); ``write_lock(now)`` rewrites the
+    lock file; ``emit`` hands an event to the sinks."""
+
+    def __init__(self, book: Book, lead: Leadership, resumptions: Resumptions, store: Any, io: StoreIO, *,
+                 clock: Callable[[], int], catalog: Callable[[], Catalog], save: Callable[[], Awaitable[None]],
+                 write_lock: Callable[[int], Awaitable[None]], emit: Callable[[Event], None]):
+        self.book = book
+        self.lead = lead
+        self.resumptions = resumptions
+        self.store = store
+        self.io = io
+        self.clock = clock
+        self.catalog = catalog
+        self.save = save
+        self.write_lock = write_lock
+        self.emit = emit
+
+    async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+        """An approval of a manual reset by ``approver`` (the authenticated identity). The
+        approval is worked out on a copy of the stage, audited, and only then applied to the
+        stage as it is after the audit row is stored: if the tick moved the stage on meanwhile,
+        the approval is void (``STAGE_CHANGED``, audited) and nothing is applied."""
+        refused = self.lead.not_leader("reset")
+        if refused:
+            return ResetResult(False, refused)
+        book = self.book
+        node = book.node(policy)
+        key = f"{policy}|{scope}"
+        unknown = self.catalog().resolve_policy_scope(policy, scope)
+        if node is None or key not in book.state.scopes or unknown is not None:
+            return ResetResult(False, unknown.reason if unknown is not None else f"UNKNOWN_SCOPE: {policy} {scope}")
+        now = self.clock()
+        before = copy.deepcopy(book.state.scopes[key].stage)
+        level = before.level
+        trial = copy.deepcopy(before)
+        transition, why = approve_reset(node, scope, trial, approver, now)
+        try:
+            await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
+                                                          "approver": approver, "reason": reason, "result": why})
+        except FencedError:
+            return ResetResult(False, self.lead.deposed())
+        ss = book.state.scopes.get(key)
+        if ss is None or ss.stage != before:
+            why = (f"STAGE_CHANGED: the stage of {policy} {scope} changed while the approval was being recorded; "
+                   "nothing was applied: approve again")
+            try:
+                await self.lead.audit("reset_approval_void", now, {"policy": policy, "scope": scope, "level": level,
+                                                                   "approver": approver, "result": why})
+            except FencedError:
+                self.lead.leader = False
+            return ResetResult(False, why)
+        ss.stage = trial  # what was audited, applied to the stage it was worked out on
+        if level:
+            await self.io(self.store.record_approval, f"{key}|e{ss.stage.entries}", level, approver, reason, now)
+        self.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
+                                          "released": transition is not None},
+                             policy=policy, scope=scope, level=level))
+        if transition is not None:
+            book.lock_book = book.lock_book.release(scope, policy=policy)
+            row = self.resumptions.start(policy, scope, level, now)
+            if self.lead.leader:
+                try:
+                    if row:
+                        await self.lead.audit(row[0], now, row[1])
+                    await self.save()
+                except FencedError:
+                    # this reset did not happen: whoever leads next, this runner included, goes
+                    # on from the store, not from the stage released here
+                    self.lead.stale = True
+                    return ResetResult(False, self.lead.deposed())
+                await self.write_lock(now)
+        return ResetResult(transition is not None, why)
+
+    async def _change(self, kind: str, payload: dict, update: Update) -> Optional[str]:
+        """Audit an operator's change (fenced), apply ``update`` to the lock book and the dead
+        man's switch as they are once the audit row is stored, save it and rewrite the lock file.
+        None when done; else why it was refused, and nothing changed."""
+        refused = self.lead.not_leader("change")
+        if refused:
+            return refused
+        book = self.book
+        now = self.clock()
+        try:
+            await self.lead.audit(kind, now, payload)
+        except FencedError:
+            return self.lead.deposed()
+        old = (book.lock_book, book.dms)
+        new = update(*old)
+        book.lock_book, book.dms = new
+        try:
+            await self.save()
+        except FencedError:
+            if book.lock_book is new[0] and book.dms is new[1]:
+                book.lock_book, book.dms = old  # nothing moved them since: take the change back
+            self.lead.stale = True  # whatever else moved, the store decides when the lease comes back
+            return self.lead.deposed()
+        await self.write_lock(now)
+        return None
+
+    async def _refused(self, kind: str, payload: dict, why: str) -> ChangeResult:
+        try:
+            await self.lead.audit(kind, self.clock(), {**payload, "refused": why})
+        except FencedError:
+            self.lead.leader = False
+        return ChangeResult(False, why)
+
+    async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
+                         actor: Optional[str] = None) -> ChangeResult:
+        """An operator's lock on ``scope``: it replaces the operator's earlier lock of that scope
+        and holds until ``unlock_scope`` or its ttl."""
+        payload = {"scope": scope, "mode": mode, "ttl_s": ttl_s, "reason": reason, **by(actor)}
+        if mode not in ("halted", "reducing"):
+            return ChangeResult(False, f'BAD_REQUEST: mode is "halted" or "reducing", not {mode!r}')
+        unknown = self.catalog().resolve_scope(scope)
+        if unknown is not None:
+            return await self._refused("manual_lock", payload, unknown.reason)
+        ttl_ms = None
+        if ttl_s is not None:
+            ttl_ms = int(round(ttl_s * 1000))
+            if ttl_ms <= 0:
+                return ChangeResult(False, "BAD_REQUEST: ttl must be at least 1ms")
+        now = self.clock()
+        until = "until ksctl unlock" if ttl_ms is None else f"until {iso_ms(now + ttl_ms)}"
+        refused = await self._change("manual_lock", payload, lambda book, dms: (
+            book.release(scope, policy=OPERATOR).apply(
+                scope, mode, now_ms=now, policy=OPERATOR, ttl_ms=ttl_ms, details={"reason": reason},
+                reason=f"MANUAL_LOCK: mode={mode} {until}: {reason}"), dms))
+        if refused:
+            return ChangeResult(False, refused)
+        return ChangeResult(True, f"LOCKED: scope={scope} mode={mode} {until}")
+
+    async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
+        """Lift the operator's and the dead man's switch's locks on exactly ``scope``. Refused,
+        lifting nothing, while a policy's stage also holds it, or when the scope is unknown."""
+        now = self.clock()
+        payload = {"scope": scope, "reason": reason, **by(actor)}
+        unknown = self.catalog().resolve_scope(scope)
+        if unknown is not None:
+            return await self._refused("manual_unlock", payload, unknown.reason)
+        held = [h for h in self.book.lock_book.in_force(now) if h.scope == scope]
+        stages = [h for h in held if h.policy not in NOT_A_POLICY]
+        latched = next((h for h in stages if h.manual), None)
+        if latched is not None:
+            return await self._refused("manual_unlock", payload, (
+                f"MANUAL_RESET_REQUIRED: {scope} is held by stage {latched.stage} of policy {latched.policy} "
+                f"until a manual reset (ksctl reset --policy {latched.policy} --scope {scope}); nothing was lifted"))
+        if stages:
+            h = stages[0]
+            until = f"until {iso_ms(h.expires_ms)}" if h.expires_ms is not None else "until its stage resets"
+            return await self._refused("manual_unlock", payload, (
+                f"POLICY_LOCK: {scope} is held by stage {h.stage} of policy {h.policy} {until}; ksctl unlock lifts "
+                "only operator and dead man's switch locks; nothing was lifted"))
+        mine = [h for h in held if h.policy in NOT_A_POLICY]
+        if not mine:
+            return await self._refused("manual_unlock", payload,
+                                       f"NOT_LOCKED: no operator or dead man's switch lock on {scope}")
+        lifted = sorted({"operator" if h.policy == OPERATOR else "dead man's switch" for h in mine})
+
+        def lift(book: LockBook, dms: DeadMansSwitch) -> tuple[LockBook, DeadMansSwitch]:
+            for origin in NOT_A_POLICY:
+                book = book.release(scope, policy=origin)
+            return book, dms
+
+        refused = await self._change("manual_unlock", {**payload, "lifted": lifted}, lift)
+        if refused:
+            return ChangeResult(False, refused)
+        return ChangeResult(True, f"UNLOCKED: {scope} ({' and '.join(lifted)} lock lifted)")
+
+    async def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult:
+        """Watch ``source``: it must beat within ``timeout_s``. Arming lifts the halt an earlier
+        firing of that source left (someone looked)."""
+        now = self.clock()
+        try:
+            self.book.dms.arm(source, timeout_s, now)  # the arguments are checked before anything is audited
+        except ValueError as e:
+            return ChangeResult(False, f"BAD_REQUEST: {e}")
+        locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH for h in self.book.lock_book.in_force(now))
+        refused = await self._change(
+            "dms_armed", {"source": source, "timeout_s": timeout_s, "lock_released": locked, **by(actor)},
+            lambda book, dms: (book.release(source, policy=DEAD_MANS_SWITCH), dms.arm(source, timeout_s, now)))
+        if refused:
+            return ChangeResult(False, refused)
+        return ChangeResult(True, f"DMS_ARMED: source={source} timeout={timeout_s:g}s"
+                                  + ("; the halt of its last firing was lifted" if locked else ""))
+
+    async def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult:
+        """Stop watching ``source``. A halt its firing left stays (ksctl unlock, or arm it again)."""
+        st = self.book.dms.sources.get(source)
+        if st is None or not st.armed:
+            return ChangeResult(False, f"NOT_ARMED: source {source} is not armed")
+        locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH
+                     for h in self.book.lock_book.in_force(self.clock()))
+        refused = await self._change("dms_disarmed", {"source": source, **by(actor)},
+                                     lambda book, dms: (book, dms.disarm(source)))
+        if refused:
+            return ChangeResult(False, refused)
+        return ChangeResult(True, f"DMS_DISARMED: source={source}"
+                                  + ("; the halt of its firing stays until ksctl unlock" if locked else ""))

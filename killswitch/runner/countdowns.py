@@ -1,0 +1,222 @@
+"""Countdowns: heartbeats, the dead man's switch, and the venues' cancel-all-after.
+
+What it owns: taking a source's heartbeat in (its heartbeat age, a signal; and its dead man's
+switch); firing an armed source that stayed silent past its timeout — once per silence: its
+scope is halted (saved with the tick's state) and the open orders the last good snapshots
+attribute to it are cancelled after the tick's orders; a stage's ``arm_exchange_dms``, which
+arms every capable venue account's own countdown, refreshed at a third of the countdown while a
+scope stays in such a stage and disarmed once none does; and the dead man's switch's status.
+
+Silence is counted from when this runner started listening (start or takeover) at the
+earliest: a runner that was down could not hear anyone beat. A halt a firing left stays until
+the source is armed again (someone looked) or an operator unlocks it.
+
+Must not: send an order of the policies, or lift a lock a stage holds. Refresh failures, lapses
+and cancel failures are audited and shown in status, and retried at the next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Sequence
+
+from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
+
+from ..engine.state import record_heartbeat
+from .book import Book
+from .lock import DEAD_MANS_SWITCH, iso_ms
+from .storeio import StoreIO
+
+
+@dataclass(frozen=True)
+class Firing:
+    """A dead man's switch firing: the source, why, and the orders to cancel (account, order id)."""
+
+    source: str
+    reason: str
+    silent_s: float
+    timeout_s: float
+    orders: tuple[tuple[str, str], ...]
+    unknown: tuple[str, ...]  # accounts whose last snapshot failed: their orders are not known
+
+
+class Countdowns:
+    """See the module doc. ``audit`` writes under the runner's fencing token; ``leads()`` says
+    whether the runner leads now (only a leader refreshes the venues' countdowns)."""
+
+    def __init__(self, book: Book, adapters: dict[str, ExchangeAdapter], store: Any, io: StoreIO, *,
+                 dry_run: bool, clock: Callable[[], int], timeout_s: float,
+                 audit: Callable[[str, int, dict], Awaitable[int]], leads: Callable[[], bool],
+                 counters: dict[str, int]):
+        self.book = book
+        self.adapters = adapters
+        self.store = store
+        self.io = io
+        self.dry_run = dry_run
+        self.clock = clock
+        self.timeout_s = timeout_s
+        self.audit = audit
+        self.leads = leads
+        self.listening_since_ms = clock()  # silence is counted from here at the earliest
+        self.native_errors: dict[str, str] = {}  # account → why its countdown's last refresh failed
+        self.counters = counters  # the runner's: "dms_fired" counts the firings
+        self._stored_beats: dict[str, int] = {}  # source → the stored beat last taken in (from a standby)
+
+    # --- heartbeats ----------------------------------------------------------------------------------
+
+    def beat(self, source: str, ts_ms: int) -> None:
+        record_heartbeat(self.book.state, source, ts_ms)
+        self.book.dms = self.book.dms.beat(source, ts_ms)
+
+    async def take_stored_beats(self, now: int) -> None:
+        """Beats the standbys stored since the last tick. A beat is stamped with the clock of
+        the replica that took it: one ahead of ours is taken as heard now, once (each stored
+        beat counts once, so a fast clock can never keep a silent source alive)."""
+        for source, ts_ms in (await self.io(self.store.heartbeats)).items():
+            if self._stored_beats.get(source) != ts_ms:
+                self._stored_beats[source] = ts_ms
+                self.beat(source, min(ts_ms, now))
+
+    # --- the dead man's switch -----------------------------------------------------------------------
+
+    def fire_due(self, now: int) -> list[Firing]:
+        """Mark the overdue sources fired and halt their scopes (saved with the tick's state;
+        the cancels go out with the tick's orders)."""
+        book = self.book
+        names, book.dms = book.dms.fire_due(now, self.listening_since_ms)
+        out = []
+        for name in names:
+            st = book.dms.sources[name]
+            silent_s = (now - (st.last_beat_ms or now)) / 1000
+            timeout_s = (st.timeout_ms or 0) / 1000
+            orders = tuple((key, o.id) for key, snap in sorted(book.snapshots.items()) if snap.fetch.ok
+                           for o in snap.orders if o.strategy == name)
+            unknown = tuple(sorted(k for k, snap in book.snapshots.items() if not snap.fetch.ok))
+            reason = f"DMS_FIRED: source={name} silent={silent_s:g}s timeout={timeout_s:g}s"
+            book.lock_book = book.lock_book.apply(
+                name, "halted", now_ms=now, policy=DEAD_MANS_SWITCH,
+                reason=reason + "; held until the source is armed again (ksctl dms arm) or ksctl unlock",
+                details={"source": name, "last_beat_ts": iso_ms(st.last_beat_ms) if st.last_beat_ms else None})
+            self.counters["dms_fired"] += 1
+            out.append(Firing(name, reason, silent_s, timeout_s, orders, unknown))
+        return out
+
+    async def cancel_fired(self, fired: Sequence[Firing], now: int) -> None:
+        """The open orders of the fired sources, cancelled by id (after the tick's orders)."""
+        for f in fired:
+            by_account: dict[str, list[str]] = {}
+            for key, oid in f.orders:
+                by_account.setdefault(key, []).append(oid)
+            for key, ids in sorted(by_account.items()):
+                doc: dict[str, Any] = {"source": f.source, "account": key, "orders": len(ids)}
+                if self.dry_run:
+                    await self.audit("dms_cancel_dry_run", now, doc)
+                    continue
+                try:
+                    res = await asyncio.wait_for(self.adapters[key].cancel_orders(CancelSelector(order_ids=tuple(ids))),
+                                                 self.timeout_s)
+                except Exception as e:  # noqa: BLE001 - the halt holds; the failure is on record
+                    await self.audit("dms_cancel_failed", now, {**doc, "reason": error_code(e)})
+                    continue
+                await self.audit("dms_orders_canceled", now, {**doc, "canceled": len(res.canceled),
+                                                              "failed": dict(res.failed)})
+
+    # --- the venues' countdowns ----------------------------------------------------------------------
+
+    def arm_native(self, plans: Sequence[Any]) -> None:
+        """A stage's ``arm_exchange_dms``: keep every capable venue account's countdown armed,
+        starting now (a re-entry arms it again at once, with the stage's countdown)."""
+        if self.dry_run:
+            return
+        from ..policy.units import parse_duration
+
+        for plan in plans:
+            for d in plan.directives:
+                if d.kind != "arm_exchange_dms":
+                    continue
+                seconds = parse_duration(d.params.get("after", "60s")).seconds
+                for key, adapter in self.adapters.items():
+                    if adapter.capabilities.cancel_all_after:
+                        self.book.dms = self.book.dms.disarm_native(key).arm_native(key, seconds)
+
+    def _native_wanted(self) -> bool:
+        """Whether a scope is in a stage that arms the venues' countdowns."""
+        for key, ss in self.book.state.scopes.items():
+            if not ss.stage.level:
+                continue
+            node = self.book.node(key.partition("|")[0])
+            stage = next((st for st in node.stages if st.level == ss.stage.level), None) if node else None
+            if stage is not None and any(a.kind == "arm_exchange_dms" for a in stage.actions):
+                return True
+        return False
+
+    async def refresh_native(self) -> None:
+        """Re-arm the venues' cancel-all-after countdowns that are due (a third of the countdown
+        since the last refresh), or disarm them all once no scope is in a stage that arms them.
+        Leader only; failures are audited and shown in status, and retried at the next call."""
+        book = self.book
+        if self.dry_run or not self.leads() or not book.dms.native:
+            return
+        now = self.clock()
+        if not self._native_wanted():
+            for key in sorted(book.dms.native):
+                adapter = self.adapters.get(key)
+                try:
+                    if adapter is not None:
+                        await asyncio.wait_for(adapter.disarm_cancel_all_after(), self.timeout_s)
+                except Exception as e:  # noqa: BLE001 - kept, so the next call tries again
+                    self.native_errors[key] = error_code(e)
+                    await self.audit("dms_native_disarm_failed", now, {"account": key, "reason": error_code(e)})
+                    continue
+                book.dms = book.dms.disarm_native(key)
+                self.native_errors.pop(key, None)
+                await self.audit("dms_native_disarmed", now, {"account": key})
+            return
+        plan = book.dms.native_plan(now, {k: a.capabilities for k, a in self.adapters.items()})
+        for key in plan.refresh:
+            countdown_s = book.dms.native[key].countdown_ms / 1000
+            if key in plan.lapsed:
+                await self.audit("dms_native_lapsed", now, {"account": key, "countdown_s": countdown_s,
+                                                            "last_refresh_ms": book.dms.native[key].last_refresh_ms})
+            try:
+                await asyncio.wait_for(self.adapters[key].arm_cancel_all_after(countdown_s), self.timeout_s)
+            except Exception as e:  # noqa: BLE001 - a refresh that failed is retried at the next call
+                self.native_errors[key] = error_code(e)
+                await self.audit("dms_refresh_failed", now, {"account": key, "reason": error_code(e),
+                                                             "countdown_s": countdown_s})
+                continue
+            book.dms = book.dms.refreshed(key, now)
+            self.native_errors.pop(key, None)
+
+    # --- status --------------------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        now = self.clock()
+        dms = self.book.dms
+        in_force = self.book.lock_book.in_force(now)
+        sources = {}
+        for name, st in dms.status(now).items():
+            sources[name] = {**st.to_json(), "locked": any(h.scope == name and h.policy == DEAD_MANS_SWITCH
+                                                           for h in in_force)}
+        native = {}
+        if dms.native:
+            plan = dms.native_plan(now, {k: a.capabilities for k, a in self.adapters.items()})
+            for key, n in sorted(dms.native.items()):
+                last = n.last_refresh_ms
+                native[key] = {
+                    "countdown_s": n.countdown_ms / 1000,
+                    "last_refresh_age_s": None if last is None else max(0, now - last) / 1000,
+                    # when the venue cancels everything if no refresh comes before
+                    "cancels_in_s": None if last is None else max(0, last + n.countdown_ms - now) / 1000,
+                    "refresh_due": key in plan.refresh, "lapsed": key in plan.lapsed,
+                    "supported": key not in plan.unsupported, "error": self.native_errors.get(key)}
+        return {"format_version": 1, "listening_since_ts": iso_ms(self.listening_since_ms), "sources": sources,
+                "native": native}
+
+
+def error_code(e: BaseException) -> str:
+    """An adapter's reason code, TIMEOUT, or the error's type: never its text."""
+    if isinstance(e, AdapterError):
+        return e.reason.value
+    return "TIMEOUT" if isinstance(e, asyncio.TimeoutError) else type(e).__name__

@@ -1,0 +1,95 @@
+"""The runner's sinks: every tick report and event handed to each, and no sink able to break a tick.
+
+What it owns: the sinks in their order (telemetry, notifications, runbooks, the audit anchor:
+see :mod:`killswitch.bootstrap`), each given the narrow
+:class:`~killswitch.runner.sink_context.RunnerSinkContext`, never the runner; a sink's failure
+counted, reported on stderr by its type and audited (queued on the store thread, not awaited:
+a sink is called from sync code and the store may be what failed); and the optional abilities a
+sink declares (:mod:`killswitch.events`): the state it keeps across restarts and takeovers,
+its metrics, closing it.
+
+Must not: let a sink's exception reach the tick, or hand a sink anything that changes the book.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Optional, Sequence
+
+from ..events import Event, MetricsSink, RestoringSink, Sink, SinkContext, StatefulSink, TickFacts
+from .storeio import StoreIO
+
+
+class SinkFanout:
+    def __init__(self, sinks: Sequence[Sink], context: SinkContext, store: Any, io: StoreIO,
+                 clock: Callable[[], int], fence: Callable[[], Optional[int]]):
+        self.sinks: list[Sink] = list(sinks)
+        self.context = context
+        self.store = store
+        self.io = io
+        self.clock = clock
+        self.fence = fence  # the token to audit a failure under (None: as a standby)
+        self.errors = 0
+
+    def emit(self, event: Event) -> None:
+        """An event outside a tick (a reset, a manual close, a failed reload) to every sink."""
+        for sink in self.sinks:
+            self._guard(sink, sink.on_event, event)
+
+    def report(self, report: TickFacts, events: Sequence[Event]) -> None:
+        """A tick's report, then its events, to each sink in turn (a sink whose ``on_tick``
+        failed is not handed the events)."""
+        for sink in self.sinks:
+            if self._guard(sink, sink.on_tick, report):
+                for e in events:
+                    self._guard(sink, sink.on_event, e)
+
+    def _guard(self, sink: Sink, fn: Callable[[Any, SinkContext], None], arg: Any) -> bool:
+        try:
+            fn(arg, self.context)
+            return True
+        except Exception as e:  # noqa: BLE001 - a sink never breaks the kill switch
+            self.errors += 1
+            print(f"killswitch: sink {getattr(sink, 'name', sink)!r} failed: {type(e).__name__}: {e}",
+                  file=sys.stderr)
+            self.io.forget(self.store.audit, "sink_failed", self.clock(),
+                           {"sink": str(getattr(sink, "name", "?")), "error": type(e).__name__},
+                           fence=self.fence())
+            return False
+
+    def states(self) -> dict:
+        """What sinks keep across restarts and takeovers (the notification groups and timers)."""
+        out = {}
+        for sink in self.sinks:
+            if isinstance(sink, StatefulSink):
+                try:
+                    out[sink.name] = sink.state_doc()
+                except Exception:  # noqa: BLE001 - a sink's bug must not stop the save of the stage
+                    self.errors += 1
+        return out
+
+    def restore(self, doc: Optional[dict]) -> None:
+        saved = (doc or {}).get("sinks") or {}
+        for sink in self.sinks:
+            if isinstance(sink, RestoringSink):
+                try:
+                    sink.restore_state(saved.get(sink.name), self.context)
+                except Exception:  # noqa: BLE001 - a sink's bug must not keep the runner from leading
+                    self.errors += 1
+
+    def metrics_text(self) -> str:
+        text = ""
+        for sink in self.sinks:
+            if isinstance(sink, MetricsSink):
+                try:
+                    text += sink.metrics_text()
+                except Exception:  # noqa: BLE001 - a broken sink's metrics are left out, not the page
+                    self.errors += 1
+        return text
+
+    async def aclose(self) -> None:
+        for sink in self.sinks:
+            try:
+                await sink.aclose()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass

@@ -1,0 +1,169 @@
+"""Leadership: the lease, the fencing token, and the turn operator changes take.
+
+What it owns: whether this runner leads and under which fencing token; taking the lease from
+the :class:`~killswitch.runner.lease.LeaseKeeper` thread (``ksctl run``) or, without one (tests,
+``ksctl demo``), from the store at each tick; what a new token calls for before this runner
+acts under it (the state another leader moved on, the sinks' saved state); the check made
+before every order (``fence_holds``); the audit rows written under the token; and the turn
+(:class:`Turn`) that an operator change and a change of token each take, so that a change is
+audited, applied and saved under one token, never across two.
+
+Must not: decide anything about the book, or send anything. A runner that does not lead
+evaluates nothing and sends nothing; what it writes as leader carries its token, so a deposed
+leader's writes are refused by the store (``FencedError``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable, Optional
+
+from ..state.store import FencedError
+from .book import Book
+from .lease import LeaseKeeper
+from .storeio import StoreIO
+
+
+class Turn:
+    """One operator change (or change of lease token) at a time, on the loop that runs it; and
+    the loop that view calls made from other threads (the API's) are carried to."""
+
+    # What only reads: runs as it comes. Anything else takes its turn.
+    READ_ONLY = frozenset({"status", "ready", "lock_document", "check_order", "dms_status", "close_progress",
+                           "runbook", "metrics_text"})
+
+    def __init__(self) -> None:
+        self._sem: Optional[asyncio.Semaphore] = None
+        self._sem_loop: Optional[asyncio.AbstractEventLoop] = None
+        self.home: Optional[asyncio.AbstractEventLoop] = None  # where view calls from other threads run
+
+    def here(self) -> asyncio.Semaphore:
+        """The turn, on the running loop."""
+        loop = asyncio.get_running_loop()
+        if self._sem is None or self._sem_loop is not loop:
+            self._sem, self._sem_loop = asyncio.Semaphore(1), loop
+        return self._sem
+
+    async def run_view_call(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        """Run ``fn`` (a view call of the runner) where the runner's state lives: on its tick
+        loop, whichever loop awaits the answer."""
+        home = self.home
+        if home is None or home is asyncio.get_running_loop():
+            return await self._call(fn, args, kwargs)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._call(fn, args, kwargs), home))
+
+    async def _call(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        if getattr(fn, "__name__", None) in self.READ_ONLY:
+            result = fn(*args, **kwargs)
+            return (await result) if asyncio.iscoroutine(result) else result
+        async with self.here():
+            result = fn(*args, **kwargs)
+            if asyncio.iscoroutine(result):
+                result = await result
+            # Keep the turn for one pass of the loop: what is already due (a tick's next step, the
+            # lease watchdog) runs before the next operator call, however many are queued.
+            await asyncio.sleep(0)
+        return result
+
+
+class Leadership:
+    """This runner's term as leader; see the module doc. ``on_new_state(now)`` is called when a
+    new token comes with a state another leader moved on (the runner forgets what it had not
+    confirmed, and counts silence from now); ``restore_sinks(doc)`` hands the sinks their saved
+    state when this runner starts leading from a stored document."""
+
+    def __init__(self, book: Book, store: Any, io: StoreIO, holder: str, lease_ttl_ms: int,
+                 clock: Callable[[], int], turn: Turn, *, on_new_state: Callable[[int], None],
+                 restore_sinks: Callable[[Optional[dict]], None]):
+        self.book = book
+        self.store = store
+        self.io = io
+        self.holder = holder
+        self.lease_ttl_ms = lease_ttl_ms
+        self.clock = clock
+        self.turn = turn
+        self.on_new_state = on_new_state
+        self.restore_sinks = restore_sinks
+        self.fence = 0
+        self.leader = False
+        self.keeper: Optional[LeaseKeeper] = None  # the lease thread; None: the tick renews the lease itself
+        self.stale = False  # a fenced write failed after its change was applied here: reload on the next token
+        self.replans_checked = True  # False from a new token until the journal was read for lost re-plans
+
+    async def lease(self, now: int) -> bool:
+        """Whether this runner leads now; on a new token, the state that goes with it first.
+        Takes the turn: a change is audited, applied and saved under one token."""
+        async with self.turn.here():
+            return await self._lease(now)
+
+    async def _token(self, now: int) -> Optional[int]:
+        if self.keeper is not None:
+            return self.keeper.token(now)
+        return await self.io(self.store.acquire_lease, self.holder, self.lease_ttl_ms, now)
+
+    async def _lease(self, now: int) -> bool:
+        token = await self._token(now)
+        if token is None or token == self.fence:
+            self.leader = token is not None
+            return self.leader
+        # A new token: the lease lapsed or changed hands since we last held it. If another leader
+        # moved the state on meanwhile, ours is stale: take theirs. Not leader until the state
+        # that goes with the token is in place (an operator call may come between).
+        self.leader = False
+        book = self.book
+        reloaded = False
+        if self.fence:
+            doc = await self.io(self.store.load_engine_state)
+            # another leader moved the state on, or a write of ours was fenced off after what it
+            # recorded was applied here: the store's state is the one to go on from
+            if doc and (self.stale or doc["engine"].get("last_tick_ms") != book.state.last_tick_ms):
+                await book.reload(self.io, self.store)
+                self.on_new_state(now)
+                reloaded = True
+        self.stale = False
+        if not book.pnl_complete:  # followed as a standby between two sample steps: read it all
+            await book.reload(self.io, self.store)
+            reloaded = True
+        if reloaded or not self.fence:
+            # leading from a saved state (the first time, or after another leader): the sinks take
+            # up where it left off (notification groups, what was already paged)
+            self.restore_sinks(book.loaded if reloaded else await self.io(self.store.load_engine_state))
+        self.fence = token
+        self.leader = True
+        self.replans_checked = False
+        return True
+
+    async def fence_holds(self) -> bool:
+        """Asked before every order: our term has not run out (the keeper could renew it) and
+        no one took the lease since (the store's token is still ours)."""
+        if self.keeper is not None and not self.keeper.holds(self.fence, self.clock()):
+            return False
+        try:
+            return await self.io(self.store.current_fence) == self.fence
+        except Exception:  # noqa: BLE001 - cannot tell: do not send
+            return False
+
+    async def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
+        """An audit row, fenced while this runner acts as leader (FencedError once deposed)."""
+        return await self.io(self.store.audit, kind, ts_ms, payload, fence=self.fence if self.leader else None)
+
+    async def audit_or_standby(self, kind: str, ts_ms: int, payload: dict) -> None:
+        """A row about this runner rather than an action on the book (a policy reload): fenced
+        while leader; a runner deposed meanwhile learns it here and writes it as the standby it
+        now is."""
+        try:
+            await self.audit(kind, ts_ms, payload)
+        except FencedError:
+            self.leader = False
+            await self.io(self.store.audit, kind, ts_ms, {**payload, "standby": True})
+
+    def deposed(self) -> str:
+        """A write was fenced off: this runner no longer leads. The refusal an operator sees."""
+        self.leader = False
+        return f"DEPOSED: another runner holds the lease (fence {self.fence} is stale); nothing changed here"
+
+    def not_leader(self, what: str) -> Optional[str]:
+        """Why an operator's ``what`` is refused here, if this runner is a standby."""
+        if self.leader:
+            return None
+        return f"NOT_LEADER: this runner ({self.holder}) is a standby; send the {what} to the leader"
