@@ -492,13 +492,17 @@ class SqlStore:
                              "VALUES (?, ?, ?, ?, ?, ?)", (seq, kind, ts_ms, text, head.hash, digest))
                 self._q(cur, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
                 return seq
-            if key is not None and head.key_id in (None, key.key_id):
-                start = head.anchored_from if head.anchored else seq  # the first keyed append anchors
+            start = head.anchored_from if head.anchored else seq  # the first keyed append anchors
+            row_mac: Optional[str]
+            head_mac: Optional[str]
+            key_id: Optional[str]
+            if key is not None and head.key_id in (None, key.key_id) and start is not None:
                 row_mac, key_id = key.row_mac(seq, digest), key.key_id
-                head_mac: Optional[str] = key.head_mac(seq, digest, start)
+                head_mac = key.head_mac(seq, digest, start)
             else:
-                # No key, or not this chain's: the row goes in unanchored (verification reports it
-                # once the chain is anchored) rather than the kill switch failing to record.
+                # No key, not this chain's, or a head anchored with no first row (its anchor was
+                # tampered with: no head MAC can be made): the row goes in unanchored (verification
+                # reports it once the chain is anchored) rather than the kill switch failing to record.
                 row_mac, head_mac, key_id, start = None, None, head.key_id, head.anchored_from
             self._q(cur, "INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash, mac) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)", (seq, kind, ts_ms, text, head.hash, digest, row_mac))
