@@ -527,17 +527,17 @@ class SqlStore:
         # The head read before the rows gives the anchoring the MACs are checked against; if a
         # runner anchored the chain meanwhile, the check starts over.
         macs = self._has_macs()
-        check = head = None
-        for _ in range(AUDIT_VERIFY_ROUNDS):
+        rounds = 0
+        while True:
+            rounds += 1
             before = self.audit_head()
             check = ChainCheck(self.audit_key, before, tuple(anchors))
             self._feed_rows(check, 0, None, macs)
             head = self.audit_head()
             if head is not None and head.seq > check.last_seq:
                 self._feed_rows(check, check.last_seq, head.seq, macs)
-            if _anchoring(head) == _anchoring(before):
-                break
-        return check.close(head)
+            if _anchoring(head) == _anchoring(before) or rounds >= AUDIT_VERIFY_ROUNDS:
+                return check.close(head)
 
     def _feed_rows(self, check: ChainCheck, after: int, upto: Optional[int], macs: bool) -> None:
         query = (f"SELECT seq, kind, ts_ms, payload, prev_hash, hash, {'mac' if macs else 'NULL'} FROM audit_log "
