@@ -164,19 +164,32 @@ def replay_pair(old: DecisionGraph, new: DecisionGraph, ticks: Sequence[Tick]
     return ([ev for _, ev, _ in replay(old, ticks)], [ev for _, ev, _ in replay(new, ticks)])
 
 
+# a position leg as Leg names it: venue, account, symbol, position side, side, reduce-only
+_LegKey = tuple[str, str, str, Optional[str], str, bool]
+
+
+@dataclass
+class _LegSum:
+    amount: float = 0.0
+    notional: float = 0.0
+    orders: int = 0
+    reasons: dict[str, None] = field(default_factory=dict)  # in the order they came, once each
+
+
 def _legs(plan: Optional[Plan]) -> tuple[Leg, ...]:
     if plan is None:
         return ()
-    sums: dict[tuple, list] = {}
+    sums: dict[_LegKey, _LegSum] = {}
     for o in plan.orders:
         key = (o.venue, o.account, o.symbol, o.position_side, o.side, o.reduce_only)
-        acc = sums.setdefault(key, [0.0, 0.0, 0, {}])
-        acc[0] += o.amount
-        acc[1] += o.notional
-        acc[2] += 1
-        acc[3][o.reason] = None
-    return tuple(Leg(*key, round(a, AMOUNT_DIGITS), round(n, NOTIONAL_DIGITS), c, tuple(r))
-                 for key, (a, n, c, r) in sums.items())
+        acc = sums.setdefault(key, _LegSum())
+        acc.amount += o.amount
+        acc.notional += o.notional
+        acc.orders += 1
+        acc.reasons[o.reason] = None
+    return tuple(Leg(*key, round(acc.amount, AMOUNT_DIGITS), round(acc.notional, NOTIONAL_DIGITS), acc.orders,
+                     tuple(acc.reasons))
+                 for key, acc in sums.items())
 
 
 def decision_of(s: ScopeEvaluation) -> Decision:
@@ -240,13 +253,12 @@ def diff_replays(old: DecisionGraph, new: DecisionGraph, ticks: Sequence[Tick], 
 
 
 def _pairs(old: Iterable[Evaluation], new: Iterable[Evaluation]) -> Iterator[tuple[Evaluation, Evaluation]]:
-    missing = object()
     it_old, it_new = iter(old), iter(new)
     while True:
-        eo, en = next(it_old, missing), next(it_new, missing)
-        if eo is missing and en is missing:
+        eo, en = next(it_old, None), next(it_new, None)  # None: that replay ended (an evaluation never is)
+        if eo is None and en is None:
             return
-        if eo is missing or en is missing or eo.now_ms != en.now_ms:
+        if eo is None or en is None or eo.now_ms != en.now_ms:
             raise ValueError("the two replays are not over the same ticks")
         yield eo, en
 
@@ -289,10 +301,10 @@ def compare(old: Iterable[Evaluation], new: Iterable[Evaluation], policy: Option
                 open_spans.pop(key, None)
             elif refusals:
                 prev = open_spans.get(key)
-                span = out[prev[1]] if prev is not None and prev[0] == i - 1 else None
-                if span is not None and (span.old, span.new) == (a, b):
-                    out[prev[1]] = replace(span, end_ms=eo.now_ms, ticks=span.ticks + 1)
-                    open_spans[key] = (i, prev[1])
+                at = prev[1] if prev is not None and prev[0] == i - 1 else None  # a span open at the last tick
+                if at is not None and (out[at].old, out[at].new) == (a, b):
+                    out[at] = replace(out[at], end_ms=eo.now_ms, ticks=out[at].ticks + 1)
+                    open_spans[key] = (i, at)
                 else:
                     out.append(Difference("refusals", key[0], key[1], eo.now_ms, eo.now_ms, 1, a, b,
                                           (Change("refusals", ca.refusals, cb.refusals),)))

@@ -25,7 +25,7 @@ from .engine.evaluate import Evaluation, evaluate
 from .engine.state import State, record_heartbeat
 from .policy.diagnostics import Position as SrcPos
 from .policy.load import LoadedDoc
-from .policy.model import PolicyTest, PolicyTestCase
+from .policy.model import Expectation, PolicyTest, PolicyTestCase
 from .policy.series import STALE, parse_series
 from .snapshot import FetchStatus, Position, Snapshot
 
@@ -105,7 +105,7 @@ def run_case(graph: DecisionGraph, doc: LoadedDoc, index: int, case: PolicyTestC
     policy = graph.policy(spec.policy)
     sub = DecisionGraph((policy,), graph.digest, graph.revision)
     step = case.interval.ms if case.interval else interval_ms
-    expects = {}
+    expects: dict[int, list[tuple[int, Expectation]]] = {}  # tick index -> (index in expect, expectation)
     for j, e in enumerate(case.expect):
         if e.at.ms % step:
             report.failures.append(Failure(doc.file,

@@ -34,6 +34,7 @@ from typing import Mapping, Optional, Sequence
 
 from ..policy.model import InhibitRule as InhibitRuleDoc
 from ..policy.model import NotificationRoutes, Route
+from ..policy.units import Duration
 
 GROUP_WAIT_MS = 10_000
 GROUP_INTERVAL_MS = 60_000
@@ -50,7 +51,7 @@ class Matcher:
     name: str
     value: str
     regex: bool = False
-    pattern: Optional[re.Pattern] = field(default=None, compare=False, repr=False)
+    pattern: Optional[re.Pattern[str]] = field(default=None, compare=False, repr=False)  # set by regexp()
 
     @staticmethod
     def equal(name: str, value: str) -> "Matcher":
@@ -62,7 +63,7 @@ class Matcher:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         got = _label(labels, self.name)
-        return bool(self.pattern.match(got)) if self.regex else got == self.value
+        return bool(self.pattern.match(got)) if self.pattern is not None else got == self.value
 
     def __str__(self) -> str:
         return f'{self.name}{"=~" if self.regex else "="}"{self.value}"'
@@ -192,11 +193,12 @@ class RouteTree:
         return list(self.root.walk())
 
 
-def _ms(d) -> Optional[int]:
-    return None if d is None else d.ms
+def _ms(d: Optional[Duration], inherited: int) -> int:
+    return inherited if d is None else d.ms
 
 
 def _node(route: Route, parent: Optional[RouteNode], path: tuple[int, ...]) -> RouteNode:
+    group_by: tuple[str, ...]
     if parent is None:
         receiver, group_by, by_all = route.receiver or "", (), False
         wait, interval, repeat = GROUP_WAIT_MS, GROUP_INTERVAL_MS, REPEAT_INTERVAL_MS
@@ -209,9 +211,9 @@ def _node(route: Route, parent: Optional[RouteNode], path: tuple[int, ...]) -> R
     if "group_by" in route.model_fields_set:
         by_all = GROUP_BY_ALL in route.group_by
         group_by = () if by_all else tuple(sorted(set(route.group_by)))
-    wait = _ms(route.group_wait) if route.group_wait is not None else wait
-    interval = _ms(route.group_interval) if route.group_interval is not None else interval
-    repeat = _ms(route.repeat_interval) if route.repeat_interval is not None else repeat
+    wait = _ms(route.group_wait, wait)
+    interval = _ms(route.group_interval, interval)
+    repeat = _ms(route.repeat_interval, repeat)
     node = RouteNode(path, receiver, _matchers(route.match, route.match_re), route.continue_, group_by, by_all,
                      wait, interval, repeat, (), parent.key if parent is not None else "")
     children = tuple(_node(c, node, path + (i,)) for i, c in enumerate(route.routes))

@@ -32,6 +32,7 @@ them off. What it must not do: block a tick, print a secret, or lose a receipt.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import time
 from collections import deque
@@ -165,8 +166,9 @@ class NotifySink:
         ``unresolved``, with its receipt) and goes to the fallback receiver."""
         models = [getattr(d, "model", d) for d in docs]
         models = [m for m in models if isinstance(m, NotificationRoutes)]
+        unresolved: dict[tuple[str, str], list[str]] = {}
         if strict:
-            receivers, unresolved = resolve_receivers(models, environ, options.timeout_s), {}
+            receivers = resolve_receivers(models, environ, options.timeout_s)
         else:
             receivers, unresolved = resolve_all(models, environ, options.timeout_s)
         return cls(trees_of(models), receivers, store=store, clock=clock, options=options, unresolved=unresolved)
@@ -232,14 +234,15 @@ class NotifySink:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return False
-        if self._wake_ev is None:
-            self._wake_ev = asyncio.Event()
+        wake = self._wake_ev
+        if wake is None:
+            wake = self._wake_ev = asyncio.Event()
         if self._executor is None:
             # twice the slots: a thread given up on at the deadline may still be closing its socket
             self._executor = ThreadPoolExecutor(max_workers=2 * self.options.concurrency,
                                                 thread_name_prefix="killswitch-notify")
         if self._worker is None:
-            self._worker = loop.create_task(self._run(), name="killswitch-notify")
+            self._worker = loop.create_task(self._run(wake), name="killswitch-notify")
         return True
 
     def _wake(self) -> None:
@@ -248,9 +251,9 @@ class NotifySink:
 
     # --- the worker ----------------------------------------------------------------------------------
 
-    async def _run(self) -> None:
+    async def _run(self, wake: asyncio.Event) -> None:
         while not self._closing:
-            self._wake_ev.clear()
+            wake.clear()
             try:
                 self._step(self.clock())
             except Exception as e:  # noqa: BLE001 - a bug here must not stop later pages
@@ -261,7 +264,7 @@ class NotifySink:
             if nd is not None:
                 wait = min(wait, max(0.05, (nd - self.clock()) / 1000))
             try:
-                await asyncio.wait_for(self._wake_ev.wait(), wait)
+                await asyncio.wait_for(wake.wait(), wait)
             except asyncio.TimeoutError:
                 pass
 
@@ -319,7 +322,7 @@ class NotifySink:
             self._busy.add(key)
             task = loop.create_task(self._deliver(job))
             self._tasks.add(task)
-            task.add_done_callback(lambda t, key=key: self._delivery_done(t, key))
+            task.add_done_callback(functools.partial(self._delivery_done, key=key))
 
     def _delivery_done(self, task: asyncio.Task, key: tuple[str, str]) -> None:
         self._tasks.discard(task)

@@ -19,9 +19,10 @@ def plural(n: int, one: str) -> str:
 def unread_detail(a: AccountCoverage) -> str:
     """``AUTH`` (one snapshot), or ``AUTH, TIMEOUT on 3 of 100 snapshots, <first> to <last>``."""
     codes = ", ".join(a.reasons)
-    if a.snapshots <= 1:
+    first, last = a.first_failed_ms, a.last_failed_ms
+    if a.snapshots <= 1 or first is None or last is None:  # the times are there once one failed
         return codes
-    span = iso(a.first_failed_ms) if a.failed == 1 else f"{iso(a.first_failed_ms)} to {iso(a.last_failed_ms)}"
+    span = iso(first) if a.failed == 1 else f"{iso(first)} to {iso(last)}"
     return f"{codes} on {a.failed} of {plural(a.snapshots, 'snapshot')}, {span}"
 
 

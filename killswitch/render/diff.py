@@ -116,11 +116,9 @@ def _keyed(policy: str, scope: str, several: bool) -> str:
 
 def _milestone_phrase(m: Milestone, several: bool) -> str:
     head = _keyed(m.policy, m.scope, several)
-    if m.old_ms is None:
-        return f"{head}OLD never reaches stage {m.level}, NEW at {iso(m.new_ms)}"
-    if m.new_ms is None:
-        return f"{head}OLD reaches stage {m.level} at {iso(m.old_ms)}, NEW never"
-    return f"{head}OLD reaches stage {m.level} at {iso(m.old_ms)}, NEW at {iso(m.new_ms)}"
+    old = f"never reaches stage {m.level}" if m.old_ms is None else f"reaches stage {m.level} at {iso(m.old_ms)}"
+    new = "never" if m.new_ms is None else f"at {iso(m.new_ms)}"
+    return f"{head}OLD {old}, NEW {new}"
 
 
 def summary_line(result: DiffResult) -> str:
@@ -153,7 +151,8 @@ def diff_text(result: DiffResult, old: PolicyRevision, new: PolicyRevision, agai
         lines.append(f"  {name} graph {side.digest} (revision {side.revision or 'not in git'})")
     if old.digest == new.digest:
         lines.append("  the graphs are the same: the change does not alter behaviour")
-    span = f", {iso(result.start_ms)} to {iso(result.end_ms)}" if result.start_ms is not None else ""
+    start, end = result.start_ms, result.end_ms  # both set once a tick was compared
+    span = f", {iso(start)} to {iso(end)}" if start is not None and end is not None else ""
     lines += [f"  over {against}: {_plural(result.ticks, 'tick')}{span}"]
     incomplete = not complete(accounts)
     if incomplete:
@@ -185,7 +184,7 @@ def diff_text(result: DiffResult, old: PolicyRevision, new: PolicyRevision, agai
 
 
 def _value(v: Any) -> Any:
-    if dataclasses.is_dataclass(v):
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
         return dataclasses.asdict(v)
     if isinstance(v, tuple):
         return list(v)

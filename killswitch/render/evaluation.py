@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..engine.evaluate import Evaluation, ScopeEvaluation
 from ..coverage import complete
@@ -64,7 +64,7 @@ def replay_json(evaluations: Iterable[Evaluation], digest: str, revision, accoun
                 transitions += 1
             if s.plan:
                 orders += len(s.plan.orders)
-    body = {
+    body: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "graph": {"digest": digest, "revision": revision},
         "ticks": ticks,

@@ -76,8 +76,8 @@ def _edges(p: PolicyNode):
     for st in p.stages:
         sid = _id(p.name, "stg", str(st.level))
         nodes.append((sid, _stage_label(st), "stage"))
-        for t in st.on:
-            edges.append((_id(p.name, "trg", t), sid))
+        for trigger in st.on:
+            edges.append((_id(p.name, "trg", trigger), sid))
         for i, a in enumerate(st.actions):
             aid = _id(p.name, "act", str(st.level), str(i))
             nodes.append((aid, _action_label(a), "action"))

@@ -23,7 +23,8 @@ def _age(seconds: Optional[float]) -> str:
 
 def _json(value: Any) -> str:
     # the API writes a value field by field in declaration order, as asdict does: the same document
-    return json.dumps(dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value, indent=1)
+    plain = dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
+    return json.dumps(plain, indent=1)
 
 
 # --- status -------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ cut to scheme, host and port): the values behind them are secrets and never reac
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Any, Optional
 
 JSON_FORMAT_VERSION = 1
 
@@ -78,7 +78,7 @@ def routes_text(answer: Optional[dict], verify: list[dict]) -> str:
 
 
 def routes_json(answer: Optional[dict], verify: list[dict]) -> str:
-    body = {"format_version": JSON_FORMAT_VERSION}
+    body: dict[str, Any] = {"format_version": JSON_FORMAT_VERSION}
     if answer is not None:
         body.update(answer)
     body["verify"] = verify

@@ -167,13 +167,13 @@ def markdown_html(text: str) -> str:
                     close_lists(indent - 1)
                     out.append(f"<{kind}>")
                     lists.append((indent, kind))
-            body = item.group(3)
-            box = _BOX.match(body)
+            text = item.group(3)
+            box = _BOX.match(text)
             if box:
                 checked = " checked" if box.group(1) in "xX" else ""
                 out.append(f'<li class="task"><input type="checkbox" disabled{checked}>{inline(box.group(2))}')
             else:
-                out.append(f"<li>{inline(body)}")
+                out.append(f"<li>{inline(text)}")
             i += 1
             continue
         if lists and line[:1].isspace():
@@ -252,7 +252,7 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
             f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}: "
             f"`{_v(lock.get('reason'))}`",
             "", "## Commands", "", "```sh"]
-    out += [cmds.get(k) for k in ("status", "history", "audit_verify", "reset") if cmds.get(k)]
+    out += [cmd for k in ("status", "history", "audit_verify", "reset") if (cmd := cmds.get(k))]
     out += ["```", "", "## After closure", "",
             "- [ ] positions confirmed closed at the exchange", "- [ ] exchange reconciliation done",
             "- [ ] PnL recorded", "- [ ] notifications delivered", "- [ ] audit trail verified (`ksctl audit verify`)",

@@ -122,7 +122,7 @@ def template_for(node: PolicyNode, level: int) -> Optional[str]:
 def comparisons(trigger: TriggerNode) -> list[tuple[str, str, Optional[float], str]]:
     """Every ``signal op literal`` (or ``signal op signal``) of a condition, signal on the left:
     (signal, op, threshold value, threshold text)."""
-    out = []
+    out: list[tuple[str, str, Optional[float], str]] = []
 
     def walk(n: Node) -> None:
         if isinstance(n, Compare):

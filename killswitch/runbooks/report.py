@@ -103,23 +103,23 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
 
     # how each incident ended: a manual reset (its approvers), or the next transition of its
     # scope (an escalation, a re-entry after the cooldown, an automatic reset); else still active
-    for inc in incidents.values():
-        seq = next(t["seq"] for t in transitions if t["decision_id"] == inc["incident"])
-        same = (inc["policy"], inc["scope"])
+    for entry in incidents.values():
+        seq = next(t["seq"] for t in transitions if t["decision_id"] == entry["incident"])
+        same = (entry["policy"], entry["scope"])
         nxt = next((t for t in transitions if t["seq"] > seq and (t["policy"], t["scope"]) == same), None)
         end_ms = nxt["ts_ms"] if nxt is not None else until_ms
-        mine = [a for a in resets if (a["policy"], a["scope"]) == same and a["level"] == inc["level"]
-                and inc["ts_ms"] <= a["ts_ms"] <= end_ms]
+        mine = [a for a in resets if (a["policy"], a["scope"]) == same and a["level"] == entry["level"]
+                and entry["ts_ms"] <= a["ts_ms"] <= end_ms]
         released = next((a for a in mine if str(a["result"] or "").startswith("MANUAL_RESET")), None)
         if released is not None:
             mine = [a for a in mine if a["ts_ms"] <= released["ts_ms"]]
-            inc["ended"] = {"how": "reset", "at": released["at"], "reason": released["result"], "to": 0}
+            entry["ended"] = {"how": "reset", "at": released["at"], "reason": released["result"], "to": 0}
         elif nxt is not None:
-            how = "escalated" if (nxt["to"] or 0) > (inc["level"] or 0) else \
-                "re-entered" if nxt["to"] == inc["level"] else "reset"
-            inc["ended"] = {"how": how, "at": nxt["at"], "reason": nxt["reason"], "to": nxt["to"]}
-        inc["approvals"] = [{"at": a["at"], "approver": a["approver"], "reason": a["reason"], "result": a["result"],
-                             "verified": a["verified"]} for a in mine]
+            how = "escalated" if (nxt["to"] or 0) > (entry["level"] or 0) else \
+                "re-entered" if nxt["to"] == entry["level"] else "reset"
+            entry["ended"] = {"how": how, "at": nxt["at"], "reason": nxt["reason"], "to": nxt["to"]}
+        entry["approvals"] = [{"at": a["at"], "approver": a["approver"], "reason": a["reason"],
+                               "result": a["result"], "verified": a["verified"]} for a in mine]
 
     orders = []
     for e in store.journal(limit=MAX_ORDERS, since=since_ms):

@@ -417,8 +417,13 @@ def _unknown_names(ast: Any, shape: Any) -> list[tuple[str, str, list[str], Opti
             walk(child, scope)
 
     walk(ast, {k: v for k, v in (shape[1].items() if shape is not None and shape[0] == "dict" else ())})
-    seen: set = set()
-    return [x for x in out if not (x[:2] in seen or seen.add(x[:2]))]
+    seen: set[tuple[str, str]] = set()  # (expression, missing name): the first report of each
+    unique = []
+    for x in out:
+        if x[:2] not in seen:
+            seen.add(x[:2])
+            unique.append(x)
+    return unique
 
 
 def _quiet(resolve: Any, n: Any, scope: dict, out: list) -> Any:

@@ -66,7 +66,7 @@ import json
 import logging
 import math
 import re
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec, TypeGuard, TypeVar, Union, overload
 
 from aiohttp import web
 
@@ -78,6 +78,9 @@ if TYPE_CHECKING:  # only for the annotation: importing the adapters package is 
     from adapters.base import Secret
 
 log = logging.getLogger("killswitch.runner.api")
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 DEFAULT_MAX_BODY_BYTES = 16_384
 MAX_NAME = 256  # longest policy, scope or approver name
@@ -321,17 +324,24 @@ def _fields(body: dict, required: tuple[str, ...], optional: tuple[str, ...] = (
         raise _bad(f"missing field(s) {', '.join(missing)}")
 
 
-def _seconds(body: dict, key: str, limit: float, *, optional: bool = False) -> Optional[float]:
-    v = body.get(key)
-    if v is None and optional:
-        return None
+def _positive_seconds(v: Any, limit: float) -> TypeGuard[float]:
+    """A JSON number (not a boolean), finite, above 0 and at most ``limit``."""
     try:
-        ok = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and 0 < v <= limit
+        return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and 0 < v <= limit
     except OverflowError:  # an integer too large for a float
-        ok = False
-    if not ok:
+        return False
+
+
+def _seconds(body: dict, key: str, limit: float) -> float:
+    v = body.get(key)
+    if not _positive_seconds(v, limit):
         raise _bad(f'"{key}" must be a number of seconds above 0 and at most {limit:.0f}, not {_show(v)}')
     return float(v)
+
+
+def _optional_seconds(body: dict, key: str, limit: float) -> Optional[float]:
+    """Like :func:`_seconds`; left out or null: None."""
+    return None if body.get(key) is None else _seconds(body, key, limit)
 
 
 def _source(body: dict) -> str:
@@ -380,10 +390,19 @@ def _name(body: dict, key: str, limit: int = MAX_NAME, *, free_text: bool = Fals
 # --- the application ----------------------------------------------------------------------------------
 
 
-async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call a view method; a runner may implement one as a coroutine. A view that runs its calls
-    on a loop of its own (the runner: its state lives on its tick loop while this server may run
-    on another thread) takes them through its ``run_view_call``, and this loop only waits."""
+@overload
+async def _call(fn: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+
+@overload
+async def _call(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+
+async def _call(fn: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> Any:
+    """Call a view method and await what it returns if it is awaitable (the view's coroutines;
+    a fake may answer any call at once). A view that runs its calls on a loop of its own (the
+    runner: its state lives on its tick loop while this server may run on another thread) takes
+    them through its ``run_view_call``, and this loop only waits."""
     run = getattr(getattr(fn, "__self__", None), "run_view_call", None)
     if callable(run):
         return await run(fn, *args, **kwargs)
@@ -542,7 +561,7 @@ class _Handlers:
         mode = body.get("mode", "halted")
         if mode not in LOCK_MODES or not isinstance(mode, str):
             raise _bad(f'"mode" must be "halted" or "reducing", not {_show(mode)}')
-        ttl_s = _seconds(body, "ttl_s", MAX_LOCK_TTL_S, optional=True)
+        ttl_s = _optional_seconds(body, "ttl_s", MAX_LOCK_TTL_S)
         return _change(await _call(self.view.lock_scope, scope, mode, reason, ttl_s, actor=_caller(request).name),
                        "lock_scope")
 

@@ -2,7 +2,8 @@
 
 The API module depends on this protocol only, so it can be built and tested with a fake, and
 the runner implements it. Every method is quick and never blocks on an exchange: status and
-lock come from memory, mutations are queued for the tick loop or answered at once.
+lock come from memory; mutations are coroutines that wait for their turn on the tick loop (and
+for the state store), never for an order to be sent.
 
 The API serialises these values field by field (tuples as arrays); :func:`decode` is the inverse,
 for clients that read them back (:mod:`killswitch.client`): ``decode(T, json.loads(body))`` is the
@@ -19,7 +20,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, Protocol, TypeVar, Union
 
-if TYPE_CHECKING:  # an annotation only: the gate pulls in the lock book, and `ksctl status` need not
+if TYPE_CHECKING:  # annotations only: the gate pulls in the lock book, and `ksctl status` need not
+    from ..state.store import RunbookRecord
     from .gate import Decision
 
 
@@ -108,9 +110,13 @@ class ChangeResult:
 
 
 class RunnerView(Protocol):
+    """What the API calls, as the runner implements it: what answers from memory is a plain
+    method; what waits (for the state store, or for its turn on the tick loop) is a coroutine.
+    The API awaits whatever a call returns, so a fake view may answer every call at once."""
+
     def status(self) -> RunnerStatus: ...
 
-    def ready(self) -> tuple[bool, str]:
+    async def ready(self) -> tuple[bool, str]:
         """(ready, why): policy loaded, state reachable, leader or standby."""
 
     def lock_document(self, scope: Optional[str] = None) -> dict:
@@ -118,20 +124,22 @@ class RunnerView(Protocol):
 
     def check_order(self, request: dict) -> Decision: ...
 
-    def heartbeat(self, source: str, now_ms: Optional[int] = None) -> None: ...
+    async def heartbeat(self, source: str, now_ms: Optional[int] = None) -> None: ...
 
-    def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult: ...
+    async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult: ...
 
-    def close(self, scope: str, reason: str, dry_run: bool) -> CloseResult: ...
+    async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None) -> CloseResult:
+        """``actor``: who asked (the caller's identity), for the audit row."""
 
-    def close_progress(self, close_id: str) -> Optional[dict]:
+    async def close_progress(self, close_id: str) -> Optional[dict]:
         """Where a queued close stands (``state``: queued, working, settled, dry_run; order
         counts); None for a close this runner does not know."""
 
-    def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float]) -> ChangeResult:
+    async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
+                         actor: Optional[str] = None) -> ChangeResult:
         """An operator's lock on ``scope`` (halted or reducing), until unlocked or its ttl."""
 
-    def unlock_scope(self, scope: str, reason: str) -> ChangeResult:
+    async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
         """Lift the operator's and the dead man's switch's locks on ``scope``; refused while a
         policy's stage holds it (a manual-reset stage needs a reset)."""
 
@@ -139,14 +147,13 @@ class RunnerView(Protocol):
         """Armed sources (time since the last beat, time until it fires) and the venues' native
         cancel-all-after countdowns."""
 
-    def dms_arm(self, source: str, timeout_s: float) -> ChangeResult: ...
+    async def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult: ...
 
-    def dms_disarm(self, source: str) -> ChangeResult: ...
+    async def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult: ...
 
-    def runbook(self, incident: str) -> Optional[Any]:
-        """The stored runbook of ``incident`` (a :class:`~killswitch.state.RunbookRecord`: its
-        ``markdown`` and ``html``), or None. Read from the state store, where the runbook sink
-        writes it."""
+    async def runbook(self, incident: str) -> Optional[RunbookRecord]:
+        """The stored runbook of ``incident`` (its ``markdown`` and ``html``), or None. Read from
+        the state store, where the runbook sink writes it."""
 
     def metrics_text(self) -> str:
         """Prometheus exposition of the runner's metrics."""
@@ -182,7 +189,7 @@ def _missing(f: dataclasses.Field, tp: Any, where: str) -> Any:
 def _decode(tp: Any, doc: Any, where: str) -> Any:
     if tp is Any:
         return doc
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a dataclass, not one of its values
         if not isinstance(doc, dict):
             raise DecodeError(f"{where}: expected an object, not {type(doc).__name__}")
         # Fields a newer runner added are not this client's to read: they are left out.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .store import (
     FINAL_STATUSES,
@@ -44,6 +44,9 @@ from .store import (
 )
 from .urls import mask_url
 
+if TYPE_CHECKING:  # an annotation only: the backend modules are imported when a URL names them
+    from .sql import SqlStore
+
 log = logging.getLogger(__name__)
 
 SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -60,6 +63,7 @@ def open_store(url: str, *, migrate: bool = True, audit_key: Optional[AuditKey] 
     # A scheme is a word; anything else (a keyword DSN, a typo) is not echoed: it may hold a password.
     scheme = head.lower() if sep and re.fullmatch(r"[A-Za-z][\w+.-]*", head) else ""
     masked = mask_url(url)
+    store: SqlStore  # either backend; use_audit_key is theirs, not the StateStore contract's
     if scheme == "sqlite":
         from .sqlite import SqliteStore
 

@@ -36,7 +36,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, overload
 
 GENESIS_HASH = "0" * 64  # the "previous hash" of the first audit row
 MIN_KEY_CHARS = 32  # e.g. `openssl rand -hex 32` (64 characters)
@@ -171,9 +171,9 @@ class AuditVerification:
     @property
     def first(self) -> Optional[AuditFinding]:
         """The finding about the lowest row (the first in the chain that is not proven)."""
-        with_seq = [f for f in self.findings if f.seq is not None]
+        with_seq = [(f.seq, f) for f in self.findings if f.seq is not None]
         if with_seq:
-            return min(with_seq, key=lambda f: f.seq)
+            return min(with_seq, key=lambda sf: sf[0])[1]
         return self.findings[0] if self.findings else None
 
     @property
@@ -220,10 +220,10 @@ class AuditVerification:
 
     def describe(self, lead: str = "audit chain ") -> str:
         """One line: the verdict, what was covered, and the anchoring (after ``lead``)."""
-        if self.ok:
+        f = self.first
+        if f is None:  # no finding (ok)
             verdict = "intact and anchored" if self.anchored else "intact, UNANCHORED"
             return f"{lead}{verdict}: {self.covered()} check; {self.anchoring()}"
-        f = self.first
         more = len(self.findings) - 1 + self.more_findings
         return (f"{lead}TAMPERED: first bad row {f.seq if f.seq is not None else '-'}: {f}"
                 + (f" ({more} more finding(s))" if more else ""))
@@ -305,7 +305,7 @@ class ChainCheck:
     def _check_mac(self, seq: int, digest: str, mac: Optional[str]) -> None:
         head = self.anchor_of
         start = head.anchored_from if head is not None and head.anchored else None
-        if start is None:
+        if head is None or start is None:
             if mac is not None:
                 self._find("ANCHOR_REMOVED", seq, f"row {seq} carries a MAC but the head says the chain is not "
                                                   "anchored: the head's anchor was removed")
@@ -383,6 +383,14 @@ class ChainCheck:
         if not hmac.compare_digest(head.mac, key.head_mac(head.seq, head.hash, start)):
             self._find("HEAD_MAC_INVALID", tail, f"the head (seq {head.seq}) does not carry a valid MAC: it was "
                                                  "rewritten without the key (rows after it may have been cut off)")
+
+
+@overload
+def key_problem(head: None, key: Optional[AuditKey]) -> str: ...  # without a head, always a problem
+
+
+@overload
+def key_problem(head: Optional[AuditHead], key: Optional[AuditKey]) -> Optional[str]: ...
 
 
 def key_problem(head: Optional[AuditHead], key: Optional[AuditKey]) -> Optional[str]:

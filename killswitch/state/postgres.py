@@ -56,7 +56,11 @@ class PostgresStore(SqlStore):
         import psycopg  # imported here: SQLite users need not have it
 
         try:
-            kwargs = {} if "connect_timeout" in self._conninfo else {"connect_timeout": CONNECT_TIMEOUT_S}
+            # libpq parameters, which psycopg takes as **kwargs beside keywords of its own
+            # (context, row_factory, ...): typed Any, as a dict of ints would claim to fill those too
+            kwargs: dict[str, Any] = {}
+            if "connect_timeout" not in self._conninfo:
+                kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
             conn = psycopg.connect(self._conninfo, autocommit=True, **kwargs)
             conn.execute(f"SET lock_timeout = {self._lock_timeout_ms}")
             conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_TIMEOUT_MS}")

@@ -492,13 +492,17 @@ class SqlStore:
                              "VALUES (?, ?, ?, ?, ?, ?)", (seq, kind, ts_ms, text, head.hash, digest))
                 self._q(cur, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
                 return seq
-            if key is not None and head.key_id in (None, key.key_id):
-                start = head.anchored_from if head.anchored else seq  # the first keyed append anchors
+            start = head.anchored_from if head.anchored else seq  # the first keyed append anchors
+            row_mac: Optional[str]
+            head_mac: Optional[str]
+            key_id: Optional[str]
+            if key is not None and head.key_id in (None, key.key_id) and start is not None:
                 row_mac, key_id = key.row_mac(seq, digest), key.key_id
-                head_mac: Optional[str] = key.head_mac(seq, digest, start)
+                head_mac = key.head_mac(seq, digest, start)
             else:
-                # No key, or not this chain's: the row goes in unanchored (verification reports it
-                # once the chain is anchored) rather than the kill switch failing to record.
+                # No key, not this chain's, or a head anchored with no first row (its anchor was
+                # tampered with: no head MAC can be made): the row goes in unanchored (verification
+                # reports it once the chain is anchored) rather than the kill switch failing to record.
                 row_mac, head_mac, key_id, start = None, None, head.key_id, head.anchored_from
             self._q(cur, "INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash, mac) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)", (seq, kind, ts_ms, text, head.hash, digest, row_mac))
@@ -523,17 +527,17 @@ class SqlStore:
         # The head read before the rows gives the anchoring the MACs are checked against; if a
         # runner anchored the chain meanwhile, the check starts over.
         macs = self._has_macs()
-        check = head = None
-        for _ in range(AUDIT_VERIFY_ROUNDS):
+        rounds = 0
+        while True:
+            rounds += 1
             before = self.audit_head()
             check = ChainCheck(self.audit_key, before, tuple(anchors))
             self._feed_rows(check, 0, None, macs)
             head = self.audit_head()
             if head is not None and head.seq > check.last_seq:
                 self._feed_rows(check, check.last_seq, head.seq, macs)
-            if _anchoring(head) == _anchoring(before):
-                break
-        return check.close(head)
+            if _anchoring(head) == _anchoring(before) or rounds >= AUDIT_VERIFY_ROUNDS:
+                return check.close(head)
 
     def _feed_rows(self, check: ChainCheck, after: int, upto: Optional[int], macs: bool) -> None:
         query = (f"SELECT seq, kind, ts_ms, payload, prev_hash, hash, {'mac' if macs else 'NULL'} FROM audit_log "

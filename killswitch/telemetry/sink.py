@@ -212,13 +212,15 @@ class TelemetrySink:
             finally:
                 done.set()
 
-        end = time.monotonic() + timeout_s
         worker = self._worker
-        if worker is not None:  # the spans of the last ticks first, then the exporter's queue
-            threading.Thread(target=lambda: (worker.stop(timeout_s), shutdown()),
-                             name="killswitch-telemetry-shutdown", daemon=True).start()
-        else:
-            threading.Thread(target=shutdown, name="killswitch-telemetry-shutdown", daemon=True).start()
+
+        def stop_then_shutdown() -> None:  # the spans of the last ticks first, then the exporter's queue
+            if worker is not None:
+                worker.stop(timeout_s)
+            shutdown()
+
+        end = time.monotonic() + timeout_s
+        threading.Thread(target=stop_then_shutdown, name="killswitch-telemetry-shutdown", daemon=True).start()
         while not done.is_set() and time.monotonic() < end:
             await asyncio.sleep(0.01)
 
@@ -299,7 +301,9 @@ class TelemetrySink:
             self.phase_duration.observe(max(b - a, 0) / 1e9, phase=phase)
         for s in report.transitions:
             t = s.transition
-            self.transitions.inc(policy=s.policy, scope=s.scope, **{"from": str(t.from_level), "to": str(t.to_level)})
+            # the amount given: "from" is a keyword, so those labels come as a dict, which could fill it
+            self.transitions.inc(1, policy=s.policy, scope=s.scope,
+                                 **{"from": str(t.from_level), "to": str(t.to_level)})
         for o in report.execution.orders:
             self.order_latency.observe(max(o.latency_ms, 0.0) / 1000, venue=o.venue)
         if report.leader and report.fence is not None:

@@ -347,6 +347,19 @@ def test_removing_or_moving_the_heads_anchor_shows_without_the_key(keyed, raw):
     assert s.audit_verification().first.code == "ANCHOR_REMOVED"
 
 
+def test_a_head_with_a_key_id_but_no_first_anchored_row_still_takes_appends(keyed, raw):
+    # Someone with database access erases where anchoring began and leaves the key id. The head
+    # MAC cannot be computed without that row; the append must still be recorded (unanchored, as
+    # with a key that is not the chain's), not fail with a TypeError on every audit row.
+    s = keyed()
+    fill(s)
+    raw("UPDATE audit_head SET anchored_from = NULL WHERE id = 1")
+    assert s.audit("stage_transition", 9_000, {"i": 9}) == 6
+    assert raw("SELECT mac FROM audit_log WHERE seq = 6") == [(None,)]
+    v = s.audit_verification()
+    assert not v.ok and "HEAD_ANCHOR_INVALID" in codes(v) and v.rows == 6
+
+
 def test_the_heads_mac_binds_where_anchoring_began(store, keyed, raw):
     fill(store)  # rows 1-5 before the key, 6-8 with it
     s = keyed()
