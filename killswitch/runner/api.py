@@ -65,11 +65,12 @@ import inspect
 import json
 import logging
 import math
-import re
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec, TypeGuard, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec, TypeVar, Union, overload
 
 from aiohttp import web
 
+from .api_request import (MAX_NAME, MAX_REASON, SOURCE_RE, ApiError, bad, fields, only, optional_seconds, parse_object,
+                          read_body, seconds, show, source_field, string_field)
 from .gate import parse_request
 from .identity import Identity, Tokens, normalise_identity
 from .view import RunnerView
@@ -83,9 +84,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULT_MAX_BODY_BYTES = 16_384
-MAX_NAME = 256  # longest policy, scope or approver name
-MAX_REASON = 500  # longest operator reason
-SOURCE_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MAX_DMS_TIMEOUT_S = 7 * 86_400
 MAX_LOCK_TTL_S = 30 * 86_400
 LOCK_MODES = ("halted", "reducing")
@@ -94,33 +92,6 @@ CHECK_ORDER_PATH = "/v1/check-order"
 
 _STATUS_CODES = {400: "BAD_REQUEST", 401: "AUTH_REQUIRED", 403: "FORBIDDEN", 404: "NOT_FOUND",
                  405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE", 500: "INTERNAL"}
-
-
-# --- errors -------------------------------------------------------------------------------------------
-
-
-class ApiError(Exception):
-    """A refusal with its HTTP status and reason code; rendered by the middleware."""
-
-    def __init__(self, status: int, code: str, detail: str = "", headers: Optional[dict] = None):
-        super().__init__(code)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.headers = headers or {}
-
-    @property
-    def reason(self) -> str:
-        return f"{self.code}: {self.detail}" if self.detail else self.code
-
-
-def _bad(detail: str) -> ApiError:
-    return ApiError(400, "BAD_REQUEST", detail)
-
-
-def _show(v: Any) -> str:
-    text = repr(v)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # --- rendering ----------------------------------------------------------------------------------------
@@ -206,151 +177,6 @@ def _authenticate(request: web.Request, tokens: Tokens) -> Identity:
     return identity
 
 
-# --- bodies -------------------------------------------------------------------------------------------
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _no_duplicates(pairs: list) -> dict:
-    out: dict = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {_show(k)}")
-        out[k] = v
-    return out
-
-
-async def _read_body(request: web.Request, max_bytes: int) -> bytes:
-    length = request.content_length
-    if length is not None and length > max_bytes:
-        raise ApiError(413, "BODY_TOO_LARGE", f"the body may be at most {max_bytes} bytes")
-    try:
-        data = await request.read()  # the app's client_max_size stops a chunked body that runs over
-    except web.HTTPRequestEntityTooLarge:
-        raise ApiError(413, "BODY_TOO_LARGE", f"the body may be at most {max_bytes} bytes") from None
-    except Exception as e:  # a broken chunked encoding, a connection cut mid-body: bad input
-        raise _bad(f"the body could not be read ({type(e).__name__})") from None
-    if len(data) > max_bytes:
-        raise ApiError(413, "BODY_TOO_LARGE", f"the body may be at most {max_bytes} bytes")
-    return data
-
-
-def _parse_object(request: web.Request, data: bytes) -> dict:
-    if request.content_type != "application/json":
-        raise ApiError(400, "BAD_CONTENT_TYPE", "send Content-Type: application/json")
-    charset = request.charset
-    if charset is not None and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
-        raise ApiError(400, "BAD_CONTENT_TYPE", "the body must be UTF-8")
-    if not data:
-        raise ApiError(400, "BAD_JSON", "the body is empty; send a JSON object")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(400, "BAD_JSON", "the body is not UTF-8") from None
-    try:
-        doc = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
-    except RecursionError:
-        raise ApiError(400, "BAD_JSON", "the body is nested too deeply") from None
-    except ValueError as e:  # JSONDecodeError, NaN/Infinity, duplicate keys, an integer too long
-        raise ApiError(400, "BAD_JSON", str(e)[:200]) from None
-    if not isinstance(doc, dict):
-        raise _bad(f"the body must be a JSON object, not {_json_type(doc)}")
-    _clean(doc)
-    return doc
-
-
-# Characters no field may hold: lone surrogates (not text: they break every encoder downstream),
-# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and isolates
-# that make a reason or a scope read differently from what it is.
-_FORBIDDEN = re.compile("[\ud800-\udfff\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# and no name may hold these either (a name is one line, with nothing invisible around it)
-_NAME_FORBIDDEN = re.compile("[\t\n\r\u200b-\u200f\u2028\u2029\ufeff]")
-
-
-def _bad_char(text: str, where: str) -> Optional[str]:
-    m = _FORBIDDEN.search(text)
-    if m is None:
-        return None
-    c = m.group()
-    what = "a lone surrogate" if 0xD800 <= ord(c) <= 0xDFFF else "a control character"
-    return f"{where} holds {what} (U+{ord(c):04X} at {m.start()}); send plain text"
-
-
-def _clean(doc: Any, where: str = "the body", depth: int = 0) -> None:
-    """Refuse (400 ``BAD_REQUEST``) any string, key or value, that holds a forbidden character,
-    before anything reads the body, so nothing of it is stored, audited or echoed."""
-    if depth > 32:
-        raise _bad("the body is nested too deeply")
-    if isinstance(doc, str):
-        why = _bad_char(doc, where)
-        if why:
-            raise _bad(why)
-    elif isinstance(doc, dict):
-        for k, v in doc.items():
-            why = _bad_char(k, "a field name")
-            if why:
-                raise _bad(why)
-            _clean(v, f'"{k}"', depth + 1)
-    elif isinstance(doc, list):
-        for v in doc:
-            _clean(v, where, depth + 1)
-
-
-def _json_type(doc: Any) -> str:
-    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(doc), "a number")
-
-
-def _only(body: dict, allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise _bad(f"unknown field(s) {', '.join(_show(k) for k in unknown[:5])}; "
-                   f"known: {', '.join(allowed) or 'none'}")
-    missing = [k for k in allowed if k not in body]
-    if missing:
-        raise _bad(f"missing field(s) {', '.join(missing)}")
-
-
-def _fields(body: dict, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
-    """Like :func:`_only`, with keys that may be left out."""
-    allowed = required + optional
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise _bad(f"unknown field(s) {', '.join(_show(k) for k in unknown[:5])}; known: {', '.join(allowed)}")
-    missing = [k for k in required if k not in body]
-    if missing:
-        raise _bad(f"missing field(s) {', '.join(missing)}")
-
-
-def _positive_seconds(v: Any, limit: float) -> TypeGuard[float]:
-    """A JSON number (not a boolean), finite, above 0 and at most ``limit``."""
-    try:
-        return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and 0 < v <= limit
-    except OverflowError:  # an integer too large for a float
-        return False
-
-
-def _seconds(body: dict, key: str, limit: float) -> float:
-    v = body.get(key)
-    if not _positive_seconds(v, limit):
-        raise _bad(f'"{key}" must be a number of seconds above 0 and at most {limit:.0f}, not {_show(v)}')
-    return float(v)
-
-
-def _optional_seconds(body: dict, key: str, limit: float) -> Optional[float]:
-    """Like :func:`_seconds`; left out or null: None."""
-    return None if body.get(key) is None else _seconds(body, key, limit)
-
-
-def _source(body: dict) -> str:
-    v = body["source"]
-    if not isinstance(v, str) or not SOURCE_RE.fullmatch(v):
-        raise _bad(f'"source" is 1 to 64 of A-Z a-z 0-9 . _ -, not {_show(v)}')
-    return v
-
-
 # refusals of a name the runner does not know: the named thing is not found (404), the caller
 # must fix what it typed (a 409 says the thing exists but is in the way)
 _UNKNOWN = ("UNKNOWN_SCOPE", "UNKNOWN_POLICY", "UNKNOWN_ACCOUNT", "UNKNOWN_SYMBOL")
@@ -365,26 +191,6 @@ def _change(result: Any, what: str) -> web.Response:
     if not isinstance(done, bool) or not isinstance(why, str):
         raise TypeError(f"{what}() must return a ChangeResult")
     return _json(200 if done else _refusal_status(why, 409), {"done": done, "reason": why})
-
-
-def _name(body: dict, key: str, limit: int = MAX_NAME, *, free_text: bool = False) -> str:
-    """A string field: non-empty, at most ``limit`` characters, no forbidden character; a name
-    (not ``free_text``) is also one line with no space around it: ``" binanceusdm/sim-main"``
-    is refused, not trimmed into something the caller did not type."""
-    v = body[key]
-    if not isinstance(v, str) or not v.strip():
-        raise _bad(f'"{key}" must be a non-empty string, not {_show(v)}')
-    if len(v) > limit:
-        raise _bad(f'"{key}" is longer than {limit} characters')
-    why = _bad_char(v, f'"{key}"')
-    if why:
-        raise _bad(why)
-    if not free_text:
-        if _NAME_FORBIDDEN.search(v):
-            raise _bad(f'"{key}" must be one line of visible characters')
-        if v != v.strip():
-            raise _bad(f'"{key}" has spaces around it: {_show(v)}')
-    return v
 
 
 # --- the application ----------------------------------------------------------------------------------
@@ -418,7 +224,7 @@ class _Handlers:
         self.max_body_bytes = max_body_bytes
 
     async def _body(self, request: web.Request) -> dict:
-        return _parse_object(request, await _read_body(request, self.max_body_bytes))
+        return parse_object(request, await read_body(request, self.max_body_bytes))
 
     # read
 
@@ -445,13 +251,13 @@ class _Handlers:
         query = request.query
         unknown = sorted(set(query) - {"scope"})
         if unknown:
-            raise _bad(f"unknown query parameter(s) {', '.join(_show(k) for k in unknown[:5])}; known: scope")
+            raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: scope")
         scopes = query.getall("scope", [])
         if len(scopes) > 1:
-            raise _bad("give scope at most once")
+            raise bad("give scope at most once")
         scope = None
         if scopes:
-            scope = _name({"scope": scopes[0]}, "scope")
+            scope = string_field({"scope": scopes[0]}, "scope")
         doc = await _call(self.view.lock_document, scope)
         if not isinstance(doc, dict):
             raise TypeError("lock_document() must return a dict")
@@ -464,7 +270,7 @@ class _Handlers:
         return _json(200, doc)
 
     async def close_progress(self, request: web.Request) -> web.Response:
-        close_id = _name({"id": request.match_info.get("id", "")}, "id", 2 * MAX_NAME)
+        close_id = string_field({"id": request.match_info.get("id", "")}, "id", 2 * MAX_NAME)
         doc = await _call(self.view.close_progress, close_id)
         if doc is None:
             raise ApiError(404, "UNKNOWN_CLOSE", "this runner queued no close by that id (or forgot it)")
@@ -473,17 +279,17 @@ class _Handlers:
         return _json(200, doc)
 
     async def runbook(self, request: web.Request) -> web.Response:
-        incident = _name({"incident": request.match_info.get("incident", "")}, "incident", 2 * MAX_NAME)
+        incident = string_field({"incident": request.match_info.get("incident", "")}, "incident", 2 * MAX_NAME)
         unknown = sorted(set(request.query) - {"format"})
         if unknown:
-            raise _bad(f"unknown query parameter(s) {', '.join(_show(k) for k in unknown[:5])}; known: format")
+            raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: format")
         fmt = request.query.getall("format", ["md"])
         if len(fmt) > 1 or fmt[0] not in ("md", "html"):
-            raise _bad(f'"format" is md or html, not {_show(fmt if len(fmt) > 1 else fmt[0])}')
+            raise bad(f'"format" is md or html, not {show(fmt if len(fmt) > 1 else fmt[0])}')
         lookup = getattr(self.view, "runbook", None)  # a runner without the runbook sink has none
         record = await _call(lookup, incident) if callable(lookup) else None
         if record is None:
-            raise ApiError(404, "UNKNOWN_INCIDENT", f"no runbook is stored for incident {_show(incident)}")
+            raise ApiError(404, "UNKNOWN_INCIDENT", f"no runbook is stored for incident {show(incident)}")
         if fmt[0] == "html":
             return web.Response(status=200, text=record.html, content_type="text/html", charset="utf-8",
                                 headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
@@ -494,7 +300,7 @@ class _Handlers:
         try:
             parse_request(body)
         except ValueError as e:
-            raise _bad(str(e)) from None
+            raise bad(str(e)) from None
         decision = await _call(self.view.check_order, body)
         allow, reason = decision.allow, decision.reason
         if not isinstance(allow, bool) or not isinstance(reason, str):
@@ -506,10 +312,10 @@ class _Handlers:
     async def heartbeat(self, request: web.Request) -> web.Response:
         source = request.match_info.get("source", "")
         if not SOURCE_RE.fullmatch(source):
-            raise _bad(f"a source is 1 to 64 of A-Z a-z 0-9 . _ -, not {_show(source)}")
-        data = await _read_body(request, self.max_body_bytes)
+            raise bad(f"a source is 1 to 64 of A-Z a-z 0-9 . _ -, not {show(source)}")
+        data = await read_body(request, self.max_body_bytes)
         if data:  # an empty body is fine; a body, if sent, is an empty JSON object
-            _only(_parse_object(request, data), ())
+            only(parse_object(request, data), ())
         from ..state.store import StoreError
 
         try:
@@ -523,14 +329,14 @@ class _Handlers:
     async def reset(self, request: web.Request) -> web.Response:
         caller = _caller(request)
         body = await self._body(request)
-        _fields(body, ("policy", "scope", "reason"), ("approver",))
-        policy, scope = _name(body, "policy"), _name(body, "scope")
-        reason = _name(body, "reason", MAX_REASON, free_text=True)
+        fields(body, ("policy", "scope", "reason"), ("approver",))
+        policy, scope = string_field(body, "policy"), string_field(body, "scope")
+        reason = string_field(body, "reason", MAX_REASON, free_text=True)
         if "approver" in body:  # older clients name the approver: it must be the caller
-            named = _name(body, "approver")
+            named = string_field(body, "approver")
             if normalise_identity(named) != caller.name:
                 raise ApiError(403, "APPROVER_NOT_CALLER", f"the approver of a reset is the caller ({caller.name}), "
-                                                           f"not {_show(named)}; each approver sends their own token")
+                                                           f"not {show(named)}; each approver sends their own token")
         result = await _call(self.view.reset, policy, scope, caller.name, reason)
         done, why = result.done, result.reason
         if not isinstance(done, bool) or not isinstance(why, str):
@@ -540,12 +346,12 @@ class _Handlers:
 
     async def close(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        _only(body, ("scope", "reason", "dry_run"))
-        scope = _name(body, "scope")
-        reason = _name(body, "reason", MAX_REASON, free_text=True)
+        only(body, ("scope", "reason", "dry_run"))
+        scope = string_field(body, "scope")
+        reason = string_field(body, "reason", MAX_REASON, free_text=True)
         dry_run = body["dry_run"]
         if not isinstance(dry_run, bool):
-            raise _bad(f'"dry_run" must be true or false, not {_show(dry_run)}')
+            raise bad(f'"dry_run" must be true or false, not {show(dry_run)}')
         result = await _call(self.view.close, scope, reason, dry_run, actor=_caller(request).name)
         accepted, why, orders = result.accepted, result.reason, getattr(result, "orders", 0)
         if not isinstance(accepted, bool) or not isinstance(why, str):
@@ -555,35 +361,35 @@ class _Handlers:
 
     async def lock_scope(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        _fields(body, ("scope", "reason"), ("mode", "ttl_s"))
-        scope = _name(body, "scope")
-        reason = _name(body, "reason", MAX_REASON, free_text=True)
+        fields(body, ("scope", "reason"), ("mode", "ttl_s"))
+        scope = string_field(body, "scope")
+        reason = string_field(body, "reason", MAX_REASON, free_text=True)
         mode = body.get("mode", "halted")
         if mode not in LOCK_MODES or not isinstance(mode, str):
-            raise _bad(f'"mode" must be "halted" or "reducing", not {_show(mode)}')
-        ttl_s = _optional_seconds(body, "ttl_s", MAX_LOCK_TTL_S)
+            raise bad(f'"mode" must be "halted" or "reducing", not {show(mode)}')
+        ttl_s = optional_seconds(body, "ttl_s", MAX_LOCK_TTL_S)
         return _change(await _call(self.view.lock_scope, scope, mode, reason, ttl_s, actor=_caller(request).name),
                        "lock_scope")
 
     async def unlock_scope(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        _only(body, ("scope", "reason"))
-        scope = _name(body, "scope")
-        reason = _name(body, "reason", MAX_REASON, free_text=True)
+        only(body, ("scope", "reason"))
+        scope = string_field(body, "scope")
+        reason = string_field(body, "reason", MAX_REASON, free_text=True)
         return _change(await _call(self.view.unlock_scope, scope, reason, actor=_caller(request).name),
                        "unlock_scope")
 
     async def dms_arm(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        _only(body, ("source", "timeout_s"))
-        source = _source(body)
-        timeout_s = _seconds(body, "timeout_s", MAX_DMS_TIMEOUT_S)
+        only(body, ("source", "timeout_s"))
+        source = source_field(body)
+        timeout_s = seconds(body, "timeout_s", MAX_DMS_TIMEOUT_S)
         return _change(await _call(self.view.dms_arm, source, timeout_s, actor=_caller(request).name), "dms_arm")
 
     async def dms_disarm(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        _only(body, ("source",))
-        return _change(await _call(self.view.dms_disarm, _source(body), actor=_caller(request).name), "dms_disarm")
+        only(body, ("source",))
+        return _change(await _call(self.view.dms_disarm, source_field(body), actor=_caller(request).name), "dms_disarm")
 
 
 @web.middleware
