@@ -95,6 +95,11 @@ class CcxtAdapter:
 
     Raises :class:`AdapterError` on construction for an unreadable credential (``AUTH``) or a
     venue ccxt does not know (``UNSUPPORTED``) — never with a secret in it.
+
+    Size: about 520 lines, the ExchangeAdapter protocol's calls (snapshot, submit, fetch and
+    cancel by client id, countdowns) over one ccxt client, sharing its markets, the positions
+    a close is checked against and the order budget. What varies by venue is in ``dialects/``;
+    parsing, error mapping and the budget are modules of their own.
     """
 
     def __init__(

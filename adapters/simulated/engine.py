@@ -341,7 +341,12 @@ class _Account:
 class SimExchange:
     """The engine. Every public method takes the account *name*; faces resolve API keys with
     :meth:`account_for_key`. Every public method first evaluates due timers at the clock's
-    current time (countdown cancel-alls, resting limit orders)."""
+    current time (countdown cancel-alls, resting limit orders).
+
+    Size: about 760 lines because it is one venue's matching state — orders, positions, hedge
+    legs, spot balances, timers, rate weights and faults — that every call reads and changes
+    in one step, as a venue does; its faces (:mod:`.adapter`, :mod:`.http`) and faults
+    (:mod:`.faults`) live apart. It is a test double, not code that trades."""
 
     def __init__(self, clock: Clock, *, seed: int = 0, markets: Iterable[MarketSpec] = (),
                  accounts: Iterable[AccountSpec] = (), paths: Optional[dict[str, PricePath]] = None,

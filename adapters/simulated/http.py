@@ -129,6 +129,9 @@ class SimServer:
     the engine clock); ``check_timestamp=False`` skips that check. A TIMEOUT fault holds the
     request for ``hang_s`` seconds (or until the client goes away or the server stops);
     injected latency sleeps ``latency_ms * time_scale``.
+
+    Size: about 440 lines, one handler per Binance USDⓈ-M endpoint that ccxt calls, plus the
+    signature check and the fault hooks they all pass through; the venue itself is the engine.
     """
 
     def __init__(self, engine: SimExchange, *, host: str = "127.0.0.1", port: int = 0,

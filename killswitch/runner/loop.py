@@ -126,7 +126,11 @@ class ReloadOutcome:
 
 class Runner:
     """The tick pipeline, and the one object the daemon, the API and the tests hold: the view
-    calls below delegate to the part that owns each (see the module doc)."""
+    calls below delegate to the part that owns each (see the module doc).
+
+    Size: about 330 lines: the wiring of the parts, the tick (one method, kept whole because its
+    order is the crash-safety argument and must read top to bottom), ``apply_graph``, and
+    one-line delegations of the API's view calls; the logic lives in the parts."""
 
     MAX_CLOSE_RETRIES = MAX_CLOSE_RETRIES
 

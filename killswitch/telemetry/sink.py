@@ -93,6 +93,11 @@ class TelemetrySink:
     ``record_*`` are called — for in-memory exporters in tests. Otherwise spans are built on
     the sink's thread and exported through the bounded batch queue of ``max_queue_size`` spans
     (full: the oldest span is dropped); the tick never waits on either.
+
+    Size: about 360 lines because one tick report becomes both the span tree (tick → phases →
+    scope decisions → orders) and the metrics, on one worker with one registry, and the other
+    sinks' ``record_*`` calls join the same tree; the exporter setup (:mod:`.export`) and the
+    attribute names (:mod:`.attributes`) live apart.
     """
 
     name = "telemetry"
