@@ -30,6 +30,7 @@ from adapters.simulated.faults import FaultPlan
 from adapters.simulated.scenarios import build
 from killswitch.notify.message import headline
 from killswitch.runbooks.sink import RunbookSink
+from killswitch.bootstrap import build_runner
 from killswitch.runner.loop import Runner
 from killswitch.state import open_store
 
@@ -52,7 +53,7 @@ def run(coro, timeout: float = 120.0):
 def runner_on(tmp_path, engine, clock, *, sinks=(), name="state.db") -> tuple[Runner, object]:
     store = open_store(f"sqlite://{tmp_path / name}")
     adapter = SimulatedAdapter(engine, "sim-main", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
-    runner = Runner(bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
+    runner = build_runner(bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
                     clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks)
     return runner, store
 
@@ -177,7 +178,7 @@ def test_hedge_mode_legs_are_closed_leg_by_leg_with_their_remainders_cancelled(t
     log = PlacementLog(engine)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-hedge", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
-    runner = Runner(bench.graph(), {"simulated/sim-hedge": adapter}, store, lock_path=tmp_path / "lock.json",
+    runner = build_runner(bench.graph(), {"simulated/sim-hedge": adapter}, store, lock_path=tmp_path / "lock.json",
                     dry_run=False, clock=clock, confirm_gap_ms=60_000)
 
     async def go():
@@ -345,7 +346,7 @@ def test_a_remainder_left_open_by_a_runner_that_died_is_cancelled_at_restart_and
     engine.set_fill_ratio(0.4, rest_remainder=True)
     store = StoreTap(open_store(f"sqlite://{tmp_path / 'state.db'}"), [], die_on=("journal_result", 1))
     adapter = SimulatedAdapter(engine, "sim-main", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
-    runner = Runner(bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
+    runner = build_runner(bench.graph(), {SCOPE: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
                     clock=clock, confirm_gap_ms=TICK_MS)
     with pytest.raises(Crash):  # dies right after the venue took the first close (its remainder rests)
         run(ticks(runner, clock, 40))

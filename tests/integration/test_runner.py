@@ -21,7 +21,7 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from killswitch.runner.loop import Runner
+from killswitch.bootstrap import build_runner
 from killswitch.state import open_store
 
 T0 = 1_772_456_400_000
@@ -89,7 +89,7 @@ def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None, polici
     counter = counter if counter is not None else [0]
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner = Runner(policies or graph(), {"simulated/sim-main": CrashingProxy(adapter, counter, crash_at)},
+    runner = build_runner(policies or graph(), {"simulated/sim-main": CrashingProxy(adapter, counter, crash_at)},
                     CrashingProxy(store, counter, crash_at), lock_path=tmp_path / "lock.json", dry_run=False,
                     clock=clock, confirm_gap_ms=TICK_MS)
     return runner, engine, clock, store, counter
@@ -284,7 +284,7 @@ def test_a_shortfall_whose_replan_a_stop_dropped_is_planned_again_by_the_next_ru
     assert left, "the test needs the flatten's closes to have filled nothing"
     assert any(e.status == "expired" for e in store.journal(limit=1000) if "/L3/" in e.decision_id)
     engine.set_fill_ratio(1.0)
-    again = Runner(graph(), {"simulated/sim-main": SimulatedAdapter(engine, "sim-main", venue="simulated",
+    again = build_runner(graph(), {"simulated/sim-main": SimulatedAdapter(engine, "sim-main", venue="simulated",
                                                                     labels={"book": "futures"}, timeout_s=2.0)},
                    open_store(f"sqlite://{tmp_path / 'state.db'}"), lock_path=tmp_path / "lock.json", dry_run=False,
                    clock=clock, confirm_gap_ms=TICK_MS)

@@ -47,6 +47,7 @@ from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.executor import UNCLEAR
+from killswitch.bootstrap import build_runner
 from killswitch.runner.loop import Runner, TickReport
 from killswitch.state import open_store
 
@@ -373,7 +374,7 @@ def run_case(case: Case, url: str, work: Path) -> Outcome:
 
     def new_runner(die_on=None) -> Runner:
         store = StoreTap(open_store(url), audits, die_on)
-        return Runner(graph(), adapters, store, lock_path=lock, dry_run=False, clock=clock,
+        return build_runner(graph(), adapters, store, lock_path=lock, dry_run=False, clock=clock,
                       confirm_gap_ms=case.tick_ms)
 
     async def drive(runner: Runner) -> None:

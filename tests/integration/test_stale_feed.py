@@ -27,6 +27,7 @@ from killswitch.engine.evaluate import evaluate
 from killswitch.engine.state import FROZEN_AFTER_MS, State
 from killswitch.policy.load import load_text
 from killswitch.policy.model import Account
+from killswitch.bootstrap import build_runner
 from killswitch.runner.loop import Runner
 from killswitch.state import open_store
 
@@ -214,7 +215,7 @@ def test_the_runner_sees_a_freshly_stamped_frozen_feed_age_and_fires_and_a_resta
     seen: list[tuple[int, float, float, int]] = []  # (tick time, sim-main age, sim-hedge age, sim-main stage)
 
     def runner() -> Runner:
-        return Runner(graph(), adapters, open_store(state_url), lock_path=work / "lock.json", dry_run=True,
+        return build_runner(graph(), adapters, open_store(state_url), lock_path=work / "lock.json", dry_run=True,
                       clock=clock)
 
     async def drive(r: Runner, until: int) -> None:

@@ -23,7 +23,7 @@ from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, read_lock_file
-from killswitch.runner.loop import Runner
+from killswitch.bootstrap import build_runner
 from killswitch.events import DMS_FIRED
 from killswitch.state import open_store
 
@@ -81,7 +81,7 @@ def make(tmp_path, *, text: str = GUARD, dry_run: bool = False, engine=None, clo
     adapter = FlakyCountdown(SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                               strategy_prefixes={"bot-a-": "bot-a"}, timeout_s=2.0))
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner = Runner(compiled(text), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=dry_run,
+    runner = build_runner(compiled(text), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=dry_run,
                     clock=clock, holder=holder)
     return SimpleNamespace(runner=runner, engine=engine, clock=clock, store=store, adapter=adapter,
                            db=tmp_path / "state.db")
