@@ -66,6 +66,7 @@ from typing import Any, Callable, Optional, Sequence
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
 
 from ..compile.graph import DecisionGraph
+from ..compile.nodes import ArmExchangeDmsAction, CloseAllAction, HeartbeatAgeSignal
 from ..engine.evaluate import Evaluation, evaluate
 from ..engine.state import PnlMarks, State, pnl_changes, pnl_marks, record_heartbeat
 from ..events import (CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, DEPOSED, DMS_FIRED, MANUAL_CLOSE, ORDER_FAILED, RESET,
@@ -477,7 +478,7 @@ class Runner:
         self.lock_book = apply_evaluation(self.lock_book, ev, self.graph)
         fired = self._fire_dms(now)
         rows = self._track_resumptions(ev, now)
-        self._arm_native(plans)
+        self._arm_native(ev)
         await self._save()  # 2. the stage entry, the lock and a firing survive a crash from here on
         for s in ev.transitions:
             t = s.transition
@@ -517,8 +518,7 @@ class Runner:
         t = s.transition
         node = next((p for p in self.graph.policies if p.name == s.policy), None)
         stage = next((st for st in node.stages if st.level == t.to_level), None) if node else None
-        meta = node.model.metadata if node is not None and node.model is not None else None
-        labels = dict(getattr(meta, "labels", None) or {})
+        labels = dict(node.labels) if node is not None else {}
         data = {"from": t.from_level, "to": t.to_level, "reason": t.reason, "decision_id": t.decision_id,
                 "incident": t.decision_id,
                 "graph_digest": self.graph.digest, "revision": self.graph.revision, "dry_run": self.dry_run,
@@ -526,7 +526,7 @@ class Runner:
                 "triggers": [tr.name for tr in s.triggers if tr.firing],
                 "orders": len(s.plan.orders) if s.plan else 0}
         labels.update(policy=s.policy, scope=s.scope, stage=stage.name if stage else None, level=t.to_level,
-                      from_level=t.from_level, owner=getattr(meta, "owner", None),
+                      from_level=t.from_level, owner=node.owner if node is not None else None,
                       venue=s.scope.split("/")[0] if "/" in s.scope else None)
         return Event.make(STAGE_TRANSITION, now, data, **labels)
 
@@ -765,18 +765,18 @@ class Runner:
                 await self._audit("dms_orders_canceled", now, {**doc, "canceled": len(res.canceled),
                                                                "failed": dict(res.failed)})
 
-    def _arm_native(self, plans) -> None:
+    def _arm_native(self, ev: Evaluation) -> None:
         """A stage's ``arm_exchange_dms``: keep every capable venue account's countdown armed,
         starting now (a re-entry arms it again at once, with the stage's countdown)."""
         if self.dry_run:
             return
-        from ..policy.units import parse_duration
-
-        for plan in plans:
-            for d in plan.directives:
-                if d.kind != "arm_exchange_dms":
+        for se in ev.scopes:
+            if se.plan is None or not any(d.kind == "arm_exchange_dms" for d in se.plan.directives):
+                continue
+            for a in self.graph.policy(se.policy).stage(se.plan.stage).actions:
+                if not isinstance(a, ArmExchangeDmsAction):
                     continue
-                seconds = parse_duration(d.params.get("after", "60s")).seconds
+                seconds = a.after_ms / 1000
                 for key, adapter in self.adapters.items():
                     if adapter.capabilities.cancel_all_after:
                         self.dms = self.dms.disarm_native(key).arm_native(key, seconds)
@@ -977,8 +977,7 @@ class Runner:
                 strategies |= adapter.strategy_names()
             for node in graph.policies:
                 strategies |= set(node.scope.get("strategies") or ())
-                strategies |= {sig.params["source"] for sig in node.signals
-                               if sig.kind == "heartbeat_age" and isinstance(sig.params.get("source"), str)}
+                strategies |= {sig.source for sig in node.signals if isinstance(sig, HeartbeatAgeSignal)}
             for snap in snaps.values():
                 if snap.fetch.ok:
                     strategies |= {p.strategy for p in snap.positions if p.strategy}
@@ -1336,16 +1335,16 @@ class Runner:
         return []
 
     def _close_plans(self, scope: str, snapshots, now: int, tag: str) -> list:
-        from ..compile.graph import ActionNode, StageNode
+        from ..compile.graph import StageNode
         from ..engine.planner import plan
         from ..engine.scope import instances
 
-        stage = StageNode(0, "manual-close", (), None, "manual", None, 1, (ActionNode("close_all", {}),))
+        stage = StageNode(0, "manual-close", (), None, "manual", None, 1, (CloseAllAction(),))
         out = []
         for node in self.graph.policies:
             for view in instances(node, snapshots):
                 if view.key == scope:
-                    hist = self.state.pnl.get(node.model.spec.attribution.reference_window.ms)
+                    hist = self.state.pnl.get(node.attribution.reference_window_ms)
                     out.append(plan(node, stage, view, f"manual/{scope}/{tag}", now, hist))
                     return out
         return out
