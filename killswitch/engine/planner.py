@@ -22,6 +22,11 @@ with the most exposure first and the biggest position first inside it; large clo
 into chunks by notional; each venue's orders are spaced to its order budget. Hedge suggestions
 are reported, never sent.
 
+**Order rates** are an input: the caller gives the orders per second of each venue (``rates``,
+by venue name; the runner takes them from its adapters' capabilities, a replay from the
+recording's venues), the policy's ``unwind.orders_per_second`` overrides them, and a venue
+nobody gave a rate for gets :data:`DEFAULT_ORDER_RATE`.
+
 Pure: no I/O, no clock.
 """
 
@@ -31,7 +36,8 @@ import hashlib
 import math
 from decimal import ROUND_FLOOR, Decimal
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from types import MappingProxyType
+from typing import Any, Mapping, Optional
 
 from ..compile.graph import PolicyNode, StageNode
 from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, ClosePositionsAction, CloseSideAction,
@@ -41,10 +47,9 @@ from ..snapshot import Balance, Position, Snapshot, base_asset
 from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
 
-# Orders per second a venue accepts for one account, conservatively below its published limits.
-VENUE_ORDER_RATES = {"binanceusdm": 20.0, "binance": 10.0, "bybit": 10.0, "okx": 20.0, "bitget": 10.0,
-                     "kraken": 5.0, "simulated": 50.0}
+# Orders per second for a venue no rate was given for: below what any venue we know accepts.
 DEFAULT_ORDER_RATE = 5.0
+NO_RATES: Mapping[str, float] = MappingProxyType({})
 LIQ_PROXIMITY_SPAN = 0.25  # proximity 0 at 25 % or more from the liquidation price
 
 
@@ -251,6 +256,7 @@ class _Planner:
     now: int
     deltas: dict[str, Optional[float]]
     attribution: Attribution
+    rates: Mapping[str, float]  # orders per second by venue
     closes: dict[str, _Close] = field(default_factory=dict)  # position key → _Close
     skipped: list[str] = field(default_factory=list)
     residuals: list[Residual] = field(default_factory=list)
@@ -472,7 +478,7 @@ class _Planner:
                 pieces = split_amount(leg.amount, leg.unit_price, chunk_notional, _step(leg.snap, leg.symbol))
                 limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
                 rate = unwind.orders_per_second if unwind.orders_per_second is not None \
-                    else VENUE_ORDER_RATES.get(leg.snap.venue, DEFAULT_ORDER_RATE)
+                    else self.rates.get(leg.snap.venue, DEFAULT_ORDER_RATE)
                 for i, piece in enumerate(pieces, 1):
                     k = venue_count.get(leg.snap.venue, 0)
                     venue_count[leg.snap.venue] = k + 1
@@ -507,12 +513,13 @@ class _Planner:
 
 
 def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, now: int,
-         hist: Optional[PnlHistory], closes_only: bool = False) -> Plan:
+         hist: Optional[PnlHistory], closes_only: bool = False, rates: Mapping[str, float] = NO_RATES) -> Plan:
     """Plan a stage entry. ``closes_only``: the entry's directives went out already (it was
-    entered while positions were unknown); plan its cancels and closes now."""
+    entered while positions were unknown); plan its cancels and closes now. ``rates``: orders
+    per second by venue (see the module's docstring)."""
     d = deltas(policy, view, hist, now)
     att = attribute(policy, view, d)
-    planner = _Planner(policy, stage, view, decision, now, d, att)
+    planner = _Planner(policy, stage, view, decision, now, d, att, rates)
     if not view.positions_known:
         planner.skipped.append("POSITIONS_UNKNOWN: cancels and closes wait for the first good snapshot")
     out = planner.run()

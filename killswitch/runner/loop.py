@@ -63,7 +63,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
+from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, order_rates
 
 from ..compile.graph import DecisionGraph
 from ..compile.nodes import ArmExchangeDmsAction, CloseAllAction, HeartbeatAgeSignal
@@ -458,7 +458,7 @@ class Runner:
                 report.events.append(Event.make(SNAPSHOT_FAILED, now, {"error": s.fetch.error_code},
                                                 venue=s.venue, account=s.account, reason=s.fetch.error_code))
         self.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
-        ev, self.state = evaluate(self.graph, snapshots, self.state, now)
+        ev, self.state = evaluate(self.graph, snapshots, self.state, now, order_rates(self.adapters.values()))
         report.evaluation = ev
         phase("evaluate")
         plans = ev.plans + self._manual_close_plans(snapshots, now)
@@ -1345,7 +1345,8 @@ class Runner:
             for view in instances(node, snapshots):
                 if view.key == scope:
                     hist = self.state.pnl.get(node.attribution.reference_window_ms)
-                    out.append(plan(node, stage, view, f"manual/{scope}/{tag}", now, hist))
+                    out.append(plan(node, stage, view, f"manual/{scope}/{tag}", now, hist,
+                                    rates=order_rates(self.adapters.values())))
                     return out
         return out
 
