@@ -258,7 +258,7 @@ class Daemon:
                     try:
                         await runner.refresh_native()  # the venues' countdowns must not wait for a slow tick
                     except FencedError:
-                        runner.leader = False
+                        runner.lost_lease()
 
     async def _stop_or_lease_moved(self) -> None:
         waits = [asyncio.ensure_future(self.stop.wait()), asyncio.ensure_future(self.lease_moved.wait())]

@@ -247,6 +247,12 @@ class Runner:
     async def refresh_native(self) -> None:
         await self.countdowns.refresh_native()
 
+    def lost_lease(self) -> None:
+        """A write outside a tick was fenced off: another runner leads. Act as a standby, and go
+        on from the store's state when the lease comes back (what changed here may not be in it)."""
+        self.lead.leader = False
+        self.lead.stale = True
+
     def emit(self, event: Event) -> None:
         """An event outside a tick (a reset, a manual close, a failed reload) to every sink."""
         self.fanout.emit(event)

@@ -433,6 +433,9 @@ class _WaitingRunner:
         if self.refreshes >= self.fenced_after:
             raise FencedError(1, 2)
 
+    def lost_lease(self) -> None:
+        self.leader = False
+
 
 def test_the_daemon_refreshes_the_venue_countdowns_between_ticks_and_stops_when_deposed():
     from killswitch.daemon import Daemon, RunOptions
