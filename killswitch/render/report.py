@@ -23,7 +23,10 @@ def _c(value: Any) -> str:
 
 
 def _unverified(item: dict) -> str:
-    """The mark of what was read from a row verification does not cover (absent: verified)."""
+    """The mark of what was read from a row verification does not cover (absent: verified), or
+    of an approval no audit row says happened."""
+    if item.get("audited", True) is False:
+        return " *unverified: no audit row*"
     return "" if item.get("verified", True) else " *unverified*"
 
 
@@ -58,7 +61,7 @@ def report_markdown(doc: dict) -> str:
             f"| stage transitions | {s['transitions']} |",
             f"| orders | {s['orders']}: {s['orders_filled']} filled, {s['orders_failed']} failed, "
             f"{s['orders_open']} not settled |",
-            f"| reset approvals | {s['reset_approvals']} |",
+            f"| reset approvals | {s['reset_approvals']} recorded ({s['reset_attempts']} reset attempt(s) audited) |",
             f"| notifications | {s['notifications_delivered']} delivered, {s['notifications_failed']} failed, "
             f"{s['notifications_dropped']} dropped |", ""]
 
@@ -112,7 +115,17 @@ def report_markdown(doc: dict) -> str:
         out.append("None journaled.")
     out.append("")
 
-    out += ["## Resets", ""]
+    out += ["## Reset approvals", "",
+            "Approvals the runner recorded toward a manual reset; a refused attempt is not one.", ""]
+    if doc["approvals"]:
+        out += ["| at | incident | approver | reason | result |", "|---|---|---|---|---|"]
+        out += [f"| {a['at']}{_unverified(a)} | {_c(a['incident'])} | {_c(a['approver'])} | {_c(a['reason'])} | "
+                f"`{_c(a['result'])}` |" for a in doc["approvals"]]
+    else:
+        out.append("None.")
+    out.append("")
+
+    out += ["## Reset attempts", "", "Every reset asked for, as audited, with the runner's answer.", ""]
     if doc["resets"]:
         out += ["| at | policy | scope | level | approver | reason | result |", "|---|---|---|---|---|---|---|"]
         out += [f"| {r['at']}{_unverified(r)} | {_c(r['policy'])} | {_c(r['scope'])} | {_c(r['level'])} | "
