@@ -17,7 +17,7 @@ COMMANDS = {
     "replay": ("killswitch.cli.replay", "replay", "Replay recorded snapshots through policies; nothing is sent."),
     "test": ("killswitch.cli.test", "test", "Run policy unit tests (PolicyTest files)."),
     "plan": ("killswitch.cli.plan", "plan", "Preview what the policies would do, live or over a recording."),
-    "status": ("killswitch.cli.ops", "status", "The running runner's mode, stages and data ages."),
+    "status": ("killswitch.cli.ops", "status", "The running runner: stages, trading locks, resumptions, data ages."),
     "reset": ("killswitch.cli.ops", "reset", "Approve the reset of a latched stage."),
     "close": ("killswitch.cli.ops", "close", "Emergency close of a scope through the runner."),
     "heartbeat": ("killswitch.cli.ops", "heartbeat", "Tell the runner a bot is alive."),

@@ -62,11 +62,14 @@ class Progress:
 @api_option
 @output_option
 def status(api: str, output: str) -> None:
-    """The runner's mode, leadership, graph, stages per scope and data ages."""
+    """The runner's mode, leadership, graph, stages per scope, data ages, trading locks (mode,
+    origin, reason, expiry), resumption limits, residuals and the dead man's switch."""
     from ..render.ops import status_json, status_text
 
-    answer = read(runner_client(api).status, "status", output)
-    click.echo(status_json(answer) if output == "json" else status_text(answer))
+    client = runner_client(api)
+    answer = read(client.status, "status", output)
+    locks = read(client.locks, "status", output)
+    click.echo(status_json(answer, locks) if output == "json" else status_text(answer, locks))
     raise SystemExit(EXIT_OK)
 
 

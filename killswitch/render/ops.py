@@ -13,8 +13,11 @@ import dataclasses
 import json
 from typing import Any, Optional
 
-from ..client import CloseProgress, DmsStatus, RunnerError, RunnerUnreachable, dms_of
+from ..client import ORIGIN_DMS, ORIGIN_OPERATOR, CloseProgress, DmsStatus, LockDocument, LockHold, RunnerError, \
+    RunnerUnreachable, dms_of
 from ..runner.view import RunnerStatus
+from ..sources import revision_text
+from .times import iso
 
 
 def _age(seconds: Optional[float]) -> str:
@@ -30,26 +33,33 @@ def _json(value: Any) -> str:
 # --- status -------------------------------------------------------------------------------------------
 
 
-def status_text(st: RunnerStatus) -> str:
-    """Mode, leadership, graph; stages per scope; data ages; resumptions; residuals; the dead
-    man's switch."""
+def _when(ms: Optional[int]) -> str:
+    return "-" if ms is None else iso(ms)
+
+
+def status_text(st: RunnerStatus, locks: LockDocument) -> str:
+    """Mode, leadership, graph; stages per scope; data ages; the trading locks (mode, origin,
+    reason, expiry); resumptions and their limits; residuals; the dead man's switch."""
     lines = [f"mode {st.mode}  {'leader' if st.leader else 'standby'} (fence {st.fence})  "
-             f"graph {st.graph_digest[:19]}  revision {st.graph_revision or '-'}"]
+             f"graph {st.graph_digest[:19]}  revision {revision_text(st.graph_revision)}  "
+             f"last tick {_when(st.last_tick_ms)}"]
     if st.policy_error:
         lines.append(f"POLICY RELOAD FAILED (last good graph running): {st.policy_error}")
     for s in st.scopes:
-        extra = ""
+        extra = f"  since {iso(s.entered_ms)}" if s.stage and s.entered_ms is not None else ""
         if s.manual and s.stage:
-            extra = f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}"
+            extra += f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}"
         lines.append(f"  {s.policy:<20} {s.scope:<40} stage {s.stage} {s.stage_name or ''}{extra}")
     for acct, age in sorted(st.data_age_s.items()):
         lines.append(f"  data age {acct}: {age:g}s")
+    lines += lock_lines(locks)
     for r in st.resuming:
         limits = ", ".join(x for x in (
             f"max {r.max_positions} position(s)" if r.max_positions is not None else "",
             f"gross exposure {r.max_gross_exposure:g}" if r.max_gross_exposure is not None else "") if x)
-        lines.append(f"  RESUMING {r.policy} {r.scope}: day {r.day} of {r.days}, "
-                     f"{r.fraction * 100:g}% of normal ({limits})")
+        step = f"; steps up at {iso(r.until_ms)}" if r.until_ms is not None else ""
+        lines.append(f"  RESUMING {r.policy} {r.scope}: day {r.day} of {r.days} since {iso(r.since_ms)}, "
+                     f"{r.fraction * 100:g}% of normal limits ({limits or 'no limit set'}){step}")
     for x in st.residuals:  # what closes left open and the runner stopped closing
         leg = f" {x.position_side}" if x.position_side else ""
         lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {x.amount:g}: {x.why} ({x.detail}); "
@@ -58,8 +68,43 @@ def status_text(st: RunnerStatus) -> str:
     return "\n".join(lines)
 
 
-def status_json(st: RunnerStatus) -> str:
-    return _json(st)
+def _held_until(h: LockHold) -> str:
+    if h.manual:
+        return "held until a manual reset (ksctl reset)"
+    if h.expires_ts is not None:
+        return f"until {h.expires_ts}"
+    if h.origin == ORIGIN_OPERATOR:
+        return "until ksctl unlock"
+    if h.origin == ORIGIN_DMS:
+        return "until the source is armed again or ksctl unlock"
+    return "until its stage resets"
+
+
+def _holder(h: LockHold) -> str:
+    if h.origin == ORIGIN_OPERATOR or h.origin == ORIGIN_DMS:
+        return h.origin
+    return f"policy {h.policy}" + (f" stage {h.stage}" if h.stage is not None else "")
+
+
+def lock_lines(locks: LockDocument) -> list[str]:
+    """One line per hold of every locked scope: the mode, who holds it (a policy's stage, an
+    operator, the dead man's switch), since when, until when and why; or that nothing is locked."""
+    if not locks.scopes:
+        return ["  trading locks: none (every scope active)"]
+    lines = []
+    for scope, entry in sorted(locks.scopes.items()):
+        holds = entry.holds or ()
+        for h in holds:
+            lines.append(f"  LOCK {scope}: {h.mode} by {_holder(h)} since {h.created_ts or '-'}, {_held_until(h)}; "
+                         f"reason: {h.reason}")
+        if not holds:  # a runner that sends no holds: the merged entry is what there is
+            lines.append(f"  LOCK {scope}: {entry.mode}; reason: {entry.reason}")
+    return lines
+
+
+def status_json(st: RunnerStatus, locks: LockDocument) -> str:
+    """The status document as the API wrote it, with the lock document (``GET /v1/lock``) as ``lock``."""
+    return _json({**dataclasses.asdict(st), "lock": dataclasses.asdict(locks)})
 
 
 # --- the dead man's switch ----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 
@@ -27,7 +28,8 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
 
 
 def test_operator_commands_against_a_halted_runner(tmp_path):
-    graph = compile_documents(load_text(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,"),
+    resume = "  resume: {start: 25%, step: x2, every: 1d, from_level: 3, max_positions: 4, max_gross_exposure: 1M}\n"
+    graph = compile_documents(load_text(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,") + resume,
                                         "p.yaml")).graph
     runner, engine, clock, store, _ = setup(tmp_path, policies=graph)
     loop = asyncio.new_event_loop()
@@ -51,6 +53,14 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         r = cmd.invoke(cli, ["status", "--api", url])
         assert r.exit_code == 0, r.output
         assert "mode live" in r.output and "stage 3 flatten" in r.output and "LATCHED: reset needs 2" in r.output
+        assert "revision not in git" in r.output and re.search(r"stage 3 flatten  since \d{4}-\d\d-\d\dT", r.output)
+        # the lock: its mode, who holds it, since and until when, and why
+        [held] = [x for x in r.output.splitlines() if x.startswith("  LOCK ")]
+        assert re.fullmatch(r"  LOCK simulated/sim-main: halted by policy crash-ladder stage 3 since "
+                            r"\S+Z, held until a manual reset \(ksctl reset\); reason: LOCK_TRADING: stage=3 .*", held)
+        doc = json.loads(cmd.invoke(cli, ["status", "--api", url, "-o", "json"]).output)
+        assert doc["scopes"][0]["stage"] == 3  # the API's status document, as it was
+        assert doc["lock"]["scopes"]["simulated/sim-main"]["holds"][0]["policy"] == "crash-ladder"
         r = cmd.invoke(cli, ["unlock", "--api", url, "--scope", "simulated/sim-main", "--reason", "want to trade"])
         assert r.exit_code == 1 and r.output.startswith("MANUAL_RESET_REQUIRED: simulated/sim-main is held by stage 3")
         args = ["reset", "--api", url, "--policy", "crash-ladder", "--scope", "simulated/sim-main",
@@ -64,6 +74,10 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         assert r.exit_code == 1 and "APPROVER_NOT_CALLER" in r.output
         r = bob.invoke(cli, args)
         assert r.exit_code == 0 and r.output.startswith("MANUAL_RESET: stage=3 approvers=alice,bob")
+        r = cmd.invoke(cli, ["status", "--api", url])
+        assert "  trading locks: none (every scope active)" in r.output, r.output
+        assert re.search(r"  RESUMING crash-ladder simulated/sim-main: day 1 of 2 since \S+Z, 25% of normal limits "
+                         r"\(max 1 position\(s\), gross exposure 250000\); steps up at \S+Z", r.output), r.output
         r = cmd.invoke(cli, ["close", "--api", url, "--scope", "simulated/sim-main", "--reason", "drill", "--dry-run"])
         assert r.exit_code == 0 and r.output.startswith("DRY_RUN")
         assert cmd.invoke(cli, ["heartbeat", "--api", url, "bot-1"]).exit_code == 0
@@ -147,6 +161,9 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
         assert cmd.invoke(cli, ["heartbeat", "--api", url, "strategy-b"]).exit_code == 0  # now it is known
         r = cmd.invoke(cli, lock + ["--ttl", "1h", "--mode", "reducing"])
         assert r.exit_code == 0 and r.output.startswith("LOCKED: scope=strategy-b mode=reducing until "), r.output
+        r = cmd.invoke(cli, ["status", "--api", url])
+        assert re.search(r"  LOCK strategy-b: reducing by operator since \S+Z, until \S+Z; "
+                         r"reason: MANUAL_LOCK: mode=reducing until \S+Z: bad fills", r.output), r.output
         doc = json.loads((tmp_path / "lock.json").read_text())
         entry = doc["scopes"]["strategy-b"]
         assert entry["mode"] == "reducing" and entry["policy"] == "@operator"
@@ -180,6 +197,9 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
             time.sleep(0.02)
         r = cmd.invoke(cli, ["dms", "status", "--api", url])
         assert "dms bot-c: FIRED (trading halted for bot-c)" in r.output, r.output
+        r = cmd.invoke(cli, ["status", "--api", url])
+        assert re.search(r"  LOCK bot-c: halted by dead man's switch since \S+Z, until the source is armed again "
+                         r"or ksctl unlock; reason: DMS_FIRED: source=bot-c", r.output), r.output
         assert all(TOKEN not in x for x in (r.output,))
     r = CliRunner().invoke(cli, ["dms", "status", "--api", "http://127.0.0.1:9"])
     assert r.exit_code == 1 and "cannot reach the runner" in r.output
