@@ -19,7 +19,7 @@ COMMANDS = {
     "plan": ("killswitch.cli.plan", "plan", "Preview what the policies would do, live or over a recording."),
     "status": ("killswitch.cli.ops", "status", "The running runner: stages, trading locks, resumptions, data ages."),
     "reset": ("killswitch.cli.ops", "reset", "Approve the reset of a latched stage."),
-    "close": ("killswitch.cli.ops", "close", "Emergency close of a scope through the runner."),
+    "close": ("killswitch.cli.close", "close", "Emergency close of a scope: its plan first, sent with --live."),
     "heartbeat": ("killswitch.cli.ops", "heartbeat", "Tell the runner a bot is alive."),
     "history": ("killswitch.cli.ops", "history", "The order journal and the audit chain's integrity."),
     "audit": ("killswitch.cli.ops", "audit", "Verify the audit chain (ksctl audit verify)."),

@@ -1,4 +1,4 @@
-"""Operator commands: ``ksctl status / reset / close / heartbeat / lock / unlock`` talk to a
+"""Operator commands: ``ksctl status / reset / heartbeat / lock / unlock`` talk to a
 running runner's API through :class:`killswitch.client.RunnerClient` (options and the calling
 convention in :mod:`.apiopts`, rendering in :mod:`killswitch.render.ops`); ``ksctl history`` and
 ``ksctl audit verify`` read the state store and verify the audit chain (options in
@@ -9,53 +9,18 @@ state store that cannot be read.
 A reset, a lock or an unlock must go through the runner (it holds the live state and the lock):
 writing it into the store behind the runner's back would be overwritten by its next tick.
 
-``ksctl close --wait`` follows the close until its orders settle, with a progress line on stderr
-when stderr is a terminal (nothing when it is not: logs and pipes stay clean).
+``ksctl close`` has a module of its own (:mod:`.close`): a preview, then a confirmation.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-import time
-from typing import TYPE_CHECKING, Optional
 
 import click
 
 from . import auditopts
-from .apiopts import api_option, change, read, runner_client, sent, token_option, unreachable
+from .apiopts import api_option, change, read, runner_client, token_option, unreachable
 from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option
-
-if TYPE_CHECKING:
-    from ..client import CloseProgress, RunnerClient
-
-POLL_S = 0.5  # how often ``close --wait`` asks the runner
-
-
-def _stderr_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):  # no stderr, or a closed one
-        return False
-
-
-class Progress:
-    """One progress line on stderr, rewritten in place; silent unless stderr is a terminal."""
-
-    def __init__(self, enabled: Optional[bool] = None):
-        self.enabled = _stderr_tty() if enabled is None else enabled
-        self.width = 0
-
-    def update(self, text: str) -> None:
-        if not self.enabled:
-            return
-        click.echo("\r" + text + " " * max(0, self.width - len(text)), err=True, nl=False)
-        self.width = len(text)
-
-    def done(self) -> None:
-        if self.enabled and self.width:
-            click.echo("", err=True)
-            self.width = 0
 
 
 @click.command()
@@ -86,69 +51,6 @@ def reset(api, token_env, policy, scope, approver, reason) -> None:
     that asks for two approvals needs two people, each with their own token."""
     client = runner_client(api, token_env)
     change(lambda: client.reset(policy, scope, reason, approver))
-
-
-@click.command()
-@api_option
-@token_option
-@click.option("--scope", required=True)
-@click.option("--reason", required=True)
-@click.option("--dry-run", is_flag=True, help="Only say how many orders the close would send.")
-@click.option("--wait", is_flag=True, help="Follow the close until its orders settle (exit 1 if some did not fill).")
-@click.option("--wait-timeout", default="2m", show_default=True, help="Stop following after this long.")
-def close(api, token_env, scope, reason, dry_run, wait, wait_timeout) -> None:
-    """Emergency close of a scope through the runner's planner and journal.
-
-    \b
-    Exit codes: 0 queued (with --wait: every order filled), 1 refused, or with --wait an order
-    that did not fill or a close still working at --wait-timeout.
-    """
-    timeout_s = duration_s(wait_timeout, "--wait-timeout")
-    client = runner_client(api, token_env)
-    result = sent(lambda: client.close(scope, reason, dry_run))
-    if not wait or dry_run or not result.id:
-        raise SystemExit(EXIT_OK)
-    raise SystemExit(_follow_close(client, result.id, timeout_s))
-
-
-def _follow_close(client: "RunnerClient", close_id: str, timeout_s: float) -> int:
-    from ..client import RunnerError, RunnerUnreachable
-    from ..render.ops import close_outcome, close_progress_line, close_still_working, follow_failure_line
-
-    deadline = time.monotonic() + timeout_s
-    progress = Progress()
-    try:
-        while True:
-            try:
-                answer = client.close_progress(close_id)
-            except RunnerUnreachable as e:
-                unreachable(e)  # exits; the finally below still ends the progress line
-            except RunnerError as e:
-                progress.done()
-                click.echo(follow_failure_line(close_id, e), err=True)
-                return EXIT_FINDINGS
-            progress.update(close_progress_line(answer))
-            if answer.final:
-                break
-            if time.monotonic() >= deadline:
-                progress.done()
-                click.echo(close_still_working(close_id, timeout_s, answer))
-                return EXIT_FINDINGS
-            time.sleep(POLL_S)
-    finally:
-        progress.done()
-    click.echo(close_outcome(answer))
-    return _close_exit(answer)
-
-
-def _close_exit(settled: "CloseProgress") -> int:
-    """0 when every order filled, or the runner only planned them (dry run); 1 when some did
-    not fill, or nothing was sent because the scope was not in the tick's snapshots."""
-    if settled.state == "unplanned":
-        return EXIT_FINDINGS
-    if settled.state == "dry_run":
-        return EXIT_OK
-    return EXIT_OK if settled.unfilled == 0 else EXIT_FINDINGS
 
 
 @click.command()

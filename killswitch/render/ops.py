@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from ..client import ORIGIN_DMS, ORIGIN_OPERATOR, CloseProgress, DmsStatus, LockDocument, LockHold, RunnerError, \
     RunnerUnreachable, dms_of
-from ..runner.view import RunnerStatus
+from ..runner.view import CloseResult, PlannedOrder, RunnerStatus
 from ..sources import revision_text
 from .times import iso
 
@@ -137,6 +137,48 @@ def dms_text(d: DmsStatus) -> str:
 
 def dms_json(d: DmsStatus) -> str:
     return _json(d)
+
+
+# --- a close: its preview, and following it ----------------------------------------------------------
+
+
+def _n(x: float) -> str:
+    return f"{x:,.8g}" if abs(x) >= 1000 else f"{x:g}"
+
+
+def planned_order_line(o: PlannedOrder) -> str:
+    leg = f" {o.position_side}" if o.position_side else ""
+    price = f"  limit {_n(o.limit_price)}" if o.limit_price is not None else ""
+    chunk = f"  chunk {o.chunk}/{o.chunks}" if o.chunks > 1 else ""
+    return (f"  {o.side} {_n(o.amount)} {o.symbol}{leg} on {o.account}  ≈{_n(o.notional)}{price}"
+            f"{'  reduce-only' if o.reduce_only else ''}{chunk}")
+
+
+def close_plan_text(scope: str, r: CloseResult, live: bool) -> str:
+    """What a close would send (the preview) or was queued with (``live``): every order as
+    planned from the runner's last snapshots, and the runner's words when it refused."""
+    what = "queued with" if live else "would send"
+    if not r.accepted:
+        head = [f"close {scope}: {r.reason}"]
+    elif r.orders == 0:
+        head = [f"close {scope}: nothing to send: no position to close in the runner's last snapshots"]
+    else:
+        head = [f"close {scope}: {what} {r.orders} order(s), as planned from the runner's last snapshots "
+                "(planned again at the close's tick):"]
+    lines = head + [planned_order_line(o) for o in r.plan]
+    if r.orders and not r.plan:
+        lines.append(f"  ({r.orders} order(s); this runner does not list them)")
+    return "\n".join(lines)
+
+
+def close_json(preview: Optional[CloseResult], sent: Optional[CloseResult], settled: Optional[CloseProgress] = None,
+               refused: Optional[str] = None) -> str:
+    """``ksctl close -o json``: the preview, what was sent (null: nothing), how it settled (with
+    --wait), and why nothing was sent when the command refused to send it."""
+    plain = {"format_version": 1, "preview": dataclasses.asdict(preview) if preview else None,
+             "sent": dataclasses.asdict(sent) if sent else None,
+             "settled": dataclasses.asdict(settled) if settled else None, "refused": refused}
+    return json.dumps(plain, indent=1)
 
 
 # --- a close being followed ---------------------------------------------------------------------------

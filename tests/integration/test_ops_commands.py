@@ -79,7 +79,8 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         assert re.search(r"  RESUMING crash-ladder simulated/sim-main: day 1 of 2 since \S+Z, 25% of normal limits "
                          r"\(max 1 position\(s\), gross exposure 250000\); steps up at \S+Z", r.output), r.output
         r = cmd.invoke(cli, ["close", "--api", url, "--scope", "simulated/sim-main", "--reason", "drill", "--dry-run"])
-        assert r.exit_code == 0 and r.output.startswith("DRY_RUN")
+        assert r.exit_code == 0 and r.output.startswith(  # the flatten closed the book
+            "close simulated/sim-main: nothing to send: no position to close in the runner's last snapshots"), r.output
         assert cmd.invoke(cli, ["heartbeat", "--api", url, "bot-1"]).exit_code == 0
         r = cmd.invoke(cli, ["history", "--state", f"sqlite://{tmp_path / 'state.db'}"])
         assert r.exit_code == 0 and "audit chain: intact" in r.output and "filled" in r.output
@@ -207,15 +208,17 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
 
 @pytest.mark.parametrize("tty", [True, False])
 def test_close_wait_follows_the_close_until_its_orders_settle(tmp_path, monkeypatch, tty):
-    from killswitch.cli import ops
+    from killswitch.cli import close
 
-    monkeypatch.setattr(ops, "POLL_S", 0.02)
-    monkeypatch.setattr(ops, "_stderr_tty", lambda: tty)
+    monkeypatch.setattr(close, "POLL_S", 0.02)
+    monkeypatch.setattr(close, "_stderr_tty", lambda: tty)
     cmd = CliRunner(env={"KS_API_TOKEN": TOKEN})
     with Served(tmp_path) as srv:
-        r = cmd.invoke(cli, ["close", "--api", srv.url, "--scope", "simulated/sim-main", "--reason", "drill", "--wait"])
+        r = cmd.invoke(cli, ["close", "--api", srv.url, "--scope", "simulated/sim-main", "--reason", "drill", "--wait",
+                             "--live"])
         assert r.exit_code == 0, (r.stdout, r.stderr)
-        assert r.stdout.startswith("QUEUED: close of simulated/sim-main")
+        assert r.stdout.startswith("close simulated/sim-main: queued with ")
+        assert "\nQUEUED: close of simulated/sim-main" in r.stdout
         assert "close simulated/sim-main settled: filled " in r.stdout
         if tty:
             assert "\r" in r.stderr and "order(s) settled" in r.stderr and r.stderr.endswith("\n")
@@ -223,5 +226,60 @@ def test_close_wait_follows_the_close_until_its_orders_settle(tmp_path, monkeypa
             assert r.stderr == ""
         assert not [p for p in srv.engine.positions("sim-main") if abs(p.amount) > 0], "the book is flat"
         r = cmd.invoke(cli, ["close", "--api", srv.url, "--scope", "simulated/sim-main", "--reason", "drill",
-                             "--wait", "--wait-timeout", "soon"])
+                             "--wait", "--wait-timeout", "soon", "--live"])
         assert r.exit_code == 2
+
+
+def test_a_close_prints_its_plan_and_is_sent_only_with_live_or_the_scope_typed(tmp_path, monkeypatch):
+    from killswitch.cli import close
+
+    monkeypatch.setattr(close, "POLL_S", 0.02)
+    cmd = CliRunner(env={"KS_API_TOKEN": TOKEN})
+    scope = "simulated/sim-main"
+    args = ["close", "--scope", scope, "--reason", "drill"]
+    with Served(tmp_path) as srv:
+        args += ["--api", srv.url]
+        held = {p.symbol for p in srv.engine.positions("sim-main") if abs(p.amount) > 0}
+        assert held
+
+        def still_open():
+            return {p.symbol for p in srv.engine.positions("sim-main") if abs(p.amount) > 0}
+
+        # the preview: every order, reduce-only; nothing sent
+        r = cmd.invoke(cli, args + ["--dry-run"])
+        assert r.exit_code == 0, r.output
+        lines = r.stdout.splitlines()
+        assert re.match(rf"close {scope}: would send (\d+) order\(s\), as planned from the runner's last snapshots",
+                        lines[0])
+        orders = lines[1:]
+        assert orders and all(" on simulated/sim-main  ≈" in x and "  reduce-only" in x for x in orders), orders
+        assert {x.split()[2].split(":")[0].replace("/", "") for x in orders} == held  # BTC/USDT:USDT is BTCUSDT
+        doc = json.loads(cmd.invoke(cli, args + ["--dry-run", "-o", "json"]).stdout)
+        assert doc["sent"] is None and doc["preview"]["accepted"] is True
+        assert len(doc["preview"]["plan"]) == doc["preview"]["orders"] == len(orders)
+        assert all(o["reduce_only"] for o in doc["preview"]["plan"])
+
+        # no --live and no terminal: the plan, then a refusal; nothing sent
+        r = cmd.invoke(cli, args)
+        assert r.exit_code == 2 and r.stdout.startswith(f"close {scope}: would send "), r.output
+        assert "nothing was sent: a live close needs --live" in r.stderr
+        doc = json.loads(cmd.invoke(cli, args + ["-o", "json"]).stdout)
+        assert doc["sent"] is None and "needs --live" in doc["refused"]
+        assert cmd.invoke(cli, args + ["--live", "--dry-run"]).exit_code == 2
+
+        # on a terminal: a typo of the scope sends nothing
+        monkeypatch.setattr(close, "_stdin_tty", lambda: True)
+        r = cmd.invoke(cli, args, input="simulated/SIM-MAIN\n")
+        assert r.exit_code == 1, r.output
+        assert "type the scope to confirm" in r.stderr
+        assert "not confirmed ('simulated/SIM-MAIN' is not 'simulated/sim-main'); nothing was sent" in r.stderr
+        r = cmd.invoke(cli, args, input="")  # end of input: not a confirmation
+        assert r.exit_code == 1 and "nothing was sent" in r.stderr
+        time.sleep(0.2)  # a few ticks: had anything been queued, it would have been sent by now
+        assert still_open() == held
+
+        # the scope typed as it is: sent, and followed until it settles
+        r = cmd.invoke(cli, args + ["--wait"], input=scope + "\n")
+        assert r.exit_code == 0, (r.stdout, r.stderr)
+        assert f"\nQUEUED: close of {scope}" in r.stdout and f"close {scope} settled: filled " in r.stdout
+        assert still_open() == set()
