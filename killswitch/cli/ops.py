@@ -19,8 +19,8 @@ import json
 import click
 
 from . import auditopts
-from .apiopts import api_option, change, read, runner_client, token_option, unreachable
-from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option
+from .apiopts import api_option, change, read, runner_client, token_option
+from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option, reading_state
 
 
 @click.command()
@@ -46,11 +46,12 @@ def status(api: str, output: str) -> None:
 @click.option("--approver", default=None,
               help="Optional: your identity, checked against your token's (the approver is always the caller).")
 @click.option("--reason", required=True)
-def reset(api, token_env, policy, scope, approver, reason) -> None:
+@output_option
+def reset(api, token_env, policy, scope, approver, reason, output) -> None:
     """Approve the reset of a latched stage. The approver is the identity of your token: a stage
     that asks for two approvals needs two people, each with their own token."""
     client = runner_client(api, token_env)
-    change(lambda: client.reset(policy, scope, reason, approver))
+    change(lambda: client.reset(policy, scope, reason, approver), output)
 
 
 @click.command()
@@ -62,11 +63,12 @@ def reset(api, token_env, policy, scope, approver, reason) -> None:
 @click.option("--ttl", default=None, help="Lift the lock by itself after this long (e.g. 6h); default: until unlocked.")
 @click.option("--mode", type=click.Choice(["halted", "reducing"]), default="halted", show_default=True,
               help="halted: no order passes; reducing: only orders that reduce a position.")
-def lock(api, token_env, scope, reason, ttl, mode) -> None:
+@output_option
+def lock(api, token_env, scope, reason, ttl, mode, output) -> None:
     """Lock trading on a scope by hand; bots see it in the lock file and /v1/lock."""
     ttl_s = duration_s(ttl, "--ttl") if ttl is not None else None
     client = runner_client(api, token_env)
-    change(lambda: client.lock(scope, reason, mode, ttl_s))
+    change(lambda: client.lock(scope, reason, mode, ttl_s), output)
 
 
 @click.command()
@@ -74,32 +76,32 @@ def lock(api, token_env, scope, reason, ttl, mode) -> None:
 @token_option
 @click.option("--scope", required=True)
 @click.option("--reason", required=True)
-def unlock(api, token_env, scope, reason) -> None:
+@output_option
+def unlock(api, token_env, scope, reason, output) -> None:
     """Lift the operator's (and a dead man's switch's) lock on a scope.
 
     A lock a policy's stage holds is not lifted: a manual-reset stage needs ksctl reset
     (MANUAL_RESET_REQUIRED, exit 1)."""
     client = runner_client(api, token_env)
-    change(lambda: client.unlock(scope, reason))
+    change(lambda: client.unlock(scope, reason), output)
 
 
 @click.command()
 @api_option
 @token_option
 @click.argument("source")
-def heartbeat(api, token_env, source) -> None:
-    """Tell the runner SOURCE is alive (for bots without an HTTP client)."""
-    from ..client import RunnerError, RunnerUnreachable
-    from ..render.ops import failure_line
+@output_option
+def heartbeat(api, token_env, source, output) -> None:
+    """Tell the runner SOURCE is alive (for bots without an HTTP client); says so when it was taken."""
+    from ..render.ops import heartbeat_done
 
     client = runner_client(api, token_env)
-    try:
+
+    def beat():
         client.heartbeat(source)
-    except RunnerUnreachable as e:
-        unreachable(e)
-    except RunnerError as e:
-        click.echo(failure_line("heartbeat", e), err=True)
-        raise SystemExit(EXIT_FINDINGS)
+        return heartbeat_done(source)
+
+    change(beat, output)
 
 
 @click.command(epilog="""\b
@@ -112,21 +114,19 @@ Exit codes: 0 the audit chain is intact, 1 it is not (the first finding is print
 @output_option
 def history(state_url, limit, audit_key_file, output) -> None:
     """The order journal from the state store, newest last, and what verifying the audit chain found."""
+    from ..render.ops import history_json, history_text
+
     key = auditopts.audit_key(audit_key_file)
-    store = auditopts.open_for_audit(state_url, key, "history")
+    store = auditopts.open_for_audit(reading_state(state_url), key, "history")
     try:
         rows = store.journal(limit=limit)
         v = auditopts.verify(store, (), "history")
     finally:
         store.close()
     if output == "json":
-        click.echo(json.dumps({"format_version": 1, "audit_ok": v.ok, "audit_first_bad_row": v.first_bad_seq,
-                               "audit": v.to_json(), "journal": [r.__dict__ for r in rows]}, indent=1, default=str))
+        click.echo(history_json(rows, v))
     else:
-        for r in rows:
-            click.echo(f"{r.created_ms}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side} {r.amount:g}  "
-                       f"{r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}")
-        click.echo(v.describe(lead="audit chain: "))
+        click.echo(history_text(rows, v))
     raise SystemExit(EXIT_OK if v.ok else EXIT_FINDINGS)
 
 
@@ -156,7 +156,7 @@ def audit_verify(state_url: str, audit_key_file, anchor_texts, anchors_file, out
     """Verify the audit chain: exit 0 intact, 1 with the first row that is not proven."""
     key = auditopts.audit_key(audit_key_file)
     anchor_list = auditopts.anchors(anchor_texts, anchors_file)
-    store = auditopts.open_for_audit(state_url, key, "audit verify")
+    store = auditopts.open_for_audit(reading_state(state_url), key, "audit verify")
     try:
         v = auditopts.verify(store, anchor_list, "audit verify")
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ..compile.graph import ActionNode, DecisionGraph, PolicyNode, StageNode
+from ..sources import revision_text
 
 
 def _id(*parts: str) -> str:
@@ -89,7 +90,7 @@ def _edges(p: PolicyNode):
 
 def mermaid(graph: DecisionGraph) -> str:
     shapes = {"signal": ("([", "])"), "trigger": ("{{", "}}"), "stage": ("[", "]"), "action": ("[/", "/]")}
-    out = ["flowchart LR", f"  %% digest {graph.digest}", f"  %% revision {graph.revision or 'none'}"]
+    out = ["flowchart LR", f"  %% digest {graph.digest}", f"  %% revision {revision_text(graph.revision)}"]
     for p in graph.policies:
         out.append(f'  subgraph {_id("policy", p.name)}["policy {p.name}"]')
         nodes, edges = _edges(p)
@@ -109,7 +110,7 @@ def dot(graph: DecisionGraph) -> str:
     out = [
         "digraph killswitch {",
         "  rankdir=LR;",
-        f'  label="digest {graph.digest}\\nrevision {graph.revision or "none"}";',
+        f'  label="digest {graph.digest}\\nrevision {revision_text(graph.revision)}";',
         "  node [fontname=Helvetica, fontsize=10];",
     ]
     for p in graph.policies:

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from ..client import ORIGIN_DMS, ORIGIN_OPERATOR, CloseProgress, DmsStatus, LockDocument, LockHold, RunnerError, \
     RunnerUnreachable, dms_of
-from ..runner.view import CloseResult, PlannedOrder, RunnerStatus
+from ..runner.view import ChangeResult, CloseResult, PlannedOrder, RunnerStatus
 from ..sources import revision_text
 from .times import iso
 
@@ -204,6 +204,27 @@ def close_outcome(p: CloseProgress) -> str:
     return f"close {p.scope} settled: {statuses}"
 
 
+# --- the order journal (ksctl history) ----------------------------------------------------------------
+
+
+def history_text(rows: list, verification: Any) -> str:
+    """One line per journaled order, newest last (its time in ISO-8601 UTC), then what verifying
+    the audit chain found."""
+    lines = [f"{iso(r.created_ms)}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side} {r.amount:g}  "
+             f"{r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}" for r in rows]
+    return "\n".join(lines + [verification.describe(lead="audit chain: ")])
+
+
+def history_json(rows: list, verification: Any) -> str:
+    """The journal as stored (``created_ms`` / ``updated_ms``), each time also as ``created_ts`` /
+    ``updated_ts`` (ISO-8601 UTC), and the verification."""
+    journal = [{**r.__dict__, "created_ts": iso(r.created_ms),
+                "updated_ts": iso(r.updated_ms) if r.updated_ms is not None else None} for r in rows]
+    return json.dumps({"format_version": 1, "audit_ok": verification.ok, "audit_first_bad_row":
+                       verification.first_bad_seq, "audit": verification.to_json(), "journal": journal},
+                      indent=1, default=str)
+
+
 # --- refusals -----------------------------------------------------------------------------------------
 
 
@@ -217,6 +238,17 @@ def refusal_text(e: RunnerError) -> str:
 def failure_line(command: str, e: RunnerError) -> str:
     """``ksctl status: 503 {...}``: the command, the status and the answer as it came."""
     return f"ksctl {command}: {e.status} {e.body}"
+
+
+def change_json(result: Any) -> str:
+    """A change's answer (a ``ChangeResult``, ``ResetResult``...) as the API wrote it."""
+    return _json(result)
+
+
+def heartbeat_done(source: str) -> ChangeResult:
+    """What ``ksctl heartbeat`` did, said as every change says it (the API answers a beat with
+    no body: 204)."""
+    return ChangeResult(True, f"HEARTBEAT_RECORDED: source={source}")
 
 
 def answer_json(e: RunnerError) -> str:

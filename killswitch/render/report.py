@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from .runbook import html_page, markdown_html
+from ..sources import revision_text
 
 
 def _c(value: Any) -> str:
@@ -74,7 +75,7 @@ def report_markdown(doc: dict) -> str:
                 f"- entered {i['at']}{_unverified(i)}: `{i['policy']}` on `{i['scope']}`, stage {i['from']} → "
                 f"{i['level']}{stage}" + (" — **dry run**, nothing sent" if i["dry_run"] else ""),
                 f"- reason: `{i['reason']}`",
-                f"- graph `{i['graph_digest']}`, revision `{_c(i['revision'])}`"]
+                f"- graph `{i['graph_digest']}`, revision `{_c(revision_text(i['revision']))}`"]
         o = i["orders"]
         line = f"- orders: {o['total']} journaled, {o['filled']} filled, {o['failed']} failed, {o['open']} not settled"
         if o["planned_dry_run"]:

@@ -81,9 +81,20 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         r = cmd.invoke(cli, ["close", "--api", url, "--scope", "simulated/sim-main", "--reason", "drill", "--dry-run"])
         assert r.exit_code == 0 and r.output.startswith(  # the flatten closed the book
             "close simulated/sim-main: nothing to send: no position to close in the runner's last snapshots"), r.output
-        assert cmd.invoke(cli, ["heartbeat", "--api", url, "bot-1"]).exit_code == 0
+        r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot-1"])
+        assert (r.exit_code, r.output) == (0, "HEARTBEAT_RECORDED: source=bot-1\n")  # says what it did
+        r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot 1"])
+        assert r.exit_code == 1 and "BAD_REQUEST" in r.output
         r = cmd.invoke(cli, ["history", "--state", f"sqlite://{tmp_path / 'state.db'}"])
         assert r.exit_code == 0 and "audit chain: intact" in r.output and "filled" in r.output
+        journal = r.output.splitlines()[:-1]
+        assert journal and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  \S+  simulated/sim-main ", x)
+                               for x in journal), journal  # ISO-8601 UTC, not epoch milliseconds
+        doc = json.loads(cmd.invoke(cli, ["history", "--state", f"sqlite://{tmp_path / 'state.db'}", "-o",
+                                          "json"]).output)
+        assert doc["journal"][0]["created_ts"].endswith("Z") and isinstance(doc["journal"][0]["created_ms"], int)
+        r = cmd.invoke(cli, ["history", "--state", f"sqlite://{tmp_path / 'nope.db'}"])
+        assert r.exit_code == 2 and "no state store at" in r.output and not (tmp_path / "nope.db").exists()
         assert TOKEN not in "".join(x.output for x in [r])
     finally:
         asyncio.run_coroutine_threadsafe(stop_api(holder["site"]), loop).result(10)
@@ -160,8 +171,9 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
         r = cmd.invoke(cli, ["lock", "--api", url, "--scope", "simulated/SIM-MAIN", "--reason", "typo"])
         assert r.exit_code == 1 and "did you mean 'simulated/sim-main'" in r.output, r.output
         assert cmd.invoke(cli, ["heartbeat", "--api", url, "strategy-b"]).exit_code == 0  # now it is known
-        r = cmd.invoke(cli, lock + ["--ttl", "1h", "--mode", "reducing"])
-        assert r.exit_code == 0 and r.output.startswith("LOCKED: scope=strategy-b mode=reducing until "), r.output
+        r = cmd.invoke(cli, lock + ["--ttl", "1h", "--mode", "reducing", "-o", "json"])
+        assert r.exit_code == 0 and json.loads(r.output)["done"] is True, r.output
+        assert json.loads(r.output)["reason"].startswith("LOCKED: scope=strategy-b mode=reducing until ")
         r = cmd.invoke(cli, ["status", "--api", url])
         assert re.search(r"  LOCK strategy-b: reducing by operator since \S+Z, until \S+Z; "
                          r"reason: MANUAL_LOCK: mode=reducing until \S+Z: bad fills", r.output), r.output
@@ -175,6 +187,8 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
         assert r.exit_code == 0 and r.output.startswith("UNLOCKED: strategy-b (operator lock lifted)")
         r = cmd.invoke(cli, unlock)
         assert r.exit_code == 1 and r.output.startswith("NOT_LOCKED")
+        r = cmd.invoke(cli, unlock + ["-o", "json"])  # a refusal, as the runner answered it
+        assert r.exit_code == 1 and json.loads(r.output)["reason"].startswith("NOT_LOCKED")
         assert CliRunner(env={"KS_API_TOKEN": ""}).invoke(cli, unlock).exit_code == 2
 
         r = cmd.invoke(cli, ["dms", "arm", "--api", url, "--source", "bot-a", "--timeout", "5m"])
