@@ -129,3 +129,19 @@ def dot(graph: DecisionGraph) -> str:
 
 def _esc(s: str) -> str:
     return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def graph_json(graph: DecisionGraph) -> str:
+    """The graph as data (``-o json``): per policy, the nodes (id, kind, label as drawn) and the
+    edges (signal → trigger that reads it, trigger → stage it enters, stage → its actions, stage →
+    the next stage up)."""
+    import json
+
+    policies = []
+    for p in graph.policies:
+        nodes, edges = _edges(p)
+        policies.append({"name": p.name,
+                         "nodes": [{"id": nid, "kind": kind, "label": label} for nid, label, kind in nodes],
+                         "edges": [{"from": src, "to": dst} for src, dst in edges]})
+    return json.dumps({"format_version": 1, "digest": graph.digest, "revision": graph.revision,
+                       "policies": policies}, indent=1)

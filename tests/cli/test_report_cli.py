@@ -150,7 +150,7 @@ def test_markdown_and_html_say_the_same_for_a_person(state, tmp_path):
     page = tmp_path / "report.html"
     out = run("--since", "2026-03-02", "--until", "2026-03-03", "--state", state, "--format", "html",
               "--out", str(page))
-    assert out.exit_code == 0
+    assert out.exit_code == 0 and out.stdout == "" and out.stderr.startswith(f"ksctl report: wrote {page} (")
     html = page.read_text()
     assert html.startswith("<!doctype html>") and "<table>" in html
     assert "PnL booked &lt;b&gt;" in html and "<b>" not in html
