@@ -4,7 +4,7 @@ What it owns: one method per endpoint an operator or a bot calls, the request ea
 bearer token only on the endpoints that need one), and reading each answer back into the value
 the API serialised: the dataclasses of :mod:`killswitch.runner.view` (and the gate's
 :class:`~killswitch.runner.gate.Decision`), and the typed form of the documents the API serves
-as plain objects (the dead man's switch, a close's progress). Any answer but the endpoint's
+as plain objects (the trading lock, the dead man's switch, a close's progress). Any answer but the endpoint's
 success status is one exception, :class:`RunnerError`, carrying the API's reason code
 (``UNKNOWN_SCOPE``, ``NOT_LEADER``, ``ROLE_REQUIRED``, ...); a runner that cannot be reached is
 a :class:`RunnerUnreachable` that names the URL.
@@ -25,6 +25,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
+from .runner.lock import DEAD_MANS_SWITCH, OPERATOR
 from .runner.view import ChangeResult, CloseResult, DecodeError, ResetResult, RunnerStatus, decode
 
 if TYPE_CHECKING:  # imported by check_order, the one call that answers it: the gate pulls in the lock book
@@ -103,6 +104,83 @@ class CloseProgress:
     @property
     def final(self) -> bool:
         return self.state in CLOSE_FINAL_STATES
+
+
+ORIGIN_POLICY, ORIGIN_OPERATOR, ORIGIN_DMS = "policy", "operator", "dead man's switch"
+
+
+@dataclass(frozen=True)
+class LockHold:
+    """One hold on a scope (``GET /v1/lock`` ``scopes.<scope>.holds``): a policy's stage, an
+    operator (``policy`` "@operator") or the dead man's switch ("@dms"); ``expires_ts`` None: no
+    ttl (a manual-reset stage, or an operator lock until ``ksctl unlock``)."""
+
+    mode: str  # reducing | halted
+    policy: Optional[str]
+    stage: Optional[int]
+    reason: str
+    manual: bool
+    created_ts: Optional[str]
+    expires_ts: Optional[str]
+    details: dict = field(default_factory=dict)
+
+    @property
+    def origin(self) -> str:
+        """Who holds it: ``policy``, ``operator`` or ``dead man's switch``."""
+        return {OPERATOR: ORIGIN_OPERATOR, DEAD_MANS_SWITCH: ORIGIN_DMS}.get(self.policy or "", ORIGIN_POLICY)
+
+
+@dataclass(frozen=True)
+class ScopeLock:
+    """The lock in force on one scope (its holds merged: the most restrictive wins), and its holds."""
+
+    locked: bool
+    mode: str
+    scope: Optional[str]
+    stage: Optional[int]
+    policy: Optional[str]
+    reason: str
+    created_ts: Optional[str]
+    expires_ts: Optional[str]
+    manual: bool
+    details: dict = field(default_factory=dict)
+    holds: tuple[LockHold, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResumeLimits:
+    """A resumption in force on a scope (``GET /v1/lock`` ``resuming.<scope>``): the gate holds
+    its orders at ``fraction`` of the normal limits until ``steps_up_ts``."""
+
+    policy: str
+    since_ts: str
+    day: int
+    days: int
+    fraction: float
+    max_positions: Optional[int]
+    max_gross_exposure: Optional[float]
+    steps_up_ts: Optional[str]
+
+
+@dataclass(frozen=True)
+class LockDocument:
+    """``GET /v1/lock``: the summary (the most restrictive lock of all scopes), every locked scope
+    with its holds, and the resumed limits in force by scope (:mod:`killswitch.runner.lock`)."""
+
+    format_version: int
+    locked: bool
+    mode: str
+    scope: Optional[str]
+    stage: Optional[int]
+    policy: Optional[str]
+    reason: str
+    created_ts: Optional[str]
+    expires_ts: Optional[str]
+    manual: bool
+    details: dict = field(default_factory=dict)
+    written_ts: Optional[str] = None
+    scopes: dict[str, ScopeLock] = field(default_factory=dict)
+    resuming: dict[str, ResumeLimits] = field(default_factory=dict)
 
 
 # --- errors -------------------------------------------------------------------------------------------
@@ -225,6 +303,11 @@ class RunnerClient:
             raise DecodeError(f"lock document: expected an object, not {type(doc).__name__}")
         return doc
 
+    def locks(self, scope: Optional[str] = None) -> LockDocument:
+        """:meth:`lock_document`, typed: every lock with its holds and origin, and the resumed
+        limits in force."""
+        return decode(LockDocument, self.lock_document(scope))
+
     def dms_status(self) -> DmsStatus:
         """``GET /v1/dms``: armed sources and the venues' native countdowns."""
         return decode(DmsStatus, self._json("GET", "/v1/dms"))
@@ -288,5 +371,6 @@ class RunnerClient:
         self._json("POST", "/v1/heartbeat/" + urllib.parse.quote(source, safe=""), auth=True, expect=204)
 
 
-__all__ = ["CLOSE_FINAL_STATES", "CloseProgress", "DecodeError", "DmsSource", "DmsStatus", "RunnerClient",
-           "RunnerError", "RunnerUnreachable", "VenueCountdown", "dms_of"]
+__all__ = ["CLOSE_FINAL_STATES", "CloseProgress", "DecodeError", "DmsSource", "DmsStatus", "LockDocument", "LockHold",
+           "ORIGIN_DMS", "ORIGIN_OPERATOR", "ORIGIN_POLICY", "ResumeLimits", "RunnerClient", "RunnerError",
+           "RunnerUnreachable", "ScopeLock", "VenueCountdown", "dms_of"]

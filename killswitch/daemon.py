@@ -26,6 +26,7 @@ from .policy.load import load_sources
 from .runner.loop import GraphReload, Runner
 from .sources import compile_sources
 from .state.store import FencedError
+from .sources import revision_text
 
 
 @dataclass
@@ -120,7 +121,7 @@ class Daemon:
                 store.close()
                 return 1
             result = fallback
-            revision = (bundle.revision if bundle else None) or "not in git"
+            revision = revision_text(bundle.revision if bundle else None)
             self.err(f"ksctl run: THE POLICIES HAVE ERRORS: running the last good graph {fallback.graph.short_digest} "
                      f"(revision {revision}) from the state until they are fixed")
         graph = result.graph
@@ -141,7 +142,7 @@ class Daemon:
                                             lock_path=Path(self.opts.lock_file), dry_run=dry_run, holder=holder,
                                             lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error)
         self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if dry_run else 'LIVE'}; graph {graph.digest} "
-                  f"revision {graph.revision or 'not in git'}; {len(adapters)} account(s); holder {holder}")
+                  f"revision {revision_text(graph.revision)}; {len(adapters)} account(s); holder {holder}")
         if policy_error:
             runner.emit(Event.make(POLICY_RELOAD_FAILED, runner.clock(), {
                 "error": policy_error, "running": runner.graph.digest, "at_start": True}))

@@ -16,6 +16,12 @@ from .policy import diagnostics as d
 from .policy.diagnostics import Diagnostic
 
 YAML_SUFFIXES = (".yaml", ".yml")
+NO_REVISION = "not in git"  # how every output says that a graph's sources have no git revision
+
+
+def revision_text(revision: str | None) -> str:
+    """A graph's git revision as every output prints it: the commit, or :data:`NO_REVISION`."""
+    return revision or NO_REVISION
 
 
 @dataclass

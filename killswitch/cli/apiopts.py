@@ -70,25 +70,27 @@ def read(ask: Callable[[], T], command: str, output: str) -> T:
         raise SystemExit(EXIT_FINDINGS)
 
 
-def sent(send: Callable[[], T]) -> T:
-    """Send a change (a call of the client) and print the runner's reason; a refusal is printed
-    and exits 1, an unreachable runner exits as :func:`unreachable` says."""
+def sent(send: Callable[[], T], output: str) -> T:
+    """Send a change (a call of the client) and print what the runner did: its reason (``-o
+    json``: its answer as it came). A refusal is printed the same way and exits 1; an unreachable
+    runner exits as :func:`unreachable` says."""
     from ..client import RunnerError, RunnerUnreachable
-    from ..render.ops import refusal_text
+    from ..render.ops import answer_json, change_json, refusal_text
 
     try:
         result = send()
     except RunnerUnreachable as e:
         unreachable(e)
     except RunnerError as e:
-        click.echo(refusal_text(e))
+        click.echo(answer_json(e) if output == "json" else refusal_text(e))
         raise SystemExit(EXIT_FINDINGS)
-    click.echo(result.reason)  # type: ignore[attr-defined]  # every change answers with its reason
+    # every change answers with what it did, in its reason
+    click.echo(change_json(result) if output == "json" else result.reason)  # type: ignore[attr-defined]
     return result
 
 
-def change(send: Callable[[], Union["ChangeResult", "ResetResult"]]) -> NoReturn:
-    """Send a change; print the runner's reason; exit 0 when the runner answered it done (its
+def change(send: Callable[[], Union["ChangeResult", "ResetResult"]], output: str) -> NoReturn:
+    """Send a change; print what the runner did; exit 0 when the runner answered it done (its
     success status), else 1."""
-    sent(send)
+    sent(send, output)
     raise SystemExit(EXIT_OK)

@@ -20,6 +20,29 @@ def output_formats(*formats: str):
 output_option = output_formats("text", "json")
 
 
+def reading_state(url: str, option: str = "--state") -> str:
+    """``url`` for a command that only reads the state store: a SQLite file that is not there is a
+    usage error (exit 2) — opening it would create an empty store and report on nothing."""
+    import os
+
+    from ..state.sqlite import sqlite_path
+
+    if url.startswith("sqlite://"):
+        path = sqlite_path(url)
+        if path != ":memory:" and not os.path.exists(path):
+            raise click.BadParameter(f"no state store at {path!r} (the file does not exist)", param_hint=option)
+    return url
+
+
+def write_out(path: str, text: str, command: str) -> None:
+    """Write ``text`` to ``path`` (``--out``) and say so on stderr: a command that writes a file
+    says what it wrote, and stdout stays empty for a pipe."""
+    from pathlib import Path
+
+    Path(path).write_text(text, encoding="utf-8")
+    click.echo(f"ksctl {command}: wrote {path} ({len(text.encode('utf-8')):,} bytes)", err=True)
+
+
 def duration_s(text: str, option: str) -> float:
     """``300s`` / ``6h`` → seconds; a bad value is a usage error (exit 2)."""
     from ..policy.units import UnitError, parse_duration

@@ -177,8 +177,12 @@ async def _run(policy_dir: Path, echo) -> int:
 
 
 @click.command()
-@click.option("--policies", "policy_dir", default="policies", show_default=True, type=click.Path(file_okay=False),
+@click.option("--policies", "policy_dir", default="policies", show_default=True,
+              type=click.Path(exists=True, file_okay=False),
               help="The policy directory holding futures-book.yaml and routes.yaml.")
 def demo(policy_dir: str) -> None:
     """Run the runner against the simulated exchange through a scripted crash (about 10 s)."""
+    if not (Path(policy_dir) / "futures-book.yaml").is_file():
+        raise click.BadParameter(f"no futures-book.yaml in {policy_dir!r}: the demo runs that policy",
+                                 param_hint="--policies")
     raise SystemExit(asyncio.run(_run(Path(policy_dir), click.echo)))

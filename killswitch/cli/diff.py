@@ -130,7 +130,8 @@ OLD and NEW: a policy file or directory, or REV:PATH for PATH as git holds it at
 revision REV (PATH relative to the current directory; REV:. is this directory).
 \b
 Exit codes: 0 no difference, 1 the decisions differ, or an error (policy errors,
-an unreadable recording or revision), 2 usage, 3 internal error.
+an unreadable recording or revision), 2 usage (OLD or NEW a path that does not
+exist), 3 internal error.
 With --detailed-exitcode (as ksctl plan): 0 no difference, 2 the decisions differ, 1 an error.
 \b
 A snapshot recorded as failed (fetch.ok false) makes the comparison
@@ -162,6 +163,10 @@ def diff(old: str, new: str, against: str, policy: str | None, detailed_exitcode
     from ..render.diff import diff_json, diff_text
     from ..replay import ReplayError, read_ticks
 
+    for what, spec in (("OLD", old), ("NEW", new)):
+        if split_revision(spec) is None and not os.path.exists(spec):
+            raise click.BadParameter(f"{spec!r} does not exist (a policy file or directory, or REV:PATH)",
+                                     param_hint=what)
     results = {}
     failed = False
     for what, spec in (("OLD", old), ("NEW", new)):

@@ -33,22 +33,24 @@ def dms() -> None:
 @token_option
 @source_option
 @click.option("--timeout", "timeout", required=True, help="Longest silence allowed, e.g. 300s or 5m.")
-def arm(api: str, token_env: str, source: str, timeout: str) -> None:
+@output_option
+def arm(api: str, token_env: str, source: str, timeout: str, output: str) -> None:
     """Watch SOURCE: if it sends no heartbeat for --timeout, cancel its orders and halt it.
     Arming again lifts the halt an earlier firing left."""
     seconds = duration_s(timeout, "--timeout")
     client = runner_client(api, token_env)
-    change(lambda: client.dms_arm(source, seconds))
+    change(lambda: client.dms_arm(source, seconds), output)
 
 
 @dms.command("disarm")
 @api_option
 @token_option
 @source_option
-def disarm(api: str, token_env: str, source: str) -> None:
+@output_option
+def disarm(api: str, token_env: str, source: str, output: str) -> None:
     """Stop watching SOURCE (a halt its firing left stays until ksctl unlock)."""
     client = runner_client(api, token_env)
-    change(lambda: client.dms_disarm(source))
+    change(lambda: client.dms_disarm(source), output)
 
 
 @dms.command("status")

@@ -1,4 +1,4 @@
-"""Operator commands: ``ksctl status / reset / close / heartbeat / lock / unlock`` talk to a
+"""Operator commands: ``ksctl status / reset / heartbeat / lock / unlock`` talk to a
 running runner's API through :class:`killswitch.client.RunnerClient` (options and the calling
 convention in :mod:`.apiopts`, rendering in :mod:`killswitch.render.ops`); ``ksctl history`` and
 ``ksctl audit verify`` read the state store and verify the audit chain (options in
@@ -9,64 +9,32 @@ state store that cannot be read.
 A reset, a lock or an unlock must go through the runner (it holds the live state and the lock):
 writing it into the store behind the runner's back would be overwritten by its next tick.
 
-``ksctl close --wait`` follows the close until its orders settle, with a progress line on stderr
-when stderr is a terminal (nothing when it is not: logs and pipes stay clean).
+``ksctl close`` has a module of its own (:mod:`.close`): a preview, then a confirmation.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-import time
-from typing import TYPE_CHECKING, Optional
 
 import click
 
 from . import auditopts
-from .apiopts import api_option, change, read, runner_client, sent, token_option, unreachable
-from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option
-
-if TYPE_CHECKING:
-    from ..client import CloseProgress, RunnerClient
-
-POLL_S = 0.5  # how often ``close --wait`` asks the runner
-
-
-def _stderr_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):  # no stderr, or a closed one
-        return False
-
-
-class Progress:
-    """One progress line on stderr, rewritten in place; silent unless stderr is a terminal."""
-
-    def __init__(self, enabled: Optional[bool] = None):
-        self.enabled = _stderr_tty() if enabled is None else enabled
-        self.width = 0
-
-    def update(self, text: str) -> None:
-        if not self.enabled:
-            return
-        click.echo("\r" + text + " " * max(0, self.width - len(text)), err=True, nl=False)
-        self.width = len(text)
-
-    def done(self) -> None:
-        if self.enabled and self.width:
-            click.echo("", err=True)
-            self.width = 0
+from .apiopts import api_option, change, read, runner_client, token_option
+from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option, reading_state
 
 
 @click.command()
 @api_option
 @output_option
 def status(api: str, output: str) -> None:
-    """The runner's mode, leadership, graph, stages per scope and data ages."""
+    """The runner's mode, leadership, graph, stages per scope, data ages, trading locks (mode,
+    origin, reason, expiry), resumption limits, residuals and the dead man's switch."""
     from ..render.ops import status_json, status_text
 
-    answer = read(runner_client(api).status, "status", output)
-    click.echo(status_json(answer) if output == "json" else status_text(answer))
+    client = runner_client(api)
+    answer = read(client.status, "status", output)
+    locks = read(client.locks, "status", output)
+    click.echo(status_json(answer, locks) if output == "json" else status_text(answer, locks))
     raise SystemExit(EXIT_OK)
 
 
@@ -78,74 +46,12 @@ def status(api: str, output: str) -> None:
 @click.option("--approver", default=None,
               help="Optional: your identity, checked against your token's (the approver is always the caller).")
 @click.option("--reason", required=True)
-def reset(api, token_env, policy, scope, approver, reason) -> None:
+@output_option
+def reset(api, token_env, policy, scope, approver, reason, output) -> None:
     """Approve the reset of a latched stage. The approver is the identity of your token: a stage
     that asks for two approvals needs two people, each with their own token."""
     client = runner_client(api, token_env)
-    change(lambda: client.reset(policy, scope, reason, approver))
-
-
-@click.command()
-@api_option
-@token_option
-@click.option("--scope", required=True)
-@click.option("--reason", required=True)
-@click.option("--dry-run", is_flag=True, help="Only say how many orders the close would send.")
-@click.option("--wait", is_flag=True, help="Follow the close until its orders settle (exit 1 if some did not fill).")
-@click.option("--wait-timeout", default="2m", show_default=True, help="Stop following after this long.")
-def close(api, token_env, scope, reason, dry_run, wait, wait_timeout) -> None:
-    """Emergency close of a scope through the runner's planner and journal.
-
-    \b
-    Exit codes: 0 queued (with --wait: every order filled), 1 refused, or with --wait an order
-    that did not fill or a close still working at --wait-timeout.
-    """
-    timeout_s = duration_s(wait_timeout, "--wait-timeout")
-    client = runner_client(api, token_env)
-    result = sent(lambda: client.close(scope, reason, dry_run))
-    if not wait or dry_run or not result.id:
-        raise SystemExit(EXIT_OK)
-    raise SystemExit(_follow_close(client, result.id, timeout_s))
-
-
-def _follow_close(client: "RunnerClient", close_id: str, timeout_s: float) -> int:
-    from ..client import RunnerError, RunnerUnreachable
-    from ..render.ops import close_outcome, close_progress_line, close_still_working, follow_failure_line
-
-    deadline = time.monotonic() + timeout_s
-    progress = Progress()
-    try:
-        while True:
-            try:
-                answer = client.close_progress(close_id)
-            except RunnerUnreachable as e:
-                unreachable(e)  # exits; the finally below still ends the progress line
-            except RunnerError as e:
-                progress.done()
-                click.echo(follow_failure_line(close_id, e), err=True)
-                return EXIT_FINDINGS
-            progress.update(close_progress_line(answer))
-            if answer.final:
-                break
-            if time.monotonic() >= deadline:
-                progress.done()
-                click.echo(close_still_working(close_id, timeout_s, answer))
-                return EXIT_FINDINGS
-            time.sleep(POLL_S)
-    finally:
-        progress.done()
-    click.echo(close_outcome(answer))
-    return _close_exit(answer)
-
-
-def _close_exit(settled: "CloseProgress") -> int:
-    """0 when every order filled, or the runner only planned them (dry run); 1 when some did
-    not fill, or nothing was sent because the scope was not in the tick's snapshots."""
-    if settled.state == "unplanned":
-        return EXIT_FINDINGS
-    if settled.state == "dry_run":
-        return EXIT_OK
-    return EXIT_OK if settled.unfilled == 0 else EXIT_FINDINGS
+    change(lambda: client.reset(policy, scope, reason, approver), output)
 
 
 @click.command()
@@ -157,11 +63,12 @@ def _close_exit(settled: "CloseProgress") -> int:
 @click.option("--ttl", default=None, help="Lift the lock by itself after this long (e.g. 6h); default: until unlocked.")
 @click.option("--mode", type=click.Choice(["halted", "reducing"]), default="halted", show_default=True,
               help="halted: no order passes; reducing: only orders that reduce a position.")
-def lock(api, token_env, scope, reason, ttl, mode) -> None:
+@output_option
+def lock(api, token_env, scope, reason, ttl, mode, output) -> None:
     """Lock trading on a scope by hand; bots see it in the lock file and /v1/lock."""
     ttl_s = duration_s(ttl, "--ttl") if ttl is not None else None
     client = runner_client(api, token_env)
-    change(lambda: client.lock(scope, reason, mode, ttl_s))
+    change(lambda: client.lock(scope, reason, mode, ttl_s), output)
 
 
 @click.command()
@@ -169,32 +76,32 @@ def lock(api, token_env, scope, reason, ttl, mode) -> None:
 @token_option
 @click.option("--scope", required=True)
 @click.option("--reason", required=True)
-def unlock(api, token_env, scope, reason) -> None:
+@output_option
+def unlock(api, token_env, scope, reason, output) -> None:
     """Lift the operator's (and a dead man's switch's) lock on a scope.
 
     A lock a policy's stage holds is not lifted: a manual-reset stage needs ksctl reset
     (MANUAL_RESET_REQUIRED, exit 1)."""
     client = runner_client(api, token_env)
-    change(lambda: client.unlock(scope, reason))
+    change(lambda: client.unlock(scope, reason), output)
 
 
 @click.command()
 @api_option
 @token_option
 @click.argument("source")
-def heartbeat(api, token_env, source) -> None:
-    """Tell the runner SOURCE is alive (for bots without an HTTP client)."""
-    from ..client import RunnerError, RunnerUnreachable
-    from ..render.ops import failure_line
+@output_option
+def heartbeat(api, token_env, source, output) -> None:
+    """Tell the runner SOURCE is alive (for bots without an HTTP client); says so when it was taken."""
+    from ..render.ops import heartbeat_done
 
     client = runner_client(api, token_env)
-    try:
+
+    def beat():
         client.heartbeat(source)
-    except RunnerUnreachable as e:
-        unreachable(e)
-    except RunnerError as e:
-        click.echo(failure_line("heartbeat", e), err=True)
-        raise SystemExit(EXIT_FINDINGS)
+        return heartbeat_done(source)
+
+    change(beat, output)
 
 
 @click.command(epilog="""\b
@@ -207,21 +114,19 @@ Exit codes: 0 the audit chain is intact, 1 it is not (the first finding is print
 @output_option
 def history(state_url, limit, audit_key_file, output) -> None:
     """The order journal from the state store, newest last, and what verifying the audit chain found."""
+    from ..render.ops import history_json, history_text
+
     key = auditopts.audit_key(audit_key_file)
-    store = auditopts.open_for_audit(state_url, key, "history")
+    store = auditopts.open_for_audit(reading_state(state_url), key, "history")
     try:
         rows = store.journal(limit=limit)
         v = auditopts.verify(store, (), "history")
     finally:
         store.close()
     if output == "json":
-        click.echo(json.dumps({"format_version": 1, "audit_ok": v.ok, "audit_first_bad_row": v.first_bad_seq,
-                               "audit": v.to_json(), "journal": [r.__dict__ for r in rows]}, indent=1, default=str))
+        click.echo(history_json(rows, v))
     else:
-        for r in rows:
-            click.echo(f"{r.created_ms}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side} {r.amount:g}  "
-                       f"{r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}")
-        click.echo(v.describe(lead="audit chain: "))
+        click.echo(history_text(rows, v))
     raise SystemExit(EXIT_OK if v.ok else EXIT_FINDINGS)
 
 
@@ -251,7 +156,7 @@ def audit_verify(state_url: str, audit_key_file, anchor_texts, anchors_file, out
     """Verify the audit chain: exit 0 intact, 1 with the first row that is not proven."""
     key = auditopts.audit_key(audit_key_file)
     anchor_list = auditopts.anchors(anchor_texts, anchors_file)
-    store = auditopts.open_for_audit(state_url, key, "audit verify")
+    store = auditopts.open_for_audit(reading_state(state_url), key, "audit verify")
     try:
         v = auditopts.verify(store, anchor_list, "audit verify")
     finally:

@@ -14,7 +14,7 @@ import asyncio
 
 import click
 
-from .common import compile_or_exit, duration_s, output_formats
+from .common import compile_or_exit, duration_s, output_formats, reading_state
 
 EXIT_NO_CHANGES = 0
 EXIT_ERROR = 1  # an error, or an incomplete plan (an account not read) without --allow-incomplete
@@ -52,7 +52,7 @@ With --allow-incomplete an incomplete plan exits as a complete one would
 (0), or with --detailed-exitcode 4 (no actions planned on what was read) or
 6 (actions planned) — never 0.
 """)
-@click.option("--policies", "policy_paths", multiple=True, required=True, type=click.Path())
+@click.option("--policies", "policy_paths", multiple=True, required=True, type=click.Path(exists=True))
 @click.option("--against", "against", type=click.Path(exists=True, dir_okay=False),
               help="A JSONL recording (snapshots or ticks) instead of live snapshots.")
 @click.option("--accounts", type=click.Path(exists=True, dir_okay=False), help="Accounts for live snapshots.")
@@ -74,7 +74,7 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
         raise click.UsageError("give --accounts for live snapshots, or --against a recording (not both)")
     result = compile_or_exit(policy_paths, "plan")
     graph = result.graph
-    state = _stored_state(state_url) if state_url else State()
+    state = _stored_state(reading_state(state_url)) if state_url else State()
     if against:
         from ..plan import plan_ticks
         from ..replay import ReplayError, read_ticks

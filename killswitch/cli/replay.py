@@ -17,9 +17,9 @@ each account not read is named with its reason code.
 Exit codes: 0 replayed, 1 an error or an incomplete replay (0 with
 --allow-incomplete), 2 usage, 3 internal error.
 """)
-@click.option("--policies", "policy_paths", multiple=True, required=True, type=click.Path(),
+@click.option("--policies", "policy_paths", multiple=True, required=True, type=click.Path(exists=True),
               help="Policy files or directories (repeatable).")
-@click.option("--snapshots", "snapshots", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+@click.option("--snapshots", "snapshots", required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True),
               help="JSONL: one snapshot, or one tick {now, snapshots, heartbeats}, per line ('-' for stdin).")
 @click.option("--verbose", "-v", is_flag=True, help="Also print every tick's signals, pending triggers and refusals.")
 @click.option("--allow-incomplete", is_flag=True,

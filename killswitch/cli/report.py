@@ -13,7 +13,7 @@ from typing import Optional
 import click
 
 from . import auditopts
-from .common import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
+from .common import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, output_option, reading_state, write_out
 
 
 def parse_when(text: str, option: str, now_ms: Optional[int] = None) -> int:
@@ -40,7 +40,7 @@ def parse_when(text: str, option: str, now_ms: Optional[int] = None) -> int:
 Examples:
   ksctl report --since 2026-03-01 --until 2026-04-01 --state sqlite:///var/lib/ks/state.db
   ksctl report --since 7d --format html --out closure.html
-  ksctl report --since 2026-03-02T13:00Z --format json | jq .summary
+  ksctl report --since 2026-03-02T13:00Z -o json | jq .summary
   KS_AUDIT_KEY=... ksctl report --since 30d --anchors-from audit-heads.log
 The first line says what verifying the audit chain found: "intact and anchored" (with the
 audit key: every HMAC checked), "intact, UNANCHORED" (no key, or a chain written without one:
@@ -53,21 +53,24 @@ is still written, and says so first), 2 usage, 3 the state store cannot be read.
 @click.option("--until", default=None, help="End, exclusive (default: now).")
 @click.option("--state", "state_url", default="sqlite://./killswitch-state.db", show_default=True,
               envvar="KS_STATE_URL", help="sqlite://… or postgresql://… (env KS_STATE_URL).")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default=None,
+              help="The document's file format with -o text: md (default) or html.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
 @auditopts.key_file_option
 @auditopts.anchor_option
 @auditopts.anchors_from_option
-def report(since: str, until: Optional[str], state_url: str, fmt: str, out: Optional[str], audit_key_file,
-           anchor_texts, anchors_file) -> None:
+@output_option
+def report(since: str, until: Optional[str], state_url: str, fmt: Optional[str], out: Optional[str], audit_key_file,
+           anchor_texts, anchors_file, output: str) -> None:
     """Write a closure report for compliance from the audit trail."""
-    from pathlib import Path
-
     from ..render.report import report_html, report_json, report_markdown
     from ..runbooks.report import closure_report
     from ..state import StoreError
 
+    if output == "json" and fmt is not None:
+        raise click.UsageError("--format md|html is the file format of -o text; -o json is the report's document")
+    reading_state(state_url)
     now_ms = int(time.time() * 1000)
     since_ms = parse_when(since, "--since", now_ms)
     until_ms = parse_when(until, "--until", now_ms) if until else now_ms
@@ -83,9 +86,9 @@ def report(since: str, until: Optional[str], state_url: str, fmt: str, out: Opti
         raise SystemExit(EXIT_INTERNAL)
     finally:
         store.close()
-    text = {"md": report_markdown, "html": report_html, "json": report_json}[fmt](doc)
+    text = report_json(doc) if output == "json" else report_html(doc) if fmt == "html" else report_markdown(doc)
     if out is not None:
-        Path(out).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        write_out(out, text if text.endswith("\n") else text + "\n", "report")
     else:
         click.echo(text, nl=not text.endswith("\n"))
     audit = doc["audit"]

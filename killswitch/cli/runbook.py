@@ -12,7 +12,7 @@ from typing import Optional
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK
+from .common import EXIT_FINDINGS, EXIT_OK, output_option, reading_state, write_out
 
 state_option = click.option("--state", "state_url", default="sqlite://./killswitch-state.db", show_default=True,
                             envvar="KS_STATE_URL", help="sqlite://… or postgresql://… (env KS_STATE_URL).")
@@ -28,19 +28,22 @@ Examples:
   ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1
   ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 --format html --out flatten.html
   ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 --as-stored
+  ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 -o json | jq -r .problems[]
 Exit codes: 0 rendered with the template the incident names, 1 unknown incident or a template
 that failed (the runbook is still written, with the fallback that rendered it, and says why).
 """)
 @click.option("--incident", required=True, help="The incident: its decision id (policy/scope/L<level>/e<entry>).")
 @state_option
-@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default=None,
+              help="The runbook's file format with -o text: md (default) or html.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
 @click.option("--runbooks", "runbooks", type=click.Path(exists=True, file_okay=False), default=None,
               help="Directory of the templates (default: runbooks/ found walking up from here).")
 @click.option("--as-stored", is_flag=True, help="Print the runbook as rendered at the time, not again.")
-def render(incident: str, state_url: str, fmt: str, out: Optional[str], runbooks: Optional[str],
-           as_stored: bool) -> None:
+@output_option
+def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str], runbooks: Optional[str],
+           as_stored: bool, output: str) -> None:
     """Render an incident's runbook again with the current templates."""
     from pathlib import Path
 
@@ -48,7 +51,9 @@ def render(incident: str, state_url: str, fmt: str, out: Optional[str], runbooks
     from ..runbooks.templates import Templates, find_runbooks_dir
     from ..state import open_store
 
-    store = open_store(state_url, migrate=False)
+    if output == "json" and fmt is not None:
+        raise click.UsageError("--format md|html is the runbook's file format of -o text; -o json carries both")
+    store = open_store(reading_state(state_url), migrate=False)
     try:
         record = store.runbook(incident)
         known = [r.incident for r in store.runbooks(limit=1000)] if record is None else []
@@ -64,13 +69,19 @@ def render(incident: str, state_url: str, fmt: str, out: Optional[str], runbooks
         raise SystemExit(EXIT_FINDINGS)
     problems: tuple[str, ...] = ()
     if as_stored:
-        text = record.html if fmt == "html" else record.markdown
+        markdown, html = record.markdown, record.html
     else:
         root = Path(runbooks) if runbooks is not None else find_runbooks_dir(["."])
         rb = render_runbook(record.data, Templates.load(root) if root is not None else None)
-        text, problems = (rb.html if fmt == "html" else rb.markdown), rb.problems
+        markdown, html, problems = rb.markdown, rb.html, tuple(rb.problems)
+    if output == "json":
+        text = json.dumps({"format_version": 1, "incident": incident, "as_stored": as_stored,
+                           "template": record.template, "problems": list(problems), "markdown": markdown,
+                           "html": html}, indent=1) + "\n"
+    else:
+        text = html if fmt == "html" else markdown
     if out is not None:
-        Path(out).write_text(text, encoding="utf-8")
+        write_out(out, text, "runbook render")
     else:
         click.echo(text, nl=not text.endswith("\n"))
     for p in problems:
@@ -82,14 +93,15 @@ def render(incident: str, state_url: str, fmt: str, out: Optional[str], runbooks
 @state_option
 @click.option("--since", default=None, help="Only incidents from this date or time on (UTC), or e.g. 7d ago.")
 @click.option("--limit", default=50, show_default=True)
-@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@output_option
 def list_(state_url: str, since: Optional[str], limit: int, output: str) -> None:
     """The incidents with a stored runbook, newest last."""
+    from ..runbooks.incident import iso
     from ..state import open_store
     from .report import parse_when
 
     since_ms = parse_when(since, "--since") if since else None
-    store = open_store(state_url, migrate=False)
+    store = open_store(reading_state(state_url), migrate=False)
     try:
         rows = store.runbooks(since_ms=since_ms, limit=limit)
     finally:
@@ -97,11 +109,9 @@ def list_(state_url: str, since: Optional[str], limit: int, output: str) -> None
     if output == "json":
         click.echo(json.dumps({"format_version": 1, "runbooks": [
             {"incident": r.incident, "policy": r.policy, "scope": r.scope, "level": r.level,
-             "created_ms": r.created_ms, "graph_digest": r.graph_digest, "revision": r.revision,
-             "template": r.template} for r in rows]}, indent=1))
+             "created_ms": r.created_ms, "created_ts": iso(r.created_ms), "graph_digest": r.graph_digest,
+             "revision": r.revision, "template": r.template} for r in rows]}, indent=1))
         return
-    from ..runbooks.incident import iso
-
     for r in rows:
         click.echo(f"{iso(r.created_ms)}  {r.incident}  stage {r.level}  template {r.template}")
     if not rows:

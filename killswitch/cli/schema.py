@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from .common import output_formats
+
 KINDS = ("policy", "accounts", "routes", "test", "snapshot")
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -46,8 +48,10 @@ Examples:
   ksctl schema snapshot
 """)
 @click.argument("kind", type=click.Choice(KINDS), default="policy")
-def schema(kind: str) -> None:
-    """Print the JSON Schema of a document kind (default: policy)."""
+@output_formats("json")
+def schema(kind: str, output: str) -> None:
+    """Print the JSON Schema of a document kind (default: policy). A schema is JSON: -o json is
+    the only output."""
     click.echo(schema_text(kind), nl=False)
 
 

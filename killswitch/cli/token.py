@@ -8,11 +8,12 @@ reads a tokens document as the runner would and lists its identities and roles.
 
 from __future__ import annotations
 
+import json
 import secrets
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK
+from .common import EXIT_FINDINGS, EXIT_OK, output_option
 
 
 @click.group()
@@ -28,8 +29,10 @@ document goes to stderr. The runner reads the document with --api-tokens (the ch
 """)
 @click.option("--identity", required=True, help="Who the token belongs to (a-z 0-9 . _ @ + -).")
 @click.option("--roles", required=True, help="Comma-separated: viewer, bot, operator, approver.")
-def new(identity: str, roles: str) -> None:
-    """Make a token for one identity."""
+@output_option
+def new(identity: str, roles: str, output: str) -> None:
+    """Make a token for one identity. -o json prints the token and its entry as one document on
+    stdout (keep it as secret as the token)."""
     from ..runner.identity import TokensError, normalise_identity, parse_tokens, token_digest
 
     value = secrets.token_urlsafe(32)
@@ -39,6 +42,9 @@ def new(identity: str, roles: str) -> None:
         parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [entry]}, "--identity/--roles")
     except TokensError as e:
         raise click.UsageError(str(e).split(": ", 2)[-1]) from None
+    if output == "json":
+        click.echo(json.dumps({"format_version": 1, "token": value, "entry": entry}, indent=1))
+        return
     click.echo(value)
     click.echo(f"  - {{identity: {entry['identity']}, roles: [{', '.join(entry['roles'])}], "
                f"sha256: {entry['sha256']}}}", err=True)
@@ -46,7 +52,8 @@ def new(identity: str, roles: str) -> None:
 
 @token.command("check")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-def check(path: str) -> None:
+@output_option
+def check(path: str, output: str) -> None:
     """Read a tokens document as the runner would; list its identities and roles."""
     from ..runner.identity import TokensError, load_tokens
 
@@ -55,6 +62,10 @@ def check(path: str) -> None:
     except TokensError as e:
         click.echo(f"ksctl token check: {e}", err=True)
         raise SystemExit(EXIT_FINDINGS)
+    if output == "json":
+        click.echo(json.dumps({"format_version": 1, "identities": [
+            {"identity": ident.name, "roles": sorted(ident.roles)} for ident in tokens.identities]}, indent=1))
+        raise SystemExit(EXIT_OK)
     for ident in tokens.identities:
         click.echo(f"{ident.name}: {', '.join(sorted(ident.roles))}")
     raise SystemExit(EXIT_OK)

@@ -31,8 +31,10 @@ Examples:
   ksctl validate -o json policies/ | jq '.diagnostics[] | select(.severity=="error")'
 Runbook templates are checked in the runbooks/ directory found walking up from the first path
 (to the git root), unless --runbooks names one.
+Exit codes: 0 ok, 1 findings (errors, or warnings with --strict), 2 usage (a path that does
+not exist), 3 internal error.
 """)
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--strict", is_flag=True, help="Treat warnings as findings (exit 1).")
 @click.option("--runbooks", "runbooks", default=None, type=click.Path(exists=True, file_okay=False),
               help="Directory of the runbook templates (default: runbooks/ next to the policies).")

@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 from .. import events as ev
 from .dispatch import SEVERITY_RANK, Alert, Notification
+from ..sources import revision_text
 
 NOTIFY_TYPES = {"critical": "failure", "warning": "warning", "info": "info"}
 LABEL_ORDER = ("policy", "scope", "venue", "account", "owner", "stage", "level", "from_level", "reason")
@@ -125,7 +126,7 @@ def detail(alert: Alert, external_url: Optional[str]) -> list[str]:
             sent = " (dry run: none sent)" if data.get("dry_run") else ""
             lines.append(f"  orders planned: {data['orders']}{sent}")
         if data.get("graph_digest"):
-            lines.append(f"  graph: {data['graph_digest']} revision {data.get('revision') or 'not in git'}")
+            lines.append(f"  graph: {data['graph_digest']} revision {revision_text(data.get('revision'))}")
     else:
         for k, v in sorted(data.items()):
             if isinstance(v, (str, int, float, bool)) or v is None:

@@ -6,6 +6,7 @@ import json
 
 from ..compile.compiler import CompileResult
 from ..policy.diagnostics import Diagnostic
+from ..sources import revision_text
 
 JSON_FORMAT_VERSION = 1
 
@@ -39,8 +40,7 @@ def validate_text(result: CompileResult, files: int, strict: bool) -> str:
     else:
         lines.append(f"ok: {_plural(files, 'file')} ({docs}), {tally}")
         if result.graph is not None:
-            rev = result.graph.revision or "not in git"
-            lines.append(f"graph {result.graph.digest} revision {rev}")
+            lines.append(f"graph {result.graph.digest} revision {revision_text(result.graph.revision)}")
     return "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ from ..diff import Change, Decision, DiffResult, Difference, Leg, Milestone, Pol
 from ..engine.stages import StageTransition
 from .coverage import account_json, account_lines, incomplete_line
 from .evaluation import iso
+from ..sources import revision_text
 
 FORMAT_VERSION = 1
 
@@ -148,7 +149,7 @@ def diff_text(result: DiffResult, old: PolicyRevision, new: PolicyRevision, agai
     gap, so neither decision there is known)."""
     lines = [f"ksctl diff: OLD {old.label} → NEW {new.label}"]
     for name, side in (("OLD", old), ("NEW", new)):
-        lines.append(f"  {name} graph {side.digest} (revision {side.revision or 'not in git'})")
+        lines.append(f"  {name} graph {side.digest} (revision {revision_text(side.revision)})")
     if old.digest == new.digest:
         lines.append("  the graphs are the same: the change does not alter behaviour")
     start, end = result.start_ms, result.end_ms  # both set once a tick was compared

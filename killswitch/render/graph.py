@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ..compile.graph import ActionNode, DecisionGraph, PolicyNode, StageNode
+from ..sources import revision_text
 
 
 def _id(*parts: str) -> str:
@@ -89,7 +90,7 @@ def _edges(p: PolicyNode):
 
 def mermaid(graph: DecisionGraph) -> str:
     shapes = {"signal": ("([", "])"), "trigger": ("{{", "}}"), "stage": ("[", "]"), "action": ("[/", "/]")}
-    out = ["flowchart LR", f"  %% digest {graph.digest}", f"  %% revision {graph.revision or 'none'}"]
+    out = ["flowchart LR", f"  %% digest {graph.digest}", f"  %% revision {revision_text(graph.revision)}"]
     for p in graph.policies:
         out.append(f'  subgraph {_id("policy", p.name)}["policy {p.name}"]')
         nodes, edges = _edges(p)
@@ -109,7 +110,7 @@ def dot(graph: DecisionGraph) -> str:
     out = [
         "digraph killswitch {",
         "  rankdir=LR;",
-        f'  label="digest {graph.digest}\\nrevision {graph.revision or "none"}";',
+        f'  label="digest {graph.digest}\\nrevision {revision_text(graph.revision)}";',
         "  node [fontname=Helvetica, fontsize=10];",
     ]
     for p in graph.policies:
@@ -128,3 +129,19 @@ def dot(graph: DecisionGraph) -> str:
 
 def _esc(s: str) -> str:
     return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def graph_json(graph: DecisionGraph) -> str:
+    """The graph as data (``-o json``): per policy, the nodes (id, kind, label as drawn) and the
+    edges (signal → trigger that reads it, trigger → stage it enters, stage → its actions, stage →
+    the next stage up)."""
+    import json
+
+    policies = []
+    for p in graph.policies:
+        nodes, edges = _edges(p)
+        policies.append({"name": p.name,
+                         "nodes": [{"id": nid, "kind": kind, "label": label} for nid, label, kind in nodes],
+                         "edges": [{"from": src, "to": dst} for src, dst in edges]})
+    return json.dumps({"format_version": 1, "digest": graph.digest, "revision": graph.revision,
+                       "policies": policies}, indent=1)

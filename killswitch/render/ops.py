@@ -13,8 +13,11 @@ import dataclasses
 import json
 from typing import Any, Optional
 
-from ..client import CloseProgress, DmsStatus, RunnerError, RunnerUnreachable, dms_of
-from ..runner.view import RunnerStatus
+from ..client import ORIGIN_DMS, ORIGIN_OPERATOR, CloseProgress, DmsStatus, LockDocument, LockHold, RunnerError, \
+    RunnerUnreachable, dms_of
+from ..runner.view import ChangeResult, CloseResult, PlannedOrder, RunnerStatus
+from ..sources import revision_text
+from .times import iso
 
 
 def _age(seconds: Optional[float]) -> str:
@@ -30,26 +33,33 @@ def _json(value: Any) -> str:
 # --- status -------------------------------------------------------------------------------------------
 
 
-def status_text(st: RunnerStatus) -> str:
-    """Mode, leadership, graph; stages per scope; data ages; resumptions; residuals; the dead
-    man's switch."""
+def _when(ms: Optional[int]) -> str:
+    return "-" if ms is None else iso(ms)
+
+
+def status_text(st: RunnerStatus, locks: LockDocument) -> str:
+    """Mode, leadership, graph; stages per scope; data ages; the trading locks (mode, origin,
+    reason, expiry); resumptions and their limits; residuals; the dead man's switch."""
     lines = [f"mode {st.mode}  {'leader' if st.leader else 'standby'} (fence {st.fence})  "
-             f"graph {st.graph_digest[:19]}  revision {st.graph_revision or '-'}"]
+             f"graph {st.graph_digest[:19]}  revision {revision_text(st.graph_revision)}  "
+             f"last tick {_when(st.last_tick_ms)}"]
     if st.policy_error:
         lines.append(f"POLICY RELOAD FAILED (last good graph running): {st.policy_error}")
     for s in st.scopes:
-        extra = ""
+        extra = f"  since {iso(s.entered_ms)}" if s.stage and s.entered_ms is not None else ""
         if s.manual and s.stage:
-            extra = f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}"
+            extra += f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}"
         lines.append(f"  {s.policy:<20} {s.scope:<40} stage {s.stage} {s.stage_name or ''}{extra}")
     for acct, age in sorted(st.data_age_s.items()):
         lines.append(f"  data age {acct}: {age:g}s")
+    lines += lock_lines(locks)
     for r in st.resuming:
         limits = ", ".join(x for x in (
             f"max {r.max_positions} position(s)" if r.max_positions is not None else "",
             f"gross exposure {r.max_gross_exposure:g}" if r.max_gross_exposure is not None else "") if x)
-        lines.append(f"  RESUMING {r.policy} {r.scope}: day {r.day} of {r.days}, "
-                     f"{r.fraction * 100:g}% of normal ({limits})")
+        step = f"; steps up at {iso(r.until_ms)}" if r.until_ms is not None else ""
+        lines.append(f"  RESUMING {r.policy} {r.scope}: day {r.day} of {r.days} since {iso(r.since_ms)}, "
+                     f"{r.fraction * 100:g}% of normal limits ({limits or 'no limit set'}){step}")
     for x in st.residuals:  # what closes left open and the runner stopped closing
         leg = f" {x.position_side}" if x.position_side else ""
         lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {x.amount:g}: {x.why} ({x.detail}); "
@@ -58,8 +68,43 @@ def status_text(st: RunnerStatus) -> str:
     return "\n".join(lines)
 
 
-def status_json(st: RunnerStatus) -> str:
-    return _json(st)
+def _held_until(h: LockHold) -> str:
+    if h.manual:
+        return "held until a manual reset (ksctl reset)"
+    if h.expires_ts is not None:
+        return f"until {h.expires_ts}"
+    if h.origin == ORIGIN_OPERATOR:
+        return "until ksctl unlock"
+    if h.origin == ORIGIN_DMS:
+        return "until the source is armed again or ksctl unlock"
+    return "until its stage resets"
+
+
+def _holder(h: LockHold) -> str:
+    if h.origin == ORIGIN_OPERATOR or h.origin == ORIGIN_DMS:
+        return h.origin
+    return f"policy {h.policy}" + (f" stage {h.stage}" if h.stage is not None else "")
+
+
+def lock_lines(locks: LockDocument) -> list[str]:
+    """One line per hold of every locked scope: the mode, who holds it (a policy's stage, an
+    operator, the dead man's switch), since when, until when and why; or that nothing is locked."""
+    if not locks.scopes:
+        return ["  trading locks: none (every scope active)"]
+    lines = []
+    for scope, entry in sorted(locks.scopes.items()):
+        holds = entry.holds or ()
+        for h in holds:
+            lines.append(f"  LOCK {scope}: {h.mode} by {_holder(h)} since {h.created_ts or '-'}, {_held_until(h)}; "
+                         f"reason: {h.reason}")
+        if not holds:  # a runner that sends no holds: the merged entry is what there is
+            lines.append(f"  LOCK {scope}: {entry.mode}; reason: {entry.reason}")
+    return lines
+
+
+def status_json(st: RunnerStatus, locks: LockDocument) -> str:
+    """The status document as the API wrote it, with the lock document (``GET /v1/lock``) as ``lock``."""
+    return _json({**dataclasses.asdict(st), "lock": dataclasses.asdict(locks)})
 
 
 # --- the dead man's switch ----------------------------------------------------------------------------
@@ -94,6 +139,48 @@ def dms_json(d: DmsStatus) -> str:
     return _json(d)
 
 
+# --- a close: its preview, and following it ----------------------------------------------------------
+
+
+def _n(x: float) -> str:
+    return f"{x:,.8g}" if abs(x) >= 1000 else f"{x:g}"
+
+
+def planned_order_line(o: PlannedOrder) -> str:
+    leg = f" {o.position_side}" if o.position_side else ""
+    price = f"  limit {_n(o.limit_price)}" if o.limit_price is not None else ""
+    chunk = f"  chunk {o.chunk}/{o.chunks}" if o.chunks > 1 else ""
+    return (f"  {o.side} {_n(o.amount)} {o.symbol}{leg} on {o.account}  ≈{_n(o.notional)}{price}"
+            f"{'  reduce-only' if o.reduce_only else ''}{chunk}")
+
+
+def close_plan_text(scope: str, r: CloseResult, live: bool) -> str:
+    """What a close would send (the preview) or was queued with (``live``): every order as
+    planned from the runner's last snapshots, and the runner's words when it refused."""
+    what = "queued with" if live else "would send"
+    if not r.accepted:
+        head = [f"close {scope}: {r.reason}"]
+    elif r.orders == 0:
+        head = [f"close {scope}: nothing to send: no position to close in the runner's last snapshots"]
+    else:
+        head = [f"close {scope}: {what} {r.orders} order(s), as planned from the runner's last snapshots "
+                "(planned again at the close's tick):"]
+    lines = head + [planned_order_line(o) for o in r.plan]
+    if r.orders and not r.plan:
+        lines.append(f"  ({r.orders} order(s); this runner does not list them)")
+    return "\n".join(lines)
+
+
+def close_json(preview: Optional[CloseResult], sent: Optional[CloseResult], settled: Optional[CloseProgress] = None,
+               refused: Optional[str] = None) -> str:
+    """``ksctl close -o json``: the preview, what was sent (null: nothing), how it settled (with
+    --wait), and why nothing was sent when the command refused to send it."""
+    plain = {"format_version": 1, "preview": dataclasses.asdict(preview) if preview else None,
+             "sent": dataclasses.asdict(sent) if sent else None,
+             "settled": dataclasses.asdict(settled) if settled else None, "refused": refused}
+    return json.dumps(plain, indent=1)
+
+
 # --- a close being followed ---------------------------------------------------------------------------
 
 
@@ -117,6 +204,27 @@ def close_outcome(p: CloseProgress) -> str:
     return f"close {p.scope} settled: {statuses}"
 
 
+# --- the order journal (ksctl history) ----------------------------------------------------------------
+
+
+def history_text(rows: list, verification: Any) -> str:
+    """One line per journaled order, newest last (its time in ISO-8601 UTC), then what verifying
+    the audit chain found."""
+    lines = [f"{iso(r.created_ms)}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side} {r.amount:g}  "
+             f"{r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}" for r in rows]
+    return "\n".join(lines + [verification.describe(lead="audit chain: ")])
+
+
+def history_json(rows: list, verification: Any) -> str:
+    """The journal as stored (``created_ms`` / ``updated_ms``), each time also as ``created_ts`` /
+    ``updated_ts`` (ISO-8601 UTC), and the verification."""
+    journal = [{**r.__dict__, "created_ts": iso(r.created_ms),
+                "updated_ts": iso(r.updated_ms) if r.updated_ms is not None else None} for r in rows]
+    return json.dumps({"format_version": 1, "audit_ok": verification.ok, "audit_first_bad_row":
+                       verification.first_bad_seq, "audit": verification.to_json(), "journal": journal},
+                      indent=1, default=str)
+
+
 # --- refusals -----------------------------------------------------------------------------------------
 
 
@@ -130,6 +238,17 @@ def refusal_text(e: RunnerError) -> str:
 def failure_line(command: str, e: RunnerError) -> str:
     """``ksctl status: 503 {...}``: the command, the status and the answer as it came."""
     return f"ksctl {command}: {e.status} {e.body}"
+
+
+def change_json(result: Any) -> str:
+    """A change's answer (a ``ChangeResult``, ``ResetResult``...) as the API wrote it."""
+    return _json(result)
+
+
+def heartbeat_done(source: str) -> ChangeResult:
+    """What ``ksctl heartbeat`` did, said as every change says it (the API answers a beat with
+    no body: 204)."""
+    return ChangeResult(True, f"HEARTBEAT_RECORDED: source={source}")
 
 
 def answer_json(e: RunnerError) -> str:

@@ -25,6 +25,7 @@ import re
 from ..plan import NOT_READ, PlanResult, StageChange
 from .coverage import account_json, account_lines, incomplete_line, incomplete_phrase, unread_detail
 from .evaluation import iso
+from ..sources import revision_text
 
 FORMAT_VERSION = 1
 
@@ -95,7 +96,7 @@ def _where(source: dict) -> str:
 
 
 def plan_text(result: PlanResult, graph, source: dict, mode: str) -> str:
-    lines = [f"ksctl plan: graph {graph.short_digest} (revision {graph.revision or 'not in git'}) against "
+    lines = [f"ksctl plan: graph {graph.short_digest} (revision {revision_text(graph.revision)}) against "
              f"{_where(source)}; mode {mode}", *account_lines(result.accounts, "plan"), ""]
     for c in result.changes:
         t, p = c.transition, c.plan
@@ -139,7 +140,7 @@ def md(text: str) -> str:
 def plan_markdown(result: PlanResult, graph, source: dict, mode: str) -> str:
     state = "complete" if result.complete else f"INCOMPLETE, {incomplete_phrase(result.accounts)}"
     lines = [f"### ksctl plan ({state})", "",
-             f"Graph `{graph.short_digest}` (revision `{graph.revision or 'not in git'}`) against "
+             f"Graph `{graph.short_digest}` (revision `{revision_text(graph.revision)}`) against "
              f"{md(_where(source))}; mode {mode}.", ""]
     if result.accounts:
         lines += ["| account | status | snapshots read | reason | message |", "|---|---|---|---|---|"]

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from .runbook import html_page, markdown_html
+from ..sources import revision_text
 
 
 def _c(value: Any) -> str:
@@ -23,7 +24,10 @@ def _c(value: Any) -> str:
 
 
 def _unverified(item: dict) -> str:
-    """The mark of what was read from a row verification does not cover (absent: verified)."""
+    """The mark of what was read from a row verification does not cover (absent: verified), or
+    of an approval no audit row says happened."""
+    if item.get("audited", True) is False:
+        return " *unverified: no audit row*"
     return "" if item.get("verified", True) else " *unverified*"
 
 
@@ -58,7 +62,7 @@ def report_markdown(doc: dict) -> str:
             f"| stage transitions | {s['transitions']} |",
             f"| orders | {s['orders']}: {s['orders_filled']} filled, {s['orders_failed']} failed, "
             f"{s['orders_open']} not settled |",
-            f"| reset approvals | {s['reset_approvals']} |",
+            f"| reset approvals | {s['reset_approvals']} recorded ({s['reset_attempts']} reset attempt(s) audited) |",
             f"| notifications | {s['notifications_delivered']} delivered, {s['notifications_failed']} failed, "
             f"{s['notifications_dropped']} dropped |", ""]
 
@@ -71,7 +75,7 @@ def report_markdown(doc: dict) -> str:
                 f"- entered {i['at']}{_unverified(i)}: `{i['policy']}` on `{i['scope']}`, stage {i['from']} → "
                 f"{i['level']}{stage}" + (" — **dry run**, nothing sent" if i["dry_run"] else ""),
                 f"- reason: `{i['reason']}`",
-                f"- graph `{i['graph_digest']}`, revision `{_c(i['revision'])}`"]
+                f"- graph `{i['graph_digest']}`, revision `{_c(revision_text(i['revision']))}`"]
         o = i["orders"]
         line = f"- orders: {o['total']} journaled, {o['filled']} filled, {o['failed']} failed, {o['open']} not settled"
         if o["planned_dry_run"]:
@@ -112,7 +116,17 @@ def report_markdown(doc: dict) -> str:
         out.append("None journaled.")
     out.append("")
 
-    out += ["## Resets", ""]
+    out += ["## Reset approvals", "",
+            "Approvals the runner recorded toward a manual reset; a refused attempt is not one.", ""]
+    if doc["approvals"]:
+        out += ["| at | incident | approver | reason | result |", "|---|---|---|---|---|"]
+        out += [f"| {a['at']}{_unverified(a)} | {_c(a['incident'])} | {_c(a['approver'])} | {_c(a['reason'])} | "
+                f"`{_c(a['result'])}` |" for a in doc["approvals"]]
+    else:
+        out.append("None.")
+    out.append("")
+
+    out += ["## Reset attempts", "", "Every reset asked for, as audited, with the runner's answer.", ""]
     if doc["resets"]:
         out += ["| at | policy | scope | level | approver | reason | result |", "|---|---|---|---|---|---|---|"]
         out += [f"| {r['at']}{_unverified(r)} | {_c(r['policy'])} | {_c(r['scope'])} | {_c(r['level'])} | "

@@ -16,6 +16,8 @@ import html
 import re
 from typing import Any, Optional
 
+from ..sources import revision_text
+
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _ITEM = re.compile(r"^(\s*)([-*+]|\d{1,9}[.)])\s+(.*)$")
 _BOX = re.compile(r"^\[([ xX])\]\s+(.*)$")
@@ -228,7 +230,7 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
     out += [f"- incident: `{_v(incident.get('incident'))}`",
             f"- at: {_v(incident.get('created'))}",
             f"- policy: `{_v(pol.get('name'))}` (owner {_v(pol.get('owner'))}, {_v(pol.get('source'))})",
-            f"- graph: `{_v(graph.get('digest'))}` revision `{_v(graph.get('revision'))}`",
+            f"- graph: `{_v(graph.get('digest'))}` revision `{revision_text(graph.get('revision'))}`",
             f"- reason: `{_v(incident.get('reason'))}`", "", "## What fired", ""]
     for t in incident.get("fired") or []:
         out.append(f"- trigger `{t.get('name')}`: `{t.get('when')}`")

@@ -3,17 +3,23 @@
 One plain value (``format_version`` 1), rendered by :mod:`killswitch.render.report` as markdown,
 HTML or JSON. It lists every incident (a stage entry) with how it ended — escalated, reset
 (with its approvers) or still active —, every stage transition, every order journaled for an
-incident with its final status, every reset approval, every notification receipt (delivered,
-failed, dropped), the runbooks stored, the other audited events by kind, and the result of
-verifying the whole audit chain (:meth:`StateStore.audit_verification`: every row, the head,
-the HMACs when the store was opened with the audit key, the exported anchors given): what was
-verified, whether it is anchored, and the first finding. A report over a tampered trail says
-so on its first line, and every transition, approval and receipt read from a row at or after
-the first row that does not check is marked ``verified: false``: it is not proven.
+incident with its final status, every reset approval the store recorded and every reset attempt
+audited (an attempt the runner refused, ``NOT_ENGAGED`` or ``DUPLICATE_APPROVER``, is an
+attempt, never an approval), every notification receipt (delivered, failed, dropped), the
+runbooks stored, the other audited events by kind, and the result of verifying the whole audit
+chain (:meth:`StateStore.audit_verification`: every row, the head, the HMACs when the store was
+opened with the audit key, the exported anchors given): what was verified, whether it is
+anchored, and the first finding. A report over a tampered trail says so on its first line, and
+every transition, approval and receipt read from a row at or after the first row that does not
+check is marked ``verified: false``: it is not proven.
 
-Reads the store only (:meth:`StateStore.audit_rows`, ``journal``, ``runbooks``,
-``audit_verification``); writes nothing. Must not call a chain intact that verification did
-not find intact, or anchored when its MACs were not checked.
+Approvals are counted from the store's approvals (``record_approval``, which the runner writes
+only after the attempt's audit row is stored). That table is not chained: an approval without
+its ``reset_approval`` audit row is listed with ``audited: false`` and counts as unverified.
+
+Reads the store only (:meth:`StateStore.audit_rows`, ``journal``, ``approvals_between``,
+``runbooks``, ``audit_verification``); writes nothing. Must not call a chain intact that
+verification did not find intact, or anchored when its MACs were not checked.
 """
 
 from __future__ import annotations
@@ -52,6 +58,23 @@ def _incident_of(decision_id: str, incidents: dict) -> Optional[str]:
         return decision_id
     base = decision_id.rsplit("/r", 1)[0]
     return base if base in incidents else None
+
+
+def _recorded_approvals(store: Any, since_ms: int, until_ms: int, attempts: list) -> list[dict]:
+    """The approvals the store recorded in the period, each with the incident it approves (the
+    latched entry its key names, ``policy|scope|e<entry>``) and the audited attempt it came from
+    (same policy, scope, level, approver and time; none: no audit row says it happened)."""
+    out = []
+    for a in store.approvals_between(since_ms, until_ms, MAX_ORDERS):
+        policy, _, rest = a.scope_key.partition("|")
+        scope, _, entry = rest.rpartition("|")
+        row = next((t for t in attempts if (t["policy"], t["scope"], t["level"], t["approver"], t["ts_ms"])
+                    == (policy, scope, a.level, a.approver, a.ts_ms)), None)
+        out.append({"at": iso(a.ts_ms), "ts_ms": a.ts_ms, "policy": policy, "scope": scope, "level": a.level,
+                    "incident": f"{policy}/{scope}/L{a.level}/{entry}" if entry.startswith("e") else None,
+                    "approver": a.approver, "reason": a.reason, "result": row["result"] if row else None,
+                    "audited": row is not None, "verified": bool(row and row["verified"])})
+    return out
 
 
 def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchors: Sequence = ()) -> dict:
@@ -112,14 +135,17 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
                 and entry["ts_ms"] <= a["ts_ms"] <= end_ms]
         released = next((a for a in mine if str(a["result"] or "").startswith("MANUAL_RESET")), None)
         if released is not None:
-            mine = [a for a in mine if a["ts_ms"] <= released["ts_ms"]]
             entry["ended"] = {"how": "reset", "at": released["at"], "reason": released["result"], "to": 0}
         elif nxt is not None:
             how = "escalated" if (nxt["to"] or 0) > (entry["level"] or 0) else \
                 "re-entered" if nxt["to"] == entry["level"] else "reset"
             entry["ended"] = {"how": how, "at": nxt["at"], "reason": nxt["reason"], "to": nxt["to"]}
-        entry["approvals"] = [{"at": a["at"], "approver": a["approver"], "reason": a["reason"],
-                               "result": a["result"], "verified": a["verified"]} for a in mine]
+
+    approvals = _recorded_approvals(store, since_ms, until_ms, resets)
+    for a in approvals:
+        if a["incident"] in incidents:
+            incidents[a["incident"]]["approvals"].append(
+                {k: a[k] for k in ("at", "approver", "reason", "result", "audited", "verified")})
 
     orders = []
     for e in store.journal(limit=MAX_ORDERS, since=since_ms):
@@ -179,7 +205,8 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
             "orders_failed": sum(1 for o in orders if o["status"] in ("rejected", "failed", "expired", "canceled")),
             "orders_open": sum(1 for o in orders if o["status"] not in
                                ("filled", "rejected", "failed", "expired", "canceled")),
-            "reset_approvals": len(resets), "notifications_delivered": delivered,
+            "reset_approvals": len(approvals), "reset_attempts": len(resets),
+            "notifications_delivered": delivered,
             "notifications_failed": failed,
             "notifications_dropped": sum(int(r["dropped"] or 0) for r in receipts
                                          if r["kind"] == "notification_dropped"),
@@ -188,6 +215,7 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
         "incidents": [{k: v for k, v in i.items() if k != "ts_ms"} for i in items],
         "transitions": [{k: v for k, v in t.items() if k not in ("ts_ms", "seq")} for t in transitions],
         "orders": orders,
+        "approvals": [{k: v for k, v in a.items() if k != "ts_ms"} for a in approvals],
         "resets": [{k: v for k, v in r.items() if k != "ts_ms"} for r in resets],
         "notifications": receipts,
         "other_events": dict(sorted(other.items())),

@@ -29,8 +29,9 @@ mutating, ``Authorization: Bearer <token>``
     ``POST /v1/reset``               200 ``{"done", "reason"}``; body ``policy``, ``scope``,
                                      ``approver``, ``reason`` (all required).
     ``POST /v1/close``               202 accepted / 409 refused, ``{"accepted", "reason",
-                                     "orders", "id"}``; body ``scope``, ``reason``, ``dry_run`` (all
-                                     required: a live close is never the default).
+                                     "orders", "id", "plan"}`` (``plan``: the orders counted, one by
+                                     one); body ``scope``, ``reason``, ``dry_run`` (all required: a
+                                     live close is never the default).
     ``POST /v1/lock``                200 done / 409 refused, ``{"done", "reason"}``; body ``scope``,
                                      ``reason`` (required), ``mode`` (halted | reducing, default
                                      halted), ``ttl_s`` (seconds, default null: until unlocked).
@@ -356,8 +357,10 @@ class _Handlers:
         accepted, why, orders = result.accepted, result.reason, getattr(result, "orders", 0)
         if not isinstance(accepted, bool) or not isinstance(why, str):
             raise TypeError("close() must return a CloseResult")
+        plan = [dataclasses.asdict(o) for o in getattr(result, "plan", ())]
         return _json(202 if accepted else _refusal_status(why, 409),
-                     {"accepted": accepted, "reason": why, "orders": orders, "id": getattr(result, "id", None)})
+                     {"accepted": accepted, "reason": why, "orders": orders, "id": getattr(result, "id", None),
+                      "plan": plan})
 
     async def lock_scope(self, request: web.Request) -> web.Response:
         body = await self._body(request)

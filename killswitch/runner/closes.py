@@ -1,7 +1,7 @@
 """Manual emergency closes: ``ksctl close`` and where each one stands.
 
 What it owns: an operator's close of a policy instance's scope — previewed now from the last
-snapshots (``--dry-run``: how many orders it would send, refused as ``INCOMPLETE`` when an
+snapshots (``--dry-run``: the orders it would send, refused as ``INCOMPLETE`` when an
 account of the scope could not be read), audited, then planned at the next tick as ``close_all``
 through the planner, the journal and the executor like a stage's closes (reduce-only, never
 larger than the position), under the id ``manual/<scope>/m<ms>``; a close whose orders waited
@@ -31,7 +31,7 @@ from .lock import iso_ms
 from .scopes import Catalog, close_matches
 from .shortfalls import MAX_CLOSE_RETRIES
 from .storeio import StoreIO
-from .view import CloseResult
+from .view import CloseResult, PlannedOrder
 
 MAX_TRACKED_CLOSES = 100  # manual closes whose progress ``close_progress`` can still tell
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
@@ -72,13 +72,16 @@ class ManualCloses:
             hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
             return CloseResult(False, f"UNKNOWN_SCOPE: no policy instance named {scope!r} in the last snapshots{hint}")
         orders = sum(len(p.orders) for p in plans)
+        preview = tuple(PlannedOrder(f"{o.venue}/{o.account}", o.symbol, o.side, o.position_side, o.amount,
+                                     o.notional, o.limit_price, o.reduce_only, o.chunk, o.chunks)
+                        for p in plans for o in p.orders)
         # accounts of the scope whose last snapshot failed: their positions are not in the count
         unread = self._unread_in(scope)
         if dry_run:
             if unread:
                 return CloseResult(False, f"INCOMPLETE: {', '.join(unread)} could not be read: the {orders} order(s) "
-                                          "counted leave out its positions; nothing was sent", orders)
-            return CloseResult(True, f"DRY_RUN: {orders} order(s) would be sent", orders)
+                                          "counted leave out its positions; nothing was sent", orders, plan=preview)
+            return CloseResult(True, f"DRY_RUN: {orders} order(s) would be sent", orders, plan=preview)
         refused = self.lead.not_leader("close")
         if refused:
             return CloseResult(False, refused, orders)
@@ -97,7 +100,7 @@ class ManualCloses:
         self.emit(Event.make(MANUAL_CLOSE, at, {"reason": reason, "orders": orders, "id": close_id}, scope=scope))
         not_read = f"; not read now: {', '.join(unread)}" if unread else ""
         return CloseResult(True, f"QUEUED: close of {scope} at the next tick ({orders} order(s) now{not_read})", orders,
-                           close_id)
+                           close_id, preview)
 
     def take_plans(self, snapshots: Sequence[Snapshot], now: int) -> list:
         """The queued closes, planned from this tick's snapshots (the queue is emptied)."""

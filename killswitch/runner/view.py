@@ -94,11 +94,29 @@ class ResetResult:
 
 
 @dataclass(frozen=True)
+class PlannedOrder:
+    """One order of a manual close as planned from the last snapshots (what ``ksctl close``
+    previews): reduce-only, never larger than the position it closes."""
+
+    account: str  # venue/account
+    symbol: str
+    side: str  # buy | sell
+    position_side: Optional[str]  # LONG | SHORT in hedge mode
+    amount: float
+    notional: float
+    limit_price: Optional[float]  # the protected price
+    reduce_only: bool
+    chunk: int  # 1-based, of ``chunks``
+    chunks: int
+
+
+@dataclass(frozen=True)
 class CloseResult:
     accepted: bool
     reason: str
     orders: int = 0
     id: Optional[str] = None  # the close's decision id, to follow it with close_progress
+    plan: tuple[PlannedOrder, ...] = ()  # the ``orders`` counted, one by one (an older runner sends none)
 
 
 @dataclass(frozen=True)

@@ -440,6 +440,13 @@ class SqlStore:
                            (scope_key, level)).fetchall()
         return [Approval(*r) for r in rows]
 
+    def approvals_between(self, since_ms: int, until_ms: int, limit: int = 100_000) -> list[Approval]:
+        with self._tx(write=False) as cur:
+            rows = self._q(cur, "SELECT scope_key, level, approver, reason, ts_ms FROM approval "
+                                "WHERE ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms, scope_key, level, approver LIMIT ?",
+                           (int(since_ms), int(until_ms), int(limit))).fetchall()
+        return [Approval(*r) for r in rows]
+
     # --- audit chain --------------------------------------------------------------------------
 
     _HEAD = "SELECT seq, hash, mac, key_id, anchored_from FROM audit_head WHERE id = 1"

@@ -261,6 +261,11 @@ class StateStore(Protocol):
 
     def approvals(self, scope_key: str, level: int) -> list[Approval]: ...
 
+    def approvals_between(self, since_ms: int, until_ms: int, limit: int = 100_000) -> list[Approval]:
+        """Every approval recorded in [``since_ms``, ``until_ms``), oldest first: what the closure
+        report counts (an attempt that was refused, ``NOT_ENGAGED`` say, is audited but never
+        recorded here)."""
+
     # audit chain
     def audit(self, kind: str, ts_ms: int, payload: dict, *, fence: Optional[int] = None) -> int:
         """Append an audit row; return its sequence number (1, 2, ...).

@@ -112,8 +112,13 @@ def test_a_short_key_in_the_environment_is_refused_without_being_printed(store_u
 
 
 def test_a_store_that_cannot_be_read_exits_3(tmp_path):
-    r = ksctl("audit", "verify", "--state", f"sqlite://{tmp_path / 'no' / 'such.db'}")
+    garbage = tmp_path / "not-a-db.db"
+    garbage.write_bytes(b"this is not a SQLite database, and it is long enough to have a header\n" * 4)
+    r = ksctl("audit", "verify", "--state", f"sqlite://{garbage}")
     assert r.exit_code == 3 and "ksctl audit verify: STORE_UNREADABLE:" in r.stderr
+    # a store file that is not there is a usage error, and reading it creates nothing
+    r = ksctl("audit", "verify", "--state", f"sqlite://{tmp_path / 'no' / 'such.db'}")
+    assert r.exit_code == 2 and "no state store at" in r.output and not (tmp_path / "no").exists()
 
 
 def test_json_says_what_was_covered_and_every_finding(store_url, raw):

@@ -56,10 +56,13 @@ def test_validate_json_is_versioned_and_complete():
     assert set(first) == {"file", "line", "col", "severity", "code", "message", "hint"}
 
 
-def test_missing_path_is_a_finding_not_a_crash(tmp_path):
+def test_a_missing_path_is_a_usage_error_not_a_crash(tmp_path):
     r = run("validate", str(tmp_path / "nope.yaml"))
-    assert r.exit_code == 1
-    assert "error[KS001]" in r.output
+    assert r.exit_code == 2
+    assert "nope.yaml' does not exist" in r.output
+    # a directory without policies is still a finding about what was given
+    r = run("validate", "--strict", str(tmp_path))
+    assert r.exit_code == 1 and "warning[KS007]" in r.output
 
 
 def test_usage_error_exits_2():
@@ -146,3 +149,18 @@ def test_internal_error_exits_3(monkeypatch):
     with pytest.raises(SystemExit) as e:
         main(["validate", str(POLICIES)])
     assert e.value.code == 3
+
+
+def test_token_new_and_check_round_trip_in_json(tmp_path):
+    r = run("token", "new", "--identity", "Alice", "--roles", "operator,approver", "-o", "json")
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)
+    assert doc["entry"]["identity"] == "alice" and doc["entry"]["roles"] == ["operator", "approver"]
+    assert doc["token"] not in json.dumps(doc["entry"]), "the entry holds the hash, never the token"
+    f = tmp_path / "tokens.yaml"
+    f.write_text("apiVersion: killswitch/v1\nkind: ApiTokens\ntokens:\n"
+                 f"  - {json.dumps(doc['entry'])}\n")
+    r = run("token", "check", str(f), "-o", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["identities"] == [{"identity": "alice", "roles": ["approver", "operator"]}]
+    assert run("token", "new", "--identity", "al ice", "--roles", "operator", "-o", "json").exit_code == 2

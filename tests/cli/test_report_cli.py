@@ -37,6 +37,13 @@ def receipt(store, ts, kind, receiver, incidents, final=True, result="ok"):
                            "result": result, "final": final, "elapsed_ms": 12, "mode": "live"})
 
 
+def reset(store, ts, approver, level, reason, result):
+    store.audit("reset_approval", ts, {"policy": "futures-book", "scope": "binanceusdm/main", "level": level,
+                                       "approver": approver, "reason": reason, "result": result})
+    if result.startswith(("APPROVAL_RECORDED", "MANUAL_RESET")):
+        store.record_approval("futures-book|binanceusdm/main|e2", level, approver, reason, ts)
+
+
 def write_trail(url: str, key: AuditKey | None = None) -> str:
     store = open_store(url, audit_key=key)
     fence = store.acquire_lease("runner", 10 * MIN, T0)
@@ -56,12 +63,9 @@ def write_trail(url: str, key: AuditKey | None = None) -> str:
     receipt(store, T0 + 5 * MIN + 9_500, "notification_delivered", "audit-webhook", [L3])
     store.audit("notification_dropped", T0 + 6 * MIN, {"dropped": 2, "by_queue": {"groups/warning": 2}})
     store.audit("sink_failed", T0 + 6 * MIN, {"sink": "telemetry", "error": "TimeoutError"})
-    store.audit("reset_approval", T0 + 30 * MIN, {"policy": "futures-book", "scope": "binanceusdm/main", "level": 3,
-                                                  "approver": "alice", "reason": "flat, reconciled",
-                                                  "result": "APPROVAL_RECORDED: 1/2 approvers=alice"})
-    store.audit("reset_approval", T0 + 35 * MIN, {"policy": "futures-book", "scope": "binanceusdm/main", "level": 3,
-                                                  "approver": "bob", "reason": "PnL booked <b>",
-                                                  "result": "MANUAL_RESET: stage=3 approvers=alice,bob"})
+    # as the runner does it: every attempt audited, then an approval recorded (never a refused one)
+    reset(store, T0 + 30 * MIN, "alice", 3, "flat, reconciled", "APPROVAL_RECORDED: 1/2 approvers=alice")
+    reset(store, T0 + 35 * MIN, "bob", 3, "PnL booked <b>", "MANUAL_RESET: stage=3 approvers=alice,bob")
     store.save_runbook(RunbookRecord(L3, "futures-book", "binanceusdm/main", 3, T0 + 5 * MIN, DIGEST, "c0ffee",
                                      "flatten.md.j2", "# md", "<h1>html</h1>",
                                      json.dumps({"stage": {"name": "flatten", "level": 3}})))
@@ -110,7 +114,7 @@ def run(*args):
 
 
 def test_report_accounts_for_each_incident_its_orders_approvers_and_pages(state):
-    out = run("--since", "2026-03-02T12:30Z", "--until", "2026-03-02T14:00Z", "--state", state, "--format", "json")
+    out = run("--since", "2026-03-02T12:30Z", "--until", "2026-03-02T14:00Z", "--state", state, "-o", "json")
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
     assert doc["audit"]["intact"] is True and doc["period"]["since"] == "2026-03-02T12:30:00Z"
@@ -146,7 +150,7 @@ def test_markdown_and_html_say_the_same_for_a_person(state, tmp_path):
     page = tmp_path / "report.html"
     out = run("--since", "2026-03-02", "--until", "2026-03-03", "--state", state, "--format", "html",
               "--out", str(page))
-    assert out.exit_code == 0
+    assert out.exit_code == 0 and out.stdout == "" and out.stderr.startswith(f"ksctl report: wrote {page} (")
     html = page.read_text()
     assert html.startswith("<!doctype html>") and "<table>" in html
     assert "PnL booked &lt;b&gt;" in html and "<b>" not in html
@@ -194,7 +198,7 @@ def test_with_the_key_the_report_says_intact_and_anchored_and_what_was_checked(k
 
 
 def test_without_the_key_an_anchored_chain_is_not_called_anchored(keyed_state):
-    out = run("--since", "2026-03-02", "--state", keyed_state, "--format", "json")
+    out = run("--since", "2026-03-02", "--state", keyed_state, "-o", "json")
     assert out.exit_code == 0
     audit = json.loads(out.stdout)["audit"]
     assert audit["intact"] is True and audit["anchored"] is False
@@ -214,7 +218,7 @@ def test_a_forged_approval_after_the_head_makes_the_report_say_tampered_and_mark
     assert forged and all("*unverified*" in x for x in forged), forged
     assert not [x for x in lines if "by **bob**" in x and "*unverified*" in x], "rows before it stay verified"
     assert "AUDIT CHAIN TAMPERED: first bad row 12: ROWS_PAST_HEAD" in out.stderr
-    doc = json.loads(run("--since", "2026-03-02", "--state", state, "--format", "json").stdout)
+    doc = json.loads(run("--since", "2026-03-02", "--state", state, "-o", "json").stdout)
     assert [r["verified"] for r in doc["resets"]] == [True, True, False]
 
 
@@ -250,3 +254,26 @@ def test_an_audit_key_that_cannot_be_used_is_a_usage_error_that_never_shows_it(s
     assert out.exit_code == 2 and "AUDIT_KEY_UNREADABLE: secret file" in out.output
     out = run("--since", "2026-03-02", "--state", state, "--anchor", "12:abc")
     assert out.exit_code == 2 and "BAD_ANCHOR" in out.output
+
+
+def test_approvals_come_from_what_was_recorded_and_one_without_its_audit_row_is_marked(state):
+    """A refused attempt is audited and not counted; an approval slipped into the approvals table
+    behind the runner's back (no audit row) is listed, counted and marked as unproven."""
+    store = open_store(state, migrate=False)
+    store.audit("reset_approval", T0 + 36 * MIN, {"policy": "futures-book", "scope": "binanceusdm/main",
+                                                  "level": 0, "approver": "carol", "reason": "again?",
+                                                  "result": "NOT_ENGAGED: nothing to reset"})
+    store.close()
+    sql(state, ("INSERT INTO approval (scope_key, level, approver, reason, ts_ms) VALUES (?, ?, ?, ?, ?)",
+                ("futures-book|binanceusdm/main|e2", 3, "mallory", "trust me", T0 + 34 * MIN)))
+    doc = json.loads(run("--since", "2026-03-02", "--state", state, "-o", "json").stdout)
+    assert (doc["summary"]["reset_approvals"], doc["summary"]["reset_attempts"]) == (3, 3)
+    assert [(a["approver"], a["audited"], a["verified"]) for a in doc["approvals"]] == [
+        ("alice", True, True), ("mallory", False, False), ("bob", True, True)]
+    [flatten] = [i for i in doc["incidents"] if i["incident"] == L3]
+    assert [a["approver"] for a in flatten["approvals"]] == ["alice", "mallory", "bob"]
+    md = run("--since", "2026-03-02", "--state", state).stdout
+    assert "| reset approvals | 3 recorded (3 reset attempt(s) audited) |" in md
+    [line] = [x for x in md.splitlines() if x.startswith("- reset approval") and "mallory" in x]
+    assert "*unverified: no audit row*" in line
+    assert not [x for x in md.splitlines() if "carol" in x and x.startswith("- reset approval")]

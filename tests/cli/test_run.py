@@ -39,6 +39,7 @@ def test_run_ticks_in_dry_run_against_the_simulated_exchange(tmp_path):
         server.wait(10)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "mode DRY RUN" in out.stdout and "stopped after 2 tick(s)" in out.stdout
+    assert "revision not in git;" in out.stdout, "the start line spells a missing revision as every output does"
     lock = json.loads((tmp_path / "lock.json").read_text())
     assert lock["locked"] is False
     assert (tmp_path / "state.db").exists()

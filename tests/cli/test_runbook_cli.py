@@ -52,6 +52,7 @@ def test_render_again_with_the_same_templates_gives_the_stored_runbook(state, at
     out = run("runbook", "render", "--incident", INCIDENT, "--state", url, "--format", "html", "--out", str(page))
     assert out.exit_code == 0 and out.stdout == ""
     assert page.read_text() == stored.html
+    assert out.stderr == f"ksctl runbook render: wrote {page} ({len(stored.html.encode()):,} bytes)\n"
 
 
 def test_render_uses_the_current_templates_and_as_stored_what_was_shown(state, at_root, tmp_path):

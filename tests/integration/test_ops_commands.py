@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 
@@ -27,7 +28,8 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
 
 
 def test_operator_commands_against_a_halted_runner(tmp_path):
-    graph = compile_documents(load_text(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,"),
+    resume = "  resume: {start: 25%, step: x2, every: 1d, from_level: 3, max_positions: 4, max_gross_exposure: 1M}\n"
+    graph = compile_documents(load_text(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,") + resume,
                                         "p.yaml")).graph
     runner, engine, clock, store, _ = setup(tmp_path, policies=graph)
     loop = asyncio.new_event_loop()
@@ -51,6 +53,14 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         r = cmd.invoke(cli, ["status", "--api", url])
         assert r.exit_code == 0, r.output
         assert "mode live" in r.output and "stage 3 flatten" in r.output and "LATCHED: reset needs 2" in r.output
+        assert "revision not in git" in r.output and re.search(r"stage 3 flatten  since \d{4}-\d\d-\d\dT", r.output)
+        # the lock: its mode, who holds it, since and until when, and why
+        [held] = [x for x in r.output.splitlines() if x.startswith("  LOCK ")]
+        assert re.fullmatch(r"  LOCK simulated/sim-main: halted by policy crash-ladder stage 3 since "
+                            r"\S+Z, held until a manual reset \(ksctl reset\); reason: LOCK_TRADING: stage=3 .*", held)
+        doc = json.loads(cmd.invoke(cli, ["status", "--api", url, "-o", "json"]).output)
+        assert doc["scopes"][0]["stage"] == 3  # the API's status document, as it was
+        assert doc["lock"]["scopes"]["simulated/sim-main"]["holds"][0]["policy"] == "crash-ladder"
         r = cmd.invoke(cli, ["unlock", "--api", url, "--scope", "simulated/sim-main", "--reason", "want to trade"])
         assert r.exit_code == 1 and r.output.startswith("MANUAL_RESET_REQUIRED: simulated/sim-main is held by stage 3")
         args = ["reset", "--api", url, "--policy", "crash-ladder", "--scope", "simulated/sim-main",
@@ -64,11 +74,27 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         assert r.exit_code == 1 and "APPROVER_NOT_CALLER" in r.output
         r = bob.invoke(cli, args)
         assert r.exit_code == 0 and r.output.startswith("MANUAL_RESET: stage=3 approvers=alice,bob")
+        r = cmd.invoke(cli, ["status", "--api", url])
+        assert "  trading locks: none (every scope active)" in r.output, r.output
+        assert re.search(r"  RESUMING crash-ladder simulated/sim-main: day 1 of 2 since \S+Z, 25% of normal limits "
+                         r"\(max 1 position\(s\), gross exposure 250000\); steps up at \S+Z", r.output), r.output
         r = cmd.invoke(cli, ["close", "--api", url, "--scope", "simulated/sim-main", "--reason", "drill", "--dry-run"])
-        assert r.exit_code == 0 and r.output.startswith("DRY_RUN")
-        assert cmd.invoke(cli, ["heartbeat", "--api", url, "bot-1"]).exit_code == 0
+        assert r.exit_code == 0 and r.output.startswith(  # the flatten closed the book
+            "close simulated/sim-main: nothing to send: no position to close in the runner's last snapshots"), r.output
+        r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot-1"])
+        assert (r.exit_code, r.output) == (0, "HEARTBEAT_RECORDED: source=bot-1\n")  # says what it did
+        r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot 1"])
+        assert r.exit_code == 1 and "BAD_REQUEST" in r.output
         r = cmd.invoke(cli, ["history", "--state", f"sqlite://{tmp_path / 'state.db'}"])
         assert r.exit_code == 0 and "audit chain: intact" in r.output and "filled" in r.output
+        journal = r.output.splitlines()[:-1]
+        assert journal and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  \S+  simulated/sim-main ", x)
+                               for x in journal), journal  # ISO-8601 UTC, not epoch milliseconds
+        doc = json.loads(cmd.invoke(cli, ["history", "--state", f"sqlite://{tmp_path / 'state.db'}", "-o",
+                                          "json"]).output)
+        assert doc["journal"][0]["created_ts"].endswith("Z") and isinstance(doc["journal"][0]["created_ms"], int)
+        r = cmd.invoke(cli, ["history", "--state", f"sqlite://{tmp_path / 'nope.db'}"])
+        assert r.exit_code == 2 and "no state store at" in r.output and not (tmp_path / "nope.db").exists()
         assert TOKEN not in "".join(x.output for x in [r])
     finally:
         asyncio.run_coroutine_threadsafe(stop_api(holder["site"]), loop).result(10)
@@ -145,8 +171,12 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
         r = cmd.invoke(cli, ["lock", "--api", url, "--scope", "simulated/SIM-MAIN", "--reason", "typo"])
         assert r.exit_code == 1 and "did you mean 'simulated/sim-main'" in r.output, r.output
         assert cmd.invoke(cli, ["heartbeat", "--api", url, "strategy-b"]).exit_code == 0  # now it is known
-        r = cmd.invoke(cli, lock + ["--ttl", "1h", "--mode", "reducing"])
-        assert r.exit_code == 0 and r.output.startswith("LOCKED: scope=strategy-b mode=reducing until "), r.output
+        r = cmd.invoke(cli, lock + ["--ttl", "1h", "--mode", "reducing", "-o", "json"])
+        assert r.exit_code == 0 and json.loads(r.output)["done"] is True, r.output
+        assert json.loads(r.output)["reason"].startswith("LOCKED: scope=strategy-b mode=reducing until ")
+        r = cmd.invoke(cli, ["status", "--api", url])
+        assert re.search(r"  LOCK strategy-b: reducing by operator since \S+Z, until \S+Z; "
+                         r"reason: MANUAL_LOCK: mode=reducing until \S+Z: bad fills", r.output), r.output
         doc = json.loads((tmp_path / "lock.json").read_text())
         entry = doc["scopes"]["strategy-b"]
         assert entry["mode"] == "reducing" and entry["policy"] == "@operator"
@@ -157,6 +187,8 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
         assert r.exit_code == 0 and r.output.startswith("UNLOCKED: strategy-b (operator lock lifted)")
         r = cmd.invoke(cli, unlock)
         assert r.exit_code == 1 and r.output.startswith("NOT_LOCKED")
+        r = cmd.invoke(cli, unlock + ["-o", "json"])  # a refusal, as the runner answered it
+        assert r.exit_code == 1 and json.loads(r.output)["reason"].startswith("NOT_LOCKED")
         assert CliRunner(env={"KS_API_TOKEN": ""}).invoke(cli, unlock).exit_code == 2
 
         r = cmd.invoke(cli, ["dms", "arm", "--api", url, "--source", "bot-a", "--timeout", "5m"])
@@ -180,6 +212,9 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
             time.sleep(0.02)
         r = cmd.invoke(cli, ["dms", "status", "--api", url])
         assert "dms bot-c: FIRED (trading halted for bot-c)" in r.output, r.output
+        r = cmd.invoke(cli, ["status", "--api", url])
+        assert re.search(r"  LOCK bot-c: halted by dead man's switch since \S+Z, until the source is armed again "
+                         r"or ksctl unlock; reason: DMS_FIRED: source=bot-c", r.output), r.output
         assert all(TOKEN not in x for x in (r.output,))
     r = CliRunner().invoke(cli, ["dms", "status", "--api", "http://127.0.0.1:9"])
     assert r.exit_code == 1 and "cannot reach the runner" in r.output
@@ -187,15 +222,17 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
 
 @pytest.mark.parametrize("tty", [True, False])
 def test_close_wait_follows_the_close_until_its_orders_settle(tmp_path, monkeypatch, tty):
-    from killswitch.cli import ops
+    from killswitch.cli import close
 
-    monkeypatch.setattr(ops, "POLL_S", 0.02)
-    monkeypatch.setattr(ops, "_stderr_tty", lambda: tty)
+    monkeypatch.setattr(close, "POLL_S", 0.02)
+    monkeypatch.setattr(close, "_stderr_tty", lambda: tty)
     cmd = CliRunner(env={"KS_API_TOKEN": TOKEN})
     with Served(tmp_path) as srv:
-        r = cmd.invoke(cli, ["close", "--api", srv.url, "--scope", "simulated/sim-main", "--reason", "drill", "--wait"])
+        r = cmd.invoke(cli, ["close", "--api", srv.url, "--scope", "simulated/sim-main", "--reason", "drill", "--wait",
+                             "--live"])
         assert r.exit_code == 0, (r.stdout, r.stderr)
-        assert r.stdout.startswith("QUEUED: close of simulated/sim-main")
+        assert r.stdout.startswith("close simulated/sim-main: queued with ")
+        assert "\nQUEUED: close of simulated/sim-main" in r.stdout
         assert "close simulated/sim-main settled: filled " in r.stdout
         if tty:
             assert "\r" in r.stderr and "order(s) settled" in r.stderr and r.stderr.endswith("\n")
@@ -203,5 +240,60 @@ def test_close_wait_follows_the_close_until_its_orders_settle(tmp_path, monkeypa
             assert r.stderr == ""
         assert not [p for p in srv.engine.positions("sim-main") if abs(p.amount) > 0], "the book is flat"
         r = cmd.invoke(cli, ["close", "--api", srv.url, "--scope", "simulated/sim-main", "--reason", "drill",
-                             "--wait", "--wait-timeout", "soon"])
+                             "--wait", "--wait-timeout", "soon", "--live"])
         assert r.exit_code == 2
+
+
+def test_a_close_prints_its_plan_and_is_sent_only_with_live_or_the_scope_typed(tmp_path, monkeypatch):
+    from killswitch.cli import close
+
+    monkeypatch.setattr(close, "POLL_S", 0.02)
+    cmd = CliRunner(env={"KS_API_TOKEN": TOKEN})
+    scope = "simulated/sim-main"
+    args = ["close", "--scope", scope, "--reason", "drill"]
+    with Served(tmp_path) as srv:
+        args += ["--api", srv.url]
+        held = {p.symbol for p in srv.engine.positions("sim-main") if abs(p.amount) > 0}
+        assert held
+
+        def still_open():
+            return {p.symbol for p in srv.engine.positions("sim-main") if abs(p.amount) > 0}
+
+        # the preview: every order, reduce-only; nothing sent
+        r = cmd.invoke(cli, args + ["--dry-run"])
+        assert r.exit_code == 0, r.output
+        lines = r.stdout.splitlines()
+        assert re.match(rf"close {scope}: would send (\d+) order\(s\), as planned from the runner's last snapshots",
+                        lines[0])
+        orders = lines[1:]
+        assert orders and all(" on simulated/sim-main  ≈" in x and "  reduce-only" in x for x in orders), orders
+        assert {x.split()[2].split(":")[0].replace("/", "") for x in orders} == held  # BTC/USDT:USDT is BTCUSDT
+        doc = json.loads(cmd.invoke(cli, args + ["--dry-run", "-o", "json"]).stdout)
+        assert doc["sent"] is None and doc["preview"]["accepted"] is True
+        assert len(doc["preview"]["plan"]) == doc["preview"]["orders"] == len(orders)
+        assert all(o["reduce_only"] for o in doc["preview"]["plan"])
+
+        # no --live and no terminal: the plan, then a refusal; nothing sent
+        r = cmd.invoke(cli, args)
+        assert r.exit_code == 2 and r.stdout.startswith(f"close {scope}: would send "), r.output
+        assert "nothing was sent: a live close needs --live" in r.stderr
+        doc = json.loads(cmd.invoke(cli, args + ["-o", "json"]).stdout)
+        assert doc["sent"] is None and "needs --live" in doc["refused"]
+        assert cmd.invoke(cli, args + ["--live", "--dry-run"]).exit_code == 2
+
+        # on a terminal: a typo of the scope sends nothing
+        monkeypatch.setattr(close, "_stdin_tty", lambda: True)
+        r = cmd.invoke(cli, args, input="simulated/SIM-MAIN\n")
+        assert r.exit_code == 1, r.output
+        assert "type the scope to confirm" in r.stderr
+        assert "not confirmed ('simulated/SIM-MAIN' is not 'simulated/sim-main'); nothing was sent" in r.stderr
+        r = cmd.invoke(cli, args, input="")  # end of input: not a confirmation
+        assert r.exit_code == 1 and "nothing was sent" in r.stderr
+        time.sleep(0.2)  # a few ticks: had anything been queued, it would have been sent by now
+        assert still_open() == held
+
+        # the scope typed as it is: sent, and followed until it settles
+        r = cmd.invoke(cli, args + ["--wait"], input=scope + "\n")
+        assert r.exit_code == 0, (r.stdout, r.stderr)
+        assert f"\nQUEUED: close of {scope}" in r.stdout and f"close {scope} settled: filled " in r.stdout
+        assert still_open() == set()

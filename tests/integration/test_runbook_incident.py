@@ -125,7 +125,7 @@ def test_ksctl_runbook_render_and_report_read_the_crash_back(tmp_path, monkeypat
     assert out.output == store.runbook(L3).markdown  # same data, same templates: the same runbook
 
     out = cli_.invoke(cli, ["report", "--since", "2026-03-02", "--until", "2026-03-03", "--state", url,
-                            "--format", "json"])
+                            "-o", "json"])
     assert out.exit_code == 0, out.output
     doc = json.loads(out.output)
     assert doc["audit"]["intact"] is True

@@ -292,6 +292,12 @@ def test_approvals_are_distinct_per_scope_and_level(store):
     assert [(a.approver, a.reason, a.ts_ms) for a in got] == [("alice", "reviewed the fills", 1_000),
                                                                ("bob", "agree", 1_500)]
     assert store.approvals(key, 1) == []
+    # the closure report's read: every approval recorded in a period, oldest first, the end excluded
+    got = store.approvals_between(1_000, 1_500)
+    assert [(a.scope_key, a.level, a.approver) for a in got] == [
+        (key, 2, "carol"), (key, 3, "alice"), ("p|simulated/b", 3, "dave")]
+    assert [a.approver for a in store.approvals_between(1_001, 10_000)] == ["bob"]
+    assert store.approvals_between(1_501, 10_000) == []
 
 
 # --- audit chain --------------------------------------------------------------------------------------------

@@ -201,3 +201,47 @@ def test_an_error_never_carries_the_token(served):
         RunnerClient(url, TOKEN).lock("s", "r")
     assert (e.value.status, e.value.code) == (500, "INTERNAL")
     assert TOKEN not in str(e.value) and TOKEN not in repr(e.value.__dict__)
+
+
+def test_the_lock_document_is_typed_with_each_hold_s_origin_and_rendered_for_status(served):
+    """Three holds on three scopes — a policy's latched stage, an operator's ttl lock, the dead
+    man's switch — and a resumption: ``locks()`` types them, ``status`` says who holds what, since
+    and until when, and the JSON carries the lock document as the runner wrote it."""
+    import json
+
+    from killswitch.client import LockDocument
+    from killswitch.render.ops import lock_lines, status_json, status_text
+    from killswitch.runner.lock import DEAD_MANS_SWITCH, OPERATOR, LockBook
+
+    t0 = 1_772_456_400_000
+    book = (LockBook()
+            .apply("binance/main", "halted", now_ms=t0, policy="p1", stage=3, reason="LOCK_TRADING: stage=3",
+                   manual=True)
+            .apply("strategy-b", "reducing", now_ms=t0, policy=OPERATOR, reason="MANUAL_LOCK: bad fills",
+                   ttl_ms=3_600_000)
+            .apply("bot-c", "halted", now_ms=t0, policy=DEAD_MANS_SWITCH, reason="DMS_FIRED: source=bot-c"))
+    doc = {**book.to_doc(t0 + 1_000), "resuming": {"binance/other": {
+        "policy": "p1", "since_ts": "2026-03-02T13:00:00.000Z", "day": 1, "days": 3, "fraction": 0.25,
+        "max_positions": 2, "max_gross_exposure": 1000.0, "steps_up_ts": "2026-03-03T13:00:00.000Z"}}}
+    view, url = served
+    view.lock_document = lambda scope=None: doc  # type: ignore[method-assign]
+    locks = RunnerClient(url).locks()
+    assert isinstance(locks, LockDocument) and locks.mode == "halted"
+    assert {s: [h.origin for h in e.holds] for s, e in locks.scopes.items()} == {
+        "binance/main": ["policy"], "strategy-b": ["operator"], "bot-c": ["dead man's switch"]}
+    assert locks.resuming["binance/other"].max_positions == 2
+    assert lock_lines(locks) == [
+        "  LOCK binance/main: halted by policy p1 stage 3 since 2026-03-02T13:00:00.000Z, held until a manual reset "
+        "(ksctl reset); reason: LOCK_TRADING: stage=3",
+        "  LOCK bot-c: halted by dead man's switch since 2026-03-02T13:00:00.000Z, until the source is armed again "
+        "or ksctl unlock; reason: DMS_FIRED: source=bot-c",
+        "  LOCK strategy-b: reducing by operator since 2026-03-02T13:00:00.000Z, until 2026-03-02T14:00:00.000Z; "
+        "reason: MANUAL_LOCK: bad fills"]
+    text = status_text(STATUS, locks)
+    assert "revision r1  last tick 2026-03-02T13:00:00Z" in text
+    assert "stage 3 flatten  since 1970-01-01T00:00:00Z" in text
+    assert "RESUMING p1 binance/main: day 1 of 3 since 1970-01-01T00:00:00Z, 25% of normal limits " \
+           "(max 2 position(s), gross exposure 1000); steps up at 1970-01-01T00:00:00Z" in text
+    assert json.loads(status_json(STATUS, locks))["lock"] == doc, "the lock document as the runner wrote it"
+    unlocked = LockDocument(1, False, "active", None, None, None, "ACTIVE", None, None, False)
+    assert lock_lines(unlocked) == ["  trading locks: none (every scope active)"]

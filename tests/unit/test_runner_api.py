@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from adapters.base import Secret
 from killswitch.runner.api import make_app, start_api, stop_api
 from killswitch.runner.gate import REQUEST_FIELDS, Decision
-from killswitch.runner.view import ChangeResult, CloseResult, ResetResult, RunnerStatus, ScopeStatus
+from killswitch.runner.view import ChangeResult, CloseResult, PlannedOrder, ResetResult, RunnerStatus, ScopeStatus
 
 TOKEN = "s3cr3t-T0ken.for_tests"
 TEST_TIMEOUT_S = 15.0
@@ -301,11 +301,19 @@ def test_close_202_when_accepted_409_when_not():
         async with serve() as c:
             status, body, _ = await c.post("/v1/close", CLOSE)
             assert (status, body) == (202, {"accepted": True, "reason": "CLOSE_QUEUED", "orders": 3,
-                                            "id": "manual/binance/main/m1"})
+                                            "id": "manual/binance/main/m1", "plan": []})
+            order = PlannedOrder("binance/main", "BTC/USDT", "sell", None, 0.5, 30_000.0, 59_000.0, True, 1, 1)
+            c.view.close_answer = CloseResult(True, "DRY_RUN: 1 order(s) would be sent", 1, None, (order,))
+            status, body, _ = await c.post("/v1/close", CLOSE)
+            assert (status, body["plan"]) == (202, [{
+                "account": "binance/main", "symbol": "BTC/USDT", "side": "sell", "position_side": None, "amount": 0.5,
+                "notional": 30_000.0, "limit_price": 59_000.0, "reduce_only": True, "chunk": 1, "chunks": 1}])
             c.view.close_answer = CloseResult(False, "NOT_LEADER")
             status, body, _ = await c.post("/v1/close", {**CLOSE, "dry_run": False})
-            assert (status, body) == (409, {"accepted": False, "reason": "NOT_LEADER", "orders": 0, "id": None})
+            assert (status, body) == (409, {"accepted": False, "reason": "NOT_LEADER", "orders": 0, "id": None,
+                                            "plan": []})
             assert c.view.calls == [("close", ("binance/main", "drawdown", True)),
+                                    ("close", ("binance/main", "drawdown", True)),
                                     ("close", ("binance/main", "drawdown", False))]
     run(main())
 

@@ -157,7 +157,11 @@ def test_a_close_preview_over_an_account_it_could_not_read_is_incomplete_not_a_c
     from adapters.simulated.faults import FaultPlan
 
     w = ready(tmp_path)
-    assert run(w.runner.close(ACCOUNT, "drill", True)).reason.startswith("DRY_RUN:")
+    preview = run(w.runner.close(ACCOUNT, "drill", True))
+    assert preview.reason.startswith("DRY_RUN:")
+    # the orders counted, one by one: what ksctl close prints before it asks
+    assert preview.orders > 0 and len(preview.plan) == preview.orders
+    assert all(o.account == ACCOUNT and o.reduce_only and o.amount > 0 for o in preview.plan), preview.plan
     w.adapter.inner.faults = FaultPlan().add("*", "http_503")  # the venue answers nothing from now on
     ticks(w, 1, beat=("bot-x",))
     assert not w.runner.snapshots[ACCOUNT].fetch.ok

@@ -1,0 +1,239 @@
+"""``ksctl close``: an emergency close of a scope through the runner, previewed before it is sent.
+
+The runner plans a close (reduce-only, never larger than the position) from its last snapshots.
+``ksctl close`` always prints that plan first, order by order. It sends the close only with
+``--live``, or when the operator types the scope at the prompt on a terminal; with neither (a
+script, a pipe) it refuses and sends nothing (exit 2): a live close is never a default.
+``--dry-run`` prints the plan and stops. A preview the runner calls ``INCOMPLETE`` (an account
+of the scope could not be read) is shown with that warning and may still be sent: an emergency
+close is needed most when a venue answers badly.
+
+``--wait`` follows the close until its orders settle, with a progress line on stderr when stderr
+is a terminal (nothing when it is not: logs and pipes stay clean).
+
+Thin: parse, call :class:`killswitch.client.RunnerClient`, render with :mod:`killswitch.render.ops`.
+Exit codes: 0 previewed (``--dry-run``) or queued (with ``--wait``: every order filled); 1 refused
+by the runner, not confirmed at the prompt, the runner unreachable, or with ``--wait`` an order
+that did not fill or a close still working at ``--wait-timeout``; 2 usage (no ``--live`` and no
+terminal to confirm on, ``--live`` with ``--dry-run``, no token).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, NoReturn, Optional
+
+import click
+
+from .apiopts import api_option, runner_client, token_option, unreachable
+from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, duration_s, output_option
+
+if TYPE_CHECKING:
+    from ..client import CloseProgress, RunnerClient
+    from ..runner.view import CloseResult
+
+POLL_S = 0.5  # how often ``close --wait`` asks the runner
+PROMPT = "type the scope to confirm"
+
+
+def _tty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        return False
+
+
+def _stderr_tty() -> bool:
+    return _tty(sys.stderr)
+
+
+def _stdin_tty() -> bool:
+    return _tty(sys.stdin)
+
+
+class Progress:
+    """One progress line on stderr, rewritten in place; silent unless stderr is a terminal."""
+
+    def __init__(self, enabled: Optional[bool] = None):
+        self.enabled = _stderr_tty() if enabled is None else enabled
+        self.width = 0
+
+    def update(self, text: str) -> None:
+        if not self.enabled:
+            return
+        click.echo("\r" + text + " " * max(0, self.width - len(text)), err=True, nl=False)
+        self.width = len(text)
+
+    def done(self) -> None:
+        if self.enabled and self.width:
+            click.echo("", err=True)
+            self.width = 0
+
+
+@click.command(epilog="""\b
+Examples:
+  ksctl close --scope binanceusdm/main --reason "drill" --dry-run     # the plan, nothing sent
+  ksctl close --scope binanceusdm/main --reason "flatten by hand"     # the plan, then: type the scope
+  ksctl close --scope binanceusdm/main --reason "flatten by hand" --live --wait
+Without --live, a live close is sent only after the scope is typed at the prompt on a
+terminal; from a script or a pipe it is refused (exit 2) and nothing is sent.
+Exit codes: 0 previewed, or queued (with --wait: every order filled); 1 refused by the
+runner, not confirmed, or with --wait an order that did not fill or a close still working
+at --wait-timeout; 2 usage (no --live and no terminal to confirm on).
+""")
+@api_option
+@token_option
+@click.option("--scope", required=True, help="The policy instance's scope, e.g. binanceusdm/main.")
+@click.option("--reason", required=True)
+@click.option("--dry-run", is_flag=True, help="Print the plan (the orders the close would send) and stop.")
+@click.option("--live", is_flag=True, help="Send the close after printing its plan, without asking.")
+@click.option("--wait", is_flag=True, help="Follow the close until its orders settle (exit 1 if some did not fill).")
+@click.option("--wait-timeout", default="2m", show_default=True, help="Stop following after this long.")
+@output_option
+def close(api, token_env, scope, reason, dry_run, live, wait, wait_timeout, output) -> None:
+    """Emergency close of a scope through the runner's planner and journal: the plan first,
+    sent only with --live or the scope typed to confirm."""
+    from ..render.ops import close_json, close_plan_text
+
+    if dry_run and live:
+        raise click.UsageError("--dry-run only previews and --live sends: give one of them")
+    timeout_s = duration_s(wait_timeout, "--wait-timeout")
+    client = runner_client(api, token_env)
+    preview = None
+    if not live:
+        preview = _preview(client, scope, reason, output)
+        if output != "json":
+            click.echo(close_plan_text(scope, preview, live=False))
+        if dry_run:
+            if output == "json":
+                click.echo(close_json(preview, None))
+            raise SystemExit(EXIT_OK if preview.accepted else EXIT_FINDINGS)
+        if not _stdin_tty():
+            _nothing_sent(preview, "ksctl close: nothing was sent: a live close needs --live, or the scope typed at "
+                                   "the prompt on a terminal", output, EXIT_USAGE)
+        typed = _ask(scope)
+        if typed != scope:
+            _nothing_sent(preview, f"ksctl close: not confirmed ({typed!r} is not {scope!r}); nothing was sent",
+                          output, EXIT_FINDINGS)
+    sent = _send(client, scope, reason, preview, output)
+    if output != "json":
+        if live:
+            click.echo(close_plan_text(scope, sent, live=True))
+        click.echo(sent.reason)
+    settled = None
+    code = EXIT_OK
+    if wait and sent.id:
+        code, settled = _follow_close(client, sent.id, timeout_s, output)
+    if output == "json":
+        click.echo(close_json(preview, sent, settled))
+    raise SystemExit(code)
+
+
+def _ask(scope: str) -> str:
+    """What the operator typed at the prompt (on stderr, so stdout keeps only the result)."""
+    try:
+        return str(click.prompt(f"{PROMPT} ({scope}) for a LIVE close", default="", show_default=False, err=True))
+    except click.Abort:  # end of input, or ^C
+        click.echo("", err=True)
+        return ""
+
+
+def _nothing_sent(preview: "CloseResult", why: str, output: str, code: int) -> NoReturn:
+    from ..render.ops import close_json
+
+    if output == "json":
+        click.echo(close_json(preview, None, refused=why))
+    click.echo(why, err=True)
+    raise SystemExit(code)
+
+
+def _refused_close(e) -> "Optional[CloseResult]":
+    """The close answer a refusal carries (a runner's 409 is a CloseResult), or None."""
+    from ..runner.view import CloseResult, DecodeError, decode
+
+    try:
+        return decode(CloseResult, e.body)
+    except (DecodeError, TypeError):
+        return None
+
+
+def _preview(client: "RunnerClient", scope: str, reason: str, output: str) -> "CloseResult":
+    """The runner's dry run of the close. An ``INCOMPLETE`` one is returned (shown with its
+    warning); any other refusal is printed, and exits 1."""
+    from ..client import RunnerError, RunnerUnreachable
+    from ..render.ops import close_json, refusal_text
+
+    try:
+        return client.close(scope, reason, True)
+    except RunnerUnreachable as e:
+        unreachable(e)
+    except RunnerError as e:
+        refused = _refused_close(e)
+        if refused is not None and refused.reason.startswith("INCOMPLETE"):
+            return refused
+        if output == "json":
+            click.echo(close_json(refused, None, refused=refusal_text(e)))
+        else:
+            click.echo(refusal_text(e))
+        raise SystemExit(EXIT_FINDINGS)
+
+
+def _send(client: "RunnerClient", scope: str, reason: str, preview: "Optional[CloseResult]",
+          output: str) -> "CloseResult":
+    from ..client import RunnerError, RunnerUnreachable
+    from ..render.ops import close_json, refusal_text
+
+    try:
+        return client.close(scope, reason, False)
+    except RunnerUnreachable as e:
+        unreachable(e)
+    except RunnerError as e:
+        if output == "json":
+            click.echo(close_json(preview, None, refused=refusal_text(e)))
+        else:
+            click.echo(refusal_text(e))
+        raise SystemExit(EXIT_FINDINGS)
+
+
+def _follow_close(client: "RunnerClient", close_id: str, timeout_s: float,
+                  output: str) -> "tuple[int, Optional[CloseProgress]]":
+    from ..client import RunnerError, RunnerUnreachable
+    from ..render.ops import close_outcome, close_progress_line, close_still_working, follow_failure_line
+
+    text = output != "json"
+    deadline = time.monotonic() + timeout_s
+    progress = Progress()
+    try:
+        while True:
+            try:
+                answer = client.close_progress(close_id)
+            except RunnerUnreachable as e:
+                unreachable(e)  # exits; the finally below still ends the progress line
+            except RunnerError as e:
+                progress.done()
+                click.echo(follow_failure_line(close_id, e), err=True)
+                return EXIT_FINDINGS, None
+            progress.update(close_progress_line(answer))
+            if answer.final:
+                break
+            if time.monotonic() >= deadline:
+                progress.done()
+                click.echo(close_still_working(close_id, timeout_s, answer), err=not text)
+                return EXIT_FINDINGS, answer
+            time.sleep(POLL_S)
+    finally:
+        progress.done()
+    if text:
+        click.echo(close_outcome(answer))
+    return _close_exit(answer), answer
+
+
+def _close_exit(settled: "CloseProgress") -> int:
+    """0 when every order filled, or the runner only planned them (dry run); 1 when some did
+    not fill, or nothing was sent because the scope was not in the tick's snapshots."""
+    if settled.state == "unplanned":
+        return EXIT_FINDINGS
+    if settled.state == "dry_run":
+        return EXIT_OK
+    return EXIT_OK if settled.unfilled == 0 else EXIT_FINDINGS

@@ -1,0 +1,276 @@
+"""One CLI grammar, checked over click's command tree (every ``ksctl`` command, found by walking
+it, so a new command must be placed in one of the tables below before this passes):
+
+- every command that prints data takes ``-o text|json``, and with ``-o json`` prints one valid
+  JSON document — run for real, against the example policies, a state store, and a runner on
+  the simulated exchange behind its API; ``--format`` offers file formats only, never json;
+- its text output prints times as ISO-8601 UTC, never epoch milliseconds;
+- a file the command reads that does not exist is a usage error: exit 2, with nothing created.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from killswitch.cli.main import cli
+from tests.conftest import POLICIES
+
+RECORDING = POLICIES / "recordings" / "futures-crash.jsonl"
+SCOPE = "simulated/sim-main"
+T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
+INCIDENT = "futures-book/binanceusdm/binance-futures-main/L3/e1"
+
+
+def leaves(cmd: click.Command = cli, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], click.Command]:
+    """Every command of the tree by its path (``("dms", "arm")``), groups walked, not listed."""
+    if isinstance(cmd, click.Group):
+        ctx = click.Context(cmd)
+        out: dict[tuple[str, ...], click.Command] = {}
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            assert sub is not None, f"{' '.join(path + (name,))} is listed but cannot be loaded"
+            out.update(leaves(sub, path + (name,)))
+        return out
+    return {path: cmd}
+
+
+@dataclass(frozen=True)
+class Case:
+    args: tuple[str, ...]  # a run that prints data; {placeholders} are filled from the fixtures
+    before: tuple[str, ...] = ()  # a command run first, each time (what an undo needs done)
+
+
+# Commands that print data: how each is run (it must exit 0), in an order the runner accepts.
+DATA = {
+    ("validate",): Case(("{policies}",)),
+    ("schema",): Case(("policy",)),
+    ("graph",): Case(("{policies}",)),
+    ("test",): Case(("{policies}",)),
+    ("replay",): Case(("--policies", "{policies}", "--snapshots", "{recording}")),
+    ("plan",): Case(("--policies", "{policies}", "--against", "{recording}")),
+    ("diff",): Case(("{policies}", "{policies}", "--against", "{recording}")),
+    ("routes", "test"): Case(("--routes", "{policies}", "--label", "policy=futures-book",
+                              "--label", "severity=critical", "--label", "scope=binanceusdm/main")),
+    ("status",): Case(("--api", "{api}")),
+    ("dms", "arm"): Case(("--api", "{api}", "--source", "walker", "--timeout", "5m")),
+    ("dms", "status"): Case(("--api", "{api}")),
+    ("dms", "disarm"): Case(("--api", "{api}", "--source", "walker"),
+                            ("dms", "arm", "--api", "{api}", "--source", "walker", "--timeout", "5m")),
+    ("heartbeat",): Case(("--api", "{api}", "walker")),
+    ("lock",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk", "--mode", "reducing", "--ttl", "1h")),
+    ("unlock",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk"),
+                      ("lock", "--api", "{api}", "--scope", SCOPE, "--reason", "walk")),
+    ("reset",): Case(("--api", "{api}", "--policy", "crash-ladder", "--scope", SCOPE, "--reason", "walk")),
+    ("close",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk", "--dry-run")),
+    ("history",): Case(("--state", "{state}")),
+    ("audit", "verify"): Case(("--state", "{state}")),
+    ("runbook", "list"): Case(("--state", "{state}")),
+    ("runbook", "render"): Case(("--incident", INCIDENT, "--state", "{state}", "--runbooks", "{runbooks}")),
+    ("report",): Case(("--since", "2026-03-01", "--until", "2026-03-03", "--state", "{state}")),
+    ("token", "new"): Case(("--identity", "walker", "--roles", "operator")),
+    ("token", "check"): Case(("{tokens}",)),
+}
+# Commands that print no data, and why.
+NOT_DATA = {
+    ("run",): "the daemon: it logs what it does while it runs; its data is served by the API (status, lock, ...)",
+    ("demo",): "a narrated demonstration of the runner against the simulated exchange",
+}
+
+# Every file a command reads, run missing (exit 2 expected). {missing} is a path that does not exist.
+MISSING = {
+    ("validate", "paths"): ("{missing}",),
+    ("validate", "runbooks"): ("{policies}", "--runbooks", "{missing}"),
+    ("graph", "paths"): ("{missing}",),
+    ("test", "paths"): ("{missing}",),
+    ("replay", "policy_paths"): ("--policies", "{missing}", "--snapshots", "{recording}"),
+    ("replay", "snapshots"): ("--policies", "{policies}", "--snapshots", "{missing}"),
+    ("plan", "policy_paths"): ("--policies", "{missing}", "--against", "{recording}"),
+    ("plan", "against"): ("--policies", "{policies}", "--against", "{missing}"),
+    ("plan", "accounts"): ("--policies", "{policies}", "--accounts", "{missing}"),
+    ("plan", "state_url"): ("--policies", "{policies}", "--against", "{recording}", "--state", "sqlite://{missing}"),
+    ("diff", "old"): ("{missing}", "{policies}", "--against", "{recording}"),
+    ("diff", "new"): ("{policies}", "{missing}", "--against", "{recording}"),
+    ("diff", "against"): ("{policies}", "{policies}", "--against", "{missing}"),
+    ("routes test", "paths"): ("--routes", "{missing}", "--label", "policy=futures-book"),
+    ("history", "state_url"): ("--state", "sqlite://{missing}"),
+    ("history", "audit_key_file"): ("--state", "{state}", "--audit-key-file", "{missing}"),
+    ("audit verify", "state_url"): ("--state", "sqlite://{missing}"),
+    ("audit verify", "audit_key_file"): ("--state", "{state}", "--audit-key-file", "{missing}"),
+    ("audit verify", "anchors_file"): ("--state", "{state}", "--anchors-from", "{missing}"),
+    ("runbook list", "state_url"): ("--state", "sqlite://{missing}"),
+    ("runbook render", "state_url"): ("--incident", INCIDENT, "--state", "sqlite://{missing}"),
+    ("runbook render", "runbooks"): ("--incident", INCIDENT, "--state", "{state}", "--runbooks", "{missing}"),
+    ("report", "state_url"): ("--since", "2026-03-01", "--state", "sqlite://{missing}"),
+    ("report", "audit_key_file"): ("--since", "2026-03-01", "--state", "{state}", "--audit-key-file", "{missing}"),
+    ("report", "anchors_file"): ("--since", "2026-03-01", "--state", "{state}", "--anchors-from", "{missing}"),
+    ("token check", "path"): ("{missing}",),
+    ("run", "policies"): ("--policies", "{missing}", "--accounts", "{accounts}"),
+    ("run", "accounts"): ("--policies", "{policies}", "--accounts", "{missing}"),
+    ("run", "api_tokens"): ("--policies", "{policies}", "--accounts", "{accounts}", "--api-tokens", "{missing}"),
+    ("demo", "policy_dir"): ("--policies", "{missing}"),
+}
+# Paths a command takes that are not files it needs, and why a missing one is not an error.
+NOT_READ = {
+    ("report", "out"): "written, not read",
+    ("runbook render", "out"): "written, not read",
+    ("run", "lock_file"): "written, not read",
+    ("run", "state_url"): "the runner creates its state store",
+    ("run", "runbooks"): "optional: a missing directory is said at start and the built-in runbook serves, so that "
+                         "a missing ConfigMap never keeps the kill switch from running",
+    ("run", "audit_key_file"): "optional: said at start (AUDIT_KEY_UNREADABLE); the runner guards the book unanchored "
+                               "rather than not at all",
+}
+
+
+def _is_path(p: click.Parameter) -> bool:
+    return isinstance(p.type, (click.Path, click.File)) or p.name in ("state_url", "old", "new")
+
+
+# --- the tables cover the tree --------------------------------------------------------------------------
+
+
+def test_every_command_of_the_tree_is_placed_in_one_table():
+    tree = set(leaves())
+    assert tree == set(DATA) | set(NOT_DATA), (
+        f"not placed: {sorted(tree - set(DATA) - set(NOT_DATA))}; gone: {sorted(set(DATA) | set(NOT_DATA) - tree)}")
+    assert not set(DATA) & set(NOT_DATA)
+
+
+def test_every_path_a_command_takes_is_checked_missing_or_said_why_not():
+    paths = {(" ".join(name), p.name) for name, cmd in leaves().items() for p in cmd.params if _is_path(p)}
+    assert paths == set(MISSING) | set(NOT_READ), (
+        f"not placed: {sorted(paths - set(MISSING) - set(NOT_READ))}; "
+        f"gone: {sorted(set(MISSING) | set(NOT_READ) - paths)}")
+
+
+@pytest.mark.parametrize("name", sorted(DATA), ids=" ".join)
+def test_every_command_that_prints_data_takes_output_text_or_json(name):
+    cmd = leaves()[name]
+    [out] = [p for p in cmd.params if p.name == "output"]
+    assert "-o" in out.opts and "--output" in out.opts
+    choices = list(out.type.choices)  # type: ignore[attr-defined]
+    assert "json" in choices
+    assert name == ("schema",) or choices[:2] == ["text", "json"], "text first (the default), then json"
+    for p in cmd.params:  # --format is a file format (md, html, mermaid, dot), never the output grammar
+        if "--format" in p.opts:
+            assert "json" not in p.type.choices and "text" not in p.type.choices  # type: ignore[attr-defined]
+
+
+# --- run for real ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """The example policies, a recording, a state store (an order, an audit row, a runbook), a
+    tokens document, and a runner on the simulated exchange behind its API."""
+    from tests.integration.test_ops_commands import TOKEN, Served
+
+    tmp = tmp_path_factory.mktemp("grammar")
+    state = f"sqlite://{tmp / 'state.db'}"
+    _fill_state(state)
+    tokens = tmp / "tokens.yaml"
+    tokens.write_text("apiVersion: killswitch/v1\nkind: ApiTokens\ntokens:\n"
+                      f"  - {{identity: walker, roles: [operator], sha256: {'ab' * 32}}}\n")
+    root = Path(__file__).resolve().parents[2]
+    with Served(tmp) as srv:
+        yield {"policies": str(POLICIES), "recording": str(RECORDING), "state": state, "tokens": str(tokens),
+               "accounts": str(POLICIES / "accounts.yaml"), "runbooks": str(root / "runbooks"),
+               "missing": str(tmp / "no-such-file.yaml"), "api": srv.url, "token": TOKEN}
+
+
+def _fill_state(url: str) -> None:
+    from killswitch.compile.compiler import compile_documents
+    from killswitch.policy.load import load_sources
+    from killswitch.runbooks.incident import sample_incident
+    from killswitch.runbooks.render import render_runbook
+    from killswitch.sources import read_sources
+    from killswitch.state import RunbookRecord, open_store
+
+    store = open_store(url)
+    fence = store.acquire_lease("walker", 60_000, T0)
+    store.journal_intent(fence, "ks-1", INCIDENT, "binanceusdm", "binance-futures-main", "BTC/USDT:USDT", "sell",
+                         None, 1.0, True, json.dumps({"client_order_id": "ks-1"}), ts_ms=T0)
+    store.journal_result(fence, "ks-1", "filled", 1.0, 60_000.0, None, None, ts_ms=T0 + 100)
+    store.audit("stage_transition", T0, {"policy": "futures-book", "scope": "binanceusdm/binance-futures-main",
+                                         "from": 0, "to": 3, "reason": "ESCALATED", "decision_id": INCIDENT,
+                                         "graph_digest": "sha256:ab", "revision": None, "dry_run": False})
+    graph = compile_documents(load_sources(read_sources([str(POLICIES / "futures-book.yaml")]).files)).graph
+    data = sample_incident(graph.policies[0], 3, digest=graph.digest, revision=None, created_ms=T0)
+    rb = render_runbook(data, None)
+    store.save_runbook(RunbookRecord(INCIDENT, "futures-book", "binanceusdm/binance-futures-main", 3, T0,
+                                     graph.digest, None, "built-in", rb.markdown, rb.html, json.dumps(data)))
+    store.close()
+
+
+def _args(template: tuple[str, ...], world: dict) -> list[str]:
+    return [a.format(**world) for a in template]
+
+
+def _invoke(world: dict, name: tuple[str, ...], args: list[str]):
+    return CliRunner(env={"KS_API_TOKEN": world["token"]}).invoke(cli, [*name, *args])
+
+
+EPOCH_MS = re.compile(r"(?<![\w.:-])1[5-9]\d{11}(?![\w.])")  # 2017..2033 in milliseconds
+
+
+def test_every_command_that_prints_data_prints_json_and_iso_times(world):
+    bad = []
+    for name, case in DATA.items():
+        args = _args(case.args, world)
+        for output in ("json", "text"):
+            if case.before:
+                assert CliRunner(env={"KS_API_TOKEN": world["token"]}).invoke(
+                    cli, _args(case.before, world)).exit_code == 0
+            r = _invoke(world, name, [*args, "-o", output])
+            if r.exit_code != 0:
+                bad.append(f"{' '.join(name)} -o {output}: exit {r.exit_code}: {r.output[-400:]}")
+            elif output == "json":
+                try:
+                    json.loads(r.stdout)
+                except ValueError as e:
+                    bad.append(f"{' '.join(name)} -o json: not one JSON document ({e}): {r.stdout[:200]!r}")
+            elif EPOCH_MS.search(r.stdout):
+                bad.append(f"{' '.join(name)}: epoch milliseconds in the text: {EPOCH_MS.search(r.stdout).group()}")
+            if name == ("schema",):
+                break  # a schema is JSON: -o json is its one output
+    assert not bad, "\n".join(bad)
+
+
+def test_the_epoch_check_would_catch_the_old_history_line():
+    assert EPOCH_MS.search("1772456400000  ks-1  binanceusdm/main BTC/USDT:USDT sell 1  filled")
+    assert not EPOCH_MS.search("2026-03-02T13:00:00Z  ks-1  sha256:1772456400000ab")
+
+
+@pytest.mark.parametrize("key", sorted(MISSING), ids=lambda k: f"{k[0]} {k[1]}")
+def test_a_missing_file_is_a_usage_error(world, key, tmp_path):
+    command, _ = key
+    name = tuple(command.split())
+    r = _invoke(world, name, _args(MISSING[key], world))
+    assert r.exit_code == 2, f"{command}: exit {r.exit_code}: {r.output[-400:]}"
+    assert not Path(world["missing"]).exists(), "reading a missing file created it"
+
+
+def test_validate_of_a_missing_file_exits_2_and_says_which():
+    r = CliRunner().invoke(cli, ["validate", "/nonexistent.yaml"])
+    assert r.exit_code == 2 and "'/nonexistent.yaml' does not exist" in r.output
+
+
+def test_the_readme_lists_every_command_and_no_other():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("## The CLI at a glance")
+    block = readme[readme.index("```\n", start) + 4:readme.index("\n```", readme.index("```\n", start) + 4)]
+    lines = [x for x in block.splitlines() if x.startswith("ksctl ")]
+    listed = {x.split()[1] for x in lines}
+    tree = leaves()
+    assert listed == {name[0] for name in tree}, f"README lists {sorted(listed)}"
+    for name in tree:
+        if len(name) == 2:  # a group's command, named on its group's line (dms arm|disarm ... | status)
+            group_lines = " ".join(x for x in lines if x.split()[1] == name[0])
+            assert re.search(rf"(^|[\s|]){name[1]}([\s|]|$)", group_lines), f"README lacks ksctl {' '.join(name)}"
