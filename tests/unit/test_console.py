@@ -301,3 +301,28 @@ def test_a_standby_previews_nothing_it_could_not_do(tmp_path):
             assert re.search(r"<span class=\"pill standby\">STANDBY</span>", html)
 
     run(go())
+
+
+def test_the_typed_client_reads_them_back_as_the_views_answered(tmp_path):
+    from killswitch.client import RunnerClient, RunnerError
+    from killswitch.runner.view import ActionPreview, Caller
+
+    w = make(tmp_path, text=GUARD2)
+
+    async def go():
+        await latched(w)
+        async with Api(w) as api:
+            viewer, alice = RunnerClient(api.url, VERA), RunnerClient(api.url, ALICE)
+            assert await asyncio.to_thread(viewer.whoami) == Caller("vera", ("viewer",))
+            assert await asyncio.to_thread(viewer.triggers) == w.runner.triggers()
+            assert await asyncio.to_thread(viewer.incidents) == await w.runner.incidents()
+            preview = await asyncio.to_thread(alice.preview, "unlock", {"scope": ACCOUNT, "reason": "x"})
+            assert isinstance(preview, ActionPreview) and preview == w.runner.preview_unlock(ACCOUNT)
+            with pytest.raises(RunnerError) as e:
+                await asyncio.to_thread(viewer.preview, "lock", {"scope": ACCOUNT, "reason": "x"})
+            assert e.value.code == "ROLE_REQUIRED"
+            with pytest.raises(RunnerError) as e:
+                await asyncio.to_thread(RunnerClient(api.url).incidents)
+            assert e.value.code == "AUTH_REQUIRED"
+
+    run(go())
