@@ -11,7 +11,11 @@ must refuse to send a reduce-only close larger than the position it knows (``CLO
 and must never send a close without the reduce-only flag (``NOT_REDUCE_ONLY``); spot sells
 (no positions on spot) are the one exception the intent marks with ``reduce_only=False``.
 
-Depends on killswitch's snapshot and intent types; killswitch never imports adapters.
+An adapter declares what its venue can do in :class:`Capabilities`, among them its order
+budget (``orders_per_second``): the planner spaces a venue's closes by it, handed over as
+:func:`order_rates` (the pure engine takes rates as an input and never imports adapters).
+
+Depends on killswitch's snapshot and intent types; killswitch's core never imports adapters.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Optional, Protocol, runtime_checkable
+from typing import Iterable, Optional, Protocol, runtime_checkable
 
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Snapshot
@@ -70,6 +74,7 @@ class Capabilities:
     fetch_order_by_client_id: bool = True
     max_client_id_length: int = 36
     orders_per_second: float = 5.0  # our budget on this venue (below its published limit)
+    # (a ccxt account: its dialect's order_rate unless configured; the simulated one: its own)
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,17 @@ class ExchangeAdapter(Protocol):
     async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus: ...
 
     async def close(self) -> None: ...
+
+
+def order_rates(adapters: Iterable[ExchangeAdapter]) -> dict[str, float]:
+    """Orders per second by venue, from the adapters' capabilities: what the planner spaces each
+    venue's orders by (``evaluate(..., rates=)``). The planner spaces one venue's orders as one
+    sequence, so a venue with several accounts gets the smallest of their budgets."""
+    out: dict[str, float] = {}
+    for a in adapters:
+        rate = a.capabilities.orders_per_second
+        out[a.venue] = min(rate, out.get(a.venue, rate))
+    return out
 
 
 # --- credentials --------------------------------------------------------------------------------

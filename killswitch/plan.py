@@ -18,12 +18,12 @@ Pure: the caller passes the snapshots, the state and the time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 
 from .compile.graph import DecisionGraph
 from .coverage import EVALUATED, NOT_READ, PARTLY_READ, AccountCoverage, CoverageTally, complete
 from .engine.evaluate import Evaluation, evaluate
-from .engine.planner import Plan
+from .engine.planner import NO_RATES, Plan
 from .engine.stages import StageTransition
 from .engine.state import State
 from .replay import Tick, replay
@@ -77,14 +77,15 @@ def changes_of(evaluations: Iterable[Evaluation]) -> list[StageChange]:
 
 
 def plan_snapshots(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optional[State],
-                   now_ms: int) -> PlanResult:
+                   now_ms: int, rates: Mapping[str, float] = NO_RATES) -> PlanResult:
     """The plan over one snapshot per account at ``now_ms`` (a failed fetch is a snapshot with
-    ``fetch.ok`` false: the policies see it as missing data, the plan as an account not read)."""
+    ``fetch.ok`` false: the policies see it as missing data, the plan as an account not read).
+    ``rates``: orders per second by venue, from the accounts' adapters."""
     snaps = list(snapshots)
     tally = CoverageTally()
     for s in snaps:
         tally.saw(s, now_ms)
-    ev, _ = evaluate(graph, snaps, state, now_ms)
+    ev, _ = evaluate(graph, snaps, state, now_ms, rates)
     return PlanResult(tuple(changes_of([ev])), tally.accounts(), 1)
 
 

@@ -2,17 +2,23 @@
 
 A line is either one snapshot (the ``ksctl schema snapshot`` shape) or one tick::
 
-    {"now": 1767225600000, "snapshots": [...], "heartbeats": {"strategy-a": 1767225590000}}
+    {"now": 1767225600000, "snapshots": [...], "heartbeats": {"strategy-a": 1767225590000},
+     "rates": {"binanceusdm": 20}}
 
 Consecutive snapshot lines with the same ``ts_event`` form one tick evaluated at that time.
 Bad lines are reported with their line number and nothing is evaluated past them.
+
+Order rates (orders per second by venue, which space the planned orders): a tick may carry the
+rates it ran with (``rates``, optional); a venue it does not name gets its ccxt dialect's rate,
+looked up by the venue's name (:func:`adapters.ccxt_exchange.dialects.order_rate`), since a
+replay has no adapter to ask.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Mapping, Optional
 
 from pydantic import ValidationError
 
@@ -28,6 +34,7 @@ class Tick:
     snapshots: list[Snapshot] = field(default_factory=list)
     heartbeats: dict[str, int] = field(default_factory=dict)
     line: int = 0
+    rates: dict[str, float] = field(default_factory=dict)  # orders per second by venue, as recorded
 
 
 class ReplayError(ValueError):
@@ -68,7 +75,12 @@ def read_ticks(lines: Iterable[str]) -> Iterator[Tick]:
             beats = obj.get("heartbeats") or {}
             if not isinstance(beats, dict) or not all(isinstance(v, int) for v in beats.values()):
                 raise ReplayError(n, '"heartbeats" maps a source to a time in UTC milliseconds')
-            yield Tick(now, [_snapshot(s, n) for s in obj["snapshots"]], dict(beats), n)
+            rates = obj.get("rates") or {}
+            if not isinstance(rates, dict) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in rates.values()):
+                raise ReplayError(n, '"rates" maps a venue to its orders per second (a positive number)')
+            yield Tick(now, [_snapshot(s, n) for s in obj["snapshots"]], dict(beats), n,
+                       {k: float(v) for k, v in rates.items()})
             continue
         snap = _snapshot(obj, n)
         if pending is not None and pending.now_ms != snap.ts_event:
@@ -84,6 +96,7 @@ def read_ticks(lines: Iterable[str]) -> Iterator[Tick]:
 def replay(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[State] = None
            ) -> Iterator[tuple[Tick, Evaluation, State]]:
     state = state or State()
+    known: dict[str, float] = {}
     last = None
     for tick in ticks:
         if last is not None and tick.now_ms < last:
@@ -91,5 +104,16 @@ def replay(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[State] =
         last = tick.now_ms
         for source, ts in tick.heartbeats.items():
             record_heartbeat(state, source, ts)
-        ev, state = evaluate(graph, tick.snapshots, state, tick.now_ms)
+        ev, state = evaluate(graph, tick.snapshots, state, tick.now_ms, _rates(tick, known))
         yield tick, ev, state
+
+
+def _rates(tick: Tick, known: dict[str, float]) -> Mapping[str, float]:
+    """The tick's recorded rates, and for every other venue of its snapshots the rate of its
+    dialect by name (``known`` caches them across ticks)."""
+    for s in tick.snapshots:
+        if s.venue not in known and s.venue not in tick.rates:
+            from adapters.ccxt_exchange.dialects import order_rate  # above the core: a replay may
+
+            known[s.venue] = order_rate(s.venue)
+    return {**known, **tick.rates} if tick.rates else known

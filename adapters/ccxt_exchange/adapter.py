@@ -77,8 +77,8 @@ class CcxtAdapter:
       ccxt's ``urls`` (e.g. ``{"api": {"fapiPrivate": ...}}``). For tests and the simulated
       exchange's HTTP face.
     * ``orders_per_second`` — our order budget on this account (default: the dialect's
-      ``order_rate``, which is the planner's ``VENUE_ORDER_RATES`` for the venue). Creates and
-      cancels spend it.
+      ``order_rate``). Creates and cancels spend it; the capabilities report it, and the runner
+      hands it to the planner, which spaces the venue's closes by it.
     * ``max_retries`` / ``backoff_s`` / ``max_backoff_s`` — retries of reads and cancels on
       network errors: ``backoff_s · 2^n`` capped at ``max_backoff_s``, no jitter; a venue's
       ``Retry-After`` is honoured when it fits in the deadline.

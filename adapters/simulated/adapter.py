@@ -118,6 +118,8 @@ class SimulatedAdapter:
 
     @property
     def capabilities(self) -> Capabilities:
+        # the order budget is the simulated venue's own: below the engine's order limit (the
+        # runner hands it to the planner, which spaces this venue's closes by it)
         futures = self.market_type == "futures"
         return Capabilities(
             positions=futures, reduce_only=futures, hedge_mode=futures and self.engine.hedge_mode(self.engine_account),

@@ -123,6 +123,7 @@ def _stored_state(url: str):
 async def _live(graph, accounts_path: str, state, timeout_s: float):
     import time
 
+    from adapters.base import order_rates
     from adapters.deferred import unreadable_snapshot
 
     from ..bootstrap import AccountsError, ccxt_adapters, read_accounts
@@ -133,6 +134,7 @@ async def _live(graph, accounts_path: str, state, timeout_s: float):
     except AccountsError as e:
         raise click.UsageError(str(e)) from None
     built = ccxt_adapters(spec.accounts, timeout=timeout_s, defer_unreadable=False)
+    rates = order_rates(built.by_key.values())
     try:
         snaps = list(await asyncio.gather(*(a.snapshot() for a in built.by_key.values())))
     finally:
@@ -140,4 +142,4 @@ async def _live(graph, accounts_path: str, state, timeout_s: float):
     now = int(time.time() * 1000)
     # an account whose credential could not be read is a failed snapshot: the plan is incomplete
     snaps += [unreadable_snapshot(acc, e, now) for acc, e in built.unreadable]
-    return plan_snapshots(graph, snaps, state, now), "dry-run" if spec.dry_run else "live"
+    return plan_snapshots(graph, snaps, state, now, rates), "dry-run" if spec.dry_run else "live"

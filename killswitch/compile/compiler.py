@@ -51,6 +51,7 @@ from typing import Any, Iterable, Optional, Protocol, cast
 
 from ..policy import diagnostics as d
 from ..policy import expr as ex
+from ..policy import model as m
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.load import LoadedDoc, LoadResult
 from ..policy.model import (
@@ -63,12 +64,11 @@ from ..policy.model import (
     Stage,
 )
 from ..policy.units import Duration
+from . import nodes as n
 from .graph import (
-    ActionNode,
     DecisionGraph,
     PolicyNode,
     ResumeNode,
-    SignalNode,
     Source,
     StageNode,
     TriggerNode,
@@ -295,6 +295,7 @@ class _PolicyCompiler:
             self.runbooks(None)
             return None
         trig_nodes = tuple(triggers[name] for name in self.spec.triggers)
+        meta, spec = self.policy.metadata, self.spec
         node = PolicyNode(
             name=self.policy.metadata.name,
             source=Source(self.doc.file, self.sm.doc.line, self.sm.doc.col),
@@ -307,27 +308,34 @@ class _PolicyCompiler:
             notify_route=self.spec.notify.route if self.spec.notify else None,
             runbook=self.spec.runbook,
             resume=self.resume_node(),
-            model=self.policy,
+            owner=meta.owner,
+            labels=dict(meta.labels),
+            description=meta.description,
+            attribution=n.AttributionNode(
+                reference_window_ms=spec.attribution.reference_window.ms,
+                source_threshold=spec.attribution.source_threshold.fraction,
+                missing_reference=spec.attribution.missing_reference),
+            risk_weights=n.RiskWeightsNode(**spec.risk_score.weights.model_dump()),
+            correlation_groups=tuple(n.CorrelationGroupNode(g.name, tuple(g.symbols))
+                                     for g in spec.correlation_groups),
+            unwind=n.UnwindNode(
+                max_slippage=spec.unwind.max_slippage.fraction,
+                chunk_notional=spec.unwind.chunk_notional.value if spec.unwind.chunk_notional else None,
+                orders_per_second=(None if spec.unwind.orders_per_second == "exchange"
+                                   else float(spec.unwind.orders_per_second)),
+                max_retries=spec.unwind.max_retries),
         )
         self.runbooks(node)
         return node
 
     # signals -------------------------------------------------------------------------------
 
-    def signals(self) -> list[SignalNode]:
-        out = []
-        for name, sig in self.spec.signals.items():
-            kind_cls = SIGNAL_KINDS[sig.kind]
-            params = sig.params.model_dump(mode="json", exclude_none=True)
-            window = None
-            if kind_cls.window_field:
-                window = getattr(sig.params, kind_cls.window_field).seconds
-            out.append(SignalNode(name, sig.kind, kind_cls.value_type, params, window))
-        return out
+    def signals(self) -> list[n.SignalNode]:
+        return [signal_node(name, sig) for name, sig in self.spec.signals.items()]
 
     # triggers ------------------------------------------------------------------------------
 
-    def triggers(self, types: dict[str, ex.ValueType], signals: dict[str, SignalNode]) -> dict[str, TriggerNode]:
+    def triggers(self, types: dict[str, ex.ValueType], signals: dict[str, n.SignalNode]) -> dict[str, TriggerNode]:
         out: dict[str, TriggerNode] = {}
         for name, trig in self.spec.triggers.items():
             path = ("spec", "triggers", name)
@@ -383,7 +391,7 @@ class _PolicyCompiler:
         return out
 
     def ranges(self, name: str, wpath: tuple[Any, ...], when: str, ast: ex.Node,
-               signals: dict[str, SignalNode]) -> None:
+               signals: dict[str, n.SignalNode]) -> None:
         """A threshold outside what the signal can report makes the comparison constant."""
         def walk(n: ex.Node) -> None:
             if isinstance(n, ex.Compare):
@@ -474,8 +482,7 @@ class _PolicyCompiler:
                 reset=st.reset,
                 reset_after_s=_seconds(st.reset_after or st.cooldown) if st.reset == "auto" else None,
                 approvals=st.approvals,
-                actions=tuple(ActionNode(a.kind, a.params.model_dump(mode="json", exclude_none=True))
-                              for a in st.actions),
+                actions=tuple(action_node(a) for a in st.actions),
             ))
         self.latch_and_reach(out)
         return out
@@ -517,7 +524,8 @@ class _PolicyCompiler:
 
     # usage ---------------------------------------------------------------------------------
 
-    def usage(self, signals: list[SignalNode], triggers: dict[str, TriggerNode], stages: dict[int, StageNode]) -> None:
+    def usage(self, signals: list[n.SignalNode], triggers: dict[str, TriggerNode],
+              stages: dict[int, StageNode]) -> None:
         used_triggers = {t for st in self.spec.stages for t in st.on}
         for name in self.spec.triggers:
             if name not in used_triggers:
@@ -714,7 +722,7 @@ def _seconds(duration: Optional[Duration]) -> Optional[float]:
     return duration.seconds if duration else None
 
 
-def _span(node: SignalNode, lo: Optional[float], hi: Optional[float]) -> str:
+def _span(node: n.SignalNode, lo: Optional[float], hi: Optional[float]) -> str:
     def fmt(v: Optional[float]) -> Optional[str]:
         if v is None:
             return None
@@ -726,6 +734,93 @@ def _span(node: SignalNode, lo: Optional[float], hi: Optional[float]) -> str:
     if lo_s is not None:
         return f"values of at least {lo_s}"
     return f"values of at most {hi_s}"
+
+
+# --- typed nodes ---------------------------------------------------------------------------------
+
+
+def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
+    """The typed node of one signal: its parameters resolved once (durations in ms, ratios as
+    fractions), and as written (canonical text) for display."""
+    kind, p = sig.kind, sig.params
+    vt = SIGNAL_KINDS[kind].value_type
+    written = p.model_dump(mode="json", exclude_none=True)
+    if isinstance(p, m.EquityDrawdown):
+        return n.EquityDrawdownSignal(name=name, type=vt, written=written, window_ms=p.window.ms,
+                                      state_key=_state_key("equity_drawdown", p.window, written),
+                                      min_coverage=p.min_coverage.fraction)
+    if isinstance(p, m.EquityChange):
+        return n.EquityChangeSignal(name=name, type=vt, written=written, against=p.against,
+                                    baseline=p.baseline.value if p.baseline is not None else None)
+    if isinstance(p, m.PositionLoss):
+        return n.PositionLossSignal(name=name, type=vt, written=written, of=p.of, aggregate=p.aggregate)
+    if isinstance(p, m.LiquidationDistance):
+        return n.LiquidationDistanceSignal(name=name, type=vt, written=written)
+    if isinstance(p, m.Exposure):
+        return n.ExposureSignal(name=name, kind=kind, type=vt, written=written)
+    if isinstance(p, m.Leverage):
+        return n.LeverageSignal(name=name, type=vt, written=written)
+    if isinstance(p, m.Concentration):
+        return n.ConcentrationSignal(name=name, type=vt, written=written, by=p.by)
+    if isinstance(p, m.RealizedVolatility):
+        return n.RealizedVolatilitySignal(name=name, type=vt, written=written, window_ms=p.window.ms,
+                                          state_key=_state_key("returns", p.window, written),
+                                          sample_ms=p.sample.ms, min_coverage=p.min_coverage.fraction)
+    if isinstance(p, m.TailRisk):
+        return n.TailRiskSignal(name=name, kind=kind, type=vt, written=written, window_ms=p.window.ms,
+                                state_key=_state_key("returns", p.window, written),
+                                confidence=p.confidence.fraction, horizon_ms=p.horizon.ms,
+                                min_coverage=p.min_coverage.fraction)
+    if isinstance(p, m.ConsecutiveLosses):
+        return n.ConsecutiveLossesSignal(name=name, type=vt, written=written)
+    if isinstance(p, m.DataAge):
+        return n.DataAgeSignal(name=name, type=vt, written=written)
+    if isinstance(p, m.ApiErrorRate):
+        return n.ApiErrorRateSignal(name=name, type=vt, written=written, window_ms=p.window.ms,
+                                    state_key=_state_key("api", p.window, written))
+    if isinstance(p, m.ApiLatency):
+        return n.ApiLatencySignal(name=name, type=vt, written=written, window_ms=p.window.ms,
+                                  state_key=_state_key("api", p.window, written), quantile=p.quantile.fraction)
+    if isinstance(p, m.HeartbeatAge):
+        return n.HeartbeatAgeSignal(name=name, type=vt, written=written, source=p.source)
+    raise AssertionError(f"signal kind without a node: {kind}")  # pragma: no cover - SIGNAL_KINDS is closed
+
+
+def _state_key(family: str, window: Duration, written: dict[str, Any]) -> str:
+    # the form the engine has always saved its signal states under: kept, or saved states restart
+    return f"{family}:{window.seconds}:{sorted(written.items())}"
+
+
+def action_node(action: m.Action) -> n.ActionNode:
+    """The typed node of one action: its parameters resolved once, and as written for display."""
+    p = action.params
+    written = p.model_dump(mode="json", exclude_none=True)
+    if isinstance(p, m.CancelOrders):
+        return n.CancelOrdersAction(written=written, which=p.which, symbols=tuple(p.symbols))
+    if isinstance(p, m.ReduceTopRisk):
+        within = p.close_within_liquidation
+        return n.ReduceTopRiskAction(written=written, count=p.count, fraction=p.fraction.fraction, side=p.side,
+                                     close_within_liquidation=within.fraction if within is not None else None,
+                                     on_unknown_side=p.on_unknown_side)
+    if isinstance(p, m.CloseSide):
+        return n.CloseSideAction(written=written, side=p.side, on_unknown_side=p.on_unknown_side)
+    if isinstance(p, m.ClosePositions):
+        return n.ClosePositionsAction(written=written, symbols=tuple(p.symbols), side=p.side,
+                                      min_loss=p.min_loss.fraction if p.min_loss is not None else None,
+                                      correlation_group=p.correlation_group)
+    if isinstance(p, m.CloseAll):
+        return n.CloseAllAction(written=written)
+    if isinstance(p, m.LockTrading):
+        return n.LockTradingAction(written=written, mode=p.mode, ttl_ms=p.ttl.ms if p.ttl is not None else None)
+    if isinstance(p, m.ArmExchangeDms):
+        return n.ArmExchangeDmsAction(written=written, after_ms=p.after.ms)
+    if isinstance(p, m.NotifyAction):
+        return n.NotifyAction(written=written, route=p.route, severity=p.severity)
+    if isinstance(p, m.SuggestHedge):
+        return n.SuggestHedgeAction(written=written, threshold=p.threshold.value)
+    if isinstance(p, m.RunbookAction):
+        return n.RunbookAction(written=written, template=p.template)
+    raise AssertionError(f"action kind without a node: {action.kind}")  # pragma: no cover - ACTION_KINDS is closed
 
 
 # --- other documents ---------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The decision graph: what the engine evaluates, frozen, with a digest.
 
 A :class:`DecisionGraph` is built once by the compiler and never changes; a policy reload
-builds a new one and swaps it in. Its digest is the sha256 of a canonical JSON form that
+builds a new one and swaps it in. It is fully compiled: every node is typed (signals and actions
+one class per kind, :mod:`.nodes`, parameters resolved to numbers), and nothing after the
+compiler reads the pydantic documents. Its digest is the sha256 of a canonical JSON form that
 leaves out positions, comments, descriptions and key order, so reformatting a policy or
 fixing a typo in a description keeps the digest, while any change in behaviour changes it.
 Every decision, journal row, span and runbook names the digest and the git revision.
@@ -14,9 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
-from ..policy.expr import Node, Predicate, ValueType
+from ..policy.expr import Node, Predicate
+from .nodes import ActionNode as ActionNode
+from .nodes import AttributionNode, CorrelationGroupNode, RiskWeightsNode, UnwindNode
+from .nodes import SignalNode as SignalNode
 
 FORMAT_VERSION = 1
 
@@ -32,15 +37,6 @@ class Source:
 
 
 @dataclass(frozen=True)
-class SignalNode:
-    name: str
-    kind: str
-    type: ValueType
-    params: dict[str, Any]  # canonical JSON values
-    window_s: Optional[float]  # longest history the signal reads, for bounding state
-
-
-@dataclass(frozen=True)
 class TriggerNode:
     name: str
     when: str  # canonical condition text
@@ -51,12 +47,6 @@ class TriggerNode:
     on_missing_data: str
     ast: Node = field(compare=False, repr=False)
     predicate: Predicate = field(compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class ActionNode:
-    kind: str
-    params: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -90,6 +80,10 @@ class ResumeNode:
 
 @dataclass(frozen=True)
 class PolicyNode:
+    """One policy, compiled. Durations of stages and triggers are float seconds (``*_s``), those
+    of signal and action parameters and the policy-wide settings whole milliseconds (``*_ms``):
+    each field's suffix says which."""
+
     name: str
     source: Source
     canonical: dict[str, Any] = field(repr=False)  # the behaviour-defining form, digested
@@ -101,7 +95,13 @@ class PolicyNode:
     notify_route: Optional[str] = None
     runbook: Optional[str] = None
     resume: Optional[ResumeNode] = None  # trading limits after a reset (in the canonical form too)
-    model: Any = field(default=None, compare=False, repr=False)  # the validated Policy
+    owner: Optional[str] = None  # metadata.owner
+    labels: Mapping[str, str] = field(default_factory=dict)  # metadata.labels
+    description: Optional[str] = field(default=None, compare=False)  # metadata.description (not digested)
+    attribution: AttributionNode = AttributionNode()
+    risk_weights: RiskWeightsNode = RiskWeightsNode()
+    correlation_groups: tuple[CorrelationGroupNode, ...] = ()
+    unwind: UnwindNode = UnwindNode()
 
     def signal(self, name: str) -> SignalNode:
         return next(s for s in self.signals if s.name == name)

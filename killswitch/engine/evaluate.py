@@ -3,6 +3,8 @@
 For every policy and every scope instance it selects: compute the signals, step the triggers,
 step the stage machine and, on a stage entry, plan the stage's actions into intents. Nothing
 here sends, reads a clock or writes a file: the runner does that with what this returns.
+``rates`` (orders per second by venue) space the planned orders; the caller takes them from its
+venue adapters (see :mod:`.planner`).
 
 ``state`` is taken over and returned updated (copy it first with ``State.copy()`` to keep the
 old one). Given the same graph, snapshots, state and time, the result is the same.
@@ -13,13 +15,13 @@ Pure: no I/O, no clock, no globals.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional, cast
+from typing import Iterable, Mapping, Optional, cast
 
 from ..compile.graph import DecisionGraph
 from ..snapshot import Snapshot
 from . import signals as sig
 from . import stages, triggers
-from .planner import Plan, history_for, plan, update_history
+from .planner import NO_RATES, Plan, history_for, plan, update_history
 from .scope import instances
 from .signals import SignalValue
 from .stages import StageTransition, decision_id
@@ -57,8 +59,8 @@ class Evaluation:
         return [s.plan for s in self.scopes if s.plan is not None]
 
 
-def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optional[State], now_ms: int
-             ) -> tuple[Evaluation, State]:
+def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optional[State], now_ms: int,
+             rates: Mapping[str, float] = NO_RATES) -> tuple[Evaluation, State]:
     if state is None:
         state = State()
     snaps = list(snapshots)
@@ -93,7 +95,7 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
             if transition is not None and transition.kind in ("entered", "reentered"):
                 # an entry always names its decision (stages.step), so decision_id is set here
                 p = plan(policy, policy.stage(transition.to_level), view, cast(str, transition.decision_id),
-                         now_ms, hist)
+                         now_ms, hist, rates=rates)
 
                 ss.stage.deferred = not view.positions_known
             elif ss.stage.deferred and ss.stage.level > 0 and view.positions_known:
@@ -101,7 +103,8 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
                 entry = decision_id(policy.name, view.key, ss.stage.level, ss.stage.entries)
                 if ss.stage.retries:
                     entry = f"{entry}/r{ss.stage.retries}"
-                p = plan(policy, policy.stage(ss.stage.level), view, entry, now_ms, hist, closes_only=True)
+                p = plan(policy, policy.stage(ss.stage.level), view, entry, now_ms, hist, closes_only=True,
+                         rates=rates)
                 ss.stage.deferred = False
             out.append(ScopeEvaluation(policy.name, view.key, tuple(values.values()), tuple(results),
                                        before, ss.stage.level, transition, tuple(refusals), p))

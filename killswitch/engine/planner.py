@@ -22,6 +22,11 @@ with the most exposure first and the biggest position first inside it; large clo
 into chunks by notional; each venue's orders are spaced to its order budget. Hedge suggestions
 are reported, never sent.
 
+**Order rates** are an input: the caller gives the orders per second of each venue (``rates``,
+by venue name; the runner takes them from its adapters' capabilities, a replay from the
+recording's venues), the policy's ``unwind.orders_per_second`` overrides them, and a venue
+nobody gave a rate for gets :data:`DEFAULT_ORDER_RATE`.
+
 Pure: no I/O, no clock.
 """
 
@@ -31,19 +36,20 @@ import hashlib
 import math
 from decimal import ROUND_FLOOR, Decimal
 from dataclasses import dataclass, field
-from typing import Optional
+from types import MappingProxyType
+from typing import Any, Mapping, Optional
 
 from ..compile.graph import PolicyNode, StageNode
-from ..policy.units import ratio_fraction as _ratio
+from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, ClosePositionsAction, CloseSideAction,
+                             ReduceTopRiskAction, SuggestHedgeAction)
 from ..orders import CancelIntent, OrderIntent
-from ..snapshot import Position, Snapshot, base_asset
+from ..snapshot import Balance, Position, Snapshot, base_asset
 from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
 
-# Orders per second a venue accepts for one account, conservatively below its published limits.
-VENUE_ORDER_RATES = {"binanceusdm": 20.0, "binance": 10.0, "bybit": 10.0, "okx": 20.0, "bitget": 10.0,
-                     "kraken": 5.0, "simulated": 50.0}
+# Orders per second for a venue no rate was given for: below what any venue we know accepts.
 DEFAULT_ORDER_RATE = 5.0
+NO_RATES: Mapping[str, float] = MappingProxyType({})
 LIQ_PROXIMITY_SPAN = 0.25  # proximity 0 at 25 % or more from the liquidation price
 
 
@@ -65,7 +71,7 @@ class Directive:
     """A non-order action: lock_trading, arm_exchange_dms, notify, runbook."""
 
     kind: str
-    params: dict
+    params: dict[str, Any]  # as the policy wrote them (the action's ``written``), for display
     scope: str
 
 
@@ -128,7 +134,7 @@ def update_history(hist: PnlHistory, snapshots: list[Snapshot], now: int) -> Non
 
 def history_for(policy: PolicyNode) -> tuple[int, int]:
     """(window, step) of the PnL history a policy's attribution reads: 60 samples per window."""
-    window_ms = policy.model.spec.attribution.reference_window.ms
+    window_ms = policy.attribution.reference_window_ms
     return window_ms, max(1000, window_ms // 60)
 
 
@@ -137,11 +143,11 @@ def history_for(policy: PolicyNode) -> tuple[int, int]:
 
 def deltas(policy: PolicyNode, view: ScopeView, hist: Optional[PnlHistory], now: int) -> dict[str, Optional[float]]:
     """PnL change of every position over the reference window (None: no reference, excluded)."""
-    attr = policy.model.spec.attribution
-    window_ms = attr.reference_window.ms
+    attr = policy.attribution
+    window_ms = attr.reference_window_ms
     since_open = attr.missing_reference == "since_open"
     out: dict[str, Optional[float]] = {}
-    refs: dict[str, Optional[dict]] = {}
+    refs: dict[str, Optional[dict[tuple[str, str], float]]] = {}
     for s, p in view.positions:
         acct = account_key(s)
         if acct not in refs:
@@ -160,7 +166,7 @@ def deltas(policy: PolicyNode, view: ScopeView, hist: Optional[PnlHistory], now:
 
 
 def attribute(policy: PolicyNode, view: ScopeView, d: dict[str, Optional[float]]) -> Attribution:
-    threshold = policy.model.spec.attribution.source_threshold.fraction
+    threshold = policy.attribution.source_threshold
     long_dec = short_dec = 0.0
     excluded = 0
     for s, p in view.positions:
@@ -185,7 +191,7 @@ def attribute(policy: PolicyNode, view: ScopeView, d: dict[str, Optional[float]]
 
 
 def risk_scores(policy: PolicyNode, view: ScopeView, d: dict[str, Optional[float]]) -> dict[str, float]:
-    w = policy.model.spec.risk_score.weights
+    w = policy.risk_weights
     equity = view.equity or 0.0
     max_decline = max((-x for x in d.values() if x is not None and x < 0), default=0.0)
     max_loss = max((-p.unrealized_pnl for _, p in view.positions if p.unrealized_pnl < 0), default=0.0)
@@ -238,6 +244,9 @@ class _Leg:
     exposure: float  # notional of what is being closed, for ordering
 
 
+_Holding = tuple[Snapshot, str, Balance, float]  # a spot holding close_all sells: symbol, balance, price
+
+
 @dataclass
 class _Planner:
     policy: PolicyNode
@@ -245,15 +254,16 @@ class _Planner:
     view: ScopeView
     decision: str
     now: int
-    deltas: dict
+    deltas: dict[str, Optional[float]]
     attribution: Attribution
-    closes: dict = field(default_factory=dict)  # position key → _Close
-    skipped: list = field(default_factory=list)
-    residuals: list = field(default_factory=list)
-    _scores: Optional[dict] = None
+    rates: Mapping[str, float]  # orders per second by venue
+    closes: dict[str, _Close] = field(default_factory=dict)  # position key → _Close
+    skipped: list[str] = field(default_factory=list)
+    residuals: list[Residual] = field(default_factory=list)
+    _scores: Optional[dict[str, float]] = None
 
     @property
-    def scores(self) -> dict:
+    def scores(self) -> dict[str, float]:
         if self._scores is None:
             self._scores = risk_scores(self.policy, self.view, self.deltas)
         return self._scores
@@ -265,7 +275,8 @@ class _Planner:
         if prev is None or amount > prev.amount:
             self.closes[key] = _Close(s, p, amount, fraction >= 1.0, action, reason)
 
-    def losing_positions(self, side_rule: str, on_unknown: str, action: str) -> Optional[list]:
+    def losing_positions(self, side_rule: str, on_unknown: str, action: str
+                         ) -> Optional[list[tuple[Snapshot, Position]]]:
         """Positions on the side the rule names; None (with a skip reason) when it cannot be told."""
         att = self.attribution.side
         pos = self.view.positions
@@ -291,28 +302,29 @@ class _Planner:
 
     def run(self) -> Plan:
         directives: list[Directive] = []
-        cancel_rules: list[dict] = []
-        hedge: Optional[dict] = None
+        cancel_rules: list[CancelOrdersAction] = []
+        hedge: Optional[SuggestHedgeAction] = None
+        close_all = False
         for a in self.stage.actions:
-            kind, p = a.kind, a.params
-            if kind == "reduce_top_risk":
-                self.reduce_top_risk(p)
-            elif kind == "close_side":
-                chosen = self.losing_positions(p["side"], p.get("on_unknown_side", "skip"), "close_side")
+            kind = a.kind
+            if isinstance(a, ReduceTopRiskAction):
+                self.reduce_top_risk(a)
+            elif isinstance(a, CloseSideAction):
+                chosen = self.losing_positions(a.side, a.on_unknown_side, "close_side")
                 for s, pos in chosen or ():
                     self.want(s, pos, 1.0, kind, f"CLOSE_SIDE: side={pos.side} attribution={self.attribution.side}")
-            elif kind == "close_positions":
-                self.close_positions(p)
-            elif kind == "close_all":
+            elif isinstance(a, ClosePositionsAction):
+                self.close_positions(a)
+            elif isinstance(a, CloseAllAction):
+                close_all = True
                 for s, pos in self.view.positions:
                     self.want(s, pos, 1.0, kind, "CLOSE_ALL")
-            elif kind == "cancel_orders":
-                cancel_rules.append(p)
-            elif kind == "suggest_hedge":
-                hedge = p
-            else:
-                directives.append(Directive(kind, dict(p), self.view.key))
-        close_all = any(a.kind == "close_all" for a in self.stage.actions)
+            elif isinstance(a, CancelOrdersAction):
+                cancel_rules.append(a)
+            elif isinstance(a, SuggestHedgeAction):
+                hedge = a
+            else:  # lock_trading, arm_exchange_dms, notify, runbook: the runner and the sinks act on them
+                directives.append(_directive(a, self.view.key))
         holdings = self.spot_holdings() if close_all else []
         cancels = self.cancels(cancel_rules, holdings)
         legs = self.position_legs() + self.spot_legs(holdings, cancels)
@@ -321,35 +333,34 @@ class _Planner:
         return Plan(self.decision, self.stage.level, self.attribution, tuple(cancels), tuple(orders),
                     tuple(directives), tuple(hedges), tuple(self.skipped), tuple(self.residuals))
 
-    def reduce_top_risk(self, p: dict) -> None:
-        within = p.get("close_within_liquidation")
-        if within is not None:
-            limit = _ratio(within)
+    def reduce_top_risk(self, a: ReduceTopRiskAction) -> None:
+        limit = a.close_within_liquidation
+        if limit is not None:
             for s, pos in self.view.positions:
                 if pos.liquidation_price:
                     dist = abs(pos.mark_price - pos.liquidation_price) / pos.mark_price
                     if dist <= limit:
                         self.want(s, pos, 1.0, "reduce_top_risk",
                                   f"LIQUIDATION_NEAR: distance={dist:.2%} limit={limit:.2%}")
-        chosen = self.losing_positions(p.get("side", "losing"), p.get("on_unknown_side", "skip"), "reduce_top_risk")
+        chosen = self.losing_positions(a.side, a.on_unknown_side, "reduce_top_risk")
         if not chosen:
             return
         scores = self.scores
         ranked = sorted(chosen, key=lambda sp: (-scores[position_key(*sp)], -sp[1].notional, position_key(*sp)))
-        fraction = _ratio(p["fraction"])
-        for rank, (s, pos) in enumerate(ranked[: int(p["count"])], 1):
+        fraction = a.fraction
+        for rank, (s, pos) in enumerate(ranked[: a.count], 1):
             self.want(s, pos, fraction, "reduce_top_risk",
                       f"TOP_RISK: rank={rank} score={scores[position_key(s, pos)]:.3f} fraction={fraction:.0%}")
 
-    def close_positions(self, p: dict) -> None:
-        symbols = set(p.get("symbols") or ())
-        group = p.get("correlation_group")
+    def close_positions(self, a: ClosePositionsAction) -> None:
+        symbols = set(a.symbols)
+        group = a.correlation_group
         if group:
-            for g in self.policy.model.spec.correlation_groups:
+            for g in self.policy.correlation_groups:
                 if g.name == group:
                     symbols |= set(g.symbols)
-        side = p.get("side", "any")
-        min_loss = _ratio(p["min_loss"]) if p.get("min_loss") is not None else None
+        side = a.side
+        min_loss = a.min_loss
         equity = self.view.equity or 0.0
         for s, pos in self.view.positions:
             if (symbols and pos.symbol not in symbols) or (side != "any" and pos.side != side):
@@ -358,14 +369,14 @@ class _Planner:
                 continue
             self.want(s, pos, 1.0, "close_positions", f"SELECTED: symbol={pos.symbol} side={pos.side}")
 
-    def cancels(self, rules: list[dict], holdings: list) -> list[CancelIntent]:
+    def cancels(self, rules: list[CancelOrdersAction], holdings: list[_Holding]) -> list[CancelIntent]:
         """Explicit cancel_orders, and the entry orders of every symbol about to be closed or sold.
         Only orders this scope instance owns (its symbols, its strategy) are touched."""
         out = []
         closing: dict[str, set[str]] = {}
         for c in self.closes.values():
             closing.setdefault(account_key(c.snap), set()).add(c.pos.symbol)
-        for snap, symbol, _ in holdings:
+        for snap, symbol, _, _ in holdings:
             closing.setdefault(account_key(snap), set()).add(symbol)
         view = self.view
         for s in view.snapshots:
@@ -373,8 +384,8 @@ class _Planner:
             ids: list[str] = []
             which = None
             for r in rules:
-                w = r.get("which", "entries")
-                syms = set(r.get("symbols") or ())
+                w = r.which
+                syms = set(r.symbols)
                 ids += [o.id for o in mine if (not syms or o.symbol in syms) and (w == "all" or not o.reduce_only)]
                 which = "all" if w == "all" or which == "all" else "entries"
             syms = closing.get(account_key(s), set())
@@ -410,10 +421,10 @@ class _Planner:
                 amount, unit, pos.mark_price, True, c.action, c.reason, key, pos.notional))
         return legs
 
-    def spot_holdings(self) -> list:
-        """(snapshot, symbol, balance) of every spot holding close_all sells: not a stablecoin,
+    def spot_holdings(self) -> list[_Holding]:
+        """(snapshot, symbol, balance, its price) of every spot holding close_all sells: not a stablecoin,
         not the quote currency. Only for instances that own whole accounts."""
-        out = []
+        out: list[_Holding] = []
         for s in self.view.snapshots:
             if s.market_type != "spot" or not s.fetch.ok:
                 continue
@@ -427,47 +438,47 @@ class _Planner:
                 if not b.price:
                     self.skipped.append(f"NO_PRICE: {s.venue}/{s.account} {b.asset} cannot be valued")
                     continue
-                out.append((s, f"{b.asset}/{s.quote_currency}", b))
+                out.append((s, f"{b.asset}/{s.quote_currency}", b, b.price))
         return out
 
-    def spot_legs(self, holdings: list, cancels: list[CancelIntent]) -> list["_Leg"]:
+    def spot_legs(self, holdings: list[_Holding], cancels: list[CancelIntent]) -> list["_Leg"]:
         cancelled = {(c.venue, c.account, oid) for c in cancels for oid in c.order_ids}
         legs = []
-        for s, symbol, b in holdings:
+        for s, symbol, b, price in holdings:
             # what the cancelled sell orders of this asset held is sold too
             freed = sum(max(0.0, o.amount - o.filled) for o in s.orders
                         if (s.venue, s.account, o.id) in cancelled and o.symbol == symbol and o.side == "sell")
             amount = _floor_step(min(b.total, b.free + freed), _step(s, symbol))
             rules = s.markets.get(symbol)
-            if amount <= 0 or (rules and (amount < rules.min_amount or amount * b.price < rules.min_notional)):
+            if amount <= 0 or (rules and (amount < rules.min_amount or amount * price < rules.min_notional)):
                 self.skipped.append(f"BELOW_MINIMUM: {s.venue}/{s.account} {symbol} amount={amount:g}")
                 continue
-            legs.append(_Leg(s, symbol, "sell", None, amount, b.price, b.price, False, "close_all",
-                             f"SELL_TO_STABLE: asset={b.asset}", f"{account_key(s)}/{symbol}/spot", amount * b.price))
+            legs.append(_Leg(s, symbol, "sell", None, amount, price, price, False, "close_all",
+                             f"SELL_TO_STABLE: asset={b.asset}", f"{account_key(s)}/{symbol}/spot", amount * price))
         return legs
 
     def schedule(self, legs: list["_Leg"]) -> list[OrderIntent]:
         """Correlated symbols together, the most exposed group and position first; chunks by
         notional; each venue's orders spaced to its budget."""
-        groups = {}
-        for g in self.policy.model.spec.correlation_groups:
+        groups: dict[str, str] = {}
+        for g in self.policy.correlation_groups:
             for sym in g.symbols:
                 groups[sym] = g.name
         buckets: dict[str, list[_Leg]] = {}
         for leg in legs:
             buckets.setdefault(groups.get(leg.symbol) or f"~{leg.key}", []).append(leg)
         ordered = sorted(buckets.items(), key=lambda kv: (-sum(x.exposure for x in kv[1]), kv[0]))
-        unwind = self.policy.model.spec.unwind
-        chunk_notional = unwind.chunk_notional.value if unwind.chunk_notional else None
-        slip = unwind.max_slippage.fraction
+        unwind = self.policy.unwind
+        chunk_notional = unwind.chunk_notional
+        slip = unwind.max_slippage
         venue_count: dict[str, int] = {}
         out: list[OrderIntent] = []
         for gkey, members in ordered:
             for leg in sorted(members, key=lambda x: (-x.exposure, x.key)):
                 pieces = split_amount(leg.amount, leg.unit_price, chunk_notional, _step(leg.snap, leg.symbol))
                 limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
-                rate = unwind.orders_per_second if unwind.orders_per_second != "exchange" \
-                    else VENUE_ORDER_RATES.get(leg.snap.venue, DEFAULT_ORDER_RATE)
+                rate = unwind.orders_per_second if unwind.orders_per_second is not None \
+                    else self.rates.get(leg.snap.venue, DEFAULT_ORDER_RATE)
                 for i, piece in enumerate(pieces, 1):
                     k = venue_count.get(leg.snap.venue, 0)
                     venue_count[leg.snap.venue] = k + 1
@@ -482,8 +493,8 @@ class _Planner:
                     ))
         return out
 
-    def hedges(self, p: dict) -> list[HedgeSuggestion]:
-        threshold = float(p["threshold"])
+    def hedges(self, a: SuggestHedgeAction) -> list[HedgeSuggestion]:
+        threshold = a.threshold
         net: dict[str, float] = {}
         for s, pos in self.view.positions:
             c = self.closes.get(position_key(s, pos))
@@ -502,12 +513,13 @@ class _Planner:
 
 
 def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, now: int,
-         hist: Optional[PnlHistory], closes_only: bool = False) -> Plan:
+         hist: Optional[PnlHistory], closes_only: bool = False, rates: Mapping[str, float] = NO_RATES) -> Plan:
     """Plan a stage entry. ``closes_only``: the entry's directives went out already (it was
-    entered while positions were unknown); plan its cancels and closes now."""
+    entered while positions were unknown); plan its cancels and closes now. ``rates``: orders
+    per second by venue (see the module's docstring)."""
     d = deltas(policy, view, hist, now)
     att = attribute(policy, view, d)
-    planner = _Planner(policy, stage, view, decision, now, d, att)
+    planner = _Planner(policy, stage, view, decision, now, d, att, rates)
     if not view.positions_known:
         planner.skipped.append("POSITIONS_UNKNOWN: cancels and closes wait for the first good snapshot")
     out = planner.run()
@@ -538,7 +550,7 @@ def _floor_step(amount: float, step: float) -> float:
     return max(0.0, v)
 
 
-def _round_amount(c: _Close, skipped: list) -> float:
+def _round_amount(c: _Close, skipped: list[str]) -> float:
     pos = c.pos
     if c.full:
         amount = pos.contracts  # the whole position: exactly what the venue reports
@@ -589,6 +601,10 @@ def split_amount(amount: float, unit_price: float, chunk_notional: Optional[floa
     pieces = [(base + (1 if i < extra else 0)) * st for i in range(n)]
     pieces[-1] += dust
     return [float(p) for p in pieces if p > 0]
+
+
+def _directive(a: ActionNode, scope: str) -> Directive:
+    return Directive(a.kind, dict(a.written), scope)
 
 
 def client_order_id(decision: str, leg: str) -> str:

@@ -19,10 +19,11 @@ import hashlib
 import math
 from array import array
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, cast
+from typing import Any, Iterable, Optional
 
-from ..compile.graph import SignalNode
-from ..policy.units import ratio_fraction as _ratio
+from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, ConcentrationSignal, EquityChangeSignal,
+                             EquityDrawdownSignal, HeartbeatAgeSignal, PositionLossSignal, RealizedVolatilitySignal,
+                             SignalNode, TailRiskSignal, WindowedSignal)
 from ..snapshot import Snapshot, base_asset
 from .scope import ScopeView, account_key, fresh, position_key
 from .signal_state import ApiStats, EquityWindow, LossBook, Returns, SignalState
@@ -41,38 +42,27 @@ POSITION_KINDS = {
 }
 
 
-def _window_ms(node: SignalNode) -> int:
-    # only a windowed signal asks, and the compiler gives every windowed signal its window_s
-    return int(cast(float, node.window_s) * 1000)
-
-
-def _state_for(node: SignalNode, scope_state: ScopeState, interval_ms: int) -> Any:
-    """The signal's state, created on first use (or anew when the policy changed the signal).
-    Typed Any: its class follows from ``node.kind``, which the caller dispatches on."""
-    make: Callable[[], SignalState]
-    if node.kind == "equity_drawdown":
-        kind, make = "equity_drawdown", lambda: EquityWindow(_window_ms(node))
-    elif node.kind in ("realized_volatility", "value_at_risk", "expected_shortfall"):
-        p = node.params
-        sorted_ = node.kind != "realized_volatility"
-        kind, make = "returns", lambda: Returns(_window_ms(node), _ms(p.get("sample") or p.get("horizon")),
-                                                 sorted_)
-    elif node.kind in ("api_error_rate", "api_latency"):
-        kind, make = "api", lambda: ApiStats(_window_ms(node))
-    else:
+def _state_for(node: SignalNode, scope_state: ScopeState) -> Any:
+    """The signal's state, created on first use (or anew when the policy changed the signal:
+    its compiled ``state_key`` differs). Typed Any: its class follows from the node's class,
+    which the caller dispatches on."""
+    if not isinstance(node, WindowedSignal):
         return None
-    tag = f"{kind}:{node.window_s}:{sorted(node.params.items())}"
     st = scope_state.signals.get(node.name)
-    if st is None or scope_state.signal_kinds.get(node.name) != tag:
-        st = scope_state.signals[node.name] = make()
-        scope_state.signal_kinds[node.name] = tag
-    return st
-
-
-def _ms(text: Any) -> int:  # a duration as the policy wrote it ("1h"), from the node's params
-    from ..policy.units import parse_duration
-
-    return parse_duration(text).ms
+    if st is not None and scope_state.signal_kinds.get(node.name) == node.state_key:
+        return st
+    fresh_state: SignalState
+    if isinstance(node, EquityDrawdownSignal):
+        fresh_state = EquityWindow(node.window_ms)
+    elif isinstance(node, RealizedVolatilitySignal):
+        fresh_state = Returns(node.window_ms, node.sample_ms, False)
+    elif isinstance(node, TailRiskSignal):
+        fresh_state = Returns(node.window_ms, node.horizon_ms, True)  # quantiles read the returns sorted
+    else:  # api_error_rate, api_latency
+        fresh_state = ApiStats(node.window_ms)
+    scope_state.signals[node.name] = fresh_state
+    scope_state.signal_kinds[node.name] = node.state_key
+    return fresh_state
 
 
 # --- position aggregates -------------------------------------------------------------------------
@@ -155,35 +145,34 @@ def compute(
                 agg = position_agg(view, any(s.kind == "concentration" for s in signals))
             out[name] = _position_signal(node, agg, equity)
             continue
-        st = _state_for(node, scope_state, interval_ms)
-        if kind == "equity_drawdown":
-            out[name] = _drawdown(node, st, equity, now, interval_ms)
-        elif kind == "equity_change":
+        st = _state_for(node, scope_state)
+        if isinstance(node, EquityDrawdownSignal):
+            out[name] = _drawdown(node, st, equity, now)
+        elif isinstance(node, EquityChangeSignal):
             out[name] = _equity_change(node, view, state, equity)
-        elif kind in ("realized_volatility", "value_at_risk", "expected_shortfall"):
+        elif isinstance(node, (RealizedVolatilitySignal, TailRiskSignal)):
             out[name] = _returns_signal(node, st, equity, now)
         elif kind == "consecutive_losses":
             out[name] = _consecutive_losses(node, view, state, scope_state)
         elif kind == "data_age":
             out[name] = _data_age(name, view, state, now)
-        elif kind in ("api_error_rate", "api_latency"):
+        elif isinstance(node, (ApiErrorRateSignal, ApiLatencySignal)):
             out[name] = _api(node, st, view, now)
-        elif kind == "heartbeat_age":
-            beat = state.heartbeats.get(node.params["source"])
+        elif isinstance(node, HeartbeatAgeSignal):
+            beat = state.heartbeats.get(node.source)
             out[name] = (SignalValue(name, max(0.0, (now - beat) / 1000.0)) if beat is not None
-                         else SignalValue(name, None, f"NO_HEARTBEAT: source={node.params['source']}"))
+                         else SignalValue(name, None, f"NO_HEARTBEAT: source={node.source}"))
         else:  # pragma: no cover - the compiler admits only known kinds
             raise AssertionError(kind)
     return out
 
 
-def _drawdown(node: SignalNode, st: EquityWindow, equity: Optional[float], now: int,
-              interval_ms: int) -> SignalValue:
+def _drawdown(node: EquityDrawdownSignal, st: EquityWindow, equity: Optional[float], now: int) -> SignalValue:
     st.tick(now, equity)
     if equity is None:
         return SignalValue(node.name, None, "NO_DATA: equity unknown")
     cov = st.w.coverage(now, st.unknown.total)
-    need = _ratio(node.params.get("min_coverage", "80%"))
+    need = node.min_coverage
     if cov + 1e-12 < need:
         return SignalValue(node.name, None, f"INSUFFICIENT_HISTORY: coverage={cov:.0%} min={need:.0%}")
     peak = st.w.max()
@@ -192,12 +181,13 @@ def _drawdown(node: SignalNode, st: EquityWindow, equity: Optional[float], now: 
     return SignalValue(node.name, max(0.0, (peak - equity) / peak))
 
 
-def _equity_change(node: SignalNode, view: ScopeView, state: State, equity: Optional[float]) -> SignalValue:
+def _equity_change(node: EquityChangeSignal, view: ScopeView, state: State, equity: Optional[float]
+                   ) -> SignalValue:
     if equity is None:
         return SignalValue(node.name, None, "NO_DATA: equity unknown")
-    against = node.params["against"]
-    if against == "baseline":
-        base = float(node.params["baseline"])
+    against = node.against
+    if against == "baseline" and node.baseline is not None:  # the compiler sets it for baseline
+        base = node.baseline
     else:
         base = 0.0
         for s in view.snapshots:
@@ -215,15 +205,15 @@ def _equity_change(node: SignalNode, view: ScopeView, state: State, equity: Opti
 
 
 def _position_signal(node: SignalNode, agg: PositionAgg, equity: float) -> SignalValue:
-    kind, p = node.kind, node.params
-    if kind == "position_loss":
-        if p.get("of", "equity") == "equity":
-            v = (agg.max_loss if p.get("aggregate", "max") == "max" else agg.sum_loss) / equity
+    kind = node.kind
+    if isinstance(node, PositionLossSignal):
+        if node.of == "equity":
+            v = (agg.max_loss if node.aggregate == "max" else agg.sum_loss) / equity
         else:
             if agg.max_margin_loss is None:
                 return SignalValue(node.name, 0.0 if agg.max_loss == 0 else None,
                                    None if agg.max_loss == 0 else "NO_DATA: losing positions report no margin")
-            v = agg.max_margin_loss if p.get("aggregate", "max") == "max" else agg.sum_margin_loss
+            v = agg.max_margin_loss if node.aggregate == "max" else agg.sum_margin_loss
         return SignalValue(node.name, v)
     if kind == "liquidation_distance":
         if agg.min_liq is None:
@@ -235,30 +225,31 @@ def _position_signal(node: SignalNode, agg: PositionAgg, equity: float) -> Signa
         return SignalValue(node.name, abs(agg.net) / equity)
     if kind == "leverage":
         return SignalValue(node.name, agg.gross / equity)
-    if kind == "concentration":
+    if isinstance(node, ConcentrationSignal):
         if agg.gross <= 0:
             return SignalValue(node.name, 0.0)
-        groups = agg.by_symbol if p.get("by", "base_asset") == "symbol" else agg.by_base
+        groups = agg.by_symbol if node.by == "symbol" else agg.by_base
         return SignalValue(node.name, max(groups.values()) / agg.gross)  # type: ignore[union-attr]
     raise AssertionError(kind)  # pragma: no cover
 
 
-def _returns_signal(node: SignalNode, st: Returns, equity: Optional[float], now: int) -> SignalValue:
+def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns, equity: Optional[float],
+                    now: int) -> SignalValue:
     if equity is None:
         st.w.expire(now)
         return SignalValue(node.name, None, "NO_DATA: equity unknown")
     st.push(now, equity)
-    window_ms = _window_ms(node)
+    window_ms = node.window_ms
     cov = min(1.0, len(st.w) * st.sample_ms / window_ms) if window_ms else 1.0
-    need = _ratio(node.params.get("min_coverage", "80%"))
+    need = node.min_coverage
     if cov + 1e-12 < need:
         return SignalValue(node.name, None, f"INSUFFICIENT_HISTORY: coverage={cov:.0%} min={need:.0%}")
-    if node.kind == "realized_volatility":
+    if isinstance(node, RealizedVolatilitySignal):
         sd = st.w.stdev()  # type: ignore[union-attr]
         if sd is None:
             return SignalValue(node.name, None, "INSUFFICIENT_HISTORY: <2 returns")
         return SignalValue(node.name, sd)
-    conf = _ratio(node.params.get("confidence", "99%"))
+    conf = node.confidence
     q = st.w.quantile(1.0 - conf) if 1.0 - conf > 0 else st.w.ordered[0]  # type: ignore[union-attr]
     if q is None:
         return SignalValue(node.name, None, "INSUFFICIENT_HISTORY: no returns")
@@ -305,7 +296,7 @@ def _data_age(name: str, view: ScopeView, state: State, now: int) -> SignalValue
     return SignalValue(name, oldest / 1000.0)  # type: ignore[operator]
 
 
-def _api(node: SignalNode, st: ApiStats, view: ScopeView, now: int) -> SignalValue:
+def _api(node: ApiErrorRateSignal | ApiLatencySignal, st: ApiStats, view: ScopeView, now: int) -> SignalValue:
     calls = failed = 0
     for s in view.snapshots:
         # a snapshot is at least one round trip: a failed one counts as a failed call
@@ -319,11 +310,11 @@ def _api(node: SignalNode, st: ApiStats, view: ScopeView, now: int) -> SignalVal
     st.calls.expire(now)
     st.failed.expire(now)
     st.latency.expire(now)
-    if node.kind == "api_error_rate":
+    if not isinstance(node, ApiLatencySignal):
         if st.calls.total <= 0:
             return SignalValue(node.name, None, "NO_DATA: no exchange calls in the window")
         return SignalValue(node.name, min(1.0, st.failed.total / st.calls.total))
-    q = st.latency.quantile(_ratio(node.params.get("quantile", "95%")))
+    q = st.latency.quantile(node.quantile)
     if q is None:
         return SignalValue(node.name, None, "NO_DATA: no latency samples in the window")
     return SignalValue(node.name, q)

@@ -42,6 +42,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
+from ..compile.nodes import NotifyAction
 from ..events import RESET, STAGE_TRANSITION, Event
 from .routes import RouteNode, RouteTree
 
@@ -82,12 +83,12 @@ def placements(labels: Mapping[str, str], graph, trees: Iterable[str], *, keep_s
         stage = next((s for s in node.stages if s.level == int(level)), None)
     if stage is not None:
         for a in stage.actions:
-            if a.kind != "notify":
+            if not isinstance(a, NotifyAction):
                 continue
-            route, sev = a.params.get("route"), a.params.get("severity", "critical")
-            prev = chosen.get(route)
-            if prev is None or SEVERITY_RANK.get(sev, 0) > SEVERITY_RANK.get(prev[0] or "", -1):
-                chosen[route] = (sev if kind == STAGE_TRANSITION else None, f'stage "{stage.name}" notify action')
+            prev = chosen.get(a.route)
+            if prev is None or SEVERITY_RANK.get(a.severity, 0) > SEVERITY_RANK.get(prev[0] or "", -1):
+                chosen[a.route] = (a.severity if kind == STAGE_TRANSITION else None,
+                                   f'stage "{stage.name}" notify action')
     if node.notify_route and node.notify_route not in chosen:
         chosen[node.notify_route] = (None, f'policy "{policy}" spec.notify')
     if not chosen:

@@ -16,7 +16,7 @@ def _id(*parts: str) -> str:
 
 
 def _action_label(a: ActionNode) -> str:
-    shown = {k: v for k, v in a.params.items() if v not in ([], {}, None)}
+    shown = {k: v for k, v in a.written.items() if v not in ([], {}, None)}
     if not shown:
         return a.kind
     inner = ", ".join(f"{k}: {_short(v)}" for k, v in shown.items())
@@ -59,7 +59,7 @@ def _trigger_label(p: PolicyNode, name: str) -> str:
 
 def _signal_label(p: PolicyNode, name: str) -> str:
     s = p.signal(name)
-    params = ", ".join(f"{k}: {v}" for k, v in s.params.items())
+    params = ", ".join(f"{k}: {v}" for k, v in s.written.items())
     return f"{name}\n{s.kind}" + (f" {{{params}}}" if params else "")
 
 

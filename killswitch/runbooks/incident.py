@@ -29,6 +29,7 @@ from urllib.parse import quote
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
+from ..compile.nodes import CancelOrdersAction, LockTradingAction, NotifyAction, RunbookAction
 from ..policy.expr import And, Compare, Literal, Node, Not, Or, Ref, ValueType
 from ..state.store import FINAL_STATUSES
 from ..state.store import OPEN_STATUSES as JOURNAL_OPEN_STATUSES
@@ -114,8 +115,8 @@ def template_for(node: PolicyNode, level: int) -> Optional[str]:
     stage = next((s for s in node.stages if s.level == level), None)
     if stage is not None:
         for a in stage.actions:
-            if a.kind == "runbook" and a.params.get("template"):
-                return str(a.params["template"])
+            if isinstance(a, RunbookAction) and a.template:
+                return a.template
     return node.runbook
 
 
@@ -165,7 +166,7 @@ def _stage_doc(node: PolicyNode, stage: Optional[StageNode]) -> Optional[dict]:
         "level": stage.level, "name": stage.name, "on": list(stage.on), "reset": stage.reset,
         "manual": stage.manual, "approvals": stage.approvals if stage.manual else 0,
         "cooldown": duration_text(stage.cooldown_s), "reset_after": duration_text(stage.reset_after_s),
-        "actions": [{"kind": a.kind, "params": dict(a.params), "text": _action_text(a.kind, a.params)}
+        "actions": [{"kind": a.kind, "params": dict(a.written), "text": _action_text(a.kind, a.written)}
                     for a in stage.actions],
     }
 
@@ -204,7 +205,7 @@ def _signals_doc(node: PolicyNode, values: Mapping[str, Optional[float]], reason
     out = []
     for s in node.signals:
         v = values.get(s.name)
-        params = {k: v2 for k, v2 in s.params.items()}
+        params = {k: v2 for k, v2 in s.written.items()}
         out.append({
             "name": s.name, "kind": s.kind, "type": s.type.value, "value": v,
             "text": value_text(v, s.type, reasons.get(s.name)), "reason": reasons.get(s.name),
@@ -231,8 +232,8 @@ def _notify_doc(node: PolicyNode, stage: Optional[StageNode]) -> list[dict]:
     if node.notify_route:
         routes[node.notify_route] = "policy route"
     for a in stage.actions if stage else ():
-        if a.kind == "notify" and a.params.get("route"):
-            routes[str(a.params["route"])] = f"stage action, severity {a.params.get('severity', 'critical')}"
+        if isinstance(a, NotifyAction) and a.route:
+            routes[a.route] = f"stage action, severity {a.severity}"
     return [{"route": r, "why": why} for r, why in routes.items()]
 
 
@@ -282,7 +283,6 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
     the same keys whatever made the incident."""
     stage = next((s for s in node.stages if s.level == level), None)
     prev = next((s for s in node.stages if s.level == from_level), None)
-    meta = node.model.metadata if node.model is not None else None
     fired_names = [t for t in (stage.on if stage else ()) if results.get(t, {}).get("firing")]
     relevant = {sig for t in node.triggers if t.name in (stage.on if stage else ()) for sig, *_ in comparisons(t)}
     return {
@@ -294,8 +294,8 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         "dry_run": mode != "live",
         "template": template_for(node, level),
         "policy": {
-            "name": node.name, "owner": getattr(meta, "owner", None), "description": getattr(meta, "description", None),
-            "labels": dict(getattr(meta, "labels", None) or {}), "source": str(node.source),
+            "name": node.name, "owner": node.owner, "description": node.description,
+            "labels": dict(node.labels), "source": str(node.source),
             "interval": duration_text(node.interval_s), "scope_level": node.scope.get("level"),
         },
         "graph": {"digest": digest, "short_digest": digest.split(":")[-1][:12], "revision": revision},
@@ -592,24 +592,21 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
                       "amount": 0.0004, "amount_text": "0.0004", "why": "BELOW_MINIMUM",
                       "detail": "amount=0.0004 step=0.001 min_amount=0.001", "since": iso(created_ms)}]
     if full or any(a.kind == "cancel_orders" for a in stage.actions):
-        which = next((a.params.get("which", "entries") for a in stage.actions if a.kind == "cancel_orders"), "all")
+        which = next((a.which for a in stage.actions if isinstance(a, CancelOrdersAction)), "all")
         cancels = [{"venue": venue, "account": account, "which": which, "count": 2, "reason": "CANCEL_ORDERS"}]
-    directives = [{"kind": a.kind, "params": dict(a.params), "text": _action_text(a.kind, a.params)}
+    directives = [{"kind": a.kind, "params": dict(a.written), "text": _action_text(a.kind, a.written)}
                   for a in stage.actions if a.kind in ("lock_trading", "arm_exchange_dms", "notify", "runbook")]
     hedges = [{"base": "ETH", "side": "sell", "notional": 31_000.0, "notional_text": "31,000.00",
                "reason": "SUGGEST_HEDGE: net=31000 threshold=25000"}
               for a in stage.actions if a.kind == "suggest_hedge"][:1] if not full else [
         {"base": "ETH", "side": "sell", "notional": 31_000.0, "notional_text": "31,000.00",
          "reason": "SUGGEST_HEDGE: net=31000 threshold=25000"}]
-    lock_action = next((a for a in stage.actions if a.kind == "lock_trading"), None)
+    lock_action = next((a for a in stage.actions if isinstance(a, LockTradingAction)), None)
     if lock_action is not None:
-        lock_mode = lock_action.params.get("mode", "halted")
-        ttl = lock_action.params.get("ttl")
+        lock_mode = lock_action.mode
         expires = None
-        if ttl is not None and not stage.manual:
-            from ..policy.units import parse_duration
-
-            expires = iso(created_ms + parse_duration(ttl).ms)
+        if lock_action.ttl_ms is not None and not stage.manual:
+            expires = iso(created_ms + lock_action.ttl_ms)
         lock = {"locked": True, "mode": lock_mode, "scope": scope, "stage": level, "policy": node.name,
                 "reason": f"LOCK_TRADING: mode={lock_mode} stage={level} policy={node.name}",
                 "created_ts": iso(created_ms),

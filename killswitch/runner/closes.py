@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
-from ..compile.graph import ActionNode, StageNode
+from ..compile.graph import StageNode
+from ..compile.nodes import CloseAllAction
 from ..engine.planner import plan
 from ..engine.scope import instances
 from ..events import MANUAL_CLOSE, Event
@@ -34,15 +35,16 @@ from .view import CloseResult
 
 MAX_TRACKED_CLOSES = 100  # manual closes whose progress ``close_progress`` can still tell
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
-_CLOSE_ALL = StageNode(0, "manual-close", (), None, "manual", None, 1, (ActionNode("close_all", {}),))
+_CLOSE_ALL = StageNode(0, "manual-close", (), None, "manual", None, 1, (CloseAllAction(),))
 
 
 class ManualCloses:
     """See the module doc. ``catalog()`` is the runner's names; ``emit`` hands an event to the
-    sinks."""
+    sinks; ``rates()`` the venues' order rates the planner paces closes by."""
 
     def __init__(self, book: Book, lead: Leadership, store: Any, io: StoreIO, *, dry_run: bool,
-                 clock: Callable[[], int], catalog: Callable[[], Catalog], emit: Callable[[Event], None]):
+                 clock: Callable[[], int], catalog: Callable[[], Catalog], emit: Callable[[Event], None],
+                 rates: Callable[[], Mapping[str, float]]):
         self.book = book
         self.lead = lead
         self.store = store
@@ -51,6 +53,7 @@ class ManualCloses:
         self.clock = clock
         self.catalog = catalog
         self.emit = emit
+        self.rates = rates  # the venues' order rates, as the adapters declare them
         self.queued: list[tuple[str, str, int]] = []  # (scope, reason, requested at), for the next tick
         self.tracked: dict[str, dict] = {}  # close id → its progress (the latest MAX_TRACKED_CLOSES)
         self.holds: dict[str, int] = {}  # close id → ticks its orders waited (REMAINDER_OPEN)
@@ -169,8 +172,8 @@ class ManualCloses:
         for node in self.book.graph.policies:
             for view in instances(node, list(snapshots)):
                 if view.key == scope:
-                    hist = self.book.state.pnl.get(node.model.spec.attribution.reference_window.ms)
-                    return [plan(node, _CLOSE_ALL, view, f"manual/{scope}/{tag}", now, hist)]
+                    hist = self.book.state.pnl.get(node.attribution.reference_window_ms)
+                    return [plan(node, _CLOSE_ALL, view, f"manual/{scope}/{tag}", now, hist, rates=self.rates())]
         return []
 
 

@@ -23,6 +23,8 @@ from typing import Any, Awaitable, Callable, Sequence
 
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
 
+from ..compile.nodes import ArmExchangeDmsAction
+from ..engine.evaluate import Evaluation
 from ..engine.state import record_heartbeat
 from .book import Book
 from .lock import DEAD_MANS_SWITCH, iso_ms
@@ -124,18 +126,19 @@ class Countdowns:
 
     # --- the venues' countdowns ----------------------------------------------------------------------
 
-    def arm_native(self, plans: Sequence[Any]) -> None:
+    def arm_native(self, ev: Evaluation) -> None:
         """A stage's ``arm_exchange_dms``: keep every capable venue account's countdown armed,
         starting now (a re-entry arms it again at once, with the stage's countdown)."""
         if self.dry_run:
             return
-        from ..policy.units import parse_duration
-
-        for plan in plans:
-            for d in plan.directives:
-                if d.kind != "arm_exchange_dms":
+        graph = self.book.graph
+        for se in ev.scopes:
+            if se.plan is None or not any(d.kind == "arm_exchange_dms" for d in se.plan.directives):
+                continue
+            for a in graph.policy(se.policy).stage(se.plan.stage).actions:
+                if not isinstance(a, ArmExchangeDmsAction):
                     continue
-                seconds = parse_duration(d.params.get("after", "60s")).seconds
+                seconds = a.after_ms / 1000
                 for key, adapter in self.adapters.items():
                     if adapter.capabilities.cancel_all_after:
                         self.book.dms = self.book.dms.disarm_native(key).arm_native(key, seconds)

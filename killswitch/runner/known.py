@@ -17,6 +17,7 @@ from typing import Callable, Optional
 
 from adapters.base import ExchangeAdapter
 
+from ..compile.nodes import HeartbeatAgeSignal
 from .book import Book
 from .gate import Placement
 from .scopes import Catalog
@@ -43,8 +44,7 @@ class Known:
                 strategies |= adapter.strategy_names()
             for node in graph.policies:
                 strategies |= set(node.scope.get("strategies") or ())
-                strategies |= {sig.params["source"] for sig in node.signals
-                               if sig.kind == "heartbeat_age" and isinstance(sig.params.get("source"), str)}
+                strategies |= {sig.source for sig in node.signals if isinstance(sig, HeartbeatAgeSignal)}
             for snap in snaps.values():
                 if snap.fetch.ok:
                     strategies |= {p.strategy for p in snap.positions if p.strategy}

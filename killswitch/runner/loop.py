@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from adapters.base import AdapterError, ExchangeAdapter
+from adapters.base import AdapterError, ExchangeAdapter, order_rates
 
 from ..compile.graph import DecisionGraph
 from ..engine.evaluate import Evaluation, evaluate
@@ -170,7 +170,8 @@ class Runner:
         self.shortfalls = Shortfalls(book, store, self.io, dry_run=dry_run, clock=clock, audit=self.lead.audit,
                                      save=self._save)
         self.closes = ManualCloses(book, self.lead, store, self.io, dry_run=dry_run, clock=clock,
-                                   catalog=self.catalog, emit=self.emit)
+                                   catalog=self.catalog, emit=self.emit,
+                                   rates=lambda: order_rates(self.adapters.values()))
         self.readout = Readout(book, self.lead, self.countdowns, self.resumptions, self.known, self.fanout, store,
                                self.io, clock=clock, dry_run=dry_run, counters=self.counters,
                                policy_error=lambda: self._policy_error, manual_closes=lambda: self.closes.tracked)
@@ -331,7 +332,7 @@ class Runner:
                 report.events.append(Event.make(SNAPSHOT_FAILED, now, {"error": s.fetch.error_code},
                                                 venue=s.venue, account=s.account, reason=s.fetch.error_code))
         book.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
-        ev, book.state = evaluate(book.graph, snapshots, book.state, now)
+        ev, book.state = evaluate(book.graph, snapshots, book.state, now, order_rates(self.adapters.values()))
         report.evaluation = book.evaluation = ev
         phase("evaluate")
         plans = ev.plans + self.closes.take_plans(snapshots, now)
@@ -351,7 +352,7 @@ class Runner:
         book.lock_book = apply_evaluation(book.lock_book, ev, book.graph)
         fired = self.countdowns.fire_due(now)
         rows = self.resumptions.track(ev, now)
-        self.countdowns.arm_native(plans)
+        self.countdowns.arm_native(ev)
         await self._save()  # 2. the stage entry, the lock and a firing survive a crash from here on
         for se in ev.transitions:
             t = se.transition
@@ -502,15 +503,14 @@ def transition_event(s: Any, graph: DecisionGraph, now: int, dry_run: bool) -> E
     t = s.transition
     node = next((p for p in graph.policies if p.name == s.policy), None)
     stage = next((st for st in node.stages if st.level == t.to_level), None) if node else None
-    meta = node.model.metadata if node is not None and node.model is not None else None
-    labels = dict(getattr(meta, "labels", None) or {})
+    labels: dict[str, Any] = dict(node.labels) if node is not None else {}
     data = {"from": t.from_level, "to": t.to_level, "reason": t.reason, "decision_id": t.decision_id,
             "incident": t.decision_id, "graph_digest": graph.digest, "revision": graph.revision, "dry_run": dry_run,
             "signals": [{"name": v.name, "value": v.value, "reason": v.reason} for v in s.signals],
             "triggers": [tr.name for tr in s.triggers if tr.firing],
             "orders": len(s.plan.orders) if s.plan else 0}
     labels.update(policy=s.policy, scope=s.scope, stage=stage.name if stage else None, level=t.to_level,
-                  from_level=t.from_level, owner=getattr(meta, "owner", None),
+                  from_level=t.from_level, owner=node.owner if node is not None else None,
                   venue=s.scope.split("/")[0] if "/" in s.scope else None)
     return Event.make(STAGE_TRANSITION, now, data, **labels)
 

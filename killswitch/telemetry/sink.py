@@ -399,7 +399,6 @@ class TelemetrySink:
 
     def _decision(self, s, ev, node, runner, types, values, firing, ctx, start: int, end: int) -> None:
         t = s.transition
-        meta = node.model.metadata if node is not None and node.model is not None else None
         checked = []
         if node is not None:
             key = (ev.digest, node.name)
@@ -412,7 +411,8 @@ class TelemetrySink:
         code = t.reason.split(":", 1)[0]
         span = self.tracer.start_span(A.SPAN_DECISION, context=ctx, start_time=start, attributes=_clean({
             A.DECISION_ID: t.decision_id, A.DECISION_KIND: t.kind, A.POLICY: s.policy,
-            A.POLICY_OWNER: getattr(meta, "owner", None), A.GRAPH_DIGEST: ev.digest, A.GRAPH_REVISION: ev.revision,
+            A.POLICY_OWNER: node.owner if node is not None else None, A.GRAPH_DIGEST: ev.digest,
+            A.GRAPH_REVISION: ev.revision,
             A.SCOPE: s.scope, A.STAGE_FROM: t.from_level, A.STAGE_TO: t.to_level, A.STAGE_NAME: t.stage,
             A.DECISION_REASON: t.reason, A.DECISION_REASON_CODE: code, A.TRIGGERS_FIRING: firing,
             A.SIGNALS_VALUES: values, A.DECISION_THRESHOLDS: [describe(c) for c in checked],

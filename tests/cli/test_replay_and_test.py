@@ -60,6 +60,8 @@ def test_replay_json_is_versioned_and_summarised():
         ('[1, 2]\n', 1, "JSON object"),
         ('{"snapshots": []}\n', 1, '"now"'),
         ('{"now": 5, "snapshots": []}\n{"now": 4, "snapshots": []}\n', 2, "backwards"),
+        ('{"now": 1, "snapshots": [], "rates": {"binanceusdm": 0}}\n', 1, '"rates"'),
+        ('{"now": 1, "snapshots": [], "rates": [20]}\n', 1, '"rates"'),
     ],
 )
 def test_replay_reports_bad_lines_with_their_number(tmp_path, content, line, words):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from adapters.base import AdapterError, Reason, Secret, check_close, resolve_secret
+from adapters.base import AdapterError, Capabilities, Reason, Secret, check_close, order_rates, resolve_secret
 from killswitch.engine.planner import OrderIntent
 from killswitch.policy.model import SecretRef
 
@@ -74,3 +74,17 @@ def test_spot_sell_is_not_reduce_only_and_passes():
                                           (Reason.AUTH, False), (Reason.INSUFFICIENT_MARGIN, False)])
 def test_only_network_level_failures_are_retryable(reason, retry):
     assert reason.retryable is retry
+
+
+class _Venue:
+    """An adapter as order_rates sees it: a venue and its capabilities."""
+
+    def __init__(self, venue: str, rate: float):
+        self.venue = venue
+        self.capabilities = Capabilities(orders_per_second=rate)
+
+
+def test_order_rates_are_the_adapters_budgets_the_slowest_account_per_venue():
+    got = order_rates([_Venue("binanceusdm", 20.0), _Venue("okx", 20.0), _Venue("binanceusdm", 8.0)])
+    assert got == {"binanceusdm": 8.0, "okx": 20.0}
+    assert order_rates([]) == {}

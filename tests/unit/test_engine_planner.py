@@ -14,6 +14,7 @@ import textwrap
 
 import pytest
 
+from adapters.ccxt_exchange.dialects import order_rate
 from killswitch.engine.planner import PnlHistory, client_order_id, history_for, plan, update_history
 from killswitch.engine.scope import instances
 from killswitch.policy.units import parse_duration
@@ -50,7 +51,7 @@ def book(legs, equity=EQUITY, **kw):
     return now, then
 
 
-def make_plan(policy, snaps_now, snaps_then=(), decision=DECISION, now=T):
+def make_plan(policy, snaps_now, snaps_then=(), decision=DECISION, now=T, rates=None):
     window, step = history_for(policy)
     hist = PnlHistory(window, step)
     if snaps_then:
@@ -58,13 +59,15 @@ def make_plan(policy, snaps_now, snaps_then=(), decision=DECISION, now=T):
     update_history(hist, list(snaps_now), now)
     views = instances(policy, list(snaps_now))
     assert len(views) == 1
-    return plan(policy, policy.stage(1), views[0], decision, now, hist)
+    if rates is None:  # the rates a replay gives the planner: each venue's dialect's, by name
+        rates = {s.venue: order_rate(s.venue) for s in snaps_now}
+    return plan(policy, policy.stage(1), views[0], decision, now, hist, rates=rates)
 
 
-def plan_for(actions, legs, *, policy_kw=None, **snap_kw):
+def plan_for(actions, legs, *, policy_kw=None, rates=None, **snap_kw):
     p = planner_policy(actions, **(policy_kw or {}))
     now, then = book(legs, **snap_kw)
-    return make_plan(p, [now], [then])
+    return make_plan(p, [now], [then], rates=rates)
 
 
 def closed(pl):
@@ -508,6 +511,22 @@ def test_hedge_mode_legs(position_side, expected):
 def test_order_schedule_spacing(venue, rate, offsets):
     legs = [leg(s, "long", 1, 100 * (3 - i)) for i, s in enumerate(["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"])]
     pl = plan_for("[close_all]", legs, venue=venue, policy_kw={"extra": f"unwind: {{orders_per_second: {rate}}}"})
+    assert [o.not_before_ms - T for o in pl.orders] == offsets
+
+
+@pytest.mark.parametrize(
+    "rates, rate, offsets",
+    [
+        pytest.param({"simulated": 4.0}, "exchange", [0, 250, 500], id="the_rate_given_for_the_venue"),
+        pytest.param({"elsewhere": 100.0}, "exchange", [0, 200, 400], id="a_venue_given_no_rate_gets_the_default"),
+        pytest.param({}, "exchange", [0, 200, 400], id="no_rates_at_all_the_default"),
+        pytest.param({"simulated": 4.0}, "10", [0, 100, 200], id="the_policy_rate_overrides_the_venue_rate"),
+    ],
+)
+def test_order_schedule_follows_the_rates_it_is_given(rates, rate, offsets):
+    """Order rates are an input of the planner (the runner's adapters give them), not its own table."""
+    legs = [leg(s, "long", 1, 100 * (3 - i)) for i, s in enumerate(["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"])]
+    pl = plan_for("[close_all]", legs, rates=rates, policy_kw={"extra": f"unwind: {{orders_per_second: {rate}}}"})
     assert [o.not_before_ms - T for o in pl.orders] == offsets
 
 

@@ -24,9 +24,12 @@ Adding a venue
     3. Add the venue's row (one per ccxt id) to ``VENUES`` in
        ``tests/contract/test_adapter_contract.py``; the contract fails for a registered id
        without a row and for a row without a dialect.
-    The order rate comes from the planner's ``VENUE_ORDER_RATES`` for now (see
-    :func:`.base.planner_rate`). Nothing else changes: the adapter and the parsing code never
-    name a venue.
+    The dialect's ``order_rate`` is the venue's order budget: the adapter's, and the planner's
+    spacing of the venue's closes (the runner hands the planner its adapters' rates). Nothing
+    else changes: the adapter and the parsing code never name a venue.
+
+    A ccxt id without a module of its own gets the generic dialect, at the rate of
+    :data:`GENERIC_ORDER_RATES` when it is listed there, else :data:`~.base.DEFAULT_ORDER_RATE`.
 """
 
 from __future__ import annotations
@@ -34,11 +37,20 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from . import binance, bybit, okx
-from .base import Countdown, Dialect, planner_rate
+from .base import DEFAULT_ORDER_RATE, Countdown, Dialect
 
 _MODULES = (binance, bybit, okx)
 
 DIALECTS: dict[str, Dialect] = {d.id: d for m in _MODULES for d in m.DIALECTS}
+
+# Orders per second of ccxt ids served by the generic dialect whose limits we know, below them.
+GENERIC_ORDER_RATES: dict[str, float] = {"bitget": 10.0, "kraken": 5.0}
+
+
+def order_rate(exchange_id: str) -> float:
+    """The order rate of a ccxt id's dialect, by name alone: for what evaluates a venue without an
+    adapter for it (a replay of a recording that does not say its rates)."""
+    return dialect_for(exchange_id).order_rate
 
 
 def dialect_for(exchange_id: str) -> Dialect:
@@ -46,7 +58,7 @@ def dialect_for(exchange_id: str) -> Dialect:
     known = DIALECTS.get(exchange_id)
     if known is not None:
         return known
-    return Dialect(id=exchange_id, order_rate=planner_rate(exchange_id))
+    return Dialect(id=exchange_id, order_rate=GENERIC_ORDER_RATES.get(exchange_id, DEFAULT_ORDER_RATE))
 
 
 class KnownRawFields:
@@ -80,5 +92,6 @@ def reduce_only_rejections() -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for d in DIALECTS.values() for p in d.reduce_only_rejections))
 
 
-__all__ = ["DIALECTS", "KNOWN_RAW_FIELDS", "Countdown", "Dialect", "KnownRawFields", "dialect_for",
+__all__ = ["DEFAULT_ORDER_RATE", "DIALECTS", "GENERIC_ORDER_RATES", "KNOWN_RAW_FIELDS", "Countdown", "Dialect",
+           "KnownRawFields", "dialect_for", "order_rate",
            "reduce_only_rejections", "secret_headers"]

@@ -7,9 +7,11 @@ What it owns
     * reading the venue's raw answer (ccxt's ``info``) where ccxt leaves something out: the leg of
       a position or an order, the account equity;
     * the venue's cancel-all-after (countdown) endpoint, when it has one, as a :class:`Countdown`;
-    * the venue's order rate (``order_rate``, orders per second our budget allows), the endpoints
-      the venue counts as orders rather than request weight, the ccxt options it needs, the
-      headers that carry its credentials, and the texts of its reduce-only refusals.
+    * the venue's order rate (``order_rate``, orders per second our budget allows, conservatively
+      below the venue's published limits; the adapter's budget runs at it, its capabilities
+      report it and the planner spaces the venue's closes by it), the endpoints the venue counts
+      as orders rather than request weight, the ccxt options it needs, the headers that carry its
+      credentials, and the texts of its reduce-only refusals.
 
 What it must not do
     import ccxt, keep any state of an account, or reach the venue other than through the ``call``
@@ -26,8 +28,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping, Optional, Protocol
 
-from killswitch.engine.planner import DEFAULT_ORDER_RATE, VENUE_ORDER_RATES
-
 # ``call(method, *args)``: one call of the account's ccxt client, through the adapter's budget,
 # retries and deadline.
 Call = Callable[..., Awaitable[Any]]
@@ -35,12 +35,8 @@ Call = Callable[..., Awaitable[Any]]
 Has = Callable[[str], bool]
 
 
-def planner_rate(exchange_id: str) -> float:
-    """The order rate the planner paces a venue's plans with.
-
-    The figures stay in the planner's table until order rates move into the dialects; reading
-    them here keeps the adapter's budget and the planner's pacing one figure, not two."""
-    return VENUE_ORDER_RATES.get(exchange_id, DEFAULT_ORDER_RATE)
+# Orders per second for a ccxt id whose published limits we have not read: below any venue's.
+DEFAULT_ORDER_RATE = 5.0
 
 
 class Countdown(Protocol):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from .base import Call, Countdown, Dialect, planner_rate
+from .base import DEFAULT_ORDER_RATE, Call, Countdown, Dialect
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,9 @@ class BinanceDialect(Dialect):
         return SymbolCountdown(self.countdown_method)
 
 
-BINANCE = BinanceDialect(id="binance", order_rate=planner_rate("binance"))
+BINANCE = BinanceDialect(id="binance", order_rate=10.0)
 BINANCE_USDM = BinanceDialect(
-    id="binanceusdm", order_rate=planner_rate("binanceusdm"),
+    id="binanceusdm", order_rate=20.0,
     # POST/DELETE /fapi/v1/order weigh 0 on the IP weight limit and 1 on the 10 s and 1 min order
     # counts, which the order budget keeps below. ccxt charges a new order 4 weight units: at its
     # 50 ms a unit that paces closes at ~5/s, far below what the venue allows when a book must be
@@ -86,7 +86,7 @@ BINANCE_USDM = BinanceDialect(
     order_count_endpoints=frozenset({("fapiPrivate", "POST", "order"), ("fapiPrivate", "DELETE", "order")}),
 )
 BINANCE_COINM = BinanceDialect(
-    id="binancecoinm", order_rate=planner_rate("binancecoinm"),
+    id="binancecoinm", order_rate=DEFAULT_ORDER_RATE,
     countdown_method="dapiPrivatePostCountdownCancelAll", countdown_futures_only=False,
 )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from .base import Call, Countdown, Dialect, Has, clamp_seconds, planner_rate
+from .base import Call, Countdown, Dialect, Has, clamp_seconds
 
 DCP_RANGE = (3, 300)  # seconds
 
@@ -85,6 +85,6 @@ class BybitDialect(Dialect):
         return DisconnectedCancelAll("DERIVATIVES" if market_type == "futures" else "SPOT")
 
 
-BYBIT = BybitDialect(id="bybit", order_rate=planner_rate("bybit"))
+BYBIT = BybitDialect(id="bybit", order_rate=10.0)
 
 DIALECTS = (BYBIT,)

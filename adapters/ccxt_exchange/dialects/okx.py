@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from .base import Call, Countdown, Dialect, clamp_seconds, planner_rate
+from .base import Call, Countdown, Dialect, clamp_seconds
 
 CANCEL_ALL_AFTER_RANGE = (10, 120)  # seconds; 0 disarms
 
@@ -70,6 +70,6 @@ class OkxDialect(Dialect):
         return CancelAllAfter()
 
 
-OKX = OkxDialect(id="okx", order_rate=planner_rate("okx"))
+OKX = OkxDialect(id="okx", order_rate=20.0)
 
 DIALECTS = (OKX,)

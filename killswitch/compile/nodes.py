@@ -1,0 +1,271 @@
+"""The typed nodes of the decision graph: one frozen dataclass per signal kind and per action kind,
+and the policy-wide settings the planner reads (attribution, risk weights, groups, unwind).
+
+The compiler resolves every parameter once, so nothing after it parses a policy's text again:
+
+* durations are whole milliseconds, in fields ending ``_ms`` (as
+  :class:`~killswitch.policy.units.Duration` holds them);
+* ratios and percentages are fractions (``4.5%`` is ``0.045``);
+* amounts are numbers in the account's quote currency (``50k`` is ``50000.0``);
+* lists are tuples.
+
+``kind`` is the policy language's name of the kind (``equity_drawdown``, ``close_all``), so code
+can switch on it; a class serves one kind, except :class:`ExposureSignal` (gross and net) and
+:class:`TailRiskSignal` (value at risk and expected shortfall). ``written`` keeps the parameters
+as the policy wrote them, in canonical text (``{"window": "15m", "min_coverage": "80%"}``), for
+what people read: rendered graphs, runbooks, the directives of a plan. It is never read for a
+decision.
+
+The graph's digest is not computed from these nodes but from the policy's canonical form
+(:mod:`.graph`), so adding a field here never changes a digest.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from ..policy.expr import ValueType
+
+# --- signals -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalNode:
+    """A signal of one kind; a subclass per kind holds its parameters."""
+
+    name: str
+    kind: str
+    type: ValueType
+    written: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowedSignal(SignalNode):
+    """A signal that keeps state over a window between ticks."""
+
+    window_ms: int  # the longest history the signal reads, for bounding state
+    # Names the state the signal keeps (its family, window and parameters): a change of any of
+    # them starts the state anew. Saved with the state, so its form must not change.
+    state_key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EquityDrawdownSignal(WindowedSignal):
+    kind: str = "equity_drawdown"
+    min_coverage: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class EquityChangeSignal(SignalNode):
+    kind: str = "equity_change"
+    against: str  # initial_capital | day_open | baseline
+    baseline: Optional[float]  # set for against: baseline only
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionLossSignal(SignalNode):
+    kind: str = "position_loss"
+    of: str  # equity | margin
+    aggregate: str  # max | sum
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiquidationDistanceSignal(SignalNode):
+    kind: str = "liquidation_distance"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExposureSignal(SignalNode):
+    """``gross_exposure`` or ``net_exposure`` (``kind`` says which)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeverageSignal(SignalNode):
+    kind: str = "leverage"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConcentrationSignal(SignalNode):
+    kind: str = "concentration"
+    by: str  # symbol | base_asset
+
+
+@dataclass(frozen=True, kw_only=True)
+class RealizedVolatilitySignal(WindowedSignal):
+    kind: str = "realized_volatility"
+    sample_ms: int
+    min_coverage: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TailRiskSignal(WindowedSignal):
+    """``value_at_risk`` or ``expected_shortfall`` (``kind`` says which)."""
+
+    confidence: float
+    horizon_ms: int
+    min_coverage: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsecutiveLossesSignal(SignalNode):
+    kind: str = "consecutive_losses"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataAgeSignal(SignalNode):
+    kind: str = "data_age"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiErrorRateSignal(WindowedSignal):
+    kind: str = "api_error_rate"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiLatencySignal(WindowedSignal):
+    kind: str = "api_latency"
+    quantile: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeartbeatAgeSignal(SignalNode):
+    kind: str = "heartbeat_age"
+    source: str
+
+
+# --- actions -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionNode:
+    """An action of a stage; a subclass per kind holds its parameters."""
+
+    kind: str
+    written: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelOrdersAction(ActionNode):
+    kind: str = "cancel_orders"
+    which: str  # entries | all
+    symbols: tuple[str, ...]  # empty: every symbol
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReduceTopRiskAction(ActionNode):
+    kind: str = "reduce_top_risk"
+    count: int
+    fraction: float  # of each chosen position, in (0, 1]
+    side: str  # losing | long | short | any
+    close_within_liquidation: Optional[float]  # close in full a position this close to liquidation
+    on_unknown_side: str  # skip | any
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseSideAction(ActionNode):
+    kind: str = "close_side"
+    side: str  # losing | long | short
+    on_unknown_side: str  # skip | both
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClosePositionsAction(ActionNode):
+    kind: str = "close_positions"
+    symbols: tuple[str, ...]
+    side: str  # long | short | any
+    min_loss: Optional[float]  # a fraction of equity
+    correlation_group: Optional[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseAllAction(ActionNode):
+    kind: str = "close_all"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockTradingAction(ActionNode):
+    kind: str = "lock_trading"
+    mode: str  # reducing | halted
+    ttl_ms: Optional[int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArmExchangeDmsAction(ActionNode):
+    kind: str = "arm_exchange_dms"
+    after_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifyAction(ActionNode):
+    kind: str = "notify"
+    route: str
+    severity: str  # info | warning | critical
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuggestHedgeAction(ActionNode):
+    kind: str = "suggest_hedge"
+    threshold: float  # net notional per base asset above which a hedge is suggested
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunbookAction(ActionNode):
+    kind: str = "runbook"
+    template: str
+
+
+# --- policy-wide settings ------------------------------------------------------------------------
+# The defaults are the policy language's (policy/model.py); the compiler always sets every field.
+
+
+@dataclass(frozen=True)
+class AttributionNode:
+    """Which side is bleeding: PnL change over ``reference_window_ms``, a side named when its
+    share of the decline reaches ``source_threshold``."""
+
+    reference_window_ms: int = 3_600_000
+    source_threshold: float = 0.65
+    missing_reference: str = "since_open"  # since_open | exclude
+
+
+@dataclass(frozen=True)
+class RiskWeightsNode:
+    """The weights of the five components of a position's risk score (they sum to 1)."""
+
+    pnl_delta: float = 0.40
+    current_loss: float = 0.25
+    liq_proximity: float = 0.20
+    notional_share: float = 0.10
+    margin_loss: float = 0.05
+
+
+@dataclass(frozen=True)
+class CorrelationGroupNode:
+    name: str
+    symbols: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UnwindNode:
+    """How closes are sent: the slippage cap of their limit price, chunks by notional, and the
+    order rate (None: the venue's, given to the planner with the snapshots)."""
+
+    max_slippage: float = 0.02
+    chunk_notional: Optional[float] = None
+    orders_per_second: Optional[float] = None
+    max_retries: int = 3
+
+
+__all__ = [
+    "SignalNode", "WindowedSignal", "EquityDrawdownSignal", "EquityChangeSignal", "PositionLossSignal",
+    "LiquidationDistanceSignal", "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
+    "RealizedVolatilitySignal", "TailRiskSignal", "ConsecutiveLossesSignal", "DataAgeSignal", "ApiErrorRateSignal",
+    "ApiLatencySignal", "HeartbeatAgeSignal",
+    "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "CloseSideAction", "ClosePositionsAction",
+    "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction", "SuggestHedgeAction",
+    "RunbookAction",
+    "AttributionNode", "RiskWeightsNode", "CorrelationGroupNode", "UnwindNode",
+]

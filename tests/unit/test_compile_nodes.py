@@ -1,0 +1,161 @@
+"""The typed nodes the compiler builds: one class per signal and action kind, every parameter
+resolved once (durations in ms, ratios as fractions, amounts as numbers), the policy-wide settings
+on the policy node, and the policy as written kept for display only."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from killswitch.compile import nodes as n
+
+from .engine_helpers import policy_graph
+
+
+def one_signal(signal_yaml: str) -> n.SignalNode:
+    # the trigger reads another signal: s is only compiled (a KS211 warning, no error)
+    g = policy_graph(f"s: {signal_yaml}\nage: data_age", 't: {when: "age >= 1m", on_missing_data: ignore}',
+                     "- {level: 1, name: one, on: [t], actions: [close_all]}")
+    return g.policy("p").signal("s")
+
+
+def one_action(action_yaml: str, extra: str = "") -> n.ActionNode:
+    g = policy_graph("s: {equity_change: {against: initial_capital}}", 't: {when: "s <= -5%", on_missing_data: hold}',
+                     f"- {{level: 1, name: one, on: [t], actions: [{action_yaml}]}}", extra=extra)
+    [action] = g.policy("p").stage(1).actions
+    return action
+
+
+def fields(node) -> dict:
+    return {f.name: getattr(node, f.name) for f in dataclasses.fields(node) if f.name not in ("written", "type")}
+
+
+@pytest.mark.parametrize("yaml, cls, want", [
+    pytest.param("{equity_drawdown: {window: 15m}}", n.EquityDrawdownSignal,
+                 dict(name="s", kind="equity_drawdown", window_ms=900_000, min_coverage=0.8,
+                      state_key="equity_drawdown:900.0:[('min_coverage', '80%'), ('window', '15m')]"),
+                 id="equity_drawdown_defaults"),
+    pytest.param("{equity_change: {against: baseline, baseline: 50k}}", n.EquityChangeSignal,
+                 dict(name="s", kind="equity_change", against="baseline", baseline=50_000.0), id="equity_change"),
+    pytest.param("{position_loss: {of: margin, aggregate: sum}}", n.PositionLossSignal,
+                 dict(name="s", kind="position_loss", of="margin", aggregate="sum"), id="position_loss"),
+    pytest.param("liquidation_distance", n.LiquidationDistanceSignal,
+                 dict(name="s", kind="liquidation_distance"), id="liquidation_distance"),
+    pytest.param("net_exposure", n.ExposureSignal, dict(name="s", kind="net_exposure"), id="net_exposure"),
+    pytest.param("leverage", n.LeverageSignal, dict(name="s", kind="leverage"), id="leverage"),
+    pytest.param("{concentration: {by: symbol}}", n.ConcentrationSignal,
+                 dict(name="s", kind="concentration", by="symbol"), id="concentration"),
+    pytest.param("{realized_volatility: {window: 1h, sample: 5m, min_coverage: 50%}}", n.RealizedVolatilitySignal,
+                 dict(name="s", kind="realized_volatility", window_ms=3_600_000, sample_ms=300_000, min_coverage=0.5,
+                      state_key="returns:3600.0:[('min_coverage', '50%'), ('sample', '5m'), ('window', '1h')]"),
+                 id="realized_volatility"),
+    pytest.param("{expected_shortfall: {window: 1d, confidence: 97.5%}}", n.TailRiskSignal,
+                 dict(name="s", kind="expected_shortfall", window_ms=86_400_000, confidence=0.975, horizon_ms=60_000,
+                      min_coverage=0.8,
+                      state_key="returns:86400.0:[('confidence', '97.5%'), ('horizon', '1m'), ('min_coverage', '80%'),"
+                                " ('window', '1d')]"),
+                 id="expected_shortfall_defaults"),
+    pytest.param("consecutive_losses", n.ConsecutiveLossesSignal, dict(name="s", kind="consecutive_losses"),
+                 id="consecutive_losses"),
+    pytest.param("data_age", n.DataAgeSignal, dict(name="s", kind="data_age"), id="data_age"),
+    pytest.param("{api_error_rate: {window: 5m}}", n.ApiErrorRateSignal,
+                 dict(name="s", kind="api_error_rate", window_ms=300_000, state_key="api:300.0:[('window', '5m')]"),
+                 id="api_error_rate"),
+    pytest.param("{api_latency: {window: 90s, quantile: 99%}}", n.ApiLatencySignal,
+                 dict(name="s", kind="api_latency", window_ms=90_000, quantile=0.99,
+                      state_key="api:90.0:[('quantile', '99%'), ('window', '1m30s')]"),
+                 id="api_latency"),
+    pytest.param("{heartbeat_age: {source: bot-a}}", n.HeartbeatAgeSignal,
+                 dict(name="s", kind="heartbeat_age", source="bot-a"), id="heartbeat_age"),
+])
+def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
+    """The state key is the form saved states were always kept under: it must not change, or every
+    saved window would start over after an upgrade."""
+    node = one_signal(yaml)
+    assert type(node) is cls
+    assert fields(node) == want
+
+
+@pytest.mark.parametrize("yaml, cls, want", [
+    pytest.param("{cancel_orders: {which: all, symbols: [BTC/USDT:USDT]}}", n.CancelOrdersAction,
+                 dict(kind="cancel_orders", which="all", symbols=("BTC/USDT:USDT",)), id="cancel_orders"),
+    pytest.param("{cancel_orders: entries}", n.CancelOrdersAction,
+                 dict(kind="cancel_orders", which="entries", symbols=()), id="cancel_orders_short_form"),
+    pytest.param("{reduce_top_risk: {count: 3, fraction: 50%, close_within_liquidation: 2.5%}}",
+                 n.ReduceTopRiskAction,
+                 dict(kind="reduce_top_risk", count=3, fraction=0.5, side="losing", close_within_liquidation=0.025,
+                      on_unknown_side="skip"), id="reduce_top_risk"),
+    pytest.param("{close_side: long}", n.CloseSideAction,
+                 dict(kind="close_side", side="long", on_unknown_side="skip"), id="close_side"),
+    pytest.param("{close_positions: {min_loss: 1%, side: short}}", n.ClosePositionsAction,
+                 dict(kind="close_positions", symbols=(), side="short", min_loss=0.01, correlation_group=None),
+                 id="close_positions"),
+    pytest.param("close_all", n.CloseAllAction, dict(kind="close_all"), id="close_all"),
+    pytest.param("{lock_trading: {mode: reducing, ttl: 1h30m}}", n.LockTradingAction,
+                 dict(kind="lock_trading", mode="reducing", ttl_ms=5_400_000), id="lock_trading"),
+    pytest.param("lock_trading", n.LockTradingAction, dict(kind="lock_trading", mode="halted", ttl_ms=None),
+                 id="lock_trading_defaults"),
+    pytest.param("{arm_exchange_dms: 45s}", n.ArmExchangeDmsAction, dict(kind="arm_exchange_dms", after_ms=45_000),
+                 id="arm_exchange_dms"),
+    pytest.param("{suggest_hedge: {threshold: 25k}}", n.SuggestHedgeAction,
+                 dict(kind="suggest_hedge", threshold=25_000.0), id="suggest_hedge"),
+    pytest.param("{runbook: flatten.md}", n.RunbookAction, dict(kind="runbook", template="flatten.md"),
+                 id="runbook"),
+])
+def test_action_nodes_hold_resolved_parameters(yaml, cls, want):
+    node = one_action(yaml)
+    assert type(node) is cls
+    assert fields(node) == want
+
+
+def test_written_keeps_the_parameters_as_the_policy_wrote_them():
+    """What runbooks, rendered graphs and a plan's directives show: the canonical text."""
+    assert one_signal("{equity_drawdown: {window: 90m}}").written == {"window": "1h30m", "min_coverage": "80%"}
+    assert one_action("{lock_trading: {mode: reducing, ttl: 60m}}").written == {"mode": "reducing", "ttl": "1h"}
+    assert one_action("close_all").written == {}
+
+
+def test_policy_wide_settings_are_compiled_onto_the_policy_node():
+    g = policy_graph(
+        "s: {equity_change: {against: initial_capital}}", 't: {when: "s <= -5%", on_missing_data: hold}',
+        "- {level: 1, name: one, on: [t], actions: [close_all]}",
+        extra="""
+            attribution: {reference_window: 30m, source_threshold: 70%, missing_reference: exclude}
+            risk_score: {weights: {pnl_delta: 0.5, current_loss: 0.15}}
+            correlation_groups: [{name: majors, symbols: [BTC/USDT:USDT, ETH/USDT:USDT]}]
+            unwind: {max_slippage: 1.5%, chunk_notional: 50k, orders_per_second: 8, max_retries: 5}
+        """)
+    p = g.policy("p")
+    assert p.attribution == n.AttributionNode(1_800_000, 0.7, "exclude")
+    assert p.risk_weights == n.RiskWeightsNode(0.5, 0.15, 0.20, 0.10, 0.05)
+    assert p.correlation_groups == (n.CorrelationGroupNode("majors", ("BTC/USDT:USDT", "ETH/USDT:USDT")),)
+    assert p.unwind == n.UnwindNode(0.015, 50_000.0, 8.0, 5)
+
+
+def test_policy_node_defaults_are_the_policy_languages():
+    """A policy that sets none of them compiles to the nodes' own defaults (one set of defaults)."""
+    text_policy = policy_graph(
+        "s: {equity_change: {against: initial_capital}}", 't: {when: "s <= -5%", on_missing_data: hold}',
+        "- {level: 1, name: one, on: [t], actions: [close_all]}").policy("p")
+    assert text_policy.attribution == n.AttributionNode()
+    assert text_policy.risk_weights == n.RiskWeightsNode()
+    assert text_policy.unwind == n.UnwindNode()  # orders_per_second None: the venue's rate
+    assert text_policy.correlation_groups == ()
+
+
+def test_metadata_is_compiled_onto_the_policy_node():
+    text = """\
+        apiVersion: killswitch/v1
+        kind: Policy
+        metadata: {name: p, owner: risk-desk, description: the desk's book, labels: {desk: crypto}}
+        spec:
+          signals: {s: data_age}
+          triggers: {t: {when: "s >= 1m", on_missing_data: fire}}
+          stages: [{level: 1, name: one, on: [t], actions: [close_all]}]
+    """
+    from .engine_helpers import compile_graph
+
+    p = compile_graph(text).policy("p")
+    assert (p.owner, p.description, dict(p.labels)) == ("risk-desk", "the desk's book", {"desk": "crypto"})
+    assert not hasattr(p, "model"), "nothing after the compiler reads the pydantic policy"
