@@ -133,7 +133,8 @@ class Previews:
         if refusal is not None:
             return self._answer("close", scope, refusal, False)
         orders = tuple(PlannedOrder(f"{o.venue}/{o.account}", o.symbol, o.side, o.position_side, o.amount,
-                                    o.reduce_only, o.limit_price, o.notional) for p in plans for o in p.orders)
+                                    o.notional, o.limit_price, o.reduce_only, o.chunk, o.chunks)
+                       for p in plans for o in p.orders)
         refused = self.lead.not_leader("close")
         if refused:
             return self._answer("close", scope, refused, False, orders=orders)

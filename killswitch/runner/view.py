@@ -173,20 +173,6 @@ class IncidentStatus:
 
 
 @dataclass(frozen=True)
-class PlannedOrder:
-    """An order a close would send now (reduce-only, never larger than the position)."""
-
-    account: str
-    symbol: str
-    side: str
-    position_side: Optional[str]
-    amount: float
-    reduce_only: bool
-    limit_price: Optional[float]  # the protected price: the worst the close accepts
-    notional: float
-
-
-@dataclass(frozen=True)
 class ActionPreview:
     """What an operator's action would do if sent now, worked out on copies and applied to
     nothing: the answer it would get (``reason``: ``LOCKED: ...``, ``APPROVAL_RECORDED: 1/2``,
@@ -216,6 +202,23 @@ class Caller:
 class ResetResult:
     done: bool
     reason: str  # APPROVAL_RECORDED: 1/2 ..., MANUAL_RESET: ..., NOT_ENGAGED, DUPLICATE_APPROVER
+
+
+@dataclass(frozen=True)
+class PlannedOrder:
+    """One order of a manual close as planned from the last snapshots (what ``ksctl close``
+    previews): reduce-only, never larger than the position it closes."""
+
+    account: str  # venue/account
+    symbol: str
+    side: str  # buy | sell
+    position_side: Optional[str]  # LONG | SHORT in hedge mode
+    amount: float
+    notional: float
+    limit_price: Optional[float]  # the protected price
+    reduce_only: bool
+    chunk: int  # 1-based, of ``chunks``
+    chunks: int
 
 
 @dataclass(frozen=True)
