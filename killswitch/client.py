@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from .runner.lock import DEAD_MANS_SWITCH, OPERATOR
-from .runner.view import ChangeResult, CloseResult, DecodeError, ResetResult, RunnerStatus, decode
+from .runner.view import (ActionPreview, Caller, ChangeResult, CloseResult, DecodeError, IncidentStatus, ResetResult,
+                          RunnerStatus, TriggerStatus, decode)
 
 if TYPE_CHECKING:  # imported by check_order, the one call that answers it: the gate pulls in the lock book
     from .runner.gate import Decision
@@ -183,6 +184,16 @@ class LockDocument:
     resuming: dict[str, ResumeLimits] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Triggers:
+    triggers: tuple[TriggerStatus, ...]
+
+
+@dataclass(frozen=True)
+class _Incidents:
+    incidents: tuple[IncidentStatus, ...]
+
+
 # --- errors -------------------------------------------------------------------------------------------
 
 
@@ -329,6 +340,29 @@ class RunnerClient:
         if status != 200:
             raise RunnerError(status, f"HTTP_{status}", raw.decode(errors="replace")[:_SHOWN_BODY], url=self.base_url)
         return raw.decode("utf-8")
+
+    # the console's reads (a token with the viewer, operator or approver role, unless the runner
+    # shows its console publicly) and the previews of the changes (the change's role)
+
+    def whoami(self) -> Caller:
+        """``GET /v1/whoami``: the identity and roles of this client's token."""
+        return decode(Caller, self._json("GET", "/v1/whoami", auth=True))
+
+    def triggers(self) -> tuple[TriggerStatus, ...]:
+        """``GET /v1/triggers``: every trigger, firing or not, with its values against thresholds."""
+        doc = self._json("GET", "/v1/triggers", auth=True)
+        return decode(_Triggers, doc).triggers
+
+    def incidents(self) -> tuple[IncidentStatus, ...]:
+        """``GET /v1/incidents``: the open incidents and the latest manual closes, from the store."""
+        return decode(_Incidents, self._json("GET", "/v1/incidents", auth=True)).incidents
+
+    def preview(self, action: str, body: dict) -> ActionPreview:
+        """``POST /v1/preview/{action}`` (lock, unlock, reset, close) with the body the change
+        takes: what it would answer now. Nothing is changed or audited."""
+        if action not in ("lock", "unlock", "reset", "close"):
+            raise ValueError(f"no preview of {action!r}: lock, unlock, reset or close")
+        return decode(ActionPreview, self._json("POST", "/v1/preview/" + action, body, auth=True))
 
     # changes (with the token)
 

@@ -46,6 +46,7 @@ class RunOptions:
     audit_key_file: Optional[str] = None  # the audit chain's HMAC key (else KS_AUDIT_KEY; neither: unanchored)
     audit_anchor_every_ms: int = 5 * 60_000  # how often the audit head is exported (log line and /metrics)
     api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/identity.py)
+    console_public: bool = False  # the console's views without a token (its actions always need one)
 
 
 def compile_policy_sources(paths: tuple[str, ...]) -> tuple[CompileResult, list[tuple[str, str]]]:
@@ -154,7 +155,7 @@ class Daemon:
 
             token = os.environ.get(self.opts.api_token_env)
             try:
-                app = make_app(runner, token=token or None, tokens=tokens)
+                app = make_app(runner, token=token or None, tokens=tokens, console_public=self.opts.console_public)
             except (TokensError, ValueError) as e:
                 self.err(f"ksctl run: {e}; nothing started")
                 await runner.aclose()
@@ -176,6 +177,8 @@ class Daemon:
             api = ApiThread(app, self.opts.api_host, self.opts.api_port)
             url = await api.start()
             self.echo(f"ksctl run: API at {url}")
+            shown_to = "anyone (read-only without a token)" if self.opts.console_public else "a token's holder"
+            self.echo(f"ksctl run: console at {url}/ for {shown_to}")
         loop = asyncio.get_running_loop()
         for sig, ev in ((signal.SIGTERM, self.stop), (signal.SIGINT, self.stop), (signal.SIGHUP, self.reload)):
             try:

@@ -11,6 +11,7 @@ Examples:
   ksctl run --policies /etc/ks/policies --accounts /etc/ks/accounts.yaml \\
       --state postgresql://ks@db/ks --api-host 0.0.0.0 --api-port 8080 --api-tokens /etc/ks/tokens.yaml
 Dry run unless the accounts document says dry_run: false. SIGHUP reloads the policies.
+The on-call console is at the API's URL, / (http://127.0.0.1:8080/ by default).
 With KS_AUDIT_KEY (or --audit-key-file) the audit chain is anchored by HMAC; keep the
 AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chain against them.
 """)
@@ -29,6 +30,9 @@ AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chai
               type=click.Path(exists=True, dir_okay=False),
               help="The tokens document: each operator's token hash, identity and roles (ksctl token new). "
                    "The token of --api-token-env, if set too, is one more identity, shared-token.")
+@click.option("--console-public/--no-console-public", default=False, envvar="KS_CONSOLE_PUBLIC", show_envvar=True,
+              help="Show the console's views (GET /) without a token. Default: only to a token with the viewer, "
+                   "operator or approver role; its actions always need the role of the action.")
 @click.option("--holder", default=None, help="Lease holder name (default: host-pid).")
 @click.option("--lease-ttl", default="5s", show_default=True,
               help="The takeover bound: a lease thread renews the lease every third of it, for two thirds, while "
@@ -46,8 +50,8 @@ AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chai
 @click.option("--audit-anchor-every", default="5m", show_default=True,
               help="How often the audit head is exported as an AUDIT_HEAD log line and on /metrics.")
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
-def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, api_tokens, holder, lease_ttl,
-        runbooks, external_url, audit_key_file, audit_anchor_every, max_ticks) -> None:
+def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, api_tokens, console_public,
+        holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
     from ..daemon import RunOptions, main
@@ -68,5 +72,5 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
     opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
                       runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
-                      audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms)
+                      audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms, console_public=console_public)
     raise SystemExit(main(opts))

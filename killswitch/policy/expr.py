@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Mapping, Union
+from typing import Callable, Mapping, Optional, Union
 
 from .units import parse_duration, parse_percent_text
 
@@ -379,6 +379,49 @@ def disjunct_thresholds(node: Node) -> list[Threshold]:
                 out.append(Threshold(n.left.name, n.op, n.right.value, n.right.text))
             elif isinstance(n.right, Ref) and isinstance(n.left, Literal):
                 out.append(Threshold(n.right.name, _MIRROR[n.op], n.left.value, n.left.text))
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison anywhere in a condition, the signal on the left: ``signal op threshold``
+    (``threshold`` the literal's value, ``text`` as written), or ``signal op other`` between two
+    signals (``threshold`` None, ``text`` the other signal's name)."""
+
+    signal: str
+    op: str
+    threshold: Optional[float]
+    text: str
+
+    def holds(self, value: Optional[float], other: Optional[float] = None) -> Optional[bool]:
+        """Whether ``value op threshold`` (or ``value op other`` between two signals) holds;
+        None when a side is unknown."""
+        right = self.threshold if self.threshold is not None else other
+        return None if value is None or right is None else _OPS[self.op](value, right)
+
+
+def comparisons(node: Node) -> list[Comparison]:
+    """Every ``signal op literal`` and ``signal op signal`` of a condition, in the order written
+    (mirrored where the literal comes first), under ``!``, ``&&`` and ``||`` alike: what a person
+    compares a signal's value with to see why a trigger fired or did not."""
+    out: list[Comparison] = []
+
+    def walk(n: Node) -> None:
+        if isinstance(n, Compare):
+            left, right, op = n.left, n.right, n.op
+            if isinstance(left, Literal) and isinstance(right, Ref):
+                left, right, op = right, left, _MIRROR[op]
+            if isinstance(left, Ref) and isinstance(right, Literal):
+                out.append(Comparison(left.name, op, right.value, right.text))
+            elif isinstance(left, Ref) and isinstance(right, Ref):
+                out.append(Comparison(left.name, op, None, right.name))
+        elif isinstance(n, Not):
+            walk(n.item)
+        elif isinstance(n, (And, Or)):
+            for item in n.items:
+                walk(item)
+
+    walk(node)
     return out
 
 

@@ -21,6 +21,25 @@ read, unauthenticated
                                 order, so it needs no token. Its error bodies also say
                                 ``"allow": false``, so a bot reading only ``allow`` fails closed.
 
+the console (:mod:`.console`)
+    ``GET /``                   200 the console's page (HTML); the runner's state in it only when the
+                                app is built with ``console_public``, else an empty shell whose
+                                script asks for a token.
+    ``GET /console/static/{name}``  its ``console.css`` and ``console.js``.
+    ``GET /console/view``       200 the view alone (HTML), which the page swaps in every 2 s.
+    ``GET /v1/triggers``        200 ``{"triggers": [TriggerStatus]}``: every trigger, firing or not,
+                                with its comparisons against the last evaluated values.
+    ``GET /v1/incidents``       200 ``{"incidents": [IncidentStatus]}``: the open incidents with their
+                                approvals, orders and residuals, from the store.
+    These three need a token with the viewer, operator or approver role unless
+    ``console_public`` (``ksctl run --console-public``); ``GET /v1/whoami`` (any token) answers
+    ``Caller`` ``{"identity", "roles"}``.
+    ``POST /v1/preview/lock|unlock|reset|close``  200 ``ActionPreview``: what the change would
+                                answer if sent now (``allowed``, ``reason``), the lock binding the
+                                scope before and after, one line per change, and for a close the
+                                orders; nothing is changed or audited. The body is the change's own
+                                (a close's without ``dry_run``) and the role is the change's.
+
 mutating, ``Authorization: Bearer <token>``
     ``POST /v1/heartbeat/{source}``  204; ``source`` is ``[A-Za-z0-9._-]{1,64}``; the body is
                                      empty or ``{}``. Any replica takes it (a standby stores it
@@ -43,14 +62,15 @@ mutating, ``Authorization: Bearer <token>``
     ``POST /v1/dms/disarm``          200 / 409 ``{"done", "reason"}``; body ``source``.
 
 Statuses for what goes wrong: 400 (``BAD_CONTENT_TYPE``, ``BAD_JSON``, ``BAD_REQUEST``: not
-``application/json`` in UTF-8, not strict JSON — NaN, duplicate keys —, not an object,
-unknown fields, wrong types), 401 (``AUTH_REQUIRED`` / ``AUTH_INVALID``, with
-``WWW-Authenticate: Bearer``), 403 ``MUTATIONS_DISABLED`` (the app was built without a token:
-mutations are refused, never open), 404 ``NOT_FOUND``, 405 ``METHOD_NOT_ALLOWED`` (with
-``Allow``), 413 ``BODY_TOO_LARGE`` (by ``Content-Length`` before reading, or while reading a
-chunked body), 500 ``INTERNAL`` (the view raised or answered something unserialisable; the
-body says only ``INTERNAL``, the traceback goes to the log). Authentication comes before the
-body is read, so an unauthenticated client learns nothing about validation.
+``application/json`` in UTF-8, not strict JSON — NaN, duplicate keys —, not an object, unknown
+fields, wrong types), 401 (``AUTH_REQUIRED`` / ``AUTH_INVALID``, with ``WWW-Authenticate:
+Bearer``), 403 ``MUTATIONS_DISABLED`` (the app was built without a token: mutations are refused,
+never open; ``CONSOLE_CLOSED`` for the console's reads), 404 ``NOT_FOUND``, 405
+``METHOD_NOT_ALLOWED`` (with ``Allow``), 413 ``BODY_TOO_LARGE`` (by ``Content-Length`` before
+reading, or while reading a chunked body), 500 ``INTERNAL`` (the view raised or answered
+something unserialisable; the body says only ``INTERNAL``, the traceback goes to the log).
+Authentication comes before the body is read, so an unauthenticated client learns nothing about
+validation.
 
 What it owns: HTTP parsing, strict body validation, authentication, and rendering the view's
 answers. What it must not do: hold runner state or decide anything itself (the view does),
@@ -73,8 +93,9 @@ from aiohttp import web
 from .api_request import (MAX_NAME, MAX_REASON, SOURCE_RE, ApiError, bad, fields, only, optional_seconds, parse_object,
                           read_body, seconds, show, source_field, string_field)
 from .gate import parse_request
-from .identity import Identity, Tokens, normalise_identity
-from .view import RunnerView
+from .console import ConsoleHandlers
+from .identity import ROLES, Identity, Tokens, normalise_identity
+from .view import Caller, RunnerView
 
 if TYPE_CHECKING:  # only for the annotation: importing the adapters package is not needed at run time
     from adapters.base import Secret
@@ -157,6 +178,9 @@ def _shared_token(token: Any) -> Optional[str]:
 
 def _authenticate(request: web.Request, tokens: Tokens) -> Identity:
     if not len(tokens):
+        if request.method in ("GET", "HEAD"):  # a read the console's setting keeps to token holders
+            raise ApiError(403, "CONSOLE_CLOSED", "the API was started without tokens and without --console-public: "
+                                                  "the console's views are shown to no one")
         raise ApiError(403, "MUTATIONS_DISABLED", "the API was started without tokens; mutations are refused")
     challenge = {"WWW-Authenticate": 'Bearer realm="killswitch"'}
     values = request.headers.getall("Authorization", [])
@@ -327,7 +351,7 @@ class _Handlers:
                            "send it again", {"Retry-After": "1"}) from None
         return web.Response(status=204)
 
-    async def reset(self, request: web.Request) -> web.Response:
+    async def _reset_body(self, request: web.Request) -> tuple[str, str, str, Identity]:
         caller = _caller(request)
         body = await self._body(request)
         fields(body, ("policy", "scope", "reason"), ("approver",))
@@ -338,6 +362,10 @@ class _Handlers:
             if normalise_identity(named) != caller.name:
                 raise ApiError(403, "APPROVER_NOT_CALLER", f"the approver of a reset is the caller ({caller.name}), "
                                                            f"not {show(named)}; each approver sends their own token")
+        return policy, scope, reason, caller
+
+    async def reset(self, request: web.Request) -> web.Response:
+        policy, scope, reason, caller = await self._reset_body(request)
         result = await _call(self.view.reset, policy, scope, caller.name, reason)
         done, why = result.done, result.reason
         if not isinstance(done, bool) or not isinstance(why, str):
@@ -362,7 +390,7 @@ class _Handlers:
                      {"accepted": accepted, "reason": why, "orders": orders, "id": getattr(result, "id", None),
                       "plan": plan})
 
-    async def lock_scope(self, request: web.Request) -> web.Response:
+    async def _lock_body(self, request: web.Request) -> tuple[str, str, str, Optional[float]]:
         body = await self._body(request)
         fields(body, ("scope", "reason"), ("mode", "ttl_s"))
         scope = string_field(body, "scope")
@@ -370,17 +398,50 @@ class _Handlers:
         mode = body.get("mode", "halted")
         if mode not in LOCK_MODES or not isinstance(mode, str):
             raise bad(f'"mode" must be "halted" or "reducing", not {show(mode)}')
-        ttl_s = optional_seconds(body, "ttl_s", MAX_LOCK_TTL_S)
+        return scope, mode, reason, optional_seconds(body, "ttl_s", MAX_LOCK_TTL_S)
+
+    async def _scope_reason(self, request: web.Request) -> tuple[str, str]:
+        body = await self._body(request)
+        only(body, ("scope", "reason"))
+        return string_field(body, "scope"), string_field(body, "reason", MAX_REASON, free_text=True)
+
+    async def lock_scope(self, request: web.Request) -> web.Response:
+        scope, mode, reason, ttl_s = await self._lock_body(request)
         return _change(await _call(self.view.lock_scope, scope, mode, reason, ttl_s, actor=_caller(request).name),
                        "lock_scope")
 
     async def unlock_scope(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        only(body, ("scope", "reason"))
-        scope = string_field(body, "scope")
-        reason = string_field(body, "reason", MAX_REASON, free_text=True)
+        scope, reason = await self._scope_reason(request)
         return _change(await _call(self.view.unlock_scope, scope, reason, actor=_caller(request).name),
                        "unlock_scope")
+
+    # the console's reads, and the previews of the changes (each takes the body of its change)
+
+    async def whoami(self, request: web.Request) -> web.Response:
+        ident = _caller(request)
+        return _json(200, Caller(ident.name, tuple(r for r in ROLES if ident.may(r))))
+
+    async def triggers(self, request: web.Request) -> web.Response:
+        return _json(200, {"triggers": await _call(self.view.triggers)})
+
+    async def incidents(self, request: web.Request) -> web.Response:
+        return _json(200, {"incidents": await _call(self.view.incidents)})
+
+    async def preview_lock(self, request: web.Request) -> web.Response:
+        scope, mode, reason, ttl_s = await self._lock_body(request)
+        return _json(200, await _call(self.view.preview_lock, scope, mode, reason, ttl_s))
+
+    async def preview_unlock(self, request: web.Request) -> web.Response:
+        scope, _ = await self._scope_reason(request)
+        return _json(200, await _call(self.view.preview_unlock, scope))
+
+    async def preview_reset(self, request: web.Request) -> web.Response:
+        policy, scope, _, caller = await self._reset_body(request)
+        return _json(200, await _call(self.view.preview_reset, policy, scope, caller.name))
+
+    async def preview_close(self, request: web.Request) -> web.Response:
+        scope, _ = await self._scope_reason(request)
+        return _json(200, await _call(self.view.preview_close, scope))
 
     async def dms_arm(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -466,17 +527,21 @@ def _access_middleware(tokens: Tokens, access: dict[tuple[str, str], Optional[tu
 
 
 def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, tokens: Optional[Tokens] = None,
-             max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> web.Application:
+             max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, console_public: bool = False) -> web.Application:
     """The API over ``view``. ``tokens``: the identities that may call the mutating endpoints
     (:mod:`.identity`); ``token`` (a :class:`~adapters.base.Secret` or a string): the single shared
     token, one more identity (``shared-token``, every role). Neither: mutations are refused
-    (403 ``MUTATIONS_DISABLED``)."""
+    (403 ``MUTATIONS_DISABLED``). ``console_public``: the console's views (the page's data,
+    ``/console/view``, ``/v1/triggers``, ``/v1/incidents``) are shown without a token; by default
+    they need one with the viewer, operator or approver role (its actions always need one)."""
     if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be a whole number above 0")
     known = (tokens or Tokens()).with_shared(_shared_token(token))
     handlers = _Handlers(view, max_body_bytes)
     h = handlers
+    console = ConsoleHandlers(view, _call, public=console_public)
     operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
+    reader = PUBLIC if console_public else ("viewer", "operator", "approver")
     routes: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]],
                        Optional[tuple[str, ...]]]] = [
         ("GET", "/healthz", h.healthz, PUBLIC),
@@ -497,6 +562,17 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
         ("POST", "/v1/unlock", h.unlock_scope, operator),
         ("POST", "/v1/dms/arm", h.dms_arm, operator),
         ("POST", "/v1/dms/disarm", h.dms_disarm, operator),
+        # the console: the page (its data only when public), its refresh, its files, its reads
+        ("GET", "/", console.page, PUBLIC),
+        ("GET", "/console/view", console.fragment, reader),
+        ("GET", "/console/static/{name}", console.asset, PUBLIC),
+        ("GET", "/v1/whoami", h.whoami, ROLES),
+        ("GET", "/v1/triggers", h.triggers, reader),
+        ("GET", "/v1/incidents", h.incidents, reader),
+        ("POST", "/v1/preview/lock", h.preview_lock, operator),
+        ("POST", "/v1/preview/unlock", h.preview_unlock, operator),
+        ("POST", "/v1/preview/reset", h.preview_reset, approver),
+        ("POST", "/v1/preview/close", h.preview_close, operator),
     ]
     app = web.Application(middlewares=[_errors], client_max_size=max_body_bytes)
     access: dict[tuple[str, str], Optional[tuple[str, ...]]] = {}

@@ -1,9 +1,9 @@
 """The runner's book: what it knows on its loop, and how that is stored and read back.
 
 What it owns: the running graph, the engine state, the lock book, the dead man's switch, the
-resumptions in force, the residuals and the last snapshots — everything a tick, an operator
-command or a status read works on — and the state document they are saved as (small: no PnL
-samples) with the PnL history's changes beside it. A leader saves it; a standby follows what
+resumptions in force, the residuals, the last snapshots and this runner's last evaluation —
+everything a tick, an operator command or a status read works on — and the state document they
+are saved as (small: no PnL samples) with the PnL history's changes beside it. A leader saves it; a standby follows what
 the leader last saved; a runner that starts or takes over loads it.
 
 Must not: take the lease, decide anything, or call the store on the loop (every store call goes
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from ..compile.graph import DecisionGraph, PolicyNode
+from ..engine.evaluate import Evaluation
 from ..engine.state import PnlMarks, State, pnl_changes, pnl_marks
 from ..snapshot import Snapshot
 from ..state.store import PnlSampleRow
@@ -42,6 +43,9 @@ class Book:
     resume_starts: dict[str, int] = field(default_factory=dict)  # "policy|scope" → reset time (ms)
     residuals: ResidualBook = field(default_factory=ResidualBook)
     snapshots: dict[str, Snapshot] = field(default_factory=dict)  # account key → its last snapshot
+    # this runner's last evaluation (the signal values the console compares with thresholds); not
+    # saved: a standby, which evaluates nothing, has none
+    evaluation: Optional[Evaluation] = None
     saved_pnl: PnlMarks = field(default_factory=dict)
     pnl_complete: bool = True
     loaded: Optional[dict] = None

@@ -61,22 +61,13 @@ class ManualCloses:
     async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None) -> CloseResult:
         """A manual emergency close of ``scope`` at the next tick (``dry_run``: only say how
         many orders it would send now). ``actor``: the authenticated caller, audited."""
-        snaps = list(self.book.snapshots.values())
-        if not snaps:
-            return CloseResult(False, f"NO_SNAPSHOT: this runner ({self.lead.holder}) has no snapshot yet (a "
-                                      "standby takes none): nothing to close or preview here")
-        plans = self._plans(scope, snaps, self.clock(), "preview")
-        if not plans:
-            known = set().union(*self.catalog().policy_scopes.values()) if self.book.graph.policies else set()
-            near = close_matches(scope, known)
-            hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
-            return CloseResult(False, f"UNKNOWN_SCOPE: no policy instance named {scope!r} in the last snapshots{hint}")
+        refusal, plans, unread = self.preview(scope)
+        if refusal is not None:
+            return CloseResult(False, refusal)
         orders = sum(len(p.orders) for p in plans)
         preview = tuple(PlannedOrder(f"{o.venue}/{o.account}", o.symbol, o.side, o.position_side, o.amount,
                                      o.notional, o.limit_price, o.reduce_only, o.chunk, o.chunks)
                         for p in plans for o in p.orders)
-        # accounts of the scope whose last snapshot failed: their positions are not in the count
-        unread = self._unread_in(scope)
         if dry_run:
             if unread:
                 return CloseResult(False, f"INCOMPLETE: {', '.join(unread)} could not be read: the {orders} order(s) "
@@ -101,6 +92,22 @@ class ManualCloses:
         not_read = f"; not read now: {', '.join(unread)}" if unread else ""
         return CloseResult(True, f"QUEUED: close of {scope} at the next tick ({orders} order(s) now{not_read})", orders,
                            close_id, preview)
+
+    def preview(self, scope: str) -> tuple[Optional[str], list, list[str]]:
+        """What a close of ``scope`` would plan from the last snapshots, sending nothing: (why it
+        is refused, or None; the plans; the accounts of the scope whose last snapshot failed,
+        whose positions the plans leave out)."""
+        snaps = list(self.book.snapshots.values())
+        if not snaps:
+            return (f"NO_SNAPSHOT: this runner ({self.lead.holder}) has no snapshot yet (a standby takes none): "
+                    "nothing to close or preview here"), [], []
+        plans = self._plans(scope, snaps, self.clock(), "preview")
+        if not plans:
+            known = set().union(*self.catalog().policy_scopes.values()) if self.book.graph.policies else set()
+            near = close_matches(scope, known)
+            hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
+            return f"UNKNOWN_SCOPE: no policy instance named {scope!r} in the last snapshots{hint}", [], []
+        return None, plans, self._unread_in(scope)
 
     def take_plans(self, snapshots: Sequence[Snapshot], now: int) -> list:
         """The queued closes, planned from this tick's snapshots (the queue is emptied)."""

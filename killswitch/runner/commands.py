@@ -23,7 +23,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Awaitable, Callable, Optional
 
-from ..engine.stages import approve_reset
+from ..engine.stages import StageTransition, approve_reset
+from ..engine.state import StageState
 from ..events import RESET, Event
 from ..state.store import FencedError
 from .book import Book
@@ -74,8 +75,7 @@ class OperatorCommands:
         now = self.clock()
         before = copy.deepcopy(book.state.scopes[key].stage)
         level = before.level
-        trial = copy.deepcopy(before)
-        transition, why = approve_reset(node, scope, trial, approver, now)
+        trial, transition, why = trial_reset(node, scope, before, approver, now)
         try:
             await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
                                                           "approver": approver, "reason": reason, "result": why})
@@ -156,20 +156,15 @@ class OperatorCommands:
         unknown = self.catalog().resolve_scope(scope)
         if unknown is not None:
             return await self._refused("manual_lock", payload, unknown.reason)
-        ttl_ms = None
-        if ttl_s is not None:
-            ttl_ms = int(round(ttl_s * 1000))
-            if ttl_ms <= 0:
-                return ChangeResult(False, "BAD_REQUEST: ttl must be at least 1ms")
+        ttl_ms, bad_ttl = lock_ttl_ms(ttl_s)
+        if bad_ttl:
+            return ChangeResult(False, bad_ttl)
         now = self.clock()
-        until = "until ksctl unlock" if ttl_ms is None else f"until {iso_ms(now + ttl_ms)}"
         refused = await self._change("manual_lock", payload, lambda book, dms: (
-            book.release(scope, policy=OPERATOR).apply(
-                scope, mode, now_ms=now, policy=OPERATOR, ttl_ms=ttl_ms, details={"reason": reason},
-                reason=f"MANUAL_LOCK: mode={mode} {until}: {reason}"), dms))
+            operator_lock(book, scope, mode, reason, now, ttl_ms), dms))
         if refused:
             return ChangeResult(False, refused)
-        return ChangeResult(True, f"LOCKED: scope={scope} mode={mode} {until}")
+        return ChangeResult(True, locked_reason(scope, mode, now, ttl_ms))
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
         """Lift the operator's and the dead man's switch's locks on exactly ``scope``. Refused,
@@ -179,34 +174,14 @@ class OperatorCommands:
         unknown = self.catalog().resolve_scope(scope)
         if unknown is not None:
             return await self._refused("manual_unlock", payload, unknown.reason)
-        held = [h for h in self.book.lock_book.in_force(now) if h.scope == scope]
-        stages = [h for h in held if h.policy not in NOT_A_POLICY]
-        latched = next((h for h in stages if h.manual), None)
-        if latched is not None:
-            return await self._refused("manual_unlock", payload, (
-                f"MANUAL_RESET_REQUIRED: {scope} is held by stage {latched.stage} of policy {latched.policy} "
-                f"until a manual reset (ksctl reset --policy {latched.policy} --scope {scope}); nothing was lifted"))
-        if stages:
-            h = stages[0]
-            until = f"until {iso_ms(h.expires_ms)}" if h.expires_ms is not None else "until its stage resets"
-            return await self._refused("manual_unlock", payload, (
-                f"POLICY_LOCK: {scope} is held by stage {h.stage} of policy {h.policy} {until}; ksctl unlock lifts "
-                "only operator and dead man's switch locks; nothing was lifted"))
-        mine = [h for h in held if h.policy in NOT_A_POLICY]
-        if not mine:
-            return await self._refused("manual_unlock", payload,
-                                       f"NOT_LOCKED: no operator or dead man's switch lock on {scope}")
-        lifted = sorted({"operator" if h.policy == OPERATOR else "dead man's switch" for h in mine})
-
-        def lift(book: LockBook, dms: DeadMansSwitch) -> tuple[LockBook, DeadMansSwitch]:
-            for origin in NOT_A_POLICY:
-                book = book.release(scope, policy=origin)
-            return book, dms
-
-        refused = await self._change("manual_unlock", {**payload, "lifted": lifted}, lift)
+        why, lifted = unlock_decision(self.book.lock_book, scope, now)
+        if why is not None:
+            return await self._refused("manual_unlock", payload, why)
+        refused = await self._change("manual_unlock", {**payload, "lifted": lifted},
+                                     lambda book, dms: (lift_unlocked(book, scope), dms))
         if refused:
             return ChangeResult(False, refused)
-        return ChangeResult(True, f"UNLOCKED: {scope} ({' and '.join(lifted)} lock lifted)")
+        return ChangeResult(True, unlocked_reason(scope, lifted))
 
     async def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult:
         """Watch ``source``: it must beat within ``timeout_s``. Arming lifts the halt an earlier
@@ -238,3 +213,67 @@ class OperatorCommands:
             return ChangeResult(False, refused)
         return ChangeResult(True, f"DMS_DISARMED: source={source}"
                                   + ("; the halt of its firing stays until ksctl unlock" if locked else ""))
+
+
+# --- the decisions, shared with the previews (:mod:`.previews`): what is previewed is what is done ---
+
+
+def trial_reset(node: Any, scope: str, stage: StageState, approver: str, now: int
+                ) -> tuple[StageState, Optional[StageTransition], str]:
+    """An approval of ``approver`` worked out on a copy of ``stage`` (which is left as it is):
+    the copy as it would be, the transition (a release) if any, and the answer."""
+    trial = copy.deepcopy(stage)
+    transition, why = approve_reset(node, scope, trial, approver, now)
+    return trial, transition, why
+
+
+def lock_ttl_ms(ttl_s: Optional[float]) -> tuple[Optional[int], Optional[str]]:
+    """An operator lock's ttl in whole milliseconds (None: until unlocked), or why it is refused."""
+    if ttl_s is None:
+        return None, None
+    ttl_ms = int(round(ttl_s * 1000))
+    return (ttl_ms, None) if ttl_ms > 0 else (None, "BAD_REQUEST: ttl must be at least 1ms")
+
+
+def operator_lock(book: LockBook, scope: str, mode: str, reason: str, now: int, ttl_ms: Optional[int]) -> LockBook:
+    """``book`` with the operator's lock of ``scope`` replaced by this one."""
+    until = "until ksctl unlock" if ttl_ms is None else f"until {iso_ms(now + ttl_ms)}"
+    return book.release(scope, policy=OPERATOR).apply(
+        scope, mode, now_ms=now, policy=OPERATOR, ttl_ms=ttl_ms, details={"reason": reason},
+        reason=f"MANUAL_LOCK: mode={mode} {until}: {reason}")
+
+
+def locked_reason(scope: str, mode: str, now: int, ttl_ms: Optional[int]) -> str:
+    until = "until ksctl unlock" if ttl_ms is None else f"until {iso_ms(now + ttl_ms)}"
+    return f"LOCKED: scope={scope} mode={mode} {until}"
+
+
+def unlock_decision(book: LockBook, scope: str, now: int) -> tuple[Optional[str], list[str]]:
+    """(why an unlock of exactly ``scope`` is refused, or None; which locks it lifts: operator,
+    dead man's switch). A policy's stage holding the scope refuses it, lifting nothing."""
+    held = [h for h in book.in_force(now) if h.scope == scope]
+    stages = [h for h in held if h.policy not in NOT_A_POLICY]
+    latched = next((h for h in stages if h.manual), None)
+    if latched is not None:
+        return (f"MANUAL_RESET_REQUIRED: {scope} is held by stage {latched.stage} of policy {latched.policy} "
+                f"until a manual reset (ksctl reset --policy {latched.policy} --scope {scope}); nothing was lifted"), []
+    if stages:
+        h = stages[0]
+        until = f"until {iso_ms(h.expires_ms)}" if h.expires_ms is not None else "until its stage resets"
+        return (f"POLICY_LOCK: {scope} is held by stage {h.stage} of policy {h.policy} {until}; ksctl unlock lifts "
+                "only operator and dead man's switch locks; nothing was lifted"), []
+    mine = [h for h in held if h.policy in NOT_A_POLICY]
+    if not mine:
+        return f"NOT_LOCKED: no operator or dead man's switch lock on {scope}", []
+    return None, sorted({"operator" if h.policy == OPERATOR else "dead man's switch" for h in mine})
+
+
+def lift_unlocked(book: LockBook, scope: str) -> LockBook:
+    """``book`` without the operator's and the dead man's switch's locks of ``scope``."""
+    for origin in NOT_A_POLICY:
+        book = book.release(scope, policy=origin)
+    return book
+
+
+def unlocked_reason(scope: str, lifted: list[str]) -> str:
+    return f"UNLOCKED: {scope} ({' and '.join(lifted)} lock lifted)"

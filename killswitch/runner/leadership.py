@@ -30,7 +30,8 @@ class Turn:
 
     # What only reads: runs as it comes. Anything else takes its turn.
     READ_ONLY = frozenset({"status", "ready", "lock_document", "check_order", "dms_status", "close_progress",
-                           "runbook", "metrics_text"})
+                           "runbook", "metrics_text", "triggers", "incidents", "preview_lock", "preview_unlock",
+                           "preview_reset", "preview_close"})
 
     def __init__(self) -> None:
         self._sem: Optional[asyncio.Semaphore] = None

@@ -14,6 +14,7 @@ The parts, each a module of this package and each given only what it uses:
 - :mod:`.resuming` — reduced limits after a reset;
 - :mod:`.shortfalls` — closes that ended short, planned again; residuals;
 - :mod:`.closes` and :mod:`.commands` — what operators do (close, reset, lock, unlock, arm);
+  :mod:`.previews` — what each would do if sent now;
 - :mod:`.known` — the names the runner resolves, and what the pre-trade gate places orders with;
 - :mod:`.fanout` — the sinks, behind a narrow context.
 
@@ -73,13 +74,14 @@ from .known import Known
 from .lease import LeaseKeeper
 from .leadership import Leadership, Turn
 from .lock import apply_evaluation, write_lock_file
+from .previews import Previews
 from .readout import Readout
 from .resuming import Resumptions
 from .scopes import Catalog
 from .shortfalls import MAX_CLOSE_RETRIES, Shortfalls
 from .sink_context import RunnerSinkContext
 from .storeio import StoreIO
-from .view import ChangeResult, CloseResult, ResetResult, RunnerStatus
+from .view import ActionPreview, ChangeResult, CloseResult, IncidentStatus, ResetResult, RunnerStatus, TriggerStatus
 
 
 def wall_ms() -> int:
@@ -172,7 +174,8 @@ class Runner:
                                    rates=lambda: order_rates(self.adapters.values()))
         self.readout = Readout(book, self.lead, self.countdowns, self.resumptions, self.known, self.fanout, store,
                                self.io, clock=clock, dry_run=dry_run, counters=self.counters,
-                               policy_error=lambda: self._policy_error)
+                               policy_error=lambda: self._policy_error, manual_closes=lambda: self.closes.tracked)
+        self.previews = Previews(book, self.lead, self.closes, catalog=self.catalog, clock=clock, dry_run=dry_run)
         self.commands = OperatorCommands(book, self.lead, self.resumptions, store, self.io, clock=clock,
                                          catalog=self.catalog, save=self._save, write_lock=self._write_lock,
                                          emit=self.emit)
@@ -336,7 +339,7 @@ class Runner:
                                                 venue=s.venue, account=s.account, reason=s.fetch.error_code))
         book.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
         ev, book.state = evaluate(book.graph, snapshots, book.state, now, order_rates(self.adapters.values()))
-        report.evaluation = ev
+        report.evaluation = book.evaluation = ev
         phase("evaluate")
         plans = ev.plans + self.closes.take_plans(snapshots, now)
         # our own orders left resting at an earlier tick are cancelled (and the cancel confirmed)
@@ -468,6 +471,24 @@ class Runner:
 
     def metrics_text(self) -> str:
         return self.readout.metrics_text()
+
+    def triggers(self) -> tuple[TriggerStatus, ...]:
+        return self.readout.triggers()
+
+    async def incidents(self) -> tuple[IncidentStatus, ...]:
+        return await self.readout.incidents()
+
+    def preview_lock(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None) -> ActionPreview:
+        return self.previews.lock(scope, mode, reason, ttl_s)
+
+    def preview_unlock(self, scope: str) -> ActionPreview:
+        return self.previews.unlock(scope)
+
+    def preview_reset(self, policy: str, scope: str, approver: str) -> ActionPreview:
+        return self.previews.reset(policy, scope, approver)
+
+    def preview_close(self, scope: str) -> ActionPreview:
+        return self.previews.close(scope)
 
 
 class _Phases:

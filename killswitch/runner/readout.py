@@ -4,7 +4,9 @@ What it owns: the reads an operator, a bot or Prometheus makes of a runner, each
 the book and the parts as they are now (counts, ages and statuses come from stored facts, so a
 human's view agrees with the journal): the status (mode, leadership, graph, scopes and their
 stages, data ages, resumptions, the dead man's switch, residuals), readiness, the lock document
-with the resumed limits in force, the pre-trade gate's decision, and the runner's own
+with the resumed limits in force, the pre-trade gate's decision, every trigger with its
+comparisons against the last evaluated values, the open incidents with what the store recorded
+of them (approvals, orders with their latest result, runbook, residuals), and the runner's own
 Prometheus lines followed by the lease thread's and the sinks'.
 
 Must not: change anything. A read never waits for the operator turn (see
@@ -13,9 +15,12 @@ Must not: change anything. A read never waits for the operator turn (see
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections import Counter
+from typing import Any, Callable, Mapping, Optional, Sequence
 
+from ..engine.stages import decision_id
 from ..metrics import escape
+from ..policy.expr import Comparison, ValueType, comparisons
 from .book import Book
 from .countdowns import Countdowns
 from .fanout import SinkFanout
@@ -24,7 +29,11 @@ from .known import Known
 from .leadership import Leadership
 from .resuming import Resumptions
 from .storeio import StoreIO
-from .view import ResidualStatus, RunnerStatus, ScopeStatus
+from .view import (ApprovalRow, IncidentStatus, OrderRow, ResidualStatus, RunnerStatus, ScopeStatus, ThresholdCheck,
+                   TriggerStatus)
+
+MAX_INCIDENT_ORDERS = 200  # orders listed per incident (the latest); its counts cover them all
+MAX_MANUAL_CLOSES_SHOWN = 5  # the latest manual closes shown among the open incidents
 
 
 class Readout:
@@ -32,7 +41,8 @@ class Readout:
 
     def __init__(self, book: Book, lead: Leadership, countdowns: Countdowns, resumptions: Resumptions, known: Known,
                  fanout: SinkFanout, store: Any, io: StoreIO, *, clock: Callable[[], int], dry_run: bool,
-                 counters: dict[str, int], policy_error: Callable[[], Optional[str]]):
+                 counters: dict[str, int], policy_error: Callable[[], Optional[str]],
+                 manual_closes: Callable[[], Mapping[str, dict]] = dict):
         self.book = book
         self.lead = lead
         self.countdowns = countdowns
@@ -45,6 +55,8 @@ class Readout:
         self.dry_run = dry_run
         self.counters = counters
         self.policy_error = policy_error
+        self.manual_closes = manual_closes  # close id → what ManualCloses tracks of it, oldest first
+        self._runbooks: set[str] = set()  # incidents known to have a stored runbook (one is never removed)
 
     def status(self) -> RunnerStatus:
         book = self.book
@@ -61,11 +73,75 @@ class Readout:
         # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
         ages = {k: round(age / 1000, 3) for k, a in sorted(book.state.accounts.items())
                 if (age := a.data_age_ms(now)) is not None}
-        residuals = tuple(ResidualStatus(r.incident, r.policy, r.scope, r.account, r.symbol, r.side, r.position_side,
-                                         r.amount, r.why, r.detail, r.since_ms, r.as_of_ms) for r in book.residuals)
+        residuals = tuple(_residual(r) for r in book.residuals)
         return RunnerStatus("dry-run" if self.dry_run else "live", self.lead.leader, self.lead.fence,
                             book.graph.digest, book.graph.revision, self.policy_error(), book.state.last_tick_ms,
                             tuple(scopes), ages, self.resumptions.status(now), self.countdowns.status(), residuals)
+
+    def triggers(self) -> tuple[TriggerStatus, ...]:
+        """Every trigger of every policy instance the state holds: firing (the stored trigger
+        state) and its comparisons against this runner's last evaluated values."""
+        book, ev = self.book, self.book.evaluation
+        evaluated = {(s.policy, s.scope): s for s in ev.scopes} if ev is not None else {}
+        out = []
+        for key, ss in sorted(book.state.scopes.items()):
+            policy, _, scope = key.partition("|")
+            node = book.node(policy)
+            if node is None:
+                continue
+            types = {s.name: s.type for s in node.signals}
+            se = evaluated.get((policy, scope))
+            values = {v.name: v.value for v in se.signals} if se is not None else {}
+            reasons = {v.name: v.reason for v in se.signals} if se is not None else {}
+            results = {t.name: t for t in se.triggers} if se is not None else {}
+            for t in node.triggers:
+                st, r = ss.triggers.get(t.name), results.get(t.name)
+                checks = tuple(_check(c, values, reasons, types, se is not None) for c in comparisons(t.ast))
+                out.append(TriggerStatus(policy, scope, t.name, t.when, bool(st and st.firing),
+                                         st.since_ms if st else None, st.last_fire_ms if st else None,
+                                         r.pending if r else None, r.reason if r else None, checks,
+                                         ev.now_ms if ev is not None and se is not None else None))
+        return tuple(out)
+
+    async def incidents(self) -> tuple[IncidentStatus, ...]:
+        """The stage entry every engaged scope is in, then the latest manual closes, each with
+        what the store recorded of it: reset approvals, its orders with their latest result,
+        whether a runbook is stored, and the residuals it left. Costs two or three store reads
+        per incident (on the store thread, queued with the tick's writes): the console asks
+        every 2 s per open page."""
+        book = self.book
+        out = []
+        for key, ss in sorted(book.state.scopes.items()):
+            level = ss.stage.level
+            if level <= 0:
+                continue
+            policy, _, scope = key.partition("|")
+            node = book.node(policy)
+            stage = next((st for st in node.stages if st.level == level), None) if node else None
+            manual = bool(stage and stage.manual)
+            incident = decision_id(policy, scope, level, ss.stage.entries)
+            since = ss.stage.last_entry_ms.get(level, ss.stage.entered_ms)
+            rows = await self.io(self.store.approvals, f"{key}|e{ss.stage.entries}", level) if manual else []
+            approvals = tuple(ApprovalRow(a.approver, a.reason, a.ts_ms) for a in rows)
+            needed = stage.approvals if stage and manual else (1 if stage else 0)
+            out.append(await self._incident(incident, "stage", policy, scope, level, stage.name if stage else None,
+                                            since, manual, needed, approvals))
+        for close_id, info in list(self.manual_closes().items())[-MAX_MANUAL_CLOSES_SHOWN:]:
+            out.append(await self._incident(close_id, "manual_close", None, info["scope"], 0, None,
+                                            info["requested_ms"], False, 0, ()))
+        return tuple(out)
+
+    async def _incident(self, incident: str, kind: str, policy: Optional[str], scope: str, level: int,
+                        stage_name: Optional[str], since: Optional[int], manual: bool, needed: int,
+                        approvals: tuple[ApprovalRow, ...]) -> IncidentStatus:
+        entries = await self.io(self.store.journal_of, incident, since or 0)
+        if kind == "stage" and incident not in self._runbooks and await self.io(self.store.runbook, incident):
+            self._runbooks.add(incident)
+        statuses = Counter(e.status or "pending" for e in entries)
+        residuals = tuple(_residual(r) for r in self.book.residuals.for_incident(incident))
+        return IncidentStatus(incident, kind, policy, scope, level, stage_name, since, manual, needed, approvals,
+                              incident in self._runbooks, _orders(entries[-MAX_INCIDENT_ORDERS:]), len(entries),
+                              dict(sorted(statuses.items())), residuals)
 
     async def ready(self) -> tuple[bool, str]:
         try:
@@ -117,3 +193,39 @@ class Readout:
         if self.lead.keeper is not None:  # renewals, failures and loop stalls of the lease thread
             text += self.lead.keeper.metrics_text()
         return text + self.fanout.metrics_text()
+
+
+def _residual(r: Any) -> ResidualStatus:
+    return ResidualStatus(r.incident, r.policy, r.scope, r.account, r.symbol, r.side, r.position_side, r.amount,
+                          r.why, r.detail, r.since_ms, r.as_of_ms)
+
+
+def _orders(entries: Sequence[Any]) -> tuple[OrderRow, ...]:
+    return tuple(OrderRow(e.client_order_id, e.decision_id, f"{e.venue}/{e.account}", e.symbol, e.side,
+                          e.position_side, e.amount, e.reduce_only, e.status or "pending", e.filled, e.avg_price,
+                          e.reason_code, e.created_ms, e.updated_ms) for e in entries)
+
+
+def _check(c: Comparison, values: Mapping[str, Optional[float]], reasons: Mapping[str, Optional[str]],
+           types: Mapping[str, ValueType], evaluated: bool) -> ThresholdCheck:
+    """``c`` against the values of an evaluation (``evaluated`` False: this runner has none)."""
+    if not evaluated:
+        return ThresholdCheck(c.signal, c.op, c.text, None, "unknown", None, "NOT_EVALUATED")
+    v = values.get(c.signal)
+    other = None if c.threshold is not None else values.get(c.text)
+    breached = c.holds(v, other)
+    reason = reasons.get(c.signal) if v is None else reasons.get(c.text) if breached is None else None
+    return ThresholdCheck(c.signal, c.op, c.text, v, value_text(v, types.get(c.signal)), breached, reason)
+
+
+def value_text(value: Optional[float], kind: Optional[ValueType]) -> str:
+    """A signal's value in the unit its policy writes it in: 5.2%, 75s, 3, unknown."""
+    if value is None:
+        return "unknown"
+    if kind is ValueType.RATIO:
+        return f"{value * 100:.4g}%"
+    if kind is ValueType.DURATION:
+        return f"{value:.4g}s"
+    if kind is ValueType.BOOL:
+        return "true" if value else "false"
+    return f"{value:.6g}"

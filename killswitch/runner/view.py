@@ -88,6 +88,117 @@ class RunnerStatus:
 
 
 @dataclass(frozen=True)
+class ThresholdCheck:
+    """One comparison of a trigger's condition against the signal's value at a tick."""
+
+    signal: str
+    op: str
+    threshold: str  # as the policy writes it ("4.5%", "60s"), or the other signal's name
+    value: Optional[float]  # the signal's value (fraction, seconds, number); None: unknown
+    value_text: str  # in the policy's unit: "5.2%", "75s", "unknown"
+    breached: Optional[bool]  # None: a side has no value
+    reason: Optional[str] = None  # why the value is unknown (INSUFFICIENT_HISTORY, NOT_EVALUATED, ...)
+
+
+@dataclass(frozen=True)
+class TriggerStatus:
+    """A trigger of a policy instance: whether it fires (the engine state, saved every tick, so a
+    standby shows the leader's) and its comparisons against the values of this runner's last
+    evaluation (``as_of_ms``; None: this runner has evaluated nothing, e.g. a standby)."""
+
+    policy: str
+    scope: str
+    name: str
+    when: str
+    firing: bool
+    since_ms: Optional[int]  # when the current run of a true condition began
+    last_fire_ms: Optional[int]
+    pending: Optional[str]  # "2/3 ticks" while confirming (from the last evaluation)
+    reason: Optional[str]  # e.g. "MISSING_DATA: rule=hold"
+    checks: tuple[ThresholdCheck, ...]
+    as_of_ms: Optional[int]
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    """An order intent of the journal with its latest result (``status`` pending: none yet)."""
+
+    client_order_id: str
+    decision_id: str
+    account: str  # venue/account
+    symbol: str
+    side: str
+    position_side: Optional[str]
+    amount: float
+    reduce_only: bool
+    status: str
+    filled: Optional[float]
+    avg_price: Optional[float]
+    reason_code: Optional[str]
+    created_ms: int
+    updated_ms: Optional[int]
+
+
+@dataclass(frozen=True)
+class ApprovalRow:
+    """A reset approval as the store recorded it."""
+
+    approver: str
+    reason: str
+    ts_ms: int
+
+
+@dataclass(frozen=True)
+class IncidentStatus:
+    """An open incident: the stage entry a scope is in now (``kind`` stage), or one of the latest
+    manual closes (``kind`` manual_close), with what the store recorded of it: approvals of its
+    reset, whether a runbook is stored, its orders (the latest :data:`~.readout.MAX_INCIDENT_ORDERS`; the
+    counts in ``statuses`` cover all of them) and the residuals it left."""
+
+    incident: str  # the decision id: "policy/scope/L3/e2", or "manual/scope/m<ms>"
+    kind: str  # stage | manual_close
+    policy: Optional[str]
+    scope: str
+    level: int
+    stage_name: Optional[str]
+    since_ms: Optional[int]  # the entry (or the close's request)
+    manual: bool
+    approvals_needed: int
+    approvals: tuple[ApprovalRow, ...]
+    runbook: bool  # GET /v1/runbooks/{incident} has one
+    orders: tuple[OrderRow, ...]
+    orders_total: int
+    statuses: dict = field(default_factory=dict)  # status → count over every order of the incident
+    residuals: tuple[ResidualStatus, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActionPreview:
+    """What an operator's action would do if sent now, worked out on copies and applied to
+    nothing: the answer it would get (``reason``: ``LOCKED: ...``, ``APPROVAL_RECORDED: 1/2``,
+    or the refusal, ``allowed`` false), the lock binding the scope before and after, one line
+    per change, and for a close the orders it would send."""
+
+    action: str  # lock | unlock | reset | close
+    scope: str
+    allowed: bool
+    reason: str
+    mode: str  # the runner's: dry-run | live
+    lock_before: Optional[str] = None  # active | reducing | halted
+    lock_after: Optional[str] = None
+    effects: tuple[str, ...] = ()
+    orders: tuple[PlannedOrder, ...] = ()
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a token is (``GET /v1/whoami``): its identity and roles."""
+
+    identity: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ResetResult:
     done: bool
     reason: str  # APPROVAL_RECORDED: 1/2 ..., MANUAL_RESET: ..., NOT_ENGAGED, DUPLICATE_APPROVER
@@ -175,6 +286,20 @@ class RunnerView(Protocol):
 
     def metrics_text(self) -> str:
         """Prometheus exposition of the runner's metrics."""
+
+    def triggers(self) -> tuple[TriggerStatus, ...]:
+        """Every trigger of every policy instance: firing or not, and its comparisons."""
+
+    async def incidents(self) -> tuple[IncidentStatus, ...]:
+        """The open incidents with what the store recorded of them (approvals, orders, runbook)."""
+
+    def preview_lock(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None) -> ActionPreview: ...
+
+    def preview_unlock(self, scope: str) -> ActionPreview: ...
+
+    def preview_reset(self, policy: str, scope: str, approver: str) -> ActionPreview: ...
+
+    def preview_close(self, scope: str) -> ActionPreview: ...
 
 
 # --- reading the values back (clients) ------------------------------------------------------------------

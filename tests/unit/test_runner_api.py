@@ -645,7 +645,8 @@ def test_wrong_method_is_405_and_unknown_path_is_404_json():
                 assert "Allow" in resp.headers and resp.headers["Cache-Control"] == "no-store"
             status, body, _ = await c.request("GET", "/v1/check-order")
             assert status == 405 and body["allow"] is False
-            for path in ("/", "/v2/status", "/healthz/", "/v1/heartbeat", "/admin", "/v1/dms/", "/v1/close/"):
+            # "/" is the console (tests/unit/test_console.py)
+            for path in ("/v2/status", "/healthz/", "/v1/heartbeat", "/admin", "/v1/dms/", "/v1/close/"):
                 status, body, resp = await c.request("GET", path)
                 assert status == 404 and body == {"error": "NOT_FOUND", "reason": "NOT_FOUND"}, path
                 assert resp.headers["Cache-Control"] == "no-store"

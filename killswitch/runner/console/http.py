@@ -1,0 +1,83 @@
+"""The console's HTTP handlers: the page, its view for the refresh, and its two static files.
+
+What it owns: ``GET /`` (the page: the view rendered in it when the console is public, else an
+empty shell that asks for a token), ``GET /console/view`` (the view alone, which the page's
+script fetches every 2 s and swaps in), ``GET /console/static/{console.css|console.js}``, the
+sandboxed jinja2 environment they render with (autoescape on, undefined names are errors), and
+the page's Content-Security-Policy (scripts, styles and requests to this origin only; no inline
+script, no frames, no form posts anywhere).
+
+Who may call what is decided by the API's middleware, where the routes are listed
+(:func:`killswitch.runner.api.make_app`); this module only renders. The view is read through
+the ``call`` the API hands in (:func:`killswitch.runner.api._call`), so the runner's state is read
+on the runner's loop.
+
+Must not: put a token, a credential or anything the view did not answer on the page; render
+without escaping; serve a file other than the two it names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from .model import page_model
+
+HERE = Path(__file__).parent
+ASSETS = {"console.css": "text/css", "console.js": "text/javascript"}
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+       "form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+HTML_HEADERS = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+
+Call = Callable[..., Awaitable[Any]]
+
+
+def environment() -> Any:
+    """The templates' environment: sandboxed, autoescaping, strict about undefined names."""
+    from jinja2 import FileSystemLoader, StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(loader=FileSystemLoader(str(HERE / "templates")), undefined=StrictUndefined,
+                                autoescape=True, trim_blocks=False, lstrip_blocks=False, auto_reload=False)
+
+
+class ConsoleHandlers:
+    """``view``: the runner (or a fake); ``call``: how the API calls a view method;
+    ``public``: the view is rendered into ``GET /`` for anyone (``--console-public``)."""
+
+    def __init__(self, view: Any, call: Call, *, public: bool):
+        self.view = view
+        self.call = call
+        self.public = public
+        self.env = environment()
+        self.assets = {name: (HERE / "static" / name).read_bytes() for name in ASSETS}
+
+    async def model(self) -> dict:
+        """The page model from the view's answers, each read as the API reads it."""
+        status = await self.call(self.view.status)
+        ready = await self.call(self.view.ready)
+        lock = await self.call(self.view.lock_document, None)
+        dms = await self.call(self.view.dms_status)
+        triggers = await self.call(self.view.triggers)
+        incidents = await self.call(self.view.incidents)
+        return page_model(status, tuple(ready), lock, dms, triggers, incidents)
+
+    def _html(self, text: str) -> web.Response:
+        return web.Response(status=200, text=text, content_type="text/html", charset="utf-8",
+                            headers=HTML_HEADERS)
+
+    async def page(self, request: web.Request) -> web.Response:
+        model = await self.model() if self.public else None
+        template = self.env.get_template("page.html.j2")
+        return self._html(template.render(public=self.public, view=model is not None, **(model or {})))
+
+    async def fragment(self, request: web.Request) -> web.Response:
+        return self._html(self.env.get_template("view.html.j2").render(**await self.model()))
+
+    async def asset(self, request: web.Request) -> web.Response:
+        name = request.match_info.get("name", "")
+        if name not in ASSETS:
+            raise web.HTTPNotFound()
+        return web.Response(status=200, body=self.assets[name], content_type=ASSETS[name], charset="utf-8")

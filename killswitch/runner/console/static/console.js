@@ -1,0 +1,306 @@
+// The killswitch console: refreshes the server-rendered view, and runs an operator's actions as
+// fill in -> preview (a dry run on the runner) -> type the scope -> send.
+//
+// The token an operator types is kept in this tab's sessionStorage and sent only as an
+// Authorization header by fetch() to this origin: never in a URL (logs, history, Referer) and
+// never in a cookie (a cookie would be sent with any request to the runner, so a page elsewhere
+// could make the browser act with it). Polling, not server-sent events: an EventSource cannot
+// send an Authorization header. Data from the runner is written with textContent only.
+"use strict";
+(() => {
+  const KEY = "killswitch.console.token";
+  const REFRESH_MS = 2000;
+  const CLOSE_POLL_MS = 1000;
+  const FINAL_CLOSE_STATES = ["settled", "dry_run", "unplanned"];
+  const ACTIONS = {
+    lock: {title: "Lock trading on", path: "/v1/lock", fields: ["scope", "mode", "ttl", "reason"]},
+    unlock: {title: "Unlock", path: "/v1/unlock", fields: ["scope", "reason"]},
+    reset: {title: "Approve the reset of", path: "/v1/reset", fields: ["policy", "scope", "reason"]},
+    close: {title: "Close every position of", path: "/v1/close", fields: ["scope", "reason"]},
+  };
+  const $ = (id) => document.getElementById(id);
+  const isPublic = document.body.dataset.public === "true";
+  let paused = false;
+  let inflight = false;
+  let lastHtml = null;
+  let current = null; // {action, body}: what was previewed, and so what Send sends
+
+  const token = () => sessionStorage.getItem(KEY);
+  function headers(json) {
+    const h = {};
+    const t = token();
+    if (t) h["Authorization"] = "Bearer " + t;
+    if (json) h["Content-Type"] = "application/json";
+    return h;
+  }
+  function announce(text) {
+    const a = $("announce");
+    a.textContent = "";
+    window.setTimeout(() => { a.textContent = text; }, 30);
+  }
+  function reasonOf(r) {
+    if (r.doc && typeof r.doc.reason === "string") return r.doc.reason;
+    if (r.doc && typeof r.doc.error === "string") return r.doc.error;
+    return "HTTP " + r.status;
+  }
+  async function api(method, path, body) {
+    const init = {method, headers: headers(body !== undefined), cache: "no-store", credentials: "omit"};
+    if (body !== undefined) init.body = JSON.stringify(body);
+    const r = await fetch(path, init);
+    let doc = null;
+    try { doc = await r.json(); } catch (e) { doc = null; }
+    return {status: r.status, ok: r.ok, doc};
+  }
+
+  // --- who is signed in ---------------------------------------------------------------------------
+
+  function setWho(doc, problem) {
+    const who = $("who");
+    if (doc) {
+      who.textContent = "Signed in as " + doc.identity + " (" + doc.roles.join(", ") + ").";
+    } else {
+      who.textContent = problem ? "Token refused: " + problem : (isPublic ? "No token: read-only view." : "No token.");
+    }
+  }
+  async function checkToken() {
+    if (!token()) { setWho(null); return false; }
+    const r = await api("GET", "/v1/whoami");
+    if (r.ok && r.doc) { setWho(r.doc); return true; }
+    sessionStorage.removeItem(KEY);
+    setWho(null, reasonOf(r));
+    return false;
+  }
+  $("token-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const input = $("token");
+    const value = input.value.trim();
+    input.value = "";
+    if (!value) { input.focus(); return; }
+    sessionStorage.setItem(KEY, value);
+    if (await checkToken()) { announce($("who").textContent); lastHtml = null; refresh(); }
+    else { announce($("who").textContent); input.focus(); }
+  });
+  $("forget-token").addEventListener("click", () => {
+    sessionStorage.removeItem(KEY);
+    setWho(null);
+    announce("Token forgotten.");
+    if (!isPublic) { showSignedOut(); }
+  });
+
+  // --- the view, refreshed without reloading the page --------------------------------------------
+
+  function showSignedOut() {
+    $("view").replaceChildren();
+    lastHtml = null;
+    $("signed-out").hidden = false;
+    $("refresh-state").textContent = "Not updating: no token.";
+  }
+  function swap(html) {
+    const view = $("view");
+    const active = document.activeElement;
+    const key = active && view.contains(active) ? active.getAttribute("data-focus") : null;
+    view.innerHTML = html; // server-rendered by the runner's sandboxed, autoescaping templates
+    lastHtml = html;
+    if (key) {
+      const again = Array.from(view.querySelectorAll("[data-focus]")).find((el) => el.getAttribute("data-focus") === key);
+      if (again) again.focus();
+    }
+  }
+  async function refresh() {
+    if (paused || inflight) return;
+    if (!isPublic && !token()) { showSignedOut(); return; }
+    inflight = true;
+    try {
+      const r = await fetch("/console/view", {headers: headers(false), cache: "no-store", credentials: "omit"});
+      if (r.ok) {
+        const html = await r.text();
+        $("signed-out").hidden = true;
+        if (html !== lastHtml) swap(html);
+        const state = $("view").querySelector("[data-now]");
+        $("refresh-state").textContent = "Updates every 2 s; runner time " + (state ? state.dataset.now : "?") + ".";
+      } else {
+        let doc = null;
+        try { doc = await r.json(); } catch (e) { doc = null; }
+        const why = reasonOf({status: r.status, doc});
+        $("refresh-state").textContent = "Not updated: " + why;
+        if (r.status === 401 || r.status === 403) { setWho(null, why); if (!isPublic) showSignedOut(); }
+      }
+    } catch (e) {
+      $("refresh-state").textContent = "The runner does not answer (" + e.message + "); trying again.";
+    } finally {
+      inflight = false;
+    }
+  }
+  $("pause").addEventListener("click", () => {
+    paused = !paused;
+    $("pause").setAttribute("aria-pressed", String(paused));
+    $("pause").textContent = paused ? "Resume updates" : "Pause updates";
+    $("refresh-state").textContent = paused ? "Paused." : "Updates every 2 s.";
+    if (!paused) refresh();
+  });
+  window.setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
+
+  // --- actions: fill in, preview, type the scope, send -------------------------------------------
+
+  const dialog = $("action-dialog");
+  function showFields(action) {
+    for (const el of dialog.querySelectorAll(".field")) {
+      el.hidden = !ACTIONS[action].fields.includes(el.dataset.field);
+    }
+  }
+  function resetSteps() {
+    current = null;
+    $("action-fields").disabled = false;
+    $("preview-btn").hidden = false;
+    $("edit-btn").hidden = true;
+    $("preview").hidden = true;
+    $("confirm").hidden = true;
+    $("result").hidden = true;
+    $("form-error").hidden = true;
+    $("f-confirm").value = "";
+    $("send-btn").disabled = true;
+    $("close-progress").replaceChildren();
+  }
+  function openDialog(action, scope, policy) {
+    if (!token()) {
+      announce("Enter a token first: actions need one.");
+      $("token").focus();
+      return;
+    }
+    dialog.dataset.action = action;
+    $("action-title").textContent = ACTIONS[action].title + (scope ? " " + scope : " a scope");
+    $("f-scope").value = scope;
+    $("f-policy").value = policy;
+    $("f-reason").value = "";
+    $("f-ttl").value = "";
+    $("f-mode").value = "halted";
+    showFields(action);
+    resetSteps();
+    dialog.showModal();
+    (scope ? $("f-reason") : $("f-scope")).focus();
+  }
+  document.addEventListener("click", (e) => {
+    const b = e.target.closest("button[data-action]");
+    if (b) openDialog(b.dataset.action, b.dataset.scope || "", b.dataset.policy || "");
+  });
+  $("cancel-btn").addEventListener("click", () => dialog.close());
+  // The preview button submits the form, so Enter in a field previews too. Nothing sends but the
+  // Send button, once the scope is typed.
+  $("action-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (!$("preview-btn").hidden && !current) runPreview();
+  });
+  dialog.addEventListener("close", () => { current = null; lastHtml = null; refresh(); });
+
+  function body(action) {
+    const b = {scope: $("f-scope").value, reason: $("f-reason").value};
+    if (action === "lock") {
+      b.mode = $("f-mode").value;
+      const minutes = $("f-ttl").value.trim();
+      b.ttl_s = minutes === "" ? null : Number(minutes) * 60;
+    }
+    if (action === "reset") b.policy = $("f-policy").value;
+    return b;
+  }
+  function formError(text) {
+    const el = $("form-error");
+    el.textContent = text;
+    el.hidden = false;
+  }
+  function li(text) {
+    const el = document.createElement("li");
+    el.textContent = text;
+    return el;
+  }
+  function cell(row, text) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    row.appendChild(td);
+  }
+  function showPreview(p) {
+    $("preview-reason").textContent = p.reason;
+    $("preview-reason").classList.toggle("refused", !p.allowed);
+    const lock = p.lock_before === null ? "" : "Lock binding " + p.scope + ": " + p.lock_before + " now, "
+      + (p.lock_after === null ? "unchanged" : p.lock_after) + " after.";
+    $("preview-lock").textContent = (p.mode === "dry-run" ? "This runner is a DRY RUN. " : "") + lock;
+    $("preview-effects").replaceChildren(...p.effects.map(li));
+    const rows = $("preview-orders").querySelector("tbody");
+    rows.replaceChildren();
+    for (const o of p.orders) {
+      const tr = document.createElement("tr");
+      cell(tr, o.account);
+      cell(tr, o.symbol);
+      cell(tr, o.side + (o.position_side ? " " + o.position_side : "") + (o.reduce_only ? " reduce-only" : ""));
+      cell(tr, String(o.amount));
+      cell(tr, o.limit_price === null ? "-" : String(o.limit_price));
+      cell(tr, String(Math.round(o.notional)));
+      rows.appendChild(tr);
+    }
+    $("preview-orders-wrap").hidden = p.action !== "close";
+    $("preview").hidden = false;
+  }
+  async function runPreview() {
+    const action = dialog.dataset.action;
+    const b = body(action);
+    if (!b.scope || !b.reason.trim()) { formError("Give a scope and a reason."); return; }
+    if (action === "lock" && b.ttl_s !== null && !(b.ttl_s > 0)) { formError("The expiry is a whole number of minutes."); return; }
+    $("form-error").hidden = true;
+    const r = await api("POST", "/v1/preview/" + action, b);
+    if (!r.ok || !r.doc || typeof r.doc.allowed !== "boolean") { formError("Preview refused: " + reasonOf(r)); return; }
+    current = {action, body: b};
+    $("action-fields").disabled = true;
+    $("preview-btn").hidden = true;
+    $("edit-btn").hidden = false;
+    showPreview(r.doc);
+    if (r.doc.allowed) {
+      $("confirm-scope").textContent = b.scope;
+      $("confirm").hidden = false;
+      $("f-confirm").focus();
+    } else {
+      $("edit-btn").focus();
+    }
+    announce("Preview: " + r.doc.reason);
+  }
+  $("edit-btn").addEventListener("click", () => { resetSteps(); $("f-reason").focus(); });
+  $("f-confirm").addEventListener("input", () => {
+    $("send-btn").disabled = !current || $("f-confirm").value !== current.body.scope;
+  });
+  $("f-confirm").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { e.preventDefault(); if (!$("send-btn").disabled) $("send-btn").click(); }
+  });
+  $("send-btn").addEventListener("click", async () => {
+    if (!current || $("f-confirm").value !== current.body.scope) return;
+    const {action, body: b} = current;
+    $("send-btn").disabled = true;
+    $("confirm").hidden = true;
+    $("edit-btn").hidden = true;
+    const r = await api("POST", ACTIONS[action].path, action === "close" ? {...b, dry_run: false} : b);
+    current = null;
+    $("result-reason").textContent = reasonOf(r);
+    const done = r.ok && r.doc && (r.doc.done === true || r.doc.accepted === true);
+    $("result-reason").classList.toggle("refused", !done);
+    $("result").hidden = false;
+    announce((done ? "Done: " : "Not done: ") + reasonOf(r));
+    $("cancel-btn").focus();
+    lastHtml = null;
+    refresh();
+    if (action === "close" && r.status === 202 && r.doc && r.doc.id) followClose(r.doc.id);
+  });
+  async function followClose(id) {
+    const r = await api("GET", "/v1/close/" + encodeURIComponent(id));
+    const box = $("close-progress");
+    if (!r.ok || !r.doc) { box.textContent = "Progress of " + id + ": " + reasonOf(r); return; }
+    const d = r.doc;
+    const p = document.createElement("p");
+    p.className = "close-state";
+    p.dataset.state = d.state;
+    p.textContent = "Close " + d.id + ": " + d.state + ", " + d.orders + " order(s), " + d.filled + " filled, "
+      + d.open + " open, " + d.unfilled + " ended unfilled (" + d.mode + ").";
+    box.replaceChildren(p);
+    if (!FINAL_CLOSE_STATES.includes(d.state) && dialog.open) window.setTimeout(() => followClose(id), CLOSE_POLL_MS);
+    else { lastHtml = null; refresh(); }
+  }
+
+  checkToken().then(refresh);
+})();

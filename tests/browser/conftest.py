@@ -1,0 +1,218 @@
+"""The console in a real browser: Debian's chromium, driven through its chromium-driver by selenium.
+
+A :class:`LiveRunner` is a runner on the simulated exchange (the calm scenario: long BTC and ETH,
+short SOL) on a manual clock, with its API served on a free 127.0.0.1 port from an event loop
+on a thread of its own; the test ticks it when it wants the book to move, so what the page shows
+is known. Nothing here downloads anything: the browser and its driver are the ones apt installed
+(``chromium`` and ``chromedriver`` on PATH), named explicitly so that selenium's own manager
+never looks for another, and ``SE_OFFLINE`` tells it not to try. Without them (or without
+selenium) the tests skip, and fail under ``KS_REQUIRE_ALL=1`` as in CI (``.ci/run`` installs them).
+
+Screenshots are test artifacts: PNG files under ``$KS_ARTIFACTS/console/`` when ``KS_ARTIFACTS``
+is set, else under pytest's base temporary directory (``console-screenshots/``); the run's
+summary names the directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from adapters.simulated.adapter import SimulatedAdapter
+from adapters.simulated.engine import ManualClock
+from adapters.simulated.scenarios import build
+from killswitch.bootstrap import build_runner
+from killswitch.compile.compiler import compile_documents
+from killswitch.policy.load import load_text
+from killswitch.runbooks.sink import RunbookSink
+from killswitch.runner.api import make_app, start_api, stop_api
+from killswitch.runner.identity import parse_tokens, token_digest
+from killswitch.state import open_store
+
+from ..conftest import require_module, require_tool
+
+T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
+TICK_MS = 5_000
+ACCOUNT = "simulated/sim-main"
+
+# bot-guard halts the account (manual reset, two approvers) once bot-x has been silent for a
+# minute, so the incident starts exactly when a test stops beating; book-drawdown watches the
+# drawdown and does not fire on the calm scenario (its values against thresholds are shown).
+POLICIES = textwrap.dedent(
+    """\
+    apiVersion: killswitch/v1
+    kind: Policy
+    metadata: {name: bot-guard}
+    spec:
+      scope: {level: account, accounts: {match_labels: {book: futures}}}
+      interval: 5s
+      signals:
+        bot: {heartbeat_age: {source: bot-x}}
+      triggers:
+        silent: {when: "bot > 60s", on_missing_data: hold}
+      stages:
+        - {level: 1, name: halt, on: [silent], reset: manual, approvals: 2,
+           actions: [{lock_trading: {mode: halted}}]}
+    ---
+    apiVersion: killswitch/v1
+    kind: Policy
+    metadata: {name: book-drawdown}
+    spec:
+      scope: {level: account, accounts: {match_labels: {book: futures}}}
+      interval: 5s
+      signals:
+        dd: {equity_drawdown: {window: 10m, min_coverage: 5%}}
+      triggers:
+        deep: {when: "dd >= 5%", on_missing_data: hold}
+      stages:
+        - {level: 2, name: trim, on: [deep], cooldown: 1h,
+           actions: [{reduce_top_risk: {count: 1, fraction: 50%}}]}
+    """
+)
+
+ALICE = "alice-console-t0ken"  # operator and approver
+BOB = "bob-console-t0ken"  # approver
+VERA = "vera-console-t0ken"  # viewer
+PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
+    {"identity": "alice", "roles": ["operator", "approver"], "sha256": token_digest(ALICE)},
+    {"identity": "bob", "roles": ["approver"], "sha256": token_digest(BOB)},
+    {"identity": "vera", "roles": ["viewer"], "sha256": token_digest(VERA)}]})
+
+
+def _graph():
+    res = compile_documents(load_text(POLICIES, "console.yaml"))
+    assert res.graph is not None, [d.message for d in res.errors]
+    return res.graph
+
+
+class LiveRunner:
+    """A runner on the simulated exchange, served on 127.0.0.1; see the module doc."""
+
+    def __init__(self, tmp_path: Path, *, dry_run: bool = False, console_public: bool = False):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="live-runner", daemon=True)
+        self.thread.start()
+        self.clock = ManualClock(T0)
+        self.engine = build("calm", self.clock)
+        for symbol, price in {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}.items():
+            self.engine.set_mark(symbol, price)
+        adapter = SimulatedAdapter(self.engine, "sim-main", venue="simulated", labels={"book": "futures"},
+                                   timeout_s=2.0)
+        self.store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+        self.runner = build_runner(_graph(), {ACCOUNT: adapter}, self.store, sinks=[RunbookSink(None)],
+                                   lock_path=tmp_path / "lock.json", dry_run=dry_run, clock=self.clock)
+        self.site = None
+        self.call(self.runner.start())
+        self.site, self.url = self.call(start_api(make_app(self.runner, tokens=PEOPLE,
+                                                           console_public=console_public)))
+
+    def call(self, coro: Any, timeout: float = 30) -> Any:
+        """Run ``coro`` on the runner's loop and wait for its answer."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def tick(self, n: int = 1, *, beat: tuple[str, ...] = ()) -> list:
+        async def go() -> list:
+            out = []
+            for _ in range(n):
+                self.clock.advance(TICK_MS)
+                for source in beat:
+                    await self.runner.heartbeat(source)
+                out.append(await self.runner.tick())
+            return out
+        return self.call(go())
+
+    def positions(self) -> dict[str, float]:
+        return {p.symbol: abs(p.amount) for p in self.engine.positions("sim-main") if abs(p.amount) > 0}
+
+    def close(self) -> None:
+        try:
+            if self.site is not None:
+                self.call(stop_api(self.site))
+            self.call(self.runner.aclose())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.loop.close()
+            self.store.close()
+
+
+@pytest.fixture
+def live(tmp_path) -> Any:
+    """``live(dry_run=..., console_public=...)``: a :class:`LiveRunner`, stopped after the test."""
+    made: list[LiveRunner] = []
+
+    def start(**kw: Any) -> LiveRunner:
+        where = tmp_path / f"runner{len(made)}"
+        where.mkdir()
+        made.append(LiveRunner(where, **kw))
+        return made[-1]
+
+    yield start
+    for r in made:
+        r.close()
+
+
+@pytest.fixture
+def browser() -> Any:
+    """Headless chromium at 1366x900, English, light colour scheme unless a test says otherwise."""
+    require_module("selenium")
+    chromium, chromedriver = require_tool("chromium"), require_tool("chromedriver")
+    os.environ.setdefault("SE_OFFLINE", "true")  # selenium's manager: never fetch a browser or driver
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900",
+                "--lang=en-US", "--disable-gpu", "--no-first-run", "--disable-extensions"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+_SHOTS: list[Path] = []
+
+
+@pytest.fixture(scope="session")
+def shots_dir(tmp_path_factory) -> Path:
+    env = os.environ.get("KS_ARTIFACTS")
+    where = Path(env) / "console" if env else tmp_path_factory.getbasetemp() / "console-screenshots"
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+@pytest.fixture
+def shot(browser, shots_dir) -> Callable[..., Path]:
+    """``shot(name, full=True)``: a PNG of the page (the whole page's height when ``full``)."""
+
+    def take(name: str, full: bool = True) -> Path:
+        path = shots_dir / f"{name}.png"
+        if full:  # the whole page, beyond the window (chromium's own capture, through the driver)
+            size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+            data = browser.execute_cdp_cmd("Page.captureScreenshot", {
+                "format": "png", "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})["data"]
+            path.write_bytes(base64.b64decode(data))
+        else:  # what the window shows (a dialog over the page)
+            assert browser.save_screenshot(str(path)), path
+        assert path.stat().st_size > 1000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        _SHOTS.append(path)
+        return path
+
+    return take
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _SHOTS:
+        terminalreporter.write_line(f"console screenshots ({len(_SHOTS)}): {_SHOTS[0].parent}")
