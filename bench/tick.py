@@ -115,6 +115,12 @@ def main() -> None:
     sizes = [10, 1_000, 10_000, 100_000]
     if "--quick" in sys.argv:
         sizes = [10, 1_000, 10_000]
+    from harness import machine
+
+    print(f"machine: {machine()}")
+    print(f"layout: one policy at account scope, {PER_ACCOUNT} positions per account (1,000 positions: "
+          f"{1_000 // PER_ACCOUNT} accounts), one hour of one-minute history; the pure engine only (no store, no "
+          "adapters)")
     print(f"{'positions':>10} {'steady tick':>12} {'positions/s':>13} {'entry tick':>11} {'orders':>7}  per position")
     base = None
     for n in sizes:
