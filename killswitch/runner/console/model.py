@@ -17,6 +17,7 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any, Optional, Sequence
 
+from ...sources import revision_text
 from ..lock import DEAD_MANS_SWITCH, OPERATOR, iso_ms, parse_iso_ms
 from ..view import IncidentStatus, RunnerStatus, TriggerStatus
 
@@ -106,7 +107,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
     return {
         "now": _when(now, now), "mode": status.mode, "dry_run": status.mode != "live",
         "role": role, "ready": is_ready is True, "ready_reason": str(why), "fence": status.fence,
-        "digest": status.graph_digest[:12], "revision": status.graph_revision or "none",
+        "digest": status.graph_digest[:12], "revision": revision_text(status.graph_revision),
         "policy_error": status.policy_error, "last_tick": _when(status.last_tick_ms, now),
         "summary": None if not lock["locked"] else {"mode": lock["mode"], "scope": lock["scope"]},
         "scopes": scopes, "triggers": [_trigger(t, now) for t in triggers], "locks": locks,
