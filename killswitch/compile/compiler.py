@@ -116,6 +116,10 @@ class TemplateChecker(Protocol):
         ``level`` of ``policy`` (None when the policy has other errors: no rendering then)."""
 
 
+# Codes after which nothing (or nothing more) of a file is read: a test naming an unknown policy
+# says that such a file may declare it.
+_UNREADABLE = {d.KS001.code, d.KS002.code, d.KS008.code, d.KS009.code}
+
 _TEMPLATE_CODES = {"unknown": d.KS104, "syntax": d.KS150, "render": d.KS151, "unchecked": d.KS152}
 
 
@@ -125,6 +129,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
     With ``templates``, the runbook templates each policy uses are checked too."""
     diags: list[Diagnostic] = list(loaded.diagnostics)
     ctx = _Context(loaded.docs)
+    ctx.unreadable = sorted({x.file for x in loaded.diagnostics if x.code in _UNREADABLE})
     diags.extend(ctx.check_names())
     nodes: list[PolicyNode] = []
     for doc in loaded.docs:
@@ -134,9 +139,12 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
             node = _PolicyCompiler(doc, ctx, diags, templates).run()
             if node is not None:
                 nodes.append(node)
+            else:
+                ctx.failed.add(doc.name or "")
         elif isinstance(doc.model, NotificationRoutes):
             _check_routes(doc, diags)
-        elif isinstance(doc.model, PolicyTest):
+    for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
+        if isinstance(doc.model, PolicyTest):
             _check_test(doc, ctx, diags)
     diags.extend(ctx.check_scope_conflicts())
     diags = sorted(set(diags), key=Diagnostic.sort_key)
@@ -155,6 +163,20 @@ class _Context:
         self.by_kind: dict[str, list[LoadedDoc]] = {}
         for doc in docs:
             self.by_kind.setdefault(doc.kind, []).append(doc)
+        self.failed: set[str] = {doc.name for doc in self.by_kind.get("Policy", []) if doc.name and doc.model is None}
+        self.unreadable: list[str] = []  # files of which no document could be read (YAML errors)
+
+    def unreadable_hint(self) -> Optional[str]:
+        if not self.unreadable:
+            return None
+        files = ", ".join(self.unreadable[:3]) + (", ..." if len(self.unreadable) > 3 else "")
+        return f"{files} could not be read (see the error there), and may declare it"
+
+    def failed_policy(self, name: str) -> Optional[LoadedDoc]:
+        """The document of policy ``name`` when it has errors (found by the loader or the compiler)."""
+        if name not in self.failed:
+            return None
+        return next((x for x in self.by_kind.get("Policy", []) if x.name == name), None)
 
     def names(self, kind: str) -> set[str]:
         return {doc.name for doc in self.by_kind.get(kind, []) if doc.name}
@@ -218,8 +240,9 @@ class _Context:
                 for b in docs[i + 1:]:
                     # claims holds Policy documents only (the isinstance above)
                     pa, pb = cast(Policy, a.model), cast(Policy, b.model)
-                    sa = {s.level: s for s in pa.spec.stages}
-                    sb = {s.level: s for s in pb.spec.stages}
+                    # a stage salvage kept without some field is not comparable as written
+                    sa = {s.level: s for i, s in enumerate(pa.spec.stages) if not a.uncertain.get(a.stage_path(i))}
+                    sb = {s.level: s for i, s in enumerate(pb.spec.stages) if not b.uncertain.get(b.stage_path(i))}
                     clash = sorted(
                         lvl for lvl in sa.keys() & sb.keys()
                         if _stage_form(sa[lvl]) != _stage_form(sb[lvl])
@@ -427,7 +450,7 @@ class _PolicyCompiler:
                 self.add(d.KS212, self.sm.inside(wpath, lit.offset, when),
                          f'trigger "{name}": {sig} {op} {lit.text} {verdict}; {sig} ({node.kind}) reports {span}',
                          "drawdowns and losses are positive fractions: write dd >= 5%, not dd <= -5%"
-                         if lo == 0 else None)
+                         if lo == 0 else f"pick a threshold inside what {sig} reports, or the trigger is constant")
 
         walk(ast)
 
@@ -453,24 +476,28 @@ class _PolicyCompiler:
                          "list stages from the lowest level up, so the file reads in order of escalation")
             by_level.setdefault(st.level, i)
             prev_level = st.level if prev_level is None else max(prev_level, st.level)
-            if st.name in by_name:
+            unsure = self.doc.stage_uncertain  # a field salvage dropped: its default is not the author's
+            if unsure(i, "name"):
+                pass  # its name is reported already, and is not one
+            elif st.name in by_name:
                 self.add(d.KS105, self.sm.value(sp + ("name",)), f'stage name "{st.name}" is used twice',
                          "stage names appear in status, reset and runbooks; make them unique")
-            by_name.setdefault(st.name, i)
+            else:
+                by_name[st.name] = i
             for j, tname in enumerate(st.on):
                 if tname not in declared and tname not in self.bad_triggers:
                     self.add(d.KS104, self.sm.value(sp + ("on", j)),
                              f'stage "{st.name}" uses unknown trigger "{tname}"',
                              d.suggestion_hint(tname, declared, "triggers are declared under spec.triggers"))
-            if not st.on:
+            if not st.on and not unsure(i, "on"):
                 self.add(d.KS204, self.sm.key(sp + ("on",)) if "on" in self._raw_stage(i) else self.sm.value(sp),
                          f'stage "{st.name}" has no trigger, so nothing can reach it',
                          "list the triggers that enter it under on:")
-            if st.reset == "manual" and st.reset_after is not None:
+            if st.reset == "manual" and st.reset_after is not None and not unsure(i, "reset", "reset_after"):
                 self.add(d.KS203, self.sm.key(sp + ("reset_after",)),
                          f'manual-reset stage "{st.name}" has reset_after, which would leave it without a reset',
                          "remove reset_after, or make the stage reset: auto")
-            if st.reset == "auto" and st.approvals > 1:
+            if st.reset == "auto" and st.approvals > 1 and not unsure(i, "reset", "approvals"):
                 self.add(d.KS213, self.sm.key(sp + ("approvals",)),
                          f'stage "{st.name}" resets by itself, so its {st.approvals} approvals would never be asked',
                          "set reset: manual to require approvals")
@@ -499,11 +526,16 @@ class _PolicyCompiler:
                 return self.sm.key(sp + (key,)) if key in self._raw_stage(i) else self.sm.value(sp)
         return self.sm.doc
 
+    def _unsure_levels(self, *fields: str) -> set[int]:
+        """Levels of the stages salvage kept without one of ``fields`` as written."""
+        return {st.level for i, st in enumerate(self.spec.stages) if self.doc.stage_uncertain(i, *fields)}
+
     def latch_and_reach(self, stages: dict[int, StageNode]) -> None:
         ordered = sorted(stages.values(), key=lambda s: s.level)
+        unsure_reset, unsure_on = self._unsure_levels("reset"), self._unsure_levels("on")
         latch = None
         for st in ordered:
-            if latch is not None and not st.manual:
+            if latch is not None and not st.manual and st.level not in unsure_reset:
                 self.add(d.KS203, self._stage_pos(st.level, "reset"),
                          f'stage "{st.name}" (level {st.level}) resets automatically above manual-reset stage '
                          f'"{latch.name}" (level {latch.level}); its reset would release the latched stage',
@@ -512,7 +544,7 @@ class _PolicyCompiler:
                 latch = st
         for k, low in enumerate(ordered):
             mine = set(low.on) - self.bad_triggers
-            if not mine or set(low.on) & self.bad_triggers:
+            if not mine or set(low.on) & self.bad_triggers or low.level in unsure_on:
                 continue
             for high in ordered[k + 1:]:
                 if mine <= set(high.on):
@@ -587,9 +619,8 @@ class _PolicyCompiler:
         if self.spec.notify is not None:
             self.route_ref(self.spec.notify.route, ("spec", "notify", "route"))
         for i, st in enumerate(self.spec.stages):
-            sp = self.doc.stage_path(i)
             for j, act in enumerate(st.actions):
-                ap = sp + ("actions", j)
+                ap = self.doc.action_path(i, j)
                 # act.kind names the one kind that is set, so its field is never None there
                 if act.kind == "notify" and act.notify is not None:
                     self.route_ref(act.notify.route, ap + ("notify", "route"))
@@ -617,7 +648,8 @@ class _PolicyCompiler:
         for i, g in enumerate(self.spec.correlation_groups):
             gp = ("spec", "correlation_groups", i)
             if g.name in names:
-                self.add(d.KS105, self.sm.value(gp + ("name",)), f'correlation group "{g.name}" is declared twice')
+                self.add(d.KS105, self.sm.value(gp + ("name",)), f'correlation group "{g.name}" is declared twice',
+                         "give each group its own name, or merge their symbols into one group")
             names.add(g.name)
             for j, sym in enumerate(g.symbols):
                 if sym in owner and owner[sym] != g.name:
@@ -650,6 +682,8 @@ class _PolicyCompiler:
         r = self.spec.resume
         if r is None or r.from_level is None or not stages or r.from_level in stages:
             return
+        if self.doc.dropped_stages:
+            return  # a stage whose level could not be read may be the one it names
         levels = ", ".join(str(level) for level in sorted(stages))
         self.add(d.KS104, self.sm.value(("spec", "resume", "from_level")),
                  f"resume.from_level {r.from_level} is not a stage level of this policy",
@@ -677,7 +711,7 @@ class _PolicyCompiler:
             for j, act in enumerate(st.actions):
                 if act.kind == "runbook" and act.runbook is not None:  # the field of the kind is set
                     own.add(st.level)
-                    template_path = self.doc.stage_path(i) + ("actions", j, "runbook", "template")
+                    template_path = self.doc.action_path(i, j) + ("runbook", "template")
                     uses.append((act.runbook.template, template_path, [st.level]))
         rest = [st.level for st in self.spec.stages if st.level not in own]
         if self.spec.runbook is not None:
@@ -833,7 +867,9 @@ def _check_routes(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
     for i, r in enumerate(spec.receivers):
         if r.name in names:
             diags.append(Diagnostic.make(d.KS105, doc.file, sm.value(doc.item_path("receivers", i) + ("name",)),
-                                         f'receiver "{r.name}" is declared twice'))
+                                         f'receiver "{r.name}" is declared twice',
+                                         "give each receiver its own name; a receiver may list several apprise "
+                                         "targets"))
         names.add(r.name)
     names |= doc.poisoned_names("receivers")  # declared but broken: reported already
     if spec.route.receiver is None:
@@ -858,34 +894,47 @@ def _check_routes(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
 
 
 def _check_test(doc: LoadedDoc, ctx: _Context, diags: list[Diagnostic]) -> None:
+    """The policy a test names exists and has the stages and triggers it expects. A test of a policy
+    with errors says so once; what it expects is checked against what could be read of the policy
+    (never against a stage or trigger that salvage had to drop)."""
     spec = doc.model.spec  # type: ignore[union-attr]
     sm = doc.srcmap
+    where = sm.value(("spec", "policy"))
+    broken = ctx.failed_policy(spec.policy)
+    if broken is not None:
+        diags.append(Diagnostic.make(d.KS130, doc.file, where,
+                                     f'policy "{spec.policy}" has errors, so this test cannot run',
+                                     f"fix the errors reported in {broken.file} first"))
     target = ctx.policy(spec.policy)
     if target is None:
+        if broken is not None:
+            return
+        unread = ctx.unreadable_hint()
         if not ctx.loaded("Policy"):
-            diags.append(Diagnostic.make(d.KS130, doc.file, sm.value(("spec", "policy")),
-                                         f'policy "{spec.policy}" cannot be checked',
-                                         "no policy was loaded with this test; pass the policy directory too"))
+            diags.append(Diagnostic.make(d.KS130, doc.file, where, f'policy "{spec.policy}" cannot be checked',
+                                         unread or "no policy was loaded with this test; pass the policy "
+                                                   "directory too"))
             return
         names = ctx.names("Policy")
         if spec.policy not in names:
-            diags.append(Diagnostic.make(d.KS104, doc.file, sm.value(("spec", "policy")),
-                                         f'test names unknown policy "{spec.policy}"',
-                                         d.suggestion_hint(spec.policy, names, "policies are named by metadata.name")))
+            hint = d.suggestion_hint(spec.policy, names, "policies are named by metadata.name")
+            diags.append(Diagnostic.make(d.KS104, doc.file, where, f'test names unknown policy "{spec.policy}"',
+                                         f"{hint}; {unread}" if unread else hint))
         return
     policy: Policy = target.model  # type: ignore[assignment]
     levels = {s.level for s in policy.spec.stages}
     triggers = set(policy.spec.triggers)
+    declared = triggers | target.poisoned_names("triggers")  # a broken trigger is still declared
     for i, case in enumerate(spec.tests):
         for j, exp in enumerate(case.expect):
             ep = doc.item_path("tests", i) + ("expect", j)
-            if exp.stage and exp.stage not in levels:
+            if exp.stage and exp.stage not in levels and not target.dropped_stages:
                 diags.append(Diagnostic.make(
                     d.KS104, doc.file, sm.value(ep + ("stage",)),
                     f'policy "{spec.policy}" has no stage at level {exp.stage}',
                     "levels declared: " + ", ".join(map(str, sorted(levels)))))
             for k, t in enumerate(exp.firing):
-                if t not in triggers:
+                if t not in declared:
                     diags.append(Diagnostic.make(
                         d.KS104, doc.file, sm.value(ep + ("firing", k)),
                         f'policy "{spec.policy}" has no trigger "{t}"',

@@ -58,7 +58,7 @@ KS113 = _c("KS113", "invalid confirmation count")
 KS120 = _c("KS120", "condition syntax error")
 KS121 = _c("KS121", "condition type error")
 KS122 = _c("KS122", "condition reads an unknown signal")
-KS130 = _c("KS130", "notification route cannot be checked", Severity.WARNING)
+KS130 = _c("KS130", "reference cannot be checked", Severity.WARNING)
 KS140 = _c("KS140", "invalid input series")
 # runbook templates (checked by ``ksctl validate`` against the runbooks/ directory; an unknown
 # template name is KS104)
