@@ -33,11 +33,12 @@ def duration_s(text: str, option: str) -> float:
     return d.ms / 1000
 
 
-def compile_paths(paths: tuple[str, ...], templates=None):
-    """Read, load and compile policy sources. Returns (CompileResult, number of files read)."""
+def compile_paths(paths: tuple[str, ...], templates=None, allow_empty: bool = False):
+    """Read, load and compile policy sources. Returns (CompileResult, number of files read).
+    Empty input is an error (KS007) unless ``allow_empty``."""
     from ..sources import compile_sources
 
-    result, files = compile_sources(paths, templates)
+    result, files = compile_sources(paths, templates, allow_empty)
     return result, len(files)
 
 
