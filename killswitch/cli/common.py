@@ -44,6 +44,11 @@ def compile_paths(paths: tuple[str, ...], templates=None, allow_empty: bool = Fa
 
 def compile_or_exit(paths: tuple[str, ...], what: str):
     """The compile result of ``paths``; on errors print them and exit 1 (a graph is needed)."""
+    return compile_or_exit_counted(paths, what)[0]
+
+
+def compile_or_exit_counted(paths: tuple[str, ...], what: str):
+    """:func:`compile_or_exit`, with the number of files read."""
     from ..render.diagnostics import diagnostic_text
 
     result, files = compile_paths(paths)
@@ -52,4 +57,4 @@ def compile_or_exit(paths: tuple[str, ...], what: str):
             click.echo(diagnostic_text(x), err=True)
         click.echo(f"ksctl {what}: the policies have errors; run ksctl validate", err=True)
         raise SystemExit(EXIT_FINDINGS)
-    return result
+    return result, files
