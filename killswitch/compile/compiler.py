@@ -38,8 +38,9 @@ scope instance; the highest triggered stage wins; stages never de-escalate; a ma
 stage is latched until reset. Two policies with the *same* scope selector share stage
 levels in ``ksctl status`` and ``ksctl reset``, so one level must mean one stage there.
 
-Size: about 800 lines, most of it the per-policy pass (see :class:`_PolicyCompiler`); the
-cross-document checks are :class:`_Context`. The graph's node types are :mod:`.graph`.
+Size: about 740 lines, most of it the per-policy pass (see :class:`_PolicyCompiler`) and the
+typed nodes built from the models; the cross-document checks (names, scopes, routes and policy
+tests) are :mod:`.crossdoc`. The graph's node types are :mod:`.graph`.
 
 Pure: no I/O, no clock. The revision is given by the caller.
 """
@@ -47,7 +48,7 @@ Pure: no I/O, no clock. The revision is given by the caller.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Protocol, cast
+from typing import Any, Iterable, Optional, Protocol
 
 from ..policy import diagnostics as d
 from ..policy import expr as ex
@@ -56,15 +57,13 @@ from ..policy.diagnostics import Diagnostic, Position
 from ..policy.load import LoadedDoc, LoadResult
 from ..policy.model import (
     SIGNAL_KINDS,
-    Accounts,
     NotificationRoutes,
     Policy,
     PolicyTest,
-    Route,
-    Stage,
 )
 from ..policy.units import Duration
 from . import nodes as n
+from .crossdoc import Context, check_routes, check_test
 from .graph import (
     DecisionGraph,
     PolicyNode,
@@ -72,7 +71,6 @@ from .graph import (
     Source,
     StageNode,
     TriggerNode,
-    canonical_json,
 )
 
 
@@ -116,10 +114,6 @@ class TemplateChecker(Protocol):
         ``level`` of ``policy`` (None when the policy has other errors: no rendering then)."""
 
 
-# Codes after which nothing (or nothing more) of a file is read: a test naming an unknown policy
-# says that such a file may declare it.
-_UNREADABLE = {d.KS001.code, d.KS002.code, d.KS008.code, d.KS009.code}
-
 _TEMPLATE_CODES = {"unknown": d.KS104, "syntax": d.KS150, "render": d.KS151, "unchecked": d.KS152}
 
 
@@ -128,8 +122,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
     """Compile every document of ``loaded``. The graph is built only when nothing is an error.
     With ``templates``, the runbook templates each policy uses are checked too."""
     diags: list[Diagnostic] = list(loaded.diagnostics)
-    ctx = _Context(loaded.docs)
-    ctx.unreadable = sorted({x.file for x in loaded.diagnostics if x.code in _UNREADABLE})
+    ctx = Context(loaded.docs, loaded.diagnostics)
     diags.extend(ctx.check_names())
     nodes: list[PolicyNode] = []
     for doc in loaded.docs:
@@ -142,136 +135,16 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
             else:
                 ctx.failed.add(doc.name or "")
         elif isinstance(doc.model, NotificationRoutes):
-            _check_routes(doc, diags)
+            check_routes(doc, diags)
     for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
         if isinstance(doc.model, PolicyTest):
-            _check_test(doc, ctx, diags)
+            check_test(doc, ctx, diags)
     diags.extend(ctx.check_scope_conflicts())
     diags = sorted(set(diags), key=Diagnostic.sort_key)
     graph = None
     if not any(x.is_error for x in diags):
         graph = DecisionGraph.build(nodes, revision)
     return CompileResult(graph, diags, list(loaded.docs))
-
-
-# --- context across documents ---------------------------------------------------------------
-
-
-class _Context:
-    def __init__(self, docs: list[LoadedDoc]):
-        self.docs = docs
-        self.by_kind: dict[str, list[LoadedDoc]] = {}
-        for doc in docs:
-            self.by_kind.setdefault(doc.kind, []).append(doc)
-        self.failed: set[str] = {doc.name for doc in self.by_kind.get("Policy", []) if doc.name and doc.model is None}
-        self.unreadable: list[str] = []  # files of which no document could be read (YAML errors)
-
-    def unreadable_hint(self) -> Optional[str]:
-        if not self.unreadable:
-            return None
-        files = ", ".join(self.unreadable[:3]) + (", ..." if len(self.unreadable) > 3 else "")
-        return f"{files} could not be read (see the error there), and may declare it"
-
-    def failed_policy(self, name: str) -> Optional[LoadedDoc]:
-        """The document of policy ``name`` when it has errors (found by the loader or the compiler)."""
-        if name not in self.failed:
-            return None
-        return next((x for x in self.by_kind.get("Policy", []) if x.name == name), None)
-
-    def names(self, kind: str) -> set[str]:
-        return {doc.name for doc in self.by_kind.get(kind, []) if doc.name}
-
-    def loaded(self, kind: str) -> bool:
-        return bool(self.by_kind.get(kind))
-
-    def policy(self, name: str) -> Optional[LoadedDoc]:
-        return next((x for x in self.by_kind.get("Policy", []) if x.name == name and x.model), None)
-
-    def account_names(self) -> set[str]:
-        out: set[str] = set()
-        for doc in self.by_kind.get("Accounts", []):
-            if isinstance(doc.model, Accounts):
-                out.update(a.name for a in doc.model.spec.accounts)
-        return out
-
-    def check_names(self) -> list[Diagnostic]:
-        out = []
-        for kind, docs in self.by_kind.items():
-            first: dict[str, LoadedDoc] = {}
-            for doc in docs:
-                if not doc.name:
-                    continue
-                if doc.name in first:
-                    prev = first[doc.name]
-                    out.append(Diagnostic.make(
-                        d.KS105, doc.file, doc.srcmap.value(("metadata", "name")),
-                        f'{kind} "{doc.name}" is declared twice',
-                        f"the other one is at {prev.file}:{_pos(prev.srcmap.value(('metadata', 'name')))}; "
-                        "give each a unique metadata.name",
-                    ))
-                else:
-                    first[doc.name] = doc
-        seen: dict[str, tuple[LoadedDoc, int]] = {}
-        for doc in self.by_kind.get("Accounts", []):
-            if not isinstance(doc.model, Accounts):
-                continue
-            for i, acc in enumerate(doc.model.spec.accounts):
-                if acc.name in seen:
-                    odoc, oi = seen[acc.name]
-                    out.append(Diagnostic.make(
-                        d.KS105, doc.file, doc.srcmap.value(doc.item_path("accounts", i) + ("name",)),
-                        f'account "{acc.name}" is declared twice',
-                        "the other one is at "
-                        f"{odoc.file}:{_pos(odoc.srcmap.value(odoc.item_path('accounts', oi) + ('name',)))}",
-                    ))
-                else:
-                    seen[acc.name] = (doc, i)
-        return out
-
-    def check_scope_conflicts(self) -> list[Diagnostic]:
-        out = []
-        claims: dict[str, list[LoadedDoc]] = {}
-        for doc in self.by_kind.get("Policy", []):
-            if isinstance(doc.model, Policy):
-                key = canonical_json(doc.model.spec.scope.model_dump(mode="json"))
-                claims.setdefault(key, []).append(doc)
-        for docs in claims.values():
-            for i, a in enumerate(docs):
-                for b in docs[i + 1:]:
-                    # claims holds Policy documents only (the isinstance above)
-                    pa, pb = cast(Policy, a.model), cast(Policy, b.model)
-                    # a stage salvage kept without some field is not comparable as written
-                    sa = {s.level: s for i, s in enumerate(pa.spec.stages) if not a.uncertain.get(a.stage_path(i))}
-                    sb = {s.level: s for i, s in enumerate(pb.spec.stages) if not b.uncertain.get(b.stage_path(i))}
-                    clash = sorted(
-                        lvl for lvl in sa.keys() & sb.keys()
-                        if _stage_form(sa[lvl]) != _stage_form(sb[lvl])
-                    )
-                    if not clash:
-                        continue
-                    where_a = f"{a.file}:{_pos(_scope_pos(a))}"
-                    out.append(Diagnostic.make(
-                        d.KS206, b.file, _scope_pos(b),
-                        f'policies "{a.name}" ({where_a}) and "{b.name}" claim the same scope with different '
-                        f"stages at level {', '.join(map(str, clash))}",
-                        "give the levels distinct numbers, merge the policies, or narrow one scope",
-                    ))
-        return out
-
-
-def _stage_form(stage: Stage) -> str:
-    return canonical_json(stage.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"description"}))
-
-
-def _scope_pos(doc: LoadedDoc) -> Position:
-    spec = doc.raw.get("spec", {})
-    if isinstance(spec, dict) and "scope" in spec:
-        return doc.srcmap.key(("spec", "scope"))
-    return doc.srcmap.value(("metadata", "name"))
-
-
-def _pos(p: Position) -> str:
-    return f"{p.line}:{p.col}"
 
 
 # --- one policy ----------------------------------------------------------------------------------
@@ -284,7 +157,7 @@ class _PolicyCompiler:
     reading the same document, source map and nodes and adding to the same findings; a check
     split into a class of its own would take all of them as arguments."""
 
-    def __init__(self, doc: LoadedDoc, ctx: _Context, diags: list[Diagnostic],
+    def __init__(self, doc: LoadedDoc, ctx: Context, diags: list[Diagnostic],
                  templates: Optional[TemplateChecker] = None):
         self.doc = doc
         self.ctx = ctx
@@ -855,90 +728,6 @@ def action_node(action: m.Action) -> n.ActionNode:
     if isinstance(p, m.RunbookAction):
         return n.RunbookAction(written=written, template=p.template)
     raise AssertionError(f"action kind without a node: {action.kind}")  # pragma: no cover - ACTION_KINDS is closed
-
-
-# --- other documents ---------------------------------------------------------------------------------
-
-
-def _check_routes(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
-    spec = doc.model.spec  # type: ignore[union-attr]
-    sm = doc.srcmap
-    names: set[str] = set()
-    for i, r in enumerate(spec.receivers):
-        if r.name in names:
-            diags.append(Diagnostic.make(d.KS105, doc.file, sm.value(doc.item_path("receivers", i) + ("name",)),
-                                         f'receiver "{r.name}" is declared twice',
-                                         "give each receiver its own name; a receiver may list several apprise "
-                                         "targets"))
-        names.add(r.name)
-    names |= doc.poisoned_names("receivers")  # declared but broken: reported already
-    if spec.route.receiver is None:
-        diags.append(Diagnostic.make(d.KS102, doc.file, sm.key(("spec", "route")),
-                                     "the root route needs a receiver", "it catches what no child route matches"))
-
-    def walk(route: Route, path: tuple[Any, ...]) -> None:
-
-        if route.receiver is not None and route.receiver not in names:
-            diags.append(Diagnostic.make(
-                d.KS104, doc.file, sm.value(path + ("receiver",)), f'route uses unknown receiver "{route.receiver}"',
-                d.suggestion_hint(route.receiver, names, "receivers are declared under spec.receivers")))
-        for k, child in enumerate(route.routes):
-            walk(child, path + ("routes", k))
-
-    walk(spec.route, ("spec", "route"))
-    if spec.fallback_receiver is not None and spec.fallback_receiver not in names:
-        diags.append(Diagnostic.make(
-            d.KS104, doc.file, sm.value(("spec", "fallback_receiver")),
-            f'unknown fallback receiver "{spec.fallback_receiver}"',
-            d.suggestion_hint(spec.fallback_receiver, names, "receivers are declared under spec.receivers")))
-
-
-def _check_test(doc: LoadedDoc, ctx: _Context, diags: list[Diagnostic]) -> None:
-    """The policy a test names exists and has the stages and triggers it expects. A test of a policy
-    with errors says so once; what it expects is checked against what could be read of the policy
-    (never against a stage or trigger that salvage had to drop)."""
-    spec = doc.model.spec  # type: ignore[union-attr]
-    sm = doc.srcmap
-    where = sm.value(("spec", "policy"))
-    broken = ctx.failed_policy(spec.policy)
-    if broken is not None:
-        diags.append(Diagnostic.make(d.KS130, doc.file, where,
-                                     f'policy "{spec.policy}" has errors, so this test cannot run',
-                                     f"fix the errors reported in {broken.file} first"))
-    target = ctx.policy(spec.policy)
-    if target is None:
-        if broken is not None:
-            return
-        unread = ctx.unreadable_hint()
-        if not ctx.loaded("Policy"):
-            diags.append(Diagnostic.make(d.KS130, doc.file, where, f'policy "{spec.policy}" cannot be checked',
-                                         unread or "no policy was loaded with this test; pass the policy "
-                                                   "directory too"))
-            return
-        names = ctx.names("Policy")
-        if spec.policy not in names:
-            hint = d.suggestion_hint(spec.policy, names, "policies are named by metadata.name")
-            diags.append(Diagnostic.make(d.KS104, doc.file, where, f'test names unknown policy "{spec.policy}"',
-                                         f"{hint}; {unread}" if unread else hint))
-        return
-    policy: Policy = target.model  # type: ignore[assignment]
-    levels = {s.level for s in policy.spec.stages}
-    triggers = set(policy.spec.triggers)
-    declared = triggers | target.poisoned_names("triggers")  # a broken trigger is still declared
-    for i, case in enumerate(spec.tests):
-        for j, exp in enumerate(case.expect):
-            ep = doc.item_path("tests", i) + ("expect", j)
-            if exp.stage and exp.stage not in levels and not target.dropped_stages:
-                diags.append(Diagnostic.make(
-                    d.KS104, doc.file, sm.value(ep + ("stage",)),
-                    f'policy "{spec.policy}" has no stage at level {exp.stage}',
-                    "levels declared: " + ", ".join(map(str, sorted(levels)))))
-            for k, t in enumerate(exp.firing):
-                if t not in declared:
-                    diags.append(Diagnostic.make(
-                        d.KS104, doc.file, sm.value(ep + ("firing", k)),
-                        f'policy "{spec.policy}" has no trigger "{t}"',
-                        d.suggestion_hint(t, triggers, "triggers of the policy under test")))
 
 
 def compile_all(results: Iterable[LoadResult], revision: Optional[str] = None,
