@@ -169,6 +169,7 @@ class _PolicyCompiler:
         self.bad_triggers = doc.poisoned_names("triggers")
         self.errors_before = sum(1 for x in diags if x.is_error)
         self.templates = templates
+        self.constant: set[str] = set()  # triggers with a comparison that can never (or always) hold
 
     def add(self, code: d.Code, pos: Position, message: str, hint: Optional[str] = None) -> None:
         if not self.doc.complete and not code.severity == d.Severity.ERROR:
@@ -319,6 +320,7 @@ class _PolicyCompiler:
                 elif lo is not None and (v < lo or (v == lo and op == "<")):
                     verdict = "can never hold"
             if verdict:
+                self.constant.add(name)
                 span = _span(node, lo, hi)
                 self.add(d.KS212, self.sm.inside(wpath, lit.offset, when),
                          f'trigger "{name}": {sig} {op} {lit.text} {verdict}; {sig} ({node.kind}) reports {span}',
@@ -458,8 +460,8 @@ class _PolicyCompiler:
             out: dict[tuple[str, str], tuple[float, str, str]] = {}
             for tname in stage.on:
                 trig = triggers.get(tname)
-                if trig is None:
-                    continue
+                if trig is None or tname in self.constant:
+                    continue  # a constant comparison is reported (KS212); its order means nothing
                 for th in ex.disjunct_thresholds(trig.ast):
                     direction = "up" if th.op in (">=", ">") else "down" if th.op in ("<=", "<") else None
                     if direction is None:

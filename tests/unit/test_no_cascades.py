@@ -179,3 +179,9 @@ def test_a_test_naming_a_policy_that_does_not_exist_is_still_unknown():
     [x] = [x for x in compile_with_test(POLICY, test).diagnostics]
     assert (x.code, x.message) == ("KS104", 'test names unknown policy "futures-bok"')
     assert (x.hint or "").startswith('did you mean "futures-book"?')
+
+
+def test_a_threshold_that_can_never_hold_is_not_also_compared_with_the_other_stages():
+    """dd_15m >= 150% is KS212; that stage 2 then "fires before" stage 1 is its consequence."""
+    result = compile_with_test(edit(POLICY, ("when: dd_15m >= 4.5% || dd_1h >= 7%", "when: dd_15m >= 150%")))
+    assert [(x.code, x.pos.line if x.pos else 0) for x in result.diagnostics if x.file == "p.yaml"] == [("KS212", 22)]
