@@ -5,10 +5,12 @@ pure and fuzzable. A file may hold several documents (``---``). Every problem be
 :class:`~killswitch.policy.diagnostics.Diagnostic`; nothing but diagnostics ever leaves
 :func:`load_text`, whatever the input.
 
-When a Policy has schema errors, the loader *salvages* it (:mod:`.schema_errors`): the broken
-signals, triggers and stages are dropped and the rest is validated again, so that the compiler
-can still report unresolved references and unsafe stages in the same run. The documents' loaded
-form is :mod:`.documents`.
+When a Policy has schema errors, the loader *salvages* it (:mod:`.schema_errors`): a stage keeps
+its identity without its bad field or action, broken signals and triggers are dropped (their
+names stay declared), and the rest is validated again, so that the compiler can still report
+unresolved references and unsafe stages in the same run, and nothing that is only a consequence.
+A document that stops at a YAML error keeps its kind and name (from the lines before the error),
+without a model. The documents' loaded form is :mod:`.documents`.
 
 YAML anchors, aliases, merge keys and custom tags are refused: a policy is read by people in
 review, and what they read must be what runs. The text is read under the bounds of
@@ -147,12 +149,14 @@ _DEPTH_HINT = ("every indented block and every open [ or { is one level (the exa
 
 def _load_into(result: LoadResult, text: str, file: str) -> None:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     from . import yamlbounds
 
     index = 0
     loaded = 0
     broken: Any = None
+    bad_char: Any = None
     lines = text.splitlines()  # once per file: a file may hold thousands of documents
     docs, starts = yamlbounds.load_all(text)
     try:
@@ -171,6 +175,9 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
         return
     except MarkedYAMLError as e:
         broken = e  # made into a diagnostic once ruamel is reset: placing it may scan the text again
+    except ReaderError as e:
+        # a character YAML does not allow (a NUL, an escape): ruamel checks the whole text first
+        bad_char = e
     except YAMLError as e:
         result.diagnostics.append(Diagnostic.make(d.KS002, file, None, _first_line(str(e)),
                                                   _yaml_hint("", "", "", None)))
@@ -184,9 +191,16 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
         # Reset this thread's ruamel instance now, even when a document's checks raised half-way:
         # a suspended load would otherwise reset it later, in the middle of the next one.
         docs.close()
+    if bad_char is not None:
+        at = bad_char.position if isinstance(bad_char.position, int) and 0 <= bad_char.position <= len(text) else 0
+        result.diagnostics.append(_bad_character(bad_char, file, text, at))
+        _recover_identity(result, text, file, index, at)
+        return
     if broken is not None:
         result.diagnostics.append(_yaml_error(broken, file, text))
-        _recover_identity(result, broken, text, file, index)
+        marks = [m.index for m in (broken.context_mark, broken.problem_mark) if m is not None]
+        if marks:
+            _recover_identity(result, text, file, index, min(marks))
         return
     if loaded == 0:
         result.diagnostics.append(Diagnostic.make(d.KS007, file, None, "the file holds no YAML document", _EMPTY_HINT))
@@ -195,22 +209,29 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
 _TOP_KEY = re.compile(r"^[A-Za-z_][^:#\n]*:", re.MULTILINE)
 
 
-def _recover_identity(result: LoadResult, e: Any, text: str, file: str, index: int) -> None:
-    """Keep the kind and name of document ``index``, which stops at a YAML error, from the lines
-    before the error: a test of a policy whose file does not parse then says that the policy has
-    errors, not that it does not exist. The document keeps no model (nothing else of it is
-    checked). Best effort, two tries: the lines before the first line the error involves, then
-    the lines before the top-level key whose block holds it (``spec:``); else nothing is kept."""
-    marks = [m for m in (e.context_mark, e.problem_mark) if m is not None]
-    if not marks:
-        return
-    cut = max(min(m.index - m.column for m in marks), 0)  # the start of the first line the error involves
+def _recover_identity(result: LoadResult, text: str, file: str, index: int, at: int) -> None:
+    """Keep the kind and name of document ``index``, which stops at a YAML error at offset ``at``,
+    from the lines before the error: a test of a policy whose file does not parse then says that
+    the policy has errors, not that it does not exist. The document keeps no model (nothing else
+    of it is checked). Best effort, two tries: the lines before the line of the error, then the
+    lines before the top-level key whose block holds it (``spec:``); else nothing is kept."""
+    cut = text.rfind("\n", 0, max(at, 0)) + 1  # the start of the line the error is on
     top = [m.start() for m in _TOP_KEY.finditer(text, 0, cut)]
     for end in dict.fromkeys((cut, top[-1] if top else cut)):
         doc = _partial_document(text[:end], file, index)
         if doc is not None:
             result.docs.append(doc)
             return
+
+
+def _bad_character(e: Any, file: str, text: str, at: int) -> Diagnostic:
+    line = text.count("\n", 0, at) + 1
+    col = at - (text.rfind("\n", 0, at) + 1) + 1
+    code = e.character if isinstance(e.character, int) else None
+    what = f"character U+{code:04X}" if code is not None else "a character"
+    return Diagnostic.make(d.KS002, file, Position(line, col), f"{what} is not allowed in YAML ({e.reason})",
+                           "remove it: a control character (a NUL byte, an escape) has no place in a policy; "
+                           "inside double quotes it can be written as an escape such as \\x1b")
 
 
 def _partial_document(prefix: str, file: str, index: int) -> LoadedDoc | None:
