@@ -502,7 +502,7 @@ class _PolicyCompiler:
                 elif (act.kind == "close_positions" and act.close_positions is not None
                       and act.close_positions.correlation_group):
                     g = act.close_positions.correlation_group
-                    if g not in groups:
+                    if g not in groups and not self.doc.spec_uncertain("correlation_groups"):
                         self.add(d.KS104, self.sm.value(ap + ("close_positions", "correlation_group")),
                                  f'stage "{st.name}" closes unknown correlation group "{g}"',
                                  d.suggestion_hint(g, groups, "groups are declared under spec.correlation_groups"))
@@ -534,14 +534,14 @@ class _PolicyCompiler:
                 owner.setdefault(sym, g.name)
         w = self.spec.risk_score.weights
         total = w.pnl_delta + w.current_loss + w.liq_proximity + w.notional_share + w.margin_loss
-        if abs(total - 1.0) > 1e-9:
+        if abs(total - 1.0) > 1e-9 and not self.doc.spec_uncertain("risk_score"):
             self.add(d.KS216, self.sm.key(("spec", "risk_score", "weights")),
                      f"risk-score weights sum to {total:g}, not 1",
                      "weights are shares of the score; unlisted weights keep their defaults "
                      "(pnl_delta 0.40, current_loss 0.25, liq_proximity 0.20, notional_share 0.10, margin_loss 0.05)")
 
     def scope_refs(self) -> None:
-        if not self.ctx.loaded("Accounts"):
+        if not self.ctx.loaded("Accounts") or self.doc.spec_uncertain("scope"):
             return
         known = self.ctx.account_names() | {
             n for doc in self.ctx.by_kind.get("Accounts", []) for n in doc.poisoned_names("accounts")}

@@ -99,7 +99,7 @@ class Context:
         out = []
         claims: dict[str, list[LoadedDoc]] = {}
         for doc in self.by_kind.get("Policy", []):
-            if isinstance(doc.model, Policy):
+            if isinstance(doc.model, Policy) and not doc.spec_uncertain("scope"):  # a default scope claims nothing
                 key = canonical_json(doc.model.spec.scope.model_dump(mode="json"))
                 claims.setdefault(key, []).append(doc)
         for docs in claims.values():

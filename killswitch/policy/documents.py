@@ -131,6 +131,12 @@ class LoadedDoc:
         bad = self.uncertain.get(self.stage_path(i), frozenset())
         return "*" in bad or any(f in bad for f in fields)
 
+    def spec_uncertain(self, *sections: str) -> bool:
+        """Whether salvage dropped (part of) any of ``sections`` of spec, or an unknown key of spec
+        may stand for one of them."""
+        bad = self.uncertain.get(("spec",), frozenset())
+        return "*" in bad or any(s in bad for s in sections)
+
     @property
     def dropped_stages(self) -> bool:
         """Whether salvage dropped a whole stage (its level was unusable): the policy's levels are

@@ -425,6 +425,7 @@ def _salvage(doc: LoadedDoc, cls: type[BaseModel], errors: list[_Err], keep_stag
     drop_items: dict[str, set[Any]] = {}
     stage_fixes: dict[int, _StageFix] = {}
     drop_fields: set[str] = set()
+    spec_unsure: set[str] = set()  # sections of spec not as written (their defaults stand in)
     stages = spec.get("stages")
     for err in errors:
         p = err.path
@@ -437,12 +438,19 @@ def _salvage(doc: LoadedDoc, cls: type[BaseModel], errors: list[_Err], keep_stag
             drop_items.setdefault(p[1], set()).add(p[2])
         elif len(p) >= 2 and p[0] == "spec" and (p[1] in optional or err.type == "extra_forbidden"):
             drop_fields.add(p[1])
+            if err.type == "extra_forbidden":  # an unknown key of spec: the section it resembles, or any
+                spec_unsure.add(d.did_you_mean(str(p[1]), optional) or "*")
         elif len(p) >= 2 and p[0] == "metadata" and p[1] != "name":
             raw["metadata"].pop(p[1], None)
         else:
             return True  # the document's frame is broken; nothing trustworthy to check further
     for name in drop_fields:
         spec.pop(name, None)
+    spec_unsure |= drop_fields
+    # a section of fixed keys (scope, risk_score) or a list that lost an item (correlation_groups)
+    # is no longer as written; name-keyed sections (signals, triggers) keep their dropped names
+    spec_unsure |= {section for section, coll in ((k, spec.get(k)) for k in drop_items)
+                    if section != "stages" and (isinstance(coll, list) or model_at(cls, ("spec", section)) is not None)}
     names: dict[str, list[str]] = {}
     poisoned: set[Path] = {("spec", f) for f in drop_fields}
     uncertain: dict[Path, frozenset[str]] = {}
@@ -465,6 +473,8 @@ def _salvage(doc: LoadedDoc, cls: type[BaseModel], errors: list[_Err], keep_stag
             stage["actions"] = [acts[j] for j in keep]
             kept_actions[i] = keep
         uncertain[("spec", "stages", i)] = frozenset(fix.unsure | ({"actions"} if fix.actions else set()))
+    if spec_unsure:
+        uncertain[("spec",)] = frozenset(spec_unsure)
     kept: dict[str, tuple[int, ...]] = {}
     for section, items in drop_items.items():
         coll = spec.get(section)

@@ -185,3 +185,47 @@ def test_a_threshold_that_can_never_hold_is_not_also_compared_with_the_other_sta
     """dd_15m >= 150% is KS212; that stage 2 then "fires before" stage 1 is its consequence."""
     result = compile_with_test(edit(POLICY, ("when: dd_15m >= 4.5% || dd_1h >= 7%", "when: dd_15m >= 150%")))
     assert [(x.code, x.pos.line if x.pos else 0) for x in result.diagnostics if x.file == "p.yaml"] == [("KS212", 22)]
+
+
+GROUPED = edit(POLICY, ("close_side: {side: losing}", "close_positions: {correlation_group: majors}"))
+
+
+@pytest.mark.parametrize("edits,expected", [
+    ([("  correlation_groups:", "  correlation_group:")], ("KS101", 66, 3)),
+    ([("- {name: majors,", "- {name: major s,")], ("KS103", 67, 14)),
+    ([("- {name: majors, symbols: [BTC/USDT:USDT, ETH/USDT:USDT]}", "- {name: majors, symbols: BTC}")],
+     ("KS103", 67, 31)),
+], ids=["section-misspelled", "group-name-invalid", "group-symbols-not-a-list"])
+def test_a_broken_correlation_group_is_not_reported_again_where_it_is_used(edits, expected):
+    assert compile_with_test(GROUPED).diagnostics == []
+    result = compile_with_test(edit(GROUPED, *edits))
+    assert found(result) == {("p.yaml", *expected), TEST_NOTE}, [x.message for x in result.diagnostics]
+
+
+def test_a_misspelled_scope_does_not_claim_the_default_scope_of_another_policy():
+    """scop: is an unknown key; the default scope standing in would clash (KS206) with a policy
+    that really has the default scope and other stages at level 1."""
+    other = textwrap.dedent("""\
+        apiVersion: killswitch/v1
+        kind: Policy
+        metadata: {name: other}
+        spec:
+          signals: {dd: {equity_drawdown: {window: 15m}}}
+          triggers: {t: {when: "dd >= 5%", on_missing_data: hold}}
+          stages: [{level: 1, name: halt, on: [t], actions: [close_all]}]
+        """)
+    mine = other.replace("name: other", "name: mine").replace("name: halt", "name: cut").replace(
+        "spec:\n", "spec:\n  scop: {level: venue}\n")
+    result = compile_documents(load_sources([("o.yaml", other), ("m.yaml", mine)]))
+    assert [(x.file, x.code) for x in result.diagnostics] == [("m.yaml", "KS101")]
+    clash = compile_documents(load_sources([("o.yaml", other), ("m.yaml", mine.replace("  scop: {level: venue}\n", ""))]))
+    assert [x.code for x in clash.diagnostics] == ["KS206"]  # the check itself still works
+
+
+def test_a_control_character_is_placed_and_the_policy_keeps_its_name():
+    """ruamel refuses a NUL or an escape before it parses anything; the error says where it is,
+    and the test file still learns that its policy has errors rather than that it is unknown."""
+    result = compile_with_test(edit(POLICY, ("      cooldown: 30m", "      cooldown: 30m\x1b")))
+    assert found(result) == {("p.yaml", "KS002", 37, 20), TEST_NOTE}
+    [x] = [x for x in result.diagnostics if x.file == "p.yaml"]
+    assert x.message.startswith("character U+001B is not allowed in YAML")
