@@ -543,6 +543,8 @@ class _PolicyCompiler:
     def scope_refs(self) -> None:
         if not self.ctx.loaded("Accounts") or self.doc.spec_uncertain("scope"):
             return
+        if any(doc.model is None for doc in self.ctx.by_kind.get("Accounts", [])):
+            return  # an Accounts document that could not be read may declare any name
         known = self.ctx.account_names() | {
             n for doc in self.ctx.by_kind.get("Accounts", []) for n in doc.poisoned_names("accounts")}
         for i, name in enumerate(self.spec.scope.accounts.names):

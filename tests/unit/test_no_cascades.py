@@ -229,3 +229,16 @@ def test_a_control_character_is_placed_and_the_policy_keeps_its_name():
     assert found(result) == {("p.yaml", "KS002", 37, 20), TEST_NOTE}
     [x] = [x for x in result.diagnostics if x.file == "p.yaml"]
     assert x.message.startswith("character U+001B is not allowed in YAML")
+
+
+def test_a_policy_naming_accounts_of_an_accounts_file_that_does_not_parse_is_not_judged():
+    accounts = (POLICIES / "accounts.yaml").read_text()
+    policy = edit(POLICY, ("accounts: {match_labels: {book: futures}}", "accounts: {names: [binance-futures-main]}"))
+    good = compile_documents(load_sources([("p.yaml", policy), ("r.yaml", ROUTES), ("a.yaml", accounts)]))
+    assert good.diagnostics == []
+    typo = compile_documents(load_sources([("p.yaml", policy.replace("futures-main]", "futures-mian]")),
+                                           ("r.yaml", ROUTES), ("a.yaml", accounts)]))
+    assert [x.code for x in typo.diagnostics] == ["KS104"]  # a misspelled account is still found
+    broken = accounts.replace("  accounts:", "  accounts: [", 1)
+    result = compile_documents(load_sources([("p.yaml", policy), ("r.yaml", ROUTES), ("a.yaml", broken)]))
+    assert [(x.file, x.code) for x in result.diagnostics] == [("a.yaml", "KS002")]
