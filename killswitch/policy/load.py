@@ -96,6 +96,21 @@ def _plain(node: Any, path: Path, sm: SourceMap, seen: set[int], pos: Position) 
     return str(node)
 
 
+def _top_scalars(node: Any) -> dict[str, Any]:
+    """apiVersion, kind and metadata.name of a document node, when they are plain text (read
+    without converting the rest, which may hold what the loader refuses)."""
+    from ruamel.yaml.comments import CommentedMap
+
+    if not isinstance(node, CommentedMap):
+        return {}
+    md = node.get("metadata")
+    name = md.get("name") if isinstance(md, CommentedMap) else None
+    out: dict[str, Any] = {k: str(node[k]) for k in ("apiVersion", "kind") if isinstance(node.get(k), str)}
+    if isinstance(name, str):
+        out["metadata"] = {"name": str(name)}
+    return out
+
+
 def _scalar_key(k: Any) -> str:
     if k is None:
         return "null"
@@ -258,12 +273,19 @@ def _partial_document(prefix: str, file: str, index: int) -> LoadedDoc | None:
         raw = _plain(node, (), sm, set(), sm.doc)
     except _Refused:
         return None
+    return _identity_only(raw, file, index, sm)
+
+
+def _identity_only(raw: Any, file: str, index: int, sm: SourceMap) -> LoadedDoc | None:
+    """A document of a known kind with a name, and nothing else known of it: no model."""
+    if not isinstance(raw, dict):
+        return None
     kind, md = raw.get("kind"), raw.get("metadata")
-    if raw.get("apiVersion") != API_VERSION or kind not in DOCUMENT_KINDS or not isinstance(md, dict):
+    if raw.get("apiVersion") != API_VERSION or not isinstance(kind, str) or kind not in DOCUMENT_KINDS:
         return None
-    if not isinstance(md.get("name"), str):
+    if not isinstance(md, dict) or not isinstance(md.get("name"), str):
         return None
-    return LoadedDoc(file=file, index=index, kind=str(kind), raw=raw, srcmap=sm, complete=False)
+    return LoadedDoc(file=file, index=index, kind=kind, raw=raw, srcmap=sm, complete=False)
 
 
 def _refuse_file(result: LoadResult, why: Diagnostic) -> None:
@@ -439,6 +461,9 @@ def _one_document(result: LoadResult, node: Any, file: str, index: int, lines: l
         raw = _plain(node, (), sm, set(), doc_pos)
     except _Refused as e:
         result.diagnostics.append(Diagnostic.make(d.KS008, file, e.pos, e.message, _ALIAS_HINT))
+        identity = _identity_only(_top_scalars(node), file, index, sm)
+        if identity is not None:  # what it is called, so that a test of it says it has errors
+            result.docs.append(identity)
         return
     if not isinstance(raw, dict):
         result.diagnostics.append(
@@ -455,7 +480,7 @@ def _one_document(result: LoadResult, node: Any, file: str, index: int, lines: l
         result.diagnostics.append(Diagnostic.make(d.KS005, file, where, msg, f"write apiVersion: {API_VERSION}"))
         return
     kind = raw.get("kind")
-    if kind not in DOCUMENT_KINDS:
+    if not isinstance(kind, str) or kind not in DOCUMENT_KINDS:
         where = sm.value(("kind",)) if "kind" in raw else doc_pos
         msg = "missing kind" if kind is None else f'unknown kind "{kind}"'
         hint = d.suggestion_hint(str(kind), DOCUMENT_KINDS,
