@@ -218,7 +218,8 @@ def test_a_misspelled_scope_does_not_claim_the_default_scope_of_another_policy()
         "spec:\n", "spec:\n  scop: {level: venue}\n")
     result = compile_documents(load_sources([("o.yaml", other), ("m.yaml", mine)]))
     assert [(x.file, x.code) for x in result.diagnostics] == [("m.yaml", "KS101")]
-    clash = compile_documents(load_sources([("o.yaml", other), ("m.yaml", mine.replace("  scop: {level: venue}\n", ""))]))
+    fixed = mine.replace("  scop: {level: venue}\n", "")
+    clash = compile_documents(load_sources([("o.yaml", other), ("m.yaml", fixed)]))
     assert [x.code for x in clash.diagnostics] == ["KS206"]  # the check itself still works
 
 
