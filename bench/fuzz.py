@@ -74,8 +74,8 @@ def main() -> int:
         print(f"  {kind:<15} {outcomes[kind]:>7,}")
     print(f"  over {LIMIT_S:g} s       {over:>7,}")
     print("mutations: " + ", ".join(f"{k} {v:,}" for k, v in sorted(by_op.items())))
-    print(f"cascade checks: {cascade_checked:,} cases broke only settings of a policy (with errors), "
-          "and its test file said nothing but that the policy has errors")
+    print(f"cascade checks: {cascade_checked:,} cases broke only settings of a policy (with errors); its test "
+          "file may get one note (the policy has errors, or its file could not be read), nothing else")
     print("cases with each code: " + ", ".join(f"{k} {v:,}" for k, v in sorted(codes.items())))
     print("slowest:")
     for secs, n, name, steps in slowest:

@@ -348,7 +348,8 @@ def _yaml_error(e: Any, file: str, text: str) -> Diagnostic:
         if deeper is not None:
             return Diagnostic.make(d.KS002, file, deeper, "this line is indented deeper than the key above it, "
                                    "so YAML reads it as part of that key's value",
-                                   "line it up with the keys of its mapping (indent with spaces only)")
+                                   "line it up with the keys of its mapping (indent with spaces only); if it "
+                                   "continues the value above, quote that value")
     return Diagnostic.make(d.KS002, file, pos, message, _yaml_hint(problem, context, text, mark))
 
 
