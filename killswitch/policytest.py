@@ -38,16 +38,26 @@ class Failure:
     pos: Optional[SrcPos]
     test: str
     message: str
+    ran: bool = True  # False: the test could not run (its policy is not loaded)
 
 
 @dataclass
 class TestReport:
+    """What a run found. Every expectation is a check: passed, failed, or not run (its policy was
+    not loaded), so ``passed + failed + not_run == checks``."""
+
     __test__ = False
 
-    files: int = 0
+    files: int = 0  # files holding PolicyTest documents
     cases: int = 0
     checks: int = 0
     failures: list[Failure] = field(default_factory=list)
+    failed: int = 0  # checks that failed
+    not_run: int = 0  # checks of tests that could not run
+
+    @property
+    def passed(self) -> int:
+        return self.checks - self.failed - self.not_run
 
 
 def _sample(series: list, i: int):
@@ -108,6 +118,8 @@ def run_case(graph: DecisionGraph, doc: LoadedDoc, index: int, case: PolicyTestC
     expects: dict[int, list[tuple[int, Expectation]]] = {}  # tick index -> (index in expect, expectation)
     for j, e in enumerate(case.expect):
         if e.at.ms % step:
+            report.checks += 1
+            report.failed += 1
             report.failures.append(Failure(doc.file,
                                            doc.srcmap.value(doc.item_path("tests", index) + ("expect", j, "at")),
                                            case.name, f"at {e.at} is not a multiple of the interval {step // 1000}s"))
@@ -161,6 +173,7 @@ def _compare(doc: LoadedDoc, index: int, case: PolicyTestCase, j: int, e, ev: Ev
                     for v in s.signals]
             why += list(s.refusals)
         pos = doc.srcmap.key(doc.item_path("tests", index) + ("expect", j))
+        report.failed += 1
         report.failures.append(Failure(doc.file, pos, case.name,
                                        f"at {e.at}: " + "; ".join(problems)
                                        + ("\n    " + ", ".join(why) if why else "")))
@@ -171,16 +184,23 @@ def run_tests(result: CompileResult) -> TestReport:
     report = TestReport()
     if result.graph is None:
         return report
+    files: set[str] = set()
     for doc in result.docs:
         if not isinstance(doc.model, PolicyTest):
             continue
-        report.files += 1
+        files.add(doc.file)
         spec = doc.model.spec
         if spec.policy not in {p.name for p in result.graph.policies}:
+            checks = sum(len(case.expect) for case in spec.tests)
+            report.cases += len(spec.tests)
+            report.checks += checks
+            report.not_run += checks
             report.failures.append(Failure(doc.file, doc.srcmap.value(("spec", "policy")), "-",
-                                           f'policy "{spec.policy}" is not loaded'))
+                                           f'policy "{spec.policy}" is not loaded: pass its file or directory '
+                                           "too (ksctl test policies/)", ran=False))
             continue
         for i, case in enumerate(spec.tests):
             report.cases += 1
             run_case(result.graph, doc, i, case, spec.interval.ms, report)
+    report.files = len(files)
     return report

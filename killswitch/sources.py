@@ -51,12 +51,18 @@ def read_sources(paths: list[str]) -> Sources:
         if p.is_dir():
             files = _walk(p)
             if not files:
-                out.diagnostics.append(Diagnostic.make(d.KS007, str(p), None,
-                                                       "no .yaml or .yml files in this directory"))
+                out.diagnostics.append(Diagnostic.make(
+                    d.KS007, str(p), None, "no .yaml or .yml files in this directory",
+                    "check the path (policies are *.yaml or *.yml files; hidden folders are skipped); "
+                    "ksctl validate --allow-empty accepts empty input"))
         elif p.exists():
             files = [p]
         else:
-            out.diagnostics.append(Diagnostic.make(d.KS001, str(p), None, "no such file or directory"))
+            near = _nearby(p)
+            out.diagnostics.append(Diagnostic.make(
+                d.KS001, str(p), None, "no such file or directory",
+                d.suggestion_hint(p.name, near, f"check the path; {p.parent or '.'} holds these")
+                if near else "check the path: ksctl takes policy files and directories"))
             continue
         for f in files:
             key = f.resolve()
@@ -66,11 +72,22 @@ def read_sources(paths: list[str]) -> Sources:
             try:
                 out.files.append((str(f), f.read_bytes().decode("utf-8")))
             except UnicodeDecodeError as e:
-                out.diagnostics.append(Diagnostic.make(d.KS001, str(f), None, f"not UTF-8 text (byte {e.start})"))
+                out.diagnostics.append(Diagnostic.make(d.KS001, str(f), None, f"not UTF-8 text (byte {e.start})",
+                                                       "save the file as UTF-8"))
             except OSError as e:
-                out.diagnostics.append(Diagnostic.make(d.KS001, str(f), None, e.strerror or "cannot be read"))
+                out.diagnostics.append(Diagnostic.make(d.KS001, str(f), None, e.strerror or "cannot be read",
+                                                       "check that the file exists and that you may read it"))
     out.revision = git_revision([str(Path(p)) for p in paths])
     return out
+
+
+def _nearby(p: Path) -> list[str]:
+    """Names in the folder a missing path points into, for a did-you-mean."""
+    try:
+        parent = p.parent if str(p.parent) else Path(".")
+        return sorted(x.name for x in parent.iterdir() if not x.name.startswith("."))[:200]
+    except OSError:
+        return []
 
 
 def git_revision(paths: list[str]) -> str | None:
@@ -100,19 +117,24 @@ def git_revision(paths: list[str]) -> str | None:
         return None
 
 
-def compile_sources(paths: list[str] | tuple[str, ...], templates=None):
+def compile_sources(paths: list[str] | tuple[str, ...], templates=None, allow_empty: bool = False):
     """Read, load and compile policy sources in one step (every command and the runner do it
     this way). Returns (CompileResult, the (name, text) files read). ``templates``: the runbook
-    template check for ``ksctl validate``. The loader and compiler are imported here, lazily."""
+    template check for ``ksctl validate``. The loader and compiler are imported here, lazily.
+
+    Empty input (a directory without YAML files, a file without a document) is an error (KS007),
+    so that a job pointed at the wrong place fails; ``allow_empty`` makes it no finding at all."""
     src = read_sources(list(paths))
-    return compile_read(src, templates), list(src.files)
+    return compile_read(src, templates, allow_empty), list(src.files)
 
 
-def compile_read(src: Sources, templates=None):
+def compile_read(src: Sources, templates=None, allow_empty: bool = False):
     """Load and compile sources already read; reading problems come first among the findings."""
     from .compile.compiler import compile_documents
     from .policy.load import load_sources
 
     loaded = load_sources(src.files)
     loaded.diagnostics[:0] = src.diagnostics
+    if allow_empty:
+        loaded.diagnostics[:] = [x for x in loaded.diagnostics if x.code != d.KS007.code]
     return compile_documents(loaded, src.revision, templates=templates)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+from pathlib import Path
+from typing import Any, Optional
+
 import click
 
 # Documented exit codes (README, `ksctl --help`).
@@ -56,16 +61,22 @@ def duration_s(text: str, option: str) -> float:
     return d.ms / 1000
 
 
-def compile_paths(paths: tuple[str, ...], templates=None):
-    """Read, load and compile policy sources. Returns (CompileResult, number of files read)."""
+def compile_paths(paths: tuple[str, ...], templates=None, allow_empty: bool = False):
+    """Read, load and compile policy sources. Returns (CompileResult, number of files read).
+    Empty input is an error (KS007) unless ``allow_empty``."""
     from ..sources import compile_sources
 
-    result, files = compile_sources(paths, templates)
+    result, files = compile_sources(paths, templates, allow_empty)
     return result, len(files)
 
 
 def compile_or_exit(paths: tuple[str, ...], what: str):
     """The compile result of ``paths``; on errors print them and exit 1 (a graph is needed)."""
+    return compile_or_exit_counted(paths, what)[0]
+
+
+def compile_or_exit_counted(paths: tuple[str, ...], what: str):
+    """:func:`compile_or_exit`, with the number of files read."""
     from ..render.diagnostics import diagnostic_text
 
     result, files = compile_paths(paths)
@@ -74,4 +85,23 @@ def compile_or_exit(paths: tuple[str, ...], what: str):
             click.echo(diagnostic_text(x), err=True)
         click.echo(f"ksctl {what}: the policies have errors; run ksctl validate", err=True)
         raise SystemExit(EXIT_FINDINGS)
-    return result
+    return result, files
+
+
+class ExistingPath(click.Path):
+    """A path that must exist: a missing one is a usage error (exit 2) that names the closest
+    entry of its directory (``polices`` → did you mean "policies"?)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(exists=True, **kwargs)
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as e:
+            path = Path(os.fsdecode(value))
+            siblings = [c.name for c in path.parent.iterdir()] if path.parent.is_dir() else []
+            near = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.75)
+            if near and not path.exists():
+                self.fail(f"{e.message.rstrip('.')}; did you mean {str(path.with_name(near[0]))!r}?", param, ctx)
+            raise

@@ -7,10 +7,10 @@ from typing import Optional
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, output_option
+from .common import ExistingPath, EXIT_FINDINGS, EXIT_OK, output_option
 
 
-def compile_paths(paths: tuple[str, ...], runbooks: Optional[str] = None):
+def compile_paths(paths: tuple[str, ...], runbooks: Optional[str] = None, allow_empty: bool = False):
     """:func:`~killswitch.cli.common.compile_paths` with the runbook templates checked against
     ``runbooks`` (default: the ``runbooks/`` directory found walking up from the paths)."""
     from pathlib import Path
@@ -20,7 +20,7 @@ def compile_paths(paths: tuple[str, ...], runbooks: Optional[str] = None):
     from .common import compile_paths as compile_common
 
     root = Path(runbooks) if runbooks is not None else find_runbooks_dir(paths)
-    return compile_common(paths, TemplateCheck(root))
+    return compile_common(paths, TemplateCheck(root), allow_empty)
 
 
 @click.command(epilog="""\b
@@ -33,17 +33,21 @@ Runbook templates are checked in the runbooks/ directory found walking up from t
 (to the git root), unless --runbooks names one.
 Exit codes: 0 ok, 1 findings (errors, or warnings with --strict), 2 usage (a path that does
 not exist), 3 internal error.
+An empty input (a directory without .yaml/.yml files, a file without a document) is an error
+(KS007, exit 1), so that a job pointed at the wrong path fails; --allow-empty accepts it.
 """)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=ExistingPath())
 @click.option("--strict", is_flag=True, help="Treat warnings as findings (exit 1).")
 @click.option("--runbooks", "runbooks", default=None, type=click.Path(exists=True, file_okay=False),
               help="Directory of the runbook templates (default: runbooks/ next to the policies).")
+@click.option("--allow-empty", is_flag=True,
+              help="Accept an empty input (no YAML file, or no document) instead of failing with KS007.")
 @output_option
-def validate(paths: tuple[str, ...], strict: bool, runbooks: Optional[str], output: str) -> None:
+def validate(paths: tuple[str, ...], strict: bool, runbooks: Optional[str], allow_empty: bool, output: str) -> None:
     """Check policy files and directories; report every problem as file:line:col."""
     from ..render.diagnostics import validate_json, validate_text
 
-    result, files = compile_paths(paths, runbooks)
+    result, files = compile_paths(paths, runbooks, allow_empty)
     render = validate_json if output == "json" else validate_text
     click.echo(render(result, files, strict))
     failed = bool(result.errors) or (strict and bool(result.warnings))

@@ -38,8 +38,9 @@ scope instance; the highest triggered stage wins; stages never de-escalate; a ma
 stage is latched until reset. Two policies with the *same* scope selector share stage
 levels in ``ksctl status`` and ``ksctl reset``, so one level must mean one stage there.
 
-Size: about 800 lines, most of it the per-policy pass (see :class:`_PolicyCompiler`); the
-cross-document checks are :class:`_Context`. The graph's node types are :mod:`.graph`.
+Size: about 740 lines, most of it the per-policy pass (see :class:`_PolicyCompiler`) and the
+typed nodes built from the models; the cross-document checks (names, scopes, routes and policy
+tests) are :mod:`.crossdoc`. The graph's node types are :mod:`.graph`.
 
 Pure: no I/O, no clock. The revision is given by the caller.
 """
@@ -47,7 +48,7 @@ Pure: no I/O, no clock. The revision is given by the caller.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Protocol, cast
+from typing import Any, Iterable, Optional, Protocol
 
 from ..policy import diagnostics as d
 from ..policy import expr as ex
@@ -56,15 +57,13 @@ from ..policy.diagnostics import Diagnostic, Position
 from ..policy.load import LoadedDoc, LoadResult
 from ..policy.model import (
     SIGNAL_KINDS,
-    Accounts,
     NotificationRoutes,
     Policy,
     PolicyTest,
-    Route,
-    Stage,
 )
 from ..policy.units import Duration
 from . import nodes as n
+from .crossdoc import Context, check_routes, check_test
 from .graph import (
     DecisionGraph,
     PolicyNode,
@@ -72,7 +71,6 @@ from .graph import (
     Source,
     StageNode,
     TriggerNode,
-    canonical_json,
 )
 
 
@@ -124,7 +122,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
     """Compile every document of ``loaded``. The graph is built only when nothing is an error.
     With ``templates``, the runbook templates each policy uses are checked too."""
     diags: list[Diagnostic] = list(loaded.diagnostics)
-    ctx = _Context(loaded.docs)
+    ctx = Context(loaded.docs, loaded.diagnostics)
     diags.extend(ctx.check_names())
     nodes: list[PolicyNode] = []
     for doc in loaded.docs:
@@ -134,121 +132,19 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
             node = _PolicyCompiler(doc, ctx, diags, templates).run()
             if node is not None:
                 nodes.append(node)
+            else:
+                ctx.failed.add(doc.name or "")
         elif isinstance(doc.model, NotificationRoutes):
-            _check_routes(doc, diags)
-        elif isinstance(doc.model, PolicyTest):
-            _check_test(doc, ctx, diags)
+            check_routes(doc, diags)
+    for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
+        if isinstance(doc.model, PolicyTest):
+            check_test(doc, ctx, diags)
     diags.extend(ctx.check_scope_conflicts())
     diags = sorted(set(diags), key=Diagnostic.sort_key)
     graph = None
     if not any(x.is_error for x in diags):
         graph = DecisionGraph.build(nodes, revision)
     return CompileResult(graph, diags, list(loaded.docs))
-
-
-# --- context across documents ---------------------------------------------------------------
-
-
-class _Context:
-    def __init__(self, docs: list[LoadedDoc]):
-        self.docs = docs
-        self.by_kind: dict[str, list[LoadedDoc]] = {}
-        for doc in docs:
-            self.by_kind.setdefault(doc.kind, []).append(doc)
-
-    def names(self, kind: str) -> set[str]:
-        return {doc.name for doc in self.by_kind.get(kind, []) if doc.name}
-
-    def loaded(self, kind: str) -> bool:
-        return bool(self.by_kind.get(kind))
-
-    def policy(self, name: str) -> Optional[LoadedDoc]:
-        return next((x for x in self.by_kind.get("Policy", []) if x.name == name and x.model), None)
-
-    def account_names(self) -> set[str]:
-        out: set[str] = set()
-        for doc in self.by_kind.get("Accounts", []):
-            if isinstance(doc.model, Accounts):
-                out.update(a.name for a in doc.model.spec.accounts)
-        return out
-
-    def check_names(self) -> list[Diagnostic]:
-        out = []
-        for kind, docs in self.by_kind.items():
-            first: dict[str, LoadedDoc] = {}
-            for doc in docs:
-                if not doc.name:
-                    continue
-                if doc.name in first:
-                    prev = first[doc.name]
-                    out.append(Diagnostic.make(
-                        d.KS105, doc.file, doc.srcmap.value(("metadata", "name")),
-                        f'{kind} "{doc.name}" is declared twice',
-                        f"the other one is at {prev.file}:{_pos(prev.srcmap.value(('metadata', 'name')))}; "
-                        "give each a unique metadata.name",
-                    ))
-                else:
-                    first[doc.name] = doc
-        seen: dict[str, tuple[LoadedDoc, int]] = {}
-        for doc in self.by_kind.get("Accounts", []):
-            if not isinstance(doc.model, Accounts):
-                continue
-            for i, acc in enumerate(doc.model.spec.accounts):
-                if acc.name in seen:
-                    odoc, oi = seen[acc.name]
-                    out.append(Diagnostic.make(
-                        d.KS105, doc.file, doc.srcmap.value(doc.item_path("accounts", i) + ("name",)),
-                        f'account "{acc.name}" is declared twice',
-                        "the other one is at "
-                        f"{odoc.file}:{_pos(odoc.srcmap.value(odoc.item_path('accounts', oi) + ('name',)))}",
-                    ))
-                else:
-                    seen[acc.name] = (doc, i)
-        return out
-
-    def check_scope_conflicts(self) -> list[Diagnostic]:
-        out = []
-        claims: dict[str, list[LoadedDoc]] = {}
-        for doc in self.by_kind.get("Policy", []):
-            if isinstance(doc.model, Policy):
-                key = canonical_json(doc.model.spec.scope.model_dump(mode="json"))
-                claims.setdefault(key, []).append(doc)
-        for docs in claims.values():
-            for i, a in enumerate(docs):
-                for b in docs[i + 1:]:
-                    # claims holds Policy documents only (the isinstance above)
-                    pa, pb = cast(Policy, a.model), cast(Policy, b.model)
-                    sa = {s.level: s for s in pa.spec.stages}
-                    sb = {s.level: s for s in pb.spec.stages}
-                    clash = sorted(
-                        lvl for lvl in sa.keys() & sb.keys()
-                        if _stage_form(sa[lvl]) != _stage_form(sb[lvl])
-                    )
-                    if not clash:
-                        continue
-                    where_a = f"{a.file}:{_pos(_scope_pos(a))}"
-                    out.append(Diagnostic.make(
-                        d.KS206, b.file, _scope_pos(b),
-                        f'policies "{a.name}" ({where_a}) and "{b.name}" claim the same scope with different '
-                        f"stages at level {', '.join(map(str, clash))}",
-                        "give the levels distinct numbers, merge the policies, or narrow one scope",
-                    ))
-        return out
-
-
-def _stage_form(stage: Stage) -> str:
-    return canonical_json(stage.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"description"}))
-
-
-def _scope_pos(doc: LoadedDoc) -> Position:
-    spec = doc.raw.get("spec", {})
-    if isinstance(spec, dict) and "scope" in spec:
-        return doc.srcmap.key(("spec", "scope"))
-    return doc.srcmap.value(("metadata", "name"))
-
-
-def _pos(p: Position) -> str:
-    return f"{p.line}:{p.col}"
 
 
 # --- one policy ----------------------------------------------------------------------------------
@@ -261,7 +157,7 @@ class _PolicyCompiler:
     reading the same document, source map and nodes and adding to the same findings; a check
     split into a class of its own would take all of them as arguments."""
 
-    def __init__(self, doc: LoadedDoc, ctx: _Context, diags: list[Diagnostic],
+    def __init__(self, doc: LoadedDoc, ctx: Context, diags: list[Diagnostic],
                  templates: Optional[TemplateChecker] = None):
         self.doc = doc
         self.ctx = ctx
@@ -273,6 +169,7 @@ class _PolicyCompiler:
         self.bad_triggers = doc.poisoned_names("triggers")
         self.errors_before = sum(1 for x in diags if x.is_error)
         self.templates = templates
+        self.constant: set[str] = set()  # triggers with a comparison that can never (or always) hold
 
     def add(self, code: d.Code, pos: Position, message: str, hint: Optional[str] = None) -> None:
         if not self.doc.complete and not code.severity == d.Severity.ERROR:
@@ -423,11 +320,12 @@ class _PolicyCompiler:
                 elif lo is not None and (v < lo or (v == lo and op == "<")):
                     verdict = "can never hold"
             if verdict:
+                self.constant.add(name)
                 span = _span(node, lo, hi)
                 self.add(d.KS212, self.sm.inside(wpath, lit.offset, when),
                          f'trigger "{name}": {sig} {op} {lit.text} {verdict}; {sig} ({node.kind}) reports {span}',
                          "drawdowns and losses are positive fractions: write dd >= 5%, not dd <= -5%"
-                         if lo == 0 else None)
+                         if lo == 0 else f"pick a threshold inside what {sig} reports, or the trigger is constant")
 
         walk(ast)
 
@@ -453,24 +351,28 @@ class _PolicyCompiler:
                          "list stages from the lowest level up, so the file reads in order of escalation")
             by_level.setdefault(st.level, i)
             prev_level = st.level if prev_level is None else max(prev_level, st.level)
-            if st.name in by_name:
+            unsure = self.doc.stage_uncertain  # a field salvage dropped: its default is not the author's
+            if unsure(i, "name"):
+                pass  # its name is reported already, and is not one
+            elif st.name in by_name:
                 self.add(d.KS105, self.sm.value(sp + ("name",)), f'stage name "{st.name}" is used twice',
                          "stage names appear in status, reset and runbooks; make them unique")
-            by_name.setdefault(st.name, i)
+            else:
+                by_name[st.name] = i
             for j, tname in enumerate(st.on):
                 if tname not in declared and tname not in self.bad_triggers:
                     self.add(d.KS104, self.sm.value(sp + ("on", j)),
                              f'stage "{st.name}" uses unknown trigger "{tname}"',
                              d.suggestion_hint(tname, declared, "triggers are declared under spec.triggers"))
-            if not st.on:
+            if not st.on and not unsure(i, "on"):
                 self.add(d.KS204, self.sm.key(sp + ("on",)) if "on" in self._raw_stage(i) else self.sm.value(sp),
                          f'stage "{st.name}" has no trigger, so nothing can reach it',
                          "list the triggers that enter it under on:")
-            if st.reset == "manual" and st.reset_after is not None:
+            if st.reset == "manual" and st.reset_after is not None and not unsure(i, "reset", "reset_after"):
                 self.add(d.KS203, self.sm.key(sp + ("reset_after",)),
                          f'manual-reset stage "{st.name}" has reset_after, which would leave it without a reset',
                          "remove reset_after, or make the stage reset: auto")
-            if st.reset == "auto" and st.approvals > 1:
+            if st.reset == "auto" and st.approvals > 1 and not unsure(i, "reset", "approvals"):
                 self.add(d.KS213, self.sm.key(sp + ("approvals",)),
                          f'stage "{st.name}" resets by itself, so its {st.approvals} approvals would never be asked',
                          "set reset: manual to require approvals")
@@ -499,11 +401,16 @@ class _PolicyCompiler:
                 return self.sm.key(sp + (key,)) if key in self._raw_stage(i) else self.sm.value(sp)
         return self.sm.doc
 
+    def _unsure_levels(self, *fields: str) -> set[int]:
+        """Levels of the stages salvage kept without one of ``fields`` as written."""
+        return {st.level for i, st in enumerate(self.spec.stages) if self.doc.stage_uncertain(i, *fields)}
+
     def latch_and_reach(self, stages: dict[int, StageNode]) -> None:
         ordered = sorted(stages.values(), key=lambda s: s.level)
+        unsure_reset, unsure_on = self._unsure_levels("reset"), self._unsure_levels("on")
         latch = None
         for st in ordered:
-            if latch is not None and not st.manual:
+            if latch is not None and not st.manual and st.level not in unsure_reset:
                 self.add(d.KS203, self._stage_pos(st.level, "reset"),
                          f'stage "{st.name}" (level {st.level}) resets automatically above manual-reset stage '
                          f'"{latch.name}" (level {latch.level}); its reset would release the latched stage',
@@ -512,7 +419,7 @@ class _PolicyCompiler:
                 latch = st
         for k, low in enumerate(ordered):
             mine = set(low.on) - self.bad_triggers
-            if not mine or set(low.on) & self.bad_triggers:
+            if not mine or set(low.on) & self.bad_triggers or low.level in unsure_on:
                 continue
             for high in ordered[k + 1:]:
                 if mine <= set(high.on):
@@ -553,8 +460,8 @@ class _PolicyCompiler:
             out: dict[tuple[str, str], tuple[float, str, str]] = {}
             for tname in stage.on:
                 trig = triggers.get(tname)
-                if trig is None:
-                    continue
+                if trig is None or tname in self.constant:
+                    continue  # a constant comparison is reported (KS212); its order means nothing
                 for th in ex.disjunct_thresholds(trig.ast):
                     direction = "up" if th.op in (">=", ">") else "down" if th.op in ("<=", "<") else None
                     if direction is None:
@@ -587,16 +494,15 @@ class _PolicyCompiler:
         if self.spec.notify is not None:
             self.route_ref(self.spec.notify.route, ("spec", "notify", "route"))
         for i, st in enumerate(self.spec.stages):
-            sp = self.doc.stage_path(i)
             for j, act in enumerate(st.actions):
-                ap = sp + ("actions", j)
+                ap = self.doc.action_path(i, j)
                 # act.kind names the one kind that is set, so its field is never None there
                 if act.kind == "notify" and act.notify is not None:
                     self.route_ref(act.notify.route, ap + ("notify", "route"))
                 elif (act.kind == "close_positions" and act.close_positions is not None
                       and act.close_positions.correlation_group):
                     g = act.close_positions.correlation_group
-                    if g not in groups:
+                    if g not in groups and not self.doc.spec_uncertain("correlation_groups"):
                         self.add(d.KS104, self.sm.value(ap + ("close_positions", "correlation_group")),
                                  f'stage "{st.name}" closes unknown correlation group "{g}"',
                                  d.suggestion_hint(g, groups, "groups are declared under spec.correlation_groups"))
@@ -617,7 +523,8 @@ class _PolicyCompiler:
         for i, g in enumerate(self.spec.correlation_groups):
             gp = ("spec", "correlation_groups", i)
             if g.name in names:
-                self.add(d.KS105, self.sm.value(gp + ("name",)), f'correlation group "{g.name}" is declared twice')
+                self.add(d.KS105, self.sm.value(gp + ("name",)), f'correlation group "{g.name}" is declared twice',
+                         "give each group its own name, or merge their symbols into one group")
             names.add(g.name)
             for j, sym in enumerate(g.symbols):
                 if sym in owner and owner[sym] != g.name:
@@ -627,15 +534,17 @@ class _PolicyCompiler:
                 owner.setdefault(sym, g.name)
         w = self.spec.risk_score.weights
         total = w.pnl_delta + w.current_loss + w.liq_proximity + w.notional_share + w.margin_loss
-        if abs(total - 1.0) > 1e-9:
+        if abs(total - 1.0) > 1e-9 and not self.doc.spec_uncertain("risk_score"):
             self.add(d.KS216, self.sm.key(("spec", "risk_score", "weights")),
                      f"risk-score weights sum to {total:g}, not 1",
                      "weights are shares of the score; unlisted weights keep their defaults "
                      "(pnl_delta 0.40, current_loss 0.25, liq_proximity 0.20, notional_share 0.10, margin_loss 0.05)")
 
     def scope_refs(self) -> None:
-        if not self.ctx.loaded("Accounts"):
+        if not self.ctx.loaded("Accounts") or self.doc.spec_uncertain("scope"):
             return
+        if any(doc.model is None for doc in self.ctx.by_kind.get("Accounts", [])):
+            return  # an Accounts document that could not be read may declare any name
         known = self.ctx.account_names() | {
             n for doc in self.ctx.by_kind.get("Accounts", []) for n in doc.poisoned_names("accounts")}
         for i, name in enumerate(self.spec.scope.accounts.names):
@@ -650,6 +559,8 @@ class _PolicyCompiler:
         r = self.spec.resume
         if r is None or r.from_level is None or not stages or r.from_level in stages:
             return
+        if self.doc.dropped_stages:
+            return  # a stage whose level could not be read may be the one it names
         levels = ", ".join(str(level) for level in sorted(stages))
         self.add(d.KS104, self.sm.value(("spec", "resume", "from_level")),
                  f"resume.from_level {r.from_level} is not a stage level of this policy",
@@ -677,7 +588,7 @@ class _PolicyCompiler:
             for j, act in enumerate(st.actions):
                 if act.kind == "runbook" and act.runbook is not None:  # the field of the kind is set
                     own.add(st.level)
-                    template_path = self.doc.stage_path(i) + ("actions", j, "runbook", "template")
+                    template_path = self.doc.action_path(i, j) + ("runbook", "template")
                     uses.append((act.runbook.template, template_path, [st.level]))
         rest = [st.level for st in self.spec.stages if st.level not in own]
         if self.spec.runbook is not None:
@@ -821,75 +732,6 @@ def action_node(action: m.Action) -> n.ActionNode:
     if isinstance(p, m.RunbookAction):
         return n.RunbookAction(written=written, template=p.template)
     raise AssertionError(f"action kind without a node: {action.kind}")  # pragma: no cover - ACTION_KINDS is closed
-
-
-# --- other documents ---------------------------------------------------------------------------------
-
-
-def _check_routes(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
-    spec = doc.model.spec  # type: ignore[union-attr]
-    sm = doc.srcmap
-    names: set[str] = set()
-    for i, r in enumerate(spec.receivers):
-        if r.name in names:
-            diags.append(Diagnostic.make(d.KS105, doc.file, sm.value(doc.item_path("receivers", i) + ("name",)),
-                                         f'receiver "{r.name}" is declared twice'))
-        names.add(r.name)
-    names |= doc.poisoned_names("receivers")  # declared but broken: reported already
-    if spec.route.receiver is None:
-        diags.append(Diagnostic.make(d.KS102, doc.file, sm.key(("spec", "route")),
-                                     "the root route needs a receiver", "it catches what no child route matches"))
-
-    def walk(route: Route, path: tuple[Any, ...]) -> None:
-
-        if route.receiver is not None and route.receiver not in names:
-            diags.append(Diagnostic.make(
-                d.KS104, doc.file, sm.value(path + ("receiver",)), f'route uses unknown receiver "{route.receiver}"',
-                d.suggestion_hint(route.receiver, names, "receivers are declared under spec.receivers")))
-        for k, child in enumerate(route.routes):
-            walk(child, path + ("routes", k))
-
-    walk(spec.route, ("spec", "route"))
-    if spec.fallback_receiver is not None and spec.fallback_receiver not in names:
-        diags.append(Diagnostic.make(
-            d.KS104, doc.file, sm.value(("spec", "fallback_receiver")),
-            f'unknown fallback receiver "{spec.fallback_receiver}"',
-            d.suggestion_hint(spec.fallback_receiver, names, "receivers are declared under spec.receivers")))
-
-
-def _check_test(doc: LoadedDoc, ctx: _Context, diags: list[Diagnostic]) -> None:
-    spec = doc.model.spec  # type: ignore[union-attr]
-    sm = doc.srcmap
-    target = ctx.policy(spec.policy)
-    if target is None:
-        if not ctx.loaded("Policy"):
-            diags.append(Diagnostic.make(d.KS130, doc.file, sm.value(("spec", "policy")),
-                                         f'policy "{spec.policy}" cannot be checked',
-                                         "no policy was loaded with this test; pass the policy directory too"))
-            return
-        names = ctx.names("Policy")
-        if spec.policy not in names:
-            diags.append(Diagnostic.make(d.KS104, doc.file, sm.value(("spec", "policy")),
-                                         f'test names unknown policy "{spec.policy}"',
-                                         d.suggestion_hint(spec.policy, names, "policies are named by metadata.name")))
-        return
-    policy: Policy = target.model  # type: ignore[assignment]
-    levels = {s.level for s in policy.spec.stages}
-    triggers = set(policy.spec.triggers)
-    for i, case in enumerate(spec.tests):
-        for j, exp in enumerate(case.expect):
-            ep = doc.item_path("tests", i) + ("expect", j)
-            if exp.stage and exp.stage not in levels:
-                diags.append(Diagnostic.make(
-                    d.KS104, doc.file, sm.value(ep + ("stage",)),
-                    f'policy "{spec.policy}" has no stage at level {exp.stage}',
-                    "levels declared: " + ", ".join(map(str, sorted(levels)))))
-            for k, t in enumerate(exp.firing):
-                if t not in triggers:
-                    diags.append(Diagnostic.make(
-                        d.KS104, doc.file, sm.value(ep + ("firing", k)),
-                        f'policy "{spec.policy}" has no trigger "{t}"',
-                        d.suggestion_hint(t, triggers, "triggers of the policy under test")))
 
 
 def compile_all(results: Iterable[LoadResult], revision: Optional[str] = None,

@@ -40,7 +40,7 @@ KS003 = _c("KS003", "duplicate key")
 KS004 = _c("KS004", "document is not a mapping")
 KS005 = _c("KS005", "missing or unknown apiVersion")
 KS006 = _c("KS006", "missing or unknown kind")
-KS007 = _c("KS007", "no documents found", Severity.WARNING)
+KS007 = _c("KS007", "no documents found")  # an error: a CI job pointed at the wrong place must fail
 KS008 = _c("KS008", "YAML anchors, aliases and tags are not allowed")
 # the loader's bound on nesting (killswitch.policy.yamlbounds.MAX_DEPTH); the file is not read further
 KS009 = _c("KS009", "YAML nested too deeply")
@@ -58,7 +58,7 @@ KS113 = _c("KS113", "invalid confirmation count")
 KS120 = _c("KS120", "condition syntax error")
 KS121 = _c("KS121", "condition type error")
 KS122 = _c("KS122", "condition reads an unknown signal")
-KS130 = _c("KS130", "notification route cannot be checked", Severity.WARNING)
+KS130 = _c("KS130", "reference cannot be checked", Severity.WARNING)
 KS140 = _c("KS140", "invalid input series")
 # runbook templates (checked by ``ksctl validate`` against the runbooks/ directory; an unknown
 # template name is KS104)

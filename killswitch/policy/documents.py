@@ -92,12 +92,19 @@ class LoadedDoc:
     kind: str
     raw: dict[str, Any]
     srcmap: SourceMap
-    model: BaseModel | None = None  # None when invalid and not salvageable
-    complete: bool = True  # False when the model was salvaged from a document with errors
+    model: BaseModel | None = None  # None when invalid and not salvageable (or not even YAML)
+    complete: bool = True  # False when the document has errors (its model, if any, was salvaged)
     poisoned: frozenset[Path] = frozenset()  # paths of dropped items, e.g. ("spec", "signals", "dd")
     dropped_names: dict[str, list[str]] = field(default_factory=dict)  # section → names of dropped items
     # For lists under spec that lost items: item i of the model is item kept[section][i] of the file.
     kept: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # A stage kept by salvage with some of its actions dropped: action j of the model's stage is
+    # action kept_actions[file index of the stage][j] of the file.
+    kept_actions: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    # Items kept by salvage whose bad fields were dropped (their defaults stand in): file path of
+    # the item → the fields that are not as written ("*": any field may be, e.g. after an unknown
+    # key that resembles none). Checks that read such a field skip the item.
+    uncertain: dict[Path, frozenset[str]] = field(default_factory=dict)
 
     @property
     def name(self) -> str | None:
@@ -111,6 +118,30 @@ class LoadedDoc:
 
     def stage_path(self, i: int) -> Path:
         return self.item_path("stages", i)
+
+    def action_path(self, i: int, j: int) -> Path:
+        """Path in the file of action ``j`` of stage ``i`` of the (salvaged) model."""
+        sp = self.stage_path(i)
+        kept = self.kept_actions.get(sp[2])
+        return sp + ("actions", kept[j] if kept else j)
+
+    def stage_uncertain(self, i: int, *fields: str) -> bool:
+        """Whether salvage dropped any of ``fields`` of stage ``i`` of the model (its default stands
+        in, so a check of it would judge something the author did not write)."""
+        bad = self.uncertain.get(self.stage_path(i), frozenset())
+        return "*" in bad or any(f in bad for f in fields)
+
+    def spec_uncertain(self, *sections: str) -> bool:
+        """Whether salvage dropped (part of) any of ``sections`` of spec, or an unknown key of spec
+        may stand for one of them."""
+        bad = self.uncertain.get(("spec",), frozenset())
+        return "*" in bad or any(s in bad for s in sections)
+
+    @property
+    def dropped_stages(self) -> bool:
+        """Whether salvage dropped a whole stage (its level was unusable): the policy's levels are
+        then not all known."""
+        return any(len(p) == 3 and p[:2] == ("spec", "stages") for p in self.poisoned)
 
     def poisoned_names(self, section: str) -> set[str]:
         """Names of the items of ``spec.<section>`` dropped by salvage: declared, but broken."""

@@ -116,6 +116,9 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
+_CHAR_HINT = ("a condition has signal names, numbers with units (4.5%, 60s, 3; a decimal point, not a comma), "
+              "|| && ! < <= > >= == != and parentheses")
+
 _CEL_HINTS = {
     "and": "use && for and",
     "or": "use || for or",
@@ -146,7 +149,7 @@ def _lex(text: str) -> list[_Tok]:
                 word = number.group()
                 raise ExprError(f'"{word}" is not a number with a unit', i,
                                 "a number takes one unit from %, ms, s, m, h, d, w, or none")
-            raise ExprError(f'unexpected character "{bad}"', i, _CEL_HINTS.get(bad))
+            raise ExprError(f'unexpected character "{bad}"', i, _CEL_HINTS.get(bad, _CHAR_HINT))
         kind = m.lastgroup
         assert kind is not None  # holds: every alternative of _TOKEN is a named group
         if kind != "ws":
@@ -253,7 +256,8 @@ def _literal(t: _Tok) -> Literal:
         neg = text.startswith("-")
         d = parse_duration(text.lstrip("-"))
         if neg:
-            raise ExprError("a duration cannot be negative", t.offset)
+            raise ExprError("a duration cannot be negative", t.offset,
+                            "ages and latencies count up from 0: compare with a positive duration, e.g. stale > 60s")
         return Literal(d.seconds, ValueType.DURATION, str(d), t.offset)
     value = float(text)
     canon = text if "." not in text else text.rstrip("0").rstrip(".")
@@ -319,7 +323,8 @@ def _type_of(node: Node, types: Mapping[str, "ValueType | None"], top: bool = Fa
         return t
     if isinstance(node, Literal):
         if top and node.type is not ValueType.BOOL:
-            raise ExprError(f"{node.text} is not a condition", node.offset, kind="type")
+            raise ExprError(f"{node.text} is not a condition", node.offset,
+                            "compare a signal with it, e.g. dd_15m >= 4.5%", kind="type")
         return node.type
     if isinstance(node, Compare):
         lt = _type_of(node.left, types)
@@ -331,14 +336,15 @@ def _type_of(node: Node, types: Mapping[str, "ValueType | None"], top: bool = Fa
                             "compare a signal with a threshold", kind="type")
         if lt is ValueType.BOOL or rt is ValueType.BOOL:
             if node.op not in ("==", "!="):
-                raise ExprError(f'"{node.op}" does not apply to conditions', node.offset, kind="type")
+                raise ExprError(f'"{node.op}" does not apply to conditions', node.offset,
+                                "conditions combine with || and &&, and compare only with == or !=", kind="type")
         if lt is not rt:
             sig, other = (node.left, rt) if isinstance(node.left, Ref) else (node.right, lt)
             name = sig.name if isinstance(sig, Ref) else "value"
             sig_t = lt if sig is node.left else rt
             hint = f"{name} is a {sig_t.value}; compare it with a {sig_t.value} such as {sig_t.literal_example()}"
             if sig_t is ValueType.RATIO and other is ValueType.NUMBER:
-                hint = f"{name} is a ratio; write the threshold as a percentage, e.g. 4.5% rather than 4.5 or 0.045"
+                hint = _bare_ratio_hint(name, next(x for x in (node.left, node.right) if isinstance(x, Literal)))
             # Point at the threshold when there is one: that is what needs changing.
             lits = [x for x in (node.left, node.right) if isinstance(x, Literal)]
             at = lits[0].offset if len(lits) == 1 else node.offset
@@ -352,6 +358,17 @@ def _type_of(node: Node, types: Mapping[str, "ValueType | None"], top: bool = Fa
             _type_of(item, types, top=True)
         return ValueType.BOOL
     raise AssertionError(node)  # pragma: no cover
+
+
+def _bare_ratio_hint(name: str, lit: "Literal") -> str:
+    """A bare number compared with a ratio is refused: ``dd >= 0.5`` could mean 50% or 0.5%, and
+    the wrong reading disarms a trigger (or fires it at once). The hint names both readings."""
+    v = lit.value
+    as_fraction = f"{v * 100:g}%"
+    if 0 < abs(v) <= 1:
+        return (f"{name} is a ratio: write its threshold as a percentage; {lit.text} read as a fraction is "
+                f"{as_fraction}, read as a percentage {lit.text}%")
+    return f"{name} is a ratio: write its threshold as a percentage, e.g. {lit.text}%"
 
 
 @dataclass(frozen=True)

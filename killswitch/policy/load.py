@@ -5,10 +5,12 @@ pure and fuzzable. A file may hold several documents (``---``). Every problem be
 :class:`~killswitch.policy.diagnostics.Diagnostic`; nothing but diagnostics ever leaves
 :func:`load_text`, whatever the input.
 
-When a Policy has schema errors, the loader *salvages* it (:mod:`.schema_errors`): the broken
-signals, triggers and stages are dropped and the rest is validated again, so that the compiler
-can still report unresolved references and unsafe stages in the same run. The documents' loaded
-form is :mod:`.documents`.
+When a Policy has schema errors, the loader *salvages* it (:mod:`.schema_errors`): a stage keeps
+its identity without its bad field or action, broken signals and triggers are dropped (their
+names stay declared), and the rest is validated again, so that the compiler can still report
+unresolved references and unsafe stages in the same run, and nothing that is only a consequence.
+A document that stops at a YAML error keeps its kind and name (from the lines before the error),
+without a model. The documents' loaded form is :mod:`.documents`.
 
 YAML anchors, aliases, merge keys and custom tags are refused: a policy is read by people in
 review, and what they read must be what runs. The text is read under the bounds of
@@ -94,6 +96,21 @@ def _plain(node: Any, path: Path, sm: SourceMap, seen: set[int], pos: Position) 
     return str(node)
 
 
+def _top_scalars(node: Any) -> dict[str, Any]:
+    """apiVersion, kind and metadata.name of a document node, when they are plain text (read
+    without converting the rest, which may hold what the loader refuses)."""
+    from ruamel.yaml.comments import CommentedMap
+
+    if not isinstance(node, CommentedMap):
+        return {}
+    md = node.get("metadata")
+    name = md.get("name") if isinstance(md, CommentedMap) else None
+    out: dict[str, Any] = {k: str(node[k]) for k in ("apiVersion", "kind") if isinstance(node.get(k), str)}
+    if isinstance(name, str):
+        out["metadata"] = {"name": str(name)}
+    return out
+
+
 def _scalar_key(k: Any) -> str:
     if k is None:
         return "null"
@@ -139,17 +156,22 @@ def load_sources(sources: Iterable[tuple[str, str]]) -> LoadResult:
     return result
 
 
+_EMPTY_HINT = ("write a document (apiVersion: killswitch/v1, kind, metadata, spec), or remove the file; "
+               "ksctl validate --allow-empty accepts empty input")
 _DEPTH_HINT = ("every indented block and every open [ or { is one level (the example policies need at "
                "most 7); look for brackets that are never closed")
 
 
 def _load_into(result: LoadResult, text: str, file: str) -> None:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     from . import yamlbounds
 
     index = 0
     loaded = 0
+    broken: Any = None
+    bad_char: Any = None
     lines = text.splitlines()  # once per file: a file may hold thousands of documents
     docs, starts = yamlbounds.load_all(text)
     try:
@@ -167,21 +189,103 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
         _refuse_file(result, _alias_diagnostic(e, file, text))
         return
     except MarkedYAMLError as e:
-        result.diagnostics.append(_yaml_error(e, file, text))
-        return
+        broken = e  # made into a diagnostic once ruamel is reset: placing it may scan the text again
+    except ReaderError as e:
+        # a character YAML does not allow (a NUL, an escape): ruamel checks the whole text first
+        bad_char = e
     except YAMLError as e:
-        result.diagnostics.append(Diagnostic.make(d.KS002, file, None, _first_line(str(e))))
+        result.diagnostics.append(Diagnostic.make(d.KS002, file, None, _first_line(str(e)),
+                                                  _yaml_hint("", "", "", None)))
         return
     except (ValueError, TypeError, AttributeError, KeyError) as e:
         # ruamel reports some malformed input (bad timestamps, odd keys) outside its error types.
-        result.diagnostics.append(Diagnostic.make(d.KS002, file, None, f"unreadable YAML: {_first_line(str(e))}"))
+        result.diagnostics.append(Diagnostic.make(d.KS002, file, None, f"unreadable YAML: {_first_line(str(e))}",
+                                                  _yaml_hint("", "", "", None)))
         return
     finally:
         # Reset this thread's ruamel instance now, even when a document's checks raised half-way:
         # a suspended load would otherwise reset it later, in the middle of the next one.
         docs.close()
+    if bad_char is not None:
+        at = bad_char.position if isinstance(bad_char.position, int) and 0 <= bad_char.position <= len(text) else 0
+        result.diagnostics.append(_bad_character(bad_char, file, text, at))
+        _recover_identity(result, text, file, index, at)
+        return
+    if broken is not None:
+        result.diagnostics.append(_yaml_error(broken, file, text))
+        marks = [m.index for m in (broken.context_mark, broken.problem_mark) if m is not None]
+        if marks:
+            _recover_identity(result, text, file, index, min(marks))
+        return
     if loaded == 0:
-        result.diagnostics.append(Diagnostic.make(d.KS007, file, None, "the file holds no YAML document"))
+        result.diagnostics.append(Diagnostic.make(d.KS007, file, None, "the file holds no YAML document", _EMPTY_HINT))
+
+
+_TOP_KEY = re.compile(r"^[A-Za-z_][^:#\n]*:", re.MULTILINE)
+
+
+def _recover_identity(result: LoadResult, text: str, file: str, index: int, at: int) -> None:
+    """Keep the kind and name of document ``index``, which stops at a YAML error at offset ``at``,
+    from the lines before the error: a test of a policy whose file does not parse then says that
+    the policy has errors, not that it does not exist. The document keeps no model (nothing else
+    of it is checked). Best effort, two tries: the lines before the line of the error, then the
+    lines before the top-level key whose block holds it (``spec:``); else nothing is kept."""
+    cut = text.rfind("\n", 0, max(at, 0)) + 1  # the start of the line the error is on
+    top = [m.start() for m in _TOP_KEY.finditer(text, 0, cut)]
+    for end in dict.fromkeys((cut, top[-1] if top else cut)):
+        doc = _partial_document(text[:end], file, index)
+        if doc is not None:
+            result.docs.append(doc)
+            return
+
+
+def _bad_character(e: Any, file: str, text: str, at: int) -> Diagnostic:
+    line = text.count("\n", 0, at) + 1
+    col = at - (text.rfind("\n", 0, at) + 1) + 1
+    code = e.character if isinstance(e.character, int) else None
+    what = f"character U+{code:04X}" if code is not None else "a character"
+    return Diagnostic.make(d.KS002, file, Position(line, col), f"{what} is not allowed in YAML ({e.reason})",
+                           "remove it: a control character (a NUL byte, an escape) has no place in a policy; "
+                           "inside double quotes it can be written as an escape such as \\x1b")
+
+
+def _partial_document(prefix: str, file: str, index: int) -> LoadedDoc | None:
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import YAMLError
+
+    from . import yamlbounds
+
+    docs, _ = yamlbounds.load_all(prefix)
+    node: Any = None
+    try:
+        for i, each in enumerate(docs):
+            if i == index:
+                node = each
+                break
+    except (YAMLError, yamlbounds.ShapeRefused, ValueError, TypeError, AttributeError, KeyError):
+        return None
+    finally:
+        docs.close()
+    if not isinstance(node, CommentedMap):
+        return None
+    sm = SourceMap(doc=Position(node.lc.line + 1, node.lc.col + 1), lines=prefix.splitlines())
+    try:
+        raw = _plain(node, (), sm, set(), sm.doc)
+    except _Refused:
+        return None
+    return _identity_only(raw, file, index, sm)
+
+
+def _identity_only(raw: Any, file: str, index: int, sm: SourceMap) -> LoadedDoc | None:
+    """A document of a known kind with a name, and nothing else known of it: no model."""
+    if not isinstance(raw, dict):
+        return None
+    kind, md = raw.get("kind"), raw.get("metadata")
+    if raw.get("apiVersion") != API_VERSION or not isinstance(kind, str) or kind not in DOCUMENT_KINDS:
+        return None
+    if not isinstance(md, dict) or not isinstance(md.get("name"), str):
+        return None
+    return LoadedDoc(file=file, index=index, kind=kind, raw=raw, srcmap=sm, complete=False)
 
 
 def _refuse_file(result: LoadResult, why: Diagnostic) -> None:
@@ -211,6 +315,8 @@ _DUPLICATE = re.compile(r'duplicate key "(.*?)" with value')
 
 
 def _yaml_error(e: Any, file: str, text: str) -> Diagnostic:
+    """KS002 (KS003 for a duplicate key) at the mistake, which is not always where ruamel noticed
+    it: an unclosed bracket or quote at its opening, a key without ":" at the key."""
     problem = (e.problem or "").strip()
     context = (e.context or "").strip()
     mark = e.problem_mark or e.context_mark
@@ -223,14 +329,114 @@ def _yaml_error(e: Any, file: str, text: str) -> Diagnostic:
         if first is not None:
             hint = f"the mapping that starts at line {first.line + 1} already has it; " + hint
         return Diagnostic.make(d.KS003, file, _mark(e.problem_mark), f'duplicate key "{key}"', hint)
-    if e.context_mark is not None and e.problem_mark is not None and e.problem_mark.index >= len(text.rstrip()):
-        # The problem is only noticed at the end of the file (an unterminated quote or
-        # bracket): the construct's start is where the fix goes.
-        mark = e.context_mark
     message = _first_line(problem or context or "invalid YAML")
     if context and context.startswith("while "):
         message = f"{message} ({context})"
-    return Diagnostic.make(d.KS002, file, _mark(mark), message)
+    if e.problem_mark is not None:
+        unclosed = _unclosed_bracket(e, text)
+        if unclosed is not None:
+            return Diagnostic.make(d.KS002, file, unclosed[0], unclosed[1], unclosed[2])
+    if e.context_mark is not None and e.problem_mark is not None and (
+            e.problem_mark.index >= len(text.rstrip()) or "scanning a quoted scalar" in context
+            or "could not find expected ':'" in problem):
+        # Noticed at the end of the file (an unterminated quote or bracket), or on the line after
+        # a key without ":": the construct's start is where the fix goes.
+        mark = e.context_mark
+    pos = _mark(mark)
+    if "mapping values are not allowed" in problem and e.problem_mark is not None:
+        deeper = _deeper_than_key_above(text, e.problem_mark)
+        if deeper is not None:
+            return Diagnostic.make(d.KS002, file, deeper, "this line is indented deeper than the key above it, "
+                                   "so YAML reads it as part of that key's value",
+                                   "line it up with the keys of its mapping (indent with spaces only); if it "
+                                   "continues the value above, quote that value")
+    return Diagnostic.make(d.KS002, file, pos, message, _yaml_hint(problem, context, text, mark))
+
+
+def _unclosed_bracket(e: Any, text: str) -> tuple[Position, str, str] | None:
+    """A ``[`` or ``{`` left open on an earlier line than the error, when what follows it is not
+    indented as a continuation of it (or the file ends): the bracket is the mistake."""
+    from . import yamlbounds
+
+    pm = e.problem_mark
+    if not ("flow" in (e.context or "") or "flow" in (e.problem or "") or pm.index >= len(text.rstrip())):
+        return None
+    stack = yamlbounds.open_flow_collections(text, pm.index)
+    if not stack:
+        return None
+    line, col, ch = stack[-1]
+    if line >= pm.line:
+        return None
+    lines = text.splitlines()
+    opener_indent = _indent(lines[line]) if line < len(lines) else 0
+    following = next((ln for ln in lines[line + 1:pm.line + 1] if ln.strip() and not ln.lstrip().startswith("#")),
+                     None)
+    if following is not None and _indent(following) > opener_indent and pm.index < len(text.rstrip()):
+        return None  # a collection written over several lines: the error is inside it
+    closer = "]" if ch == "[" else "}"
+    return (Position(line + 1, col + 1), f'"{ch}" is never closed',
+            f'close it with "{closer}" on line {line + 1} (a flow {"list" if ch == "[" else "mapping"} '
+            "continued on the next lines must indent them deeper than its key)")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _deeper_than_key_above(text: str, pm: Any) -> Position | None:
+    """Where a line starts that is indented deeper than the ``key: value`` line above it (YAML
+    then reads it as the continuation of that value, and fails at its ":")."""
+    lines = text.splitlines()
+    if pm.line >= len(lines):
+        return None
+    here = lines[pm.line]
+    above = next((ln for ln in reversed(lines[:pm.line]) if ln.strip() and not ln.lstrip().startswith("#")), None)
+    if above is None or _indent(here) <= _indent(above):
+        return None
+    key, sep, value = above.strip().partition(": ")
+    if not sep or not value.strip() or value.strip().startswith(("|", ">", "#")):
+        return None
+    return Position(pm.line + 1, _indent(here) + 1)
+
+
+_YAML_HINTS = (
+    ("mapping values are not allowed", 'a ": " inside a plain value starts a mapping: quote the value ("...")'),
+    ("found character '\\t'", "YAML indents with spaces only: replace the tab with spaces"),
+    ("could not find expected ':'", 'a key needs ": " after it (name: value); a value continued on the next '
+                                    "line must be indented deeper than its key"),
+    ("scanning a quoted scalar", "the quote opened here is never closed: close it on the same line"),
+    ("expected <block end>", "this line's indentation matches no mapping or list above it: line it up with the "
+                             "keys of its mapping, or the dashes of its list"),
+    ("did not find expected key", "this line's indentation matches no mapping above it: line it up with the "
+                                  "keys of its mapping"),
+    ("did not find expected '-'", 'every item of a list starts with "- " at the same indentation'),
+    ("expected ',' or", 'items of a [list] or {mapping} are separated by ", "; check that each bracket is closed'),
+    ("block sequence entries are not allowed", 'a "- " item cannot follow a value on the same key: put the list '
+                                               "on the lines below the key"),
+    ("expected a comment or a line break", "nothing may follow a closed quote or bracket on its line but a comment"),
+    ("found unexpected ':'", 'quote a value that holds ":" ("...")'),
+    ("found unknown escape character", 'in "double quotes" a backslash starts an escape: write \\\\ or use '
+                                       "'single quotes'"),
+    ("control character", "remove the control character (a byte such as \\x00 or \\x1b) from the file"),
+    ("special characters are not allowed", "remove the special character, or quote the value"),
+)
+
+
+_DASH_NO_SPACE = re.compile(r"^\s*-[^\s-]")
+
+
+def _yaml_hint(problem: str, context: str, source: str, mark: Any) -> str:
+    if mark is not None:
+        lines = source.splitlines()
+        line = lines[mark.line] if mark.line < len(lines) else ""
+        if _DASH_NO_SPACE.match(line) and "block" in f"{problem} {context}":
+            return 'a list item needs a space after its dash: "- level: 2", not "-level: 2"'
+    text = f"{problem} {context}"
+    for needle, hint in _YAML_HINTS:
+        if needle in text:
+            return hint
+    return ('check the YAML here: keys end with ": ", indentation uses spaces and lines up, quotes and brackets '
+            "are closed")
 
 
 def _mark(mark: Any) -> Position | None:
@@ -255,12 +461,17 @@ def _one_document(result: LoadResult, node: Any, file: str, index: int, lines: l
     try:
         raw = _plain(node, (), sm, set(), doc_pos)
     except _Refused as e:
-        result.diagnostics.append(Diagnostic.make(d.KS008, file, e.pos, e.message))
+        result.diagnostics.append(Diagnostic.make(d.KS008, file, e.pos, e.message, _ALIAS_HINT))
+        identity = _identity_only(_top_scalars(node), file, index, sm)
+        if identity is not None:  # what it is called, so that a test of it says it has errors
+            result.docs.append(identity)
         return
     if not isinstance(raw, dict):
         result.diagnostics.append(
             Diagnostic.make(d.KS004, file, doc_pos,
-                            "a document must be a mapping with apiVersion, kind, metadata and spec")
+                            "a document must be a mapping with apiVersion, kind, metadata and spec",
+                            "start it with apiVersion: killswitch/v1 and kind: Policy (or Accounts, "
+                            "NotificationRoutes, PolicyTest); documents are separated by lines of ---")
         )
         return
     api = raw.get("apiVersion")
@@ -270,7 +481,7 @@ def _one_document(result: LoadResult, node: Any, file: str, index: int, lines: l
         result.diagnostics.append(Diagnostic.make(d.KS005, file, where, msg, f"write apiVersion: {API_VERSION}"))
         return
     kind = raw.get("kind")
-    if kind not in DOCUMENT_KINDS:
+    if not isinstance(kind, str) or kind not in DOCUMENT_KINDS:
         where = sm.value(("kind",)) if "kind" in raw else doc_pos
         msg = "missing kind" if kind is None else f'unknown kind "{kind}"'
         hint = d.suggestion_hint(str(kind), DOCUMENT_KINDS,

@@ -15,14 +15,15 @@ from __future__ import annotations
 import copy
 import types
 import typing
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 
 from . import diagnostics as d
 from .diagnostics import Diagnostic
 from .documents import LoadedDoc, Path
+from .units import DURATION_HINT as _DURATION_HINT
 
 
 # --- pydantic errors → diagnostics ----------------------------------------------------------------
@@ -117,6 +118,8 @@ def human_path(path: Path) -> str:
 
 
 def diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
+    """One pydantic error as a diagnostic: a code, the line:col of the offending key or value, a
+    message naming the place, and a hint (always: what is allowed there, or the closest name)."""
     sm, file, path = doc.srcmap, doc.file, err.path
     where = human_path(path)
     secret = any(isinstance(el, str) and el in _SECRET_KEYS for el in path)
@@ -124,6 +127,10 @@ def diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
         key = str(path[-1])
         allowed = allowed_keys(cls, path[:-1])
         parent = human_path(path[:-1]) or "the document"
+        kinds = _kinds(cls, path[:-1])
+        if kinds is not None:  # {close_everything: {}}: a kind that does not exist
+            return Diagnostic.make(d.KS101, file, sm.key(path), f'unknown {kinds} "{key}" in {parent}',
+                                   d.suggestion_hint(key, allowed, _KIND_HOW[kinds]))
         return Diagnostic.make(d.KS101, file, sm.key(path), f'unknown key "{key}" in {parent}',
                                d.suggestion_hint(key, allowed, f"keys allowed under {parent}"))
 
@@ -143,31 +150,151 @@ def diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
     if err.type == "ks_one_kind":
         choices = err.ctx.get("choices", [])
         return Diagnostic.make(d.KS103, file, sm.key(path), f"{where}: {err.message}",
-                               "one of: " + ", ".join(choices) if choices else None)
+                               "one of: " + ", ".join(choices) if choices else _section_hint(path))
     if err.type == "ks_missing":
-        return Diagnostic.make(d.KS102, file, sm.key(path), f"{where}: {err.message}")
+        return Diagnostic.make(d.KS102, file, sm.key(path), f"{where}: {err.message}",
+                               err.ctx.get("ks_hint") or f"add it under {where or 'the document'}")
+    if err.type in ("model_type", "dict_type", "model_attributes_type"):
+        return _not_a_mapping(err, doc, cls, where, secret)
     code = _TYPE_CODES.get(err.type, d.KS103)
     message = _reword(err.message)
-    hint = None
+    hint = err.ctx.get("ks_hint")
     if err.type == "string_pattern_mismatch":
         shown = f' "{err.input}"' if isinstance(err.input, str) and not secret and len(err.input) <= 80 else ""
         message = f"{where}:{shown} is not a valid name"
         hint = _PATTERN_HINTS.get(err.ctx.get("pattern", ""), f"it must match {err.ctx.get('pattern', '')}")
         return Diagnostic.make(code, file, sm.value(path), message, hint)
     if err.type in ("literal_error", "enum") and isinstance(err.input, str) and not secret:
-        options = [o.strip().strip("'") for o in err.ctx.get("expected", "").replace(" or ", ", ").split(",")
-                   if o.strip()]
+        expected = err.ctx.get("expected", "")
+        options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",") if o.strip()]
         best = d.did_you_mean(err.input, options)
-        if best:
-            hint = f'did you mean "{best}"?'
-        message = f'"{err.input}" is not allowed; expected {err.ctx.get("expected", "")}'
-    elif "choices" in err.ctx and isinstance(err.input, list):
-        pass
+        hint = f'did you mean "{best}"?' if best else f"one of: {', '.join(options)}"
+        message = f'"{err.input}" is not allowed; expected {expected}'
     if err.type == "ks_value" and "choices" in err.ctx:
         bad = message.split('"')[1] if '"' in message else ""
         best = d.did_you_mean(bad, err.ctx["choices"])
         hint = f'did you mean "{best}"?' if best else "one of: " + ", ".join(err.ctx["choices"])
+    if hint is None:
+        message, hint = _split_advice(message)
+    if hint is None:
+        hint = _type_hint(err, secret) or _CODE_HINTS.get(code.code) or _section_hint(path)
     return Diagnostic.make(code, file, sm.value(path), f"{where}: {message}" if where else message, hint)
+
+
+def _kinds(cls: type, path: Path) -> str | None:
+    """"action" or "signal kind" when ``path`` holds a model that is one kind out of several
+    (its keys are the kinds), else None."""
+    model = model_at(cls, path)
+    return _KIND_NOUNS.get(model.__name__) if model is not None else None
+
+
+_KIND_NOUNS = {"Action": "action", "Signal": "signal kind"}
+_KIND_HOW = {
+    "action": "an action is a kind (close_all) or a kind with its parameters ({close_side: {side: losing}}); "
+              "see the README's Stages and actions section",
+    "signal kind": "a signal is a kind with its parameters ({equity_drawdown: {window: 15m}}); "
+                   "see the README's Signals section",
+}
+
+
+def _not_a_mapping(err: _Err, doc: LoadedDoc, cls: type, where: str, secret: bool) -> Diagnostic:
+    """A scalar or list where a mapping belongs: for an action or a signal, a kind that does not
+    exist (``- close_everything``); elsewhere, the keys that belong there."""
+    sm, path = doc.srcmap, err.path
+    allowed = allowed_keys(cls, path)
+    kinds = _kinds(cls, path)
+    value = err.input
+    at = f"{where}: " if where else ""
+    if kinds is not None and isinstance(value, str) and not secret:
+        return Diagnostic.make(d.KS103, doc.file, sm.value(path), f'{at}unknown {kinds} "{_short(value)}"',
+                               d.suggestion_hint(value, allowed, _KIND_HOW[kinds]))
+    got = _what(value)
+    if kinds is not None:
+        return Diagnostic.make(d.KS103, doc.file, sm.value(path), f"{at}expected an {kinds}, got {got}"
+                               if kinds[0] in "aeiou" else f"{at}expected a {kinds}, got {got}",
+                               f"write one of: {', '.join(allowed)} (with its parameters as a mapping)")
+    hint = (f"write a mapping with keys from: {', '.join(allowed)}" if allowed
+            else "write a mapping (key: value lines, or {key: value})")
+    return Diagnostic.make(d.KS103, doc.file, sm.value(path), f"{at}expected a mapping, got {got}", hint)
+
+
+def _what(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _split_advice(message: str) -> tuple[str, str | None]:
+    """``what is wrong; what to do`` → (what is wrong, what to do): the advice is the hint."""
+    head, sep, tail = message.partition("; ")
+    if sep and head.strip() and tail.strip():
+        return head, tail
+    return message, None
+
+
+def _type_hint(err: _Err, secret: bool) -> str | None:
+    """What to write instead, for pydantic's own type and range errors."""
+    t, ctx = err.type, err.ctx
+    if t == "list_type":
+        if isinstance(err.input, str) and not secret and 0 < len(err.input) <= 40 and "\n" not in err.input:
+            return f"write a list, e.g. [{err.input}]"
+        return "write a list: [a, b], or one item per line starting with \"- \""
+    if t in ("int_type", "int_parsing", "int_from_float"):
+        return "write a whole number, e.g. 3"
+    if t in ("float_type", "float_parsing", "finite_number"):
+        return "write a number, e.g. 0.25"
+    if t in ("bool_type", "bool_parsing"):
+        return "write true or false (unquoted)"
+    if t == "string_type":
+        return 'write text; quote it when YAML would read a number, a boolean or null ("3", "on", "null")'
+    if t in ("string_too_short", "too_short"):
+        n = ctx.get("min_length", 1)
+        return "it must not be empty" if n == 1 and t == "string_too_short" else f"give at least {n}"
+    if t in ("string_too_long", "too_long"):
+        return f"give at most {ctx.get('max_length', '')}".rstrip()
+    for key, words in (("ge", "the smallest allowed is"), ("gt", "it must be above"),
+                       ("le", "the largest allowed is"), ("lt", "it must be below")):
+        if key in ctx:
+            return f"{words} {ctx[key]}"
+    if t in ("literal_error", "enum"):
+        return f"one of: {ctx.get('expected', '')}"
+    return None
+
+
+# Fallback hints by code, for validators that say what is wrong but not what to write.
+_CODE_HINTS = {
+    "KS110": _DURATION_HINT,
+    "KS111": "write a percentage such as 4.5%; a bare number is read as a fraction only between 0 and 1",
+    "KS112": "use 50000, 50_000, 50k or 1.5M (in the account's quote currency)",
+    "KS113": "write a tick count (3 ticks) or a duration (2m)",
+    "KS140": "a series is samples separated by spaces: 10000, 10000-100x9 (from 10000, 100 less 9 times), "
+             "_ (no sample), stale (a failed fetch)",
+    "KS209": "give a secret as a reference: {env: VAR} or {file: PATH}",
+}
+
+
+def _section_hint(path: Path) -> str:
+    """Where the reference of the setting at ``path`` is."""
+    words = {el for el in path if isinstance(el, str)}
+    for keys, section in ((("signals",), "Signals"), (("stages", "actions"), "Stages and actions"),
+                          (("triggers",), "Conditions"), (("resume",), "Stages and actions"),
+                          (("tests", "input", "expect"), "Documents (PolicyTest)"),
+                          (("accounts",), "Documents (Accounts)"), (("route", "receivers"), "Notifications")):
+        if words & set(keys):
+            return f"see the README's {section} section for what this setting takes"
+    return "see the README for what this setting takes (ksctl schema prints the JSON Schema)"
 
 
 def _pattern_hints() -> dict[str, str]:
@@ -227,59 +354,128 @@ def _field_ann(model: type[BaseModel], key: Any) -> Any:
     return None
 
 
-def allowed_keys(root: type[BaseModel], path: Path) -> list[str]:
-    """The keys allowed at ``path`` of a document of class ``root`` (empty when unknown)."""
+def model_at(root: type[BaseModel], path: Path) -> type[BaseModel] | None:
+    """The model class of the value at ``path`` of a document of class ``root`` (None when that
+    value is not a model, or the path leads nowhere)."""
     ann: Any = root
     for el in path:
         ann = _unwrap(ann)
         if _is_model(ann):
             ann = _field_ann(ann, el)
             if ann is None:
-                return []
+                return None
         elif typing.get_origin(ann) in (list, dict):
             ann = typing.get_args(ann)[-1]
         else:
-            return []
+            return None
     ann = _unwrap(ann)
-    if not _is_model(ann):
+    return ann if _is_model(ann) else None
+
+
+def allowed_keys(root: type[BaseModel], path: Path) -> list[str]:
+    """The keys allowed at ``path`` of a document of class ``root`` (empty when unknown)."""
+    model = model_at(root, path)
+    if model is None:
         return []
-    return [f.alias or name for name, f in ann.model_fields.items()]
+    return [f.alias or name for name, f in model.model_fields.items()]
 
 
 # --- salvage ----------------------------------------------------------------------------------------
 
-def salvage(doc: LoadedDoc, cls: type[BaseModel], errors: list[_Err]) -> None:
-    """Drop the broken items of the collections under ``spec`` and validate the rest again.
+# Placeholder for a stage name that is missing or not a valid name while the model is validated
+# again; the name as written (when it is text) is put back afterwards, for the messages.
+_NO_NAME = "unnamed"
 
-    An error inside ``spec.<section>.<item>`` drops that item (its name is remembered, so
-    references to it are not reported as unknown); an error in an optional ``spec`` field
-    drops the field. Anything else (metadata.name, the spec itself) leaves no model.
+
+@dataclass
+class _StageFix:
+    """What salvage does to one stage with errors: keep it (its level is its identity) without the
+    fields that are bad, or drop it when its level itself is unusable."""
+
+    drop: bool = False
+    keys: set[str] = field(default_factory=set)  # keys dropped from the stage
+    unsure: set[str] = field(default_factory=set)  # fields not as written ("*": an unknown key like none)
+    actions: set[int] = field(default_factory=set)  # indices of the actions dropped
+    name: Any = None  # the name as written, when it is the bad field
+
+
+def salvage(doc: LoadedDoc, cls: type[BaseModel], errors: list[_Err]) -> None:
+    """Keep what can be trusted of a document with schema errors, and validate it again.
+
+    A stage (under ``spec.stages``) keeps its identity: an error in one of its fields drops that
+    field (its default stands in, and the field is recorded in ``doc.uncertain`` so that no check
+    judges it), an error in one of its actions drops that action; only an unusable ``level``
+    drops the stage. An error inside another item of a collection under ``spec`` (a signal, a
+    trigger, an account) drops that item, and its name is remembered so that references to it are
+    not reported as unknown. An error in an optional ``spec`` field, or an unknown key of ``spec``,
+    drops the field. Anything else (metadata.name, a required section) leaves no model.
     """
+    if _salvage(doc, cls, errors, keep_stages=True):
+        return
+    _salvage(doc, cls, errors, keep_stages=False)  # the stages' fixes did not validate: drop them whole
+
+
+def _salvage(doc: LoadedDoc, cls: type[BaseModel], errors: list[_Err], keep_stages: bool) -> bool:
     raw = copy.deepcopy(doc.raw)
     spec = raw.get("spec")
     spec_model = _unwrap(cls.model_fields["spec"].annotation)
     if not isinstance(spec, dict) or not _is_model(spec_model):
-        return
+        return True  # nothing to salvage, and nothing better to try
     optional = {f.alias or n for n, f in spec_model.model_fields.items() if not f.is_required()}
     drop_items: dict[str, set[Any]] = {}
-
+    stage_fixes: dict[int, _StageFix] = {}
     drop_fields: set[str] = set()
+    spec_unsure: set[str] = set()  # sections of spec not as written (their defaults stand in)
+    stages = spec.get("stages")
     for err in errors:
         p = err.path
-        if len(p) >= 3 and p[0] == "spec" and isinstance(spec.get(p[1]), (dict, list)) and p[2] != "[key]":
+        if (keep_stages and len(p) >= 4 and p[:2] == ("spec", "stages") and isinstance(stages, list)
+                and isinstance(p[2], int) and 0 <= p[2] < len(stages) and isinstance(stages[p[2]], dict)):
+            _fix_stage(stage_fixes.setdefault(p[2], _StageFix()), err, p[3:], allowed_keys(cls, p[:3]))
+        elif len(p) >= 3 and p[0] == "spec" and isinstance(spec.get(p[1]), (dict, list)) and p[2] != "[key]":
             drop_items.setdefault(p[1], set()).add(p[2])
         elif len(p) >= 4 and p[0] == "spec" and p[3] == "[key]":
             drop_items.setdefault(p[1], set()).add(p[2])
-        elif len(p) >= 2 and p[0] == "spec" and p[1] in optional:
+        elif len(p) >= 2 and p[0] == "spec" and (p[1] in optional or err.type == "extra_forbidden"):
             drop_fields.add(p[1])
+            if err.type == "extra_forbidden":  # an unknown key of spec: the section it resembles, or any
+                spec_unsure.add(d.did_you_mean(str(p[1]), optional) or "*")
         elif len(p) >= 2 and p[0] == "metadata" and p[1] != "name":
             raw["metadata"].pop(p[1], None)
         else:
-            return  # the document's frame is broken; nothing trustworthy to check further
+            return True  # the document's frame is broken; nothing trustworthy to check further
     for name in drop_fields:
         spec.pop(name, None)
+    spec_unsure |= drop_fields
+    # a section of fixed keys (scope, risk_score) or a list that lost an item (correlation_groups)
+    # is no longer as written; name-keyed sections (signals, triggers) keep their dropped names
+    spec_unsure |= {section for section, coll in ((k, spec.get(k)) for k in drop_items)
+                    if section != "stages" and (isinstance(coll, list) or model_at(cls, ("spec", section)) is not None)}
     names: dict[str, list[str]] = {}
     poisoned: set[Path] = {("spec", f) for f in drop_fields}
+    uncertain: dict[Path, frozenset[str]] = {}
+    kept_actions: dict[int, tuple[int, ...]] = {}
+    written_names: dict[int, str] = {}
+    for i, fix in stage_fixes.items():
+        if fix.drop:
+            drop_items.setdefault("stages", set()).add(i)
+            continue
+        stage = cast(list[dict[str, Any]], stages)[i]  # a stage with fixes is a mapping in a list
+        for k in fix.keys:
+            stage.pop(k, None)
+        if fix.name is not None:
+            stage["name"] = _NO_NAME
+            if isinstance(fix.name, str) and fix.name.strip():
+                written_names[i] = fix.name
+        acts = stage.get("actions")
+        if fix.actions and isinstance(acts, list):
+            keep = tuple(j for j in range(len(acts)) if j not in fix.actions)
+            stage["actions"] = [acts[j] for j in keep]
+            kept_actions[i] = keep
+        uncertain[("spec", "stages", i)] = frozenset(fix.unsure | ({"actions"} if fix.actions else set()))
+    if spec_unsure:
+        uncertain[("spec",)] = frozenset(spec_unsure)
+    kept: dict[str, tuple[int, ...]] = {}
     for section, items in drop_items.items():
         coll = spec.get(section)
         if isinstance(coll, dict):
@@ -295,12 +491,56 @@ def salvage(doc: LoadedDoc, cls: type[BaseModel], errors: list[_Err]) -> None:
                     names.setdefault(section, []).append(item["name"])
                 poisoned.add(("spec", section, i))
             spec[section] = [coll[i] for i in keep]
-            doc.kept[section] = keep
+            kept[section] = keep
     try:
-        doc.model = cls.model_validate(raw)
+        model = cls.model_validate(raw)
     except ValidationError:
-        doc.model = None
-        doc.kept = {}
-        return
+        return not stage_fixes  # with stage fixes, the caller tries again dropping those stages whole
+    doc.model = _with_written_names(model, written_names, kept.get("stages"))
+    doc.kept = kept
+    doc.kept_actions = kept_actions
+    doc.uncertain = uncertain
     doc.poisoned = frozenset(poisoned)
     doc.dropped_names = names
+    return True
+
+
+def _fix_stage(fix: _StageFix, err: _Err, rest: Path, allowed: list[str]) -> None:
+    head = rest[0]
+    if err.type == "missing":
+        keys = [str(k) for k in err.ctx.get("keys") or [head]]
+        if "level" in keys:
+            fix.drop = True
+        if "name" in keys:
+            fix.name = ""
+            fix.unsure.add("name")
+        return
+    if head == "level":
+        fix.drop = True
+    elif head == "name":
+        fix.name = err.input if isinstance(err.input, str) else ""
+        fix.keys.add("name")
+        fix.unsure.add("name")
+    elif head == "actions" and len(rest) >= 2 and isinstance(rest[1], int):
+        fix.actions.add(rest[1])
+    elif err.type == "extra_forbidden" and len(rest) == 1:
+        # an unknown key stands for a field the author meant to set: the closest one, or any
+        fix.keys.add(str(head))
+        fix.unsure.add(d.did_you_mean(str(head), allowed) or "*")
+    else:
+        fix.keys.add(str(head))
+        fix.unsure.add(str(head))
+
+
+def _with_written_names(model: BaseModel, names: dict[int, str], kept: tuple[int, ...] | None) -> BaseModel:
+    """The salvaged model with each stage's name as written (not valid, but what the messages
+    about that stage should call it)."""
+    if not names:
+        return model
+    spec = getattr(model, "spec")
+    stages = list(spec.stages)
+    for i, st in enumerate(stages):
+        file_i = kept[i] if kept else i
+        if file_i in names:
+            stages[i] = st.model_copy(update={"name": names[file_i]})
+    return model.model_copy(update={"spec": spec.model_copy(update={"stages": stages})})

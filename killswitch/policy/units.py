@@ -21,11 +21,17 @@ from pydantic_core import PydanticCustomError
 
 
 class UnitError(ValueError):
-    """A value that does not parse as the unit it should be. ``kind`` picks the diagnostic code."""
+    """A value that does not parse as the unit it should be. ``kind`` picks the diagnostic code.
 
-    def __init__(self, kind: str, message: str):
+    ``short`` says what is wrong, ``hint`` what to write instead; ``message`` is both, for a
+    command-line option (a diagnostic shows them on two lines)."""
+
+    def __init__(self, kind: str, short: str, hint: str | None = None):
+        message = f"{short}; {hint}" if hint else short
         super().__init__(message)
         self.kind = kind
+        self.short = short
+        self.hint = hint
         self.message = message
 
 
@@ -35,6 +41,7 @@ _DURATION_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_4
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_FULL = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+$"
+DURATION_HINT = "use a number and a unit (ms, s, m, h, d, w), e.g. 30s, 15m, 1h30m"
 
 
 @dataclass(frozen=True, order=True)
@@ -63,24 +70,20 @@ def parse_duration(value: Any) -> Duration:
     if isinstance(value, Duration):
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError("duration", f"expected a duration such as 30s, 15m or 1h, got {_kind(value)}")
+        raise UnitError("duration", f"expected a duration, got {_kind(value)}", DURATION_HINT)
     if isinstance(value, (int, float)):
         if value == 0:
             return Duration(0)
-        raise UnitError(
-            "duration", f"a bare number ({value}) has no unit; write {value}s, {value}m or {value}h"
-        )
+        raise UnitError("duration", f"a bare number ({value}) has no unit", f"write {value}s, {value}m or {value}h")
     text = value.strip().replace(" ", "")
     if not _DURATION_FULL.match(text):
-        raise UnitError(
-            "duration",
-            f'"{value}" is not a duration; use a number and a unit (ms, s, m, h, d, w), e.g. 30s, 15m, 1h30m',
-        )
+        raise UnitError("duration", f'"{value}" is not a duration', DURATION_HINT)
     total = Decimal(0)
     for num, unit in _DURATION_PART.findall(text):
         total += Decimal(num) * _DURATION_UNITS_MS[unit]
     if total != total.to_integral_value():
-        raise UnitError("duration", f'"{value}" is finer than a millisecond')
+        raise UnitError("duration", f'"{value}" is finer than a millisecond',
+                        "durations count whole milliseconds: write 1500ms rather than 1.5005s")
     return Duration(int(total))
 
 
@@ -120,17 +123,18 @@ def parse_ratio(value: Any, *, allow_fraction: bool = True) -> Ratio:
     if isinstance(value, Ratio):
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError("percent", f"expected a percentage such as 4.5%, got {_kind(value)}")
+        raise UnitError("percent", f"expected a percentage, got {_kind(value)}", "write it like 4.5%")
     if isinstance(value, str):
         r = parse_percent_text(value)
         if r is None:
-            raise UnitError("percent", f'"{value}" is not a percentage; write it like 4.5%')
+            raise UnitError("percent", f'"{value}" is not a percentage', "write it like 4.5%")
         return r
     if allow_fraction and 0 <= value <= 1:
         return Ratio(Decimal(str(value)).normalize())
     raise UnitError(
         "percent",
-        f"{value} is ambiguous; write {value}% for a percentage"
+        f"{value} is ambiguous",
+        f"write {value}% for a percentage"
         + (" (a bare number is read as a fraction only between 0 and 1)" if allow_fraction else ""),
     )
 
@@ -146,6 +150,7 @@ def ratio_fraction(text: Any) -> float:
 _AMOUNT = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*([kKmMbB]?)$")
 _AMOUNT_SCALE = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
 AMOUNT_PATTERN = r"^[+-]?[0-9][0-9_]*(\.[0-9]+)?\s*[kKmMbB]?$"
+_AMOUNT_HINT = "use 50000, 50_000, 50k or 1.5M (in the account's quote currency)"
 
 
 @dataclass(frozen=True, order=True)
@@ -166,16 +171,16 @@ def parse_amount(value: Any) -> Amount:
     if isinstance(value, Amount):
         return value
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError("amount", f"expected an amount such as 50000 or 50k, got {_kind(value)}")
+        raise UnitError("amount", f"expected an amount, got {_kind(value)}", _AMOUNT_HINT)
     if isinstance(value, (int, float)):
         if value != value or value in (float("inf"), float("-inf")):
-            raise UnitError("amount", "an amount must be a finite number")
+            raise UnitError("amount", "an amount must be a finite number", _AMOUNT_HINT)
         return Amount(Decimal(str(value)).normalize())
     text = value.strip().replace("_", "")
     m = _AMOUNT.match(text)
     if not m:
-        hint = " (use 50000 or 50k; commas are not allowed)" if "," in value else " (use 50000, 50k or 1.5M)"
-        raise UnitError("amount", f'"{value}" is not an amount{hint}')
+        hint = "use 50000 or 50k; commas are not allowed" if "," in value else _AMOUNT_HINT
+        raise UnitError("amount", f'"{value}" is not an amount', hint)
     try:
         exact = Decimal(m.group(1)) * _AMOUNT_SCALE[m.group(2).lower()]
     except InvalidOperation:  # pragma: no cover - the regex admits only decimals
@@ -206,21 +211,22 @@ def parse_confirmation(value: Any) -> Confirmation:
     if isinstance(value, Confirmation):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
-        raise UnitError(
-            "confirmation", f"a bare number ({value}) is ambiguous; write {value} ticks or a duration like {value}m"
-        )
+        raise UnitError("confirmation", f"a bare number ({value}) is ambiguous",
+                        f"write {value} ticks or a duration like {value}m")
     if isinstance(value, str):
         m = _TICKS.match(value.strip())
         if m:
             n = int(m.group(1))
             if n < 1:
-                raise UnitError("confirmation", "a trigger needs at least 1 tick")
+                raise UnitError("confirmation", "a trigger needs at least 1 tick",
+                                "write 1 tick to fire at the first tick the condition holds")
             return Confirmation(ticks=n)
         try:
             return Confirmation(duration=parse_duration(value))
         except UnitError:
             pass
-    raise UnitError("confirmation", f'"{value}" is neither a tick count (3 ticks) nor a duration (2m)')
+    raise UnitError("confirmation", f'"{value}" is neither a tick count nor a duration',
+                    "write a tick count (3 ticks) or a duration (2m)")
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -255,7 +261,8 @@ def _wrap(parser: Callable[[Any], Any], error_type: str) -> Callable[[Any], Any]
         try:
             return parser(value)
         except UnitError as e:
-            raise PydanticCustomError(error_type, e.message) from None
+            # the hint travels in the context (under a key no message text names)
+            raise PydanticCustomError(error_type, e.short, {"ks_hint": e.hint} if e.hint else None) from None
 
     return validate
 

@@ -163,3 +163,32 @@ def load_all(text: str) -> tuple[Any, list[tuple[int, int]]]:
     composer = y.composer
     composer.start()
     return y.load_all(text), composer.document_starts
+
+
+def open_flow_collections(text: str, upto: int) -> list[tuple[int, int, str]]:
+    """The ``[`` and ``{`` still open where the scanner stops (an error, or offset ``upto``), as
+    (0-based line, 0-based column, character), outermost first. Scans the text once more, under
+    the same bounds (an alias or a level too deep stops the scan there)."""
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.tokens import (FlowMappingEndToken, FlowMappingStartToken, FlowSequenceEndToken,
+                                    FlowSequenceStartToken)
+
+    y = loader()
+    stack: list[tuple[int, int, str]] = []
+    tokens = y.scan(text)
+    try:
+        for tok in tokens:
+            mark = tok.start_mark
+            if mark.index >= upto:
+                break
+            if isinstance(tok, (FlowSequenceStartToken, FlowMappingStartToken)):
+                stack.append((mark.line, mark.column, "[" if isinstance(tok, FlowSequenceStartToken) else "{"))
+            elif isinstance(tok, (FlowSequenceEndToken, FlowMappingEndToken)) and stack:
+                stack.pop()
+    except (YAMLError, ShapeRefused, ValueError, TypeError, AttributeError, KeyError):
+        pass
+    finally:
+        tokens.close()
+        y.doc_infos.clear()
+    return stack
+

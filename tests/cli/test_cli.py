@@ -62,7 +62,7 @@ def test_a_missing_path_is_a_usage_error_not_a_crash(tmp_path):
     assert "nope.yaml' does not exist" in r.output
     # a directory without policies is still a finding about what was given
     r = run("validate", "--strict", str(tmp_path))
-    assert r.exit_code == 1 and "warning[KS007]" in r.output
+    assert r.exit_code == 1 and "error[KS007]" in r.output
 
 
 def test_usage_error_exits_2():

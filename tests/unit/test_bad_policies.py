@@ -32,7 +32,7 @@ NOT_IN_OUTPUT_RE = re.compile(r"^#\s*not-in-output:\s*(\S.*?)\s*$")
 
 # Error codes that a single file given to load_text + compile_documents can produce.
 SINGLE_FILE_ERROR_CODES = {
-    "KS002", "KS003", "KS004", "KS005", "KS006", "KS008", "KS009",
+    "KS002", "KS003", "KS004", "KS005", "KS006", "KS007", "KS008", "KS009",
     "KS101", "KS102", "KS103", "KS104", "KS105",
     "KS110", "KS111", "KS112", "KS113",
     "KS120", "KS121", "KS122", "KS140",
@@ -40,7 +40,7 @@ SINGLE_FILE_ERROR_CODES = {
     "KS212", "KS213", "KS215", "KS216",
 }
 # Warning codes that a single file can produce.
-SINGLE_FILE_WARNING_CODES = {"KS007", "KS130", "KS205", "KS207", "KS210", "KS211", "KS214"}
+SINGLE_FILE_WARNING_CODES = {"KS130", "KS205", "KS207", "KS210", "KS211", "KS214"}
 # Codes no single text can produce: KS001 is raised when a file cannot be read (before load_text
 # sees any text) and KS900 is an internal error.
 NOT_FROM_A_SINGLE_TEXT = {"KS001", "KS900", "KS150", "KS151", "KS152"}  # KS15x: templates are checked from files

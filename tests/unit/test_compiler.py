@@ -177,6 +177,7 @@ def test_routes_and_tests_are_checked_against_loaded_documents():
         ("p.yaml", "KS104", 'unknown notification route "dsek"'),
         ("t.yaml", "KS104", 'policy "p" has no stage at level 2'),
         ("t.yaml", "KS104", 'policy "p" has no trigger "sfot"'),
+        ("t.yaml", "KS130", 'policy "p" has errors, so this test cannot run'),
     ]
     hints = {x.message: x.hint for x in result.diagnostics}
     assert hints['unknown notification route "dsek"'].startswith('did you mean "desk"?')

@@ -32,7 +32,7 @@ def compile_with(block: str):
     ("  resume: {start: 25%, step: x1, max_positions: 8}\n", "KS103", "step must be a factor above x1 and at most x10"),
     ("  resume: {start: 25%, step: 0.5, max_positions: 8}\n", "KS103", "above x1"),
     ("  resume: {start: 25%, step: x11, max_positions: 8}\n", "KS103", "at most x10"),
-    ("  resume: {start: 25%, step: 150%, max_positions: 8}\n", "KS103", '"150%" is not a factor; write it like x1.5'),
+    ("  resume: {start: 25%, step: 150%, max_positions: 8}\n", "KS103", '"150%" is not a factor'),
     ("  resume: {start: 25%, step: true, max_positions: 8}\n", "KS103", "step is a factor such as x1.5"),
     ("  resume: {start: 25%, every: 30s, max_positions: 8}\n", "KS110", "every must be between 1m and 30d"),
     ("  resume: {start: 25%, every: 31d, max_positions: 8}\n", "KS110", "every must be between 1m and 30d"),

@@ -1,0 +1,222 @@
+"""Checks across documents: names declared twice, policies claiming one scope, and the
+documents that only refer to others (notification routes, policy tests).
+
+What it owns: :class:`Context` (every loaded document by kind, which policies failed, which
+files could not be read) and the checks of NotificationRoutes and PolicyTest documents. The
+per-policy pass is :mod:`.compiler`, which builds the context and calls these.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, cast
+
+from ..policy import diagnostics as d
+from ..policy.diagnostics import Diagnostic, Position
+from ..policy.documents import LoadedDoc
+from ..policy.model import Accounts, Policy, Route, Stage
+from .graph import canonical_json
+
+# Codes after which nothing (or nothing more) of a file is read.
+_UNREADABLE = {d.KS001.code, d.KS002.code, d.KS008.code, d.KS009.code}
+
+
+class Context:
+    def __init__(self, docs: list[LoadedDoc], found: Iterable[Diagnostic] = ()):
+        self.docs = docs
+        self.by_kind: dict[str, list[LoadedDoc]] = {}
+        for doc in docs:
+            self.by_kind.setdefault(doc.kind, []).append(doc)
+        self.failed: set[str] = {doc.name for doc in self.by_kind.get("Policy", []) if doc.name and doc.model is None}
+        # files of which nothing (or nothing more) could be read: a test naming an unknown policy
+        # says that such a file may declare it
+        self.unreadable = sorted({x.file for x in found if x.code in _UNREADABLE})
+
+    def unreadable_hint(self) -> Optional[str]:
+        if not self.unreadable:
+            return None
+        files = ", ".join(self.unreadable[:3]) + (", ..." if len(self.unreadable) > 3 else "")
+        return f"{files} could not be read (see the error there), and may declare it"
+
+    def failed_policy(self, name: str) -> Optional[LoadedDoc]:
+        """The document of policy ``name`` when it has errors (found by the loader or the compiler)."""
+        if name not in self.failed:
+            return None
+        return next((x for x in self.by_kind.get("Policy", []) if x.name == name), None)
+
+    def names(self, kind: str) -> set[str]:
+        return {doc.name for doc in self.by_kind.get(kind, []) if doc.name}
+
+    def loaded(self, kind: str) -> bool:
+        return bool(self.by_kind.get(kind))
+
+    def policy(self, name: str) -> Optional[LoadedDoc]:
+        return next((x for x in self.by_kind.get("Policy", []) if x.name == name and x.model), None)
+
+    def account_names(self) -> set[str]:
+        out: set[str] = set()
+        for doc in self.by_kind.get("Accounts", []):
+            if isinstance(doc.model, Accounts):
+                out.update(a.name for a in doc.model.spec.accounts)
+        return out
+
+    def check_names(self) -> list[Diagnostic]:
+        out = []
+        for kind, docs in self.by_kind.items():
+            first: dict[str, LoadedDoc] = {}
+            for doc in docs:
+                if not doc.name:
+                    continue
+                if doc.name in first:
+                    prev = first[doc.name]
+                    out.append(Diagnostic.make(
+                        d.KS105, doc.file, doc.srcmap.value(("metadata", "name")),
+                        f'{kind} "{doc.name}" is declared twice',
+                        f"the other one is at {prev.file}:{pos_text(prev.srcmap.value(('metadata', 'name')))}; "
+                        "give each a unique metadata.name",
+                    ))
+                else:
+                    first[doc.name] = doc
+        seen: dict[str, tuple[LoadedDoc, int]] = {}
+        for doc in self.by_kind.get("Accounts", []):
+            if not isinstance(doc.model, Accounts):
+                continue
+            for i, acc in enumerate(doc.model.spec.accounts):
+                if acc.name in seen:
+                    odoc, oi = seen[acc.name]
+                    out.append(Diagnostic.make(
+                        d.KS105, doc.file, doc.srcmap.value(doc.item_path("accounts", i) + ("name",)),
+                        f'account "{acc.name}" is declared twice',
+                        "the other one is at "
+                        f"{odoc.file}:{pos_text(odoc.srcmap.value(odoc.item_path('accounts', oi) + ('name',)))}",
+                    ))
+                else:
+                    seen[acc.name] = (doc, i)
+        return out
+
+    def check_scope_conflicts(self) -> list[Diagnostic]:
+        out = []
+        claims: dict[str, list[LoadedDoc]] = {}
+        for doc in self.by_kind.get("Policy", []):
+            if isinstance(doc.model, Policy) and not doc.spec_uncertain("scope"):  # a default scope claims nothing
+                key = canonical_json(doc.model.spec.scope.model_dump(mode="json"))
+                claims.setdefault(key, []).append(doc)
+        for docs in claims.values():
+            for i, a in enumerate(docs):
+                for b in docs[i + 1:]:
+                    # claims holds Policy documents only (the isinstance above)
+                    pa, pb = cast(Policy, a.model), cast(Policy, b.model)
+                    # a stage salvage kept without some field is not comparable as written
+                    sa = {s.level: s for i, s in enumerate(pa.spec.stages) if not a.uncertain.get(a.stage_path(i))}
+                    sb = {s.level: s for i, s in enumerate(pb.spec.stages) if not b.uncertain.get(b.stage_path(i))}
+                    clash = sorted(
+                        lvl for lvl in sa.keys() & sb.keys()
+                        if stage_form(sa[lvl]) != stage_form(sb[lvl])
+                    )
+                    if not clash:
+                        continue
+                    where_a = f"{a.file}:{pos_text(scopepos_text(a))}"
+                    out.append(Diagnostic.make(
+                        d.KS206, b.file, scopepos_text(b),
+                        f'policies "{a.name}" ({where_a}) and "{b.name}" claim the same scope with different '
+                        f"stages at level {', '.join(map(str, clash))}",
+                        "give the levels distinct numbers, merge the policies, or narrow one scope",
+                    ))
+        return out
+
+
+def stage_form(stage: Stage) -> str:
+    return canonical_json(stage.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"description"}))
+
+
+def scopepos_text(doc: LoadedDoc) -> Position:
+    spec = doc.raw.get("spec", {})
+    if isinstance(spec, dict) and "scope" in spec:
+        return doc.srcmap.key(("spec", "scope"))
+    return doc.srcmap.value(("metadata", "name"))
+
+
+def pos_text(p: Position) -> str:
+    return f"{p.line}:{p.col}"
+
+
+def check_routes(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
+    spec = doc.model.spec  # type: ignore[union-attr]
+    sm = doc.srcmap
+    names: set[str] = set()
+    for i, r in enumerate(spec.receivers):
+        if r.name in names:
+            diags.append(Diagnostic.make(d.KS105, doc.file, sm.value(doc.item_path("receivers", i) + ("name",)),
+                                         f'receiver "{r.name}" is declared twice',
+                                         "give each receiver its own name; a receiver may list several apprise "
+                                         "targets"))
+        names.add(r.name)
+    names |= doc.poisoned_names("receivers")  # declared but broken: reported already
+    if spec.route.receiver is None:
+        diags.append(Diagnostic.make(d.KS102, doc.file, sm.key(("spec", "route")),
+                                     "the root route needs a receiver", "it catches what no child route matches"))
+
+    def walk(route: Route, path: tuple[Any, ...]) -> None:
+
+        if route.receiver is not None and route.receiver not in names:
+            diags.append(Diagnostic.make(
+                d.KS104, doc.file, sm.value(path + ("receiver",)), f'route uses unknown receiver "{route.receiver}"',
+                d.suggestion_hint(route.receiver, names, "receivers are declared under spec.receivers")))
+        for k, child in enumerate(route.routes):
+            walk(child, path + ("routes", k))
+
+    walk(spec.route, ("spec", "route"))
+    if spec.fallback_receiver is not None and spec.fallback_receiver not in names:
+        diags.append(Diagnostic.make(
+            d.KS104, doc.file, sm.value(("spec", "fallback_receiver")),
+            f'unknown fallback receiver "{spec.fallback_receiver}"',
+            d.suggestion_hint(spec.fallback_receiver, names, "receivers are declared under spec.receivers")))
+
+
+def check_test(doc: LoadedDoc, ctx: Context, diags: list[Diagnostic]) -> None:
+    """The policy a test names exists and has the stages and triggers it expects. A test of a policy
+    with errors says so once; what it expects is checked against what could be read of the policy
+    (never against a stage or trigger that salvage had to drop)."""
+    spec = doc.model.spec  # type: ignore[union-attr]
+    sm = doc.srcmap
+    where = sm.value(("spec", "policy"))
+    broken = ctx.failed_policy(spec.policy)
+    if broken is not None:
+        diags.append(Diagnostic.make(d.KS130, doc.file, where,
+                                     f'policy "{spec.policy}" has errors, so this test cannot run',
+                                     f"fix the errors reported in {broken.file} first"))
+    target = ctx.policy(spec.policy)
+    if target is None:
+        if broken is not None:
+            return
+        unread = ctx.unreadable_hint()
+        if not ctx.loaded("Policy"):
+            diags.append(Diagnostic.make(d.KS130, doc.file, where, f'policy "{spec.policy}" cannot be checked',
+                                         unread or "no policy was loaded with this test; pass the policy "
+                                                   "directory too"))
+            return
+        names = ctx.names("Policy")
+        if spec.policy not in names:
+            hint = d.suggestion_hint(spec.policy, names, "policies are named by metadata.name")
+            diags.append(Diagnostic.make(d.KS104, doc.file, where, f'test names unknown policy "{spec.policy}"',
+                                         f"{hint}; {unread}" if unread else hint))
+        return
+    policy: Policy = target.model  # type: ignore[assignment]
+    levels = {s.level for s in policy.spec.stages}
+    triggers = set(policy.spec.triggers)
+    declared = triggers | target.poisoned_names("triggers")  # a broken trigger is still declared
+    for i, case in enumerate(spec.tests):
+        for j, exp in enumerate(case.expect):
+            ep = doc.item_path("tests", i) + ("expect", j)
+            if exp.stage and exp.stage not in levels and not target.dropped_stages:
+                diags.append(Diagnostic.make(
+                    d.KS104, doc.file, sm.value(ep + ("stage",)),
+                    f'policy "{spec.policy}" has no stage at level {exp.stage}',
+                    "levels declared: " + ", ".join(map(str, sorted(levels)))))
+            for k, t in enumerate(exp.firing):
+                if t not in declared:
+                    diags.append(Diagnostic.make(
+                        d.KS104, doc.file, sm.value(ep + ("firing", k)),
+                        f'policy "{spec.policy}" has no trigger "{t}"',
+                        d.suggestion_hint(t, triggers, "triggers of the policy under test")))

@@ -1,0 +1,294 @@
+"""Mutated policy files for fuzzing the loader and the compiler, and what every case must satisfy.
+
+Shared by the hypothesis test (tests/unit/test_fuzz_policies.py, a few hundred cases in every test
+run) and the bench (bench/fuzz.py, tens of thousands): both draw their choices through a
+:class:`Chooser`, so the same mutations run under hypothesis (which shrinks a failure to its
+smallest form) and under a seeded ``random.Random`` (fast, reproducible by seed).
+
+A case takes one file of ``policies/`` (a policy, its test, the accounts or the routes), applies
+1-3 mutations — a key deleted or misspelled, a value replaced by one of another type or by random
+text, the text truncated, YAML punctuation inserted, a line deleted or duplicated — and compiles it
+with the files it goes with (a policy with the routes, the accounts and its test file). Then
+:func:`check` asserts:
+
+- nothing but diagnostics leaves the loader and the compiler (no exception);
+- every diagnostic has a known code, a message, a hint, and a position inside its file;
+- when the mutations only touched settings of a policy (cooldown, fraction, window, ...), the
+  policy's test file reports nothing but one note (KS130): that the policy has errors, or, when
+  its file was refused as a whole (an alias), that it cannot be checked because that file could
+  not be read. Never "unknown policy", never a missing stage or trigger: no cascade.
+
+The time of a case is measured around loading and compiling the mutated file.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+from killswitch.compile.compiler import CompileResult, compile_documents
+from killswitch.policy.diagnostics import CODES
+from killswitch.policy.load import LoadResult, load_text
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ROOT / "policies"
+
+
+class Chooser(Protocol):
+    def integer(self, lo: int, hi: int) -> int:
+        """A whole number from lo to hi, both included."""
+
+    def choice(self, options: Sequence[Any]) -> Any:
+        """One of ``options`` (not empty)."""
+
+
+class RandomChooser:
+    def __init__(self, rng: Any):
+        self.rng = rng
+
+    def integer(self, lo: int, hi: int) -> int:
+        return int(self.rng.randint(lo, hi))
+
+    def choice(self, options: Sequence[Any]) -> Any:
+        return options[self.rng.randrange(len(options))]
+
+
+class HypothesisChooser:
+    def __init__(self, data: Any):
+        from hypothesis import strategies as st
+
+        self.data, self.st = data, st
+
+    def integer(self, lo: int, hi: int) -> int:
+        return int(self.data.draw(self.st.integers(lo, hi)))
+
+    def choice(self, options: Sequence[Any]) -> Any:
+        return self.data.draw(self.st.sampled_from(list(options)))
+
+
+# --- the corpus ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Seed:
+    name: str  # path relative to policies/
+    text: str
+    company: list[str]  # the other files it is compiled with
+    test_file: str | None  # for a policy: its test file, which must not cascade
+
+
+def seeds() -> list[Seed]:
+    files = {str(p.relative_to(POLICIES)): p.read_text() for p in sorted(POLICIES.rglob("*.yaml"))}
+    out = []
+    for name, text in files.items():
+        if "kind: Policy" in text:
+            test = f"tests/{Path(name).stem}.test.yaml"
+            test = test if test in files else None
+            out.append(Seed(name, text, ["routes.yaml", "accounts.yaml"] + ([test] if test else []), test))
+        elif "kind: PolicyTest" in text:
+            policy = name.removeprefix("tests/").replace(".test.yaml", ".yaml")
+            out.append(Seed(name, text, [policy, "routes.yaml"], None))
+        else:
+            out.append(Seed(name, text, [n for n in files if "kind: Policy\n" in files[n]][:1], None))
+    return out
+
+
+class Corpus:
+    """The seed files, and the loaded form of the files they are compiled with (loaded once)."""
+
+    def __init__(self) -> None:
+        self.seeds = seeds()
+        self.texts = {s.name: s.text for s in self.seeds}
+        self._loaded: dict[str, LoadResult] = {}
+
+    def loaded(self, name: str) -> LoadResult:
+        if name not in self._loaded:
+            self._loaded[name] = load_text(self.texts[name], name)
+        return self._loaded[name]
+
+
+# --- mutations -------------------------------------------------------------------------------------
+
+# ``key: value`` in block or flow style; the value runs to the end of the line or to , } ] #
+_PAIR = re.compile(r"(?P<key>[A-Za-z_][A-Za-z0-9_-]*)(?P<sep>:[ \t]+|:$)(?P<value>[^\n,{}\[\]#]*)", re.MULTILINE)
+
+# Settings of a policy: changing one must never make its test file report anything but the note.
+SETTINGS = frozenset({
+    "cooldown", "reset", "reset_after", "approvals", "fraction", "count", "side", "close_within_liquidation",
+    "window", "min_coverage", "for", "on_missing_data", "when", "keep_firing_for", "interval", "mode", "ttl",
+    "after", "severity", "threshold", "max_slippage", "chunk_notional", "orders_per_second", "start", "step",
+    "every", "max_positions", "max_gross_exposure", "on", "source_threshold", "reference_window",
+    "missing_reference", "pnl_delta", "current_loss", "confidence", "against", "of", "aggregate", "by",
+})
+
+WRONG_TYPES = [
+    "[a, b]", "{x: 1}", "3", "-1", "0", "1e9", "true", "null", "~", '"text"', "'quoted'", "30", "150%", "0.5",
+    "15", "x1.5", "3 ticks", '""', "[]", "{}", "-5%", "1.5M", "50,000", "2026-01-01", "0x1F", ".inf", "4,5%",
+    "manul", "loosing", "close_everything", "hrad", "10m10", "1h 30m", "5 ticks ago",
+]
+PUNCTUATION = ["{", "}", "[", "]", ": ", "- ", "'", '"', "\t", "#", "&a ", "*a", "!tag ", "? ", "|\n", ">-\n",
+               "---\n", "...\n", ",", "%", "@", "`", "\\", "\n", "  ", "<<: "]
+_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCXYZ0123456789 _-.:%,/[]{}'\"#&*!|>@`?\\\t\u00e9\u00df\u4e2d\u2028\x00\x1b"
+
+
+@dataclass
+class Mutated:
+    text: str
+    steps: list[str] = field(default_factory=list)  # what was done, readable
+    ops: list[str] = field(default_factory=list)  # the kind of each step
+    settings_only: bool = True  # every step changed a setting (a key of SETTINGS, or its value)
+
+
+KEY_OPS = ("delete_key", "typo_key", "wrong_type", "random_scalar")
+OPS = KEY_OPS + ("truncate", "punctuation", "delete_line", "dup_line")
+
+
+def mutate(seed: Seed, c: Chooser) -> Mutated:
+    """1-3 mutations of any kind anywhere; or, for a third of the policies, 1-3 mutations of
+    settings only (so that the no-cascade promise is checked often, not by chance)."""
+    m = Mutated(seed.text)
+    settings = seed.test_file is not None and c.integer(0, 2) == 0
+    for _ in range(c.integer(1, 3)):
+        _apply(m, c.choice(KEY_OPS if settings else OPS), c, settings)
+    return m
+
+
+def _pairs(text: str, settings: bool = False) -> list[re.Match[str]]:
+    return [p for p in _PAIR.finditer(text) if not settings or p.group("key") in SETTINGS]
+
+
+def _apply(m: Mutated, op: str, c: Chooser, settings: bool = False) -> None:
+    text = m.text
+    pairs = _pairs(text, settings)
+    if op in ("delete_key", "typo_key", "wrong_type", "random_scalar") and not pairs:
+        op = "dup_line"
+    m.ops.append(op)
+    if op in ("delete_key", "typo_key", "wrong_type", "random_scalar"):
+        p = c.choice(pairs)
+        key = p.group("key")
+        m.settings_only &= key in SETTINGS
+        if op == "delete_key":
+            end = p.end()
+            m.text = text[:p.start()] + text[end:]
+            m.steps.append(f"delete {key}")
+        elif op == "typo_key":
+            typo = _typo(key, c)
+            m.text = text[:p.start("key")] + typo + text[p.end("key"):]
+            m.steps.append(f"typo {key} -> {typo}")
+        else:
+            value = c.choice(WRONG_TYPES) if op == "wrong_type" else _random_text(c)
+            if op == "random_scalar" and key in SETTINGS:
+                value = value.replace("\n", " ").replace("\u2028", " ")
+            m.text = text[:p.start("value")] + value + text[p.end("value"):]
+            m.steps.append(f"{key}: {value!r}")
+        return
+    m.settings_only = False
+    if op == "truncate" and text:
+        at = c.integer(0, len(text) - 1)
+        m.text = text[:at]
+        m.steps.append(f"truncate at {at}")
+    elif op == "punctuation":
+        at = c.integer(0, len(text))
+        token = c.choice(PUNCTUATION)
+        m.text = text[:at] + token + text[at:]
+        m.steps.append(f"insert {token!r} at {at}")
+    else:
+        lines = text.split("\n")
+        i = c.integer(0, len(lines) - 1)
+        if op == "delete_line":
+            m.steps.append(f"delete line {i + 1}")
+            del lines[i]
+        else:
+            m.steps.append(f"duplicate line {i + 1}")
+            lines.insert(i, lines[i])
+        m.text = "\n".join(lines)
+
+
+def _typo(word: str, c: Chooser) -> str:
+    i = c.integer(0, len(word) - 1)
+    kind = c.choice(["swap", "drop", "double", "replace", "case"])
+    if kind == "swap" and len(word) > 1:
+        j = min(i + 1, len(word) - 1)
+        i = j - 1
+        return word[:i] + word[j] + word[i] + word[j + 1:]
+    if kind == "drop" and len(word) > 1:
+        return word[:i] + word[i + 1:]
+    if kind == "double":
+        return word[:i] + word[i] + word[i:]
+    if kind == "case":
+        return word[:i] + word[i].swapcase() + word[i + 1:]
+    return word[:i] + c.choice("aeioustxz") + word[i + 1:]
+
+
+def _random_text(c: Chooser) -> str:
+    return "".join(c.choice(_ALPHABET) for _ in range(c.integer(0, 12)))
+
+
+# --- one case ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    seconds: float
+    result: CompileResult | None
+    crash: BaseException | None = None
+    problems: list[str] = field(default_factory=list)  # broken promises (not findings of the policy)
+
+    @property
+    def kind(self) -> str:
+        if self.crash is not None:
+            return "crash"
+        if self.problems:
+            return "broken promise"
+        assert self.result is not None
+        if self.result.errors:
+            return "errors"
+        return "warnings only" if self.result.diagnostics else "clean"
+
+
+def run_case(corpus: Corpus, seed: Seed, m: Mutated) -> Outcome:
+    """Load and compile the mutated file with its company; check what came out."""
+    t0 = time.perf_counter()
+    try:
+        mine = load_text(m.text, seed.name)
+        merged = LoadResult()
+        merged.extend(mine)
+        for other in seed.company:
+            merged.extend(corpus.loaded(other))
+        result = compile_documents(merged)
+    except Exception as e:  # noqa: BLE001 - a crash is what this looks for
+        return Outcome(time.perf_counter() - t0, None, crash=e)
+    out = Outcome(time.perf_counter() - t0, result)
+    out.problems = check(result, {seed.name: m.text, **{n: corpus.texts[n] for n in seed.company}},
+                         seed.test_file if m.settings_only else None, seed.name)
+    return out
+
+
+def check(result: CompileResult, texts: dict[str, str], test_file: str | None, mutated: str = "") -> list[str]:
+    """What a compile result broke of the promises in the module doc (empty: nothing)."""
+    problems = []
+    for x in result.diagnostics:
+        where = f"{x.code} {x.location()}: {x.message}"
+        if x.code not in CODES:
+            problems.append(f"unknown code: {where}")
+        if not (x.message or "").strip():
+            problems.append(f"no message: {where}")
+        if not (x.hint or "").strip():
+            problems.append(f"no hint: {where}")
+        if x.pos is not None:
+            lines = texts.get(x.file, "").count("\n") + 2
+            if not (1 <= x.pos.line <= lines and x.pos.col >= 1):
+                problems.append(f"position outside the file: {where}")
+    if test_file is not None:
+        notes = [x for x in result.diagnostics if x.file == test_file]
+        for x in notes:
+            has_errors = x.code == "KS130" and "has errors" in x.message
+            unreadable = x.code == "KS130" and f"{mutated} could not be read" in (x.hint or "")
+            if not (has_errors or unreadable):
+                problems.append(f"cascade into the test file: {x.code} {x.location()}: {x.message}")
+        if len(notes) > 1:
+            problems.append(f"{len(notes)} notes on the test file, not one")
+    return problems
