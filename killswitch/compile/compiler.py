@@ -24,6 +24,8 @@ KS213     approvals on a stage that resets by itself
 KS214     a policy whose stages do nothing (warning)
 KS215     a symbol in two correlation groups
 KS216     risk-score weights that do not sum to 1
+KS217     returns sampled more often than the policy ticks (a sample or horizon shorter than
+          the interval: the signal would never have enough returns)
 KS150     a runbook template that does not parse (KS104 when it does not exist)
 KS151     a runbook template that fails on a sample incident of the stage it serves
           (an undefined variable, an attribute the sandbox refuses, a type error)
@@ -281,6 +283,7 @@ class _PolicyCompiler:
 
     def run(self) -> Optional[PolicyNode]:
         signals = self.signals()
+        self.signal_checks()
         types = {s.name: s.type for s in signals}
         triggers = self.triggers(types, {s.name: s for s in signals})
         stages = self.stages(set(triggers))
@@ -430,6 +433,32 @@ class _PolicyCompiler:
                          if lo == 0 else None)
 
         walk(ast)
+
+    # signal-specific checks ------------------------------------------------------------------
+
+    def signal_checks(self) -> None:
+        """What a signal's own parameters can get wrong: returns sampled more often than the
+        policy ticks (KS217)."""
+        for name, sig in self.spec.signals.items():
+            self.sampling(name, sig)
+
+    def sampling(self, name: str, sig: m.Signal) -> None:
+        """KS217: a return is taken at most once a tick, so with a sample (or horizon) shorter
+        than the interval each return spans an interval: the window never holds the returns its
+        coverage counts (the signal stays unknown), and an annualized volatility would be scaled
+        for the wrong period."""
+        interval = self.spec.interval
+        p = sig.params
+        field = "sample" if isinstance(p, m.RealizedVolatility) else "horizon" if isinstance(p, m.TailRisk) else None
+        if field is not None:
+            period: Duration = getattr(p, field)
+            if period.ms < interval.ms:
+                path = ("spec", "signals", name, sig.kind, field)
+                written = isinstance(_raw_at(self.doc.raw, path), str)
+                self.add(d.KS217, self.sm.value(path) if written else self.sm.key(("spec", "signals", name)),
+                         f'signal "{name}": {field} {period} is shorter than the policy\'s interval {interval}, '
+                         "so the signal would never have enough returns",
+                         f"a return is taken at most once a tick; set {field} to {interval} or a multiple of it")
 
     # stages --------------------------------------------------------------------------------
 
@@ -722,6 +751,17 @@ def _seconds(duration: Optional[Duration]) -> Optional[float]:
     return duration.seconds if duration else None
 
 
+def _raw_at(raw: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        if isinstance(raw, dict) and key in raw:
+            raw = raw[key]
+        elif isinstance(raw, list) and isinstance(key, int) and 0 <= key < len(raw):
+            raw = raw[key]
+        else:
+            return None
+    return raw
+
+
 def _span(node: n.SignalNode, lo: Optional[float], hi: Optional[float]) -> str:
     def fmt(v: Optional[float]) -> Optional[str]:
         if v is None:
@@ -763,9 +803,12 @@ def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
     if isinstance(p, m.Concentration):
         return n.ConcentrationSignal(name=name, type=vt, written=written, by=p.by)
     if isinstance(p, m.RealizedVolatility):
+        # annualizing reads the same returns: it is not part of the state's key
+        returns = {k: v for k, v in written.items() if k != "annualize"}
         return n.RealizedVolatilitySignal(name=name, type=vt, written=written, window_ms=p.window.ms,
-                                          state_key=_state_key("returns", p.window, written),
-                                          sample_ms=p.sample.ms, min_coverage=p.min_coverage.fraction)
+                                          state_key=_state_key("returns", p.window, returns),
+                                          sample_ms=p.sample.ms, min_coverage=p.min_coverage.fraction,
+                                          periods_per_year=YEAR_MS / p.sample.ms if p.annualize else None)
     if isinstance(p, m.TailRisk):
         return n.TailRiskSignal(name=name, kind=kind, type=vt, written=written, window_ms=p.window.ms,
                                 state_key=_state_key("returns", p.window, written),
@@ -784,6 +827,10 @@ def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
     if isinstance(p, m.HeartbeatAge):
         return n.HeartbeatAgeSignal(name=name, type=vt, written=written, source=p.source)
     raise AssertionError(f"signal kind without a node: {kind}")  # pragma: no cover - SIGNAL_KINDS is closed
+
+
+# A year of returns for realized_volatility {annualize: true}: crypto trades every day of 365.
+YEAR_MS = 365 * 86_400_000
 
 
 def _state_key(family: str, window: Duration, written: dict[str, Any]) -> str:

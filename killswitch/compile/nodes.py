@@ -98,6 +98,8 @@ class RealizedVolatilitySignal(WindowedSignal):
     kind: str = "realized_volatility"
     sample_ms: int
     min_coverage: float
+    # annualize: true → 365 days / sample (the stdev is scaled by its square root); None: per sample
+    periods_per_year: Optional[float]
 
 
 @dataclass(frozen=True, kw_only=True)

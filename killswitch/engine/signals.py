@@ -248,6 +248,8 @@ def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns
         sd = st.w.stdev()  # type: ignore[union-attr]
         if sd is None:
             return SignalValue(node.name, None, "INSUFFICIENT_HISTORY: <2 returns")
+        if node.periods_per_year is not None:
+            sd *= math.sqrt(node.periods_per_year)
         return SignalValue(node.name, sd)
     conf = node.confidence
     q = st.w.quantile(1.0 - conf) if 1.0 - conf > 0 else st.w.ordered[0]  # type: ignore[union-attr]

@@ -174,11 +174,15 @@ class Concentration(_SignalKind):
 
 
 class RealizedVolatility(_SignalKind):
-    """Standard deviation of equity returns sampled every ``sample`` over ``window``."""
+    """Standard deviation of equity log returns sampled every ``sample`` over ``window``; with
+    ``annualize: true`` scaled by √(periods per year), a year being 365 days (crypto trades every
+    day) and a period one ``sample``."""
 
     window: DurationField
     sample: DurationField = Duration(60_000)
     min_coverage: RatioField = Ratio(Decimal("0.8"))
+    # None is false: left out of the canonical form, so a policy without it keeps its digest
+    annualize: Annotated[Optional[bool], AfterValidator(lambda v: v or None)] = None
     bounds: ClassVar = (0.0, None)
     window_field: ClassVar[Optional[str]] = "window"
 

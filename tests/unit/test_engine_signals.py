@@ -225,6 +225,18 @@ A = math.log(1.01)
         pytest.param("{realized_volatility: {window: 10m, sample: 2m}}",
                      [(i, 20_000 if i % 2 else (10_000 if i % 4 == 0 else 10_100)) for i in range(9)],
                      A * math.sqrt(4 / 3), id="sample_2m_ignores_ticks_in_between"),
+        # annualized: √(365 d / sample) periods a year, 525,600 one-minute returns
+        pytest.param("{realized_volatility: {window: 10m, sample: 1m, annualize: true}}",
+                     [(i, 10_000 if i % 2 == 0 else 10_100) for i in range(9)],
+                     A * math.sqrt(8 / 7) * math.sqrt(525_600), id="annualized_1m_sample_scales_by_sqrt_525600"),
+        pytest.param("{realized_volatility: {window: 10m, sample: 2m, annualize: true}}",
+                     [(i, 20_000 if i % 2 else (10_000 if i % 4 == 0 else 10_100)) for i in range(9)],
+                     A * math.sqrt(4 / 3) * math.sqrt(262_800), id="annualized_2m_sample_scales_by_sqrt_262800"),
+        pytest.param("{realized_volatility: {window: 10m, sample: 1m, annualize: true}}",
+                     [(i, 10_000 if i % 2 == 0 else 10_100) for i in range(8)], None,
+                     id="annualized_with_too_little_history_is_still_unknown"),
+        pytest.param("{realized_volatility: {window: 10m, sample: 1m, annualize: true}}",
+                     [(i, 10_000) for i in range(9)], 0.0, id="annualized_flat_equity_is_zero"),
     ],
 )
 def test_realized_volatility(sig, path, expected):
