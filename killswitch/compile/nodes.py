@@ -68,7 +68,7 @@ class EquityChangeSignal(SignalNode):
 @dataclass(frozen=True, kw_only=True)
 class PositionLossSignal(SignalNode):
     kind: str = "position_loss"
-    of: str  # equity | margin
+    of: str  # equity | margin | notional (entry notional)
     aggregate: str  # max | sum
 
 

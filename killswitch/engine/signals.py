@@ -25,6 +25,7 @@ from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, Concentration
                              EquityDrawdownSignal, HeartbeatAgeSignal, PositionLossSignal, RealizedVolatilitySignal,
                              SignalNode, TailRiskSignal, WindowedSignal)
 from ..snapshot import Snapshot, base_asset
+from . import positions as facts
 from .scope import ScopeView, account_key, fresh, position_key
 from .signal_state import ApiStats, EquityWindow, LossBook, Returns, SignalState
 from .state import AccountState, ScopeState, State
@@ -141,6 +142,9 @@ def compute(
             if not view.positions_known or equity is None or equity <= 0:
                 out[name] = SignalValue(name, None, "NO_DATA: positions or equity unknown")
                 continue
+            if isinstance(node, PositionLossSignal) and node.of == "notional":
+                out[name] = _loss_on_notional(node, view)
+                continue
             if agg is None:
                 agg = position_agg(view, any(s.kind == "concentration" for s in signals))
             out[name] = _position_signal(node, agg, equity)
@@ -231,6 +235,30 @@ def _position_signal(node: SignalNode, agg: PositionAgg, equity: float) -> Signa
         groups = agg.by_symbol if node.by == "symbol" else agg.by_base
         return SignalValue(node.name, max(groups.values()) / agg.gross)  # type: ignore[union-attr]
     raise AssertionError(kind)  # pragma: no cover
+
+
+def _loss_on_notional(node: PositionLossSignal, view: ScopeView) -> SignalValue:
+    """Loss over entry notional: the worst losing position's (max), or the losing positions'
+    losses summed over their entry notionals summed (sum). Unknown when a losing position has no
+    entry price: the one without it may be the worst."""
+    worst = loss_sum = base_sum = 0.0
+    missing: list[str] = []
+    for _, p in view.positions:
+        if p.unrealized_pnl >= 0:
+            continue
+        loss, base = -p.unrealized_pnl, facts.entry_notional(p)
+        if not base:
+            missing.append(p.symbol)
+            continue
+        worst = max(worst, loss / base)
+        loss_sum += loss
+        base_sum += base
+    if missing:
+        return SignalValue(node.name, None, f"NO_DATA: {len(missing)} losing position(s) report no entry price "
+                                            f"({', '.join(sorted(set(missing))[:3])})")
+    if node.aggregate == "max":
+        return SignalValue(node.name, worst)
+    return SignalValue(node.name, loss_sum / base_sum if base_sum > 0 else 0.0)
 
 
 def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns, equity: Optional[float],

@@ -143,9 +143,11 @@ class EquityChange(_SignalKind):
 
 
 class PositionLoss(_SignalKind):
-    """Unrealized loss of positions as a fraction of equity or of their margin."""
+    """Unrealized loss of positions as a fraction of equity, of their margin, or of their entry
+    notional (``max``: the worst position's; ``sum``: over equity, the losses summed; over margin,
+    the ratios summed; over notional, the losses summed over the losing positions' notionals)."""
 
-    of: Literal["equity", "margin"] = "equity"
+    of: Literal["equity", "margin", "notional"] = "equity"
     aggregate: Literal["max", "sum"] = "max"
     bounds: ClassVar = (0.0, None)
 

@@ -64,6 +64,8 @@ def fields(node) -> dict:
                       state_key="returns:86400.0:[('min_coverage', '80%'), ('sample', '1m'), ('window', '1d')]",
                       periods_per_year=None),
                  id="realized_volatility_annualize_false_is_the_default"),
+    pytest.param("{position_loss: {of: notional}}", n.PositionLossSignal,
+                 dict(name="s", kind="position_loss", of="notional", aggregate="max"), id="position_loss_of_notional"),
     pytest.param("{expected_shortfall: {window: 1d, confidence: 97.5%}}", n.TailRiskSignal,
                  dict(name="s", kind="expected_shortfall", window_ms=86_400_000, confidence=0.975, horizon_ms=60_000,
                       min_coverage=0.8,

@@ -206,6 +206,46 @@ def test_position_signals_unknown_when_fetch_failed(sig, when):
     assert sv.value is None and sv.reason.startswith("NO_DATA")
 
 
+# --- position_loss {of: notional} -----------------------------------------------------------------------------
+
+NOTIONAL_BOOK = [
+    # long BTC bought at 20,000, marked at 18,000: loses 2,000 on an entry notional of 20,000
+    pos("BTC/USDT:USDT", "long", 1, 18_000, -2_000, entry=20_000),
+    # short 2 ETH sold at 2,500, marked at 3,000: loses 1,000 on an entry notional of 5,000
+    pos("ETH/USDT:USDT", "short", 2, 3_000, -1_000, entry=2_500),
+    # a winning long that reports no entry price: a loss of 0 needs none
+    pos("SOL/USDT:USDT", "long", 10, 110, 100),
+]
+
+
+@pytest.mark.parametrize(
+    "sig, positions, expected, reason",
+    [
+        pytest.param("{position_loss: {of: notional}}", NOTIONAL_BOOK, 1_000 / 5_000, None,
+                     id="max_is_the_worst_position_20pct_not_the_largest_loss"),
+        pytest.param("{position_loss: {of: notional, aggregate: sum}}", NOTIONAL_BOOK, 3_000 / 25_000, None,
+                     id="sum_is_losses_over_the_losing_positions_entry_notionals"),
+        pytest.param("{position_loss: {of: notional}}", [pos("BTC/USDT:USDT", "short", 1, 250, -150, entry=100)],
+                     1.5, None, id="a_short_can_lose_more_than_its_notional"),
+        pytest.param("{position_loss: {of: notional}}", [NOTIONAL_BOOK[2]], 0.0, None, id="no_loser_is_zero"),
+        pytest.param("{position_loss: {of: notional}}", [], 0.0, None, id="flat_book_is_zero"),
+        pytest.param("{position_loss: {of: notional}}",
+                     NOTIONAL_BOOK + [pos("XRP/USDT:USDT", "long", 1000, 0.5, -100)], None,
+                     "NO_DATA: 1 losing position(s) report no entry price (XRP/USDT:USDT)",
+                     id="a_losing_position_without_entry_price_makes_it_unknown"),
+    ],
+)
+def test_position_loss_of_notional(sig, positions, expected, reason):
+    sv = last_value(single_signal_graph(sig, "s >= 10%"), [(0, [snap(10_000, 0, positions=positions)])])
+    assert_value(sv, expected)
+    assert sv.reason == reason
+
+
+def test_position_loss_of_notional_unknown_when_fetch_failed():
+    sv = last_value(single_signal_graph("{position_loss: {of: notional}}", "s >= 10%"), [(0, [failed(0)])])
+    assert sv.value is None and sv.reason.startswith("NO_DATA")
+
+
 # --- realized volatility, value at risk, expected shortfall ------------------------------------------------
 
 A = math.log(1.01)
