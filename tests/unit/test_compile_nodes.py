@@ -66,6 +66,15 @@ def fields(node) -> dict:
                  id="realized_volatility_annualize_false_is_the_default"),
     pytest.param("{position_loss: {of: notional}}", n.PositionLossSignal,
                  dict(name="s", kind="position_loss", of="notional", aggregate="max"), id="position_loss_of_notional"),
+    pytest.param('{position_count: {side: long, where: "loss_on_margin>=10%  &&  liquidation_distance < 5%"}}',
+                 n.PositionCountSignal,
+                 dict(name="s", kind="position_count", side="long",
+                      where=n.PositionCondition(text="loss_on_margin >= 10% && liquidation_distance < 5%",
+                                                reads=("loss_on_margin", "liquidation_distance"),
+                                                predicate=lambda v: None)),
+                 id="position_count_condition_in_canonical_text"),
+    pytest.param("position_count", n.PositionCountSignal,
+                 dict(name="s", kind="position_count", side="any", where=None), id="position_count_bare_counts_all"),
     pytest.param("{expected_shortfall: {window: 1d, confidence: 97.5%}}", n.TailRiskSignal,
                  dict(name="s", kind="expected_shortfall", window_ms=86_400_000, confidence=0.975, horizon_ms=60_000,
                       min_coverage=0.8,
@@ -105,8 +114,20 @@ def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
     pytest.param("{close_side: long}", n.CloseSideAction,
                  dict(kind="close_side", side="long", on_unknown_side="skip"), id="close_side"),
     pytest.param("{close_positions: {min_loss: 1%, side: short}}", n.ClosePositionsAction,
-                 dict(kind="close_positions", symbols=(), side="short", min_loss=0.01, correlation_group=None),
+                 dict(kind="close_positions", symbols=(), side="short", min_loss=0.01, correlation_group=None,
+                      where=None, count=None, rank_by=None),
                  id="close_positions"),
+    pytest.param('{close_positions: {side: long, where: "loss_on_margin >= 10%", count: 3, rank_by: loss_on_margin}}',
+                 n.ClosePositionsAction,
+                 dict(kind="close_positions", symbols=(), side="long", min_loss=None, correlation_group=None,
+                      where=n.PositionCondition(text="loss_on_margin >= 10%", reads=("loss_on_margin",),
+                                                predicate=lambda v: None),
+                      count=3, rank_by="loss_on_margin"),
+                 id="close_positions_the_three_worst_matching"),
+    pytest.param("{close_positions: {side: long, count: 2}}", n.ClosePositionsAction,
+                 dict(kind="close_positions", symbols=(), side="long", min_loss=None, correlation_group=None,
+                      where=None, count=2, rank_by="risk_score"),
+                 id="close_positions_count_ranks_by_risk_score_by_default"),
     pytest.param("close_all", n.CloseAllAction, dict(kind="close_all"), id="close_all"),
     pytest.param("{lock_trading: {mode: reducing, ttl: 1h30m}}", n.LockTradingAction,
                  dict(kind="lock_trading", mode="reducing", ttl_ms=5_400_000), id="lock_trading"),
@@ -123,6 +144,15 @@ def test_action_nodes_hold_resolved_parameters(yaml, cls, want):
     node = one_action(yaml)
     assert type(node) is cls
     assert fields(node) == want
+
+
+def test_position_condition_predicate_is_three_valued_over_the_facts_it_reads():
+    where = one_signal('{position_count: {where: "loss_on_margin >= 10% || notional >= 50000"}}').where
+    assert where is not None
+    assert where.predicate({"loss_on_margin": 0.10, "notional": 1.0}) is True  # inclusive, as in triggers
+    assert where.predicate({"loss_on_margin": 0.0999, "notional": 49_999.0}) is False
+    assert where.predicate({"loss_on_margin": None, "notional": 1.0}) is None  # margin unknown: undecided
+    assert where.predicate({"loss_on_margin": None, "notional": 60_000.0}) is True  # true || unknown
 
 
 def test_written_keeps_the_parameters_as_the_policy_wrote_them():
