@@ -40,7 +40,8 @@ def test_example_policies_compile_without_findings():
     result = compile_documents(load_sources(src.files), "rev")
     assert [x for x in result.diagnostics] == []
     names = [p.name for p in result.graph.policies]
-    assert names == sorted(["futures-book", "portfolio-breaker", "dead-mans-switch", "spot-book", "exchange-faults"])
+    assert names == sorted(["futures-book", "portfolio-breaker", "dead-mans-switch", "spot-book", "exchange-faults",
+                            "position-watch"])
 
 
 def test_graph_holds_resolved_defaults_and_order():
