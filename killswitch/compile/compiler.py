@@ -24,6 +24,8 @@ KS213     approvals on a stage that resets by itself
 KS214     a policy whose stages do nothing (warning)
 KS215     a symbol in two correlation groups
 KS216     risk-score weights that do not sum to 1
+KS217     returns sampled more often than the policy ticks (a sample or horizon shorter than
+          the interval: the signal would never have enough returns)
 KS150     a runbook template that does not parse (KS104 when it does not exist)
 KS151     a runbook template that fails on a sample incident of the stage it serves
           (an undefined variable, an attribute the sandbox refuses, a type error)
@@ -55,6 +57,7 @@ from ..policy import expr as ex
 from ..policy import model as m
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.load import LoadedDoc, LoadResult
+from ..policy.positions import POSITION_FIELDS, parse_condition
 from ..policy.model import (
     SIGNAL_KINDS,
     NotificationRoutes,
@@ -178,6 +181,7 @@ class _PolicyCompiler:
 
     def run(self) -> Optional[PolicyNode]:
         signals = self.signals()
+        self.signal_checks()
         types = {s.name: s.type for s in signals}
         triggers = self.triggers(types, {s.name: s for s in signals})
         stages = self.stages(set(triggers))
@@ -290,44 +294,70 @@ class _PolicyCompiler:
     def ranges(self, name: str, wpath: tuple[Any, ...], when: str, ast: ex.Node,
                signals: dict[str, n.SignalNode]) -> None:
         """A threshold outside what the signal can report makes the comparison constant."""
-        def walk(n: ex.Node) -> None:
-            if isinstance(n, ex.Compare):
-                if isinstance(n.left, ex.Ref) and isinstance(n.right, ex.Literal):
-                    check(n.left.name, n.op, n.right)
-                elif isinstance(n.right, ex.Ref) and isinstance(n.left, ex.Literal):
-                    check(n.right.name, ex._MIRROR[n.op], n.left)
-            elif isinstance(n, ex.Not):
-                walk(n.item)
-            elif isinstance(n, (ex.And, ex.Or)):
-                for x in n.items:
-                    walk(x)
-
-        def check(sig: str, op: str, lit: ex.Literal) -> None:
+        for sig, op, lit in _comparisons(ast):
             node = signals.get(sig)
             if node is None:
-                return
+                continue
             lo, hi = SIGNAL_KINDS[node.kind].bounds
-            v = lit.value
-            verdict = None
-            if op in (">=", ">"):
-                if lo is not None and (v < lo or (v == lo and op == ">=")):
-                    verdict = "always holds"
-                elif hi is not None and (v > hi or (v == hi and op == ">")):
-                    verdict = "can never hold"
-            elif op in ("<=", "<"):
-                if hi is not None and (v > hi or (v == hi and op == "<=")):
-                    verdict = "always holds"
-                elif lo is not None and (v < lo or (v == lo and op == "<")):
-                    verdict = "can never hold"
+            verdict = _range_verdict(op, lit.value, lo, hi)
             if verdict:
                 self.constant.add(name)
-                span = _span(node, lo, hi)
+                span = _span(node.type, lo, hi)
                 self.add(d.KS212, self.sm.inside(wpath, lit.offset, when),
                          f'trigger "{name}": {sig} {op} {lit.text} {verdict}; {sig} ({node.kind}) reports {span}',
                          "drawdowns and losses are positive fractions: write dd >= 5%, not dd <= -5%"
                          if lo == 0 else f"pick a threshold inside what {sig} reports, or the trigger is constant")
 
-        walk(ast)
+    # signal- and action-specific checks ------------------------------------------------------
+
+    def signal_checks(self) -> None:
+        """What a signal's own parameters can get wrong: a position condition's thresholds (KS212),
+        and returns sampled more often than the policy ticks (KS217)."""
+        for name, sig in self.spec.signals.items():
+            p = sig.params
+            if isinstance(p, m.PositionCount):
+                self.position_condition(f'signal "{name}"', ("spec", "signals", name, sig.kind, "where"), p.where)
+            self.sampling(name, sig)
+
+    def sampling(self, name: str, sig: m.Signal) -> None:
+        """KS217: a return is taken at most once a tick, so with a sample (or horizon) shorter
+        than the interval each return spans an interval: the window never holds the returns its
+        coverage counts (the signal stays unknown), and an annualized volatility would be scaled
+        for the wrong period."""
+        interval = self.spec.interval
+        p = sig.params
+        field = "sample" if isinstance(p, m.RealizedVolatility) else "horizon" if isinstance(p, m.TailRisk) else None
+        if field is not None:
+            period: Duration = getattr(p, field)
+            if period.ms < interval.ms:
+                path = ("spec", "signals", name, sig.kind, field)
+                written = isinstance(_raw_at(self.doc.raw, path), str)
+                self.add(d.KS217, self.sm.value(path) if written else self.sm.key(("spec", "signals", name)),
+                         f'signal "{name}": {field} {period} is shorter than the policy\'s interval {interval}, '
+                         "so the signal would never have enough returns",
+                         f"a return is taken at most once a tick; set {field} to {interval} or a multiple of it")
+
+    def position_condition(self, what: str, path: tuple[Any, ...], text: Optional[str]) -> None:
+        """KS212 inside a position condition (``where:``): a threshold a position fact can never
+        reach, or always exceeds, makes the comparison constant."""
+        if text is None:
+            return
+        raw = _raw_at(self.doc.raw, path)
+        written = raw if isinstance(raw, str) else text  # offsets into the text as written
+        try:
+            ast = parse_condition(written)
+        except ValueError:  # pragma: no cover - the model accepted it
+            return
+        for fact, op, lit in _comparisons(ast):
+            f = POSITION_FIELDS[fact]
+            lo, hi = f.bounds
+            verdict = _range_verdict(op, lit.value, lo, hi)
+            if verdict:
+                self.add(d.KS212, self.sm.inside(path, lit.offset, written),
+                         f"{what}: {fact} {op} {lit.text} {verdict}; {fact} takes {_span(f.type, lo, hi)}",
+                         "losses are positive fractions: write loss_on_margin >= 10%, not <= -10%"
+                         if fact.startswith("loss_") else f"{fact} is never below 0; a threshold of 0 or less "
+                         "makes the comparison the same for every position")
 
     # stages --------------------------------------------------------------------------------
 
@@ -506,6 +536,9 @@ class _PolicyCompiler:
                         self.add(d.KS104, self.sm.value(ap + ("close_positions", "correlation_group")),
                                  f'stage "{st.name}" closes unknown correlation group "{g}"',
                                  d.suggestion_hint(g, groups, "groups are declared under spec.correlation_groups"))
+                if act.kind == "close_positions" and act.close_positions is not None:
+                    self.position_condition(f'stage "{st.name}" close_positions',
+                                            ap + ("close_positions", "where"), act.close_positions.where)
 
     def route_ref(self, route: str, path: tuple[Any, ...]) -> None:
         if not self.ctx.loaded("NotificationRoutes"):
@@ -633,11 +666,57 @@ def _seconds(duration: Optional[Duration]) -> Optional[float]:
     return duration.seconds if duration else None
 
 
-def _span(node: n.SignalNode, lo: Optional[float], hi: Optional[float]) -> str:
+def _comparisons(ast: ex.Node) -> list[tuple[str, str, ex.Literal]]:
+    """Every ``name op literal`` comparison of a condition, the name on the left."""
+    out: list[tuple[str, str, ex.Literal]] = []
+
+    def walk(n: ex.Node) -> None:
+        if isinstance(n, ex.Compare):
+            if isinstance(n.left, ex.Ref) and isinstance(n.right, ex.Literal):
+                out.append((n.left.name, n.op, n.right))
+            elif isinstance(n.right, ex.Ref) and isinstance(n.left, ex.Literal):
+                out.append((n.right.name, ex._MIRROR[n.op], n.left))
+        elif isinstance(n, ex.Not):
+            walk(n.item)
+        elif isinstance(n, (ex.And, ex.Or)):
+            for x in n.items:
+                walk(x)
+
+    walk(ast)
+    return out
+
+
+def _range_verdict(op: str, v: float, lo: Optional[float], hi: Optional[float]) -> Optional[str]:
+    """Whether ``x op v`` is constant for every x in [lo, hi]: "always holds", "can never hold" or None."""
+    if op in (">=", ">"):
+        if lo is not None and (v < lo or (v == lo and op == ">=")):
+            return "always holds"
+        if hi is not None and (v > hi or (v == hi and op == ">")):
+            return "can never hold"
+    elif op in ("<=", "<"):
+        if hi is not None and (v > hi or (v == hi and op == "<=")):
+            return "always holds"
+        if lo is not None and (v < lo or (v == lo and op == "<")):
+            return "can never hold"
+    return None
+
+
+def _raw_at(raw: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        if isinstance(raw, dict) and key in raw:
+            raw = raw[key]
+        elif isinstance(raw, list) and isinstance(key, int) and 0 <= key < len(raw):
+            raw = raw[key]
+        else:
+            return None
+    return raw
+
+
+def _span(vt: ex.ValueType, lo: Optional[float], hi: Optional[float]) -> str:
     def fmt(v: Optional[float]) -> Optional[str]:
         if v is None:
             return None
-        return f"{v * 100:g}%" if node.type is ex.ValueType.RATIO else f"{v:g}"
+        return f"{v * 100:g}%" if vt is ex.ValueType.RATIO else f"{v:g}"
 
     lo_s, hi_s = fmt(lo), fmt(hi)
     if lo_s is not None and hi_s is not None:
@@ -674,14 +753,20 @@ def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
     if isinstance(p, m.Concentration):
         return n.ConcentrationSignal(name=name, type=vt, written=written, by=p.by)
     if isinstance(p, m.RealizedVolatility):
+        # annualizing reads the same returns: it is not part of the state's key
+        returns = {k: v for k, v in written.items() if k != "annualize"}
         return n.RealizedVolatilitySignal(name=name, type=vt, written=written, window_ms=p.window.ms,
-                                          state_key=_state_key("returns", p.window, written),
-                                          sample_ms=p.sample.ms, min_coverage=p.min_coverage.fraction)
+                                          state_key=_state_key("returns", p.window, returns),
+                                          sample_ms=p.sample.ms, min_coverage=p.min_coverage.fraction,
+                                          periods_per_year=YEAR_MS / p.sample.ms if p.annualize else None)
     if isinstance(p, m.TailRisk):
         return n.TailRiskSignal(name=name, kind=kind, type=vt, written=written, window_ms=p.window.ms,
                                 state_key=_state_key("returns", p.window, written),
                                 confidence=p.confidence.fraction, horizon_ms=p.horizon.ms,
                                 min_coverage=p.min_coverage.fraction)
+    if isinstance(p, m.PositionCount):
+        return n.PositionCountSignal(name=name, type=vt, written=written, side=p.side,
+                                     where=_position_condition(p.where))
     if isinstance(p, m.ConsecutiveLosses):
         return n.ConsecutiveLossesSignal(name=name, type=vt, written=written)
     if isinstance(p, m.DataAge):
@@ -695,6 +780,20 @@ def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
     if isinstance(p, m.HeartbeatAge):
         return n.HeartbeatAgeSignal(name=name, type=vt, written=written, source=p.source)
     raise AssertionError(f"signal kind without a node: {kind}")  # pragma: no cover - SIGNAL_KINDS is closed
+
+
+# A year of returns for realized_volatility {annualize: true}: crypto trades every day of 365.
+YEAR_MS = 365 * 86_400_000
+
+
+def _position_condition(text: Optional[str]) -> Optional[n.PositionCondition]:
+    """A ``where:`` compiled; the model has parsed and type-checked it already (it holds the
+    canonical text), so this cannot fail."""
+    if text is None:
+        return None
+    ast = parse_condition(text)
+    return n.PositionCondition(text=text, reads=tuple(dict.fromkeys(r.name for r in ex.refs(ast))),
+                               predicate=ex.compile_predicate(ast))
 
 
 def _state_key(family: str, window: Duration, written: dict[str, Any]) -> str:
@@ -718,7 +817,9 @@ def action_node(action: m.Action) -> n.ActionNode:
     if isinstance(p, m.ClosePositions):
         return n.ClosePositionsAction(written=written, symbols=tuple(p.symbols), side=p.side,
                                       min_loss=p.min_loss.fraction if p.min_loss is not None else None,
-                                      correlation_group=p.correlation_group)
+                                      correlation_group=p.correlation_group, where=_position_condition(p.where),
+                                      count=p.count,
+                                      rank_by=(p.rank_by or "risk_score") if p.count is not None else None)
     if isinstance(p, m.CloseAll):
         return n.CloseAllAction(written=written)
     if isinstance(p, m.LockTrading):

@@ -27,9 +27,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from ..policy.expr import ValueType
+from ..policy.expr import Predicate, ValueType
 
 # --- signals -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionCondition:
+    """A ``where:`` over one position's facts (``policy/positions.py`` lists them), compiled:
+    ``predicate`` takes the facts it ``reads`` by name and answers True, False or None (unknown)."""
+
+    text: str  # canonical
+    reads: tuple[str, ...]  # the facts it reads, each once
+    predicate: Predicate = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,7 +78,7 @@ class EquityChangeSignal(SignalNode):
 @dataclass(frozen=True, kw_only=True)
 class PositionLossSignal(SignalNode):
     kind: str = "position_loss"
-    of: str  # equity | margin
+    of: str  # equity | margin | notional (entry notional)
     aggregate: str  # max | sum
 
 
@@ -98,6 +108,8 @@ class RealizedVolatilitySignal(WindowedSignal):
     kind: str = "realized_volatility"
     sample_ms: int
     min_coverage: float
+    # annualize: true → 365 days / sample (the stdev is scaled by its square root); None: per sample
+    periods_per_year: Optional[float]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +119,13 @@ class TailRiskSignal(WindowedSignal):
     confidence: float
     horizon_ms: int
     min_coverage: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionCountSignal(SignalNode):
+    kind: str = "position_count"
+    side: str  # long | short | any
+    where: Optional[PositionCondition]  # None: every position on the side counts
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,6 +197,9 @@ class ClosePositionsAction(ActionNode):
     side: str  # long | short | any
     min_loss: Optional[float]  # a fraction of equity
     correlation_group: Optional[str]
+    where: Optional[PositionCondition]
+    count: Optional[int]  # close only the count worst of the selected positions
+    rank_by: Optional[str]  # set with count: risk_score | loss_on_equity|margin|notional | liquidation_distance
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -262,7 +284,8 @@ class UnwindNode:
 __all__ = [
     "SignalNode", "WindowedSignal", "EquityDrawdownSignal", "EquityChangeSignal", "PositionLossSignal",
     "LiquidationDistanceSignal", "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
-    "RealizedVolatilitySignal", "TailRiskSignal", "ConsecutiveLossesSignal", "DataAgeSignal", "ApiErrorRateSignal",
+    "RealizedVolatilitySignal", "TailRiskSignal", "PositionCountSignal", "PositionCondition",
+    "ConsecutiveLossesSignal", "DataAgeSignal", "ApiErrorRateSignal",
     "ApiLatencySignal", "HeartbeatAgeSignal",
     "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "CloseSideAction", "ClosePositionsAction",
     "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction", "SuggestHedgeAction",

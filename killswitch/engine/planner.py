@@ -16,6 +16,9 @@ than the venue accepts (below one amount step, or below the minimum amount; redu
 are exempt from the minimum notional, as on Binance) gets no order: it is a *residual*,
 reported in the plan (:class:`Residual`) for the runner to record, never retried; a
 profitable position is never cut because attribution was UNKNOWN unless the policy says so;
+``close_positions`` takes what its selectors pass (``where``: a position condition, read as the
+``position_count`` signal reads it, :mod:`.positions`), with ``count`` only the worst by
+``rank_by``, and leaves open a position whose condition it cannot decide (``CONDITION_UNKNOWN``);
 entry orders of the symbols being closed are cancelled first (reduce-only take-profits and
 stops stay unless the stage cancels all); correlated positions are closed together, the group
 with the most exposure first and the biggest position first inside it; large closes are split
@@ -44,6 +47,7 @@ from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, Clo
                              ReduceTopRiskAction, SuggestHedgeAction)
 from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Balance, Position, Snapshot, base_asset
+from . import positions as facts
 from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
 
@@ -361,13 +365,36 @@ class _Planner:
                     symbols |= set(g.symbols)
         side = a.side
         min_loss = a.min_loss
-        equity = self.view.equity or 0.0
+        cond = a.where
+        known_equity = self.view.equity
+        equity = known_equity or 0.0
+        chosen: list[tuple[Snapshot, Position]] = []
         for s, pos in self.view.positions:
             if (symbols and pos.symbol not in symbols) or (side != "any" and pos.side != side):
                 continue
             if min_loss is not None and (equity <= 0 or -pos.unrealized_pnl / equity < min_loss):
                 continue
-            self.want(s, pos, 1.0, "close_positions", f"SELECTED: symbol={pos.symbol} side={pos.side}")
+            if cond is not None:
+                verdict = facts.holds(cond, pos, known_equity)
+                if verdict is None:  # not closed on a guess: said, for the runbook and the plan
+                    unknown = ", ".join(facts.unknown_facts(cond, pos, known_equity))
+                    self.skipped.append(f"CONDITION_UNKNOWN: close_positions left {position_key(s, pos)} open; "
+                                        f"{unknown} unknown for where {cond.text}")
+                    continue
+                if not verdict:
+                    continue
+            chosen.append((s, pos))
+        if a.count is None or a.rank_by is None:
+            for s, pos in chosen:
+                self.want(s, pos, 1.0, "close_positions", f"SELECTED: symbol={pos.symbol} side={pos.side}")
+            return
+        rank_by = a.rank_by
+        ranked = facts.worst_first(chosen, lambda sp: sp[1], lambda sp: position_key(*sp), rank_by, known_equity,
+                                   lambda: self.scores)
+        for rank, ((s, pos), value) in enumerate(ranked[: a.count], 1):
+            shown = "unknown" if value is None else f"{value:.3f}" if rank_by == "risk_score" else f"{value:.2%}"
+            self.want(s, pos, 1.0, "close_positions",
+                      f"SELECTED: symbol={pos.symbol} side={pos.side} rank={rank} {rank_by}={shown}")
 
     def cancels(self, rules: list[CancelOrdersAction], holdings: list[_Holding]) -> list[CancelIntent]:
         """Explicit cancel_orders, and the entry orders of every symbol about to be closed or sold.

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, ConcentrationSignal, EquityChangeSignal,
-                             EquityDrawdownSignal, HeartbeatAgeSignal, PositionLossSignal, RealizedVolatilitySignal,
-                             SignalNode, TailRiskSignal, WindowedSignal)
+                             EquityDrawdownSignal, HeartbeatAgeSignal, PositionCountSignal, PositionLossSignal,
+                             RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
 from ..snapshot import Snapshot, base_asset
+from . import positions as facts
 from .scope import ScopeView, account_key, fresh, position_key
 from .signal_state import ApiStats, EquityWindow, LossBook, Returns, SignalState
 from .state import AccountState, ScopeState, State
@@ -137,9 +138,15 @@ def compute(
     for node in signals:
         kind = node.kind
         name = node.name
+        if isinstance(node, PositionCountSignal):
+            out[name] = _position_count(node, view, equity)
+            continue
         if kind in POSITION_KINDS:
             if not view.positions_known or equity is None or equity <= 0:
                 out[name] = SignalValue(name, None, "NO_DATA: positions or equity unknown")
+                continue
+            if isinstance(node, PositionLossSignal) and node.of == "notional":
+                out[name] = _loss_on_notional(node, view)
                 continue
             if agg is None:
                 agg = position_agg(view, any(s.kind == "concentration" for s in signals))
@@ -233,6 +240,57 @@ def _position_signal(node: SignalNode, agg: PositionAgg, equity: float) -> Signa
     raise AssertionError(kind)  # pragma: no cover
 
 
+def _loss_on_notional(node: PositionLossSignal, view: ScopeView) -> SignalValue:
+    """Loss over entry notional: the worst losing position's (max), or the losing positions'
+    losses summed over their entry notionals summed (sum). Unknown when a losing position has no
+    entry price: the one without it may be the worst."""
+    worst = loss_sum = base_sum = 0.0
+    missing: list[str] = []
+    for _, p in view.positions:
+        if p.unrealized_pnl >= 0:
+            continue
+        loss, base = -p.unrealized_pnl, facts.entry_notional(p)
+        if not base:
+            missing.append(p.symbol)
+            continue
+        worst = max(worst, loss / base)
+        loss_sum += loss
+        base_sum += base
+    if missing:
+        return SignalValue(node.name, None, f"NO_DATA: {len(missing)} losing position(s) report no entry price "
+                                            f"({', '.join(sorted(set(missing))[:3])})")
+    if node.aggregate == "max":
+        return SignalValue(node.name, worst)
+    return SignalValue(node.name, loss_sum / base_sum if base_sum > 0 else 0.0)
+
+
+def _position_count(node: PositionCountSignal, view: ScopeView, equity: Optional[float]) -> SignalValue:
+    """The positions on the node's side for which its condition holds. Unknown when positions
+    are, or when the condition cannot be decided for one of them (a fact it reads is unknown):
+    counting it either way could be wrong, and the trigger's on_missing_data decides."""
+    if not view.positions_known:
+        return SignalValue(node.name, None, "NO_DATA: positions unknown")
+    side, cond = node.side, node.where
+    count = undecided = 0
+    first = ""
+    for _, p in view.positions:
+        if side != "any" and p.side != side:
+            continue
+        if cond is None:
+            count += 1
+            continue
+        verdict = facts.holds(cond, p, equity)
+        if verdict is None:
+            undecided += 1
+            if not first:
+                first = f"{p.symbol} {p.side}: {', '.join(facts.unknown_facts(cond, p, equity))} unknown"
+        elif verdict:
+            count += 1
+    if undecided:
+        return SignalValue(node.name, None, f"NO_DATA: {undecided} position(s) cannot be judged ({first})")
+    return SignalValue(node.name, float(count))
+
+
 def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns, equity: Optional[float],
                     now: int) -> SignalValue:
     if equity is None:
@@ -248,6 +306,8 @@ def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns
         sd = st.w.stdev()  # type: ignore[union-attr]
         if sd is None:
             return SignalValue(node.name, None, "INSUFFICIENT_HISTORY: <2 returns")
+        if node.periods_per_year is not None:
+            sd *= math.sqrt(node.periods_per_year)
         return SignalValue(node.name, sd)
     conf = node.confidence
     q = st.w.quantile(1.0 - conf) if 1.0 - conf > 0 else st.w.ordered[0]  # type: ignore[union-attr]

@@ -83,6 +83,7 @@ KS213 = _c("KS213", "approvals need a manual reset")
 KS214 = _c("KS214", "no stage has actions", Severity.WARNING)
 KS215 = _c("KS215", "duplicate correlation-group member")
 KS216 = _c("KS216", "risk-score weights do not sum to 1")
+KS217 = _c("KS217", "returns sampled more often than the policy ticks")
 
 # --- KS9xx: internal ----------------------------------------------------------------------
 KS900 = _c("KS900", "internal error")

@@ -29,7 +29,8 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
-from .expr import ValueType
+from .expr import ValueType, canonical
+from .positions import POSITION_FIELDS, ConditionError, parse_condition
 from .series import SeriesError, parse_series
 from .units import (
     Amount,
@@ -51,6 +52,30 @@ class Strict(BaseModel):
 def _none_is_empty(value: Any) -> Any:
     """``data_age:`` with nothing after it means ``data_age: {}``."""
     return {} if value is None else value
+
+
+def _position_condition(value: Any) -> str:
+    """A ``where:`` over one position's facts (:mod:`.positions`), kept in its canonical text so
+    that reformatting it keeps the graph's digest."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("ks_value", "a position condition is text such as loss_on_margin >= 10%")
+    try:
+        ast = parse_condition(value)
+    except ConditionError as e:
+        # the text travels in the context: a brace in it is not a placeholder
+        ctx: dict[str, Any] = {"problem": e.message}
+        if e.name is not None:
+            ctx["choices"] = list(POSITION_FIELDS)  # did-you-mean on the unknown name
+        raise PydanticCustomError("ks_value", "{problem}", ctx) from None
+    return canonical(ast)
+
+
+PositionCondition = Annotated[
+    str,
+    BeforeValidator(_position_condition),
+    Field(json_schema_extra={"examples": ["loss_on_margin >= 10%",
+                                          "loss_on_notional >= 5% && liquidation_distance <= 8%"]}),
+]
 
 
 # --- names ----------------------------------------------------------------------------------
@@ -143,9 +168,11 @@ class EquityChange(_SignalKind):
 
 
 class PositionLoss(_SignalKind):
-    """Unrealized loss of positions as a fraction of equity or of their margin."""
+    """Unrealized loss of positions as a fraction of equity, of their margin, or of their entry
+    notional (``max``: the worst position's; ``sum``: over equity, the losses summed; over margin,
+    the ratios summed; over notional, the losses summed over the losing positions' notionals)."""
 
-    of: Literal["equity", "margin"] = "equity"
+    of: Literal["equity", "margin", "notional"] = "equity"
     aggregate: Literal["max", "sum"] = "max"
     bounds: ClassVar = (0.0, None)
 
@@ -174,11 +201,15 @@ class Concentration(_SignalKind):
 
 
 class RealizedVolatility(_SignalKind):
-    """Standard deviation of equity returns sampled every ``sample`` over ``window``."""
+    """Standard deviation of equity log returns sampled every ``sample`` over ``window``; with
+    ``annualize: true`` scaled by √(periods per year), a year being 365 days (crypto trades every
+    day) and a period one ``sample``."""
 
     window: DurationField
     sample: DurationField = Duration(60_000)
     min_coverage: RatioField = Ratio(Decimal("0.8"))
+    # None is false: left out of the canonical form, so a policy without it keeps its digest
+    annualize: Annotated[Optional[bool], AfterValidator(lambda v: v or None)] = None
     bounds: ClassVar = (0.0, None)
     window_field: ClassVar[Optional[str]] = "window"
 
@@ -191,6 +222,16 @@ class TailRisk(_SignalKind):
     horizon: DurationField = Duration(60_000)
     min_coverage: RatioField = Ratio(Decimal("0.8"))
     window_field: ClassVar[Optional[str]] = "window"
+
+
+class PositionCount(_SignalKind):
+    """Number of positions on ``side`` for which the position condition ``where`` holds (every
+    position on that side without one): ``{side: long, where: loss_on_margin >= 10%}``."""
+
+    side: Literal["long", "short", "any"] = "any"
+    where: Optional[PositionCondition] = None
+    value_type: ClassVar[ValueType] = ValueType.NUMBER
+    bounds: ClassVar = (0.0, None)
 
 
 class ConsecutiveLosses(_SignalKind):
@@ -246,6 +287,7 @@ SIGNAL_KINDS: dict[str, type[_SignalKind]] = {
     "realized_volatility": RealizedVolatility,
     "value_at_risk": TailRisk,
     "expected_shortfall": TailRisk,
+    "position_count": PositionCount,
     "consecutive_losses": ConsecutiveLosses,
     "data_age": DataAge,
     "api_error_rate": ApiErrorRate,
@@ -289,6 +331,7 @@ class Signal(Strict):
     realized_volatility: Annotated[Optional[RealizedVolatility], _NONE_IS_EMPTY] = None
     value_at_risk: Annotated[Optional[TailRisk], _NONE_IS_EMPTY] = None
     expected_shortfall: Annotated[Optional[TailRisk], _NONE_IS_EMPTY] = None
+    position_count: Annotated[Optional[PositionCount], _NONE_IS_EMPTY] = None
     consecutive_losses: Annotated[Optional[ConsecutiveLosses], _NONE_IS_EMPTY] = None
     data_age: Annotated[Optional[DataAge], _NONE_IS_EMPTY] = None
     api_error_rate: Annotated[Optional[ApiErrorRate], _NONE_IS_EMPTY] = None
@@ -377,19 +420,33 @@ class CloseSide(Strict):
     on_unknown_side: Literal["skip", "both"] = "skip"
 
 
+# how close_positions orders the positions it may close, worst first: the risk score, a loss
+# (largest first) or the liquidation distance (nearest first)
+RankBy = Literal["risk_score", "loss_on_equity", "loss_on_margin", "loss_on_notional", "liquidation_distance"]
+
+
 class ClosePositions(Strict):
+    """Close in full the positions that pass every selector given; with ``count``, only the
+    ``count`` worst of them by ``rank_by`` (default: the risk score)."""
+
     symbols: list[str] = []
     side: Literal["long", "short", "any"] = "any"
     min_loss: Optional[RatioField] = None
     correlation_group: Optional[str] = None
+    where: Optional[PositionCondition] = None
+    count: Optional[Annotated[int, Field(ge=1, le=10_000)]] = None
+    rank_by: Optional[RankBy] = None
 
     @model_validator(mode="after")
     def _some_selector(self) -> Self:
-        if not self.symbols and self.min_loss is None and self.correlation_group is None and self.side == "any":
+        if (not self.symbols and self.min_loss is None and self.correlation_group is None and self.side == "any"
+                and self.where is None and self.count is None):
             raise PydanticCustomError(
-                "ks_value", "close_positions selects nothing; give symbols, side, min_loss or correlation_group "
-                "(use close_all to close everything)"
+                "ks_value", "close_positions selects nothing; give symbols, side, min_loss, correlation_group, "
+                "where or count (use close_all to close everything)"
             )
+        if self.rank_by is not None and self.count is None:
+            raise PydanticCustomError("ks_value", "rank_by orders the positions count picks; give count too")
         return self
 
 

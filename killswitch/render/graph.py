@@ -27,6 +27,8 @@ def _action_label(a: ActionNode) -> str:
 def _short(v) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(map(str, v)) + "]"
+    if isinstance(v, bool):  # as the policy writes it (annualize: true), not as Python prints it
+        return "true" if v else "false"
     return str(v)
 
 
@@ -60,7 +62,7 @@ def _trigger_label(p: PolicyNode, name: str) -> str:
 
 def _signal_label(p: PolicyNode, name: str) -> str:
     s = p.signal(name)
-    params = ", ".join(f"{k}: {v}" for k, v in s.written.items())
+    params = ", ".join(f"{k}: {_short(v)}" for k, v in s.written.items())
     return f"{name}\n{s.kind}" + (f" {{{params}}}" if params else "")
 
 

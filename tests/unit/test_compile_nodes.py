@@ -48,8 +48,33 @@ def fields(node) -> dict:
                  dict(name="s", kind="concentration", by="symbol"), id="concentration"),
     pytest.param("{realized_volatility: {window: 1h, sample: 5m, min_coverage: 50%}}", n.RealizedVolatilitySignal,
                  dict(name="s", kind="realized_volatility", window_ms=3_600_000, sample_ms=300_000, min_coverage=0.5,
-                      state_key="returns:3600.0:[('min_coverage', '50%'), ('sample', '5m'), ('window', '1h')]"),
+                      state_key="returns:3600.0:[('min_coverage', '50%'), ('sample', '5m'), ('window', '1h')]",
+                      periods_per_year=None),
                  id="realized_volatility"),
+    # 365 days of 5-minute returns: 105,120 periods; the state key is the one without annualize,
+    # so turning it on keeps the returns already gathered
+    pytest.param("{realized_volatility: {window: 1h, sample: 5m, min_coverage: 50%, annualize: true}}",
+                 n.RealizedVolatilitySignal,
+                 dict(name="s", kind="realized_volatility", window_ms=3_600_000, sample_ms=300_000, min_coverage=0.5,
+                      state_key="returns:3600.0:[('min_coverage', '50%'), ('sample', '5m'), ('window', '1h')]",
+                      periods_per_year=105_120.0),
+                 id="realized_volatility_annualized"),
+    pytest.param("{realized_volatility: {window: 1d, annualize: false}}", n.RealizedVolatilitySignal,
+                 dict(name="s", kind="realized_volatility", window_ms=86_400_000, sample_ms=60_000, min_coverage=0.8,
+                      state_key="returns:86400.0:[('min_coverage', '80%'), ('sample', '1m'), ('window', '1d')]",
+                      periods_per_year=None),
+                 id="realized_volatility_annualize_false_is_the_default"),
+    pytest.param("{position_loss: {of: notional}}", n.PositionLossSignal,
+                 dict(name="s", kind="position_loss", of="notional", aggregate="max"), id="position_loss_of_notional"),
+    pytest.param('{position_count: {side: long, where: "loss_on_margin>=10%  &&  liquidation_distance < 5%"}}',
+                 n.PositionCountSignal,
+                 dict(name="s", kind="position_count", side="long",
+                      where=n.PositionCondition(text="loss_on_margin >= 10% && liquidation_distance < 5%",
+                                                reads=("loss_on_margin", "liquidation_distance"),
+                                                predicate=lambda v: None)),
+                 id="position_count_condition_in_canonical_text"),
+    pytest.param("position_count", n.PositionCountSignal,
+                 dict(name="s", kind="position_count", side="any", where=None), id="position_count_bare_counts_all"),
     pytest.param("{expected_shortfall: {window: 1d, confidence: 97.5%}}", n.TailRiskSignal,
                  dict(name="s", kind="expected_shortfall", window_ms=86_400_000, confidence=0.975, horizon_ms=60_000,
                       min_coverage=0.8,
@@ -89,8 +114,20 @@ def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
     pytest.param("{close_side: long}", n.CloseSideAction,
                  dict(kind="close_side", side="long", on_unknown_side="skip"), id="close_side"),
     pytest.param("{close_positions: {min_loss: 1%, side: short}}", n.ClosePositionsAction,
-                 dict(kind="close_positions", symbols=(), side="short", min_loss=0.01, correlation_group=None),
+                 dict(kind="close_positions", symbols=(), side="short", min_loss=0.01, correlation_group=None,
+                      where=None, count=None, rank_by=None),
                  id="close_positions"),
+    pytest.param('{close_positions: {side: long, where: "loss_on_margin >= 10%", count: 3, rank_by: loss_on_margin}}',
+                 n.ClosePositionsAction,
+                 dict(kind="close_positions", symbols=(), side="long", min_loss=None, correlation_group=None,
+                      where=n.PositionCondition(text="loss_on_margin >= 10%", reads=("loss_on_margin",),
+                                                predicate=lambda v: None),
+                      count=3, rank_by="loss_on_margin"),
+                 id="close_positions_the_three_worst_matching"),
+    pytest.param("{close_positions: {side: long, count: 2}}", n.ClosePositionsAction,
+                 dict(kind="close_positions", symbols=(), side="long", min_loss=None, correlation_group=None,
+                      where=None, count=2, rank_by="risk_score"),
+                 id="close_positions_count_ranks_by_risk_score_by_default"),
     pytest.param("close_all", n.CloseAllAction, dict(kind="close_all"), id="close_all"),
     pytest.param("{lock_trading: {mode: reducing, ttl: 1h30m}}", n.LockTradingAction,
                  dict(kind="lock_trading", mode="reducing", ttl_ms=5_400_000), id="lock_trading"),
@@ -107,6 +144,15 @@ def test_action_nodes_hold_resolved_parameters(yaml, cls, want):
     node = one_action(yaml)
     assert type(node) is cls
     assert fields(node) == want
+
+
+def test_position_condition_predicate_is_three_valued_over_the_facts_it_reads():
+    where = one_signal('{position_count: {where: "loss_on_margin >= 10% || notional >= 50000"}}').where
+    assert where is not None
+    assert where.predicate({"loss_on_margin": 0.10, "notional": 1.0}) is True  # inclusive, as in triggers
+    assert where.predicate({"loss_on_margin": 0.0999, "notional": 49_999.0}) is False
+    assert where.predicate({"loss_on_margin": None, "notional": 1.0}) is None  # margin unknown: undecided
+    assert where.predicate({"loss_on_margin": None, "notional": 60_000.0}) is True  # true || unknown
 
 
 def test_written_keeps_the_parameters_as_the_policy_wrote_them():

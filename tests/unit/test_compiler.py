@@ -40,7 +40,8 @@ def test_example_policies_compile_without_findings():
     result = compile_documents(load_sources(src.files), "rev")
     assert [x for x in result.diagnostics] == []
     names = [p.name for p in result.graph.policies]
-    assert names == sorted(["futures-book", "portfolio-breaker", "dead-mans-switch", "spot-book", "exchange-faults"])
+    assert names == sorted(["futures-book", "portfolio-breaker", "dead-mans-switch", "spot-book", "exchange-faults",
+                            "position-watch"])
 
 
 def test_graph_holds_resolved_defaults_and_order():
@@ -245,3 +246,84 @@ def test_reference_to_a_broken_receiver_is_not_unknown():
     result = compile_documents(load_sources([("r.yaml", routes)]))
     got = sorted((x.code, x.pos.line, x.pos.col) for x in result.diagnostics)
     assert got == [("KS104", 5, 66), ("KS209", 7, 31)]
+
+
+# --- position conditions, annualized volatility, loss over notional -----------------------------------------
+
+DESK = textwrap.dedent(
+    """\
+    apiVersion: killswitch/v1
+    kind: Policy
+    metadata: {name: desk}
+    spec:
+      signals:
+        losing_longs: {position_count: {side: long, where: "loss_on_margin >= 10%"}}
+        vol: {realized_volatility: {window: 1d, sample: 5m, annualize: true}}
+        worst: {position_loss: {of: notional}}
+      triggers:
+        bleeding: {when: "losing_longs >= 4 || worst >= 25%", on_missing_data: hold}
+        wild: {when: "vol >= 150%", on_missing_data: hold}
+      stages:
+        - {level: 1, name: cut, on: [bleeding], actions: [
+             {close_positions: {side: long, where: "loss_on_margin >= 10%", count: 3, rank_by: loss_on_margin}}]}
+        - {level: 2, name: halt, on: [wild], actions: [close_all]}
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t.replace('"loss_on_margin >= 10%"', '"loss_on_margin>=10.0%"'),
+        lambda t: t.replace('"loss_on_margin >= 10%"', "loss_on_margin >= 10%"),
+        lambda t: t.replace("{side: long, where:", "{where:", 1).replace("\"}}\n", "\", side: long}}\n", 1),
+    ],
+    ids=["where-spacing-and-spelling", "where-unquoted", "key-order"],
+)
+def test_digest_ignores_the_form_of_position_conditions(edit):
+    edited = compile_text(edit(DESK))
+    assert edited.errors == []
+    assert edited.graph.digest == compile_text(DESK).graph.digest
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t.replace('where: "loss_on_margin >= 10%"}}', 'where: "loss_on_margin >= 11%"}}'),
+        lambda t: t.replace("count: 3", "count: 2"),
+        lambda t: t.replace("rank_by: loss_on_margin", "rank_by: loss_on_equity"),
+        lambda t: t.replace(", annualize: true", ""),
+        lambda t: t.replace("{of: notional}", "{of: margin}"),
+    ],
+    ids=["where-threshold", "count", "rank-by", "annualize", "loss-base"],
+)
+def test_digest_moves_with_the_new_parameters(edit):
+    assert compile_text(edit(DESK)).graph.digest != compile_text(DESK).graph.digest
+
+
+def test_annualize_false_is_the_policy_without_it():
+    plain = DESK.replace(", annualize: true", "")
+    assert (compile_text(DESK.replace("annualize: true", "annualize: false")).graph.digest
+            == compile_text(plain).graph.digest)
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ('"loss_on_margin >= 0.1"', "cannot compare a ratio with a number at character 19 (loss_on_margin is a ratio: "
+                                    "write its threshold as a percentage"),
+        ('"loss_on_margin >= 10% &&"', "condition ends too early at character 25"),
+        ('"loss_on_margin"', 'position field "loss_on_margin" is a ratio, not a condition at character 1'),
+        ('"equity >= 10"', 'unknown position field "equity" at character 1; a position condition reads '
+                           "loss_on_equity, loss_on_margin, loss_on_notional, liquidation_distance, notional"),
+        ("[loss_on_margin]", "a position condition is text such as loss_on_margin >= 10%"),
+    ],
+    ids=["bare-number-for-a-ratio", "syntax", "not-a-comparison", "unknown-field", "not-text"],
+)
+def test_a_bad_position_condition_is_reported_at_its_value(where, message):
+    text = DESK.replace('{side: long, where: "loss_on_margin >= 10%"}}', f"{{side: long, where: {where}}}}}")
+    result = compile_text(text)
+    [err] = result.errors
+    assert err.code == "KS103" and message in err.message
+    assert (err.pos.line, err.pos.col) == (6, 56)  # the start of the where value
+    assert result.graph is None

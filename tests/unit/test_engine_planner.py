@@ -310,6 +310,76 @@ def test_close_positions(action, expected):
         assert o.action == "close_positions" and o.reduce_only
 
 
+# "four longs each down at least 10 % on margin: close the three worst" (deltas = PnL: ref 0)
+DESK = [
+    leg("A/USDT:USDT", "long", 1, 100, pnl=-15, margin=100),   # 15 % on margin
+    leg("B/USDT:USDT", "long", 1, 100, pnl=-30, margin=100),   # 30 %
+    leg("C/USDT:USDT", "long", 1, 100, pnl=-12, margin=100),   # 12 %
+    leg("D/USDT:USDT", "long", 1, 100, pnl=-40, margin=200),   # 20 %, the largest loss
+    leg("E/USDT:USDT", "long", 1, 100, pnl=-9, margin=100),    # 9 %: not matching
+    leg("F/USDT:USDT", "short", 1, 100, pnl=-50, margin=100),  # 50 %, a short
+]
+WORST = '{side: long, where: "loss_on_margin >= 10%", count: 3, rank_by: loss_on_margin}'
+
+
+def test_close_positions_closes_the_three_worst_matching_longs_by_loss_on_margin():
+    pl = plan_for(f"[{{close_positions: {WORST}}}]", DESK)
+    assert closed(pl) == {"B/USDT:USDT": ("sell", 1), "D/USDT:USDT": ("sell", 1), "A/USDT:USDT": ("sell", 1)}
+    reasons = sorted(o.reason for o in pl.orders)
+    assert reasons == ["SELECTED: symbol=A/USDT:USDT side=long rank=3 loss_on_margin=15.00%",
+                       "SELECTED: symbol=B/USDT:USDT side=long rank=1 loss_on_margin=30.00%",
+                       "SELECTED: symbol=D/USDT:USDT side=long rank=2 loss_on_margin=20.00%"]
+    assert all(o.reduce_only and o.action == "close_positions" for o in pl.orders)
+
+
+@pytest.mark.parametrize(
+    "action, expected",
+    [
+        # risk scores by hand (default weights, deltas = PnL, notional share 100/100k):
+        # D .4*1 + .25*1 + .1*.001 + .05*.2 = .6601; B .4*.75 + .25*.75 + .0001 + .05*.3 = .5026
+        pytest.param('{side: long, where: "loss_on_margin >= 10%", count: 1}', {"D/USDT:USDT"},
+                     id="count_ranks_by_risk_score_by_default_d_has_the_largest_loss"),
+        pytest.param('{side: long, where: "loss_on_margin >= 10%", count: 1, rank_by: loss_on_margin}',
+                     {"B/USDT:USDT"}, id="rank_by_loss_on_margin_b_is_down_30pct"),
+        pytest.param('{side: long, where: "loss_on_margin >= 10%", count: 10}',
+                     {"A/USDT:USDT", "B/USDT:USDT", "C/USDT:USDT", "D/USDT:USDT"},
+                     id="count_above_the_matches_closes_every_match_and_no_more"),
+        pytest.param('{side: long, where: "loss_on_margin >= 10%"}',
+                     {"A/USDT:USDT", "B/USDT:USDT", "C/USDT:USDT", "D/USDT:USDT"}, id="where_without_count"),
+        pytest.param('{where: "loss_on_margin >= 25%"}', {"B/USDT:USDT", "F/USDT:USDT"}, id="where_alone_any_side"),
+        pytest.param("{count: 2, rank_by: loss_on_equity}", {"F/USDT:USDT", "D/USDT:USDT"},
+                     id="count_alone_the_two_largest_losses"),
+    ],
+)
+def test_close_positions_where_count_rank_by(action, expected):
+    pl = plan_for(f"[{{close_positions: {action}}}]", DESK)
+    assert set(closed(pl)) == expected
+    assert all(o.amount == 1 and o.reduce_only for o in pl.orders)  # the whole position, never more
+
+
+def test_close_positions_leaves_a_position_it_cannot_judge_open_and_says_so():
+    legs = DESK + [leg("G/USDT:USDT", "long", 1, 100, pnl=-80)]  # the worst loser, but no margin reported
+    pl = plan_for(f"[{{close_positions: {WORST}}}]", legs)
+    assert set(closed(pl)) == {"B/USDT:USDT", "D/USDT:USDT", "A/USDT:USDT"}
+    assert [x for x in pl.skipped if x.startswith("CONDITION_UNKNOWN")] == [
+        "CONDITION_UNKNOWN: close_positions left simulated/a/G/USDT:USDT/long open; loss_on_margin unknown for "
+        "where loss_on_margin >= 10%"]
+
+
+def test_close_positions_ranks_nearest_liquidation_first_and_unknown_distance_last():
+    legs = [leg("A/USDT:USDT", "long", 1, 100, pnl=-1, liq=80),   # 20 % away
+            leg("B/USDT:USDT", "long", 1, 100, pnl=-1, liq=95),   # 5 % away
+            leg("C/USDT:USDT", "long", 5, 100, pnl=-1),           # no liquidation price
+            leg("D/USDT:USDT", "short", 1, 100, pnl=-1, liq=110)]  # 10 % away
+    order_of = {}
+    for n in (1, 2, 3, 4):
+        pl = plan_for(f"[{{close_positions: {{count: {n}, rank_by: liquidation_distance}}}}]", legs)
+        order_of[n] = set(closed(pl))
+    assert order_of == {1: {"B/USDT:USDT"}, 2: {"B/USDT:USDT", "D/USDT:USDT"},
+                        3: {"A/USDT:USDT", "B/USDT:USDT", "D/USDT:USDT"},
+                        4: {"A/USDT:USDT", "B/USDT:USDT", "C/USDT:USDT", "D/USDT:USDT"}}
+
+
 def test_close_all_futures_closes_every_position_exactly():
     legs = [leg("BTC/USDT:USDT", "long", 0.37, 30_000, pnl=5), leg("ETH/USDT:USDT", "short", 2.5, 2_000, pnl=-7)]
     pl = plan_for("[close_all]", legs, markets={"BTC/USDT:USDT": MarketRules(amount_step=0.1, min_amount=0.2)})

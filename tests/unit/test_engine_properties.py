@@ -33,11 +33,13 @@ GRAPH = compile_graph(policy_text(
         dd: {equity_drawdown: {window: 5m, min_coverage: 40%}}
         loss: {position_loss: {of: equity, aggregate: sum}}
         liq: liquidation_distance
+        losers: {position_count: {where: "loss_on_equity >= 0.5%"}}
+        worst: {position_loss: {of: notional}}
     """,
     triggers="""
         t1: {when: "dd >= 1% || loss >= 1%", on_missing_data: hold}
         t2: {when: "dd >= 3% || loss >= 3%", for: 2 ticks, on_missing_data: hold}
-        t3: {when: "dd >= 5% || loss >= 6% || liq <= 2%", on_missing_data: ignore}
+        t3: {when: "dd >= 5% || loss >= 6% || liq <= 2% || losers >= 3 || worst >= 20%", on_missing_data: ignore}
         t4: {when: "dd >= 8% || loss >= 10%", on_missing_data: hold}
     """,
     stages="""
@@ -50,7 +52,9 @@ GRAPH = compile_graph(policy_text(
                      {close_positions: {min_loss: 0.5%}}]}
         - {level: 3, name: shed, on: [t3], cooldown: 2m,
            actions: [{close_positions: {correlation_group: majors}}, {close_positions: {side: short}},
-                     {reduce_top_risk: {count: 1, fraction: 33%, side: any}}]}
+                     {reduce_top_risk: {count: 1, fraction: 33%, side: any}},
+                     {close_positions: {where: "loss_on_margin >= 5% || loss_on_notional >= 2%", count: 2,
+                                        rank_by: loss_on_notional}}]}
         - {level: 4, name: flatten, on: [t4], reset: manual,
            actions: [{cancel_orders: all}, close_all, {lock_trading: {mode: halted}}]}
     """,
@@ -84,6 +88,7 @@ def leg_strategy(step):
         "pnl_frac": st.floats(-0.03, 0.015, allow_nan=False, allow_infinity=False),  # of equity
         "liq_gap": st.none() | st.floats(0.001, 0.6, allow_nan=False, allow_infinity=False),
         "margin_frac": st.none() | st.floats(0.05, 1.0, allow_nan=False, allow_infinity=False),
+        "entry_known": st.booleans(),  # without it, a loss over entry notional is unknown
     })
 
 
@@ -103,9 +108,12 @@ def draw_positions(data, acc, equity):
             if d["liq_gap"] is not None:
                 liq = d["mark"] * (1 - d["liq_gap"]) if side == "long" else d["mark"] * (1 + d["liq_gap"])
             ps = side.upper() if acc["hedge"] else data.draw(st.sampled_from([None, "BOTH"]), label="ps")
-            out.append(pos(sym, side, d["contracts"], d["mark"], equity * d["pnl_frac"], liq=liq,
+            pnl = equity * d["pnl_frac"]
+            # the entry price that PnL means for a linear contract (kept positive)
+            entry = max(0.01, d["mark"] - pnl / d["contracts"] * (1 if side == "long" else -1))
+            out.append(pos(sym, side, d["contracts"], d["mark"], pnl, liq=liq,
                            margin=None if d["margin_frac"] is None else notional * d["margin_frac"],
-                           position_side=ps))
+                           position_side=ps, entry=entry if d["entry_known"] else None))
     return out
 
 

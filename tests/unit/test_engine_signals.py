@@ -12,7 +12,7 @@ import pytest
 
 from killswitch.engine.state import State, record_heartbeat
 
-from .engine_helpers import DAY, MIN, SEC, failed, pos, run, signal, single_signal_graph, snap
+from .engine_helpers import DAY, MIN, SEC, failed, pos, run, signal, single_signal_graph, snap, trig
 
 
 
@@ -206,6 +206,130 @@ def test_position_signals_unknown_when_fetch_failed(sig, when):
     assert sv.value is None and sv.reason.startswith("NO_DATA")
 
 
+# --- position_loss {of: notional} -----------------------------------------------------------------------------
+
+NOTIONAL_BOOK = [
+    # long BTC bought at 20,000, marked at 18,000: loses 2,000 on an entry notional of 20,000
+    pos("BTC/USDT:USDT", "long", 1, 18_000, -2_000, entry=20_000),
+    # short 2 ETH sold at 2,500, marked at 3,000: loses 1,000 on an entry notional of 5,000
+    pos("ETH/USDT:USDT", "short", 2, 3_000, -1_000, entry=2_500),
+    # a winning long that reports no entry price: a loss of 0 needs none
+    pos("SOL/USDT:USDT", "long", 10, 110, 100),
+]
+
+
+@pytest.mark.parametrize(
+    "sig, positions, expected, reason",
+    [
+        pytest.param("{position_loss: {of: notional}}", NOTIONAL_BOOK, 1_000 / 5_000, None,
+                     id="max_is_the_worst_position_20pct_not_the_largest_loss"),
+        pytest.param("{position_loss: {of: notional, aggregate: sum}}", NOTIONAL_BOOK, 3_000 / 25_000, None,
+                     id="sum_is_losses_over_the_losing_positions_entry_notionals"),
+        pytest.param("{position_loss: {of: notional}}", [pos("BTC/USDT:USDT", "short", 1, 250, -150, entry=100)],
+                     1.5, None, id="a_short_can_lose_more_than_its_notional"),
+        pytest.param("{position_loss: {of: notional}}", [NOTIONAL_BOOK[2]], 0.0, None, id="no_loser_is_zero"),
+        pytest.param("{position_loss: {of: notional}}", [], 0.0, None, id="flat_book_is_zero"),
+        pytest.param("{position_loss: {of: notional}}",
+                     NOTIONAL_BOOK + [pos("XRP/USDT:USDT", "long", 1000, 0.5, -100)], None,
+                     "NO_DATA: 1 losing position(s) report no entry price (XRP/USDT:USDT)",
+                     id="a_losing_position_without_entry_price_makes_it_unknown"),
+    ],
+)
+def test_position_loss_of_notional(sig, positions, expected, reason):
+    sv = last_value(single_signal_graph(sig, "s >= 10%"), [(0, [snap(10_000, 0, positions=positions)])])
+    assert_value(sv, expected)
+    assert sv.reason == reason
+
+
+def test_position_loss_of_notional_unknown_when_fetch_failed():
+    sv = last_value(single_signal_graph("{position_loss: {of: notional}}", "s >= 10%"), [(0, [failed(0)])])
+    assert sv.value is None and sv.reason.startswith("NO_DATA")
+
+
+# --- position_count ---------------------------------------------------------------------------------------------
+
+COUNT_BOOK = [
+    pos("A/USDT:USDT", "long", 1, 100, -15, margin=100, liq=90),     # 15 % on margin, liquidation 10 % away
+    pos("B/USDT:USDT", "long", 1, 100, -10, margin=100, liq=96),     # exactly 10 %: counts (inclusive)
+    pos("C/USDT:USDT", "long", 1, 100, -9.99, margin=100, liq=80),   # just under 10 %
+    pos("D/USDT:USDT", "short", 1, 100, -50, margin=100, liq=120),   # 50 %, but a short
+    pos("E/USDT:USDT", "long", 600, 100, 5),                         # winning long, no margin reported: 0 %
+]
+NO_MARGIN_LOSER = pos("F/USDT:USDT", "long", 1, 100, -20)  # losing, no margin: its loss on margin is unknown
+
+
+@pytest.mark.parametrize(
+    "sig, positions, expected, reason",
+    [
+        pytest.param('{side: long, where: "loss_on_margin >= 10%"}', COUNT_BOOK, 2, None,
+                     id="longs_down_10pct_on_margin_inclusive"),
+        pytest.param('{where: "loss_on_margin >= 10%"}', COUNT_BOOK, 3, None, id="side_any_counts_the_short_too"),
+        pytest.param("{side: short}", COUNT_BOOK, 1, None, id="without_where_every_position_on_the_side"),
+        pytest.param("{}", COUNT_BOOK, 5, None, id="bare_counts_every_position"),
+        pytest.param('{side: long, where: "loss_on_margin >= 10%"}', [], 0, None, id="flat_book_is_zero"),
+        pytest.param('{side: long, where: "loss_on_margin >= 10%"}', COUNT_BOOK + [NO_MARGIN_LOSER], None,
+                     "NO_DATA: 1 position(s) cannot be judged (F/USDT:USDT long: loss_on_margin unknown)",
+                     id="a_losing_long_without_margin_makes_the_count_unknown"),
+        pytest.param('{side: short, where: "loss_on_margin >= 10%"}', COUNT_BOOK + [NO_MARGIN_LOSER], 1, None,
+                     id="an_undecidable_position_on_the_other_side_does_not_matter"),
+        pytest.param('{side: long, where: "loss_on_margin >= 10% || notional >= 50000"}',
+                     COUNT_BOOK + [pos("G/USDT:USDT", "long", 600, 100, -20)], 4, None,
+                     id="unknown_or_true_is_true_a_60k_loser_without_margin_counts"),
+        pytest.param('{side: long, where: "loss_on_margin >= 10% || notional >= 50000"}',
+                     COUNT_BOOK + [NO_MARGIN_LOSER], None, "NO_DATA: 1 position(s) cannot be judged",
+                     id="unknown_or_false_stays_unknown"),
+        pytest.param('{side: long, where: "loss_on_margin >= 10% || notional >= 50000"}', COUNT_BOOK, 3, None,
+                     id="or_counts_the_60k_winner_by_its_notional"),
+        pytest.param('{where: "loss_on_equity >= 0.1%"}', COUNT_BOOK, 3, None,
+                     id="loss_on_equity_10_of_10k_counts_15_10_and_50"),
+        pytest.param('{side: long, where: "loss_on_margin >= 10% && liquidation_distance <= 5%"}', COUNT_BOOK, 1,
+                     None, id="and_of_two_facts_only_b_is_4pct_from_liquidation"),
+        pytest.param('{where: "liquidation_distance <= 5%"}', COUNT_BOOK, None,
+                     "NO_DATA: 1 position(s) cannot be judged (E/USDT:USDT long: liquidation_distance unknown)",
+                     id="a_position_without_liquidation_price_is_undecided"),
+        pytest.param('{side: long, where: "loss_on_notional >= 10%"}',
+                     # B: 9.5 of an entry notional of 100 is 9.5 % (over its notional at the mark, 10.5 %)
+                     [pos("A/USDT:USDT", "long", 1, 90, -10, entry=100),
+                      pos("B/USDT:USDT", "long", 1, 90.5, -9.5, entry=100)], 1, None,
+                     id="loss_on_notional_is_against_the_entry_notional_not_the_mark"),
+    ],
+)
+def test_position_count(sig, positions, expected, reason):
+    sv = last_value(single_signal_graph(f"{{position_count: {sig}}}", "s >= 4"),
+                    [(0, [snap(10_000, 0, positions=positions)])])
+    assert_value(sv, expected)
+    if reason is None:
+        assert sv.reason is None
+    else:
+        assert sv.reason.startswith(reason), sv
+
+
+def test_position_count_unknown_when_fetch_failed():
+    sv = last_value(single_signal_graph('{position_count: {side: long, where: "loss_on_margin >= 10%"}}', "s >= 4"),
+                    [(0, [failed(0)])])
+    assert sv.value is None and sv.reason == "NO_DATA: positions unknown"
+
+
+@pytest.mark.parametrize("on_missing, firing", [("fire", True), ("ignore", False)])
+def test_undecidable_position_count_goes_to_the_triggers_missing_data_rule(on_missing, firing):
+    g = single_signal_graph('{position_count: {side: long, where: "loss_on_margin >= 10%"}}', "s >= 1",
+                            on_missing=on_missing)
+    evs, _ = run(g, [(0, [snap(10_000, 0, positions=[NO_MARGIN_LOSER])])])
+    assert signal(evs[0]).value is None
+    assert trig(evs[0]).firing is firing
+
+
+def test_position_count_at_symbol_scope_counts_each_instance_apart():
+    g = single_signal_graph('{position_count: {where: "loss_on_margin >= 10%"}}', "s >= 1",
+                            scope="{level: symbol}")
+    book = [pos("A/USDT:USDT", "long", 1, 100, -15, margin=100), pos("A/USDT:USDT", "short", 1, 100, -1, margin=100),
+            pos("B/USDT:USDT", "long", 1, 100, -20, margin=100), pos("B/USDT:USDT", "short", 1, 100, -30, margin=100)]
+    ev = run(g, [(0, [snap(10_000, 0, positions=book)])])[0][0]
+    counts = {s.scope: signal(ev, scope=s.scope).value for s in ev.scopes}
+    assert sorted(counts.values()) == [1.0, 2.0]
+    assert [v for k, v in counts.items() if k.endswith("A/USDT:USDT")] == [1.0]
+
+
 # --- realized volatility, value at risk, expected shortfall ------------------------------------------------
 
 A = math.log(1.01)
@@ -225,6 +349,18 @@ A = math.log(1.01)
         pytest.param("{realized_volatility: {window: 10m, sample: 2m}}",
                      [(i, 20_000 if i % 2 else (10_000 if i % 4 == 0 else 10_100)) for i in range(9)],
                      A * math.sqrt(4 / 3), id="sample_2m_ignores_ticks_in_between"),
+        # annualized: √(365 d / sample) periods a year, 525,600 one-minute returns
+        pytest.param("{realized_volatility: {window: 10m, sample: 1m, annualize: true}}",
+                     [(i, 10_000 if i % 2 == 0 else 10_100) for i in range(9)],
+                     A * math.sqrt(8 / 7) * math.sqrt(525_600), id="annualized_1m_sample_scales_by_sqrt_525600"),
+        pytest.param("{realized_volatility: {window: 10m, sample: 2m, annualize: true}}",
+                     [(i, 20_000 if i % 2 else (10_000 if i % 4 == 0 else 10_100)) for i in range(9)],
+                     A * math.sqrt(4 / 3) * math.sqrt(262_800), id="annualized_2m_sample_scales_by_sqrt_262800"),
+        pytest.param("{realized_volatility: {window: 10m, sample: 1m, annualize: true}}",
+                     [(i, 10_000 if i % 2 == 0 else 10_100) for i in range(8)], None,
+                     id="annualized_with_too_little_history_is_still_unknown"),
+        pytest.param("{realized_volatility: {window: 10m, sample: 1m, annualize: true}}",
+                     [(i, 10_000) for i in range(9)], 0.0, id="annualized_flat_equity_is_zero"),
     ],
 )
 def test_realized_volatility(sig, path, expected):

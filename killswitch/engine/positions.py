@@ -1,0 +1,128 @@
+"""The facts of one position that position conditions read, and picking positions by them.
+
+What it owns: the computation of every fact ``policy/positions.py`` names (losses over equity,
+margin and entry notional, the liquidation distance, the notional), the selection of the
+positions a ``where:`` holds for, and the order in which ``close_positions {count}`` takes the
+worst of them. The ``position_count`` signal (:mod:`.signals`) and the planner share it, so a
+condition means the same in a trigger's signal and in the close it leads to.
+
+A fact that cannot be computed is None (unknown): a losing position without a margin or an
+entry price, a position without a liquidation price, a scope without positive equity. A
+position that is not losing has a loss of 0 whatever it reports.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, Mapping, Optional, TypeVar
+
+from ..compile.nodes import PositionCondition
+from ..snapshot import Position
+
+T = TypeVar("T")
+
+
+def entry_notional(p: Position) -> Optional[float]:
+    """The position's notional at its entry price: the venue's notional at the mark, scaled by
+    entry / mark (so the contract size is the venue's). None without an entry price."""
+    if not p.entry_price or p.entry_price <= 0:
+        return None
+    return p.notional * p.entry_price / p.mark_price
+
+
+def liquidation_distance(p: Position) -> Optional[float]:
+    liq = p.liquidation_price
+    return abs(p.mark_price - liq) / p.mark_price if liq else None
+
+
+def _loss(p: Position) -> float:
+    return -p.unrealized_pnl if p.unrealized_pnl < 0 else 0.0
+
+
+def _loss_on_equity(p: Position, equity: Optional[float]) -> Optional[float]:
+    return _loss(p) / equity if equity is not None and equity > 0 else None
+
+
+def _loss_on_margin(p: Position, equity: Optional[float]) -> Optional[float]:
+    loss = _loss(p)
+    if loss == 0.0:
+        return 0.0  # nothing lost is 0 of any base, reported or not
+    return loss / p.margin if p.margin is not None and p.margin > 0 else None
+
+
+def _loss_on_notional(p: Position, equity: Optional[float]) -> Optional[float]:
+    loss = _loss(p)
+    if loss == 0.0:
+        return 0.0
+    base = entry_notional(p)
+    return loss / base if base else None
+
+
+_FACTS: dict[str, Callable[[Position, Optional[float]], Optional[float]]] = {
+    "loss_on_equity": _loss_on_equity,
+    "loss_on_margin": _loss_on_margin,
+    "loss_on_notional": _loss_on_notional,
+    "liquidation_distance": lambda p, _: liquidation_distance(p),
+    "notional": lambda p, _: p.notional,
+}
+
+
+def fact(p: Position, name: str, equity: Optional[float]) -> Optional[float]:
+    """One fact of ``p`` (see ``POSITION_FIELDS``); None when it cannot be computed."""
+    return _FACTS[name](p, equity)
+
+
+class _Facts(Mapping[str, Optional[float]]):
+    """The facts of one position as the condition's predicate reads them (``.get(name)``),
+    each computed only when read: ``a && b`` with ``a`` false never computes ``b``."""
+
+    __slots__ = ("p", "equity")
+
+    def __init__(self, p: Position, equity: Optional[float]):
+        self.p, self.equity = p, equity
+
+    def get(self, name: str, default: object = None) -> Optional[float]:
+        return _FACTS[name](self.p, self.equity)  # the model admits only names _FACTS has
+
+    def __getitem__(self, name: str) -> Optional[float]:
+        return _FACTS[name](self.p, self.equity)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_FACTS)
+
+    def __len__(self) -> int:
+        return len(_FACTS)
+
+
+def holds(cond: PositionCondition, p: Position, equity: Optional[float]) -> Optional[bool]:
+    """Whether ``cond`` holds for ``p``: True, False, or None when a fact it needs is unknown."""
+    return cond.predicate(_Facts(p, equity))
+
+
+def unknown_facts(cond: PositionCondition, p: Position, equity: Optional[float]) -> list[str]:
+    """The facts ``cond`` reads that are unknown for ``p`` (for the reason of an unknown)."""
+    return [name for name in cond.reads if fact(p, name, equity) is None]
+
+
+def worst_first(items: list[T], position: Callable[[T], Position], key: Callable[[T], str], rank_by: str,
+                equity: Optional[float], scores: Callable[[], dict[str, float]]) -> list[tuple[T, Optional[float]]]:
+    """``items`` worst first by ``rank_by``, each with its ranking value: the risk score or a loss,
+    largest first; the liquidation distance, nearest first. Items whose value is unknown come
+    last; ties go to the larger notional, then to the position key (a stable order)."""
+    if rank_by == "risk_score":
+        sc = scores()
+        values = [(x, sc.get(key(x))) for x in items]
+    else:
+        values = [(x, fact(position(x), rank_by, equity)) for x in items]
+    nearest = rank_by == "liquidation_distance"
+
+    def order(xv: tuple[T, Optional[float]]) -> tuple[bool, float, float, str]:
+        x, v = xv
+        worst = 0.0 if v is None else (v if nearest else -v)
+        return (v is None, worst, -position(x).notional, key(x))
+
+    return sorted(values, key=order)
+
+
+__all__ = ["entry_notional", "liquidation_distance", "fact", "holds", "unknown_facts", "worst_first"]

@@ -1,0 +1,86 @@
+"""Position conditions: the ``where:`` of the ``position_count`` signal and of ``close_positions``.
+
+A position condition is written in the condition language of triggers (:mod:`.expr`), over the
+facts of *one* position instead of signals::
+
+    loss_on_margin >= 10%
+    loss_on_notional >= 5% && liquidation_distance <= 8%
+
+The facts it may read are listed in :data:`POSITION_FIELDS`, each with its type (so ``10%`` and
+not ``0.1`` for a ratio, as in triggers) and the range it reports (for the compiler's KS212).
+The engine computes them (``engine/positions.py``); a fact it cannot compute for a position (a
+losing position that reports no margin, for ``loss_on_margin``) is unknown, and the condition is
+then unknown for that position under the language's three-valued logic.
+
+What it owns: the vocabulary and :func:`parse_condition`, which parses and type-checks a
+condition and says what is wrong in words a policy author can act on.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from . import expr as ex
+
+
+@dataclass(frozen=True)
+class PositionField:
+    type: ex.ValueType
+    bounds: tuple[Optional[float], Optional[float]]  # what it can report, for KS212 (None: unbounded)
+    meaning: str
+
+
+# Losses are positive fractions (0 for a position that is not losing), as the signals report them.
+POSITION_FIELDS: dict[str, PositionField] = {
+    "loss_on_equity": PositionField(ex.ValueType.RATIO, (0.0, None),
+                                    "unrealized loss over the scope's equity"),
+    "loss_on_margin": PositionField(ex.ValueType.RATIO, (0.0, None),
+                                    "unrealized loss over the position's margin"),
+    "loss_on_notional": PositionField(ex.ValueType.RATIO, (0.0, None),
+                                      "unrealized loss over the position's entry notional "
+                                      "(the adverse price move since entry)"),
+    "liquidation_distance": PositionField(ex.ValueType.RATIO, (0.0, None),
+                                          "distance from the mark to the liquidation price, over the mark"),
+    "notional": PositionField(ex.ValueType.NUMBER, (0.0, None),
+                              "the position's notional at the mark, in the quote currency"),
+}
+
+
+class ConditionError(ValueError):
+    """A position condition that does not parse or type-check: ``message`` says where (the
+    character, counted from 1) and what to do; ``name`` is an unknown field's name, if that is it."""
+
+    def __init__(self, message: str, name: Optional[str] = None):
+        super().__init__(message)
+        self.message = message
+        self.name = name
+
+
+def parse_condition(text: str) -> ex.Node:
+    """Parse and type-check a position condition. Raises :class:`ConditionError`."""
+    try:
+        ast = ex.parse(text)
+    except ex.ExprError as e:
+        raise ConditionError(_located(e)) from None
+    try:
+        ex.check_types(ast, {name: f.type for name, f in POSITION_FIELDS.items()})
+    except ex.ExprError as e:
+        if e.kind == "unknown":
+            name = e.message.split('"')[1]
+            raise ConditionError(
+                f'unknown position field "{name}" at character {e.offset + 1}; a position condition reads '
+                + ", ".join(POSITION_FIELDS), name) from None
+        # the checker speaks of signals; here the names are a position's fields
+        raise ConditionError(_located(e).replace('signal "', 'position field "')) from None
+    return ast
+
+
+def _located(e: ex.ExprError) -> str:
+    text = f"{e.message} at character {e.offset + 1}"
+    return f"{text} ({e.hint})" if e.hint else text
+
+
+__all__ = ["POSITION_FIELDS", "PositionField", "ConditionError", "parse_condition"]
