@@ -177,6 +177,7 @@ class RouteTree:
     receivers: tuple[str, ...]
     fallback_receiver: Optional[str]
     model: NotificationRoutes = field(compare=False, repr=False)
+    send_resolved: frozenset[str] = frozenset()  # receivers told when what they were paged about is over
 
     def match(self, labels: Mapping[str, str]) -> list[RouteNode]:
         return self.root.match(labels)
@@ -235,6 +236,7 @@ def compile_routes(doc: NotificationRoutes) -> RouteTree:
         receivers=tuple(r.name for r in spec.receivers),
         fallback_receiver=spec.fallback_receiver,
         model=doc,
+        send_resolved=frozenset(r.name for r in spec.receivers if r.send_resolved),
     )
 
 

@@ -747,6 +747,9 @@ class AppriseTarget(Strict):
 class Receiver(Strict):
     name: Annotated[str, Field(min_length=1)]
     apprise: Annotated[list[Annotated[AppriseTarget, BeforeValidator(_url_or_ref)]], Field(min_length=1)]
+    # told when what it was paged about is over (a scope back at level 0, a fault cleared), as
+    # Alertmanager's webhook and PagerDuty receivers are by default
+    send_resolved: bool = True
 
 
 def _regexes(value: dict[str, str]) -> dict[str, str]:
