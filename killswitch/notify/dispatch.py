@@ -344,8 +344,9 @@ class Dispatcher:
         g.alerts = {fp: a for fp, a in g.alerts.items() if fp in reg}
         g.next_ms = now + g.route.group_interval_ms
         g.flushed = True
-        # a resolution is told once: the fingerprint leaves what the group last notified either way
-        g.last_fps = frozenset(notified - {a.fp for a in resolved}) if g.last_fps is not None else None
+        # an alert gone (resolved, expired) leaves what the group last notified: a resolution is told
+        # once, and the same fault coming back later is news again
+        g.last_fps = frozenset(fp for fp in notified if fp in g.alerts) if g.last_fps is not None else None
         send_resolved = tuple(resolved) if resolved and g.route.receiver in tree.send_resolved else ()
         if not g.alerts:
             del self.groups[g.key]

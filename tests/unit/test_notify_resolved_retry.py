@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from killswitch.compile.compiler import compile_documents
-from killswitch.events import RESET, STAGE_TRANSITION, Event
+from killswitch.events import ORDER_FAILED, RESET, STAGE_TRANSITION, Event
 from killswitch.notify.dispatch import Dispatcher, Notification, Placement
 from killswitch.notify.message import compose
 from killswitch.notify.routes import compile_routes
@@ -135,6 +135,19 @@ def test_a_resolution_survives_a_restart_before_the_flush(tree):
     assert again.restore(json.loads(json.dumps(d.to_json()))) == []
     n = by_receiver(again.flush_due(70_000))["pager"]
     assert n.resolved_only and n.resolved[0].resolved_why == "reset RESET"
+
+
+def test_a_one_off_fault_that_comes_back_after_it_expired_is_notified_again(tree):
+    d = Dispatcher({"desk": tree}, resolve_timeout_ms=300_000)
+    put(d, transition(0, 3, "flatten", severity="warning"), 0)  # keeps the group alive
+    failed = Event.make(ORDER_FAILED, 0, {"client_order_id": "ks-1"}, policy="book", scope="okx/main",
+                        venue="okx", account="a", reason="REJECTED")
+    put(d, failed, 0)
+    d.flush_due(10_000)
+    assert [n for t in range(70_000, 600_000, 60_000) for n in d.flush_due(t)] == []  # expired quietly
+    put(d, failed, 600_000)
+    n = by_receiver(d.flush_due(610_000))["chat"]  # the halt's group, which outlived the first failure
+    assert [a.event.kind for a in n.alerts if a.fp in n.new] == [ORDER_FAILED] and n.resolved == ()
 
 
 # --- a failed delivery is retried at the next flush, then falls back ------------------------------------
