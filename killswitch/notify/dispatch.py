@@ -36,7 +36,10 @@ dispatcher, aggregation groups and notification log:
   fallback receiver gets it. If none of its alerts still fires at that flush, nothing is sent
   again (there is nothing left to page about) and its failed receipts stay.
 
-Left out from Alertmanager: mute/active time intervals.
+- A route's ``mute_time_intervals`` / ``active_time_intervals`` (:meth:`RouteTree.silenced`)
+  hold a due notification back without recording it, so what still fires when the interval
+  ends goes out at the group's first flush after it (as Alertmanager). A resolution due while
+  muted is not told later.
 
 Groups, alerts and what each group last notified are saved with the runner's state
 (:meth:`Dispatcher.to_json`, every tick) and restored by the runner that loads it
@@ -236,6 +239,7 @@ class Dispatcher:
         self.groups: dict[str, Group] = {}
         self.active: dict[str, dict[str, Alert]] = {t: {} for t in self.trees}  # tree -> fp -> alert
         self.inhibited = 0  # alerts left out of notifications by inhibit rules, cumulative
+        self.time_muted = 0  # notifications held back by a route's mute or active time intervals
 
     def retree(self, trees: Mapping[str, RouteTree]) -> None:
         """New routes documents (a reload): groups and alerts of a document that did not change
@@ -352,6 +356,9 @@ class Dispatcher:
             del self.groups[g.key]
             if not send_resolved:
                 return None
+            if tree.silenced(g.route, now) is not None:
+                self.time_muted += 1
+                return None
             return Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, (), (), 0, now,
                                 send_resolved, g.failed_rounds + 1)
         sources = [a.labels for a in reg.values() if not a.released]
@@ -368,6 +375,10 @@ class Dispatcher:
         new = tuple(a.fp for a in firing if a.fp not in (g.last_fps or ()))
         repeat_due = bool(firing) and g.last_ms is not None and now >= g.last_ms + g.route.repeat_interval_ms
         if not new and not repeat_due and not send_resolved:
+            return None
+        if tree.silenced(g.route, now) is not None:
+            # nothing recorded: what is still firing when the interval ends is sent at that flush
+            self.time_muted += 1
             return None
         g.last_fps, g.last_ms = fps, now
         return Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, tuple(firing), new,

@@ -29,6 +29,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
+from . import times as intervals
 from .expr import ValueType
 from .series import SeriesError, parse_series
 from .units import (
@@ -761,6 +762,48 @@ def _regexes(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def _checked(parse: Callable[[str], Any]) -> Callable[[list[str]], list[str]]:
+    def check(items: list[str]) -> list[str]:
+        for item in items:
+            try:
+                parse(str(item))
+            except ValueError as e:
+                raise PydanticCustomError("ks_value", str(e)) from None
+        return [str(i) for i in items]
+    return check
+
+
+class TimeRange(Strict):
+    start_time: str
+    end_time: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        try:
+            intervals.parse_times(self.start_time, self.end_time)
+        except ValueError as e:
+            raise PydanticCustomError("ks_value", str(e)) from None
+        return self
+
+
+class TimeSpec(Strict):
+    """One period of a named time interval: every field given must hold (empty: any)."""
+
+    times: list[TimeRange] = []
+    weekdays: Annotated[list[str], AfterValidator(_checked(intervals.parse_weekdays))] = []
+    days_of_month: Annotated[list[str], AfterValidator(_checked(intervals.parse_days_of_month))] = []
+    months: Annotated[list[str], AfterValidator(_checked(intervals.parse_months))] = []
+    years: Annotated[list[str], AfterValidator(_checked(intervals.parse_years))] = []
+    location: Annotated[Optional[str], Field(pattern=intervals.LOCATION_RE,
+                                             description="an IANA time zone such as Europe/London; UTC if left out")
+                        ] = None
+
+
+class TimeInterval(Strict):
+    name: Annotated[str, Field(min_length=1)]
+    time_intervals: Annotated[list[TimeSpec], Field(min_length=1)]
+
+
 class Route(Strict):
     receiver: Optional[str] = None
     match: dict[str, str] = {}
@@ -770,6 +813,8 @@ class Route(Strict):
     group_wait: Optional[DurationField] = None
     group_interval: Optional[DurationField] = None
     repeat_interval: Optional[DurationField] = None
+    mute_time_intervals: list[str] = []  # names under spec.time_intervals; not inherited
+    active_time_intervals: list[str] = []
     routes: list["Route"] = []
 
 
@@ -784,6 +829,7 @@ class RoutesSpec(Strict):
     receivers: Annotated[list[Receiver], Field(min_length=1)]
     inhibit_rules: list[InhibitRule] = []
     fallback_receiver: Optional[str] = None
+    time_intervals: list[TimeInterval] = []
 
 
 class NotificationRoutes(_Document):
