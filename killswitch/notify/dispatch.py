@@ -468,10 +468,29 @@ class Dispatcher:
                 for r in tree.match(placement.labels)]
 
 
+# Keys added to the routes document after state was first saved, with the value that means
+# "not used": left out of the digest at that value, so that upgrading does not regroup (and
+# page again) every document that does not use them.
+_LATER_KEYS = {"send_resolved": True, "mute_time_intervals": [], "active_time_intervals": [], "time_intervals": []}
+
+
+def _without_later_defaults(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_later_defaults(v) for k, v in value.items()
+                if not (k in _LATER_KEYS and v == _LATER_KEYS[k])}
+    if isinstance(value, list):
+        return [_without_later_defaults(v) for v in value]
+    return value
+
+
 def tree_digest(tree: RouteTree) -> str:
     """The routes document a tree was compiled from, as a digest: saved groups are restored
     only into the same document."""
-    text = tree.model.model_dump_json() if tree.model is not None else repr(tree)
+    if tree.model is None:
+        text = repr(tree)
+    else:  # the form model_dump_json() gave before the later keys existed
+        text = json.dumps(_without_later_defaults(tree.model.model_dump(mode="json")), ensure_ascii=False,
+                          separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

@@ -33,7 +33,8 @@ them off. What it must not do: block a tick, print a secret, or lose a receipt.
   final outcome: delivered, partial, failed, dropped, cancelled),
   ``killswitch_notification_attempts_total{receiver,result}``,
   ``killswitch_notifications_dropped_total{queue,severity}``,
-  ``killswitch_notifications_inhibited_total``, ``killswitch_notification_queue_depth{queue}``,
+  ``killswitch_notifications_inhibited_total``, ``killswitch_notifications_time_muted_total``,
+  ``killswitch_notification_queue_depth{queue}``,
   ``killswitch_notification_receipt_errors_total``.
 """
 
@@ -481,6 +482,10 @@ class NotifySink:
         lines += ["# HELP killswitch_notifications_inhibited_total Notices left out of notifications by inhibit rules.",
                   "# TYPE killswitch_notifications_inhibited_total counter",
                   f"killswitch_notifications_inhibited_total {self.dispatcher.inhibited}",
+                  "# HELP killswitch_notifications_time_muted_total Due notifications held back by a route's "
+                  "mute or active time intervals.",
+                  "# TYPE killswitch_notifications_time_muted_total counter",
+                  f"killswitch_notifications_time_muted_total {self.dispatcher.time_muted}",
                   "# HELP killswitch_notification_queue_depth Entries waiting in the notification queues.",
                   "# TYPE killswitch_notification_queue_depth gauge",
                   f'killswitch_notification_queue_depth{{queue="events"}} {len(self._events)}',

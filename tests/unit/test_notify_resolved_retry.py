@@ -198,3 +198,23 @@ def test_a_pending_retry_survives_a_restart(tree):
     assert again.restore(json.loads(json.dumps(d.to_json()))) == []
     (retried,) = [n for n in again.flush_due(70_000) if n.receiver == "pager"]
     assert retried.round == 2 and retried.new == n.new
+
+
+# --- state saved before these keys existed is still restored -------------------------------------------
+
+
+def test_the_digest_of_a_routes_document_not_using_the_new_keys_is_the_one_saved_before_them():
+    from tests.conftest import POLICIES
+
+    from killswitch.notify.dispatch import tree_digest
+
+    text = (POLICIES / "routes.yaml").read_text()
+    res = compile_documents(load_text(text, "routes.yaml"))
+    model = next(d.model for d in res.docs if isinstance(d.model, NotificationRoutes))
+    # computed by the code before send_resolved and time intervals: a saved halt is not paged again
+    assert tree_digest(compile_routes(model)) == "83bcd23e02bd70c2"
+    changed = text.replace("- name: pager\n", "- name: pager\n      send_resolved: false\n")
+    assert changed != text
+    res = compile_documents(load_text(changed, "routes.yaml"))
+    model = next(d.model for d in res.docs if isinstance(d.model, NotificationRoutes))
+    assert tree_digest(compile_routes(model)) != "83bcd23e02bd70c2"
