@@ -292,7 +292,7 @@ class Dispatcher:
         if not releases:
             return
         if event.kind == RESET:
-            why = "reset " + str(event.data.get("result") or "approved")
+            why = f"reset ({event.data.get('result') or 'approved'})"
         elif labels.get("level") == "0":
             why = f"back at level 0 ({event.data.get('reason') or 'transition'})"
         else:

@@ -104,6 +104,7 @@ class _Job:
     attempts_made: int = 0
     new: tuple[str, ...] = ()  # fingerprints the notification told first: taken back for a retry
     round: int = 1
+    resolved_only: bool = False  # a [RESOLVED] message and nothing firing
 
     @property
     def critical(self) -> bool:
@@ -319,7 +320,7 @@ class NotifySink:
         mode = "dry-run" if modes == {"DRY RUN"} else "live" if modes == {"LIVE"} else "mixed" if len(modes) > 1 \
             else "unknown"
         job = _Job(n.tree, n.receiver, n.group_key, msg, n.severity, n.event_kinds, n.incidents, mode,
-                   new=n.new, round=n.round)
+                   new=n.new, round=n.round, resolved_only=n.resolved_only)
         self._queue_delivery(job)
 
     def _queue_delivery(self, job: _Job) -> None:
@@ -435,7 +436,7 @@ class NotifySink:
                    "event_kinds": job.event_kinds, "incidents": job.incidents, "severity": job.severity,
                    "attempt": attempt, "attempts": self.options.attempts, "round": job.round,
                    "result": res.result, "final": final, "elapsed_ms": int(res.elapsed_s * 1000), "mode": job.mode,
-                   "resolved": job.message.title.startswith("[RESOLVED]")}
+                   "resolved": job.resolved_only}
         if retry_at is not None:
             payload["retry_at_ms"] = retry_at
         if job.fallback_for is not None:

@@ -522,9 +522,12 @@ def test_a_reset_halt_sends_a_resolved_notification_only_to_receivers_with_send_
             await sink.aclose()
 
         asyncio.run(asyncio.wait_for(go(), 60))
+    rows = audit(store, "notification_delivered")
     store.close()
+    assert [(p["receiver"], p["resolved"]) for _, _, p in rows if p["receiver"] == "pager"] == [
+        ("pager", False), ("pager", True)]
     resolved = srv.got["pager"][1]
-    assert resolved["title"] == "[RESOLVED] book okx/main: stage 3 flatten is over, reset RESET"
+    assert resolved["title"] == "[RESOLVED] book okx/main: stage 3 flatten is over, reset (RESET)"
     assert resolved["type"] == "success" and "ksctl runbook render --incident book/okx/main/L3/e1" in \
         resolved["message"]
     assert [("RESOLVED" in m["title"] + m["message"]) for m in srv.got["chat"]] == [False, False]

@@ -79,7 +79,7 @@ def test_a_reset_halt_is_resolved_to_the_pager_and_not_to_a_receiver_without_sen
     n = sent["pager"]
     assert n.resolved_only and [a.labels["stage"] for a in n.resolved] == ["flatten"]
     msg = compose(n, "https://ks.example.com")
-    assert msg.title == "[RESOLVED] book okx/main: stage 3 flatten is over, reset RESET"
+    assert msg.title == "[RESOLVED] book okx/main: stage 3 flatten is over, reset (RESET)"
     assert msg.notify_type == "success"
     assert "was: CRITICAL book okx/main: entered stage 3 flatten (from 2)" in msg.body
     assert "resolved at: 1970-01-01T00:00:30.000Z" in msg.body and "book/okx/main/L3/e1" in msg.body
@@ -134,7 +134,7 @@ def test_a_resolution_survives_a_restart_before_the_flush(tree):
     again = Dispatcher({"desk": tree})
     assert again.restore(json.loads(json.dumps(d.to_json()))) == []
     n = by_receiver(again.flush_due(70_000))["pager"]
-    assert n.resolved_only and n.resolved[0].resolved_why == "reset RESET"
+    assert n.resolved_only and n.resolved[0].resolved_why == "reset (RESET)"
 
 
 def test_a_one_off_fault_that_comes_back_after_it_expired_is_notified_again(tree):
