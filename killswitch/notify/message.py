@@ -157,9 +157,9 @@ def resolved_lines(alert: Alert, external_url: Optional[str]) -> list[str]:
 
 
 def compose(n: Notification, external_url: Optional[str] = None) -> Message:
-    if not n.new and n.resolved:
-        return _compose_resolved(n, external_url)
     new = [a for a in n.alerts if a.fp in n.new]
+    if n.resolved and all(a.severity == "info" for a in new):
+        return _compose_resolved(n, new, external_url)  # the news is the end (a reset notice comes with it)
     earlier = [a for a in n.alerts if a.fp not in n.new]
     lead_pool = new or list(n.alerts)
     lead = max(lead_pool, key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.event.ts_ms))
@@ -193,22 +193,27 @@ def compose(n: Notification, external_url: Optional[str] = None) -> Message:
     return Message(title, "\n".join(body).rstrip() + "\n", NOTIFY_TYPES.get(n.severity, "warning"))
 
 
-def _compose_resolved(n: Notification, external_url: Optional[str]) -> Message:
-    """Resolutions and nothing new: titled RESOLVED, an apprise ``success``."""
+def _compose_resolved(n: Notification, new: list[Alert], external_url: Optional[str]) -> Message:
+    """Resolutions, and nothing new above ``info`` (a reset's own notice, a re-arm): titled
+    RESOLVED, an apprise ``success``; the new notices follow in full."""
     lead = max(n.resolved, key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.event.ts_ms))
     dry = any(mode_of(a) == "DRY RUN" for a in n.resolved)
     title = "[RESOLVED]" + (" [DRY RUN]" if dry else "") + f" {resolved_headline(lead)}"
     if len(n.resolved) > 1:
         title += f" (+{len(n.resolved) - 1} more)"
-    if n.alerts:
-        title += f" ({len(n.alerts)} still firing)"
+    others = [a for a in n.alerts if a.fp not in n.new]
+    if others:
+        title += f" ({len(others)} still firing)"
     body: list[str] = []
     for a in sorted(n.resolved, key=lambda a: a.resolved_ms or 0):
         body += resolved_lines(a, external_url)
         body.append("")
-    if n.alerts:
+    for a in sorted(new, key=lambda a: a.event.ts_ms):
+        body += detail(a, external_url)
+        body.append("")
+    if others:
         body.append("Still firing in this group:")
-        body += [f"  {a.severity.upper()} {headline(a)} at {iso(a.event.ts_ms)}" for a in n.alerts]
+        body += [f"  {a.severity.upper()} {headline(a)} at {iso(a.event.ts_ms)}" for a in others]
         body.append("")
     body.append(f"group {n.group_key} · receiver {n.receiver} via {n.route}")
     return Message(title, "\n".join(body).rstrip() + "\n", "success")

@@ -532,3 +532,41 @@ def test_a_reset_halt_sends_a_resolved_notification_only_to_receivers_with_send_
         resolved["message"]
     assert [("RESOLVED" in m["title"] + m["message"]) for m in srv.got["chat"]] == [False, False]
     assert "reset approval (RESET)" in srv.got["chat"][1]["title"]
+
+
+def test_a_runner_s_halt_reset_by_an_operator_is_paged_resolved(tmp_path):
+    """The real runner through the flash crash: stage 3 latched and paged; an operator's reset
+    releases it and the pager hears, once, that it is over."""
+    with ReceiverServer() as srv:
+        doc = desk_routes(srv, group_wait="10s")
+        runner, engine, clock, store, _ = setup(tmp_path)
+        sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
+        runner.sinks.append(sink)
+
+        async def settle(ticks: int, step_ms: int) -> None:
+            for _ in range(ticks):
+                clock.advance(step_ms)
+                await runner.tick()
+                await asyncio.sleep(0.01)
+
+        async def go():
+            await runner.start()
+            await settle(60, TICK_MS)  # the crash: stage 3 flatten, latched
+            await settle(40, 30_000)  # the market settles; the halt holds (and is repeated)
+            assert srv.got["desk"], "the halt was never paged"
+            done = await runner.reset("crash-ladder", "simulated/sim-main", "alice", "flat and reconciled")
+            assert done.done, done.reason
+            await settle(30, 5_000)  # past the group's next flush
+            await settle(40, 30_000)  # 20 quiet minutes: nothing more
+            await runner.aclose()
+
+        asyncio.run(asyncio.wait_for(go(), 120))
+    titles = [p["title"] for p in srv.got["desk"]]
+    resolved = [t for t in titles if t.startswith("[RESOLVED]")]
+    assert resolved == ["[RESOLVED] crash-ladder simulated/sim-main: stage 3 flatten is over, "
+                        "reset (MANUAL_RESET: stage=3 approvers=alice)"], titles
+    assert titles[-1] == resolved[0]  # nothing after it: no reminder of a released halt
+    body = srv.got["desk"][-1]["message"]
+    # the halt's entry, once; stages 1 and 2 were superseded by the escalation, not resolved
+    assert body.count("RESOLVED ") == 1 and "was: CRITICAL crash-ladder simulated/sim-main: entered stage 3" in body
+    assert "INFO crash-ladder simulated/sim-main: reset approval (MANUAL_RESET" in body  # the reset itself
