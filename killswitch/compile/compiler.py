@@ -44,7 +44,8 @@ levels in ``ksctl status`` and ``ksctl reset``, so one level must mean one stage
 Size: about 800 lines, most of it the per-policy pass (see :class:`_PolicyCompiler`); the
 cross-document checks are :class:`_Context`. The graph's node types are :mod:`.graph`.
 
-Pure: no I/O, no clock. The revision is given by the caller.
+Pure: no clock, and no I/O but one lookup in the time zone database (zoneinfo) for the time zones
+of routes documents, as Alertmanager checks them at load. The revision is given by the caller.
 """
 
 from __future__ import annotations
