@@ -26,6 +26,9 @@ KS215     a symbol in two correlation groups
 KS216     risk-score weights that do not sum to 1
 KS217     returns sampled more often than the policy ticks (a sample or horizon shorter than
           the interval: the signal would never have enough returns)
+KS131     a route that can carry critical pages with mute_time_intervals or
+          active_time_intervals (warning); an unknown interval name is KS104, a time zone
+          the zone database lacks KS103 (the one lookup outside the documents: zoneinfo)
 KS150     a runbook template that does not parse (KS104 when it does not exist)
 KS151     a runbook template that fails on a sample incident of the stage it serves
           (an undefined variable, an attribute the sandbox refuses, a type error)
@@ -40,11 +43,13 @@ scope instance; the highest triggered stage wins; stages never de-escalate; a ma
 stage is latched until reset. Two policies with the *same* scope selector share stage
 levels in ``ksctl status`` and ``ksctl reset``, so one level must mean one stage there.
 
-Size: about 740 lines, most of it the per-policy pass (see :class:`_PolicyCompiler`) and the
-typed nodes built from the models; the cross-document checks (names, scopes, routes and policy
-tests) are :mod:`.crossdoc`. The graph's node types are :mod:`.graph`.
+Size: about 740 lines, most of it the per-policy pass (see :class:`_PolicyCompiler`); the typed
+nodes are built from the models in :mod:`.node_build`, the cross-document checks (names, scopes,
+routes and policy tests) are :mod:`.crossdoc` and :mod:`.time_intervals`. The graph's node types
+are :mod:`.graph` and :mod:`.nodes`.
 
-Pure: no I/O, no clock. The revision is given by the caller.
+Pure: no clock, and no I/O but one lookup in the time zone database (zoneinfo) for the time zones
+of routes documents, as Alertmanager checks them at load. The revision is given by the caller.
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ from .graph import (
     StageNode,
     TriggerNode,
 )
+from .node_build import action_node, signal_node
 
 
 @dataclass
@@ -724,115 +730,6 @@ def _span(vt: ex.ValueType, lo: Optional[float], hi: Optional[float]) -> str:
     if lo_s is not None:
         return f"values of at least {lo_s}"
     return f"values of at most {hi_s}"
-
-
-# --- typed nodes ---------------------------------------------------------------------------------
-
-
-def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
-    """The typed node of one signal: its parameters resolved once (durations in ms, ratios as
-    fractions), and as written (canonical text) for display."""
-    kind, p = sig.kind, sig.params
-    vt = SIGNAL_KINDS[kind].value_type
-    written = p.model_dump(mode="json", exclude_none=True)
-    if isinstance(p, m.EquityDrawdown):
-        return n.EquityDrawdownSignal(name=name, type=vt, written=written, window_ms=p.window.ms,
-                                      state_key=_state_key("equity_drawdown", p.window, written),
-                                      min_coverage=p.min_coverage.fraction)
-    if isinstance(p, m.EquityChange):
-        return n.EquityChangeSignal(name=name, type=vt, written=written, against=p.against,
-                                    baseline=p.baseline.value if p.baseline is not None else None)
-    if isinstance(p, m.PositionLoss):
-        return n.PositionLossSignal(name=name, type=vt, written=written, of=p.of, aggregate=p.aggregate)
-    if isinstance(p, m.LiquidationDistance):
-        return n.LiquidationDistanceSignal(name=name, type=vt, written=written)
-    if isinstance(p, m.Exposure):
-        return n.ExposureSignal(name=name, kind=kind, type=vt, written=written)
-    if isinstance(p, m.Leverage):
-        return n.LeverageSignal(name=name, type=vt, written=written)
-    if isinstance(p, m.Concentration):
-        return n.ConcentrationSignal(name=name, type=vt, written=written, by=p.by)
-    if isinstance(p, m.RealizedVolatility):
-        # annualizing reads the same returns: it is not part of the state's key
-        returns = {k: v for k, v in written.items() if k != "annualize"}
-        return n.RealizedVolatilitySignal(name=name, type=vt, written=written, window_ms=p.window.ms,
-                                          state_key=_state_key("returns", p.window, returns),
-                                          sample_ms=p.sample.ms, min_coverage=p.min_coverage.fraction,
-                                          periods_per_year=YEAR_MS / p.sample.ms if p.annualize else None)
-    if isinstance(p, m.TailRisk):
-        return n.TailRiskSignal(name=name, kind=kind, type=vt, written=written, window_ms=p.window.ms,
-                                state_key=_state_key("returns", p.window, written),
-                                confidence=p.confidence.fraction, horizon_ms=p.horizon.ms,
-                                min_coverage=p.min_coverage.fraction)
-    if isinstance(p, m.PositionCount):
-        return n.PositionCountSignal(name=name, type=vt, written=written, side=p.side,
-                                     where=_position_condition(p.where))
-    if isinstance(p, m.ConsecutiveLosses):
-        return n.ConsecutiveLossesSignal(name=name, type=vt, written=written)
-    if isinstance(p, m.DataAge):
-        return n.DataAgeSignal(name=name, type=vt, written=written)
-    if isinstance(p, m.ApiErrorRate):
-        return n.ApiErrorRateSignal(name=name, type=vt, written=written, window_ms=p.window.ms,
-                                    state_key=_state_key("api", p.window, written))
-    if isinstance(p, m.ApiLatency):
-        return n.ApiLatencySignal(name=name, type=vt, written=written, window_ms=p.window.ms,
-                                  state_key=_state_key("api", p.window, written), quantile=p.quantile.fraction)
-    if isinstance(p, m.HeartbeatAge):
-        return n.HeartbeatAgeSignal(name=name, type=vt, written=written, source=p.source)
-    raise AssertionError(f"signal kind without a node: {kind}")  # pragma: no cover - SIGNAL_KINDS is closed
-
-
-# A year of returns for realized_volatility {annualize: true}: crypto trades every day of 365.
-YEAR_MS = 365 * 86_400_000
-
-
-def _position_condition(text: Optional[str]) -> Optional[n.PositionCondition]:
-    """A ``where:`` compiled; the model has parsed and type-checked it already (it holds the
-    canonical text), so this cannot fail."""
-    if text is None:
-        return None
-    ast = parse_condition(text)
-    return n.PositionCondition(text=text, reads=tuple(dict.fromkeys(r.name for r in ex.refs(ast))),
-                               predicate=ex.compile_predicate(ast))
-
-
-def _state_key(family: str, window: Duration, written: dict[str, Any]) -> str:
-    # the form the engine has always saved its signal states under: kept, or saved states restart
-    return f"{family}:{window.seconds}:{sorted(written.items())}"
-
-
-def action_node(action: m.Action) -> n.ActionNode:
-    """The typed node of one action: its parameters resolved once, and as written for display."""
-    p = action.params
-    written = p.model_dump(mode="json", exclude_none=True)
-    if isinstance(p, m.CancelOrders):
-        return n.CancelOrdersAction(written=written, which=p.which, symbols=tuple(p.symbols))
-    if isinstance(p, m.ReduceTopRisk):
-        within = p.close_within_liquidation
-        return n.ReduceTopRiskAction(written=written, count=p.count, fraction=p.fraction.fraction, side=p.side,
-                                     close_within_liquidation=within.fraction if within is not None else None,
-                                     on_unknown_side=p.on_unknown_side)
-    if isinstance(p, m.CloseSide):
-        return n.CloseSideAction(written=written, side=p.side, on_unknown_side=p.on_unknown_side)
-    if isinstance(p, m.ClosePositions):
-        return n.ClosePositionsAction(written=written, symbols=tuple(p.symbols), side=p.side,
-                                      min_loss=p.min_loss.fraction if p.min_loss is not None else None,
-                                      correlation_group=p.correlation_group, where=_position_condition(p.where),
-                                      count=p.count,
-                                      rank_by=(p.rank_by or "risk_score") if p.count is not None else None)
-    if isinstance(p, m.CloseAll):
-        return n.CloseAllAction(written=written)
-    if isinstance(p, m.LockTrading):
-        return n.LockTradingAction(written=written, mode=p.mode, ttl_ms=p.ttl.ms if p.ttl is not None else None)
-    if isinstance(p, m.ArmExchangeDms):
-        return n.ArmExchangeDmsAction(written=written, after_ms=p.after.ms)
-    if isinstance(p, m.NotifyAction):
-        return n.NotifyAction(written=written, route=p.route, severity=p.severity)
-    if isinstance(p, m.SuggestHedge):
-        return n.SuggestHedgeAction(written=written, threshold=p.threshold.value)
-    if isinstance(p, m.RunbookAction):
-        return n.RunbookAction(written=written, template=p.template)
-    raise AssertionError(f"action kind without a node: {action.kind}")  # pragma: no cover - ACTION_KINDS is closed
 
 
 def compile_all(results: Iterable[LoadResult], revision: Optional[str] = None,

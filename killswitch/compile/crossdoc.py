@@ -17,6 +17,7 @@ from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import LoadedDoc
 from ..policy.model import Accounts, Policy, Route, Stage
 from .graph import canonical_json
+from .time_intervals import check_time_intervals
 
 # Codes after which nothing (or nothing more) of a file is read.
 _UNREADABLE = {d.KS001.code, d.KS002.code, d.KS008.code, d.KS009.code}
@@ -167,6 +168,7 @@ def check_routes(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
             walk(child, path + ("routes", k))
 
     walk(spec.route, ("spec", "route"))
+    check_time_intervals(doc, diags)
     if spec.fallback_receiver is not None and spec.fallback_receiver not in names:
         diags.append(Diagnostic.make(
             d.KS104, doc.file, sm.value(("spec", "fallback_receiver")),

@@ -20,10 +20,26 @@ dispatcher, aggregation groups and notification log:
   reset that releases it, ends them): a halt is repeated every ``repeat_interval`` until
   someone resets it. A group with no active alert left is deleted at its flush.
 
-Left out from Alertmanager: resolved notifications (``send_resolved``), mute/active time
-intervals, and the notification log's retry on failure: a notification is recorded when it is
-handed to delivery (a failed delivery goes to the fallback receiver instead of being
-attempted again at the next ``group_interval``).
+- An alert is *resolved* when the condition it reports is over: a stage entry whose scope is
+  back at level 0 (a transition to level 0, or a reset that released the scope: the incident
+  ended), or a fault reported every tick (:data:`RESOLVED_BY_EXPIRY`: a failed snapshot)
+  not reported for ``resolve_timeout``. A stage entry left for another stage (an escalation)
+  is *superseded*, not resolved: the new entry is the news. One-off events (an order failed,
+  a reset approval, a reload failure) simply expire. At its next flush a group whose last
+  notification carried an alert that has resolved since sends the resolutions to a receiver
+  with ``send_resolved`` (the default; see :class:`Notification` ``resolved``), once; a
+  receiver with ``send_resolved: false`` gets nothing for them. An alert resolved before it
+  was ever notified is not notified (as Alertmanager).
+- A delivery that failed every attempt is retried at the group's next flush
+  (:meth:`Dispatcher.delivery_failed` takes its alerts back out of what the group last
+  notified), ``retries`` times (the sink's ``group_retries``, 1 by default); after that the
+  fallback receiver gets it. If none of its alerts still fires at that flush, nothing is sent
+  again (there is nothing left to page about) and its failed receipts stay.
+
+- A route's ``mute_time_intervals`` / ``active_time_intervals`` (:meth:`RouteTree.silenced`)
+  hold a due notification back without recording it, so what still fires when the interval
+  ends goes out at the group's first flush after it (as Alertmanager). A resolution due while
+  muted is not told later.
 
 Groups, alerts and what each group last notified are saved with the runner's state
 (:meth:`Dispatcher.to_json`, every tick) and restored by the runner that loads it
@@ -43,11 +59,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from ..compile.nodes import NotifyAction
-from ..events import RESET, STAGE_TRANSITION, Event
+from ..events import RESET, SNAPSHOT_FAILED, STAGE_TRANSITION, Event
 from .routes import RouteNode, RouteTree
 
 RESOLVE_TIMEOUT_MS = 5 * 60_000
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+RESOLVED_BY_EXPIRY = frozenset({SNAPSHOT_FAILED})  # faults reported every tick while they last
 
 
 # --- which documents, with which labels --------------------------------------------------------
@@ -126,9 +143,23 @@ class Alert:
     latched: bool  # a stage entry: active until the scope leaves the stage
     released: bool = False  # the scope left the stage: no longer mutes anything, expires soon
     extra: Mapping[str, Any] = field(default_factory=dict)  # what the sink needs to write the message
+    resolved_ms: Optional[int] = None  # the scope is back at level 0: no longer active
+    resolved_why: Optional[str] = None  # what ended it, for the resolved message
+    superseded: bool = False  # left for another stage: expires without a resolved message
 
     def active(self, now: int, resolve_timeout_ms: int) -> bool:
+        if self.resolved_ms is not None:
+            return False
         return self.latched or now < self.last_ms + resolve_timeout_ms
+
+    def resolved_at(self, now: int, resolve_timeout_ms: int) -> Optional[int]:
+        """When the alert resolved, if it has (an expired fault counts from when it expired)."""
+        if self.resolved_ms is not None:
+            return self.resolved_ms
+        if (not self.latched and not self.superseded and self.event.kind in RESOLVED_BY_EXPIRY
+                and not self.active(now, resolve_timeout_ms)):
+            return self.last_ms + resolve_timeout_ms
+        return None
 
     @property
     def severity(self) -> str:
@@ -147,6 +178,7 @@ class Group:
     flushed: bool = False
     last_fps: Optional[frozenset] = None  # fingerprints of the last notification
     last_ms: Optional[int] = None
+    failed_rounds: int = 0  # deliveries of this group that failed every attempt, in a row
 
 
 @dataclass(frozen=True)
@@ -162,22 +194,30 @@ class Notification:
     new: tuple[str, ...]  # fingerprints not carried by the previous notification
     muted: int  # alerts of the group left out by inhibit rules
     now_ms: int
+    resolved: tuple[Alert, ...] = ()  # notified before, resolved since (only to a send_resolved receiver)
+    round: int = 1  # 2 for the first retry of a delivery that failed every attempt, ...
 
     @property
     def repeat(self) -> bool:
-        return not self.new
+        return not self.new and not self.resolved
+
+    @property
+    def resolved_only(self) -> bool:
+        return not self.alerts and bool(self.resolved)
 
     @property
     def severity(self) -> str:
+        if self.resolved_only:
+            return "info"
         return max((a.severity for a in self.alerts), key=lambda s: SEVERITY_RANK.get(s, 0), default="warning")
 
     @property
     def event_kinds(self) -> list[str]:
-        return sorted({a.event.kind for a in self.alerts})
+        return sorted({a.event.kind for a in self.alerts + self.resolved})
 
     @property
     def incidents(self) -> list[str]:
-        return [a.event.data["incident"] for a in self.alerts if a.event.data.get("incident")]
+        return [a.event.data["incident"] for a in self.alerts + self.resolved if a.event.data.get("incident")]
 
 
 @dataclass(frozen=True)
@@ -199,6 +239,7 @@ class Dispatcher:
         self.groups: dict[str, Group] = {}
         self.active: dict[str, dict[str, Alert]] = {t: {} for t in self.trees}  # tree -> fp -> alert
         self.inhibited = 0  # alerts left out of notifications by inhibit rules, cumulative
+        self.time_muted = 0  # notifications held back by a route's mute or active time intervals
 
     def retree(self, trees: Mapping[str, RouteTree]) -> None:
         """New routes documents (a reload): groups and alerts of a document that did not change
@@ -231,6 +272,8 @@ class Dispatcher:
         else:
             alert.event, alert.last_ms, alert.extra = event, now, dict(extra or {})
             alert.latched, alert.released = alert.latched or latched, False
+            alert.resolved_ms = alert.resolved_why = None
+            alert.superseded = False
         out = []
         for route in tree.match(labels):
             key = route.group_key(tree.name, labels)
@@ -243,15 +286,26 @@ class Dispatcher:
         return out
 
     def _release(self, tree: str, event: Event, labels: Mapping[str, str], now: int) -> None:
-        """A new transition of a scope, or a reset that released it, ends its latched stage entry."""
+        """A new transition of a scope, or a reset that released it, ends its latched stage entry:
+        resolved when the scope is back at level 0, superseded when it went to another stage."""
         releases = event.kind == STAGE_TRANSITION or (event.kind == RESET and event.data.get("released"))
         if not releases:
             return
+        if event.kind == RESET:
+            why = f"reset ({event.data.get('result') or 'approved'})"
+        elif labels.get("level") == "0":
+            why = f"back at level 0 ({event.data.get('reason') or 'transition'})"
+        else:
+            why = None
         policy, scope = labels.get("policy"), labels.get("scope")
         for a in self.active[tree].values():
             if a.latched and a.labels.get("policy") == policy and a.labels.get("scope") == scope:
                 a.latched, a.released = False, True
-                a.last_ms = now  # stays in its groups' next notification, then expires
+                a.last_ms = now  # a superseded entry stays in its groups' next notification, then expires
+                if why is None:
+                    a.superseded = True
+                else:
+                    a.resolved_ms, a.resolved_why = now, why
 
     # --- timers -----------------------------------------------------------------------------------
 
@@ -284,13 +338,29 @@ class Dispatcher:
 
     def _flush_group(self, g: Group, now: int) -> Optional[Notification]:
         reg = self.active[g.tree]
+        tree = self.trees[g.tree]
+        notified = g.last_fps or frozenset()
+        resolved = [a for fp, a in g.alerts.items()
+                    if fp in notified and a.resolved_at(now, self.resolve_timeout_ms) is not None]
+        for a in resolved:
+            if a.resolved_why is None:
+                a.resolved_ms, a.resolved_why = a.resolved_at(now, self.resolve_timeout_ms), "no longer reported"
         g.alerts = {fp: a for fp, a in g.alerts.items() if fp in reg}
         g.next_ms = now + g.route.group_interval_ms
         g.flushed = True
+        # an alert gone (resolved, expired) leaves what the group last notified: a resolution is told
+        # once, and the same fault coming back later is news again
+        g.last_fps = frozenset(fp for fp in notified if fp in g.alerts) if g.last_fps is not None else None
+        send_resolved = tuple(resolved) if resolved and g.route.receiver in tree.send_resolved else ()
         if not g.alerts:
             del self.groups[g.key]
-            return None
-        tree = self.trees[g.tree]
+            if not send_resolved:
+                return None
+            if tree.silenced(g.route, now) is not None:
+                self.time_muted += 1
+                return None
+            return Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, (), (), 0, now,
+                                send_resolved, g.failed_rounds + 1)
         sources = [a.labels for a in reg.values() if not a.released]
         firing, muted = [], 0
         for a in sorted(g.alerts.values(), key=lambda a: (a.first_ms, a.fp)):
@@ -300,15 +370,43 @@ class Dispatcher:
                 firing.append(a)
         self.inhibited += muted
         fps = frozenset(a.fp for a in firing)
-        if not firing:
+        if not firing and not send_resolved:
             return None
         new = tuple(a.fp for a in firing if a.fp not in (g.last_fps or ()))
-        repeat_due = g.last_ms is not None and now >= g.last_ms + g.route.repeat_interval_ms
-        if not new and not repeat_due:
+        repeat_due = bool(firing) and g.last_ms is not None and now >= g.last_ms + g.route.repeat_interval_ms
+        if not new and not repeat_due and not send_resolved:
+            return None
+        if tree.silenced(g.route, now) is not None:
+            # nothing recorded: what is still firing when the interval ends is sent at that flush
+            self.time_muted += 1
             return None
         g.last_fps, g.last_ms = fps, now
         return Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, tuple(firing), new,
-                            muted, now)
+                            muted, now, send_resolved, g.failed_rounds + 1)
+
+    # --- what delivery made of a notification ------------------------------------------------------------
+
+    def delivery_failed(self, n_key: str, new: Iterable[str], now: int, retries: int) -> Optional[int]:
+        """A notification of group ``n_key`` failed every attempt. When the group still exists and
+        has failed fewer than ``retries`` times in a row, its alerts are taken back out of what it
+        last notified, so that its next flush sends them again: returns that flush's time. None
+        when the failure is final (the sink then pages the fallback receiver)."""
+        g = self.groups.get(n_key)
+        if g is None or g.failed_rounds >= retries:
+            if g is not None:
+                g.failed_rounds = 0
+            return None
+        g.failed_rounds += 1
+        if g.last_fps is not None:
+            g.last_fps = frozenset(g.last_fps - set(new))
+        if g.last_ms is not None:  # a failed reminder is due again at the next flush
+            g.last_ms = min(g.last_ms, now - g.route.repeat_interval_ms)
+        return g.next_ms
+
+    def delivery_succeeded(self, n_key: str) -> None:
+        g = self.groups.get(n_key)
+        if g is not None:
+            g.failed_rounds = 0
 
     # --- persistence ----------------------------------------------------------------------------------
 
@@ -326,7 +424,8 @@ class Dispatcher:
                 "groups": [{"route": list(g.route.path), "key": g.key, "labels": dict(g.labels),
                             "created_ms": g.created_ms, "next_ms": g.next_ms, "alerts": sorted(g.alerts),
                             "flushed": g.flushed, "last_fps": sorted(g.last_fps) if g.last_fps is not None else None,
-                            "last_ms": g.last_ms} for g in sorted(groups, key=lambda g: g.key)],
+                            "last_ms": g.last_ms, "failed_rounds": g.failed_rounds}
+                           for g in sorted(groups, key=lambda g: g.key)],
             }
         return {"trees": out, "inhibited": self.inhibited}
 
@@ -355,7 +454,7 @@ class Dispatcher:
                 last_fps = frozenset(g["last_fps"]) if g["last_fps"] is not None else None
                 self.groups[g["key"]] = Group(name, route, g["key"], dict(g["labels"]), g["created_ms"], g["next_ms"],
                                               {fp: reg[fp] for fp in g["alerts"] if fp in reg}, g["flushed"],
-                                              last_fps, g["last_ms"])
+                                              last_fps, g["last_ms"], int(g.get("failed_rounds", 0)))
         return skipped
 
     # --- questions ------------------------------------------------------------------------------------
@@ -369,16 +468,36 @@ class Dispatcher:
                 for r in tree.match(placement.labels)]
 
 
+# Keys added to the routes document after state was first saved, with the value that means
+# "not used": left out of the digest at that value, so that upgrading does not regroup (and
+# page again) every document that does not use them.
+_LATER_KEYS = {"send_resolved": True, "mute_time_intervals": [], "active_time_intervals": [], "time_intervals": []}
+
+
+def _without_later_defaults(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_later_defaults(v) for k, v in value.items()
+                if not (k in _LATER_KEYS and v == _LATER_KEYS[k])}
+    if isinstance(value, list):
+        return [_without_later_defaults(v) for v in value]
+    return value
+
+
 def tree_digest(tree: RouteTree) -> str:
     """The routes document a tree was compiled from, as a digest: saved groups are restored
     only into the same document."""
-    text = tree.model.model_dump_json() if tree.model is not None else repr(tree)
+    if tree.model is None:
+        text = repr(tree)
+    else:  # the form model_dump_json() gave before the later keys existed
+        text = json.dumps(_without_later_defaults(tree.model.model_dump(mode="json")), ensure_ascii=False,
+                          separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _alert_json(a: Alert) -> dict:
     return {"fp": a.fp, "labels": dict(a.labels), "first_ms": a.first_ms, "last_ms": a.last_ms,
             "latched": a.latched, "released": a.released, "extra": dict(a.extra),
+            "resolved_ms": a.resolved_ms, "resolved_why": a.resolved_why, "superseded": a.superseded,
             "event": {"kind": a.event.kind, "ts_ms": a.event.ts_ms, "labels": dict(a.event.labels),
                       "data": json.loads(json.dumps(a.event.data, default=str))}}
 
@@ -386,4 +505,5 @@ def _alert_json(a: Alert) -> dict:
 def _alert_from_json(d: Mapping[str, Any]) -> Alert:
     e = d["event"]
     return Alert(d["fp"], dict(d["labels"]), Event(e["kind"], e["ts_ms"], dict(e["labels"]), dict(e["data"])),
-                 d["first_ms"], d["last_ms"], d["latched"], d["released"], dict(d["extra"]))
+                 d["first_ms"], d["last_ms"], d["latched"], d["released"], dict(d["extra"]),
+                 d.get("resolved_ms"), d.get("resolved_why"), bool(d.get("superseded", False)))

@@ -3,7 +3,8 @@
 Given labels (and, optionally, the policies' graph and active label sets that could inhibit
 it), say for each routes document the event would reach: how the document was chosen, the
 effective labels, every matching route with its path from the root, its receiver and targets
-(by reference, never by value), the group key and timers, and whether an inhibit rule would
+(by reference, never by value), the group key and timers, whether it is told of
+resolutions, its mute / active time intervals, and whether an inhibit rule would
 mute it. The same functions the sink uses decide it (:func:`~.dispatch.placements`,
 :meth:`~.routes.RouteTree.match`, :meth:`~.routes.RouteTree.inhibited_by`).
 
@@ -58,6 +59,9 @@ def explain(labels: Mapping[str, str], trees: Mapping[str, RouteTree], graph=Non
                 "group_interval": _dur(node.group_interval_ms),
                 "repeat_interval": _dur(node.repeat_interval_ms),
                 "targets": _targets(tree, node.receiver),
+                "send_resolved": node.receiver in tree.send_resolved,
+                "mute_time_intervals": list(node.mute_intervals),
+                "active_time_intervals": list(node.active_intervals),
             })
         inhibit = None
         if active:

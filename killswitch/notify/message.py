@@ -136,8 +136,30 @@ def detail(alert: Alert, external_url: Optional[str]) -> list[str]:
     return lines
 
 
+def resolved_headline(alert: Alert) -> str:
+    """What ended: a stage entry whose scope is back at level 0, or a fault no longer reported."""
+    lab = alert.labels
+    if alert.event.kind == ev.STAGE_TRANSITION:
+        where = " ".join(x for x in (lab.get("policy"), lab.get("scope")) if x)
+        stage = f"stage {lab.get('level', '?')} {lab.get('stage', '')}".rstrip()
+        return f"{where}: {stage} is over, {alert.resolved_why or 'back at level 0'}"
+    return f"{headline(alert)}: {alert.resolved_why or 'no longer reported'}"
+
+
+def resolved_lines(alert: Alert, external_url: Optional[str]) -> list[str]:
+    lines = [f"RESOLVED {resolved_headline(alert)}",
+             f"  was: {alert.severity.upper()} {headline(alert)} at {iso(alert.event.ts_ms)}"]
+    if alert.resolved_ms is not None:
+        lines.append(f"  resolved at: {iso(alert.resolved_ms)}   mode: {mode_of(alert)}")
+    if alert.event.data.get("incident"):
+        lines += runbook_lines(str(alert.event.data["incident"]), external_url)
+    return lines
+
+
 def compose(n: Notification, external_url: Optional[str] = None) -> Message:
     new = [a for a in n.alerts if a.fp in n.new]
+    if n.resolved and all(a.severity == "info" for a in new):
+        return _compose_resolved(n, new, external_url)  # the news is the end (a reset notice comes with it)
     earlier = [a for a in n.alerts if a.fp not in n.new]
     lead_pool = new or list(n.alerts)
     lead = max(lead_pool, key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.event.ts_ms))
@@ -161,16 +183,48 @@ def compose(n: Notification, external_url: Optional[str] = None) -> Message:
         body.append("Earlier in this group:")
         body += [f"  {a.severity.upper()} {headline(a)} at {iso(a.event.ts_ms)}" for a in earlier]
         body.append("")
+    if n.resolved:
+        body.append("Resolved since the last notification:")
+        body += [f"  RESOLVED {resolved_headline(a)}" for a in n.resolved]
+        body.append("")
     if n.muted:
         body.append(f"{n.muted} notice(s) of this group muted by inhibit rules.")
     body.append(f"group {n.group_key} · receiver {n.receiver} via {n.route}")
     return Message(title, "\n".join(body).rstrip() + "\n", NOTIFY_TYPES.get(n.severity, "warning"))
 
 
-def failed_page(original: Message, receiver: str, result: str, attempts: int, group_key: str) -> Message:
+def _compose_resolved(n: Notification, new: list[Alert], external_url: Optional[str]) -> Message:
+    """Resolutions, and nothing new above ``info`` (a reset's own notice, a re-arm): titled
+    RESOLVED, an apprise ``success``; the new notices follow in full."""
+    lead = max(n.resolved, key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.event.ts_ms))
+    dry = any(mode_of(a) == "DRY RUN" for a in n.resolved)
+    title = "[RESOLVED]" + (" [DRY RUN]" if dry else "") + f" {resolved_headline(lead)}"
+    if len(n.resolved) > 1:
+        title += f" (+{len(n.resolved) - 1} more)"
+    others = [a for a in n.alerts if a.fp not in n.new]
+    if others:
+        title += f" ({len(others)} still firing)"
+    body: list[str] = []
+    for a in sorted(n.resolved, key=lambda a: a.resolved_ms or 0):
+        body += resolved_lines(a, external_url)
+        body.append("")
+    for a in sorted(new, key=lambda a: a.event.ts_ms):
+        body += detail(a, external_url)
+        body.append("")
+    if others:
+        body.append("Still firing in this group:")
+        body += [f"  {a.severity.upper()} {headline(a)} at {iso(a.event.ts_ms)}" for a in others]
+        body.append("")
+    body.append(f"group {n.group_key} · receiver {n.receiver} via {n.route}")
+    return Message(title, "\n".join(body).rstrip() + "\n", "success")
+
+
+def failed_page(original: Message, receiver: str, result: str, attempts: int, group_key: str,
+                rounds: int = 1) -> Message:
     """What the fallback receiver gets when a page could not be delivered."""
     title = f"[CRITICAL] NOTIFICATION FAILED to {receiver}: {original.title}"
-    body = (f"The notification below could not be delivered to receiver {receiver} after {attempts} attempt(s) "
+    tries = f"{attempts} attempt(s)" + (f" in each of {rounds} rounds one group interval apart" if rounds > 1 else "")
+    body = (f"The notification below could not be delivered to receiver {receiver} after {tries} "
             f"(last result: {result}). The people it was meant for have not been told.\n"
             f"group {group_key}\n\n--- undelivered notification ---\n{original.title}\n\n{original.body}")
     return Message(title, body, "failure")

@@ -19,22 +19,27 @@ Semantics follow Alertmanager's ``dispatch/route.go`` and inhibitor:
   missing counts as equal). When a label set matches both sides, sources that also match the
   target side are not considered, so an alert never mutes itself or its own kind.
 
+- ``mute_time_intervals`` / ``active_time_intervals`` name ``spec.time_intervals``
+  (:mod:`.timeintervals`); they are the route's own, not inherited by its children (as
+  Alertmanager does), and the root has none (it catches everything, pages included).
+
 Defaults for the root, chosen for a kill switch (a page within seconds, escalations within a
 minute) rather than Alertmanager's 30s / 5m / 4h: ``group_wait`` 10s, ``group_interval`` 1m,
 ``repeat_interval`` 4h.
 
-Pure: no I/O, no clock, no apprise.
+Pure but for reading the zone database: no clock, no apprise.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional, Sequence
 
 from ..policy.model import InhibitRule as InhibitRuleDoc
 from ..policy.model import NotificationRoutes, Route
 from ..policy.units import Duration
+from .timeintervals import NamedInterval, compile_intervals, silenced_by
 
 GROUP_WAIT_MS = 10_000
 GROUP_INTERVAL_MS = 60_000
@@ -94,6 +99,8 @@ class RouteNode:
     repeat_interval_ms: int
     routes: tuple["RouteNode", ...] = field(default=(), repr=False)
     parent_key: str = field(default="", compare=False, repr=False)
+    mute_intervals: tuple[str, ...] = ()  # the route's own (not inherited, as in Alertmanager)
+    active_intervals: tuple[str, ...] = ()
 
     @property
     def is_root(self) -> bool:
@@ -177,6 +184,14 @@ class RouteTree:
     receivers: tuple[str, ...]
     fallback_receiver: Optional[str]
     model: NotificationRoutes = field(compare=False, repr=False)
+    send_resolved: frozenset[str] = frozenset()  # receivers told when what they were paged about is over
+    intervals: tuple[NamedInterval, ...] = ()  # spec.time_intervals
+
+    def silenced(self, route: RouteNode, ms: int) -> Optional[str]:
+        """Why ``route`` sends nothing at ``ms`` (its mute or active time intervals), or None."""
+        if not route.mute_intervals and not route.active_intervals:
+            return None
+        return silenced_by(route.mute_intervals, route.active_intervals, {i.name: i for i in self.intervals}, ms)
 
     def match(self, labels: Mapping[str, str]) -> list[RouteNode]:
         return self.root.match(labels)
@@ -215,10 +230,10 @@ def _node(route: Route, parent: Optional[RouteNode], path: tuple[int, ...]) -> R
     interval = _ms(route.group_interval, interval)
     repeat = _ms(route.repeat_interval, repeat)
     node = RouteNode(path, receiver, _matchers(route.match, route.match_re), route.continue_, group_by, by_all,
-                     wait, interval, repeat, (), parent.key if parent is not None else "")
+                     wait, interval, repeat, (), parent.key if parent is not None else "",
+                     tuple(route.mute_time_intervals), tuple(route.active_time_intervals))
     children = tuple(_node(c, node, path + (i,)) for i, c in enumerate(route.routes))
-    return RouteNode(node.path, node.receiver, node.matchers, node.continue_, node.group_by, node.group_by_all,
-                     node.group_wait_ms, node.group_interval_ms, node.repeat_interval_ms, children, node.parent_key)
+    return replace(node, routes=children)
 
 
 def _rule(i: int, r: InhibitRuleDoc) -> InhibitRule:
@@ -235,6 +250,8 @@ def compile_routes(doc: NotificationRoutes) -> RouteTree:
         receivers=tuple(r.name for r in spec.receivers),
         fallback_receiver=spec.fallback_receiver,
         model=doc,
+        send_resolved=frozenset(r.name for r in spec.receivers if r.send_resolved),
+        intervals=tuple(compile_intervals(spec.time_intervals).values()),
     )
 
 

@@ -14,18 +14,27 @@ them off. What it must not do: block a tick, print a secret, or lose a receipt.
 - A delivery calls apprise in a worker thread (apprise is synchronous; its 2.x ``async_notify``
   still runs plugins in apprise's own thread pool), bounded by ``timeout_s`` — apprise's call
   deadline, the plugins' socket timeouts, and an ``asyncio.wait_for`` around the thread — and
-  is attempted ``attempts`` times with exponential backoff. One delivery at a time per receiver.
+  is attempted ``attempts`` times with exponential backoff (a *round*). One delivery at a time
+  per receiver.
+- A round that failed every attempt is retried at the group's next flush, ``group_interval``
+  later, with what the group then holds (:meth:`~killswitch.notify.dispatch.Dispatcher.delivery_failed`),
+  ``group_retries`` times (1 by default): a receiver down for a minute still gets the page
+  itself. The fallback receiver gets it only when the retries failed too, when the receiver's
+  secret did not resolve (no retry can help), or at shutdown.
 - Every attempt leaves an audit row, written on the event loop thread, never in the apprise
   thread: ``notification_delivered`` or ``notification_failed`` with the receiver's *name*, the
   routes document, the group key, event kinds, incidents, severity, attempt, result, elapsed
   time and mode — never a URL. A delivery still running at shutdown leaves ``cancelled``.
-- A notification that failed every attempt goes, as a failed-page notice carrying the original
+- A notification that failed every round goes, as a failed-page notice carrying the original
   text, to the document's ``fallback_receiver`` (once: a failed fallback is only recorded).
+  The receipt of a round's last attempt says ``final: false`` and ``retry_at_ms`` when a
+  retry follows; ``round`` counts the rounds.
 - ``metrics_text()``: ``killswitch_notifications_total{receiver,result}`` (per notification,
   final outcome: delivered, partial, failed, dropped, cancelled),
   ``killswitch_notification_attempts_total{receiver,result}``,
   ``killswitch_notifications_dropped_total{queue,severity}``,
-  ``killswitch_notifications_inhibited_total``, ``killswitch_notification_queue_depth{queue}``,
+  ``killswitch_notifications_inhibited_total``, ``killswitch_notifications_time_muted_total``,
+  ``killswitch_notification_queue_depth{queue}``,
   ``killswitch_notification_receipt_errors_total``.
 """
 
@@ -60,6 +69,7 @@ class NotifyOptions:
     attempts: int = 3
     backoff_s: float = 1.0  # before the 2nd attempt; doubles, up to backoff_max_s
     backoff_max_s: float = 30.0
+    group_retries: int = 1  # rounds retried at the group's next flush before the fallback receiver
     queue_size: int = 1000  # events not yet routed
     delivery_queue_size: int = 256  # notifications not yet started
     concurrency: int = 4  # deliveries in flight
@@ -92,6 +102,9 @@ class _Job:
     mode: str
     fallback_for: Optional[str] = None
     attempts_made: int = 0
+    new: tuple[str, ...] = ()  # fingerprints the notification told first: taken back for a retry
+    round: int = 1
+    resolved_only: bool = False  # a [RESOLVED] message and nothing firing
 
     @property
     def critical(self) -> bool:
@@ -124,7 +137,7 @@ def _esc(v: str) -> str:
 class NotifySink:
     """A runner sink (see :mod:`killswitch.events`) delivering notifications through apprise.
 
-    Size: about 380 lines because grouping, timers, the delivery workers, receipts and the state
+    Size: about 400 lines because grouping, timers, the delivery workers, receipts and the state
     kept across takeovers (``state_doc`` / ``restore_state``) share one lock and one worker's
     queue; the route tree (:mod:`.routes`), receivers (:mod:`.receivers`), rendering and dispatch
     already live apart. The delivery half (``_deliver`` … ``_receipt``) is where it would split.
@@ -303,10 +316,11 @@ class NotifySink:
 
     def _submit(self, n: Notification) -> None:
         msg = compose(n, self.options.external_url)
-        modes = {mode_of(a) for a in n.alerts}
+        modes = {mode_of(a) for a in n.alerts + n.resolved}
         mode = "dry-run" if modes == {"DRY RUN"} else "live" if modes == {"LIVE"} else "mixed" if len(modes) > 1 \
             else "unknown"
-        job = _Job(n.tree, n.receiver, n.group_key, msg, n.severity, n.event_kinds, n.incidents, mode)
+        job = _Job(n.tree, n.receiver, n.group_key, msg, n.severity, n.event_kinds, n.incidents, mode,
+                   new=n.new, round=n.round, resolved_only=n.resolved_only)
         self._queue_delivery(job)
 
     def _queue_delivery(self, job: _Job) -> None:
@@ -345,19 +359,28 @@ class NotifySink:
                     last = SendResult("unresolved" if (job.tree, job.receiver) in self.unresolved else "unknown")
                 else:
                     last = await self._attempt(rcv, job)
-                final = last.ok or attempt == self.options.attempts or rcv is None
                 self._count(self.attempts, job.receiver, last.result)
-                self._receipt(job, attempt, last, final)
                 if last.ok:
+                    self._receipt(job, attempt, last, True)
                     self._count(self.notifications, job.receiver, last.result)
+                    if job.fallback_for is None:
+                        self.dispatcher.delivery_succeeded(job.group_key)
                     return
-                if final:
+                if attempt == self.options.attempts or rcv is None:
                     break
+                self._receipt(job, attempt, last, False)
                 await asyncio.sleep(min(self.options.backoff_s * 2 ** (attempt - 1), self.options.backoff_max_s))
         except asyncio.CancelledError:
             self._count(self.notifications, job.receiver, "cancelled")
             self._receipt(job, job.attempts_made, SendResult("cancelled"), True)
             raise
+        retry_at = None
+        if rcv is not None and job.fallback_for is None and not self._closing:
+            retry_at = self.dispatcher.delivery_failed(job.group_key, job.new, self.clock(),
+                                                       self.options.group_retries)
+        self._receipt(job, job.attempts_made, last, retry_at is None, retry_at)
+        if retry_at is not None:
+            return  # the group's next flush sends it again
         self._count(self.notifications, job.receiver, "failed")
         self._fallback(job, last)
 
@@ -400,18 +423,22 @@ class NotifySink:
         fb = tree.fallback_receiver if tree is not None else None
         if job.fallback_for is not None or fb is None or fb == job.receiver:
             return
-        msg = failed_page(job.message, job.receiver, last.result, job.attempts_made, job.group_key)
+        msg = failed_page(job.message, job.receiver, last.result, job.attempts_made, job.group_key, job.round)
         self._queue_delivery(_Job(job.tree, fb, job.group_key, msg, "critical", job.event_kinds, job.incidents,
                                   job.mode, fallback_for=job.receiver))
         self._start_deliveries()
 
     # --- receipts and counters ---------------------------------------------------------------------
 
-    def _receipt(self, job: _Job, attempt: int, res: SendResult, final: bool) -> None:
+    def _receipt(self, job: _Job, attempt: int, res: SendResult, final: bool, retry_at: Optional[int] = None
+                 ) -> None:
         payload = {"receiver": job.receiver, "routes": job.tree, "group_key": job.group_key,
                    "event_kinds": job.event_kinds, "incidents": job.incidents, "severity": job.severity,
-                   "attempt": attempt, "attempts": self.options.attempts, "result": res.result, "final": final,
-                   "elapsed_ms": int(res.elapsed_s * 1000), "mode": job.mode}
+                   "attempt": attempt, "attempts": self.options.attempts, "round": job.round,
+                   "result": res.result, "final": final, "elapsed_ms": int(res.elapsed_s * 1000), "mode": job.mode,
+                   "resolved": job.resolved_only}
+        if retry_at is not None:
+            payload["retry_at_ms"] = retry_at
         if job.fallback_for is not None:
             payload["fallback_for"] = job.fallback_for
         self._audit("notification_delivered" if res.ok else "notification_failed", payload)
@@ -456,6 +483,10 @@ class NotifySink:
         lines += ["# HELP killswitch_notifications_inhibited_total Notices left out of notifications by inhibit rules.",
                   "# TYPE killswitch_notifications_inhibited_total counter",
                   f"killswitch_notifications_inhibited_total {self.dispatcher.inhibited}",
+                  "# HELP killswitch_notifications_time_muted_total Due notifications held back by a route's "
+                  "mute or active time intervals.",
+                  "# TYPE killswitch_notifications_time_muted_total counter",
+                  f"killswitch_notifications_time_muted_total {self.dispatcher.time_muted}",
                   "# HELP killswitch_notification_queue_depth Entries waiting in the notification queues.",
                   "# TYPE killswitch_notification_queue_depth gauge",
                   f'killswitch_notification_queue_depth{{queue="events"}} {len(self._events)}',

@@ -59,6 +59,7 @@ KS120 = _c("KS120", "condition syntax error")
 KS121 = _c("KS121", "condition type error")
 KS122 = _c("KS122", "condition reads an unknown signal")
 KS130 = _c("KS130", "reference cannot be checked", Severity.WARNING)
+KS131 = _c("KS131", "time intervals can silence critical pages", Severity.WARNING)
 KS140 = _c("KS140", "invalid input series")
 # runbook templates (checked by ``ksctl validate`` against the runbooks/ directory; an unknown
 # template name is KS104)

@@ -10,7 +10,7 @@ Secrets: credentials and notification URLs are *references* (``{env: VAR}`` or
 ``{file: PATH}``). A literal secret in a document is rejected (KS209) and its value never
 appears in a message.
 
-Size: about 880 lines of about 60 small models: the language's schema, read top to bottom in
+Size: about 1,000 lines of about 70 small models: the language's schema, read top to bottom in
 review beside the README's reference, with the unit types and validators every kind shares at
 its head. Parsing units is :mod:`.units`, the condition language :mod:`.expr`.
 
@@ -29,6 +29,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
+from . import times as intervals
 from .expr import ValueType, canonical
 from .positions import POSITION_FIELDS, ConditionError, parse_condition
 from .series import SeriesError, parse_series
@@ -804,6 +805,9 @@ class AppriseTarget(Strict):
 class Receiver(Strict):
     name: Annotated[str, Field(min_length=1)]
     apprise: Annotated[list[Annotated[AppriseTarget, BeforeValidator(_url_or_ref)]], Field(min_length=1)]
+    # told when what it was paged about is over (a scope back at level 0, a fault cleared), as
+    # Alertmanager's webhook and PagerDuty receivers are by default
+    send_resolved: bool = True
 
 
 def _regexes(value: dict[str, str]) -> dict[str, str]:
@@ -815,6 +819,48 @@ def _regexes(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def _checked(parse: Callable[[str], Any]) -> Callable[[list[str]], list[str]]:
+    def check(items: list[str]) -> list[str]:
+        for item in items:
+            try:
+                parse(str(item))
+            except ValueError as e:
+                raise PydanticCustomError("ks_value", str(e)) from None
+        return [str(i) for i in items]
+    return check
+
+
+class TimeRange(Strict):
+    start_time: str
+    end_time: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        try:
+            intervals.parse_times(self.start_time, self.end_time)
+        except ValueError as e:
+            raise PydanticCustomError("ks_value", str(e)) from None
+        return self
+
+
+class TimeSpec(Strict):
+    """One period of a named time interval: every field given must hold (empty: any)."""
+
+    times: list[TimeRange] = []
+    weekdays: Annotated[list[str], AfterValidator(_checked(intervals.parse_weekdays))] = []
+    days_of_month: Annotated[list[str], AfterValidator(_checked(intervals.parse_days_of_month))] = []
+    months: Annotated[list[str], AfterValidator(_checked(intervals.parse_months))] = []
+    years: Annotated[list[str], AfterValidator(_checked(intervals.parse_years))] = []
+    location: Annotated[Optional[str], Field(pattern=intervals.LOCATION_RE,
+                                             description="an IANA time zone such as Europe/London; UTC if left out")
+                        ] = None
+
+
+class TimeInterval(Strict):
+    name: Annotated[str, Field(min_length=1)]
+    time_intervals: Annotated[list[TimeSpec], Field(min_length=1)]
+
+
 class Route(Strict):
     receiver: Optional[str] = None
     match: dict[str, str] = {}
@@ -824,6 +870,8 @@ class Route(Strict):
     group_wait: Optional[DurationField] = None
     group_interval: Optional[DurationField] = None
     repeat_interval: Optional[DurationField] = None
+    mute_time_intervals: list[str] = []  # names under spec.time_intervals; not inherited
+    active_time_intervals: list[str] = []
     routes: list["Route"] = []
 
 
@@ -838,6 +886,7 @@ class RoutesSpec(Strict):
     receivers: Annotated[list[Receiver], Field(min_length=1)]
     inhibit_rules: list[InhibitRule] = []
     fallback_receiver: Optional[str] = None
+    time_intervals: list[TimeInterval] = []
 
 
 class NotificationRoutes(_Document):

@@ -6,7 +6,8 @@ Text for people; JSON (``format_version`` 1) for scripts::
      "documents": [{"routes", "chosen_by", "labels", "inhibited", "inhibited_by", "active_given",
                     "fallback_receiver", "matches": [{"receiver", "route", "path": [{"route", "matchers"}],
                     "continue", "group_key", "group_by", "group_wait", "group_interval",
-                    "repeat_interval", "targets"}]}],
+                    "repeat_interval", "targets", "send_resolved", "mute_time_intervals",
+                    "active_time_intervals"}]}],
      "verify": [{"routes", "receiver", "targets", "result", "ok", "elapsed_ms", "problems"}]}
 
 Receivers appear by name and targets by reference (``{env: VAR}``, ``{file: PATH}``, a plain URL
@@ -52,7 +53,11 @@ def routes_text(answer: Optional[dict], verify: list[dict]) -> str:
                 out.append(f"{pad}group {m['group_key']}")
                 out.append(f"{pad}group_by [{', '.join(m['group_by'])}] · wait {m['group_wait']} · "
                            f"interval {m['group_interval']} · repeat {m['repeat_interval']}")
-                out.append(f"{pad}targets {', '.join(m['targets']) or '(none)'}")
+                out.append(f"{pad}targets {', '.join(m['targets']) or '(none)'} · "
+                           f"resolved notices {'yes' if m['send_resolved'] else 'no'}")
+                if m["mute_time_intervals"] or m["active_time_intervals"]:
+                    out.append(f"{pad}muted during [{', '.join(m['mute_time_intervals'])}] · "
+                               f"active only during [{', '.join(m['active_time_intervals']) or 'any time'}]")
             if doc["inhibited"]:
                 ib = doc["inhibited_by"]
                 out.append(f"  inhibited: YES, muted by inhibit_rules[{ib['rule']}] "

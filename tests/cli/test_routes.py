@@ -66,6 +66,33 @@ def test_json_output_is_versioned_and_names_route_paths_and_timers():
     assert [s["route"] for s in pager["path"]] == ["route", "route.routes[0]"]
     assert (pager["group_wait"], pager["group_interval"], pager["repeat_interval"]) == ("10s", "1m", "1h")
     assert pager["group_by"] == ["policy", "scope"] and pager["continue"] is True
+    assert pager["send_resolved"] is True  # the default
+    assert pager["mute_time_intervals"] == [] and pager["active_time_intervals"] == []
+
+
+def test_a_route_s_time_intervals_and_send_resolved_are_shown(tmp_path):
+    path = tmp_path / "routes.yaml"
+    path.write_text(textwrap.dedent("""\
+        apiVersion: killswitch/v1
+        kind: NotificationRoutes
+        metadata: {name: desk}
+        spec:
+          route:
+            receiver: pager
+            routes:
+              - {match: {severity: warning}, receiver: chat, mute_time_intervals: [lunch],
+                 active_time_intervals: [desk-hours]}
+          time_intervals:
+            - {name: lunch, time_intervals: [{times: [{start_time: "12:00", end_time: "13:00"}]}]}
+            - {name: desk-hours, time_intervals: [{weekdays: ["monday:friday"]}]}
+          receivers:
+            - {name: pager, apprise: ["json://127.0.0.1:9/pager"]}
+            - {name: chat, apprise: ["json://127.0.0.1:9/chat"], send_resolved: false}
+        """))
+    r = run("--routes", str(path), "--label", "severity=warning")
+    assert r.exit_code == 0, r.output
+    assert "resolved notices no" in r.output
+    assert "muted during [lunch] · active only during [desk-hours]" in r.output
 
 
 def test_an_active_halt_mutes_the_reduce_notice_of_the_same_scope_only(tmp_path):

@@ -17,7 +17,7 @@ from killswitch.notify.routes import compile_routes, trees_of
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.policy.load import load_text
 from killswitch.policy.model import NotificationRoutes, Receiver
-from killswitch.events import RESET, SNAPSHOT_FAILED, STAGE_TRANSITION, Event
+from killswitch.events import ORDER_FAILED, RESET, SNAPSHOT_FAILED, STAGE_TRANSITION, Event
 
 ROUTES = textwrap.dedent(
     """\
@@ -176,12 +176,27 @@ def test_repeat_interval_reminds_while_the_stage_holds_and_not_before(tree):
 
 def test_a_one_off_event_expires_and_is_never_repeated(tree):
     d = Dispatcher({"desk": tree}, resolve_timeout_ms=300_000)
-    e = Event.make(SNAPSHOT_FAILED, 0, {"error": "TIMEOUT"}, venue="okx", account="a", reason="TIMEOUT")
+    e = Event.make(ORDER_FAILED, 0, {"client_order_id": "ks-1"}, venue="okx", account="a", reason="REJECTED")
     put(d, e, 0)
     assert len(d.flush_due(10_000)) == 1
     for t in range(70_000, 8_000_000, 60_000):
         assert d.flush_due(t) == []
     assert d.groups == {}  # the empty group was deleted
+
+
+def test_a_fault_no_longer_reported_is_resolved_once_then_never_repeated(tree):
+    d = Dispatcher({"desk": tree}, resolve_timeout_ms=300_000)
+    e = Event.make(SNAPSHOT_FAILED, 0, {"error": "TIMEOUT"}, venue="okx", account="a", reason="TIMEOUT")
+    put(d, e, 0)
+    assert len(d.flush_due(10_000)) == 1
+    sent = [(t, n) for t in range(70_000, 8_000_000, 60_000) for n in d.flush_due(t)]
+    assert [t for t, _ in sent] == [310_000]  # the first flush after resolve_timeout
+    (_, n), = sent
+    assert n.resolved_only and n.alerts == () and n.resolved[0].resolved_ms == 300_000
+    msg = compose(n)
+    assert msg.title.startswith("[RESOLVED] no snapshot from okx/a: TIMEOUT: no longer reported")
+    assert msg.notify_type == "success" and "RESOLVED" in msg.body
+    assert d.groups == {}
 
 
 def test_a_fault_reported_every_tick_is_one_alert_not_a_page_per_tick(tree):

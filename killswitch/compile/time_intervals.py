@@ -1,0 +1,82 @@
+"""The named time intervals of a NotificationRoutes document, and the routes that use them.
+
+What it owns: unique interval names; time zones the zone database knows (looked up here, once,
+as Alertmanager does at load: the one lookup of the compiler outside the documents); routes
+naming only declared intervals, never on the root route; and a warning (KS131) where a route
+that can carry critical pages (a halt, a flatten) may be silenced by them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..policy import diagnostics as d
+from ..policy.diagnostics import Diagnostic
+from ..policy.documents import LoadedDoc
+from ..policy.model import Route
+
+
+def _can_carry_critical(route: Route) -> bool:
+    """Whether a route's own matchers let a ``severity: critical`` page through (a child sees
+    only what its parents matched, but a parent without a severity matcher passes everything)."""
+    if "severity" in route.match:
+        return route.match["severity"] == "critical"
+    if "severity" in route.match_re:
+        return re.fullmatch(f"(?:{route.match_re['severity']})", "critical") is not None
+    return True
+
+
+def check_time_intervals(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
+    """Named time intervals: unique names, zones the zone database knows (read here, once, as
+    Alertmanager does at load), routes naming only declared intervals, never the root; and a
+    warning where a route that can carry critical pages may be silenced by them (KS131)."""
+    spec = doc.model.spec  # type: ignore[union-attr]
+    sm = doc.srcmap
+    declared: set[str] = set()
+    for i, iv in enumerate(spec.time_intervals):
+        ipath = doc.item_path("time_intervals", i)
+        if iv.name in declared:
+            diags.append(Diagnostic.make(d.KS105, doc.file, sm.value(ipath + ("name",)),
+                                         f'time interval "{iv.name}" is declared twice',
+                                         "give each time interval its own name; one interval may list several "
+                                         "periods"))
+        declared.add(iv.name)
+        for j, period in enumerate(iv.time_intervals):
+            if period.location is None or period.location == "UTC":
+                continue
+            try:
+                ZoneInfo(period.location)
+            except (KeyError, ValueError, OSError):
+                diags.append(Diagnostic.make(
+                    d.KS103, doc.file, sm.value(ipath + ("time_intervals", j, "location")),
+                    f'time zone "{period.location}" is not in the time zone database',
+                    'write an IANA name such as "Europe/London" or "America/New_York"'))
+
+    declared |= doc.poisoned_names("time_intervals")  # declared but broken: reported already
+
+    def walk(route: Route, path: tuple[Any, ...], carries_critical: bool) -> None:
+        carries_critical = carries_critical and _can_carry_critical(route)
+        for key in ("mute_time_intervals", "active_time_intervals"):
+            names = getattr(route, key)
+            if names and not path[2:]:
+                diags.append(Diagnostic.make(d.KS103, doc.file, sm.key(path + (key,)),
+                                             f"the root route cannot have {key}",
+                                             "it catches what no other route matches; put them on a child route"))
+                continue
+            for k, name in enumerate(names):
+                if name not in declared:
+                    diags.append(Diagnostic.make(
+                        d.KS104, doc.file, sm.value(path + (key, k)), f'route uses unknown time interval "{name}"',
+                        d.suggestion_hint(name, declared, "time intervals are declared under spec.time_intervals")))
+            if names and carries_critical:
+                diags.append(Diagnostic.make(
+                    d.KS131, doc.file, sm.key(path + (key,)),
+                    f"{key} can hold back critical pages (a halt, a flatten) on this route",
+                    'match severities below critical here (match: {severity: warning}) and page critical '
+                    "on a route without time intervals"))
+        for k, child in enumerate(route.routes):
+            walk(child, path + ("routes", k), carries_critical)
+
+    walk(spec.route, ("spec", "route"), True)

@@ -1,0 +1,220 @@
+"""Resolved notifications (``send_resolved``) and the retry of a failed delivery at the group's
+next flush, on the pure dispatcher with an explicit clock (milliseconds)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from killswitch.compile.compiler import compile_documents
+from killswitch.events import ORDER_FAILED, RESET, STAGE_TRANSITION, Event
+from killswitch.notify.dispatch import Dispatcher, Notification, Placement
+from killswitch.notify.message import compose
+from killswitch.notify.routes import compile_routes
+from killswitch.policy.load import load_text
+from killswitch.policy.model import NotificationRoutes
+
+ROUTES = textwrap.dedent(
+    """\
+    apiVersion: killswitch/v1
+    kind: NotificationRoutes
+    metadata: {name: desk}
+    spec:
+      route:
+        receiver: chat
+        group_by: [policy, scope]
+        group_wait: 10s
+        group_interval: 1m
+        repeat_interval: 1h
+        routes:
+          - {match: {severity: critical}, receiver: pager, continue: true}
+          - {receiver: chat}
+      receivers:
+        - {name: chat, apprise: ["json://127.0.0.1:9/chat"], send_resolved: false}
+        - {name: pager, apprise: ["json://127.0.0.1:9/pager"]}
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def tree():
+    res = compile_documents(load_text(ROUTES, "routes.yaml"))
+    assert not res.errors, [d.message for d in res.errors]
+    return compile_routes(next(d.model for d in res.docs if isinstance(d.model, NotificationRoutes)))
+
+
+def transition(ts: int, level: int, stage: str, *, frm: int | None = None, severity: str = "critical",
+               reason: str = "ESCALATED") -> Event:
+    frm = level - 1 if frm is None else frm
+    data = {"from": frm, "to": level, "incident": f"book/okx/main/L{level}/e1", "dry_run": False, "reason": reason}
+    labels = dict(policy="book", scope="okx/main", level=level, from_level=frm, venue="okx", severity=severity)
+    if stage:
+        labels["stage"] = stage
+    return Event.make(STAGE_TRANSITION, ts, data, **labels)
+
+
+def put(d: Dispatcher, event: Event, now: int) -> None:
+    d.insert(event, Placement("desk", dict(event.labels), "test"), now)
+
+
+def by_receiver(ns: list[Notification]) -> dict[str, Notification]:
+    return {n.receiver: n for n in ns}
+
+
+# --- send_resolved ----------------------------------------------------------------------------------
+
+
+def test_a_reset_halt_is_resolved_to_the_pager_and_not_to_a_receiver_without_send_resolved(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 3, "flatten"), 0)
+    assert set(by_receiver(d.flush_due(10_000))) == {"chat", "pager"}
+    put(d, Event.make(RESET, 30_000, {"released": True, "result": "RESET"}, policy="book", scope="okx/main",
+                      level=3), 30_000)
+    sent = by_receiver(d.flush_due(70_000))
+    # chat says send_resolved: false: it hears of the reset approval itself, never of a resolution
+    assert sent["chat"].resolved == () and [a.event.kind for a in sent["chat"].alerts] == [RESET]
+    assert "RESOLVED" not in compose(sent["chat"]).title + compose(sent["chat"]).body
+    n = sent["pager"]
+    assert n.resolved_only and [a.labels["stage"] for a in n.resolved] == ["flatten"]
+    msg = compose(n, "https://ks.example.com")
+    assert msg.title == "[RESOLVED] book okx/main: stage 3 flatten is over, reset (RESET)"
+    assert msg.notify_type == "success"
+    assert "was: CRITICAL book okx/main: entered stage 3 flatten (from 2)" in msg.body
+    assert "resolved at: 1970-01-01T00:00:30.000Z" in msg.body and "book/okx/main/L3/e1" in msg.body
+    assert [n for t in range(130_000, 9_000_000, 60_000) for n in d.flush_due(t)] == []  # told once
+    assert d.groups == {}
+
+
+def test_a_scope_back_at_level_0_resolves_its_stage_entry_beside_the_re_arm_notice(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 2, "trim"), 0)
+    d.flush_due(10_000)
+    put(d, transition(20_000, 0, "", frm=2, severity="info", reason="AUTO_RESET"), 20_000)
+    sent = by_receiver(d.flush_due(70_000))
+    # the pager's route takes critical only: the resolution alone; chat gets the re-arm notice only
+    assert sent["pager"].resolved_only
+    assert "back at level 0 (AUTO_RESET)" in compose(sent["pager"]).title
+    assert sent["chat"].resolved == () and [a.labels["level"] for a in sent["chat"].alerts] == ["0"]
+    assert "RESOLVED" not in compose(sent["chat"]).body
+
+
+def test_an_escalation_supersedes_the_lower_stage_and_resolves_nothing(tree):
+    d = Dispatcher({"desk": tree}, resolve_timeout_ms=300_000)
+    put(d, transition(0, 1, "reduce"), 0)
+    d.flush_due(10_000)
+    put(d, transition(20_000, 2, "trim"), 20_000)
+    later = [n for t in range(70_000, 9_000_000, 60_000) for n in d.flush_due(t)]
+    assert later and all(n.resolved == () for n in later)
+    assert all("[RESOLVED]" not in compose(n).title for n in later)
+
+
+def test_a_resolution_beside_a_new_alert_is_listed_under_the_new_page(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 3, "flatten"), 0)
+    d.flush_due(10_000)
+    put(d, Event.make(RESET, 30_000, {"released": True, "result": "RESET"}, policy="book", scope="okx/main",
+                      level=3), 30_000)
+    again = transition(40_000, 1, "reduce", frm=0)
+    put(d, again, 40_000)
+    n = by_receiver(d.flush_due(70_000))["pager"]
+    assert [a.labels["stage"] for a in n.alerts] == ["reduce"] and len(n.resolved) == 1
+    msg = compose(n)
+    assert msg.title.startswith("[CRITICAL] book okx/main: entered stage 1 reduce")
+    assert "Resolved since the last notification:\n  RESOLVED book okx/main: stage 3 flatten is over" in msg.body
+
+
+def test_a_resolution_survives_a_restart_before_the_flush(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 3, "flatten"), 0)
+    d.flush_due(10_000)
+    put(d, Event.make(RESET, 30_000, {"released": True, "result": "RESET"}, policy="book", scope="okx/main",
+                      level=3), 30_000)
+    again = Dispatcher({"desk": tree})
+    assert again.restore(json.loads(json.dumps(d.to_json()))) == []
+    n = by_receiver(again.flush_due(70_000))["pager"]
+    assert n.resolved_only and n.resolved[0].resolved_why == "reset (RESET)"
+
+
+def test_a_one_off_fault_that_comes_back_after_it_expired_is_notified_again(tree):
+    d = Dispatcher({"desk": tree}, resolve_timeout_ms=300_000)
+    put(d, transition(0, 3, "flatten", severity="warning"), 0)  # keeps the group alive
+    failed = Event.make(ORDER_FAILED, 0, {"client_order_id": "ks-1"}, policy="book", scope="okx/main",
+                        venue="okx", account="a", reason="REJECTED")
+    put(d, failed, 0)
+    d.flush_due(10_000)
+    assert [n for t in range(70_000, 600_000, 60_000) for n in d.flush_due(t)] == []  # expired quietly
+    put(d, failed, 600_000)
+    n = by_receiver(d.flush_due(610_000))["chat"]  # the halt's group, which outlived the first failure
+    assert [a.event.kind for a in n.alerts if a.fp in n.new] == [ORDER_FAILED] and n.resolved == ()
+
+
+# --- a failed delivery is retried at the next flush, then falls back ------------------------------------
+
+
+def test_a_failed_page_is_sent_again_at_the_next_group_interval_then_given_up(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 3, "flatten"), 0)
+    (n,) = [n for n in d.flush_due(10_000) if n.receiver == "pager"]
+    assert n.round == 1
+    assert d.delivery_failed(n.group_key, n.new, 12_000, retries=1) == 70_000  # the group's next flush
+    (again,) = [n for n in d.flush_due(70_000) if n.receiver == "pager"]
+    assert again.new == n.new and again.round == 2 and not again.repeat
+    assert d.delivery_failed(again.group_key, again.new, 72_000, retries=1) is None  # now: the fallback
+    assert d.flush_due(130_000) == []  # given up: not sent a third time
+    assert d.groups[n.group_key].failed_rounds == 0
+
+
+def test_a_retry_that_succeeds_resets_the_count_and_a_failed_reminder_is_retried(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 3, "flatten"), 0)
+    (n,) = [n for n in d.flush_due(10_000) if n.receiver == "pager"]
+    d.delivery_failed(n.group_key, n.new, 12_000, retries=1)
+    (again,) = [n for n in d.flush_due(70_000) if n.receiver == "pager"]
+    d.delivery_succeeded(again.group_key)
+    assert d.groups[n.group_key].failed_rounds == 0
+    (reminder,) = [n for n in d.flush_due(70_000 + 3_600_000) if n.receiver == "pager"]
+    assert reminder.repeat and reminder.round == 1
+    assert d.delivery_failed(reminder.group_key, reminder.new, 3_672_000, retries=1) == 3_730_000
+    (retried,) = [n for n in d.flush_due(3_730_000) if n.receiver == "pager"]
+    assert retried.repeat and retried.round == 2
+
+
+def test_no_retry_when_retries_is_zero_or_the_group_is_gone(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 3, "flatten"), 0)
+    (n,) = [n for n in d.flush_due(10_000) if n.receiver == "pager"]
+    assert d.delivery_failed(n.group_key, n.new, 12_000, retries=0) is None
+    assert d.delivery_failed("desk:nothing:{}", n.new, 12_000, retries=1) is None
+
+
+def test_a_pending_retry_survives_a_restart(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, transition(0, 3, "flatten"), 0)
+    (n,) = [n for n in d.flush_due(10_000) if n.receiver == "pager"]
+    d.delivery_failed(n.group_key, n.new, 12_000, retries=1)
+    again = Dispatcher({"desk": tree})
+    assert again.restore(json.loads(json.dumps(d.to_json()))) == []
+    (retried,) = [n for n in again.flush_due(70_000) if n.receiver == "pager"]
+    assert retried.round == 2 and retried.new == n.new
+
+
+# --- state saved before these keys existed is still restored -------------------------------------------
+
+
+def test_the_digest_of_a_routes_document_not_using_the_new_keys_is_the_one_saved_before_them():
+    from tests.conftest import POLICIES
+
+    from killswitch.notify.dispatch import tree_digest
+
+    text = (POLICIES / "routes.yaml").read_text()
+    res = compile_documents(load_text(text, "routes.yaml"))
+    model = next(d.model for d in res.docs if isinstance(d.model, NotificationRoutes))
+    # computed by the code before send_resolved and time intervals: a saved halt is not paged again
+    assert tree_digest(compile_routes(model)) == "83bcd23e02bd70c2"
+    changed = text.replace("- name: pager\n", "- name: pager\n      send_resolved: false\n")
+    assert changed != text
+    res = compile_documents(load_text(changed, "routes.yaml"))
+    model = next(d.model for d in res.docs if isinstance(d.model, NotificationRoutes))
+    assert tree_digest(compile_routes(model)) != "83bcd23e02bd70c2"
