@@ -47,6 +47,7 @@ class RunOptions:
     audit_anchor_every_ms: int = 5 * 60_000  # how often the audit head is exported (log line and /metrics)
     api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/identity.py)
     console_public: bool = False  # the console's views without a token (its actions always need one)
+    log_format: str = "text"  # text or json lines (see killswitch/logs.py)
 
 
 def compile_policy_sources(paths: tuple[str, ...]) -> tuple[CompileResult, list[tuple[str, str]]]:
@@ -337,9 +338,13 @@ def _compile_for_reload(paths: tuple[str, ...]) -> tuple[Optional[CompileResult]
 
 
 def main(opts: RunOptions) -> int:
-    import click
+    from .logs import configure
 
-    daemon = Daemon(opts, click.echo, lambda m: click.echo(m, err=True))
+    # Through the standard logging module: a timestamp and a level on every line, JSON on request,
+    # secrets scrubbed. What was said on stdout stays on stdout (INFO), what was said on stderr on
+    # stderr (ERROR): the text of each message is unchanged.
+    log = configure(opts.log_format)
+    daemon = Daemon(opts, log.info, log.error)
     try:
         return asyncio.run(daemon.run())
     except KeyboardInterrupt:  # pragma: no cover - the signal handler normally catches it
