@@ -103,7 +103,7 @@ class RunbookSink:
         self._trace(ctx, data, rb, t0)
         ctx.store.save_runbook(record_of(data, rb))
         wanted = data.get("template") or "default.md.j2"
-        if rb.template != wanted:
+        if rb.problems:  # a template that could not be used (without a directory, builtin is the one asked for)
             self.fallbacks += 1
         self.rendered += 1
         ctx.store.audit("runbook_rendered", event.ts_ms, {
