@@ -338,7 +338,7 @@ def _compile_for_reload(paths: tuple[str, ...]) -> tuple[Optional[CompileResult]
 
 
 def main(opts: RunOptions) -> int:
-    from .logs import configure
+    from .logs import configure, unconfigure
 
     # Through the standard logging module: a timestamp and a level on every line, JSON on request,
     # secrets scrubbed. What was said on stdout stays on stdout (INFO), what was said on stderr on
@@ -350,4 +350,5 @@ def main(opts: RunOptions) -> int:
     except KeyboardInterrupt:  # pragma: no cover - the signal handler normally catches it
         return 0
     finally:
+        unconfigure()
         sys.stdout.flush()

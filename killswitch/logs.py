@@ -122,3 +122,13 @@ def configure(fmt: str = "text", *, env: Optional[Mapping[str, str]] = None, std
     base.setLevel(level)
     base.propagate = False  # a host application's root handlers would print every line twice
     return logging.getLogger(LOGGER)
+
+
+def unconfigure() -> None:
+    """Undo :func:`configure` (the end of an in-process run: a test's streams are closed after
+    it, and records go back to the host's handlers)."""
+    base = logging.getLogger("killswitch")
+    for h in list(base.handlers):
+        base.removeHandler(h)
+    base.setLevel(logging.NOTSET)
+    base.propagate = True

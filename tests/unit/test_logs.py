@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from killswitch.logs import REDACTED, Scrubber, configure
+from killswitch.logs import REDACTED, Scrubber, configure, unconfigure
 
 ENV = {"KS_T_SECRET": "sim-main-secret-123", "KS_API_TOKEN": "tok-abcdef", "HOME": "/home/someone-long"}
 
@@ -21,8 +21,7 @@ def _logged(fmt: str, *lines: tuple[int, str]) -> tuple[str, str]:
         for level, msg in lines:
             log.log(level, msg)
     finally:
-        for h in list(logging.getLogger("killswitch").handlers):
-            logging.getLogger("killswitch").removeHandler(h)
+        unconfigure()
     return out.getvalue(), err.getvalue()
 
 
@@ -65,3 +64,10 @@ def test_scrubbing_leaves_ordinary_words_and_unnamed_variables_alone():
 def test_an_unknown_format_is_refused():
     with pytest.raises(ValueError, match="unknown log format 'xml'"):
         configure("xml", env={})
+
+
+def test_unconfigure_hands_the_records_back_to_the_host():
+    configure("text", env={}, stdout=io.StringIO(), stderr=io.StringIO())
+    unconfigure()
+    base = logging.getLogger("killswitch")
+    assert base.handlers == [] and base.propagate is True
