@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -189,6 +190,11 @@ class Daemon:
         seen = _mtimes(self.opts.policies)
         ticks = 0
         keeper = life = None
+        from .telemetry.metrics_otlp import OtlpMetrics
+
+        metrics_config, pusher = OtlpMetrics.from_env(time.time_ns())
+        self.echo(f"ksctl run: {metrics_config.describe()}")
+        pushing = asyncio.create_task(self._push_metrics(runner, pusher)) if pusher is not None else None
         try:
             # The lease from a thread of its own, on a store connection of its own, renewed while
             # this loop shows life (see runner/lease.py): no tick and no burst of requests can let
@@ -228,6 +234,9 @@ class Daemon:
                 interval = min((p.interval_s for p in runner.graph.policies), default=5.0)
                 await self._wait(runner, interval)
         finally:
+            if pushing is not None and pusher is not None:
+                pushing.cancel()
+                await asyncio.to_thread(pusher.shutdown)
             if api is not None:
                 await api.stop()
             await runner.aclose()
@@ -241,6 +250,21 @@ class Daemon:
             store.close()
         self.echo(f"ksctl run: stopped after {ticks} tick(s)")
         return 0
+
+    async def _push_metrics(self, runner: Runner, pusher) -> None:
+        """Every ``OTEL_METRIC_EXPORT_INTERVAL``: the registry as /metrics shows it (read on this
+        loop), pushed over OTLP from a worker thread. A failure is said once, and its end once."""
+        failing = False
+        while True:
+            await asyncio.sleep(pusher.config.interval_ms / 1000)
+            ok = await asyncio.to_thread(pusher.export, runner.metrics_text(), time.time_ns())
+            if ok == failing:
+                failing = not ok
+                if failing:
+                    self.err(f"ksctl run: OTLP_METRICS_FAILED: the export to {pusher.config.endpoint} failed; "
+                             "retried at every interval (/metrics is unaffected)")
+                else:
+                    self.echo(f"ksctl run: OTLP metrics exported again to {pusher.config.endpoint}")
 
     async def _wait(self, runner: Runner, seconds: float) -> None:
         """Sleep until the next tick, or until the lease changes hands (a standby that just took
