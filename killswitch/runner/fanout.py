@@ -14,9 +14,7 @@ Must not: let a sink's exception reach the tick, or hand a sink anything that ch
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Optional, Sequence
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from ..events import CollectingSink, Event, MetricsSink, RestoringSink, Sink, SinkContext, StatefulSink, TickFacts
 from .storeio import StoreIO
