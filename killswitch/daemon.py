@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -47,6 +48,7 @@ class RunOptions:
     audit_anchor_every_ms: int = 5 * 60_000  # how often the audit head is exported (log line and /metrics)
     api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/identity.py)
     console_public: bool = False  # the console's views without a token (its actions always need one)
+    log_format: str = "text"  # text or json lines (see killswitch/logs.py)
 
 
 def compile_policy_sources(paths: tuple[str, ...]) -> tuple[CompileResult, list[tuple[str, str]]]:
@@ -188,6 +190,11 @@ class Daemon:
         seen = _mtimes(self.opts.policies)
         ticks = 0
         keeper = life = None
+        from .telemetry.metrics_otlp import OtlpMetrics
+
+        metrics_config, pusher = OtlpMetrics.from_env(time.time_ns())
+        self.echo(f"ksctl run: {metrics_config.describe()}")
+        pushing = asyncio.create_task(self._push_metrics(runner, pusher)) if pusher is not None else None
         try:
             # The lease from a thread of its own, on a store connection of its own, renewed while
             # this loop shows life (see runner/lease.py): no tick and no burst of requests can let
@@ -227,6 +234,9 @@ class Daemon:
                 interval = min((p.interval_s for p in runner.graph.policies), default=5.0)
                 await self._wait(runner, interval)
         finally:
+            if pushing is not None and pusher is not None:
+                pushing.cancel()
+                await asyncio.to_thread(pusher.shutdown)
             if api is not None:
                 await api.stop()
             await runner.aclose()
@@ -240,6 +250,21 @@ class Daemon:
             store.close()
         self.echo(f"ksctl run: stopped after {ticks} tick(s)")
         return 0
+
+    async def _push_metrics(self, runner: Runner, pusher) -> None:
+        """Every ``OTEL_METRIC_EXPORT_INTERVAL``: the registry as /metrics shows it (read on this
+        loop), pushed over OTLP from a worker thread. A failure is said once, and its end once."""
+        failing = False
+        while True:
+            await asyncio.sleep(pusher.config.interval_ms / 1000)
+            ok = await asyncio.to_thread(pusher.export, runner.metrics_text(), time.time_ns())
+            if ok == failing:
+                failing = not ok
+                if failing:
+                    self.err(f"ksctl run: OTLP_METRICS_FAILED: the export to {pusher.config.endpoint} failed; "
+                             "retried at every interval (/metrics is unaffected)")
+                else:
+                    self.echo(f"ksctl run: OTLP metrics exported again to {pusher.config.endpoint}")
 
     async def _wait(self, runner: Runner, seconds: float) -> None:
         """Sleep until the next tick, or until the lease changes hands (a standby that just took
@@ -337,12 +362,17 @@ def _compile_for_reload(paths: tuple[str, ...]) -> tuple[Optional[CompileResult]
 
 
 def main(opts: RunOptions) -> int:
-    import click
+    from .logs import configure, unconfigure
 
-    daemon = Daemon(opts, click.echo, lambda m: click.echo(m, err=True))
+    # Through the standard logging module: a timestamp and a level on every line, JSON on request,
+    # secrets scrubbed. What was said on stdout stays on stdout (INFO), what was said on stderr on
+    # stderr (ERROR): the text of each message is unchanged.
+    log = configure(opts.log_format)
+    daemon = Daemon(opts, log.info, log.error)
     try:
         return asyncio.run(daemon.run())
     except KeyboardInterrupt:  # pragma: no cover - the signal handler normally catches it
         return 0
     finally:
+        unconfigure()
         sys.stdout.flush()

@@ -170,9 +170,18 @@ class RestoringSink(Protocol):
 
 @runtime_checkable
 class MetricsSink(Protocol):
-    """A sink that adds Prometheus exposition lines to ``/metrics``."""
+    """A sink that adds Prometheus exposition lines to ``/metrics``, written by hand (parsed into
+    the scrape's registry: prefer :class:`CollectingSink`)."""
 
     def metrics_text(self) -> str: ...
+
+
+@runtime_checkable
+class CollectingSink(Protocol):
+    """A sink whose metric families go into the one registry of ``/metrics`` at each scrape
+    (:class:`killswitch.metrics.Registry`: ``sampled`` families, or ``include`` of its own)."""
+
+    def collect_metrics(self, registry: Any) -> None: ...
 
 
 @runtime_checkable

@@ -1,7 +1,12 @@
 """A small Prometheus metrics registry: counters, gauges and histograms, rendered as text.
 
-Used by the telemetry sink (its registry) and by the runner (``escape`` and ``number`` for its
-own lines, so both write label values the same way). Why not a library: the metrics are a
+``/metrics`` is one :class:`Registry`, built at each scrape by the runner
+(``runner/readout.py``): the runner's own families are :class:`Sampled` (values read from its
+book at the scrape), the lease thread and the sinks add theirs (``collect_metrics(registry)``),
+and a sink that keeps a registry of its own (telemetry) is :meth:`Registry.include`-d. A family
+is registered once: a second one of the same name is an error, never a second block of lines.
+Every family has ``# HELP`` and ``# TYPE``. A sink that still writes its text by hand is
+:meth:`Registry.adopt`-ed: its families are parsed and registered like the others. Why not a library: the metrics are a
 dozen, and the text format (version 0.0.4) is simple; ``prometheus_client`` would bring a
 global registry to keep out of the way, and the OpenTelemetry metrics SDK would need a
 Prometheus exporter (another dependency) and a translation of dotted names. This registry is
@@ -165,6 +170,88 @@ class Histogram(_Metric):
         return out
 
 
+class Sampled(_Metric):
+    """A family whose values are read at the scrape (a count or a gauge kept elsewhere): ``add``
+    one sample per label set. Counters, gauges and untyped families only."""
+
+    def __init__(self, name, help, labels, lock, kind: str):
+        if kind not in ("counter", "gauge", "untyped"):
+            raise ValueError(f"{name}: a sampled family is a counter, a gauge or untyped, not {kind!r}")
+        if kind == "counter" and not name.endswith("_total"):
+            raise ValueError(f"a counter's name ends in _total: {name!r}")
+        if not help.strip():
+            raise ValueError(f"{name}: a family needs its help text")
+        super().__init__(name, help, labels, lock)
+        self.kind = kind
+        self._values: dict[tuple[str, ...], float] = {}
+
+    def add(self, value: float, **labels) -> "Sampled":
+        key = self._key(labels)
+        with self._lock:
+            if key in self._values:
+                raise ValueError(f"{self.name}{self._labelset(key)} sampled twice")
+            self._values[key] = value
+        return self
+
+    def lines(self) -> list[str]:
+        return [f"{self.name}{self._labelset(k)} {number(v)}" for k, v in sorted(self._values.items())]
+
+
+class _Adopted(_Metric):
+    """A family parsed from exposition text (:meth:`Registry.adopt`): its lines as written."""
+
+    def __init__(self, name: str, help: str, kind: str, lines: list[str], lock: threading.Lock):
+        super().__init__(name, help, (), lock)
+        self.kind = kind
+        self._lines = lines
+
+    def header(self) -> list[str]:
+        return ([f"# HELP {self.name} {self.help}"] if self.help else []) + \
+            ([f"# TYPE {self.name} {self.kind}"] if self.kind else [])
+
+    def lines(self) -> list[str]:
+        return list(self._lines)
+
+
+_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def parse_families(text: str) -> dict[str, dict]:
+    """Exposition text by family: ``{name: {"help": str|None, "type": str|None, "samples": [line…]}}``.
+    A sample of a histogram (``x_bucket``, ``x_sum``, ``x_count``) belongs to its family ``x``
+    when ``x`` is declared. Raises ``ValueError`` on a family whose HELP or TYPE is given twice,
+    or whose lines are not together (two blocks of one name)."""
+    out: dict[str, dict] = {}
+    order: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            _, what, rest = line.split(" ", 2)
+            name, _, value = rest.partition(" ")
+            fam = out.setdefault(name, {"help": None, "type": None, "samples": []})
+            key = "help" if what == "HELP" else "type"
+            if fam[key] is not None:
+                raise ValueError(f"{name}: # {what} given twice")
+            fam[key] = value
+        elif line.startswith("#"):
+            continue
+        else:
+            sample = line.split("{", 1)[0].split(" ", 1)[0]
+            name = sample
+            for suffix in _SUFFIXES:
+                base = sample[: -len(suffix)]
+                if sample.endswith(suffix) and out.get(base, {}).get("type") in ("histogram", "summary"):
+                    name = base
+            fam = out.setdefault(name, {"help": None, "type": None, "samples": []})
+            fam["samples"].append(line)
+        if not order or order[-1] != name:
+            if name in order:
+                raise ValueError(f"{name}: its lines are not together (a second block of the family)")
+            order.append(name)
+    return out
+
+
 class Registry:
     """Metrics by name; :meth:`render` is the exposition text (metrics in registration order)."""
 
@@ -188,13 +275,42 @@ class Registry:
                   buckets: Iterable[float] = LATENCY_BUCKETS) -> Histogram:
         return self._add(Histogram(name, help, labels, self._lock, buckets))  # type: ignore[return-value]
 
+    def sampled(self, name: str, kind: str, help: str, labels: Sequence[str] = ()) -> Sampled:
+        """A family whose samples are added now, for this rendering (see :class:`Sampled`)."""
+        return self._add(Sampled(name, help, labels, self._lock, kind))  # type: ignore[return-value]
+
+    def include(self, other: "Registry") -> None:
+        """Render ``other``'s metrics (a sink's long-lived registry) as this registry's own: one
+        name space, so a name in both is an error."""
+        for m in other.metrics():
+            self._add(m)
+
+    def adopt(self, text: str) -> None:
+        """Register the families of exposition text written by hand (a part not yet on the
+        registry), as written: a family without HELP or TYPE renders without it (and the test of
+        ``/metrics`` fails on it), a name already registered is an error."""
+        for name, fam in parse_families(text).items():
+            self._add(_Adopted(name, fam["help"] or "", fam["type"] or "", fam["samples"], self._lock))
+
     def names(self) -> list[str]:
         return list(self._metrics)
 
+    def metrics(self) -> list[_Metric]:
+        with self._lock:
+            return list(self._metrics.values())
+
     def render(self) -> str:
         out: list[str] = []
-        with self._lock:
-            for m in self._metrics.values():
+        for m in self.metrics():
+            with m._lock:  # an included metric is written to under its own registry's lock
                 out += m.header()
                 out += m.lines()
         return "\n".join(out) + "\n" if out else ""
+
+
+def render_collected(collect) -> str:
+    """The exposition text of what ``collect(registry)`` registers in a registry of its own: a
+    part's families alone (its tests, a debugging look), the same lines ``/metrics`` shows."""
+    registry = Registry()
+    collect(registry)
+    return registry.render()

@@ -29,6 +29,7 @@ import datetime as _dt
 import hmac
 from typing import TYPE_CHECKING, Callable, Optional
 
+from ..metrics import Registry, render_collected
 from ..state.store import AuditHead, StoreError, key_problem
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -141,17 +142,22 @@ class AuditAnchorSink:
         self.err(f"ksctl run: AUDIT_ANCHOR_BROKEN: row {prev.seq} was exported with hash {prev.hash} and {now}: "
                  f"the chain was cut or rewritten; run ksctl audit verify --anchor {prev.seq}:{prev.hash}")
 
-    def metrics_text(self) -> str:
-        lines = ["# TYPE killswitch_audit_anchored gauge", f"killswitch_audit_anchored {int(self.anchored)}",
-                 "# TYPE killswitch_audit_anchor_broken gauge", f"killswitch_audit_anchor_broken {int(self.broken)}",
-                 "# TYPE killswitch_audit_anchor_exports_total counter",
-                 f"killswitch_audit_anchor_exports_total {self.exports}",
-                 "# TYPE killswitch_audit_head_read_errors_total counter",
-                 f"killswitch_audit_head_read_errors_total {self.read_errors}"]
+    def collect_metrics(self, registry: Registry) -> None:
+        registry.sampled("killswitch_audit_anchored", "gauge",
+                         "1 when the audit chain is anchored by an HMAC key, 0 when not.").add(int(self.anchored))
+        registry.sampled("killswitch_audit_anchor_broken", "gauge",
+                         "1 once an exported audit head was found cut or rewritten.").add(int(self.broken))
+        registry.sampled("killswitch_audit_anchor_exports_total", "counter",
+                         "AUDIT_HEAD lines exported to the log.").add(self.exports)
+        registry.sampled("killswitch_audit_head_read_errors_total", "counter",
+                         "Reads of the audit head that failed.").add(self.read_errors)
         if self.last is not None and self.exported_ms is not None:
-            lines += ["# TYPE killswitch_audit_head_seq gauge", f"killswitch_audit_head_seq {self.last.seq}",
-                      "# TYPE killswitch_audit_head_info gauge",
-                      f'killswitch_audit_head_info{{seq="{self.last.seq}",hash="{self.last.hash}"}} 1',
-                      "# TYPE killswitch_audit_anchor_timestamp_seconds gauge",
-                      f"killswitch_audit_anchor_timestamp_seconds {self.exported_ms / 1000:.3f}"]
-        return "\n".join(lines) + "\n"
+            registry.sampled("killswitch_audit_head_seq", "gauge",
+                             "Sequence number of the audit head last exported.").add(self.last.seq)
+            registry.sampled("killswitch_audit_head_info", "gauge", "The audit head last exported (always 1).",
+                             ("seq", "hash")).add(1, seq=str(self.last.seq), hash=self.last.hash)
+            registry.sampled("killswitch_audit_anchor_timestamp_seconds", "gauge",
+                             "Unix time of the last audit head export.").add(round(self.exported_ms / 1000, 3))
+
+    def metrics_text(self) -> str:
+        return render_collected(self.collect_metrics)

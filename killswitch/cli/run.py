@@ -49,9 +49,13 @@ AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chai
                    "Without a key the chain is not anchored.")
 @click.option("--audit-anchor-every", default="5m", show_default=True,
               help="How often the audit head is exported as an AUDIT_HEAD log line and on /metrics.")
+@click.option("--log-format", default="text", show_default=True, envvar="KS_LOG_FORMAT", show_envvar=True,
+              type=click.Choice(["text", "json"]),
+              help="The log lines: text (UTC time, level, logger, message) or json (one object a line: ts, level, "
+                   "logger, msg). INFO goes to stdout, errors to stderr; secrets are scrubbed from both.")
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
 def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, api_tokens, console_public,
-        holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, max_ticks) -> None:
+        holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, log_format, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
     from ..daemon import RunOptions, main
@@ -72,5 +76,6 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
     opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
                       runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
-                      audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms, console_public=console_public)
+                      audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms, console_public=console_public,
+                      log_format=log_format)
     raise SystemExit(main(opts))

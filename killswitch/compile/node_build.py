@@ -69,7 +69,8 @@ def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
         return n.ApiLatencySignal(name=name, type=vt, written=written, window_ms=p.window.ms,
                                   state_key=_state_key("api", p.window, written), quantile=p.quantile.fraction)
     if isinstance(p, m.HeartbeatAge):
-        return n.HeartbeatAgeSignal(name=name, type=vt, written=written, source=p.source)
+        return n.HeartbeatAgeSignal(name=name, type=vt, written=written, source=p.source,
+                                    grace_ms=p.grace.ms if p.grace is not None else None)
     raise AssertionError(f"signal kind without a node: {kind}")  # pragma: no cover - SIGNAL_KINDS is closed
 
 

@@ -153,6 +153,7 @@ class ApiLatencySignal(WindowedSignal):
 class HeartbeatAgeSignal(SignalNode):
     kind: str = "heartbeat_age"
     source: str
+    grace_ms: Optional[int] = None  # time for a first beat, from the first evaluation; None: none
 
 
 # --- actions -------------------------------------------------------------------------------------

@@ -116,9 +116,27 @@ class LossBook:
         return b
 
 
-SignalState = Union[EquityWindow, Returns, ApiStats, LossBook]
+class Listening:
+    """When a ``heartbeat_age`` signal with a ``grace`` was first evaluated: its grace counts from
+    there (saved, so a restart does not grant a silent source a new grace)."""
 
-_STATE_CLASSES: dict[str, type[SignalState]] = {c.kind: c for c in (EquityWindow, Returns, ApiStats, LossBook)}
+    kind = "listening"
+
+    def __init__(self, since_ms: int):
+        self.since_ms = since_ms
+
+    def to_json(self) -> list[Any]:
+        return [self.since_ms]
+
+    @classmethod
+    def from_json(cls, d: list[Any]) -> Listening:
+        return cls(int(d[0]))
+
+
+SignalState = Union[EquityWindow, Returns, ApiStats, LossBook, Listening]
+
+_STATE_CLASSES: dict[str, type[SignalState]] = {
+    c.kind: c for c in (EquityWindow, Returns, ApiStats, LossBook, Listening)}
 
 
 def signal_state_from_json(kind: str, data: Any) -> SignalState:

@@ -27,7 +27,7 @@ from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, Concentration
 from ..snapshot import Snapshot, base_asset
 from . import positions as facts
 from .scope import ScopeView, account_key, fresh, position_key
-from .signal_state import ApiStats, EquityWindow, LossBook, Returns, SignalState
+from .signal_state import ApiStats, EquityWindow, Listening, LossBook, Returns, SignalState
 from .state import AccountState, ScopeState, State
 
 
@@ -166,9 +166,7 @@ def compute(
         elif isinstance(node, (ApiErrorRateSignal, ApiLatencySignal)):
             out[name] = _api(node, st, view, now)
         elif isinstance(node, HeartbeatAgeSignal):
-            beat = state.heartbeats.get(node.source)
-            out[name] = (SignalValue(name, max(0.0, (now - beat) / 1000.0)) if beat is not None
-                         else SignalValue(name, None, f"NO_HEARTBEAT: source={node.source}"))
+            out[name] = _heartbeat_age(node, scope_state, state, now)
         else:  # pragma: no cover - the compiler admits only known kinds
             raise AssertionError(kind)
     return out
@@ -318,6 +316,27 @@ def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns
     ordered = st.w.ordered  # type: ignore[union-attr]
     tail = ordered[: max(1, math.ceil((1.0 - conf) * len(ordered) - 1e-9))]
     return SignalValue(node.name, max(0.0, -sum(tail) / len(tail)))
+
+
+def _heartbeat_age(node: HeartbeatAgeSignal, scope_state: ScopeState, state: State, now: int) -> SignalValue:
+    """Seconds since the source's last beat. A source never heard from has no value, unless the
+    signal declares a ``grace``: from the first tick that evaluated it, the source has that long
+    to send its first beat and reads 0s meanwhile (a fresh start is not a silence)."""
+    beat = state.heartbeats.get(node.source)
+    if beat is not None:
+        return SignalValue(node.name, max(0.0, (now - beat) / 1000.0))
+    missing = SignalValue(node.name, None, f"NO_HEARTBEAT: source={node.source}")
+    if node.grace_ms is None:
+        return missing
+    key = f"listening:{node.source}"  # another source is another wait
+    st = scope_state.signals.get(node.name)
+    if not isinstance(st, Listening) or scope_state.signal_kinds.get(node.name) != key:
+        st = scope_state.signals[node.name] = Listening(now)
+        scope_state.signal_kinds[node.name] = key
+    if now - st.since_ms < node.grace_ms:
+        return SignalValue(node.name, 0.0)
+    return SignalValue(node.name, None, f"NO_HEARTBEAT: source={node.source} "
+                                        f"grace={node.grace_ms / 1000:g}s passed without a first beat")
 
 
 def _consecutive_losses(node: SignalNode, view: ScopeView, state: State,

@@ -269,9 +269,22 @@ class ApiLatency(_SignalKind):
 
 
 class HeartbeatAge(_SignalKind):
-    """Time since the last heartbeat of ``source`` (a bot, a strategy, a data feed)."""
+    """Time since the last heartbeat of ``source`` (a bot, a strategy, a data feed).
+
+    ``grace``: how long a source never heard from has to send its first beat, counted from the
+    first tick that evaluated the signal. Within it the signal reads 0s (not silent yet); past it,
+    with still no beat, it has no value (``NO_HEARTBEAT``) and the trigger's ``on_missing_data``
+    decides. Without ``grace`` a source never heard from has no value from the first tick on."""
 
     source: Annotated[str, Field(min_length=1)]
+    grace: Optional[DurationField] = None
+
+    @field_validator("grace")
+    @classmethod
+    def _grace_positive(cls, v: Optional[Duration]) -> Optional[Duration]:
+        if v is not None and v.ms <= 0:
+            raise PydanticCustomError("ks_value", "grace must be longer than 0s (leave it out for none)")
+        return v
     value_type: ClassVar[ValueType] = ValueType.DURATION
     bounds: ClassVar = (0.0, None)
 

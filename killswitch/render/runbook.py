@@ -3,9 +3,10 @@ built-in runbook used when no template can render an incident.
 
 The converter knows the markdown runbooks are written in — headings, paragraphs, lists (with
 ``[ ]`` / ``[x]`` check boxes, nested by indentation), tables, fenced code, block quotes, rules,
-inline ``code`` and ``**bold**`` — and nothing else: no raw HTML, no links, no images. Every
-character of the input is escaped before any tag is added, so whatever an incident's data holds
-(a symbol, a reason, a template's output) comes out as text.
+inline ``code``, ``**bold**`` and links (``[text](url)`` and bare addresses, http and https
+only) — and nothing else: no raw HTML, no images, no other scheme. Every character of the input
+is escaped before any tag is added, so whatever an incident's data holds (a symbol, a reason, a
+template's output) comes out as text; an address is escaped into its ``href``.
 
 Pure: no I/O.
 """
@@ -25,6 +26,9 @@ _RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)\s*([\w+-]*)\s*$")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{1,}:?\s*(\|\s*:?-{1,}:?\s*)*\|?\s*$")
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+# [label](http(s)://address) or a bare http(s)://address; nothing but http and https becomes a link
+_LINK = re.compile(r"\[(?P<label>[^\[\]\n]+)\]\((?P<url>https?://[^\s()<>\"'`]+)\)"
+                   r"|(?<![\w/\[(])(?P<bare>https?://[^\s<>\"'`()\[\]]+)", re.I)
 
 STYLE = """
 body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1b1f24;background:#fff}
@@ -33,7 +37,9 @@ h1{font-size:1.6em;border-bottom:2px solid #d0342c;padding-bottom:.3em}
 h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 code,pre{font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f3f4f6;border-radius:4px}
 code{padding:.1em .3em}pre{padding:10px 12px;overflow-x:auto}pre code{padding:0;background:none}
-table{border-collapse:collapse;margin:.6em 0}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left}
+table{border-collapse:collapse;margin:.6em 0;max-width:100%}
+th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+td code{word-break:break-all}
 th{background:#f6f8fa}blockquote{margin:.8em 0;padding:.4em 1em;border-left:4px solid #d0342c;background:#fff5f5}
 li.task{list-style:none}li.task input{margin-right:.5em}
 """.strip()
@@ -42,8 +48,35 @@ li.task{list-style:none}li.task input{margin-right:.5em}
 # --- inline ----------------------------------------------------------------------------------
 
 
+def _text(text: str) -> str:
+    """Escaped text with ``**bold**``."""
+    return _BOLD.sub(r"<strong>\1</strong>", html.escape(text))
+
+
+def _link(url: str, label: str) -> str:
+    return f'<a href="{html.escape(url, quote=True)}" rel="noopener noreferrer">{label}</a>'
+
+
+def _links(text: str) -> str:
+    """Escaped text with ``[label](http(s)://…)`` and bare ``http(s)://…`` as links. Any other
+    scheme (``javascript:``, ``data:``, ``file:``) stays text, as written."""
+    out, at = [], 0
+    for m in _LINK.finditer(text):
+        out.append(_text(text[at:m.start()]))
+        if m.group("url"):
+            out.append(_link(m.group("url"), _text(m.group("label"))))
+            at = m.end()
+        else:
+            url = m.group("bare").rstrip(".,;:!?")  # a sentence's full stop is not part of the address
+            out.append(_link(url, html.escape(url)))
+            at = m.start() + len(url)
+    out.append(_text(text[at:]))
+    return "".join(out)
+
+
 def inline(text: str) -> str:
-    """Escape ``text`` and turn ``code`` spans and ``**bold**`` into tags (nothing else)."""
+    """Escape ``text`` and turn ``code`` spans, ``**bold**`` and http(s) links into tags (nothing
+    else)."""
     out = []
     parts = text.split("`")
     if len(parts) % 2 == 0:  # an unmatched backtick is a character, not a code span
@@ -52,7 +85,7 @@ def inline(text: str) -> str:
         if i % 2:
             out.append(f"<code>{html.escape(part)}</code>")
         else:
-            out.append(_BOLD.sub(r"<strong>\1</strong>", html.escape(part)))
+            out.append(_links(part))
     return "".join(out)
 
 
@@ -135,7 +168,11 @@ def markdown_html(text: str) -> str:
             close_para()
             close_lists()
             head = _cells(line)
-            out.append("<table><thead><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head) + "</tr></thead><tbody>")
+            if any(head):
+                out.append("<table><thead><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head)
+                           + "</tr></thead><tbody>")
+            else:  # a key/value table (``| | |``): no header row of empty cells
+                out.append("<table><tbody>")
             i += 2
             while i < len(lines) and lines[i].lstrip().startswith("|"):
                 cells = _cells(lines[i])

@@ -73,14 +73,24 @@ def duration_text(seconds: Optional[float]) -> Optional[str]:
     return "".join(parts) or "0s"
 
 
+def age_text(seconds: Optional[float]) -> Optional[str]:
+    """An age: never negative. A negative one means a clock ahead of ours (a venue's ``ts_event``
+    or a bot's beat): it reads ``0s`` and says so, instead of ``-584ms``."""
+    if seconds is None:
+        return None
+    if seconds < 0:
+        return f"0s (clock skew: their clock is {duration_text(-seconds)} ahead of the runner's)"
+    return duration_text(seconds)
+
+
 def value_text(value: Optional[float], vtype: Optional[ValueType | str], reason: Optional[str] = None) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return f"unknown ({reason})" if reason else "unknown"
     t = vtype.value if isinstance(vtype, ValueType) else vtype
     if t == "ratio":
         return f"{value * 100:.2f}%"
-    if t == "duration":
-        return duration_text(value) or "0s"
+    if t == "duration":  # duration signals are ages and latencies: never below 0
+        return age_text(value) or "0s"
     if t == "bool":
         return "true" if value else "false"
     return f"{value:.4g}"
@@ -447,7 +457,7 @@ def _scope_now(node: PolicyNode, ctx: "SinkContext", scope: str, fills: Iterable
             age = a.data_age_ms(now) if a is not None else None  # the engine's rule, as the triggers see it
             accounts.append({"account": acct, "fetch_ok": s.fetch.ok, "error_code": s.fetch.error_code,
                              "equity": _num(s.equity), "equity_text": amount_text(_num(s.equity)),
-                             "data_age": duration_text(age / 1000) if age is not None else None})
+                             "data_age": age_text(age / 1000) if age is not None else None})
     known = view is not None and view.positions_known
     note = ("positions in this tick's snapshot less this tick's fills; confirm at the exchange"
             if known else "positions are unknown this tick (no good snapshot): check them at the exchange")

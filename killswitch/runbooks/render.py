@@ -4,7 +4,9 @@ The template is the one the incident names (the stage's ``runbook`` action, else
 ``spec.runbook``), else ``default.md.j2``. When that template cannot render the incident (it is
 missing, broken, or fails on this data) the default one is used, and when that fails too, the
 built-in runbook: an incident always gets a runbook, and the runbook says which template
-failed and why. ``ksctl validate`` exists so that this never happens.
+failed and why. Without a templates directory at all the built-in runbook is the intended one:
+no problem is recorded (no "could not be used" box, no error span). ``ksctl validate`` exists
+so that a template never fails.
 
 Pure: the templates were read beforehand (:meth:`Templates.load`); rendering reads no file.
 """
@@ -33,19 +35,21 @@ def render_runbook(incident: dict, templates: Optional[Templates]) -> Runbook:
     wanted = incident.get("template") or DEFAULT_TEMPLATE
     problems: list[str] = []
     if templates is None:
-        problems.append("no runbooks/ directory: templates cannot be used")
-    else:
-        for name in dict.fromkeys((wanted, DEFAULT_TEMPLATE)):
-            try:
-                md = templates.render(name, incident)
-            except TemplateError as e:
-                problems.append(str(e))
-                continue
-            if problems:
-                note = "\n".join(f"> - `{p}`" for p in problems)
-                md = (f"> The runbook template `{wanted}` could not be used; this runbook was rendered with "
-                      f"`{name}`.\n>\n{note}\n\n") + md
-            return Runbook(md, _html(templates, name, incident, md, problems), name, tuple(problems))
+        # No runbooks/ directory (the chart's default): the built-in runbook is what was asked
+        # for, not a template that failed. Said once at start; not a problem of each incident.
+        md = fallback_markdown(incident)
+        return Runbook(md, html_page(runbook_title(incident), markdown_html(md)), BUILTIN)
+    for name in dict.fromkeys((wanted, DEFAULT_TEMPLATE)):
+        try:
+            md = templates.render(name, incident)
+        except TemplateError as e:
+            problems.append(str(e))
+            continue
+        if problems:
+            note = "\n".join(f"> - `{p}`" for p in problems)
+            md = (f"> The runbook template `{wanted}` could not be used; this runbook was rendered with "
+                  f"`{name}`.\n>\n{note}\n\n") + md
+        return Runbook(md, _html(templates, name, incident, md, problems), name, tuple(problems))
     md = fallback_markdown(incident, problems)
     return Runbook(md, html_page(runbook_title(incident), markdown_html(md)), BUILTIN, tuple(problems))
 

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from ..events import STAGE_TRANSITION, Event
 from .incident import follow_up, incident_from_event, iso
 from .render import BUILTIN, Runbook, render_runbook
+from ..metrics import Registry, render_collected
 from .templates import Templates
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -102,7 +103,7 @@ class RunbookSink:
         self._trace(ctx, data, rb, t0)
         ctx.store.save_runbook(record_of(data, rb))
         wanted = data.get("template") or "default.md.j2"
-        if rb.template != wanted:
+        if rb.problems:  # a template that could not be used (without a directory, builtin is the one asked for)
             self.fallbacks += 1
         self.rendered += 1
         ctx.store.audit("runbook_rendered", event.ts_ms, {
@@ -179,15 +180,19 @@ class RunbookSink:
     async def aclose(self) -> None:
         return None
 
+    def collect_metrics(self, registry: Registry) -> None:
+        registry.sampled("killswitch_runbooks_rendered_total", "counter",
+                         "Runbooks rendered (a new incident, or one updated).").add(self.rendered)
+        registry.sampled("killswitch_runbook_template_fallbacks_total", "counter",
+                         "Runbooks rendered with the built-in template because a template could not be used."
+                         ).add(self.fallbacks)
+        registry.sampled("killswitch_runbooks_updated_total", "counter",
+                         "Runbooks rendered again as their incident went on.").add(self.updated)
+        registry.sampled("killswitch_runbooks_following", "gauge",
+                         "Incidents whose runbook is kept up to date now.").add(len(self._following))
+
     def metrics_text(self) -> str:
-        return ("# TYPE killswitch_runbooks_rendered_total counter\n"
-                f"killswitch_runbooks_rendered_total {self.rendered}\n"
-                "# TYPE killswitch_runbook_template_fallbacks_total counter\n"
-                f"killswitch_runbook_template_fallbacks_total {self.fallbacks}\n"
-                "# TYPE killswitch_runbooks_updated_total counter\n"
-                f"killswitch_runbooks_updated_total {self.updated}\n"
-                "# TYPE killswitch_runbooks_following gauge\n"
-                f"killswitch_runbooks_following {len(self._following)}\n")
+        return render_collected(self.collect_metrics)
 
     # --- templates and the API ------------------------------------------------------------------
 

@@ -14,10 +14,13 @@ Must not: let a sink's exception reach the tick, or hand a sink anything that ch
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from ..events import Event, MetricsSink, RestoringSink, Sink, SinkContext, StatefulSink, TickFacts
+from ..events import CollectingSink, Event, MetricsSink, RestoringSink, Sink, SinkContext, StatefulSink, TickFacts
 from .storeio import StoreIO
+
+if TYPE_CHECKING:
+    from ..metrics import Registry
 
 
 class SinkFanout:
@@ -77,15 +80,17 @@ class SinkFanout:
                 except Exception:  # noqa: BLE001 - a sink's bug must not keep the runner from leading
                     self.errors += 1
 
-    def metrics_text(self) -> str:
-        text = ""
+    def collect_metrics(self, registry: "Registry") -> None:
+        """Every sink's families into the scrape's registry, in the sinks' order: a sink on the
+        registry registers them; one that writes its text by hand is adopted (parsed)."""
         for sink in self.sinks:
-            if isinstance(sink, MetricsSink):
-                try:
-                    text += sink.metrics_text()
-                except Exception:  # noqa: BLE001 - a broken sink's metrics are left out, not the page
-                    self.errors += 1
-        return text
+            try:
+                if isinstance(sink, CollectingSink):
+                    sink.collect_metrics(registry)
+                elif isinstance(sink, MetricsSink):
+                    registry.adopt(sink.metrics_text())
+            except Exception:  # noqa: BLE001 - a broken sink's metrics are left out, not the page
+                self.errors += 1
 
     async def aclose(self) -> None:
         for sink in self.sinks:

@@ -37,7 +37,10 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:
+    from ..metrics import Registry
 
 log = logging.getLogger("killswitch.runner.lease")
 
@@ -209,19 +212,16 @@ class LeaseKeeper:
             except Exception:  # noqa: BLE001 - e.g. the loop closed during shutdown; the tick will see it
                 pass
 
-    def metrics_text(self) -> str:
-        """Prometheus exposition of the keeper's counters."""
-        return "".join([
-            "# TYPE killswitch_lease_renewals_total counter\n",
-            f"killswitch_lease_renewals_total {self.renewals}\n",
-            "# TYPE killswitch_lease_renew_failures_total counter\n",
-            f"killswitch_lease_renew_failures_total {self.failures}\n",
-            "# TYPE killswitch_lease_loop_stalls_total counter\n",
-            f"killswitch_lease_loop_stalls_total {self.stalls}\n",
-            "# TYPE killswitch_loop_silent_seconds gauge\n",
-            f"killswitch_loop_silent_seconds {self.silent_ms() / 1000:.3f}\n",
-        ])
-
+    def collect_metrics(self, registry: "Registry") -> None:
+        """The keeper's counters, as families of the scrape's registry."""
+        registry.sampled("killswitch_lease_renewals_total", "counter",
+                         "Lease renewals by the lease thread.").add(self.renewals)
+        registry.sampled("killswitch_lease_renew_failures_total", "counter",
+                         "Lease renewals that failed (store unreachable or lease taken).").add(self.failures)
+        registry.sampled("killswitch_lease_loop_stalls_total", "counter",
+                         "Renewals skipped because the runner's loop showed no life for a term.").add(self.stalls)
+        registry.sampled("killswitch_loop_silent_seconds", "gauge",
+                         "Seconds since the runner's loop last showed life.").add(round(self.silent_ms() / 1000, 3))
 
 async def show_life(keeper: LeaseKeeper) -> None:
     """The loop's half of the watchdog: stamp ``keeper.alive`` while this loop runs callbacks.

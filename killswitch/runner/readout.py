@@ -6,8 +6,8 @@ human's view agrees with the journal): the status (mode, leadership, graph, scop
 stages, data ages, resumptions, the dead man's switch, residuals), readiness, the lock document
 with the resumed limits in force, the pre-trade gate's decision, every trigger with its
 comparisons against the last evaluated values, the open incidents with what the store recorded
-of them (approvals, orders with their latest result, runbook, residuals), and the runner's own
-Prometheus lines followed by the lease thread's and the sinks'.
+of them (approvals, orders with their latest result, runbook, residuals), and ``/metrics``: one
+registry with the runner's own families, the lease thread's and the sinks'.
 
 Must not: change anything. A read never waits for the operator turn (see
 :class:`~killswitch.runner.leadership.Turn`).
@@ -19,7 +19,7 @@ from collections import Counter
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..engine.stages import decision_id
-from ..metrics import escape
+from ..metrics import Registry
 from ..policy.expr import Comparison, ValueType, comparisons
 from .book import Book
 from .countdowns import Countdowns
@@ -168,32 +168,43 @@ class Readout:
                            resume=[r for _, r in self.resumptions.in_force(now)], placement=self.known.placement(now))
 
     def metrics_text(self) -> str:
+        """``/metrics``: one registry, built at the scrape (see :mod:`killswitch.metrics`): the
+        runner's families, then the lease thread's, then the sinks' in their order."""
         c, state, now = self.counters, self.book.state, self.clock()
-        lines = ["# TYPE killswitch_ticks_total counter", f"killswitch_ticks_total {c['ticks']}",
-                 "# TYPE killswitch_leader gauge", f"killswitch_leader {int(self.lead.leader)}",
-                 "# TYPE killswitch_orders_total counter"]
+        reg = Registry()
+        reg.sampled("killswitch_ticks_total", "counter", "Ticks this runner has run since it started.") \
+            .add(c["ticks"])
+        reg.sampled("killswitch_leader", "gauge", "1 while this runner holds the lease and acts, 0 as a standby.") \
+            .add(int(self.lead.leader))
+        orders = reg.sampled("killswitch_orders_total", "counter",
+                             "Orders of this runner by result (sent, filled, rejected, unknown).", ("result",))
         for result in ("sent", "filled", "rejected", "unknown"):
-            lines.append(f'killswitch_orders_total{{result="{result}"}} {c["orders_" + result]}')
-        lines += ["# TYPE killswitch_snapshot_failures_total counter",
-                  f"killswitch_snapshot_failures_total {c['snapshot_failures']}", "# TYPE killswitch_stage gauge"]
+            orders.add(c["orders_" + result], result=result)
+        reg.sampled("killswitch_snapshot_failures_total", "counter",
+                    "Account snapshots that could not be fetched.").add(c["snapshot_failures"])
+        stage = reg.sampled("killswitch_stage", "gauge", "The stage level of each policy and scope (0: none).",
+                            ("policy", "scope"))
         for key, ss in sorted(state.scopes.items()):
             policy, _, scope = key.partition("|")
-            lines.append(f'killswitch_stage{{policy="{escape(policy)}",scope="{escape(scope)}"}} {ss.stage.level}')
-        lines.append("# TYPE killswitch_data_age_seconds gauge")
+            stage.add(ss.stage.level, policy=policy, scope=scope)
+        age = reg.sampled("killswitch_data_age_seconds", "gauge",
+                          "Age of the last good snapshot of each account (below 0: the venue's clock is ahead).",
+                          ("account",))
         for k, a in sorted(state.accounts.items()):
-            if (age := a.data_age_ms(now)) is not None:
-                lines.append(f'killswitch_data_age_seconds{{account="{escape(k)}"}} {age / 1000:g}')
-        lines += ["# TYPE killswitch_sink_errors_total counter", f"killswitch_sink_errors_total {self.fanout.errors}",
-                  "# TYPE killswitch_dms_fired_total counter", f"killswitch_dms_fired_total {c['dms_fired']}",
-                  "# TYPE killswitch_dms_seconds_until_fire gauge"]
+            if (ms := a.data_age_ms(now)) is not None:
+                age.add(ms / 1000, account=k)
+        reg.sampled("killswitch_sink_errors_total", "counter",
+                    "Calls to a sink that raised (the runner went on).").add(self.fanout.errors)
+        reg.sampled("killswitch_dms_fired_total", "counter", "Times a dead man's switch fired.").add(c["dms_fired"])
+        until = reg.sampled("killswitch_dms_seconds_until_fire", "gauge",
+                            "Seconds until each armed dead man's switch fires without a beat.", ("source",))
         for name, st in self.book.dms.status(now).items():
             if st.armed and st.fires_in_s is not None:
-                lines.append(f'killswitch_dms_seconds_until_fire{{source="{escape(name)}"}} {st.fires_in_s:g}')
-        text = "\n".join(lines) + "\n"
+                until.add(st.fires_in_s, source=name)
         if self.lead.keeper is not None:  # renewals, failures and loop stalls of the lease thread
-            text += self.lead.keeper.metrics_text()
-        return text + self.fanout.metrics_text()
-
+            self.lead.keeper.collect_metrics(reg)
+        self.fanout.collect_metrics(reg)
+        return reg.render()
 
 def _residual(r: Any) -> ResidualStatus:
     return ResidualStatus(r.incident, r.policy, r.scope, r.account, r.symbol, r.side, r.position_side, r.amount,

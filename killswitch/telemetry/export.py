@@ -13,8 +13,12 @@ Configuration is OpenTelemetry's own environment (nothing of it lives in policy 
 - ``OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT``: seconds per export, as the Python SDK reads it,
   clamped to [0.1, 10] — default 2 s — so that a value meant in milliseconds cannot hold the
   export thread for hours.
-- ``OTEL_TRACES_EXPORTER``: ``otlp`` (default) or ``none``; ``OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL``
-  must be ``http/protobuf`` when set (the gRPC exporter is not installed).
+- ``OTEL_TRACES_EXPORTER``: a comma-separated list of ``otlp`` (default), ``console`` (spans
+  as JSON on stdout, the SDK's console exporter) and ``none``; ``otlp,console`` exports to both.
+  A name not supported is said in the start line and left out, never the others with it.
+  ``OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL`` must be ``http/protobuf`` when set (the gRPC exporter
+  is not installed).
+- ``OTEL_SDK_DISABLED=true``: no span is exported, whatever else is set (``/metrics`` stays).
 - ``OTEL_BSP_*`` are ignored: the queue bounds below are part of the kill switch's promise.
 
 Why a dead or hanging collector never slows a tick: the tick only hands its report to the
@@ -30,6 +34,7 @@ one, and not shut down at interpreter exit by the SDK (the sink does it, bounded
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -108,46 +113,104 @@ def safe_endpoint(url: str) -> str:
         return "(unparsable endpoint)"
 
 
+SUPPORTED_EXPORTERS = ("otlp", "console", "none")
+
+
 @dataclass(frozen=True)
 class ExportConfig:
-    """What the environment asks for; ``endpoint`` is None when spans are not exported."""
+    """What the environment asks for; ``endpoint`` is None when spans do not go to OTLP,
+    ``console`` True when they are written to stdout as well (or instead)."""
 
     endpoint: Optional[str]  # already safe to print
     timeout_s: float
-    note: Optional[str] = None  # why export is off although something was configured
+    note: Optional[str] = None  # why an exporter asked for is off
+    console: bool = False
 
     def describe(self) -> str:
-        if self.endpoint is None:
-            return "traces: not exported" + (f" ({self.note})" if self.note else "")
-        return f"traces: OTLP/HTTP to {self.endpoint} (timeout {self.timeout_s:g}s, queue {MAX_QUEUE_SIZE} spans)"
+        where = []
+        if self.endpoint is not None:
+            where.append(f"OTLP/HTTP to {self.endpoint} (timeout {self.timeout_s:g}s, queue {MAX_QUEUE_SIZE} spans)")
+        if self.console:
+            where.append("the console (stdout)")
+        note = f" ({self.note})" if self.note else ""
+        return ("traces: " + " and ".join(where) + note) if where else "traces: not exported" + note
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() == "true"  # the specification's boolean: only "true" is true
 
 
 def config_from_env() -> ExportConfig:
     timeout = export_timeout_s()
-    kinds = [k.strip().lower() for k in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",") if k.strip()]
-    if not kinds or kinds == ["none"]:
+    if _truthy(os.environ.get("OTEL_SDK_DISABLED", "")):
+        return ExportConfig(None, timeout, "OTEL_SDK_DISABLED=true")
+    kinds = list(dict.fromkeys(
+        k.strip().lower() for k in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",") if k.strip()))
+    notes = []
+    unknown = [k for k in kinds if k not in SUPPORTED_EXPORTERS]
+    if unknown:
+        notes.append(f"OTEL_TRACES_EXPORTER {','.join(unknown)} not supported: use otlp, console or none")
+    kinds = [k for k in kinds if k in SUPPORTED_EXPORTERS and k != "none"]
+    if not kinds and not unknown:
         return ExportConfig(None, timeout, "OTEL_TRACES_EXPORTER=none")
-    if "otlp" not in kinds:
-        return ExportConfig(None, timeout, f"OTEL_TRACES_EXPORTER={','.join(kinds)} is not supported; use otlp")
-    protocol = _env(_PROTOCOL_VARS)
-    if protocol is not None and protocol.lower() != "http/protobuf":
-        return ExportConfig(None, timeout, f"OTLP protocol {protocol} is not supported; use http/protobuf")
-    explicit = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
-    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
-    if not explicit and not base:
-        return ExportConfig(None, timeout, "no OTEL_EXPORTER_OTLP_ENDPOINT")
-    url = explicit or base.rstrip("/") + "/v1/traces"
-    return ExportConfig(safe_endpoint(url), timeout)
+    console = "console" in kinds
+    endpoint = None
+    if "otlp" in kinds:
+        protocol = _env(_PROTOCOL_VARS)
+        explicit = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+        base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+        if protocol is not None and protocol.lower() != "http/protobuf":
+            notes.append(f"OTLP protocol {protocol} is not supported; use http/protobuf")
+        elif not explicit and not base:
+            notes.append("no OTEL_EXPORTER_OTLP_ENDPOINT")
+        else:
+            endpoint = safe_endpoint(explicit or base.rstrip("/") + "/v1/traces")
+    return ExportConfig(endpoint, timeout, "; ".join(notes) or None, console)
 
 
 def otlp_exporter(config: ExportConfig) -> Optional[SpanExporter]:
-    """The OTLP/HTTP exporter the environment configures (endpoint and headers are read by the
-    exporter from the environment), or None."""
-    if config.endpoint is None:
-        return None
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    """The exporter the environment configures: OTLP/HTTP (endpoint and headers are read by the
+    exporter from the environment), the console, both, or None."""
+    exporters: list[SpanExporter] = []
+    if config.endpoint is not None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return OTLPSpanExporter(timeout=config.timeout_s)
+        exporters.append(OTLPSpanExporter(timeout=config.timeout_s))
+    if config.console:
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        # stdout as it is now (the SDK's default is the one bound when it was imported)
+        exporters.append(ConsoleSpanExporter(out=sys.stdout))
+    if not exporters:
+        return None
+    return exporters[0] if len(exporters) == 1 else FanOutExporter(exporters)
+
+
+class FanOutExporter(SpanExporter):
+    """Every batch to each exporter in turn (``otlp,console``): one failing does not keep the
+    others from it; the batch counts as exported only when every exporter took it."""
+
+    def __init__(self, exporters: Sequence[SpanExporter]):
+        self.exporters = tuple(exporters)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        ok = True
+        for e in self.exporters:
+            try:
+                ok = e.export(spans) is SpanExportResult.SUCCESS and ok
+            except Exception:  # noqa: BLE001 - one exporter's bug must not cost the others the batch
+                ok = False
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        for e in self.exporters:
+            try:
+                e.shutdown()
+            except Exception:  # noqa: BLE001 - shutting down is best effort
+                pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return all([e.force_flush(timeout_millis) for e in self.exporters])
 
 
 class CountingExporter(SpanExporter):
@@ -203,4 +266,5 @@ def provider(exporter: Optional[SpanExporter], *, synchronous: bool = False, res
 
 
 def warn(message: str) -> None:
-    print(f"killswitch: telemetry: {message}", file=sys.stderr)
+    """Through the log (``killswitch.telemetry``), with a time and a level like every other line."""
+    logging.getLogger("killswitch.telemetry").warning(f"killswitch: telemetry: {message}")

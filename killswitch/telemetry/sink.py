@@ -188,7 +188,17 @@ class TelemetrySink:
             incident = event.data.get("incident") if isinstance(event.data.get("incident"), str) else None
             self.record_span(A.SPAN_EVENT, now, now, attrs, incident=incident)
 
+    def collect_metrics(self, registry: Registry) -> None:
+        """This sink's registry, included in the scrape's (one name space for ``/metrics``)."""
+        self._count_spans()
+        registry.include(self.registry)
+
     def metrics_text(self) -> str:
+        """This sink's families alone (``/metrics`` takes them through :meth:`collect_metrics`)."""
+        self._count_spans()
+        return self.registry.render()
+
+    def _count_spans(self) -> None:
         if self.exporter is not None:
             exported, failed = self.exporter.counts()
             with self._lock:
@@ -198,7 +208,6 @@ class TelemetrySink:
                 self.trace_spans.inc(d_ok, result="exported")
             if d_bad:
                 self.trace_spans.inc(d_bad, result="failed")
-        return self.registry.render()
 
     async def aclose(self, timeout_s: float = 2.0) -> None:
         """Flush what the collector takes within ``timeout_s``, then stop. The shutdown runs on a

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,8 @@ def test_run_ticks_in_dry_run_against_the_simulated_exchange(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "mode DRY RUN" in out.stdout and "stopped after 2 tick(s)" in out.stdout
     assert "revision not in git;" in out.stdout, "the start line spells a missing revision as every output does"
+    start = next(x for x in out.stdout.splitlines() if "ksctl run: mode" in x)
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO killswitch\.run ksctl run: mode DRY", start), start
     lock = json.loads((tmp_path / "lock.json").read_text())
     assert lock["locked"] is False
     assert (tmp_path / "state.db").exists()
@@ -169,3 +172,27 @@ def test_a_lease_ttl_too_short_to_renew_is_refused_with_a_reason_code(tmp_path):
                                    "--lock-file", str(tmp_path / "lock.json"), "--api-port", "-1", "--max-ticks", "1"])
     assert out.exit_code == 2, out.output
     assert "LEASE_TTL_TOO_SHORT" in out.output and not (tmp_path / "state.db").exists()
+
+
+def test_run_logs_json_lines_with_ks_log_format_and_keeps_credentials_out(tmp_path):
+    """KS_LOG_FORMAT=json: every line of both streams is a JSON object with a UTC time and a level;
+    the credentials' values set in the environment appear in none."""
+    port = free_port()  # nothing listens: the snapshots fail, which is logged, not fatal
+    pol = tmp_path / "policies"
+    pol.mkdir()
+    for name in ("futures-book.yaml", "routes.yaml"):
+        shutil.copy(POLICIES / name, pol / name)
+    env = {**os.environ, "KS_T_KEY": "sim-main-key", "KS_T_SECRET": "sim-main-secret", "KS_LOG_FORMAT": "json"}
+    exe = Path(sys.executable)
+    out = subprocess.run([str(exe.with_name("ksctl")), "run", "--policies", str(pol),
+                          "--accounts", str(accounts_file(tmp_path, port)),
+                          "--state", f"sqlite://{tmp_path / 'state.db'}", "--lock-file", str(tmp_path / "lock.json"),
+                          "--api-port", "-1", "--max-ticks", "1"], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    docs = [json.loads(x) for x in out.stdout.splitlines()]
+    assert docs and all(d["ts"].endswith("Z") and d["level"] == "INFO" for d in docs), out.stdout
+    said = [d["msg"] for d in docs if d["logger"] == "killswitch.run"]
+    assert any(m.startswith("ksctl run: mode DRY RUN") for m in said), said
+    assert said[-1] == "ksctl run: stopped after 1 tick(s)", said
+    assert all(json.loads(x)["level"] in ("WARNING", "ERROR") for x in out.stderr.splitlines()), out.stderr
+    assert "sim-main-secret" not in out.stdout + out.stderr and "sim-main-key" not in out.stdout + out.stderr

@@ -299,3 +299,34 @@ def test_a_restarted_runner_goes_on_bringing_the_runbook_up_to_date(tmp_path):
     data = again.store.runbook(incident).data
     assert data["settled"] is True and sink2.updated >= 1, data["actions"]["summary"]
     assert data["actions"]["summary"]["open"] == 0
+
+
+def test_without_a_runbooks_directory_the_builtin_runbook_is_not_an_error_span(tmp_path):
+    """The chart's default: no runbooks/ directory. The built-in runbook is what is meant, so its
+    renders are not failures: no "could not be used" box, no template fallback counted, and the
+    killswitch.runbook.render spans are not errors (a broken template still is, see above)."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
+
+    from killswitch.telemetry import TelemetrySink
+    from killswitch.telemetry.attributes import SPAN_RUNBOOK
+
+    mem = InMemorySpanExporter()
+    runner, engine, clock, store, _ = setup(tmp_path)
+    runner.sinks.append(TelemetrySink(mem, synchronous=True))
+    sink = RunbookSink(None)
+    runner.sinks.append(sink)
+
+    async def go():
+        await runner.start()
+        await drive(runner, clock, 60)
+        await runner.aclose()
+
+    asyncio.run(asyncio.wait_for(go(), 60))
+    assert sink.rendered == 3 and sink.fallbacks == 0
+    rb = store.runbook(L3)
+    assert rb.template == "builtin" and "could not be used" not in rb.markdown
+    spans = [s for s in mem.get_finished_spans() if s.name == SPAN_RUNBOOK]
+    assert len(spans) == 3, [s.name for s in mem.get_finished_spans()]
+    assert all(s.status.status_code is not StatusCode.ERROR for s in spans)
+    assert {s.attributes.get("killswitch.runbook.result") for s in spans} == {"rendered"}

@@ -92,7 +92,9 @@ def fields(node) -> dict:
                       state_key="api:90.0:[('quantile', '99%'), ('window', '1m30s')]"),
                  id="api_latency"),
     pytest.param("{heartbeat_age: {source: bot-a}}", n.HeartbeatAgeSignal,
-                 dict(name="s", kind="heartbeat_age", source="bot-a"), id="heartbeat_age"),
+                 dict(name="s", kind="heartbeat_age", source="bot-a", grace_ms=None), id="heartbeat_age"),
+    pytest.param("{heartbeat_age: {source: bot-a, grace: 90s}}", n.HeartbeatAgeSignal,
+                 dict(name="s", kind="heartbeat_age", source="bot-a", grace_ms=90_000), id="heartbeat_age_grace"),
 ])
 def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
     """The state key is the form saved states were always kept under: it must not change, or every

@@ -736,8 +736,9 @@ def test_attribution_excluded_side_is_not_closed_as_losing():
     ],
 )
 def test_silent_strategy_does_not_touch_other_strategies_or_the_spot_book(strategy_a_positions, expected_orders):
-    """The example dead-man's switch (scope: strategy-a) fires for a bot that was never heard from.
-    Strategy-b's position, its entry and take-profit orders, and the spot book are not strategy-a's."""
+    """The example dead-man's switch (scope: strategy-a) fires for a bot never heard from once its
+    grace (10m from the first tick) has passed. Strategy-b's position, its entry and take-profit
+    orders, and the spot book are not strategy-a's."""
     from killswitch.engine.evaluate import evaluate
     from tests.conftest import POLICIES
 
@@ -751,9 +752,11 @@ def test_silent_strategy_does_not_touch_other_strategies_or_the_spot_book(strate
     spot = snap(250_000, T, venue="binance", account="binance-spot", market_type="spot",
                 balances=[Balance(asset="BTC", free=2, total=2, price=40_000)],
                 orders=[order("s-1", "BTC/USDT", "sell", price=45_000)])
-    ev, _ = evaluate(g, [fut, spot], None, T)
+    ev, state = evaluate(g, [fut, spot], None, T)
+    assert [s.stage_after for s in ev.scopes if s.scope == "strategy-a"] == [0], "a fresh start has its grace"
+    ev, _ = evaluate(g, [fut, spot], state, T + 600_000)
     sc = [s for s in ev.scopes if s.scope == "strategy-a"]
-    assert len(sc) == 1 and sc[0].stage_after == 1, "a never-heard bot counts as silent (on_missing_data: fire)"
+    assert len(sc) == 1 and sc[0].stage_after == 1, "a never-heard bot counts as silent past its grace"
     pl = sc[0].plan
     assert [(o.account, o.symbol, o.amount) for o in pl.orders] == expected_orders
     cancelled = [i for c in pl.cancels for i in c.order_ids]

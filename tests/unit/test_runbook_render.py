@@ -193,7 +193,8 @@ def test_a_failing_template_falls_back_to_the_default_and_says_why(flatten, repo
 def test_without_any_usable_template_the_builtin_runbook_still_tells_what_to_do(flatten):
     for templates in (None, Templates({DEFAULT_TEMPLATE: "{% if %}"})):
         rb = render_runbook(flatten, templates)
-        assert rb.template == BUILTIN and rb.problems
+        # no directory: the built-in runbook is the one meant (no problem); a broken template: said
+        assert rb.template == BUILTIN and bool(rb.problems) == (templates is not None)
         for fact in ("futures-book/binanceusdm/main/L3/e3", flatten["graph"]["digest"], "ksctl reset --policy",
                      "ksctl audit verify", "positions confirmed closed", "resumption plan", "LOCKED halted"):
             assert fact in rb.markdown, fact
