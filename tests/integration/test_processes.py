@@ -159,6 +159,31 @@ def wait_until(cond: Callable[[], object], timeout: float, step: float = 0.01) -
     return False
 
 
+def wait_settled(sim: Sim, state_url: str, stall_s: float = 30.0, cap_s: float = 240.0) -> tuple[bool, str]:
+    """Wait until the book is settled (no pending intent, flat), for as long as the runner makes
+    progress: (settled, how long it took or why it gave up).
+
+    A fixed 30 s from the last restart was a guess at a loaded machine's speed, and with both cores
+    busy the runner (a process that imports ccxt, then ~1 s per tick against the simulated venue)
+    needed more. Progress here is any change of the journal, the pending intents or the positions;
+    a runner stuck for ``stall_s`` (30 ticks of an idle machine) fails, and so does one that never
+    finishes within ``cap_s``."""
+    start = last_change = time.monotonic()
+    last = None
+    while True:
+        now = time.monotonic()
+        if settled(sim, state_url):
+            return True, f"settled in {now - start:.1f}s"
+        mark = (journal_size(state_url), len(pending(state_url)), tuple(sorted(positions(sim.state()).items())))
+        if mark != last:
+            last, last_change = mark, now
+        if now - last_change > stall_s:
+            return False, f"no progress for {stall_s:.0f}s ({now - start:.1f}s after the last restart)"
+        if now - start > cap_s:
+            return False, f"still moving but not settled after {cap_s:.0f}s"
+        time.sleep(0.2)
+
+
 def journal_size(state_url: str) -> int:
     store = open_store(state_url)
     try:
@@ -272,8 +297,9 @@ def test_sigkill_at_random_points_neither_repeats_nor_loses_an_order(tmp_path, c
             runner.wait(10)
             kills.append(f"{how}: {len(pending(url))} pending")
         runner = start_runner(tmp_path, pol, acc, url, "crash-runner", "runner")
-        if not wait_until(lambda: settled(sim, url), 30, step=0.2):
-            pytest.fail(f"not settled 30 s after the last restart; kills: {kills}\n{diagnose(sim, url)}")
+        ok, how_long = wait_settled(sim, url)
+        if not ok:
+            pytest.fail(f"not settled: {how_long}; kills: {kills}\n{diagnose(sim, url)}")
         stop(runner)
         # A close sent late (after a restart) may expire past its protected price; the runner then
         # plans the entry's closes again at fresh prices ("/r<n>"), so the book must end flat.
@@ -355,7 +381,8 @@ def test_ha_one_leader_acts_and_a_standby_takes_over_within_the_ttl(tmp_path, pg
         # out: the last third of the TTL is its margin on a loaded machine, plus a tick for this
         # test's own polling from yet another process.
         assert took <= LEASE_TTL_S + TICK_S, f"takeover after {took:.2f}s (lease TTL {LEASE_TTL_S}s)"
-        wait_for(lambda: settled(sim, pg_url), 30, "the standby to finish the flatten", step=0.2)
+        ok, how_long = wait_settled(sim, pg_url)
+        assert ok, f"the standby did not finish the flatten: {how_long}\n{diagnose(sim, pg_url)}"
         stop(b)
         entries = assert_no_repeat_no_loss(sim, pg_url, start)
         # a dead, every token from fence_b on is the standby's (a tick slower than the TTL, as
@@ -383,7 +410,8 @@ def test_ha_a_paused_leader_neither_writes_nor_sends_after_waking(tmp_path, pg_u
         taken_at = sim.state()["now"]  # engine time of the takeover (or just after)
         a_rows_at_takeover = [e.client_order_id for e in journal(pg_url) if e.fence == fence_a]
         a_results_at_takeover = sum(1 for _, f in result_fences(pg_url) if f == fence_a)
-        wait_for(lambda: settled(sim, pg_url), 30, "the new leader to finish the flatten", step=0.2)
+        ok, how_long = wait_settled(sim, pg_url)
+        assert ok, f"the new leader did not finish the flatten: {how_long}\n{diagnose(sim, pg_url)}"
         # Intents the old leader journaled but never sent are the new leader's to send (under the
         # same client ids, results under its fence): only a fill after the wake-up is the old one's.
         woke_at = sim.state()["now"]
