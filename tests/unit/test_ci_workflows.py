@@ -233,6 +233,7 @@ def test_ci_workflow_caches_the_chart_tools_where_install_helm_builds_them(monke
     from tests.chart.conftest import tools_dir
 
     monkeypatch.delenv("KS_TOOLS_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)  # unset on GitHub's runners
     job = next(iter(load(CI)["jobs"].values()))
     caches = [s["with"] for s in job["steps"] if s.get("uses", "").startswith("actions/cache@")]
     tools = next(c for c in caches if "killswitch-tools" in c["path"])
