@@ -5,3 +5,7 @@ snapshots → actions and events. ``policy``, ``compile`` and ``engine`` are pur
 """
 
 __version__ = "0.1.0"
+
+# The name of the distribution (pyproject.toml [project] name) that installs this package: what
+# importlib.metadata knows it by. Not `killswitch`: on the public index that is another project's.
+DISTRIBUTION = "killswitch-control-plane"

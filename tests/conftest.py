@@ -26,6 +26,13 @@ def pytest_addoption(parser):
     parser.addoption("--update-goldens", action="store_true", help="rewrite golden files; review the diff")
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The tests that use helm run last (otherwise in their usual order): on a fresh machine
+    `make test` builds helm in the background meanwhile, and the ``helm`` fixture waits for it
+    (tests/chart/conftest.py)."""
+    items.sort(key=lambda item: "helm" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture
 def update_goldens(request) -> bool:
     return bool(request.config.getoption("--update-goldens"))

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from .. import DISTRIBUTION
 from .common import EXIT_INTERNAL
 
 COMMANDS = {
@@ -55,7 +56,7 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
 Exit codes: 0 ok, 1 findings (policy errors, or warnings with --strict), 2 usage, 3 internal error.
 """)
-@click.version_option(package_name="killswitch", prog_name="ksctl")
+@click.version_option(package_name=DISTRIBUTION, prog_name="ksctl")
 def cli() -> None:
     """killswitch: declarative kill switches for algorithmic trading."""
 

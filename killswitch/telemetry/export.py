@@ -84,8 +84,10 @@ def resource() -> Resource:
 def package_version() -> Optional[str]:
     from importlib.metadata import PackageNotFoundError, version
 
+    from killswitch import DISTRIBUTION
+
     try:
-        return version("killswitch")
+        return version(DISTRIBUTION)
     except PackageNotFoundError:
         return None
 

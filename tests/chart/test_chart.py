@@ -5,7 +5,9 @@ passes on the command line is what `ksctl run` accepts."""
 from __future__ import annotations
 
 import base64
+import math
 import re
+import shlex
 from pathlib import Path
 
 import kubernetes_validate
@@ -60,12 +62,19 @@ VARIANTS = {
                  "--set", "secrets.existingSecret=desk-env", "--set", "secrets.existingFilesSecret=desk-files",
                  "--set", "apiToken.value=", "--set", "apiToken.existingSecret=desk-api-token",
                  "--set", "runbooks.files=null", "--set", "runbooks.existingConfigMap=desk-runbooks"],
+    "network-policy": ["--set", "networkPolicy.enabled=true", "--set", "networkPolicy.ingress.namespaces={monitoring}",
+                       "--set", "networkPolicy.ingress.podSelectors[0].app=bot",
+                       "--set", "networkPolicy.egress.exchanges.allowAll=false",
+                       "--set", "networkPolicy.egress.exchanges.cidrs={203.0.113.0/24}",
+                       "--set", "networkPolicy.egress.collector.to[0].ipBlock.cidr=10.1.0.0/16",
+                       "--set", "podDisruptionBudget.maxUnavailable=50%", "--set", "rolloutToken=1",
+                       "--set", "reloader.enabled=true"],
 }
 
 
 @pytest.mark.parametrize("kube", KUBE_VERSIONS)
 @pytest.mark.parametrize("mode,variant", [(m, None) for m in MODES] + [("single", v) for v in VARIANTS]
-                         + [("ha", "existing")])
+                         + [("ha", "existing"), ("ha", "network-policy")])
 def test_rendered_objects_match_kubernetes_schemas(helm, mode, variant, kube):
     docs = render(helm, mode, *VARIANTS.get(variant, []))
     kinds = sorted(d["kind"] for d in docs)
@@ -73,6 +82,7 @@ def test_rendered_objects_match_kubernetes_schemas(helm, mode, variant, kube):
     if variant is None:
         assert {"ConfigMap", "Secret"} <= set(kinds), kinds
     assert ("PersistentVolumeClaim" in kinds) == (mode == "single")
+    assert ("NetworkPolicy" in kinds) == (variant == "network-policy")
     for doc in docs:
         if doc["kind"] == "ServiceMonitor":
             continue  # a CRD: no schema ships with kubernetes-validate; see the test below
@@ -85,6 +95,20 @@ def test_schema_validation_rejects_an_unknown_field(helm):
     deployment["spec"]["template"]["spec"]["containers"][0]["readinessprobe"] = {}
     with pytest.raises(kubernetes_validate.ValidationError, match="readinessprobe"):
         kubernetes_validate.validate(deployment, KUBE_VERSIONS[-1], strict=True)
+
+
+def test_api_metrics_and_console_share_one_port_behind_the_service_and_the_policy(helm):
+    """One container port serves the API, /metrics and the console: the Service, the
+    ServiceMonitor and the NetworkPolicy's ingress all name that port."""
+    docs = render(helm, "ha", *VARIANTS["network-policy"])
+    [port] = runner_container(docs)["ports"]
+    service, monitor, policy = one(docs, "Service"), one(docs, "ServiceMonitor"), one(docs, "NetworkPolicy")
+    [service_port] = service["spec"]["ports"]
+    assert service_port["targetPort"] == port["name"]
+    assert monitor["spec"]["endpoints"][0]["port"] == service_port["name"]
+    [ingress] = policy["spec"]["ingress"]
+    assert ingress["ports"] == [{"port": port["name"], "protocol": "TCP"}]
+    assert policy["spec"]["podSelector"]["matchLabels"] == service["spec"]["selector"]
 
 
 def test_servicemonitor_scrapes_the_service(helm):
@@ -174,15 +198,29 @@ def test_secret_values_appear_only_in_secrets(helm, tmp_path):
     assert sum(marker in v for v in dumped) == 5, dumped
 
 
-def test_pdb_never_blocks_a_drain(helm):
+@pytest.mark.parametrize("max_unavailable", [None, "1%", "50%", "100%", "2"])
+def test_pdb_never_blocks_a_drain(helm, max_unavailable):
+    extra = [] if max_unavailable is None else ["--set-string" if "%" in max_unavailable else "--set",
+                                                f"podDisruptionBudget.maxUnavailable={max_unavailable}"]
     for mode in MODES:
-        docs = render(helm, mode)
+        docs = render(helm, mode, *extra)
         pdb = one(docs, "PodDisruptionBudget")
         replicas = one(docs, "Deployment")["spec"]["replicas"]
         assert "minAvailable" not in pdb["spec"]
-        # with every pod healthy, at least one may always be evicted
-        assert 1 <= pdb["spec"]["maxUnavailable"] <= replicas
+        value = pdb["spec"]["maxUnavailable"]
+        # Kubernetes rounds a percentage of maxUnavailable up (the disruption controller's
+        # GetScaledValueFromIntOrPercent(..., roundUp=true)): with every pod healthy, at least one
+        # may always be evicted
+        allowed = math.ceil(int(value[:-1]) * replicas / 100) if isinstance(value, str) else value
+        assert 1 <= allowed, (value, replicas)
         assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+
+
+@pytest.mark.parametrize("value", ["0", "0%", "101%", "-1", "half"])
+def test_pdb_that_would_block_a_drain_is_refused(helm, value):
+    r = helm.run("template", "ks", str(CHART), "-f", str(CI_VALUES["single"]), "--set-string" if not value.lstrip(
+        "-").isdigit() else "--set", f"podDisruptionBudget.maxUnavailable={value}", check=False)
+    assert r.returncode != 0 and "maxUnavailable" in r.stderr, r.stderr
 
 
 # --- the chart and `ksctl run` agree -----------------------------------------------------------
@@ -202,6 +240,8 @@ def _repo_policy_values(tmp_path: Path) -> str:
         "policies": {"files": files},
         "runbooks": {"files": _repo_runbooks()},
         "accounts": {"document": (POLICIES / "accounts.yaml").read_text()},
+        # what their {env: ...} and {file: ...} references name (the chart refuses them otherwise)
+        "secrets": {"existingSecret": "desk-env", "existingFilesSecret": "desk-files"},
     })
 
 
@@ -323,3 +363,120 @@ def test_runner_command_line_is_accepted_by_ksctl_run(helm, mode, tmp_path, monk
                     .partition("=")[2])["mountPath"] == "/etc/killswitch/runbooks"
     mounted = {p.name: p.read_text() for p in Path(params["runbooks"]).glob("*.j2")}
     assert _repo_runbooks().items() <= mounted.items(), sorted(mounted)
+
+
+# --- the README's install command starts -------------------------------------------------------
+
+def _readme_install_commands() -> list[list[str]]:
+    """The commands of the README's code block that installs the chart, each as its argv."""
+    blocks, current = [], None
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith("```"):
+            if current is None:
+                current = []
+            else:
+                blocks.append("\n".join(current))
+                current = None
+        elif current is not None:
+            current.append(line)
+    [block] = [b for b in blocks if "helm install ks charts/killswitch" in b]
+    return [shlex.split(line) for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+def _document_references(paths: list[Path]) -> tuple[set[str], set[str]]:
+    """The {file: PATH} and {env: NAME} references of the YAML documents at ``paths``: a walk of the
+    parsed documents (not the chart's own text search)."""
+    files: set[str] = set()
+    envs: set[str] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if set(node) == {"file"} and isinstance(node["file"], str):
+                files.add(node["file"])
+            elif set(node) == {"env"} and isinstance(node["env"], str):
+                envs.add(node["env"])
+            else:
+                for value in node.values():
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for path in paths:
+        for doc in YAML(typ="safe").load_all(path.read_text()):
+            walk(doc)
+    return files, envs
+
+
+def _helm_args(install: list[str]) -> tuple[str, list[str], list[Path]]:
+    """(release, `helm template` arguments, the documents passed with --set-file) of a README
+    `helm install RELEASE CHART ...` line; the --set-file paths made absolute (the README's are
+    relative to the repository root)."""
+    assert install[:2] == ["helm", "install"] and install[3] == "charts/killswitch", install
+    args, documents = [], []
+    rest = install[4:]
+    for i, arg in enumerate(rest):
+        if i and rest[i - 1] == "--set-file":
+            key, _, path = arg.partition("=")
+            arg = f"{key}={ROOT / path}"
+            if key == "accounts.document" or key.startswith("policies.files."):
+                documents.append(ROOT / path)
+        args.append(arg)
+    return install[2], args, documents
+
+
+def test_readme_install_command_mounts_every_file_the_documents_reference(helm):
+    """What the README tells a platform team to run starts: every {file: PATH} of the documents it
+    installs is mounted (read-only) from a Secret that holds that key, and every {env: NAME} is set
+    from a Secret that holds it — either made by the chart, or by the README's kubectl lines."""
+    commands = _readme_install_commands()
+    [install] = [c for c in commands if c[:2] == ["helm", "install"]]
+    created: dict[str, set[str]] = {}  # Secret made by the README -> its keys
+    for c in commands:
+        if c[:4] == ["kubectl", "create", "secret", "generic"]:
+            keys = {a.split("=", 2)[1] for a in c[5:] if a.startswith(("--from-literal=", "--from-file="))}
+            created[c[4]] = keys
+    release, args, documents = _helm_args(install)
+    assert {p.name for p in documents} >= {"accounts.yaml", "routes.yaml"}, documents
+    docs = helm.template(*args, release=release)
+    files, envs = _document_references(documents)
+    assert files and envs, "the example documents reference secrets; the check would check nothing"
+
+    made = {d["metadata"]["name"]: {k for k in (d.get("data") or {})} for d in objects_of(docs, "Secret")}
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    container = runner_container(docs)
+
+    def secret_keys(name: str) -> set[str]:
+        assert name in made or name in created, f"the Secret {name} is neither made by the chart nor by the README"
+        return made.get(name) or created[name]
+
+    for path in sorted(files):
+        mounts = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/")]
+        assert mounts, f"{path} is referenced by the documents but nothing is mounted there"
+        mount = max(mounts, key=lambda m: len(m["mountPath"]))
+        assert mount.get("readOnly"), mount
+        key = path[len(mount["mountPath"].rstrip("/")) + 1:]
+        volume = volumes[mount["name"]]
+        sources = ([s["secret"] for s in volume["projected"]["sources"]] if "projected" in volume
+                   else [{"name": volume["secret"]["secretName"], **volume["secret"]}])
+        assert any(key in secret_keys(s["name"]) and key in {i["path"] for i in s.get("items", [{"path": key}])}
+                   for s in sources), f"{path}: no Secret mounted at {mount['mountPath']} holds the key {key}"
+
+    explicit = {e["name"] for e in container.get("env", [])}
+    from_secrets = [r["secretRef"]["name"] for r in container.get("envFrom", []) if "secretRef" in r]
+    for name in sorted(envs):
+        assert name in explicit or any(name in secret_keys(s) for s in from_secrets), \
+            f"{name} is referenced by the documents but the container does not get it"
+
+
+def test_readme_install_command_without_the_files_secret_is_refused(helm):
+    """The line the README had before: it cannot start (nothing mounts the secret files), and the
+    chart now says so instead of rendering a pod that stops with AUTH."""
+    [install] = [c for c in _readme_install_commands() if c[:2] == ["helm", "install"]]
+    release, args, _ = _helm_args(install)
+    i = args.index("secrets.existingFilesSecret=ks-files")
+    del args[i - 1:i + 1]
+    r = helm.run("template", release, str(CHART), "--namespace", "trading", *args, check=False)
+    assert r.returncode != 0
+    assert "the documents reference the file /var/run/secrets/killswitch/" in r.stderr, r.stderr

@@ -39,6 +39,8 @@ EXE = Path(sys.executable)
 KSCTL = EXE.with_name("ksctl")
 # scenario seconds per wall second. The crash must start after the runners' first ticks (~1 s
 # to start a process, ~1 s per tick): flat for 60/SCALE s, then the crash over 120/SCALE s.
+# These are the fastest scales, for an idle machine; the tests run at the scale that the
+# `scales` fixture derives from a measured start of `ksctl run` (slower on a loaded machine).
 SCALE = 30
 SCALE_HA = 15  # two processes and PostgreSQL to start first
 TICK_S = 0.2
@@ -159,6 +161,65 @@ def wait_until(cond: Callable[[], object], timeout: float, step: float = 0.01) -
     return False
 
 
+def measure_start(tmp: Path) -> float:
+    """Wall seconds from starting `ksctl run` to its first saved tick, on this machine as loaded now
+    (a calm venue in real time, SQLite state)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    sim = Sim(tmp, scale=1.0, scenario="calm")
+    runner = None
+    try:
+        pol, acc = write_inputs(tmp, sim.port)
+        url = f"sqlite://{tmp / 'calibrate.db'}"
+        started = time.monotonic()
+        runner = start_runner(tmp, pol, acc, url, "calibrate", "calibrate")
+        wait_for(lambda: saved(url), 120, "the calibration runner's first tick", step=0.05)
+        return time.monotonic() - started
+    finally:
+        stop(runner)
+        sim.close()
+
+
+@pytest.fixture(scope="module")
+def scales(tmp_path_factory) -> dict[str, float]:
+    """The scenario's time scale for the crash tests and the HA tests, from a measured start.
+
+    The crash is wall-clock driven: at a fixed 30x its flat minute lasts 2 s, and on a machine
+    busy with other work a runner that needed 5 s to start and tick saw none of the crash, or lost
+    its pre-crash equity out of the 1 m window while it restarted after a kill: it never escalated
+    and the test failed for a reason that is not the one it checks. The flat minute must last at
+    least 2 starts of `ksctl run` (4 for HA: two runners and PostgreSQL); on an idle machine
+    (~1 s a start) that is the 30x and 15x the tests were written for."""
+    start_s = measure_start(tmp_path_factory.mktemp("calibrate"))
+    out = {"crash": min(SCALE, 60 / (2 * start_s)), "ha": min(SCALE_HA, 60 / (4 * start_s))}
+    print(f"\nksctl run started and ticked in {start_s:.2f}s: scales {out}")
+    return out
+
+
+def wait_settled(sim: Sim, state_url: str, stall_s: float = 30.0, cap_s: float = 240.0) -> tuple[bool, str]:
+    """Wait until the book is settled (no pending intent, flat), for as long as the runner makes
+    progress: (settled, how long it took or why it gave up).
+
+    A fixed 30 s from the last restart was a guess at a loaded machine's speed, and with both cores
+    busy the runner (a process that imports ccxt, then ~1 s per tick against the simulated venue)
+    needed more. Progress here is any change of the journal, the pending intents or the positions;
+    a runner stuck for ``stall_s`` (30 ticks of an idle machine) fails, and so does one that never
+    finishes within ``cap_s``."""
+    start = last_change = time.monotonic()
+    last = None
+    while True:
+        now = time.monotonic()
+        if settled(sim, state_url):
+            return True, f"settled in {now - start:.1f}s"
+        mark = (journal_size(state_url), len(pending(state_url)), tuple(sorted(positions(sim.state()).items())))
+        if mark != last:
+            last, last_change = mark, now
+        if now - last_change > stall_s:
+            return False, f"no progress for {stall_s:.0f}s ({now - start:.1f}s after the last restart)"
+        if now - start > cap_s:
+            return False, f"still moving but not settled after {cap_s:.0f}s"
+        time.sleep(0.2)
+
+
 def journal_size(state_url: str) -> int:
     store = open_store(state_url)
     try:
@@ -241,9 +302,9 @@ CASES = list(range(5))  # 5 cases x 3 kills = 15 SIGKILLs
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_sigkill_at_random_points_neither_repeats_nor_loses_an_order(tmp_path, case):
+def test_sigkill_at_random_points_neither_repeats_nor_loses_an_order(tmp_path, case, scales):
     rng = random.Random(1000 + case)
-    sim = Sim(tmp_path, seed=case)
+    sim = Sim(tmp_path, seed=case, scale=scales["crash"])
     url = f"sqlite://{tmp_path / 'state.db'}"
     runner = None
     try:
@@ -272,8 +333,9 @@ def test_sigkill_at_random_points_neither_repeats_nor_loses_an_order(tmp_path, c
             runner.wait(10)
             kills.append(f"{how}: {len(pending(url))} pending")
         runner = start_runner(tmp_path, pol, acc, url, "crash-runner", "runner")
-        if not wait_until(lambda: settled(sim, url), 30, step=0.2):
-            pytest.fail(f"not settled 30 s after the last restart; kills: {kills}\n{diagnose(sim, url)}")
+        ok, how_long = wait_settled(sim, url)
+        if not ok:
+            pytest.fail(f"not settled: {how_long}; kills: {kills}\n{diagnose(sim, url)}")
         stop(runner)
         # A close sent late (after a restart) may expire past its protected price; the runner then
         # plans the entry's closes again at fresh prices ("/r<n>"), so the book must end flat.
@@ -326,20 +388,38 @@ def two_runners(tmp_path, sim, url):
     except BaseException:
         stop(a)
         raise
-    b = start_runner(tmp_path, pol, acc, url, "ha-b", "b")
+    port_b = free_port()
+    b = start_runner(tmp_path, pol, acc, url, "ha-b", "b", api_port=port_b)
+    try:
+        # The takeover bound is measured from the leader's death: the standby must be up by then
+        # (a loaded machine took longer than the lease TTL to start it).
+        wait_for(lambda: standby_ready(port_b), 60, "ha-b to stand by", step=0.1)
+    except BaseException:
+        stop(a)
+        stop(b)
+        raise
     return a, b, lease(url)[1]
 
 
-def test_ha_one_leader_acts_and_a_standby_takes_over_within_the_ttl(tmp_path, pg_url):
+def standby_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+            return "STANDBY" in json.loads(resp.read())["reason"]
+    except OSError:
+        return False
+
+
+def test_ha_one_leader_acts_and_a_standby_takes_over_within_the_ttl(tmp_path, pg_url, scales):
     # The venue answers the first two orders slowly: the leader is killed while its flatten is
     # under way, whatever the machine's speed, so the standby has work left to take over.
-    sim = Sim(tmp_path, scale=SCALE_HA, faults=[{"op": "place_order", "kind": "latency", "latency_ms": 1500,
+    sim = Sim(tmp_path, scale=scales["ha"], faults=[{"op": "place_order", "kind": "latency", "latency_ms": 1500,
                                                   "times": 2}])
     a = b = None
     try:
         start = positions(sim.state())
         a, b, fence_a = two_runners(tmp_path, sim, pg_url)
-        wait_for(lambda: journal(pg_url), 20, "the leader's first orders", step=0.05)
+        # the flat minute and the crash up to the first stage (3 scenario minutes at most) pass first
+        wait_for(lambda: journal(pg_url), 20 + 180 / scales["ha"], "the leader's first orders", step=0.05)
         assert b.poll() is None and a.poll() is None
         assert lease(pg_url) == ("ha-a", fence_a)
         before = journal(pg_url)
@@ -355,7 +435,8 @@ def test_ha_one_leader_acts_and_a_standby_takes_over_within_the_ttl(tmp_path, pg
         # out: the last third of the TTL is its margin on a loaded machine, plus a tick for this
         # test's own polling from yet another process.
         assert took <= LEASE_TTL_S + TICK_S, f"takeover after {took:.2f}s (lease TTL {LEASE_TTL_S}s)"
-        wait_for(lambda: settled(sim, pg_url), 30, "the standby to finish the flatten", step=0.2)
+        ok, how_long = wait_settled(sim, pg_url)
+        assert ok, f"the standby did not finish the flatten: {how_long}\n{diagnose(sim, pg_url)}"
         stop(b)
         entries = assert_no_repeat_no_loss(sim, pg_url, start)
         # a dead, every token from fence_b on is the standby's (a tick slower than the TTL, as
@@ -370,20 +451,21 @@ def test_ha_one_leader_acts_and_a_standby_takes_over_within_the_ttl(tmp_path, pg
         sim.close()
 
 
-def test_ha_a_paused_leader_neither_writes_nor_sends_after_waking(tmp_path, pg_url):
-    sim = Sim(tmp_path, scale=SCALE_HA)
+def test_ha_a_paused_leader_neither_writes_nor_sends_after_waking(tmp_path, pg_url, scales):
+    sim = Sim(tmp_path, scale=scales["ha"])
     a = b = None
     try:
         start = positions(sim.state())
         a, b, fence_a = two_runners(tmp_path, sim, pg_url)
-        wait_for(lambda: journal(pg_url), 20, "the leader's first orders", step=0.1)
+        wait_for(lambda: journal(pg_url), 20 + 180 / scales["ha"], "the leader's first orders", step=0.1)
         a.send_signal(signal.SIGSTOP)
         wait_for(lambda: lease(pg_url)[0] == "ha-b", LEASE_TTL_S + 5, "the standby to take over", step=0.02)
         fence_b = lease(pg_url)[1]
         taken_at = sim.state()["now"]  # engine time of the takeover (or just after)
         a_rows_at_takeover = [e.client_order_id for e in journal(pg_url) if e.fence == fence_a]
         a_results_at_takeover = sum(1 for _, f in result_fences(pg_url) if f == fence_a)
-        wait_for(lambda: settled(sim, pg_url), 30, "the new leader to finish the flatten", step=0.2)
+        ok, how_long = wait_settled(sim, pg_url)
+        assert ok, f"the new leader did not finish the flatten: {how_long}\n{diagnose(sim, pg_url)}"
         # Intents the old leader journaled but never sent are the new leader's to send (under the
         # same client ids, results under its fence): only a fill after the wake-up is the old one's.
         woke_at = sim.state()["now"]

@@ -55,7 +55,12 @@ from .sim_helpers import T0
 from .test_runner import Crash
 
 ACCOUNTS = ("sim-main", "sim-hedge")
-TIMEOUT_S = 0.2  # the adapters' timeout: an injected TIMEOUT costs this much wall time
+# The adapters' timeout: an injected TIMEOUT costs this much wall time. Every other call must
+# answer well within it, or it is an unclear answer and the order is (rightly) sent again: calls
+# take a few ms here, but with the machine several times oversubscribed one on PostgreSQL took
+# more than the 0.2 s this used to be, and the "latency" case saw a resend it does not expect.
+# 1 s costs the 8 injected timeouts of the matrix 6 s in all.
+TIMEOUT_S = 1.0
 TIME_SCALE = 0.1  # injected latency sleeps a tenth of its simulated length, far inside the timeout
 UNCLEAR_CODES = {r.value for r in UNCLEAR}
 # refused by the adapter itself, before anything is sent (see adapters.base.check_close)

@@ -222,8 +222,65 @@ so `helm template`, `helm lint` and `helm install` all stop on them with the mes
 {{- fail "killswitch: mode=ha runs two or more replicas (ha.replicas >= 2); use mode=single for one" }}
 {{- end }}
 {{- end }}
-{{- if lt (int $v.podDisruptionBudget.maxUnavailable) 1 }}
+{{- $maxUnavailable := $v.podDisruptionBudget.maxUnavailable }}
+{{- if kindIs "string" $maxUnavailable }}
+{{- if not (regexMatch "^([1-9][0-9]?|100)%$" $maxUnavailable) }}
+{{- fail (printf "killswitch: podDisruptionBudget.maxUnavailable %q: a whole number of pods (at least 1) or a percentage from 1%% to 100%%" $maxUnavailable) }}
+{{- end }}
+{{- else if lt (int $maxUnavailable) 1 }}
 {{- fail "killswitch: podDisruptionBudget.maxUnavailable must be at least 1, or node drains would block" }}
+{{- end }}
+{{- include "killswitch.validateReferences" . }}
+{{- end }}
+
+{{/*
+The documents the chart is given (accounts.document, policies.files and the chart's
+files/policies/) reference secrets as {env: NAME} and {file: PATH}. A reference that nothing in the
+pod provides stops the runner at start (AUTH): refuse such a render instead, saying what to set.
+- a file must lie directly under secrets.mountPath (a Secret's keys are file names), and something
+  must be mounted there: secrets.files with that key, or secrets.existingFilesSecret (whose keys
+  the chart cannot see: the release notes list the keys it must hold);
+- an environment variable must come from secrets.env, runner.extraEnv or secrets.existingSecret
+  (whose keys, likewise, the notes list).
+Documents from an existing ConfigMap or from git-sync are not read by the chart and not checked.
+*/}}
+{{- define "killswitch.secretReferences" -}}
+{{- $docs := list .Values.accounts.document }}
+{{- range $name, $content := fromYaml (include "killswitch.policyFiles" .) }}
+{{- $docs = append $docs $content }}
+{{- end }}
+{{- $files := list }}
+{{- $envs := list }}
+{{- range $doc := $docs }}
+{{- range $m := regexFindAll "(^|[{,\\s])file:[ \\t]*[\"']?/[^\\s,}\"']+" (toString $doc) -1 }}
+{{- $files = append $files (regexFind "/[^\\s,}\"']+$" $m) }}
+{{- end }}
+{{- range $m := regexFindAll "(^|[{,\\s])env:[ \\t]*[\"']?[A-Za-z_][A-Za-z0-9_]*" (toString $doc) -1 }}
+{{- $envs = append $envs (regexFind "[A-Za-z_][A-Za-z0-9_]*$" $m) }}
+{{- end }}
+{{- end }}
+{{- dict "files" ($files | uniq | sortAlpha) "envs" ($envs | uniq | sortAlpha) | toJson }}
+{{- end }}
+
+{{- define "killswitch.validateReferences" -}}
+{{- $v := .Values }}
+{{- $refs := fromJson (include "killswitch.secretReferences" .) }}
+{{- $mount := $v.secrets.mountPath | trimSuffix "/" }}
+{{- range $path := $refs.files }}
+{{- $key := trimPrefix (printf "%s/" $mount) $path }}
+{{- if or (eq $key $path) (contains "/" $key) }}
+{{- fail (printf "killswitch: the documents reference the file %s, which is not directly under secrets.mountPath (%s): nothing would mount it. Reference %s/<key> of secrets.files or secrets.existingFilesSecret" $path $mount $mount) }}
+{{- end }}
+{{- if not (or $v.secrets.existingFilesSecret (hasKey ($v.secrets.files | default dict) $key)) }}
+{{- fail (printf "killswitch: the documents reference the file %s, but nothing provides it: set secrets.existingFilesSecret to a Secret with the key %s (kubectl create secret generic NAME --from-file=%s=PATH), or secrets.files.%s" $path $key $key $key) }}
+{{- end }}
+{{- end }}
+{{- $extraEnv := list }}
+{{- range $v.runner.extraEnv }}{{ $extraEnv = append $extraEnv .name }}{{ end }}
+{{- range $name := $refs.envs }}
+{{- if not (or $v.secrets.existingSecret (hasKey ($v.secrets.env | default dict) $name) (has $name $extraEnv)) }}
+{{- fail (printf "killswitch: the documents reference the environment variable %s, but nothing sets it: set secrets.existingSecret to a Secret with the key %s (kubectl create secret generic NAME --from-literal=%s=...), or secrets.env.%s" $name $name $name $name) }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -269,4 +326,23 @@ volumeMounts:
     mountPath: /git
   - name: tmp
     mountPath: /tmp
+{{- end }}
+
+{{/*
+The existing Secrets and ConfigMaps (made outside the chart) whose content the runner reads only at
+start, so that a change in them needs the pods rolled: for reloader.enabled, and for the notes.
+*/}}
+{{- define "killswitch.externalObjects" -}}
+{{- $v := .Values }}
+{{- $secrets := list }}
+{{- with $v.secrets.existingSecret }}{{ $secrets = append $secrets . }}{{ end }}
+{{- with $v.secrets.existingFilesSecret }}{{ $secrets = append $secrets . }}{{ end }}
+{{- if $v.apiToken.enabled }}{{ with $v.apiToken.existingSecret }}{{ $secrets = append $secrets . }}{{ end }}{{ end }}
+{{- with $v.apiTokens.existingSecret }}{{ $secrets = append $secrets . }}{{ end }}
+{{- if $v.auditKey.enabled }}{{ with $v.auditKey.existingSecret }}{{ $secrets = append $secrets . }}{{ end }}{{ end }}
+{{- if eq $v.mode "ha" }}{{ with $v.ha.postgresql.existingSecret }}{{ $secrets = append $secrets . }}{{ end }}{{ end }}
+{{- $configMaps := list }}
+{{- with $v.accounts.existingConfigMap }}{{ $configMaps = append $configMaps . }}{{ end }}
+{{- with $v.runbooks.existingConfigMap }}{{ $configMaps = append $configMaps . }}{{ end }}
+{{- dict "secrets" ($secrets | uniq) "configMaps" ($configMaps | uniq) | toJson }}
 {{- end }}
