@@ -43,6 +43,20 @@ class ValueType(str, Enum):
         return {"bool": "true", "ratio": "4.5%", "duration": "60s", "number": "3"}[self.value]
 
 
+def value_text(value: Optional[float], kind: Optional[ValueType]) -> str:
+    """A signal's value in the unit its policy writes it in: 5.2%, 75s, 3, true, unknown (the
+    console and the decision spans show values this way)."""
+    if value is None:
+        return "unknown"
+    if kind is ValueType.RATIO:
+        return f"{value * 100:.4g}%"
+    if kind is ValueType.DURATION:
+        return f"{value:.4g}s"
+    if kind is ValueType.BOOL:
+        return "true" if value else "false"
+    return f"{value:.6g}"
+
+
 class ExprError(Exception):
     """A syntax or type error at ``offset`` (0-based, in characters) of the condition text."""
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..engine.stages import decision_id
 from ..metrics import Registry
-from ..policy.expr import Comparison, ValueType, comparisons
+from ..policy.expr import Comparison, ValueType, comparisons, value_text
 from .book import Book
 from .countdowns import Countdowns
 from .fanout import SinkFanout
@@ -229,14 +229,3 @@ def _check(c: Comparison, values: Mapping[str, Optional[float]], reasons: Mappin
     return ThresholdCheck(c.signal, c.op, c.text, v, value_text(v, types.get(c.signal)), breached, reason)
 
 
-def value_text(value: Optional[float], kind: Optional[ValueType]) -> str:
-    """A signal's value in the unit its policy writes it in: 5.2%, 75s, 3, unknown."""
-    if value is None:
-        return "unknown"
-    if kind is ValueType.RATIO:
-        return f"{value * 100:.4g}%"
-    if kind is ValueType.DURATION:
-        return f"{value:.4g}s"
-    if kind is ValueType.BOOL:
-        return "true" if value else "false"
-    return f"{value:.6g}"

@@ -70,7 +70,8 @@ from . import attributes as A
 from .export import (MAX_QUEUE_SIZE, CountingExporter, ExportConfig, config_from_env, otlp_exporter,
                      package_version, provider, warn)
 from ..metrics import TICK_BUCKETS, Registry
-from .thresholds import check, comparisons, describe, fmt
+from ..policy.expr import value_text
+from .thresholds import check, comparisons, describe
 
 if TYPE_CHECKING:  # pragma: no cover
     from opentelemetry.sdk.resources import Resource
@@ -391,8 +392,8 @@ class TelemetrySink:
                 quiet_budget -= 1
             node = _policy(graph, s.policy)
             types = {x.name: x.type for x in node.signals} if node else {}
-            values = [f"{v.name}={fmt(v.value, types.get(v.name))}" + (f" ({v.reason})" if v.value is None and v.reason
-                                                                         else "") for v in s.signals]
+            values = [f"{v.name}={value_text(v.value, types.get(v.name))}"
+                      + (f" ({v.reason})" if v.value is None and v.reason else "") for v in s.signals]
             span = self.tracer.start_span(A.SPAN_SCOPE, context=ctx, start_time=start, attributes=_clean({
                 A.POLICY: s.policy, A.SCOPE: s.scope, A.STAGE_LEVEL: s.stage_after, A.TRIGGERS_FIRING: firing,
                 A.TRIGGERS_PENDING: pending or None, A.SIGNALS_VALUES: values,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from ..compile.graph import PolicyNode
-from ..policy.expr import And, Compare, Literal, Node, Not, Or, Ref, ValueType
+from ..policy.expr import And, Compare, Literal, Node, Not, Or, Ref, ValueType, value_text
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq,
         "!=": operator.ne}
@@ -85,23 +85,10 @@ def check(comps: tuple[Comparison, ...], values: Mapping[str, Optional[float]],
     return out
 
 
-def fmt(value: Optional[float], type: Optional[ValueType]) -> str:
-    """A signal value in the unit the policy writes it in: 4.12%, 75s, 3."""
-    if value is None:
-        return "unknown"
-    if type is ValueType.RATIO:
-        return f"{value * 100:.4g}%"
-    if type is ValueType.DURATION:
-        return f"{value:.4g}s"
-    if type is ValueType.BOOL:
-        return "true" if value else "false"
-    return f"{value:.6g}"
-
-
 def describe(c: Checked) -> str:
     """``hard: dd=4.12% >= 4% breached`` — one line a person can read in a trace view."""
     k = c.comparison
     verdict = ("breached" if c.breached else "not breached") if c.breached is not None else \
         f"unknown ({c.reason})" if c.reason else "unknown"
-    rhs = k.threshold_text if k.other is None else f"{k.other}={fmt(c.threshold, k.type)}"
-    return f"{k.trigger}: {k.signal}={fmt(c.value, k.type)} {k.op} {rhs} {verdict}"
+    rhs = k.threshold_text if k.other is None else f"{k.other}={value_text(c.threshold, k.type)}"
+    return f"{k.trigger}: {k.signal}={value_text(c.value, k.type)} {k.op} {rhs} {verdict}"
