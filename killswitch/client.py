@@ -25,7 +25,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from .runner.lock import DEAD_MANS_SWITCH, OPERATOR
+from .runner.holds import DEAD_MANS_SWITCH, OPERATOR
 from .runner.view import (ActionPreview, Caller, ChangeResult, CloseResult, DecodeError, IncidentStatus, ResetResult,
                           RunnerStatus, TriggerStatus, decode)
 

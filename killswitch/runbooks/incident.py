@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
 from ..compile.nodes import CancelOrdersAction, LockTradingAction, NotifyAction, RunbookAction
-from ..policy.expr import And, Compare, Literal, Node, Not, Or, Ref, ValueType
+from ..policy.expr import ValueType
+from ..policy.expr import comparisons as condition_comparisons
 from ..state.store import FINAL_STATUSES
 from ..state.store import OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 
@@ -46,7 +47,6 @@ OPEN_STATUSES = JOURNAL_OPEN_STATUSES | {"journaled", "scheduled", "held"}  # he
 
 _OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
         "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
-_MIRROR = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -132,26 +132,8 @@ def template_for(node: PolicyNode, level: int) -> Optional[str]:
 
 def comparisons(trigger: TriggerNode) -> list[tuple[str, str, Optional[float], str]]:
     """Every ``signal op literal`` (or ``signal op signal``) of a condition, signal on the left:
-    (signal, op, threshold value, threshold text)."""
-    out: list[tuple[str, str, Optional[float], str]] = []
-
-    def walk(n: Node) -> None:
-        if isinstance(n, Compare):
-            left, right, op = n.left, n.right, n.op
-            if isinstance(left, Literal) and isinstance(right, Ref):
-                left, right, op = right, left, _MIRROR[op]
-            if isinstance(left, Ref) and isinstance(right, Literal):
-                out.append((left.name, op, right.value, right.text))
-            elif isinstance(left, Ref) and isinstance(right, Ref):
-                out.append((left.name, op, None, right.name))
-        elif isinstance(n, Not):
-            walk(n.item)
-        elif isinstance(n, (And, Or)):
-            for item in n.items:
-                walk(item)
-
-    walk(trigger.ast)
-    return out
+    (signal, op, threshold value, threshold text); see :func:`killswitch.policy.expr.comparisons`."""
+    return [(c.signal, c.op, c.threshold, c.text) for c in condition_comparisons(trigger.ast)]
 
 
 def _confirm_text(t: TriggerNode) -> Optional[str]:

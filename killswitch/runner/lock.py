@@ -40,14 +40,13 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
 from ..policy.units import parse_duration
+from .holds import DEAD_MANS_SWITCH as DEAD_MANS_SWITCH, OPERATOR as OPERATOR
 
 LOCK_FORMAT_VERSION = 1
 MODES = ("active", "reducing", "halted")
 _RANK = {m: i for i, m in enumerate(MODES)}
 GLOBAL_SCOPE = "global"
-# The ``policy`` of holds no policy placed ("@" is never part of a policy name).
-OPERATOR = "@operator"
-DEAD_MANS_SWITCH = "@dms"
+# The ``policy`` of holds no policy placed (see :mod:`.holds`).
 NOT_A_POLICY = (OPERATOR, DEAD_MANS_SWITCH)
 MAX_LOCK_FILE_BYTES = 16 * 1024 * 1024  # a lock file larger than this is not ours: fail closed
 _FILE_MODE = 0o644

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from ..compile.graph import PolicyNode
-from ..policy.expr import And, Compare, Literal, Node, Not, Or, Ref, ValueType, value_text
+from ..policy.expr import ValueType, value_text
+from ..policy.expr import comparisons as condition_comparisons
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq,
         "!=": operator.ne}
-_MIRROR = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
 
 
 @dataclass(frozen=True)
@@ -46,31 +46,12 @@ class Checked:
 
 
 def comparisons(policy: PolicyNode) -> tuple[Comparison, ...]:
+    """Every comparison of every trigger of ``policy`` (:func:`killswitch.policy.expr.comparisons`),
+    with its trigger and the signal's value type."""
     types = {s.name: s.type for s in policy.signals}
-    out: list[Comparison] = []
-    for t in policy.triggers:
-        for c in _compares(t.ast):
-            left, right, op = c.left, c.right, c.op
-            if isinstance(left, Literal) and isinstance(right, Ref):
-                left, right, op = right, left, _MIRROR[op]
-            if not isinstance(left, Ref):
-                continue
-            if isinstance(right, Literal):
-                out.append(Comparison(t.name, left.name, op, right.value, right.text, None,
-                                      types.get(left.name) or right.type))
-            elif isinstance(right, Ref):
-                out.append(Comparison(t.name, left.name, op, None, right.name, right.name, types.get(left.name)))
-    return tuple(out)
-
-
-def _compares(node: Node) -> list[Compare]:
-    if isinstance(node, Compare):
-        return [node]
-    if isinstance(node, Not):
-        return _compares(node.item)
-    if isinstance(node, (And, Or)):
-        return [c for item in node.items for c in _compares(item)]
-    return []
+    return tuple(Comparison(t.name, c.signal, c.op, c.threshold, c.text, c.text if c.threshold is None else None,
+                            types.get(c.signal))
+                 for t in policy.triggers for c in condition_comparisons(t.ast))
 
 
 def check(comps: tuple[Comparison, ...], values: Mapping[str, Optional[float]],

@@ -37,10 +37,7 @@ from killswitch.runner.identity import parse_tokens, token_digest
 from killswitch.state import open_store
 
 from ..conftest import require_module, require_tool
-
-T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
-TICK_MS = 5_000
-ACCOUNT = "simulated/sim-main"
+from ..unit.test_runner_operator import ACCOUNT, T0, TICK_MS
 
 # bot-guard halts the account (manual reset, two approvers) once bot-x has been silent for a
 # minute, so the incident starts exactly when a test stops beating; book-drawdown watches the
