@@ -21,6 +21,7 @@ from ..compile.graph import DecisionGraph
 from ..snapshot import Snapshot
 from . import signals as sig
 from . import stages, triggers
+from .columns import Tables
 from .planner import NO_RATES, Plan, history_for, plan, update_history
 from .scope import instances
 from .signals import SignalValue
@@ -64,7 +65,8 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
     if state is None:
         state = State()
     snaps = list(snapshots)
-    sig.update_accounts(state, snaps, now_ms)
+    tables = Tables()  # every position's fields taken out once, for every policy that reads them
+    sig.update_accounts(state, snaps, now_ms, tables)
     histories: dict[int, PnlHistory] = {}
     for policy in graph.policies:
         window, step = history_for(policy)
@@ -72,13 +74,13 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
             hist = state.pnl.get(window)
             if hist is None:
                 hist = state.pnl[window] = PnlHistory(window, step)
-            update_history(hist, snaps, now_ms)
+            update_history(hist, snaps, now_ms, tables)
             histories[window] = hist
     out: list[ScopeEvaluation] = []
     for policy in graph.policies:
         interval_ms = int(policy.interval_s * 1000)
         hist = histories[history_for(policy)[0]]
-        for view in instances(policy, snaps):
+        for view in instances(policy, snaps, tables):
             ss = state.scope(policy.name, view.key)
             values = sig.compute(policy.signals, view, ss, state, now_ms, interval_ms)
             raw = {k: v.value for k, v in values.items()}

@@ -13,9 +13,12 @@ import re
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.ccxt_exchange.dialects import order_rate
 from killswitch.engine.planner import PnlHistory, client_order_id, history_for, plan, update_history
+from killswitch.engine.positions import smallest
 from killswitch.engine.scope import instances
 from killswitch.policy.units import parse_duration
 
@@ -785,3 +788,18 @@ def test_flatten_decided_while_positions_are_unknown_still_closes_them():
     assert closes or said_why, (
         "close_all planned during the outage closed nothing, said nothing, and the latched stage never plans again")
     assert closes, "the open BTC position is never closed"
+
+
+# --- ranking without a full sort -------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.0, 0.25, 0.5, 1.0]), st.sampled_from([-1.0, -2.0]),
+                          st.text("ab", max_size=3)), max_size=40),
+       st.one_of(st.none(), st.integers(0, 45)))
+def test_smallest_is_the_head_of_the_full_sort_ties_included(items, count):
+    """Heavy ties on the primary key (few distinct values): the heap's pick plus the ties at its
+    boundary must give exactly what sorting everything by (primary, tiebreak) gives."""
+    primary, tiebreak = (lambda x: (x[0], x[1])), (lambda x: x[2])
+    want = sorted(items, key=lambda x: (primary(x), tiebreak(x)))
+    assert smallest(items, count, primary, tiebreak) == (want if count is None else want[:count])

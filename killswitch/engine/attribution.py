@@ -1,0 +1,129 @@
+"""Attribution and risk scores: which side of a scope is bleeding, and how much each position
+weighs in it. The planner reads them when a stage is entered (:mod:`.planner`).
+
+**Attribution** answers "which side is bleeding?" over the policy's reference window: per
+position, delta = current unrealized PnL − its PnL at the start of the window. Negative deltas
+are summed per side; SHORT or LONG when one side's share of the decline reaches the threshold,
+MIXED otherwise, UNKNOWN when nothing declined. A position opened inside the window has no
+reference: ``missing_reference: since_open`` counts its whole PnL, ``exclude`` leaves it out.
+
+**Risk score** per position: the policy's weights over five components in [0, 1] — decline
+(|negative delta| / the largest in scope), current loss (/ the largest), liquidation proximity
+(1 at the liquidation price, 0 from 25 % away), notional share of equity, loss on margin.
+
+Everything here reads the scope's positions as columns (:mod:`.columns`) and returns lists in
+the order of ``view.positions``: one pass over 10,000 positions, no key built per position.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, TypeVar
+
+from ..compile.graph import PolicyNode
+from .columns import Columns
+from .scope import ScopeView, account_key
+from .state import PnlHistory
+
+LIQ_PROXIMITY_SPAN = 0.25  # proximity 0 at 25 % or more from the liquidation price
+X = TypeVar("X")
+
+
+@dataclass(frozen=True)
+class Attribution:
+    side: str  # LONG | SHORT | MIXED | UNKNOWN: the side whose PnL declined
+    long_decline: float  # sum of negative deltas of long positions, as a positive number
+    short_decline: float
+    long_share: Optional[float]  # None when nothing declined
+    short_share: Optional[float]
+    excluded: int = 0  # positions left out for lack of a reference
+
+
+def deltas(policy: PolicyNode, view: ScopeView, hist: Optional[PnlHistory], now: int) -> list[Optional[float]]:
+    """PnL change of every position over the reference window, in the order of
+    ``view.positions`` (None: no reference, excluded). One reference lookup per account."""
+    attr = policy.attribution
+    window_ms = attr.reference_window_ms
+    since_open = attr.missing_reference == "since_open"
+    out: list[Optional[float]] = []
+    for (s, _), c in zip(view.groups, view.columns):
+        q = hist.accounts.get(account_key(s)) if hist else None
+        # the oldest sample is the reference if it is old enough to stand for the window's start
+        ref = PnlHistory.reference(q[0]) if q and q[0][0] <= now - window_ms + hist.step_ms else None  # type: ignore[union-attr]
+        if ref is None:
+            out += c.upnl if since_open else [None] * len(c)
+            continue
+        get = ref.get
+        if since_open:
+            out += [u - b if (b := get(k)) is not None else u for k, u in zip(c.keys, c.upnl)]
+        else:
+            out += [u - b if (b := get(k)) is not None else None for k, u in zip(c.keys, c.upnl)]
+    return out
+
+
+def attribute(policy: PolicyNode, view: ScopeView, d: list[Optional[float]]) -> Attribution:
+    threshold = policy.attribution.source_threshold
+    long_dec = short_dec = 0.0
+    excluded = 0
+    for side, delta in zip(column(view.columns, lambda c: c.sides), d):
+        if delta is None:
+            excluded += 1
+        elif delta < 0:
+            if side == "long":
+                long_dec -= delta
+            else:
+                short_dec -= delta
+    total = long_dec + short_dec
+    if total <= 0:
+        return Attribution("UNKNOWN", long_dec, short_dec, None, None, excluded)
+    ls, ss = long_dec / total, short_dec / total
+    if ss >= threshold and ls >= threshold:  # an even split at a 50% threshold: no single side
+        side = "MIXED"
+    else:
+        side = "SHORT" if ss >= threshold else "LONG" if ls >= threshold else "MIXED"
+    return Attribution(side, long_dec, short_dec, ls, ss, excluded)
+
+
+def risk_scores(policy: PolicyNode, view: ScopeView, d: list[Optional[float]]) -> list[float]:
+    """Every position's risk score, in the order of ``view.positions`` (see the module doc)."""
+    w = policy.risk_weights
+    w_delta, w_loss, w_liq, w_share, w_margin = (w.pnl_delta, w.current_loss, w.liq_proximity, w.notional_share,
+                                                 w.margin_loss)
+    equity = view.equity or 0.0
+    cols = view.columns
+    upnl = column(cols, lambda c: c.upnl)
+    max_decline = -min((x for x in d if x is not None and x < 0), default=0.0)
+    max_loss = max(0.0, -min(upnl, default=0.0))
+    out: list[float] = []
+    append = out.append
+    # the same arithmetic, term by term and in the same order, as the module doc's formula: a
+    # score is compared with others, so it must not move with how it is computed
+    liqs, marks = column(cols, lambda c: c.liq), column(cols, lambda c: c.marks)
+    notionals, margins = column(cols, lambda c: c.notional), column(cols, lambda c: c.margin)
+    for u, delta, liq, mark, notional, m in zip(upnl, d, liqs, marks, notionals, margins):
+        loss = -u if u < 0 else 0.0
+        score = w_delta * (-delta / max_decline) if max_decline and delta is not None and delta < 0 else 0.0
+        score += w_loss * (loss / max_loss if max_loss else 0.0)
+        if liq:  # max(0, ...) and min(1, ...) below, as comparisons: no call per position
+            prox = 1.0 - abs(mark - liq) / mark / LIQ_PROXIMITY_SPAN
+            score += w_liq * (prox if prox > 0.0 else 0.0)
+        if equity > 0:
+            share = notional / equity
+            score += w_share * (share if share < 1.0 else 1.0)
+        if m:
+            r = loss / m
+            score += w_margin * (r if r < 1.0 else 1.0)
+        append(score)
+    return out
+
+
+def column(cols: list[Columns], get: Callable[[Columns], list[X]]) -> list[X]:
+    """One column over every group, in the order of ``view.positions``."""
+    if len(cols) == 1:
+        return get(cols[0])
+    return [x for c in cols for x in get(c)]
+
+
+__all__ = ["Attribution", "LIQ_PROXIMITY_SPAN", "attribute", "column", "deltas", "risk_scores"]
