@@ -1,7 +1,7 @@
 """The simulated exchange's views: what an account's open legs are worth at a time.
 
 :class:`Book` is one account's open legs in the order the views list them (by symbol, then
-position side), with every number a view needs that does not move with the mark. The engine
+position side), with their market's numbers and how each market's mark is priced. The engine
 builds it again whenever the account or the markets change (a fill, the wallet, the leverage,
 a market, a price path) and prices it at a time with :meth:`Book.priced`: one mark per market,
 then per leg the notional, unrealized PnL, initial and maintenance margin and the liquidation
