@@ -12,8 +12,12 @@ measured is the runner's own work: the tick minus its ``snapshots`` phase (evalu
 persist — the state saved every tick —, lock file, send, reconcile). ``eval`` is the engine step
 inside it. The state first holds one hour of one-minute history (60 ticks).
 
-Three figures per size, each a median:
-- steady: a tick in which nothing is entered (signals, triggers, windows, PnL history, the save);
+The policy ticks every 5 s; the PnL history attribution reads samples once a minute. Four
+figures per size, each a median:
+- steady: a tick 5 s after the last in which nothing is entered (signals, triggers, windows, the
+  save): eleven ticks in twelve;
+- sampling: the same, at the twelfth tick, which also samples every position's PnL into the
+  history and saves the sample;
 - entry: the tick whose snapshot shows a 5 % drawdown: every scope enters stage 1, ranks every
   one of its positions by risk score and plans closes of the top 3 (journaled, saved);
 - flatten: the tick whose snapshot shows a 12 % drawdown: every scope enters stage 2 and plans
@@ -61,7 +65,7 @@ kind: Policy
 metadata: {name: bench}
 spec:
   scope: {level: LEVEL}
-  interval: 1m
+  interval: 5s
   signals:
     dd_15m: {equity_drawdown: {window: 15m}}
     dd_1h: {equity_drawdown: {window: 1h}}
@@ -82,6 +86,7 @@ spec:
 
 T0 = 1_772_456_400_000
 MIN = 60_000
+STEP = 5_000  # the policy's interval: the measured ticks' cadence
 VARIANTS = 6  # distinct snapshot sets cycled through (keeps memory bounded)
 LAYOUTS = ("per-account", "one-account", "global")
 _SERIAL = itertools.count()
@@ -173,9 +178,9 @@ class Bench:
         self.runner = build_runner(graph(layout), self.adapters, self.store, lock_path=work / f"lock-{name}.json",
                                    dry_run=True, clock=lambda: self.t)
 
-    async def tick(self, snaps: list[Snapshot]) -> tuple[float, float, int]:
-        """(own ms, eval ms, orders planned) of one tick over ``snaps``."""
-        self.t += MIN
+    async def tick(self, snaps: list[Snapshot], step: int = STEP) -> tuple[float, float, int]:
+        """(own ms, eval ms, orders planned) of one tick over ``snaps``, ``step`` ms after the last."""
+        self.t += step
         for s in snaps:
             self.adapters[f"simulated/{s.account}"].next = s
         r = await self.runner.tick()
@@ -186,8 +191,8 @@ class Bench:
 
     async def warm(self) -> None:
         await self.runner.start()
-        for k in range(60):
-            await self.tick(self.sets[k % VARIANTS])
+        for k in range(60):  # an hour of one-minute history: a PnL sample at every tick
+            await self.tick(self.sets[k % VARIANTS], MIN)
 
     def close(self) -> None:
         self.store.close()
@@ -200,9 +205,14 @@ async def runner_figures(layout: str, n: int, repeats: int, work: Path) -> dict[
     b = Bench(layout, n, sets, work)
     await b.warm()
     gc.collect()
-    steady = [await b.tick(sets[k % VARIANTS]) for k in range(repeats)]
+    steady, sampling = [], []
+    for k in range(repeats):
+        before = _next_sample(b)
+        x = await b.tick(sets[k % VARIANTS])
+        (sampling if _next_sample(b) != before else steady).append(x)
     b.close()
     out["steady"] = _median(steady)
+    out["sampling"] = _median(sampling)
     for name, crash in (("entry", entry_book), ("flatten", flatten_book)):
         xs = []
         for k in range(max(3, repeats // 3)):
@@ -213,6 +223,11 @@ async def runner_figures(layout: str, n: int, repeats: int, work: Path) -> dict[
             b.close()
         out[name] = _median(xs)
     return out
+
+
+def _next_sample(b: "Bench") -> tuple:
+    """When each PnL history takes its next sample: it moves exactly at a tick that sampled."""
+    return tuple(h.next_sample_ms for h in b.runner.book.state.pnl.values())
 
 
 def _median(xs: list[tuple[float, float, int]]) -> tuple[float, float, int]:
@@ -228,13 +243,16 @@ def engine_figures(layout: str, n: int, repeats: int) -> dict[str, tuple[float, 
         _, state = evaluate(g, sets[k % VARIANTS], state, t)
         t += MIN
     gc.collect()
-    steady = []
+    steady, sampling = [], []
     for k in range(repeats):
+        before = tuple(h.next_sample_ms for h in state.pnl.values())
         start = time.perf_counter()
         _, state = evaluate(g, sets[k % VARIANTS], state, t)
-        steady.append(time.perf_counter() - start)
-        t += MIN
-    out = {"steady": (statistics.median(steady) * 1000, statistics.median(steady) * 1000, 0)}
+        took = (time.perf_counter() - start) * 1000
+        sampled = tuple(h.next_sample_ms for h in state.pnl.values()) != before
+        (sampling if sampled else steady).append((took, took, 0))
+        t += STEP
+    out = {"steady": _median(steady), "sampling": _median(sampling)}
     for name, factor in (("entry", 0.95), ("flatten", 0.88)):
         crash = book(layout, n, 0, factor)
         xs, orders = [], 0
@@ -272,18 +290,20 @@ def main() -> None:
     print(f"machine: {machine()}")
     what = "evaluate() alone: no runner, no store" if args.engine else \
         "Runner.tick() minus its snapshots phase (evaluate, journal, SQLite save on tmpfs, lock file); dry run"
-    print(f"measured: {what}; an hour of one-minute history first; medians (steady of 15 ticks, 5 at 100k; "
-          "entry and flatten of 3 fresh runners)")
-    print(f"{'layout':<40} {'positions':>9} {'steady own/eval':>16} {'µs/pos':>7} {'entry own/eval':>15} "
-          f"{'orders':>6} {'flatten own/eval':>17} {'orders':>7}")
+    print(f"measured: {what}; policy interval 5 s; an hour of one-minute PnL history first; medians: steady "
+          "of the ticks 5 s apart that take no PnL sample, sampling of those that do (one tick in 12), entry and "
+          "flatten of 3 fresh runners; own = the runner's work, eval = evaluate() inside it (ms)")
+    print(f"{'layout':<40} {'positions':>9} {'steady own/eval':>16} {'µs/pos':>7} {'sampling':>9} "
+          f"{'entry own/eval':>15} {'orders':>6} {'flatten own/eval':>17} {'orders':>7}")
     try:
         for layout in args.layout or LAYOUTS:
             for n in sizes:
-                repeats = 15 if n <= 10_000 else 5
+                repeats = 24 if n <= 10_000 else 13  # 5 s apart: 2 (1) of them take a PnL sample
                 f = engine_figures(layout, n, repeats) if args.engine else \
                     asyncio.run(runner_figures(layout, n, repeats, work))
-                (so, se, _), (eo, ee, eord), (fo, fe, ford) = f["steady"], f["entry"], f["flatten"]
-                print(f"{layout_text(layout, n):<40} {n:>9,} {so:>8.2f}/{se:<7.2f} {so / n * 1000:>7.2f} "
+                (so, se, _), (po, _, _) = f["steady"], f["sampling"]
+                (eo, ee, eord), (fo, fe, ford) = f["entry"], f["flatten"]
+                print(f"{layout_text(layout, n):<40} {n:>9,} {so:>8.2f}/{se:<7.2f} {so / n * 1000:>7.2f} {po:>9.2f} "
                       f"{eo:>7.1f}/{ee:<7.1f} {eord:>6,} {fo:>8.1f}/{fe:<8.1f} {ford:>7,}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -20,6 +20,7 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Optional
 
 from ..snapshot import Position
@@ -28,43 +29,62 @@ PnlKey = tuple[str, str]  # (symbol, position side): a position's identity withi
 
 
 class Columns:
-    """The fields of ``positions``, one list each, in their order."""
-
-    __slots__ = ("positions", "symbols", "sides", "side_keys", "notional", "upnl", "contracts", "marks", "liq",
-                 "margin", "_keys", "_signed")
+    """The fields of ``positions``, one list each, in their order; each column made when first
+    read (a tick whose policies read no liquidation price takes none out)."""
 
     def __init__(self, positions: list[Position]):
-        ps = positions
-        self.positions = ps
-        self.symbols: list[str] = [p.symbol for p in ps]
-        self.sides: list[str] = [p.side for p in ps]
-        # the position side in hedge mode (LONG / SHORT), else the side: a position's identity
-        self.side_keys: list[str] = [p.position_side or p.side for p in ps]
-        self.notional: list[float] = [p.notional for p in ps]
-        self.upnl: list[float] = [p.unrealized_pnl for p in ps]
-        self.contracts: list[float] = [p.contracts for p in ps]
-        self.marks: list[float] = [p.mark_price for p in ps]
-        self.liq: list[Optional[float]] = [p.liquidation_price for p in ps]
-        self.margin: list[Optional[float]] = [p.margin for p in ps]
-        self._keys: Optional[tuple[PnlKey, ...]] = None
-        self._signed: Optional[list[float]] = None
+        self.positions = positions
 
     def __len__(self) -> int:
         return len(self.positions)
 
-    @property
+    @cached_property
+    def symbols(self) -> list[str]:
+        return [p.symbol for p in self.positions]
+
+    @cached_property
+    def sides(self) -> list[str]:
+        return [p.side for p in self.positions]
+
+    @cached_property
+    def side_keys(self) -> list[str]:
+        """The position side in hedge mode (LONG / SHORT), else the side: with the symbol, a
+        position's identity in its account."""
+        return [p.position_side or p.side for p in self.positions]
+
+    @cached_property
+    def notional(self) -> list[float]:
+        return [p.notional for p in self.positions]
+
+    @cached_property
+    def upnl(self) -> list[float]:
+        return [p.unrealized_pnl for p in self.positions]
+
+    @cached_property
+    def contracts(self) -> list[float]:
+        return [p.contracts for p in self.positions]
+
+    @cached_property
+    def marks(self) -> list[float]:
+        return [p.mark_price for p in self.positions]
+
+    @cached_property
+    def liq(self) -> list[Optional[float]]:
+        return [p.liquidation_price for p in self.positions]
+
+    @cached_property
+    def margin(self) -> list[Optional[float]]:
+        return [p.margin for p in self.positions]
+
+    @cached_property
     def keys(self) -> tuple[PnlKey, ...]:
         """``(symbol, position side)`` of every position: what the PnL history is keyed by."""
-        if self._keys is None:
-            self._keys = tuple(zip(self.symbols, self.side_keys))
-        return self._keys
+        return tuple(zip(self.symbols, self.side_keys))
 
-    @property
+    @cached_property
     def signed_notional(self) -> list[float]:
         """The notional, negative for a short."""
-        if self._signed is None:
-            self._signed = [n if s == "long" else -n for n, s in zip(self.notional, self.sides)]
-        return self._signed
+        return [n if s == "long" else -n for n, s in zip(self.notional, self.sides)]
 
 
 class Tables:

@@ -418,13 +418,19 @@ class _Planner:
         chunk_notional = unwind.chunk_notional
         slip = unwind.max_slippage
         venue_count: dict[str, int] = {}
+        rates: dict[str, float] = {}  # by venue
         out: list[OrderIntent] = []
         for gkey, members in ordered:
-            for leg in sorted(members, key=lambda x: (-x.exposure, x.key)):
+            if len(members) > 1:
+                members = sorted(members, key=lambda x: (-x.exposure, x.key))
+            for leg in members:
                 pieces = split_amount(leg.amount, leg.unit_price, chunk_notional, _step(leg.snap, leg.symbol))
                 limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
-                rate = unwind.orders_per_second if unwind.orders_per_second is not None \
-                    else self.rates.get(leg.snap.venue, DEFAULT_ORDER_RATE)
+                venue = leg.snap.venue
+                rate = rates.get(venue)
+                if rate is None:
+                    rate = rates[venue] = float(unwind.orders_per_second if unwind.orders_per_second is not None
+                                                else self.rates.get(venue, DEFAULT_ORDER_RATE))
                 for i, piece in enumerate(pieces, 1):
                     k = venue_count.get(leg.snap.venue, 0)
                     venue_count[leg.snap.venue] = k + 1
@@ -434,7 +440,7 @@ class _Planner:
                         venue=leg.snap.venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
                         position_side=leg.position_side, amount=piece, reduce_only=leg.reduce_only,
                         limit_price=limit, notional=piece * leg.unit_price, chunk=i, chunks=len(pieces),
-                        not_before_ms=self.now + int(k * 1000 / float(rate)),
+                        not_before_ms=self.now + int(k * 1000 / rate),
                         action=leg.action, reason=leg.reason, group=None if gkey.startswith("~") else gkey,
                     ))
         return out
@@ -516,6 +522,8 @@ def _below_minimum(c: _Close) -> Optional[str]:
     rules = c.snap.markets.get(pos.symbol)
     if rules is None:
         return None
+    if pos.contracts >= (rules.min_amount + rules.amount_step) * (1 + 1e-6):
+        return None  # rounding down loses less than a step: what is left is at least the minimum
     sendable = _floor_step(pos.contracts, rules.amount_step)
     if sendable <= 0 or sendable < rules.min_amount * (1 - 1e-9):
         return f"amount={pos.contracts:g} step={rules.amount_step:g} min_amount={rules.min_amount:g}"

@@ -803,3 +803,22 @@ def test_smallest_is_the_head_of_the_full_sort_ties_included(items, count):
     primary, tiebreak = (lambda x: (x[0], x[1])), (lambda x: x[2])
     want = sorted(items, key=lambda x: (primary(x), tiebreak(x)))
     assert smallest(items, count, primary, tiebreak) == (want if count is None else want[:count])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(1, 5_000), st.sampled_from([0.001, 0.01, 0.1, 1.0, 0.003, 0.0007]),
+       st.integers(0, 40), st.floats(0.0, 2.5))
+def test_a_full_close_is_residual_exactly_when_rounding_down_leaves_less_than_the_minimum(units, step, min_steps,
+                                                                                           fraction):
+    """The shortcut for a position well above the minimum agrees with the full computation:
+    round the size down to the step, compare with the minimum amount."""
+    from killswitch.engine.planner import _below_minimum, _Close, _floor_step
+
+    contracts = units * step * fraction + step * fraction / 3  # on the grid or off it
+    if contracts <= 0:
+        return
+    rules = MarketRules(amount_step=step, min_amount=min_steps * step)
+    s = snap(positions=[pos("S/USDT:USDT", contracts=contracts)], markets={"S/USDT:USDT": rules})
+    close = _Close(s, s.positions[0], contracts, True, "close_all", "CLOSE_ALL")
+    sendable = _floor_step(contracts, step)
+    assert (_below_minimum(close) is not None) == (sendable <= 0 or sendable < rules.min_amount * (1 - 1e-9))
