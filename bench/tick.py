@@ -141,6 +141,7 @@ class Replayed:
     def __init__(self, account: str):
         self.venue, self.account = "simulated", account
         self.next: Optional[Snapshot] = None
+        self._symbols: Optional[tuple[dict, frozenset[str]]] = None
         self.capabilities = Capabilities(orders_per_second=10.0)
 
     async def snapshot(self) -> Snapshot:
@@ -148,7 +149,11 @@ class Replayed:
         return self.next
 
     def symbols(self) -> Optional[frozenset[str]]:
-        return frozenset(self.next.markets) if self.next is not None else None
+        if self.next is None:
+            return None
+        if self._symbols is None or self._symbols[0] is not self.next.markets:  # read once, as a venue's markets
+            self._symbols = (self.next.markets, frozenset(self.next.markets))
+        return self._symbols[1]
 
     def strategy_names(self) -> frozenset[str]:
         return frozenset()
