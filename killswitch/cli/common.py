@@ -24,6 +24,12 @@ def output_formats(*formats: str):
 
 output_option = output_formats("text", "json")
 
+# the risk scores a preview lists for each scope that plans closes (the engine's SCORE_LISTINGS)
+scores_option = click.option(
+    "--scores", type=click.Choice(["top", "all", "none"]), default="top", show_default=True,
+    help="Risk scores (with their components) of each scope that plans closes: top = the 10 highest and "
+         "every position a ranking by risk score chose; all = every position (large for a big scope).")
+
 
 def reading_state(url: str, option: str = "--state") -> str:
     """``url`` for a command that only reads the state store: a SQLite file that is not there is a

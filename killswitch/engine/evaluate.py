@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, cast
 
 from ..compile.graph import DecisionGraph
+from ..orders import NO_SENDS, Sends, send_sequence
 from ..snapshot import Snapshot
 from . import signals as sig
 from . import stages, triggers
@@ -59,9 +60,18 @@ class Evaluation:
     def plans(self) -> list[Plan]:
         return [s.plan for s in self.scopes if s.plan is not None]
 
+    def sends(self) -> list[Sends]:
+        """For every scope (aligned with ``scopes``), the send numbers of its plan's cancels and
+        orders among everything this tick sends, in the runner's order (:func:`send_sequence`)."""
+        seqs = iter(send_sequence(self.plans))
+        return [next(seqs) if s.plan is not None else NO_SENDS for s in self.scopes]
+
 
 def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optional[State], now_ms: int,
-             rates: Mapping[str, float] = NO_RATES) -> tuple[Evaluation, State]:
+             rates: Mapping[str, float] = NO_RATES, scores: str = "none") -> tuple[Evaluation, State]:
+    """One tick (see the module doc). ``scores`` (``none``, ``top``, ``all``): a preview's ask to
+    list the risk scores, with their components, of every scope that plans closes (the runner
+    never asks: it costs a pass over the scope's positions)."""
     if state is None:
         state = State()
     snaps = list(snapshots)
@@ -97,7 +107,7 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
             if transition is not None and transition.kind in ("entered", "reentered"):
                 # an entry always names its decision (stages.step), so decision_id is set here
                 p = plan(policy, policy.stage(transition.to_level), view, cast(str, transition.decision_id),
-                         now_ms, hist, rates=rates)
+                         now_ms, hist, rates=rates, scores=scores)
 
                 ss.stage.deferred = not view.positions_known
             elif ss.stage.deferred and ss.stage.level > 0 and view.positions_known:
@@ -106,7 +116,7 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
                 if ss.stage.retries:
                     entry = f"{entry}/r{ss.stage.retries}"
                 p = plan(policy, policy.stage(ss.stage.level), view, entry, now_ms, hist, closes_only=True,
-                         rates=rates)
+                         rates=rates, scores=scores)
                 ss.stage.deferred = False
             out.append(ScopeEvaluation(policy.name, view.key, tuple(values.values()), tuple(results),
                                        before, ss.stage.level, transition, tuple(refusals), p))

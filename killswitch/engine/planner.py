@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import math
 from decimal import ROUND_FLOOR, Decimal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
@@ -41,7 +41,7 @@ from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, Clo
 from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Balance, Position, Snapshot, base_asset
 from . import positions as facts
-from .attribution import Attribution, column, attribute, deltas, risk_scores
+from .attribution import Attribution, ScoreTable, column, attribute, deltas, risk_scores, score_table
 from .columns import Columns, Tables
 from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
@@ -96,6 +96,7 @@ class Plan:
     hedges: tuple[HedgeSuggestion, ...] = ()
     skipped: tuple[str, ...] = ()  # reason codes of what was not done
     residuals: tuple[Residual, ...] = ()  # positions to close that are below what the venue accepts
+    scores: Optional[ScoreTable] = None  # the scope's risk scores with their components, when asked
 
 
 # --- PnL history (state) ---------------------------------------------------------------------------
@@ -173,6 +174,7 @@ class _Planner:
     skipped: list[str] = field(default_factory=list)
     residuals: list[Residual] = field(default_factory=list)
     _scores: Optional[list[float]] = None
+    ranked: set[int] = field(default_factory=set)  # indexes a ranking by risk score chose
 
     @property
     def scores(self) -> list[float]:
@@ -267,6 +269,7 @@ class _Planner:
         top = facts.smallest(chosen, a.count, lambda i: (-scores[i], -notional[i]),
                              lambda i: position_key(*self.view.pair(i)))
         fraction = a.fraction
+        self.ranked.update(top)
         for rank, i in enumerate(top, 1):
             s, p = self.view.pair(i)
             self.want(s, p, fraction, "reduce_top_risk",
@@ -309,6 +312,8 @@ class _Planner:
         rank_by = a.rank_by
         ranked = facts.worst_first(chosen, lambda i: pairs[i][1], lambda i: position_key(*pairs[i]), rank_by,
                                    known_equity, lambda i: self.scores[i], a.count)
+        if rank_by == "risk_score":
+            self.ranked.update(i for i, _ in ranked)
         for rank, (i, value) in enumerate(ranked, 1):
             s, pos = pairs[i]
             shown = "unknown" if value is None else f"{value:.3f}" if rank_by == "risk_score" else f"{value:.2%}"
@@ -465,20 +470,28 @@ class _Planner:
 
 
 def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, now: int,
-         hist: Optional[PnlHistory], closes_only: bool = False, rates: Mapping[str, float] = NO_RATES) -> Plan:
+         hist: Optional[PnlHistory], closes_only: bool = False, rates: Mapping[str, float] = NO_RATES,
+         scores: str = "none") -> Plan:
     """Plan a stage entry. ``closes_only``: the entry's directives went out already (it was
     entered while positions were unknown); plan its cancels and closes now. ``rates``: orders
-    per second by venue (see the module's docstring)."""
+    per second by venue (see the module's docstring). ``scores`` (``none``, ``top`` or ``all``,
+    :data:`.attribution.SCORE_LISTINGS`): list the scope's risk scores with their components in
+    the plan, for a stage that closes positions; a preview asks, a tick does not."""
     d = deltas(policy, view, hist, now)
     att = attribute(policy, view, d)
     planner = _Planner(policy, stage, view, decision, now, d, att, rates)
     if not view.positions_known:
         planner.skipped.append("POSITIONS_UNKNOWN: cancels and closes wait for the first good snapshot")
     out = planner.run()
+    if scores != "none" and view.positions_known and any(isinstance(a, _CLOSING) for a in stage.actions):
+        out = replace(out, scores=score_table(policy, view, d, scores, planner.closes, planner.ranked))
     if closes_only:
-        out = Plan(out.decision_id, out.stage, out.attribution, out.cancels, out.orders, (), out.hedges,
-                   out.skipped + ("DEFERRED: closes of an entry made while positions were unknown",), out.residuals)
+        out = replace(out, directives=(),
+                      skipped=out.skipped + ("DEFERRED: closes of an entry made while positions were unknown",))
     return out
+
+
+_CLOSING = (ReduceTopRiskAction, CloseSideAction, ClosePositionsAction, CloseAllAction)
 
 
 # --- amounts ---------------------------------------------------------------------------------------------

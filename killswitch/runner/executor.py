@@ -44,7 +44,7 @@ from typing import Awaitable, Callable, Optional
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason
 
 from ..engine.planner import Plan
-from ..orders import OrderIntent
+from ..orders import CancelIntent, OrderIntent, send_order
 from ..state.store import IntentRow
 from .storeio import StoreIO
 
@@ -210,13 +210,10 @@ class Executor:
         report = ExecutionReport()
         if self.dry_run:
             return report
-        await self._cancels(plans, report)
+        cancels, ordered = send_order(plans)  # the order previews show (``send_seq``)
+        await self._cancels(cancels, report)
         pending = {e.client_order_id for e in await self.io(self.store.pending_intents) if e.status is None}
-        per_account: dict[str, list[OrderIntent]] = {}
-        for plan in plans:
-            for o in plan.orders:
-                if o.client_order_id in pending:
-                    per_account.setdefault(account_key(o.venue, o.account), []).append(o)
+        per_account = {k: kept for k, v in ordered.items() if (kept := [o for o in v if o.client_order_id in pending])}
 
         async def run(key: str, orders: list[OrderIntent]) -> ExecutionReport:
             r = ExecutionReport()
@@ -271,19 +268,18 @@ class Executor:
         if _short(status, res.filled, o.amount, o.reduce_only):
             r.unfilled.append(o.decision_id)  # the market moved past the protected price, or was thin
 
-    async def _cancels(self, plans: list[Plan], report: ExecutionReport) -> None:
-        for plan in plans:
-            for c in plan.cancels:
-                adapter = self.adapters.get(account_key(c.venue, c.account))
-                if adapter is None:
-                    continue
-                try:
-                    res = await adapter.cancel_orders(CancelSelector(which=c.which, order_ids=c.order_ids))
-                    report.canceled += len(res.canceled)
-                except AdapterError as e:
-                    await self.io(self.store.audit, "cancel_failed", self.clock(),
-                                  {"venue": c.venue, "account": c.account, "reason": e.reason.value},
-                                  fence=self.fence())
+    async def _cancels(self, cancels: list[CancelIntent], report: ExecutionReport) -> None:
+        for c in cancels:
+            adapter = self.adapters.get(account_key(c.venue, c.account))
+            if adapter is None:
+                continue
+            try:
+                res = await adapter.cancel_orders(CancelSelector(which=c.which, order_ids=c.order_ids))
+                report.canceled += len(res.canceled)
+            except AdapterError as e:
+                await self.io(self.store.audit, "cancel_failed", self.clock(),
+                              {"venue": c.venue, "account": c.account, "reason": e.reason.value},
+                              fence=self.fence())
 
     async def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
                       detail: Optional[str]) -> None:
