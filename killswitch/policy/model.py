@@ -823,8 +823,12 @@ class Receiver(Strict):
     send_resolved: bool = True
 
 
-def _regexes(value: dict[str, str]) -> dict[str, str]:
+def _regexes(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value  # the type check reports it
     for k, pattern in value.items():
+        if not isinstance(pattern, str):
+            continue  # the type check reports it
         try:
             re.compile(pattern)
         except re.error as e:
