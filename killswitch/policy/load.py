@@ -197,8 +197,9 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
         result.diagnostics.append(Diagnostic.make(d.KS002, file, None, _first_line(str(e)),
                                                   _yaml_hint("", "", "", None)))
         return
-    except (ValueError, TypeError, AttributeError, KeyError) as e:
-        # ruamel reports some malformed input (bad timestamps, odd keys) outside its error types.
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as e:
+        # ruamel reports some malformed input (bad timestamps, odd keys, "-_" read as an integer)
+        # outside its error types.
         result.diagnostics.append(Diagnostic.make(d.KS002, file, None, f"unreadable YAML: {_first_line(str(e))}",
                                                   _yaml_hint("", "", "", None)))
         return
@@ -262,7 +263,7 @@ def _partial_document(prefix: str, file: str, index: int) -> LoadedDoc | None:
             if i == index:
                 node = each
                 break
-    except (YAMLError, yamlbounds.ShapeRefused, ValueError, TypeError, AttributeError, KeyError):
+    except (YAMLError, yamlbounds.ShapeRefused, ValueError, TypeError, AttributeError, KeyError, IndexError):
         return None
     finally:
         docs.close()

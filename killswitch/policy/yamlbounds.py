@@ -185,7 +185,7 @@ def open_flow_collections(text: str, upto: int) -> list[tuple[int, int, str]]:
                 stack.append((mark.line, mark.column, "[" if isinstance(tok, FlowSequenceStartToken) else "{"))
             elif isinstance(tok, (FlowSequenceEndToken, FlowMappingEndToken)) and stack:
                 stack.pop()
-    except (YAMLError, ShapeRefused, ValueError, TypeError, AttributeError, KeyError):
+    except (YAMLError, ShapeRefused, ValueError, TypeError, AttributeError, KeyError, IndexError):
         pass
     finally:
         tokens.close()
