@@ -63,8 +63,16 @@ def machine() -> str:
         pass
     import ruamel.yaml
 
+    from killswitch.policy import yamlfast
+
+    fast = "no libyaml: ruamel reads everything"
+    if yamlfast.available():
+        import yaml
+        from yaml._yaml import get_version_string
+
+        fast = f"libyaml {get_version_string()} through PyYAML {yaml.__version__} for ordinary YAML"
     return (f"{os.cpu_count()} cores, {model}; Python {platform.python_version()}, ruamel.yaml "
-            f"{ruamel.yaml.__version__} (pure Python); {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
+            f"{ruamel.yaml.__version__} (pure Python), {fast}; {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
 
 
 def cli() -> None:
