@@ -167,10 +167,7 @@ _DEPTH_HINT = ("every indented block and every open [ or { is one level (the exa
 
 
 def _load_into(result: LoadResult, text: str, file: str) -> None:
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-    from ruamel.yaml.reader import ReaderError
-
-    from . import yamlbounds, yamlfast
+    from . import yamlfast
 
     index = 0
     loaded = 0
@@ -186,6 +183,11 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
         if loaded == 0:
             result.diagnostics.append(_no_document(file))
         return
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError  # ruamel only for what the fast path declines
+    from ruamel.yaml.reader import ReaderError
+
+    from . import yamlbounds
+
     docs, starts = yamlbounds.load_all(text)
     try:
         for node in docs:
