@@ -261,7 +261,7 @@ class Templates:
 
     def _ast(self, name: str) -> Any:
         if name not in self._asts:
-            self._asts[name] = self.env.parse(self.sources[name])
+            self._asts[name] = self.env.parse(self.sources[name], name, self.path(name))
         return self._asts[name]
 
     def _names(self, name: str) -> frozenset[str]:
@@ -523,6 +523,15 @@ def _make_env(templates: Templates) -> Any:
         def list_templates(self):
             return templates.names
 
+        def load(self, environment, name, globals=None):  # noqa: ANN001 - jinja2's signature
+            # Compiled from the syntax tree the checks read (Templates._ast), so that a template
+            # is parsed once, not once to compile and once to check.
+            if name not in templates.sources:
+                raise TemplateNotFound(name)
+            code = environment.compile(templates._ast(name), name, templates.path(name))
+            return environment.template_class.from_code(environment, code, {} if globals is None else globals,
+                                                        lambda: True)
+
     env = SandboxedEnvironment(
         loader=_Loader(),
         undefined=StrictUndefined,
@@ -533,6 +542,9 @@ def _make_env(templates: Templates) -> Any:
         keep_trailing_newline=True,
         finalize=_finalize,
         auto_reload=False,
+        # The optimizer folds constants by changing the syntax tree in place, and that tree is
+        # shared with the checks (see _Loader.load); it changes no output.
+        optimized=False,
     )
     env.filters.update(pct=_pct, amount=_amount, iso=iso, cell=_cell)
     return env
