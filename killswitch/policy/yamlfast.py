@@ -10,14 +10,14 @@ It reads only what it can read exactly as ruamel would, and declines everything 
 returning None, so that the round-trip loader reads the text instead and every diagnostic stays
 its own. Declined: a text libyaml refuses (any syntax error, a control character), a ``%YAML``
 or ``%TAG`` directive, a document that is a scalar (other than an empty one), an anchor, an
-alias, a tag, a key that is not a plain string or appears
-twice, a merge key, a plain scalar that YAML 1.2 reads as a number, date or null other than the
-simple forms below, and collections nested deeper than
-:data:`~killswitch.policy.yamlbounds.MAX_DEPTH` (counting every collection, which is never less
-than the scanner's count). A tab, a byte-order mark or a NEL / LS / PS character anywhere also
-declines: libyaml (YAML 1.1) and ruamel (1.2) do not read them alike. So a file that the
-round-trip loader would refuse is always read by it; `tests/unit/test_yamlfast.py` compares the
-two paths on every YAML file of the repository, on their mutations and on generated text.
+alias, a tag, a key that is not a plain string or appears twice, a merge key, a plain scalar
+that YAML 1.2 reads as a number, date or null other than the simple forms below, and
+collections nested deeper than :data:`~killswitch.policy.yamlbounds.MAX_DEPTH` (counting every
+collection, which is never less than the scanner's count). A tab, a byte-order mark or a NEL /
+LS / PS character anywhere also declines: libyaml (YAML 1.1) and ruamel (1.2) do not read them
+alike. So a file that the round-trip loader would refuse is always read by it;
+``tests/unit/test_yamlfast.py`` compares the two paths on every YAML file of the repository, on
+their mutations and on generated text.
 
 Without PyYAML's C extension (a platform without libyaml), every text is declined.
 
@@ -97,7 +97,7 @@ def read(text: str, lines: list[str]) -> list[tuple[Any, SourceMap]] | None:
         return None
     try:
         return _Reader(parser.get_event, lines).documents()
-    except (_Decline, Exception):  # libyaml's errors too: the round-trip loader reports them
+    except Exception:  # _Decline, and libyaml's errors: the round-trip loader reads (and reports) them
         return None
     finally:
         parser.dispose()
