@@ -64,6 +64,7 @@ lock:
 bench: venv
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/tick.py
+	$(BIN)/python bench/sim_snapshot.py
 	$(BIN)/python bench/adapter.py
 	$(BIN)/python bench/reaction.py
 

@@ -26,6 +26,12 @@ def output_formats(*formats: str):
 
 output_option = output_formats("text", "json")
 
+# the risk scores a preview lists for each scope that plans closes (the engine's SCORE_LISTINGS)
+scores_option = click.option(
+    "--scores", type=click.Choice(["top", "all", "none"]), default="top", show_default=True,
+    help="Risk scores (with their components) of each scope that plans closes: top = the 10 highest and "
+         "every position a ranking by risk score chose; all = every position (large for a big scope).")
+
 
 class FileSize(click.ParamType):
     """A size such as ``4MiB``, ``512KB`` or ``2000000`` (bytes); anything else is a usage error

@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from ..sources import MAX_FILE_BYTES
-from .common import EXIT_FINDINGS, EXIT_OK, max_file_size_option, output_option
+from .common import EXIT_FINDINGS, EXIT_OK, max_file_size_option, output_option, scores_option
 
 EXIT_DIFFERENCES = 2  # with --detailed-exitcode only, as ksctl plan does
 EXIT_INCOMPLETE = 4  # with --detailed-exitcode --allow-incomplete: a snapshot not read (| EXIT_DIFFERENCES)
@@ -150,10 +150,11 @@ or 6 (the decisions differ) — never 0.
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the decisions differ, 0 when not, 1 on errors.")
 @click.option("--allow-incomplete", is_flag=True,
               help="Do not fail on snapshots recorded as failed (they are still reported).")
+@scores_option
 @max_file_size_option
 @output_option
 def diff(old: str, new: str, against: str, policy: str | None, detailed_exitcode: bool, allow_incomplete: bool,
-         max_file_bytes: int, output: str) -> None:
+         scores: str, max_file_bytes: int, output: str) -> None:
     """Replay two policy revisions over a recording and show where their decisions differ.
 
     Compared tick by tick and scope by scope: stage transitions (which, when), planned orders
@@ -193,7 +194,8 @@ def diff(old: str, new: str, against: str, policy: str | None, detailed_exitcode
     try:
         with open(against, encoding="utf-8") as fh:
             ticks = list(read_ticks(fh))
-        result = diff_replays(og, ng, ticks, policy)
+        # the text shows no scores: list them for the JSON only
+        result = diff_replays(og, ng, ticks, policy, scores if output == "json" else "none")
     except ReplayError as e:
         click.echo(f"ksctl diff: {against}:{e.line}: {e.message}", err=True)
         raise SystemExit(EXIT_FINDINGS)

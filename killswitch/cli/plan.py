@@ -14,7 +14,7 @@ import asyncio
 
 import click
 
-from .common import compile_or_exit, duration_s, max_file_size_option, output_formats, reading_state
+from .common import compile_or_exit, duration_s, max_file_size_option, output_formats, reading_state, scores_option
 
 EXIT_NO_CHANGES = 0
 EXIT_ERROR = 1  # an error, or an incomplete plan (an account not read) without --allow-incomplete
@@ -62,10 +62,11 @@ With --allow-incomplete an incomplete plan exits as a complete one would
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when actions are planned, 0 when none.")
 @click.option("--allow-incomplete", is_flag=True,
               help="Do not fail on accounts that could not be read (they are still reported).")
+@scores_option
 @max_file_size_option
 @output_formats("text", "json", "markdown")
-def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode, allow_incomplete, max_file_bytes,
-         output) -> None:
+def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode, allow_incomplete, scores,
+         max_file_bytes, output) -> None:
     """Preview the stage changes, orders and cancels the policies would produce. Nothing is sent."""
     from ..engine.state import State
     from ..render.coverage import unread_detail
@@ -83,7 +84,7 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
 
         try:
             with open(against, encoding="utf-8") as fh:
-                planned = plan_ticks(graph, read_ticks(fh), state)
+                planned = plan_ticks(graph, read_ticks(fh), state, scores)
         except ReplayError as e:
             click.echo(f"ksctl plan: {against}:{e.line}: {e.message}", err=True)
             raise SystemExit(EXIT_ERROR)
@@ -96,7 +97,7 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
             raise SystemExit(EXIT_ERROR)
         source, mode = {"kind": "file", "path": against, "ticks": planned.ticks}, "dry-run"
     else:
-        planned, mode = asyncio.run(_live(graph, accounts, state, timeout_s, max_file_bytes))
+        planned, mode = asyncio.run(_live(graph, accounts, state, timeout_s, scores, max_file_bytes))
         source = {"kind": "live", "accounts": accounts}
     for a in planned.unread:
         click.echo(f"ksctl plan: {a.key}: snapshot failed ({unread_detail(a)})"
@@ -122,7 +123,7 @@ def _stored_state(url: str):
     return State.from_json(doc["engine"], pnl_samples) if doc else State()
 
 
-async def _live(graph, accounts_path: str, state, timeout_s: float, max_file_bytes: int):
+async def _live(graph, accounts_path: str, state, timeout_s: float, scores: str, max_file_bytes: int):
     import time
 
     from adapters.base import order_rates
@@ -144,4 +145,4 @@ async def _live(graph, accounts_path: str, state, timeout_s: float, max_file_byt
     now = int(time.time() * 1000)
     # an account whose credential could not be read is a failed snapshot: the plan is incomplete
     snaps += [unreadable_snapshot(acc, e, now) for acc, e in built.unreadable]
-    return plan_snapshots(graph, snaps, state, now, rates), "dry-run" if spec.dry_run else "live"
+    return plan_snapshots(graph, snaps, state, now, rates, scores), "dry-run" if spec.dry_run else "live"

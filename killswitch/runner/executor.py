@@ -38,13 +38,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Awaitable, Callable, Optional
 
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason
 
 from ..engine.planner import Plan
-from ..orders import OrderIntent
+from ..orders import CancelIntent, OrderIntent, send_order
+from ..state.store import IntentRow
 from .storeio import StoreIO
 
 # venue answers after which the order's fate is unknown until reconciled
@@ -184,20 +185,22 @@ class Executor:
     # --- 1. journal ----------------------------------------------------------------------------------
 
     async def journal(self, plans: list[Plan]) -> ExecutionReport:
+        """Every planned order, journaled in one transaction before anything is sent (a dry run
+        audits each instead, also in one). Thousands of closes are one durable write."""
         report = ExecutionReport()
-        for plan in plans:
-            for o in plan.orders:
-                if self.dry_run:
-                    await self.io(self.store.audit, "order_planned_dry_run", self.clock(), _intent_doc(o),
-                                  fence=self.fence())
-                    report.dry_run += 1
-                    continue
-                new = await self.io(
-                    self.store.journal_intent, self.fence(), o.client_order_id, o.decision_id, o.venue, o.account,
-                    o.symbol, o.side, o.position_side, o.amount, o.reduce_only,
-                    json.dumps(_intent_doc(o), sort_keys=True), ts_ms=self.clock())
-                if not new:
-                    report.skipped += 1
+        orders = [o for plan in plans for o in plan.orders]
+        if not orders:
+            return report
+        if self.dry_run:
+            now = self.clock()
+            await self.io(self.store.audit_many, [("order_planned_dry_run", now, _intent_doc(o)) for o in orders],
+                          fence=self.fence())
+            report.dry_run += len(orders)
+            return report
+        rows = [IntentRow(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side, o.position_side,
+                          o.amount, o.reduce_only, json.dumps(_intent_doc(o), sort_keys=True)) for o in orders]
+        new = await self.io(self.store.journal_intents, self.fence(), rows, ts_ms=self.clock())
+        report.skipped += sum(1 for fresh in new if not fresh)
         return report
 
     # --- 2. send -----------------------------------------------------------------------------------------
@@ -207,13 +210,10 @@ class Executor:
         report = ExecutionReport()
         if self.dry_run:
             return report
-        await self._cancels(plans, report)
+        cancels, ordered = send_order(plans)  # the order previews show (``send_seq``)
+        await self._cancels(cancels, report)
         pending = {e.client_order_id for e in await self.io(self.store.pending_intents) if e.status is None}
-        per_account: dict[str, list[OrderIntent]] = {}
-        for plan in plans:
-            for o in plan.orders:
-                if o.client_order_id in pending:
-                    per_account.setdefault(account_key(o.venue, o.account), []).append(o)
+        per_account = {k: kept for k, v in ordered.items() if (kept := [o for o in v if o.client_order_id in pending])}
 
         async def run(key: str, orders: list[OrderIntent]) -> ExecutionReport:
             r = ExecutionReport()
@@ -268,19 +268,18 @@ class Executor:
         if _short(status, res.filled, o.amount, o.reduce_only):
             r.unfilled.append(o.decision_id)  # the market moved past the protected price, or was thin
 
-    async def _cancels(self, plans: list[Plan], report: ExecutionReport) -> None:
-        for plan in plans:
-            for c in plan.cancels:
-                adapter = self.adapters.get(account_key(c.venue, c.account))
-                if adapter is None:
-                    continue
-                try:
-                    res = await adapter.cancel_orders(CancelSelector(which=c.which, order_ids=c.order_ids))
-                    report.canceled += len(res.canceled)
-                except AdapterError as e:
-                    await self.io(self.store.audit, "cancel_failed", self.clock(),
-                                  {"venue": c.venue, "account": c.account, "reason": e.reason.value},
-                                  fence=self.fence())
+    async def _cancels(self, cancels: list[CancelIntent], report: ExecutionReport) -> None:
+        for c in cancels:
+            adapter = self.adapters.get(account_key(c.venue, c.account))
+            if adapter is None:
+                continue
+            try:
+                res = await adapter.cancel_orders(CancelSelector(which=c.which, order_ids=c.order_ids))
+                report.canceled += len(res.canceled)
+            except AdapterError as e:
+                await self.io(self.store.audit, "cancel_failed", self.clock(),
+                              {"venue": c.venue, "account": c.account, "reason": e.reason.value},
+                              fence=self.fence())
 
     async def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
                       detail: Optional[str]) -> None:
@@ -451,5 +450,9 @@ def _short(status: str, filled: float, amount: float, reduce_only: bool) -> bool
     return filled < amount * (1 - 1e-9) - 1e-12
 
 
+_INTENT_FIELDS = tuple(f.name for f in fields(OrderIntent))
+
+
 def _intent_doc(o: OrderIntent) -> dict:
-    return asdict(o)
+    """The intent as a JSON object: every field (all plain values; ``asdict`` would deep-copy each)."""
+    return {name: getattr(o, name) for name in _INTENT_FIELDS}

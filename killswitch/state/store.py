@@ -44,6 +44,7 @@ from .audit_chain import (  # noqa: F401 - re-exported
     AuditKeyError,
     AuditVerification,
     audit_hash,
+    audit_hash_text,
     canonical_json,
     key_problem,
 )
@@ -71,6 +72,21 @@ class SchemaTooNewError(StoreError):
 
 class UnknownIntentError(StoreError):
     """A result for a client order id that was never journaled: something sent without journaling."""
+
+
+class IntentRow(NamedTuple):
+    """One order intent to journal (see :meth:`StateStore.journal_intents`)."""
+
+    client_order_id: str
+    decision_id: str
+    venue: str
+    account: str
+    symbol: str
+    side: str
+    position_side: Optional[str]
+    amount: float
+    reduce_only: bool
+    payload_json: str
 
 
 @dataclass(frozen=True)
@@ -131,12 +147,13 @@ class PnlSampleRow(NamedTuple):
     positions (``keys`` a list of ``[symbol, position side]``, ``values`` the PnLs in the same
     order) at ``ts_ms``, for the history over ``window_ms``. Kept apart from the engine state
     document, appended once per sample step and trimmed past the window. A plain tuple, as
-    ``State.from_json`` takes its samples."""
+    ``State.from_json`` takes its samples. A writer may give ``keys`` as its JSON text already
+    (the same positions sample after sample: encoded once); a reader always gets the list."""
 
     window_ms: int
     account: str
     ts_ms: int
-    keys: list
+    keys: Any  # a list; from a writer, possibly its JSON text (see above)
     values: list
 
 
@@ -231,6 +248,12 @@ class StateStore(Protocol):
                        payload_json: str, *, ts_ms: Optional[int] = None) -> bool:
         """Journal an order before it is sent. False (and nothing changed) if the id is known."""
 
+    def journal_intents(self, fence: int, intents: Sequence[IntentRow], *, ts_ms: Optional[int] = None
+                        ) -> list[bool]:
+        """Journal many intents in one transaction (all or none), in their order; for each, True
+        when it is new, False when its id was known (that one is left as it was). A plan of
+        thousands of closes is one write, not one per order."""
+
     def journal_result(self, fence: int, client_order_id: str, status: str, filled: Optional[float],
                        avg_price: Optional[float], reason_code: Optional[str], detail: Optional[str], *,
                        ts_ms: Optional[int] = None) -> None:
@@ -267,6 +290,10 @@ class StateStore(Protocol):
         With ``fence`` (a leader recording what it did), the row is appended only if that token
         is still the current one, checked in the same transaction; else FencedError and nothing
         is written. Without it (a standby, an operator tool) the row is appended unconditionally."""
+
+    def audit_many(self, rows: Sequence[tuple[str, int, dict]], *, fence: Optional[int] = None) -> list[int]:
+        """Append rows of (kind, ts_ms, payload) in one transaction, in their order, each chained
+        as :meth:`audit` chains one; their sequence numbers. All or none (fenced as one)."""
 
     audit_key: Optional[AuditKey]  # what anchors the rows this store appends (None: not anchored)
 
