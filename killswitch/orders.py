@@ -1,7 +1,8 @@
 """Order intents: what the kill switch means to send, as values every layer may hold.
 
 What it owns: :class:`OrderIntent` (one order: its client order id, derived from the decision
-and the leg, its side, amount, protected price and schedule) and :class:`CancelIntent`. The
+and the leg, its side, amount, protected price and schedule), :class:`CancelIntent`, and the
+statuses the journal records an order in (:data:`ORDER_STATUSES`). The
 planner makes them; the executor journals and sends them; the adapters turn them into venue
 requests; runbooks and reports show them. They sit beside the snapshot types, at the bottom of
 the import graph, so that an adapter never imports the planner.
@@ -13,6 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable, Optional, Protocol
+
+# What the journal accepts as an order's status. The exchange's own vocabulary (adapters'
+# OrderResult) plus ``sent`` (handed to the adapter, no answer yet), ``unknown`` (the answer was
+# lost: a timeout) and ``failed`` (refused before it reached the venue). Here rather than with the
+# journal (killswitch/state/store.py) so that a runbook's sample incident, which ksctl validate
+# renders, counts them without importing the state store.
+FINAL_STATUSES = frozenset({"filled", "canceled", "rejected", "expired", "failed"})
+OPEN_STATUSES = frozenset({"sent", "open", "partially_filled", "unknown"})
+ORDER_STATUSES = FINAL_STATUSES | OPEN_STATUSES
 
 
 @dataclass(frozen=True)

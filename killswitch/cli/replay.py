@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, compile_or_exit, output_option, scores_option
+from .common import EXIT_FINDINGS, EXIT_OK, compile_or_exit, max_file_size_option, output_option, scores_option
 
 
 @click.command(epilog="""\b
@@ -25,9 +25,10 @@ Exit codes: 0 replayed, 1 an error or an incomplete replay (0 with
 @click.option("--allow-incomplete", is_flag=True,
               help="Do not fail on snapshots recorded as failed (they are still reported).")
 @scores_option
+@max_file_size_option
 @output_option
 def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, allow_incomplete: bool, scores: str,
-           output: str) -> None:
+           max_file_bytes: int, output: str) -> None:
     """Replay recorded snapshots through the policies with in-memory state; nothing is sent."""
     from ..coverage import CoverageTally, complete
     from ..render.coverage import account_lines, incomplete_line, unread_detail
@@ -35,7 +36,7 @@ def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, allow_i
     from ..replay import ReplayError, read_ticks
     from ..replay import replay as run
 
-    result = compile_or_exit(policy_paths, "replay")
+    result = compile_or_exit(policy_paths, "replay", max_file_bytes)
     graph = result.graph
     kinds = {p.name: {s.name: s.type.value for s in p.signals} for p in graph.policies}
     evaluations = []

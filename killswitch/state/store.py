@@ -48,13 +48,7 @@ from .audit_chain import (  # noqa: F401 - re-exported
     canonical_json,
     key_problem,
 )
-
-# What the journal accepts as an order's status. The exchange's own vocabulary (adapters'
-# OrderResult) plus ``sent`` (handed to the adapter, no answer yet), ``unknown`` (the answer was
-# lost: a timeout) and ``failed`` (refused before it reached the venue).
-FINAL_STATUSES = frozenset({"filled", "canceled", "rejected", "expired", "failed"})
-OPEN_STATUSES = frozenset({"sent", "open", "partially_filled", "unknown"})
-ORDER_STATUSES = FINAL_STATUSES | OPEN_STATUSES
+from ..orders import FINAL_STATUSES, OPEN_STATUSES, ORDER_STATUSES  # noqa: F401 - re-exported
 
 
 class StoreError(Exception):
