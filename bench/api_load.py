@@ -138,7 +138,7 @@ class TickPoller:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                t = get_json(self.api + "/v1/status", timeout=REQUEST_TIMEOUT_S).get("last_tick_ms")
+                t = get_json(self.api + "/v1/status", timeout=REQUEST_TIMEOUT_S, token=API_TOKEN).get("last_tick_ms")
                 if isinstance(t, int) and (not self.seen or t != self.seen[-1]):
                     self.seen.append(t)
             except Exception:  # noqa: BLE001 - a missed read only widens a period

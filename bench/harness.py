@@ -116,8 +116,10 @@ def stop(p: Optional[subprocess.Popen], sig: int = signal.SIGKILL) -> None:
         p.wait(5)
 
 
-def get_json(url: str, timeout: float = 5.0) -> dict:
-    with urllib.request.urlopen(url, timeout=timeout) as r:
+def get_json(url: str, timeout: float = 5.0, token: Optional[str] = None) -> dict:
+    """A GET's JSON answer; ``token``: sent as the bearer (the status shows the book: it needs one)."""
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
         return json.loads(r.read())
 
 

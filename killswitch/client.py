@@ -1,7 +1,10 @@
 """A typed client of a running runner's HTTP API (:mod:`killswitch.runner.api`).
 
 What it owns: one method per endpoint an operator or a bot calls, the request each sends (the
-bearer token only on the endpoints that need one), and reading each answer back into the value
+bearer token, when it has one, on the endpoints that may need one: the changes, and the reads that
+show the book — status, runbooks, a close's progress, the console's reads — which a runner without
+``--console-public`` keeps to the viewer, operator and approver roles; never on the lock, the dead
+man's switch or check-order, which are public), and reading each answer back into the value
 the API serialised: the dataclasses of :mod:`killswitch.runner.view` (and the gate's
 :class:`~killswitch.runner.gate.Decision`), and the typed form of the documents the API serves
 as plain objects (the trading lock, the dead man's switch, a close's progress). Any answer but the endpoint's
@@ -254,8 +257,9 @@ def _reason_of(body: Any, code: str) -> str:
 
 class RunnerClient:
     """Calls to the runner at ``base_url`` (``http://host:port``, as given: it names the runner
-    in errors). ``token``: the bearer token of the mutating endpoints (None: they are sent
-    without one, and the runner refuses them). ``timeout``: seconds per call."""
+    in errors). ``token``: the bearer token of the changes and of the reads that show the book
+    (None: they are sent without one; the runner refuses the changes, and the reads unless it shows
+    them publicly). ``timeout``: seconds per call."""
 
     def __init__(self, base_url: str, token: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT_S):
         self.base_url = base_url
@@ -298,12 +302,8 @@ class RunnerClient:
             raise RunnerError(status, code, _reason_of(doc, code), url=self.base_url, body=doc)
         return doc
 
-    # read (no token)
+    # read, public (no token): what bots and probes call
 
-    def status(self) -> RunnerStatus:
-        """``GET /v1/status``: mode, leadership, graph, stages per scope, data ages, resumptions,
-        the dead man's switch (a plain object there: :func:`dms_of` types it) and residuals."""
-        return decode(RunnerStatus, self._json("GET", "/v1/status"))
 
     def lock_document(self, scope: Optional[str] = None) -> dict:
         """``GET /v1/lock``: the trading lock as bots read it (the lock file's document, owned by
@@ -323,26 +323,38 @@ class RunnerClient:
         """``GET /v1/dms``: armed sources and the venues' native countdowns."""
         return decode(DmsStatus, self._json("GET", "/v1/dms"))
 
-    def close_progress(self, close_id: str) -> CloseProgress:
-        """``GET /v1/close/{id}``; a close the runner does not know is ``UNKNOWN_CLOSE`` (404)."""
-        return decode(CloseProgress, self._json("GET", "/v1/close/" + urllib.parse.quote(close_id, safe="")))
-
     def check_order(self, request: dict) -> "Decision":
         """``POST /v1/check-order``: may this order go now? A deny is a Decision, not an error."""
         from .runner.gate import Decision
 
         return decode(Decision, self._json("POST", "/v1/check-order", request))
 
+    # the reads that show the book, the console's among them (a token with the viewer, operator or
+    # approver role, unless the runner shows them publicly: the token is sent when there is one)
+    # and the previews of the changes (the change's role)
+
+    def status(self) -> RunnerStatus:
+        """``GET /v1/status``: mode, leadership, graph, stages per scope, data ages, resumptions,
+        the dead man's switch (a plain object there: :func:`dms_of` types it) and residuals."""
+        return decode(RunnerStatus, self._json("GET", "/v1/status", auth=True))
+
+    def close_progress(self, close_id: str) -> CloseProgress:
+        """``GET /v1/close/{id}``; a close the runner does not know is ``UNKNOWN_CLOSE`` (404)."""
+        path = "/v1/close/" + urllib.parse.quote(close_id, safe="")
+        return decode(CloseProgress, self._json("GET", path, auth=True))
+
     def runbook(self, incident: str, fmt: str = "md") -> str:
         """``GET /v1/runbooks/{incident}``: the incident's stored runbook, markdown or html."""
         path = "/v1/runbooks/" + urllib.parse.quote(incident, safe="") + "?" + urllib.parse.urlencode({"format": fmt})
-        status, raw = self._send("GET", path)
+        status, raw = self._send("GET", path, auth=True)
         if status != 200:
-            raise RunnerError(status, f"HTTP_{status}", raw.decode(errors="replace")[:_SHOWN_BODY], url=self.base_url)
+            try:
+                doc = json.loads(raw)
+            except ValueError:
+                doc = {"reason": raw.decode(errors="replace")[:_SHOWN_BODY]}
+            code = _code_of(status, doc)
+            raise RunnerError(status, code, _reason_of(doc, code), url=self.base_url, body=doc)
         return raw.decode("utf-8")
-
-    # the console's reads (a token with the viewer, operator or approver role, unless the runner
-    # shows its console publicly) and the previews of the changes (the change's role)
 
     def whoami(self) -> Caller:
         """``GET /v1/whoami``: the identity and roles of this client's token."""

@@ -169,8 +169,11 @@ class Daemon:
                 return 2
             who = [i.name for i in (tokens.identities if tokens else ())] + (["shared-token"] if token else [])
             if not who:
+                closed = "" if self.opts.console_public else (
+                    "; without --console-public the status, runbooks, closes' progress and console are shown to "
+                    "no one")
                 self.err(f"ksctl run: neither {self.opts.api_token_env} nor --api-tokens is set: the API's mutating "
-                         "endpoints are disabled")
+                         f"endpoints are disabled{closed}")
             else:  # names only: a token is never printed
                 self.echo(f"ksctl run: API identities: {', '.join(who)}")
             # Served from a thread of its own: requests never wait for a tick or a store write to be

@@ -4,7 +4,11 @@ environment variable holds the token, the client built from them, and how a chan
 unreachable runner end a command.
 
 Exit codes: 0 a change done, 1 refused or the runner not reachable (the reason is printed), 2
-usage (a change with no token set: it is never sent without one).
+usage (a change with no token set: it is never sent without one; a read the runner answers 401,
+no token or a wrong one: the message says which variable to set to a token with the viewer role).
+
+A read that shows the book (``ksctl status``) sends the token of ``--token-env`` when that variable
+is set and none when it is not: a runner with ``--console-public`` answers it without one.
 
 Must not: print the token, or take it from anywhere but the environment variable the operator
 names (a command line is visible to every user of the machine).
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, NoReturn, Optional, TypeVar, Union
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK
+from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:  # the client is imported when a command calls, not when ksctl lists its commands
     from ..client import RunnerClient, RunnerUnreachable
@@ -31,17 +35,18 @@ token_option = click.option("--token-env", default="KS_API_TOKEN", show_default=
                             help="Environment variable holding the API bearer token.")
 
 
-def runner_client(api: str, token_env: Optional[str] = None) -> "RunnerClient":
+def runner_client(api: str, token_env: Optional[str] = None, *, required: bool = True) -> "RunnerClient":
     """The client of the runner at ``api``; with ``token_env``, holding the token that variable
-    names (a usage error when it is not set)."""
+    names. ``required`` (a change): a usage error when it is not set; else (a read) the client
+    goes without a token then, and the runner decides."""
     from ..client import RunnerClient
 
     token = None
     if token_env:
         token = os.environ.get(token_env)
-        if not token:
+        if not token and required:
             raise click.UsageError(f"{token_env} is not set: mutating calls need the API token")
-    return RunnerClient(api, token)
+    return RunnerClient(api, token or None)
 
 
 def unreachable(e: "RunnerUnreachable") -> NoReturn:
@@ -52,11 +57,13 @@ def unreachable(e: "RunnerUnreachable") -> NoReturn:
     raise SystemExit(EXIT_FINDINGS)
 
 
-def read(ask: Callable[[], T], command: str, output: str) -> T:
+def read(ask: Callable[[], T], command: str, output: str, token_env: Optional[str] = None) -> T:
     """The runner's answer to ``ask`` (a call of the client). Refused: its answer as it came
-    (``-o json``) or ``ksctl <command>: <status> <answer>`` on stderr, and exit 1."""
+    (``-o json``) or ``ksctl <command>: <status> <answer>`` on stderr, and exit 1; a 401 (no token,
+    or one the runner does not know) also says to set ``token_env`` to a token with the viewer
+    role, and exits 2."""
     from ..client import RunnerError, RunnerUnreachable
-    from ..render.ops import answer_json, failure_line
+    from ..render.ops import answer_json, failure_line, read_auth_hint
 
     try:
         return ask()
@@ -67,6 +74,9 @@ def read(ask: Callable[[], T], command: str, output: str) -> T:
             click.echo(answer_json(e))
         else:
             click.echo(failure_line(command, e), err=True)
+        if e.status == 401 and token_env:
+            click.echo(read_auth_hint(command, token_env, bool(os.environ.get(token_env))), err=True)
+            raise SystemExit(EXIT_USAGE)
         raise SystemExit(EXIT_FINDINGS)
 
 

@@ -25,15 +25,19 @@ from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option, reading_s
 
 @click.command()
 @api_option
+@token_option
 @output_option
-def status(api: str, output: str) -> None:
+def status(api: str, token_env: str, output: str) -> None:
     """The runner's mode, leadership, graph, stages per scope, data ages, trading locks (mode,
-    origin, reason, expiry), resumption limits, residuals and the dead man's switch."""
+    origin, reason, expiry), resumption limits, residuals and the dead man's switch.
+
+    It sends the token of --token-env when that variable is set: a runner without
+    --console-public shows its status only to a token with the viewer, operator or approver role."""
     from ..render.ops import status_json, status_text
 
-    client = runner_client(api)
-    answer = read(client.status, "status", output)
-    locks = read(client.locks, "status", output)
+    client = runner_client(api, token_env, required=False)
+    answer = read(client.status, "status", output, token_env)
+    locks = read(client.locks, "status", output, token_env)
     click.echo(status_json(answer, locks) if output == "json" else status_text(answer, locks))
     raise SystemExit(EXIT_OK)
 

@@ -35,8 +35,9 @@ AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chai
               help="The tokens document: each operator's token hash, identity and roles (ksctl token new). "
                    "The token of --api-token-env, if set too, is one more identity, shared-token.")
 @click.option("--console-public/--no-console-public", default=False, envvar="KS_CONSOLE_PUBLIC", show_envvar=True,
-              help="Show the console's views (GET /) without a token. Default: only to a token with the viewer, "
-                   "operator or approver role; its actions always need the role of the action.")
+              help="Show the console's views (GET /) and the reads that show the book (/v1/status, /v1/runbooks, "
+                   "/v1/close/ID) without a token. Default: only to a token with the viewer, operator or approver "
+                   "role; the actions always need the role of the action.")
 @click.option("--holder", default=None, help="Lease holder name (default: host-pid).")
 @click.option("--lease-ttl", default="5s", show_default=True,
               help="The takeover bound: a lease thread renews the lease every third of it, for two thirds, while "

@@ -240,6 +240,14 @@ def failure_line(command: str, e: RunnerError) -> str:
     return f"ksctl {command}: {e.status} {e.body}"
 
 
+def read_auth_hint(command: str, token_env: str, token_set: bool) -> str:
+    """What to do when a read is refused for want of a valid token (a 401)."""
+    what = f"the token in {token_env} is not one this runner knows" if token_set else f"{token_env} is not set"
+    return (f"ksctl {command}: {what}: this runner shows its status, runbooks and closes only to a token with "
+            f"the viewer, operator or approver role (or to anyone with ksctl run --console-public); set "
+            f"{token_env} to a token with the viewer role (ksctl token new --identity NAME --roles viewer)")
+
+
 def change_json(result: Any) -> str:
     """A change's answer (a ``ChangeResult``, ``ResetResult``...) as the API wrote it."""
     return _json(result)

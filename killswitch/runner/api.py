@@ -3,23 +3,28 @@
 Endpoints (every response carries ``Cache-Control: no-store``; every body but ``/metrics``
 and the 204 is JSON; an error is ``{"error": CODE, "reason": "CODE: detail"}``):
 
-read, unauthenticated
+read, unauthenticated: what bots and probes call, and nothing of the book beyond the lock
     ``GET /healthz``            200 ``{"ok": true}`` — the process answers; no I/O, no view call.
     ``GET /readyz``             200 / 503 ``{"ready", "reason"}`` from ``view.ready()``.
-    ``GET /metrics``            200 Prometheus text (``text/plain; version=0.0.4``).
-    ``GET /v1/status``          200 ``view.status()`` as JSON.
+    ``GET /metrics``            200 Prometheus text (``text/plain; version=0.0.4``); Prometheus
+                                scrapes it without a token.
     ``GET /v1/lock[?scope=S]``  200 ``view.lock_document(scope)`` (with the resumed limits in force).
     ``GET /v1/dms``             200 ``view.dms_status()``: armed sources, time since their last beat
-                                and until they fire; the venues' native countdowns.
+                                and until they fire; the venues' native countdowns (a bot's own
+                                countdown).
+    ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order(body)``; a
+                                deny is still 200. It only reads, and bots call it before every
+                                order, so it needs no token. Its error bodies also say
+                                ``"allow": false``, so a bot reading only ``allow`` fails closed.
+
+read, as the console: they show the book (stages, scopes, positions, amounts, orders), so they
+need a token with the viewer, operator or approver role unless ``console_public``
+    ``GET /v1/status``          200 ``view.status()`` as JSON.
     ``GET /v1/close/{id}``      200 ``view.close_progress(id)`` (``state`` queued, working, settled,
                                 dry_run, unplanned); 404 ``UNKNOWN_CLOSE``.
     ``GET /v1/runbooks/{incident}[?format=md|html]``  200 the incident's stored runbook
                                 (``text/markdown`` or ``text/html``) from ``view.runbook(incident)``;
                                 404 ``UNKNOWN_INCIDENT``. The incident is its decision id, URL-quoted.
-    ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order(body)``; a
-                                deny is still 200. It only reads, and bots call it before every
-                                order, so it needs no token. Its error bodies also say
-                                ``"allow": false``, so a bot reading only ``allow`` fails closed.
 
 the console (:mod:`.console`)
     ``GET /``                   200 the console's page (HTML); the runner's state in it only when the
@@ -32,8 +37,8 @@ the console (:mod:`.console`)
     ``GET /v1/incidents``       200 ``{"incidents": [IncidentStatus]}``: the open incidents with their
                                 approvals, orders and residuals, from the store.
     These three need a token with the viewer, operator or approver role unless
-    ``console_public`` (``ksctl run --console-public``); ``GET /v1/whoami`` (any token) answers
-    ``Caller`` ``{"identity", "roles"}``.
+    ``console_public`` (``ksctl run --console-public``), as the reads above; ``GET /v1/whoami``
+    (any token) answers ``Caller`` ``{"identity", "roles"}``.
     ``POST /v1/preview/lock|unlock|reset|close``  200 ``ActionPreview``: what the change would
                                 answer if sent now (``allowed``, ``reason``), the lock binding the
                                 scope before and after, one line per change, and for a close the
@@ -180,7 +185,8 @@ def _authenticate(request: web.Request, tokens: Tokens) -> Identity:
     if not len(tokens):
         if request.method in ("GET", "HEAD"):  # a read the console's setting keeps to token holders
             raise ApiError(403, "CONSOLE_CLOSED", "the API was started without tokens and without --console-public: "
-                                                  "the console's views are shown to no one")
+                                                  "the console's views, the status, the runbooks and the closes' "
+                                                  "progress are shown to no one")
         raise ApiError(403, "MUTATIONS_DISABLED", "the API was started without tokens; mutations are refused")
     challenge = {"WWW-Authenticate": 'Bearer realm="killswitch"'}
     values = request.headers.getall("Authorization", [])
@@ -531,9 +537,10 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
     """The API over ``view``. ``tokens``: the identities that may call the mutating endpoints
     (:mod:`.identity`); ``token`` (a :class:`~adapters.base.Secret` or a string): the single shared
     token, one more identity (``shared-token``, every role). Neither: mutations are refused
-    (403 ``MUTATIONS_DISABLED``). ``console_public``: the console's views (the page's data,
-    ``/console/view``, ``/v1/triggers``, ``/v1/incidents``) are shown without a token; by default
-    they need one with the viewer, operator or approver role (its actions always need one)."""
+    (403 ``MUTATIONS_DISABLED``). ``console_public``: the reads that show the book (the console's
+    page data, ``/console/view``, ``/v1/triggers``, ``/v1/incidents``, ``/v1/status``,
+    ``/v1/runbooks/{incident}``, ``/v1/close/{id}``) are shown without a token; by default they need
+    one with the viewer, operator or approver role (the console's actions always need one)."""
     if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be a whole number above 0")
     known = (tokens or Tokens()).with_shared(_shared_token(token))
@@ -547,13 +554,15 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
         ("GET", "/healthz", h.healthz, PUBLIC),
         ("GET", "/readyz", h.readyz, PUBLIC),
         ("GET", "/metrics", h.metrics, PUBLIC),
-        ("GET", "/v1/status", h.status, PUBLIC),
+        # what bots and probes read: the lock, their own countdown, an order's check; Prometheus scrapes /metrics
         ("GET", "/v1/lock", h.lock, PUBLIC),
         # bots call it before every order; it only reads
         ("POST", CHECK_ORDER_PATH, h.check_order, PUBLIC),
         ("GET", "/v1/dms", h.dms_status, PUBLIC),
-        ("GET", "/v1/close/{id:.+}", h.close_progress, PUBLIC),
-        ("GET", "/v1/runbooks/{incident:.+}", h.runbook, PUBLIC),
+        # what shows the book (stages, data ages, positions, amounts, orders): the console's readers
+        ("GET", "/v1/status", h.status, reader),
+        ("GET", "/v1/close/{id:.+}", h.close_progress, reader),
+        ("GET", "/v1/runbooks/{incident:.+}", h.runbook, reader),
         # any tail, so that a bad source name is a 400 that says why rather than a bare 404
         ("POST", "/v1/heartbeat/{source:.*}", h.heartbeat, bot),
         ("POST", "/v1/reset", h.reset, approver),

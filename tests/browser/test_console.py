@@ -159,11 +159,30 @@ def test_every_view_renders_from_the_runner_and_refreshes_without_a_reload(live,
     assert VERA not in browser.page_source and ALICE not in browser.page_source
     shot("02-views-light")
 
-    # the runbook the link points at is served
+    # the runbook needs a reader's token, which a plain link cannot send: the page reads it with
+    # the token and shows it in a dialog; Escape gives the focus back to the link
+    import urllib.error
     import urllib.request
 
-    with urllib.request.urlopen(link.get_attribute("href"), timeout=10) as resp:
-        assert resp.status == 200 and incident in resp.read().decode()
+    try:
+        urllib.request.urlopen(link.get_attribute("href"), timeout=10)
+        raise AssertionError("a runbook read without a token")
+    except urllib.error.HTTPError as e:
+        assert e.code == 401
+    from selenium.webdriver.common.keys import Keys
+
+    browser.execute_script("window.__same_page = 41")
+    link.click()
+    wait(browser, lambda b: b.execute_script("return document.getElementById('runbook-dialog').open"),
+         "the runbook dialog opens")
+    wait(browser, lambda b: incident in text_of(b, "#runbook-text") and "#" in text_of(b, "#runbook-text"),
+         "the runbook is shown")
+    assert len(browser.window_handles) == 1 and browser.execute_script("return window.__same_page") == 41
+    shot("02b-runbook")
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait(browser, lambda b: not b.execute_script("return document.getElementById('runbook-dialog').open"),
+         "Escape closes the runbook")
+    assert browser.switch_to.active_element.get_attribute("data-runbook") == incident
 
     # dark: the same page under prefers-color-scheme: dark
     browser.execute_cdp_cmd("Emulation.setEmulatedMedia",

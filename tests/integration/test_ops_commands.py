@@ -122,11 +122,45 @@ def test_audit_verify_detects_tampering(tmp_path):
     assert r.exit_code == 1 and "TAMPERED: first bad row 3" in r.output
 
 
+VERA, ROBOT = "ops-test-token-vera", "ops-test-token-robot"
+READERS = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
+    {"identity": "vera", "roles": ["viewer"], "sha256": token_digest(VERA)},
+    {"identity": "robot", "roles": ["bot"], "sha256": token_digest(ROBOT)}]})
+
+
+def test_status_sends_the_token_when_set_and_says_which_to_set_when_refused(tmp_path):
+    (tmp_path / "closed").mkdir()
+    (tmp_path / "public").mkdir()
+    with Served(tmp_path / "closed", tokens=READERS) as srv:
+        args = ["status", "--api", srv.url]
+        r = CliRunner(env={"KS_API_TOKEN": VERA}).invoke(cli, args)
+        assert r.exit_code == 0 and "mode live" in r.output, r.output
+        r = CliRunner(env={"KS_API_TOKEN": None, "DESK_TOKEN": VERA}).invoke(cli, args + ["--token-env", "DESK_TOKEN"])
+        assert r.exit_code == 0 and "mode live" in r.output, r.output
+        outputs = [r.output]
+        for env, words in (({"KS_API_TOKEN": None}, "KS_API_TOKEN is not set"),
+                           ({"KS_API_TOKEN": "not-a-token"}, "the token in KS_API_TOKEN is not one this runner knows")):
+            for output in ("text", "json"):
+                r = CliRunner(env=env).invoke(cli, args + ["-o", output])
+                assert r.exit_code == 2, r.output  # the caller's setting to fix, as a change without a token
+                assert words in r.output and "set KS_API_TOKEN to a token with the viewer role" in r.output
+                outputs.append(r.output)
+        r = CliRunner(env={"KS_API_TOKEN": ROBOT}).invoke(cli, args)
+        assert r.exit_code == 1 and "ROLE_REQUIRED" in r.output  # refused by the runner: a bot reads no book
+        outputs.append(r.output)
+        assert not any(t in x for t in (VERA, ROBOT, "not-a-token") for x in outputs)
+        r = CliRunner(env={"KS_API_TOKEN": None}).invoke(cli, ["dms", "status", "--api", srv.url])
+        assert r.exit_code == 0, r.output  # what a bot reads needs no token
+    with Served(tmp_path / "public", tokens=READERS, console_public=True) as srv:
+        r = CliRunner(env={"KS_API_TOKEN": None}).invoke(cli, ["status", "--api", srv.url])
+        assert r.exit_code == 0 and "mode live" in r.output, r.output
+
+
 class Served:
     """A runner on the calm market, ticking every few milliseconds of wall time (5 s of its
     clock each), behind its API on a thread of its own."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, **api):
         from adapters.simulated.scenarios import build
 
         from .test_runner import T0
@@ -134,6 +168,7 @@ class Served:
 
         clock = ManualClock(T0)
         self.runner, self.engine, self.clock, self.store, _ = setup(tmp_path, engine=build("calm", clock), clock=clock)
+        self.api = api  # make_app's tokens, console_public
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.stop = False
@@ -143,7 +178,7 @@ class Served:
         await self.runner.start()
         self.clock.advance(TICK_MS)
         await self.runner.tick()  # positions known before the first command
-        self.site, self.url = await start_api(make_app(self.runner, token=TOKEN))
+        self.site, self.url = await start_api(make_app(self.runner, token=TOKEN, **self.api))
         self.ready.set()
         while not self.stop:
             self.clock.advance(TICK_MS)

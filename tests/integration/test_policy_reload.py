@@ -67,7 +67,8 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
     monkeypatch.delenv("KS_API_TOKEN", raising=False)
     api_port = free_port()
     opts = RunOptions((str(pol),), str(accounts_file(tmp_path, exchange)), f"sqlite://{tmp_path / 'state.db'}",
-                      str(tmp_path / "lock.json"), api_port=api_port)
+                      str(tmp_path / "lock.json"), api_port=api_port,
+                      console_public=True)  # no token here: the status is read without one
     said: list[str] = []
     daemon = Daemon(opts, said.append, said.append)
 

@@ -94,7 +94,7 @@ def test_the_api_serves_the_runbook_and_says_why_when_it_cannot(tmp_path):
     async def go():
         site, url = await start_api(make_app(runner, token=TOKEN))
         try:
-            async with aiohttp.ClientSession() as http:
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
                 async with http.get(url + runbook_path(L3)) as r:
                     md = (r.status, r.content_type, await r.text())
                 async with http.get(url + runbook_path(L3) + "?format=html") as r:

@@ -39,15 +39,15 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
         order = {"account": "simulated/sim-main", "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 1}
         try:
             async with aiohttp.ClientSession() as http:
-                async def get(path):
-                    async with http.get(url + path) as r:
+                async def get(path, headers=None):
+                    async with http.get(url + path, headers=headers) as r:
                         return r.status, await r.json()
 
                 async def post(path, body, headers=auth):
                     async with http.post(url + path, json=body, headers=headers) as r:
                         return r.status, (await r.json() if r.content_type == "application/json" else None)
 
-                st, status = await get("/v1/status")
+                st, status = await get("/v1/status", auth)
                 assert st == 200 and status["mode"] == "live"
                 [scope] = status["scopes"]
                 assert scope["stage"] == 3 and scope["manual"] and scope["approvals_needed"] == 2
@@ -104,8 +104,8 @@ def test_unlock_lock_dead_mans_switch_and_resumption_through_the_api(tmp_path):
         auth = {"Authorization": f"Bearer {TOKEN}"}
         try:
             async with aiohttp.ClientSession() as http:
-                async def get(path):
-                    async with http.get(url + path) as r:
+                async def get(path, headers=None):
+                    async with http.get(url + path, headers=headers) as r:
                         return r.status, await r.json()
 
                 async def post(path, body, headers=auth):
@@ -155,7 +155,7 @@ def test_unlock_lock_dead_mans_switch_and_resumption_through_the_api(tmp_path):
                 assert lock["locked"] is False
                 limits = lock["resuming"][account]
                 assert limits["max_gross_exposure"] == 100_000 and limits["day"] == 1
-                st, status = await get("/v1/status")
+                st, status = await get("/v1/status", auth)
                 assert [r["scope"] for r in status["resuming"]] == [account] and status["dms"]["sources"]["bot-a"]
                 st, d = await post("/v1/check-order", {**order, "strategy": "strategy-b"}, headers={})
                 assert d["allow"] is True and d["reason"].startswith("RESUMING: gross exposure 60000.00 <= limit")

@@ -56,7 +56,8 @@ class Still:
         self.thread.join(10)
 
     def raw(self, path: str) -> str:
-        with urllib.request.urlopen(self.url + path, timeout=10) as r:
+        req = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {TOKEN}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
             return json.dumps(json.loads(r.read()), indent=1)
 
 
@@ -104,6 +105,7 @@ def test_the_runner_s_refusals_carry_their_reason_codes(tmp_path):
             (lambda: client.reset("crash-ladder", "nope", "r"), 404, "UNKNOWN_SCOPE"),
             (lambda: client.close_progress("manual/nope"), 404, "UNKNOWN_CLOSE"),
             (lambda: RunnerClient(srv.url).lock("simulated/sim-main", "r"), 401, "AUTH_REQUIRED"),
+            (lambda: RunnerClient(srv.url).status(), 401, "AUTH_REQUIRED"),
         ]:
             with pytest.raises(RunnerError) as e:
                 call()

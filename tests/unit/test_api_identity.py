@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -129,15 +130,74 @@ def test_the_caller_is_handed_to_the_view_for_the_audit():
     run(main())
 
 
-def test_without_tokens_every_mutation_is_refused_and_reads_stay_open():
+def test_without_tokens_every_mutation_is_refused_and_what_bots_read_stays_open():
     async def main():
         async with serve(token=None) as c:
             for path, body in MUTATIONS:
                 status, answer, _ = await c.post(path, body, auth=bearer(ALICE))
                 assert status == 403 and answer["error"] == "MUTATIONS_DISABLED", path
-            for path in ("/healthz", "/readyz", "/metrics", "/v1/status", "/v1/lock", "/v1/dms"):
+            for path in PUBLIC_READS:
                 assert (await c.get(path))[0] == 200, path
             assert (await c.post("/v1/check-order", ORDER, auth=None))[0] == 200
+            for path in BOOK_READS:  # no one could ever see them: said, not a bare 401
+                status, answer, _ = await c.get(path)
+                assert status == 403 and answer["error"] == "CONSOLE_CLOSED", path
+        async with serve(RunbookView(), token=None, console_public=True) as c:
+            for path in BOOK_READS:
+                assert (await c.get(path))[0] == 200, path
+    run(main())
+
+
+class RunbookView(FakeView):
+    """The API tests' fake, with a stored runbook for incident d-1."""
+
+    def runbook(self, incident):
+        self._record("runbook", incident)
+        return SimpleNamespace(markdown="# d-1: close 0.5 BTC\n", html="<h1>d-1</h1>") if incident == "d-1" else None
+
+
+# what bots and probes read: the process, readiness, the metrics Prometheus scrapes, the lock, a
+# bot's own countdown (check-order is a POST, beside them)
+PUBLIC_READS = ("/healthz", "/readyz", "/metrics", "/v1/lock", "/v1/dms")
+# what shows the book: stages, scopes, data ages, an incident's positions and orders, a close's progress
+BOOK_READS = ("/v1/status", "/v1/runbooks/d-1", "/v1/runbooks/d-1?format=html", "/v1/close/manual%2Fa%2Fm1")
+
+
+@pytest.mark.parametrize("auth, status, code", [
+    (None, 401, "AUTH_REQUIRED"),
+    (bearer("tok-nobody-0123456789"), 401, "AUTH_INVALID"),
+    (bearer(CAROL), 403, "ROLE_REQUIRED"),  # a bot reads the lock and its countdown, not the book
+    (bearer(VIC), 200, None),
+    (bearer(ALICE), 200, None),  # operator and approver
+    (bearer(BOB), 200, None),  # approver
+], ids=["no token", "wrong token", "bot", "viewer", "operator", "approver"])
+def test_the_reads_that_show_the_book_need_a_reader_s_token(auth, status, code):
+    async def main():
+        async with serve(RunbookView(), token=None, tokens=PEOPLE) as c:
+            for path in BOOK_READS:
+                got, answer, resp = await c.get(path, auth=auth)
+                assert got == status, (path, got, answer)
+                if code:
+                    assert answer["error"] == code, path
+                    if status == 401:
+                        assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+            if code:  # refused before the view is asked anything
+                assert c.view.calls == []
+            for path in PUBLIC_READS:  # whoever asks, with any token or none
+                assert (await c.get(path, auth=auth))[0] == 200, path
+            assert (await c.post("/v1/check-order", ORDER, auth=auth))[0] == 200
+    run(main())
+
+
+def test_a_public_console_shows_the_book_s_reads_without_a_token():
+    async def main():
+        async with serve(RunbookView(), token=None, tokens=PEOPLE, console_public=True) as c:
+            for path in BOOK_READS:
+                assert (await c.get(path))[0] == 200, path
+            status, body, _ = await c.get("/v1/runbooks/d-1")
+            assert status == 200 and body == b"# d-1: close 0.5 BTC\n"
+            # read only: the changes still need their role
+            assert (await c.post("/v1/lock", LOCK, auth=None))[0] == 401
     run(main())
 
 

@@ -81,7 +81,7 @@ def served():
 
 def test_every_read_returns_the_value_the_view_answered(served):
     view, url = served
-    client = RunnerClient(url)
+    client = RunnerClient(url, VIEWER)  # the reads that show the book send it; the public ones need none
     assert client.status() == STATUS
     assert dms_of(client.status()) == client.dms_status() == DmsStatus(
         1, "2026-03-02T13:00:00.000Z", {"bot-a": DmsSource(True, 2.5, 297.5, False, 300.0, False)},
@@ -155,8 +155,11 @@ def test_refusals_of_the_api_itself_carry_its_code(served):
         (lambda: RunnerClient(url, BOT).dms_arm("bot-a", 5), 403, "ROLE_REQUIRED"),
         (lambda: RunnerClient(url, TOKEN).dms_arm("bad source", 5), 400, "BAD_REQUEST"),
         (lambda: RunnerClient(url, TOKEN).lock("s", "r", ttl_s=-1), 400, "BAD_REQUEST"),
-        (lambda: RunnerClient(url).close_progress("nope"), 404, "UNKNOWN_CLOSE"),
-        (lambda: RunnerClient(url).runbook("nope"), 404, "UNKNOWN_INCIDENT"),
+        (lambda: RunnerClient(url, VIEWER).close_progress("nope"), 404, "UNKNOWN_CLOSE"),
+        (lambda: RunnerClient(url, VIEWER).runbook("nope"), 404, "UNKNOWN_INCIDENT"),
+        (lambda: RunnerClient(url).status(), 401, "AUTH_REQUIRED"),
+        (lambda: RunnerClient(url).runbook("d-1"), 401, "AUTH_REQUIRED"),
+        (lambda: RunnerClient(url, BOT).close_progress("manual/a/m1"), 403, "ROLE_REQUIRED"),
     ]
     for call, status, code in cases:
         with pytest.raises(RunnerError) as e:
@@ -245,3 +248,23 @@ def test_the_lock_document_is_typed_with_each_hold_s_origin_and_rendered_for_sta
     assert json.loads(status_json(STATUS, locks))["lock"] == doc, "the lock document as the runner wrote it"
     unlocked = LockDocument(1, False, "active", None, None, None, "ACTIVE", None, None, False)
     assert lock_lines(unlocked) == ["  trading locks: none (every scope active)"]
+
+
+def test_a_client_without_a_token_reads_what_bots_read_and_the_rest_when_public():
+    view = View()
+    api = ApiThread(make_app(view, tokens=PEOPLE, console_public=True), "127.0.0.1", 0)
+    url = asyncio.run(api.start())
+    try:
+        client = RunnerClient(url)
+        assert client.status() == STATUS and client.runbook("d-1") == "# d-1\n"
+        assert client.close_progress("manual/binance/main/m1").final
+    finally:
+        asyncio.run(api.stop())
+    api = ApiThread(make_app(View(), tokens=PEOPLE), "127.0.0.1", 0)
+    url = asyncio.run(api.start())
+    try:
+        client = RunnerClient(url)
+        assert client.dms_status().sources and client.lock_document()["format_version"] == 1
+        assert client.check_order({"account": "a/b", "symbol": "X", "side": "sell", "amount": 1}).allow
+    finally:
+        asyncio.run(api.stop())

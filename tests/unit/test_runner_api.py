@@ -234,7 +234,7 @@ def test_metrics_is_prometheus_text():
 def test_status_renders_the_dataclass_as_json():
     async def main():
         async with serve() as c:
-            status, body, _ = await c.get("/v1/status")
+            status, body, _ = await c.get("/v1/status", auth=_auth("token"))
             assert status == 200
             assert body["mode"] == "dry-run" and body["leader"] is True and body["fence"] == 7
             assert body["scopes"] == [{"policy": "p1", "scope": "binance/main", "stage": 2, "stage_name": "reduce",
@@ -321,9 +321,9 @@ def test_close_202_when_accepted_409_when_not():
 def test_close_progress_by_its_id_and_404_for_an_unknown_one():
     async def main():
         async with serve() as c:
-            status, body, _ = await c.get("/v1/close/" + quote("manual/binance/main/m1", safe=""))
+            status, body, _ = await c.get("/v1/close/" + quote("manual/binance/main/m1", safe=""), auth=_auth("token"))
             assert (status, body) == (200, {"id": "manual/binance/main/m1", "state": "settled"})
-            status, body, _ = await c.get("/v1/close/nope")
+            status, body, _ = await c.get("/v1/close/nope", auth=_auth("token"))
             assert status == 404 and body["error"] == "UNKNOWN_CLOSE" and body["reason"].startswith("UNKNOWN_CLOSE: ")
             assert c.view.calls == [("close_progress", ("manual/binance/main/m1",)), ("close_progress", ("nope",))]
     run(main())
@@ -482,11 +482,15 @@ def test_without_a_token_mutations_are_disabled(token):
                 for auth in (None, "token", "Bearer ", "Bearer anything"):
                     status, answer, _ = await c.post(path, body, auth=auth)
                     assert status == 403 and answer["error"] == "MUTATIONS_DISABLED", (path, auth)
-            # reads and check-order still work
-            assert (await c.get("/v1/status"))[0] == 200
+            # what bots read, check-order included, still works; the reads that show the book
+            # are the console's, shown to no one without a token or --console-public
+            assert (await c.get("/v1/lock"))[0] == 200
             assert (await c.post("/v1/check-order", ORDER, auth=None))[0] == 200
             assert (await c.get("/v1/dms"))[0] == 200
-            assert c.view.names() == ["status", "check_order", "dms_status"]
+            for path in ("/v1/status", "/v1/close/manual%2Fa%2Fm1", "/v1/runbooks/d-1"):
+                status, answer, _ = await c.get(path)
+                assert status == 403 and answer["error"] == "CONSOLE_CLOSED", path
+            assert c.view.names() == ["lock_document", "check_order", "dms_status"]
     run(main())
 
 
@@ -657,11 +661,11 @@ def test_wrong_method_is_405_and_unknown_path_is_404_json():
 # --- the view failing ----------------------------------------------------------------------------------
 
 FAILING = [("GET", "/readyz", None, None, "ready"), ("GET", "/metrics", None, None, "metrics_text"),
-           ("GET", "/v1/status", None, None, "status"), ("GET", "/v1/lock", None, None, "lock_document"),
+           ("GET", "/v1/status", None, "token", "status"), ("GET", "/v1/lock", None, None, "lock_document"),
            ("POST", "/v1/check-order", ORDER, None, "check_order"),
            ("POST", "/v1/heartbeat/bot", None, "token", "heartbeat"),
            ("POST", "/v1/reset", RESET, "token", "reset"), ("POST", "/v1/close", CLOSE, "token", "close"),
-           ("GET", "/v1/close/manual%2Fa%2Fm1", None, None, "close_progress"),
+           ("GET", "/v1/close/manual%2Fa%2Fm1", None, "token", "close_progress"),
            ("POST", "/v1/lock", LOCK, "token", "lock_scope"), ("POST", "/v1/unlock", UNLOCK, "token", "unlock_scope"),
            ("GET", "/v1/dms", None, None, "dms_status"), ("POST", "/v1/dms/arm", ARM, "token", "dms_arm"),
            ("POST", "/v1/dms/disarm", DISARM, "token", "dms_disarm")]
@@ -705,7 +709,7 @@ def test_a_view_answering_garbage_is_500_not_a_crash():
         async with serve(Garbage()) as c:
             for method, path, body in (("GET", "/v1/status", None), ("GET", "/v1/lock", None),
                                        ("GET", "/readyz", None), ("POST", "/v1/check-order", ORDER)):
-                status, answer, _ = await c.request(method, path, json_body=body)
+                status, answer, _ = await c.request(method, path, json_body=body, auth=_auth("token"))
                 assert status == 500 and answer["reason"] == "INTERNAL", path
     run(main())
 

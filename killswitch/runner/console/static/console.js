@@ -302,5 +302,40 @@
     else { lastHtml = null; refresh(); }
   }
 
+  // --- a runbook: a plain link cannot send the Authorization header, so with a token the page ----
+  // reads the runbook itself (markdown, shown as text) and shows it in a dialog. Without a token
+  // the view is only shown by a public runner, which serves the link as it is.
+
+  const runbookDialog = $("runbook-dialog");
+  let runbookFocus = null;
+  document.addEventListener("click", async (e) => {
+    const a = e.target.closest("a[data-runbook]");
+    if (!a || !token()) return;
+    e.preventDefault();
+    runbookFocus = a.getAttribute("data-focus");
+    $("runbook-title").textContent = "Runbook of " + a.dataset.runbook;
+    const text = $("runbook-text");
+    text.textContent = "Loading the runbook...";
+    runbookDialog.showModal();
+    text.focus();
+    const path = a.getAttribute("href").replace(/\?format=html$/, "?format=md");
+    try {
+      const r = await fetch(path, {headers: headers(false), cache: "no-store", credentials: "omit"});
+      const body = await r.text();
+      if (r.ok) { text.textContent = body; return; }
+      let doc = null;
+      try { doc = JSON.parse(body); } catch (err) { doc = null; }
+      text.textContent = "The runner did not give the runbook: " + reasonOf({status: r.status, doc});
+    } catch (err) {
+      text.textContent = "The runner does not answer (" + err.message + ").";
+    }
+  });
+  $("runbook-close").addEventListener("click", () => runbookDialog.close());
+  runbookDialog.addEventListener("close", () => {
+    const again = Array.from($("view").querySelectorAll("[data-focus]"))
+      .find((el) => el.getAttribute("data-focus") === runbookFocus);
+    if (again) again.focus();
+  });
+
   checkToken().then(refresh);
 })();
