@@ -5,8 +5,9 @@ What it owns
     characters), the hedge-mode leg as ``positionSide`` (without ``reduceOnly``), the leg read
     from ``positionSide``, the equity read from ``totalMarginBalance``, the per-symbol
     ``countdownCancelAll`` (USDⓈ-M on ``fapi``, COIN-M on ``dapi``), the USDⓈ-M order endpoints
-    that count against order limits rather than request weight, and Binance's reduce-only
-    refusals (-2022, -4112, -4118).
+    that count against order limits rather than request weight, the USDⓈ-M reads' published
+    weights and how often a snapshot lists every open order, and Binance's reduce-only refusals
+    (-2022, -4112, -4118).
 
 What it must not do
     import ccxt or hold account state (see :mod:`.base`).
@@ -84,6 +85,16 @@ BINANCE_USDM = BinanceDialect(
     # 50 ms a unit that paces closes at ~5/s, far below what the venue allows when a book must be
     # flattened.
     order_count_endpoints=frozenset({("fapiPrivate", "POST", "order"), ("fapiPrivate", "DELETE", "order")}),
+    # The account, the balance and the positions weigh 5 each on the venue's 2,400 a minute (an
+    # IP's); ccxt's table charges the v2 and v3 endpoints 1.
+    read_weights={(api, "GET", path): 5 for api in ("fapiPrivateV2", "fapiPrivateV3")
+                  for path in ("account", "balance", "positionRisk")},
+    # Every open order in one call (no symbol) weighs 40. ccxt's limiter allows half the venue's
+    # limit, 20 a second; a snapshot's account and positions take 10. Listed at every snapshot, a
+    # 1 s interval would need 50 a second and ticks would wait ~2.5 s on the limiter; listed when
+    # 4.5 s old (every fifth tick at 1 s), a 1 s tick spends 10 + 40 / 5 = 18. At 5 s and more
+    # every snapshot lists them. (One call per symbol weighs 1: 1,000 symbols would weigh 1,000.)
+    open_orders_max_age_s=4.5,
 )
 BINANCE_COINM = BinanceDialect(
     id="binancecoinm", order_rate=DEFAULT_ORDER_RATE,
