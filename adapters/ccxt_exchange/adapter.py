@@ -186,6 +186,9 @@ class CcxtAdapter:
     def _secrets(self) -> list[str]:
         return [s.reveal() for s in self._secret_values]
 
+    def _has_method(self, name: str) -> bool:
+        return callable(getattr(self._ex, name, None))
+
     def _has(self, name: str) -> bool:
         has = getattr(self._ex, "has", None) or {}
         return bool(has.get(name))
@@ -291,7 +294,7 @@ class CcxtAdapter:
         listing = self._orders_due()
         reads = [self._calls.call(op, "fetch_balance")]
         if futures:
-            reads.append(self._calls.call(op, "fetch_positions"))
+            reads.append(self.dialect.fetch_positions(self._calls.bind(op), self._has_method, self._markets.symbol_of))
         if listing:
             reads.append(self._calls.call(op, "fetch_open_orders"))
         results = await self._calls.gather(*reads)

@@ -120,6 +120,16 @@ class Dialect:
         ccxt's ``OrderNotFound`` may be raised instead."""
         return await call("fetch_order", None, symbol, {self.fetch_order_param: client_order_id})
 
+    # --- reads --------------------------------------------------------------------------------
+
+    async def fetch_positions(self, call: Call, has_method: Callable[[str], bool],
+                              symbol_of: Callable[[str], str]) -> Any:
+        """Every open position, in ccxt's unified shape (the fields :mod:`..parsing` reads):
+        ccxt's ``fetch_positions``. A venue whose raw answer is simple to read, and costly for
+        ccxt to unify at a book's size, reads it itself: ``has_method(name)`` says whether the
+        client has that raw endpoint's method, ``symbol_of(market_id)`` is the unified symbol."""
+        return await call("fetch_positions")
+
     # --- the venue's raw answers -------------------------------------------------------------
 
     def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
