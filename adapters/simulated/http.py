@@ -110,7 +110,7 @@ MONEY = 8  # decimals of money amounts in responses
 
 def _f(x: float, d: int) -> str:
     s = f"{x:.{d}f}"
-    return "0" if float(s) == 0 and d == 0 else s
+    return "0" if d == 0 and float(s) == 0 else s
 
 
 class _Fail(Exception):
@@ -448,6 +448,8 @@ class SimServer:
 
     def _account(self, account: str, at: Optional[int], v3: bool) -> dict[str, Any]:
         eng = self.engine
+        # one time for both reads: the engine marks the book once for it, not once per read
+        at = eng.now() if at is None else at
         v = eng.account_state(account, at=at)
         positions = {(p.symbol, p.position_side): p for p in eng.positions(account, at=at)}
         m_ = MONEY
@@ -508,11 +510,14 @@ class SimServer:
         positions = {(p.symbol, p.position_side): p for p in eng.positions(account, symbol, at=at)}
         rows = []
         markets = [eng.markets[symbol]] if symbol else list(eng.markets.values())
+        if v3:  # v3 lists only positions that are open: no walk of every market
+            open_symbols = {s for s, _ in positions}
+            markets = [m for m in markets if m.symbol in open_symbols]
         for m in markets:
             for ps in self._sides(account):
                 p = positions.get((m.symbol, ps))
                 if p is None and v3:
-                    continue  # v3 lists only positions that are open
+                    continue
                 mark = p.mark_price if p else eng.mark(m.symbol, at)
                 row = {"symbol": m.symbol, "positionSide": ps,
                        "positionAmt": _f(p.amount if p else 0, m.amount_decimals),
