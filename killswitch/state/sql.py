@@ -9,7 +9,7 @@ identity columns) both speak — ``ON CONFLICT``, no JSON operators — so one s
 Must not: hold a transaction open between calls, or retry a write whose outcome is unknown
 (callers retry idempotent writes themselves).
 
-Size: about 650 lines, the schema's migrations and :class:`SqlStore` (see its reason); the audit
+Size: about 680 lines, the schema's migrations and :class:`SqlStore` (see its reason); the audit
 chain's hashing and verification live in :mod:`.audit_chain`.
 """
 
@@ -32,6 +32,7 @@ from .store import (
     AuditRow,
     AuditVerification,
     FencedError,
+    IntentRecord,
     JournalEntry,
     Lease,
     PnlSampleRow,
@@ -204,7 +205,7 @@ def _entry(row: tuple) -> JournalEntry:
 class SqlStore:
     """StateStore over a DB-API connection; subclasses provide the dialect (see module doc).
 
-    Size: about 430 lines because it is one short method per StateStore call (about 40: lease,
+    Size: about 440 lines because it is one short method per StateStore call (about 40: lease,
     engine state, journal, approvals, audit chain, bundles, runbooks), each its own transaction
     over the same connection, ``_tx`` and fence check; splitting it by table would spread that
     one transaction discipline over several classes that must agree on it.
@@ -376,16 +377,26 @@ class SqlStore:
     def journal_intent(self, fence: int, client_order_id: str, decision_id: str, venue: str, account: str,
                        symbol: str, side: str, position_side: Optional[str], amount: float, reduce_only: bool,
                        payload_json: str, *, ts_ms: Optional[int] = None) -> bool:
-        json.loads(payload_json)  # refuse a payload nobody could read back, before it is durable
-        row = (client_order_id, fence, decision_id, venue, account, symbol, side, position_side, float(amount),
-               bool(reduce_only), payload_json, now_ms() if ts_ms is None else ts_ms)
+        return self.journal_intents(fence, [IntentRecord(client_order_id, decision_id, venue, account, symbol, side,
+                                                         position_side, amount, reduce_only, payload_json)],
+                                    ts_ms=ts_ms) == 1
+
+    def journal_intents(self, fence: int, intents: Sequence[IntentRecord], *, ts_ms: Optional[int] = None) -> int:
+        ts = now_ms() if ts_ms is None else ts_ms
+        rows = []
+        for i in intents:
+            json.loads(i.payload_json)  # refuse a payload nobody could read back, before it is durable
+            rows.append((i.client_order_id, fence, i.decision_id, i.venue, i.account, i.symbol, i.side,
+                         i.position_side, float(i.amount), bool(i.reduce_only), i.payload_json, ts))
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
-            n = self._q(cur, "INSERT INTO order_intent (client_order_id, fence, decision_id, venue, account, symbol, "
-                             "side, position_side, amount, reduce_only, payload, created_ms) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client_order_id) DO NOTHING",
-                        row).rowcount
-            return n == 1
+            if not rows:
+                return 0
+            cur.executemany(self._sql("INSERT INTO order_intent (client_order_id, fence, decision_id, venue, account, "
+                                      "symbol, side, position_side, amount, reduce_only, payload, created_ms) "
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                                      "ON CONFLICT (client_order_id) DO NOTHING"), rows)
+            return int(cur.rowcount)
 
     def journal_result(self, fence: int, client_order_id: str, status: str, filled: Optional[float],
                        avg_price: Optional[float], reason_code: Optional[str], detail: Optional[str], *,

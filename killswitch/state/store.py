@@ -1,6 +1,6 @@
 """The state store's contract: what the runner persists, and the guarantees every backend gives.
 
-Owns the :class:`StateStore` protocol, its values (:class:`JournalEntry`, :class:`Approval`,
+Owns the :class:`StateStore` protocol, its values (:class:`JournalEntry`, :class:`IntentRecord`, :class:`Approval`,
 :class:`Lease`, :class:`AuditRow`, :class:`RunbookRecord`), its errors, the order statuses the
 journal accepts, and the audit chain's hashing rule. Backends (``sqlite.py``, ``postgres.py``)
 implement it over the shared SQL in ``sql.py``; the same test suite runs against each.
@@ -132,6 +132,22 @@ class AuditRow:
     hash: str
 
 
+class IntentRecord(NamedTuple):
+    """One order intent to journal (:meth:`StateStore.journal_intents`): the fields of
+    :meth:`StateStore.journal_intent` after its fence."""
+
+    client_order_id: str
+    decision_id: str
+    venue: str
+    account: str
+    symbol: str
+    side: str
+    position_side: Optional[str]
+    amount: float
+    reduce_only: bool
+    payload_json: str
+
+
 class PnlSampleRow(NamedTuple):
     """One sample of an account's PnL attribution history: the unrealized PnL of each of its
     positions (``keys`` a list of ``[symbol, position side]``, ``values`` the PnLs in the same
@@ -236,6 +252,10 @@ class StateStore(Protocol):
                        symbol: str, side: str, position_side: Optional[str], amount: float, reduce_only: bool,
                        payload_json: str, *, ts_ms: Optional[int] = None) -> bool:
         """Journal an order before it is sent. False (and nothing changed) if the id is known."""
+
+    def journal_intents(self, fence: int, intents: Sequence[IntentRecord], *, ts_ms: Optional[int] = None) -> int:
+        """:meth:`journal_intent` for every one of ``intents`` in one transaction: all durable at
+        once, or none. Returns how many were new (the others' ids were known: unchanged)."""
 
     def journal_result(self, fence: int, client_order_id: str, status: str, filled: Optional[float],
                        avg_price: Optional[float], reason_code: Optional[str], detail: Optional[str], *,

@@ -19,6 +19,7 @@ import pytest
 from killswitch.engine.state import State
 from killswitch.state import (
     FencedError,
+    IntentRecord,
     SchemaTooNewError,
     StateStore,
     StoreError,
@@ -183,6 +184,26 @@ def test_journal_intent_is_idempotent(store):
     [entry] = store.journal()
     assert (entry.client_order_id, entry.amount, entry.fence, entry.status) == ("ks-1", 1.0, fence, None)
     assert entry.reduce_only is True and entry.payload["limit_price"] == 99.5
+
+
+def test_journal_intents_writes_a_batch_at_once_and_counts_the_new_ones(store):
+    fence = leader(store)
+    assert intent(store, fence, "ks-1", amount=1.0) is True
+
+    def rec(coid, amount=1.0, payload=None):
+        return IntentRecord(coid, "p/simulated/a/L3/e1", "simulated", "a", "BTC/USDT:USDT", "sell", None, amount, True,
+                            payload if payload is not None else json.dumps({"client_order_id": coid}))
+
+    assert store.journal_intents(fence, [rec("ks-1", 7.0), rec("ks-2"), rec("ks-3", 3.0)], ts_ms=5) == 2
+    entries = {e.client_order_id: e for e in store.journal()}
+    assert [(c, entries[c].amount) for c in sorted(entries)] == [("ks-1", 1.0), ("ks-2", 1.0), ("ks-3", 3.0)]
+    assert entries["ks-3"].created_ms == 5 and entries["ks-3"].status is None and entries["ks-3"].fence == fence
+    assert store.journal_intents(fence, []) == 0
+    with pytest.raises(ValueError):  # one unreadable payload: none of the batch is written
+        store.journal_intents(fence, [rec("ks-4"), rec("ks-5", payload="{not json")])
+    with pytest.raises(FencedError):
+        store.journal_intents(fence + 1, [rec("ks-6")])
+    assert sorted(e.client_order_id for e in store.journal()) == ["ks-1", "ks-2", "ks-3"]
 
 
 def test_results_settle_intents_and_the_rest_is_pending(store):
