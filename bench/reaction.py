@@ -44,7 +44,7 @@ from typing import Any, Optional
 
 from harness import machine
 
-from adapters.ccxt_exchange import CcxtAdapter
+from adapters.ccxt_exchange import CcxtAdapter, OrderBudget
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
 from killswitch.bootstrap import build_runner
@@ -211,11 +211,13 @@ async def one_reaction(g, work: Path, k: int, venue: Venue, ad: CcxtAdapter) -> 
     clock.advance(1_000)
     await venue.do("advance", 1_000)
     await runner.tick()  # one quiet tick first: the breach tick is the runner's second, as in a run
+    # Trials run back to back, far faster than the policy's 1 s: the request pacer and the order
+    # budget are given what they hold at that interval (full: bench/ccxt_tick.py), not buckets
+    # the previous trials drained.
     pacer = getattr(ad._ex, "throttle", None)
     if isinstance(getattr(pacer, "tokens", None), float):
-        # Trials run back to back, far faster than the policy's 1 s: the request pacer is given
-        # what it holds at that interval (nearly full: bench/ccxt_tick.py), not a drained bucket.
         pacer.tokens = pacer.capacity  # type: ignore[union-attr]
+    ad.budget = OrderBudget(ad.capabilities.orders_per_second)
     await venue.do("crash")
     clock.advance(1_000)
     await venue.do("advance", 1_000)
