@@ -144,11 +144,14 @@ async def run(ticks: int, per_venue: int, profile: bool) -> None:
 
 
 GROUPS = (
-    ("ccxt: parse positions (parse_position_risk)", ("binance.py", "parse_position_risk")),
-    ("ccxt: parse balance", ("binance.py", "parse_balance_custom")),
     ("ccxt: JSON decode of the answers", ("exchange.py", "parse_json")),
-    ("ccxt: signing, request building", ("exchange.py", "sign")),
-    ("ours: ccxt structures → Snapshot (parsing.parse_position, …)", ("ccxt_exchange/adapter.py", "_snapshot")),
+    ("ccxt: parse balance", ("binance.py", "parse_balance_custom")),
+    ("ccxt: parse positions (parse_position_risk: 0 where the dialect reads the rows)",
+     ("async_support/binance.py", "parse_position_risk")),
+    ("ours: positionRisk rows → ccxt's position fields (dialects/binance.py)", ("dialects/binance.py",
+                                                                                "unified_position")),
+    ("ours: those → Snapshot (parsing.parse_position, market rules, the model)", ("ccxt_exchange/adapter.py",
+                                                                                   "_snapshot")),
     ("engine: evaluate", ("engine/evaluate.py", "evaluate")),
     ("runner: persist (save, audit, lock file)", ("runner/book.py", "save")),
 )
