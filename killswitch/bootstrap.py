@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 
 from .compile.compiler import CompileResult
-from .sources import compile_sources
+from .sources import MAX_FILE_BYTES, compile_sources
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from adapters.base import AdapterError, ExchangeAdapter
@@ -46,17 +46,18 @@ class AccountsError(ValueError):
         self.diagnostics = list(diagnostics)
 
 
-def compile_policies(paths: Sequence[str]) -> CompileResult:
-    """Read, load and compile the policy documents under ``paths`` (files or directories)."""
-    return compile_sources(tuple(paths))[0]
+def compile_policies(paths: Sequence[str], max_file_bytes: int = MAX_FILE_BYTES) -> CompileResult:
+    """Read, load and compile the policy documents under ``paths`` (files or directories); a
+    file over ``max_file_bytes`` is refused unread (KS010)."""
+    return compile_sources(tuple(paths), max_file_bytes=max_file_bytes)[0]
 
 
-def read_accounts(path: str) -> Any:
+def read_accounts(path: str, max_file_bytes: int = MAX_FILE_BYTES) -> Any:
     """The spec of the one Accounts document in ``path`` (accounts, dry_run); AccountsError if
     the file holds findings or not exactly one Accounts document."""
     from .policy.model import Accounts
 
-    res = compile_policies((path,))
+    res = compile_policies((path,), max_file_bytes)
     docs = [d.model for d in res.docs if isinstance(d.model, Accounts)]
     if res.errors or len(docs) != 1:
         raise AccountsError(f"{path} must hold exactly one valid Accounts document", res.errors)

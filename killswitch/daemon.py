@@ -25,7 +25,7 @@ from .compile.compiler import CompileResult, compile_documents
 from .events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
 from .policy.load import load_sources
 from .runner.loop import GraphReload, Runner
-from .sources import compile_sources
+from .sources import MAX_FILE_BYTES, compile_sources
 from .state.store import FencedError
 from .sources import revision_text
 
@@ -49,11 +49,13 @@ class RunOptions:
     api_tokens: Optional[str] = None  # the tokens document: identities and roles (see runner/identity.py)
     console_public: bool = False  # the console's views without a token (its actions always need one)
     log_format: str = "text"  # text or json lines (see killswitch/logs.py)
+    max_file_bytes: int = MAX_FILE_BYTES  # a policy file over it is refused unread (KS010): at start, at a reload
 
 
-def compile_policy_sources(paths: tuple[str, ...]) -> tuple[CompileResult, list[tuple[str, str]]]:
+def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
+                           ) -> tuple[CompileResult, list[tuple[str, str]]]:
     """The compiled policies and the sources they came from (kept as the last good bundle)."""
-    return compile_sources(paths)
+    return compile_sources(paths, max_file_bytes=max_file_bytes)
 
 
 def _first_error(result: CompileResult) -> str:
@@ -89,7 +91,7 @@ class Daemon:
 
     def _accounts(self):
         try:
-            return read_accounts(self.opts.accounts)
+            return read_accounts(self.opts.accounts, self.opts.max_file_bytes)
         except AccountsError as e:
             for d in e.diagnostics:
                 self.err(f"{d.location()}: error[{d.code}]: {d.message}")
@@ -105,7 +107,7 @@ class Daemon:
             except TokensError as e:
                 self.err(f"ksctl run: {e}; nothing started")
                 return 2
-        result, files = compile_policy_sources(self.opts.policies)
+        result, files = compile_policy_sources(self.opts.policies, self.opts.max_file_bytes)
         spec = self._accounts()
         store = open_state(self.opts.state_url, audit_key_file=self.opts.audit_key_file, err=self.err)
         policy_error = None
@@ -312,7 +314,8 @@ class Daemon:
         """Start compiling the policies on a worker thread; :meth:`_swap_compiled` takes the result
         up between two ticks. The loop goes on ticking with the last good graph, and the API on
         answering, however long the compile takes."""
-        self._compiling = asyncio.ensure_future(asyncio.to_thread(_compile_for_reload, self.opts.policies))
+        self._compiling = asyncio.ensure_future(asyncio.to_thread(_compile_for_reload, self.opts.policies,
+                                                                  self.opts.max_file_bytes))
 
     async def _swap_compiled(self, runner: Runner) -> None:
         """If a compile started by :meth:`_start_reload` has finished, hand its graph to the
@@ -325,7 +328,8 @@ class Daemon:
 
     async def _reload(self, runner: Runner) -> None:
         """Reload now: compile on a worker thread, then swap on the loop."""
-        await self._swap(runner, *await asyncio.to_thread(_compile_for_reload, self.opts.policies))
+        await self._swap(runner, *await asyncio.to_thread(_compile_for_reload, self.opts.policies,
+                                                          self.opts.max_file_bytes))
 
     async def _swap(self, runner: Runner, result: Optional[CompileResult], files: list[tuple[str, str]],
                     crash: Optional[str] = None) -> None:
@@ -350,12 +354,14 @@ class Daemon:
             self.err(f"ksctl run: sink {name!r} could not reload: it keeps the routes it had")
 
 
-def _compile_for_reload(paths: tuple[str, ...]) -> tuple[Optional[CompileResult], list[tuple[str, str]], Optional[str]]:
+def _compile_for_reload(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
+                        ) -> tuple[Optional[CompileResult], list[tuple[str, str]], Optional[str]]:
     """A reload's compile, on a worker thread: read, load and compile the policies. Touches no
     runner state. Never raises: a crash of the compiler is a failed reload (named by its type
-    only; its text could quote a document), not the end of the process guarding the book."""
+    only; its text could quote a document), not the end of the process guarding the book. A file
+    over ``max_file_bytes`` is a finding like any other (KS010): the reload fails."""
     try:
-        result, files = compile_policy_sources(paths)
+        result, files = compile_policy_sources(paths, max_file_bytes)
         return result, files, None
     except Exception as e:  # noqa: BLE001 - see above
         return None, [], f"internal error while compiling the policies: {type(e).__name__} (a bug: please report it)"

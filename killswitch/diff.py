@@ -35,6 +35,7 @@ from .compile.graph import DecisionGraph
 from .engine.evaluate import Evaluation, ScopeEvaluation
 from .engine.planner import Plan
 from .engine.stages import StageTransition
+from .orders import NO_SENDS, Sends
 from .replay import Tick, replay
 
 # Amounts and notionals are sums of chunks: compare them at a precision no exchange trades below,
@@ -86,6 +87,10 @@ class Decision:
     hedges: tuple[str, ...] = ()  # "buy SOL ≈126,421"
     skipped: tuple[str, ...] = ()
     refusals: tuple[str, ...] = ()  # reason codes only: the texts carry times that differ anyway
+    # for the reader, not compared: the plan itself (attribution, risk scores) and the send
+    # numbers of its cancels and orders in its tick
+    plan: Optional[Plan] = field(default=None, compare=False)
+    send: Sends = field(default=NO_SENDS, compare=False)
 
 
 NOTHING = Decision(0, 0, None)
@@ -192,8 +197,8 @@ def _legs(plan: Optional[Plan]) -> tuple[Leg, ...]:
                  for key, acc in sums.items())
 
 
-def decision_of(s: ScopeEvaluation) -> Decision:
-    """The comparable part of one scope evaluation."""
+def decision_of(s: ScopeEvaluation, send: Sends = NO_SENDS) -> Decision:
+    """The comparable part of one scope evaluation (``send``: its plan's send numbers in its tick)."""
     p = s.plan
     return Decision(
         stage_before=s.stage_before,
@@ -206,6 +211,8 @@ def decision_of(s: ScopeEvaluation) -> Decision:
         hedges=tuple(f"{h.side} {h.base} ≈{h.notional:,.0f}" for h in p.hedges) if p else (),
         skipped=tuple(p.skipped) if p else (),
         refusals=tuple(r.split(":", 1)[0] for r in s.refusals),
+        plan=p,
+        send=send,
     )
 
 
@@ -245,11 +252,12 @@ def _action_changes(old: Decision, new: Decision) -> list[Change]:
     return out
 
 
-def diff_replays(old: DecisionGraph, new: DecisionGraph, ticks: Sequence[Tick], policy: Optional[str] = None
-                 ) -> DiffResult:
+def diff_replays(old: DecisionGraph, new: DecisionGraph, ticks: Sequence[Tick], policy: Optional[str] = None,
+                 scores: str = "none") -> DiffResult:
     """Replay the ticks through both graphs side by side and compare, one tick at a time (a week of
-    ticks is never held as evaluations)."""
-    return compare((ev for _, ev, _ in replay(old, ticks)), (ev for _, ev, _ in replay(new, ticks)), policy)
+    ticks is never held as evaluations); ``scores``: list risk scores in the plans (``evaluate``'s)."""
+    return compare((ev for _, ev, _ in replay(old, ticks, scores=scores)),
+                   (ev for _, ev, _ in replay(new, ticks, scores=scores)), policy)
 
 
 def _pairs(old: Iterable[Evaluation], new: Iterable[Evaluation]) -> Iterator[tuple[Evaluation, Evaluation]]:
@@ -278,13 +286,13 @@ def compare(old: Iterable[Evaluation], new: Iterable[Evaluation], policy: Option
     for i, (eo, en) in enumerate(_pairs(old, new)):
         ticks, end = i + 1, eo.now_ms
         start = eo.now_ms if start is None else start
-        o_by = {(s.policy, s.scope): s for s in eo.scopes if policy is None or s.policy == policy}
-        n_by = {(s.policy, s.scope): s for s in en.scopes if policy is None or s.policy == policy}
+        o_by = {(s.policy, s.scope): (s, q) for s, q in zip(eo.scopes, eo.sends()) if policy in (None, s.policy)}
+        n_by = {(s.policy, s.scope): (s, q) for s, q in zip(en.scopes, en.sends()) if policy in (None, s.policy)}
         seen_old.update(dict.fromkeys(o_by))
         seen_new.update(dict.fromkeys(n_by))
         for key in list(o_by) + [k for k in n_by if k not in o_by]:
-            a = decision_of(o_by[key]) if key in o_by else None
-            b = decision_of(n_by[key]) if key in n_by else None
+            a = decision_of(*o_by[key]) if key in o_by else None
+            b = decision_of(*n_by[key]) if key in n_by else None
             for side, d in ((0, a), (1, b)):
                 t = d.transition if d is not None else None
                 if t is not None and t.kind == "entered":

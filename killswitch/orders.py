@@ -1,7 +1,8 @@
 """Order intents: what the kill switch means to send, as values every layer may hold.
 
 What it owns: :class:`OrderIntent` (one order: its client order id, derived from the decision
-and the leg, its side, amount, protected price and schedule) and :class:`CancelIntent`. The
+and the leg, its side, amount, protected price and schedule), :class:`CancelIntent`, and the
+statuses the journal records an order in (:data:`ORDER_STATUSES`). The
 planner makes them; the executor journals and sends them; the adapters turn them into venue
 requests; runbooks and reports show them. They sit beside the snapshot types, at the bottom of
 the import graph, so that an adapter never imports the planner.
@@ -12,7 +13,16 @@ Pure data: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterable, Optional, Protocol
+
+# What the journal accepts as an order's status. The exchange's own vocabulary (adapters'
+# OrderResult) plus ``sent`` (handed to the adapter, no answer yet), ``unknown`` (the answer was
+# lost: a timeout) and ``failed`` (refused before it reached the venue). Here rather than with the
+# journal (killswitch/state/store.py) so that a runbook's sample incident, which ksctl validate
+# renders, counts them without importing the state store.
+FINAL_STATUSES = frozenset({"filled", "canceled", "rejected", "expired", "failed"})
+OPEN_STATUSES = frozenset({"sent", "open", "partially_filled", "unknown"})
+ORDER_STATUSES = FINAL_STATUSES | OPEN_STATUSES
 
 
 @dataclass(frozen=True)
@@ -43,3 +53,64 @@ class CancelIntent:
     which: str  # entries | all
     order_ids: tuple[str, ...]
     reason: str
+
+
+class Intents(Protocol):
+    """What the executor sends of a plan: its cancels and its orders."""
+
+    @property
+    def cancels(self) -> tuple[CancelIntent, ...]: ...
+
+    @property
+    def orders(self) -> tuple[OrderIntent, ...]: ...
+
+
+def send_order(plans: Iterable[Intents]) -> tuple[list[CancelIntent], dict[str, list[OrderIntent]]]:
+    """The order in which the executor sends one tick's plans: every cancel first, one after
+    another, in plan order; then the orders of each account (``venue/account``) in plan order,
+    the accounts at once. The executor sends by this; previews number their intents by it."""
+    plans = list(plans)
+    cancels = [c for p in plans for c in p.cancels]
+    per_account: dict[str, list[OrderIntent]] = {}
+    for p in plans:
+        for o in p.orders:
+            per_account.setdefault(f"{o.venue}/{o.account}", []).append(o)
+    return cancels, per_account
+
+
+Sends = tuple[tuple[int, ...], tuple[int, ...]]  # the send numbers of a plan's cancels and of its orders
+NO_SENDS: Sends = ((), ())
+
+
+def send_sequence(plans: Iterable[Intents]) -> list[Sends]:
+    """For each of one tick's plans, the send numbers of its cancels and of its orders, as
+    :func:`send_order` sends them: cancels 1..C across the tick, then each account's orders
+    from C+1 on. Two orders of different accounts may share a number: they go at once."""
+    plans = list(plans)
+    n_cancels = sum(len(p.cancels) for p in plans)
+    next_cancel = 1
+    next_order: dict[str, int] = {}
+    out = []
+    for p in plans:
+        cs = tuple(range(next_cancel, next_cancel + len(p.cancels)))
+        next_cancel += len(p.cancels)
+        os = []
+        for o in p.orders:
+            key = f"{o.venue}/{o.account}"
+            n = next_order.get(key, n_cancels + 1)
+            next_order[key] = n + 1
+            os.append(n)
+        out.append((cs, tuple(os)))
+    return out
+
+
+def position_of(o: OrderIntent) -> str:
+    """The position an order closes, as ``venue/account/symbol/leg``: the hedge-mode leg it names,
+    else the side a sell (long) or a buy (short) closes; a spot sale is the holding (``spot``)."""
+    if not o.reduce_only:
+        leg = "spot"
+    elif o.position_side in ("LONG", "SHORT"):
+        leg = o.position_side
+    else:
+        leg = "long" if o.side == "sell" else "short"
+    return f"{o.venue}/{o.account}/{o.symbol}/{leg}"

@@ -26,6 +26,8 @@ from .engine.evaluate import Evaluation, evaluate
 from .engine.planner import NO_RATES, Plan
 from .engine.stages import StageTransition
 from .engine.state import State
+from .orders import NO_SENDS, Sends
+from .overlaps import CloseTotals, Decided, close_totals
 from .replay import Tick, replay
 from .snapshot import Snapshot
 
@@ -36,13 +38,16 @@ __all__ = ["EVALUATED", "NOT_READ", "PARTLY_READ", "AccountCoverage", "PlanResul
 @dataclass(frozen=True)
 class StageChange:
     """One stage transition of one scope at tick time ``now_ms`` (UTC), with what it plans
-    (``plan`` is None when the stage plans nothing, e.g. a move down after a reset)."""
+    (``plan`` is None when the stage plans nothing, e.g. a move down after a reset), and the
+    send number of each of its cancels and orders among everything its tick sends
+    (:func:`killswitch.orders.send_sequence`)."""
 
     now_ms: int
     policy: str
     scope: str
     transition: StageTransition
     plan: Optional[Plan]
+    send: Sends = NO_SENDS  # (cancels, orders), in the order of the plan's
 
 
 @dataclass(frozen=True)
@@ -69,31 +74,38 @@ class PlanResult:
         """Accounts with at least one snapshot that could not be read (partly or not read)."""
         return tuple(a for a in self.accounts if a.status != EVALUATED)
 
+    def totals(self) -> CloseTotals:
+        """Gross and net notional of the orders, and the positions more than one change closes."""
+        return close_totals(Decided(c.now_ms, c.policy, c.scope, c.transition.to_level,
+                                    c.plan.decision_id, c.plan.orders) for c in self.changes if c.plan)
+
 
 def changes_of(evaluations: Iterable[Evaluation]) -> list[StageChange]:
     """Every stage transition of ``evaluations``, oldest first."""
-    return [StageChange(ev.now_ms, s.policy, s.scope, s.transition, s.plan)
-            for ev in evaluations for s in ev.scopes if s.transition is not None]
+    return [StageChange(ev.now_ms, s.policy, s.scope, s.transition, s.plan, send)
+            for ev in evaluations for s, send in zip(ev.scopes, ev.sends()) if s.transition is not None]
 
 
 def plan_snapshots(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optional[State],
-                   now_ms: int, rates: Mapping[str, float] = NO_RATES) -> PlanResult:
+                   now_ms: int, rates: Mapping[str, float] = NO_RATES, scores: str = "none") -> PlanResult:
     """The plan over one snapshot per account at ``now_ms`` (a failed fetch is a snapshot with
     ``fetch.ok`` false: the policies see it as missing data, the plan as an account not read).
-    ``rates``: orders per second by venue, from the accounts' adapters."""
+    ``rates``: orders per second by venue, from the accounts' adapters; ``scores``: list the
+    risk scores of the scopes that plan closes (``none``, ``top``, ``all``)."""
     snaps = list(snapshots)
     tally = CoverageTally()
     for s in snaps:
         tally.saw(s, now_ms)
-    ev, _ = evaluate(graph, snaps, state, now_ms, rates)
+    ev, _ = evaluate(graph, snaps, state, now_ms, rates, scores)
     return PlanResult(tuple(changes_of([ev])), tally.accounts(), 1)
 
 
-def plan_ticks(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[State] = None) -> PlanResult:
+def plan_ticks(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[State] = None,
+               scores: str = "none") -> PlanResult:
     """The plan over a recording, tick by tick with ``state`` (raises ``ReplayError`` as replay does)."""
     tally = CoverageTally()
     evaluations = []
-    for tick, ev, _ in replay(graph, ticks, state):
+    for tick, ev, _ in replay(graph, ticks, state, scores):
         for s in tick.snapshots:
             tally.saw(s, tick.now_ms)
         evaluations.append(ev)

@@ -93,8 +93,9 @@ def read_ticks(lines: Iterable[str]) -> Iterator[Tick]:
         yield pending
 
 
-def replay(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[State] = None
+def replay(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[State] = None, scores: str = "none"
            ) -> Iterator[tuple[Tick, Evaluation, State]]:
+    """Evaluate tick by tick; ``scores``: list risk scores in the plans (``evaluate``'s)."""
     state = state or State()
     known: dict[str, float] = {}
     last = None
@@ -104,7 +105,7 @@ def replay(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[State] =
         last = tick.now_ms
         for source, ts in tick.heartbeats.items():
             record_heartbeat(state, source, ts)
-        ev, state = evaluate(graph, tick.snapshots, state, tick.now_ms, _rates(tick, known))
+        ev, state = evaluate(graph, tick.snapshots, state, tick.now_ms, _rates(tick, known), scores)
         yield tick, ev, state
 
 

@@ -3,11 +3,16 @@
 The only module below the CLI and the runner that touches the file system for policies. It
 returns ``(file, text)`` pairs for :func:`killswitch.policy.load.load_sources` and problems it
 met as diagnostics (an unreadable file is a finding, not a crash).
+
+A file over the size limit (:data:`MAX_FILE_BYTES`, 1 MiB unless the caller gives another) is
+refused unread, KS010: its size is taken from the file system first, and no more than the limit
+and one byte is ever read of it (a file that grows meanwhile, a device that reports no size).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +21,12 @@ from .policy import diagnostics as d
 from .policy.diagnostics import Diagnostic
 
 YAML_SUFFIXES = (".yaml", ".yml")
+# The largest policy file in policies/ is 2.7 KB; a megabyte of YAML takes ruamel seconds to read.
+MAX_FILE_BYTES = 1024 * 1024
+# units as written (1Mb or 1mb could mean bits: refused, not guessed)
+_SIZE = re.compile(r"^\s*(\d+(?:_\d+)*(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$")
+_SIZE_UNITS = {"B": 1, "KB": 1000, "MB": 1000 ** 2, "GB": 1000 ** 3, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
+SIZE_FORMS = "a number of bytes with an optional unit: B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB (of 1024)"
 NO_REVISION = "not in git"  # how every output says that a graph's sources have no git revision
 
 
@@ -42,8 +53,60 @@ def _walk(root: Path) -> list[Path]:
     return found
 
 
-def read_sources(paths: list[str]) -> Sources:
-    """Read every YAML file under ``paths`` (files or directories), in a stable order."""
+def parse_file_size(text: str) -> int:
+    """``1MiB`` → 1048576, ``512KB`` → 512000, ``2000`` → 2000 (bytes). ValueError for anything
+    else, or a size below one byte."""
+    m = _SIZE.match(text)
+    if m is None:
+        raise ValueError(f"{text!r} is not a size: write {SIZE_FORMS}, e.g. 4MiB")
+    size = int(float(m.group(1).replace("_", "")) * _SIZE_UNITS[m.group(2) or "B"])
+    if size < 1:
+        raise ValueError(f"{text!r} is below one byte: the limit must let a file through")
+    return size
+
+
+def size_text(size: int) -> str:
+    """1048576 → ``1 MiB``; a size that is no whole number of KiB, MiB or GiB in bytes."""
+    for unit, scale in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size:,} byte{'' if size == 1 else 's'}"
+
+
+def size_arg(size: int) -> str:
+    """``size`` as --max-file-size takes it: 1048576 → ``1MiB``, 1000 → ``1000``."""
+    return size_text(size).replace(" ", "") if not size_text(size).endswith(("byte", "bytes")) else str(size)
+
+
+def _too_large(f: Path, size: int | None, limit: int) -> Diagnostic:
+    mib = 1024 * 1024
+    bigger = size_arg(-(-size // mib) * mib if size is not None else 2 * limit)  # one that lets it through
+    limit_text = size_text(limit) + ("" if size_text(limit).endswith("bytes") else f" ({limit:,} bytes)")
+    message = (f"the file is {size:,} bytes, over the limit of {limit_text}; it was not read" if size is not None
+               else f"the file holds more than the limit of {limit_text}; it was not read past it")
+    return Diagnostic.make(
+        d.KS010, str(f), None, message,
+        "policy files are small (the examples are under 3 KB): split this one, or check that it is the file "
+        f"you meant; to read bigger files, raise the limit: --max-file-size {bigger} (or KS_MAX_FILE_SIZE={bigger})")
+
+
+def _read_bounded(f: Path, limit: int) -> tuple[bytes | None, int | None]:
+    """The bytes of ``f``, or (None, its size) when it is over ``limit``: never more than the
+    limit and one byte are read (the size is None when the file grew past the limit after it was
+    measured, or is a device that reports none)."""
+    size = f.stat().st_size
+    if size > limit:
+        return None, size
+    with open(f, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        return None, None
+    return data, size
+
+
+def read_sources(paths: list[str], max_file_bytes: int = MAX_FILE_BYTES) -> Sources:
+    """Read every YAML file under ``paths`` (files or directories), in a stable order. A file
+    over ``max_file_bytes`` is refused unread (KS010)."""
     out = Sources()
     seen: set[Path] = set()
     for raw in paths:
@@ -70,7 +133,11 @@ def read_sources(paths: list[str]) -> Sources:
                 continue
             seen.add(key)
             try:
-                out.files.append((str(f), f.read_bytes().decode("utf-8")))
+                data, size = _read_bounded(f, max_file_bytes)
+                if data is None:
+                    out.diagnostics.append(_too_large(f, size, max_file_bytes))
+                    continue
+                out.files.append((str(f), data.decode("utf-8")))
             except UnicodeDecodeError as e:
                 out.diagnostics.append(Diagnostic.make(d.KS001, str(f), None, f"not UTF-8 text (byte {e.start})",
                                                        "save the file as UTF-8"))
@@ -117,14 +184,16 @@ def git_revision(paths: list[str]) -> str | None:
         return None
 
 
-def compile_sources(paths: list[str] | tuple[str, ...], templates=None, allow_empty: bool = False):
+def compile_sources(paths: list[str] | tuple[str, ...], templates=None, allow_empty: bool = False,
+                    max_file_bytes: int = MAX_FILE_BYTES):
     """Read, load and compile policy sources in one step (every command and the runner do it
     this way). Returns (CompileResult, the (name, text) files read). ``templates``: the runbook
     template check for ``ksctl validate``. The loader and compiler are imported here, lazily.
 
     Empty input (a directory without YAML files, a file without a document) is an error (KS007),
-    so that a job pointed at the wrong place fails; ``allow_empty`` makes it no finding at all."""
-    src = read_sources(list(paths))
+    so that a job pointed at the wrong place fails; ``allow_empty`` makes it no finding at all.
+    A file over ``max_file_bytes`` is an error (KS010), and is not read."""
+    src = read_sources(list(paths), max_file_bytes)
     return compile_read(src, templates, allow_empty), list(src.files)
 
 

@@ -2,6 +2,7 @@
 
 * :mod:`.engine` — :class:`SimExchange`, the exchange model (accounts, markets, marks, orders,
   fills, positions, rate limits, countdown cancel-all); no wall clock, no I/O.
+* :mod:`.views` — the position and account views: an account's legs priced at a time.
 * :mod:`.faults` — :class:`FaultPlan`, deterministic scriptable fault injection.
 * :mod:`.paths` / :mod:`.scenarios` — price paths of time and named market scenarios.
 * :mod:`.adapter` — :class:`SimulatedAdapter`, the in-process ``ExchangeAdapter`` face.

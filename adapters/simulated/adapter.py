@@ -5,7 +5,9 @@ replay, tests and benchmarks. It behaves like a venue adapter should:
 
 * ``snapshot()`` turns the engine's account, positions and open orders into a killswitch
   :class:`Snapshot`; any failure becomes a snapshot with ``fetch.ok = False`` and a reason
-  code, never an exception;
+  code, never an exception. Positions are built from the engine's own typed values without
+  validation, and the last snapshot's are handed out again while the engine's views are the
+  same objects (nothing they show moved): ``bench/sim_snapshot.py`` measures it;
 * ``submit()`` runs :func:`adapters.base.check_close` against the position it knows (its last
   snapshot, reduced by its own fills since) before anything is sent; in hedge mode it sends
   the leg (``positionSide``) and *no* ``reduceOnly`` flag, as Binance requires; a protected
@@ -27,14 +29,15 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any, Callable, Optional, TypeVar
+import operator
+from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult, Reason,
                            check_close)
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, Position, Snapshot
 
-from .engine import MarketSpec, SimError, SimExchange, SimOrder, floor_step
+from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, floor_step
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
 
 T = TypeVar("T")
@@ -75,6 +78,27 @@ def reason_for(code: int, http_status: int = 400) -> Reason:
     return Reason.UNKNOWN
 
 
+# What ``Position(symbol=..., ..., leverage=...)`` records as set: every field but the strategy.
+# One set for every position: a Position is frozen, so nothing adds to it in place (a
+# model_copy copies it before it adds the fields it updates).
+_POSITION_SET = set(Position.model_fields) - {"strategy"}
+_new, _set = object.__new__, object.__setattr__
+
+
+def _position(values: dict[str, Any]) -> Position:
+    """The :class:`Position` that ``Position(**values)`` validates to, for values that are the
+    engine's and already of their field's type and within its bounds; ``values`` names every
+    field in the model's order and becomes the model's. Validating costs ~2 µs a position and
+    pydantic's ``model_construct`` twice that (it walks the fields in Python); a snapshot builds
+    thousands. ``tests/unit/test_simulated_snapshot.py`` holds the two equal."""
+    p = _new(Position)
+    _set(p, "__dict__", values)
+    _set(p, "__pydantic_fields_set__", _POSITION_SET)
+    _set(p, "__pydantic_extra__", None)
+    _set(p, "__pydantic_private__", None)
+    return p
+
+
 async def _hang() -> None:
     """Never answer: the caller's timeout ends the wait."""
     await asyncio.Event().wait()
@@ -84,7 +108,7 @@ class SimulatedAdapter:
     """One engine account as a venue account. ``account`` is the engine account; ``name`` is
     the killswitch account name in snapshots (defaults to the engine account).
 
-    Size: about 370 lines, the ExchangeAdapter protocol's calls over the in-process engine, each
+    Size: about 410 lines, the ExchangeAdapter protocol's calls over the in-process engine, each
     with the faults and latency a test injects, in the shapes the ccxt adapter returns, so that
     the contract tests run the same cases on both."""
 
@@ -108,8 +132,16 @@ class SimulatedAdapter:
         self.strategy_prefixes = dict(strategy_prefixes or {})
         self.time_scale = time_scale
         self.closed = False
-        self._known: Optional[dict[tuple[str, str], float]] = None  # (symbol, leg) → contracts
+        # (symbol, leg) → contracts: the last snapshot's, less our own fills since; made from
+        # ``_known_from`` (the last snapshot's positions) when an order first needs it
+        self._known: Optional[dict[tuple[str, str], float]] = None
+        self._known_from: Optional[list[Position]] = None
         self._rules: Optional[tuple[tuple[MarketSpec, ...], dict[str, MarketRules]]] = None  # markets → rules
+        # markets → symbol → (unified symbol, contract size)
+        self._names: Optional[tuple[tuple[MarketSpec, ...], dict[str, tuple[str, float]]]] = None
+        # the engine's views of the last snapshot and the positions made of them: the engine
+        # hands out the same views while nothing they show changed
+        self._last: tuple[Sequence[PositionView], list[Position]] = ((), [])
         self._calls = self._failed = 0
         self._latency_ms = 0.0
         self._frozen: dict[tuple[int, str], tuple[int, object]] = {}  # (stale rule, read) → (as of, answer)
@@ -243,19 +275,8 @@ class SimulatedAdapter:
         ts_event = min(ats) if ats else now
         if self.market_type == "spot":
             return self._spot_snapshot(view, view.update_time, ts_event, fetch)
-        pos = []
-        known: dict[tuple[str, str], float] = {}
-        for p in positions:
-            m = eng.markets[p.symbol]
-            sym = m.unified
-            contracts = abs(p.amount)
-            pos.append(Position(
-                symbol=sym, side=p.side, position_side=p.position_side, contracts=contracts,
-                contract_size=m.contract_size, notional=abs(p.notional), entry_price=p.entry_price or None,
-                mark_price=p.mark_price, unrealized_pnl=round(p.unrealized_pnl, 8),
-                liquidation_price=p.liquidation_price or None, margin=round(p.initial_margin, 8), leverage=p.leverage))
-            known[(sym, self._leg_key(p.position_side, p.side))] = contracts
-        self._known = known
+        pos = self._positions(positions)
+        self._known, self._known_from = None, pos
         ords = [Order(
             id=str(o.order_id), client_id=o.client_order_id, symbol=self._unified(o.symbol), side=o.side.lower(),
             type=o.type.lower(), reduce_only=o.closes, amount=o.quantity, filled=o.executed_qty,
@@ -270,6 +291,30 @@ class SimulatedAdapter:
                               total=round(view.equity, 8))],
             positions=pos, orders=ords, fetch=fetch, labels=self.labels, markets=markets,
             initial_capital=self.initial_capital)
+
+    def _positions(self, views: Sequence[PositionView]) -> list[Position]:
+        """The snapshot's positions, from the engine's views; the last snapshot's when the views
+        are the same objects. Runs once per position per snapshot: kept to what each needs."""
+        last_views, last_pos = self._last
+        if len(views) == len(last_views) and all(map(operator.is_, views, last_views)):
+            return list(last_pos)
+        specs = tuple(self.engine.markets.values())
+        if self._names is None or self._names[0] != specs:
+            self._names = (specs, {m.symbol: (m.unified, float(m.contract_size)) for m in specs})
+        names = self._names[1]
+        pos = []
+        for p in views:
+            sym, contract_size = names[p.symbol]
+            # the values Position(symbol=sym, side=p.side, ...) validates to: floats as floats (a
+            # market's integer tick makes an integer mark; an order's integer price, an entry)
+            pos.append(_position({
+                "symbol": sym, "side": "long" if p.amount > 0 else "short", "position_side": p.position_side,
+                "contracts": abs(p.amount), "contract_size": contract_size, "notional": abs(p.notional),
+                "entry_price": float(p.entry_price) or None, "mark_price": float(p.mark_price),
+                "unrealized_pnl": round(p.unrealized_pnl, 8), "liquidation_price": p.liquidation_price or None,
+                "margin": round(p.initial_margin, 8), "leverage": float(p.leverage), "strategy": None}))
+        self._last = (views, pos)
+        return list(pos)
 
     def _spot_snapshot(self, view, priced_at: int, ts_event: int, fetch: FetchStatus) -> Snapshot:
         """Spot holdings valued at the marks of ``priced_at`` (the balances' own time: a frozen
@@ -314,13 +359,22 @@ class SimulatedAdapter:
 
     # --- orders ----------------------------------------------------------------------------------------------
 
+    def _contracts(self) -> Optional[dict[tuple[str, str], float]]:
+        """Contracts by (symbol, leg) as the last snapshot showed them, less our fills since; None
+        before the first snapshot."""
+        if self._known is None and self._known_from is not None:
+            self._known = {(p.symbol, self._leg_key(p.position_side, p.side)): p.contracts for p in self._known_from}
+            self._known_from = None
+        return self._known
+
     async def _position_contracts(self, symbol: str, leg: str) -> Optional[float]:
-        if self._known is None:
+        known = self._contracts()
+        if known is None:
             eng, acct = self.engine, self.engine_account
             positions = await self._call("positions", lambda at: eng.positions(acct, at=at))
-            self._known = {(eng.markets[p.symbol].unified, self._leg_key(p.position_side, p.side)): abs(p.amount)
-                           for p in positions}
-        return self._known.get((symbol, leg))
+            known = self._known = {(eng.markets[p.symbol].unified, self._leg_key(p.position_side, p.side)):
+                                   abs(p.amount) for p in positions}
+        return known.get((symbol, leg))
 
     async def submit(self, intent: OrderIntent) -> OrderResult:
         eng, acct = self.engine, self.engine_account
@@ -360,9 +414,10 @@ class SimulatedAdapter:
             acct, m.symbol, side.upper(), "LIMIT" if price else "MARKET", qty, price,
             time_in_force="IOC" if price else None, reduce_only=None if hedge else True,
             position_side=ps if hedge else None, client_order_id=intent.client_order_id), order=True)
-        if self._known is not None and o.executed_qty > 0:
+        known = self._contracts()
+        if known is not None and o.executed_qty > 0:
             k = (sym, leg)
-            self._known[k] = max(0.0, round(self._known.get(k, 0.0) - o.executed_qty, 12))
+            known[k] = max(0.0, round(known.get(k, 0.0) - o.executed_qty, 12))
         return self._result(o)
 
     @staticmethod

@@ -16,7 +16,8 @@ kill switch depends on:
   cancelled, whatever the order's time in force (a venue that works what it could not fill
   rather than killing it), taker fees,
   realized PnL into the wallet, equity = wallet + unrealized PnL, margin and a liquidation
-  price estimate;
+  price estimate (the views: :mod:`.views` prices an account's legs, once per change of a
+  mark, a leg or the wallet, so that an account of 10,000 legs is cheap to read again);
 * the reduce-only rules exactly: larger than the position, or on the wrong side, is -2022; in
   hedge mode the ``reduceOnly`` parameter itself is refused (-1106) and a close is the
   opposite side on a leg, no larger than that leg;
@@ -47,6 +48,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from .faults import FaultPlan
 from .paths import Flat, PricePath
+from .views import AccountView, Book, OpenLeg, PositionView, Pricing
 
 Clock = Callable[[], int]
 
@@ -271,42 +273,6 @@ class SimOrder:
         return replace(self)
 
 
-@dataclass(frozen=True)
-class PositionView:
-    account: str
-    symbol: str
-    position_side: str  # BOTH | LONG | SHORT
-    amount: float  # signed: > 0 long, < 0 short
-    entry_price: float
-    mark_price: float
-    unrealized_pnl: float
-    notional: float  # signed, at the mark
-    leverage: int
-    initial_margin: float
-    maint_margin: float
-    liquidation_price: float  # 0: none
-    update_time: int
-
-    @property
-    def side(self) -> str:
-        return "long" if self.amount > 0 else "short"
-
-
-@dataclass(frozen=True)
-class AccountView:
-    account: str
-    wallet: float
-    unrealized_pnl: float
-    equity: float  # margin balance: wallet + unrealized PnL
-    initial_margin: float  # positions
-    open_order_margin: float
-    maint_margin: float
-    available: float
-    hedge_mode: bool
-    spot: dict
-    update_time: int
-
-
 @dataclass
 class _Leg:
     amount: float = 0.0  # signed
@@ -345,8 +311,9 @@ class SimExchange:
 
     Size: about 760 lines because it is one venue's matching state — orders, positions, hedge
     legs, spot balances, timers, rate weights and faults — that every call reads and changes
-    in one step, as a venue does; its faces (:mod:`.adapter`, :mod:`.http`) and faults
-    (:mod:`.faults`) live apart. It is a test double, not code that trades."""
+    in one step, as a venue does; its faces (:mod:`.adapter`, :mod:`.http`), faults
+    (:mod:`.faults`) and the pricing of its views (:mod:`.views`) live apart. It is a test
+    double, not code that trades."""
 
     def __init__(self, clock: Clock, *, seed: int = 0, markets: Iterable[MarketSpec] = (),
                  accounts: Iterable[AccountSpec] = (), paths: Optional[dict[str, PricePath]] = None,
@@ -376,9 +343,10 @@ class SimExchange:
         self._auto_client = 0
         self._marks: dict[tuple[str, int], float] = {}  # (symbol, time) → mark: paths are pure
         self._names: list[str] = []  # account names, sorted: the order timers are evaluated in
-        # account → ((at, account rev, engine rev), its position views): a snapshot reads the
-        # positions twice (account and positions), at one time, with nothing changed between
-        self._views: dict[str, tuple[tuple[int, int, int], list[PositionView]]] = {}
+        # account → its open legs as views price them (built again when the account or the
+        # markets change; it keeps its last pricing: a snapshot reads the positions twice)
+        self._books: dict[str, Book] = {}
+        self._pricing: dict[str, Pricing] = {}  # symbol → how its mark is priced (until _rev moves)
         self._rev = 0  # bumped when a market or a price path changes
         self.events: list[dict] = []  # fills, cancels, countdown triggers: the engine's journal
         for m in markets:
@@ -390,6 +358,7 @@ class SimExchange:
 
     def add_market(self, spec: MarketSpec, path: Optional[PricePath] = None) -> None:
         self._rev += 1
+        self._pricing.clear()
         self.markets[spec.symbol] = spec
         if path is not None:
             self.paths[spec.symbol] = path
@@ -405,6 +374,7 @@ class SimExchange:
         self._rev += 1
         self.paths[symbol] = path
         self._marks.clear()
+        self._pricing.clear()
 
     def set_mark(self, symbol: str, price: float) -> None:
         """Hold the mark at ``price`` from now on (a flat path)."""
@@ -467,16 +437,21 @@ class SimExchange:
         cached = self._marks.get((symbol, t))
         if cached is not None:
             return cached
-        m = self._market(symbol)
-        path = self.paths.get(symbol)
-        if path is None:
-            raise SimError(INVALID_SYMBOL, "Invalid symbol.")
-        p = float(path(t - self.t0))
-        price = max(m.price_tick, round(round(p / m.price_tick) * m.price_tick, m.price_decimals))
+        price = self._pricing_of(symbol)(t)
         if len(self._marks) > 4096:
             self._marks.clear()
         self._marks[(symbol, t)] = price
         return price
+
+    def _pricing_of(self, symbol: str) -> Pricing:
+        pricing = self._pricing.get(symbol)
+        if pricing is None:
+            m = self._market(symbol)
+            path = self.paths.get(symbol)
+            if path is None:
+                raise SimError(INVALID_SYMBOL, "Invalid symbol.")
+            pricing = self._pricing[symbol] = Pricing(path, m.price_tick, m.price_decimals, self.t0)
+        return pricing
 
     # --- lookups ---------------------------------------------------------------------------------------
 
@@ -1020,41 +995,27 @@ class SimExchange:
 
     def _positions(self, a: _Account, at: int) -> list[PositionView]:
         """The account's position views at ``at`` (shared: callers must not change the list)."""
-        key = (at, a.rev, self._rev)
-        memo = self._views.get(a.spec.name)
-        if memo is not None and memo[0] == key:
-            return memo[1]
-        out = self._position_views(a, at)
-        self._views[a.spec.name] = (key, out)
-        return out
+        return self._book(a).priced(at).views
 
-    def _position_views(self, a: _Account, at: int) -> list[PositionView]:
-        rows = []
-        total_im = 0.0
-        markets, marks, leverage, default_lev = self.markets, self._marks, a.leverage, a.spec.leverage
+    def _book(self, a: _Account) -> Book:
+        """The account's open legs as the views price them, built again after any change."""
+        key = (a.rev, self._rev)
+        book = self._books.get(a.spec.name)
+        if book is not None and book.key == key:
+            return book
+        legs = []
+        pricing: dict[str, Pricing] = {}
+        markets, leverage, default_lev, priced = self.markets, a.leverage, a.spec.leverage, self._pricing
         for (symbol, ps), leg in sorted(a.legs.items()):
             if abs(leg.amount) <= EPS:
                 continue
             m = markets[symbol]
-            mark = marks.get((symbol, at)) or self.mark(symbol, at)
             lev = min(leverage.get(symbol, default_lev), m.max_leverage)
-            notional = leg.amount * mark * m.contract_size
-            im = abs(notional) / lev
-            total_im += im
-            rows.append((symbol, ps, leg, m, mark, lev, notional, im))
-        out = []
-        for symbol, ps, leg, m, mark, lev, notional, im in rows:
-            q = abs(leg.amount) * m.contract_size
-            alloc = a.wallet * (im / total_im) if total_im > 0 else a.wallet
-            mmr = m.maint_margin_rate
-            if leg.amount > 0:
-                liq = (leg.entry * q - alloc) / (q * (1 - mmr))
-            else:
-                liq = (leg.entry * q + alloc) / (q * (1 + mmr))
-            upnl = leg.amount * (mark - leg.entry) * m.contract_size
-            out.append(PositionView(a.spec.name, symbol, ps, leg.amount, leg.entry, mark, upnl, notional, lev, im,
-                                    abs(notional) * mmr, max(0.0, liq), min(leg.update_time, at)))
-        return out
+            legs.append(OpenLeg(symbol, ps, leg.amount, leg.entry, leg.update_time, m.contract_size, lev,
+                                m.maint_margin_rate))
+            pricing[symbol] = priced.get(symbol) or self._pricing_of(symbol)
+        book = self._books[a.spec.name] = Book(key, a.spec.name, a.wallet, legs, pricing)
+        return book
 
     def account_state(self, account: str, at: Optional[int] = None) -> AccountView:
         now = self._begin()
@@ -1063,10 +1024,8 @@ class SimExchange:
         return self._view(a, now if at is None else at)
 
     def _view(self, a: _Account, at: int) -> AccountView:
-        pos = self._positions(a, at)
-        upnl = sum(p.unrealized_pnl for p in pos)
-        im = sum(p.initial_margin for p in pos)
-        mm = sum(p.maint_margin for p in pos)
+        priced = self._book(a).priced(at)
+        upnl, im, mm = priced.unrealized_pnl, priced.initial_margin, priced.maint_margin
         oom = 0.0
         for o in a.live.values():
             if o.is_open and not o.closes:

@@ -9,6 +9,8 @@ from typing import Any, Optional
 
 import click
 
+from ..sources import MAX_FILE_BYTES, size_arg
+
 # Documented exit codes (README, `ksctl --help`).
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # policy errors (or warnings with --strict), a plan with changes
@@ -23,6 +25,36 @@ def output_formats(*formats: str):
 
 
 output_option = output_formats("text", "json")
+
+# the risk scores a preview lists for each scope that plans closes (the engine's SCORE_LISTINGS)
+scores_option = click.option(
+    "--scores", type=click.Choice(["top", "all", "none"]), default="top", show_default=True,
+    help="Risk scores (with their components) of each scope that plans closes: top = the 10 highest and "
+         "every position a ranking by risk score chose; all = every position (large for a big scope).")
+
+
+class FileSize(click.ParamType):
+    """A size such as ``4MiB``, ``512KB`` or ``2000000`` (bytes); anything else is a usage error
+    (exit 2) that lists the forms."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> Any:
+        from ..sources import parse_file_size
+
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_file_size(str(value))
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+# Every command that reads policies takes it; `ksctl run` applies it to every reload as well.
+max_file_size_option = click.option(
+    "--max-file-size", "max_file_bytes", type=FileSize(), default=size_arg(MAX_FILE_BYTES),
+    show_default=True, envvar="KS_MAX_FILE_SIZE", show_envvar=True,
+    help="Refuse a policy file over this size without reading it (KS010): 4MiB, 512KB, 2000000 (bytes).")
 
 
 def reading_state(url: str, option: str = "--state") -> str:
@@ -61,25 +93,27 @@ def duration_s(text: str, option: str) -> float:
     return d.ms / 1000
 
 
-def compile_paths(paths: tuple[str, ...], templates=None, allow_empty: bool = False):
+def compile_paths(paths: tuple[str, ...], templates=None, allow_empty: bool = False,
+                  max_file_bytes: int = MAX_FILE_BYTES):
     """Read, load and compile policy sources. Returns (CompileResult, number of files read).
-    Empty input is an error (KS007) unless ``allow_empty``."""
+    Empty input is an error (KS007) unless ``allow_empty``; a file over ``max_file_bytes`` is
+    KS010, unread."""
     from ..sources import compile_sources
 
-    result, files = compile_sources(paths, templates, allow_empty)
+    result, files = compile_sources(paths, templates, allow_empty, max_file_bytes)
     return result, len(files)
 
 
-def compile_or_exit(paths: tuple[str, ...], what: str):
+def compile_or_exit(paths: tuple[str, ...], what: str, max_file_bytes: int = MAX_FILE_BYTES):
     """The compile result of ``paths``; on errors print them and exit 1 (a graph is needed)."""
-    return compile_or_exit_counted(paths, what)[0]
+    return compile_or_exit_counted(paths, what, max_file_bytes)[0]
 
 
-def compile_or_exit_counted(paths: tuple[str, ...], what: str):
+def compile_or_exit_counted(paths: tuple[str, ...], what: str, max_file_bytes: int = MAX_FILE_BYTES):
     """:func:`compile_or_exit`, with the number of files read."""
     from ..render.diagnostics import diagnostic_text
 
-    result, files = compile_paths(paths)
+    result, files = compile_paths(paths, max_file_bytes=max_file_bytes)
     if result.graph is None:
         for x in result.errors:
             click.echo(diagnostic_text(x), err=True)

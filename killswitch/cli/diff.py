@@ -19,7 +19,8 @@ from pathlib import Path
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, output_option
+from ..sources import MAX_FILE_BYTES
+from .common import EXIT_FINDINGS, EXIT_OK, max_file_size_option, output_option, scores_option
 
 EXIT_DIFFERENCES = 2  # with --detailed-exitcode only, as ksctl plan does
 EXIT_INCOMPLETE = 4  # with --detailed-exitcode --allow-incomplete: a snapshot not read (| EXIT_DIFFERENCES)
@@ -50,7 +51,7 @@ def split_revision(spec: str) -> tuple[str, str] | None:
     return rev, path
 
 
-def read_revision(rev: str, path: str, label: str, tmp: Path):
+def read_revision(rev: str, path: str, label: str, tmp: Path, max_file_bytes: int = MAX_FILE_BYTES):
     """The policy sources of ``path`` at git revision ``rev``, named ``label/…`` in diagnostics.
 
     ``path`` is relative to the current directory, like a plain path argument (git's
@@ -98,7 +99,7 @@ def read_revision(rev: str, path: str, label: str, tmp: Path):
         prefix = None
     else:
         raise RevisionError(f"{path} at {rev} is a {kind}, not a file or a directory")
-    src = read_sources([str(dest)])
+    src = read_sources([str(dest)], max_file_bytes)
 
     def name(f: str) -> str:
         return label if prefix is None else prefix + Path(os.path.relpath(f, dest)).as_posix()
@@ -110,13 +111,14 @@ def read_revision(rev: str, path: str, label: str, tmp: Path):
     return src
 
 
-def compile_side(spec: str):
+def compile_side(spec: str, max_file_bytes: int = MAX_FILE_BYTES):
     """The compile result of one side; RevisionError when git cannot give its sources."""
     from ..sources import compile_read, read_sources
 
     with tempfile.TemporaryDirectory(prefix="ksctl-diff-") as tmp:
         split = split_revision(spec)
-        src = read_sources([spec]) if split is None else read_revision(*split, spec, Path(tmp))
+        src = read_sources([spec], max_file_bytes) if split is None else read_revision(*split, spec, Path(tmp),
+                                                                                         max_file_bytes)
     return compile_read(src)
 
 
@@ -148,9 +150,11 @@ or 6 (the decisions differ) — never 0.
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the decisions differ, 0 when not, 1 on errors.")
 @click.option("--allow-incomplete", is_flag=True,
               help="Do not fail on snapshots recorded as failed (they are still reported).")
+@scores_option
+@max_file_size_option
 @output_option
 def diff(old: str, new: str, against: str, policy: str | None, detailed_exitcode: bool, allow_incomplete: bool,
-         output: str) -> None:
+         scores: str, max_file_bytes: int, output: str) -> None:
     """Replay two policy revisions over a recording and show where their decisions differ.
 
     Compared tick by tick and scope by scope: stage transitions (which, when), planned orders
@@ -171,7 +175,7 @@ def diff(old: str, new: str, against: str, policy: str | None, detailed_exitcode
     failed = False
     for what, spec in (("OLD", old), ("NEW", new)):
         try:
-            result = compile_side(spec)
+            result = compile_side(spec, max_file_bytes)
         except RevisionError as e:
             click.echo(f"ksctl diff: {what} {spec}: {e}", err=True)
             raise SystemExit(EXIT_FINDINGS)
@@ -190,7 +194,8 @@ def diff(old: str, new: str, against: str, policy: str | None, detailed_exitcode
     try:
         with open(against, encoding="utf-8") as fh:
             ticks = list(read_ticks(fh))
-        result = diff_replays(og, ng, ticks, policy)
+        # the text shows no scores: list them for the JSON only
+        result = diff_replays(og, ng, ticks, policy, scores if output == "json" else "none")
     except ReplayError as e:
         click.echo(f"ksctl diff: {against}:{e.line}: {e.message}", err=True)
         raise SystemExit(EXIT_FINDINGS)

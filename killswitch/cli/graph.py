@@ -6,7 +6,7 @@ from typing import Optional
 
 import click
 
-from .common import compile_or_exit, output_option
+from .common import compile_or_exit, max_file_size_option, output_option
 
 
 @click.command(epilog="""\b
@@ -19,8 +19,9 @@ Examples:
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default=None,
               help="The drawing's file format with -o text: mermaid (default) or dot.")
 @click.option("--policy", "only", multiple=True, help="Draw only these policies (by name).")
+@max_file_size_option
 @output_option
-def graph(paths: tuple[str, ...], fmt: Optional[str], only: tuple[str, ...], output: str) -> None:
+def graph(paths: tuple[str, ...], fmt: Optional[str], only: tuple[str, ...], max_file_bytes: int, output: str) -> None:
     """Compile policies and print their decision graph: signals → triggers → stages → actions."""
     from ..compile.graph import DecisionGraph
     from ..render.graph import dot, graph_json, mermaid
@@ -29,7 +30,7 @@ def graph(paths: tuple[str, ...], fmt: Optional[str], only: tuple[str, ...], out
         raise click.UsageError("--format mermaid|dot is the drawing's file format of -o text; -o json is the graph's "
                                "nodes and edges")
 
-    result = compile_or_exit(paths, "graph")
+    result = compile_or_exit(paths, "graph", max_file_bytes)
     g = result.graph
     if only:
         missing = sorted(set(only) - {p.name for p in g.policies})

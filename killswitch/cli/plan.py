@@ -14,7 +14,7 @@ import asyncio
 
 import click
 
-from .common import compile_or_exit, duration_s, output_formats, reading_state
+from .common import compile_or_exit, duration_s, max_file_size_option, output_formats, reading_state, scores_option
 
 EXIT_NO_CHANGES = 0
 EXIT_ERROR = 1  # an error, or an incomplete plan (an account not read) without --allow-incomplete
@@ -62,8 +62,11 @@ With --allow-incomplete an incomplete plan exits as a complete one would
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when actions are planned, 0 when none.")
 @click.option("--allow-incomplete", is_flag=True,
               help="Do not fail on accounts that could not be read (they are still reported).")
+@scores_option
+@max_file_size_option
 @output_formats("text", "json", "markdown")
-def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode, allow_incomplete, output) -> None:
+def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode, allow_incomplete, scores,
+         max_file_bytes, output) -> None:
     """Preview the stage changes, orders and cancels the policies would produce. Nothing is sent."""
     from ..engine.state import State
     from ..render.coverage import unread_detail
@@ -72,7 +75,7 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
     timeout_s = duration_s(timeout, "--timeout")
     if bool(against) == bool(accounts):
         raise click.UsageError("give --accounts for live snapshots, or --against a recording (not both)")
-    result = compile_or_exit(policy_paths, "plan")
+    result = compile_or_exit(policy_paths, "plan", max_file_bytes)
     graph = result.graph
     state = _stored_state(reading_state(state_url)) if state_url else State()
     if against:
@@ -81,7 +84,7 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
 
         try:
             with open(against, encoding="utf-8") as fh:
-                planned = plan_ticks(graph, read_ticks(fh), state)
+                planned = plan_ticks(graph, read_ticks(fh), state, scores)
         except ReplayError as e:
             click.echo(f"ksctl plan: {against}:{e.line}: {e.message}", err=True)
             raise SystemExit(EXIT_ERROR)
@@ -94,7 +97,7 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
             raise SystemExit(EXIT_ERROR)
         source, mode = {"kind": "file", "path": against, "ticks": planned.ticks}, "dry-run"
     else:
-        planned, mode = asyncio.run(_live(graph, accounts, state, timeout_s))
+        planned, mode = asyncio.run(_live(graph, accounts, state, timeout_s, scores, max_file_bytes))
         source = {"kind": "live", "accounts": accounts}
     for a in planned.unread:
         click.echo(f"ksctl plan: {a.key}: snapshot failed ({unread_detail(a)})"
@@ -120,7 +123,7 @@ def _stored_state(url: str):
     return State.from_json(doc["engine"], pnl_samples) if doc else State()
 
 
-async def _live(graph, accounts_path: str, state, timeout_s: float):
+async def _live(graph, accounts_path: str, state, timeout_s: float, scores: str, max_file_bytes: int):
     import time
 
     from adapters.base import order_rates
@@ -130,7 +133,7 @@ async def _live(graph, accounts_path: str, state, timeout_s: float):
     from ..plan import plan_snapshots
 
     try:
-        spec = read_accounts(accounts_path)
+        spec = read_accounts(accounts_path, max_file_bytes)
     except AccountsError as e:
         raise click.UsageError(str(e)) from None
     built = ccxt_adapters(spec.accounts, timeout=timeout_s, defer_unreadable=False)
@@ -142,4 +145,4 @@ async def _live(graph, accounts_path: str, state, timeout_s: float):
     now = int(time.time() * 1000)
     # an account whose credential could not be read is a failed snapshot: the plan is incomplete
     snaps += [unreadable_snapshot(acc, e, now) for acc, e in built.unreadable]
-    return plan_snapshots(graph, snaps, state, now, rates), "dry-run" if spec.dry_run else "live"
+    return plan_snapshots(graph, snaps, state, now, rates, scores), "dry-run" if spec.dry_run else "live"

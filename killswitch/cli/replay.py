@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, compile_or_exit, output_option
+from .common import EXIT_FINDINGS, EXIT_OK, compile_or_exit, max_file_size_option, output_option, scores_option
 
 
 @click.command(epilog="""\b
@@ -24,8 +24,11 @@ Exit codes: 0 replayed, 1 an error or an incomplete replay (0 with
 @click.option("--verbose", "-v", is_flag=True, help="Also print every tick's signals, pending triggers and refusals.")
 @click.option("--allow-incomplete", is_flag=True,
               help="Do not fail on snapshots recorded as failed (they are still reported).")
+@scores_option
+@max_file_size_option
 @output_option
-def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, allow_incomplete: bool, output: str) -> None:
+def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, allow_incomplete: bool, scores: str,
+           max_file_bytes: int, output: str) -> None:
     """Replay recorded snapshots through the policies with in-memory state; nothing is sent."""
     from ..coverage import CoverageTally, complete
     from ..render.coverage import account_lines, incomplete_line, unread_detail
@@ -33,7 +36,7 @@ def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, allow_i
     from ..replay import ReplayError, read_ticks
     from ..replay import replay as run
 
-    result = compile_or_exit(policy_paths, "replay")
+    result = compile_or_exit(policy_paths, "replay", max_file_bytes)
     graph = result.graph
     kinds = {p.name: {s.name: s.type.value for s in p.signals} for p in graph.policies}
     evaluations = []
@@ -48,7 +51,7 @@ def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, allow_i
 
     try:
         with click.open_file(snapshots, "r", encoding="utf-8") as fh:
-            stream = counted(run(graph, read_ticks(fh)))
+            stream = counted(run(graph, read_ticks(fh), scores=scores))
             if output == "json":
                 evaluations = list(stream)
             else:

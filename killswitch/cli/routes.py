@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, output_option
+from .common import EXIT_FINDINGS, EXIT_OK, max_file_size_option, output_option
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -44,8 +44,9 @@ Receivers are shown by name and their targets by reference; secret values are ne
 @click.option("--verify-receivers", "verify", multiple=True, metavar="RECEIVER",
               help="Send a test notification to this receiver and report the result (repeat).")
 @click.option("--timeout", default="10s", show_default=True, help="Time limit of a test notification.")
+@max_file_size_option
 @output_option
-def test(labels, paths, active, verify, timeout, output) -> None:
+def test(labels, paths, active, verify, timeout, max_file_bytes, output) -> None:
     """Say where a notification with these labels would go: routes documents, route path,
     receivers, group key, timers, and whether an inhibit rule would mute it."""
     from ..notify.explain import explain
@@ -62,7 +63,7 @@ def test(labels, paths, active, verify, timeout, output) -> None:
         raise click.BadParameter(e.message, param_hint="--timeout") from None
     given = _pairs(labels, "--label")
     actives = _label_sets(active)
-    result = compile_or_exit(tuple(paths), "routes test")
+    result = compile_or_exit(tuple(paths), "routes test", max_file_bytes)
     trees = trees_of(result.docs)
     if not trees:
         raise click.UsageError(f"no NotificationRoutes document in {', '.join(paths)}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .common import max_file_size_option
+
 
 @click.command(epilog="""\b
 Examples:
@@ -11,6 +13,8 @@ Examples:
   ksctl run --policies /etc/ks/policies --accounts /etc/ks/accounts.yaml \\
       --state postgresql://ks@db/ks --api-host 0.0.0.0 --api-port 8080 --api-tokens /etc/ks/tokens.yaml
 Dry run unless the accounts document says dry_run: false. SIGHUP reloads the policies.
+A policy file over --max-file-size is refused unread (KS010): at start, as any policy error;
+at a reload, as a failed reload that keeps the last good graph running.
 The on-call console is at the API's URL, / (http://127.0.0.1:8080/ by default).
 With KS_AUDIT_KEY (or --audit-key-file) the audit chain is anchored by HMAC; keep the
 AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chain against them.
@@ -53,9 +57,11 @@ AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chai
               type=click.Choice(["text", "json"]),
               help="The log lines: text (UTC time, level, logger, message) or json (one object a line: ts, level, "
                    "logger, msg). INFO goes to stdout, errors to stderr; secrets are scrubbed from both.")
+@max_file_size_option
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
 def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, api_tokens, console_public,
-        holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, log_format, max_ticks) -> None:
+        holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, log_format, max_file_bytes,
+        max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
     from ..daemon import RunOptions, main
@@ -77,5 +83,5 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
                       runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
                       audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms, console_public=console_public,
-                      log_format=log_format)
+                      log_format=log_format, max_file_bytes=max_file_bytes)
     raise SystemExit(main(opts))

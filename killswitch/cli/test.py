@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .common import ExistingPath, EXIT_FINDINGS, EXIT_OK, compile_or_exit_counted, output_option
+from .common import ExistingPath, EXIT_FINDINGS, EXIT_OK, compile_or_exit_counted, max_file_size_option, output_option
 
 
 @click.command(epilog="""\b
@@ -17,12 +17,13 @@ Examples:
 A test whose policy is not among PATH is not run, and fails the run (exit 1).
 """)
 @click.argument("paths", nargs=-1, required=True, type=ExistingPath())
+@max_file_size_option
 @output_option
-def test(paths: tuple[str, ...], output: str) -> None:
+def test(paths: tuple[str, ...], max_file_bytes: int, output: str) -> None:
     """Run policy unit tests: input series in, expected stages and actions out."""
     from ..policytest import run_tests
 
-    result, files = compile_or_exit_counted(paths, "test")
+    result, files = compile_or_exit_counted(paths, "test", max_file_bytes)
     report = run_tests(result)
     if output == "json":
         click.echo(json.dumps({"format_version": 1, "ok": report.files > 0 and not report.failures,

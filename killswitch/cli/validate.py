@@ -7,10 +7,12 @@ from typing import Optional
 
 import click
 
-from .common import ExistingPath, EXIT_FINDINGS, EXIT_OK, output_option
+from ..sources import MAX_FILE_BYTES
+from .common import ExistingPath, EXIT_FINDINGS, EXIT_OK, max_file_size_option, output_option
 
 
-def compile_paths(paths: tuple[str, ...], runbooks: Optional[str] = None, allow_empty: bool = False):
+def compile_paths(paths: tuple[str, ...], runbooks: Optional[str] = None, allow_empty: bool = False,
+                  max_file_bytes: int = MAX_FILE_BYTES):
     """:func:`~killswitch.cli.common.compile_paths` with the runbook templates checked against
     ``runbooks`` (default: the ``runbooks/`` directory found walking up from the paths)."""
     from pathlib import Path
@@ -20,7 +22,7 @@ def compile_paths(paths: tuple[str, ...], runbooks: Optional[str] = None, allow_
     from .common import compile_paths as compile_common
 
     root = Path(runbooks) if runbooks is not None else find_runbooks_dir(paths)
-    return compile_common(paths, TemplateCheck(root), allow_empty)
+    return compile_common(paths, TemplateCheck(root), allow_empty, max_file_bytes)
 
 
 @click.command(epilog="""\b
@@ -29,12 +31,15 @@ Examples:
   ksctl validate --strict policies/futures-book.yaml policies/routes.yaml
   ksctl validate --runbooks deploy/runbooks policies/
   ksctl validate -o json policies/ | jq '.diagnostics[] | select(.severity=="error")'
+  ksctl validate --max-file-size 4MiB policies/
 Runbook templates are checked in the runbooks/ directory found walking up from the first path
 (to the git root), unless --runbooks names one.
 Exit codes: 0 ok, 1 findings (errors, or warnings with --strict), 2 usage (a path that does
 not exist), 3 internal error.
 An empty input (a directory without .yaml/.yml files, a file without a document) is an error
 (KS007, exit 1), so that a job pointed at the wrong path fails; --allow-empty accepts it.
+A file over --max-file-size (1MiB unless KS_MAX_FILE_SIZE says otherwise) is an error (KS010)
+and is not read.
 """)
 @click.argument("paths", nargs=-1, required=True, type=ExistingPath())
 @click.option("--strict", is_flag=True, help="Treat warnings as findings (exit 1).")
@@ -42,12 +47,14 @@ An empty input (a directory without .yaml/.yml files, a file without a document)
               help="Directory of the runbook templates (default: runbooks/ next to the policies).")
 @click.option("--allow-empty", is_flag=True,
               help="Accept an empty input (no YAML file, or no document) instead of failing with KS007.")
+@max_file_size_option
 @output_option
-def validate(paths: tuple[str, ...], strict: bool, runbooks: Optional[str], allow_empty: bool, output: str) -> None:
+def validate(paths: tuple[str, ...], strict: bool, runbooks: Optional[str], allow_empty: bool, max_file_bytes: int,
+             output: str) -> None:
     """Check policy files and directories; report every problem as file:line:col."""
     from ..render.diagnostics import validate_json, validate_text
 
-    result, files = compile_paths(paths, runbooks, allow_empty)
+    result, files = compile_paths(paths, runbooks, allow_empty, max_file_bytes)
     render = validate_json if output == "json" else validate_text
     click.echo(render(result, files, strict))
     failed = bool(result.errors) or (strict and bool(result.warnings))

@@ -20,7 +20,7 @@ from .graph import canonical_json
 from .time_intervals import check_time_intervals
 
 # Codes after which nothing (or nothing more) of a file is read.
-_UNREADABLE = {d.KS001.code, d.KS002.code, d.KS008.code, d.KS009.code}
+_UNREADABLE = {d.KS001.code, d.KS002.code, d.KS008.code, d.KS009.code, d.KS010.code}
 
 
 class Context:

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, cast
 
 from ..compile.graph import DecisionGraph
+from ..orders import NO_SENDS, Sends, send_sequence
 from ..snapshot import Snapshot
 from . import signals as sig
 from . import stages, triggers
+from .columns import Tables
 from .planner import NO_RATES, Plan, history_for, plan, update_history
 from .scope import instances
 from .signals import SignalValue
@@ -58,13 +60,23 @@ class Evaluation:
     def plans(self) -> list[Plan]:
         return [s.plan for s in self.scopes if s.plan is not None]
 
+    def sends(self) -> list[Sends]:
+        """For every scope (aligned with ``scopes``), the send numbers of its plan's cancels and
+        orders among everything this tick sends, in the runner's order (:func:`send_sequence`)."""
+        seqs = iter(send_sequence(self.plans))
+        return [next(seqs) if s.plan is not None else NO_SENDS for s in self.scopes]
+
 
 def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optional[State], now_ms: int,
-             rates: Mapping[str, float] = NO_RATES) -> tuple[Evaluation, State]:
+             rates: Mapping[str, float] = NO_RATES, scores: str = "none") -> tuple[Evaluation, State]:
+    """One tick (see the module doc). ``scores`` (``none``, ``top``, ``all``): a preview's ask to
+    list the risk scores, with their components, of every scope that plans closes (the runner
+    never asks: it costs a pass over the scope's positions)."""
     if state is None:
         state = State()
     snaps = list(snapshots)
-    sig.update_accounts(state, snaps, now_ms)
+    tables = Tables()  # every position's fields taken out once, for every policy that reads them
+    sig.update_accounts(state, snaps, now_ms, tables)
     histories: dict[int, PnlHistory] = {}
     for policy in graph.policies:
         window, step = history_for(policy)
@@ -72,13 +84,13 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
             hist = state.pnl.get(window)
             if hist is None:
                 hist = state.pnl[window] = PnlHistory(window, step)
-            update_history(hist, snaps, now_ms)
+            update_history(hist, snaps, now_ms, tables)
             histories[window] = hist
     out: list[ScopeEvaluation] = []
     for policy in graph.policies:
         interval_ms = int(policy.interval_s * 1000)
         hist = histories[history_for(policy)[0]]
-        for view in instances(policy, snaps):
+        for view in instances(policy, snaps, tables):
             ss = state.scope(policy.name, view.key)
             values = sig.compute(policy.signals, view, ss, state, now_ms, interval_ms)
             raw = {k: v.value for k, v in values.items()}
@@ -95,7 +107,7 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
             if transition is not None and transition.kind in ("entered", "reentered"):
                 # an entry always names its decision (stages.step), so decision_id is set here
                 p = plan(policy, policy.stage(transition.to_level), view, cast(str, transition.decision_id),
-                         now_ms, hist, rates=rates)
+                         now_ms, hist, rates=rates, scores=scores)
 
                 ss.stage.deferred = not view.positions_known
             elif ss.stage.deferred and ss.stage.level > 0 and view.positions_known:
@@ -104,7 +116,7 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
                 if ss.stage.retries:
                     entry = f"{entry}/r{ss.stage.retries}"
                 p = plan(policy, policy.stage(ss.stage.level), view, entry, now_ms, hist, closes_only=True,
-                         rates=rates)
+                         rates=rates, scores=scores)
                 ss.stage.deferred = False
             out.append(ScopeEvaluation(policy.name, view.key, tuple(values.values()), tuple(results),
                                        before, ss.stage.level, transition, tuple(refusals), p))

@@ -1,14 +1,7 @@
-"""Attribution, risk ranking and unwind planning: a stage's actions → concrete intents.
+"""Unwind planning: a stage's actions → concrete intents.
 
-**Attribution** answers "which side is bleeding?" over the policy's reference window: per
-position, delta = current unrealized PnL − its PnL at the start of the window. Negative deltas
-are summed per side; SHORT or LONG when one side's share of the decline reaches the threshold,
-MIXED otherwise, UNKNOWN when nothing declined. A position opened inside the window has no
-reference: ``missing_reference: since_open`` counts its whole PnL, ``exclude`` leaves it out.
-
-**Risk score** per position: the policy's weights over five components in [0, 1] — decline
-(|negative delta| / the largest in scope), current loss (/ the largest), liquidation proximity
-(1 at the liquidation price, 0 from 25 % away), notional share of equity, loss on margin.
+**Attribution and risk scores** (:mod:`.attribution`): which side is bleeding, and how much
+each position weighs in it.
 
 **Planning** (only when a stage is entered): closes are reduce-only, rounded *down* to the
 market's step and never larger than the position; a position to close in full that is smaller
@@ -38,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import math
 from decimal import ROUND_FLOOR, Decimal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
@@ -48,26 +41,17 @@ from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, Clo
 from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Balance, Position, Snapshot, base_asset
 from . import positions as facts
+from .attribution import Attribution, ScoreTable, column, attribute, deltas, risk_scores, score_table
+from .columns import Columns, Tables
 from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
 
 # Orders per second for a venue no rate was given for: below what any venue we know accepts.
 DEFAULT_ORDER_RATE = 5.0
 NO_RATES: Mapping[str, float] = MappingProxyType({})
-LIQ_PROXIMITY_SPAN = 0.25  # proximity 0 at 25 % or more from the liquidation price
 
 
 # --- values ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Attribution:
-    side: str  # LONG | SHORT | MIXED | UNKNOWN: the side whose PnL declined
-    long_decline: float  # sum of negative deltas of long positions, as a positive number
-    short_decline: float
-    long_share: Optional[float]  # None when nothing declined
-    short_share: Optional[float]
-    excluded: int = 0  # positions left out for lack of a reference
 
 
 @dataclass(frozen=True)
@@ -112,16 +96,18 @@ class Plan:
     hedges: tuple[HedgeSuggestion, ...] = ()
     skipped: tuple[str, ...] = ()  # reason codes of what was not done
     residuals: tuple[Residual, ...] = ()  # positions to close that are below what the venue accepts
+    scores: Optional[ScoreTable] = None  # the scope's risk scores with their components, when asked
 
 
 # --- PnL history (state) ---------------------------------------------------------------------------
 
 
-def update_history(hist: PnlHistory, snapshots: list[Snapshot], now: int) -> None:
+def update_history(hist: PnlHistory, snapshots: list[Snapshot], now: int, tables: Optional[Tables] = None) -> None:
     """Sample every open position's unrealized PnL once per step; keep just over one window.
 
-    One dict per account and step: a tick costs one pass over the positions only when a step
-    boundary passes, and trimming is a popleft per account.
+    One sample per account and step: a tick costs one pass over the positions only when a step
+    boundary passes (over their columns, from ``tables`` when given), and trimming is a popleft
+    per account.
     """
     if hist.next_sample_ms is not None and now < hist.next_sample_ms:
         return
@@ -130,8 +116,8 @@ def update_history(hist: PnlHistory, snapshots: list[Snapshot], now: int) -> Non
     for s in snapshots:
         if not s.fetch.ok:
             continue  # positions unknown: the history keeps what it had
-        q = hist.add(account_key(s), now, {(p.symbol, p.position_side or p.side): p.unrealized_pnl
-                                           for p in s.positions})
+        c = tables.of(s.positions) if tables is not None else Columns(s.positions)
+        q = hist.sample(account_key(s), now, c.symbols, c.side_keys, c.upnl)
         while len(q) > 1 and q[1][0] <= cutoff:
             q.popleft()
 
@@ -140,83 +126,6 @@ def history_for(policy: PolicyNode) -> tuple[int, int]:
     """(window, step) of the PnL history a policy's attribution reads: 60 samples per window."""
     window_ms = policy.attribution.reference_window_ms
     return window_ms, max(1000, window_ms // 60)
-
-
-# --- attribution and risk ------------------------------------------------------------------------------
-
-
-def deltas(policy: PolicyNode, view: ScopeView, hist: Optional[PnlHistory], now: int) -> dict[str, Optional[float]]:
-    """PnL change of every position over the reference window (None: no reference, excluded)."""
-    attr = policy.attribution
-    window_ms = attr.reference_window_ms
-    since_open = attr.missing_reference == "since_open"
-    out: dict[str, Optional[float]] = {}
-    refs: dict[str, Optional[dict[tuple[str, str], float]]] = {}
-    for s, p in view.positions:
-        acct = account_key(s)
-        if acct not in refs:
-            q = hist.accounts.get(acct) if hist else None
-            # the oldest sample is the reference if it is old enough to stand for the window's start
-            refs[acct] = (PnlHistory.reference(q[0]) if q and q[0][0] <= now - window_ms + hist.step_ms  # type: ignore[union-attr]
-                          else None)
-        ref = refs[acct]
-        base = ref.get((p.symbol, p.position_side or p.side)) if ref is not None else None
-        key = position_key(s, p)
-        if base is not None:
-            out[key] = p.unrealized_pnl - base
-        else:
-            out[key] = p.unrealized_pnl if since_open else None
-    return out
-
-
-def attribute(policy: PolicyNode, view: ScopeView, d: dict[str, Optional[float]]) -> Attribution:
-    threshold = policy.attribution.source_threshold
-    long_dec = short_dec = 0.0
-    excluded = 0
-    for s, p in view.positions:
-        delta = d[position_key(s, p)]
-        if delta is None:
-            excluded += 1
-            continue
-        if delta < 0:
-            if p.side == "long":
-                long_dec -= delta
-            else:
-                short_dec -= delta
-    total = long_dec + short_dec
-    if total <= 0:
-        return Attribution("UNKNOWN", long_dec, short_dec, None, None, excluded)
-    ls, ss = long_dec / total, short_dec / total
-    if ss >= threshold and ls >= threshold:  # an even split at a 50% threshold: no single side
-        side = "MIXED"
-    else:
-        side = "SHORT" if ss >= threshold else "LONG" if ls >= threshold else "MIXED"
-    return Attribution(side, long_dec, short_dec, ls, ss, excluded)
-
-
-def risk_scores(policy: PolicyNode, view: ScopeView, d: dict[str, Optional[float]]) -> dict[str, float]:
-    w = policy.risk_weights
-    equity = view.equity or 0.0
-    max_decline = max((-x for x in d.values() if x is not None and x < 0), default=0.0)
-    max_loss = max((-p.unrealized_pnl for _, p in view.positions if p.unrealized_pnl < 0), default=0.0)
-    out: dict[str, float] = {}
-    for s, p in view.positions:
-        key = position_key(s, p)
-        delta = d[key]
-        decline = -delta if delta is not None and delta < 0 else 0.0
-        loss = -p.unrealized_pnl if p.unrealized_pnl < 0 else 0.0
-        prox = 0.0
-        if p.liquidation_price:
-            dist = abs(p.mark_price - p.liquidation_price) / p.mark_price
-            prox = max(0.0, 1.0 - dist / LIQ_PROXIMITY_SPAN)
-        out[key] = (
-            w.pnl_delta * (decline / max_decline if max_decline else 0.0)
-            + w.current_loss * (loss / max_loss if max_loss else 0.0)
-            + w.liq_proximity * prox
-            + w.notional_share * (min(1.0, p.notional / equity) if equity > 0 else 0.0)
-            + w.margin_loss * (min(1.0, loss / p.margin) if p.margin else 0.0)
-        )
-    return out
 
 
 # --- planning ----------------------------------------------------------------------------------------------
@@ -258,16 +167,18 @@ class _Planner:
     view: ScopeView
     decision: str
     now: int
-    deltas: dict[str, Optional[float]]
+    deltas: list[Optional[float]]  # in the order of view.positions
     attribution: Attribution
     rates: Mapping[str, float]  # orders per second by venue
     closes: dict[str, _Close] = field(default_factory=dict)  # position key → _Close
     skipped: list[str] = field(default_factory=list)
     residuals: list[Residual] = field(default_factory=list)
-    _scores: Optional[dict[str, float]] = None
+    _scores: Optional[list[float]] = None
+    ranked: set[int] = field(default_factory=set)  # indexes a ranking by risk score chose
 
     @property
-    def scores(self) -> dict[str, float]:
+    def scores(self) -> list[float]:
+        """Risk scores in the order of ``view.positions``, computed on first use."""
         if self._scores is None:
             self._scores = risk_scores(self.policy, self.view, self.deltas)
         return self._scores
@@ -279,28 +190,30 @@ class _Planner:
         if prev is None or amount > prev.amount:
             self.closes[key] = _Close(s, p, amount, fraction >= 1.0, action, reason)
 
-    def losing_positions(self, side_rule: str, on_unknown: str, action: str
-                         ) -> Optional[list[tuple[Snapshot, Position]]]:
-        """Positions on the side the rule names; None (with a skip reason) when it cannot be told."""
+    def losing_positions(self, side_rule: str, on_unknown: str, action: str) -> Optional[list[int]]:
+        """Indexes (into ``view.positions``) of the positions on the side the rule names; None
+        (with a skip reason) when it cannot be told."""
         att = self.attribution.side
-        pos = self.view.positions
+        sides = column(self.view.columns, lambda c: c.sides)
+        everything = list(range(len(sides)))
         if side_rule in ("long", "short"):
-            return [(s, p) for s, p in pos if p.side == side_rule]
+            return [i for i, side in enumerate(sides) if side == side_rule]
         if side_rule == "any":
-            return list(pos)
-        declining = [(s, p) for s, p in pos if (self.deltas[position_key(s, p)] or 0.0) < 0]
+            return everything
+        d = self.deltas
+        declining = [i for i, x in enumerate(d) if x is not None and x < 0]
         if att == "SHORT" or att == "LONG":
             side = att.lower()
             if action == "reduce_top_risk":  # the contributors to the decline, not its winners
-                return [(s, p) for s, p in declining if p.side == side]
-            return [(s, p) for s, p in pos if p.side == side]
+                return [i for i in declining if sides[i] == side]
+            return [i for i, x in enumerate(sides) if x == side]
         if att == "MIXED":
             if action == "close_side" and on_unknown != "both":
                 self.skipped.append("ATTRIBUTION_MIXED: close_side skipped; no single losing side")
                 return None
-            return declining if action == "reduce_top_risk" else list(pos)
+            return declining if action == "reduce_top_risk" else everything
         if on_unknown in ("any", "both"):
-            return list(pos)
+            return everything
         self.skipped.append(f"ATTRIBUTION_UNKNOWN: {action} skipped; nothing declined over the reference window")
         return None
 
@@ -315,7 +228,8 @@ class _Planner:
                 self.reduce_top_risk(a)
             elif isinstance(a, CloseSideAction):
                 chosen = self.losing_positions(a.side, a.on_unknown_side, "close_side")
-                for s, pos in chosen or ():
+                for i in chosen or ():
+                    s, pos = self.view.pair(i)
                     self.want(s, pos, 1.0, kind, f"CLOSE_SIDE: side={pos.side} attribution={self.attribution.side}")
             elif isinstance(a, ClosePositionsAction):
                 self.close_positions(a)
@@ -350,11 +264,16 @@ class _Planner:
         if not chosen:
             return
         scores = self.scores
-        ranked = sorted(chosen, key=lambda sp: (-scores[position_key(*sp)], -sp[1].notional, position_key(*sp)))
+        notional = column(self.view.columns, lambda c: c.notional)
+        # the highest score first; ties to the larger notional, then to the position key
+        top = facts.smallest(chosen, a.count, lambda i: (-scores[i], -notional[i]),
+                             lambda i: position_key(*self.view.pair(i)))
         fraction = a.fraction
-        for rank, (s, pos) in enumerate(ranked[: a.count], 1):
-            self.want(s, pos, fraction, "reduce_top_risk",
-                      f"TOP_RISK: rank={rank} score={scores[position_key(s, pos)]:.3f} fraction={fraction:.0%}")
+        self.ranked.update(top)
+        for rank, i in enumerate(top, 1):
+            s, p = self.view.pair(i)
+            self.want(s, p, fraction, "reduce_top_risk",
+                      f"TOP_RISK: rank={rank} score={scores[i]:.3f} fraction={fraction:.0%}")
 
     def close_positions(self, a: ClosePositionsAction) -> None:
         symbols = set(a.symbols)
@@ -368,8 +287,9 @@ class _Planner:
         cond = a.where
         known_equity = self.view.equity
         equity = known_equity or 0.0
-        chosen: list[tuple[Snapshot, Position]] = []
-        for s, pos in self.view.positions:
+        pairs = self.view.positions
+        chosen: list[int] = []
+        for i, (s, pos) in enumerate(pairs):
             if (symbols and pos.symbol not in symbols) or (side != "any" and pos.side != side):
                 continue
             if min_loss is not None and (equity <= 0 or -pos.unrealized_pnl / equity < min_loss):
@@ -383,15 +303,19 @@ class _Planner:
                     continue
                 if not verdict:
                     continue
-            chosen.append((s, pos))
+            chosen.append(i)
         if a.count is None or a.rank_by is None:
-            for s, pos in chosen:
+            for i in chosen:
+                s, pos = pairs[i]
                 self.want(s, pos, 1.0, "close_positions", f"SELECTED: symbol={pos.symbol} side={pos.side}")
             return
         rank_by = a.rank_by
-        ranked = facts.worst_first(chosen, lambda sp: sp[1], lambda sp: position_key(*sp), rank_by, known_equity,
-                                   lambda: self.scores)
-        for rank, ((s, pos), value) in enumerate(ranked[: a.count], 1):
+        ranked = facts.worst_first(chosen, lambda i: pairs[i][1], lambda i: position_key(*pairs[i]), rank_by,
+                                   known_equity, lambda i: self.scores[i], a.count)
+        if rank_by == "risk_score":
+            self.ranked.update(i for i, _ in ranked)
+        for rank, (i, value) in enumerate(ranked, 1):
+            s, pos = pairs[i]
             shown = "unknown" if value is None else f"{value:.3f}" if rank_by == "risk_score" else f"{value:.2%}"
             self.want(s, pos, 1.0, "close_positions",
                       f"SELECTED: symbol={pos.symbol} side={pos.side} rank={rank} {rank_by}={shown}")
@@ -499,13 +423,19 @@ class _Planner:
         chunk_notional = unwind.chunk_notional
         slip = unwind.max_slippage
         venue_count: dict[str, int] = {}
+        rates: dict[str, float] = {}  # by venue
         out: list[OrderIntent] = []
         for gkey, members in ordered:
-            for leg in sorted(members, key=lambda x: (-x.exposure, x.key)):
+            if len(members) > 1:
+                members = sorted(members, key=lambda x: (-x.exposure, x.key))
+            for leg in members:
                 pieces = split_amount(leg.amount, leg.unit_price, chunk_notional, _step(leg.snap, leg.symbol))
                 limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
-                rate = unwind.orders_per_second if unwind.orders_per_second is not None \
-                    else self.rates.get(leg.snap.venue, DEFAULT_ORDER_RATE)
+                venue = leg.snap.venue
+                rate = rates.get(venue)
+                if rate is None:
+                    rate = rates[venue] = float(unwind.orders_per_second if unwind.orders_per_second is not None
+                                                else self.rates.get(venue, DEFAULT_ORDER_RATE))
                 for i, piece in enumerate(pieces, 1):
                     k = venue_count.get(leg.snap.venue, 0)
                     venue_count[leg.snap.venue] = k + 1
@@ -515,7 +445,7 @@ class _Planner:
                         venue=leg.snap.venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
                         position_side=leg.position_side, amount=piece, reduce_only=leg.reduce_only,
                         limit_price=limit, notional=piece * leg.unit_price, chunk=i, chunks=len(pieces),
-                        not_before_ms=self.now + int(k * 1000 / float(rate)),
+                        not_before_ms=self.now + int(k * 1000 / rate),
                         action=leg.action, reason=leg.reason, group=None if gkey.startswith("~") else gkey,
                     ))
         return out
@@ -540,20 +470,28 @@ class _Planner:
 
 
 def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, now: int,
-         hist: Optional[PnlHistory], closes_only: bool = False, rates: Mapping[str, float] = NO_RATES) -> Plan:
+         hist: Optional[PnlHistory], closes_only: bool = False, rates: Mapping[str, float] = NO_RATES,
+         scores: str = "none") -> Plan:
     """Plan a stage entry. ``closes_only``: the entry's directives went out already (it was
     entered while positions were unknown); plan its cancels and closes now. ``rates``: orders
-    per second by venue (see the module's docstring)."""
+    per second by venue (see the module's docstring). ``scores`` (``none``, ``top`` or ``all``,
+    :data:`.attribution.SCORE_LISTINGS`): list the scope's risk scores with their components in
+    the plan, for a stage that closes positions; a preview asks, a tick does not."""
     d = deltas(policy, view, hist, now)
     att = attribute(policy, view, d)
     planner = _Planner(policy, stage, view, decision, now, d, att, rates)
     if not view.positions_known:
         planner.skipped.append("POSITIONS_UNKNOWN: cancels and closes wait for the first good snapshot")
     out = planner.run()
+    if scores != "none" and view.positions_known and any(isinstance(a, _CLOSING) for a in stage.actions):
+        out = replace(out, scores=score_table(policy, view, d, scores, planner.closes, planner.ranked))
     if closes_only:
-        out = Plan(out.decision_id, out.stage, out.attribution, out.cancels, out.orders, (), out.hedges,
-                   out.skipped + ("DEFERRED: closes of an entry made while positions were unknown",), out.residuals)
+        out = replace(out, directives=(),
+                      skipped=out.skipped + ("DEFERRED: closes of an entry made while positions were unknown",))
     return out
+
+
+_CLOSING = (ReduceTopRiskAction, CloseSideAction, ClosePositionsAction, CloseAllAction)
 
 
 # --- amounts ---------------------------------------------------------------------------------------------
@@ -597,6 +535,8 @@ def _below_minimum(c: _Close) -> Optional[str]:
     rules = c.snap.markets.get(pos.symbol)
     if rules is None:
         return None
+    if pos.contracts >= (rules.min_amount + rules.amount_step) * (1 + 1e-6):
+        return None  # rounding down loses less than a step: what is left is at least the minimum
     sendable = _floor_step(pos.contracts, rules.amount_step)
     if sendable <= 0 or sendable < rules.min_amount * (1 - 1e-9):
         return f"amount={pos.contracts:g} step={rules.amount_step:g} min_amount={rules.min_amount:g}"

@@ -15,7 +15,8 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Mapping, Optional, TypeVar
+import heapq
+from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
 
 from ..compile.nodes import PositionCondition
 from ..snapshot import Position
@@ -105,24 +106,46 @@ def unknown_facts(cond: PositionCondition, p: Position, equity: Optional[float])
     return [name for name in cond.reads if fact(p, name, equity) is None]
 
 
+def smallest(items: list[T], count: Optional[int], primary: Callable[[T], tuple[Any, ...]],
+             tiebreak: Callable[[T], str]) -> list[T]:
+    """The first ``count`` of ``items`` (all of them when None) ordered by ``(primary, tiebreak)``.
+
+    Without sorting them all: the ``count`` smallest by ``primary`` come from a heap (n log count),
+    then those and every item tied with the last of them are sorted by the full key, so the
+    result is exactly the head of the full sort, and ``tiebreak`` (a string to build) is made for
+    a few items only. Ranking 100,000 positions for the top 3 costs one pass."""
+    if count is None or count >= len(items):
+        return sorted(items, key=lambda x: (primary(x), tiebreak(x)))
+    if count <= 0:
+        return []
+    keys = [primary(x) for x in items]
+    best = heapq.nsmallest(count, range(len(items)), key=keys.__getitem__)
+    bound = keys[best[-1]]
+    ties = [i for i, k in enumerate(keys) if k <= bound]
+    ties.sort(key=lambda i: (keys[i], tiebreak(items[i])))
+    return [items[i] for i in ties[:count]]
+
+
 def worst_first(items: list[T], position: Callable[[T], Position], key: Callable[[T], str], rank_by: str,
-                equity: Optional[float], scores: Callable[[], dict[str, float]]) -> list[tuple[T, Optional[float]]]:
-    """``items`` worst first by ``rank_by``, each with its ranking value: the risk score or a loss,
-    largest first; the liquidation distance, nearest first. Items whose value is unknown come
-    last; ties go to the larger notional, then to the position key (a stable order)."""
+                equity: Optional[float], score: Callable[[T], float],
+                count: Optional[int] = None) -> list[tuple[T, Optional[float]]]:
+    """The ``count`` worst of ``items`` (all when None), worst first by ``rank_by``, each with its
+    ranking value: the risk score (``score``) or a loss, largest first; the liquidation distance,
+    nearest first. Items whose value is unknown come last; ties go to the larger notional, then
+    to the position key (a stable order)."""
+    values: list[Optional[float]]
     if rank_by == "risk_score":
-        sc = scores()
-        values = [(x, sc.get(key(x))) for x in items]
+        values = [score(x) for x in items]
     else:
-        values = [(x, fact(position(x), rank_by, equity)) for x in items]
+        values = [fact(position(x), rank_by, equity) for x in items]
     nearest = rank_by == "liquidation_distance"
 
-    def order(xv: tuple[T, Optional[float]]) -> tuple[bool, float, float, str]:
-        x, v = xv
+    def order(j: int) -> tuple[bool, float, float]:
+        v = values[j]
         worst = 0.0 if v is None else (v if nearest else -v)
-        return (v is None, worst, -position(x).notional, key(x))
+        return (v is None, worst, -position(items[j]).notional)
 
-    return sorted(values, key=order)
+    return [(items[j], values[j]) for j in smallest(list(range(len(items))), count, order, lambda j: key(items[j]))]
 
 
-__all__ = ["entry_notional", "liquidation_distance", "fact", "holds", "unknown_facts", "worst_first"]
+__all__ = ["entry_notional", "liquidation_distance", "fact", "holds", "unknown_facts", "smallest", "worst_first"]

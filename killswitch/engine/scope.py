@@ -17,6 +17,7 @@ from typing import Optional
 
 from ..compile.graph import PolicyNode
 from ..snapshot import Order, Position, Snapshot
+from .columns import Columns, Tables
 
 
 def account_key(s: Snapshot) -> str:
@@ -47,6 +48,20 @@ class ScopeView:
     _equity: Optional[float] = None
     _equity_known: Optional[bool] = None
     _pairs: Optional[list[tuple[Snapshot, Position]]] = None
+    # where the columns of its groups come from: the evaluation's (shared with every policy and
+    # the data-age fingerprint), or a view's own
+    tables: Optional[Tables] = None
+    _columns: Optional[list[Columns]] = None
+
+    @property
+    def columns(self) -> list[Columns]:
+        """The columns of each group (same order as ``groups``), made on first use."""
+        if self._columns is None:
+            if self.tables is None:
+                self.tables = Tables()
+            of = self.tables.of
+            self._columns = [of(ps) for _, ps in self.groups]
+        return self._columns
 
     @property
     def positions(self) -> list[tuple[Snapshot, Position]]:
@@ -54,6 +69,16 @@ class ScopeView:
         if self._pairs is None:
             self._pairs = [(s, p) for s, ps in self.groups for p in ps]
         return self._pairs
+
+    def pair(self, i: int) -> tuple[Snapshot, Position]:
+        """The ``i``-th of ``positions`` without building them all (the planner ranks by index)."""
+        if self._pairs is not None:
+            return self._pairs[i]
+        for s, ps in self.groups:
+            if i < len(ps):
+                return s, ps[i]
+            i -= len(ps)
+        raise IndexError(i)
 
     @property
     def position_count(self) -> int:
@@ -100,8 +125,9 @@ def selects(policy: PolicyNode, s: Snapshot) -> bool:
     return True
 
 
-def instances(policy: PolicyNode, snapshots: list[Snapshot]) -> list[ScopeView]:
-    """Group the selected snapshots and positions into this policy's scope instances."""
+def instances(policy: PolicyNode, snapshots: list[Snapshot], tables: Optional[Tables] = None) -> list[ScopeView]:
+    """Group the selected snapshots and positions into this policy's scope instances (their
+    columns made from ``tables``, when given: an evaluation shares one among its policies)."""
     sc = policy.scope
     level = sc["level"]
     strategies = set(sc["strategies"])
@@ -116,7 +142,7 @@ def instances(policy: PolicyNode, snapshots: list[Snapshot]) -> list[ScopeView]:
     def view(key: str) -> ScopeView:
         v = views.get(key)
         if v is None:
-            v = views[key] = ScopeView(key)
+            v = views[key] = ScopeView(key, tables=tables)
         return v
 
     if level in ("global", "venue", "account"):

@@ -14,7 +14,7 @@ import copy
 from array import array
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 from .signal_state import signal_state_from_json
 
@@ -160,10 +160,36 @@ class PnlHistory:
     step_ms: int
     next_sample_ms: Optional[int] = None
     accounts: dict[str, deque[PnlSample]] = field(default_factory=dict)  # account key → deque of samples
+    # the columns the last sample of each account was made from (not saved): the next tick's
+    # columns are compared with them instead of building and comparing 10,000 keys
+    _columns: dict[str, tuple[list[str], list[str], tuple[PnlKey, ...]]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def add(self, account: str, ts: int, pnl: dict[PnlKey, float]) -> deque[PnlSample]:
         """Append a sample of ``{(symbol, position side): upnl}`` to an account's history."""
         return self.append(account, ts, tuple(pnl), array("d", pnl.values()))
+
+    def sample(self, account: str, ts: int, symbols: list[str], side_keys: list[str],
+               values: Sequence[float]) -> deque[PnlSample]:
+        """Append a sample given as columns (the positions' symbols, position sides and PnLs), as
+        :meth:`add` would take it as a dict: a key held twice keeps its last PnL at its first
+        place. The same positions as the account's previous sample (compared column to column,
+        without building a key) share its keys tuple."""
+        q = self.accounts.get(account)
+        seen = self._columns.get(account)
+        if q and seen is not None and seen[2] is q[-1][1] and seen[0] == symbols and seen[1] == side_keys:
+            keys = seen[2]
+        else:
+            keys = tuple(zip(symbols, side_keys))
+            as_dict = dict(zip(keys, values))
+            if len(as_dict) != len(keys):
+                self._columns.pop(account, None)
+                return self.add(account, ts, as_dict)
+            if q and q[-1][1] == keys:
+                keys = q[-1][1]
+            self._columns[account] = (symbols, side_keys, keys)
+        q = self.append(account, ts, keys, array("d", values))
+        return q
 
     def append(self, account: str, ts: int, keys: tuple[PnlKey, ...], values: array[float]) -> deque[PnlSample]:
         q = self.accounts.get(account)

@@ -44,6 +44,8 @@ KS007 = _c("KS007", "no documents found")  # an error: a CI job pointed at the w
 KS008 = _c("KS008", "YAML anchors, aliases and tags are not allowed")
 # the loader's bound on nesting (killswitch.policy.yamlbounds.MAX_DEPTH); the file is not read further
 KS009 = _c("KS009", "YAML nested too deeply")
+# over the size limit (killswitch.sources.MAX_FILE_BYTES, or --max-file-size): refused unread
+KS010 = _c("KS010", "file too large")
 
 # --- KS1xx: document structure and values -----------------------------------------------
 KS101 = _c("KS101", "unknown key")

@@ -16,6 +16,10 @@ YAML anchors, aliases, merge keys and custom tags are refused: a policy is read 
 review, and what they read must be what runs. The text is read under the bounds of
 :mod:`killswitch.policy.yamlbounds` (nesting depth; aliases refused at the first one), so no
 input costs more than a linear scan: a hostile file is refused at the token that crosses a bound.
+
+Ordinary YAML is read by :mod:`.yamlfast` (libyaml, in C) into the same plain data and source
+map; whatever it declines (any syntax error, alias, tag, or form it does not read exactly as
+ruamel does) is read by ruamel's round-trip loader, which makes every YAML diagnostic.
 """
 
 from __future__ import annotations
@@ -163,16 +167,27 @@ _DEPTH_HINT = ("every indented block and every open [ or { is one level (the exa
 
 
 def _load_into(result: LoadResult, text: str, file: str) -> None:
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-    from ruamel.yaml.reader import ReaderError
-
-    from . import yamlbounds
+    from . import yamlfast
 
     index = 0
     loaded = 0
     broken: Any = None
     bad_char: Any = None
     lines = text.splitlines()  # once per file: a file may hold thousands of documents
+    fast = yamlfast.read(text, lines)
+    if fast is not None:  # ordinary YAML, read in C; anything else is ruamel's below
+        for index, (raw, sm) in enumerate(fast):
+            if raw is not None:
+                loaded += 1
+                _checked_document(result, raw, sm, file, index)
+        if loaded == 0:
+            result.diagnostics.append(_no_document(file))
+        return
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError  # ruamel only for what the fast path declines
+    from ruamel.yaml.reader import ReaderError
+
+    from . import yamlbounds
+
     docs, starts = yamlbounds.load_all(text)
     try:
         for node in docs:
@@ -197,8 +212,9 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
         result.diagnostics.append(Diagnostic.make(d.KS002, file, None, _first_line(str(e)),
                                                   _yaml_hint("", "", "", None)))
         return
-    except (ValueError, TypeError, AttributeError, KeyError) as e:
-        # ruamel reports some malformed input (bad timestamps, odd keys) outside its error types.
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as e:
+        # ruamel reports some malformed input (bad timestamps, odd keys, "-_" read as an integer)
+        # outside its error types.
         result.diagnostics.append(Diagnostic.make(d.KS002, file, None, f"unreadable YAML: {_first_line(str(e))}",
                                                   _yaml_hint("", "", "", None)))
         return
@@ -218,7 +234,11 @@ def _load_into(result: LoadResult, text: str, file: str) -> None:
             _recover_identity(result, text, file, index, min(marks))
         return
     if loaded == 0:
-        result.diagnostics.append(Diagnostic.make(d.KS007, file, None, "the file holds no YAML document", _EMPTY_HINT))
+        result.diagnostics.append(_no_document(file))
+
+
+def _no_document(file: str) -> Diagnostic:
+    return Diagnostic.make(d.KS007, file, None, "the file holds no YAML document", _EMPTY_HINT)
 
 
 _TOP_KEY = re.compile(r"^[A-Za-z_][^:#\n]*:", re.MULTILINE)
@@ -262,7 +282,7 @@ def _partial_document(prefix: str, file: str, index: int) -> LoadedDoc | None:
             if i == index:
                 node = each
                 break
-    except (YAMLError, yamlbounds.ShapeRefused, ValueError, TypeError, AttributeError, KeyError):
+    except (YAMLError, yamlbounds.ShapeRefused, ValueError, TypeError, AttributeError, KeyError, IndexError):
         return None
     finally:
         docs.close()
@@ -447,17 +467,21 @@ def _first_line(s: str) -> str:
     return s.strip().splitlines()[0] if s.strip() else "invalid YAML"
 
 
-def _one_document(result: LoadResult, node: Any, file: str, index: int, lines: list[str],
-                  starts: list[tuple[int, int]]) -> None:
+def _source_map(node: Any, index: int, lines: list[str], starts: list[tuple[int, int]]) -> SourceMap:
+    """The (still empty) source map of document ``index``, whose root ruamel composed as ``node``."""
     from ruamel.yaml.comments import CommentedBase
 
     if isinstance(node, CommentedBase):
-        doc_pos = Position(node.lc.line + 1, node.lc.col + 1)
-    else:
-        # a scalar document carries no position of its own: the composer noted where it starts
-        line, col = starts[index] if index < len(starts) else (0, 0)
-        doc_pos = Position(line + 1, col + 1)
-    sm = SourceMap(doc=doc_pos, lines=lines)
+        return SourceMap(doc=Position(node.lc.line + 1, node.lc.col + 1), lines=lines)
+    # a scalar document carries no position of its own: the composer noted where it starts
+    line, col = starts[index] if index < len(starts) else (0, 0)
+    return SourceMap(doc=Position(line + 1, col + 1), lines=lines)
+
+
+def _one_document(result: LoadResult, node: Any, file: str, index: int, lines: list[str],
+                  starts: list[tuple[int, int]]) -> None:
+    sm = _source_map(node, index, lines, starts)
+    doc_pos = sm.doc
     try:
         raw = _plain(node, (), sm, set(), doc_pos)
     except _Refused as e:
@@ -466,6 +490,13 @@ def _one_document(result: LoadResult, node: Any, file: str, index: int, lines: l
         if identity is not None:  # what it is called, so that a test of it says it has errors
             result.docs.append(identity)
         return
+    _checked_document(result, raw, sm, file, index)
+
+
+def _checked_document(result: LoadResult, raw: Any, sm: SourceMap, file: str, index: int) -> None:
+    """One document's plain data, checked: a mapping of a known apiVersion and kind, validated by
+    its model (salvaged when it has errors)."""
+    doc_pos = sm.doc
     if not isinstance(raw, dict):
         result.diagnostics.append(
             Diagnostic.make(d.KS004, file, doc_pos,

@@ -16,6 +16,9 @@ policy reload compiles on a worker thread while the CLI or a test may load on an
 - **Document starts** are recorded as the composer meets them, so a file of many scalar
   documents is not scanned again for each of them.
 
+ruamel is imported on first use: the fast path (:mod:`.yamlfast`) reads ordinary files without
+it, under the same bound on nesting.
+
 It must not build models, make diagnostics (:mod:`killswitch.policy.load` turns the exceptions
 below into them) or read files.
 """
@@ -23,11 +26,10 @@ below into them) or read files.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.composer import Composer
-from ruamel.yaml.scanner import RoundTripScanner, ScannerError
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 # Counted as the scanner sees it: open block collections plus open brackets. The documents in
 # policies/ reach 7 levels, those in tests/ 8; a NotificationRoutes tree of 30 nested child
@@ -54,79 +56,92 @@ class AliasFound(ShapeRefused):
     """An alias (``*name``) starts here."""
 
 
-class _BoundedScanner(RoundTripScanner):
-    """ruamel's round-trip scanner, refusing to open a level past :data:`MAX_DEPTH` and refusing
-    any alias. Depth is ``len(self.indents)`` (open block collections) plus ``self.flow_level``."""
+_types: tuple[Any, Any] | None = None
 
-    def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:
-        if len(self.indents) + self.flow_level >= MAX_DEPTH:
+
+def _loader_types() -> tuple[Any, Any]:
+    """The bounded scanner and the recording composer: subclasses of ruamel's, made on first use."""
+    global _types
+    if _types is not None:
+        return _types
+    from ruamel.yaml.composer import Composer
+    from ruamel.yaml.scanner import RoundTripScanner, ScannerError
+
+    class _BoundedScanner(RoundTripScanner):
+        """ruamel's round-trip scanner, refusing to open a level past :data:`MAX_DEPTH` and refusing
+        any alias. Depth is ``len(self.indents)`` (open block collections) plus ``self.flow_level``."""
+
+        def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:
+            if len(self.indents) + self.flow_level >= MAX_DEPTH:
+                r = self.reader
+                raise NestingTooDeep(r.line + 1, r.column + 1, r.index)
+            super().fetch_flow_collection_start(TokenClass, to_push)
+
+        def add_indent(self, column: int) -> bool:
+            # Called in block context only, when a sequence entry, a key or a value may open a block
+            # collection at ``column``. A simple key sits on the line being scanned (ruamel drops a
+            # key possibility at a line break), so the new collection starts at (this line, column).
+            if self.indent < column and len(self.indents) + self.flow_level >= MAX_DEPTH:
+                r = self.reader
+                raise NestingTooDeep(r.line + 1, column + 1, r.index - (r.column - column))
+            return super().add_indent(column)
+
+        def fetch_alias(self) -> None:
             r = self.reader
-            raise NestingTooDeep(r.line + 1, r.column + 1, r.index)
-        super().fetch_flow_collection_start(TokenClass, to_push)
+            raise AliasFound(r.line + 1, r.column + 1, r.index)
 
-    def add_indent(self, column: int) -> bool:
-        # Called in block context only, when a sequence entry, a key or a value may open a block
-        # collection at ``column``. A simple key sits on the line being scanned (ruamel drops a
-        # key possibility at a line break), so the new collection starts at (this line, column).
-        if self.indent < column and len(self.indents) + self.flow_level >= MAX_DEPTH:
-            r = self.reader
-            raise NestingTooDeep(r.line + 1, column + 1, r.index - (r.column - column))
-        return super().add_indent(column)
+        # ruamel looks at every pending simple-key possibility (one per open level) on every token,
+        # to find the oldest and drop the stale ones: work proportional to the depth, per token. The
+        # possibilities are kept in the order they were saved, which is also the order of their
+        # positions and token numbers (a level's entry is saved after the levels below it, and the
+        # levels above it are dropped when their brackets close), so the oldest is the first and the
+        # stale ones (on an earlier line, or over 1024 characters back) are a prefix. Same answers as
+        # ruamel's loops (tests/unit/test_loader_properties.py compares the token streams), at a cost
+        # that no longer grows with the depth.
 
-    def fetch_alias(self) -> None:
-        r = self.reader
-        raise AliasFound(r.line + 1, r.column + 1, r.index)
+        def next_possible_simple_key(self) -> Any:
+            for key in self.possible_simple_keys.values():
+                return key.token_number
+            return None
 
-    # ruamel looks at every pending simple-key possibility (one per open level) on every token,
-    # to find the oldest and drop the stale ones: work proportional to the depth, per token. The
-    # possibilities are kept in the order they were saved, which is also the order of their
-    # positions and token numbers (a level's entry is saved after the levels below it, and the
-    # levels above it are dropped when their brackets close), so the oldest is the first and the
-    # stale ones (on an earlier line, or over 1024 characters back) are a prefix. Same answers as
-    # ruamel's loops (tests/unit/test_loader_properties.py compares the token streams), at a cost
-    # that no longer grows with the depth.
-
-    def next_possible_simple_key(self) -> Any:
-        for key in self.possible_simple_keys.values():
-            return key.token_number
-        return None
-
-    def stale_possible_simple_keys(self) -> None:
-        keys = self.possible_simple_keys
-        if not keys:
-            return
-        r = self.reader
-        line, index = r.line, r.index
-        while keys:
-            level = next(iter(keys))
-            key = keys[level]
-            if key.line == line and index - key.index <= 1024:
+        def stale_possible_simple_keys(self) -> None:
+            keys = self.possible_simple_keys
+            if not keys:
                 return
-            if key.required:
-                raise ScannerError("while scanning a simple key", key.mark, "could not find expected ':'",
-                                   r.get_mark())
-            del keys[level]
+            r = self.reader
+            line, index = r.line, r.index
+            while keys:
+                level = next(iter(keys))
+                key = keys[level]
+                if key.line == line and index - key.index <= 1024:
+                    return
+                if key.required:
+                    raise ScannerError("while scanning a simple key", key.mark, "could not find expected ':'",
+                                       r.get_mark())
+                del keys[level]
 
+    class _RecordingComposer(Composer):
+        """Records where the root node of every document starts (0-based line, column): a scalar
+        document carries no position of its own once constructed."""
 
-class _RecordingComposer(Composer):
-    """Records where the root node of every document starts (0-based line, column): a scalar
-    document carries no position of its own once constructed."""
+        def __init__(self, loader: Any = None) -> None:
+            super().__init__(loader)
+            # Anchors are legal (only aliases are refused); a reused one is not worth a warning on
+            # stderr, and warnings filters are process-wide, not something a worker thread may touch.
+            self.warn_double_anchors = False
+            self.document_starts: list[tuple[int, int]] = []
 
-    def __init__(self, loader: Any = None) -> None:
-        super().__init__(loader)
-        # Anchors are legal (only aliases are refused); a reused one is not worth a warning on
-        # stderr, and warnings filters are process-wide, not something a worker thread may touch.
-        self.warn_double_anchors = False
-        self.document_starts: list[tuple[int, int]] = []
+        def start(self) -> None:
+            self.document_starts.clear()
+            self.depth = 0  # ruamel leaves it raised after an exception; unused (max_depth is off)
 
-    def start(self) -> None:
-        self.document_starts.clear()
-        self.depth = 0  # ruamel leaves it raised after an exception; unused (max_depth is off)
+        def compose_document(self) -> Any:
+            node = super().compose_document()
+            self.document_starts.append((node.start_mark.line, node.start_mark.column))
+            return node
 
-    def compose_document(self) -> Any:
-        node = super().compose_document()
-        self.document_starts.append((node.start_mark.line, node.start_mark.column))
-        return node
+    _types = (_BoundedScanner, _RecordingComposer)
+    return _types
 
 
 _local = threading.local()
@@ -135,9 +150,10 @@ _local = threading.local()
 def new_loader() -> YAML:
     """A bounded round-trip loader (quotes preserved, duplicate keys refused). Costly to build:
     use :func:`loader`, this thread's own."""
+    from ruamel.yaml import YAML
+
     y = YAML(typ="rt", pure=True)
-    y.Scanner = _BoundedScanner
-    y.Composer = _RecordingComposer
+    y.Scanner, y.Composer = _loader_types()
     y.preserve_quotes = True
     y.allow_duplicate_keys = False
     return y
@@ -185,7 +201,7 @@ def open_flow_collections(text: str, upto: int) -> list[tuple[int, int, str]]:
                 stack.append((mark.line, mark.column, "[" if isinstance(tok, FlowSequenceStartToken) else "{"))
             elif isinstance(tok, (FlowSequenceEndToken, FlowMappingEndToken)) and stack:
                 stack.pop()
-    except (YAMLError, ShapeRefused, ValueError, TypeError, AttributeError, KeyError):
+    except (YAMLError, ShapeRefused, ValueError, TypeError, AttributeError, KeyError, IndexError):
         pass
     finally:
         tokens.close()

@@ -11,10 +11,12 @@ JSON: ``{"format_version": 1, "old": {"source", "digest", "revision"}, "new": {�
 "snapshots", "read", "failed", "reason", "reasons", "message", "first_failed", "last_failed", …}]
 (as in ``ksctl plan -o json``: which accounts the recording's snapshots were read for),
 "differences": [{"kind", "policy", "scope",
-"start", "start_ms", "end", "end_ms", "ticks", "old": {"stage_before", "stage_after", "transition"},
-"new": {…}, "changes": [{"aspect", "old", "new"}]}], "milestones": [{"policy", "scope", "level",
+"start", "start_ms", "end", "end_ms", "ticks", "old": {"stage_before", "stage_after", "transition",
+"plan"}, "new": {…}, "changes": [{"aspect", "old", "new"}]}], "milestones": [{"policy", "scope", "level",
 "stage", "old", "old_ms", "new", "new_ms"}], "only_old": [{"policy", "scope"}], "only_new": […],
-"summary": {"differs", "decisions", "refusal_ticks", "first", "text"}}``.
+"summary": {"differs", "decisions", "refusal_ticks", "first", "text"}}``. A side's ``plan`` (null
+when it plans nothing) is the plan as ``ksctl replay -o json`` prints it: its ``attribution``,
+``scores`` and the ``send_seq`` of every cancel and order (:mod:`.decisions`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..coverage import AccountCoverage, complete
 from ..diff import Change, Decision, DiffResult, Difference, Leg, Milestone, PolicyRevision
 from ..engine.stages import StageTransition
 from .coverage import account_json, account_lines, incomplete_line
+from .decisions import plan_json
 from .evaluation import iso
 from ..sources import revision_text
 
@@ -196,7 +199,8 @@ def _side(d: Optional[Decision]) -> Optional[dict]:
     if d is None:
         return None
     return {"stage_before": d.stage_before, "stage_after": d.stage_after,
-            "transition": _value(d.transition) if d.transition else None}
+            "transition": _value(d.transition) if d.transition else None,
+            "plan": plan_json(d.plan, d.send) if d.plan else None}
 
 
 def diff_json(result: DiffResult, old: PolicyRevision, new: PolicyRevision, against: str,

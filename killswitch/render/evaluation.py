@@ -4,9 +4,11 @@ JSON shape (documented in the README):
 ``{"format_version": 1, "graph": {"digest", "revision"}, "ticks": [{"now_ms", "time", "scopes": [
 {"policy", "scope", "stage_before", "stage_after", "signals": {name: {"value", "reason"}},
 "triggers": {name: {"condition", "firing", "pending", "reason"}}, "transition", "refusals", "plan"}]}],
-"summary": {"ticks", "transitions", "orders", "final_stages", "complete", "evaluated", "unread",
-"incomplete"}, "complete", "accounts": [...]}`` — ``accounts`` as in ``ksctl plan -o json``: which
-accounts the recording's snapshots were read for, and those that failed (reason code, message).
+"summary": {"ticks", "transitions", "orders", "notional", "net_notional", "positions_closed", "overlaps",
+"final_stages", "complete", "evaluated", "unread", "incomplete"}, "complete", "accounts": [...]}`` —
+``accounts`` as in ``ksctl plan -o json``: which accounts the recording's snapshots were read for,
+and those that failed (reason code, message). A ``plan`` carries its ``attribution``, ``scores``
+and each cancel's and order's ``send_seq`` (:mod:`.decisions`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Any, Iterable
 from ..engine.evaluate import Evaluation, ScopeEvaluation
 from ..coverage import complete
 from ..engine.planner import Plan
+from ..overlaps import Decided, close_totals
 from .coverage import account_json, incomplete_line
+from .decisions import NO_SEQ, attribution_line, overlap_lines, plan_json, score_lines, totals_json
 from .times import iso
 
 FORMAT_VERSION = 1
@@ -35,7 +39,13 @@ def _fmt_value(name: str, value, kinds: dict) -> str:
     return f"{value:g}"
 
 
-def scope_json(s: ScopeEvaluation) -> dict:
+def decided(ev: Evaluation) -> list[Decided]:
+    """The tick's plans, for the gross and net totals (:mod:`killswitch.overlaps`)."""
+    return [Decided(ev.now_ms, s.policy, s.scope, s.stage_after, s.plan.decision_id, s.plan.orders)
+            for s in ev.scopes if s.plan is not None]
+
+
+def scope_json(s: ScopeEvaluation, send: tuple[tuple[int, ...], tuple[int, ...]] = NO_SEQ) -> dict:
     return {
         "policy": s.policy,
         "scope": s.scope,
@@ -46,7 +56,7 @@ def scope_json(s: ScopeEvaluation) -> dict:
                      for t in s.triggers},
         "transition": dataclasses.asdict(s.transition) if s.transition else None,
         "refusals": list(s.refusals),
-        "plan": dataclasses.asdict(s.plan) if s.plan else None,
+        "plan": plan_json(s.plan, send) if s.plan else None,
     }
 
 
@@ -56,8 +66,11 @@ def replay_json(evaluations: Iterable[Evaluation], digest: str, revision, accoun
     ticks = []
     transitions = orders = 0
     final: dict[str, int] = {}
+    plans: list[Decided] = []
     for ev in evaluations:
-        ticks.append({"now_ms": ev.now_ms, "time": iso(ev.now_ms), "scopes": [scope_json(s) for s in ev.scopes]})
+        plans += decided(ev)
+        ticks.append({"now_ms": ev.now_ms, "time": iso(ev.now_ms),
+                      "scopes": [scope_json(s, send) for s, send in zip(ev.scopes, ev.sends())]})
         for s in ev.scopes:
             final[f"{s.policy}|{s.scope}"] = s.stage_after
             if s.transition:
@@ -69,7 +82,7 @@ def replay_json(evaluations: Iterable[Evaluation], digest: str, revision, accoun
         "graph": {"digest": digest, "revision": revision},
         "ticks": ticks,
         "summary": {"ticks": len(ticks), "transitions": transitions, "orders": orders,
-                    "final_stages": dict(sorted(final.items()))},
+                    **_totals(plans), "final_stages": dict(sorted(final.items()))},
     }
     if accounts is not None:
         done = complete(accounts)
@@ -81,23 +94,30 @@ def replay_json(evaluations: Iterable[Evaluation], digest: str, revision, accoun
     return json.dumps(body, indent=1, sort_keys=False)
 
 
-def plan_lines(plan: Plan) -> list[str]:
-    a = plan.attribution
-    out = []
-    if a.side != "UNKNOWN":
-        out.append(f"    attribution {a.side}: long decline {a.long_decline:,.0f} ({a.long_share:.0%}), "
-                   f"short decline {a.short_decline:,.0f} ({a.short_share:.0%})")
-    else:
-        out.append("    attribution UNKNOWN: nothing declined over the reference window")
-    for c in plan.cancels:
-        out.append(f"    cancel  {c.venue}/{c.account} {c.which}: {len(c.order_ids)} order(s)  {c.reason}")
+def _totals(plans: list[Decided]) -> dict:
+    t = totals_json(close_totals(plans))
+    return {"notional": t["gross"], "net_notional": t["net"], "positions_closed": t["positions"],
+            "overlaps": t["overlaps"]}
+
+
+def _seq(seqs: tuple[int, ...], i: int) -> str:
+    return f"#{seqs[i]} " if i < len(seqs) else ""
+
+
+def plan_lines(plan: Plan, send: tuple[tuple[int, ...], tuple[int, ...]] = NO_SEQ) -> list[str]:
+    """A plan's lines; cancels and orders numbered in the order their tick sends them."""
+    out = [f"    {attribution_line(plan.attribution)}"]
+    for i, c in enumerate(plan.cancels):
+        out.append(f"    cancel  {_seq(send[0], i)}{c.venue}/{c.account} {c.which}: {len(c.order_ids)} order(s)  "
+                   f"{c.reason}")
     base = _base(plan)
-    for o in plan.orders:
+    for i, o in enumerate(plan.orders):
         leg = f" {o.position_side}" if o.position_side else ""
         chunk = f" chunk {o.chunk}/{o.chunks}" if o.chunks > 1 else ""
         kind = "reduce-only" if o.reduce_only else "spot"
-        out.append(f"    order   {o.venue}/{o.account} {o.symbol}{leg} {o.side} {o.amount:g} {kind}{chunk} "
-                   f"≈{o.notional:,.0f} at +{(o.not_before_ms - base) / 1000:g}s  {o.reason}  id={o.client_order_id}")
+        out.append(f"    order   {_seq(send[1], i)}{o.venue}/{o.account} {o.symbol}{leg} {o.side} {o.amount:g} {kind}"
+                   f"{chunk} ≈{o.notional:,.0f} at +{(o.not_before_ms - base) / 1000:g}s  {o.reason}  "
+                   f"id={o.client_order_id}")
     for d in plan.directives:
         params = " ".join(f"{k}={v}" for k, v in d.params.items())
         out.append(f"    {d.kind} {params}".rstrip())
@@ -105,6 +125,8 @@ def plan_lines(plan: Plan) -> list[str]:
         out.append(f"    suggest hedge: {h.side} {h.base} ≈{h.notional:,.0f} (not sent)  {h.reason}")
     for s in plan.skipped:
         out.append(f"    skipped {s}")
+    if plan.scores and any(e.selected for e in plan.scores.entries):  # a ranking by risk score chose positions
+        out += [f"    {x}" for x in score_lines(plan.scores)]
     return out
 
 
@@ -117,9 +139,11 @@ def replay_text(evaluations: Iterable[Evaluation], graph_kinds: dict, verbose: b
     last_refusal: dict[str, tuple] = {}
     ticks = transitions = orders = 0
     final: dict[str, tuple[int, str]] = {}
+    plans: list[Decided] = []
     for ev in evaluations:
         ticks += 1
-        for s in ev.scopes:
+        plans += decided(ev)
+        for s, send in zip(ev.scopes, ev.sends()):
             key = f"{s.policy} {s.scope}"
             final[key] = (s.stage_after, iso(ev.now_ms))
             kinds = graph_kinds.get(s.policy, {})
@@ -138,7 +162,7 @@ def replay_text(evaluations: Iterable[Evaluation], graph_kinds: dict, verbose: b
                     yield f"    decision {t.decision_id}"
                 if s.plan:
                     orders += len(s.plan.orders)
-                    yield from plan_lines(s.plan)
+                    yield from plan_lines(s.plan, send)
             elif verbose:
                 pend = ", ".join(f"{tr.name} {tr.pending}" for tr in s.triggers if tr.pending)
                 line = f"{iso(ev.now_ms)}  {key}  stage {s.stage_after}  {sigs}"
@@ -147,6 +171,10 @@ def replay_text(evaluations: Iterable[Evaluation], graph_kinds: dict, verbose: b
             if verbose and refs and last_refusal.get(key) != refs:
                 yield f"    {'; '.join(s.refusals)}"
             last_refusal[key] = refs
-    yield f"replayed {ticks} tick(s): {transitions} transition(s), {orders} order(s) planned"
+    totals = close_totals(plans)
+    yield from overlap_lines(totals)
+    counted = f"≈{totals.gross:,.0f} notional" + (f", ≈{totals.net:,.0f} net of overlaps"
+                                                    if round(totals.net) != round(totals.gross) else "")
+    yield f"replayed {ticks} tick(s): {transitions} transition(s), {orders} order(s) planned ({counted})"
     for key, (level, _) in sorted(final.items()):
         yield f"  {key}: stage {level}"

@@ -10,8 +10,11 @@ JSON: ``{"format_version": 1, "graph": {digest, revision}, "source": {"kind": "l
 "evaluated"|"partly_read"|"not_read", "snapshots", "read", "failed", "reason", "reasons", "message",
 "first_failed", "last_failed"}], "changes": [{"time", "policy", "scope", "from", "to", "stage",
 "reason", "decision_id", "orders": [...], "cancels": [...], "directives": [...], "hedges": [...],
-"skipped": [...]}], "summary": {"changes", "orders", "cancels", "notional", "complete", "evaluated",
-"unread", "text"}}`` — ``evaluated`` and ``unread`` list ``venue/account`` keys.
+"skipped": [...], "attribution", "scores"}], "summary": {"changes", "orders", "cancels", "notional",
+"net_notional", "positions_closed", "overlaps", "complete", "evaluated", "unread", "text"}}`` —
+``evaluated`` and ``unread`` list ``venue/account`` keys; every order and cancel has its
+``send_seq``; ``notional`` is the gross total, ``net_notional`` counts each position once
+(attribution, scores, send numbers and overlaps: :mod:`.decisions`).
 
 Formats values only: it must not fetch, evaluate or decide exit codes.
 """
@@ -24,6 +27,8 @@ import re
 
 from ..plan import NOT_READ, PlanResult, StageChange
 from .coverage import account_json, account_lines, incomplete_line, incomplete_phrase, unread_detail
+from .decisions import (NO_SEQ, attribution_json, attribution_line, cancels_json, orders_json, overlap_lines,
+                        score_lines, scores_json, totals_json)
 from .evaluation import iso
 from ..sources import revision_text
 
@@ -35,11 +40,13 @@ def change_json(c: StageChange) -> dict:
     return {
         "time": iso(c.now_ms), "policy": c.policy, "scope": c.scope, "from": t.from_level,
         "to": t.to_level, "stage": t.stage, "reason": t.reason, "decision_id": t.decision_id,
-        "orders": [dataclasses.asdict(o) for o in p.orders] if p else [],
-        "cancels": [dataclasses.asdict(x) for x in p.cancels] if p else [],
+        "orders": orders_json(p, c.send) if p else [],
+        "cancels": cancels_json(p, c.send) if p else [],
         "directives": [dataclasses.asdict(d) for d in p.directives] if p else [],
         "hedges": [dataclasses.asdict(h) for h in p.hedges] if p else [],
         "skipped": list(p.skipped) if p else [],
+        "attribution": attribution_json(p.attribution) if p else None,
+        "scores": scores_json(p.scores) if p else None,
     }
 
 
@@ -52,7 +59,9 @@ def _counts(result: PlanResult) -> tuple[int, int, int, float]:
 
 def summary(result: PlanResult) -> dict:
     changes, orders, cancels, notional = _counts(result)
+    totals = totals_json(result.totals())
     return {"changes": changes, "orders": orders, "cancels": cancels, "notional": notional,
+            "net_notional": totals["net"], "positions_closed": totals["positions"], "overlaps": totals["overlaps"],
             "complete": result.complete,
             "evaluated": [a.key for a in result.evaluated], "unread": [a.key for a in result.unread],
             "text": " ".join(summary_lines(result))}
@@ -80,7 +89,9 @@ def summary_lines(result: PlanResult) -> list[str]:
 
 def _totals(result: PlanResult) -> str:
     changes, orders, cancels, notional = _counts(result)
-    return f"{changes} stage change(s), {orders} order(s) (≈{notional:,.0f} notional), {cancels} cancel(s)"
+    net = result.totals().net
+    counted = f"≈{notional:,.0f} notional" + (f", ≈{net:,.0f} net of overlaps" if round(net) != round(notional) else "")
+    return f"{changes} stage change(s), {orders} order(s) ({counted}), {cancels} cancel(s)"
 
 
 def plan_json(result: PlanResult, graph, source: dict, mode: str) -> str:
@@ -103,20 +114,28 @@ def plan_text(result: PlanResult, graph, source: dict, mode: str) -> str:
         head = f"  # {c.policy} {c.scope}: stage {t.from_level} → {t.to_level}"
         lines.append(head + (f" {t.stage}" if t.stage else "") + f"   at {iso(c.now_ms)}")
         lines.append(f"    reason: {t.reason}")
-        lines += [f"  {x}" for x in _action_lines(p)] if p else []
+        if p and (p.orders or p.residuals or p.skipped):
+            lines.append(f"    {attribution_line(p.attribution)}")
+        lines += [f"  {x}" for x in _action_lines(p, c.send)] if p else []
         lines.append("")
-    return "\n".join(lines + summary_lines(result))
+    overlaps = overlap_lines(result.totals())
+    return "\n".join(lines + (overlaps + [""] if overlaps else []) + summary_lines(result))
 
 
-def _action_lines(p) -> list[str]:
+def _seq(seqs: tuple[int, ...], i: int) -> str:
+    return f"#{seqs[i]} " if i < len(seqs) else ""
+
+
+def _action_lines(p, send: tuple[tuple[int, ...], tuple[int, ...]] = NO_SEQ) -> list[str]:
+    """The plan's lines; cancels and orders numbered in the order their tick sends them."""
     out = []
-    for x in p.cancels:
-        out.append(f"~ cancel {x.venue}/{x.account} {x.which}: {len(x.order_ids)} order(s)")
-    for o in p.orders:
+    for i, x in enumerate(p.cancels):
+        out.append(f"~ {_seq(send[0], i)}cancel {x.venue}/{x.account} {x.which}: {len(x.order_ids)} order(s)")
+    for i, o in enumerate(p.orders):
         leg = f" {o.position_side}" if o.position_side else ""
         chunk = f" [{o.chunk}/{o.chunks}]" if o.chunks > 1 else ""
         flag = "reduce-only" if o.reduce_only else "spot"
-        out.append(f"- {o.side:<4} {o.amount:g} {o.symbol}{leg} on {o.venue}/{o.account}{chunk}"
+        out.append(f"- {_seq(send[1], i)}{o.side:<4} {o.amount:g} {o.symbol}{leg} on {o.venue}/{o.account}{chunk}"
                    f"  ≈{o.notional:,.0f}  {flag}  {o.reason}")
     for d in p.directives:
         params = " ".join(f"{k}={v}" for k, v in d.params.items())
@@ -125,6 +144,8 @@ def _action_lines(p) -> list[str]:
         out.append(f"? suggest {h.side} {h.base} ≈{h.notional:,.0f} (never sent)")
     for s in p.skipped:
         out.append(f"! {s}")
+    if p.scores and any(e.selected for e in p.scores.entries):  # a ranking by risk score chose positions
+        out += [f"  {x}" for x in score_lines(p.scores)]
     return out
 
 
@@ -158,6 +179,10 @@ def plan_markdown(result: PlanResult, graph, source: dict, mode: str) -> str:
                   + (f" {md(t.stage)}" if t.stage else "") + f" at {iso(c.now_ms)}", "",
                   f"reason: `{t.reason.replace('`', '')}`", ""]
         if c.plan:
-            lines += ["```diff", *_action_lines(c.plan), "```", ""]
+            lines += ["```diff", *_action_lines(c.plan, c.send), "```", ""]
+    overlaps = overlap_lines(result.totals())
+    if overlaps:
+        lines += [md(overlaps[0]), "", *(("  - " if x.startswith("      ") else "- ") + md(x.strip().lstrip("! "))
+                                         for x in overlaps[1:]), ""]
     last = [md(x) for x in summary_lines(result)]
     return "\n".join(lines + ([f"**{last[0]}**", *last[1:]] if not result.complete else last))

@@ -14,13 +14,13 @@ cannot be checked (a warning) and the default one is not needed (the built-in ru
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from ..compile.compiler import TemplateProblem
 from ..compile.graph import PolicyNode
 from ..policy.diagnostics import suggestion_hint
 from .incident import DEFAULT_TEMPLATE, sample_incident
-from .templates import TemplateError, Templates, display_path, html_twin
+from .templates import TemplateError, Templates, data_shape, display_path, html_twin
 
 SAMPLE_DIGEST = "sha256:" + "0" * 64
 
@@ -36,7 +36,7 @@ class TemplateCheck:
         self.root = Path(root) if root is not None else None
         self._templates: Optional[Templates] = None
         self._done: dict[tuple, list[TemplateProblem]] = {}
-        self._shape_cache: dict[str, list[dict]] = {}
+        self._shape_cache: dict[str, Any] = {}
 
     @property
     def templates(self) -> Templates:
@@ -62,14 +62,14 @@ class TemplateCheck:
                                     suggestion_hint(tname, t.names, f"templates are the *.j2 files of {t.root}/"))]
         key = (tname, policy.name if policy is not None else None, level)
         if key not in self._done:
-            contexts, shapes = [], []
+            contexts, known = [], None
             if policy is not None and level is not None:
                 contexts.append(sample_incident(policy, level, digest=SAMPLE_DIGEST, revision=None))
-                shapes = self._shapes(policy)
-            errors: list[TemplateError] = t.check(tname, contexts, shapes)
+                known = self._shape(policy)
+            errors: list[TemplateError] = t.check(tname, contexts, known)
             twin = html_twin(tname)
             if twin is not None and twin in t:
-                errors += t.check(twin, contexts, shapes)
+                errors += t.check(twin, contexts, known)
             self._done[key] = [TemplateProblem(e.kind, e.message, self._hint(e), e.file, e.line) for e in errors]
         return self._done[key]
 
@@ -79,9 +79,10 @@ class TemplateCheck:
             return suggestion_hint(e.missing or "", t.names, f"include and extend templates by their name in {t.root}/")
         return HINTS.get(e.kind)
 
-    def _shapes(self, policy: PolicyNode) -> list[dict]:
-        """Incidents of every stage of ``policy``, full: what the data of its runbooks can hold."""
+    def _shape(self, policy: PolicyNode) -> Any:
+        """The shape of the incidents of every stage of ``policy``, full: what the data of its
+        runbooks can hold."""
         if policy.name not in self._shape_cache:
-            self._shape_cache[policy.name] = [
-                sample_incident(policy, s.level, digest=SAMPLE_DIGEST, revision=None, full=True) for s in policy.stages]
+            self._shape_cache[policy.name] = data_shape(
+                sample_incident(policy, s.level, digest=SAMPLE_DIGEST, revision=None, full=True) for s in policy.stages)
         return self._shape_cache[policy.name]

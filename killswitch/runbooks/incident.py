@@ -32,8 +32,8 @@ from ..compile.graph import PolicyNode, StageNode, TriggerNode
 from ..compile.nodes import CancelOrdersAction, LockTradingAction, NotifyAction, RunbookAction
 from ..policy.expr import ValueType
 from ..policy.expr import comparisons as condition_comparisons
-from ..state.store import FINAL_STATUSES
-from ..state.store import OPEN_STATUSES as JOURNAL_OPEN_STATUSES
+from ..orders import FINAL_STATUSES
+from ..orders import OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..events import Event, SinkContext, TickFacts

@@ -115,6 +115,10 @@ class Templates:
         self.root = root
         self._env: Any = None
         self._asts: dict[str, Any] = {}  # parsed once: checking a template asks several questions of it
+        # what checking asks again for every policy that uses a template, answered once
+        self._closures: dict[str, list[str]] = {}
+        self._readable: dict[str, frozenset[str]] = {}
+        self._clean: dict[tuple[str, Any], bool] = {}
 
     @classmethod
     def load(cls, root: Path) -> "Templates":
@@ -184,14 +188,13 @@ class Templates:
             file, line = self._where(e, name)
             raise TemplateError("render", name, f"{type(e).__name__}: {e}", file, line) from None
 
-    def check(self, name: str, contexts: Iterable[Mapping[str, Any]],
-              shapes: Iterable[Mapping[str, Any]] = ()) -> list[TemplateError]:
+    def check(self, name: str, contexts: Iterable[Mapping[str, Any]], known: Any = None) -> list[TemplateError]:
         """Every problem of ``name`` found without an incident: it exists, it and what it
         includes parse, every variable it reads is a key of the data, every key it reads of
         the data (``stage.name``, ``o.status`` in ``for o in actions.orders``) exists in the
         data's shape — in every branch, taken or not —, and it renders against each of
-        ``contexts``. ``shapes`` are more incidents whose keys count as known (the shape is the
-        union of all). One problem per kind and place."""
+        ``contexts``. ``known`` is the shape of more incidents whose keys count as known
+        (:func:`data_shape`; the shape is the union of all). One problem per kind and place."""
         from jinja2 import TemplateSyntaxError
 
         if name not in self.sources:
@@ -206,9 +209,7 @@ class Templates:
         except TemplateSyntaxError as e:
             return [self._syntax(name, e)]
         contexts = list(contexts)
-        shape = None
-        for c in [*contexts, *shapes]:
-            shape = _merge(shape, _shape(c))
+        shape = _merge(data_shape(contexts), known)
         keys = set(shape[1]) if shape is not None else set()
         for tname in self._closure(name):
             try:
@@ -218,13 +219,22 @@ class Templates:
                 continue
             if shape is None:
                 continue
-            for expr, key, known, line in _unknown_names(self._ast(tname), shape):
+            # What the template reads of the data depends only on the keys it names: a template
+            # found clean on one shape is clean on every shape that has the same of those keys
+            # (policies differ in others: the names of their signals and triggers). A finding
+            # is made again on the whole shape, whose other keys go into its did-you-mean.
+            names = self._names(tname)
+            seen = (tname, _frozen(shape, names))
+            clean = self._clean.get(seen)
+            if clean is None:
+                clean = self._clean[seen] = not _unknown_names(self._ast(tname), _project(shape, names))
+            for expr, key, there, line in [] if clean else _unknown_names(self._ast(tname), shape):
                 if expr == key:
                     add(TemplateError("render", tname, f'"{key}" is undefined: the incident has no such key'
                                       + _suggest(key, keys), self.path(tname), line))
                 else:
                     add(TemplateError("render", tname, f'"{expr}" is undefined: no key "{key}" there'
-                                      + _suggest(key, known), self.path(tname), line))
+                                      + _suggest(key, there), self.path(tname), line))
         if found:
             return list(found.values())
         for ctx in contexts:
@@ -251,14 +261,33 @@ class Templates:
 
     def _ast(self, name: str) -> Any:
         if name not in self._asts:
-            self._asts[name] = self.env.parse(self.sources[name])
+            self._asts[name] = self.env.parse(self.sources[name], name, self.path(name))
         return self._asts[name]
+
+    def _names(self, name: str) -> frozenset[str]:
+        """Every name, attribute and constant subscript template ``name`` mentions."""
+        from jinja2 import nodes
+
+        if name not in self._readable:
+            found: set[str] = set()
+            for n in self._ast(name).find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
+                if isinstance(n, nodes.Name):
+                    found.add(n.name)
+                elif isinstance(n, nodes.Getattr):
+                    found.add(n.attr)
+                elif isinstance(n.arg, nodes.Const) and isinstance(n.arg.value, str):
+                    found.add(n.arg.value)
+            self._readable[name] = frozenset(found)
+        return self._readable[name]
 
     def _closure(self, name: str) -> list[str]:
         """``name`` and every template it includes or extends (by literal name), in order."""
         from jinja2 import TemplateSyntaxError, meta
 
-        out, todo = [], [name]
+        if name in self._closures:
+            return self._closures[name]
+        out: list[str] = []
+        todo = [name]
         while todo:
             n = todo.pop(0)
             if n in out or n not in self.sources:
@@ -269,6 +298,7 @@ class Templates:
             except TemplateSyntaxError:
                 continue
             todo += [r for r in refs if isinstance(r, str)]
+        self._closures[name] = out
         return out
 
 
@@ -280,15 +310,61 @@ class Templates:
 _DICT_METHODS = frozenset({"items", "keys", "values", "get"})
 
 
-def _shape(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return ("dict", {k: _shape(v) for k, v in value.items()})
+def data_shape(incidents: Iterable[Mapping[str, Any]]) -> Any:
+    """The shape of ``incidents`` together: every key any of them has, where it has it."""
+    shape = None
+    for c in incidents:
+        shape = _add(shape, c)
+    return shape
+
+
+def _project(shape: Any, names: frozenset[str]) -> Any:
+    """``shape`` with only the keys in ``names``, at every level."""
+    if shape is None:
+        return None
+    if shape[0] == "dict":
+        return ("dict", {k: _project(v, names) for k, v in shape[1].items() if k in names})
+    return ("list", _project(shape[1], names))
+
+
+def _frozen(shape: Any, names: frozenset[str]) -> Any:
+    """``_project(shape, names)`` as a value that can be a key (keys in their order: a shape read
+    in another order only misses the cache)."""
+    if shape is None:
+        return None
+    if shape[0] == "dict":
+        return ("dict", tuple((k, _frozen(v, names)) for k, v in shape[1].items() if k in names))
+    return ("list", _frozen(shape[1], names))
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _add(shape: Any, value: Any) -> Any:
+    """``_merge(shape, <the shape of value>)``, built in place: ``shape`` must be this function's
+    own result (never a shape kept elsewhere), and is changed."""
+    t = type(value)
+    if t in _SCALARS:  # most of an incident; the ABC check below is slow
+        return shape
+    if t is dict or isinstance(value, Mapping):
+        if shape is None:
+            shape = ("dict", {})
+        elif shape[0] != "dict":
+            return shape
+        keys = shape[1]
+        for k, v in value.items():
+            keys[k] = _add(keys.get(k), v)
+        return shape
     if isinstance(value, (list, tuple)):
-        item = None
+        if shape is None:
+            shape = ("list", None)
+        elif shape[0] != "list":
+            return shape
+        item = shape[1]
         for v in value:
-            item = _merge(item, _shape(v))
+            item = _add(item, v)
         return ("list", item)
-    return None
+    return shape
 
 
 def _merge(a: Any, b: Any) -> Any:
@@ -447,6 +523,15 @@ def _make_env(templates: Templates) -> Any:
         def list_templates(self):
             return templates.names
 
+        def load(self, environment, name, globals=None):  # noqa: ANN001 - jinja2's signature
+            # Compiled from the syntax tree the checks read (Templates._ast), so that a template
+            # is parsed once, not once to compile and once to check.
+            if name not in templates.sources:
+                raise TemplateNotFound(name)
+            code = environment.compile(templates._ast(name), name, templates.path(name))
+            return environment.template_class.from_code(environment, code, {} if globals is None else globals,
+                                                        lambda: True)
+
     env = SandboxedEnvironment(
         loader=_Loader(),
         undefined=StrictUndefined,
@@ -457,6 +542,9 @@ def _make_env(templates: Templates) -> Any:
         keep_trailing_newline=True,
         finalize=_finalize,
         auto_reload=False,
+        # The optimizer folds constants by changing the syntax tree in place, and that tree is
+        # shared with the checks (see _Loader.load); it changes no output.
+        optimized=False,
     )
     env.filters.update(pct=_pct, amount=_amount, iso=iso, cell=_cell)
     return env

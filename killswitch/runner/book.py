@@ -14,6 +14,7 @@ place by a reader: a sink's context or a cache holding the old object sees a con
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
@@ -50,6 +51,15 @@ class Book:
     pnl_complete: bool = True
     loaded: Optional[dict] = None
     followed: Optional[dict] = None  # as a standby: the leader's document last followed
+    # the keys of the PnL samples last saved, as the tuple the history shares while the positions
+    # stay the same, and their JSON text: encoded once, not at every sample step
+    _keys_text: dict[tuple[int, str], tuple[tuple, str]] = field(default_factory=dict)
+
+    def _keys_json(self, window_ms: int, account: str, keys: tuple) -> str:
+        known = self._keys_text.get((window_ms, account))
+        if known is None or known[0] is not keys:
+            known = self._keys_text[(window_ms, account)] = (keys, _encoded_keys(keys))
+        return known[1]
 
     def node(self, policy: str) -> Optional[PolicyNode]:
         return next((p for p in self.graph.policies if p.name == policy), None)
@@ -129,12 +139,16 @@ class Book:
                "resume": dict(sorted(self.resume_starts.items())), "sinks": sinks(),
                "residuals": self.residuals.to_json()}
         added, kept = pnl_changes(self.state, self.saved_pnl)
-        rows = [PnlSampleRow(w, acct, ts, [list(k) for k in keys], values.tolist())
+        rows = [PnlSampleRow(w, acct, ts, self._keys_json(w, acct, keys), values.tolist())
                 for w, acct, ts, keys, values in added]
         marks = pnl_marks(self.state)
         await io(store.save_engine_state, doc, self.graph.digest, fence, pnl_added=rows, pnl_kept=kept)
         # (two saves in flight may both add a sample row: the store upserts it)
         self.saved_pnl = marks
+
+
+def _encoded_keys(keys: tuple) -> str:
+    return json.dumps([list(k) for k in keys], separators=(",", ":"))
 
 
 def _row_marks(rows: Sequence[PnlSampleRow]) -> PnlMarks:

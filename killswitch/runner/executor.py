@@ -2,9 +2,9 @@
 
 The order of things is the safety argument:
 
-1. :meth:`Executor.journal` writes every order intent of the tick in one transaction
-   (idempotent by client order id, fenced by the leader's token: all durable, or none) —
-   *before* the runner saves the engine state that says the stage was entered;
+1. :meth:`Executor.journal` writes every order intent of the tick (idempotent by client order
+   id, fenced by the leader's token) — *before* the runner saves the engine state that says
+   the stage was entered;
 2. :meth:`Executor.send` sends each journaled intent that has no result yet and records what
    the venue answered (an unclear answer — timeout, dropped connection — is ``unknown``);
 3. :meth:`Executor.reconcile` settles every pending intent with the venue by client order id:
@@ -44,8 +44,8 @@ from typing import Awaitable, Callable, Optional
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason
 
 from ..engine.planner import Plan
-from ..orders import OrderIntent
-from ..state.store import IntentRecord
+from ..orders import CancelIntent, OrderIntent, send_order
+from ..state.store import IntentRow
 from .storeio import StoreIO
 
 # venue answers after which the order's fate is unknown until reconciled
@@ -187,26 +187,24 @@ class Executor:
     # --- 1. journal ----------------------------------------------------------------------------------
 
     async def journal(self, plans: list[Plan]) -> ExecutionReport:
-        """Every order of ``plans`` journaled as an intent, in one transaction (one commit: a
-        close_all of 10,000 positions waited on 10,000 fsyncs before its first order). Intents
-        already journaled (a restarted runner re-planning a decision) are counted ``skipped``."""
+        """Every planned order, journaled in one transaction before anything is sent (a dry run
+        audits each instead, also in one). Thousands of closes are one durable write."""
         report = ExecutionReport()
         orders = [o for plan in plans for o in plan.orders]
-        self._journaled_new = set()
-        if self.dry_run:
-            for o in orders:
-                await self.io(self.store.audit, "order_planned_dry_run", self.clock(), _intent_doc(o),
-                              fence=self.fence())
-                report.dry_run += 1
-            return report
         if not orders:
             return report
-        records = [IntentRecord(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side,
-                                o.position_side, o.amount, o.reduce_only, json.dumps(_intent_doc(o)))
-                   for o in orders]
-        new = await self.io(self.store.journal_intents, self.fence(), records, ts_ms=self.clock())
-        report.skipped += len(records) - new
-        if new == len(records):  # none was known: none has a result yet (see send)
+        if self.dry_run:
+            now = self.clock()
+            await self.io(self.store.audit_many, [("order_planned_dry_run", now, _intent_doc(o)) for o in orders],
+                          fence=self.fence())
+            report.dry_run += len(orders)
+            return report
+        rows = [IntentRow(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side, o.position_side,
+                          o.amount, o.reduce_only, json.dumps(_intent_doc(o), sort_keys=True)) for o in orders]
+        self._journaled_new = set()
+        new = await self.io(self.store.journal_intents, self.fence(), rows, ts_ms=self.clock())
+        report.skipped += sum(1 for fresh in new if not fresh)
+        if all(new):  # none was known: none has a result yet (see send)
             self._journaled_new = {o.client_order_id for o in orders}
         return report
 
@@ -217,18 +215,17 @@ class Executor:
         report = ExecutionReport()
         if self.dry_run:
             return report
-        await self._cancels(plans, report)
+        cancels, ordered = send_order(plans)  # the order previews show (``send_seq``)
+        await self._cancels(cancels, report)
         planned = {o.client_order_id for p in plans for o in p.orders}
         if planned and planned <= self._journaled_new:
-            pending = planned  # journaled new just now, in this tick: no result can be journaled yet
+            # journaled new just now, in this tick: none can have a result yet, and reading every
+            # pending intent back (10,000 at a close_all of 10,000) would delay the first order
+            pending = planned
         else:
             pending = {e.client_order_id for e in await self.io(self.store.pending_intents) if e.status is None}
         self._journaled_new = set()
-        per_account: dict[str, list[OrderIntent]] = {}
-        for plan in plans:
-            for o in plan.orders:
-                if o.client_order_id in pending:
-                    per_account.setdefault(account_key(o.venue, o.account), []).append(o)
+        per_account = {k: kept for k, v in ordered.items() if (kept := [o for o in v if o.client_order_id in pending])}
 
         async def run(key: str, orders: list[OrderIntent]) -> ExecutionReport:
             r = ExecutionReport()
@@ -283,19 +280,18 @@ class Executor:
         if _short(status, res.filled, o.amount, o.reduce_only):
             r.unfilled.append(o.decision_id)  # the market moved past the protected price, or was thin
 
-    async def _cancels(self, plans: list[Plan], report: ExecutionReport) -> None:
-        for plan in plans:
-            for c in plan.cancels:
-                adapter = self.adapters.get(account_key(c.venue, c.account))
-                if adapter is None:
-                    continue
-                try:
-                    res = await adapter.cancel_orders(CancelSelector(which=c.which, order_ids=c.order_ids))
-                    report.canceled += len(res.canceled)
-                except AdapterError as e:
-                    await self.io(self.store.audit, "cancel_failed", self.clock(),
-                                  {"venue": c.venue, "account": c.account, "reason": e.reason.value},
-                                  fence=self.fence())
+    async def _cancels(self, cancels: list[CancelIntent], report: ExecutionReport) -> None:
+        for c in cancels:
+            adapter = self.adapters.get(account_key(c.venue, c.account))
+            if adapter is None:
+                continue
+            try:
+                res = await adapter.cancel_orders(CancelSelector(which=c.which, order_ids=c.order_ids))
+                report.canceled += len(res.canceled)
+            except AdapterError as e:
+                await self.io(self.store.audit, "cancel_failed", self.clock(),
+                              {"venue": c.venue, "account": c.account, "reason": e.reason.value},
+                              fence=self.fence())
 
     async def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
                       detail: Optional[str]) -> None:
@@ -466,10 +462,9 @@ def _short(status: str, filled: float, amount: float, reduce_only: bool) -> bool
     return filled < amount * (1 - 1e-9) - 1e-12
 
 
-_INTENT_FIELDS = tuple(sorted(f.name for f in fields(OrderIntent)))
+_INTENT_FIELDS = tuple(f.name for f in fields(OrderIntent))
 
 
 def _intent_doc(o: OrderIntent) -> dict:
-    """The intent as a dict, keys sorted (its JSON is what ``sort_keys`` would write). The fields
-    are plain values: a shallow copy is asdict's answer, without its deep copies."""
+    """The intent as a JSON object: every field (all plain values; ``asdict`` would deep-copy each)."""
     return {name: getattr(o, name) for name in _INTENT_FIELDS}

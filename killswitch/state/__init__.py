@@ -31,7 +31,6 @@ from .store import (
     AuditRow,
     AuditVerification,
     FencedError,
-    IntentRecord,
     JournalEntry,
     Lease,
     PnlSampleRow,
@@ -95,8 +94,7 @@ def open_store(url: str, *, migrate: bool = True, audit_key: Optional[AuditKey] 
 
 __all__ = [
     "open_store", "mask_url", "SCHEMES", "StateStore", "StoreError", "FencedError", "SchemaTooNewError",
-    "UnknownIntentError", "IntentRecord", "JournalEntry", "Approval", "Lease", "AuditRow", "PnlSampleRow",
-    "PolicyBundle",
+    "UnknownIntentError", "JournalEntry", "Approval", "Lease", "AuditRow", "PnlSampleRow", "PolicyBundle",
     "RunbookRecord", "AuditKey", "AuditKeyError", "AuditHead", "AuditAnchor", "AuditFinding", "AuditVerification",
     "key_problem",
     "ORDER_STATUSES", "FINAL_STATUSES", "OPEN_STATUSES",

@@ -58,6 +58,14 @@ def audit_hash(prev_hash: str, seq: int, kind: str, ts_ms: int, payload: Any) ->
     return hashlib.sha256((prev_hash + row).encode("utf-8")).hexdigest()
 
 
+def audit_hash_text(prev_hash: str, seq: int, kind: str, ts_ms: int, payload_text: str) -> str:
+    """:func:`audit_hash` of a payload given as its canonical JSON text (what the store keeps),
+    without parsing it again: the row's canonical form is that text between the other keys, in
+    their sorted order (kind, payload, seq, ts_ms)."""
+    row = f'{{"kind":{canonical_json(kind)},"payload":{payload_text},"seq":{int(seq)},"ts_ms":{int(ts_ms)}}}'
+    return hashlib.sha256((prev_hash + row).encode("utf-8")).hexdigest()
+
+
 class AuditKeyError(ValueError):
     """The audit key cannot be used (unreadable, too short). The message never holds the key."""
 

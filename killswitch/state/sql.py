@@ -9,7 +9,7 @@ identity columns) both speak — ``ON CONFLICT``, no JSON operators — so one s
 Must not: hold a transaction open between calls, or retry a write whose outcome is unknown
 (callers retry idempotent writes themselves).
 
-Size: about 680 lines, the schema's migrations and :class:`SqlStore` (see its reason); the audit
+Size: about 650 lines, the schema's migrations and :class:`SqlStore` (see its reason); the audit
 chain's hashing and verification live in :mod:`.audit_chain`.
 """
 
@@ -19,7 +19,7 @@ import json
 import threading
 import time
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Optional, Sequence
 
 from .store import (
@@ -32,7 +32,7 @@ from .store import (
     AuditRow,
     AuditVerification,
     FencedError,
-    IntentRecord,
+    IntentRow,
     JournalEntry,
     Lease,
     PnlSampleRow,
@@ -41,7 +41,7 @@ from .store import (
     SchemaTooNewError,
     StoreError,
     UnknownIntentError,
-    audit_hash,
+    audit_hash_text,
     canonical_json,
 )
 from .audit_chain import GENESIS_HASH, ChainCheck, key_problem
@@ -192,6 +192,9 @@ _INTENTS = (f"SELECT {_INTENT_COLS} FROM order_intent i LEFT JOIN order_result r
             "(SELECT MAX(seq) FROM order_result WHERE client_order_id = i.client_order_id)")
 
 
+_IN_BATCH = 500  # ids per IN (...) list: well under every backend's bound on parameters
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -205,7 +208,7 @@ def _entry(row: tuple) -> JournalEntry:
 class SqlStore:
     """StateStore over a DB-API connection; subclasses provide the dialect (see module doc).
 
-    Size: about 440 lines because it is one short method per StateStore call (about 40: lease,
+    Size: about 430 lines because it is one short method per StateStore call (about 40: lease,
     engine state, journal, approvals, audit chain, bundles, runbooks), each its own transaction
     over the same connection, ``_tx`` and fence check; splitting it by table would spread that
     one transaction discipline over several classes that must agree on it.
@@ -341,7 +344,8 @@ class SqlStore:
                           pnl_added: Sequence[PnlSampleRow] = (),
                           pnl_kept: Sequence[tuple[int, str, Optional[int]]] = ()) -> None:
         text = json.dumps(doc, separators=(",", ":"))  # float repr round-trips exactly
-        added = [(r.window_ms, r.account, r.ts_ms, json.dumps(r.keys, separators=(",", ":")),
+        added = [(r.window_ms, r.account, r.ts_ms,
+                  r.keys if isinstance(r.keys, str) else json.dumps(r.keys, separators=(",", ":")),
                   json.dumps(r.values, separators=(",", ":"))) for r in pnl_added]
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
@@ -377,26 +381,41 @@ class SqlStore:
     def journal_intent(self, fence: int, client_order_id: str, decision_id: str, venue: str, account: str,
                        symbol: str, side: str, position_side: Optional[str], amount: float, reduce_only: bool,
                        payload_json: str, *, ts_ms: Optional[int] = None) -> bool:
-        return self.journal_intents(fence, [IntentRecord(client_order_id, decision_id, venue, account, symbol, side,
-                                                         position_side, amount, reduce_only, payload_json)],
-                                    ts_ms=ts_ms) == 1
+        return self.journal_intents(fence, [IntentRow(client_order_id, decision_id, venue, account, symbol, side,
+                                                      position_side, amount, reduce_only, payload_json)],
+                                    ts_ms=ts_ms)[0]
 
-    def journal_intents(self, fence: int, intents: Sequence[IntentRecord], *, ts_ms: Optional[int] = None) -> int:
+    def journal_intents(self, fence: int, intents: Sequence[IntentRow], *, ts_ms: Optional[int] = None
+                        ) -> list[bool]:
+        for it in intents:
+            json.loads(it.payload_json)  # refuse a payload nobody could read back, before anything is durable
+        if not intents:
+            return []
         ts = now_ms() if ts_ms is None else ts_ms
-        rows = []
-        for i in intents:
-            json.loads(i.payload_json)  # refuse a payload nobody could read back, before it is durable
-            rows.append((i.client_order_id, fence, i.decision_id, i.venue, i.account, i.symbol, i.side,
-                         i.position_side, float(i.amount), bool(i.reduce_only), i.payload_json, ts))
+        ids = [it.client_order_id for it in intents]
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
-            if not rows:
-                return 0
-            cur.executemany(self._sql("INSERT INTO order_intent (client_order_id, fence, decision_id, venue, account, "
-                                      "symbol, side, position_side, amount, reduce_only, payload, created_ms) "
-                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                                      "ON CONFLICT (client_order_id) DO NOTHING"), rows)
-            return int(cur.rowcount)
+            known: set[str] = set()
+            for i in range(0, len(ids), _IN_BATCH):
+                part = ids[i:i + _IN_BATCH]
+                marks = ", ".join("?" * len(part))
+                known.update(r[0] for r in self._q(
+                    cur, f"SELECT client_order_id FROM order_intent WHERE client_order_id IN ({marks})", part))
+            new: list[bool] = []
+            rows = []
+            for it in intents:
+                fresh = it.client_order_id not in known
+                new.append(fresh)
+                if fresh:
+                    known.add(it.client_order_id)  # a second copy in the batch is not new either
+                    rows.append((it.client_order_id, fence, it.decision_id, it.venue, it.account, it.symbol, it.side,
+                                 it.position_side, float(it.amount), bool(it.reduce_only), it.payload_json, ts))
+            if rows:
+                cur.executemany(self._sql(
+                    "INSERT INTO order_intent (client_order_id, fence, decision_id, venue, account, symbol, side, "
+                    "position_side, amount, reduce_only, payload, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?)"), rows)
+        return new
 
     def journal_result(self, fence: int, client_order_id: str, status: str, filled: Optional[float],
                        avg_price: Optional[float], reason_code: Optional[str], detail: Optional[str], *,
@@ -496,9 +515,15 @@ class SqlStore:
         return key_problem(head, key)
 
     def audit(self, kind: str, ts_ms: int, payload: dict, *, fence: Optional[int] = None) -> int:
-        text = canonical_json(payload)  # raises before anything is written if it is not JSON
+        return self.audit_many([(kind, ts_ms, payload)], fence=fence)[0]
+
+    def audit_many(self, rows: Sequence[tuple[str, int, dict]], *, fence: Optional[int] = None) -> list[int]:
+        texts = [canonical_json(payload) for _, _, payload in rows]  # raises before anything is written
+        if not rows:
+            return []
         macs = self._has_macs()  # before the transaction: it reads the schema in one of its own
         key = self.audit_key if macs else None
+        out: list[int] = []
         with self._tx(write=True) as cur:
             # The head (exclusive) first, then the lease row (shared). An append waiting for the
             # head (held by a leader paused in the middle of its own append, until PostgreSQL ends
@@ -512,30 +537,46 @@ class SqlStore:
                 # Never rebuilt here: a head rebuilt from the rows left would vouch for a cut chain.
                 raise StoreError(f"{self.url}: " + key_problem(None, key))
             head = AuditHead(*row)
-            seq = head.seq + 1
-            digest = audit_hash(head.hash, seq, kind, ts_ms, json.loads(text))
+            inserts: list[tuple] = []
+            for (kind, ts_ms, _), text in zip(rows, texts):
+                head, insert = self._chain(head, kind, ts_ms, text, macs, key)
+                inserts.append(insert)
+                out.append(head.seq)
             if not macs:  # a schema older than the anchor (only ever in a migration test)
-                self._q(cur, "INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", (seq, kind, ts_ms, text, head.hash, digest))
-                self._q(cur, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
-                return seq
-            start = head.anchored_from if head.anchored else seq  # the first keyed append anchors
-            row_mac: Optional[str]
-            head_mac: Optional[str]
-            key_id: Optional[str]
-            if key is not None and head.key_id in (None, key.key_id) and start is not None:
-                row_mac, key_id = key.row_mac(seq, digest), key.key_id
-                head_mac = key.head_mac(seq, digest, start)
-            else:
-                # No key, not this chain's, or a head anchored with no first row (its anchor was
-                # tampered with: no head MAC can be made): the row goes in unanchored (verification
-                # reports it once the chain is anchored) rather than the kill switch failing to record.
-                row_mac, head_mac, key_id, start = None, None, head.key_id, head.anchored_from
-            self._q(cur, "INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash, mac) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?)", (seq, kind, ts_ms, text, head.hash, digest, row_mac))
+                cur.executemany(self._sql("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash) "
+                                          "VALUES (?, ?, ?, ?, ?, ?)"), inserts)
+                self._q(cur, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (head.seq, head.hash))
+                return out
+            head_mac = None
+            if key is not None and head.key_id == key.key_id and head.anchored_from is not None:
+                head_mac = key.head_mac(head.seq, head.hash, head.anchored_from)  # the last row's only
+            cur.executemany(self._sql("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash, mac) "
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?)"), inserts)
             self._q(cur, "UPDATE audit_head SET seq = ?, hash = ?, mac = ?, key_id = ?, anchored_from = ? "
-                         "WHERE id = 1", (seq, digest, head_mac, key_id, start))
-            return seq
+                         "WHERE id = 1", (head.seq, head.hash, head_mac, head.key_id, head.anchored_from))
+        return out
+
+    @staticmethod
+    def _chain(head: AuditHead, kind: str, ts_ms: int, text: str, macs: bool, key: Optional[AuditKey]
+               ) -> tuple[AuditHead, tuple]:
+        """The row that follows ``head`` (its insert parameters) and the head after it (its MAC
+        is left to the caller: only the last row's head is stored)."""
+        seq = head.seq + 1
+        digest = audit_hash_text(head.hash, seq, kind, ts_ms, text)
+        if not macs:
+            return replace(head, seq=seq, hash=digest), (seq, kind, ts_ms, text, head.hash, digest)
+        start = head.anchored_from if head.anchored else seq  # the first keyed append anchors
+        row_mac: Optional[str]
+        key_id: Optional[str]
+        if key is not None and head.key_id in (None, key.key_id) and start is not None:
+            row_mac, key_id = key.row_mac(seq, digest), key.key_id
+        else:
+            # No key, not this chain's, or a head anchored with no first row (its anchor was
+            # tampered with: no head MAC can be made): the row goes in unanchored (verification
+            # reports it once the chain is anchored) rather than the kill switch failing to record.
+            row_mac, key_id, start = None, head.key_id, head.anchored_from
+        return (replace(head, seq=seq, hash=digest, mac=None, key_id=key_id, anchored_from=start),
+                (seq, kind, ts_ms, text, head.hash, digest, row_mac))
 
     def audit_head(self) -> Optional[AuditHead]:
         query = self._head_query()

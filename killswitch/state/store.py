@@ -1,6 +1,6 @@
 """The state store's contract: what the runner persists, and the guarantees every backend gives.
 
-Owns the :class:`StateStore` protocol, its values (:class:`JournalEntry`, :class:`IntentRecord`, :class:`Approval`,
+Owns the :class:`StateStore` protocol, its values (:class:`JournalEntry`, :class:`Approval`,
 :class:`Lease`, :class:`AuditRow`, :class:`RunbookRecord`), its errors, the order statuses the
 journal accepts, and the audit chain's hashing rule. Backends (``sqlite.py``, ``postgres.py``)
 implement it over the shared SQL in ``sql.py``; the same test suite runs against each.
@@ -44,16 +44,11 @@ from .audit_chain import (  # noqa: F401 - re-exported
     AuditKeyError,
     AuditVerification,
     audit_hash,
+    audit_hash_text,
     canonical_json,
     key_problem,
 )
-
-# What the journal accepts as an order's status. The exchange's own vocabulary (adapters'
-# OrderResult) plus ``sent`` (handed to the adapter, no answer yet), ``unknown`` (the answer was
-# lost: a timeout) and ``failed`` (refused before it reached the venue).
-FINAL_STATUSES = frozenset({"filled", "canceled", "rejected", "expired", "failed"})
-OPEN_STATUSES = frozenset({"sent", "open", "partially_filled", "unknown"})
-ORDER_STATUSES = FINAL_STATUSES | OPEN_STATUSES
+from ..orders import FINAL_STATUSES, OPEN_STATUSES, ORDER_STATUSES  # noqa: F401 - re-exported
 
 
 class StoreError(Exception):
@@ -77,6 +72,21 @@ class SchemaTooNewError(StoreError):
 
 class UnknownIntentError(StoreError):
     """A result for a client order id that was never journaled: something sent without journaling."""
+
+
+class IntentRow(NamedTuple):
+    """One order intent to journal (see :meth:`StateStore.journal_intents`)."""
+
+    client_order_id: str
+    decision_id: str
+    venue: str
+    account: str
+    symbol: str
+    side: str
+    position_side: Optional[str]
+    amount: float
+    reduce_only: bool
+    payload_json: str
 
 
 @dataclass(frozen=True)
@@ -132,33 +142,18 @@ class AuditRow:
     hash: str
 
 
-class IntentRecord(NamedTuple):
-    """One order intent to journal (:meth:`StateStore.journal_intents`): the fields of
-    :meth:`StateStore.journal_intent` after its fence."""
-
-    client_order_id: str
-    decision_id: str
-    venue: str
-    account: str
-    symbol: str
-    side: str
-    position_side: Optional[str]
-    amount: float
-    reduce_only: bool
-    payload_json: str
-
-
 class PnlSampleRow(NamedTuple):
     """One sample of an account's PnL attribution history: the unrealized PnL of each of its
     positions (``keys`` a list of ``[symbol, position side]``, ``values`` the PnLs in the same
     order) at ``ts_ms``, for the history over ``window_ms``. Kept apart from the engine state
     document, appended once per sample step and trimmed past the window. A plain tuple, as
-    ``State.from_json`` takes its samples."""
+    ``State.from_json`` takes its samples. A writer may give ``keys`` as its JSON text already
+    (the same positions sample after sample: encoded once); a reader always gets the list."""
 
     window_ms: int
     account: str
     ts_ms: int
-    keys: list
+    keys: Any  # a list; from a writer, possibly its JSON text (see above)
     values: list
 
 
@@ -253,9 +248,11 @@ class StateStore(Protocol):
                        payload_json: str, *, ts_ms: Optional[int] = None) -> bool:
         """Journal an order before it is sent. False (and nothing changed) if the id is known."""
 
-    def journal_intents(self, fence: int, intents: Sequence[IntentRecord], *, ts_ms: Optional[int] = None) -> int:
-        """:meth:`journal_intent` for every one of ``intents`` in one transaction: all durable at
-        once, or none. Returns how many were new (the others' ids were known: unchanged)."""
+    def journal_intents(self, fence: int, intents: Sequence[IntentRow], *, ts_ms: Optional[int] = None
+                        ) -> list[bool]:
+        """Journal many intents in one transaction (all or none), in their order; for each, True
+        when it is new, False when its id was known (that one is left as it was). A plan of
+        thousands of closes is one write, not one per order."""
 
     def journal_result(self, fence: int, client_order_id: str, status: str, filled: Optional[float],
                        avg_price: Optional[float], reason_code: Optional[str], detail: Optional[str], *,
@@ -293,6 +290,10 @@ class StateStore(Protocol):
         With ``fence`` (a leader recording what it did), the row is appended only if that token
         is still the current one, checked in the same transaction; else FencedError and nothing
         is written. Without it (a standby, an operator tool) the row is appended unconditionally."""
+
+    def audit_many(self, rows: Sequence[tuple[str, int, dict]], *, fence: Optional[int] = None) -> list[int]:
+        """Append rows of (kind, ts_ms, payload) in one transaction, in their order, each chained
+        as :meth:`audit` chains one; their sequence numbers. All or none (fenced as one)."""
 
     audit_key: Optional[AuditKey]  # what anchors the rows this store appends (None: not anchored)
 

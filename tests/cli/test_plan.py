@@ -31,7 +31,7 @@ def test_plan_over_a_crash_lists_every_change_and_exits_2_with_detailed_exitcode
     r = run("plan", "--policies", str(POLICIES), "--against", str(RECORDING), "--detailed-exitcode")
     assert r.exit_code == 2, r.output
     assert "# futures-book binanceusdm/binance-futures-main: stage 2 → 3 flatten" in r.output
-    assert "~ cancel binanceusdm/binance-futures-main entries: 1 order(s)" in r.output
+    assert "~ #1 cancel binanceusdm/binance-futures-main entries: 1 order(s)" in r.output  # sent first
     assert "? suggest buy SOL" in r.output
     assert r.output.rstrip().endswith("Nothing was sent.")
     assert "Plan: 5 stage change(s), 36 order(s)" in r.output

@@ -74,12 +74,12 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
     real = daemon_module._compile_for_reload
     started, release = threading.Event(), threading.Event()
 
-    def held_compile(paths):  # on the worker thread: waits for the test, then compiles for real
+    def held_compile(paths, max_file_bytes):  # on the worker thread: waits for the test, then compiles for real
         started.set()
         assert release.wait(DEADLINE_S), "the test never released the compile"
-        return real(paths)
+        return real(paths, max_file_bytes)
 
-    def crashing_compile(paths):  # what the worker thread calls to read, load and compile
+    def crashing_compile(paths, max_file_bytes):  # what the worker thread calls to read, load and compile
         raise RuntimeError("a compiler bug")
 
     async def scenario() -> int:

@@ -286,6 +286,19 @@ def test_a_fresh_store_opened_with_a_key_is_anchored_before_its_first_row(keyed)
     assert v.ok and v.anchored and "anchored by HMAC from row 1" in v.describe()
 
 
+def test_a_batch_appended_with_the_key_is_anchored_row_by_row_and_at_the_head(store, keyed, raw):
+    fill(store, 2)  # unanchored rows first: the batch's first row anchors the chain
+    s = keyed()
+    assert s.audit_many([("order_planned_dry_run", 3_000 + i, {"i": i}) for i in range(4)]) == [3, 4, 5, 6]
+    head = s.audit_head()
+    assert (head.seq, head.anchored_from, head.key_id) == (6, 3, AuditKey(SECRET).key_id) and head.mac
+    v = s.audit_verification()
+    assert v.ok and v.anchored and "anchored by HMAC from row 3" in v.describe()
+    assert raw("SELECT seq FROM audit_log WHERE mac IS NULL ORDER BY seq") == [(1,), (2,)]
+    rehash_from(raw, 5, {"i": 9})  # a batched row rewritten consistently: its MAC gives it away
+    assert s.audit_verification().first.code == "ROW_MAC_INVALID"
+
+
 def test_an_old_chain_verifies_as_before_and_says_it_is_unanchored(store):
     fill(store)
     v = store.audit_verification()

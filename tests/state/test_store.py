@@ -19,7 +19,6 @@ import pytest
 from killswitch.engine.state import State
 from killswitch.state import (
     FencedError,
-    IntentRecord,
     SchemaTooNewError,
     StateStore,
     StoreError,
@@ -186,24 +185,37 @@ def test_journal_intent_is_idempotent(store):
     assert entry.reduce_only is True and entry.payload["limit_price"] == 99.5
 
 
-def test_journal_intents_writes_a_batch_at_once_and_counts_the_new_ones(store):
+def test_journal_intents_writes_a_batch_in_order_and_reports_the_known_ones(store):
+    from killswitch.state.store import IntentRow
+
     fence = leader(store)
-    assert intent(store, fence, "ks-1", amount=1.0) is True
+    intent(store, fence, "ks-2", amount=2.0)
 
-    def rec(coid, amount=1.0, payload=None):
-        return IntentRecord(coid, "p/simulated/a/L3/e1", "simulated", "a", "BTC/USDT:USDT", "sell", None, amount, True,
-                            payload if payload is not None else json.dumps({"client_order_id": coid}))
+    def row(coid, amount):
+        return IntentRow(coid, "p/simulated/a/L3/e1", "simulated", "a", f"S{coid}/USDT:USDT", "sell", None, amount,
+                         True, json.dumps({"client_order_id": coid}))
 
-    assert store.journal_intents(fence, [rec("ks-1", 7.0), rec("ks-2"), rec("ks-3", 3.0)], ts_ms=5) == 2
-    entries = {e.client_order_id: e for e in store.journal()}
-    assert [(c, entries[c].amount) for c in sorted(entries)] == [("ks-1", 1.0), ("ks-2", 1.0), ("ks-3", 3.0)]
-    assert entries["ks-3"].created_ms == 5 and entries["ks-3"].status is None and entries["ks-3"].fence == fence
-    assert store.journal_intents(fence, []) == 0
-    with pytest.raises(ValueError):  # one unreadable payload: none of the batch is written
-        store.journal_intents(fence, [rec("ks-4"), rec("ks-5", payload="{not json")])
+    batch = [row("ks-1", 1.0), row("ks-2", 9.0), row("ks-3", 3.0), row("ks-1", 5.0)]
+    assert store.journal_intents(fence, batch, ts_ms=7) == [True, False, True, False]
+    got = {e.client_order_id: e for e in store.journal()}
+    assert [e.client_order_id for e in store.journal()] == ["ks-2", "ks-1", "ks-3"]  # journal order
+    assert (got["ks-1"].amount, got["ks-2"].amount, got["ks-3"].created_ms) == (1.0, 2.0, 7)  # the first copy stays
+    big = [row(f"b{i}", 1.0) for i in range(1_234)]  # more ids than one IN (...) list holds
+    assert store.journal_intents(fence, big + [row("ks-3", 1.0)]) == [True] * 1_234 + [False]
+    assert len(store.pending_intents()) == 3 + 1_234
+
+
+def test_journal_intents_is_all_or_nothing(store):
+    from killswitch.state.store import IntentRow
+
+    fence = leader(store)
+    rows = [IntentRow("a", "d", "v", "a", "BTC", "sell", None, 1.0, True, "{}"),
+            IntentRow("b", "d", "v", "a", "BTC", "sell", None, 1.0, True, "{not json")]
+    with pytest.raises(ValueError):
+        store.journal_intents(fence, rows)
     with pytest.raises(FencedError):
-        store.journal_intents(fence + 1, [rec("ks-6")])
-    assert sorted(e.client_order_id for e in store.journal()) == ["ks-1", "ks-2", "ks-3"]
+        store.journal_intents(fence + 1, rows[:1])
+    assert store.journal() == []
 
 
 def test_results_settle_intents_and_the_rest_is_pending(store):
@@ -370,6 +382,28 @@ def test_audit_verify_reads_the_chain_page_by_page(store, raw, monkeypatch, tamp
     if tamper:
         raw(tamper)
     assert store.verify_audit() == (bad is None, bad)
+
+
+def test_audit_many_chains_as_single_appends_do(open_store_):
+    """A batch is the same chain, row for row, as the same appends one at a time would be."""
+    rows = [("stage_entered", 1_000 + i, {"i": i, "pnl": -0.1 * i, "ü": [1, None], "s": "a\u2028b"}) for i in range(7)]
+    one = open_store_()
+    assert one.audit_many(rows[:3]) == [1, 2, 3]
+    assert one.audit_many([]) == []
+    assert one.audit_many(rows[3:], fence=None) == [4, 5, 6, 7]
+    assert one.verify_audit() == (True, None)
+    batched = [(r.seq, r.hash) for r in one.audit_rows()]
+    head = one.audit_head()
+    with pytest.raises(ValueError):
+        one.audit_many([("x", 1, {"v": 1}), ("x", 2, {"v": float("nan")})])
+    assert one.audit_head() == head  # nothing of a refused batch is written
+    from killswitch.state.store import GENESIS_HASH, audit_hash
+
+    prev, expected = GENESIS_HASH, []
+    for seq, (kind, ts, payload) in enumerate(rows, 1):
+        prev = audit_hash(prev, seq, kind, ts, payload)
+        expected.append((seq, prev))
+    assert batched == expected
 
 
 def test_audit_refuses_a_payload_that_is_not_json(store):

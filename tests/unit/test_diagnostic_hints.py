@@ -4,7 +4,7 @@ killswitch/policy/diagnostics.py is produced by nothing below, or when anything 
 diagnostic without a hint.
 
 What is walked: every broken-policy fixture (tests/fixtures/bad/, and its templates/ folder with a
-template check), files that cannot be read or hold nothing (through killswitch.sources), and a
+template check), files that cannot be read, hold nothing or are over the size limit (through killswitch.sources), and a
 table of single edits of the example policies. The fuzz test (test_fuzz_policies.py) asks the same
 of thousands of generated mistakes.
 """
@@ -140,6 +140,8 @@ def _corpus(tmp_path: Path) -> list[d.Diagnostic]:
     src = read_sources([str(tmp_path / "latin1.yaml"), str(tmp_path / "missing.yaml"), str(tmp_path / "empty"),
                         str(tmp_path / "blank.yaml")])
     out += compile_read(src).diagnostics
+    (tmp_path / "big.yaml").write_text(FUTURES)  # over a limit set below its size
+    out += compile_read(read_sources([str(tmp_path / "big.yaml")], max_file_bytes=len(FUTURES) // 2)).diagnostics
     return out
 
 

@@ -13,9 +13,12 @@ import re
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.ccxt_exchange.dialects import order_rate
 from killswitch.engine.planner import PnlHistory, client_order_id, history_for, plan, update_history
+from killswitch.engine.positions import smallest
 from killswitch.engine.scope import instances
 from killswitch.policy.units import parse_duration
 
@@ -785,3 +788,37 @@ def test_flatten_decided_while_positions_are_unknown_still_closes_them():
     assert closes or said_why, (
         "close_all planned during the outage closed nothing, said nothing, and the latched stage never plans again")
     assert closes, "the open BTC position is never closed"
+
+
+# --- ranking without a full sort -------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.0, 0.25, 0.5, 1.0]), st.sampled_from([-1.0, -2.0]),
+                          st.text("ab", max_size=3)), max_size=40),
+       st.one_of(st.none(), st.integers(0, 45)))
+def test_smallest_is_the_head_of_the_full_sort_ties_included(items, count):
+    """Heavy ties on the primary key (few distinct values): the heap's pick plus the ties at its
+    boundary must give exactly what sorting everything by (primary, tiebreak) gives."""
+    primary, tiebreak = (lambda x: (x[0], x[1])), (lambda x: x[2])
+    want = sorted(items, key=lambda x: (primary(x), tiebreak(x)))
+    assert smallest(items, count, primary, tiebreak) == (want if count is None else want[:count])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(1, 5_000), st.sampled_from([0.001, 0.01, 0.1, 1.0, 0.003, 0.0007]),
+       st.integers(0, 40), st.floats(0.0, 2.5))
+def test_a_full_close_is_residual_exactly_when_rounding_down_leaves_less_than_the_minimum(units, step, min_steps,
+                                                                                           fraction):
+    """The shortcut for a position well above the minimum agrees with the full computation:
+    round the size down to the step, compare with the minimum amount."""
+    from killswitch.engine.planner import _below_minimum, _Close, _floor_step
+
+    contracts = units * step * fraction + step * fraction / 3  # on the grid or off it
+    if contracts <= 0:
+        return
+    rules = MarketRules(amount_step=step, min_amount=min_steps * step)
+    s = snap(positions=[pos("S/USDT:USDT", contracts=contracts)], markets={"S/USDT:USDT": rules})
+    close = _Close(s, s.positions[0], contracts, True, "close_all", "CLOSE_ALL")
+    sendable = _floor_step(contracts, step)
+    assert (_below_minimum(close) is not None) == (sendable <= 0 or sendable < rules.min_amount * (1 - 1e-9))

@@ -93,6 +93,20 @@ def test_a_render_error_names_the_template_line():
     assert (err.value.file, err.value.line) == ("runbooks/x.md.j2", 3)
 
 
+def test_a_check_answered_before_for_the_keys_a_template_names_still_reports_each_finding():
+    """Checking reuses what it found of a template for data with the same keys the template
+    names; data without one of them still gets its finding, with its own did-you-mean."""
+    t = Templates({"x.md.j2": "{{ stage.name }} {{ extra }}\n"}, root="runbooks")
+    clean = {"stage": {"name": "s"}, "extra": 1, "signal_a": 1}
+    assert t.check("x.md.j2", [clean]) == []
+    assert t.check("x.md.j2", [dict(clean, signal_b=2)]) == []  # another key the template does not name
+    [missing] = t.check("x.md.j2", [{"stage": {"name": "s"}, "extr": 1}])
+    assert missing.kind == "render" and '"extra" is undefined' in missing.message and '"extr"' in missing.message
+    [again] = t.check("x.md.j2", [{"stage": {"name": "s"}, "other": 1}])
+    assert '"extra" is undefined' in again.message and "did you mean" not in again.message
+    assert t.check("x.md.j2", [clean]) == []
+
+
 def test_the_context_holds_only_plain_values(flatten):
     def plain(v):
         if isinstance(v, dict):

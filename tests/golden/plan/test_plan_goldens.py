@@ -41,7 +41,7 @@ def _plan(case: str):
     # relative paths and no revision: the output must not depend on where or when it runs
     graph = compile_documents(load_sources(read_sources([rel]).files), revision=None).graph
     assert graph is not None
-    result = plan_ticks(graph, read_ticks(io.StringIO(text())))
+    result = plan_ticks(graph, read_ticks(io.StringIO(text())), scores="top")  # as ksctl plan by default
     return result, graph, {"kind": "file", "path": path, "ticks": result.ticks}
 
 

@@ -1,0 +1,95 @@
+"""Benchmark: one ``SimulatedAdapter.snapshot()`` of one account by its number of positions.
+
+The in-process simulated exchange stands in for a venue in every bench, the demo and the
+integration tests; its snapshot is the whole "snapshots" phase of a runner's tick there. The
+figure is the median of several snapshots of ONE account holding N positions, the clock moved
+one second before each (as between two ticks), so the marks move and nothing is reused from
+the snapshot before. Two layouts:
+
+- one-way: N markets, one position each, long and short alternating;
+- hedge: N / 2 markets, a LONG and a SHORT leg on each.
+
+Marks either drift (each market its own price path, priced by the engine's path code at every
+snapshot; one mark that moves a tick moves every position's liquidation price, through the
+account's margin) or are held (``set_mark``, as ``bench/reaction.py`` and most tests hold them).
+``--quick``: 1,000 and 10,000 positions only.
+
+Target (issue 15): ≤ 10 ms at 10,000 positions in one account, growing linearly.
+
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import statistics
+import sys
+import time
+
+from adapters.simulated.adapter import SimulatedAdapter
+from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
+from adapters.simulated.paths import Drift
+
+T0 = 1_772_456_400_000
+STEP_MS = 1_000
+
+
+def exchange(n: int, hedge: bool, held: bool = False) -> tuple[SimExchange, ManualClock]:
+    """One account ``a`` with ``n`` positions: one per market, or both legs of ``n / 2`` markets."""
+    clock = ManualClock(T0)
+    n_markets = n // 2 if hedge else n
+    markets = [MarketSpec(f"C{i}USDT", f"C{i}", amount_step=0.001, price_tick=0.01, min_notional=0.0)
+               for i in range(n_markets)]
+    eng = SimExchange(clock, markets=markets,
+                      accounts=[AccountSpec("a", "k", "s", wallet=10_000_000.0, hedge_mode=hedge)],
+                      rate_limits=RateLimits(orders_per_second=1000, weight_per_minute=10 ** 9))
+    for i, m in enumerate(markets):
+        price = 50.0 + i % 500
+        if held:
+            eng.set_mark(m.symbol, price)
+        else:
+            eng.set_price_path(m.symbol, Drift(price, 0.01 * ((i % 7) - 3)))
+        if hedge:
+            eng.open_position("a", m.symbol, "long", 1.0 + i % 5, price * 0.99)
+            eng.open_position("a", m.symbol, "short", 2.0 + i % 3, price * 1.01)
+        else:
+            side = "long" if i % 2 else "short"
+            eng.open_position("a", m.symbol, side, 1.0 + i % 5, price * (0.99 + 0.0001 * (i % 200)))
+    return eng, clock
+
+
+async def measure(n: int, hedge: bool, held: bool, repeats: int) -> float:
+    eng, clock = exchange(n, hedge, held)
+    adapter = SimulatedAdapter(eng, "a", timeout_s=60)
+    snap = await adapter.snapshot()  # warm: the adapter's market rules, the first marks
+    assert snap.fetch.ok and len(snap.positions) == n, (snap.fetch, len(snap.positions))
+    times = []
+    gc.collect()
+    for _ in range(repeats):
+        clock.advance(STEP_MS)
+        start = time.perf_counter()
+        await adapter.snapshot()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    sizes = [1_000, 10_000] if "--quick" in sys.argv else [1_000, 10_000, 100_000]
+    from harness import machine
+
+    print(f"machine: {machine()}")
+    print("layout: N positions in ONE account; one-way: N markets, one position each; hedge: N/2 markets, "
+          f"both legs; the clock moves {STEP_MS} ms before each snapshot; median of 15 snapshots (5 at 100,000)")
+    print(f"{'positions':>10} {'mode':>8} {'markets':>8} {'marks':>9} {'snapshot p50':>13}  per position")
+    for hedge, held in ((False, False), (False, True), (True, False)):
+        for n in sizes:
+            repeats = 15 if n <= 10_000 else 5
+            t = asyncio.run(measure(n, hedge, held, repeats))
+            print(f"{n:>10,} {'hedge' if hedge else 'one-way':>8} {n // 2 if hedge else n:>8,} "
+                  f"{'held' if held else 'drifting':>9} {t * 1000:>11.2f}ms  {t / n * 1e6:.2f} µs", flush=True)
+    print("target: ≤ 10 ms at 10,000 positions in one account, linear")
+
+
+if __name__ == "__main__":
+    main()
