@@ -66,6 +66,7 @@ bench: venv
 	$(BIN)/python bench/tick.py
 	$(BIN)/python bench/sim_snapshot.py
 	$(BIN)/python bench/adapter.py
+	$(BIN)/python bench/ccxt_tick.py
 	$(BIN)/python bench/reaction.py
 
 # SIGKILL a live `ksctl run` 1,000 times against the simulated exchange (tens of minutes); prints

@@ -124,14 +124,17 @@ def get_json(url: str, timeout: float = 5.0, token: Optional[str] = None) -> dic
 
 
 class Sim:
-    """The simulated exchange (calm scenario) as its own process on 127.0.0.1."""
+    """The simulated exchange (calm scenario) as its own process on 127.0.0.1; with ``positions``,
+    a calm book of that many positions in ``sim-main`` instead (``serve --positions``). Its
+    output goes to ``<name>.log`` under ``work``."""
 
-    def __init__(self, work: Path, scenario: str = "calm"):
+    def __init__(self, work: Path, scenario: str = "calm", *, positions: int = 0, name: str = "sim"):
         self.port = free_port()
-        self.log = open(work / "sim.log", "w")
-        self.proc = subprocess.Popen([str(PYTHON), "-m", "adapters.simulated", "serve", "--scenario", scenario,
+        self.log = open(work / f"{name}.log", "w")
+        book = ["--positions", str(positions)] if positions else ["--scenario", scenario]
+        self.proc = subprocess.Popen([str(PYTHON), "-m", "adapters.simulated", "serve", *book,
                                       "--port", str(self.port)], stdout=self.log, stderr=subprocess.STDOUT)
-        if not wait_until(lambda: listening(self.port), 30):
+        if not wait_until(lambda: listening(self.port), 60):
             self.close()
             raise RuntimeError("the simulated exchange did not start")
 

@@ -87,6 +87,11 @@ class CcxtAdapter:
       disconnected-cancel-all (DCP) only fires when a *private websocket subscribed to the "dcp"
       topic* drops; this adapter speaks REST only, so DCP is reported unsupported unless the
       caller declares that it keeps such a websocket.
+    * ``open_orders_max_age_s`` — how old the list of every open order a snapshot carries may be
+      (default: the dialect's; 0 lists them at every snapshot). Where listing them all is the
+      heavy read for the venue's weight limit (Binance: 40 of a snapshot's 50), a snapshot
+      younger than that keeps the last list: the orders this adapter sent or cancelled since
+      make the next snapshot list them again, but a bot's order placed since is not in it.
     * ``ccxt_rate_limit`` — ccxt's own request pacing (``enableRateLimit``), on by default. Off
       only against a venue that enforces its limits in a time of its own, such as the simulated
       exchange's HTTP face in simulated time; the order budget still applies.
@@ -114,6 +119,7 @@ class CcxtAdapter:
         max_backoff_s: float = 2.0,
         position_max_age_s: float = 15.0,
         bybit_dcp_websocket: bool = False,
+        open_orders_max_age_s: Optional[float] = None,
         ccxt_rate_limit: bool = True,
         exchange_factory: Optional[Factory] = None,
     ):
@@ -130,6 +136,8 @@ class CcxtAdapter:
         self.dialect = dialect_for(self.venue)
         self.position_max_age_s = float(position_max_age_s)
         self.bybit_dcp_websocket = bool(bybit_dcp_websocket)
+        self.open_orders_max_age_s = float(self.dialect.open_orders_max_age_s if open_orders_max_age_s is None
+                                           else open_orders_max_age_s)
         rate = orders_per_second if orders_per_second is not None else self.dialect.order_rate
         budget = OrderBudget(rate)
 
@@ -154,6 +162,7 @@ class CcxtAdapter:
         self._holdings: dict[str, Balance] = {}
         self._holdings_at: Optional[float] = None
         self._orders: dict[str, Order] = {}
+        self._orders_at: Optional[float] = None  # monotonic time of the last list of every open order
         self.capabilities = self._capabilities(rate)
 
     # --- settings the calls run with ----------------------------------------------------------------
@@ -176,6 +185,9 @@ class CcxtAdapter:
     @property
     def _secrets(self) -> list[str]:
         return [s.reveal() for s in self._secret_values]
+
+    def _has_method(self, name: str) -> bool:
+        return callable(getattr(self._ex, name, None))
 
     def _has(self, name: str) -> bool:
         has = getattr(self._ex, "has", None) or {}
@@ -269,20 +281,28 @@ class CcxtAdapter:
                         quote_currency=self.quote_currency, labels=self.labels,
                         initial_capital=self.initial_capital, stablecoins=self.stablecoins, **kw)
 
+    def _orders_due(self) -> bool:
+        """Whether this snapshot lists every open order (see ``open_orders_max_age_s``)."""
+        at = self._orders_at
+        return at is None or time.monotonic() - at >= self.open_orders_max_age_s
+
     async def _snapshot(self, op: Op, started: float) -> Snapshot:
         await self._ensure_markets(op)
         futures = self.market_type == "futures"
         if futures and not self._has("fetchPositions"):
             raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} cannot report positions", venue=self.venue)
-        reads = [self._calls.call(op, "fetch_balance"), self._calls.call(op, "fetch_open_orders")]
+        listing = self._orders_due()
+        reads = [self._calls.call(op, "fetch_balance")]
         if futures:
-            reads.append(self._calls.call(op, "fetch_positions"))
+            reads.append(self.dialect.fetch_positions(self._calls.bind(op), self._has_method, self._markets.symbol_of))
+        if listing:
+            reads.append(self._calls.call(op, "fetch_open_orders"))
         results = await self._calls.gather(*reads)
-        raw_balance, raw_orders = results[0], results[1]
-        raw_positions = results[2] if futures else []
+        raw_balance = results[0]
+        raw_positions = results[1] if futures else []
         observed = _now_ms()
 
-        orders = [self._parse_order(o) for o in (raw_orders or [])]
+        orders = [self._parse_order(o) for o in (results[-1] or [])] if listing else list(self._orders.values())
         if futures:
             positions = [p for p in (self._parse_position(x) for x in (raw_positions or [])) if p is not None]
             balances = parsing.parse_balances(raw_balance, {})
@@ -299,6 +319,8 @@ class CcxtAdapter:
         self._positions_at = {}
         self._positions_all_at = mono if futures else None
         self._orders = {o.id: o for o in orders}
+        if listing:
+            self._orders_at = mono
         self._holdings = {b.asset: b for b in balances}
         self._holdings_at = mono
 
@@ -378,6 +400,7 @@ class CcxtAdapter:
             self._after_send(intent.symbol, leg, result)
             return result
 
+        self._orders_at = None  # whatever the answer, the next snapshot lists the open orders again
         try:
             return await self._calls.run("submit", body)
         except AdapterError as e:
@@ -497,6 +520,8 @@ class CcxtAdapter:
         goes through ``cancel_all_orders`` when the venue has it; otherwise, and for entries,
         one ``cancel_order`` per order. Per-order failures are reported, not raised; failing
         to list the open orders raises."""
+
+        self._orders_at = None  # the next snapshot lists the open orders again
 
         async def body(op: Op) -> CancelResult:
             await self._ensure_markets(op)

@@ -2,12 +2,14 @@
 
 What it owns
     * the ccxt configuration of an account: ccxt's own rate limiting (on unless the caller turns
-      it off), its token bucket, the per-request timeout, the credentials (resolved with
+      it off), the per-request timeout, the credentials (resolved with
       :func:`adapters.base.resolve_secret` and handed to ccxt only), a logger pinned at WARNING,
       and the dialect's client options;
     * the default factory ``ccxt.async_support.<venue>(config)``, imported lazily;
-    * configuring the built client: strict JSON, the dialect's order-count endpoints off ccxt's
-      weight limiter, the market type, the sandbox, and the ``urls`` override.
+    * configuring the built client: strict JSON, our request pacer in place of ccxt's limiter
+      (:class:`~.budget.RequestPacer`), the dialect's order-count endpoints off the weight limit
+      and its reads at the venue's weights, the market type, the sandbox, and the ``urls``
+      override.
 
 What it must not do
     import ccxt at import time, log or return a credential other than in the config ccxt gets,
@@ -21,7 +23,7 @@ import re
 from typing import Any, Callable, Mapping, Optional, Union
 
 from ..base import AdapterError, Reason, Secret, resolve_secret
-from .budget import orders_off_weight_limiter, token_bucket_config
+from .budget import pace_requests, weigh_endpoints
 from .dialects import Dialect
 from .errors import adapter_error, strict_json
 
@@ -35,7 +37,6 @@ def client_config(account: Any, dialect: Dialect, *, timeout: float, rate_limit:
     secrets: list[Secret] = []
     config: dict[str, Any] = {
         "enableRateLimit": rate_limit,
-        "tokenBucket": token_bucket_config(),
         "timeout": int(timeout * 1000),
         "verbose": False,
         "logger": quiet_ccxt_logger(),
@@ -74,8 +75,10 @@ def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bo
                      secrets: list[str]) -> None:
     if hasattr(ex, "on_json_response"):
         strict_json(ex)
-    if dialect.order_count_endpoints and hasattr(ex, "calculate_rate_limiter_cost"):
-        orders_off_weight_limiter(ex, dialect.order_count_endpoints)
+    pace_requests(ex)
+    costs = {**{e: 0.0 for e in dialect.order_count_endpoints}, **dialect.read_weights}
+    if costs and hasattr(ex, "calculate_rate_limiter_cost"):
+        weigh_endpoints(ex, costs)
     opts = getattr(ex, "options", None)
     if isinstance(opts, dict):
         # currencies are never needed, and with keys set some venues fetch them from

@@ -15,7 +15,8 @@ What it must not do
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Iterable, Optional
 
 from killswitch.snapshot import MarketRules
 
@@ -36,6 +37,8 @@ class Markets:
         self.loaded = False
         self._lock = asyncio.Lock()
         self._symbols: Optional[frozenset[str]] = None  # built from the loaded markets on first use
+        self._by_id: dict[str, str] = {}  # venue market id → unified symbol, as looked up
+        self._rules: dict[str, MarketRules] = {}  # symbol → its rules, as looked up
 
     async def ensure(self, op: Op) -> None:
         if self.loaded:
@@ -58,6 +61,21 @@ class Markets:
                 and (bool(m.get("swap") or m.get("future")) if futures else bool(m.get("spot"))))
         return self._symbols
 
+    def symbol_of(self, market_id: str) -> str:
+        """The unified symbol of a venue's market id — its contract market where the id names
+        several (``binance``: BTCUSDT is spot and swap) — or the id itself when unknown (as ccxt's
+        ``safe_symbol``)."""
+        known = self._by_id.get(market_id)
+        if known is not None:
+            return known
+        found = (getattr(self._ex, "markets_by_id", None) or {}).get(market_id) or []
+        markets = [m for m in found if isinstance(m, Mapping) and isinstance(m.get("symbol"), str)]
+        chosen = next((m for m in markets if m.get("contract")), markets[0] if len(markets) == 1 else None)
+        symbol = chosen["symbol"] if chosen is not None else market_id
+        if self.loaded:
+            self._by_id[market_id] = symbol
+        return symbol
+
     def get(self, symbol: str) -> Optional[Mapping[str, Any]]:
         markets = getattr(self._ex, "markets", None) or {}
         m = markets.get(symbol) if isinstance(markets, Mapping) else None
@@ -73,9 +91,18 @@ class Markets:
         return int(getattr(self._ex, "precisionMode", 4) or 4)
 
     def rules(self, symbol: str) -> Optional[MarketRules]:
-        """The rounding and minimum rules of a loaded market, or None when unknown."""
+        """The rounding and minimum rules of a loaded market, or None when unknown (built once per
+        symbol: markets are loaded once)."""
+        known = self._rules.get(symbol)
+        if known is not None:
+            return known
         m = self.get(symbol)
-        return None if m is None else parsing.market_rules(m, self._precision_mode())
+        if m is None:
+            return None
+        rules = parsing.market_rules(m, self._precision_mode())
+        if self.loaded:
+            self._rules[symbol] = rules
+        return rules
 
     def round_amount(self, symbol: str, amount: float) -> float:
         """``amount`` rounded down to the market's step (ccxt ``amount_to_precision`` truncates);

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
-from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
+from collections.abc import Mapping
+from typing import Any, Callable, Iterable, Optional, Protocol
 
 from killswitch.snapshot import Balance, MarketRules, Order, Position
 
@@ -47,6 +48,8 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def num(value: Any) -> Optional[float]:
     """A finite float, or None for anything else (None, "", a bool, NaN, text)."""
+    if type(value) is float:  # the common case, ~20 a position: no conversion
+        return value if value - value == 0.0 else None  # (inf - inf and NaN - NaN are NaN)
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:

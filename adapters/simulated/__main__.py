@@ -1,4 +1,5 @@
 """``python -m adapters.simulated serve --scenario flash-crash [--port N] [--seed S] [--faults F] [--time-scale X]``
+``python -m adapters.simulated serve --positions 1000 [--port N] ...``
 
 Runs the simulated exchange's HTTP face on 127.0.0.1 with the system clock (scenario time
 starts when the server does) until interrupted, and prints the base URL, the accounts' test
@@ -7,7 +8,8 @@ keys and the ccxt settings to point ``binanceusdm`` at it. ``scenarios`` lists t
 For test harnesses: ``--time-scale X`` runs the scenario's clock X times faster than the wall
 clock from the start (request timestamps are still checked against the wall clock), and the
 server answers ``GET /_sim/state`` with the engine's ``dump_state()`` — a read-only harness
-endpoint on loopback, not part of the Binance API.
+endpoint on loopback, not part of the Binance API. ``--positions N`` serves a calm book of N
+positions on N markets in ``sim-main`` instead of a named scenario (:func:`.scenarios.wide_book`).
 
 Owns only the command line; it must not listen beyond loopback.
 """
@@ -20,7 +22,7 @@ import json
 import sys
 
 from .faults import FaultPlan
-from .scenarios import SCENARIOS, build
+from .scenarios import SCENARIOS, build, wide_book
 
 
 async def _serve(args) -> int:
@@ -28,11 +30,15 @@ async def _serve(args) -> int:
 
     faults = FaultPlan.load(args.faults) if args.faults else None
     clock = wall_clock if args.time_scale == 1.0 else ScaledClock(args.time_scale)
-    engine = build(args.scenario, clock, seed=args.seed, faults=faults)
+    if args.positions:
+        engine = wide_book(args.positions, clock, seed=args.seed, faults=faults)
+    else:
+        engine = build(args.scenario, clock, seed=args.seed, faults=faults)
     server = SimServer(engine, port=args.port, auth_clock=wall_clock, admin_state=True)
     url = await server.start()
     info = {
-        "url": url, "scenario": args.scenario, "seed": args.seed, "time_scale": args.time_scale,
+        "url": url, "scenario": f"wide-book of {args.positions}" if args.positions else args.scenario,
+        "seed": args.seed, "time_scale": args.time_scale,
         "state": url + "/_sim/state",
         "accounts": {n: {"apiKey": a.spec.api_key, "secret": a.spec.secret, "hedge_mode": a.hedge_mode}
                      for n, a in engine.accounts.items()},
@@ -54,6 +60,8 @@ def main(argv: list[str]) -> int:
     s.add_argument("--scenario", default="calm", choices=sorted(SCENARIOS))
     s.add_argument("--port", type=int, default=0, help="0: a free port (printed)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--positions", type=int, default=0,
+                   help="serve a calm book of this many positions (one per market) instead of the scenario's")
     s.add_argument("--faults", help="a JSON file: a list of fault rules (FaultPlan.from_dicts)")
     s.add_argument("--time-scale", type=float, default=1.0,
                    help="the scenario clock runs this many times faster than the wall clock (test harnesses)")

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import hashlib
 import hmac
 import json
@@ -52,7 +53,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder
+from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, decimals
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -109,8 +110,19 @@ MONEY = 8  # decimals of money amounts in responses
 
 
 def _f(x: float, d: int) -> str:
-    s = f"{x:.{d}f}"
-    return "0" if float(s) == 0 and d == 0 else s
+    s = "%.*f" % (d, x)
+    return "0" if d == 0 and float(s) == 0 else s
+
+
+@functools.lru_cache(maxsize=4096)
+def _places(price_tick: float, amount_step: float) -> tuple[int, int]:
+    return decimals(price_tick), decimals(amount_step)
+
+
+def _digits(m: MarketSpec) -> tuple[int, int]:
+    """A market's price and amount decimals (MarketSpec works them out anew at every read: a
+    book of 10,000 positions read them 50,000 times an answer)."""
+    return _places(m.price_tick, m.amount_step)
 
 
 class _Fail(Exception):
@@ -397,7 +409,7 @@ class SimServer:
         }
 
     def _symbol_info(self, m: MarketSpec) -> dict:
-        pd, ad = m.price_decimals, m.amount_decimals
+        pd, ad = _digits(m)
         return {
             "symbol": m.symbol, "pair": m.symbol, "contractType": "PERPETUAL", "deliveryDate": 4133404800000,
             "onboardDate": 1569398400000, "status": "TRADING", "maintMarginPercent": "2.5000",
@@ -429,7 +441,8 @@ class SimServer:
             raise _err(-1121, "Invalid symbol.")
         rows = []
         for m in ([eng.markets[symbol]] if symbol else list(eng.markets.values())):
-            px = _f(eng.mark(m.symbol, at), m.price_decimals)
+            pd = _digits(m)[0]
+            px = _f(eng.mark(m.symbol, at), pd)
             if op == "ticker":
                 rows.append({"symbol": m.symbol, "price": px, "time": at})
             elif op == "mark_price":
@@ -437,8 +450,8 @@ class SimServer:
                              "lastFundingRate": "0.00010000", "interestRate": "0.00010000",
                              "nextFundingTime": (at // 28_800_000 + 1) * 28_800_000, "time": at})
             else:
-                open_px = _f(eng.mark(m.symbol, at - 86_400_000), m.price_decimals)
-                rows.append({"symbol": m.symbol, "priceChange": _f(float(px) - float(open_px), m.price_decimals),
+                open_px = _f(eng.mark(m.symbol, at - 86_400_000), pd)
+                rows.append({"symbol": m.symbol, "priceChange": _f(float(px) - float(open_px), pd),
                              "priceChangePercent": _f((float(px) / float(open_px) - 1) * 100, 3),
                              "weightedAvgPrice": px, "lastPrice": px, "lastQty": "0", "openPrice": open_px,
                              "highPrice": max(px, open_px, key=float), "lowPrice": min(px, open_px, key=float),
@@ -448,6 +461,8 @@ class SimServer:
 
     def _account(self, account: str, at: Optional[int], v3: bool) -> dict[str, Any]:
         eng = self.engine
+        # one time for both reads: the engine marks the book once for it, not once per read
+        at = eng.now() if at is None else at
         v = eng.account_state(account, at=at)
         positions = {(p.symbol, p.position_side): p for p in eng.positions(account, at=at)}
         m_ = MONEY
@@ -475,7 +490,7 @@ class SimServer:
             for p in positions.values():
                 m = eng.markets[p.symbol]
                 rows.append({"symbol": p.symbol, "positionSide": p.position_side,
-                             "positionAmt": _f(p.amount, m.amount_decimals),
+                             "positionAmt": _f(p.amount, _digits(m)[1]),
                              "unrealizedProfit": _f(p.unrealized_pnl, m_),
                              "isolatedMargin": "0", "notional": _f(p.notional, m_), "isolatedWallet": "0",
                              "initialMargin": _f(p.initial_margin, m_), "maintMargin": _f(p.maint_margin, m_),
@@ -487,15 +502,16 @@ class SimServer:
                 for ps in self._sides(account):
                     p = positions.get((m.symbol, ps))
                     lev = eng.leverage(account, m.symbol)
+                    pd, ad = _digits(m)
                     rows.append({"symbol": m.symbol, "initialMargin": _f(p.initial_margin if p else 0, m_),
                                  "maintMargin": _f(p.maint_margin if p else 0, m_),
                                  "unrealizedProfit": _f(p.unrealized_pnl if p else 0, m_),
                                  "positionInitialMargin": _f(p.initial_margin if p else 0, m_),
                                  "openOrderInitialMargin": "0", "leverage": str(lev), "isolated": False,
-                                 "entryPrice": _f(p.entry_price if p else 0, m.price_decimals + 2),
-                                 "breakEvenPrice": _f(p.entry_price if p else 0, m.price_decimals + 2),
+                                 "entryPrice": _f(p.entry_price if p else 0, pd + 2),
+                                 "breakEvenPrice": _f(p.entry_price if p else 0, pd + 2),
                                  "maxNotional": "1000000000", "bidNotional": "0", "askNotional": "0",
-                                 "positionSide": ps, "positionAmt": _f(p.amount if p else 0, m.amount_decimals),
+                                 "positionSide": ps, "positionAmt": _f(p.amount if p else 0, ad),
                                  "updateTime": p.update_time if p else 0})
         out["positions"] = rows
         return out
@@ -508,24 +524,28 @@ class SimServer:
         positions = {(p.symbol, p.position_side): p for p in eng.positions(account, symbol, at=at)}
         rows = []
         markets = [eng.markets[symbol]] if symbol else list(eng.markets.values())
+        if v3:  # v3 lists only positions that are open: no walk of every market
+            open_symbols = {s for s, _ in positions}
+            markets = [m for m in markets if m.symbol in open_symbols]
+        sides = self._sides(account)
         for m in markets:
-            for ps in self._sides(account):
+            pd, ad = _digits(m)
+            for ps in sides:
                 p = positions.get((m.symbol, ps))
                 if p is None and v3:
-                    continue  # v3 lists only positions that are open
+                    continue
                 mark = p.mark_price if p else eng.mark(m.symbol, at)
                 row = {"symbol": m.symbol, "positionSide": ps,
-                       "positionAmt": _f(p.amount if p else 0, m.amount_decimals),
-                       "entryPrice": _f(p.entry_price if p else 0, m.price_decimals + 2),
-                       "breakEvenPrice": _f(p.entry_price if p else 0, m.price_decimals + 2),
-                       "markPrice": _f(mark, m.price_decimals + 6),
+                       "positionAmt": _f(p.amount if p else 0, ad),
+                       "entryPrice": _f(p.entry_price if p else 0, pd + 2),
+                       "breakEvenPrice": _f(p.entry_price if p else 0, pd + 2),
+                       "markPrice": _f(mark, pd + 6),
                        "unRealizedProfit": _f(p.unrealized_pnl if p else 0, MONEY),
-                       "liquidationPrice": _f(p.liquidation_price if p else 0, m.price_decimals + 6),
+                       "liquidationPrice": _f(p.liquidation_price if p else 0, pd + 6),
                        "isolatedMargin": "0", "notional": _f(p.notional if p else 0, MONEY), "marginAsset": "USDT",
                        "isolatedWallet": "0", "updateTime": p.update_time if p else 0}
                 if v3 and p is not None:  # holds: v3 skipped the sides without a position
-                    row.update({"initialMargin": _f(p.initial_margin, MONEY)
-, "maintMargin": _f(p.maint_margin, MONEY),
+                    row.update({"initialMargin": _f(p.initial_margin, MONEY), "maintMargin": _f(p.maint_margin, MONEY),
                                 "positionInitialMargin": _f(p.initial_margin, MONEY), "openOrderInitialMargin": "0",
                                 "adl": 2, "bidNotional": "0", "askNotional": "0"})
                 else:
@@ -547,7 +567,7 @@ class SimServer:
 
     def _order(self, o: SimOrder, with_time: bool) -> dict:
         m = self.engine.markets[o.symbol]
-        pd, ad = m.price_decimals, m.amount_decimals
+        pd, ad = _digits(m)
         d = {
             "orderId": o.order_id, "symbol": o.symbol, "status": o.status, "clientOrderId": o.client_order_id,
             "price": _f(o.price, pd), "avgPrice": _f(o.avg_price, pd + 3), "origQty": _f(o.quantity, ad),

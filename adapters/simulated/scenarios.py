@@ -16,6 +16,10 @@ Scenarios (elapsed time from the engine's start):
 * ``hedged-shorts-bleed`` — everything grinds up (BTC +4 %/h, ETH +6 %/h, SOL +8 %/h): the
   hedge account's short legs outweigh its longs and bleed.
 
+``wide_book(n, clock)`` is the calm scenario at the size of a real book instead: ``n`` markets
+(``C0USDT``…) with one position each, longs and shorts, in the one-way account ``sim-main``
+(for the benches that measure a tick at 1,000 positions and more).
+
 What it owns: the scenario definitions. It must not keep state or read a clock (the caller
 passes one).
 """
@@ -125,4 +129,21 @@ def build(name: str, clock: Clock, *, seed: int = 0, t0: Optional[int] = None, *
     return ex
 
 
-__all__ = ["Scenario", "SCENARIOS", "build", "MARKETS", "MAIN", "HEDGE", "ENTRY"]
+def wide_book(n: int, clock: Clock, *, seed: int = 0, t0: Optional[int] = None, **engine_kwargs) -> SimExchange:
+    """The calm scenario with ``n`` positions: markets ``C0USDT``… ``C{n-1}USDT`` priced 10 to 109
+    with small noise, one position each (every third short) in the one-way account ``sim-main``
+    (keys as :data:`MAIN`, no spot balances)."""
+    if n < 1:
+        raise ValueError("a wide book needs at least one position")
+    markets = [MarketSpec(f"C{i}USDT", f"C{i}", amount_step=0.001, price_tick=0.001, min_amount=0.001,
+                          min_notional=5.0) for i in range(n)]
+    entry = {m.symbol: 10.0 + i % 100 for i, m in enumerate(markets)}
+    account = AccountSpec(MAIN.name, MAIN.api_key, MAIN.secret, wallet=10_000.0 * n, leverage=10)
+    paths = _noisy(seed, {s: Flat(p) for s, p in entry.items()}, bps=10.0)
+    ex = SimExchange(clock, seed=seed, markets=markets, accounts=[account], paths=paths, t0=t0, **engine_kwargs)
+    for i, m in enumerate(markets):
+        ex.open_position(account.name, m.symbol, "short" if i % 3 == 2 else "long", 100.0, entry[m.symbol])
+    return ex
+
+
+__all__ = ["Scenario", "SCENARIOS", "build", "wide_book", "MARKETS", "MAIN", "HEDGE", "ENTRY"]

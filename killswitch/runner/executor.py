@@ -138,6 +138,8 @@ class Executor:
         self.clock = clock
         self.confirm_gap_ms = confirm_gap_ms
         self._not_found: dict[str, int] = {}  # client id → when the venue first said it does not know it
+        # the intents the last journal() wrote, when every one of them was new (else empty)
+        self._journaled_new: set[str] = set()
         # whether a remainder may still rest (a cancel not yet confirmed): until the first
         # reconciliation says otherwise, assume so
         self._resting_left = True
@@ -199,8 +201,11 @@ class Executor:
             return report
         rows = [IntentRow(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side, o.position_side,
                           o.amount, o.reduce_only, json.dumps(_intent_doc(o), sort_keys=True)) for o in orders]
+        self._journaled_new = set()
         new = await self.io(self.store.journal_intents, self.fence(), rows, ts_ms=self.clock())
         report.skipped += sum(1 for fresh in new if not fresh)
+        if all(new):  # none was known: none has a result yet (see send)
+            self._journaled_new = {o.client_order_id for o in orders}
         return report
 
     # --- 2. send -----------------------------------------------------------------------------------------
@@ -212,7 +217,14 @@ class Executor:
             return report
         cancels, ordered = send_order(plans)  # the order previews show (``send_seq``)
         await self._cancels(cancels, report)
-        pending = {e.client_order_id for e in await self.io(self.store.pending_intents) if e.status is None}
+        planned = {o.client_order_id for p in plans for o in p.orders}
+        if planned and planned <= self._journaled_new:
+            # journaled new just now, in this tick: none can have a result yet, and reading every
+            # pending intent back (10,000 at a close_all of 10,000) would delay the first order
+            pending = planned
+        else:
+            pending = {e.client_order_id for e in await self.io(self.store.pending_intents) if e.status is None}
+        self._journaled_new = set()
         per_account = {k: kept for k, v in ordered.items() if (kept := [o for o in v if o.client_order_id in pending])}
 
         async def run(key: str, orders: list[OrderIntent]) -> ExecutionReport:

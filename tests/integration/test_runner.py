@@ -142,6 +142,37 @@ def test_flash_crash_escalates_closes_the_book_and_locks(tmp_path):
     assert store.verify_audit()[0]
 
 
+def test_the_intents_of_a_tick_are_journaled_in_one_transaction_before_anything_is_sent(tmp_path):
+    runner, engine, clock, store, _ = setup(tmp_path)
+    calls: list[tuple[str, int]] = []
+    batch, one, place = store.journal_intents, store.journal_intent, engine.place_order
+
+    def journal_intents(fence, intents, **kw):
+        calls.append(("journal", len(intents)))
+        return batch(fence, intents, **kw)
+
+    def journal_intent(*a, **kw):
+        calls.append(("journal", 1))
+        return one(*a, **kw)
+
+    def place_order(*a, **kw):
+        calls.append(("order", 0))
+        return place(*a, **kw)
+
+    store.journal_intents, store.journal_intent, engine.place_order = journal_intents, journal_intent, place_order
+
+    async def go():
+        await runner.start()
+        return await drive(runner, clock, 60)
+
+    asyncio.run(asyncio.wait_for(go(), 60))
+    journaled = [n for kind, n in calls if kind == "journal"]
+    assert len(journaled) == 3 and sum(journaled) == len(store.journal(limit=1000)) > 3  # one batch per stage
+    # the first call is a batch, and each batch is followed by the orders of its tick
+    assert calls[0][0] == "journal"
+    assert all(calls[i + 1][0] == "order" for i, (kind, _) in enumerate(calls) if kind == "journal")
+
+
 def test_a_restarted_runner_keeps_the_halt(tmp_path):
     runner, engine, clock, store, _ = setup(tmp_path)
     asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))

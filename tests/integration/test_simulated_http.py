@@ -112,6 +112,46 @@ def test_fetch_positions_hedge_mode():
     serve(t, account="sim-hedge")
 
 
+@pytest.mark.parametrize("account", ["sim-main", "sim-hedge"])
+@pytest.mark.parametrize("use_v2", [False, True])
+def test_binance_positions_read_from_raw_rows_are_what_ccxt_parses(account, use_v2):
+    """The binanceusdm dialect reads positionRisk's rows itself (ccxt's parsing is most of a
+    snapshot at 1,000 positions): the positions it gives are the ones ccxt's fetch_positions
+    gives, field for field."""
+    from adapters.ccxt_exchange import CcxtAdapter
+    from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, dialect_for
+    from adapters.ccxt_exchange.dialects.binance import BinanceDialect
+    from adapters.ccxt_exchange.parsing import parse_position
+    from killswitch.policy.model import Account
+
+    async def t(srv, ex, eng, clock):
+        eng.set_mark("BTCUSDT", 55_000.0)
+        eng.set_mark("SOLUSDT", 151.0)
+        key, secret = ex.apiKey, ex.secret
+        os.environ["KS_RAW_KEY"], os.environ["KS_RAW_SECRET"] = key, secret
+        acc = Account.model_validate({"name": account, "venue": "binanceusdm", "market_type": "futures",
+                                      "hedge_mode": account == "sim-hedge", "credentials": {
+                                          "api_key": {"env": "KS_RAW_KEY"}, "secret": {"env": "KS_RAW_SECRET"}}})
+        ad = CcxtAdapter(acc, urls=srv.base_url, timeout=5)
+        if use_v2:
+            dialect = dialect_for("binanceusdm")
+            assert isinstance(dialect, BinanceDialect)
+            ad.dialect = BinanceDialect(**{**dialect.__dict__, "positions_method": "fapiPrivateV2GetPositionRisk"})
+        try:
+            snap = await ad.snapshot()
+            theirs = await ex.fetch_positions(None, {"useV2": use_v2})
+        finally:
+            await ad.close()
+        assert snap.fetch.ok
+        endpoint = "GET /fapi/v2/positionRisk" if use_v2 else "GET /fapi/v3/positionRisk"
+        assert paths(srv).count(endpoint) == 2  # the adapter's read and ccxt's
+        parsed = [parse_position(p, ex.markets.get, KNOWN_RAW_FIELDS) for p in theirs]
+        key_of = lambda p: (p.symbol, p.side)  # noqa: E731
+        assert sorted(snap.positions, key=key_of) == sorted([p for p in parsed if p], key=key_of)
+        assert len(snap.positions) == (3 if account == "sim-main" else 5)
+    serve(t, account=account)
+
+
 # --- orders ----------------------------------------------------------------------------------------------------------
 
 

@@ -655,6 +655,50 @@ def test_order_budget_spaces_orders():
     assert run(go()) >= 0.14
 
 
+def test_request_pacer_credits_idle_time_and_lets_a_request_in_debt_wait(monkeypatch):
+    """ccxt's own limiter refills only while a request waits in it, so a snapshot after an idle
+    second waits its whole cost; the pacer counts the idle second."""
+    from adapters.ccxt_exchange.budget import RequestPacer
+
+    now = [0.0]
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(delay):
+        slept.append(delay)
+        now[0] += delay
+        await real_sleep(0)
+
+    monkeypatch.setattr("adapters.ccxt_exchange.budget.asyncio.sleep", fake_sleep)
+    pacer = RequestPacer(20.0, capacity=60.0, clock=lambda: now[0])
+
+    async def go():
+        for cost in (50, 5, 5):  # a snapshot of Binance weights spends the burst ...
+            await pacer(cost)
+        assert slept == [] and pacer.tokens == 0
+        await pacer(40)  # ... a bucket at 0 is not in debt: the request goes, the bucket owes 40
+        assert slept == [] and pacer.tokens == -40
+        await pacer(1)  # waits for the 40 owed, at 20 a second
+        assert slept == [pytest.approx(2.0)]
+        now[0] += 1.0  # an idle second refills 20
+        await pacer(10)
+        assert len(slept) == 1 and pacer.tokens == pytest.approx(9.0)
+
+    run(go())
+
+
+def test_ccxt_clients_are_paced_by_the_request_pacer_at_ccxts_rate():
+    from adapters.ccxt_exchange.budget import RequestPacer
+
+    acc = Account.model_validate({"name": "m", "venue": "binanceusdm", "market_type": "futures"})
+    paced = CcxtAdapter(acc, urls="http://127.0.0.1:9")
+    unpaced = CcxtAdapter(acc, urls="http://127.0.0.1:9", ccxt_rate_limit=False)
+    assert isinstance(paced._ex.throttle, RequestPacer) and paced._ex.throttle.rate == 1000 / paced._ex.rateLimit
+    assert not isinstance(unpaced._ex.throttle, RequestPacer)
+    run(paced.close())
+    run(unpaced.close())
+
+
 def test_adapter_spends_its_order_budget_on_orders():
     a, fake = make(orders_per_second=10)
     a.budget = OrderBudget(10.0, burst=1)
@@ -780,6 +824,43 @@ def test_markets_are_loaded_once():
     run(a.snapshot())
     run(a.snapshot())
     assert fake.names().count("load_markets") == 1
+
+
+def test_snapshot_keeps_a_young_open_order_list_where_listing_them_all_is_heavy():
+    """Binance weighs the list of every open order 40 of a snapshot's 50: a snapshot younger than
+    the dialect's age keeps the last list; our own orders and cancels make the next one list again."""
+    a, fake = make()
+    assert a.open_orders_max_age_s == 4.5
+    fake.orders = [ccxt_order("11", client_id="alpha-1")]
+    fake.positions = [ccxt_position(contracts=0.5)]
+    first = run(a.snapshot())
+    fake.orders = [ccxt_order("11", client_id="alpha-1"), ccxt_order("12", symbol=ETH, client_id="beta-1")]
+    kept = run(a.snapshot())
+    assert fake.names().count("fetch_open_orders") == 1
+    assert [o.id for o in kept.orders] == [o.id for o in first.orders] == ["11"]
+    assert (first.fetch.calls, kept.fetch.calls) == (4, 2)  # markets, balance, positions, orders; then two
+    run(a.submit(intent(amount=0.2)))
+    after_order = run(a.snapshot())
+    assert [o.id for o in after_order.orders] == ["11", "12"]
+    run(a.cancel_orders(CancelSelector(order_ids=("12",))))
+    run(a.snapshot())
+    assert fake.names().count("fetch_open_orders") == 3
+
+
+def test_snapshot_lists_the_open_orders_again_once_its_list_is_old():
+    a, fake = make(open_orders_max_age_s=0.05)
+    run(a.snapshot())
+    time.sleep(0.06)
+    run(a.snapshot())
+    assert fake.names().count("fetch_open_orders") == 2
+
+
+@pytest.mark.parametrize("venue,options", [("okx", {}), ("binanceusdm", {"open_orders_max_age_s": 0})])
+def test_snapshot_lists_the_open_orders_every_time_where_that_is_cheap(venue, options):
+    a, fake = make(FakeExchange(venue), **options)
+    for _ in range(3):
+        run(a.snapshot())
+    assert fake.names().count("fetch_open_orders") == 3
 
 
 # --- order parameters per venue ---------------------------------------------------------------------------
@@ -1182,6 +1263,9 @@ def test_binance_usdm_orders_are_paced_by_our_budget_not_ccxts_weight_limiter():
     assert ex.calculate_rate_limiter_cost(["fapiPrivate"], "POST", "order", {}, {"cost": 4}) == 0
     assert ex.calculate_rate_limiter_cost(["fapiPrivate"], "DELETE", "order", {}, {"cost": 1}) == 0
     assert ex.calculate_rate_limiter_cost(["fapiPrivate"], "GET", "openOrders", {}, {"cost": 1, "noSymbol": 40}) == 40
+    # the snapshot's reads at the venue's published weights (ccxt's table says 1)
+    for path in ("account", "positionRisk"):
+        assert ex.calculate_rate_limiter_cost("fapiPrivateV3", "GET", path, {}, {"cost": 1}) == 5
     other = CcxtAdapter(Account.model_validate({"name": "o", "venue": "okx", "market_type": "futures"}),
                         urls="http://127.0.0.1:9")
     assert other._ex.calculate_rate_limiter_cost(["private"], "POST", "trade/order", {}, {"cost": 2}) == 2

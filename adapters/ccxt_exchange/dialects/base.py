@@ -10,8 +10,9 @@ What it owns
     * the venue's order rate (``order_rate``, orders per second our budget allows, conservatively
       below the venue's published limits; the adapter's budget runs at it, its capabilities
       report it and the planner spaces the venue's closes by it), the endpoints the venue counts
-      as orders rather than request weight, the ccxt options it needs, the headers that carry its
-      credentials, and the texts of its reduce-only refusals.
+      as orders rather than request weight, the weights of reads where ccxt's table differs from
+      the venue's, how often a snapshot lists every open order, the ccxt options it needs, the
+      headers that carry its credentials, and the texts of its reduce-only refusals.
 
 What it must not do
     import ccxt, keep any state of an account, or reach the venue other than through the ``call``
@@ -77,6 +78,14 @@ class Dialect:
     # (api, METHOD, path) of order endpoints the venue limits by order count, not request weight:
     # our order budget paces them, ccxt's weight limiter must not charge them again
     order_count_endpoints: frozenset[tuple[str, str, str]] = frozenset()
+    # (api, METHOD, path) → the request weight the venue publishes for a read whose cost in ccxt's
+    # table is another: ccxt's limiter then paces the snapshot's reads at what they cost the venue
+    read_weights: Mapping[tuple[str, str, str], float] = field(default_factory=dict)
+    # How old, in seconds, the list of every open order a snapshot carries may be: 0 lists them at
+    # every snapshot; more where that list is the heavy read of a snapshot for the venue's weight
+    # limit. Whatever the age, an order sent or cancelled through the adapter makes the next
+    # snapshot list them again.
+    open_orders_max_age_s: float = 0.0
     secret_headers: tuple[str, ...] = ()  # header names whose value is a credential or a signature
     reduce_only_rejections: tuple[str, ...] = ()  # regular expressions (case-insensitive) of the
     # venue's "reduce-only order refused" answers, matched in ccxt's message (it carries the body)
@@ -110,6 +119,16 @@ class Dialect:
         """The venue's answer for the order with this client order id; None when it has none.
         ccxt's ``OrderNotFound`` may be raised instead."""
         return await call("fetch_order", None, symbol, {self.fetch_order_param: client_order_id})
+
+    # --- reads --------------------------------------------------------------------------------
+
+    async def fetch_positions(self, call: Call, has_method: Callable[[str], bool],
+                              symbol_of: Callable[[str], str]) -> Any:
+        """Every open position, in ccxt's unified shape (the fields :mod:`..parsing` reads):
+        ccxt's ``fetch_positions``. A venue whose raw answer is simple to read, and costly for
+        ccxt to unify at a book's size, reads it itself: ``has_method(name)`` says whether the
+        client has that raw endpoint's method, ``symbol_of(market_id)`` is the unified symbol."""
+        return await call("fetch_positions")
 
     # --- the venue's raw answers -------------------------------------------------------------
 
