@@ -70,6 +70,12 @@ class Event:
         return Event(kind, ts_ms, out, dict(data or {}))
 
 
+def console_runbook_path(incident: str) -> str:
+    """Where the console opens an incident's runbook (``/#runbook=<id>``): the page reads it with
+    the token typed into it, which a bare link to :func:`runbook_path` cannot carry."""
+    return "/#runbook=" + quote(incident, safe="")
+
+
 def runbook_path(incident: str) -> str:
     """Where the runner's API serves an incident's runbook. An incident is one stage entry, named
     by its decision id ("policy/scope/L3/e1"), which is the ``incident`` of a transition event."""

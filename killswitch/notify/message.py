@@ -3,8 +3,9 @@
 A notification carries the firing alerts of one group. The title names the most important new
 one; the body gives each new alert in full (policy, scope, stage from → to, reason, the signal
 values, the triggers that fired, orders planned, graph digest and revision, mode) with the two
-ways to its runbook: ``ksctl runbook render --incident ID`` and the runner's API URL
-(:func:`killswitch.events.runbook_path`) under the external base URL when one is given.
+ways to its runbook: ``ksctl runbook render --incident ID`` and, under the external base URL when
+one is given, the console's link (:func:`killswitch.events.console_runbook_path`), which opens
+the runbook once a reader's token is typed in (the API path alone would answer a bare link 401).
 Alerts the group already notified are listed in one line each.
 
 Labels and event data hold no secret (the runner's contract), and nothing here adds one.
@@ -101,8 +102,8 @@ def _signals(alert: Alert) -> str:
 
 def runbook_lines(incident: str, external_url: Optional[str]) -> list[str]:
     lines = [f"  runbook: ksctl runbook render --incident {shlex.quote(incident)}"]
-    if external_url:
-        lines.append(f"           {external_url.rstrip('/')}{ev.runbook_path(incident)}")
+    if external_url:  # the console: it reads the runbook with the reader's token typed into it
+        lines.append(f"           {external_url.rstrip('/')}{ev.console_runbook_path(incident)}")
     else:
         lines.append(f"           API path {ev.runbook_path(incident)} on the runner")
     return lines

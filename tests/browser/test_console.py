@@ -184,6 +184,20 @@ def test_every_view_renders_from_the_runner_and_refreshes_without_a_reload(live,
          "Escape closes the runbook")
     assert browser.switch_to.active_element.get_attribute("data-runbook") == incident
 
+    # a notification links the console at /#runbook=<incident>: the page opens that runbook with
+    # the token already typed in this tab
+    from killswitch.events import console_runbook_path
+
+    browser.get(browser.current_url.split("#")[0].rstrip("/") + console_runbook_path(incident))
+    wait(browser, lambda b: b.execute_script("return document.getElementById('runbook-dialog').open"),
+         "the linked runbook opens")
+    wait(browser, lambda b: incident in text_of(b, "#runbook-text") and "#" in text_of(b, "#runbook-text"),
+         "the linked runbook is shown")
+    assert "#runbook" not in browser.current_url  # read once: a refresh does not open it again
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait(browser, lambda b: not b.execute_script("return document.getElementById('runbook-dialog').open"),
+         "Escape closes the linked runbook")
+
     # dark: the same page under prefers-color-scheme: dark
     browser.execute_cdp_cmd("Emulation.setEmulatedMedia",
                             {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})

@@ -152,7 +152,7 @@ def test_a_page_reaches_the_receiver_once_per_group_with_the_runbook_link_and_re
     assert [i.split("/")[-2] for i in incidents] == ["L1", "L2", "L3"]
     for inc in incidents:  # all three stage entries in the one page of the group, each with its runbook
         assert f"ksctl runbook render --incident {inc}" in first["message"]
-        assert "https://ks.example.com/v1/runbooks/" + inc.replace("/", "%2F") in first["message"]
+        assert "https://ks.example.com/#runbook=" + inc.replace("/", "%2F") in first["message"]
     assert first["title"].startswith("[CRITICAL] crash-ladder simulated/sim-main: entered stage 3 flatten (from 2)")
     assert "mode: LIVE" in first["message"] and "reason: ESCALATED" in first["message"]
     assert "(reminder: still active)" in reminder["title"]

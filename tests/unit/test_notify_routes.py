@@ -409,7 +409,9 @@ def test_the_message_says_what_happened_the_mode_and_links_the_runbook(tree):
     assert msg.title.startswith("[CRITICAL] [DRY RUN] fb binanceusdm/main: entered stage 3 flatten (from 2)")
     assert "dd_15m=10.42%" in msg.body and "triggers firing: hard" in msg.body and "desk=futures" in msg.body
     assert "ksctl runbook render --incident fb/binanceusdm/main/L3/e1" in msg.body
-    assert "https://ks.example.com/v1/runbooks/fb%2Fbinanceusdm%2Fmain%2FL3%2Fe1" in msg.body
+    # the console's link: the page reads the runbook with the token typed into it
+    assert "https://ks.example.com/#runbook=fb%2Fbinanceusdm%2Fmain%2FL3%2Fe1" in msg.body
+    assert "/v1/runbooks/" not in msg.body
     assert "mode: DRY RUN" in msg.body and msg.notify_type == "failure"
 
 

@@ -77,7 +77,7 @@
     input.value = "";
     if (!value) { input.focus(); return; }
     sessionStorage.setItem(KEY, value);
-    if (await checkToken()) { announce($("who").textContent); lastHtml = null; refresh(); }
+    if (await checkToken()) { announce($("who").textContent); lastHtml = null; refresh(); linkedRunbook(); }
     else { announce($("who").textContent); input.focus(); }
   });
   $("forget-token").addEventListener("click", () => {
@@ -308,17 +308,14 @@
 
   const runbookDialog = $("runbook-dialog");
   let runbookFocus = null;
-  document.addEventListener("click", async (e) => {
-    const a = e.target.closest("a[data-runbook]");
-    if (!a || !token()) return;
-    e.preventDefault();
-    runbookFocus = a.getAttribute("data-focus");
-    $("runbook-title").textContent = "Runbook of " + a.dataset.runbook;
+  async function openRunbook(incident, focusKey) {
+    runbookFocus = focusKey;
+    $("runbook-title").textContent = "Runbook of " + incident;
     const text = $("runbook-text");
     text.textContent = "Loading the runbook...";
-    runbookDialog.showModal();
+    if (!runbookDialog.open) runbookDialog.showModal();
     text.focus();
-    const path = a.getAttribute("href").replace(/\?format=html$/, "?format=md");
+    const path = "/v1/runbooks/" + encodeURIComponent(incident) + "?format=md";
     try {
       const r = await fetch(path, {headers: headers(false), cache: "no-store", credentials: "omit"});
       const body = await r.text();
@@ -329,7 +326,23 @@
     } catch (err) {
       text.textContent = "The runner does not answer (" + err.message + ").";
     }
+  }
+  document.addEventListener("click", (e) => {
+    const a = e.target.closest("a[data-runbook]");
+    if (!a || !token()) return;
+    e.preventDefault();
+    openRunbook(a.dataset.runbook, a.getAttribute("data-focus"));
   });
+  // a notification's link: /#runbook=<incident>, opened once a token is in (typed now or before)
+  function linkedRunbook() {
+    const m = /^#runbook=(.+)$/.exec(window.location.hash);
+    if (!m || (!token() && !isPublic)) return;
+    let incident;
+    try { incident = decodeURIComponent(m[1]); } catch (err) { return; }
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    openRunbook(incident, null);
+  }
+  window.addEventListener("hashchange", linkedRunbook);
   $("runbook-close").addEventListener("click", () => runbookDialog.close());
   runbookDialog.addEventListener("close", () => {
     const again = Array.from($("view").querySelectorAll("[data-focus]"))
@@ -337,5 +350,5 @@
     if (again) again.focus();
   });
 
-  checkToken().then(refresh);
+  checkToken().then(refresh).then(linkedRunbook);
 })();
