@@ -16,8 +16,9 @@ is served (:func:`runbook_path`), and the protocols between the runner and its s
 - :class:`TickFacts`: what a sink reads of a tick's report.
 - Optional abilities, each a protocol a sink may implement and the runner checks with
   ``isinstance``: :class:`StatefulSink` (kept across restarts and takeovers),
-  :class:`RestoringSink` (told when its runner starts leading), :class:`MetricsSink` (lines for
-  ``/metrics``), :class:`ReloadingSink` (follows the policy documents on a reload).
+  :class:`RestoringSink` (told when its runner starts leading), :class:`CollectingSink` (its
+  families in the one ``/metrics`` registry), :class:`ReloadingSink` (follows the policy documents
+  on a reload).
 
 It sits at the bottom of the import graph, beside the snapshot types: it imports nothing of
 the engine, the runner, the adapters or the sinks, so every layer may import it.
@@ -172,14 +173,6 @@ class RestoringSink(Protocol):
 
     def restore_state(self, doc: Optional[dict[str, Any]], ctx: SinkContext) -> None: ...
 
-
-
-@runtime_checkable
-class MetricsSink(Protocol):
-    """A sink that adds Prometheus exposition lines to ``/metrics``, written by hand (parsed into
-    the scrape's registry: prefer :class:`CollectingSink`)."""
-
-    def metrics_text(self) -> str: ...
 
 
 @runtime_checkable

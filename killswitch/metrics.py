@@ -5,13 +5,13 @@
 book at the scrape), the lease thread and the sinks add theirs (``collect_metrics(registry)``),
 and a sink that keeps a registry of its own (telemetry) is :meth:`Registry.include`-d. A family
 is registered once: a second one of the same name is an error, never a second block of lines.
-Every family has ``# HELP`` and ``# TYPE``. A sink that still writes its text by hand is
-:meth:`Registry.adopt`-ed: its families are parsed and registered like the others. Why not a library: the metrics are a
-dozen, and the text format (version 0.0.4) is simple; ``prometheus_client`` would bring a
-global registry to keep out of the way, and the OpenTelemetry metrics SDK would need a
-Prometheus exporter (another dependency) and a translation of dotted names. This registry is
-owned by its sink, thread-safe (notifications are reported from their delivery workers), and
-renders ``# HELP`` / ``# TYPE`` lines, cumulative ``_bucket{le=…}``, ``_sum`` and ``_count``.
+Every family has ``# HELP`` and ``# TYPE``; nothing writes exposition lines by hand. Why not a
+library: the metrics are a dozen, and the text format (version 0.0.4) is simple;
+``prometheus_client`` would bring a global registry to keep out of the way, and the
+OpenTelemetry metrics SDK would need a Prometheus exporter (another dependency) and a
+translation of dotted names. This registry is owned by its sink, thread-safe (notifications are
+reported from their delivery workers), and renders ``# HELP`` / ``# TYPE`` lines, cumulative
+``_bucket{le=…}``, ``_sum`` and ``_count``.
 
 Pure: no I/O, no clock.
 """
@@ -197,22 +197,6 @@ class Sampled(_Metric):
         return [f"{self.name}{self._labelset(k)} {number(v)}" for k, v in sorted(self._values.items())]
 
 
-class _Adopted(_Metric):
-    """A family parsed from exposition text (:meth:`Registry.adopt`): its lines as written."""
-
-    def __init__(self, name: str, help: str, kind: str, lines: list[str], lock: threading.Lock):
-        super().__init__(name, help, (), lock)
-        self.kind = kind
-        self._lines = lines
-
-    def header(self) -> list[str]:
-        return ([f"# HELP {self.name} {self.help}"] if self.help else []) + \
-            ([f"# TYPE {self.name} {self.kind}"] if self.kind else [])
-
-    def lines(self) -> list[str]:
-        return list(self._lines)
-
-
 _SUFFIXES = ("_bucket", "_sum", "_count")
 
 
@@ -284,13 +268,6 @@ class Registry:
         name space, so a name in both is an error."""
         for m in other.metrics():
             self._add(m)
-
-    def adopt(self, text: str) -> None:
-        """Register the families of exposition text written by hand (a part not yet on the
-        registry), as written: a family without HELP or TYPE renders without it (and the test of
-        ``/metrics`` fails on it), a name already registered is an error."""
-        for name, fam in parse_families(text).items():
-            self._add(_Adopted(name, fam["help"] or "", fam["type"] or "", fam["samples"], self._lock))
 
     def names(self) -> list[str]:
         return list(self._metrics)

@@ -29,8 +29,9 @@ them off. What it must not do: block a tick, print a secret, or lose a receipt.
   text, to the document's ``fallback_receiver`` (once: a failed fallback is only recorded).
   The receipt of a round's last attempt says ``final: false`` and ``retry_at_ms`` when a
   retry follows; ``round`` counts the rounds.
-- ``metrics_text()``: ``killswitch_notifications_total{receiver,result}`` (per notification,
-  final outcome: delivered, partial, failed, dropped, cancelled),
+- ``collect_metrics(registry)``, into the one ``/metrics`` registry:
+  ``killswitch_notifications_total{receiver,result}`` (per notification, final outcome:
+  delivered, partial, failed, dropped, cancelled),
   ``killswitch_notification_attempts_total{receiver,result}``,
   ``killswitch_notifications_dropped_total{queue,severity}``,
   ``killswitch_notifications_inhibited_total``, ``killswitch_notifications_time_muted_total``,
@@ -51,6 +52,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 from ..policy.model import NotificationRoutes
 from ..events import Event
+from ..metrics import Registry, render_collected
 from .dispatch import RESOLVE_TIMEOUT_MS, Dispatcher, Notification, placements
 from .message import Message, compose, failed_page, mode_of
 from .receivers import DEFAULT_TIMEOUT_S, ResolvedReceiver, SendResult, resolve_all, resolve_receivers
@@ -128,10 +130,6 @@ def _bounded_append(q: deque, item, limit: int, dropped: dict, queue: str):
         q.remove(victim)
         q.append(item)
     return victim
-
-
-def _esc(v: str) -> str:
-    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 class NotifySink:
@@ -467,34 +465,35 @@ class NotifySink:
     def _count(table: dict, receiver: str, result: str) -> None:
         table[(receiver, result)] = table.get((receiver, result), 0) + 1
 
+    def collect_metrics(self, registry: Registry) -> None:
+        """This sink's families into the scrape's registry (one name space for ``/metrics``)."""
+        sent = registry.sampled("killswitch_notifications_total", "counter",
+                                "Notifications by receiver and final outcome.", ("receiver", "result"))
+        for (r, x), n in sorted(self.notifications.items()):
+            sent.add(n, receiver=r, result=x)
+        tries = registry.sampled("killswitch_notification_attempts_total", "counter",
+                                 "Delivery attempts by receiver and result.", ("receiver", "result"))
+        for (r, x), n in sorted(self.attempts.items()):
+            tries.add(n, receiver=r, result=x)
+        dropped = registry.sampled("killswitch_notifications_dropped_total", "counter",
+                                   "Entries dropped from a full notification queue.", ("queue", "severity"))
+        for (q, sev), n in sorted(self.dropped.items()):
+            dropped.add(n, queue=q, severity=sev)
+        registry.sampled("killswitch_notifications_inhibited_total", "counter",
+                         "Notices left out of notifications by inhibit rules.").add(self.dispatcher.inhibited)
+        registry.sampled("killswitch_notifications_time_muted_total", "counter",
+                         "Due notifications held back by a route's mute or active time intervals.") \
+            .add(self.dispatcher.time_muted)
+        depth = registry.sampled("killswitch_notification_queue_depth", "gauge",
+                                 "Entries waiting in the notification queues.", ("queue",))
+        depth.add(len(self._events), queue="events")
+        depth.add(len(self._deliveries), queue="deliveries")
+        registry.sampled("killswitch_notification_receipt_errors_total", "counter",
+                         "Receipts that could not be written.").add(self.receipt_errors)
+
     def metrics_text(self) -> str:
-        lines = ["# HELP killswitch_notifications_total Notifications by receiver and final outcome.",
-                 "# TYPE killswitch_notifications_total counter"]
-        lines += [f'killswitch_notifications_total{{receiver="{_esc(r)}",result="{_esc(x)}"}} {n}'
-                  for (r, x), n in sorted(self.notifications.items())]
-        lines += ["# HELP killswitch_notification_attempts_total Delivery attempts by receiver and result.",
-                  "# TYPE killswitch_notification_attempts_total counter"]
-        lines += [f'killswitch_notification_attempts_total{{receiver="{_esc(r)}",result="{_esc(x)}"}} {n}'
-                  for (r, x), n in sorted(self.attempts.items())]
-        lines += ["# HELP killswitch_notifications_dropped_total Entries dropped from a full notification queue.",
-                  "# TYPE killswitch_notifications_dropped_total counter"]
-        lines += [f'killswitch_notifications_dropped_total{{queue="{q}",severity="{s}"}} {n}'
-                  for (q, s), n in sorted(self.dropped.items())]
-        lines += ["# HELP killswitch_notifications_inhibited_total Notices left out of notifications by inhibit rules.",
-                  "# TYPE killswitch_notifications_inhibited_total counter",
-                  f"killswitch_notifications_inhibited_total {self.dispatcher.inhibited}",
-                  "# HELP killswitch_notifications_time_muted_total Due notifications held back by a route's "
-                  "mute or active time intervals.",
-                  "# TYPE killswitch_notifications_time_muted_total counter",
-                  f"killswitch_notifications_time_muted_total {self.dispatcher.time_muted}",
-                  "# HELP killswitch_notification_queue_depth Entries waiting in the notification queues.",
-                  "# TYPE killswitch_notification_queue_depth gauge",
-                  f'killswitch_notification_queue_depth{{queue="events"}} {len(self._events)}',
-                  f'killswitch_notification_queue_depth{{queue="deliveries"}} {len(self._deliveries)}',
-                  "# HELP killswitch_notification_receipt_errors_total Receipts that could not be written.",
-                  "# TYPE killswitch_notification_receipt_errors_total counter",
-                  f"killswitch_notification_receipt_errors_total {self.receipt_errors}"]
-        return "\n".join(lines) + "\n"
+        """This sink's families alone (``/metrics`` takes them through :meth:`collect_metrics`)."""
+        return render_collected(self.collect_metrics)
 
     # --- shutdown ------------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from ..events import CollectingSink, Event, MetricsSink, RestoringSink, Sink, SinkContext, StatefulSink, TickFacts
+from ..events import CollectingSink, Event, RestoringSink, Sink, SinkContext, StatefulSink, TickFacts
 from .storeio import StoreIO
 
 if TYPE_CHECKING:
@@ -81,14 +81,11 @@ class SinkFanout:
                     self.errors += 1
 
     def collect_metrics(self, registry: "Registry") -> None:
-        """Every sink's families into the scrape's registry, in the sinks' order: a sink on the
-        registry registers them; one that writes its text by hand is adopted (parsed)."""
+        """Every sink's families into the scrape's registry, in the sinks' order."""
         for sink in self.sinks:
             try:
                 if isinstance(sink, CollectingSink):
                     sink.collect_metrics(registry)
-                elif isinstance(sink, MetricsSink):
-                    registry.adopt(sink.metrics_text())
             except Exception:  # noqa: BLE001 - a broken sink's metrics are left out, not the page
                 self.errors += 1
 

@@ -3,8 +3,10 @@
 ``/metrics`` stays the source: at each export the runner's registry is rendered as it would be
 scraped (``Runner.metrics_text``, on the runner's loop), parsed here, and its counters and gauges
 are sent as OTLP sums (monotonic, cumulative) and gauges, with the label pairs as attributes.
-Histograms are not sent: the Prometheus form carries no min and max, which an OTLP histogram
-point must have; they stay on ``/metrics``. An untyped family is sent as a gauge.
+Histograms are sent as cumulative explicit-bucket histograms: the bounds are the finite ``le``
+values, the counts per bucket are the differences of the cumulative ``_bucket`` lines, with
+``_sum`` and ``_count``; min and max are left out (the Prometheus form has neither, and OTLP
+makes both optional). An untyped family is sent as a gauge; a summary is not sent.
 
 Configured by OpenTelemetry's environment, as the traces are:
 
@@ -22,10 +24,11 @@ on the network: the daemon calls :meth:`OtlpMetrics.export` on a worker thread).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from ..metrics import parse_families
 from .export import _truthy, export_timeout_s, package_version, resource, safe_endpoint
@@ -75,17 +78,59 @@ def _number(text: str) -> float:
     return float({"+Inf": "inf", "-Inf": "-inf", "NaN": "nan"}.get(text, text))
 
 
+def _histogram_points(name: str, samples: list[str], start_ns: int, now_ns: int) -> list[Any]:
+    """One OTLP point per label set of a Prometheus histogram's ``_bucket``/``_sum``/``_count`` lines."""
+    from opentelemetry.sdk.metrics.export import HistogramDataPoint
+
+    series: dict[tuple, dict] = {}
+    for line in samples:
+        m = _SAMPLE.match(line)
+        if m is None:
+            continue
+        pairs = [(k, _unescape(v)) for k, v in _PAIR.findall(m.group("labels") or "")]
+        le = next((v for k, v in pairs if k == "le"), None)
+        key = tuple(sorted((k, v) for k, v in pairs if k != "le"))
+        s = series.setdefault(key, {"buckets": [], "sum": 0.0, "count": None})
+        value = _number(m.group("value"))
+        if m.group("name") == name + "_bucket" and le is not None:
+            s["buckets"].append((_number(le), value))
+        elif m.group("name") == name + "_sum":
+            s["sum"] = value
+        elif m.group("name") == name + "_count":
+            s["count"] = value
+    points = []
+    for key, s in series.items():
+        cumulative = sorted(s["buckets"])
+        if not cumulative or cumulative[-1][0] != math.inf:
+            continue  # no +Inf bucket: not a histogram OTLP can carry whole
+        counts, before = [], 0.0
+        for _, c in cumulative:
+            counts.append(int(c - before))
+            before = c
+        total = int(s["count"]) if s["count"] is not None else int(before)
+        points.append(HistogramDataPoint(attributes=dict(key), start_time_unix_nano=start_ns, time_unix_nano=now_ns,
+                                         count=total, sum=s["sum"], bucket_counts=counts,
+                                         explicit_bounds=[b for b, _ in cumulative[:-1]],
+                                         min=cast(float, None), max=cast(float, None)))
+    return points
+
+
 def metrics_data(text: str, start_ns: int, now_ns: int, res: Optional[Any] = None) -> Any:
-    """The counters and gauges of exposition ``text`` as the SDK's ``MetricsData``."""
-    from opentelemetry.sdk.metrics.export import (AggregationTemporality, Gauge, Metric, MetricsData,
+    """The counters, gauges and histograms of exposition ``text`` as the SDK's ``MetricsData``."""
+    from opentelemetry.sdk.metrics.export import (AggregationTemporality, Gauge, Histogram, Metric, MetricsData,
                                                   NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum)
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
     metrics = []
     for name, fam in parse_families(text).items():
         kind = fam["type"] or "untyped"
+        if kind == "histogram":
+            if hpoints := _histogram_points(name, fam["samples"], start_ns, now_ns):
+                metrics.append(Metric(name=name, description=fam["help"] or "", unit="",
+                                      data=Histogram(hpoints, AggregationTemporality.CUMULATIVE)))
+            continue
         if kind not in ("counter", "gauge", "untyped"):
-            continue  # histograms and summaries: see the module doc
+            continue  # summaries: see the module doc
         points = []
         for line in fam["samples"]:
             m = _SAMPLE.match(line)
@@ -105,7 +150,7 @@ def metrics_data(text: str, start_ns: int, now_ns: int, res: Optional[Any] = Non
 
 
 class OtlpMetrics:
-    """Pushes the registry's counters and gauges to an OTLP/HTTP collector (see the module doc)."""
+    """Pushes the registry's counters, gauges and histograms to an OTLP/HTTP collector (see the module doc)."""
 
     def __init__(self, config: MetricsConfig, exporter: Any, start_ns: int):
         self.config = config

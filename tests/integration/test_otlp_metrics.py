@@ -85,24 +85,33 @@ def _registry_text() -> str:
     r = Registry()
     r.counter("killswitch_events_total", "Events.", ("kind",)).inc(3, kind='a "b"')
     r.gauge("killswitch_leader", "Leader.").set(1)
-    r.histogram("killswitch_tick_duration_seconds", "Ticks.", (), (0.1, 1.0)).observe(0.05)
+    h = r.histogram("killswitch_tick_duration_seconds", "Ticks.", ("phase",), (0.1, 1.0))
+    for v in (0.05, 0.5, 0.7, 3.0):
+        h.observe(v, phase="evaluate")
+    h.observe(0.01, phase='save "x"')
     r.sampled("killswitch_ticks_total", "counter", "Ticks.").add(60)
     return r.render()
 
 
-def test_counters_and_gauges_become_cumulative_sums_and_gauges(env):
+def test_counters_gauges_and_histograms_become_cumulative_sums_gauges_and_histograms(env):
     data = metrics_data(_registry_text(), 1, 2)
     [rm] = data.resource_metrics
     [sm] = rm.scope_metrics
     by = {m.name: m for m in sm.metrics}
-    assert set(by) == {"killswitch_events_total", "killswitch_leader", "killswitch_ticks_total"}, \
-        "histograms stay on /metrics (no min and max to send)"
+    assert set(by) == {"killswitch_events_total", "killswitch_leader", "killswitch_ticks_total",
+                       "killswitch_tick_duration_seconds"}
     events = by["killswitch_events_total"].data
     assert events.is_monotonic and events.aggregation_temporality.name == "CUMULATIVE"
     [p] = events.data_points
     assert (p.value, dict(p.attributes)) == (3.0, {"kind": 'a "b"'})
     assert [x.value for x in by["killswitch_leader"].data.data_points] == [1.0]
     assert by["killswitch_ticks_total"].description == "Ticks."
+    hist = by["killswitch_tick_duration_seconds"].data
+    assert hist.aggregation_temporality.name == "CUMULATIVE"
+    points = {p.attributes["phase"]: p for p in hist.data_points}
+    ev = points["evaluate"]  # per-bucket counts (not cumulative), the finite bounds, sum and count
+    assert (list(ev.explicit_bounds), list(ev.bucket_counts), ev.count, ev.sum) == ([0.1, 1.0], [1, 2, 1], 4, 4.25)
+    assert (list(points['save "x"'].bucket_counts), points['save "x"'].count) == ([1, 0, 0], 1)
 
 
 @pytest.mark.parametrize("given, endpoint, note", [
@@ -128,6 +137,10 @@ def test_an_export_reaches_the_collector_and_a_dead_one_is_counted_not_raised(en
     got = collector.metrics()
     assert got["killswitch_ticks_total"].sum.data_points[0].as_double == 60
     assert got["killswitch_leader"].gauge.data_points[0].as_double == 1
+    hist = {dict((a.key, a.value.string_value) for a in p.attributes)["phase"]: p
+            for p in got["killswitch_tick_duration_seconds"].histogram.data_points}
+    assert (list(hist["evaluate"].bucket_counts), hist["evaluate"].count, hist["evaluate"].sum) == ([1, 2, 1], 4, 4.25)
+    assert not hist["evaluate"].HasField("min") and not hist["evaluate"].HasField("max")
     pusher.shutdown()
     env(OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}", OTEL_EXPORTER_OTLP_TIMEOUT="0.5")
     _, dead = OtlpMetrics.from_env(1)
@@ -152,3 +165,4 @@ def test_ksctl_run_pushes_the_metrics_page_to_the_collector(tmp_path, collector)
     assert f"metrics: on /metrics and OTLP/HTTP to {collector.url}/v1/metrics every 1s" in out.stdout
     got = collector.metrics()
     assert "killswitch_ticks_total" in got and "killswitch_lease_renewals_total" in got, sorted(got)
+    assert got["killswitch_tick_duration_seconds"].histogram.data_points[0].count >= 1, "the tick's histogram too"
