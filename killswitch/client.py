@@ -84,14 +84,15 @@ def dms_of(status: RunnerStatus) -> DmsStatus:
     return decode(DmsStatus, status.dms or {})
 
 
-CLOSE_FINAL_STATES = ("settled", "dry_run", "unplanned")
+CLOSE_FINAL_STATES = ("settled", "dry_run", "unplanned", "expired")
 
 
 @dataclass(frozen=True)
 class CloseProgress:
     """``GET /v1/close/{id}``: where a queued close stands. ``state``: queued (before its tick),
     working, settled (every order has a final result), dry_run (planned and audited, not sent),
-    unplanned (its scope was not in the tick's snapshots: nothing was sent)."""
+    unplanned (its scope was not in the tick's snapshots: nothing was sent), expired (asked for
+    before its runner stopped, never planned, too old to carry out: nothing was sent)."""
 
     id: str
     scope: str

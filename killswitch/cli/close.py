@@ -231,8 +231,9 @@ def _follow_close(client: "RunnerClient", close_id: str, timeout_s: float,
 
 def _close_exit(settled: "CloseProgress") -> int:
     """0 when every order filled, or the runner only planned them (dry run); 1 when some did
-    not fill, or nothing was sent because the scope was not in the tick's snapshots."""
-    if settled.state == "unplanned":
+    not fill, or nothing was sent because the scope was not in the tick's snapshots or the
+    request expired before a tick planned it."""
+    if settled.state in ("unplanned", "expired"):
         return EXIT_FINDINGS
     if settled.state == "dry_run":
         return EXIT_OK

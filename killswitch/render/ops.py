@@ -198,6 +198,9 @@ def close_outcome(p: CloseProgress) -> str:
     """What a close that reached a final state came to."""
     if p.state == "unplanned":
         return f"ksctl close: {p.scope} was not in the runner's snapshots at its tick; nothing was sent"
+    if p.state == "expired":
+        return (f"ksctl close: the close of {p.scope} was asked for before its runner stopped and no tick planned it; "
+                "too old to carry out now, nothing was sent: ask again")
     if p.state == "dry_run":
         return f"ksctl close: the runner is in dry run: {p.orders} order(s) planned and audited, none sent"
     statuses = ", ".join(f"{k} {v}" for k, v in p.statuses.items()) or "no orders"

@@ -8,6 +8,15 @@ larger than the position), under the id ``manual/<scope>/m<ms>``; a close whose 
 for an earlier order on their position is planned again at the next tick, a bounded number of
 times; and the progress of the latest closes (``close_progress``), read from the journal.
 
+A close survives a stop of its runner: the request is audited before it is answered
+(``manual_close_requested``), and each tick that plans it audits that too
+(``manual_close_planned``, after the journal and the state save). A runner that starts leading
+reads both back (:meth:`ManualCloses.recover`): what was planned is tracked again (its orders are
+in the journal, reconciled by client order id); a request no tick planned is planned at this tick
+when it is at most ``RECOVER_WITHIN_MS`` old, under its own id (deterministic client order ids:
+nothing journaled is sent twice), and otherwise is not carried out: it is audited
+``manual_close_expired`` and its progress says ``expired``, so nobody reads an old request as done.
+
 Must not: send anything itself, or accept a scope no policy instance has (``UNKNOWN_SCOPE`` with
 close matches: a close of a typo would close nothing and say it did).
 """
@@ -34,6 +43,8 @@ from .storeio import StoreIO
 from .view import CloseResult, PlannedOrder
 
 MAX_TRACKED_CLOSES = 100  # manual closes whose progress ``close_progress`` can still tell
+RECOVER_WITHIN_MS = 5 * 60_000  # a request no tick planned before a stop is carried out if this recent
+TRACK_HISTORY_MS = 24 * 3_600_000  # how far back a new leader reads the closes it tracks
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
 _CLOSE_ALL = StageNode(0, "manual-close", (), None, "manual", None, 1, (CloseAllAction(),))
 
@@ -57,6 +68,7 @@ class ManualCloses:
         self.queued: list[tuple[str, str, int]] = []  # (scope, reason, requested at), for the next tick
         self.tracked: dict[str, dict] = {}  # close id → its progress (the latest MAX_TRACKED_CLOSES)
         self.holds: dict[str, int] = {}  # close id → ticks its orders waited (REMAINDER_OPEN)
+        self.planned: list[dict] = []  # closes planned this tick, audited once the state is saved
 
     async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None) -> CloseResult:
         """A manual emergency close of ``scope`` at the next tick (``dry_run``: only say how
@@ -80,14 +92,12 @@ class ManualCloses:
         close_id = f"manual/{scope}/m{at}"
         try:
             await self.lead.audit("manual_close_requested", at, {"scope": scope, "reason": reason, "id": close_id,
-                                                                 **by(actor)})
+                                                                 "orders": orders, **by(actor)})
         except FencedError:
             return CloseResult(False, self.lead.deposed())
         self.queued.append((scope, reason, at))
-        self.tracked[close_id] = {"scope": scope, "requested_ms": at, "preview": orders, "processed_ms": None,
-                                  "orders": None}
-        while len(self.tracked) > MAX_TRACKED_CLOSES:
-            del self.tracked[next(iter(self.tracked))]
+        self._track(close_id, {"scope": scope, "requested_ms": at, "preview": orders, "processed_ms": None,
+                               "orders": None})
         self.emit(Event.make(MANUAL_CLOSE, at, {"reason": reason, "orders": orders, "id": close_id}, scope=scope))
         not_read = f"; not read now: {', '.join(unread)}" if unread else ""
         return CloseResult(True, f"QUEUED: close of {scope} at the next tick ({orders} order(s) now{not_read})", orders,
@@ -114,12 +124,67 @@ class ManualCloses:
         plans = []
         for scope, _reason, at in self.queued:
             mine = self._plans(scope, snapshots, now, f"m{at}")
-            info = self.tracked.get(f"manual/{scope}/m{at}")
+            close_id = f"manual/{scope}/m{at}"
+            n = sum(len(p.orders) for p in mine) if mine else None
+            info = self.tracked.get(close_id)
             if info is not None:
-                info.update(processed_ms=now, orders=sum(len(p.orders) for p in mine) if mine else None)
+                info.update(processed_ms=now, orders=n)
+            self.planned.append({"id": close_id, "scope": scope, "orders": n})
             plans += mine
         self.queued = []
         return plans
+
+    async def audit_planned(self, now: int) -> None:
+        """Audit the closes this tick planned (after the journal and the state save): a runner
+        that starts leading later knows they were carried out (see :meth:`recover`)."""
+        planned, self.planned = self.planned, []
+        for row in planned:
+            await self.lead.audit("manual_close_planned", now, row)
+
+    async def recover(self, now: int) -> None:
+        """The closes of the last ``TRACK_HISTORY_MS``, read back from the audit trail when this
+        runner starts leading (see the module doc): tracked again, a recent request no tick
+        planned queued for this tick, an older one audited as expired."""
+        rows = await self.io(self.store.audit_rows, now - TRACK_HISTORY_MS,
+                             ("manual_close_requested", "manual_close_planned", "manual_close_expired"), 100_000)
+        requested: dict[str, Any] = {}
+        planned: dict[str, Any] = {}
+        expired: set[str] = set()
+        for row in rows:
+            cid = row.payload.get("id")
+            if not isinstance(cid, str):
+                continue
+            if row.kind == "manual_close_requested" and isinstance(row.payload.get("scope"), str):
+                requested[cid] = row
+            elif row.kind == "manual_close_planned":
+                planned[cid] = row
+            else:
+                expired.add(cid)
+        queued = {f"manual/{scope}/m{at}" for scope, _, at in self.queued}
+        for cid, row in list(requested.items())[-MAX_TRACKED_CLOSES:]:
+            if cid in self.tracked or cid in queued:
+                continue  # this runner knows it already (it led before)
+            scope = row.payload["scope"]
+            info = {"scope": scope, "requested_ms": row.ts_ms, "preview": row.payload.get("orders"),
+                    "processed_ms": None, "orders": None}
+            if cid in planned:
+                info.update(processed_ms=planned[cid].ts_ms, orders=planned[cid].payload.get("orders"))
+            elif cid in expired:
+                info["expired"] = True
+            elif now - row.ts_ms <= RECOVER_WITHIN_MS:
+                self.queued.append((scope, "recovered", row.ts_ms))
+            else:
+                await self.lead.audit("manual_close_expired", now, {
+                    "id": cid, "scope": scope, "age_ms": now - row.ts_ms,
+                    "reason": "NOT_CARRIED_OUT: no tick planned it before its runner stopped, and it is older than "
+                              f"{RECOVER_WITHIN_MS // 1000}s: ask again"})
+                info["expired"] = True
+            self._track(cid, info)
+
+    def _track(self, close_id: str, info: dict) -> None:
+        self.tracked[close_id] = info
+        while len(self.tracked) > MAX_TRACKED_CLOSES:
+            del self.tracked[next(iter(self.tracked))]
 
     async def requeue_held(self, decisions: Sequence[str]) -> None:
         """A manual close whose orders waited for an earlier order on their position is planned
@@ -139,13 +204,16 @@ class ManualCloses:
     async def progress(self, close_id: str) -> Optional[dict]:
         """Where a manual close stands: ``queued`` (before its tick), ``working`` (orders without a
         final result), ``settled`` (every order has one), ``dry_run`` (planned and audited, not
-        sent), ``unplanned`` (its scope was not in the tick's snapshots: nothing was sent)."""
+        sent), ``unplanned`` (its scope was not in the tick's snapshots: nothing was sent),
+        ``expired`` (asked for before a stop, never planned, too old to carry out: nothing sent)."""
         info = self.tracked.get(close_id)
         if info is None:
             return None
         doc: dict[str, Any] = {"id": close_id, "scope": info["scope"], "requested_ts": iso_ms(info["requested_ms"]),
                                "mode": "dry-run" if self.dry_run else "live", "orders": info["preview"],
                                "settled": 0, "filled": 0, "open": 0, "unfilled": 0, "statuses": {}}
+        if info.get("expired"):
+            return {**doc, "state": "expired", "orders": 0}
         if info["processed_ms"] is None:
             return {**doc, "state": "queued"}
         if info["orders"] is None:

@@ -326,6 +326,7 @@ class Runner:
         report.leader, report.fence = True, lead.fence
         if not lead.replans_checked:  # the first tick under a token: what a crash may have dropped
             report.events += await shortfalls.retry_unfilled(await shortfalls.lost_replans())
+            await self.closes.recover(now)  # manual closes asked for before a stop or takeover
             lead.replans_checked = True
         await self.countdowns.take_stored_beats(now)
         phase = _Phases(report)
@@ -371,6 +372,7 @@ class Runner:
             report.events.append(transition_event(se, book.graph, now, self.dry_run))
         for kind, payload in rows:
             await lead.audit(kind, now, payload)
+        await self.closes.audit_planned(now)
         for f in fired:
             data = {"source": f.source, "silent_s": f.silent_s, "timeout_s": f.timeout_s, "lock": "halted",
                     "orders": len(f.orders), "orders_unknown": list(f.unknown), "dry_run": self.dry_run}

@@ -11,7 +11,7 @@
   const KEY = "killswitch.console.token";
   const REFRESH_MS = 2000;
   const CLOSE_POLL_MS = 1000;
-  const FINAL_CLOSE_STATES = ["settled", "dry_run", "unplanned"];
+  const FINAL_CLOSE_STATES = ["settled", "dry_run", "unplanned", "expired"];
   const ACTIONS = {
     lock: {title: "Lock trading on", path: "/v1/lock", fields: ["scope", "mode", "ttl", "reason"]},
     unlock: {title: "Unlock", path: "/v1/unlock", fields: ["scope", "reason"]},
