@@ -25,6 +25,7 @@ from .compile.compiler import CompileResult, compile_documents
 from .events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
 from .policy.load import load_sources
 from .runner.loop import GraphReload, Runner
+from .zones import zone_known
 from .sources import MAX_FILE_BYTES, compile_sources
 from .state.store import FencedError
 from .sources import revision_text
@@ -119,7 +120,8 @@ class Daemon:
                 self.err(f"{d.location()}: error[{d.code}]: {d.message}")
             policy_error = _first_error(result)
             bundle = store.policy_bundle()
-            fallback = compile_documents(load_sources(bundle.sources), bundle.revision) if bundle else None
+            fallback = compile_documents(load_sources(bundle.sources), bundle.revision,
+                                         zone_known=zone_known) if bundle else None
             if fallback is None or fallback.graph is None:
                 self.err("ksctl run: the policies have errors and the state holds no last good policies; "
                          "nothing started")

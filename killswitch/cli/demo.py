@@ -88,6 +88,7 @@ async def _run(policy_dir: Path, echo) -> int:
 
     from ..compile.compiler import compile_documents
     from ..policy.load import load_sources
+    from ..zones import zone_known
     from ..policy.model import Account
     from ..bootstrap import SinkOptions, build_runner, ccxt_adapters, open_state, runner_sinks
     from ..render.evaluation import iso, plan_lines
@@ -97,7 +98,7 @@ async def _run(policy_dir: Path, echo) -> int:
     web_runner, port, pages = await _receiver()
     src = read_sources([str(policy_dir / "futures-book.yaml")])
     files = list(src.files) + [("demo-routes.yaml", DEMO_ROUTES.format(port=port))]
-    result = compile_documents(load_sources(files), src.revision)
+    result = compile_documents(load_sources(files), src.revision, zone_known=zone_known)
     if result.graph is None:
         for d in result.errors:
             echo(f"{d.location()}: {d.message}")

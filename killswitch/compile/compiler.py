@@ -28,7 +28,7 @@ KS217     returns sampled more often than the policy ticks (a sample or horizon 
           the interval: the signal would never have enough returns)
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
-          the zone database lacks KS103 (the one lookup outside the documents: zoneinfo)
+          the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
 KS150     a runbook template that does not parse (KS104 when it does not exist)
 KS151     a runbook template that fails on a sample incident of the stage it serves
           (an undefined variable, an attribute the sandbox refuses, a type error)
@@ -48,14 +48,15 @@ nodes are built from the models in :mod:`.node_build`, the cross-document checks
 routes and policy tests) are :mod:`.crossdoc` and :mod:`.time_intervals`. The graph's node types
 are :mod:`.graph` and :mod:`.nodes`.
 
-Pure: no clock, and no I/O but one lookup in the time zone database (zoneinfo) for the time zones
-of routes documents, as Alertmanager checks them at load. The revision is given by the caller.
+Pure: no clock, no I/O. The revision is given by the caller, and so are the lookups that read
+outside the documents: runbook templates (``templates``) and the time zone database
+(``zone_known``), each checked only when handed in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Protocol
+from typing import Any, Callable, Iterable, Optional, Protocol
 
 from ..policy import diagnostics as d
 from ..policy import expr as ex
@@ -127,9 +128,12 @@ _TEMPLATE_CODES = {"unknown": d.KS104, "syntax": d.KS150, "render": d.KS151, "un
 
 
 def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
-                      templates: Optional[TemplateChecker] = None) -> CompileResult:
+                      templates: Optional[TemplateChecker] = None,
+                      zone_known: Optional[Callable[[str], bool]] = None) -> CompileResult:
     """Compile every document of ``loaded``. The graph is built only when nothing is an error.
-    With ``templates``, the runbook templates each policy uses are checked too."""
+    With ``templates``, the runbook templates each policy uses are checked too; with
+    ``zone_known`` (:func:`killswitch.zones.zone_known`: the zone database), the time zones of
+    notification time intervals."""
     diags: list[Diagnostic] = list(loaded.diagnostics)
     ctx = Context(loaded.docs, loaded.diagnostics)
     diags.extend(ctx.check_names())
@@ -144,7 +148,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
             else:
                 ctx.failed.add(doc.name or "")
         elif isinstance(doc.model, NotificationRoutes):
-            check_routes(doc, diags)
+            check_routes(doc, diags, zone_known)
     for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
         if isinstance(doc.model, PolicyTest):
             check_test(doc, ctx, diags)
@@ -733,8 +737,9 @@ def _span(vt: ex.ValueType, lo: Optional[float], hi: Optional[float]) -> str:
 
 
 def compile_all(results: Iterable[LoadResult], revision: Optional[str] = None,
-                templates: Optional[TemplateChecker] = None) -> CompileResult:
+                templates: Optional[TemplateChecker] = None,
+                zone_known: Optional[Callable[[str], bool]] = None) -> CompileResult:
     merged = LoadResult()
     for r in results:
         merged.extend(r)
-    return compile_documents(merged, revision, templates)
+    return compile_documents(merged, revision, templates, zone_known)

@@ -10,7 +10,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, cast
+from typing import Any, Callable, Iterable, Optional, cast
 
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic, Position
@@ -142,7 +142,8 @@ def pos_text(p: Position) -> str:
     return f"{p.line}:{p.col}"
 
 
-def check_routes(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
+def check_routes(doc: LoadedDoc, diags: list[Diagnostic],
+                 zone_known: Optional[Callable[[str], bool]] = None) -> None:
     spec = doc.model.spec  # type: ignore[union-attr]
     sm = doc.srcmap
     names: set[str] = set()
@@ -168,7 +169,7 @@ def check_routes(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
             walk(child, path + ("routes", k))
 
     walk(spec.route, ("spec", "route"))
-    check_time_intervals(doc, diags)
+    check_time_intervals(doc, diags, zone_known)
     if spec.fallback_receiver is not None and spec.fallback_receiver not in names:
         diags.append(Diagnostic.make(
             d.KS104, doc.file, sm.value(("spec", "fallback_receiver")),

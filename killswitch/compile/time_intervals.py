@@ -1,7 +1,8 @@
 """The named time intervals of a NotificationRoutes document, and the routes that use them.
 
-What it owns: unique interval names; time zones the zone database knows (looked up here, once,
-as Alertmanager does at load: the one lookup of the compiler outside the documents); routes
+What it owns: unique interval names; time zones the zone database knows (through the lookup the
+caller hands over, once, as Alertmanager checks them at load; without one, zones are not judged
+here); routes
 naming only declared intervals, never on the root route; and a warning (KS131) where a route
 that can carry critical pages (a halt, a flatten) may be silenced by them.
 """
@@ -9,8 +10,7 @@ that can carry critical pages (a halt, a flatten) may be silenced by them.
 from __future__ import annotations
 
 import re
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Any, Callable, Optional
 
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic
@@ -28,9 +28,10 @@ def _can_carry_critical(route: Route) -> bool:
     return True
 
 
-def check_time_intervals(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
-    """Named time intervals: unique names, zones the zone database knows (read here, once, as
-    Alertmanager does at load), routes naming only declared intervals, never the root; and a
+def check_time_intervals(doc: LoadedDoc, diags: list[Diagnostic],
+                          zone_known: Optional[Callable[[str], bool]] = None) -> None:
+    """Named time intervals: unique names, zones ``zone_known`` knows (the zone database, handed
+    over by the caller), routes naming only declared intervals, never the root; and a
     warning where a route that can carry critical pages may be silenced by them (KS131)."""
     spec = doc.model.spec  # type: ignore[union-attr]
     sm = doc.srcmap
@@ -44,11 +45,9 @@ def check_time_intervals(doc: LoadedDoc, diags: list[Diagnostic]) -> None:
                                          "periods"))
         declared.add(iv.name)
         for j, period in enumerate(iv.time_intervals):
-            if period.location is None or period.location == "UTC":
+            if period.location is None or period.location == "UTC" or zone_known is None:
                 continue
-            try:
-                ZoneInfo(period.location)
-            except (KeyError, ValueError, OSError):
+            if not zone_known(period.location):
                 diags.append(Diagnostic.make(
                     d.KS103, doc.file, sm.value(ipath + ("time_intervals", j, "location")),
                     f'time zone "{period.location}" is not in the time zone database',

@@ -8,7 +8,7 @@ a field left out holds always. A route with ``mute_time_intervals`` sends nothin
 them holds; one with ``active_time_intervals`` sends only while one of them holds; mute wins.
 The syntax is parsed by :mod:`killswitch.policy.times`, so what validates is what runs.
 
-Reads the zone database (zoneinfo) when compiled; no other I/O, no clock.
+Reads the zone database (:mod:`killswitch.zones`) when compiled; no other I/O, no clock.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import calendar
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Mapping, Sequence
-from zoneinfo import ZoneInfo
 
 from ..policy import times as syntax
 from ..policy.model import TimeInterval, TimeSpec
+from ..zones import zone
 
 
 @dataclass(frozen=True)
@@ -59,17 +59,6 @@ class NamedInterval:
 
     def contains(self, ms: int) -> bool:
         return any(p.contains(ms) for p in self.periods)
-
-
-def zone(name: str | None) -> tzinfo:
-    """The zone of a location (UTC when None). Raises ValueError for a zone the database lacks."""
-    if name is None or name == "UTC":
-        return timezone.utc
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError, OSError):
-        raise ValueError(f'time zone "{name}" is not in the time zone database (write an IANA name such as '
-                         '"Europe/London" or "America/New_York")') from None
 
 
 def _period(spec: TimeSpec) -> Period:

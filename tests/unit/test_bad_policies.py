@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from killswitch.compile.compiler import CompileResult, compile_documents
+from killswitch.zones import zone_known
 from killswitch.policy import diagnostics as d
 from killswitch.policy.load import load_text
 
@@ -88,7 +89,7 @@ class Header:
 
 def compile_fixture(path: Path) -> CompileResult:
     text = path.read_text(encoding="utf-8")
-    return compile_documents(load_text(text, str(path)))
+    return compile_documents(load_text(text, str(path)), zone_known=zone_known)  # the zone database, as ksctl validate
 
 
 def _key(diag: d.Diagnostic) -> Expected:

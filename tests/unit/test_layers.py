@@ -27,6 +27,8 @@ CORE = ("killswitch.policy", "killswitch.compile", "killswitch.engine", "killswi
 ABOVE_CORE = ("killswitch.runner", "adapters", "killswitch.telemetry", "killswitch.notify", "killswitch.runbooks",
               "killswitch.audit", "killswitch.cli", "killswitch.render", "killswitch.state", "killswitch.bootstrap")
 HEAVY = ("ccxt", "apprise", "opentelemetry", "aiohttp", "psycopg", "jinja2", "numpy")
+# modules whose use reads or writes outside the process: the core is handed what they would give
+IO = ("zoneinfo", "socket", "subprocess", "urllib.request", "http", "sqlite3", "shutil", "tempfile")
 SINKS = ("killswitch.telemetry", "killswitch.notify", "killswitch.runbooks", "killswitch.audit")
 
 
@@ -90,6 +92,11 @@ def _within(name: str, prefixes: tuple[str, ...]) -> bool:
 def test_the_pure_core_imports_nothing_above_it_and_no_heavy_library():
     bad = [str(i) for i in IMPORTS if _within(i.source, CORE) and (_within(i.target, ABOVE_CORE) or i.target in HEAVY)]
     assert not bad, "the pure core reaches up the layers:\n" + "\n".join(bad)
+
+
+def test_the_pure_core_imports_no_module_that_reads_outside_the_process():
+    bad = [str(i) for i in IMPORTS if _within(i.source, CORE) and _within(i.target, IO)]
+    assert not bad, "the pure core does I/O (hand the lookup in, as templates and zones are):\n" + "\n".join(bad)
 
 
 def test_the_sinks_never_import_the_runner():
