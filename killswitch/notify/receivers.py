@@ -90,9 +90,14 @@ class ResolvedReceiver:
         started = time.monotonic()
         res = self.apprise.notify(body=message.body, title=message.title,
                                   notify_type=apprise.NotifyType(message.notify_type), timeout=timeout_s)
+        elapsed = time.monotonic() - started
+        result = _STATUS.get(res.status.name, "failed")
+        if result == "failed" and elapsed >= timeout_s:
+            # the sockets give up just after apprise's deadline; on a loaded machine apprise's own
+            # timer may answer after them, and the failure it then reports is the deadline's
+            result = "timeout"
         try:
-            return SendResult(_STATUS.get(res.status.name, "failed"), len(res.results), res.failed_count,
-                              time.monotonic() - started)
+            return SendResult(result, len(res.results), res.failed_count, elapsed)
         finally:
             for r in res.results:
                 r.close()

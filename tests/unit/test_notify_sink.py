@@ -124,3 +124,36 @@ def test_a_notification_dropped_from_a_full_delivery_queue_leaves_a_receipt():
     assert delivered == ['{scope="a"}', '{scope="c"}']
     assert sink.dropped == {("deliveries", "other"): 1}
     assert 'killswitch_notifications_total{receiver="slow",result="dropped"} 1' in sink.metrics_text()
+
+
+class _Answer:
+    """What apprise's notify returns (2.x): a status with a name, results, a failed count."""
+
+    def __init__(self, status: str):
+        from types import SimpleNamespace
+
+        self.status = SimpleNamespace(name=status)
+        self.results: list = []
+        self.failed_count = 1
+
+
+class _SlowApprise:
+    def __init__(self, status: str, takes_s: float):
+        self.status, self.takes_s = status, takes_s
+
+    def notify(self, **kw):
+        import time
+
+        time.sleep(self.takes_s)
+        return _Answer(self.status)
+
+
+def test_a_failure_reported_at_or_after_the_deadline_is_a_timeout_and_an_early_one_a_failure():
+    from killswitch.notify.message import Message
+    from killswitch.notify.receivers import ResolvedReceiver
+
+    msg = Message("t", "b", "info")
+    late = ResolvedReceiver("slow", ("json://…",), _SlowApprise("FAILURE", 0.12)).send(msg, 0.1)
+    early = ResolvedReceiver("down", ("json://…",), _SlowApprise("FAILURE", 0.0)).send(msg, 0.1)
+    told = ResolvedReceiver("told", ("json://…",), _SlowApprise("TIMEOUT", 0.0)).send(msg, 0.1)
+    assert (late.result, early.result, told.result) == ("timeout", "failed", "timeout")
