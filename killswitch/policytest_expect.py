@@ -22,11 +22,18 @@ Pure: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol, TypeVar
 
 from .engine.evaluate import Evaluation
 from .policy.diagnostics import Position as SrcPos
 from .policy.model import ExpectedCancel, ExpectedOrder
+
+class _Sent(Protocol):
+    def describe(self) -> str: ...
+
+
+E = TypeVar("E")
+G = TypeVar("G", bound=_Sent)
 
 REL_TOL = 1e-6  # amounts: |got - expected| <= REL_TOL * expected
 FRACTION_TOL = 1e-6  # fractions: |got - expected| <= FRACTION_TOL (a ten-thousandth of a percent)
@@ -105,27 +112,33 @@ def _close(got: float, want: float, tol: float) -> bool:
 Size = Callable[[str, str, Optional[str]], Optional[float]]  # (symbol, side, position side) -> size at the tick
 
 
+def _align(name: str, expected: list[E], got: list[G], where: Callable[[int], Optional[SrcPos]],
+           wanted: Callable[[E], str], fields: Callable[[int, E, G], list[str]]) -> list[str]:
+    """The k-th expected against the k-th sent: a line for each one not sent or not expected, and
+    ``fields(k, expected, sent)``'s lines for each pair."""
+    out = []
+    for k in range(max(len(expected), len(got))):
+        if k >= len(got):
+            out.append(f"{name}[{k}]{_line(where(k))}: expected {wanted(expected[k])}, not sent")
+        elif k >= len(expected):
+            out.append(f"{name}: not expected: {got[k].describe()}")
+        else:
+            out += fields(k, expected[k], got[k])
+    return out
+
+
 def compare_orders(expected: list[ExpectedOrder], got: list[SentOrder], size: Size,
                    where: Callable[[int], Optional[SrcPos]]) -> list[str]:
     """The differences between the expected and the sent orders, one line each (``size``: the size
     of the position an order closes, for ``fraction``; ``where``: the line of the k-th expected)."""
-    out = []
-    for k in range(max(len(expected), len(got))):
-        if k >= len(got):
-            e = expected[k]
-            out.append(f"orders[{k}]{_line(where(k))}: expected {e.side} {e.symbol}, not sent")
-            continue
-        g = got[k]
-        if k >= len(expected):
-            out.append(f"orders: not expected: {g.describe()}")
-            continue
-        e = expected[k]
+
+    def fields(k: int, e: ExpectedOrder, g: SentOrder) -> list[str]:
         head = f"orders[{k}] {e.side} {e.symbol}{_line(where(k))}"
         if (e.symbol, e.side) != (g.symbol, g.side):
-            out.append(f"{head}: expected {e.side} {e.symbol}, got {g.describe()}")
-            continue
-        out += [f"{head}: {d}" for d in _order_fields(e, g, size)]
-    return out
+            return [f"{head}: expected {e.side} {e.symbol}, got {g.describe()}"]
+        return [f"{head}: {d}" for d in _order_fields(e, g, size)]
+
+    return _align("orders", expected, got, where, lambda e: f"{e.side} {e.symbol}", fields)
 
 
 def _order_fields(e: ExpectedOrder, g: SentOrder, size: Size) -> list[str]:
@@ -157,17 +170,10 @@ def _order_fields(e: ExpectedOrder, g: SentOrder, size: Size) -> list[str]:
 def compare_cancels(expected: list[ExpectedCancel], got: list[SentCancel],
                     where: Callable[[int], Optional[SrcPos]]) -> list[str]:
     """The differences between the expected and the sent cancels, one line each."""
-    out = []
-    for k in range(max(len(expected), len(got))):
-        if k >= len(got):
-            out.append(f"cancels[{k}]{_line(where(k))}: expected a cancel, not sent")
-            continue
-        g = got[k]
-        if k >= len(expected):
-            out.append(f"cancels: not expected: {g.describe()}")
-            continue
-        e = expected[k]
+
+    def fields(k: int, e: ExpectedCancel, g: SentCancel) -> list[str]:
         head = f"cancels[{k}]{_line(where(k))}"
+        out = []
         if e.which is not None and e.which != g.which:
             out.append(f"{head}: which: expected {e.which}, got {g.which}")
         if e.orders is not None and sorted(e.orders) != sorted(g.order_ids):
@@ -175,7 +181,9 @@ def compare_cancels(expected: list[ExpectedCancel], got: list[SentCancel],
                        f"got [{', '.join(sorted(g.order_ids))}]")
         if e.seq is not None and e.seq != g.seq:
             out.append(f"{head}: seq: expected {e.seq}, got {g.seq} (the send order)")
-    return out
+        return out
+
+    return _align("cancels", expected, got, where, lambda e: "a cancel", fields)
 
 
 def compare_triggers(firing: Optional[list[str]], not_firing: list[str], got: set[str]) -> list[str]:
