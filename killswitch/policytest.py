@@ -96,6 +96,14 @@ def run_case(graph: DecisionGraph, doc: LoadedDoc, index: int, case: PolicyTestC
     stages = parse_series(case.stages) if case.stages is not None else []
     count = max(max(expects, default=-1) + 1, len(stages))
     inp = CaseInput(case, identity(case, policy.scope))
+    for k, held in enumerate(case.input.positions):
+        if held.account is not None and held.account != inp.ident.account:
+            report.checks += 1  # one account per test: a position elsewhere would be misplaced, not run
+            report.fail(Failure(doc.file, doc.srcmap.value(path + ("input", "positions", k, "account")), case.name,
+                                f'positions[{k}] is in account "{held.account}", but the test account is '
+                                f'"{inp.ident.account}": a test has one account (set input.account), so it did '
+                                "not run"))
+            return
     kinds = {s.name: s.type.value for s in policy.signals}
     wrong_stages: list[str] = []
     for i, (_, ev, _) in enumerate(replay(sub, inp.ticks(step, count), inp.state())):

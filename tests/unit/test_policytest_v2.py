@@ -248,6 +248,15 @@ def test_a_position_gone_from_the_input_is_not_closed():
     assert "orders[1] (line 28): expected buy ETH/USDT:USDT, not sent" in failing(text)
 
 
+def test_a_position_in_another_account_is_refused_not_misplaced():
+    report = run(GOOD.replace("contracts: 4, mark", "account: other, contracts: 4, mark"))
+    [f] = report.failures
+    assert (report.checks, f.pos.line, f.pos.col) == (1, 14, 59)
+    assert f.message == ('positions[1] is in account "other", but the test account is "test": a test has one '
+                         "account (set input.account), so it did not run")
+    assert run(GOOD.replace("contracts: 4, mark", "account: test, contracts: 4, mark")).failed == 0
+
+
 def test_a_margin_series_reaches_the_snapshot():
     from killswitch.policy.model import PolicyTest
     from killswitch.policytest_input import CaseInput, Identity
