@@ -5,6 +5,7 @@ that pins its orders and says what must not fire."""
 import json
 import shutil
 
+import pytest
 from click.testing import CliRunner
 from ruamel.yaml import YAML
 
@@ -69,3 +70,22 @@ def test_the_readme_example_passes(tmp_path):
     r = run("test", POLICIES / "futures-book.yaml", t)
     assert r.exit_code == 0, r.output
     assert "3 check(s): 3 passed, 0 failed" in r.output
+
+
+def test_the_example_tests_validate_against_the_checked_in_schema():
+    # in the dev lock through kubernetes-validate (the chart tests); an editor's view of the schema
+    jsonschema = pytest.importorskip("jsonschema")
+    from killswitch.cli.schema import schema_file
+
+    schema = json.loads(schema_file("test").read_text())
+    yaml = YAML(typ="safe")
+    for t in sorted((POLICIES / "tests").glob("*.test.yaml")):
+        jsonschema.validate(yaml.load(t.read_text()), schema)
+    bad = yaml.load((POLICIES / "tests" / "spot-book.test.yaml").read_text())
+    bad["spec"]["tests"][1]["expect"][0]["orders"] = [{"symbol": "ETH/USDT", "side": "sell", "reduceonly": False}]
+    try:
+        jsonschema.validate(bad, schema)
+    except jsonschema.ValidationError as e:
+        assert "reduceonly" in e.message
+    else:
+        raise AssertionError("an unknown key passed the schema")
