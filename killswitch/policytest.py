@@ -1,17 +1,22 @@
 """Policy unit tests (``kind: PolicyTest``), in the spirit of ``promtool test rules``.
 
 Input series (``10000-100x9``, ``_`` for a missing sample, ``stale`` for a failed fetch) are
-expanded into one snapshot per interval; the policy under test is evaluated tick by tick with
-fresh in-memory state; at each ``at:`` the expectation is compared with what happened:
+expanded into one snapshot per interval (:mod:`killswitch.policytest_input`) and replayed
+through the policy under test with fresh in-memory state, as ``ksctl replay`` replays a
+recording. At each ``at:`` the expectation is compared with what happened
+(:mod:`killswitch.policytest_expect` for the matching rules):
 
 - ``stage``: the scope's stage after that tick (0: nothing entered);
 - ``actions``: the action kinds that produced something at that tick (an order, a cancel, a
   directive, a hedge suggestion) — empty when nothing was done;
-- ``firing``: the triggers firing at that tick (checked when given).
+- ``firing``: exactly the triggers firing at that tick, when written (``[]``: none fires);
+  ``not_firing``: triggers that must not fire;
+- ``orders`` and ``cancels``: what the tick sends, in send order, when written (``[]``: nothing).
 
-An expectation with only ``at`` asserts that nothing fires: stage 0 and no actions.
+An expectation with only ``at`` asserts that nothing happens: stage 0 and no actions. A test's
+``stages`` series is the stage after every tick, checked tick by tick (one check).
 
-Pure except for nothing: takes compiled documents, returns results.
+Pure: takes compiled documents, returns results.
 """
 
 from __future__ import annotations
@@ -21,15 +26,18 @@ from typing import Optional
 
 from .compile.compiler import CompileResult
 from .compile.graph import DecisionGraph
-from .engine.evaluate import Evaluation, evaluate
-from .engine.state import State, record_heartbeat
+from .engine.evaluate import Evaluation
 from .policy.diagnostics import Position as SrcPos
 from .policy.load import LoadedDoc
 from .policy.model import Expectation, PolicyTest, PolicyTestCase
-from .policy.series import STALE, parse_series
-from .snapshot import FetchStatus, Position, Snapshot
+from .policy.series import parse_series
+from .policytest_expect import cancels_first, compare_cancels, compare_orders, compare_triggers, sent
+from .policytest_input import T0, CaseInput, identity
+from .replay import replay
 
-T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z: tests start on a UTC day boundary
+__all__ = ["T0", "Failure", "TestReport", "run_case", "run_tests"]
+
+MAX_STAGE_LINES = 5  # a stages series that differs at many ticks shows the first few
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ class Failure:
 @dataclass
 class TestReport:
     """What a run found. Every expectation is a check: passed, failed, or not run (its policy was
-    not loaded), so ``passed + failed + not_run == checks``."""
+    not loaded), so ``passed + failed + not_run == checks``. A test's ``stages`` series is one check."""
 
     __test__ = False
 
@@ -59,54 +67,15 @@ class TestReport:
     def passed(self) -> int:
         return self.checks - self.failed - self.not_run
 
-
-def _sample(series: list, i: int):
-    return series[i] if i < len(series) else series[-1] if series else None
-
-
-def _identity(case: PolicyTestCase, scope: dict) -> tuple[str, str, dict]:
-    """Venue, account and labels of the test account: as written, else what the policy selects."""
-    inp = case.input
-    venue = inp.venue or (scope["venues"][0] if scope["venues"] else "simulated")
-    names = scope["accounts"]["names"]
-    account = inp.account or (names[0] if names else "test")
-    labels = dict(scope["accounts"]["match_labels"])
-    labels.update(inp.labels)
-    return venue, account, labels
+    def fail(self, failure: Failure) -> None:
+        self.failed += 1
+        self.failures.append(failure)
 
 
-def _snapshots(case: PolicyTestCase, i: int, now: int, ident: tuple[str, str, dict]) -> list[Snapshot]:
-    inp = case.input
-    eq = _sample(parse_series(inp.equity), i)
-    if eq is None:
-        return []  # no snapshot at all this tick
-    failed = eq == STALE
-    positions = []
-    for p in inp.positions:
-        mark = _sample(parse_series(p.mark), i)
-        if mark is None or mark == STALE:
-            failed = True
-            continue
-        entry = p.entry if p.entry is not None else _sample(parse_series(p.mark), 0)
-        if p.pnl is not None:
-            pnl = _sample(parse_series(p.pnl), i)
-            pnl = 0.0 if pnl in (None, STALE) else pnl
-        else:
-            pnl = p.contracts * (mark - entry) * (1 if p.side == "long" else -1)
-        liq = _sample(parse_series(p.liquidation), i) if p.liquidation else None
-        positions.append(Position(
-            symbol=p.symbol, side=p.side, contracts=p.contracts, notional=abs(p.contracts * mark),
-            entry_price=entry, mark_price=mark, unrealized_pnl=pnl,
-            liquidation_price=None if liq in (None, STALE) else liq, strategy=p.strategy,
-        ))
-    err = _sample(parse_series(inp.api_errors), i) if inp.api_errors else 0.0
-    err = 1.0 if err == STALE else (err or 0.0)
-    fetch = FetchStatus(ok=not failed, error_code="EXCHANGE_UNAVAILABLE" if failed else None,
-                        calls=100, failed_calls=int(round(min(1.0, max(0.0, err)) * 100)))
-    venue, account, labels = ident
-    return [Snapshot(venue=venue, account=account, market_type="futures", ts_event=now,
-                     equity=None if failed else float(eq), positions=positions if not failed else [],
-                     fetch=fetch, labels=labels)]
+def _fmt_at(ms: int) -> str:
+    from .policy.units import Duration
+
+    return str(Duration(ms))
 
 
 def run_case(graph: DecisionGraph, doc: LoadedDoc, index: int, case: PolicyTestCase, interval_ms: int,
@@ -115,34 +84,52 @@ def run_case(graph: DecisionGraph, doc: LoadedDoc, index: int, case: PolicyTestC
     policy = graph.policy(spec.policy)
     sub = DecisionGraph((policy,), graph.digest, graph.revision)
     step = case.interval.ms if case.interval else interval_ms
+    path = doc.item_path("tests", index)
     expects: dict[int, list[tuple[int, Expectation]]] = {}  # tick index -> (index in expect, expectation)
     for j, e in enumerate(case.expect):
         if e.at.ms % step:
             report.checks += 1
-            report.failed += 1
-            report.failures.append(Failure(doc.file,
-                                           doc.srcmap.value(doc.item_path("tests", index) + ("expect", j, "at")),
-                                           case.name, f"at {e.at} is not a multiple of the interval {step // 1000}s"))
+            report.fail(Failure(doc.file, doc.srcmap.value(path + ("expect", j, "at")), case.name,
+                                f"at {e.at} is not a multiple of the interval {step // 1000}s"))
             continue
         expects.setdefault(e.at.ms // step, []).append((j, e))
-    last = max(expects, default=-1)
-    ident = _identity(case, policy.scope)
+    stages = parse_series(case.stages) if case.stages is not None else []
+    count = max(max(expects, default=-1) + 1, len(stages))
+    inp = CaseInput(case, identity(case, policy.scope))
+    for k, held in enumerate(case.input.positions):
+        if held.account is not None and held.account != inp.ident.account:
+            report.checks += 1  # one account per test: a position elsewhere would be misplaced, not run
+            report.fail(Failure(doc.file, doc.srcmap.value(path + ("input", "positions", k, "account")), case.name,
+                                f'positions[{k}] is in account "{held.account}", but the test account is '
+                                f'"{inp.ident.account}": a test has one account (set input.account), so it did '
+                                "not run"))
+            return
     kinds = {s.name: s.type.value for s in policy.signals}
-    state = State()
-    for i in range(last + 1):
-        now = T0 + i * step
-        for source, series in case.input.heartbeats.items():
-            age = _sample(parse_series(series), i)
-            if age not in (None, STALE):
-                record_heartbeat(state, source, now - int(float(age) * 1000))
-        ev, state = evaluate(sub, _snapshots(case, i, now, ident), state, now)
+    wrong_stages: list[str] = []
+    for i, (_, ev, _) in enumerate(replay(sub, inp.ticks(step, count), inp.state())):
+        if i < len(stages) and stages[i] is not None:
+            got = max((s.stage_after for s in ev.scopes), default=0)
+            if got != int(float(stages[i])):  # type: ignore[arg-type]
+                wrong_stages.append(f"at {_fmt_at(i * step)}: expected {int(float(stages[i])):d}, "  # type: ignore[arg-type]
+                                    f"got {got}")
         for j, e in expects.get(i, ()):
             report.checks += 1
-            _compare(doc, index, case, j, e, ev, report, kinds)
+            problems = _compare(doc, path + ("expect", j), inp, i, e, ev)
+            if problems:
+                pos = doc.srcmap.key(path + ("expect", j))
+                report.fail(Failure(doc.file, pos, case.name,
+                                    f"at {e.at}: " + "\n    ".join(problems) + _why(ev, kinds)))
+    if case.stages is not None:
+        report.checks += 1
+        if wrong_stages:
+            more = len(wrong_stages) - MAX_STAGE_LINES
+            report.fail(Failure(doc.file, doc.srcmap.value(path + ("stages",)), case.name,
+                                "stages: " + "\n    stages: ".join(wrong_stages[:MAX_STAGE_LINES])
+                                + (f"\n    ... and {more} more tick(s)" if more > 0 else "")))
 
 
-def _compare(doc: LoadedDoc, index: int, case: PolicyTestCase, j: int, e, ev: Evaluation, report: TestReport,
-             kinds: dict) -> None:
+def _compare(doc: LoadedDoc, at: tuple, inp: CaseInput, i: int, e: Expectation, ev: Evaluation) -> list[str]:
+    """Every difference between expectation ``e`` and tick ``i``'s evaluation, one line each."""
     scopes = ev.scopes
     stage = max((s.stage_after for s in scopes), default=0)
     actions: set[str] = set()
@@ -162,21 +149,33 @@ def _compare(doc: LoadedDoc, index: int, case: PolicyTestCase, j: int, e, ev: Ev
         problems.append(f"stage: expected {e.stage}, got {stage}")
     if actions != set(e.actions):
         problems.append(f"actions: expected [{', '.join(sorted(e.actions))}], got [{', '.join(sorted(actions))}]")
-    if e.firing and firing != set(e.firing):
-        problems.append(f"firing: expected [{', '.join(sorted(e.firing))}], got [{', '.join(sorted(firing))}]")
-    if problems:
-        from .render.evaluation import _fmt_value
+    problems += compare_triggers(e.firing, e.not_firing, firing)
+    if e.orders is None and e.cancels is None:
+        return problems
+    cancels, orders = sent(ev)
+    sends = []
+    if e.orders is not None:
+        sends += compare_orders(e.orders, orders, lambda sym, side, leg: inp.position_size(i, sym, side, leg),
+                                lambda k: doc.srcmap.key(at + ("orders", k)))
+    if e.cancels is not None:
+        sends += compare_cancels(e.cancels, cancels, lambda k: doc.srcmap.key(at + ("cancels", k)))
+    sends += cancels_first(cancels, orders)
+    if sends:
+        shown = [c.describe() for c in cancels] + [o.describe() for o in orders]
+        sends.append("sent: " + ("; ".join(shown) if shown else "nothing"))
+    return problems + sends
 
-        why = []
-        for s in scopes:
-            why += [f"{v.name}={_fmt_value(v.name, v.value, kinds)}" + (f" ({v.reason})" if v.reason else "")
-                    for v in s.signals]
-            why += list(s.refusals)
-        pos = doc.srcmap.key(doc.item_path("tests", index) + ("expect", j))
-        report.failed += 1
-        report.failures.append(Failure(doc.file, pos, case.name,
-                                       f"at {e.at}: " + "; ".join(problems)
-                                       + ("\n    " + ", ".join(why) if why else "")))
+
+def _why(ev: Evaluation, kinds: dict) -> str:
+    """The tick's signal values and refusals, to read a failure by."""
+    from .render.evaluation import _fmt_value
+
+    why = []
+    for s in ev.scopes:
+        why += [f"{v.name}={_fmt_value(v.name, v.value, kinds)}" + (f" ({v.reason})" if v.reason else "")
+                for v in s.signals]
+        why += list(s.refusals)
+    return "\n    " + ", ".join(why) if why else ""
 
 
 def run_tests(result: CompileResult) -> TestReport:
@@ -191,7 +190,7 @@ def run_tests(result: CompileResult) -> TestReport:
         files.add(doc.file)
         spec = doc.model.spec
         if spec.policy not in {p.name for p in result.graph.policies}:
-            checks = sum(len(case.expect) for case in spec.tests)
+            checks = sum(len(case.expect) + (case.stages is not None) for case in spec.tests)
             report.cases += len(spec.tests)
             report.checks += checks
             report.not_run += checks
