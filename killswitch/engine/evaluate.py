@@ -28,7 +28,7 @@ from . import signals as sig
 from . import stages, triggers
 from .columns import Tables
 from .planner import NO_RATES, Plan, history_for, plan, update_history
-from .scope import instances
+from .scope import ScopeView, instances
 from .signals import SignalValue
 from .stages import StageTransition, decision_id
 from .state import PnlHistory, State
@@ -156,7 +156,7 @@ def replan(graph: DecisionGraph, ev: Evaluation, snapshots: Iterable[Snapshot], 
     snaps = list(snapshots)
     tables = Tables()
     policies = {p.name: p for p in graph.policies}
-    views: dict[str, dict] = {}
+    views: dict[str, dict[str, ScopeView]] = {}
     scopes = []
     for se in ev.scopes:
         policy = policies.get(se.policy)
