@@ -1,8 +1,8 @@
 """The snapshot: what one account looked like at one moment, as the engine sees it.
 
 Adapters (ccxt, simulated) produce snapshots; the runner adds the order books of the
-positions a close is planned for (:class:`OrderBook`, in ``books``); the engine reads them; a JSONL stream of them is
-the replay format. Times are UTC milliseconds since the epoch: ``ts_event`` is when the venue
+positions a close is planned for (:class:`OrderBook`, in ``books``); the engine reads them; a
+JSONL stream of them is the replay format. Times are UTC milliseconds since the epoch: ``ts_event`` is when the venue
 says the state held, ``ts_observed`` when we received it. A failed fetch is still a snapshot,
 with ``fetch.ok = false`` and its error, so that missing data is a signal, never a silent gap.
 
