@@ -14,10 +14,14 @@ plans again with it, :func:`replan`). For one close (a *leg*):
   from the best price, ``max_slippage`` from the mark);
 * the leg is split into the fewest equal children (on the amount step; ``chunk_notional``
   still caps each) no larger than the capacity, and each child is a reduce-only limit IOC
-  priced at the last level it reaches: it moves the price by at most ``max_impact``, fills no
-  worse than ``max_slippage`` from the mark, and the children add up to the leg, never more.
+  priced at the last level the largest child reaches: it moves the price by at most
+  ``max_impact``, fills no worse than ``max_slippage`` from the mark, and the children add up
+  to the leg, never more.
 
-Children go out spaced by the venue's order rate, and each is sized against the book as it
+A book so thin that the close would need more than :data:`MAX_CHILDREN` children gets that
+many, larger ones, each still priced at the capped level (``BOOK_THIN``): their IOCs take what
+the book holds within the caps and the rest is planned again. Children go out spaced by the
+venue's order rate, and each is sized against the book as it
 was read: when the book has not refilled by the time a later child arrives, that IOC fills
 what the book holds up to its price and the rest expires; the runner's shortfall machinery
 plans that remainder again at the next tick, from the position and a book read then.
@@ -44,6 +48,7 @@ from ..snapshot import OrderBook
 Level = tuple[float, float]  # (price, amount)
 Child = tuple[float, float]  # (amount, limit price)
 EPS = 1e-12
+MAX_CHILDREN = 100  # children of one close in one plan (a book too thin for that: see BOOK_THIN)
 
 
 def book_side(book: OrderBook, side: str) -> tuple[Level, ...]:
@@ -139,16 +144,21 @@ def children(amount: float, side: str, mark: float, unit_price: float, step: flo
     most = capacity
     if unwind.chunk_notional and unit_price > 0:
         most = min(most, unwind.chunk_notional / unit_price)
-    out: list[Child] = []
-    worst_impact = 0.0
-    for piece in split_steps(amount, most, step):
-        last, _, _ = walk(ok, min(piece, capacity))
-        out.append((piece, last))
-        worst_impact = max(worst_impact, abs(levels[0][0] - last) / levels[0][0])
-    worst = min(px for _, px in out) if side == "sell" else max(px for _, px in out)
-    slip = (mark - worst) / mark if side == "sell" else (worst - mark) / mark
-    return out, (f"BOOK: {len(out)} child(ren) of at most {most:g}, capacity {capacity:g} in {len(ok)} level(s); "
-                 f"impact<={worst_impact:.2%} slippage<={max(0.0, slip):.2%}")
+    thin = ""
+    if amount / most > MAX_CHILDREN:  # bounded: larger children, each still priced within the caps
+        wanted = math.ceil(amount / most)
+        most = math.ceil(amount / MAX_CHILDREN / step - 1e-9) * step if step > 0 else amount / MAX_CHILDREN
+        thin = (f"; BOOK_THIN: {wanted} children would fit the book, {MAX_CHILDREN} at most are sent: each IOC takes "
+                f"what the book holds within the caps, the rest is planned again")
+    pieces = split_steps(amount, most, step)
+    # every child at the level the largest reaches: a later child finding the top of the book
+    # not yet refilled still takes what is left down to there (never past the caps)
+    last, _, reached = walk(ok, min(max(pieces), capacity))
+    impact = abs(levels[0][0] - last) / levels[0][0]
+    slip = (mark - last) / mark if side == "sell" else (last - mark) / mark
+    return [(p, last) for p in pieces], (
+        f"BOOK: {len(pieces)} child(ren) of at most {most:g}, capacity {capacity:g} in {len(ok)} level(s); "
+        f"limit {last:g} at level {reached}: impact {impact:.2%}, slippage {max(0.0, slip):.2%}{thin}")
 
 
 __all__ = ["book_side", "valid_side", "within_caps", "walk", "split_steps", "children"]
