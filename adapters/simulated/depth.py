@@ -68,8 +68,10 @@ class SimBook:
         self._refill(now)
         m = self.model
         taken = self.taken.get(side) or [0.0] * m.levels
-        out = []
-        for i in range(min(m.levels, limit or m.levels)):
+        out: list[tuple[float, float]] = []
+        for i in range(m.levels):
+            if limit is not None and len(out) >= limit:
+                break
             bps = m.half_spread_bps + i * m.level_bps
             price = _round_px(mark * (1 - bps / 1e4), tick, up=False) if side == "bids" \
                 else _round_px(mark * (1 + bps / 1e4), tick, up=True)

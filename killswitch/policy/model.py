@@ -605,7 +605,7 @@ class Unwind(Strict):
     orders_per_second: Annotated[float, Field(gt=0, le=1000)] | Literal["exchange"] = "exchange"
     max_retries: Annotated[int, Field(ge=0, le=100)] = 3
     max_impact: Optional[RatioField] = None
-    book_depth: Optional[int] = None
+    book_depth: Optional[Annotated[int, Field(ge=5, le=MAX_BOOK_DEPTH)]] = None
 
     @field_validator("max_impact")
     @classmethod
@@ -623,7 +623,8 @@ class Unwind(Strict):
         if v is None:
             return v
         if isinstance(v, bool) or not isinstance(v, int) or not (5 <= v <= MAX_BOOK_DEPTH):
-            shown = repr(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else f"a {type(v).__name__}"
+            shown = (repr(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                     else f'"{v}"' if isinstance(v, str) else f"a {type(v).__name__}")
             raise PydanticCustomError(
                 "ks_value", "book_depth is a whole number of price levels per side from 5 to {top}, got {got}",
                 {"top": MAX_BOOK_DEPTH, "got": shown[:40],

@@ -249,3 +249,18 @@ def test_walk_and_caps_by_hand():
     kids, note = depth.children(5.0, "sell", 100.0, 100.0, 1.0, OrderBook(bids=LADDER), UnwindNode(max_impact=0.001))
     # both children at the level the larger (3) reaches, not the smaller's own (100.0)
     assert kids == [(3.0, pytest.approx(99.9)), (2.0, pytest.approx(99.9))] and note.startswith("BOOK: 2 child")
+
+
+# --- the policy keys ------------------------------------------------------------------------------
+
+
+def test_the_keys_compile_to_fractions_and_levels_and_only_their_use_changes_the_digest():
+    base = compile_graph(TWO_PASS.replace("  unwind: {max_impact: 0.5%, max_slippage: 1%, book_depth: 50}\n",
+                                          "  unwind: {max_slippage: 1%}\n"))
+    keyed = compile_graph(TWO_PASS)
+    impact_only = compile_graph(TWO_PASS.replace(", book_depth: 50", ""))
+    u = keyed.policy("p").unwind
+    assert (u.max_impact, u.book_depth, u.depth, u.uses_book) == (0.005, 50, 50, True)
+    assert (impact_only.policy("p").unwind.depth, base.policy("p").unwind.uses_book) == (20, False)
+    assert len({base.digest, keyed.digest, impact_only.digest}) == 3
+    assert "max_impact" not in str(base.policy("p").canonical) and "book_depth" not in str(base.policy("p").canonical)
