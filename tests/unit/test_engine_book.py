@@ -171,7 +171,7 @@ def test_children_are_reduce_only_sum_to_at_most_the_position_and_stay_within_th
     assert math.fsum(o.amount for o in pl.orders) <= contracts * (1 + 1e-9) + 1e-12
     assert math.fsum(o.amount for o in pl.orders) == pytest.approx(contracts, rel=1e-9, abs=1e-9)
     sized = not any(x.startswith("BOOK_") for x in pl.skipped)
-    best = out[0][0] if out else None
+    best = next((p for p, a in out if a > 0), None)  # the best level that holds something
     for o in pl.orders:
         assert o.reduce_only and o.amount > 0
         assert o.side == ("sell" if side == "long" else "buy")
