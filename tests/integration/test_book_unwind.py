@@ -210,3 +210,54 @@ def test_a_large_position_is_split_by_the_book_through_ccxt_over_http(tmp_path):
     assert ("GET", "/fapi/v1/depth", 200) in requests
     plan = next(p for r in reports for p in (r.evaluation.plans if r.evaluation else []) if p.orders)
     assert all("BOOK: 3 child(ren)" in o.reason for o in plan.orders), [o.reason for o in plan.orders]
+
+
+class Crash(BaseException):
+    """The process dying here (a BaseException: no `except Exception` absorbs it)."""
+
+
+class CrashOnFirstSave:
+    """The store; its first ``save_engine_state`` dies: the intents are journaled, the stage
+    entry is not saved."""
+
+    def __init__(self, store):
+        self._store, self.crashed = store, False
+
+    def __getattr__(self, name):
+        attr = getattr(self._store, name)
+        if name != "save_engine_state":
+            return attr
+
+        def save(*a, **k):
+            if not self.crashed:
+                self.crashed = True
+                raise Crash("crash after the journal, before the stage entry is saved")
+            return attr(*a, **k)
+
+        return save
+
+
+def test_a_restart_that_splits_the_same_close_another_way_never_closes_more_than_the_position(tmp_path):
+    """Crash between the journal and the saved stage entry; the book is thinner when the runner
+    comes back, so the same decision comes out in 5 children instead of 3. The journal keeps the
+    3 it held and cancels the 2 new ones unsent (REPLANNED_SPLIT): what is closed is the position."""
+    eng, clock = venue()
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    crashing = CrashOnFirstSave(store)
+
+    def runner_on(s):
+        adapter = SimulatedAdapter(eng, ACCOUNT, venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+        return build_runner(policy(), {f"simulated/{ACCOUNT}": adapter}, s, lock_path=tmp_path / "lock.json",
+                            dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+
+    with pytest.raises(Crash):
+        asyncio.run(asyncio.wait_for(drive(runner_on(crashing), eng, clock, store, ticks=1), 60))
+    entry = [e for e in store.journal(limit=100) if e.decision_id.endswith("/L1/e1")]
+    assert [(e.amount, e.status) for e in entry] == [(10.0, None)] * 3 and position(eng) == 30.0
+    eng.set_depth(DepthModel(levels=50, half_spread_bps=1.0, level_bps=2.0, amount=1.2, refill_ms=2_000), "BTCUSDT")
+    asyncio.run(asyncio.wait_for(drive(runner_on(store), eng, clock, store, ticks=15), 60))
+    entry = [e for e in store.journal(limit=1000) if e.decision_id.endswith("/L1/e1")]
+    surplus = [e for e in entry if e.reason_code == "REPLANNED_SPLIT"]
+    assert len(entry) == 5 and len(surplus) == 2 and all(e.status == "canceled" and not e.filled for e in surplus)
+    assert sum(e.amount for e in entry if e not in surplus) == 30.0
+    assert position(eng) == 0 and sum(f["qty"] for f in fills(eng)) == pytest.approx(30.0)
