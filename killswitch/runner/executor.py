@@ -24,8 +24,9 @@ planner's business, through the stage's ``cancel_orders``), or size anything (th
 A crash before (1) completes leaves no saved stage entry: the restarted runner plans the same
 decision again from the same positions, and the journal refuses the ids it already holds. A
 crash after (1) leaves pending intents with their original amounts for (3); the same decision
-planned again, split another way by a changed order book, adds nothing to them (:func:`surplus`). Client order ids
-derive from the decision and the leg (see the planner), never from time or randomness.
+planned again, split another way by a changed order book, adds nothing to them
+(:func:`surplus`). Client order ids derive from the decision and the leg (see the planner),
+never from time or randomness.
 
 In dry run nothing is journaled or sent: what would have been sent goes to the audit trail.
 
