@@ -53,7 +53,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, decimals
+from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, decimals, floor_step
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -474,10 +474,14 @@ class SimServer:
         if n not in DEPTH_LIMITS:
             raise _err(-1130, "Data sent for parameter 'limit' is not valid.")
         bids, asks, ts = eng.order_book(symbol, n)
-        pd, ad = _digits(eng.markets[symbol])
-        return {"lastUpdateId": ts, "E": ts, "T": ts,
-                "bids": [[_f(px, pd), _f(q, ad)] for px, q in bids],
-                "asks": [[_f(px, pd), _f(q, ad)] for px, q in asks]}
+        m = eng.markets[symbol]
+        pd, ad = _digits(m)
+
+        def side(levels: list) -> list:  # amounts down to the step: a level never shows more than it holds
+            return [[_f(px, pd), _f(q, ad)] for px, q in ((px, floor_step(q, m.amount_step)) for px, q in levels)
+                    if q > 0]
+
+        return {"lastUpdateId": ts, "E": ts, "T": ts, "bids": side(bids), "asks": side(asks)}
 
     def _account(self, account: str, at: Optional[int], v3: bool) -> dict[str, Any]:
         eng = self.engine
