@@ -133,3 +133,31 @@ def test_the_http_face_serves_the_depth_endpoint_to_ccxt():
 def test_a_malformed_ccxt_book_is_bad_data(raw):
     with pytest.raises(parsing.BadData):
         parsing.order_book(raw, 5)
+
+
+def test_the_ccxt_adapter_asks_a_depth_the_venue_takes_and_keeps_what_was_asked():
+    from adapters.ccxt_exchange.dialects.base import Dialect
+    from adapters.ccxt_exchange.dialects.binance import BINANCE_USDM
+    from adapters.ccxt_exchange import CcxtAdapter
+    from killswitch.policy.model import Account
+    import os
+
+    assert [BINANCE_USDM.book_limit(d) for d in (5, 7, 20, 21, 1000, 5000)] == [5, 10, 20, 50, 1000, 1000]
+    assert Dialect(id="generic", order_rate=5.0).book_limit(7) == 7
+    eng, _ = venue()
+    os.environ["KS_TEST_DEPTH_KEY"], os.environ["KS_TEST_DEPTH_SECRET"] = "sim-main-key", "sim-main-secret"
+    acc = Account.model_validate({
+        "name": "sim-main", "venue": "binanceusdm", "market_type": "futures",
+        "credentials": {"api_key": {"env": "KS_TEST_DEPTH_KEY"}, "secret": {"env": "KS_TEST_DEPTH_SECRET"}}})
+
+    async def go():
+        async with SimServer(eng, auth_clock=wall_clock) as srv:
+            ad = CcxtAdapter(acc, urls=srv.base_url, timeout=5.0)
+            try:
+                return await ad.fetch_order_book("BTC/USDT:USDT", 7), srv.requests
+            finally:
+                await ad.close()
+
+    book, requests = run(go())
+    assert len(book.bids) == 7 and len(book.asks) == 7 and book.bids[0][0] == pytest.approx(BIDS[0])
+    assert ("GET", "/fapi/v1/depth", 200) in requests
