@@ -19,10 +19,10 @@ plans again with it, :func:`replan`). For one close (a *leg*):
   to the leg, never more.
 
 A book so thin that the close would need more than :data:`MAX_CHILDREN` children gets that
-many, larger ones, each still priced at the capped level (``BOOK_THIN``): their IOCs take what
-the book holds within the caps and the rest is planned again. Children go out spaced by the
-venue's order rate, and each is sized against the book as it
-was read: when the book has not refilled by the time a later child arrives, that IOC fills
+many, larger ones (never larger than ``chunk_notional``), each still priced at the capped level
+(``BOOK_THIN``): their IOCs take what the book holds within the caps and the rest is planned
+again. Children go out spaced by the venue's order rate, and each is sized against the book as
+it was read: when the book has not refilled by the time a later child arrives, that IOC fills
 what the book holds up to its price and the rest expires; the runner's shortfall machinery
 plans that remainder again at the next tick, from the position and a book read then.
 
@@ -141,15 +141,13 @@ def children(amount: float, side: str, mark: float, unit_price: float, step: flo
         best = levels[0][0]
         return None, (f"BOOK_OUTSIDE_CAP: best {'bid' if side == 'sell' else 'ask'} {best:g} holds less than one "
                       f"step within max_slippage {unwind.max_slippage:.2%} of mark {mark:g}")
-    most = capacity
-    if unwind.chunk_notional and unit_price > 0:
-        most = min(most, unwind.chunk_notional / unit_price)
-    thin = ""
-    if amount / most > MAX_CHILDREN:  # bounded: larger children, each still priced within the caps
-        wanted = math.ceil(amount / most)
+    most, thin = capacity, ""
+    if amount / capacity > MAX_CHILDREN:  # bounded: larger children, each still priced within the caps
         most = math.ceil(amount / MAX_CHILDREN / step - 1e-9) * step if step > 0 else amount / MAX_CHILDREN
-        thin = (f"; BOOK_THIN: {wanted} children would fit the book, {MAX_CHILDREN} at most are sent: each IOC takes "
-                f"what the book holds within the caps, the rest is planned again")
+        thin = (f"; BOOK_THIN: {math.ceil(amount / capacity)} children would fit the book, {MAX_CHILDREN} at most "
+                f"are sized by it: each IOC takes what the book holds within the caps, the rest is planned again")
+    if unwind.chunk_notional and unit_price > 0:  # the policy's own cap on an order holds whatever the book
+        most = min(most, unwind.chunk_notional / unit_price)
     pieces = split_steps(amount, most, step)
     # every child at the level the largest reaches: a later child finding the top of the book
     # not yet refilled still takes what is left down to there (never past the caps)

@@ -130,6 +130,14 @@ def test_a_book_too_thin_for_the_position_gets_at_most_max_children_each_priced_
     assert "BOOK_THIN" in pl.orders[0].reason
 
 
+def test_chunk_notional_holds_even_when_the_book_is_too_thin_for_max_children():
+    dust = tuple((100.0 - 0.1 * i, 0.001) for i in range(5))
+    pl = book_plan("{max_impact: 0.5%, max_slippage: 1%, chunk_notional: 20}", [leg(SYM, "long", 37, 100)],
+                   bids=dust)
+    assert len(pl.orders) == 185 and all(o.notional <= 20 + 1e-9 for o in pl.orders)  # 0.2 each, not 0.37
+    assert math.fsum(o.amount for o in pl.orders) == pytest.approx(37)
+
+
 def test_without_book_keys_nothing_changes():
     with_keys = book_plan("{chunk_notional: 1k}", [leg(SYM, "long", 37, 100)])
     without = book_plan("{chunk_notional: 1k}", [leg(SYM, "long", 37, 100)], books=False)
