@@ -340,13 +340,15 @@ class Runner:
                 report.events.append(Event.make(SNAPSHOT_FAILED, now, {"error": s.fetch.error_code},
                                                 venue=s.venue, account=s.account, reason=s.fetch.error_code))
         rates = order_rates(self.adapters.values())
-        ev, book.state = evaluate(book.graph, snapshots, book.state, now, rates)
+        first, book.state = evaluate(book.graph, snapshots, book.state, now, rates)
+        phase("evaluate")
         # closes sized against the book: only their symbols' books are fetched, then planned again
-        ev, snapshots = await plan_with_books(book.graph, ev, snapshots, book.state, self.adapters, rates,
+        ev, snapshots = await plan_with_books(book.graph, first, snapshots, book.state, self.adapters, rates,
                                               min(BOOK_TIMEOUT_S, self.snapshot_timeout_s))
+        if ev is not first:
+            phase("books")
         book.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
         report.evaluation = book.evaluation = ev
-        phase("evaluate")
         plans = ev.plans + self.closes.take_plans(snapshots, now)
         # our own orders left resting at an earlier tick are cancelled (and the cancel confirmed)
         # before anything closes their positions again; a position still carrying one waits

@@ -261,3 +261,15 @@ def test_a_restart_that_splits_the_same_close_another_way_never_closes_more_than
     assert len(entry) == 5 and len(surplus) == 2 and all(e.status == "canceled" and not e.filled for e in surplus)
     assert sum(e.amount for e in entry if e not in surplus) == 30.0
     assert position(eng) == 0 and sum(f["qty"] for f in fills(eng)) == pytest.approx(30.0)
+
+
+def test_a_tick_that_reads_books_reports_it_as_its_own_phase(tmp_path):
+    eng, clock = venue()
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    adapter = SimulatedAdapter(eng, ACCOUNT, venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    runner = build_runner(policy(), {f"simulated/{ACCOUNT}": adapter}, store, lock_path=tmp_path / "lock.json",
+                          dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+    reports = asyncio.run(asyncio.wait_for(drive(runner, eng, clock, store), 60))
+    closing = [r for r in reports if r.evaluation and any(p.orders for p in r.evaluation.plans)]
+    assert closing and all(list(r.phases)[:3] == ["snapshots", "evaluate", "books"] for r in closing)
+    assert all("books" not in r.phases for r in reports if r not in closing)
