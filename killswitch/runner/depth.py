@@ -5,7 +5,8 @@ reads the book (``max_impact``, ``book_depth``). After ``evaluate`` names the bo
 need and the snapshots lack (:func:`~killswitch.engine.evaluate.book_requests`: only the
 symbols a reduce-only close is planned for), they are fetched from the accounts' adapters at
 once — each adapter's calls paced by its own limiter, at most :data:`PER_ACCOUNT` at a time per
-account, the whole bounded by ``timeout_s`` — put into the snapshots, and the engine plans
+account, in plan order (the most exposed closes first), all of them within ``timeout_s`` — put
+into the snapshots, and the engine plans
 those scopes again with them (:func:`~killswitch.engine.evaluate.replan`). No tick fetches a
 book when nothing is being closed.
 
@@ -35,30 +36,36 @@ BOOK_TIMEOUT_S = 2.0  # the longest a close waits for its books (the snapshot ti
 
 async def fetch_books(adapters: Mapping[str, Any], wants: Mapping[str, Mapping[str, int]], timeout_s: float
                       ) -> tuple[dict[str, dict[str, OrderBook]], dict[str, dict[str, str]]]:
-    """The books ``wants`` names (account → symbol → depth), fetched at once: (books, failures),
-    each by account and symbol; a failure is its reason code."""
+    """The books ``wants`` names (account → symbol → depth), fetched at once, all of them within
+    ``timeout_s``: (books, failures), each by account and symbol; a failure is its reason code
+    (``TIMEOUT`` for a book not had by then: a close of a thousand positions waits no longer)."""
     books: dict[str, dict[str, OrderBook]] = {}
     failed: dict[str, dict[str, str]] = {}
 
     async def one(key: str, fetch: Any, gate: asyncio.Semaphore, symbol: str, depth: int) -> None:
         try:
             async with gate:
-                book = await asyncio.wait_for(fetch(symbol, depth), timeout_s)
+                book = await fetch(symbol, depth)
             books.setdefault(key, {})[symbol] = book
-        except Exception as e:  # noqa: BLE001 - a timeout, an AdapterError or a bug: the close falls back
-            reason = getattr(e, "reason", None)
-            code = getattr(reason, "value", None) or ("TIMEOUT" if isinstance(e, asyncio.TimeoutError) else "UNKNOWN")
-            failed.setdefault(key, {})[symbol] = str(code)
+        except Exception as e:  # noqa: BLE001 - an AdapterError or a bug: the close falls back
+            failed.setdefault(key, {})[symbol] = str(getattr(getattr(e, "reason", None), "value", None) or "UNKNOWN")
 
-    jobs = []
+    jobs: dict[asyncio.Task, tuple[str, str]] = {}
     for key, symbols in sorted(wants.items()):
         fetch = getattr(adapters.get(key), "fetch_order_book", None)
         if fetch is None:
             failed[key] = {s: "UNSUPPORTED" for s in symbols}
             continue
         gate = asyncio.Semaphore(PER_ACCOUNT)
-        jobs += [one(key, fetch, gate, s, d) for s, d in sorted(symbols.items())]
-    await asyncio.gather(*jobs)
+        for s, d in symbols.items():  # in plan order: the most exposed closes first
+            jobs[asyncio.ensure_future(one(key, fetch, gate, s, d))] = (key, s)
+    if jobs:
+        _, late = await asyncio.wait(jobs, timeout=timeout_s)
+        for task in late:
+            task.cancel()
+            key, symbol = jobs[task]
+            failed.setdefault(key, {})[symbol] = "TIMEOUT"
+        await asyncio.gather(*late, return_exceptions=True)
     return books, failed
 
 

@@ -272,3 +272,15 @@ def test_the_keys_compile_to_fractions_and_levels_and_only_their_use_changes_the
     assert (impact_only.policy("p").unwind.depth, base.policy("p").unwind.uses_book) == (20, False)
     assert len({base.digest, keyed.digest, impact_only.digest}) == 3
     assert "max_impact" not in str(base.policy("p").canonical) and "book_depth" not in str(base.policy("p").canonical)
+
+
+def test_children_go_out_in_rounds_so_a_book_refills_between_two_children_of_its_close():
+    eth = "ETH/USDT:USDT"
+    p = close_all_policy("{max_impact: 0.5%, max_slippage: 1%}")
+    now, then = book([leg(SYM, "long", 37, 100), leg(eth, "long", 20, 100)],
+                     markets={SYM: MarketRules(amount_step=0.001)})
+    now = now.model_copy(update={"books": {SYM: OrderBook(bids=LADDER), eth: OrderBook(bids=LADDER)}})
+    pl = make_plan(p, [now], [then])
+    # BTC (the larger) 4 children, ETH 2: first children of both, then second ones, then BTC's last two
+    assert [(o.symbol, o.chunk) for o in pl.orders] == [(SYM, 1), (eth, 1), (SYM, 2), (eth, 2), (SYM, 3), (SYM, 4)]
+    assert [o.not_before_ms for o in pl.orders] == sorted(o.not_before_ms for o in pl.orders)

@@ -52,3 +52,16 @@ def test_a_failing_hanging_or_missing_book_is_a_reason_code_never_an_exception()
     assert failed == {"x/a": {"S": "RATE_LIMITED"}, "x/b": {"H": "TIMEOUT"}, "x/c": {"S": "UNSUPPORTED"},
                       "x/gone": {"S": "UNSUPPORTED"}}
     assert books == {"x/b": {"K": OrderBook(bids=((100.0, 1.0),), asks=((101.0, 1.0),))}}
+
+
+def test_the_whole_fetch_is_bounded_and_the_most_exposed_closes_get_their_books_first():
+    slow = Books(delay=0.1)
+    wants = {"x/a": {f"S{i:02}": 20 for i in range(20)}}  # plan order: S00 is the most exposed close
+    t = time.perf_counter()
+    books, failed = asyncio.run(fetch_books({"x/a": slow}, wants, 0.25))
+    took = time.perf_counter() - t
+    assert took < 0.45, took  # 20 books 4 at a time would take 0.5 s
+    got = sorted(books["x/a"])
+    assert got == [f"S{i:02}" for i in range(len(got))] and 4 <= len(got) < 20
+    assert set(failed["x/a"]) == {f"S{i:02}" for i in range(len(got), 20)}
+    assert set(failed["x/a"].values()) == {"TIMEOUT"}
