@@ -3,8 +3,9 @@
 The simulated venue has one market, BTCUSDT at 50,000, whose book holds 2 BTC a level, the
 best 1 bp from the mark and each next level 2 bp further, refilled within 2 s. The account is
 long 30 BTC (1.5M). The policy closes everything at once with ``max_impact: 0.1%`` and
-``max_slippage: 0.5%``: within 0.1 % of the best bid the book holds 6 levels (12 BTC), so the
-close is split into 3 children of 10 BTC, each a limit IOC at the 5th level's price.
+``max_slippage: 0.5%``: within 0.1 % of the best bid (49,995) the book holds 5 levels (10 BTC,
+down to 49,955; the 6th, 49,945, is just past 0.1 %), so the close is split into 3 children of
+10 BTC, each a limit IOC at 49,955.
 
 The runner ticks on a manual clock: the children of one tick reach the venue at the same
 instant, so the first takes the top of the book and the next find it not yet refilled — their
@@ -96,7 +97,7 @@ def check_caps(eng: SimExchange, store) -> None:
     first = [e for e in journal if e.decision_id.endswith("/L1/e1")]  # the entry's closes, not its re-plans
     assert {e.decision_id.rsplit("/", 1)[-1] for e in journal} - {"e1"}, "nothing was planned again"
     assert len(first) == 3, [(e.decision_id, e.amount) for e in journal]
-    assert [e.amount for e in first] == [10.0, 10.0, 10.0]  # 30 BTC in 3 children, each within 12 BTC
+    assert [e.amount for e in first] == [10.0, 10.0, 10.0]  # 30 BTC in 3 children, each within 10 BTC
     for e in journal:
         assert e.reduce_only and e.side == "sell"
     best = MARK * (1 - MODEL.half_spread_bps / 1e4)
