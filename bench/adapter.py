@@ -11,7 +11,7 @@
    (``GET /fapi/v1/depth``, the runner's :func:`~killswitch.runner.depth.fetch_books`: all within
    2 s), split by :func:`killswitch.engine.depth.children` into reduce-only limit IOCs sent in
    rounds (a close without its book: one IOC at the slippage cap); positions of 30 against a
-   book of 2 a level (6 levels within 0.1 % of the best bid: 3 children each), refilled within
+   book of 2 a level (5 levels within 0.1 % of the best bid: 3 children each), refilled within
    50 ms. The floor counts the orders: max over venues of (orders / budget); the wall includes
    the book reads.
 
