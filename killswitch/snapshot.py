@@ -1,7 +1,8 @@
 """The snapshot: what one account looked like at one moment, as the engine sees it.
 
-Adapters (ccxt, simulated) produce snapshots; the engine reads them; a JSONL stream of them is
-the replay format. Times are UTC milliseconds since the epoch: ``ts_event`` is when the venue
+Adapters (ccxt, simulated) produce snapshots; the runner adds the order books of the
+positions a close is planned for (:class:`OrderBook`, in ``books``); the engine reads them; a
+JSONL stream of them is the replay format. Times are UTC milliseconds since the epoch: ``ts_event`` is when the venue
 says the state held, ``ts_observed`` when we received it. A failed fetch is still a snapshot,
 with ``fetch.ok = false`` and its error, so that missing data is a signal, never a silent gap.
 
@@ -68,6 +69,17 @@ class Order(_Frozen):
     strategy: Optional[str] = None  # the bot that placed it, when the adapter can tell (client id prefix)
 
 
+class OrderBook(_Frozen):
+    """The top of one symbol's order book: ``bids`` best (highest) first, ``asks`` best (lowest)
+    first, each level ``(price, amount in contracts)``; ``ts`` when the venue said it held.
+    Fetched only for the positions a close is planned for, when the policy's unwind reads the
+    book (``max_impact``, ``book_depth``)."""
+
+    bids: tuple[tuple[float, float], ...] = ()
+    asks: tuple[tuple[float, float], ...] = ()
+    ts: Optional[int] = None
+
+
 class FetchStatus(_Frozen):
     ok: bool = True
     error_code: Optional[str] = None  # reason code, e.g. EXCHANGE_UNAVAILABLE, RATE_LIMITED
@@ -94,6 +106,7 @@ class Snapshot(_Frozen):
     markets: dict[str, MarketRules] = {}  # by symbol; absent symbols have no rounding rules
     initial_capital: Optional[float] = None  # from the Accounts document
     stablecoins: list[str] = ["USDT", "USDC", "FDUSD", "DAI"]  # spot close_all keeps these
+    books: dict[str, OrderBook] = {}  # by symbol: the top of the book of the positions being closed
 
 
 def base_asset(symbol: str) -> str:

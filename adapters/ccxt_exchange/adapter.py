@@ -36,7 +36,7 @@ import time
 from typing import Any, Callable, Mapping, Optional
 
 from killswitch.orders import OrderIntent
-from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, Position, Snapshot
+from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, OrderBook, Position, Snapshot
 
 from ..base import (
     AdapterError,
@@ -511,6 +511,18 @@ class CcxtAdapter:
             return parsing.order_result(raw, client_order_id, amount or 0.0)
 
         return await self._calls.run("fetch_order", body)
+
+    async def fetch_order_book(self, symbol: str, depth: int) -> OrderBook:
+        """The top ``depth`` levels a side of ``symbol``'s book: ccxt's ``fetch_order_book`` at
+        the smallest depth the venue takes that covers it, through the request pacer."""
+
+        async def body(op: Op) -> OrderBook:
+            await self._ensure_markets(op)
+            self._markets.require(symbol)
+            raw = await self._calls.call(op, "fetch_order_book", symbol, self.dialect.book_limit(depth))
+            return self._parse_or_bad_response("order book", lambda: parsing.order_book(raw, depth))
+
+        return await self._calls.run("fetch_order_book", body)
 
     # --- cancels ---------------------------------------------------------------------------------------
 

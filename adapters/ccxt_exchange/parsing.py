@@ -21,7 +21,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Optional, Protocol
 
-from killswitch.snapshot import Balance, MarketRules, Order, Position
+from killswitch.snapshot import Balance, MarketRules, Order, OrderBook, Position
 
 from ..base import OrderResult
 
@@ -305,3 +305,27 @@ def order_result(o: Any, client_order_id: str, amount: float) -> OrderResult:
         average_price=num(o.get("average")) or None, fee=fee,
         ts_ms=int(ts) if isinstance(ts, (int, float)) else None,
     )
+
+
+def order_book(raw: Any, depth: int) -> OrderBook:
+    """ccxt's unified order book (``bids``, ``asks``: [price, amount, ...] best first,
+    ``timestamp``) → the top ``depth`` levels a side. A level that is not two finite numbers,
+    a price not above zero or a negative amount is BadData: the planner then falls back."""
+    if not isinstance(raw, Mapping):
+        raise BadData(f"expected a mapping, got {type(raw).__name__}")
+
+    def side(name: str) -> tuple[tuple[float, float], ...]:
+        rows = raw.get(name)
+        if not isinstance(rows, (list, tuple)):
+            raise BadData(f"{name}: expected a list")
+        out = []
+        for row in rows[:depth]:
+            price = num(row[0]) if isinstance(row, (list, tuple)) and len(row) >= 2 else None
+            amount = num(row[1]) if price is not None else None
+            if price is None or amount is None or price <= 0 or amount < 0:
+                raise BadData(f"{name}: level {str(row)[:40]} is not [price, amount]")
+            out.append((price, amount))
+        return tuple(out)
+
+    ts = raw.get("timestamp")
+    return OrderBook(bids=side("bids"), asks=side("asks"), ts=int(ts) if isinstance(ts, (int, float)) else None)

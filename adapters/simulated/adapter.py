@@ -12,6 +12,8 @@ replay, tests and benchmarks. It behaves like a venue adapter should:
   snapshot, reduced by its own fills since) before anything is sent; in hedge mode it sends
   the leg (``positionSide``) and *no* ``reduceOnly`` flag, as Binance requires; a protected
   limit price becomes a LIMIT IOC order;
+* ``fetch_order_book()`` reads the top of a symbol's book (:mod:`.depth`), for a close the
+  policy sizes against it;
 * engine errors (Binance codes) map to :class:`adapters.base.Reason`;
 * every engine call goes through the engine's :class:`FaultPlan` first: injected latency
   sleeps (scaled by ``time_scale``), a TIMEOUT never answers and is cut by an asyncio timeout
@@ -35,7 +37,7 @@ from typing import Any, Callable, Optional, Sequence, TypeVar
 from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult, Reason,
                            check_close)
 from killswitch.orders import OrderIntent
-from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, Position, Snapshot
+from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, OrderBook, Position, Snapshot
 
 from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, floor_step
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
@@ -375,6 +377,13 @@ class SimulatedAdapter:
             known = self._known = {(eng.markets[p.symbol].unified, self._leg_key(p.position_side, p.side)):
                                    abs(p.amount) for p in positions}
         return known.get((symbol, leg))
+
+    async def fetch_order_book(self, symbol: str, depth: int) -> OrderBook:
+        """The top ``depth`` levels a side of ``symbol``'s book (op ``depth`` for faults); empty
+        sides for a market the engine gives no depth model."""
+        m = self._market(symbol)
+        bids, asks, ts = await self._call("depth", lambda at: self.engine.order_book(m.symbol, depth))
+        return OrderBook(bids=tuple(bids), asks=tuple(asks), ts=ts)
 
     async def submit(self, intent: OrderIntent) -> OrderResult:
         eng, acct = self.engine, self.engine_account

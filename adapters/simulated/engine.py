@@ -10,11 +10,12 @@ kill switch depends on:
   leverage per symbol, spot balances;
 * market and limit orders (GTC, IOC, FOK, GTX), reduce-only, ``positionSide`` in hedge mode,
   ``newClientOrderId`` unique per account (-4116 on a duplicate), fills at the mark with a
-  slippage model that grows with size, an optional fill ratio (partial fills: a thin book,
-  every order filling that fraction of itself on arrival, rounded down to the step) whose
-  remainder expires (IOC, market) or, with ``rest_remainder``, stays open on the book until
-  cancelled, whatever the order's time in force (a venue that works what it could not fill
-  rather than killing it), taker fees,
+  slippage model that grows with size or, for a symbol given a depth model, by walking its
+  order book (:mod:`.depth`: levels around the mark that refill over time), an optional fill
+  ratio (partial fills: a thin book, every order filling that fraction of itself on arrival,
+  rounded down to the step) whose remainder expires (IOC, market) or, with
+  ``rest_remainder``, stays open on the book until cancelled, whatever the order's time in
+  force (a venue that works what it could not fill rather than killing it), taker fees,
   realized PnL into the wallet, equity = wallet + unrealized PnL, margin and a liquidation
   price estimate (the views: :mod:`.views` prices an account's legs, once per change of a
   mark, a leg or the wallet, so that an account of 10,000 legs is cheap to read again);
@@ -46,6 +47,7 @@ from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Optional
 
+from .depth import DepthModel, SimBook
 from .faults import FaultPlan
 from .paths import Flat, PricePath
 from .views import AccountView, Book, OpenLeg, PositionView, Pricing
@@ -320,7 +322,8 @@ class SimExchange:
                  t0: Optional[int] = None, taker_fee: float = 0.0004, maker_fee: float = 0.0002,
                  slippage: SlippageModel = SlippageModel(), fill_ratio: float = 1.0,
                  rate_limits: RateLimits = RateLimits(), client_id_scope: str = "account",
-                 faults: Optional[FaultPlan] = None, rest_remainder: bool = False):
+                 faults: Optional[FaultPlan] = None, rest_remainder: bool = False,
+                 depth: Optional[DepthModel] = None):
         if client_id_scope not in ("account", "open"):
             raise ValueError("client_id_scope is 'account' (unique forever) or 'open' (unique among open orders)")
         self.clock = clock
@@ -349,6 +352,9 @@ class SimExchange:
         self._pricing: dict[str, Pricing] = {}  # symbol → how its mark is priced (until _rev moves)
         self._rev = 0  # bumped when a market or a price path changes
         self.events: list[dict] = []  # fills, cancels, countdown triggers: the engine's journal
+        self.depth = depth  # every symbol's order book, unless set per symbol (None: the slippage model)
+        self.depths: dict[str, Optional[DepthModel]] = {}
+        self._sim_books: dict[str, SimBook] = {}
         for m in markets:
             self.add_market(m, (paths or {}).get(m.symbol))
         for a in accounts:
@@ -395,6 +401,40 @@ class SimExchange:
             self.fill_ratios[symbol] = ratio
         if rest_remainder is not None:
             self.rest_remainder = bool(rest_remainder)
+
+    def set_depth(self, model: Optional[DepthModel], symbol: Optional[str] = None) -> None:
+        """Give ``symbol`` (every symbol without its own, when None) an order book of ``model``
+        (:mod:`.depth`), which orders taking liquidity walk instead of the slippage model and
+        the fill ratio; None takes it away. The book starts full."""
+        if symbol is None:
+            self.depth = model
+            self._sim_books.clear()
+        else:
+            self._market(symbol)
+            self.depths[symbol] = model
+            self._sim_books.pop(symbol, None)
+
+    def _book_of(self, symbol: str) -> Optional[SimBook]:
+        model = self.depths[symbol] if symbol in self.depths else self.depth
+        if model is None:
+            return None
+        book = self._sim_books.get(symbol)
+        if book is None or book.model is not model:
+            book = self._sim_books[symbol] = SimBook(model, at=self.now())
+        return book
+
+    def order_book(self, symbol: str, limit: Optional[int] = None) -> tuple[list[tuple[float, float]],
+                                                                             list[tuple[float, float]], int]:
+        """(bids, asks, time) of ``symbol``'s book now, each side best first, at most ``limit``
+        levels; both sides empty for a symbol without a depth model."""
+        now = self._begin()
+        m = self._market(symbol)
+        book = self._book_of(m.symbol)
+        if book is None:
+            return [], [], now
+        mark = self.mark(m.symbol, now)
+        tick = m.price_tick
+        return book.levels("bids", mark, tick, now, limit), book.levels("asks", mark, tick, now, limit), now
 
     def open_position(self, account: str, symbol: str, side: str, amount: float, entry: float,
                       position_side: Optional[str] = None) -> None:
@@ -714,7 +754,8 @@ class SimExchange:
         if tif == "GTX" and self._crosses(o, mark):
             raise SimError(POST_ONLY_REJECTED, "Due to the order could not be executed as maker, the Post Only order "
                            "will be rejected.")
-        if tif == "FOK" and (not self._crosses(o, mark) or self._ratio(m.symbol) < 1.0):
+        if tif == "FOK" and self._book_of(m.symbol) is None and (not self._crosses(o, mark)
+                                                                  or self._ratio(m.symbol) < 1.0):
             o.order_id = self._register(a, o)
             o.status = "EXPIRED"
             return o.copy()
@@ -754,6 +795,14 @@ class SimExchange:
                 return
         else:
             closable = math.inf
+        book = None if resting else self._book_of(m.symbol)
+        if book is not None:  # the order walks the book, no further than its limit price
+            cap = min(o.remaining, floor_step(closable, m.amount_step) if closable != math.inf else o.remaining)
+            qty, avg = book.take(o.side, cap, o.price if o.type == "LIMIT" else None, mark, m.price_tick,
+                                 m.amount_step, now, all_or_none=o.time_in_force == "FOK")
+            if qty > EPS:
+                self._fill(a, m, o, qty, avg, now)
+            return
         if not self._crosses(o, mark):
             return
         want = o.remaining

@@ -53,7 +53,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, decimals
+from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, decimals, floor_step
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -67,6 +67,7 @@ ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/fapi/v2/ticker/price"): ("ticker", False),
     ("GET", "/fapi/v1/ticker/24hr"): ("ticker_24hr", False),
     ("GET", "/fapi/v1/premiumIndex"): ("mark_price", False),
+    ("GET", "/fapi/v1/depth"): ("depth", False),
     ("GET", "/fapi/v2/account"): ("account", True),
     ("GET", "/fapi/v3/account"): ("account", True),
     ("GET", "/fapi/v2/balance"): ("balance", True),
@@ -84,6 +85,8 @@ ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
     ("DELETE", "/fapi/v1/allOpenOrders"): ("cancel_all", True),
     ("POST", "/fapi/v1/countdownCancelAll"): ("countdown", True),
 }
+
+DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)  # what GET /fapi/v1/depth accepts as ``limit``
 
 # test harness only (see the module docstring): the engine's dump_state, read-only
 ADMIN_STATE_PATH = "/_sim/state"
@@ -348,6 +351,8 @@ class SimServer:
             return self._exchange_info(now)
         if op in ("ticker", "mark_price", "ticker_24hr"):
             return self._tickers(op, p.get("symbol"), now if at is None else at)
+        if op == "depth":
+            return self._depth(_req(p, "symbol"), p.get("limit"))
         assert account is not None
         if op == "account":
             return self._account(account, at, v3=path.startswith("/fapi/v3"))
@@ -458,6 +463,25 @@ class SimServer:
                              "volume": "0", "quoteVolume": "0", "openTime": at - 86_400_000, "closeTime": at,
                              "firstId": 0, "lastId": 0, "count": 0})
         return rows[0] if symbol else rows
+
+    def _depth(self, symbol: str, limit: Optional[str]) -> dict[str, Any]:
+        """``GET /fapi/v1/depth``: the top ``limit`` levels a side (5, 10, 20, 50, 100, 500 or
+        1000; default 500) as [price, quantity] strings, best first."""
+        eng = self.engine
+        if symbol not in eng.markets:
+            raise _err(-1121, "Invalid symbol.")
+        n = 500 if limit in (None, "") else (int(limit) if str(limit).isdigit() else -1)
+        if n not in DEPTH_LIMITS:
+            raise _err(-1130, "Data sent for parameter 'limit' is not valid.")
+        bids, asks, ts = eng.order_book(symbol, n)
+        m = eng.markets[symbol]
+        pd, ad = _digits(m)
+
+        def side(levels: list) -> list:  # amounts down to the step: a level never shows more than it holds
+            return [[_f(px, pd), _f(q, ad)] for px, q in ((px, floor_step(q, m.amount_step)) for px, q in levels)
+                    if q > 0]
+
+        return {"lastUpdateId": ts, "E": ts, "T": ts, "bids": side(bids), "asks": side(asks)}
 
     def _account(self, account: str, at: Optional[int], v3: bool) -> dict[str, Any]:
         eng = self.engine

@@ -123,6 +123,22 @@ def _stored_state(url: str):
     return State.from_json(doc["engine"], pnl_samples) if doc else State()
 
 
+async def _with_books(graph, snaps, state, now: int, rates, adapters, timeout_s: float):
+    """The snapshots with the order books of the closes the plan makes for a policy whose unwind
+    reads them (as the runner fetches them, :mod:`killswitch.runner.depth`); a book that cannot
+    be had is left out, and the plan says BOOK_MISSING for its close."""
+    from ..engine.evaluate import book_requests, evaluate
+    from ..runner.depth import BOOK_TIMEOUT_S, fetch_books
+
+    first, _ = evaluate(graph, snaps, state.copy() if state is not None else None, now, rates)
+    wants = book_requests(graph, first, snaps)
+    if not wants:
+        return snaps
+    books, _ = await fetch_books(adapters, wants, min(BOOK_TIMEOUT_S, timeout_s))
+    return [s.model_copy(update={"books": {**s.books, **books[k]}}) if (k := f"{s.venue}/{s.account}") in books
+            else s for s in snaps]
+
+
 async def _live(graph, accounts_path: str, state, timeout_s: float, scores: str, max_file_bytes: int):
     import time
 
@@ -140,9 +156,10 @@ async def _live(graph, accounts_path: str, state, timeout_s: float, scores: str,
     rates = order_rates(built.by_key.values())
     try:
         snaps = list(await asyncio.gather(*(a.snapshot() for a in built.by_key.values())))
+        now = int(time.time() * 1000)
+        snaps = await _with_books(graph, snaps, state, now, rates, built.by_key, timeout_s)
     finally:
         await built.close()
-    now = int(time.time() * 1000)
     # an account whose credential could not be read is a failed snapshot: the plan is incomplete
     snaps += [unreadable_snapshot(acc, e, now) for acc, e in built.unreadable]
     return plan_snapshots(graph, snaps, state, now, rates, scores), "dry-run" if spec.dry_run else "live"

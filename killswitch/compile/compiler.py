@@ -234,7 +234,9 @@ class _PolicyCompiler:
                 chunk_notional=spec.unwind.chunk_notional.value if spec.unwind.chunk_notional else None,
                 orders_per_second=(None if spec.unwind.orders_per_second == "exchange"
                                    else float(spec.unwind.orders_per_second)),
-                max_retries=spec.unwind.max_retries),
+                max_retries=spec.unwind.max_retries,
+                max_impact=spec.unwind.max_impact.fraction if spec.unwind.max_impact else None,
+                book_depth=spec.unwind.book_depth),
         )
         self.runbooks(node)
         return node

@@ -273,13 +273,29 @@ class CorrelationGroupNode:
 
 @dataclass(frozen=True)
 class UnwindNode:
-    """How closes are sent: the slippage cap of their limit price, chunks by notional, and the
-    order rate (None: the venue's, given to the planner with the snapshots)."""
+    """How closes are sent: the slippage cap of their limit price, chunks by notional, the
+    order rate (None: the venue's, given to the planner with the snapshots), and the book:
+    the impact cap per child order and how many levels of the book to read."""
 
     max_slippage: float = 0.02
     chunk_notional: Optional[float] = None
     orders_per_second: Optional[float] = None
     max_retries: int = 3
+    max_impact: Optional[float] = None  # a fraction; with book_depth, order-book-aware unwinding
+    book_depth: Optional[int] = None  # levels per side of the book a close is sized against
+
+    @property
+    def uses_book(self) -> bool:
+        """Closes are sized and priced against the venue's book (max_impact or book_depth set)."""
+        return self.max_impact is not None or self.book_depth is not None
+
+    @property
+    def depth(self) -> int:
+        """Levels per side to fetch: book_depth, else :data:`DEFAULT_BOOK_DEPTH`."""
+        return self.book_depth or DEFAULT_BOOK_DEPTH
+
+
+DEFAULT_BOOK_DEPTH = 20
 
 
 __all__ = [
@@ -291,5 +307,5 @@ __all__ = [
     "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "CloseSideAction", "ClosePositionsAction",
     "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction", "SuggestHedgeAction",
     "RunbookAction",
-    "AttributionNode", "RiskWeightsNode", "CorrelationGroupNode", "UnwindNode",
+    "AttributionNode", "RiskWeightsNode", "CorrelationGroupNode", "UnwindNode", "DEFAULT_BOOK_DEPTH",
 ]

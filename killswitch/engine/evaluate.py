@@ -9,12 +9,16 @@ venue adapters (see :mod:`.planner`).
 ``state`` is taken over and returned updated (copy it first with ``State.copy()`` to keep the
 old one). Given the same graph, snapshots, state and time, the result is the same.
 
+A policy whose unwind reads the order book plans in two passes: :func:`book_requests` names the
+books its plans need and the snapshots lack (only symbols a close is planned for); the caller
+fetches them into the snapshots and :func:`replan` plans those scopes again with them.
+
 Pure: no I/O, no clock, no globals.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Optional, cast
 
 from ..compile.graph import DecisionGraph
@@ -24,7 +28,7 @@ from . import signals as sig
 from . import stages, triggers
 from .columns import Tables
 from .planner import NO_RATES, Plan, history_for, plan, update_history
-from .scope import instances
+from .scope import ScopeView, instances
 from .signals import SignalValue
 from .stages import StageTransition, decision_id
 from .state import PnlHistory, State
@@ -122,3 +126,54 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
                                        before, ss.stage.level, transition, tuple(refusals), p))
     state.last_tick_ms = now_ms
     return Evaluation(now_ms, graph.digest, graph.revision, tuple(out)), state
+
+
+def book_requests(graph: DecisionGraph, ev: Evaluation, snapshots: Iterable[Snapshot]) -> dict[str, dict[str, int]]:
+    """The books this evaluation's plans need and ``snapshots`` lack: by account
+    (``venue/account``), the symbols a reduce-only close is planned for by a policy whose unwind
+    reads the book, each with the depth to fetch (the largest any such policy asks)."""
+    have = {f"{s.venue}/{s.account}": s.books for s in snapshots}
+    policies = {p.name: p for p in graph.policies}
+    out: dict[str, dict[str, int]] = {}
+    for se in ev.scopes:
+        policy = policies.get(se.policy)
+        if se.plan is None or policy is None or not policy.unwind.uses_book:
+            continue
+        for o in se.plan.orders:
+            key = f"{o.venue}/{o.account}"
+            if o.reduce_only and o.symbol not in have.get(key, {}):
+                wants = out.setdefault(key, {})
+                wants[o.symbol] = max(wants.get(o.symbol, 0), policy.unwind.depth)
+    return out
+
+
+def replan(graph: DecisionGraph, ev: Evaluation, snapshots: Iterable[Snapshot], state: State,
+           rates: Mapping[str, float] = NO_RATES) -> Evaluation:
+    """Plan again, with the books ``snapshots`` now carry, every plan of ``ev`` that closes a
+    position for a policy whose unwind reads the book. The same decisions, stages, cancels and
+    directives: only the orders (and what was skipped) change. ``state`` is the one ``evaluate``
+    returned, unchanged since (read only: the PnL history the attribution reads)."""
+    snaps = list(snapshots)
+    tables = Tables()
+    policies = {p.name: p for p in graph.policies}
+    views: dict[str, dict[str, ScopeView]] = {}
+    scopes = []
+    for se in ev.scopes:
+        policy = policies.get(se.policy)
+        p = se.plan
+        if p is None or policy is None or not policy.unwind.uses_book or not p.orders:
+            scopes.append(se)
+            continue
+        if se.policy not in views:
+            views[se.policy] = {v.key: v for v in instances(policy, snaps, tables)}
+        view = views[se.policy].get(se.scope)
+        hist = state.pnl.get(history_for(policy)[0])
+        if view is None or hist is None:
+            scopes.append(se)
+            continue
+        deferred = any(x.startswith("DEFERRED:") for x in p.skipped)
+        again = plan(policy, policy.stage(p.stage), view, p.decision_id, ev.now_ms, hist, closes_only=deferred,
+                     rates=rates)
+        scopes.append(replace(se, plan=replace(p, orders=again.orders, skipped=again.skipped,
+                                               residuals=again.residuals)))
+    return replace(ev, scopes=tuple(scopes))

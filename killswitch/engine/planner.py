@@ -15,7 +15,8 @@ profitable position is never cut because attribution was UNKNOWN unless the poli
 entry orders of the symbols being closed are cancelled first (reduce-only take-profits and
 stops stay unless the stage cancels all); correlated positions are closed together, the group
 with the most exposure first and the biggest position first inside it; large closes are split
-into chunks by notional; each venue's orders are spaced to its order budget. Hedge suggestions
+into chunks by notional, or against the order book when the policy's unwind reads it
+(:mod:`.depth`); each venue's orders are spaced to its order budget. Hedge suggestions
 are reported, never sent.
 
 **Order rates** are an input: the caller gives the orders per second of each venue (``rates``,
@@ -40,6 +41,7 @@ from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, Clo
                              ReduceTopRiskAction, SuggestHedgeAction)
 from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Balance, Position, Snapshot, base_asset
+from . import depth
 from . import positions as facts
 from .attribution import Attribution, ScoreTable, column, attribute, deltas, risk_scores, score_table
 from .columns import Columns, Tables
@@ -410,7 +412,9 @@ class _Planner:
 
     def schedule(self, legs: list["_Leg"]) -> list[OrderIntent]:
         """Correlated symbols together, the most exposed group and position first; chunks by
-        notional; each venue's orders spaced to its budget."""
+        notional, or by the book (:mod:`.depth`: then in rounds, every close's first child, then
+        every second one, so that a book refills between two children of its close); each
+        venue's orders spaced to its budget."""
         groups: dict[str, str] = {}
         for g in self.policy.correlation_groups:
             for sym in g.symbols:
@@ -420,33 +424,45 @@ class _Planner:
             buckets.setdefault(groups.get(leg.symbol) or f"~{leg.key}", []).append(leg)
         ordered = sorted(buckets.items(), key=lambda kv: (-sum(x.exposure for x in kv[1]), kv[0]))
         unwind = self.policy.unwind
-        chunk_notional = unwind.chunk_notional
         slip = unwind.max_slippage
+        book = unwind.uses_book  # closes sized against the book (engine/depth.py); spot sales are not
+        sized_legs: list[tuple[str, _Leg, list[tuple[float, float]], str]] = []  # group, leg, children, note
+        for gkey, members in ordered:
+            for leg in sorted(members, key=lambda x: (-x.exposure, x.key)) if len(members) > 1 else members:
+                step = _step(leg.snap, leg.symbol)
+                limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
+                by_book = book and leg.reduce_only
+                sized, note = depth.children(leg.amount, leg.side, leg.mark, leg.unit_price, step,
+                                             leg.snap.books.get(leg.symbol), unwind) if by_book else (None, "")
+                if sized is None and by_book:  # fail safe: as without a book, at the slippage cap from the mark
+                    self.skipped.append(f"{note}: {leg.key} split by chunk_notional, limit IOC at the cap")
+                pieces = sized or [(x, limit) for x in split_amount(leg.amount, leg.unit_price, unwind.chunk_notional,
+                                                                      step)]
+                sized_legs.append((gkey, leg, pieces, note if sized else ""))
         venue_count: dict[str, int] = {}
         rates: dict[str, float] = {}  # by venue
         out: list[OrderIntent] = []
-        for gkey, members in ordered:
-            if len(members) > 1:
-                members = sorted(members, key=lambda x: (-x.exposure, x.key))
-            for leg in members:
-                pieces = split_amount(leg.amount, leg.unit_price, chunk_notional, _step(leg.snap, leg.symbol))
-                limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
+        rounds = range(max((len(x[2]) for x in sized_legs), default=0)) if book else (None,)
+        for r in rounds:
+            for gkey, leg, pieces, note in sized_legs:
+                picks = list(enumerate(pieces, 1)) if r is None else [(r + 1, pieces[r])] if r < len(pieces) else []
                 venue = leg.snap.venue
                 rate = rates.get(venue)
                 if rate is None:
                     rate = rates[venue] = float(unwind.orders_per_second if unwind.orders_per_second is not None
                                                 else self.rates.get(venue, DEFAULT_ORDER_RATE))
-                for i, piece in enumerate(pieces, 1):
-                    k = venue_count.get(leg.snap.venue, 0)
-                    venue_count[leg.snap.venue] = k + 1
+                for i, (piece, price) in picks:
+                    k = venue_count.get(venue, 0)
+                    venue_count[venue] = k + 1
                     out.append(OrderIntent(
                         decision_id=self.decision,
                         client_order_id=client_order_id(self.decision, f"{leg.key}#{i}"),
-                        venue=leg.snap.venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
+                        venue=venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
                         position_side=leg.position_side, amount=piece, reduce_only=leg.reduce_only,
-                        limit_price=limit, notional=piece * leg.unit_price, chunk=i, chunks=len(pieces),
-                        not_before_ms=self.now + int(k * 1000 / rate),
-                        action=leg.action, reason=leg.reason, group=None if gkey.startswith("~") else gkey,
+                        limit_price=price, notional=piece * leg.unit_price, chunk=i, chunks=len(pieces),
+                        not_before_ms=self.now + int(k * 1000 / rate), action=leg.action,
+                        reason=f"{leg.reason}; {note}" if note else leg.reason,
+                        group=None if gkey.startswith("~") else gkey,
                     ))
         return out
 

@@ -590,11 +590,47 @@ class CorrelationGroup(Strict):
     symbols: Annotated[list[str], Field(min_length=2)]
 
 
+MAX_BOOK_DEPTH = 1000
+
+
 class Unwind(Strict):
+    """How closes are sent: each a reduce-only limit IOC no worse than ``max_slippage`` from the
+    mark, split by ``chunk_notional``, paced by the order rate. Order-book-aware unwinding
+    (``max_impact``, ``book_depth``): the closes of a stage are sized against the top of the
+    venue's book, fetched only for the positions being closed, so that no child order moves the
+    price more than ``max_impact`` from the best level, and each is priced at the book level it
+    reaches. Left out (None), they keep a policy's behaviour and digest as they were."""
+
     max_slippage: RatioField = Ratio(Decimal("0.02"))
     chunk_notional: Optional[AmountField] = None
     orders_per_second: Annotated[float, Field(gt=0, le=1000)] | Literal["exchange"] = "exchange"
     max_retries: Annotated[int, Field(ge=0, le=100)] = 3
+    max_impact: Optional[RatioField] = None
+    book_depth: Optional[Annotated[int, Field(ge=5, le=MAX_BOOK_DEPTH)]] = None
+
+    @field_validator("max_impact")
+    @classmethod
+    def _impact_range(cls, v: Optional[Ratio]) -> Optional[Ratio]:
+        if v is not None and not (0 < v.exact <= Decimal("0.5")):
+            raise PydanticCustomError(
+                "ks_value", "max_impact must be above 0% and at most 50%, got {got}",
+                {"got": str(v), "ks_hint": "write it like 10%: how far one child order may move the price from "
+                                           "the best bid (ask) of the book"})
+        return v
+
+    @field_validator("book_depth", mode="before")
+    @classmethod
+    def _depth_range(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if isinstance(v, bool) or not isinstance(v, int) or not (5 <= v <= MAX_BOOK_DEPTH):
+            shown = (repr(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                     else f'"{v}"' if isinstance(v, str) else f"a {type(v).__name__}")
+            raise PydanticCustomError(
+                "ks_value", "book_depth is a whole number of price levels per side from 5 to {top}, got {got}",
+                {"top": MAX_BOOK_DEPTH, "got": shown[:40],
+                 "ks_hint": "20 levels suit most closes; venues serve 5, 10, 20, 50, 100, 500 or 1000"})
+        return v
 
 
 class NotifyRef(Strict):

@@ -23,8 +23,10 @@ planner's business, through the stage's ``cancel_orders``), or size anything (th
 
 A crash before (1) completes leaves no saved stage entry: the restarted runner plans the same
 decision again from the same positions, and the journal refuses the ids it already holds. A
-crash after (1) leaves pending intents with their original amounts for (3). Client order ids
-derive from the decision and the leg (see the planner), never from time or randomness.
+crash after (1) leaves pending intents with their original amounts for (3); the same decision
+planned again, split another way by a changed order book, adds nothing to them
+(:func:`surplus`). Client order ids derive from the decision and the leg (see the planner),
+never from time or randomness.
 
 In dry run nothing is journaled or sent: what would have been sent goes to the audit trail.
 
@@ -44,7 +46,7 @@ from typing import Awaitable, Callable, Optional
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason
 
 from ..engine.planner import Plan
-from ..orders import CancelIntent, OrderIntent, send_order
+from ..orders import CancelIntent, OrderIntent, position_of, send_order
 from ..state.store import IntentRow
 from .storeio import StoreIO
 
@@ -206,6 +208,11 @@ class Executor:
         report.skipped += sum(1 for fresh in new if not fresh)
         if all(new):  # none was known: none has a result yet (see send)
             self._journaled_new = {o.client_order_id for o in orders}
+            return report
+        for o in surplus(orders, new):  # the close journaled before a restart is the one sent
+            await self._result(o.client_order_id, "canceled", 0.0, None, "REPLANNED_SPLIT",
+                               "this close was journaled before a restart split another way; that one is sent")
+            report.skipped += 1
         return report
 
     # --- 2. send -----------------------------------------------------------------------------------------
@@ -443,6 +450,20 @@ class Executor:
 
 async def _always() -> bool:
     return True
+
+
+def surplus(orders: list[OrderIntent], new: list[bool]) -> list[OrderIntent]:
+    """The orders journaled new for a position whose close this decision journaled before (some
+    of the same decision and position were already held). A close sized by the order book is
+    split by the book at planning time: planned again after a crash between the journal and the
+    saved stage entry, the same decision may come out in more children than before. Those the
+    journal did not hold are surplus — the close it holds is sent as journaled — so that the
+    children of a close never add up to more than its position."""
+    known: set[tuple[str, str]] = set()
+    for o, fresh in zip(orders, new):
+        if not fresh:
+            known.add((o.decision_id, position_of(o)))
+    return [o for o, fresh in zip(orders, new) if fresh and (o.decision_id, position_of(o)) in known]
 
 
 def ended_short(status: Optional[str], filled: float, amount: float, reduce_only: bool) -> bool:

@@ -13,6 +13,7 @@ The parts, each a module of this package and each given only what it uses:
 - :mod:`.countdowns` — heartbeats, the dead man's switch, the venues' cancel-all-after;
 - :mod:`.resuming` — reduced limits after a reset;
 - :mod:`.shortfalls` — closes that ended short, planned again; residuals;
+- :mod:`.depth` — the order books of the closes a tick plans, and those closes planned again;
 - :mod:`.closes` and :mod:`.commands` — what operators do (close, reset, lock, unlock, arm);
   :mod:`.previews` — what each would do if sent now;
 - :mod:`.known` — the names the runner resolves, and what the pre-trade gate places orders with;
@@ -67,6 +68,7 @@ from .book import Book
 from .closes import ManualCloses
 from .commands import OperatorCommands
 from .countdowns import Countdowns
+from .depth import BOOK_TIMEOUT_S, plan_with_books
 from .executor import ExecutionReport, Executor
 from .fanout import SinkFanout
 from .gate import Decision, Placement
@@ -338,10 +340,16 @@ class Runner:
             if not s.fetch.ok:
                 report.events.append(Event.make(SNAPSHOT_FAILED, now, {"error": s.fetch.error_code},
                                                 venue=s.venue, account=s.account, reason=s.fetch.error_code))
-        book.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
-        ev, book.state = evaluate(book.graph, snapshots, book.state, now, order_rates(self.adapters.values()))
-        report.evaluation = book.evaluation = ev
+        rates = order_rates(self.adapters.values())
+        first, book.state = evaluate(book.graph, snapshots, book.state, now, rates)
         phase("evaluate")
+        # closes sized against the book: only their symbols' books are fetched, then planned again
+        ev, snapshots = await plan_with_books(book.graph, first, snapshots, book.state, self.adapters, rates,
+                                              min(BOOK_TIMEOUT_S, self.snapshot_timeout_s))
+        if ev is not first:
+            phase("books")
+        book.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
+        report.evaluation = book.evaluation = ev
         plans = ev.plans + self.closes.take_plans(snapshots, now)
         # our own orders left resting at an earlier tick are cancelled (and the cancel confirmed)
         # before anything closes their positions again; a position still carrying one waits

@@ -14,6 +14,8 @@ thread tens of milliseconds of SDK work, and the tick none of it. The tree of on
     │       └── killswitch.decision         per stage transition: policy, graph digest and revision,
     │                                        scope, stage from → to, reason codes, every signal value
     │                                        against its threshold (attribute + span events)
+    ├── killswitch.books                    the order books of the closes planned, and their re-plan
+    │                                        (only in a tick whose closes are sized by the book)
     ├── killswitch.journal
     ├── killswitch.persist
     ├── killswitch.send

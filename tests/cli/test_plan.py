@@ -84,9 +84,11 @@ BUDGET_S = 60.0  # a plan that takes longer than this hangs
 
 
 @contextlib.contextmanager
-def sim_exchange(faults=None):
-    """The simulated exchange's HTTP face on a free loopback port; yields its base URL."""
+def sim_exchange(faults=None, depth=None):
+    """The simulated exchange's HTTP face on a free loopback port; yields its base URL.
+    ``depth``: every market's order book (adapters/simulated/depth.py)."""
     engine = build("calm", ManualClock(wall_clock()), faults=faults)
+    engine.set_depth(depth)
     server = SimServer(engine, faults=faults, auth_clock=wall_clock, hang_s=TIMEOUT * 5)
     loop = asyncio.new_event_loop()
     started = threading.Event()
@@ -135,9 +137,9 @@ spec:
     return f
 
 
-def live(tmp_path, *args, env=None, faults=None, policies=FUTURES_BOOK, hedge_url=None):
+def live(tmp_path, *args, env=None, faults=None, policies=FUTURES_BOOK, hedge_url=None, depth=None):
     """Run ``ksctl plan --accounts`` against the simulated exchange; the CliRunner result."""
-    with sim_exchange(faults) as url:
+    with sim_exchange(faults, depth) as url:
         acc = accounts_doc(tmp_path, url, hedge_url)
         started = time.monotonic()
         r = CliRunner().invoke(cli, ["plan", "--policies", str(policies), "--accounts", str(acc), *args],
@@ -366,3 +368,38 @@ def test_the_pull_request_workflow_fails_its_plan_step_when_the_plan_fails():
     doc = YAML(typ="safe").load((POLICIES / ".github" / "workflows" / "policy-pr.yml").read_text())
     steps = [s for job in doc["jobs"].values() for s in job["steps"] if "ksctl plan" in (s.get("run") or "")]
     assert steps and all(s.get("shell") == "bash" for s in steps if "|" in s["run"]), steps
+
+
+BOOK_POLICY = """\
+apiVersion: killswitch/v1
+kind: Policy
+metadata: {name: by-the-book}
+spec:
+  scope: {level: account, accounts: {match_labels: {book: futures}}}
+  signals:
+    n: {position_count: {side: any}}
+  triggers:
+    open: {when: "n >= 1", on_missing_data: hold}
+  stages:
+    - {level: 1, name: flatten, on: [open], reset: manual, actions: [close_all]}
+  unwind: {max_impact: 0.05%, max_slippage: 0.5%, book_depth: 20}
+"""
+
+
+@pytest.mark.parametrize("with_depth", [True, False], ids=["book", "no_book"])
+def test_a_live_plan_sizes_closes_by_the_books_it_reads(tmp_path, with_depth):
+    from adapters.simulated.depth import DepthModel
+
+    policy = tmp_path / "by-the-book.yaml"
+    policy.write_text(BOOK_POLICY)
+    depth = DepthModel(levels=50, half_spread_bps=1.0, level_bps=2.0, amount=2.0) if with_depth else None
+    r = live(tmp_path, "-o", "json", policies=policy, depth=depth)
+    body = json.loads(stdout_of(r))
+    orders = [o for c in body["changes"] for o in c["orders"]]
+    assert orders and all(o["reduce_only"] for o in orders)
+    if with_depth:  # every close split by its book (0.05% of the best holds 3 levels: 6)
+        assert all("BOOK: " in o["reason"] for o in orders), [o["reason"] for o in orders]
+        assert any(o["chunks"] > 1 for o in orders)
+    else:  # the venue serves empty books: the closes fall back, and say so
+        assert not any("BOOK: " in o["reason"] for o in orders)
+        assert "BOOK_EMPTY" in stdout_of(r)

@@ -252,7 +252,7 @@ def test_unknown_api_key_and_missing_key():
         async with aiohttp.ClientSession() as s:
             async with s.get(srv.base_url + "/fapi/v3/account?timestamp=1&signature=00") as r:
                 assert r.status == 401 and (await r.json())["code"] == -2014
-            async with s.get(srv.base_url + "/fapi/v1/depth?symbol=BTCUSDT") as r:
+            async with s.get(srv.base_url + "/fapi/v1/klines?symbol=BTCUSDT") as r:
                 assert r.status == 404 and (await r.json())["code"] == -5000
     serve(t, client_kw={"apiKey": "unknown-key"})
 

@@ -89,6 +89,14 @@ class Dialect:
     secret_headers: tuple[str, ...] = ()  # header names whose value is a credential or a signature
     reduce_only_rejections: tuple[str, ...] = ()  # regular expressions (case-insensitive) of the
     # venue's "reduce-only order refused" answers, matched in ccxt's message (it carries the body)
+    book_limits: tuple[int, ...] = ()  # the depths the venue's order book endpoint takes (empty: any)
+
+    def book_limit(self, depth: int) -> int:
+        """The depth to ask the venue's book for: the smallest it takes that covers ``depth``
+        (the largest it takes when none does)."""
+        if not self.book_limits:
+            return depth
+        return next((n for n in sorted(self.book_limits) if n >= depth), max(self.book_limits))
 
     # --- orders ------------------------------------------------------------------------------
 

@@ -151,6 +151,7 @@ BINANCE_USDM = BinanceDialect(
     # every snapshot lists them. (One call per symbol weighs 1: 1,000 symbols would weigh 1,000.)
     open_orders_max_age_s=4.5,
     positions_method="fapiPrivateV3GetPositionRisk",
+    book_limits=(5, 10, 20, 50, 100, 500, 1000),  # GET /fapi/v1/depth refuses any other limit (-1130)
 )
 BINANCE_COINM = BinanceDialect(
     id="binancecoinm", order_rate=DEFAULT_ORDER_RATE,
