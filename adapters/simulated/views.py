@@ -117,11 +117,12 @@ def tick_units(tick: float, decimals: int) -> Optional[tuple[int, float]]:
     that ``round(t * tick, decimals)`` is ``t * m / 10.0 ** decimals`` for ``|t * m| < 2 ** 50``;
     None for an integer tick (its marks are integers) or a scale that is not an exact float.
 
-    Why they are equal: ``t * tick`` is within ``|t * m| * 2 ** -52`` units (of ``10 **
-    -decimals``) of ``t * m``, under a quarter unit below ``2 ** 50``, so ``round`` (which
-    rounds the float's exact value to ``decimals`` places, then reads that decimal back as the
-    nearest float) reads ``t * m`` units back: the nearest float to ``t * m / 10 ** decimals``,
-    which is what the division of two exact floats gives."""
+    Why they are equal: ``tick`` and the product ``t * tick`` are each within half an ulp, so
+    ``t * tick`` is within about ``|t * m| * 2 ** -52`` units (of ``10 ** -decimals``) of ``t *
+    m`` units: under a quarter of a unit while ``|t * m| < 2 ** 50``. ``round`` rounds the
+    float's exact value to ``decimals`` places (``t * m`` units, no tie that close) and reads
+    that decimal back as the nearest float, which is what dividing the two exact floats ``t *
+    m`` and ``10.0 ** decimals`` gives."""
     if type(tick) is not float or not 0 <= decimals <= 22:
         return None
     scale = 10.0 ** decimals
