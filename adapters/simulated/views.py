@@ -190,7 +190,7 @@ class Book:
         self._units = [tick_units(p.tick, p.decimals) for p in moving]
         # every moving tick a decimal fraction: m units of 10 ** -d each, for all marks at once
         exact = [u for u in self._units if u is not None]
-        self._decimal: Optional[tuple[list[int], list[float], int]] = (
+        self._exact: Optional[tuple[list[int], list[float], int]] = (
             ([u[0] for u in exact], [u[1] for u in exact], max(u[0] for u in exact))
             if exact and len(exact) == len(moving) else None)
         self._t0 = [p.t0 for p in moving]
@@ -232,11 +232,11 @@ class Book:
         ticks = list(map(round, map(truediv, prices, tick_c)))  # round(price / tick)
         if last is not None and ticks == last.ticks:
             return last.ticks, last.marks
-        decimal = self._decimal
-        if decimal is not None and min(ticks) >= 1 and max(ticks) * decimal[2] < _EXACT:
+        exact = self._exact
+        if exact is not None and min(ticks) >= 1 and max(ticks) * exact[2] < _EXACT:
             # every mark at least one tick and every tick m units of 10 ** -d: each mark is
             # ticks * m / 10.0 ** d (tick_units), at least the tick itself (1 * m / 10.0 ** d)
-            moved = list(map(truediv, map(mul, ticks, decimal[0]), decimal[1]))
+            moved = list(map(truediv, map(mul, ticks, exact[0]), exact[1]))
         elif last is None:
             moved = list(map(on_the_grid, ticks, tick_c, self._decimals, self._units))
         else:
