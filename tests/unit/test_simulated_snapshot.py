@@ -284,7 +284,7 @@ def test_the_columns_price_random_books_as_one_leg_at_a_time(book, steps):
 
 
 @settings(max_examples=200, deadline=None)
-@given(prices=st.lists(st.floats(0.0, 1e6), min_size=1, max_size=20),
+@given(prices=st.lists(st.one_of(st.floats(0.0, 1e6), st.integers(1, 10 ** 6)), min_size=1, max_size=20),
        rates=st.lists(st.floats(-1.5, 10.0), min_size=20, max_size=20),
        start=st.integers(0, 10 ** 6), times=st.lists(st.integers(-10 ** 6, 10 ** 9), min_size=1, max_size=5))
 def test_drifts_priced_together_are_each_drift(prices, rates, start, times):
@@ -324,3 +324,15 @@ def test_ticks_that_are_not_a_decimal_fraction_are_rounded_as_they_are():
     assert tick_units(1e-30, 30) is None  # 10 ** 30 is no exact float
     assert tick_units(0.01, 2) == (1, 100.0)
     assert on_the_grid(3, 0.1, 1, tick_units(0.1, 1)) == 0.3 != 3 * 0.1
+
+
+def test_a_path_of_any_callable_is_read_as_a_float_and_a_nan_fails_as_one_leg_would():
+    ex, clock = exchange()
+    ex.set_price_path("ETHUSDT", lambda t: 3_000 + t // 60_000)  # integers: read as floats, as Pricing reads them
+    clock.advance(120_000)
+    assert typed(ex.positions("a")) == typed(one_leg_at_a_time(ex, "a", clock.now))
+    ex.set_price_path("BTCUSDT", lambda t: float("nan"))
+    with pytest.raises(ValueError):
+        ex.mark("BTCUSDT")
+    with pytest.raises(ValueError):  # no view priced from a mark that is no number
+        ex.positions("a")
