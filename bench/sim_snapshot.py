@@ -9,10 +9,18 @@ the snapshot before. Two layouts:
 - one-way: N markets, one position each, long and short alternating;
 - hedge: N / 2 markets, a LONG and a SHORT leg on each.
 
-Marks either drift (each market its own price path, priced by the engine's path code at every
+Marks drift (each market its own price path, priced by the engine's path code at every
 snapshot; one mark that moves a tick moves every position's liquidation price, through the
-account's margin) or are held (``set_mark``, as ``bench/reaction.py`` and most tests hold them).
-``--quick``: 1,000 and 10,000 positions only.
+account's margin: at up to ±3 %/h, 1,200 to 2,000 of 10,000 marks move a tick each second),
+tick (+200 %/h: every mark moves a tick or more every second, as a busy market's do, so every
+mark is rounded to its tick again) or are held (``set_mark``,
+as ``bench/reaction.py`` and most tests hold them). ``--quick``: 1,000 and 10,000 positions only.
+
+Two figures per row, each as wall-clock time and (in brackets) this process's CPU time, which
+the other work of a shared machine does not inflate: the engine's views alone
+(``SimExchange.positions``: the marks, every leg's numbers and the account's sums, priced at
+the new time) and the whole snapshot (those views, the account, the open orders and the
+adapter's positions made of the views).
 
 Target (issue 15): ≤ 10 ms at 10,000 positions in one account, growing linearly.
 
@@ -35,7 +43,10 @@ T0 = 1_772_456_400_000
 STEP_MS = 1_000
 
 
-def exchange(n: int, hedge: bool, held: bool = False) -> tuple[SimExchange, ManualClock]:
+RATES = {"drifting": lambda i: 0.01 * ((i % 7) - 3), "ticking": lambda i: 2.0}
+
+
+def exchange(n: int, hedge: bool, held: bool = False, marks: str = "drifting") -> tuple[SimExchange, ManualClock]:
     """One account ``a`` with ``n`` positions: one per market, or both legs of ``n / 2`` markets."""
     clock = ManualClock(T0)
     n_markets = n // 2 if hedge else n
@@ -49,7 +60,7 @@ def exchange(n: int, hedge: bool, held: bool = False) -> tuple[SimExchange, Manu
         if held:
             eng.set_mark(m.symbol, price)
         else:
-            eng.set_price_path(m.symbol, Drift(price, 0.01 * ((i % 7) - 3)))
+            eng.set_price_path(m.symbol, Drift(price, RATES[marks](i)))
         if hedge:
             eng.open_position("a", m.symbol, "long", 1.0 + i % 5, price * 0.99)
             eng.open_position("a", m.symbol, "short", 2.0 + i % 3, price * 1.01)
@@ -59,19 +70,27 @@ def exchange(n: int, hedge: bool, held: bool = False) -> tuple[SimExchange, Manu
     return eng, clock
 
 
-async def measure(n: int, hedge: bool, held: bool, repeats: int) -> float:
-    eng, clock = exchange(n, hedge, held)
+async def measure(n: int, hedge: bool, marks: str, repeats: int) -> tuple[float, float, float, float]:
+    """The medians of the views alone and of the whole snapshot (views included), in seconds of
+    the wall clock and of this process's CPU (what a loaded machine's other work does not add):
+    views, snapshot, views' CPU, snapshot's CPU."""
+    eng, clock = exchange(n, hedge, marks == "held", marks)
     adapter = SimulatedAdapter(eng, "a", timeout_s=60)
     snap = await adapter.snapshot()  # warm: the adapter's market rules, the first marks
     assert snap.fetch.ok and len(snap.positions) == n, (snap.fetch, len(snap.positions))
-    times = []
+    views, totals, views_cpu, cpu = [], [], [], []
     gc.collect()
     for _ in range(repeats):
         clock.advance(STEP_MS)
-        start = time.perf_counter()
+        cpu_start, start = time.process_time(), time.perf_counter()
+        eng.positions("a")  # priced at the new time; the snapshot reads these views
+        priced, priced_cpu = time.perf_counter(), time.process_time()
         await adapter.snapshot()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        views.append(priced - start)
+        views_cpu.append(priced_cpu - cpu_start)
+        totals.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
+    return tuple(statistics.median(x) for x in (views, totals, views_cpu, cpu))  # type: ignore[return-value]
 
 
 def main() -> None:
@@ -81,13 +100,15 @@ def main() -> None:
     print(f"machine: {machine()}")
     print("layout: N positions in ONE account; one-way: N markets, one position each; hedge: N/2 markets, "
           f"both legs; the clock moves {STEP_MS} ms before each snapshot; median of 15 snapshots (5 at 100,000)")
-    print(f"{'positions':>10} {'mode':>8} {'markets':>8} {'marks':>9} {'snapshot p50':>13}  per position")
-    for hedge, held in ((False, False), (False, True), (True, False)):
+    print(f"{'positions':>10} {'mode':>8} {'markets':>8} {'marks':>9} {'views p50 (CPU)':>18} "
+          f"{'snapshot p50 (CPU)':>20}  per position (views, snapshot; wall)")
+    for hedge, marks in ((False, "drifting"), (False, "ticking"), (False, "held"), (True, "drifting")):
         for n in sizes:
             repeats = 15 if n <= 10_000 else 5
-            t = asyncio.run(measure(n, hedge, held, repeats))
-            print(f"{n:>10,} {'hedge' if hedge else 'one-way':>8} {n // 2 if hedge else n:>8,} "
-                  f"{'held' if held else 'drifting':>9} {t * 1000:>11.2f}ms  {t / n * 1e6:.2f} µs", flush=True)
+            v, t, vc, c = asyncio.run(measure(n, hedge, marks, repeats))
+            print(f"{n:>10,} {'hedge' if hedge else 'one-way':>8} {n // 2 if hedge else n:>8,} {marks:>9} "
+                  f"{v * 1000:>8.2f} ({vc * 1000:7.2f}) ms {t * 1000:>9.2f} ({c * 1000:7.2f}) ms  "
+                  f"{v / n * 1e6:.2f} µs, {t / n * 1e6:.2f} µs", flush=True)
     print("target: ≤ 10 ms at 10,000 positions in one account, linear")
 
 

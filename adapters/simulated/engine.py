@@ -1040,7 +1040,10 @@ class SimExchange:
         a = self._acct(account)
         self._charge(a, 5, now)
         sym = self._market(symbol).symbol if symbol else None
-        return [p for p in self._positions(a, now if at is None else at) if sym is None or p.symbol == sym]
+        views = self._positions(a, now if at is None else at)
+        if sym is None:
+            return list(views)  # a copy: the book keeps its views
+        return [p for p in views if p.symbol == sym]
 
     def _positions(self, a: _Account, at: int) -> list[PositionView]:
         """The account's position views at ``at`` (shared: callers must not change the list)."""

@@ -17,7 +17,7 @@ import hashlib
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 PricePath = Callable[[int], float]
 
@@ -86,6 +86,33 @@ class Drift:
         return self.price * math.exp(math.log1p(self.rate_per_hour) * hours)
 
 
+class Prices:
+    """Many paths priced at one time: ``prices(t_ms)`` is ``[float(path(t_ms)) for path in
+    paths]``, the same floats. When every path is a :class:`Drift` from one start, each drift's
+    log rate is taken once, here, and the time once per call: the formula and the order of its
+    operations are :class:`Drift`'s own."""
+
+    __slots__ = ("paths", "_drift")
+
+    def __init__(self, paths: list[PricePath]):
+        self.paths = paths
+        drifts = [p for p in paths if isinstance(p, Drift) and type(p) is Drift]
+        self._drift: Optional[tuple[int, list[tuple[float, float]]]] = None
+        if len(drifts) == len(paths) and len({d.start_ms for d in drifts}) == 1:
+            try:
+                self._drift = (drifts[0].start_ms, [(d.price, math.log1p(d.rate_per_hour)) for d in drifts])
+            except ValueError:  # a rate of -100 % or less: each call raises, as the drift's own
+                pass
+
+    def __call__(self, t_ms: int) -> list[float]:
+        if self._drift is None:
+            return [float(path(t_ms)) for path in self.paths]
+        start, terms = self._drift
+        hours = max(0, int(t_ms) - start) / HOUR
+        exp = math.exp
+        return [price * exp(log_rate * hours) for price, log_rate in terms]  # a float: exp's times a number
+
+
 @dataclass(frozen=True)
 class Noisy:
     """A path plus deterministic noise of ``amplitude_bps`` (relative)."""
@@ -129,5 +156,5 @@ def grind(price: float, *, rate_per_hour: float = 0.06, start_ms: int = 0) -> Dr
     return Drift(price, rate_per_hour, start_ms)
 
 
-__all__ = ["PricePath", "Flat", "Piecewise", "Drift", "Noisy", "noise", "flash_crash", "slow_bleed", "short_squeeze",
-           "grind", "MINUTE", "HOUR"]
+__all__ = ["PricePath", "Prices", "Flat", "Piecewise", "Drift", "Noisy", "noise", "flash_crash", "slow_bleed",
+           "short_squeeze", "grind", "MINUTE", "HOUR"]

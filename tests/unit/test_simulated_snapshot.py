@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
-from adapters.simulated.paths import Drift, Piecewise
-from adapters.simulated.views import Pricing
+from adapters.simulated.paths import Drift, Flat, Piecewise, Prices
+from adapters.simulated.engine import decimals
+from adapters.simulated.views import Pricing, on_the_grid, tick_units
 from killswitch.snapshot import Position, Snapshot
 
 from tests.integration.sim_helpers import intent
@@ -204,3 +207,132 @@ def test_pricing_keeps_the_mark_while_the_path_stays_within_a_tick():
     pricing = Pricing(path, 0.01, 2, 0)
     for t in range(0, 3_600_000, 7_919):
         assert pricing(t) == max(0.01, round(round(path(t) / 0.01) * 0.01, 2))
+
+
+# --- random books: the columns against one leg at a time ------------------------------------------
+
+TICKS = [0.01, 0.1, 0.5, 0.0001, 0.001, 5.0, 1, 0.25]  # 1: an integer tick makes integer marks
+SIZES = [1.0, 10, 0.1, 1, 100.0]
+
+
+@st.composite
+def random_book(draw) -> tuple[SimExchange, ManualClock, list[str]]:
+    """An engine with one account of random legs on markets of random ticks, contract sizes,
+    margin rates and leverage caps, whose marks drift (most of them from one start, so that the
+    drifts are priced together), are held, follow a piecewise path or fall below one tick."""
+    clock = ManualClock(T0)
+    n = draw(st.integers(1, 12), label="markets")
+    hedge = draw(st.booleans(), label="hedge")
+    markets = [MarketSpec(f"M{i}USDT", f"M{i}", price_tick=draw(st.sampled_from(TICKS)), amount_step=0.001,
+                          min_notional=0.0, contract_size=draw(st.sampled_from(SIZES)),
+                          max_leverage=draw(st.sampled_from([5, 20, 125])),
+                          maint_margin_rate=draw(st.sampled_from([0.004, 0.005, 0.0125, 0.05])))
+               for i in range(n)]
+    ex = SimExchange(clock, markets=markets,
+                     accounts=[AccountSpec("a", "k", "s", wallet=draw(st.floats(0.0, 1e7), label="wallet"),
+                                           hedge_mode=hedge, leverage=draw(st.integers(1, 50), label="leverage"))],
+                     rate_limits=RateLimits(orders_per_second=1000, weight_per_minute=10 ** 9))
+    mixed = draw(st.booleans(), label="mixed paths")
+    for m in markets:
+        price = draw(st.floats(0.0001, 100_000.0), label="price")
+        kind = draw(st.sampled_from(["drift", "flat", "piecewise", "late drift", "below a tick"]) if mixed
+                    else st.just("drift"), label="path")
+        rate = draw(st.floats(-0.9, 5.0), label="rate per hour")
+        if kind == "drift":
+            ex.set_price_path(m.symbol, Drift(price, rate))
+        elif kind == "late drift":
+            ex.set_price_path(m.symbol, Drift(price, rate, start_ms=draw(st.integers(0, 120_000))))
+        elif kind == "flat":
+            ex.set_mark(m.symbol, price)
+        elif kind == "piecewise":
+            ex.set_price_path(m.symbol, Piecewise(((0, price), (90_000, price * (1 + rate / 10)))))
+        else:
+            ex.set_price_path(m.symbol, Drift(m.price_tick * 0.3, rate))
+        if draw(st.booleans(), label="own leverage"):
+            ex.set_leverage("a", m.symbol, draw(st.integers(1, m.max_leverage), label="symbol leverage"))
+        sides = ["long", "short"] if hedge else [draw(st.sampled_from(["long", "short"]), label="side")]
+        for side in sides:
+            if draw(st.integers(0, 4), label="leg?") == 0:
+                continue
+            amount = draw(st.sampled_from([0.001, 0.5, 1, 3.0, 12.3, 10_000.0]), label="amount")
+            ex.open_position("a", m.symbol, side, amount, draw(st.floats(0.01, 100_000.0), label="entry"))
+            clock.advance(draw(st.integers(0, 5_000), label="between legs"))
+    return ex, clock, [m.symbol for m in markets]
+
+
+def typed(rows) -> list[tuple]:
+    """Rows with each value's type: 7 == 7.0, but a venue's JSON tells them apart."""
+    return [tuple((type(x).__name__, x) for x in row) for row in rows]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(book=random_book(), steps=st.lists(st.integers(-200_000, 120_000), min_size=1, max_size=8))
+def test_the_columns_price_random_books_as_one_leg_at_a_time(book, steps):
+    ex, clock, _ = book
+    for step in steps:
+        if step >= 0:
+            clock.advance(step)
+            at = clock.now
+        else:  # a read in the past: a stale feed
+            at = max(T0, clock.now + step)
+        views = ex.positions("a", at=at)
+        assert typed(views) == typed(one_leg_at_a_time(ex, "a", at))  # the same floats, of the same types
+        acct = ex.account_state("a", at=at)
+        assert (acct.unrealized_pnl, acct.initial_margin, acct.maint_margin) == (
+            sum(v[6] for v in views), sum(v[9] for v in views), sum(v[10] for v in views))
+        assert ex.positions("a", at=at) == views
+
+
+@settings(max_examples=200, deadline=None)
+@given(prices=st.lists(st.one_of(st.floats(0.0, 1e6), st.integers(1, 10 ** 6)), min_size=1, max_size=20),
+       rates=st.lists(st.floats(-1.5, 10.0), min_size=20, max_size=20),
+       start=st.integers(0, 10 ** 6), times=st.lists(st.integers(-10 ** 6, 10 ** 9), min_size=1, max_size=5))
+def test_drifts_priced_together_are_each_drift(prices, rates, start, times):
+    paths = [Drift(p, r, start) for p, r in zip(prices, rates)]
+    together = Prices(paths)
+    for t in times:
+        try:
+            one = [float(path(t)) for path in paths]
+        except ValueError:  # a rate of -100 % or less: log1p has no value, together or alone
+            with pytest.raises(ValueError):
+                together(t)
+            continue
+        assert typed([together(t)]) == typed([one])
+
+
+def test_paths_of_other_shapes_are_priced_one_by_one():
+    paths = [Drift(100.0, 0.5), Flat(7), Piecewise(((0, 1.0), (1_000, 2.0))), Drift(3.0, 0.1, start_ms=500)]
+    assert Prices(paths)(750) == [float(p(750)) for p in paths]
+    assert type(Prices(paths)(750)[1]) is float  # a flat integer price, as the engine reads it
+
+
+GRID_TICKS = TICKS + [0.3, 2.5e-05, 1e-08, 10.0, 0.05, 0.0005, 1e-05, 0.123, 7.0, 1e-22, 1e-30, 2, 0.1 + 0.2]
+
+
+@settings(max_examples=600, deadline=None)
+@given(tick=st.sampled_from(GRID_TICKS),
+       ticks=st.one_of(st.integers(-10 ** 6, 10 ** 9), st.integers(-2 ** 60, 2 ** 60)))
+def test_a_mark_on_the_grid_is_the_rounded_product(tick, ticks):
+    d = decimals(tick)
+    expected = max(tick, round(ticks * tick, d))
+    got = on_the_grid(ticks, tick, d, tick_units(tick, d))
+    assert (type(got), got) == (type(expected), expected)
+
+
+def test_ticks_that_are_not_a_decimal_fraction_are_rounded_as_they_are():
+    assert tick_units(1, 0) is None  # an integer tick: integer marks
+    assert tick_units(1e-30, 30) is None  # 10 ** 30 is no exact float
+    assert tick_units(0.01, 2) == (1, 100.0)
+    assert on_the_grid(3, 0.1, 1, tick_units(0.1, 1)) == 0.3 != 3 * 0.1
+
+
+def test_a_path_of_any_callable_is_read_as_a_float_and_a_nan_fails_as_one_leg_would():
+    ex, clock = exchange()
+    ex.set_price_path("ETHUSDT", lambda t: 3_000 + t // 60_000)  # integers: read as floats, as Pricing reads them
+    clock.advance(120_000)
+    assert typed(ex.positions("a")) == typed(one_leg_at_a_time(ex, "a", clock.now))
+    ex.set_price_path("BTCUSDT", lambda t: float("nan"))
+    with pytest.raises(ValueError):
+        ex.mark("BTCUSDT")
+    with pytest.raises(ValueError):  # no view priced from a mark that is no number
+        ex.positions("a")
