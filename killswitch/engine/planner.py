@@ -23,17 +23,25 @@ by venue name; the runner takes them from its adapters' capabilities, a replay f
 recording's venues), the policy's ``unwind.orders_per_second`` overrides them, and a venue
 nobody gave a rate for gets :data:`DEFAULT_ORDER_RATE`.
 
+**A first wave** (``plan(first_wave=True)``, the runner's): a ``close_all`` entry over
+thousands of positions is planned as the leg it sends first alone (with the entry's cancels
+and directives), read from the positions' notional without making the other legs; the whole
+plan, whose orders begin with exactly those, is made on demand (:func:`complete`).
+
+Size: about 680 lines. One entry's planning reads top to bottom here: the actions' choice of
+positions, legs, their order and schedule, and the first wave, which must pick the leg the
+schedule puts first by the same rules; split apart, the two orderings could drift. Amounts on
+the step grid live in :mod:`.amounts`, attribution and scores in :mod:`.attribution`.
+
 Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-from decimal import ROUND_FLOOR, Decimal
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from ..compile.graph import PolicyNode, StageNode
 from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, ClosePositionsAction, CloseSideAction,
@@ -41,6 +49,7 @@ from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, Clo
 from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Balance, Position, Snapshot, base_asset
 from . import positions as facts
+from .amounts import _floor_step, _step, split_amount
 from .attribution import Attribution, ScoreTable, column, attribute, deltas, risk_scores, score_table
 from .columns import Columns, Tables
 from .scope import ScopeView, account_key, position_key
@@ -97,6 +106,26 @@ class Plan:
     skipped: tuple[str, ...] = ()  # reason codes of what was not done
     residuals: tuple[Residual, ...] = ()  # positions to close that are below what the venue accepts
     scores: Optional[ScoreTable] = None  # the scope's risk scores with their components, when asked
+    # set on a first wave alone (``plan(first_wave=True)``): how to plan the whole entry; None: whole
+    rest: Optional["Rest"] = field(default=None, compare=False, repr=False)
+
+
+class Rest:
+    """What a first wave leaves to plan: :meth:`whole` plans the whole entry, from the same
+    positions, into the plan a single pass gives (its orders begin with the first wave's)."""
+
+    __slots__ = ("_whole",)
+
+    def __init__(self, whole: Callable[[], Plan]):
+        self._whole = whole
+
+    def whole(self) -> Plan:
+        return self._whole()
+
+
+def complete(p: Plan) -> Plan:
+    """The whole plan of ``p``: ``p`` itself when it is whole, else its entry planned in full."""
+    return p if p.rest is None else p.rest.whole()
 
 
 # --- PnL history (state) ---------------------------------------------------------------------------
@@ -244,7 +273,12 @@ class _Planner:
             else:  # lock_trading, arm_exchange_dms, notify, runbook: the runner and the sinks act on them
                 directives.append(_directive(a, self.view.key))
         holdings = self.spot_holdings() if close_all else []
-        cancels = self.cancels(cancel_rules, holdings)
+        closing: dict[str, set[str]] = {}
+        for c in self.closes.values():
+            closing.setdefault(account_key(c.snap), set()).add(c.pos.symbol)
+        for snap, symbol, _, _ in holdings:
+            closing.setdefault(account_key(snap), set()).add(symbol)
+        cancels = self.cancels(cancel_rules, closing)
         legs = self.position_legs() + self.spot_legs(holdings, cancels)
         orders = self.schedule(legs)
         hedges = self.hedges(hedge) if hedge else []
@@ -320,15 +354,11 @@ class _Planner:
             self.want(s, pos, 1.0, "close_positions",
                       f"SELECTED: symbol={pos.symbol} side={pos.side} rank={rank} {rank_by}={shown}")
 
-    def cancels(self, rules: list[CancelOrdersAction], holdings: list[_Holding]) -> list[CancelIntent]:
-        """Explicit cancel_orders, and the entry orders of every symbol about to be closed or sold.
-        Only orders this scope instance owns (its symbols, its strategy) are touched."""
+    def cancels(self, rules: list[CancelOrdersAction], closing: dict[str, set[str]]) -> list[CancelIntent]:
+        """Explicit cancel_orders, and the entry orders of every symbol about to be closed or sold
+        (``closing``: by account key). Only orders this scope instance owns (its symbols, its
+        strategy) are touched."""
         out = []
-        closing: dict[str, set[str]] = {}
-        for c in self.closes.values():
-            closing.setdefault(account_key(c.snap), set()).add(c.pos.symbol)
-        for snap, symbol, _, _ in holdings:
-            closing.setdefault(account_key(snap), set()).add(symbol)
         view = self.view
         for s in view.snapshots:
             mine = [o for o in s.orders if view.owns_order(o)]
@@ -354,22 +384,9 @@ class _Planner:
     def position_legs(self) -> list["_Leg"]:
         legs = []
         for key, c in self.closes.items():
-            amount = _round_amount(c, self.skipped)
-            if amount <= 0:
-                continue
-            pos = c.pos
-            dust = _below_minimum(c) if c.full else None
-            if dust is not None:  # nothing the venue accepts can close it: report it, do not send
-                self.skipped.append(f"BELOW_MINIMUM: {key} {dust}")
-                self.residuals.append(Residual(c.snap.venue, c.snap.account, pos.symbol, pos.side,
-                                               pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
-                                               pos.contracts, f"BELOW_MINIMUM: {dust}"))
-                continue
-            unit = pos.notional / pos.contracts if pos.contracts else pos.mark_price
-            legs.append(_Leg(
-                c.snap, pos.symbol, "sell" if pos.side == "long" else "buy",
-                pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
-                amount, unit, pos.mark_price, True, c.action, c.reason, key, pos.notional))
+            leg = _leg(key, c, self.skipped, self.residuals)
+            if leg is not None:
+                legs.append(leg)
         return legs
 
     def spot_holdings(self) -> list[_Holding]:
@@ -408,20 +425,22 @@ class _Planner:
                              f"SELL_TO_STABLE: asset={b.asset}", f"{account_key(s)}/{symbol}/spot", amount * price))
         return legs
 
-    def schedule(self, legs: list["_Leg"]) -> list[OrderIntent]:
-        """Correlated symbols together, the most exposed group and position first; chunks by
-        notional; each venue's orders spaced to its budget."""
+    def groups(self) -> dict[str, str]:
+        """Symbol → the correlation group it is closed with (the last group naming it)."""
         groups: dict[str, str] = {}
         for g in self.policy.correlation_groups:
             for sym in g.symbols:
                 groups[sym] = g.name
+        return groups
+
+    def schedule(self, legs: list["_Leg"]) -> list[OrderIntent]:
+        """Correlated symbols together, the most exposed group and position first; chunks by
+        notional; each venue's orders spaced to its budget."""
+        groups = self.groups()
         buckets: dict[str, list[_Leg]] = {}
         for leg in legs:
             buckets.setdefault(groups.get(leg.symbol) or f"~{leg.key}", []).append(leg)
         ordered = sorted(buckets.items(), key=lambda kv: (-sum(x.exposure for x in kv[1]), kv[0]))
-        unwind = self.policy.unwind
-        chunk_notional = unwind.chunk_notional
-        slip = unwind.max_slippage
         venue_count: dict[str, int] = {}
         rates: dict[str, float] = {}  # by venue
         out: list[OrderIntent] = []
@@ -429,26 +448,34 @@ class _Planner:
             if len(members) > 1:
                 members = sorted(members, key=lambda x: (-x.exposure, x.key))
             for leg in members:
-                pieces = split_amount(leg.amount, leg.unit_price, chunk_notional, _step(leg.snap, leg.symbol))
-                limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
-                venue = leg.snap.venue
-                rate = rates.get(venue)
-                if rate is None:
-                    rate = rates[venue] = float(unwind.orders_per_second if unwind.orders_per_second is not None
-                                                else self.rates.get(venue, DEFAULT_ORDER_RATE))
-                for i, piece in enumerate(pieces, 1):
-                    k = venue_count.get(leg.snap.venue, 0)
-                    venue_count[leg.snap.venue] = k + 1
-                    out.append(OrderIntent(
-                        decision_id=self.decision,
-                        client_order_id=client_order_id(self.decision, f"{leg.key}#{i}"),
-                        venue=leg.snap.venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
-                        position_side=leg.position_side, amount=piece, reduce_only=leg.reduce_only,
-                        limit_price=limit, notional=piece * leg.unit_price, chunk=i, chunks=len(pieces),
-                        not_before_ms=self.now + int(k * 1000 / rate),
-                        action=leg.action, reason=leg.reason, group=None if gkey.startswith("~") else gkey,
-                    ))
+                self.emit(leg, gkey, venue_count, rates, out)
         return out
+
+    def emit(self, leg: "_Leg", gkey: str, venue_count: dict[str, int], rates: dict[str, float],
+             out: list[OrderIntent]) -> None:
+        """The orders of ``leg`` (its chunks by notional), the ``venue_count``-th of its venue on."""
+        unwind = self.policy.unwind
+        pieces = split_amount(leg.amount, leg.unit_price, unwind.chunk_notional, _step(leg.snap, leg.symbol))
+        slip = unwind.max_slippage
+        limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
+        venue = leg.snap.venue
+        rate = rates.get(venue)
+        if rate is None:
+            rate = rates[venue] = float(unwind.orders_per_second if unwind.orders_per_second is not None
+                                        else self.rates.get(venue, DEFAULT_ORDER_RATE))
+        group = None if gkey.startswith("~") else gkey
+        for i, piece in enumerate(pieces, 1):
+            k = venue_count.get(venue, 0)
+            venue_count[venue] = k + 1
+            out.append(OrderIntent(
+                decision_id=self.decision,
+                client_order_id=client_order_id(self.decision, f"{leg.key}#{i}"),
+                venue=venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
+                position_side=leg.position_side, amount=piece, reduce_only=leg.reduce_only,
+                limit_price=limit, notional=piece * leg.unit_price, chunk=i, chunks=len(pieces),
+                not_before_ms=self.now + int(k * 1000 / rate),
+                action=leg.action, reason=leg.reason, group=group,
+            ))
 
     def hedges(self, a: SuggestHedgeAction) -> list[HedgeSuggestion]:
         threshold = a.threshold
@@ -469,50 +496,159 @@ class _Planner:
         return out
 
 
+def _leg(key: str, c: _Close, skipped: list[str], residuals: list[Residual]) -> Optional[_Leg]:
+    """The close ``c`` of the position ``key`` as a leg to send; None when there is nothing
+    the venue accepts (said in ``skipped``, and a whole position left is a residual)."""
+    amount = _round_amount(c, skipped)
+    if amount <= 0:
+        return None
+    pos = c.pos
+    dust = _below_minimum(c) if c.full else None
+    if dust is not None:  # nothing the venue accepts can close it: report it, do not send
+        skipped.append(f"BELOW_MINIMUM: {key} {dust}")
+        residuals.append(Residual(c.snap.venue, c.snap.account, pos.symbol, pos.side,
+                                  pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
+                                  pos.contracts, f"BELOW_MINIMUM: {dust}"))
+        return None
+    unit = pos.notional / pos.contracts if pos.contracts else pos.mark_price
+    return _Leg(c.snap, pos.symbol, "sell" if pos.side == "long" else "buy",
+                pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
+                amount, unit, pos.mark_price, True, c.action, c.reason, key, pos.notional)
+
+
+def _first_wave(self: _Planner) -> Optional[Plan]:
+    """The first wave of a stage entry alone: its cancels, its directives and the orders
+    of the leg the whole plan sends first (all its chunks), without planning the other
+    legs. For a stage whose first closing action is ``close_all`` over positions only (no
+    spot balance), where every position is closed whole: then the first leg is known from
+    the positions' notional alone, and its orders are the ones :meth:`_Planner.run` plans for it.
+    None: the entry is planned whole (another stage, or nothing to gain)."""
+    view = self.view
+    closing_actions = [a for a in self.stage.actions if isinstance(a, _CLOSING)]
+    if not closing_actions or not isinstance(closing_actions[0], CloseAllAction) or not view.positions_known \
+            or any(s.market_type == "spot" for s in view.snapshots):
+        return None
+    if sum(len(ps) for _, ps in view.groups) < 2:
+        return None
+    directives = [_directive(a, view.key) for a in self.stage.actions
+                  if not isinstance(a, (*_CLOSING, CancelOrdersAction, SuggestHedgeAction))]
+    rules = [a for a in self.stage.actions if isinstance(a, CancelOrdersAction)]
+    closing: dict[str, set[str]] = {}
+    for (s, _), cols in zip(view.groups, view.columns):
+        closing.setdefault(account_key(s), set()).update(cols.symbols)
+    cancels = self.cancels(rules, closing)
+    first = _first_leg(self)
+    if first is None:
+        return None
+    leg, gkey = first
+    orders: list[OrderIntent] = []
+    self.emit(leg, gkey, {}, {}, orders)
+    return Plan(self.decision, self.stage.level, self.attribution, tuple(cancels), tuple(orders),
+                tuple(directives), (), tuple(self.skipped))
+
+def _first_leg(self: _Planner) -> Optional[tuple[_Leg, str]]:
+    """The leg :meth:`_Planner.schedule` puts first, and its bucket: the most exposed bucket (a
+    correlation group's legs together, any other leg alone, named ``~`` + its key), ties to
+    the bucket's name; in a group, the most exposed leg, ties to its key. None when it
+    cannot be told cheaply (many grouped positions, the most exposed all below the minimum).
+
+    Read from the columns: the top notional, then among the positions at it the least key.
+    Keys are built only for positions whose symbol starts with the least symbol there: a
+    key is ``account/symbol/side``, so no other can be less."""
+    view = self.view
+    groups = self.groups()
+    best: Optional[tuple[tuple[float, str], _Leg, str]] = None
+
+    def leg_of(i: int) -> Optional[_Leg]:
+        s, p = view.pair(i)
+        return _leg(position_key(s, p), _Close(s, p, p.contracts, True, "close_all", "CLOSE_ALL"), [], [])
+
+    tops: list[tuple[str, int]] = []  # (bucket, index) of the least key at the top, per account
+    top = None
+    base = 0
+    for (s, _), cols in zip(view.groups, view.columns):
+        notional, symbols = cols.notional, cols.symbols
+        idx = [i for i, sym in enumerate(symbols) if sym not in groups] if groups else range(len(notional))
+        if idx:
+            here = max(notional[i] for i in idx) if groups else max(notional)
+            if here != here:  # NaN: no order of exposure to rely on
+                return None
+            if top is None or here > top:
+                top, tops = here, []
+            if here == top:
+                tied = [i for i in idx if notional[i] == here]
+                least = min(symbols[i] for i in tied)
+                tops += [(f"~{position_key(s, cols.positions[i])}", base + i) for i in tied
+                         if symbols[i].startswith(least)]
+        base += len(notional)
+    if tops:
+        for bucket, i in sorted(tops)[:_FIRST_TRIES]:
+            leg = leg_of(i)
+            if leg is None:
+                return None  # a lesser key, or a lesser notional, might come first: plan whole
+            best = ((-leg.exposure, bucket), leg, bucket)
+            break
+    if groups:
+        members: dict[str, list[int]] = {}
+        symbols = column(view.columns, lambda c: c.symbols)
+        for i, sym in enumerate(symbols):
+            g = groups.get(sym)
+            if g is not None:
+                members.setdefault(g, []).append(i)
+        if sum(len(v) for v in members.values()) > _FIRST_TRIES:
+            return None
+        for name, at in members.items():
+            legs = [x for x in map(leg_of, at) if x is not None]
+            if not legs:
+                continue
+            key = (-sum(x.exposure for x in legs), name)
+            if best is None or key < best[0]:
+                lead = min(legs, key=lambda x: (-x.exposure, x.key)) if len(legs) > 1 else legs[0]
+                best = (key, lead, name)
+    return None if best is None else (best[1], best[2])
+
+
 def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, now: int,
          hist: Optional[PnlHistory], closes_only: bool = False, rates: Mapping[str, float] = NO_RATES,
-         scores: str = "none") -> Plan:
+         scores: str = "none", first_wave: bool = False) -> Plan:
     """Plan a stage entry. ``closes_only``: the entry's directives went out already (it was
     entered while positions were unknown); plan its cancels and closes now. ``rates``: orders
     per second by venue (see the module's docstring). ``scores`` (``none``, ``top`` or ``all``,
     :data:`.attribution.SCORE_LISTINGS`): list the scope's risk scores with their components in
-    the plan, for a stage that closes positions; a preview asks, a tick does not."""
+    the plan, for a stage that closes positions; a preview asks, a tick does not.
+    ``first_wave``: when the entry allows it (see :func:`_first_wave`), plan only what
+    goes first — cancels, directives and the first leg's orders — and leave the whole plan to
+    ``rest`` (:func:`complete`), so that the first close can leave before thousands are planned."""
     d = deltas(policy, view, hist, now)
     att = attribute(policy, view, d)
-    planner = _Planner(policy, stage, view, decision, now, d, att, rates)
-    if not view.positions_known:
-        planner.skipped.append("POSITIONS_UNKNOWN: cancels and closes wait for the first good snapshot")
-    out = planner.run()
-    if scores != "none" and view.positions_known and any(isinstance(a, _CLOSING) for a in stage.actions):
-        out = replace(out, scores=score_table(policy, view, d, scores, planner.closes, planner.ranked))
-    if closes_only:
-        out = replace(out, directives=(),
-                      skipped=out.skipped + ("DEFERRED: closes of an entry made while positions were unknown",))
-    return out
+
+    def finish(out: Plan) -> Plan:
+        if closes_only:
+            out = replace(out, directives=(),
+                          skipped=out.skipped + ("DEFERRED: closes of an entry made while positions were unknown",))
+        return out
+
+    def whole() -> Plan:
+        planner = _Planner(policy, stage, view, decision, now, d, att, rates)
+        if not view.positions_known:
+            planner.skipped.append("POSITIONS_UNKNOWN: cancels and closes wait for the first good snapshot")
+        out = planner.run()
+        if scores != "none" and view.positions_known and any(isinstance(a, _CLOSING) for a in stage.actions):
+            out = replace(out, scores=score_table(policy, view, d, scores, planner.closes, planner.ranked))
+        return finish(out)
+
+    if first_wave and scores == "none":
+        head = _first_wave(_Planner(policy, stage, view, decision, now, d, att, rates))
+        if head is not None:
+            return replace(finish(head), rest=Rest(whole))
+    return whole()
 
 
 _CLOSING = (ReduceTopRiskAction, CloseSideAction, ClosePositionsAction, CloseAllAction)
+_FIRST_TRIES = 64  # positions a first wave may look at one by one (ties at the top, grouped ones)
 
 
 # --- amounts ---------------------------------------------------------------------------------------------
-
-
-def _step(s: Snapshot, symbol: str) -> float:
-    rules = s.markets.get(symbol)
-    return rules.amount_step if rules else 0.0
-
-
-def _floor_step(amount: float, step: float) -> float:
-    """Round down to a multiple of ``step``. A product like 0.7 * 0.1 = 0.06999999999999999 is
-    0.07 on the step grid: float noise below 1e-9 of a step does not cost a whole step."""
-    if step <= 0:
-        return amount
-    n = math.floor(amount / step + 1e-9)
-    v = round(n * step, 12)
-    while v > amount * (1 + 1e-12) + 1e-15 and n > 0:
-        n -= 1
-        v = round(n * step, 12)
-    return max(0.0, v)
 
 
 def _round_amount(c: _Close, skipped: list[str]) -> float:
@@ -543,33 +679,6 @@ def _below_minimum(c: _Close) -> Optional[str]:
     return None
 
 
-def split_amount(amount: float, unit_price: float, chunk_notional: Optional[float], step: float) -> list[float]:
-    """Split ``amount`` into chunks of at most ``chunk_notional`` each, on the step grid.
-
-    Works in whole steps (exact decimals): n = the fewest chunks that fit, then steps are spread
-    evenly, so no chunk exceeds the limit and the chunks add up exactly to ``amount`` (dust below
-    one step, in a full close, rides with the last chunk). A single step larger than the limit
-    gives one step per chunk.
-    """
-    if not chunk_notional or amount * unit_price <= chunk_notional or amount <= 0:
-        return [amount]
-    if step <= 0:
-        n = math.ceil(amount * unit_price / chunk_notional)
-        piece = amount / n
-        return [piece] * (n - 1) + [amount - piece * (n - 1)]
-    a, st = Decimal(repr(amount)), Decimal(repr(step))
-    units = int((a / st).to_integral_value(rounding=ROUND_FLOOR))
-    dust = a - units * st
-    if units <= 1:
-        return [amount]
-    per = max(1, int(Decimal(repr(chunk_notional)) // (st * Decimal(repr(unit_price)))))
-    n = math.ceil(units / per)
-    base, extra = divmod(units, n)
-    pieces = [(base + (1 if i < extra else 0)) * st for i in range(n)]
-    pieces[-1] += dust
-    return [float(p) for p in pieces if p > 0]
-
-
 def _directive(a: ActionNode, scope: str) -> Directive:
     return Directive(a.kind, dict(a.written), scope)
 
@@ -580,5 +689,6 @@ def client_order_id(decision: str, leg: str) -> str:
     return "ks" + hashlib.sha256(f"{decision}|{leg}".encode()).hexdigest()[:30]
 
 
-__all__ = ["Attribution", "OrderIntent", "CancelIntent", "Directive", "HedgeSuggestion", "Plan", "Residual", "plan",
+__all__ = ["Attribution", "OrderIntent", "CancelIntent", "Directive", "HedgeSuggestion", "Plan", "Residual", "Rest",
+           "complete", "plan",
            "update_history", "history_for", "deltas", "attribute", "risk_scores", "client_order_id"]

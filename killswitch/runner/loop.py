@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -338,7 +338,10 @@ class Runner:
                 report.events.append(Event.make(SNAPSHOT_FAILED, now, {"error": s.fetch.error_code},
                                                 venue=s.venue, account=s.account, reason=s.fetch.error_code))
         book.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
-        ev, book.state = evaluate(book.graph, snapshots, book.state, now, order_rates(self.adapters.values()))
+        # a stage entry that closes thousands is planned as its first wave alone (cancels,
+        # directives, the first leg's orders); its whole plan is made after they are sent
+        ev, book.state = evaluate(book.graph, snapshots, book.state, now, order_rates(self.adapters.values()),
+                                  first_wave=not self.dry_run)
         report.evaluation = book.evaluation = ev
         phase("evaluate")
         plans = ev.plans + self.closes.take_plans(snapshots, now)
@@ -355,6 +358,9 @@ class Runner:
         report.events += await shortfalls.track_residuals(ev, plans, now)
         report.execution.merge(await self.executor.journal(plans))  # 1. intents, before the stage entry is saved
         phase("journal")
+        # 1b. an entry whose first wave alone is journaled is saved as still to plan (deferred):
+        # a runner stopped before its rest is journaled plans the entry again, same decision
+        waves = self._first_waves(ev)
         book.lock_book = apply_evaluation(book.lock_book, ev, book.graph)
         fired = self.countdowns.fire_due(now)
         rows = self.resumptions.track(ev, now)
@@ -368,7 +374,7 @@ class Runner:
                 "policy": se.policy, "scope": se.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
                 "decision_id": t.decision_id, "graph_digest": book.graph.digest, "revision": book.graph.revision,
                 "dry_run": self.dry_run})
-            report.events.append(transition_event(se, book.graph, now, self.dry_run))
+        at = len(report.events)  # the transitions' events go here, once their plans are whole (orders)
         for kind, payload in rows:
             await lead.audit(kind, now, payload)
         for f in fired:
@@ -380,8 +386,16 @@ class Runner:
         phase("persist")
         if not await lead.lease(self.clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
+            report.events[at:at] = [transition_event(se, book.graph, now, self.dry_run) for se in ev.transitions]
             return
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
+        sent = True
+        if waves:  # 4. the rest of each first wave: planned whole, journaled, saved, sent
+            ev = report.evaluation = book.evaluation = ev.completed()
+            sent = await self._send_rest(ev, waves, report, replanned, now)
+        report.events[at:at] = [transition_event(se, book.graph, now, self.dry_run) for se in ev.transitions]
+        if not sent:
+            return
         await self.countdowns.cancel_fired(fired, now)
         await self.countdowns.refresh_native()
         phase("send")
@@ -395,6 +409,49 @@ class Runner:
                     venue=o.venue, account=o.account, reason=o.code))
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
         count(self.counters, report)
+
+    def _first_waves(self, ev: Evaluation) -> dict[str, tuple[str, int, frozenset[str]]]:
+        """The plans of ``ev`` that are a first wave alone, by decision id: (state key, the
+        stage's retry count or -1, the first wave's client order ids). Each one's stage is marked
+        deferred, to be saved so: until its rest is journaled, a restarted runner plans the
+        entry again under the same decision id (the journal refuses what it holds already)."""
+        waves = {}
+        for se in ev.scopes:
+            p = se.plan
+            if p is None or p.rest is None:
+                continue
+            ss = self.book.state.scope(se.policy, se.scope)
+            # already deferred: a held close of the wave is to be planned again (a new round),
+            # which the rest being journaled must not undo (-1: never cleared)
+            retries = -1 if ss.stage.deferred else ss.stage.retries
+            ss.stage.deferred = True
+            waves[p.decision_id] = (f"{se.policy}|{se.scope}", retries, frozenset(o.client_order_id for o in p.orders))
+        return waves
+
+    async def _send_rest(self, ev: Evaluation, waves: dict[str, tuple[str, int, frozenset[str]]], report: TickReport,
+                         replanned: set[str], now: int) -> bool:
+        """After the first waves went out: the rest of each entry (``ev`` holds the whole
+        plans) held where an order of ours is still open on the position, journaled, the
+        entries saved as planned in full, and sent. False: the lease was lost before sending."""
+        whole = [p for p in ev.plans if p.decision_id in waves]
+        rest = [replace(p, cancels=(), orders=tuple(o for o in p.orders
+                                                    if o.client_order_id not in waves[p.decision_id][2]))
+                for p in whole]
+        rest, held = await self.executor.hold(rest)
+        report.execution.merge(held)
+        report.events += await self.shortfalls.track_residuals(ev, whole, now)
+        report.execution.merge(await self.executor.journal(rest))
+        for key, retries in (w[:2] for w in waves.values()):
+            ss = self.book.state.scopes.get(key)
+            if ss is not None and ss.stage.retries == retries:  # (not re-planned since: see below)
+                ss.stage.deferred = False
+        report.events += await self.shortfalls.retry_unfilled(held.held, seen=replanned, save=False)
+        await self._save()  # the entries are journaled in full: not to be planned again
+        if not await self.lead.lease(self.clock()):
+            report.execution.deposed = True
+            return False
+        report.execution.merge(await self.executor.send(rest))
+        return True
 
     # --- view calls (the API's RunnerView), each run on this runner's loop --------------------------
 
