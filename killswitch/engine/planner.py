@@ -440,7 +440,7 @@ class _Planner:
         buckets: dict[str, list[_Leg]] = {}
         for leg in legs:
             buckets.setdefault(groups.get(leg.symbol) or f"~{leg.key}", []).append(leg)
-        ordered = sorted(buckets.items(), key=lambda kv: (-sum(x.exposure for x in kv[1]), kv[0]))
+        ordered = sorted(buckets.items(), key=_bucket_order)
         venue_count: dict[str, int] = {}
         rates: dict[str, float] = {}  # by venue
         out: list[OrderIntent] = []
@@ -677,6 +677,12 @@ def _below_minimum(c: _Close) -> Optional[str]:
     if sendable <= 0 or sendable < rules.min_amount * (1 - 1e-9):
         return f"amount={pos.contracts:g} step={rules.amount_step:g} min_amount={rules.min_amount:g}"
     return None
+
+
+def _bucket_order(kv: tuple[str, list[_Leg]]) -> tuple[float, str]:
+    """The most exposed bucket first, ties to its name (a lone leg's exposure is its sum)."""
+    legs = kv[1]
+    return -(legs[0].exposure if len(legs) == 1 else sum(x.exposure for x in legs)), kv[0]
 
 
 def _directive(a: ActionNode, scope: str) -> Directive:

@@ -3,7 +3,10 @@
 What it owns: the tick pipeline, the wiring of its parts, and the one entry a policy reload
 reaches a running runner by (:meth:`Runner.apply_graph`). The order of a tick is the
 crash-safety argument (see :mod:`killswitch.runner.executor`): intents are journaled before
-the state that records the stage entry is saved, and sent only after both.
+the state that records the stage entry is saved, and sent only after both. A ``close_all``
+entry goes in two waves: its first leg journaled, saved (the entry deferred) and sent, then
+the rest planned, journaled, saved and sent, so that its first close leaves before thousands
+are planned.
 
 The parts, each a module of this package and each given only what it uses:
 
