@@ -389,6 +389,7 @@ class Runner:
         phase("persist")
         if not await lead.lease(self.clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
+            ev = report.evaluation = book.evaluation = ev.completed()  # what the sinks show: whole plans
             report.events[at:at] = [transition_event(se, book.graph, now, self.dry_run) for se in ev.transitions]
             return
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from killswitch.engine.planner import PnlHistory, complete, history_for, plan, update_history
+from killswitch.engine.planner import NOT_ATTRIBUTED, PnlHistory, complete, history_for, plan, update_history
 from killswitch.engine.scope import instances
 
 from .engine_helpers import MarketRules, order, pos, snap
@@ -42,7 +42,7 @@ def assert_prefix(first, whole):
     n = len(first.orders)
     assert n >= 1 and first.orders == whole.orders[:n]
     assert first.cancels == whole.cancels and first.directives == whole.directives
-    assert first.decision_id == whole.decision_id and first.attribution == whole.attribution
+    assert first.decision_id == whole.decision_id and first.attribution is NOT_ATTRIBUTED
     assert complete(first) == whole and complete(whole) is whole
     # the first wave is one leg whole: every chunk of its position, nothing of another
     assert len({(o.symbol, o.position_side or o.side) for o in first.orders}) == 1
