@@ -369,32 +369,21 @@ class Runner:
         rows = self.resumptions.track(ev, now)
         self.countdowns.arm_native(ev)
         await self._save()  # 2. the stage entry, the lock and a firing survive a crash from here on
-        for se in ev.transitions:
-            t = se.transition
-            if t is None:  # (a scope in ``transitions`` always has one)
-                continue
-            await lead.audit("stage_transition", now, {
-                "policy": se.policy, "scope": se.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
-                "decision_id": t.decision_id, "graph_digest": book.graph.digest, "revision": book.graph.revision,
-                "dry_run": self.dry_run})
-        at = len(report.events)  # the transitions' events go here, once their plans are whole (orders)
-        for kind, payload in rows:
-            await lead.audit(kind, now, payload)
-        for f in fired:
-            data = {"source": f.source, "silent_s": f.silent_s, "timeout_s": f.timeout_s, "lock": "halted",
-                    "orders": len(f.orders), "orders_unknown": list(f.unknown), "dry_run": self.dry_run}
-            await lead.audit("dms_fired", now, data)
-            report.events.append(Event.make(DMS_FIRED, now, data, source=f.source, scope=f.source, reason=f.reason))
-        await self._write_lock(now)
+        # the audit rows and the lock file: before sending, or with a first wave just after it
+        # (a crash between the save and them loses them either way; every tick writes the lock
+        # file from the saved lock book), so that its first close waits on fewer writes
+        at = -1 if waves else await self._record(ev, rows, fired, report, now)
         phase("persist")
         if not await lead.lease(self.clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
             ev = report.evaluation = book.evaluation = ev.completed()  # what the sinks show: whole plans
+            at = len(report.events) if at < 0 else at
             report.events[at:at] = [transition_event(se, book.graph, now, self.dry_run) for se in ev.transitions]
             return
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
         sent = True
         if waves:  # 4. the rest of each first wave: planned whole, journaled, saved, sent
+            at = await self._record(ev, rows, fired, report, now)
             ev = report.evaluation = book.evaluation = ev.completed()
             sent = await self._send_rest(ev, waves, report, replanned, now)
         report.events[at:at] = [transition_event(se, book.graph, now, self.dry_run) for se in ev.transitions]
@@ -413,6 +402,29 @@ class Runner:
                     venue=o.venue, account=o.account, reason=o.code))
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
         count(self.counters, report)
+
+    async def _record(self, ev: Evaluation, rows: list, fired: list, report: TickReport, now: int) -> int:
+        """The tick's audit rows (stage transitions, resumptions, dead man's switch firings) and
+        the lock file. Returns where in ``report.events`` the transitions' events go."""
+        lead = self.lead
+        for se in ev.transitions:
+            t = se.transition
+            if t is None:  # (a scope in ``transitions`` always has one)
+                continue
+            await lead.audit("stage_transition", now, {
+                "policy": se.policy, "scope": se.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
+                "decision_id": t.decision_id, "graph_digest": self.book.graph.digest,
+                "revision": self.book.graph.revision, "dry_run": self.dry_run})
+        at = len(report.events)
+        for kind, payload in rows:
+            await lead.audit(kind, now, payload)
+        for f in fired:
+            data = {"source": f.source, "silent_s": f.silent_s, "timeout_s": f.timeout_s, "lock": "halted",
+                    "orders": len(f.orders), "orders_unknown": list(f.unknown), "dry_run": self.dry_run}
+            await lead.audit("dms_fired", now, data)
+            report.events.append(Event.make(DMS_FIRED, now, data, source=f.source, scope=f.source, reason=f.reason))
+        await self._write_lock(now)
+        return at
 
     def _first_waves(self, ev: Evaluation) -> dict[str, tuple[str, int, frozenset[str]]]:
         """The plans of ``ev`` that are a first wave alone, by decision id: (state key, the
