@@ -15,7 +15,8 @@
    phases of the reaction tick up to it (medians): snapshots, evaluate, journal, persist (state,
    audit, lock file), and from the end of persist to the first order received. A close_all
    entry is planned, journaled and sent as its first wave first (the runner plans and journals
-   the rest after it), so evaluate and journal are those of the first wave.
+   the rest after it), so evaluate and journal are those of the first wave, and persist is the
+   state alone (the audit rows and the lock file follow the first wave's send).
 2. Memory: the runner's resident set size at 10,000 positions (100 accounts, in-process
    simulated exchange) over a soak of ``KS_SOAK_TICKS`` ticks (default 2,000; the issue's soak
    is 10,000), sampled before the first tick, twenty times along and at the end (target
