@@ -636,8 +636,7 @@ def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, n
     whatever shows a plan reads the whole one."""
     def finish(out: Plan) -> Plan:
         if closes_only:
-            out = replace(out, directives=(),
-                          skipped=out.skipped + ("DEFERRED: closes of an entry made while positions were unknown",))
+            out = replace(out, directives=(), skipped=out.skipped + (_DEFERRED,))
         return out
 
     def whole() -> Plan:
@@ -659,6 +658,8 @@ def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, n
     return whole()
 
 
+_DEFERRED = ("DEFERRED: closes of an earlier entry, planned now (its positions were unknown, a close ended "
+             "short or waited, or a stop came before all were journaled)")
 # The attribution of a first wave (its orders do not depend on one): the whole plan has the real one.
 NOT_ATTRIBUTED = Attribution("UNKNOWN", 0.0, 0.0, None, None)
 _CLOSING = (ReduceTopRiskAction, CloseSideAction, ClosePositionsAction, CloseAllAction)

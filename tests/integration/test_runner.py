@@ -482,3 +482,34 @@ def test_sinks_see_every_tick_its_phases_and_its_events_and_a_broken_one_changes
     assert acting.started_ns <= acting.phases["snapshots"][0] <= acting.phases["reconcile"][1] <= acting.ended_ns
     o = acting.execution.orders[0]
     assert o.status == "filled" and o.reduce_only and o.latency_ms >= 0 and o.client_order_id
+
+
+def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at_once(tmp_path):
+    """Nothing is sent in a dry run, so nothing goes in waves: each stage's closes are one
+    batch of ``order_planned_dry_run`` rows, the flatten's included."""
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    runner = build_runner(graph(), {"simulated/sim-main": adapter}, store, lock_path=tmp_path / "lock.json",
+                          dry_run=True, clock=clock)
+    batches: list[int] = []
+    many = store.audit_many
+
+    def audit_many(rows, **kw):
+        planned = [r for r in rows if r[0] == "order_planned_dry_run"]
+        if planned:
+            batches.append(len(planned))
+        return many(rows, **kw)
+
+    store.audit_many = audit_many
+
+    async def go():
+        await runner.start()
+        return await drive(runner, clock, 60)
+
+    reports = asyncio.run(asyncio.wait_for(go(), 60))
+    assert [t.transition.to_level for r in reports for t in r.transitions] == [1, 2, 3]
+    planned = [len(p.orders) for r in reports if r.evaluation for p in r.evaluation.plans]
+    assert batches == planned and len(planned) == 3 and planned[2] > 1  # the flatten's closes: one batch
+    assert all(p.rest is None for r in reports if r.evaluation for p in r.evaluation.plans)
