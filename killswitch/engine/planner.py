@@ -595,12 +595,11 @@ def _first_leg(self: _Planner) -> Optional[tuple[_Leg, str]]:
                      if notional[i] == here and symbols[i] not in groups]
         base += n
     if tops:
-        for bucket, i in sorted(tops)[:_FIRST_TRIES]:
-            leg = leg_of(i)
-            if leg is None:
-                return None  # a lesser key, or a lesser notional, might come first: plan whole
-            best = ((-leg.exposure, bucket), leg, bucket)
-            break
+        bucket, i = min(tops)
+        leg = leg_of(i)
+        if leg is None:
+            return None  # below the minimum: the next key, or a lesser notional, comes first: plan whole
+        best = ((-leg.exposure, bucket), leg, bucket)
     if groups:
         members: dict[str, list[int]] = {}
         symbols = column(view.columns, lambda c: c.symbols)
@@ -663,7 +662,7 @@ _DEFERRED = ("DEFERRED: closes of an earlier entry, planned now (its positions w
 # The attribution of a first wave (its orders do not depend on one): the whole plan has the real one.
 NOT_ATTRIBUTED = Attribution("UNKNOWN", 0.0, 0.0, None, None)
 _CLOSING = (ReduceTopRiskAction, CloseSideAction, ClosePositionsAction, CloseAllAction)
-_FIRST_TRIES = 64  # positions a first wave may look at one by one (ties at the top, grouped ones)
+_FIRST_TRIES = 64  # grouped positions a first wave may look at one by one
 
 
 # --- amounts ---------------------------------------------------------------------------------------------
