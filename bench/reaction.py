@@ -1,17 +1,22 @@
 """Benchmark: reaction time and memory of the runner.
 
-1. Reaction: from the start of the tick whose snapshot first shows a breach to the first close
-   order *received by the simulated exchange's HTTP face* through ccxt — snapshot over HTTP,
-   evaluate, journal (SQLite, synchronous=FULL), state save, lock file, send. p50 / p99 over
-   many trials (target p99 <= 25 ms), per layout: one account (one scope) holding 3, 1,000 or
-   10,000 positions, each on its own market, all closed by the stage (``close_all``). The
+1. Reaction: to the first close order *received by the simulated exchange's HTTP face*
+   through ccxt, measured two ways: from the moment the snapshot that shows the breach is in
+   the runner's hands (the issue's measure: evaluate, journal (SQLite, synchronous=FULL),
+   state save, lock file, send; target p99 <= 25 ms), and from the start of the tick that
+   fetches it (the snapshot over HTTP included). p50 / p99 over many trials, per layout: one
+   account (one scope) holding 3, 1,000 or 10,000 positions, each on its own market, all
+   closed by the stage (``close_all``). The
    simulated exchange runs in a process of its own (on the same machine: its answers are its
    work, not the runner's), on a manual clock the bench moves in step with the runner's; it
    stamps the first order it receives with the system's monotonic clock, which the runner's
    process reads too. Once the first order is in, the rest of the tick (the other closes, at
    the venue's order rate) is cut short: only the first order is measured. Printed with the
    phases of the reaction tick up to it (medians): snapshots, evaluate, journal, persist (state,
-   audit, lock file), and from the end of persist to the first order received.
+   audit, lock file), and from the end of persist to the first order received. A close_all
+   entry is planned, journaled and sent as its first wave first (the runner plans and journals
+   the rest after it), so evaluate and journal are those of the first wave, and persist is the
+   state alone (the audit rows and the lock file follow the first wave's send).
 2. Memory: the runner's resident set size at 10,000 positions (100 accounts, in-process
    simulated exchange) over a soak of ``KS_SOAK_TICKS`` ticks (default 2,000; the issue's soak
    is 10,000), sampled before the first tick, twenty times along and at the end (target
@@ -240,7 +245,8 @@ async def one_reaction(g, work: Path, k: int, venue: Venue, ad: CcxtAdapter) -> 
     phases = {name: (b - a) / 1e6 for name, (a, b) in report.phases.items() if name in PHASES}
     persist_end = report.phases["persist"][1] if "persist" in report.phases else report.started_ns
     phases["to first order"] = (received - start) * 1000 - (persist_end - report.started_ns) / 1e6
-    return received - start, phases
+    fetched = (report.phases["snapshots"][1] - report.started_ns) / 1e9  # the snapshot in the runner's hands
+    return received - start - fetched, received - start, phases
 
 
 async def reactions(layouts: dict[int, int]) -> None:
@@ -257,24 +263,30 @@ async def reactions(layouts: dict[int, int]) -> None:
         ad = CcxtAdapter(acc, urls=f"http://127.0.0.1:{venue.port}", timeout=30)
         try:
             await ad.load_symbols()  # the markets, once per layout as once per run
-            xs, phases = [], []
+            xs, ts, phases = [], [], []
             for k in range(trials):
-                x, ph = await one_reaction(g, work, k, venue, ad)
+                x, t, ph = await one_reaction(g, work, k, venue, ad)
                 xs.append(x)
+                ts.append(t)
                 phases.append(ph)
         finally:
             await ad.close()
             venue.close()
-        xs.sort()
-        p99 = _pct(xs, 0.99)
-        split = "  ".join(f"{name} {statistics.median(p[name] for p in phases):.1f}"
-                          for name in (*PHASES, "to first order") if all(name in p for p in phases))
+        def split(names: tuple[str, ...]) -> str:
+            return "  ".join(f"{name} {statistics.median(p[name] for p in phases):.1f}"
+                             for name in names if all(name in p for p in phases))
+
         print(f"layout: one account (one scope), {n:,} positions on {n:,} markets, all closed (close_all); "
-              f"simulated Binance USDⓈ-M in its own process, ccxt, SQLite synchronous=FULL; {trials} trials")
-        print(f"  reaction, breach snapshot -> first close order at the venue: "
-              f"p50 {statistics.median(xs) * 1000:.2f} ms  p99 {p99 * 1000:.2f} ms  max {xs[-1] * 1000:.2f} ms "
-              f"(target p99 <= 25 ms)")
-        print(f"  phases of the reaction tick, medians in ms: {split}", flush=True)
+              f"simulated Binance USDⓈ-M in its own process, ccxt, SQLite synchronous=FULL; {trials} trials; "
+              f"load average {os.getloadavg()[0]:.1f}")
+        print(f"  reaction from the breach snapshot received -> first close order at the venue: "
+              f"p50 {statistics.median(xs) * 1000:.2f} ms  p99 {_pct(xs, 0.99) * 1000:.2f} ms  "
+              f"max {max(xs) * 1000:.2f} ms (target p99 <= 25 ms)")
+        print(f"    phases, medians in ms: {split(('evaluate', 'journal', 'persist', 'to first order'))}")
+        print(f"  reaction from the start of the tick (the snapshot fetched over HTTP) -> first close order: "
+              f"p50 {statistics.median(ts) * 1000:.2f} ms  p99 {_pct(ts, 0.99) * 1000:.2f} ms  "
+              f"max {max(ts) * 1000:.2f} ms")
+        print(f"    phases, medians in ms: {split((*PHASES, 'to first order'))}", flush=True)
 
 
 def _pct(xs: list[float], q: float) -> float:

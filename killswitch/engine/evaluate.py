@@ -27,7 +27,7 @@ from ..snapshot import Snapshot
 from . import signals as sig
 from . import stages, triggers
 from .columns import Tables
-from .planner import NO_RATES, Plan, history_for, plan, update_history
+from .planner import NO_RATES, Plan, complete, history_for, plan, update_history
 from .scope import ScopeView, instances
 from .signals import SignalValue
 from .stages import StageTransition, decision_id
@@ -64,6 +64,18 @@ class Evaluation:
     def plans(self) -> list[Plan]:
         return [s.plan for s in self.scopes if s.plan is not None]
 
+    @property
+    def partial(self) -> bool:
+        """Some plan is a first wave alone (see :meth:`completed`)."""
+        return any(s.plan is not None and s.plan.rest is not None for s in self.scopes)
+
+    def completed(self) -> "Evaluation":
+        """This evaluation with every first wave planned whole (:func:`.planner.complete`)."""
+        if not self.partial:
+            return self
+        return replace(self, scopes=tuple(s if s.plan is None or s.plan.rest is None
+                                          else replace(s, plan=complete(s.plan)) for s in self.scopes))
+
     def sends(self) -> list[Sends]:
         """For every scope (aligned with ``scopes``), the send numbers of its plan's cancels and
         orders among everything this tick sends, in the runner's order (:func:`send_sequence`)."""
@@ -72,10 +84,13 @@ class Evaluation:
 
 
 def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optional[State], now_ms: int,
-             rates: Mapping[str, float] = NO_RATES, scores: str = "none") -> tuple[Evaluation, State]:
+             rates: Mapping[str, float] = NO_RATES, scores: str = "none",
+             first_wave: bool = False) -> tuple[Evaluation, State]:
     """One tick (see the module doc). ``scores`` (``none``, ``top``, ``all``): a preview's ask to
     list the risk scores, with their components, of every scope that plans closes (the runner
-    never asks: it costs a pass over the scope's positions)."""
+    never asks: it costs a pass over the scope's positions). ``first_wave``: a stage entry that
+    allows it is planned as its first wave alone, the whole plan left to ``plan.rest`` (the
+    runner sends the first close before planning thousands; see :func:`.planner.plan`)."""
     if state is None:
         state = State()
     snaps = list(snapshots)
@@ -111,7 +126,7 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
             if transition is not None and transition.kind in ("entered", "reentered"):
                 # an entry always names its decision (stages.step), so decision_id is set here
                 p = plan(policy, policy.stage(transition.to_level), view, cast(str, transition.decision_id),
-                         now_ms, hist, rates=rates, scores=scores)
+                         now_ms, hist, rates=rates, scores=scores, first_wave=first_wave)
 
                 ss.stage.deferred = not view.positions_known
             elif ss.stage.deferred and ss.stage.level > 0 and view.positions_known:
@@ -120,7 +135,7 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
                 if ss.stage.retries:
                     entry = f"{entry}/r{ss.stage.retries}"
                 p = plan(policy, policy.stage(ss.stage.level), view, entry, now_ms, hist, closes_only=True,
-                         rates=rates, scores=scores)
+                         rates=rates, scores=scores, first_wave=first_wave)
                 ss.stage.deferred = False
             out.append(ScopeEvaluation(policy.name, view.key, tuple(values.values()), tuple(results),
                                        before, ss.stage.level, transition, tuple(refusals), p))

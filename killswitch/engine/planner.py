@@ -24,6 +24,16 @@ by venue name; the runner takes them from its adapters' capabilities, a replay f
 recording's venues), the policy's ``unwind.orders_per_second`` overrides them, and a venue
 nobody gave a rate for gets :data:`DEFAULT_ORDER_RATE`.
 
+**A first wave** (``plan(first_wave=True)``, the runner's): a ``close_all`` entry over
+thousands of positions is planned as the leg it sends first alone (with the entry's cancels
+and directives), read from the positions' notional without making the other legs; the whole
+plan, whose orders begin with exactly those, is made on demand (:func:`complete`).
+
+Size: about 680 lines. One entry's planning reads top to bottom here: the actions' choice of
+positions, legs, their order and schedule, and the first wave, which must pick the leg the
+schedule puts first by the same rules; split apart, the two orderings could drift. Amounts on
+the step grid live in :mod:`.amounts`, attribution and scores in :mod:`.attribution`.
+
 Pure: no I/O, no clock.
 """
 
@@ -31,10 +41,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-from decimal import ROUND_FLOOR, Decimal
+from itertools import compress, repeat
+from operator import eq
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from ..compile.graph import PolicyNode, StageNode
 from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, ClosePositionsAction, CloseSideAction,
@@ -43,6 +54,7 @@ from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Balance, Position, Snapshot, base_asset
 from . import depth
 from . import positions as facts
+from .amounts import _floor_step, _step, split_amount
 from .attribution import Attribution, ScoreTable, column, attribute, deltas, risk_scores, score_table
 from .columns import Columns, Tables
 from .scope import ScopeView, account_key, position_key
@@ -99,6 +111,26 @@ class Plan:
     skipped: tuple[str, ...] = ()  # reason codes of what was not done
     residuals: tuple[Residual, ...] = ()  # positions to close that are below what the venue accepts
     scores: Optional[ScoreTable] = None  # the scope's risk scores with their components, when asked
+    # set on a first wave alone (``plan(first_wave=True)``): how to plan the whole entry; None: whole
+    rest: Optional["Rest"] = field(default=None, compare=False, repr=False)
+
+
+class Rest:
+    """What a first wave leaves to plan: :meth:`whole` plans the whole entry, from the same
+    positions, into the plan a single pass gives (its orders begin with the first wave's)."""
+
+    __slots__ = ("_whole",)
+
+    def __init__(self, whole: Callable[[], Plan]):
+        self._whole = whole
+
+    def whole(self) -> Plan:
+        return self._whole()
+
+
+def complete(p: Plan) -> Plan:
+    """The whole plan of ``p``: ``p`` itself when it is whole, else its entry planned in full."""
+    return p if p.rest is None else p.rest.whole()
 
 
 # --- PnL history (state) ---------------------------------------------------------------------------
@@ -246,7 +278,12 @@ class _Planner:
             else:  # lock_trading, arm_exchange_dms, notify, runbook: the runner and the sinks act on them
                 directives.append(_directive(a, self.view.key))
         holdings = self.spot_holdings() if close_all else []
-        cancels = self.cancels(cancel_rules, holdings)
+        closing: dict[str, set[str]] = {}
+        for c in self.closes.values():
+            closing.setdefault(account_key(c.snap), set()).add(c.pos.symbol)
+        for snap, symbol, _, _ in holdings:
+            closing.setdefault(account_key(snap), set()).add(symbol)
+        cancels = self.cancels(cancel_rules, closing)
         legs = self.position_legs() + self.spot_legs(holdings, cancels)
         orders = self.schedule(legs)
         hedges = self.hedges(hedge) if hedge else []
@@ -322,15 +359,11 @@ class _Planner:
             self.want(s, pos, 1.0, "close_positions",
                       f"SELECTED: symbol={pos.symbol} side={pos.side} rank={rank} {rank_by}={shown}")
 
-    def cancels(self, rules: list[CancelOrdersAction], holdings: list[_Holding]) -> list[CancelIntent]:
-        """Explicit cancel_orders, and the entry orders of every symbol about to be closed or sold.
-        Only orders this scope instance owns (its symbols, its strategy) are touched."""
+    def cancels(self, rules: list[CancelOrdersAction], closing: dict[str, set[str]]) -> list[CancelIntent]:
+        """Explicit cancel_orders, and the entry orders of every symbol about to be closed or sold
+        (``closing``: by account key). Only orders this scope instance owns (its symbols, its
+        strategy) are touched."""
         out = []
-        closing: dict[str, set[str]] = {}
-        for c in self.closes.values():
-            closing.setdefault(account_key(c.snap), set()).add(c.pos.symbol)
-        for snap, symbol, _, _ in holdings:
-            closing.setdefault(account_key(snap), set()).add(symbol)
         view = self.view
         for s in view.snapshots:
             mine = [o for o in s.orders if view.owns_order(o)]
@@ -356,22 +389,9 @@ class _Planner:
     def position_legs(self) -> list["_Leg"]:
         legs = []
         for key, c in self.closes.items():
-            amount = _round_amount(c, self.skipped)
-            if amount <= 0:
-                continue
-            pos = c.pos
-            dust = _below_minimum(c) if c.full else None
-            if dust is not None:  # nothing the venue accepts can close it: report it, do not send
-                self.skipped.append(f"BELOW_MINIMUM: {key} {dust}")
-                self.residuals.append(Residual(c.snap.venue, c.snap.account, pos.symbol, pos.side,
-                                               pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
-                                               pos.contracts, f"BELOW_MINIMUM: {dust}"))
-                continue
-            unit = pos.notional / pos.contracts if pos.contracts else pos.mark_price
-            legs.append(_Leg(
-                c.snap, pos.symbol, "sell" if pos.side == "long" else "buy",
-                pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
-                amount, unit, pos.mark_price, True, c.action, c.reason, key, pos.notional))
+            leg = _leg(key, c, self.skipped, self.residuals)
+            if leg is not None:
+                legs.append(leg)
         return legs
 
     def spot_holdings(self) -> list[_Holding]:
@@ -410,61 +430,99 @@ class _Planner:
                              f"SELL_TO_STABLE: asset={b.asset}", f"{account_key(s)}/{symbol}/spot", amount * price))
         return legs
 
-    def schedule(self, legs: list["_Leg"]) -> list[OrderIntent]:
-        """Correlated symbols together, the most exposed group and position first; chunks by
-        notional, or by the book (:mod:`.depth`: then in rounds, every close's first child, then
-        every second one, so that a book refills between two children of its close); each
-        venue's orders spaced to its budget."""
+    def groups(self) -> dict[str, str]:
+        """Symbol → the correlation group it is closed with (the last group naming it)."""
         groups: dict[str, str] = {}
         for g in self.policy.correlation_groups:
             for sym in g.symbols:
                 groups[sym] = g.name
+        return groups
+
+    def schedule(self, legs: list["_Leg"]) -> list[OrderIntent]:
+        """Correlated symbols together, the most exposed group and position first; chunks by
+        notional, or by the book (:mod:`.depth`: then in rounds, every close's first child, then
+        every second one, so that a book refills between two children of its close); each
+        venue's orders spaced to its budget. Without a book, a leg's orders are :meth:`emit`'s
+        (a close_all's first wave emits its first leg alone)."""
+        groups = self.groups()
         buckets: dict[str, list[_Leg]] = {}
         for leg in legs:
             buckets.setdefault(groups.get(leg.symbol) or f"~{leg.key}", []).append(leg)
-        ordered = sorted(buckets.items(), key=lambda kv: (-sum(x.exposure for x in kv[1]), kv[0]))
+        ordered = sorted(buckets.items(), key=_bucket_order)
         unwind = self.policy.unwind
+        venue_count: dict[str, int] = {}
+        rates: dict[str, float] = {}  # by venue
+        out: list[OrderIntent] = []
+        if not unwind.uses_book:
+            for gkey, members in ordered:
+                if len(members) > 1:
+                    members = sorted(members, key=lambda x: (-x.exposure, x.key))
+                for leg in members:
+                    self.emit(leg, gkey, venue_count, rates, out)
+            return out
+        # closes sized against the book (engine/depth.py); spot sales are not
         slip = unwind.max_slippage
-        book = unwind.uses_book  # closes sized against the book (engine/depth.py); spot sales are not
         sized_legs: list[tuple[str, _Leg, list[tuple[float, float]], str]] = []  # group, leg, children, note
         for gkey, members in ordered:
             for leg in sorted(members, key=lambda x: (-x.exposure, x.key)) if len(members) > 1 else members:
                 step = _step(leg.snap, leg.symbol)
                 limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
-                by_book = book and leg.reduce_only
                 sized, note = depth.children(leg.amount, leg.side, leg.mark, leg.unit_price, step,
-                                             leg.snap.books.get(leg.symbol), unwind) if by_book else (None, "")
-                if sized is None and by_book:  # fail safe: as without a book, at the slippage cap from the mark
+                                             leg.snap.books.get(leg.symbol), unwind) if leg.reduce_only else (None, "")
+                if sized is None and leg.reduce_only:  # fail safe: as without a book, at the slippage cap from the mark
                     self.skipped.append(f"{note}: {leg.key} split by chunk_notional, limit IOC at the cap")
                 pieces = sized or [(x, limit) for x in split_amount(leg.amount, leg.unit_price, unwind.chunk_notional,
                                                                       step)]
                 sized_legs.append((gkey, leg, pieces, note if sized else ""))
-        venue_count: dict[str, int] = {}
-        rates: dict[str, float] = {}  # by venue
-        out: list[OrderIntent] = []
-        rounds = range(max((len(x[2]) for x in sized_legs), default=0)) if book else (None,)
-        for r in rounds:
+        for r in range(max((len(x[2]) for x in sized_legs), default=0)):  # in rounds: every close's r-th child
             for gkey, leg, pieces, note in sized_legs:
-                picks = list(enumerate(pieces, 1)) if r is None else [(r + 1, pieces[r])] if r < len(pieces) else []
+                if r >= len(pieces):
+                    continue
+                piece, price = pieces[r]
                 venue = leg.snap.venue
                 rate = rates.get(venue)
                 if rate is None:
                     rate = rates[venue] = float(unwind.orders_per_second if unwind.orders_per_second is not None
                                                 else self.rates.get(venue, DEFAULT_ORDER_RATE))
-                for i, (piece, price) in picks:
-                    k = venue_count.get(venue, 0)
-                    venue_count[venue] = k + 1
-                    out.append(OrderIntent(
-                        decision_id=self.decision,
-                        client_order_id=client_order_id(self.decision, f"{leg.key}#{i}"),
-                        venue=venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
-                        position_side=leg.position_side, amount=piece, reduce_only=leg.reduce_only,
-                        limit_price=price, notional=piece * leg.unit_price, chunk=i, chunks=len(pieces),
-                        not_before_ms=self.now + int(k * 1000 / rate), action=leg.action,
-                        reason=f"{leg.reason}; {note}" if note else leg.reason,
-                        group=None if gkey.startswith("~") else gkey,
-                    ))
+                k = venue_count.get(venue, 0)
+                venue_count[venue] = k + 1
+                out.append(OrderIntent(
+                    decision_id=self.decision,
+                    client_order_id=client_order_id(self.decision, f"{leg.key}#{r + 1}"),
+                    venue=venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
+                    position_side=leg.position_side, amount=piece, reduce_only=leg.reduce_only,
+                    limit_price=price, notional=piece * leg.unit_price, chunk=r + 1, chunks=len(pieces),
+                    not_before_ms=self.now + int(k * 1000 / rate), action=leg.action,
+                    reason=f"{leg.reason}; {note}" if note else leg.reason,
+                    group=None if gkey.startswith("~") else gkey,
+                ))
         return out
+
+    def emit(self, leg: "_Leg", gkey: str, venue_count: dict[str, int], rates: dict[str, float],
+             out: list[OrderIntent]) -> None:
+        """The orders of ``leg`` (its chunks by notional), the ``venue_count``-th of its venue on."""
+        unwind = self.policy.unwind
+        pieces = split_amount(leg.amount, leg.unit_price, unwind.chunk_notional, _step(leg.snap, leg.symbol))
+        slip = unwind.max_slippage
+        limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
+        venue = leg.snap.venue
+        rate = rates.get(venue)
+        if rate is None:
+            rate = rates[venue] = float(unwind.orders_per_second if unwind.orders_per_second is not None
+                                        else self.rates.get(venue, DEFAULT_ORDER_RATE))
+        group = None if gkey.startswith("~") else gkey
+        for i, piece in enumerate(pieces, 1):
+            k = venue_count.get(venue, 0)
+            venue_count[venue] = k + 1
+            out.append(OrderIntent(
+                decision_id=self.decision,
+                client_order_id=client_order_id(self.decision, f"{leg.key}#{i}"),
+                venue=venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
+                position_side=leg.position_side, amount=piece, reduce_only=leg.reduce_only,
+                limit_price=limit, notional=piece * leg.unit_price, chunk=i, chunks=len(pieces),
+                not_before_ms=self.now + int(k * 1000 / rate),
+                action=leg.action, reason=leg.reason, group=group,
+            ))
 
     def hedges(self, a: SuggestHedgeAction) -> list[HedgeSuggestion]:
         threshold = a.threshold
@@ -485,50 +543,176 @@ class _Planner:
         return out
 
 
+def _leg(key: str, c: _Close, skipped: list[str], residuals: list[Residual]) -> Optional[_Leg]:
+    """The close ``c`` of the position ``key`` as a leg to send; None when there is nothing
+    the venue accepts (said in ``skipped``, and a whole position left is a residual)."""
+    amount = _round_amount(c, skipped)
+    if amount <= 0:
+        return None
+    pos = c.pos
+    dust = _below_minimum(c) if c.full else None
+    if dust is not None:  # nothing the venue accepts can close it: report it, do not send
+        skipped.append(f"BELOW_MINIMUM: {key} {dust}")
+        residuals.append(Residual(c.snap.venue, c.snap.account, pos.symbol, pos.side,
+                                  pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
+                                  pos.contracts, f"BELOW_MINIMUM: {dust}"))
+        return None
+    unit = pos.notional / pos.contracts if pos.contracts else pos.mark_price
+    return _Leg(c.snap, pos.symbol, "sell" if pos.side == "long" else "buy",
+                pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
+                amount, unit, pos.mark_price, True, c.action, c.reason, key, pos.notional)
+
+
+def _first_wave(self: _Planner) -> Optional[Plan]:
+    """The first wave of a stage entry alone: its cancels, its directives and the orders
+    of the leg the whole plan sends first (all its chunks), without planning the other
+    legs. For a stage whose first closing action is ``close_all`` over positions only (no
+    spot balance), of a policy whose closes are not sized by the book, where every position is
+    closed whole: then the first leg is known from
+    the positions' notional alone, and its orders are the ones :meth:`_Planner.run` plans for it.
+    None: the entry is planned whole (another stage, or nothing to gain)."""
+    view = self.view
+    if self.policy.unwind.uses_book:
+        return None  # its closes are sized by the books, read after the first evaluation: plan whole
+    closing_actions = [a for a in self.stage.actions if isinstance(a, _CLOSING)]
+    if not closing_actions or not isinstance(closing_actions[0], CloseAllAction) or not view.positions_known \
+            or any(s.market_type == "spot" for s in view.snapshots):
+        return None
+    if sum(len(ps) for _, ps in view.groups) < 2:
+        return None
+    directives = [_directive(a, view.key) for a in self.stage.actions
+                  if not isinstance(a, (*_CLOSING, CancelOrdersAction, SuggestHedgeAction))]
+    rules = [a for a in self.stage.actions if isinstance(a, CancelOrdersAction)]
+    closing: dict[str, set[str]] = {}
+    for (s, _), cols in zip(view.groups, view.columns):
+        symbols = closing.setdefault(account_key(s), set())
+        if s.orders:  # (only an account's open orders are matched against its symbols)
+            symbols.update(cols.symbols)
+    cancels = self.cancels(rules, closing)
+    first = _first_leg(self)
+    if first is None:
+        return None
+    leg, gkey = first
+    orders: list[OrderIntent] = []
+    self.emit(leg, gkey, {}, {}, orders)
+    return Plan(self.decision, self.stage.level, self.attribution, tuple(cancels), tuple(orders),
+                tuple(directives), (), tuple(self.skipped))
+
+def _first_leg(self: _Planner) -> Optional[tuple[_Leg, str]]:
+    """The leg :meth:`_Planner.schedule` puts first, and its bucket: the most exposed bucket (a
+    correlation group's legs together, any other leg alone, named ``~`` + its key), ties to
+    the bucket's name; in a group, the most exposed leg, ties to its key. None when it
+    cannot be told cheaply (many grouped positions, the most exposed all below the minimum).
+
+    Read from the columns: the top notional, then among the positions at it the least key.
+    Keys are built only for positions whose symbol starts with the least symbol there: a
+    key is ``account/symbol/side``, so no other can be less."""
+    view = self.view
+    groups = self.groups()
+    best: Optional[tuple[tuple[float, str], _Leg, str]] = None
+
+    def leg_of(i: int) -> Optional[_Leg]:
+        s, p = view.pair(i)
+        return _leg(position_key(s, p), _Close(s, p, p.contracts, True, "close_all", "CLOSE_ALL"), [], [])
+
+    tops: list[tuple[str, int]] = []  # (bucket, index) of the least key at the top, per account
+    top = None
+    base = 0
+    for (s, _), cols in zip(view.groups, view.columns):
+        notional, symbols = cols.notional, cols.symbols
+        n = len(notional)
+        if any(map(math.isnan, notional)):  # no order of exposure to rely on
+            return None
+        # over 10,000 positions every pass here runs in C (map, compress, count, min, max)
+        ungrouped = [i for i, sym in enumerate(symbols) if sym not in groups] if groups else None
+        if ungrouped is None:
+            here = max(notional) if n else None
+        else:
+            here = max(map(notional.__getitem__, ungrouped)) if ungrouped else None
+        if here is not None and (top is None or here >= top):
+            if top is None or here > top:
+                top, tops = here, []
+            if ungrouped is None and notional.count(here) == n:
+                least = min(symbols)
+            else:
+                tied = compress(range(n), map(eq, notional, repeat(here)))
+                least = min(symbols[i] for i in tied if ungrouped is None or symbols[i] not in groups)
+            tops += [(f"~{position_key(s, cols.positions[i])}", base + i)
+                     for i in compress(range(n), map(str.startswith, symbols, repeat(least)))
+                     if notional[i] == here and symbols[i] not in groups]
+        base += n
+    if tops:
+        bucket, i = min(tops)
+        leg = leg_of(i)
+        if leg is None:
+            return None  # below the minimum: the next key, or a lesser notional, comes first: plan whole
+        best = ((-leg.exposure, bucket), leg, bucket)
+    if groups:
+        members: dict[str, list[int]] = {}
+        symbols = column(view.columns, lambda c: c.symbols)
+        for i, sym in enumerate(symbols):
+            g = groups.get(sym)
+            if g is not None:
+                members.setdefault(g, []).append(i)
+        if sum(len(v) for v in members.values()) > _FIRST_TRIES:
+            return None
+        for name, at in members.items():
+            legs = [x for x in map(leg_of, at) if x is not None]
+            if not legs:
+                continue
+            key = (-sum(x.exposure for x in legs), name)
+            if best is None or key < best[0]:
+                lead = min(legs, key=lambda x: (-x.exposure, x.key)) if len(legs) > 1 else legs[0]
+                best = (key, lead, name)
+    return None if best is None else (best[1], best[2])
+
+
 def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, now: int,
          hist: Optional[PnlHistory], closes_only: bool = False, rates: Mapping[str, float] = NO_RATES,
-         scores: str = "none") -> Plan:
+         scores: str = "none", first_wave: bool = False) -> Plan:
     """Plan a stage entry. ``closes_only``: the entry's directives went out already (it was
     entered while positions were unknown); plan its cancels and closes now. ``rates``: orders
     per second by venue (see the module's docstring). ``scores`` (``none``, ``top`` or ``all``,
     :data:`.attribution.SCORE_LISTINGS`): list the scope's risk scores with their components in
-    the plan, for a stage that closes positions; a preview asks, a tick does not."""
-    d = deltas(policy, view, hist, now)
-    att = attribute(policy, view, d)
-    planner = _Planner(policy, stage, view, decision, now, d, att, rates)
-    if not view.positions_known:
-        planner.skipped.append("POSITIONS_UNKNOWN: cancels and closes wait for the first good snapshot")
-    out = planner.run()
-    if scores != "none" and view.positions_known and any(isinstance(a, _CLOSING) for a in stage.actions):
-        out = replace(out, scores=score_table(policy, view, d, scores, planner.closes, planner.ranked))
-    if closes_only:
-        out = replace(out, directives=(),
-                      skipped=out.skipped + ("DEFERRED: closes of an entry made while positions were unknown",))
-    return out
+    the plan, for a stage that closes positions; a preview asks, a tick does not.
+    ``first_wave``: when the entry allows it (see :func:`_first_wave`), plan only what
+    goes first — cancels, directives and the first leg's orders — and leave the whole plan to
+    ``rest`` (:func:`complete`), so that the first close can leave before thousands are planned.
+    A first wave's attribution is :data:`NOT_ATTRIBUTED` (computing it reads every position);
+    whatever shows a plan reads the whole one."""
+    def finish(out: Plan) -> Plan:
+        if closes_only:
+            out = replace(out, directives=(), skipped=out.skipped + (_DEFERRED,))
+        return out
+
+    def whole() -> Plan:
+        d = deltas(policy, view, hist, now)
+        att = attribute(policy, view, d)
+        planner = _Planner(policy, stage, view, decision, now, d, att, rates)
+        if not view.positions_known:
+            planner.skipped.append("POSITIONS_UNKNOWN: cancels and closes wait for the first good snapshot")
+        out = planner.run()
+        if scores != "none" and view.positions_known and any(isinstance(a, _CLOSING) for a in stage.actions):
+            out = replace(out, scores=score_table(policy, view, d, scores, planner.closes, planner.ranked))
+        return finish(out)
+
+    if first_wave and scores == "none":
+        # a close_all's first leg depends on no attribution: the whole plan computes it
+        head = _first_wave(_Planner(policy, stage, view, decision, now, [], NOT_ATTRIBUTED, rates))
+        if head is not None:
+            return replace(finish(head), rest=Rest(whole))
+    return whole()
 
 
+_DEFERRED = ("DEFERRED: closes of an earlier entry, planned now (its positions were unknown, a close ended "
+             "short or waited, or a stop came before all were journaled)")
+# The attribution of a first wave (its orders do not depend on one): the whole plan has the real one.
+NOT_ATTRIBUTED = Attribution("UNKNOWN", 0.0, 0.0, None, None)
 _CLOSING = (ReduceTopRiskAction, CloseSideAction, ClosePositionsAction, CloseAllAction)
+_FIRST_TRIES = 64  # grouped positions a first wave may look at one by one
 
 
 # --- amounts ---------------------------------------------------------------------------------------------
-
-
-def _step(s: Snapshot, symbol: str) -> float:
-    rules = s.markets.get(symbol)
-    return rules.amount_step if rules else 0.0
-
-
-def _floor_step(amount: float, step: float) -> float:
-    """Round down to a multiple of ``step``. A product like 0.7 * 0.1 = 0.06999999999999999 is
-    0.07 on the step grid: float noise below 1e-9 of a step does not cost a whole step."""
-    if step <= 0:
-        return amount
-    n = math.floor(amount / step + 1e-9)
-    v = round(n * step, 12)
-    while v > amount * (1 + 1e-12) + 1e-15 and n > 0:
-        n -= 1
-        v = round(n * step, 12)
-    return max(0.0, v)
 
 
 def _round_amount(c: _Close, skipped: list[str]) -> float:
@@ -559,31 +743,10 @@ def _below_minimum(c: _Close) -> Optional[str]:
     return None
 
 
-def split_amount(amount: float, unit_price: float, chunk_notional: Optional[float], step: float) -> list[float]:
-    """Split ``amount`` into chunks of at most ``chunk_notional`` each, on the step grid.
-
-    Works in whole steps (exact decimals): n = the fewest chunks that fit, then steps are spread
-    evenly, so no chunk exceeds the limit and the chunks add up exactly to ``amount`` (dust below
-    one step, in a full close, rides with the last chunk). A single step larger than the limit
-    gives one step per chunk.
-    """
-    if not chunk_notional or amount * unit_price <= chunk_notional or amount <= 0:
-        return [amount]
-    if step <= 0:
-        n = math.ceil(amount * unit_price / chunk_notional)
-        piece = amount / n
-        return [piece] * (n - 1) + [amount - piece * (n - 1)]
-    a, st = Decimal(repr(amount)), Decimal(repr(step))
-    units = int((a / st).to_integral_value(rounding=ROUND_FLOOR))
-    dust = a - units * st
-    if units <= 1:
-        return [amount]
-    per = max(1, int(Decimal(repr(chunk_notional)) // (st * Decimal(repr(unit_price)))))
-    n = math.ceil(units / per)
-    base, extra = divmod(units, n)
-    pieces = [(base + (1 if i < extra else 0)) * st for i in range(n)]
-    pieces[-1] += dust
-    return [float(p) for p in pieces if p > 0]
+def _bucket_order(kv: tuple[str, list[_Leg]]) -> tuple[float, str]:
+    """The most exposed bucket first, ties to its name (a lone leg's exposure is its sum)."""
+    legs = kv[1]
+    return -(legs[0].exposure if len(legs) == 1 else sum(x.exposure for x in legs)), kv[0]
 
 
 def _directive(a: ActionNode, scope: str) -> Directive:
@@ -596,5 +759,6 @@ def client_order_id(decision: str, leg: str) -> str:
     return "ks" + hashlib.sha256(f"{decision}|{leg}".encode()).hexdigest()[:30]
 
 
-__all__ = ["Attribution", "OrderIntent", "CancelIntent", "Directive", "HedgeSuggestion", "Plan", "Residual", "plan",
+__all__ = ["Attribution", "OrderIntent", "CancelIntent", "Directive", "HedgeSuggestion", "Plan", "Residual", "Rest",
+           "complete", "plan",
            "update_history", "history_for", "deltas", "attribute", "risk_scores", "client_order_id"]

@@ -3,7 +3,10 @@
 What it owns: the tick pipeline, the wiring of its parts, and the one entry a policy reload
 reaches a running runner by (:meth:`Runner.apply_graph`). The order of a tick is the
 crash-safety argument (see :mod:`killswitch.runner.executor`): intents are journaled before
-the state that records the stage entry is saved, and sent only after both.
+the state that records the stage entry is saved, and sent only after both. A ``close_all``
+entry goes in two waves: its first leg journaled, saved (the entry deferred) and sent, then
+the rest planned, journaled, saved and sent, so that its first close leaves before thousands
+are planned.
 
 The parts, each a module of this package and each given only what it uses:
 
@@ -53,7 +56,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -341,7 +344,9 @@ class Runner:
                 report.events.append(Event.make(SNAPSHOT_FAILED, now, {"error": s.fetch.error_code},
                                                 venue=s.venue, account=s.account, reason=s.fetch.error_code))
         rates = order_rates(self.adapters.values())
-        first, book.state = evaluate(book.graph, snapshots, book.state, now, rates)
+        # a stage entry that closes thousands is planned as its first wave alone (cancels,
+        # directives, the first leg's orders); its whole plan is made after they are sent
+        first, book.state = evaluate(book.graph, snapshots, book.state, now, rates, first_wave=not self.dry_run)
         phase("evaluate")
         # closes sized against the book: only their symbols' books are fetched, then planned again
         ev, snapshots = await plan_with_books(book.graph, first, snapshots, book.state, self.adapters, rates,
@@ -364,34 +369,34 @@ class Runner:
         report.events += await shortfalls.track_residuals(ev, plans, now)
         report.execution.merge(await self.executor.journal(plans))  # 1. intents, before the stage entry is saved
         phase("journal")
+        # 1b. an entry whose first wave alone is journaled is saved as still to plan (deferred):
+        # a runner stopped before its rest is journaled plans the entry again, same decision
+        waves = self._first_waves(ev)
         book.lock_book = apply_evaluation(book.lock_book, ev, book.graph)
         fired = self.countdowns.fire_due(now)
         rows = self.resumptions.track(ev, now)
         self.countdowns.arm_native(ev)
         await self._save()  # 2. the stage entry, the lock and a firing survive a crash from here on
-        for se in ev.transitions:
-            t = se.transition
-            if t is None:  # (a scope in ``transitions`` always has one)
-                continue
-            await lead.audit("stage_transition", now, {
-                "policy": se.policy, "scope": se.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
-                "decision_id": t.decision_id, "graph_digest": book.graph.digest, "revision": book.graph.revision,
-                "dry_run": self.dry_run})
-            report.events.append(transition_event(se, book.graph, now, self.dry_run))
-        for kind, payload in rows:
-            await lead.audit(kind, now, payload)
-        await self.closes.audit_planned(now)
-        for f in fired:
-            data = {"source": f.source, "silent_s": f.silent_s, "timeout_s": f.timeout_s, "lock": "halted",
-                    "orders": len(f.orders), "orders_unknown": list(f.unknown), "dry_run": self.dry_run}
-            await lead.audit("dms_fired", now, data)
-            report.events.append(Event.make(DMS_FIRED, now, data, source=f.source, scope=f.source, reason=f.reason))
-        await self._write_lock(now)
+        # the audit rows and the lock file: before sending, or with a first wave just after it
+        # (a crash between the save and them loses them either way; every tick writes the lock
+        # file from the saved lock book), so that its first close waits on fewer writes
+        at = -1 if waves else await self._record(ev, rows, fired, report, now)
         phase("persist")
         if not await lead.lease(self.clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
+            ev = report.evaluation = book.evaluation = ev.completed()  # what the sinks show: whole plans
+            at = len(report.events) if at < 0 else at
+            report.events[at:at] = [transition_event(se, book.graph, now, self.dry_run) for se in ev.transitions]
             return
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
+        sent = True
+        if waves:  # 4. the rest of each first wave: planned whole, journaled, saved, sent
+            at = await self._record(ev, rows, fired, report, now)
+            ev = report.evaluation = book.evaluation = ev.completed()
+            sent = await self._send_rest(ev, waves, report, replanned, now)
+        report.events[at:at] = [transition_event(se, book.graph, now, self.dry_run) for se in ev.transitions]
+        if not sent:
+            return
         await self.countdowns.cancel_fired(fired, now)
         await self.countdowns.refresh_native()
         phase("send")
@@ -405,6 +410,73 @@ class Runner:
                     venue=o.venue, account=o.account, reason=o.code))
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
         count(self.counters, report)
+
+    async def _record(self, ev: Evaluation, rows: list, fired: list, report: TickReport, now: int) -> int:
+        """The tick's audit rows (stage transitions, resumptions, dead man's switch firings) and
+        the lock file. Returns where in ``report.events`` the transitions' events go."""
+        lead = self.lead
+        for se in ev.transitions:
+            t = se.transition
+            if t is None:  # (a scope in ``transitions`` always has one)
+                continue
+            await lead.audit("stage_transition", now, {
+                "policy": se.policy, "scope": se.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
+                "decision_id": t.decision_id, "graph_digest": self.book.graph.digest,
+                "revision": self.book.graph.revision, "dry_run": self.dry_run})
+        at = len(report.events)
+        for kind, payload in rows:
+            await lead.audit(kind, now, payload)
+        await self.closes.audit_planned(now)
+        for f in fired:
+            data = {"source": f.source, "silent_s": f.silent_s, "timeout_s": f.timeout_s, "lock": "halted",
+                    "orders": len(f.orders), "orders_unknown": list(f.unknown), "dry_run": self.dry_run}
+            await lead.audit("dms_fired", now, data)
+            report.events.append(Event.make(DMS_FIRED, now, data, source=f.source, scope=f.source, reason=f.reason))
+        await self._write_lock(now)
+        return at
+
+    def _first_waves(self, ev: Evaluation) -> dict[str, tuple[str, int, frozenset[str]]]:
+        """The plans of ``ev`` that are a first wave alone, by decision id: (state key, the
+        stage's retry count or -1, the first wave's client order ids). Each one's stage is marked
+        deferred, to be saved so: until its rest is journaled, a restarted runner plans the
+        entry again under the same decision id (the journal refuses what it holds already)."""
+        waves = {}
+        for se in ev.scopes:
+            p = se.plan
+            if p is None or p.rest is None:
+                continue
+            ss = self.book.state.scope(se.policy, se.scope)
+            # already deferred: a held close of the wave is to be planned again (a new round),
+            # which the rest being journaled must not undo (-1: never cleared)
+            retries = -1 if ss.stage.deferred else ss.stage.retries
+            ss.stage.deferred = True
+            waves[p.decision_id] = (f"{se.policy}|{se.scope}", retries, frozenset(o.client_order_id for o in p.orders))
+        return waves
+
+    async def _send_rest(self, ev: Evaluation, waves: dict[str, tuple[str, int, frozenset[str]]], report: TickReport,
+                         replanned: set[str], now: int) -> bool:
+        """After the first waves went out: the rest of each entry (``ev`` holds the whole
+        plans) held where an order of ours is still open on the position, journaled, the
+        entries saved as planned in full, and sent. False: the lease was lost before sending."""
+        whole = [p for p in ev.plans if p.decision_id in waves]
+        rest = [replace(p, cancels=(), orders=tuple(o for o in p.orders
+                                                    if o.client_order_id not in waves[p.decision_id][2]))
+                for p in whole]
+        rest, held = await self.executor.hold(rest)
+        report.execution.merge(held)
+        report.events += await self.shortfalls.track_residuals(ev, whole, now)
+        report.execution.merge(await self.executor.journal(rest))
+        for key, retries in (w[:2] for w in waves.values()):
+            ss = self.book.state.scopes.get(key)
+            if ss is not None and ss.stage.retries == retries:  # (not re-planned since: see below)
+                ss.stage.deferred = False
+        report.events += await self.shortfalls.retry_unfilled(held.held, seen=replanned, save=False)
+        await self._save()  # the entries are journaled in full: not to be planned again
+        if not await self.lead.lease(self.clock()):
+            report.execution.deposed = True
+            return False
+        report.execution.merge(await self.executor.send(rest))
+        return True
 
     # --- view calls (the API's RunnerView), each run on this runner's loop --------------------------
 

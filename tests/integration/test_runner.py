@@ -143,20 +143,22 @@ def test_flash_crash_escalates_closes_the_book_and_locks(tmp_path):
 
 
 def test_the_intents_of_a_tick_are_journaled_in_one_transaction_before_anything_is_sent(tmp_path):
+    """Each stage's closes are one durable write before any of them is sent; the flatten stage
+    (close_all) journals and sends its first wave — the leg it closes first — before it plans,
+    journals and sends the rest, so that its first close does not wait for the others."""
     runner, engine, clock, store, _ = setup(tmp_path)
-    calls: list[tuple[str, int]] = []
-    batch, one, place = store.journal_intents, store.journal_intent, engine.place_order
+    calls: list[tuple[str, object]] = []
+    batch, place = store.journal_intents, engine.place_order
 
     def journal_intents(fence, intents, **kw):
-        calls.append(("journal", len(intents)))
+        calls.append(("journal", [i.client_order_id for i in intents]))
         return batch(fence, intents, **kw)
 
     def journal_intent(*a, **kw):
-        calls.append(("journal", 1))
-        return one(*a, **kw)
+        raise AssertionError("one intent at a time")
 
     def place_order(*a, **kw):
-        calls.append(("order", 0))
+        calls.append(("order", kw.get("client_order_id")))
         return place(*a, **kw)
 
     store.journal_intents, store.journal_intent, engine.place_order = journal_intents, journal_intent, place_order
@@ -165,12 +167,24 @@ def test_the_intents_of_a_tick_are_journaled_in_one_transaction_before_anything_
         await runner.start()
         return await drive(runner, clock, 60)
 
-    asyncio.run(asyncio.wait_for(go(), 60))
-    journaled = [n for kind, n in calls if kind == "journal"]
-    assert len(journaled) == 3 and sum(journaled) == len(store.journal(limit=1000)) > 3  # one batch per stage
-    # the first call is a batch, and each batch is followed by the orders of its tick
+    reports = asyncio.run(asyncio.wait_for(go(), 60))
+    journaled = [ids for kind, ids in calls if kind == "journal"]
+    assert [len(ids) for ids in journaled] == [2, 1, 1, 2]  # trim, trim more, flatten: its first wave, the rest
+    assert sum(map(len, journaled)) == len(store.journal(limit=1000))
+    # every batch is followed by its own orders, all of them, before the next batch is written
     assert calls[0][0] == "journal"
-    assert all(calls[i + 1][0] == "order" for i, (kind, _) in enumerate(calls) if kind == "journal")
+    seen: list[str] = []
+    last: list[str] = []
+    for kind, ids in calls:
+        if kind == "journal":
+            assert seen == [] or set(seen) == set(last), (seen, last)
+            last, seen = ids, []
+        else:
+            assert ids in last, f"{ids} sent before it was journaled"
+            seen.append(ids)
+    flatten = next(r for r in reports if r.transitions and r.transitions[0].transition.to_level == 3)
+    assert len(flatten.evaluation.plans[0].orders) == 3  # the report holds the whole plan
+    assert [o.client_order_id for o in flatten.evaluation.plans[0].orders] == journaled[2] + journaled[3]
 
 
 def test_a_restarted_runner_keeps_the_halt(tmp_path):
@@ -213,6 +227,98 @@ def test_a_crash_at_any_call_neither_repeats_nor_loses_an_order(tmp_path, crash_
     assert store2.pending_intents() == [], [(e.client_order_id, e.status) for e in store2.pending_intents()]
     filled = sum(e.filled or 0 for e in store2.journal(limit=1000) if e.status == "filled")
     assert filled <= sum(start.values()) + 1e-9  # never more than the book
+
+
+class Recording(CrashingProxy):
+    """A CrashingProxy that also notes each call's number and name."""
+
+    def __init__(self, target, counter: list, at, log: list):
+        super().__init__(target, counter, at)
+        self._log = log
+
+    def __getattr__(self, name):
+        attr = super().__getattr__(name)
+        if not callable(attr) or name.startswith("_") or name in ("capabilities",):
+            return attr
+
+        def call(*a, **k):
+            self._log.append((self._c[0] + 1, name))
+            return attr(*a, **k)
+
+        return call
+
+
+_FLATTEN_CALLS: list[tuple[int, str]] = []
+
+
+def flatten_calls(tmp_path) -> list[tuple[int, str]]:
+    """The calls (number, name) a run makes from the flatten stage's first journal write (its
+    first wave) to the end of that tick: every point a crash can split a first wave from its rest."""
+    if not _FLATTEN_CALLS:
+        clock = ManualClock(T0)
+        engine = build("flash-crash", clock)
+        counter, log = [0], []
+        store = open_store(f"sqlite://{tmp_path / 'probe.db'}")
+        adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+        runner = build_runner(graph(), {"simulated/sim-main": Recording(adapter, counter, None, log)},
+                              Recording(store, counter, None, log), lock_path=tmp_path / "probe.json", dry_run=False,
+                              clock=clock, confirm_gap_ms=TICK_MS)
+
+        async def go():
+            await runner.start()
+            for _ in range(60):
+                clock.advance(TICK_MS)
+                before = len(log)
+                r = await runner.tick()
+                if any(t.transition.to_level == 3 for t in r.transitions):
+                    return log[before:]
+            raise AssertionError("no flatten")
+
+        tick = asyncio.run(go())
+        store.close()
+        batches = [n for n, name in tick if name == "journal_intents"]
+        assert len(batches) == 2, tick  # the first wave, then the rest
+        _FLATTEN_CALLS.extend((n, name) for n, name in tick if n >= batches[0])
+    return _FLATTEN_CALLS
+
+
+def test_a_crash_between_a_first_wave_and_its_rest_neither_repeats_nor_loses_an_order(tmp_path):
+    """The flatten stage sends its first wave before it journals the rest. A crash at every call
+    from the first wave's journal write to the end of its tick: the next runner plans the entry
+    again under the same decision id (the stage was saved deferred until the rest was
+    journaled), sends what was never sent, once, and closes the book."""
+    calls = flatten_calls(tmp_path)
+    names = [name for _, name in calls]
+    assert names.count("submit") == 3 and names.index("submit") < names.index("journal_intents", 1)
+    for crash_at, name in calls:
+        run = tmp_path / f"c{crash_at}"
+        run.mkdir()
+        clock = ManualClock(T0)
+        engine = build("flash-crash", clock)
+        start = positions(engine)
+        runner, _, _, store, counter = setup(run, crash_at=crash_at, engine=engine, clock=clock)
+
+        async def go(r):
+            await r.start()
+            for _ in range(60):
+                clock.advance(TICK_MS)
+                await r.tick()
+
+        with pytest.raises(Crash):
+            asyncio.run(asyncio.wait_for(go(runner), 60))
+        store.close()
+        again, _, _, store2, _ = setup(run, engine=engine, clock=clock)
+        asyncio.run(asyncio.wait_for(go(again), 60))
+        assert positions(engine) == {}, f"lost: positions left open after a crash at {name} (call {crash_at})"
+        fills = fills_by_client_id(engine)
+        assert fills and all(n == 1 for n in fills.values()), f"repeated after a crash at {name}: {fills}"
+        assert store2.pending_intents() == [], name
+        journal = store2.journal(limit=1000)
+        assert sum(e.filled or 0 for e in journal if e.status == "filled") <= sum(start.values()) + 1e-9
+        # the flatten entry's closes: its own decision id, or a re-plan of it (/r<n>) when one ended short
+        flatten = [e for e in journal if "/L3/" in e.decision_id]
+        assert flatten and len({e.decision_id.split("/L3/")[1].split("/")[0] for e in flatten}) == 1, name
+        store2.close()
 
 
 def test_a_held_close_is_to_be_planned_again_in_the_same_save_as_its_stage_entry(tmp_path):
@@ -376,3 +482,34 @@ def test_sinks_see_every_tick_its_phases_and_its_events_and_a_broken_one_changes
     assert acting.started_ns <= acting.phases["snapshots"][0] <= acting.phases["reconcile"][1] <= acting.ended_ns
     o = acting.execution.orders[0]
     assert o.status == "filled" and o.reduce_only and o.latency_ms >= 0 and o.client_order_id
+
+
+def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at_once(tmp_path):
+    """Nothing is sent in a dry run, so nothing goes in waves: each stage's closes are one
+    batch of ``order_planned_dry_run`` rows, the flatten's included."""
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    runner = build_runner(graph(), {"simulated/sim-main": adapter}, store, lock_path=tmp_path / "lock.json",
+                          dry_run=True, clock=clock)
+    batches: list[int] = []
+    many = store.audit_many
+
+    def audit_many(rows, **kw):
+        planned = [r for r in rows if r[0] == "order_planned_dry_run"]
+        if planned:
+            batches.append(len(planned))
+        return many(rows, **kw)
+
+    store.audit_many = audit_many
+
+    async def go():
+        await runner.start()
+        return await drive(runner, clock, 60)
+
+    reports = asyncio.run(asyncio.wait_for(go(), 60))
+    assert [t.transition.to_level for r in reports for t in r.transitions] == [1, 2, 3]
+    planned = [len(p.orders) for r in reports if r.evaluation for p in r.evaluation.plans]
+    assert batches == planned and len(planned) == 3 and planned[2] > 1  # the flatten's closes: one batch
+    assert all(p.rest is None for r in reports if r.evaluation for p in r.evaluation.plans)
