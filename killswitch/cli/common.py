@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import click
 
@@ -91,6 +92,45 @@ def duration_s(text: str, option: str) -> float:
     if d.ms <= 0:
         raise click.BadParameter("must be longer than 0s", param_hint=option)
     return d.ms / 1000
+
+
+# What a command that reads a whole policy repository at once imports before it reads: the loader,
+# the compiler (and the pydantic models under both), the runbook template checker, the renderer.
+BATCH_MODULES = ("killswitch.policy.load", "killswitch.policy.yamlfast", "killswitch.compile.compiler",
+                 "killswitch.runbooks.check", "killswitch.render.diagnostics", "killswitch.zones")
+# The first generation's threshold while one runs (Python's default is 700 new objects).
+BATCH_GC_THRESHOLD = (10_000, 10, 10)
+
+
+@contextmanager
+def batch_collector(modules: tuple[str, ...] = BATCH_MODULES) -> Iterator[None]:
+    """Python's cyclic garbage collector tuned for one batch that reads and compiles policies.
+
+    Nearly everything such a command makes lives until it ends: modules, classes, pydantic's
+    schemas, the documents and the graph. The collector, run every 700 new objects, walks them
+    again and again and frees almost nothing: 7 % of `ksctl validate policies/` and a quarter of
+    validating 1,000 files (bench/validate.py). So ``modules`` are imported with the collector
+    paused, what they made is moved out of its reach (:func:`gc.freeze`), and it runs every
+    10,000 new objects instead of 700 until the batch ends; then everything is as it was
+    (a command run in process, as the tests do, leaves no trace). Garbage is still collected:
+    memory stays bounded, about as it was."""
+    import gc
+    import importlib
+
+    enabled, threshold = gc.isenabled(), gc.get_threshold()
+    gc.disable()
+    try:
+        for name in modules:
+            importlib.import_module(name)
+        gc.freeze()
+        gc.set_threshold(*BATCH_GC_THRESHOLD)
+        if enabled:
+            gc.enable()
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+        (gc.enable if enabled else gc.disable)()
 
 
 def compile_paths(paths: tuple[str, ...], templates=None, allow_empty: bool = False,

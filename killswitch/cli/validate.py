@@ -8,7 +8,7 @@ from typing import Optional
 import click
 
 from ..sources import MAX_FILE_BYTES
-from .common import ExistingPath, EXIT_FINDINGS, EXIT_OK, max_file_size_option, output_option
+from .common import ExistingPath, EXIT_FINDINGS, EXIT_OK, batch_collector, max_file_size_option, output_option
 
 
 def compile_paths(paths: tuple[str, ...], runbooks: Optional[str] = None, allow_empty: bool = False,
@@ -52,10 +52,12 @@ and is not read.
 def validate(paths: tuple[str, ...], strict: bool, runbooks: Optional[str], allow_empty: bool, max_file_bytes: int,
              output: str) -> None:
     """Check policy files and directories; report every problem as file:line:col."""
-    from ..render.diagnostics import validate_json, validate_text
+    with batch_collector():
+        from ..render.diagnostics import validate_json, validate_text
 
-    result, files = compile_paths(paths, runbooks, allow_empty, max_file_bytes)
-    render = validate_json if output == "json" else validate_text
-    click.echo(render(result, files, strict))
+        result, files = compile_paths(paths, runbooks, allow_empty, max_file_bytes)
+        render = validate_json if output == "json" else validate_text
+        text = render(result, files, strict)
+    click.echo(text)
     failed = bool(result.errors) or (strict and bool(result.warnings))
     raise SystemExit(EXIT_FINDINGS if failed else EXIT_OK)

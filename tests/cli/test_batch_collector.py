@@ -1,0 +1,53 @@
+"""The garbage collector's settings while `ksctl validate` reads a batch of policies
+(killswitch/cli/common.py, batch_collector): the imports happen with it paused, what they made
+is frozen, cycles made afterwards are still collected, and everything is as it was after the
+batch, whether it ended normally or with an exception (commands also run in process, in tests)."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import pytest
+from click.testing import CliRunner
+
+from killswitch.cli.common import BATCH_GC_THRESHOLD, batch_collector
+from killswitch.cli.main import cli
+from tests.conftest import POLICIES
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self  # a cycle: only the collector frees it
+
+
+def test_inside_a_batch_imports_are_frozen_and_cycles_still_collected():
+    before = gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()
+    with batch_collector(("json",)):
+        assert gc.get_threshold() == BATCH_GC_THRESHOLD and gc.isenabled() is before[1]
+        assert gc.get_freeze_count() > 0
+        ref = weakref.ref(_Node())
+        assert ref() is not None
+        gc.collect()
+        assert ref() is None  # garbage made in the batch is collected
+    assert (gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()) == before
+
+
+def test_everything_is_restored_after_an_exception_and_a_disabled_collector_stays_disabled():
+    before = gc.get_threshold()
+    gc.disable()
+    try:
+        with pytest.raises(RuntimeError):
+            with batch_collector(("json",)):
+                assert not gc.isenabled()
+                raise RuntimeError("boom")
+        assert not gc.isenabled() and gc.get_threshold() == before and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
+
+
+def test_ksctl_validate_in_process_leaves_the_collector_as_it_found_it():
+    before = gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()
+    out = CliRunner().invoke(cli, ["validate", str(POLICIES)])
+    assert out.exit_code == 0, out.output
+    assert (gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()) == before
