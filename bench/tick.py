@@ -57,7 +57,7 @@ from killswitch.compile.compiler import compile_documents  # noqa: E402
 from killswitch.engine.evaluate import evaluate  # noqa: E402
 from killswitch.engine.state import State  # noqa: E402
 from killswitch.policy.load import load_text  # noqa: E402
-from killswitch.snapshot import MarketRules, Position, Snapshot  # noqa: E402
+from killswitch.snapshot import MarketRules, Position, PositionList, Snapshot  # noqa: E402
 
 POLICY = """
 apiVersion: killswitch/v1
@@ -101,9 +101,10 @@ def accounts_of(layout: str, n: int) -> tuple[int, int]:
     return max(1, n // 100), min(100, n)
 
 
-def book(layout: str, n: int, variant: int, equity_factor: float) -> list[Snapshot]:
+def book(layout: str, n: int, variant: int, equity_factor: float, columns: bool = True) -> list[Snapshot]:
     """Snapshots of the layout: marks move a little with ``variant``; ``equity_factor`` scales
-    every account's equity (0.95: a 5 % drawdown; 0.88: 12 %)."""
+    every account's equity (0.95: a 5 % drawdown; 0.88: 12 %). Their positions carry their
+    columns, as an adapter hands them over (``columns=False``: a plain list, as a replay's)."""
     n_accounts, per = accounts_of(layout, n)
     rules = {f"S{i}/USDT:USDT": MarketRules(amount_step=0.001, min_amount=0.001) for i in range(per)}
     fetch = Snapshot.model_fields["fetch"].default
@@ -122,8 +123,8 @@ def book(layout: str, n: int, variant: int, equity_factor: float) -> list[Snapsh
         snaps.append(Snapshot.model_construct(
             format=1, venue="simulated", account=f"acct-{a}", market_type="futures", ts_event=T0, ts_observed=None,
             equity=1_000_000.0 * per / 100 * equity_factor, quote_currency="USDT", balances=[],
-            positions=positions, orders=[], fetch=fetch, labels={}, markets=rules, initial_capital=None,
-            stablecoins=["USDT"]))
+            positions=PositionList.of(positions) if columns else positions, orders=[], fetch=fetch, labels={},
+            markets=rules, initial_capital=None, stablecoins=["USDT"]))
     return snaps
 
 
