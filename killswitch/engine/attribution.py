@@ -24,6 +24,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import sub
 from typing import Callable, Collection, NamedTuple, Optional, TypeVar
 
 from ..compile.graph import PolicyNode
@@ -55,10 +56,15 @@ def deltas(policy: PolicyNode, view: ScopeView, hist: Optional[PnlHistory], now:
     for (s, _), c in zip(view.groups, view.columns):
         q = hist.accounts.get(account_key(s)) if hist else None
         # the oldest sample is the reference if it is old enough to stand for the window's start
-        ref = PnlHistory.reference(q[0]) if q and q[0][0] <= now - window_ms + hist.step_ms else None  # type: ignore[union-attr]
-        if ref is None:
+        old_enough = q and q[0][0] <= now - window_ms + hist.step_ms  # type: ignore[union-attr]
+        if not old_enough:
             out += c.upnl if since_open else [None] * len(c)
             continue
+        aligned = hist.aligned(account_key(s), q[0], c.symbols, c.side_keys)  # type: ignore[union-attr,index]
+        if aligned is not None:  # the same positions in the same order: u - b index by index
+            out += map(sub, c.upnl, aligned)
+            continue
+        ref = PnlHistory.reference(q[0])  # type: ignore[index]
         get = ref.get
         if since_open:
             out += [u - b if (b := get(k)) is not None else u for k, u in zip(c.keys, c.upnl)]

@@ -4,7 +4,9 @@
   any change to the list drops them (never columns of positions it no longer holds);
 - the engine gives the same evaluation (signals, triggers, rankings, risk scores, plans) and the
   same state from snapshots that carry columns as from plain ones, over random books;
-- the simulated adapter's snapshots carry columns equal to their positions' fields.
+- the simulated adapter's snapshots carry columns equal to their positions' fields;
+- the entry tick's shortcuts (the top of a ranking bounded by its count-th score, PnL deltas
+  taken index by index from an aligned reference sample) give what the general paths give.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.simulated.adapter import SimulatedAdapter
-from killswitch.engine.columns import Columns
+from killswitch.engine import positions as facts
+from killswitch.engine.attribution import deltas
+from killswitch.engine.columns import Columns, Tables
 from killswitch.engine.evaluate import evaluate
+from killswitch.engine.planner import update_history
+from killswitch.engine.scope import instances
 from killswitch.engine.signals import _nearest_liquidation
-from killswitch.engine.state import State
+from killswitch.engine.state import PnlHistory, State
 from killswitch.snapshot import COLUMN_FIELDS, PositionColumns, PositionList, Snapshot, columns_of, with_positions
 
 from .engine_helpers import MIN, compile_graph, policy_text, pos, snap
@@ -188,3 +194,51 @@ def test_the_simulated_adapter_hands_over_columns_equal_to_its_positions(hedge):
     moved = asyncio.run(ad.snapshot())
     assert moved.positions != first.positions
     assert given_fields(columns_of(moved.positions)) == read_fields(moved.positions)
+
+
+# --- the column paths of the entry tick against the loops they stand for ------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(scores=st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.5]) | st.floats(0, 5, allow_nan=False), min_size=1,
+                       max_size=60),
+       data=st.data())
+def test_highest_is_the_head_of_the_full_ranking(scores, data):
+    n = len(scores)
+    then = data.draw(st.lists(st.sampled_from([1.0, 2.0, 3.0]), min_size=n, max_size=n), label="notional")
+    items = sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1), label="items")) \
+        if data.draw(st.booleans(), label="subset") else list(range(n))
+    count = data.draw(st.integers(0, n + 1), label="count")
+    names = [f"k{data.draw(st.integers(0, 4), label='key')}-{i}" for i in range(n)]
+    full = sorted(items, key=lambda i: (-scores[i], -then[i], names[i]))[:count]
+    assert facts.highest(items, count, scores, then, names.__getitem__) == full
+    assert facts.smallest(items, count, lambda i: (-scores[i], -then[i]), names.__getitem__) == full
+
+
+def test_highest_with_a_nan_score_ranks_as_before():
+    scores, then = [1.0, float("nan"), 3.0, 2.0], [1.0, 1.0, 1.0, 1.0]
+    items = [0, 1, 2, 3]
+    assert facts.highest(items, 2, scores, then, str) == \
+        facts.smallest(items, 2, lambda i: (-scores[i], -then[i]), str)
+
+
+def test_deltas_from_aligned_samples_equal_deltas_by_key():
+    """The reference PnL taken index by index (the positions those of the reference sample, in
+    order) equals the one looked up by (symbol, side); a book that changed is looked up by key."""
+    policy = GRAPH.policy("p")
+    ps = [pos(f"S{i}/USDT:USDT", "long" if i % 3 else "short", 1.0, 100.0, float(i % 7 - 3),
+              position_side=None if i % 2 else "BOTH") for i in range(12)]
+    hist = PnlHistory(3 * MIN, 3_000)
+    first = snap(10_000.0, 0, positions=PositionList.of(ps))
+    update_history(hist, [first], 0, Tables())
+    later = [pos(p.symbol, p.side, 1.0, 101.0, p.unrealized_pnl * 1.5 - 1, position_side=p.position_side)
+             for p in ps]
+    for positions, aligned in ((PositionList.of(later), True), (later, True),
+                               (PositionList.of(later[::-1]), False), (PositionList.of(later[1:]), False)):
+        s = snap(10_000.0, 3 * MIN, positions=positions)
+        q = hist.accounts["simulated/a"]
+        c = Tables().of(s.positions)
+        assert (hist.aligned("simulated/a", q[0], c.symbols, c.side_keys) is not None) == aligned
+        view = instances(policy, [s], Tables())[0]
+        ref = PnlHistory.reference(q[0])
+        by_key = [u - ref[k] for k, u in zip(c.keys, c.upnl)]
+        assert deltas(policy, view, hist, 3 * MIN) == by_key
