@@ -24,6 +24,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 from operator import sub
 from typing import Callable, Collection, NamedTuple, Optional, TypeVar
 
@@ -33,6 +34,7 @@ from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
 
 LIQ_PROXIMITY_SPAN = 0.25  # proximity 0 at 25 % or more from the liquidation price
+_ZERO_GT = (0.0).__gt__  # x < 0, as a C call
 X = TypeVar("X")
 
 
@@ -114,7 +116,8 @@ def _score_inputs(policy: PolicyNode, view: ScopeView, d: list[Optional[float]])
     w = policy.risk_weights
     cols = view.columns
     upnl = column(cols, lambda c: c.upnl)
-    max_decline = -min((x for x in d if x is not None and x < 0), default=0.0)
+    # the most negative delta (C passes: ``filter(None, ...)`` drops None and zeros, then x < 0)
+    max_decline = -min(filter(_ZERO_GT, filter(None, d)), default=0.0)
     max_loss = max(0.0, -min(upnl, default=0.0))
     return _Inputs((w.pnl_delta, w.current_loss, w.liq_proximity, w.notional_share, w.margin_loss),
                    view.equity or 0.0, max_decline, max_loss, upnl, column(cols, lambda c: c.liq),
@@ -253,7 +256,7 @@ def column(cols: list[Columns], get: Callable[[Columns], list[X]]) -> list[X]:
     """One column over every group, in the order of ``view.positions``."""
     if len(cols) == 1:
         return get(cols[0])
-    return [x for c in cols for x in get(c)]
+    return list(chain.from_iterable(map(get, cols)))
 
 
 __all__ = ["Attribution", "COMPONENTS", "LIQ_PROXIMITY_SPAN", "PositionScore", "SCORE_LISTINGS", "ScoreParts",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 from array import array
-from operator import neg, sub, truediv
+from operator import neg
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
@@ -141,11 +141,7 @@ _ZERO_GT = (0.0).__gt__  # u < 0, as a C call
 
 def _nearest_liquidation(marks: list[float], liqs: list[Optional[float]]) -> Optional[float]:
     """The smallest ``|mark - liq| / mark`` of the positions that report a liquidation price
-    (None when none does). When every one does (the usual book), the same arithmetic runs as a
-    chain of C maps, without a Python frame per position."""
-    if liqs and None not in liqs and 0.0 not in liqs:
-        nearest: float = min(map(truediv, map(abs, map(sub, marks, liqs)), marks))
-        return nearest
+    (None when none does)."""
     dists = [abs(mk - lq) / mk for mk, lq in zip(marks, liqs) if lq]
     return min(dists) if dists else None
 

@@ -103,7 +103,7 @@ def test_a_snapshot_holding_a_position_list_is_the_same_snapshot():
         assert cols is None or given_fields(cols) == read_fields(copied.positions)
 
 
-def test_nearest_liquidation_fast_path_equals_the_loop():
+def test_nearest_liquidation():
     marks, liqs = [100.0, 3.0, 7.5, 1e-3], [70.0, 3.3, 7.49, 2e-3]
     loop = min(abs(m - q) / m for m, q in zip(marks, liqs))
     assert _nearest_liquidation(marks, liqs) == loop
