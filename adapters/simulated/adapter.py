@@ -6,8 +6,10 @@ replay, tests and benchmarks. It behaves like a venue adapter should:
 * ``snapshot()`` turns the engine's account, positions and open orders into a killswitch
   :class:`Snapshot`; any failure becomes a snapshot with ``fetch.ok = False`` and a reason
   code, never an exception. Positions are built from the engine's own typed values without
-  validation, and the last snapshot's are handed out again while the engine's views are the
-  same objects (nothing they show moved): ``bench/sim_snapshot.py`` measures it;
+  validation, as a :class:`~killswitch.snapshot.PositionList` that carries their columns (the
+  row of each position's values, kept while it is built: the tick reads no field of them), and
+  the last snapshot's are handed out again while the engine's views are the same objects
+  (nothing they show moved): ``bench/sim_snapshot.py`` measures it;
 * ``submit()`` runs :func:`adapters.base.check_close` against the position it knows (its last
   snapshot, reduced by its own fills since) before anything is sent; in hedge mode it sends
   the leg (``positionSide``) and *no* ``reduceOnly`` flag, as Binance requires; a protected

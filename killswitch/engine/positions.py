@@ -137,15 +137,13 @@ def highest(items: list[int], count: int, score: list[float], then: list[float],
         return []
     if count >= len(items):
         return smallest(items, None, lambda i: (-score[i], -then[i]), tiebreak)
+    # the scores of items (``score`` itself when items are every index: only their values count here)
     scores = score if len(items) == len(score) else list(map(score.__getitem__, items))
     total = sum(scores)
     if total != total:  # a NaN score (or inf - inf): no order to bound by; the general ranking decides
         return smallest(items, count, lambda i: (-score[i], -then[i]), tiebreak)
     bound = heapq.nlargest(count, scores)[-1]
-    if len(items) == len(score):  # every position (the indexes are 0..n-1, in order)
-        near = [i for i, x in enumerate(score) if x >= bound]
-    else:
-        near = [i for i in items if score[i] >= bound]
+    near = [i for i in items if score[i] >= bound]
     return smallest(near, count, lambda i: (-score[i], -then[i]), tiebreak)
 
 
