@@ -7,7 +7,8 @@ Layouts (``--layout``, all three by default):
   over every position, the shape of a firm-wide breaker.
 
 Each runner is the real one (``build_runner``): SQLite on tmpfs (/dev/shm when there is one),
-dry run, a lock file, no sinks. Its adapters hand back snapshots built before timing, so what is
+dry run, a lock file, no sinks. Its adapters hand back snapshots built before timing (their
+positions carrying their columns, as the simulated and ccxt adapters hand them over), so what is
 measured is the runner's own work: the tick minus its ``snapshots`` phase (evaluate, journal,
 persist — the state saved every tick —, lock file, send, reconcile). ``eval`` is the engine step
 inside it. The state first holds one hour of one-minute history (60 ticks).
@@ -29,6 +30,7 @@ Prints the machine, the date and the layout beside each figure, and µs per posi
     .venv/bin/python bench/tick.py --quick              # N up to 10k
     .venv/bin/python bench/tick.py --layout one-account --sizes 10000
     .venv/bin/python bench/tick.py --engine             # the pure engine only (no runner, no store)
+    .venv/bin/python bench/tick.py --plain              # positions without columns (as a replay's)
 
 Targets (issue 15), one scope: steady ≤ 5 ms at 10k and ≤ 60 ms at 100k; entry ≤ 25 ms at 10k
 and ≤ 300 ms at 100k; growth linear.
@@ -57,7 +59,7 @@ from killswitch.compile.compiler import compile_documents  # noqa: E402
 from killswitch.engine.evaluate import evaluate  # noqa: E402
 from killswitch.engine.state import State  # noqa: E402
 from killswitch.policy.load import load_text  # noqa: E402
-from killswitch.snapshot import MarketRules, Position, Snapshot  # noqa: E402
+from killswitch.snapshot import MarketRules, Position, PositionList, Snapshot  # noqa: E402
 
 POLICY = """
 apiVersion: killswitch/v1
@@ -90,6 +92,7 @@ STEP = 5_000  # the policy's interval: the measured ticks' cadence
 VARIANTS = 6  # distinct snapshot sets cycled through (keeps memory bounded)
 LAYOUTS = ("per-account", "one-account", "global")
 _SERIAL = itertools.count()
+PLAIN = False  # --plain: positions without their columns (the engine reads every field)
 
 
 def accounts_of(layout: str, n: int) -> tuple[int, int]:
@@ -103,7 +106,9 @@ def accounts_of(layout: str, n: int) -> tuple[int, int]:
 
 def book(layout: str, n: int, variant: int, equity_factor: float) -> list[Snapshot]:
     """Snapshots of the layout: marks move a little with ``variant``; ``equity_factor`` scales
-    every account's equity (0.95: a 5 % drawdown; 0.88: 12 %)."""
+    every account's equity (0.95: a 5 % drawdown; 0.88: 12 %). Their positions carry their
+    columns, as an adapter hands them over (``--plain``: a plain list, as a replay's)."""
+    columns = not PLAIN
     n_accounts, per = accounts_of(layout, n)
     rules = {f"S{i}/USDT:USDT": MarketRules(amount_step=0.001, min_amount=0.001) for i in range(per)}
     fetch = Snapshot.model_fields["fetch"].default
@@ -122,8 +127,8 @@ def book(layout: str, n: int, variant: int, equity_factor: float) -> list[Snapsh
         snaps.append(Snapshot.model_construct(
             format=1, venue="simulated", account=f"acct-{a}", market_type="futures", ts_event=T0, ts_observed=None,
             equity=1_000_000.0 * per / 100 * equity_factor, quote_currency="USDT", balances=[],
-            positions=positions, orders=[], fetch=fetch, labels={}, markets=rules, initial_capital=None,
-            stablecoins=["USDT"]))
+            positions=PositionList.of(positions) if columns else positions, orders=[], fetch=fetch, labels={},
+            markets=rules, initial_capital=None, stablecoins=["USDT"]))
     return snaps
 
 
@@ -286,7 +291,11 @@ def main() -> None:
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")])
     ap.add_argument("--quick", action="store_true", help="N up to 10,000")
     ap.add_argument("--engine", action="store_true", help="the pure engine only (no runner, no store)")
+    ap.add_argument("--plain", action="store_true",
+                    help="positions as a plain list, as a replay's: the engine reads every field of them")
     args = ap.parse_args()
+    global PLAIN
+    PLAIN = args.plain
     sizes = args.sizes or ([10, 1_000, 10_000] if args.quick else [10, 1_000, 10_000, 100_000])
     from harness import machine
 
@@ -297,7 +306,9 @@ def main() -> None:
         "Runner.tick() minus its snapshots phase (evaluate, journal, SQLite save on tmpfs, lock file); dry run"
     print(f"measured: {what}; policy interval 5 s; an hour of one-minute PnL history first; medians: steady "
           "of the ticks 5 s apart that take no PnL sample, sampling of those that do (one tick in 12), entry and "
-          "flatten of 3 fresh runners; own = the runner's work, eval = evaluate() inside it (ms)")
+          "flatten of 3 fresh runners; own = the runner's work, eval = evaluate() inside it (ms); positions "
+          + ("as plain lists (the engine reads every field)" if PLAIN
+             else "carrying their columns (as adapters hand them)"))
     print(f"{'layout':<40} {'positions':>9} {'steady own/eval':>16} {'µs/pos':>7} {'sampling':>9} "
           f"{'entry own/eval':>15} {'orders':>6} {'flatten own/eval':>17} {'orders':>7}")
     try:

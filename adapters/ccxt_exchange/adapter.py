@@ -36,7 +36,8 @@ import time
 from typing import Any, Callable, Mapping, Optional
 
 from killswitch.orders import OrderIntent
-from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, OrderBook, Position, Snapshot
+from killswitch.snapshot import (Balance, FetchStatus, MarketRules, Order, OrderBook, Position, PositionList,
+                                 Snapshot, with_positions)
 
 from ..base import (
     AdapterError,
@@ -304,11 +305,13 @@ class CcxtAdapter:
 
         orders = [self._parse_order(o) for o in (results[-1] or [])] if listing else list(self._orders.values())
         if futures:
-            positions = [p for p in (self._parse_position(x) for x in (raw_positions or [])) if p is not None]
+            # with their columns, read while the positions are fresh (the tick reads no field of them)
+            positions = PositionList.of(p for p in (self._parse_position(x) for x in (raw_positions or []))
+                                        if p is not None)
             balances = parsing.parse_balances(raw_balance, {})
             equity = parsing.futures_equity(raw_balance, self.quote_currency, KNOWN_RAW_FIELDS)
         else:
-            positions = []
+            positions = PositionList()
             prices = await self._markets.spot_prices(op, parsing.held_assets(raw_balance), self.quote_currency,
                                                      self.stablecoins)
             balances = parsing.parse_balances(raw_balance, prices)
@@ -328,17 +331,16 @@ class CcxtAdapter:
         if not futures:
             symbols |= {f"{b.asset}/{self.quote_currency}" for b in balances if b.asset != self.quote_currency}
         markets = {s: r for s in sorted(symbols) if (r := self.market_rules(s)) is not None}
-        return self._base_snapshot(
+        return with_positions(self._base_snapshot(  # its positions as parsed, with their columns
             ts_event=parsing.venue_time(raw_balance, raw_positions, observed),
             ts_observed=observed,
             equity=equity,
             balances=balances,
-            positions=positions,
             orders=orders,
             markets=markets,
             fetch=FetchStatus(ok=True, latency_ms=round((time.monotonic() - started) * 1000, 3),
                               calls=op.calls, failed_calls=op.failed),
-        )
+        ), positions)
 
     # --- orders -------------------------------------------------------------------------------------
 

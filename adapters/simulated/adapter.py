@@ -6,8 +6,10 @@ replay, tests and benchmarks. It behaves like a venue adapter should:
 * ``snapshot()`` turns the engine's account, positions and open orders into a killswitch
   :class:`Snapshot`; any failure becomes a snapshot with ``fetch.ok = False`` and a reason
   code, never an exception. Positions are built from the engine's own typed values without
-  validation, and the last snapshot's are handed out again while the engine's views are the
-  same objects (nothing they show moved): ``bench/sim_snapshot.py`` measures it;
+  validation, as a :class:`~killswitch.snapshot.PositionList` that carries their columns (the
+  row of each position's values, kept while it is built: the tick reads no field of them), and
+  the last snapshot's are handed out again while the engine's views are the same objects
+  (nothing they show moved): ``bench/sim_snapshot.py`` measures it;
 * ``submit()`` runs :func:`adapters.base.check_close` against the position it knows (its last
   snapshot, reduced by its own fills since) before anything is sent; in hedge mode it sends
   the leg (``positionSide``) and *no* ``reduceOnly`` flag, as Binance requires; a protected
@@ -37,7 +39,8 @@ from typing import Any, Callable, Optional, Sequence, TypeVar
 from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult, Reason,
                            check_close)
 from killswitch.orders import OrderIntent
-from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, OrderBook, Position, Snapshot
+from killswitch.snapshot import (COLUMN_FIELDS, Balance, FetchStatus, MarketRules, Order, OrderBook, Position,
+                                 PositionList, Snapshot, with_positions)
 
 from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, floor_step
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
@@ -85,6 +88,7 @@ def reason_for(code: int, http_status: int = 400) -> Reason:
 # model_copy copies it before it adds the fields it updates).
 _POSITION_SET = set(Position.model_fields) - {"strategy"}
 _new, _set = object.__new__, object.__setattr__
+_row_of = operator.itemgetter(*COLUMN_FIELDS)  # a position's values → its row of columns
 
 
 def _position(values: dict[str, Any]) -> Position:
@@ -143,7 +147,7 @@ class SimulatedAdapter:
         self._names: Optional[tuple[tuple[MarketSpec, ...], dict[str, tuple[str, float]]]] = None
         # the engine's views of the last snapshot and the positions made of them: the engine
         # hands out the same views while nothing they show changed
-        self._last: tuple[Sequence[PositionView], list[Position]] = ((), [])
+        self._last: tuple[Sequence[PositionView], PositionList] = ((), PositionList())
         self._calls = self._failed = 0
         self._latency_ms = 0.0
         self._frozen: dict[tuple[int, str], tuple[int, object]] = {}  # (stale rule, read) → (as of, answer)
@@ -286,37 +290,42 @@ class SimulatedAdapter:
             for o in orders]
         markets = self._market_rules(lambda m: m.unified)
         used = max(0.0, view.equity - view.available)
-        return Snapshot(
+        return with_positions(Snapshot(
             venue=self.venue, account=self.account, market_type="futures", ts_event=ts_event, ts_observed=eng.now(),
             equity=round(view.equity, 8), quote_currency="USDT",
             balances=[Balance(asset="USDT", free=round(view.available, 8), used=round(used, 8),
                               total=round(view.equity, 8))],
-            positions=pos, orders=ords, fetch=fetch, labels=self.labels, markets=markets,
-            initial_capital=self.initial_capital)
+            orders=ords, fetch=fetch, labels=self.labels, markets=markets,
+            initial_capital=self.initial_capital), pos)  # its positions as built, with their columns
 
-    def _positions(self, views: Sequence[PositionView]) -> list[Position]:
-        """The snapshot's positions, from the engine's views; the last snapshot's when the views
-        are the same objects. Runs once per position per snapshot: kept to what each needs."""
+    def _positions(self, views: Sequence[PositionView]) -> PositionList:
+        """The snapshot's positions, from the engine's views, with their columns taken from the
+        values each is built of (the tick then reads no field of any position); the last
+        snapshot's when the views are the same objects. Runs once per position per snapshot:
+        kept to what each needs."""
         last_views, last_pos = self._last
         if len(views) == len(last_views) and all(map(operator.is_, views, last_views)):
-            return list(last_pos)
+            return PositionList(last_pos, last_pos.columns)
         specs = tuple(self.engine.markets.values())
         if self._names is None or self._names[0] != specs:
             self._names = (specs, {m.symbol: (m.unified, float(m.contract_size)) for m in specs})
         names = self._names[1]
-        pos = []
+        pos, rows = [], []
         for p in views:
             sym, contract_size = names[p.symbol]
             # the values Position(symbol=sym, side=p.side, ...) validates to: floats as floats (a
             # market's integer tick makes an integer mark; an order's integer price, an entry)
-            pos.append(_position({
+            values = {
                 "symbol": sym, "side": "long" if p.amount > 0 else "short", "position_side": p.position_side,
                 "contracts": abs(p.amount), "contract_size": contract_size, "notional": abs(p.notional),
                 "entry_price": float(p.entry_price) or None, "mark_price": float(p.mark_price),
                 "unrealized_pnl": round(p.unrealized_pnl, 8), "liquidation_price": p.liquidation_price or None,
-                "margin": round(p.initial_margin, 8), "leverage": float(p.leverage), "strategy": None}))
-        self._last = (views, pos)
-        return list(pos)
+                "margin": round(p.initial_margin, 8), "leverage": float(p.leverage), "strategy": None}
+            pos.append(_position(values))
+            rows.append(_row_of(values))
+        out = PositionList.of_rows(pos, rows)
+        self._last = (views, out)
+        return PositionList(out, out.columns)
 
     def _spot_snapshot(self, view, priced_at: int, ts_event: int, fetch: FetchStatus) -> Snapshot:
         """Spot holdings valued at the marks of ``priced_at`` (the balances' own time: a frozen

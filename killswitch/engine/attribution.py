@@ -24,6 +24,8 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
+from operator import sub
 from typing import Callable, Collection, NamedTuple, Optional, TypeVar
 
 from ..compile.graph import PolicyNode
@@ -32,6 +34,7 @@ from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
 
 LIQ_PROXIMITY_SPAN = 0.25  # proximity 0 at 25 % or more from the liquidation price
+_ZERO_GT = (0.0).__gt__  # x < 0, as a C call
 X = TypeVar("X")
 
 
@@ -55,10 +58,15 @@ def deltas(policy: PolicyNode, view: ScopeView, hist: Optional[PnlHistory], now:
     for (s, _), c in zip(view.groups, view.columns):
         q = hist.accounts.get(account_key(s)) if hist else None
         # the oldest sample is the reference if it is old enough to stand for the window's start
-        ref = PnlHistory.reference(q[0]) if q and q[0][0] <= now - window_ms + hist.step_ms else None  # type: ignore[union-attr]
-        if ref is None:
+        old_enough = q and q[0][0] <= now - window_ms + hist.step_ms  # type: ignore[union-attr]
+        if not old_enough:
             out += c.upnl if since_open else [None] * len(c)
             continue
+        aligned = hist.aligned(account_key(s), q[0], c.symbols, c.side_keys)  # type: ignore[union-attr,index]
+        if aligned is not None:  # the same positions in the same order: u - b index by index
+            out += map(sub, c.upnl, aligned)
+            continue
+        ref = PnlHistory.reference(q[0])  # type: ignore[index]
         get = ref.get
         if since_open:
             out += [u - b if (b := get(k)) is not None else u for k, u in zip(c.keys, c.upnl)]
@@ -108,7 +116,8 @@ def _score_inputs(policy: PolicyNode, view: ScopeView, d: list[Optional[float]])
     w = policy.risk_weights
     cols = view.columns
     upnl = column(cols, lambda c: c.upnl)
-    max_decline = -min((x for x in d if x is not None and x < 0), default=0.0)
+    # the most negative delta (C passes: ``filter(None, ...)`` drops None and zeros, then x < 0)
+    max_decline = -min(filter(_ZERO_GT, filter(None, d)), default=0.0)
     max_loss = max(0.0, -min(upnl, default=0.0))
     return _Inputs((w.pnl_delta, w.current_loss, w.liq_proximity, w.notional_share, w.margin_loss),
                    view.equity or 0.0, max_decline, max_loss, upnl, column(cols, lambda c: c.liq),
@@ -247,7 +256,7 @@ def column(cols: list[Columns], get: Callable[[Columns], list[X]]) -> list[X]:
     """One column over every group, in the order of ``view.positions``."""
     if len(cols) == 1:
         return get(cols[0])
-    return [x for c in cols for x in get(c)]
+    return list(chain.from_iterable(map(get, cols)))
 
 
 __all__ = ["Attribution", "COMPONENTS", "LIQ_PROXIMITY_SPAN", "PositionScore", "SCORE_LISTINGS", "ScoreParts",

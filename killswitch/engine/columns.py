@@ -11,6 +11,12 @@ Why: reading a field of a model is the cost of a tick at scale (10,000 positions
 the sums, minimums and comparisons over a column then run in the interpreter's C loops
 (``sum``, ``min``, ``zip``, list comprehensions), a few tens of nanoseconds an element.
 
+Where they come from: an adapter that builds a snapshot's positions can hand them over as a
+:class:`~killswitch.snapshot.PositionList` that carries its columns, taken out while it built
+them; the columns then start from those (no field read here). Any other list of positions (a
+replay, a test, a strategy- or symbol-scoped group) is read field by field, a column when first
+wanted. Both give the same lists (``tests/unit/test_columns.py``).
+
 Must not: outlive the evaluation that made it (a caller may build new positions next tick, or
 change one between two evaluations), or change what any figure computed from it is: the
 reductions add in the positions' order, as a loop over the models does.
@@ -23,7 +29,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Optional
 
-from ..snapshot import Position
+from ..snapshot import Position, columns_of
 
 PnlKey = tuple[str, str]  # (symbol, position side): a position's identity within its account
 
@@ -34,6 +40,11 @@ class Columns:
 
     def __init__(self, positions: list[Position]):
         self.positions = positions
+        given = columns_of(positions)
+        if given is not None:  # the adapter's: each cached column starts as its list
+            self.__dict__.update(symbols=given.symbols, sides=given.sides, side_keys=given.side_keys,
+                                 notional=given.notional, upnl=given.upnl, contracts=given.contracts,
+                                 marks=given.marks, liq=given.liq, margin=given.margin)
 
     def __len__(self) -> int:
         return len(self.positions)

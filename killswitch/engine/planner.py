@@ -305,8 +305,7 @@ class _Planner:
         scores = self.scores
         notional = column(self.view.columns, lambda c: c.notional)
         # the highest score first; ties to the larger notional, then to the position key
-        top = facts.smallest(chosen, a.count, lambda i: (-scores[i], -notional[i]),
-                             lambda i: position_key(*self.view.pair(i)))
+        top = facts.highest(chosen, a.count, scores, notional, lambda i: position_key(*self.view.pair(i)))
         fraction = a.fraction
         self.ranked.update(top)
         for rank, i in enumerate(top, 1):

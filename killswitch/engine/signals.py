@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 from array import array
+from operator import neg
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
@@ -86,10 +87,13 @@ class PositionAgg:
 def position_agg(view: ScopeView, kinds: frozenset[str]) -> PositionAgg:
     """The sums and extremes over the view's positions that signals of ``kinds`` read (the
     others stay at their defaults), from their columns: each reduction adds in the positions'
-    order, as a loop over them would."""
+    order, as a loop over them would. ``kinds`` may hold ``MARGIN_LOSS`` (a ``position_loss``
+    of margin is read: the loss-over-margin ratios are taken only then)."""
     need_concentration = "concentration" in kinds
-    need_exposure = need_concentration or not kinds.isdisjoint(("gross_exposure", "net_exposure", "leverage"))
+    need_gross = need_concentration or not kinds.isdisjoint(("gross_exposure", "leverage"))
+    need_net = "net_exposure" in kinds
     need_losses = "position_loss" in kinds
+    need_ratios = MARGIN_LOSS in kinds
     need_liq = "liquidation_distance" in kinds
     agg = PositionAgg()
     by_symbol: dict[str, float] = {}
@@ -100,25 +104,25 @@ def position_agg(view: ScopeView, kinds: frozenset[str]) -> PositionAgg:
     for c in view.columns:
         if not len(c):
             continue
-        if need_exposure:
+        if need_gross:
             gross = sum(c.notional, gross)
+        if need_net:
             net = sum(c.signed_notional, net)
         upnl = c.upnl
-        losses = [-u for u in upnl if u < 0] if need_losses else None
+        # -u of every u < 0, in order (C loops: no Python frame per position)
+        losses = list(map(neg, filter(_ZERO_GT, upnl))) if need_losses else None
         if losses:
             sum_loss = sum(losses, sum_loss)
             max_loss = max(max_loss, max(losses))
-            ratios = [-u / m for u, m in zip(upnl, c.margin) if u < 0 and m]
+            ratios = [-u / m for u, m in zip(upnl, c.margin) if u < 0 and m] if need_ratios else None
             if ratios:
                 sum_mloss = sum(ratios, sum_mloss)
                 top = max(ratios)
                 if max_mloss is None or top > max_mloss:
                     max_mloss = top
-        dists = [abs(mk - lq) / mk for mk, lq in zip(c.marks, c.liq) if lq] if need_liq else None
-        if dists:
-            nearest = min(dists)
-            if min_liq is None or nearest < min_liq:
-                min_liq = nearest
+        nearest = _nearest_liquidation(c.marks, c.liq) if need_liq else None
+        if nearest is not None and (min_liq is None or nearest < min_liq):
+            min_liq = nearest
         if need_concentration:
             for sym, n in zip(c.symbols, c.notional):
                 by_symbol[sym] = by_symbol.get(sym, 0.0) + n
@@ -129,6 +133,17 @@ def position_agg(view: ScopeView, kinds: frozenset[str]) -> PositionAgg:
     if need_concentration:
         agg.by_symbol, agg.by_base = by_symbol, by_base
     return agg
+
+
+MARGIN_LOSS = "position_loss:margin"  # in position_agg's kinds: a position_loss of margin is read
+_ZERO_GT = (0.0).__gt__  # u < 0, as a C call
+
+
+def _nearest_liquidation(marks: list[float], liqs: list[Optional[float]]) -> Optional[float]:
+    """The smallest ``|mark - liq| / mark`` of the positions that report a liquidation price
+    (None when none does)."""
+    dists = [abs(mk - lq) / mk for mk, lq in zip(marks, liqs) if lq]
+    return min(dists) if dists else None
 
 
 # --- computing one tick ------------------------------------------------------------------------------
@@ -159,7 +174,7 @@ def compute(
                 out[name] = _loss_on_notional(node, view)
                 continue
             if agg is None:
-                agg = position_agg(view, frozenset(s.kind for s in signals))
+                agg = position_agg(view, _agg_kinds(signals))
             out[name] = _position_signal(node, agg, equity)
             continue
         st = _state_for(node, scope_state)
@@ -180,6 +195,15 @@ def compute(
         else:  # pragma: no cover - the compiler admits only known kinds
             raise AssertionError(kind)
     return out
+
+
+def _agg_kinds(signals: tuple[SignalNode, ...]) -> frozenset[str]:
+    """What :func:`position_agg` must take for ``signals``: their kinds, and ``MARGIN_LOSS``
+    when one of them is a position_loss of margin."""
+    kinds = {s.kind for s in signals}
+    if any(isinstance(s, PositionLossSignal) and s.of == "margin" for s in signals):
+        kinds.add(MARGIN_LOSS)
+    return frozenset(kinds)
 
 
 def _drawdown(node: EquityDrawdownSignal, st: EquityWindow, equity: Optional[float], now: int) -> SignalValue:

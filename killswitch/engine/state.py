@@ -200,6 +200,20 @@ class PnlHistory:
         q.append((ts, keys, values))
         return q
 
+    def aligned(self, account: str, sample: PnlSample, symbols: list[str], side_keys: list[str]
+                ) -> Optional[array[float]]:
+        """The PnLs of ``sample`` position by position, when its positions are those of
+        ``symbols`` and ``side_keys`` in that order (each position's reference is then the value
+        at its own index, with no key built or looked up); None otherwise. Known only when the
+        sample shares its keys with the account's last sample made from columns, which were
+        these (and, a key held twice never sampled from columns, unique)."""
+        seen = self._columns.get(account)
+        if seen is None or seen[2] is not sample[1] or len(sample[2]) != len(symbols):
+            return None
+        if seen[0] != symbols or seen[1] != side_keys:
+            return None
+        return sample[2]
+
     @staticmethod
     def reference(sample: PnlSample) -> dict[PnlKey, float]:
         """A sample as ``{(symbol, position side): upnl}``."""

@@ -1,0 +1,244 @@
+"""Positions as columns: what an adapter hands over equals what the engine reads field by field.
+
+- ``PositionList.of`` / ``of_rows`` give the lists ``[p.field for p in positions]`` would;
+  any change to the list drops them (never columns of positions it no longer holds);
+- the engine gives the same evaluation (signals, triggers, rankings, risk scores, plans) and the
+  same state from snapshots that carry columns as from plain ones, over random books;
+- the simulated adapter's snapshots carry columns equal to their positions' fields;
+- the entry tick's shortcuts (the top of a ranking bounded by its count-th score, PnL deltas
+  taken index by index from an aligned reference sample) give what the general paths give.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import math
+import pickle
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.simulated.adapter import SimulatedAdapter
+from killswitch.engine import positions as facts
+from killswitch.engine.attribution import deltas
+from killswitch.engine.columns import Columns, Tables
+from killswitch.engine.evaluate import evaluate
+from killswitch.engine.planner import update_history
+from killswitch.engine.scope import instances
+from killswitch.engine.signals import _nearest_liquidation
+from killswitch.engine.state import PnlHistory, State
+from killswitch.snapshot import COLUMN_FIELDS, PositionColumns, PositionList, Snapshot, columns_of, with_positions
+
+from .engine_helpers import MIN, compile_graph, policy_text, pos, snap
+from .test_engine_properties import account, draw_orders, draw_positions
+from .test_simulated_snapshot import exchange
+
+ATTRS = {"symbols": "symbol", "sides": "side", "contracts": "contracts", "notional": "notional",
+         "marks": "mark_price", "upnl": "unrealized_pnl", "liq": "liquidation_price", "margin": "margin"}
+
+
+def read_fields(positions) -> dict[str, list]:
+    out = {name: [getattr(p, f) for p in positions] for name, f in ATTRS.items()}
+    out["side_keys"] = [p.position_side or p.side for p in positions]
+    return out
+
+
+def given_fields(cols: PositionColumns) -> dict[str, list]:
+    return {name: getattr(cols, name) for name in [*ATTRS, "side_keys"]}
+
+
+def book():
+    return [pos("BTC/USDT:USDT", "long", 2.0, 100.0, -5.0, liq=70.0, margin=20.0),
+            pos("ETH/USDT:USDT", "short", 1.5, 10.0, 3.0, position_side="SHORT"),
+            pos("ETH/USDT:USDT", "long", 1.0, 10.0, -1.0, position_side="LONG", liq=0.0, margin=0.0)]
+
+
+def test_columns_of_a_list_equal_its_fields_read_one_by_one():
+    ps = book()
+    for made in (PositionList.of(ps), PositionList.of_rows(ps, [tuple(getattr(p, f) for f in COLUMN_FIELDS)
+                                                                 for p in ps])):
+        assert made == ps and columns_of(made) is made.columns
+        assert given_fields(made.columns) == read_fields(ps)
+        engine = Columns(made)
+        assert engine.symbols is made.columns.symbols  # taken as given, not read again
+        assert [getattr(engine, n) for n in ATTRS] == [getattr(Columns(list(ps)), n) for n in ATTRS]
+    one_way = PositionList.of([pos("A/USDT:USDT"), pos("B/USDT:USDT", "short")])
+    assert one_way.columns.side_keys == ["long", "short"]
+    assert columns_of(PositionList.of([])) is not None and columns_of(list(ps)) is None
+
+
+@pytest.mark.parametrize("change", [
+    lambda ps: ps.append(pos("X/USDT:USDT")), lambda ps: ps.extend([pos("X/USDT:USDT")]),
+    lambda ps: ps.insert(0, pos("X/USDT:USDT")), lambda ps: ps.pop(), lambda ps: ps.remove(ps[0]),
+    lambda ps: ps.clear(), lambda ps: ps.sort(key=lambda p: p.symbol), lambda ps: ps.reverse(),
+    lambda ps: ps.__setitem__(0, pos("X/USDT:USDT")), lambda ps: ps.__delitem__(0),
+    lambda ps: ps.__iadd__([pos("X/USDT:USDT")]), lambda ps: ps.__imul__(2),
+    lambda ps: ps.__setitem__(slice(0, 1), [pos("X/USDT:USDT")]),
+])
+def test_any_change_to_the_list_drops_its_columns(change):
+    ps = PositionList.of(book())
+    change(ps)
+    assert ps.columns is None and columns_of(ps) is None
+    assert Columns(ps).symbols == [p.symbol for p in ps]  # the engine reads the list as it is now
+
+
+def test_columns_of_another_length_are_refused():
+    ps = book()
+    assert PositionList(ps, PositionList.of(ps[:2]).columns).columns is None
+
+
+def test_a_snapshot_holding_a_position_list_is_the_same_snapshot():
+    ps = book()
+    plain = snap(10_000.0, 0, positions=ps)
+    carried = with_positions(snap(10_000.0, 0), PositionList.of(ps))
+    assert carried == plain and carried.model_dump_json() == plain.model_dump_json()
+    assert columns_of(carried.positions) is not None
+    again = Snapshot.model_validate_json(carried.model_dump_json())
+    assert again == plain and columns_of(again.positions) is None  # a replay's snapshot: read field by field
+    for copied in (copy.deepcopy(carried), pickle.loads(pickle.dumps(carried))):
+        assert copied == plain
+        cols = columns_of(copied.positions)
+        assert cols is None or given_fields(cols) == read_fields(copied.positions)
+
+
+def test_nearest_liquidation():
+    marks, liqs = [100.0, 3.0, 7.5, 1e-3], [70.0, 3.3, 7.49, 2e-3]
+    loop = min(abs(m - q) / m for m, q in zip(marks, liqs))
+    assert _nearest_liquidation(marks, liqs) == loop
+    assert _nearest_liquidation(marks, [None, 3.3, 0.0, None]) == abs(3.0 - 3.3) / 3.0
+    assert _nearest_liquidation(marks, [None, None, 0.0, None]) is None
+    assert _nearest_liquidation([], []) is None
+
+
+GRAPH = compile_graph(policy_text(
+    signals="""
+        dd: {equity_drawdown: {window: 5m, min_coverage: 40%}}
+        loss_eq: {position_loss: {of: equity, aggregate: sum}}
+        loss_max: {position_loss: {of: equity}}
+        loss_m: {position_loss: {of: margin}}
+        loss_ms: {position_loss: {of: margin, aggregate: sum}}
+        loss_n: {position_loss: {of: notional}}
+        liq: liquidation_distance
+        gross: gross_exposure
+        net: net_exposure
+        lev: leverage
+        conc: {concentration: {by: symbol}}
+        conc_b: {concentration: {by: base_asset}}
+        losers: {position_count: {where: "loss_on_equity >= 0.5%"}}
+    """,
+    triggers="""
+        t1: {when: "dd >= 1% || loss_eq >= 1% || loss_m >= 20% || net >= 300%", on_missing_data: hold}
+        t2: {when: "dd >= 4% || loss_max >= 2% || liq <= 1% || conc >= 95% && gross >= 400%",
+             on_missing_data: hold}
+    """,
+    stages="""
+        - {level: 1, name: trim, on: [t1], cooldown: 2m,
+           actions: [{reduce_top_risk: {count: 3, fraction: 50%, on_unknown_side: any}}]}
+        - {level: 2, name: shed, on: [t2], cooldown: 2m,
+           actions: [{reduce_top_risk: {count: 2, fraction: 100%, side: any}},
+                     {close_positions: {where: "loss_on_margin >= 5%", count: 2, rank_by: loss_on_notional}}]}
+    """,
+    extra="""
+        attribution: {reference_window: 3m, source_threshold: 60%}
+    """,
+))
+
+
+def carrying(s: Snapshot) -> Snapshot:
+    return with_positions(s, PositionList.of(s.positions)) if s.fetch.ok else s
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_evaluation_from_columns_equals_evaluation_from_fields(data):
+    """Signals, triggers, attribution, every position's risk score and rank, and the plans are
+    the same whether the snapshots carry their columns or the engine reads every field."""
+    accounts = [data.draw(account("a"), label="account a")]
+    if data.draw(st.booleans(), label="second account"):
+        accounts.append(data.draw(account("b"), label="account b"))
+    equity = {a["name"]: data.draw(st.floats(5_000, 500_000), label="equity0") for a in accounts}
+    plain_state, col_state = State(), State()
+    for i in range(data.draw(st.integers(3, 12), label="ticks")):
+        now = i * MIN
+        snaps = []
+        for a in accounts:
+            if data.draw(st.floats(0, 1), label="fail?") < 0.1:
+                snaps.append(snap(None, now, venue=a["venue"], account=a["name"], ok=False, markets=a["markets"]))
+                continue
+            equity[a["name"]] *= math.exp(data.draw(st.floats(-0.05, 0.04), label="return"))
+            positions = draw_positions(data, a, equity[a["name"]])
+            snaps.append(snap(equity[a["name"]], now, venue=a["venue"], account=a["name"], positions=positions,
+                              orders=draw_orders(data, positions), markets=a["markets"]))
+        carried = [carrying(s) for s in snaps]
+        assert all(columns_of(s.positions) is not None for s in carried if s.fetch.ok)
+        ev_plain, plain_state = evaluate(GRAPH, snaps, plain_state, now, scores="all")
+        ev_cols, col_state = evaluate(GRAPH, carried, col_state, now, scores="all")
+        assert ev_cols == ev_plain
+        assert col_state.to_json() == plain_state.to_json()
+
+
+@pytest.mark.parametrize("hedge", [False, True])
+def test_the_simulated_adapter_hands_over_columns_equal_to_its_positions(hedge):
+    ex, clock = exchange(hedge)
+    ad = SimulatedAdapter(ex, "a")
+    first = asyncio.run(ad.snapshot())
+    assert len(first.positions) >= 5
+    cols = columns_of(first.positions)
+    assert cols is not None and given_fields(cols) == read_fields(first.positions)
+    again = asyncio.run(ad.snapshot())  # nothing moved: the same positions and columns, a list of its own
+    assert again.positions is not first.positions and again.positions == first.positions
+    assert columns_of(again.positions) is cols
+    clock.advance(61_000)  # marks drift: every position and column anew
+    moved = asyncio.run(ad.snapshot())
+    assert moved.positions != first.positions
+    assert given_fields(columns_of(moved.positions)) == read_fields(moved.positions)
+
+
+# --- the column paths of the entry tick against the loops they stand for ------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(scores=st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.5]) | st.floats(0, 5, allow_nan=False), min_size=1,
+                       max_size=60),
+       data=st.data())
+def test_highest_is_the_head_of_the_full_ranking(scores, data):
+    n = len(scores)
+    then = data.draw(st.lists(st.sampled_from([1.0, 2.0, 3.0]), min_size=n, max_size=n), label="notional")
+    items = sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1), label="items")) \
+        if data.draw(st.booleans(), label="subset") else list(range(n))
+    count = data.draw(st.integers(0, n + 1), label="count")
+    names = [f"k{data.draw(st.integers(0, 4), label='key')}-{i}" for i in range(n)]
+    full = sorted(items, key=lambda i: (-scores[i], -then[i], names[i]))[:count]
+    assert facts.highest(items, count, scores, then, names.__getitem__) == full
+    assert facts.smallest(items, count, lambda i: (-scores[i], -then[i]), names.__getitem__) == full
+
+
+def test_highest_with_a_nan_score_ranks_as_before():
+    scores, then = [1.0, float("nan"), 3.0, 2.0], [1.0, 1.0, 1.0, 1.0]
+    items = [0, 1, 2, 3]
+    assert facts.highest(items, 2, scores, then, str) == \
+        facts.smallest(items, 2, lambda i: (-scores[i], -then[i]), str)
+
+
+def test_deltas_from_aligned_samples_equal_deltas_by_key():
+    """The reference PnL taken index by index (the positions those of the reference sample, in
+    order) equals the one looked up by (symbol, side); a book that changed is looked up by key."""
+    policy = GRAPH.policy("p")
+    ps = [pos(f"S{i}/USDT:USDT", "long" if i % 3 else "short", 1.0, 100.0, float(i % 7 - 3),
+              position_side=None if i % 2 else "BOTH") for i in range(12)]
+    hist = PnlHistory(3 * MIN, 3_000)
+    first = snap(10_000.0, 0, positions=PositionList.of(ps))
+    update_history(hist, [first], 0, Tables())
+    later = [pos(p.symbol, p.side, 1.0, 101.0, p.unrealized_pnl * 1.5 - 1, position_side=p.position_side)
+             for p in ps]
+    for positions, aligned in ((PositionList.of(later), True), (later, True),
+                               (PositionList.of(later[::-1]), False), (PositionList.of(later[1:]), False)):
+        s = snap(10_000.0, 3 * MIN, positions=positions)
+        q = hist.accounts["simulated/a"]
+        c = Tables().of(s.positions)
+        assert (hist.aligned("simulated/a", q[0], c.symbols, c.side_keys) is not None) == aligned
+        view = instances(policy, [s], Tables())[0]
+        ref = PnlHistory.reference(q[0])
+        by_key = [u - ref[k] for k, u in zip(c.keys, c.upnl)]
+        assert deltas(policy, view, hist, 3 * MIN) == by_key
