@@ -459,43 +459,7 @@ class _Planner:
                 for leg in members:
                     self.emit(leg, gkey, venue_count, rates, out)
             return out
-        # closes sized against the book (engine/depth.py); spot sales are not
-        slip = unwind.max_slippage
-        sized_legs: list[tuple[str, _Leg, list[tuple[float, float]], str]] = []  # group, leg, children, note
-        for gkey, members in ordered:
-            for leg in sorted(members, key=lambda x: (-x.exposure, x.key)) if len(members) > 1 else members:
-                step = _step(leg.snap, leg.symbol)
-                limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
-                sized, note = depth.children(leg.amount, leg.side, leg.mark, leg.unit_price, step,
-                                             leg.snap.books.get(leg.symbol), unwind) if leg.reduce_only else (None, "")
-                if sized is None and leg.reduce_only:  # fail safe: as without a book, at the slippage cap from the mark
-                    self.skipped.append(f"{note}: {leg.key} split by chunk_notional, limit IOC at the cap")
-                pieces = sized or [(x, limit) for x in split_amount(leg.amount, leg.unit_price, unwind.chunk_notional,
-                                                                      step)]
-                sized_legs.append((gkey, leg, pieces, note if sized else ""))
-        for r in range(max((len(x[2]) for x in sized_legs), default=0)):  # in rounds: every close's r-th child
-            for gkey, leg, pieces, note in sized_legs:
-                if r >= len(pieces):
-                    continue
-                piece, price = pieces[r]
-                venue = leg.snap.venue
-                rate = rates.get(venue)
-                if rate is None:
-                    rate = rates[venue] = float(unwind.orders_per_second if unwind.orders_per_second is not None
-                                                else self.rates.get(venue, DEFAULT_ORDER_RATE))
-                k = venue_count.get(venue, 0)
-                venue_count[venue] = k + 1
-                out.append(OrderIntent(
-                    decision_id=self.decision,
-                    client_order_id=client_order_id(self.decision, f"{leg.key}#{r + 1}"),
-                    venue=venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
-                    position_side=leg.position_side, amount=piece, reduce_only=leg.reduce_only,
-                    limit_price=price, notional=piece * leg.unit_price, chunk=r + 1, chunks=len(pieces),
-                    not_before_ms=self.now + int(k * 1000 / rate), action=leg.action,
-                    reason=f"{leg.reason}; {note}" if note else leg.reason,
-                    group=None if gkey.startswith("~") else gkey,
-                ))
-        return out
+        return _schedule_by_book(self, ordered, venue_count, rates, out)
 
     def emit(self, leg: "_Leg", gkey: str, venue_count: dict[str, int], rates: dict[str, float],
              out: list[OrderIntent]) -> None:
@@ -560,6 +524,51 @@ def _leg(key: str, c: _Close, skipped: list[str], residuals: list[Residual]) -> 
     return _Leg(c.snap, pos.symbol, "sell" if pos.side == "long" else "buy",
                 pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
                 amount, unit, pos.mark_price, True, c.action, c.reason, key, pos.notional)
+
+
+def _schedule_by_book(self: _Planner, ordered: list[tuple[str, list[_Leg]]], venue_count: dict[str, int],
+                      rates: dict[str, float], out: list[OrderIntent]) -> list[OrderIntent]:
+    """:meth:`_Planner.schedule` for a policy whose closes are sized against the book
+    (:mod:`.depth`): every reduce-only leg split into the children its book holds within the
+    caps (else, failing safe, by ``chunk_notional`` at the slippage cap from the mark), sent in
+    rounds: every close's first child, then every second one, so a book refills between two."""
+    unwind = self.policy.unwind
+    slip = unwind.max_slippage
+    sized_legs: list[tuple[str, _Leg, list[tuple[float, float]], str]] = []  # group, leg, children, note
+    for gkey, members in ordered:
+        for leg in sorted(members, key=lambda x: (-x.exposure, x.key)) if len(members) > 1 else members:
+            step = _step(leg.snap, leg.symbol)
+            limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
+            sized, note = depth.children(leg.amount, leg.side, leg.mark, leg.unit_price, step,
+                                         leg.snap.books.get(leg.symbol), unwind) if leg.reduce_only else (None, "")
+            if sized is None and leg.reduce_only:  # fail safe: as without a book, at the slippage cap from the mark
+                self.skipped.append(f"{note}: {leg.key} split by chunk_notional, limit IOC at the cap")
+            pieces = sized or [(x, limit) for x in split_amount(leg.amount, leg.unit_price, unwind.chunk_notional,
+                                                                  step)]
+            sized_legs.append((gkey, leg, pieces, note if sized else ""))
+    for r in range(max((len(x[2]) for x in sized_legs), default=0)):  # in rounds: every close's r-th child
+        for gkey, leg, pieces, note in sized_legs:
+            if r >= len(pieces):
+                continue
+            piece, price = pieces[r]
+            venue = leg.snap.venue
+            rate = rates.get(venue)
+            if rate is None:
+                rate = rates[venue] = float(unwind.orders_per_second if unwind.orders_per_second is not None
+                                            else self.rates.get(venue, DEFAULT_ORDER_RATE))
+            k = venue_count.get(venue, 0)
+            venue_count[venue] = k + 1
+            out.append(OrderIntent(
+                decision_id=self.decision,
+                client_order_id=client_order_id(self.decision, f"{leg.key}#{r + 1}"),
+                venue=venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
+                position_side=leg.position_side, amount=piece, reduce_only=leg.reduce_only,
+                limit_price=price, notional=piece * leg.unit_price, chunk=r + 1, chunks=len(pieces),
+                not_before_ms=self.now + int(k * 1000 / rate), action=leg.action,
+                reason=f"{leg.reason}; {note}" if note else leg.reason,
+                group=None if gkey.startswith("~") else gkey,
+            ))
+    return out
 
 
 def _first_wave(self: _Planner) -> Optional[Plan]:
