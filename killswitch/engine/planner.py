@@ -468,24 +468,31 @@ class _Planner:
         pieces = split_amount(leg.amount, leg.unit_price, unwind.chunk_notional, _step(leg.snap, leg.symbol))
         slip = unwind.max_slippage
         limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
+        for i, piece in enumerate(pieces, 1):
+            out.append(self.order(leg, gkey, i, len(pieces), piece, limit, "", venue_count, rates))
+
+    def order(self, leg: "_Leg", gkey: str, chunk: int, chunks: int, amount: float, price: float, note: str,
+              venue_count: dict[str, int], rates: dict[str, float]) -> OrderIntent:
+        """One order of ``leg``: the next of its venue, spaced to the venue's budget (counted in
+        ``venue_count``; the rate by venue cached in ``rates``)."""
+        unwind = self.policy.unwind
         venue = leg.snap.venue
         rate = rates.get(venue)
         if rate is None:
             rate = rates[venue] = float(unwind.orders_per_second if unwind.orders_per_second is not None
                                         else self.rates.get(venue, DEFAULT_ORDER_RATE))
-        group = None if gkey.startswith("~") else gkey
-        for i, piece in enumerate(pieces, 1):
-            k = venue_count.get(venue, 0)
-            venue_count[venue] = k + 1
-            out.append(OrderIntent(
-                decision_id=self.decision,
-                client_order_id=client_order_id(self.decision, f"{leg.key}#{i}"),
-                venue=venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
-                position_side=leg.position_side, amount=piece, reduce_only=leg.reduce_only,
-                limit_price=limit, notional=piece * leg.unit_price, chunk=i, chunks=len(pieces),
-                not_before_ms=self.now + int(k * 1000 / rate),
-                action=leg.action, reason=leg.reason, group=group,
-            ))
+        k = venue_count.get(venue, 0)
+        venue_count[venue] = k + 1
+        return OrderIntent(
+            decision_id=self.decision,
+            client_order_id=client_order_id(self.decision, f"{leg.key}#{chunk}"),
+            venue=venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
+            position_side=leg.position_side, amount=amount, reduce_only=leg.reduce_only,
+            limit_price=price, notional=amount * leg.unit_price, chunk=chunk, chunks=chunks,
+            not_before_ms=self.now + int(k * 1000 / rate), action=leg.action,
+            reason=f"{leg.reason}; {note}" if note else leg.reason,
+            group=None if gkey.startswith("~") else gkey,
+        )
 
     def hedges(self, a: SuggestHedgeAction) -> list[HedgeSuggestion]:
         threshold = a.threshold
@@ -551,23 +558,7 @@ def _schedule_by_book(self: _Planner, ordered: list[tuple[str, list[_Leg]]], ven
             if r >= len(pieces):
                 continue
             piece, price = pieces[r]
-            venue = leg.snap.venue
-            rate = rates.get(venue)
-            if rate is None:
-                rate = rates[venue] = float(unwind.orders_per_second if unwind.orders_per_second is not None
-                                            else self.rates.get(venue, DEFAULT_ORDER_RATE))
-            k = venue_count.get(venue, 0)
-            venue_count[venue] = k + 1
-            out.append(OrderIntent(
-                decision_id=self.decision,
-                client_order_id=client_order_id(self.decision, f"{leg.key}#{r + 1}"),
-                venue=venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
-                position_side=leg.position_side, amount=piece, reduce_only=leg.reduce_only,
-                limit_price=price, notional=piece * leg.unit_price, chunk=r + 1, chunks=len(pieces),
-                not_before_ms=self.now + int(k * 1000 / rate), action=leg.action,
-                reason=f"{leg.reason}; {note}" if note else leg.reason,
-                group=None if gkey.startswith("~") else gkey,
-            ))
+            out.append(self.order(leg, gkey, r + 1, len(pieces), piece, price, note, venue_count, rates))
     return out
 
 
