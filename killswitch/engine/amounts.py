@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_FLOOR, Decimal
-from typing import Optional
+from typing import Callable, Optional
 
 from ..snapshot import Snapshot
 
@@ -40,8 +40,19 @@ def split_amount(amount: float, unit_price: float, chunk_notional: Optional[floa
     """
     if not chunk_notional or amount * unit_price <= chunk_notional or amount <= 0:
         return [amount]
+    return split_on_grid(amount, step,
+                         lambda st: int(Decimal(repr(chunk_notional)) // (st * Decimal(repr(unit_price)))),
+                         lambda: math.ceil(amount * unit_price / chunk_notional))
+
+
+def split_on_grid(amount: float, step: float, steps_per_piece: Callable[[Decimal], int],
+                  pieces_off_grid: Callable[[], int]) -> list[float]:
+    """``amount`` in the fewest pieces of at most ``steps_per_piece(step)`` whole steps (at least
+    one), the steps spread evenly, in exact decimals: the pieces add up to ``amount``, dust below
+    one step riding with the last. Without a step (``step`` <= 0): ``pieces_off_grid()`` equal
+    pieces. The splits by notional (:func:`split_amount`) and by the book (``engine.depth``)."""
     if step <= 0:
-        n = math.ceil(amount * unit_price / chunk_notional)
+        n = pieces_off_grid()
         piece = amount / n
         return [piece] * (n - 1) + [amount - piece * (n - 1)]
     a, st = Decimal(repr(amount)), Decimal(repr(step))
@@ -49,7 +60,7 @@ def split_amount(amount: float, unit_price: float, chunk_notional: Optional[floa
     dust = a - units * st
     if units <= 1:
         return [amount]
-    per = max(1, int(Decimal(repr(chunk_notional)) // (st * Decimal(repr(unit_price)))))
+    per = max(1, steps_per_piece(st))
     n = math.ceil(units / per)
     base, extra = divmod(units, n)
     pieces = [(base + (1 if i < extra else 0)) * st for i in range(n)]
@@ -57,4 +68,4 @@ def split_amount(amount: float, unit_price: float, chunk_notional: Optional[floa
     return [float(p) for p in pieces if p > 0]
 
 
-__all__ = ["split_amount"]
+__all__ = ["split_amount", "split_on_grid"]

@@ -44,6 +44,7 @@ from typing import Optional, Sequence
 
 from ..compile.nodes import UnwindNode
 from ..snapshot import OrderBook
+from .amounts import split_on_grid
 
 Level = tuple[float, float]  # (price, amount)
 Child = tuple[float, float]  # (amount, limit price)
@@ -106,21 +107,9 @@ def split_steps(amount: float, most: float, step: float) -> list[float]:
     riding with the last piece. ``most`` below one step: one step per piece."""
     if amount <= most or amount <= 0:
         return [amount]
-    if step <= 0:
-        n = math.ceil(amount / most - 1e-9)
-        piece = amount / n
-        return [piece] * (n - 1) + [amount - piece * (n - 1)]
-    a, st = Decimal(repr(amount)), Decimal(repr(step))
-    units = int((a / st).to_integral_value(rounding=ROUND_FLOOR))
-    dust = a - units * st
-    if units <= 1:
-        return [amount]
-    per = max(1, int((Decimal(repr(most)) / st).to_integral_value(rounding=ROUND_FLOOR)))
-    n = math.ceil(units / per)
-    base, extra = divmod(units, n)
-    pieces = [(base + (1 if i < extra else 0)) * st for i in range(n)]
-    pieces[-1] += dust
-    return [float(p) for p in pieces if p > 0]
+    return split_on_grid(amount, step,
+                         lambda st: int((Decimal(repr(most)) / st).to_integral_value(rounding=ROUND_FLOOR)),
+                         lambda: math.ceil(amount / most - 1e-9))
 
 
 def children(amount: float, side: str, mark: float, unit_price: float, step: float, book: Optional[OrderBook],
