@@ -171,14 +171,9 @@ async def close_everything(book: bool = False) -> tuple[float, float, float, int
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from harness import cpu_model
+
+    model = cpu_model()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, {platform.system()}, "
             f"load average {load:.2f} at start")

@@ -37,12 +37,9 @@ KEY = "bench-audit-key-" + "0123456789abcdef" * 3
 
 
 def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    from harness import cpu_model
+
+    model = cpu_model(platform.processor() or "unknown CPU")
     day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, {day}"
 

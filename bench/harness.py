@@ -51,18 +51,61 @@ TICK_S = 0.2
 ACCOUNT = "binanceusdm/sim-main"
 
 
-def machine() -> str:
-    """Cores and CPU model (from /proc/cpuinfo) and the date: printed beside every figure."""
-    model = platform.processor() or "unknown CPU"
+def cpu_model(default: str = "unknown CPU") -> str:
+    """The CPU's model name as /proc/cpuinfo gives it (``default`` where it cannot be read)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return default
+
+
+def machine() -> str:
+    """Cores and CPU model (from /proc/cpuinfo) and the date: printed beside every figure."""
     day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, {day}"
+    return f"{os.cpu_count()} cores, {cpu_model(platform.processor() or 'unknown CPU')}, " \
+        f"Python {platform.python_version()}, {day}"
+
+
+def rss_mb() -> float:
+    """This process's resident set size in MB (/proc), else its peak (getrusage)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def soak_ticks(runner, clock, ticks: int, step_ms: int, before_tick: Optional[Callable[[], None]] = None):
+    """``ticks`` ticks of ``runner``, the manual ``clock`` moved ``step_ms`` before each (after
+    ``before_tick``): the resident set sampled before the first tick and twenty times along, each
+    sample printed. Returns (samples [(tick, MB)], snapshots ms per tick, the runner's own ms per
+    tick, wall seconds)."""
+    samples = [(0, rss_mb())]
+    print(f"  before the first tick: {samples[0][1]:.0f} MB", flush=True)
+    snap_ms: list[float] = []
+    own_ms: list[float] = []
+    every = max(1, ticks // 20)
+    start = time.perf_counter()
+    for t in range(1, ticks + 1):
+        if before_tick is not None:
+            before_tick()
+        clock.advance(step_ms)
+        report = await runner.tick()
+        s0, s1 = report.phases["snapshots"]
+        snap_ms.append((s1 - s0) / 1e6)
+        own_ms.append((report.ended_ns - report.started_ns - (s1 - s0)) / 1e6)
+        if t % every == 0 or t == ticks:
+            samples.append((t, rss_mb()))
+            print(f"  tick {t:,}: {samples[-1][1]:.0f} MB  ({time.perf_counter() - start:.0f} s)", flush=True)
+    return samples, snap_ms, own_ms, time.perf_counter() - start
 
 
 def pct(values: Sequence[float], q: float) -> float:

@@ -28,7 +28,6 @@ import random
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,16 +43,8 @@ STEP_MS = 5_000
 T0 = 1_772_456_400_000
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
 async def soak(n: int, ticks: int) -> None:
-    from harness import machine
+    from harness import machine, soak_ticks
     from tick import graph
 
     clock = ManualClock(T0)
@@ -75,24 +66,13 @@ async def soak(n: int, ticks: int) -> None:
           f"({ticks * STEP_MS / 3_600_000:.1f} h of policy time), 1 % of the marks moving each tick, SQLite on disk, "
           "dry run, the simulated exchange in process", flush=True)
     gc.collect()
-    samples = [(0, rss_mb())]
-    print(f"  before the first tick: {samples[0][1]:.0f} MB", flush=True)
-    snap_ms: list[float] = []
-    own_ms: list[float] = []
-    every = max(1, ticks // 20)
-    start = time.perf_counter()
-    for t in range(1, ticks + 1):
+
+    def move_marks() -> None:  # 1 % of the marks move each tick
         for i in rng.sample(range(n), max(1, n // 100)):
             marks[i] *= 1.0 + rng.uniform(-0.002, 0.002)
             eng.set_mark(markets[i].symbol, marks[i])
-        clock.advance(STEP_MS)
-        report = await runner.tick()
-        s0, s1 = report.phases["snapshots"]
-        snap_ms.append((s1 - s0) / 1e6)
-        own_ms.append((report.ended_ns - report.started_ns - (s1 - s0)) / 1e6)
-        if t % every == 0 or t == ticks:
-            samples.append((t, rss_mb()))
-            print(f"  tick {t:,}: {samples[-1][1]:.0f} MB  ({time.perf_counter() - start:.0f} s)", flush=True)
+
+    samples, snap_ms, own_ms, _ = await soak_ticks(runner, clock, ticks, STEP_MS, move_marks)
     store.close()
     peak = max(m for _, m in samples)
     half = next(s for s in samples if s[0] >= ticks // 2)

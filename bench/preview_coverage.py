@@ -33,8 +33,9 @@ RUNS = 5
 
 
 def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor() or "unknown CPU")
+    from harness import cpu_model
+
+    model = cpu_model(platform.processor() or "unknown CPU")
     return f"{os.cpu_count()} cores, {model}; Python {platform.python_version()}; {dt.date.today().isoformat()}"
 
 

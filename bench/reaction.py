@@ -39,7 +39,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -47,7 +46,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from harness import machine
+from harness import machine, soak_ticks
 
 from adapters.ccxt_exchange import CcxtAdapter, OrderBudget
 from adapters.simulated.adapter import SimulatedAdapter
@@ -84,17 +83,6 @@ def graph():
     res = compile_documents(load_text(POLICY, "reaction.yaml"))
     assert res.graph is not None
     return res.graph
-
-
-def rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # --- the venue: a simulated Binance USDⓈ-M exchange in its own process ----------------------------------
@@ -312,22 +300,7 @@ async def memory(ticks: int, accounts: int = 100, per: int = 100, step_ms: int =
     await runner.start()
     print(f"memory, {accounts * per:,} positions ({accounts} accounts), {ticks:,} ticks "
           f"{step_ms / 1000:g} s apart:", flush=True)
-    samples = [(0, rss_mb())]
-    print(f"  before the first tick: {samples[0][1]:.0f} MB", flush=True)
-    snap_ms: list[float] = []
-    own_ms: list[float] = []
-    every = max(1, ticks // 20)
-    start = time.perf_counter()
-    for t in range(1, ticks + 1):
-        clock.advance(step_ms)
-        report = await runner.tick()
-        s0, s1 = report.phases["snapshots"]
-        snap_ms.append((s1 - s0) / 1e6)
-        own_ms.append((report.ended_ns - report.started_ns - (s1 - s0)) / 1e6)
-        if t % every == 0 or t == ticks:
-            samples.append((t, rss_mb()))
-            print(f"  tick {t:,}: {samples[-1][1]:.0f} MB  ({time.perf_counter() - start:.0f} s)", flush=True)
-    wall = time.perf_counter() - start
+    samples, snap_ms, own_ms, wall = await soak_ticks(runner, clock, ticks, step_ms)
     store.close()
     doc_mb = len(json.dumps(runner.state.to_json(pnl_samples=False))) / 1e6  # what the runner saves every tick
     pnl_mb = len(json.dumps(runner.state.to_json()["pnl"])) / 1e6  # the history, stored a sample per step

@@ -69,14 +69,9 @@ def bytecode() -> str:
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from harness import cpu_model
+
+    model = cpu_model()
     import ruamel.yaml
 
     from killswitch.policy import yamlfast
