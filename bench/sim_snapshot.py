@@ -17,10 +17,11 @@ mark is rounded to its tick again) or are held (``set_mark``,
 as ``bench/reaction.py`` and most tests hold them). ``--quick``: 1,000 and 10,000 positions only.
 
 Two figures per row, each as wall-clock time and (in brackets) this process's CPU time, which
-the other work of a shared machine does not inflate: the engine's views alone
-(``SimExchange.positions``: the marks, every leg's numbers and the account's sums, priced at
-the new time) and the whole snapshot (those views, the account, the open orders and the
-adapter's positions made of the views).
+the other work of a shared machine does not inflate: the engine's numbers alone
+(``SimExchange.position_numbers``: the marks, every leg's numbers and the account's sums,
+priced at the new time, as columns) and the whole snapshot (those numbers, the account, the
+open orders and the adapter's position columns made of the numbers; the position models are
+made only when read, and a tick reads the columns).
 
 Target (issue 15): ≤ 10 ms at 10,000 positions in one account, growing linearly.
 
@@ -71,26 +72,26 @@ def exchange(n: int, hedge: bool, held: bool = False, marks: str = "drifting") -
 
 
 async def measure(n: int, hedge: bool, marks: str, repeats: int) -> tuple[float, float, float, float]:
-    """The medians of the views alone and of the whole snapshot (views included), in seconds of
-    the wall clock and of this process's CPU (what a loaded machine's other work does not add):
-    views, snapshot, views' CPU, snapshot's CPU."""
+    """The medians of the numbers alone and of the whole snapshot (numbers included), in seconds
+    of the wall clock and of this process's CPU (what a loaded machine's other work does not
+    add): numbers, snapshot, numbers' CPU, snapshot's CPU."""
     eng, clock = exchange(n, hedge, marks == "held", marks)
     adapter = SimulatedAdapter(eng, "a", timeout_s=60)
     snap = await adapter.snapshot()  # warm: the adapter's market rules, the first marks
     assert snap.fetch.ok and len(snap.positions) == n, (snap.fetch, len(snap.positions))
-    views, totals, views_cpu, cpu = [], [], [], []
+    numbers, totals, numbers_cpu, cpu = [], [], [], []
     gc.collect()
     for _ in range(repeats):
         clock.advance(STEP_MS)
         cpu_start, start = time.process_time(), time.perf_counter()
-        eng.positions("a")  # priced at the new time; the snapshot reads these views
+        eng.position_numbers("a")  # priced at the new time; the snapshot reads these numbers
         priced, priced_cpu = time.perf_counter(), time.process_time()
         await adapter.snapshot()
-        views.append(priced - start)
-        views_cpu.append(priced_cpu - cpu_start)
+        numbers.append(priced - start)
+        numbers_cpu.append(priced_cpu - cpu_start)
         totals.append(time.perf_counter() - start)
         cpu.append(time.process_time() - cpu_start)
-    return tuple(statistics.median(x) for x in (views, totals, views_cpu, cpu))  # type: ignore[return-value]
+    return tuple(statistics.median(x) for x in (numbers, totals, numbers_cpu, cpu))  # type: ignore[return-value]
 
 
 def main() -> None:
@@ -100,8 +101,8 @@ def main() -> None:
     print(f"machine: {machine()}")
     print("layout: N positions in ONE account; one-way: N markets, one position each; hedge: N/2 markets, "
           f"both legs; the clock moves {STEP_MS} ms before each snapshot; median of 15 snapshots (5 at 100,000)")
-    print(f"{'positions':>10} {'mode':>8} {'markets':>8} {'marks':>9} {'views p50 (CPU)':>18} "
-          f"{'snapshot p50 (CPU)':>20}  per position (views, snapshot; wall)")
+    print(f"{'positions':>10} {'mode':>8} {'markets':>8} {'marks':>9} {'numbers p50 (CPU)':>18} "
+          f"{'snapshot p50 (CPU)':>20}  per position (numbers, snapshot; wall)")
     for hedge, marks in ((False, "drifting"), (False, "ticking"), (False, "held"), (True, "drifting")):
         for n in sizes:
             repeats = 15 if n <= 10_000 else 5

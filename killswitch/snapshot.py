@@ -11,10 +11,11 @@ Pure data: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any, Final, Iterable, Literal, Optional, SupportsIndex
+from typing import Any, Callable, Final, Iterable, Iterator, Literal, Optional, SupportsIndex, Union, overload
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_serializer
 
 SNAPSHOT_FORMAT: Final = 1
 
@@ -109,6 +110,11 @@ class Snapshot(_Frozen):
     stablecoins: list[str] = ["USDT", "USDC", "FDUSD", "DAI"]  # spot close_all keeps these
     books: dict[str, OrderBook] = {}  # by symbol: the top of the book of the positions being closed
 
+    @field_serializer("positions", mode="wrap")
+    def _positions_as_list(self, v: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        # positions an adapter made on reading (:class:`PositionsOnReading`) are dumped as the list they are
+        return handler(v if isinstance(v, list) else list(v))
+
 
 # --- positions as columns ----------------------------------------------------------------------------
 
@@ -144,6 +150,19 @@ class PositionColumns:
         self.upnl: list[float] = upnl
         self.liq: list[Optional[float]] = liq
         self.margin: list[Optional[float]] = margin
+
+    @classmethod
+    def of_columns(cls, symbols: list[str], sides: list[str], side_keys: list[str], contracts: list[float],
+                   notional: list[float], marks: list[float], upnl: list[float], liq: list[Optional[float]],
+                   margin: list[Optional[float]]) -> "PositionColumns":
+        """The columns themselves, from an adapter that has its numbers as columns (``side_keys``
+        as :attr:`side_keys` says); they must all be as long."""
+        if len({len(c) for c in (symbols, sides, side_keys, contracts, notional, marks, upnl, liq, margin)}) > 1:
+            raise ValueError("position columns of different lengths")
+        c = cls.__new__(cls)
+        c.symbols, c.sides, c.side_keys, c.contracts, c.notional = symbols, sides, side_keys, contracts, notional
+        c.marks, c.upnl, c.liq, c.margin = marks, upnl, liq, margin
+        return c
 
     def __len__(self) -> int:
         return len(self.symbols)
@@ -228,16 +247,99 @@ class PositionList(list[Position]):
         super().reverse()
 
 
+class PositionsOnReading(Sequence[Position]):
+    """A snapshot's positions held as their :class:`PositionColumns` (``columns``), each
+    :class:`Position` made the first time it is read (``make(i)``, by the adapter that has the
+    numbers) and kept: a tick reads the columns, and ten thousand models nobody reads are not
+    built. To every reader it is the sequence of those positions: equal to the list of them,
+    dumped as that list, copied and pickled as a :class:`PositionList`. It cannot be changed
+    (there is no storage a C function could read around it: every read goes through it).
+
+    Several snapshots may share the positions already made (``made``): an adapter whose numbers
+    did not move hands out the same models."""
+
+    __slots__ = ("columns", "_make", "_made")
+
+    def __init__(self, columns: PositionColumns, make: Callable[[int], Position],
+                 made: Optional[list[Optional[Position]]] = None):
+        if made is not None and len(made) != len(columns):
+            raise ValueError("positions made and columns of different lengths")
+        self.columns = columns
+        self._make = make
+        self._made: list[Optional[Position]] = made if made is not None else [None] * len(columns)
+
+    def sharing(self) -> "PositionsOnReading":
+        """Another sequence of the same positions, sharing the ones made and to be made."""
+        return PositionsOnReading(self.columns, self._make, self._made)
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    def _all(self) -> list[Position]:
+        made = self._made
+        if None in made:
+            make = self._make
+            for i, p in enumerate(made):
+                if p is None:
+                    made[i] = make(i)
+        return made  # type: ignore[return-value]  # every one made
+
+    @overload
+    def __getitem__(self, i: SupportsIndex) -> Position: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Position]: ...
+
+    def __getitem__(self, i: Union[SupportsIndex, slice]) -> Union[Position, list[Position]]:
+        if isinstance(i, slice):
+            return self._all()[i]
+        made = self._made
+        p = made[i]  # IndexError, TypeError as a list's
+        if p is None:
+            n = i.__index__()
+            p = made[n] = self._make(n if n >= 0 else n + len(made))
+        return p
+
+    def __iter__(self) -> Iterator[Position]:
+        return iter(self._all())
+
+    def __reversed__(self) -> Iterator[Position]:
+        return reversed(self._all())
+
+    def __contains__(self, p: object) -> bool:
+        return p in self._all()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PositionsOnReading):
+            return self._all() == other._all()
+        if isinstance(other, list):
+            return self._all() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # as a list's
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copied, deep-copied and pickled as the list it is (with its columns)
+        return PositionList, (list(self._all()), self.columns)
+
+
 def columns_of(positions: list[Position]) -> Optional[PositionColumns]:
     """The columns ``positions`` carries, when it is a :class:`PositionList` that has them."""
     cols = getattr(positions, "columns", None)
     return cols if cols is not None and len(cols) == len(positions) else None
 
 
-def with_positions(s: Snapshot, positions: PositionList) -> Snapshot:
-    """``s`` holding ``positions`` as they are (a validated snapshot holds a plain list): for an
-    adapter, whose positions were each built to their model's rules."""
-    return s.model_copy(update={"positions": positions})
+def with_positions(s: Snapshot, positions: Union[PositionList, PositionsOnReading],
+                   markets: Optional[dict[str, MarketRules]] = None) -> Snapshot:
+    """``s`` holding ``positions`` as they are (a validated snapshot holds a plain list), and
+    ``markets`` when given: for an adapter, whose positions were each built to their model's
+    rules and whose market rules are models it made (validating ten thousand of them again
+    costs ~1.5 ms a snapshot). ``markets`` must be a dict of its own (the snapshot keeps it)."""
+    return s.model_copy(update={"positions": positions} if markets is None else
+                        {"positions": positions, "markets": markets})
 
 
 def base_asset(symbol: str) -> str:

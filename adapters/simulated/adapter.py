@@ -5,11 +5,14 @@ replay, tests and benchmarks. It behaves like a venue adapter should:
 
 * ``snapshot()`` turns the engine's account, positions and open orders into a killswitch
   :class:`Snapshot`; any failure becomes a snapshot with ``fetch.ok = False`` and a reason
-  code, never an exception. Positions are built from the engine's own typed values without
-  validation, as a :class:`~killswitch.snapshot.PositionList` that carries their columns (the
-  row of each position's values, kept while it is built: the tick reads no field of them), and
-  the last snapshot's are handed out again while the engine's views are the same objects
-  (nothing they show moved): ``bench/sim_snapshot.py`` measures it;
+  code, never an exception. Positions come from the engine's numbers of the legs, which are
+  columns (:class:`~.views.LegNumbers`): the adapter makes the snapshot's
+  :class:`~killswitch.snapshot.PositionColumns` of them column by column and hands them over
+  as :class:`~killswitch.snapshot.PositionsOnReading`, whose :class:`Position` models are made
+  without validation only when someone reads them (a tick reads the columns alone). Money is
+  rounded to the 8 decimals the venue's face writes, again only where a number changed; the
+  last snapshot's positions are handed out again while the engine's numbers are the same
+  object (nothing they show moved): ``bench/sim_snapshot.py`` measures it;
 * ``submit()`` runs :func:`adapters.base.check_close` against the position it knows (its last
   snapshot, reduced by its own fills since) before anything is sent; in hedge mode it sends
   the leg (``positionSide``) and *no* ``reduceOnly`` flag, as Binance requires; a protected
@@ -33,16 +36,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-import operator
-from typing import Any, Callable, Optional, Sequence, TypeVar
+from itertools import compress, repeat
+from operator import ne
+from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
 from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult, Reason,
                            check_close)
 from killswitch.orders import OrderIntent
-from killswitch.snapshot import (COLUMN_FIELDS, Balance, FetchStatus, MarketRules, Order, OrderBook, Position,
-                                 PositionList, Snapshot, with_positions)
+from killswitch.snapshot import (Balance, FetchStatus, MarketRules, Order, OrderBook, Position, PositionColumns,
+                                 PositionsOnReading, Snapshot, with_positions)
 
-from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, floor_step
+from .engine import MarketSpec, SimError, SimExchange, SimOrder, floor_step
+from .views import LegNumbers
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
 
 T = TypeVar("T")
@@ -88,7 +93,6 @@ def reason_for(code: int, http_status: int = 400) -> Reason:
 # model_copy copies it before it adds the fields it updates).
 _POSITION_SET = set(Position.model_fields) - {"strategy"}
 _new, _set = object.__new__, object.__setattr__
-_row_of = operator.itemgetter(*COLUMN_FIELDS)  # a position's values → its row of columns
 
 
 def _position(values: dict[str, Any]) -> Position:
@@ -103,6 +107,30 @@ def _position(values: dict[str, Any]) -> Position:
     _set(p, "__pydantic_extra__", None)
     _set(p, "__pydantic_private__", None)
     return p
+
+
+class _Fixed(NamedTuple):
+    """A book's legs' columns that stay while the book does, as the snapshot's positions hold them."""
+
+    symbols: list[str]  # unified
+    contract_sizes: list[float]
+    sides: list[str]  # long | short
+    contracts: list[float]
+    entries: list[Optional[float]]
+    leverage: list[float]
+
+
+def _rounded(xs: list[float], before: Optional[tuple[list[float], list[Any]]]) -> list[Any]:
+    """``[round(x, 8) for x in xs]``, the money amounts at the 8 decimals the venue writes them;
+    with ``before`` (the same legs' numbers and their rounded ones at the last pricing), only
+    the numbers that changed are rounded again (rounding to decimals costs ~0.3 µs a number,
+    and most marks do not move a tick between two snapshots)."""
+    if before is None or len(before[0]) != len(xs):
+        return list(map(round, xs, repeat(8)))
+    old, out = before[0], list(before[1])
+    for i in compress(range(len(xs)), map(ne, xs, old)):
+        out[i] = round(xs[i], 8)
+    return out
 
 
 async def _hang() -> None:
@@ -139,15 +167,18 @@ class SimulatedAdapter:
         self.time_scale = time_scale
         self.closed = False
         # (symbol, leg) → contracts: the last snapshot's, less our own fills since; made from
-        # ``_known_from`` (the last snapshot's positions) when an order first needs it
+        # ``_known_from`` (the last snapshot's position columns) when an order first needs it
         self._known: Optional[dict[tuple[str, str], float]] = None
-        self._known_from: Optional[list[Position]] = None
+        self._known_from: Optional[PositionColumns] = None
         self._rules: Optional[tuple[tuple[MarketSpec, ...], dict[str, MarketRules]]] = None  # markets → rules
         # markets → symbol → (unified symbol, contract size)
         self._names: Optional[tuple[tuple[MarketSpec, ...], dict[str, tuple[str, float]]]] = None
-        # the engine's views of the last snapshot and the positions made of them: the engine
-        # hands out the same views while nothing they show changed
-        self._last: tuple[Sequence[PositionView], PositionList] = ((), PositionList())
+        # the columns of a book's legs that stay while the book does (see _fixed), by the
+        # engine's column of the legs' symbols (one list per book)
+        self._book_columns: Optional[tuple[list[str], _Fixed]] = None
+        # the engine's numbers of the last snapshot and the positions made of them: the engine
+        # hands out the same numbers while nothing they show changed
+        self._last: Optional[tuple[LegNumbers, PositionsOnReading]] = None
         self._calls = self._failed = 0
         self._latency_ms = 0.0
         self._frozen: dict[tuple[int, str], tuple[int, object]] = {}  # (stale rule, read) → (as of, answer)
@@ -267,10 +298,10 @@ class SimulatedAdapter:
         try:
             view = await self._call("account", lambda at: eng.account_state(acct, at=at), stamps=ats)
             if self.market_type == "futures":
-                positions = await self._call("positions", lambda at: eng.positions(acct, at=at), stamps=ats)
+                positions = await self._call("positions", lambda at: eng.position_numbers(acct, at=at), stamps=ats)
                 orders = await self._call("open_orders", lambda at: eng.open_orders(acct))
             else:
-                positions, orders = [], []
+                positions, orders = None, []
         except AdapterError as e:
             return Snapshot(venue=self.venue, account=self.account, market_type=self.market_type, ts_event=now,
                             ts_observed=eng.now(), labels=self.labels, initial_capital=self.initial_capital,
@@ -281,8 +312,9 @@ class SimulatedAdapter:
         ts_event = min(ats) if ats else now
         if self.market_type == "spot":
             return self._spot_snapshot(view, view.update_time, ts_event, fetch)
+        assert positions is not None  # futures
         pos = self._positions(positions)
-        self._known, self._known_from = None, pos
+        self._known, self._known_from = None, pos.columns
         ords = [Order(
             id=str(o.order_id), client_id=o.client_order_id, symbol=self._unified(o.symbol), side=o.side.lower(),
             type=o.type.lower(), reduce_only=o.closes, amount=o.quantity, filled=o.executed_qty,
@@ -295,37 +327,62 @@ class SimulatedAdapter:
             equity=round(view.equity, 8), quote_currency="USDT",
             balances=[Balance(asset="USDT", free=round(view.available, 8), used=round(used, 8),
                               total=round(view.equity, 8))],
-            orders=ords, fetch=fetch, labels=self.labels, markets=markets,
-            initial_capital=self.initial_capital), pos)  # its positions as built, with their columns
+            orders=ords, fetch=fetch, labels=self.labels,
+            initial_capital=self.initial_capital), pos, markets)  # its positions as built, with their columns
 
-    def _positions(self, views: Sequence[PositionView]) -> PositionList:
-        """The snapshot's positions, from the engine's views, with their columns taken from the
-        values each is built of (the tick then reads no field of any position); the last
-        snapshot's when the views are the same objects. Runs once per position per snapshot:
-        kept to what each needs."""
-        last_views, last_pos = self._last
-        if len(views) == len(last_views) and all(map(operator.is_, views, last_views)):
-            return PositionList(last_pos, last_pos.columns)
+    def _positions(self, numbers: LegNumbers) -> PositionsOnReading:
+        """The snapshot's positions from the engine's numbers of the legs: their columns, made
+        column by column, and each :class:`Position` made when it is first read (the tick reads
+        the columns alone); the last snapshot's when the numbers are the same object (nothing
+        they show moved). A column holds what ``Position(symbol=..., ...)`` validates each
+        field to: floats as floats (a market's integer tick makes an integer mark), PnL and
+        margin at the 8 decimals the venue's face writes, no liquidation price as None."""
+        last = self._last
+        if last is not None and last[0] is numbers:
+            return last[1].sharing()
+        fixed = self._fixed(numbers)
+        # the last snapshot's legs are these legs (the same book) when the engine's column of
+        # their symbols is the same list: a leg whose PnL or margin is the same float as then
+        # (its mark did not move a tick) has the same rounded number
+        same = last is not None and last[0].symbols is numbers.symbols
+        cols = PositionColumns.of_columns(
+            fixed.symbols, fixed.sides, numbers.position_sides, fixed.contracts, numbers.size,
+            list(map(float, numbers.marks)),
+            _rounded(numbers.upnl, (last[0].upnl, last[1].columns.upnl) if last is not None and same else None),
+            [x or None for x in numbers.liq],
+            _rounded(numbers.im, (last[0].im, last[1].columns.margin) if last is not None and same else None))
+
+        def make(i: int) -> Position:
+            # the values Position(**values) validates to, every field in the model's order
+            return _position({
+                "symbol": fixed.symbols[i], "side": fixed.sides[i], "position_side": numbers.position_sides[i],
+                "contracts": fixed.contracts[i], "contract_size": fixed.contract_sizes[i],
+                "notional": cols.notional[i], "entry_price": fixed.entries[i], "mark_price": cols.marks[i],
+                "unrealized_pnl": cols.upnl[i], "liquidation_price": cols.liq[i], "margin": cols.margin[i],
+                "leverage": fixed.leverage[i], "strategy": None})
+
+        out = PositionsOnReading(cols, make)
+        self._last = (numbers, out)
+        return out.sharing()
+
+    def _fixed(self, numbers: LegNumbers) -> "_Fixed":
+        """The columns of the book's legs that do not move with the marks, made once per book:
+        the engine builds a book again (a new column of the legs' symbols) whenever one of its
+        markets changes, so the names read with it stay right while it stands."""
+        cached = self._book_columns
+        if cached is not None and cached[0] is numbers.symbols:
+            return cached[1]
         specs = tuple(self.engine.markets.values())
         if self._names is None or self._names[0] != specs:
             self._names = (specs, {m.symbol: (m.unified, float(m.contract_size)) for m in specs})
-        names = self._names[1]
-        pos, rows = [], []
-        for p in views:
-            sym, contract_size = names[p.symbol]
-            # the values Position(symbol=sym, side=p.side, ...) validates to: floats as floats (a
-            # market's integer tick makes an integer mark; an order's integer price, an entry)
-            values = {
-                "symbol": sym, "side": "long" if p.amount > 0 else "short", "position_side": p.position_side,
-                "contracts": abs(p.amount), "contract_size": contract_size, "notional": abs(p.notional),
-                "entry_price": float(p.entry_price) or None, "mark_price": float(p.mark_price),
-                "unrealized_pnl": round(p.unrealized_pnl, 8), "liquidation_price": p.liquidation_price or None,
-                "margin": round(p.initial_margin, 8), "leverage": float(p.leverage), "strategy": None}
-            pos.append(_position(values))
-            rows.append(_row_of(values))
-        out = PositionList.of_rows(pos, rows)
-        self._last = (views, out)
-        return PositionList(out, out.columns)
+        named = [self._names[1][s] for s in numbers.symbols]
+        fixed = _Fixed(symbols=[n[0] for n in named], contract_sizes=[n[1] for n in named],
+                       sides=["long" if a > 0 else "short" for a in numbers.amounts],
+                       contracts=list(map(abs, numbers.amounts)),
+                       entries=[float(e) or None for e in numbers.entries],
+                       leverage=list(map(float, numbers.leverage)))
+        self._book_columns = (numbers.symbols, fixed)
+        return fixed
 
     def _spot_snapshot(self, view, priced_at: int, ts_event: int, fetch: FetchStatus) -> Snapshot:
         """Spot holdings valued at the marks of ``priced_at`` (the balances' own time: a frozen
@@ -374,7 +431,9 @@ class SimulatedAdapter:
         """Contracts by (symbol, leg) as the last snapshot showed them, less our fills since; None
         before the first snapshot."""
         if self._known is None and self._known_from is not None:
-            self._known = {(p.symbol, self._leg_key(p.position_side, p.side)): p.contracts for p in self._known_from}
+            c = self._known_from
+            self._known = {(symbol, self._leg_key(leg, side)): contracts
+                           for symbol, leg, side, contracts in zip(c.symbols, c.side_keys, c.sides, c.contracts)}
             self._known_from = None
         return self._known
 

@@ -50,7 +50,7 @@ from typing import Any, Callable, Iterable, Optional
 from .depth import DepthModel, SimBook
 from .faults import FaultPlan
 from .paths import Flat, PricePath
-from .views import AccountView, Book, OpenLeg, PositionView, Pricing
+from .views import AccountView, Book, LegNumbers, OpenLeg, PositionView, Pricing
 
 Clock = Callable[[], int]
 
@@ -349,8 +349,9 @@ class SimExchange:
         # account → its open legs as views price them (built again when the account or the
         # markets change; it keeps its last pricing: a snapshot reads the positions twice)
         self._books: dict[str, Book] = {}
-        self._pricing: dict[str, Pricing] = {}  # symbol → how its mark is priced (until _rev moves)
-        self._rev = 0  # bumped when a market or a price path changes
+        self._pricing: dict[str, Pricing] = {}  # symbol → how its mark is priced (until its market or path changes)
+        self._rev = 0  # bumped when a market changes
+        self._path_rev = 0  # bumped when a price path changes
         self.events: list[dict] = []  # fills, cancels, countdown triggers: the engine's journal
         self.depth = depth  # every symbol's order book, unless set per symbol (None: the slippage model)
         self.depths: dict[str, Optional[DepthModel]] = {}
@@ -377,10 +378,10 @@ class SimExchange:
 
     def set_price_path(self, symbol: str, path: PricePath) -> None:
         self._market(symbol)
-        self._rev += 1
+        self._path_rev += 1  # the books are priced again, their legs kept
         self.paths[symbol] = path
         self._marks.clear()
-        self._pricing.clear()
+        self._pricing.pop(symbol, None)
 
     def set_mark(self, symbol: str, price: float) -> None:
         """Hold the mark at ``price`` from now on (a flat path)."""
@@ -1045,15 +1046,27 @@ class SimExchange:
             return list(views)  # a copy: the book keeps its views
         return [p for p in views if p.symbol == sym]
 
+    def position_numbers(self, account: str, at: Optional[int] = None) -> LegNumbers:
+        """Every open leg's numbers at ``at`` (default now) as columns, the order and numbers of
+        :meth:`positions` (and its weight): for an in-process face that builds no view per leg.
+        The same object while nothing it shows moved; callers must not change it."""
+        now = self._begin()
+        a = self._acct(account)
+        self._charge(a, 5, now)
+        return self._book(a).priced(now if at is None else at).numbers
+
     def _positions(self, a: _Account, at: int) -> list[PositionView]:
         """The account's position views at ``at`` (shared: callers must not change the list)."""
         return self._book(a).priced(at).views
 
     def _book(self, a: _Account) -> Book:
         """The account's open legs as the views price them, built again after any change."""
-        key = (a.rev, self._rev)
+        key = (a.rev, self._rev, self._path_rev)
         book = self._books.get(a.spec.name)
         if book is not None and book.key == key:
+            return book
+        if book is not None and book.key[:2] == key[:2]:  # a price path changed: the same legs
+            book = self._books[a.spec.name] = book.repriced(key, {s: self._pricing_of(s) for s in book.symbols})
             return book
         legs = []
         pricing: dict[str, Pricing] = {}

@@ -9,7 +9,8 @@ price estimate, which shares the wallet among the legs by initial margin (so one
 moves a tick moves every leg's liquidation price). When every mark and every leg's time are
 those of the book's last pricing, the answer is that pricing itself, the same view objects: a
 book whose marks are held costs nothing per position, and a face can tell by identity that
-nothing changed.
+nothing changed. A pricing is kept as columns (:class:`LegNumbers`); the view tuples are made
+of them only when asked for, so a face that reads the columns builds no object per leg.
 
 Every number is computed with the same operations, in the same order, as a venue's position
 endpoint would be answered one leg at a time: a view says the same whichever way it is built.
@@ -25,6 +26,7 @@ engine (the engine hands it plain numbers and its price paths).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import reduce
 from itertools import compress, repeat
@@ -142,19 +144,74 @@ def on_the_grid(ticks: int, tick: float, decimals: int, units: Optional[tuple[in
     return mark if mark > tick else tick  # max(tick, mark)
 
 
+_tuple_new = tuple.__new__
+
+
+class LegNumbers:
+    """Every open leg's numbers at one pricing, as columns in the book's order of legs, with the
+    account's sums over them; the legs' :class:`PositionView` tuples are made of them the first
+    time someone asks (an in-process face reads the columns and never needs them). Shared by
+    every pricing that shows the same numbers, and never changed: callers must not change a
+    column."""
+
+    __slots__ = ("account", "symbols", "position_sides", "amounts", "entries", "leverage", "contract_sizes",
+                 "marks", "notional", "size", "upnl", "im", "mm", "liq", "times", "unrealized_pnl",
+                 "initial_margin", "maint_margin", "_views")
+
+    def __init__(self, book: "Book", marks: list[float], notional: list[float], size: list[float],
+                 upnl: list[float], im: list[float], mm: list[float], liq: list[float], times: list[int]):
+        self.account = book.account
+        # the book's own columns (the same lists while the book stands)
+        self.symbols: list[str] = book._symbol
+        self.position_sides: list[str] = book._ps
+        self.amounts: list[float] = book._amount  # signed
+        self.entries: list[float] = book._entry
+        self.leverage: list[int] = book._lev
+        self.contract_sizes: list[float] = book._cs
+        # this pricing's, one per leg: its market's mark, the signed notional and its size,
+        # unrealized PnL, initial and maintenance margin, liquidation price (0: none), time
+        self.marks, self.notional, self.size, self.upnl = marks, notional, size, upnl
+        self.im, self.mm, self.liq, self.times = im, mm, liq, times
+        self.unrealized_pnl, self.initial_margin, self.maint_margin = sum(upnl), sum(im), sum(mm)
+        self._views: Optional[list[PositionView]] = None
+
+    def __len__(self) -> int:
+        return len(self.amounts)
+
+    @property
+    def views(self) -> list[PositionView]:
+        """The legs as view tuples, made once."""
+        if self._views is None:
+            self._views = list(map(_tuple_new, repeat(PositionView), zip(
+                repeat(self.account), self.symbols, self.position_sides, self.amounts, self.entries, self.marks,
+                self.upnl, self.notional, self.leverage, self.im, self.mm, self.liq, self.times)))
+        return self._views
+
+
 class Priced(NamedTuple):
-    """A book priced at one time: the views and the account's sums over them."""
+    """A book priced at one time: its marks and the legs' numbers (shared with the pricing
+    before when nothing they show moved)."""
 
     at: int
     ticks: list[int]  # each moving mark in ticks, in the book's order of moving markets
     marks: list[float]  # every market's mark, in the book's order of markets
-    views: list[PositionView]
-    unrealized_pnl: float
-    initial_margin: float
-    maint_margin: float
+    numbers: LegNumbers
 
+    @property
+    def views(self) -> list[PositionView]:
+        return self.numbers.views
 
-_tuple_new = tuple.__new__
+    @property
+    def unrealized_pnl(self) -> float:
+        return self.numbers.unrealized_pnl
+
+    @property
+    def initial_margin(self) -> float:
+        return self.numbers.initial_margin
+
+    @property
+    def maint_margin(self) -> float:
+        return self.numbers.maint_margin
 
 
 class Book:
@@ -169,34 +226,17 @@ class Book:
     operations in the same order as one leg at a time: ``tests/unit/test_simulated_snapshot.py``
     holds the two equal on random books."""
 
-    def __init__(self, key: tuple[int, int], account: str, wallet: float, legs: list[OpenLeg],
+    def __init__(self, key: tuple[int, ...], account: str, wallet: float, legs: list[OpenLeg],
                  pricing: dict[str, Pricing]):
-        self.key = key  # (account revision, engine revision) it was built at
+        self.key = key  # (account revision, engine revision, price paths' revision) it was built at
         self.account = account
         self.wallet = wallet
         self.legs = legs  # in the order of the views
         self.latest = max((g.update_time for g in legs), default=0)  # the newest leg's time
-        # the markets in the order of their first leg; a held mark is priced once (by its
-        # Pricing), the others at every new time
+        # the markets in the order of their first leg
         symbols = list(dict.fromkeys(g.symbol for g in legs))
         self.symbols = symbols
-        held = [pricing[s].held for s in symbols]  # None where the mark moves
-        self._held = [0.0 if mark is None else mark for mark in held]  # the moving ones filled in
-        moving = [pricing[s] for s in symbols if pricing[s].held is None]
-        self._slots = [i for i, mark in enumerate(held) if mark is None]
-        self._all_moving = len(self._slots) == len(symbols)
-        self._ticks = [p.tick for p in moving]
-        self._decimals = [p.decimals for p in moving]
-        self._units = [tick_units(p.tick, p.decimals) for p in moving]
-        # every moving tick a decimal fraction: m units of 10 ** -d each, for all marks at once
-        exact = [u for u in self._units if u is not None]
-        self._exact: Optional[tuple[list[int], list[float], int]] = (
-            ([u[0] for u in exact], [u[1] for u in exact], max(u[0] for u in exact))
-            if exact and len(exact) == len(moving) else None)
-        self._t0 = [p.t0 for p in moving]
-        # every path at one time since the engine's start (one engine's markets share it)
-        self._paths = [p.path for p in moving]
-        self._prices = Prices(self._paths) if len(set(self._t0)) <= 1 else None
+        self._price_markets(pricing)
         place = {s: i for i, s in enumerate(symbols)}
         self._market_of = [place[g.symbol] for g in legs]
         self._one_each = len(legs) == len(symbols)  # leg i is on market i
@@ -214,6 +254,39 @@ class Book:
         self._den = [q * (1 - mmr) if a > 0 else q * (1 + mmr) for a, q, mmr in zip(self._amount, qs, self._mmr)]
         self._sign = [-1.0 if a > 0 else 1.0 for a in self._amount]
         self._last: Optional[Priced] = None
+        self._numbers: Optional[LegNumbers] = None  # the last pricing's, kept when repriced
+
+    def _price_markets(self, pricing: dict[str, Pricing]) -> None:
+        """How each market's mark is priced: a held mark once (by its Pricing), the others at
+        every new time, rounded to their ticks."""
+        symbols = self.symbols
+        held = [pricing[s].held for s in symbols]  # None where the mark moves
+        self._held = [0.0 if mark is None else mark for mark in held]  # the moving ones filled in
+        moving = [pricing[s] for s in symbols if pricing[s].held is None]
+        self._slots = [i for i, mark in enumerate(held) if mark is None]
+        self._all_moving = len(self._slots) == len(symbols)
+        self._ticks = [p.tick for p in moving]
+        self._decimals = [p.decimals for p in moving]
+        self._units = [tick_units(p.tick, p.decimals) for p in moving]
+        # every moving tick a decimal fraction: m units of 10 ** -d each, for all marks at once
+        exact = [u for u in self._units if u is not None]
+        self._exact: Optional[tuple[list[int], list[float], int]] = (
+            ([u[0] for u in exact], [u[1] for u in exact], max(u[0] for u in exact))
+            if exact and len(exact) == len(moving) else None)
+        self._t0 = [p.t0 for p in moving]
+        # every path at one time since the engine's start (one engine's markets share it)
+        self._paths = [p.path for p in moving]
+        self._prices = Prices(self._paths) if len(set(self._t0)) <= 1 else None
+
+    def repriced(self, key: tuple[int, ...], pricing: dict[str, Pricing]) -> "Book":
+        """This book with its markets priced by ``pricing`` (a market's price path changed, as a
+        mark held at a new price): the same legs and their columns, only how the marks are
+        priced built again; the next pricing computes anew only the legs whose mark moved."""
+        book = copy.copy(self)
+        book.key = key
+        book._price_markets(pricing)
+        book._last = None
+        return book
 
     def marks(self, at: int) -> dict[str, float]:
         """The mark of every market with a leg, at ``at``."""
@@ -266,31 +339,53 @@ class Book:
 
     def _price(self, at: int, ticks: list[int], marks: list[float]) -> Priced:
         # column by column: a leg's share of the wallet needs every leg's initial margin first
-        amount, lev = self._amount, self._lev
         legmarks = marks if self._one_each else [marks[i] for i in self._market_of]
-        notional = list(map(mul, amount, legmarks))  # amount * mark * contract size
-        if not self._unit:
-            notional = list(map(mul, notional, self._cs))
-        size = list(map(abs, notional))
-        im = list(map(truediv, size, lev))
+        notional, size, im, upnl, mm = self._legs(legmarks)
         total_im = reduce(add, im, 0.0)  # one leg after another (sum() may compensate)
         wallet = self.wallet
+        # max(0.0, x) of each leg's liquidation price
         if total_im > 0:
-            liq = [(eq + sign * (wallet * (m / total_im))) / den
+            liq = [x if (x := (eq + sign * (wallet * (m / total_im))) / den) > 0.0 else 0.0
                    for eq, sign, m, den in zip(self._eq, self._sign, im, self._den)]
         else:
-            liq = [(eq + sign * wallet) / den for eq, sign, den in zip(self._eq, self._sign, self._den)]
-        liq = [x if x > 0.0 else 0.0 for x in liq]  # max(0.0, x)
-        if self._unit:
-            upnl = [a * (mark - e) for a, mark, e in zip(amount, legmarks, self._entry)]
-        else:
-            upnl = [a * (mark - e) * cs for a, mark, e, cs in zip(amount, legmarks, self._entry, self._cs)]
-        mm = list(map(mul, size, self._mmr))
+            liq = [x if (x := (eq + sign * wallet) / den) > 0.0 else 0.0
+                   for eq, sign, den in zip(self._eq, self._sign, self._den)]
         times = self._time if at >= self.latest else [t if t <= at else at for t in self._time]  # min(t, at)
-        views = list(map(_tuple_new, repeat(PositionView), zip(
-            repeat(self.account), self._symbol, self._ps, amount, self._entry, legmarks, upnl, notional, lev, im,
-            mm, liq, times)))
-        return Priced(at, ticks, marks, views, sum(upnl), sum(im), sum(mm))
+        self._numbers = LegNumbers(self, legmarks, notional, size, upnl, im, mm, liq, times)
+        return Priced(at, ticks, marks, self._numbers)
+
+    def _legs(self, legmarks: list[float]) -> tuple[list[float], ...]:
+        """Each leg's notional, its size, initial margin, unrealized PnL and maintenance margin
+        at ``legmarks``: numbers of the leg and its mark alone, so a leg whose mark is the same
+        float as at the last pricing keeps that pricing's (most marks move less than a tick
+        between two snapshots); the others are computed with the columns' operations, in their
+        order, leg by leg. When most marks moved, every leg column by column."""
+        amount, lev, entry, cs_c, mmr_c, unit = self._amount, self._lev, self._entry, self._cs, self._mmr, self._unit
+        before = self._numbers
+        n = len(amount)
+        if before is not None:
+            moved = list(compress(range(n), map(ne, legmarks, before.marks)))
+            if len(moved) * 3 <= n:
+                notional, size, im = list(before.notional), list(before.size), list(before.im)
+                upnl, mm = list(before.upnl), list(before.mm)
+                for i in moved:
+                    a, mark = amount[i], legmarks[i]
+                    x = a * mark if unit else a * mark * cs_c[i]
+                    s = abs(x)
+                    notional[i], size[i], im[i], mm[i] = x, s, s / lev[i], s * mmr_c[i]
+                    upnl[i] = a * (mark - entry[i]) if unit else a * (mark - entry[i]) * cs_c[i]
+                return notional, size, im, upnl, mm
+        notional = list(map(mul, amount, legmarks))  # amount * mark * contract size
+        if not unit:
+            notional = list(map(mul, notional, cs_c))
+        size = list(map(abs, notional))
+        im = list(map(truediv, size, lev))
+        if unit:
+            upnl = [a * (mark - e) for a, mark, e in zip(amount, legmarks, entry)]
+        else:
+            upnl = [a * (mark - e) * cs for a, mark, e, cs in zip(amount, legmarks, entry, cs_c)]
+        mm = list(map(mul, size, mmr_c))
+        return notional, size, im, upnl, mm
 
 
-__all__ = ["Book", "OpenLeg", "Pricing", "Priced", "PositionView", "AccountView"]
+__all__ = ["Book", "LegNumbers", "OpenLeg", "Pricing", "Priced", "PositionView", "AccountView"]

@@ -336,3 +336,31 @@ def test_a_path_of_any_callable_is_read_as_a_float_and_a_nan_fails_as_one_leg_wo
         ex.mark("BTCUSDT")
     with pytest.raises(ValueError):  # no view priced from a mark that is no number
         ex.positions("a")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(book=random_book(), data=st.data())
+def test_a_book_priced_again_after_a_path_changes_is_the_one_leg_at_a_time_formula(book, data):
+    """A mark held at a new price or a new path keeps the book's legs and prices its markets
+    again (only the legs whose mark moved are computed anew): the same floats as one leg at a
+    time, change after change, and the adapter's positions the same as a fresh adapter's."""
+    ex, clock, symbols = book
+    adapter = SimulatedAdapter(ex, "a")
+    for _ in range(data.draw(st.integers(1, 6), label="changes")):
+        symbol = data.draw(st.sampled_from(symbols), label="symbol")
+        kind = data.draw(st.sampled_from(["mark", "same mark", "drift", "piecewise"]), label="change")
+        price = data.draw(st.floats(0.0001, 100_000.0), label="price")
+        if kind == "mark":
+            ex.set_mark(symbol, price)
+        elif kind == "same mark":
+            ex.set_mark(symbol, ex.mark(symbol))
+        elif kind == "drift":
+            ex.set_price_path(symbol, Drift(price, data.draw(st.floats(-0.9, 5.0), label="rate")))
+        else:
+            ex.set_price_path(symbol, Piecewise(((0, price), (clock.now - T0 + 60_000, price * 1.1))))
+        clock.advance(data.draw(st.integers(0, 30_000), label="step"))
+        views = ex.positions("a")
+        assert typed(views) == typed(one_leg_at_a_time(ex, "a", clock.now))
+        mine = snapshot(adapter).positions
+        assert typed([tuple(p.model_dump().values()) for p in mine]) == typed(
+            [tuple(p.model_dump().values()) for p in snapshot(SimulatedAdapter(ex, "a")).positions])
