@@ -120,15 +120,16 @@ class _Fixed(NamedTuple):
     leverage: list[float]
 
 
-def _rounded(xs: list[float], before: Optional[tuple[list[float], list[Any]]]) -> list[Any]:
+def _rounded(xs: list[float], before: Optional[tuple[list[float], list[Any], Optional[list[int]]]]) -> list[Any]:
     """``[round(x, 8) for x in xs]``, the money amounts at the 8 decimals the venue writes them;
-    with ``before`` (the same legs' numbers and their rounded ones at the last pricing), only
-    the numbers that changed are rounded again (rounding to decimals costs ~0.3 µs a number,
-    and most marks do not move a tick between two snapshots)."""
+    with ``before`` (the same legs' numbers and their rounded ones at the last pricing, and the
+    legs that may have changed since, when known), only the numbers that changed are rounded
+    again (rounding to decimals costs ~0.3 µs a number, and most marks do not move a tick
+    between two snapshots)."""
     if before is None or len(before[0]) != len(xs):
         return list(map(round, xs, repeat(8)))
-    old, out = before[0], list(before[1])
-    for i in compress(range(len(xs)), map(ne, xs, old)):
+    old, out, moved = before[0], list(before[1]), before[2]
+    for i in compress(range(len(xs)), map(ne, xs, old)) if moved is None else moved:
         out[i] = round(xs[i], 8)
     return out
 
@@ -344,13 +345,15 @@ class SimulatedAdapter:
         # the last snapshot's legs are these legs (the same book) when the engine's column of
         # their symbols is the same list: a leg whose PnL or margin is the same float as then
         # (its mark did not move a tick) has the same rounded number
-        same = last is not None and last[0].symbols is numbers.symbols
+        before = last if last is not None and last[0].symbols is numbers.symbols else None
+        # the engine's legs whose mark moved since the numbers of the last snapshot, when it knows
+        moved = numbers.moved if before is not None and numbers.prior == before[0].serial else None
         cols = PositionColumns.of_columns(
             fixed.symbols, fixed.sides, numbers.position_sides, fixed.contracts, numbers.size,
             list(map(float, numbers.marks)),
-            _rounded(numbers.upnl, (last[0].upnl, last[1].columns.upnl) if last is not None and same else None),
+            _rounded(numbers.upnl, (before[0].upnl, before[1].columns.upnl, moved) if before else None),
             [x or None for x in numbers.liq],
-            _rounded(numbers.im, (last[0].im, last[1].columns.margin) if last is not None and same else None))
+            _rounded(numbers.im, (before[0].im, before[1].columns.margin, moved) if before else None))
 
         def make(i: int) -> Position:
             # the values Position(**values) validates to, every field in the model's order

@@ -27,11 +27,12 @@ engine (the engine hands it plain numbers and its price paths).
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass
 from functools import reduce
 from itertools import compress, repeat
 from operator import add, mul, ne, truediv
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 from .paths import Flat, PricePath, Prices
 
@@ -145,6 +146,7 @@ def on_the_grid(ticks: int, tick: float, decimals: int, units: Optional[tuple[in
 
 
 _tuple_new = tuple.__new__
+_serials = itertools.count(1)
 
 
 class LegNumbers:
@@ -154,12 +156,18 @@ class LegNumbers:
     every pricing that shows the same numbers, and never changed: callers must not change a
     column."""
 
-    __slots__ = ("account", "symbols", "position_sides", "amounts", "entries", "leverage", "contract_sizes",
-                 "marks", "notional", "size", "upnl", "im", "mm", "liq", "times", "unrealized_pnl",
-                 "initial_margin", "maint_margin", "_views")
+    __slots__ = ("serial", "prior", "moved", "account", "symbols", "position_sides", "amounts", "entries",
+                 "leverage", "contract_sizes", "marks", "notional", "size", "upnl", "im", "mm", "liq", "times",
+                 "unrealized_pnl", "initial_margin", "maint_margin", "_views")
 
     def __init__(self, book: "Book", marks: list[float], notional: list[float], size: list[float],
-                 upnl: list[float], im: list[float], mm: list[float], liq: list[float], times: list[int]):
+                 upnl: list[float], im: list[float], mm: list[float], liq: list[float], times: list[int],
+                 prior: Optional["LegNumbers"] = None, moved: Optional[list[int]] = None):
+        self.serial = next(_serials)
+        # with ``prior`` (the same book's numbers before): the legs whose mark moved since, the
+        # only ones whose numbers other than the liquidation price and time may differ from it
+        self.prior = None if prior is None or moved is None else prior.serial
+        self.moved = None if self.prior is None else moved
         self.account = book.account
         # the book's own columns (the same lists while the book stands)
         self.symbols: list[str] = book._symbol
@@ -340,7 +348,8 @@ class Book:
     def _price(self, at: int, ticks: list[int], marks: list[float]) -> Priced:
         # column by column: a leg's share of the wallet needs every leg's initial margin first
         legmarks = marks if self._one_each else [marks[i] for i in self._market_of]
-        notional, size, im, upnl, mm = self._legs(legmarks)
+        prior = self._numbers
+        notional, size, im, upnl, mm, moved = self._legs(legmarks)
         total_im = reduce(add, im, 0.0)  # one leg after another (sum() may compensate)
         wallet = self.wallet
         # max(0.0, x) of each leg's liquidation price
@@ -351,15 +360,16 @@ class Book:
             liq = [x if (x := (eq + sign * wallet) / den) > 0.0 else 0.0
                    for eq, sign, den in zip(self._eq, self._sign, self._den)]
         times = self._time if at >= self.latest else [t if t <= at else at for t in self._time]  # min(t, at)
-        self._numbers = LegNumbers(self, legmarks, notional, size, upnl, im, mm, liq, times)
+        self._numbers = LegNumbers(self, legmarks, notional, size, upnl, im, mm, liq, times, prior, moved)
         return Priced(at, ticks, marks, self._numbers)
 
-    def _legs(self, legmarks: list[float]) -> tuple[list[float], ...]:
+    def _legs(self, legmarks: list[float]) -> tuple[Any, ...]:
         """Each leg's notional, its size, initial margin, unrealized PnL and maintenance margin
-        at ``legmarks``: numbers of the leg and its mark alone, so a leg whose mark is the same
-        float as at the last pricing keeps that pricing's (most marks move less than a tick
-        between two snapshots); the others are computed with the columns' operations, in their
-        order, leg by leg. When most marks moved, every leg column by column."""
+        at ``legmarks``, and the legs computed anew (None: all of them): numbers of the leg and
+        its mark alone, so a leg whose mark is the same float as at the last pricing keeps that
+        pricing's (most marks move less than a tick between two snapshots); the others are
+        computed with the columns' operations, in their order, leg by leg. When most marks
+        moved, every leg column by column."""
         amount, lev, entry, cs_c, mmr_c, unit = self._amount, self._lev, self._entry, self._cs, self._mmr, self._unit
         before = self._numbers
         n = len(amount)
@@ -374,7 +384,7 @@ class Book:
                     s = abs(x)
                     notional[i], size[i], im[i], mm[i] = x, s, s / lev[i], s * mmr_c[i]
                     upnl[i] = a * (mark - entry[i]) if unit else a * (mark - entry[i]) * cs_c[i]
-                return notional, size, im, upnl, mm
+                return notional, size, im, upnl, mm, moved
         notional = list(map(mul, amount, legmarks))  # amount * mark * contract size
         if not unit:
             notional = list(map(mul, notional, cs_c))
@@ -385,7 +395,7 @@ class Book:
         else:
             upnl = [a * (mark - e) * cs for a, mark, e, cs in zip(amount, legmarks, entry, cs_c)]
         mm = list(map(mul, size, mmr_c))
-        return notional, size, im, upnl, mm
+        return notional, size, im, upnl, mm, None
 
 
 __all__ = ["Book", "LegNumbers", "OpenLeg", "Pricing", "Priced", "PositionView", "AccountView"]
