@@ -166,8 +166,8 @@ def git_revision(paths: list[str]) -> str | None:
     One git process answers both in the common case: ``status --porcelain=v2 --branch`` heads its
     output with ``# branch.oid <commit>`` and lists a line per change under ``paths`` (a second
     process, ``rev-parse HEAD``, cost every ``ksctl validate`` 1.5–2 ms of CPU). Ahead/behind
-    counts against the upstream are not wanted, so not computed. When git refuses the status (a
-    path outside the repository, no work tree), ``rev-parse HEAD`` alone answers, as it did.
+    counts against the upstream are not wanted, so not computed. When git refuses the status for
+    a path outside the repository, ``rev-parse HEAD`` alone answers, as it did.
     """
     if not paths:
         return None
@@ -189,6 +189,8 @@ def git_revision(paths: list[str]) -> str | None:
             if rev is None or rev == "(initial)":  # no commit yet: HEAD names nothing
                 return None
             return rev + "-dirty" if changed else rev
+        if "not a git repository" in status.stderr:  # saves asking again; git in another language asks
+            return None
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd or ".", capture_output=True, text=True, timeout=5
         )
