@@ -160,26 +160,41 @@ def _nearby(p: Path) -> list[str]:
 def git_revision(paths: list[str]) -> str | None:
     """``<commit>`` of the repository holding ``paths``, with ``-dirty`` when they have changes.
 
-    None when they are not in a git work tree or git is not installed.
+    None when they are not in a git work tree, the repository has no commit yet, or git is not
+    installed.
+
+    One git process answers both in the common case: ``status --porcelain=v2 --branch`` heads its
+    output with ``# branch.oid <commit>`` and lists a line per change under ``paths`` (a second
+    process, ``rev-parse HEAD``, cost every ``ksctl validate`` 1.5–2 ms of CPU). Ahead/behind
+    counts against the upstream are not wanted, so not computed. When git refuses the status for
+    a path outside the repository, ``rev-parse HEAD`` alone answers, as it did.
     """
     if not paths:
         return None
     first = Path(paths[0])
     cwd = first if first.is_dir() else first.parent
     try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain=v2", "--branch", "--no-ahead-behind", "--",
+             *[os.path.abspath(p) for p in paths]],
+            cwd=cwd or ".", capture_output=True, text=True, timeout=5,
+        )
+        if status.returncode == 0:
+            rev, changed = None, False
+            for line in status.stdout.splitlines():
+                if line.startswith("# branch.oid "):
+                    rev = line[len("# branch.oid "):].strip()
+                elif line.strip() and not line.startswith("#"):
+                    changed = True
+            if rev is None or rev == "(initial)":  # no commit yet: HEAD names nothing
+                return None
+            return rev + "-dirty" if changed else rev
+        if "not a git repository" in status.stderr:  # saves asking again; git in another language asks
+            return None
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd or ".", capture_output=True, text=True, timeout=5
         )
-        if head.returncode != 0:
-            return None
-        rev = head.stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--", *[os.path.abspath(p) for p in paths]],
-            cwd=cwd or ".", capture_output=True, text=True, timeout=5,
-        )
-        if status.returncode == 0 and status.stdout.strip():
-            rev += "-dirty"
-        return rev
+        return head.stdout.strip() if head.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
 

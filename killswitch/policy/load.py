@@ -34,7 +34,6 @@ from . import diagnostics as d
 from .diagnostics import Diagnostic, Position
 from .documents import LoadedDoc as LoadedDoc, LoadResult as LoadResult, Path as Path, SourceMap as SourceMap
 from .model import API_VERSION, DOCUMENT_KINDS
-from .schema_errors import clean_errors, diagnostic, salvage
 
 # --- YAML → plain data + positions ----------------------------------------------------------
 
@@ -524,6 +523,9 @@ def _checked_document(result: LoadResult, raw: Any, sm: SourceMap, file: str, in
     try:
         doc.model = cls.model_validate(raw)
     except ValidationError as e:
+        # imported on the first document with errors: a clean repository never needs it
+        from .schema_errors import clean_errors, diagnostic, salvage
+
         errors = clean_errors(e, raw, cls)
         result.diagnostics.extend(diagnostic(err, doc, cls) for err in errors)
         doc.complete = False

@@ -117,6 +117,7 @@ class Templates:
         self._asts: dict[str, Any] = {}  # parsed once: checking a template asks several questions of it
         # what checking asks again for every policy that uses a template, answered once
         self._closures: dict[str, list[str]] = {}
+        self._includes: dict[str, list[str]] = {}
         self._readable: dict[str, frozenset[str]] = {}
         self._clean: dict[tuple[str, Any], bool] = {}
 
@@ -293,11 +294,13 @@ class Templates:
             if n in out or n not in self.sources:
                 continue
             out.append(n)
-            try:
-                refs = meta.find_referenced_templates(self._ast(n))
-            except TemplateSyntaxError:
-                continue
-            todo += [r for r in refs if isinstance(r, str)]
+            if n not in self._includes:  # a walk of the whole tree: once per template, not per closure
+                try:
+                    refs = meta.find_referenced_templates(self._ast(n))
+                except TemplateSyntaxError:
+                    continue
+                self._includes[n] = [r for r in refs if isinstance(r, str)]
+            todo += self._includes[n]
         self._closures[name] = out
         return out
 

@@ -1,11 +1,14 @@
 """The garbage collector's settings while `ksctl validate` reads a batch of policies
 (killswitch/cli/common.py, batch_collector): the imports happen with it paused, what they made
 is frozen, cycles made afterwards are still collected, and everything is as it was after the
-batch, whether it ended normally or with an exception (commands also run in process, in tests)."""
+batch, whether it ended normally or with an exception (commands also run in process, in tests);
+and when the process exits, what is alive is frozen before the interpreter's last collections."""
 
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import weakref
 
 import pytest
@@ -51,3 +54,20 @@ def test_ksctl_validate_in_process_leaves_the_collector_as_it_found_it():
     out = CliRunner().invoke(cli, ["validate", str(POLICIES)])
     assert out.exit_code == 0, out.output
     assert (gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()) == before
+
+
+def test_what_a_batch_leaves_alive_is_frozen_when_the_process_exits():
+    # atexit runs its functions last registered first: this one, registered before the batch's,
+    # runs after it, just before the interpreter's last collections that the freezing spares
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen at exit', gc.get_freeze_count() > 0, flush=True))\n"
+        "from killswitch.cli.main import main\n"
+        "try:\n"
+        f"    main(['validate', {str(POLICIES)!r}])\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "print('after the batch', gc.get_freeze_count() == 0, flush=True)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-2:] == ["after the batch True", "frozen at exit True"], out.stdout + out.stderr
