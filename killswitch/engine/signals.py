@@ -433,14 +433,17 @@ def _api(node: ApiErrorRateSignal | ApiLatencySignal, st: ApiStats, view: ScopeV
     return SignalValue(node.name, q)
 
 
-def content_fingerprint(s: Snapshot, cols: Optional[Columns] = None) -> Optional[str]:
+def content_fingerprint(s: Snapshot, cols: Optional[Columns] = None,
+                        account: Optional[AccountState] = None) -> Optional[str]:
     """What must move in a live answer, as a digest: equity, and every position's size and mark,
     and every priced spot holding outside the stablecoins. None for a quiet book (no position, no
     priced holding): a flat account legitimately repeats itself, so its content proves nothing.
     Open orders are left out: an order feed can be live while the risk data is frozen.
 
     Stable across processes (it is persisted): bytes into blake2b, never Python's ``hash``. Columns
-    packed as arrays (``cols``: the snapshot's positions as columns, when the caller has them)."""
+    packed as arrays (``cols``: the snapshot's positions as columns, when the caller has them).
+    ``account``: the account's state, whose last symbols and sides (:func:`_names`) spare
+    encoding them again when they did not change; the digest is the same either way."""
     stable = s.stablecoins
     priced = [(b.asset, b.total, b.price) for b in s.balances
               if b.price is not None and b.total and b.asset != s.quote_currency and b.asset not in stable]
@@ -450,11 +453,26 @@ def content_fingerprint(s: Snapshot, cols: Optional[Columns] = None) -> Optional
     h = hashlib.blake2b(repr((s.equity, priced)).encode(), digest_size=12)
     if ps:
         c = cols if cols is not None and cols.positions is ps else Columns(ps)
-        h.update("\0".join(c.symbols).encode())
-        h.update("\0".join(c.side_keys).encode())
+        symbols, sides = _names(c, account)
+        h.update(symbols)
+        h.update(sides)
         h.update(array("d", c.contracts).tobytes())
         h.update(array("d", c.marks).tobytes())
     return h.hexdigest()
+
+
+def _names(c: Columns, account: Optional[AccountState]) -> tuple[bytes, bytes]:
+    """The positions' symbols and sides, each joined by NUL and encoded: from ``account``'s last
+    ones when both lists are equal to those it read then (compared element by element; the same
+    symbol objects an adapter hands over each tick compare by identity), else encoded now and
+    kept there (as copies: a caller may reuse and change its lists)."""
+    seen = account.names if account is not None else None
+    if seen is not None and seen[0] == c.symbols and seen[1] == c.side_keys:
+        return seen[2], seen[3]
+    symbols, sides = "\0".join(c.symbols).encode(), "\0".join(c.side_keys).encode()
+    if account is not None:
+        account.names = (list(c.symbols), list(c.side_keys), symbols, sides)
+    return symbols, sides
 
 
 def update_accounts(state: State, snapshots: Iterable[Snapshot], now: int, tables: Optional[Tables] = None) -> None:
@@ -477,7 +495,7 @@ def update_accounts(state: State, snapshots: Iterable[Snapshot], now: int, table
         ts = s.ts_event if s.ts_observed is None else min(s.ts_event, s.ts_observed)
         if acc.last_good_ms is None or ts > acc.last_good_ms:
             acc.last_good_ms = ts
-        content = content_fingerprint(s, tables.of(s.positions) if tables is not None and s.positions else None)
+        content = content_fingerprint(s, tables.of(s.positions) if tables is not None and s.positions else None, acc)
         if content is None or content != acc.content or acc.changed_ms is None:
             acc.content, acc.changed_ms = content, ts
         if acc.first_equity is None:
