@@ -462,8 +462,8 @@ def content_fingerprint(s: Snapshot, cols: Optional[Columns] = None,
         symbols, sides = _names(c, account)
         h.update(symbols)
         h.update(sides)
-        h.update(array("d", c.contracts).tobytes())
-        h.update(array("d", c.marks).tobytes())
+        h.update(array("d", c.contracts))  # (its buffer: the same bytes as tobytes(), not copied)
+        h.update(array("d", c.marks))
     return h.hexdigest()
 
 

@@ -152,6 +152,12 @@ def test_the_fingerprint_is_the_same_in_every_process():
     assert outs == {content_fingerprint(s)}
 
 
+def test_the_fingerprint_of_a_known_book_is_the_one_saved_by_earlier_releases():
+    """A changed definition would make every saved fingerprint differ at an upgrade: each
+    frozen feed would count as changed and its age start again."""
+    assert content_fingerprint(book(ts=0)) == "f0ed809f07a4bdfd7ccd7006"
+
+
 @pytest.mark.parametrize("change", [
     pytest.param({"mark": 60_000.1}, id="a_mark"),
     pytest.param({"equity": 100_000.01}, id="equity"),
