@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 from array import array
-from operator import neg
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
@@ -87,50 +87,56 @@ class PositionAgg:
 def position_agg(view: ScopeView, kinds: frozenset[str]) -> PositionAgg:
     """The sums and extremes over the view's positions that signals of ``kinds`` read (the
     others stay at their defaults), from their columns: each reduction adds in the positions'
-    order, as a loop over them would. ``kinds`` may hold ``MARGIN_LOSS`` (a ``position_loss``
-    of margin is read: the loss-over-margin ratios are taken only then)."""
+    order, as a loop over them would. A sum runs over every group's column in one pass (one C
+    loop for a scope of 100 accounts as for one of a single account), which adds in the same
+    order as a sum per group carried over. ``kinds`` may hold ``MARGIN_LOSS`` (a
+    ``position_loss`` of margin is read: the loss-over-margin ratios are taken only then)."""
     need_concentration = "concentration" in kinds
     need_gross = need_concentration or not kinds.isdisjoint(("gross_exposure", "leverage"))
     need_net = "net_exposure" in kinds
     need_losses = "position_loss" in kinds
-    need_ratios = MARGIN_LOSS in kinds
+    need_ratios = need_losses and MARGIN_LOSS in kinds
     need_liq = "liquidation_distance" in kinds
     agg = PositionAgg()
-    by_symbol: dict[str, float] = {}
-    by_base: dict[str, float] = {}
-    gross = net = max_loss = sum_loss = sum_mloss = 0.0
-    max_mloss: Optional[float] = None
-    min_liq: Optional[float] = None
-    for c in view.columns:
-        if not len(c):
-            continue
-        if need_gross:
-            gross = sum(c.notional, gross)
-        if need_net:
-            net = sum(c.signed_notional, net)
-        upnl = c.upnl
-        # -u of every u < 0, in order (C loops: no Python frame per position)
-        losses = list(map(neg, filter(_ZERO_GT, upnl))) if need_losses else None
-        if losses:
-            sum_loss = sum(losses, sum_loss)
-            max_loss = max(max_loss, max(losses))
-            ratios = [-u / m for u, m in zip(upnl, c.margin) if u < 0 and m] if need_ratios else None
+    cols = [c for c in view.columns if len(c)]
+    flat = chain.from_iterable
+    if need_gross:
+        agg.gross = sum(flat(c.notional for c in cols), 0.0)
+    if need_net:
+        agg.net = sum(flat(c.signed_notional for c in cols), 0.0)
+    if need_losses:
+        # every u < 0, in order (C loops: no Python frame per position); the losses are their
+        # negations, and a sum or an extreme of negated floats is exactly the negated one
+        under = list(filter(_ZERO_GT, flat(c.upnl for c in cols)))
+        if under:
+            agg.sum_loss = -sum(under, -0.0)
+            agg.max_loss = max(0.0, -min(under))
+    if need_ratios:
+        sum_mloss = 0.0
+        max_mloss: Optional[float] = None
+        for c in cols:
+            ratios = [-u / m for u, m in zip(c.upnl, c.margin) if u < 0 and m]
             if ratios:
                 sum_mloss = sum(ratios, sum_mloss)
                 top = max(ratios)
                 if max_mloss is None or top > max_mloss:
                     max_mloss = top
-        nearest = _nearest_liquidation(c.marks, c.liq) if need_liq else None
-        if nearest is not None and (min_liq is None or nearest < min_liq):
-            min_liq = nearest
-        if need_concentration:
+        agg.max_margin_loss, agg.sum_margin_loss = max_mloss, sum_mloss
+    if need_liq:
+        min_liq: Optional[float] = None
+        for c in cols:  # (per group: a NaN liquidation price makes its group's minimum NaN, as it did)
+            nearest = _nearest_liquidation(c.marks, c.liq)
+            if nearest is not None and (min_liq is None or nearest < min_liq):
+                min_liq = nearest
+        agg.min_liq = min_liq
+    if need_concentration:
+        by_symbol: dict[str, float] = {}
+        by_base: dict[str, float] = {}
+        for c in cols:
             for sym, n in zip(c.symbols, c.notional):
                 by_symbol[sym] = by_symbol.get(sym, 0.0) + n
                 b = base_asset(sym)
                 by_base[b] = by_base.get(b, 0.0) + n
-    agg.gross, agg.net, agg.max_loss, agg.sum_loss = gross, net, max_loss, sum_loss
-    agg.max_margin_loss, agg.sum_margin_loss, agg.min_liq = max_mloss, sum_mloss, min_liq
-    if need_concentration:
         agg.by_symbol, agg.by_base = by_symbol, by_base
     return agg
 
@@ -433,14 +439,17 @@ def _api(node: ApiErrorRateSignal | ApiLatencySignal, st: ApiStats, view: ScopeV
     return SignalValue(node.name, q)
 
 
-def content_fingerprint(s: Snapshot, cols: Optional[Columns] = None) -> Optional[str]:
+def content_fingerprint(s: Snapshot, cols: Optional[Columns] = None,
+                        account: Optional[AccountState] = None) -> Optional[str]:
     """What must move in a live answer, as a digest: equity, and every position's size and mark,
     and every priced spot holding outside the stablecoins. None for a quiet book (no position, no
     priced holding): a flat account legitimately repeats itself, so its content proves nothing.
     Open orders are left out: an order feed can be live while the risk data is frozen.
 
     Stable across processes (it is persisted): bytes into blake2b, never Python's ``hash``. Columns
-    packed as arrays (``cols``: the snapshot's positions as columns, when the caller has them)."""
+    packed as arrays (``cols``: the snapshot's positions as columns, when the caller has them).
+    ``account``: the account's state, whose last symbols and sides (:func:`_names`) spare
+    encoding them again when they did not change; the digest is the same either way."""
     stable = s.stablecoins
     priced = [(b.asset, b.total, b.price) for b in s.balances
               if b.price is not None and b.total and b.asset != s.quote_currency and b.asset not in stable]
@@ -450,11 +459,26 @@ def content_fingerprint(s: Snapshot, cols: Optional[Columns] = None) -> Optional
     h = hashlib.blake2b(repr((s.equity, priced)).encode(), digest_size=12)
     if ps:
         c = cols if cols is not None and cols.positions is ps else Columns(ps)
-        h.update("\0".join(c.symbols).encode())
-        h.update("\0".join(c.side_keys).encode())
-        h.update(array("d", c.contracts).tobytes())
-        h.update(array("d", c.marks).tobytes())
+        symbols, sides = _names(c, account)
+        h.update(symbols)
+        h.update(sides)
+        h.update(array("d", c.contracts))  # (its buffer: the same bytes as tobytes(), not copied)
+        h.update(array("d", c.marks))
     return h.hexdigest()
+
+
+def _names(c: Columns, account: Optional[AccountState]) -> tuple[bytes, bytes]:
+    """The positions' symbols and sides, each joined by NUL and encoded: from ``account``'s last
+    ones when both lists are equal to those it read then (compared element by element; the same
+    symbol objects an adapter hands over each tick compare by identity), else encoded now and
+    kept there (as copies: a caller may reuse and change its lists)."""
+    seen = account.names if account is not None else None
+    if seen is not None and seen[0] == c.symbols and seen[1] == c.side_keys:
+        return seen[2], seen[3]
+    symbols, sides = "\0".join(c.symbols).encode(), "\0".join(c.side_keys).encode()
+    if account is not None:
+        account.names = (list(c.symbols), list(c.side_keys), symbols, sides)
+    return symbols, sides
 
 
 def update_accounts(state: State, snapshots: Iterable[Snapshot], now: int, tables: Optional[Tables] = None) -> None:
@@ -477,7 +501,7 @@ def update_accounts(state: State, snapshots: Iterable[Snapshot], now: int, table
         ts = s.ts_event if s.ts_observed is None else min(s.ts_event, s.ts_observed)
         if acc.last_good_ms is None or ts > acc.last_good_ms:
             acc.last_good_ms = ts
-        content = content_fingerprint(s, tables.of(s.positions) if tables is not None and s.positions else None)
+        content = content_fingerprint(s, tables.of(s.positions) if tables is not None and s.positions else None, acc)
         if content is None or content != acc.content or acc.changed_ms is None:
             acc.content, acc.changed_ms = content, ts
         if acc.first_equity is None:

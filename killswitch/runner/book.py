@@ -138,10 +138,12 @@ class Book:
                "lock": self.lock_book.to_json(), "dms": self.dms.to_dict(),
                "resume": dict(sorted(self.resume_starts.items())), "sinks": sinks(),
                "residuals": self.residuals.to_json()}
-        added, kept = pnl_changes(self.state, self.saved_pnl)
+        marks = pnl_marks(self.state)
+        # Where every history starts and ends as stored: equal marks leave nothing to add or
+        # drop (what pnl_changes would find, without a walk over every account's history)
+        added, kept = pnl_changes(self.state, self.saved_pnl) if marks != self.saved_pnl else ([], [])
         rows = [PnlSampleRow(w, acct, ts, self._keys_json(w, acct, keys), values.tolist())
                 for w, acct, ts, keys, values in added]
-        marks = pnl_marks(self.state)
         await io(store.save_engine_state, doc, self.graph.digest, fence, pnl_added=rows, pnl_kept=kept)
         # (two saves in flight may both add a sample row: the store upserts it)
         self.saved_pnl = marks

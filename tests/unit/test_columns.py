@@ -112,6 +112,46 @@ def test_nearest_liquidation():
     assert _nearest_liquidation([], []) is None
 
 
+def agg_by_loop(groups) -> dict:
+    """The position aggregates by a loop over every position of every group, in order."""
+    gross = net = max_loss = sum_loss = sum_m = 0.0
+    max_m = min_liq = None
+    for ps in groups:
+        for p in ps:
+            gross += p.notional
+            net += p.notional if p.side == "long" else -p.notional
+            u = p.unrealized_pnl
+            if u < 0:
+                sum_loss += -u
+                max_loss = max(max_loss, -u)
+                if p.margin:
+                    sum_m += -u / p.margin
+                    max_m = -u / p.margin if max_m is None else max(max_m, -u / p.margin)
+            if p.liquidation_price:
+                d = abs(p.mark_price - p.liquidation_price) / p.mark_price
+                min_liq = d if min_liq is None else min(min_liq, d)
+    return {"gross": gross, "net": net, "max_loss": max_loss, "sum_loss": sum_loss, "sum_margin_loss": sum_m,
+            "max_margin_loss": max_m, "min_liq": min_liq}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_position_aggregates_over_many_accounts_equal_a_loop_over_every_position(data):
+    """A scope over several accounts sums over all their columns in one pass: the same figures,
+    to the last bit, as adding position by position, account after account."""
+    from killswitch.engine.scope import ScopeView
+    from killswitch.engine.signals import MARGIN_LOSS, POSITION_KINDS, position_agg
+
+    groups = []
+    for i in range(data.draw(st.integers(0, 4), label="accounts")):
+        a = data.draw(account(f"a{i}"), label=f"account {i}")
+        positions = draw_positions(data, a, data.draw(st.floats(5_000, 500_000), label="equity"))
+        groups.append(PositionList.of(positions) if data.draw(st.booleans(), label="columns?") else positions)
+    view = ScopeView("global", groups=[(snap(1.0, 0), ps) for ps in groups])
+    agg = position_agg(view, frozenset(POSITION_KINDS | {MARGIN_LOSS}))
+    assert {k: getattr(agg, k) for k in agg_by_loop(groups)} == agg_by_loop(groups)
+
+
 GRAPH = compile_graph(policy_text(
     signals="""
         dd: {equity_drawdown: {window: 5m, min_coverage: 40%}}

@@ -152,6 +152,12 @@ def test_the_fingerprint_is_the_same_in_every_process():
     assert outs == {content_fingerprint(s)}
 
 
+def test_the_fingerprint_of_a_known_book_is_the_one_saved_by_earlier_releases():
+    """A changed definition would make every saved fingerprint differ at an upgrade: each
+    frozen feed would count as changed and its age start again."""
+    assert content_fingerprint(book(ts=0)) == "f0ed809f07a4bdfd7ccd7006"
+
+
 @pytest.mark.parametrize("change", [
     pytest.param({"mark": 60_000.1}, id="a_mark"),
     pytest.param({"equity": 100_000.01}, id="equity"),
@@ -171,6 +177,35 @@ def test_open_orders_do_not_count_as_a_change():
     a = book(ts=0)
     b = book(ts=0, orders=[order("1")])
     assert content_fingerprint(a) == content_fingerprint(b)
+
+
+def test_the_names_kept_from_the_last_tick_give_the_same_fingerprint_and_a_change_still_shows():
+    """The account's state keeps the symbols and sides the last fingerprint encoded; a tick whose
+    positions are the same reuses their text, and the digest is the one computed afresh."""
+    from killswitch.engine.columns import Columns
+    from killswitch.snapshot import PositionList
+
+    def book_of(symbols, sides=None, mark=100.0):
+        ps = [pos(sym, side=(sides or ["long"] * len(symbols))[i], mark=mark + i, contracts=1.0 + i)
+              for i, sym in enumerate(symbols)]
+        return snap(1_000.0, 0, positions=PositionList.of(ps))
+
+    acc = AccountState()
+    first = book_of(["A/USDT:USDT", "B/USDT:USDT"])
+    assert content_fingerprint(first, account=acc) == content_fingerprint(first)
+    assert acc.names is not None
+    # the same positions, new lists (a new answer): the kept text is reused, the digest unchanged
+    again = book_of(["A/USDT:USDT", "B/USDT:USDT"])
+    assert content_fingerprint(again, account=acc) == content_fingerprint(again) == content_fingerprint(first)
+    # a symbol or a side that changed shows, however the lists were made
+    for changed in (book_of(["A/USDT:USDT", "C/USDT:USDT"]), book_of(["A/USDT:USDT", "B/USDT:USDT"], ["long", "short"]),
+                    book_of(["A/USDT:USDT"])):
+        assert content_fingerprint(changed, account=acc) == content_fingerprint(changed) != content_fingerprint(first)
+    # a caller that changes the lists it handed over in place does not change what was kept
+    cols = Columns(first.positions)
+    assert content_fingerprint(first, cols, acc) == content_fingerprint(first)
+    cols.symbols[1] = "Z/USDT:USDT"
+    assert content_fingerprint(first, cols, acc) == content_fingerprint(first, cols) != content_fingerprint(first)
 
 
 def test_the_account_state_rule_by_hand():
