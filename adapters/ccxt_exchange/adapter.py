@@ -337,10 +337,9 @@ class CcxtAdapter:
             equity=equity,
             balances=balances,
             orders=orders,
-            markets=markets,
             fetch=FetchStatus(ok=True, latency_ms=round((time.monotonic() - started) * 1000, 3),
                               calls=op.calls, failed_calls=op.failed),
-        ), positions)
+        ), positions, markets)  # and the market rules it made, not validated again
 
     # --- orders -------------------------------------------------------------------------------------
 

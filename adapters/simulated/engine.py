@@ -1057,7 +1057,7 @@ class SimExchange:
 
     def _positions(self, a: _Account, at: int) -> list[PositionView]:
         """The account's position views at ``at`` (shared: callers must not change the list)."""
-        return self._book(a).priced(at).views
+        return self._book(a).priced(at).numbers.views
 
     def _book(self, a: _Account) -> Book:
         """The account's open legs as the views price them, built again after any change."""
@@ -1089,8 +1089,8 @@ class SimExchange:
         return self._view(a, now if at is None else at)
 
     def _view(self, a: _Account, at: int) -> AccountView:
-        priced = self._book(a).priced(at)
-        upnl, im, mm = priced.unrealized_pnl, priced.initial_margin, priced.maint_margin
+        n = self._book(a).priced(at).numbers
+        upnl, im, mm = n.unrealized_pnl, n.initial_margin, n.maint_margin
         oom = 0.0
         for o in a.live.values():
             if o.is_open and not o.closes:

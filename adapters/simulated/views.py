@@ -205,22 +205,6 @@ class Priced(NamedTuple):
     marks: list[float]  # every market's mark, in the book's order of markets
     numbers: LegNumbers
 
-    @property
-    def views(self) -> list[PositionView]:
-        return self.numbers.views
-
-    @property
-    def unrealized_pnl(self) -> float:
-        return self.numbers.unrealized_pnl
-
-    @property
-    def initial_margin(self) -> float:
-        return self.numbers.initial_margin
-
-    @property
-    def maint_margin(self) -> float:
-        return self.numbers.maint_margin
-
 
 class Book:
     """One account's open legs, built once per change of the account or the markets, priced at

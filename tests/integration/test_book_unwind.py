@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import textwrap
+from typing import Optional
 
 import pytest
 
@@ -81,6 +82,16 @@ def fills(eng: SimExchange) -> list[dict]:
     return [e for e in eng.events if e["event"] == "fill" and e["account"] == ACCOUNT]
 
 
+def sim_adapter(eng: SimExchange) -> SimulatedAdapter:
+    return SimulatedAdapter(eng, ACCOUNT, venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+
+
+def in_process(eng: SimExchange, clock: ManualClock, store, tmp_path, adapter: Optional[SimulatedAdapter] = None):
+    """A live runner of the book-sized policy over ``eng``'s account, in process."""
+    return build_runner(policy(), {f"simulated/{ACCOUNT}": adapter or sim_adapter(eng)}, store,
+                        lock_path=tmp_path / "lock.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+
+
 async def drive(runner, eng, clock, store, ticks=12):
     await runner.start()
     reports = []
@@ -111,9 +122,7 @@ def check_caps(eng: SimExchange, store) -> None:
 def test_a_large_position_is_split_by_the_book_and_filled_within_the_caps_in_process(tmp_path):
     eng, clock = venue()
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    adapter = SimulatedAdapter(eng, ACCOUNT, venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner = build_runner(policy(), {f"simulated/{ACCOUNT}": adapter}, store, lock_path=tmp_path / "lock.json",
-                          dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+    runner = in_process(eng, clock, store, tmp_path)
     reports = asyncio.run(asyncio.wait_for(drive(runner, eng, clock, store), 60))
     assert position(eng) == 0, "the position was not closed"
     check_caps(eng, store)
@@ -129,9 +138,7 @@ def test_without_a_book_the_close_falls_back_to_the_slippage_cap_and_says_so(tmp
     one limit IOC at the slippage cap from the mark, and the plan names BOOK_EMPTY."""
     eng, clock = venue(depth=None)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    adapter = SimulatedAdapter(eng, ACCOUNT, venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner = build_runner(policy(), {f"simulated/{ACCOUNT}": adapter}, store, lock_path=tmp_path / "lock.json",
-                          dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+    runner = in_process(eng, clock, store, tmp_path)
     reports = asyncio.run(asyncio.wait_for(drive(runner, eng, clock, store, ticks=3), 60))
     plan = next(p for r in reports for p in (r.evaluation.plans if r.evaluation else []) if p.orders)
     assert [(o.amount, o.limit_price) for o in plan.orders] == [(30.0, pytest.approx(MARK * 0.995))]
@@ -144,9 +151,7 @@ def test_a_failed_book_fetch_falls_back_and_names_the_reason(tmp_path):
     faults = FaultPlan().http_error("depth", 503)
     eng, clock = venue(faults=faults)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    adapter = SimulatedAdapter(eng, ACCOUNT, venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner = build_runner(policy(), {f"simulated/{ACCOUNT}": adapter}, store, lock_path=tmp_path / "lock.json",
-                          dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+    runner = in_process(eng, clock, store, tmp_path)
     reports = asyncio.run(asyncio.wait_for(drive(runner, eng, clock, store, ticks=1), 60))
     plan = next(p for r in reports for p in (r.evaluation.plans if r.evaluation else []) if p.orders)
     assert [o.limit_price for o in plan.orders] == [pytest.approx(MARK * 0.995)]
@@ -162,7 +167,7 @@ def test_no_book_is_fetched_when_nothing_is_closed(tmp_path):
     eng.open_position(ACCOUNT, "BTCUSDT", "short", 30.0, MARK)  # flat: nothing to close
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     calls = []
-    adapter = SimulatedAdapter(eng, ACCOUNT, venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    adapter = sim_adapter(eng)
     real = adapter.fetch_order_book
 
     async def counted(symbol, depth):
@@ -170,8 +175,7 @@ def test_no_book_is_fetched_when_nothing_is_closed(tmp_path):
         return await real(symbol, depth)
 
     adapter.fetch_order_book = counted
-    runner = build_runner(policy(), {f"simulated/{ACCOUNT}": adapter}, store, lock_path=tmp_path / "lock.json",
-                          dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+    runner = in_process(eng, clock, store, tmp_path, adapter)
     asyncio.run(asyncio.wait_for(drive(runner, eng, clock, store, ticks=3), 60))
     assert position(eng) == 0 and calls == []
 
@@ -247,9 +251,7 @@ def test_a_restart_that_splits_the_same_close_another_way_never_closes_more_than
     crashing = CrashOnFirstSave(store)
 
     def runner_on(s):
-        adapter = SimulatedAdapter(eng, ACCOUNT, venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-        return build_runner(policy(), {f"simulated/{ACCOUNT}": adapter}, s, lock_path=tmp_path / "lock.json",
-                            dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+        return in_process(eng, clock, s, tmp_path)
 
     with pytest.raises(Crash):
         asyncio.run(asyncio.wait_for(drive(runner_on(crashing), eng, clock, store, ticks=1), 60))
@@ -267,9 +269,7 @@ def test_a_restart_that_splits_the_same_close_another_way_never_closes_more_than
 def test_a_tick_that_reads_books_reports_it_as_its_own_phase(tmp_path):
     eng, clock = venue()
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    adapter = SimulatedAdapter(eng, ACCOUNT, venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner = build_runner(policy(), {f"simulated/{ACCOUNT}": adapter}, store, lock_path=tmp_path / "lock.json",
-                          dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+    runner = in_process(eng, clock, store, tmp_path)
     reports = asyncio.run(asyncio.wait_for(drive(runner, eng, clock, store), 60))
     closing = [r for r in reports if r.evaluation and any(p.orders for p in r.evaluation.plans)]
     assert closing and all(list(r.phases)[:3] == ["snapshots", "evaluate", "books"] for r in closing)

@@ -103,6 +103,12 @@ async def drive(runner, clock, ticks):
     return reports
 
 
+async def started(runner, clock, ticks=60):
+    """``runner`` started (settling what a run before left), then ``ticks`` ticks (five minutes)."""
+    await runner.start()
+    return await drive(runner, clock, ticks)
+
+
 def positions(engine):
     return {p.symbol: abs(p.amount) for p in engine.positions("sim-main") if abs(p.amount) > 0}
 
@@ -125,11 +131,7 @@ def test_flash_crash_escalates_closes_the_book_and_locks(tmp_path):
     start = dict(positions(engine))
     assert start  # a long BTC/ETH, short SOL book
 
-    async def go():
-        await runner.start()
-        return await drive(runner, clock, 60)  # five minutes of the scenario
-
-    reports = asyncio.run(asyncio.wait_for(go(), 60))
+    reports = asyncio.run(asyncio.wait_for(started(runner, clock), 60))
     levels = [t.transition.to_level for r in reports for t in r.transitions]
     assert levels == [1, 2, 3]
     assert positions(engine) == {}, "the book is flat after the flatten stage"
@@ -163,11 +165,7 @@ def test_the_intents_of_a_tick_are_journaled_in_one_transaction_before_anything_
 
     store.journal_intents, store.journal_intent, engine.place_order = journal_intents, journal_intent, place_order
 
-    async def go():
-        await runner.start()
-        return await drive(runner, clock, 60)
-
-    reports = asyncio.run(asyncio.wait_for(go(), 60))
+    reports = asyncio.run(asyncio.wait_for(started(runner, clock), 60))
     journaled = [ids for kind, ids in calls if kind == "journal"]
     assert [len(ids) for ids in journaled] == [2, 1, 1, 2]  # trim, trim more, flatten: its first wave, the rest
     assert sum(map(len, journaled)) == len(store.journal(limit=1000))
@@ -205,21 +203,15 @@ def test_a_crash_at_any_call_neither_repeats_nor_loses_an_order(tmp_path, crash_
     start = positions(engine)
     runner, _, _, store, counter = setup(tmp_path, crash_at=crash_at, engine=engine, clock=clock)
 
-    async def go(r):
-        await r.start()
-        for _ in range(60):
-            clock.advance(TICK_MS)
-            await r.tick()
-
     crashed = False
     try:
-        asyncio.run(asyncio.wait_for(go(runner), 60))
+        asyncio.run(asyncio.wait_for(started(runner, clock), 60))
     except Crash:
         crashed = True
     store.close()
     # a new process: same store, same exchange, fresh objects, no crash
     again, _, _, store2, _ = setup(tmp_path, engine=engine, clock=clock)
-    asyncio.run(asyncio.wait_for(go(again), 60))
+    asyncio.run(asyncio.wait_for(started(again, clock), 60))
     assert crashed or counter[0] < crash_at
     assert positions(engine) == {}, f"lost: positions left open after a crash at call {crash_at}"
     fills = fills_by_client_id(engine)
@@ -298,17 +290,11 @@ def test_a_crash_between_a_first_wave_and_its_rest_neither_repeats_nor_loses_an_
         start = positions(engine)
         runner, _, _, store, counter = setup(run, crash_at=crash_at, engine=engine, clock=clock)
 
-        async def go(r):
-            await r.start()
-            for _ in range(60):
-                clock.advance(TICK_MS)
-                await r.tick()
-
         with pytest.raises(Crash):
-            asyncio.run(asyncio.wait_for(go(runner), 60))
+            asyncio.run(asyncio.wait_for(started(runner, clock), 60))
         store.close()
         again, _, _, store2, _ = setup(run, engine=engine, clock=clock)
-        asyncio.run(asyncio.wait_for(go(again), 60))
+        asyncio.run(asyncio.wait_for(started(again, clock), 60))
         assert positions(engine) == {}, f"lost: positions left open after a crash at {name} (call {crash_at})"
         fills = fills_by_client_id(engine)
         assert fills and all(n == 1 for n in fills.values()), f"repeated after a crash at {name}: {fills}"
@@ -504,11 +490,7 @@ def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at
 
     store.audit_many = audit_many
 
-    async def go():
-        await runner.start()
-        return await drive(runner, clock, 60)
-
-    reports = asyncio.run(asyncio.wait_for(go(), 60))
+    reports = asyncio.run(asyncio.wait_for(started(runner, clock), 60))
     assert [t.transition.to_level for r in reports for t in r.transitions] == [1, 2, 3]
     planned = [len(p.orders) for r in reports if r.evaluation for p in r.evaluation.plans]
     assert batches == planned and len(planned) == 3 and planned[2] > 1  # the flatten's closes: one batch

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import math
 import pickle
 
 import pytest
@@ -32,7 +31,7 @@ from killswitch.engine.state import PnlHistory, State
 from killswitch.snapshot import COLUMN_FIELDS, PositionColumns, PositionList, Snapshot, columns_of, with_positions
 
 from .engine_helpers import MIN, compile_graph, policy_text, pos, snap
-from .test_engine_properties import account, draw_orders, draw_positions
+from .test_engine_properties import account, draw_positions, draw_snapshots
 from .test_simulated_snapshot import exchange
 
 ATTRS = {"symbols": "symbol", "sides": "side", "contracts": "contracts", "notional": "notional",
@@ -202,15 +201,7 @@ def test_evaluation_from_columns_equals_evaluation_from_fields(data):
     plain_state, col_state = State(), State()
     for i in range(data.draw(st.integers(3, 12), label="ticks")):
         now = i * MIN
-        snaps = []
-        for a in accounts:
-            if data.draw(st.floats(0, 1), label="fail?") < 0.1:
-                snaps.append(snap(None, now, venue=a["venue"], account=a["name"], ok=False, markets=a["markets"]))
-                continue
-            equity[a["name"]] *= math.exp(data.draw(st.floats(-0.05, 0.04), label="return"))
-            positions = draw_positions(data, a, equity[a["name"]])
-            snaps.append(snap(equity[a["name"]], now, venue=a["venue"], account=a["name"], positions=positions,
-                              orders=draw_orders(data, positions), markets=a["markets"]))
+        snaps = draw_snapshots(data, accounts, equity, now, 0.1, (-0.05, 0.04))
         carried = [carrying(s) for s in snaps]
         assert all(columns_of(s.positions) is not None for s in carried if s.fetch.ok)
         ev_plain, plain_state = evaluate(GRAPH, snaps, plain_state, now, scores="all")

@@ -126,6 +126,21 @@ def draw_orders(data, positions):
     return orders
 
 
+def draw_snapshots(data, accounts, equity, now, fail, returns):
+    """One snapshot per account at ``now``: failed with probability ``fail``, else its equity
+    moved by a log-return drawn in ``returns`` (``equity`` updated) and random positions and orders."""
+    snaps = []
+    for a in accounts:
+        if data.draw(st.floats(0, 1), label="fail?") < fail:
+            snaps.append(snap(None, now, venue=a["venue"], account=a["name"], ok=False, markets=a["markets"]))
+            continue
+        equity[a["name"]] *= math.exp(data.draw(st.floats(*returns), label="return"))
+        positions = draw_positions(data, a, equity[a["name"]])
+        snaps.append(snap(equity[a["name"]], now, venue=a["venue"], account=a["name"], positions=positions,
+                          orders=draw_orders(data, positions), markets=a["markets"]))
+    return snaps
+
+
 def position_of(snapshot, o):
     """The position an order closes: by leg in hedge mode, by symbol in one-way mode."""
     found = []
@@ -176,15 +191,7 @@ def test_engine_invariants_over_random_books(data):
     last_level: dict[str, int] = {}
     for i in range(n):
         now = i * MIN + data.draw(st.integers(0, 20_000), label="jitter")
-        snaps = []
-        for a in accounts:
-            if data.draw(st.floats(0, 1), label="fail?") < 0.12:
-                snaps.append(snap(None, now, venue=a["venue"], account=a["name"], ok=False, markets=a["markets"]))
-                continue
-            equity[a["name"]] *= math.exp(data.draw(st.floats(-0.06, 0.04), label="return"))
-            positions = draw_positions(data, a, equity[a["name"]])
-            snaps.append(snap(equity[a["name"]], now, venue=a["venue"], account=a["name"], positions=positions,
-                              orders=draw_orders(data, positions), markets=a["markets"]))
+        snaps = draw_snapshots(data, accounts, equity, now, 0.12, (-0.06, 0.04))
         # an operator may release a latched scope before the tick
         if data.draw(st.integers(0, 9), label="approve?") == 0:
             for key, ss in state.scopes.items():
