@@ -21,6 +21,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
 
+# Compiled runbook templates (killswitch/runbooks/compiled.py) go to a directory of this test run,
+# for the commands the tests start too, not to the user's own.
+_TEMPLATE_CACHE = tempfile.TemporaryDirectory(prefix="ks-template-cache-")
+os.environ["KS_TEMPLATE_CACHE"] = _TEMPLATE_CACHE.name
+
 
 def pytest_addoption(parser):
     parser.addoption("--update-goldens", action="store_true", help="rewrite golden files; review the diff")

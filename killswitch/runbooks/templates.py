@@ -517,6 +517,8 @@ def _make_env(templates: Templates) -> Any:
     from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, select_autoescape
     from jinja2.sandbox import SandboxedEnvironment
 
+    from .compiled import bytecode_cache, environment_key
+
     class _Loader(BaseLoader):
         def get_source(self, environment, template):  # noqa: ANN001 - jinja2's signature
             if template not in templates.sources:
@@ -531,7 +533,14 @@ def _make_env(templates: Templates) -> Any:
             # is parsed once, not once to compile and once to check.
             if name not in templates.sources:
                 raise TemplateNotFound(name)
-            code = environment.compile(templates._ast(name), name, templates.path(name))
+            path, cache = templates.path(name), environment.bytecode_cache
+            bucket = cache.get_bucket(environment, name, path, templates.sources[name]) if cache else None
+            code = bucket.code if bucket is not None else None
+            if code is None:
+                code = environment.compile(templates._ast(name), name, path)
+                if bucket is not None:  # (a template that does not compile raised: nothing is kept)
+                    bucket.code = code
+                    cache.set_bucket(bucket)
             return environment.template_class.from_code(environment, code, {} if globals is None else globals,
                                                         lambda: True)
 
@@ -550,6 +559,8 @@ def _make_env(templates: Templates) -> Any:
         optimized=False,
     )
     env.filters.update(pct=_pct, amount=_amount, iso=iso, cell=_cell)
+    # the code a template compiles into, kept between runs for the same text and options
+    env.bytecode_cache = bytecode_cache(environment_key(env))
     return env
 
 
