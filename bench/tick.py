@@ -315,7 +315,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ks-tick-", dir=shm if shm.is_dir() else None))
     print(f"machine: {machine()}")
     what = "evaluate() alone: no runner, no store" if args.engine else \
-        "Runner.tick() minus its snapshots phase (evaluate, journal, SQLite save on tmpfs, lock file); dry run"
+        ("Runner.tick() minus its snapshots phase (evaluate, journal, SQLite save on tmpfs, lock file; the lease "
+         "from a keeper thread, as ksctl run); dry run")
     print(f"measured: {what}; policy interval 5 s; an hour of one-minute PnL history first; medians: steady "
           "of the ticks 5 s apart that take no PnL sample, sampling of those that do (one tick in 12), entry and "
           "flatten of 3 fresh runners; own = the runner's work, eval = evaluate() inside it (ms); positions "
