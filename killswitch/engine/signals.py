@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import struct
 from array import array
 from itertools import chain
 from dataclasses import dataclass
@@ -462,9 +463,26 @@ def content_fingerprint(s: Snapshot, cols: Optional[Columns] = None,
         symbols, sides = _names(c, account)
         h.update(symbols)
         h.update(sides)
-        h.update(array("d", c.contracts))  # (its buffer: the same bytes as tobytes(), not copied)
-        h.update(array("d", c.marks))
+        h.update(_doubles(c.contracts))
+        h.update(_doubles(c.marks))
     return h.hexdigest()
+
+
+_PACKERS: dict[int, struct.Struct] = {}
+
+
+def _doubles(xs: list[float]) -> bytes:
+    """The numbers as native doubles: the bytes of ``array("d", xs)``, packed two to three times
+    faster (a compiled format per length, a few kept)."""
+    packer = _PACKERS.get(len(xs))
+    if packer is None:
+        if len(_PACKERS) >= 64:
+            _PACKERS.clear()
+        packer = _PACKERS[len(xs)] = struct.Struct(f"{len(xs)}d")
+    try:
+        return packer.pack(*xs)
+    except struct.error:
+        return array("d", xs).tobytes()  # what is not a number is refused as it always was
 
 
 def _names(c: Columns, account: Optional[AccountState]) -> tuple[bytes, bytes]:

@@ -16,6 +16,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from killswitch.engine.signals import content_fingerprint
 from killswitch.engine.state import FROZEN_AFTER_MS, AccountState, State
@@ -215,3 +217,25 @@ def test_the_account_state_rule_by_hand():
     assert acc.frozen() and acc.data_age_ms(41_000) == 11_000
     assert AccountState(last_good_ms=40_001, content=None, changed_ms=30_000).data_age_ms(41_000) == 999
     assert AccountState().data_age_ms(41_000) is None
+
+
+@given(st.lists(st.one_of(st.floats(), st.integers(min_value=-2**53, max_value=2**53)), max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_the_packed_numbers_are_the_bytes_of_an_array_of_doubles(xs):
+    """The fingerprint packs sizes and marks with a compiled format per length: the bytes an
+    array of doubles holds, for any float (NaN, infinities, -0.0) and for integers, whatever
+    lengths were packed before."""
+    from array import array
+
+    from killswitch.engine.signals import _doubles
+
+    assert _doubles(xs) == array("d", xs).tobytes()
+    assert _doubles(xs[:-1]) == array("d", xs[:-1]).tobytes()
+
+
+def test_what_is_not_a_number_is_refused_as_before():
+    from killswitch.engine.signals import _doubles
+
+    for bad in ([1.0, None], ["1.0"], [object()]):
+        with pytest.raises(TypeError):
+            _doubles(bad)
