@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
+import zlib
 from array import array
 from itertools import chain
 from dataclasses import dataclass
@@ -442,27 +443,53 @@ def _api(node: ApiErrorRateSignal | ApiLatencySignal, st: ApiStats, view: ScopeV
 
 def content_fingerprint(s: Snapshot, cols: Optional[Columns] = None,
                         account: Optional[AccountState] = None) -> Optional[str]:
-    """What must move in a live answer, as a digest: equity, and every position's size and mark,
-    and every priced spot holding outside the stablecoins. None for a quiet book (no position, no
-    priced holding): a flat account legitimately repeats itself, so its content proves nothing.
-    Open orders are left out: an order feed can be live while the risk data is frozen.
+    """What must move in a live answer, as a checksum: equity, and every position's size and
+    mark, and every priced spot holding outside the stablecoins. None for a quiet book (no
+    position, no priced holding): a flat account legitimately repeats itself, so its content
+    proves nothing. Open orders are left out: an order feed can be live while the risk data is
+    frozen.
 
-    Stable across processes (it is persisted): bytes into blake2b, never Python's ``hash``. Columns
-    packed as arrays (``cols``: the snapshot's positions as columns, when the caller has them).
-    ``account``: the account's state, whose last symbols and sides (:func:`_names`) spare
-    encoding them again when they did not change; the digest is the same either way."""
+    A CRC-32 (``c`` and 8 hex digits): it only tells whether an answer repeats the one before
+    exactly, a change is missed with odds of 2^-32, and a feed counts as frozen only when every
+    answer for FROZEN_AFTER_MS repeats the first. Stable across processes (it is persisted):
+    bytes, never Python's ``hash``. ``cols``: the snapshot's positions as columns, when the
+    caller has them. ``account``: the account's state, which keeps the checksum of its last
+    symbols and sides (:func:`_names_crc`); the result is the same either way."""
+    priced = _priced(s)
+    ps = s.positions
+    if not ps and not priced:
+        return None
+    crc = 0
+    if ps:
+        c = cols if cols is not None and cols.positions is ps else Columns(ps)
+        crc = zlib.crc32(_doubles(c.marks), zlib.crc32(_doubles(c.contracts), _names_crc(c, account)))
+    return f"c{zlib.crc32(repr((s.equity, priced)).encode(), crc):08x}"
+
+
+def _priced(s: Snapshot) -> list[tuple[str, float, float]]:
     stable = s.stablecoins
-    priced = [(b.asset, b.total, b.price) for b in s.balances
-              if b.price is not None and b.total and b.asset != s.quote_currency and b.asset not in stable]
+    return [(b.asset, b.total, b.price) for b in s.balances
+            if b.price is not None and b.total and b.asset != s.quote_currency and b.asset not in stable]
+
+
+def saved_by_earlier_release(content: Optional[str]) -> bool:
+    """A fingerprint saved before the CRC: a blake2b digest (24 hex digits)."""
+    return content is not None and len(content) == 24 and not content.startswith("c")
+
+
+def earlier_fingerprint(s: Snapshot, cols: Optional[Columns] = None) -> Optional[str]:
+    """The fingerprint as releases before the CRC computed it (blake2b of the same content). Read
+    only to compare an answer with a fingerprint such a release saved, once per account after an
+    upgrade: a feed frozen across the upgrade keeps its age."""
+    priced = _priced(s)
     ps = s.positions
     if not ps and not priced:
         return None
     h = hashlib.blake2b(repr((s.equity, priced)).encode(), digest_size=12)
     if ps:
         c = cols if cols is not None and cols.positions is ps else Columns(ps)
-        symbols, sides = _names(c, account)
-        h.update(symbols)
-        h.update(sides)
+        h.update("\0".join(c.symbols).encode())
+        h.update("\0".join(c.side_keys).encode())
         h.update(_doubles(c.contracts))
         h.update(_doubles(c.marks))
     return h.hexdigest()
@@ -485,18 +512,18 @@ def _doubles(xs: list[float]) -> bytes:
         return array("d", xs).tobytes()  # what is not a number is refused as it always was
 
 
-def _names(c: Columns, account: Optional[AccountState]) -> tuple[bytes, bytes]:
-    """The positions' symbols and sides, each joined by NUL and encoded: from ``account``'s last
-    ones when both lists are equal to those it read then (compared element by element; the same
-    symbol objects an adapter hands over each tick compare by identity), else encoded now and
-    kept there (as copies: a caller may reuse and change its lists)."""
+def _names_crc(c: Columns, account: Optional[AccountState]) -> int:
+    """The CRC-32 of the positions' symbols and sides (each list joined by NUL, encoded): from
+    ``account``'s last one when both lists are equal to those it read then (compared element by
+    element; the same symbol objects an adapter hands over each tick compare by identity), else
+    computed now and kept there (with copies of the lists: a caller may reuse and change them)."""
     seen = account.names if account is not None else None
     if seen is not None and seen[0] == c.symbols and seen[1] == c.side_keys:
-        return seen[2], seen[3]
-    symbols, sides = "\0".join(c.symbols).encode(), "\0".join(c.side_keys).encode()
+        return seen[2]
+    crc = zlib.crc32("\0".join(c.side_keys).encode(), zlib.crc32("\0".join(c.symbols).encode() + b"\0\0"))
     if account is not None:
-        account.names = (list(c.symbols), list(c.side_keys), symbols, sides)
-    return symbols, sides
+        account.names = (list(c.symbols), list(c.side_keys), crc)
+    return crc
 
 
 def update_accounts(state: State, snapshots: Iterable[Snapshot], now: int, tables: Optional[Tables] = None) -> None:
@@ -519,7 +546,12 @@ def update_accounts(state: State, snapshots: Iterable[Snapshot], now: int, table
         ts = s.ts_event if s.ts_observed is None else min(s.ts_event, s.ts_observed)
         if acc.last_good_ms is None or ts > acc.last_good_ms:
             acc.last_good_ms = ts
-        content = content_fingerprint(s, tables.of(s.positions) if tables is not None and s.positions else None, acc)
+        cols = tables.of(s.positions) if tables is not None and s.positions else None
+        content = content_fingerprint(s, cols, acc)
+        if content != acc.content and saved_by_earlier_release(acc.content):
+            # saved by a release before the CRC: the same content keeps its time
+            if earlier_fingerprint(s, cols) == acc.content:
+                acc.content = content
         if content is None or content != acc.content or acc.changed_ms is None:
             acc.content, acc.changed_ms = content, ts
         if acc.first_equity is None:

@@ -119,10 +119,10 @@ class AccountState:
     day_open_equity: Optional[float] = None
     content: Optional[str] = None  # fingerprint of the latest answer that holds something
     changed_ms: Optional[int] = None  # ts_event of the first answer with that content
-    # the positions' symbols and sides the last fingerprint read (copies), with their encoded
-    # text (not saved): a book whose positions stay the same, nearly every tick, compares the
-    # lists instead of joining and encoding them again
-    names: Optional[tuple[list[str], list[str], bytes, bytes]] = field(default=None, repr=False, compare=False)
+    # the positions' symbols and sides the last fingerprint read (copies), with their checksum
+    # (not saved): a book whose positions stay the same, nearly every tick, compares the lists
+    # instead of joining, encoding and checking them again
+    names: Optional[tuple[list[str], list[str], int]] = field(default=None, repr=False, compare=False)
 
     def frozen(self) -> bool:
         """The venue's clock has moved on by more than FROZEN_AFTER_MS while what the book holds

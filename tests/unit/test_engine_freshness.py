@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from killswitch.engine.signals import content_fingerprint
+from killswitch.engine.signals import content_fingerprint, earlier_fingerprint, saved_by_earlier_release
 from killswitch.engine.state import FROZEN_AFTER_MS, AccountState, State
 
 from .engine_helpers import SEC, Balance, pos, run, signal, single_signal_graph, snap, trig
@@ -154,10 +154,35 @@ def test_the_fingerprint_is_the_same_in_every_process():
     assert outs == {content_fingerprint(s)}
 
 
-def test_the_fingerprint_of_a_known_book_is_the_one_saved_by_earlier_releases():
-    """A changed definition would make every saved fingerprint differ at an upgrade: each
-    frozen feed would count as changed and its age start again."""
-    assert content_fingerprint(book(ts=0)) == "f0ed809f07a4bdfd7ccd7006"
+def test_the_fingerprint_of_a_known_book_is_pinned():
+    """A changed definition makes every saved fingerprint differ at an upgrade: each frozen feed
+    would count as changed and its age start again, unless the earlier definition is recognised
+    (below). This one is the CRC; the one before it, blake2b, is still computed to compare."""
+    assert content_fingerprint(book(ts=0)) == "c6087584d"
+    assert earlier_fingerprint(book(ts=0)) == "f0ed809f07a4bdfd7ccd7006"  # as releases before the CRC saved it
+    assert saved_by_earlier_release("f0ed809f07a4bdfd7ccd7006") and not saved_by_earlier_release("c6087584d")
+    assert not saved_by_earlier_release(None)
+
+
+def test_a_feed_frozen_across_an_upgrade_keeps_its_age():
+    """A state saved by a release before the CRC holds blake2b fingerprints: the same content
+    is recognised (once; the CRC is kept from then on) and its feed goes on ageing; a moved
+    one is a change, as it always was."""
+    ticks = [(i * STEP, [book(ts=i * STEP)]) for i in range(4)]  # frozen, 15 s so far
+    _, _, state = ages_and_firing(ticks)
+    doc = json.loads(json.dumps(state.to_json()))
+    [[crc, changed]] = doc["content"].values()
+    assert crc == content_fingerprint(book(ts=0)) and changed == 0
+    doc["content"] = {k: [earlier_fingerprint(book(ts=0)), changed] for k in doc["content"]}  # as saved then
+    restored = State.from_json(doc)
+    ages, firing, after = ages_and_firing([(4 * STEP, [book(ts=4 * STEP)])], state=restored)
+    assert ages == [20.0] and firing == [True]
+    assert after.accounts["simulated/a"].content == crc
+    # the same saved state, and a mark that moved: fresh
+    ages, firing, after = ages_and_firing([(4 * STEP, [book(mark=60_000.5, ts=4 * STEP)])],
+                                          state=State.from_json(doc))
+    assert ages == [0.0] and firing == [False]
+    assert after.accounts["simulated/a"].content == content_fingerprint(book(mark=60_000.5))
 
 
 @pytest.mark.parametrize("change", [
@@ -203,6 +228,10 @@ def test_the_names_kept_from_the_last_tick_give_the_same_fingerprint_and_a_chang
     for changed in (book_of(["A/USDT:USDT", "C/USDT:USDT"]), book_of(["A/USDT:USDT", "B/USDT:USDT"], ["long", "short"]),
                     book_of(["A/USDT:USDT"])):
         assert content_fingerprint(changed, account=acc) == content_fingerprint(changed) != content_fingerprint(first)
+        # and right after the first book, whichever list alone changed
+        just_read = AccountState()
+        content_fingerprint(first, account=just_read)
+        assert content_fingerprint(changed, account=just_read) == content_fingerprint(changed)
     # a caller that changes the lists it handed over in place does not change what was kept
     cols = Columns(first.positions)
     assert content_fingerprint(first, cols, acc) == content_fingerprint(first)
