@@ -63,10 +63,35 @@ def cpu_model(default: str = "unknown CPU") -> str:
 
 
 def machine() -> str:
-    """Cores and CPU model (from /proc/cpuinfo) and the date: printed beside every figure."""
+    """Cores and CPU model (from /proc/cpuinfo), the date, and how fast the machine runs Python
+    just now (:func:`reference_ms`): printed beside every figure."""
     day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     return f"{os.cpu_count()} cores, {cpu_model(platform.processor() or 'unknown CPU')}, " \
-        f"Python {platform.python_version()}, {day}"
+        f"Python {platform.python_version()}, {day}, reference loop {reference_ms():.1f} ms"
+
+
+def reference_ms(runs: int = 7) -> float:
+    """CPU milliseconds of a fixed piece of Python (float arithmetic, a dict, a list; about 10 ms),
+    median of ``runs``: a shared machine can run the same code at different speeds from one hour
+    to the next, and a figure taken beside this one can be compared with one taken beside
+    another (a ratio of the two is the machine, not the code)."""
+    import statistics
+    import time
+
+    def work() -> float:
+        xs = [i * 0.5 for i in range(60_000)]
+        acc: dict[int, float] = {}
+        for i, x in enumerate(xs):
+            acc[i % 97] = acc.get(i % 97, 0.0) + abs(x - 3.0) / (x + 1.0)
+        return sum(acc.values())
+
+    work()  # warm
+    took = []
+    for _ in range(runs):
+        t = time.process_time()
+        work()
+        took.append(time.process_time() - t)
+    return statistics.median(took) * 1000
 
 
 def rss_mb() -> float:
