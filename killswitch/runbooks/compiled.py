@@ -5,15 +5,17 @@ What it owns: where the code jinja2 compiles a template into is kept on disk, an
 says whether kept code is still that template's. jinja2 turns a template's syntax tree into
 Python source and compiles it (about 40 ms for the example runbooks, an eighth of a
 ``ksctl validate``); the result is a pure function of the template's text, the environment's
-options (lexer, filters, tests, finalize, sandbox) and the jinja2 and Python versions. Those go
-into the key (the source checksum of :class:`~jinja2.FileSystemBytecodeCache`, which also checks
-the Python version); any change compiles anew. What is kept is compiled code only: every check
+options (lexer, filters, tests, finalize, sandbox, whether the template is autoescaped) and the
+jinja2 and Python versions. Those go into the key (the checksum each kept file carries; jinja2's
+:class:`~jinja2.FileSystemBytecodeCache` also checks the Python version); any change compiles
+anew. What is kept is compiled code only: every check
 of a template (parsing, the names it reads, rendering against the examples) runs every time.
 
-Where: ``KS_TEMPLATE_CACHE`` names a directory; ``off`` turns the cache off. Without it, jinja2's
-per-user directory under the system's temp directory (created mode 0700, refused when another
-user owns it). A cache that cannot be read or written (a read-only file system, a full disk, a
-damaged file) is passed over: the template is compiled as if there were none.
+Where: ``KS_TEMPLATE_CACHE`` names a directory (created mode 0700; refused when another user
+owns it or can write to it, since kept code is run); ``off`` turns the cache off. Without it,
+jinja2's per-user directory under the system's temp directory (the same rules). A cache that
+cannot be read or written (a read-only file system, a full disk, a damaged file) is passed over:
+the template is compiled as if there were none.
 
 Must not: let kept code stand for a template whose text or environment changed, or fail a
 command because of the cache.
@@ -52,10 +54,18 @@ def bytecode_cache(env_key: str) -> Optional[Any]:
     """The cache for an environment whose :func:`environment_key` is ``env_key``, or None (turned
     off, or no usable directory)."""
     from jinja2 import FileSystemBytecodeCache
+    from jinja2.bccache import Bucket
 
     class _Cache(FileSystemBytecodeCache):
-        def get_source_checksum(self, source: str) -> str:
-            return hashlib.sha256(f"{env_key}\0{source}".encode("utf-8", "surrogatepass")).hexdigest()
+        def get_bucket(self, environment: Any, name: str, filename: Optional[str], source: str) -> Any:
+            # whether the template is autoescaped is decided by its name, and changes its code
+            auto = environment.autoescape
+            escaped = bool(auto(name) if callable(auto) else auto)
+            text = f"{env_key}\0{escaped}\0{source}"
+            bucket = Bucket(environment, self.get_cache_key(name, filename),
+                            hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+            self.load_bytecode(bucket)
+            return bucket
 
         def load_bytecode(self, bucket: Any) -> None:
             try:
@@ -75,9 +85,18 @@ def bytecode_cache(env_key: str) -> Optional[Any]:
     try:
         if where:
             os.makedirs(where, mode=0o700, exist_ok=True)
+            if not _ours_alone(where):
+                return None
         return _Cache(where or None, "killswitch-%s.jinja")
     except Exception:  # noqa: BLE001 - no safe directory of our own: no cache
         return None
+
+
+def _ours_alone(directory: str) -> bool:
+    """Whether only this user can write to ``directory``: kept code is run, so a directory that
+    someone else could write a file into is not used (as jinja2 refuses its own default)."""
+    st = os.stat(directory)
+    return os.path.isdir(directory) and st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 __all__ = ["OFF", "REVISION", "bytecode_cache", "environment_key"]

@@ -152,3 +152,31 @@ def test_a_write_that_fails_is_passed_over(cache_dir, monkeypatch, compiles):
     assert render({"a.md.j2": SOURCE}) == EXPECTED
     assert render({"a.md.j2": SOURCE}) == EXPECTED
     assert compiles == ["a.md.j2", "a.md.j2"]
+
+
+def test_whether_a_template_is_escaped_is_in_the_key(cache_dir, compiles):
+    """Autoescaping is decided by the template's name and written into its code: the same text
+    and name under an environment that escapes it is compiled anew, and escapes."""
+    context = {"x": "<b>"}
+    assert render({"a.md.j2": "{{ x }}"}, context=context) == "<b>"
+    t = Templates({"a.md.j2": "{{ x }}"})
+    t.env.autoescape = True
+    assert t.render("a.md.j2", context) == "&lt;b&gt;"
+    assert compiles == ["a.md.j2", "a.md.j2"]
+    # an HTML twin is escaped by its name, a markdown one is not, side by side
+    both = Templates({"a.md.j2": "{{ x }}", "a.html.j2": "{{ x }}"})
+    assert (both.render("a.md.j2", context), both.render("a.html.j2", context)) == ("<b>", "&lt;b&gt;")
+
+
+def test_a_directory_others_can_write_to_is_not_used(tmp_path, monkeypatch, compiles):
+    """Kept code is run: a directory in which another user could put a file is refused."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("KS_TEMPLATE_CACHE", str(shared))
+    assert render({"a.md.j2": SOURCE}) == EXPECTED
+    assert render({"a.md.j2": SOURCE}) == EXPECTED
+    assert compiles == ["a.md.j2", "a.md.j2"] and not list(shared.iterdir())
+    shared.chmod(0o700)
+    render({"a.md.j2": SOURCE})
+    assert len(list(shared.iterdir())) == 1
