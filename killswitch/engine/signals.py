@@ -473,8 +473,8 @@ def _priced(s: Snapshot) -> list[tuple[str, float, float]]:
 
 
 def saved_by_earlier_release(content: Optional[str]) -> bool:
-    """A fingerprint saved before the CRC: a blake2b digest (24 hex digits)."""
-    return content is not None and len(content) == 24 and not content.startswith("c")
+    """A fingerprint saved before the CRC: a blake2b digest (24 hex digits; a CRC is 9 characters)."""
+    return content is not None and len(content) == 24
 
 
 def earlier_fingerprint(s: Snapshot, cols: Optional[Columns] = None) -> Optional[str]:

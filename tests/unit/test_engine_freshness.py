@@ -162,6 +162,7 @@ def test_the_fingerprint_of_a_known_book_is_pinned():
     assert earlier_fingerprint(book(ts=0)) == "f0ed809f07a4bdfd7ccd7006"  # as releases before the CRC saved it
     assert saved_by_earlier_release("f0ed809f07a4bdfd7ccd7006") and not saved_by_earlier_release("c6087584d")
     assert not saved_by_earlier_release(None)
+    assert saved_by_earlier_release("c0ed809f07a4bdfd7ccd7006")  # a digest may begin as a CRC does
 
 
 def test_a_feed_frozen_across_an_upgrade_keeps_its_age():
