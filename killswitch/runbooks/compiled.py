@@ -11,11 +11,13 @@ jinja2 and Python versions. Those go into the key (the checksum each kept file c
 anew. What is kept is compiled code only: every check
 of a template (parsing, the names it reads, rendering against the examples) runs every time.
 
-Where: ``KS_TEMPLATE_CACHE`` names a directory (created mode 0700; refused when another user
-owns it or can write to it, since kept code is run); ``off`` turns the cache off. Without it,
-jinja2's per-user directory under the system's temp directory (the same rules). A cache that
-cannot be read or written (a read-only file system, a full disk, a damaged file) is passed over:
-the template is compiled as if there were none.
+Where: ``KS_TEMPLATE_CACHE`` names a directory by its absolute path (created mode 0700; refused
+when another user owns it or can write to it, since kept code is run); ``off`` turns the cache
+off; any other value (``0``, ``false``, a relative path) is refused with a warning (naming
+``off`` when it is close to it), and no cache is used. Without it, jinja2's per-user directory
+under the system's temp directory (the same rules). A cache that cannot be read or written (a
+read-only file system, a full disk, a damaged file) is passed over: the template is compiled as
+if there were none.
 
 Must not: let kept code stand for a template whose text or environment changed, or fail a
 command because of the cache.
@@ -24,8 +26,11 @@ command because of the cache.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from typing import Any, Optional
+
+log = logging.getLogger("killswitch.runbooks.compiled")
 
 # Bumped when this project changes what goes into compiled code outside the options hashed below.
 REVISION = "1"
@@ -82,6 +87,10 @@ def bytecode_cache(env_key: str) -> Optional[Any]:
     where = os.environ.get("KS_TEMPLATE_CACHE", "").strip()
     if where.lower() == OFF:
         return None
+    if where and not os.path.isabs(where):
+        # "0", "false", "no", a relative path: never a directory made wherever the command runs
+        _refused(where)
+        return None
     try:
         if where:
             os.makedirs(where, mode=0o700, exist_ok=True)
@@ -90,6 +99,19 @@ def bytecode_cache(env_key: str) -> Optional[Any]:
         return _Cache(where or None, "killswitch-%s.jinja")
     except Exception:  # noqa: BLE001 - no safe directory of our own: no cache
         return None
+
+
+_warned: set[str] = set()
+
+
+def _refused(value: str) -> None:
+    if value not in _warned:
+        import difflib
+
+        _warned.add(value)
+        close = " (did you mean 'off'?)" if difflib.get_close_matches(value.lower(), [OFF], cutoff=0.6) else ""
+        log.warning("KS_TEMPLATE_CACHE=%r is neither %r nor an absolute directory%s: runbook templates are "
+                    "compiled without a cache", value, OFF, close)
 
 
 def _ours_alone(directory: str) -> bool:

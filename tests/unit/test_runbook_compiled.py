@@ -180,3 +180,18 @@ def test_a_directory_others_can_write_to_is_not_used(tmp_path, monkeypatch, comp
     shared.chmod(0o700)
     render({"a.md.j2": SOURCE})
     assert len(list(shared.iterdir())) == 1
+
+
+@pytest.mark.parametrize("value", ["false", "0", "no", "relative/cache", "Of"])
+def test_a_value_that_is_neither_off_nor_an_absolute_directory_is_refused(value, tmp_path, monkeypatch, compiles,
+                                                                          caplog):
+    """A setting meant to turn the cache off, or a path relative to wherever the command runs,
+    makes no directory there and keeps nothing; it is named in a warning."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KS_TEMPLATE_CACHE", value)
+    with caplog.at_level("WARNING", logger="killswitch.runbooks.compiled"):
+        assert render({"a.md.j2": SOURCE}) == EXPECTED
+        assert render({"a.md.j2": SOURCE}) == EXPECTED
+    assert compiles == ["a.md.j2", "a.md.j2"] and not list(tmp_path.iterdir())
+    assert repr(value) in caplog.text and "absolute" in caplog.text
+    assert ("did you mean 'off'" in caplog.text) == (value == "Of")
