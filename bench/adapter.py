@@ -171,12 +171,10 @@ async def close_everything(book: bool = False) -> tuple[float, float, float, int
 
 
 def machine() -> str:
-    from harness import cpu_model
+    from harness import machine as bench_machine
 
-    model = cpu_model()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, {platform.system()}, "
-            f"load average {load:.2f} at start")
+    return f"{bench_machine()}, {platform.system()}, load average {load:.2f} at start"
 
 
 async def main(runs: int, book: bool) -> None:

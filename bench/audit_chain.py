@@ -18,10 +18,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -36,12 +33,7 @@ from killswitch.state.store import GENESIS_HASH, audit_hash, canonical_json  # n
 KEY = "bench-audit-key-" + "0123456789abcdef" * 3
 
 
-def machine() -> str:
-    from harness import cpu_model
-
-    model = cpu_model(platform.processor() or "unknown CPU")
-    day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, {day}"
+from harness import machine  # noqa: E402  (the bench directory is the script's)
 
 
 def payload(i: int) -> dict:

@@ -276,10 +276,9 @@ def _unthrottled(config: dict):
 
 
 def machine() -> str:
-    from harness import cpu_model
+    from harness import machine as bench_machine
 
-    model = cpu_model()
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, {platform.system()}"
+    return f"{bench_machine()}, {platform.system()}"
 
 
 def layout(ratio: float, rest: bool) -> str:

@@ -12,10 +12,7 @@ and the tally's share of the two. One account in ten has its snapshot failed on 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -32,11 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNS = 5
 
 
-def machine() -> str:
-    from harness import cpu_model
-
-    model = cpu_model(platform.processor() or "unknown CPU")
-    return f"{os.cpu_count()} cores, {model}; Python {platform.python_version()}; {dt.date.today().isoformat()}"
+from harness import machine  # noqa: E402  (the bench directory is the script's)
 
 
 def ticks(n_ticks: int, n_accounts: int) -> list[Tick]:
