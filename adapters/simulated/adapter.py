@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from itertools import compress, repeat
+from itertools import compress
 from operator import ne
 from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
@@ -47,7 +47,7 @@ from killswitch.snapshot import (Balance, FetchStatus, MarketRules, Order, Order
                                  PositionsOnReading, Snapshot, with_positions)
 
 from .engine import MarketSpec, SimError, SimExchange, SimOrder, floor_step
-from .views import LegNumbers
+from .views import LegNumbers, money, moneys
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
 
 T = TypeVar("T")
@@ -121,16 +121,20 @@ class _Fixed(NamedTuple):
 
 
 def _rounded(xs: list[float], before: Optional[tuple[list[float], list[Any], Optional[list[int]]]]) -> list[Any]:
-    """``[round(x, 8) for x in xs]``, the money amounts at the 8 decimals the venue writes them;
+    """``[money(x) for x in xs]``, the money amounts at the 8 decimals the venue writes them;
     with ``before`` (the same legs' numbers and their rounded ones at the last pricing, and the
     legs that may have changed since, when known), only the numbers that changed are rounded
-    again (rounding to decimals costs ~0.3 µs a number, and most marks do not move a tick
-    between two snapshots)."""
+    again (most marks do not move a tick between two snapshots; when most did, rounding them
+    all in one pass is cheaper than picking them out)."""
     if before is None or len(before[0]) != len(xs):
-        return list(map(round, xs, repeat(8)))
-    old, out, moved = before[0], list(before[1]), before[2]
-    for i in compress(range(len(xs)), map(ne, xs, old)) if moved is None else moved:
-        out[i] = round(xs[i], 8)
+        return moneys(xs)
+    old, moved = before[0], before[2]
+    changed = list(compress(range(len(xs)), map(ne, xs, old))) if moved is None else moved
+    if len(changed) * 3 > len(xs):
+        return moneys(xs)
+    out = list(before[1])
+    for i in changed:
+        out[i] = money(xs[i])
     return out
 
 
@@ -325,9 +329,9 @@ class SimulatedAdapter:
         used = max(0.0, view.equity - view.available)
         return with_positions(Snapshot(
             venue=self.venue, account=self.account, market_type="futures", ts_event=ts_event, ts_observed=eng.now(),
-            equity=round(view.equity, 8), quote_currency="USDT",
-            balances=[Balance(asset="USDT", free=round(view.available, 8), used=round(used, 8),
-                              total=round(view.equity, 8))],
+            equity=money(view.equity), quote_currency="USDT",
+            balances=[Balance(asset="USDT", free=money(view.available), used=money(used),
+                              total=money(view.equity))],
             orders=ords, fetch=fetch, labels=self.labels,
             initial_capital=self.initial_capital), pos, markets)  # its positions as built, with their columns
 
@@ -406,7 +410,7 @@ class SimulatedAdapter:
                 equity += amount * price
         markets = self._market_rules(lambda m: m.spot_unified)
         return Snapshot(venue=self.venue, account=self.account, market_type="spot", ts_event=ts_event,
-                        ts_observed=eng.now(), equity=round(equity, 8), quote_currency="USDT", balances=balances,
+                        ts_observed=eng.now(), equity=money(equity), quote_currency="USDT", balances=balances,
                         fetch=fetch, labels=self.labels, markets=markets, initial_capital=self.initial_capital)
 
     def _market_rules(self, name: Callable[[MarketSpec], str]) -> dict[str, MarketRules]:

@@ -55,6 +55,7 @@ from aiohttp import web
 
 from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, decimals, floor_step
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
+from .views import money
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -109,12 +110,16 @@ CCXT_OPTIONS = {
     "warnOnFetchOpenOrdersWithoutSymbol": False,
 }
 
-MONEY = 8  # decimals of money amounts in responses
-
 
 def _f(x: float, d: int) -> str:
     s = "%.*f" % (d, x)
     return "0" if d == 0 and float(s) == 0 else s
+
+
+def _money(x: float) -> str:
+    """A money amount as the venue writes it: the digits of :func:`money`, as the in-process
+    adapter's columns hold it."""
+    return "%.8f" % money(x)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -358,9 +363,9 @@ class SimServer:
             return self._account(account, at, v3=path.startswith("/fapi/v3"))
         if op == "balance":
             v = eng.account_state(account, at=at)
-            return [{"accountAlias": "SimAccount", "asset": "USDT", "balance": _f(v.wallet, MONEY),
-                     "crossWalletBalance": _f(v.wallet, MONEY), "crossUnPnl": _f(v.unrealized_pnl, MONEY),
-                     "availableBalance": _f(v.available, MONEY), "maxWithdrawAmount": _f(v.available, MONEY),
+            return [{"accountAlias": "SimAccount", "asset": "USDT", "balance": _money(v.wallet),
+                     "crossWalletBalance": _money(v.wallet), "crossUnPnl": _money(v.unrealized_pnl),
+                     "availableBalance": _money(v.available), "maxWithdrawAmount": _money(v.available),
                      "marginAvailable": True, "updateTime": v.update_time}]
         if op == "positions":
             return self._position_risk(account, p.get("symbol"), at, v3=path.startswith("/fapi/v3"))
@@ -489,24 +494,23 @@ class SimServer:
         at = eng.now() if at is None else at
         v = eng.account_state(account, at=at)
         positions = {(p.symbol, p.position_side): p for p in eng.positions(account, at=at)}
-        m_ = MONEY
         asset: dict[str, Any] = {
-            "asset": "USDT", "walletBalance": _f(v.wallet, m_), "unrealizedProfit": _f(v.unrealized_pnl, m_),
-            "marginBalance": _f(v.equity, m_), "maintMargin": _f(v.maint_margin, m_),
-            "initialMargin": _f(v.initial_margin + v.open_order_margin, m_),
-            "positionInitialMargin": _f(v.initial_margin, m_), "openOrderInitialMargin": _f(v.open_order_margin, m_),
-            "crossWalletBalance": _f(v.wallet, m_), "crossUnPnl": _f(v.unrealized_pnl, m_),
-            "availableBalance": _f(v.available, m_), "maxWithdrawAmount": _f(v.available, m_),
+            "asset": "USDT", "walletBalance": _money(v.wallet), "unrealizedProfit": _money(v.unrealized_pnl),
+            "marginBalance": _money(v.equity), "maintMargin": _money(v.maint_margin),
+            "initialMargin": _money(v.initial_margin + v.open_order_margin),
+            "positionInitialMargin": _money(v.initial_margin), "openOrderInitialMargin": _money(v.open_order_margin),
+            "crossWalletBalance": _money(v.wallet), "crossUnPnl": _money(v.unrealized_pnl),
+            "availableBalance": _money(v.available), "maxWithdrawAmount": _money(v.available),
             "marginAvailable": True, "updateTime": v.update_time,
         }
         out: dict[str, Any] = {
-            "totalInitialMargin": _f(v.initial_margin + v.open_order_margin, m_),
-            "totalMaintMargin": _f(v.maint_margin, m_), "totalWalletBalance": _f(v.wallet, m_),
-            "totalUnrealizedProfit": _f(v.unrealized_pnl, m_), "totalMarginBalance": _f(v.equity, m_),
-            "totalPositionInitialMargin": _f(v.initial_margin, m_),
-            "totalOpenOrderInitialMargin": _f(v.open_order_margin, m_), "totalCrossWalletBalance": _f(v.wallet, m_),
-            "totalCrossUnPnl": _f(v.unrealized_pnl, m_), "availableBalance": _f(v.available, m_),
-            "maxWithdrawAmount": _f(v.available, m_), "assets": [asset],
+            "totalInitialMargin": _money(v.initial_margin + v.open_order_margin),
+            "totalMaintMargin": _money(v.maint_margin), "totalWalletBalance": _money(v.wallet),
+            "totalUnrealizedProfit": _money(v.unrealized_pnl), "totalMarginBalance": _money(v.equity),
+            "totalPositionInitialMargin": _money(v.initial_margin),
+            "totalOpenOrderInitialMargin": _money(v.open_order_margin), "totalCrossWalletBalance": _money(v.wallet),
+            "totalCrossUnPnl": _money(v.unrealized_pnl), "availableBalance": _money(v.available),
+            "maxWithdrawAmount": _money(v.available), "assets": [asset],
         }
         rows = []
         p: Optional[PositionView]  # the v3 rows read every open one, the others look each up
@@ -515,9 +519,9 @@ class SimServer:
                 m = eng.markets[p.symbol]
                 rows.append({"symbol": p.symbol, "positionSide": p.position_side,
                              "positionAmt": _f(p.amount, _digits(m)[1]),
-                             "unrealizedProfit": _f(p.unrealized_pnl, m_),
-                             "isolatedMargin": "0", "notional": _f(p.notional, m_), "isolatedWallet": "0",
-                             "initialMargin": _f(p.initial_margin, m_), "maintMargin": _f(p.maint_margin, m_),
+                             "unrealizedProfit": _money(p.unrealized_pnl),
+                             "isolatedMargin": "0", "notional": _money(p.notional), "isolatedWallet": "0",
+                             "initialMargin": _money(p.initial_margin), "maintMargin": _money(p.maint_margin),
                              "updateTime": p.update_time})
         else:
             out.update({"feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True,
@@ -527,10 +531,10 @@ class SimServer:
                     p = positions.get((m.symbol, ps))
                     lev = eng.leverage(account, m.symbol)
                     pd, ad = _digits(m)
-                    rows.append({"symbol": m.symbol, "initialMargin": _f(p.initial_margin if p else 0, m_),
-                                 "maintMargin": _f(p.maint_margin if p else 0, m_),
-                                 "unrealizedProfit": _f(p.unrealized_pnl if p else 0, m_),
-                                 "positionInitialMargin": _f(p.initial_margin if p else 0, m_),
+                    rows.append({"symbol": m.symbol, "initialMargin": _money(p.initial_margin if p else 0),
+                                 "maintMargin": _money(p.maint_margin if p else 0),
+                                 "unrealizedProfit": _money(p.unrealized_pnl if p else 0),
+                                 "positionInitialMargin": _money(p.initial_margin if p else 0),
                                  "openOrderInitialMargin": "0", "leverage": str(lev), "isolated": False,
                                  "entryPrice": _f(p.entry_price if p else 0, pd + 2),
                                  "breakEvenPrice": _f(p.entry_price if p else 0, pd + 2),
@@ -564,13 +568,13 @@ class SimServer:
                        "entryPrice": _f(p.entry_price if p else 0, pd + 2),
                        "breakEvenPrice": _f(p.entry_price if p else 0, pd + 2),
                        "markPrice": _f(mark, pd + 6),
-                       "unRealizedProfit": _f(p.unrealized_pnl if p else 0, MONEY),
+                       "unRealizedProfit": _money(p.unrealized_pnl if p else 0),
                        "liquidationPrice": _f(p.liquidation_price if p else 0, pd + 6),
-                       "isolatedMargin": "0", "notional": _f(p.notional if p else 0, MONEY), "marginAsset": "USDT",
+                       "isolatedMargin": "0", "notional": _money(p.notional if p else 0), "marginAsset": "USDT",
                        "isolatedWallet": "0", "updateTime": p.update_time if p else 0}
                 if v3 and p is not None:  # holds: v3 skipped the sides without a position
-                    row.update({"initialMargin": _f(p.initial_margin, MONEY), "maintMargin": _f(p.maint_margin, MONEY),
-                                "positionInitialMargin": _f(p.initial_margin, MONEY), "openOrderInitialMargin": "0",
+                    row.update({"initialMargin": _money(p.initial_margin), "maintMargin": _money(p.maint_margin),
+                                "positionInitialMargin": _money(p.initial_margin), "openOrderInitialMargin": "0",
                                 "adl": 2, "bidNotional": "0", "askNotional": "0"})
                 else:
                     row.update({"leverage": str(eng.leverage(account, m.symbol)), "maxNotionalValue": "1000000000",
@@ -596,7 +600,7 @@ class SimServer:
             "orderId": o.order_id, "symbol": o.symbol, "status": o.status, "clientOrderId": o.client_order_id,
             "price": _f(o.price, pd), "avgPrice": _f(o.avg_price, pd + 3), "origQty": _f(o.quantity, ad),
             "executedQty": _f(o.executed_qty, ad), "cumQty": _f(o.executed_qty, ad),
-            "cumQuote": _f(o.cum_quote, MONEY), "timeInForce": o.time_in_force, "type": o.type,
+            "cumQuote": _money(o.cum_quote), "timeInForce": o.time_in_force, "type": o.type,
             "reduceOnly": o.closes, "closePosition": False, "side": o.side, "positionSide": o.position_side,
             "stopPrice": "0", "workingType": "CONTRACT_PRICE", "priceProtect": False, "origType": o.type,
             "priceMatch": "NONE", "selfTradePreventionMode": "EXPIRE_MAKER", "goodTillDate": 0,

@@ -145,6 +145,24 @@ def on_the_grid(ticks: int, tick: float, decimals: int, units: Optional[tuple[in
     return mark if mark > tick else tick  # max(tick, mark)
 
 
+def money(x: float) -> float:
+    """The venue's amount of ``x`` at the 8 decimals it writes money in: the float nearest ``k /
+    10 ** 8``, ``k`` the integer nearest the float product ``x * 1e8`` (a tie to the even one).
+    Both faces of the venue write this number: the in-process adapter's columns and the HTTP
+    face's ``"%.8f"`` (which writes the digits of ``k`` while ``|x| < 2 ** 26``).
+
+    ``round(x, 8)`` rounds the float's exact value instead and costs ~0.25 µs a number (it goes
+    through a decimal string); this costs a third of that, and a ticking book of 10,000 legs
+    rounds 20,000 amounts a snapshot. The two differ only where ``x * 10 ** 8`` lies within an
+    ulp of a half, and then by one unit of the 8th decimal; ``-0.0`` comes out as ``0.0``."""
+    return round(x * 1e8) / 1e8
+
+
+def moneys(xs: list[float]) -> list[float]:
+    """``[money(x) for x in xs]``."""
+    return [round(x * 1e8) / 1e8 for x in xs]
+
+
 _tuple_new = tuple.__new__
 _serials = itertools.count(1)
 

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.simulated.adapter import SimulatedAdapter
+from adapters.simulated.views import money
 from killswitch.snapshot import (COLUMN_FIELDS, Position, PositionColumns, PositionList, PositionsOnReading, Snapshot,
                                  columns_of, with_positions)
 
@@ -110,8 +111,8 @@ def validated(ex, views) -> list[Position]:
         out.append(Position(symbol=m.unified, side="long" if v.amount > 0 else "short", position_side=v.position_side,
                             contracts=abs(v.amount), contract_size=m.contract_size, notional=abs(v.notional),
                             entry_price=v.entry_price or None, mark_price=v.mark_price,
-                            unrealized_pnl=round(v.unrealized_pnl, 8), liquidation_price=v.liquidation_price or None,
-                            margin=round(v.initial_margin, 8), leverage=v.leverage))
+                            unrealized_pnl=money(v.unrealized_pnl), liquidation_price=v.liquidation_price or None,
+                            margin=money(v.initial_margin), leverage=v.leverage))
     return out
 
 

@@ -19,7 +19,8 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
 from adapters.simulated.paths import Drift, Flat, Piecewise, Prices
 from adapters.simulated.engine import decimals
-from adapters.simulated.views import Pricing, on_the_grid, tick_units
+from adapters.simulated.http import _money
+from adapters.simulated.views import Pricing, money, moneys, on_the_grid, tick_units
 from killswitch.snapshot import Position, Snapshot
 
 from tests.integration.sim_helpers import intent
@@ -324,6 +325,28 @@ def test_ticks_that_are_not_a_decimal_fraction_are_rounded_as_they_are():
     assert tick_units(1e-30, 30) is None  # 10 ** 30 is no exact float
     assert tick_units(0.01, 2) == (1, 100.0)
     assert on_the_grid(3, 0.1, 1, tick_units(0.1, 1)) == 0.3 != 3 * 0.1
+
+
+@settings(max_examples=1500, deadline=None)
+@given(x=st.one_of(st.floats(-2.0 ** 24, 2.0 ** 24, allow_nan=False),  # amounts to 16 million
+                   st.integers(-10 ** 15, 10 ** 15).map(lambda k: (k + 0.5) / 1e8),  # halves of the 8th decimal
+                   st.integers(-10 ** 15, 10 ** 15).map(lambda k: k / 1e8)))
+def test_a_money_amount_is_on_the_8_decimal_grid_within_one_unit_of_round_and_both_faces_write_it(x):
+    m = money(x)
+    assert type(m) is float and float("%.8f" % m) == m  # an 8-decimal amount, written exactly
+    units, round_units = round(m * 1e8), round(round(x, 8) * 1e8)  # whole units of the 8th decimal
+    assert abs(units - round_units) <= 1  # round() itself, or its neighbour at a tie
+    assert abs(units - x * 1e8) <= 0.5 + abs(x) * 1e8 * 2 ** -52
+    assert float(_money(x)) == m  # the HTTP face writes what the in-process columns hold
+    assert moneys([x, -x]) == [m, money(-x)]
+
+
+def test_money_is_round_except_at_a_tie_of_the_product():
+    assert money(1.234567895) == round(1.234567895, 8)  # not a tie as floats go
+    assert money(0.1 + 0.2) == 0.3 == round(0.1 + 0.2, 8)
+    assert money(-3e-9) == 0.0 and money(2.5e-8) == 2e-8  # ties to even, of the product 2.5
+    ties = [x for x in (k / 1e8 + 0.5e-8 for k in range(10_000)) if money(x) != round(x, 8)]
+    assert ties and all(abs(round(money(x) * 1e8) - round(round(x, 8) * 1e8)) == 1 for x in ties)
 
 
 def test_a_path_of_any_callable_is_read_as_a_float_and_a_nan_fails_as_one_leg_would():
