@@ -120,6 +120,10 @@ class Templates:
         self._includes: dict[str, list[str]] = {}
         self._readable: dict[str, frozenset[str]] = {}
         self._clean: dict[tuple[str, Any], bool] = {}
+        # a shape a caller holds and passes again (``known_covers``: one per policy, for each of
+        # its stages): its key for ``_clean`` by template, kept with the shape itself (so that
+        # its id is never another's)
+        self._keys_of_held: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     @classmethod
     def load(cls, root: Path) -> "Templates":
@@ -189,13 +193,17 @@ class Templates:
             file, line = self._where(e, name)
             raise TemplateError("render", name, f"{type(e).__name__}: {e}", file, line) from None
 
-    def check(self, name: str, contexts: Iterable[Mapping[str, Any]], known: Any = None) -> list[TemplateError]:
+    def check(self, name: str, contexts: Iterable[Mapping[str, Any]], known: Any = None, *,
+              known_covers: bool = False) -> list[TemplateError]:
         """Every problem of ``name`` found without an incident: it exists, it and what it
         includes parse, every variable it reads is a key of the data, every key it reads of
         the data (``stage.name``, ``o.status`` in ``for o in actions.orders``) exists in the
         data's shape — in every branch, taken or not —, and it renders against each of
         ``contexts``. ``known`` is the shape of more incidents whose keys count as known
-        (:func:`data_shape`; the shape is the union of all). One problem per kind and place."""
+        (:func:`data_shape`; the shape is the union of all). ``known_covers``: the caller knows
+        that ``known`` already holds every key of ``contexts`` (a stage's sample incident is
+        within its policy's full samples), so their shape is not taken again and ``known`` is
+        the shape. One problem per kind and place."""
         from jinja2 import TemplateSyntaxError
 
         if name not in self.sources:
@@ -210,7 +218,7 @@ class Templates:
         except TemplateSyntaxError as e:
             return [self._syntax(name, e)]
         contexts = list(contexts)
-        shape = _merge(data_shape(contexts), known)
+        shape = known if known_covers and known is not None else _merge(data_shape(contexts), known)
         keys = set(shape[1]) if shape is not None else set()
         for tname in self._closure(name):
             try:
@@ -225,7 +233,7 @@ class Templates:
             # (policies differ in others: the names of their signals and triggers). A finding
             # is made again on the whole shape, whose other keys go into its did-you-mean.
             names = self._names(tname)
-            seen = (tname, _frozen(shape, names))
+            seen = self._key_of_held(tname, shape, names) if known_covers else (tname, _frozen(shape, names))
             clean = self._clean.get(seen)
             if clean is None:
                 clean = self._clean[seen] = not _unknown_names(self._ast(tname), _project(shape, names))
@@ -247,6 +255,13 @@ class Templates:
         return list(found.values())
 
     # --- helpers -----------------------------------------------------------------------------
+
+    def _key_of_held(self, tname: str, shape: Any, names: frozenset[str]) -> tuple[str, Any]:
+        """``(tname, _frozen(shape, names))``, made once for a shape its caller passes again."""
+        held = self._keys_of_held.get((tname, id(shape)))
+        if held is None or held[0] is not shape:
+            held = self._keys_of_held[(tname, id(shape))] = (shape, (tname, _frozen(shape, names)))
+        return held[1]
 
     def _syntax(self, name: str, e: Any) -> TemplateError:
         tname = e.name or name
@@ -356,7 +371,11 @@ def _add(shape: Any, value: Any) -> Any:
             return shape
         keys = shape[1]
         for k, v in value.items():
-            keys[k] = _add(keys.get(k), v)
+            if type(v) in _SCALARS:  # its shape is None: the key is known, nothing below it (no call)
+                if k not in keys:
+                    keys[k] = None
+            else:
+                keys[k] = _add(keys.get(k), v)
         return shape
     if isinstance(value, (list, tuple)):
         if shape is None:
@@ -365,7 +384,8 @@ def _add(shape: Any, value: Any) -> Any:
             return shape
         item = shape[1]
         for v in value:
-            item = _add(item, v)
+            if type(v) not in _SCALARS:
+                item = _add(item, v)
         return ("list", item)
     return shape
 

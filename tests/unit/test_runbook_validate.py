@@ -14,6 +14,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
@@ -135,3 +137,115 @@ def test_ksctl_validate_finds_the_runbooks_directory_and_reports_file_line_col(t
     assert out.exit_code == 1
     assert "error[KS150]" not in out.output and "error[KS151]" not in out.output
     assert "error[KS104]" in out.output
+
+
+# --- the shape a stage's check reads: its policy's full samples ----------------------------------
+
+
+def _generated_policies(tmp_path: Path) -> list:
+    """The policies of bench/validate.py's generated repository (every signal kind, trigger shape
+    and stage kind it draws), compiled."""
+    import importlib.util
+    import sys
+
+    from killswitch.sources import read_sources
+
+    spec = importlib.util.spec_from_file_location("bench_validate", ROOT / "bench" / "validate.py")
+    bench = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(bench)
+    bench.write_repo(tmp_path, 120, seed=3)
+    result = compile_documents(load_sources(read_sources([str(tmp_path / "policies")]).files))
+    assert result.graph is not None, _show(result.errors)
+    return list(result.graph.policies)
+
+
+def _example_policies() -> list:
+    from killswitch.sources import read_sources
+
+    result = compile_documents(load_sources(read_sources([str(POLICIES)]).files))
+    assert result.graph is not None
+    return list(result.graph.policies)
+
+
+def test_a_stages_sample_incident_is_within_its_policys_full_samples(tmp_path):
+    """TemplateCheck checks a stage's template against the shape of its policy's full samples
+    alone (``known_covers``): that is sound only while a stage's own sample adds no key to it."""
+    from killswitch.runbooks.check import SAMPLE_DIGEST
+    from killswitch.runbooks.incident import sample_incident
+    from killswitch.runbooks.templates import _merge, data_shape
+
+    policies = _example_policies() + _generated_policies(tmp_path)
+    stages = 0
+    for p in policies:
+        known = data_shape(sample_incident(p, s.level, digest=SAMPLE_DIGEST, revision=None, full=True)
+                           for s in p.stages)
+        for s in p.stages:
+            own = data_shape([sample_incident(p, s.level, digest=SAMPLE_DIGEST, revision=None)])
+            assert _merge(own, known) == known, (p.name, s.level)
+            stages += 1
+    assert len(policies) > 100 and stages > 200
+
+
+MISTAKES = {
+    "typo.md.j2": "{{ stage.nmae }} {{ policy.name }}",
+    "branch.md.j2": "{% if actions.orders %}{% for o in actions.orders %}{{ o.statuss }}{% endfor %}{% endif %}",
+    "top.md.j2": "{{ polcy }}",
+    "clean.md.j2": "{% for o in actions.orders %}{{ o.status }}{% endfor %}{{ stage.name }}",
+}
+
+
+@pytest.mark.parametrize("template", sorted(MISTAKES) + ["default.md.j2", "flatten.md.j2"])
+def test_a_check_on_the_policys_shape_finds_what_one_on_the_stages_own_finds(template, tmp_path):
+    """The same findings, found afresh for each stage, with and without ``known_covers``."""
+    from killswitch.runbooks.check import SAMPLE_DIGEST
+    from killswitch.runbooks.incident import sample_incident
+    from killswitch.runbooks.templates import Templates, data_shape
+
+    sources = dict(MISTAKES, **{n: (ROOT / "runbooks" / n).read_text() for n in ("default.md.j2", "flatten.md.j2")})
+
+    def found(errors):
+        return [(e.kind, e.file, e.line, e.message) for e in errors]
+
+    findings = 0
+    for p in _example_policies()[:6] + _generated_policies(tmp_path)[:20]:
+        known = data_shape(sample_incident(p, s.level, digest=SAMPLE_DIGEST, revision=None, full=True)
+                           for s in p.stages)
+        held = Templates(sources)  # one for the policy, as TemplateCheck keeps one
+        for s in p.stages:
+            ctx = [sample_incident(p, s.level, digest=SAMPLE_DIGEST, revision=None)]
+            want = found(Templates(sources).check(template, ctx, known))
+            assert found(held.check(template, ctx, known, known_covers=True)) == want, (p.name, s.level)
+            findings += len(want)
+    assert (findings > 0) == (template in ("typo.md.j2", "branch.md.j2", "top.md.j2"))
+
+
+def _shape_of(value):
+    """What a shape is, written plainly: the reference for data_shape's walk."""
+    if isinstance(value, dict):
+        return ("dict", {k: _shape_of(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        from killswitch.runbooks.templates import _merge
+
+        item = None
+        for v in value:
+            item = _merge(item, _shape_of(v))
+        return ("list", item)
+    return None
+
+
+_scalar = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=3)
+# data as an incident holds it: each key always of one kind (a scalar, a mapping, a list of
+# mappings, a list of scalars), keys in any order and any subset of them
+_record = st.deferred(lambda: st.fixed_dictionaries({}, optional={
+    "s": _scalar, "n": _scalar, "d": _record, "l": st.lists(_record, max_size=3),
+    "t": st.lists(_record, max_size=3).map(tuple), "v": st.lists(_scalar, max_size=3)}))
+
+
+@given(st.lists(_record, max_size=4))
+def test_data_shape_is_the_merge_of_each_values_shape(values):
+    from killswitch.runbooks.templates import _merge, data_shape
+
+    want = None
+    for v in values:
+        want = _merge(want, _shape_of(v))
+    assert data_shape(values) == want
