@@ -73,6 +73,8 @@ _TRUE = frozenset({"true", "True", "TRUE"})
 
 # read by libyaml and ruamel differently (or only by one): the round-trip loader decides
 _UNALIKE = ("\t", "\ufeff", "\x85", "\u2028", "\u2029")
+# a document end marker: "..." at the start of a line, alone or before a space
+_END_MARKER = re.compile(r"\.\.\.(?: |$)")
 
 
 class _Decline(Exception):
@@ -96,11 +98,17 @@ def read(text: str, lines: list[str]) -> list[tuple[Any, SourceMap]] | None:
     except (ValueError, TypeError):  # a lone surrogate cannot be handed to libyaml as UTF-8
         return None
     try:
-        return _Reader(parser.get_event, lines).documents()
+        reader = _Reader(parser.get_event, lines)
+        docs = reader.documents()
     except Exception:  # _Decline, and libyaml's errors: the round-trip loader reads (and reports) them
         return None
     finally:
         parser.dispose()
+    if (text.startswith("...") or "\n..." in text) and reader.explicit_ends != sum(
+            1 for ln in lines if _END_MARKER.match(ln)):
+        # a "..." that ends no document (libyaml passes over one after another, ruamel refuses it)
+        return None
+    return docs
 
 
 class _Reader:
@@ -108,6 +116,7 @@ class _Reader:
         self.next = next_event
         self.lines = lines
         self.sm = SourceMap(doc=Position(1, 1))
+        self.explicit_ends = 0  # documents ended by "..."
 
     def documents(self) -> list[tuple[Any, SourceMap]]:
         out: list[tuple[Any, SourceMap]] = []
@@ -127,7 +136,8 @@ class _Reader:
             self.sm = SourceMap(doc=Position(mark.line + 1, mark.column + 1), lines=self.lines)
             value = self.node(root, (), 1)
             out.append((value, self.sm))
-            self.next()  # the document's end
+            if self.next().explicit:  # the document's end
+                self.explicit_ends += 1
 
     def node(self, ev: Any, path: Path, depth: int) -> Any:
         t = type(ev)

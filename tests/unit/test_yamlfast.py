@@ -109,6 +109,12 @@ CASES = {
     "nested sequences": "- - - a\n  - b\n- c\n",
     "indentless sequence": "a:\n- 1\n- 2\nb:\n  - 3\n",
     "documents": "---\na: 1\n---\n---\n- x\n...\n---\nb: 2\n",
+    # a "..." after a document's "...": libyaml passes over it, ruamel refuses it (found by the
+    # token soup below)
+    "end marker after an end marker": "---\n...\n...\n",
+    "end marker after a document's end": "a: 1\n...\n# x\n...\n",
+    "end markers alone": "...\n...\n",
+    "end marker with a comment": "a: 1\n... # c\n",
     "scalar documents": "--- s\n--- 5\n--- |\n  x\n---\n",
     "block scalar document": "|\n---\n",
     "empty": "",
