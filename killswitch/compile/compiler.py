@@ -482,6 +482,9 @@ class _PolicyCompiler:
                          "list it under a stage's on:, or remove it")
         read: set[str] = set()
         for name, trig in self.spec.triggers.items():
+            if name in triggers:  # its node names what it reads
+                read.update(triggers[name].reads)
+                continue
             try:
                 read.update(r.name for r in ex.refs(ex.parse(trig.when)))
             except ex.ExprError:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping, Optional
 
-from ..policy.expr import Node, Predicate
+from ..policy.expr import Comparison, Node, Predicate, comparisons
 from .nodes import ActionNode as ActionNode
 from .nodes import AttributionNode, CorrelationGroupNode, RiskWeightsNode, UnwindNode
 from .nodes import SignalNode as SignalNode
@@ -47,6 +48,12 @@ class TriggerNode:
     on_missing_data: str
     ast: Node = field(compare=False, repr=False)
     predicate: Predicate = field(compare=False, repr=False)
+
+    @cached_property
+    def comparisons(self) -> tuple[Comparison, ...]:
+        """Every comparison of the condition (:func:`killswitch.policy.expr.comparisons`), walked
+        once: a runbook's incident and the readout ask for them again for every stage and view."""
+        return tuple(comparisons(self.ast))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
 from ..compile.nodes import CancelOrdersAction, LockTradingAction, NotifyAction, RunbookAction
 from ..policy.expr import ValueType
-from ..policy.expr import comparisons as condition_comparisons
 from ..orders import FINAL_STATUSES
 from ..orders import OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 
@@ -133,7 +132,7 @@ def template_for(node: PolicyNode, level: int) -> Optional[str]:
 def comparisons(trigger: TriggerNode) -> list[tuple[str, str, Optional[float], str]]:
     """Every ``signal op literal`` (or ``signal op signal``) of a condition, signal on the left:
     (signal, op, threshold value, threshold text); see :func:`killswitch.policy.expr.comparisons`."""
-    return [(c.signal, c.op, c.threshold, c.text) for c in condition_comparisons(trigger.ast)]
+    return [(c.signal, c.op, c.threshold, c.text) for c in trigger.comparisons]
 
 
 def _confirm_text(t: TriggerNode) -> Optional[str]:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..engine.stages import decision_id
 from ..metrics import Registry
-from ..policy.expr import Comparison, ValueType, comparisons, value_text
+from ..policy.expr import Comparison, ValueType, value_text
 from .book import Book
 from .countdowns import Countdowns
 from .fanout import SinkFanout
@@ -96,7 +96,7 @@ class Readout:
             results = {t.name: t for t in se.triggers} if se is not None else {}
             for t in node.triggers:
                 st, r = ss.triggers.get(t.name), results.get(t.name)
-                checks = tuple(_check(c, values, reasons, types, se is not None) for c in comparisons(t.ast))
+                checks = tuple(_check(c, values, reasons, types, se is not None) for c in t.comparisons)
                 out.append(TriggerStatus(policy, scope, t.name, t.when, bool(st and st.firing),
                                          st.since_ms if st else None, st.last_fire_ms if st else None,
                                          r.pending if r else None, r.reason if r else None, checks,
