@@ -218,7 +218,8 @@ class Templates:
         except TemplateSyntaxError as e:
             return [self._syntax(name, e)]
         contexts = list(contexts)
-        shape = known if known_covers and known is not None else _merge(data_shape(contexts), known)
+        held = known_covers and known is not None  # the caller's own shape, passed again for each stage
+        shape = known if held else _merge(data_shape(contexts), known)
         keys = set(shape[1]) if shape is not None else set()
         for tname in self._closure(name):
             try:
@@ -233,7 +234,7 @@ class Templates:
             # (policies differ in others: the names of their signals and triggers). A finding
             # is made again on the whole shape, whose other keys go into its did-you-mean.
             names = self._names(tname)
-            seen = self._key_of_held(tname, shape, names) if known_covers else (tname, _frozen(shape, names))
+            seen = self._key_of_held(tname, shape, names) if held else (tname, _frozen(shape, names))
             clean = self._clean.get(seen)
             if clean is None:
                 clean = self._clean[seen] = not _unknown_names(self._ast(tname), _project(shape, names))
