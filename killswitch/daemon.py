@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -24,6 +24,7 @@ from .bootstrap import AccountsError, SinkOptions, build_runner, ccxt_adapters, 
 from .compile.compiler import CompileResult, compile_documents
 from .events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
 from .policy.load import load_sources
+from .runner.admission import Admission, Limits
 from .runner.loop import GraphReload, Runner
 from .zones import zone_known
 from .sources import MAX_FILE_BYTES, compile_sources
@@ -51,6 +52,7 @@ class RunOptions:
     console_public: bool = False  # the console's views without a token (its actions always need one)
     log_format: str = "text"  # text or json lines (see killswitch/logs.py)
     max_file_bytes: int = MAX_FILE_BYTES  # a policy file over it is refused unread (KS010): at start, at a reload
+    api_limits: Limits = field(default_factory=Limits)  # the writes' rates per identity and their queue
 
 
 def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
@@ -160,8 +162,11 @@ class Daemon:
             from .runner.identity import TokensError
 
             token = os.environ.get(self.opts.api_token_env)
+            admission = Admission(self.opts.api_limits)  # on the API's thread; its counters on /metrics
+            runner.add_metrics(admission)
             try:
-                app = make_app(runner, token=token or None, tokens=tokens, console_public=self.opts.console_public)
+                app = make_app(runner, token=token or None, tokens=tokens, console_public=self.opts.console_public,
+                               admission=admission)
             except (TokensError, ValueError) as e:
                 self.err(f"ksctl run: {e}; nothing started")
                 await runner.aclose()
@@ -372,6 +377,9 @@ def _compile_for_reload(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_B
         return None, [], f"internal error while compiling the policies: {type(e).__name__} (a bug: please report it)"
 
 
+SWITCH_INTERVAL_S = 0.001
+
+
 def main(opts: RunOptions) -> int:
     from .logs import configure, unconfigure
 
@@ -379,6 +387,11 @@ def main(opts: RunOptions) -> int:
     # secrets scrubbed. What was said on stdout stays on stdout (INFO), what was said on stderr on
     # stderr (ERROR): the text of each message is unchanged.
     log = configure(opts.log_format)
+    # Three threads share the interpreter: the tick's loop, the API's and the store's. When the
+    # API's is busy (a storm of requests), a thread waking from I/O waits for the interpreter lock
+    # up to the switch interval, at every hop of a tick between the loop and the store thread;
+    # 1 ms instead of the default 5 keeps that wait short (see bench/api_load.py).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     daemon = Daemon(opts, log.info, log.error)
     try:
         return asyncio.run(daemon.run())

@@ -58,14 +58,25 @@ AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chai
               type=click.Choice(["text", "json"]),
               help="The log lines: text (UTC time, level, logger, message) or json (one object a line: ts, level, "
                    "logger, msg). INFO goes to stdout, errors to stderr; secrets are scrubbed from both.")
+@click.option("--api-write-rate", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Operator changes (lock, unlock, reset, close, dms) each identity may send a second, in bursts "
+                   "of twice as many; more are answered 429 RATE_LIMITED with Retry-After.")
+@click.option("--api-heartbeat-rate", default=200.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Heartbeats each identity may send a second (bursts of twice as many); beats of one source "
+                   "coalesce, so a bot token shared by many bots fits.")
+@click.option("--api-write-queue", default=64, show_default=True, type=click.IntRange(min=1),
+              help="Operator changes let through and not answered yet, every identity together; more are "
+                   "answered 429 WRITE_QUEUE_FULL. The tick never waits for them.")
 @max_file_size_option
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
 def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, api_tokens, console_public,
-        holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, log_format, max_file_bytes,
-        max_ticks) -> None:
+        holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, log_format, api_write_rate,
+        api_heartbeat_rate, api_write_queue, max_file_bytes, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
     from ..daemon import RunOptions, main
+    from ..runner.admission import parse_limits
 
     try:
         ttl_ms = parse_duration(lease_ttl).ms
@@ -84,5 +95,6 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
                       runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
                       audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms, console_public=console_public,
-                      log_format=log_format, max_file_bytes=max_file_bytes)
+                      log_format=log_format, max_file_bytes=max_file_bytes,
+                      api_limits=parse_limits(api_write_rate, api_heartbeat_rate, api_write_queue))
     raise SystemExit(main(opts))

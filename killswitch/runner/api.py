@@ -72,7 +72,10 @@ fields, wrong types), 401 (``AUTH_REQUIRED`` / ``AUTH_INVALID``, with ``WWW-Auth
 Bearer``), 403 ``MUTATIONS_DISABLED`` (the app was built without a token: mutations are refused,
 never open; ``CONSOLE_CLOSED`` for the console's reads), 404 ``NOT_FOUND``, 405
 ``METHOD_NOT_ALLOWED`` (with ``Allow``), 413 ``BODY_TOO_LARGE`` (by ``Content-Length`` before
-reading, or while reading a chunked body), 500 ``INTERNAL`` (the view raised or answered
+reading, or while reading a chunked body), 429 with ``Retry-After`` (``RATE_LIMITED``: the
+caller's identity sends writes faster than its rate; ``WRITE_QUEUE_FULL``: every caller together
+has queued as many changes as the runner takes; nothing was done — see :mod:`.admission`;
+decided after authentication and before the body is read), 500 ``INTERNAL`` (the view raised or answered
 something unserialisable; the body says only ``INTERNAL``, the traceback goes to the log).
 Authentication comes before the body is read, so an unauthenticated client learns nothing about
 validation.
@@ -95,8 +98,10 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec,
 
 from aiohttp import web
 
+from .admission import HEARTBEAT, WRITE, Admission, Shed
 from .api_request import (MAX_NAME, MAX_REASON, SOURCE_RE, ApiError, bad, fields, only, optional_seconds, parse_object,
                           read_body, seconds, show, source_field, string_field)
+from .beats import HeartbeatBatches
 from .gate import parse_request
 from .console import ConsoleHandlers
 from .identity import ROLES, Identity, Tokens, normalise_identity
@@ -118,7 +123,7 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CHECK_ORDER_PATH = "/v1/check-order"
 
 _STATUS_CODES = {400: "BAD_REQUEST", 401: "AUTH_REQUIRED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-                 405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE", 500: "INTERNAL"}
+                 405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE", 429: "TOO_MANY_REQUESTS", 500: "INTERNAL"}
 
 
 # --- rendering ----------------------------------------------------------------------------------------
@@ -253,6 +258,7 @@ class _Handlers:
     def __init__(self, view: RunnerView, max_body_bytes: int):
         self.view = view
         self.max_body_bytes = max_body_bytes
+        self.beats = HeartbeatBatches(lambda sources: _call(self.view.heartbeats, sources))
 
     async def _body(self, request: web.Request) -> dict:
         return parse_object(request, await read_body(request, self.max_body_bytes))
@@ -350,7 +356,7 @@ class _Handlers:
         from ..state.store import StoreError
 
         try:
-            await _call(self.view.heartbeat, source)
+            await self.beats.beat(source)  # coalesced per source with the beats arriving meanwhile
         except StoreError as e:  # a standby could not store it for the leader: the client beats again
             log.warning("heartbeat of %s not stored for the leader: %s", source, e)
             raise ApiError(503, "STATE_UNREACHABLE", "this standby could not store the heartbeat for the leader; "
@@ -503,12 +509,14 @@ def _caller(request: web.Request) -> Identity:
     return ident
 
 
-def _access_middleware(tokens: Tokens, access: dict[tuple[str, str], Optional[tuple[str, ...]]]):
+def _access_middleware(tokens: Tokens, access: dict[tuple[str, str], Optional[tuple[str, ...]]],
+                       writes: dict[tuple[str, str], str], admission: Admission):
     @web.middleware
     async def _access(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                       ) -> web.StreamResponse:
-        """Authenticate and authorise before any handler runs. A route the table does not list
-        is refused: a new endpoint cannot forget authentication."""
+        """Authenticate and authorise before any handler runs, then admit a write (its
+        identity's rate, the queue). A route the table does not list is refused: a new endpoint
+        cannot forget authentication, nor a new write its admission."""
         info = request.match_info
         route = info.route
         resource = route.resource
@@ -527,20 +535,33 @@ def _access_middleware(tokens: Tokens, access: dict[tuple[str, str], Optional[tu
             raise ApiError(403, "ROLE_REQUIRED", f"{identity.name} may not do this; it needs the role "
                                                  f"{' or '.join(roles)}")
         request[_IDENTITY] = identity
-        return await handler(request)
+        kind = writes.get(key)
+        if kind is None:
+            return await handler(request)
+        try:
+            ticket = admission.admit(identity.name, kind)
+        except Shed as e:
+            raise ApiError(429, e.code, e.reason, {"Retry-After": str(e.retry_after_s)}) from None
+        try:
+            return await handler(request)
+        finally:
+            ticket.done()
 
     return _access
 
 
 def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, tokens: Optional[Tokens] = None,
-             max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, console_public: bool = False) -> web.Application:
+             max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, console_public: bool = False,
+             admission: Optional[Admission] = None) -> web.Application:
     """The API over ``view``. ``tokens``: the identities that may call the mutating endpoints
     (:mod:`.identity`); ``token`` (a :class:`~adapters.base.Secret` or a string): the single shared
     token, one more identity (``shared-token``, every role). Neither: mutations are refused
     (403 ``MUTATIONS_DISABLED``). ``console_public``: the reads that show the book (the console's
     page data, ``/console/view``, ``/v1/triggers``, ``/v1/incidents``, ``/v1/status``,
     ``/v1/runbooks/{incident}``, ``/v1/close/{id}``) are shown without a token; by default they need
-    one with the viewer, operator or approver role (the console's actions always need one)."""
+    one with the viewer, operator or approver role (the console's actions always need one).
+    ``admission``: the rates and queue that writes are admitted by (:mod:`.admission`; default
+    limits when None)."""
     if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be a whole number above 0")
     known = (tokens or Tokens()).with_shared(_shared_token(token))
@@ -549,49 +570,55 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
     console = ConsoleHandlers(view, _call, public=console_public)
     operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
     reader = PUBLIC if console_public else ("viewer", "operator", "approver")
+    # each route: method, path, handler, who may call it, and what kind of write it is (admitted
+    # by rate and queue before its handler runs; None: a read)
+    w, beat = WRITE, HEARTBEAT
     routes: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]],
-                       Optional[tuple[str, ...]]]] = [
-        ("GET", "/healthz", h.healthz, PUBLIC),
-        ("GET", "/readyz", h.readyz, PUBLIC),
-        ("GET", "/metrics", h.metrics, PUBLIC),
+                       Optional[tuple[str, ...]], Optional[str]]] = [
+        ("GET", "/healthz", h.healthz, PUBLIC, None),
+        ("GET", "/readyz", h.readyz, PUBLIC, None),
+        ("GET", "/metrics", h.metrics, PUBLIC, None),
         # what bots and probes read: the lock, their own countdown, an order's check; Prometheus scrapes /metrics
-        ("GET", "/v1/lock", h.lock, PUBLIC),
+        ("GET", "/v1/lock", h.lock, PUBLIC, None),
         # bots call it before every order; it only reads
-        ("POST", CHECK_ORDER_PATH, h.check_order, PUBLIC),
-        ("GET", "/v1/dms", h.dms_status, PUBLIC),
+        ("POST", CHECK_ORDER_PATH, h.check_order, PUBLIC, None),
+        ("GET", "/v1/dms", h.dms_status, PUBLIC, None),
         # what shows the book (stages, data ages, positions, amounts, orders): the console's readers
-        ("GET", "/v1/status", h.status, reader),
-        ("GET", "/v1/close/{id:.+}", h.close_progress, reader),
-        ("GET", "/v1/runbooks/{incident:.+}", h.runbook, reader),
+        ("GET", "/v1/status", h.status, reader, None),
+        ("GET", "/v1/close/{id:.+}", h.close_progress, reader, None),
+        ("GET", "/v1/runbooks/{incident:.+}", h.runbook, reader, None),
         # any tail, so that a bad source name is a 400 that says why rather than a bare 404
-        ("POST", "/v1/heartbeat/{source:.*}", h.heartbeat, bot),
-        ("POST", "/v1/reset", h.reset, approver),
-        ("POST", "/v1/close", h.close, operator),
-        ("POST", "/v1/lock", h.lock_scope, operator),
-        ("POST", "/v1/unlock", h.unlock_scope, operator),
-        ("POST", "/v1/dms/arm", h.dms_arm, operator),
-        ("POST", "/v1/dms/disarm", h.dms_disarm, operator),
+        ("POST", "/v1/heartbeat/{source:.*}", h.heartbeat, bot, beat),
+        ("POST", "/v1/reset", h.reset, approver, w),
+        ("POST", "/v1/close", h.close, operator, w),
+        ("POST", "/v1/lock", h.lock_scope, operator, w),
+        ("POST", "/v1/unlock", h.unlock_scope, operator, w),
+        ("POST", "/v1/dms/arm", h.dms_arm, operator, w),
+        ("POST", "/v1/dms/disarm", h.dms_disarm, operator, w),
         # the console: the page (its data only when public), its refresh, its files, its reads
-        ("GET", "/", console.page, PUBLIC),
-        ("GET", "/console/view", console.fragment, reader),
-        ("GET", "/console/static/{name}", console.asset, PUBLIC),
-        ("GET", "/v1/whoami", h.whoami, ROLES),
-        ("GET", "/v1/triggers", h.triggers, reader),
-        ("GET", "/v1/incidents", h.incidents, reader),
-        ("POST", "/v1/preview/lock", h.preview_lock, operator),
-        ("POST", "/v1/preview/unlock", h.preview_unlock, operator),
-        ("POST", "/v1/preview/reset", h.preview_reset, approver),
-        ("POST", "/v1/preview/close", h.preview_close, operator),
+        ("GET", "/", console.page, PUBLIC, None),
+        ("GET", "/console/view", console.fragment, reader, None),
+        ("GET", "/console/static/{name}", console.asset, PUBLIC, None),
+        ("GET", "/v1/whoami", h.whoami, ROLES, None),
+        ("GET", "/v1/triggers", h.triggers, reader, None),
+        ("GET", "/v1/incidents", h.incidents, reader, None),
+        ("POST", "/v1/preview/lock", h.preview_lock, operator, None),
+        ("POST", "/v1/preview/unlock", h.preview_unlock, operator, None),
+        ("POST", "/v1/preview/reset", h.preview_reset, approver, None),
+        ("POST", "/v1/preview/close", h.preview_close, operator, None),
     ]
     app = web.Application(middlewares=[_errors], client_max_size=max_body_bytes)
     access: dict[tuple[str, str], Optional[tuple[str, ...]]] = {}
-    for method, path, handler, roles in routes:
+    writes: dict[tuple[str, str], str] = {}
+    for method, path, handler, roles, kind in routes:
         resource = app.router.add_resource(path)
         resource.add_route(method, handler)
         if method == "GET":
             resource.add_route("HEAD", handler)
         access[(method, resource.canonical)] = roles
-    app.middlewares.append(_access_middleware(known, access))
+        if kind is not None:
+            writes[(method, resource.canonical)] = kind
+    app.middlewares.append(_access_middleware(known, access, writes, admission or Admission()))
     app.on_response_prepare.append(_no_store)
     return app
 

@@ -6,7 +6,8 @@ the :class:`~killswitch.runner.lease.LeaseKeeper` thread (``ksctl run``) or, wit
 acts under it (the state another leader moved on, the sinks' saved state); the check made
 before every order (``fence_holds``); the audit rows written under the token; and the turn
 (:class:`Turn`) that an operator change and a change of token each take, so that a change is
-audited, applied and saved under one token, never across two.
+audited, applied and saved under one token, never across two (the turn itself, and the tick's
+place at its head, are :mod:`.turn`'s).
 
 Must not: decide anything about the book, or send anything. A runner that does not lead
 evaluates nothing and sends nothing; what it writes as leader carries its token, so a deposed
@@ -15,56 +16,15 @@ leader's writes are refused by the store (``FencedError``).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Callable, Optional
 
 from ..state.store import FencedError
 from .book import Book
 from .lease import LeaseKeeper
 from .storeio import StoreIO
+from .turn import Turn
 
-
-class Turn:
-    """One operator change (or change of lease token) at a time, on the loop that runs it; and
-    the loop that view calls made from other threads (the API's) are carried to."""
-
-    # What only reads: runs as it comes. Anything else takes its turn.
-    READ_ONLY = frozenset({"status", "ready", "lock_document", "check_order", "dms_status", "close_progress",
-                           "runbook", "metrics_text", "triggers", "incidents", "preview_lock", "preview_unlock",
-                           "preview_reset", "preview_close"})
-
-    def __init__(self) -> None:
-        self._sem: Optional[asyncio.Semaphore] = None
-        self._sem_loop: Optional[asyncio.AbstractEventLoop] = None
-        self.home: Optional[asyncio.AbstractEventLoop] = None  # where view calls from other threads run
-
-    def here(self) -> asyncio.Semaphore:
-        """The turn, on the running loop."""
-        loop = asyncio.get_running_loop()
-        if self._sem is None or self._sem_loop is not loop:
-            self._sem, self._sem_loop = asyncio.Semaphore(1), loop
-        return self._sem
-
-    async def run_view_call(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-        """Run ``fn`` (a view call of the runner) where the runner's state lives: on its tick
-        loop, whichever loop awaits the answer."""
-        home = self.home
-        if home is None or home is asyncio.get_running_loop():
-            return await self._call(fn, args, kwargs)
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._call(fn, args, kwargs), home))
-
-    async def _call(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-        if getattr(fn, "__name__", None) in self.READ_ONLY:
-            result = fn(*args, **kwargs)
-            return (await result) if asyncio.iscoroutine(result) else result
-        async with self.here():
-            result = fn(*args, **kwargs)
-            if asyncio.iscoroutine(result):
-                result = await result
-            # Keep the turn for one pass of the loop: what is already due (a tick's next step, the
-            # lease watchdog) runs before the next operator call, however many are queued.
-            await asyncio.sleep(0)
-        return result
+__all__ = ["Leadership", "Turn"]
 
 
 class Leadership:
@@ -93,8 +53,9 @@ class Leadership:
 
     async def lease(self, now: int) -> bool:
         """Whether this runner leads now; on a new token, the state that goes with it first.
-        Takes the turn: a change is audited, applied and saved under one token."""
-        async with self.turn.here():
+        Takes the turn, ahead of the operator changes waiting for it: a change is audited,
+        applied and saved under one token, and no queue of changes delays a renewal."""
+        async with self.turn.first():
             return await self._lease(now)
 
     async def _token(self, now: int) -> Optional[int]:

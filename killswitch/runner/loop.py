@@ -32,9 +32,12 @@ Threads. The runner's state lives on one event loop, the tick's: ticks and opera
 interleave only at await points, and no lock guards it — a second thread touching it would need
 one around every read as well as every write, and the tick's store calls would then hold it.
 What runs elsewhere touches none of it. ``ksctl run`` serves the HTTP API from a thread of its
-own (:mod:`killswitch.runner.api_thread`), which hands every view call to this loop
-(:meth:`Runner.run_view_call`) — one mutation at a time, so that a burst of operator calls
-cannot starve a tick of the loop, reads as they come. The leader lease is taken and renewed by
+own (:mod:`killswitch.runner.api_thread`), which sheds what exceeds its rates and queue with 429
+(:mod:`.admission`), coalesces heartbeats per source (:mod:`.beats`), and hands every view call to
+this loop (:meth:`Runner.run_view_call`): reads as they come, changes one at a time in the turn
+(:mod:`.turn`), which the tick holds from start to end ahead of every change waiting — it lends
+it out only while its snapshots are fetched — so that no queue of operator calls delays a tick
+by more than the one change being applied when it asks. The leader lease is taken and renewed by
 a :class:`~killswitch.runner.lease.LeaseKeeper` thread on a store connection of its own, so
 that neither a slow tick nor a burst of requests can let it lapse; the tick reads the token the
 keeper publishes, and the keeper renews only while this loop shows life, so a runner whose loop
@@ -309,7 +312,10 @@ class Runner:
         started = time.time_ns()
         report = TickReport(self.clock(), leader=False, started_ns=started)
         try:
-            await self._tick(report)
+            # the whole tick in the turn, ahead of every operator change waiting (it lends the
+            # turn out while its snapshots are fetched): a queue of writes cannot slow it
+            async with self.turn.first():
+                await self._tick(report)
         except FencedError:
             self.lead.leader = False
             self.lead.stale = True
@@ -335,8 +341,9 @@ class Runner:
             lead.replans_checked = True
         await self.countdowns.take_stored_beats(now)
         phase = _Phases(report)
-        snapshots = await asyncio.gather(*(snapshot_of(k, a, now, self.snapshot_timeout_s)
-                                           for k, a in self.adapters.items()))
+        async with self.turn.lent():  # the network only: operator changes may be applied meanwhile
+            snapshots = await asyncio.gather(*(snapshot_of(k, a, now, self.snapshot_timeout_s)
+                                               for k, a in self.adapters.items()))
         phase("snapshots")
         report.snapshot_failures = [f"{s.venue}/{s.account}: {s.fetch.error_code}" for s in snapshots if not s.fetch.ok]
         for s in snapshots:
@@ -494,11 +501,22 @@ class Runner:
         leader takes it in at once (saved with the state at its next tick); a standby stores it
         for the leader, which takes it in at its next tick, so a bot may beat at any replica.
         Raises StoreError when a standby cannot store it (the API answers 503: beat again)."""
+        await self.heartbeats((source,), now_ms)
+
+    async def heartbeats(self, sources: Sequence[str], now_ms: Optional[int] = None) -> None:
+        """Every one of ``sources`` is alive (a batch of the API's coalesced beats), as
+        :meth:`heartbeat` each, all stamped ``now``; a standby stores them in one store call."""
         now = now_ms if now_ms is not None else self.clock()
         if not self.lead.leader:
-            await self.io(self.store.record_heartbeat, source, now)
+            await self.io(self.store.record_heartbeats, {s: now for s in sources})
             return
-        self.countdowns.beat(source, now)
+        for source in sources:
+            self.countdowns.beat(source, now)
+
+    def add_metrics(self, collector: Any) -> None:
+        """``collector.collect_metrics(registry)`` adds its families to every scrape of
+        ``/metrics`` (the API's admission of writes, which lives on the API's thread)."""
+        self.readout.collectors.append(collector)
 
     def status(self) -> RunnerStatus:
         return self.readout.status()

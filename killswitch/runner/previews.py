@@ -10,7 +10,7 @@ sent (a tick, another operator); the action is then worked out again, and its an
 that counts.
 
 Must not: change anything, audit anything, or take the operator turn (previews are reads:
-:attr:`~.leadership.Turn.READ_ONLY`).
+:attr:`~.turn.Turn.WITHOUT_TURN`).
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ class Readout:
         self.policy_error = policy_error
         self.manual_closes = manual_closes  # close id → what ManualCloses tracks of it, oldest first
         self._runbooks: set[str] = set()  # incidents known to have a stored runbook (one is never removed)
+        self.collectors: list[Any] = []  # more families for /metrics (``collect_metrics(registry)``)
 
     def status(self) -> RunnerStatus:
         book = self.book
@@ -204,6 +205,8 @@ class Readout:
         if self.lead.keeper is not None:  # renewals, failures and loop stalls of the lease thread
             self.lead.keeper.collect_metrics(reg)
         self.fanout.collect_metrics(reg)
+        for collector in self.collectors:
+            collector.collect_metrics(reg)
         return reg.render()
 
 def _residual(r: Any) -> ResidualStatus:

@@ -18,7 +18,7 @@ import functools
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional, Protocol, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Optional, Protocol, Sequence, TypeVar, Union
 
 if TYPE_CHECKING:  # annotations only: the gate pulls in the lock book, and `ksctl status` need not
     from ..state.store import RunbookRecord
@@ -254,6 +254,8 @@ class RunnerView(Protocol):
     def check_order(self, request: dict) -> Decision: ...
 
     async def heartbeat(self, source: str, now_ms: Optional[int] = None) -> None: ...
+
+    async def heartbeats(self, sources: Sequence[str], now_ms: Optional[int] = None) -> None: ...
 
     async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult: ...
 

@@ -20,7 +20,7 @@ import threading
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from .store import (
     FINAL_STATUSES,
@@ -371,6 +371,14 @@ class SqlStore:
         with self._tx(write=True) as cur:
             self._q(cur, "INSERT INTO heartbeat (source, ts_ms) VALUES (?, ?) ON CONFLICT (source) DO UPDATE "
                          "SET ts_ms = excluded.ts_ms WHERE excluded.ts_ms > heartbeat.ts_ms", (source, int(ts_ms)))
+
+    def record_heartbeats(self, beats: Mapping[str, int]) -> None:
+        if not beats:
+            return
+        with self._tx(write=True) as cur:
+            cur.executemany(self._sql("INSERT INTO heartbeat (source, ts_ms) VALUES (?, ?) ON CONFLICT (source) "
+                                      "DO UPDATE SET ts_ms = excluded.ts_ms WHERE excluded.ts_ms > heartbeat.ts_ms"),
+                            [(source, int(ts)) for source, ts in sorted(beats.items())])
 
     def heartbeats(self) -> dict[str, int]:
         with self._tx(write=False) as cur:

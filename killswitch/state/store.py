@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional, Protocol, Sequence, runtime_checkable
+from typing import Any, Mapping, NamedTuple, Optional, Protocol, Sequence, runtime_checkable
 
 # The audit chain's rules (hashing, anchoring, verifying) live in audit_chain.py; the contract names them.
 from .audit_chain import (  # noqa: F401 - re-exported
@@ -238,6 +238,10 @@ class StateStore(Protocol):
     def record_heartbeat(self, source: str, ts_ms: int) -> None:
         """``source`` beat at ``ts_ms``, as a replica heard it (unfenced: an observation, not an
         action). An older beat than the one stored changes nothing."""
+
+    def record_heartbeats(self, beats: Mapping[str, int]) -> None:
+        """Each ``source: ts_ms`` of ``beats`` as :meth:`record_heartbeat`, in one transaction (a
+        standby takes a storm of beats in one write)."""
 
     def heartbeats(self) -> dict[str, int]:
         """The latest stored beat of every source."""

@@ -310,6 +310,7 @@ def test_a_lone_runner_keeps_its_lease_through_a_burst_of_store_heavy_operator_c
     loop's last sign of life, is more than a shared 2-core machine stalls a process for; with
     0.9 s this failed now and then when the machine was slow, the burst never mattering.)"""
     from killswitch.daemon import Daemon, RunOptions
+    from killswitch.runner.admission import Limits
 
     from .test_processes import Sim
 
@@ -328,8 +329,12 @@ def test_a_lone_runner_keeps_its_lease_through_a_burst_of_store_heavy_operator_c
         acc = accounts_file(tmp_path, sim.port)
         port = free_port()
         ttl_ms = 1_500
+        # admission limits that let the whole burst through to the runner: what is tested here is
+        # the lease under a queue of slow changes (shedding is tests/unit/test_admission.py's)
+        limits = Limits(write_rate=1000, write_burst=1000, queue=1000)
         daemon = Daemon(RunOptions((str(pol),), str(acc), state_url, str(tmp_path / "lock.json"),
-                                   api_port=port, holder="lone", lease_ttl_ms=ttl_ms), lambda m: None, lambda m: None)
+                                   api_port=port, holder="lone", lease_ttl_ms=ttl_ms, api_limits=limits),
+                        lambda m: None, lambda m: None)
         api = f"http://127.0.0.1:{port}"
         answers, fences = asyncio.run(_burst_against(daemon, api, state_url))
     finally:

@@ -480,6 +480,14 @@ def test_heartbeats_keep_the_newest_beat_of_each_source_from_any_replica(open_st
     assert a.heartbeats()["bot-x"] == 2_500
 
 
+def test_a_batch_of_heartbeats_is_stored_as_each_beat_would_be(open_store_):
+    a, b = open_store_(), open_store_()
+    a.record_heartbeats({})  # nothing to store: no transaction
+    a.record_heartbeats({"bot-x": 2_000, "bot-y": 1_000})
+    b.record_heartbeats({"bot-x": 1_500, "bot-y": 3_000, "bot-z": 500})  # bot-x older: ignored
+    assert a.heartbeats() == {"bot-x": 2_000, "bot-y": 3_000, "bot-z": 500}
+
+
 def test_deposed_holder_cannot_write_with_its_old_fence(open_store_):
     a, b = open_store_(), open_store_()
     t1 = a.acquire_lease("a", 1_000, 0)
