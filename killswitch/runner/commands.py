@@ -153,6 +153,8 @@ class OperatorCommands:
         payload = {"scope": scope, "mode": mode, "ttl_s": ttl_s, "reason": reason, **by(actor)}
         if mode not in ("halted", "reducing"):
             return ChangeResult(False, f'BAD_REQUEST: mode is "halted" or "reducing", not {mode!r}')
+        if (standby := self.lead.not_leader("lock")) is not None:  # before its own view of the book answers
+            return ChangeResult(False, standby)
         unknown = self.catalog().resolve_scope(scope)
         if unknown is not None:
             return await self._refused("manual_lock", payload, unknown.reason)
@@ -171,6 +173,8 @@ class OperatorCommands:
         lifting nothing, while a policy's stage also holds it, or when the scope is unknown."""
         now = self.clock()
         payload = {"scope": scope, "reason": reason, **by(actor)}
+        if (standby := self.lead.not_leader("unlock")) is not None:  # not NOT_LOCKED from a standby's view
+            return ChangeResult(False, standby)
         unknown = self.catalog().resolve_scope(scope)
         if unknown is not None:
             return await self._refused("manual_unlock", payload, unknown.reason)
@@ -202,6 +206,8 @@ class OperatorCommands:
 
     async def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult:
         """Stop watching ``source``. A halt its firing left stays (ksctl unlock, or arm it again)."""
+        if (standby := self.lead.not_leader("disarm")) is not None:  # not NOT_ARMED from a standby's view
+            return ChangeResult(False, standby)
         st = self.book.dms.sources.get(source)
         if st is None or not st.armed:
             return ChangeResult(False, f"NOT_ARMED: source {source} is not armed")

@@ -398,6 +398,10 @@ def test_a_deposed_leader_cannot_lock_arm_or_audit(tmp_path):
     assert b.store.verify_audit() == (True, None)
     assert not b.runner.lock_book.in_force(a.clock())
     assert run(a.runner.lock_scope("global", "halted", "still late", None)).reason.startswith("NOT_LEADER")
+    # a standby refuses as a standby before its own (stale) view of the book could answer otherwise
+    a.runner.lock_book = LockBook()
+    assert run(a.runner.unlock_scope(ACCOUNT, "not locked here")).reason.startswith("NOT_LEADER")
+    assert run(a.runner.dms_disarm("bot-never-armed")).reason.startswith("NOT_LEADER")
 
 
 def test_a_saved_state_from_before_the_switch_loads(tmp_path):
