@@ -89,6 +89,7 @@ through when it cannot authenticate it.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 import json
@@ -259,6 +260,18 @@ class _Handlers:
         self.view = view
         self.max_body_bytes = max_body_bytes
         self.beats = HeartbeatBatches(lambda sources: _call(self.view.heartbeats, sources))
+        self._flights: dict[str, asyncio.Future] = {}
+
+    async def _read(self, fn: Callable[[], Any]) -> Any:
+        """An argument-less read of the view, shared by every request that asks while it is in
+        flight: a hundred status polls are one call on the runner's loop, not a hundred (each
+        answer is at most one round trip old)."""
+        name = fn.__name__
+        flight = self._flights.get(name)
+        if flight is None:
+            flight = self._flights[name] = asyncio.ensure_future(_call(fn))
+            flight.add_done_callback(lambda _: self._flights.pop(name, None))
+        return await asyncio.shield(flight)
 
     async def _body(self, request: web.Request) -> dict:
         return parse_object(request, await read_body(request, self.max_body_bytes))
@@ -269,20 +282,20 @@ class _Handlers:
         return _json(200, {"ok": True})
 
     async def readyz(self, request: web.Request) -> web.Response:
-        answer = await _call(self.view.ready)
+        answer = await self._read(self.view.ready)
         ready, why = answer  # anything else is the view's bug: 500
         ok = ready is True  # fail closed: only a real True is ready
         return _json(200 if ok else 503, {"ready": ok, "reason": str(why)})
 
     async def metrics(self, request: web.Request) -> web.Response:
-        text = await _call(self.view.metrics_text)
+        text = await self._read(self.view.metrics_text)
         if not isinstance(text, str):
             raise TypeError("metrics_text() must return a string")
         return web.Response(status=200, body=text.encode("utf-8", "backslashreplace"),
                             headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def status(self, request: web.Request) -> web.Response:
-        return _json(200, await _call(self.view.status))
+        return _json(200, await self._read(self.view.status))
 
     async def lock(self, request: web.Request) -> web.Response:
         query = request.query
@@ -301,7 +314,7 @@ class _Handlers:
         return _json(200, doc)
 
     async def dms_status(self, request: web.Request) -> web.Response:
-        doc = await _call(self.view.dms_status)
+        doc = await self._read(self.view.dms_status)
         if not isinstance(doc, dict):
             raise TypeError("dms_status() must return a dict")
         return _json(200, doc)
@@ -434,10 +447,10 @@ class _Handlers:
         return _json(200, Caller(ident.name, tuple(r for r in ROLES if ident.may(r))))
 
     async def triggers(self, request: web.Request) -> web.Response:
-        return _json(200, {"triggers": await _call(self.view.triggers)})
+        return _json(200, {"triggers": await self._read(self.view.triggers)})
 
     async def incidents(self, request: web.Request) -> web.Response:
-        return _json(200, {"incidents": await _call(self.view.incidents)})
+        return _json(200, {"incidents": await self._read(self.view.incidents)})
 
     async def preview_lock(self, request: web.Request) -> web.Response:
         scope, mode, reason, ttl_s = await self._lock_body(request)

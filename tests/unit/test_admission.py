@@ -197,3 +197,28 @@ def test_a_storm_of_beats_reaches_the_runner_in_a_few_calls_each_answered_after_
     taken, beats = run(main())
     assert taken == [("bot-a",), ("bot-0", "bot-1", "bot-2", "bot-3", "bot-4")]
     assert beats.batches == 2 and beats.beats == 501
+
+
+def test_concurrent_status_polls_share_one_call_on_the_runner():
+    class Slow(FakeView):
+        def __init__(self):
+            super().__init__()
+            self.gate = asyncio.Event()
+
+        async def status(self):
+            await self.gate.wait()
+            return FakeView.status(self)
+
+    async def main():
+        view = Slow()
+        async with serve(view) as c:
+            polls = [asyncio.ensure_future(c.get("/v1/status", auth=f"Bearer {TOKEN}")) for _ in range(50)]
+            await asyncio.sleep(0.2)
+            view.gate.set()
+            answers = await asyncio.gather(*polls)
+            assert {a[0] for a in answers} == {200}
+            assert view.names().count("status") == 1  # one call answered the fifty
+            assert (await c.get("/v1/status", auth=f"Bearer {TOKEN}"))[0] == 200
+            assert view.names().count("status") == 2  # a poll after it asks again
+
+    run(main())
