@@ -95,6 +95,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec,
 
 from aiohttp import web
 
+from .api_http import QuietAppRunner
 from .api_request import (MAX_NAME, MAX_REASON, SOURCE_RE, ApiError, bad, fields, only, optional_seconds, parse_object,
                           read_body, seconds, show, source_field, string_field)
 from .gate import parse_request
@@ -598,8 +599,9 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
 
 async def start_api(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
     """Serve ``app`` on ``host:port`` (port 0: any free one); returns the runner and the base URL.
-    No access log: the runner logs what it does itself."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    No access log: the runner logs what it does itself. A request that does not parse is
+    answered and logged without quoting it (:mod:`.api_http`)."""
+    runner = QuietAppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
