@@ -46,10 +46,12 @@ the console (:mod:`.console`)
                                 (a close's without ``dry_run``) and the role is the change's.
 
 mutating, ``Authorization: Bearer <token>``
-    ``POST /v1/heartbeat/{source}``  204; ``source`` is ``[A-Za-z0-9._-]{1,64}``; the body is
-                                     empty or ``{}``. Any replica takes it (a standby stores it
-                                     for the leader); 503 ``STATE_UNREACHABLE`` + ``Retry-After``
-                                     when a standby cannot store it.
+    ``POST /v1/heartbeat/{source}``  204; ``source`` is ``[A-Za-z0-9._-]{1,64}`` and not only
+                                     dots (400 ``BAD_SOURCE``); the body is empty or ``{}``. A
+                                     source no policy declares is taken: a bot that beats is a
+                                     strategy the runner knows. Any replica takes it (a standby
+                                     stores it for the leader); 503 ``STATE_UNREACHABLE`` +
+                                     ``Retry-After`` when a standby cannot store it.
     ``POST /v1/reset``               200 ``{"done", "reason"}``; body ``policy``, ``scope``,
                                      ``approver``, ``reason`` (all required).
     ``POST /v1/close``               202 accepted / 409 refused, ``{"accepted", "reason",
@@ -77,6 +79,13 @@ something unserialisable; the body says only ``INTERNAL``, the traceback goes to
 Authentication comes before the body is read, so an unauthenticated client learns nothing about
 validation.
 
+Names from the path are read after URL decoding (``%2e%2e`` is ``..``) by the rules of names in
+a body (:mod:`.api_request`): a source as above, also the dead man's switch's ``source``
+(``BAD_SOURCE``); a close's or an incident's id with an empty or all-dots part, a control
+character or a space around it, 400 ``BAD_NAME``. A request aiohttp's parser refuses is a 400
+``BAD_HTTP_REQUEST: <parser error>`` that quotes nothing of it, in the answer or the log
+(:mod:`.api_http`).
+
 What it owns: HTTP parsing, strict body validation, authentication, and rendering the view's
 answers. What it must not do: hold runner state or decide anything itself (the view does),
 block on I/O, log or echo the token (not in logs, not in any body, not in a repr), compare the
@@ -96,8 +105,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec,
 from aiohttp import web
 
 from .api_http import QuietAppRunner
-from .api_request import (MAX_NAME, MAX_REASON, SOURCE_RE, ApiError, bad, fields, only, optional_seconds, parse_object,
-                          read_body, seconds, show, source_field, string_field)
+from .api_request import (MAX_REASON, ApiError, bad, fields, only, optional_seconds, parse_object, path_name,
+                          read_body, seconds, show, source_field, source_name, string_field)
 from .gate import parse_request
 from .console import ConsoleHandlers
 from .identity import ROLES, Identity, Tokens, normalise_identity
@@ -302,7 +311,7 @@ class _Handlers:
         return _json(200, doc)
 
     async def close_progress(self, request: web.Request) -> web.Response:
-        close_id = string_field({"id": request.match_info.get("id", "")}, "id", 2 * MAX_NAME)
+        close_id = path_name(request.match_info.get("id", ""), "id")
         doc = await _call(self.view.close_progress, close_id)
         if doc is None:
             raise ApiError(404, "UNKNOWN_CLOSE", "this runner queued no close by that id (or forgot it)")
@@ -311,7 +320,7 @@ class _Handlers:
         return _json(200, doc)
 
     async def runbook(self, request: web.Request) -> web.Response:
-        incident = string_field({"incident": request.match_info.get("incident", "")}, "incident", 2 * MAX_NAME)
+        incident = path_name(request.match_info.get("incident", ""), "incident")
         unknown = sorted(set(request.query) - {"format"})
         if unknown:
             raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: format")
@@ -342,9 +351,7 @@ class _Handlers:
     # mutating
 
     async def heartbeat(self, request: web.Request) -> web.Response:
-        source = request.match_info.get("source", "")
-        if not SOURCE_RE.fullmatch(source):
-            raise bad(f"a source is 1 to 64 of A-Z a-z 0-9 . _ -, not {show(source)}")
+        source = source_name(request.match_info.get("source", ""))  # URL-decoded: %2e%2e is ..
         data = await read_body(request, self.max_body_bytes)
         if data:  # an empty body is fine; a body, if sent, is an empty JSON object
             only(parse_object(request, data), ())
