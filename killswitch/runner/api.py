@@ -1,7 +1,10 @@
 """The runner's HTTP API: an aiohttp application over a :class:`~.view.RunnerView`.
 
-Endpoints (every response carries ``Cache-Control: no-store``; every body but ``/metrics``
-and the 204 is JSON; an error is ``{"error": CODE, "reason": "CODE: detail"}``):
+Endpoints (every response carries ``Cache-Control: no-store``, ``X-Content-Type-Options:
+nosniff``, ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and a
+Content-Security-Policy with ``frame-ancestors 'none'``, from one response hook; every body but
+``/metrics``, the HTML pages and the 204 is JSON; an error is ``{"error": CODE, "reason": "CODE:
+detail"}``):
 
 read, unauthenticated: what bots and probes call, and nothing of the book beyond the lock
     ``GET /healthz``            200 ``{"ok": true}`` — the process answers; no I/O, no view call.
@@ -104,7 +107,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec,
 
 from aiohttp import web
 
-from .api_http import QuietAppRunner
+from .api_http import SECURITY_HEADERS, QuietAppRunner
 from .api_request import (MAX_REASON, ApiError, bad, fields, only, optional_seconds, parse_object, path_name,
                           read_body, seconds, show, source_field, source_name, string_field)
 from .gate import parse_request
@@ -491,9 +494,19 @@ async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitab
         return _error(request, 500, "INTERNAL", "INTERNAL")
 
 
-async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer, set here once so that a new route (an HTML page above all) cannot forget
+    them: :data:`~.api_http.SECURITY_HEADERS`; a page's own Content-Security-Policy is kept,
+    with ``frame-ancestors 'none'`` added when it does not say who may frame it."""
+    headers = response.headers
+    for name, value in SECURITY_HEADERS.items():
+        if name != "Content-Security-Policy":
+            headers[name] = value
+    csp = headers.get("Content-Security-Policy")
+    if not csp:
+        headers["Content-Security-Policy"] = SECURITY_HEADERS["Content-Security-Policy"]
+    elif "frame-ancestors" not in csp:
+        headers["Content-Security-Policy"] = csp.rstrip("; ") + "; frame-ancestors 'none'"
 
 
 # --- who may call what: listed once, denied by default ----------------------------------------------
@@ -600,7 +613,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
             resource.add_route("HEAD", handler)
         access[(method, resource.canonical)] = roles
     app.middlewares.append(_access_middleware(known, access))
-    app.on_response_prepare.append(_no_store)
+    app.on_response_prepare.append(_security_headers)
     return app
 
 

@@ -9,8 +9,8 @@ be ``Authorization: Bearer <token>``. Here the answer and the log line say what 
 what was sent:
 
 - the body is the API's error document, ``{"error": "BAD_HTTP_REQUEST", "reason":
-  "BAD_HTTP_REQUEST: InvalidHeader"}`` (the parser's error class), with ``Cache-Control:
-  no-store`` and the connection closed;
+  "BAD_HTTP_REQUEST: InvalidHeader"}`` (the parser's error class), with the headers every answer
+  of the API carries (:data:`SECURITY_HEADERS`) and the connection closed;
 - the log is one line, ``BAD_HTTP_REQUEST: InvalidHeader from 127.0.0.1``, at WARNING, with no
   traceback (a bad method on a fresh connection — a TLS or non-HTTP client on this port — only
   at DEBUG, as aiohttp does);
@@ -38,12 +38,22 @@ from aiohttp.web_request import BaseRequest
 log = logging.getLogger("killswitch.runner.http")
 
 BAD_HTTP_REQUEST = "BAD_HTTP_REQUEST"
+# What every answer of the API carries, whichever route (or none) made it: never cached, its type
+# never sniffed, never shown in a frame (clickjacking), no Referer sent from it. A page that
+# needs a Content-Security-Policy of its own sets it (the console's, a runbook's); the API's
+# middleware adds ``frame-ancestors 'none'`` to it if it lacks one.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+}
 
 
 def _answer(status: int, code: str, reason: str) -> web.Response:
     body = json.dumps({"error": code, "reason": reason}, separators=(",", ":"))
-    resp = web.Response(status=status, text=body, content_type="application/json",
-                        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    resp = web.Response(status=status, text=body, content_type="application/json", headers=SECURITY_HEADERS)
     resp.force_close()
     return resp
 
@@ -92,4 +102,4 @@ class QuietAppRunner(web.AppRunner):
         return server
 
 
-__all__ = ["BAD_HTTP_REQUEST", "QuietAppRunner"]
+__all__ = ["BAD_HTTP_REQUEST", "QuietAppRunner", "SECURITY_HEADERS"]
