@@ -158,10 +158,13 @@ class Daemon:
         self._files, self._saved = files, files_saved
         api = None
         if self.opts.api_port is not None:
+            from .logs import scrub_also
             from .runner.api import make_app
             from .runner.identity import TokensError
 
             token = os.environ.get(self.opts.api_token_env)
+            # the log scrubs them by value too (a variable not named *TOKEN* would otherwise pass)
+            scrub_also([token or "", *(tokens.digests() if tokens else ())])
             admission = Admission(self.opts.api_limits)  # on the API's thread; its counters on /metrics
             runner.add_metrics(admission)
             try:
@@ -397,6 +400,9 @@ def main(opts: RunOptions) -> int:
         return asyncio.run(daemon.run())
     except KeyboardInterrupt:  # pragma: no cover - the signal handler normally catches it
         return 0
+    except Exception:  # a bug: its traceback through the scrubber, not printed raw after the log is gone
+        log.exception("ksctl run: internal error (a bug: please report it)")
+        return 3  # EXIT_INTERNAL
     finally:
         unconfigure()
         sys.stdout.flush()

@@ -186,4 +186,15 @@ def demo(policy_dir: str) -> None:
     if not (Path(policy_dir) / "futures-book.yaml").is_file():
         raise click.BadParameter(f"no futures-book.yaml in {policy_dir!r}: the demo runs that policy",
                                  param_hint="--policies")
-    raise SystemExit(asyncio.run(_run(Path(policy_dir), click.echo)))
+    import logging
+
+    from ..logs import configure, unconfigure
+
+    # the demo tells its story on stdout itself; what the runner, aiohttp or asyncio log (warnings
+    # and errors) goes through the same scrubbing handlers as in ksctl run
+    configure("text", level=logging.WARNING)
+    try:
+        code = asyncio.run(_run(Path(policy_dir), click.echo))
+    finally:
+        unconfigure()
+    raise SystemExit(code)

@@ -67,7 +67,12 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except Exception as e:  # a bug: say so, with a code scripts can tell from findings
-        click.echo(f"ksctl: internal error: {type(e).__name__}: {e}", err=True)
+        import os
+
+        from ..logs import Scrubber
+
+        # its text may quote what it failed on: scrubbed like a log line
+        click.echo(Scrubber.from_environment(os.environ)(f"ksctl: internal error: {type(e).__name__}: {e}"), err=True)
         sys.exit(EXIT_INTERNAL)
 
 

@@ -1,7 +1,10 @@
 """The runner's HTTP API: an aiohttp application over a :class:`~.view.RunnerView`.
 
-Endpoints (every response carries ``Cache-Control: no-store``; every body but ``/metrics``
-and the 204 is JSON; an error is ``{"error": CODE, "reason": "CODE: detail"}``):
+Endpoints (every response carries ``Cache-Control: no-store``, ``X-Content-Type-Options:
+nosniff``, ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and a
+Content-Security-Policy with ``frame-ancestors 'none'``, from one response hook; every body but
+``/metrics``, the HTML pages and the 204 is JSON; an error is ``{"error": CODE, "reason": "CODE:
+detail"}``):
 
 read, unauthenticated: what bots and probes call, and nothing of the book beyond the lock
     ``GET /healthz``            200 ``{"ok": true}`` — the process answers; no I/O, no view call.
@@ -46,10 +49,12 @@ the console (:mod:`.console`)
                                 (a close's without ``dry_run``) and the role is the change's.
 
 mutating, ``Authorization: Bearer <token>``
-    ``POST /v1/heartbeat/{source}``  204; ``source`` is ``[A-Za-z0-9._-]{1,64}``; the body is
-                                     empty or ``{}``. Any replica takes it (a standby stores it
-                                     for the leader); 503 ``STATE_UNREACHABLE`` + ``Retry-After``
-                                     when a standby cannot store it.
+    ``POST /v1/heartbeat/{source}``  204; ``source`` is ``[A-Za-z0-9._-]{1,64}`` and not only
+                                     dots (400 ``BAD_SOURCE``); the body is empty or ``{}``. A
+                                     source no policy declares is taken: a bot that beats is a
+                                     strategy the runner knows. Any replica takes it (a standby
+                                     stores it for the leader); 503 ``STATE_UNREACHABLE`` +
+                                     ``Retry-After`` when a standby cannot store it.
     ``POST /v1/reset``               200 ``{"done", "reason"}``; body ``policy``, ``scope``,
                                      ``approver``, ``reason`` (all required).
     ``POST /v1/close``               202 accepted / 409 refused, ``{"accepted", "reason",
@@ -80,6 +85,13 @@ something unserialisable; the body says only ``INTERNAL``, the traceback goes to
 Authentication comes before the body is read, so an unauthenticated client learns nothing about
 validation.
 
+Names from the path are read after URL decoding (``%2e%2e`` is ``..``) by the rules of names in
+a body (:mod:`.api_request`): a source as above, also the dead man's switch's ``source``
+(``BAD_SOURCE``); a close's or an incident's id with an empty or all-dots part, a control
+character or a space around it, 400 ``BAD_NAME``. A request aiohttp's parser refuses is a 400
+``BAD_HTTP_REQUEST: <parser error>`` that quotes nothing of it, in the answer or the log
+(:mod:`.api_http`).
+
 What it owns: HTTP parsing, strict body validation, authentication, and rendering the view's
 answers. What it must not do: hold runner state or decide anything itself (the view does),
 block on I/O, log or echo the token (not in logs, not in any body, not in a repr), compare the
@@ -100,8 +112,9 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec,
 from aiohttp import web
 
 from .admission import HEARTBEAT, WRITE, Admission, Shed
-from .api_request import (MAX_NAME, MAX_REASON, SOURCE_RE, ApiError, bad, fields, only, optional_seconds, parse_object,
-                          read_body, seconds, show, source_field, string_field)
+from .api_http import SECURITY_HEADERS, QuietAppRunner
+from .api_request import (MAX_REASON, ApiError, bad, fields, only, optional_seconds, parse_object, path_name,
+                          read_body, seconds, show, source_field, source_name, string_field)
 from .beats import HeartbeatBatches
 from .gate import parse_request
 from .console import ConsoleHandlers
@@ -320,7 +333,7 @@ class _Handlers:
         return _json(200, doc)
 
     async def close_progress(self, request: web.Request) -> web.Response:
-        close_id = string_field({"id": request.match_info.get("id", "")}, "id", 2 * MAX_NAME)
+        close_id = path_name(request.match_info.get("id", ""), "id")
         doc = await _call(self.view.close_progress, close_id)
         if doc is None:
             raise ApiError(404, "UNKNOWN_CLOSE", "this runner queued no close by that id (or forgot it)")
@@ -329,7 +342,7 @@ class _Handlers:
         return _json(200, doc)
 
     async def runbook(self, request: web.Request) -> web.Response:
-        incident = string_field({"incident": request.match_info.get("incident", "")}, "incident", 2 * MAX_NAME)
+        incident = path_name(request.match_info.get("incident", ""), "incident")
         unknown = sorted(set(request.query) - {"format"})
         if unknown:
             raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: format")
@@ -360,9 +373,7 @@ class _Handlers:
     # mutating
 
     async def heartbeat(self, request: web.Request) -> web.Response:
-        source = request.match_info.get("source", "")
-        if not SOURCE_RE.fullmatch(source):
-            raise bad(f"a source is 1 to 64 of A-Z a-z 0-9 . _ -, not {show(source)}")
+        source = source_name(request.match_info.get("source", ""))  # URL-decoded: %2e%2e is ..
         data = await read_body(request, self.max_body_bytes)
         if data:  # an empty body is fine; a body, if sent, is an empty JSON object
             only(parse_object(request, data), ())
@@ -502,9 +513,19 @@ async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitab
         return _error(request, 500, "INTERNAL", "INTERNAL")
 
 
-async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer, set here once so that a new route (an HTML page above all) cannot forget
+    them: :data:`~.api_http.SECURITY_HEADERS`; a page's own Content-Security-Policy is kept,
+    with ``frame-ancestors 'none'`` added when it does not say who may frame it."""
+    headers = response.headers
+    for name, value in SECURITY_HEADERS.items():
+        if name != "Content-Security-Policy":
+            headers[name] = value
+    csp = headers.get("Content-Security-Policy")
+    if not csp:
+        headers["Content-Security-Policy"] = SECURITY_HEADERS["Content-Security-Policy"]
+    elif "frame-ancestors" not in csp:
+        headers["Content-Security-Policy"] = csp.rstrip("; ") + "; frame-ancestors 'none'"
 
 
 # --- who may call what: listed once, denied by default ----------------------------------------------
@@ -632,14 +653,15 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
         if kind is not None:
             writes[(method, resource.canonical)] = kind
     app.middlewares.append(_access_middleware(known, access, writes, admission or Admission()))
-    app.on_response_prepare.append(_no_store)
+    app.on_response_prepare.append(_security_headers)
     return app
 
 
 async def start_api(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
     """Serve ``app`` on ``host:port`` (port 0: any free one); returns the runner and the base URL.
-    No access log: the runner logs what it does itself."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    No access log: the runner logs what it does itself. A request that does not parse is
+    answered and logged without quoting it (:mod:`.api_http`)."""
+    runner = QuietAppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

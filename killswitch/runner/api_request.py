@@ -191,10 +191,31 @@ def optional_seconds(body: dict, key: str, limit: float) -> Optional[float]:
     return None if body.get(key) is None else seconds(body, key, limit)
 
 
+def source_name(v: Any, where: str = "a source") -> str:
+    """A heartbeat or dead man's switch source, as it arrived (a path segment after URL
+    decoding, or a body field): 1 to 64 of ``A-Z a-z 0-9 . _ -``, and not only dots (``.`` and
+    ``..`` name no bot: they are a path's, and a source is also a scope a lock can name).
+    Anything else is a 400 ``BAD_SOURCE``, never repaired."""
+    if not isinstance(v, str) or not SOURCE_RE.fullmatch(v) or not v.strip("."):
+        raise ApiError(400, "BAD_SOURCE", f"{where} is 1 to 64 of A-Z a-z 0-9 . _ - and not only dots, not {show(v)}")
+    return v
+
+
 def source_field(body: dict) -> str:
-    v = body["source"]
-    if not isinstance(v, str) or not SOURCE_RE.fullmatch(v):
-        raise bad(f'"source" is 1 to 64 of A-Z a-z 0-9 . _ -, not {show(v)}')
+    return source_name(body["source"], '"source"')
+
+
+def path_name(v: str, key: str, limit: int = 2 * MAX_NAME) -> str:
+    """An id taken from the path (a close's, an incident's), after URL decoding: a name as
+    :func:`string_field` reads one, and each of its ``/``-separated parts non-empty and not only
+    dots, as the scopes it is made of are (``manual/binanceusdm/sim-main/m1``). Else a 400
+    ``BAD_NAME``."""
+    try:
+        string_field({key: v}, key, limit)
+    except ApiError as e:
+        raise ApiError(400, "BAD_NAME", e.detail) from None
+    if any(not part.strip(".") for part in v.split("/")):
+        raise ApiError(400, "BAD_NAME", f'"{key}" has an empty part or one of only dots: {show(v)}')
     return v
 
 

@@ -33,7 +33,7 @@ from .dms import DeadMansSwitch
 from .leadership import Leadership
 from .lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, iso_ms
 from .resuming import Resumptions
-from .scopes import Catalog
+from .scopes import Catalog, close_matches
 from .storeio import StoreIO
 from .view import ChangeResult, ResetResult
 
@@ -210,7 +210,10 @@ class OperatorCommands:
             return ChangeResult(False, standby)
         st = self.book.dms.sources.get(source)
         if st is None or not st.armed:
-            return ChangeResult(False, f"NOT_ARMED: source {source} is not armed")
+            armed = [name for name, s in self.book.dms.sources.items() if s.armed]
+            near = close_matches(source, armed)
+            hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+            return ChangeResult(False, f"NOT_ARMED: source {source} is not armed{hint}")
         locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH
                      for h in self.book.lock_book.in_force(self.clock()))
         refused = await self._change("dms_disarmed", {"source": source, **by(actor)},

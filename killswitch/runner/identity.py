@@ -91,6 +91,10 @@ class Tokens:
     def identities(self) -> tuple[Identity, ...]:
         return tuple(e[1] for e in self._entries)
 
+    def digests(self) -> tuple[str, ...]:
+        """The hex digests this holds (for the log's scrubber: they are the tokens document's)."""
+        return tuple(d.hex() for d, _ in self._entries)
+
     def identify(self, presented: bytes) -> Optional[Identity]:
         digest = hashlib.sha256(presented).digest()
         found: Optional[Identity] = None

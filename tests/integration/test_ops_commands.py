@@ -84,7 +84,7 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot-1"])
         assert (r.exit_code, r.output) == (0, "HEARTBEAT_RECORDED: source=bot-1\n")  # says what it did
         r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot 1"])
-        assert r.exit_code == 1 and "BAD_REQUEST" in r.output
+        assert r.exit_code == 1 and r.output.startswith("BAD_SOURCE: a source is 1 to 64"), r.output
         r = cmd.invoke(cli, ["history", "--state", f"sqlite://{tmp_path / 'state.db'}"])
         assert r.exit_code == 0 and "audit chain: intact" in r.output and "filled" in r.output
         journal = r.output.splitlines()[:-1]

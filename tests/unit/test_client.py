@@ -153,7 +153,7 @@ def test_refusals_of_the_api_itself_carry_its_code(served):
         (lambda: RunnerClient(url, TOKEN).reset("p1", "s", "r"), 403, "ROLE_REQUIRED"),  # beside personal tokens
         (lambda: RunnerClient(url, ALICE).reset("p1", "s", "r", "bob"), 403, "APPROVER_NOT_CALLER"),
         (lambda: RunnerClient(url, BOT).dms_arm("bot-a", 5), 403, "ROLE_REQUIRED"),
-        (lambda: RunnerClient(url, TOKEN).dms_arm("bad source", 5), 400, "BAD_REQUEST"),
+        (lambda: RunnerClient(url, TOKEN).dms_arm("bad source", 5), 400, "BAD_SOURCE"),
         (lambda: RunnerClient(url, TOKEN).lock("s", "r", ttl_s=-1), 400, "BAD_REQUEST"),
         (lambda: RunnerClient(url, VIEWER).close_progress("nope"), 404, "UNKNOWN_CLOSE"),
         (lambda: RunnerClient(url, VIEWER).runbook("nope"), 404, "UNKNOWN_INCIDENT"),
@@ -175,7 +175,7 @@ def test_a_heartbeat_source_is_one_path_segment(served):
     for source in ("a?x=1", "a/b", "bot 1"):
         with pytest.raises(RunnerError) as e:
             RunnerClient(url, TOKEN).heartbeat(source)
-        assert (e.value.status, e.value.code) == (400, "BAD_REQUEST")
+        assert (e.value.status, e.value.code) == (400, "BAD_SOURCE")
     assert "heartbeat" not in view.names()
 
 

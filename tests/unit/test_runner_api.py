@@ -389,7 +389,7 @@ def test_lock_and_dms_fields_are_validated(path, body, words):
     async def main():
         async with serve() as c:
             status, answer, _ = await c.post(path, body)
-            assert status == 400 and answer["error"] == "BAD_REQUEST", answer
+            assert status == 400 and answer["error"] == ("BAD_SOURCE" if words == '"source"' else "BAD_REQUEST"), answer
             assert words in answer["reason"], (answer, words)
             assert c.view.calls == []
     run(main())
@@ -625,7 +625,7 @@ def test_bad_source_names_are_400(source):
         async with serve() as c:
             status, body, _ = await c.request("POST", "/v1/heartbeat/" + quote(source, safe="/%"),
                                               auth=_auth("token"), encoded=True)
-            assert status == 400 and body["error"] == "BAD_REQUEST" and "source" in body["reason"]
+            assert status == 400 and body["error"] == "BAD_SOURCE" and "source" in body["reason"]
             assert c.view.calls == []
     run(main())
 

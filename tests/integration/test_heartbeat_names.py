@@ -1,0 +1,63 @@
+"""A heartbeat's source through the API of a real runner: a path's name (``%2e%2e``) is refused
+and stored nowhere; a well-formed source no policy declares is taken, as designed (a bot that
+beats becomes a strategy the runner knows: it can be locked, armed and seen in the status)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import yarl
+
+from killswitch.runner.api import make_app, start_api, stop_api
+
+from .test_runner import TICK_MS, setup
+
+TOKEN = "t0ken-for-heartbeat-tests"
+
+
+def test_a_source_of_dots_is_refused_and_a_new_well_formed_one_is_taken(tmp_path):
+    runner, engine, clock, store, _ = setup(tmp_path)
+    answers: dict[str, tuple[int, object]] = {}
+
+    async def go():
+        await runner.start()
+        clock.advance(TICK_MS)
+        await runner.tick()
+        site, url = await start_api(make_app(runner, token=TOKEN))
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        try:
+            async with aiohttp.ClientSession() as http:
+                for source in ("%2e%2e", "%2E", "..%2F..", "strategy-z"):
+                    async with http.post(yarl.URL(url + "/v1/heartbeat/" + source, encoded=True), headers=auth) as r:
+                        answers[source] = (r.status, await r.json() if r.status != 204 else None)
+                async with http.post(url + "/v1/dms/arm", json={"source": "..", "timeout_s": 60}, headers=auth) as r:
+                    answers["arm .."] = (r.status, await r.json())
+        finally:
+            await stop_api(site)
+        clock.advance(TICK_MS)
+        await runner.tick()
+
+    asyncio.run(asyncio.wait_for(go(), 60))
+    for source in ("%2e%2e", "%2E", "..%2F..", "arm .."):
+        status, body = answers[source]
+        assert status == 400 and body["error"] == "BAD_SOURCE", (source, body)
+    assert answers["strategy-z"] == (204, None)
+    heard = set(runner.state.heartbeats) | set(runner.book.dms.sources)
+    assert heard == {"strategy-z"}, heard
+    assert "strategy-z" in runner.catalog().strategies and ".." not in runner.catalog().strategies
+
+
+def test_disarming_a_source_that_is_not_armed_names_the_armed_ones_it_resembles(tmp_path):
+    runner, engine, clock, store, _ = setup(tmp_path)
+
+    async def go():
+        await runner.start()
+        clock.advance(TICK_MS)
+        await runner.tick()
+        assert (await runner.dms_arm("strategy-z", 60)).done
+        return await runner.dms_disarm("strategy-y"), await runner.dms_disarm("unrelated")
+
+    typo, other = asyncio.run(asyncio.wait_for(go(), 60))
+    assert not typo.done and typo.reason == "NOT_ARMED: source strategy-y is not armed; did you mean 'strategy-z'?"
+    assert other.reason == "NOT_ARMED: source unrelated is not armed"
