@@ -463,7 +463,7 @@ def canonical(node: Node) -> str:
     if isinstance(node, Literal):
         return node.text
     if isinstance(node, Compare):
-        return f"{canonical(node.left)} {node.op} {canonical(node.right)}"
+        return f"{_operand_text(node.left)} {node.op} {_operand_text(node.right)}"
     if isinstance(node, Not):
         inner = canonical(node.item)
         return f"!{inner}" if isinstance(node.item, (Ref, Literal, Not)) else f"!({inner})"
@@ -472,6 +472,13 @@ def canonical(node: Node) -> str:
     if isinstance(node, Or):
         return " || ".join(canonical(x) for x in node.items)
     raise AssertionError(node)  # pragma: no cover
+
+
+def _operand_text(node: Node) -> str:
+    """A side of a comparison: anything but a name or a literal keeps its parentheses, or
+    ``(a && b) == c`` would read back as ``a && (b == c)``, and ``(a >= 1%) == (b >= 2%)`` as a
+    chained comparison, which does not parse."""
+    return canonical(node) if isinstance(node, (Ref, Literal)) else f"({canonical(node)})"
 
 
 # --- evaluation ---------------------------------------------------------------------------------

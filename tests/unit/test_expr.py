@@ -115,3 +115,29 @@ def test_disjunct_thresholds_only_takes_simple_top_level_comparisons():
 def test_nothing_python_like_parses(evil):
     with pytest.raises(ex.ExprError):
         ex.check_types(ex.parse(evil), TYPES)
+
+
+BOOLS = {**TYPES, "a": T.BOOL, "b": T.BOOL}
+
+
+@pytest.mark.parametrize(
+    "text,other",
+    [
+        ("(a && b) == a", "a && (b == a)"),  # the canonical text used to drop the parentheses: same digest
+        ("(a || b) != a", "a || (b != a)"),
+        ("(dd >= 5%) == (dd_1h >= 5%)", None),  # its canonical text used to be a chained comparison
+        ("a == (b == a)", None),
+        ("(!a) == b", None),
+        ("!a == b", None),  # "!" binds looser than ==: !(a == b)
+    ],
+)
+def test_the_canonical_text_reads_back_as_the_same_condition(text, other):
+    node = ex.parse(text)
+    canon = ex.canonical(node)
+    assert ex.canonical(ex.parse(canon)) == canon
+    pred, back = ex.compile_predicate(node), ex.compile_predicate(ex.parse(canon))
+    rows = [{"a": a, "b": b, "dd": dd, "dd_1h": 0.05} for a in (True, False) for b in (True, False) for dd in (0, 1)]
+    assert [pred(r) for r in rows] == [back(r) for r in rows]
+    if other is not None:  # a condition that means something else has another canonical text
+        assert ex.canonical(ex.parse(other)) != canon
+        assert [pred(r) for r in rows] != [ex.compile_predicate(ex.parse(other))(r) for r in rows]
