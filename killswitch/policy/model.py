@@ -66,6 +66,9 @@ def _position_condition(value: Any) -> str:
     try:
         ast = parse_condition(value)
     except ConditionError as e:
+        if e.limit is not None:  # KS123, at the character past the bound
+            limit = {"problem": e.message, "ks_hint": e.limit.hint, "offset": e.limit.offset}
+            raise PydanticCustomError("ks_condition_limit", "{problem}", limit) from None
         # the text travels in the context: a brace in it is not a placeholder
         ctx: dict[str, Any] = {"problem": e.message}
         if e.name is not None:
