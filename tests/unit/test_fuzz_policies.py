@@ -1,5 +1,6 @@
 """Fuzz: mutated policy files (keys deleted or misspelled, values of the wrong type or random,
-text truncated, YAML punctuation inserted, lines deleted or duplicated) give diagnostics only —
+conditions nested or chained thousands of times over, text truncated, YAML punctuation inserted,
+lines deleted or duplicated) give diagnostics only —
 each with a code, a message, a hint and a position in its file —, never a cascade into the test
 file of a policy whose settings were broken, and no case takes a second.
 
