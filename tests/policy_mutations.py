@@ -7,10 +7,10 @@ smallest form) and under a seeded ``random.Random`` (fast, reproducible by seed)
 
 A case takes one file of ``policies/`` (a policy, its test, the accounts or the routes), applies
 1-3 mutations — a key deleted or misspelled, a value replaced by one of another type or by random
-text, a condition (``when:``, ``where:``) nested or chained many times over, the text truncated,
-YAML punctuation inserted, a line deleted or duplicated — and compiles it
-with the files it goes with (a policy with the routes, the accounts and its test file). Then
-:func:`check` asserts:
+text, a condition (``when:``, ``where:``) or a route's pattern (``match_re:``) nested or chained
+many times over, the text truncated, YAML punctuation inserted, a line deleted or duplicated —
+and compiles it with the files it goes with (a policy with the routes, the accounts and its test
+file). Then :func:`check` asserts:
 
 - nothing but diagnostics leaves the loader and the compiler (no exception);
 - every diagnostic has a known code, a message, a hint, and a position inside its file;
@@ -146,10 +146,11 @@ class Mutated:
 KEY_OPS = ("delete_key", "typo_key", "wrong_type", "random_scalar", "grow_condition")
 OPS = KEY_OPS + ("truncate", "punctuation", "delete_line", "dup_line")
 
-# Conditions are parsed by a recursive-descent parser and walked by recursive functions; a
-# condition grown past what any person writes (hundreds of parentheses or "!", thousands of
-# terms) is how a policy reaches Python's recursion limit. Counts around the parser's bounds
-# (killswitch.policy.expr.MAX_DEPTH, MAX_OPERANDS) and far past them.
+# Conditions are parsed by a recursive-descent parser and walked by recursive functions, and the
+# patterns of a route's match_re by Python's re, recursive too; a condition or a pattern grown
+# past what any person writes (hundreds of parentheses or "!", thousands of terms) is how a
+# document reaches Python's recursion limit. Counts around the bounds (killswitch.policy.expr's
+# MAX_DEPTH and MAX_OPERANDS, killswitch.policy.model.MAX_PATTERN_DEPTH) and far past them.
 CONDITION_KEYS = frozenset({"when", "where"})
 GROW_COUNTS = (1, 2, 8, 31, 32, 33, 127, 128, 129, 200, 1_200, 5_000)
 # A chain stops growing when the file would pass this many characters: a tenth of the 1 MiB that
@@ -179,7 +180,8 @@ def _apply(m: Mutated, op: str, c: Chooser, settings: bool = False) -> None:
     text = m.text
     pairs = _pairs(text, settings)
     if op == "grow_condition":
-        pairs = [p for p in pairs if p.group("key") in CONDITION_KEYS]
+        pairs = [p for p in pairs if p.group("key") in CONDITION_KEYS
+                 or "match_re:" in text[text.rfind("\n", 0, p.start()) + 1:p.start()]]  # a label's pattern
     if op in KEY_OPS and not pairs:
         op = "dup_line"
     m.ops.append(op)
