@@ -20,7 +20,7 @@ Every condition is read under bounds that no condition a person writes comes nea
 (:data:`MAX_LENGTH` characters, :data:`MAX_DEPTH` levels of ``(`` and ``!``, :data:`MAX_OPERANDS`
 operands): parsing, type checking, the canonical text and the compiled predicate all recurse
 once per level, so a condition past them is refused (``kind="limit"``, the compiler's KS123) at
-the character that crosses one, before anything recurses.
+the character that crosses one, before anything recurses deeper than the bound.
 
 Evaluation is three-valued (Kleene): a signal without a value (missing or stale data) makes
 the comparisons that read it *unknown*; ``true || unknown`` is true, ``false && unknown``
@@ -87,11 +87,11 @@ class ExprError(Exception):
 #   limit of 1,000 wherever the compiler is called from (a reload on the runner's worker thread,
 #   a pydantic validator for a position condition, a test). Unbounded, 200 "(" or 1,200 "!" was
 #   a RecursionError.
-# - length: 4 KiB, a hundred times the longest example, read in well under a millisecond; the
-#   length is checked before anything is lexed.
+# - length: 4 KiB, a hundred times the longest example, parsed in a few milliseconds; the length
+#   is checked before anything is lexed.
 # - operands: every comparison is walked for every decision span, readout and runbook, and
 #   evaluated every tick for every scope; 256 operands (128 comparisons) is more than a reader
-#   can check, and a flat chain of them costs microseconds.
+#   can check, and a flat chain of them is evaluated in tens of microseconds.
 
 MAX_DEPTH = 32  # levels: every "(" and every "!" opens one
 MAX_LENGTH = 4096  # characters of the condition as read from YAML
