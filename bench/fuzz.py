@@ -1,9 +1,10 @@
 """Benchmark (and fuzzer): mutated policy files through the loader and the compiler.
 
 Runs the mutations of tests/policy_mutations.py (a key deleted or misspelled, a value of another
-type or random text, the text truncated, YAML punctuation inserted, a line deleted or duplicated;
-1-3 per case) over every file of policies/, each case compiled with the files it goes with, from a
-seeded ``random.Random``: case N of seed S is the same on every machine. Prints the counts by
+type or random text, a condition nested in up to 5,000 parentheses or "!" or chained to 5,000
+terms, the text truncated, YAML punctuation inserted, a line deleted or duplicated; 1-3 per case)
+over every file of policies/, each case compiled with the files it goes with, from a seeded
+``random.Random``: case N of seed S is the same on every machine. Prints the counts by
 outcome — clean, warnings only, errors (the normal answer to a broken file), broken promise (a
 diagnostic without a hint or position, a cascade into a test file), crash —, the error codes seen,
 the slowest cases, and the machine line. Exits 1 on a crash, a broken promise or a case over 1 s.

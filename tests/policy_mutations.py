@@ -7,9 +7,10 @@ smallest form) and under a seeded ``random.Random`` (fast, reproducible by seed)
 
 A case takes one file of ``policies/`` (a policy, its test, the accounts or the routes), applies
 1-3 mutations — a key deleted or misspelled, a value replaced by one of another type or by random
-text, the text truncated, YAML punctuation inserted, a line deleted or duplicated — and compiles it
-with the files it goes with (a policy with the routes, the accounts and its test file). Then
-:func:`check` asserts:
+text, a condition (``when:``, ``where:``) or a route's pattern (``match_re:``) nested or chained
+many times over, the text truncated, YAML punctuation inserted, a line deleted or duplicated —
+and compiles it with the files it goes with (a policy with the routes, the accounts and its test
+file). Then :func:`check` asserts:
 
 - nothing but diagnostics leaves the loader and the compiler (no exception);
 - every diagnostic has a known code, a message, a hint, and a position inside its file;
@@ -142,8 +143,23 @@ class Mutated:
     settings_only: bool = True  # every step changed a setting (a key of SETTINGS, or its value)
 
 
-KEY_OPS = ("delete_key", "typo_key", "wrong_type", "random_scalar")
+KEY_OPS = ("delete_key", "typo_key", "wrong_type", "random_scalar", "grow_condition")
 OPS = KEY_OPS + ("truncate", "punctuation", "delete_line", "dup_line")
+
+# Conditions are parsed by a recursive-descent parser and walked by recursive functions, and the
+# patterns of a route's match_re by Python's re, recursive too; a condition or a pattern grown
+# past what any person writes (hundreds of parentheses or "!", thousands of terms) is how a
+# document reaches Python's recursion limit. Counts around the bounds (killswitch.policy.expr's
+# MAX_DEPTH and MAX_OPERANDS, killswitch.policy.model.MAX_PATTERN_DEPTH) and far past them.
+CONDITION_KEYS = frozenset({"when", "where"})
+GROW_COUNTS = (1, 2, 8, 31, 32, 33, 127, 128, 129, 200, 1_200, 5_000)
+# A chain stops growing when the file would pass this many characters: a tenth of the 1 MiB that
+# ksctl reads at all (killswitch.sources.MAX_FILE_BYTES; a bigger file is KS010, unread), so that
+# a case's time is the time of the conditions, not of reading a big file (a file with a YAML
+# error is read by ruamel, in Python, at about 2 µs a character).
+GROW_BUDGET = 100_000
+GROW_SHAPES = ("parentheses", "bangs", "negated groups", "not words", "or chain", "and chain",
+               "compared conditions")
 
 
 def mutate(seed: Seed, c: Chooser) -> Mutated:
@@ -163,9 +179,21 @@ def _pairs(text: str, settings: bool = False) -> list[re.Match[str]]:
 def _apply(m: Mutated, op: str, c: Chooser, settings: bool = False) -> None:
     text = m.text
     pairs = _pairs(text, settings)
-    if op in ("delete_key", "typo_key", "wrong_type", "random_scalar") and not pairs:
+    if op == "grow_condition":
+        pairs = [p for p in pairs if p.group("key") in CONDITION_KEYS
+                 or "match_re:" in text[text.rfind("\n", 0, p.start()) + 1:p.start()]]  # a label's pattern
+    if op in KEY_OPS and not pairs:
         op = "dup_line"
     m.ops.append(op)
+    if op == "grow_condition":
+        p = c.choice(pairs)
+        shape, n = c.choice(GROW_SHAPES), c.choice(GROW_COUNTS)
+        cond = _unquoted(p.group("value"))
+        value = _grown(cond, shape, n, budget=GROW_BUDGET - (len(text) - len(cond)))
+        m.settings_only &= p.group("key") in SETTINGS
+        m.text = text[:p.start("value")] + value + text[p.end("value"):]
+        m.steps.append(f"{p.group('key')}: {shape} x{n}")
+        return
     if op in ("delete_key", "typo_key", "wrong_type", "random_scalar"):
         p = c.choice(pairs)
         key = p.group("key")
@@ -205,6 +233,39 @@ def _apply(m: Mutated, op: str, c: Chooser, settings: bool = False) -> None:
             m.steps.append(f"duplicate line {i + 1}")
             lines.insert(i, lines[i])
         m.text = "\n".join(lines)
+
+
+def _unquoted(value: str) -> str:
+    v = value.strip()
+    if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+        v = v[1:-1]
+    return v or "x"
+
+
+def _grown(cond: str, shape: str, n: int, budget: int = GROW_BUDGET) -> str:
+    """``cond`` nested or chained ``n`` times (a chain up to ``budget`` characters), single-quoted
+    (a plain scalar starting with ``!`` would be a YAML tag, and the parser would never see it)."""
+    if shape in ("or chain", "and chain"):
+        n = max(1, min(n, budget // (len(cond) + 6)))
+    if shape == "parentheses":
+        grown = "(" * n + cond + ")" * n
+    elif shape == "bangs":
+        grown = "!" * n + "(" + cond + ")"
+    elif shape == "negated groups":
+        grown = "!(" * n + cond + ")" * n
+    elif shape == "not words":
+        grown = "not " * n + "(" + cond + ")"
+    elif shape == "or chain":
+        grown = " || ".join([cond] * n)
+    elif shape == "and chain":
+        grown = " && ".join([f"({cond})"] * n)
+    else:  # a condition compared with itself, nested: ((c) == (c)) == ((c) == (c)) ...
+        grown = cond
+        for _ in range(min(n, 64)):
+            if len(grown) + len(cond) > budget:
+                break
+            grown = f"({grown}) == ({grown})" if len(grown) < 2_000 else f"({grown}) == ({cond})"
+    return "'" + grown.replace("'", "''") + "'"
 
 
 def _typo(word: str, c: Chooser) -> str:

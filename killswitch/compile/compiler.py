@@ -261,7 +261,11 @@ class _PolicyCompiler:
                 if e.related is not None:
                     at = self.sm.inside(wpath, e.related, trig.when)
                     hint = f'the "(" at {at.line}:{at.col} is not closed'
-                self.add(d.KS120, self.sm.inside(wpath, e.offset, trig.when), f'trigger "{name}": {e.message}', hint)
+                code = d.KS120
+                if e.kind == "limit":
+                    code, hint = d.KS123, f"{hint}; split the condition into several triggers: a stage enters on any " \
+                                          "trigger of its on:"
+                self.add(code, self.sm.inside(wpath, e.offset, trig.when), f'trigger "{name}": {e.message}', hint)
                 continue
             refs = ex.refs(ast)
             # Broken signals are declared (no "unknown signal" for them) but typeless.

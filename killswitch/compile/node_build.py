@@ -83,7 +83,7 @@ def _position_condition(text: Optional[str]) -> Optional[n.PositionCondition]:
     canonical text), so this cannot fail."""
     if text is None:
         return None
-    ast = parse_condition(text)
+    ast = parse_condition(text, canonical=True)
     return n.PositionCondition(text=text, reads=tuple(dict.fromkeys(r.name for r in ex.refs(ast))),
                                predicate=ex.compile_predicate(ast))
 

@@ -60,6 +60,9 @@ KS113 = _c("KS113", "invalid confirmation count")
 KS120 = _c("KS120", "condition syntax error")
 KS121 = _c("KS121", "condition type error")
 KS122 = _c("KS122", "condition reads an unknown signal")
+# past the parser's bounds (killswitch.policy.expr.MAX_LENGTH, MAX_DEPTH, MAX_OPERANDS): a trigger's
+# when: or a position condition's where:, at the character that crosses one
+KS123 = _c("KS123", "condition too long or nested too deeply")
 KS130 = _c("KS130", "reference cannot be checked", Severity.WARNING)
 KS131 = _c("KS131", "time intervals can silence critical pages", Severity.WARNING)
 KS140 = _c("KS140", "invalid input series")

@@ -16,6 +16,12 @@ errors point at the exact column), every variable it reads is known to the compi
 evaluation is a walk over a few frozen nodes. There is no ``eval``, no attribute access, no
 function call: nothing a policy can write reaches Python.
 
+Every condition is read under bounds that no condition a person writes comes near
+(:data:`MAX_LENGTH` characters, :data:`MAX_DEPTH` levels of ``(`` and ``!``, :data:`MAX_OPERANDS`
+operands): parsing, type checking, the canonical text and the compiled predicate all recurse
+once per level, so a condition past them is refused (``kind="limit"``, the compiler's KS123) at
+the character that crosses one, before anything recurses deeper than the bound.
+
 Evaluation is three-valued (Kleene): a signal without a value (missing or stale data) makes
 the comparisons that read it *unknown*; ``true || unknown`` is true, ``false && unknown``
 is false. The trigger's ``on_missing_data`` rule decides what an unknown result means.
@@ -66,8 +72,30 @@ class ExprError(Exception):
         self.message = message
         self.offset = offset
         self.hint = hint
-        self.kind = kind  # "syntax" | "type" | "unknown"
+        self.kind = kind  # "syntax" | "type" | "unknown" | "limit"
         self.related = related  # offset of a second place the message is about (an open parenthesis)
+
+
+# --- bounds ----------------------------------------------------------------------------------
+#
+# The example policies' longest condition is 38 characters, 4 operands, no level deep; a
+# condition a person can still read fits in a line or two, a few levels, a dozen comparisons.
+# The bounds are far past that and far below what hurts:
+# - depth: the parser spends 5 Python frames on each "(" (none on a "!": a run of them is read in
+#   a loop), and the type check, the canonical text, the compiled predicate and its evaluation a
+#   few frames on each level; 32 levels keep all of them several hundred frames under Python's
+#   limit of 1,000 wherever the compiler is called from (a reload on the runner's worker thread,
+#   a pydantic validator for a position condition, a test). Unbounded, 200 "(" or 1,200 "!" was
+#   a RecursionError.
+# - length: 4 KiB, a hundred times the longest example, parsed in a few milliseconds; the length
+#   is checked before anything is lexed.
+# - operands: every comparison is walked for every decision span, readout and runbook, and
+#   evaluated every tick for every scope; 256 operands (128 comparisons) is more than a reader
+#   can check, and a flat chain of them is evaluated in tens of microseconds.
+
+MAX_DEPTH = 32  # levels: every "(" and every "!" opens one
+MAX_LENGTH = 4096  # characters of the condition as read from YAML
+MAX_OPERANDS = 256  # signal names, numbers and true/false
 
 
 # --- AST -------------------------------------------------------------------------------------
@@ -150,8 +178,13 @@ class _Tok:
     offset: int
 
 
-def _lex(text: str) -> list[_Tok]:
+def _lex(text: str, bounded: bool = True) -> list[_Tok]:
+    if bounded and len(text) > MAX_LENGTH:
+        raise ExprError(f"condition is {len(text):,} characters long, over the limit of {MAX_LENGTH:,}",
+                        MAX_LENGTH, "the example policies' conditions are under 40 characters",
+                        kind="limit")
     toks: list[_Tok] = []
+    operands = 0
     i = 0
     while i < len(text):
         m = _TOKEN.match(text, i)
@@ -167,6 +200,12 @@ def _lex(text: str) -> list[_Tok]:
         kind = m.lastgroup
         assert kind is not None  # holds: every alternative of _TOKEN is a named group
         if kind != "ws":
+            if kind != "op" and bounded:
+                operands += 1
+                if operands > MAX_OPERANDS:
+                    raise ExprError(f"condition has more than {MAX_OPERANDS} operands", i,
+                                    "an operand is a signal name, a number or true/false",
+                                    kind="limit")
             toks.append(_Tok(kind, m.group(), i))
         i = m.end()
     toks.append(_Tok("end", "", len(text)))
@@ -177,10 +216,20 @@ def _lex(text: str) -> list[_Tok]:
 
 
 class _Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, canonical: bool = False):
         self.text = text
-        self.toks = _lex(text)
+        self.toks = _lex(text, bounded=not canonical)
         self.i = 0
+        self.depth = 0  # open "(" and "!" around the token being read
+        self.max_depth = 2 * MAX_DEPTH if canonical else MAX_DEPTH
+
+    def enter(self, t: _Tok) -> None:
+        """One more level, opened by ``t`` (a "(" or a "!"): refused past the bound, at ``t``."""
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise ExprError(f"condition nested deeper than {self.max_depth} levels", t.offset,
+                            'every "(" and every "!" is one level (a readable condition needs a few): '
+                            "drop parentheses that group nothing", kind="limit")
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -218,11 +267,15 @@ class _Parser:
         return first if len(items) == 1 else And(tuple(items), _offset(first))
 
     def parse_not(self) -> Node:
-        t = self.peek()
-        if t.text == "!":
-            self.take()
-            return Not(self.parse_not(), t.offset)
-        return self.parse_cmp()
+        bangs: list[_Tok] = []  # read in a loop: a run of "!" costs no recursion, only levels
+        while self.peek().text == "!":
+            bangs.append(self.take())
+            self.enter(bangs[-1])
+        node = self.parse_cmp()
+        for t in reversed(bangs):
+            node = Not(node, t.offset)
+        self.depth -= len(bangs)
+        return node
 
     def parse_cmp(self) -> Node:
         left = self.parse_primary()
@@ -241,11 +294,13 @@ class _Parser:
     def parse_primary(self) -> Node:
         t = self.take()
         if t.text == "(":
+            self.enter(t)
             node = self.parse_or()
             close = self.take()
             if close.text != ")":
                 raise ExprError("missing closing parenthesis", close.offset,
                                 f'the "(" at character {t.offset + 1} of the condition is not closed', related=t.offset)
+            self.depth -= 1
             return node
         if t.kind == "num":
             return _literal(t)
@@ -283,8 +338,21 @@ def _offset(node: Node) -> int:
 
 
 def parse(text: str) -> Node:
-    """Parse a condition. Raises :class:`ExprError` with the offset of the first problem."""
+    """Parse a condition. Raises :class:`ExprError` with the offset of the first problem; a
+    condition past the bounds above is refused with ``kind="limit"``."""
     return _Parser(text).parse()
+
+
+def parse_canonical(text: str) -> Node:
+    """Parse the text :func:`canonical` made of a condition that :func:`parse` accepted.
+
+    The canonical text can be longer than what was written (spaces around every operator) and
+    deeper (``!a >= 1%`` is written ``!(a >= 1%)``: one "(" more, under a "!" of its own, so at
+    most twice as deep). The bounds were applied to what the author wrote; this reads the
+    canonical text under twice the depth and no bound on length or operands (it has the same
+    operands as the text it came from), so it cannot refuse what :func:`parse` accepted.
+    """
+    return _Parser(text, canonical=True).parse()
 
 
 # --- analysis -------------------------------------------------------------------------------------
@@ -463,7 +531,7 @@ def canonical(node: Node) -> str:
     if isinstance(node, Literal):
         return node.text
     if isinstance(node, Compare):
-        return f"{canonical(node.left)} {node.op} {canonical(node.right)}"
+        return f"{_operand_text(node.left)} {node.op} {_operand_text(node.right)}"
     if isinstance(node, Not):
         inner = canonical(node.item)
         return f"!{inner}" if isinstance(node.item, (Ref, Literal, Not)) else f"!({inner})"
@@ -472,6 +540,13 @@ def canonical(node: Node) -> str:
     if isinstance(node, Or):
         return " || ".join(canonical(x) for x in node.items)
     raise AssertionError(node)  # pragma: no cover
+
+
+def _operand_text(node: Node) -> str:
+    """A side of a comparison: anything but a name or a literal keeps its parentheses, or
+    ``(a && b) == c`` would read back as ``a && (b == c)``, and ``(a >= 1%) == (b >= 2%)`` as a
+    chained comparison, which does not parse."""
+    return canonical(node) if isinstance(node, (Ref, Literal)) else f"({canonical(node)})"
 
 
 # --- evaluation ---------------------------------------------------------------------------------

@@ -66,6 +66,9 @@ def _position_condition(value: Any) -> str:
     try:
         ast = parse_condition(value)
     except ConditionError as e:
+        if e.limit is not None:  # KS123, at the character past the bound
+            limit = {"problem": e.message, "ks_hint": e.limit.hint, "offset": e.limit.offset}
+            raise PydanticCustomError("ks_condition_limit", "{problem}", limit) from None
         # the text travels in the context: a brace in it is not a placeholder
         ctx: dict[str, Any] = {"problem": e.message}
         if e.name is not None:
@@ -862,12 +865,53 @@ class Receiver(Strict):
     send_resolved: bool = True
 
 
+# Python's re module parses and compiles a pattern recursively, a few frames for each group
+# inside a group: some hundreds of nested groups reach the recursion limit, and the loader could
+# only report that as a document nested too deeply, with no position. A label pattern nests a
+# group or two; 32 levels keep re far from the limit.
+MAX_PATTERN_DEPTH = 32
+
+
+def _group_too_deep(pattern: str) -> Optional[int]:
+    """The offset of the "(" that opens a group deeper than :data:`MAX_PATTERN_DEPTH`, or None.
+
+    Counts every unescaped "(" outside a character class, so it never counts fewer levels than
+    re nests (a "(" in a verbose-mode comment counts too)."""
+    depth, i, n = 0, 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":  # a class: up to its "]", which may come first ([]a], [^]a]) and not end it
+            i += 1
+            if i < n and pattern[i] == "^":
+                i += 1
+            if i < n and pattern[i] == "]":
+                i += 1
+            while i < n and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+        elif ch == "(":
+            depth += 1
+            if depth > MAX_PATTERN_DEPTH:
+                return i
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        i += 1
+    return None
+
+
 def _regexes(value: Any) -> Any:
     if not isinstance(value, dict):
         return value  # the type check reports it
     for k, pattern in value.items():
         if not isinstance(pattern, str):
             continue  # the type check reports it
+        deep = _group_too_deep(pattern)
+        if deep is not None:
+            raise PydanticCustomError(
+                "ks_value", f"match_re.{k} nests groups deeper than {MAX_PATTERN_DEPTH} levels (the \"(\" at "
+                f"character {deep + 1}); a label pattern needs a level or two: drop parentheses that group nothing")
         try:
             re.compile(pattern)
         except re.error as e:

@@ -51,19 +51,27 @@ POSITION_FIELDS: dict[str, PositionField] = {
 
 class ConditionError(ValueError):
     """A position condition that does not parse or type-check: ``message`` says where (the
-    character, counted from 1) and what to do; ``name`` is an unknown field's name, if that is it."""
+    character, counted from 1) and what to do; ``name`` is an unknown field's name, if that is it.
+    ``limit`` is the parser's refusal of a condition past its bounds (too long, too deep, too many
+    operands), at character ``offset`` (0-based), with ``hint`` saying what to do."""
 
-    def __init__(self, message: str, name: Optional[str] = None):
+    def __init__(self, message: str, name: Optional[str] = None, limit: Optional[ex.ExprError] = None):
         super().__init__(message)
         self.message = message
         self.name = name
+        self.limit = limit
 
 
-def parse_condition(text: str) -> ex.Node:
-    """Parse and type-check a position condition. Raises :class:`ConditionError`."""
+def parse_condition(text: str, canonical: bool = False) -> ex.Node:
+    """Parse and type-check a position condition. Raises :class:`ConditionError`.
+
+    ``canonical``: ``text`` is the canonical text of a condition accepted before (what the model
+    keeps), read by :func:`~.expr.parse_canonical`."""
     try:
-        ast = ex.parse(text)
+        ast = ex.parse_canonical(text) if canonical else ex.parse(text)
     except ex.ExprError as e:
+        if e.kind == "limit":
+            raise ConditionError(f"{e.message} at character {e.offset + 1}", limit=e) from None
         raise ConditionError(_located(e)) from None
     try:
         ex.check_types(ast, {name: f.type for name, f in POSITION_FIELDS.items()})

@@ -99,6 +99,7 @@ _TYPE_CODES = {
     "ks_secret": d.KS209,
     "ks_series": d.KS140,
     "ks_missing": d.KS102,
+    "ks_condition_limit": d.KS123,
 }
 
 _SECRET_KEYS = {"credentials", "apprise", "url"}
@@ -170,6 +171,8 @@ def diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
         best = d.did_you_mean(err.input, options)
         hint = f'did you mean "{best}"?' if best else f"one of: {', '.join(options)}"
         message = f'"{err.input}" is not allowed; expected {expected}'
+    if err.type == "ks_condition_limit" and isinstance(err.input, str):  # at the character past the bound
+        return Diagnostic.make(code, file, sm.inside(path, err.ctx["offset"], err.input), f"{where}: {message}", hint)
     if err.type == "ks_value" and "choices" in err.ctx:
         bad = message.split('"')[1] if '"' in message else ""
         best = d.did_you_mean(bad, err.ctx["choices"])

@@ -65,6 +65,24 @@ def test_a_missing_path_is_a_usage_error_not_a_crash(tmp_path):
     assert r.exit_code == 1 and "error[KS007]" in r.output
 
 
+GROWN = {  # futures-book's first condition, grown; the condition starts at column 14, after "      when: '"
+    "200 parentheses": ("(" * 200 + "dd_15m >= 4.5%" + ")" * 200, 14 + 32),  # at the 33rd "("
+    "1,200 !": ("!" * 1_200 + "(dd_15m >= 4.5%)", 14 + 32),  # at the 33rd "!"
+    "5,000-term || chain": (" || ".join(["dd_15m >= 4.5%"] * 5_000), 14 + 4_096),  # at its 4,097th character
+}
+
+
+@pytest.mark.parametrize("when,col", GROWN.values(), ids=GROWN.keys())
+def test_validate_reports_a_grown_condition_as_a_finding_not_an_internal_error(tmp_path, when, col):
+    text = (POLICIES / "futures-book.yaml").read_text()
+    f = tmp_path / "futures-book.yaml"
+    f.write_text(text.replace("when: dd_15m >= 4.5% || dd_1h >= 7%", f"when: '{when}'", 1))
+    r = run("validate", str(f))
+    assert r.exit_code == 1, r.output  # findings; an internal error is 3
+    assert f"{f}:22:{col}: error[KS123]: trigger \"soft\": condition " in r.output
+    assert "internal error" not in r.output
+
+
 def test_usage_error_exits_2():
     assert run("validate").exit_code == 2
     assert run("graph", str(POLICIES), "--format", "png").exit_code == 2

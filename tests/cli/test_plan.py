@@ -17,7 +17,7 @@ from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
 from killswitch.cli.main import cli
 from killswitch.cli.plan import EXIT_CHANGES, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_NO_CHANGES, exit_code
-from tests.conftest import POLICIES
+from tests.conftest import POLICIES, ROOT
 from tests.recordings import failing_recording
 
 RECORDING = POLICIES / "recordings" / "futures-crash.jsonl"
@@ -55,6 +55,37 @@ def test_plan_json_is_versioned_and_summarised():
     assert body["format_version"] == 1 and body["source"]["kind"] == "file" and body["source"]["ticks"] == 100
     assert body["summary"]["changes"] == 5 and body["summary"]["orders"] == 36
     assert all(o["reduce_only"] for c in body["changes"] for o in c["orders"])
+
+
+AT_THE_BOUNDS = {  # futures-book's conditions rewritten to the same meaning at the parser's bounds
+    "dd_15m >= 4.5% || dd_1h >= 7%": "(" * 32 + "dd_15m >= 4.5% || dd_1h >= 7%" + ")" * 32,  # 32 levels
+    "dd_15m >= 7% || dd_1h >= 10%": "!" * 30 + "(dd_15m >= 7% || dd_1h >= 10%)",  # 31 levels, an even run of !
+    "dd_15m >= 10% || dd_1h >= 14%": " || ".join(["dd_15m >= 10% || dd_1h >= 14%"] * 64),  # 256 operands
+}
+
+
+def test_conditions_at_the_bounds_plan_what_the_plain_ones_plan(tmp_path):
+    """Compiled, evaluated on every tick of a recording, digested and rendered: no part of the
+    way from a condition to a plan breaks on the deepest and longest conditions a policy may have."""
+    import shutil
+
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    book = policies / "futures-book.yaml"
+    text = book.read_text()
+    for plain, grown in AT_THE_BOUNDS.items():
+        assert f"when: {plain}\n" in text
+        text = text.replace(f"when: {plain}\n", f"when: '{grown}'\n")
+    book.write_text(text)
+    assert run("validate", "--strict", "--runbooks", str(ROOT / "runbooks"), str(policies)).exit_code == 0
+    plain = run("plan", "--policies", str(POLICIES), "--against", str(RECORDING))
+    grown = run("plan", "--policies", str(policies), "--against", str(RECORDING))
+    assert grown.exit_code == plain.exit_code == 0, grown.output
+    assert "Plan: 5 stage change(s), 36 order(s)" in grown.output
+    assert grown.output.splitlines()[1:] == plain.output.splitlines()[1:]  # all but the digest and revision
+    assert json.loads(run("plan", "--policies", str(policies), "--against", str(RECORDING), "-o", "json").output)[
+        "summary"]["changes"] == 5
+    assert run("graph", str(policies)).exit_code == 0
 
 
 def test_plan_needs_accounts_or_a_recording():

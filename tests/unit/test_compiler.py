@@ -327,3 +327,24 @@ def test_a_bad_position_condition_is_reported_at_its_value(where, message):
     assert err.code == "KS103" and message in err.message
     assert (err.pos.line, err.pos.col) == (6, 56)  # the start of the where value
     assert result.graph is None
+
+
+COMPARED = {  # a side of a comparison that is itself a condition: its canonical text keeps the parentheses
+    "two comparisons": "(loss_on_margin >= 10%) == (notional >= 5)",
+    "a conjunction and a comparison": "(loss_on_margin >= 10% && notional >= 5) == (loss_on_equity >= 1%)",
+    "a comparison inside a conjunction": "loss_on_margin >= 10% && ((notional >= 5) == (loss_on_equity >= 1%))",
+}
+
+
+@pytest.mark.parametrize("where", COMPARED.values(), ids=COMPARED.keys())
+def test_a_position_condition_that_compares_conditions_compiles(where):
+    """Its canonical text, which the model keeps and the node is built from, used to lose the
+    parentheses: "a >= 1% == b >= 5" does not parse, and compiling was an internal error."""
+    result = compile_text(DESK.replace('"loss_on_margin >= 10%"}}', f'"{where}"}}}}', 1))
+    assert result.diagnostics == [] and result.graph is not None
+
+
+def test_conditions_grouped_differently_have_different_digests():
+    one, other = (compile_text(DESK.replace('"loss_on_margin >= 10%"}}', f'"{w}"}}}}', 1)).graph.digest
+                  for w in list(COMPARED.values())[1:])
+    assert one != other

@@ -115,3 +115,123 @@ def test_disjunct_thresholds_only_takes_simple_top_level_comparisons():
 def test_nothing_python_like_parses(evil):
     with pytest.raises(ex.ExprError):
         ex.check_types(ex.parse(evil), TYPES)
+
+
+# --- bounds -----------------------------------------------------------------------------------------
+
+D, N = ex.MAX_DEPTH, ex.MAX_OPERANDS
+BOOLS = {**TYPES, "a": T.BOOL, "b": T.BOOL}
+
+
+def _alternating(levels: int) -> str:
+    """(a || (a && (a || ... a))): a level of parentheses and a node of the tree on each."""
+    s = "a"
+    for i in range(levels):
+        s = f"(a && {s})" if i % 2 else f"(a || {s})"
+    return s
+
+
+def _compared(levels: int) -> str:
+    """!b == (!b == (... a)): each level a negated comparison, which the canonical text writes
+    with one more parenthesis than here (``!(b == (...))``)."""
+    s = "a"
+    for _ in range(levels):
+        s = f"!b == ({s})"
+    return s
+
+
+@pytest.mark.parametrize(
+    "text,offset,message",
+    [
+        ("(" * 200 + "dd >= 5%" + ")" * 200, D, f"nested deeper than {D} levels"),  # the 33rd "("
+        ("!" * 1_200 + "a", D, f"nested deeper than {D} levels"),  # the 33rd "!"
+        ("!(" * 40 + "a" + ")" * 40, D, f"nested deeper than {D} levels"),  # the "!" of level 33
+        ("(" * D + "a" + ")" * D + " || " + "(" * (D + 1) + "a" + ")" * (D + 1), (2 * D + 1) + 4 + D,
+         "nested deeper"),  # levels are counted where they are open, not in total
+        (_alternating(D + 1), 6 * D, "nested deeper"),  # each level opens with "(a || " or "(a && "
+        (_compared(D // 2 + 1), 7 * (D // 2), "nested deeper"),  # "!b == (" is 7 characters, 2 levels
+        (" || ".join(["dd >= 5%"] * 5_000), ex.MAX_LENGTH, "59,996 characters long, over the limit of 4,096"),
+        (" && ".join(["(dd >= 5%)"] * 5_000), ex.MAX_LENGTH, "over the limit of 4,096"),
+        (" " * 5_000 + "a", ex.MAX_LENGTH, "5,001 characters"),
+        (" || ".join(["a"] * (N + 1)), 5 * N, f"more than {N} operands"),  # the 257th, after 256 "a || "
+        (" || ".join(["dd >= 5%"] * (N // 2 + 1)), 12 * (N // 2), f"more than {N} operands"),
+    ],
+    ids=["200 parentheses", "1,200 !", "40 !(", "two groups, the second too deep", "alternating && ||",
+         "negated comparisons", "5,000-term || chain", "5,000-term && chain", "5,000 spaces", "257 names",
+         "129 comparisons"],
+)
+def test_a_condition_past_a_bound_is_refused_where_it_crosses_it(text, offset, message):
+    with pytest.raises(ex.ExprError) as e:
+        ex.parse(text)
+    assert (e.value.kind, e.value.offset) == ("limit", offset)
+    assert message in e.value.message and e.value.hint
+
+
+@pytest.mark.parametrize("text", ["not " * 1_200 + "(a)", "a" + " ||" * 1_200, "(" * 1_200])
+def test_other_long_conditions_are_syntax_errors_not_crashes(text):
+    with pytest.raises(ex.ExprError) as e:
+        ex.parse(text)
+    assert e.value.kind in ("syntax", "limit")
+
+
+AT_THE_BOUNDS = {
+    "32 parentheses": "(" * D + "dd >= 5%" + ")" * D,
+    "32 !": "!" * D + "a",
+    "32 ! before a comparison": "!" * D + "dd >= 5%",
+    "16 !(": "!(" * (D // 2) + "a" + ")" * (D // 2),
+    "alternating && || 32 deep": _alternating(D),
+    "16 negated comparisons": _compared(D // 2),
+    "256 names": " || ".join(["a"] * N),
+    "128 comparisons": " && ".join(["dd >= 5%"] * (N // 2)),
+    "4,096 characters": "a ||" + " " * (ex.MAX_LENGTH - 6) + " b",
+}
+# Frames a condition at the bounds may take above its caller, for everything that walks it: the
+# worst above takes about 175. The default limit is 1,000: callers keep the rest.
+HEADROOM = 400
+
+
+@pytest.mark.parametrize("text", AT_THE_BOUNDS.values(), ids=AT_THE_BOUNDS.keys())
+def test_a_condition_at_the_bounds_goes_through_everything_that_walks_it_within_the_headroom(text):
+    import inspect
+    import sys
+
+    def everything() -> object:
+        node = ex.parse(text)
+        ex.check_types(node, BOOLS)
+        ex.refs(node), ex.comparisons(node), ex.disjunct_thresholds(node)
+        canon = ex.canonical(node)
+        again = ex.parse_canonical(canon)  # what node_build reads of a position condition
+        assert ex.canonical(again) == canon
+        pred = ex.compile_predicate(again)
+        return [pred({"a": x, "b": not x, "dd": 0.1 if x else None}) for x in (True, False)]
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack(0)) + HEADROOM)
+    try:
+        results = everything()
+    finally:
+        sys.setrecursionlimit(limit)
+    assert results == everything()  # the same, with the whole stack
+
+
+@pytest.mark.parametrize(
+    "text,other",
+    [
+        ("(a && b) == a", "a && (b == a)"),  # the canonical text used to drop the parentheses: same digest
+        ("(a || b) != a", "a || (b != a)"),
+        ("(dd >= 5%) == (dd_1h >= 5%)", None),  # its canonical text used to be a chained comparison
+        ("a == (b == a)", None),
+        ("(!a) == b", None),
+        ("!a == b", None),  # "!" binds looser than ==: !(a == b)
+    ],
+)
+def test_the_canonical_text_reads_back_as_the_same_condition(text, other):
+    node = ex.parse(text)
+    canon = ex.canonical(node)
+    assert ex.canonical(ex.parse(canon)) == canon
+    pred, back = ex.compile_predicate(node), ex.compile_predicate(ex.parse(canon))
+    rows = [{"a": a, "b": b, "dd": dd, "dd_1h": 0.05} for a in (True, False) for b in (True, False) for dd in (0, 1)]
+    assert [pred(r) for r in rows] == [back(r) for r in rows]
+    if other is not None:  # a condition that means something else has another canonical text
+        assert ex.canonical(ex.parse(other)) != canon
+        assert [pred(r) for r in rows] != [ex.compile_predicate(ex.parse(other))(r) for r in rows]

@@ -1,5 +1,6 @@
 """Fuzz: mutated policy files (keys deleted or misspelled, values of the wrong type or random,
-text truncated, YAML punctuation inserted, lines deleted or duplicated) give diagnostics only —
+conditions nested or chained thousands of times over, text truncated, YAML punctuation inserted,
+lines deleted or duplicated) give diagnostics only —
 each with a code, a message, a hint and a position in its file —, never a cascade into the test
 file of a policy whose settings were broken, and no case takes a second.
 
@@ -79,3 +80,79 @@ def test_cases_the_fuzzer_found(name, edits):
     if seed.test_file:  # the policy keeps its name: its test says it has errors, not that it cannot be checked
         [note] = [x for x in out.result.diagnostics if x.file == seed.test_file]
         assert "has errors" in note.message, note.message
+
+
+def _compared(cond: str, levels: int) -> str:
+    """A condition compared with itself, level by level, as grow_condition wrote it when it found
+    the cases below: (c) == (c), then ((c) == (c)) == ((c) == (c)), ..., past 2,000 characters
+    one copy more on each level."""
+    grown = cond
+    for _ in range(levels):
+        grown = f"({grown}) == ({grown})" if len(grown) < 2_000 else f"({grown}) == ({cond})"
+    return grown
+
+
+# Cases bench/fuzz.py found once it grew conditions (seed 0, before the parser had bounds), kept as
+# they were found: each was an internal error (RecursionError, or a position condition whose
+# canonical text did not parse again). Now each is a finding of the expected codes in the mutated
+# file, or none.
+GROWN = {
+    "case 1056: 1,200 parentheses": (
+        "spot-book.yaml", [("when: day <= -8%", "when: '" + "(" * 1_200 + "day <= -8%" + ")" * 1_200 + "'")],
+        {"KS123"}),
+    "case 3815: 200 parentheses": (
+        "futures-book.yaml", [("when: dd_15m >= 4.5% || dd_1h >= 7%",
+                               "when: '" + "(" * 200 + "dd_15m >= 4.5% || dd_1h >= 7%" + ")" * 200 + "'")],
+        {"KS123"}),
+    "case 1748: 1,200 !": (
+        "portfolio-breaker.yaml", [("when: vs_capital <= -5%", "when: '" + "!" * 1_200 + "(vs_capital <= -5%)'")],
+        {"KS123"}),
+    "case 5376: 5,000 !": (
+        "futures-book.yaml", [("when: dd_15m >= 10% || dd_1h >= 14%",
+                               "when: '" + "!" * 5_000 + "(dd_15m >= 10% || dd_1h >= 14%)'")],
+        {"KS123"}),
+    "case 4348: 200 !(": (
+        "portfolio-breaker.yaml", [("when: vs_capital <= -3%", "when: '" + "!(" * 200 + "vs_capital <= -3%" + ")" * 200
+                                    + "'")],
+        {"KS123"}),
+    "case 2178: 5,000 !(": (
+        "spot-book.yaml", [("when: day <= -8%", "when: '" + "!(" * 5_000 + "day <= -8%" + ")" * 5_000 + "'")],
+        {"KS123"}),
+    "case 2027: 200 not, then 1,200 !": (
+        "position-watch.yaml", [
+            ("when: losing_longs >= 4 || worst_loss >= 25%",
+             "when: '" + "not " * 200 + "(losing_longs >= 4 || worst_loss >= 25%)'"),
+            ("when: vol_1h >= 150%", "when: '" + "!" * 1_200 + "(vol_1h >= 150%)'")],
+        {"KS120", "KS123"}),  # "not" is not an operator: a syntax error at the first one
+    "case 8168: 5,000 !(, and a chain of 8": (
+        "futures-book.yaml", [
+            ("when: dd_15m >= 4.5% || dd_1h >= 7%",
+             "when: '" + "!(" * 5_000 + "dd_15m >= 4.5% || dd_1h >= 7%" + ")" * 5_000 + "'"),
+            ("when: dd_15m >= 7% || dd_1h >= 10%",
+             "when: '" + " || ".join(["dd_15m >= 7% || dd_1h >= 10%"] * 8) + "'")],
+        {"KS123"}),  # the chain of 32 operands compiles
+    "case 8826: a position condition compared with itself": (
+        "position-watch.yaml", [('where: "loss_on_notional >= 10%"}}',
+                                 "where: '" + _compared("loss_on_notional >= 10%", 1) + "'}}")],
+        set()),  # (a >= 10%) == (a >= 10%): its canonical text was a chained comparison
+    "case 3360: a position condition compared with itself, 64 levels": (
+        "position-watch.yaml", [('close_positions: {where: "loss_on_notional >= 25%"}',
+                                 "close_positions: {where: '" + _compared("loss_on_notional >= 25%", 64) + "'}")],
+        {"KS123"}),
+}
+
+
+@pytest.mark.parametrize("name,edits,codes", GROWN.values(), ids=GROWN.keys())
+def test_grown_conditions_the_fuzzer_found(name, edits, codes):
+    from tests.policy_mutations import Mutated
+
+    seed = next(s for s in CORPUS.seeds if s.name == name)
+    text = seed.text
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new, 1)
+    settings = all(old.lstrip().startswith("when:") for old, _ in edits)
+    out = run_case(CORPUS, seed, Mutated(text, [str(edits)], ["grow_condition"], settings_only=settings))
+    assert out.crash is None and out.problems == [], (out.crash, out.problems)
+    assert {x.code for x in out.result.errors if x.file == name} == codes
+    assert out.seconds < CASE_LIMIT_S

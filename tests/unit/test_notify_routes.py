@@ -511,3 +511,29 @@ def test_a_full_queue_drops_the_oldest_non_critical_event_and_counts_it(tree):
     sink.on_event(transition(9, 3, "flatten", scope="d"), _Runner())  # all critical: the oldest goes
     assert [i.event.labels["scope"] for i in sink._events] == ["b", "c", "d"]
     assert sink.dropped == {("events", "other"): 3, ("events", "critical"): 1}
+
+
+@pytest.mark.parametrize(
+    "pattern,refused_at",
+    [
+        ("(" * 32 + "binance" + ")" * 32, None),  # 32 levels: re compiles it far from the recursion limit
+        ("(" * 33 + "binance" + ")" * 33, 32),  # the 33rd "("
+        ("(" * 500 + "binance" + ")" * 500, 32),  # used to be "nested too deeply to be read", with no position
+        ("(a)" * 500, None),  # many groups side by side are no deeper
+        (r"\(" * 500 + "binance", None),  # escaped: no group
+        ("[(]" * 500 + "binance", None),  # in a class: no group
+        ("[](]" * 40 + "(" * 33 + ")" * 33, 160 + 32),  # a "]" first in a class does not close it
+    ],
+    ids=["32 levels", "33 levels", "500 levels", "500 groups in a row", "escaped", "in a class", "class with ]"],
+)
+def test_a_match_re_nested_past_the_bound_is_an_invalid_value_where_it_is_written(pattern, refused_at):
+    text = ROUTES.replace('match_re: {venue: "binance.*"}', f"match_re: {{venue: '{pattern}'}}", 1)
+    assert text != ROUTES
+    result = compile_documents(load_text(text, "routes.yaml"))
+    if refused_at is None:
+        assert result.errors == []
+        return
+    [err] = result.errors
+    assert (err.code, err.pos.line, err.pos.col) == ("KS103", 15, 19)  # the match_re value, after "      - match_re: "
+    assert f'nests groups deeper than 32 levels (the "(" at character {refused_at + 1})' in err.message
+    assert "drop parentheses that group nothing" in err.hint
