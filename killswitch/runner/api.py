@@ -92,8 +92,9 @@ character or a space around it, 400 ``BAD_NAME``. A request aiohttp's parser ref
 ``BAD_HTTP_REQUEST: <parser error>`` that quotes nothing of it, in the answer or the log
 (:mod:`.api_http`).
 
-What it owns: HTTP parsing, strict body validation, authentication, and rendering the view's
-answers. What it must not do: hold runner state or decide anything itself (the view does),
+What it owns: HTTP parsing, strict body validation, the table of routes (who may call each, and
+which are writes), and rendering the view's answers; authentication and the admission of writes
+are :mod:`.api_access`'s middleware. What it must not do: hold runner state or decide anything itself (the view does),
 block on I/O, log or echo the token (not in logs, not in any body, not in a repr), compare the
 token other than with :func:`hmac.compare_digest`, answer 500 to bad input, or let a request
 through when it cannot authenticate it.
@@ -111,7 +112,9 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec,
 
 from aiohttp import web
 
-from .admission import HEARTBEAT, WRITE, Admission, Shed
+from .admission import HEARTBEAT, WRITE, Admission
+from .api_access import PUBLIC, access_middleware, shared_token
+from .api_access import caller as _caller  # (handlers name their local ``caller``)
 from .api_http import SECURITY_HEADERS, QuietAppRunner
 from .api_request import (MAX_REASON, ApiError, bad, fields, only, optional_seconds, parse_object, path_name,
                           read_body, seconds, show, source_field, source_name, string_field)
@@ -180,51 +183,6 @@ def _error(request: web.Request, status: int, code: str, reason: str,
     if request.path == CHECK_ORDER_PATH:
         payload = {"allow": False, **payload}
     return _json(status, payload, headers)
-
-
-# --- authentication -----------------------------------------------------------------------------------
-
-
-def _shared_token(token: Any) -> Optional[str]:
-    """The single shared token's value (a Secret or a string), checked; None or empty: none."""
-    if token is None:
-        return None
-    reveal = getattr(token, "reveal", None)
-    value = reveal() if callable(reveal) else token
-    if not isinstance(value, str):
-        raise TypeError("the API token must be a string or a Secret")
-    if not value:
-        return None  # an empty token disables mutations; it never opens them
-    if value != value.strip() or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
-        raise ValueError("the API token must not contain spaces or control characters")
-    return value
-
-
-def _authenticate(request: web.Request, tokens: Tokens) -> Identity:
-    if not len(tokens):
-        if request.method in ("GET", "HEAD"):  # a read the console's setting keeps to token holders
-            raise ApiError(403, "CONSOLE_CLOSED", "the API was started without tokens and without --console-public: "
-                                                  "the console's views, the status, the runbooks and the closes' "
-                                                  "progress are shown to no one")
-        raise ApiError(403, "MUTATIONS_DISABLED", "the API was started without tokens; mutations are refused")
-    challenge = {"WWW-Authenticate": 'Bearer realm="killswitch"'}
-    values = request.headers.getall("Authorization", [])
-    if not values:
-        raise ApiError(401, "AUTH_REQUIRED", "send Authorization: Bearer <token>", challenge)
-    if len(values) > 1:
-        raise ApiError(401, "AUTH_INVALID", "more than one Authorization header", challenge)
-    scheme, _, credentials = values[0].strip().partition(" ")
-    credentials = credentials.strip()
-    if scheme.lower() != "bearer" or not credentials:
-        raise ApiError(401, "AUTH_INVALID", "expected Authorization: Bearer <token>", challenge)
-    try:  # aiohttp decodes header bytes with surrogateescape; this gives the bytes back
-        presented = credentials.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        presented = b""
-    identity = tokens.identify(presented)
-    if identity is None:
-        raise ApiError(401, "AUTH_INVALID", "the token is not valid", challenge)
-    return identity
 
 
 # refusals of a name the runner does not know: the named thing is not found (404), the caller
@@ -528,62 +486,6 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         headers["Content-Security-Policy"] = csp.rstrip("; ") + "; frame-ancestors 'none'"
 
 
-# --- who may call what: listed once, denied by default ----------------------------------------------
-
-PUBLIC = None  # an endpoint anyone may call
-# where the middleware leaves the caller for the handler
-_IDENTITY: Any = web.RequestKey("identity", Identity) if hasattr(web, "RequestKey") else "identity"
-
-
-def _caller(request: web.Request) -> Identity:
-    """The authenticated identity the middleware put on the request (a mutating handler only)."""
-    ident = request.get(_IDENTITY)
-    if not isinstance(ident, Identity):  # a handler reached without the middleware: never
-        raise ApiError(403, "FORBIDDEN", "no authenticated caller")
-    return ident
-
-
-def _access_middleware(tokens: Tokens, access: dict[tuple[str, str], Optional[tuple[str, ...]]],
-                       writes: dict[tuple[str, str], str], admission: Admission):
-    @web.middleware
-    async def _access(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                      ) -> web.StreamResponse:
-        """Authenticate and authorise before any handler runs, then admit a write (its
-        identity's rate, the queue). A route the table does not list is refused: a new endpoint
-        cannot forget authentication, nor a new write its admission."""
-        info = request.match_info
-        route = info.route
-        resource = route.resource
-        if info.http_exception is not None or resource is None:
-            return await handler(request)  # the router's own 404 / 405
-        method = "GET" if request.method == "HEAD" else request.method
-        key = (method, resource.canonical)
-        if key not in access:
-            log.error("API route %s %s is not in the access table: refused", method, resource.canonical)
-            raise ApiError(403, "FORBIDDEN", "this endpoint is not open to anyone")
-        roles = access[key]
-        if roles is PUBLIC:
-            return await handler(request)
-        identity = _authenticate(request, tokens)
-        if not any(identity.may(r) for r in roles):
-            raise ApiError(403, "ROLE_REQUIRED", f"{identity.name} may not do this; it needs the role "
-                                                 f"{' or '.join(roles)}")
-        request[_IDENTITY] = identity
-        kind = writes.get(key)
-        if kind is None:
-            return await handler(request)
-        try:
-            ticket = admission.admit(identity.name, kind)
-        except Shed as e:
-            raise ApiError(429, e.code, e.reason, {"Retry-After": str(e.retry_after_s)}) from None
-        try:
-            return await handler(request)
-        finally:
-            ticket.done()
-
-    return _access
-
-
 def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, tokens: Optional[Tokens] = None,
              max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, console_public: bool = False,
              admission: Optional[Admission] = None) -> web.Application:
@@ -598,7 +500,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
     limits when None)."""
     if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be a whole number above 0")
-    known = (tokens or Tokens()).with_shared(_shared_token(token))
+    known = (tokens or Tokens()).with_shared(shared_token(token))
     handlers = _Handlers(view, max_body_bytes)
     h = handlers
     console = ConsoleHandlers(view, _call, public=console_public)
@@ -652,7 +554,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
         access[(method, resource.canonical)] = roles
         if kind is not None:
             writes[(method, resource.canonical)] = kind
-    app.middlewares.append(_access_middleware(known, access, writes, admission or Admission()))
+    app.middlewares.append(access_middleware(known, access, writes, admission or Admission()))
     app.on_response_prepare.append(_security_headers)
     return app
 
