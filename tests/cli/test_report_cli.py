@@ -193,7 +193,7 @@ def test_with_the_key_the_report_says_intact_and_anchored_and_what_was_checked(k
     first = out.stdout.splitlines()[2]
     assert first.startswith("> Audit chain **intact and anchored** (verified at ")
     assert f"anchored by HMAC from row 1, key id {AuditKey(KEY).key_id}" in first
-    assert "11 row(s), seq 1..11 and the head (seq 11) checked" in first
+    assert "12 row(s), seq 1..12 and the head (seq 12) checked" in first  # row 1: the key's adoption
     assert KEY not in out.output and out.stderr == ""
 
 
@@ -227,14 +227,14 @@ def test_a_cut_tail_with_its_head_rewritten_is_caught_with_the_key_or_an_anchor(
     head = store.audit_head()
     store.close()
     log = tmp_path / "runner.log"
-    log.write_text(f"ksctl run: mode DRY RUN\n{head.line()} at=2026-03-02T14:00:00Z anchored=hmac:x\n")
+    log.write_text(f"ksctl run: mode DRY RUN\n{head.line()} at=2026-03-02T14:00:00Z anchored=hmac:{head.key_id}\n")
     sql(keyed_state, ("DELETE FROM audit_log WHERE seq >= 10",),
         ("UPDATE audit_head SET seq = 9, hash = (SELECT hash FROM audit_log WHERE seq = 9)",))
     keyed = CliRunner(env={"KS_AUDIT_KEY": KEY}).invoke(cli, ["report", "--since", "2026-03-02", "--state",
                                                                keyed_state])
     assert keyed.exit_code == 1 and "row 10 (HEAD_MAC_INVALID" in keyed.stdout.splitlines()[2]
     anchored = run("--since", "2026-03-02", "--state", keyed_state, "--anchors-from", str(log))
-    assert anchored.exit_code == 1 and "row 10 (ANCHOR_ROW_MISSING: row 11 of the exported anchor" in \
+    assert anchored.exit_code == 1 and "row 10 (ANCHOR_ROW_MISSING: row 12 of the exported anchor" in \
         anchored.stdout.splitlines()[2]
 
 
