@@ -550,6 +550,44 @@ def test_the_heads_mac_binds_where_anchoring_began(store, keyed, raw):
         str(v.findings[1])
 
 
+def anchored_before_adoption_rows(raw, n: int = 4) -> None:
+    """A chain as a runner with the key wrote it before adoption rows existed: every row and the
+    head MAC'd, anchored from row 1, no audit_key_adopted row."""
+    key, prev = AuditKey(SECRET), GENESIS_HASH
+    for seq in range(1, n + 1):
+        digest = audit_hash(prev, seq, "stage_transition", seq, {"i": seq})
+        raw("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (seq, "stage_transition", seq, canonical_json({"i": seq}), prev, digest, key.row_mac(seq, digest)))
+        prev = digest
+    raw("UPDATE audit_head SET seq = ?, hash = ?, mac = ?, key_id = ?, anchored_from = 1 WHERE id = 1",
+        (n, prev, key.head_mac(n, prev, 1), key.key_id))
+
+
+def test_a_chain_anchored_before_adoption_rows_gets_one_at_the_next_writer_start(store, keyed, raw):
+    anchored_before_adoption_rows(raw)
+    keyed(None)  # a writer without the key cannot vouch for it
+    keyed(migrate=False)  # nor a reader with it
+    assert raw("SELECT COUNT(*) FROM audit_log WHERE kind = 'audit_key_adopted'") == [(0,)]
+    s = keyed()
+    keyed()  # once
+    key_id = AuditKey(SECRET).key_id
+    assert raw("SELECT seq, payload FROM audit_log WHERE kind = 'audit_key_adopted'") == [
+        (5, canonical_json({"anchored_from": 1, "key_id": key_id}))]
+    assert s.audit_verification().verdict == INTACT
+    raw("UPDATE audit_log SET mac = NULL")
+    raw("UPDATE audit_head SET mac = NULL, key_id = NULL, anchored_from = NULL WHERE id = 1")
+    v = keyed(None, migrate=False).audit_verification()
+    assert v.verdict == TAMPERED and "row 5 records that key id" in str(v.first)
+
+
+def test_no_adoption_row_vouches_for_a_head_whose_mac_does_not_check(store, keyed, raw):
+    anchored_before_adoption_rows(raw)
+    raw("DELETE FROM audit_log WHERE seq = 4")  # cut, the head moved back without the key
+    raw("UPDATE audit_head SET seq = 3, hash = (SELECT hash FROM audit_log WHERE seq = 3) WHERE id = 1")
+    keyed()
+    assert raw("SELECT COUNT(*) FROM audit_log WHERE kind = 'audit_key_adopted'") == [(0,)]
+
+
 def test_an_unanchored_chain_is_a_finding_when_a_key_is_given(store, keyed):
     fill(store)
     v = keyed(migrate=False).audit_verification()  # a reader: it verifies, it does not adopt
