@@ -34,6 +34,10 @@ and that no MAC repeats (each covers its own row's seq and hash, and the head's 
 domain: a repeated one was copied). An anchored chain verified without the key is "not
 verifiable without the key", never intact.
 
+A writer with the key checks the head's MAC before it appends; a head that does not check (cut
+back or moved without the key) is recorded in an ``audit_head_invalid`` row rather than blessed
+by the next head MAC, and verification reports it, key or not.
+
 What cannot be told, said plainly. Without the key: a row or head given a fresh 64-hex MAC,
 or a rewrite that recomputes every hash (the adoption row removed with it), unless an exported
 anchor covers it. Without the key or anchors, a chain cut back, with the rows written with the
@@ -67,6 +71,10 @@ MAX_BARE_RUNS = 10_000  # runs of rows without a MAC kept by a check (an honest 
 # The row a writer appends when its key starts anchoring the chain: {"key_id", "anchored_from"}.
 # It is in the hashed chain, so stripping the MACs leaves it behind, and removing it is a rewrite.
 KEY_ADOPTED = "audit_key_adopted"
+# The row a writer with the key appends before its own when the head it found does not carry a
+# valid MAC: {"seq", "hash", "anchored_from", "mac": "missing" | "invalid"}. Re-MACing that head
+# would bless a cut made without the key; the row keeps the evidence in the chain instead.
+HEAD_INVALID = "audit_head_invalid"
 
 # The verdicts of a verification (AuditVerification.verdict)
 INTACT = "intact_and_anchored"
@@ -414,11 +422,25 @@ class ChainCheck:
                                              "was written")
         if kind == KEY_ADOPTED:
             self._adopted.append((seq, payload))
+        elif kind == HEAD_INVALID:
+            self._head_found_invalid(seq, payload)
         self._note_mac(seq, mac)
         self._check_mac(seq, digest, mac)
         if seq in self._anchor_seqs:
             self._seen_anchor[seq] = digest
         self.last_seq, self.prev = seq, digest  # go on from what this row claims: later breaks are their own
+
+    def _head_found_invalid(self, seq: int, p: Any) -> None:
+        at = p.get("seq") if isinstance(p, dict) else None
+        if type(at) is not int or not 0 <= at < seq:
+            self._find("HEAD_FOUND_INVALID", seq, f"row {seq} ({HEAD_INVALID}) records a head a writer found "
+                                                  "invalid, but not where: killswitch did not write it")
+            return
+        why = ("carried no MAC (a runner without the key appended, or it was moved without the key)"
+               if p.get("mac") == "missing" else "carried a MAC that did not check (moved without the key)")
+        self._find("HEAD_FOUND_INVALID", at + 1, f"row {seq} records that a writer with the key found the head at "
+                                                 f"row {at} and it {why}: rows after row {at} may have been cut off "
+                                                 f"before row {seq} was written")
 
     def _note_mac(self, seq: int, mac: Optional[str]) -> None:
         """What is checked of a row's MAC without the key: its form, and that no other row has it."""

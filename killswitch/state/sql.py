@@ -45,7 +45,7 @@ from .store import (
     audit_hash_text,
     canonical_json,
 )
-from .audit_chain import GENESIS_HASH, KEY_ADOPTED, ChainCheck, key_problem
+from .audit_chain import GENESIS_HASH, HEAD_INVALID, KEY_ADOPTED, ChainCheck, key_problem
 from .urls import scrub
 
 
@@ -520,8 +520,7 @@ class SqlStore:
     def _adoption_unrecorded(self, cur: Any, head: AuditHead, key: AuditKey) -> bool:
         """Whether this key anchors the chain (its head's MAC checks) but no row says so yet."""
         start = head.anchored_from
-        if head.key_id != key.key_id or start is None or head.mac is None or \
-                not hmac.compare_digest(head.mac, key.head_mac(head.seq, head.hash, start)):
+        if head.key_id != key.key_id or start is None or _head_mac_problem(head, key) is not None:
             return False
         at = self._q(cur, "SELECT kind FROM audit_log WHERE seq = ?", (start,)).fetchone()
         if at is not None and at[0] == KEY_ADOPTED:  # where adoption puts it
@@ -573,12 +572,19 @@ class SqlStore:
         """Insert ``batch`` (kind, ts_ms, canonical payload text) after ``head`` and move the head,
         in the caller's transaction (which holds the head's row lock); return the batch's seqs.
         With ``adopted_from``, the ``audit_key_adopted`` row saying that ``key`` anchors the chain
-        from that row goes first (at ``ts_ms``)."""
-        ours = 0
+        from that row goes first (at ``ts_ms``). A head this key anchors whose MAC does not check
+        is recorded first in an ``audit_head_invalid`` row: the head MAC made below would otherwise
+        vouch for a chain cut or moved without the key."""
+        first: list[tuple[str, int, str]] = []
         if key is not None and adopted_from is not None:
-            batch = [(KEY_ADOPTED, ts_ms, canonical_json({"key_id": key.key_id, "anchored_from": adopted_from}))
-                     ] + batch
-            ours = 1
+            first.append((KEY_ADOPTED, ts_ms, canonical_json({"key_id": key.key_id, "anchored_from": adopted_from})))
+        elif key is not None and head.key_id == key.key_id and head.anchored_from is not None:
+            problem = _head_mac_problem(head, key)
+            if problem is not None:
+                first.append((HEAD_INVALID, ts_ms, canonical_json({"seq": head.seq, "hash": head.hash,
+                                                                   "anchored_from": head.anchored_from,
+                                                                   "mac": problem})))
+        batch, ours = first + batch, len(first)
         inserts: list[tuple] = []
         for kind, row_ts, text in batch:
             head, insert = self._chain(head, kind, row_ts, text, True, key)
@@ -747,6 +753,16 @@ def _payload(text: str) -> dict:
     except ValueError:  # a tampered row: verify_audit names it; reading it must not fail
         return {"error": "UNREADABLE_PAYLOAD"}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def _head_mac_problem(head: AuditHead, key: AuditKey) -> Optional[str]:
+    """Why the head's MAC does not check with ``key`` ("missing", "invalid"), or None when it does."""
+    if head.mac is None:
+        return "missing"
+    assert head.anchored_from is not None
+    expected = key.head_mac(head.seq, head.hash, head.anchored_from)
+    ok = head.mac.isascii() and hmac.compare_digest(head.mac, expected)  # compare_digest refuses non-ASCII text
+    return None if ok else "invalid"
 
 
 def _anchoring(head: Optional[AuditHead]) -> tuple:

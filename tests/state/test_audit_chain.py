@@ -491,9 +491,10 @@ def test_a_writer_without_the_key_leaves_unanchored_rows_that_verification_repor
     assert bare.audit("policy_reloaded", 5_000, {"standby": True}) == 4  # recorded: the kill switch goes on
     for v in (s.audit_verification(), bare.audit_verification()):  # the structure shows it, key or not
         assert v.first.code == "ROW_NOT_ANCHORED" and v.first_bad_seq == 4
-    fill(s, 1, start_ts=6_000)  # the keyed runner appends again: row 4 stays unproven
+    fill(s, 1, start_ts=6_000)  # the keyed runner appends again: row 4 stays unproven, and it says what it found
     v = s.audit_verification()
-    assert codes(v) == ["ROW_NOT_ANCHORED"] and v.first_bad_seq == 4
+    assert codes(v) == ["ROW_NOT_ANCHORED", "HEAD_FOUND_INVALID"] and v.first_bad_seq == 4
+    assert "found the head at row 4 and it carried no MAC (a runner without the key appended" in str(v.findings[1])
 
 
 def test_the_wrong_key_is_told_apart_from_a_forgery(keyed):
@@ -507,6 +508,28 @@ def test_the_wrong_key_is_told_apart_from_a_forgery(keyed):
     wrong.audit("x", 1, {})  # appended without a MAC, not with a key the chain does not know
     v = s.audit_verification()
     assert codes(v) == ["ROW_NOT_ANCHORED", "HEAD_NOT_ANCHORED"] and v.first_bad_seq == 4
+
+
+@pytest.mark.parametrize("tamper", ["cut", "anchor-moved"])
+def test_a_writer_with_the_key_records_a_head_it_finds_invalid_instead_of_blessing_it(keyed, raw, tamper):
+    s = keyed()
+    fill(s, 4)
+    if tamper == "cut":  # the last row cut off, the head moved back without the key (its MAC kept)
+        raw("DELETE FROM audit_log WHERE seq = 5")
+        raw("UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_log WHERE seq = 4) WHERE id = 1")
+    else:  # anchoring claimed to begin later, the earlier MACs dropped
+        raw("UPDATE audit_log SET mac = NULL WHERE seq < 5")
+        raw("UPDATE audit_head SET anchored_from = 5 WHERE id = 1")
+    fill(keyed(), 1, start_ts=9_000)  # the runner starts again with its key and appends
+    found = raw("SELECT seq, kind FROM audit_log WHERE kind = 'audit_head_invalid'")
+    assert [k for _, k in found] == ["audit_head_invalid"]
+    at = 4 if tamper == "cut" else 5
+    for v in (s.audit_verification(), keyed(None, migrate=False).audit_verification()):  # key or not
+        assert v.verdict == TAMPERED and "HEAD_FOUND_INVALID" in codes(v)
+        [f] = [f for f in v.findings if f.code == "HEAD_FOUND_INVALID"]
+        assert f.seq == at + 1 and f"found the head at row {at} and it carried a MAC that did not check" in str(f)
+    if tamper == "cut":  # before this, the next append made the cut chain "intact and anchored"
+        assert codes(s.audit_verification()) == ["HEAD_FOUND_INVALID"]
 
 
 def test_removing_or_moving_the_heads_anchor_shows_without_the_key(keyed, raw):
