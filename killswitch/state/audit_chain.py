@@ -47,6 +47,9 @@ an exported anchor newer than that head catches it.
 
 Must not: log, print, ``repr`` or put in a finding the key or anything a key could be
 recovered from; read the database or the clock (the backends feed rows in).
+
+Size: about 640 lines: the hashing, the key, the anchors, the verdict and the check are one
+scheme whose rules must agree, and :class:`ChainCheck` (the larger part) applies all of them.
 """
 
 from __future__ import annotations

@@ -108,6 +108,15 @@ def test_a_cut_below_the_last_anchor_is_said_at_the_next_export_and_stays_on_met
     store.close()
 
 
+def test_a_head_mac_that_is_not_ascii_is_not_anchored_and_not_raised(url, tmp_path):
+    store, sink, lines = sink_for(url, KEY)
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        db.execute("UPDATE audit_head SET mac = ?", ("é" * 64,))
+    tick(sink, 0)
+    assert lines.out[-1].endswith("anchored=none") and "killswitch_audit_anchored 0\n" in sink.metrics_text()
+    store.close()
+
+
 def test_a_missing_head_or_an_unreadable_store_is_said_not_raised(url, tmp_path):
     store, sink, lines = sink_for(url, every_ms=MIN)
     with sqlite3.connect(tmp_path / "state.db") as db:
