@@ -151,11 +151,11 @@ the head; with the audit key (KS_AUDIT_KEY or --audit-key-file) every row's and 
 HMAC; and that each exported anchor is still in the chain unchanged. Without the key: that
 no MAC repeats, and that a chain once anchored (its audit_key_adopted rows, the anchored=hmac
 anchors given) still is. The first line is the verdict:
-  intact and anchored          the key checked every MAC                      exit 0
-  consistent, UNANCHORED       never anchored: truncation and wipes cannot    exit 0
-                               be detected (below an exported anchor they can)
+  intact and anchored             the key checked every MAC                   exit 0
+  consistent, UNANCHORED          never anchored: truncation and wipes cannot exit 0
+                                  be detected (below an exported anchor they can)
   NOT VERIFIABLE without the key  anchored, but no key was given              exit 1
-  TAMPERED                     the first finding, with its row; then others   exit 1
+  TAMPERED                        the first finding with its row, then others exit 1
 Exit codes: 0 and 1 as above, 2 usage (a bad anchor, an audit key that cannot be used),
 3 the state store cannot be read.
 """)
