@@ -121,7 +121,9 @@ class AuditAnchorSink:
             self.err("ksctl run: AUDIT_HEAD_MISSING: the audit_head row is gone; run ksctl audit verify")
             return None
         key = self.store.audit_key
-        self.anchored = bool(key is not None and head.mac and head.key_id == key.key_id and head.anchored_from
+        # isascii first: compare_digest raises on non-ASCII text, and the head is anyone's to write
+        self.anchored = bool(key is not None and head.mac and head.mac.isascii() and head.key_id == key.key_id
+                             and head.anchored_from
                              and hmac.compare_digest(head.mac, key.head_mac(head.seq, head.hash, head.anchored_from)))
         if self.last is None or (head.seq, head.hash) != (self.last.seq, self.last.hash):
             how = f"hmac:{head.key_id}" if self.anchored else "none"

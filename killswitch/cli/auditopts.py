@@ -43,13 +43,14 @@ def audit_key(key_file: Optional[str]):
 
 
 def anchors(texts: Iterable[str], file: Optional[IO[str]]) -> list:
-    """The anchors given on the command line and in ``--anchors-from``; exit 2 on a bad one."""
+    """The anchors given on the command line and in ``--anchors-from`` (each named by its file and
+    line, so that a finding says which line it rests on); exit 2 on a bad one."""
     from ..state import AuditAnchor
 
     try:
-        out = [AuditAnchor.parse(t) for t in texts]
+        out = [AuditAnchor.parse(t, where="--anchor") for t in texts]
         if file is not None:
-            found = AuditAnchor.scan(file)
+            found = AuditAnchor.scan(file, source=getattr(file, "name", None))
             if not found:
                 raise ValueError(f"BAD_ANCHOR: no AUDIT_HEAD line in {getattr(file, 'name', 'the file')}")
             out += found

@@ -3,8 +3,9 @@ running runner's API through :class:`killswitch.client.RunnerClient` (options an
 convention in :mod:`.apiopts`, rendering in :mod:`killswitch.render.ops`); ``ksctl history`` and
 ``ksctl audit verify`` read the state store and verify the audit chain (options in
 :mod:`.auditopts`). Thin: they parse options, call, and print. Exit codes: 0 done (the chain
-intact), 1 refused, not reachable or a finding in the chain (the reason is printed), 2 usage, 3 a
-state store that cannot be read.
+intact and anchored, or consistent in a chain never anchored), 1 refused, not reachable, a
+finding in the chain, or an anchored chain verified without its key (the reason is printed), 2
+usage, 3 a state store that cannot be read.
 
 A reset, a lock or an unlock must go through the runner (it holds the live state and the lock):
 writing it into the store behind the runner's back would be overwritten by its next tick.
@@ -109,8 +110,9 @@ def heartbeat(api, token_env, source, output) -> None:
 
 
 @click.command(epilog="""\b
-Exit codes: 0 the audit chain is intact, 1 it is not (the first finding is printed),
-2 usage (an audit key that cannot be used), 3 the state store cannot be read.
+Exit codes: 0 the audit chain is intact and anchored, or consistent and never anchored,
+1 a finding (the first is printed) or an anchored chain without its key, 2 usage (an audit
+key that cannot be used), 3 the state store cannot be read.
 """)
 @click.option("--state", "state_url", required=True, envvar="KS_STATE_URL", help="sqlite://… or postgresql://…")
 @click.option("--limit", default=50, show_default=True)
@@ -131,7 +133,7 @@ def history(state_url, limit, audit_key_file, output) -> None:
         click.echo(history_json(rows, v))
     else:
         click.echo(history_text(rows, v))
-    raise SystemExit(EXIT_OK if v.ok else EXIT_FINDINGS)
+    raise SystemExit(EXIT_OK if v.passed else EXIT_FINDINGS)
 
 
 @click.group()
@@ -146,10 +148,16 @@ Examples:
   kubectl logs deploy/ks | ksctl audit verify --state "$KS_STATE_URL" --anchors-from -
 What is checked: every row of the table (links, hashes, numbering; rows past the head),
 the head; with the audit key (KS_AUDIT_KEY or --audit-key-file) every row's and the head's
-HMAC; and that each exported anchor is still in the chain unchanged. Without the key a
-chain is said to be unanchored: anyone with database access could have rewritten it.
-Exit codes: 0 intact, 1 findings (the first, with its row; then the others), 2 usage
-(a bad anchor, an audit key that cannot be used), 3 the state store cannot be read.
+HMAC; and that each exported anchor is still in the chain unchanged. Without the key: that
+no MAC repeats, and that a chain once anchored (its audit_key_adopted rows, the anchored=hmac
+anchors given) still is. The first line is the verdict:
+  intact and anchored             the key checked every MAC                   exit 0
+  consistent, UNANCHORED          never anchored: truncation and wipes cannot exit 0
+                                  be detected (below an exported anchor they can)
+  NOT VERIFIABLE without the key  anchored, but no key was given              exit 1
+  TAMPERED                        the first finding with its row, then others exit 1
+Exit codes: 0 and 1 as above, 2 usage (a bad anchor, an audit key that cannot be used),
+3 the state store cannot be read.
 """)
 @click.option("--state", "state_url", required=True, envvar="KS_STATE_URL", help="sqlite://… or postgresql://…")
 @auditopts.key_file_option
@@ -157,7 +165,8 @@ Exit codes: 0 intact, 1 findings (the first, with its row; then the others), 2 u
 @auditopts.anchors_from_option
 @output_option
 def audit_verify(state_url: str, audit_key_file, anchor_texts, anchors_file, output: str) -> None:
-    """Verify the audit chain: exit 0 intact, 1 with the first row that is not proven."""
+    """Verify the audit chain: exit 0 intact and anchored (or consistent and never anchored), 1
+    with the first row that is not proven, or an anchored chain without its key."""
     key = auditopts.audit_key(audit_key_file)
     anchor_list = auditopts.anchors(anchor_texts, anchors_file)
     store = auditopts.open_for_audit(reading_state(state_url), key, "audit verify")
@@ -166,7 +175,8 @@ def audit_verify(state_url: str, audit_key_file, anchor_texts, anchors_file, out
     finally:
         store.close()
     if output == "json":
-        click.echo(json.dumps({"format_version": 1, **v.to_json()}, indent=1))
+        # 2: "intact" is true only when the key checked the MACs; "verdict" and "passed" are new
+        click.echo(json.dumps({"format_version": 2, **v.to_json()}, indent=1))
     else:
         click.echo(v.describe())
         if not v.ok:
@@ -175,4 +185,4 @@ def audit_verify(state_url: str, audit_key_file, anchor_texts, anchors_file, out
             if v.more_findings:
                 click.echo(f"  … and {v.more_findings} more")
             click.echo(f"  checked: {v.covered()}; {v.anchoring()}")
-    raise SystemExit(EXIT_OK if v.ok else EXIT_FINDINGS)
+    raise SystemExit(EXIT_OK if v.passed else EXIT_FINDINGS)

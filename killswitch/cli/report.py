@@ -43,11 +43,13 @@ Examples:
   ksctl report --since 2026-03-02T13:00Z -o json | jq .summary
   KS_AUDIT_KEY=... ksctl report --since 30d --anchors-from audit-heads.log
 The first line says what verifying the audit chain found: "intact and anchored" (with the
-audit key: every HMAC checked), "intact, UNANCHORED" (no key, or a chain written without one:
-only its structure is proven) or "TAMPERED" (the first row that does not check; what is read
-from rows from there on is marked unverified).
-Exit codes: 0 written over an intact audit chain, 1 the audit chain does not verify (the report
-is still written, and says so first), 2 usage, 3 the state store cannot be read.
+audit key: every HMAC checked), "consistent, UNANCHORED: truncation and wipes cannot be
+detected" (a chain written without a key: only its structure is proven), "NOT VERIFIABLE
+without the key" (an anchored chain, no key given) or "TAMPERED" (the first row that does not
+check; what is read from rows from there on is marked unverified).
+Exit codes: 0 written over a chain intact and anchored, or consistent and never anchored,
+1 the audit chain does not verify or is not verifiable without its key (the report is still
+written, and says so first), 2 usage, 3 the state store cannot be read.
 """)
 @click.option("--since", required=True, help="Start (UTC date or time, or a duration before now: 7d).")
 @click.option("--until", default=None, help="End, exclusive (default: now).")
@@ -92,7 +94,9 @@ def report(since: str, until: Optional[str], state_url: str, fmt: Optional[str],
     else:
         click.echo(text, nl=not text.endswith("\n"))
     audit = doc["audit"]
-    if not audit["intact"]:
+    if audit["verdict"] == "tampered":
         click.echo(f"ksctl report: AUDIT CHAIN TAMPERED: first bad row {audit['first_bad_row']}: "
                    f"{audit['first_finding']}", err=True)
-    raise SystemExit(EXIT_OK if doc["audit"]["intact"] else EXIT_FINDINGS)
+    elif not audit["passed"]:
+        click.echo(f"ksctl report: AUDIT CHAIN NOT VERIFIABLE without the key: {audit['anchoring']}", err=True)
+    raise SystemExit(EXIT_OK if audit["passed"] else EXIT_FINDINGS)

@@ -220,10 +220,11 @@ def history_text(rows: list, verification: Any) -> str:
 
 def history_json(rows: list, verification: Any) -> str:
     """The journal as stored (``created_ms`` / ``updated_ms``), each time also as ``created_ts`` /
-    ``updated_ts`` (ISO-8601 UTC), and the verification."""
+    ``updated_ts`` (ISO-8601 UTC), and the verification (``audit_ok``: what exit 0 means)."""
     journal = [{**r.__dict__, "created_ts": iso(r.created_ms),
                 "updated_ts": iso(r.updated_ms) if r.updated_ms is not None else None} for r in rows]
-    return json.dumps({"format_version": 1, "audit_ok": verification.ok, "audit_first_bad_row":
+    # 2: audit_ok (and audit.intact) no longer true for a chain whose MACs went unchecked
+    return json.dumps({"format_version": 2, "audit_ok": verification.passed, "audit_first_bad_row":
                        verification.first_bad_seq, "audit": verification.to_json(), "journal": journal},
                       indent=1, default=str)
 

@@ -2,9 +2,12 @@
 (the markdown through the safe converter of :mod:`.runbook`) or JSON (``format_version`` 1).
 
 Pure: values in, text out. The first lines say what verifying the audit chain found, in its
-own words: "intact and anchored" only when the HMACs were checked, "intact, UNANCHORED" when only
-the structure could be, "TAMPERED" with the first finding otherwise; what is read from rows that
-verification does not cover is marked *unverified* where it is listed.
+own words, by its verdict: "intact and anchored" only when the HMACs were checked; "consistent,
+UNANCHORED: truncation and wipes cannot be detected" for a chain never anchored (never
+"intact": its structure cannot show rows cut off its end or a wipe); "NOT VERIFIABLE without
+the key" for an anchored chain whose MACs went unchecked; "TAMPERED" with the first finding
+otherwise. What is read from rows that verification does not cover is marked *unverified*
+where it is listed.
 """
 
 from __future__ import annotations
@@ -41,12 +44,15 @@ def report_markdown(doc: dict) -> str:
     p = doc["period"]
     out = [f"# Kill-switch closure report: {p['since']} to {p['until']}", ""]
     checked = f"verified at {doc['generated']}: {audit['covered']} checked; {audit['anchoring']}"
-    if audit["intact"] and audit["anchored"]:
+    verdict = audit["verdict"]
+    if verdict == "intact_and_anchored":
         out += [f"> Audit chain **intact and anchored** ({checked}). {audit['rows_in_period']} rows in the period.", ""]
-    elif audit["intact"]:
-        out += [f"> Audit chain **intact, UNANCHORED** ({checked}). Its rows and head are consistent, which proves "
-                f"nothing against a rewrite by someone with database access. {audit['rows_in_period']} rows in the "
-                "period.", ""]
+    elif verdict == "consistent_unanchored":  # the anchoring says what else cannot be told
+        out += [f"> Audit chain **consistent, UNANCHORED: truncation and wipes cannot be detected** ({checked}). "
+                f"{audit['rows_in_period']} rows in the period.", ""]
+    elif verdict == "not_verifiable_without_key":
+        out += [f"> Audit chain **NOT VERIFIABLE without the key** ({checked}). Write the report with the audit key "
+                f"(KS_AUDIT_KEY or --audit-key-file). {audit['rows_in_period']} rows in the period.", ""]
     else:
         more = audit["findings"] - 1
         out += [f"> **AUDIT CHAIN TAMPERED**: the first row that does not check is row {audit['first_bad_row']} "

@@ -1,6 +1,6 @@
 """The closure report for compliance: what the kill switch did over a period, from the audit trail.
 
-One plain value (``format_version`` 1), rendered by :mod:`killswitch.render.report` as markdown,
+One plain value (``format_version`` 2), rendered by :mod:`killswitch.render.report` as markdown,
 HTML or JSON. It lists every incident (a stage entry) with how it ended — escalated, reset
 (with its approvers) or still active —, every stage transition, every order journaled for an
 incident with its final status, every reset approval the store recorded and every reset attempt
@@ -8,9 +8,10 @@ audited (an attempt the runner refused, ``NOT_ENGAGED`` or ``DUPLICATE_APPROVER`
 attempt, never an approval), every notification receipt (delivered, failed, dropped), the
 runbooks stored, the other audited events by kind, and the result of verifying the whole audit
 chain (:meth:`StateStore.audit_verification`: every row, the head, the HMACs when the store was
-opened with the audit key, the exported anchors given): what was verified, whether it is
-anchored, and the first finding. A report over a tampered trail says so on its first line, and
-every transition, approval and receipt read from a row at or after the first row that does not
+opened with the audit key, the exported anchors given): its verdict (``intact_and_anchored``,
+``consistent_unanchored``, ``not_verifiable_without_key``, ``tampered``), what was verified,
+whether it is anchored, and the first finding. A report over a tampered trail says so on its
+first line, and every transition, approval and receipt read from a row at or after the first row that does not
 check is marked ``verified: false``: it is not proven.
 
 Approvals are counted from the store's approvals (``record_approval``, which the runner writes
@@ -18,8 +19,8 @@ only after the attempt's audit row is stored). That table is not chained: an app
 its ``reset_approval`` audit row is listed with ``audited: false`` and counts as unverified.
 
 Reads the store only (:meth:`StateStore.audit_rows`, ``journal``, ``approvals_between``,
-``runbooks``, ``audit_verification``); writes nothing. Must not call a chain intact that
-verification did not find intact, or anchored when its MACs were not checked.
+``runbooks``, ``audit_verification``); writes nothing. Must not call a chain intact unless its
+MACs were checked with the key and nothing was found (``intact`` is that, since format 2).
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from collections import Counter
 from typing import Any, Optional, Sequence
 
 from ..events import runbook_path
+from ..state.audit_chain import INTACT
 from ..state.store import StoreError
 from .incident import iso
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: audit.intact only when the MACs were checked; audit.verdict, audit.passed
 PAGE = 5_000
 MAX_ORDERS = 1_000_000
 
@@ -80,8 +82,8 @@ def _recorded_approvals(store: Any, since_ms: int, until_ms: int, attempts: list
 def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchors: Sequence = ()) -> dict:
     """The report of [``since_ms``, ``until_ms``) as a plain value, the audit chain verified
     against ``anchors`` (exported ``AuditAnchor`` values) too."""
-    verdict = store.audit_verification(anchors)
-    first_bad = verdict.first_bad_seq
+    checked = store.audit_verification(anchors)
+    first_bad = checked.first_bad_seq
 
     def proven(seq: int) -> bool:  # a row before the first that does not check
         return first_bad is None or seq < first_bad
@@ -192,12 +194,13 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
         "period": {"since": iso(since_ms), "until": iso(until_ms), "since_ms": since_ms, "until_ms": until_ms},
         "generated": iso(now_ms),
         "store": store.url,
-        "audit": {"intact": verdict.ok, "anchored": verdict.anchored, "first_bad_row": first_bad,
-                  "first_finding": None if verdict.first is None else str(verdict.first),
-                  "findings": len(verdict.findings) + verdict.more_findings, "rows_in_period": len(rows),
+        "audit": {"verdict": checked.verdict, "passed": checked.passed, "intact": checked.verdict == INTACT,
+                  "consistent": checked.ok, "anchored": checked.anchored, "first_bad_row": first_bad,
+                  "first_finding": None if checked.first is None else str(checked.first),
+                  "findings": len(checked.findings) + checked.more_findings, "rows_in_period": len(rows),
                   "unverified_in_period": sum(1 for r in rows if not proven(r.seq)),
-                  "covered": verdict.covered(), "anchoring": verdict.anchoring(), "key_id": verdict.key_id,
-                  "anchored_from": verdict.anchored_from, "anchors": [str(a) for a in verdict.anchors]},
+                  "covered": checked.covered(), "anchoring": checked.anchoring(), "key_id": checked.key_id,
+                  "anchored_from": checked.anchored_from, "anchors": [str(a) for a in checked.anchors]},
         "summary": {
             "incidents": len(items), "active": sum(1 for i in items if i["ended"] is None),
             "transitions": len(transitions), "orders": len(orders),

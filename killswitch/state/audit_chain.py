@@ -13,20 +13,43 @@ What it owns:
   were written by a store without one: an older killswitch); the head MAC binds it, so it cannot
   be moved without the key either. ``key_id`` (a MAC of a constant, 16 hex) names the key
   without revealing it, so a wrong key is told from a forgery.
+- **The adoption row.** When a key starts anchoring a chain, the writer appends an
+  ``audit_key_adopted`` row (``{"key_id", "anchored_from"}``, its own seq for a new anchor),
+  MAC'd like any other. It is in the hashed chain: stripping every MAC and the head's anchor
+  leaves it behind, and removing it means rewriting every later row.
 - **Exported anchors.** ``AUDIT_HEAD seq=… hash=…`` lines the runner logs where the database
   cannot reach (:class:`AuditAnchor` parses them). Verifying against one proves row ``seq`` is
-  still there with that hash — the whole chain up to it unchanged.
+  still there with that hash — the whole chain up to it unchanged. A line written by a runner
+  whose key checked the head also says ``anchored=hmac:<key id>``: the chain was anchored by
+  then (from row ``seq`` + 1 at the latest) and must still be.
 - **Verification** (:class:`ChainCheck`): every row in the table, in seq order, against its
   neighbours, its content, its MAC, the head and the anchors given; every problem is an
-  :class:`AuditFinding` with a reason code and the first row it concerns; nothing raises.
+  :class:`AuditFinding` with a reason code and the first row it concerns; nothing raises. The
+  verdict (:attr:`AuditVerification.verdict`) never claims more than was checked.
 
-What the anchor cannot prove, said plainly: someone with database access who saved an older
-head (row and MAC) can cut the chain back to it and restore that head; only an exported anchor
-newer than that head catches it. Without the key a verifier checks the structure (links,
-hashes, head, which rows carry MACs) but cannot tell a recomputed chain from the real one.
+What is checked without the key: the structure (links, hashes, numbering, the head); that a
+chain the adoption rows or ``anchored=hmac`` anchors show anchored still is, by the same key,
+from the same row, every row from there on carrying a MAC; that every MAC has the form of one,
+and that no MAC repeats (each covers its own row's seq and hash, and the head's another
+domain: a repeated one was copied). An anchored chain verified without the key is "not
+verifiable without the key", never intact.
+
+A writer with the key checks the head's MAC before it appends; a head that does not check (cut
+back or moved without the key) is recorded in an ``audit_head_invalid`` row rather than blessed
+by the next head MAC, and verification reports it, key or not.
+
+What cannot be told, said plainly. Without the key: a row or head given a fresh 64-hex MAC,
+or a rewrite that recomputes every hash (the adoption row removed with it), unless an exported
+anchor covers it. Without the key or anchors, a chain cut back, with the rows written with the
+key (the adoption row among them), or wiped, reads as one never anchored. With the key, someone
+who saved an older head (row and MAC) can cut the chain back to it and restore that head; only
+an exported anchor newer than that head catches it.
 
 Must not: log, print, ``repr`` or put in a finding the key or anything a key could be
 recovered from; read the database or the clock (the backends feed rows in).
+
+Size: about 640 lines: the hashing, the key, the anchors, the verdict and the check are one
+scheme whose rules must agree, and :class:`ChainCheck` (the larger part) applies all of them.
 """
 
 from __future__ import annotations
@@ -45,6 +68,22 @@ MAX_FINDINGS = 50  # a chain rewritten from row 1 would otherwise list every row
 _ROW = b"killswitch-audit-row:v1\n"
 _HEAD = b"killswitch-audit-head:v1\n"
 _KEY_ID = b"killswitch-audit-key-id:v1"
+_MAC_FORM = re.compile(r"[0-9a-f]{64}")  # what row_mac and head_mac return
+MAX_BARE_RUNS = 10_000  # runs of rows without a MAC kept by a check (an honest chain has one)
+
+# The row a writer appends when its key starts anchoring the chain: {"key_id", "anchored_from"}.
+# It is in the hashed chain, so stripping the MACs leaves it behind, and removing it is a rewrite.
+KEY_ADOPTED = "audit_key_adopted"
+# The row a writer with the key appends before its own when the head it found does not carry a
+# valid MAC: {"seq", "hash", "anchored_from", "mac": "missing" | "invalid"}. Re-MACing that head
+# would bless a cut made without the key; the row keeps the evidence in the chain instead.
+HEAD_INVALID = "audit_head_invalid"
+
+# The verdicts of a verification (AuditVerification.verdict)
+INTACT = "intact_and_anchored"
+UNANCHORED = "consistent_unanchored"
+NOT_VERIFIABLE = "not_verifiable_without_key"
+TAMPERED = "tampered"
 
 
 def canonical_json(value: Any) -> str:
@@ -119,32 +158,57 @@ class AuditHead:
 _LOGGED = re.compile(r"AUDIT_HEAD seq=(\d+) hash=([0-9a-fA-F]{64})(?:\s|$)")
 _ANCHOR_FORMS = (re.compile(r"^\s*(\d+)\s*:\s*([0-9a-fA-F]{64})\s*$"),
                  re.compile(r"(?:^|\s)seq=(\d+)\s+hash=([0-9a-fA-F]{64})(?:\s|$)"))
+_KEYED = re.compile(r"(?:^|\s)anchored=hmac:(\S+)")  # what the sink adds when its key checked the head
 
 
 @dataclass(frozen=True, order=True)
 class AuditAnchor:
-    """(seq, hash) of a row as exported earlier: the chain must still hold that row unchanged."""
+    """(seq, hash) of a row as exported earlier: the chain must still hold that row unchanged.
+
+    ``key_id`` is the key the exporting runner checked the head's MAC with (``anchored=hmac:…``
+    on its line): the chain was anchored by then, and must still be. ``anchored=none`` says only
+    that the exporter had no key, nothing about the chain. ``where`` names the line (file:line)."""
 
     seq: int
     hash: str
+    key_id: Optional[str] = field(default=None, compare=False)
+    where: Optional[str] = field(default=None, compare=False)
 
     @staticmethod
-    def parse(text: str) -> "AuditAnchor":
+    def parse(text: str, where: Optional[str] = None) -> "AuditAnchor":
         """``SEQ:HASH``, or a runner's log line holding ``seq=SEQ hash=HASH`` (``AUDIT_HEAD …``)."""
         for form in _ANCHOR_FORMS:
             m = form.search(text)
             if m:
-                return AuditAnchor(int(m.group(1)), m.group(2).lower())
+                return AuditAnchor(int(m.group(1)), m.group(2).lower(), _key_id_of(text), where)
         raise ValueError(f"BAD_ANCHOR: {text.strip()[:120]!r} is neither SEQ:HASH (a sha256 in hex) nor a line "
                          "with seq=SEQ hash=HASH")
 
     @staticmethod
-    def scan(lines: Iterable[str]) -> list["AuditAnchor"]:
-        """Every anchor in a log: the ``AUDIT_HEAD seq=… hash=…`` lines; other lines are skipped."""
-        return [AuditAnchor(int(m.group(1)), m.group(2).lower()) for m in map(_LOGGED.search, lines) if m]
+    def scan(lines: Iterable[str], source: Optional[str] = None) -> list["AuditAnchor"]:
+        """Every anchor in a log: the ``AUDIT_HEAD seq=… hash=…`` lines; other lines are skipped.
+        Each is named ``source:line`` (``line N`` without a source)."""
+        out = []
+        for n, line in enumerate(lines, 1):
+            m = _LOGGED.search(line)
+            if m:
+                out.append(AuditAnchor(int(m.group(1)), m.group(2).lower(), _key_id_of(line),
+                                       f"{source}:{n}" if source else f"line {n}"))
+        return out
+
+    def label(self) -> str:
+        """The anchor as a finding names it: its row, hash, anchoring and line."""
+        extra = [f"anchored=hmac:{self.key_id}"] if self.key_id else []
+        extra += [self.where] if self.where else []
+        return f"{self.seq}:{self.hash[:12]}…" + (f" ({', '.join(extra)})" if extra else "")
 
     def __str__(self) -> str:
         return f"{self.seq}:{self.hash}"
+
+
+def _key_id_of(line: str) -> Optional[str]:
+    m = _KEYED.search(line)
+    return m.group(1) if m else None
 
 
 @dataclass(frozen=True)
@@ -162,7 +226,17 @@ class AuditFinding:
 
 @dataclass(frozen=True)
 class AuditVerification:
-    """What verifying the chain found, and exactly what it covered."""
+    """What verifying the chain found, and exactly what it covered.
+
+    The verdict (:attr:`verdict`) never claims more than was checked:
+
+    - ``intact_and_anchored``: no finding, and the key checked every MAC;
+    - ``consistent_unanchored``: no finding in a chain that was never anchored: rows and head
+      agree, which cannot show rows cut off its end, a wipe, or a rewrite (passes: exit 0);
+    - ``not_verifiable_without_key``: no finding in the structure of an anchored chain, but no
+      key was given to check its MACs (does not pass: exit 1);
+    - ``tampered``: at least one finding.
+    """
 
     rows: int  # rows read from the table
     last_seq: int  # the highest seq read (0: none)
@@ -174,7 +248,23 @@ class AuditVerification:
 
     @property
     def ok(self) -> bool:
+        """No finding: the chain is consistent (see :attr:`verdict` for what that proves)."""
         return not self.findings
+
+    @property
+    def verdict(self) -> str:
+        if self.findings:
+            return TAMPERED
+        if self.anchored:
+            return INTACT
+        if self.head is not None and self.head.anchored:  # with a key given, KEY_MISMATCH is a finding
+            return NOT_VERIFIABLE
+        return UNANCHORED
+
+    @property
+    def passed(self) -> bool:
+        """What exit 0 means: intact and anchored, or consistent in a chain that never had a key."""
+        return self.verdict in (INTACT, UNANCHORED)
 
     @property
     def first(self) -> Optional[AuditFinding]:
@@ -210,28 +300,40 @@ class AuditVerification:
         return text
 
     def anchoring(self) -> str:
-        """Whether the chain is anchored by HMAC, in words."""
+        """Whether the chain is anchored by HMAC, and what that leaves undetectable, in words."""
         head = self.head
         if head is None or not head.anchored:
             given = " although a key was given" if self.key_id is not None else ""
-            return (f"not anchored: the chain was written without an audit key{given}, so someone with database "
-                    "access could rewrite or cut it undetected")
+            what = ("the chain was written without an audit key" if self.ok
+                    else "the head carries no audit key's anchor")
+            upto = max((a.seq for a in self.anchors), default=0)
+            if not upto:
+                return (f"not anchored: {what}{given}, so truncation and wipes cannot be detected, nor a rewrite by "
+                        "someone with database access")
+            return (f"not anchored: {what}{given}; the exported anchors hold rows 1..{upto} as exported, but rows "
+                    f"cut off or rewritten after row {upto} cannot be detected")
         since = f"from row {head.anchored_from}" if head.anchored_from and head.anchored_from > 1 else "from row 1"
         earlier = (f" (rows 1..{head.anchored_from - 1} were written before the key and are covered from then on)"
                    if head.anchored_from and head.anchored_from > 1 else "")
         if self.key_id is None:
             return (f"anchored by HMAC {since} with key id {head.key_id}, but NOT checked: no audit key was "
-                    f"given{earlier}")
+                    f"given, and without it a forged, rewritten or cut chain reads the same{earlier}")
         if self.key_id != head.key_id:
             return f"anchored with key id {head.key_id}; the key given (id {self.key_id}) is another one"
         return f"anchored by HMAC {since}, key id {head.key_id}{earlier}"
 
     def describe(self, lead: str = "audit chain ") -> str:
         """One line: the verdict, what was covered, and the anchoring (after ``lead``)."""
+        verdict = self.verdict
+        if verdict == INTACT:
+            return f"{lead}intact and anchored: {self.covered()} check; {self.anchoring()}"
+        if verdict == UNANCHORED:
+            return f"{lead}consistent, UNANCHORED: {self.covered()} check; {self.anchoring()}"
+        if verdict == NOT_VERIFIABLE:
+            return (f"{lead}NOT VERIFIABLE without the key: {self.covered()} check; {self.anchoring()}; give the "
+                    "key (KS_AUDIT_KEY or --audit-key-file)")
         f = self.first
-        if f is None:  # no finding (ok)
-            verdict = "intact and anchored" if self.anchored else "intact, UNANCHORED"
-            return f"{lead}{verdict}: {self.covered()} check; {self.anchoring()}"
+        assert f is not None
         more = len(self.findings) - 1 + self.more_findings
         return (f"{lead}TAMPERED: first bad row {f.seq if f.seq is not None else '-'}: {f}"
                 + (f" ({more} more finding(s))" if more else ""))
@@ -239,7 +341,8 @@ class AuditVerification:
     def to_json(self) -> dict:
         head = self.head
         return {
-            "intact": self.ok, "anchored": self.anchored, "first_bad_row": self.first_bad_seq,
+            "verdict": self.verdict, "passed": self.passed, "intact": self.verdict == INTACT,
+            "consistent": self.ok, "anchored": self.anchored, "first_bad_row": self.first_bad_seq,
             "rows": self.rows, "last_seq": self.last_seq,
             "head": None if head is None else {"seq": head.seq, "hash": head.hash, "key_id": head.key_id,
                                                "anchored_from": head.anchored_from},
@@ -257,6 +360,11 @@ class ChainCheck:
     ``anchor_of`` is the head as read *before* the rows (its anchoring: key id and
     ``anchored_from``, which an honest store never changes once set); the caller starts over
     if the head read after the rows anchors differently (a runner adopted the key meanwhile).
+
+    Without the key, a chain's anchoring is still checked against what survives a stripping:
+    the ``audit_key_adopted`` rows (in the hashed chain: removing one is a rewrite) and the
+    exported anchors a keyed runner logged (``anchored=hmac:…``); and no two MACs may be
+    equal (each covers its own row, the head's another domain), which catches a copied one.
     """
 
     key: Optional[AuditKey] = None
@@ -268,9 +376,17 @@ class ChainCheck:
     findings: list[AuditFinding] = field(default_factory=list)
     more: int = 0
     _seen_anchor: dict[int, str] = field(default_factory=dict)
+    # The first 64 bits of every row's MAC -> its row. A chance collision of two honest MACs is
+    # 2^-64 per pair; the full MACs would cost four times the memory for nothing.
+    _macs: dict[int, int] = field(default_factory=dict)
+    _bare: list[list[int]] = field(default_factory=list)  # runs [first, last] of rows without a MAC
+    _bare_more: bool = False  # more than MAX_BARE_RUNS runs: the later ones are not kept
+    _adopted: list[tuple[int, Any]] = field(default_factory=list)  # (seq, payload) of KEY_ADOPTED rows
 
     def __post_init__(self) -> None:
         self._anchor_seqs = frozenset(a.seq for a in self.anchors)
+        keyed = [a for a in self.anchors if a.key_id]
+        self._keyed_anchor = min(keyed, key=lambda a: a.seq) if keyed else None
 
     def _find(self, code: str, seq: Optional[int], message: str) -> None:
         if len(self.findings) < MAX_FINDINGS:
@@ -296,8 +412,10 @@ class ChainCheck:
             self._find("BROKEN_LINK", seq, f"row {seq} does not chain onto row {seq - 1} (its prev_hash "
                                            f"{prev_hash[:12]}… is not row {seq - 1}'s hash {self.prev[:12]}…): "
                                            f"it was inserted, or a row before it was rewritten")
+        payload: Any = None
         try:
-            recomputed = audit_hash(prev_hash, seq, kind, ts_ms, json.loads(text))
+            payload = json.loads(text)
+            recomputed = audit_hash(prev_hash, seq, kind, ts_ms, payload)
         except ValueError:
             recomputed = None
         if recomputed is None:
@@ -305,10 +423,47 @@ class ChainCheck:
         elif recomputed != digest:
             self._find("HASH_MISMATCH", seq, f"row {seq}'s hash does not match its content: edited after it "
                                              "was written")
+        if kind == KEY_ADOPTED:
+            self._adopted.append((seq, payload))
+        elif kind == HEAD_INVALID:
+            self._head_found_invalid(seq, payload)
+        self._note_mac(seq, mac)
         self._check_mac(seq, digest, mac)
         if seq in self._anchor_seqs:
             self._seen_anchor[seq] = digest
         self.last_seq, self.prev = seq, digest  # go on from what this row claims: later breaks are their own
+
+    def _head_found_invalid(self, seq: int, p: Any) -> None:
+        at = p.get("seq") if isinstance(p, dict) else None
+        if type(at) is not int or not 0 <= at < seq:
+            self._find("HEAD_FOUND_INVALID", seq, f"row {seq} ({HEAD_INVALID}) records a head a writer found "
+                                                  "invalid, but not where: killswitch did not write it")
+            return
+        why = ("carried no MAC (a runner without the key appended, or it was moved without the key)"
+               if p.get("mac") == "missing" else "carried a MAC that did not check (moved without the key)")
+        self._find("HEAD_FOUND_INVALID", at + 1, f"row {seq} records that a writer with the key found the head at "
+                                                 f"row {at} and it {why}: rows after row {at} may have been cut off "
+                                                 f"before row {seq} was written")
+
+    def _note_mac(self, seq: int, mac: Optional[str]) -> None:
+        """What is checked of a row's MAC without the key: its form, and that no other row has it."""
+        if mac is None:
+            runs = self._bare
+            if runs and runs[-1][1] == seq - 1:
+                runs[-1][1] = seq
+            elif len(runs) < MAX_BARE_RUNS:
+                runs.append([seq, seq])
+            else:
+                self._bare_more = True
+        elif not _MAC_FORM.fullmatch(mac):
+            self._find("MAC_MALFORMED", seq, f"row {seq}'s MAC is not an HMAC-SHA256 (64 hex digits): it was "
+                                             "written without the key")
+        else:
+            other = self._macs.setdefault(int(mac[:16], 16), seq)
+            if other != seq:
+                self._find("MAC_REPEATED", seq, f"row {seq} carries the MAC of row {other}: each MAC covers its "
+                                                "own row's number and hash, so no two rows share one; it was "
+                                                "copied onto a row written without the key")
 
     def _check_mac(self, seq: int, digest: str, mac: Optional[str]) -> None:
         head = self.anchor_of
@@ -327,7 +482,7 @@ class ChainCheck:
             self._find("ROW_NOT_ANCHORED", seq, f"row {seq} carries no MAC though the chain is anchored from row "
                                                 f"{start}: it was written without the key (forged, or by a "
                                                 "runner started without KS_AUDIT_KEY)")
-        elif self.key is not None and self.key.key_id == head.key_id and \
+        elif self.key is not None and self.key.key_id == head.key_id and _MAC_FORM.fullmatch(mac) and \
                 not hmac.compare_digest(mac, self.key.row_mac(seq, digest)):
             self._find("ROW_MAC_INVALID", seq, f"row {seq}'s MAC does not match: it was written or rewritten "
                                                "without the key")
@@ -350,17 +505,19 @@ class ChainCheck:
                                                   "was rewritten")
         if head is not None:
             self._check_head_anchor(head, last)
+            self._check_head_mac_unique(head)
+            self._check_anchoring_kept(head)
         for a in sorted(set(self.anchors)):
             got = GENESIS_HASH if a.seq == 0 else self._seen_anchor.get(a.seq)
             if got is None:
                 self._find("ANCHOR_ROW_MISSING", min(a.seq, last + 1),
-                           f"row {a.seq} of the exported anchor {a.seq}:{a.hash[:12]}… is not in the chain "
+                           f"row {a.seq} of the exported anchor {a.label()} is not in the chain "
                            + (f"(it ends at row {last}): rows were cut off below the anchor" if a.seq > last
                               else "(a gap)"))
             elif got != a.hash:
                 self._find("ANCHOR_MISMATCH", a.seq,
-                           f"row {a.seq} has hash {got[:12]}… but the exported anchor says {a.hash[:12]}…: "
-                           f"the chain up to row {a.seq} was rewritten")
+                           f"row {a.seq} has hash {got[:12]}… but the exported anchor {a.label()} says "
+                           f"{a.hash[:12]}…: the chain up to row {a.seq} was rewritten")
         return AuditVerification(self.rows, last, head, None if key is None else key.key_id, tuple(self.anchors),
                                  tuple(self.findings), self.more)
 
@@ -382,6 +539,10 @@ class ChainCheck:
                                                   "anchored: it was moved by someone without the key, or a runner "
                                                   "without the key appended")
             return
+        if not _MAC_FORM.fullmatch(head.mac):
+            self._find("MAC_MALFORMED", tail, "the head's MAC is not an HMAC-SHA256 (64 hex digits): the head was "
+                                              "rewritten without the key")
+            return
         if key is None:
             return
         if key.key_id != head.key_id:
@@ -391,6 +552,73 @@ class ChainCheck:
         if not hmac.compare_digest(head.mac, key.head_mac(head.seq, head.hash, start)):
             self._find("HEAD_MAC_INVALID", tail, f"the head (seq {head.seq}) does not carry a valid MAC: it was "
                                                  "rewritten without the key (rows after it may have been cut off)")
+
+    def _check_head_mac_unique(self, head: AuditHead) -> None:
+        if head.mac is None or not _MAC_FORM.fullmatch(head.mac):
+            return
+        row = self._macs.get(int(head.mac[:16], 16))
+        if row is not None:
+            self._find("MAC_REPEATED", row, f"the head carries row {row}'s MAC: a head's MAC is made in another "
+                                            "domain than a row's and never equals one, so one was copied onto the "
+                                            "other without the key")
+
+    def _check_anchoring_kept(self, head: AuditHead) -> None:
+        """Once anchored, a chain stays anchored, by the same key, from the same row: checked
+        against the chain's own ``audit_key_adopted`` rows and the exported ``anchored=hmac``
+        anchors, without the key. The head and every row from the first anchored one on must
+        carry a MAC."""
+        claims: list[tuple[int, str, str, bool]] = []  # (first anchored row, key id, why, exact)
+        for seq, p in self._adopted:
+            if not (isinstance(p, dict) and isinstance(p.get("key_id"), str)
+                    and type(p.get("anchored_from")) is int and 1 <= p["anchored_from"] <= seq):
+                self._find("ADOPTION_INVALID", seq, f"row {seq} ({KEY_ADOPTED}) does not say which key anchored "
+                                                    "the chain from which row: killswitch did not write it")
+                continue
+            claims.append((p["anchored_from"], p["key_id"], f"row {seq} records that key id {p['key_id']} "
+                                                             f"anchored the chain from row {p['anchored_from']}", True))
+        a = self._keyed_anchor
+        if a is not None and a.key_id is not None:
+            claims.append((a.seq + 1, a.key_id, f"the exported anchor {a.label()} shows the chain was anchored "
+                                                f"when its head was row {a.seq}", False))
+        if not claims:
+            return
+        claims.sort(key=lambda c: c[0])
+        start = claims[0][0]
+        whys = [c[2] for c in claims]  # every piece of evidence, the anchor lines by file and line
+        why = whys[0] if len(whys) == 1 else ", ".join(whys[:-1]) + " and " + whys[-1]
+        upto: Optional[int] = None  # rows from here on are checked one by one against the head's anchor
+        if not head.anchored:
+            self._find("ANCHOR_STRIPPED", start, f"the head carries no anchor (MAC, key id) but {why}: the anchor "
+                                                 f"was stripped; nothing from row {start} on can be verified "
+                                                 "without the key")
+        else:
+            for first, key_id, what, exact in claims:
+                moved = head.anchored_from is not None and (head.anchored_from != first if exact
+                                                            else head.anchored_from > first)
+                if key_id != head.key_id:
+                    self._find("ANCHOR_KEY_CHANGED", first, f"the head is anchored with key id {head.key_id} but "
+                                                            f"{what}: the chain was anchored again after its "
+                                                            "anchor was stripped (keys are not rotated)")
+                elif moved:
+                    self._find("ANCHOR_MOVED", first, f"the head says anchoring began at row {head.anchored_from} "
+                                                      f"but {what}: the anchor was moved")
+            upto = head.anchored_from
+        first_bare, last_bare, n = self._bare_between(start, upto)
+        if first_bare is not None:
+            rows = f"row {first_bare}" if n == 1 else f"{n} rows from row {first_bare} to row {last_bare}"
+            self._find("ANCHOR_STRIPPED", first_bare, f"{rows} carry no MAC but {why}: their MACs were stripped")
+
+    def _bare_between(self, lo: int, hi: Optional[int]) -> tuple[Optional[int], Optional[int], int]:
+        """(first, last, how many) rows without a MAC from ``lo`` up to, not including, ``hi``."""
+        first: Optional[int] = None
+        last: Optional[int] = None
+        n = 0
+        for a, b in self._bare:
+            a, b = max(a, lo), b if hi is None else min(b, hi - 1)
+            if a <= b:
+                first = a if first is None else first
+                last, n = b, n + b - a + 1
+        return first, last, n
 
 
 @overload

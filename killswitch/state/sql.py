@@ -9,12 +9,13 @@ identity columns) both speak — ``ON CONFLICT``, no JSON operators — so one s
 Must not: hold a transaction open between calls, or retry a write whose outcome is unknown
 (callers retry idempotent writes themselves).
 
-Size: about 650 lines, the schema's migrations and :class:`SqlStore` (see its reason); the audit
+Size: about 770 lines, the schema's migrations and :class:`SqlStore` (see its reason); the audit
 chain's hashing and verification live in :mod:`.audit_chain`.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import threading
 import time
@@ -44,7 +45,7 @@ from .store import (
     audit_hash_text,
     canonical_json,
 )
-from .audit_chain import GENESIS_HASH, ChainCheck, key_problem
+from .audit_chain import GENESIS_HASH, HEAD_INVALID, KEY_ADOPTED, ChainCheck, key_problem
 from .urls import scrub
 
 
@@ -171,8 +172,9 @@ MIGRATIONS: tuple[Migration, ...] = (
              ts_ms BIGINT NOT NULL)""",
     )),
     Migration(6, "the audit chain anchored by an HMAC key: a MAC on every row and on the head", (
-        # NULL everywhere until a store with a key appends (or opens to write): rows written
-        # before keep no MAC and verify as before, said to be unanchored (audit_chain.py).
+        # NULL everywhere until a store with a key appends (or opens to write), which records it
+        # in an audit_key_adopted row: rows written before keep no MAC and verify as before, said
+        # to be unanchored (audit_chain.py).
         "ALTER TABLE audit_log ADD COLUMN mac TEXT",
         "ALTER TABLE audit_head ADD COLUMN mac TEXT",
         "ALTER TABLE audit_head ADD COLUMN key_id TEXT",
@@ -208,7 +210,7 @@ def _entry(row: tuple) -> JournalEntry:
 class SqlStore:
     """StateStore over a DB-API connection; subclasses provide the dialect (see module doc).
 
-    Size: about 430 lines because it is one short method per StateStore call (about 40: lease,
+    Size: about 540 lines because it is one short method per StateStore call (about 40: lease,
     engine state, journal, approvals, audit chain, bundles, runbooks), each its own transaction
     over the same connection, ``_tx`` and fence check; splitting it by table would spread that
     one transaction discipline over several classes that must agree on it.
@@ -506,9 +508,11 @@ class SqlStore:
         or missing key for an anchored chain, a missing head), or None.
 
         With ``adopt`` (a writer starting: ``open_store`` with ``migrate``), a chain not yet
-        anchored is anchored now: the head gets the key's id, ``anchored_from`` = the next row
-        and its MAC, so that wiping or cutting the chain from here on needs the key. Rows
-        already there stay as they are (unanchored, covered by every later MAC)."""
+        anchored is anchored now: an ``audit_key_adopted`` row is appended with the key's id and
+        its own seq as ``anchored_from``, and the head gets its MAC, so that wiping or cutting the
+        chain from here on needs the key, and stripping the MACs leaves that row behind. Rows
+        already there stay as they are (unanchored, covered by every later MAC). A chain this key
+        anchored before that row existed gets one now, saying where anchoring began."""
         self.audit_key = key
         if key is None or not adopt or not self._has_macs():
             return key_problem(self.audit_head(), key)
@@ -516,11 +520,23 @@ class SqlStore:
             row = self._q(cur, self._HEAD + self.for_update).fetchone()
             head = None if row is None else AuditHead(*row)
             if head is not None and not head.anchored:
-                start = head.seq + 1
-                self._q(cur, "UPDATE audit_head SET mac = ?, key_id = ?, anchored_from = ? WHERE id = 1",
-                        (key.head_mac(head.seq, head.hash, start), key.key_id, start))
-                return None
+                self._append(cur, head, [], key, now_ms(), adopted_from=head.seq + 1)
+            elif head is not None and self._adoption_unrecorded(cur, head, key):
+                self._append(cur, head, [], key, now_ms(), adopted_from=head.anchored_from)
         return key_problem(head, key)
+
+    def _adoption_unrecorded(self, cur: Any, head: AuditHead, key: AuditKey) -> bool:
+        """Whether this key anchors the chain (its head's MAC checks) but no row says so yet."""
+        start = head.anchored_from
+        if head.key_id != key.key_id or start is None or _head_mac_problem(head, key) is not None:
+            return False
+        at = self._q(cur, "SELECT kind FROM audit_log WHERE seq = ?", (start,)).fetchone()
+        if at is not None and at[0] == KEY_ADOPTED:  # where adoption puts it
+            return False
+        # A chain anchored before adoption rows existed: its row is further on (a scan, at a
+        # writer's start only).
+        return self._q(cur, "SELECT 1 FROM audit_log WHERE kind = ? AND seq > ? LIMIT 1",
+                       (KEY_ADOPTED, start)).fetchone() is None
 
     def audit(self, kind: str, ts_ms: int, payload: dict, *, fence: Optional[int] = None) -> int:
         return self.audit_many([(kind, ts_ms, payload)], fence=fence)[0]
@@ -531,7 +547,6 @@ class SqlStore:
             return []
         macs = self._has_macs()  # before the transaction: it reads the schema in one of its own
         key = self.audit_key if macs else None
-        out: list[int] = []
         with self._tx(write=True) as cur:
             # The head (exclusive) first, then the lease row (shared). An append waiting for the
             # head (held by a leader paused in the middle of its own append, until PostgreSQL ends
@@ -545,24 +560,51 @@ class SqlStore:
                 # Never rebuilt here: a head rebuilt from the rows left would vouch for a cut chain.
                 raise StoreError(f"{self.url}: " + key_problem(None, key))
             head = AuditHead(*row)
-            inserts: list[tuple] = []
-            for (kind, ts_ms, _), text in zip(rows, texts):
-                head, insert = self._chain(head, kind, ts_ms, text, macs, key)
-                inserts.append(insert)
-                out.append(head.seq)
+            batch = [(kind, ts_ms, text) for (kind, ts_ms, _), text in zip(rows, texts)]
             if not macs:  # a schema older than the anchor (only ever in a migration test)
+                inserts = []
+                for kind, ts_ms, text in batch:
+                    head, insert = self._chain(head, kind, ts_ms, text, False, None)
+                    inserts.append(insert)
                 cur.executemany(self._sql("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash) "
                                           "VALUES (?, ?, ?, ?, ?, ?)"), inserts)
                 self._q(cur, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (head.seq, head.hash))
-                return out
-            head_mac = None
-            if key is not None and head.key_id == key.key_id and head.anchored_from is not None:
-                head_mac = key.head_mac(head.seq, head.hash, head.anchored_from)  # the last row's only
-            cur.executemany(self._sql("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash, mac) "
-                                      "VALUES (?, ?, ?, ?, ?, ?, ?)"), inserts)
-            self._q(cur, "UPDATE audit_head SET seq = ?, hash = ?, mac = ?, key_id = ?, anchored_from = ? "
-                         "WHERE id = 1", (head.seq, head.hash, head_mac, head.key_id, head.anchored_from))
-        return out
+                return [s for s, *_ in inserts]
+            # A key appending to a chain not anchored yet anchors it from here (a store opened with
+            # the key but not to adopt it): the adoption is recorded all the same.
+            adopted = head.seq + 1 if key is not None and not head.anchored else None
+            return self._append(cur, head, batch, key, batch[0][1], adopted_from=adopted)
+
+    def _append(self, cur: Any, head: AuditHead, batch: list[tuple[str, int, str]], key: Optional[AuditKey],
+                ts_ms: int, *, adopted_from: Optional[int] = None) -> list[int]:
+        """Insert ``batch`` (kind, ts_ms, canonical payload text) after ``head`` and move the head,
+        in the caller's transaction (which holds the head's row lock); return the batch's seqs.
+        With ``adopted_from``, the ``audit_key_adopted`` row saying that ``key`` anchors the chain
+        from that row goes first (at ``ts_ms``). A head this key anchors whose MAC does not check
+        is recorded first in an ``audit_head_invalid`` row: the head MAC made below would otherwise
+        vouch for a chain cut or moved without the key."""
+        first: list[tuple[str, int, str]] = []
+        if key is not None and adopted_from is not None:
+            first.append((KEY_ADOPTED, ts_ms, canonical_json({"key_id": key.key_id, "anchored_from": adopted_from})))
+        elif key is not None and head.key_id == key.key_id and head.anchored_from is not None:
+            problem = _head_mac_problem(head, key)
+            if problem is not None:
+                first.append((HEAD_INVALID, ts_ms, canonical_json({"seq": head.seq, "hash": head.hash,
+                                                                   "anchored_from": head.anchored_from,
+                                                                   "mac": problem})))
+        batch, ours = first + batch, len(first)
+        inserts: list[tuple] = []
+        for kind, row_ts, text in batch:
+            head, insert = self._chain(head, kind, row_ts, text, True, key)
+            inserts.append(insert)
+        head_mac = None
+        if key is not None and head.key_id == key.key_id and head.anchored_from is not None:
+            head_mac = key.head_mac(head.seq, head.hash, head.anchored_from)  # the last row's only
+        cur.executemany(self._sql("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash, mac) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?)"), inserts)
+        self._q(cur, "UPDATE audit_head SET seq = ?, hash = ?, mac = ?, key_id = ?, anchored_from = ? "
+                     "WHERE id = 1", (head.seq, head.hash, head_mac, head.key_id, head.anchored_from))
+        return [i[0] for i in inserts[ours:]]
 
     @staticmethod
     def _chain(head: AuditHead, kind: str, ts_ms: int, text: str, macs: bool, key: Optional[AuditKey]
@@ -719,6 +761,17 @@ def _payload(text: str) -> dict:
     except ValueError:  # a tampered row: verify_audit names it; reading it must not fail
         return {"error": "UNREADABLE_PAYLOAD"}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def _head_mac_problem(head: AuditHead, key: AuditKey) -> Optional[str]:
+    """Why the head's MAC does not check with ``key`` ("missing", "invalid"), or None when it does."""
+    if head.mac is None:
+        return "missing"
+    if head.anchored_from is None:  # no MAC can be made: its anchor was tampered with
+        return "invalid"
+    expected = key.head_mac(head.seq, head.hash, head.anchored_from)
+    ok = head.mac.isascii() and hmac.compare_digest(head.mac, expected)  # compare_digest refuses non-ASCII text
+    return None if ok else "invalid"
 
 
 def _anchoring(head: Optional[AuditHead]) -> tuple:

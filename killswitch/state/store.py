@@ -20,7 +20,8 @@ Guarantees, whatever the backend:
   reordered or added row, a cut tail or a moved head is found by
   :meth:`StateStore.audit_verification`, which reads every row of the table. A store given an
   audit key (:class:`AuditKey`) also anchors the chain: every row and the head carry an HMAC,
-  so rewriting it needs the key, not only the database (the scheme: ``audit_chain.py``). A
+  so rewriting it needs the key, not only the database, and an ``audit_key_adopted`` row
+  records where anchoring began (the scheme: ``audit_chain.py``). A
   row written with a ``fence`` is fenced like a journal write: a deposed leader cannot record
   an action.
 

@@ -23,10 +23,10 @@ def _doc(orders: int) -> dict:
              "incident": incident, "venue": "binanceusdm", "account": "binance-futures-main",
              "symbol": "SOL/USDT:USDT", "side": "buy", "amount": 250.125, "status": "rejected",
              "reason_code": "RATE_LIMITED", "filled": 0.0} for i in range(orders)]
-    return {"format_version": 1, "period": {"since": "2026-03-02T00:00:00Z", "until": "2026-03-03T00:00:00Z"},
+    return {"format_version": 2, "period": {"since": "2026-03-02T00:00:00Z", "until": "2026-03-03T00:00:00Z"},
             "generated": "2026-03-03T00:00:01Z", "store": "postgresql://ks@db.internal.example:5432/killswitch",
-            "audit": {"intact": True, "anchored": True, "covered": "rows 1..40", "anchoring": "hmac",
-                      "rows_in_period": 40},
+            "audit": {"verdict": "intact_and_anchored", "passed": True, "intact": True, "anchored": True,
+                      "covered": "rows 1..40", "anchoring": "hmac", "rows_in_period": 40},
             "summary": summary, "incidents": [], "transitions": [], "orders": rows, "approvals": [],
             "resets": [], "notifications": [], "other_events": {}}
 

@@ -1,6 +1,8 @@
 """``ksctl audit verify`` and ``ksctl history``: what they print and their exit codes, on SQLite
-and PostgreSQL — 0 intact (and whether anchored), 1 the first finding with its row, 2 a bad anchor
-or an unusable key, 3 a store that cannot be read — and the key never in their output."""
+and PostgreSQL — 0 intact and anchored, or consistent in a chain never anchored (said to leave
+truncation and wipes undetectable); 1 the first finding with its row, or an anchored chain
+without its key; 2 a bad anchor or an unusable key; 3 a store that cannot be read — and the key
+never in their output."""
 
 from __future__ import annotations
 
@@ -28,19 +30,21 @@ def ksctl(*args, key: str | None = None, stdin: str | None = None):
     return CliRunner(env=env).invoke(cli, list(args), input=stdin)
 
 
-def test_an_intact_old_chain_exits_0_and_says_it_is_unanchored(store_url):
+def test_an_old_chain_exits_0_consistent_unanchored_and_says_truncation_cannot_be_detected(store_url):
     write(store_url)
     r = ksctl("audit", "verify", "--state", store_url)
     assert r.exit_code == 0, r.output
-    assert r.stdout.startswith("audit chain intact, UNANCHORED: 5 row(s), seq 1..5 and the head (seq 5) check; "
-                               "not anchored")
+    assert r.stdout.startswith("audit chain consistent, UNANCHORED: 5 row(s), seq 1..5 and the head (seq 5) check; "
+                               "not anchored: the chain was written without an audit key, so truncation and wipes "
+                               "cannot be detected")
+    assert "intact" not in r.stdout
 
 
 def test_with_the_key_it_exits_0_intact_and_anchored_and_never_prints_the_key(store_url):
     write(store_url, key=KEY)
     r = ksctl("audit", "verify", "--state", store_url, key=KEY)
     assert r.exit_code == 0, r.output
-    assert r.stdout.startswith("audit chain intact and anchored: 5 row(s)")
+    assert r.stdout.startswith("audit chain intact and anchored: 6 row(s)")  # row 1: the key's adoption
     assert f"key id {AuditKey(KEY).key_id}" in r.stdout and KEY not in r.output
 
 
@@ -68,12 +72,13 @@ def test_a_missing_head_exits_1_for_verify_and_history_not_3(store_url, raw):
         (False, 6, "HEAD_MISSING")
 
 
-def test_a_rewritten_row_is_caught_by_the_hmac_only_with_the_key(store_url, raw):
+def test_a_rewritten_row_is_caught_by_the_hmac_and_without_the_key_nothing_passes(store_url, raw):
     from tests.state.test_audit_chain import rehash_from
 
     write(store_url, key=KEY)
     rehash_from(raw, 3, {"i": 99})
-    assert ksctl("audit", "verify", "--state", store_url).exit_code == 0  # consistent, and said to be unproven
+    bare = ksctl("audit", "verify", "--state", store_url)  # consistent, but an anchored chain needs its key
+    assert bare.exit_code == 1 and bare.stdout.startswith("audit chain NOT VERIFIABLE without the key: ")
     r = ksctl("audit", "verify", "--state", store_url, key=KEY)
     assert r.exit_code == 1 and r.stdout.startswith("audit chain TAMPERED: first bad row 3: ROW_MAC_INVALID")
 
@@ -125,6 +130,92 @@ def test_json_says_what_was_covered_and_every_finding(store_url, raw):
     write(store_url, 8)
     raw("DELETE FROM audit_log WHERE seq IN (3, 7)")
     doc = json.loads(ksctl("audit", "verify", "--state", store_url, "-o", "json").stdout)
-    assert (doc["format_version"], doc["intact"], doc["anchored"], doc["first_bad_row"]) == (1, False, False, 3)
+    assert (doc["format_version"], doc["intact"], doc["anchored"], doc["first_bad_row"]) == (2, False, False, 3)
+    assert (doc["verdict"], doc["passed"], doc["consistent"]) == ("tampered", False, False)
     assert [(f["code"], f["seq"]) for f in doc["findings"]] == [("ROWS_MISSING", 3), ("ROWS_MISSING", 7)]
     assert doc["head"]["seq"] == 8 and doc["rows"] == 6
+
+
+# --- an anchored chain passed off as unanchored; an unanchored chain cut -----------------------------------
+
+
+def strip(raw) -> None:
+    raw("UPDATE audit_log SET mac = NULL")
+    raw("UPDATE audit_head SET mac = NULL, key_id = NULL, anchored_from = NULL WHERE id = 1")
+
+
+def runner_log(url: str, path) -> str:
+    """The log of a runner holding the key, its anchor sink's AUDIT_HEAD line as line 2."""
+    s = open_store(url, migrate=False)
+    head = s.audit_head()
+    s.close()
+    path.write_text(f"ksctl run: started\n2026-03-02T13:05:00Z INFO killswitch.run {head.line()} "
+                    f"at=2026-03-02T13:05:00Z anchored=hmac:{head.key_id}\n")
+    return str(path)
+
+
+def test_an_anchored_chain_without_the_key_exits_1_not_verifiable(store_url):
+    write(store_url, key=KEY)
+    for args in (("audit", "verify"), ("history",)):
+        r = ksctl(*args, "--state", store_url)
+        assert r.exit_code == 1, r.output
+        assert "NOT VERIFIABLE without the key: 6 row(s), seq 1..6 and the head (seq 6) check" in r.stdout
+        assert f"anchored by HMAC from row 1 with key id {AuditKey(KEY).key_id}, but NOT checked" in r.stdout
+    doc = json.loads(ksctl("audit", "verify", "--state", store_url, "-o", "json").stdout)
+    assert (doc["verdict"], doc["passed"], doc["intact"], doc["consistent"]) == \
+        ("not_verifiable_without_key", False, False, True)
+
+
+def test_macs_and_head_stripped_exit_1_with_the_anchor_line_that_shows_it(store_url, raw, tmp_path):
+    write(store_url, 4, key=KEY)
+    log = runner_log(store_url, tmp_path / "run.log")  # the head at row 5, anchored=hmac:<key id>
+    write(store_url, 2, key=KEY)
+    strip(raw)
+    r = ksctl("audit", "verify", "--state", store_url, "--anchors-from", log)
+    assert r.exit_code == 1, r.output
+    assert r.stdout.startswith("audit chain TAMPERED: first bad row 1: ANCHOR_STRIPPED: the head carries no anchor "
+                               "(MAC, key id) but row 1 records that key id")
+    assert "7 rows from row 1 to row 7 carry no MAC" in r.stdout
+    assert "the exported anchor 5:" in r.stdout and f"anchored=hmac:{AuditKey(KEY).key_id}, {log}:2)" in r.stdout
+    assert "intact" not in r.stdout
+
+
+def test_macs_and_head_stripped_exit_1_without_anchors_too(store_url, raw):
+    write(store_url, key=KEY)
+    strip(raw)
+    r = ksctl("audit", "verify", "--state", store_url)
+    assert r.exit_code == 1 and r.stdout.startswith("audit chain TAMPERED: first bad row 1: ANCHOR_STRIPPED: "), \
+        r.output
+    assert "nothing from row 1 on can be verified without the key" in r.stdout
+
+
+def test_a_row_appended_with_a_copied_mac_exits_1(store_url, raw):
+    from killswitch.state.store import audit_hash, canonical_json
+
+    write(store_url, key=KEY)
+    prev, mac = raw("SELECT hash, mac FROM audit_log WHERE seq = 6")[0]
+    forged = {"approver": "mallory", "level": 3}
+    digest = audit_hash(prev, 7, "reset_approval", 9, forged)
+    raw("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash, mac) VALUES (7, 'reset_approval', 9, ?, ?, "
+        "?, ?)", (canonical_json(forged), prev, digest, mac))
+    raw("UPDATE audit_head SET seq = 7, hash = ? WHERE id = 1", (digest,))
+    r = ksctl("audit", "verify", "--state", store_url)
+    assert r.exit_code == 1 and r.stdout.startswith("audit chain TAMPERED: first bad row 7: MAC_REPEATED: row 7 "
+                                                    "carries the MAC of row 6"), r.output
+
+
+@pytest.mark.parametrize("attack", ["truncated", "wiped"])
+def test_an_unkeyed_chain_cut_or_wiped_exits_0_and_says_that_cannot_be_detected(store_url, raw, attack):
+    from killswitch.state.store import GENESIS_HASH
+
+    write(store_url)
+    if attack == "truncated":
+        raw("DELETE FROM audit_log WHERE seq >= 4")
+        raw("UPDATE audit_head SET seq = 3, hash = (SELECT hash FROM audit_log WHERE seq = 3) WHERE id = 1")
+    else:
+        raw("DELETE FROM audit_log")
+        raw("UPDATE audit_head SET seq = 0, hash = ? WHERE id = 1", (GENESIS_HASH,))
+    r = ksctl("audit", "verify", "--state", store_url)
+    # exit 0: nothing in the store can show it, and the line says so instead of "intact"
+    assert r.exit_code == 0 and r.stdout.startswith("audit chain consistent, UNANCHORED: "), r.output
+    assert "truncation and wipes cannot be detected" in r.stdout and "intact" not in r.stdout

@@ -1,7 +1,9 @@
 """``ksctl report --since DATE``: the closure report, from an audit trail written the way the
 runner, the reset endpoint and the notification sink write it; and what its first line may say
-about the audit chain: "intact and anchored" only with the key, "UNANCHORED" without it, and
-"TAMPERED" — with what was read from unproven rows marked — after a forgery, a cut or a missing head."""
+about the audit chain: "intact and anchored" only with the key; "consistent, UNANCHORED:
+truncation and wipes cannot be detected" (never "intact") for a trail written without one; "NOT
+VERIFIABLE without the key" for an anchored trail read without it; and "TAMPERED" — with what was
+read from unproven rows marked — after a forgery, a cut, a stripped anchor or a missing head."""
 
 from __future__ import annotations
 
@@ -117,8 +119,11 @@ def test_report_accounts_for_each_incident_its_orders_approvers_and_pages(state)
     out = run("--since", "2026-03-02T12:30Z", "--until", "2026-03-02T14:00Z", "--state", state, "-o", "json")
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
-    assert doc["audit"]["intact"] is True and doc["period"]["since"] == "2026-03-02T12:30:00Z"
-    assert doc["audit"]["anchored"] is False and "written without an audit key" in doc["audit"]["anchoring"]
+    assert doc["period"]["since"] == "2026-03-02T12:30:00Z" and doc["format_version"] == 2
+    audit = doc["audit"]
+    assert (audit["verdict"], audit["passed"], audit["intact"], audit["consistent"], audit["anchored"]) == \
+        ("consistent_unanchored", True, False, True, False)
+    assert "written without an audit key, so truncation and wipes cannot be detected" in audit["anchoring"]
     first, flatten = doc["incidents"]  # the entry an hour before --since is not in the period
     assert (first["incident"], first["ended"]["how"], first["ended"]["to"]) == (L1, "escalated", 3)
     assert first["notifications"] == {"delivered": ["desk-chat"], "failed": []}
@@ -140,9 +145,10 @@ def test_markdown_and_html_say_the_same_for_a_person(state, tmp_path):
     assert out.exit_code == 0
     md = out.stdout
     assert md.startswith("# Kill-switch closure report: 2026-03-02T00:00:00Z to 2026-03-03T00:00:00Z")
-    assert md.splitlines()[2].startswith("> Audit chain **intact, UNANCHORED** (verified at ")
-    assert "proves nothing against a rewrite by someone with database access" in md
-    assert "**intact and anchored**" not in md and "*unverified*" not in md
+    assert md.splitlines()[2].startswith("> Audit chain **consistent, UNANCHORED: truncation and wipes cannot be "
+                                         "detected** (verified at ")
+    assert "so truncation and wipes cannot be detected, nor a rewrite by someone with database access" in md
+    assert "intact" not in md and "*unverified*" not in md
     assert f"### `{L3}`" in md and "- ended: reset at 2026-03-02T13:35:00Z" in md
     assert "reset approval 2026-03-02T13:35:00Z by **bob**: PnL booked <b>" in md
     assert "**failed** for pager" in md
@@ -193,16 +199,22 @@ def test_with_the_key_the_report_says_intact_and_anchored_and_what_was_checked(k
     first = out.stdout.splitlines()[2]
     assert first.startswith("> Audit chain **intact and anchored** (verified at ")
     assert f"anchored by HMAC from row 1, key id {AuditKey(KEY).key_id}" in first
-    assert "11 row(s), seq 1..11 and the head (seq 11) checked" in first
+    assert "12 row(s), seq 1..12 and the head (seq 12) checked" in first  # row 1: the key's adoption
     assert KEY not in out.output and out.stderr == ""
 
 
-def test_without_the_key_an_anchored_chain_is_not_called_anchored(keyed_state):
+def test_without_the_key_an_anchored_chain_is_not_verifiable_and_exits_1(keyed_state):
     out = run("--since", "2026-03-02", "--state", keyed_state, "-o", "json")
-    assert out.exit_code == 0
+    assert out.exit_code == 1
     audit = json.loads(out.stdout)["audit"]
-    assert audit["intact"] is True and audit["anchored"] is False
+    assert (audit["verdict"], audit["passed"], audit["intact"], audit["anchored"]) == \
+        ("not_verifiable_without_key", False, False, False)
     assert "NOT checked: no audit key was given" in audit["anchoring"]
+    out = run("--since", "2026-03-02", "--state", keyed_state)
+    assert out.exit_code == 1 and out.stdout.splitlines()[2].startswith(
+        "> Audit chain **NOT VERIFIABLE without the key** (verified at ")
+    assert "intact" not in out.stdout
+    assert out.stderr.startswith("ksctl report: AUDIT CHAIN NOT VERIFIABLE without the key: anchored by HMAC")
 
 
 def test_a_forged_approval_after_the_head_makes_the_report_say_tampered_and_mark_it(state):
@@ -227,14 +239,14 @@ def test_a_cut_tail_with_its_head_rewritten_is_caught_with_the_key_or_an_anchor(
     head = store.audit_head()
     store.close()
     log = tmp_path / "runner.log"
-    log.write_text(f"ksctl run: mode DRY RUN\n{head.line()} at=2026-03-02T14:00:00Z anchored=hmac:x\n")
+    log.write_text(f"ksctl run: mode DRY RUN\n{head.line()} at=2026-03-02T14:00:00Z anchored=hmac:{head.key_id}\n")
     sql(keyed_state, ("DELETE FROM audit_log WHERE seq >= 10",),
         ("UPDATE audit_head SET seq = 9, hash = (SELECT hash FROM audit_log WHERE seq = 9)",))
     keyed = CliRunner(env={"KS_AUDIT_KEY": KEY}).invoke(cli, ["report", "--since", "2026-03-02", "--state",
                                                                keyed_state])
     assert keyed.exit_code == 1 and "row 10 (HEAD_MAC_INVALID" in keyed.stdout.splitlines()[2]
     anchored = run("--since", "2026-03-02", "--state", keyed_state, "--anchors-from", str(log))
-    assert anchored.exit_code == 1 and "row 10 (ANCHOR_ROW_MISSING: row 11 of the exported anchor" in \
+    assert anchored.exit_code == 1 and "row 10 (ANCHOR_ROW_MISSING: row 12 of the exported anchor" in \
         anchored.stdout.splitlines()[2]
 
 
@@ -243,6 +255,39 @@ def test_a_missing_head_is_reported_not_a_crash(state):
     out = run("--since", "2026-03-02", "--state", state)
     assert out.exit_code == 1, out.output
     assert "row 12 (HEAD_MISSING: the audit_head row is missing" in out.stdout.splitlines()[2]
+
+
+@pytest.mark.parametrize("attack", ["truncated", "wiped"])
+def test_an_unkeyed_trail_cut_or_wiped_is_never_reported_intact(state, attack):
+    from killswitch.state.store import GENESIS_HASH
+
+    if attack == "truncated":  # the last reset approval cut off, the head moved back
+        sql(state, ("DELETE FROM audit_log WHERE seq >= 11",),
+            ("UPDATE audit_head SET seq = 10, hash = (SELECT hash FROM audit_log WHERE seq = 10)",))
+    else:
+        sql(state, ("DELETE FROM audit_log",), ("UPDATE audit_head SET seq = 0, hash = ?", (GENESIS_HASH,)))
+    out = run("--since", "2026-03-02", "--state", state)
+    assert out.exit_code == 0, out.output  # nothing in the store shows it: the report says what it cannot tell
+    assert out.stdout.splitlines()[2].startswith("> Audit chain **consistent, UNANCHORED: truncation and wipes "
+                                                 "cannot be detected** (verified at ")
+    assert "intact" not in out.stdout
+
+
+def test_a_trail_stripped_of_its_anchor_is_reported_tampered_with_or_without_anchors(keyed_state, tmp_path):
+    store = open_store(keyed_state, migrate=False)
+    head = store.audit_head()
+    store.close()
+    log = tmp_path / "runner.log"
+    log.write_text(f"{head.line()} at=2026-03-02T14:00:00Z anchored=hmac:{head.key_id}\n")
+    sql(keyed_state, ("UPDATE audit_log SET mac = NULL",),
+        ("UPDATE audit_head SET mac = NULL, key_id = NULL, anchored_from = NULL",))
+    for extra in ((), ("--anchors-from", str(log))):
+        out = run("--since", "2026-03-02", "--state", keyed_state, *extra)
+        assert out.exit_code == 1, out.output
+        assert out.stdout.splitlines()[2].startswith("> **AUDIT CHAIN TAMPERED**: the first row that does not check "
+                                                     "is row 1 (ANCHOR_STRIPPED: the head carries no anchor")
+        assert "AUDIT CHAIN TAMPERED: first bad row 1: ANCHOR_STRIPPED" in out.stderr
+    assert f"{log}:1)" in out.stdout
 
 
 def test_an_audit_key_that_cannot_be_used_is_a_usage_error_that_never_shows_it(state, tmp_path):

@@ -63,17 +63,26 @@ def test_the_runner_anchors_and_exports_the_head_and_verify_checks_the_log_again
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.startswith("audit chain intact and anchored:") and "anchored by HMAC from row 4" in ok.stdout
     assert "rows 1..3 were written before the key" in ok.stdout
+    with sqlite3.connect(tmp_path / "state.db") as db:  # every MAC and the head's anchor stripped
+        db.execute("UPDATE audit_log SET mac = NULL")
+        db.execute("UPDATE audit_head SET mac = NULL, key_id = NULL, anchored_from = NULL")
+    bare = verify(key=False)  # row 4 records the key's adoption, in the hashed chain
+    assert bare.returncode == 1, bare.stdout
+    assert bare.stdout.startswith("audit chain TAMPERED: first bad row 4: ANCHOR_STRIPPED: the head carries no anchor "
+                                  f"(MAC, key id) but row 4 records that key id {key_id} anchored the chain from row 4")
     with sqlite3.connect(tmp_path / "state.db") as db:
-        # the last row cut off, the head pointed at the row before, and every trace of the anchor
-        # stripped: nothing left in the database says the chain was ever longer or anchored
+        # the rows written with the key cut off too (here the adoption row alone), the head pointed
+        # at the row before: nothing left in the database says the chain was ever longer or anchored
         last = db.execute("SELECT MAX(seq) FROM audit_log").fetchone()[0]
+        assert db.execute("SELECT kind FROM audit_log WHERE seq = ?", (last,)).fetchone() == ("audit_key_adopted",)
         db.execute("DELETE FROM audit_log WHERE seq = ?", (last,))
-        db.execute("UPDATE audit_head SET seq = ?, hash = (SELECT hash FROM audit_log WHERE seq = ?), mac = NULL, "
-                   "key_id = NULL, anchored_from = NULL", (last - 1, last - 1))
+        db.execute("UPDATE audit_head SET seq = ?, hash = (SELECT hash FROM audit_log WHERE seq = ?)",
+                   (last - 1, last - 1))
     keyed = verify()  # the key says the chain must be anchored
     assert keyed.returncode == 1 and "NOT_ANCHORED: a key was given but the chain carries no anchor" in keyed.stdout
-    bare = verify(key=False)  # the structure alone cannot tell, and says the chain proves nothing
-    assert bare.returncode == 0 and bare.stdout.startswith("audit chain intact, UNANCHORED")
+    bare = verify(key=False)  # the structure alone cannot tell, and says what that leaves undetectable
+    assert bare.returncode == 0 and bare.stdout.startswith("audit chain consistent, UNANCHORED")
+    assert "truncation and wipes cannot be detected" in bare.stdout
     anchored = verify("--anchors-from", str(log), key=False)  # the logged anchor can
     assert anchored.returncode == 1, anchored.stdout
     assert anchored.stdout.startswith(f"audit chain TAMPERED: first bad row {last}: ANCHOR_ROW_MISSING: row {last} "

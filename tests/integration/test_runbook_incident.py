@@ -128,7 +128,7 @@ def test_ksctl_runbook_render_and_report_read_the_crash_back(tmp_path, monkeypat
                             "-o", "json"])
     assert out.exit_code == 0, out.output
     doc = json.loads(out.output)
-    assert doc["audit"]["intact"] is True
+    assert doc["audit"]["verdict"] == "consistent_unanchored" and doc["audit"]["passed"] is True  # no key
     assert [i["incident"] for i in doc["incidents"]] == [
         "crash-ladder/simulated/sim-main/L1/e1", "crash-ladder/simulated/sim-main/L2/e2", L3]
     first, _, last = doc["incidents"]

@@ -42,23 +42,24 @@ def tick(sink, now_ms):
 
 
 def test_the_head_is_logged_at_the_first_tick_then_on_the_interval_when_it_moved(url):
-    store, sink, lines = sink_for(url, KEY)
+    store, sink, lines = sink_for(url, KEY)  # row 1: the key's adoption
     store.audit("stage_transition", 1, {"to": 1})
     tick(sink, 0)
     head = store.audit_head()
-    assert lines.out == [f"AUDIT_HEAD seq=1 hash={head.hash} at=1970-01-01T00:00:00Z "
+    assert lines.out == [f"AUDIT_HEAD seq=2 hash={head.hash} at=1970-01-01T00:00:00Z "
                          f"anchored=hmac:{AuditKey(KEY).key_id}"]
     store.audit("stage_transition", 2, {"to": 2})
     tick(sink, 4 * MIN)  # not yet due
     assert len(lines.out) == 1
     tick(sink, 5 * MIN)
-    assert lines.out[-1].startswith("AUDIT_HEAD seq=2 ") and len(lines.out) == 2
+    assert lines.out[-1].startswith("AUDIT_HEAD seq=3 ") and len(lines.out) == 2
     tick(sink, 10 * MIN)  # due, but the head did not move: nothing new to anchor
     assert len(lines.out) == 2 and sink.exports == 3
-    assert AuditAnchor.parse(lines.out[-1]) == AuditAnchor(2, store.audit_head().hash)
+    exported = AuditAnchor.parse(lines.out[-1])
+    assert exported == AuditAnchor(3, store.audit_head().hash) and exported.key_id == AuditKey(KEY).key_id
     m = sink.metrics_text()
-    assert "killswitch_audit_head_seq 2\n" in m and "killswitch_audit_anchored 1\n" in m
-    assert f'killswitch_audit_head_info{{seq="2",hash="{store.audit_head().hash}"}} 1' in m
+    assert "killswitch_audit_head_seq 3\n" in m and "killswitch_audit_anchored 1\n" in m
+    assert f'killswitch_audit_head_info{{seq="3",hash="{store.audit_head().hash}"}} 1' in m
     assert "killswitch_audit_anchor_timestamp_seconds 600\n" in m
     assert lines.err == [] and KEY not in lines.all() + m
     store.close()
@@ -88,8 +89,8 @@ def test_the_start_says_when_the_runners_key_is_not_the_chains(url):
 
 
 def test_a_cut_below_the_last_anchor_is_said_at_the_next_export_and_stays_on_metrics(url, tmp_path):
-    store, sink, lines = sink_for(url, KEY, every_ms=MIN)
-    for i in range(5):
+    store, sink, lines = sink_for(url, KEY, every_ms=MIN)  # row 1: the key's adoption
+    for i in range(4):
         store.audit("x", i, {"i": i})
     tick(sink, 0)
     exported = AuditAnchor.parse(lines.out[-1])
@@ -104,6 +105,15 @@ def test_a_cut_below_the_last_anchor_is_said_at_the_next_export_and_stays_on_met
     assert "killswitch_audit_anchored 0\n" in sink.metrics_text()  # the rewritten head has no valid MAC
     tick(sink, 2 * MIN)
     assert "killswitch_audit_anchor_broken 1\n" in sink.metrics_text(), "sticky: the evidence does not go away"
+    store.close()
+
+
+def test_a_head_mac_that_is_not_ascii_is_not_anchored_and_not_raised(url, tmp_path):
+    store, sink, lines = sink_for(url, KEY)
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        db.execute("UPDATE audit_head SET mac = ?", ("é" * 64,))
+    tick(sink, 0)
+    assert lines.out[-1].endswith("anchored=none") and "killswitch_audit_anchored 0\n" in sink.metrics_text()
     store.close()
 
 

@@ -66,8 +66,9 @@ def _report():
     summary = dict.fromkeys(("incidents", "active", "dry_run_incidents", "transitions", "orders", "orders_filled",
                              "orders_failed", "orders_open", "reset_approvals", "reset_attempts",
                              "notifications_delivered", "notifications_failed", "notifications_dropped"), 0)
-    doc = {"format_version": 1, "period": {"since": "a", "until": "b"}, "generated": "c", "store": "sqlite://x",
-           "audit": {"intact": True, "anchored": False, "covered": "", "anchoring": "", "rows_in_period": 0},
+    doc = {"format_version": 2, "period": {"since": "a", "until": "b"}, "generated": "c", "store": "sqlite://x",
+           "audit": {"verdict": "consistent_unanchored", "passed": True, "intact": False, "anchored": False,
+                     "covered": "", "anchoring": "", "rows_in_period": 0},
            "summary": summary, "incidents": [incident], "transitions": [], "orders": [], "approvals": [],
            "resets": [], "notifications": [], "other_events": {}}
     return report_markdown(doc)
