@@ -135,14 +135,21 @@ class Leadership:
         return True
 
     async def fence_holds(self) -> bool:
-        """Asked before every order: our term has not run out (the keeper could renew it) and
-        no one took the lease since (the store's token is still ours)."""
-        if self.keeper is not None and not self.keeper.holds(self.fence, self.clock()):
-            return False
+        """Asked before every order: no one took the lease since (the store's token is still
+        ours) and our term has not run out (the keeper could renew it). The term is looked at
+        after the store has answered, as close to the send as can be: a store that answers late
+        (a paused server, a lost connection) may answer with our token after the term ran out
+        and a standby, by then free to take the lease, acts on the same book."""
+        if not self._term_holds():
+            return False  # (no store read needed to know it)
         try:
-            return await self.io(self.store.current_fence) == self.fence
+            ours = await self.io(self.store.current_fence) == self.fence
         except Exception:  # noqa: BLE001 - cannot tell: do not send
             return False
+        return ours and self._term_holds()
+
+    def _term_holds(self) -> bool:
+        return self.keeper is None or self.keeper.holds(self.fence, self.clock())
 
     async def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
         """An audit row, fenced while this runner acts as leader (FencedError once deposed)."""
