@@ -216,7 +216,7 @@ class Daemon:
                 self.err(f"ksctl run: STATE_UNREACHABLE: the lease thread cannot open its connection: {e}")
                 return 1
             runner.hold_lease_with(keeper)
-            life = asyncio.create_task(show_life(keeper))
+            life = asyncio.create_task(show_life(keeper, runner.io))
             await asyncio.to_thread(keeper.start)
             await runner.start()
             while not self.stop.is_set():

@@ -1,8 +1,11 @@
-"""A store that answers late: the runner sends nothing past its term.
+"""A store that answers late, or not at all: the runner sends nothing past its term, and hands
+the lease over instead of holding it while it cannot act.
 
-An answer that comes late (a paused PostgreSQL resumed, a lock released) may still carry this
-runner's token after its term ran out, when a standby is free to take the lease: the term is
-looked at again after every store call that precedes an order.
+- An answer that comes late (a paused PostgreSQL resumed, a lock released) may still carry
+  this runner's token after its term ran out, when a standby is free to take the lease: the
+  term is looked at again after every store call that precedes an order.
+- The store thread says how long the store has left it without an answer, and the loop shows
+  life to the lease thread only while that is under a term.
 
 The clocks are manual; a store call is held on an event only the test (on the loop) releases.
 """
@@ -15,10 +18,10 @@ import json
 from adapters.base import AdapterError, Reason
 from killswitch.orders import OrderIntent
 from killswitch.runner.executor import Executor
-from killswitch.runner.lease import LeaseKeeper
+from killswitch.runner.lease import LeaseKeeper, show_life
 from killswitch.runner.storeio import StoreIO
 from killswitch.state import open_store
-from killswitch.state.store import IntentRow
+from killswitch.state.store import FencedError, IntentRow, StoreError
 
 from .test_runner_operator import make, run, start
 from .test_runner_storeio import Held
@@ -107,3 +110,92 @@ def test_an_order_resent_after_its_audit_row_is_asked_about_again_after_that_wri
     assert not first.deposed and events[:2] == ["asked: True", "audit order_resent"], events
     assert events == ["asked: True", "audit order_resent", "asked: False"], events
     assert venue.sent == [] and second.deposed and second.sent == 0
+
+
+# --- the store thread's silence, and the watchdog ---------------------------------------------------------
+
+
+class Mono:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_the_store_thread_counts_the_time_since_the_store_last_answered():
+    mono = Mono()
+    io = StoreIO("test", monotonic=mono)
+
+    def fails():
+        mono.t += 2.0  # unanswered for 2 s, then the connection is found lost
+        raise StoreError("postgresql://db: OperationalError: connection lost")
+
+    def fenced():
+        raise FencedError(1, 2)
+
+    def answers():
+        return 42
+
+    async def go():
+        out = [io.unanswered_s()]
+        try:
+            await io(fails)
+        except StoreError:
+            pass
+        out.append(io.unanswered_s())
+        mono.t += 3.0  # idle since: still no answer
+        out.append(io.unanswered_s())
+        try:
+            await io(fenced)  # a refusal is an answer
+        except FencedError:
+            pass
+        out.append(io.unanswered_s())
+        try:
+            await io(fails)
+        except StoreError:
+            pass
+        out.append(io.unanswered_s())
+        await io(answers)
+        out.append(io.unanswered_s())
+        return out
+
+    try:
+        assert asyncio.run(go()) == [0.0, 2.0, 5.0, 0.0, 2.0, 0.0]
+    finally:
+        io.close()
+
+
+def test_a_loop_whose_store_has_not_answered_for_a_term_shows_no_life(tmp_path):
+    """The loop runs, but its store thread is stuck in a call: after a term the loop stops
+    showing life, so the keeper renews no more and the lease runs out for a standby to take;
+    once the store answers, the loop shows life again."""
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    keeper = LeaseKeeper(store, "a", 300)  # a term of 200 ms
+    io = StoreIO("test")
+    held = Held(store, "current_fence")
+
+    async def go():
+        life = asyncio.create_task(show_life(keeper, io))
+        try:
+            await asyncio.sleep(0.1)
+            fresh = keeper.silent_ms()
+            call = asyncio.ensure_future(io(store.current_fence))
+            await held.wait_entered()
+            await asyncio.sleep(1.0)  # five terms with the store silent
+            stuck = keeper.silent_ms()
+            held.release()
+            await call
+            await asyncio.sleep(0.1)
+            return fresh, stuck, keeper.silent_ms()
+        finally:
+            life.cancel()
+
+    try:
+        fresh, stuck, back = asyncio.run(asyncio.wait_for(go(), 20))
+    finally:
+        io.close()
+        store.close()
+    assert fresh < keeper.term_ms, fresh
+    assert stuck > keeper.term_ms, f"the loop went on showing life {stuck:.0f} ms into a store call that hung"
+    assert back < keeper.term_ms, back
