@@ -387,7 +387,7 @@ class Runner:
         # A held close is never journaled: its re-plan is recorded now, and saved with the stage
         # entry below, so that a runner stopped at any later point still plans it again.
         replanned: set[str] = set()
-        report.events += await shortfalls.retry_unfilled(held.held, seen=replanned, save=False)
+        report.events += await shortfalls.retry_unfilled(held.held, seen=replanned, save=False, held=True)
         report.events += await shortfalls.track_residuals(ev, plans, now)
         report.execution.merge(await self.executor.journal(plans))  # 1. intents, before the stage entry is saved
         phase("journal")
@@ -492,7 +492,7 @@ class Runner:
             ss = self.book.state.scopes.get(key)
             if ss is not None and ss.stage.retries == retries:  # (not re-planned since: see below)
                 ss.stage.deferred = False
-        report.events += await self.shortfalls.retry_unfilled(held.held, seen=replanned, save=False)
+        report.events += await self.shortfalls.retry_unfilled(held.held, seen=replanned, save=False, held=True)
         await self._save()  # the entries are journaled in full: not to be planned again
         if not await self.lead.lease(self.clock()):
             report.execution.deposed = True

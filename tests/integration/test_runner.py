@@ -463,6 +463,51 @@ def test_a_held_close_is_to_be_planned_again_in_the_same_save_as_its_stage_entry
     assert first["deferred"] is True and first["retries"] == 1, first
 
 
+def test_closes_held_behind_an_order_still_being_confirmed_do_not_spend_the_re_plans(tmp_path):
+    """Found by the crash soak: a runner killed between journaling the first stage's closes and
+    sending them leaves them pending, and the next one learns they never reached the venue only
+    a confirmation gap later (here 30 ticks; in the soak, a restart each second kept it from
+    ever completing). Meanwhile every later close of those positions waits behind them (held),
+    planned again each tick as a new round: those rounds spend nothing of the 20 re-plans of
+    closes that ended short, and the flatten closes the book once they are settled."""
+    probe, log = [0], []
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    store = open_store(f"sqlite://{tmp_path / 'probe.db'}")
+    adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    runner = build_runner(graph(), {"simulated/sim-main": Recording(adapter, probe, None, log)},
+                          Recording(store, probe, None, log), lock_path=tmp_path / "probe.json", dry_run=False,
+                          clock=clock, confirm_gap_ms=TICK_MS)
+    asyncio.run(asyncio.wait_for(started(runner, clock), 60))
+    store.close()
+    first_send = next(n for n, name in log if name == "submit")
+
+    run = tmp_path / "run"
+    run.mkdir()
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    start = positions(engine)
+    runner, _, _, store, _ = setup(run, crash_at=first_send, engine=engine, clock=clock)
+    with pytest.raises(Crash):  # the first stage's closes journaled, none sent
+        asyncio.run(asyncio.wait_for(started(runner, clock), 60))
+    store.close()
+    store = open_store(f"sqlite://{run / 'state.db'}")
+    adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    again = build_runner(graph(), {"simulated/sim-main": adapter}, store, lock_path=run / "lock.json",
+                         dry_run=False, clock=clock, confirm_gap_ms=30 * TICK_MS)
+    reports = asyncio.run(asyncio.wait_for(started(again, clock, ticks=90), 60))
+    held = sum(1 for r in reports if r.execution.held)
+    assert held > again.MAX_CLOSE_RETRIES, f"held at {held} ticks only: the case is not made"
+    assert positions(engine) == {}, "the flatten gave up while its closes waited behind unconfirmed orders"
+    assert len(again.residuals) == 0, list(again.residuals)
+    fills = fills_by_client_id(engine)
+    assert fills and all(n == 1 for n in fills.values()), fills
+    assert store.pending_intents() == []
+    filled = sum(e.filled or 0 for e in store.journal(limit=1000) if e.status == "filled")
+    assert filled <= sum(start.values()) + 1e-9
+    store.close()
+
+
 def test_closes_that_expire_unfilled_are_planned_again_until_the_book_is_flat(tmp_path):
     """An IOC close past its protected price (a market that ran, a send delayed by a crash)
     expires unfilled: the runner plans the entry's closes again, at fresh prices, as "/r<n>"."""
