@@ -2,10 +2,13 @@
 
 Each *run* starts the simulated exchange as its own process (``python -m adapters.simulated
 serve --scenario flash-crash --time-scale X``: flat for 60 s of scenario time, then BTC -15 %,
-ETH -20 %, SOL -10 % over two minutes), a fresh SQLite state and a live runner (``dry_run:
-false``) ticking every 200 ms with the crash ladder policy (trim, trim more, flatten and
-lock). The runner is started and killed with SIGKILL ``--kills-per-run`` times, each time at a
-moment drawn from a seeded generator:
+ETH -20 %, SOL -10 % over two minutes), a fresh state and a live runner (``dry_run: false``)
+ticking every 200 ms with the crash ladder policy (trim, trim more, flatten and lock). The state
+is a SQLite file (``--state sqlite``, the default) or a database of its own on one PostgreSQL
+server the soak starts on a free loopback port with ``initdb`` and ``pg_ctl`` (``--state
+postgres``, fsync on; the runner then keeps its lease on a connection of its own, as in HA).
+The runner is started and killed with SIGKILL ``--kills-per-run`` times, each time at a moment
+drawn from a seeded generator:
 
 * in flight (40 %): as soon as an intent is journaled without a final result (polled every
   5 ms, for up to 2.5 s) — an order being sent, or sent and not yet answered;
@@ -28,9 +31,10 @@ Then it is started once more and left to settle (nothing pending, the book flat)
 * journal disagreements: a journaled result that is not what the venue holds, an order at the
   venue that was never journaled, or fills that do not account for the position change.
 
-Prints the counts, the wall time and the time per kill, and exits 1 if any order was lost or
-repeated or the journal disagrees with the venue. ``--kills N`` (default 1,000), ``--seed S``.
-Interrupted (Ctrl-C, SIGTERM), it prints what it has counted so far.
+Prints the store, the machine, the counts, the wall time and the time per kill, and exits 1 if
+any order was lost or repeated or the journal disagrees with the venue. ``--kills N`` (default
+1,000), ``--seed S``. Interrupted (Ctrl-C, SIGTERM), it prints what it has counted so far.
+:func:`one_run` is also what ``tests/integration/test_crash_soak.py`` runs on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -51,11 +55,12 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from killswitch.state import open_store
 
 PYTHON = Path(sys.executable)
+STORES = {"sqlite": "SQLite", "postgres": "PostgreSQL, fsync on"}
 KSCTL = PYTHON.with_name("ksctl")
 ENV = {**os.environ, "KS_CS_KEY": "sim-main-key", "KS_CS_SECRET": "sim-main-secret"}
 LOCAL_REFUSALS = {"CLOSE_EXCEEDS_POSITION", "NOT_REDUCE_ONLY"}  # refused by the adapter, never sent
@@ -139,14 +144,20 @@ def stop(p: Optional[subprocess.Popen], sig: int = signal.SIGKILL, wait: float =
 
 
 class Sim:
-    """The simulated exchange as a process, and its harness endpoint."""
+    """The simulated exchange as a process, and its harness endpoint. ``order_latency_ms``: every
+    order answered that much later (its fill at the venue is not delayed)."""
 
-    def __init__(self, work: Path, seed: int, scale: float):
+    def __init__(self, work: Path, seed: int, scale: float, order_latency_ms: int = 0):
         self.port = free_port()
         self.log = open(work / "sim.log", "w")
+        faults = []
+        if order_latency_ms:
+            (work / "faults.json").write_text(json.dumps([{"op": "place_order", "kind": "latency",
+                                                           "latency_ms": order_latency_ms}]))
+            faults = ["--faults", str(work / "faults.json")]
         self.proc = subprocess.Popen(
             [str(PYTHON), "-m", "adapters.simulated", "serve", "--scenario", "flash-crash", "--port", str(self.port),
-             "--seed", str(seed), "--time-scale", str(scale)], stdout=self.log, stderr=subprocess.STDOUT)
+             "--seed", str(seed), "--time-scale", str(scale), *faults], stdout=self.log, stderr=subprocess.STDOUT)
         if not wait_until(lambda: listening(self.port) or self.proc.poll() is not None, 30, 0.05) \
                 or self.proc.poll() is not None:
             self.close()
@@ -184,11 +195,16 @@ class Outcome:
 
 
 class Run:
-    def __init__(self, work: Path, seed: int, scale: float):
+    """One run's exchange, state and runner. ``state_url``: an empty PostgreSQL database (None:
+    a SQLite file of the run's own)."""
+
+    def __init__(self, work: Path, seed: int, scale: float, state_url: Optional[str] = None,
+                 order_latency_ms: int = 0):
         self.work = work
-        self.sim = Sim(work, seed, scale)
+        self.sim = Sim(work, seed, scale, order_latency_ms)
         self.db = work / "state.db"
-        self.url = f"sqlite://{self.db}"
+        self.url = state_url or f"sqlite://{self.db}"
+        self._pg: Any = None  # the harness's own connection to a PostgreSQL state, for its polls
         pol = work / "policies"
         pol.mkdir()
         (pol / "crash-ladder.yaml").write_text(POLICY)
@@ -206,7 +222,11 @@ class Run:
         return self.runner
 
     def _sql(self, query: str) -> Optional[tuple]:
-        """One row of a read-only query on the state, or None while it does not exist yet."""
+        """One row of a read-only query on the state, or None while it does not exist yet (the
+        runner creates the schema). Polled every few ms: on PostgreSQL one connection of the
+        harness's own, kept."""
+        if self.url.startswith("postgresql://"):
+            return self._pg_row(query)
         if not self.db.exists():
             return None
         try:
@@ -216,6 +236,18 @@ class Run:
             finally:
                 conn.close()
         except sqlite3.Error:
+            return None
+
+    def _pg_row(self, query: str) -> Optional[tuple]:
+        import psycopg
+
+        try:
+            if self._pg is None or self._pg.closed:
+                self._pg = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+            return self._pg.execute(query).fetchone()
+        except psycopg.Error:  # (no table yet, or the connection lost: asked again at the next poll)
+            if self._pg is not None:
+                self._pg.close()
             return None
 
     def intents(self) -> int:
@@ -245,11 +277,18 @@ class Run:
     def close(self) -> None:
         stop(self.runner)
         self.sim.close()
+        if self._pg is not None:
+            self._pg.close()
 
 
-def one_run(work: Path, seed: int, scale: float, kills: int, settle: float, rng: random.Random) -> Outcome:
+def one_run(work: Path, seed: int, scale: float, kills: int, settle: float, rng: random.Random,
+            state_url: Optional[str] = None, order_latency_ms: int = 0) -> Outcome:
+    """One run (see the module doc): ``kills`` SIGKILLs, a last start left to settle, judged.
+    ``state_url``: an empty PostgreSQL database (None: a SQLite file under ``work``);
+    ``order_latency_ms``: the venue answers every order that much later (more kills find orders
+    in flight)."""
     out = Outcome()
-    run = Run(work, seed, scale)
+    run = Run(work, seed, scale, state_url, order_latency_ms)
     try:
         start = open_legs(run.sim.state())
         for k in range(kills):
@@ -370,10 +409,11 @@ class Totals:
         return bool(self.repeated or self.lost or self.disagreements or self.unjudged)
 
 
-def report(t: Totals, wall: float, target: int) -> None:
+def report(t: Totals, wall: float, target: int, store: str, machine: str) -> None:
     per = wall / t.kills if t.kills else float("nan")
-    print(f"crash soak: {t.kills:,} of {target:,} SIGKILLs over {t.runs:,} runs, {t.orders:,} orders journaled, "
-          f"in {wall:.0f} s ({per:.2f} s per kill)")
+    print(f"crash soak ({STORES[store]}): {t.kills:,} of {target:,} SIGKILLs over {t.runs:,} runs, {t.orders:,} "
+          f"orders journaled, in {wall:.0f} s ({per:.2f} s per kill)")
+    print(f"  machine: {machine}")
     print("  kills timed: " + ", ".join(f"{k} {n}" for k, n in sorted(t.kinds.items())))
     print(f"  kills with orders in flight (an intent not yet settled): {t.in_flight}")
     print(f"  positions left open: {t.open_legs} (in {t.runs_open} of {t.runs} runs); runs not settled within "
@@ -398,13 +438,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--settle", type=float, default=30.0, help="seconds the last runner has to settle")
     ap.add_argument("--work", help="keep every run's files under this directory (default: a temp dir, "
                                    "kept only for runs that failed)")
+    ap.add_argument("--order-latency-ms", type=int, default=0,
+                    help="the venue answers every order this much later (default 0)")
+    ap.add_argument("--state", choices=sorted(STORES), default="sqlite",
+                    help="the runner's state: a SQLite file per run (default), or a database per run on a "
+                         "PostgreSQL server started for the soak (initdb and pg_ctl on PATH)")
     args = ap.parse_args(argv)
+    from harness import Pg, machine  # beside this script (a test runs one_run alone)
+
     rng = random.Random(args.seed)
     base = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ks-crash-soak-"))
     base.mkdir(parents=True, exist_ok=True)
     totals = Totals()
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    pg = Pg() if args.state == "postgres" else None  # one server; a database per run
     started = time.perf_counter()
     try:
         while totals.kills < args.kills and not stopping:
@@ -412,8 +460,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             work = base / f"run-{r:04d}"
             work.mkdir()
             kills = min(args.kills_per_run, args.kills - totals.kills)
+            url = pg.database(f"crash_soak_{r:04d}") if pg is not None else None
             try:
-                o = one_run(work, args.seed * 100_003 + r, args.time_scale, kills, args.settle, rng)
+                o = one_run(work, args.seed * 100_003 + r, args.time_scale, kills, args.settle, rng, url,
+                            args.order_latency_ms)
             except Exception as e:  # noqa: BLE001 - one broken run is reported, the soak goes on
                 totals.runs += 1
                 totals.unjudged += 1
@@ -421,8 +471,11 @@ def main(argv: Optional[list[str]] = None) -> int:
                 print(f"  run {r}: the harness failed: {type(e).__name__}: {e}", flush=True)
                 continue
             totals.add(o, work)
-            if not args.work and not (o.repeated or o.lost or o.disagreements):
-                shutil.rmtree(work, ignore_errors=True)
+            if not (o.repeated or o.lost or o.disagreements):
+                if not args.work:
+                    shutil.rmtree(work, ignore_errors=True)
+                if pg is not None:
+                    pg.drop_database(f"crash_soak_{r:04d}")
             if totals.runs % 10 == 0:
                 wall = time.perf_counter() - started
                 print(f"  ... {totals.kills:,} kills ({totals.in_flight} with orders in flight), {totals.runs} runs, "
@@ -431,7 +484,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                       f"disagreements {totals.disagreements}", flush=True)
     except KeyboardInterrupt:
         print("  interrupted", flush=True)
-    report(totals, time.perf_counter() - started, args.kills)
+    finally:
+        if pg is not None:
+            # a failed run's database is kept, with the server's files, for a look after the soak
+            pg.stop(remove=not totals.failed_runs)
+            if totals.failed_runs:
+                print(f"  the failed runs' databases are kept in {pg.data} (pg_ctl -D ... start)")
+    wall = time.perf_counter() - started
+    report(totals, wall, args.kills, args.state, machine())
     if not args.work and not totals.failed_runs:
         shutil.rmtree(base, ignore_errors=True)
     return 1 if totals.failed else 0

@@ -2,8 +2,9 @@
 as processes, a throwaway PostgreSQL server, percentiles, and reading the lease.
 
 Everything listens on 127.0.0.1 and every process started here is stopped by the caller (``stop``,
-``Pg.stop``), by its own id. Used by ``bench/api_load.py`` and ``bench/ha_takeover.py``; not a
-test helper (tests use ``tests/procs.py`` and the ``pg_server`` fixture).
+``Pg.stop``), by its own id. Used by ``bench/api_load.py``, ``bench/ha_takeover.py`` and
+``bench/crash_soak.py``; not a test helper (tests use ``tests/procs.py`` and the ``pg_server``
+fixture).
 """
 
 from __future__ import annotations
@@ -285,6 +286,20 @@ class Pg:
     def url(self, db: str = "ks_bench") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
 
+    def database(self, name: str) -> str:
+        """A new, empty database (``name``: letters, digits and underscores); its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def _user(self) -> Optional[pwd.struct_passwd]:
         if os.geteuid() != 0:
             return None
@@ -304,12 +319,14 @@ class Pg:
         if r.returncode != 0:
             raise RuntimeError(f"{Path(cmd[0]).name} failed ({r.returncode}): {r.stderr.strip()[-500:]}")
 
-    def stop(self) -> None:
+    def stop(self, remove: bool = True) -> None:
+        """Stop the server; with ``remove``, delete its files too."""
         try:
             self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
         except Exception:  # noqa: BLE001 - removed regardless
             pass
-        shutil.rmtree(self.base, ignore_errors=True)
+        if remove:
+            shutil.rmtree(self.base, ignore_errors=True)
 
 
 def _pg_bin(name: str) -> str:

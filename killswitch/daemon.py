@@ -28,7 +28,7 @@ from .runner.admission import Admission, Limits
 from .runner.loop import GraphReload, Runner
 from .zones import zone_known
 from .sources import MAX_FILE_BYTES, compile_sources
-from .state.store import FencedError
+from .state.store import FencedError, StoreError
 from .sources import revision_text
 
 
@@ -91,6 +91,7 @@ class Daemon:
         self.runner: Optional[Runner] = None
         self._files: Optional[list[tuple[str, str]]] = None  # the sources of the graph running
         self._saved: Optional[str] = None  # the digest last kept as the good bundle
+        self._store_failing = False  # the last tick stopped on a store error (said once, and its end once)
 
     def _accounts(self):
         try:
@@ -215,7 +216,6 @@ class Daemon:
             # this loop shows life (see runner/lease.py): no tick and no burst of requests can let
             # it lapse, and a wedged loop still hands over.
             from .runner.lease import LeaseKeeper, show_life
-            from .state.store import StoreError
 
             try:
                 keeper = LeaseKeeper.for_store(store, holder, self.opts.lease_ttl_ms, clock=runner.clock,
@@ -224,7 +224,7 @@ class Daemon:
                 self.err(f"ksctl run: STATE_UNREACHABLE: the lease thread cannot open its connection: {e}")
                 return 1
             runner.hold_lease_with(keeper)
-            life = asyncio.create_task(show_life(keeper))
+            life = asyncio.create_task(show_life(keeper, runner.io))
             await asyncio.to_thread(keeper.start)
             await runner.start()
             while not self.stop.is_set():
@@ -236,6 +236,7 @@ class Daemon:
                     self._start_reload()  # swapped in by _swap_compiled once compiled, between two ticks
                 report = await runner.tick()  # however long it takes, the lease thread keeps the lease
                 ticks += 1
+                self._say_store(report.store_error)
                 await self._keep_bundle(runner)
                 for s in report.transitions:
                     self.echo(f"ksctl run: {s.policy} {s.scope}: {s.transition.reason}")
@@ -281,6 +282,15 @@ class Daemon:
                 else:
                     self.echo(f"ksctl run: OTLP metrics exported again to {pusher.config.endpoint}")
 
+    def _say_store(self, error: Optional[str]) -> None:
+        """A tick that stopped on a store error, said once until a tick runs through again."""
+        if error is not None and not self._store_failing:
+            self.err(f"ksctl run: STATE_UNREACHABLE: a tick stopped on a store error ({error}); nothing is sent "
+                     "until the state is read back; retried every tick")
+        elif error is None and self._store_failing:
+            self.echo("ksctl run: the state store answers again")
+        self._store_failing = error is not None
+
     async def _wait(self, runner: Runner, seconds: float) -> None:
         """Sleep until the next tick, or until the lease changes hands (a standby that just took
         it acts at once; a leader that lost it stops at once). Every third of the lease TTL
@@ -298,11 +308,13 @@ class Daemon:
             try:
                 await asyncio.wait_for(self._stop_or_lease_moved(), min(step, left))
             except asyncio.TimeoutError:
-                if await runner.renew():
-                    try:
+                try:
+                    if await runner.renew():
                         await runner.refresh_native()  # the venues' countdowns must not wait for a slow tick
-                    except FencedError:
-                        runner.lost_lease()
+                except FencedError:
+                    runner.lost_lease()
+                except StoreError:  # the next tick says it
+                    runner.store_failed()
 
     async def _stop_or_lease_moved(self) -> None:
         waits = [asyncio.ensure_future(self.stop.wait()), asyncio.ensure_future(self.lease_moved.wait())]
@@ -337,7 +349,11 @@ class Daemon:
         if task is None or not task.done():
             return
         self._compiling = None
-        await self._swap(runner, *task.result())
+        try:
+            await self._swap(runner, *task.result())
+        except StoreError as e:  # its audit row: the graph is swapped in (or kept) regardless
+            self.err(f"ksctl run: the policy reload could not be audited: {e}")
+            runner.store_failed()
 
     async def _reload(self, runner: Runner) -> None:
         """Reload now: compile on a worker thread, then swap on the loop."""

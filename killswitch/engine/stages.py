@@ -74,7 +74,7 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
         st.last_active_ms = now
         st.approvals = []
         st.deferred = False
-        st.retries = 0
+        st.retries = st.held = 0
         reason = f"ESCALATED: stage={current}->{target} triggers={names[target]}"
         return StageTransition("entered", current, target, stage.name, reason,
                                decision_id(policy.name, scope, target, st.entries)), refusals

@@ -58,19 +58,23 @@ class StageState:
     # Closes of the current entry planned again (after positions were unknown, or a close that
     # expired unfilled): each re-plan is a decision of its own, "<entry>/r<n>".
     retries: int = 0
+    # Of those re-plans, the rounds whose closes waited behind an earlier order of ours (held):
+    # they spend nothing of the budget of re-plans of closes that ended short.
+    held: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "level": self.level, "entered_ms": self.entered_ms, "entries": self.entries,
             "last_entry_ms": {str(k): v for k, v in self.last_entry_ms.items()},
             "last_active_ms": self.last_active_ms, "approvals": list(self.approvals), "deferred": self.deferred,
-            "retries": self.retries,
+            "retries": self.retries, "held": self.held,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "StageState":
         return cls(d["level"], d["entered_ms"], d["entries"], {int(k): v for k, v in d["last_entry_ms"].items()},
-                   d["last_active_ms"], list(d["approvals"]), d.get("deferred", False), d.get("retries", 0))
+                   d["last_active_ms"], list(d["approvals"]), d.get("deferred", False), d.get("retries", 0),
+                   d.get("held", 0))
 
 
 @dataclass

@@ -38,7 +38,7 @@ from .book import Book
 from .leadership import Leadership
 from .lock import iso_ms
 from .scopes import Catalog, close_matches
-from .shortfalls import MAX_CLOSE_RETRIES
+from .shortfalls import MAX_HELD_ROUNDS
 from .storeio import StoreIO
 from .view import CloseResult, PlannedOrder
 
@@ -189,14 +189,15 @@ class ManualCloses:
     async def requeue_held(self, decisions: Sequence[str]) -> None:
         """A manual close whose orders waited for an earlier order on their position is planned
         again at the next tick under its own id (what it journaled already is not sent twice),
-        at most MAX_CLOSE_RETRIES times; then it is given up, audited."""
+        at most MAX_HELD_ROUNDS times (a round a tick while the earlier order is settled); then
+        it is given up, audited."""
         for did in decisions:
             m = re.fullmatch(r"manual/(.+)/m(\d+)", did)
             if m is None:
                 continue
             n = self.holds.get(did, 0) + 1
             self.holds[did] = n
-            if n > MAX_CLOSE_RETRIES:
+            if n > MAX_HELD_ROUNDS:
                 await self.lead.audit("manual_close_given_up", self.clock(), {"id": did, "reason": "REMAINDER_OPEN"})
                 continue
             self.queued.append((m.group(1), "held", int(m.group(2))))

@@ -469,6 +469,11 @@ class Executor:
             return
         await self.io(self.store.audit, "order_resent", now,
                       {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"}, fence=self.fence())
+        # asked again after the audit row: its write may have waited past the end of our term
+        # (the order is still journaled without a result: the next leader settles it)
+        if not await self.still_leader():
+            report.deposed = True
+            return
         await self._submit(adapter, intent, report, resent=True)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from ..state.store import FencedError
+from ..state.store import FencedError, StoreError
 from .book import Book
 from .lease import LeaseKeeper
 from .storeio import StoreIO
@@ -49,6 +49,8 @@ class Leadership:
         self.leader = False
         self.keeper: Optional[LeaseKeeper] = None  # the lease thread; None: the tick renews the lease itself
         self.stale = False  # a fenced write failed after its change was applied here: reload on the next token
+        # a store call failed: reload before acting again, under the next token or the same one
+        self.resync = False
         self.replans_checked = True  # False from a new token until the journal was read for lost re-plans
 
     async def lease(self, now: int) -> bool:
@@ -65,7 +67,7 @@ class Leadership:
 
     async def _lease(self, now: int) -> bool:
         token = await self._token(now)
-        if token is None or token == self.fence:
+        if token is None or (token == self.fence and not self.resync):
             self.leader = token is not None
             return self.leader
         # A new token: the lease lapsed or changed hands since we last held it. If another leader
@@ -74,7 +76,13 @@ class Leadership:
         self.leader = False
         book = self.book
         reloaded = False
-        if self.fence:
+        if self.resync:
+            # a store call failed since we last acted (see store_failed): the store's state, under
+            # whichever token, whether or not anything was ever saved
+            await book.reload(self.io, self.store)
+            self.on_new_state(now)
+            reloaded = True
+        elif self.fence:
             doc = await self.io(self.store.load_engine_state)
             # another leader moved the state on, or a write of ours was fenced off after what it
             # recorded was applied here: the store's state is the one to go on from
@@ -91,19 +99,41 @@ class Leadership:
             # up where it left off (notification groups, what was already paged)
             self.restore_sinks(book.loaded if reloaded else await self.io(self.store.load_engine_state))
         self.fence = token
+        self.resync = False
         self.leader = True
         self.replans_checked = False
         return True
 
+    def store_failed(self) -> None:
+        """A store call failed (the server unreachable or paused past the call's deadline, the
+        connection lost): what this runner holds may be ahead of the store (a change it applied
+        whose write failed) or behind it (a write whose answer was lost may have committed).
+        It acts again only from what the store holds, read back at its next look at the lease
+        (under the same token, or the next), as after a takeover: a restart of the process,
+        without the process ending. The journal's idempotence does the rest (see executor)."""
+        self.leader = False
+        self.resync = True
+
     async def fence_holds(self) -> bool:
-        """Asked before every order: our term has not run out (the keeper could renew it) and
-        no one took the lease since (the store's token is still ours)."""
-        if self.keeper is not None and not self.keeper.holds(self.fence, self.clock()):
+        """Asked before every order: no one took the lease since (the store's token is still
+        ours) and our term has not run out (the keeper could renew it). The term is looked at
+        after the store has answered, as close to the send as can be: a store that answers late
+        (a paused server, a lost connection) may answer with our token after the term ran out
+        and a standby, by then free to take the lease, acts on the same book."""
+        if not self.leader or not self._term_holds():
+            # (no store read needed to know it; not leader: deposed, or a store call failed and
+            # the state is to be read back, while another account's orders of the same tick go on)
             return False
         try:
-            return await self.io(self.store.current_fence) == self.fence
+            ours = await self.io(self.store.current_fence) == self.fence
+        except StoreError:
+            raise  # the store cannot tell: nothing is sent, and the tick stops on it (see Runner.tick)
         except Exception:  # noqa: BLE001 - cannot tell: do not send
             return False
+        return ours and self._term_holds()
+
+    def _term_holds(self) -> bool:
+        return self.keeper is None or self.keeper.holds(self.fence, self.clock())
 
     async def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
         """An audit row, fenced while this runner acts as leader (FencedError once deposed)."""

@@ -14,11 +14,15 @@ standby's margin to wake, take it and act on a loaded machine — the takeover b
 The watchdog: the keeper holds the lease on behalf of the runner's event loop, never beyond it.
 The loop shows life (:func:`show_life`, a task that stamps :meth:`LeaseKeeper.alive` every
 ~100 ms), and a term ends a term after the loop's last sign of life, whenever the renewal that
-grants it runs. A loop wedged for good (a store call that never returns, a deadlock, a CPU-bound
-bug) therefore loses the lease a term after it stopped, as a SIGSTOPped process does (its keeper
-stops with it), and a standby takes over: a thread that renewed regardless would keep a hung
-runner in charge for ever. A loop that comes back takes the lease again only if nobody else did,
-under a new token.
+grants it runs. A loop wedged for good (a deadlock, a CPU-bound bug) therefore loses the lease a
+term after it stopped, as a SIGSTOPped process does (its keeper stops with it), and a standby
+takes over: a thread that renewed regardless would keep a hung runner in charge for ever. The
+runner's store calls run on a thread of their own (:mod:`.storeio`), so a store call that hangs
+(a paused server, a connection whose packets are dropped) or keeps failing leaves the loop
+running but the runner unable to act: the loop shows life only while its store has answered
+within a term (:meth:`StoreIO.unanswered_s`), so such a runner loses the lease within two
+terms of the store's last answer. A loop that comes back (or a store that answers again) takes
+the lease again only if nobody else did, under a new token.
 
 Safety does not rest on this thread nor on clocks: every write the runner makes carries the token
 and the store checks it in the same transaction, and before every order the runner checks both
@@ -41,6 +45,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:
     from ..metrics import Registry
+    from .storeio import StoreIO
 
 log = logging.getLogger("killswitch.runner.lease")
 
@@ -223,10 +228,13 @@ class LeaseKeeper:
         registry.sampled("killswitch_loop_silent_seconds", "gauge",
                          "Seconds since the runner's loop last showed life.").add(round(self.silent_ms() / 1000, 3))
 
-async def show_life(keeper: LeaseKeeper) -> None:
-    """The loop's half of the watchdog: stamp ``keeper.alive`` while this loop runs callbacks.
-    Runs until cancelled."""
+async def show_life(keeper: LeaseKeeper, io: Optional["StoreIO"] = None) -> None:
+    """The loop's half of the watchdog: stamp ``keeper.alive`` while this loop runs callbacks
+    and (with ``io``, the runner's store thread) its store has answered within a term. Runs
+    until cancelled."""
     step = min(LIFE_STEP_S, keeper.term_ms / 1000 / 20)
+    limit_s = keeper.term_ms / 1000
     while True:
-        keeper.alive()
+        if io is None or io.unanswered_s() < limit_s:
+            keeper.alive()
         await asyncio.sleep(step)

@@ -69,7 +69,7 @@ from ..compile.graph import DecisionGraph
 from ..engine.evaluate import Evaluation, evaluate
 from ..events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, STAGE_TRANSITION, Event, ReloadingSink, Sink
 from ..snapshot import FetchStatus, Snapshot
-from ..state.store import FencedError
+from ..state.store import FencedError, StoreError
 from .book import Book
 from .closes import ManualCloses
 from .commands import OperatorCommands
@@ -110,6 +110,8 @@ class TickReport:
     ended_ns: int = 0
     phases: dict[str, tuple[int, int]] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    # the store error the tick stopped on ("OperationalError: ..." with the URL masked), or None
+    store_error: Optional[str] = None
 
     @property
     def transitions(self) -> list:
@@ -160,7 +162,7 @@ class Runner:
         self.io = StoreIO(f"store-{holder}")  # every store call after this constructor goes through it
         self.book = book = Book.open(graph, store)  # the constructor: no loop yet
         self.counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
-                         "orders_unknown": 0, "snapshot_failures": 0, "dms_fired": 0}
+                         "orders_unknown": 0, "snapshot_failures": 0, "dms_fired": 0, "store_failures": 0}
         self.turn = Turn()
         context = RunnerSinkContext(book, holder=holder, dry_run=dry_run, store=store,
                                     sinks=lambda: self.fanout.sinks, clock=clock)
@@ -236,14 +238,20 @@ class Runner:
     # --- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> ExecutionReport:
-        """Take the lease if free and settle what a previous run left pending."""
-        if await self.lead.lease(self.clock()):
-            report = await self.executor.reconcile()
-            # a close that ended short while we were down (an IOC past its price, a remainder
-            # cancelled just now) is planned again at the first tick, as if seen at a tick
-            for e in await self.shortfalls.retry_unfilled(report.unfilled):
-                self.emit(e)
-            return report
+        """Take the lease if free and settle what a previous run left pending. A store error
+        on the way is left to the first tick (see :meth:`tick`)."""
+        try:
+            if await self.lead.lease(self.clock()):
+                report = await self.executor.reconcile()
+                # a close that ended short while we were down (an IOC past its price, a remainder
+                # cancelled just now) is planned again at the first tick, as if seen at a tick
+                for e in await self.shortfalls.retry_unfilled(report.unfilled):
+                    self.emit(e)
+                return report
+        except FencedError:
+            self.lost_lease()
+        except StoreError:
+            self.store_failed()
         return ExecutionReport()
 
     def hold_lease_with(self, keeper: LeaseKeeper) -> None:
@@ -263,6 +271,12 @@ class Runner:
         on from the store's state when the lease comes back (what changed here may not be in it)."""
         self.lead.leader = False
         self.lead.stale = True
+
+    def store_failed(self) -> None:
+        """A store call outside a tick failed: act again only from the store's state (see
+        :meth:`Leadership.store_failed`)."""
+        self.lead.store_failed()
+        self.counters["store_failures"] += 1
 
     def emit(self, event: Event) -> None:
         """An event outside a tick (a reset, a manual close, a failed reload) to every sink."""
@@ -308,7 +322,11 @@ class Runner:
 
     async def tick(self) -> TickReport:
         """One tick. A tick slow enough to lose the lease midway (another runner took over) stops
-        at the first fenced write or at the renewal before sending: it reports itself deposed."""
+        at the first fenced write or at the renewal before sending: it reports itself deposed.
+        A tick whose store call fails (unreachable, past its deadline, the connection lost)
+        stops there and reports it (``store_error``); the runner sends nothing more until it
+        has read the store's state back (see :meth:`Leadership.store_failed`), and the process
+        goes on: a database that restarts or a network that drops a connection ends no runner."""
         started = time.time_ns()
         report = TickReport(self.clock(), leader=False, started_ns=started)
         try:
@@ -321,6 +339,10 @@ class Runner:
             self.lead.stale = True
             report.leader = False
             report.execution.deposed = True
+        except StoreError as e:  # (its text names the store by its masked URL)
+            self.store_failed()
+            report.leader = False
+            report.store_error = f"{e}"
         if report.execution.deposed:
             report.events.append(Event.make(DEPOSED, report.now_ms, {"fence": self.lead.fence}, holder=self.holder))
         report.ended_ns = time.time_ns()
@@ -372,7 +394,7 @@ class Runner:
         # A held close is never journaled: its re-plan is recorded now, and saved with the stage
         # entry below, so that a runner stopped at any later point still plans it again.
         replanned: set[str] = set()
-        report.events += await shortfalls.retry_unfilled(held.held, seen=replanned, save=False)
+        report.events += await shortfalls.retry_unfilled(held.held, seen=replanned, save=False, held=True)
         report.events += await shortfalls.track_residuals(ev, plans, now)
         report.execution.merge(await self.executor.journal(plans))  # 1. intents, before the stage entry is saved
         phase("journal")
@@ -477,7 +499,7 @@ class Runner:
             ss = self.book.state.scopes.get(key)
             if ss is not None and ss.stage.retries == retries:  # (not re-planned since: see below)
                 ss.stage.deferred = False
-        report.events += await self.shortfalls.retry_unfilled(held.held, seen=replanned, save=False)
+        report.events += await self.shortfalls.retry_unfilled(held.held, seen=replanned, save=False, held=True)
         await self._save()  # the entries are journaled in full: not to be planned again
         if not await self.lead.lease(self.clock()):
             report.execution.deposed = True

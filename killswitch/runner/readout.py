@@ -183,6 +183,9 @@ class Readout:
             orders.add(c["orders_" + result], result=result)
         reg.sampled("killswitch_snapshot_failures_total", "counter",
                     "Account snapshots that could not be fetched.").add(c["snapshot_failures"])
+        reg.sampled("killswitch_store_failures_total", "counter",
+                    "Ticks and other steps stopped by a state store error (the state was read back after).") \
+            .add(c["store_failures"])
         stage = reg.sampled("killswitch_stage", "gauge", "The stage level of each policy and scope (0: none).",
                             ("policy", "scope"))
         for key, ss in sorted(state.scopes.items()):

@@ -4,10 +4,14 @@ What it owns: a stage entry's closes that ended unfilled or short (an IOC past i
 price, sent late after a crash, a thin book that filled part of it, a remainder we cancelled)
 or that waited for an earlier order on their position (held) leave the position open: the
 entry's closes are planned again at the next tick, from the positions then and at fresh prices,
-as decision "<entry>/r<n>", within a bounded budget; a re-plan a stop dropped is found again in
-the journal when a runner starts leading. What cannot be closed — below the venue's minimum, or
-still open once the budget is spent — is a residual: recorded, audited and announced once,
-shown in status, and ended with its position or its incident.
+as decision "<entry>/r<n>", within a bounded budget: ``MAX_CLOSE_RETRIES`` rounds after closes
+that ended short, and apart from those ``MAX_HELD_ROUNDS`` rounds of closes that waited (a
+round a tick while the earlier order is settled: a resting remainder cancelled, or an order
+that never reached the venue confirmed so, which takes a confirmation gap after each restart);
+a re-plan a stop dropped is found again in the journal when a runner starts leading. What cannot
+be closed — below the venue's minimum, or still open once the budget is spent — is a residual:
+recorded, audited and announced once, shown in status, and ended with its position or its
+incident.
 
 Must not: send anything (the next tick's closes go through the planner, the journal and the
 executor like any other), or drop a residual that still has a position.
@@ -26,7 +30,16 @@ from .executor import ended_short
 from .residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual
 from .storeio import StoreIO
 
-MAX_CLOSE_RETRIES = 20
+MAX_CLOSE_RETRIES = 20  # re-plans of an entry's closes that ended short
+# rounds an entry's closes may wait behind earlier orders of ours (a minute of 200 ms ticks): a
+# wait spends nothing of the above, or a flatten whose closes wait out a confirmation gap a
+# round a tick (and one more gap after every restart) gave up with the book open
+MAX_HELD_ROUNDS = 300
+
+
+def budget_spent(retries: int, held: int) -> bool:
+    """Whether an entry's re-plans are spent: of closes that ended short, or of waits."""
+    return retries - held >= MAX_CLOSE_RETRIES or held >= MAX_HELD_ROUNDS
 
 
 class Shortfalls:
@@ -44,11 +57,12 @@ class Shortfalls:
         self.save = save
 
     async def retry_unfilled(self, decisions: Sequence[str], *, seen: Optional[set[str]] = None,
-                             save: bool = True) -> list[Event]:
-        """Plan again the entries of ``decisions`` (closes that ended short or were held) at the
-        next tick — once per entry and tick (``seen``: the entries already re-planned this tick),
-        however many of its closes fell short. Once the budget is spent, what is still open is
-        recorded as residuals. ``save`` False: the caller saves the state."""
+                             save: bool = True, held: bool = False) -> list[Event]:
+        """Plan again the entries of ``decisions`` (closes that ended short, or with ``held``
+        closes that waited behind an earlier order) at the next tick — once per entry and tick
+        (``seen``: the entries already re-planned this tick), however many of its closes fell
+        short. Once the budget is spent, what is still open is recorded as residuals. ``save``
+        False: the caller saves the state."""
         events: list[Event] = []
         seen = set() if seen is None else seen
         for did in dict.fromkeys(decisions):
@@ -59,13 +73,14 @@ class Shortfalls:
             for key, ss in self.book.state.scopes.items():
                 policy, _, scope = key.partition("|")
                 if ss.stage.level and make_id(policy, scope, ss.stage.level, ss.stage.entries) == base:
-                    if ss.stage.retries >= MAX_CLOSE_RETRIES:
+                    if budget_spent(ss.stage.retries, ss.stage.held):
                         await self.audit("close_retries_exhausted", self.clock(), {"decision_id": did})
                         events.append(Event.make(CLOSE_RETRIES_EXHAUSTED, self.clock(), {"decision_id": did},
                                                  policy=policy, scope=scope, level=ss.stage.level))
                         events += await self._exhausted(policy, scope, ss, base)
                         continue
                     ss.stage.retries += 1
+                    ss.stage.held += 1 if held else 0
                     ss.stage.deferred = True
                     await self.audit("close_replanned", self.clock(), {"decision_id": did,
                                                                        "retry": ss.stage.retries})
@@ -81,7 +96,7 @@ class Shortfalls:
         deferred re-plans by itself. Read from the journal when a runner starts leading."""
         out = []
         for key, ss in sorted(self.book.state.scopes.items()):
-            if not ss.stage.level or ss.stage.deferred or ss.stage.retries >= MAX_CLOSE_RETRIES:
+            if not ss.stage.level or ss.stage.deferred or budget_spent(ss.stage.retries, ss.stage.held):
                 continue  # (a spent budget was reported as residuals when it ran out)
             policy, _, scope = key.partition("|")
             base = make_id(policy, scope, ss.stage.level, ss.stage.entries)

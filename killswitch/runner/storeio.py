@@ -12,6 +12,11 @@ read sees every write submitted before it. Awaiting a call is how the caller wai
 durable (an intent before its order is sent); :meth:`StoreIO.submit` queues a write nobody
 needs to wait for (an audit row about a sink's failure) in the same order.
 
+It also says how long the store has left it without an answer (:meth:`StoreIO.unanswered_s`):
+the lease thread renews only while that stays under a term (see :mod:`.lease`), so a runner
+whose store calls hang or keep failing hands the lease over instead of holding it and doing
+nothing.
+
 Must not: run two calls at once (the order above would be lost), touch the runner's state (it
 only carries calls and their answers), or swallow an error of a call that is awaited.
 """
@@ -21,7 +26,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+import time
 from typing import Any, Callable, Optional, TypeVar
+
+from ..state.store import StoreError
 
 T = TypeVar("T")
 
@@ -29,10 +37,14 @@ T = TypeVar("T")
 class StoreIO:
     """Runs ``fn(*args)`` on the runner's store thread; see the module doc."""
 
-    def __init__(self, name: str = "store-io"):
+    def __init__(self, name: str = "store-io", *, monotonic: Callable[[], float] = time.monotonic):
         self._name = name
         self._pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._lock = threading.Lock()
+        self._mono = monotonic
+        # since when the store thread has waited for an answer it has not had (a call running,
+        # or failing for want of one); None: the last call was answered and none runs
+        self._waiting_since: Optional[float] = None
 
     def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
         with self._lock:
@@ -43,7 +55,31 @@ class StoreIO:
 
     def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "concurrent.futures.Future[T]":
         """Queue a call; its future holds the answer or the error."""
-        return self._executor().submit(fn, *args, **kwargs)
+        return self._executor().submit(self._timed, fn, args, kwargs)
+
+    def unanswered_s(self) -> float:
+        """Seconds the store has left this runner without an answer: since the call running
+        began (when the one before was answered), or since the first of the calls that have
+        failed for want of one (the server unreachable, paused past a call's deadline, the
+        connection lost); 0 once a call is answered. A refusal is an answer (a fenced write, an
+        unknown intent): only a bare :class:`StoreError`, the driver's failure, is not."""
+        since = self._waiting_since
+        return 0.0 if since is None else max(0.0, self._mono() - since)
+
+    def _timed(self, fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
+        if self._waiting_since is None:
+            self._waiting_since = self._mono()
+        try:
+            out = fn(*args, **kwargs)
+        except StoreError as e:
+            if type(e) is not StoreError:  # a refusal (fenced, unknown intent, ...): the store answered
+                self._waiting_since = None
+            raise
+        except BaseException:  # not the store's (a lock file's disk, a bug): not for the lease to judge
+            self._waiting_since = None
+            raise
+        self._waiting_since = None
+        return out
 
     async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a call on the store thread and wait for it without blocking the loop."""

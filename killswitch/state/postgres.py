@@ -10,6 +10,14 @@ The connection is autocommit, with each method one explicit transaction; a broke
 (server restart, failover) is replaced on the next call, never retried inside a call whose
 write may or may not have committed.
 
+Every call has a deadline (:class:`_Deadline`): the lock timeout, and as long again (5 s at most)
+for the answer. A server that stopped answering without closing the connection — paused
+(SIGSTOP, a frozen VM: its kernel still acknowledges what is sent) or cut off by a network that
+drops packets — would otherwise hold the calling thread until it comes back, or for ever: the
+lease thread, or the runner's store thread and every call queued behind it. Past the deadline
+the connection's socket is shut down, the call raises (a StoreError, like a lost connection)
+and the connection is replaced at the next call.
+
 Must not: put the URL's password in a message, a log line or ``repr`` — every driver message is
 scrubbed of it; use jsonb for documents (it rewrites numbers).
 """
@@ -17,6 +25,11 @@ scrubbed of it; use jsonb for documents (it rewrites numbers).
 from __future__ import annotations
 
 import logging
+import math
+import os
+import socket
+import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
@@ -35,6 +48,76 @@ LOCK_TIMEOUT_MS = 15_000  # a stuck transaction holding the lease row must not h
 # commit keeps the lease row locked FOR SHARE and no standby can take over until it wakes.
 # Below the default lease TTL (5 s), so such a pause delays a takeover by no more than the TTL.
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 2_000
+ANSWER_S = 5.0  # at most, beyond its lock timeout, for a call's answer (see _Deadline)
+
+
+def call_timeout_s(lock_timeout_ms: int) -> float:
+    """A call's deadline: its statements may wait ``lock_timeout_ms`` for a lock, and the server
+    as long again (``ANSWER_S`` at most) to answer once it has them: 20 s for the runner's
+    connection, 2 s for the lease thread's at a 3 s lease TTL (a renewal that late is no use)."""
+    lock_s = lock_timeout_ms / 1000
+    return lock_s + min(lock_s, ANSWER_S)
+
+
+class _Deadline:
+    """Ends the call on a connection that has not been answered by its deadline, from a thread
+    of its own (started at the first call): shuts the connection's socket down, so that the
+    driver, waiting on it, sees the connection closed and raises. One call at a time (the
+    store's lock); ``begin`` and ``end`` bracket it. The socket is reached through a copy of its
+    descriptor, taken at ``begin`` and closed at ``end``: the driver may close its own when the
+    connection breaks, and the number could then name another socket of the process."""
+
+    def __init__(self, timeout_s: float, name: str):
+        self.timeout_s = timeout_s
+        self.name = name
+        self.expired = 0  # calls ended here
+        self._cond = threading.Condition()
+        self._call: Optional[tuple[float, socket.socket]] = None  # (deadline, socket) of the call running
+        self._thread: Optional[threading.Thread] = None
+        self._closed = False
+
+    def begin(self, fileno: int) -> None:
+        try:
+            sock = socket.socket(fileno=os.dup(fileno))
+        except OSError:  # (the driver's socket is gone: the call fails by itself)
+            return
+        with self._cond:
+            self._call = (time.monotonic() + self.timeout_s, sock)
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name=f"pg-deadline-{self.name}", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def end(self) -> None:
+        with self._cond:
+            call, self._call = self._call, None
+        if call is not None:
+            call[1].close()  # our copy only
+
+    def close(self) -> None:
+        self.end()
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._closed:
+                if self._call is None:
+                    self._cond.wait()
+                    continue
+                deadline, sock = self._call
+                left = deadline - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                self._call = None
+                self.expired += 1
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # both ways: the driver's wait ends on it
+                except OSError:
+                    pass
+                sock.close()
 
 
 class PostgresStore(SqlStore):
@@ -47,6 +130,8 @@ class PostgresStore(SqlStore):
         self._conninfo = url
         self._secrets = url_secrets(url)
         self._lock_timeout_ms = int(lock_timeout_ms)
+        self._deadline = _Deadline(call_timeout_s(self._lock_timeout_ms), self.url)
+        self._depth = 0  # transactions open on this thread (a call may run another inside it)
         self._conn = self._connect()
 
     def __repr__(self) -> str:
@@ -60,7 +145,8 @@ class PostgresStore(SqlStore):
             # (context, row_factory, ...): typed Any, as a dict of ints would claim to fill those too
             kwargs: dict[str, Any] = {}
             if "connect_timeout" not in self._conninfo:
-                kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
+                # no longer than a call may take (libpq counts whole seconds, 2 at least)
+                kwargs["connect_timeout"] = min(CONNECT_TIMEOUT_S, max(2, math.ceil(self._deadline.timeout_s)))
             conn = psycopg.connect(self._conninfo, autocommit=True, **kwargs)
             conn.execute(f"SET lock_timeout = {self._lock_timeout_ms}")
             conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_TIMEOUT_MS}")
@@ -83,17 +169,26 @@ class PostgresStore(SqlStore):
             if self._conn.broken or self._conn.closed:
                 log.warning("state store %s: connection lost, reconnecting", self.url)
                 self._conn = self._connect()
+            outer = self._depth == 0
+            if outer:
+                self._deadline.begin(self._conn.fileno())
+            self._depth += 1
             try:
                 with self._conn.transaction(), self._conn.cursor() as cur:
                     yield cur
             except psycopg.Error as e:
                 raise wrap_error(self.url, e, self._secrets) from e
+            finally:
+                self._depth -= 1
+                if outer:
+                    self._deadline.end()
 
     def reopen(self, *, lock_timeout_ms: Optional[int] = None) -> "PostgresStore":
         return PostgresStore(self._conninfo, self.url, lock_timeout_ms=lock_timeout_ms or LOCK_TIMEOUT_MS)
 
     def close(self) -> None:
         with self._lock:
+            self._deadline.close()
             self._conn.close()
 
 

@@ -22,10 +22,12 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from typing import Optional
 
 import pytest
 
 from killswitch.runner.lease import LeaseKeeper, show_life
+from killswitch.runner.storeio import StoreIO
 from killswitch.state import open_store
 from tests.procs import accounts_file, free_port
 
@@ -71,14 +73,14 @@ def wait_for(cond, timeout: float, what: str, step: float = 0.01):
 class LiveLoop:
     """An event loop on a thread of its own, showing life to a keeper, that a test can wedge."""
 
-    def __init__(self, keeper: LeaseKeeper):
+    def __init__(self, keeper: LeaseKeeper, io: Optional[StoreIO] = None):
         self.loop = asyncio.new_event_loop()
         self.release = threading.Event()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
         async def start():
-            return asyncio.create_task(show_life(keeper))
+            return asyncio.create_task(show_life(keeper, io))
 
         self.life = asyncio.run_coroutine_threadsafe(start(), self.loop).result(5)
 
@@ -220,6 +222,44 @@ def test_a_wedged_loop_loses_the_lease_to_a_standby_and_does_not_take_it_back(st
             k.stop()
         la.close()
         lb.close()
+        store.close()
+
+
+def test_a_runner_whose_store_calls_hang_loses_the_lease_to_a_standby_and_does_not_take_it_back(state_url):
+    """The runner's store thread is stuck in a call (a paused server, a connection whose packets
+    are dropped) while its loop and its lease thread run on: it cannot act, so it must not keep
+    the lease. The loop stops showing life a term after the store's last answer, and a standby
+    takes over a term later; once the store answers again, the lease stays the standby's."""
+    store = open_store(state_url)
+    ttl = 900
+    a = LeaseKeeper.for_store(store, "a", ttl)
+    b = LeaseKeeper.for_store(store, "b", ttl)
+    io = StoreIO("a")
+    la, lb = LiveLoop(a, io), LiveLoop(b)
+    answer = threading.Event()
+    try:
+        a.start()
+        b.start()
+        token_a = a.token(a.clock())
+        assert token_a is not None
+        time.sleep(3 * ttl / 1000)
+        assert a.token(a.clock()) == token_a, "a loop whose store answers keeps its lease"
+        io.submit(answer.wait, 60)  # a store call that does not come back
+        token_b = wait_for(lambda: b.token(b.clock()), 10 * ttl / 1000, "the standby to take the lease")
+        assert token_b > token_a and store.lease().holder == "b"
+        assert not a.holds(token_a, a.clock()), "the runner whose store hangs still believes it holds the lease"
+        answer.set()  # the store answers again: the lease is b's, and stays b's
+        wait_for(lambda: io.unanswered_s() == 0, 5, "the store thread to be answered")
+        time.sleep(3 * ttl / 1000)
+        assert store.lease().holder == "b" and store.current_fence() == token_b
+        assert a.token(a.clock()) is None and b.token(b.clock()) == token_b
+    finally:
+        answer.set()
+        for k in (a, b):
+            k.stop()
+        la.close()
+        lb.close()
+        io.close()
         store.close()
 
 

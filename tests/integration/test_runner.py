@@ -13,6 +13,7 @@ import json
 import re
 import textwrap
 from collections import Counter
+from typing import Optional
 
 import pytest
 
@@ -22,7 +23,7 @@ from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.bootstrap import build_runner
-from killswitch.state import open_store
+from killswitch.state import StoreError, open_store
 
 T0 = 1_772_456_400_000
 TICK_MS = 5_000
@@ -221,6 +222,115 @@ def test_a_crash_at_any_call_neither_repeats_nor_loses_an_order(tmp_path, crash_
     assert filled <= sum(start.values()) + 1e-9  # never more than the book
 
 
+class FailingStore:
+    """The store, whose ``at``-th call (counted from :meth:`arm`) raises a StoreError, once: the
+    server unreachable before the call reached it (``after`` False), or the connection lost
+    after it committed, its answer lost with it (``after`` True)."""
+
+    def __init__(self, store, at: int, after: bool):
+        self._s, self._at, self._after = store, at, after
+        self.calls: Optional[int] = None  # None: not armed
+        self.failed: Optional[str] = None
+        self.names: list[str] = []  # the calls made since armed
+
+    def arm(self) -> None:
+        self.calls = 0
+
+    def __getattr__(self, name):
+        attr = getattr(self._s, name)
+        if not callable(attr) or name.startswith("_") or name in ("reopen", "close"):
+            return attr
+
+        def call(*a, **k):
+            if self.calls is None:
+                return attr(*a, **k)
+            self.calls += 1
+            self.names.append(name)
+            if self.calls != self._at:
+                return attr(*a, **k)
+            if self._after:
+                attr(*a, **k)
+            self.failed = name
+            raise StoreError(f"sqlite://state.db: OperationalError: connection lost at {name}")
+
+        return call
+
+
+_STORE_CALLS: list[str] = []
+
+
+def store_calls(tmp_path) -> list[str]:
+    """The store calls a run makes (their names, in order), from a run without a failure."""
+    if not _STORE_CALLS:
+        clock = ManualClock(T0)
+        engine = build("flash-crash", clock)
+        store = open_store(f"sqlite://{tmp_path / 'probe.db'}")
+        probe = FailingStore(store, 0, False)
+        adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+        runner = build_runner(graph(), {"simulated/sim-main": adapter}, probe, lock_path=tmp_path / "probe.json",
+                              dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, lease_ttl_ms=LONG_LEASE_MS)
+        probe.arm()
+        asyncio.run(asyncio.wait_for(started(runner, clock, ticks=STORE_FAILURE_TICKS), 60))
+        store.close()
+        _STORE_CALLS.extend(probe.names)
+    return _STORE_CALLS
+
+
+# The lease outlives a tick: the runner keeps its token across the failure (a lease lapsed
+# between two ticks would hand it a new token, and a new token reloads the state anyway).
+LONG_LEASE_MS = 60_000
+STORE_FAILURE_TICKS = 60  # five minutes: the crash, its three stages and the closes settled
+
+
+def test_a_store_error_at_any_call_ends_no_runner_and_neither_repeats_nor_loses_an_order(tmp_path):
+    """The same runner goes on after a store call failed, whatever the call and whether or not
+    its write committed (the connection lost before the call reached the server, or after it
+    committed, its answer lost): the tick stops there, the runner reads the store's state back
+    before it acts again, as a restarted one would, and the journal does the rest. Every call
+    of the ticks that journal orders or their results, and every 25th call elsewhere, fails once
+    in a run of its own, each way."""
+    calls = store_calls(tmp_path)
+    # the runs of calls from one look at the lease to the next that journal intents or results:
+    # every call of the stage entries (journal, save, audit, the fence before each order, results)
+    spans: list[list[int]] = []
+    for i, name in enumerate(calls, 1):
+        if name == "acquire_lease" or not spans:
+            spans.append([])
+        spans[-1].append(i)
+    dense = {i for span in spans if {calls[j - 1] for j in span} & {"journal_intents", "journal_result"}
+             for i in span}
+    points = sorted(dense | set(range(1, len(calls) + 1, 25)))
+    assert len(dense) > 30, dense  # (the three stage entries: journaled, saved, sent, settled)
+    for fail_at in points:
+        for after in (False, True):
+            run = tmp_path / f"f{fail_at}-{'after' if after else 'before'}"
+            run.mkdir()
+            clock = ManualClock(T0)
+            engine = build("flash-crash", clock)
+            start = positions(engine)
+            store = open_store("sqlite://:memory:")  # (one store object throughout: no file to sync)
+            failing = FailingStore(store, fail_at, after)
+            adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
+                                       timeout_s=2.0)
+            runner = build_runner(graph(), {"simulated/sim-main": adapter}, failing, lock_path=run / "lock.json",
+                                  dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, lease_ttl_ms=LONG_LEASE_MS)
+            failing.arm()
+            reports = asyncio.run(asyncio.wait_for(started(runner, clock, ticks=STORE_FAILURE_TICKS), 60))
+            case = f"a store error at {calls[fail_at - 1]} (call {fail_at}, {'after' if after else 'before'} it)"
+            assert failing.failed == calls[fail_at - 1], case
+            assert runner.counters["store_failures"] == 1, case
+            assert sum(1 for r in reports if r.store_error) <= 1, case
+            assert positions(engine) == {}, f"lost: positions left open after {case}"
+            fills = fills_by_client_id(engine)
+            assert fills and all(n == 1 for n in fills.values()), f"repeated after {case}: {fills}"
+            assert store.pending_intents() == [], (case, [(e.client_order_id, e.status)
+                                                          for e in store.pending_intents()])
+            filled = sum(e.filled or 0 for e in store.journal(limit=1000) if e.status == "filled")
+            assert filled <= sum(start.values()) + 1e-9, case  # never more than the book
+            assert store.verify_audit()[0], case
+            store.close()
+
+
 class Recording(CrashingProxy):
     """A CrashingProxy that also notes each call's number and name."""
 
@@ -351,6 +461,51 @@ def test_a_held_close_is_to_be_planned_again_in_the_same_save_as_its_stage_entry
     first = saves[0]["engine"]["scopes"][key]["stage"]
     assert first["level"] == entered[0].transition.to_level
     assert first["deferred"] is True and first["retries"] == 1, first
+
+
+def test_closes_held_behind_an_order_still_being_confirmed_do_not_spend_the_re_plans(tmp_path):
+    """Found by the crash soak: a runner killed between journaling the first stage's closes and
+    sending them leaves them pending, and the next one learns they never reached the venue only
+    a confirmation gap later (here 30 ticks; in the soak, a restart each second kept it from
+    ever completing). Meanwhile every later close of those positions waits behind them (held),
+    planned again each tick as a new round: those rounds spend nothing of the 20 re-plans of
+    closes that ended short, and the flatten closes the book once they are settled."""
+    probe, log = [0], []
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    store = open_store(f"sqlite://{tmp_path / 'probe.db'}")
+    adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    runner = build_runner(graph(), {"simulated/sim-main": Recording(adapter, probe, None, log)},
+                          Recording(store, probe, None, log), lock_path=tmp_path / "probe.json", dry_run=False,
+                          clock=clock, confirm_gap_ms=TICK_MS)
+    asyncio.run(asyncio.wait_for(started(runner, clock), 60))
+    store.close()
+    first_send = next(n for n, name in log if name == "submit")
+
+    run = tmp_path / "run"
+    run.mkdir()
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    start = positions(engine)
+    runner, _, _, store, _ = setup(run, crash_at=first_send, engine=engine, clock=clock)
+    with pytest.raises(Crash):  # the first stage's closes journaled, none sent
+        asyncio.run(asyncio.wait_for(started(runner, clock), 60))
+    store.close()
+    store = open_store(f"sqlite://{run / 'state.db'}")
+    adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    again = build_runner(graph(), {"simulated/sim-main": adapter}, store, lock_path=run / "lock.json",
+                         dry_run=False, clock=clock, confirm_gap_ms=30 * TICK_MS)
+    reports = asyncio.run(asyncio.wait_for(started(again, clock, ticks=90), 60))
+    held = sum(1 for r in reports if r.execution.held)
+    assert held > again.MAX_CLOSE_RETRIES, f"held at {held} ticks only: the case is not made"
+    assert positions(engine) == {}, "the flatten gave up while its closes waited behind unconfirmed orders"
+    assert len(again.residuals) == 0, list(again.residuals)
+    fills = fills_by_client_id(engine)
+    assert fills and all(n == 1 for n in fills.values()), fills
+    assert store.pending_intents() == []
+    filled = sum(e.filled or 0 for e in store.journal(limit=1000) if e.status == "filled")
+    assert filled <= sum(start.values()) + 1e-9
+    store.close()
 
 
 def test_closes_that_expire_unfilled_are_planned_again_until_the_book_is_flat(tmp_path):

@@ -113,3 +113,37 @@ def test_postgres_store_reconnects_after_its_connection_was_killed(pg_server):
             s.audit("x", 1, {})
         assert s.audit("x", 1, {}) == 1  # the next one reconnects
         assert s.current_fence() == fence and s.verify_audit() == (True, None)
+
+
+def test_a_postgres_call_unanswered_past_its_deadline_raises_and_the_next_reconnects(pg_server):
+    """A server that stops answering without closing the connection (cut off by a network that
+    drops packets, as here; or paused): the call raises at its deadline instead of holding the
+    thread for ever, whichever thread made it, and once the server is reachable again the next
+    call reconnects."""
+    import time
+
+    from killswitch.state.postgres import PostgresStore, call_timeout_s
+    from tests.tcp_proxy import TcpProxy
+
+    from .conftest import _reset_pg
+
+    url = pg_server.url()
+    _reset_pg(url)
+    open_store(url).close()
+    proxy = TcpProxy(pg_server.port)
+    store = PostgresStore(url.replace(f":{pg_server.port}/", f":{proxy.port}/"), lock_timeout_ms=1_000)
+    try:
+        fence = store.acquire_lease("a", 60_000, 0)
+        assert call_timeout_s(1_000) == 2.0 and call_timeout_s(15_000) == 20.0
+        proxy.cut()
+        started = time.monotonic()
+        with pytest.raises(StoreError):
+            store.acquire_lease("a", 60_000, 1)
+        waited = time.monotonic() - started
+        proxy.heal()
+        assert 1.9 <= waited < 30, f"the call raised after {waited:.1f}s, its deadline is 2 s"
+        assert proxy.dropped > 0
+        assert store.current_fence() == fence  # reconnected (the renewal may or may not have committed)
+    finally:
+        store.close()
+        proxy.close()

@@ -1,0 +1,53 @@
+"""The crash soak (``bench/crash_soak.py``) on PostgreSQL, small enough for every CI run.
+
+The benchmark's own :func:`one_run`, asserted here rather than printed: 3 runs of 4 SIGKILLs of
+a live ``ksctl run`` (``dry_run: false``) through the simulated exchange's flash crash, each
+run on a database of its own on the session's PostgreSQL server, then a last start left to
+settle. The venue answers every order 300 ms late, so that the kills aimed at an order in
+flight find one. Judged from the venue's own record and the journal: nothing lost, nothing
+repeated, nothing pending, the book flat, the journal in agreement with the venue. The SQLite
+soak is ``tests/integration/test_processes.py``'s and the benchmark's default.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import sys
+from pathlib import Path
+
+from tests.state.conftest import pg_server  # noqa: F401 - the session PostgreSQL fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("bench_crash_soak", ROOT / "bench" / "crash_soak.py")
+assert _spec is not None and _spec.loader is not None
+soak = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(soak)
+
+RUNS = 3
+KILLS_PER_RUN = 4
+SEED = 3
+
+
+def test_sigkills_of_a_live_runner_on_postgresql_neither_lose_nor_repeat_an_order(tmp_path, pg_server):  # noqa: F811
+    rng = random.Random(SEED)
+    totals = soak.Totals()
+    for r in range(RUNS):
+        name = f"ks_crash_soak_{r}"
+        url = pg_server.create_database(name)
+        work = tmp_path / f"run-{r}"
+        work.mkdir()
+        try:
+            outcome = soak.one_run(work, SEED * 100_003 + r, 12.0, KILLS_PER_RUN, 60.0, rng, url,
+                                   order_latency_ms=300)
+        finally:
+            pg_server.drop_database(name)
+        totals.add(outcome, work)
+    summary = (f"{totals.kills} kills ({dict(totals.kinds)}), {totals.in_flight} with orders in flight, "
+               f"{totals.orders} orders; failed runs: {totals.failed_runs}")
+    print(f"\n{summary}")
+    assert totals.kills == RUNS * KILLS_PER_RUN, summary
+    assert totals.in_flight >= 1, f"no kill found an order in flight: {summary}"
+    assert totals.repeated == 0 and totals.lost == 0 and totals.disagreements == 0, summary
+    assert totals.pending == 0 and totals.open_legs == 0 and totals.unsettled == 0, summary
+    assert totals.runner_errors == 0 and totals.unjudged == 0, summary
