@@ -544,24 +544,28 @@ class WallClock:
 
 def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incident(tmp_path):
     """A venue answering slowly makes a tick longer than the lease's TTL: renewed by the lease
-    thread while the tick runs, the lease stays with the leader, which finishes the tick undeposed."""
+    thread while the tick runs, the lease stays with the leader, which finishes the tick undeposed.
+    (A TTL of 600 ms: at 300 ms a keeper thread starved for a term by a Go build beside the tests
+    lost it now and then, the slow tick never mattering.)"""
     from killswitch.runner.lease import LeaseKeeper, show_life
+
+    TTL_MS = 600
 
     clock = WallClock()
     a = make(tmp_path, holder="a", clock=clock)
     b = make(tmp_path, holder="b", engine=a.engine, clock=clock)
     for w in (a, b):
-        w.runner.lease_ttl_ms = 300
+        w.runner.lease_ttl_ms = TTL_MS
     inner = a.adapter.snapshot
 
     async def slow_snapshot():
-        await asyncio.sleep(1.0)  # over three TTLs
+        await asyncio.sleep(3.5 * TTL_MS / 1000)  # over three TTLs
         return await inner()
 
     async def go(keep: bool):
         keeper = life = None
         if keep:
-            keeper = LeaseKeeper.for_store(a.store, "a", 300, clock=clock)
+            keeper = LeaseKeeper.for_store(a.store, "a", TTL_MS, clock=clock)
             a.runner.hold_lease_with(keeper)
             life = asyncio.create_task(show_life(keeper))
             keeper.start()
@@ -573,7 +577,7 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
             took = False
             while not tick.done():
                 await asyncio.sleep(0.05)
-                took = took or b.store.acquire_lease("b", 300, clock()) is not None
+                took = took or b.store.acquire_lease("b", TTL_MS, clock()) is not None
             return tick.result(), took
         finally:
             if keeper is not None:
@@ -586,7 +590,7 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
     assert report.leader and not report.execution.deposed
     # without the lease thread the same slow tick lets the standby in (what the keeper prevents)
     a.adapter.snapshot = inner
-    run(asyncio.sleep(0.4))
+    run(asyncio.sleep(1.5 * TTL_MS / 1000))
     report, took = run(go(keep=False))
     assert took, "without the renewal the standby should have taken the lease"
     assert report.execution.deposed and not report.leader
