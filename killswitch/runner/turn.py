@@ -109,22 +109,18 @@ class Turn:
         """Operator changes waiting for the turn now (0 before the first is taken)."""
         return self._lock.waiting if self._lock is not None else 0
 
-    @contextlib.asynccontextmanager
-    async def here(self) -> AsyncIterator[None]:
+    def here(self) -> contextlib.AbstractAsyncContextManager[None]:
         """The turn, behind every tick and every change already waiting."""
-        lock = self._here()
-        await lock.acquire(first=False)
-        try:
-            yield
-        finally:
-            if lock.owner is asyncio.current_task():  # (not when taking it back after a loan was cancelled)
-                lock.release()
+        return self._hold(first=False)
+
+    def first(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The turn, ahead of every operator change waiting: the tick's, and a change of token's."""
+        return self._hold(first=True)
 
     @contextlib.asynccontextmanager
-    async def first(self) -> AsyncIterator[None]:
-        """The turn, ahead of every operator change waiting: the tick's, and a change of token's."""
+    async def _hold(self, first: bool) -> AsyncIterator[None]:
         lock = self._here()
-        await lock.acquire(first=True)
+        await lock.acquire(first=first)
         try:
             yield
         finally:

@@ -26,7 +26,9 @@ from pathlib import Path
 from killswitch.state import open_store
 from tests.procs import accounts_file, free_port
 
+from .test_console_process import get
 from .test_leadership import CALM_POLICY
+from .test_leadership import _ready as ready
 from .test_processes import ENV, KSCTL, Sim, stop, wait_for
 
 OPERATORS, BOTS = 8, 2
@@ -34,6 +36,14 @@ OPERATORS, BOTS = 8, 2
 
 def token(kind: str, i: int) -> str:
     return f"load-{kind}-{i}-t0ken-for-api-load-tests"
+
+
+def calm_inputs(tmp: Path, sim_port: int) -> tuple[Path, Path]:
+    """The calm policy's directory and the accounts document of the simulator's account."""
+    pol = tmp / "policies"
+    pol.mkdir()
+    (pol / "calm.yaml").write_text(CALM_POLICY)
+    return pol, accounts_file(tmp, sim_port)
 
 
 def tokens_file(tmp: Path) -> Path:
@@ -58,22 +68,6 @@ def start(tmp: Path, pol: Path, acc: Path, url: str, holder: str, port: int, *ex
     finally:
         out.close()
         err.close()
-
-
-def get(url: str, bearer: str | None = None) -> tuple[int, str]:
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {bearer}"} if bearer else {})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError:
-        return 0, ""
-
-
-def ready(api: str) -> str | None:
-    status, text = get(api + "/readyz")
-    return json.loads(text)["reason"] if status in (200, 503) and text else None
 
 
 def ticks(api: str) -> int:
@@ -149,10 +143,7 @@ def test_a_leader_and_standby_on_postgresql_under_mixed_load_answer_no_5xx_and_k
     sim = Sim(tmp_path, scale=1.0, scenario="calm")
     a = b = None
     try:
-        pol = tmp_path / "policies"
-        pol.mkdir()
-        (pol / "calm.yaml").write_text(CALM_POLICY)
-        acc = accounts_file(tmp_path, sim.port)
+        pol, acc = calm_inputs(tmp_path, sim.port)
         tokens = tokens_file(tmp_path)
         pa, pb = free_port(), free_port()
         api_a, api_b = f"http://127.0.0.1:{pa}", f"http://127.0.0.1:{pb}"
@@ -194,10 +185,7 @@ def test_one_identity_over_its_rate_is_shed_with_429_counted_and_logged_once(tmp
     sim = Sim(tmp_path, scale=1.0, scenario="calm")
     runner = None
     try:
-        pol = tmp_path / "policies"
-        pol.mkdir()
-        (pol / "calm.yaml").write_text(CALM_POLICY)
-        acc = accounts_file(tmp_path, sim.port)
+        pol, acc = calm_inputs(tmp_path, sim.port)
         port = free_port()
         api = f"http://127.0.0.1:{port}"
         runner = start(tmp_path, pol, acc, f"sqlite://{tmp_path / 'state.db'}", "lone", port,
