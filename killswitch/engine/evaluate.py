@@ -27,8 +27,9 @@ from ..snapshot import Snapshot
 from . import signals as sig
 from . import stages, triggers
 from .columns import Tables
+from .coverage import Coverage, Unmatched, scope_coverage, unmatched
 from .planner import NO_RATES, Plan, complete, history_for, plan, update_history
-from .scope import ScopeView, instances
+from .scope import ScopeView, instances, selects
 from .signals import SignalValue
 from .stages import StageTransition, decision_id
 from .state import PnlHistory, State
@@ -47,6 +48,7 @@ class ScopeEvaluation:
     transition: Optional[StageTransition]
     refusals: tuple[str, ...]
     plan: Optional[Plan]
+    coverage: Coverage = Coverage()  # armed or blind, and why (see .coverage)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,11 @@ class Evaluation:
     digest: str
     revision: Optional[str]
     scopes: tuple[ScopeEvaluation, ...]
+    unmatched: tuple[Unmatched, ...] = ()  # policies whose scope selected no account
+
+    @property
+    def blind(self) -> list[ScopeEvaluation]:
+        return [s for s in self.scopes if not s.coverage.armed]
 
     @property
     def transitions(self) -> list[ScopeEvaluation]:
@@ -106,10 +113,15 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
             update_history(hist, snaps, now_ms, tables)
             histories[window] = hist
     out: list[ScopeEvaluation] = []
+    off: list[Unmatched] = []
     for policy in graph.policies:
         interval_ms = int(policy.interval_s * 1000)
         hist = histories[history_for(policy)[0]]
-        for view in instances(policy, snaps, tables):
+        views = instances(policy, snaps, tables)
+        gone = unmatched(policy, state, any(selects(policy, s) for s in snaps), now_ms)
+        if gone is not None:
+            off.append(gone)
+        for view in views:
             ss = state.scope(policy.name, view.key)
             values = sig.compute(policy.signals, view, ss, state, now_ms, interval_ms)
             raw = {k: v.value for k, v in values.items()}
@@ -137,10 +149,11 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
                 p = plan(policy, policy.stage(ss.stage.level), view, entry, now_ms, hist, closes_only=True,
                          rates=rates, scores=scores, first_wave=first_wave)
                 ss.stage.deferred = False
+            cover = scope_coverage(policy, view, values, results, state, ss, now_ms)
             out.append(ScopeEvaluation(policy.name, view.key, tuple(values.values()), tuple(results),
-                                       before, ss.stage.level, transition, tuple(refusals), p))
+                                       before, ss.stage.level, transition, tuple(refusals), p, cover))
     state.last_tick_ms = now_ms
-    return Evaluation(now_ms, graph.digest, graph.revision, tuple(out)), state
+    return Evaluation(now_ms, graph.digest, graph.revision, tuple(out), tuple(off)), state
 
 
 def book_requests(graph: DecisionGraph, ev: Evaluation, snapshots: Iterable[Snapshot]) -> dict[str, dict[str, int]]:

@@ -40,6 +40,9 @@ class SignalValue:
     name: str
     value: Optional[float]
     reason: Optional[str] = None  # why the value is unknown, as a reason code
+    # unknown for too little history: when the window will hold enough if every tick from now
+    # on reads (None: not a matter of history, or not known)
+    ready_ms: Optional[int] = None
 
 
 POSITION_KINDS = {
@@ -221,7 +224,8 @@ def _drawdown(node: EquityDrawdownSignal, st: EquityWindow, equity: Optional[flo
     cov = st.w.coverage(now, st.unknown.total)
     need = node.min_coverage
     if cov + 1e-12 < need:
-        return SignalValue(node.name, None, f"INSUFFICIENT_HISTORY: coverage={cov:.0%} min={need:.0%}")
+        return SignalValue(node.name, None, f"INSUFFICIENT_HISTORY: coverage={cov:.0%} min={need:.0%}",
+                           now + math.ceil((need - cov) * node.window_ms))
     peak = st.w.max()
     if peak is None or peak <= 0:
         return SignalValue(node.name, None, "NO_DATA: no positive equity in the window")
@@ -341,11 +345,12 @@ def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns
     cov = min(1.0, len(st.w) * st.sample_ms / window_ms) if window_ms else 1.0
     need = node.min_coverage
     if cov + 1e-12 < need:
-        return SignalValue(node.name, None, f"INSUFFICIENT_HISTORY: coverage={cov:.0%} min={need:.0%}")
+        return SignalValue(node.name, None, f"INSUFFICIENT_HISTORY: coverage={cov:.0%} min={need:.0%}",
+                           now + math.ceil((need - cov) * window_ms))
     if isinstance(node, RealizedVolatilitySignal):
         sd = st.w.stdev()  # type: ignore[union-attr]
         if sd is None:
-            return SignalValue(node.name, None, "INSUFFICIENT_HISTORY: <2 returns")
+            return SignalValue(node.name, None, "INSUFFICIENT_HISTORY: <2 returns", now + 2 * st.sample_ms)
         if node.periods_per_year is not None:
             sd *= math.sqrt(node.periods_per_year)
         return SignalValue(node.name, sd)

@@ -83,13 +83,18 @@ class ScopeState:
     triggers: dict[str, TriggerState] = field(default_factory=dict)
     signals: dict[str, Any] = field(default_factory=dict)  # name → signal state (see signals.py)
     signal_kinds: dict[str, str] = field(default_factory=dict)  # name → kind + params digest
+    # armed coverage (see coverage.py): (armed | blind, since when); None before the first tick
+    coverage: Optional[tuple[str, int]] = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "stage": self.stage.to_json(),
             "triggers": {k: v.to_json() for k, v in self.triggers.items()},
             "signals": {k: [self.signal_kinds.get(k, ""), v.to_json()] for k, v in self.signals.items()},
         }
+        if self.coverage is not None:
+            out["coverage"] = list(self.coverage)
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "ScopeState":
@@ -97,6 +102,9 @@ class ScopeState:
         for name, (kind, data) in d["signals"].items():
             s.signals[name] = signal_state_from_json(kind, data)
             s.signal_kinds[name] = kind
+        cov = d.get("coverage")  # absent before coverage was kept
+        if cov is not None:
+            s.coverage = (str(cov[0]), int(cov[1]))
         return s
 
 
@@ -249,6 +257,7 @@ class State:
     heartbeats: dict[str, int] = field(default_factory=dict)  # source → ts (ms) of its last beat
     pnl: dict[int, PnlHistory] = field(default_factory=dict)  # reference window (ms) → history
     last_tick_ms: Optional[int] = None
+    unmatched: dict[str, int] = field(default_factory=dict)  # policy whose scope selects nothing → since
 
     def copy(self) -> "State":
         return copy.deepcopy(self)
@@ -274,6 +283,7 @@ class State:
                         if v.content is not None or v.changed_ms is not None},
             "heartbeats": dict(sorted(self.heartbeats.items())),
             "pnl": {str(k): v.to_json(pnl_samples) for k, v in sorted(self.pnl.items())},
+            **({"unmatched": dict(sorted(self.unmatched.items()))} if self.unmatched else {}),
         }
 
     @classmethod
@@ -291,6 +301,7 @@ class State:
             heartbeats=dict(d["heartbeats"]),
             pnl={int(k): PnlHistory.from_json(v) for k, v in d["pnl"].items()},
             last_tick_ms=d["last_tick_ms"],
+            unmatched={str(k): int(v) for k, v in d.get("unmatched", {}).items()},
         )
         for k, (content, changed_ms) in d.get("content", {}).items():  # absent before freshness was kept
             acc = state.accounts.get(k)

@@ -1,0 +1,206 @@
+"""Armed coverage: for every policy × scope instance, whether the kill switch can act there.
+
+A kill switch that cannot evaluate a trigger is not calm, it is blind; one whose scope selects
+nothing is off. Every view (status, console, API, metrics, logs, pages, ``ksctl plan``) reads the
+same fact, computed here once per tick from the trigger results, the signal values, the scope's
+snapshots and the state:
+
+- ``armed``: every trigger a stage of the policy uses can be evaluated this tick.
+- ``blind``: some cannot (:class:`BlindTrigger` says which and why), so its stages cannot be
+  entered through them. A trigger is blind when its condition is unknown and its
+  ``on_missing_data`` is ``hold`` or ``ignore`` (``fire`` fails closed: it acts, it is not blind),
+  or when it reads a signal of the books while a scope account's feed is stale or frozen (it would
+  judge old data as today's). Reason codes, the most actionable first: ``ACCOUNT_NOT_READ`` (a
+  snapshot could not be fetched), ``STALE_DATA``, ``MISSING_DATA``, ``INSUFFICIENT_HISTORY``
+  (a window not yet covered: with the coverage reached and needed, and until when).
+- ``unmatched``: the policy's scope selects no account of this tick's snapshots.
+
+``until_ms`` is when a blind trigger is evaluable again if every tick from now on reads: the
+latest of its unknown signals' ``ready_ms`` (an ``a || b`` with ``b`` unknown stays unknown while
+``a`` is false, so it waits for all of them); None when one of them waits for data, not time.
+
+The state remembers each scope's coverage and since when (``ScopeState.coverage``), so a change
+is seen once (``changed``), and a standby or a restarted runner reports the leader's.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+from ..compile.graph import PolicyNode
+from ..snapshot import Snapshot
+from .scope import ScopeView, account_key
+from .signals import SignalValue
+from .state import ScopeState, State
+from .triggers import TriggerResult
+
+ARMED = "armed"
+BLIND = "blind"
+UNMATCHED = "unmatched"
+
+ACCOUNT_NOT_READ = "ACCOUNT_NOT_READ"
+STALE_DATA = "STALE_DATA"
+MISSING_DATA = "MISSING_DATA"
+INSUFFICIENT_HISTORY = "INSUFFICIENT_HISTORY"
+UNMATCHED_REASON = "UNMATCHED"
+_RANK = (ACCOUNT_NOT_READ, STALE_DATA, MISSING_DATA, INSUFFICIENT_HISTORY)
+
+# Signal kinds whose values come from the accounts' books: a stale or frozen feed makes them judge
+# old data. The others measure the feed itself (data_age, api stats) or the bots (heartbeat_age).
+BOOK_KINDS = frozenset({
+    "equity_drawdown", "equity_change", "position_loss", "liquidation_distance", "gross_exposure",
+    "net_exposure", "leverage", "concentration", "realized_volatility", "value_at_risk",
+    "expected_shortfall", "position_count", "consecutive_losses",
+})
+# A feed is stale when its data is older than this many of the policy's intervals (and at least
+# STALE_MIN_MS): three missed ticks in a row, not one slow answer.
+STALE_INTERVALS = 3
+STALE_MIN_MS = 30_000
+# what a scope for an unmatched policy is called in every view
+NO_SCOPE = "(none)"
+
+
+@dataclass(frozen=True)
+class BlindTrigger:
+    trigger: str
+    reason: str  # a reason code (see the module doc)
+    detail: str  # e.g. "dd_15m: INSUFFICIENT_HISTORY: coverage=40% min=80%"
+    until_ms: Optional[int] = None  # evaluable again then if every tick reads (None: unknown)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """One policy × scope instance's coverage at a tick."""
+
+    state: str = ARMED
+    reason: Optional[str] = None  # None when armed
+    triggers: tuple[BlindTrigger, ...] = ()
+    until_ms: Optional[int] = None  # blind: armed again then if nothing else fails
+    since_ms: Optional[int] = None  # when the scope entered this state
+    changed: bool = False  # the state differs from the previous tick's (or this is the first)
+
+    @property
+    def armed(self) -> bool:
+        return self.state == ARMED
+
+    @property
+    def detail(self) -> str:
+        """One line: which triggers, why."""
+        if self.state == ARMED:
+            return "every trigger can be evaluated"
+        if self.state == UNMATCHED:
+            return "the scope selects no account"
+        return "; ".join(f"{t.trigger}: {t.detail}" for t in self.triggers)
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """A policy whose scope selected nothing this tick."""
+
+    policy: str
+    selector: str  # the scope as written, e.g. "accounts{book=futurs}"
+    since_ms: Optional[int]
+    changed: bool
+
+
+def selector_text(policy: PolicyNode) -> str:
+    sc = policy.scope
+    parts = []
+    if sc.get("venues"):
+        parts.append("venues=" + ",".join(sc["venues"]))
+    acc = sc.get("accounts") or {}
+    if acc.get("names"):
+        parts.append("accounts=" + ",".join(acc["names"]))
+    if acc.get("match_labels"):
+        parts.append("labels{" + ",".join(f"{k}={v}" for k, v in sorted(acc["match_labels"].items())) + "}")
+    return " ".join(parts) or "every account"
+
+
+def scope_coverage(policy: PolicyNode, view: ScopeView, values: Mapping[str, SignalValue],
+                   results: Sequence[TriggerResult], state: State, ss: ScopeState, now: int) -> Coverage:
+    """The coverage of one scope instance this tick; records it (and since when) in ``ss``."""
+    used = {t for st in policy.stages for t in st.on}
+    nodes = {t.name: t for t in policy.triggers}
+    kinds = {s.name: s.kind for s in policy.signals}
+    not_read = [s for s in view.snapshots if not s.fetch.ok]
+    stale = _stale_accounts(view, state, now, int(policy.interval_s * 1000))
+    blind: list[BlindTrigger] = []
+    for r in results:
+        node = nodes.get(r.name)
+        if node is None or r.name not in used:
+            continue
+        book_reads = [n for n in node.reads if kinds.get(n) in BOOK_KINDS]
+        if r.condition is None and node.on_missing_data != "fire":
+            unknown = [values[n] for n in node.reads if n in values and values[n].value is None]
+            reason = _reason(unknown, not_read)
+            detail = "; ".join(f"{v.name}: {v.reason}" for v in unknown) or "condition unknown"
+            if reason == ACCOUNT_NOT_READ:
+                detail = _not_read_text(not_read) + " (" + detail + ")"
+            readies = [v.ready_ms for v in unknown]
+            until = max(readies) if readies and all(x is not None for x in readies) else None  # type: ignore[type-var]
+            blind.append(BlindTrigger(r.name, reason, detail, until))
+        elif book_reads and stale:
+            blind.append(BlindTrigger(r.name, STALE_DATA, f"{', '.join(book_reads)} read from {stale}", None))
+    if blind:
+        reason = min((b.reason for b in blind), key=_RANK.index)
+        untils = [b.until_ms for b in blind]
+        until = max(untils) if all(u is not None for u in untils) else None  # type: ignore[type-var]
+        return _remember(ss, Coverage(BLIND, reason, tuple(blind), until), now)
+    return _remember(ss, Coverage(), now)
+
+
+def _remember(ss: ScopeState, cov: Coverage, now: int) -> Coverage:
+    prev = ss.coverage
+    if prev is not None and prev[0] == cov.state:
+        return Coverage(cov.state, cov.reason, cov.triggers, cov.until_ms, prev[1], False)
+    ss.coverage = (cov.state, now)
+    return Coverage(cov.state, cov.reason, cov.triggers, cov.until_ms, now, True)
+
+
+def unmatched(policy: PolicyNode, state: State, matched: bool, now: int) -> Optional[Unmatched]:
+    """The policy's entry when its scope selected nothing this tick (its since kept in
+    ``state.unmatched``); None, and the entry dropped, when it selected something."""
+    if matched:
+        state.unmatched.pop(policy.name, None)
+        return None
+    since = state.unmatched.get(policy.name)
+    if since is None:
+        state.unmatched[policy.name] = now
+    return Unmatched(policy.name, selector_text(policy), since if since is not None else now, since is None)
+
+
+def _reason(unknown: list[SignalValue], not_read: list[Snapshot]) -> str:
+    if not_read:
+        return ACCOUNT_NOT_READ
+    if unknown and all((v.reason or "").startswith(INSUFFICIENT_HISTORY) for v in unknown):
+        return INSUFFICIENT_HISTORY
+    return MISSING_DATA
+
+
+def _not_read_text(snaps: list[Snapshot]) -> str:
+    return ", ".join(f"{account_key(s)} not read: {s.fetch.error_code or 'UNKNOWN'}" for s in snaps)
+
+
+def _stale_accounts(view: ScopeView, state: State, now: int, interval_ms: int) -> str:
+    """The scope's accounts read fine this tick whose data is stale or frozen, as text ('' none)."""
+    limit = max(STALE_MIN_MS, STALE_INTERVALS * interval_ms)
+    out = []
+    for s in view.snapshots:
+        if not s.fetch.ok:
+            continue
+        acc = state.accounts.get(account_key(s))
+        if acc is None:
+            continue
+        age = acc.data_age_ms(now)
+        if acc.frozen():
+            out.append(f"{account_key(s)} (frozen feed, data {_secs(age)} old)")
+        elif age is not None and age > limit:
+            out.append(f"{account_key(s)} (data {_secs(age)} old)")
+    return ", ".join(out)
+
+
+def _secs(ms: Optional[int]) -> str:
+    return "?" if ms is None else f"{ms / 1000:.0f}s"
