@@ -48,12 +48,14 @@ MANUAL_CLOSE = "manual_close"
 DEPOSED = "deposed"
 SNAPSHOT_FAILED = "snapshot_failed"
 DMS_FIRED = "dms_fired"
+SCOPE_BLIND = "scope_blind"  # a policy × scope instance cannot evaluate a trigger (reported every tick while so)
+POLICY_UNMATCHED = "policy_unmatched"  # a policy's scope selects no account (reported every tick while so)
 
 SEVERITY = {
     STAGE_TRANSITION: "critical", ORDER_FAILED: "critical", CLOSE_RETRIES_EXHAUSTED: "critical",
     CLOSE_RESIDUAL: "critical",
     POLICY_RELOAD_FAILED: "critical", RESET: "info", MANUAL_CLOSE: "warning", DEPOSED: "warning",
-    SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical",
+    SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical", SCOPE_BLIND: "warning", POLICY_UNMATCHED: "critical",
 }
 
 

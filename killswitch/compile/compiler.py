@@ -219,6 +219,7 @@ class _PolicyCompiler:
             notify_route=self.spec.notify.route if self.spec.notify else None,
             runbook=self.spec.runbook,
             resume=self.resume_node(),
+            while_blind_lock=spec.while_blind.lock_trading if spec.while_blind else None,
             owner=meta.owner,
             labels=dict(meta.labels),
             description=meta.description,

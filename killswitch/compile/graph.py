@@ -109,6 +109,7 @@ class PolicyNode:
     risk_weights: RiskWeightsNode = RiskWeightsNode()
     correlation_groups: tuple[CorrelationGroupNode, ...] = ()
     unwind: UnwindNode = UnwindNode()
+    while_blind_lock: Optional[str] = None  # spec.while_blind.lock_trading: the mode a blind scope is held at
 
     def signal(self, name: str) -> SignalNode:
         return next(s for s in self.signals if s.name == name)

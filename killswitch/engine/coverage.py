@@ -154,10 +154,10 @@ def scope_coverage(policy: PolicyNode, view: ScopeView, values: Mapping[str, Sig
 
 def _remember(ss: ScopeState, cov: Coverage, now: int) -> Coverage:
     prev = ss.coverage
-    if prev is not None and prev[0] == cov.state:
-        return Coverage(cov.state, cov.reason, cov.triggers, cov.until_ms, prev[1], False)
-    ss.coverage = (cov.state, now)
-    return Coverage(cov.state, cov.reason, cov.triggers, cov.until_ms, now, True)
+    same = prev is not None and prev[0] == cov.state
+    since = prev[1] if same and prev is not None else now
+    ss.coverage = (cov.state, since, cov.reason, cov.until_ms)
+    return Coverage(cov.state, cov.reason, cov.triggers, cov.until_ms, since, not same)
 
 
 def unmatched(policy: PolicyNode, state: State, matched: bool, now: int) -> Optional[Unmatched]:

@@ -83,8 +83,9 @@ class ScopeState:
     triggers: dict[str, TriggerState] = field(default_factory=dict)
     signals: dict[str, Any] = field(default_factory=dict)  # name → signal state (see signals.py)
     signal_kinds: dict[str, str] = field(default_factory=dict)  # name → kind + params digest
-    # armed coverage (see coverage.py): (armed | blind, since when); None before the first tick
-    coverage: Optional[tuple[str, int]] = None
+    # armed coverage (see coverage.py): (armed | blind, since when, reason code, blind until);
+    # None before the first tick. Saved so that a standby and a restarted runner report it.
+    coverage: Optional[tuple[str, int, Optional[str], Optional[int]]] = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -104,7 +105,7 @@ class ScopeState:
             s.signal_kinds[name] = kind
         cov = d.get("coverage")  # absent before coverage was kept
         if cov is not None:
-            s.coverage = (str(cov[0]), int(cov[1]))
+            s.coverage = (str(cov[0]), int(cov[1]), cov[2] if len(cov) > 2 else None, cov[3] if len(cov) > 3 else None)
         return s
 
 

@@ -59,12 +59,13 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from ..compile.nodes import NotifyAction
-from ..events import RESET, SNAPSHOT_FAILED, STAGE_TRANSITION, Event
+from ..events import POLICY_UNMATCHED, RESET, SCOPE_BLIND, SNAPSHOT_FAILED, STAGE_TRANSITION, Event
 from .routes import RouteNode, RouteTree
 
 RESOLVE_TIMEOUT_MS = 5 * 60_000
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
-RESOLVED_BY_EXPIRY = frozenset({SNAPSHOT_FAILED})  # faults reported every tick while they last
+# faults reported every tick while they last
+RESOLVED_BY_EXPIRY = frozenset({SNAPSHOT_FAILED, SCOPE_BLIND, POLICY_UNMATCHED})
 
 
 # --- which documents, with which labels --------------------------------------------------------

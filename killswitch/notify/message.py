@@ -72,6 +72,10 @@ def headline(alert: Alert) -> str:
         return f"runner {lab.get('holder', '?')} lost the lease and stopped acting"
     if kind == ev.SNAPSHOT_FAILED:
         return f"no snapshot from {lab.get('venue')}/{lab.get('account')}: {lab.get('reason', '?')}"
+    if kind == ev.SCOPE_BLIND:
+        return f"{where}: BLIND, cannot act ({lab.get('reason', '?')}): {data.get('detail', '?')}"
+    if kind == ev.POLICY_UNMATCHED:
+        return f"policy {lab.get('policy')} is OFF: its scope ({data.get('selector', '?')}) selects no account"
     if kind == ev.DMS_FIRED:
         return f"dead man's switch fired{': ' + where if where else ''}"
     return f"{kind}{': ' + where if where else ''}"

@@ -726,6 +726,15 @@ class Resume(Strict):
         return self
 
 
+class WhileBlind(Strict):
+    """What a policy does while one of its scopes is blind (a trigger a stage uses cannot be
+    evaluated: too little history, missing or stale data, an account not read). Without it the
+    policy does nothing more than say so (status, metrics, a log line, a page); with
+    ``lock_trading`` the pre-trade gate holds the blind scope at that mode until it is armed again."""
+
+    lock_trading: Literal["reducing", "halted"]
+
+
 class PolicySpec(Strict):
     scope: Scope = Scope()
     interval: DurationField = Duration(5_000)
@@ -739,6 +748,7 @@ class PolicySpec(Strict):
     notify: Annotated[Optional[NotifyRef], BeforeValidator(_scalar_to("route"))] = None
     runbook: Optional[str] = None
     resume: Optional[Resume] = None
+    while_blind: Optional[WhileBlind] = None
 
     @field_validator("runbook")
     @classmethod

@@ -50,6 +50,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         if s.manual and s.stage:
             extra += f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}"
         lines.append(f"  {s.policy:<20} {s.scope:<40} stage {s.stage} {s.stage_name or ''}{extra}")
+    lines += coverage_lines(st)
     for acct, age in sorted(st.data_age_s.items()):
         lines.append(f"  data age {acct}: {age:g}s")
     lines += lock_lines(locks)
@@ -68,6 +69,31 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     return "\n".join(lines)
 
 
+def coverage_lines(st: RunnerStatus) -> list[str]:
+    """Armed, or what the kill switch cannot see: a count, then one line per blind or unmatched
+    policy × scope with why and until when (armed scopes are counted, not listed)."""
+    rows = st.coverage
+    if not rows:
+        return ["  coverage: not evaluated yet (no tick under this graph)"]
+    off = [r for r in rows if r.state != "armed"]
+    if not off:
+        return [f"  coverage: all {len(rows)} policy scope(s) armed"]
+    lines = [f"  COVERAGE: {len(off)} of {len(rows)} policy scope(s) NOT ARMED"]
+    for r in off:
+        when = f", since {iso(r.since_ms)}" if r.since_ms is not None else ""
+        if r.state == "unmatched":
+            lines.append(f"  UNMATCHED {r.policy}: {r.detail}{when}: the policy cannot act")
+            continue
+        until = "unknown (waiting for data)" if r.until_ms is None else iso(r.until_ms)
+        doing = r.while_blind or "nothing (no while_blind)"
+        lines.append(f"  BLIND {r.policy} {r.scope}: {r.reason}{when}; armed again at {until}; while blind: {doing}")
+        for t in r.triggers:
+            lines.append(f"      trigger {t.trigger}: {t.detail}")
+        if not r.triggers:
+            lines.append(f"      {r.detail}")
+    return lines
+
+
 def _held_until(h: LockHold) -> str:
     if h.manual:
         return "held until a manual reset (ksctl reset)"
@@ -77,12 +103,16 @@ def _held_until(h: LockHold) -> str:
         return "until ksctl unlock"
     if h.origin == ORIGIN_DMS:
         return "until the source is armed again or ksctl unlock"
+    if h.details.get("while_blind"):
+        return "until the scope is armed again (spec.while_blind)"
     return "until its stage resets"
 
 
 def _holder(h: LockHold) -> str:
     if h.origin == ORIGIN_OPERATOR or h.origin == ORIGIN_DMS:
         return h.origin
+    if h.details.get("while_blind"):
+        return f"policy {h.policy} while blind"
     return f"policy {h.policy}" + (f" stage {h.stage}" if h.stage is not None else "")
 
 

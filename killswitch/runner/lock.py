@@ -354,11 +354,17 @@ def ttl_to_ms(ttl: Any) -> Optional[int]:
     return ms or None
 
 
+# the stage of a policy's hold on a scope it is blind in (``spec.while_blind``): no stage of it
+WHILE_BLIND_STAGE = 0
+
+
 def apply_evaluation(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
     """Fold one tick's :class:`~killswitch.engine.evaluate.Evaluation` into the book: a reset
     releases the policy's locks on that scope; a stage entry's ``lock_trading`` directives lock
-    it (held until reset when the stage resets manually)."""
+    it (held until reset when the stage resets manually); a policy with ``while_blind`` holds a
+    scope it is blind in at that mode, and releases it when the scope is armed again."""
     now = evaluation.now_ms
+    book = _while_blind(book, evaluation, graph)
     for se in evaluation.scopes:
         tr = se.transition
         if tr is not None and tr.kind == "reset":
@@ -374,6 +380,28 @@ def apply_evaluation(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
                            + (f" {tr.reason}" if tr is not None else ""),
                     details={"decision_id": se.plan.decision_id, "digest": evaluation.digest,
                              "revision": evaluation.revision})
+    return book
+
+
+def _while_blind(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
+    modes = {p.name: p.while_blind_lock for p in graph.policies}
+    held = {(h.scope, h.policy): h.mode for h in book.holds if h.stage == WHILE_BLIND_STAGE and h.policy is not None}
+    for scope, policy in held:  # a policy reloaded without while_blind (or gone) lets go
+        if modes.get(policy) is None:
+            book = book.release(scope, policy=policy, stage=WHILE_BLIND_STAGE)
+    for se in evaluation.scopes:
+        mode = modes.get(se.policy)
+        if mode is None:
+            continue
+        cov = se.coverage
+        if cov.armed:
+            if (se.scope, se.policy) in held:
+                book = book.release(se.scope, policy=se.policy, stage=WHILE_BLIND_STAGE)
+        elif held.get((se.scope, se.policy)) != mode:
+            book = book.release(se.scope, policy=se.policy, stage=WHILE_BLIND_STAGE)
+            book = book.apply(se.scope, mode, now_ms=evaluation.now_ms, policy=se.policy, stage=WHILE_BLIND_STAGE,
+                              reason=f"WHILE_BLIND: policy={se.policy} {cov.reason}: {cov.detail}"[:500],
+                              details={"while_blind": True, "until_ms": cov.until_ms})
     return book
 
 

@@ -74,6 +74,7 @@ from ..engine.evaluate import Evaluation, evaluate
 from ..events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, STAGE_TRANSITION, Event, ReloadingSink, Sink
 from ..snapshot import FetchStatus, Snapshot
 from ..state.store import FencedError, StoreError
+from .armed import CoverageMetrics, blind_since, coverage_rows, log_changes, tick_events
 from .book import Book
 from .closes import ManualCloses
 from .commands import OperatorCommands
@@ -189,6 +190,7 @@ class Runner:
         self.readout = Readout(book, self.lead, self.countdowns, self.resumptions, self.known, self.fanout, store,
                                self.io, clock=clock, dry_run=dry_run, counters=self.counters,
                                policy_error=lambda: self._policy_error, manual_closes=lambda: self.closes.tracked)
+        self.readout.collectors.append(CoverageMetrics(lambda: coverage_rows(book), clock))
         self.previews = Previews(book, self.lead, self.closes, catalog=self.catalog, clock=clock, dry_run=dry_run)
         self.commands = OperatorCommands(book, self.lead, self.resumptions, store, self.io, clock=clock,
                                          catalog=self.catalog, save=self._save, write_lock=self._write_lock,
@@ -379,8 +381,11 @@ class Runner:
         rates = order_rates(self.adapters.values())
         # a stage entry that closes thousands is planned as its first wave alone (cancels,
         # directives, the first leg's orders); its whole plan is made after they are sent
+        was_blind = blind_since(book)
         first, book.state = evaluate(book.graph, snapshots, book.state, now, rates, first_wave=not self.dry_run)
         phase("evaluate")
+        log_changes(first, was_blind)  # blind, armed again, unmatched: one line per change
+        report.events += tick_events(first, now)  # and a page per spell, resolved when armed again
         # closes sized against the book: only their symbols' books are fetched, then planned again
         ev, snapshots = await plan_with_books(book.graph, first, snapshots, book.state, self.adapters, rates,
                                               min(BOOK_TIMEOUT_S, self.snapshot_timeout_s))

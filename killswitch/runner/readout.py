@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from ..engine.stages import decision_id
 from ..metrics import Registry
 from ..policy.expr import Comparison, ValueType, value_text
+from .armed import coverage_rows
 from .book import Book
 from .countdowns import Countdowns
 from .fanout import SinkFanout
@@ -77,7 +78,8 @@ class Readout:
         residuals = tuple(_residual(r) for r in book.residuals)
         return RunnerStatus("dry-run" if self.dry_run else "live", self.lead.leader, self.lead.fence,
                             book.graph.digest, book.graph.revision, self.policy_error(), book.state.last_tick_ms,
-                            tuple(scopes), ages, self.resumptions.status(now), self.countdowns.status(), residuals)
+                            tuple(scopes), ages, self.resumptions.status(now), self.countdowns.status(), residuals,
+                            coverage_rows(book))
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger

@@ -72,6 +72,33 @@ class ResidualStatus:
 
 
 @dataclass(frozen=True)
+class BlindTrigger:
+    """A trigger of a blind scope that cannot be evaluated (see killswitch.engine.coverage)."""
+
+    trigger: str
+    reason: str  # INSUFFICIENT_HISTORY, MISSING_DATA, STALE_DATA, ACCOUNT_NOT_READ
+    detail: str  # e.g. "dd_15m: INSUFFICIENT_HISTORY: coverage=40% min=80%"
+    until_ms: Optional[int]  # evaluable again then if every tick reads (None: unknown)
+
+
+@dataclass(frozen=True)
+class CoverageStatus:
+    """Whether the kill switch can act on one policy × scope instance: armed, blind (which
+    triggers cannot be evaluated, why, until when) or unmatched (the scope selects nothing)."""
+
+    policy: str
+    scope: str  # the scope instance; "(none)" for an unmatched policy
+    state: str  # armed | blind | unmatched
+    reason: Optional[str]  # None when armed; else INSUFFICIENT_HISTORY, MISSING_DATA, STALE_DATA,
+    #                        ACCOUNT_NOT_READ, UNMATCHED
+    detail: str  # one line a human reads
+    since_ms: Optional[int]  # when the scope entered its current state
+    until_ms: Optional[int]  # blind: armed again then if nothing else fails (None: unknown)
+    while_blind: Optional[str]  # what the policy does while blind ("lock_trading: reducing"); None: nothing
+    triggers: tuple[BlindTrigger, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunnerStatus:
     mode: str  # dry-run | live
     leader: bool  # holds the lease (or runs alone)
@@ -85,6 +112,7 @@ class RunnerStatus:
     resuming: tuple[ResumeStatus, ...] = ()
     dms: dict = field(default_factory=dict)  # the dead man's switch, as GET /v1/dms shows it
     residuals: tuple[ResidualStatus, ...] = ()  # what closes left open and stopped trying to close
+    coverage: tuple[CoverageStatus, ...] = ()  # armed, blind or unmatched: every policy × scope instance
 
 
 @dataclass(frozen=True)

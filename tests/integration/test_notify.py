@@ -85,7 +85,9 @@ def routes(text: str) -> NotificationRoutes:
 
 
 def desk_routes(srv: ReceiverServer, *, group_wait: str) -> NotificationRoutes:
-    """One receiver, ``desk``, on ``srv``; groups by policy and scope, repeats every 10 minutes."""
+    """One receiver, ``desk``, on ``srv``; groups by policy and scope, repeats every 10 minutes.
+    The pages saying a scope is blind (the ladder's window fills in its first 30 s) go to a
+    receiver of their own, ``watch``, so that ``desk`` carries the stage pages alone."""
     return routes(f"""\
         apiVersion: killswitch/v1
         kind: NotificationRoutes
@@ -97,8 +99,11 @@ def desk_routes(srv: ReceiverServer, *, group_wait: str) -> NotificationRoutes:
             group_wait: {group_wait}
             group_interval: 1m
             repeat_interval: 10m
+            routes:
+              - {{match: {{event: scope_blind}}, receiver: watch}}
           receivers:
             - {{name: desk, apprise: ["{srv.url('desk')}"]}}
+            - {{name: watch, apprise: ["{srv.url('watch')}"]}}
         """)
 
 
@@ -157,8 +162,12 @@ def test_a_page_reaches_the_receiver_once_per_group_with_the_runbook_link_and_re
     assert "mode: LIVE" in first["message"] and "reason: ESCALATED" in first["message"]
     assert "(reminder: still active)" in reminder["title"]
     assert incidents[2] in reminder["message"] and incidents[0] not in reminder["message"]  # the halt holds
-    rows = audit(store, "notification_delivered", "notification_failed")
+    rows = [r for r in audit(store, "notification_delivered", "notification_failed") if r[2]["receiver"] == "desk"]
     assert [k for k, _, _ in rows] == ["notification_delivered"] * 2
+    # the ladder was blind for its first 30 s: said once, and resolved once, on its own route
+    watch = [p["title"] for p in srv.got["watch"]]
+    assert len(watch) == 2 and watch[0].startswith("[WARNING] crash-ladder simulated/sim-main: BLIND"), watch
+    assert watch[1].startswith("[RESOLVED] crash-ladder simulated/sim-main: BLIND"), watch
     (_, t1, p1), (_, t2, _) = rows
     assert 195_000 <= t1 - T0 <= 205_000  # 75s (first entry) + group_wait 2m; the receipt may take a tick
     assert t2 - t1 >= 600_000  # not before the repeat interval
@@ -187,14 +196,14 @@ def test_a_restarted_runner_neither_pages_again_nor_forgets_to_remind(tmp_path):
         asyncio.run(asyncio.wait_for(run(runner, 62), 300))  # the crash and its pages
         before = list(srv.got["desk"])
         assert before and "entered stage 3 flatten" in before[-1]["title"]
-        paged_at = audit(store, "notification_delivered")[-1][1]
+        paged_at = [r for r in audit(store, "notification_delivered") if r[2]["receiver"] == "desk"][-1][1]
         store.close()
         again, *_ = setup(tmp_path, engine=engine, clock=clock)
         asyncio.run(asyncio.wait_for(run(again, 24), 300))  # 12 minutes more, the halt holding
     after = srv.got["desk"][len(before):]
     assert len(after) == 1, [p["title"] for p in after]  # not the halt again: only its reminder
     assert "(reminder: still active)" in after[0]["title"] and "stage 3 flatten" in after[0]["title"]
-    (_, t2, _) = audit(again.store, "notification_delivered")[-1]
+    (_, t2, _) = [r for r in audit(again.store, "notification_delivered") if r[2]["receiver"] == "desk"][-1]
     assert t2 - paged_at >= 600_000
 
 
@@ -215,12 +224,14 @@ def test_hanging_and_refusing_receivers_neither_delay_ticks_nor_lose_receipts(tm
                 group_wait: 2m
                 group_interval: 1m
                 routes:
+                  - {{match: {{event: scope_blind}}, receiver: watch}}  # the ladder's first 30 s
                   - {{match_re: {{severity: ".+"}}, receiver: hang, continue: true}}
                   - {{match_re: {{severity: ".+"}}, receiver: refuse}}
               receivers:
                 - {{name: hang, apprise: ["{srv.url('hang')}"]}}
                 - {{name: refuse, apprise: ["json://127.0.0.1:{closed}/x"]}}
                 - {{name: fallback, apprise: ["{srv.url('fallback')}"]}}
+                - {{name: watch, apprise: ["{srv.url('watch')}"]}}
               fallback_receiver: fallback
             """)
         runner, engine, clock, store, _ = setup(tmp_path)
@@ -264,7 +275,7 @@ def test_hanging_and_refusing_receivers_neither_delay_ticks_nor_lose_receipts(tm
         assert mine and {p["result"] for p in mine} == {result}, mine
         assert sorted(p["attempt"] for p in mine if p["final"]) == [2] * len([p for p in mine if p["final"]])
         assert {p["attempt"] for p in mine} == {1, 2}
-    delivered = [p for k, _, p in audit(store, "notification_delivered")]
+    delivered = [p for k, _, p in audit(store, "notification_delivered") if p["receiver"] != "watch"]
     assert {p["fallback_for"] for p in delivered} == {"hang", "refuse"}
     titles = [m["title"] for m in srv.got["fallback"]]
     assert any(t.startswith("[CRITICAL] NOTIFICATION FAILED to hang: ") for t in titles), titles
@@ -327,6 +338,7 @@ def test_a_page_for_a_receiver_whose_secret_is_missing_goes_to_the_fallback(tmp_
               receivers:
                 - {{name: pager, apprise: [{{env: KS_TEST_MISSING_PAGER}}]}}
                 - {{name: fallback, apprise: ["{srv.url('fallback')}"]}}
+                - {{name: watch, apprise: ["{srv.url('watch')}"]}}
               fallback_receiver: fallback
             """)
         sink = NotifySink.from_documents([doc], store=store, environ={}, strict=False,

@@ -56,6 +56,8 @@ def origin_of(policy: Optional[str], stage: Optional[int]) -> str:
         return "operator"
     if policy == DEAD_MANS_SWITCH:
         return "dead man's switch"
+    if stage == 0:  # spec.while_blind: held while the scope is blind
+        return f"policy {policy} while blind"
     return f"policy {policy} stage {stage}" if stage is not None else f"policy {policy}"
 
 

@@ -1,0 +1,151 @@
+"""Armed coverage in the runner: what the engine says it cannot see, said everywhere.
+
+The engine states, for every policy × scope instance, ``armed``, ``blind`` or ``unmatched``
+(:mod:`killswitch.engine.coverage`). This module turns that one fact into what each reader
+needs, so that they all agree:
+
+- :func:`coverage_rows`: the rows of ``ksctl status``, ``/v1/status`` and the console — from the
+  last evaluation (the leader), or from the coverage the leader saved with the state (a standby,
+  a runner that has not ticked yet: state, reason, since and until, without the trigger details).
+- :func:`tick_events`: every tick, one ``scope_blind`` event per blind scope and one
+  ``policy_unmatched`` per unmatched policy. The notification routes group them and, as for a
+  failed snapshot, resolve them when they are no longer reported (armed again): one page per
+  spell, grouped, with its resolution.
+- :func:`log_changes`: one log line when a scope turns blind (WARNING ``SCOPE_BLIND``), armed
+  again (INFO ``SCOPE_ARMED``, with how long it was blind), and when a policy's scope selects
+  nothing (ERROR ``POLICY_UNMATCHED``) or something again (INFO ``POLICY_MATCHED``).
+- :class:`CoverageMetrics`: ``killswitch_policy_armed{policy,scope,reason}``,
+  ``killswitch_policy_blind_until_seconds{policy,scope}`` and ``killswitch_policies_blind``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Callable, Optional
+
+from ..engine import coverage as cv
+from ..engine.evaluate import Evaluation
+from ..events import POLICY_UNMATCHED, SCOPE_BLIND, Event
+from .book import Book
+from .view import BlindTrigger, CoverageStatus
+
+log = logging.getLogger("killswitch.runner")
+
+
+def while_blind_text(node: Any) -> Optional[str]:
+    mode = getattr(node, "while_blind_lock", None) if node is not None else None
+    return f"lock_trading: {mode}" if mode else None
+
+
+def coverage_rows(book: Book) -> tuple[CoverageStatus, ...]:
+    """Every policy × scope instance's coverage, policies in graph order, then scope."""
+    ev = book.evaluation
+    rows: list[CoverageStatus] = []
+    if ev is not None and ev.digest == book.graph.digest:
+        for se in ev.scopes:
+            c = se.coverage
+            rows.append(CoverageStatus(
+                se.policy, se.scope, c.state, c.reason, c.detail, c.since_ms, c.until_ms,
+                while_blind_text(book.node(se.policy)),
+                tuple(BlindTrigger(t.trigger, t.reason, t.detail, t.until_ms) for t in c.triggers)))
+        rows += [_unmatched_row(book, u.policy, u.since_ms) for u in ev.unmatched]
+    else:  # a standby, or no tick yet under this graph: what the leader saved
+        names = {p.name for p in book.graph.policies}
+        for key, ss in sorted(book.state.scopes.items()):
+            policy, _, scope = key.partition("|")
+            if policy not in names or ss.coverage is None:
+                continue
+            state, since, reason, until = ss.coverage
+            detail = ("every trigger can be evaluated" if state == cv.ARMED
+                      else f"{reason}: as the leader last saved it (the trigger details are on the leader)")
+            rows.append(CoverageStatus(policy, scope, state, reason, detail, since, until,
+                                       while_blind_text(book.node(policy))))
+        rows += [_unmatched_row(book, p, since) for p, since in sorted(book.state.unmatched.items()) if p in names]
+    order = {p.name: i for i, p in enumerate(book.graph.policies)}
+    return tuple(sorted(rows, key=lambda r: (order.get(r.policy, len(order)), r.scope)))
+
+
+def _unmatched_row(book: Book, policy: str, since: Optional[int]) -> CoverageStatus:
+    node = book.node(policy)
+    selector = cv.selector_text(node) if node is not None else "?"
+    return CoverageStatus(policy, cv.NO_SCOPE, cv.UNMATCHED, cv.UNMATCHED_REASON,
+                          f"the scope ({selector}) selects no account", since, None, while_blind_text(node))
+
+
+def tick_events(ev: Evaluation, now: int) -> list[Event]:
+    out = []
+    for se in ev.blind:
+        c = se.coverage
+        out.append(Event.make(SCOPE_BLIND, now, {"detail": c.detail, "until_ms": c.until_ms, "since_ms": c.since_ms},
+                              policy=se.policy, scope=se.scope, reason=c.reason))
+    for u in ev.unmatched:
+        out.append(Event.make(POLICY_UNMATCHED, now, {"selector": u.selector, "since_ms": u.since_ms},
+                              policy=u.policy, scope=cv.NO_SCOPE, reason=cv.UNMATCHED_REASON))
+    return out
+
+
+def log_changes(ev: Evaluation, before: dict[str, Optional[int]]) -> None:
+    """One line per change of coverage this tick. ``before``: policy|scope → since when it was
+    blind at the last tick (taken with :func:`blind_since` before evaluating)."""
+    for se in ev.scopes:
+        c = se.coverage
+        if not c.changed:
+            continue
+        key = f"{se.policy}|{se.scope}"
+        if not c.armed:
+            until = "unknown (waiting for data)" if c.until_ms is None else _utc(c.until_ms)
+            log.warning("SCOPE_BLIND: %s %s cannot act: %s: %s; armed again at %s", se.policy, se.scope,
+                        c.reason, c.detail, until)
+        elif before.get(key) is not None:
+            blind_s = (ev.now_ms - before[key]) / 1000  # type: ignore[operator]
+            log.info("SCOPE_ARMED: %s %s: every trigger can be evaluated again (blind for %.0fs)",
+                     se.policy, se.scope, blind_s)
+    for u in ev.unmatched:
+        if u.changed:
+            log.error("POLICY_UNMATCHED: %s: its scope (%s) selects no account: the policy cannot act",
+                      u.policy, u.selector)
+    seen = {u.policy for u in ev.unmatched}
+    for key, since in before.items():
+        if key.startswith("unmatched|") and key[len("unmatched|"):] not in seen:
+            log.info("POLICY_MATCHED: %s: its scope selects accounts again", key[len("unmatched|"):])
+
+
+def blind_since(book: Book) -> dict[str, Optional[int]]:
+    """policy|scope → since when it is blind (None: armed), and unmatched|policy → since, as saved."""
+    out: dict[str, Optional[int]] = {}
+    for key, ss in book.state.scopes.items():
+        if ss.coverage is not None:
+            out[key] = ss.coverage[1] if ss.coverage[0] != cv.ARMED else None
+    for policy, since in book.state.unmatched.items():
+        out["unmatched|" + policy] = since
+    return out
+
+
+class CoverageMetrics:
+    """The coverage families of ``/metrics`` (a collector of the readout's registry)."""
+
+    def __init__(self, rows: Callable[[], tuple[CoverageStatus, ...]], clock: Callable[[], int]):
+        self.rows, self.clock = rows, clock
+
+    def collect_metrics(self, reg: Any) -> None:
+        rows, now = self.rows(), self.clock()
+        armed = reg.sampled("killswitch_policy_armed", "gauge",
+                            "1 when every trigger of the policy's scope instance can be evaluated; 0 when it is "
+                            "blind or its scope selects no account (reason says why).", ("policy", "scope", "reason"))
+        until = reg.sampled("killswitch_policy_blind_until_seconds", "gauge",
+                            "Seconds until a blind scope is armed again if nothing else fails (+Inf: unknown).",
+                            ("policy", "scope"))
+        for r in rows:
+            armed.add(int(r.state == cv.ARMED), policy=r.policy, scope=r.scope, reason=r.reason or "ok")
+            if r.state != cv.ARMED:
+                until.add(math.inf if r.until_ms is None else max(0.0, (r.until_ms - now) / 1000),
+                          policy=r.policy, scope=r.scope)
+        reg.sampled("killswitch_policies_blind", "gauge",
+                    "Policy × scope instances that are blind or unmatched.").add(
+            sum(1 for r in rows if r.state != cv.ARMED))
+
+
+def _utc(ms: int) -> str:
+    import datetime as dt
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
