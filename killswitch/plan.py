@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional
 
 from .compile.graph import DecisionGraph
-from .coverage import EVALUATED, NOT_READ, PARTLY_READ, AccountCoverage, CoverageTally, complete
+from .coverage import (EVALUATED, NOT_READ, PARTLY_READ, AccountCoverage, BlindSpell, BlindTally, CoverageTally,
+                       complete)
 from .engine.evaluate import Evaluation, evaluate
 from .engine.planner import NO_RATES, Plan
 from .engine.stages import StageTransition
@@ -58,11 +59,24 @@ class PlanResult:
     changes: tuple[StageChange, ...]
     accounts: tuple[AccountCoverage, ...]
     ticks: int
+    blind: tuple[BlindSpell, ...] = ()  # policy scopes it could not evaluate (warm-ups included)
+    last: Optional[Evaluation] = None  # the last tick's evaluation: the signal values shown
 
     @property
     def complete(self) -> bool:
+        """Every snapshot of every account was read, and every trigger evaluated (but in a
+        recording's warm-up)."""
+        return complete(self.accounts) and not self.gaps
+
+    @property
+    def read_all(self) -> bool:
         """Every snapshot of every account was read."""
         return complete(self.accounts)
+
+    @property
+    def gaps(self) -> tuple[BlindSpell, ...]:
+        """The spells that make the plan incomplete (:attr:`BlindSpell.gap`)."""
+        return tuple(b for b in self.blind if b.gap)
 
     @property
     def evaluated(self) -> tuple[AccountCoverage, ...]:
@@ -97,16 +111,21 @@ def plan_snapshots(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: O
     for s in snaps:
         tally.saw(s, now_ms)
     ev, _ = evaluate(graph, snaps, state, now_ms, rates, scores)
-    return PlanResult(tuple(changes_of([ev])), tally.accounts(), 1)
+    blind = BlindTally(live=True)
+    blind.saw(ev)
+    return PlanResult(tuple(changes_of([ev])), tally.accounts(), 1, blind.spells(), ev)
 
 
 def plan_ticks(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[State] = None,
                scores: str = "none") -> PlanResult:
     """The plan over a recording, tick by tick with ``state`` (raises ``ReplayError`` as replay does)."""
     tally = CoverageTally()
+    blind = BlindTally(live=False)
     evaluations = []
     for tick, ev, _ in replay(graph, ticks, state, scores):
         for s in tick.snapshots:
             tally.saw(s, tick.now_ms)
+        blind.saw(ev)
         evaluations.append(ev)
-    return PlanResult(tuple(changes_of(evaluations)), tally.accounts(), len(evaluations))
+    return PlanResult(tuple(changes_of(evaluations)), tally.accounts(), len(evaluations), blind.spells(),
+                      evaluations[-1] if evaluations else None)

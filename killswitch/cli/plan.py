@@ -39,7 +39,9 @@ Examples:
   ksctl plan --policies policies/ --against week.jsonl --detailed-exitcode -o json
   ksctl plan --policies policies/ --accounts policies/accounts.yaml -o markdown > plan.md
 \b
-A plan is incomplete when an account's snapshot could not be read (live: a
+A plan is incomplete when a trigger could not be evaluated (too little history,
+missing or stale data; over a recording, outside its first warm-up ticks) or a
+policy's scope selects no account, and when an account's snapshot could not be read (live: a
 wrong credential, a venue down or slow; a recording: a failed snapshot). It
 names each such account with its reason code and never says "no changes" of
 an account it did not see.
@@ -105,8 +107,12 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
     render = {"json": plan_json, "markdown": plan_markdown}.get(output, plan_text)
     click.echo(render(planned, graph, source, mode))
     code = exit_code(planned.complete, bool(planned.changes), detailed_exitcode, allow_incomplete)
+    for b in planned.gaps:
+        click.echo(f"ksctl plan: {b.policy} {b.scope}: not evaluated ({b.reason}): {b.detail}", err=True)
     if not planned.complete:
-        click.echo(f"ksctl plan: incomplete: {len(planned.unread)} of {len(planned.accounts)} account(s) not read"
+        what = [f"{len(planned.unread)} of {len(planned.accounts)} account(s) not read"] if planned.unread else []
+        what += [f"{len(planned.gaps)} policy scope(s) not evaluated"] if planned.gaps else []
+        click.echo(f"ksctl plan: incomplete: {', '.join(what)}"
                    + ("" if allow_incomplete else "; --allow-incomplete accepts an incomplete plan"), err=True)
     raise SystemExit(code)
 

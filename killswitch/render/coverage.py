@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..coverage import NOT_READ, AccountCoverage
+from ..coverage import NOT_READ, AccountCoverage, BlindSpell
 from .times import iso
 
 
@@ -63,3 +63,46 @@ def account_json(a: AccountCoverage) -> dict:
             "read": a.read, "failed": a.failed, "reason": a.reason, "reasons": list(a.reasons), "message": a.message,
             "first_failed": iso(a.first_failed_ms) if a.first_failed_ms is not None else None,
             "last_failed": iso(a.last_failed_ms) if a.last_failed_ms is not None else None}
+
+
+def _minutes(ms: int) -> str:
+    m = ms / 60_000
+    return f"{m:.0f} min" if m >= 1 else f"{ms / 1000:.0f} s"
+
+
+def blind_lines(spells: Sequence[BlindSpell], what: str) -> list[str]:
+    """One ``!`` line per policy scope the preview could not evaluate, a ``~`` line per
+    recording warm-up, and the policies with no account in the source."""
+    gaps = [b for b in spells if b.gap]
+    lines = []
+    if gaps:
+        lines.append(f"Policy scopes NOT evaluated (the {what} does not know what they would do):")
+    for b in gaps:
+        when = iso(b.first_ms) if b.ticks == 1 else f"{b.ticks} ticks, {iso(b.first_ms)} to {iso(b.last_ms)}"
+        until = "" if b.until_ms is None else f"; armed at {iso(b.until_ms)} if every tick reads"
+        lines.append(f"  ! {b.policy} {b.scope}: {b.reason}: triggers {', '.join(b.triggers)} cannot be evaluated "
+                     f"({when}){until}")
+        lines.append(f"      {b.detail}")
+    for b in spells:
+        if b.warmup:
+            span = (b.ended_ms if b.ended_ms is not None else b.last_ms) - b.first_ms
+            lines.append(f"  ~ {b.policy} {b.scope}: warm-up: triggers {', '.join(b.triggers)} could not be evaluated "
+                         f"for the first {_minutes(span)} of the recording ({b.reason}); a stage change that "
+                         f"needed them there is not in this {what}")
+    off = [b for b in spells if b.state == "unmatched"]
+    if off:
+        lines.append("Policies with no account in the source: "
+                     + ", ".join(f"{b.policy} ({b.detail})" for b in off))
+    return lines
+
+
+def blind_summary(gaps: Sequence[BlindSpell], what: str) -> str:
+    """``Incomplete plan: 2 policy scopes could not be evaluated: futures-book … (INSUFFICIENT_HISTORY).``"""
+    keys = ", ".join(f"{b.policy}" + ("" if b.state == "unmatched" else f" {b.scope}") + f" ({b.reason})" for b in gaps)
+    return f"Incomplete {what}: {plural(len(gaps), 'policy scope')} could not be evaluated: {keys}."
+
+
+def blind_json(b: BlindSpell) -> dict:
+    return {"policy": b.policy, "scope": b.scope, "state": b.state, "reason": b.reason, "detail": b.detail,
+            "triggers": list(b.triggers), "first": iso(b.first_ms), "last": iso(b.last_ms), "ticks": b.ticks,
+            "armed_at": iso(b.until_ms) if b.until_ms is not None else None, "warmup": b.warmup, "gap": b.gap}

@@ -26,7 +26,8 @@ import json
 import re
 
 from ..plan import NOT_READ, PlanResult, StageChange
-from .coverage import account_json, account_lines, incomplete_line, incomplete_phrase, unread_detail
+from .coverage import (account_json, account_lines, blind_json, blind_lines, blind_summary, incomplete_line,
+                       incomplete_phrase, unread_detail)
 from .decisions import (NO_SEQ, attribution_json, attribution_line, cancels_json, orders_json, overlap_lines,
                         score_lines, scores_json, totals_json)
 from .evaluation import iso
@@ -74,6 +75,12 @@ def summary_lines(result: PlanResult) -> list[str]:
         if not result.changes:
             return ["No changes. The policies would do nothing."]
         return [f"Plan: {s}. Nothing was sent."]
+    if result.read_all:  # every account read, but some trigger could not be evaluated
+        head = blind_summary(result.gaps, "plan")
+        if result.changes:
+            return [head, f"Plan, with what could not be evaluated as unknown: {s}. Nothing was sent."]
+        return [head, "No stage change where the policies could evaluate their triggers; what they would do "
+                      "where they could not is unknown. Nothing was sent."]
     unread, seen = result.unread, [a for a in result.accounts if a.status != NOT_READ]
     head = incomplete_line(result.accounts, "plan")
     if result.changes:
@@ -98,8 +105,20 @@ def plan_json(result: PlanResult, graph, source: dict, mode: str) -> str:
     return json.dumps({"format_version": FORMAT_VERSION, "graph": {"digest": graph.digest, "revision": graph.revision},
                        "source": source, "mode": mode, "complete": result.complete,
                        "accounts": [account_json(a) for a in result.accounts],
+                       "blind": [blind_json(b) for b in result.blind], "scopes": scopes_json(result.last),
                        "changes": [change_json(c) for c in result.changes], "summary": summary(result)},
                       indent=1, ensure_ascii=False)
+
+
+def scopes_json(ev) -> list[dict]:
+    """Every policy scope of the last tick: its coverage, signal values (or why unknown) and
+    triggers (the raw condition: true, false or null for unknown)."""
+    if ev is None:
+        return []
+    return [{"policy": se.policy, "scope": se.scope, "coverage": se.coverage.state, "reason": se.coverage.reason,
+             "signals": {v.name: {"value": v.value, "reason": v.reason} for v in se.signals},
+             "triggers": {t.name: {"condition": t.condition, "firing": t.firing, "reason": t.reason}
+                          for t in se.triggers}, "stage": se.stage_after} for se in ev.scopes]
 
 
 def _where(source: dict) -> str:
@@ -108,7 +127,8 @@ def _where(source: dict) -> str:
 
 def plan_text(result: PlanResult, graph, source: dict, mode: str) -> str:
     lines = [f"ksctl plan: graph {graph.short_digest} (revision {revision_text(graph.revision)}) against "
-             f"{_where(source)}; mode {mode}", *account_lines(result.accounts, "plan"), ""]
+             f"{_where(source)}; mode {mode}", *account_lines(result.accounts, "plan"),
+             *blind_lines(result.blind, "plan"), ""]
     for c in result.changes:
         t, p = c.transition, c.plan
         head = f"  # {c.policy} {c.scope}: stage {t.from_level} → {t.to_level}"
@@ -159,7 +179,8 @@ def md(text: str) -> str:
 
 
 def plan_markdown(result: PlanResult, graph, source: dict, mode: str) -> str:
-    state = "complete" if result.complete else f"INCOMPLETE, {incomplete_phrase(result.accounts)}"
+    state = ("complete" if result.complete else f"INCOMPLETE, {incomplete_phrase(result.accounts)}"
+             if not result.read_all else f"INCOMPLETE, {len(result.gaps)} policy scope(s) not evaluated")
     lines = [f"### ksctl plan ({state})", "",
              f"Graph `{graph.short_digest}` (revision `{revision_text(graph.revision)}`) against "
              f"{md(_where(source))}; mode {mode}.", ""]
@@ -173,6 +194,10 @@ def plan_markdown(result: PlanResult, graph, source: dict, mode: str) -> str:
     else:
         lines.append("No account snapshot in the source.")
     lines.append("")
+    blind = blind_lines(result.blind, "plan")
+    if blind:
+        lines += [md(blind[0]) if not blind[0].startswith("  ") else "- " + md(blind[0].strip()), "",
+                  *("- " + md(x.strip()) for x in blind[1:]), ""]
     for c in result.changes:
         t = c.transition
         lines += [f"#### {md(c.policy)} {md(c.scope)}: stage {t.from_level} → {t.to_level}"

@@ -42,11 +42,28 @@ def test_plan_without_detailed_exitcode_exits_0_even_with_changes():
 
 
 def test_a_calm_recording_plans_nothing(tmp_path):
+    # an hour of calm: futures-book's windows fill after 48 minutes (its warm-up, said), then calm
     calm = tmp_path / "calm.jsonl"
-    calm.write_text("".join(RECORDING.read_text().splitlines(keepends=True)[:40]))
+    calm.write_text("".join(RECORDING.read_text().splitlines(keepends=True)[:60]))
     r = run("plan", "--policies", str(POLICIES), "--against", str(calm), "--detailed-exitcode")
-    assert r.exit_code == 0
+    assert r.exit_code == 0, r.output
     assert "No changes." in r.output
+    assert ("~ futures-book binanceusdm/binance-futures-main: warm-up: triggers hard, harder, soft could not be "
+            "evaluated for the first 48 min of the recording (INSUFFICIENT_HISTORY)") in r.output
+
+
+def test_a_recording_too_short_to_fill_the_windows_is_incomplete_never_no_changes(tmp_path):
+    short = tmp_path / "short.jsonl"
+    short.write_text("".join(RECORDING.read_text().splitlines(keepends=True)[:40]))
+    for extra in ((), ("--detailed-exitcode",)):
+        r = run("plan", "--policies", str(POLICIES), "--against", str(short), *extra)
+        assert r.exit_code == EXIT_ERROR, r.output
+        assert "No changes" not in r.output and "would do nothing" not in r.output
+        assert ("! futures-book binanceusdm/binance-futures-main: INSUFFICIENT_HISTORY: triggers hard, harder, soft "
+                "cannot be evaluated (40 ticks") in r.output
+        assert "Incomplete plan: 1 policy scope could not be evaluated" in r.output
+    r = run("plan", "--policies", str(POLICIES), "--against", str(short), "--allow-incomplete", "--detailed-exitcode")
+    assert r.exit_code == EXIT_INCOMPLETE, r.output
 
 
 def test_plan_json_is_versioned_and_summarised():
@@ -187,8 +204,35 @@ def assert_never_says_no_changes(out: str) -> None:
     assert "No changes" not in out and "would do nothing" not in out, out
 
 
+def armed_from_the_start(tmp_path):
+    """futures-book with windows that need no history: armed at its first tick."""
+    f = tmp_path / "futures-book-no-warmup.yaml"
+    f.write_text(FUTURES_BOOK.read_text().replace("min_coverage: 80%", "min_coverage: 0%"))
+    return f
+
+
+def test_a_live_plan_without_history_lists_the_triggers_it_cannot_evaluate_and_is_incomplete(tmp_path):
+    for extra in ((), ("--detailed-exitcode",)):
+        r = live(tmp_path, *extra)
+        assert r.exit_code == EXIT_ERROR, r.output
+        out = stdout_of(r)
+        assert_never_says_no_changes(out)
+        assert "Policy scopes NOT evaluated" in out
+        for acct in ("binanceusdm/sim-hedge", "binanceusdm/sim-main"):
+            assert f"! futures-book {acct}: INSUFFICIENT_HISTORY: triggers hard, harder, soft cannot be" in out
+        assert "dd_1h: INSUFFICIENT_HISTORY: coverage=0% min=80%" in out
+        assert out.rstrip().endswith("what they would do where they could not is unknown. Nothing was sent."), out
+    doc = json.loads(stdout_of(live(tmp_path, "-o", "json")))
+    assert doc["complete"] is False and doc["summary"]["complete"] is False
+    assert {b["scope"] for b in doc["blind"] if b["gap"]} == {"binanceusdm/sim-hedge", "binanceusdm/sim-main"}
+    (scope,) = [s for s in doc["scopes"] if s["scope"] == "binanceusdm/sim-main"]
+    assert scope["coverage"] == "blind" and scope["signals"]["dd_15m"]["value"] is None
+    assert scope["signals"]["dd_15m"]["reason"].startswith("INSUFFICIENT_HISTORY")
+    assert scope["triggers"]["soft"]["condition"] is None
+
+
 def test_a_plan_that_read_every_account_is_complete_and_exits_0(tmp_path):
-    r = live(tmp_path, "--detailed-exitcode")
+    r = live(tmp_path, "--detailed-exitcode", policies=armed_from_the_start(tmp_path))
     assert r.exit_code == EXIT_NO_CHANGES, r.output
     assert "Accounts evaluated: binanceusdm/sim-hedge, binanceusdm/sim-main" in r.output
     assert "NOT read" not in r.output and r.output.rstrip().endswith("No changes. The policies would do nothing.")
