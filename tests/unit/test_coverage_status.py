@@ -1,0 +1,52 @@
+"""``ksctl status`` and ``/v1/status`` carry the coverage: a count when everything is armed, one
+line per blind or unmatched scope with why and until when, and the rows decode back whole."""
+
+from __future__ import annotations
+
+import json
+
+from killswitch.client import LockDocument
+from killswitch.render.ops import status_json, status_text
+from killswitch.runner.view import BlindTrigger, CoverageStatus, RunnerStatus, decode
+
+T = 1_772_456_400_000
+LOCKS = LockDocument(1, False, "active", None, None, None, "ACTIVE", None, None, False)
+
+
+def status(*rows: CoverageStatus) -> RunnerStatus:
+    return RunnerStatus("live", True, 3, "sha256:" + "0" * 64, None, None, T, coverage=rows)
+
+
+WHY = "dd_1h: INSUFFICIENT_HISTORY: coverage=10% min=80%"
+BLIND = CoverageStatus("futures-book", "binanceusdm/main", "blind", "INSUFFICIENT_HISTORY", "soft: " + WHY, T,
+                       T + 42 * 60_000, None, (BlindTrigger("soft", "INSUFFICIENT_HISTORY", WHY, T + 42 * 60_000),))
+UNMATCHED = CoverageStatus("spot-book", "(none)", "unmatched", "UNMATCHED",
+                           "the scope (labels{book=spott}) selects no account", T, None, "lock_trading: reducing")
+ARMED = CoverageStatus("portfolio-breaker", "global", "armed", None, "every trigger can be evaluated", T, None, None)
+
+
+def test_all_armed_is_one_line_with_the_count():
+    text = status_text(status(ARMED), LOCKS)
+    assert "  coverage: all 1 policy scope(s) armed" in text.splitlines()
+
+
+def test_no_tick_yet_says_not_evaluated_never_armed():
+    assert "  coverage: not evaluated yet (no tick under this graph)" in status_text(status(), LOCKS).splitlines()
+
+
+def test_blind_and_unmatched_scopes_are_listed_with_why_and_until_when():
+    lines = status_text(status(ARMED, BLIND, UNMATCHED), LOCKS).splitlines()
+    assert "  COVERAGE: 2 of 3 policy scope(s) NOT ARMED" in lines
+    assert ("  BLIND futures-book binanceusdm/main: INSUFFICIENT_HISTORY, since 2026-03-02T13:00:00Z; armed again at "
+            "2026-03-02T13:42:00Z; while blind: nothing (no while_blind)") in lines
+    assert "      trigger soft: dd_1h: INSUFFICIENT_HISTORY: coverage=10% min=80%" in lines
+    assert ("  UNMATCHED spot-book: the scope (labels{book=spott}) selects no account, since 2026-03-02T13:00:00Z: "
+            "the policy cannot act") in lines
+
+
+def test_the_rows_travel_through_the_json_and_back():
+    st = status(ARMED, BLIND, UNMATCHED)
+    doc = json.loads(status_json(st, LOCKS))
+    assert [r["state"] for r in doc["coverage"]] == ["armed", "blind", "unmatched"]
+    doc.pop("lock")
+    assert decode(RunnerStatus, doc) == st
