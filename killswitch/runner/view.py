@@ -72,6 +72,43 @@ class ResidualStatus:
 
 
 @dataclass(frozen=True)
+class BlindTrigger:
+    """A trigger of a policy instance that cannot be evaluated now, and why."""
+
+    trigger: str
+    reason: str  # INSUFFICIENT_HISTORY | MISSING_DATA | STALE_DATA | ACCOUNT_NOT_READ | UNMATCHED
+    detail: str  # e.g. "dd_15m: INSUFFICIENT_HISTORY: coverage=40% min=80%"
+    until_ms: Optional[int]
+
+
+@dataclass(frozen=True)
+class CoverageStatus:
+    """Whether a policy instance can see what it watches: ``armed``, ``blind`` (some trigger cannot
+    be evaluated) or ``unmatched`` (the policy's scope selects no account; ``scope`` "(none)")."""
+
+    policy: str
+    scope: str  # the scope instance key; for an unmatched policy: "(none)"
+    state: str  # armed | blind | unmatched
+    reason: Optional[str]  # None when armed; else a reason code (see BlindTrigger.reason)
+    detail: str  # one line a human reads: which triggers, why, coverage reached/needed
+    since_ms: Optional[int]  # when this scope entered its current state
+    until_ms: Optional[int]  # blind: when it is armed again if nothing else fails (None: unknown)
+    while_blind: Optional[str]  # what the policy does while blind, e.g. "lock_trading: reducing"; None: nothing
+    triggers: tuple[BlindTrigger, ...] = ()  # the triggers that cannot be evaluated
+
+
+@dataclass(frozen=True)
+class ReceiverFailure:
+    """A receiver whose latest delivery round failed every attempt."""
+
+    document: str  # routes document name
+    receiver: str
+    cause: str  # "connection refused", "HTTP 401", "timeout after 10s", ... (scrubbed: no URL secrets)
+    since_ms: int
+    failures: int
+
+
+@dataclass(frozen=True)
 class RunnerStatus:
     mode: str  # dry-run | live
     leader: bool  # holds the lease (or runs alone)
@@ -85,6 +122,15 @@ class RunnerStatus:
     resuming: tuple[ResumeStatus, ...] = ()
     dms: dict = field(default_factory=dict)  # the dead man's switch, as GET /v1/dms shows it
     residuals: tuple[ResidualStatus, ...] = ()  # what closes left open and stopped trying to close
+    coverage: tuple[CoverageStatus, ...] = ()  # every policy × scope instance: armed, blind or unmatched
+    # "venue/account" -> {"code", "message" (scrubbed), "since_ms", "failures", "last_ms"}, present
+    # only while the account's latest fetch failed
+    fetch_errors: dict = field(default_factory=dict)
+    pages_failing: tuple[ReceiverFailure, ...] = ()  # receivers whose latest delivery round failed every attempt
+    pages_failing_since_ms: Optional[int] = None  # first failed round of the current run of failures
+    reload_ok: bool = True  # False from a failed reload until a good one
+    last_good_reload_ms: Optional[int] = None  # when the running graph was loaded (start or reload)
+    tick_interval_s: Optional[float] = None  # the pace the runner ticks at (the console's "tick stalled")
 
 
 @dataclass(frozen=True)
