@@ -193,9 +193,9 @@
     setIcon(level);
     count();
   }
-  function wentDown(why, title) {
+  function wentDown(why, title, sinceMs) { // sinceMs: when the unanswered request was sent
     if (!down) {
-      down = {sinceMs: runnerNow(), why, title};
+      down = {sinceMs, why, title};
       health();
       announce(title + ": " + why + ". The view is greyed and keeps what the runner last said.");
     } else {
@@ -227,6 +227,7 @@
     if (!isPublic && !token()) { showSignedOut(); return; }
     inflight = true;
     lastTry = performance.now();
+    const sent = runnerNow();
     const ctl = new AbortController();
     const timer = window.setTimeout(() => ctl.abort(), TIMEOUT_MS);
     try {
@@ -250,16 +251,18 @@
           cameBack(); // it answered: the token is the problem, not the runner
           if (!isPublic) showSignedOut();
         } else if (r.status >= 500) {
-          wentDown("the runner answers " + why, "RUNNER UNREACHABLE");
+          wentDown("the runner answers HTTP " + r.status + (why.startsWith("HTTP ") ? "" : " (" + why + ")"),
+                   "RUNNER UNREACHABLE", sent);
         } else {
-          wentDown("the runner refuses the view: " + why, "VIEW NOT UPDATED");
+          wentDown("the runner refuses the view: HTTP " + r.status + (why.startsWith("HTTP ") ? "" : " (" + why + ")"),
+                   "VIEW NOT UPDATED", sent);
         }
       }
     } catch (e) {
       const why = e.name === "AbortError" ? "no answer within " + TIMEOUT_MS / 1000 + " s"
         : "no connection (" + e.message + ")";
       $("refresh-state").textContent = "The runner does not answer: " + why + "; trying again.";
-      wentDown(why, "RUNNER UNREACHABLE");
+      wentDown(why, "RUNNER UNREACHABLE", sent);
     } finally {
       window.clearTimeout(timer);
       inflight = false;
