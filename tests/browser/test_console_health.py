@@ -26,7 +26,7 @@ UNREACHABLE = re.compile(r"RUNNER UNREACHABLE since (\d\d:\d\d:\d\d) UTC — thi
 def icon(browser: Any) -> tuple[str, str]:
     """The tab's icon: its state as the script drew it, and its URL."""
     return tuple(browser.execute_script(
-        "const l = document.querySelector(\"link[rel~='icon']\"); return [l.dataset.state, l.href];"))
+        "const l = document.querySelector(\"link[rel~='icon']\"); return l ? [l.dataset.state, l.href] : ['', ''];"))
 
 
 def banner(browser: Any) -> str:
@@ -44,6 +44,12 @@ def widths(browser: Any, shot: Any, name: str) -> None:
         time.sleep(0.3)  # the layout settles
         shot(f"{name}-{width}")
     browser.set_window_size(1366, 900)
+
+
+def scope_rows(browser: Any) -> dict[str, str]:
+    """The Scopes table's rows by policy: each row's text."""
+    return {row.find_element("css selector", "td").text: row.text
+            for row in browser.find_elements("css selector", "#scopes tbody tr")}
 
 
 def signed_in(r: Any, browser: Any) -> None:
@@ -144,6 +150,13 @@ def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(
     assert done.done
     decision = r.runner.check_order({"account": ACCOUNT, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 1.0})
     assert decision.reason.startswith("HALTED")
+    open_console(browser, r.url)
+    sign_in(browser, VERA, "vera")  # every row is halted by the global lock, as check-order answers (finding 7)
+    rows = scope_rows(browser)
+    for policy in ("bot-guard", "book-drawdown"):
+        assert "halted, via global (operator)" in rows[policy], rows[policy]
+        assert "trading allowed" not in rows[policy] and "active" not in rows[policy]
+
     real = r.runner.status
     now = r.clock()
 
@@ -163,14 +176,10 @@ def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(
                                     "since_ms": now - 75_000, "failures": 13, "last_ms": now - 5_000}})
 
     r.runner.status = status
-    signed_in(r, browser)
     wait(browser, lambda b: "POLICY BLIND" in view_text(b), "the banners")
     text = view_text(browser)
-    rows = {row.find_element("css selector", "td").text: row.text
-            for row in browser.find_elements("css selector", "#scopes tbody tr")}
-    for policy in ("bot-guard", "book-drawdown"):
-        assert "halted, via global (operator)" in rows[policy], rows[policy]
-        assert "trading allowed" not in rows[policy]
+    rows = scope_rows(browser)
+    assert "halted, via global (operator)" in rows["book-drawdown"]
     assert "BLIND: dd: INSUFFICIENT_HISTORY" in rows["book-drawdown"] and "armed again at" in rows["book-drawdown"]
     assert "armed" in rows["bot-guard"] and "MATCHES NO ACCOUNT" in rows["futures-book"]
     assert "1 POLICY BLIND" in text and "1 POLICY MATCHES NO ACCOUNT" in text
