@@ -251,3 +251,14 @@ def test_the_new_status_fields_read_back_as_the_runner_sent_them():
            ("mode", "leader", "fence", "graph_digest", "graph_revision", "policy_error", "last_tick_ms")}
     back = decode(RunnerStatus, old)  # an older runner's status: nothing blind, nothing failing
     assert back.coverage == () and back.fetch_errors == {} and back.reload_ok and back.pages_failing == ()
+
+
+def test_the_runner_reports_the_pace_it_ticks_at(tmp_path):
+    from .test_runner_operator import make
+
+    w = make(tmp_path)  # one policy, interval 5s: the daemon ticks every 5 s, late after 30 s
+    try:
+        assert w.runner.status().tick_interval_s == 5.0
+        assert stalled_after_s(w.runner.status().tick_interval_s) == 30.0
+    finally:
+        w.store.close()
