@@ -26,6 +26,7 @@ from .events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
 from .policy.load import load_sources
 from .runner.admission import Admission, Limits
 from .runner.loop import GraphReload, Runner
+from .runner.readout import tick_interval_s
 from .zones import zone_known
 from .sources import MAX_FILE_BYTES, compile_sources
 from .state.store import FencedError, StoreError
@@ -247,8 +248,7 @@ class Daemon:
                     self.err(f"ksctl run: order rejected: {r}")
                 if self.opts.max_ticks is not None and ticks >= self.opts.max_ticks:
                     break
-                interval = min((p.interval_s for p in runner.graph.policies), default=5.0)
-                await self._wait(runner, interval)
+                await self._wait(runner, tick_interval_s(runner.graph))
         finally:
             if pushing is not None and pusher is not None:
                 pushing.cancel()

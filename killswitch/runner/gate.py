@@ -178,17 +178,33 @@ class OrderRequest:
     @property
     def scope_keys(self) -> set[str]:
         """Every scope key whose lock applies to this order."""
-        keys = {GLOBAL_SCOPE, self.symbol}
-        for k in (self.scope, self.account, self.strategy):
-            if k:
-                keys.add(k)
-        if self.account and "/" in self.account:
-            keys.add(self.account.split("/", 1)[0])  # the venue
-        return keys
+        return lock_keys(symbol=self.symbol, scope=self.scope, account=self.account, strategy=self.strategy)
 
     @property
     def hedge_leg(self) -> Optional[str]:
         return self.position_side if self.position_side in ("LONG", "SHORT") else None
+
+
+def lock_keys(*, symbol: Optional[str] = None, scope: Optional[str] = None, account: Optional[str] = None,
+              strategy: Optional[str] = None) -> set[str]:
+    """The scope keys whose locks apply to an order naming these: ``global``, each name given,
+    and an account's venue (a venue's lock binds every account of it)."""
+    keys = {GLOBAL_SCOPE}
+    for k in (symbol, scope, account, strategy):
+        if k:
+            keys.add(k)
+    if account and "/" in account:
+        keys.add(account.split("/", 1)[0])  # the venue
+    return keys
+
+
+def binding_lock(book: LockBook, scope: str, now_ms: Optional[int], *, account: bool = False) -> LockStatus:
+    """The lock :func:`check_order` applies to the orders of ``scope`` (any symbol aside): the most
+    restrictive of its own, ``global``'s and, when ``account`` (``scope`` is an account,
+    ``venue/account``, named as the order's account), its venue's. Unlocked: ``scope``, active."""
+    keys = lock_keys(account=scope) if account else lock_keys(scope=scope)
+    lock = book.effective(keys, now_ms)
+    return lock if lock.locked else LockStatus.unlocked(scope)
 
 
 def _finite(x: Any) -> bool:
@@ -490,4 +506,5 @@ def _resuming(req: OrderRequest, positions: Optional[Sequence[Any]], resume: Res
 
 
 __all__ = ["Decision", "MAX_AMOUNT", "MAX_EQUITY_MULTIPLE", "OrderRequest", "Placement", "ResumePlan",
-           "ResumeLimits", "Resumption", "REQUEST_FIELDS", "check_order", "parse_request", "place", "resume_limits"]
+           "ResumeLimits", "Resumption", "REQUEST_FIELDS", "binding_lock", "check_order", "lock_keys", "parse_request",
+           "place", "resume_limits"]

@@ -79,7 +79,7 @@ class Readout:
         return RunnerStatus("dry-run" if self.dry_run else "live", self.lead.leader, self.lead.fence,
                             book.graph.digest, book.graph.revision, self.policy_error(), book.state.last_tick_ms,
                             tuple(scopes), ages, self.resumptions.status(now), self.countdowns.status(), residuals,
-                            coverage_rows(book))
+                            coverage_rows(book), tick_interval_s=tick_interval_s(book.graph))
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger
@@ -213,6 +213,11 @@ class Readout:
         for collector in self.collectors:
             collector.collect_metrics(reg)
         return reg.render()
+
+def tick_interval_s(graph: Any) -> float:
+    """The pace the runner ticks at: its most frequent policy's interval (5 s with none)."""
+    return min((p.interval_s for p in graph.policies), default=5.0)
+
 
 def _residual(r: Any) -> ResidualStatus:
     return ResidualStatus(r.incident, r.policy, r.scope, r.account, r.symbol, r.side, r.position_side, r.amount,

@@ -99,6 +99,17 @@ class CoverageStatus:
 
 
 @dataclass(frozen=True)
+class ReceiverFailure:
+    """A receiver whose latest delivery round failed every attempt."""
+
+    document: str  # routes document name
+    receiver: str
+    cause: str  # "connection refused", "HTTP 401", "timeout after 10s", ... (scrubbed: no URL secrets)
+    since_ms: int
+    failures: int
+
+
+@dataclass(frozen=True)
 class RunnerStatus:
     mode: str  # dry-run | live
     leader: bool  # holds the lease (or runs alone)
@@ -112,7 +123,15 @@ class RunnerStatus:
     resuming: tuple[ResumeStatus, ...] = ()
     dms: dict = field(default_factory=dict)  # the dead man's switch, as GET /v1/dms shows it
     residuals: tuple[ResidualStatus, ...] = ()  # what closes left open and stopped trying to close
-    coverage: tuple[CoverageStatus, ...] = ()  # armed, blind or unmatched: every policy × scope instance
+    coverage: tuple[CoverageStatus, ...] = ()  # every policy × scope instance: armed, blind or unmatched
+    # "venue/account" -> {"code", "message" (scrubbed), "since_ms", "failures", "last_ms"}, present
+    # only while the account's latest fetch failed
+    fetch_errors: dict = field(default_factory=dict)
+    pages_failing: tuple[ReceiverFailure, ...] = ()  # receivers whose latest delivery round failed every attempt
+    pages_failing_since_ms: Optional[int] = None  # first failed round of the current run of failures
+    reload_ok: bool = True  # False from a failed reload until a good one
+    last_good_reload_ms: Optional[int] = None  # when the running graph was loaded (start or reload)
+    tick_interval_s: Optional[float] = None  # the pace the runner ticks at (the console's "tick stalled")
 
 
 @dataclass(frozen=True)

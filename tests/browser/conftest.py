@@ -106,9 +106,22 @@ class LiveRunner:
         self.runner = build_runner(_graph(), {ACCOUNT: adapter}, self.store, sinks=[RunbookSink(None)],
                                    lock_path=tmp_path / "lock.json", dry_run=dry_run, clock=self.clock)
         self.site = None
+        self.console_public = console_public
         self.call(self.runner.start())
         self.site, self.url = self.call(start_api(make_app(self.runner, tokens=PEOPLE,
                                                            console_public=console_public)))
+
+    def stop_serving(self) -> None:
+        """The API goes away, as when the runner's process dies: its port refuses connections."""
+        site, self.site = self.site, None
+        self.call(stop_api(site))
+
+    def serve_again(self) -> None:
+        """The API on the same port again, as a restarted runner's."""
+        port = int(self.url.rsplit(":", 1)[1])
+        self.site, url = self.call(start_api(make_app(self.runner, tokens=PEOPLE,
+                                                      console_public=self.console_public), port=port))
+        assert url == self.url
 
     def call(self, coro: Any, timeout: float = 30) -> Any:
         """Run ``coro`` on the runner's loop and wait for its answer."""
@@ -167,6 +180,7 @@ def browser() -> Any:
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the page's console: CSP refusals
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900",
                 "--lang=en-US", "--disable-gpu", "--no-first-run", "--disable-extensions"):
         options.add_argument(arg)

@@ -5,7 +5,8 @@ empty shell that asks for a token), ``GET /console/view`` (the view alone, which
 script fetches every 2 s and swaps in), ``GET /console/static/{console.css|console.js}``, the
 sandboxed jinja2 environment they render with (autoescape on, undefined names are errors), and
 the page's Content-Security-Policy (scripts, styles and requests to this origin only; no inline
-script, no frames, no form posts anywhere).
+script, no frames, no form posts anywhere; images from this origin or ``data:``, for the tab's
+icon the script draws).
 
 Who may call what is decided by the API's middleware, where the routes are listed
 (:func:`killswitch.runner.api.make_app`); this module only renders. The view is read through
@@ -27,7 +28,9 @@ from .model import page_model
 
 HERE = Path(__file__).parent
 ASSETS = {"console.css": "text/css", "console.js": "text/javascript"}
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+# img-src allows data: for the tab's icon alone: the script draws it (an SVG of constants) to say
+# the runner is unreachable, when no file could be fetched from the runner; an image runs no script.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
        "form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
 HTML_HEADERS = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
 

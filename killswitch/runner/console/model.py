@@ -5,7 +5,15 @@ What it owns: turning what the view answered — ``status()``, ``ready()``, ``lo
 scope, lock and incident, times as ISO-8601 UTC with their age, origins of locks named for a
 person (policy, operator, dead man's switch), and which actions a row offers. Every age is
 taken against the runner's clock at the read (the lock document's ``written_ts``), never the
-browser's, so a page agrees with the journal and the API.
+browser's, so a page agrees with the journal and the API; each carries its absolute time
+(``ms``) too, so the page's script can keep it counting between two reads and after the last.
+
+What a row says of its lock is the lock :func:`~killswitch.runner.gate.check_order` applies to
+its orders (:func:`~killswitch.runner.gate.binding_lock` on the lock book the document holds),
+so a global or venue halt reads "halted, via global (...)" on every row it binds. What the page
+says of the runner's own health comes from the status: coverage (armed, blind, unmatched),
+failing pages, failing fetches, a failed reload, and a tick that is late
+(:func:`stalled_after_s`).
 
 Pure: no I/O, no clock, no HTML (the template escapes everything it is given). Must not invent
 a value the view did not answer: a count or status shown is one of the view's, or counted from
@@ -14,14 +22,21 @@ the rows it answered.
 
 from __future__ import annotations
 
+import math
 import urllib.parse
 from typing import Any, Optional, Sequence
 
 from ...sources import revision_text
-from ..lock import DEAD_MANS_SWITCH, OPERATOR, iso_ms, parse_iso_ms
-from ..view import IncidentStatus, RunnerStatus, TriggerStatus
+from ..gate import binding_lock
+from ..lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
+from ..view import CoverageStatus, IncidentStatus, RunnerStatus, TriggerStatus
 
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
+# A tick later than this many tick intervals, and never less than STALLED_MIN_S, is "stalled"; an
+# account's data that old is "stale". A tick may wait for a venue's timeout: a few intervals of slack.
+STALLED_TICKS = 3
+STALLED_MIN_S = 30.0
+DEFAULT_TICK_S = 5.0
 
 
 def age_text(seconds: Optional[float]) -> str:
@@ -38,12 +53,44 @@ def age_text(seconds: Optional[float]) -> str:
     return f"{s // 86_400}d {s % 86_400 // 3600}h" if s % 86_400 // 3600 else f"{s // 86_400}d"
 
 
+def spelled(seconds: float) -> str:
+    """A banner's age, read at a glance: ``42 s``, ``3 min 20 s``, ``2 h 5 min``, ``1 d 3 h``."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
+    if s < 86_400:
+        return f"{s // 3600} h {s % 3600 // 60} min" if s % 3600 // 60 else f"{s // 3600} h"
+    return f"{s // 86_400} d {s % 86_400 // 3600} h" if s % 86_400 // 3600 else f"{s // 86_400} d"
+
+
+def clock_text(ms: int, seconds: bool = True) -> str:
+    """``23:51:18`` (or ``23:51``), UTC, as every time on the page."""
+    return iso_ms(ms)[11:19 if seconds else 16]
+
+
+def stalled_after_s(tick_interval_s: Optional[float]) -> float:
+    """How old the last tick (or an account's data) may be before the page says it is late."""
+    return max(STALLED_MIN_S, STALLED_TICKS * (tick_interval_s or DEFAULT_TICK_S))
+
+
 def _when(ms: Optional[int], now: int) -> Optional[dict]:
-    """A time as the page shows it: ISO-8601 UTC, and how long ago (or ``in`` how long)."""
+    """A time as the page shows it: ISO-8601 UTC, how long ago (or ``in`` how long), and the
+    time itself in milliseconds (for the script that keeps the age counting)."""
     if ms is None:
         return None
     delta = (now - ms) / 1000
-    return {"iso": iso_ms(ms), "ago": f"{age_text(delta)} ago" if delta >= 0 else f"in {age_text(-delta)}"}
+    return {"iso": iso_ms(ms), "ms": ms, "clock": clock_text(ms),
+            "ago": f"{age_text(delta)} ago" if delta >= 0 else f"in {age_text(-delta)}"}
+
+
+def _at(seconds: Optional[float], now: int, sign: int) -> Optional[int]:
+    """The absolute time an age (``sign`` -1: seconds ago) or a countdown (+1: seconds from now)
+    stands for; None for no value or a non-finite one."""
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return now + sign * int(round(seconds * 1000))
 
 
 def _when_iso(ts: Optional[str], now: int) -> Optional[dict]:
@@ -59,6 +106,25 @@ def origin_of(policy: Optional[str], stage: Optional[int]) -> str:
     if stage == 0:  # spec.while_blind: held while the scope is blind
         return f"policy {policy} while blind"
     return f"policy {policy} stage {stage}" if stage is not None else f"policy {policy}"
+
+
+def via_origin(policy: Optional[str], stage: Optional[int]) -> str:
+    """Who placed a lock that binds a row from another scope, shortly: ``portfolio-breaker stage 2``."""
+    if policy in (OPERATOR, DEAD_MANS_SWITCH) or stage is None:
+        return origin_of(policy, stage).removeprefix("policy ")
+    return f"{policy} stage {stage}"
+
+
+def lock_row(lock: LockStatus, scope: str, now: int) -> Optional[dict]:
+    """What a row says of the lock that binds it (None: trading allowed); ``text`` reads as the
+    cell does: ``halted by policy bot-guard stage 1``, ``halted, via global (portfolio-breaker stage 2)``."""
+    if not lock.locked:
+        return None
+    via = lock.scope if lock.scope != scope else None
+    origin = via_origin(lock.policy, lock.stage) if via else origin_of(lock.policy, lock.stage)
+    return {"mode": lock.mode, "via": via, "origin": origin, "reason": lock.reason,
+            "expires": _when(lock.expires_ms, now),
+            "text": f"{lock.mode}, via {via} ({origin})" if via else f"{lock.mode} by {origin}"}
 
 
 def _number(x: Optional[float]) -> str:
@@ -78,6 +144,10 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
     is_ready, why = ready
     role = "LEADER" if status.leader else "STANDBY"
     locks = _locks(lock, now)
+    book = LockBook.from_doc(lock)  # the holds in force at ``now``, as the runner's book has them
+    fetch_errors = dict(status.fetch_errors)
+    known_accounts = set(status.data_age_s) | set(fetch_errors) | set((dms.get("native") or {}))
+    coverage = {(c.policy, c.scope): c for c in status.coverage}
     resuming = {(r.policy, r.scope): r for r in status.resuming}
     firing: dict[tuple[str, str], list[dict]] = {}
     for t in triggers:
@@ -86,42 +156,100 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
     by_incident = {(i.policy, i.scope): i for i in incidents if i.kind == "stage"}
     scopes = []
     for s in status.scopes:
-        held = lock["scopes"].get(s.scope)
         inc = by_incident.get((s.policy, s.scope))
         r = resuming.get((s.policy, s.scope))
         scopes.append({
             "key": f"{s.policy}|{s.scope}", "policy": s.policy, "scope": s.scope, "level": s.stage,
-            "stage": s.stage_name or ("armed" if s.stage == 0 else f"level {s.stage}"),
+            "stage": s.stage_name or ("no stage" if s.stage == 0 else f"level {s.stage}"),
             "since": _when(s.entered_ms, now) if s.stage else None, "manual": s.manual,
-            "firing": firing.get((s.policy, s.scope), []),
-            "lock": None if held is None else {"mode": held["mode"], "origin": origin_of(held["policy"], held["stage"]),
-                                               "reason": held["reason"],
-                                               "expires": _when_iso(held["expires_ts"], now)},
+            "firing": firing.get((s.policy, s.scope), []), "unmatched": False,
+            "lock": lock_row(binding_lock(book, s.scope, now, account=s.scope in known_accounts), s.scope, now),
+            "coverage": _coverage(coverage.get((s.policy, s.scope)), now),
             "resuming": None if r is None else _resume(r, now),
             "approvals": f"{len(inc.approvals)}/{inc.approvals_needed}" if inc is not None and inc.manual else None,
             "can_reset": bool(s.manual and s.stage > 0),
             "can_unlock": any(h["unlockable"] for h in locks if h["scope"] == s.scope),
         })
+    for c in coverage.values():  # a policy whose scope selects nothing has no instance to show
+        if c.state == "unmatched":
+            scopes.append({"key": f"{c.policy}|{c.scope}", "policy": c.policy, "scope": c.scope, "level": 0,
+                           "stage": "no instance", "since": None, "manual": False, "firing": [], "unmatched": True,
+                           "lock": None, "coverage": _coverage(c, now), "resuming": None, "approvals": None,
+                           "can_reset": False, "can_unlock": False})
     pending = [i for i in incidents if i.kind == "stage" and i.manual and len(i.approvals) < i.approvals_needed]
-    accounts = sorted(status.data_age_s)
+    accounts = sorted(set(status.data_age_s) | set(fetch_errors))
     names = sorted({"global", *accounts, *(a.split("/", 1)[0] for a in accounts), *(s.scope for s in status.scopes),
                     *lock["scopes"]})
     return {
         "now": _when(now, now), "mode": status.mode, "dry_run": status.mode != "live",
         "role": role, "ready": is_ready is True, "ready_reason": str(why), "fence": status.fence,
         "digest": status.graph_digest[:12], "revision": revision_text(status.graph_revision),
-        "policy_error": status.policy_error, "last_tick": _when(status.last_tick_ms, now),
+        "policy_error": status.policy_error, "last_tick": _when(status.last_tick_ms, now), "now_ms": now,
+        **_health(status, now),
         "summary": None if not lock["locked"] else {"mode": lock["mode"], "scope": lock["scope"]},
         "scopes": scopes, "triggers": [_trigger(t, now) for t in triggers], "locks": locks,
         "incidents": [_incident(i, now) for i in incidents if i.kind == "stage"],
         "closes": [_incident(i, now) for i in incidents if i.kind != "stage"],
         "pending": [_incident(i, now) for i in pending],
-        "data_ages": [{"account": a, "venue": a.split("/", 1)[0], "age": age_text(status.data_age_s[a]),
-                       "age_s": status.data_age_s[a]} for a in accounts],
+        "data_ages": [_data_age(a, status.data_age_s.get(a), fetch_errors.get(a), now,
+                                stalled_after_s(status.tick_interval_s)) for a in accounts],
         "resuming": [_resume(r, now) for r in status.resuming],
         "residuals": [_residual(r, now) for r in status.residuals],
         "dms": _dms(dms, now), "scope_names": names,
     }
+
+
+def _health(status: RunnerStatus, now: int) -> dict:
+    """The banners of the runner's own health: a late tick, blind and unmatched policies, pages
+    that reach nobody, a failed reload; ``health`` (ok | stalled) names the worst for the tab."""
+    late = stalled_after_s(status.tick_interval_s)
+    tick_age = None if status.last_tick_ms is None else (now - status.last_tick_ms) / 1000
+    stalled = tick_age is not None and tick_age > late
+    cov = [_coverage(c, now) for c in status.coverage]
+    failing = status.pages_failing
+    since = status.pages_failing_since_ms
+    if since is None and failing:
+        since = min(r.since_ms for r in failing)
+    reload_ok = status.reload_ok and status.policy_error is None
+    return {
+        "health": "stalled" if stalled else "ok",
+        "stalled": {"age": spelled(tick_age), "ms": status.last_tick_ms, "after": spelled(late)}
+        if stalled and tick_age is not None else None,
+        "blind": [c for c in cov if c and c["state"] == "blind"],
+        "unmatched": [c for c in cov if c and c["state"] == "unmatched"],
+        "pages": None if not failing else {
+            "since": _when(since, now), "receivers": [
+                {"document": r.document, "receiver": r.receiver, "cause": r.cause, "failures": r.failures,
+                 "since": _when(r.since_ms, now)} for r in failing]},
+        "reload_ok": reload_ok,
+        "last_good_reload": _when(status.last_good_reload_ms, now),
+    }
+
+
+def _coverage(c: Optional[CoverageStatus], now: int) -> Optional[dict]:
+    """A policy instance's coverage as its cell and the banners show it (None: not reported)."""
+    if c is None:
+        return None
+    until = _when(c.until_ms, now) if c.state == "blind" else None
+    return {"policy": c.policy, "scope": c.scope, "state": c.state, "reason": c.reason, "detail": c.detail,
+            "since": _when(c.since_ms, now), "until": until,
+            "until_hm": clock_text(c.until_ms, seconds=False) if until is not None and c.until_ms is not None else None,
+            "while_blind": c.while_blind,
+            "triggers": [{"trigger": t.trigger, "reason": t.reason, "detail": t.detail,
+                          "until": _when(t.until_ms, now)} for t in c.triggers]}
+
+
+def _data_age(account: str, age_s: Optional[float], error: Optional[dict], now: int, late_s: float) -> dict:
+    """An account's data age, its last fetch error (while its fetches fail) and how to show it."""
+    known = age_s is not None and math.isfinite(age_s)
+    state = "failing" if error else "stale" if not known or (age_s or 0) > late_s else "ok"
+    err = None
+    if error:
+        err = {"code": str(error.get("code") or "FETCH_FAILED"), "message": str(error.get("message") or ""),
+               "failures": error.get("failures"), "since": _when(error.get("since_ms"), now),
+               "last": _when(error.get("last_ms"), now)}
+    return {"account": account, "venue": account.split("/", 1)[0], "age": age_text(age_s) if known else "never read",
+            "age_s": age_s, "ms": _at(age_s, now, -1) if known else None, "state": state, "error": err}
 
 
 def _trigger(t: TriggerStatus, now: int) -> dict:
@@ -180,14 +308,17 @@ def _incident(i: IncidentStatus, now: int) -> dict:
 
 def _dms(dms: dict, now: int) -> dict:
     sources = [{"source": name, "armed": s.get("armed", False), "last_beat": age_text(s.get("last_beat_age_s")),
-                "heard": s.get("last_beat_age_s") is not None,
+                "heard": s.get("last_beat_age_s") is not None, "last_beat_ms": _at(s.get("last_beat_age_s"), now, -1),
                 "timeout": age_text(s.get("timeout_s")) if s.get("timeout_s") is not None else "-",
                 "fires_in": age_text(s.get("fires_in_s")) if s.get("fires_in_s") is not None else "-",
+                "fires_ms": _at(s.get("fires_in_s"), now, 1),
                 "fired": s.get("fired", False), "locked": s.get("locked", False)}
                for name, s in sorted((dms.get("sources") or {}).items())]
     native = [{"account": k, "countdown": age_text(n.get("countdown_s")),
                "last_refresh": age_text(n.get("last_refresh_age_s")),
-               "cancels_in": age_text(n.get("cancels_in_s")), "lapsed": n.get("lapsed", False),
+               "last_refresh_ms": _at(n.get("last_refresh_age_s"), now, -1),
+               "cancels_in": age_text(n.get("cancels_in_s")), "cancels_ms": _at(n.get("cancels_in_s"), now, 1),
+               "lapsed": n.get("lapsed", False),
                "supported": n.get("supported", True), "error": n.get("error") or ""}
               for k, n in sorted((dms.get("native") or {}).items())]
     listening = dms.get("listening_since_ts")

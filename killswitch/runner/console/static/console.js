@@ -6,10 +6,19 @@
 // never in a cookie (a cookie would be sent with any request to the runner, so a page elsewhere
 // could make the browser act with it). Polling, not server-sent events: an EventSource cannot
 // send an Authorization header. Data from the runner is written with textContent only.
+//
+// A dead runner looks dead: when a refresh gets no answer (no connection, a 5xx, nothing within
+// TIMEOUT_MS) a red banner says since when and how old the view is, the view is greyed, the tab's
+// title and icon change; all of it goes back at the next answer. Every age on the page keeps
+// counting meanwhile (each carries its absolute time in data-ts; the runner's clock is carried
+// forward from the view's data-now-ms by the browser's monotonic clock).
 "use strict";
 (() => {
   const KEY = "killswitch.console.token";
   const REFRESH_MS = 2000;
+  const HIDDEN_REFRESH_MS = 10000; // a background tab still notices a dead runner (its title says so)
+  const TIMEOUT_MS = 5000;
+  const TITLE = document.title;
   const CLOSE_POLL_MS = 1000;
   const FINAL_CLOSE_STATES = ["settled", "dry_run", "unplanned", "expired"];
   const ACTIONS = {
@@ -24,6 +33,9 @@
   let inflight = false;
   let lastHtml = null;
   let current = null; // {action, body}: what was previewed, and so what Send sends
+  let shown = null; // {runnerMs, at}: the runner's time of the view shown, and performance.now() when it came
+  let down = null; // {sinceMs, why, title}: since when (runner's clock) the refresh gets no answer
+  let lastTry = 0;
 
   const token = () => sessionStorage.getItem(KEY);
   function headers(json) {
@@ -92,9 +104,113 @@
   function showSignedOut() {
     $("view").replaceChildren();
     lastHtml = null;
+    shown = null;
+    down = null;
     $("signed-out").hidden = false;
     $("refresh-state").textContent = "Not updating: no token.";
+    health();
   }
+
+  // --- ages that keep counting, and the runner's health in the banner, the title and the icon ----
+
+  function ageText(seconds) { // as model.py's age_text
+    const s = Math.max(0, Math.round(seconds));
+    const two = (a, ua, b, ub) => (b ? a + ua + " " + b + ub : a + ua);
+    if (s < 60) return s + "s";
+    if (s < 3600) return two(Math.floor(s / 60), "m", s % 60, "s");
+    if (s < 86400) return two(Math.floor(s / 3600), "h", Math.floor((s % 3600) / 60), "m");
+    return two(Math.floor(s / 86400), "d", Math.floor((s % 86400) / 3600), "h");
+  }
+  function spelled(seconds) { // as model.py's spelled
+    const s = Math.max(0, Math.floor(seconds));
+    const two = (a, ua, b, ub) => (b ? a + ua + " " + b + ub : a + ua);
+    if (s < 60) return s + " s";
+    if (s < 3600) return two(Math.floor(s / 60), " min", s % 60, " s");
+    if (s < 86400) return two(Math.floor(s / 3600), " h", Math.floor((s % 3600) / 60), " min");
+    return two(Math.floor(s / 86400), " d", Math.floor((s % 86400) / 3600), " h");
+  }
+  function clockText(ms) { return new Date(ms).toISOString().slice(11, 19) + " UTC"; }
+  function runnerNow() { return shown ? shown.runnerMs + (performance.now() - shown.at) : Date.now(); }
+  function viewAge() { return shown ? (performance.now() - shown.at) / 1000 : 0; }
+  function noteShown() {
+    const state = $("view").querySelector("[data-now-ms]");
+    const ms = state ? Number(state.dataset.nowMs) : NaN;
+    shown = Number.isFinite(ms) ? {runnerMs: ms, at: performance.now()} : null;
+  }
+  function count() {
+    const now = runnerNow();
+    for (const el of $("view").querySelectorAll("[data-ts]")) {
+      const ts = Number(el.dataset.ts);
+      if (!Number.isFinite(ts)) continue;
+      const d = (now - ts) / 1000;
+      const form = el.dataset.form;
+      const text = form === "age" ? ageText(d) : form === "left" ? ageText(-d) : form === "spelled" ? spelled(d)
+        : d >= 0 ? ageText(d) + " ago" : "in " + ageText(-d);
+      if (el.textContent !== text) el.textContent = text;
+    }
+    if (down) {
+      $("liveness-since").textContent = clockText(down.sinceMs);
+      $("liveness-age").textContent = spelled(viewAge());
+    }
+  }
+  const ICON_COLOURS = {ok: "#1e8e3e", stalled: "#e8a600", unreachable: "#d93025", none: "#7a808a"};
+  const ICON_MARKS = {
+    ok: "",
+    stalled: "<rect x='27' y='12' width='10' height='26' rx='3' fill='#1a1d21'/><circle cx='32' cy='48' r='5' fill='#1a1d21'/>",
+    unreachable: "<path d='M19 19L45 45M45 19L19 45' stroke='#fff' stroke-width='9' stroke-linecap='round'/>",
+    none: "",
+  };
+  function setIcon(state) { // an inline SVG made here from constants: nothing is fetched
+    let link = document.querySelector("link[rel~='icon']");
+    if (!link) {
+      link = document.createElement("link");
+      link.rel = "icon";
+      link.type = "image/svg+xml";
+      document.head.appendChild(link);
+    }
+    if (link.dataset.state === state) return;
+    const svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 64 64'><circle cx='32' cy='32' r='30' fill='"
+      + ICON_COLOURS[state] + "'/>" + ICON_MARKS[state] + "</svg>";
+    link.href = "data:image/svg+xml," + encodeURIComponent(svg);
+    link.dataset.state = state;
+  }
+  function health() {
+    const view = $("view");
+    const state = view.querySelector("[data-health]");
+    const level = down ? "unreachable" : !state ? "none" : state.dataset.health === "stalled" ? "stalled" : "ok";
+    $("liveness").hidden = !down;
+    view.classList.toggle("unreachable", !!down);
+    if (down) {
+      $("liveness-title").textContent = down.title;
+      $("liveness-why").textContent = down.why + "; trying again every " + REFRESH_MS / 1000
+        + " s. The state below is what the runner last said, not what it does now.";
+      view.setAttribute("aria-label", "The runner's state as last seen: the runner does not answer, this view is old");
+    } else {
+      view.setAttribute("aria-label", "The runner's state");
+    }
+    document.title = level === "unreachable" ? (down.title === "RUNNER UNREACHABLE" ? "UNREACHABLE" : "NOT UPDATED")
+      + " — " + TITLE : level === "stalled" ? "STALLED — " + TITLE : TITLE;
+    setIcon(level);
+    count();
+  }
+  function wentDown(why, title, sinceMs) { // sinceMs: when the unanswered request was sent
+    if (!down) {
+      down = {sinceMs, why, title};
+      health();
+      announce(title + ": " + why + ". The view is greyed and keeps what the runner last said.");
+    } else {
+      down.why = why;
+      down.title = title;
+      health();
+    }
+  }
+  function cameBack() {
+    const was = down;
+    down = null;
+    health();
+    if (was) announce("The runner answers again; the view is up to date.");
+  }
+  window.setInterval(count, 1000);
   function swap(html) {
     const view = $("view");
     const active = document.activeElement;
@@ -110,24 +226,45 @@
     if (paused || inflight) return;
     if (!isPublic && !token()) { showSignedOut(); return; }
     inflight = true;
+    lastTry = performance.now();
+    const sent = runnerNow();
+    const ctl = new AbortController();
+    const timer = window.setTimeout(() => ctl.abort(), TIMEOUT_MS);
     try {
-      const r = await fetch("/console/view", {headers: headers(false), cache: "no-store", credentials: "omit"});
+      const r = await fetch("/console/view", {headers: headers(false), cache: "no-store", credentials: "omit",
+                                              signal: ctl.signal});
       if (r.ok) {
         const html = await r.text();
         $("signed-out").hidden = true;
         if (html !== lastHtml) swap(html);
+        noteShown();
         const state = $("view").querySelector("[data-now]");
         $("refresh-state").textContent = "Updates every 2 s; runner time " + (state ? state.dataset.now : "?") + ".";
+        cameBack();
       } else {
         let doc = null;
         try { doc = await r.json(); } catch (e) { doc = null; }
         const why = reasonOf({status: r.status, doc});
         $("refresh-state").textContent = "Not updated: " + why;
-        if (r.status === 401 || r.status === 403) { setWho(null, why); if (!isPublic) showSignedOut(); }
+        if (r.status === 401 || r.status === 403) {
+          setWho(null, why);
+          cameBack(); // it answered: the token is the problem, not the runner
+          if (!isPublic) showSignedOut();
+        } else if (r.status >= 500) {
+          wentDown("the runner answers HTTP " + r.status + (why.startsWith("HTTP ") ? "" : " (" + why + ")"),
+                   "RUNNER UNREACHABLE", sent);
+        } else {
+          wentDown("the runner refuses the view: HTTP " + r.status + (why.startsWith("HTTP ") ? "" : " (" + why + ")"),
+                   "VIEW NOT UPDATED", sent);
+        }
       }
     } catch (e) {
-      $("refresh-state").textContent = "The runner does not answer (" + e.message + "); trying again.";
+      const why = e.name === "AbortError" ? "no answer within " + TIMEOUT_MS / 1000 + " s"
+        : "no connection (" + e.message + ")";
+      $("refresh-state").textContent = "The runner does not answer: " + why + "; trying again.";
+      wentDown(why, "RUNNER UNREACHABLE", sent);
     } finally {
+      window.clearTimeout(timer);
       inflight = false;
     }
   }
@@ -138,7 +275,9 @@
     $("refresh-state").textContent = paused ? "Paused." : "Updates every 2 s.";
     if (!paused) refresh();
   });
-  window.setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
+  window.setInterval(() => {
+    if (!document.hidden || performance.now() - lastTry >= HIDDEN_REFRESH_MS) refresh();
+  }, REFRESH_MS);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
 
   // --- actions: fill in, preview, type the scope, send -------------------------------------------
@@ -350,5 +489,7 @@
     if (again) again.focus();
   });
 
+  noteShown(); // a public page comes with the view rendered in it
+  health();
   checkToken().then(refresh).then(linkedRunbook);
 })();
