@@ -193,8 +193,9 @@ def lock_keys(*, symbol: Optional[str] = None, scope: Optional[str] = None, acco
     for k in (symbol, scope, account, strategy):
         if k:
             keys.add(k)
-    if account and "/" in account:
-        keys.add(account.split("/", 1)[0])  # the venue
+    for named in (account, scope):  # an account named as the order's account or as its scope
+        if named and "/" in named:
+            keys.add(named.split("/", 1)[0])  # the venue (fails closed: a symbol's base is no venue's name)
     return keys
 
 

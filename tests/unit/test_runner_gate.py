@@ -464,3 +464,12 @@ def test_an_order_must_pass_every_resumption_that_holds_it():
     for both in ([loose, tight], [tight, loose]):
         d = check_order(LockBook(), big, [], T0, resume=both)
         assert not d.allow and "limit 40000.00" in d.reason
+
+
+@pytest.mark.parametrize("request_", [
+    pytest.param(req(), id="account"),
+    pytest.param(req(account=..., scope=ACCT), id="account-as-scope"),
+])
+def test_a_venue_halt_binds_an_account_however_the_order_names_it(request_):
+    d = check_order(locked("halted", scope="binanceusdm", manual=True), request_, [], T0)
+    assert not d.allow and d.reason.startswith("HALTED"), d
