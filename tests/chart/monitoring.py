@@ -12,15 +12,25 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
+from typing import Optional
 
 from ruamel.yaml import YAML
 
 from tests.chart.conftest import CHART
+from tests.conftest import ROOT, require_tool
 
 ALERTS = CHART / "files" / "alerts.yaml"
 DASHBOARD = CHART / "files" / "dashboards" / "killswitch.json"
 RULE_TESTS = CHART / "tests" / "rules"
+
+def promtool(*args: str, stdin: Optional[str] = None) -> subprocess.CompletedProcess:
+    """promtool (Debian's ``prometheus`` package; .ci/run installs it): skips the test without it,
+    or fails it under KS_REQUIRE_ALL=1."""
+    return subprocess.run([require_tool("promtool"), *args], input=stdin, capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+
 
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`[^`]*`')
 _COMMENT = re.compile(r"#[^\n]*")

@@ -11,25 +11,19 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
 from tests.chart.conftest import CHART, CI_VALUES, Helm, one, write_values
-from tests.chart.monitoring import ALERTS, RULE_TESTS, load_rules, metric_names
-from tests.conftest import ROOT, require_tool
+from tests.chart.monitoring import ALERTS, RULE_TESTS, load_rules, metric_names, promtool
+from tests.conftest import ROOT
 
 RULES = load_rules()
 NAMES = [r["alert"] for r in RULES]
 THRESHOLD = re.compile(r"(-?\d+(?:\.\d+)?)([ \t]*# threshold)")
 LEADER_FILTER = re.compile(r'\s*and on \(namespace, job, instance\) \(killswitch_leader\{job="killswitch"\} == 1\)')
 JOB = 'job="killswitch"'
-
-
-def promtool(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([require_tool("promtool"), *args], capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
 def seconds(duration: str) -> int:

@@ -12,8 +12,7 @@ import kubernetes_validate
 from ruamel.yaml import YAML
 
 from tests.chart.conftest import CI_VALUES, one
-from tests.chart.monitoring import DASHBOARD, dashboard_queries, metric_names
-from tests.chart.test_alert_rules import promtool
+from tests.chart.monitoring import DASHBOARD, dashboard_queries, metric_names, promtool
 
 DASH = json.loads(DASHBOARD.read_text())
 PANELS = [p for p in DASH["panels"] if p["type"] != "row"]
