@@ -31,6 +31,16 @@ def seconds(duration: str) -> int:
     return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([smh])", duration))
 
 
+def test_ci_installs_promtool_from_debian_before_the_tests():
+    """.ci/run, which runs the suite with KS_REQUIRE_ALL=1 (no skip for a missing promtool),
+    installs Debian's prometheus package when promtool is missing, without recommends, before
+    `make test`."""
+    script = (ROOT / ".ci" / "run").read_text()
+    guard = script.index("if ! command -v promtool >/dev/null 2>&1; then")
+    install = script.index("apt-get install -y -qq --no-install-recommends prometheus", guard)
+    assert guard < install < script.index("\nmake test\n")
+
+
 # --- the file as promtool reads it -------------------------------------------------------------
 
 def test_promtool_check_rules_passes():
