@@ -154,6 +154,11 @@ class TelemetrySink:
                                        "Ticks and reported spans not traced: the telemetry queue was full, or "
                                        "building their spans failed.", ("reason",))
         self.lease_fence.set(0)
+        # at 0 from the start, as client libraries export a counter without labels: a standby's
+        # first takeover is then an increase Prometheus sees (KillswitchLeaseFlapping), not the
+        # first sample of a new series, which increase() cannot count
+        self.lease_acquired.inc(0)
+        self.lease_lost.inc(0)
 
     @classmethod
     def from_env(cls, **kw: Any) -> "TelemetrySink":

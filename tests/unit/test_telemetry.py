@@ -328,6 +328,16 @@ def test_tick_metrics_count_duration_phases_transitions_orders_and_the_lease():
     assert f"killswitch_last_tick_timestamp_seconds {(T0 + 95 * MS) / 1e9!r}" in text
 
 
+def test_the_lease_counters_start_at_zero_so_a_standbys_first_takeover_is_an_increase():
+    s, _ = sink()
+    s.on_tick(report([], leader=False, fence=None), FakeRunner())
+    text = s.metrics_text()
+    assert "killswitch_lease_acquired_total 0" in text
+    assert "killswitch_lease_lost_total 0" in text
+    s.on_tick(report([], fence=4), FakeRunner())
+    assert "killswitch_lease_acquired_total 1" in s.metrics_text()
+
+
 # --- the registry ---------------------------------------------------------------------------------------
 
 _LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? '
