@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from ..policy.model import AppriseTarget, NotificationRoutes
+from .causes import cause_of, cause_of_result, join_causes
 from .message import Message
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -67,6 +68,7 @@ class SendResult:
     services: int = 0
     failed: int = 0
     elapsed_s: float = 0.0
+    cause: Optional[str] = None  # why it failed, from :mod:`.causes` (never quotes apprise's text)
 
     @property
     def ok(self) -> bool:
@@ -88,8 +90,11 @@ class ResolvedReceiver:
         import apprise
 
         started = time.monotonic()
+        # the plugins' DEBUG lines are captured too: "Socket Exception: … Connection refused"
+        # is where a refused connection is told apart from a name that does not resolve
         res = self.apprise.notify(body=message.body, title=message.title,
-                                  notify_type=apprise.NotifyType(message.notify_type), timeout=timeout_s)
+                                  notify_type=apprise.NotifyType(message.notify_type), timeout=timeout_s,
+                                  log_level=logging.DEBUG)
         elapsed = time.monotonic() - started
         result = _STATUS.get(res.status.name, "failed")
         if result == "failed" and elapsed >= timeout_s:
@@ -97,7 +102,12 @@ class ResolvedReceiver:
             # timer may answer after them, and the failure it then reports is the deadline's
             result = "timeout"
         try:
-            return SendResult(result, len(res.results), res.failed_count, elapsed)
+            cause = None
+            if result not in ("delivered", "partial"):
+                cause = cause_of_result(result, timeout_s) if result in ("timeout", "nomatch") or not res.results \
+                    else join_causes([cause_of(r.status.name, (e.message for e in r.logs()), timeout_s)
+                                      for r in res.results if r.status.name != "SUCCESS"])
+            return SendResult(result, len(res.results), res.failed_count, elapsed, cause)
         finally:
             for r in res.results:
                 r.close()
@@ -118,11 +128,14 @@ def _bound_timeouts(ap, timeout_s: float) -> None:
 
 def _quiet_apprise() -> None:
     """apprise's own log lines may quote a service's address or identifiers: they go nowhere.
-    What happened is in the delivery receipts."""
+    What happened is in the delivery receipts. Its level is DEBUG so that each send's own
+    capture (:meth:`ResolvedReceiver.send`) sees the socket error behind a failure, which
+    :func:`~.causes.cause_of` reads and never quotes."""
     logger = logging.getLogger("apprise")
     if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
         logger.addHandler(logging.NullHandler())
     logger.propagate = False
+    logger.setLevel(logging.DEBUG)
 
 
 def _add_target(ap, t: AppriseTarget, environ: Mapping[str, str], where: str, problems: list[str]) -> None:
