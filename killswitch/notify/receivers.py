@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,14 +127,39 @@ def _bound_timeouts(ap, timeout_s: float) -> None:
         plugin.socket_connect_timeout = min(float(getattr(plugin, "socket_connect_timeout", limit)), limit)
 
 
+_URL = re.compile(r"\b([a-z][a-z0-9+.-]*://)\S+", re.I)
+_URL_PATH = re.compile(r"(?i)(\burl: )\S+")
+
+
+class _SocketErrorsOnly(logging.Filter):
+    """On apprise's logger, before any handler sees a record: below WARNING only the plugins'
+    ``Socket Exception: …`` lines pass (what tells a refused connection from a name that does not
+    resolve), and every record that passes has its URLs cut to their scheme (``json://…``), for
+    a path or a query may hold a webhook's token. The payloads and headers apprise logs at DEBUG
+    never reach a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that does not format is not ours to read
+            return False
+        if record.levelno < logging.WARNING and not message.startswith("Socket Exception"):
+            return False
+        record.msg, record.args = _URL_PATH.sub(r"\1…", _URL.sub(r"\1…", message)), None
+        return True
+
+
 def _quiet_apprise() -> None:
     """apprise's own log lines may quote a service's address or identifiers: they go nowhere.
     What happened is in the delivery receipts. Its level is DEBUG so that each send's own
     capture (:meth:`ResolvedReceiver.send`) sees the socket error behind a failure, which
-    :func:`~.causes.cause_of` reads and never quotes."""
+    :func:`~.causes.cause_of` reads and never quotes; :class:`_SocketErrorsOnly` keeps the rest
+    of DEBUG out and the URLs out of what passes."""
     logger = logging.getLogger("apprise")
     if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
         logger.addHandler(logging.NullHandler())
+    if not any(isinstance(f, _SocketErrorsOnly) for f in logger.filters):
+        logger.addFilter(_SocketErrorsOnly())
     logger.propagate = False
     logger.setLevel(logging.DEBUG)
 
