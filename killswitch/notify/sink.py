@@ -121,6 +121,14 @@ class _Job:
     new: tuple[str, ...] = ()  # fingerprints the notification told first: taken back for a retry
     round: int = 1
     resolved_only: bool = False  # a [RESOLVED] message and nothing firing
+    page: Optional[str] = None  # a fallback's: what the failed page was ("warning page (snapshot_failed)")
+
+    def what(self) -> str:
+        """What this notification is, for a log line: "critical page (stage_transition)"."""
+        if self.page is not None:
+            return self.page
+        kinds = f" ({', '.join(dict.fromkeys(self.event_kinds))})" if self.event_kinds else ""
+        return ("resolved notice" if self.resolved_only else f"{self.severity} page") + kinds
 
     @property
     def critical(self) -> bool:
@@ -412,9 +420,7 @@ class NotifySink:
     def _lost(self, job: _Job) -> None:
         """``job``'s notification reached nobody: said as an ERROR line, each receiver with its cause."""
         tried = ([(job.tree, job.fallback_for)] if job.fallback_for is not None else []) + [(job.tree, job.receiver)]
-        what = ("resolved notice" if job.resolved_only else f"{job.severity} page") + \
-            (f" ({', '.join(dict.fromkeys(job.event_kinds))})" if job.event_kinds else "")
-        log.error(self.health.lost(tried, what, self.clock()))
+        log.error(self.health.lost(tried, job.what(), self.clock()))
 
     async def _attempt(self, rcv: ResolvedReceiver, job: _Job) -> SendResult:
         start_ns = time.time_ns()
@@ -459,7 +465,7 @@ class NotifySink:
         msg = failed_page(job.message, job.receiver, f"{last.result} ({self._cause(job, last)})", job.attempts_made,
                           job.group_key, job.round)
         self._queue_delivery(_Job(job.tree, fb, job.group_key, msg, "critical", job.event_kinds, job.incidents,
-                                  job.mode, fallback_for=job.receiver))
+                                  job.mode, fallback_for=job.receiver, page=job.what()))
         self._start_deliveries()
         return True
 

@@ -72,6 +72,17 @@ class ResidualStatus:
 
 
 @dataclass(frozen=True)
+class ReceiverFailure:
+    """A notification receiver whose latest delivery round failed every attempt."""
+
+    document: str  # the routes document's name
+    receiver: str
+    cause: str  # "connection refused", "HTTP 401", "timeout after 10s", ... (fixed words: never a URL)
+    since_ms: int  # the first failed round of this run of failures
+    failures: int  # failed rounds in a row
+
+
+@dataclass(frozen=True)
 class RunnerStatus:
     mode: str  # dry-run | live
     leader: bool  # holds the lease (or runs alone)
@@ -85,6 +96,14 @@ class RunnerStatus:
     resuming: tuple[ResumeStatus, ...] = ()
     dms: dict = field(default_factory=dict)  # the dead man's switch, as GET /v1/dms shows it
     residuals: tuple[ResidualStatus, ...] = ()  # what closes left open and stopped trying to close
+    # "venue/account" -> {"code", "message" (scrubbed), "since_ms" (first failure of this run),
+    # "failures" (in a row), "last_ms"}: only while the account's latest fetch failed (this runner's)
+    fetch_errors: dict = field(default_factory=dict)
+    pages_failing: tuple[ReceiverFailure, ...] = ()  # receivers whose latest delivery round failed every attempt
+    pages_failing_since_ms: Optional[int] = None  # the first failed round of the current run of failures
+    reload_ok: bool = True  # False from a failed reload (or a start on the last good policies) until a good one
+    last_good_reload_ms: Optional[int] = None  # when the running graph was loaded (start or reload)
+    reload_failed_ms: Optional[int] = None  # when the last reload failed, while reload_ok is False
 
 
 @dataclass(frozen=True)
