@@ -18,7 +18,7 @@ is served (:func:`runbook_path`), and the protocols between the runner and its s
   ``isinstance``: :class:`StatefulSink` (kept across restarts and takeovers),
   :class:`RestoringSink` (told when its runner starts leading), :class:`CollectingSink` (its
   families in the one ``/metrics`` registry), :class:`ReloadingSink` (follows the policy documents
-  on a reload).
+  on a reload), :class:`ReportingSink` (fields of the runner's status: failing pages).
 
 It sits at the bottom of the import graph, beside the snapshot types: it imports nothing of
 the engine, the runner, the adapters or the sinks, so every layer may import it.
@@ -193,3 +193,12 @@ class ReloadingSink(Protocol):
     name: str
 
     def reload(self, documents: Sequence[Any]) -> None: ...
+
+
+@runtime_checkable
+class ReportingSink(Protocol):
+    """A sink with something to say in the runner's status (the notification sink: the
+    receivers whose pages are failing): ``status_fields()`` gives fields of ``RunnerStatus`` as
+    plain values (dicts, lists, numbers), which the runner's view types."""
+
+    def status_fields(self) -> dict[str, Any]: ...

@@ -34,6 +34,7 @@ Examples:
       --active stage=flatten,scope=x
   ksctl routes test --verify-receivers pager        # sends a test notification to "pager"
 Exit codes: 0 ok, 1 a receiver could not be verified (or the documents have errors), 2 usage.
+A failed check says why: connection refused, DNS lookup failed, HTTP 401, timeout after 10s, ...
 Receivers are shown by name and their targets by reference; secret values are never printed.
 """)
 @click.option("--label", "labels", multiple=True, metavar="K=V", help="A label of the notification (repeat).")
@@ -83,17 +84,20 @@ def _verify(tree, name: str, timeout_s: float) -> dict:
     """Resolve one receiver's secrets and send it a test notification."""
     import time
 
+    from ..notify.causes import cause_of_result
     from ..notify.message import verification_message
     from ..notify.receivers import ReceiverError, describe_target, resolve_receiver
 
     spec = next(r for r in tree.model.spec.receivers if r.name == name)
     out = {"routes": tree.name, "receiver": name, "targets": [describe_target(t) for t in spec.apprise],
-           "result": "unresolved", "ok": False, "elapsed_ms": 0, "problems": []}
+           "result": "unresolved", "ok": False, "elapsed_ms": 0, "problems": [], "cause": None}
     try:
         rcv = resolve_receiver(spec, timeout_s=timeout_s, doc=tree.name)
     except ReceiverError as e:
-        out["problems"] = e.problems
+        out.update(problems=e.problems, cause=cause_of_result("unresolved", problems=e.problems))
         return out
     res = rcv.send(verification_message(name, int(time.time() * 1000)), timeout_s)
-    out.update(result=res.result, ok=res.ok, elapsed_ms=int(res.elapsed_s * 1000))
+    # the cause is built from a fixed vocabulary (connection refused, HTTP 401, timeout after 10s):
+    # what apprise logged, which may quote the URL and its token, is never printed
+    out.update(result=res.result, ok=res.ok, elapsed_ms=int(res.elapsed_s * 1000), cause=res.cause)
     return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from ..policy.model import AppriseTarget, NotificationRoutes
+from .causes import cause_of, cause_of_result, join_causes
 from .message import Message
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -67,6 +69,7 @@ class SendResult:
     services: int = 0
     failed: int = 0
     elapsed_s: float = 0.0
+    cause: Optional[str] = None  # why it failed, from :mod:`.causes` (never quotes apprise's text)
 
     @property
     def ok(self) -> bool:
@@ -88,8 +91,11 @@ class ResolvedReceiver:
         import apprise
 
         started = time.monotonic()
+        # the plugins' DEBUG lines are captured too: "Socket Exception: … Connection refused"
+        # is where a refused connection is told apart from a name that does not resolve
         res = self.apprise.notify(body=message.body, title=message.title,
-                                  notify_type=apprise.NotifyType(message.notify_type), timeout=timeout_s)
+                                  notify_type=apprise.NotifyType(message.notify_type), timeout=timeout_s,
+                                  log_level=logging.DEBUG)
         elapsed = time.monotonic() - started
         result = _STATUS.get(res.status.name, "failed")
         if result == "failed" and elapsed >= timeout_s:
@@ -97,7 +103,12 @@ class ResolvedReceiver:
             # timer may answer after them, and the failure it then reports is the deadline's
             result = "timeout"
         try:
-            return SendResult(result, len(res.results), res.failed_count, elapsed)
+            cause = None
+            if result not in ("delivered", "partial"):
+                cause = cause_of_result(result, timeout_s) if result in ("timeout", "nomatch") or not res.results \
+                    else join_causes([cause_of(r.status.name, (e.message for e in r.logs()), timeout_s)
+                                      for r in res.results if r.status.name != "SUCCESS"])
+            return SendResult(result, len(res.results), res.failed_count, elapsed, cause)
         finally:
             for r in res.results:
                 r.close()
@@ -116,13 +127,41 @@ def _bound_timeouts(ap, timeout_s: float) -> None:
         plugin.socket_connect_timeout = min(float(getattr(plugin, "socket_connect_timeout", limit)), limit)
 
 
+_URL = re.compile(r"\b([a-z][a-z0-9+.-]*://)\S+", re.I)
+_URL_PATH = re.compile(r"(?i)(\burl: )\S+")
+
+
+class _SocketErrorsOnly(logging.Filter):
+    """On apprise's logger, before any handler sees a record: below WARNING only the plugins'
+    ``Socket Exception: …`` lines pass (what tells a refused connection from a name that does not
+    resolve), and every record that passes has its URLs cut to their scheme (``json://…``), for
+    a path or a query may hold a webhook's token. The payloads and headers apprise logs at DEBUG
+    never reach a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that does not format is not ours to read
+            return False
+        if record.levelno < logging.WARNING and not message.startswith("Socket Exception"):
+            return False
+        record.msg, record.args = _URL_PATH.sub(r"\1…", _URL.sub(r"\1…", message)), None
+        return True
+
+
 def _quiet_apprise() -> None:
     """apprise's own log lines may quote a service's address or identifiers: they go nowhere.
-    What happened is in the delivery receipts."""
+    What happened is in the delivery receipts. Its level is DEBUG so that each send's own
+    capture (:meth:`ResolvedReceiver.send`) sees the socket error behind a failure, which
+    :func:`~.causes.cause_of` reads and never quotes; :class:`_SocketErrorsOnly` keeps the rest
+    of DEBUG out and the URLs out of what passes."""
     logger = logging.getLogger("apprise")
     if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
         logger.addHandler(logging.NullHandler())
+    if not any(isinstance(f, _SocketErrorsOnly) for f in logger.filters):
+        logger.addFilter(_SocketErrorsOnly())
     logger.propagate = False
+    logger.setLevel(logging.DEBUG)
 
 
 def _add_target(ap, t: AppriseTarget, environ: Mapping[str, str], where: str, problems: list[str]) -> None:

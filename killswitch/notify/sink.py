@@ -29,6 +29,13 @@ them off. What it must not do: block a tick, print a secret, or lose a receipt.
   text, to the document's ``fallback_receiver`` (once: a failed fallback is only recorded).
   The receipt of a round's last attempt says ``final: false`` and ``retry_at_ms`` when a
   retry follows; ``round`` counts the rounds.
+- Whether pages reach people (:class:`~killswitch.notify.health.PageHealth`): every round's
+  outcome per receiver, with the cause of a failure in fixed words (connection refused, HTTP
+  401, timeout after 10s); a notification that reached no receiver — its rounds and its
+  fallback failed, or it had no fallback — is an ERROR line ``PAGES_FAILING`` naming each
+  receiver and its cause, and the first round a named receiver delivers again an INFO line
+  ``PAGES_RECOVERED``. ``status_fields()`` gives the runner's status ``pages_failing`` and
+  ``pages_failing_since_ms``.
 - ``collect_metrics(registry)``, into the one ``/metrics`` registry:
   ``killswitch_notifications_total{receiver,result}`` (per notification, final outcome:
   delivered, partial, failed, dropped, cancelled),
@@ -36,13 +43,16 @@ them off. What it must not do: block a tick, print a secret, or lose a receipt.
   ``killswitch_notifications_dropped_total{queue,severity}``,
   ``killswitch_notifications_inhibited_total``, ``killswitch_notifications_time_muted_total``,
   ``killswitch_notification_queue_depth{queue}``,
-  ``killswitch_notification_receipt_errors_total``.
+  ``killswitch_notification_receipt_errors_total``,
+  ``killswitch_notification_receiver_failing{document,receiver}``,
+  ``killswitch_notifications_failing_since_seconds``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import sys
 import time
 from collections import deque
@@ -53,12 +63,16 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 from ..policy.model import NotificationRoutes
 from ..events import Event
 from ..metrics import Registry, render_collected
+from .causes import cause_of_result
 from .dispatch import RESOLVE_TIMEOUT_MS, Dispatcher, Notification, placements
+from .health import PageHealth
 from .message import Message, compose, failed_page, mode_of
 from .receivers import DEFAULT_TIMEOUT_S, ResolvedReceiver, SendResult, resolve_all, resolve_receivers
 from .routes import RouteTree, trees_of
 
 THREAD_GRACE_S = 2.0  # beyond apprise's own deadline, before the thread is given up on
+
+log = logging.getLogger("killswitch.notify")
 
 
 def wall_ms() -> int:
@@ -107,6 +121,14 @@ class _Job:
     new: tuple[str, ...] = ()  # fingerprints the notification told first: taken back for a retry
     round: int = 1
     resolved_only: bool = False  # a [RESOLVED] message and nothing firing
+    page: Optional[str] = None  # a fallback's: what the failed page was ("warning page (snapshot_failed)")
+
+    def what(self) -> str:
+        """What this notification is, for a log line: "critical page (stage_transition)"."""
+        if self.page is not None:
+            return self.page
+        kinds = f" ({', '.join(dict.fromkeys(self.event_kinds))})" if self.event_kinds else ""
+        return ("resolved notice" if self.resolved_only else f"{self.severity} page") + kinds
 
     @property
     def critical(self) -> bool:
@@ -170,6 +192,8 @@ class NotifySink:
         self.attempts: dict[tuple[str, str], int] = {}
         self.receipt_errors = 0
         self.worker_errors = 0
+        self.health = PageHealth()
+        self.health.know(set(self.receivers) | set(self.unresolved))
 
     @classmethod
     def from_documents(cls, docs: Iterable[Any], *, store=None, environ: Optional[Mapping[str, str]] = None,
@@ -200,6 +224,7 @@ class NotifySink:
         self.dispatcher.retree(trees)
         self.trees, self.receivers, self.unresolved = trees, receivers, unresolved
         self._unresolved_audited = not unresolved
+        self.health.know(set(receivers) | set(unresolved))
         return self.problems
 
     @property
@@ -363,6 +388,9 @@ class NotifySink:
                     self._count(self.notifications, job.receiver, last.result)
                     if job.fallback_for is None:
                         self.dispatcher.delivery_succeeded(job.group_key)
+                    recovered = self.health.round_delivered(job.tree, job.receiver, self.clock())
+                    if recovered:
+                        log.info(recovered)
                     return
                 if attempt == self.options.attempts or rcv is None:
                     break
@@ -377,10 +405,22 @@ class NotifySink:
             retry_at = self.dispatcher.delivery_failed(job.group_key, job.new, self.clock(),
                                                        self.options.group_retries)
         self._receipt(job, job.attempts_made, last, retry_at is None, retry_at)
+        self.health.round_failed(job.tree, job.receiver, self._cause(job, last), self.clock())
         if retry_at is not None:
             return  # the group's next flush sends it again
         self._count(self.notifications, job.receiver, "failed")
-        self._fallback(job, last)
+        if not self._fallback(job, last):
+            self._lost(job)
+
+    def _cause(self, job: _Job, res: SendResult) -> str:
+        """Why ``res`` failed, in the fixed words of :mod:`.causes` (never a URL)."""
+        return res.cause or cause_of_result(res.result, self.options.timeout_s,
+                                            self.unresolved.get((job.tree, job.receiver), ()))
+
+    def _lost(self, job: _Job) -> None:
+        """``job``'s notification reached nobody: said as an ERROR line, each receiver with its cause."""
+        tried = ([(job.tree, job.fallback_for)] if job.fallback_for is not None else []) + [(job.tree, job.receiver)]
+        log.error(self.health.lost(tried, job.what(), self.clock()))
 
     async def _attempt(self, rcv: ResolvedReceiver, job: _Job) -> SendResult:
         start_ns = time.time_ns()
@@ -416,15 +456,18 @@ class NotifySink:
         except Exception:  # noqa: BLE001 - tracing a page never fails the page
             pass
 
-    def _fallback(self, job: _Job, last: SendResult) -> None:
+    def _fallback(self, job: _Job, last: SendResult) -> bool:
+        """The failed page to the document's fallback receiver. False: there is none to try."""
         tree = self.trees.get(job.tree)
         fb = tree.fallback_receiver if tree is not None else None
         if job.fallback_for is not None or fb is None or fb == job.receiver:
-            return
-        msg = failed_page(job.message, job.receiver, last.result, job.attempts_made, job.group_key, job.round)
+            return False
+        msg = failed_page(job.message, job.receiver, f"{last.result} ({self._cause(job, last)})", job.attempts_made,
+                          job.group_key, job.round)
         self._queue_delivery(_Job(job.tree, fb, job.group_key, msg, "critical", job.event_kinds, job.incidents,
-                                  job.mode, fallback_for=job.receiver))
+                                  job.mode, fallback_for=job.receiver, page=job.what()))
         self._start_deliveries()
+        return True
 
     # --- receipts and counters ---------------------------------------------------------------------
 
@@ -490,6 +533,13 @@ class NotifySink:
         depth.add(len(self._deliveries), queue="deliveries")
         registry.sampled("killswitch_notification_receipt_errors_total", "counter",
                          "Receipts that could not be written.").add(self.receipt_errors)
+        self.health.collect_metrics(registry)
+
+    def status_fields(self) -> dict:
+        """What the runner's status shows of the pages: ``pages_failing`` (each receiver whose
+        latest round failed every attempt, with its cause, since when and how many rounds) and
+        ``pages_failing_since_ms``, as plain values (:class:`killswitch.events.ReportingSink`)."""
+        return self.health.status_fields()
 
     def metrics_text(self) -> str:
         """This sink's families alone (``/metrics`` takes them through :meth:`collect_metrics`)."""

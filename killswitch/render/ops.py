@@ -37,22 +37,54 @@ def _when(ms: Optional[int]) -> str:
     return "-" if ms is None else iso(ms)
 
 
+def _time_of_day(ms: Optional[int], ref_ms: Optional[int]) -> str:
+    """``13:00:05Z`` on the day of ``ref_ms`` (the last tick), the whole UTC time on another day."""
+    if ms is None:
+        return "-"
+    full = iso(ms)
+    return full[11:] if ref_ms is not None and iso(ref_ms)[:10] == full[:10] else full
+
+
+def failure_lines(st: RunnerStatus) -> list[str]:
+    """The runner's own failures, loudest first: a reload that failed, pages that reach no one."""
+    lines = []
+    if not st.reload_ok:
+        lines.append(f"policies: reload FAILED at {_when(st.reload_failed_ms)}, running the graph loaded at "
+                     f"{_when(st.last_good_reload_ms)}")
+    if st.pages_failing:
+        since = st.pages_failing_since_ms if st.pages_failing_since_ms is not None else \
+            min(f.since_ms for f in st.pages_failing)
+        receivers = "; ".join(f"{f.document}/{f.receiver}: {f.cause}" + (
+            f" ({f.failures} failed rounds)" if f.failures > 1 else "") for f in st.pages_failing)
+        lines.append(f"Pages are failing since {_time_of_day(since, st.last_tick_ms)}: {receivers}")
+    return lines
+
+
+def _fetch_error(e: dict, ref_ms: Optional[int]) -> str:
+    return (f"FETCH FAILING since {_time_of_day(e.get('since_ms'), ref_ms)} ({e.get('failures')} in a row): "
+            f"{e.get('code')}: {e.get('message') or '-'}")
+
+
 def status_text(st: RunnerStatus, locks: LockDocument) -> str:
-    """Mode, leadership, graph; stages per scope; data ages; the trading locks (mode, origin,
-    reason, expiry); resumptions and their limits; residuals; the dead man's switch."""
+    """Mode, leadership, graph; the runner's own failures (reload, pages); stages per scope;
+    data ages with each account's fetch error; the trading locks (mode, origin, reason,
+    expiry); resumptions and their limits; residuals; the dead man's switch."""
     lines = [f"mode {st.mode}  {'leader' if st.leader else 'standby'} (fence {st.fence})  "
              f"graph {st.graph_digest[:19]}  revision {revision_text(st.graph_revision)}  "
              f"last tick {_when(st.last_tick_ms)}"]
     if st.policy_error:
         lines.append(f"POLICY RELOAD FAILED (last good graph running): {st.policy_error}")
+    lines += failure_lines(st)
     for s in st.scopes:
         extra = f"  since {iso(s.entered_ms)}" if s.stage and s.entered_ms is not None else ""
         if s.manual and s.stage:
             extra += f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}"
         lines.append(f"  {s.policy:<20} {s.scope:<40} stage {s.stage} {s.stage_name or ''}{extra}")
     lines += coverage_lines(st)
-    for acct, age in sorted(st.data_age_s.items()):
-        lines.append(f"  data age {acct}: {age:g}s")
+    for acct in sorted(set(st.data_age_s) | set(st.fetch_errors)):
+        age = st.data_age_s.get(acct)
+        error = st.fetch_errors.get(acct)
+        lines.append(f"  data age {acct}: {_age(age)}" + (f"  {_fetch_error(error, st.last_tick_ms)}" if error else ""))
     lines += lock_lines(locks)
     for r in st.resuming:
         limits = ", ".join(x for x in (

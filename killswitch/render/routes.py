@@ -8,7 +8,10 @@ Text for people; JSON (``format_version`` 1) for scripts::
                     "continue", "group_key", "group_by", "group_wait", "group_interval",
                     "repeat_interval", "targets", "send_resolved", "mute_time_intervals",
                     "active_time_intervals"}]}],
-     "verify": [{"routes", "receiver", "targets", "result", "ok", "elapsed_ms", "problems"}]}
+     "verify": [{"routes", "receiver", "targets", "result", "ok", "elapsed_ms", "problems", "cause"}]}
+
+``cause`` (null when delivered) says why a check failed in fixed words: ``connection refused``,
+``DNS lookup failed``, ``TLS error``, ``HTTP 401``, ``timeout after 10s``, ``secret not resolved: …``.
 
 Receivers appear by name and targets by reference (``{env: VAR}``, ``{file: PATH}``, a plain URL
 cut to scheme, host and port): the values behind them are secrets and never reach this module.
@@ -77,7 +80,8 @@ def routes_text(answer: Optional[dict], verify: list[dict]) -> str:
             out.append(head + "NOT RESOLVED")
             out += [f"  {p}" for p in v["problems"]]
         else:
-            out.append(head + ("delivered" if v["ok"] else f"FAILED ({v['result']})") + f" in {v['elapsed_ms']}ms"
+            failed = f"FAILED: {v['cause']} ({v['result']})" if v.get("cause") else f"FAILED ({v['result']})"
+            out.append(head + ("delivered" if v["ok"] else failed) + f" in {v['elapsed_ms']}ms"
                        + f" to {', '.join(v['targets'])}")
     return "\n".join(out) + "\n"
 

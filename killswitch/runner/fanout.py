@@ -16,7 +16,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from ..events import CollectingSink, Event, RestoringSink, Sink, SinkContext, StatefulSink, TickFacts
+from ..events import (CollectingSink, Event, ReportingSink, RestoringSink, Sink, SinkContext, StatefulSink,
+                      TickFacts)
 from .storeio import StoreIO
 
 if TYPE_CHECKING:
@@ -88,6 +89,18 @@ class SinkFanout:
                     sink.collect_metrics(registry)
             except Exception:  # noqa: BLE001 - a broken sink's metrics are left out, not the page
                 self.errors += 1
+
+    def status_fields(self) -> dict:
+        """What the sinks add to the runner's status (see :class:`~killswitch.events.ReportingSink`),
+        merged in the sinks' order."""
+        out: dict = {}
+        for sink in self.sinks:
+            try:
+                if isinstance(sink, ReportingSink):
+                    out.update(sink.status_fields())
+            except Exception:  # noqa: BLE001 - a broken sink's fields are left out, not the status
+                self.errors += 1
+        return out
 
     async def aclose(self) -> None:
         for sink in self.sinks:

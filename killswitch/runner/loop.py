@@ -54,7 +54,7 @@ an operator set up, each audited and each shown in status: the dead man's switch
 (:mod:`.countdowns`), operator locks (:mod:`.commands`) and resumption after a reset
 (:mod:`.resuming`).
 
-Size: about 670 lines, over the bound by the tick's own fault handling (a store error, the turn
+Size: about 680 lines, over the bound by the tick's own fault handling (a store error, the turn
 it holds): the class is the wiring and the one tick (see :class:`Runner`), and the rest are the
 three helpers of that tick; taking the wiring out to ``bootstrap`` is the next step.
 """
@@ -82,6 +82,7 @@ from .countdowns import Countdowns
 from .depth import BOOK_TIMEOUT_S, plan_with_books
 from .executor import ExecutionReport, Executor
 from .fanout import SinkFanout
+from .fetches import FetchHealth
 from .gate import Decision, Placement
 from .known import Known
 from .lease import LeaseKeeper
@@ -164,6 +165,9 @@ class Runner:
         self.snapshot_timeout_s = snapshot_timeout_s
         self.clock = clock
         self._policy_error = policy_error  # the last failed reload (the last good graph runs on)
+        self._loaded_ms = clock()  # when the running graph was loaded (this start, or the last good reload)
+        self._reload_failed_ms: Optional[int] = self._loaded_ms if policy_error else None
+        self.fetches = FetchHealth()  # each account's run of failed snapshots, said once (FETCH_FAILING)
         self.io = StoreIO(f"store-{holder}")  # every store call after this constructor goes through it
         self.book = book = Book.open(graph, store)  # the constructor: no loop yet
         self.counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
@@ -189,7 +193,8 @@ class Runner:
                                    rates=lambda: order_rates(self.adapters.values()))
         self.readout = Readout(book, self.lead, self.countdowns, self.resumptions, self.known, self.fanout, store,
                                self.io, clock=clock, dry_run=dry_run, counters=self.counters,
-                               policy_error=lambda: self._policy_error, manual_closes=lambda: self.closes.tracked)
+                               policy_error=lambda: self._policy_error, manual_closes=lambda: self.closes.tracked,
+                               reloads=lambda: (self._loaded_ms, self._reload_failed_ms), fetches=self.fetches)
         self.readout.collectors.append(CoverageMetrics(lambda: coverage_rows(book), clock))
         self.previews = Previews(book, self.lead, self.closes, catalog=self.catalog, clock=clock, dry_run=dry_run)
         self.commands = OperatorCommands(book, self.lead, self.resumptions, store, self.io, clock=clock,
@@ -305,6 +310,7 @@ class Runner:
         previous = self.book.graph.digest
         if reload.graph is None:
             self._policy_error = reload.error or "the reload failed"
+            self._reload_failed_ms = now
             await self.lead.audit_or_standby("policy_reload_failed", now, {
                 "errors": reload.errors, "first": self._policy_error, "running": previous})
             self.emit(Event.make(POLICY_RELOAD_FAILED, now, {"error": self._policy_error, "errors": reload.errors,
@@ -312,6 +318,7 @@ class Runner:
             return ReloadOutcome(False, previous, previous)
         self.book.graph = reload.graph
         self._policy_error = None
+        self._loaded_ms, self._reload_failed_ms = now, None
         failures = []
         for sink in self.sinks:
             if isinstance(sink, ReloadingSink):
@@ -373,6 +380,7 @@ class Runner:
             snapshots = await asyncio.gather(*(snapshot_of(k, a, now, self.snapshot_timeout_s)
                                                for k, a in self.adapters.items()))
         phase("snapshots")
+        self.fetches.observe(snapshots, now)
         report.snapshot_failures = [f"{s.venue}/{s.account}: {s.fetch.error_code}" for s in snapshots if not s.fetch.ok]
         for s in snapshots:
             if not s.fetch.ok:
@@ -659,9 +667,12 @@ async def snapshot_of(key: str, adapter: ExchangeAdapter, now: int, timeout_s: f
     except Exception as e:  # noqa: BLE001 - a timeout, an AdapterError or a bug: all become a signal
         code = e.reason.value if isinstance(e, AdapterError) else "TIMEOUT" if isinstance(
             e, asyncio.TimeoutError) else "UNKNOWN"
+        # an adapter's message is scrubbed by it (and again where it is shown); another error by its type only
+        why = e.message if isinstance(e, AdapterError) else f"no answer within {timeout_s:g}s" if isinstance(
+            e, asyncio.TimeoutError) else type(e).__name__
         venue, _, account = key.partition("/")
         return Snapshot(venue=venue, account=account, market_type="futures", ts_event=now, ts_observed=now,
-                        fetch=FetchStatus(ok=False, error_code=code, error=type(e).__name__))
+                        fetch=FetchStatus(ok=False, error_code=code, error=why))
 
 
 def count(counters: dict[str, int], report: TickReport) -> None:

@@ -20,18 +20,21 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..engine.stages import decision_id
 from ..metrics import Registry
+from ..procmetrics import ProcessMetrics
 from ..policy.expr import Comparison, ValueType, value_text
 from .armed import coverage_rows
 from .book import Book
 from .countdowns import Countdowns
 from .fanout import SinkFanout
+from .fetches import FetchHealth
+from .gauges import collect_book_families
 from .gate import Decision, check_order
 from .known import Known
 from .leadership import Leadership
 from .resuming import Resumptions
 from .storeio import StoreIO
-from .view import (ApprovalRow, IncidentStatus, OrderRow, ResidualStatus, RunnerStatus, ScopeStatus, ThresholdCheck,
-                   TriggerStatus)
+from .view import (ApprovalRow, IncidentStatus, OrderRow, ReceiverFailure, ResidualStatus, RunnerStatus, ScopeStatus,
+                   ThresholdCheck, TriggerStatus)
 
 MAX_INCIDENT_ORDERS = 200  # orders listed per incident (the latest); its counts cover them all
 MAX_MANUAL_CLOSES_SHOWN = 5  # the latest manual closes shown among the open incidents
@@ -43,7 +46,9 @@ class Readout:
     def __init__(self, book: Book, lead: Leadership, countdowns: Countdowns, resumptions: Resumptions, known: Known,
                  fanout: SinkFanout, store: Any, io: StoreIO, *, clock: Callable[[], int], dry_run: bool,
                  counters: dict[str, int], policy_error: Callable[[], Optional[str]],
-                 manual_closes: Callable[[], Mapping[str, dict]] = dict):
+                 manual_closes: Callable[[], Mapping[str, dict]] = dict,
+                 reloads: Callable[[], tuple[Optional[int], Optional[int]]] = lambda: (None, None),
+                 fetches: Optional[FetchHealth] = None):
         self.book = book
         self.lead = lead
         self.countdowns = countdowns
@@ -57,6 +62,9 @@ class Readout:
         self.counters = counters
         self.policy_error = policy_error
         self.manual_closes = manual_closes  # close id → what ManualCloses tracks of it, oldest first
+        self.reloads = reloads  # (when the running graph was loaded, when the last reload failed or None)
+        self.fetches = fetches if fetches is not None else FetchHealth()
+        self.process = ProcessMetrics()
         self._runbooks: set[str] = set()  # incidents known to have a stored runbook (one is never removed)
         self.collectors: list[Any] = []  # more families for /metrics (``collect_metrics(registry)``)
 
@@ -76,10 +84,19 @@ class Readout:
         ages = {k: round(age / 1000, 3) for k, a in sorted(book.state.accounts.items())
                 if (age := a.data_age_ms(now)) is not None}
         residuals = tuple(_residual(r) for r in book.residuals)
+        sinks = self.fanout.status_fields()
+        loaded_ms, failed_ms = self.reloads()
+        error = self.policy_error()
         return RunnerStatus("dry-run" if self.dry_run else "live", self.lead.leader, self.lead.fence,
-                            book.graph.digest, book.graph.revision, self.policy_error(), book.state.last_tick_ms,
+                            book.graph.digest, book.graph.revision, error, book.state.last_tick_ms,
                             tuple(scopes), ages, self.resumptions.status(now), self.countdowns.status(), residuals,
-                            coverage_rows(book), tick_interval_s=tick_interval_s(book.graph))
+                            coverage_rows(book),
+                            fetch_errors=self.fetches.status(),
+                            pages_failing=tuple(ReceiverFailure(**f) for f in sinks.get("pages_failing", ())),
+                            pages_failing_since_ms=sinks.get("pages_failing_since_ms"),
+                            reload_ok=error is None, last_good_reload_ms=loaded_ms,
+                            reload_failed_ms=failed_ms if error is not None else None,
+                            tick_interval_s=tick_interval_s(book.graph))
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger
@@ -183,8 +200,7 @@ class Readout:
                              "Orders of this runner by result (sent, filled, rejected, unknown).", ("result",))
         for result in ("sent", "filled", "rejected", "unknown"):
             orders.add(c["orders_" + result], result=result)
-        reg.sampled("killswitch_snapshot_failures_total", "counter",
-                    "Account snapshots that could not be fetched.").add(c["snapshot_failures"])
+        self.fetches.collect_metrics(reg)  # snapshot failures by venue, account and reason; fetch ok per account
         reg.sampled("killswitch_store_failures_total", "counter",
                     "Ticks and other steps stopped by a state store error (the state was read back after).") \
             .add(c["store_failures"])
@@ -207,6 +223,11 @@ class Readout:
         for name, st in self.book.dms.status(now).items():
             if st.armed and st.fires_in_s is not None:
                 until.add(st.fires_in_s, source=name)
+        loaded_ms, _ = self.reloads()
+        # build and reload info, locks, triggers, signals and thresholds (see gauges.py)
+        collect_book_families(reg, self.book, now, self.known.adapters, loaded_ms=loaded_ms,
+                              reload_ok=self.policy_error() is None)
+        self.process.collect_metrics(reg)
         if self.lead.keeper is not None:  # renewals, failures and loop stalls of the lease thread
             self.lead.keeper.collect_metrics(reg)
         self.fanout.collect_metrics(reg)

@@ -100,13 +100,13 @@ class CoverageStatus:
 
 @dataclass(frozen=True)
 class ReceiverFailure:
-    """A receiver whose latest delivery round failed every attempt."""
+    """A notification receiver whose latest delivery round failed every attempt."""
 
-    document: str  # routes document name
+    document: str  # the routes document's name
     receiver: str
-    cause: str  # "connection refused", "HTTP 401", "timeout after 10s", ... (scrubbed: no URL secrets)
-    since_ms: int
-    failures: int
+    cause: str  # "connection refused", "HTTP 401", "timeout after 10s", ... (fixed words: never a URL)
+    since_ms: int  # the first failed round of this run of failures
+    failures: int  # failed rounds in a row
 
 
 @dataclass(frozen=True)
@@ -124,13 +124,14 @@ class RunnerStatus:
     dms: dict = field(default_factory=dict)  # the dead man's switch, as GET /v1/dms shows it
     residuals: tuple[ResidualStatus, ...] = ()  # what closes left open and stopped trying to close
     coverage: tuple[CoverageStatus, ...] = ()  # every policy × scope instance: armed, blind or unmatched
-    # "venue/account" -> {"code", "message" (scrubbed), "since_ms", "failures", "last_ms"}, present
-    # only while the account's latest fetch failed
+    # "venue/account" -> {"code", "message" (scrubbed), "since_ms" (first failure of this run),
+    # "failures" (in a row), "last_ms"}: only while the account's latest fetch failed (this runner's)
     fetch_errors: dict = field(default_factory=dict)
     pages_failing: tuple[ReceiverFailure, ...] = ()  # receivers whose latest delivery round failed every attempt
-    pages_failing_since_ms: Optional[int] = None  # first failed round of the current run of failures
-    reload_ok: bool = True  # False from a failed reload until a good one
+    pages_failing_since_ms: Optional[int] = None  # the first failed round of the current run of failures
+    reload_ok: bool = True  # False from a failed reload (or a start on the last good policies) until a good one
     last_good_reload_ms: Optional[int] = None  # when the running graph was loaded (start or reload)
+    reload_failed_ms: Optional[int] = None  # when the last reload failed, while reload_ok is False
     tick_interval_s: Optional[float] = None  # the pace the runner ticks at (the console's "tick stalled")
 
 

@@ -132,12 +132,31 @@ def test_verify_receivers_fails_with_exit_1_and_never_prints_the_secret(tmp_path
     r = run("--routes", path, "--verify-receivers", "pager", "--timeout", "2s",
             env={"KS_TEST_PAGER_URL": f"json://127.0.0.1:{closed}/{token}"})
     assert r.exit_code == 1, r.output
-    assert 'verify receiver "pager" of routes "ops": FAILED (failed)' in r.output
+    assert 'verify receiver "pager" of routes "ops": FAILED: connection refused (failed)' in r.output
     assert "{env: KS_TEST_PAGER_URL}" in r.output and token not in r.output and str(closed) not in r.output
     as_json = run("--routes", path, "--verify-receivers", "pager", "-o", "json",
                   env={"KS_TEST_PAGER_URL": f"json://127.0.0.1:{closed}/{token}"})
     assert as_json.exit_code == 1 and token not in as_json.output
-    assert json.loads(as_json.output)["verify"][0]["result"] == "failed"
+    (check,) = json.loads(as_json.output)["verify"]
+    assert check["result"] == "failed" and check["cause"] == "connection refused"
+
+
+def test_verify_receivers_names_the_cause_401_and_timeout_without_the_token(tmp_path):
+    """The cause comes from what apprise reports (a refused answer's status code, its own
+    deadline), in fixed words: the receiver's URL and its token are never quoted."""
+    token = "tok-77e1c0de"
+    with ReceiverServer() as srv:
+        refused = run("--routes", routes_file(tmp_path, "{env: KS_TEST_PAGER_URL}"), "--verify-receivers", "pager",
+                      "--timeout", "1s", env={"KS_TEST_PAGER_URL": f"{srv.url('unauthorized')}?token={token}"})
+        hung = run("--routes", routes_file(tmp_path, "{env: KS_TEST_PAGER_URL}"), "--verify-receivers", "pager",
+                   "--timeout", "1s", "-o", "json", env={"KS_TEST_PAGER_URL": f"{srv.url('hang')}?token={token}"})
+    assert refused.exit_code == 1, refused.output
+    assert 'verify receiver "pager" of routes "ops": FAILED: HTTP 401 (failed)' in refused.output
+    assert hung.exit_code == 1, hung.output
+    (check,) = json.loads(hung.output)["verify"]
+    assert check["cause"] == "timeout after 1s" and check["result"] == "timeout"
+    for out in (refused.output, hung.output):
+        assert token not in out and str(srv.port) not in out
 
 
 def test_an_unresolved_secret_is_named_by_its_reference(tmp_path):
@@ -146,6 +165,9 @@ def test_an_unresolved_secret_is_named_by_its_reference(tmp_path):
     assert r.exit_code == 1
     assert "NOT RESOLVED" in r.output and 'receiver "pager" of routes ops: {env: KS_TEST_UNSET_PAGER} is not set' \
         in r.output
+    as_json = run("--routes", path, "--verify-receivers", "pager", "-o", "json", env={"KS_TEST_UNSET_PAGER": None})
+    cause = json.loads(as_json.output)["verify"][0]["cause"]
+    assert cause == "secret not resolved: {env: KS_TEST_UNSET_PAGER} is not set"
 
 
 def test_usage_errors_exit_2(tmp_path):

@@ -30,8 +30,8 @@ from tests.procs import free_port
 
 class ReceiverServer:
     """apprise json:// receivers on 127.0.0.1 in a thread of their own: /hang never answers,
-    /fail answers 500, a path named in ``fail_first`` answers 500 to that many requests first,
-    any other path records the message and answers 200."""
+    /fail answers 500, /unauthorized 401, a path named in ``fail_first`` answers 500 to that many
+    requests first, any other path records the message and answers 200."""
 
     def __init__(self, fail_first: dict[str, int] | None = None):
         self.port = free_port()
@@ -48,6 +48,8 @@ class ReceiverServer:
         self.hits[name] += 1
         if name == "hang":
             await asyncio.sleep(60)
+        if name == "unauthorized":
+            return web.Response(status=401)
         if name == "fail" or self.hits[name] <= self.fail_first.get(name, 0):
             return web.Response(status=500)
         self.got[name].append(json.loads(await request.text()))
