@@ -7,10 +7,12 @@ snapshots and the state:
 
 - ``armed``: every trigger a stage of the policy uses can be evaluated this tick.
 - ``blind``: some cannot (:class:`BlindTrigger` says which and why), so its stages cannot be
-  entered through them. A trigger is blind when its condition is unknown and its
+  entered through them. A trigger is blind when a signal it reads has no value and its
   ``on_missing_data`` is ``hold`` or ``ignore`` (``fire`` fails closed: it acts, it is not blind),
   or when it reads a signal of the books while a scope account's feed is stale or frozen (it would
-  judge old data as today's). Reason codes, the most actionable first: ``ACCOUNT_NOT_READ`` (a
+  judge old data as today's). Blind by what it reads, not by the condition's value: ``a || b``
+  with ``b`` unknown cannot fire on ``b`` even while ``a`` holds, and a coverage that followed
+  the values would flap with them. Reason codes, the most actionable first: ``ACCOUNT_NOT_READ`` (a
   snapshot could not be fetched), ``STALE_DATA``, ``MISSING_DATA``, ``INSUFFICIENT_HISTORY``
   (a window not yet covered: with the coverage reached and needed, and until when).
 - ``unmatched``: the policy's scope selects no account of this tick's snapshots.
@@ -133,10 +135,10 @@ def scope_coverage(policy: PolicyNode, view: ScopeView, values: Mapping[str, Sig
         if node is None or r.name not in used:
             continue
         book_reads = [n for n in node.reads if kinds.get(n) in BOOK_KINDS]
-        if r.condition is None and node.on_missing_data != "fire":
-            unknown = [values[n] for n in node.reads if n in values and values[n].value is None]
+        unknown = [values[n] for n in node.reads if n in values and values[n].value is None]
+        if unknown and node.on_missing_data != "fire":
             reason = _reason(unknown, not_read)
-            detail = "; ".join(f"{v.name}: {v.reason}" for v in unknown) or "condition unknown"
+            detail = "; ".join(f"{v.name}: {v.reason}" for v in unknown)
             if reason == ACCOUNT_NOT_READ:
                 detail = _not_read_text(not_read) + " (" + detail + ")"
             readies = [v.ready_ms for v in unknown]

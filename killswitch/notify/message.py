@@ -73,7 +73,7 @@ def headline(alert: Alert) -> str:
     if kind == ev.SNAPSHOT_FAILED:
         return f"no snapshot from {lab.get('venue')}/{lab.get('account')}: {lab.get('reason', '?')}"
     if kind == ev.SCOPE_BLIND:
-        return f"{where}: BLIND, cannot act ({lab.get('reason', '?')}): {data.get('detail', '?')}"
+        return f"{where}: BLIND, cannot act ({lab.get('reason', '?')}): triggers {data.get('triggers', '?')}"
     if kind == ev.POLICY_UNMATCHED:
         return f"policy {lab.get('policy')} is OFF: its scope ({data.get('selector', '?')}) selects no account"
     if kind == ev.DMS_FIRED:

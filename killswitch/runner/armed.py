@@ -77,11 +77,15 @@ def tick_events(ev: Evaluation, now: int) -> list[Event]:
     out = []
     for se in ev.blind:
         c = se.coverage
-        out.append(Event.make(SCOPE_BLIND, now, {"detail": c.detail, "until_ms": c.until_ms, "since_ms": c.since_ms},
-                              policy=se.policy, scope=se.scope, reason=c.reason))
+        out.append(Event.make(SCOPE_BLIND, now, {
+            "triggers": ", ".join(t.trigger for t in c.triggers), "detail": c.detail,
+            "blind_since": _utc(c.since_ms) if c.since_ms is not None else "?",
+            "armed_again_at": _utc(c.until_ms) if c.until_ms is not None else "unknown (waiting for data)"},
+            policy=se.policy, scope=se.scope, reason=c.reason))
     for u in ev.unmatched:
-        out.append(Event.make(POLICY_UNMATCHED, now, {"selector": u.selector, "since_ms": u.since_ms},
-                              policy=u.policy, scope=cv.NO_SCOPE, reason=cv.UNMATCHED_REASON))
+        out.append(Event.make(POLICY_UNMATCHED, now, {
+            "selector": u.selector, "since": _utc(u.since_ms) if u.since_ms is not None else "?"},
+            policy=u.policy, scope=cv.NO_SCOPE, reason=cv.UNMATCHED_REASON))
     return out
 
 

@@ -20,4 +20,7 @@ def test_demo_escalates_flattens_and_locks():
     assert "sim-main-secret" not in text + out.stderr  # the simulator's secret never printed
     # the sinks ran too: a runbook per stage entry, one page per stage at the local webhook
     assert "runbook of stage 3 (flatten.md.j2)" in text
-    assert "pages received by the local webhook: 3" in text and "entered stage 3 flatten" in text
+    # and the ladder's first page: its windows were empty at start, so it said it was blind
+    assert "pages received by the local webhook: 4" in text and "entered stage 3 flatten" in text
+    assert ("[WARNING] futures-book binanceusdm/sim-main: BLIND, cannot act (INSUFFICIENT_HISTORY): "
+            "triggers soft, harder, hard") in text

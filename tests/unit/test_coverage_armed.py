@@ -137,3 +137,18 @@ def test_old_data_is_stale_after_three_intervals_and_thirty_seconds():
                      (40 * SEC, [snap(10_000.0, 0, initial_capital=10_000.0)])])
     assert only(evs[0]).coverage.armed
     assert only(evs[1]).coverage.reason == cv.STALE_DATA
+
+
+def test_blindness_follows_what_a_trigger_reads_not_the_values_so_it_does_not_flap():
+    # s is known at once and crosses its threshold back and forth; d needs 30 minutes of history
+    g = policy_graph("s: {equity_change: {against: initial_capital}}\n"
+                     "d: {equity_drawdown: {window: 1h, min_coverage: 50%}}",
+                     't: {when: "s <= -5% || d >= 10%", on_missing_data: hold}',
+                     "- {level: 1, name: one, on: [t], actions: [{lock_trading: {mode: reducing}}]}",
+                     interval="5s")
+    ticks = [(t, [snap(10_000.0 if (t // (5 * SEC)) % 2 else 9_000.0, t, initial_capital=10_000.0)])
+             for t in range(0, 10 * MIN, 5 * SEC)]
+    evs, _ = run(g, ticks)
+    covs = [only(e).coverage for e in evs]
+    assert all(c.state == cv.BLIND for c in covs) and [c.changed for c in covs].count(True) == 1
+    assert covs[-1].triggers[0].detail.startswith("d: INSUFFICIENT_HISTORY")
