@@ -87,7 +87,8 @@ def unmatched(scope: Scope, accounts: Sequence[Account]) -> Optional[Unmatched]:
     if not notes:
         notes.append(f"each alone: {_each_alone(scope, accounts)}; no declared account has all of them")
     if scope.accounts.match_labels or not scope.venues:
-        notes.append("labels of the declared accounts: " + (_listing(pairs) or "none"))
+        keys = {f"{k}=" for k in scope.accounts.match_labels}  # the keys written first: the likely typo's
+        notes.append("labels of the declared accounts: " + (_listing(pairs, keys) or "none"))
     if scope.venues:
         notes.append("venues of the declared accounts: " + (_listing(venues) or "none"))
     notes.append("a policy prepared ahead of its account says allow_empty: true in its scope")
@@ -112,8 +113,11 @@ def _nearest(what: str, word: str, known: Mapping[str, list[str]]) -> str:
     return f'{what}: did you mean "{best}"?' if best is not None else what
 
 
-def _listing(known: Mapping[str, list[str]], most: int = 12) -> str:
-    shown = [f"{value} ({_accounts(names)})" for value, names in sorted(known.items())[:most]]
+def _listing(known: Mapping[str, list[str]], first: Iterable[str] = (), most: int = 12) -> str:
+    """``value (accounts), ...``: the values starting with one of ``first`` before the others."""
+    lead = tuple(first)
+    order = sorted(known.items(), key=lambda kv: (not kv[0].startswith(lead) if lead else False, kv[0]))
+    shown = [f"{value} ({_accounts(names)})" for value, names in order[:most]]
     return ", ".join(shown) + (", ..." if len(known) > most else "")
 
 
