@@ -148,18 +148,18 @@ def _boolean(value: Any) -> Any:
 
 
 class Scope(Strict):
-    """Which accounts, strategies and symbols a policy watches; empty lists select everything.
-
-    ``allow_empty: true`` accepts a scope that selects no account the Accounts documents declare
-    (KS218), for a policy prepared ahead of its account. None (left out) is false and stays out
-    of the canonical form, so a policy without it keeps its digest."""
+    """Which accounts, strategies and symbols a policy watches; empty lists select everything."""
 
     level: ScopeLevel = ScopeLevel.ACCOUNT
     venues: list[str] = []
     accounts: AccountSelector = AccountSelector()
     strategies: list[str] = []
     symbols: list[str] = []
-    allow_empty: Annotated[Optional[bool], BeforeValidator(_boolean)] = None
+    # None (left out) is false, and stays out of the canonical form: a policy without it keeps its digest
+    allow_empty: Annotated[Optional[bool], BeforeValidator(_boolean), WithJsonSchema({
+        "type": "boolean",
+        "description": "true: the scope may select no account the Accounts documents declare (a policy prepared "
+                       "ahead of its account); otherwise that is an error, KS218"})] = None
 
 
 # --- signals ----------------------------------------------------------------------------------
