@@ -47,9 +47,10 @@ scope instance; the highest triggered stage wins; stages never de-escalate; a ma
 stage is latched until reset. Two policies with the *same* scope selector share stage
 levels in ``ksctl status`` and ``ksctl reset``, so one level must mean one stage there.
 
-Size: about 740 lines, most of it the per-policy pass (see :class:`_PolicyCompiler`); the typed
+Size: about 790 lines, most of it the per-policy pass (see :class:`_PolicyCompiler`); the typed
 nodes are built from the models in :mod:`.node_build`, the cross-document checks (names, scopes,
-routes and policy tests) are :mod:`.crossdoc` and :mod:`.time_intervals`. The graph's node types
+routes and policy tests) are :mod:`.crossdoc` and :mod:`.time_intervals`, the judgement of a
+scope against the declared accounts :mod:`.scope_check`, of a trigger's blind time :mod:`.blind`. The graph's node types
 are :mod:`.graph` and :mod:`.nodes`.
 
 Pure: no clock, no I/O. The revision is given by the caller, and so are the lookups that read
@@ -179,7 +180,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
 class _PolicyCompiler:
     """One policy document → its :class:`PolicyNode`, and every finding on it.
 
-    Size: about 450 lines, one method per static check of the table in the module doc, each
+    Size: about 540 lines, one method per static check of the table in the module doc, each
     reading the same document, source map and nodes and adding to the same findings; a check
     split into a class of its own would take all of them as arguments."""
 
