@@ -49,9 +49,9 @@ levels in ``ksctl status`` and ``ksctl reset``, so one level must mean one stage
 
 Size: about 790 lines, most of it the per-policy pass (see :class:`_PolicyCompiler`); the typed
 nodes are built from the models in :mod:`.node_build`, the cross-document checks (names, scopes,
-routes and policy tests) are :mod:`.crossdoc` and :mod:`.time_intervals`, the judgement of a
-scope against the declared accounts :mod:`.scope_check`, of a trigger's blind time :mod:`.blind`. The graph's node types
-are :mod:`.graph` and :mod:`.nodes`.
+routes and policy tests) are :mod:`.crossdoc` and :mod:`.time_intervals`, a scope judged against
+the declared accounts :mod:`.scope_check`, a trigger's blind time :mod:`.blind`. The graph's node
+types are :mod:`.graph` and :mod:`.nodes`.
 
 Pure: no clock, no I/O. The revision is given by the caller, and so are the lookups that read
 outside the documents: runbook templates (``templates``) and the time zone database
@@ -77,6 +77,7 @@ from ..policy.model import (
 )
 from ..policy.units import Duration
 from . import nodes as n
+from .blind import blind_triggers
 from .crossdoc import Context, check_routes, check_test
 from .graph import (
     DecisionGraph,
@@ -87,7 +88,6 @@ from .graph import (
     TriggerNode,
 )
 from .node_build import action_node, signal_node
-from .blind import blind_triggers
 from .scope_check import unmatched
 
 
