@@ -78,9 +78,7 @@ def early_signals(node: ex.Node, need: Mapping[str, float], by: float) -> list[s
 
 
 def minutes(ms: float) -> str:
-    """``48 min``, ``12.5 min``, ``0.8 min``; ``ever`` for :data:`NEVER`."""
-    if ms == NEVER:
-        return "ever"
+    """``48 min``, ``12.5 min``, ``0.8 min`` (never called with :data:`NEVER`)."""
     return f"{round(ms / 60_000, 1):g} min"
 
 
@@ -110,28 +108,36 @@ def blind_triggers(triggers: Mapping[str, TriggerNode], signals: Mapping[str, Si
 
 def _message(name: str, trig: TriggerNode, blind: list[tuple[float, str]], fire: float, allowed: float,
              needs: Mapping[str, tuple[float, HistoryNeed]]) -> str:
-    def need_text(sig: str, lead: str) -> str:
+    def need_text(sig: str, first: bool) -> str:
         ms, h = needs[sig]
         if ms == NEVER:
             return f"{sig}, which never has the history it needs ({h.what}: more than its window keeps)"
-        return f"{sig}, which needs {minutes(ms)}{lead} ({h.what})"
+        return f"{sig}, which needs {minutes(ms)}{' of history' if first else ''} ({h.what})"
 
-    if len(blind) == 1:
-        reads = need_text(blind[0][1], " of history") + " before it has a value"
+    def blind_on(sig: str, ms: float, first: bool) -> str:
+        if ms == NEVER:
+            return f"{'' if first else 'and '}never on {sig}"
+        return f"{'not' if first else 'nor'} on {sig} for {minutes(ms)}"
+
+    parts = [need_text(s, i == 0) for i, (_, s) in enumerate(blind)]
+    if len(parts) > 1:
+        reads = ", ".join(parts[:-1]) + f", and {parts[-1]}"
     else:
-        parts = [need_text(s, " of history" if i == 0 else "") for i, (_, s) in enumerate(blind)]
-        reads = ", ".join(parts[:-1]) + f", and {parts[-1]}, before they have a value"
+        reads = parts[0]
+    if any(ms != NEVER for ms, _ in blind):
+        reads += ", before they have a value" if len(parts) > 1 else " before it has a value"
     later = [(ms, s) for ms, s in blind if ms > fire]
     if fire > allowed:
-        then = f"after a deployment the trigger cannot fire for {minutes(fire)}"
         if fire == NEVER:
             then = "the trigger can never fire"
-        then += "".join(f", nor on {s} for {minutes(ms)}" for ms, s in later)
+        else:
+            then = f"after a deployment the trigger cannot fire for {minutes(fire)}"
+        then += "".join(", " + blind_on(s, ms, False) for ms, s in later)
     else:
         at_once = early_signals(trig.ast, {s: ms for s, (ms, _) in needs.items()}, allowed)
         through = f" on {', '.join(at_once)}" if at_once else ""
-        then = (f"after a deployment the trigger can fire{through} at once, but not on "
-                + ", nor on ".join(f"{s} for {minutes(ms)}" for ms, s in later))
+        then = f"after a deployment the trigger can fire{through} at once, but " + ", ".join(
+            blind_on(s, ms, i == 0) for i, (ms, s) in enumerate(later))
     return f'trigger "{name}" reads {reads}: {then}'
 
 

@@ -187,3 +187,17 @@ def test_the_history_a_signal_needs_is_when_the_engine_first_gives_it_a_value(ki
     else:
         [msg] = blind(result)
         assert "never has the history it needs" in msg and "the trigger can never fire" in msg
+
+
+def test_every_blind_side_is_named_beside_a_signal_known_at_once():
+    [msg] = blind(compile_policy("stale > 60s || dd_1h >= 7% || dd_15m >= 3%"))
+    assert msg.endswith("the trigger can fire on stale at once, but not on dd_15m for 12 min, nor on dd_1h for 48 min")
+
+
+def test_a_window_that_never_holds_its_returns_is_said_so():
+    never = "v: {realized_volatility: {window: 2h, sample: 6m}}"  # a return every 10 min: 13 in 2h of the 16 asked
+    [msg] = blind(compile_policy("v >= 150%", interval="5m", signal=never))
+    assert msg == ('trigger "soft" reads v, which never has the history it needs (80% of 2h in 6m returns: more than '
+                   "its window keeps): the trigger can never fire")
+    [msg] = blind(compile_policy("stale > 60s || v >= 150%", interval="5m", signal=never))
+    assert msg.endswith("the trigger can fire on stale at once, but never on v")
