@@ -28,6 +28,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -311,15 +312,17 @@ def _policy_test(i: int) -> str:
             "      expect:\n        - at: 20m\n        - at: 40m\n")
 
 
-def _accounts(numbers: list[int], rnd) -> str:
-    """The Accounts document naming every account a policy's scope names."""
-    lines = ["# The accounts the generated policies name.", "apiVersion: killswitch/v1", "kind: Accounts",
+def _accounts(numbers: dict[int, str | None], rnd) -> str:
+    """The Accounts document declaring an account for every policy whose scope selects accounts
+    (by name, by its book's label, or on a venue by its desk's label: then on that venue), so that
+    every scope selects one (KS218)."""
+    lines = ["# The accounts the generated policies select.", "apiVersion: killswitch/v1", "kind: Accounts",
              "metadata: {name: production, owner: trading-platform}", "spec:", "  dry_run: true", "  accounts:"]
-    for i in numbers:
-        venue = rnd.choice(VENUES)
+    for i, on in numbers.items():
+        venue = rnd.choice(VENUES) if on is None else on
         market = "spot" if venue == "binance" else "futures"
         lines += [f"    - name: acct-{i:04d}", f"      venue: {venue}", f"      market_type: {market}",
-                  f"      labels: {{book: book-{i:04d}, desk: d{i % 7}}}",
+                  f"      labels: {{book: book-{i:04d}, desk: d{i:04d}}}",
                   f"      initial_capital: {rnd.choice(['250k', '1M'])}",
                   "      credentials:", f"        api_key: {{env: ACCT_{i:04d}_KEY}}",
                   f"        secret: {{file: /var/run/secrets/killswitch/acct-{i:04d}}}"]
@@ -338,11 +341,12 @@ def write_repo(root: Path, files: int = REPO_FILES, seed: int = 0) -> tuple[int,
     shutil.copytree(ROOT / "runbooks", root / "runbooks")
     out = {root / "policies" / "routes.yaml": (ROOT / "policies" / "routes.yaml").read_text()}
     n_tests = (files - 2) // 11
-    accounts = []
+    accounts: dict[int, str | None] = {}  # policy → the venue its scope names (None: any)
     for i in range(files - 2 - n_tests):
         text = out[root / "policies" / f"book-{i:04d}.yaml"] = _policy(i, rnd)
-        if f"acct-{i:04d}" in text:
-            accounts.append(i)
+        if "strategies:" not in text:
+            on = re.search(r"venues: \[(\w+)\]", text)
+            accounts[i] = on.group(1) if on else None
         if i % 10 == 0 and i // 10 < n_tests:
             out[root / "policies" / "tests" / f"book-{i:04d}.test.yaml"] = _policy_test(i)
     out[root / "policies" / "accounts.yaml"] = _accounts(accounts, rnd)

@@ -18,12 +18,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from .bootstrap import AccountsError, SinkOptions, build_runner, ccxt_adapters, open_state, read_accounts, runner_sinks
 from .compile.compiler import CompileResult, compile_documents
 from .events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
 from .policy.load import load_sources
+from .policy.model import Account
 from .runner.admission import Admission, Limits
 from .runner.loop import GraphReload, Runner
 from .runner.readout import tick_interval_s
@@ -57,9 +58,13 @@ class RunOptions:
 
 
 def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
+                           accounts: Optional[Sequence[Account]] = None,
                            ) -> tuple[CompileResult, list[tuple[str, str]]]:
-    """The compiled policies and the sources they came from (kept as the last good bundle)."""
-    return compile_sources(paths, max_file_bytes=max_file_bytes)
+    """The compiled policies and the sources they came from (kept as the last good bundle).
+    ``accounts``: the runner's (``--accounts``), which stand for the declared accounts when the
+    sources hold no Accounts document: a scope selecting none of them (a typo'd label) is an
+    error (KS218), so the graph is refused at start and a reload keeps the last good one."""
+    return compile_sources(paths, max_file_bytes=max_file_bytes, accounts=accounts)
 
 
 def _first_error(result: CompileResult) -> str:
@@ -93,6 +98,7 @@ class Daemon:
         self._files: Optional[list[tuple[str, str]]] = None  # the sources of the graph running
         self._saved: Optional[str] = None  # the digest last kept as the good bundle
         self._store_failing = False  # the last tick stopped on a store error (said once, and its end once)
+        self._declared: Optional[Sequence[Account]] = None  # the accounts read at start: scopes are checked on them
 
     def _accounts(self):
         try:
@@ -112,8 +118,9 @@ class Daemon:
             except TokensError as e:
                 self.err(f"ksctl run: {e}; nothing started")
                 return 2
-        result, files = compile_policy_sources(self.opts.policies, self.opts.max_file_bytes)
-        spec = self._accounts()
+        spec = self._accounts()  # first: the policies' scopes are checked against the accounts run with
+        self._declared = list(spec.accounts)
+        result, files = compile_policy_sources(self.opts.policies, self.opts.max_file_bytes, self._declared)
         store = open_state(self.opts.state_url, audit_key_file=self.opts.audit_key_file, err=self.err)
         policy_error = None
         if result.graph is None:
@@ -340,7 +347,7 @@ class Daemon:
         up between two ticks. The loop goes on ticking with the last good graph, and the API on
         answering, however long the compile takes."""
         self._compiling = asyncio.ensure_future(asyncio.to_thread(_compile_for_reload, self.opts.policies,
-                                                                  self.opts.max_file_bytes))
+                                                                  self.opts.max_file_bytes, self._declared))
 
     async def _swap_compiled(self, runner: Runner) -> None:
         """If a compile started by :meth:`_start_reload` has finished, hand its graph to the
@@ -358,7 +365,7 @@ class Daemon:
     async def _reload(self, runner: Runner) -> None:
         """Reload now: compile on a worker thread, then swap on the loop."""
         await self._swap(runner, *await asyncio.to_thread(_compile_for_reload, self.opts.policies,
-                                                          self.opts.max_file_bytes))
+                                                          self.opts.max_file_bytes, self._declared))
 
     async def _swap(self, runner: Runner, result: Optional[CompileResult], files: list[tuple[str, str]],
                     crash: Optional[str] = None) -> None:
@@ -384,13 +391,15 @@ class Daemon:
 
 
 def _compile_for_reload(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
+                        accounts: Optional[Sequence[Account]] = None,
                         ) -> tuple[Optional[CompileResult], list[tuple[str, str]], Optional[str]]:
     """A reload's compile, on a worker thread: read, load and compile the policies. Touches no
     runner state. Never raises: a crash of the compiler is a failed reload (named by its type
     only; its text could quote a document), not the end of the process guarding the book. A file
-    over ``max_file_bytes`` is a finding like any other (KS010): the reload fails."""
+    over ``max_file_bytes`` is a finding like any other (KS010), and so is a scope that selects
+    none of ``accounts`` (KS218): the reload fails and the last good graph keeps running."""
     try:
-        result, files = compile_policy_sources(paths, max_file_bytes)
+        result, files = compile_policy_sources(paths, max_file_bytes, accounts)
         return result, files, None
     except Exception as e:  # noqa: BLE001 - see above
         return None, [], f"internal error while compiling the policies: {type(e).__name__} (a bug: please report it)"

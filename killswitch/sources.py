@@ -200,19 +200,21 @@ def git_revision(paths: list[str]) -> str | None:
 
 
 def compile_sources(paths: list[str] | tuple[str, ...], templates=None, allow_empty: bool = False,
-                    max_file_bytes: int = MAX_FILE_BYTES):
+                    max_file_bytes: int = MAX_FILE_BYTES, accounts=None):
     """Read, load and compile policy sources in one step (every command and the runner do it
     this way). Returns (CompileResult, the (name, text) files read). ``templates``: the runbook
     template check for ``ksctl validate``. The loader and compiler are imported here, lazily.
 
     Empty input (a directory without YAML files, a file without a document) is an error (KS007),
     so that a job pointed at the wrong place fails; ``allow_empty`` makes it no finding at all.
-    A file over ``max_file_bytes`` is an error (KS010), and is not read."""
+    A file over ``max_file_bytes`` is an error (KS010), and is not read. ``accounts`` (the
+    accounts a runner or a live plan runs with) stand for the declared accounts when the sources
+    hold no Accounts document: a scope that selects none of them is KS218."""
     src = read_sources(list(paths), max_file_bytes)
-    return compile_read(src, templates, allow_empty), list(src.files)
+    return compile_read(src, templates, allow_empty, accounts), list(src.files)
 
 
-def compile_read(src: Sources, templates=None, allow_empty: bool = False):
+def compile_read(src: Sources, templates=None, allow_empty: bool = False, accounts=None):
     """Load and compile sources already read; reading problems come first among the findings."""
     from .compile.compiler import compile_documents
     from .policy.load import load_sources
@@ -222,4 +224,4 @@ def compile_read(src: Sources, templates=None, allow_empty: bool = False):
     loaded.diagnostics[:0] = src.diagnostics
     if allow_empty:
         loaded.diagnostics[:] = [x for x in loaded.diagnostics if x.code != d.KS007.code]
-    return compile_documents(loaded, src.revision, templates=templates, zone_known=zone_known)
+    return compile_documents(loaded, src.revision, templates=templates, zone_known=zone_known, accounts=accounts)

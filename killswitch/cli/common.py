@@ -144,26 +144,28 @@ def batch_collector(modules: tuple[str, ...] = BATCH_MODULES) -> Iterator[None]:
 
 
 def compile_paths(paths: tuple[str, ...], templates=None, allow_empty: bool = False,
-                  max_file_bytes: int = MAX_FILE_BYTES):
+                  max_file_bytes: int = MAX_FILE_BYTES, accounts=None):
     """Read, load and compile policy sources. Returns (CompileResult, number of files read).
     Empty input is an error (KS007) unless ``allow_empty``; a file over ``max_file_bytes`` is
-    KS010, unread."""
+    KS010, unread. ``accounts``: those a command runs with (``plan --accounts``), standing for
+    the declared ones when the sources hold no Accounts document (scopes are checked on them)."""
     from ..sources import compile_sources
 
-    result, files = compile_sources(paths, templates, allow_empty, max_file_bytes)
+    result, files = compile_sources(paths, templates, allow_empty, max_file_bytes, accounts)
     return result, len(files)
 
 
-def compile_or_exit(paths: tuple[str, ...], what: str, max_file_bytes: int = MAX_FILE_BYTES):
+def compile_or_exit(paths: tuple[str, ...], what: str, max_file_bytes: int = MAX_FILE_BYTES, accounts=None):
     """The compile result of ``paths``; on errors print them and exit 1 (a graph is needed)."""
-    return compile_or_exit_counted(paths, what, max_file_bytes)[0]
+    return compile_or_exit_counted(paths, what, max_file_bytes, accounts)[0]
 
 
-def compile_or_exit_counted(paths: tuple[str, ...], what: str, max_file_bytes: int = MAX_FILE_BYTES):
+def compile_or_exit_counted(paths: tuple[str, ...], what: str, max_file_bytes: int = MAX_FILE_BYTES,
+                            accounts=None):
     """:func:`compile_or_exit`, with the number of files read."""
     from ..render.diagnostics import diagnostic_text
 
-    result, files = compile_paths(paths, max_file_bytes=max_file_bytes)
+    result, files = compile_paths(paths, max_file_bytes=max_file_bytes, accounts=accounts)
     if result.graph is None:
         for x in result.errors:
             click.echo(diagnostic_text(x), err=True)

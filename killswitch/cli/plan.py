@@ -11,6 +11,7 @@ Must not send anything to a venue, nor write the state it starts from.
 from __future__ import annotations
 
 import asyncio
+from typing import Optional
 
 import click
 
@@ -77,7 +78,8 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
     timeout_s = duration_s(timeout, "--timeout")
     if bool(against) == bool(accounts):
         raise click.UsageError("give --accounts for live snapshots, or --against a recording (not both)")
-    result = compile_or_exit(policy_paths, "plan", max_file_bytes)
+    # live: the scopes are checked against the accounts read (KS218), when the policies declare none
+    result = compile_or_exit(policy_paths, "plan", max_file_bytes, _accounts_of(accounts, max_file_bytes))
     graph = result.graph
     state = _stored_state(reading_state(state_url)) if state_url else State()
     if against:
@@ -115,6 +117,18 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
         click.echo(f"ksctl plan: incomplete: {', '.join(what)}"
                    + ("" if allow_incomplete else "; --allow-incomplete accepts an incomplete plan"), err=True)
     raise SystemExit(code)
+
+
+def _accounts_of(path: Optional[str], max_file_bytes: int):
+    """The accounts of ``--accounts`` (None without it); a document that cannot be read is a usage error."""
+    if not path:
+        return None
+    from ..bootstrap import AccountsError, read_accounts
+
+    try:
+        return read_accounts(path, max_file_bytes).accounts
+    except AccountsError as e:
+        raise click.UsageError(str(e)) from None
 
 
 def _stored_state(url: str):

@@ -26,6 +26,10 @@ KS215     a symbol in two correlation groups
 KS216     risk-score weights that do not sum to 1
 KS217     returns sampled more often than the policy ticks (a sample or horizon shorter than
           the interval: the signal would never have enough returns)
+KS218     a scope selector that selects no declared account (:mod:`.scope_check`), unless the
+          scope says allow_empty: true; checked only against accounts known whole
+KS219     a hold trigger blind after a deployment for longer than the interval times its
+          confirmations: a windowed signal it reads has no value yet (warning, :mod:`.blind`)
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
@@ -43,10 +47,11 @@ scope instance; the highest triggered stage wins; stages never de-escalate; a ma
 stage is latched until reset. Two policies with the *same* scope selector share stage
 levels in ``ksctl status`` and ``ksctl reset``, so one level must mean one stage there.
 
-Size: about 740 lines, most of it the per-policy pass (see :class:`_PolicyCompiler`); the typed
+Size: about 790 lines, most of it the per-policy pass (see :class:`_PolicyCompiler`); the typed
 nodes are built from the models in :mod:`.node_build`, the cross-document checks (names, scopes,
-routes and policy tests) are :mod:`.crossdoc` and :mod:`.time_intervals`. The graph's node types
-are :mod:`.graph` and :mod:`.nodes`.
+routes and policy tests) are :mod:`.crossdoc` and :mod:`.time_intervals`, a scope judged against
+the declared accounts :mod:`.scope_check`, a trigger's blind time :mod:`.blind`. The graph's node
+types are :mod:`.graph` and :mod:`.nodes`.
 
 Pure: no clock, no I/O. The revision is given by the caller, and so are the lookups that read
 outside the documents: runbook templates (``templates``) and the time zone database
@@ -56,7 +61,7 @@ outside the documents: runbook templates (``templates``) and the time zone datab
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, Protocol
+from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
 
 from ..policy import diagnostics as d
 from ..policy import expr as ex
@@ -72,6 +77,7 @@ from ..policy.model import (
 )
 from ..policy.units import Duration
 from . import nodes as n
+from .blind import blind_triggers
 from .crossdoc import Context, check_routes, check_test
 from .graph import (
     DecisionGraph,
@@ -82,6 +88,7 @@ from .graph import (
     TriggerNode,
 )
 from .node_build import action_node, signal_node
+from .scope_check import unmatched
 
 
 @dataclass
@@ -129,20 +136,25 @@ _TEMPLATE_CODES = {"unknown": d.KS104, "syntax": d.KS150, "render": d.KS151, "un
 
 def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
                       templates: Optional[TemplateChecker] = None,
-                      zone_known: Optional[Callable[[str], bool]] = None) -> CompileResult:
+                      zone_known: Optional[Callable[[str], bool]] = None,
+                      accounts: Optional[Sequence[m.Account]] = None) -> CompileResult:
     """Compile every document of ``loaded``. The graph is built only when nothing is an error.
     With ``templates``, the runbook templates each policy uses are checked too; with
     ``zone_known`` (:func:`killswitch.zones.zone_known`: the zone database), the time zones of
-    notification time intervals."""
+    notification time intervals; with ``accounts`` (what a runner or a live plan runs with),
+    scopes are checked against them when ``loaded`` holds no Accounts document."""
     diags: list[Diagnostic] = list(loaded.diagnostics)
-    ctx = Context(loaded.docs, loaded.diagnostics)
+    ctx = Context(loaded.docs, loaded.diagnostics, accounts)
     diags.extend(ctx.check_names())
     nodes: list[PolicyNode] = []
+    blind: list[Diagnostic] = []  # KS219: said only of a graph that can be deployed
     for doc in loaded.docs:
         if doc.model is None:
             continue
         if isinstance(doc.model, Policy):
-            node = _PolicyCompiler(doc, ctx, diags, templates).run()
+            pc = _PolicyCompiler(doc, ctx, diags, templates)
+            node = pc.run()
+            blind += pc.blind_found
             if node is not None:
                 nodes.append(node)
             else:
@@ -153,6 +165,8 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
         if isinstance(doc.model, PolicyTest):
             check_test(doc, ctx, diags)
     diags.extend(ctx.check_scope_conflicts())
+    if not any(x.is_error for x in diags):
+        diags.extend(blind)
     diags = sorted(set(diags), key=Diagnostic.sort_key)
     graph = None
     if not any(x.is_error for x in diags):
@@ -166,7 +180,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
 class _PolicyCompiler:
     """One policy document → its :class:`PolicyNode`, and every finding on it.
 
-    Size: about 450 lines, one method per static check of the table in the module doc, each
+    Size: about 540 lines, one method per static check of the table in the module doc, each
     reading the same document, source map and nodes and adding to the same findings; a check
     split into a class of its own would take all of them as arguments."""
 
@@ -183,6 +197,7 @@ class _PolicyCompiler:
         self.errors_before = sum(1 for x in diags if x.is_error)
         self.templates = templates
         self.constant: set[str] = set()  # triggers with a comparison that can never (or always) hold
+        self.blind_found: list[Diagnostic] = []  # KS219, kept apart: given only when nothing is an error
 
     def add(self, code: d.Code, pos: Position, message: str, hint: Optional[str] = None) -> None:
         if not self.doc.complete and not code.severity == d.Severity.ERROR:
@@ -212,7 +227,7 @@ class _PolicyCompiler:
             source=Source(self.doc.file, self.sm.doc.line, self.sm.doc.col),
             canonical=self.canonical(triggers),
             interval_s=self.spec.interval.seconds,
-            scope=self.spec.scope.model_dump(mode="json"),
+            scope=self.spec.scope.model_dump(mode="json", exclude_none=True),  # allow_empty when said
             signals=tuple(signals),
             triggers=trig_nodes,
             stages=tuple(sorted(stages.values(), key=lambda s: s.level)),
@@ -240,6 +255,7 @@ class _PolicyCompiler:
                 book_depth=spec.unwind.book_depth),
         )
         self.runbooks(node)
+        self.blind(signals, triggers)  # last: only a policy without errors (templates' included) is judged
         return node
 
     # signals -------------------------------------------------------------------------------
@@ -503,6 +519,17 @@ class _PolicyCompiler:
             self.add(d.KS214, self.sm.key(("spec", "stages")), "no stage of this policy has actions",
                      "a stage without actions only notifies through the policy's route")
 
+    def blind(self, signals: list[n.SignalNode], triggers: dict[str, TriggerNode]) -> None:
+        """KS219, unless the policy says what it does while blind (``spec.while_blind``). Kept in
+        ``blind_found``: :func:`compile_documents` gives them only when nothing is an error (a
+        graph that cannot be deployed is not blind after a deployment, and errors come first)."""
+        if getattr(self.spec, "while_blind", None) is not None or not self.doc.complete:
+            return
+        used = {t for st in self.spec.stages for t in st.on}
+        for b in blind_triggers(triggers, {s.name: s for s in signals}, self.spec.interval.ms, used):
+            at = self.sm.inside(("spec", "triggers", b.trigger, "when"), b.offset, self.spec.triggers[b.trigger].when)
+            self.blind_found.append(Diagnostic.make(d.KS219, self.doc.file, at, b.message, b.hint))
+
     def thresholds_order(self, triggers: dict[str, TriggerNode], stages: dict[int, StageNode]) -> None:
         """Warn when a higher stage fires at a smaller excursion of a signal than a lower stage."""
 
@@ -594,17 +621,27 @@ class _PolicyCompiler:
                      "(pnl_delta 0.40, current_loss 0.25, liq_proximity 0.20, notional_share 0.10, margin_loss 0.05)")
 
     def scope_refs(self) -> None:
-        if not self.ctx.loaded("Accounts") or self.doc.spec_uncertain("scope"):
+        """KS104: a scope naming an account nobody declares; KS218: a scope that selects no
+        declared account. Only against accounts the context knows (see :class:`.crossdoc.Context`)."""
+        known = self.ctx.declared_names()
+        if known is None or self.doc.spec_uncertain("scope"):
             return
-        if any(doc.model is None for doc in self.ctx.by_kind.get("Accounts", [])):
-            return  # an Accounts document that could not be read may declare any name
-        known = self.ctx.account_names() | {
-            n for doc in self.ctx.by_kind.get("Accounts", []) for n in doc.poisoned_names("accounts")}
+        unknown = False
         for i, name in enumerate(self.spec.scope.accounts.names):
             if name not in known:
+                unknown = True
                 self.add(d.KS104, self.sm.value(("spec", "scope", "accounts", "names", i)),
                          f'scope names unknown account "{name}"',
                          d.suggestion_hint(name, known, "accounts are declared in the Accounts document"))
+        accounts = self.ctx.declared_accounts()
+        found = unmatched(self.spec.scope, accounts) if accounts is not None and not unknown else None
+        if found is not None:
+            path: tuple[Any, ...] = ("spec", "scope")
+            if found.part == "venues":
+                path += ("venues", found.item)
+            elif found.part == "match_labels":
+                path += ("accounts", "match_labels", found.item)
+            self.add(d.KS218, self.sm.value(path) if found.part else self.sm.key(path), found.message, found.hint)
 
     # resumption after a reset -----------------------------------------------------------------
 

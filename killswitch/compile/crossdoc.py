@@ -10,12 +10,12 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Optional, cast
+from typing import Any, Callable, Iterable, Optional, Sequence, cast
 
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import LoadedDoc
-from ..policy.model import Accounts, Expectation, Policy, PolicyTestCase, Route, Stage
+from ..policy.model import Account, Accounts, Expectation, Policy, PolicyTestCase, Route, Stage
 from ..policy.series import parse_series
 from .graph import canonical_json
 from .time_intervals import check_time_intervals
@@ -25,8 +25,16 @@ _UNREADABLE = {d.KS001.code, d.KS002.code, d.KS008.code, d.KS009.code, d.KS010.c
 
 
 class Context:
-    def __init__(self, docs: list[LoadedDoc], found: Iterable[Diagnostic] = ()):
+    """Every loaded document by kind, and what the checks across documents need of them.
+
+    ``accounts``: the accounts the caller runs with (``ksctl run --accounts``, ``ksctl plan
+    --accounts``); they stand for the declared accounts when the documents hold no Accounts
+    document, so that a policy directory deployed apart from its accounts is still checked."""
+
+    def __init__(self, docs: list[LoadedDoc], found: Iterable[Diagnostic] = (),
+                 accounts: Optional[Sequence[Account]] = None):
         self.docs = docs
+        self.given_accounts = list(accounts) if accounts is not None else None
         self.by_kind: dict[str, list[LoadedDoc]] = {}
         for doc in docs:
             self.by_kind.setdefault(doc.kind, []).append(doc)
@@ -67,6 +75,29 @@ class Context:
             self._account_names = frozenset(out)
         return self._account_names
 
+    def declared_names(self) -> Optional[set[str]]:
+        """The account names a scope may use: every Accounts document's (with the names of
+        accounts dropped for errors: declared, but broken), else the given accounts'. None when
+        that cannot be told: no accounts at all, or an Accounts document that could not be read
+        (it may declare any name)."""
+        docs = self.by_kind.get("Accounts", [])
+        if not docs:
+            return {a.name for a in self.given_accounts} if self.given_accounts is not None else None
+        if any(doc.model is None for doc in docs):
+            return None
+        return set(self.account_names()) | {n for doc in docs for n in doc.poisoned_names("accounts")}
+
+    def declared_accounts(self) -> Optional[list[Account]]:
+        """The declared accounts when they are known whole: every Accounts document read without
+        an error (a broken account's labels or venue are unknown, and any file that could not be
+        read may be an Accounts document), else the given accounts. None when unknown."""
+        docs = self.by_kind.get("Accounts", [])
+        if not docs:
+            return self.given_accounts
+        if self.unreadable or any(not isinstance(doc.model, Accounts) or not doc.complete for doc in docs):
+            return None
+        return [a for doc in docs for a in cast(Accounts, doc.model).spec.accounts]
+
     def check_names(self) -> list[Diagnostic]:
         out = []
         for kind, docs in self.by_kind.items():
@@ -106,7 +137,8 @@ class Context:
         claims: dict[str, list[LoadedDoc]] = {}
         for doc in self.by_kind.get("Policy", []):
             if isinstance(doc.model, Policy) and not doc.spec_uncertain("scope"):  # a default scope claims nothing
-                key = canonical_json(doc.model.spec.scope.model_dump(mode="json"))
+                # allow_empty says nothing of what is selected: two scopes differing only in it are one
+                key = canonical_json(doc.model.spec.scope.model_dump(mode="json", exclude={"allow_empty"}))
                 claims.setdefault(key, []).append(doc)
         for docs in claims.values():
             for i, a in enumerate(docs):

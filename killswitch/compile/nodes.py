@@ -24,12 +24,47 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from ..policy.expr import Predicate, ValueType
 
 # --- signals -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryNeed:
+    """How long after its first tick a signal first has a value, at the earliest (every tick on
+    time, equity known throughout): ``ms``, on the policy's ticks, or None when it never has one
+    (its window cannot hold the history its coverage counts); ``what`` says what it waits for, as
+    the policy wrote it (``80% of 1h``)."""
+
+    ms: Optional[int]
+    what: str
+
+
+def _on_ticks(ms: float, interval_ms: int) -> int:
+    """The first tick at or after ``ms`` from the first one (ticks every ``interval_ms``)."""
+    if interval_ms <= 0:
+        return math.ceil(ms)
+    return math.ceil(ms / interval_ms - 1e-9) * interval_ms
+
+
+def _returns_need(window_ms: int, sample_ms: int, min_coverage: float, least: int, interval_ms: int,
+                  written: Mapping[str, Any], sample_key: str) -> Optional[HistoryNeed]:
+    """Sampled returns: the first sample is a price, each later one (at the first tick ``sample``
+    after the one before) a return; the coverage counts returns × sample over the window, and the
+    statistic needs at least ``least`` returns."""
+    if sample_ms <= 0 or window_ms <= 0:
+        return None
+    count = max(math.ceil(min_coverage * window_ms / sample_ms - 1e-9), least)
+    step = _on_ticks(sample_ms, interval_ms)
+    what = f"{written.get('min_coverage', f'{min_coverage:.0%}')} of {written.get('window')} " \
+           f"in {written.get(sample_key)} returns"
+    if count > window_ms // step + 1:  # more returns than the window keeps, a step apart
+        return HistoryNeed(None, what)
+    return HistoryNeed(count * step, what)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +86,12 @@ class SignalNode:
     type: ValueType
     written: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    def history_need(self, interval_ms: int) -> Optional[HistoryNeed]:
+        """How long after its first tick the signal first has a value (None: from the first tick
+        on). Only signals that wait for a window's coverage have a need; the API statistics have
+        a value at the first tick (a snapshot is at least one call), a heartbeat's grace reads 0s."""
+        return None
+
 
 @dataclass(frozen=True, kw_only=True)
 class WindowedSignal(SignalNode):
@@ -66,6 +107,15 @@ class WindowedSignal(SignalNode):
 class EquityDrawdownSignal(WindowedSignal):
     kind: str = "equity_drawdown"
     min_coverage: float
+
+    def history_need(self, interval_ms: int) -> Optional[HistoryNeed]:
+        """Coverage is the time from the oldest sample in the window to now, over the window."""
+        need = self.window_ms * self.min_coverage
+        if need <= 0:
+            return None
+        w = self.written
+        return HistoryNeed(_on_ticks(need, interval_ms),
+                           f"{w.get('min_coverage', f'{self.min_coverage:.0%}')} of {w.get('window')}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +161,10 @@ class RealizedVolatilitySignal(WindowedSignal):
     # annualize: true → 365 days / sample (the stdev is scaled by its square root); None: per sample
     periods_per_year: Optional[float]
 
+    def history_need(self, interval_ms: int) -> Optional[HistoryNeed]:
+        # a standard deviation needs two returns, whatever the coverage asks
+        return _returns_need(self.window_ms, self.sample_ms, self.min_coverage, 2, interval_ms, self.written, "sample")
+
 
 @dataclass(frozen=True, kw_only=True)
 class TailRiskSignal(WindowedSignal):
@@ -119,6 +173,11 @@ class TailRiskSignal(WindowedSignal):
     confidence: float
     horizon_ms: int
     min_coverage: float
+
+    def history_need(self, interval_ms: int) -> Optional[HistoryNeed]:
+        # a quantile needs one return, whatever the coverage asks
+        return _returns_need(self.window_ms, self.horizon_ms, self.min_coverage, 1, interval_ms, self.written,
+                             "horizon")
 
 
 @dataclass(frozen=True, kw_only=True)

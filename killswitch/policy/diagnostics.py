@@ -90,6 +90,12 @@ KS214 = _c("KS214", "no stage has actions", Severity.WARNING)
 KS215 = _c("KS215", "duplicate correlation-group member")
 KS216 = _c("KS216", "risk-score weights do not sum to 1")
 KS217 = _c("KS217", "returns sampled more often than the policy ticks")
+# a scope selector (venues, account names, match_labels) that selects no account the Accounts
+# documents declare; allow_empty: true in the scope opts out
+KS218 = _c("KS218", "scope selects no declared account")
+# a hold trigger reading a windowed signal that has no value for longer after a deployment than
+# the policy's interval times the trigger's confirmations (the trigger cannot fire meanwhile)
+KS219 = _c("KS219", "trigger blind after a deployment", Severity.WARNING)
 
 # --- KS9xx: internal ----------------------------------------------------------------------
 KS900 = _c("KS900", "internal error")

@@ -130,6 +130,23 @@ class AccountSelector(Strict):
     match_labels: Labels = {}
 
 
+def _boolean(value: Any) -> Any:
+    """Only a YAML boolean: ``"yes"``, ``1`` or ``"true"`` are refused, not read as one (an opt-out
+    of a safety check is said plainly or not at all)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        shown = f'"{value}"' if len(value) <= 40 and "\n" not in value else "this text"
+    elif isinstance(value, (int, float)):
+        shown = f"the number {value}"
+    else:
+        shown = "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else "this value"
+    raise PydanticCustomError(
+        "ks_value", "{shown} is not a boolean",
+        {"shown": shown, "ks_hint": "write true or false, unquoted: allow_empty: true keeps a policy whose scope "
+                                    "selects no declared account (one prepared ahead of its account)"})
+
+
 class Scope(Strict):
     """Which accounts, strategies and symbols a policy watches; empty lists select everything."""
 
@@ -138,6 +155,11 @@ class Scope(Strict):
     accounts: AccountSelector = AccountSelector()
     strategies: list[str] = []
     symbols: list[str] = []
+    # None (left out) is false, and stays out of the canonical form: a policy without it keeps its digest
+    allow_empty: Annotated[Optional[bool], BeforeValidator(_boolean), WithJsonSchema({
+        "type": "boolean",
+        "description": "true: the scope may select no account the Accounts documents declare (a policy prepared "
+                       "ahead of its account); otherwise that is an error, KS218"})] = None
 
 
 # --- signals ----------------------------------------------------------------------------------

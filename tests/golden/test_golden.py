@@ -35,6 +35,17 @@ def test_graph_of_example_policies(fmt, render, update_goldens):
     check_golden(HERE / "graph" / f"policies.{fmt}", render(result.graph), update_goldens)
 
 
+NEW_CHECKS = ["unmatched-scope", "blind-after-deployment.yaml"]  # KS218 (a directory: accounts beside), KS219
+
+
+@pytest.mark.parametrize("case", NEW_CHECKS)
+@pytest.mark.parametrize("fmt,render", [("txt", validate_text), ("json", validate_json)])
+def test_diagnostics_of_unmatched_scopes_and_blind_triggers(case, fmt, render, update_goldens):
+    result, files = compile_rel(f"tests/golden/diagnostics/{case}")
+    check_golden(HERE / "diagnostics" / f"{case.removesuffix('.yaml')}.{fmt}", render(result, files, False) + "\n",
+                 update_goldens)
+
+
 def test_diagnostics_json_format(update_goldens):
     result, files = compile_rel("tests/golden/diagnostics/several-mistakes.yaml")
     check_golden(HERE / "diagnostics" / "several-mistakes.json", validate_json(result, files, False) + "\n",

@@ -75,12 +75,12 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
     real = daemon_module._compile_for_reload
     started, release = threading.Event(), threading.Event()
 
-    def held_compile(paths, max_file_bytes):  # on the worker thread: waits for the test, then compiles for real
+    def held_compile(paths, max_file_bytes, accounts=None):  # on the worker thread: waits, then compiles
         started.set()
         assert release.wait(DEADLINE_S), "the test never released the compile"
-        return real(paths, max_file_bytes)
+        return real(paths, max_file_bytes, accounts)
 
-    def crashing_compile(paths, max_file_bytes):  # what the worker thread calls to read, load and compile
+    def crashing_compile(paths, max_file_bytes, accounts=None):  # what the worker thread calls to compile
         raise RuntimeError("a compiler bug")
 
     async def scenario() -> int:
@@ -137,3 +137,74 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
         kinds = [k for (k,) in db.execute("SELECT kind FROM audit_log ORDER BY seq")]
     assert kinds.count("policy_reloaded") == 1 and kinds.count("policy_reload_failed") == 1, kinds
     assert os.path.exists(tmp_path / "lock.json")
+
+
+def test_a_reload_whose_scope_selects_no_account_keeps_the_last_good_graph_and_says_so(tmp_path, exchange,
+                                                                                       monkeypatch):
+    """A typo'd label (book: futurs) would turn the drawdown ladder off: the reload is refused
+    (KS218, checked against the accounts the runner runs with, the policy directory holding none),
+    the last good graph keeps running, and the log and the status say so until a good reload."""
+    pol = tmp_path / "policies"
+    pol.mkdir()
+    book = (POLICIES / "futures-book.yaml").read_text().replace("interval: 5s", "interval: 200ms")
+    assert "match_labels: {book: futures}" in book
+    (pol / "futures-book.yaml").write_text(book)
+    shutil.copy(POLICIES / "routes.yaml", pol / "routes.yaml")
+    monkeypatch.setenv("KS_T_KEY", "sim-main-key")
+    monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
+    monkeypatch.delenv("KS_API_TOKEN", raising=False)
+    api_port = free_port()
+    opts = RunOptions((str(pol),), str(accounts_file(tmp_path, exchange)), f"sqlite://{tmp_path / 'state.db'}",
+                      str(tmp_path / "lock.json"), api_port=api_port, console_public=True)
+    said: list[str] = []
+    daemon = Daemon(opts, said.append, said.append)
+
+    async def scenario() -> int:
+        run = asyncio.create_task(daemon.run())
+        await _until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick")
+        runner = daemon.runner
+        first = runner.graph.digest
+        assert [p.name for p in runner.graph.policies] == ["futures-book"]
+
+        (pol / "futures-book.yaml").write_text(book.replace("{book: futures}", "{book: futurs}"))
+        daemon.reload.set()  # what SIGHUP does
+        await _until(lambda: runner.policy_error is not None, "the refused reload reported")
+        assert "error[KS218]" in runner.policy_error and "{book: futurs}" in runner.policy_error
+        assert runner.graph.digest == first and not run.done(), "the ladder must stay armed"
+        ticks = runner.counters["ticks"]
+        await _until(lambda: runner.counters["ticks"] > ticks, "a tick with the last good graph")
+        status = await asyncio.to_thread(_get_status, api_port)
+        assert status["graph_digest"] == first and "KS218" in status["policy_error"]
+
+        fixed = book.replace("    level: account\n", "    level: account\n    venues: [binanceusdm]\n")
+        assert fixed != book
+        (pol / "futures-book.yaml").write_text(fixed)  # the label right, on the account's venue: a new graph
+        daemon.reload.set()
+        await _until(lambda: runner.policy_error is None, "a good reload")
+        assert runner.graph.digest != first
+        daemon.stop.set()
+        return await run
+
+    assert asyncio.run(scenario()) == 0
+    refused = [line for line in said if "POLICY RELOAD FAILED, the last good graph" in line]
+    assert len(refused) == 1 and "error[KS218]" in refused[0] and "futures-book.yaml" in refused[0], said
+    assert any("policies reloaded:" in line for line in said), said
+
+
+def test_a_start_whose_scope_selects_no_account_runs_nothing_new(tmp_path, monkeypatch):
+    """At start, with no last good policies in the state: nothing starts, and the log says why."""
+    pol = tmp_path / "policies"
+    pol.mkdir()
+    book = (POLICIES / "futures-book.yaml").read_text().replace("{book: futures}", "{book: futurs}")
+    (pol / "futures-book.yaml").write_text(book)
+    shutil.copy(POLICIES / "routes.yaml", pol / "routes.yaml")
+    monkeypatch.setenv("KS_T_KEY", "sim-main-key")
+    monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
+    opts = RunOptions((str(pol),), str(accounts_file(tmp_path, free_port())), f"sqlite://{tmp_path / 'state.db'}",
+                      str(tmp_path / "lock.json"), api_port=None)
+    said: list[str] = []
+    assert asyncio.run(Daemon(opts, said.append, said.append).run()) == 1
+    assert any("futures-book.yaml:15:37: error[KS218]: scope selects no declared account: "
+               "accounts.match_labels: {book: futurs}" in line for line in said), said
+    assert any("the policies have errors and the state holds no last good policies; nothing started" in line
+               for line in said), said

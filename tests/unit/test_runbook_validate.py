@@ -53,7 +53,9 @@ def test_template_fixture_reports_exactly_the_expected_diagnostics(path):
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.name for p in FIXTURES])
 def test_without_a_template_checker_the_same_policy_compiles_clean(path):
     result = compile_documents(load_text(path.read_text(encoding="utf-8"), str(path)))
-    assert result.diagnostics == [] and result.graph is not None
+    # no error: only the warning that its two triggers, holding on a 15m drawdown, are blind for
+    # 12 min after a deployment (KS219), which is not what these fixtures are about
+    assert [x.code for x in result.diagnostics] == ["KS219", "KS219"] and result.graph is not None
 
 
 def test_messages_say_where_in_the_template():
@@ -95,10 +97,11 @@ def test_a_broken_default_template_is_reported_once_at_its_own_line(tmp_path):
 def test_without_a_runbooks_directory_a_named_template_cannot_be_checked(tmp_path):
     named = POLICY.replace("NAME", "a") + "  runbook: flatten.md.j2\n"
     result = compile_documents(load_text(named, "a.yaml"), templates=TemplateCheck(None))
-    assert [(_fmt(_key(x)), x.severity.value) for x in result.diagnostics] == [("KS152 10:12", "warning")]
+    blind = ("KS219 7:19", "warning")  # "hard" holds on a 15m drawdown: blind for 12 min after a deployment
+    assert [(_fmt(_key(x)), x.severity.value) for x in result.diagnostics] == [blind, ("KS152 10:12", "warning")]
     assert result.graph is not None
     plain = compile_documents(load_text(POLICY.replace("NAME", "a"), "a.yaml"), templates=TemplateCheck(None))
-    assert plain.diagnostics == []  # no template named: the built-in runbook serves
+    assert [_fmt(_key(x)) for x in plain.diagnostics] == [blind[0]]  # no template named: the built-in one serves
 
 
 @pytest.mark.parametrize("template", sorted(p.name for p in (ROOT / "runbooks").glob("*.md.j2")))
