@@ -55,6 +55,7 @@ class RunOptions:
     log_format: str = "text"  # text or json lines (see killswitch/logs.py)
     max_file_bytes: int = MAX_FILE_BYTES  # a policy file over it is refused unread (KS010): at start, at a reload
     api_limits: Limits = field(default_factory=Limits)  # the writes' rates per identity and their queue
+    strict: bool = False  # refuse a graph with a policy that selects none of the runner's accounts
 
 
 def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
@@ -65,6 +66,23 @@ def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FIL
     sources hold no Accounts document: a scope selecting none of them (a typo'd label) is an
     error (KS218), so the graph is refused at start and a reload keeps the last good one."""
     return compile_sources(paths, max_file_bytes=max_file_bytes, accounts=accounts)
+
+
+def unmatched_here(result: CompileResult, accounts: Sequence[Account]) -> list[str]:
+    """``--strict``: the policies of ``result`` whose scope selects none of the runner's own
+    ``accounts`` (an ``allow_empty: true`` aside), each as a line saying so. The compiler checks
+    the declared accounts (KS218); a runner may run a part of them."""
+    from .compile.scope_check import unmatched, written
+    from .policy.model import Policy
+
+    out = []
+    for doc in result.docs:
+        model = doc.model
+        if isinstance(model, Policy) and not model.spec.scope.allow_empty \
+                and unmatched(model.spec.scope, accounts) is not None:
+            out.append(f"{doc.file}: POLICY_UNMATCHED: policy {model.metadata.name}: its scope "
+                       f"({written(model.spec.scope)}) selects none of this runner's {len(accounts)} account(s)")
+    return out
 
 
 def _first_error(result: CompileResult) -> str:
@@ -123,13 +141,16 @@ class Daemon:
         result, files = compile_policy_sources(self.opts.policies, self.opts.max_file_bytes, self._declared)
         store = open_state(self.opts.state_url, audit_key_file=self.opts.audit_key_file, err=self.err)
         policy_error = None
-        if result.graph is None:
+        refused = unmatched_here(result, self._declared) if self.opts.strict and result.graph is not None else []
+        if result.graph is None or refused:
             # A broken policy must not leave the book unguarded, also across a restart (a pod
             # rolled by the policy change itself): run the last graph that compiled and ran,
             # loudly, until the files are fixed (they are watched as usual).
             for d in result.errors:
                 self.err(f"{d.location()}: error[{d.code}]: {d.message}")
-            policy_error = _first_error(result)
+            for line in refused:
+                self.err(f"{line} (--strict)")
+            policy_error = _first_error(result) if result.errors else f"{refused[0]} (--strict)"
             bundle = store.policy_bundle()
             fallback = compile_documents(load_sources(bundle.sources), bundle.revision,
                                          zone_known=zone_known) if bundle else None
@@ -372,7 +393,11 @@ class Daemon:
         """Hand a reload to the runner (:meth:`Runner.apply_graph`: the only way one reaches it)
         and say what came of it: a reload that failed (findings, or a compiler crash) leaves the
         last good graph running, said on stderr as well as in the status, audit and events."""
-        if result is None or result.graph is None:
+        refused = unmatched_here(result, self._declared or ()) if self.opts.strict and result is not None \
+            and result.graph is not None else []
+        if refused:  # --strict: a policy that would select none of this runner's accounts
+            reload = GraphReload(None, f"{refused[0]} (--strict)", len(refused))
+        elif result is None or result.graph is None:
             reload = GraphReload(None, _first_error(result) if result is not None else crash,
                                  len(result.errors) if result is not None else 1)
         else:

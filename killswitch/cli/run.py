@@ -68,11 +68,15 @@ AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chai
 @click.option("--api-write-queue", default=64, show_default=True, type=click.IntRange(min=1),
               help="Operator changes let through and not answered yet, every identity together; more are "
                    "answered 429 WRITE_QUEUE_FULL. The tick never waits for them.")
+@click.option("--strict", is_flag=True, envvar="KS_STRICT", show_envvar=True,
+              help="Refuse policies with a scope that selects none of this runner's accounts (--accounts), "
+                   "at start and at a reload: the last good graph keeps running and the refusal is said "
+                   "(POLICY_UNMATCHED). Without it such a policy runs, reported unmatched.")
 @max_file_size_option
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
 def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, api_tokens, console_public,
         holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, log_format, api_write_rate,
-        api_heartbeat_rate, api_write_queue, max_file_bytes, max_ticks) -> None:
+        api_heartbeat_rate, api_write_queue, strict, max_file_bytes, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
     from ..daemon import RunOptions, main
@@ -95,6 +99,6 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
                       runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
                       audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms, console_public=console_public,
-                      log_format=log_format, max_file_bytes=max_file_bytes,
+                      log_format=log_format, max_file_bytes=max_file_bytes, strict=strict,
                       api_limits=parse_limits(api_write_rate, api_heartbeat_rate, api_write_queue))
     raise SystemExit(main(opts))

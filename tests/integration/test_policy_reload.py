@@ -208,3 +208,42 @@ def test_a_start_whose_scope_selects_no_account_runs_nothing_new(tmp_path, monke
                "accounts.match_labels: {book: futurs}" in line for line in said), said
     assert any("the policies have errors and the state holds no last good policies; nothing started" in line
                for line in said), said
+
+
+def test_with_strict_a_reload_adding_a_policy_for_none_of_this_runners_accounts_is_refused(tmp_path, exchange,
+                                                                                          monkeypatch):
+    """The policies declare the firm's accounts (policies/accounts.yaml: spot-book's binance-spot
+    among them, so it compiles), but this runner runs one futures account: with --strict, a
+    reload that adds spot-book would run a policy that protects nothing here. It is refused, the
+    last good graph keeps running, and the status says why; without --strict it runs, reported
+    unmatched by the coverage."""
+    pol = tmp_path / "policies"
+    pol.mkdir()
+    for name in ("futures-book.yaml", "routes.yaml", "accounts.yaml"):
+        shutil.copy(POLICIES / name, pol / name)
+    monkeypatch.setenv("KS_T_KEY", "sim-main-key")
+    monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
+    monkeypatch.delenv("KS_API_TOKEN", raising=False)
+    runner_accounts = tmp_path / "runner"
+    runner_accounts.mkdir()
+    opts = RunOptions((str(pol),), str(accounts_file(runner_accounts, exchange)), f"sqlite://{tmp_path / 'state.db'}",
+                      str(tmp_path / "lock.json"), api_port=None, strict=True)
+    said: list[str] = []
+    daemon = Daemon(opts, said.append, said.append)
+
+    async def scenario() -> int:
+        run = asyncio.create_task(daemon.run())
+        await _until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick")
+        runner = daemon.runner
+        first = runner.graph.digest
+        shutil.copy(POLICIES / "spot-book.yaml", pol / "spot-book.yaml")
+        daemon.reload.set()
+        await _until(lambda: runner.policy_error is not None, "the refused reload reported")
+        assert "POLICY_UNMATCHED: policy spot-book" in runner.policy_error and "(--strict)" in runner.policy_error
+        assert runner.graph.digest == first and [p.name for p in runner.graph.policies] == ["futures-book"]
+        daemon.stop.set()
+        return await run
+
+    assert asyncio.run(scenario()) == 0
+    refused = [line for line in said if "POLICY RELOAD FAILED, the last good graph" in line]
+    assert len(refused) == 1 and "selects none of this runner's 1 account(s)" in refused[0], said
