@@ -44,7 +44,9 @@ def test_run_ticks_in_dry_run_against_the_simulated_exchange(tmp_path):
     start = next(x for x in out.stdout.splitlines() if "ksctl run: mode" in x)
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO killswitch\.run ksctl run: mode DRY", start), start
     lock = json.loads((tmp_path / "lock.json").read_text())
-    assert lock["locked"] is False
+    # futures-book's windows are empty in its first ticks: its while_blind holds the account at reducing
+    assert lock["locked"] is True and lock["mode"] == "reducing", lock
+    assert "WHILE_BLIND: policy=futures-book INSUFFICIENT_HISTORY" in json.dumps(lock)
     assert (tmp_path / "state.db").exists()
     assert "sim-main-secret" not in out.stdout + out.stderr
 

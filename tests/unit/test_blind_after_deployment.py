@@ -104,30 +104,12 @@ def test_no_coverage_asked_is_no_history_needed():
     assert blind(result) == []
 
 
-def test_while_blind_said_in_the_policy_silences_the_warning(monkeypatch):
-    """The policy field is the lead's (spec.while_blind): read defensively, so the check works
-    before it exists. Here a model that has it is stood in for."""
-    from killswitch.compile import compiler
-
-    real = compiler._PolicyCompiler.__init__
-
-    def with_while_blind(self, *a, **kw):
-        real(self, *a, **kw)
-        self.spec = _Spec(self.spec)
-
-    monkeypatch.setattr(compiler._PolicyCompiler, "__init__", with_while_blind)
-    assert blind(compile_policy("dd_1h >= 7%")) == []
-
-
-class _Spec:
-    """The policy's spec with a ``while_blind`` set (every other attribute the real one's)."""
-
-    def __init__(self, spec):
-        self._spec = spec
-        self.while_blind = {"lock_trading": "reducing"}
-
-    def __getattr__(self, name):
-        return getattr(self._spec, name)
+def test_while_blind_said_in_the_policy_silences_the_warning():
+    """A policy that says what it does while blind (spec.while_blind) has decided: no warning."""
+    result = compile_policy("dd_1h >= 7%", extra="  while_blind: {lock_trading: reducing}\n")
+    assert not result.errors and blind(result) == []
+    assert result.graph is not None and result.graph.policy("p").while_blind_lock == "reducing"
+    assert blind(compile_policy("dd_1h >= 7%")) != []  # and without it, the warning
 
 
 def test_no_blind_warning_beside_errors():

@@ -67,7 +67,10 @@ def test_the_example_ladder_arms_when_the_windows_fill_and_says_so_once():
 
 
 def test_a_typo_in_the_selector_is_unmatched_not_calm():
-    g = example_graph(("match_labels: {book: futures}", "match_labels: {book: futurs}"))
+    # (validate refuses the typo against the declared accounts, KS218; a policy prepared ahead of
+    # its account says allow_empty, and the engine still says it protects nothing)
+    g = example_graph(("    accounts: {match_labels: {book: futures}}\n",
+                       "    accounts: {match_labels: {book: futurs}}\n    allow_empty: true\n"))
     ev, state = evaluate(g, [futures(0)], State(), 0)
     assert not [s for s in ev.scopes if s.policy == "futures-book"]
     (u,) = [u for u in ev.unmatched if u.policy == "futures-book"]
