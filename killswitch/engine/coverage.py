@@ -182,8 +182,17 @@ def _reason(unknown: list[SignalValue], not_read: list[Snapshot]) -> str:
     return MISSING_DATA
 
 
+# accounts named in one detail line (a global scope over hundreds: the rest are counted)
+MAX_NAMED = 3
+
+
+def _named(items: list[str]) -> str:
+    head = ", ".join(items[:MAX_NAMED])
+    return head if len(items) <= MAX_NAMED else f"{head} and {len(items) - MAX_NAMED} more"
+
+
 def _not_read_text(snaps: list[Snapshot]) -> str:
-    return ", ".join(f"{account_key(s)} not read: {s.fetch.error_code or 'UNKNOWN'}" for s in snaps)
+    return _named([f"{account_key(s)} not read: {s.fetch.error_code or 'UNKNOWN'}" for s in snaps])
 
 
 def _stale_accounts(view: ScopeView, state: State, now: int, interval_ms: int) -> str:
@@ -201,7 +210,7 @@ def _stale_accounts(view: ScopeView, state: State, now: int, interval_ms: int) -
             out.append(f"{account_key(s)} (frozen feed, data {_secs(age)} old)")
         elif age is not None and age > limit:
             out.append(f"{account_key(s)} (data {_secs(age)} old)")
-    return ", ".join(out)
+    return _named(out)
 
 
 def _secs(ms: Optional[int]) -> str:

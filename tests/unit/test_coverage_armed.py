@@ -155,3 +155,14 @@ def test_blindness_follows_what_a_trigger_reads_not_the_values_so_it_does_not_fl
     covs = [only(e).coverage for e in evs]
     assert all(c.state == cv.BLIND for c in covs) and [c.changed for c in covs].count(True) == 1
     assert covs[-1].triggers[0].detail.startswith("d: INSUFFICIENT_HISTORY")
+
+
+def test_a_global_scope_over_many_accounts_names_three_and_counts_the_rest():
+    g = policy_graph("s: {equity_change: {against: initial_capital}}",
+                     't: {when: "s <= -5%", on_missing_data: hold}',
+                     "- {level: 1, name: one, on: [t], actions: [{lock_trading: {mode: reducing}}]}",
+                     scope="{level: global}", interval="5s")
+    ev, _ = evaluate(g, [failed(0, account=f"a{i}") for i in range(100)], State(), 0)
+    detail = only(ev).coverage.detail
+    assert "simulated/a0 not read: EXCHANGE_UNAVAILABLE, simulated/a1" in detail and "and 97 more" in detail
+    assert len(detail) < 400
