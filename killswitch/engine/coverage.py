@@ -30,14 +30,13 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional
 
 from ..compile.graph import PolicyNode
 from ..snapshot import Snapshot
 from .scope import ScopeView, account_key
 from .signals import SignalValue
 from .state import ScopeState, State
-from .triggers import TriggerResult
 
 ARMED = "armed"
 BLIND = "blind"
@@ -69,8 +68,25 @@ NO_SCOPE = "(none)"
 class BlindTrigger:
     trigger: str
     reason: str  # a reason code (see the module doc)
-    detail: str  # e.g. "dd_15m: INSUFFICIENT_HISTORY: coverage=40% min=80%"
     until_ms: Optional[int] = None  # evaluable again then if every tick reads (None: unknown)
+    # what :attr:`detail` is made of, kept as values: a blind scope is evaluated every tick and
+    # its text is read only when something shows it
+    unknown: tuple[SignalValue, ...] = ()
+    not_read: tuple[Snapshot, ...] = ()
+    stale: tuple[str, ...] = ()  # the book signals read from stale data
+    stale_from: tuple[tuple[str, bool, Optional[int]], ...] = ()  # (account, frozen, data age ms)
+
+    @property
+    def detail(self) -> str:
+        """e.g. ``dd_15m: INSUFFICIENT_HISTORY: coverage=40% min=80%``."""
+        if self.stale:
+            accounts = [f"{k} (frozen feed, data {_secs(age)} old)" if frozen else f"{k} (data {_secs(age)} old)"
+                        for k, frozen, age in self.stale_from]
+            return f"{', '.join(self.stale)} read from {_named(accounts)}"
+        why = "; ".join(f"{v.name}: {v.reason}" for v in self.unknown)
+        if self.reason == ACCOUNT_NOT_READ:
+            return _not_read_text(list(self.not_read)) + " (" + why + ")"
+        return why
 
 
 @dataclass(frozen=True)
@@ -121,44 +137,61 @@ def selector_text(policy: PolicyNode) -> str:
     return " ".join(parts) or "every account"
 
 
-def scope_coverage(policy: PolicyNode, view: ScopeView, values: Mapping[str, SignalValue],
-                   results: Sequence[TriggerResult], state: State, ss: ScopeState, now: int) -> Coverage:
-    """The coverage of one scope instance this tick; records it (and since when) in ``ss``."""
+@dataclass(frozen=True)
+class Watched:
+    """A trigger some stage of the policy uses, with what its coverage reads: taken once per
+    policy and evaluation (:func:`watched`), not per scope instance."""
+
+    name: str
+    reads: tuple[str, ...]
+    book_reads: tuple[str, ...]  # its reads of a book signal (stale data makes them blind)
+    fires_on_missing: bool
+
+
+def watched(policy: PolicyNode) -> tuple[Watched, ...]:
     used = {t for st in policy.stages for t in st.on}
-    nodes = {t.name: t for t in policy.triggers}
     kinds = {s.name: s.kind for s in policy.signals}
-    not_read = [s for s in view.snapshots if not s.fetch.ok]
-    stale = _stale_accounts(view, state, now, int(policy.interval_s * 1000))
+    return tuple(Watched(t.name, t.reads, tuple(n for n in t.reads if kinds.get(n) in BOOK_KINDS),
+                         t.on_missing_data == "fire") for t in policy.triggers if t.name in used)
+
+
+def scope_coverage(policy: PolicyNode, watch: tuple[Watched, ...], view: ScopeView,
+                   values: Mapping[str, SignalValue], state: State, ss: ScopeState, now: int) -> Coverage:
+    """The coverage of one scope instance this tick (``watch``: :func:`watched` of ``policy``);
+    records it (and since when) in ``ss``."""
     blind: list[BlindTrigger] = []
-    for r in results:
-        node = nodes.get(r.name)
-        if node is None or r.name not in used:
-            continue
-        book_reads = [n for n in node.reads if kinds.get(n) in BOOK_KINDS]
-        unknown = [values[n] for n in node.reads if n in values and values[n].value is None]
-        if unknown and node.on_missing_data != "fire":
-            reason = _reason(unknown, not_read)
-            detail = "; ".join(f"{v.name}: {v.reason}" for v in unknown)
-            if reason == ACCOUNT_NOT_READ:
-                detail = _not_read_text(not_read) + " (" + detail + ")"
+    stale: Optional[tuple[tuple[str, bool, Optional[int]], ...]] = None  # looked up once, when needed
+    for w in watch:
+        if w.fires_on_missing:
+            continue  # fails closed: it acts on what it cannot see
+        unknown = tuple(v for n in w.reads if (v := values.get(n)) is not None and v.value is None)
+        if unknown:
+            not_read = tuple(s for s in view.snapshots if not s.fetch.ok)
             readies = [v.ready_ms for v in unknown]
-            until = max(readies) if readies and all(x is not None for x in readies) else None  # type: ignore[type-var]
-            blind.append(BlindTrigger(r.name, reason, detail, until))
-        elif book_reads and stale:
-            blind.append(BlindTrigger(r.name, STALE_DATA, f"{', '.join(book_reads)} read from {stale}", None))
+            until = max(readies) if all(x is not None for x in readies) else None  # type: ignore[type-var]
+            blind.append(BlindTrigger(w.name, _reason(unknown, not_read), until, unknown, not_read))
+        elif w.book_reads:
+            if stale is None:
+                stale = _stale_accounts(view, state, now, int(policy.interval_s * 1000))
+            if stale:
+                blind.append(BlindTrigger(w.name, STALE_DATA, None, stale=w.book_reads, stale_from=stale))
     if blind:
         reason = min((b.reason for b in blind), key=_RANK.index)
         untils = [b.until_ms for b in blind]
         until = max(untils) if all(u is not None for u in untils) else None  # type: ignore[type-var]
         return _remember(ss, Coverage(BLIND, reason, tuple(blind), until), now)
-    return _remember(ss, Coverage(), now)
+    return _remember(ss, ARMED_NOW, now)
+
+
+ARMED_NOW = Coverage()
 
 
 def _remember(ss: ScopeState, cov: Coverage, now: int) -> Coverage:
     prev = ss.coverage
     same = prev is not None and prev[0] == cov.state
     since = prev[1] if same and prev is not None else now
-    ss.coverage = (cov.state, since, cov.reason, cov.until_ms)
+    if prev is None or prev[0] != cov.state or prev[2] != cov.reason or prev[3] != cov.until_ms:
+        ss.coverage = (cov.state, since, cov.reason, cov.until_ms)
     return Coverage(cov.state, cov.reason, cov.triggers, cov.until_ms, since, not same)
 
 
@@ -174,7 +207,7 @@ def unmatched(policy: PolicyNode, state: State, matched: bool, now: int) -> Opti
     return Unmatched(policy.name, selector_text(policy), since if since is not None else now, since is None)
 
 
-def _reason(unknown: list[SignalValue], not_read: list[Snapshot]) -> str:
+def _reason(unknown: tuple[SignalValue, ...], not_read: tuple[Snapshot, ...]) -> str:
     if not_read:
         return ACCOUNT_NOT_READ
     if unknown and all((v.reason or "").startswith(INSUFFICIENT_HISTORY) for v in unknown):
@@ -195,22 +228,25 @@ def _not_read_text(snaps: list[Snapshot]) -> str:
     return _named([f"{account_key(s)} not read: {s.fetch.error_code or 'UNKNOWN'}" for s in snaps])
 
 
-def _stale_accounts(view: ScopeView, state: State, now: int, interval_ms: int) -> str:
-    """The scope's accounts read fine this tick whose data is stale or frozen, as text ('' none)."""
+def _stale_accounts(view: ScopeView, state: State, now: int, interval_ms: int
+                    ) -> tuple[tuple[str, bool, Optional[int]], ...]:
+    """The scope's accounts read fine this tick whose data is stale or frozen, as (account,
+    frozen, data age in ms)."""
     limit = max(STALE_MIN_MS, STALE_INTERVALS * interval_ms)
     out = []
     for s in view.snapshots:
         if not s.fetch.ok:
             continue
-        acc = state.accounts.get(account_key(s))
+        key = account_key(s)
+        acc = state.accounts.get(key)
         if acc is None:
             continue
         age = acc.data_age_ms(now)
         if acc.frozen():
-            out.append(f"{account_key(s)} (frozen feed, data {_secs(age)} old)")
+            out.append((key, True, age))
         elif age is not None and age > limit:
-            out.append(f"{account_key(s)} (data {_secs(age)} old)")
-    return _named(out)
+            out.append((key, False, age))
+    return tuple(out)
 
 
 def _secs(ms: Optional[int]) -> str:

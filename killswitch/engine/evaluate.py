@@ -27,7 +27,7 @@ from ..snapshot import Snapshot
 from . import signals as sig
 from . import stages, triggers
 from .columns import Tables
-from .coverage import Coverage, Unmatched, scope_coverage, unmatched
+from .coverage import Coverage, Unmatched, scope_coverage, unmatched, watched
 from .planner import NO_RATES, Plan, complete, history_for, plan, update_history
 from .scope import ScopeView, instances, selects
 from .signals import SignalValue
@@ -118,6 +118,7 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
         interval_ms = int(policy.interval_s * 1000)
         hist = histories[history_for(policy)[0]]
         views = instances(policy, snaps, tables)
+        watch = watched(policy)
         gone = unmatched(policy, state, any(selects(policy, s) for s in snaps), now_ms)
         if gone is not None:
             off.append(gone)
@@ -149,7 +150,7 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
                 p = plan(policy, policy.stage(ss.stage.level), view, entry, now_ms, hist, closes_only=True,
                          rates=rates, scores=scores, first_wave=first_wave)
                 ss.stage.deferred = False
-            cover = scope_coverage(policy, view, values, results, state, ss, now_ms)
+            cover = scope_coverage(policy, watch, view, values, state, ss, now_ms)
             out.append(ScopeEvaluation(policy.name, view.key, tuple(values.values()), tuple(results),
                                        before, ss.stage.level, transition, tuple(refusals), p, cover))
     state.last_tick_ms = now_ms

@@ -7,10 +7,10 @@ needs, so that they all agree:
 - :func:`coverage_rows`: the rows of ``ksctl status``, ``/v1/status`` and the console — from the
   last evaluation (the leader), or from the coverage the leader saved with the state (a standby,
   a runner that has not ticked yet: state, reason, since and until, without the trigger details).
-- :func:`tick_events`: every tick, one ``scope_blind`` event per blind scope and one
-  ``policy_unmatched`` per unmatched policy. The notification routes group them and, as for a
-  failed snapshot, resolve them when they are no longer reported (armed again): one page per
-  spell, grouped, with its resolution.
+- :class:`BlindReports`: a ``scope_blind`` event per blind scope and a ``policy_unmatched`` per
+  unmatched policy, when it starts and every 30 s while it lasts. The notification routes group
+  them and, as for a failed snapshot, resolve them when they are no longer reported (armed
+  again): one page per spell, grouped, with its resolution.
 - :func:`log_changes`: one log line when a scope turns blind (WARNING ``SCOPE_BLIND``), armed
   again (INFO ``SCOPE_ARMED``, with how long it was blind), and when a policy's scope selects
   nothing (ERROR ``POLICY_UNMATCHED``) or something again (INFO ``POLICY_MATCHED``).
@@ -73,20 +73,46 @@ def _unmatched_row(book: Book, policy: str, since: Optional[int]) -> CoverageSta
                           f"the scope ({selector}) selects no account", since, None, while_blind_text(node))
 
 
-def tick_events(ev: Evaluation, now: int) -> list[Event]:
-    out = []
-    for se in ev.blind:
-        c = se.coverage
-        out.append(Event.make(SCOPE_BLIND, now, {
-            "triggers": ", ".join(t.trigger for t in c.triggers), "detail": c.detail,
-            "blind_since": _utc(c.since_ms) if c.since_ms is not None else "?",
-            "armed_again_at": _utc(c.until_ms) if c.until_ms is not None else "unknown (waiting for data)"},
-            policy=se.policy, scope=se.scope, reason=c.reason))
-    for u in ev.unmatched:
-        out.append(Event.make(POLICY_UNMATCHED, now, {
-            "selector": u.selector, "since": _utc(u.since_ms) if u.since_ms is not None else "?"},
-            policy=u.policy, scope=cv.NO_SCOPE, reason=cv.UNMATCHED_REASON))
-    return out
+# A blind or unmatched scope is reported to the sinks when it becomes so (or its reason
+# changes), then again every REFRESH_MS while it lasts: often enough for the routes to keep the
+# alert active (their resolve timeout is minutes) and to show fresh figures in a reminder, without
+# a hundred events a tick when a venue is down.
+REFRESH_MS = 30_000
+
+
+class BlindReports:
+    """The ``scope_blind`` and ``policy_unmatched`` events of each tick (see REFRESH_MS)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[int, Optional[str]]] = {}  # key → (reported at, reason)
+
+    def _due(self, key: str, reason: Optional[str], now: int, seen: set[str]) -> bool:
+        seen.add(key)
+        last = self._last.get(key)
+        if last is not None and last[1] == reason and now - last[0] < REFRESH_MS:
+            return False
+        self._last[key] = (now, reason)
+        return True
+
+    def events(self, ev: Evaluation, now: int) -> list[Event]:
+        out: list[Event] = []
+        seen: set[str] = set()
+        for se in ev.blind:
+            c = se.coverage
+            if self._due(f"{se.policy}|{se.scope}", c.reason, now, seen):
+                out.append(Event.make(SCOPE_BLIND, now, {
+                    "triggers": ", ".join(t.trigger for t in c.triggers), "detail": c.detail,
+                    "blind_since": _utc(c.since_ms) if c.since_ms is not None else "?",
+                    "armed_again_at": _utc(c.until_ms) if c.until_ms is not None else "unknown (waiting for data)"},
+                    policy=se.policy, scope=se.scope, reason=c.reason))
+        for u in ev.unmatched:
+            if self._due(f"unmatched|{u.policy}", cv.UNMATCHED_REASON, now, seen):
+                out.append(Event.make(POLICY_UNMATCHED, now, {
+                    "selector": u.selector, "since": _utc(u.since_ms) if u.since_ms is not None else "?"},
+                    policy=u.policy, scope=cv.NO_SCOPE, reason=cv.UNMATCHED_REASON))
+        for key in [k for k in self._last if k not in seen]:
+            del self._last[key]  # armed again: a new spell is reported at once
+        return out
 
 
 def log_changes(ev: Evaluation, before: dict[str, Optional[int]]) -> None:

@@ -74,7 +74,7 @@ from ..engine.evaluate import Evaluation, evaluate
 from ..events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, STAGE_TRANSITION, Event, ReloadingSink, Sink
 from ..snapshot import FetchStatus, Snapshot
 from ..state.store import FencedError, StoreError
-from .armed import CoverageMetrics, blind_since, coverage_rows, log_changes, tick_events
+from .armed import BlindReports, CoverageMetrics, blind_since, coverage_rows, log_changes
 from .book import Book
 from .closes import ManualCloses
 from .commands import OperatorCommands
@@ -196,6 +196,7 @@ class Runner:
                                policy_error=lambda: self._policy_error, manual_closes=lambda: self.closes.tracked,
                                reloads=lambda: (self._loaded_ms, self._reload_failed_ms), fetches=self.fetches)
         self.readout.collectors.append(CoverageMetrics(lambda: coverage_rows(book), clock))
+        self.blind_reports = BlindReports()
         self.previews = Previews(book, self.lead, self.closes, catalog=self.catalog, clock=clock, dry_run=dry_run)
         self.commands = OperatorCommands(book, self.lead, self.resumptions, store, self.io, clock=clock,
                                          catalog=self.catalog, save=self._save, write_lock=self._write_lock,
@@ -393,7 +394,7 @@ class Runner:
         first, book.state = evaluate(book.graph, snapshots, book.state, now, rates, first_wave=not self.dry_run)
         phase("evaluate")
         log_changes(first, was_blind)  # blind, armed again, unmatched: one line per change
-        report.events += tick_events(first, now)  # and a page per spell, resolved when armed again
+        report.events += self.blind_reports.events(first, now)  # a page per spell, resolved when armed again
         # closes sized against the book: only their symbols' books are fetched, then planned again
         ev, snapshots = await plan_with_books(book.graph, first, snapshots, book.state, self.adapters, rates,
                                               min(BOOK_TIMEOUT_S, self.snapshot_timeout_s))
