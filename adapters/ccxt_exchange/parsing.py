@@ -185,8 +185,22 @@ def strategy_of(client_id: Optional[str], strategies: Iterable[str]) -> Optional
     return None
 
 
+def _true(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def reduces(side: str, leg: Optional[str], reduce_only: Any, close_position: Any) -> bool:
+    """Whether an open order can only reduce: the venue's reduce-only flag; in hedge mode, the
+    order's side against its position side (SELL on LONG, BUY on SHORT closes: Binance reports
+    ``reduceOnly: false`` on every hedge-mode order, and OKX long/short and Bybit's position
+    index work the same way); or a close-position order (Binance's ``closePosition``)."""
+    if _true(reduce_only) or _true(close_position):
+        return True
+    return (leg == "LONG" and side == "sell") or (leg == "SHORT" and side == "buy")
+
+
 def parse_order(o: Any, raw: RawFields, strategies: Iterable[str]) -> Order:
-    """A ccxt open-order structure → Order."""
+    """A ccxt open-order structure → Order (``reduce_only``: it can only reduce, :func:`reduces`)."""
     if not isinstance(o, Mapping):
         raise BadData("an order is not an object")
     oid, symbol, side = o.get("id"), o.get("symbol"), o.get("side")
@@ -202,7 +216,7 @@ def parse_order(o: Any, raw: RawFields, strategies: Iterable[str]) -> Order:
     ps = position_side(info, None, None, raw)
     return Order(
         id=str(oid), client_id=str(client_id) if client_id else None, symbol=symbol, side=side,
-        type=str(o.get("type") or "unknown"), reduce_only=ro is True or str(ro).lower() == "true",
+        type=str(o.get("type") or "unknown"), reduce_only=reduces(side, ps, ro, info.get("closePosition")),
         amount=abs(amount), filled=abs(filled), price=num(o.get("price")) or None,
         position_side=ps, strategy=strategy_of(str(client_id) if client_id else None, strategies),
     )
