@@ -79,10 +79,15 @@ def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bo
     costs = {**{e: 0.0 for e in dialect.order_count_endpoints}, **dialect.read_weights}
     if costs and hasattr(ex, "calculate_rate_limiter_cost"):
         weigh_endpoints(ex, costs)
+    # Currencies are never needed, and with keys set Bybit and OKX fetch them from signed wallet
+    # endpoints (/v5/asset/coin/query-info, /api/v5/asset/currencies) on every market load: a
+    # trade-only key without wallet permission would fail load_markets. ccxt asks its ``has``
+    # flag, not an option, so the flag is turned off, on this client only (a copy of its dict).
+    has = getattr(ex, "has", None)
+    if isinstance(has, dict) and has.get("fetchCurrencies"):
+        ex.has = {**has, "fetchCurrencies": False}
     opts = getattr(ex, "options", None)
     if isinstance(opts, dict):
-        # currencies are never needed, and with keys set some venues fetch them from
-        # unrelated (spot, margin) endpoints on every market load
         opts["fetchCurrencies"] = False
         if market_type == "futures":
             if opts.get("defaultType") not in ("future", "swap", "delivery"):
