@@ -158,6 +158,7 @@ class CcxtAdapter:
             lambda: self.dialect.countdown(ex, self.market_type, keeps_private_websocket=self.bybit_dcp_websocket),
             exposed=self._exposed_symbols, venue=self.venue, market_type=self.market_type)
         self._positions: dict[tuple[str, str], Position] = {}
+        self._margin_modes: dict[tuple[str, str], str] = {}  # (symbol, long | short) → cross | isolated
         self._positions_at: dict[str, float] = {}  # symbol → monotonic time of its last fetch
         self._positions_all_at: Optional[float] = None  # monotonic time of the last fetch of all
         self._holdings: dict[str, Balance] = {}
@@ -319,6 +320,7 @@ class CcxtAdapter:
 
         mono = time.monotonic()
         self._positions = {(p.symbol, p.side): p for p in positions}
+        self._margin_modes = parsing.margin_modes(raw_positions)
         self._positions_at = {}
         self._positions_all_at = mono if futures else None
         self._orders = {o.id: o for o in orders}
@@ -425,16 +427,25 @@ class CcxtAdapter:
 
     def order_params(self, intent: OrderIntent) -> dict:
         """The venue parameters of an intent (the dialect's): client order id, reduce-only,
-        hedge-mode leg."""
+        hedge-mode leg, and the margin mode of the position a close reduces where the venue
+        needs it (OKX ``tdMode``: an isolated position closed as cross is refused or opens a
+        cross position)."""
         leg = None
         if self.hedge_mode:
             leg = "LONG" if intent.side == "sell" else "SHORT"
             given = (intent.position_side or "").upper()
             if given in ("LONG", "SHORT"):
                 leg = given
-
-        return self.dialect.order_params(intent.client_order_id, futures=self.market_type == "futures",
-                                         hedge_leg=leg, reduce_only=bool(intent.reduce_only))
+        futures = self.market_type == "futures"
+        params = self.dialect.order_params(intent.client_order_id, futures=futures, hedge_leg=leg,
+                                           reduce_only=bool(intent.reduce_only))
+        param = self.dialect.margin_mode_param
+        if futures and param and intent.reduce_only:
+            closes = "long" if intent.side == "sell" else "short"
+            mode = self._margin_modes.get((intent.symbol, (leg or closes.upper()).lower()))
+            if mode is not None:
+                params[param] = mode
+        return params
 
     async def _known_position(self, op: Op, symbol: str, leg: str) -> Optional[Position]:
         at = self._positions_at.get(symbol, self._positions_all_at)
@@ -454,6 +465,7 @@ class CcxtAdapter:
         for p in parsed:
             if p.symbol == symbol:
                 self._positions[(p.symbol, p.side)] = p
+        self._margin_modes.update({k: m for k, m in parsing.margin_modes(raw).items() if k[0] == symbol})
         self._positions_at[symbol] = time.monotonic()
 
     def _forget_positions(self, symbol: str) -> None:

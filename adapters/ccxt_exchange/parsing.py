@@ -222,6 +222,25 @@ def parse_order(o: Any, raw: RawFields, strategies: Iterable[str]) -> Order:
     )
 
 
+def margin_modes(raw_positions: Any) -> dict[tuple[str, str], str]:
+    """(symbol, long | short) → ``cross`` or ``isolated`` of each open position, from ccxt's
+    unified ``marginMode`` or the venue's own field (OKX ``mgnMode``, Binance ``marginType``,
+    Bybit ``tradeMode`` 0/1); positions that say nothing are left out."""
+    out: dict[tuple[str, str], str] = {}
+    for p in raw_positions or ():
+        if not isinstance(p, Mapping):
+            continue
+        info = _mapping(p.get("info"))
+        mode = p.get("marginMode") or info.get("mgnMode") or info.get("marginType")
+        if mode is None and str(info.get("tradeMode")) in ("0", "1"):
+            mode = "cross" if str(info.get("tradeMode")) == "0" else "isolated"
+        symbol, side = p.get("symbol"), p.get("side")
+        if isinstance(symbol, str) and side in ("long", "short") and isinstance(mode, str) \
+                and mode.lower() in ("cross", "isolated", "crossed"):
+            out[(symbol, side)] = "cross" if mode.lower() == "crossed" else mode.lower()
+    return out
+
+
 def parse_balances(raw: Any, prices: Mapping[str, float]) -> list[Balance]:
     """Every asset with a non-zero balance, valued at ``prices`` where given."""
     if not isinstance(raw, Mapping):

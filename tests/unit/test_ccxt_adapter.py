@@ -874,9 +874,10 @@ def test_snapshot_lists_the_open_orders_every_time_where_that_is_cheap(venue, op
     ("bybit", False, "sell", None, {"clientOrderId": "CID", "reduceOnly": True}),
     ("bybit", True, "sell", "LONG", {"clientOrderId": "CID", "positionIdx": 1, "reduceOnly": True}),
     ("bybit", True, "buy", "SHORT", {"clientOrderId": "CID", "positionIdx": 2, "reduceOnly": True}),
-    ("okx", False, "buy", None, {"clientOrderId": "CID", "reduceOnly": True}),
-    ("okx", True, "sell", "LONG", {"clientOrderId": "CID", "posSide": "long"}),
-    ("okx", True, "buy", "SHORT", {"clientOrderId": "CID", "posSide": "short"}),
+    # OKX: and the margin mode of the position the close reduces (the fake's positions are cross)
+    ("okx", False, "buy", None, {"clientOrderId": "CID", "reduceOnly": True, "tdMode": "cross"}),
+    ("okx", True, "sell", "LONG", {"clientOrderId": "CID", "posSide": "long", "tdMode": "cross"}),
+    ("okx", True, "buy", "SHORT", {"clientOrderId": "CID", "posSide": "short", "tdMode": "cross"}),
     ("gate", True, "sell", "LONG", {"clientOrderId": "CID", "hedged": True, "reduceOnly": True}),
 ])
 def test_hedge_mode_params_per_venue(venue, hedge, in_side, in_leg, expected):

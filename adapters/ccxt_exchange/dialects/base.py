@@ -74,6 +74,9 @@ class Dialect:
     client_id_param: str = "clientOrderId"
     max_client_id_length: int = 32
     fetch_order_param: str = "clientOrderId"  # the client order id's key when fetching one order
+    # the order parameter naming the margin mode of the position a close reduces (OKX: tdMode,
+    # which ccxt otherwise sends as "cross"); None: the venue takes it from the position
+    margin_mode_param: Optional[str] = None
     client_options: Mapping[str, Any] = field(default_factory=dict)  # merged into ccxt's ``options``
     # (api, METHOD, path) of order endpoints the venue limits by order count, not request weight:
     # our order budget paces them, ccxt's weight limiter must not charge them again

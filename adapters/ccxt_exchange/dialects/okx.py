@@ -40,6 +40,7 @@ class CancelAllAfter:
 class OkxDialect(Dialect):
     max_client_id_length: int = 32
     fetch_order_param: str = "clOrdId"
+    margin_mode_param: Optional[str] = "tdMode"
     secret_headers: tuple[str, ...] = ("ok-access-key", "ok-access-sign", "ok-access-passphrase")
     reduce_only_rejections: tuple[str, ...] = (
         r'"sCode"\s*:\s*"?(51169|51170)\b',
