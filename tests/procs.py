@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from pathlib import Path
@@ -41,3 +42,14 @@ spec:
       credentials: {{api_key: {{env: KS_T_KEY}}, secret: {{env: KS_T_SECRET}}}}
 """)
     return f
+
+
+async def until(predicate, what: str, deadline_s: float = 60.0) -> None:
+    """Wait on the running loop until ``predicate()`` holds, at most ``deadline_s`` (a bound on
+    waits for events, never a measured duration): then the test fails saying what it waited for."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError(f"gave up waiting: {what}")
+        await asyncio.sleep(0.05)

@@ -80,9 +80,9 @@ class BlindTrigger:
     def detail(self) -> str:
         """e.g. ``dd_15m: INSUFFICIENT_HISTORY: coverage=40% min=80%``."""
         if self.stale:
-            accounts = [f"{k} (frozen feed, data {_secs(age)} old)" if frozen else f"{k} (data {_secs(age)} old)"
-                        for k, frozen, age in self.stale_from]
-            return f"{', '.join(self.stale)} read from {_named(accounts)}"
+            named = [f"{k} (frozen feed, data {_secs(age)} old)" if frozen else f"{k} (data {_secs(age)} old)"
+                     for k, frozen, age in self.stale_from[:MAX_NAMED]]
+            return f"{', '.join(self.stale)} read from {_named(named, len(self.stale_from))}"
         why = "; ".join(f"{v.name}: {v.reason}" for v in self.unknown)
         if self.reason == ACCOUNT_NOT_READ:
             return _not_read_text(list(self.not_read)) + " (" + why + ")"
@@ -99,6 +99,7 @@ class Coverage:
     until_ms: Optional[int] = None  # blind: armed again then if nothing else fails
     since_ms: Optional[int] = None  # when the scope entered this state
     changed: bool = False  # the state differs from the previous tick's (or this is the first)
+    left_since_ms: Optional[int] = None  # changed: when the state it left had begun (None: the first tick)
 
     @property
     def armed(self) -> bool:
@@ -109,8 +110,6 @@ class Coverage:
         """One line: which triggers, why."""
         if self.state == ARMED:
             return "every trigger can be evaluated"
-        if self.state == UNMATCHED:
-            return "the scope selects no account"
         return "; ".join(f"{t.trigger}: {t.detail}" for t in self.triggers)
 
 
@@ -155,6 +154,9 @@ def watched(policy: PolicyNode) -> tuple[Watched, ...]:
                          t.on_missing_data == "fire") for t in policy.triggers if t.name in used)
 
 
+ARMED_NOW = Coverage()
+
+
 def scope_coverage(policy: PolicyNode, watch: tuple[Watched, ...], view: ScopeView,
                    values: Mapping[str, SignalValue], state: State, ss: ScopeState, now: int) -> Coverage:
     """The coverage of one scope instance this tick (``watch``: :func:`watched` of ``policy``);
@@ -183,28 +185,25 @@ def scope_coverage(policy: PolicyNode, watch: tuple[Watched, ...], view: ScopeVi
     return _remember(ss, ARMED_NOW, now)
 
 
-ARMED_NOW = Coverage()
-
-
 def _remember(ss: ScopeState, cov: Coverage, now: int) -> Coverage:
     prev = ss.coverage
     same = prev is not None and prev[0] == cov.state
     since = prev[1] if same and prev is not None else now
     if prev is None or prev[0] != cov.state or prev[2] != cov.reason or prev[3] != cov.until_ms:
         ss.coverage = (cov.state, since, cov.reason, cov.until_ms)
-    return Coverage(cov.state, cov.reason, cov.triggers, cov.until_ms, since, not same)
+    left = prev[1] if prev is not None and not same else None
+    return Coverage(cov.state, cov.reason, cov.triggers, cov.until_ms, since, not same, left)
 
 
-def unmatched(policy: PolicyNode, state: State, matched: bool, now: int) -> Optional[Unmatched]:
+def unmatched(policy: PolicyNode, state: State, matched: bool, now: int) -> tuple[Optional[Unmatched], bool]:
     """The policy's entry when its scope selected nothing this tick (its since kept in
-    ``state.unmatched``); None, and the entry dropped, when it selected something."""
+    ``state.unmatched``), and whether it selects accounts again this tick (its entry dropped)."""
     if matched:
-        state.unmatched.pop(policy.name, None)
-        return None
+        return None, state.unmatched.pop(policy.name, None) is not None
     since = state.unmatched.get(policy.name)
     if since is None:
         state.unmatched[policy.name] = now
-    return Unmatched(policy.name, selector_text(policy), since if since is not None else now, since is None)
+    return Unmatched(policy.name, selector_text(policy), since if since is not None else now, since is None), False
 
 
 def _reason(unknown: tuple[SignalValue, ...], not_read: tuple[Snapshot, ...]) -> str:
@@ -219,13 +218,15 @@ def _reason(unknown: tuple[SignalValue, ...], not_read: tuple[Snapshot, ...]) ->
 MAX_NAMED = 3
 
 
-def _named(items: list[str]) -> str:
+def _named(items: list[str], total: int) -> str:
+    """The first MAX_NAMED of ``items`` (of ``total``), the rest counted."""
     head = ", ".join(items[:MAX_NAMED])
-    return head if len(items) <= MAX_NAMED else f"{head} and {len(items) - MAX_NAMED} more"
+    return head if total <= MAX_NAMED else f"{head} and {total - MAX_NAMED} more"
 
 
 def _not_read_text(snaps: list[Snapshot]) -> str:
-    return _named([f"{account_key(s)} not read: {s.fetch.error_code or 'UNKNOWN'}" for s in snaps])
+    return _named([f"{account_key(s)} not read: {s.fetch.error_code or 'UNKNOWN'}" for s in snaps[:MAX_NAMED]],
+                  len(snaps))
 
 
 def _stale_accounts(view: ScopeView, state: State, now: int, interval_ms: int

@@ -58,6 +58,7 @@ class Evaluation:
     revision: Optional[str]
     scopes: tuple[ScopeEvaluation, ...]
     unmatched: tuple[Unmatched, ...] = ()  # policies whose scope selected no account
+    rematched: tuple[str, ...] = ()  # policies whose scope selects accounts again this tick
 
     @property
     def blind(self) -> list[ScopeEvaluation]:
@@ -114,14 +115,17 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
             histories[window] = hist
     out: list[ScopeEvaluation] = []
     off: list[Unmatched] = []
+    back: list[str] = []
     for policy in graph.policies:
         interval_ms = int(policy.interval_s * 1000)
         hist = histories[history_for(policy)[0]]
         views = instances(policy, snaps, tables)
         watch = watched(policy)
-        gone = unmatched(policy, state, any(selects(policy, s) for s in snaps), now_ms)
+        gone, again = unmatched(policy, state, any(selects(policy, s) for s in snaps), now_ms)
         if gone is not None:
             off.append(gone)
+        if again:
+            back.append(policy.name)
         for view in views:
             ss = state.scope(policy.name, view.key)
             values = sig.compute(policy.signals, view, ss, state, now_ms, interval_ms)
@@ -154,7 +158,7 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
             out.append(ScopeEvaluation(policy.name, view.key, tuple(values.values()), tuple(results),
                                        before, ss.stage.level, transition, tuple(refusals), p, cover))
     state.last_tick_ms = now_ms
-    return Evaluation(now_ms, graph.digest, graph.revision, tuple(out), tuple(off)), state
+    return Evaluation(now_ms, graph.digest, graph.revision, tuple(out), tuple(off), tuple(back)), state
 
 
 def book_requests(graph: DecisionGraph, ev: Evaluation, snapshots: Iterable[Snapshot]) -> dict[str, dict[str, int]]:

@@ -28,6 +28,7 @@ from ..engine import coverage as cv
 from ..engine.evaluate import Evaluation
 from ..events import POLICY_UNMATCHED, SCOPE_BLIND, Event
 from .book import Book
+from .lock import iso_ms
 from .view import BlindTrigger, CoverageStatus
 
 log = logging.getLogger("killswitch.runner")
@@ -102,54 +103,38 @@ class BlindReports:
             if self._due(f"{se.policy}|{se.scope}", c.reason, now, seen):
                 out.append(Event.make(SCOPE_BLIND, now, {
                     "triggers": ", ".join(t.trigger for t in c.triggers), "detail": c.detail,
-                    "blind_since": _utc(c.since_ms) if c.since_ms is not None else "?",
-                    "armed_again_at": _utc(c.until_ms) if c.until_ms is not None else "unknown (waiting for data)"},
+                    "blind_since": iso_ms(c.since_ms) if c.since_ms is not None else "?",
+                    "armed_again_at": iso_ms(c.until_ms) if c.until_ms is not None else "unknown (waiting for data)"},
                     policy=se.policy, scope=se.scope, reason=c.reason))
         for u in ev.unmatched:
             if self._due(f"unmatched|{u.policy}", cv.UNMATCHED_REASON, now, seen):
                 out.append(Event.make(POLICY_UNMATCHED, now, {
-                    "selector": u.selector, "since": _utc(u.since_ms) if u.since_ms is not None else "?"},
+                    "selector": u.selector, "since": iso_ms(u.since_ms) if u.since_ms is not None else "?"},
                     policy=u.policy, scope=cv.NO_SCOPE, reason=cv.UNMATCHED_REASON))
         for key in [k for k in self._last if k not in seen]:
             del self._last[key]  # armed again: a new spell is reported at once
         return out
 
 
-def log_changes(ev: Evaluation, before: dict[str, Optional[int]]) -> None:
-    """One line per change of coverage this tick. ``before``: policy|scope → since when it was
-    blind at the last tick (taken with :func:`blind_since` before evaluating)."""
+def log_changes(ev: Evaluation) -> None:
+    """One line per change of coverage this tick (the evaluation says what changed and since when)."""
     for se in ev.scopes:
         c = se.coverage
         if not c.changed:
             continue
-        key = f"{se.policy}|{se.scope}"
         if not c.armed:
-            until = "unknown (waiting for data)" if c.until_ms is None else _utc(c.until_ms)
+            until = "unknown (waiting for data)" if c.until_ms is None else iso_ms(c.until_ms)
             log.warning("SCOPE_BLIND: %s %s cannot act: %s: %s; armed again at %s", se.policy, se.scope,
                         c.reason, c.detail, until)
-        elif before.get(key) is not None:
-            blind_s = (ev.now_ms - before[key]) / 1000  # type: ignore[operator]
+        elif c.left_since_ms is not None:
             log.info("SCOPE_ARMED: %s %s: every trigger can be evaluated again (blind for %.0fs)",
-                     se.policy, se.scope, blind_s)
+                     se.policy, se.scope, (ev.now_ms - c.left_since_ms) / 1000)
     for u in ev.unmatched:
         if u.changed:
             log.error("POLICY_UNMATCHED: %s: its scope (%s) selects no account: the policy cannot act",
                       u.policy, u.selector)
-    seen = {u.policy for u in ev.unmatched}
-    for key, since in before.items():
-        if key.startswith("unmatched|") and key[len("unmatched|"):] not in seen:
-            log.info("POLICY_MATCHED: %s: its scope selects accounts again", key[len("unmatched|"):])
-
-
-def blind_since(book: Book) -> dict[str, Optional[int]]:
-    """policy|scope → since when it is blind (None: armed), and unmatched|policy → since, as saved."""
-    out: dict[str, Optional[int]] = {}
-    for key, ss in book.state.scopes.items():
-        if ss.coverage is not None:
-            out[key] = ss.coverage[1] if ss.coverage[0] != cv.ARMED else None
-    for policy, since in book.state.unmatched.items():
-        out["unmatched|" + policy] = since
-    return out
+    for policy in ev.rematched:
+        log.info("POLICY_MATCHED: %s: its scope selects accounts again", policy)
 
 
 class CoverageMetrics:
@@ -174,8 +159,3 @@ class CoverageMetrics:
         reg.sampled("killswitch_policies_blind", "gauge",
                     "Policy × scope instances that are blind or unmatched.").add(
             sum(1 for r in rows if r.state != cv.ARMED))
-
-
-def _utc(ms: int) -> str:
-    import datetime as dt
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

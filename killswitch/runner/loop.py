@@ -74,7 +74,7 @@ from ..engine.evaluate import Evaluation, evaluate
 from ..events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, STAGE_TRANSITION, Event, ReloadingSink, Sink
 from ..snapshot import FetchStatus, Snapshot
 from ..state.store import FencedError, StoreError
-from .armed import BlindReports, CoverageMetrics, blind_since, coverage_rows, log_changes
+from .armed import BlindReports, CoverageMetrics, coverage_rows, log_changes
 from .book import Book
 from .closes import ManualCloses
 from .commands import OperatorCommands
@@ -390,10 +390,9 @@ class Runner:
         rates = order_rates(self.adapters.values())
         # a stage entry that closes thousands is planned as its first wave alone (cancels,
         # directives, the first leg's orders); its whole plan is made after they are sent
-        was_blind = blind_since(book)
         first, book.state = evaluate(book.graph, snapshots, book.state, now, rates, first_wave=not self.dry_run)
         phase("evaluate")
-        log_changes(first, was_blind)  # blind, armed again, unmatched: one line per change
+        log_changes(first)  # blind, armed again, unmatched: one line per change
         report.events += self.blind_reports.events(first, now)  # a page per spell, resolved when armed again
         # closes sized against the book: only their symbols' books are fetched, then planned again
         ev, snapshots = await plan_with_books(book.graph, first, snapshots, book.state, self.adapters, rates,

@@ -32,7 +32,7 @@ from killswitch.cli.main import cli
 from killswitch.daemon import Daemon, RunOptions
 from killswitch.metrics import parse_families
 from tests.conftest import POLICIES
-from tests.procs import free_port, wait_port
+from tests.procs import free_port, until, wait_port
 
 DEADLINE_S = 60.0  # a bound on waits for events, never a measured duration
 ACCOUNTS = ("sim-main", "sim-hedge")
@@ -116,15 +116,6 @@ def ksctl_status(port: int) -> str:
     r = CliRunner().invoke(cli, ["status", "--api", f"http://127.0.0.1:{port}"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     return r.output
-
-
-async def until(predicate, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + DEADLINE_S
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError(f"gave up waiting: {what}")
-        await asyncio.sleep(0.05)
 
 
 def said(caplog, prefix: str) -> list[logging.LogRecord]:

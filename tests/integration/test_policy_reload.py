@@ -23,7 +23,7 @@ import pytest
 from killswitch import daemon as daemon_module
 from killswitch.daemon import Daemon, RunOptions
 from tests.conftest import POLICIES
-from tests.procs import accounts_file, free_port, wait_port
+from tests.procs import accounts_file, free_port, until, wait_port
 
 DEADLINE_S = 60.0  # generous: a bound on waits for events, never a measured duration
 
@@ -44,15 +44,6 @@ def exchange():
 def _get_status(port: int) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/status", timeout=DEADLINE_S / 2) as r:
         return json.loads(r.read())
-
-
-async def _until(predicate, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + DEADLINE_S
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError(f"gave up waiting: {what}")
-        await asyncio.sleep(0.05)
 
 
 def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, exchange, monkeypatch):
@@ -85,7 +76,7 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
 
     async def scenario() -> int:
         run = asyncio.create_task(daemon.run())
-        await _until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick")
+        await until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick")
         runner = daemon.runner
         first = runner.graph.digest
         assert (await asyncio.to_thread(_get_status, api_port))["graph_digest"] == first
@@ -99,11 +90,11 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
         status = await asyncio.to_thread(_get_status, api_port)  # answered while the compile is held
         assert not release.is_set()
         assert status["graph_digest"] == first and status["policy_error"] is None
-        await _until(lambda: runner.counters["ticks"] >= ticks + 2, "ticks while the compile is held")
+        await until(lambda: runner.counters["ticks"] >= ticks + 2, "ticks while the compile is held")
         assert runner.graph.digest == first, "the last good graph runs until the new one is compiled"
 
         release.set()
-        await _until(lambda: runner.graph.digest != first, "the new graph swapped in")
+        await until(lambda: runner.graph.digest != first, "the new graph swapped in")
         second = runner.graph.digest
         assert runner.policy_error is None
         assert (await asyncio.to_thread(_get_status, api_port))["graph_digest"] == second
@@ -112,12 +103,12 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
         monkeypatch.setattr(daemon_module, "_compile_for_reload", real)
         monkeypatch.setattr(daemon_module, "compile_policy_sources", crashing_compile)
         daemon.reload.set()
-        await _until(lambda: runner.policy_error is not None, "the failed reload reported")
+        await until(lambda: runner.policy_error is not None, "the failed reload reported")
         assert "internal error while compiling the policies: RuntimeError" in runner.policy_error
         assert "a compiler bug" not in runner.policy_error  # a crash's text could quote a document
         assert runner.graph.digest == second and not run.done()
         ticks = runner.counters["ticks"]
-        await _until(lambda: runner.counters["ticks"] > ticks, "a tick after the failed reload")
+        await until(lambda: runner.counters["ticks"] > ticks, "a tick after the failed reload")
         status = await asyncio.to_thread(_get_status, api_port)
         assert status["graph_digest"] == second and "internal error" in status["policy_error"]
 
@@ -161,18 +152,18 @@ def test_a_reload_whose_scope_selects_no_account_keeps_the_last_good_graph_and_s
 
     async def scenario() -> int:
         run = asyncio.create_task(daemon.run())
-        await _until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick")
+        await until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick")
         runner = daemon.runner
         first = runner.graph.digest
         assert [p.name for p in runner.graph.policies] == ["futures-book"]
 
         (pol / "futures-book.yaml").write_text(book.replace("{book: futures}", "{book: futurs}"))
         daemon.reload.set()  # what SIGHUP does
-        await _until(lambda: runner.policy_error is not None, "the refused reload reported")
+        await until(lambda: runner.policy_error is not None, "the refused reload reported")
         assert "error[KS218]" in runner.policy_error and "{book: futurs}" in runner.policy_error
         assert runner.graph.digest == first and not run.done(), "the ladder must stay armed"
         ticks = runner.counters["ticks"]
-        await _until(lambda: runner.counters["ticks"] > ticks, "a tick with the last good graph")
+        await until(lambda: runner.counters["ticks"] > ticks, "a tick with the last good graph")
         status = await asyncio.to_thread(_get_status, api_port)
         assert status["graph_digest"] == first and "KS218" in status["policy_error"]
 
@@ -180,7 +171,7 @@ def test_a_reload_whose_scope_selects_no_account_keeps_the_last_good_graph_and_s
         assert fixed != book
         (pol / "futures-book.yaml").write_text(fixed)  # the label right, on the account's venue: a new graph
         daemon.reload.set()
-        await _until(lambda: runner.policy_error is None, "a good reload")
+        await until(lambda: runner.policy_error is None, "a good reload")
         assert runner.graph.digest != first
         daemon.stop.set()
         return await run
@@ -233,12 +224,12 @@ def test_with_strict_a_reload_adding_a_policy_for_none_of_this_runners_accounts_
 
     async def scenario() -> int:
         run = asyncio.create_task(daemon.run())
-        await _until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick")
+        await until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick")
         runner = daemon.runner
         first = runner.graph.digest
         shutil.copy(POLICIES / "spot-book.yaml", pol / "spot-book.yaml")
         daemon.reload.set()
-        await _until(lambda: runner.policy_error is not None, "the refused reload reported")
+        await until(lambda: runner.policy_error is not None, "the refused reload reported")
         assert "POLICY_UNMATCHED: policy spot-book" in runner.policy_error and "(--strict)" in runner.policy_error
         assert runner.graph.digest == first and [p.name for p in runner.graph.policies] == ["futures-book"]
         daemon.stop.set()

@@ -12,7 +12,7 @@ from killswitch.engine.evaluate import evaluate
 from killswitch.engine.state import FROZEN_AFTER_MS, State
 from killswitch.policy.load import load_sources
 
-from .engine_helpers import MIN, SEC, failed, only, pos, policy_graph, run, snap
+from .engine_helpers import MIN, SEC, failed, only, policy_graph, policy_text, pos, run, snap
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -166,3 +166,16 @@ def test_a_global_scope_over_many_accounts_names_three_and_counts_the_rest():
     detail = only(ev).coverage.detail
     assert "simulated/a0 not read: EXCHANGE_UNAVAILABLE, simulated/a1" in detail and "and 97 more" in detail
     assert len(detail) < 400
+
+
+def test_a_while_blind_mode_or_key_misspelt_is_refused_with_the_close_match():
+    from killswitch.policy.load import load_text
+
+    base = policy_text("s: {equity_change: {against: initial_capital}}",
+                       't: {when: "s <= -5%", on_missing_data: hold}',
+                       "- {level: 1, name: one, on: [t], actions: [close_all]}", interval="5s")
+    for extra, code, hint in (("while_blind: {lock_trading: reduce}", "KS103", 'did you mean "reducing"?'),
+                              ("while_blnd: {lock_trading: reducing}", "KS101", 'did you mean "while_blind"?')):
+        result = compile_documents(load_text(base + "  " + extra + "\n", "p.yaml"))
+        assert result.graph is None and [d.code for d in result.errors] == [code], result.errors
+        assert hint in result.errors[0].hint

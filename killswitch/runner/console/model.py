@@ -39,30 +39,26 @@ STALLED_MIN_S = 30.0
 DEFAULT_TICK_S = 5.0
 
 
+def _duration(s: int, units: tuple[str, str, str, str]) -> str:
+    """``s`` seconds in its two largest units, as ``units`` (second, minute, hour, day) write them."""
+    sec, mn, hr, day = units
+    for size, big, small_size, small in ((86_400, day, 3600, hr), (3600, hr, 60, mn), (60, mn, 1, sec)):
+        if s >= size:
+            rest = s % size // small_size
+            return f"{s // size}{big} {rest}{small}" if rest else f"{s // size}{big}"
+    return f"{s}{sec}"
+
+
 def age_text(seconds: Optional[float]) -> str:
     """``45s``, ``3m 20s``, ``2h 5m``, ``1d 3h``; ``-`` for no value."""
     if seconds is None:
         return "-"
-    s = max(0, int(round(seconds)))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60}s" if s % 60 else f"{s // 60}m"
-    if s < 86_400:
-        return f"{s // 3600}h {s % 3600 // 60}m" if s % 3600 // 60 else f"{s // 3600}h"
-    return f"{s // 86_400}d {s % 86_400 // 3600}h" if s % 86_400 // 3600 else f"{s // 86_400}d"
+    return _duration(max(0, int(round(seconds))), ("s", "m", "h", "d"))
 
 
 def spelled(seconds: float) -> str:
     """A banner's age, read at a glance: ``42 s``, ``3 min 20 s``, ``2 h 5 min``, ``1 d 3 h``."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
-    if s < 86_400:
-        return f"{s // 3600} h {s % 3600 // 60} min" if s % 3600 // 60 else f"{s // 3600} h"
-    return f"{s // 86_400} d {s % 86_400 // 3600} h" if s % 86_400 // 3600 else f"{s // 86_400} d"
+    return _duration(max(0, int(seconds)), (" s", " min", " h", " d"))
 
 
 def clock_text(ms: int, seconds: bool = True) -> str:
