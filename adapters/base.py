@@ -46,6 +46,7 @@ class Reason(str, Enum):
     CLOSE_EXCEEDS_POSITION = "CLOSE_EXCEEDS_POSITION"  # refused locally, never sent
     NOT_REDUCE_ONLY = "NOT_REDUCE_ONLY"  # refused locally, never sent
     UNSUPPORTED = "UNSUPPORTED"  # the venue cannot do this (e.g. no native dead man's switch)
+    LIST_INCOMPLETE = "LIST_INCOMPLETE"  # a paged or split list (positions, open orders) not read to its end
     UNKNOWN = "UNKNOWN"
 
     @property

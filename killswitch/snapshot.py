@@ -57,13 +57,24 @@ class Position(_Frozen):
     strategy: Optional[str] = None
 
 
+# What an open order is, beside its type: ``regular`` (rests in the book, or a market order),
+# ``conditional`` (waits for a trigger price: stop, take-profit, trigger orders; Binance and OKX
+# keep them in an algo service with its own list and cancel), ``tpsl`` (a take-profit or
+# stop-loss attached to a position), ``oco`` (a leg of a one-cancels-the-other pair), ``trailing``
+# (a trailing stop). A venue's list and cancel of an order depend on it.
+ORDER_KINDS: Final = ("regular", "conditional", "tpsl", "oco", "trailing")
+OrderKind = Literal["regular", "conditional", "tpsl", "oco", "trailing"]
+
+
 class Order(_Frozen):
     id: str
     client_id: Optional[str] = None
     symbol: str
     side: Literal["buy", "sell"]
     type: str  # limit, market, stop_market, take_profit_market, ...
-    reduce_only: bool = False
+    kind: OrderKind = "regular"
+    trigger_price: Optional[float] = None  # the price that wakes a conditional order
+    reduce_only: bool = False  # it can only reduce (the venue's flag, its hedge leg, or a close-position order)
     amount: float = Field(ge=0)
     filled: float = Field(default=0.0, ge=0)
     price: Optional[float] = None

@@ -55,6 +55,7 @@ from .calls import Calls, Op
 from .client import Factory, Urls, client_config, configure_client, create_client, default_factory
 from .countdowns import Countdowns
 from .dialects import KNOWN_RAW_FIELDS, dialect_for
+from .dialects.base import Reads
 from .errors import reason_for, scrub
 from .markets import Markets
 from .parsing import BadData, num
@@ -132,6 +133,7 @@ class CcxtAdapter:
         self.labels: dict[str, str] = dict(account.labels)
         self.strategies: list[str] = list(getattr(account, "strategies", []) or [])
         self.stablecoins: list[str] = list(account.stablecoins)
+        self.settle_coins: tuple[str, ...] = tuple(getattr(account, "settle_coins", ()) or ())
         ic = account.initial_capital
         self.initial_capital: Optional[float] = None if ic is None else float(getattr(ic, "value", ic))
         self.dialect = dialect_for(self.venue)
@@ -242,8 +244,19 @@ class CcxtAdapter:
     def _parse_position(self, p: Any) -> Optional[Position]:
         return parsing.parse_position(p, self._markets.get, KNOWN_RAW_FIELDS)
 
-    def _parse_order(self, o: Any) -> Order:
-        return parsing.parse_order(o, KNOWN_RAW_FIELDS, self.strategies)
+    def _parse_order(self, o: Any, kind: Optional[str] = None) -> Order:
+        return parsing.parse_order(o, KNOWN_RAW_FIELDS, self.strategies, kind)
+
+    def _reads(self, op: Op) -> Reads:
+        """What the dialect's reads of this account are handed, within ``op``."""
+        return Reads(call=self._calls.bind(op), has_method=self._has_method, symbol_of=self._markets.symbol_of,
+                     market_type=self.market_type, settle_coins=self.settle_coins)
+
+    async def _open_orders(self, op: Op, symbol: Optional[str] = None) -> list[Order]:
+        """Every open order (of ``symbol``), every list of the venue's read (the dialect's)."""
+        listed = await self.dialect.fetch_open_orders(self._reads(op), symbol)
+        return self._parse_or_bad_response(
+            "fetch_open_orders", lambda: [self._parse_order(o, kind) for kind, o in listed])
 
     def _parse_or_bad_response(self, what: str, parse: Callable[[], Any]) -> Any:
         """``parse()``, a structure it cannot read raised as BAD_RESPONSE (scrubbed, unchained)."""
@@ -296,15 +309,15 @@ class CcxtAdapter:
         listing = self._orders_due()
         reads = [self._calls.call(op, "fetch_balance")]
         if futures:
-            reads.append(self.dialect.fetch_positions(self._calls.bind(op), self._has_method, self._markets.symbol_of))
+            reads.append(self.dialect.fetch_positions(self._reads(op)))
         if listing:
-            reads.append(self._calls.call(op, "fetch_open_orders"))
+            reads.append(self._open_orders(op))
         results = await self._calls.gather(*reads)
         raw_balance = results[0]
         raw_positions = results[1] if futures else []
         observed = _now_ms()
 
-        orders = [self._parse_order(o) for o in (results[-1] or [])] if listing else list(self._orders.values())
+        orders = results[-1] if listing else list(self._orders.values())
         if futures:
             # with their columns, read while the positions are fresh (the tick reads no field of them)
             positions = PositionList.of(p for p in (self._parse_position(x) for x in (raw_positions or []))
@@ -577,16 +590,21 @@ class CcxtAdapter:
                     continue
                 by_symbol.setdefault(o.symbol, []).append(o)
             for symbol in sorted(by_symbol):
-                orders = by_symbol[symbol]
-                if selector.which == "all" and self._has("cancelAllOrders"):
-                    try:
-                        await self._calls.call(op, "cancel_all_orders", symbol, order=True)
-                    except AdapterError as e:
-                        failed.update({o.id: e.reason.value for o in orders})
+                # one cancel per endpoint the venue cancels its kinds of orders through (Binance
+                # and OKX cancel conditional orders through their algo service)
+                groups: dict[tuple, list[Order]] = {}
+                for o in by_symbol[symbol]:
+                    groups.setdefault(tuple(sorted(self.dialect.cancel_params(o.kind).items())), []).append(o)
+                for params, orders in groups.items():
+                    if selector.which == "all" and self._has("cancelAllOrders"):
+                        try:
+                            await self._calls.call(op, "cancel_all_orders", symbol, dict(params), order=True)
+                        except AdapterError as e:
+                            failed.update({o.id: e.reason.value for o in orders})
+                        else:
+                            canceled.extend(o.id for o in orders)
                     else:
-                        canceled.extend(o.id for o in orders)
-                else:
-                    await self._cancel_each(op, orders, canceled, failed)
+                        await self._cancel_each(op, orders, canceled, failed)
             for oid in canceled:
                 self._orders.pop(oid, None)
             return CancelResult(tuple(canceled), failed)
@@ -594,11 +612,7 @@ class CcxtAdapter:
         return await self._calls.run("cancel_orders", body)
 
     async def _list_open(self, op: Op, symbols: tuple[str, ...] = ()) -> dict[str, Order]:
-        if len(symbols) == 1:
-            raw = await self._calls.call(op, "fetch_open_orders", symbols[0])
-        else:
-            raw = await self._calls.call(op, "fetch_open_orders")
-        orders = self._parse_or_bad_response("fetch_open_orders", lambda: [self._parse_order(o) for o in (raw or [])])
+        orders = await self._open_orders(op, symbols[0] if len(symbols) == 1 else None)
         listed = {o.id: o for o in orders}
         if not symbols:
             self._orders = dict(listed)
@@ -607,7 +621,8 @@ class CcxtAdapter:
     async def _cancel_each(self, op: Op, orders: list[Order], canceled: list[str], failed: dict[str, str]) -> None:
         for o in orders:
             try:
-                await self._calls.call(op, "cancel_order", o.id, o.symbol, order=True)
+                await self._calls.call(op, "cancel_order", o.id, o.symbol, dict(self.dialect.cancel_params(o.kind)),
+                                       order=True)
             except AdapterError as e:
                 failed[o.id] = e.reason.value
             else:

@@ -29,6 +29,10 @@ from .errors import adapter_error, is_network, reason_for, retry_after
 
 log = logging.getLogger(__package__)
 
+# What ccxt raises when a venue's answer is not of the shape it parses (an object for a list, a
+# field of another type): the answer is unreadable (BAD_RESPONSE), never an empty list.
+UNREADABLE = (TypeError, KeyError, IndexError, AttributeError)
+
 
 @dataclass
 class Op:
@@ -90,6 +94,8 @@ class Calls:
                 op.failed += 1
                 network = is_network(e)
                 reason = reason_for(e)
+                if reason is Reason.UNKNOWN and isinstance(e, UNREADABLE):
+                    reason = Reason.BAD_RESPONSE  # ccxt met an answer of a shape it cannot read
                 hint = retry_after(getattr(self.client, "last_response_headers", None)) \
                     if reason is Reason.RATE_LIMITED else None
                 err = self.error(e, method, reason, hint)

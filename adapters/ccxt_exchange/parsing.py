@@ -199,8 +199,21 @@ def reduces(side: str, leg: Optional[str], reduce_only: Any, close_position: Any
     return (leg == "LONG" and side == "sell") or (leg == "SHORT" and side == "buy")
 
 
-def parse_order(o: Any, raw: RawFields, strategies: Iterable[str]) -> Order:
-    """A ccxt open-order structure → Order (``reduce_only``: it can only reduce, :func:`reduces`)."""
+def order_kind(o: Mapping[str, Any]) -> str:
+    """The kind of an open order read from ccxt's unified fields, when its list does not say:
+    a trailing stop by its type, a conditional order by its trigger price (or a stop /
+    take-profit type), else regular."""
+    kind = str(o.get("type") or "").lower()
+    if "trailing" in kind:
+        return "trailing"
+    if num(o.get("triggerPrice")) or num(o.get("stopPrice")) or "stop" in kind or "take_profit" in kind:
+        return "conditional"
+    return "regular"
+
+
+def parse_order(o: Any, raw: RawFields, strategies: Iterable[str], kind: Optional[str] = None) -> Order:
+    """A ccxt open-order structure → Order (``reduce_only``: it can only reduce, :func:`reduces`;
+    ``kind``: what the list it came from says it is, else :func:`order_kind`)."""
     if not isinstance(o, Mapping):
         raise BadData("an order is not an object")
     oid, symbol, side = o.get("id"), o.get("symbol"), o.get("side")
@@ -216,7 +229,9 @@ def parse_order(o: Any, raw: RawFields, strategies: Iterable[str]) -> Order:
     ps = position_side(info, None, None, raw)
     return Order(
         id=str(oid), client_id=str(client_id) if client_id else None, symbol=symbol, side=side,
-        type=str(o.get("type") or "unknown"), reduce_only=reduces(side, ps, ro, info.get("closePosition")),
+        type=str(o.get("type") or "unknown"), kind=kind or order_kind(o),
+        trigger_price=num(o.get("triggerPrice")) or num(o.get("stopPrice")) or None,
+        reduce_only=reduces(side, ps, ro, info.get("closePosition")),
         amount=abs(amount), filled=abs(filled), price=num(o.get("price")) or None,
         position_side=ps, strategy=strategy_of(str(client_id) if client_id else None, strategies),
     )

@@ -77,6 +77,7 @@ ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/fapi/v3/positionRisk"): ("positions", True),
     ("GET", "/fapi/v1/leverageBracket"): ("leverage_bracket", True),
     ("GET", "/fapi/v1/openOrders"): ("open_orders", True),
+    ("GET", "/fapi/v1/openAlgoOrders"): ("open_algo_orders", True),
     ("GET", "/fapi/v1/positionSide/dual"): ("position_mode", True),
     ("POST", "/fapi/v1/positionSide/dual"): ("set_position_mode", True),
     ("POST", "/fapi/v1/leverage"): ("set_leverage", True),
@@ -373,6 +374,8 @@ class SimServer:
             return self._brackets(p.get("symbol"))
         if op == "open_orders":
             return [self._order(o, with_time=True) for o in eng.open_orders(account, p.get("symbol"))]
+        if op == "open_algo_orders":  # the simulated venue keeps no conditional orders
+            return []
         if op == "position_mode":
             return {"dualSidePosition": eng.position_mode(account)}
         if op == "set_position_mode":

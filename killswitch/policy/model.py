@@ -838,6 +838,9 @@ class Account(Strict):
     quote_currency: str = "USDT"
     initial_capital: Optional[AmountField] = None
     stablecoins: list[str] = ["USDT", "USDC", "FDUSD", "DAI"]
+    # The settle coins whose positions and orders the account's venue lists apart (Bybit lists
+    # one settle coin a call); empty: the venue's main ones (see the README's exchanges table).
+    settle_coins: list[Annotated[str, Field(pattern=r"^[A-Z0-9]{2,12}$")]] = []
     sandbox: bool = False
     # The venue's REST base URL, for a local simulator or a testnet (never needed for production).
     api_url: Optional[Annotated[str, Field(pattern=r"^https?://[^\s/]+(/.*)?$")]] = None

@@ -140,6 +140,7 @@ class FakeExchange:
         self.closed = False
         self.positions: list = []
         self.orders: list = []
+        self.algo_orders: list = []  # what a trigger=True list answers
         self.balance = ccxt_balance({"USDT": 1000.0}, info={"totalMarginBalance": "1234.5"})
         for name in implicit:
             setattr(self, name, self._recorder(name))
@@ -156,6 +157,11 @@ class FakeExchange:
 
     def names(self):
         return [c[0] for c in self.calls]
+
+    def listings(self):
+        """How often every open order was listed: the regular list (an algo list is asked beside it)."""
+        return sum(1 for name, args in self.calls
+                   if name == "fetch_open_orders" and not (args[3] if len(args) > 3 else {}).get("trigger"))
 
     async def _do(self, name, args, default):
         self.calls.append((name, args))
@@ -184,7 +190,8 @@ class FakeExchange:
         return await self._do("fetch_positions", (symbols,), default)
 
     async def fetch_open_orders(self, symbol=None, since=None, limit=None, params={}):
-        default = [o for o in self.orders if symbol is None or o["symbol"] == symbol]
+        listed = self.algo_orders if (params or {}).get("trigger") else self.orders  # (Binance's algo service)
+        default = [o for o in listed if symbol is None or o["symbol"] == symbol]
         return await self._do("fetch_open_orders", (symbol, since, limit, params), default)
 
     async def fetch_closed_orders(self, symbol=None, since=None, limit=None, params={}):
@@ -550,7 +557,7 @@ def test_reads_are_retried_on_network_errors_only():
     snap = run(a.snapshot())
     assert snap.fetch.ok
     assert fake.names().count("fetch_balance") == 3
-    assert snap.fetch.failed_calls == 2 and snap.fetch.calls == 2 + 1 + 3  # markets, orders, positions, 3 balances
+    assert snap.fetch.failed_calls == 2 and snap.fetch.calls == 2 + 2 + 3  # markets, 2 lists, positions, 3 balances
 
 
 def test_retries_are_bounded():
@@ -625,7 +632,7 @@ def test_rate_limit_retry_honours_retry_after():
     t0 = time.monotonic()
     snap = run(a.snapshot())
     assert snap.fetch.ok and time.monotonic() - t0 >= 0.2
-    assert fake.names().count("fetch_open_orders") == 2
+    assert fake.listings() == 2
 
 
 def test_retry_after_beyond_the_deadline_gives_up_with_the_hint():
@@ -728,7 +735,7 @@ def test_futures_snapshot_from_ccxt_structures():
     fake.balance = ccxt_balance({"USDT": 10500.0, "BNB": 0.0}, info={"totalMarginBalance": "11200.5"})
     a, _ = make(fake, acct=account(hedge_mode=True))
     s = run(a.snapshot())
-    assert s.fetch.ok and s.fetch.error_code is None and s.fetch.calls == 4 and s.fetch.failed_calls == 0
+    assert s.fetch.ok and s.fetch.error_code is None and s.fetch.calls == 5 and s.fetch.failed_calls == 0
     assert s.equity == 11200.5 and s.ts_event == 1700000000123 and s.ts_observed >= s.ts_event
     assert (s.venue, s.account, s.market_type, s.labels, s.initial_capital) == \
         ("binanceusdm", "main", "futures", {"desk": "a"}, 10000.0)
@@ -830,21 +837,21 @@ def test_snapshot_keeps_a_young_open_order_list_where_listing_them_all_is_heavy(
     """Binance weighs the list of every open order 40 of a snapshot's 50: a snapshot younger than
     the dialect's age keeps the last list; our own orders and cancels make the next one list again."""
     a, fake = make()
-    assert a.open_orders_max_age_s == 4.5
+    assert a.open_orders_max_age_s == 9.0
     fake.orders = [ccxt_order("11", client_id="alpha-1")]
     fake.positions = [ccxt_position(contracts=0.5)]
     first = run(a.snapshot())
     fake.orders = [ccxt_order("11", client_id="alpha-1"), ccxt_order("12", symbol=ETH, client_id="beta-1")]
     kept = run(a.snapshot())
-    assert fake.names().count("fetch_open_orders") == 1
+    assert fake.listings() == 1
     assert [o.id for o in kept.orders] == [o.id for o in first.orders] == ["11"]
-    assert (first.fetch.calls, kept.fetch.calls) == (4, 2)  # markets, balance, positions, orders; then two
+    assert (first.fetch.calls, kept.fetch.calls) == (5, 2)  # markets, balance, positions, orders, algo orders; then two
     run(a.submit(intent(amount=0.2)))
     after_order = run(a.snapshot())
     assert [o.id for o in after_order.orders] == ["11", "12"]
     run(a.cancel_orders(CancelSelector(order_ids=("12",))))
     run(a.snapshot())
-    assert fake.names().count("fetch_open_orders") == 3
+    assert fake.listings() == 3
 
 
 def test_snapshot_lists_the_open_orders_again_once_its_list_is_old():
@@ -852,7 +859,7 @@ def test_snapshot_lists_the_open_orders_again_once_its_list_is_old():
     run(a.snapshot())
     time.sleep(0.06)
     run(a.snapshot())
-    assert fake.names().count("fetch_open_orders") == 2
+    assert fake.listings() == 2
 
 
 @pytest.mark.parametrize("venue,options", [("okx", {}), ("binanceusdm", {"open_orders_max_age_s": 0})])
@@ -860,7 +867,7 @@ def test_snapshot_lists_the_open_orders_every_time_where_that_is_cheap(venue, op
     a, fake = make(FakeExchange(venue), **options)
     for _ in range(3):
         run(a.snapshot())
-    assert fake.names().count("fetch_open_orders") == 3
+    assert fake.listings() == 3
 
 
 # --- order parameters per venue ---------------------------------------------------------------------------

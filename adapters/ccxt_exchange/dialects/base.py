@@ -29,6 +29,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping, Optional, Protocol
 
+from ...base import AdapterError, Reason
+
 # ``call(method, *args)``: one call of the account's ccxt client, through the adapter's budget,
 # retries and deadline.
 Call = Callable[..., Awaitable[Any]]
@@ -38,6 +40,59 @@ Has = Callable[[str], bool]
 
 # Orders per second for a ccxt id whose published limits we have not read: below any venue's.
 DEFAULT_ORDER_RATE = 5.0
+
+# The most pages one list of a snapshot is read over: a list longer than that is not read to
+# its end, and the snapshot is incomplete (LIST_INCOMPLETE), never silently short.
+MAX_PAGES = 50
+
+# One open order of a venue's lists: the kind its list says it is (None: read from the order
+# itself, see :func:`..parsing.order_kind`) and ccxt's unified order structure.
+Listed = tuple[Optional[str], Any]
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a dialect's reads of one account are handed by the adapter."""
+
+    call: Call  # one ccxt call, through the adapter's budget, retries and deadline
+    has_method: Callable[[str], bool]  # whether the client has that (implicit or unified) method
+    symbol_of: Callable[[str], str]  # a market id's unified symbol
+    market_type: str = "futures"  # the account's: spot or futures
+    settle_coins: tuple[str, ...] = ()  # what the account declares (empty: the dialect's default)
+
+
+async def read(reads: Reads, venue: str, endpoint: str, method: str, *args: Any) -> Any:
+    """One read of a list, its failure naming the venue's endpoint (``GET /fapi/v1/...``)."""
+    try:
+        return await reads.call(method, *args)
+    except AdapterError as e:
+        raise AdapterError(e.reason, f"{endpoint}: {e.message}", venue=venue, retry_after_s=e.retry_after_s) from None
+
+
+def incomplete(venue: str, endpoint: str, why: str) -> AdapterError:
+    """A list that could not be read to its end: the snapshot is incomplete, never short."""
+    return AdapterError(Reason.LIST_INCOMPLETE, f"{endpoint}: {why}", venue=venue)
+
+
+async def read_pages(reads: Reads, venue: str, endpoint: str, method: str, args: tuple, params: Mapping[str, Any],
+                     next_params: Callable[[list], Optional[Mapping[str, Any]]]) -> list:
+    """Every row of a paged list: ``method(*args, params)`` again with ``next_params(page)``
+    merged in while it gives any (None: that page was the last), at most :data:`MAX_PAGES`
+    pages, else LIST_INCOMPLETE naming the endpoint. A page that is not a list is BAD_RESPONSE."""
+    rows: list = []
+    query = dict(params)
+    for _ in range(MAX_PAGES):
+        page = await read(reads, venue, endpoint, method, *args, dict(query))
+        if page is None:
+            page = []
+        if not isinstance(page, list):
+            raise AdapterError(Reason.BAD_RESPONSE, f"{endpoint}: the answer is not a list", venue=venue)
+        rows.extend(page)
+        more = next_params(page)
+        if more is None:
+            return rows
+        query.update(more)
+    raise incomplete(venue, endpoint, f"more than {MAX_PAGES} pages ({len(rows)} rows read)")
 
 
 class Countdown(Protocol):
@@ -133,13 +188,27 @@ class Dialect:
 
     # --- reads --------------------------------------------------------------------------------
 
-    async def fetch_positions(self, call: Call, has_method: Callable[[str], bool],
-                              symbol_of: Callable[[str], str]) -> Any:
+    async def fetch_positions(self, reads: Reads) -> Any:
         """Every open position, in ccxt's unified shape (the fields :mod:`..parsing` reads):
         ccxt's ``fetch_positions``. A venue whose raw answer is simple to read, and costly for
-        ccxt to unify at a book's size, reads it itself: ``has_method(name)`` says whether the
-        client has that raw endpoint's method, ``symbol_of(market_id)`` is the unified symbol."""
-        return await call("fetch_positions")
+        ccxt to unify at a book's size, reads it itself: ``reads.has_method(name)`` says whether
+        the client has that raw endpoint's method, ``reads.symbol_of(market_id)`` is the unified
+        symbol. A venue that pages or splits the list (by settle coin, by cursor) reads it to
+        its end or raises LIST_INCOMPLETE (:func:`read_pages`)."""
+        return await reads.call("fetch_positions")
+
+    async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
+        """Every open order of the account (of ``symbol`` only, when given), each with the kind
+        its list says it is: ccxt's ``fetch_open_orders``, the kind read from each order. A
+        venue that keeps conditional orders in a list of their own (an algo service) reads that
+        list too; a paged or split list is read to its end or raises LIST_INCOMPLETE."""
+        got = await reads.call("fetch_open_orders", symbol)
+        return [(None, o) for o in (got or [])]
+
+    def cancel_params(self, kind: str) -> Mapping[str, Any]:
+        """The ccxt parameters that cancel an order of ``kind`` through the venue's own endpoint
+        for it (``cancel_order`` and ``cancel_all_orders``); empty: the regular one cancels it."""
+        return {}
 
     # --- the venue's raw answers -------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 from ..parsing import BadData, num
-from .base import DEFAULT_ORDER_RATE, Call, Countdown, Dialect
+from .base import DEFAULT_ORDER_RATE, Call, Countdown, Dialect, Listed, Reads, read
 
 
 @dataclass(frozen=True)
@@ -61,14 +61,34 @@ class BinanceDialect(Dialect):
     # (None: ccxt's fetch_positions)
     positions_method: Optional[str] = None
 
-    async def fetch_positions(self, call: Call, has_method: Callable[[str], bool],
-                              symbol_of: Callable[[str], str]) -> Any:
-        if self.positions_method is None or not has_method(self.positions_method):
-            return await super().fetch_positions(call, has_method, symbol_of)
-        rows = await call(self.positions_method, {})
+    # the endpoint that lists the conditional (algo) orders of the account, None where the
+    # regular list has them (spot keeps its stops there)
+    algo_orders_endpoint: Optional[str] = "GET /fapi/v1/openAlgoOrders"
+
+    async def fetch_positions(self, reads: Reads) -> Any:
+        if self.positions_method is None or not reads.has_method(self.positions_method):
+            return await super().fetch_positions(reads)
+        rows = await reads.call(self.positions_method, {})
         if not isinstance(rows, list):
             raise BadData("the positions answer is not a list")
-        return [p for p in (unified_position(r, symbol_of) for r in rows) if p is not None]
+        return [p for p in (unified_position(r, reads.symbol_of) for r in rows) if p is not None]
+
+    async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
+        """The regular list (``openOrders``) and, on futures, the algo service's
+        (``openAlgoOrders``: since Binance moved stop, take-profit and trailing orders there, the
+        regular list no longer has them), each in one call (neither is paged)."""
+        regular = await super().fetch_open_orders(reads, symbol)
+        if self.algo_orders_endpoint is None or reads.market_type != "futures":
+            return regular
+        algo = await read(reads, self.id, self.algo_orders_endpoint, "fetch_open_orders", symbol, None, None,
+                          {"trigger": True})
+        if not isinstance(algo, list):
+            raise BadData(f"{self.algo_orders_endpoint}: the answer is not a list")
+        return regular + [(_algo_kind(o), o) for o in algo]
+
+    def cancel_params(self, kind: str) -> Mapping[str, Any]:
+        # an algo order is cancelled by the algo service (DELETE /fapi/v1/algoOrder, algoOpenOrders)
+        return {"trigger": True} if kind != "regular" and self.algo_orders_endpoint else {}
 
     def leg_params(self, leg: str) -> tuple[dict, bool]:
         # Binance refuses reduceOnly in hedge mode (-1106): a SELL on LONG can only close, and no
@@ -90,6 +110,14 @@ class BinanceDialect(Dialect):
         if not hasattr(client, self.countdown_method):
             return None
         return SymbolCountdown(self.countdown_method)
+
+
+def _algo_kind(order: Any) -> str:
+    """An algo order's kind: a trailing stop, or a conditional (stop, take-profit) order."""
+    # ccxt unifies an algo order's type to limit or market: the venue's own orderType says trailing
+    info = order.get("info") if isinstance(order, Mapping) else None
+    kind = info.get("orderType") if isinstance(info, Mapping) else None
+    return "trailing" if "trailing" in str(kind or "").lower() else "conditional"
 
 
 def unified_position(row: Any, symbol_of: Callable[[str], str]) -> Optional[dict]:
@@ -132,7 +160,7 @@ def unified_position(row: Any, symbol_of: Callable[[str], str]) -> Optional[dict
     }
 
 
-BINANCE = BinanceDialect(id="binance", order_rate=10.0)
+BINANCE = BinanceDialect(id="binance", order_rate=10.0)  # (its futures answer as binanceusdm's)
 BINANCE_USDM = BinanceDialect(
     id="binanceusdm", order_rate=20.0,
     # POST/DELETE /fapi/v1/order weigh 0 on the IP weight limit and 1 on the 10 s and 1 min order
@@ -144,18 +172,20 @@ BINANCE_USDM = BinanceDialect(
     # IP's); ccxt's table charges the v2 and v3 endpoints 1.
     read_weights={(api, "GET", path): 5 for api in ("fapiPrivateV2", "fapiPrivateV3")
                   for path in ("account", "balance", "positionRisk")},
-    # Every open order in one call (no symbol) weighs 40. ccxt's limiter allows half the venue's
-    # limit, 20 a second; a snapshot's account and positions take 10. Listed at every snapshot, a
-    # 1 s interval would need 50 a second and ticks would wait ~2.5 s on the limiter; listed when
-    # 4.5 s old (every fifth tick at 1 s), a 1 s tick spends 10 + 40 / 5 = 18. At 5 s and more
-    # every snapshot lists them. (One call per symbol weighs 1: 1,000 symbols would weigh 1,000.)
-    open_orders_max_age_s=4.5,
+    # Every open order in one call (no symbol) weighs 40, and so does every open algo (conditional)
+    # order: 80 to list both. ccxt's limiter allows half the venue's limit, 20 a second; a
+    # snapshot's account and positions take 10. Listed at every snapshot, a 1 s interval would need
+    # 90 a second and ticks would wait on the limiter; listed when 9 s old (every tenth tick at
+    # 1 s), a 1 s tick spends 10 + 80 / 9 ≈ 19. From a 5 s interval on (2 + 80 / 5 = 18) every
+    # snapshot lists them. (One call per symbol weighs 1: 1,000 symbols would weigh 2,000.)
+    open_orders_max_age_s=9.0,
     positions_method="fapiPrivateV3GetPositionRisk",
     book_limits=(5, 10, 20, 50, 100, 500, 1000),  # GET /fapi/v1/depth refuses any other limit (-1130)
 )
 BINANCE_COINM = BinanceDialect(
     id="binancecoinm", order_rate=DEFAULT_ORDER_RATE,
     countdown_method="dapiPrivatePostCountdownCancelAll", countdown_futures_only=False,
+    algo_orders_endpoint="GET /dapi/v1/openAlgoOrders",
 )
 
 DIALECTS = (BINANCE, BINANCE_USDM, BINANCE_COINM)
