@@ -380,6 +380,12 @@ class CcxtAdapter:
             market = self._markets.require(intent.symbol)
             if intent.side not in ("buy", "sell"):
                 raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: side {intent.side!r}", venue=self.venue)
+            if not self.dialect.client_id_fits(intent.client_order_id):
+                # the venue would refuse it, or cut it and lose the lookup by client id after a crash
+                d = self.dialect
+                raise AdapterError(Reason.INVALID_ORDER, f"{intent.symbol}: client order id "
+                                   f"{intent.client_order_id!r} is not {d.max_client_id_length} or fewer of "
+                                   f"[{d.client_id_alphabet}]", venue=self.venue)
             leg = self._leg_of(intent)
             if self.market_type == "futures":
                 pos = await self._known_position(op, intent.symbol, leg)

@@ -31,7 +31,7 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
-from killswitch.engine.planner import OrderIntent
+from killswitch.engine.planner import OrderIntent, client_order_id
 from killswitch.policy.model import Account
 
 T0 = 1_772_456_400_000
@@ -379,9 +379,9 @@ class Venue:
 
     id: str
     market_id: str  # the venue's id of BTC/USDT:USDT
-    one_way_close: dict  # create_order params of a one-way (net mode) close with client order id "ks-1"
+    one_way_close: dict  # create_order params of a one-way (net mode) close with client order id "ks1"
     hedge_close: dict  # create_order params of a hedge-mode sell closing the LONG leg
-    lookup: tuple  # (ccxt method, its params) of the first call of fetch_order(BTC, "ks-1")
+    lookup: tuple  # (ccxt method, its params) of the first call of fetch_order(BTC, "ks1")
     short_leg_info: dict  # the venue's raw info of a position (or order) on the SHORT leg
     max_client_id_length: int
     countdown: tuple | None  # (ccxt method, its argument) of arm_cancel_all_after(60, (BTC,))
@@ -389,26 +389,26 @@ class Venue:
 
 
 VENUES = [
-    Venue("binance", "BTCUSDT", {"newClientOrderId": "ks-1", "reduceOnly": True},
-          {"newClientOrderId": "ks-1", "positionSide": "LONG"},
-          ("fetch_order", {"origClientOrderId": "ks-1"}), {"positionSide": "SHORT"}, 36,
+    Venue("binance", "BTCUSDT", {"newClientOrderId": "ks1", "reduceOnly": True},
+          {"newClientOrderId": "ks1", "positionSide": "LONG"},
+          ("fetch_order", {"origClientOrderId": "ks1"}), {"positionSide": "SHORT"}, 36,
           ("fapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSDT", "countdownTime": 60000})),
-    Venue("binanceusdm", "BTCUSDT", {"newClientOrderId": "ks-1", "reduceOnly": True},
-          {"newClientOrderId": "ks-1", "positionSide": "LONG"},
-          ("fetch_order", {"origClientOrderId": "ks-1"}), {"positionSide": "SHORT"}, 36,
+    Venue("binanceusdm", "BTCUSDT", {"newClientOrderId": "ks1", "reduceOnly": True},
+          {"newClientOrderId": "ks1", "positionSide": "LONG"},
+          ("fetch_order", {"origClientOrderId": "ks1"}), {"positionSide": "SHORT"}, 36,
           ("fapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSDT", "countdownTime": 60000})),
-    Venue("binancecoinm", "BTCUSD_PERP", {"newClientOrderId": "ks-1", "reduceOnly": True},
-          {"newClientOrderId": "ks-1", "positionSide": "LONG"},
-          ("fetch_order", {"origClientOrderId": "ks-1"}), {"positionSide": "SHORT"}, 36,
+    Venue("binancecoinm", "BTCUSD_PERP", {"newClientOrderId": "ks1", "reduceOnly": True},
+          {"newClientOrderId": "ks1", "positionSide": "LONG"},
+          ("fetch_order", {"origClientOrderId": "ks1"}), {"positionSide": "SHORT"}, 36,
           ("dapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSD_PERP", "countdownTime": 60000})),
-    Venue("bybit", "BTCUSDT", {"clientOrderId": "ks-1", "reduceOnly": True},
-          {"clientOrderId": "ks-1", "positionIdx": 1, "reduceOnly": True},
-          ("fetch_open_orders", {"orderLinkId": "ks-1"}), {"positionIdx": 2}, 36,
+    Venue("bybit", "BTCUSDT", {"clientOrderId": "ks1", "reduceOnly": True},
+          {"clientOrderId": "ks1", "positionIdx": 1, "reduceOnly": True},
+          ("fetch_open_orders", {"orderLinkId": "ks1"}), {"positionIdx": 2}, 36,
           ("privatePostV5OrderDisconnectedCancelAll", {"product": "DERIVATIVES", "timeWindow": 60}),
           (("bybit_dcp_websocket", True),)),
-    Venue("okx", "BTC-USDT-SWAP", {"clientOrderId": "ks-1", "reduceOnly": True},
-          {"clientOrderId": "ks-1", "posSide": "long"},
-          ("fetch_order", {"clOrdId": "ks-1"}), {"posSide": "short"}, 32,
+    Venue("okx", "BTC-USDT-SWAP", {"clientOrderId": "ks1", "reduceOnly": True},
+          {"clientOrderId": "ks1", "posSide": "long"},
+          ("fetch_order", {"clOrdId": "ks1"}), {"posSide": "short"}, 32,
           ("privatePostTradeCancelAllAfter", {"timeOut": "60"})),
 ]
 BTC = "BTC/USDT:USDT"
@@ -500,8 +500,8 @@ def test_venue_close_carries_the_client_id_reduce_only_and_the_leg_its_way(venue
         for hedge_mode, leg in ((False, None), (True, "LONG")):
             adapter, client = venue_adapter(venue, hedge_mode)
             client.positions = [venue_position("long", {})]
-            r = await bounded(adapter.submit(close_intent(BTC, amount=0.5, cid="ks-1", position_side=leg)))
-            assert r.client_order_id == "ks-1"
+            r = await bounded(adapter.submit(close_intent(BTC, amount=0.5, cid="ks1", position_side=leg)))
+            assert r.client_order_id == "ks1"
             [(symbol, kind, side, amount, price, params)] = [c[1] for c in client.calls if c[0] == "create_order"]
             assert (symbol, kind, side, amount, price) == (BTC, "market", "sell", 0.5, None)
             sent.append(params)
@@ -514,7 +514,7 @@ def test_venue_close_carries_the_client_id_reduce_only_and_the_leg_its_way(venue
 def test_venue_order_is_looked_up_by_client_id_its_way(venue):
     async def body():
         adapter, client = venue_adapter(venue)
-        r = await bounded(adapter.fetch_order(BTC, "ks-1"))
+        r = await bounded(adapter.fetch_order(BTC, "ks1"))
         assert r.status == "filled"
         method, params = venue.lookup
         first_method, first_args = client.calls[0]
@@ -574,3 +574,21 @@ def test_venue_capabilities_and_ccxt_names(venue):
     cls = getattr(ccxt_async, venue.id)
     if venue.countdown:
         assert hasattr(cls, venue.countdown[0])
+
+
+@pytest.mark.parametrize("venue", VENUES, ids=lambda v: v.id)
+def test_the_planners_client_ids_fit_every_venue_and_a_misfit_is_never_sent(venue):
+    """The engine's deterministic ids ("ks" + 30 hex) are within each venue's length and alphabet
+    (OKX takes letters and digits only, 32 at most); an id that is not is refused before it leaves
+    (the venue would refuse it, or cut it and lose the lookup by client id after a crash)."""
+    async def body():
+        adapter, client = venue_adapter(venue, False)
+        client.positions = [venue_position("long", {})]
+        ok = client_order_id("decision-1", "binanceusdm/main/BTC/USDT:USDT/long#1")
+        assert adapter.dialect.client_id_fits(ok)
+        bad = "ks/" + "x" * 40
+        assert not adapter.dialect.client_id_fits(bad)
+        assert await reason_of(adapter.submit(close_intent(BTC, amount=0.5, cid=bad))) is Reason.INVALID_ORDER
+        assert not [c for c in client.calls if c[0] == "create_order"]
+
+    asyncio.run(body())

@@ -26,6 +26,7 @@ unified parameters, no raw fields of its own, no countdown.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping, Optional, Protocol
 
@@ -128,6 +129,8 @@ class Dialect:
     order_rate: float  # orders per second of our budget on this venue (below its published limit)
     client_id_param: str = "clientOrderId"
     max_client_id_length: int = 32
+    # the characters the venue takes in a client order id (letters and digits everywhere)
+    client_id_alphabet: str = "A-Za-z0-9"
     fetch_order_param: str = "clientOrderId"  # the client order id's key when fetching one order
     # the order parameter naming the margin mode of the position a close reduces (OKX: tdMode,
     # which ccxt otherwise sends as "cross"); None: the venue takes it from the position
@@ -148,6 +151,11 @@ class Dialect:
     reduce_only_rejections: tuple[str, ...] = ()  # regular expressions (case-insensitive) of the
     # venue's "reduce-only order refused" answers, matched in ccxt's message (it carries the body)
     book_limits: tuple[int, ...] = ()  # the depths the venue's order book endpoint takes (empty: any)
+
+    def client_id_fits(self, client_order_id: str) -> bool:
+        """Whether the venue takes this client order id: its length and its characters."""
+        return 0 < len(client_order_id) <= self.max_client_id_length and re.fullmatch(
+            f"[{self.client_id_alphabet}]+", client_order_id) is not None
 
     def book_limit(self, depth: int) -> int:
         """The depth to ask the venue's book for: the smallest it takes that covers ``depth``

@@ -43,6 +43,7 @@ class SymbolCountdown:
 class BinanceDialect(Dialect):
     client_id_param: str = "newClientOrderId"
     max_client_id_length: int = 36
+    client_id_alphabet: str = r".A-Z:/a-z0-9_\-"  # ^[\.A-Z\:/a-z0-9_-]{1,36}$
     fetch_order_param: str = "origClientOrderId"
     # a snapshot lists every open order in one call; ccxt refuses that on Binance unless told
     # the (heavier) call without a symbol is meant

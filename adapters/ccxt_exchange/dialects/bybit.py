@@ -42,6 +42,7 @@ class DisconnectedCancelAll:
 @dataclass(frozen=True, kw_only=True)
 class BybitDialect(Dialect):
     max_client_id_length: int = 36
+    client_id_alphabet: str = r"A-Za-z0-9_\-"  # orderLinkId: letters, digits, dashes and underscores
     secret_headers: tuple[str, ...] = ("x-bapi-api-key", "x-bapi-sign")
     reduce_only_rejections: tuple[str, ...] = (
         r'"retCode"\s*:\s*"?1(10017|40017)\b',  # Reduce-only rule not satisfied (UTA / classic)
