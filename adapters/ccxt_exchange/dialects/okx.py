@@ -4,7 +4,14 @@ What it owns
     the OKX forms the adapter needs: client order ids of at most 32 characters looked up as
     ``clOrdId``, the hedge-mode (long/short mode) leg as ``posSide`` (without ``reduceOnly``), the
     leg read from ``posSide``, the equity read from ``totalEq``, the account-wide
-    ``trade/cancel-all-after``, its credential headers and its reduce-only refusals (51169, 51170).
+    ``trade/cancel-all-after``, its credential headers and its reduce-only refusals (51169, 51170);
+    the open orders of both its lists, each read to its end (100 rows a page, the next page
+    ``after`` the oldest id of the last): ``GET /api/v5/trade/orders-pending`` (regular orders,
+    one with a TP/SL attached included) and the algo service's ``orders-algo-pending``, asked
+    for each order type it keeps apart (``conditional,oco``, ``trigger``, ``move_order_stop``),
+    each algo order with its kind, trigger price, client id (``algoClOrdId``) and whether it
+    closes (``reduceOnly``, ``closeFraction``); an algo order is cancelled through
+    ``POST /api/v5/trade/cancel-algos``.
 
 What it must not do
     import ccxt or hold account state (see :mod:`.base`).
@@ -13,11 +20,21 @@ What it must not do
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
-from .base import Call, Countdown, Dialect, clamp_seconds
+from ..parsing import BadData, num
+from .base import Call, Countdown, Dialect, Listed, Reads, read_pages, clamp_seconds
 
 CANCEL_ALL_AFTER_RANGE = (10, 120)  # seconds; 0 disarms
+
+PAGE = 100  # rows a page of orders-pending and orders-algo-pending give at most
+REGULAR_ORDERS = "GET /api/v5/trade/orders-pending"
+ALGO_ORDERS = "GET /api/v5/trade/orders-algo-pending"
+# The algo order types listed, each asked on its own (OKX requires ordType and takes one at a
+# time, conditional and oco together): TP/SL, one-cancels-the-other, trigger, trailing stop.
+# Iceberg and TWAP orders are not: what they rest in the book are regular orders
+# (orders-pending lists them).
+ALGO_ORDER_TYPES = ("conditional,oco", "trigger", "move_order_stop")
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,31 @@ class OkxDialect(Dialect):
         r"reduce\s*-?\s*only order can.?t",
     )
 
+    async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
+        """Every page of the regular list, then every page of the algo list for each algo order
+        type (OKX keeps TP/SL, OCO, trigger and trailing orders only there)."""
+        regular = await read_pages(reads, self.id, REGULAR_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
+                                   _after(REGULAR_ORDERS, "ordId"))
+        listed: list[Listed] = [("regular", _regular(o)) for o in regular]
+        for ord_type in ALGO_ORDER_TYPES:
+            # ccxt asks the algo list when told ``trigger`` (with an ordType of ours it sends that
+            # one): an ordType alone is asked of orders-pending unless ccxt knows it by that name
+            # ("conditional,oco" it does not)
+            endpoint = f"{ALGO_ORDERS} ordType={ord_type}"
+            algo = await read_pages(reads, self.id, endpoint, "fetch_open_orders", (symbol, None, PAGE),
+                                    {"trigger": True, "ordType": ord_type}, _after(endpoint, "algoId"))
+            listed.extend(_algo(o) for o in algo)
+        return listed
+
+    def cancel_params(self, kind: str) -> Mapping[str, Any]:
+        # ccxt cancels an algo order through POST /api/v5/trade/cancel-algos when told trigger
+        # or trailing (it has no cancel-all on OKX: one cancel an order)
+        if kind == "trailing":
+            return {"trailing": True}
+        if kind in ("conditional", "tpsl", "oco"):
+            return {"trigger": True}
+        return {}
+
     def leg_params(self, leg: str) -> tuple[dict, bool]:
         # long/short mode: closing is the leg's nature; OKX takes reduceOnly in net mode only
         # (ccxt omits it too)
@@ -69,6 +111,77 @@ class OkxDialect(Dialect):
         if not hasattr(client, "privatePostTradeCancelAllAfter"):
             return None
         return CancelAllAfter()
+
+
+def _after(endpoint: str, id_field: str) -> Callable[[list], Optional[Mapping[str, Any]]]:
+    """The next page of a list after a full one: ``after`` the oldest id of the page (OKX lists
+    newest first and ``after`` gives the rows older than that id). The smallest id, not the
+    last order: ccxt sorts a page by time before handing it over."""
+
+    def next_params(page: list) -> Optional[Mapping[str, Any]]:
+        if len(page) < PAGE:
+            return None
+        ids = []
+        for o in page:
+            info = o.get("info") if isinstance(o, Mapping) else None
+            raw_id = info.get(id_field) if isinstance(info, Mapping) else None
+            if not isinstance(raw_id, str) or not raw_id.isdigit():
+                raise BadData(f"{endpoint}: an order of a full page has no {id_field}")
+            ids.append(raw_id)
+        return {"after": min(ids, key=int)}
+
+    return next_params
+
+
+def _info(order: Any) -> Mapping[str, Any]:
+    if not isinstance(order, Mapping):
+        raise BadData("an order is not an object")
+    info = order.get("info")
+    return info if isinstance(info, Mapping) else {}
+
+
+def _regular(order: Any) -> Any:
+    """A row of orders-pending with its own id: ccxt takes ``algoId`` before ``ordId``, and a
+    regular order an algo order placed when it triggered (a stop-loss's market order) carries
+    that algo order's id; cancel-order knows it by its ``ordId`` only."""
+    ord_id = _info(order).get("ordId")
+    if isinstance(ord_id, str) and ord_id and ord_id != order.get("id"):
+        return {**order, "id": ord_id}
+    return order
+
+
+def _algo(order: Any) -> Listed:
+    """A row of orders-algo-pending: its kind from its ``ordType``, and what ccxt leaves out of
+    an algo order: the client id is ``algoClOrdId`` (ccxt reads ``clOrdId``, empty until the
+    order triggers), the trigger of a TP/SL or OCO row is ``slTriggerPx`` / ``tpTriggerPx``
+    (ccxt reads ``triggerPx`` and ``moveTriggerPx`` only), and a position TP/SL
+    (``closeFraction``: it closes the whole position, whatever its size) can only reduce."""
+    info = _info(order)
+    ord_type = str(info.get("ordType") or "")
+    closes = bool(info.get("closeFraction")) or str(info.get("reduceOnly")).lower() == "true"
+    if ord_type == "move_order_stop":
+        kind = "trailing"
+    elif ord_type == "oco":
+        kind = "oco"
+    elif ord_type == "conditional":
+        # a TP/SL of a position: it closes (reduce-only, closeFraction) or sells a long leg /
+        # buys a short one in long/short mode; else a stop that opens (an entry)
+        leg = str(info.get("posSide") or "").lower()
+        side = str(info.get("side") or "").lower()
+        on_leg = (leg == "long" and side == "sell") or (leg == "short" and side == "buy")
+        kind = "tpsl" if closes or on_leg else "conditional"
+    else:
+        kind = "conditional"  # trigger
+    out = dict(order)
+    client_id = info.get("algoClOrdId") or info.get("clOrdId")
+    out["clientOrderId"] = client_id if isinstance(client_id, str) and client_id else None
+    if num(out.get("triggerPrice")) is None:
+        # a row with both a stop-loss and a take-profit (an OCO, a position TP/SL) wakes at either;
+        # its trigger price is the stop-loss's: the one that guards against the loss
+        out["triggerPrice"] = num(info.get("slTriggerPx")) or num(info.get("tpTriggerPx"))
+    if closes:
+        out["reduceOnly"] = True
+    return kind, out
 
 
 OKX = OkxDialect(id="okx", order_rate=20.0)
