@@ -130,13 +130,17 @@ class BlindSpell:
     until_ms: Optional[int]  # the last tick's estimate of when it is armed (None: unknown)
     warmup: bool = False
     ended_ms: Optional[int] = None  # the first tick after the spell (None: it lasted to the last tick)
+    live: bool = False  # seen by a preview of live accounts (not of a recording)
 
     @property
     def gap(self) -> bool:
-        """It makes a preview incomplete: a blind scope outside a recording's warm-up. A policy
-        that selects no account of the source is not one (the source does not carry its accounts;
-        one that selects no declared account does not compile: KS218)."""
-        return self.state == "blind" and not self.warmup
+        """It makes a preview incomplete: a blind scope outside a recording's warm-up, and, live,
+        a policy that selects none of the accounts read (it previews nothing on the accounts it
+        was written for, and a runner on them would page it UNMATCHED). Over a recording such a
+        policy is named, not a gap: a recording carries the accounts it was made of, not every
+        account the policies declare (one that selects no declared account does not compile:
+        KS218)."""
+        return (self.state == "blind" and not self.warmup) or (self.state == "unmatched" and self.live)
 
 
 class BlindTally:
@@ -181,7 +185,7 @@ class BlindTally:
     def _close(self, key: tuple[str, str, bool], warmup: Optional[bool] = None, ended: Optional[int] = None) -> None:
         st, reason, detail, trig, first, last, ticks, until = self._open.pop(key)
         self._spells.append(BlindSpell(key[0], key[1], st, reason, detail, tuple(sorted(trig)), first, last, ticks,
-                                       until, key[2] if warmup is None else warmup, ended))
+                                       until, key[2] if warmup is None else warmup, ended, self.live))
 
     def spells(self) -> tuple[BlindSpell, ...]:
         """Every spell, the open ones closed at the last tick, by policy, scope and time. A scope

@@ -41,9 +41,10 @@ Examples:
   ksctl plan --policies policies/ --accounts policies/accounts.yaml -o markdown > plan.md
 \b
 A plan is incomplete when a trigger could not be evaluated (too little history,
-missing or stale data; over a recording, outside its first warm-up ticks) or a
-policy's scope selects no account, and when an account's snapshot could not be read (live: a
-wrong credential, a venue down or slow; a recording: a failed snapshot). It
+missing or stale data; over a recording, outside its first warm-up ticks), live
+when a policy's scope selects none of the accounts read, and when an account's
+snapshot could not be read (live: a wrong credential, a venue down or slow; a
+recording: a failed snapshot). It
 names each such account with its reason code and never says "no changes" of
 an account it did not see.
 \b

@@ -73,7 +73,7 @@ def _minutes(ms: int) -> str:
 def blind_lines(spells: Sequence[BlindSpell], what: str) -> list[str]:
     """One ``!`` line per policy scope the preview could not evaluate, a ``~`` line per
     recording warm-up, and the policies with no account in the source."""
-    gaps = [b for b in spells if b.gap]
+    gaps = [b for b in spells if b.gap and b.state == "blind"]
     lines = []
     if gaps:
         lines.append(f"Policy scopes NOT evaluated (the {what} does not know what they would do):")
@@ -90,7 +90,11 @@ def blind_lines(spells: Sequence[BlindSpell], what: str) -> list[str]:
                          f"for the first {_minutes(span)} of the recording ({b.reason}); a stage change that "
                          f"needed them there is not in this {what}")
     off = [b for b in spells if b.state == "unmatched"]
-    if off:
+    if any(b.gap for b in off):
+        lines.append(f"Policies that select none of the accounts read (the {what} does not know what they "
+                     "would do; a runner on these accounts pages them UNMATCHED): "
+                     + ", ".join(f"{b.policy} ({b.detail})" for b in off))
+    elif off:
         lines.append("Policies with no account in the source: "
                      + ", ".join(f"{b.policy} ({b.detail})" for b in off))
     return lines

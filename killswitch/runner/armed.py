@@ -116,23 +116,28 @@ class BlindReports:
         return out
 
 
-def log_changes(ev: Evaluation) -> None:
-    """One line per change of coverage this tick (the evaluation says what changed and since when)."""
+def log_changes(ev: Evaluation, everything: bool = False) -> None:
+    """One line per change of coverage this tick (the evaluation says what changed and since when);
+    ``everything``: also every scope still blind or unmatched (a process's first evaluation: a
+    restarted runner reads its coverage back from the store, and one tailing its fresh log must be
+    told what it cannot see, not only what changes from now on)."""
     for se in ev.scopes:
         c = se.coverage
-        if not c.changed:
+        if not (c.changed or (everything and not c.armed)):
             continue
         if not c.armed:
             until = "unknown (waiting for data)" if c.until_ms is None else iso_ms(c.until_ms)
-            log.warning("SCOPE_BLIND: %s %s cannot act: %s: %s; armed again at %s", se.policy, se.scope,
-                        c.reason, c.detail, until)
+            since = "" if c.changed or c.since_ms is None else f" (blind since {iso_ms(c.since_ms)})"
+            log.warning("SCOPE_BLIND: %s %s cannot act%s: %s: %s; armed again at %s", se.policy, se.scope,
+                        since, c.reason, c.detail, until)
         elif c.left_since_ms is not None:
             log.info("SCOPE_ARMED: %s %s: every trigger can be evaluated again (blind for %.0fs)",
                      se.policy, se.scope, (ev.now_ms - c.left_since_ms) / 1000)
     for u in ev.unmatched:
-        if u.changed:
-            log.error("POLICY_UNMATCHED: %s: its scope (%s) selects no account: the policy cannot act",
-                      u.policy, u.selector)
+        if u.changed or everything:
+            since = "" if u.changed or u.since_ms is None else f" (since {iso_ms(u.since_ms)})"
+            log.error("POLICY_UNMATCHED: %s: its scope (%s) selects no account%s: the policy cannot act",
+                      u.policy, u.selector, since)
     for policy in ev.rematched:
         log.info("POLICY_MATCHED: %s: its scope selects accounts again", policy)
 

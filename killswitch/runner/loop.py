@@ -197,6 +197,7 @@ class Runner:
                                reloads=lambda: (self._loaded_ms, self._reload_failed_ms), fetches=self.fetches)
         self.readout.collectors.append(CoverageMetrics(lambda: coverage_rows(book), clock))
         self.blind_reports = BlindReports()
+        self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self.previews = Previews(book, self.lead, self.closes, catalog=self.catalog, clock=clock, dry_run=dry_run)
         self.commands = OperatorCommands(book, self.lead, self.resumptions, store, self.io, clock=clock,
                                          catalog=self.catalog, save=self._save, write_lock=self._write_lock,
@@ -392,7 +393,8 @@ class Runner:
         # directives, the first leg's orders); its whole plan is made after they are sent
         first, book.state = evaluate(book.graph, snapshots, book.state, now, rates, first_wave=not self.dry_run)
         phase("evaluate")
-        log_changes(first)  # blind, armed again, unmatched: one line per change
+        log_changes(first, everything=not self._coverage_logged)  # one line per change (all, at first)
+        self._coverage_logged = True
         report.events += self.blind_reports.events(first, now)  # a page per spell, resolved when armed again
         # closes sized against the book: only their symbols' books are fetched, then planned again
         ev, snapshots = await plan_with_books(book.graph, first, snapshots, book.state, self.adapters, rates,

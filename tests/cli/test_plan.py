@@ -478,3 +478,23 @@ def test_a_live_plan_sizes_closes_by_the_books_it_reads(tmp_path, with_depth):
     else:  # the venue serves empty books: the closes fall back, and say so
         assert not any("BOOK: " in o["reason"] for o in orders)
         assert "BOOK_EMPTY" in stdout_of(r)
+
+
+def test_a_live_plan_where_a_policy_selects_none_of_the_accounts_read_is_incomplete(tmp_path):
+    """Live, the accounts read are the truth: a policy that selects none of them (its accounts are
+    declared, but not those the plan reads) previews nothing, and a runner on these accounts would
+    page it UNMATCHED; the plan says so and is incomplete, never "No changes"."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("accounts.yaml", "routes.yaml", "position-watch.yaml"):
+        (repo / name).write_text((POLICIES / name).read_text())
+    (repo / "futures-book.yaml").write_text(armed_from_the_start(tmp_path).read_text())
+    for extra in ((), ("--detailed-exitcode",)):
+        r = live(tmp_path, *extra, policies=repo)
+        assert r.exit_code == EXIT_ERROR, r.output
+        out = stdout_of(r)
+        assert_never_says_no_changes(out)
+        assert "Policies that select none of the accounts read" in out and "position-watch (" in out
+    doc = json.loads(stdout_of(live(tmp_path, "-o", "json", policies=repo)))
+    assert doc["complete"] is False
+    assert [(b["policy"], b["state"], b["gap"]) for b in doc["blind"]] == [("position-watch", "unmatched", True)]

@@ -87,6 +87,39 @@ def test_a_restarted_runner_continues_its_windows_and_is_never_blind(tmp_path, c
     assert lines(caplog, "SCOPE_BLIND") == [] and lines(caplog, "SCOPE_ARMED") == []
 
 
+def test_a_runner_restarted_while_blind_or_unmatched_says_so_in_its_fresh_log(tmp_path, caplog):
+    """The coverage comes back from the store, so nothing *changes* at the restart's first tick;
+    one tailing the new process's log is told all the same what it cannot see, once."""
+    caplog.set_level(logging.INFO, logger="killswitch.runner")
+    for policies, code, text in (
+            (None, "SCOPE_BLIND", "crash-ladder simulated/sim-main cannot act (blind since "),
+            (graph_of(POLICY.replace("match_labels: {book: futures}", "match_labels: {book: futurs}")),
+             "POLICY_UNMATCHED", "crash-ladder: its scope (labels{book=futurs}) selects no account (since ")):
+        root = tmp_path / code
+        root.mkdir()
+        kw = {} if policies is None else {"policies": policies}
+        runner, engine, clock, store, _ = setup(root, **kw)
+
+        async def first_run():
+            await runner.start()
+            await drive(runner, clock, 2)  # 10 s: still blind (30 s to fill), or unmatched
+            await runner.aclose()
+
+        asyncio.run(first_run())
+        store.close()
+        caplog.clear()
+        again, *_ = setup(root, engine=engine, clock=clock, **kw)
+
+        async def second_run():
+            await again.start()
+            await drive(again, clock, 3)
+            await again.aclose()
+
+        asyncio.run(second_run())
+        (line,) = lines(caplog, code)  # said once, not every tick
+        assert text in line, line
+
+
 def test_a_scope_that_selects_nothing_is_unmatched_loudly(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="killswitch.runner")
     typo = graph_of(POLICY.replace("match_labels: {book: futures}", "match_labels: {book: futurs}"))
