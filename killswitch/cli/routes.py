@@ -52,6 +52,7 @@ def test(labels, paths, active, verify, timeout, max_file_bytes, output) -> None
     receivers, group key, timers, and whether an inhibit rule would mute it."""
     from ..notify.explain import explain
     from ..notify.routes import trees_of
+    from ..policy.diagnostics import did_you_mean
     from ..policy.units import UnitError, parse_duration
     from ..render.routes import routes_json, routes_text
     from .common import compile_or_exit
@@ -71,7 +72,8 @@ def test(labels, paths, active, verify, timeout, max_file_bytes, output) -> None
     known = {r for t in trees.values() for r in t.receivers}
     unknown = sorted(set(verify) - known)
     if unknown:
-        raise click.BadParameter(f"no receiver named {', '.join(unknown)}; receivers: {', '.join(sorted(known))}",
+        close = [f'"{u}" (did you mean "{m}"?)' if (m := did_you_mean(u, known)) else f'"{u}"' for u in unknown]
+        raise click.BadParameter(f"no receiver named {', '.join(close)}; receivers: {', '.join(sorted(known))}",
                                  param_hint="--verify-receivers")
     answer = explain(given, trees, result.graph, actives) if given else None
     checks = [_verify(trees[t], name, timeout_s) for name in dict.fromkeys(verify) for t in trees

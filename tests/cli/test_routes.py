@@ -174,7 +174,9 @@ def test_usage_errors_exit_2(tmp_path):
     assert run("--routes", str(POLICIES)).exit_code == 2  # neither labels nor receivers to verify
     assert run("--routes", str(POLICIES), "--label", "novalue").exit_code == 2
     r = run("--routes", str(POLICIES), "--verify-receivers", "nobody")
-    assert r.exit_code == 2 and "no receiver named nobody" in r.output
+    assert r.exit_code == 2 and 'no receiver named "nobody";' in r.output
+    r = run("--routes", str(POLICIES), "--verify-receivers", "audit-webhok")
+    assert r.exit_code == 2 and 'no receiver named "audit-webhok" (did you mean "audit-webhook"?)' in r.output
 
 
 def test_validate_never_imports_apprise():
