@@ -33,6 +33,8 @@ class RawFields(Protocol):
 
     def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]: ...
 
+    def closes_position(self, info: Mapping[str, Any]) -> bool: ...
+
 
 class BadData(Exception):
     """A ccxt structure without a field the snapshot needs."""
@@ -193,7 +195,8 @@ def reduces(side: str, leg: Optional[str], reduce_only: Any, close_position: Any
     """Whether an open order can only reduce: the venue's reduce-only flag; in hedge mode, the
     order's side against its position side (SELL on LONG, BUY on SHORT closes: Binance reports
     ``reduceOnly: false`` on every hedge-mode order, and OKX long/short and Bybit's position
-    index work the same way); or a close-position order (Binance's ``closePosition``)."""
+    index work the same way); or a close-position order (the venue's own field, read by the
+    caller's :class:`RawFields`: Binance ``closePosition``, Bybit ``closeOnTrigger``)."""
     if _true(reduce_only) or _true(close_position):
         return True
     return (leg == "LONG" and side == "sell") or (leg == "SHORT" and side == "buy")
@@ -231,7 +234,7 @@ def parse_order(o: Any, raw: RawFields, strategies: Iterable[str], kind: Optiona
         id=str(oid), client_id=str(client_id) if client_id else None, symbol=symbol, side=side,
         type=str(o.get("type") or "unknown"), kind=kind or order_kind(o),
         trigger_price=num(o.get("triggerPrice")) or num(o.get("stopPrice")) or None,
-        reduce_only=reduces(side, ps, ro, info.get("closePosition")),
+        reduce_only=reduces(side, ps, ro, raw.closes_position(info)),
         amount=abs(amount), filled=abs(filled), price=num(o.get("price")) or None,
         position_side=ps, strategy=strategy_of(str(client_id) if client_id else None, strategies),
     )

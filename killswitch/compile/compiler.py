@@ -30,6 +30,7 @@ KS218     a scope selector that selects no declared account (:mod:`.scope_check`
           scope says allow_empty: true; checked only against accounts known whole
 KS219     a hold trigger blind after a deployment for longer than the interval times its
           confirmations: a windowed signal it reads has no value yet (warning, :mod:`.blind`)
+KS220     an account's settle_coins entry its venue does not read (:mod:`.settle_check`)
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
@@ -71,6 +72,7 @@ from ..policy.load import LoadedDoc, LoadResult
 from ..policy.positions import POSITION_FIELDS, parse_condition
 from ..policy.model import (
     SIGNAL_KINDS,
+    Accounts,
     NotificationRoutes,
     Policy,
     PolicyTest,
@@ -89,6 +91,7 @@ from .graph import (
 )
 from .node_build import action_node, signal_node
 from .scope_check import unmatched
+from .settle_check import check_settle_coins
 
 
 @dataclass
@@ -161,6 +164,8 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
                 ctx.failed.add(doc.name or "")
         elif isinstance(doc.model, NotificationRoutes):
             check_routes(doc, diags, zone_known)
+        elif isinstance(doc.model, Accounts):
+            diags.extend(check_settle_coins(doc))
     for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
         if isinstance(doc.model, PolicyTest):
             check_test(doc, ctx, diags)

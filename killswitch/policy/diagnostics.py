@@ -96,6 +96,9 @@ KS218 = _c("KS218", "scope selects no declared account")
 # a hold trigger reading a windowed signal that has no value for longer after a deployment than
 # the policy's interval times the trigger's confirmations (the trigger cannot fire meanwhile)
 KS219 = _c("KS219", "trigger blind after a deployment", Severity.WARNING)
+# an account's settle_coins entry its venue does not read: a coin it does not settle in, or any
+# on a venue that lists every settle coin at once (or a spot account)
+KS220 = _c("KS220", "settle coin the venue does not read")
 
 # --- KS9xx: internal ----------------------------------------------------------------------
 KS900 = _c("KS900", "internal error")

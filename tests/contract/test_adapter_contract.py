@@ -455,11 +455,13 @@ class VenueClient:
         return {"info": {}, "total": {"USDT": 1000.0}, "USDT": {"free": 1000.0, "used": 0.0, "total": 1000.0}}
 
     async def fetch_positions(self, symbols=None, params={}):
-        return self.positions
+        # a venue listed by settle coin (Bybit) has its USDT-settled market in the USDT list only
+        return self.positions if params.get("settleCoin") in (None, "USDT") else []
 
     async def fetch_open_orders(self, symbol=None, since=None, limit=None, params={}):
         self.calls.append(("fetch_open_orders", (symbol, since, limit, params)))
-        return [self._order(params, "open")] if params else []
+        # one order when looked up by client id (whichever key the venue uses), else none
+        return [self._order(params, "open")] if any(k.endswith("Id") for k in params) else []
 
     async def create_order(self, symbol, type, side, amount, price=None, params={}):
         self.calls.append(("create_order", (symbol, type, side, amount, price, params)))

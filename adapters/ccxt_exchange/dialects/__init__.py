@@ -17,7 +17,7 @@ What it must not do
 Adding a venue
     1. Write ``dialects/<venue>.py``: a :class:`~.base.Dialect` subclass overriding what the venue
        does differently (client order id key and length, hedge-mode leg, raw leg and equity
-       fields — read through :data:`KNOWN_RAW_FIELDS` —, lookup by client order id, its
+       fields and close-only order fields — read through :data:`KNOWN_RAW_FIELDS` —, lookup by client order id, its
        countdown endpoint, credential headers, reduce-only refusal texts), one instance per
        ccxt id it serves, and ``DIALECTS``.
     2. Add the module's ``DIALECTS`` to ``_MODULES`` below.
@@ -76,6 +76,9 @@ class KnownRawFields:
 
     def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
         return [c for d in self.shapes for c in d.equity_candidates(info)]
+
+    def closes_position(self, info: Mapping[str, Any]) -> bool:
+        return any(d.closes_position(info) for d in self.shapes)
 
 
 # one dialect per venue module (the ids of one venue share its fields), in registry order

@@ -151,6 +151,12 @@ class Dialect:
     reduce_only_rejections: tuple[str, ...] = ()  # regular expressions (case-insensitive) of the
     # venue's "reduce-only order refused" answers, matched in ccxt's message (it carries the body)
     book_limits: tuple[int, ...] = ()  # the depths the venue's order book endpoint takes (empty: any)
+    # The settle coins the venue lists positions and orders by, one list a coin: those read when
+    # the account declares none, and every one an account may declare (``Account.settle_coins``).
+    # Empty: the venue lists every settle coin at once, and an account's settle_coins is not read
+    # (``ksctl validate`` refuses one, KS220, from the same data: killswitch.compile.settle_check).
+    default_settle_coins: tuple[str, ...] = ()
+    supported_settle_coins: tuple[str, ...] = ()
 
     def client_id_fits(self, client_order_id: str) -> bool:
         """Whether the venue takes this client order id: its length and its characters."""
@@ -228,6 +234,11 @@ class Dialect:
         """The venue's account equity fields of a balance answer (unrealized PnL included), most
         trusted first; the first one that is a number wins over ccxt's unified quote total."""
         return []
+
+    def closes_position(self, info: Mapping[str, Any]) -> bool:
+        """Whether the venue's own field of an open order says it only closes its position (an
+        order ccxt does not mark reduce-only: Binance ``closePosition``, Bybit ``closeOnTrigger``)."""
+        return False
 
     # --- dead man's switch -------------------------------------------------------------------
 

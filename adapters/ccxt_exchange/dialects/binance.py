@@ -3,7 +3,8 @@
 What it owns
     the Binance forms the adapter needs: ``newClientOrderId`` / ``origClientOrderId`` (36
     characters), the hedge-mode leg as ``positionSide`` (without ``reduceOnly``), the leg read
-    from ``positionSide``, the equity read from ``totalMarginBalance``, the per-symbol
+    from ``positionSide``, the equity read from ``totalMarginBalance``, a close-position order
+    read from ``closePosition``, the per-symbol
     ``countdownCancelAll`` (USDⓈ-M on ``fapi``, COIN-M on ``dapi``), the USDⓈ-M order endpoints
     that count against order limits rather than request weight, the USDⓈ-M reads' published
     weights, how often a snapshot lists every open order, the USDⓈ-M positions read from their
@@ -104,6 +105,10 @@ class BinanceDialect(Dialect):
 
     def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
         return [info.get("totalMarginBalance")]
+
+    def closes_position(self, info: Mapping[str, Any]) -> bool:
+        value = info.get("closePosition")
+        return value is True or str(value).lower() == "true"
 
     def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
         if self.countdown_futures_only and market_type != "futures":

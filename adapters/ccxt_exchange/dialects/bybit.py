@@ -7,6 +7,19 @@ What it owns
     no single-order endpoint by client id), the disconnected-cancel-all (DCP) endpoint, its
     credential headers and its reduce-only refusals (110017, 140017).
 
+    The lists, read by settle coin and by page: Bybit lists positions (``GET /v5/position/list``)
+    and open orders (``GET /v5/order/realtime``) one settle coin a call (ccxt asks USDT alone
+    unless told) and one page a call (``nextPageCursor``; ccxt leaves it in the first row's
+    ``info``). Both are read for every settle coin of the account (``Account.settle_coins``;
+    none declared: USDT and USDC, linear), each to its last page (200 positions, 50 orders a
+    page) or the snapshot is LIST_INCOMPLETE. An inverse contract's coin (BTC, ETH, ...) is read
+    as category ``inverse``, only when the account declares it. The open-order list holds every
+    kind of order (regular, conditional, TP/SL, trailing, OCO); each row's ``stopOrderType``
+    says which, and a value not known here fails the snapshot (BAD_RESPONSE), never an order
+    read as regular. An order that closes on trigger (``closeOnTrigger``) counts as reducing.
+    Cancels need no parameter of their kind: ``/v5/order/cancel`` takes any order's id and
+    ``/v5/order/cancel-all`` of a symbol cancels every kind when no ``orderFilter`` is given.
+
 What it must not do
     import ccxt or hold account state (see :mod:`.base`).
 """
@@ -16,9 +29,56 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from .base import Call, Countdown, Dialect, Has, clamp_seconds
+from ...base import AdapterError, Reason
+from .base import Call, Countdown, Dialect, Has, Listed, Reads, clamp_seconds, read_pages
 
 DCP_RANGE = (3, 300)  # seconds
+
+POSITIONS_ENDPOINT = "GET /v5/position/list"
+ORDERS_ENDPOINT = "GET /v5/order/realtime"
+POSITIONS_PAGE = 200  # the most /v5/position/list gives a page
+ORDERS_PAGE = 50  # the most /v5/order/realtime gives a page
+
+# The settle coins of Bybit's linear (USDT and USDC perpetuals and futures) and inverse
+# (coin-settled: BTCUSD, ETHUSD, ... perpetuals and BTC / ETH futures) contracts. An inverse coin
+# is listed apart (category inverse) and only when an account declares it.
+LINEAR_SETTLE_COINS = ("USDT", "USDC")
+INVERSE_SETTLE_COINS = ("BTC", "ETH")  # the inverse coins the venue's documentation names; others refused until checked
+
+# An open order's ``stopOrderType`` → its kind (killswitch.snapshot.Order.kind). "" is a regular
+# order, and so is "UNKNOWN" (Bybit's documented answer of /v5/order/realtime shows a plain
+# limit order with it). MmRateClose closes the position at a maintenance margin rate: a
+# conditional order the venue triggers.
+STOP_ORDER_KINDS: Mapping[str, str] = {
+    "": "regular", "UNKNOWN": "regular",
+    "Stop": "conditional", "MmRateClose": "conditional",
+    "TakeProfit": "tpsl", "StopLoss": "tpsl", "PartialTakeProfit": "tpsl", "PartialStopLoss": "tpsl",
+    "tpslOrder": "tpsl", "BidirectionalTpslOrder": "tpsl",
+    "TrailingStop": "trailing",
+    "OcoOrder": "oco",
+}
+
+
+def next_cursor(page: list) -> Optional[dict]:
+    """The next page's parameters: the cursor ccxt copies into the first row (its ``info``);
+    None when there is none (an empty page, an absent or empty cursor)."""
+    first = page[0] if page else None
+    info = first.get("info") if isinstance(first, Mapping) else None
+    cursor = info.get("nextPageCursor") if isinstance(info, Mapping) else None
+    return {"cursor": cursor} if isinstance(cursor, str) and cursor else None
+
+
+def order_kind(order: Any, venue: str) -> str:
+    """An open order's kind from its ``stopOrderType``; an unknown value is BAD_RESPONSE."""
+    info = order.get("info") if isinstance(order, Mapping) else None
+    value = info.get("stopOrderType") if isinstance(info, Mapping) else None
+    if value is None:
+        value = ""  # (a row without the field is an order without a trigger)
+    kind = STOP_ORDER_KINDS.get(value) if isinstance(value, str) else None
+    if kind is None:
+        raise AdapterError(Reason.BAD_RESPONSE, f"{ORDERS_ENDPOINT}: field stopOrderType: unknown value {value!r}",
+                           venue=venue)
+    return kind
 
 
 @dataclass(frozen=True)
@@ -43,6 +103,8 @@ class DisconnectedCancelAll:
 class BybitDialect(Dialect):
     max_client_id_length: int = 36
     client_id_alphabet: str = r"A-Za-z0-9_\-"  # orderLinkId: letters, digits, dashes and underscores
+    default_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS
+    supported_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS + INVERSE_SETTLE_COINS
     secret_headers: tuple[str, ...] = ("x-bapi-api-key", "x-bapi-sign")
     reduce_only_rejections: tuple[str, ...] = (
         r'"retCode"\s*:\s*"?1(10017|40017)\b',  # Reduce-only rule not satisfied (UTA / classic)
@@ -51,6 +113,33 @@ class BybitDialect(Dialect):
 
     def leg_params(self, leg: str) -> tuple[dict, bool]:
         return {"positionIdx": 1 if leg == "LONG" else 2}, True
+
+    # --- the lists, by settle coin and page -----------------------------------------------------
+
+    def settle_params(self, reads: Reads) -> list[tuple[str, dict]]:
+        """(settle coin, ccxt parameters) of each settle coin the account is read by: its
+        declared ones, else the default (linear) ones; ``subType`` selects ccxt's category."""
+        coins = reads.settle_coins or self.default_settle_coins
+        return [(c, {"subType": "inverse" if c in INVERSE_SETTLE_COINS else "linear", "settleCoin": c})
+                for c in coins]
+
+    async def fetch_positions(self, reads: Reads) -> Any:
+        rows: list = []
+        for coin, params in self.settle_params(reads):
+            rows += await read_pages(reads, self.id, f"{POSITIONS_ENDPOINT} settleCoin={coin}", "fetch_positions",
+                                     (None,), {**params, "limit": POSITIONS_PAGE}, next_cursor)
+        return rows
+
+    async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
+        if symbol is not None:
+            rows = await read_pages(reads, self.id, f"{ORDERS_ENDPOINT} symbol={symbol}", "fetch_open_orders",
+                                    (symbol, None, ORDERS_PAGE), {}, next_cursor)
+        else:
+            rows = []
+            for coin, params in self.settle_params(reads):
+                rows += await read_pages(reads, self.id, f"{ORDERS_ENDPOINT} settleCoin={coin}", "fetch_open_orders",
+                                         (None, None, ORDERS_PAGE), params, next_cursor)
+        return [(order_kind(o, self.id), o) for o in rows]
 
     def can_fetch_by_client_id(self, has: Has) -> bool:
         return True  # through the order lists, whatever ccxt says of fetchOrder
@@ -69,6 +158,10 @@ class BybitDialect(Dialect):
         if idx is not None and str(idx) in ("0", "1", "2"):
             return {"0": "BOTH", "1": "LONG", "2": "SHORT"}[str(idx)]
         return None
+
+    def closes_position(self, info: Mapping[str, Any]) -> bool:
+        value = info.get("closeOnTrigger")
+        return value is True or str(value).lower() == "true"
 
     def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
         result = info.get("result")
