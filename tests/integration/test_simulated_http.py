@@ -247,7 +247,8 @@ def test_conditional_orders_go_through_the_algo_service():
             "sl-1", "open", "market", 55_000.0, 1.0, True)
         algo = eng.get_algo_order("sim-main", client_algo_id="sl-1")
         assert (sl["id"], algo.order_type, algo.working_type) == (str(algo.algo_id), "STOP_MARKET", "CONTRACT_PRICE")
-        tp = await ex.create_order(BTC_U, "TAKE_PROFIT", "sell", 1, 71_000, {"stopPrice": 70_000, "clientOrderId": "tp"})
+        tp = await ex.create_order(BTC_U, "TAKE_PROFIT", "sell", 1, 71_000,
+                                   {"stopPrice": 70_000, "clientOrderId": "tp"})
         entry = await ex.create_order(ETH_U, "STOP_MARKET", "buy", 2, None, {"triggerPrice": 3_200})
         assert paths(srv)[-2:] == ["POST /fapi/v1/algoOrder"] * 2
         assert eng.get_algo_order("sim-main", int(tp["id"])).price == 71_000.0
