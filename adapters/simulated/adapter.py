@@ -3,8 +3,9 @@
 :class:`SimulatedAdapter` talks to a :class:`SimExchange` directly (no sockets, no JSON), for
 replay, tests and benchmarks. It behaves like a venue adapter should:
 
-* ``snapshot()`` turns the engine's account, positions and open orders into a killswitch
-  :class:`Snapshot`; any failure becomes a snapshot with ``fetch.ok = False`` and a reason
+* ``snapshot()`` turns the engine's account, positions and open orders (the book's and the
+  conditional ones of the algo service, each :class:`Order` with its kind and trigger price)
+  into a killswitch :class:`Snapshot`; any failure becomes a snapshot with ``fetch.ok = False`` and a reason
   code, never an exception. Positions come from the engine's numbers of the legs, which are
   columns (:class:`~.views.LegNumbers`): the adapter makes the snapshot's
   :class:`~killswitch.snapshot.PositionColumns` of them column by column and hands them over
@@ -17,6 +18,9 @@ replay, tests and benchmarks. It behaves like a venue adapter should:
   snapshot, reduced by its own fills since) before anything is sent; in hedge mode it sends
   the leg (``positionSide``) and *no* ``reduceOnly`` flag, as Binance requires; a protected
   limit price becomes a LIMIT IOC order;
+* ``cancel_orders()`` cancels the book's orders and the conditional ones each through its own
+  calls (``entries`` keeps every order that can only reduce: reduce-only, close-position, or
+  closing its hedge-mode leg);
 * ``fetch_order_book()`` reads the top of a symbol's book (:mod:`.depth`), for a close the
   policy sizes against it;
 * engine errors (Binance codes) map to :class:`adapters.base.Reason`;
@@ -46,6 +50,7 @@ from killswitch.orders import OrderIntent
 from killswitch.snapshot import (Balance, FetchStatus, MarketRules, Order, OrderBook, Position, PositionColumns,
                                  PositionsOnReading, Snapshot, with_positions)
 
+from .conditional import LIMIT_TYPES, SimAlgoOrder
 from .engine import MarketSpec, SimError, SimExchange, SimOrder, floor_step
 from .views import LegNumbers, money, moneys
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
@@ -63,8 +68,8 @@ ORDER_STATUS = {"NEW": "open", "PARTIALLY_FILLED": "partially_filled", "FILLED":
 
 _AUTH = {-1022, -2014, -2015, -1021}
 _RATE = {-1003, -1015}
-_INVALID = {-1013, -1100, -1102, -1106, -1111, -1115, -1116, -1117, -1130, -2025, -4003, -4005, -4013, -4014, -4028,
-            -4061, -4116, -4164, -5021, -5022}
+_INVALID = {-1013, -1100, -1102, -1106, -1111, -1115, -1116, -1117, -1130, -2021, -2025, -4003, -4005, -4006, -4013,
+            -4014, -4028, -4045, -4061, -4116, -4120, -4136, -4164, -5021, -5022}
 
 
 def reason_for(code: int, http_status: int = 400) -> Reason:
@@ -305,8 +310,10 @@ class SimulatedAdapter:
             if self.market_type == "futures":
                 positions = await self._call("positions", lambda at: eng.position_numbers(acct, at=at), stamps=ats)
                 orders = await self._call("open_orders", lambda at: eng.open_orders(acct))
+                algos = (await self._call("open_algo_orders", lambda at: eng.open_algo_orders(acct))
+                         if eng.has_algo_orders(acct) else [])
             else:
-                positions, orders = None, []
+                positions, orders, algos = None, [], []
         except AdapterError as e:
             return Snapshot(venue=self.venue, account=self.account, market_type=self.market_type, ts_event=now,
                             ts_observed=eng.now(), labels=self.labels, initial_capital=self.initial_capital,
@@ -324,7 +331,7 @@ class SimulatedAdapter:
             id=str(o.order_id), client_id=o.client_order_id, symbol=self._unified(o.symbol), side=o.side.lower(),
             type=o.type.lower(), reduce_only=o.closes, amount=o.quantity, filled=o.executed_qty,
             price=o.price or None, position_side=o.position_side, strategy=self._strategy(o.client_order_id))
-            for o in orders]
+            for o in orders] + [self._algo_order(o) for o in algos]
         markets = self._market_rules(lambda m: m.unified)
         used = max(0.0, view.equity - view.available)
         return with_positions(Snapshot(
@@ -334,6 +341,17 @@ class SimulatedAdapter:
                               total=money(view.equity))],
             orders=ords, fetch=fetch, labels=self.labels,
             initial_capital=self.initial_capital), pos, markets)  # its positions as built, with their columns
+
+    def _algo_order(self, o: SimAlgoOrder) -> Order:
+        """A conditional order as the ccxt face reads it: ccxt's unified type (limit for STOP and
+        TAKE_PROFIT, market for the rest), no trigger price for a trailing stop (the venue shows
+        0), reducing when reduce-only, close-position or closing its hedge-mode leg."""
+        trailing = o.order_type == "TRAILING_STOP_MARKET"
+        return Order(
+            id=str(o.algo_id), client_id=o.client_algo_id, symbol=self._unified(o.symbol), side=o.side.lower(),
+            type="limit" if o.order_type in LIMIT_TYPES else "market", kind="trailing" if trailing else "conditional",
+            trigger_price=o.trigger_price or None, reduce_only=o.closes, amount=o.quantity, filled=0.0,
+            price=o.price or None, position_side=o.position_side, strategy=self._strategy(o.client_algo_id))
 
     def _positions(self, numbers: LegNumbers) -> PositionsOnReading:
         """The snapshot's positions from the engine's numbers of the legs: their columns, made
@@ -534,39 +552,53 @@ class SimulatedAdapter:
         if self.market_type == "spot":
             return CancelResult(canceled=())  # spot orders never rest on this venue
         eng, acct = self.engine, self.engine_account
+        # the book's orders and the algo service's (stops, take-profits, trailing stops), each
+        # cancelled through its own calls as the venue requires
         listed = await self._call("open_orders", lambda at: eng.open_orders(acct))
+        algos = (await self._call("open_algo_orders", lambda at: eng.open_algo_orders(acct))
+                 if eng.has_algo_orders(acct) else [])
         wanted_symbols = {self._market(s).symbol for s in selector.symbols}
+        every: list[tuple[str, str, bool, bool]] = (  # (id, venue symbol, conditional, can only reduce)
+            [(str(o.order_id), o.symbol, False, o.closes) for o in listed]
+            + [(str(o.algo_id), o.symbol, True, o.closes) for o in algos])
         if selector.order_ids:
             ids = set(selector.order_ids)
-            targets = [o for o in listed if str(o.order_id) in ids]
+            targets = [t for t in every if t[0] in ids]
         else:
-            targets = [o for o in listed if not wanted_symbols or o.symbol in wanted_symbols]
+            targets = [t for t in every if not wanted_symbols or t[1] in wanted_symbols]
             if selector.which == "entries":
-                targets = [o for o in targets if not o.closes]
+                targets = [t for t in targets if not t[3]]
         canceled: list[str] = []
         failed: dict[str, str] = {}
         if selector.order_ids:
             for oid in selector.order_ids:
-                if oid not in {str(o.order_id) for o in targets}:
+                if oid not in {t[0] for t in targets}:
                     failed[oid] = Reason.ORDER_NOT_FOUND.value
         if selector.which == "all" and not selector.order_ids:
-            for symbol in sorted({o.symbol for o in targets}):
-                symbol_ids = [str(o.order_id) for o in targets if o.symbol == symbol]
+            for symbol, algo in sorted({(t[1], t[2]) for t in targets}):
+                symbol_ids = [t[0] for t in targets if t[1] == symbol and t[2] == algo]
                 try:
-                    done = await self._call("cancel_all", _bound(eng.cancel_all, acct, symbol))
+                    if algo:
+                        done_ids = {str(o.algo_id) for o in await self._call(
+                            "cancel_all_algo", _bound(eng.cancel_all_algo, acct, symbol))}
+                    else:
+                        done_ids = {str(o.order_id) for o in await self._call(
+                            "cancel_all", _bound(eng.cancel_all, acct, symbol))}
                 except AdapterError as e:
-                    failed.update({i: e.reason.value for i in ids})
+                    failed.update({i: e.reason.value for i in symbol_ids})
                     continue
-                done_ids = {str(o.order_id) for o in done}
                 canceled += [i for i in symbol_ids if i in done_ids]
                 failed.update({i: Reason.ORDER_NOT_FOUND.value for i in symbol_ids if i not in done_ids})
         else:
-            for o in targets:
+            for oid, symbol, algo, _ in targets:
                 try:
-                    await self._call("cancel_order", _bound(eng.cancel_order, acct, o.symbol, o.order_id))
-                    canceled.append(str(o.order_id))
+                    if algo:
+                        await self._call("cancel_algo_order", _bound(eng.cancel_algo_order, acct, int(oid)))
+                    else:
+                        await self._call("cancel_order", _bound(eng.cancel_order, acct, symbol, int(oid)))
+                    canceled.append(oid)
                 except AdapterError as e:
-                    failed[str(o.order_id)] = e.reason.value
+                    failed[oid] = e.reason.value
         return CancelResult(canceled=tuple(canceled), failed=failed)
 
     # --- dead man's switch ------------------------------------------------------------------------------------

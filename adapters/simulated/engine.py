@@ -24,7 +24,11 @@ kill switch depends on:
   opposite side on a leg, no larger than that leg;
 * per-account rate limits (orders per second → 429 -1015, request weight per minute → 429
   -1003, repeated 429s → 418 ban) and the countdown cancel-all (``countdownCancelAll``),
-  evaluated on every engine call at the deadline's time.
+  evaluated on every engine call at the deadline's time;
+* conditional orders (stop, take-profit, trailing stop) in an algo service of their own, as
+  Binance keeps them (:mod:`.conditional`): placed, listed, read and cancelled apart from the
+  book, triggered when the mark crosses their trigger price into a regular order; their types
+  on the regular order call are refused (-4120).
 
 Errors are :class:`SimError` with Binance's code, message and HTTP status, so both faces
 (in-process adapter, HTTP server) report them the same way.
@@ -45,12 +49,15 @@ import random
 import re
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from .depth import DepthModel, SimBook
 from .faults import FaultPlan
 from .paths import Flat, PricePath
 from .views import AccountView, Book, LegNumbers, OpenLeg, PositionView, Pricing
+
+if TYPE_CHECKING:
+    from .conditional import SimAlgoOrder
 
 Clock = Callable[[], int]
 
@@ -119,6 +126,10 @@ SIDE_CHANGE_POSITIONS = -4068
 DUPLICATE_CLIENT_ID = -4116
 NOTIONAL_TOO_SMALL = -4164
 POST_ONLY_REJECTED = -5022
+ALGO_ONLY_TYPE = -4120  # a conditional type sent to the regular order endpoint
+
+# the types Binance USDⓈ-M keeps in its algo service (:mod:`.conditional`), not in the order book
+ALGO_ONLY_TYPES = ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
 
 CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 EPS = 1e-9
@@ -295,6 +306,9 @@ class _Account:
     by_client: dict = field(default_factory=dict)  # client id → order id (ever used)
     countdowns: dict = field(default_factory=dict)  # symbol → (deadline ms, countdown ms)
     hidden: set = field(default_factory=set)  # order ids hidden from the next query
+    algos: dict = field(default_factory=dict)  # algo id → SimAlgoOrder (all, ever): the conditional book's
+    algo_live: dict = field(default_factory=dict)  # algo id → SimAlgoOrder: open after placement (pruned lazily)
+    algo_by_client: dict = field(default_factory=dict)  # client algo id → algo id (ever used)
     weight_minute: int = -1
     weight_used: int = 0
     order_second: int = -1
@@ -356,6 +370,9 @@ class SimExchange:
         self.depth = depth  # every symbol's order book, unless set per symbol (None: the slippage model)
         self.depths: dict[str, Optional[DepthModel]] = {}
         self._sim_books: dict[str, SimBook] = {}
+        from .conditional import ConditionalBook  # (it builds on this module)
+
+        self.conditional = ConditionalBook(self)  # stops, take-profits, trailing stops: the algo service
         for m in markets:
             self.add_market(m, (paths or {}).get(m.symbol))
         for a in accounts:
@@ -589,15 +606,23 @@ class SimExchange:
             self._names = sorted(self.accounts)
         for name in self._names:
             a = self.accounts[name]
-            if not a.countdowns and not a.live:
-                continue  # nothing can be due: no countdown armed, no order resting
+            if not a.countdowns and not a.live and not a.algo_live:
+                continue  # nothing can be due: no countdown armed, no order resting or waiting for a trigger
             for symbol in sorted(a.countdowns):
                 deadline, _ = a.countdowns[symbol]
                 if deadline <= now:
                     del a.countdowns[symbol]
                     ids = self._cancel_symbol(a, symbol, deadline, "CANCELED")
-                    self.events.append({"event": "countdown_cancel_all", "account": name, "symbol": symbol,
-                                        "ts": deadline, "orders": ids})
+                    # Binance's documentation says "all your orders of the specified symbol": it does
+                    # not say whether the algo service's are among them. They are cancelled here too:
+                    # a dead man's switch that left a stop to fire on a stale book would be the worse
+                    # surprise, and a test that wants them kept can re-place them.
+                    algo_ids = self.conditional.cancel_symbol(a, symbol, deadline)
+                    event = {"event": "countdown_cancel_all", "account": name, "symbol": symbol, "ts": deadline,
+                             "orders": ids}
+                    self.events.append({**event, "algo_orders": algo_ids} if algo_ids else event)
+            if a.algo_live:  # before the resting orders: a triggered STOP's limit may fill at once
+                self.conditional.tick(a, now)
             for o in self._live(a):
                 # a thin book (fill ratio < 1) has no liquidity for resting orders either; a
                 # resting close whose position is gone expires whatever the book (as Binance
@@ -685,6 +710,9 @@ class SimExchange:
         if side not in ("BUY", "SELL"):
             raise SimError(INVALID_SIDE, "Invalid side.")
         otype = (type or "").upper()
+        if otype in ALGO_ONLY_TYPES:  # since Binance moved them to its algo service (place_algo_order)
+            raise SimError(ALGO_ONLY_TYPE, "Order type not supported for this endpoint. Please use the Algo Order "
+                           "API endpoints instead.")
         if otype not in ("MARKET", "LIMIT"):
             raise SimError(INVALID_ORDER_TYPE, "Invalid orderType.")
         if quantity is None:
@@ -742,32 +770,44 @@ class SimExchange:
             if qty * ref * m.contract_size < m.min_notional - EPS:
                 raise SimError(NOTIONAL_TOO_SMALL, f"Order's notional must be no smaller than {m.min_notional:g} "
                                "(unless you choose reduce only).")
-            # only the part that opens (one-way: beyond an opposite position) needs margin
-            leg = a.legs.get((m.symbol, ps))
-            amt = leg.amount if leg else 0.0
-            opposite = max(0.0, amt) if side == "SELL" else max(0.0, -amt)
-            opening = max(0.0, qty - opposite) if ps == "BOTH" else qty
-            need = opening * ref * m.contract_size * (1.0 / self.leverage(account, m.symbol) + self.taker_fee)
-            if need > self._view(a, now).available + EPS:
+            if not self._margin_ok(a, m, o, now):
                 raise SimError(MARGIN_INSUFFICIENT, "Margin is insufficient.")
         if sum(1 for x in self._live(a) if x.symbol == m.symbol) >= MAX_OPEN_ORDERS_PER_SYMBOL:
             raise SimError(MAX_OPEN_ORDERS, "Reach max open order limit.")
         if tif == "GTX" and self._crosses(o, mark):
             raise SimError(POST_ONLY_REJECTED, "Due to the order could not be executed as maker, the Post Only order "
                            "will be rejected.")
+        self._submit(a, m, o, now)
+        return o.copy()
+
+    def _margin_ok(self, a: _Account, m: MarketSpec, o: SimOrder, now: int) -> bool:
+        """Whether the account's available margin covers an opening order: only the part that
+        opens (one-way: beyond an opposite position) needs margin, at its price or the mark."""
+        leg = a.legs.get((m.symbol, o.position_side))
+        amt = leg.amount if leg else 0.0
+        opposite = max(0.0, amt) if o.side == "SELL" else max(0.0, -amt)
+        opening = max(0.0, o.quantity - opposite) if o.position_side == "BOTH" else o.quantity
+        ref = o.price if o.type == "LIMIT" else self.mark(m.symbol, now)
+        need = opening * ref * m.contract_size * (1.0 / self.leverage(a.spec.name, m.symbol) + self.taker_fee)
+        return need <= self._view(a, now).available + EPS
+
+    def _submit(self, a: _Account, m: MarketSpec, o: SimOrder, now: int) -> None:
+        """Register a validated order and execute it: what fills at once fills, a market, FOK or
+        IOC remainder expires, a limit remainder rests."""
+        mark = self.mark(m.symbol, now)
+        tif = o.time_in_force
         if tif == "FOK" and self._book_of(m.symbol) is None and (not self._crosses(o, mark)
                                                                   or self._ratio(m.symbol) < 1.0):
-            o.order_id = self._register(a, o)
+            self._register(a, o)
             o.status = "EXPIRED"
-            return o.copy()
-        o.order_id = self._register(a, o)
+            return
+        self._register(a, o)
         self._execute(a, m, o, now, resting=False)
-        if o.is_open and (otype == "MARKET" or tif == "FOK" or (tif == "IOC" and not self.rest_remainder)):
+        if o.is_open and (o.type == "MARKET" or tif == "FOK" or (tif == "IOC" and not self.rest_remainder)):
             o.status = "EXPIRED"
             o.update_time = now
         if o.is_open:
             a.live[o.order_id] = o
-        return o.copy()
 
     def _register(self, a: _Account, o: SimOrder) -> int:
         oid = self._new_id()
@@ -935,7 +975,7 @@ class SimExchange:
         self._charge(a, 1, now)
         if a.hedge_mode == bool(hedge):
             raise SimError(NO_NEED_TO_CHANGE_SIDE, "No need to change position side.")
-        if self._live(a):
+        if self._live(a) or self.conditional.live(a):
             raise SimError(SIDE_CHANGE_OPEN_ORDERS, "Position side cannot be changed if there exists open orders.")
         if any(abs(leg.amount) > EPS for leg in a.legs.values()):
             raise SimError(SIDE_CHANGE_POSITIONS, "Position side cannot be changed if there exists position.")
@@ -960,6 +1000,33 @@ class SimExchange:
         a.leverage[m.symbol] = lev
         a.rev += 1
         return lev
+
+    # --- conditional (algo) orders: :mod:`.conditional` ----------------------------------------------------
+
+    def place_algo_order(self, account: str, symbol: str, side: str, type: str, **kw: Any) -> "SimAlgoOrder":
+        """A stop, take-profit or trailing stop (``POST /fapi/v1/algoOrder``); the keywords are
+        :meth:`.conditional.ConditionalBook.place`'s."""
+        return self.conditional.place(account, symbol, side, type, **kw)
+
+    def open_algo_orders(self, account: str, symbol: Optional[str] = None) -> list["SimAlgoOrder"]:
+        return self.conditional.open_orders(account, symbol)
+
+    def get_algo_order(self, account: str, algo_id: Optional[int] = None,
+                       client_algo_id: Optional[str] = None) -> "SimAlgoOrder":
+        return self.conditional.get(account, algo_id, client_algo_id)
+
+    def cancel_algo_order(self, account: str, algo_id: Optional[int] = None,
+                          client_algo_id: Optional[str] = None) -> "SimAlgoOrder":
+        return self.conditional.cancel(account, algo_id, client_algo_id)
+
+    def cancel_all_algo(self, account: str, symbol: str) -> list["SimAlgoOrder"]:
+        return self.conditional.cancel_all(account, symbol)
+
+    def has_algo_orders(self, account: str) -> bool:
+        """Whether the account has an open conditional order, without a query (no weight, no
+        timers): the in-process face asks before it lists them, so an account that never uses
+        them pays no 40 weight a snapshot for an empty list (a venue's user stream tells as much)."""
+        return bool(self.conditional.live(self._acct(account)))
 
     # --- spot -------------------------------------------------------------------------------------------
 
@@ -1119,6 +1186,7 @@ class SimExchange:
                 "legs": {f"{s}/{ps}": [leg.amount, round(leg.entry, 8), leg.update_time]
                          for (s, ps), leg in sorted(a.legs.items())},
                 "orders": [asdict(a.orders[i]) for i in sorted(a.orders)],
+                "algo_orders": [asdict(a.algos[i]) for i in sorted(a.algos)],
                 "countdowns": {s: list(v) for s, v in sorted(a.countdowns.items())},
                 "fees_paid": round(a.fees_paid, 8), "realized_pnl": round(a.realized_pnl, 8),
             }

@@ -8,10 +8,21 @@ public   GET  /fapi/v1/ping, /fapi/v1/time, /fapi/v1/exchangeInfo, /fapi/v1/tick
               /fapi/v2/ticker/price, /fapi/v1/ticker/24hr, /fapi/v1/premiumIndex
 signed   GET  /fapi/v2/account, /fapi/v3/account, /fapi/v2/balance, /fapi/v3/balance,
               /fapi/v2/positionRisk, /fapi/v3/positionRisk, /fapi/v1/leverageBracket,
-              /fapi/v1/openOrders, /fapi/v1/positionSide/dual, /fapi/v1/order
-         POST /fapi/v1/order, /fapi/v1/countdownCancelAll, /fapi/v1/positionSide/dual,
-              /fapi/v1/leverage
-         DELETE /fapi/v1/order, /fapi/v1/allOpenOrders
+              /fapi/v1/openOrders, /fapi/v1/positionSide/dual, /fapi/v1/order,
+              /fapi/v1/openAlgoOrders, /fapi/v1/algoOrder
+         POST /fapi/v1/order, /fapi/v1/algoOrder, /fapi/v1/countdownCancelAll,
+              /fapi/v1/positionSide/dual, /fapi/v1/leverage
+         DELETE /fapi/v1/order, /fapi/v1/allOpenOrders, /fapi/v1/algoOrder, /fapi/v1/algoOpenOrders
+
+Conditional orders (STOP, STOP_MARKET, TAKE_PROFIT, TAKE_PROFIT_MARKET, TRAILING_STOP_MARKET)
+live in the algo service as on Binance since it moved them there (:mod:`.conditional`): placed
+with ``POST /fapi/v1/algoOrder`` (``algoType=CONDITIONAL``, ``triggerPrice``, ``quantity`` or
+``closePosition=true``, ``clientAlgoId``), listed by ``GET /fapi/v1/openAlgoOrders``, read by
+``GET /fapi/v1/algoOrder`` and cancelled by ``DELETE /fapi/v1/algoOrder`` (``algoId`` or
+``clientAlgoId``) or ``DELETE /fapi/v1/algoOpenOrders`` (a symbol's), in the algo service's own
+row shape (``algoId``, ``algoStatus``, ``orderType``, ...); ``POST /fapi/v1/order`` refuses
+their types with -4120, and ``exchangeInfo`` lists them among the symbol's order types, as
+ccxt checks before it sends one.
 
 Signed requests are checked like Binance does: ``X-MBX-APIKEY`` (-2014 / -2015, HTTP 401),
 an HMAC-SHA256 ``signature`` over the query string concatenated with the form body (-1022,
@@ -53,6 +64,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from .conditional import SimAlgoOrder
 from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, decimals, floor_step
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
 from .views import money
@@ -78,6 +90,10 @@ ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/fapi/v1/leverageBracket"): ("leverage_bracket", True),
     ("GET", "/fapi/v1/openOrders"): ("open_orders", True),
     ("GET", "/fapi/v1/openAlgoOrders"): ("open_algo_orders", True),
+    ("GET", "/fapi/v1/algoOrder"): ("get_algo_order", True),
+    ("POST", "/fapi/v1/algoOrder"): ("place_algo_order", True),
+    ("DELETE", "/fapi/v1/algoOrder"): ("cancel_algo_order", True),
+    ("DELETE", "/fapi/v1/algoOpenOrders"): ("cancel_all_algo", True),
     ("GET", "/fapi/v1/positionSide/dual"): ("position_mode", True),
     ("POST", "/fapi/v1/positionSide/dual"): ("set_position_mode", True),
     ("POST", "/fapi/v1/leverage"): ("set_leverage", True),
@@ -374,8 +390,27 @@ class SimServer:
             return self._brackets(p.get("symbol"))
         if op == "open_orders":
             return [self._order(o, with_time=True) for o in eng.open_orders(account, p.get("symbol"))]
-        if op == "open_algo_orders":  # the simulated venue keeps no conditional orders
-            return []
+        if op == "open_algo_orders":
+            return [self._algo(o) for o in eng.open_algo_orders(account, p.get("symbol"))]
+        if op == "get_algo_order":
+            return self._algo(eng.get_algo_order(account, _opt_int(p, "algoId"), p.get("clientAlgoId")))
+        if op == "cancel_algo_order":
+            c = eng.cancel_algo_order(account, _opt_int(p, "algoId"), p.get("clientAlgoId"))
+            return {"algoId": c.algo_id, "clientAlgoId": c.client_algo_id, "code": "200", "msg": "success"}
+        if op == "cancel_all_algo":
+            eng.cancel_all_algo(account, _req(p, "symbol"))
+            return {"code": 200, "msg": "The operation of cancel all open order is done."}
+        if op == "place_algo_order":
+            placed = eng.place_algo_order(
+                account, _req(p, "symbol"), _req(p, "side"), _req(p, "type"), algo_type=_req(p, "algoType"),
+                quantity=_opt_float(p, "quantity"), trigger_price=_opt_float(p, "triggerPrice"),
+                price=_opt_float(p, "price"), time_in_force=p.get("timeInForce"),
+                reduce_only=_bool(p, "reduceOnly") if "reduceOnly" in p else None,
+                close_position=_bool(p, "closePosition"), position_side=p.get("positionSide"),
+                client_algo_id=p.get("clientAlgoId"), working_type=p.get("workingType"),
+                price_protect=_bool(p, "priceProtect"), callback_rate=_opt_float(p, "callbackRate"),
+                activate_price=_opt_float(p, "activatePrice"))
+            return self._algo(placed)
         if op == "position_mode":
             return {"dualSidePosition": eng.position_mode(account)}
         if op == "set_position_mode":
@@ -443,7 +478,8 @@ class SimServer:
                 {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
                  "multiplierDecimal": "4"},
             ],
-            "orderTypes": ["LIMIT", "MARKET"],
+            "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
+                           "TRAILING_STOP_MARKET"],
             "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
             "permissionSets": ["GRID", "COPY"],
         }
@@ -611,6 +647,27 @@ class SimServer:
         }
         if with_time:
             d["time"] = o.time
+        return d
+
+    def _algo(self, o: SimAlgoOrder) -> dict:
+        """A conditional order as the algo service writes it (``reduceOnly`` as it was sent: a
+        close-position or hedge-mode closing order says false)."""
+        pd, ad = _digits(self.engine.markets[o.symbol])
+        d: dict[str, Any] = {
+            "algoId": o.algo_id, "clientAlgoId": o.client_algo_id, "algoType": "CONDITIONAL",
+            "orderType": o.order_type, "symbol": o.symbol, "side": o.side, "positionSide": o.position_side,
+            "timeInForce": o.time_in_force, "quantity": _f(o.quantity, ad), "algoStatus": o.status,
+            "triggerPrice": _f(o.trigger_price, pd), "price": _f(o.price, pd), "icebergQuantity": None,
+            "selfTradePreventionMode": "EXPIRE_MAKER", "workingType": o.working_type, "priceMatch": "NONE",
+            "closePosition": o.close_position, "priceProtect": o.price_protect, "reduceOnly": o.reduce_only,
+            "createTime": o.create_time, "updateTime": o.update_time, "triggerTime": o.trigger_time,
+            "goodTillDate": 0,
+        }
+        if o.order_type == "TRAILING_STOP_MARKET":
+            d["activatePrice"] = _f(o.activate_price, pd)
+            d["callbackRate"] = f"{o.callback_rate:g}"
+        if o.actual_order_id:
+            d["actualOrderId"] = str(o.actual_order_id)
         return d
 
 

@@ -224,6 +224,69 @@ def test_cancel_orders_entries_keeps_reduce_only_orders(kind, which, left):
     run(body, kind)
 
 
+# Conditional orders live in the venue's algo service (Binance USDⓈ-M since it moved them there):
+# (client id, side, type, quantity or None for close-position, trigger, limit price, leg in hedge mode)
+STOPS = [
+    ("entry-stop", "BUY", "STOP_MARKET", 1.0, 3_500.0, None, "LONG"),  # would open: an entry
+    ("sl", "SELL", "STOP_MARKET", 10.0, 2_500.0, None, "LONG"),  # reduce-only (one-way) / closes LONG (hedge)
+    ("close-tp", "SELL", "TAKE_PROFIT_MARKET", None, 4_000.0, None, "LONG"),  # close-position
+    ("entry-stop-limit", "SELL", "STOP", 1.0, 2_400.0, 2_390.0, "SHORT"),  # would open a short: an entry
+    ("trail", "SELL", "TRAILING_STOP_MARKET", 5.0, None, None, "LONG"),  # reduce-only trailing stop
+]
+
+
+def place_stops(f: Face) -> None:
+    hedge = f.engine.hedge_mode(f.account)
+    for cid, side, kind, qty, trigger, price, leg in STOPS:
+        reducing = cid in ("sl", "trail")
+        f.engine.place_algo_order(
+            f.account, "ETHUSDT", side, kind, quantity=qty, trigger_price=trigger, price=price,
+            close_position=qty is None, callback_rate=1.0 if kind.startswith("TRAILING") else None,
+            reduce_only=(True if reducing else None) if not hedge else None,
+            position_side=leg if hedge else None, client_algo_id=cid)
+
+
+@pytest.mark.parametrize("kind", FACES)
+@pytest.mark.parametrize("account", ["sim-main", "sim-hedge"])
+def test_conditional_orders_are_listed_with_their_kind_and_trigger_price(kind, account):
+    async def body(f: Face):
+        place_stops(f)
+        f.adapter.open_orders_max_age_s = 0.0  # the ccxt face lists every open order at this snapshot
+        s = await bounded(f.adapter.snapshot())
+        assert s.fetch.ok, s.fetch
+        got = {o.client_id: (o.kind, o.type, o.side, o.trigger_price, o.price, o.reduce_only, o.amount)
+               for o in s.orders}
+        assert got == {
+            "entry-stop": ("conditional", "market", "buy", 3_500.0, None, False, 1.0),
+            "sl": ("conditional", "market", "sell", 2_500.0, None, True, 10.0),
+            "close-tp": ("conditional", "market", "sell", 4_000.0, None, True, 0.0),
+            "entry-stop-limit": ("conditional", "limit", "sell", 2_400.0, 2_390.0, False, 1.0),
+            "trail": ("trailing", "market", "sell", None, None, True, 5.0),
+        }
+        legs = {o.client_id: o.position_side for o in s.orders}
+        assert legs["sl"] == ("LONG" if account == "sim-hedge" else "BOTH")
+
+    run(body, kind, account=account)
+
+
+@pytest.mark.parametrize("kind", FACES)
+@pytest.mark.parametrize("account", ["sim-main", "sim-hedge"])
+@pytest.mark.parametrize("which,left", [("entries", {"sl", "close-tp", "trail"}), ("all", set())])
+def test_cancel_orders_entries_keeps_conditional_orders_that_only_reduce(kind, account, which, left):
+    async def body(f: Face):
+        place_stops(f)
+        f.engine.place_order(f.account, "ETHUSDT", "BUY", "LIMIT", 1.0, 2_500.0, time_in_force="GTC",
+                             position_side="LONG" if account == "sim-hedge" else None, client_order_id="entry")
+        await bounded(f.adapter.snapshot())  # the adapter learns of the orders as a runner would
+        res = await bounded(f.adapter.cancel_orders(CancelSelector(which=which, symbols=("ETH/USDT:USDT",))))
+        assert not res.failed
+        assert {o.client_algo_id for o in f.engine.open_algo_orders(f.account)} == left
+        assert f.engine.open_orders(f.account) == []  # the book's entry goes either way
+        assert len(res.canceled) == len(STOPS) + 1 - len(left)
+
+    run(body, kind, account=account)
+
+
 @pytest.mark.parametrize("kind", FACES)
 def test_native_dead_mans_switch_arms_and_disarms(kind):
     async def body(f: Face):

@@ -155,7 +155,9 @@ def test_order_validation_codes(sim):
     cases = [
         (dict(symbol="XRPUSDT", side="SELL", type="MARKET", quantity=1), -1121),
         (dict(symbol=BTC, side="SIDEWAYS", type="MARKET", quantity=1), -1117),
-        (dict(symbol=BTC, side="SELL", type="STOP_MARKET", quantity=1), -1116),
+        (dict(symbol=BTC, side="SELL", type="TRAILING", quantity=1), -1116),
+        # since Binance moved conditional orders to its algo service (tests/integration/test_simulated_conditional.py)
+        (dict(symbol=BTC, side="SELL", type="STOP_MARKET", quantity=1), -4120),
         (dict(symbol=BTC, side="SELL", type="MARKET", quantity=0), -4003),
         (dict(symbol=BTC, side="SELL", type="MARKET", quantity=0.0001), -1111),
         (dict(symbol=BTC, side="SELL", type="MARKET", quantity=None), -1102),

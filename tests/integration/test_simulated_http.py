@@ -231,6 +231,103 @@ def test_countdown_cancel_all_via_implicit_api():
     serve(t)
 
 
+# --- conditional orders: the algo service ------------------------------------------------------------------------
+
+
+def test_conditional_orders_go_through_the_algo_service():
+    """ccxt sends every order with a trigger price to POST /fapi/v1/algoOrder (a STOP_MARKET type
+    too), lists, reads and cancels them with ``trigger: True`` through the algo endpoints, and
+    parses the algo service's rows; the regular order endpoint refuses their types (-4120)."""
+    async def t(srv, ex, eng, clock):
+        await ex.load_markets()
+        sl = await ex.create_order(BTC_U, "market", "sell", 1, None,
+                                   {"triggerPrice": 55_000, "reduceOnly": True, "clientOrderId": "sl-1"})
+        assert paths(srv)[-1] == "POST /fapi/v1/algoOrder"
+        assert (sl["clientOrderId"], sl["status"], sl["type"], sl["triggerPrice"], sl["amount"], sl["reduceOnly"]) == (
+            "sl-1", "open", "market", 55_000.0, 1.0, True)
+        algo = eng.get_algo_order("sim-main", client_algo_id="sl-1")
+        assert (sl["id"], algo.order_type, algo.working_type) == (str(algo.algo_id), "STOP_MARKET", "CONTRACT_PRICE")
+        tp = await ex.create_order(BTC_U, "TAKE_PROFIT", "sell", 1, 71_000,
+                                   {"stopPrice": 70_000, "clientOrderId": "tp"})
+        entry = await ex.create_order(ETH_U, "STOP_MARKET", "buy", 2, None, {"triggerPrice": 3_200})
+        assert paths(srv)[-2:] == ["POST /fapi/v1/algoOrder"] * 2
+        assert eng.get_algo_order("sim-main", int(tp["id"])).price == 71_000.0
+        assert eng.get_algo_order("sim-main", int(entry["id"])).order_type == "STOP_MARKET"
+        assert await ex.fetch_open_orders(BTC_U) == []  # the book has none of them
+        listed = await ex.fetch_open_orders(None, None, None, {"trigger": True})
+        assert paths(srv)[-1] == "GET /fapi/v1/openAlgoOrders"
+        assert [(o["clientOrderId"], o["type"], o["triggerPrice"]) for o in listed] == [
+            ("sl-1", "market", 55_000.0), ("tp", "limit", 70_000.0), (entry["clientOrderId"], "market", 3_200.0)]
+        assert [o["id"] for o in await ex.fetch_open_orders(ETH_U, None, None, {"trigger": True})] == [entry["id"]]
+        got = await ex.fetch_order(sl["id"], BTC_U, {"trigger": True})
+        assert paths(srv)[-1] == "GET /fapi/v1/algoOrder" and got["clientOrderId"] == "sl-1"
+        await ex.cancel_order(tp["id"], BTC_U, {"trigger": True})
+        assert paths(srv)[-1] == "DELETE /fapi/v1/algoOrder"
+        assert eng.get_algo_order("sim-main", client_algo_id="tp").status == "CANCELED"
+        await ex.cancel_all_orders(ETH_U, {"trigger": True})
+        assert paths(srv)[-1] == "DELETE /fapi/v1/algoOpenOrders"
+        assert [o.client_algo_id for o in eng.open_algo_orders("sim-main")] == ["sl-1"]
+        # the mark crosses the stop: it leaves the list and its market order closes 1 BTC
+        eng.set_mark("BTCUSDT", 54_900.0)
+        clock.advance(1_000)
+        assert (await ex.fetch_order(sl["id"], BTC_U, {"trigger": True}))["status"] == "closed"  # TRIGGERED
+        assert await ex.fetch_open_orders(None, None, None, {"trigger": True}) == []
+        assert {p["symbol"]: p["contracts"] for p in await ex.fetch_positions()}[BTC_U] == 4.0
+        with pytest.raises(ccxt.ExchangeError, match="-4120"):
+            await ex.fapiPrivatePostOrder({"symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET",
+                                           "quantity": "1", "stopPrice": "50000"})
+        with pytest.raises(ccxt.ExchangeError, match="-2021"):  # a sell stop above the mark
+            await ex.create_order(BTC_U, "market", "sell", 1, None, {"triggerPrice": 60_000})
+    serve(t)
+
+
+def test_the_ccxt_adapter_lists_keeps_and_cancels_stops_placed_through_ccxt():
+    """A STOP_MARKET placed by the real ccxt client is in the ccxt adapter's snapshot as a
+    conditional order with its trigger price; ``cancel_orders(entries)`` keeps a reduce-only stop
+    and a close-position stop and cancels an entry stop; ``all`` leaves no conditional order (as
+    the exchange's own state says)."""
+    from adapters.base import CancelSelector
+    from adapters.ccxt_exchange import CcxtAdapter
+    from killswitch.policy.model import Account
+
+    os.environ["KS_SIM_ALGO_KEY"], os.environ["KS_SIM_ALGO_SECRET"] = "sim-main-key", "sim-main-secret"
+    acc = Account.model_validate({
+        "name": "sim-main", "venue": "binanceusdm", "market_type": "futures",
+        "credentials": {"api_key": {"env": "KS_SIM_ALGO_KEY"}, "secret": {"env": "KS_SIM_ALGO_SECRET"}}})
+
+    async def state(srv) -> list[dict]:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(srv.base_url + "/_sim/state") as r:
+                body = await r.json()
+        return [o for o in body["accounts"]["sim-main"]["algo_orders"] if o["status"] == "NEW"]
+
+    async def t(srv, ex, eng, clock):
+        await ex.load_markets()
+        await ex.create_order(BTC_U, "STOP_MARKET", "sell", 2, None,
+                              {"triggerPrice": 55_000, "reduceOnly": True, "clientOrderId": "keep-sl"})
+        await ex.create_order(BTC_U, "market", "sell", 0, None,
+                              {"triggerPrice": 54_000, "closePosition": True, "clientOrderId": "keep-close"})
+        await ex.create_order(BTC_U, "STOP_MARKET", "buy", 1, None, {"triggerPrice": 65_000, "clientOrderId": "go"})
+        adapter = CcxtAdapter(acc, urls=srv.base_url, timeout=5.0, max_retries=1, backoff_s=0.05)
+        try:
+            snap = await adapter.snapshot()
+            assert snap.fetch.ok, snap.fetch
+            got = {o.client_id: (o.kind, o.type, o.trigger_price, o.reduce_only, o.amount) for o in snap.orders}
+            assert got == {"keep-sl": ("conditional", "market", 55_000.0, True, 2.0),
+                           "keep-close": ("conditional", "market", 54_000.0, True, 0.0),
+                           "go": ("conditional", "market", 65_000.0, False, 1.0)}
+            res = await adapter.cancel_orders(CancelSelector(which="entries"))
+            assert not res.failed and len(res.canceled) == 1
+            assert sorted(o["client_algo_id"] for o in await state(srv)) == ["keep-close", "keep-sl"]
+            res = await adapter.cancel_orders(CancelSelector(which="all"))
+            assert not res.failed and len(res.canceled) == 2
+            assert await state(srv) == [] and eng.open_algo_orders("sim-main") == []
+            assert "DELETE /fapi/v1/algoOpenOrders" in paths(srv)
+        finally:
+            await adapter.close()
+    serve(t, server_kw={"admin_state": True})
+
+
 # --- authentication and rate limits ---------------------------------------------------------------------------------
 
 

@@ -1,0 +1,376 @@
+"""The simulated exchange's conditional orders: stops, take-profits and trailing stops.
+
+Binance USDⓈ-M keeps STOP, STOP_MARKET, TAKE_PROFIT, TAKE_PROFIT_MARKET and
+TRAILING_STOP_MARKET orders in its algo service, apart from the order book: they are placed,
+listed, read and cancelled through their own endpoints (``/fapi/v1/algoOrder``,
+``openAlgoOrders``, ``algoOpenOrders``), carry an ``algoId`` and a ``clientAlgoId`` of their
+own, and ``POST /fapi/v1/order`` refuses their types (-4120). :class:`ConditionalBook` is that
+service for one :class:`~.engine.SimExchange`:
+
+* placing validates as the venue does: the symbol, side and type; a trigger price above zero
+  on the tick (none for a trailing stop, which takes a ``callbackRate`` of 0.1-10 % and an
+  optional ``activatePrice``); a limit price for STOP and TAKE_PROFIT only; a quantity on the
+  step, or ``closePosition`` (STOP_MARKET and TAKE_PROFIT_MARKET only, without a quantity or
+  ``reduceOnly``); ``reduceOnly`` refused in hedge mode and ``positionSide`` matching the
+  account's mode, as for regular orders; a new ``clientAlgoId`` unique like a client order id;
+  at most 10 a symbol (the ``MAX_NUM_ALGO_ORDERS`` filter the face publishes); and an order
+  that would trigger at once is refused (-2021). Whether a reduce-only or close-position order
+  has a position to reduce is asked when it triggers, not when it is placed (a stop-loss is
+  commonly placed before its entry fills);
+* it triggers when the mark crosses the trigger price (a stop buys at or above it and sells at
+  or below it, a take-profit the other way round; ``workingType`` is accepted, and both
+  prices are the mark here, the simulated venue's one price). A trailing stop follows the best
+  mark since it was placed (or since the mark reached its ``activatePrice``) and triggers once
+  the mark is ``callbackRate`` % back from it. The order it becomes is a regular order of the
+  book: a market order of its quantity (STOP_MARKET, TAKE_PROFIT_MARKET, trailing) or a limit
+  at its price and time in force (STOP, TAKE_PROFIT); a close-position order becomes a
+  reduce-only market order of the whole leg, so it never opens exposure; a reduce-only order
+  larger than the leg is refused as a regular one is (-2022), and one with no leg left to
+  reduce expires; an order that opens needs the margin a regular one would. The conditional
+  order leaves the open list as TRIGGERED (its ``actualOrderId`` names the new order),
+  EXPIRED or REJECTED, and the engine's journal records it;
+* a cancel, a cancel of every conditional order of a symbol, and the countdown cancel-all of
+  a symbol (:meth:`cancel_symbol`) end them as CANCELED.
+
+What it must not do: read the wall clock (time is the engine's), or know HTTP or killswitch
+types. It keeps its orders in the engine's accounts, so ``dump_state`` and ``digest`` hold them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Optional
+
+from .engine import (ALGO_ONLY_TYPES, CLIENT_ID_RE, DUPLICATE_CLIENT_ID, EPS, ILLEGAL_CHARS, INVALID_ORDER_TYPE,
+                     INVALID_PARAM, INVALID_SIDE, INVALID_TIF, MANDATORY_PARAM, MARGIN_INSUFFICIENT, NO_SUCH_ORDER,
+                     PARAM_NOT_REQUIRED, POSITION_SIDE_MISMATCH, PRECISION, PRICE_TOO_LOW, QTY_NOT_POSITIVE,
+                     QTY_TOO_LARGE, REDUCE_ONLY_REJECTED, TICK_SIZE, UNKNOWN_ORDER, MarketSpec, SimError, SimOrder,
+                     floor_step, on_grid)
+
+if TYPE_CHECKING:
+    from .engine import SimExchange, _Account
+
+ALGO_TYPES = ALGO_ONLY_TYPES
+LIMIT_TYPES = ("STOP", "TAKE_PROFIT")  # become a limit order at their price
+MAX_ALGO_ORDERS_PER_SYMBOL = 10
+
+# Binance error codes of the algo service (beside the engine's)
+IMMEDIATE_TRIGGER = -2021
+STOP_PRICE_NOT_POSITIVE = -4006
+MAX_ALGO_ORDERS = -4045
+CLOSE_POSITION_INVALID = -4136
+
+
+@dataclass
+class SimAlgoOrder:
+    algo_id: int
+    client_algo_id: str
+    account: str
+    symbol: str
+    side: str  # BUY | SELL
+    order_type: str  # one of ALGO_TYPES
+    position_side: str  # BOTH | LONG | SHORT
+    time_in_force: str  # GTC | IOC | FOK: of the limit order it becomes
+    quantity: float  # 0 with close_position
+    trigger_price: float  # 0 for a trailing stop
+    price: float  # 0 for the market types
+    reduce_only: bool  # as sent
+    close_position: bool
+    working_type: str  # CONTRACT_PRICE | MARK_PRICE
+    price_protect: bool
+    create_time: int
+    update_time: int
+    callback_rate: float = 0.0  # trailing: percent
+    activate_price: float = 0.0  # trailing: 0 = active from placement
+    best_mark: float = 0.0  # trailing: the best mark since active (0: not yet active)
+    status: str = "NEW"  # NEW | TRIGGERED | CANCELED | EXPIRED | REJECTED
+    trigger_time: int = 0
+    actual_order_id: int = 0  # the order it became
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "NEW"
+
+    @property
+    def closes(self) -> bool:
+        """Can only reduce: reduce-only, close-position, or the closing side of a hedge-mode leg."""
+        if self.reduce_only or self.close_position:
+            return True
+        return ((self.position_side == "LONG" and self.side == "SELL")
+                or (self.position_side == "SHORT" and self.side == "BUY"))
+
+    def copy(self) -> "SimAlgoOrder":
+        return replace(self)
+
+
+def crossed(o: SimAlgoOrder, mark: float, eps: float = 1e-9) -> bool:
+    """A stop or take-profit whose trigger the mark has reached."""
+    rising = (o.side == "BUY") == o.order_type.startswith("STOP")  # a buy stop, a sell take-profit
+    return mark >= o.trigger_price - eps if rising else mark <= o.trigger_price + eps
+
+
+def trail(o: SimAlgoOrder, mark: float, eps: float = 1e-9) -> bool:
+    """Follow ``mark`` (a trailing stop's best mark since it became active); True when it has
+    come back ``callback_rate`` % from it."""
+    sell = o.side == "SELL"
+    if o.best_mark <= 0:
+        if o.activate_price > 0 and (mark < o.activate_price - eps if sell else mark > o.activate_price + eps):
+            return False
+        o.best_mark = mark
+    o.best_mark = max(o.best_mark, mark) if sell else min(o.best_mark, mark)
+    rate = o.callback_rate / 100.0
+    return mark <= o.best_mark * (1 - rate) + eps if sell else mark >= o.best_mark * (1 + rate) - eps
+
+
+class ConditionalBook:
+    """The algo service of ``engine``. Its public methods are the engine's (``place_algo_order``
+    and the rest delegate here): they evaluate the engine's timers first, charge the account's
+    request weight and, for a new order, its order count."""
+
+    def __init__(self, engine: "SimExchange"):
+        self.engine = engine
+
+    # --- place -----------------------------------------------------------------------------------------
+
+    def place(self, account: str, symbol: str, side: str, type: str, *, quantity: Optional[float] = None,
+              trigger_price: Optional[float] = None, price: Optional[float] = None,
+              time_in_force: Optional[str] = None, reduce_only: Optional[bool] = None,
+              close_position: bool = False, position_side: Optional[str] = None,
+              client_algo_id: Optional[str] = None, working_type: Optional[str] = None,
+              price_protect: bool = False, callback_rate: Optional[float] = None,
+              activate_price: Optional[float] = None, algo_type: str = "CONDITIONAL") -> SimAlgoOrder:
+
+        eng = self.engine
+        now = eng._begin()
+        a = eng._acct(account)
+        eng._charge(a, 1, now)
+        eng._count_order(a, now)
+        if (algo_type or "").upper() != "CONDITIONAL":
+            raise SimError(INVALID_PARAM, "Data sent for parameter 'algoType' is not valid.")
+        m = eng._market(symbol)
+        side = (side or "").upper()
+        if side not in ("BUY", "SELL"):
+            raise SimError(INVALID_SIDE, "Invalid side.")
+        otype = (type or "").upper()
+        if otype not in ALGO_TYPES:
+            raise SimError(INVALID_ORDER_TYPE, "Invalid orderType.")
+        trailing = otype == "TRAILING_STOP_MARKET"
+        limit = otype in LIMIT_TYPES
+        if close_position:
+            if otype not in ("STOP_MARKET", "TAKE_PROFIT_MARKET"):
+                raise SimError(CLOSE_POSITION_INVALID,
+                               f"Target strategy invalid for orderType {otype},closePosition true")
+            if quantity is not None:
+                raise SimError(PARAM_NOT_REQUIRED, "Parameter 'quantity' sent when not required.")
+            if reduce_only is not None:
+                raise SimError(PARAM_NOT_REQUIRED, "Parameter 'reduceOnly' sent when not required.")
+            qty = 0.0
+        else:
+            if quantity is None:
+                raise SimError(MANDATORY_PARAM,
+                               "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
+            qty = self._quantity(m, float(quantity))
+        trig = 0.0
+        if not trailing:
+            if trigger_price is None:
+                raise SimError(MANDATORY_PARAM,
+                               "Mandatory parameter 'triggerPrice' was not sent, was empty/null, or malformed.")
+            trig = self._price(m, float(trigger_price), STOP_PRICE_NOT_POSITIVE, "Stop price less than zero.")
+        px = 0.0
+        if limit:
+            if price is None:
+                raise SimError(MANDATORY_PARAM,
+                               "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
+            px = self._price(m, float(price), PRICE_TOO_LOW, "Price less than min price.")
+        elif price is not None and float(price) != 0:
+            raise SimError(PARAM_NOT_REQUIRED, "Parameter 'price' sent when not required.")
+        tif = (time_in_force or "GTC").upper()
+        if tif not in ("GTC", "IOC", "FOK"):
+            raise SimError(INVALID_TIF, "Invalid timeInForce.")
+        wt = (working_type or "CONTRACT_PRICE").upper()
+        if wt not in ("CONTRACT_PRICE", "MARK_PRICE"):
+            raise SimError(INVALID_PARAM, "Data sent for parameter 'workingType' is not valid.")
+        rate, activate = 0.0, 0.0
+        if trailing:
+            if callback_rate is None:
+                raise SimError(MANDATORY_PARAM,
+                               "Mandatory parameter 'callbackRate' was not sent, was empty/null, or malformed.")
+            rate = float(callback_rate)
+            if not 0.1 - EPS <= rate <= 10 + EPS:
+                raise SimError(INVALID_PARAM, "Data sent for parameter 'callbackRate' is not valid.")
+            if activate_price is not None and float(activate_price) != 0:
+                activate = self._price(m, float(activate_price), PRICE_TOO_LOW, "Price less than min price.")
+        ps = (position_side or "BOTH").upper()
+        if a.hedge_mode:
+            if reduce_only is not None:
+                raise SimError(PARAM_NOT_REQUIRED, "Parameter 'reduceOnly' sent when not required.")
+            if ps not in ("LONG", "SHORT"):
+                raise SimError(POSITION_SIDE_MISMATCH, "Order's position side does not match user's setting.")
+        elif ps != "BOTH":
+            raise SimError(POSITION_SIDE_MISMATCH, "Order's position side does not match user's setting.")
+        if sum(1 for x in self.live(a) if x.symbol == m.symbol) >= MAX_ALGO_ORDERS_PER_SYMBOL:
+            raise SimError(MAX_ALGO_ORDERS, "Reach max stop order limit.")
+        cid = self._client_id(a, client_algo_id)
+        o = SimAlgoOrder(0, cid, account, m.symbol, side, otype, ps, tif, qty, trig, px, bool(reduce_only),
+                         bool(close_position), wt, bool(price_protect), now, now, callback_rate=rate,
+                         activate_price=activate)
+        mark = eng.mark(m.symbol, now)
+        if trailing:
+            if trail(o, mark):
+                raise SimError(IMMEDIATE_TRIGGER, "Order would immediately trigger.")
+        elif crossed(o, mark):
+            raise SimError(IMMEDIATE_TRIGGER, "Order would immediately trigger.")
+        o.algo_id = eng._new_id()  # one id space with the regular orders: an id names one order
+        a.algos[o.algo_id] = o
+        a.algo_by_client[cid] = o.algo_id
+        a.algo_live[o.algo_id] = o
+        return o.copy()
+
+    def _quantity(self, m: "MarketSpec", qty: float) -> float:
+
+        if qty <= 0:
+            raise SimError(QTY_NOT_POSITIVE, "Quantity less than or equal to zero.")
+        if not on_grid(qty, m.amount_step):
+            raise SimError(PRECISION, "Precision is over the maximum defined for this asset.")
+        qty = round(round(qty / m.amount_step) * m.amount_step, m.amount_decimals)
+        if qty < m.min_amount - EPS:
+            raise SimError(-1013, "Filter failure: LOT_SIZE")
+        if qty > m.max_amount + EPS:
+            raise SimError(QTY_TOO_LARGE, "Quantity greater than max quantity.")
+        return qty
+
+    def _price(self, m: "MarketSpec", px: float, code: int, msg: str) -> float:
+
+        if px <= 0:
+            raise SimError(code, msg)
+        if not on_grid(px, m.price_tick):
+            raise SimError(TICK_SIZE, "Price not increased by tick size.")
+        return round(round(px / m.price_tick) * m.price_tick, m.price_decimals)
+
+    def _client_id(self, a: "_Account", cid: Optional[str]) -> str:
+
+        eng = self.engine
+        if cid is None or cid == "":
+            eng._auto_client += 1
+            return f"sim{eng.seed % 1000:03d}algo{eng._auto_client:08d}"
+        if not CLIENT_ID_RE.match(cid):
+            raise SimError(ILLEGAL_CHARS, "Illegal characters found in parameter 'clientAlgoId'; legal range is "
+                           "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+        prev = a.algo_by_client.get(cid)
+        if prev is not None and (eng.client_id_scope == "account" or a.algos[prev].is_open):
+            raise SimError(DUPLICATE_CLIENT_ID, "ClientOrderId is duplicated.")
+        return cid
+
+    # --- read --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def live(a: "_Account") -> list[SimAlgoOrder]:
+        """The account's open conditional orders by id (ended ones pruned)."""
+        for aid in [i for i, o in a.algo_live.items() if not o.is_open]:
+            del a.algo_live[aid]
+        return [a.algo_live[i] for i in sorted(a.algo_live)]
+
+    def open_orders(self, account: str, symbol: Optional[str] = None) -> list[SimAlgoOrder]:
+        eng = self.engine
+        now = eng._begin()
+        a = eng._acct(account)
+        eng._charge(a, 1 if symbol else 40, now)
+        sym = eng._market(symbol).symbol if symbol else None
+        return [o.copy() for o in self.live(a) if sym is None or o.symbol == sym]
+
+    def _find(self, a: "_Account", algo_id: Optional[int], client_algo_id: Optional[str]) -> Optional[SimAlgoOrder]:
+
+        if algo_id is None and not client_algo_id:
+            raise SimError(MANDATORY_PARAM, "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!")
+        if algo_id is not None:
+            return a.algos.get(int(algo_id))
+        aid = a.algo_by_client.get(client_algo_id or "")
+        return a.algos.get(aid) if aid is not None else None
+
+    def get(self, account: str, algo_id: Optional[int] = None, client_algo_id: Optional[str] = None) -> SimAlgoOrder:
+
+        eng = self.engine
+        now = eng._begin()
+        a = eng._acct(account)
+        eng._charge(a, 1, now)
+        o = self._find(a, algo_id, client_algo_id)
+        if o is None:
+            raise SimError(NO_SUCH_ORDER, "Order does not exist.")
+        return o.copy()
+
+    # --- cancel ------------------------------------------------------------------------------------------
+
+    def cancel(self, account: str, algo_id: Optional[int] = None, client_algo_id: Optional[str] = None) -> SimAlgoOrder:
+
+        eng = self.engine
+        now = eng._begin()
+        a = eng._acct(account)
+        eng._charge(a, 1, now)
+        o = self._find(a, algo_id, client_algo_id)
+        if o is None or not o.is_open:
+            raise SimError(UNKNOWN_ORDER, "Unknown order sent.")
+        o.status, o.update_time = "CANCELED", now
+        eng.events.append({"event": "algo_cancel", "account": account, "algo": o.algo_id, "ts": now})
+        return o.copy()
+
+    def cancel_all(self, account: str, symbol: str) -> list[SimAlgoOrder]:
+        eng = self.engine
+        now = eng._begin()
+        a = eng._acct(account)
+        eng._charge(a, 1, now)
+        m = eng._market(symbol)
+        ids = self.cancel_symbol(a, m.symbol, now)
+        if ids:
+            eng.events.append({"event": "algo_cancel_all", "account": account, "symbol": m.symbol, "algos": ids,
+                               "ts": now})
+        return [a.algos[i].copy() for i in ids]
+
+    def cancel_symbol(self, a: "_Account", symbol: str, ts: int) -> list[int]:
+        """End every open conditional order of ``symbol`` as CANCELED at ``ts``; their ids."""
+        ids = []
+        for o in self.live(a):
+            if o.symbol == symbol:
+                o.status, o.update_time = "CANCELED", ts
+                ids.append(o.algo_id)
+        return ids
+
+    # --- trigger -----------------------------------------------------------------------------------------
+
+    def tick(self, a: "_Account", now: int) -> None:
+        """Trigger every open conditional order of the account whose condition the mark now meets."""
+        eng = self.engine
+        for o in self.live(a):
+            mark = eng.mark(o.symbol, now)
+            if trail(o, mark) if o.order_type == "TRAILING_STOP_MARKET" else crossed(o, mark):
+                self._trigger(a, o, now)
+
+    def _trigger(self, a: "_Account", o: SimAlgoOrder, now: int) -> None:
+
+        eng = self.engine
+        m = eng.markets[o.symbol]
+        o.trigger_time = o.update_time = now
+        limit = o.order_type in LIMIT_TYPES
+        child = SimOrder(0, eng._client_id(a, None), a.spec.name, o.symbol, o.side, "LIMIT" if limit else "MARKET",
+                         o.time_in_force if limit else "GTC", o.quantity, o.price if limit else 0.0,
+                         o.reduce_only or o.close_position, o.position_side, now, now)
+        event = {"account": a.spec.name, "algo": o.algo_id, "symbol": o.symbol, "ts": now}
+        if child.closes:
+            closable = floor_step(eng._closable(a, child), m.amount_step)
+            if o.close_position:
+                child.quantity = closable
+            if closable <= EPS:  # nothing left to reduce
+                o.status = "EXPIRED"
+                eng.events.append({"event": "algo_expire", **event})
+                return
+            if child.quantity > closable + EPS:
+                o.status = "REJECTED"
+                eng.events.append({"event": "algo_reject", "code": REDUCE_ONLY_REJECTED, **event})
+                return
+        elif not eng._margin_ok(a, m, child, now):
+            o.status = "REJECTED"
+            eng.events.append({"event": "algo_reject", "code": MARGIN_INSUFFICIENT, **event})
+            return
+        o.status = "TRIGGERED"
+        eng._submit(a, m, child, now)
+        o.actual_order_id = child.order_id
+        eng.events.append({"event": "algo_trigger", "order": child.order_id, **event})
