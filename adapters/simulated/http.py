@@ -66,6 +66,7 @@ from aiohttp import web
 
 from .conditional import SimAlgoOrder
 from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, decimals, floor_step
+from .faces import face_for
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
 from .views import money
 
@@ -241,6 +242,9 @@ class SimServer:
         if self.admin_state and path == ADMIN_STATE_PATH and method == "GET":
             text = json.dumps(self.engine.dump_state(), separators=(",", ":"), default=str)
             return web.Response(status=200, text=text, content_type="application/json")
+        face = face_for(path)
+        if face is not None:  # another venue's dialect (faces/): Bybit, OKX, Hyperliquid
+            return await face(self, request)
         route = ROUTES.get((method, path))
         raw_query = request.rel_url.raw_query_string
         raw_body = (await request.text()) if request.can_read_body else ""

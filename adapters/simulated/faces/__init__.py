@@ -1,0 +1,47 @@
+"""The simulated exchange's venue faces beside Binance USDⓈ-M: one module per venue dialect.
+
+What it owns
+    :data:`FACES`, the registry of faces by the path prefix each venue's REST API lives under
+    (Bybit v5 ``/v5/``, OKX v5 ``/api/v5/``, Hyperliquid ``/info`` and ``/exchange``). The
+    simulated server (:class:`adapters.simulated.http.SimServer`) hands a request whose path
+    starts with one of them to that face; every other path is Binance USDⓈ-M's
+    (:mod:`adapters.simulated.http`). The prefixes never overlap, so one server on one port
+    speaks every dialect at once, and an account answers in whichever dialect its client speaks.
+
+A face is ``async def handle(server, request) -> aiohttp.web.StreamResponse``: it authenticates
+the request the venue's way (the account's ``api_key`` and ``secret`` from the engine), applies
+the server's fault plan (``server.faults``, keyed on the face's operation names and on
+``"METHOD /path"``), calls the engine (:class:`adapters.simulated.engine.SimExchange`, the one
+venue behind every face: it keeps no state of its own) and answers in the venue's envelope with
+the venue's error codes.
+
+Adding a face: write ``faces/<venue>.py`` with ``PREFIXES`` (a tuple of path prefixes) and
+``handle``; add it to ``_MODULES`` below.
+
+What it must not do
+    keep exchange state (all state is the engine's), listen anywhere (the server does), or hold
+    secrets beyond the engine's test keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+Handler = Callable[[Any, Any], Awaitable[Any]]
+
+_MODULES: tuple = ()
+
+# path prefix → the face's handler, longest prefix first
+FACES: dict[str, Handler] = dict(sorted(((p, m.handle) for m in _MODULES for p in m.PREFIXES),
+                                        key=lambda kv: -len(kv[0])))
+
+
+def face_for(path: str) -> Handler | None:
+    """The face that serves ``path``, or None: Binance USDⓈ-M's (the server's own)."""
+    for prefix, handle in FACES.items():
+        if path.startswith(prefix):
+            return handle
+    return None
+
+
+__all__ = ["FACES", "Handler", "face_for"]
