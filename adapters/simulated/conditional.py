@@ -39,16 +39,18 @@ types. It keeps its orders in the engine's accounts, so ``dump_state`` and ``dig
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Optional
+from typing import Any, Optional
 
-from .engine import (ALGO_ONLY_TYPES, CLIENT_ID_RE, DUPLICATE_CLIENT_ID, EPS, ILLEGAL_CHARS, INVALID_ORDER_TYPE,
+from .rules import (ALGO_ONLY_TYPES, CLIENT_ID_RE, DUPLICATE_CLIENT_ID, EPS, ILLEGAL_CHARS, INVALID_ORDER_TYPE,
                      INVALID_PARAM, INVALID_SIDE, INVALID_TIF, MANDATORY_PARAM, MARGIN_INSUFFICIENT, NO_SUCH_ORDER,
                      PARAM_NOT_REQUIRED, POSITION_SIDE_MISMATCH, PRECISION, PRICE_TOO_LOW, QTY_NOT_POSITIVE,
                      QTY_TOO_LARGE, REDUCE_ONLY_REJECTED, TICK_SIZE, UNKNOWN_ORDER, MarketSpec, SimError, SimOrder,
                      floor_step, on_grid)
 
-if TYPE_CHECKING:
-    from .engine import SimExchange, _Account
+# the engine (SimExchange) and its accounts are handed in, never imported: the engine builds
+# this book (an import either way would be a circle)
+Engine = Any
+AccountState = Any
 
 ALGO_TYPES = ALGO_ONLY_TYPES
 LIMIT_TYPES = ("STOP", "TAKE_PROFIT")  # become a limit order at their price
@@ -127,7 +129,7 @@ class ConditionalBook:
     and the rest delegate here): they evaluate the engine's timers first, charge the account's
     request weight and, for a new order, its order count."""
 
-    def __init__(self, engine: "SimExchange"):
+    def __init__(self, engine: Engine):
         self.engine = engine
 
     # --- place -----------------------------------------------------------------------------------------
@@ -247,7 +249,7 @@ class ConditionalBook:
             raise SimError(TICK_SIZE, "Price not increased by tick size.")
         return round(round(px / m.price_tick) * m.price_tick, m.price_decimals)
 
-    def _client_id(self, a: "_Account", cid: Optional[str]) -> str:
+    def _client_id(self, a: AccountState, cid: Optional[str]) -> str:
 
         eng = self.engine
         if cid is None or cid == "":
@@ -264,7 +266,7 @@ class ConditionalBook:
     # --- read --------------------------------------------------------------------------------------------
 
     @staticmethod
-    def live(a: "_Account") -> list[SimAlgoOrder]:
+    def live(a: AccountState) -> list[SimAlgoOrder]:
         """The account's open conditional orders by id (ended ones pruned)."""
         for aid in [i for i, o in a.algo_live.items() if not o.is_open]:
             del a.algo_live[aid]
@@ -278,7 +280,7 @@ class ConditionalBook:
         sym = eng._market(symbol).symbol if symbol else None
         return [o.copy() for o in self.live(a) if sym is None or o.symbol == sym]
 
-    def _find(self, a: "_Account", algo_id: Optional[int], client_algo_id: Optional[str]) -> Optional[SimAlgoOrder]:
+    def _find(self, a: AccountState, algo_id: Optional[int], client_algo_id: Optional[str]) -> Optional[SimAlgoOrder]:
 
         if algo_id is None and not client_algo_id:
             raise SimError(MANDATORY_PARAM, "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!")
@@ -325,7 +327,7 @@ class ConditionalBook:
                                "ts": now})
         return [a.algos[i].copy() for i in ids]
 
-    def cancel_symbol(self, a: "_Account", symbol: str, ts: int) -> list[int]:
+    def cancel_symbol(self, a: AccountState, symbol: str, ts: int) -> list[int]:
         """End every open conditional order of ``symbol`` as CANCELED at ``ts``; their ids."""
         ids = []
         for o in self.live(a):
@@ -336,7 +338,7 @@ class ConditionalBook:
 
     # --- trigger -----------------------------------------------------------------------------------------
 
-    def tick(self, a: "_Account", now: int) -> None:
+    def tick(self, a: AccountState, now: int) -> None:
         """Trigger every open conditional order of the account whose condition the mark now meets."""
         eng = self.engine
         for o in self.live(a):
@@ -344,7 +346,7 @@ class ConditionalBook:
             if trail(o, mark) if o.order_type == "TRAILING_STOP_MARKET" else crossed(o, mark):
                 self._trigger(a, o, now)
 
-    def _trigger(self, a: "_Account", o: SimAlgoOrder, now: int) -> None:
+    def _trigger(self, a: AccountState, o: SimAlgoOrder, now: int) -> None:
 
         eng = self.engine
         m = eng.markets[o.symbol]

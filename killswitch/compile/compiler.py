@@ -31,6 +31,7 @@ KS218     a scope selector that selects no declared account (:mod:`.scope_check`
 KS219     a hold trigger blind after a deployment for longer than the interval times its
           confirmations: a windowed signal it reads has no value yet (warning, :mod:`.blind`)
 KS220     an account's settle_coins entry its venue does not read (:mod:`.settle_check`)
+KS221     an account's venue that is no exchange ccxt knows (:mod:`.venue_check`)
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
@@ -92,6 +93,7 @@ from .graph import (
 from .node_build import action_node, signal_node
 from .scope_check import unmatched
 from .settle_check import check_settle_coins
+from .venue_check import check_venues
 
 
 @dataclass
@@ -166,6 +168,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
             check_routes(doc, diags, zone_known)
         elif isinstance(doc.model, Accounts):
             diags.extend(check_settle_coins(doc))
+            diags.extend(check_venues(doc))
     for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
         if isinstance(doc.model, PolicyTest):
             check_test(doc, ctx, diags)

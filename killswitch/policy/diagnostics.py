@@ -99,6 +99,9 @@ KS219 = _c("KS219", "trigger blind after a deployment", Severity.WARNING)
 # an account's settle_coins entry its venue does not read: a coin it does not settle in, or any
 # on a venue that lists every settle coin at once (or a spot account)
 KS220 = _c("KS220", "settle coin the venue does not read")
+# an account's venue that is no exchange id of the locked ccxt (a typo the runner would refuse
+# only when it builds the account's adapter)
+KS221 = _c("KS221", "unknown venue")
 
 # --- KS9xx: internal ----------------------------------------------------------------------
 KS900 = _c("KS900", "internal error")
