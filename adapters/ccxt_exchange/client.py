@@ -3,10 +3,11 @@
 What it owns
     * the ccxt configuration of an account: ccxt's own rate limiting (on unless the caller turns
       it off), the per-request timeout, the credentials (resolved with
-      :func:`adapters.base.resolve_secret` and handed to ccxt only), a logger pinned at WARNING,
-      and the dialect's client options;
+      :func:`adapters.base.resolve_secret` and handed to ccxt only: an API key and its secret, or
+      a wallet's private key beside its public address), a logger pinned at WARNING, and the
+      dialect's client options and the options it reads from the account's credentials;
     * the default factory ``ccxt.async_support.<venue>(config)``, imported lazily;
-    * configuring the built client: strict JSON, our request pacer in place of ccxt's limiter
+    * configuring the built client: strict JSON, what the dialect prepares, our request pacer in place of ccxt's limiter
       (:class:`~.budget.RequestPacer`), the dialect's order-count endpoints off the weight limit
       and its reads at the venue's weights, the market type, the sandbox, and the ``urls``
       override.
@@ -45,13 +46,18 @@ def client_config(account: Any, dialect: Dialect, *, timeout: float, rate_limit:
     creds = getattr(account, "credentials", None)
     if creds is not None:
         for ccxt_key, ref in (("apiKey", creds.api_key), ("secret", creds.secret),
-                              ("password", creds.password), ("uid", creds.uid)):
+                              ("password", creds.password), ("uid", creds.uid),
+                              ("privateKey", getattr(creds, "private_key", None))):
             if ref is None:
                 continue
             secret: Secret = resolve_secret(ref)
             secrets.append(secret)
             config[ccxt_key] = secret.reveal()
+        wallet = getattr(creds, "wallet_address", None)
+        if wallet is not None:
+            config["walletAddress"] = wallet  # an address: public, not a secret
     config["options"].update(dialect.client_options)
+    config["options"].update(dialect.account_options(creds))
     return config, secrets
 
 
@@ -75,6 +81,7 @@ def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bo
                      secrets: list[str]) -> None:
     if hasattr(ex, "on_json_response"):
         strict_json(ex)
+    dialect.prepare_client(ex)
     pace_requests(ex)
     costs = {**{e: 0.0 for e in dialect.order_count_endpoints}, **dialect.read_weights}
     if costs and hasattr(ex, "calculate_rate_limiter_cost"):

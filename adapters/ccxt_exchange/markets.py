@@ -105,19 +105,22 @@ class Markets:
         return rules
 
     def round_amount(self, symbol: str, amount: float) -> float:
-        """``amount`` rounded down to the market's step (ccxt ``amount_to_precision`` truncates);
+        """``amount`` rounded down to the market's step (ccxt ``amount_to_precision`` truncates, but
+        for a venue whose ccxt rounds to the nearest: then the step below);
         0.0 when nothing is left. Raises UNKNOWN_SYMBOL for a market that is not loaded."""
         m = self.require(symbol)
+        step = parsing.step_of((m.get("precision") or {}).get("amount"), self._precision_mode())
         to_precision = getattr(self._ex, "amount_to_precision", None)
         if to_precision is not None:
             try:
-                return float(to_precision(symbol, amount))
+                rounded = float(to_precision(symbol, amount))
+                # ccxt's hyperliquid rounds to the nearest step: never more than was asked
+                return parsing.round_to_step(amount, step, up=False) if rounded > amount and step else rounded
             except Exception as e:  # noqa: BLE001
                 if reason_for(e) is Reason.INVALID_ORDER:  # ccxt: the result would be 0
                     return 0.0
                 err = self._calls.error(e, "amount_to_precision")
             raise err
-        step = parsing.step_of((m.get("precision") or {}).get("amount"), self._precision_mode())
         return parsing.round_to_step(amount, step, up=False)
 
     def protected_price(self, symbol: str, price: float, side: str) -> float:

@@ -816,11 +816,38 @@ class SecretRef(Strict):
         return self
 
 
+# An account address of a wallet-signed venue (Hyperliquid): 0x and 40 hex digits. Public, so
+# written as it is, and checked here: a typo would read another account, or none.
+WalletAddress = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+
 class Credentials(Strict):
-    api_key: SecretRef
-    secret: SecretRef
+    """An API key and its secret (``password``, ``uid`` where the venue has them); or, on a venue
+    whose orders a wallet signs (Hyperliquid), the account's ``wallet_address`` and the
+    ``private_key`` that signs for it (the account's own, or an API wallet approved by it), with
+    ``vault_address`` when the key trades a vault or a sub-account of that account."""
+
+    api_key: Optional[SecretRef] = None
+    secret: Optional[SecretRef] = None
     password: Optional[SecretRef] = None
     uid: Optional[SecretRef] = None
+    wallet_address: Optional[WalletAddress] = None
+    private_key: Optional[SecretRef] = None
+    vault_address: Optional[WalletAddress] = None
+
+    @model_validator(mode="after")
+    def _one_way_to_sign(self) -> Self:
+        key = self.api_key is not None or self.secret is not None
+        wallet = self.wallet_address is not None or self.private_key is not None or self.vault_address is not None
+        if key and wallet:
+            raise PydanticCustomError("ks_value", "credentials are an api_key and a secret, or a wallet_address and "
+                                      "a private_key (a wallet-signed venue), not both")
+        if wallet and (self.wallet_address is None or self.private_key is None):
+            raise PydanticCustomError("ks_missing", "a wallet-signed account needs both wallet_address and private_key")
+        if not wallet and (self.api_key is None or self.secret is None):
+            raise PydanticCustomError("ks_missing", "credentials need an api_key and a secret "
+                                      "(or, on a wallet-signed venue, a wallet_address and a private_key)")
+        return self
 
 
 def _fail_closed(value: Any) -> bool:

@@ -442,15 +442,20 @@ class Venue:
 
     id: str
     market_id: str  # the venue's id of BTC/USDT:USDT
-    one_way_close: dict  # create_order params of a one-way (net mode) close with client order id "ks1"
-    hedge_close: dict  # create_order params of a hedge-mode sell closing the LONG leg
-    lookup: tuple  # (ccxt method, its params) of the first call of fetch_order(BTC, "ks1")
-    short_leg_info: dict  # the venue's raw info of a position (or order) on the SHORT leg
+    one_way_close: dict  # create_order params of a one-way (net mode) close with client order id ``cid``
+    hedge_close: dict | None  # create_order params of a hedge-mode sell closing the LONG leg (None: one-way only)
+    lookup: tuple  # (ccxt method, its params) of the first call of fetch_order(BTC, cid)
+    short_leg_info: dict  # the venue's raw info of a position (or order) on the SHORT leg (one-way: a net position)
     max_client_id_length: int
     countdown: tuple | None  # (ccxt method, its argument) of arm_cancel_all_after(60, (BTC,))
     options: tuple = ()  # adapter options the countdown needs, as (name, value) pairs
+    cid: str = "ks1"  # the client order id of the row's close and lookup (the engine's form where the venue needs it)
+    close_price: float | None = None  # the close's limit price, where the venue has no market order
+    create_answer_has_id: bool = True  # whether create_order's answer carries the client order id
 
 
+HL_CID = client_order_id("decision-1", "hyperliquid/main/BTC/USDT:USDT/long#1")
+HL_CLOID = "0x00" + HL_CID[2:]
 VENUES = [
     Venue("binance", "BTCUSDT", {"newClientOrderId": "ks1", "reduceOnly": True},
           {"newClientOrderId": "ks1", "positionSide": "LONG"},
@@ -473,6 +478,12 @@ VENUES = [
           {"clientOrderId": "ks1", "posSide": "long"},
           ("fetch_order", {"clOrdId": "ks1"}), {"posSide": "short"}, 32,
           ("privatePostTradeCancelAllAfter", {"timeOut": "60"})),
+    # one-way only; the engine's id travels as a cloid (0x00 + its 30 hex digits); no market
+    # order: the close is a limit IOC; scheduleCancel is armed for now + the milliseconds
+    Venue("hyperliquid", "BTC", {"clientOrderId": HL_CLOID, "reduceOnly": True, "timeInForce": "IOC"}, None,
+          ("fetch_order", {"clientOrderId": HL_CLOID}), {"position": {"coin": "BTC"}, "type": "oneWay"}, 32,
+          ("cancel_all_orders_after", 60000),
+          cid=HL_CID, close_price=59_000.0, create_answer_has_id=False),
 ]
 BTC = "BTC/USDT:USDT"
 
@@ -482,6 +493,7 @@ class VenueClient:
 
     def __init__(self, venue: Venue):
         self.id = venue.id
+        self.venue = venue
         self.has = {"fetchPositions": True, "fetchOrder": True, "cancelAllOrders": True, "fetchTickers": True}
         self.markets = None
         self.precisionMode = 4
@@ -507,6 +519,8 @@ class VenueClient:
 
     def _order(self, params, status="closed"):
         cid = next((v for k, v in params.items() if k.endswith("Id")), None)  # whichever key the venue uses
+        if status == "closed" and not self.venue.create_answer_has_id:
+            cid = None
         return {"id": "1", "clientOrderId": cid, "symbol": BTC, "side": "sell", "type": "market", "amount": 0.5,
                 "filled": 0.5, "status": status, "average": 60_000.0, "info": {}}
 
@@ -562,15 +576,18 @@ def test_every_dialect_has_a_contract_row_and_every_row_a_dialect():
 def test_venue_close_carries_the_client_id_reduce_only_and_the_leg_its_way(venue):
     async def body():
         sent = []
-        for hedge_mode, leg in ((False, None), (True, "LONG")):
+        modes = ((False, None), (True, "LONG")) if venue.hedge_close is not None else ((False, None),)
+        for hedge_mode, leg in modes:
             adapter, client = venue_adapter(venue, hedge_mode)
             client.positions = [venue_position("long", {})]
-            r = await bounded(adapter.submit(close_intent(BTC, amount=0.5, cid="ks1", position_side=leg)))
-            assert r.client_order_id == "ks1"
+            intent = close_intent(BTC, amount=0.5, cid=venue.cid, position_side=leg, limit=venue.close_price)
+            r = await bounded(adapter.submit(intent))
+            assert r.client_order_id == venue.cid
             [(symbol, kind, side, amount, price, params)] = [c[1] for c in client.calls if c[0] == "create_order"]
-            assert (symbol, kind, side, amount, price) == (BTC, "market", "sell", 0.5, None)
+            expected = ("market", None) if venue.close_price is None else ("limit", venue.close_price)
+            assert (symbol, kind, side, amount, price) == (BTC, expected[0], "sell", 0.5, expected[1])
             sent.append(params)
-        assert sent == [venue.one_way_close, venue.hedge_close]
+        assert sent == [venue.one_way_close] + ([venue.hedge_close] if venue.hedge_close is not None else [])
 
     asyncio.run(body())
 
@@ -579,8 +596,8 @@ def test_venue_close_carries_the_client_id_reduce_only_and_the_leg_its_way(venue
 def test_venue_order_is_looked_up_by_client_id_its_way(venue):
     async def body():
         adapter, client = venue_adapter(venue)
-        r = await bounded(adapter.fetch_order(BTC, "ks1"))
-        assert r.status == "filled"
+        r = await bounded(adapter.fetch_order(BTC, venue.cid))
+        assert r.status == "filled" and r.client_order_id == venue.cid
         method, params = venue.lookup
         first_method, first_args = client.calls[0]
         assert (first_method, first_args[-1]) == (method, params)
@@ -592,6 +609,12 @@ def test_venue_order_is_looked_up_by_client_id_its_way(venue):
 @pytest.mark.parametrize("venue", VENUES, ids=lambda v: v.id)
 def test_venue_leg_is_read_from_its_raw_field(venue):
     async def body():
+        if venue.hedge_close is None:  # one-way only: the venue's raw info says a position is the net one
+            adapter, client = venue_adapter(venue)
+            client.positions = [venue_position("short", venue.short_leg_info)]
+            s = await bounded(adapter.snapshot())
+            assert s.fetch.ok and [p.position_side for p in s.positions] == ["BOTH"]
+            return
         adapter, client = venue_adapter(venue, hedge_mode=True)
         client.positions = [venue_position("short", venue.short_leg_info)]
         s = await bounded(adapter.snapshot())
@@ -617,7 +640,8 @@ def test_venue_countdown_reaches_its_endpoint(venue):
 
 # Orders per second of our budget per venue (below the published limits): the figures the planner's
 # table held before each dialect owned its own.
-ORDER_RATES = {"binance": 10.0, "binanceusdm": 20.0, "binancecoinm": 5.0, "bybit": 10.0, "okx": 20.0}
+ORDER_RATES = {"binance": 10.0, "binanceusdm": 20.0, "binancecoinm": 5.0, "bybit": 10.0, "okx": 20.0,
+               "hyperliquid": 5.0}
 
 
 @pytest.mark.parametrize("venue", VENUES, ids=lambda v: v.id)

@@ -45,6 +45,8 @@ def account(venue="binanceusdm", market_type="futures", hedge_mode=False, **kw):
     creds = {"api_key": {"env": "KS_TEST_KEY"}, "secret": {"env": "KS_TEST_SECRET"}}
     if venue == "okx":
         creds["password"] = {"env": "KS_TEST_PASS"}
+    if venue == "hyperliquid":  # a wallet signs: its address and key
+        creds = {"wallet_address": "0x" + "ab" * 20, "private_key": {"env": "KS_TEST_SECRET"}}
     return Account.model_validate({
         "name": "main", "venue": venue, "market_type": market_type, "hedge_mode": hedge_mode,
         "labels": {"desk": "a"}, "initial_capital": 10000, "strategies": ["alpha", "beta"],

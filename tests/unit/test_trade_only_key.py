@@ -19,6 +19,7 @@ ALLOWED = {  # what loading markets may ask, per venue: public instrument lists 
     "bybit": {"/v5/market/instruments-info"},
     "okx": {"/api/v5/public/instruments"},
     "binanceusdm": {"/fapi/v1/exchangeInfo"},
+    "hyperliquid": {"/info"},  # POST, of type metaAndAssetCtxs only (tests/unit/test_hyperliquid.py)
 }
 
 

@@ -2,7 +2,7 @@
 
 What it owns
     which ccxt ids have a dialect of their own (:data:`DIALECTS`, in a fixed order: Binance,
-    Bybit, OKX), the generic dialect every other id gets (:func:`dialect_for`), and
+    Bybit, OKX, Hyperliquid), the generic dialect every other id gets (:func:`dialect_for`), and
     :data:`KNOWN_RAW_FIELDS`, the reader of the venues' raw answers.
 
     Raw answers are read with every registered venue's fields, in registry order, whatever the
@@ -17,9 +17,13 @@ What it must not do
 Adding a venue
     1. Write ``dialects/<venue>.py``: a :class:`~.base.Dialect` subclass overriding what the venue
        does differently (client order id key and length, hedge-mode leg, raw leg and equity
-       fields and close-only order fields — read through :data:`KNOWN_RAW_FIELDS` —, lookup by client order id, its
-       countdown endpoint, credential headers, reduce-only refusal texts), one instance per
-       ccxt id it serves, and ``DIALECTS``.
+       fields and close-only order fields — read through :data:`KNOWN_RAW_FIELDS` —, lookup by
+       client order id, its
+       countdown endpoint, credential headers, reduce-only refusal texts, the ccxt options an
+       account's credentials give and what its ccxt client must not send of its own accord),
+       one instance per ccxt id it serves, and ``DIALECTS``. A venue whose client order ids
+       have a form of their own maps the engine's ids to it both ways in the dialect
+       (Hyperliquid's cloids), so that an order is still found by the engine's id.
     2. Add the module's ``DIALECTS`` to ``_MODULES`` below.
     3. Add the venue's row (one per ccxt id) to ``VENUES`` in
        ``tests/contract/test_adapter_contract.py``; the contract fails for a registered id
@@ -36,10 +40,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from . import binance, bybit, okx
+from . import binance, bybit, hyperliquid, okx
 from .base import DEFAULT_ORDER_RATE, Countdown, Dialect
 
-_MODULES = (binance, bybit, okx)
+_MODULES = (binance, bybit, okx, hyperliquid)
 
 DIALECTS: dict[str, Dialect] = {d.id: d for m in _MODULES for d in m.DIALECTS}
 

@@ -7,6 +7,8 @@ What it owns
     * reading the venue's raw answer (ccxt's ``info``) where ccxt leaves something out: the leg of
       a position or an order, the account equity;
     * the venue's cancel-all-after (countdown) endpoint, when it has one, as a :class:`Countdown`;
+    * the ccxt options an account's credentials give (a vault address), and what the venue's ccxt
+      client must be kept from sending of its own accord;
     * the venue's order rate (``order_rate``, orders per second our budget allows, conservatively
       below the venue's published limits; the adapter's budget runs at it, its capabilities
       report it and the planner spaces the venue's closes by it), the endpoints the venue counts
@@ -162,6 +164,19 @@ class Dialect:
         """Whether the venue takes this client order id: its length and its characters."""
         return 0 < len(client_order_id) <= self.max_client_id_length and re.fullmatch(
             f"[{self.client_id_alphabet}]+", client_order_id) is not None
+
+    # --- the account's client ----------------------------------------------------------------
+
+    def account_options(self, credentials: Any) -> Mapping[str, Any]:
+        """ccxt options of one account's client read from its credentials (``Account.credentials``,
+        None without): on Hyperliquid the vault or sub-account a key trades for. Raises
+        ``AdapterError(AUTH)`` for credentials the venue cannot take. None by default."""
+        return {}
+
+    def prepare_client(self, client: Any) -> None:
+        """What the account's ccxt client is told beyond its options, on that client only: a
+        venue whose ccxt client would send requests of its own making turns them off here.
+        Nothing by default."""
 
     def book_limit(self, depth: int) -> int:
         """The depth to ask the venue's book for: the smallest it takes that covers ``depth``

@@ -1,0 +1,236 @@
+"""Hyperliquid (``hyperliquid``): perpetuals, orders signed by a wallet.
+
+What it owns
+    the Hyperliquid forms the adapter needs, every one of them a ``POST /info`` read or a signed
+    ``POST /exchange`` action:
+
+    * the account: ccxt's ``walletAddress`` (the account's address, the ``user`` of every read)
+      and ``privateKey`` (the account's own key or an API wallet it approved); with
+      ``vault_address``, a vault or a sub-account of that account: read as ``user`` = that
+      address and traded with ``vaultAddress`` beside each action (:meth:`account_options`);
+    * the client order id: Hyperliquid's ``cloid`` is 16 bytes, ``0x`` and 32 hex digits. The
+      engine's ids are ``ks`` and 30 lowercase hex digits; they travel as ``0x00`` and the same
+      30 digits and are read back as ``ks`` and those digits (:func:`to_cloid`,
+      :func:`from_cloid`), so that an order is found again by the engine's id after a crash.
+      Any other id is refused before it leaves (:meth:`client_id_fits`);
+    * the equity, read from ``clearinghouseState``'s ``marginSummary.accountValue``; positions
+      and open orders are ccxt's (``clearinghouseState``'s ``assetPositions``;
+      ``frontendOpenOrders``, which lists trigger orders too), each open order with its kind: a
+      position TP/SL (``isPositionTpsl``) ``tpsl``, another trigger order ``conditional``, else
+      ``regular``, and its trigger price and reduce-only flag;
+    * the account-wide dead man's switch ``scheduleCancel`` (:class:`ScheduleCancel`);
+    * turning off what ccxt's client would send on its own before the first order or cancel of
+      a process (:meth:`prepare_client`): an approval of ccxt's builder fee and its referral code.
+
+    Hyperliquid has no hedge mode (one position a coin), and no market order: a close is the
+    adapter's limit IOC at the intent's protected price (ccxt would need a price for a market
+    order too, and refuses one without it before anything is sent).
+
+What it must not do
+    import ccxt or hold account state (see :mod:`.base`); read HIP-3 (builder-deployed) perp
+    dexes or spot: their markets are not loaded and their positions not read.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from ...base import AdapterError, Reason
+from ..parsing import BadData, num
+from .base import Call, Countdown, Dialect, Listed, Reads
+
+ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+# The engine's client order ids (killswitch.engine.planner.client_order_id) and their cloids.
+OUR_ID = re.compile(r"^ks[0-9a-f]{30}$")
+OUR_CLOID = re.compile(r"^0x00([0-9a-fA-F]{30})$")
+
+SCHEDULE_CANCEL_MIN_S = 5  # the venue refuses a time less than 5 s ahead
+
+
+def to_cloid(client_order_id: str) -> str:
+    """The cloid an engine id travels as: ``ks`` + 30 hex digits → ``0x00`` + the same digits."""
+    if not OUR_ID.match(client_order_id):
+        raise ValueError(f"{client_order_id!r} is not ks and 30 lowercase hex digits")
+    return "0x00" + client_order_id[2:]
+
+
+def from_cloid(cloid: Any) -> Optional[str]:
+    """The engine id a cloid carries (``0x00`` + 30 hex digits → ``ks`` + those digits, in
+    lowercase); any other cloid as it is; None for none."""
+    if not isinstance(cloid, str) or not cloid:
+        return None
+    m = OUR_CLOID.match(cloid)
+    return "ks" + m.group(1).lower() if m else cloid
+
+
+@dataclass(frozen=True)
+class ScheduleCancel:
+    """``scheduleCancel``: one for the account (or the vault traded), every open order cancelled
+    at ``time`` (ms) unless pushed out again; at least 5 s ahead. Without ``time`` it is removed.
+
+    Armed through ccxt's ``cancel_all_orders_after`` (``time`` = its nonce + the milliseconds).
+    Disarmed by signing the action without ``time`` on the account's client: ccxt's
+    ``cancel_all_orders_after(0)`` would send ``time`` = now, which the venue refuses."""
+
+    client: Any = field(compare=False, repr=False)
+    per_symbol = False
+    disarm_refusal = None
+
+    async def arm(self, call: Call, seconds: float, market_id: Optional[str]) -> float:
+        ms = max(math.ceil(seconds * 1000), SCHEDULE_CANCEL_MIN_S * 1000)
+        await call("cancel_all_orders_after", ms)
+        return ms / 1000
+
+    async def disarm(self, call: Call, market_id: Optional[str]) -> None:
+        ex = self.client
+        action = {"type": "scheduleCancel"}
+        vault = vault_of(ex)
+        nonce = ex.incrementing_nonce()
+        request: dict[str, Any] = {"action": action, "nonce": nonce,
+                                   "signature": ex.sign_l1_action(action, nonce, vault)}
+        if vault is not None:
+            request["vaultAddress"] = vault
+        await call("privatePostExchange", request)
+
+
+def vault_of(client: Any) -> Optional[str]:
+    """The vault or sub-account address the client trades for, as ccxt sends it (no ``0x``)."""
+    opts = getattr(client, "options", None) or {}
+    vault = opts.get("vaultAddress")
+    return client.format_vault_address(vault) if isinstance(vault, str) and vault else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HyperliquidDialect(Dialect):
+    max_client_id_length: int = 32
+    client_id_alphabet: str = "0-9a-fks"  # exactly ks and 30 lowercase hex digits (client_id_fits)
+    client_options: Mapping[str, Any] = field(default_factory=lambda: {
+        # the main perp dex only: ccxt's default also loads spot and every HIP-3 dex (a request each)
+        "fetchMarkets": {"types": ["swap"]},
+        # a close must not wait on, nor sign, a referral code of ccxt's own (set once for good)
+        "refSet": True,
+    })
+    reduce_only_rejections: tuple[str, ...] = (r"reduce only order would increase position",)
+
+    # --- accounts ------------------------------------------------------------------------------
+
+    def account_options(self, credentials: Any) -> Mapping[str, Any]:
+        wallet = getattr(credentials, "wallet_address", None)
+        if credentials is None:
+            return {}
+        if wallet is None or getattr(credentials, "private_key", None) is None:
+            raise AdapterError(Reason.AUTH, "Hyperliquid signs with a wallet: its credentials are wallet_address "
+                               "and private_key, not an api_key and a secret", venue=self.id)
+        vault = getattr(credentials, "vault_address", None)
+        for name, address in (("wallet_address", wallet), ("vault_address", vault)):
+            if address is not None and not ADDRESS.match(str(address)):
+                raise AdapterError(Reason.AUTH, f"{name} {str(address)[:46]!r} is not 0x and 40 hex digits",
+                                   venue=self.id)
+        if vault is None:
+            return {}
+        # reads ask for the vault's or the sub-account's state (user), actions carry vaultAddress
+        return {"user": vault, "vaultAddress": vault}
+
+    def prepare_client(self, client: Any) -> None:
+        # ccxt's hyperliquid, before the first order or cancel of a process, signs and sends an
+        # approval of ccxt's builder fee (then names ccxt's builder in every order) and its
+        # referral code, and asks the account's abstraction: none of it asked by the operator,
+        # each a request on the way of a close. This client does without.
+        if hasattr(client, "initialize_client"):
+            async def initialized() -> bool:
+                return True
+
+            client.initialize_client = initialized
+
+    # --- orders --------------------------------------------------------------------------------
+
+    def client_id_fits(self, client_order_id: str) -> bool:
+        return OUR_ID.match(client_order_id) is not None
+
+    def order_params(self, client_order_id: str, *, futures: bool, hedge_leg: Optional[str],
+                     reduce_only: bool) -> dict:
+        params = super().order_params(client_order_id, futures=futures, hedge_leg=None, reduce_only=reduce_only)
+        params[self.client_id_param] = to_cloid(client_order_id)
+        return params
+
+    async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
+        if not OUR_ID.match(client_order_id):
+            return None  # never sent: no cloid of ours carries it
+        got = await call("fetch_order", None, symbol, {"clientOrderId": to_cloid(client_order_id)})
+        if not isinstance(got, Mapping) or got.get("id") is None:
+            return None  # orderStatus answers {"status": "unknownOid"} (ccxt: OrderNotFound)
+        return _with_our_id(got)
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
+        """``frontendOpenOrders`` (one list, not paged: resting and trigger orders alike)."""
+        got = await reads.call("fetch_open_orders", symbol)
+        if got is None:
+            return []
+        if not isinstance(got, list):
+            raise BadData("POST /info frontendOpenOrders: the answer is not a list")
+        return [_listed(o) for o in got]
+
+    def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
+        # a row of assetPositions says its mode: "oneWay", the only one the venue has
+        return "BOTH" if info.get("type") == "oneWay" and isinstance(info.get("position"), Mapping) else None
+
+    def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
+        summary = info.get("marginSummary")
+        if isinstance(summary, Mapping):
+            return [summary.get("accountValue")]
+        return []
+
+    # --- dead man's switch ---------------------------------------------------------------------
+
+    def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
+        if market_type != "futures" or not hasattr(client, "cancel_all_orders_after"):
+            return None
+        return ScheduleCancel(client)
+
+
+def _with_our_id(order: Mapping[str, Any]) -> dict:
+    out = dict(order)
+    out["clientOrderId"] = from_cloid(order.get("clientOrderId"))
+    return out
+
+
+def _listed(order: Any) -> Listed:
+    """A row of ``frontendOpenOrders``: its kind (``isPositionTpsl``: a TP/SL of the position,
+    which closes it whatever its size; ``isTrigger``: a stop or take-profit order), the engine's
+    id for its cloid, and a position TP/SL as reduce-only (the venue lists it with
+    ``reduceOnly`` true; a TP/SL cannot grow the position)."""
+    if not isinstance(order, Mapping):
+        raise BadData("an order is not an object")
+    info = order.get("info")
+    info = info if isinstance(info, Mapping) else {}
+    out = _with_our_id(order)
+    if info.get("isPositionTpsl") is True:
+        kind = "tpsl"
+        out["reduceOnly"] = True
+    elif info.get("isTrigger") is True:
+        kind = "conditional"
+    else:
+        kind = "regular"
+    if kind != "regular" and num(out.get("triggerPrice")) is None:
+        out["triggerPrice"] = num(info.get("triggerPx"))
+    return kind, out
+
+
+# Orders per second of our budget: the venue's REST limit is 1,200 weight a minute per IP, an
+# order or a cancel weighing 1 and a snapshot 4 (clearinghouseState twice, 2 each) plus 20 for
+# frontendOpenOrders; 5 orders a second (300 a minute) leaves the rest to the snapshots and to
+# other clients of the IP. The address's own budget (10,000 actions, then one per USDC traded)
+# is the operator's to keep.
+HYPERLIQUID = HyperliquidDialect(
+    id="hyperliquid", order_rate=5.0,
+    # frontendOpenOrders weighs 20 of the 1,200 a minute: listed at every 1 s snapshot it would
+    # need 24 a second beside the positions, above the 20 the venue allows; when 5 s old, 8
+    open_orders_max_age_s=5.0,
+)
+
+DIALECTS = (HYPERLIQUID,)
