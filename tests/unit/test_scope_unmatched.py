@@ -164,7 +164,8 @@ def test_the_accounts_a_runner_runs_with_stand_for_the_declared_ones_when_the_so
 
 # --- the compile-time rule is the engine's -----------------------------------------------------------
 
-KEYS, VALUES, VENUES, NAMES = ["book", "desk", "tier"], ["a", "b", "c"], ["v1", "v2", "v3"], ["n0", "n1", "n2", "n3"]
+KEYS, VALUES, NAMES = ["book", "desk", "tier"], ["a", "b", "c"], ["n0", "n1", "n2", "n3"]
+VENUES = ["binanceusdm", "bybit", "okx"]  # ids ccxt knows (another is KS221)
 labels_st = st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALUES), max_size=3)
 
 
