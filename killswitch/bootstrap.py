@@ -16,6 +16,8 @@ core. ccxt, apprise and OpenTelemetry are imported only inside the builders that
 
 from __future__ import annotations
 
+import logging
+
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -97,9 +99,16 @@ def ccxt_adapters(accounts: Iterable[Any], *, timeout: Optional[float] = None, u
             kw["ccxt_rate_limit"] = False
         return CcxtAdapter(acc, **kw)
 
+    from adapters.ccxt_exchange.dialects import DIALECTS
+
     out = Adapters()
     for acc in accounts:
         key = f"{acc.venue}/{acc.name}"
+        if acc.venue not in DIALECTS:
+            logging.getLogger("killswitch.runner").warning(
+                "VENUE_GENERIC: %s: %s has no dialect of its own: its lists are read by ccxt's unified calls, "
+                "whose pages, settle-coin splits and separate conditional-order lists are not checked (a book "
+                "can read short); dialects: %s", key, acc.venue, ", ".join(sorted(DIALECTS)))
         try:
             out.by_key[key] = make(acc)
         except AdapterError as e:  # its message names the reference, never the secret

@@ -35,3 +35,22 @@ def test_a_misspelt_venue_is_refused_at_the_venue_with_the_closest_id(tmp_path):
 def test_the_example_accounts_name_known_venues():
     r = CliRunner().invoke(cli, ["validate", str(POLICIES / "accounts.yaml")], catch_exceptions=False)
     assert r.exit_code == 0 and "KS221" not in r.output, r.output
+
+
+def test_an_account_on_a_venue_without_a_dialect_is_said_at_start(caplog, monkeypatch):
+    import asyncio
+    import logging
+
+    from killswitch.bootstrap import ccxt_adapters
+    from killswitch.policy.model import Account
+
+    monkeypatch.setenv("KS_T_KEY", "k")
+    monkeypatch.setenv("KS_T_SECRET", "s")
+    caplog.set_level(logging.WARNING, logger="killswitch.runner")
+    creds = {"api_key": {"env": "KS_T_KEY"}, "secret": {"env": "KS_T_SECRET"}}
+    accounts = [Account.model_validate({"name": n, "venue": v, "market_type": "futures", "credentials": creds})
+                for n, v in (("k1", "krakenfutures"), ("b1", "binanceusdm"))]
+    built = ccxt_adapters(accounts)
+    asyncio.run(built.close())
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("VENUE_GENERIC:")]
+    assert len(said) == 1 and said[0].startswith("VENUE_GENERIC: krakenfutures/k1: krakenfutures has no dialect")
