@@ -164,6 +164,7 @@ class Executor:
         self.clock = clock
         self.confirm_gap_ms = confirm_gap_ms
         self._not_found: dict[str, int] = {}  # client id → when the venue first said it does not know it
+        self._resent_refused: dict[str, tuple[str, str]] = {}  # client id → why its resend was refused
         # the intents the last journal() wrote, when every one of them was new (else empty)
         self._journaled_new: set[str] = set()
         # whether a remainder may still rest (a cancel not yet confirmed): until the first
@@ -289,7 +290,14 @@ class Executor:
         try:
             res = await adapter.submit(o)
         except AdapterError as e:
-            if e.reason in UNCLEAR:
+            if e.reason in UNCLEAR or (resent and o.client_order_id not in self._resent_refused):
+                # A resend that is refused says nothing of the first send under the same client
+                # id: late, it may have reached the venue and filled meanwhile (the resend then
+                # meets a duplicate id, a reduce-only refusal or a position already closed). It
+                # stays unknown until the venue is asked again; not found a second time, it is
+                # taken as refused (_not_found_yet), never sent a third time.
+                if resent:
+                    self._resent_refused[o.client_order_id] = (e.reason.value, e.message)
                 outcome("unknown", e.reason.value, 0.0)
                 await self._result(o.client_order_id, "unknown", 0.0, None, e.reason.value, e.message)
                 r.unknown.append(o.client_order_id)
@@ -358,6 +366,7 @@ class Executor:
                 await self._not_found_yet(adapter, e, report)
                 continue
             self._not_found.pop(e.client_order_id, None)
+            self._resent_refused.pop(e.client_order_id, None)
             status = found.status if found.status in FINAL + RESTING else "unknown"
             if status in RESTING:
                 resting.append((e, found))
@@ -464,6 +473,12 @@ class Executor:
         if now - first < self.confirm_gap_ms:
             return
         self._not_found.pop(e.client_order_id, None)
+        refused = self._resent_refused.pop(e.client_order_id, None)
+        if refused is not None:  # sent twice, refused the second time, at the venue neither time
+            await self._result(e.client_order_id, "rejected", 0.0, None, refused[0], refused[1])
+            if e.reduce_only:
+                report.unfilled.append(e.decision_id)
+            return
         intent = OrderIntent(**json.loads(e.payload_json)) if e.payload_json else None
         if intent is None or not await self.still_leader():
             return

@@ -199,3 +199,67 @@ def test_a_loop_whose_store_has_not_answered_for_a_term_shows_no_life(tmp_path):
     assert fresh < keeper.term_ms, fresh
     assert stuck > keeper.term_ms, f"the loop went on showing life {stuck:.0f} ms into a store call that hung"
     assert back < keeper.term_ms, back
+
+
+class LateVenue:
+    """A venue whose first send of an order arrives late: not found twice, then the resend is
+    refused (the first one filled meanwhile, so the reduce-only resend meets no position), and
+    from then on the lookup finds the first one, filled — or, with ``arrives=False``, never."""
+
+    capabilities = None
+
+    def __init__(self, arrives: bool):
+        self.arrives = arrives
+        self.resent = False
+        self.sent: list[str] = []
+
+    async def fetch_order(self, symbol: str, client_order_id: str):
+        from adapters.base import OrderResult
+
+        if self.resent and self.arrives:
+            return OrderResult(client_order_id, "1", "filled", 0.1, 0.1, 59_000.0)
+        raise AdapterError(Reason.ORDER_NOT_FOUND, f"no order {client_order_id}", venue="simulated")
+
+    async def submit(self, intent: OrderIntent):
+        self.sent.append(intent.client_order_id)
+        self.resent = True
+        raise AdapterError(Reason.REDUCE_ONLY_REJECTED, "ReduceOnly Order is rejected.", venue="simulated")
+
+
+def resend_refused(tmp_path, arrives: bool):
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    fence = store.acquire_lease("runner", 60_000, 0)
+    intent = OrderIntent("d-1", "ks-late-1", "simulated", "sim-main", "BTC/USDT:USDT", "sell", None, 0.1, True,
+                         59_000.0, 6_000.0, 1, 1, 0, "close_all", "TEST")
+    store.journal_intents(fence, [IntentRow(intent.client_order_id, "d-1", "simulated", "sim-main", intent.symbol,
+                                            "sell", None, 0.1, True, json.dumps(vars(intent)))], ts_ms=0)
+    now = [1_000]
+    venue = LateVenue(arrives)
+    io = StoreIO("test")
+    ex = Executor(store, {"simulated/sim-main": venue}, lambda: fence, dry_run=False, clock=lambda: now[0],
+                  confirm_gap_ms=1_000, still_leader=lambda: _yes(), io=io)
+    try:
+        for _ in range(6):  # not found, not found a gap later (resent, refused), then asked again
+            run(ex.reconcile())
+            now[0] += 1_000
+        (entry,) = store.journal(limit=10)
+        return venue.sent, entry, store.pending_intents()
+    finally:
+        io.close()
+        store.close()
+
+
+async def _yes() -> bool:
+    return True
+
+
+def test_a_refused_resend_leaves_the_order_to_the_venue_which_has_the_late_first_one_filled(tmp_path):
+    sent, entry, pending = resend_refused(tmp_path, arrives=True)
+    assert sent == ["ks-late-1"]  # resent once, never a third time
+    assert (entry.status, entry.filled) == ("filled", 0.1) and pending == []  # the journal agrees with the venue
+
+
+def test_a_refused_resend_of_an_order_the_venue_never_had_is_rejected_once_asked_again(tmp_path):
+    sent, entry, pending = resend_refused(tmp_path, arrives=False)
+    assert sent == ["ks-late-1"]
+    assert (entry.status, entry.reason_code) == ("rejected", "REDUCE_ONLY_REJECTED") and pending == []
