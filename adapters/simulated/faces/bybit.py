@@ -226,9 +226,9 @@ class _Face:
         except BybitFail as f:
             return self._respond(method, path, f.status, envelope({}, eng.now(), f.code, f.msg), f.headers, account)
         except SimError as e:
-            f = self._venue_error(e, account)
-            return self._respond(method, path, f.status, envelope({}, eng.now(), f.code, f.msg) if f.status == 200
-                                 else f.msg, f.headers, account)
+            v = self._venue_error(e, account)
+            return self._respond(method, path, v.status, envelope({}, eng.now(), v.code, v.msg) if v.status == 200
+                                 else v.msg, v.headers, account)
         if op == "place_order" and first(faults, FaultKind.HIDE_FROM_NEXT_QUERY) and result.get("_regular"):
             eng.hide_from_next_query(cast(str, account), int(result["orderId"]))
         if isinstance(result, dict):
@@ -267,7 +267,8 @@ class _Face:
         if not api_key or account is None:
             raise BybitFail(BAD_KEY, "API key is invalid.")
         h = request.headers
-        ts_s, recv_s, sign = h.get("X-BAPI-TIMESTAMP", ""), h.get("X-BAPI-RECV-WINDOW", "5000"), h.get("X-BAPI-SIGN", "")
+        ts_s, recv_s = h.get("X-BAPI-TIMESTAMP", ""), h.get("X-BAPI-RECV-WINDOW", "5000")
+        sign = h.get("X-BAPI-SIGN", "")
         if not ts_s.isdigit() or not recv_s.isdigit():
             raise _params("params error: X-BAPI-TIMESTAMP or X-BAPI-RECV-WINDOW is not a number")
         origin = ts_s + api_key + recv_s + payload
@@ -483,7 +484,8 @@ class _Face:
             "quoteCoin": m.quote, "launchTime": "1585526400000", "deliveryTime": "0", "deliveryFeeRate": "",
             "priceScale": str(pd),
             "leverageFilter": {"minLeverage": "1", "maxLeverage": f"{m.max_leverage:.2f}", "leverageStep": "0.01"},
-            "priceFilter": {"minPrice": _f(m.price_tick, pd), "maxPrice": "1999999.80", "tickSize": _f(m.price_tick, pd)},
+            "priceFilter": {"minPrice": _f(m.price_tick, pd), "maxPrice": "1999999.80",
+                            "tickSize": _f(m.price_tick, pd)},
             "lotSizeFilter": {"maxOrderQty": _f(m.max_amount, ad), "minOrderQty": _f(m.min_amount, ad),
                               "qtyStep": _f(m.amount_step, ad), "postOnlyMaxOrderQty": _f(m.max_amount, ad),
                               "maxMktOrderQty": _f(m.max_amount, ad), "minNotionalValue": f"{m.min_notional:g}"},
