@@ -3,7 +3,9 @@
 
 Runs the simulated exchange's HTTP face on 127.0.0.1 with the system clock (scenario time
 starts when the server does) until interrupted, and prints the base URL, the accounts' test
-keys and the ccxt settings to point ``binanceusdm`` at it. ``scenarios`` lists the scenarios.
+keys and the ccxt settings to point ``binanceusdm`` at it, and (under ``bybit``) the
+``api_url`` and ccxt settings that point a ``bybit`` account at its Bybit v5 face, on the same
+port. ``scenarios`` lists the scenarios.
 
 For test harnesses: ``--time-scale X`` runs the scenario's clock X times faster than the wall
 clock from the start (request timestamps are still checked against the wall clock), and the
@@ -26,6 +28,7 @@ from .scenarios import SCENARIOS, build, wide_book
 
 
 async def _serve(args) -> int:
+    from .faces import bybit
     from .http import ScaledClock, SimServer, wall_clock
 
     faults = FaultPlan.load(args.faults) if args.faults else None
@@ -44,6 +47,10 @@ async def _serve(args) -> int:
                      for n, a in engine.accounts.items()},
         "ccxt": {"urls": {"api": server.api_urls()},
                  "options": server.ccxt_config(next(iter(engine.accounts)))["options"]},
+        # the Bybit v5 face, on the same port: an Accounts document's ``venue: bybit`` and
+        # ``api_url`` (the ccxt adapter sends every Bybit request there), or a bare ccxt.bybit's config
+        "bybit": {"api_url": url, "ccxt": {k: v for k, v in bybit.ccxt_config(server, next(iter(engine.accounts)))
+                                           .items() if k in ("urls", "options")}},
     }
     print(json.dumps(info, indent=2), flush=True)
     try:
@@ -56,7 +63,7 @@ async def _serve(args) -> int:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m adapters.simulated", description="the simulated exchange")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("serve", help="serve the Binance USD-M REST face on 127.0.0.1")
+    s = sub.add_parser("serve", help="serve the Binance USD-M and Bybit v5 REST faces on 127.0.0.1")
     s.add_argument("--scenario", default="calm", choices=sorted(SCENARIOS))
     s.add_argument("--port", type=int, default=0, help="0: a free port (printed)")
     s.add_argument("--seed", type=int, default=0)

@@ -1,9 +1,14 @@
-"""The adapter contract, run against both faces of the simulated exchange:
+"""The adapter contract, run against every face of the simulated exchange:
 
 - ``inprocess``: :class:`adapters.simulated.adapter.SimulatedAdapter` over the engine;
 - ``ccxt``: the production :class:`adapters.ccxt_exchange.CcxtAdapter` driving the real
   ``ccxt.binanceusdm`` (signing, parsing, error mapping) against the engine's Binance USD-M
-  HTTP face on 127.0.0.1.
+  HTTP face on 127.0.0.1;
+- ``ccxt-bybit``: the same adapter driving the real ``ccxt.bybit`` against the engine's Bybit v5
+  face (:mod:`adapters.simulated.faces.bybit`) on the same server. Where Bybit itself differs,
+  the test says so: its order/create answers only the order's ids (a submit's outcome is
+  "open" until the order is read back), it shows a trailing stop's current trigger price, and
+  its dead man's switch (DCP) needs a private websocket, which the adapter does not keep here.
 
 For every operation and every injected fault the adapter returns a result or raises
 ``AdapterError`` with a reason code, never hangs past its timeout, never sends a close larger
@@ -37,7 +42,7 @@ from killswitch.policy.model import Account
 T0 = 1_772_456_400_000
 TIMEOUT_S = 2.0  # the adapter's own timeout in these tests
 SLACK_S = 3.0  # what a test allows beyond it before calling it a hang
-FACES = ["inprocess", "ccxt"]
+FACES = ["inprocess", "ccxt", "ccxt-bybit"]
 KEYS = {"sim-main": ("sim-main-key", "sim-main-secret"), "sim-hedge": ("sim-hedge-key", "sim-hedge-secret")}
 
 
@@ -81,7 +86,7 @@ async def face(kind: str, account: str = "sim-main", scenario: str = "calm"):
     key, secret = KEYS[account]
     os.environ["KS_CONTRACT_KEY"], os.environ["KS_CONTRACT_SECRET"] = key, secret
     acc = Account.model_validate({
-        "name": account, "venue": "binanceusdm", "market_type": "futures",
+        "name": account, "venue": "bybit" if kind == "ccxt-bybit" else "binanceusdm", "market_type": "futures",
         "hedge_mode": account == "sim-hedge",
         "credentials": {"api_key": {"env": "KS_CONTRACT_KEY"}, "secret": {"env": "KS_CONTRACT_SECRET"}},
     })
@@ -106,6 +111,11 @@ def close_intent(symbol="BTC/USDT:USDT", side="sell", amount=1.0, cid="ks-contra
                  position_side=None, limit=None):
     return OrderIntent("d-contract", cid, "binanceusdm", "sim-main", symbol, side, position_side, amount, reduce_only,
                        limit, 0.0, 1, 1, T0, "close_all", "CONTRACT")
+
+
+def answers_ids_only(f: Face) -> bool:
+    """Bybit's order/create answers the order's ids alone: the outcome is read back later."""
+    return f.kind == "ccxt-bybit"
 
 
 async def bounded(coro, budget=TIMEOUT_S + SLACK_S):
@@ -148,7 +158,8 @@ def test_snapshot_reports_equity_positions_and_markets(kind):
 def test_reduce_only_close_reduces_the_position(kind):
     async def body(f: Face):
         r = await bounded(f.adapter.submit(close_intent(amount=2.0)))
-        assert r.status == "filled" and r.filled == pytest.approx(2.0) and r.client_order_id == "ks-contract-1"
+        assert r.client_order_id == "ks-contract-1"
+        assert (r.status, r.filled) == (("open", 0.0) if answers_ids_only(f) else ("filled", pytest.approx(2.0)))
         assert f.position("BTCUSDT") == pytest.approx(3.0)
         again = await bounded(f.adapter.fetch_order("BTC/USDT:USDT", "ks-contract-1"))
         assert again.status == "filled" and again.filled == pytest.approx(2.0)
@@ -192,7 +203,7 @@ def test_hedge_mode_closes_only_the_named_leg(kind):
     async def body(f: Face):
         intent = close_intent(side="buy", amount=1.0, position_side="SHORT", cid="ks-hedge-1")
         r = await bounded(f.adapter.submit(intent))
-        assert r.status == "filled"
+        assert r.status == ("open" if answers_ids_only(f) else "filled")
         legs = {p.position_side: abs(p.amount) for p in f.engine.positions(f.account, "BTCUSDT")}
         assert legs == {"LONG": pytest.approx(2.0), "SHORT": pytest.approx(3.0)}
 
@@ -261,7 +272,8 @@ def test_conditional_orders_are_listed_with_their_kind_and_trigger_price(kind, a
             "sl": ("conditional", "market", "sell", 2_500.0, None, True, 10.0),
             "close-tp": ("conditional", "market", "sell", 4_000.0, None, True, 0.0),
             "entry-stop-limit": ("conditional", "limit", "sell", 2_400.0, 2_390.0, False, 1.0),
-            "trail": ("trailing", "market", "sell", None, None, True, 5.0),
+            # Bybit shows where a trailing stop triggers now: 1 % under the best mark, 3,000
+            "trail": ("trailing", "market", "sell", 2_970.0 if f.kind == "ccxt-bybit" else None, None, True, 5.0),
         }
         legs = {o.client_id: o.position_side for o in s.orders}
         assert legs["sl"] == ("LONG" if account == "sim-hedge" else "BOTH")
@@ -289,6 +301,9 @@ def test_cancel_orders_entries_keeps_conditional_orders_that_only_reduce(kind, a
 
 @pytest.mark.parametrize("kind", FACES)
 def test_native_dead_mans_switch_arms_and_disarms(kind):
+    if kind == "ccxt-bybit":
+        pytest.skip("Bybit's DCP fires on a private websocket's drop; the adapter keeps none here, so offers none")
+
     async def body(f: Face):
         st = await bounded(f.adapter.arm_cancel_all_after(60, ("BTC/USDT:USDT",)))
         assert st.armed and st.supported
@@ -308,7 +323,7 @@ def test_latency_below_the_timeout_still_answers(kind):
     async def body(f: Face):
         f.faults.latency("place_order", int(TIMEOUT_S * 1000 * 0.4), times=1)
         r = await bounded(f.adapter.submit(close_intent()))
-        assert r.status == "filled"
+        assert r.status == ("open" if answers_ids_only(f) else "filled")
 
     run(body, kind)
 

@@ -567,6 +567,7 @@ def test_serve_command_line():
         info = json.loads("".join(got))
         assert info["url"].startswith("http://127.0.0.1:") and info["scenario"] == "flash-crash"
         assert info["accounts"]["sim-hedge"]["hedge_mode"] is True
+        assert info["bybit"]["api_url"] == info["url"]  # the Bybit v5 face, on the same port
 
         async def t():
             import ccxt.async_support as ca

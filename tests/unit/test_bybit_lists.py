@@ -38,8 +38,14 @@ class Venue:
     """Answers ccxt's requests from the fixture by settleCoin and cursor; every request is kept
     as (METHOD, path, params). ``endless``: every page of USDT's positions points to another."""
 
-    def __init__(self, endless: bool = False, stop_order_type: str | None = None):
+    def __init__(self, endless: bool = False, stop_order_type: str | None = None, newest_first: bool = False):
         self.doc = json.loads(FIXTURE.read_text())
+        if newest_first:  # as Bybit lists them: each page's first row is its newest order
+            for pages in self.doc["orders"].values():
+                for page in pages:
+                    rows = page["result"]["list"]
+                    for i, row in enumerate(rows):
+                        row["createdTime"] = str(int(row["createdTime"]) + 1000 * (len(rows) - i))
         if stop_order_type is not None:
             self.doc["orders"]["USDC"][0]["result"]["list"][0]["stopOrderType"] = stop_order_type
         self.endless = endless
@@ -127,6 +133,16 @@ def test_usdc_settled_positions_and_orders_and_every_page_are_read():
     ]
     assert {p for m, p, q in venue.requests} == {"/v5/account/wallet-balance", "/v5/position/list",
                                                  "/v5/order/realtime"}
+
+
+def test_every_page_is_read_when_the_venue_lists_newest_first():
+    """ccxt sorts a page's orders oldest first: the cursor it copied into the venue's first row
+    (the newest) is then in the last row, and is still followed."""
+    venue = Venue(newest_first=True)
+    snap = snapshot(venue)
+    assert snap.fetch.ok, snap.fetch
+    assert len(snap.orders) == 10
+    assert [q.get("cursor") for q in asked(venue, "/v5/order/realtime")] == [None, "o-usdt-2", None]
 
 
 def test_declared_settle_coins_replace_the_default_and_an_inverse_coin_is_read_as_inverse():

@@ -60,12 +60,17 @@ STOP_ORDER_KINDS: Mapping[str, str] = {
 
 
 def next_cursor(page: list) -> Optional[dict]:
-    """The next page's parameters: the cursor ccxt copies into the first row (its ``info``);
-    None when there is none (an empty page, an absent or empty cursor)."""
-    first = page[0] if page else None
-    info = first.get("info") if isinstance(first, Mapping) else None
-    cursor = info.get("nextPageCursor") if isinstance(info, Mapping) else None
-    return {"cursor": cursor} if isinstance(cursor, str) and cursor else None
+    """The next page's parameters: the cursor ccxt copies into the venue's first row (its
+    ``info``); None when there is none (an empty page, an absent or empty cursor). Any row is
+    looked at: ccxt sorts the orders it parses by time, oldest first, and Bybit lists them
+    newest first, so the row that carries the cursor is the last of a page of orders placed at
+    different times (read as first only, every page after the first was never asked)."""
+    for row in page:
+        info = row.get("info") if isinstance(row, Mapping) else None
+        cursor = info.get("nextPageCursor") if isinstance(info, Mapping) else None
+        if isinstance(cursor, str) and cursor:
+            return {"cursor": cursor}
+    return None
 
 
 def order_kind(order: Any, venue: str) -> str:
