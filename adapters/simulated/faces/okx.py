@@ -386,11 +386,17 @@ class _Okx:
 
     # --- parameters -------------------------------------------------------------------------------------
 
-    def market(self, p: dict, required: bool = True) -> Optional[MarketSpec]:
+    def market(self, p: dict) -> MarketSpec:
+        """The market ``instId`` names (it must)."""
+        m = self.maybe_market(p)
+        if m is None:
+            raise _Fail("50014", "Parameter instId can not be empty.")
+        return m
+
+    def maybe_market(self, p: dict) -> Optional[MarketSpec]:
+        """The market ``instId`` names, or None when it names none."""
         iid = p.get("instId")
         if not iid:
-            if required:
-                raise _Fail("50014", "Parameter instId can not be empty.")
             return None
         m = self.by_inst.get(iid)
         if m is None:
@@ -569,11 +575,10 @@ class _Okx:
                 if not p.get("instType"):
                     raise _Fail("50014", "Parameter instType can not be empty.")
                 return _ok([])
-            m = self.market(p, required=False)
+            m = self.maybe_market(p)
             markets = [m] if m else list(eng.markets.values())
         rows = []
         for m in markets:
-            assert m is not None
             px = _px(m, eng.mark(m.symbol, at)) or "0"
             if op == "mark_price":
                 rows.append({"instType": "SWAP", "instId": inst_id(m), "markPx": px, "ts": str(at)})
@@ -587,7 +592,6 @@ class _Okx:
 
     def books(self, p: dict) -> dict:
         m = self.market(p)
-        assert m is not None
         n = int(self.number(p, "sz") or 1)
         if not 1 <= n <= 400:
             raise _bad("sz")
@@ -731,7 +735,7 @@ class _Okx:
     def pending(self, account: str, p: dict) -> dict:
         if p.get("instType") not in (None, "", "SWAP"):
             return _ok([])
-        m = self.market(p, required=False)
+        m = self.maybe_market(p)
         rows = [self.order(o) for o in self.engine.open_orders(account, m.symbol if m else None)]
         if p.get("ordType"):
             wanted = set(str(p["ordType"]).split(","))
@@ -750,7 +754,7 @@ class _Okx:
             raise _bad("ordType")
         if p.get("instType") not in (None, "", "SWAP"):
             return _ok([])
-        m = self.market(p, required=False)
+        m = self.maybe_market(p)
         rows = [self.algo(o) for o in self.engine.open_algo_orders(account, m.symbol if m else None)]
         rows = [r for r in rows if r["ordType"] in wanted]
         if p.get("algoId"):
@@ -782,7 +786,6 @@ class _Okx:
 
     def _place(self, account: str, p: dict, cid: str) -> SimOrder:
         m = self.market(p)
-        assert m is not None
         if cid and not CLORDID_RE.match(cid):
             raise _bad("clOrdId")
         side = str(p.get("side") or "").lower()
@@ -821,7 +824,6 @@ class _Okx:
     def _place_algo(self, account: str, p: dict, cid: str) -> SimAlgoOrder:
         eng = self.engine
         m = self.market(p)
-        assert m is not None
         if cid and not CLORDID_RE.match(cid):
             raise _bad("algoClOrdId")
         side = str(p.get("side") or "").lower()
@@ -878,7 +880,6 @@ class _Okx:
         row = {"ordId": oid, "clOrdId": cid, "ts": str(self.engine.now())}
         try:
             m = self.market(p)
-            assert m is not None
             if not oid and not cid:
                 raise _Fail("50014", "Parameter ordId can not be empty.")
             if oid and not str(oid).isdigit():
@@ -899,7 +900,6 @@ class _Okx:
         row = {"algoId": aid, "algoClOrdId": cid, "clOrdId": "", "tag": ""}
         try:
             m = self.market(p)
-            assert m is not None
             if not aid and not cid:
                 raise _Fail("50014", "Parameter algoId can not be empty.")
             if aid and not str(aid).isdigit():
