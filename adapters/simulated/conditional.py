@@ -88,6 +88,7 @@ class SimAlgoOrder:
     status: str = "NEW"  # NEW | TRIGGERED | CANCELED | EXPIRED | REJECTED
     trigger_time: int = 0
     actual_order_id: int = 0  # the order it became
+    label: str = ""  # a face's own name for the order's type (OKX: trigger or conditional), for its listings
 
     @property
     def is_open(self) -> bool:
@@ -140,7 +141,7 @@ class ConditionalBook:
               close_position: bool = False, position_side: Optional[str] = None,
               client_algo_id: Optional[str] = None, working_type: Optional[str] = None,
               price_protect: bool = False, callback_rate: Optional[float] = None,
-              activate_price: Optional[float] = None, algo_type: str = "CONDITIONAL") -> SimAlgoOrder:
+              activate_price: Optional[float] = None, algo_type: str = "CONDITIONAL", label: str = "") -> SimAlgoOrder:
 
         eng = self.engine
         now = eng._begin()
@@ -215,7 +216,7 @@ class ConditionalBook:
         cid = self._client_id(a, client_algo_id)
         o = SimAlgoOrder(0, cid, account, m.symbol, side, otype, ps, tif, qty, trig, px, bool(reduce_only),
                          bool(close_position), wt, bool(price_protect), now, now, callback_rate=rate,
-                         activate_price=activate)
+                         activate_price=activate, label=label)
         mark = eng.mark(m.symbol, now)
         if trailing:
             if trail(o, mark):

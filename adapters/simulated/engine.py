@@ -100,6 +100,9 @@ class AccountSpec:
     hedge_mode: bool = False
     leverage: int = 10  # default leverage of every symbol
     spot: tuple[tuple[str, float], ...] = ()  # spot balances: (asset, amount)
+    # the third credential of venues that sign with one (OKX's OK-ACCESS-PASSPHRASE); the faces
+    # that take no passphrase never read it
+    passphrase: str = "sim-passphrase"
 
 
 @dataclass(frozen=True)

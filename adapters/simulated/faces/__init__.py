@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from . import bybit
+from . import bybit, okx
 
 Handler = Callable[[Any, Any], Awaitable[Any]]
 
-_MODULES: tuple = (bybit,)
+_MODULES: tuple = (bybit, okx)
 
 # path prefix → the face's handler, longest prefix first
 FACES: dict[str, Handler] = dict(sorted(((p, m.handle) for m in _MODULES for p in m.PREFIXES),
