@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import socket
 import tempfile
@@ -81,15 +80,18 @@ async def _receiver():
     return runner, port, pages
 
 
-async def _run(policy_dir: Path, echo) -> int:
+VENUE_NAMES = {"binanceusdm": "Binance USD-M", "bybit": "Bybit v5", "okx": "OKX v5"}
+
+
+async def _run(policy_dir: Path, echo, venue: str = "binanceusdm") -> int:
     from adapters.simulated.engine import ManualClock
     from adapters.simulated.http import SimServer, wall_clock
     from adapters.simulated.scenarios import build
+    from adapters.simulated.venues import sim_account
 
     from ..compile.compiler import compile_documents
     from ..policy.load import load_sources
     from ..zones import zone_known
-    from ..policy.model import Account
     from ..bootstrap import SinkOptions, build_runner, ccxt_adapters, open_state, runner_sinks
     from ..render.evaluation import iso, plan_lines
     from ..sources import read_sources
@@ -109,12 +111,6 @@ async def _run(policy_dir: Path, echo) -> int:
     engine = build("calm", clock)
     for symbol, path in _paths().items():
         engine.set_price_path(symbol, path)
-    os.environ["KS_DEMO_API_KEY"], os.environ["KS_DEMO_API_SECRET"] = "sim-main-key", "sim-main-secret"
-    account = Account.model_validate({
-        "name": "sim-main", "venue": "binanceusdm", "market_type": "futures", "labels": {"book": "futures"},
-        "initial_capital": 1_000_000,
-        "credentials": {"api_key": {"env": "KS_DEMO_API_KEY"}, "secret": {"env": "KS_DEMO_API_SECRET"}},
-    })
     work = Path(tempfile.mkdtemp(prefix="ksdemo-"))
     from ..state.audit_chain import AuditKey
 
@@ -123,6 +119,8 @@ async def _run(policy_dir: Path, echo) -> int:
     store = open_state(f"sqlite://{work / 'state.db'}", audit_key=AuditKey(secrets.token_hex(32)))
     started = time.monotonic()
     async with SimServer(engine, auth_clock=wall_clock) as server:
+        # the account as an Accounts document names it: the venue's dialect, the server's URL
+        account = sim_account(server, "sim-main", venue, labels={"book": "futures"}, initial_capital=1_000_000)
         # the simulated exchange enforces its own limits, in simulated time: ccxt's pacing would
         # stretch the scripted minutes into real ones
         built = ccxt_adapters([account], urls=server.base_url, timeout=5, rate_limit=False)
@@ -132,7 +130,8 @@ async def _run(policy_dir: Path, echo) -> int:
                                                         clock=clock), err=echo)
         runner = build_runner(graph, built.by_key, store, sinks=sinks, lock_path=work / "lock.json", dry_run=False,
                               clock=clock, holder="demo")
-        echo(f"killswitch demo: policy futures-book {graph.short_digest}, simulated Binance USD-M at {server.base_url}")
+        echo(f"killswitch demo: policy futures-book {graph.short_digest}, simulated {VENUE_NAMES[venue]} "
+             f"({venue}) at {server.base_url}")
         echo("mode: LIVE against the simulated exchange (a real deployment stays in dry run unless "
              "the accounts say dry_run: false)")
         book = {p.symbol: p.amount for p in engine.positions("sim-main")}
@@ -181,7 +180,10 @@ async def _run(policy_dir: Path, echo) -> int:
 @click.option("--policies", "policy_dir", default="policies", show_default=True,
               type=click.Path(exists=True, file_okay=False),
               help="The policy directory holding futures-book.yaml and routes.yaml.")
-def demo(policy_dir: str) -> None:
+@click.option("--venue", type=click.Choice(sorted(VENUE_NAMES)), default="binanceusdm", show_default=True,
+              help="The dialect the simulated exchange answers in, and the account's venue: the real ccxt "
+                   "client of that venue runs against it.")
+def demo(policy_dir: str, venue: str) -> None:
     """Run the runner against the simulated exchange through a scripted crash (about 10 s)."""
     if not (Path(policy_dir) / "futures-book.yaml").is_file():
         raise click.BadParameter(f"no futures-book.yaml in {policy_dir!r}: the demo runs that policy",
@@ -194,7 +196,7 @@ def demo(policy_dir: str) -> None:
     # and errors) goes through the same scrubbing handlers as in ksctl run
     configure("text", level=logging.WARNING)
     try:
-        code = asyncio.run(_run(Path(policy_dir), click.echo))
+        code = asyncio.run(_run(Path(policy_dir), click.echo, venue))
     finally:
         unconfigure()
     raise SystemExit(code)

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -24,3 +26,19 @@ def test_demo_escalates_flattens_and_locks():
     assert "pages received by the local webhook: 4" in text and "entered stage 3 flatten" in text
     assert ("[WARNING] futures-book binanceusdm/sim-main: BLIND, cannot act (INSUFFICIENT_HISTORY): "
             "triggers soft, harder, hard") in text
+
+
+@pytest.mark.parametrize("venue", ["bybit", "okx"])
+def test_demo_runs_the_same_story_in_every_dialect_of_the_simulator(venue):
+    """The real ccxt client of each venue against the simulator's face for it: the same ladder,
+    flat, halted, nothing pending, and the venue's own secret never printed."""
+    exe = Path(sys.executable).with_name("ksctl")
+    out = subprocess.run([str(exe), "demo", "--venue", venue], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout
+    assert f"({venue}) at http://127.0.0.1:" in text
+    for step in ("stage 0 → 1 reduce-top-risk", "stage 1 → 2 close-losing-side", "stage 2 → 3 flatten"):
+        assert step in text
+    assert "positions left: none" in text and "trading lock: halted" in text and "0 pending" in text
+    assert f"futures-book {venue}/sim-main: entered stage 3 flatten" in text
+    assert "sim-main-secret" not in text + out.stderr and "sim-passphrase" not in text + out.stderr
