@@ -9,8 +9,9 @@ the full fault plan below (429, 418, a timeout after the order was applied, 5xx,
 connection after send, truncated JSON, an order hidden from the next query; on orders, cancels
 and order queries). The runner ticks every 5 s of simulated time on a manual clock.
 
-Printed per face (the in-process adapter, and the production ccxt adapter driving
-``ccxt.binanceusdm`` over the simulated exchange's HTTP face on 127.0.0.1):
+Printed per face (the in-process adapter, and the production ccxt adapter driving the real ccxt
+client of each venue the simulator speaks — ``binanceusdm``, ``bybit``, ``okx`` — over its HTTP
+face for that venue on 127.0.0.1; ``--venue`` picks some):
 
 - time to flat: the ticks and simulated seconds from the stage entry to the first tick where
   the book is flat or holds only residuals, no order of ours is open at the venue and the
@@ -31,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import platform
 import statistics
 import sys
@@ -50,6 +50,7 @@ from adapters.simulated.adapter import SimulatedAdapter  # noqa: E402
 from adapters.simulated.engine import EPS, ManualClock, SimExchange  # noqa: E402
 from adapters.simulated.faults import FaultPlan  # noqa: E402
 from adapters.simulated.scenarios import BOOK_MAIN, build  # noqa: E402
+from adapters.simulated.venues import VENUES as SIM_VENUES  # noqa: E402
 from killswitch.compile.compiler import compile_documents  # noqa: E402
 from killswitch.policy.load import load_text  # noqa: E402
 from killswitch.bootstrap import build_runner  # noqa: E402
@@ -238,41 +239,27 @@ async def run_inprocess(work: Path, *, ratio: float = FILL_RATIO, rest: bool = T
 
 
 async def run_ccxt(work: Path, *, ratio: float = FILL_RATIO, rest: bool = True, faults=FULL_FAULTS,
-                   max_ticks: int = 90) -> Result:
+                   max_ticks: int = 90, venue: str = "binanceusdm") -> Result:
     from adapters.ccxt_exchange import CcxtAdapter
     from adapters.simulated.http import SimServer, wall_clock
-    from killswitch.policy.model import Account
+    from adapters.simulated.venues import sim_account
 
     plan = fault_plan(faults)
     engine, clock = _engine(ratio, rest, plan)
-    spec = engine.accounts[ACCOUNT].spec
-    os.environ["KS_BENCH_CLOSE_KEY"], os.environ["KS_BENCH_CLOSE_SECRET"] = spec.api_key, spec.secret
-    acc = Account.model_validate({
-        "name": ACCOUNT, "venue": "binanceusdm", "market_type": "futures", "labels": {"book": "futures"},
-        "credentials": {"api_key": {"env": "KS_BENCH_CLOSE_KEY"}, "secret": {"env": "KS_BENCH_CLOSE_SECRET"}}})
     store = open_store(f"sqlite://{work / 'ccxt.db'}")
     timeout_s = 2.0
     async with SimServer(engine, faults=plan, auth_clock=wall_clock, hang_s=timeout_s + 1.0) as server:
+        acc = sim_account(server, ACCOUNT, venue, labels={"book": "futures"})
         adapter = CcxtAdapter(acc, urls=server.base_url, timeout=timeout_s, max_retries=1, backoff_s=0.05,
-                              orders_per_second=1000, exchange_factory=_unthrottled)
-        runner = build_runner(graph(), {f"binanceusdm/{ACCOUNT}": adapter}, store,
+                              orders_per_second=1000, ccxt_rate_limit=False)
+        runner = build_runner(graph(), {f"{venue}/{ACCOUNT}": adapter}, store,
                               lock_path=work / "lock-ccxt.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
                               snapshot_timeout_s=timeout_s + 1.0)
         try:
-            return await drive("ccxt over HTTP", runner, engine, clock, plan, store, max_ticks)
+            return await drive(f"ccxt {venue} over HTTP", runner, engine, clock, plan, store, max_ticks)
         finally:
             await adapter.close()
             store.close()
-
-
-def _unthrottled(config: dict):
-    """ccxt's binanceusdm without ccxt's own request limiter: it paces requests in wall time
-    (a snapshot weighs 50, ~2.5 s of its budget), while this run fast-forwards a manual clock
-    5 s per tick in milliseconds. The simulated venue still enforces its weight and order
-    limits on its own clock, as Binance would."""
-    import ccxt.async_support as ccxt_async
-
-    return ccxt_async.binanceusdm({**config, "enableRateLimit": False})
 
 
 def machine() -> str:
@@ -326,6 +313,8 @@ def main() -> None:
     ap.add_argument("--fill", type=float, default=FILL_RATIO, help="fill ratio of every order (default 0.4)")
     ap.add_argument("--expire", action="store_true", help="remainders expire (IOC honoured) instead of resting")
     ap.add_argument("--no-ccxt", action="store_true", help="the in-process face only")
+    ap.add_argument("--venue", action="append", choices=SIM_VENUES,
+                    help="the dialects the ccxt face runs in (repeatable; default: every one the simulator speaks)")
     args = ap.parse_args()
     rest = not args.expire
     print(f"close-all under the full fault plan with partial fills — "
@@ -343,12 +332,13 @@ def main() -> None:
     report(results)
     if args.no_ccxt:
         return
-    results = []
-    for i in range(n_cx):
-        d = work / f"cx{i}"
-        d.mkdir()
-        results.append(asyncio.run(asyncio.wait_for(run_ccxt(d, ratio=args.fill, rest=rest), 600)))
-    report(results)
+    for venue in args.venue or SIM_VENUES:
+        results = []
+        for i in range(n_cx):
+            d = work / f"cx-{venue}-{i}"
+            d.mkdir()
+            results.append(asyncio.run(asyncio.wait_for(run_ccxt(d, ratio=args.fill, rest=rest, venue=venue), 600)))
+        report(results)
 
 
 if __name__ == "__main__":

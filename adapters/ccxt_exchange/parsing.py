@@ -341,6 +341,10 @@ def order_result(o: Any, client_order_id: str, amount: float) -> OrderResult:
     status = _ORDER_STATUS.get(raw, raw)
     if status == "open" and filled > 0:
         status = "partially_filled" if filled < total else "filled"
+    elif raw == "closed" and filled < total * (1 - 1e-9):
+        # ccxt calls an order that ended with a remainder unfilled "closed" where the venue says
+        # so (Bybit's PartiallyFilledCanceled: an IOC close that met a thin book): it did not fill
+        status = "canceled"
     fee = None
     if isinstance(o.get("fee"), Mapping):
         fee = num(o["fee"].get("cost"))

@@ -273,11 +273,12 @@ class ConditionalBook:
             del a.algo_live[aid]
         return [a.algo_live[i] for i in sorted(a.algo_live)]
 
-    def open_orders(self, account: str, symbol: Optional[str] = None) -> list[SimAlgoOrder]:
+    def open_orders(self, account: str, symbol: Optional[str] = None, *,
+                    weight: Optional[int] = None) -> list[SimAlgoOrder]:
         eng = self.engine
         now = eng._begin()
         a = eng._acct(account)
-        eng._charge(a, 1 if symbol else 40, now)
+        eng._charge(a, weight if weight is not None else 1 if symbol else 40, now)
         sym = eng._market(symbol).symbol if symbol else None
         return [o.copy() for o in self.live(a) if sym is None or o.symbol == sym]
 

@@ -758,10 +758,13 @@ class SimExchange:
         oid = a.by_client.get(client_order_id)
         return a.orders.get(oid) if oid is not None else None
 
-    def open_orders(self, account: str, symbol: Optional[str] = None) -> list[SimOrder]:
+    def open_orders(self, account: str, symbol: Optional[str] = None, *,
+                    weight: Optional[int] = None) -> list[SimOrder]:
+        """The open orders (of ``symbol``), charged Binance's weight (1, or 40 for every symbol)
+        unless a face gives its venue's (``weight``: Bybit and OKX limit requests, not weight)."""
         now = self._begin()
         a = self._acct(account)
-        self._charge(a, 1 if symbol else 40, now)
+        self._charge(a, weight if weight is not None else 1 if symbol else 40, now)
         sym = self._market(symbol).symbol if symbol else None
         out = []
         for o in self._live(a):
@@ -854,8 +857,9 @@ class SimExchange:
         :meth:`.conditional.ConditionalBook.place`'s."""
         return self.conditional.place(account, symbol, side, type, **kw)
 
-    def open_algo_orders(self, account: str, symbol: Optional[str] = None) -> list["SimAlgoOrder"]:
-        return self.conditional.open_orders(account, symbol)
+    def open_algo_orders(self, account: str, symbol: Optional[str] = None, *,
+                         weight: Optional[int] = None) -> list["SimAlgoOrder"]:
+        return self.conditional.open_orders(account, symbol, weight=weight)
 
     def get_algo_order(self, account: str, algo_id: Optional[int] = None,
                        client_algo_id: Optional[str] = None) -> "SimAlgoOrder":

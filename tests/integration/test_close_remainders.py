@@ -333,8 +333,12 @@ def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_in_proce
     _ends_flat_or_residual_only(run(bench.run_inprocess(tmp_path)))
 
 
-def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_through_ccxt(tmp_path):
-    _ends_flat_or_residual_only(run(bench.run_ccxt(tmp_path), timeout=300))
+@pytest.mark.parametrize("venue", ["binanceusdm", "bybit", "okx"])
+def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_through_ccxt(tmp_path, venue):
+    """Each venue's real ccxt client against the simulator's face for it, under the same faults
+    (keyed on the same operations): on Bybit an IOC close that expired was once not found by its
+    client id (ccxt's closed list holds filled orders alone) and the book never settled."""
+    _ends_flat_or_residual_only(run(bench.run_ccxt(tmp_path, venue=venue), timeout=300))
 
 
 def test_a_remainder_left_open_by_a_runner_that_died_is_cancelled_at_restart_and_closed_again(tmp_path):

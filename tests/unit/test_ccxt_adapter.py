@@ -199,6 +199,9 @@ class FakeExchange:
     async def fetch_closed_orders(self, symbol=None, since=None, limit=None, params={}):
         return await self._do("fetch_closed_orders", (symbol, since, limit, params), [])
 
+    async def fetch_canceled_and_closed_orders(self, symbol=None, since=None, limit=None, params={}):
+        return await self._do("fetch_canceled_and_closed_orders", (symbol, since, limit, params), [])
+
     async def fetch_tickers(self, symbols=None, params={}):
         return await self._do("fetch_tickers", (symbols,), {})
 
@@ -932,16 +935,22 @@ def test_fetch_order_by_client_id(venue, params):
     assert (res.client_order_id, res.status, res.filled) == ("CID", "filled", 0.2)
 
 
-def test_fetch_order_bybit_looks_in_open_then_closed_orders():
+def test_fetch_order_bybit_looks_in_open_then_every_final_order():
+    """An IOC close that expired, or one cancelled after a partial fill, is in Bybit's history
+    as Cancelled: ccxt's fetch_closed_orders asks for Filled alone and would not find it."""
     a, fake = make(FakeExchange("bybit"))
-    fake.script["fetch_closed_orders"] = [[ccxt_order("8", status="closed", client_id="CID", amount=1, filled=1)]]
-    res = run(a.fetch_order(BTC, "CID"))
-    assert [c for c in fake.calls if c[0].startswith("fetch_") and "orders" in c[0]] == [
-        ("fetch_open_orders", (BTC, None, None, {"orderLinkId": "CID"})),
-        ("fetch_closed_orders", (BTC, None, None, {"orderLinkId": "CID"})),
-    ]
-    assert (res.order_id, res.status) == ("8", "filled")
-    fake.script["fetch_closed_orders"] = [[]]
+    for status, filled in (("canceled", 0.4), ("closed", 1)):
+        fake.calls.clear()
+        fake.script["fetch_canceled_and_closed_orders"] = [
+            [ccxt_order("8", status=status, client_id="CID", amount=1, filled=filled)]]
+        res = run(a.fetch_order(BTC, "CID"))
+        assert [c for c in fake.calls if c[0].startswith("fetch_") and "orders" in c[0]] == [
+            ("fetch_open_orders", (BTC, None, None, {"orderLinkId": "CID"})),
+            ("fetch_canceled_and_closed_orders", (BTC, None, None, {"orderLinkId": "CID"})),
+        ]
+        assert (res.order_id, res.status, res.filled) == ("8", "canceled" if status == "canceled" else "filled",
+                                                          filled)
+    fake.script["fetch_canceled_and_closed_orders"] = [[]]
     with pytest.raises(AdapterError) as ei:
         run(a.fetch_order(BTC, "NOPE"))
     assert ei.value.reason is Reason.ORDER_NOT_FOUND

@@ -150,7 +150,10 @@ class BybitDialect(Dialect):
         return True  # through the order lists, whatever ccxt says of fetchOrder
 
     async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
-        for method in ("fetch_open_orders", "fetch_closed_orders"):
+        # the open list, then the history of every final status: ccxt's fetch_closed_orders asks
+        # /v5/order/history for orderStatus=Filled alone, so an IOC that expired or a close that
+        # was cancelled, filled in part or not at all, read as "no such order" and was sent again
+        for method in ("fetch_open_orders", "fetch_canceled_and_closed_orders"):
             got = await call(method, symbol, None, None, {"orderLinkId": client_order_id})
             match = [o for o in (got or []) if isinstance(o, Mapping)
                      and o.get("clientOrderId") in (None, client_order_id)]

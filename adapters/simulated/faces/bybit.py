@@ -144,6 +144,11 @@ IDX_OF_LEG = {v: k for k, v in LEG_OF_IDX.items()}
 ORDER_FILTERS = ("Order", "StopOrder", "tpslOrder")
 LOOPBACK_URL = ("http://127.0.0.1", "http://localhost", "http://[::1]")
 
+# What one list request costs against the engine's minute budget (its 2,400): the venue limits
+# requests per endpoint, not a shared weight, so a list of every symbol is one request here,
+# not Binance's 40.
+REQUEST_WEIGHT = 1
+
 
 class BybitFail(Exception):
     """A Bybit answer other than success: its HTTP status, retCode and message."""
@@ -593,9 +598,9 @@ class _Face:
         a = eng.accounts[account]
         if open_only:
             if flt in (None, "Order"):
-                regular = eng.open_orders(account, symbol)
+                regular = eng.open_orders(account, symbol, weight=REQUEST_WEIGHT)
             if flt in (None, "StopOrder", "tpslOrder") and (eng.has_algo_orders(account) or flt is not None):
-                algos = eng.open_algo_orders(account, symbol)
+                algos = eng.open_algo_orders(account, symbol, weight=REQUEST_WEIGHT)
         else:
             eng.tick()  # (the engine's due timers first, as each of its reads does)
             eng.charge(account, 1)

@@ -143,6 +143,11 @@ _CODES: dict[int, tuple[str, str]] = {
     -4028: ("51000", "Parameter lever error"),
 }
 
+# What one list request costs against the engine's minute budget (its 2,400): the venue limits
+# requests per endpoint, not a shared weight, so a list of every symbol is one request here,
+# not Binance's 40.
+REQUEST_WEIGHT = 1
+
 
 class _Fail(Exception):
     """An answer other than success: its HTTP status and OKX body."""
@@ -736,7 +741,7 @@ class _Okx:
         if p.get("instType") not in (None, "", "SWAP"):
             return _ok([])
         m = self.maybe_market(p)
-        rows = [self.order(o) for o in self.engine.open_orders(account, m.symbol if m else None)]
+        rows = [self.order(o) for o in self.engine.open_orders(account, m.symbol if m else None, weight=REQUEST_WEIGHT)]
         if p.get("ordType"):
             wanted = set(str(p["ordType"]).split(","))
             rows = [r for r in rows if r["ordType"] in wanted]
@@ -755,7 +760,8 @@ class _Okx:
         if p.get("instType") not in (None, "", "SWAP"):
             return _ok([])
         m = self.maybe_market(p)
-        rows = [self.algo(o) for o in self.engine.open_algo_orders(account, m.symbol if m else None)]
+        algos = self.engine.open_algo_orders(account, m.symbol if m else None, weight=REQUEST_WEIGHT)
+        rows = [self.algo(o) for o in algos]
         rows = [r for r in rows if r["ordType"] in wanted]
         if p.get("algoId"):
             rows = [r for r in rows if r["algoId"] == p["algoId"]]
