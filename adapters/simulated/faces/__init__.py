@@ -27,9 +27,13 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
+from . import hyperliquid
+
 Handler = Callable[[Any, Any], Awaitable[Any]]
 
-_MODULES: tuple = ()
+_MODULES: tuple = (
+    hyperliquid,
+)
 
 # path prefix → the face's handler, longest prefix first
 FACES: dict[str, Handler] = dict(sorted(((p, m.handle) for m in _MODULES for p in m.PREFIXES),
