@@ -418,7 +418,7 @@ class CcxtAdapter:
                 params["timeInForce"] = "IOC"
             raw = await self._calls.call(op, "create_order", intent.symbol, order_type, intent.side, amount, price,
                                          params, retry=False, order=True)
-            result = parsing.order_result(raw, intent.client_order_id, amount)
+            result = parsing.order_result(self.dialect.order_answer(raw), intent.client_order_id, amount)
             self._after_send(intent.symbol, leg, result)
             return result
 

@@ -35,3 +35,17 @@ def intent(symbol: str, side: str, amount: float, *, cid: str = "ks-test-1", red
     return OrderIntent(decision_id="d-1", client_order_id=cid, venue=venue, account=account, symbol=symbol, side=side,
                        position_side=position_side, amount=amount, reduce_only=reduce_only, limit_price=limit_price,
                        notional=0.0, chunk=1, chunks=1, not_before_ms=T0, action="close_all", reason="TEST")
+
+
+def hyperliquid_account(server, monkeypatch, account: str = "sim-main", env: str = "KS_SIM_HL_KEY"):
+    """A killswitch Account on venue hyperliquid for the engine account ``account`` as the
+    simulated exchange's Hyperliquid face knows it: its derived wallet address, its derived test
+    key (through ``env``, set here) and ``api_url`` the server, so that no request leaves it."""
+    from adapters.simulated.faces.hyperliquid import account_address, account_key
+    from killswitch.policy.model import Account
+
+    monkeypatch.setenv(env, account_key(account))
+    return Account.model_validate({
+        "name": account, "venue": "hyperliquid", "market_type": "futures", "quote_currency": "USDC",
+        "strategies": ["alpha"], "api_url": server.base_url,
+        "credentials": {"wallet_address": account_address(account), "private_key": {"env": env}}})

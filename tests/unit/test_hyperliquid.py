@@ -74,7 +74,8 @@ class Venue:
             kind = params["action"]["type"]
             if kind == "order":
                 return {"status": "ok", "response": {"type": "order", "data": {"statuses": [
-                    {"filled": {"totalSz": params["action"]["orders"][0]["s"], "avgPx": "59990.0", "oid": 77}}]}}}
+                    {"filled": {"totalSz": params["action"]["orders"][0]["s"], "avgPx": "59990.0", "oid": 77,
+                               "cloid": params["action"]["orders"][0]["c"]}}]}}}
             if kind == "scheduleCancel":
                 return {"status": "ok", "response": {"type": "default"}}
         raise AssertionError(f"unexpected request {path} {params}")

@@ -207,6 +207,11 @@ class Dialect:
         still takes ``reduceOnly`` beside them."""
         return {"hedged": True}, True
 
+    def order_answer(self, answer: Any) -> Any:
+        """ccxt's answer to ``create_order`` as the adapter reads it: the client order id the
+        engine sent where the venue writes it another way (as it is, here)."""
+        return answer
+
     def can_fetch_by_client_id(self, has: Has) -> bool:
         return has("fetchOrder")
 

@@ -156,6 +156,10 @@ class HyperliquidDialect(Dialect):
         params[self.client_id_param] = to_cloid(client_order_id)
         return params
 
+    def order_answer(self, answer: Any) -> Any:
+        # the venue echoes the cloid in a filled or resting status: the engine's id is ks...
+        return _with_our_id(answer) if isinstance(answer, Mapping) else answer
+
     async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
         if not OUR_ID.match(client_order_id):
             return None  # never sent: no cloid of ours carries it

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from . import bybit, okx
+from . import bybit, hyperliquid, okx
 
 Handler = Callable[[Any, Any], Awaitable[Any]]
 
-_MODULES: tuple = (bybit, okx)
+_MODULES: tuple = (bybit, okx, hyperliquid)
 
 # path prefix → the face's handler, longest prefix first
 FACES: dict[str, Handler] = dict(sorted(((p, m.handle) for m in _MODULES for p in m.PREFIXES),
