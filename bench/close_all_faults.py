@@ -164,8 +164,14 @@ class Result:
 
     @property
     def covered(self) -> bool:
-        """Flat, or every position left is a residual."""
-        return set(self.positions) <= {r[0] for r in self.residuals}
+        """Flat, or every position left is a residual (by base coin: a face may quote the engine's
+        USDT markets in its venue's own settle coin, as Hyperliquid's does in USDC)."""
+        return {base(s) for s in self.positions} <= {base(r[0]) for r in self.residuals}
+
+
+def base(symbol: str) -> str:
+    """``BTC`` of ``BTC/USDT:USDT``."""
+    return symbol.split("/", 1)[0]
 
 
 def _left(engine: SimExchange) -> dict:
@@ -201,8 +207,8 @@ async def drive(face: str, runner: Runner, engine: SimExchange, clock: ManualClo
         if res.entered_tick is None:
             continue
         left = _left(engine)
-        residual = {r[0] for r in _residuals(runner)}
-        if _open(engine) == 0 and not store.pending_intents() and set(left) <= residual:
+        residual = {base(r[0]) for r in _residuals(runner)}
+        if _open(engine) == 0 and not store.pending_intents() and {base(s) for s in left} <= residual:
             res.done_tick = t
     res.wall_s = time.perf_counter() - start
     res.open_orders = _open(engine)

@@ -331,20 +331,27 @@ _ORDER_STATUS = {"open": "open", "closed": "filled", "canceled": "canceled", "ca
 
 
 def order_result(o: Any, client_order_id: str, amount: float) -> OrderResult:
-    """A ccxt order answer → OrderResult; ``client_order_id`` and ``amount`` stand in for what
-    the answer leaves out."""
+    """A ccxt order answer → OrderResult; ``client_order_id`` stands in for what the answer
+    leaves out, ``amount`` is what was asked (0: unknown)."""
     if not isinstance(o, Mapping):
         raise BadData("the order answer is not an object")
     filled = abs(num(o.get("filled")) or 0.0)
-    total = abs(num(o.get("amount")) or amount)
+    answered = abs(num(o.get("amount")) or 0.0)
+    total = max(answered, amount)
     raw = str(o.get("status") or "open").lower()
     status = _ORDER_STATUS.get(raw, raw)
     if status == "open" and filled > 0:
         status = "partially_filled" if filled < total else "filled"
     elif raw == "closed" and filled < total * (1 - 1e-9):
-        # ccxt calls an order that ended with a remainder unfilled "closed" where the venue says
-        # so (Bybit's PartiallyFilledCanceled: an IOC close that met a thin book): it did not fill
-        status = "canceled"
+        if answered >= total * (1 - 1e-9):
+            # the venue says the order ended with a remainder unfilled, and ccxt calls it
+            # "closed" (Bybit's PartiallyFilledCanceled: an IOC close that met a thin book)
+            status = "canceled"
+        else:
+            # the answer describes the part that filled alone (Hyperliquid's "filled" with its
+            # totalSz): whether the rest was cancelled or rests on the book is not said, so the
+            # order is not final; the runner asks the venue again and cancels a remainder
+            status = "partially_filled"
     fee = None
     if isinstance(o.get("fee"), Mapping):
         fee = num(o["fee"].get("cost"))

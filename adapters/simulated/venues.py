@@ -17,7 +17,7 @@ import os
 import re
 from typing import Any
 
-VENUES = ("binanceusdm", "bybit", "okx")
+VENUES = ("binanceusdm", "bybit", "okx", "hyperliquid")
 
 
 def sim_account(server: Any, account: str, venue: str, **fields: Any) -> Any:
@@ -36,6 +36,15 @@ def sim_account(server: Any, account: str, venue: str, **fields: Any) -> Any:
         return okx_account(server, account, **fields)
     from killswitch.policy.model import Account
 
+    if venue == "hyperliquid":
+        from .faces.hyperliquid import account_address, account_key
+
+        env = "KS_SIM_HL_" + re.sub(r"[^A-Z0-9]", "_", account.upper()) + "_KEY"
+        os.environ[env] = account_key(account)  # a derived test key: the face recovers it as the signer
+        return Account.model_validate({
+            "name": account, "venue": "hyperliquid", "market_type": "futures", "quote_currency": "USDC",
+            "api_url": server.base_url,
+            "credentials": {"wallet_address": account_address(account), "private_key": {"env": env}}, **fields})
     spec = server.engine.accounts[account].spec
     prefix = "KS_SIM_BINANCE_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
     os.environ[f"{prefix}_KEY"], os.environ[f"{prefix}_SECRET"] = spec.api_key, spec.secret

@@ -80,7 +80,7 @@ async def _receiver():
     return runner, port, pages
 
 
-VENUE_NAMES = {"binanceusdm": "Binance USD-M", "bybit": "Bybit v5", "okx": "OKX v5"}
+VENUE_NAMES = {"binanceusdm": "Binance USD-M", "bybit": "Bybit v5", "okx": "OKX v5", "hyperliquid": "Hyperliquid"}
 
 
 async def _run(policy_dir: Path, echo, venue: str = "binanceusdm") -> int:

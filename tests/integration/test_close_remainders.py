@@ -325,7 +325,7 @@ def _ends_flat_or_residual_only(res) -> None:
     assert res.faults_fired == len(bench.FULL_FAULTS), "a fault of the plan never fired"
     assert res.cancels_sent > 0 and res.orders_sent > 0
     # 40 % of 2 SOL rounds down to nothing on a one-contract step: it can never close
-    assert ("SOL/USDT:USDT", 2.0) in {(s, abs(a)) for s, a, *_ in res.residuals}
+    assert ("SOL", 2.0) in {(bench.base(s), abs(a)) for s, a, *_ in res.residuals}
     assert all(why in ("BELOW_MINIMUM", "CLOSE_RETRIES_EXHAUSTED") for _, _, why, _ in res.residuals)
 
 
@@ -333,11 +333,13 @@ def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_in_proce
     _ends_flat_or_residual_only(run(bench.run_inprocess(tmp_path)))
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "bybit", "okx"])
+@pytest.mark.parametrize("venue", ["binanceusdm", "bybit", "okx", "hyperliquid"])
 def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_through_ccxt(tmp_path, venue):
     """Each venue's real ccxt client against the simulator's face for it, under the same faults
     (keyed on the same operations): on Bybit an IOC close that expired was once not found by its
-    client id (ccxt's closed list holds filled orders alone) and the book never settled."""
+    client id (ccxt's closed list holds filled orders alone) and the book never settled; on
+    Hyperliquid a "filled" answer for part of a close was taken as final and its resting
+    remainders piled up, open closes 546 contracts beyond the position."""
     _ends_flat_or_residual_only(run(bench.run_ccxt(tmp_path, venue=venue), timeout=300))
 
 
