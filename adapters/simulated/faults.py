@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 
 class FaultKind(str, Enum):
@@ -252,3 +252,21 @@ def stale(faults: list[Fault]) -> Optional[Fault]:
 
 __all__ = ["FaultKind", "Fault", "FaultRule", "FaultPlan", "FiredFault", "HTTP_STATUS", "STALE_STAMPS", "first",
            "total_latency_ms", "stale_ms", "stale"]
+
+
+def restamp(body: Any, now: int, fields: tuple[str, ...]) -> Any:
+    """Every set time field of ``body`` named in ``fields`` made ``now``, in place and in the
+    type the venue writes it (a number, or digits in a string): an old payload that looks fresh
+    (a STALE rule stamped "now"). Each face names its venue's time fields."""
+    if isinstance(body, list):
+        for x in body:
+            restamp(x, now, fields)
+    elif isinstance(body, dict):
+        for k, v in body.items():
+            if k in fields and isinstance(v, int) and not isinstance(v, bool) and v > 0:
+                body[k] = now
+            elif k in fields and isinstance(v, str) and v.isdigit() and int(v) > 0:
+                body[k] = str(now)
+            elif isinstance(v, (dict, list)):
+                restamp(v, now, fields)
+    return body

@@ -67,7 +67,7 @@ from aiohttp import web
 from .conditional import SimAlgoOrder
 from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, decimals, floor_step
 from .faces import face_for
-from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
+from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, restamp, stale, total_latency_ms
 from .views import money
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -765,17 +765,9 @@ _TIME_FIELDS = ("updateTime", "time", "closeTime", "serverTime")
 
 
 def _restamp(body: Any, now: int) -> Any:
-    """Every set time field of ``body`` made ``now`` (in place): an old payload that looks fresh."""
-    if isinstance(body, list):
-        for x in body:
-            _restamp(x, now)
-    elif isinstance(body, dict):
-        for k, v in body.items():
-            if k in _TIME_FIELDS and isinstance(v, int) and not isinstance(v, bool) and v > 0:
-                body[k] = now
-            elif isinstance(v, (dict, list)):
-                _restamp(v, now)
-    return body
+    return restamp(body, now, _TIME_FIELDS)
+
+
 
 
 def wall_clock() -> int:

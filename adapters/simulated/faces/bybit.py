@@ -72,7 +72,7 @@ from aiohttp import web
 
 from ..conditional import LIMIT_TYPES, SimAlgoOrder
 from ..engine import MarketSpec, SimError, SimOrder, decimals
-from ..faults import HTTP_STATUS, FaultKind, first, stale, total_latency_ms
+from ..faults import HTTP_STATUS, FaultKind, first, restamp, stale, total_latency_ms
 from ..views import money
 
 PREFIXES = ("/v5/",)
@@ -845,23 +845,13 @@ def _flag(p: dict, name: str) -> bool:
     raise _params(f"params error: {name} must be true or false")
 
 
-_TIME_FIELDS = ("updatedTime", "time", "timeSecond", "timeNano")
+# the fields a stale answer stamped "now" carries the time in (updatedTime as digits, seq as a number)
+_TIME_FIELDS = ("updatedTime", "seq")
+
 
 
 def _restamp(body: Any, now: int) -> Any:
-    """Every set time field of ``body`` made ``now`` (in place): an old payload that looks fresh."""
-    if isinstance(body, list):
-        for x in body:
-            _restamp(x, now)
-    elif isinstance(body, dict):
-        for k, v in body.items():
-            if k == "updatedTime" and isinstance(v, str) and v.isdigit() and int(v) > 0:
-                body[k] = str(now)
-            elif k == "seq" and isinstance(v, int) and v > 0:
-                body[k] = now
-            elif isinstance(v, (dict, list)):
-                _restamp(v, now)
-    return body
+    return restamp(body, now, _TIME_FIELDS)
 
 
 # --- ccxt helpers ------------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from ..faults import FaultKind, first, stale, total_latency_ms
+from ..faults import FaultKind, first, restamp, stale, total_latency_ms
 from ..rules import (MARGIN_INSUFFICIENT, NOTIONAL_TOO_SMALL, PRECISION, QTY_NOT_POSITIVE, QTY_TOO_LARGE,
                      REDUCE_ONLY_REJECTED, TICK_SIZE, MarketSpec, SimError, SimOrder)
 from ..views import money
@@ -84,6 +84,10 @@ NONCE_BACK_MS, NONCE_AHEAD_MS = 2 * 86_400_000, 86_400_000
 NONCES_KEPT = 100
 CHAIN_ID = 1337  # the L1 actions' EIP-712 domain ("Exchange", version 1, the zero contract)
 TIME_FIELDS = ("time", "timestamp", "statusTimestamp")
+
+
+def _restamp(body: Any, now: int) -> Any:
+    return restamp(body, now, TIME_FIELDS)
 
 NOT_FOUND = "Order was never placed, already canceled, or filled."
 NO_MATCH = "Order could not immediately match against any resting orders."
@@ -600,17 +604,6 @@ class _Face:
 # --- the handler ---------------------------------------------------------------------------------------------------
 
 
-def _restamp(body: Any, now: int) -> Any:
-    if isinstance(body, list):
-        for x in body:
-            _restamp(x, now)
-    elif isinstance(body, dict):
-        for k, v in body.items():
-            if k in TIME_FIELDS and isinstance(v, int) and not isinstance(v, bool) and v > 0:
-                body[k] = now
-            elif isinstance(v, (dict, list)):
-                _restamp(v, now)
-    return body
 
 
 def _rate_limited(server: Any, method: str, path: str, status: int, retry_after_s: Optional[float],

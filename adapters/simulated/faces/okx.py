@@ -76,7 +76,7 @@ from ..conditional import SimAlgoOrder
 from ..engine import (DUPLICATE_CLIENT_ID, INSUFFICIENT_BALANCE, INVALID_SYMBOL, MARGIN_INSUFFICIENT, NO_SUCH_ORDER,
                       NOTIONAL_TOO_SMALL, PRECISION, QTY_NOT_POSITIVE, QTY_TOO_LARGE, REDUCE_ONLY_REJECTED,
                       TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, MarketSpec, SimError, SimOrder, decimals)
-from ..faults import HTTP_STATUS, FaultKind, first, stale, total_latency_ms
+from ..faults import HTTP_STATUS, FaultKind, first, restamp, stale, total_latency_ms
 from ..views import money
 
 PREFIXES = ("/api/v5/",)
@@ -315,17 +315,9 @@ _TIME_FIELDS = ("ts", "uTime", "cTime", "pTime", "fillTime")
 
 
 def _restamp(body: Any, now: int) -> Any:
-    """Every set time field of ``body`` made ``now`` (in place): an old payload that looks fresh."""
-    if isinstance(body, list):
-        for x in body:
-            _restamp(x, now)
-    elif isinstance(body, dict):
-        for k, v in body.items():
-            if k in _TIME_FIELDS and isinstance(v, str) and v.isdigit():
-                body[k] = str(now)
-            elif isinstance(v, (dict, list)):
-                _restamp(v, now)
-    return body
+    return restamp(body, now, _TIME_FIELDS)
+
+
 
 
 def _ok(data: list) -> dict:
