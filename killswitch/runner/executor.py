@@ -150,6 +150,13 @@ def account_key(venue: str, account: str) -> str:
 
 
 class Executor:
+    """Sends a tick's cancels and orders and settles them with the venue.
+
+    Size: about 340 lines, the four steps of an order's life that share the journal, the fence
+    and the venue's "not found" sightings: hold the closes of a position an order of ours may
+    still rest on, journal, send (a resend refused stays unknown until asked again), reconcile
+    and cancel remainders."""
+
     def __init__(self, store, adapters: dict[str, ExchangeAdapter], fence: Callable[[], int], *,
                  dry_run: bool = True, clock: Callable[[], int], confirm_gap_ms: int = 2_000,
                  still_leader: Optional[Callable[[], Awaitable[bool]]] = None, io: Optional[StoreIO] = None):

@@ -188,7 +188,11 @@ async def handle(server: Any, request: web.Request) -> web.StreamResponse:
 
 
 class _Face:
-    """One request's handling (the server holds everything that outlives it)."""
+    """One request's handling (the server holds everything that outlives it).
+
+    Size: about 630 lines, one handler per Bybit v5 endpoint the real ccxt client calls, the
+    venue's signature check and the fault hooks every request passes through; the venue itself is
+    the engine."""
 
     def __init__(self, server: Any):
         self.server = server
