@@ -38,6 +38,57 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=lambda item: "helm" in getattr(item, "fixturenames", ()))
 
 
+# What a missing tool's skip reason names, and where a Debian machine gets it (README's first lines).
+TOOL_SOURCES = {
+    "chromium": "apt install chromium chromium-driver",
+    "chromedriver": "apt install chromium chromium-driver",
+    "selenium": "pip install -e '.[test]'",
+    "promtool": "apt install prometheus",
+    "hadolint": "pip install -e '.[test]'",
+    "helm": "Go on PATH; `make tools` builds it",
+    "helm-unittest": "Go on PATH; `make tools` builds it",
+    "initdb": "apt install postgresql",
+    "pg_ctl": "apt install postgresql",
+    "git": "apt install git",
+}
+_MISSING = re.compile(r"^(?P<tool>[\w.-]+) not installed")
+
+
+def skipped_suites(skips: list[tuple[str, str]]) -> list[str]:
+    """Lines saying which test files skipped for a missing tool, grouped by tool, and how to get
+    it: ``skips`` is (test file, skip reason) per skipped test. Other skips are not listed here
+    (``-ra`` prints them all)."""
+    by_tool: dict[str, dict[str, int]] = {}
+    for path, reason in skips:
+        found = _MISSING.match(reason)
+        if found:
+            files = by_tool.setdefault(found["tool"], {})
+            files[path] = files.get(path, 0) + 1
+    lines = []
+    for tool in sorted(by_tool):
+        files = by_tool[tool]
+        source = TOOL_SOURCES.get(tool, "install it")
+        lines.append(f"{tool} not installed ({source}): {sum(files.values())} tests skipped in")
+        lines.extend(f"    {path} ({n})" for path, n in sorted(files.items()))
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """A local run says which suites it did not run and why: `make test` on a machine without
+    chromium, PostgreSQL or Go passes with those suites skipped, and CI (KS_REQUIRE_ALL=1) would
+    fail on them."""
+    skips = []
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+            skips.append((report.nodeid.split("::")[0], reason))
+    lines = skipped_suites(skips)
+    if lines:
+        terminalreporter.section("suites skipped for a missing tool (CI runs them all)", yellow=True)
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture
 def update_goldens(request) -> bool:
     return bool(request.config.getoption("--update-goldens"))

@@ -127,7 +127,7 @@ def test_servicemonitor_scrapes_the_service(helm):
 
 def test_helm_unittest_suites_pass(helm):
     if helm.plugins is None:
-        require("the helm-unittest plugin")
+        require("helm-unittest")
     suites = sorted((CHART / "tests").glob("*_test.yaml"))
     assert suites, "no helm-unittest suites in charts/killswitch/tests"
     r = helm.run("unittest", "--color=false", str(CHART), check=False, timeout=120)
