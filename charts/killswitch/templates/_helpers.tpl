@@ -346,3 +346,15 @@ start, so that a change in them needs the pods rolled: for reloader.enabled, and
 {{- with $v.runbooks.existingConfigMap }}{{ $configMaps = append $configMaps . }}{{ end }}
 {{- dict "secrets" ($secrets | uniq) "configMaps" ($configMaps | uniq) | toJson }}
 {{- end }}
+
+{{/*
+The pods' PriorityClass: an existing one named in priorityClassName, else the chart's own
+(cluster-scoped, so the namespace is in its name), else none.
+*/}}
+{{- define "killswitch.priorityClassName" -}}
+{{- if .Values.priorityClassName }}
+{{- .Values.priorityClassName }}
+{{- else if .Values.priorityClass.create }}
+{{- printf "%s-%s" (include "killswitch.fullname" .) .Release.Namespace | trunc 253 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
