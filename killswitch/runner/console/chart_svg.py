@@ -32,6 +32,7 @@ WIDTH = 760
 LEFT = 78  # room for the value labels
 RIGHT = 16
 TITLE_H = 30
+MARK_H = 28  # the band under the title where stage transitions are named, two rows
 PANEL_H = {"amount": 110, "ratio": 140}
 PANEL_GAP = 34  # between panels: the next panel's caption
 AXIS_H = 40
@@ -40,7 +41,7 @@ THRESHOLD = "#e8710a"
 ENTRY = "#7b1fa2"
 EXIT = "#5f6368"
 GAP_FILL = "#9aa0a6"
-TIME_STEPS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
+TIME_STEPS_S = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
 MAX_TIME_TICKS = 7
 OPS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "=", "!=": "≠"}
 
@@ -193,7 +194,7 @@ def _panel(chart: ScopeChart, p: Panel, top: float, uid: str) -> list[str]:
         y = f.y(t.value)
         out.append(f'<g class="threshold" data-trigger="{_e(t.trigger)}"><line x1="{LEFT}" x2="{right}" '
                    f'y1="{_n(y)}" y2="{_n(y)}" stroke="{THRESHOLD}" stroke-width="1.5" stroke-dasharray="6 4"/>'
-                   f'<text x="{right - 4}" y="{_n(y - 4 - 12 * (i % 2))}" font-size="11" text-anchor="end" '
+                   f'<text x="{LEFT + 4}" y="{_n(y - 4 - 12 * (i % 2))}" font-size="11" '
                    f'fill="{THRESHOLD}">{_e(_threshold_text(t, p.name))}</text></g>')
     out.append(f'<g class="series" fill="none" stroke="{SERIES[p.unit]}" stroke-width="1.8" '
                f'stroke-linejoin="round" color="{SERIES[p.unit]}">')
@@ -208,7 +209,9 @@ def _panel(chart: ScopeChart, p: Panel, top: float, uid: str) -> list[str]:
     return out
 
 
-def _marks(chart: ScopeChart, top: float, bottom: float) -> list[str]:
+def _marks(chart: ScopeChart, band: float, top: float, bottom: float) -> list[str]:
+    """A line through every panel at each transition, named in the band above them (``band``:
+    its top), alternating between its two rows so that close transitions stay readable."""
     f = _Frame(chart.since_ms, chart.until_ms, top, 1, 0, 1)
     out = ['<g class="marks">']
     for i, m in enumerate(chart.marks):
@@ -221,9 +224,10 @@ def _marks(chart: ScopeChart, top: float, bottom: float) -> list[str]:
         dx = -4 if anchor == "end" else 4
         out.append(f'<g class="mark {"entry" if m.entered else "exit"}" data-level="{m.to_level}">'
                    f'<title>{_e(label)} at {clock(m.ts_ms, True)} UTC: {_e(m.reason)}</title>'
-                   f'<line x1="{_n(x)}" x2="{_n(x)}" y1="{_n(top)}" y2="{_n(bottom)}" stroke="{colour}" '
+                   f'<line x1="{_n(x)}" x2="{_n(x)}" y1="{_n(band + 14 * (i % 2) + 2)}" y2="{_n(bottom)}" '
+                   f'stroke="{colour}" '
                    f'stroke-width="{2 if m.entered else 1}"{dash}/>'
-                   f'<text x="{_n(x + dx)}" y="{_n(top + 11 + 12 * (i % 2))}" font-size="11" text-anchor="{anchor}" '
+                   f'<text x="{_n(x + dx)}" y="{_n(band + 11 + 14 * (i % 2))}" font-size="11" text-anchor="{anchor}" '
                    f'fill="{colour}">{_e(label)} {clock(m.ts_ms, True)}</text></g>')
     out.append("</g>")
     return out
@@ -236,9 +240,11 @@ def _axis(chart: ScopeChart, y: float) -> list[str]:
     days = {day(chart.since_ms), day(chart.until_ms)}
     for t in ticks:
         x = f.x(t)
-        label = clock(t) if len(days) == 1 and t % 86_400_000 else f"{day(t)[5:]} {clock(t)}"
+        seconds = len(ticks) > 1 and (ticks[1] - ticks[0]) < 60_000
+        label = clock(t, seconds) if len(days) == 1 and t % 86_400_000 else f"{day(t)[5:]} {clock(t, seconds)}"
+        edge = "end" if x > WIDTH - RIGHT - 28 else "middle"  # the last label stays inside the drawing
         out.append(f'<line x1="{_n(x)}" x2="{_n(x)}" y1="{_n(y)}" y2="{_n(y + 5)}" stroke="currentColor"/>'
-                   f'<text x="{_n(x)}" y="{_n(y + 17)}" font-size="11" text-anchor="middle" '
+                   f'<text x="{_n(x)}" y="{_n(y + 17)}" font-size="11" text-anchor="{edge}" '
                    f'fill="currentColor">{label}</text>')
     out.append(f'<text x="{WIDTH - RIGHT}" y="{_n(y + 33)}" font-size="11" text-anchor="end" fill="currentColor">'
                f'time (UTC), {day(chart.since_ms)} {clock(chart.since_ms)} to {day(chart.until_ms)} '
@@ -296,8 +302,11 @@ def _empty_text(chart: ScopeChart) -> str:
 def render_svg(chart: ScopeChart) -> str:
     """The chart as an SVG document (UTF-8 text)."""
     panels = chart.panels if chart.samples else ()
-    height = TITLE_H + sum(PANEL_H[p.unit] + PANEL_GAP for p in panels) + (AXIS_H if panels else 50) + 8
-    title = f"{chart.policy} on {chart.scope}: equity and drawdown signals, stage {chart.stage} now"
+    marks_h = MARK_H if panels and chart.marks else 0
+    height = TITLE_H + marks_h + sum(PANEL_H[p.unit] + PANEL_GAP for p in panels) + \
+        (AXIS_H if panels else 50) + 8
+    series = ", ".join(p.name for p in chart.panels[1:])
+    title = f"{chart.policy} on {chart.scope}: equity{f' and {series}' if series else ''}, stage {chart.stage} now"
     # ids unique to the instance: several charts share one page
     uid = "ks-" + hashlib.sha256(f"{chart.policy}|{chart.scope}".encode()).hexdigest()[:12]
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
@@ -314,13 +323,14 @@ def render_svg(chart: ScopeChart) -> str:
                    f'{_e(_empty_text(chart))}.</text>')
         out.append("</svg>")
         return "".join(out)
-    top = TITLE_H + PANEL_GAP - 10
+    band = TITLE_H
+    top = TITLE_H + marks_h + PANEL_GAP - 10
     first = top
     for p in panels:
         out += _panel(chart, p, top, uid)
         top += PANEL_H[p.unit] + PANEL_GAP
     bottom = top - PANEL_GAP
-    out += _marks(chart, first, bottom)
+    out += _marks(chart, band, first, bottom)
     out += _axis(chart, bottom)
     out.append("</svg>")
     return "".join(out)
