@@ -49,6 +49,8 @@ class ScopeEvaluation:
     refusals: tuple[str, ...]
     plan: Optional[Plan]
     coverage: Coverage = Coverage()  # armed or blind, and why (see .coverage)
+    # the instance's equity as its signals read it this tick (None: some account's is unknown)
+    equity: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,8 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
                 ss.stage.deferred = False
             cover = scope_coverage(policy, watch, view, values, state, ss, now_ms)
             out.append(ScopeEvaluation(policy.name, view.key, tuple(values.values()), tuple(results),
-                                       before, ss.stage.level, transition, tuple(refusals), p, cover))
+                                       before, ss.stage.level, transition, tuple(refusals), p, cover,
+                                       view.equity))
     state.last_tick_ms = now_ms
     return Evaluation(now_ms, graph.digest, graph.revision, tuple(out), tuple(off), tuple(back)), state
 

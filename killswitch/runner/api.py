@@ -28,6 +28,10 @@ need a token with the viewer, operator or approver role unless ``console_public`
     ``GET /v1/runbooks/{incident}[?format=md|html]``  200 the incident's stored runbook
                                 (``text/markdown`` or ``text/html``) from ``view.runbook(incident)``;
                                 404 ``UNKNOWN_INCIDENT``. The incident is its decision id, URL-quoted.
+    ``GET /v1/charts/{policy}/{scope}[?hours=H&format=svg|json]``  200 one policy instance's
+                                chart (equity, drawdown signals, thresholds, stage entries) as
+                                ``image/svg+xml`` or JSON (:mod:`.console.charts_http`); 404
+                                ``UNKNOWN_POLICY`` / ``UNKNOWN_SCOPE``.
 
 the console (:mod:`.console`)
     ``GET /``                   200 the console's page (HTML); the runner's state in it only when the
@@ -121,6 +125,7 @@ from .api_request import (MAX_REASON, ApiError, bad, fields, only, optional_seco
 from .beats import HeartbeatBatches
 from .gate import parse_request
 from .console import ConsoleHandlers
+from .console.charts_http import ChartHandlers
 from .identity import ROLES, Identity, Tokens, normalise_identity
 from .view import Caller, RunnerView
 
@@ -504,6 +509,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
     handlers = _Handlers(view, max_body_bytes)
     h = handlers
     console = ConsoleHandlers(view, _call, public=console_public)
+    charts = ChartHandlers(view, _call)
     operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
     reader = PUBLIC if console_public else ("viewer", "operator", "approver")
     # each route: method, path, handler, who may call it, and what kind of write it is (admitted
@@ -523,6 +529,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
         ("GET", "/v1/status", h.status, reader, None),
         ("GET", "/v1/close/{id:.+}", h.close_progress, reader, None),
         ("GET", "/v1/runbooks/{incident:.+}", h.runbook, reader, None),
+        ("GET", "/v1/charts/{policy}/{scope:.+}", charts.chart, reader, None),
         # any tail, so that a bad source name is a 400 that says why rather than a bare 404
         ("POST", "/v1/heartbeat/{source:.*}", h.heartbeat, bot, beat),
         ("POST", "/v1/reset", h.reset, approver, w),

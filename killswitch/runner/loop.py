@@ -20,7 +20,8 @@ The parts, each a module of this package and each given only what it uses:
 - :mod:`.closes` and :mod:`.commands` — what operators do (close, reset, lock, unlock, arm);
   :mod:`.previews` — what each would do if sent now;
 - :mod:`.known` — the names the runner resolves, and what the pre-trade gate places orders with;
-- :mod:`.fanout` — the sinks, behind a narrow context.
+- :mod:`.fanout` — the sinks, behind a narrow context;
+- :mod:`.charts` — a stored sample of the charted signals per instance and tick, and the charts.
 
 On start the runner reloads the engine state, the lock book, the dead man's switch and the
 resumptions in force from the store — a halt stays a halt after a crash — takes the lease, and
@@ -76,6 +77,7 @@ from ..snapshot import FetchStatus, Snapshot
 from ..state.store import FencedError, StoreError
 from .armed import BlindReports, CoverageMetrics, coverage_rows, log_changes
 from .book import Book
+from .charts import ChartHistory
 from .closes import ManualCloses
 from .commands import OperatorCommands
 from .countdowns import Countdowns
@@ -199,6 +201,8 @@ class Runner:
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self.previews = Previews(book, self.lead, self.closes, catalog=self.catalog, clock=clock, dry_run=dry_run)
+        self.charts = ChartHistory(book, store, self.io, clock=clock, catalog=self.catalog,
+                                   fence=lambda: self.lead.fence if self.lead.leader else None)
         self.commands = OperatorCommands(book, self.lead, self.resumptions, store, self.io, clock=clock,
                                          catalog=self.catalog, save=self._save, write_lock=self._write_lock,
                                          emit=self.emit)
@@ -358,6 +362,8 @@ class Runner:
             self.store_failed()
             report.leader = False
             report.store_error = f"{e}"
+        if report.leader and report.evaluation is not None and not report.execution.deposed:
+            self.charts.record(report.evaluation)  # queued behind the tick's writes, not awaited
         if report.execution.deposed:
             report.events.append(Event.make(DEPOSED, report.now_ms, {"fence": self.lead.fence}, holder=self.holder))
         report.ended_ns = time.time_ns()
@@ -583,6 +589,9 @@ class Runner:
 
     def dms_status(self) -> dict:
         return self.countdowns.status()
+
+    async def chart(self, policy: str, scope: str, hours: float) -> Any:
+        return await self.charts.chart(policy, scope, hours)
 
     async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
         return await self.commands.reset(policy, scope, approver, reason)

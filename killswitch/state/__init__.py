@@ -34,6 +34,7 @@ from .store import (
     JournalEntry,
     Lease,
     PnlSampleRow,
+    SignalSampleRow,
     PolicyBundle,
     RunbookRecord,
     SchemaTooNewError,
@@ -94,7 +95,8 @@ def open_store(url: str, *, migrate: bool = True, audit_key: Optional[AuditKey] 
 
 __all__ = [
     "open_store", "mask_url", "SCHEMES", "StateStore", "StoreError", "FencedError", "SchemaTooNewError",
-    "UnknownIntentError", "JournalEntry", "Approval", "Lease", "AuditRow", "PnlSampleRow", "PolicyBundle",
+    "UnknownIntentError", "JournalEntry", "Approval", "Lease", "AuditRow", "PnlSampleRow", "SignalSampleRow",
+    "PolicyBundle",
     "RunbookRecord", "AuditKey", "AuditKeyError", "AuditHead", "AuditAnchor", "AuditFinding", "AuditVerification",
     "key_problem",
     "ORDER_STATUSES", "FINAL_STATUSES", "OPEN_STATUSES",

@@ -9,7 +9,7 @@ identity columns) both speak — ``ON CONFLICT``, no JSON operators — so one s
 Must not: hold a transaction open between calls, or retry a write whose outcome is unknown
 (callers retry idempotent writes themselves).
 
-Size: about 770 lines, the schema's migrations and :class:`SqlStore` (see its reason); the audit
+Size: about 800 lines, the schema's migrations and :class:`SqlStore` (see its reason); the audit
 chain's hashing and verification live in :mod:`.audit_chain`.
 """
 
@@ -38,6 +38,7 @@ from .store import (
     Lease,
     PnlSampleRow,
     PolicyBundle,
+    SignalSampleRow,
     RunbookRecord,
     SchemaTooNewError,
     StoreError,
@@ -179,6 +180,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE audit_head ADD COLUMN mac TEXT",
         "ALTER TABLE audit_head ADD COLUMN key_id TEXT",
         "ALTER TABLE audit_head ADD COLUMN anchored_from BIGINT",
+    )),
+    Migration(7, "the charted signals of every scope, a row per policy instance and tick, kept for hours", (
+        # What the console's charts draw: the equity and the charted signals the leader's
+        # evaluation read at each tick, as JSON ({name: value or null}). Written after the tick
+        # (fenced), trimmed past the retention; never read by the engine.
+        """CREATE TABLE signal_sample (
+             policy TEXT NOT NULL,
+             scope TEXT NOT NULL,
+             ts_ms BIGINT NOT NULL,
+             vals TEXT NOT NULL,
+             PRIMARY KEY (policy, scope, ts_ms))""",
+        "CREATE INDEX signal_sample_ts ON signal_sample (ts_ms)",
     )),
 )
 
@@ -366,6 +379,32 @@ class SqlStore:
                 cur.executemany(self._sql("INSERT INTO pnl_sample (window_ms, account, ts_ms, keys, vals) "
                                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (window_ms, account, ts_ms) DO UPDATE "
                                           "SET keys = excluded.keys, vals = excluded.vals"), added)
+
+    # --- the charted signals --------------------------------------------------------------------
+
+    def save_signal_samples(self, rows: Sequence[SignalSampleRow], fence: int, *,
+                            keep_from: Optional[int] = None) -> None:
+        added = [(r.policy, r.scope, r.ts_ms, json.dumps(r.values, separators=(",", ":"), allow_nan=False))
+                 for r in rows]
+        with self._tx(write=True) as cur:
+            self._check_fence(cur, fence)
+            if keep_from is not None:
+                self._q(cur, "DELETE FROM signal_sample WHERE ts_ms < ?", (int(keep_from),))
+            if added:
+                cur.executemany(self._sql("INSERT INTO signal_sample (policy, scope, ts_ms, vals) VALUES (?, ?, ?, ?) "
+                                          "ON CONFLICT (policy, scope, ts_ms) DO UPDATE SET vals = excluded.vals"),
+                                added)
+
+    def signal_samples(self, policy: str, scope: str, since_ms: int,
+                       until_ms: Optional[int] = None) -> list[SignalSampleRow]:
+        query = "SELECT ts_ms, vals FROM signal_sample WHERE policy = ? AND scope = ? AND ts_ms >= ?"
+        params: list[Any] = [policy, scope, int(since_ms)]
+        if until_ms is not None:
+            query += " AND ts_ms < ?"
+            params.append(int(until_ms))
+        with self._tx(write=False) as cur:
+            rows = self._q(cur, query + " ORDER BY ts_ms", params).fetchall()
+        return [SignalSampleRow(policy, scope, ts, json.loads(v)) for ts, v in rows]
 
     # --- heartbeats received by any replica -----------------------------------------------------
 

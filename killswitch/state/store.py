@@ -158,6 +158,17 @@ class PnlSampleRow(NamedTuple):
     values: list
 
 
+class SignalSampleRow(NamedTuple):
+    """What one tick's evaluation read for one policy instance, as its charts draw it: the
+    instance's equity and each charted signal's value (``values``: name → value, None where it
+    was unknown) at ``ts_ms``."""
+
+    policy: str
+    scope: str
+    ts_ms: int
+    values: dict
+
+
 @dataclass(frozen=True)
 class PolicyBundle:
     """The policy sources of the last graph that compiled and ran: what a runner restarted on
@@ -234,6 +245,16 @@ class StateStore(Protocol):
         ``keep_from`` of every ``(window_ms, account, keep_from)`` in ``pnl_kept`` (all of them
         where ``keep_from`` is None) and add (or replace) ``pnl_added``. Raises FencedError for a
         stale fence, and then changes nothing."""
+
+    # the charted signals
+    def save_signal_samples(self, rows: Sequence[SignalSampleRow], fence: int, *,
+                            keep_from: Optional[int] = None) -> None:
+        """Add (or replace) ``rows`` and, when ``keep_from`` is given, drop every sample older
+        than it, in one transaction. Raises FencedError for a stale fence, and changes nothing."""
+
+    def signal_samples(self, policy: str, scope: str, since_ms: int,
+                       until_ms: Optional[int] = None) -> list[SignalSampleRow]:
+        """The samples of one policy instance in [``since_ms``, ``until_ms``), oldest first."""
 
     # heartbeats
     def record_heartbeat(self, source: str, ts_ms: int) -> None:

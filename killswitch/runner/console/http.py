@@ -2,7 +2,8 @@
 
 What it owns: ``GET /`` (the page: the view rendered in it when the console is public, else an
 empty shell that asks for a token), ``GET /console/view`` (the view alone, which the page's
-script fetches every 2 s and swaps in), ``GET /console/static/{console.css|console.js}``, the
+script fetches every 2 s and swaps in), ``GET /console/static/{name}`` (``console.css``,
+``console.js``, and the charts' ``charts.css`` and ``charts.js``), the
 sandboxed jinja2 environment they render with (autoescape on, undefined names are errors), and
 the page's Content-Security-Policy (scripts, styles and requests to this origin only; no inline
 script, no frames, no form posts anywhere; images from this origin or ``data:``, for the tab's
@@ -14,7 +15,7 @@ the ``call`` the API hands in (:func:`killswitch.runner.api._call`), so the runn
 on the runner's loop.
 
 Must not: put a token, a credential or anything the view did not answer on the page; render
-without escaping; serve a file other than the two it names.
+without escaping; serve a file other than the four it names.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from aiohttp import web
 from .model import page_model
 
 HERE = Path(__file__).parent
-ASSETS = {"console.css": "text/css", "console.js": "text/javascript"}
+ASSETS = {"console.css": "text/css", "console.js": "text/javascript", "charts.css": "text/css",
+          "charts.js": "text/javascript"}
 # img-src allows data: for the tab's icon alone: the script draws it (an SVG of constants) to say
 # the runner is unreachable, when no file could be fetched from the runner; an image runs no script.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "

@@ -1,0 +1,97 @@
+"""The runner's chart history: a sample per policy instance and tick, stored, and a chart read back.
+
+What it owns: after each tick it leads, one :class:`~killswitch.state.store.SignalSampleRow`
+per policy instance its evaluation covered — the instance's equity and its charted signals
+(:mod:`.chart_values`), the very values the triggers compared — written through the store
+thread behind the tick's own writes (queued, never awaited: a tick never waits on a chart),
+fenced like every leader's write, and samples older than :data:`RETENTION_MS` dropped once a
+minute. :meth:`ChartHistory.chart` reads one instance's chart: its stored samples over the
+window, its stage transitions from the audit trail, the thresholds of the graph running, and
+what the last evaluation and coverage say of it now. A restarted runner, or a standby on a
+shared PostgreSQL store, draws the same history: it is read from the store, not from memory.
+
+Must not: write as a standby (it evaluates nothing: what it would store is not a fact), change
+the book, or hold a tick up.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Union
+
+from ..engine.evaluate import Evaluation
+from ..state.store import SignalSampleRow
+from .armed import coverage_rows
+from .book import Book
+from .chart_values import ScopeChart, build_chart, sample_of
+from .scopes import Catalog, Unknown
+from .storeio import StoreIO
+
+HOUR_MS = 3_600_000
+RETENTION_MS = 12 * HOUR_MS  # samples kept; the longest window a chart shows
+DEFAULT_HOURS = 3.0
+TRIM_EVERY_MS = 60_000
+AUDIT_PAGE = 1_000
+AUDIT_PAGES = 20  # stage transitions read per chart at most: 20,000 over the window
+
+
+class ChartHistory:
+    """See the module doc. ``fence``: the token to write under (None: not leading)."""
+
+    def __init__(self, book: Book, store: Any, io: StoreIO, *, clock: Callable[[], int],
+                 fence: Callable[[], Optional[int]], catalog: Callable[[], Catalog]):
+        self.book = book
+        self.store = store
+        self.io = io
+        self.clock = clock
+        self.fence = fence
+        self.catalog = catalog
+        self._trimmed_ms: Optional[int] = None
+        self.failures = 0  # sample writes the store refused or failed (the ticks went on)
+
+    def record(self, ev: Evaluation) -> None:
+        """Queue this tick's samples (a leader's evaluation of the graph running)."""
+        fence = self.fence()
+        if fence is None or ev.digest != self.book.graph.digest:
+            return
+        rows = []
+        for se in ev.scopes:
+            node = self.book.node(se.policy)
+            if node is not None:
+                rows.append(SignalSampleRow(se.policy, se.scope, ev.now_ms, sample_of(se, node)))
+        keep_from = None
+        if self._trimmed_ms is None or ev.now_ms - self._trimmed_ms >= TRIM_EVERY_MS:
+            keep_from, self._trimmed_ms = ev.now_ms - RETENTION_MS, ev.now_ms
+        if rows or keep_from is not None:
+            self.io.submit(self.store.save_signal_samples, rows, fence, keep_from=keep_from) \
+                .add_done_callback(self._done)
+
+    def _done(self, future: Any) -> None:
+        if future.exception() is not None:  # fenced or failed: the next tick says so where it matters
+            self.failures += 1
+
+    async def chart(self, policy: str, scope: str, hours: float = DEFAULT_HOURS) -> Union[ScopeChart, Unknown]:
+        """The chart of ``policy`` on ``scope`` over the last ``hours`` (at most the retention),
+        or why there is none (an unknown policy or scope, with the close matches)."""
+        unknown = self.catalog().resolve_policy_scope(policy, scope)
+        node = self.book.node(policy)
+        if unknown is not None or node is None:
+            return unknown or Unknown("UNKNOWN_POLICY", f"{policy!r} is not a policy of the graph running")
+        now = self.clock()
+        window = int(min(RETENTION_MS, max(60_000, hours * HOUR_MS)))
+        rows = await self.io(self.store.signal_samples, policy, scope, now - window)
+        transitions: list[Any] = []
+        after = 0
+        for _ in range(AUDIT_PAGES):
+            page = await self.io(self.store.audit_rows, now - window, ["stage_transition"], AUDIT_PAGE,
+                                 after_seq=after)
+            transitions += page
+            if len(page) < AUDIT_PAGE:
+                break
+            after = page[-1].seq
+        ev = self.book.evaluation
+        latest = next((se for se in ev.scopes if se.policy == policy and se.scope == scope), None) \
+            if ev is not None and ev.digest == self.book.graph.digest else None
+        cover = next((c for c in coverage_rows(self.book) if c.policy == policy and c.scope == scope), None)
+        ss = self.book.state.scopes.get(f"{policy}|{scope}")
+        return build_chart(node, scope, rows, transitions, now_ms=now, window_ms=window,
+                           stage=ss.stage.level if ss is not None else 0, latest=latest, coverage=cover)
