@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from .conftest import ACCOUNT, ALICE, VERA
-from .test_console import open_console, sign_in, text_of, view_text, wait
+from .test_console import open_console, preview, sign_in, text_of, view_text, wait
 from .test_console_health import icon
 
 TITLE = "killswitch console"
@@ -293,5 +293,9 @@ def test_the_console_works_800_and_390_px_wide(live, browser, shot):
     wait(browser, lambda b: b.execute_script("return document.getElementById('action-dialog').open"), "opens")
     right = browser.execute_script("return document.getElementById('action-dialog').getBoundingClientRect().right")
     assert right <= 390
+    text = preview(browser, "drill: a phone-sized lock preview", mode="reducing", ttl="30")
+    assert "LOCKED: scope=simulated/sim-main mode=reducing" in text
+    found = layout_problems(browser)
+    assert found["outside"] == [] and found["broken"] == [], found
     shot("ux-06-lock-dialog-390", full=False)
     at_width(browser, 1366)

@@ -5,7 +5,8 @@
 // Authorization header by fetch() to this origin: never in a URL (logs, history, Referer) and
 // never in a cookie (a cookie would be sent with any request to the runner, so a page elsewhere
 // could make the browser act with it). Polling, not server-sent events: an EventSource cannot
-// send an Authorization header. Data from the runner is written with textContent only.
+// send an Authorization header. Data from the runner is written with textContent only, or is HTML
+// the runner rendered escaping every value (the view, a runbook).
 //
 // A dead runner looks dead: when a refresh gets no answer (no connection, a 5xx, nothing within
 // TIMEOUT_MS) a red banner says since when and how old the view is, the view is greyed, the tab's
