@@ -2,7 +2,7 @@
 
 Templates are jinja2 files named ``<name>.md.j2`` (markdown). A template may have an HTML twin
 ``<name>.html.j2``, rendered from the same data with HTML autoescaping; without one, the HTML
-form is the markdown converted by :func:`killswitch.render.runbook.markdown_html`. Templates
+form is the markdown converted by :func:`killswitch.markdown.markdown_html`. Templates
 may ``{% include %}`` and ``{% extends %}`` each other, and nothing else: the loader knows only
 the files of the directory, read up front, so rendering reads no file.
 

@@ -37,8 +37,11 @@ the console (:mod:`.console`)
     ``GET /``                   200 the console's page (HTML); the runner's state in it only when the
                                 app is built with ``console_public``, else an empty shell whose
                                 script asks for a token.
-    ``GET /console/static/{name}``  its ``console.css`` and ``console.js``.
+    ``GET /console/static/{name}``  its stylesheets and scripts (``console.css``, ``console.js``, ...).
     ``GET /console/view``       200 the view alone (HTML), which the page swaps in every 2 s.
+    ``GET /console/runbook/{incident}``  200 the incident's runbook as an HTML fragment (its
+                                markdown, escaped and converted) for the page's runbook dialog;
+                                404 ``UNKNOWN_INCIDENT``. A reader's, as ``/v1/runbooks``.
     ``GET /v1/triggers``        200 ``{"triggers": [TriggerStatus]}``: every trigger, firing or not,
                                 with its comparisons against the last evaluated values.
     ``GET /v1/incidents``       200 ``{"incidents": [IncidentStatus]}``: the open incidents with their
@@ -498,7 +501,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
     (:mod:`.identity`); ``token`` (a :class:`~adapters.base.Secret` or a string): the single shared
     token, one more identity (``shared-token``, every role). Neither: mutations are refused
     (403 ``MUTATIONS_DISABLED``). ``console_public``: the reads that show the book (the console's
-    page data, ``/console/view``, ``/v1/triggers``, ``/v1/incidents``, ``/v1/status``,
+    page data, ``/console/view``, ``/console/runbook/{incident}``, ``/v1/triggers``, ``/v1/incidents``, ``/v1/status``,
     ``/v1/runbooks/{incident}``, ``/v1/close/{id}``) are shown without a token; by default they need
     one with the viewer, operator or approver role (the console's actions always need one).
     ``admission``: the rates and queue that writes are admitted by (:mod:`.admission`; default
@@ -541,6 +544,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
         # the console: the page (its data only when public), its refresh, its files, its reads
         ("GET", "/", console.page, PUBLIC, None),
         ("GET", "/console/view", console.fragment, reader, None),
+        ("GET", "/console/runbook/{incident:.+}", console.runbook, reader, None),
         ("GET", "/console/static/{name}", console.asset, PUBLIC, None),
         ("GET", "/v1/whoami", h.whoami, ROLES, None),
         ("GET", "/v1/triggers", h.triggers, reader, None),

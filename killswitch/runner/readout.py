@@ -6,7 +6,8 @@ human's view agrees with the journal): the status (mode, leadership, graph, scop
 stages, data ages, resumptions, the dead man's switch, residuals), readiness, the lock document
 with the resumed limits in force, the pre-trade gate's decision, every trigger with its
 comparisons against the last evaluated values, the open incidents with what the store recorded
-of them (approvals, orders with their latest result, runbook, residuals), and ``/metrics``: one
+of them (approvals, orders with their latest result — on a dry run, the orders it planned
+instead, from the audit trail (:mod:`.planned`) — runbook, residuals), and ``/metrics``: one
 registry with the runner's own families, the lease thread's and the sinks'.
 
 Must not: change anything. A read never waits for the operator turn (see
@@ -31,6 +32,7 @@ from .gauges import collect_book_families
 from .gate import Decision, check_order
 from .known import Known
 from .leadership import Leadership
+from .planned import PlannedOrders
 from .resuming import Resumptions
 from .storeio import StoreIO
 from .view import (ApprovalRow, IncidentStatus, OrderRow, ReceiverFailure, ResidualStatus, RunnerStatus, ScopeStatus,
@@ -66,6 +68,7 @@ class Readout:
         self.fetches = fetches if fetches is not None else FetchHealth()
         self.process = ProcessMetrics()
         self._runbooks: set[str] = set()  # incidents known to have a stored runbook (one is never removed)
+        self.planned = PlannedOrders(store, io, keep=MAX_INCIDENT_ORDERS)  # a dry run's orders, from the audit
         self.collectors: list[Any] = []  # more families for /metrics (``collect_metrics(registry)``)
 
     def status(self) -> RunnerStatus:
@@ -149,6 +152,7 @@ class Readout:
         for close_id, info in list(self.manual_closes().items())[-MAX_MANUAL_CLOSES_SHOWN:]:
             out.append(await self._incident(close_id, "manual_close", None, info["scope"], 0, None,
                                             info["requested_ms"], False, 0, ()))
+        self.planned.keep_only(i.incident for i in out)
         return tuple(out)
 
     async def _incident(self, incident: str, kind: str, policy: Optional[str], scope: str, level: int,
@@ -159,9 +163,10 @@ class Readout:
             self._runbooks.add(incident)
         statuses = Counter(e.status or "pending" for e in entries)
         residuals = tuple(_residual(r) for r in self.book.residuals.for_incident(incident))
+        planned, planned_total = await self.planned.of(incident, since or 0) if self.dry_run else ((), 0)
         return IncidentStatus(incident, kind, policy, scope, level, stage_name, since, manual, needed, approvals,
                               incident in self._runbooks, _orders(entries[-MAX_INCIDENT_ORDERS:]), len(entries),
-                              dict(sorted(statuses.items())), residuals)
+                              dict(sorted(statuses.items())), residuals, planned, planned_total)
 
     async def ready(self) -> tuple[bool, str]:
         try:

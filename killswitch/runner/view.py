@@ -188,6 +188,25 @@ class OrderRow:
 
 
 @dataclass(frozen=True)
+class PlannedRow:
+    """An order a dry-run runner planned and did not send, as its audit row (``order_planned_dry_run``)
+    holds it: the intent as planned, and when."""
+
+    client_order_id: str
+    decision_id: str
+    account: str  # venue/account
+    symbol: str
+    side: str
+    position_side: Optional[str]
+    amount: float
+    reduce_only: bool
+    limit_price: Optional[float]
+    notional: float
+    action: str  # the policy action (or the manual close) that asked for it
+    planned_ms: int
+
+
+@dataclass(frozen=True)
 class ApprovalRow:
     """A reset approval as the store recorded it."""
 
@@ -218,6 +237,9 @@ class IncidentStatus:
     orders_total: int
     statuses: dict = field(default_factory=dict)  # status → count over every order of the incident
     residuals: tuple[ResidualStatus, ...] = ()
+    # a dry run journals nothing: the orders it planned instead (the latest; the total counts all)
+    planned: tuple[PlannedRow, ...] = ()
+    planned_total: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""The console's HTTP handlers: the page, its view for the refresh, and its two static files.
+"""The console's HTTP handlers: the page, its view for the refresh, a runbook, and its static files.
 
 What it owns: ``GET /`` (the page: the view rendered in it when the console is public, else an
 empty shell that asks for a token), ``GET /console/view`` (the view alone, which the page's
-script fetches every 2 s and swaps in), ``GET /console/static/{name}`` (``console.css``,
-``console.js``, and the charts' ``charts.css`` and ``charts.js``), the
+script fetches every 2 s and swaps in), ``GET /console/runbook/{incident}`` (an incident's stored
+runbook as an HTML fragment for the page's runbook dialog: its markdown through the escaping
+converter of :mod:`killswitch.markdown`, so nothing of the runbook's text becomes markup; 404
+``UNKNOWN_INCIDENT`` without one), ``GET /console/static/{name}`` (the files of :data:`ASSETS`: the page's style and script, the charts', the layout's, the runbook dialog's, the notifications' and the tables'), the
 sandboxed jinja2 environment they render with (autoescape on, undefined names are errors), and
 the page's Content-Security-Policy (scripts, styles and requests to this origin only; no inline
 script, no frames, no form posts anywhere; images from this origin or ``data:``, for the tab's
@@ -15,7 +17,7 @@ the ``call`` the API hands in (:func:`killswitch.runner.api._call`), so the runn
 on the runner's loop.
 
 Must not: put a token, a credential or anything the view did not answer on the page; render
-without escaping; serve a file other than the four it names.
+without escaping; serve a file other than those it names.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from ...markdown import markdown_html
+from ..api_request import ApiError, bad, path_name, show
 from .model import page_model
 
 HERE = Path(__file__).parent
 ASSETS = {"console.css": "text/css", "console.js": "text/javascript", "charts.css": "text/css",
-          "charts.js": "text/javascript"}
+          "charts.js": "text/javascript", "layout.css": "text/css", "runbook.js": "text/javascript",
+          "notify.js": "text/javascript", "tables.js": "text/javascript"}
 # img-src allows data: for the tab's icon alone: the script draws it (an SVG of constants) to say
 # the runner is unreachable, when no file could be fetched from the runner; an image runs no script.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -80,6 +85,17 @@ class ConsoleHandlers:
 
     async def fragment(self, request: web.Request) -> web.Response:
         return self._html(self.env.get_template("view.html.j2").render(**await self.model()))
+
+    async def runbook(self, request: web.Request) -> web.Response:
+        """An incident's runbook for the page's dialog: the stored markdown as HTML (see the module doc)."""
+        incident = path_name(request.match_info.get("incident", ""), "incident")
+        if request.query:
+            raise bad(f"no query parameter is known here, not {show(sorted(request.query)[0])}")
+        lookup = getattr(self.view, "runbook", None)  # a runner without the runbook sink has none
+        record = await self.call(lookup, incident) if callable(lookup) else None
+        if record is None:
+            raise ApiError(404, "UNKNOWN_INCIDENT", f"no runbook is stored for incident {show(incident)}")
+        return self._html(markdown_html(record.markdown))
 
     async def asset(self, request: web.Request) -> web.Response:
         name = request.match_info.get("name", "")

@@ -30,6 +30,7 @@ from ...sources import revision_text
 from ..gate import binding_lock
 from ..lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
 from ..view import CoverageStatus, IncidentStatus, RunnerStatus, TriggerStatus
+from .alerts import tab_alert
 
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
 # A tick later than this many tick intervals, and never less than STALLED_MIN_S, is "stalled"; an
@@ -176,15 +177,17 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
     accounts = sorted(set(status.data_age_s) | set(fetch_errors))
     names = sorted({"global", *accounts, *(a.split("/", 1)[0] for a in accounts), *(s.scope for s in status.scopes),
                     *lock["scopes"]})
+    summary = None if not lock["locked"] else {"mode": lock["mode"], "scope": lock["scope"]}
+    stage_incidents = [_incident(i, now) for i in incidents if i.kind == "stage"]
     return {
         "now": _when(now, now), "mode": status.mode, "dry_run": status.mode != "live",
         "role": role, "ready": is_ready is True, "ready_reason": str(why), "fence": status.fence,
         "digest": status.graph_digest[:12], "revision": revision_text(status.graph_revision),
         "policy_error": status.policy_error, "last_tick": _when(status.last_tick_ms, now), "now_ms": now,
         **_health(status, now),
-        "summary": None if not lock["locked"] else {"mode": lock["mode"], "scope": lock["scope"]},
+        "summary": summary, "alert": tab_alert(scopes, summary, stage_incidents),
         "scopes": scopes, "triggers": [_trigger(t, now) for t in triggers], "locks": locks,
-        "incidents": [_incident(i, now) for i in incidents if i.kind == "stage"],
+        "incidents": stage_incidents,
         "closes": [_incident(i, now) for i in incidents if i.kind != "stage"],
         "pending": [_incident(i, now) for i in pending],
         "data_ages": [_data_age(a, status.data_age_s.get(a), fetch_errors.get(a), now,
@@ -299,7 +302,17 @@ def _incident(i: IncidentStatus, now: int) -> dict:
         "orders": orders, "orders_total": i.orders_total, "orders_shown": len(i.orders),
         "counts": counts or "no orders", "settled": settled, "open": i.orders_total - settled,
         "residuals": [_residual(r, now) for r in i.residuals],
+        **_planned(i, now),
     }
+
+
+def _planned(i: IncidentStatus, now: int) -> dict:
+    """What a dry run planned for the incident instead of sending it (from its audit rows)."""
+    rows = [{"client_order_id": o.client_order_id, "account": o.account, "symbol": o.symbol, "side": o.side,
+             "position_side": o.position_side or "", "amount": _number(o.amount), "reduce_only": o.reduce_only,
+             "limit_price": _number(o.limit_price), "notional": _number(round(o.notional, 2)), "action": o.action,
+             "planned": _when(o.planned_ms, now)} for o in i.planned]
+    return {"planned": rows, "planned_total": i.planned_total, "planned_shown": len(rows)}
 
 
 def _dms(dms: dict, now: int) -> dict:

@@ -5,11 +5,14 @@
 // Authorization header by fetch() to this origin: never in a URL (logs, history, Referer) and
 // never in a cookie (a cookie would be sent with any request to the runner, so a page elsewhere
 // could make the browser act with it). Polling, not server-sent events: an EventSource cannot
-// send an Authorization header. Data from the runner is written with textContent only.
+// send an Authorization header. Data from the runner is written with textContent only, or is HTML
+// the runner rendered escaping every value (the view, a runbook).
 //
 // A dead runner looks dead: when a refresh gets no answer (no connection, a 5xx, nothing within
 // TIMEOUT_MS) a red banner says since when and how old the view is, the view is greyed, the tab's
-// title and icon change; all of it goes back at the next answer. Every age on the page keeps
+// title and icon change; all of it goes back at the next answer. A runner that answers says in
+// the same title and icon what its book is in: halted, or a stage entered (notify.js tells of a
+// new entry while the tab is elsewhere, when the operator asked for it). Every age on the page keeps
 // counting meanwhile (each carries its absolute time in data-ts; the runner's clock is carried
 // forward from the view's data-now-ms by the browser's monotonic clock).
 "use strict";
@@ -153,13 +156,23 @@
       $("liveness-age").textContent = spelled(viewAge());
     }
   }
-  const ICON_COLOURS = {ok: "#1e8e3e", stalled: "#e8a600", unreachable: "#d93025", none: "#7a808a"};
+  // the tab's icon per state: the runner's health first (unreachable, stalled), then what the
+  // book is in (halted: a halt lock in force; stage-<n>: a scope at stage n), else ok
+  const ICON_COLOURS = {ok: "#1e8e3e", stalled: "#e8a600", unreachable: "#d93025", none: "#7a808a",
+                        halted: "#b3261e", stage: "#e8710a"};
   const ICON_MARKS = {
     ok: "",
     stalled: "<rect x='27' y='12' width='10' height='26' rx='3' fill='#1a1d21'/><circle cx='32' cy='48' r='5' fill='#1a1d21'/>",
     unreachable: "<path d='M19 19L45 45M45 19L19 45' stroke='#fff' stroke-width='9' stroke-linecap='round'/>",
     none: "",
+    halted: "<rect x='12' y='26' width='40' height='12' rx='3' fill='#fff'/>",
   };
+  function iconMark(kind, n) { // a stage's level as a digit (a number the view gave, checked here)
+    if (kind !== "stage") return ICON_MARKS[kind];
+    const digit = /^[1-9]$/.test(n) ? n : "!";
+    return "<text x='32' y='46' font-size='40' font-weight='700' font-family='sans-serif' text-anchor='middle' "
+      + "fill='#fff'>" + digit + "</text>";
+  }
   function setIcon(state) { // an inline SVG made here from constants: nothing is fetched
     let link = document.querySelector("link[rel~='icon']");
     if (!link) {
@@ -169,15 +182,18 @@
       document.head.appendChild(link);
     }
     if (link.dataset.state === state) return;
+    const [kind, n] = state.split("-");
     const svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 64 64'><circle cx='32' cy='32' r='30' fill='"
-      + ICON_COLOURS[state] + "'/>" + ICON_MARKS[state] + "</svg>";
+      + ICON_COLOURS[kind] + "'/>" + iconMark(kind, n) + "</svg>";
     link.href = "data:image/svg+xml," + encodeURIComponent(svg);
     link.dataset.state = state;
   }
   function health() {
     const view = $("view");
     const state = view.querySelector("[data-health]");
-    const level = down ? "unreachable" : !state ? "none" : state.dataset.health === "stalled" ? "stalled" : "ok";
+    const alert = state ? state.dataset.alert || "ok" : "ok"; // halted | stage | ok (model.py's tab_alert)
+    const level = down ? "unreachable" : !state ? "none" : state.dataset.health === "stalled" ? "stalled"
+      : alert === "halted" ? "halted" : alert === "stage" ? "stage-" + (state.dataset.alertLevel || "") : "ok";
     $("liveness").hidden = !down;
     view.classList.toggle("unreachable", !!down);
     if (down) {
@@ -189,7 +205,8 @@
       view.setAttribute("aria-label", "The runner's state");
     }
     document.title = level === "unreachable" ? (down.title === "RUNNER UNREACHABLE" ? "UNREACHABLE" : "NOT UPDATED")
-      + " — " + TITLE : level === "stalled" ? "STALLED — " + TITLE : TITLE;
+      + " — " + TITLE : level === "stalled" ? "STALLED — " + TITLE
+      : level !== "ok" && level !== "none" && state.dataset.alertTitle ? state.dataset.alertTitle + " — " + TITLE : TITLE;
     setIcon(level);
     count();
   }
@@ -238,6 +255,7 @@
         $("signed-out").hidden = true;
         if (html !== lastHtml) swap(html);
         noteShown();
+        document.dispatchEvent(new CustomEvent("killswitch:view")); // notify.js, tables.js: a view is in
         const state = $("view").querySelector("[data-now]");
         $("refresh-state").textContent = "Updates every 2 s; runner time " + (state ? state.dataset.now : "?") + ".";
         cameBack();
@@ -441,9 +459,10 @@
     else { lastHtml = null; refresh(); }
   }
 
-  // --- a runbook: a plain link cannot send the Authorization header, so with a token the page ----
-  // reads the runbook itself (markdown, shown as text) and shows it in a dialog. Without a token
-  // the view is only shown by a public runner, which serves the link as it is.
+  // --- a runbook: a plain link cannot send the Authorization header, so the page reads the ------
+  // runbook itself (GET /console/runbook/<incident>: its markdown rendered by the runner's
+  // escaping converter) and shows it in a dialog; runbook.js adds a copy button to each command
+  // block once it is in (the "killswitch:runbook" event).
 
   const runbookDialog = $("runbook-dialog");
   let runbookFocus = null;
@@ -454,11 +473,15 @@
     text.textContent = "Loading the runbook...";
     if (!runbookDialog.open) runbookDialog.showModal();
     text.focus();
-    const path = "/v1/runbooks/" + encodeURIComponent(incident) + "?format=md";
+    const path = "/console/runbook/" + encodeURIComponent(incident);
     try {
       const r = await fetch(path, {headers: headers(false), cache: "no-store", credentials: "omit"});
       const body = await r.text();
-      if (r.ok) { text.textContent = body; return; }
+      if (r.ok) { // server-rendered: every character of the markdown escaped before any tag
+        text.innerHTML = body;
+        text.dispatchEvent(new CustomEvent("killswitch:runbook", {bubbles: true, detail: {incident}}));
+        return;
+      }
       let doc = null;
       try { doc = JSON.parse(body); } catch (err) { doc = null; }
       text.textContent = "The runner did not give the runbook: " + reasonOf({status: r.status, doc});
@@ -468,7 +491,7 @@
   }
   document.addEventListener("click", (e) => {
     const a = e.target.closest("a[data-runbook]");
-    if (!a || !token()) return;
+    if (!a || (!token() && !isPublic)) return;
     e.preventDefault();
     openRunbook(a.dataset.runbook, a.getAttribute("data-focus"));
   });
