@@ -5,7 +5,9 @@ empty shell that asks for a token), ``GET /console/view`` (the view alone, which
 script fetches every 2 s and swaps in), ``GET /console/runbook/{incident}`` (an incident's stored
 runbook as an HTML fragment for the page's runbook dialog: its markdown through the escaping
 converter of :mod:`killswitch.markdown`, so nothing of the runbook's text becomes markup; 404
-``UNKNOWN_INCIDENT`` without one), ``GET /console/static/{name}`` (the files of :data:`ASSETS`: the page's style and script, the charts', the layout's, the runbook dialog's, the notifications' and the tables'), the
+``UNKNOWN_INCIDENT`` without one), ``GET /console/static/{name}`` (the files of
+:data:`ASSETS`: the page's style and script, the charts', the layout's, the runbook dialog's, the
+notifications' and the tables'), the
 sandboxed jinja2 environment they render with (autoescape on, undefined names are errors), and
 the page's Content-Security-Policy (scripts, styles and requests to this origin only; no inline
 script, no frames, no form posts anywhere; images from this origin or ``data:``, for the tab's
