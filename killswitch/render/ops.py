@@ -265,10 +265,14 @@ def close_json(preview: Optional[CloseResult], sent: Optional[CloseResult], sett
 # --- a close being followed ---------------------------------------------------------------------------
 
 
+def _target(p: CloseProgress) -> str:
+    return f"{p.symbol} in {p.scope}" if p.symbol else p.scope
+
+
 def close_progress_line(p: CloseProgress) -> str:
     if p.state == "queued":
-        return f"close {p.scope}: queued for the next tick ({p.orders} order(s) planned now)"
-    return f"close {p.scope}: {p.settled}/{p.orders} order(s) settled, {p.filled} filled, {p.open} open"
+        return f"close {_target(p)}: queued for the next tick ({p.orders} order(s) planned now)"
+    return f"close {_target(p)}: {p.settled}/{p.orders} order(s) settled, {p.filled} filled, {p.open} open"
 
 
 def close_still_working(close_id: str, timeout_s: float, p: CloseProgress) -> str:
@@ -285,9 +289,9 @@ def close_outcome(p: CloseProgress) -> str:
     if p.state == "dry_run":
         return f"ksctl close: the runner is in dry run: {p.orders} order(s) planned and audited, none sent"
     if p.state == "refused":
-        return f"ksctl close: the close of {p.scope} was refused at its tick; nothing was sent: {p.reason}"
+        return f"ksctl close: the close of {_target(p)} was refused at its tick; nothing was sent: {p.reason}"
     statuses = ", ".join(f"{k} {v}" for k, v in p.statuses.items()) or "no orders"
-    return f"close {p.scope} settled: {statuses}"
+    return f"close {_target(p)} settled: {statuses}"
 
 
 # --- the order journal (ksctl history) ----------------------------------------------------------------

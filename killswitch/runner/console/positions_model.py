@@ -49,11 +49,10 @@ def _row(account: str, r: PositionRow) -> dict:
             "orders": _kinds(r), "close_scope": r.scopes[0] if r.scopes else None, "scopes": list(r.scopes)}
 
 
-def _account(a: AccountPositions, now: int) -> dict:
-    age = a.age_s if a.age_s is not None else None
+def _account(a: AccountPositions) -> dict:
+    age, seen = a.age_s, a.observed_ms
     return {"account": a.account, "ok": a.ok, "error_code": a.error_code,
-            "as_of": None if a.observed_ms is None else {"iso": iso_ms(a.observed_ms), "clock": clock_text(a.observed_ms),
-                                                         "ms": a.observed_ms},
+            "as_of": None if seen is None else {"iso": iso_ms(seen), "clock": clock_text(seen), "ms": seen},
             "age": "never read" if age is None else age_text(age), "stale": age is None or age > STALE_AFTER_S,
             "equity": "-" if a.equity is None else f"{_money(a.equity)} {a.quote}", "quote": a.quote,
             "total": a.positions_total, "shown": len(a.positions), "rows": [_row(a.account, r) for r in a.positions]}
@@ -61,6 +60,6 @@ def _account(a: AccountPositions, now: int) -> dict:
 
 def positions_model(p: PositionsStatus) -> dict:
     """What the positions partial shows (``positions``) and the symbols held (``symbol_names``)."""
-    accounts = [_account(a, p.now_ms) for a in p.accounts]
+    accounts = [_account(a) for a in p.accounts]
     symbols: Any = sorted({r["symbol"] for a in accounts for r in a["rows"]})
     return {"positions": {"leader": p.leader, "accounts": accounts, "max_rows": p.max_rows}, "symbol_names": symbols}
