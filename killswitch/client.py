@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from .runner.holds import DEAD_MANS_SWITCH, OPERATOR
-from .runner.view import (ActionPreview, Caller, ChangeResult, CloseResult, DecodeError, IncidentStatus, ResetResult,
-                          RunnerStatus, TriggerStatus, decode)
+from .runner.view import (ActionPreview, Caller, ChangeResult, CloseResult, DecodeError, IncidentStatus,
+                          PositionsStatus, ResetResult, RunnerStatus, TriggerStatus, decode)
 
 if TYPE_CHECKING:  # imported by check_order, the one call that answers it: the gate pulls in the lock book
     from .runner.gate import Decision
@@ -84,7 +84,7 @@ def dms_of(status: RunnerStatus) -> DmsStatus:
     return decode(DmsStatus, status.dms or {})
 
 
-CLOSE_FINAL_STATES = ("settled", "dry_run", "unplanned", "expired")
+CLOSE_FINAL_STATES = ("settled", "dry_run", "unplanned", "expired", "refused")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ class CloseProgress:
     """``GET /v1/close/{id}``: where a queued close stands. ``state``: queued (before its tick),
     working, settled (every order has a final result), dry_run (planned and audited, not sent),
     unplanned (its scope was not in the tick's snapshots: nothing was sent), expired (asked for
-    before its runner stopped, never planned, too old to carry out: nothing was sent)."""
+    before its runner stopped, never planned, too old to carry out: nothing was sent), refused
+    (its plan at the tick differed materially from its preview: nothing was sent; ``reason``)."""
 
     id: str
     scope: str
@@ -105,6 +106,8 @@ class CloseProgress:
     unfilled: int
     statuses: dict[str, int]
     state: str
+    symbol: Optional[str] = None  # the one symbol the close is limited to
+    reason: Optional[str] = None  # why it was refused at its tick
 
     @property
     def final(self) -> bool:
@@ -388,10 +391,19 @@ class RunnerClient:
             body["approver"] = approver
         return decode(ResetResult, self._json("POST", "/v1/reset", body, auth=True))
 
-    def close(self, scope: str, reason: str, dry_run: bool) -> CloseResult:
-        """``POST /v1/close``: accepted (202) is a CloseResult; a refusal is a RunnerError."""
-        body = {"scope": scope, "reason": reason, "dry_run": dry_run}
+    def close(self, scope: str, reason: str, dry_run: bool, *, symbol: Optional[str] = None,
+              preview_id: Optional[str] = None, max_notional: Optional[float] = None) -> CloseResult:
+        """``POST /v1/close``: accepted (202) is a CloseResult; a refusal is a RunnerError. A live
+        close carries its preview's id and a maximum notional (``preview_id``, ``max_notional``);
+        ``symbol``: only that symbol's positions in ``scope``."""
+        body: dict = {"scope": scope, "reason": reason, "dry_run": dry_run}
+        extra = {"symbol": symbol, "preview_id": preview_id, "max_notional": max_notional}
+        body.update({k: v for k, v in extra.items() if v is not None})
         return decode(CloseResult, self._json("POST", "/v1/close", body, auth=True, expect=202))
+
+    def positions(self) -> PositionsStatus:
+        """``GET /v1/positions``: every account's positions from the runner's last snapshots."""
+        return decode(PositionsStatus, self._json("GET", "/v1/positions", auth=True))
 
     def lock(self, scope: str, reason: str, mode: str = "halted", ttl_s: Optional[float] = None) -> ChangeResult:
         """``POST /v1/lock``: lock trading on ``scope`` (halted or reducing), until unlocked or

@@ -1,12 +1,20 @@
 """``ksctl close``: an emergency close of a scope through the runner, previewed before it is sent.
 
-The runner plans a close (reduce-only, never larger than the position) from its last snapshots.
-``ksctl close`` always prints that plan first, order by order. It sends the close only with
-``--live``, or when the operator types the scope at the prompt on a terminal; with neither (a
-script, a pipe) it refuses and sends nothing (exit 2): a live close is never a default.
-``--dry-run`` prints the plan and stops. A preview the runner calls ``INCOMPLETE`` (an account
-of the scope could not be read) is shown with that warning and may still be sent: an emergency
-close is needed most when a venue answers badly.
+The runner plans a close (reduce-only, never larger than the position) from its last snapshots
+(less the fills journaled since; it says how old they are). ``ksctl close`` always asks for that
+plan first and prints it, order by order, with its total notional — and, on a dry-run runner,
+first of all that nothing will be sent. It sends the close only with ``--live``, or when the
+operator types the scope at the prompt on a terminal; with neither (a script, a pipe) it refuses
+and sends nothing (exit 2): a live close is never a default. ``--dry-run`` prints the plan and
+stops. A preview the runner calls ``INCOMPLETE`` (an account of the scope could not be read) is
+shown with that warning and may still be sent: an emergency close is needed most when a venue
+answers badly. ``--symbol`` closes only that symbol's positions in the scope.
+
+The close sent carries the preview's id and a maximum notional (``--max-notional``; by default
+the preview's notional plus the runner's slack): the runner refuses it (``PREVIEW_MISMATCH``,
+``OVER_MAX_NOTIONAL``, ``PREVIEW_EXPIRED``, ``PREVIEW_UNKNOWN``) rather than send a plan that
+differs materially from the one printed. A runner too old to give a preview id gets the close
+without one, as before.
 
 ``--wait`` follows the close until its orders settle, with a progress line on stderr when stderr
 is a terminal (nothing when it is not: logs and pipes stay clean).
@@ -76,6 +84,9 @@ Examples:
   ksctl close --scope binanceusdm/main --reason "drill" --dry-run     # the plan, nothing sent
   ksctl close --scope binanceusdm/main --reason "flatten by hand"     # the plan, then: type the scope
   ksctl close --scope binanceusdm/main --reason "flatten by hand" --live --wait
+  ksctl close --scope binanceusdm/main --symbol BTC/USDT:USDT --reason "cut BTC" --max-notional 250000
+The close is sent with the preview's id and a maximum notional: a plan that changed
+materially since the preview (new positions, larger ones, a higher notional) is refused.
 Without --live, a live close is sent only after the scope is typed at the prompt on a
 terminal; from a script or a pipe it is refused (exit 2) and nothing is sent.
 Exit codes: 0 previewed, or queued (with --wait: every order filled); 1 refused by the
@@ -88,35 +99,41 @@ at --wait-timeout; 2 usage (no --live and no terminal to confirm on).
 @click.option("--reason", required=True)
 @click.option("--dry-run", is_flag=True, help="Print the plan (the orders the close would send) and stop.")
 @click.option("--live", is_flag=True, help="Send the close after printing its plan, without asking.")
+@click.option("--symbol", default=None, help="Close only this symbol's positions in the scope, e.g. BTC/USDT:USDT.")
+@click.option("--max-notional", type=float, default=None,
+              help="Refuse the close if its plan's notional is above this (default: the preview's plus a slack).")
 @click.option("--wait", is_flag=True, help="Follow the close until its orders settle (exit 1 if some did not fill).")
 @click.option("--wait-timeout", default="2m", show_default=True, help="Stop following after this long.")
 @output_option
-def close(api, token_env, scope, reason, dry_run, live, wait, wait_timeout, output) -> None:
+def close(api, token_env, scope, reason, dry_run, live, symbol, max_notional, wait, wait_timeout, output) -> None:
     """Emergency close of a scope through the runner's planner and journal: the plan first,
     sent only with --live or the scope typed to confirm."""
     from ..render.ops import close_json, close_plan_text
 
     if dry_run and live:
         raise click.UsageError("--dry-run only previews and --live sends: give one of them")
+    if max_notional is not None and not max_notional >= 0:
+        raise click.BadParameter("a number at or above 0", param_hint="--max-notional")
     timeout_s = duration_s(wait_timeout, "--wait-timeout")
     client = runner_client(api, token_env)
-    preview = None
+    preview = _preview(client, scope, symbol, reason, output)
+    if output != "json" and not live:  # (with --live: the plan the close was queued with, below)
+        click.echo(close_plan_text(scope, preview, live=False))
+    if dry_run:
+        if output == "json":
+            click.echo(close_json(preview, None))
+        raise SystemExit(EXIT_OK if preview.accepted else EXIT_FINDINGS)
     if not live:
-        preview = _preview(client, scope, reason, output)
-        if output != "json":
-            click.echo(close_plan_text(scope, preview, live=False))
-        if dry_run:
-            if output == "json":
-                click.echo(close_json(preview, None))
-            raise SystemExit(EXIT_OK if preview.accepted else EXIT_FINDINGS)
         if not _stdin_tty():
             _nothing_sent(preview, "ksctl close: nothing was sent: a live close needs --live, or the scope typed at "
                                    "the prompt on a terminal", output, EXIT_USAGE)
-        typed = _ask(scope)
+        typed = _ask(scope, preview.mode == "dry-run")
         if typed != scope:
             _nothing_sent(preview, f"ksctl close: not confirmed ({typed!r} is not {scope!r}); nothing was sent",
                           output, EXIT_FINDINGS)
-    sent = _send(client, scope, reason, preview, output)
+    cap = max_notional if max_notional is not None else preview.max_notional
+    sent = _send(client, scope, reason, preview, output, symbol=symbol, preview_id=preview.preview_id,
+                 max_notional=cap if preview.preview_id else None)
     if output != "json":
         if live:
             click.echo(close_plan_text(scope, sent, live=True))
@@ -130,10 +147,11 @@ def close(api, token_env, scope, reason, dry_run, live, wait, wait_timeout, outp
     raise SystemExit(code)
 
 
-def _ask(scope: str) -> str:
+def _ask(scope: str, runner_dry_run: bool = False) -> str:
     """What the operator typed at the prompt (on stderr, so stdout keeps only the result)."""
+    what = "a close the DRY-RUN runner will only plan (nothing is sent)" if runner_dry_run else "a LIVE close"
     try:
-        return str(click.prompt(f"{PROMPT} ({scope}) for a LIVE close", default="", show_default=False, err=True))
+        return str(click.prompt(f"{PROMPT} ({scope}) for {what}", default="", show_default=False, err=True))
     except click.Abort:  # end of input, or ^C
         click.echo("", err=True)
         return ""
@@ -158,14 +176,14 @@ def _refused_close(e) -> "Optional[CloseResult]":
         return None
 
 
-def _preview(client: "RunnerClient", scope: str, reason: str, output: str) -> "CloseResult":
+def _preview(client: "RunnerClient", scope: str, symbol: Optional[str], reason: str, output: str) -> "CloseResult":
     """The runner's dry run of the close. An ``INCOMPLETE`` one is returned (shown with its
     warning); any other refusal is printed, and exits 1."""
     from ..client import RunnerError, RunnerUnreachable
     from ..render.ops import close_json, refusal_text
 
     try:
-        return client.close(scope, reason, True)
+        return client.close(scope, reason, True, symbol=symbol)
     except RunnerUnreachable as e:
         unreachable(e)
     except RunnerError as e:
@@ -180,12 +198,14 @@ def _preview(client: "RunnerClient", scope: str, reason: str, output: str) -> "C
 
 
 def _send(client: "RunnerClient", scope: str, reason: str, preview: "Optional[CloseResult]",
-          output: str) -> "CloseResult":
+          output: str, *, symbol: Optional[str], preview_id: Optional[str],
+          max_notional: Optional[float]) -> "CloseResult":
+    """The live close, with the preview it applies."""
     from ..client import RunnerError, RunnerUnreachable
     from ..render.ops import close_json, refusal_text
 
     try:
-        return client.close(scope, reason, False)
+        return client.close(scope, reason, False, symbol=symbol, preview_id=preview_id, max_notional=max_notional)
     except RunnerUnreachable as e:
         unreachable(e)
     except RunnerError as e:
@@ -231,9 +251,9 @@ def _follow_close(client: "RunnerClient", close_id: str, timeout_s: float,
 
 def _close_exit(settled: "CloseProgress") -> int:
     """0 when every order filled, or the runner only planned them (dry run); 1 when some did
-    not fill, or nothing was sent because the scope was not in the tick's snapshots or the
-    request expired before a tick planned it."""
-    if settled.state in ("unplanned", "expired"):
+    not fill, or nothing was sent because the scope was not in the tick's snapshots, the
+    request expired before a tick planned it, or its plan at the tick differed from its preview."""
+    if settled.state in ("unplanned", "expired", "refused"):
         return EXIT_FINDINGS
     if settled.state == "dry_run":
         return EXIT_OK

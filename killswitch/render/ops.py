@@ -217,19 +217,38 @@ def planned_order_line(o: PlannedOrder) -> str:
 
 
 def close_plan_text(scope: str, r: CloseResult, live: bool) -> str:
-    """What a close would send (the preview) or was queued with (``live``): every order as
-    planned from the runner's last snapshots, and the runner's words when it refused."""
+    """What a close would send (the preview) or was queued with (``live``): on a dry-run runner
+    first of all that nothing will be sent; every order as planned from the runner's last
+    snapshots, their total notional, how old those snapshots are, the fills taken off them, the
+    preview's id and the maximum notional the close is held to; and the runner's words when it
+    refused."""
     what = "queued with" if live else "would send"
+    target = f"{r.symbol} in {scope}" if r.symbol else scope
+    lines = []
+    if r.mode == "dry-run":
+        lines.append("DRY RUN: this runner sends nothing to any venue: nothing will be sent; the orders are only "
+                     "planned and audited")
     if not r.accepted:
-        head = [f"close {scope}: {r.reason}"]
+        lines.append(f"close {target}: {r.reason}")
     elif r.orders == 0:
-        head = [f"close {scope}: nothing to send: no position to close in the runner's last snapshots"]
+        lines.append(f"close {target}: nothing to send: no position to close in the runner's last snapshots")
     else:
-        head = [f"close {scope}: {what} {r.orders} order(s), as planned from the runner's last snapshots "
-                "(planned again at the close's tick):"]
-    lines = head + [planned_order_line(o) for o in r.plan]
+        lines.append(f"close {target}: {what} {r.orders} order(s), as planned from the runner's last snapshots "
+                     "(planned again at the close's tick):")
+    lines += [planned_order_line(o) for o in r.plan]
     if r.orders and not r.plan:
         lines.append(f"  ({r.orders} order(s); this runner does not list them)")
+    facts = []
+    if r.notional is not None and r.orders:
+        facts.append(f"total notional ≈{_n(r.notional)}")
+    if r.as_of_ms is not None:
+        age = f", {r.age_s:.0f}s old" if r.age_s is not None else ""
+        facts.append(f"positions as of {iso(r.as_of_ms)}{age}")
+    if facts:
+        lines.append("  " + "; ".join(facts))
+    lines += [f"  fill since the snapshot, taken off: {n}" for n in r.notes]
+    if r.preview_id and r.max_notional is not None:
+        lines.append(f"  preview {r.preview_id}; a close of it is held to a notional of at most {_n(r.max_notional)}")
     return "\n".join(lines)
 
 
@@ -246,10 +265,14 @@ def close_json(preview: Optional[CloseResult], sent: Optional[CloseResult], sett
 # --- a close being followed ---------------------------------------------------------------------------
 
 
+def _target(p: CloseProgress) -> str:
+    return f"{p.symbol} in {p.scope}" if p.symbol else p.scope
+
+
 def close_progress_line(p: CloseProgress) -> str:
     if p.state == "queued":
-        return f"close {p.scope}: queued for the next tick ({p.orders} order(s) planned now)"
-    return f"close {p.scope}: {p.settled}/{p.orders} order(s) settled, {p.filled} filled, {p.open} open"
+        return f"close {_target(p)}: queued for the next tick ({p.orders} order(s) planned now)"
+    return f"close {_target(p)}: {p.settled}/{p.orders} order(s) settled, {p.filled} filled, {p.open} open"
 
 
 def close_still_working(close_id: str, timeout_s: float, p: CloseProgress) -> str:
@@ -265,8 +288,10 @@ def close_outcome(p: CloseProgress) -> str:
                 "too old to carry out now, nothing was sent: ask again")
     if p.state == "dry_run":
         return f"ksctl close: the runner is in dry run: {p.orders} order(s) planned and audited, none sent"
+    if p.state == "refused":
+        return f"ksctl close: the close of {_target(p)} was refused at its tick; nothing was sent: {p.reason}"
     statuses = ", ".join(f"{k} {v}" for k, v in p.statuses.items()) or "no orders"
-    return f"close {p.scope} settled: {statuses}"
+    return f"close {_target(p)} settled: {statuses}"
 
 
 # --- the order journal (ksctl history) ----------------------------------------------------------------

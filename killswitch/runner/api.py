@@ -24,7 +24,10 @@ read, as the console: they show the book (stages, scopes, positions, amounts, or
 need a token with the viewer, operator or approver role unless ``console_public``
     ``GET /v1/status``          200 ``view.status()`` as JSON.
     ``GET /v1/close/{id}``      200 ``view.close_progress(id)`` (``state`` queued, working, settled,
-                                dry_run, unplanned); 404 ``UNKNOWN_CLOSE``.
+                                dry_run, unplanned, expired, refused); 404 ``UNKNOWN_CLOSE``.
+    ``GET /v1/positions``       200 ``view.positions()``: every account's positions from the runner's
+                                last snapshots with their age, risk score, liquidation distance
+                                and resting orders (:mod:`.positions`).
     ``GET /v1/runbooks/{incident}[?format=md|html]``  200 the incident's stored runbook
                                 (``text/markdown`` or ``text/html``) from ``view.runbook(incident)``;
                                 404 ``UNKNOWN_INCIDENT``. The incident is its decision id, URL-quoted.
@@ -53,7 +56,9 @@ the console (:mod:`.console`)
                                 answer if sent now (``allowed``, ``reason``), the lock binding the
                                 scope before and after, one line per change, and for a close the
                                 orders; nothing is changed or audited. The body is the change's own
-                                (a close's without ``dry_run``) and the role is the change's.
+                                (a close's without ``dry_run``, ``preview_id`` and ``max_notional``)
+                                and the role is the change's. A close's preview carries the id its
+                                close must send.
 
 mutating, ``Authorization: Bearer <token>``
     ``POST /v1/heartbeat/{source}``  204; ``source`` is ``[A-Za-z0-9._-]{1,64}`` and not only
@@ -64,10 +69,14 @@ mutating, ``Authorization: Bearer <token>``
                                      ``Retry-After`` when a standby cannot store it.
     ``POST /v1/reset``               200 ``{"done", "reason"}``; body ``policy``, ``scope``,
                                      ``approver``, ``reason`` (all required).
-    ``POST /v1/close``               202 accepted / 409 refused, ``{"accepted", "reason",
-                                     "orders", "id", "plan"}`` (``plan``: the orders counted, one by
-                                     one); body ``scope``, ``reason``, ``dry_run`` (all required: a
-                                     live close is never the default).
+    ``POST /v1/close``               202 accepted / 409 refused, a ``CloseResult`` (``plan``: the
+                                     orders counted, one by one; ``preview_id``, ``notional``,
+                                     ``max_notional``, ``as_of_ms``, ``mode``); body ``scope``,
+                                     ``reason``, ``dry_run`` (required: a live close is never the
+                                     default), ``symbol`` (only its positions), ``preview_id`` and
+                                     ``max_notional`` (a live close applies a preview: without its
+                                     id it is refused ``PREVIEW_REQUIRED``; see
+                                     :mod:`.close_plans`).
     ``POST /v1/lock``                200 done / 409 refused, ``{"done", "reason"}``; body ``scope``,
                                      ``reason`` (required), ``mode`` (halted | reducing, default
                                      halted), ``ttl_s`` (seconds, default null: until unlocked).
@@ -195,7 +204,7 @@ def _error(request: web.Request, status: int, code: str, reason: str,
 
 # refusals of a name the runner does not know: the named thing is not found (404), the caller
 # must fix what it typed (a 409 says the thing exists but is in the way)
-_UNKNOWN = ("UNKNOWN_SCOPE", "UNKNOWN_POLICY", "UNKNOWN_ACCOUNT", "UNKNOWN_SYMBOL")
+_UNKNOWN = ("UNKNOWN_SCOPE", "UNKNOWN_POLICY", "UNKNOWN_ACCOUNT", "UNKNOWN_SYMBOL")  # (not PREVIEW_UNKNOWN: a 409)
 
 
 def _refusal_status(why: str, otherwise: int) -> int:
@@ -375,22 +384,36 @@ class _Handlers:
         status = 503 if why.startswith("NOT_LEADER") else _refusal_status(why, 200)
         return _json(status, {"done": done, "reason": why})
 
-    async def close(self, request: web.Request) -> web.Response:
+    async def _close_body(self, request: web.Request, live: bool) -> dict:
+        """A close's body (``live``: ``dry_run`` too, and the preview it applies): the scope, the
+        reason, and optionally one ``symbol``, a ``preview_id`` and a ``max_notional``."""
         body = await self._body(request)
-        only(body, ("scope", "reason", "dry_run"))
-        scope = string_field(body, "scope")
-        reason = string_field(body, "reason", MAX_REASON, free_text=True)
-        dry_run = body["dry_run"]
-        if not isinstance(dry_run, bool):
-            raise bad(f'"dry_run" must be true or false, not {show(dry_run)}')
-        result = await _call(self.view.close, scope, reason, dry_run, actor=_caller(request).name)
-        accepted, why, orders = result.accepted, result.reason, getattr(result, "orders", 0)
+        fields(body, ("scope", "reason") + (("dry_run",) if live else ()),
+               ("symbol",) + (("preview_id", "max_notional") if live else ()))
+        out: dict = {"scope": string_field(body, "scope"),
+                     "reason": string_field(body, "reason", MAX_REASON, free_text=True),
+                     "symbol": None if body.get("symbol") is None else string_field(body, "symbol")}
+        if live:
+            if not isinstance(body["dry_run"], bool):
+                raise bad(f'"dry_run" must be true or false, not {show(body["dry_run"])}')
+            out["dry_run"] = body["dry_run"]
+            out["preview_id"] = None if body.get("preview_id") is None else string_field(body, "preview_id")
+            cap = body.get("max_notional")
+            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float))
+                                    or not math.isfinite(cap) or cap < 0):
+                raise bad(f'"max_notional" must be a number at or above 0, not {show(cap)}')
+            out["max_notional"] = None if cap is None else float(cap)
+        return out
+
+    async def close(self, request: web.Request) -> web.Response:
+        b = await self._close_body(request, live=True)
+        extra = {k: b[k] for k in ("symbol", "preview_id", "max_notional") if b[k] is not None}
+        result = await _call(self.view.close, b["scope"], b["reason"], b["dry_run"], actor=_caller(request).name,
+                             **extra)
+        accepted, why = result.accepted, result.reason
         if not isinstance(accepted, bool) or not isinstance(why, str):
             raise TypeError("close() must return a CloseResult")
-        plan = [dataclasses.asdict(o) for o in getattr(result, "plan", ())]
-        return _json(202 if accepted else _refusal_status(why, 409),
-                     {"accepted": accepted, "reason": why, "orders": orders, "id": getattr(result, "id", None),
-                      "plan": plan})
+        return _json(202 if accepted else _refusal_status(why, 409), result)
 
     async def _lock_body(self, request: web.Request) -> tuple[str, str, str, Optional[float]]:
         body = await self._body(request)
@@ -442,8 +465,12 @@ class _Handlers:
         return _json(200, await _call(self.view.preview_reset, policy, scope, caller.name))
 
     async def preview_close(self, request: web.Request) -> web.Response:
-        scope, _ = await self._scope_reason(request)
-        return _json(200, await _call(self.view.preview_close, scope))
+        b = await self._close_body(request, live=False)
+        extra = {"symbol": b["symbol"]} if b["symbol"] is not None else {}
+        return _json(200, await _call(self.view.preview_close, b["scope"], **extra))
+
+    async def positions(self, request: web.Request) -> web.Response:
+        return _json(200, await self._read(self.view.positions))
 
     async def dms_arm(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -531,6 +558,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
         # what shows the book (stages, data ages, positions, amounts, orders): the console's readers
         ("GET", "/v1/status", h.status, reader, None),
         ("GET", "/v1/close/{id:.+}", h.close_progress, reader, None),
+        ("GET", "/v1/positions", h.positions, reader, None),
         ("GET", "/v1/runbooks/{incident:.+}", h.runbook, reader, None),
         ("GET", "/v1/charts/{policy}/{scope:.+}", charts.chart, reader, None),
         # any tail, so that a bad source name is a 400 that says why rather than a bare 404

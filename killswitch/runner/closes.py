@@ -17,6 +17,20 @@ when it is at most ``RECOVER_WITHIN_MS`` old, under its own id (deterministic cl
 nothing journaled is sent twice), and otherwise is not carried out: it is audited
 ``manual_close_expired`` and its progress says ``expired``, so nobody reads an old request as done.
 
+A close of one symbol (``symbol``) closes only that symbol's positions in the scope: the planner's
+``close_positions`` over the same instance (reduce-only, never larger than the position; the
+symbol's entry orders cancelled first, nothing else touched). A symbol the scope holds no
+position in is refused ``UNKNOWN_SYMBOL`` with close matches.
+
+A close is worked out (:meth:`ManualCloses.draft`) from the last snapshots less what the orders
+journaled since their tick filled (:mod:`.settled`), and says how old those snapshots are. A
+preview (``dry_run``) is recorded with an id (:mod:`.close_plans`); a live close must carry one
+(``PREVIEW_REQUIRED`` otherwise) and is refused when its fresh plan differs materially from
+the preview or is above its maximum notional (``PREVIEW_MISMATCH``, ``OVER_MAX_NOTIONAL``,
+``PREVIEW_EXPIRED``, ``PREVIEW_UNKNOWN``), at its request and again at its tick (then its
+progress says ``refused``, audited with the planned row, and nothing is sent). A dry-run runner
+says up front that nothing will be sent (``QUEUED_DRY_RUN``).
+
 Must not: send anything itself, or accept a scope no policy instance has (``UNKNOWN_SCOPE`` with
 close matches: a close of a typo would close nothing and say it did).
 """
@@ -25,19 +39,22 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..compile.graph import StageNode
-from ..compile.nodes import CloseAllAction
+from ..compile.nodes import CloseAllAction, ClosePositionsAction
 from ..engine.planner import plan
 from ..engine.scope import instances
 from ..events import MANUAL_CLOSE, Event
 from ..snapshot import Snapshot
 from ..state.store import FencedError
 from .book import Book
+from .close_plans import Envelope, PlanLegs, PreviewLedger, default_max_notional, gone, refusal, unknown_preview
 from .leadership import Leadership
 from .lock import iso_ms
 from .scopes import Catalog, close_matches
+from .settled import take_off_fills
 from .shortfalls import MAX_HELD_ROUNDS
 from .storeio import StoreIO
 from .view import CloseResult, PlannedOrder
@@ -46,7 +63,49 @@ MAX_TRACKED_CLOSES = 100  # manual closes whose progress ``close_progress`` can 
 RECOVER_WITHIN_MS = 5 * 60_000  # a request no tick planned before a stop is carried out if this recent
 TRACK_HISTORY_MS = 24 * 3_600_000  # how far back a new leader reads the closes it tracks
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
+FILLS_READ = 10_000  # journal rows a draft reads for the fills its snapshots do not show yet
 _CLOSE_ALL = StageNode(0, "manual-close", (), None, "manual", None, 1, (CloseAllAction(),))
+
+
+def _close_symbol(symbol: str) -> StageNode:
+    """The stage a close of one symbol plans: every position of ``symbol`` in the scope, whole."""
+    action = ClosePositionsAction(symbols=(symbol,), side="any", min_loss=None, correlation_group=None, where=None,
+                                  count=None, rank_by=None)
+    return StageNode(0, "manual-close-symbol", (), None, "manual", None, 1, (action,))
+
+
+def planned_orders(plans: Sequence[Any]) -> tuple[PlannedOrder, ...]:
+    return tuple(PlannedOrder(f"{o.venue}/{o.account}", o.symbol, o.side, o.position_side, o.amount, o.notional,
+                              o.limit_price, o.reduce_only, o.chunk, o.chunks) for p in plans for o in p.orders)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A close worked out now: why it is refused (or None), its plans and their orders, the
+    accounts of the scope whose last snapshot failed (their positions are left out), the oldest
+    snapshot it is made from (``as_of_ms``, the runner's clock) and the fills taken off them."""
+
+    refusal: Optional[str]
+    plans: tuple = ()
+    orders: tuple[PlannedOrder, ...] = ()
+    unread: tuple[str, ...] = ()
+    as_of_ms: Optional[int] = None
+    taken_off: tuple[str, ...] = ()
+
+    @property
+    def notional(self) -> float:
+        return sum(o.notional for o in self.orders)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A close asked for, planned at the next tick."""
+
+    scope: str
+    reason: str
+    at: int
+    symbol: Optional[str] = None
+    envelope: Optional[Envelope] = None
 
 
 class ManualCloses:
@@ -65,72 +124,137 @@ class ManualCloses:
         self.catalog = catalog
         self.emit = emit
         self.rates = rates  # the venues' order rates, as the adapters declare them
-        self.queued: list[tuple[str, str, int]] = []  # (scope, reason, requested at), for the next tick
+        self.queued: list[_Request] = []  # for the next tick
+        self.ledger = PreviewLedger()  # the latest close previews, by id
         self.tracked: dict[str, dict] = {}  # close id → its progress (the latest MAX_TRACKED_CLOSES)
         self.holds: dict[str, int] = {}  # close id → ticks its orders waited (REMAINDER_OPEN)
         self.planned: list[dict] = []  # closes planned this tick, audited once the state is saved
 
-    async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None) -> CloseResult:
-        """A manual emergency close of ``scope`` at the next tick (``dry_run``: only say how
-        many orders it would send now). ``actor``: the authenticated caller, audited."""
-        refusal, plans, unread = self.preview(scope)
-        if refusal is not None:
-            return CloseResult(False, refusal)
-        orders = sum(len(p.orders) for p in plans)
-        preview = tuple(PlannedOrder(f"{o.venue}/{o.account}", o.symbol, o.side, o.position_side, o.amount,
-                                     o.notional, o.limit_price, o.reduce_only, o.chunk, o.chunks)
-                        for p in plans for o in p.orders)
+    @property
+    def mode(self) -> str:
+        return "dry-run" if self.dry_run else "live"
+
+    def _answer(self, accepted: bool, why: str, d: Draft, symbol: Optional[str], **kw: Any) -> CloseResult:
+        age = None if d.as_of_ms is None else max(0.0, (self.clock() - d.as_of_ms) / 1000)
+        return CloseResult(accepted, why, len(d.orders), kw.pop("id", None), d.orders, symbol=symbol,
+                           notional=d.notional, as_of_ms=d.as_of_ms, age_s=age, mode=self.mode, notes=d.taken_off, **kw)
+
+    async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
+                    symbol: Optional[str] = None, preview_id: Optional[str] = None,
+                    max_notional: Optional[float] = None) -> CloseResult:
+        """A manual emergency close of ``scope`` (only ``symbol`` in it, when given) at the next
+        tick. ``dry_run``: the preview, recorded under the id the answer carries; else the close
+        of that preview (``preview_id``), held to ``max_notional`` (default: the preview's plus
+        the slack of :mod:`.close_plans`). ``actor``: the authenticated caller, audited."""
+        d = await self.draft(scope, symbol)
+        if d.refusal is not None:
+            return CloseResult(False, d.refusal, symbol=symbol, mode=self.mode)
+        orders, notional = len(d.orders), d.notional
         if dry_run:
-            if unread:
-                return CloseResult(False, f"INCOMPLETE: {', '.join(unread)} could not be read: the {orders} order(s) "
-                                          "counted leave out its positions; nothing was sent", orders, plan=preview)
-            return CloseResult(True, f"DRY_RUN: {orders} order(s) would be sent", orders, plan=preview)
+            recorded = self.ledger.record(scope, symbol, self.clock(), d.orders)
+            kw = {"preview_id": recorded.id, "max_notional": default_max_notional(notional)}
+            if d.unread:
+                incomplete = (f"INCOMPLETE: {', '.join(d.unread)} could not be read: the {orders} order(s) counted "
+                              "leave out its positions; nothing was sent")
+                return self._answer(False, incomplete, d, symbol, **kw)
+            return self._answer(True, self.preview_reason(orders, notional), d, symbol, **kw)
         refused = self.lead.not_leader("close")
         if refused:
-            return CloseResult(False, refused, orders)
+            return CloseResult(False, refused, orders, mode=self.mode)
         at = self.clock()
+        if preview_id is None:
+            return self._answer(False, "PREVIEW_REQUIRED: a live close carries the id of its preview (preview it, "
+                                       "then send it with that id and a maximum notional); nothing was sent", d, symbol)
+        rec = self.ledger.get(preview_id)
+        if rec is None:
+            return self._answer(False, unknown_preview(preview_id), d, symbol)
+        cap = default_max_notional(rec.legs.notional) if max_notional is None else max_notional
+        fresh = PlanLegs.of(d.orders)
+        why = refusal(rec.legs, fresh, cap, scope=scope, symbol=symbol, of_scope=rec.scope, of_symbol=rec.symbol,
+                      age_ms=at - rec.at_ms)
+        if why is not None:
+            return self._answer(False, why, d, symbol, preview_id=rec.id, max_notional=cap)
+        envelope = Envelope(rec.id, rec.legs, cap, scope, symbol)
         close_id = f"manual/{scope}/m{at}"
         try:
-            await self.lead.audit("manual_close_requested", at, {"scope": scope, "reason": reason, "id": close_id,
-                                                                 "orders": orders, **by(actor)})
+            await self.lead.audit("manual_close_requested", at, {
+                "scope": scope, "reason": reason, "id": close_id, "orders": orders,
+                **({"symbol": symbol} if symbol else {}), "preview": envelope.to_json(), **by(actor)})
         except FencedError:
-            return CloseResult(False, self.lead.deposed())
-        self.queued.append((scope, reason, at))
-        self._track(close_id, {"scope": scope, "requested_ms": at, "preview": orders, "processed_ms": None,
-                               "orders": None})
-        self.emit(Event.make(MANUAL_CLOSE, at, {"reason": reason, "orders": orders, "id": close_id}, scope=scope))
-        not_read = f"; not read now: {', '.join(unread)}" if unread else ""
-        return CloseResult(True, f"QUEUED: close of {scope} at the next tick ({orders} order(s) now{not_read})", orders,
-                           close_id, preview)
+            return CloseResult(False, self.lead.deposed(), orders)
+        self.queued.append(_Request(scope, reason, at, symbol, envelope))
+        self._track(close_id, {"scope": scope, "symbol": symbol, "envelope": envelope, "requested_ms": at,
+                               "preview": orders, "processed_ms": None, "orders": None})
+        self.emit(Event.make(MANUAL_CLOSE, at, {"reason": reason, "orders": orders, "id": close_id,
+                                                **({"symbol": symbol} if symbol else {})}, scope=scope))
+        what = f"{symbol} in {scope}" if symbol else scope
+        now_text = f"{orders} order(s) now, notional {notional:,.2f}"
+        not_read = f"; not read now: {', '.join(d.unread)}" if d.unread else ""
+        left = gone(rec.legs, fresh)
+        closed = f"; closed since the preview: {', '.join(left)}" if left else ""
+        if self.dry_run:
+            why = (f"QUEUED_DRY_RUN: nothing will be sent (this runner is a dry run): the close of {what} is planned "
+                   f"and audited at the next tick ({now_text}{not_read}{closed})")
+        else:
+            why = f"QUEUED: close of {what} at the next tick ({now_text}{not_read}{closed})"
+        return self._answer(True, why, d, symbol, id=close_id, preview_id=rec.id, max_notional=cap)
 
-    def preview(self, scope: str) -> tuple[Optional[str], list, list[str]]:
-        """What a close of ``scope`` would plan from the last snapshots, sending nothing: (why it
-        is refused, or None; the plans; the accounts of the scope whose last snapshot failed,
-        whose positions the plans leave out)."""
+    def preview_reason(self, orders: int, notional: float) -> str:
+        """What a preview answers: up front, on a dry-run runner, that nothing will be sent."""
+        if self.dry_run:
+            return (f"DRY_RUN: nothing will be sent (this runner is a dry run): {orders} order(s) would be planned "
+                    f"and audited, notional {notional:,.2f}")
+        return f"DRY_RUN: {orders} order(s) would be sent, notional {notional:,.2f}"
+
+    async def draft(self, scope: str, symbol: Optional[str] = None) -> Draft:
+        """What a close of ``scope`` (of ``symbol`` in it) would plan now, sending nothing: from
+        the last snapshots less what the orders journaled since their tick filled (see the module
+        doc); refused when there is no snapshot, the scope or the symbol is unknown."""
         snaps = list(self.book.snapshots.values())
         if not snaps:
-            return (f"NO_SNAPSHOT: this runner ({self.lead.holder}) has no snapshot yet (a standby takes none): "
-                    "nothing to close or preview here"), [], []
-        plans = self._plans(scope, snaps, self.clock(), "preview")
-        if not plans:
+            return Draft(f"NO_SNAPSHOT: this runner ({self.lead.holder}) has no snapshot yet (a standby takes none): "
+                         "nothing to close or preview here")
+        since = self.book.state.last_tick_ms
+        entries = await self.io(self.store.journal, limit=FILLS_READ, since=since) if since is not None else []
+        snaps, taken_off = take_off_fills(snaps, entries, since)
+        found = self._instance(scope, snaps)
+        if found is None:
             known = set().union(*self.catalog().policy_scopes.values()) if self.book.graph.policies else set()
             near = close_matches(scope, known)
             hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
-            return f"UNKNOWN_SCOPE: no policy instance named {scope!r} in the last snapshots{hint}", [], []
-        return None, plans, self._unread_in(scope)
+            return Draft(f"UNKNOWN_SCOPE: no policy instance named {scope!r} in the last snapshots{hint}")
+        node, view = found
+        if symbol is not None:
+            held = {p.symbol for _, p in view.positions}
+            if symbol not in held:
+                near = close_matches(symbol, held)
+                hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
+                return Draft(f"UNKNOWN_SYMBOL: {scope} holds no position in {symbol!r} in the last snapshots (less "
+                             f"the fills since){hint}; nothing to close")
+        plans = (self._plan(node, view, scope, symbol, self.clock(), "preview"),)
+        unread = tuple(sorted(f"{s.venue}/{s.account} ({s.fetch.error_code})" for s in view.snapshots
+                              if not s.fetch.ok))
+        seen = [s.ts_observed if s.ts_observed is not None else s.ts_event for s in view.snapshots if s.fetch.ok]
+        return Draft(None, plans, planned_orders(plans), unread, min(seen) if seen else None,
+                     tuple(n for n in taken_off if any(n.startswith(f"{s.venue}/{s.account} ")
+                                                       for s in view.snapshots)))
 
     def take_plans(self, snapshots: Sequence[Snapshot], now: int) -> list:
-        """The queued closes, planned from this tick's snapshots (the queue is emptied)."""
+        """The queued closes, planned from this tick's snapshots (the queue is emptied). A close
+        sent with a preview's id whose plan now differs materially from it is not planned: its
+        progress says ``refused``, and why."""
         plans = []
-        for scope, _reason, at in self.queued:
-            mine = self._plans(scope, snapshots, now, f"m{at}")
-            close_id = f"manual/{scope}/m{at}"
-            n = sum(len(p.orders) for p in mine) if mine else None
+        for q in self.queued:
+            found = self._instance(q.scope, snapshots)
+            mine = [self._plan(*found, q.scope, q.symbol, now, f"m{q.at}")] if found is not None else []
+            why = q.envelope.check(PlanLegs.of(planned_orders(mine))) if q.envelope is not None and mine else None
+            close_id = f"manual/{q.scope}/m{q.at}"
+            n = (0 if why else sum(len(p.orders) for p in mine)) if mine else None
             info = self.tracked.get(close_id)
             if info is not None:
-                info.update(processed_ms=now, orders=n)
-            self.planned.append({"id": close_id, "scope": scope, "orders": n})
-            plans += mine
+                info.update(processed_ms=now, orders=n, refused=why)
+            self.planned.append({"id": close_id, "scope": q.scope, "orders": n, **({"refused": why} if why else {})})
+            plans += [] if why else mine
         self.queued = []
         return plans
 
@@ -160,19 +284,22 @@ class ManualCloses:
                 planned[cid] = row
             else:
                 expired.add(cid)
-        queued = {f"manual/{scope}/m{at}" for scope, _, at in self.queued}
+        queued = {f"manual/{q.scope}/m{q.at}" for q in self.queued}
         for cid, row in list(requested.items())[-MAX_TRACKED_CLOSES:]:
             if cid in self.tracked or cid in queued:
                 continue  # this runner knows it already (it led before)
             scope = row.payload["scope"]
-            info = {"scope": scope, "requested_ms": row.ts_ms, "preview": row.payload.get("orders"),
-                    "processed_ms": None, "orders": None}
+            symbol = row.payload.get("symbol") if isinstance(row.payload.get("symbol"), str) else None
+            envelope = Envelope.from_json(row.payload.get("preview"), scope, symbol)
+            info = {"scope": scope, "symbol": symbol, "envelope": envelope, "requested_ms": row.ts_ms,
+                    "preview": row.payload.get("orders"), "processed_ms": None, "orders": None}
             if cid in planned:
-                info.update(processed_ms=planned[cid].ts_ms, orders=planned[cid].payload.get("orders"))
+                info.update(processed_ms=planned[cid].ts_ms, orders=planned[cid].payload.get("orders"),
+                            refused=planned[cid].payload.get("refused"))
             elif cid in expired:
                 info["expired"] = True
-            elif now - row.ts_ms <= RECOVER_WITHIN_MS:
-                self.queued.append((scope, "recovered", row.ts_ms))
+            elif now - row.ts_ms <= RECOVER_WITHIN_MS and (envelope is not None or "preview" not in row.payload):
+                self.queued.append(_Request(scope, "recovered", row.ts_ms, symbol, envelope))
             else:
                 await self.lead.audit("manual_close_expired", now, {
                     "id": cid, "scope": scope, "age_ms": now - row.ts_ms,
@@ -197,31 +324,38 @@ class ManualCloses:
                 continue
             n = self.holds.get(did, 0) + 1
             self.holds[did] = n
-            if n > MAX_HELD_ROUNDS:
-                await self.lead.audit("manual_close_given_up", self.clock(), {"id": did, "reason": "REMAINDER_OPEN"})
+            info = self.tracked.get(did)
+            if n > MAX_HELD_ROUNDS or info is None:  # (untracked: what it was limited to is not known here)
+                await self.lead.audit("manual_close_given_up", self.clock(),
+                                      {"id": did, "reason": "REMAINDER_OPEN" if info is not None else "UNTRACKED"})
                 continue
-            self.queued.append((m.group(1), "held", int(m.group(2))))
+            self.queued.append(_Request(m.group(1), "held", int(m.group(2)), info.get("symbol"), info.get("envelope")))
 
     async def progress(self, close_id: str) -> Optional[dict]:
         """Where a manual close stands: ``queued`` (before its tick), ``working`` (orders without a
         final result), ``settled`` (every order has one), ``dry_run`` (planned and audited, not
         sent), ``unplanned`` (its scope was not in the tick's snapshots: nothing was sent),
-        ``expired`` (asked for before a stop, never planned, too old to carry out: nothing sent)."""
+        ``expired`` (asked for before a stop, never planned, too old to carry out: nothing sent),
+        ``refused`` (its plan at the tick differed materially from its preview: nothing sent;
+        ``reason`` says why)."""
         info = self.tracked.get(close_id)
         if info is None:
             return None
         doc: dict[str, Any] = {"id": close_id, "scope": info["scope"], "requested_ts": iso_ms(info["requested_ms"]),
                                "mode": "dry-run" if self.dry_run else "live", "orders": info["preview"],
                                "settled": 0, "filled": 0, "open": 0, "unfilled": 0, "statuses": {}}
+        tail = {"symbol": info.get("symbol"), "reason": None}  # (after ``state``, as the client reads them)
         if info.get("expired"):
-            return {**doc, "state": "expired", "orders": 0}
+            return {**doc, "state": "expired", "orders": 0, **tail}
+        if info.get("refused"):
+            return {**doc, "state": "refused", "orders": 0, **tail, "reason": info["refused"]}
         if info["processed_ms"] is None:
-            return {**doc, "state": "queued"}
+            return {**doc, "state": "queued", **tail}
         if info["orders"] is None:
-            return {**doc, "state": "unplanned", "orders": 0}
+            return {**doc, "state": "unplanned", "orders": 0, **tail}
         doc["orders"] = info["orders"]
         if self.dry_run:
-            return {**doc, "state": "dry_run"}
+            return {**doc, "state": "dry_run", **tail}
         entries = [e for e in await self.io(self.store.journal, limit=10_000, since=info["requested_ms"])
                    if e.decision_id == close_id or e.decision_id.startswith(close_id + "/")]
         statuses = Counter(e.status or "pending" for e in entries)
@@ -229,24 +363,20 @@ class ManualCloses:
         done = settled == len(entries) and len(entries) >= info["orders"]
         return {**doc, "state": "settled" if done else "working", "settled": settled, "filled": statuses["filled"],
                 "open": len(entries) - settled, "unfilled": settled - statuses["filled"],
-                "statuses": dict(sorted(statuses.items()))}
+                "statuses": dict(sorted(statuses.items())), **tail}
 
-    def _unread_in(self, scope: str) -> list[str]:
-        """The accounts of ``scope``'s policy instance whose last snapshot failed."""
-        for node in self.book.graph.policies:
-            for view in instances(node, list(self.book.snapshots.values())):
-                if view.key == scope:
-                    return sorted(f"{s.venue}/{s.account} ({s.fetch.error_code})" for s in view.snapshots
-                                  if not s.fetch.ok)
-        return []
-
-    def _plans(self, scope: str, snapshots: Sequence[Snapshot], now: int, tag: str) -> list:
+    def _instance(self, scope: str, snapshots: Sequence[Snapshot]) -> Optional[tuple[Any, Any]]:
+        """The policy and the instance named ``scope`` in ``snapshots`` (the first policy that has it)."""
         for node in self.book.graph.policies:
             for view in instances(node, list(snapshots)):
                 if view.key == scope:
-                    hist = self.book.state.pnl.get(node.attribution.reference_window_ms)
-                    return [plan(node, _CLOSE_ALL, view, f"manual/{scope}/{tag}", now, hist, rates=self.rates())]
-        return []
+                    return node, view
+        return None
+
+    def _plan(self, node: Any, view: Any, scope: str, symbol: Optional[str], now: int, tag: str) -> Any:
+        hist = self.book.state.pnl.get(node.attribution.reference_window_ms)
+        stage = _CLOSE_ALL if symbol is None else _close_symbol(symbol)
+        return plan(node, stage, view, f"manual/{scope}/{tag}", now, hist, rates=self.rates())
 
 
 def by(actor: Optional[str]) -> dict:

@@ -90,6 +90,7 @@ from .known import Known
 from .lease import LeaseKeeper
 from .leadership import Leadership, Turn
 from .lock import apply_evaluation, write_lock_file
+from .positions import PositionsReadout
 from .previews import Previews
 from .readout import Readout
 from .resuming import Resumptions
@@ -97,7 +98,8 @@ from .scopes import Catalog
 from .shortfalls import MAX_CLOSE_RETRIES, Shortfalls
 from .sink_context import RunnerSinkContext
 from .storeio import StoreIO
-from .view import ActionPreview, ChangeResult, CloseResult, IncidentStatus, ResetResult, RunnerStatus, TriggerStatus
+from .view import (ActionPreview, ChangeResult, CloseResult, IncidentStatus, PositionsStatus, ResetResult, RunnerStatus,
+                   TriggerStatus)
 
 
 def wall_ms() -> int:
@@ -203,6 +205,7 @@ class Runner:
         self.previews = Previews(book, self.lead, self.closes, catalog=self.catalog, clock=clock, dry_run=dry_run)
         self.charts = ChartHistory(book, store, self.io, clock=clock, catalog=self.catalog,
                                    fence=lambda: self.lead.fence if self.lead.leader else None)
+        self.position_readout = PositionsReadout(book, clock, lambda: self.lead.leader)
         self.commands = OperatorCommands(book, self.lead, self.resumptions, store, self.io, clock=clock,
                                          catalog=self.catalog, save=self._save, write_lock=self._write_lock,
                                          emit=self.emit)
@@ -609,8 +612,11 @@ class Runner:
     async def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult:
         return await self.commands.dms_disarm(source, actor=actor)
 
-    async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None) -> CloseResult:
-        return await self.closes.close(scope, reason, dry_run, actor=actor)
+    async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
+                    symbol: Optional[str] = None, preview_id: Optional[str] = None,
+                    max_notional: Optional[float] = None) -> CloseResult:
+        return await self.closes.close(scope, reason, dry_run, actor=actor, symbol=symbol, preview_id=preview_id,
+                                       max_notional=max_notional)
 
     async def close_progress(self, close_id: str) -> Optional[dict]:
         return await self.closes.progress(close_id)
@@ -637,8 +643,11 @@ class Runner:
     def preview_reset(self, policy: str, scope: str, approver: str) -> ActionPreview:
         return self.previews.reset(policy, scope, approver)
 
-    def preview_close(self, scope: str) -> ActionPreview:
-        return self.previews.close(scope)
+    async def preview_close(self, scope: str, symbol: Optional[str] = None) -> ActionPreview:
+        return await self.previews.close(scope, symbol)
+
+    def positions(self) -> PositionsStatus:
+        return self.position_readout.status()
 
 
 class _Phases:

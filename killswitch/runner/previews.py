@@ -7,7 +7,7 @@ action, in the same order, and works the change out with the same functions
 :func:`~.commands.trial_reset`, :meth:`~.closes.ManualCloses.preview`) on copies: what is
 previewed is what the action would answer, as of now. The book may move before the action is
 sent (a tick, another operator); the action is then worked out again, and its answer is the one
-that counts.
+that counts — for a close, held to the preview it carries the id of (:mod:`.close_plans`).
 
 Must not: change anything, audit anything, or take the operator turn (previews are reads:
 :attr:`~.turn.Turn.WITHOUT_TURN`).
@@ -15,9 +15,11 @@ Must not: change anything, audit anything, or take the operator turn (previews a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Optional
 
 from .book import Book
+from .close_plans import default_max_notional
 from .closes import ManualCloses
 from .commands import (lift_unlocked, lock_ttl_ms, locked_reason, operator_lock, trial_reset, unlock_decision,
                        unlocked_reason)
@@ -126,22 +128,42 @@ class Previews:
             effects.append(f"trading resumes at {node.resume.start_fraction:.0%} of the normal limits")
         return self._answer("reset", scope, why, True, before, after, tuple(effects))
 
-    def close(self, scope: str) -> ActionPreview:
-        """The orders a close of ``scope`` would send from the last snapshots (the close itself
-        plans again at the tick after it is sent, from the positions then)."""
-        refusal, plans, unread = self.closes.preview(scope)
-        if refusal is not None:
-            return self._answer("close", scope, refusal, False)
-        orders = tuple(PlannedOrder(f"{o.venue}/{o.account}", o.symbol, o.side, o.position_side, o.amount,
-                                    o.notional, o.limit_price, o.reduce_only, o.chunk, o.chunks)
-                       for p in plans for o in p.orders)
+    async def close(self, scope: str, symbol: Optional[str] = None) -> ActionPreview:
+        """The orders a close of ``scope`` (of ``symbol`` in it) would send, worked out as the close
+        works it out (:meth:`~.closes.ManualCloses.draft`: the last snapshots less the fills
+        since), recorded under the id the close carries (the close itself plans again at the tick
+        after it is sent, from the positions then, and is refused if that differs materially)."""
+        d = await self.closes.draft(scope, symbol)
+        if d.refusal is not None:
+            return self._answer("close", scope, d.refusal, False)
+        orders, notional = d.orders, d.notional
+        rec = self.closes.ledger.record(scope, symbol, self.clock(), orders)
+
+        def extra(p: ActionPreview) -> ActionPreview:
+            return replace(p, symbol=symbol, preview_id=rec.id, notional=notional,
+                           max_notional=default_max_notional(notional), as_of_ms=d.as_of_ms)
+
         refused = self.lead.not_leader("close")
         if refused:
-            return self._answer("close", scope, refused, False, orders=orders)
-        effects = [f"{len(orders)} reduce-only order(s) at the next tick, planned again from the positions then"]
-        if unread:
-            effects.append(f"not read now, so not counted: {', '.join(unread)}")
+            return extra(self._answer("close", scope, refused, False, orders=orders))
+        effects = []
         if self.mode == "dry-run":
-            effects.append("this runner is a DRY RUN: the orders are planned and audited, none reaches a venue")
-        return self._answer("close", scope, f"DRY_RUN: {len(orders)} order(s) would be sent", True,
-                            effects=tuple(effects), orders=orders)
+            effects.append("this runner is a DRY RUN: nothing will be sent to any venue; the orders are planned and "
+                           "audited only")
+        what = f"{symbol} in {scope}" if symbol else scope
+        effects.append(f"{len(orders)} reduce-only order(s) closing {what} at the next tick, planned again from the "
+                       "positions then; refused if that plan differs from this one (new positions, larger ones) or "
+                       "its notional exceeds the maximum sent with it")
+        if self.as_of_text(d.as_of_ms):
+            effects.append(self.as_of_text(d.as_of_ms))
+        effects += [f"fill since the snapshot, taken off: {n}" for n in d.taken_off]
+        if d.unread:
+            effects.append(f"not read now, so not counted: {', '.join(d.unread)}")
+        return extra(self._answer("close", scope, self.closes.preview_reason(len(orders), notional), True,
+                                  effects=tuple(effects), orders=orders))
+
+    def as_of_text(self, as_of_ms: Optional[int]) -> str:
+        if as_of_ms is None:
+            return ""
+        return (f"positions as of the snapshot taken at {iso_ms(as_of_ms)} "
+                f"({max(0, self.clock() - as_of_ms) / 1000:.0f}s ago)")

@@ -258,6 +258,14 @@ class ActionPreview:
     lock_after: Optional[str] = None
     effects: tuple[str, ...] = ()
     orders: tuple[PlannedOrder, ...] = ()
+    # a close's: the symbol it is limited to, the id a close of this preview carries, the orders'
+    # total notional, the maximum notional offered by default, and the oldest snapshot it is
+    # planned from (the runner's clock, ms; how old the positions shown are)
+    symbol: Optional[str] = None
+    preview_id: Optional[str] = None
+    notional: Optional[float] = None
+    max_notional: Optional[float] = None
+    as_of_ms: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -298,6 +306,61 @@ class CloseResult:
     orders: int = 0
     id: Optional[str] = None  # the close's decision id, to follow it with close_progress
     plan: tuple[PlannedOrder, ...] = ()  # the ``orders`` counted, one by one (an older runner sends none)
+    symbol: Optional[str] = None  # the one symbol the close is limited to (None: the whole scope)
+    preview_id: Optional[str] = None  # a preview's: the id its close carries; a close's: the preview it applies
+    notional: Optional[float] = None  # the total notional of ``plan`` (None: an older runner)
+    max_notional: Optional[float] = None  # the cap the close is held to (a preview's: the default offered)
+    as_of_ms: Optional[int] = None  # the oldest snapshot the plan is made from (runner's clock, ms)
+    age_s: Optional[float] = None  # how old that snapshot was when the runner answered
+    mode: Optional[str] = None  # the runner's: dry-run | live (None: an older runner)
+    notes: tuple[str, ...] = ()  # fills since the snapshots, taken off the positions planned from
+
+
+@dataclass(frozen=True)
+class PositionRow:
+    """A position of an account's last snapshot, as the console's positions table shows it."""
+
+    symbol: str
+    side: str  # long | short
+    position_side: Optional[str]  # LONG | SHORT in hedge mode
+    contracts: float
+    notional: float
+    mark_price: float
+    unrealized_pnl: float
+    liquidation_price: Optional[float]
+    liquidation_distance: Optional[float]  # |mark - liquidation| / mark; None: no liquidation price
+    risk_score: Optional[float]  # the highest of the policy instances that hold it (None: none holds it)
+    risk_policy: Optional[str]  # whose score that is
+    risk_scope: Optional[str]
+    orders: int  # the account's open orders resting on it (its symbol; its leg in hedge mode)
+    order_kinds: dict = field(default_factory=dict)  # kind (regular, conditional, tpsl, oco, trailing) → count
+    reduce_only_orders: int = 0
+    scopes: tuple[str, ...] = ()  # the policy instances that hold it, the account's own first: what a close names
+
+
+@dataclass(frozen=True)
+class AccountPositions:
+    """One account's positions from this runner's last snapshot of it, and how old that is."""
+
+    account: str  # venue/account
+    ok: bool  # the last fetch succeeded (else its positions are not known: none are listed)
+    error_code: Optional[str]
+    observed_ms: Optional[int]  # when the snapshot was taken (the runner's clock)
+    age_s: Optional[float]
+    equity: Optional[float]
+    quote: str
+    positions_total: int
+    positions: tuple[PositionRow, ...] = ()  # the largest by notional first, at most ``PositionsStatus.max_rows``
+
+
+@dataclass(frozen=True)
+class PositionsStatus:
+    """``GET /v1/positions``: every account's positions from this runner's last snapshots."""
+
+    now_ms: int
+    leader: bool  # a standby takes no snapshot: it lists none
+    max_rows: int
+    accounts: tuple[AccountPositions, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -329,8 +392,12 @@ class RunnerView(Protocol):
 
     async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult: ...
 
-    async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None) -> CloseResult:
-        """``actor``: who asked (the caller's identity), for the audit row."""
+    async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
+                    symbol: Optional[str] = None, preview_id: Optional[str] = None,
+                    max_notional: Optional[float] = None) -> CloseResult:
+        """``actor``: who asked (the caller's identity), for the audit row; ``symbol``: only its
+        positions; ``preview_id`` and ``max_notional``: the preview a live close applies, and the
+        notional it must stay under."""
 
     async def close_progress(self, close_id: str) -> Optional[dict]:
         """Where a queued close stands (``state``: queued, working, settled, dry_run; order
@@ -371,7 +438,10 @@ class RunnerView(Protocol):
 
     def preview_reset(self, policy: str, scope: str, approver: str) -> ActionPreview: ...
 
-    def preview_close(self, scope: str) -> ActionPreview: ...
+    async def preview_close(self, scope: str, symbol: Optional[str] = None) -> ActionPreview: ...
+
+    def positions(self) -> PositionsStatus:
+        """Every account's positions from this runner's last snapshots, with their age."""
 
 
 # --- reading the values back (clients) ------------------------------------------------------------------

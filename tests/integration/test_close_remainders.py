@@ -154,7 +154,8 @@ def test_a_manual_close_over_an_open_remainder_waits_for_it_then_goes_out_under_
             clock.advance(TICK_MS)
             reports.append(await runner.tick())
             assert len(reports) < 60, "no remainder ever rested"
-        closed = await runner.close(SCOPE, "by hand", dry_run=False)
+        preview = await runner.close(SCOPE, "by hand", dry_run=True)
+        closed = await runner.close(SCOPE, "by hand", dry_run=False, preview_id=preview.preview_id)
         assert closed.accepted, closed.reason
         reports += await ticks(runner, clock, 12, start=False)
         return closed.id, reports

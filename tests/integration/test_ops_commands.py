@@ -300,8 +300,12 @@ def test_a_close_prints_its_plan_and_is_sent_only_with_live_or_the_scope_typed(t
         lines = r.stdout.splitlines()
         assert re.match(rf"close {scope}: would send (\d+) order\(s\), as planned from the runner's last snapshots",
                         lines[0])
-        orders = lines[1:]
-        assert orders and all(" on simulated/sim-main  ≈" in x and "  reduce-only" in x for x in orders), orders
+        orders = [x for x in lines[1:] if " on simulated/sim-main  ≈" in x]
+        assert orders and all("  reduce-only" in x for x in orders), orders
+        # then the plan's total notional, how old its positions are, and the preview a close applies
+        assert lines[1 + len(orders)].startswith("  total notional ≈") and "positions as of " in lines[1 + len(orders)]
+        assert re.match(r"  preview cp-\d+-[0-9a-f]{12}; a close of it is held to a notional of at most ",
+                        lines[2 + len(orders)]), lines
         assert {x.split()[2].split(":")[0].replace("/", "") for x in orders} == held  # BTC/USDT:USDT is BTCUSDT
         doc = json.loads(cmd.invoke(cli, args + ["--dry-run", "-o", "json"]).stdout)
         assert doc["sent"] is None and doc["preview"]["accepted"] is True

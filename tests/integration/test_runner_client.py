@@ -80,7 +80,9 @@ def test_what_the_client_decodes_is_what_the_runner_sent(tmp_path):
         assert json.dumps(client.lock_document("bot-a"), indent=1) == srv.raw("/v1/lock?scope=bot-a")
         assert client.unlock("simulated/sim-main", "drill over").done
 
-        queued = client.close("simulated/sim-main", "drill", False)
+        seen = client.close("simulated/sim-main", "drill", True)
+        queued = client.close("simulated/sim-main", "drill", False, preview_id=seen.preview_id,
+                              max_notional=seen.max_notional)
         assert queued.accepted and queued.orders > 0 and queued.id
         path = "/v1/close/" + urllib.request.quote(queued.id, safe="")
         p = client.close_progress(queued.id)

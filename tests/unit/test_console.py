@@ -210,7 +210,10 @@ def test_triggers_show_values_against_thresholds_and_incidents_agree_with_the_st
             assert inc["approvals_needed"] == 2 and [a["approver"] for a in inc["approvals"]] == ["alice"]
             assert inc["runbook"] is False  # this runner has no runbook sink
             # a manual close: its orders as the journal holds them
-            st, c, _ = await api.post("/v1/close", {"scope": ACCOUNT, "reason": "flatten", "dry_run": False})
+            st, seen, _ = await api.post("/v1/preview/close", {"scope": ACCOUNT, "reason": "flatten"})
+            st, c, _ = await api.post("/v1/close", {"scope": ACCOUNT, "reason": "flatten", "dry_run": False,
+                                                   "preview_id": seen["preview_id"],
+                                                   "max_notional": seen["max_notional"]})
             assert st == 202
             await ticks(w, 1, ("bot-x",))
             st, doc, _ = await api.get("/v1/incidents", VERA)
@@ -272,7 +275,7 @@ def test_previews_answer_what_the_action_then_answers_and_change_nothing(tmp_pat
             audit, lock = len(w.store.audit_rows()), w.runner.lock_document()
             # a close: the orders the planner makes of the positions now, reduce-only
             st, p, _ = await api.post("/v1/preview/close", {"scope": ACCOUNT, "reason": "flat"})
-            assert p["allowed"] and p["reason"] == "DRY_RUN: 3 order(s) would be sent"
+            assert p["allowed"] and p["reason"].startswith("DRY_RUN: 3 order(s) would be sent, notional ")
             assert {(o["symbol"], o["side"], o["amount"], o["reduce_only"]) for o in p["orders"]} == {
                 ("BTC/USDT:USDT", "sell", 5.0, True), ("ETH/USDT:USDT", "sell", 100.0, True),
                 ("SOL/USDT:USDT", "buy", 1000.0, True)}

@@ -5,6 +5,8 @@ Every test runs its coroutine under a time bound (``run``)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncio
 import hmac
 import json
@@ -301,12 +303,16 @@ def test_reset_passes_the_fields_and_returns_the_result():
     run(main())
 
 
+def _plain(answer) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(answer)))
+
+
 def test_close_202_when_accepted_409_when_not():
     async def main():
         async with serve() as c:
             status, body, _ = await c.post("/v1/close", CLOSE)
-            assert (status, body) == (202, {"accepted": True, "reason": "CLOSE_QUEUED", "orders": 3,
-                                            "id": "manual/binance/main/m1", "plan": []})
+            assert (status, body) == (202, {**_plain(c.view.close_answer), "accepted": True, "reason": "CLOSE_QUEUED",
+                                            "orders": 3, "id": "manual/binance/main/m1", "plan": []})
             order = PlannedOrder("binance/main", "BTC/USDT", "sell", None, 0.5, 30_000.0, 59_000.0, True, 1, 1)
             c.view.close_answer = CloseResult(True, "DRY_RUN: 1 order(s) would be sent", 1, None, (order,))
             status, body, _ = await c.post("/v1/close", CLOSE)
@@ -315,8 +321,8 @@ def test_close_202_when_accepted_409_when_not():
                 "notional": 30_000.0, "limit_price": 59_000.0, "reduce_only": True, "chunk": 1, "chunks": 1}])
             c.view.close_answer = CloseResult(False, "NOT_LEADER")
             status, body, _ = await c.post("/v1/close", {**CLOSE, "dry_run": False})
-            assert (status, body) == (409, {"accepted": False, "reason": "NOT_LEADER", "orders": 0, "id": None,
-                                            "plan": []})
+            assert (status, body) == (409, {**_plain(c.view.close_answer), "accepted": False, "reason": "NOT_LEADER",
+                                            "orders": 0, "id": None, "plan": []})
             assert c.view.calls == [("close", ("binance/main", "drawdown", True)),
                                     ("close", ("binance/main", "drawdown", True)),
                                     ("close", ("binance/main", "drawdown", False))]

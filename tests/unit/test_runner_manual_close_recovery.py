@@ -18,6 +18,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.closes import RECOVER_WITHIN_MS
 from killswitch.state import open_store
+from tests.unit.test_runner_operator import live_close
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 TICK_MS = 5_000
@@ -102,7 +103,7 @@ def asked_then_stopped(tmp_path):
     run(first.start())
     tick(first, w)
     assert positions(w), "the calm book holds positions"
-    queued = run(first.close(SCOPE, "drill", False, actor="alice"))
+    queued = run(live_close(first, SCOPE, "drill", actor="alice"))
     assert queued.accepted and queued.id, queued
     stop(first)
     return w, queued.id
@@ -145,7 +146,7 @@ def test_a_close_planned_before_the_restart_is_tracked_again_and_not_sent_twice(
     first = runner_of(w)
     run(first.start())
     tick(first, w)
-    queued = run(first.close(SCOPE, "drill", False))
+    queued = run(live_close(first, SCOPE, "drill"))
     tick(first, w, 6)
     assert positions(w) == {}
     journaled = rows(w, "SELECT COUNT(*) FROM order_intent")

@@ -384,7 +384,7 @@ def test_a_deposed_leader_cannot_lock_arm_or_audit(tmp_path):
     rows = len(audit_kinds(b))
     changes = [lambda: run(a.runner.lock_scope("global", "halted", "late", None)),
                lambda: run(a.runner.dms_arm("bot-a", 10)),
-               lambda: run(a.runner.unlock_scope(ACCOUNT, "late")), lambda: run(a.runner.close(ACCOUNT, "late", False)),
+               lambda: run(a.runner.unlock_scope(ACCOUNT, "late")), lambda: run(live_close(a.runner, ACCOUNT, "late")),
                lambda: run(a.runner.reset("bot-guard", ACCOUNT, "alice", "late"))]
     a.runner.lock_book = _hold(LockBook(), "operator")
     for change in changes:
@@ -649,3 +649,9 @@ def test_a_runner_taking_the_lease_takes_up_its_sinks_saved_state(tmp_path):
     b.clock.advance(60_000)
     run(b.runner.tick())
     assert len(sink_b.restored) == 1
+
+
+async def live_close(runner, scope: str, reason: str, **kw):
+    """A live close as clients send one: previewed first, then sent with the preview's id."""
+    preview = await runner.close(scope, reason, True, symbol=kw.get("symbol"))
+    return await runner.close(scope, reason, False, preview_id=preview.preview_id, **kw)

@@ -32,11 +32,13 @@ from aiohttp import web
 from ...markdown import markdown_html
 from ..api_request import ApiError, bad, path_name, show
 from .model import page_model
+from .positions_model import positions_model
 
 HERE = Path(__file__).parent
 ASSETS = {"console.css": "text/css", "console.js": "text/javascript", "charts.css": "text/css",
           "charts.js": "text/javascript", "layout.css": "text/css", "runbook.js": "text/javascript",
-          "notify.js": "text/javascript", "tables.js": "text/javascript"}
+          "notify.js": "text/javascript", "tables.js": "text/javascript",
+          "positions.css": "text/css"}
 # img-src allows data: for the tab's icon alone: the script draws it (an SVG of constants) to say
 # the runner is unreachable, when no file could be fetched from the runner; an image runs no script.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -74,7 +76,8 @@ class ConsoleHandlers:
         dms = await self.call(self.view.dms_status)
         triggers = await self.call(self.view.triggers)
         incidents = await self.call(self.view.incidents)
-        return page_model(status, tuple(ready), lock, dms, triggers, incidents)
+        positions = await self.call(self.view.positions)
+        return {**page_model(status, tuple(ready), lock, dms, triggers, incidents), **positions_model(positions)}
 
     def _html(self, text: str) -> web.Response:
         return web.Response(status=200, text=text, content_type="text/html", charset="utf-8",

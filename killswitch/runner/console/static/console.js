@@ -23,12 +23,12 @@
   const TIMEOUT_MS = 5000;
   const TITLE = document.title;
   const CLOSE_POLL_MS = 1000;
-  const FINAL_CLOSE_STATES = ["settled", "dry_run", "unplanned", "expired"];
+  const FINAL_CLOSE_STATES = ["settled", "dry_run", "unplanned", "expired", "refused"];
   const ACTIONS = {
     lock: {title: "Lock trading on", path: "/v1/lock", fields: ["scope", "mode", "ttl", "reason"]},
     unlock: {title: "Unlock", path: "/v1/unlock", fields: ["scope", "reason"]},
     reset: {title: "Approve the reset of", path: "/v1/reset", fields: ["policy", "scope", "reason"]},
-    close: {title: "Close every position of", path: "/v1/close", fields: ["scope", "reason"]},
+    close: {title: "Close every position of", path: "/v1/close", fields: ["scope", "symbol", "reason"]},
   };
   const $ = (id) => document.getElementById(id);
   const isPublic = document.body.dataset.public === "true";
@@ -142,7 +142,7 @@
   }
   function count() {
     const now = runnerNow();
-    for (const el of $("view").querySelectorAll("[data-ts]")) {
+    for (const el of document.querySelectorAll("#view [data-ts], #preview-facts [data-ts]")) {
       const ts = Number(el.dataset.ts);
       if (!Number.isFinite(ts)) continue;
       const d = (now - ts) / 1000;
@@ -319,15 +319,17 @@
     $("send-btn").disabled = true;
     $("close-progress").replaceChildren();
   }
-  function openDialog(action, scope, policy) {
+  function openDialog(action, scope, policy, symbol) {
     if (!token()) {
       announce("Enter a token first: actions need one.");
       $("token").focus();
       return;
     }
     dialog.dataset.action = action;
-    $("action-title").textContent = ACTIONS[action].title + (scope ? " " + scope : " a scope");
+    $("action-title").textContent = symbol ? "Close " + symbol + " in " + scope
+      : ACTIONS[action].title + (scope ? " " + scope : " a scope");
     $("f-scope").value = scope;
+    $("f-symbol").value = symbol || "";
     $("f-policy").value = policy;
     $("f-reason").value = "";
     $("f-ttl").value = "";
@@ -339,7 +341,7 @@
   }
   document.addEventListener("click", (e) => {
     const b = e.target.closest("button[data-action]");
-    if (b) openDialog(b.dataset.action, b.dataset.scope || "", b.dataset.policy || "");
+    if (b) openDialog(b.dataset.action, b.dataset.scope || "", b.dataset.policy || "", b.dataset.symbol || "");
   });
   $("cancel-btn").addEventListener("click", () => dialog.close());
   // The preview button submits the form, so Enter in a field previews too. Nothing sends but the
@@ -358,6 +360,7 @@
       b.ttl_s = minutes === "" ? null : Number(minutes) * 60;
     }
     if (action === "reset") b.policy = $("f-policy").value;
+    if (action === "close" && $("f-symbol").value.trim()) b.symbol = $("f-symbol").value.trim();
     return b;
   }
   function formError(text) {
@@ -395,7 +398,30 @@
       rows.appendChild(tr);
     }
     $("preview-orders-wrap").hidden = p.action !== "close";
+    closeFacts(p);
     $("preview").hidden = false;
+  }
+  // a close's preview, up front: a dry-run runner sends nothing; the total notional, the cap the close is
+  // held to, and how old the positions are (an age that keeps counting)
+  function closeFacts(p) {
+    const box = $("preview-facts");
+    box.replaceChildren();
+    box.hidden = p.action !== "close" || p.notional === null || p.notional === undefined;
+    if (box.hidden) return;
+    const line = (text) => { const el = document.createElement("p"); el.textContent = text; box.appendChild(el); return el; };
+    box.classList.toggle("dry-run", p.mode === "dry-run");
+    if (p.mode === "dry-run") line("DRY RUN: this runner sends nothing to any venue. Nothing will be sent.");
+    const money = (x) => x.toLocaleString("en-US", {maximumFractionDigits: 2});
+    line("Total notional " + money(p.notional) + "; the close is sent with a maximum notional of "
+      + money(p.max_notional) + " and the preview id " + p.preview_id + ".");
+    if (p.as_of_ms !== null && p.as_of_ms !== undefined) {
+      const el = line("Positions as of " + clockText(p.as_of_ms) + ", ");
+      const age = document.createElement("span");
+      age.dataset.ts = String(p.as_of_ms);
+      age.dataset.form = "age";
+      age.textContent = ageText((runnerNow() - p.as_of_ms) / 1000);
+      el.append(age, " old.");
+    }
   }
   async function runPreview() {
     const action = dialog.dataset.action;
@@ -405,7 +431,7 @@
     $("form-error").hidden = true;
     const r = await api("POST", "/v1/preview/" + action, b);
     if (!r.ok || !r.doc || typeof r.doc.allowed !== "boolean") { formError("Preview refused: " + reasonOf(r)); return; }
-    current = {action, body: b};
+    current = {action, body: b, preview: r.doc};
     $("action-fields").disabled = true;
     $("preview-btn").hidden = true;
     $("edit-btn").hidden = false;
@@ -432,7 +458,9 @@
     $("send-btn").disabled = true;
     $("confirm").hidden = true;
     $("edit-btn").hidden = true;
-    const r = await api("POST", ACTIONS[action].path, action === "close" ? {...b, dry_run: false} : b);
+    // a close applies the preview shown: its id and the maximum notional (the runner refuses a plan that moved)
+    const r = await api("POST", ACTIONS[action].path, action === "close"
+      ? {...b, dry_run: false, preview_id: current.preview.preview_id, max_notional: current.preview.max_notional} : b);
     current = null;
     $("result-reason").textContent = reasonOf(r);
     const done = r.ok && r.doc && (r.doc.done === true || r.doc.accepted === true);
@@ -453,7 +481,7 @@
     p.className = "close-state";
     p.dataset.state = d.state;
     p.textContent = "Close " + d.id + ": " + d.state + ", " + d.orders + " order(s), " + d.filled + " filled, "
-      + d.open + " open, " + d.unfilled + " ended unfilled (" + d.mode + ").";
+      + d.open + " open, " + d.unfilled + " ended unfilled (" + d.mode + ")." + (d.reason ? " " + d.reason : "");
     box.replaceChildren(p);
     if (!FINAL_CLOSE_STATES.includes(d.state) && dialog.open) window.setTimeout(() => followClose(id), CLOSE_POLL_MS);
     else { lastHtml = null; refresh(); }
