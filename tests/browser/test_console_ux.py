@@ -11,6 +11,7 @@ import re
 import time
 from typing import Any
 
+from ..unit.test_runner_operator import live_close
 from .conftest import ACCOUNT, ALICE, VERA
 from .test_console import open_console, preview, sign_in, text_of, view_text, wait
 from .test_console_health import icon
@@ -229,7 +230,7 @@ def test_a_dry_run_incident_lists_the_orders_it_planned_and_did_not_send(live, b
     r.tick(8, beat=("bot-x",))
     crash(r)
     r.tick(2, beat=("bot-x",))  # book-drawdown stage 2 (trim): one order planned, none sent
-    done = r.call(r.runner.close(ACCOUNT, "drill on the dry run", False, actor="alice"))
+    done = r.call(live_close(r.runner, ACCOUNT, "drill on the dry run", actor="alice"))
     assert done.accepted
     r.tick(1, beat=("bot-x",))  # the close is planned at this tick: three orders, none sent
     assert r.positions() == {"BTCUSDT": 5.0, "ETHUSDT": 100.0, "SOLUSDT": 1000.0}
