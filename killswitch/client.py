@@ -105,6 +105,7 @@ class CloseProgress:
     unfilled: int
     statuses: dict[str, int]
     state: str
+    by: Optional[str] = None  # who asked for it (the caller's identity); None from an older runner
 
     @property
     def final(self) -> bool:

@@ -104,10 +104,12 @@ def _mtimes(paths: tuple[str, ...]) -> dict[str, float]:
 
 
 class Daemon:
-    def __init__(self, opts: RunOptions, echo: Callable[[str], None], err: Callable[[str], None]):
+    def __init__(self, opts: RunOptions, echo: Callable[[str], None], err: Callable[[str], None],
+                 warn: Optional[Callable[[str], None]] = None):
         self.opts = opts
         self.echo = echo
         self.err = err
+        self.warn = warn or err  # WARNING: a risk the runner runs on with; ``err`` is for ERROR
         self.stop = asyncio.Event()
         self.reload = asyncio.Event()
         self._compiling: Optional[asyncio.Future] = None  # a reload's compile, running on a worker thread
@@ -176,7 +178,8 @@ class Daemon:
         holder = self.opts.holder or f"{socket.gethostname()}-{os.getpid()}"
         sinks = runner_sinks(result, store, SinkOptions(
             policies=self.opts.policies, runbooks=self.opts.runbooks, external_url=self.opts.external_url or None,
-            audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err)
+            audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err,
+            warn=self.warn)
         runner = self.runner = build_runner(graph, adapters, store, sinks=sinks,
                                             lock_path=Path(self.opts.lock_file), dry_run=dry_run, holder=holder,
                                             lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error)
@@ -445,7 +448,7 @@ def main(opts: RunOptions) -> int:
     # up to the switch interval, at every hop of a tick between the loop and the store thread;
     # 1 ms instead of the default 5 keeps that wait short (see bench/api_load.py).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    daemon = Daemon(opts, log.info, log.error)
+    daemon = Daemon(opts, log.info, log.error, log.warning)
     try:
         return asyncio.run(daemon.run())
     except KeyboardInterrupt:  # pragma: no cover - the signal handler normally catches it

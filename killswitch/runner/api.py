@@ -55,8 +55,10 @@ mutating, ``Authorization: Bearer <token>``
                                      strategy the runner knows. Any replica takes it (a standby
                                      stores it for the leader); 503 ``STATE_UNREACHABLE`` +
                                      ``Retry-After`` when a standby cannot store it.
-    ``POST /v1/reset``               200 ``{"done", "reason"}``; body ``policy``, ``scope``,
-                                     ``approver``, ``reason`` (all required).
+    ``POST /v1/reset``               200 ``{"done", "reason", "warnings"}`` (``warnings``: a trigger
+                                     that still fires enters the stage again at the next tick);
+                                     body ``policy``, ``scope``, ``reason`` (required), ``approver``
+                                     (optional: the caller's own identity).
     ``POST /v1/close``               202 accepted / 409 refused, ``{"accepted", "reason",
                                      "orders", "id", "plan"}`` (``plan``: the orders counted, one by
                                      one); body ``scope``, ``reason``, ``dry_run`` (all required: a
@@ -365,7 +367,7 @@ class _Handlers:
         if not isinstance(done, bool) or not isinstance(why, str):
             raise TypeError("reset() must return a ResetResult")
         status = 503 if why.startswith("NOT_LEADER") else _refusal_status(why, 200)
-        return _json(status, {"done": done, "reason": why})
+        return _json(status, {"done": done, "reason": why, "warnings": list(getattr(result, "warnings", ()))})
 
     async def close(self, request: web.Request) -> web.Response:
         body = await self._body(request)

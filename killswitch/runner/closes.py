@@ -97,7 +97,7 @@ class ManualCloses:
             return CloseResult(False, self.lead.deposed())
         self.queued.append((scope, reason, at))
         self._track(close_id, {"scope": scope, "requested_ms": at, "preview": orders, "processed_ms": None,
-                               "orders": None})
+                               "orders": None, "by": actor})
         self.emit(Event.make(MANUAL_CLOSE, at, {"reason": reason, "orders": orders, "id": close_id}, scope=scope))
         not_read = f"; not read now: {', '.join(unread)}" if unread else ""
         return CloseResult(True, f"QUEUED: close of {scope} at the next tick ({orders} order(s) now{not_read})", orders,
@@ -166,7 +166,7 @@ class ManualCloses:
                 continue  # this runner knows it already (it led before)
             scope = row.payload["scope"]
             info = {"scope": scope, "requested_ms": row.ts_ms, "preview": row.payload.get("orders"),
-                    "processed_ms": None, "orders": None}
+                    "processed_ms": None, "orders": None, "by": row.payload.get("by")}
             if cid in planned:
                 info.update(processed_ms=planned[cid].ts_ms, orders=planned[cid].payload.get("orders"))
             elif cid in expired:
@@ -203,6 +203,12 @@ class ManualCloses:
             self.queued.append((m.group(1), "held", int(m.group(2))))
 
     async def progress(self, close_id: str) -> Optional[dict]:
+        """:meth:`_progress`, and who asked for the close (``by``: the caller's identity, as audited)."""
+        info = self.tracked.get(close_id)
+        doc = await self._progress(close_id)
+        return None if doc is None or info is None else {**doc, "by": info.get("by")}
+
+    async def _progress(self, close_id: str) -> Optional[dict]:
         """Where a manual close stands: ``queued`` (before its tick), ``working`` (orders without a
         final result), ``settled`` (every order has one), ``dry_run`` (planned and audited, not
         sent), ``unplanned`` (its scope was not in the tick's snapshots: nothing was sent),
