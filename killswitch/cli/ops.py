@@ -20,7 +20,7 @@ import json
 import click
 
 from . import auditopts
-from .apiopts import api_option, change, read, runner_client, sent, token_option
+from .apiopts import api_option, change, read, runner_client, sent, token_option, unreachable
 from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, duration_s, output_option, reading_state
 
 
@@ -90,7 +90,12 @@ def lock(api, token_env, scope, reason, ttl, mode, yes, output) -> None:
     ttl_s = duration_s(ttl, "--ttl") if ttl is not None else None
     client = runner_client(api, token_env)
     if not yes:
-        weaker = downgrade(client, scope, reason, mode, ttl_s)
+        from ..client import RunnerUnreachable
+
+        try:
+            weaker = downgrade(client, scope, reason, mode, ttl_s)
+        except RunnerUnreachable as e:
+            unreachable(e)
         if weaker is not None:
             click.echo(weaker, err=output == "json")
             if not _stdin_tty():
@@ -107,20 +112,24 @@ def downgrade(client, scope: str, reason: str, mode: str, ttl_s) -> "str | None"
     """What a lock of ``scope`` at ``mode`` would weaken, from the runner's preview and its lock
     document (before -> after, and the operator's hold it replaces), or None when it weakens
     nothing (a preview the runner refuses is left to the lock itself to answer)."""
-    from ..client import ORIGIN_OPERATOR, RunnerError
+    from ..client import ORIGIN_OPERATOR, RunnerError, RunnerUnreachable
     from ..render.ops import lock_downgrade_text
 
     try:
         p = client.preview("lock", {"scope": scope, "reason": reason, "mode": mode, "ttl_s": ttl_s})
-        held = client.locks(scope).scopes.get(scope)
-    except RunnerError:
-        return None  # the lock answers the same refusal, with its reason
+        if not p.allowed:
+            return None  # the lock answers the same refusal, with its reason
+        held = client.locks().scopes.get(scope)
+    except RunnerError as e:
+        if isinstance(e, RunnerUnreachable):
+            raise
+        return None  # the lock itself answers this refusal (a role, a rate), with its reason
     rank = {"active": 0, "reducing": 1, "halted": 2}
     mine = [h for h in (held.holds if held else ()) if h.origin == ORIGIN_OPERATOR]
     weaker_hold = [h for h in mine if rank.get(h.mode, 0) > rank[mode]]
     weaker_lock = p.lock_before is not None and p.lock_after is not None \
         and rank.get(p.lock_after, 0) < rank.get(p.lock_before, 0)
-    if not p.allowed or not (weaker_hold or weaker_lock):
+    if not (weaker_hold or weaker_lock):
         return None
     return lock_downgrade_text(p, mode, weaker_hold)
 

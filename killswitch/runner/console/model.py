@@ -30,6 +30,7 @@ from ...sources import revision_text
 from ..gate import binding_lock
 from ..lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
 from ..view import CoverageStatus, IncidentStatus, RunnerStatus, TriggerStatus
+from .leader import leader_facts
 
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
 # A tick later than this many tick intervals, and never less than STALLED_MIN_S, is "stalled"; an
@@ -193,7 +194,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
                                 stalled_after_s(status.tick_interval_s)) for a in accounts],
         "resuming": [_resume(r, now) for r in status.resuming],
         "residuals": [_residual(r, now) for r in status.residuals],
-        "dms": _dms(dms, now), "scope_names": names,
+        "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
 
 
