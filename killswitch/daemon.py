@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from .bootstrap import AccountsError, SinkOptions, build_runner, ccxt_adapters, open_state, read_accounts, runner_sinks
 from .compile.compiler import CompileResult, compile_documents
@@ -31,10 +31,9 @@ from .policy.model import Account
 from .runner.admission import Admission, Limits
 from .runner.loop import GraphReload, Runner
 from .runner.readout import tick_interval_s
+from .tokens_reload import TokensReloader
 from .zones import zone_known
 
-if TYPE_CHECKING:
-    from .runner.identity import LiveTokens, Tokens
 from .sources import MAX_FILE_BYTES, compile_sources
 from .state.store import FencedError, StoreError
 from .sources import revision_text
@@ -109,37 +108,6 @@ def _mtimes(paths: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
-def _stat_key(path: Optional[str]) -> Optional[tuple]:
-    """What tells a changed file from the one read (a Secret's kubelet swaps a symlink: a new inode)."""
-    if not path:
-        return None
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
-
-
-def tokens_change(old: "Tokens", new: "Tokens") -> str:
-    """What a reload of the tokens document changed, by identity name and roles (never a token
-    or a digest): ``identities alice, bob, carol; added carol (approver)``."""
-    def table(t: "Tokens") -> dict[str, tuple[str, frozenset]]:
-        return {i.name: (d, i.roles) for i, d in zip(t.identities, t.digests())}
-
-    before, after = table(old), table(new)
-    parts = [f"identities {', '.join(sorted(after)) or 'none'}"]
-    added = [f"{n} ({', '.join(sorted(after[n][1]))})" for n in sorted(set(after) - set(before))]
-    removed = sorted(set(before) - set(after))
-    roles = [f"{n} ({', '.join(sorted(after[n][1]))})" for n in sorted(set(after) & set(before))
-             if after[n][1] != before[n][1]]
-    rotated = [n for n in sorted(set(after) & set(before)) if after[n][0] != before[n][0]]
-    for what, names in (("added", added), ("removed", removed), ("roles changed", roles),
-                        ("token replaced", rotated)):
-        if names:
-            parts.append(f"{what}: {', '.join(names)}")
-    return "; ".join(parts) if len(parts) > 1 else parts[0] + " (unchanged)"
-
-
 class Daemon:
     def __init__(self, opts: RunOptions, echo: Callable[[str], None], err: Callable[[str], None],
                  warn: Optional[Callable[[str], None]] = None):
@@ -149,9 +117,8 @@ class Daemon:
         self.warn = warn or err  # WARNING: a risk the runner runs on with; ``err`` is for ERROR
         self.stop = asyncio.Event()
         self.reload = asyncio.Event()
-        self.hup = asyncio.Event()  # a SIGHUP came (it also sets ``reload``): said once, and the tokens read again
-        self._live_tokens: Optional["LiveTokens"] = None  # the API's identities, replaced whole on a reload
-        self._tokens_seen: Optional[tuple] = None  # the tokens file as last read (stat), to notice a change
+        # SIGHUP (said in the log) reads the policies and the tokens document again; so does a change of either
+        self.tokens = TokensReloader(opts.api_tokens, echo, err, on_sighup=self.reload.set)
         self._compiling: Optional[asyncio.Future] = None  # a reload's compile, running on a worker thread
         self.lease_moved = asyncio.Event()  # set from the lease thread when the token held changes
         self.runner: Optional[Runner] = None
@@ -244,9 +211,8 @@ class Daemon:
                 from .runner.api_access import shared_token
                 from .runner.identity import LiveTokens, Tokens
 
-                self._live_tokens = LiveTokens(tokens or Tokens(), shared_token(token or None))
-                self._tokens_seen = _stat_key(self.opts.api_tokens)
-                app = make_app(runner, tokens=self._live_tokens, console_public=self.opts.console_public,
+                live = self.tokens.serve(LiveTokens(tokens or Tokens(), shared_token(token or None)))
+                app = make_app(runner, tokens=live, console_public=self.opts.console_public,
                                admission=admission)
             except (TokensError, ValueError) as e:
                 self.err(f"ksctl run: {e}; nothing started")
@@ -276,7 +242,7 @@ class Daemon:
             self.echo(f"ksctl run: console at {url}/ for {shown_to}")
         loop = asyncio.get_running_loop()
         for sig, on in ((signal.SIGTERM, self.stop.set), (signal.SIGINT, self.stop.set),
-                        (signal.SIGHUP, self.sighup)):
+                        (signal.SIGHUP, self.tokens.sighup)):
             try:
                 loop.add_signal_handler(sig, on)
             except (NotImplementedError, RuntimeError):
@@ -306,7 +272,7 @@ class Daemon:
             await asyncio.to_thread(keeper.start)
             await runner.start()
             while not self.stop.is_set():
-                self._check_tokens()
+                self.tokens.between_ticks()
                 now_seen = _mtimes(self.opts.policies)
                 await self._swap_compiled(runner)
                 if (self.reload.is_set() or now_seen != seen) and self._compiling is None:
@@ -344,42 +310,6 @@ class Daemon:
             store.close()
         self.echo(f"ksctl run: stopped after {ticks} tick(s)")
         return 0
-
-    def sighup(self) -> None:
-        """SIGHUP: read the policies and the tokens document again (said in the log)."""
-        self.hup.set()
-        self.reload.set()
-
-    def _check_tokens(self) -> None:
-        """Between two ticks: a SIGHUP, or a tokens file that changed (stat), reads it again."""
-        if self.hup.is_set():
-            self.hup.clear()
-            tokens = " and the API tokens document" if self._live_tokens is not None and self.opts.api_tokens else ""
-            self.echo(f"ksctl run: SIGHUP: reloading the policies{tokens}")
-            self._reload_tokens("SIGHUP")
-        elif self._live_tokens is not None and self.opts.api_tokens \
-                and _stat_key(self.opts.api_tokens) != self._tokens_seen:
-            self._reload_tokens("the file changed")
-
-    def _reload_tokens(self, why: str) -> None:
-        """Read the tokens document again and put it in force; a document that cannot be used
-        keeps the identities in force, said loudly. Names and roles only, never a token or a digest."""
-        live, path = self._live_tokens, self.opts.api_tokens
-        if live is None or not path:
-            return
-        from .logs import scrub_also
-        from .runner.identity import TokensError, load_tokens
-
-        self._tokens_seen = _stat_key(path)
-        try:
-            new = load_tokens(path)
-            old = live.replace(new)
-        except TokensError as e:
-            kept = ", ".join(i.name for i in live.current.identities) or "none"
-            self.err(f"ksctl run: API TOKENS RELOAD FAILED ({why}): {e}; the identities in force stay: {kept}")
-            return
-        scrub_also(new.digests())
-        self.echo(f"ksctl run: API tokens reloaded ({why}): {tokens_change(old, new)}")
 
     async def _push_metrics(self, runner: Runner, pusher) -> None:
         """Every ``OTEL_METRIC_EXPORT_INTERVAL``: the registry as /metrics shows it (read on this
