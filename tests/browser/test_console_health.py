@@ -180,7 +180,7 @@ def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(
     wait(browser, lambda b: "MATCHES NO ACCOUNT" in view_text(b), "the banners")
     text = view_text(browser)
     rows = scope_rows(browser)
-    assert "halted, via global (operator)" in rows["book-drawdown"]
+    assert "halted, via global (operator test)" in rows["book-drawdown"]
     row = rows["book-drawdown"]
     assert "BLIND: dd: INSUFFICIENT_HISTORY" in row and "armed again at" in row
     assert "armed" in rows["bot-guard"] and "MATCHES NO ACCOUNT" in rows["futures-book"]
