@@ -5,7 +5,10 @@ convention in :mod:`.apiopts`, rendering in :mod:`killswitch.render.ops`); ``ksc
 :mod:`.auditopts`). Thin: they parse options, call, and print. Exit codes: 0 done (the chain
 intact and anchored, or consistent in a chain never anchored), 1 refused, not reachable, a
 finding in the chain, or an anchored chain verified without its key (the reason is printed), 2
-usage, 3 a state store that cannot be read.
+usage (also a lock that would weaken what binds its scope, sent without ``--yes`` and with no
+terminal to confirm on: nothing is sent), 3 a state store that cannot be read. A reset approval
+taken (recorded, or the stage released) is 0; a refused one (``DUPLICATE_APPROVER``,
+``NOT_ENGAGED``...) is 1.
 
 A reset, a lock or an unlock must go through the runner (it holds the live state and the lock):
 writing it into the store behind the runner's back would be overwritten by its next tick.

@@ -167,7 +167,7 @@ def lock_downgrade_text(p: ActionPreview, mode: str, replaced: Sequence[LockHold
     operator's holds it replaces (who set them, why), and the runner's preview of the change."""
     before, after = p.lock_before or "active", p.lock_after or "active"
     if before != after:
-        lines = [f"lock {p.scope}: {before} -> {after} (WEAKER: orders {before} refuses will pass)"]
+        lines = [f"lock {p.scope}: {before} -> {after} (WEAKER: orders refused now will pass)"]
     else:
         lines = [f"lock {p.scope}: the operator's lock becomes {mode}; {p.scope} stays {after} while another "
                  f"lock binds it, and is {mode} once that one is lifted"]
