@@ -24,7 +24,7 @@ from killswitch.runner.api import make_app, start_api, stop_api
 from killswitch.runner.identity import parse_tokens, token_digest
 from killswitch.state import open_store
 
-from .test_ops_commands import TOKEN, Served
+from .test_ops_commands import TOKEN
 from .test_runner import POLICY, TICK_MS, setup
 
 ACCOUNT = "simulated/sim-main"
@@ -41,18 +41,26 @@ def _two_approvals():
     return res.graph
 
 
-class Halted:
-    """The crash-ladder runner after the flash crash (stage 3, latched, two approvals; its hard
-    trigger still firing), behind its API; it does not tick while the test talks to it."""
+class Still:
+    """A runner behind its API that does not tick while the test talks to it (what it shows is
+    what the test made): by default the crash-ladder after the flash crash (stage 3, latched, two
+    approvals; its hard trigger still firing); ``scenario="calm"`` after one tick, nothing engaged."""
 
-    def __init__(self, tmp_path):
-        self.runner, self.engine, self.clock, self.store, _ = setup(tmp_path, policies=_two_approvals())
+    def __init__(self, tmp_path, scenario: str = "flash-crash", ticks: int = 60):
+        from adapters.simulated.engine import ManualClock
+        from adapters.simulated.scenarios import build
+
+        from .test_runner import T0
+
+        clock = ManualClock(T0)
+        self.runner, self.engine, self.clock, self.store, _ = setup(
+            tmp_path, policies=_two_approvals(), engine=build(scenario, clock), clock=clock)
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 
         async def serve():
             await self.runner.start()
-            for _ in range(60):
+            for _ in range(ticks):
                 self.clock.advance(TICK_MS)
                 await self.runner.tick()
             self.site, self.url = await start_api(make_app(self.runner, token=TOKEN, tokens=PEOPLE))
@@ -71,7 +79,7 @@ class Halted:
 
 def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="killswitch.runner.operator")
-    srv = Halted(tmp_path)
+    srv = Still(tmp_path)
     try:
         alice, bob = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": BOB})
         args = ["reset", "--api", srv.url, "--policy", "crash-ladder", "--scope", ACCOUNT, "--reason", "reviewed"]
@@ -108,7 +116,8 @@ def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_pa
 def test_operators_are_named_and_a_weaker_lock_asks_first(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="killswitch.runner.operator")
     alice, bob = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": BOB})
-    with Served(tmp_path, tokens=PEOPLE) as srv:
+    srv = Still(tmp_path, "calm", ticks=1)
+    try:
         lock = ["lock", "--api", srv.url, "--scope", ACCOUNT, "--reason", "bad fills"]
         r = alice.invoke(cli, lock)
         assert r.exit_code == 0 and r.output.startswith(f"LOCKED: scope={ACCOUNT} mode=halted"), r.output
@@ -149,6 +158,8 @@ def test_operators_are_named_and_a_weaker_lock_asks_first(tmp_path, caplog):
         r = CliRunner(env={"KS_API_TOKEN": None}).invoke(cli, ["status", "--api", srv.url])
         assert r.exit_code == 2 and "ksctl status: refused (HTTP 401): AUTH_REQUIRED: " in r.output, r.output
         assert "{'" not in r.output and "'error'" not in r.output
+    finally:
+        srv.close()
     said = [r.getMessage() for r in caplog.records if r.name == "killswitch.runner.operator"]
     assert f"OPERATOR lock by alice (scope={ACCOUNT} mode=halted): LOCKED: scope={ACCOUNT} mode=halted " \
            "until ksctl unlock" in said, said
