@@ -140,11 +140,12 @@ class SinkOptions:
 
 
 def runner_sinks(result: CompileResult, store: Any, options: SinkOptions, *, echo: Say = _quiet,
-                 err: Say = _quiet) -> list["Sink"]:
+                 err: Say = _quiet, warn: Optional[Say] = None) -> list["Sink"]:
     """The sinks, in the order the runner hands them each tick: telemetry (traces from the
     ``OTEL_*`` environment, and /metrics), the audit anchor (the head exported to the log and
     /metrics, beyond the database's reach), runbooks (rendered and stored on every stage entry),
-    notifications (last, so the others have seen an event before it is paged)."""
+    notifications (last, so the others have seen an event before it is paged). ``warn``: what
+    the runner runs on with but should not (no audit key), at the WARNING level; ``err`` when None."""
     from .telemetry import TelemetrySink
 
     sinks: list = [TelemetrySink.from_env()]
@@ -152,7 +153,7 @@ def runner_sinks(result: CompileResult, store: Any, options: SinkOptions, *, ech
     if options.audit_anchor_every_ms is not None:
         from .audit.anchor import AuditAnchorSink
 
-        anchor = AuditAnchorSink(store, echo, err, every_ms=options.audit_anchor_every_ms)
+        anchor = AuditAnchorSink(store, echo, err, every_ms=options.audit_anchor_every_ms, warn=warn)
         anchor.announce()
         sinks.append(anchor)
     from .runbooks.sink import RunbookSink

@@ -108,6 +108,7 @@ class CloseProgress:
     state: str
     symbol: Optional[str] = None  # the one symbol the close is limited to
     reason: Optional[str] = None  # why it was refused at its tick
+    by: Optional[str] = None  # who asked for it (the caller's identity); None from an older runner
 
     @property
     def final(self) -> bool:

@@ -5,7 +5,10 @@ account of the Accounts document, the state store, the lock file and the HTTP AP
 policies' interval; reloads policies on SIGHUP or when a policy file changes — compiled on a
 worker thread while the ticks and the API go on, swapped in between two ticks — a policy that
 fails to compile keeps the last good graph running and says so loudly (stderr, status, audit);
-stops cleanly on SIGTERM / SIGINT. Dry run unless the Accounts document says ``dry_run: false``.
+reloads the API's tokens document (``--api-tokens``) on SIGHUP or when the file changes (a
+mounted Secret updated in place), names only in the log, and keeps the identities in force when
+the new document cannot be used (an ERROR line says why); stops cleanly on SIGTERM / SIGINT.
+Dry run unless the Accounts document says ``dry_run: false``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from .policy.model import Account
 from .runner.admission import Admission, Limits
 from .runner.loop import GraphReload, Runner
 from .runner.readout import tick_interval_s
+from .tokens_reload import TokensReloader
 from .zones import zone_known
+
 from .sources import MAX_FILE_BYTES, compile_sources
 from .state.store import FencedError, StoreError
 from .sources import revision_text
@@ -104,12 +109,16 @@ def _mtimes(paths: tuple[str, ...]) -> dict[str, float]:
 
 
 class Daemon:
-    def __init__(self, opts: RunOptions, echo: Callable[[str], None], err: Callable[[str], None]):
+    def __init__(self, opts: RunOptions, echo: Callable[[str], None], err: Callable[[str], None],
+                 warn: Optional[Callable[[str], None]] = None):
         self.opts = opts
         self.echo = echo
         self.err = err
+        self.warn = warn or err  # WARNING: a risk the runner runs on with; ``err`` is for ERROR
         self.stop = asyncio.Event()
         self.reload = asyncio.Event()
+        # SIGHUP (said in the log) reads the policies and the tokens document again; so does a change of either
+        self.tokens = TokensReloader(opts.api_tokens, echo, err, on_sighup=self.reload.set)
         self._compiling: Optional[asyncio.Future] = None  # a reload's compile, running on a worker thread
         self.lease_moved = asyncio.Event()  # set from the lease thread when the token held changes
         self.runner: Optional[Runner] = None
@@ -176,7 +185,8 @@ class Daemon:
         holder = self.opts.holder or f"{socket.gethostname()}-{os.getpid()}"
         sinks = runner_sinks(result, store, SinkOptions(
             policies=self.opts.policies, runbooks=self.opts.runbooks, external_url=self.opts.external_url or None,
-            audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err)
+            audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err,
+            warn=self.warn)
         runner = self.runner = build_runner(graph, adapters, store, sinks=sinks,
                                             lock_path=Path(self.opts.lock_file), dry_run=dry_run, holder=holder,
                                             lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error)
@@ -198,7 +208,11 @@ class Daemon:
             admission = Admission(self.opts.api_limits)  # on the API's thread; its counters on /metrics
             runner.add_metrics(admission)
             try:
-                app = make_app(runner, token=token or None, tokens=tokens, console_public=self.opts.console_public,
+                from .runner.api_access import shared_token
+                from .runner.identity import LiveTokens, Tokens
+
+                live = self.tokens.serve(LiveTokens(tokens or Tokens(), shared_token(token or None)))
+                app = make_app(runner, tokens=live, console_public=self.opts.console_public,
                                admission=admission)
             except (TokensError, ValueError) as e:
                 self.err(f"ksctl run: {e}; nothing started")
@@ -227,9 +241,10 @@ class Daemon:
             shown_to = "anyone (read-only without a token)" if self.opts.console_public else "a token's holder"
             self.echo(f"ksctl run: console at {url}/ for {shown_to}")
         loop = asyncio.get_running_loop()
-        for sig, ev in ((signal.SIGTERM, self.stop), (signal.SIGINT, self.stop), (signal.SIGHUP, self.reload)):
+        for sig, on in ((signal.SIGTERM, self.stop.set), (signal.SIGINT, self.stop.set),
+                        (signal.SIGHUP, self.tokens.sighup)):
             try:
-                loop.add_signal_handler(sig, ev.set)
+                loop.add_signal_handler(sig, on)
             except (NotImplementedError, RuntimeError):
                 pass
         seen = _mtimes(self.opts.policies)
@@ -257,6 +272,7 @@ class Daemon:
             await asyncio.to_thread(keeper.start)
             await runner.start()
             while not self.stop.is_set():
+                self.tokens.between_ticks()
                 now_seen = _mtimes(self.opts.policies)
                 await self._swap_compiled(runner)
                 if (self.reload.is_set() or now_seen != seen) and self._compiling is None:
@@ -403,12 +419,16 @@ class Daemon:
         else:
             reload = GraphReload(result.graph, documents=tuple(d.model for d in result.docs))
         running = runner.graph
+        failing = runner.policy_error  # a failed reload (or a start on the last good graph) this one may end
         outcome = await runner.apply_graph(reload)
         if not outcome.applied:
             self.err(f"ksctl run: POLICY RELOAD FAILED, the last good graph {running.short_digest} keeps running: "
                      f"{runner.policy_error}")
             return
         self._files = files
+        if failing is not None and runner.policy_error is None:  # said even when the graph is the one running
+            self.echo(f"ksctl run: POLICY RELOAD RECOVERED: the policies compile again; running "
+                      f"{runner.graph.short_digest} (the failure was: {failing})")
         if outcome.running != outcome.previous:
             self.echo(f"ksctl run: policies reloaded: {running.short_digest} -> {runner.graph.short_digest}")
         for name in outcome.sink_failures:
@@ -445,7 +465,7 @@ def main(opts: RunOptions) -> int:
     # up to the switch interval, at every hop of a tick between the loop and the store thread;
     # 1 ms instead of the default 5 keeps that wait short (see bench/api_load.py).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    daemon = Daemon(opts, log.info, log.error)
+    daemon = Daemon(opts, log.info, log.error, log.warning)
     try:
         return asyncio.run(daemon.run())
     except KeyboardInterrupt:  # pragma: no cover - the signal handler normally catches it

@@ -46,12 +46,13 @@ class AuditAnchorSink:
     name = "audit-anchor"
 
     def __init__(self, store, echo: Callable[[str], None], err: Callable[[str], None], *,
-                 every_ms: int = DEFAULT_EVERY_MS):
+                 every_ms: int = DEFAULT_EVERY_MS, warn: Optional[Callable[[str], None]] = None):
         if every_ms <= 0:
             raise ValueError("the audit anchor interval must be longer than 0")
         self.store = store
         self.echo = echo
         self.err = err
+        self.warn = warn or err  # a risk the runner runs on with (logged WARNING), not a failure
         self.every_ms = every_ms
         self.last: Optional[AuditHead] = None  # the head last exported
         self.last_ms: Optional[int] = None  # the last export attempt (the runner's clock)
@@ -81,8 +82,8 @@ class AuditAnchorSink:
         if problem:
             self.err(f"ksctl run: error: {problem}")
         elif self.store.audit_key is None:
-            self.err("ksctl run: warning: no audit key (KS_AUDIT_KEY or --audit-key-file): the audit chain is not "
-                     "anchored; someone with database access could rewrite it undetected")
+            self.warn("ksctl run: warning: no audit key (KS_AUDIT_KEY or --audit-key-file): the audit chain is not "
+                      "anchored; someone with database access could rewrite it undetected")
 
     # --- the Sink protocol --------------------------------------------------------------------
 

@@ -100,7 +100,7 @@ def sent(send: Callable[[], T], output: str) -> T:
 
 
 def change(send: Callable[[], Union["ChangeResult", "ResetResult"]], output: str) -> NoReturn:
-    """Send a change; print what the runner did; exit 0 when the runner answered it done (its
-    success status), else 1."""
-    sent(send, output)
-    raise SystemExit(EXIT_OK)
+    """Send a change; print what the runner did; exit 0 when the runner answered it done, else 1
+    (a refusal, whatever status it came with)."""
+    result = sent(send, output)
+    raise SystemExit(EXIT_OK if result.done else EXIT_FINDINGS)

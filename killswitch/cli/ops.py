@@ -5,7 +5,10 @@ convention in :mod:`.apiopts`, rendering in :mod:`killswitch.render.ops`); ``ksc
 :mod:`.auditopts`). Thin: they parse options, call, and print. Exit codes: 0 done (the chain
 intact and anchored, or consistent in a chain never anchored), 1 refused, not reachable, a
 finding in the chain, or an anchored chain verified without its key (the reason is printed), 2
-usage, 3 a state store that cannot be read.
+usage (also a lock that would weaken what binds its scope, sent without ``--yes`` and with no
+terminal to confirm on: nothing is sent), 3 a state store that cannot be read. A reset approval
+taken (recorded, or the stage released) is 0; a refused one (``DUPLICATE_APPROVER``,
+``NOT_ENGAGED``...) is 1.
 
 A reset, a lock or an unlock must go through the runner (it holds the live state and the lock):
 writing it into the store behind the runner's back would be overwritten by its next tick.
@@ -20,8 +23,8 @@ import json
 import click
 
 from . import auditopts
-from .apiopts import api_option, change, read, runner_client, token_option
-from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option, reading_state
+from .apiopts import api_option, change, read, runner_client, sent, token_option, unreachable
+from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, duration_s, output_option, reading_state
 
 
 @click.command()
@@ -54,9 +57,17 @@ def status(api: str, token_env: str, output: str) -> None:
 @output_option
 def reset(api, token_env, policy, scope, approver, reason, output) -> None:
     """Approve the reset of a latched stage. The approver is the identity of your token: a stage
-    that asks for two approvals needs two people, each with their own token."""
+    that asks for two approvals needs two people, each with their own token.
+
+    Exit 0 when the approval was taken (the stage released, or the approval recorded and waiting
+    for the next approver); 1 when it was refused (NOT_ENGAGED, DUPLICATE_APPROVER,
+    STAGE_CHANGED, NOT_LEADER, an unknown policy or scope: the reason is printed)."""
     client = runner_client(api, token_env)
-    change(lambda: client.reset(policy, scope, reason, approver), output)
+    result = sent(lambda: client.reset(policy, scope, reason, approver), output)
+    if output != "json":
+        for line in result.warnings:  # e.g. a trigger that still fires: the stage is entered again at once
+            click.echo(f"WARNING: {line}")
+    raise SystemExit(EXIT_OK if result.taken else EXIT_FINDINGS)
 
 
 @click.command()
@@ -68,12 +79,62 @@ def reset(api, token_env, policy, scope, approver, reason, output) -> None:
 @click.option("--ttl", default=None, help="Lift the lock by itself after this long (e.g. 6h); default: until unlocked.")
 @click.option("--mode", type=click.Choice(["halted", "reducing"]), default="halted", show_default=True,
               help="halted: no order passes; reducing: only orders that reduce a position.")
+@click.option("--yes", is_flag=True, help="Weaken a lock without asking (a reducing lock over an operator's halt, "
+                                          "or one that leaves the scope less locked than it is).")
 @output_option
-def lock(api, token_env, scope, reason, ttl, mode, output) -> None:
-    """Lock trading on a scope by hand; bots see it in the lock file and /v1/lock."""
+def lock(api, token_env, scope, reason, ttl, mode, yes, output) -> None:
+    """Lock trading on a scope by hand; bots see it in the lock file and /v1/lock.
+
+    A lock that weakens what binds the scope (reducing over an operator's halt) is previewed
+    first: before -> after, and what changes; it is sent only with --yes or once confirmed at
+    the prompt on a terminal. From a script without --yes it is refused (exit 2), nothing sent."""
+    from .close import _stdin_tty
+
     ttl_s = duration_s(ttl, "--ttl") if ttl is not None else None
     client = runner_client(api, token_env)
+    if not yes:
+        from ..client import RunnerUnreachable
+
+        try:
+            weaker = downgrade(client, scope, reason, mode, ttl_s)
+        except RunnerUnreachable as e:
+            unreachable(e)
+        if weaker is not None:
+            click.echo(weaker, err=output == "json")
+            if not _stdin_tty():
+                click.echo(f"ksctl lock: LOCK_DOWNGRADE: nothing was sent: weakening the lock on {scope} needs --yes, "
+                           "or a confirmation at the prompt on a terminal", err=True)
+                raise SystemExit(EXIT_USAGE)
+            if not click.confirm(f"weaken the lock on {scope} to {mode}?", default=False, err=True):
+                click.echo("ksctl lock: not confirmed; nothing was sent", err=True)
+                raise SystemExit(EXIT_FINDINGS)
     change(lambda: client.lock(scope, reason, mode, ttl_s), output)
+
+
+def downgrade(client, scope: str, reason: str, mode: str, ttl_s) -> "str | None":
+    """What a lock of ``scope`` at ``mode`` would weaken, from the runner's preview and its lock
+    document (before -> after, and the operator's hold it replaces), or None when it weakens
+    nothing (a preview the runner refuses is left to the lock itself to answer)."""
+    from ..client import ORIGIN_OPERATOR, RunnerError, RunnerUnreachable
+    from ..render.ops import lock_downgrade_text
+
+    try:
+        p = client.preview("lock", {"scope": scope, "reason": reason, "mode": mode, "ttl_s": ttl_s})
+        if not p.allowed:
+            return None  # the lock answers the same refusal, with its reason
+        held = client.locks().scopes.get(scope)
+    except RunnerError as e:
+        if isinstance(e, RunnerUnreachable):
+            raise
+        return None  # the lock itself answers this refusal (a role, a rate), with its reason
+    rank = {"active": 0, "reducing": 1, "halted": 2}
+    mine = [h for h in (held.holds if held else ()) if h.origin == ORIGIN_OPERATOR]
+    weaker_hold = [h for h in mine if rank.get(h.mode, 0) > rank[mode]]
+    weaker_lock = p.lock_before is not None and p.lock_after is not None \
+        and rank.get(p.lock_after, 0) < rank.get(p.lock_before, 0)
+    if not (weaker_hold or weaker_lock):
+        return None
+    return lock_downgrade_text(p, mode, weaker_hold)
 
 
 @click.command()
@@ -116,24 +177,50 @@ key that cannot be used), 3 the state store cannot be read.
 """)
 @click.option("--state", "state_url", required=True, envvar="KS_STATE_URL", help="sqlite://… or postgresql://…")
 @click.option("--limit", default=50, show_default=True)
+@click.option("--planned", is_flag=True,
+              help="List the orders a dry-run runner planned (the audit trail's order_planned_dry_run rows, newest "
+                   "last) instead of the journal: a dry run sends nothing and journals nothing.")
 @auditopts.key_file_option
 @output_option
-def history(state_url, limit, audit_key_file, output) -> None:
-    """The order journal from the state store, newest last, and what verifying the audit chain found."""
+def history(state_url, limit, planned, audit_key_file, output) -> None:
+    """The order journal from the state store, newest last, and what verifying the audit chain found.
+
+    A dry-run runner journals nothing (it sends nothing): the orders it planned are in the audit
+    trail, counted under the journal and listed with --planned."""
     from ..render.ops import history_json, history_text
 
     key = auditopts.audit_key(audit_key_file)
     store = auditopts.open_for_audit(reading_state(state_url), key, "history")
     try:
-        rows = store.journal(limit=limit)
+        rows = [] if planned else store.journal(limit=limit)
+        dry, count = planned_orders(store, limit if planned else 0)
         v = auditopts.verify(store, (), "history")
     finally:
         store.close()
     if output == "json":
-        click.echo(history_json(rows, v))
+        click.echo(history_json(rows, v, dry if planned else None, count))
     else:
-        click.echo(history_text(rows, v))
+        click.echo(history_text(rows, v, dry if planned else None, count))
     raise SystemExit(EXIT_OK if v.passed else EXIT_FINDINGS)
+
+
+PLANNED_KIND = "order_planned_dry_run"
+
+
+def planned_orders(store, limit: int) -> tuple[list, int]:
+    """The latest ``limit`` orders a dry run planned (audit rows, oldest first) and how many there
+    are in all, read page by page from the audit trail."""
+    from collections import deque
+
+    latest: deque = deque(maxlen=max(limit, 0))
+    count, after = 0, 0
+    while True:
+        page = store.audit_rows(None, (PLANNED_KIND,), 1000, after_seq=after)
+        if not page:
+            return list(latest), count
+        count += len(page)
+        latest.extend(page)
+        after = page[-1].seq
 
 
 @click.group()

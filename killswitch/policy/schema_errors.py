@@ -16,7 +16,7 @@ import copy
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Iterable, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -133,7 +133,7 @@ def diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
             return Diagnostic.make(d.KS101, file, sm.key(path), f'unknown {kinds} "{key}" in {parent}',
                                    d.suggestion_hint(key, allowed, _KIND_HOW[kinds]))
         return Diagnostic.make(d.KS101, file, sm.key(path), f'unknown key "{key}" in {parent}',
-                               d.suggestion_hint(key, allowed, f"keys allowed under {parent}"))
+                               _keys_hint(key, allowed, parent))
 
     if err.type == "missing":
         keys = err.ctx.get("keys") or [str(path[-1])]
@@ -192,6 +192,15 @@ def _kinds(cls: type, path: Path) -> str | None:
 
 
 _KIND_NOUNS = {"Action": "action", "Signal": "signal kind"}
+def _keys_hint(key: str, allowed: Iterable[str], parent: str) -> str:
+    """``did you mean "cooldown"? the keys allowed under stages[1] are: actions, approvals, ...``:
+    the closest key if any, then every key allowed there (the list is the sentence's end)."""
+    keys = sorted(set(allowed))
+    listed = f"the keys allowed under {parent} are: {', '.join(keys)}" if keys else f"no key is allowed under {parent}"
+    best = d.did_you_mean(key, keys)
+    return f'did you mean "{best}"? {listed}' if best is not None else listed
+
+
 _KIND_HOW = {
     "action": "an action is a kind (close_all) or a kind with its parameters ({close_side: {side: losing}}); "
               "see the README's Stages and actions section",

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from ..client import ORIGIN_DMS, ORIGIN_OPERATOR, CloseProgress, DmsStatus, LockDocument, LockHold, RunnerError, \
     RunnerUnreachable, dms_of
-from ..runner.view import ChangeResult, CloseResult, PlannedOrder, RunnerStatus
+from ..runner.view import ActionPreview, ChangeResult, CloseResult, PlannedOrder, RunnerStatus
 from ..sources import revision_text
 from .times import iso
 
@@ -72,13 +72,16 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     lines = [f"mode {st.mode}  {'leader' if st.leader else 'standby'} (fence {st.fence})  "
              f"graph {st.graph_digest[:19]}  revision {revision_text(st.graph_revision)}  "
              f"last tick {_when(st.last_tick_ms)}"]
+    if not st.leader:
+        lines.append(standby_line(st))
     if st.policy_error:
         lines.append(f"POLICY RELOAD FAILED (last good graph running): {st.policy_error}")
     lines += failure_lines(st)
     for s in st.scopes:
         extra = f"  since {iso(s.entered_ms)}" if s.stage and s.entered_ms is not None else ""
         if s.manual and s.stage:
-            extra += f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}"
+            extra += f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}" + (
+                f" ({', '.join(s.approvals)})" if s.approvals else "")
         lines.append(f"  {s.policy:<20} {s.scope:<40} stage {s.stage} {s.stage_name or ''}{extra}")
     lines += coverage_lines(st)
     for acct in sorted(set(st.data_age_s) | set(st.fetch_errors)):
@@ -99,6 +102,15 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
                      f"incident {x.incident}")
     lines += dms_lines(dms_of(st))
     return "\n".join(lines)
+
+
+def standby_line(st: RunnerStatus) -> str:
+    """What a standby says of who leads: the lease holder as the lease stores it."""
+    me = f" ({st.holder})" if st.holder else ""
+    if st.lease_holder and st.lease_holder != st.holder:
+        return (f"STANDBY: this runner{me} does not act; the leader is {st.lease_holder} (the lease holder): "
+                "send changes there")
+    return f"STANDBY: this runner{me} does not act; no runner holds the lease right now"
 
 
 def coverage_lines(st: RunnerStatus) -> list[str]:
@@ -141,11 +153,29 @@ def _held_until(h: LockHold) -> str:
 
 
 def _holder(h: LockHold) -> str:
-    if h.origin == ORIGIN_OPERATOR or h.origin == ORIGIN_DMS:
+    if h.origin == ORIGIN_OPERATOR:  # who, when the runner recorded it (the caller's identity)
+        return h.origin + (f" {h.details['by']}" if isinstance(h.details.get("by"), str) else "")
+    if h.origin == ORIGIN_DMS:
         return h.origin
     if h.details.get("while_blind"):
         return f"policy {h.policy} while blind"
     return f"policy {h.policy}" + (f" stage {h.stage}" if h.stage is not None else "")
+
+
+def lock_downgrade_text(p: ActionPreview, mode: str, replaced: Sequence[LockHold]) -> str:
+    """A lock that weakens what binds its scope, before it is sent: before -> after, the
+    operator's holds it replaces (who set them, why), and the runner's preview of the change."""
+    before, after = p.lock_before or "active", p.lock_after or "active"
+    if before != after:
+        lines = [f"lock {p.scope}: {before} -> {after} (WEAKER: orders refused now will pass)"]
+    else:
+        lines = [f"lock {p.scope}: the operator's lock becomes {mode}; {p.scope} stays {after} while another "
+                 f"lock binds it, and is {mode} once that one is lifted"]
+    for h in replaced:
+        who = f" by {h.details['by']}" if isinstance(h.details.get("by"), str) else ""
+        lines.append(f"  replaces the operator's {h.mode} lock{who} set {h.created_ts or '-'}: {h.reason}")
+    lines += [f"  {e}" for e in p.effects if not e.startswith("replaces the operator's")]
+    return "\n".join(lines)
 
 
 def lock_lines(locks: LockDocument) -> list[str]:
@@ -297,23 +327,46 @@ def close_outcome(p: CloseProgress) -> str:
 # --- the order journal (ksctl history) ----------------------------------------------------------------
 
 
-def history_text(rows: list, verification: Any) -> str:
+def _planned_line(row: Any) -> str:
+    o = row.payload
+    leg = f" {o['position_side']}" if o.get("position_side") else ""
+    return (f"{iso(row.ts_ms)}  {o.get('client_order_id')}  {o.get('venue')}/{o.get('account')} {o.get('symbol')} "
+            f"{o.get('side')}{leg} {o.get('amount'):g}  planned, not sent (dry run)  {o.get('decision_id')}")
+
+
+def history_text(rows: list, verification: Any, planned: Optional[list] = None, planned_total: int = 0) -> str:
     """One line per journaled order, newest last (its time in ISO-8601 UTC), then what verifying
-    the audit chain found."""
-    lines = [f"{iso(r.created_ms)}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side} {r.amount:g}  "
-             f"{r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}" for r in rows]
+    the audit chain found. ``planned`` (``--planned``): the dry run's planned orders instead, from
+    the audit trail; ``planned_total``: how many the trail holds, said when the journal is empty."""
+    if planned is not None:
+        lines = [_planned_line(r) for r in planned]
+        lines.append(f"{planned_total} planned order(s) in the audit trail (dry run: none was sent)"
+                     + (f"; the latest {len(planned)} are listed" if len(planned) < planned_total else ""))
+    else:
+        lines = [f"{iso(r.created_ms)}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side} "
+                 f"{r.amount:g}  {r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}" for r in rows]
+        if not rows and planned_total:
+            lines.append(f"dry run: nothing journaled; {planned_total} planned order(s) are in the audit trail "
+                         "(ksctl history --planned lists them)")
+        elif not rows:
+            lines.append("no order journaled")
     return "\n".join(lines + [verification.describe(lead="audit chain: ")])
 
 
-def history_json(rows: list, verification: Any) -> str:
+def history_json(rows: list, verification: Any, planned: Optional[list] = None, planned_total: int = 0) -> str:
     """The journal as stored (``created_ms`` / ``updated_ms``), each time also as ``created_ts`` /
-    ``updated_ts`` (ISO-8601 UTC), and the verification (``audit_ok``: what exit 0 means)."""
+    ``updated_ts`` (ISO-8601 UTC), and the verification (``audit_ok``: what exit 0 means);
+    ``planned_total``, the dry run's planned orders in the audit trail, and with ``--planned``
+    ``planned``: those listed (each its audit row's ``seq``, ``ts``, and the intent as audited)."""
     journal = [{**r.__dict__, "created_ts": iso(r.created_ms),
                 "updated_ts": iso(r.updated_ms) if r.updated_ms is not None else None} for r in rows]
+    doc: dict = {"format_version": 2, "audit_ok": verification.passed, "audit_first_bad_row":
+                 verification.first_bad_seq, "audit": verification.to_json(), "journal": journal,
+                 "planned_total": planned_total}
+    if planned is not None:
+        doc["planned"] = [{"seq": r.seq, "ts_ms": r.ts_ms, "ts": iso(r.ts_ms), **r.payload} for r in planned]
     # 2: audit_ok (and audit.intact) no longer true for a chain whose MACs went unchecked
-    return json.dumps({"format_version": 2, "audit_ok": verification.passed, "audit_first_bad_row":
-                       verification.first_bad_seq, "audit": verification.to_json(), "journal": journal},
-                      indent=1, default=str)
+    return json.dumps(doc, indent=1, default=str)
 
 
 # --- refusals -----------------------------------------------------------------------------------------
@@ -327,8 +380,9 @@ def refusal_text(e: RunnerError) -> str:
 
 
 def failure_line(command: str, e: RunnerError) -> str:
-    """``ksctl status: 503 {...}``: the command, the status and the answer as it came."""
-    return f"ksctl {command}: {e.status} {e.body}"
+    """``ksctl status: refused (HTTP 401): AUTH_REQUIRED: ...``: the command, the status and the
+    runner's reason in its own words (``-o json`` shows the answer as it came)."""
+    return f"ksctl {command}: refused (HTTP {e.status}): {e.reason}"
 
 
 def read_auth_hint(command: str, token_env: str, token_set: bool) -> str:
@@ -360,4 +414,4 @@ def unreachable_line(e: RunnerUnreachable) -> str:
 
 
 def follow_failure_line(close_id: str, e: RunnerError) -> str:
-    return f"ksctl close: cannot follow {close_id}: {e.status} {e.body}"
+    return f"ksctl close: cannot follow {close_id}: HTTP {e.status}: {e.reason}"

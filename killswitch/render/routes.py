@@ -80,10 +80,19 @@ def routes_text(answer: Optional[dict], verify: list[dict]) -> str:
             out.append(head + "NOT RESOLVED")
             out += [f"  {p}" for p in v["problems"]]
         else:
-            failed = f"FAILED: {v['cause']} ({v['result']})" if v.get("cause") else f"FAILED ({v['result']})"
-            out.append(head + ("delivered" if v["ok"] else failed) + f" in {v['elapsed_ms']}ms"
-                       + f" to {', '.join(v['targets'])}")
+            out.append(head + _verdict(v) + f" in {v['elapsed_ms']}ms to {', '.join(v['targets'])}")
     return "\n".join(out) + "\n"
+
+
+def _verdict(v: dict) -> str:
+    """``delivered``; ``PARTIAL: <cause>`` (some targets failed); ``FAILED: <cause>``. The cause is
+    the sentence (connection refused, HTTP 401, timeout after 10s); a result without one says so."""
+    if v["result"] == "delivered":
+        return "delivered"
+    cause = v.get("cause") or f"no cause reported (the send ended {v['result']!r})"
+    if v["result"] == "partial":
+        return f"PARTIAL: some targets failed: {cause}"
+    return f"FAILED: {cause}"
 
 
 def routes_json(answer: Optional[dict], verify: list[dict]) -> str:

@@ -67,8 +67,10 @@ mutating, ``Authorization: Bearer <token>``
                                      strategy the runner knows. Any replica takes it (a standby
                                      stores it for the leader); 503 ``STATE_UNREACHABLE`` +
                                      ``Retry-After`` when a standby cannot store it.
-    ``POST /v1/reset``               200 ``{"done", "reason"}``; body ``policy``, ``scope``,
-                                     ``approver``, ``reason`` (all required).
+    ``POST /v1/reset``               200 ``{"done", "reason", "warnings"}`` (``warnings``: a trigger
+                                     that still fires enters the stage again at the next tick);
+                                     body ``policy``, ``scope``, ``reason`` (required), ``approver``
+                                     (optional: the caller's own identity).
     ``POST /v1/close``               202 accepted / 409 refused, a ``CloseResult`` (``plan``: the
                                      orders counted, one by one; ``preview_id``, ``notional``,
                                      ``max_notional``, ``as_of_ms``, ``mode``); body ``scope``,
@@ -138,7 +140,7 @@ from .beats import HeartbeatBatches
 from .gate import parse_request
 from .console import ConsoleHandlers
 from .console.charts_http import ChartHandlers
-from .identity import ROLES, Identity, Tokens, normalise_identity
+from .identity import ROLES, Identity, LiveTokens, Tokens, normalise_identity
 from .view import Caller, RunnerView
 
 if TYPE_CHECKING:  # only for the annotation: importing the adapters package is not needed at run time
@@ -382,7 +384,7 @@ class _Handlers:
         if not isinstance(done, bool) or not isinstance(why, str):
             raise TypeError("reset() must return a ResetResult")
         status = 503 if why.startswith("NOT_LEADER") else _refusal_status(why, 200)
-        return _json(status, {"done": done, "reason": why})
+        return _json(status, {"done": done, "reason": why, "warnings": list(getattr(result, "warnings", ()))})
 
     async def _close_body(self, request: web.Request, live: bool) -> dict:
         """A close's body (``live``: ``dry_run`` too, and the preview it applies): the scope, the
@@ -521,7 +523,8 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         headers["Content-Security-Policy"] = csp.rstrip("; ") + "; frame-ancestors 'none'"
 
 
-def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, tokens: Optional[Tokens] = None,
+def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
+             tokens: Union[Tokens, LiveTokens, None] = None,
              max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, console_public: bool = False,
              admission: Optional[Admission] = None) -> web.Application:
     """The API over ``view``. ``tokens``: the identities that may call the mutating endpoints
@@ -532,10 +535,17 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None, toke
     ``/v1/runbooks/{incident}``, ``/v1/close/{id}``) are shown without a token; by default they need
     one with the viewer, operator or approver role (the console's actions always need one).
     ``admission``: the rates and queue that writes are admitted by (:mod:`.admission`; default
-    limits when None)."""
+    limits when None). ``tokens`` may be a :class:`~.identity.LiveTokens` its caller keeps: a
+    reload of the tokens document swaps the identities in force without a restart (its shared
+    token is then the one it holds, and ``token`` must be None)."""
     if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be a whole number above 0")
-    known = (tokens or Tokens()).with_shared(shared_token(token))
+    if isinstance(tokens, LiveTokens):
+        if token is not None:
+            raise ValueError("give the shared token to the LiveTokens, not beside it")
+        known = tokens
+    else:
+        known = LiveTokens(tokens or Tokens(), shared_token(token))
     handlers = _Handlers(view, max_body_bytes)
     h = handlers
     console = ConsoleHandlers(view, _call, public=console_public)

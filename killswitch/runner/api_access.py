@@ -19,7 +19,7 @@ from aiohttp import web
 
 from .admission import Admission, Shed
 from .api_request import ApiError
-from .identity import Identity, Tokens
+from .identity import Identity, LiveTokens, Tokens
 
 log = logging.getLogger("killswitch.runner.api")
 
@@ -84,7 +84,7 @@ def caller(request: web.Request) -> Identity:
     return ident
 
 
-def access_middleware(tokens: Tokens, access: dict[tuple[str, str], Optional[tuple[str, ...]]],
+def access_middleware(tokens: LiveTokens, access: dict[tuple[str, str], Optional[tuple[str, ...]]],
                        writes: dict[tuple[str, str], str], admission: Admission):
     @web.middleware
     async def _access(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -105,7 +105,7 @@ def access_middleware(tokens: Tokens, access: dict[tuple[str, str], Optional[tup
         roles = access[key]
         if roles is PUBLIC:
             return await handler(request)
-        identity = authenticate(request, tokens)
+        identity = authenticate(request, tokens.current)  # what is in force now (a reload swaps it whole)
         if not any(identity.may(r) for r in roles):
             raise ApiError(403, "ROLE_REQUIRED", f"{identity.name} may not do this; it needs the role "
                                                  f"{' or '.join(roles)}")

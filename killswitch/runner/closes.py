@@ -184,7 +184,7 @@ class ManualCloses:
             return CloseResult(False, self.lead.deposed(), orders)
         self.queued.append(_Request(scope, reason, at, symbol, envelope))
         self._track(close_id, {"scope": scope, "symbol": symbol, "envelope": envelope, "requested_ms": at,
-                               "preview": orders, "processed_ms": None, "orders": None})
+                               "preview": orders, "processed_ms": None, "orders": None, "by": actor})
         self.emit(Event.make(MANUAL_CLOSE, at, {"reason": reason, "orders": orders, "id": close_id,
                                                 **({"symbol": symbol} if symbol else {})}, scope=scope))
         what = f"{symbol} in {scope}" if symbol else scope
@@ -292,7 +292,8 @@ class ManualCloses:
             symbol = row.payload.get("symbol") if isinstance(row.payload.get("symbol"), str) else None
             envelope = Envelope.from_json(row.payload.get("preview"), scope, symbol)
             info = {"scope": scope, "symbol": symbol, "envelope": envelope, "requested_ms": row.ts_ms,
-                    "preview": row.payload.get("orders"), "processed_ms": None, "orders": None}
+                    "preview": row.payload.get("orders"), "processed_ms": None, "orders": None,
+                    "by": row.payload.get("by")}
             if cid in planned:
                 info.update(processed_ms=planned[cid].ts_ms, orders=planned[cid].payload.get("orders"),
                             refused=planned[cid].payload.get("refused"))
@@ -332,6 +333,12 @@ class ManualCloses:
             self.queued.append(_Request(m.group(1), "held", int(m.group(2)), info.get("symbol"), info.get("envelope")))
 
     async def progress(self, close_id: str) -> Optional[dict]:
+        """:meth:`_progress`, and who asked for the close (``by``: the caller's identity, as audited)."""
+        info = self.tracked.get(close_id)
+        doc = await self._progress(close_id)
+        return None if doc is None or info is None else {**doc, "by": info.get("by")}
+
+    async def _progress(self, close_id: str) -> Optional[dict]:
         """Where a manual close stands: ``queued`` (before its tick), ``working`` (orders without a
         final result), ``settled`` (every order has one), ``dry_run`` (planned and audited, not
         sent), ``unplanned`` (its scope was not in the tick's snapshots: nothing was sent),

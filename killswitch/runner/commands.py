@@ -21,7 +21,7 @@ through ``approve_reset``.
 from __future__ import annotations
 
 import copy
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from ..engine.stages import StageTransition, approve_reset
 from ..engine.state import StageState
@@ -35,7 +35,8 @@ from .lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, iso_ms
 from .resuming import Resumptions
 from .scopes import Catalog, close_matches
 from .storeio import StoreIO
-from .view import ChangeResult, ResetResult
+from .relatch import still_firing
+from .view import ChangeResult, ResetResult, TriggerStatus
 
 Update = Callable[[LockBook, DeadMansSwitch], tuple[LockBook, DeadMansSwitch]]
 
@@ -46,7 +47,8 @@ class OperatorCommands:
 
     def __init__(self, book: Book, lead: Leadership, resumptions: Resumptions, store: Any, io: StoreIO, *,
                  clock: Callable[[], int], catalog: Callable[[], Catalog], save: Callable[[], Awaitable[None]],
-                 write_lock: Callable[[int], Awaitable[None]], emit: Callable[[Event], None]):
+                 write_lock: Callable[[int], Awaitable[None]], emit: Callable[[Event], None],
+                 triggers: Callable[[], Sequence[TriggerStatus]] = tuple):
         self.book = book
         self.lead = lead
         self.resumptions = resumptions
@@ -57,6 +59,7 @@ class OperatorCommands:
         self.save = save
         self.write_lock = write_lock
         self.emit = emit
+        self.triggers = triggers  # every trigger's status: a reset warns of one that still fires
 
     async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
         """An approval of a manual reset by ``approver`` (the authenticated identity). The
@@ -111,7 +114,9 @@ class OperatorCommands:
                     self.lead.stale = True
                     return ResetResult(False, self.lead.deposed())
                 await self.write_lock(now)
-        return ResetResult(transition is not None, why)
+        warn = still_firing(node, scope, self.triggers()) if transition is not None or why.startswith(
+            "APPROVAL_RECORDED") else ()
+        return ResetResult(transition is not None, why, warn)
 
     async def _change(self, kind: str, payload: dict, update: Update) -> Optional[str]:
         """Audit an operator's change (fenced), apply ``update`` to the lock book and the dead
@@ -163,7 +168,7 @@ class OperatorCommands:
             return ChangeResult(False, bad_ttl)
         now = self.clock()
         refused = await self._change("manual_lock", payload, lambda book, dms: (
-            operator_lock(book, scope, mode, reason, now, ttl_ms), dms))
+            operator_lock(book, scope, mode, reason, now, ttl_ms, actor), dms))
         if refused:
             return ChangeResult(False, refused)
         return ChangeResult(True, locked_reason(scope, mode, now, ttl_ms))
@@ -244,12 +249,15 @@ def lock_ttl_ms(ttl_s: Optional[float]) -> tuple[Optional[int], Optional[str]]:
     return (ttl_ms, None) if ttl_ms > 0 else (None, "BAD_REQUEST: ttl must be at least 1ms")
 
 
-def operator_lock(book: LockBook, scope: str, mode: str, reason: str, now: int, ttl_ms: Optional[int]) -> LockBook:
-    """``book`` with the operator's lock of ``scope`` replaced by this one."""
+def operator_lock(book: LockBook, scope: str, mode: str, reason: str, now: int, ttl_ms: Optional[int],
+                  actor: Optional[str] = None) -> LockBook:
+    """``book`` with the operator's lock of ``scope`` replaced by this one; ``actor`` (the
+    authenticated caller) is kept in its details as ``by`` and named in its reason."""
     until = "until ksctl unlock" if ttl_ms is None else f"until {iso_ms(now + ttl_ms)}"
+    who = f" by={actor}" if actor else ""
     return book.release(scope, policy=OPERATOR).apply(
-        scope, mode, now_ms=now, policy=OPERATOR, ttl_ms=ttl_ms, details={"reason": reason},
-        reason=f"MANUAL_LOCK: mode={mode} {until}: {reason}")
+        scope, mode, now_ms=now, policy=OPERATOR, ttl_ms=ttl_ms, details={"reason": reason, **by(actor)},
+        reason=f"MANUAL_LOCK: mode={mode}{who} {until}: {reason}")
 
 
 def locked_reason(scope: str, mode: str, now: int, ttl_ms: Optional[int]) -> str:

@@ -35,7 +35,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
-from .lock import GLOBAL_SCOPE, LockBook, LockStatus
+from .lock import DEAD_MANS_SWITCH, GLOBAL_SCOPE, OPERATOR, LockBook, LockStatus
 from .scopes import Catalog, close_matches
 
 DAY_MS = 86_400_000
@@ -447,7 +447,14 @@ def _holding(resume: Union[None, Resumption, Sequence[Resumption]], req: OrderRe
 
 def _where(lock: LockStatus) -> str:
     held = "until manual reset" if lock.manual else f"until {lock.until}" if lock.until else "until released"
-    return f"stage={lock.stage} policy={lock.policy} scope={lock.scope} since {lock.since} {held}"
+    if lock.policy == OPERATOR:  # no stage: who locked it, when the runner knows
+        who = lock.details.get("by")
+        origin = "origin=operator" + (f" by={who}" if who else "")
+    elif lock.policy == DEAD_MANS_SWITCH:
+        origin = "origin=dead-mans-switch"
+    else:
+        origin = (f"stage={lock.stage} " if lock.stage is not None else "") + f"policy={lock.policy}"
+    return f"{origin} scope={lock.scope} since {lock.since} {held}"
 
 
 def _halted(lock: LockStatus) -> str:

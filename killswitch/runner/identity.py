@@ -119,6 +119,26 @@ class Tokens:
         return Tokens(self._entries + ((digest, Identity(SHARED_IDENTITY, roles)),))
 
 
+class LiveTokens:
+    """The identities the API authenticates against now: a tokens document with the shared token
+    added (:meth:`Tokens.with_shared`), replaced whole when the document is read again (a reload:
+    SIGHUP, or the file changed). One reference swapped: a request is checked against the old set
+    or the new one, never a mix. A document that cannot be used is refused by :meth:`replace` and
+    the identities in force stay."""
+
+    def __init__(self, document: Optional[Tokens] = None, shared: Optional[str] = None):
+        self.shared = shared
+        self.document = document or Tokens()
+        self.current = self.document.with_shared(shared)  # raises TokensError
+
+    def replace(self, document: Tokens) -> "Tokens":
+        """Put ``document`` in force (with the shared token); raises :class:`TokensError`, and
+        changes nothing, when the two cannot stand together. Returns the document it replaced."""
+        current = document.with_shared(self.shared)
+        old, self.document, self.current = self.document, document, current
+        return old
+
+
 def parse_tokens(doc: Any, where: str = "tokens") -> Tokens:
     """A tokens document (parsed YAML or JSON) → :class:`Tokens`; raises :class:`TokensError`
     naming the first problem (every problem of one entry at once)."""
@@ -200,5 +220,5 @@ def _yaml(text: str) -> Any:
     return doc
 
 
-__all__ = ["Identity", "ROLES", "SHARED_IDENTITY", "Tokens", "TokensError", "load_tokens", "normalise_identity",
-           "parse_tokens", "token_digest"]
+__all__ = ["Identity", "LiveTokens", "ROLES", "SHARED_IDENTITY", "Tokens", "TokensError", "load_tokens",
+           "normalise_identity", "parse_tokens", "token_digest"]

@@ -52,6 +52,9 @@ class Leadership:
         # a store call failed: reload before acting again, under the next token or the same one
         self.resync = False
         self.replans_checked = True  # False from a new token until the journal was read for lost re-plans
+        # the lease's holder as the lease stores it (its name: the pod's in the chart), read at the
+        # last lease check; None: nobody holds it, or it could not be read
+        self.lease_holder: Optional[str] = None
 
     async def lease(self, now: int) -> bool:
         """Whether this runner leads now; on a new token, the state that goes with it first.
@@ -67,6 +70,7 @@ class Leadership:
 
     async def _lease(self, now: int) -> bool:
         token = await self._token(now)
+        await self._see_holder(token, now)
         if token is None or (token == self.fence and not self.resync):
             self.leader = token is not None
             return self.leader
@@ -103,6 +107,19 @@ class Leadership:
         self.leader = True
         self.replans_checked = False
         return True
+
+    async def _see_holder(self, token: Optional[int], now: int) -> None:
+        """Who holds the lease, for a standby's refusals, status and console."""
+        if token is not None:
+            self.lease_holder = self.holder
+        elif self.keeper is not None:
+            self.lease_holder = self.keeper.seen_holder(now)
+        else:  # the tick takes the lease itself: one read of the lease row
+            try:
+                le = await self.io(self.store.lease)
+                self.lease_holder = le.holder if le.valid_at(now) else None
+            except Exception:  # noqa: BLE001 - who leads is said when known; the lease decides, not this
+                self.lease_holder = None
 
     def store_failed(self) -> None:
         """A store call failed (the server unreachable or paused past the call's deadline, the
@@ -158,4 +175,12 @@ class Leadership:
         """Why an operator's ``what`` is refused here, if this runner is a standby."""
         if self.leader:
             return None
-        return f"NOT_LEADER: this runner ({self.holder}) is a standby; send the {what} to the leader"
+        return f"NOT_LEADER: this runner ({self.holder}) is a standby; {self.leader_text()}; send the {what} there"
+
+    def leader_text(self) -> str:
+        """Who leads, as a standby says it: the lease holder's name as the lease stores it."""
+        if self.leader:
+            return f"this runner ({self.holder}) leads"
+        if self.lease_holder and self.lease_holder != self.holder:
+            return f"the leader is {self.lease_holder} (the lease holder)"
+        return "no runner holds the lease right now (a standby takes it when its term runs out)"

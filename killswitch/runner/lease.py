@@ -80,6 +80,9 @@ class LeaseKeeper:
         self._lock = threading.Lock()
         self._token: Optional[int] = None
         self._until_ms = 0  # the end of the term we hold (our clock); 0: not held
+        # who the lease row named at the last attempt, as the lease stores it (a standby says who
+        # leads), and until when; None: free, or not read yet
+        self._seen: tuple[Optional[str], int] = (None, 0)
         self._alive = monotonic()  # the runner loop's last sign of life
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -124,6 +127,13 @@ class LeaseKeeper:
     def held_until_ms(self) -> int:
         with self._lock:
             return self._until_ms if self._token is not None else 0
+
+    def seen_holder(self, now_ms: int) -> Optional[str]:
+        """The holder the lease named at the last attempt, while its term runs (our clock): this
+        runner when it holds it, the leader's name as the lease stores it when it stands by."""
+        with self._lock:
+            holder, until = self._seen
+            return holder if holder is not None and until > now_ms else None
 
     def silent_ms(self) -> float:
         """How long the runner's loop has shown no life."""
@@ -188,6 +198,8 @@ class LeaseKeeper:
                 # A standby reads before it writes: no write lock taken while the leader's is valid.
                 le = self.store.lease()
                 if le.valid_at(now) and le.holder != self.holder:
+                    with self._lock:
+                        self._seen = (le.holder, le.expires_ms)
                     self._publish(None, 0)
                     # wake as the leader's term runs out (and at least every renewal period, to
                     # see a lease released by a leader that stopped cleanly)
@@ -202,6 +214,8 @@ class LeaseKeeper:
             return self.retry_ms
         self.renewals += 1
         self.last_error = None
+        with self._lock:
+            self._seen = (self.holder, now + term)
         self._publish(token, now + term)
         return self.renew_ms
 

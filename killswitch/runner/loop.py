@@ -55,7 +55,7 @@ an operator set up, each audited and each shown in status: the dead man's switch
 (:mod:`.countdowns`), operator locks (:mod:`.commands`) and resumption after a reset
 (:mod:`.resuming`).
 
-Size: about 680 lines, over the bound by the tick's own fault handling (a store error, the turn
+Size: about 690 lines, over the bound by the tick's own fault handling (a store error, the turn
 it holds): the class is the wiring and the one tick (see :class:`Runner`), and the rest are the
 three helpers of that tick; taking the wiring out to ``bootstrap`` is the next step.
 """
@@ -91,6 +91,7 @@ from .lease import LeaseKeeper
 from .leadership import Leadership, Turn
 from .lock import apply_evaluation, write_lock_file
 from .positions import PositionsReadout
+from .oplog import said
 from .previews import Previews
 from .readout import Readout
 from .resuming import Resumptions
@@ -202,13 +203,14 @@ class Runner:
         self.readout.collectors.append(CoverageMetrics(lambda: coverage_rows(book), clock))
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
-        self.previews = Previews(book, self.lead, self.closes, catalog=self.catalog, clock=clock, dry_run=dry_run)
+        self.previews = Previews(book, self.lead, self.closes, catalog=self.catalog, clock=clock, dry_run=dry_run,
+                                 triggers=self.readout.triggers)
         self.charts = ChartHistory(book, store, self.io, clock=clock, catalog=self.catalog,
                                    fence=lambda: self.lead.fence if self.lead.leader else None)
         self.position_readout = PositionsReadout(book, clock, lambda: self.lead.leader)
         self.commands = OperatorCommands(book, self.lead, self.resumptions, store, self.io, clock=clock,
                                          catalog=self.catalog, save=self._save, write_lock=self._write_lock,
-                                         emit=self.emit)
+                                         emit=self.emit, triggers=self.readout.triggers)
 
     # --- what others read of it ----------------------------------------------------------------------
 
@@ -597,26 +599,29 @@ class Runner:
         return await self.charts.chart(policy, scope, hours)
 
     async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
-        return await self.commands.reset(policy, scope, approver, reason)
+        return said("reset", approver, await self.commands.reset(policy, scope, approver, reason), policy=policy,
+                    scope=scope)
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
                          actor: Optional[str] = None) -> ChangeResult:
-        return await self.commands.lock_scope(scope, mode, reason, ttl_s, actor=actor)
+        return said("lock", actor, await self.commands.lock_scope(scope, mode, reason, ttl_s, actor=actor),
+                    scope=scope, mode=mode, ttl_s=ttl_s)
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
-        return await self.commands.unlock_scope(scope, reason, actor=actor)
+        return said("unlock", actor, await self.commands.unlock_scope(scope, reason, actor=actor), scope=scope)
 
     async def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult:
-        return await self.commands.dms_arm(source, timeout_s, actor=actor)
+        return said("dms arm", actor, await self.commands.dms_arm(source, timeout_s, actor=actor), source=source)
 
     async def dms_disarm(self, source: str, *, actor: Optional[str] = None) -> ChangeResult:
-        return await self.commands.dms_disarm(source, actor=actor)
+        return said("dms disarm", actor, await self.commands.dms_disarm(source, actor=actor), source=source)
 
     async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
                     symbol: Optional[str] = None, preview_id: Optional[str] = None,
                     max_notional: Optional[float] = None) -> CloseResult:
-        return await self.closes.close(scope, reason, dry_run, actor=actor, symbol=symbol, preview_id=preview_id,
-                                       max_notional=max_notional)
+        result = await self.closes.close(scope, reason, dry_run, actor=actor, symbol=symbol, preview_id=preview_id,
+                                         max_notional=max_notional)
+        return result if dry_run else said("close", actor, result, scope=scope)  # a preview changes nothing
 
     async def close_progress(self, close_id: str) -> Optional[dict]:
         return await self.closes.progress(close_id)

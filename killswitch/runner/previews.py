@@ -16,7 +16,7 @@ Must not: change anything, audit anything, or take the operator turn (previews a
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from .book import Book
 from .close_plans import default_max_notional
@@ -26,20 +26,22 @@ from .commands import (lift_unlocked, lock_ttl_ms, locked_reason, operator_lock,
 from .leadership import Leadership
 from .lock import NOT_A_POLICY, OPERATOR, LockBook, iso_ms
 from .scopes import Catalog
-from .view import ActionPreview, PlannedOrder
+from .relatch import still_firing
+from .view import ActionPreview, PlannedOrder, TriggerStatus
 
 
 class Previews:
     """See the module doc. ``catalog()``: the names the runner resolves now."""
 
     def __init__(self, book: Book, lead: Leadership, closes: ManualCloses, *, catalog: Callable[[], Catalog],
-                 clock: Callable[[], int], dry_run: bool):
+                 clock: Callable[[], int], dry_run: bool, triggers: Callable[[], Sequence[TriggerStatus]] = tuple):
         self.book = book
         self.lead = lead
         self.closes = closes
         self.catalog = catalog
         self.clock = clock
         self.mode = "dry-run" if dry_run else "live"
+        self.triggers = triggers  # every trigger's status: a reset warns of one that still fires
 
     def _answer(self, action: str, scope: str, why: str, allowed: bool, before: Optional[LockBook] = None,
                 after: Optional[LockBook] = None, effects: tuple[str, ...] = (),
@@ -119,10 +121,14 @@ class Previews:
         before = book.lock_book
         if transition is None:
             done = why.startswith("APPROVAL_RECORDED")
-            waits = (f"records the approval of {approver}; the stage and its lock stay until enough approve",)
+            waits: tuple[str, ...] = (f"records the approval of {approver}; the stage and its lock stay until "
+                                      "enough approve",)
+            if done:
+                waits = still_firing(node, scope, self.triggers()) + waits
             return self._answer("reset", scope, why, done, before, before if done else None, waits if done else ())
         after = before.release(scope, policy=policy)
-        effects = [f"releases stage {transition.from_level} of {policy} on {scope}",
+        effects = [*still_firing(node, scope, self.triggers()),
+                   f"releases stage {transition.from_level} of {policy} on {scope}",
                    f"lifts the lock policy {policy} holds on {scope}"]
         if node.resume is not None and transition.from_level >= node.resume.from_level:
             effects.append(f"trading resumes at {node.resume.start_fraction:.0%} of the normal limits")

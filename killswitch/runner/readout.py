@@ -99,7 +99,8 @@ class Readout:
                             pages_failing_since_ms=sinks.get("pages_failing_since_ms"),
                             reload_ok=error is None, last_good_reload_ms=loaded_ms,
                             reload_failed_ms=failed_ms if error is not None else None,
-                            tick_interval_s=tick_interval_s(book.graph))
+                            tick_interval_s=tick_interval_s(book.graph),
+                            holder=self.lead.holder, lease_holder=self.lead.lease_holder)
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger
@@ -151,13 +152,13 @@ class Readout:
                                             since, manual, needed, approvals))
         for close_id, info in list(self.manual_closes().items())[-MAX_MANUAL_CLOSES_SHOWN:]:
             out.append(await self._incident(close_id, "manual_close", None, info["scope"], 0, None,
-                                            info["requested_ms"], False, 0, ()))
+                                            info["requested_ms"], False, 0, (), info.get("by")))
         self.planned.keep_only(i.incident for i in out)
         return tuple(out)
 
     async def _incident(self, incident: str, kind: str, policy: Optional[str], scope: str, level: int,
                         stage_name: Optional[str], since: Optional[int], manual: bool, needed: int,
-                        approvals: tuple[ApprovalRow, ...]) -> IncidentStatus:
+                        approvals: tuple[ApprovalRow, ...], requested_by: Optional[str] = None) -> IncidentStatus:
         entries = await self.io(self.store.journal_of, incident, since or 0)
         if kind == "stage" and incident not in self._runbooks and await self.io(self.store.runbook, incident):
             self._runbooks.add(incident)
@@ -166,7 +167,7 @@ class Readout:
         planned, planned_total = await self.planned.of(incident, since or 0) if self.dry_run else ((), 0)
         return IncidentStatus(incident, kind, policy, scope, level, stage_name, since, manual, needed, approvals,
                               incident in self._runbooks, _orders(entries[-MAX_INCIDENT_ORDERS:]), len(entries),
-                              dict(sorted(statuses.items())), residuals, planned, planned_total)
+                              dict(sorted(statuses.items())), residuals, planned, planned_total, requested_by)
 
     async def ready(self) -> tuple[bool, str]:
         try:

@@ -133,6 +133,8 @@ class RunnerStatus:
     last_good_reload_ms: Optional[int] = None  # when the running graph was loaded (start or reload)
     reload_failed_ms: Optional[int] = None  # when the last reload failed, while reload_ok is False
     tick_interval_s: Optional[float] = None  # the pace the runner ticks at (the console's "tick stalled")
+    holder: Optional[str] = None  # this runner's name in the lease (--holder; the pod's name in the chart)
+    lease_holder: Optional[str] = None  # who holds the lease, as it stores the name (None: nobody, or unknown)
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,7 @@ class IncidentStatus:
     # a dry run journals nothing: the orders it planned instead (the latest; the total counts all)
     planned: tuple[PlannedRow, ...] = ()
     planned_total: int = 0
+    requested_by: Optional[str] = None  # a manual close: who asked for it (the caller's identity, as audited)
 
 
 @dataclass(frozen=True)
@@ -278,8 +281,19 @@ class Caller:
 
 @dataclass(frozen=True)
 class ResetResult:
+    """The answer to a reset approval: ``done`` when the stage was released."""
+
     done: bool
     reason: str  # APPROVAL_RECORDED: 1/2 ..., MANUAL_RESET: ..., NOT_ENGAGED, DUPLICATE_APPROVER
+    # what follows an approval taken: a trigger that still fires enters the stage again at the next tick
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def taken(self) -> bool:
+        """The approval was taken: the stage released (``done``), or the approval recorded and
+        waiting for the next approver. Anything else (``NOT_ENGAGED``, ``DUPLICATE_APPROVER``,
+        ``STAGE_CHANGED``, ``NOT_LEADER`` ...) is a refusal: nothing was recorded."""
+        return self.done or self.reason.startswith("APPROVAL_RECORDED")
 
 
 @dataclass(frozen=True)

@@ -286,7 +286,7 @@ def test_lock_then_unlock_a_scope_with_a_preview_and_the_scope_typed(live, brows
     open_console(browser, r.url)
     sign_in(browser, ALICE, "alice")
     click_action(browser, "lock", ACCOUNT)
-    text = preview(browser, "drill: lock for the console test", mode="reducing", ttl="30")
+    text = preview(browser, "drill: lock for the console test", mode="reducing", ttl="30m")
     assert "LOCKED: scope=simulated/sim-main mode=reducing until 2026-03-02T13:30:10.000Z" in text
     assert "active now, reducing after" in text
     assert not lock_doc(r, ACCOUNT)["locked"], "a preview changes nothing"

@@ -154,7 +154,7 @@ def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(
     sign_in(browser, VERA, "vera")  # every row is halted by the global lock, as check-order answers (finding 7)
     rows = scope_rows(browser)
     for policy in ("bot-guard", "book-drawdown"):
-        assert "halted, via global (operator)" in rows[policy], rows[policy]
+        assert "halted, via global (operator test)" in rows[policy], rows[policy]  # who placed it
         assert "trading allowed" not in rows[policy] and "active" not in rows[policy]
 
     real = r.runner.status
@@ -180,7 +180,7 @@ def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(
     wait(browser, lambda b: "MATCHES NO ACCOUNT" in view_text(b), "the banners")
     text = view_text(browser)
     rows = scope_rows(browser)
-    assert "halted, via global (operator)" in rows["book-drawdown"]
+    assert "halted, via global (operator test)" in rows["book-drawdown"]
     row = rows["book-drawdown"]
     assert "BLIND: dd: INSUFFICIENT_HISTORY" in row and "armed again at" in row
     assert "armed" in rows["bot-guard"] and "MATCHES NO ACCOUNT" in rows["futures-book"]

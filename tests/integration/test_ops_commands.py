@@ -210,8 +210,9 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
         assert r.exit_code == 0 and json.loads(r.output)["done"] is True, r.output
         assert json.loads(r.output)["reason"].startswith("LOCKED: scope=strategy-b mode=reducing until ")
         r = cmd.invoke(cli, ["status", "--api", url])
-        assert re.search(r"  LOCK strategy-b: reducing by operator since \S+Z, until \S+Z; "
-                         r"reason: MANUAL_LOCK: mode=reducing until \S+Z: bad fills", r.output), r.output
+        assert re.search(r"  LOCK strategy-b: reducing by operator shared-token since \S+Z, until \S+Z; "
+                         r"reason: MANUAL_LOCK: mode=reducing by=shared-token until \S+Z: bad fills",
+                         r.output), r.output
         doc = json.loads((tmp_path / "lock.json").read_text())
         entry = doc["scopes"]["strategy-b"]
         assert entry["mode"] == "reducing" and entry["policy"] == "@operator"

@@ -293,10 +293,10 @@ def test_reset_passes_the_fields_and_returns_the_result():
     async def main():
         async with serve() as c:
             status, body, _ = await c.post("/v1/reset", RESET)
-            assert (status, body) == (200, {"done": True, "reason": "MANUAL_RESET: ok"})
+            assert (status, body) == (200, {"done": True, "reason": "MANUAL_RESET: ok", "warnings": []})
             c.view.reset_answer = ResetResult(False, "APPROVAL_RECORDED: 1/2")
             status, body, _ = await c.post("/v1/reset", {**RESET, "reason": "r" * 500})
-            assert (status, body) == (200, {"done": False, "reason": "APPROVAL_RECORDED: 1/2"})
+            assert (status, body) == (200, {"done": False, "reason": "APPROVAL_RECORDED: 1/2", "warnings": []})
             # the approver is the caller: the shared token is one identity
             assert c.view.calls == [("reset", ("p1", "binance/main", "shared-token", "flat, reviewed")),
                                     ("reset", ("p1", "binance/main", "shared-token", "r" * 500))]
@@ -733,7 +733,8 @@ def test_an_async_view_method_is_awaited():
 
     async def main():
         async with serve(AsyncView()) as c:
-            assert (await c.post("/v1/reset", RESET))[:2] == (200, {"done": True, "reason": "MANUAL_RESET: async"})
+            assert (await c.post("/v1/reset", RESET))[:2] == (200, {"done": True, "reason": "MANUAL_RESET: async",
+                                                                     "warnings": []})
     run(main())
 
 

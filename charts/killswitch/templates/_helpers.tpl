@@ -338,7 +338,7 @@ start, so that a change in them needs the pods rolled: for reloader.enabled, and
 {{- with $v.secrets.existingSecret }}{{ $secrets = append $secrets . }}{{ end }}
 {{- with $v.secrets.existingFilesSecret }}{{ $secrets = append $secrets . }}{{ end }}
 {{- if $v.apiToken.enabled }}{{ with $v.apiToken.existingSecret }}{{ $secrets = append $secrets . }}{{ end }}{{ end }}
-{{- with $v.apiTokens.existingSecret }}{{ $secrets = append $secrets . }}{{ end }}
+{{- /* apiTokens.existingSecret is not listed: the runner reads its tokens document again when it changes */}}
 {{- if $v.auditKey.enabled }}{{ with $v.auditKey.existingSecret }}{{ $secrets = append $secrets . }}{{ end }}{{ end }}
 {{- if eq $v.mode "ha" }}{{ with $v.ha.postgresql.existingSecret }}{{ $secrets = append $secrets . }}{{ end }}{{ end }}
 {{- $configMaps := list }}

@@ -31,6 +31,7 @@ from ..gate import binding_lock
 from ..lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
 from ..view import CoverageStatus, IncidentStatus, RunnerStatus, TriggerStatus
 from .alerts import tab_alert
+from .leader import leader_facts
 
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
 # A tick later than this many tick intervals, and never less than STALLED_MIN_S, is "stalled"; an
@@ -94,10 +95,11 @@ def _when_iso(ts: Optional[str], now: int) -> Optional[dict]:
     return None if ts is None else _when(parse_iso_ms(ts), now)
 
 
-def origin_of(policy: Optional[str], stage: Optional[int]) -> str:
-    """Who placed a lock, for a person: the operator, the dead man's switch, or a policy's stage."""
+def origin_of(policy: Optional[str], stage: Optional[int], by: Any = None) -> str:
+    """Who placed a lock, for a person: the operator (``by``: who, when the lock says it), the
+    dead man's switch, or a policy's stage."""
     if policy == OPERATOR:
-        return "operator"
+        return f"operator {by}" if isinstance(by, str) and by else "operator"
     if policy == DEAD_MANS_SWITCH:
         return "dead man's switch"
     if stage == 0:  # spec.while_blind: held while the scope is blind
@@ -105,10 +107,10 @@ def origin_of(policy: Optional[str], stage: Optional[int]) -> str:
     return f"policy {policy} stage {stage}" if stage is not None else f"policy {policy}"
 
 
-def via_origin(policy: Optional[str], stage: Optional[int]) -> str:
+def via_origin(policy: Optional[str], stage: Optional[int], by: Any = None) -> str:
     """Who placed a lock that binds a row from another scope, shortly: ``portfolio-breaker stage 2``."""
     if policy in (OPERATOR, DEAD_MANS_SWITCH) or stage is None:
-        return origin_of(policy, stage).removeprefix("policy ")
+        return origin_of(policy, stage, by).removeprefix("policy ")
     return f"{policy} stage {stage}"
 
 
@@ -118,7 +120,8 @@ def lock_row(lock: LockStatus, scope: str, now: int) -> Optional[dict]:
     if not lock.locked:
         return None
     via = lock.scope if lock.scope != scope else None
-    origin = via_origin(lock.policy, lock.stage) if via else origin_of(lock.policy, lock.stage)
+    by = lock.details.get("by")
+    origin = via_origin(lock.policy, lock.stage, by) if via else origin_of(lock.policy, lock.stage, by)
     return {"mode": lock.mode, "via": via, "origin": origin, "reason": lock.reason,
             "expires": _when(lock.expires_ms, now),
             "text": f"{lock.mode}, via {via} ({origin})" if via else f"{lock.mode} by {origin}"}
@@ -194,7 +197,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
                                 stalled_after_s(status.tick_interval_s)) for a in accounts],
         "resuming": [_resume(r, now) for r in status.resuming],
         "residuals": [_residual(r, now) for r in status.residuals],
-        "dms": _dms(dms, now), "scope_names": names,
+        "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
 
 
@@ -266,7 +269,8 @@ def _locks(lock: dict, now: int) -> list[dict]:
     out = []
     for scope, entry in sorted(lock["scopes"].items()):
         for h in entry["holds"]:
-            out.append({"scope": scope, "mode": h["mode"], "origin": origin_of(h["policy"], h["stage"]),
+            out.append({"scope": scope, "mode": h["mode"],
+                        "origin": origin_of(h["policy"], h["stage"], (h.get("details") or {}).get("by")),
                         "reason": h["reason"], "since": _when_iso(h["created_ts"], now),
                         "expires": _when_iso(h["expires_ts"], now), "manual": h["manual"],
                         "unlockable": h["policy"] in (OPERATOR, DEAD_MANS_SWITCH),
@@ -296,7 +300,7 @@ def _incident(i: IncidentStatus, now: int) -> dict:
     return {
         "key": i.incident, "id": i.incident, "kind": "stage entry" if i.kind == "stage" else "manual close",
         "policy": i.policy, "scope": i.scope, "level": i.level, "stage": i.stage_name, "since": _when(i.since_ms, now),
-        "manual": i.manual, "needed": i.approvals_needed,
+        "manual": i.manual, "needed": i.approvals_needed, "by": i.requested_by,
         "approvals": [{"approver": a.approver, "reason": a.reason, "at": _when(a.ts_ms, now)} for a in i.approvals],
         "runbook": runbook_href(i.incident) if i.runbook else None,
         "orders": orders, "orders_total": i.orders_total, "orders_shown": len(i.orders),

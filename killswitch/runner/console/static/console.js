@@ -352,12 +352,21 @@
   });
   dialog.addEventListener("close", () => { current = null; lastHtml = null; refresh(); });
 
+  // A lock's expiry as the CLI writes it (policy/units.py's grammar): 30m, 2h, 1h30m, 1d; empty: none.
+  const DURATION_MS = {ms: 1, s: 1000, m: 60000, h: 3600000, d: 86400000, w: 604800000};
+  function durationSeconds(text) {
+    const t = text.replace(/\s+/g, "");
+    if (t === "") return null;
+    if (!/^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/.test(t)) return NaN;
+    let ms = 0;
+    for (const [, n, unit] of t.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)) ms += Number(n) * DURATION_MS[unit];
+    return ms / 1000;
+  }
   function body(action) {
     const b = {scope: $("f-scope").value, reason: $("f-reason").value};
     if (action === "lock") {
       b.mode = $("f-mode").value;
-      const minutes = $("f-ttl").value.trim();
-      b.ttl_s = minutes === "" ? null : Number(minutes) * 60;
+      b.ttl_s = durationSeconds($("f-ttl").value);
     }
     if (action === "reset") b.policy = $("f-policy").value;
     if (action === "close" && $("f-symbol").value.trim()) b.symbol = $("f-symbol").value.trim();
@@ -427,7 +436,10 @@
     const action = dialog.dataset.action;
     const b = body(action);
     if (!b.scope || !b.reason.trim()) { formError("Give a scope and a reason."); return; }
-    if (action === "lock" && b.ttl_s !== null && !(b.ttl_s > 0)) { formError("The expiry is a whole number of minutes."); return; }
+    if (action === "lock" && b.ttl_s !== null && !(b.ttl_s > 0)) {
+      formError("The expiry is a duration, as ksctl lock --ttl takes it: a number and a unit (s, m, h, d, w), "
+        + "e.g. 30m, 2h, 1h30m; empty: until unlocked."); return;
+    }
     $("form-error").hidden = true;
     const r = await api("POST", "/v1/preview/" + action, b);
     if (!r.ok || !r.doc || typeof r.doc.allowed !== "boolean") { formError("Preview refused: " + reasonOf(r)); return; }

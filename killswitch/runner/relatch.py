@@ -1,0 +1,41 @@
+"""What a reset runs into: a trigger that still fires enters its stage again at the next tick.
+
+What it owns: the warning a reset approval (and its preview) carries when a trigger that enters a
+stage of the policy fires now (the stored trigger state, saved every tick, so a standby says the
+leader's), with the values that make it fire as the last evaluation read them: ``hard is still
+firing (dd = 5.2% >= 4%): stage 3 flatten will be entered again at the next tick``. The stage
+machine enters the highest stage whose triggers fire (:func:`~killswitch.engine.stages.step`), so
+that is the stage named.
+
+Pure: no I/O, no clock. Must not: refuse anything (a reset while the market still moves may be
+the operator's call; the warning says what follows), or recompute what the triggers' status says.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .view import ThresholdCheck, TriggerStatus
+
+
+def _check(c: ThresholdCheck) -> str:
+    return f"{c.signal} = {c.value_text} {c.op} {c.threshold}"
+
+
+def _values(t: TriggerStatus) -> str:
+    if t.as_of_ms is None:
+        return "its values are not evaluated by this runner"
+    breached = [c for c in t.checks if c.breached]
+    return ", ".join(_check(c) for c in (breached or t.checks)) or t.when
+
+
+def still_firing(node: Any, scope: str, triggers: Sequence[TriggerStatus]) -> tuple[str, ...]:
+    """The warning of a reset of ``node`` (a compiled policy) on ``scope`` while a trigger that
+    enters one of its stages fires (``triggers``: every trigger's status); () when none fires."""
+    firing = {t.name: t for t in triggers if t.firing and t.policy == node.name and t.scope == scope}
+    entered = [s for s in node.stages if any(name in firing for name in s.on)]
+    if not entered:
+        return ()
+    top = max(entered, key=lambda s: s.level)
+    said = "; ".join(f"{name} is still firing ({_values(firing[name])})" for name in top.on if name in firing)
+    return (f"{said}: stage {top.level} {top.name} will be entered again at the next tick after the reset",)

@@ -1,0 +1,133 @@
+"""The console's rough edges from an incident, in a real browser: a lock's expiry typed as the CLI
+takes it (30m, 2h), the operator named on the locks and closes they placed, a reset preview that
+warns the stage will latch again at once, and a standby's console that names the leader and
+disables its actions. Screenshots as in test_console.py."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+from adapters.simulated.adapter import SimulatedAdapter
+from adapters.simulated.engine import ManualClock
+from killswitch.bootstrap import build_runner
+from killswitch.runner.api import make_app, start_api, stop_api
+from killswitch.state import open_store
+
+from .conftest import ACCOUNT, ALICE, PEOPLE, _graph
+from .test_console import click_action, close_dialog, confirm_and_send, open_console, preview, sign_in, text_of, \
+    view_text, wait
+from ..unit.test_runner_operator import T0, TICK_MS
+
+
+def test_the_operator_is_named_the_expiry_is_a_duration_and_a_reset_warns_it_latches_again(live, browser, shot):
+    r = live()
+    r.tick(1, beat=("bot-x",))
+    r.tick(13)  # bot-x silent for 65 s: bot-guard halts the account (manual, two approvals)
+    open_console(browser, r.url)
+    sign_in(browser, ALICE, "alice")
+
+    # the reset preview says the trigger still fires and the stage will be entered again at once
+    click_action(browser, "reset", ACCOUNT, policy="bot-guard")
+    text = preview(browser, "bot-x looked at")
+    assert "APPROVAL_RECORDED: 1/2 approvers=alice" in text
+    assert "silent is still firing (bot = 65s > 1m): stage 1 halt will be entered again at the next tick after " \
+           "the reset" in text, text
+    shot("edges-01-reset-still-firing", full=False)
+    close_dialog(browser)
+
+    # a lock's expiry as ksctl lock --ttl takes it: a bare number is refused with the grammar, 2h is taken
+    click_action(browser, "lock", "")  # "Lock another scope…"
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(By.ID, "f-scope").send_keys("global")
+    ttl = browser.find_element(By.ID, "f-ttl")
+    ttl.send_keys("90")
+    browser.find_element(By.ID, "f-reason").send_keys("drill")
+    browser.find_element(By.ID, "preview-btn").click()
+    wait(browser, lambda b: b.find_element(By.ID, "form-error").is_displayed(), "a bare number is refused")
+    assert "a number and a unit (s, m, h, d, w), e.g. 30m, 2h" in text_of(browser, "#form-error")
+    ttl.clear()
+    text = preview(browser, "drill: the desk looks at it", ttl="1h30m")
+    now = r.runner.clock()
+    from killswitch.runner.lock import iso_ms
+
+    assert f"LOCKED: scope=global mode=halted until {iso_ms(now + 90 * 60_000)}" in text, text
+    shot("edges-02-lock-duration", full=False)
+    assert confirm_and_send(browser, "global").startswith("LOCKED: scope=global mode=halted until ")
+    close_dialog(browser)
+    wait(browser, lambda b: "operator alice" in text_of(b, "#locks"), "the lock names alice")
+    [row] = [x for x in text_of(browser, "#locks").splitlines() if x.startswith("global ")]
+    assert "halted operator alice MANUAL_LOCK: mode=halted by=alice until " in row, row
+
+    # a close names who asked for it
+    answer = r.call(r.runner.close(ACCOUNT, "flatten", False, actor="alice"))
+    assert answer.accepted, answer
+    wait(browser, lambda b: "asked for by alice" in text_of(b, "#closes"), "the close names alice")
+    shot("edges-03-operator-named")
+
+
+class Standby:
+    """A second runner on the first one's state store (``ks-1``): it stands by while the first
+    leads, and serves its own console."""
+
+    def __init__(self, leader: Any, where: Path):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="standby", daemon=True)
+        self.thread.start()
+        self.clock = ManualClock(T0)
+        adapter = SimulatedAdapter(leader.engine, "sim-main", venue="simulated", labels={"book": "futures"},
+                                   timeout_s=2.0)
+        self.store = open_store(f"sqlite://{where / 'state.db'}")
+        self.runner = build_runner(_graph(), {ACCOUNT: adapter}, self.store, lock_path=where / "standby-lock.json",
+                                   dry_run=False, clock=self.clock, holder="ks-1")
+        self.call(self.runner.start())
+        self.site, self.url = self.call(start_api(make_app(self.runner, tokens=PEOPLE)))
+
+    def call(self, coro: Any, timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def tick(self) -> None:
+        self.clock.advance(TICK_MS)
+        self.call(self.runner.tick())
+
+    def close(self) -> None:
+        try:
+            self.call(stop_api(self.site))
+            self.call(self.runner.aclose())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.loop.close()
+            self.store.close()
+
+
+def test_a_standby_names_the_leader_and_disables_its_actions(live, browser, shot, tmp_path):
+    r = live()
+    r.tick(2, beat=("bot-x",))
+    standby = Standby(r, tmp_path / "runner0")
+    try:
+        standby.tick()
+        assert not standby.runner.lead.leader and r.runner.lead.leader
+        open_console(browser, standby.url)
+        sign_in(browser, ALICE, "alice")
+        text = view_text(browser)
+        assert "STANDBY: This runner (ks-1) is a standby: it acts on nothing, so its actions are disabled here. " \
+               "The leader is runner (the lease holder): act on its console." in text, text
+        assert "Leader\nrunner" in text or "Leader runner" in text
+        buttons = browser.find_elements("css selector", "#view button[data-action]")
+        assert buttons and not any(b.is_enabled() for b in buttons), "every action of a standby is disabled"
+        gate = browser.find_element("css selector", "#view fieldset.actions-gate")
+        assert gate.get_attribute("aria-describedby") == "standby-reason"
+        browser.execute_script("arguments[0].click()", buttons[0])  # even a click from a script opens nothing
+        assert not browser.execute_script("return document.getElementById('action-dialog').open")
+        shot("edges-04-standby")
+        # the leader's console acts: its buttons are enabled
+        open_console(browser, r.url)
+        sign_in(browser, ALICE, "alice")  # another origin: the token is typed again
+        assert all(b.is_enabled() for b in browser.find_elements("css selector", "#view button[data-action]"))
+        assert "STANDBY" not in view_text(browser)
+    finally:
+        standby.close()
