@@ -293,10 +293,11 @@ def _random_text(c: Chooser) -> str:
 
 @dataclass
 class Outcome:
-    seconds: float
+    seconds: float  # wall time (what bench/fuzz.py reports)
     result: CompileResult | None
     crash: BaseException | None = None
     problems: list[str] = field(default_factory=list)  # broken promises (not findings of the policy)
+    cpu_seconds: float = 0.0  # this thread's CPU time: what the case cost, whatever else the machine ran
 
     @property
     def kind(self) -> str:
@@ -312,7 +313,7 @@ class Outcome:
 
 def run_case(corpus: Corpus, seed: Seed, m: Mutated) -> Outcome:
     """Load and compile the mutated file with its company; check what came out."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     try:
         mine = load_text(m.text, seed.name)
         merged = LoadResult()
@@ -321,8 +322,8 @@ def run_case(corpus: Corpus, seed: Seed, m: Mutated) -> Outcome:
             merged.extend(corpus.loaded(other))
         result = compile_documents(merged)
     except Exception as e:  # noqa: BLE001 - a crash is what this looks for
-        return Outcome(time.perf_counter() - t0, None, crash=e)
-    out = Outcome(time.perf_counter() - t0, result)
+        return Outcome(time.perf_counter() - t0, None, crash=e, cpu_seconds=time.thread_time() - c0)
+    out = Outcome(time.perf_counter() - t0, result, cpu_seconds=time.thread_time() - c0)
     out.problems = check(result, {seed.name: m.text, **{n: corpus.texts[n] for n in seed.company}},
                          seed.test_file if m.settings_only else None, seed.name)
     return out

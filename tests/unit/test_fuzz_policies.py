@@ -2,7 +2,9 @@
 conditions nested or chained thousands of times over, text truncated, YAML punctuation inserted,
 lines deleted or duplicated) give diagnostics only —
 each with a code, a message, a hint and a position in its file —, never a cascade into the test
-file of a policy whose settings were broken, and no case takes a second.
+file of a policy whose settings were broken, and no case blows up (quadratic or worse in the
+nesting): a guard on the case's own CPU time, ten times what bench/fuzz.py holds every case to
+(a second of wall time, on a quiet machine), so that a loaded test machine never fails it.
 
 The mutations and the promises are tests/policy_mutations.py; bench/fuzz.py runs the same over
 tens of thousands of seeded cases and prints the figures.
@@ -17,7 +19,8 @@ from hypothesis import strategies as st
 from tests.policy_mutations import Corpus, HypothesisChooser, mutate, run_case
 
 CORPUS = Corpus()
-CASE_LIMIT_S = 1.0
+# A blowup guard, not a performance figure: bench/fuzz.py measures and prints the cases' times.
+CASE_CPU_LIMIT_S = 10.0
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -30,7 +33,7 @@ def test_mutated_policies_give_only_diagnostics_with_hints_and_no_cascade(data):
     where = f"{seed.name} after {m.steps}"
     assert out.crash is None, f"{where}: {type(out.crash).__name__}: {out.crash}"
     assert not out.problems, f"{where}:\n  " + "\n  ".join(out.problems)
-    assert out.seconds < CASE_LIMIT_S, f"{where}: {out.seconds:.2f} s"
+    assert out.cpu_seconds < CASE_CPU_LIMIT_S, f"{where}: {out.cpu_seconds:.2f} s of CPU"
 
 
 def test_the_corpus_holds_every_example_file_and_policies_come_with_their_tests():
@@ -155,4 +158,4 @@ def test_grown_conditions_the_fuzzer_found(name, edits, codes):
     out = run_case(CORPUS, seed, Mutated(text, [str(edits)], ["grow_condition"], settings_only=settings))
     assert out.crash is None and out.problems == [], (out.crash, out.problems)
     assert {x.code for x in out.result.errors if x.file == name} == codes
-    assert out.seconds < CASE_LIMIT_S
+    assert out.cpu_seconds < CASE_CPU_LIMIT_S
