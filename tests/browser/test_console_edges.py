@@ -19,7 +19,7 @@ from killswitch.state import open_store
 from .conftest import ACCOUNT, ALICE, PEOPLE, _graph
 from .test_console import click_action, close_dialog, confirm_and_send, open_console, preview, sign_in, text_of, \
     view_text, wait
-from ..unit.test_runner_operator import T0, TICK_MS
+from ..unit.test_runner_operator import T0, TICK_MS, live_close
 
 
 def test_the_operator_is_named_the_expiry_is_a_duration_and_a_reset_warns_it_latches_again(live, browser, shot):
@@ -63,7 +63,7 @@ def test_the_operator_is_named_the_expiry_is_a_duration_and_a_reset_warns_it_lat
     assert "halted operator alice MANUAL_LOCK: mode=halted by=alice until " in row, row
 
     # a close names who asked for it
-    answer = r.call(r.runner.close(ACCOUNT, "flatten", False, actor="alice"))
+    answer = r.call(live_close(r.runner, ACCOUNT, "flatten", actor="alice"))
     assert answer.accepted, answer
     wait(browser, lambda b: "asked for by alice" in text_of(b, "#closes"), "the close names alice")
     shot("edges-03-operator-named")

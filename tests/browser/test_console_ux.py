@@ -294,7 +294,7 @@ def test_the_console_works_800_and_390_px_wide(live, browser, shot):
     wait(browser, lambda b: b.execute_script("return document.getElementById('action-dialog').open"), "opens")
     right = browser.execute_script("return document.getElementById('action-dialog').getBoundingClientRect().right")
     assert right <= 390
-    text = preview(browser, "drill: a phone-sized lock preview", mode="reducing", ttl="30")
+    text = preview(browser, "drill: a phone-sized lock preview", mode="reducing", ttl="30m")
     assert "LOCKED: scope=simulated/sim-main mode=reducing" in text
     found = layout_problems(browser)
     assert found["outside"] == [] and found["broken"] == [], found
