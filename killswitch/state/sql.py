@@ -46,6 +46,7 @@ from .store import (
     canonical_json,
 )
 from .audit_chain import GENESIS_HASH, HEAD_INVALID, KEY_ADOPTED, ChainCheck, key_problem
+from .silences_sql import SILENCE_TABLES, SilenceTables
 from .urls import scrub
 
 
@@ -180,6 +181,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE audit_head ADD COLUMN key_id TEXT",
         "ALTER TABLE audit_head ADD COLUMN anchored_from BIGINT",
     )),
+    Migration(7, "silences of pages and acknowledgements of incidents (silences_sql.py)", SILENCE_TABLES),
 )
 
 AUDIT_VERIFY_PAGE = 5_000  # audit rows read per transaction by audit_verification
@@ -207,7 +209,7 @@ def _entry(row: tuple) -> JournalEntry:
     return JournalEntry(*fields)
 
 
-class SqlStore:
+class SqlStore(SilenceTables):
     """StateStore over a DB-API connection; subclasses provide the dialect (see module doc).
 
     Size: about 540 lines because it is one short method per StateStore call (about 40: lease,
