@@ -32,6 +32,7 @@ from .gate import Decision, check_order
 from .known import Known
 from .leadership import Leadership
 from .resuming import Resumptions
+from .silences import ack_status, holding_back, incident_labels
 from .storeio import StoreIO
 from .view import (ApprovalRow, IncidentStatus, OrderRow, ReceiverFailure, ResidualStatus, RunnerStatus, ScopeStatus,
                    ThresholdCheck, TriggerStatus)
@@ -75,10 +76,11 @@ class Readout:
             policy, _, scope = key.partition("|")
             node = book.node(policy)
             stage = next((st for st in node.stages if st.level == ss.stage.level), None) if node else None
+            incident = decision_id(policy, scope, ss.stage.level, ss.stage.entries) if ss.stage.level else None
             scopes.append(ScopeStatus(policy, scope, ss.stage.level, stage.name if stage else None,
                                       bool(stage and stage.manual), tuple(ss.stage.approvals),
                                       stage.approvals if stage and stage.manual else (1 if stage else 0),
-                                      ss.stage.entered_ms))
+                                      ss.stage.entered_ms, ack_status(book.acks.get(incident or ""))))
         now = self.clock()
         # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
         ages = {k: round(age / 1000, 3) for k, a in sorted(book.state.accounts.items())
@@ -159,9 +161,12 @@ class Readout:
             self._runbooks.add(incident)
         statuses = Counter(e.status or "pending" for e in entries)
         residuals = tuple(_residual(r) for r in self.book.residuals.for_incident(incident))
+        held = holding_back(self.book, incident_labels(self.book, policy, scope, level), self.clock()) \
+            if kind == "stage" and policy is not None else ()
         return IncidentStatus(incident, kind, policy, scope, level, stage_name, since, manual, needed, approvals,
                               incident in self._runbooks, _orders(entries[-MAX_INCIDENT_ORDERS:]), len(entries),
-                              dict(sorted(statuses.items())), residuals)
+                              dict(sorted(statuses.items())), residuals, ack_status(self.book.acks.get(incident)),
+                              held)
 
     async def ready(self) -> tuple[bool, str]:
         try:
