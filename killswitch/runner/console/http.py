@@ -1,8 +1,8 @@
-"""The console's HTTP handlers: the page, its view for the refresh, and its two static files.
+"""The console's HTTP handlers: the page, its view for the refresh, and its static files.
 
 What it owns: ``GET /`` (the page: the view rendered in it when the console is public, else an
 empty shell that asks for a token), ``GET /console/view`` (the view alone, which the page's
-script fetches every 2 s and swaps in), ``GET /console/static/{console.css|console.js}``, the
+script fetches every 2 s and swaps in), ``GET /console/static/{console.css|console.js|silences.js}``, the
 sandboxed jinja2 environment they render with (autoescape on, undefined names are errors), and
 the page's Content-Security-Policy (scripts, styles and requests to this origin only; no inline
 script, no frames, no form posts anywhere; images from this origin or ``data:``, for the tab's
@@ -14,7 +14,7 @@ the ``call`` the API hands in (:func:`killswitch.runner.api._call`), so the runn
 on the runner's loop.
 
 Must not: put a token, a credential or anything the view did not answer on the page; render
-without escaping; serve a file other than the two it names.
+without escaping; serve a file other than those it names.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from .model import page_model
+from .silences_model import with_silences
 
 HERE = Path(__file__).parent
-ASSETS = {"console.css": "text/css", "console.js": "text/javascript"}
+ASSETS = {"console.css": "text/css", "console.js": "text/javascript", "silences.js": "text/javascript"}
 # img-src allows data: for the tab's icon alone: the script draws it (an SVG of constants) to say
 # the runner is unreachable, when no file could be fetched from the runner; an image runs no script.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -65,7 +66,8 @@ class ConsoleHandlers:
         dms = await self.call(self.view.dms_status)
         triggers = await self.call(self.view.triggers)
         incidents = await self.call(self.view.incidents)
-        return page_model(status, tuple(ready), lock, dms, triggers, incidents)
+        silences = await self.call(self.view.silences)
+        return with_silences(page_model(status, tuple(ready), lock, dms, triggers, incidents), incidents, silences)
 
     def _html(self, text: str) -> web.Response:
         return web.Response(status=200, text=text, content_type="text/html", charset="utf-8",
