@@ -124,3 +124,44 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
         assert incident.silenced_by == ()
     finally:
         stop()
+
+
+def test_an_acknowledgement_is_rendered_into_the_incident_runbook(tmp_path):
+    """The runbook of the incident, rendered again with who has it: from the repository's
+    templates and from the built-in runbook alike; one ``runbook_updated`` row says so."""
+    from pathlib import Path
+
+    from adapters.simulated.adapter import SimulatedAdapter
+    from adapters.simulated.engine import ManualClock
+    from adapters.simulated.scenarios import build
+    from killswitch.runbooks.sink import RunbookSink
+    from killswitch.state import open_store
+
+    from .test_runner import T0
+
+    for name, root in (("templates", Path(__file__).resolve().parents[2] / "runbooks"), ("builtin", None)):
+        clock = ManualClock(T0)
+        engine = build("flash-crash", clock)
+        store = open_store(f"sqlite://{tmp_path / (name + '.db')}")
+        adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+        runner = build_runner(graph(), {SCOPE: adapter}, store, sinks=[RunbookSink(root)],
+                              lock_path=tmp_path / f"{name}.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+
+        async def go():
+            await runner.start()
+            for _ in range(60):
+                clock.advance(TICK_MS)
+                await runner.tick()
+            before = store.runbook("crash-ladder/simulated/sim-main/L3/e3").markdown
+            done = await runner.acknowledge(None, "crash-ladder", SCOPE, "flatten checked, on it", actor="alice")
+            return before, done
+
+        before, done = asyncio.run(go())
+        assert done.done, done.reason
+        after = store.runbook("crash-ladder/simulated/sim-main/L3/e3")
+        assert "ACKNOWLEDGED" not in before
+        assert re.search(r"\*\*ACKNOWLEDGED\*\* by alice at \S+Z: flatten checked, on it", after.markdown), name
+        assert "ACKNOWLEDGED" in after.html and after.data["acknowledged"]["by"] == "alice"
+        [row] = [r for r in store.audit_rows(kinds=["runbook_updated"]) if "acknowledged_by" in r.payload]
+        assert row.payload["acknowledged_by"] == "alice"
+        store.close()
