@@ -123,7 +123,7 @@ class RunbookSink:
     def _acknowledged(self, event: Event, ctx: "SinkContext") -> None:
         """Someone has the incident: its stored runbook rendered again with who, when and why
         (``acknowledged``), and kept in what the follow-up renders from."""
-        incident = event.data.get("incident")
+        incident = str(event.data.get("incident") or "")
         record = ctx.store.runbook(incident) if incident else None
         if record is None:  # a manual close, or an incident from before runbooks were stored
             return
