@@ -6,7 +6,9 @@ HTML or JSON. It lists every incident (a stage entry) with how it ended — esca
 incident with its final status, every reset approval the store recorded and every reset attempt
 audited (an attempt the runner refused, ``NOT_ENGAGED`` or ``DUPLICATE_APPROVER``, is an
 attempt, never an approval), every notification receipt (delivered, failed, dropped), the
-runbooks stored, the other audited events by kind, and the result of verifying the whole audit
+runbooks stored, every operator action (lock, unlock, close, silence, acknowledgement, dead man's
+switch change) with its author, reason, time, outcome and duration (:mod:`.operator_actions`),
+the other audited events by kind, and the result of verifying the whole audit
 chain (:meth:`StateStore.audit_verification`: every row, the head, the HMACs when the store was
 opened with the audit key, the exported anchors given): its verdict (``intact_and_anchored``,
 ``consistent_unanchored``, ``not_verifiable_without_key``, ``tampered``), what was verified,
@@ -32,6 +34,7 @@ from ..events import runbook_path
 from ..state.audit_chain import INTACT
 from ..state.store import StoreError
 from .incident import iso
+from .operator_actions import ACTION_KINDS, operator_actions
 
 FORMAT_VERSION = 2  # 2: audit.intact only when the MACs were checked; audit.verdict, audit.passed
 PAGE = 5_000
@@ -40,7 +43,9 @@ MAX_ORDERS = 1_000_000
 NOTIFICATION_KINDS = ("notification_delivered", "notification_failed", "notification_dropped",
                       "notification_receivers_unresolved")
 # kinds the report shows in their own sections; every other kind is counted under "other events"
-SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_rendered") + NOTIFICATION_KINDS)
+SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_rendered") + NOTIFICATION_KINDS
+                          + tuple(ACTION_KINDS))
+_FINAL = ("filled", "rejected", "failed", "expired", "canceled")
 
 
 def _rows(store: Any, since_ms: int, until_ms: int) -> list:
@@ -128,6 +133,7 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
 
     # how each incident ended: a manual reset (its approvers), or the next transition of its
     # scope (an escalation, a re-entry after the cooldown, an automatic reset); else still active
+    incident_ends: dict[str, int] = {}
     for entry in incidents.values():
         seq = next(t["seq"] for t in transitions if t["decision_id"] == entry["incident"])
         same = (entry["policy"], entry["scope"])
@@ -138,7 +144,9 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
         released = next((a for a in mine if str(a["result"] or "").startswith("MANUAL_RESET")), None)
         if released is not None:
             entry["ended"] = {"how": "reset", "at": released["at"], "reason": released["result"], "to": 0}
+            incident_ends[entry["incident"]] = released["ts_ms"]
         elif nxt is not None:
+            incident_ends[entry["incident"]] = nxt["ts_ms"]
             how = "escalated" if (nxt["to"] or 0) > (entry["level"] or 0) else \
                 "re-entered" if nxt["to"] == entry["level"] else "reset"
             entry["ended"] = {"how": how, "at": nxt["at"], "reason": nxt["reason"], "to": nxt["to"]}
@@ -150,9 +158,12 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
                 {k: a[k] for k in ("at", "approver", "reason", "result", "audited", "verified")})
 
     orders = []
+    closes: dict[str, list] = {}  # a manual close's id -> the (final?, result time) of its orders
     for e in store.journal(limit=MAX_ORDERS, since=since_ms):
         if e.created_ms >= until_ms:
             continue
+        if e.decision_id.startswith("manual/"):
+            closes.setdefault(e.decision_id.split("/r")[0], []).append((e.status in _FINAL, e.updated_ms))
         inc = _incident_of(e.decision_id, incidents)
         orders.append({"at": iso(e.created_ms), "client_order_id": e.client_order_id, "decision_id": e.decision_id,
                        "incident": inc, "venue": e.venue, "account": e.account, "symbol": e.symbol, "side": e.side,
@@ -186,6 +197,9 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
             incidents[rb.incident]["stage"] = stage.get("name")
             incidents[rb.incident]["runbook"] = {"template": rb.template, "path": runbook_path(rb.incident)}
 
+    settled = {cid: max(at for _, at in rows_) for cid, rows_ in closes.items()
+               if all(final for final, _ in rows_) and all(at is not None for _, at in rows_)}
+    actions = operator_actions(rows, until_ms, proven, settled, incident_ends)
     delivered = sum(1 for r in receipts if r["kind"] == "notification_delivered")
     failed = sum(1 for r in receipts if r["kind"] == "notification_failed" and r["final"])
     items = sorted(incidents.values(), key=lambda x: (x["ts_ms"], x["incident"]))
@@ -214,6 +228,7 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
             "notifications_dropped": sum(int(r["dropped"] or 0) for r in receipts
                                          if r["kind"] == "notification_dropped"),
             "dry_run_incidents": sum(1 for i in items if i["dry_run"]),
+            "operator_actions": len(actions),
         },
         "incidents": [{k: v for k, v in i.items() if k != "ts_ms"} for i in items],
         "transitions": [{k: v for k, v in t.items() if k not in ("ts_ms", "seq")} for t in transitions],
@@ -222,5 +237,6 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
         "resets": [{k: v for k, v in r.items() if k != "ts_ms"} for r in resets],
         "notifications": receipts,
         "other_events": dict(sorted(other.items())),
+        "operator_actions": [{k: v for k, v in a.items() if k != "ts_ms"} for a in actions],
     }
 
