@@ -68,8 +68,8 @@ def operator_actions(rows: Sequence[Any], until_ms: int, proven: Callable[[int],
         p = r.payload
         refused = p.get("refused")
         end, how = (None, None) if refused else _end(r, mine[i + 1:], settled, incident_ends)
-        ongoing = not refused and end is None and r.kind in ("manual_lock", "silence_added", "incident_acknowledged",
-                                                             "dms_armed")
+        ongoing = not refused and r.kind in ("manual_lock", "silence_added", "incident_acknowledged", "dms_armed") \
+            and (end is None or end > until_ms)  # a silence or a ttl that ends after the period: not over yet
         if ongoing:
             end, how = until_ms, "in force at the period's end"
         out.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "action": ACTION_KINDS[r.kind], "kind": r.kind,

@@ -74,6 +74,11 @@ def test_the_report_tables_every_operator_action_with_author_reason_time_and_dur
         ("13:50:00", "dms disarm", "bot-a", "carol", "done", None, None),
     ]
     assert doc["summary"]["operator_actions"] == 10
+    # a silence that ends after the period is not over in it
+    short = json.loads(CliRunner().invoke(cli, ["report", "--since", "2026-03-02T12:30Z", "--until",
+                                                "2026-03-02T13:30Z", "--state", url, "-o", "json"]).stdout)
+    [silence] = [a for a in short["operator_actions"] if a["action"] == "silence"]
+    assert (silence["duration_ms"], silence["ended"]) == (24 * MIN + 30_000, "in force at the period's end")
     assert "manual_lock" not in doc["other_events"] and doc["other_events"] == {"sink_failed": 1}
     md = report(url).output
     assert "| operator actions | 10 (table below) |" in md
