@@ -78,8 +78,7 @@ class Book:
         """What the last leader saved, with its PnL history (read before the loop starts)."""
         book = cls(graph)
         book._take(*store.load_engine_state_and_pnl())
-        book._take_notes(store.silences(limit=NOTES_LIMIT), store.acks(limit=NOTES_LIMIT))
-        return book
+        return book  # the silences and acknowledgements: read when it leads (reload_notes) or follows
 
     async def reload(self, io: StoreIO, store: Any) -> None:
         """Replace what is known by what the store holds now (a takeover, a stale write)."""

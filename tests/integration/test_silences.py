@@ -108,10 +108,10 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
     # a restart on the same store: the silence and the acknowledgement are still there
     again = build_runner(graph(), dict(runner.adapters), store, lock_path=tmp_path / "lock2.json", dry_run=False,
                          clock=clock, confirm_gap_ms=TICK_MS)
-    assert [s.id for s in again.silences()] == [sid] and again.silences()[0].state == "active"
-    assert again.status().scopes[0].ack is not None and again.status().scopes[0].ack.author == "alice"
     url, stop = _serve(again, clock)
     try:
+        assert [s.id for s in again.silences()] == [sid] and again.silences()[0].state == "active"
+        assert again.status().scopes[0].ack is not None and again.status().scopes[0].ack.author == "alice"
         r = alice.invoke(cli, ["silence", "expire", "--api", url, sid])
         assert r.exit_code == 0 and r.output.startswith(f"SILENCE_EXPIRED: {sid} ") and "by alice" in r.output
         r = alice.invoke(cli, ["silence", "expire", "--api", url, sid])
@@ -165,3 +165,58 @@ def test_an_acknowledgement_is_rendered_into_the_incident_runbook(tmp_path):
         [row] = [r for r in store.audit_rows(kinds=["runbook_updated"]) if "acknowledged_by" in r.payload]
         assert row.payload["acknowledged_by"] == "alice"
         store.close()
+
+
+def test_a_standby_shows_the_leaders_silences_and_acknowledgements_and_pages_by_them_once_it_leads(tmp_path):
+    """The leader's silence and acknowledgement reach a standby on the same store at its next
+    tick (it follows the saved state's mark), and a standby that takes over honours them."""
+    from adapters.simulated.adapter import SimulatedAdapter
+    from adapters.simulated.engine import ManualClock
+    from adapters.simulated.scenarios import build
+    from killswitch.state import open_store
+
+    from .test_runner import T0
+
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    url = f"sqlite://{tmp_path / 'shared.db'}"
+
+    def runner(holder):
+        adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+        return build_runner(graph(), {SCOPE: adapter}, open_store(url), lock_path=tmp_path / f"{holder}.json",
+                            dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, holder=holder, lease_ttl_ms=20_000)
+
+    a, b = runner("a"), runner("b")
+
+    async def go():
+        await a.start()
+        await b.start()
+        for _ in range(60):
+            clock.advance(TICK_MS)
+            await a.tick()
+            await b.tick()
+        assert a.leader and not b.leader
+        refused = await b.silence_add(["policy=crash-ladder"], 3600, "on the standby", actor="alice")
+        assert not refused.done and refused.reason.startswith("NOT_LEADER")
+        added = await a.silence_add(["policy=crash-ladder"], 3600, "alice has it", actor="alice")
+        acked = await a.acknowledge(None, "crash-ladder", SCOPE, "on it", actor="alice")
+        assert added.done and acked.done
+        clock.advance(TICK_MS)
+        await a.tick()
+        await b.tick()
+        return added.silence.id
+
+    sid = asyncio.run(go())
+    assert [s.id for s in b.silences()] == [sid]
+    assert b.status().scopes[0].ack is not None and b.status().scopes[0].ack.comment == "on it"
+    assert [s.id for s in b.fanout.context.silences()] == [sid]  # what its notification sink would honour
+
+    async def takeover():  # the leader stops; the standby takes the lease and reads the store again
+        await a.aclose()
+        for _ in range(6):
+            clock.advance(TICK_MS)
+            await b.tick()
+        return b.leader
+
+    assert asyncio.run(takeover())
+    assert [s.id for s in b.fanout.context.silences()] == [sid] and b.silences()[0].author == "alice"
