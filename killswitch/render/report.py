@@ -71,7 +71,8 @@ def report_markdown(doc: dict) -> str:
             f"{s['orders_open']} not settled |",
             f"| reset approvals | {s['reset_approvals']} recorded ({s['reset_attempts']} reset attempt(s) audited) |",
             f"| notifications | {s['notifications_delivered']} delivered, {s['notifications_failed']} failed, "
-            f"{s['notifications_dropped']} dropped |",
+            f"{s['notifications_dropped']} dropped"
+            + (f", {s['notifications_silenced']} silenced" if s.get("notifications_silenced") else "") + " |",
             f"| operator actions | {s.get('operator_actions', 0)} (table below) |", ""]
 
     out += ["## Incidents", ""]
@@ -94,7 +95,8 @@ def report_markdown(doc: dict) -> str:
                        f"(`{_c(a['result'])}`)")
         n = i["notifications"]
         out.append(f"- notifications: delivered to {', '.join(sorted(set(n['delivered']))) or 'none'}"
-                   + (f"; **failed** for {', '.join(sorted(set(n['failed'])))}" if n["failed"] else ""))
+                   + (f"; **failed** for {', '.join(sorted(set(n['failed'])))}" if n["failed"] else "")
+                   + (f"; silenced for {', '.join(sorted(set(n['silenced'])))}" if n.get("silenced") else ""))
         if i["runbook"]:
             out.append(f"- runbook: `{i['runbook']['path']}` (template {i['runbook']['template']})")
         else:
@@ -155,6 +157,8 @@ def report_markdown(doc: dict) -> str:
                 what += f" (fallback for {r['fallback_for']})"
             if r["kind"] == "notification_dropped":
                 what += f" ({r['dropped']})"
+            if r["kind"] == "notification_silenced":
+                what += f" (by {', '.join(r.get('silences') or []) or '?'})"
             out.append(f"| {r['at']}{_unverified(r)} | {what} | {_c(r['receiver'])} | {_c(r['result'])} | "
                        f"{_c(r['attempt'])} | "
                        f"{_c(', '.join(r['incidents']))} |")

@@ -5,7 +5,7 @@ HTML or JSON. It lists every incident (a stage entry) with how it ended — esca
 (with its approvers) or still active —, every stage transition, every order journaled for an
 incident with its final status, every reset approval the store recorded and every reset attempt
 audited (an attempt the runner refused, ``NOT_ENGAGED`` or ``DUPLICATE_APPROVER``, is an
-attempt, never an approval), every notification receipt (delivered, failed, dropped), the
+attempt, never an approval), every notification receipt (delivered, failed, dropped, silenced: held back by a silence), the
 runbooks stored, every operator action (lock, unlock, close, silence, acknowledgement, dead man's
 switch change) with its author, reason, time, outcome and duration (:mod:`.operator_actions`),
 the other audited events by kind, and the result of verifying the whole audit
@@ -41,7 +41,7 @@ PAGE = 5_000
 MAX_ORDERS = 1_000_000
 
 NOTIFICATION_KINDS = ("notification_delivered", "notification_failed", "notification_dropped",
-                      "notification_receivers_unresolved")
+                      "notification_receivers_unresolved", "notification_silenced")
 # kinds the report shows in their own sections; every other kind is counted under "other events"
 SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_rendered") + NOTIFICATION_KINDS
                           + tuple(ACTION_KINDS))
@@ -113,7 +113,7 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
                     "graph_digest": t["graph_digest"], "revision": t["revision"], "dry_run": bool(t["dry_run"]),
                     "verified": t["verified"], "stage": None, "runbook": None, "ended": None, "approvals": [],
                     "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0},
-                    "notifications": {"delivered": [], "failed": []}}
+                    "notifications": {"delivered": [], "failed": [], "silenced": []}}
         elif r.kind == "reset_approval":
             resets.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "policy": p.get("policy"), "scope": p.get("scope"),
                            "level": p.get("level"), "approver": p.get("approver"), "reason": p.get("reason"),
@@ -122,7 +122,8 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
             receipts.append({"at": iso(r.ts_ms), "kind": r.kind, "receiver": p.get("receiver"),
                              "result": p.get("result"), "final": p.get("final", True), "attempt": p.get("attempt"),
                              "incidents": list(p.get("incidents") or []), "fallback_for": p.get("fallback_for"),
-                             "dropped": p.get("dropped"), "verified": proven(r.seq)})
+                             "dropped": p.get("dropped"), "silences": list(p.get("silences") or []),
+                             "verified": proven(r.seq)})
         elif r.kind == "order_planned_dry_run":
             inc = _incident_of(str(p.get("decision_id", "")), incidents)
             if inc is not None:
@@ -181,7 +182,9 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
 
     for rec in receipts:
         for i in rec["incidents"]:
-            if i in incidents and rec["kind"] in ("notification_delivered", "notification_failed"):
+            if i in incidents and rec["kind"] == "notification_silenced":
+                incidents[i]["notifications"]["silenced"].append(rec["receiver"])
+            elif i in incidents and rec["kind"] in ("notification_delivered", "notification_failed"):
                 if rec["kind"] == "notification_delivered":
                     incidents[i]["notifications"]["delivered"].append(rec["receiver"])
                 elif rec["final"]:
@@ -227,6 +230,7 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
             "notifications_failed": failed,
             "notifications_dropped": sum(int(r["dropped"] or 0) for r in receipts
                                          if r["kind"] == "notification_dropped"),
+            "notifications_silenced": sum(1 for r in receipts if r["kind"] == "notification_silenced"),
             "dry_run_incidents": sum(1 for i in items if i["dry_run"]),
             "operator_actions": len(actions),
         },

@@ -44,6 +44,10 @@ def with_operator_actions(url: str) -> str:
                                                    "author": "alice", "comment": "alice has it", "by": "bob"})
     store.audit("dms_armed", T0 + 45 * MIN, {"source": "bot-b", "timeout_s": 60.0, "by": "carol"})
     store.audit("dms_disarmed", T0 + 50 * MIN, {"source": "bot-a", "by": "carol"})
+    store.audit("notification_silenced", T0 + 10 * MIN, {  # the sink's record of a page held back
+        "receiver": "pager", "routes": "desk", "group_key": "desk:{}", "event_kinds": ["stage_transition"],
+        "incidents": [L3], "severity": "critical", "silences": ["3f2a9c1b7d40"], "alerts": 1, "resolved": 0,
+        "result": "silenced"})
     store.close()
     return url
 
@@ -74,6 +78,9 @@ def test_the_report_tables_every_operator_action_with_author_reason_time_and_dur
         ("13:50:00", "dms disarm", "bot-a", "carol", "done", None, None),
     ]
     assert doc["summary"]["operator_actions"] == 10
+    # a page the silence held back: in the notifications, and on its incident
+    assert doc["summary"]["notifications_silenced"] == 1
+    assert [i["notifications"]["silenced"] for i in doc["incidents"] if i["incident"] == L3] == [["pager"]]
     # a silence that ends after the period is not over in it
     short = json.loads(CliRunner().invoke(cli, ["report", "--since", "2026-03-02T12:30Z", "--until",
                                                 "2026-03-02T13:30Z", "--state", url, "-o", "json"]).stdout)
@@ -81,6 +88,8 @@ def test_the_report_tables_every_operator_action_with_author_reason_time_and_dur
     assert (silence["duration_ms"], silence["ended"]) == (24 * MIN + 30_000, "in force at the period's end")
     assert "manual_lock" not in doc["other_events"] and doc["other_events"] == {"sink_failed": 1}
     md = report(url).output
+    assert "| 2026-03-02T13:10:00Z | silenced (by 3f2a9c1b7d40) | pager | silenced | - | " + L3 + " |" in md
+    assert "; silenced for pager" in md and "2 dropped, 1 silenced |" in md
     assert "| operator actions | 10 (table below) |" in md
     assert ("| 2026-03-02T13:01:00Z | lock | binanceusdm/main | alice | halted, ttl 3600s: looks wrong | done | "
             "19m (unlocked by bob) |") in md
