@@ -7,8 +7,8 @@ incident with its final status, every reset approval the store recorded and ever
 audited (an attempt the runner refused, ``NOT_ENGAGED`` or ``DUPLICATE_APPROVER``, is an
 attempt, never an approval), every notification receipt (delivered, failed, dropped, silenced:
 held back by a silence), the runbooks stored, every operator action (lock, unlock, close,
-silence, acknowledgement, dead man's switch change) with its author, reason, time, outcome and duration (:mod:`.operator_actions`),
-the other audited events by kind, and the result of verifying the whole audit
+silence, acknowledgement, dead man's switch change) with its author, reason, time, outcome and
+duration (:mod:`.operator_actions`), the other audited events by kind, and the result of verifying the whole audit
 chain (:meth:`StateStore.audit_verification`: every row, the head, the HMACs when the store was
 opened with the audit key, the exported anchors given): its verdict (``intact_and_anchored``,
 ``consistent_unanchored``, ``not_verifiable_without_key``, ``tampered``), what was verified,
