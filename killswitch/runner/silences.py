@@ -30,6 +30,7 @@ from ..state.store import FencedError
 from .book import Book
 from .leadership import Leadership
 from .scopes import Catalog
+from .shortfalls import manual_scope
 from .storeio import StoreIO
 from .view import AckStatus, ChangeResult, SilenceResult, SilenceStatus
 
@@ -187,7 +188,7 @@ class Silences:
                 policy, _, scope = key.partition("|")
                 out[decision_id(policy, scope, ss.stage.level, ss.stage.entries)] = (policy, scope, ss.stage.level)
         for cid in self.open_closes():
-            out[cid] = (None, cid.split("/")[1] if cid.count("/") >= 2 else cid, 0)
+            out[cid] = (None, manual_scope(cid), 0)
         return out
 
     async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str,

@@ -220,3 +220,12 @@ def test_a_standby_shows_the_leaders_silences_and_acknowledgements_and_pages_by_
 
     assert asyncio.run(takeover())
     assert [s.id for s in b.fanout.context.silences()] == [sid] and b.silences()[0].author == "alice"
+
+
+def test_a_manual_close_is_an_incident_one_may_acknowledge_with_its_whole_scope():
+    from killswitch.runner.book import Book
+    from killswitch.runner.silences import Silences
+
+    s = Silences(Book(graph()), None, None, None, clock=lambda: 0, catalog=lambda: None, save=None, emit=None,
+                 open_closes=lambda: ("manual/binanceusdm/sim-main/m1772456400000",))
+    assert s.open_incidents() == {"manual/binanceusdm/sim-main/m1772456400000": (None, "binanceusdm/sim-main", 0)}
