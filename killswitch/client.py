@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from .runner.holds import DEAD_MANS_SWITCH, OPERATOR
 from .runner.view import (ActionPreview, Caller, ChangeResult, CloseResult, DecodeError, IncidentStatus,
-                          PositionsStatus, ResetResult, RunnerStatus, TriggerStatus, decode)
+                          PositionsStatus, ResetResult, RunnerStatus, SilenceResult, SilenceStatus, TriggerStatus,
+                          decode)
 
 if TYPE_CHECKING:  # imported by check_order, the one call that answers it: the gate pulls in the lock book
     from .runner.gate import Decision
@@ -200,6 +201,11 @@ class _Triggers:
 @dataclass(frozen=True)
 class _Incidents:
     incidents: tuple[IncidentStatus, ...]
+
+
+@dataclass(frozen=True)
+class _Silences:
+    silences: tuple[SilenceStatus, ...]
 
 
 # --- errors -------------------------------------------------------------------------------------------
@@ -424,6 +430,28 @@ class RunnerClient:
     def dms_disarm(self, source: str) -> ChangeResult:
         """``POST /v1/dms/disarm``: stop watching ``source``."""
         return decode(ChangeResult, self._json("POST", "/v1/dms/disarm", {"source": source}, auth=True))
+
+    def silences(self) -> tuple[SilenceStatus, ...]:
+        """``GET /v1/silences``: the silences in force and those ended in the last day."""
+        return decode(_Silences, self._json("GET", "/v1/silences", auth=True)).silences
+
+    def silence_add(self, matchers: list[str], duration_s: float, comment: str) -> SilenceResult:
+        """``POST /v1/silences``: hold back the pages every matcher matches, as the token's identity."""
+        body = {"matchers": list(matchers), "duration_s": duration_s, "comment": comment}
+        return decode(SilenceResult, self._json("POST", "/v1/silences", body, auth=True))
+
+    def silence_expire(self, silence_id: str) -> SilenceResult:
+        """``POST /v1/silences/expire``: end a silence now; its pages are sent again."""
+        return decode(SilenceResult, self._json("POST", "/v1/silences/expire", {"id": silence_id}, auth=True))
+
+    def ack(self, incident: Optional[str] = None, policy: Optional[str] = None, scope: Optional[str] = None,
+            comment: str = "") -> ChangeResult:
+        """``POST /v1/ack``: the token's identity has the incident (named, or the one ``policy``'s
+        ``scope`` is in now)."""
+        body: dict = {"incident": incident} if incident is not None else {"policy": policy, "scope": scope}
+        if comment:
+            body["comment"] = comment
+        return decode(ChangeResult, self._json("POST", "/v1/ack", body, auth=True))
 
     def heartbeat(self, source: str) -> None:
         """``POST /v1/heartbeat/{source}``: ``source`` is alive (204)."""

@@ -11,7 +11,8 @@ is served (:func:`runbook_path`), and the protocols between the runner and its s
   switch never waits on, or dies of, the way it tells people what it did.
 - :class:`SinkContext`: the narrow view a sink gets of the runner — its clock, mode, graph,
   holder, the store it writes (runbooks, receipts, audit rows), the last snapshots, and read-only
-  lookups of a stage, an account's freshness, the lock of a scope and an incident's residuals.
+  lookups of a stage, an account's freshness, the lock of a scope, an incident's residuals and
+  the silences in force.
   Never the runner itself.
 - :class:`TickFacts`: what a sink reads of a tick's report.
 - Optional abilities, each a protocol a sink may implement and the runner checks with
@@ -50,12 +51,16 @@ SNAPSHOT_FAILED = "snapshot_failed"
 DMS_FIRED = "dms_fired"
 SCOPE_BLIND = "scope_blind"  # a policy × scope instance cannot evaluate a trigger (reported every tick while so)
 POLICY_UNMATCHED = "policy_unmatched"  # a policy's scope selects no account (reported every tick while so)
+INCIDENT_ACKNOWLEDGED = "incident_acknowledged"  # someone has an incident (shown, runbook rendered again; not paged)
+# events the sinks record but the notification routes never page: saying "I have it" pages nobody
+NOT_PAGED = frozenset({INCIDENT_ACKNOWLEDGED})
 
 SEVERITY = {
     STAGE_TRANSITION: "critical", ORDER_FAILED: "critical", CLOSE_RETRIES_EXHAUSTED: "critical",
     CLOSE_RESIDUAL: "critical",
     POLICY_RELOAD_FAILED: "critical", RESET: "info", MANUAL_CLOSE: "warning", DEPOSED: "warning",
     SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical", SCOPE_BLIND: "warning", POLICY_UNMATCHED: "critical",
+    INCIDENT_ACKNOWLEDGED: "info",
 }
 
 
@@ -138,6 +143,10 @@ class SinkContext(Protocol):
 
     def residuals_of(self, incident: str) -> Sequence[Any]:
         """What the closes of ``incident`` left open and stopped closing."""
+
+    def silences(self) -> Sequence[Any]:
+        """The silences in force now (:class:`killswitch.silences.Silence`): what the
+        notification routes hold back and record as silenced."""
 
 
 class Sink(Protocol):

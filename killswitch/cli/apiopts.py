@@ -25,7 +25,7 @@ from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:  # the client is imported when a command calls, not when ksctl lists its commands
     from ..client import RunnerClient, RunnerUnreachable
-    from ..runner.view import ChangeResult, ResetResult
+    from ..runner.view import ChangeResult, ResetResult, SilenceResult
 
 T = TypeVar("T")
 
@@ -99,7 +99,7 @@ def sent(send: Callable[[], T], output: str) -> T:
     return result
 
 
-def change(send: Callable[[], Union["ChangeResult", "ResetResult"]], output: str) -> NoReturn:
+def change(send: Callable[[], Union["ChangeResult", "ResetResult", "SilenceResult"]], output: str) -> NoReturn:
     """Send a change; print what the runner did; exit 0 when the runner answered it done, else 1
     (a refusal, whatever status it came with)."""
     result = sent(send, output)

@@ -27,6 +27,8 @@ COMMANDS = {
     "lock": ("killswitch.cli.ops", "lock", "Lock trading on a scope by hand (bots see it in the lock)."),
     "unlock": ("killswitch.cli.ops", "unlock", "Lift a manual trading lock."),
     "dms": ("killswitch.cli.dms", "dms", "Dead man's switch: arm, disarm, status."),
+    "silence": ("killswitch.cli.silence", "silence", "Silence pages (add, list, expire), as Alertmanager does."),
+    "ack": ("killswitch.cli.silence", "ack", "Say you have an incident: shown in status, console and runbook."),
     "routes": ("killswitch.cli.routes", "routes", "Where would a notification go? (ksctl routes test)"),
     "runbook": ("killswitch.cli.runbook", "runbook", "Render an incident's runbook again."),
     "report": ("killswitch.cli.report", "report", "Write a closure report from the audit trail."),

@@ -36,6 +36,13 @@ dispatcher, aggregation groups and notification log:
   fallback receiver gets it. If none of its alerts still fires at that flush, nothing is sent
   again (there is nothing left to page about) and its failed receipts stay.
 
+- Silences (:mod:`killswitch.silences`, handed to every flush) leave out of a notification the
+  alerts, firing or resolved, that an active silence matches (their labels and ``receiver``,
+  the route's receiver). They are never dropped unseen: a flush that would have told a silenced
+  alert — first seen, or its ``repeat_interval`` since it was last recorded as silenced — hands
+  them over in :attr:`Notification.silenced`, with the silences that matched, for the sink to
+  record as silenced rather than send. A silenced alert is not counted as notified, so when its
+  silence ends while it still fires it is news again at the group's next flush (as Alertmanager).
 - A route's ``mute_time_intervals`` / ``active_time_intervals`` (:meth:`RouteTree.silenced`)
   hold a due notification back without recording it, so what still fires when the interval
   ends goes out at the group's first flush after it (as Alertmanager). A resolution due while
@@ -55,11 +62,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.nodes import NotifyAction
 from ..events import POLICY_UNMATCHED, RESET, SCOPE_BLIND, SNAPSHOT_FAILED, STAGE_TRANSITION, Event
+from ..silences import Silence, silencing
 from .routes import RouteNode, RouteTree
 
 RESOLVE_TIMEOUT_MS = 5 * 60_000
@@ -180,6 +188,8 @@ class Group:
     last_fps: Optional[frozenset] = None  # fingerprints of the last notification
     last_ms: Optional[int] = None
     failed_rounds: int = 0  # deliveries of this group that failed every attempt, in a row
+    silenced_fps: frozenset = frozenset()  # the alerts silenced at the last flush
+    silenced_ms: Optional[int] = None  # when silenced alerts of the group were last recorded as such
 
 
 @dataclass(frozen=True)
@@ -197,6 +207,18 @@ class Notification:
     now_ms: int
     resolved: tuple[Alert, ...] = ()  # notified before, resolved since (only to a send_resolved receiver)
     round: int = 1  # 2 for the first retry of a delivery that failed every attempt, ...
+    # alerts (firing, or resolved since notified) an active silence holds back: recorded, never sent
+    silenced: tuple[Alert, ...] = ()
+    silenced_by: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (fingerprint, the silences' ids) of each
+
+    @property
+    def sends(self) -> bool:
+        """Whether there is anything to deliver (else it only records silenced alerts)."""
+        return bool(self.alerts or self.resolved)
+
+    @property
+    def silence_ids(self) -> list[str]:
+        return sorted({i for _, ids in self.silenced_by for i in ids})
 
     @property
     def repeat(self) -> bool:
@@ -220,6 +242,10 @@ class Notification:
     def incidents(self) -> list[str]:
         return [a.event.data["incident"] for a in self.alerts + self.resolved if a.event.data.get("incident")]
 
+    @property
+    def silenced_severity(self) -> str:
+        return max((a.severity for a in self.silenced), key=lambda s: SEVERITY_RANK.get(s, 0), default="warning")
+
 
 @dataclass(frozen=True)
 class Routed:
@@ -241,6 +267,7 @@ class Dispatcher:
         self.active: dict[str, dict[str, Alert]] = {t: {} for t in self.trees}  # tree -> fp -> alert
         self.inhibited = 0  # alerts left out of notifications by inhibit rules, cumulative
         self.time_muted = 0  # notifications held back by a route's mute or active time intervals
+        self.silenced = 0  # alerts recorded as silenced rather than notified, cumulative
 
     def retree(self, trees: Mapping[str, RouteTree]) -> None:
         """New routes documents (a reload): groups and alerts of a document that did not change
@@ -313,21 +340,22 @@ class Dispatcher:
     def next_due(self) -> Optional[int]:
         return min((g.next_ms for g in self.groups.values()), default=None)
 
-    def flush_due(self, now: int) -> list[Notification]:
-        """Flush every group whose timer has come; the notifications to hand to delivery."""
-        return self._flush([g for g in self.groups.values() if g.next_ms <= now], now)
+    def flush_due(self, now: int, silences: Sequence[Silence] = ()) -> list[Notification]:
+        """Flush every group whose timer has come; the notifications to hand to delivery (and
+        the silenced alerts to record), given the ``silences`` in force."""
+        return self._flush([g for g in self.groups.values() if g.next_ms <= now], now, silences)
 
-    def flush_pending(self, now: int) -> list[Notification]:
+    def flush_pending(self, now: int, silences: Sequence[Silence] = ()) -> list[Notification]:
         """Flush now every group holding an alert not notified yet (on shutdown: better early than never)."""
         pending = [g for g in self.groups.values()
                    if any(fp not in (g.last_fps or ()) for fp in g.alerts)]
-        return self._flush(pending, now)
+        return self._flush(pending, now, silences)
 
-    def _flush(self, groups: list[Group], now: int) -> list[Notification]:
+    def _flush(self, groups: list[Group], now: int, silences: Sequence[Silence] = ()) -> list[Notification]:
         self._expire(now)
         out = []
         for g in sorted(groups, key=lambda g: (g.next_ms, g.key)):
-            n = self._flush_group(g, now)
+            n = self._flush_group(g, now, silences)
             if n is not None:
                 out.append(n)
         return out
@@ -337,7 +365,7 @@ class Dispatcher:
             for fp in [fp for fp, a in reg.items() if not a.active(now, self.resolve_timeout_ms)]:
                 del reg[fp]
 
-    def _flush_group(self, g: Group, now: int) -> Optional[Notification]:
+    def _flush_group(self, g: Group, now: int, silences: Sequence[Silence] = ()) -> Optional[Notification]:
         reg = self.active[g.tree]
         tree = self.trees[g.tree]
         notified = g.last_fps or frozenset()
@@ -353,37 +381,72 @@ class Dispatcher:
         # once, and the same fault coming back later is news again
         g.last_fps = frozenset(fp for fp in notified if fp in g.alerts) if g.last_fps is not None else None
         send_resolved = tuple(resolved) if resolved and g.route.receiver in tree.send_resolved else ()
+        by: dict[str, tuple[str, ...]] = {}  # fingerprint -> the active silences that match it
+        if silences:
+            for a in list(g.alerts.values()) + list(send_resolved):
+                ids = silencing({**a.labels, "receiver": g.route.receiver}, silences, now)
+                if ids:
+                    by[a.fp] = ids
+        quiet_resolved = tuple(a for a in send_resolved if a.fp in by)
+        send_resolved = tuple(a for a in send_resolved if a.fp not in by)
         if not g.alerts:
             del self.groups[g.key]
-            if not send_resolved:
+            if not send_resolved and not quiet_resolved:
                 return None
             if tree.silenced(g.route, now) is not None:
                 self.time_muted += 1
                 return None
-            return Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, (), (), 0, now,
-                                send_resolved, g.failed_rounds + 1)
+            return self._silenced(g, Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, (),
+                                                  (), 0, now, send_resolved, g.failed_rounds + 1), [], quiet_resolved,
+                                  by, now)
         sources = [a.labels for a in reg.values() if not a.released]
-        firing, muted = [], 0
+        firing, muted, quiet = [], 0, []
         for a in sorted(g.alerts.values(), key=lambda a: (a.first_ms, a.fp)):
             if tree.inhibited_by(a.labels, sources) is not None:
                 muted += 1
+            elif a.fp in by:
+                quiet.append(a)
             else:
                 firing.append(a)
         self.inhibited += muted
         fps = frozenset(a.fp for a in firing)
-        if not firing and not send_resolved:
-            return None
         new = tuple(a.fp for a in firing if a.fp not in (g.last_fps or ()))
         repeat_due = bool(firing) and g.last_ms is not None and now >= g.last_ms + g.route.repeat_interval_ms
-        if not new and not repeat_due and not send_resolved:
+        sends = bool(new or repeat_due or send_resolved)
+        if not sends and not self._silence_due(g, quiet, quiet_resolved, now):
+            g.silenced_fps = frozenset(a.fp for a in quiet)
             return None
         if tree.silenced(g.route, now) is not None:
             # nothing recorded: what is still firing when the interval ends is sent at that flush
             self.time_muted += 1
             return None
-        g.last_fps, g.last_ms = fps, now
-        return Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, tuple(firing), new,
-                            muted, now, send_resolved, g.failed_rounds + 1)
+        if sends:
+            g.last_fps, g.last_ms = fps, now
+            n = Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, tuple(firing), new,
+                             muted, now, send_resolved, g.failed_rounds + 1)
+        else:
+            n = Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, (), (), muted, now)
+        return self._silenced(g, n, quiet, quiet_resolved, by, now)
+
+    @staticmethod
+    def _silence_due(g: Group, quiet: Sequence[Alert], quiet_resolved: Sequence[Alert], now: int) -> bool:
+        return (any(a.fp not in g.silenced_fps for a in quiet) or bool(quiet_resolved)
+                or (bool(quiet) and g.silenced_ms is not None and now >= g.silenced_ms + g.route.repeat_interval_ms))
+
+    def _silenced(self, g: Group, n: Notification, quiet: list[Alert], quiet_resolved: tuple[Alert, ...],
+                  by: Mapping[str, tuple[str, ...]], now: int) -> Optional[Notification]:
+        """``n`` with the silenced alerts it must record: those silenced since the last flush, a
+        resolution, or every one of them again once ``repeat_interval`` has passed since they were
+        last recorded (a latched halt under a silence is recorded as often as it would be paged).
+        None when it then neither sends nor records anything."""
+        due = self._silence_due(g, quiet, quiet_resolved, now)
+        g.silenced_fps = frozenset(a.fp for a in quiet)
+        if not due:
+            return n if n.sends else None
+        g.silenced_ms = now
+        held = tuple(quiet) + quiet_resolved
+        self.silenced += len(held)
+        return replace(n, silenced=held, silenced_by=tuple((a.fp, by[a.fp]) for a in held))
 
     # --- what delivery made of a notification ------------------------------------------------------------
 
@@ -425,10 +488,11 @@ class Dispatcher:
                 "groups": [{"route": list(g.route.path), "key": g.key, "labels": dict(g.labels),
                             "created_ms": g.created_ms, "next_ms": g.next_ms, "alerts": sorted(g.alerts),
                             "flushed": g.flushed, "last_fps": sorted(g.last_fps) if g.last_fps is not None else None,
-                            "last_ms": g.last_ms, "failed_rounds": g.failed_rounds}
+                            "last_ms": g.last_ms, "failed_rounds": g.failed_rounds,
+                            "silenced_fps": sorted(g.silenced_fps), "silenced_ms": g.silenced_ms}
                            for g in sorted(groups, key=lambda g: g.key)],
             }
-        return {"trees": out, "inhibited": self.inhibited}
+        return {"trees": out, "inhibited": self.inhibited, "silenced": self.silenced}
 
     def restore(self, doc: Optional[Mapping[str, Any]]) -> list[str]:
         """Replace the alerts and groups with saved ones (:meth:`to_json`). A document whose
@@ -439,6 +503,7 @@ class Dispatcher:
         if not doc:
             return skipped
         self.inhibited = int(doc.get("inhibited", 0))
+        self.silenced = int(doc.get("silenced", 0))
         for name, saved in (doc.get("trees") or {}).items():
             tree = self.trees.get(name)
             if tree is None or saved.get("digest") != tree_digest(tree):
@@ -455,7 +520,8 @@ class Dispatcher:
                 last_fps = frozenset(g["last_fps"]) if g["last_fps"] is not None else None
                 self.groups[g["key"]] = Group(name, route, g["key"], dict(g["labels"]), g["created_ms"], g["next_ms"],
                                               {fp: reg[fp] for fp in g["alerts"] if fp in reg}, g["flushed"],
-                                              last_fps, g["last_ms"], int(g.get("failed_rounds", 0)))
+                                              last_fps, g["last_ms"], int(g.get("failed_rounds", 0)),
+                                              frozenset(g.get("silenced_fps") or ()), g.get("silenced_ms"))
         return skipped
 
     # --- questions ------------------------------------------------------------------------------------

@@ -29,6 +29,11 @@ them off. What it must not do: block a tick, print a secret, or lose a receipt.
   text, to the document's ``fallback_receiver`` (once: a failed fallback is only recorded).
   The receipt of a round's last attempt says ``final: false`` and ``retry_at_ms`` when a
   retry follows; ``round`` counts the rounds.
+- Silences (:mod:`killswitch.silences`, read from the runner's context at every flush): a page
+  an active silence matches is not sent but recorded — a ``notification_silenced`` audit row
+  (receiver, routes document, group key, event kinds, incidents, severity, the silences' ids),
+  an INFO line ``PAGE_SILENCED``, and ``killswitch_notifications_total{result="silenced"}`` — when
+  it would have been sent, a repeat included: never dropped unseen.
 - Whether pages reach people (:class:`~killswitch.notify.health.PageHealth`): every round's
   outcome per receiver, with the cause of a failure in fixed words (connection refused, HTTP
   401, timeout after 10s); a notification that reached no receiver — its rounds and its
@@ -38,7 +43,7 @@ them off. What it must not do: block a tick, print a secret, or lose a receipt.
   ``pages_failing_since_ms``.
 - ``collect_metrics(registry)``, into the one ``/metrics`` registry:
   ``killswitch_notifications_total{receiver,result}`` (per notification, final outcome:
-  delivered, partial, failed, dropped, cancelled),
+  delivered, partial, failed, dropped, cancelled, silenced),
   ``killswitch_notification_attempts_total{receiver,result}``,
   ``killswitch_notifications_dropped_total{queue,severity}``,
   ``killswitch_notifications_inhibited_total``, ``killswitch_notifications_time_muted_total``,
@@ -61,7 +66,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from ..policy.model import NotificationRoutes
-from ..events import Event
+from ..events import NOT_PAGED, Event
 from ..metrics import Registry, render_collected
 from .causes import cause_of_result
 from .dispatch import RESOLVE_TIMEOUT_MS, Dispatcher, Notification, placements
@@ -256,7 +261,7 @@ class NotifySink:
 
     def on_event(self, event: Event, runner) -> None:
         self._bind(runner)
-        if self._closing:
+        if self._closing or event.kind in NOT_PAGED:
             return
         item = _Item(event, getattr(runner, "graph", None), getattr(runner, "dry_run", None))
         _bounded_append(self._events, item, self.options.queue_size, self.dropped, "events")
@@ -316,9 +321,14 @@ class NotifySink:
             self._audit("notification_receivers_unresolved", {
                 "receivers": [f"{doc}/{name}" for doc, name in sorted(self.unresolved)], "problems": self.problems})
         self._drain(now)
-        flushed = self.dispatcher.flush_pending(now) if flush_all else self.dispatcher.flush_due(now)
+        silences = self._silences()
+        flushed = (self.dispatcher.flush_pending(now, silences) if flush_all
+                   else self.dispatcher.flush_due(now, silences))
         for n in flushed:
-            self._submit(n)
+            if n.silenced:
+                self._record_silenced(n)
+            if n.sends:
+                self._submit(n)
         self._start_deliveries()
         self._audit_drops()
 
@@ -336,6 +346,32 @@ class NotifySink:
             return {}
         node = next((p for p in item.graph.policies if p.name == policy), None)
         return {s.name: s.type.value for s in node.signals} if node is not None else {}
+
+    def _silences(self) -> tuple:
+        """The silences of the runner whose events this sink pages (none before it has one)."""
+        ask = getattr(self._runner, "silences", None)
+        if not callable(ask):
+            return ()
+        try:
+            return tuple(ask())
+        except Exception:  # noqa: BLE001 - a broken lookup must not stop the pages: none silenced
+            self.worker_errors += 1
+            return ()
+
+    def _record_silenced(self, n: Notification) -> None:
+        """What a silence held back, recorded where a delivery's receipt would be (never sent)."""
+        held = n.silenced
+        kinds = sorted({a.event.kind for a in held})
+        incidents = [a.event.data["incident"] for a in held if a.event.data.get("incident")]
+        ids = n.silence_ids
+        self._count(self.notifications, n.receiver, "silenced")
+        self._audit("notification_silenced", {
+            "receiver": n.receiver, "routes": n.tree, "group_key": n.group_key, "event_kinds": kinds,
+            "incidents": incidents, "severity": n.silenced_severity, "silences": ids, "alerts": len(held),
+            "resolved": sum(1 for a in held if a.resolved_ms is not None), "result": "silenced"})
+        log.info("PAGE_SILENCED: %s page (%s) to %s/%s held back by silence %s%s", n.silenced_severity,
+                 ", ".join(kinds), n.tree, n.receiver, ", ".join(ids),
+                 f"; incidents {', '.join(incidents)}" if incidents else "")
 
     def _submit(self, n: Notification) -> None:
         msg = compose(n, self.options.external_url)

@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from .runbook import html_page, markdown_html
+from .silences import span
 from ..sources import revision_text
 
 
@@ -70,7 +71,9 @@ def report_markdown(doc: dict) -> str:
             f"{s['orders_open']} not settled |",
             f"| reset approvals | {s['reset_approvals']} recorded ({s['reset_attempts']} reset attempt(s) audited) |",
             f"| notifications | {s['notifications_delivered']} delivered, {s['notifications_failed']} failed, "
-            f"{s['notifications_dropped']} dropped |", ""]
+            f"{s['notifications_dropped']} dropped"
+            + (f", {s['notifications_silenced']} silenced" if s.get("notifications_silenced") else "") + " |",
+            f"| operator actions | {s.get('operator_actions', 0)} (table below) |", ""]
 
     out += ["## Incidents", ""]
     if not doc["incidents"]:
@@ -92,7 +95,8 @@ def report_markdown(doc: dict) -> str:
                        f"(`{_c(a['result'])}`)")
         n = i["notifications"]
         out.append(f"- notifications: delivered to {', '.join(sorted(set(n['delivered']))) or 'none'}"
-                   + (f"; **failed** for {', '.join(sorted(set(n['failed'])))}" if n["failed"] else ""))
+                   + (f"; **failed** for {', '.join(sorted(set(n['failed'])))}" if n["failed"] else "")
+                   + (f"; silenced for {', '.join(sorted(set(n['silenced'])))}" if n.get("silenced") else ""))
         if i["runbook"]:
             out.append(f"- runbook: `{i['runbook']['path']}` (template {i['runbook']['template']})")
         else:
@@ -153,12 +157,16 @@ def report_markdown(doc: dict) -> str:
                 what += f" (fallback for {r['fallback_for']})"
             if r["kind"] == "notification_dropped":
                 what += f" ({r['dropped']})"
+            if r["kind"] == "notification_silenced":
+                what += f" (by {', '.join(r.get('silences') or []) or '?'})"
             out.append(f"| {r['at']}{_unverified(r)} | {what} | {_c(r['receiver'])} | {_c(r['result'])} | "
                        f"{_c(r['attempt'])} | "
                        f"{_c(', '.join(r['incidents']))} |")
     else:
         out.append("No receipt in the period.")
     out.append("")
+
+    out += operator_action_lines(doc.get("operator_actions") or [])
 
     out += ["## Other audited events", ""]
     if doc["other_events"]:
@@ -167,6 +175,27 @@ def report_markdown(doc: dict) -> str:
         out.append("None.")
     out += ["", "---", f"killswitch closure report, format {doc['format_version']}", ""]
     return "\n".join(out)
+
+
+def _lasted(a: dict) -> str:
+    if a.get("duration_ms") is None:
+        return "-"
+    shown = span(a["duration_ms"])
+    return f"{shown} so far (in force at the period's end)" if a["ended"] == "in force at the period's end" \
+        else f"{shown} ({a['ended']})"
+
+
+def operator_action_lines(actions: list) -> list[str]:
+    """The operator actions as a table: who did what, why, when, what became of it, how long it held."""
+    out = ["## Operator actions", "",
+           "Locks, unlocks, closes, silences, acknowledgements and dead man's switch changes, as audited with "
+           "their author; how long each held is read from the rows after it.", ""]
+    if not actions:
+        return out + ["None.", ""]
+    out += ["| at | action | target | by | reason / comment | outcome | duration |", "|---|---|---|---|---|---|---|"]
+    out += [f"| {a['at']}{_unverified(a)} | {a['action']} | {_c(a['target'])} | {_c(a['by'])} | {_c(a['reason'])} | "
+            f"{_c(a['outcome'])} | {_lasted(a)} |" for a in actions]
+    return out + [""]
 
 
 def report_html(doc: dict) -> str:

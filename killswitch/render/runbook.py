@@ -67,6 +67,10 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
         out.append("")
     if incident.get("dry_run"):
         out += ["> **DRY RUN**: nothing was sent to any exchange.", ""]
+    ack = incident.get("acknowledged")
+    if ack:
+        note = f": {ack.get('comment')}" if ack.get("comment") else ""
+        out += [f"> **ACKNOWLEDGED** by {_v(ack.get('by'))} at {_v(ack.get('at'))}{note}", ""]
     out += [f"- incident: `{_v(incident.get('incident'))}`",
             f"- at: {_v(incident.get('created'))}",
             f"- policy: `{_v(pol.get('name'))}` (owner {_v(pol.get('owner'))}, {_v(pol.get('source'))})",

@@ -317,6 +317,7 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         # set when the runner brought the runbook up to date after the stage entry (as orders settle)
         "updated": None,
         "settled": None,
+        "acknowledged": None,  # who has it (ksctl ack): {"by", "at", "comment"}, set by the runbook sink
     }
 
 

@@ -5,8 +5,10 @@ HTML or JSON. It lists every incident (a stage entry) with how it ended — esca
 (with its approvers) or still active —, every stage transition, every order journaled for an
 incident with its final status, every reset approval the store recorded and every reset attempt
 audited (an attempt the runner refused, ``NOT_ENGAGED`` or ``DUPLICATE_APPROVER``, is an
-attempt, never an approval), every notification receipt (delivered, failed, dropped), the
-runbooks stored, the other audited events by kind, and the result of verifying the whole audit
+attempt, never an approval), every notification receipt (delivered, failed, dropped, silenced:
+held back by a silence), the runbooks stored, every operator action (lock, unlock, close,
+silence, acknowledgement, dead man's switch change) with its author, reason, time, outcome and
+duration (:mod:`.operator_actions`), the other audited events by kind, and the result of verifying the whole audit
 chain (:meth:`StateStore.audit_verification`: every row, the head, the HMACs when the store was
 opened with the audit key, the exported anchors given): its verdict (``intact_and_anchored``,
 ``consistent_unanchored``, ``not_verifiable_without_key``, ``tampered``), what was verified,
@@ -32,15 +34,18 @@ from ..events import runbook_path
 from ..state.audit_chain import INTACT
 from ..state.store import StoreError
 from .incident import iso
+from .operator_actions import ACTION_KINDS, operator_actions
 
 FORMAT_VERSION = 2  # 2: audit.intact only when the MACs were checked; audit.verdict, audit.passed
 PAGE = 5_000
 MAX_ORDERS = 1_000_000
 
 NOTIFICATION_KINDS = ("notification_delivered", "notification_failed", "notification_dropped",
-                      "notification_receivers_unresolved")
+                      "notification_receivers_unresolved", "notification_silenced")
 # kinds the report shows in their own sections; every other kind is counted under "other events"
-SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_rendered") + NOTIFICATION_KINDS)
+SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_rendered") + NOTIFICATION_KINDS
+                          + tuple(ACTION_KINDS))
+_FINAL = ("filled", "rejected", "failed", "expired", "canceled")
 
 
 def _rows(store: Any, since_ms: int, until_ms: int) -> list:
@@ -108,7 +113,7 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
                     "graph_digest": t["graph_digest"], "revision": t["revision"], "dry_run": bool(t["dry_run"]),
                     "verified": t["verified"], "stage": None, "runbook": None, "ended": None, "approvals": [],
                     "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0},
-                    "notifications": {"delivered": [], "failed": []}}
+                    "notifications": {"delivered": [], "failed": [], "silenced": []}}
         elif r.kind == "reset_approval":
             resets.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "policy": p.get("policy"), "scope": p.get("scope"),
                            "level": p.get("level"), "approver": p.get("approver"), "reason": p.get("reason"),
@@ -117,7 +122,8 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
             receipts.append({"at": iso(r.ts_ms), "kind": r.kind, "receiver": p.get("receiver"),
                              "result": p.get("result"), "final": p.get("final", True), "attempt": p.get("attempt"),
                              "incidents": list(p.get("incidents") or []), "fallback_for": p.get("fallback_for"),
-                             "dropped": p.get("dropped"), "verified": proven(r.seq)})
+                             "dropped": p.get("dropped"), "silences": list(p.get("silences") or []),
+                             "verified": proven(r.seq)})
         elif r.kind == "order_planned_dry_run":
             inc = _incident_of(str(p.get("decision_id", "")), incidents)
             if inc is not None:
@@ -128,6 +134,7 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
 
     # how each incident ended: a manual reset (its approvers), or the next transition of its
     # scope (an escalation, a re-entry after the cooldown, an automatic reset); else still active
+    incident_ends: dict[str, int] = {}
     for entry in incidents.values():
         seq = next(t["seq"] for t in transitions if t["decision_id"] == entry["incident"])
         same = (entry["policy"], entry["scope"])
@@ -138,7 +145,9 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
         released = next((a for a in mine if str(a["result"] or "").startswith("MANUAL_RESET")), None)
         if released is not None:
             entry["ended"] = {"how": "reset", "at": released["at"], "reason": released["result"], "to": 0}
+            incident_ends[entry["incident"]] = released["ts_ms"]
         elif nxt is not None:
+            incident_ends[entry["incident"]] = nxt["ts_ms"]
             how = "escalated" if (nxt["to"] or 0) > (entry["level"] or 0) else \
                 "re-entered" if nxt["to"] == entry["level"] else "reset"
             entry["ended"] = {"how": how, "at": nxt["at"], "reason": nxt["reason"], "to": nxt["to"]}
@@ -150,9 +159,12 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
                 {k: a[k] for k in ("at", "approver", "reason", "result", "audited", "verified")})
 
     orders = []
+    closes: dict[str, list] = {}  # a manual close's id -> the (final?, result time) of its orders
     for e in store.journal(limit=MAX_ORDERS, since=since_ms):
         if e.created_ms >= until_ms:
             continue
+        if e.decision_id.startswith("manual/"):
+            closes.setdefault(e.decision_id.split("/r")[0], []).append((e.status in _FINAL, e.updated_ms))
         inc = _incident_of(e.decision_id, incidents)
         orders.append({"at": iso(e.created_ms), "client_order_id": e.client_order_id, "decision_id": e.decision_id,
                        "incident": inc, "venue": e.venue, "account": e.account, "symbol": e.symbol, "side": e.side,
@@ -170,7 +182,9 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
 
     for rec in receipts:
         for i in rec["incidents"]:
-            if i in incidents and rec["kind"] in ("notification_delivered", "notification_failed"):
+            if i in incidents and rec["kind"] == "notification_silenced":
+                incidents[i]["notifications"]["silenced"].append(rec["receiver"])
+            elif i in incidents and rec["kind"] in ("notification_delivered", "notification_failed"):
                 if rec["kind"] == "notification_delivered":
                     incidents[i]["notifications"]["delivered"].append(rec["receiver"])
                 elif rec["final"]:
@@ -186,6 +200,9 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
             incidents[rb.incident]["stage"] = stage.get("name")
             incidents[rb.incident]["runbook"] = {"template": rb.template, "path": runbook_path(rb.incident)}
 
+    settled = {cid: max(at for _, at in rows_) for cid, rows_ in closes.items()
+               if all(final for final, _ in rows_) and all(at is not None for _, at in rows_)}
+    actions = operator_actions(rows, until_ms, proven, settled, incident_ends)
     delivered = sum(1 for r in receipts if r["kind"] == "notification_delivered")
     failed = sum(1 for r in receipts if r["kind"] == "notification_failed" and r["final"])
     items = sorted(incidents.values(), key=lambda x: (x["ts_ms"], x["incident"]))
@@ -213,7 +230,9 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
             "notifications_failed": failed,
             "notifications_dropped": sum(int(r["dropped"] or 0) for r in receipts
                                          if r["kind"] == "notification_dropped"),
+            "notifications_silenced": sum(1 for r in receipts if r["kind"] == "notification_silenced"),
             "dry_run_incidents": sum(1 for i in items if i["dry_run"]),
+            "operator_actions": len(actions),
         },
         "incidents": [{k: v for k, v in i.items() if k != "ts_ms"} for i in items],
         "transitions": [{k: v for k, v in t.items() if k not in ("ts_ms", "seq")} for t in transitions],
@@ -222,5 +241,6 @@ def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchor
         "resets": [{k: v for k, v in r.items() if k != "ts_ms"} for r in resets],
         "notifications": receipts,
         "other_events": dict(sorted(other.items())),
+        "operator_actions": [{k: v for k, v in a.items() if k != "ts_ms"} for a in actions],
     }
 

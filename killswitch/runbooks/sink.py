@@ -1,5 +1,9 @@
 """The runbook sink: on every stage entry, render the incident's runbook and store it.
 
+An acknowledgement of an incident (``incident_acknowledged``) renders its stored runbook again
+with who has it, since when and their note (``acknowledged``), stored in place with a
+``runbook_updated`` audit row.
+
 For each stage-transition event that enters a stage (it carries an ``incident``), the sink
 builds the incident data from the event, the tick's report and what the runner lets its sinks see, renders it with the
 templates of the ``runbooks/`` directory, and stores markdown, HTML and data in the state store
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..events import STAGE_TRANSITION, Event
+from ..events import INCIDENT_ACKNOWLEDGED, STAGE_TRANSITION, Event
 from .incident import follow_up, incident_from_event, iso
 from .render import BUILTIN, Runbook, render_runbook
 from ..metrics import Registry, render_collected
@@ -93,6 +97,9 @@ class RunbookSink:
             self._follow(report, ctx)
 
     def on_event(self, event: Event, ctx: "SinkContext") -> None:
+        if event.kind == INCIDENT_ACKNOWLEDGED:
+            self._acknowledged(event, ctx)
+            return
         if event.kind != STAGE_TRANSITION or not event.data.get("incident"):
             return  # resets carry no incident: nothing to run a book for
         report = self._report if self._report is not None and self._report.now_ms == event.ts_ms else None
@@ -112,6 +119,28 @@ class RunbookSink:
             "problems": list(rb.problems)})
         if not ctx.dry_run:
             self._start_following(data)
+
+    def _acknowledged(self, event: Event, ctx: "SinkContext") -> None:
+        """Someone has the incident: its stored runbook rendered again with who, when and why
+        (``acknowledged``), and kept in what the follow-up renders from."""
+        incident = str(event.data.get("incident") or "")
+        record = ctx.store.runbook(incident) if incident else None
+        if record is None:  # a manual close, or an incident from before runbooks were stored
+            return
+        ack = {"by": event.data.get("author"), "at": iso(event.ts_ms), "comment": event.data.get("comment") or ""}
+        data = record.data
+        data["acknowledged"] = ack
+        t0 = self._clock_ns()
+        rb = render_runbook(data, self.templates(ctx))
+        self._trace(ctx, data, rb, t0)
+        ctx.store.save_runbook(record_of(data, rb))
+        ctx.store.audit("runbook_updated", event.ts_ms, {
+            "incident": incident, "template": rb.template, "acknowledged_by": ack["by"],
+            "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest()})
+        self.updated += 1
+        following = self._following.get(incident)
+        if following is not None:
+            following.data["acknowledged"] = ack
 
     # --- taking over -------------------------------------------------------------------------------
 

@@ -88,6 +88,8 @@ mutating, ``Authorization: Bearer <token>``
     ``POST /v1/dms/arm``             200 / 409 ``{"done", "reason"}``; body ``source`` (as a heartbeat
                                      source), ``timeout_s`` (above 0, at most 7 days).
     ``POST /v1/dms/disarm``          200 / 409 ``{"done", "reason"}``; body ``source``.
+    ``GET|POST /v1/silences``, ``POST /v1/silences/expire``, ``POST /v1/ack``: silences and
+                                     acknowledgements, see :mod:`.api_silences`.
 
 Statuses for what goes wrong: 400 (``BAD_CONTENT_TYPE``, ``BAD_JSON``, ``BAD_REQUEST``: not
 ``application/json`` in UTF-8, not strict JSON — NaN, duplicate keys —, not an object, unknown
@@ -134,6 +136,7 @@ from .admission import HEARTBEAT, WRITE, Admission
 from .api_access import PUBLIC, access_middleware, shared_token
 from .api_access import caller as _caller  # (handlers name their local ``caller``)
 from .api_http import SECURITY_HEADERS, QuietAppRunner
+from .api_silences import SilenceHandlers
 from .api_request import (MAX_REASON, ApiError, bad, fields, only, optional_seconds, parse_object, path_name,
                           read_body, seconds, show, source_field, source_name, string_field)
 from .beats import HeartbeatBatches
@@ -550,6 +553,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     h = handlers
     console = ConsoleHandlers(view, _call, public=console_public)
     charts = ChartHandlers(view, _call)
+    quiet = SilenceHandlers(view, _call, _json, h._body)
     operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
     reader = PUBLIC if console_public else ("viewer", "operator", "approver")
     # each route: method, path, handler, who may call it, and what kind of write it is (admitted
@@ -591,6 +595,11 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("POST", "/v1/preview/unlock", h.preview_unlock, operator, None),
         ("POST", "/v1/preview/reset", h.preview_reset, approver, None),
         ("POST", "/v1/preview/close", h.preview_close, operator, None),
+        # silences and acknowledgements (api_silences.py)
+        ("GET", "/v1/silences", quiet.list, reader, None),
+        ("POST", "/v1/silences", quiet.add, operator, w),
+        ("POST", "/v1/silences/expire", quiet.expire, operator, w),
+        ("POST", "/v1/ack", quiet.ack, ("operator", "approver"), w),
     ]
     app = web.Application(middlewares=[_errors], client_max_size=max_body_bytes)
     access: dict[tuple[str, str], Optional[tuple[str, ...]]] = {}

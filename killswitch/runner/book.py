@@ -2,7 +2,9 @@
 
 What it owns: the running graph, the engine state, the lock book, the dead man's switch, the
 resumptions in force, the residuals, the last snapshots and this runner's last evaluation —
-everything a tick, an operator command or a status read works on — and the state document they
+everything a tick, an operator command or a status read works on — the silences and the
+acknowledgements of incidents (their own tables in the store: a change of them bumps
+``notes_mark`` in the state document, so a standby reads them again when it follows) — and the state document they
 are saved as (small: no PnL samples) with the PnL history's changes beside it. A leader saves it; a standby follows what
 the leader last saved; a runner that starts or takes over loads it.
 
@@ -21,6 +23,7 @@ from typing import Any, Callable, Optional, Sequence
 from ..compile.graph import DecisionGraph, PolicyNode
 from ..engine.evaluate import Evaluation
 from ..engine.state import PnlMarks, State, pnl_changes, pnl_marks
+from ..silences import Acknowledgement, Silence
 from ..snapshot import Snapshot
 from ..state.store import PnlSampleRow
 from .dms import DeadMansSwitch
@@ -29,6 +32,7 @@ from .residuals import ResidualBook
 from .storeio import StoreIO
 
 STATE_DOC_VERSION = 1
+NOTES_LIMIT = 1000  # silences and acknowledgements held in memory: the latest
 
 
 @dataclass
@@ -54,6 +58,9 @@ class Book:
     # the keys of the PnL samples last saved, as the tuple the history shares while the positions
     # stay the same, and their JSON text: encoded once, not at every sample step
     _keys_text: dict[tuple[int, str], tuple[tuple, str]] = field(default_factory=dict)
+    silences: tuple[Silence, ...] = ()  # as stored (the latest NOTES_LIMIT), oldest first
+    acks: dict[str, Acknowledgement] = field(default_factory=dict)  # incident → its latest acknowledgement
+    notes_mark: int = 0  # when a silence or an acknowledgement last changed (the leader's clock)
 
     def _keys_json(self, window_ms: int, account: str, keys: tuple) -> str:
         known = self._keys_text.get((window_ms, account))
@@ -71,11 +78,24 @@ class Book:
         """What the last leader saved, with its PnL history (read before the loop starts)."""
         book = cls(graph)
         book._take(*store.load_engine_state_and_pnl())
-        return book
+        return book  # the silences and acknowledgements: read when it leads (reload_notes) or follows
 
     async def reload(self, io: StoreIO, store: Any) -> None:
         """Replace what is known by what the store holds now (a takeover, a stale write)."""
         self._take(*await io(store.load_engine_state_and_pnl))
+        await self.reload_notes(io, store)
+
+    async def reload_notes(self, io: StoreIO, store: Any) -> None:
+        """The silences and acknowledgements as stored now."""
+        self._take_notes(await io(store.silences, limit=NOTES_LIMIT), await io(store.acks, limit=NOTES_LIMIT))
+
+    def _take_notes(self, silences: Sequence[Silence], acks: Sequence[Acknowledgement]) -> None:
+        self.silences = tuple(silences)
+        self.acks = {a.incident: a for a in acks}  # in the order made: the latest wins
+        marks = [s.updated_ms for s in silences] + [a.ts_ms for a in acks]
+        self.notes_mark = max([self.notes_mark, *marks])
+        if self.loaded:
+            self.notes_mark = max(self.notes_mark, int(self.loaded.get("notes_mark") or 0))
 
     def _take(self, doc: Optional[dict], rows: Sequence[PnlSampleRow]) -> None:
         self.loaded = doc
@@ -108,6 +128,12 @@ class Book:
         if not doc or doc == self.followed:  # unchanged since the last tick, lock, reset or arming
             return
         self.followed = doc
+        if int(doc.get("notes_mark") or 0) != self.notes_mark:  # a silence or an acknowledgement changed
+            try:
+                await self.reload_notes(io, store)
+                self.notes_mark = int(doc.get("notes_mark") or 0)
+            except Exception:  # noqa: BLE001 - read them at the next change or on taking over
+                pass
         history = self.state.pnl
         self._apply(doc)
         self.residuals = ResidualBook.from_doc(doc)
@@ -137,7 +163,7 @@ class Book:
         doc = {"format_version": STATE_DOC_VERSION, "engine": self.state.to_json(pnl_samples=False),
                "lock": self.lock_book.to_json(), "dms": self.dms.to_dict(),
                "resume": dict(sorted(self.resume_starts.items())), "sinks": sinks(),
-               "residuals": self.residuals.to_json()}
+               "residuals": self.residuals.to_json(), "notes_mark": self.notes_mark}
         marks = pnl_marks(self.state)
         # Where every history starts and ends as stored: equal marks leave nothing to add or
         # drop (what pnl_changes would find, without a walk over every account's history)

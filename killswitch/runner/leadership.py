@@ -99,6 +99,8 @@ class Leadership:
             await book.reload(self.io, self.store)
             reloaded = True
         if reloaded or not self.fence:
+            if not reloaded:  # the first time: the silences and acknowledgements as stored
+                await book.reload_notes(self.io, self.store)
             # leading from a saved state (the first time, or after another leader): the sinks take
             # up where it left off (notification groups, what was already paged)
             self.restore_sinks(book.loaded if reloaded else await self.io(self.store.load_engine_state))

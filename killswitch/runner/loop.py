@@ -97,10 +97,11 @@ from .readout import Readout
 from .resuming import Resumptions
 from .scopes import Catalog
 from .shortfalls import MAX_CLOSE_RETRIES, Shortfalls
+from .silences import Silences
 from .sink_context import RunnerSinkContext
 from .storeio import StoreIO
 from .view import (ActionPreview, ChangeResult, CloseResult, IncidentStatus, PositionsStatus, ResetResult, RunnerStatus,
-                   TriggerStatus)
+                   SilenceResult, SilenceStatus, TriggerStatus)
 
 
 def wall_ms() -> int:
@@ -211,6 +212,8 @@ class Runner:
         self.commands = OperatorCommands(book, self.lead, self.resumptions, store, self.io, clock=clock,
                                          catalog=self.catalog, save=self._save, write_lock=self._write_lock,
                                          emit=self.emit, triggers=self.readout.triggers)
+        self.silencing = Silences(book, self.lead, store, self.io, clock=clock, catalog=self.catalog, save=self._save,
+                                  emit=self.emit, open_closes=lambda: tuple(self.closes.tracked))
 
     # --- what others read of it ----------------------------------------------------------------------
 
@@ -653,6 +656,20 @@ class Runner:
 
     def positions(self) -> PositionsStatus:
         return self.position_readout.status()
+
+    def silences(self) -> tuple[SilenceStatus, ...]:
+        return self.silencing.shown()
+
+    async def silence_add(self, matchers: Sequence[str], duration_s: float, comment: str, *,
+                          actor: str) -> SilenceResult:
+        return await self.silencing.add(matchers, duration_s, comment, actor=actor)
+
+    async def silence_expire(self, silence_id: str, *, actor: str) -> SilenceResult:
+        return await self.silencing.expire(silence_id, actor=actor)
+
+    async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str,
+                          *, actor: str) -> ChangeResult:
+        return await self.silencing.acknowledge(incident, policy, scope, comment, actor=actor)
 
 
 class _Phases:

@@ -34,6 +34,7 @@ from .known import Known
 from .leadership import Leadership
 from .planned import PlannedOrders
 from .resuming import Resumptions
+from .silences import ack_status, holding_back, incident_labels
 from .storeio import StoreIO
 from .view import (ApprovalRow, IncidentStatus, OrderRow, ReceiverFailure, ResidualStatus, RunnerStatus, ScopeStatus,
                    ThresholdCheck, TriggerStatus)
@@ -78,10 +79,11 @@ class Readout:
             policy, _, scope = key.partition("|")
             node = book.node(policy)
             stage = next((st for st in node.stages if st.level == ss.stage.level), None) if node else None
+            incident = decision_id(policy, scope, ss.stage.level, ss.stage.entries) if ss.stage.level else None
             scopes.append(ScopeStatus(policy, scope, ss.stage.level, stage.name if stage else None,
                                       bool(stage and stage.manual), tuple(ss.stage.approvals),
                                       stage.approvals if stage and stage.manual else (1 if stage else 0),
-                                      ss.stage.entered_ms))
+                                      ss.stage.entered_ms, ack_status(book.acks.get(incident or ""))))
         now = self.clock()
         # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
         ages = {k: round(age / 1000, 3) for k, a in sorted(book.state.accounts.items())
@@ -165,9 +167,12 @@ class Readout:
         statuses = Counter(e.status or "pending" for e in entries)
         residuals = tuple(_residual(r) for r in self.book.residuals.for_incident(incident))
         planned, planned_total = await self.planned.of(incident, since or 0) if self.dry_run else ((), 0)
+        held = holding_back(self.book, incident_labels(self.book, policy, scope, level), self.clock()) \
+            if kind == "stage" and policy is not None else ()
         return IncidentStatus(incident, kind, policy, scope, level, stage_name, since, manual, needed, approvals,
                               incident in self._runbooks, _orders(entries[-MAX_INCIDENT_ORDERS:]), len(entries),
-                              dict(sorted(statuses.items())), residuals, planned, planned_total, requested_by)
+                              dict(sorted(statuses.items())), residuals, planned, planned_total, requested_by,
+                              ack=ack_status(self.book.acks.get(incident)), silenced_by=held)
 
     async def ready(self) -> tuple[bool, str]:
         try:

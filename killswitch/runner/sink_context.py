@@ -3,7 +3,7 @@
 What it owns: the read-only view a sink gets in ``on_tick``, ``on_event`` and
 ``restore_state`` — the runner's clock, mode, holder, running graph, the state store the sinks
 write to, its sinks and its last snapshots, and lookups of a stage, an account's engine state,
-the lock of a scope and an incident's residuals — each read from the runner when asked, so a
+the lock of a scope, an incident's residuals and the silences in force — each read from the runner when asked, so a
 sink always sees the graph and state as they are now (a reload swaps the graph between ticks).
 It holds the runner's book (:mod:`.book`), never the runner.
 
@@ -76,3 +76,7 @@ class RunnerSinkContext:
 
     def residuals_of(self, incident: str) -> Sequence[Any]:
         return tuple(self._book.residuals.for_incident(incident))
+
+    def silences(self) -> Sequence[Any]:
+        now = self._clock()
+        return tuple(s for s in self._book.silences if s.ends_ms > now)  # the sink checks each at its flush

@@ -26,6 +26,42 @@ if TYPE_CHECKING:  # annotations only: the gate pulls in the lock book, and `ksc
 
 
 @dataclass(frozen=True)
+class AckStatus:
+    """Who has an incident (its latest acknowledgement), since when, with what note."""
+
+    incident: str
+    author: str
+    ts_ms: int
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class SilenceStatus:
+    """A silence as ``ksctl silence list`` and the console show it (``state``: pending, active or
+    expired at ``as_of_ms``; ``matchers`` in their text form, ``policy="futures-book"``)."""
+
+    id: str
+    matchers: tuple[str, ...]
+    starts_ms: int
+    ends_ms: int
+    author: str
+    comment: str
+    created_ms: int
+    state: str
+    as_of_ms: int
+    expired_by: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SilenceResult:
+    """The answer to adding or expiring a silence: done, why, and the silence as it is now."""
+
+    done: bool
+    reason: str  # SILENCED, SILENCE_EXPIRED; refusals: UNKNOWN_LABEL, SILENCE_TOO_BROAD, UNKNOWN_SILENCE, ...
+    silence: Optional[SilenceStatus] = None
+
+
+@dataclass(frozen=True)
 class ScopeStatus:
     policy: str
     scope: str
@@ -35,6 +71,7 @@ class ScopeStatus:
     approvals: tuple[str, ...]
     approvals_needed: int
     entered_ms: Optional[int]
+    ack: Optional[AckStatus] = None  # who has the scope's incident, if someone said so
 
 
 @dataclass(frozen=True)
@@ -243,6 +280,8 @@ class IncidentStatus:
     planned: tuple[PlannedRow, ...] = ()
     planned_total: int = 0
     requested_by: Optional[str] = None  # a manual close: who asked for it (the caller's identity, as audited)
+    ack: Optional[AckStatus] = None  # who has it (the latest acknowledgement), None: nobody said so
+    silenced_by: tuple[SilenceStatus, ...] = ()  # the active silences that hold back its pages
 
 
 @dataclass(frozen=True)
@@ -456,6 +495,19 @@ class RunnerView(Protocol):
 
     def positions(self) -> PositionsStatus:
         """Every account's positions from this runner's last snapshots, with their age."""
+
+    def silences(self) -> tuple[SilenceStatus, ...]:
+        """The silences in force and those ended in the last day, oldest first."""
+
+    async def silence_add(self, matchers: Sequence[str], duration_s: float, comment: str, *,
+                          actor: str) -> SilenceResult:
+        """Silence the pages every matcher (``policy=futures-book``) matches for ``duration_s``."""
+
+    async def silence_expire(self, silence_id: str, *, actor: str) -> SilenceResult: ...
+
+    async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str],
+                          comment: str, *, actor: str) -> ChangeResult:
+        """``actor`` has the incident (named, or the one ``policy``'s ``scope`` is in now)."""
 
 
 # --- reading the values back (clients) ------------------------------------------------------------------

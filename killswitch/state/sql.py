@@ -47,6 +47,7 @@ from .store import (
     canonical_json,
 )
 from .audit_chain import GENESIS_HASH, HEAD_INVALID, KEY_ADOPTED, ChainCheck, key_problem
+from .silences_sql import SILENCE_TABLES, SilenceTables
 from .urls import scrub
 
 
@@ -193,6 +194,7 @@ MIGRATIONS: tuple[Migration, ...] = (
              PRIMARY KEY (policy, scope, ts_ms))""",
         "CREATE INDEX signal_sample_ts ON signal_sample (ts_ms)",
     )),
+    Migration(8, "silences of pages and acknowledgements of incidents (silences_sql.py)", SILENCE_TABLES),
 )
 
 AUDIT_VERIFY_PAGE = 5_000  # audit rows read per transaction by audit_verification
@@ -220,7 +222,7 @@ def _entry(row: tuple) -> JournalEntry:
     return JournalEntry(*fields)
 
 
-class SqlStore:
+class SqlStore(SilenceTables):
     """StateStore over a DB-API connection; subclasses provide the dialect (see module doc).
 
     Size: about 540 lines because it is one short method per StateStore call (about 40: lease,

@@ -359,6 +359,19 @@ class StateStore(Protocol):
                  limit: int = 100) -> list[RunbookRecord]:
         """The latest ``limit`` runbooks created in [``since_ms``, ``until_ms``), oldest first."""
 
+    # silences and acknowledgements (silences_sql.py; the model is killswitch.silences)
+    def save_silence(self, silence: Any, fence: int) -> None:
+        """Store a silence, replacing the one of the same id (an expiry). Fenced."""
+
+    def silences(self, ending_after_ms: Optional[int] = None, limit: int = 1000) -> list[Any]:
+        """The silences ending after ``ending_after_ms`` (None: all), oldest first."""
+
+    def record_ack(self, ack: Any, fence: int) -> None:
+        """Append an acknowledgement of an incident (the latest is who has it). Fenced."""
+
+    def acks(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Any]:
+        """The acknowledgements made at or after ``since_ms``, in the order they were made."""
+
     # leader lease
     def acquire_lease(self, holder: str, ttl_ms: int, now_ms: int) -> Optional[int]:
         """Acquire or renew the lease; the fencing token, or None while another holder's is valid."""

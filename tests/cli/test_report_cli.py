@@ -126,14 +126,14 @@ def test_report_accounts_for_each_incident_its_orders_approvers_and_pages(state)
     assert "written without an audit key, so truncation and wipes cannot be detected" in audit["anchoring"]
     first, flatten = doc["incidents"]  # the entry an hour before --since is not in the period
     assert (first["incident"], first["ended"]["how"], first["ended"]["to"]) == (L1, "escalated", 3)
-    assert first["notifications"] == {"delivered": ["desk-chat"], "failed": []}
+    assert first["notifications"] == {"delivered": ["desk-chat"], "failed": [], "silenced": []}
     assert flatten["stage"] == "flatten" and flatten["runbook"]["template"] == "flatten.md.j2"
     assert flatten["runbook"]["path"] == "/v1/runbooks/futures-book%2Fbinanceusdm%2Fmain%2FL3%2Fe2"
     assert flatten["orders"] == {"total": 2, "filled": 1, "failed": 1, "open": 0, "planned_dry_run": 0}
     assert [a["approver"] for a in flatten["approvals"]] == ["alice", "bob"]
     assert flatten["ended"]["how"] == "reset" and flatten["ended"]["reason"].startswith("MANUAL_RESET")
     # the retry is not a failure
-    assert flatten["notifications"] == {"delivered": ["audit-webhook"], "failed": ["pager"]}
+    assert flatten["notifications"] == {"delivered": ["audit-webhook"], "failed": ["pager"], "silenced": []}
     s = doc["summary"]
     assert (s["incidents"], s["active"], s["transitions"], s["orders"], s["orders_failed"]) == (2, 0, 2, 2, 1)
     assert (s["notifications_delivered"], s["notifications_failed"], s["notifications_dropped"]) == (2, 1, 2)

@@ -26,7 +26,8 @@ from adapters.base import Secret
 from killswitch.runner.admission import Admission, Limits
 from killswitch.runner.api import make_app, start_api, stop_api
 from killswitch.runner.gate import REQUEST_FIELDS, Decision
-from killswitch.runner.view import ChangeResult, CloseResult, PlannedOrder, ResetResult, RunnerStatus, ScopeStatus
+from killswitch.runner.view import (ChangeResult, CloseResult, PlannedOrder, ResetResult, RunnerStatus, ScopeStatus,
+                                    SilenceResult)
 
 TOKEN = "s3cr3t-T0ken.for_tests"
 TEST_TIMEOUT_S = 15.0
@@ -51,6 +52,7 @@ class FakeView:
         self.reset_answer = ResetResult(True, "MANUAL_RESET: ok")
         self.close_answer = CloseResult(True, "CLOSE_QUEUED", orders=3, id="manual/binance/main/m1")
         self.change_answer = ChangeResult(True, "DONE: test")
+        self.silence_answer = SilenceResult(True, "SILENCED: test")
         self.actors: list[Optional[str]] = []  # who the API said made each change
 
     def _record(self, name: str, *args: Any) -> None:
@@ -128,6 +130,25 @@ class FakeView:
     def metrics_text(self) -> str:
         self._record("metrics_text")
         return "# TYPE ks_ticks_total counter\nks_ticks_total 42\n"
+
+    def silences(self) -> tuple:
+        self._record("silences")
+        return ()
+
+    def silence_add(self, matchers, duration_s: float, comment: str, *, actor: str):
+        self._record("silence_add", tuple(matchers), duration_s, comment)
+        self.actors.append(actor)
+        return self.silence_answer
+
+    def silence_expire(self, silence_id: str, *, actor: str):
+        self._record("silence_expire", silence_id)
+        self.actors.append(actor)
+        return self.silence_answer
+
+    def acknowledge(self, incident, policy, scope, comment: str, *, actor: str) -> ChangeResult:
+        self._record("acknowledge", incident, policy, scope, comment)
+        self.actors.append(actor)
+        return self.change_answer
 
 
 class Client:
@@ -246,7 +267,7 @@ def test_status_renders_the_dataclass_as_json():
             assert body["mode"] == "dry-run" and body["leader"] is True and body["fence"] == 7
             assert body["scopes"] == [{"policy": "p1", "scope": "binance/main", "stage": 2, "stage_name": "reduce",
                                        "manual": True, "approvals": ["alice"], "approvals_needed": 2,
-                                       "entered_ms": 123}]
+                                       "entered_ms": 123, "ack": None}]
             assert body["data_age_s"] == {"binance/main": 1.5, "never": None}  # inf is not JSON
     run(main())
 

@@ -7,7 +7,7 @@ runbook as an HTML fragment for the page's runbook dialog: its markdown through 
 converter of :mod:`killswitch.markdown`, so nothing of the runbook's text becomes markup; 404
 ``UNKNOWN_INCIDENT`` without one), ``GET /console/static/{name}`` (the files of
 :data:`ASSETS`: the page's style and script, the charts', the layout's, the runbook dialog's, the
-notifications' and the tables'), the
+notifications', the tables' and the silences'), the
 sandboxed jinja2 environment they render with (autoescape on, undefined names are errors), and
 the page's Content-Security-Policy (scripts, styles and requests to this origin only; no inline
 script, no frames, no form posts anywhere; images from this origin or ``data:``, for the tab's
@@ -33,12 +33,13 @@ from ...markdown import markdown_html
 from ..api_request import ApiError, bad, path_name, show
 from .model import page_model
 from .positions_model import positions_model
+from .silences_model import with_silences
 
 HERE = Path(__file__).parent
 ASSETS = {"console.css": "text/css", "console.js": "text/javascript", "charts.css": "text/css",
           "charts.js": "text/javascript", "layout.css": "text/css", "runbook.js": "text/javascript",
           "notify.js": "text/javascript", "tables.js": "text/javascript",
-          "positions.css": "text/css"}
+          "positions.css": "text/css", "silences.js": "text/javascript"}
 # img-src allows data: for the tab's icon alone: the script draws it (an SVG of constants) to say
 # the runner is unreachable, when no file could be fetched from the runner; an image runs no script.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -77,7 +78,9 @@ class ConsoleHandlers:
         triggers = await self.call(self.view.triggers)
         incidents = await self.call(self.view.incidents)
         positions = await self.call(self.view.positions)
-        return {**page_model(status, tuple(ready), lock, dms, triggers, incidents), **positions_model(positions)}
+        silences = await self.call(self.view.silences)
+        model = with_silences(page_model(status, tuple(ready), lock, dms, triggers, incidents), incidents, silences)
+        return {**model, **positions_model(positions)}
 
     def _html(self, text: str) -> web.Response:
         return web.Response(status=200, text=text, content_type="text/html", charset="utf-8",

@@ -1,0 +1,93 @@
+"""``ksctl silence add|list|expire`` and ``ksctl ack``: the on-call engineer's "I have it".
+
+Thin: they parse options and call the runner's API (:class:`killswitch.client.RunnerClient`),
+which decides, audits and stores (:mod:`killswitch.runner.silences`); output is rendered by
+:mod:`killswitch.render.silences` and :mod:`killswitch.render.ops`. Exit codes: 0 done, 1 refused
+or not reachable (the reason is printed: ``UNKNOWN_LABEL`` with close matches, ...), 2 usage.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .apiopts import api_option, change, read, runner_client, token_option
+from .common import EXIT_OK, duration_s, output_option
+
+
+@click.group(epilog="""\b
+Examples:
+  ksctl silence add --match policy=futures-book --match scope=binanceusdm/main \\
+      --duration 2h --comment "alice: flatten done, checking residuals"
+  ksctl silence add --match 'severity=~"warning|info"' --duration 30m --comment "feed maintenance"
+  ksctl silence list
+  ksctl silence expire 3f2a9c1b7d40
+Matchers: name=value, name!=value, name=~regex, name!~regex (regular expressions anchored), on the
+labels of a page: event, severity, policy, scope, stage, level, venue, account, owner, receiver
+and the policies' own labels. A silenced page is recorded (audit row notification_silenced,
+killswitch_notifications_total{result="silenced"}), never sent; it pages again when the silence
+ends while the stage still holds.
+""")
+def silence() -> None:
+    """Silences: hold back the pages that match, for a while, with who and why."""
+
+
+@silence.command("add")
+@api_option
+@token_option
+@click.option("--match", "matchers", multiple=True, required=True, metavar="NAME=VALUE",
+              help="A matcher on a page's labels (repeat: every one must match).")
+@click.option("--duration", required=True, help="How long, e.g. 2h (at most 30 days).")
+@click.option("--comment", required=True, help="Who handles what: shown with the silence.")
+@output_option
+def add(api, token_env, matchers, duration, comment, output) -> None:
+    """Silence the pages every --match matches; the author is your token's identity."""
+    seconds = duration_s(duration, "--duration")
+    client = runner_client(api, token_env)
+    change(lambda: client.silence_add(list(matchers), seconds, comment), output)
+
+
+@silence.command("list")
+@api_option
+@token_option
+@output_option
+def list_(api, token_env, output) -> None:
+    """The silences in force (author, comment, ends in) and those ended in the last day."""
+    from ..render.silences import silences_json, silences_text
+
+    client = runner_client(api, token_env, required=False)
+    got = read(client.silences, "silence list", output, token_env)
+    click.echo(silences_json(got) if output == "json" else silences_text(got))
+    raise SystemExit(EXIT_OK)
+
+
+@silence.command("expire")
+@api_option
+@token_option
+@click.argument("silence_id", metavar="ID")
+@output_option
+def expire(api, token_env, silence_id, output) -> None:
+    """End a silence now: what it held back pages again if it still fires."""
+    client = runner_client(api, token_env)
+    change(lambda: client.silence_expire(silence_id), output)
+
+
+@click.command(epilog="""\b
+Examples:
+  ksctl ack --policy futures-book --scope binanceusdm/main --comment "on it, flatten done"
+  ksctl ack --incident futures-book/binanceusdm/main/L3/e1
+Shown in ksctl status, the console and the incident's runbook. It does not stop the pages: to
+hold back the repeats of a latched halt, add a silence (ksctl silence add).
+""")
+@api_option
+@token_option
+@click.option("--incident", default=None, help="The incident's id (its decision id).")
+@click.option("--policy", default=None, help="With --scope: the incident that scope is in now.")
+@click.option("--scope", default=None)
+@click.option("--comment", default="", help="A note shown with the acknowledgement.")
+@output_option
+def ack(api, token_env, incident, policy, scope, comment, output) -> None:
+    """Acknowledge an open incident: you have it (your token's identity, now)."""
+    if (incident is None) == (policy is None or scope is None) or (incident is not None and (policy or scope)):
+        raise click.UsageError("give --incident ID, or --policy and --scope (not both)")
+    client = runner_client(api, token_env)
+    change(lambda: client.ack(incident, policy, scope, comment), output)

@@ -1,0 +1,50 @@
+"""Silences as ``ksctl silence list`` prints them: one line each, in force first, with who made
+it, why, and when it ends (``ends in 1h59m``), or when and by whom it was expired.
+
+Values in, text out: nothing here reads the clock (each silence carries the time its state is
+as of) or talks to the runner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Sequence
+
+from ..runner.view import SilenceStatus
+from .times import iso
+
+
+def span(ms: int) -> str:
+    """``1h59m``, ``3m10s``, ``2d4h``: a duration to the two largest units."""
+    s = max(0, ms) // 1000
+    d, s = divmod(s, 86_400)
+    h, s = divmod(s, 3_600)
+    m, s = divmod(s, 60)
+    parts = [f"{v}{u}" for v, u in ((d, "d"), (h, "h"), (m, "m"), (s, "s")) if v]
+    return "".join(parts[:2]) or "0s"
+
+
+def silence_when(s: SilenceStatus) -> str:
+    if s.state == "active":
+        return f"ends in {span(s.ends_ms - s.as_of_ms)} ({iso(s.ends_ms)})"
+    if s.state == "pending":
+        return f"starts in {span(s.starts_ms - s.as_of_ms)} ({iso(s.starts_ms)})"
+    by = f" by {s.expired_by}" if s.expired_by else ""
+    return f"expired{by} {span(s.as_of_ms - s.ends_ms)} ago ({iso(s.ends_ms)})"
+
+
+def silence_line(s: SilenceStatus) -> str:
+    return (f"{s.id}  {s.state.upper():<8} {', '.join(s.matchers)}  by {s.author}  {silence_when(s)}  "
+            f"comment: {s.comment}")
+
+
+def silences_text(silences: Sequence[SilenceStatus]) -> str:
+    if not silences:
+        return "no silences (ksctl silence add --match policy=NAME --duration 2h --comment WHY)"
+    order = {"active": 0, "pending": 1, "expired": 2}
+    return "\n".join(silence_line(s) for s in sorted(silences, key=lambda s: (order.get(s.state, 3), s.ends_ms)))
+
+
+def silences_json(silences: Sequence[SilenceStatus]) -> str:
+    return json.dumps({"silences": [dataclasses.asdict(s) for s in silences]}, indent=1)

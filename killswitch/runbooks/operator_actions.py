@@ -1,0 +1,130 @@
+"""What people did during a period, from the audit trail: the closure report's operator actions.
+
+What it owns: one row per audited operator action — a lock, an unlock, a manual close, a silence
+added or expired, an acknowledgement, a dead man's switch armed or disarmed — with its author
+(the authenticated identity the runner audited, ``by``), its reason or comment, its time, what
+became of it (done, or the refusal's reason code) and how long it lasted, derived from later
+rows of the same trail and the journal:
+
+- a lock: until the operator's unlock of that scope, the operator's next lock of it (which
+  replaces it), or its ttl, whichever came first; still in force at the period's end otherwise;
+- a silence: from its start to its end, or to the moment it was expired;
+- an acknowledgement: until someone else acknowledged the incident, or the incident ended;
+- a manual close: until the last of its orders had its final result (settled);
+- an armed dead man's switch: until it was disarmed or armed again.
+
+Pure: rows in, plain values out (times in ms and ISO text; the renderer formats durations).
+Must not read the store itself (:mod:`.report` hands the rows in) or call an action done that
+its row says was refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from .incident import iso
+
+# audit kind -> the action as the report names it
+ACTION_KINDS = {"manual_lock": "lock", "manual_unlock": "unlock", "manual_close_requested": "close",
+                "silence_added": "silence", "silence_expired": "silence expired", "incident_acknowledged": "ack",
+                "dms_armed": "dms arm", "dms_disarmed": "dms disarm"}
+
+
+def _target(kind: str, p: Mapping[str, Any]) -> str:
+    if kind in ("silence_added", "silence_expired"):
+        matchers = p.get("matchers") or []
+        return f"{p.get('id') or '-'}: {', '.join(str(m) for m in matchers)}"
+    if kind == "incident_acknowledged":
+        return str(p.get("incident") or "-")
+    if kind in ("dms_armed", "dms_disarmed"):
+        return str(p.get("source") or "-")
+    return str(p.get("scope") or "-")
+
+
+def _reason(kind: str, p: Mapping[str, Any]) -> str:
+    if kind == "silence_expired":
+        return f"silence by {p.get('author') or '?'}: {p.get('comment') or ''}".rstrip(": ")
+    if kind in ("silence_added", "incident_acknowledged"):
+        return str(p.get("comment") or "")
+    if kind == "manual_lock":
+        mode = f"{p.get('mode') or 'halted'}"
+        ttl = f", ttl {p['ttl_s']:g}s" if isinstance(p.get("ttl_s"), (int, float)) else ""
+        return f"{mode}{ttl}: {p.get('reason') or ''}"
+    if kind == "dms_armed":
+        return f"timeout {p.get('timeout_s')}s"
+    if kind == "manual_close_requested":
+        return f"{p.get('reason') or ''} ({p.get('orders', 0)} order(s) planned)"
+    return str(p.get("reason") or "")
+
+
+def operator_actions(rows: Sequence[Any], until_ms: int, proven: Callable[[int], bool],
+                     settled: Mapping[str, int], incident_ends: Mapping[str, int]) -> list[dict]:
+    """The actions among ``rows`` (audit rows, chain order), each with how long it lasted.
+    ``settled``: a manual close's id -> when its last order became final; ``incident_ends``: an
+    incident -> when it ended (reset, escalation, re-entry) within the period."""
+    mine = [r for r in rows if r.kind in ACTION_KINDS]
+    out = []
+    for i, r in enumerate(mine):
+        p = r.payload
+        refused = p.get("refused")
+        end, how = (None, None) if refused else _end(r, mine[i + 1:], settled, incident_ends)
+        ongoing = not refused and r.kind in ("manual_lock", "silence_added", "incident_acknowledged", "dms_armed") \
+            and (end is None or end > until_ms)  # a silence or a ttl that ends after the period: not over yet
+        if ongoing:
+            end, how = until_ms, "in force at the period's end"
+        out.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "action": ACTION_KINDS[r.kind], "kind": r.kind,
+                    "target": _target(r.kind, p), "by": p.get("by"), "reason": _reason(r.kind, p),
+                    "outcome": f"refused: {str(refused).split(':', 1)[0]}" if refused else "done",
+                    "refusal": refused, "duration_ms": None if end is None else max(0, end - _start(r)),
+                    "ended": how, "verified": proven(r.seq)})
+    return out
+
+
+def _start(r: Any) -> int:
+    starts = r.payload.get("starts_ms")
+    return int(starts) if r.kind == "silence_added" and isinstance(starts, int) else r.ts_ms
+
+
+def _end(r: Any, later: Sequence[Any], settled: Mapping[str, int], incident_ends: Mapping[str, int]
+         ) -> tuple[Optional[int], Optional[str]]:
+    """When the action ``r`` stopped holding and how, from the rows after it; (None, None) when
+    it has no duration (an unlock, a disarm, an expiry) or it did not end in the period."""
+    p = r.payload
+    done = [x for x in later if not x.payload.get("refused")]
+    if r.kind == "manual_lock":
+        ends = []
+        if isinstance(p.get("ttl_s"), (int, float)):
+            ends.append((r.ts_ms + int(round(p["ttl_s"] * 1000)), "its ttl ran out"))
+        for x in done:
+            same = x.payload.get("scope") == p.get("scope")
+            if same and x.kind == "manual_lock":
+                ends.append((x.ts_ms, f"replaced by {x.payload.get('by') or 'another'}'s lock"))
+                break
+            if same and x.kind == "manual_unlock" and "operator" in (x.payload.get("lifted") or ["operator"]):
+                ends.append((x.ts_ms, f"unlocked by {x.payload.get('by') or '?'}"))
+                break
+        return min(ends, key=lambda e: e[0]) if ends else (None, None)
+    if r.kind == "silence_added":
+        expired = next((x for x in done if x.kind == "silence_expired" and x.payload.get("id") == p.get("id")), None)
+        ends_ms = p.get("ends_ms") if isinstance(p.get("ends_ms"), int) else None
+        if expired is not None and (ends_ms is None or expired.ts_ms < ends_ms):
+            return expired.ts_ms, f"expired by {expired.payload.get('by') or '?'}"
+        return (ends_ms, "ran its course") if ends_ms is not None else (None, None)
+    if r.kind == "incident_acknowledged":
+        incident = p.get("incident")
+        handed = next((x for x in done if x.kind == "incident_acknowledged" and x.payload.get("incident") == incident
+                       and x.payload.get("by") != p.get("by")), None)
+        ended = incident_ends.get(str(incident))
+        if handed is not None and (ended is None or handed.ts_ms < ended):
+            return handed.ts_ms, f"handed to {handed.payload.get('by')}"
+        return (ended, "the incident ended") if ended is not None else (None, None)
+    if r.kind == "manual_close_requested":
+        at = settled.get(str(p.get("id")))
+        return (at, "its orders settled") if at is not None else (None, None)
+    if r.kind == "dms_armed":
+        nxt = next((x for x in done if x.kind in ("dms_armed", "dms_disarmed")
+                    and x.payload.get("source") == p.get("source")), None)
+        if nxt is None:
+            return None, None
+        return nxt.ts_ms, f"disarmed by {nxt.payload.get('by') or '?'}" if nxt.kind == "dms_disarmed" else "armed again"
+    return None, None

@@ -1,0 +1,56 @@
+"""The console's silences and acknowledgements: the view's answers arranged as the page shows them.
+
+What it owns: the rows of the silences section (matchers, author, comment, when it ends — "ends
+in 1h 59m", counted on the runner's clock — or when and by whom it was expired, and whether it
+can still be expired), and what an incident's card says of who has it and which silences hold
+back its pages. Pure: no I/O, no clock, no HTML.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+from ..view import AckStatus, IncidentStatus, SilenceStatus
+from .model import _when, age_text
+
+
+def silence_row(s: SilenceStatus, now: int) -> dict:
+    if s.state == "active":
+        left = f"ends in {age_text((s.ends_ms - now) / 1000)}"
+    elif s.state == "pending":
+        left = f"starts in {age_text((s.starts_ms - now) / 1000)}"
+    else:
+        left = f"expired{' by ' + s.expired_by if s.expired_by else ''} {age_text((now - s.ends_ms) / 1000)} ago"
+    return {"id": s.id, "matchers": list(s.matchers), "author": s.author, "comment": s.comment, "state": s.state,
+            "left": left, "ends": _when(s.ends_ms, now), "created": _when(s.created_ms, now),
+            "can_expire": s.state != "expired"}
+
+
+def silence_rows(silences: Sequence[SilenceStatus], now: int) -> list[dict]:
+    """In force first (soonest to end first), then those ended in the last day."""
+    order = {"active": 0, "pending": 1, "expired": 2}
+    return [silence_row(s, now) for s in sorted(silences, key=lambda s: (order.get(s.state, 3), s.ends_ms))]
+
+
+def ack_row(a: Optional[AckStatus], now: int) -> Optional[dict]:
+    return None if a is None else {"author": a.author, "comment": a.comment, "at": _when(a.ts_ms, now)}
+
+
+def incident_notes(i: IncidentStatus, now: int) -> dict[str, Any]:
+    """Who has the incident, the silences holding back its pages, and the matchers a silence of
+    its pages would start from (its policy and scope)."""
+    suggest = [f"policy={i.policy}", f"scope={i.scope}"] if i.policy else [f"scope={i.scope}"]
+    return {"ack": ack_row(i.ack, now), "silenced_by": [silence_row(s, now) for s in i.silenced_by],
+            "silence_matchers": " ".join(suggest)}
+
+
+def with_silences(model: dict, incidents: Sequence[IncidentStatus], silences: Sequence[SilenceStatus]) -> dict:
+    """The page model (:func:`~.model.page_model`) with the silences section and each incident's
+    notes (who has it, what silences it), at the model's own ``now_ms``."""
+    now = model["now_ms"]
+    by_id = {i.incident: i for i in incidents}
+    for card in model["incidents"] + model["closes"] + model["pending"]:
+        i = by_id.get(card["id"])
+        card.update(incident_notes(i, now) if i is not None else
+                    {"ack": None, "silenced_by": [], "silence_matchers": f"scope={card['scope']}"})
+    return {**model, "silences": silence_rows(silences, now)}

@@ -1,0 +1,104 @@
+// Silences and acknowledgements in the console: the "New silence" dialog (matchers, duration,
+// comment -> POST /v1/silences), the Expire button of a silence (POST /v1/silences/expire) and the
+// "I have it" button of an incident (POST /v1/ack). The runner decides and answers with a reason
+// code (UNKNOWN_LABEL with close matches, SILENCE_TOO_BROAD, ...), shown as it came. The token is
+// the one console.js keeps in this tab's sessionStorage, sent only in the Authorization header.
+// Data from the runner is written with textContent only.
+"use strict";
+(() => {
+  const KEY = "killswitch.console.token";
+  const $ = (id) => document.getElementById(id);
+  const dialog = $("silence-dialog");
+  if (!dialog) return;
+
+  function say(text) {
+    const a = $("announce");
+    if (!a) return;
+    a.textContent = "";
+    window.setTimeout(() => { a.textContent = text; }, 30);
+  }
+  async function post(path, body) {
+    const h = {"Content-Type": "application/json"};
+    const t = sessionStorage.getItem(KEY);
+    if (t) h["Authorization"] = "Bearer " + t;
+    const r = await fetch(path, {method: "POST", headers: h, body: JSON.stringify(body), cache: "no-store",
+                                 credentials: "omit"});
+    let doc = null;
+    try { doc = await r.json(); } catch (e) { doc = null; }
+    const reason = doc && typeof doc.reason === "string" ? doc.reason : "HTTP " + r.status;
+    return {ok: r.ok && doc !== null && doc.done === true, reason};
+  }
+  function needToken() {
+    if (sessionStorage.getItem(KEY)) return false;
+    say("Enter a token first: silences and acknowledgements need one.");
+    $("token").focus();
+    return true;
+  }
+  // "2h", "30m", "1h30m", "1d", "90s" -> seconds; null when it is not one
+  function seconds(text) {
+    const units = {s: 1, m: 60, h: 3600, d: 86400};
+    const t = text.trim();
+    if (!/^(\d+(\.\d+)?[smhd])+$/.test(t)) return null;
+    let total = 0;
+    for (const [, n, , u] of t.matchAll(/(\d+(\.\d+)?)([smhd])/g)) total += parseFloat(n) * units[u];
+    return total > 0 ? total : null;
+  }
+  // matchers separated by spaces; a quoted value may hold spaces: severity=~"critical|warning"
+  function matchers(text) {
+    return (text.match(/(?:[^\s"]+|"(?:[^"\\]|\\.)*")+/g) || []);
+  }
+  function result(text, ok) {
+    const p = $("silence-result");
+    p.textContent = text;
+    p.className = ok ? "reason-code ok" : "reason-code error";
+    p.hidden = false;
+  }
+
+  document.addEventListener("click", async (e) => {
+    const open = e.target.closest("button[data-silence-open]");
+    if (open) {
+      if (needToken()) return;
+      $("s-matchers").value = open.dataset.silenceOpen;
+      $("s-comment").value = "";
+      $("silence-result").hidden = true;
+      dialog.showModal();
+      (open.dataset.silenceOpen ? $("s-comment") : $("s-matchers")).focus();
+      return;
+    }
+    const expire = e.target.closest("button[data-silence-expire]");
+    if (expire) {
+      if (needToken()) return;
+      expire.disabled = true;
+      const r = await post("/v1/silences/expire", {id: expire.dataset.silenceExpire});
+      say(r.reason);
+      if (!r.ok) expire.disabled = false;
+      return;
+    }
+    const ack = e.target.closest("button[data-ack]");
+    if (ack) {
+      if (needToken()) return;
+      ack.disabled = true;
+      const r = await post("/v1/ack", {incident: ack.dataset.ack});
+      say(r.reason);
+      if (!r.ok) ack.disabled = false;
+    }
+  });
+  $("silence-cancel").addEventListener("click", () => dialog.close());
+  $("silence-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const ms = matchers($("s-matchers").value);
+    const duration = seconds($("s-duration").value);
+    const comment = $("s-comment").value.trim();
+    if (!ms.length) { result("BAD_REQUEST: give at least one matcher, e.g. policy=futures-book", false); return; }
+    if (duration === null) { result("BAD_REQUEST: the duration is like 30m, 2h or 1d", false); return; }
+    if (!comment) { result("BAD_REQUEST: say why in the comment (who is handling what)", false); return; }
+    $("silence-send").disabled = true;
+    try {
+      const r = await post("/v1/silences", {matchers: ms, duration_s: duration, comment});
+      result(r.reason, r.ok);
+      say(r.reason);
+    } finally {
+      $("silence-send").disabled = false;
+    }
+  });
+})();

@@ -1,0 +1,261 @@
+"""Silences and acknowledgements: the operator's "I have it", as commands and reads of the runner.
+
+What it owns: adding a silence (its matchers resolved against what the runner knows: a label no
+page carries is ``UNKNOWN_LABEL``, an unknown policy or scope named by ``=`` is refused with
+close matches, a silence that would silence everything is ``SILENCE_TOO_BROAD``), expiring one,
+acknowledging an open incident (named, or the one a policy's scope is in now), and the views of
+them: the silence list, who has each incident, and which silences hold back an incident's pages.
+
+The order of a change is the one of every operator command (:mod:`.commands`): refused on a
+standby, audited first (fenced, with its author), then stored (fenced), then the book takes it
+and is saved so that a standby following it reads them again (``notes_mark``). The
+notification sink reads the silences from the book through its context at every flush; the
+acknowledgement is handed to the sinks as an ``incident_acknowledged`` event (the runbook sink
+renders the incident's runbook again with it).
+
+Must not: send or hold back a page itself (the notification sink does), or run outside the
+operator turn (the API's view calls take it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Awaitable, Callable, Optional, Sequence
+
+from ..engine.stages import decision_id
+from ..events import INCIDENT_ACKNOWLEDGED, STAGE_TRANSITION, Event
+from ..silences import (PAGE_LABELS, Acknowledgement, LabelMatcher, Silence, SilenceError, close_names,
+                        matcher_problem, parse_matcher)
+from ..state.store import FencedError
+from .book import Book
+from .leadership import Leadership
+from .scopes import Catalog
+from .shortfalls import manual_scope
+from .storeio import StoreIO
+from .view import AckStatus, ChangeResult, SilenceResult, SilenceStatus
+
+MAX_SILENCE_S = 30 * 86_400
+SHOWN_EXPIRED_MS = 86_400_000  # expired silences listed for a day after they end
+MAX_COMMENT = 500
+
+
+def silence_status(s: Silence, now: int) -> SilenceStatus:
+    return SilenceStatus(s.id, tuple(str(m) for m in s.matchers), s.starts_ms, s.ends_ms, s.author, s.comment,
+                         s.created_ms, s.state(now), now, s.expired_by)
+
+
+def ack_status(a: Optional[Acknowledgement]) -> Optional[AckStatus]:
+    return None if a is None else AckStatus(a.incident, a.author, a.ts_ms, a.comment)
+
+
+def known_labels(book: Book) -> set[str]:
+    """The label names a page of this runner can carry: the events' and every policy's own."""
+    return set(PAGE_LABELS) | {k for p in book.graph.policies for k in p.labels}
+
+
+def incident_labels(book: Book, policy: str, scope: str, level: int) -> dict[str, str]:
+    """The labels of the page a stage entry sends (as the runner's ``transition_event`` labels
+    it), the severity its stage's notify actions give (critical without one)."""
+    node = book.node(policy)
+    labels: dict[str, str] = {str(k): str(v) for k, v in (node.labels if node is not None else {}).items()}
+    stage = next((st for st in node.stages if st.level == level), None) if node is not None else None
+    severities = [getattr(a, "severity", None) for a in (stage.actions if stage is not None else ())]
+    rank = {"info": 0, "warning": 1, "critical": 2}
+    named = [s for s in severities if isinstance(s, str) and s in rank]
+    labels.update(event=STAGE_TRANSITION, policy=policy, scope=scope, level=str(level),
+                  severity=max(named, key=rank.__getitem__) if named else "critical")
+    if stage is not None:
+        labels["stage"] = stage.name
+    if node is not None and node.owner:
+        labels["owner"] = str(node.owner)
+    if "/" in scope:
+        labels["venue"] = scope.split("/")[0]
+    return labels
+
+
+def holding_back(book: Book, labels: dict[str, str], now: int) -> tuple[SilenceStatus, ...]:
+    """The active silences that hold back a page with ``labels`` for at least one receiver (a
+    ``receiver`` matcher is left out: which receivers a page reaches is the routes' business)."""
+    out = []
+    for s in book.silences:
+        if s.active(now) and all(m.matches(labels) for m in s.matchers if m.name != "receiver"):
+            out.append(silence_status(s, now))
+    return tuple(out)
+
+
+class Silences:
+    """See the module doc. ``save`` saves the book (awaited); ``emit`` hands an event to the sinks."""
+
+    def __init__(self, book: Book, lead: Leadership, store: Any, io: StoreIO, *, clock: Callable[[], int],
+                 catalog: Callable[[], Catalog], save: Callable[[], Awaitable[None]], emit: Callable[[Event], None],
+                 open_closes: Callable[[], Sequence[str]] = tuple):
+        self.book = book
+        self.lead = lead
+        self.store = store
+        self.io = io
+        self.clock = clock
+        self.catalog = catalog
+        self.save = save
+        self.emit = emit
+        self.open_closes = open_closes  # the ids of the manual closes the runner tracks
+
+    # --- reads ------------------------------------------------------------------------------------------
+
+    def shown(self) -> tuple[SilenceStatus, ...]:
+        now = self.clock()
+        return tuple(silence_status(s, now) for s in self.book.silences if s.ends_ms > now - SHOWN_EXPIRED_MS)
+
+    def in_force(self) -> tuple[Silence, ...]:
+        """What the notification sink honours now."""
+        now = self.clock()
+        return tuple(s for s in self.book.silences if s.active(now))
+
+    # --- changes ----------------------------------------------------------------------------------------
+
+    def _problem(self, texts: Sequence[str], duration_s: float, comment: str
+                 ) -> tuple[list[LabelMatcher], Optional[str]]:
+        try:
+            matchers = [parse_matcher(t) for t in texts]
+        except SilenceError as e:
+            return [], e.reason
+        why = matcher_problem(matchers, known_labels(self.book))
+        if why is not None:
+            return matchers, why
+        catalog = self.catalog()
+        for m in matchers:
+            if m.op != "=":
+                continue
+            unknown = catalog.resolve_policy(m.value) if m.name == "policy" else \
+                catalog.resolve_scope(m.value) if m.name == "scope" else None
+            if unknown is not None:
+                return matchers, unknown.reason + " (a silence on it would hold back nothing)"
+        if not 0 < duration_s <= MAX_SILENCE_S:
+            return matchers, f"BAD_REQUEST: a silence lasts more than 0s and at most {MAX_SILENCE_S // 86_400} days"
+        if not comment.strip():
+            return matchers, "BAD_REQUEST: say why in the comment (who is handling what)"
+        return matchers, None
+
+    async def add(self, texts: Sequence[str], duration_s: float, comment: str, *, actor: str) -> SilenceResult:
+        if (standby := self.lead.not_leader("silence")) is not None:
+            return SilenceResult(False, standby)
+        matchers, why = self._problem(texts, duration_s, comment)
+        payload = {"matchers": list(texts), "duration_s": duration_s, "comment": comment, "by": actor}
+        if why is not None:
+            await self._audit_refusal("silence_added", payload, why)
+            return SilenceResult(False, why)
+        now = self.clock()
+        s = Silence(uuid.uuid4().hex[:12], tuple(matchers), now, now + int(round(duration_s * 1000)), actor, comment,
+                    now, now)
+        refused = await self._store("silence_added", {**payload, "id": s.id, "matchers": [str(m) for m in matchers],
+                                                      "starts_ms": s.starts_ms, "ends_ms": s.ends_ms},
+                                    lambda fence: self.store.save_silence(s, fence))
+        if refused:
+            return SilenceResult(False, refused)
+        self.book.silences = tuple(x for x in self.book.silences if x.id != s.id) + (s,)
+        await self._saved(now)
+        return SilenceResult(True, f"SILENCED: {s.id} {s.matcher_text} until {_iso(s.ends_ms)} by {actor}",
+                             silence_status(s, now))
+
+    async def expire(self, silence_id: str, *, actor: str) -> SilenceResult:
+        if (standby := self.lead.not_leader("silence expiry")) is not None:
+            return SilenceResult(False, standby)
+        now = self.clock()
+        s = next((x for x in self.book.silences if x.id == silence_id), None)
+        if s is None:
+            near = close_names(silence_id, [x.id for x in self.book.silences if x.ends_ms > now])
+            hint = f"; did you mean {', '.join(near)}?" if near else " (ksctl silence list shows them)"
+            return SilenceResult(False, f"UNKNOWN_SILENCE: no silence {silence_id!r}{hint}")
+        if s.state(now) == "expired":
+            return SilenceResult(False, f"SILENCE_EXPIRED: {s.id} already ended at {_iso(s.ends_ms)}"
+                                 + (f" (expired by {s.expired_by})" if s.expired_by else ""), silence_status(s, now))
+        done = s.expire(actor, now)
+        refused = await self._store("silence_expired", {"id": s.id, "matchers": [str(m) for m in s.matchers],
+                                                        "author": s.author, "comment": s.comment,
+                                                        "starts_ms": s.starts_ms, "ends_ms": s.ends_ms, "by": actor},
+                                    lambda fence: self.store.save_silence(done, fence))
+        if refused:
+            return SilenceResult(False, refused)
+        self.book.silences = tuple(done if x.id == s.id else x for x in self.book.silences)
+        await self._saved(now)
+        return SilenceResult(True, f"SILENCE_EXPIRED: {s.id} {s.matcher_text} by {actor}; its pages are sent again",
+                             silence_status(done, now))
+
+    def open_incidents(self) -> dict[str, tuple[Optional[str], str, int]]:
+        """incident → (policy, scope, level) of every stage a scope is in now and tracked manual close."""
+        out: dict[str, tuple[Optional[str], str, int]] = {}
+        for key, ss in sorted(self.book.state.scopes.items()):
+            if ss.stage.level > 0:
+                policy, _, scope = key.partition("|")
+                out[decision_id(policy, scope, ss.stage.level, ss.stage.entries)] = (policy, scope, ss.stage.level)
+        for cid in self.open_closes():
+            out[cid] = (None, manual_scope(cid), 0)
+        return out
+
+    async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str,
+                          *, actor: str) -> ChangeResult:
+        if (standby := self.lead.not_leader("acknowledgement")) is not None:
+            return ChangeResult(False, standby)
+        if len(comment) > MAX_COMMENT:
+            return ChangeResult(False, f"BAD_REQUEST: the comment is longer than {MAX_COMMENT} characters")
+        open_ = self.open_incidents()
+        if incident is None:
+            if not policy or not scope:
+                return ChangeResult(False, "BAD_REQUEST: name the incident, or its policy and scope")
+            unknown = self.catalog().resolve_policy_scope(policy, scope)
+            if unknown is not None:
+                return ChangeResult(False, unknown.reason)
+            incident = next((i for i, (p, s, _) in open_.items() if p == policy and s == scope), None)
+            if incident is None:
+                return ChangeResult(False, f"NOT_ENGAGED: {policy} {scope} is in no stage: no incident to acknowledge")
+        elif incident not in open_:
+            near = close_names(incident, open_)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            return ChangeResult(False, f"UNKNOWN_INCIDENT: {incident!r} is not an open incident{hint}")
+        now = self.clock()
+        ack = Acknowledgement(incident, actor, now, comment)
+        before = self.book.acks.get(incident)
+        payload: dict[str, Any] = {"incident": incident, "comment": comment, "by": actor}
+        if before is not None:
+            payload["previous"] = {"by": before.author, "ts_ms": before.ts_ms}
+        refused = await self._store("incident_acknowledged", payload, lambda fence: self.store.record_ack(ack, fence))
+        if refused:
+            return ChangeResult(False, refused)
+        self.book.acks = {**self.book.acks, incident: ack}
+        await self._saved(now)
+        p, s, level = open_[incident]
+        self.emit(Event.make(INCIDENT_ACKNOWLEDGED, now, {"incident": incident, "author": actor, "comment": comment,
+                                                          "ts_ms": now}, policy=p, scope=s, level=level or None))
+        took = f" (from {before.author})" if before is not None and before.author != actor else ""
+        return ChangeResult(True, f"ACKNOWLEDGED: {incident} by {actor}{took}")
+
+    # --- the order of a change ----------------------------------------------------------------------------
+
+    async def _store(self, kind: str, payload: dict, write: Callable[[int], None]) -> Optional[str]:
+        """Audit (fenced), then store (fenced); why it was refused, or None."""
+        try:
+            await self.lead.audit(kind, self.clock(), payload)
+            fence = self.lead.fence
+            await self.io(write, fence)
+        except FencedError:
+            return self.lead.deposed()
+        return None
+
+    async def _audit_refusal(self, kind: str, payload: dict, why: str) -> None:
+        try:
+            await self.lead.audit(kind, self.clock(), {**payload, "refused": why})
+        except FencedError:
+            self.lead.leader = False
+
+    async def _saved(self, now: int) -> None:
+        """The book saved with the new mark, so that a standby reads the silences again."""
+        self.book.notes_mark = max(self.book.notes_mark + 1, now)
+        try:
+            await self.save()
+        except FencedError:
+            self.lead.stale = True  # stored under our token; the next leader reads them from the store
+
+
+def _iso(ms: int) -> str:
+    from .lock import iso_ms
+
+    return iso_ms(ms)

@@ -1,0 +1,105 @@
+"""The silences and acknowledgements tables, and the StateStore calls over them.
+
+What it owns: the schema step that adds them (``SILENCE_TABLES``, migration 8 of ``sql.py``) and
+:class:`SilenceTables`, the mixin of :class:`~.sql.SqlStore` that stores and reads them. A
+silence is one row, replaced in place when it is expired (its end moved, who expired it); an
+acknowledgement is appended, never replaced: the latest of an incident is who has it now, the
+earlier ones are its history (a hand-over). Both writes are fenced: only the leader records what
+an operator said, in the same transaction as the fence check.
+
+Must not: decide what a silence matches or whether one may be added (``killswitch.silences`` and
+the runner do), or hold a transaction open between calls.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractContextManager
+from typing import Any, Iterable, Optional
+
+from ..silences import Acknowledgement, Silence
+
+SILENCE_TABLES = (
+    # matchers as JSON text ([{"name", "op", "value"}]): read back through killswitch.silences
+    """CREATE TABLE silence (
+         id TEXT PRIMARY KEY,
+         matchers TEXT NOT NULL,
+         starts_ms BIGINT NOT NULL,
+         ends_ms BIGINT NOT NULL,
+         author TEXT NOT NULL,
+         comment TEXT NOT NULL,
+         created_ms BIGINT NOT NULL,
+         updated_ms BIGINT NOT NULL,
+         expired_by TEXT,
+         fence BIGINT NOT NULL)""",
+    "CREATE INDEX silence_ends ON silence (ends_ms)",
+    """CREATE TABLE incident_ack (
+         seq {id},
+         incident TEXT NOT NULL,
+         author TEXT NOT NULL,
+         ts_ms BIGINT NOT NULL,
+         comment TEXT NOT NULL,
+         fence BIGINT NOT NULL)""",
+    "CREATE INDEX incident_ack_incident ON incident_ack (incident, seq)",
+)
+
+_SILENCE_COLS = "id, matchers, starts_ms, ends_ms, author, comment, created_ms, updated_ms, expired_by"
+
+
+class SilenceTables:
+    """The silence and acknowledgement calls of :class:`~.sql.SqlStore` (which supplies ``_tx``,
+    ``_q`` and ``_check_fence``)."""
+
+    def _tx(self, write: bool) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _q(self, cur: Any, query: str, params: Iterable[Any] = ()) -> Any:
+        raise NotImplementedError
+
+    def _check_fence(self, cur: Any, fence: int) -> None:
+        raise NotImplementedError
+
+    def save_silence(self, silence: Silence, fence: int) -> None:
+        """Store ``silence``, replacing the one of the same id (an expiry). Fenced."""
+        row = (silence.id, json.dumps([m.to_json() for m in silence.matchers], separators=(",", ":")),
+               int(silence.starts_ms), int(silence.ends_ms), silence.author, silence.comment,
+               int(silence.created_ms), int(silence.updated_ms), silence.expired_by, int(fence))
+        with self._tx(write=True) as cur:
+            self._check_fence(cur, fence)
+            self._q(cur, f"INSERT INTO silence ({_SILENCE_COLS}, fence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                         "ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers, "
+                         "starts_ms = excluded.starts_ms, ends_ms = excluded.ends_ms, author = excluded.author, "
+                         "comment = excluded.comment, created_ms = excluded.created_ms, "
+                         "updated_ms = excluded.updated_ms, expired_by = excluded.expired_by, "
+                         "fence = excluded.fence", row)
+
+    def silences(self, ending_after_ms: Optional[int] = None, limit: int = 1000) -> list[Silence]:
+        """The silences that end after ``ending_after_ms`` (None: every one), oldest first, at most
+        ``limit`` (the latest)."""
+        with self._tx(write=False) as cur:
+            rows = self._q(cur, f"SELECT {_SILENCE_COLS} FROM silence WHERE ends_ms > ? "
+                                "ORDER BY created_ms DESC, id DESC LIMIT ?",
+                           (-(2**62) if ending_after_ms is None else int(ending_after_ms), int(limit))).fetchall()
+        return [_silence(r) for r in reversed(rows)]
+
+    def record_ack(self, ack: Acknowledgement, fence: int) -> None:
+        """Append an acknowledgement of an incident. Fenced."""
+        with self._tx(write=True) as cur:
+            self._check_fence(cur, fence)
+            self._q(cur, "INSERT INTO incident_ack (incident, author, ts_ms, comment, fence) VALUES (?, ?, ?, ?, ?)",
+                    (ack.incident, ack.author, int(ack.ts_ms), ack.comment, int(fence)))
+
+    def acks(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Acknowledgement]:
+        """The acknowledgements made at or after ``since_ms`` (None: all), in the order they were
+        made, at most ``limit`` (the latest)."""
+        with self._tx(write=False) as cur:
+            rows = self._q(cur, "SELECT incident, author, ts_ms, comment FROM incident_ack WHERE ts_ms >= ? "
+                                "ORDER BY seq DESC LIMIT ?",
+                           (-(2**62) if since_ms is None else int(since_ms), int(limit))).fetchall()
+        return [Acknowledgement(*r) for r in reversed(rows)]
+
+
+def _silence(row: tuple) -> Silence:
+    doc = {"id": row[0], "matchers": json.loads(row[1]), "starts_ms": row[2], "ends_ms": row[3], "author": row[4],
+           "comment": row[5], "created_ms": row[6], "updated_ms": row[7], "expired_by": row[8]}
+    return Silence.from_json(doc)

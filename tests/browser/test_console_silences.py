@@ -1,0 +1,94 @@
+"""Silences and acknowledgements in the console, in a real browser: an operator says "I have it"
+on a halted incident, silences its pages from the incident's card (a label typo first, refused
+with its close match), sees the silence with its author, comment and end, and expires it; a
+viewer sees them and the buttons refuse her. Screenshots: 30-silence-dialog-refused,
+31-incident-acknowledged-and-silenced, 32-silence-expired."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .conftest import ACCOUNT, ALICE
+from .test_console import open_console, sign_in, text_of, view_text, wait
+
+
+def _click(browser: Any, css: str) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(10):  # the view is swapped in every 2 s: find it again then
+        try:
+            browser.find_element("css selector", css).click()
+            return
+        except StaleElementReferenceException:
+            time.sleep(0.2)
+    raise AssertionError(f"could not click {css}")
+
+
+def _silence_dialog(browser: Any, css: str) -> None:
+    _click(browser, css)
+    wait(browser, lambda b: b.execute_script("return document.getElementById('silence-dialog').open"),
+         "the silence dialog opens")
+
+
+def _send_silence(browser: Any, *, matchers: str | None = None, duration: str = "2h", comment: str) -> str:
+    if matchers is not None:
+        box = browser.find_element("id", "s-matchers")
+        box.clear()
+        box.send_keys(matchers)
+    d = browser.find_element("id", "s-duration")
+    d.clear()
+    d.send_keys(duration)
+    c = browser.find_element("id", "s-comment")
+    c.clear()
+    c.send_keys(comment)
+    before = text_of(browser, "#silence-result") if browser.find_element("id", "silence-result").is_displayed() else ""
+    browser.find_element("id", "silence-send").click()
+    wait(browser, lambda b: b.find_element("id", "silence-result").is_displayed()
+         and text_of(b, "#silence-result") not in ("", before), "the runner answers")
+    return text_of(browser, "#silence-result")
+
+
+def test_an_operator_acknowledges_silences_and_expires_from_the_console(live, browser, shot):
+    r = live()
+    r.tick(1, beat=("bot-x",))
+    r.tick(13)  # bot-x silent for 65 s: bot-guard halts the account (stage 1, manual)
+    incident = next(i.incident for i in r.call(r.runner.incidents()) if i.kind == "stage")
+    open_console(browser, r.url)
+    sign_in(browser, ALICE, "alice")
+    wait(browser, lambda b: "Nobody has acknowledged it" in text_of(b, "#incidents"), "the incident is shown")
+    assert "No silence: every page is sent." in text_of(browser, "#silences")
+
+    # "I have it"
+    _click(browser, f'#incidents button[data-ack="{incident}"]')
+    wait(browser, lambda b: "Acknowledged by alice" in text_of(b, "#incidents"), "the acknowledgement is shown")
+    [guard] = [s for s in r.runner.status().scopes if s.policy == "bot-guard"]
+    assert guard.ack is not None and guard.ack.author == "alice"
+
+    # silence its pages from the card: the matchers come filled in with its policy and scope
+    _silence_dialog(browser, "#incidents button[data-silence-open]")
+    assert browser.find_element("id", "s-matchers").get_attribute("value") == f"policy=bot-guard scope={ACCOUNT}"
+    answer = _send_silence(browser, matchers=f"polcy=bot-guard scope={ACCOUNT}", comment="alice: restarting bot-x")
+    assert answer.startswith("UNKNOWN_LABEL: no page carries a label 'polcy'; did you mean policy?"), answer
+    shot("30-silence-dialog-refused", full=False)
+    answer = _send_silence(browser, matchers=f"policy=bot-guard scope={ACCOUNT}",
+                           comment="alice: restarting bot-x")
+    assert answer.startswith("SILENCED: ") and "by alice" in answer, answer
+    sid = answer.split()[1]
+    browser.find_element("id", "silence-cancel").click()
+    wait(browser, lambda b: sid in text_of(b, "#silences"), "the silence is listed")
+    row = text_of(browser, "#silences tr.silence-active")
+    assert "alice" in row and "restarting bot-x" in row and "ends in 2h" in row, row
+    wait(browser, lambda b: f"Pages silenced by {sid}" in text_of(b, "#incidents"), "the incident shows it")
+    shot("31-incident-acknowledged-and-silenced")
+
+    # expire it: listed as expired, by alice; the incident's pages are no longer held back
+    _click(browser, f'#silences button[data-silence-expire="{sid}"]')
+    wait(browser, lambda b: "expired by alice" in text_of(b, "#silences"), "the silence is expired")
+    wait(browser, lambda b: "Pages silenced" not in text_of(b, "#incidents"), "the incident is no longer silenced")
+    assert r.runner.silences()[0].state == "expired"
+    shot("32-silence-expired")
+    kinds = [row.kind for row in r.store.audit_rows(kinds=["silence_added", "silence_expired",
+                                                             "incident_acknowledged"])]
+    assert kinds == ["incident_acknowledged", "silence_added", "silence_added", "silence_expired"], kinds
+    assert "Silences" in view_text(browser)

@@ -1,0 +1,231 @@
+"""Silences and acknowledgements against a live runner halted by a crash: ``ksctl silence`` and
+``ksctl ack`` through the API, refusals with their reason codes and close matches, who may do
+what, status (text and JSON), the incident, the audit chain, and a restart that keeps them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+
+from click.testing import CliRunner
+
+from killswitch.cli.main import cli
+from killswitch.client import RunnerClient
+from killswitch.runner.api import make_app, start_api, stop_api
+from killswitch.runner.identity import parse_tokens, token_digest
+
+from .test_runner import TICK_MS, build_runner, graph, setup
+
+ALICE, VAL = "silence-test-alice", "silence-test-val"
+PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
+    {"identity": "alice", "roles": ["operator"], "sha256": token_digest(ALICE)},
+    {"identity": "val", "roles": ["viewer"], "sha256": token_digest(VAL)}]})
+SCOPE = "simulated/sim-main"
+
+
+def _serve(runner, clock):
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict = {}
+
+    async def serve():
+        await runner.start()
+        for _ in range(60):  # the flash crash: stage 3, latched
+            clock.advance(TICK_MS)
+            await runner.tick()
+        holder["site"], holder["url"] = await start_api(make_app(runner, tokens=PEOPLE))
+        ready.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
+    thread.start()
+    assert ready.wait(60)
+
+    def stop():
+        asyncio.run_coroutine_threadsafe(stop_api(holder["site"]), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+    return holder["url"], stop
+
+
+def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
+    runner, engine, clock, store, _ = setup(tmp_path)
+    url, stop = _serve(runner, clock)
+    alice, val = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": VAL})
+    add = ["silence", "add", "--api", url, "--duration", "2h", "--comment", "alice: flatten done, on it"]
+    try:
+        # refusals: a label no page carries, a policy the runner does not run, a silence of everything
+        r = alice.invoke(cli, add + ["--match", "polcy=crash-ladder"])
+        assert r.exit_code == 1 and r.output.startswith("UNKNOWN_LABEL: no page carries a label 'polcy'; "
+                                                        "did you mean policy?"), r.output
+        r = alice.invoke(cli, add + ["--match", "policy=crash-ladr"])
+        assert r.exit_code == 1 and r.output.startswith("UNKNOWN_POLICY: 'crash-ladr'") and "crash-ladder" in r.output
+        r = alice.invoke(cli, add + ["--match", 'severity=~".*"'])
+        assert r.exit_code == 1 and r.output.startswith("SILENCE_TOO_BROAD"), r.output
+        r = alice.invoke(cli, add + ["--match", "policy=~crash-(ladder"])
+        assert r.exit_code == 1 and r.output.startswith("BAD_MATCHER"), r.output
+        r = val.invoke(cli, add + ["--match", "policy=crash-ladder"])  # a viewer may look, not silence
+        assert r.exit_code == 1 and "ROLE_REQUIRED" in r.output, r.output
+        r = alice.invoke(cli, add[:-4] + ["--duration", "soon", "--comment", "x", "--match", "policy=crash-ladder"])
+        assert r.exit_code == 2 and "--duration" in r.output
+        # the silence
+        r = alice.invoke(cli, add + ["--match", "policy=crash-ladder", "--match", f"scope={SCOPE}"])
+        assert r.exit_code == 0, r.output
+        m = re.fullmatch(r'SILENCED: ([0-9a-f]{12}) policy="crash-ladder", scope="simulated/sim-main" until '
+                         r'\S+Z by alice\n', r.output)
+        assert m, r.output
+        sid = m.group(1)
+        r = val.invoke(cli, ["silence", "list", "--api", url])  # viewers may list
+        assert r.exit_code == 0 and re.match(
+            rf'{sid}  ACTIVE   policy="crash-ladder", scope="simulated/sim-main"  by alice  ends in 2h '
+            r"\(\S+Z\)  comment: alice: flatten done, on it", r.output), r.output
+        # the acknowledgement, by the scope's incident
+        r = alice.invoke(cli, ["ack", "--api", url, "--policy", "crash-ladder", "--scope", SCOPE,
+                               "--comment", "I have it"])
+        assert r.exit_code == 0 and r.output == "ACKNOWLEDGED: crash-ladder/simulated/sim-main/L3/e3 by alice\n"
+        r = alice.invoke(cli, ["ack", "--api", url, "--incident", "crash-ladder/simulated/sim-main/L3/e9"])
+        assert r.exit_code == 1 and r.output.startswith("UNKNOWN_INCIDENT") and "L3/e3" in r.output, r.output
+        r = alice.invoke(cli, ["ack", "--api", url, "--policy", "crash-ladder"])
+        assert r.exit_code == 2
+        r = alice.invoke(cli, ["status", "--api", url])
+        assert re.search(r"stage 3 flatten .*ACKNOWLEDGED by alice at \S+Z: I have it", r.output), r.output
+        doc = json.loads(alice.invoke(cli, ["status", "--api", url, "-o", "json"]).output)
+        assert doc["scopes"][0]["ack"]["author"] == "alice" and doc["scopes"][0]["ack"]["comment"] == "I have it"
+        [incident] = [i for i in RunnerClient(url, ALICE).incidents() if i.kind == "stage"]
+        assert incident.ack is not None and incident.ack.author == "alice"
+        assert [s.id for s in incident.silenced_by] == [sid]
+        # audited, with the author
+        rows = {r.kind: r.payload for r in store.audit_rows(kinds=["silence_added", "incident_acknowledged"])
+                if "refused" not in r.payload}
+        assert rows["silence_added"]["by"] == "alice" and rows["silence_added"]["id"] == sid
+        assert rows["incident_acknowledged"]["by"] == "alice"
+        assert any("refused" in r.payload and r.payload["refused"].startswith("UNKNOWN_LABEL")
+                   for r in store.audit_rows(kinds=["silence_added"]))
+    finally:
+        stop()
+    # a restart on the same store: the silence and the acknowledgement are still there
+    again = build_runner(graph(), dict(runner.adapters), store, lock_path=tmp_path / "lock2.json", dry_run=False,
+                         clock=clock, confirm_gap_ms=TICK_MS)
+    url, stop = _serve(again, clock)
+    try:
+        assert [s.id for s in again.silences()] == [sid] and again.silences()[0].state == "active"
+        assert again.status().scopes[0].ack is not None and again.status().scopes[0].ack.author == "alice"
+        r = alice.invoke(cli, ["silence", "expire", "--api", url, sid])
+        assert r.exit_code == 0 and r.output.startswith(f"SILENCE_EXPIRED: {sid} ") and "by alice" in r.output
+        r = alice.invoke(cli, ["silence", "expire", "--api", url, sid])
+        assert r.exit_code == 1 and "already ended" in r.output
+        r = alice.invoke(cli, ["silence", "expire", "--api", url, sid[:-1] + "x"])
+        assert r.exit_code == 1 and r.output.startswith("UNKNOWN_SILENCE")
+        r = alice.invoke(cli, ["silence", "list", "--api", url])
+        assert f"{sid}  EXPIRED " in r.output and "expired by alice" in r.output
+        [incident] = [i for i in RunnerClient(url, ALICE).incidents() if i.kind == "stage"]
+        assert incident.silenced_by == ()
+    finally:
+        stop()
+
+
+def test_an_acknowledgement_is_rendered_into_the_incident_runbook(tmp_path):
+    """The runbook of the incident, rendered again with who has it: from the repository's
+    templates and from the built-in runbook alike; one ``runbook_updated`` row says so."""
+    from pathlib import Path
+
+    from adapters.simulated.adapter import SimulatedAdapter
+    from adapters.simulated.engine import ManualClock
+    from adapters.simulated.scenarios import build
+    from killswitch.runbooks.sink import RunbookSink
+    from killswitch.state import open_store
+
+    from .test_runner import T0
+
+    for name, root in (("templates", Path(__file__).resolve().parents[2] / "runbooks"), ("builtin", None)):
+        clock = ManualClock(T0)
+        engine = build("flash-crash", clock)
+        store = open_store(f"sqlite://{tmp_path / (name + '.db')}")
+        adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+        runner = build_runner(graph(), {SCOPE: adapter}, store, sinks=[RunbookSink(root)],
+                              lock_path=tmp_path / f"{name}.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+
+        async def go():
+            await runner.start()
+            for _ in range(60):
+                clock.advance(TICK_MS)
+                await runner.tick()
+            before = store.runbook("crash-ladder/simulated/sim-main/L3/e3").markdown
+            done = await runner.acknowledge(None, "crash-ladder", SCOPE, "flatten checked, on it", actor="alice")
+            return before, done
+
+        before, done = asyncio.run(go())
+        assert done.done, done.reason
+        after = store.runbook("crash-ladder/simulated/sim-main/L3/e3")
+        assert "ACKNOWLEDGED" not in before
+        assert re.search(r"\*\*ACKNOWLEDGED\*\* by alice at \S+Z: flatten checked, on it", after.markdown), name
+        assert "ACKNOWLEDGED" in after.html and after.data["acknowledged"]["by"] == "alice"
+        [row] = [r for r in store.audit_rows(kinds=["runbook_updated"]) if "acknowledged_by" in r.payload]
+        assert row.payload["acknowledged_by"] == "alice"
+        store.close()
+
+
+def test_a_standby_shows_the_leaders_silences_and_acknowledgements_and_pages_by_them_once_it_leads(tmp_path):
+    """The leader's silence and acknowledgement reach a standby on the same store at its next
+    tick (it follows the saved state's mark), and a standby that takes over honours them."""
+    from adapters.simulated.adapter import SimulatedAdapter
+    from adapters.simulated.engine import ManualClock
+    from adapters.simulated.scenarios import build
+    from killswitch.state import open_store
+
+    from .test_runner import T0
+
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    url = f"sqlite://{tmp_path / 'shared.db'}"
+
+    def runner(holder):
+        adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+        return build_runner(graph(), {SCOPE: adapter}, open_store(url), lock_path=tmp_path / f"{holder}.json",
+                            dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, holder=holder, lease_ttl_ms=20_000)
+
+    a, b = runner("a"), runner("b")
+
+    async def go():
+        await a.start()
+        await b.start()
+        for _ in range(60):
+            clock.advance(TICK_MS)
+            await a.tick()
+            await b.tick()
+        assert a.leader and not b.leader
+        refused = await b.silence_add(["policy=crash-ladder"], 3600, "on the standby", actor="alice")
+        assert not refused.done and refused.reason.startswith("NOT_LEADER")
+        added = await a.silence_add(["policy=crash-ladder"], 3600, "alice has it", actor="alice")
+        acked = await a.acknowledge(None, "crash-ladder", SCOPE, "on it", actor="alice")
+        assert added.done and acked.done
+        clock.advance(TICK_MS)
+        await a.tick()
+        await b.tick()
+        return added.silence.id
+
+    sid = asyncio.run(go())
+    assert [s.id for s in b.silences()] == [sid]
+    assert b.status().scopes[0].ack is not None and b.status().scopes[0].ack.comment == "on it"
+    assert [s.id for s in b.fanout.context.silences()] == [sid]  # what its notification sink would honour
+
+    async def takeover():  # the leader stops; the standby takes the lease and reads the store again
+        await a.aclose()
+        for _ in range(6):
+            clock.advance(TICK_MS)
+            await b.tick()
+        return b.leader
+
+    assert asyncio.run(takeover())
+    assert [s.id for s in b.fanout.context.silences()] == [sid] and b.silences()[0].author == "alice"
+
+
+def test_a_manual_close_is_an_incident_one_may_acknowledge_with_its_whole_scope():
+    from killswitch.runner.book import Book
+    from killswitch.runner.silences import Silences
+
+    s = Silences(Book(graph()), None, None, None, clock=lambda: 0, catalog=lambda: None, save=None, emit=None,
+                 open_closes=lambda: ("manual/binanceusdm/sim-main/m1772456400000",))
+    assert s.open_incidents() == {"manual/binanceusdm/sim-main/m1772456400000": (None, "binanceusdm/sim-main", 0)}

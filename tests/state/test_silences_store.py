@@ -1,0 +1,61 @@
+"""Silences and acknowledgements in the state store, once for SQLite and once for PostgreSQL:
+they round-trip exactly (regular-expression matchers included), an expiry replaces the row in
+place, they survive a reopen, and a deposed leader's write is refused and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from killswitch.silences import Acknowledgement, Silence, parse_matcher
+from killswitch.state import FencedError
+
+H = 3_600_000
+
+
+def silence(sid="s-1", *, ends=2 * H, author="alice", comment="I have it: flash crash on BTC") -> Silence:
+    return Silence(sid, (parse_matcher("policy=futures-book"), parse_matcher('severity=~"critical|warning"'),
+                         parse_matcher("scope!=binanceusdm/other")),
+                   starts_ms=0, ends_ms=ends, author=author, comment=comment, created_ms=0, updated_ms=0)
+
+
+def test_a_silence_round_trips_and_survives_a_reopen(open_store_):
+    s = open_store_()
+    fence = s.acquire_lease("runner-a", 10_000, 0)
+    s.save_silence(silence(), fence)
+    s.save_silence(silence("s-2", ends=H // 2, author="bob", comment="noisy feed"), fence)
+    s.close()
+    again = open_store_()
+    got = again.silences()
+    assert got == [silence(), silence("s-2", ends=H // 2, author="bob", comment="noisy feed")]
+    assert got[0].matches({"policy": "futures-book", "severity": "warning", "scope": "binanceusdm/main"})
+    assert not got[0].matches({"policy": "futures-book", "severity": "info"})
+    assert [x.id for x in again.silences(ending_after_ms=H)] == ["s-1"]  # s-2 ended by then
+
+
+def test_an_expiry_replaces_the_silence_in_place(store):
+    fence = store.acquire_lease("runner-a", 10_000, 0)
+    store.save_silence(silence(), fence)
+    store.save_silence(silence().expire("bob", 600_000), fence)
+    [got] = store.silences()
+    assert (got.ends_ms, got.expired_by, got.updated_ms, got.author) == (600_000, "bob", 600_000, "alice")
+    assert got.state(600_000) == "expired" and got.state(599_999) == "active"
+
+
+def test_acknowledgements_are_appended_and_read_in_order(store):
+    fence = store.acquire_lease("runner-a", 10_000, 0)
+    store.record_ack(Acknowledgement("futures-book/binanceusdm/main/L3/e1", "alice", 1_000, "on it"), fence)
+    store.record_ack(Acknowledgement("futures-book/binanceusdm/main/L3/e1", "bob", 2_000, "taking over"), fence)
+    store.record_ack(Acknowledgement("other/x/L1/e1", "carol", 3_000), fence)
+    assert [(a.author, a.comment) for a in store.acks()] == [("alice", "on it"), ("bob", "taking over"),
+                                                             ("carol", "")]
+    assert [a.author for a in store.acks(since_ms=2_000)] == ["bob", "carol"]
+
+
+def test_a_deposed_leader_records_no_silence_and_no_acknowledgement(store):
+    old = store.acquire_lease("runner-a", 1_000, 0)
+    assert store.acquire_lease("runner-b", 1_000, 5_000) == old + 1
+    with pytest.raises(FencedError):
+        store.save_silence(silence(), old)
+    with pytest.raises(FencedError):
+        store.record_ack(Acknowledgement("p/s/L1/e1", "alice", 1), old)
+    assert store.silences() == [] and store.acks() == []
