@@ -71,6 +71,13 @@ DATA = {
     # the walk's runner has nothing latched: its refusal (NOT_ENGAGED) is the data, and exits 1
     ("reset",): Case(("--api", "{api}", "--policy", "crash-ladder", "--scope", SCOPE, "--reason", "walk"), exits=1),
     ("close",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk", "--dry-run")),
+    ("silence", "add"): Case(("--api", "{api}", "--match", "policy=crash-ladder", "--duration", "1h",
+                              "--comment", "walk")),
+    ("silence", "list"): Case(("--api", "{api}",)),
+    # an id no silence has: the refusal (UNKNOWN_SILENCE) is the data, and exits 1
+    ("silence", "expire"): Case(("--api", "{api}", "0123456789ab"), exits=1),
+    # nothing is engaged on the walk's runner: the refusal is the data, and exits 1
+    ("ack",): Case(("--api", "{api}", "--policy", "crash-ladder", "--scope", SCOPE, "--comment", "walk"), exits=1),
     ("history",): Case(("--state", "{state}")),
     ("audit", "verify"): Case(("--state", "{state}")),
     ("runbook", "list"): Case(("--state", "{state}")),
