@@ -5,7 +5,8 @@ per policy instance its evaluation covered — the instance's equity and its cha
 (:mod:`.chart_values`), the very values the triggers compared — written through the store
 thread behind the tick's own writes (queued, never awaited: a tick never waits on a chart),
 fenced like every leader's write, and samples older than :data:`RETENTION_MS` dropped once a
-minute. :meth:`ChartHistory.chart` reads one instance's chart: its stored samples over the
+minute; what such a write raised is taken up by the next tick (:meth:`ChartHistory.failed`).
+:meth:`ChartHistory.chart` reads one instance's chart: its stored samples over the
 window, its stage transitions from the audit trail, the thresholds of the graph running, and
 what the last evaluation and coverage say of it now. A restarted runner, or a standby on a
 shared PostgreSQL store, draws the same history: it is read from the store, not from memory.
@@ -46,6 +47,7 @@ class ChartHistory:
         self.fence = fence
         self.catalog = catalog
         self._trimmed_ms: Optional[int] = None
+        self._failed: Optional[BaseException] = None  # what a sample write raised, for the next tick
         self.failures = 0  # sample writes the store refused or failed (the ticks went on)
 
     def record(self, ev: Evaluation) -> None:
@@ -66,8 +68,20 @@ class ChartHistory:
                 .add_done_callback(self._done)
 
     def _done(self, future: Any) -> None:
-        if future.exception() is not None:  # fenced or failed: the next tick says so where it matters
+        """(On the store thread.) Keep what a write raised for the loop to take up: :meth:`failed`."""
+        error = future.exception()
+        if error is not None:
             self.failures += 1
+            self._failed = error
+
+    def failed(self) -> Optional[BaseException]:
+        """What the last sample writes raised since the last call (the latest), taken once: the
+        runner treats it as any store call outside a tick that failed (a fenced write: another
+        runner leads; a store error: act again only from the store's state), so that a failing
+        store is counted and said whichever call it failed, and a process dying in that write
+        (anything not an ``Exception``) dies rather than being held in a future nobody reads."""
+        error, self._failed = self._failed, None
+        return error
 
     async def chart(self, policy: str, scope: str, hours: float = DEFAULT_HOURS) -> Union[ScopeChart, Unknown]:
         """The chart of ``policy`` on ``scope`` over the last ``hours`` (at most the retention),

@@ -356,6 +356,13 @@ class Runner:
         goes on: a database that restarts or a network that drops a connection ends no runner."""
         started = time.time_ns()
         report = TickReport(self.clock(), leader=False, started_ns=started)
+        chart_write = self.charts.failed()  # the last tick's sample write, queued after it
+        if isinstance(chart_write, FencedError):
+            self.lost_lease()
+        elif isinstance(chart_write, StoreError):
+            self.store_failed()
+        elif chart_write is not None and not isinstance(chart_write, Exception):
+            raise chart_write  # the process dying in that write (a signal, an interpreter exit)
         try:
             # the whole tick in the turn, ahead of every operator change waiting (it lends the
             # turn out while its snapshots are fetched): a queue of writes cannot slow it

@@ -197,7 +197,7 @@ def test_a_restarted_runner_keeps_the_halt(tmp_path):
     assert json.loads((tmp_path / "lock.json").read_text())["mode"] == "halted"
 
 
-@pytest.mark.parametrize("crash_at", list(range(3, 330, 6)))  # a run makes ~324 calls: 55 points across it
+@pytest.mark.parametrize("crash_at", list(range(3, 690, 9)))  # a run makes ~680 calls: 77 points across it
 def test_a_crash_at_any_call_neither_repeats_nor_loses_an_order(tmp_path, crash_at):
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)
