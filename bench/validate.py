@@ -326,6 +326,8 @@ def _accounts(numbers: dict[int, str | None], rnd) -> str:
                   f"      initial_capital: {rnd.choice(['250k', '1M'])}",
                   "      credentials:", f"        api_key: {{env: ACCT_{i:04d}_KEY}}",
                   f"        secret: {{file: /var/run/secrets/killswitch/acct-{i:04d}}}"]
+        if venue == "okx":  # OKX signs with the API key's passphrase too (KS223 without it)
+            lines.append(f"        password: {{env: ACCT_{i:04d}_PASS}}")
     return "\n".join(lines) + "\n"
 
 

@@ -32,6 +32,10 @@ KS219     a hold trigger blind after a deployment for longer than the interval t
           confirmations: a windowed signal it reads has no value yet (warning, :mod:`.blind`)
 KS220     an account's settle_coins entry its venue does not read (:mod:`.settle_check`)
 KS221     an account's venue that is no exchange ccxt knows (:mod:`.venue_check`)
+KS222     an account's venue without a dialect of the adapter's own: ccxt's unified calls read
+          it, and a book can read short (warning, :mod:`.venue_check`)
+KS223     an account's credentials of a kind its venue does not sign with, or without the
+          password or uid it requires (:mod:`.venue_check`)
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)

@@ -102,6 +102,13 @@ KS220 = _c("KS220", "settle coin the venue does not read")
 # an account's venue that is no exchange id of the locked ccxt (a typo the runner would refuse
 # only when it builds the account's adapter)
 KS221 = _c("KS221", "unknown venue")
+# an account's venue (a ccxt id) without a dialect of the adapter's own: served by ccxt's unified
+# calls, whose pages, settle-coin splits and conditional-order lists are not read (the runner
+# serves it and says VENUE_GENERIC at start; a warning, as there)
+KS222 = _c("KS222", "venue without a dialect", Severity.WARNING)
+# an account's credentials of a kind its venue does not sign with (an API key on a wallet-signed
+# venue, a wallet on a venue of API keys), or without the password or uid the venue requires
+KS223 = _c("KS223", "credentials the venue does not sign with")
 
 # --- KS9xx: internal ----------------------------------------------------------------------
 KS900 = _c("KS900", "internal error")

@@ -38,10 +38,10 @@ SINGLE_FILE_ERROR_CODES = {
     "KS110", "KS111", "KS112", "KS113",
     "KS120", "KS121", "KS122", "KS123", "KS140",
     "KS201", "KS202", "KS203", "KS204", "KS206", "KS208", "KS209",
-    "KS212", "KS213", "KS215", "KS216", "KS217", "KS218", "KS220", "KS221",
+    "KS212", "KS213", "KS215", "KS216", "KS217", "KS218", "KS220", "KS221", "KS223",
 }
 # Warning codes that a single file can produce.
-SINGLE_FILE_WARNING_CODES = {"KS130", "KS131", "KS205", "KS207", "KS210", "KS211", "KS214", "KS219"}
+SINGLE_FILE_WARNING_CODES = {"KS130", "KS131", "KS205", "KS207", "KS210", "KS211", "KS214", "KS219", "KS222"}
 # Codes no single text can produce: KS001 and KS010 are raised when a file cannot be read or is
 # over the size limit (before load_text sees any text) and KS900 is an internal error.
 NOT_FROM_A_SINGLE_TEXT = {"KS001", "KS010", "KS900", "KS150", "KS151", "KS152"}  # KS15x: templates, from files

@@ -54,3 +54,34 @@ def test_an_account_on_a_venue_without_a_dialect_is_said_at_start(caplog, monkey
     asyncio.run(built.close())
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("VENUE_GENERIC:")]
     assert len(said) == 1 and said[0].startswith("VENUE_GENERIC: krakenfutures/k1: krakenfutures has no dialect")
+
+
+def test_the_dialect_venues_are_the_adapters():
+    from adapters.ccxt_exchange.dialects import DIALECTS
+    from killswitch.compile.venue_check import DIALECT_VENUES
+
+    assert DIALECT_VENUES == tuple(sorted(DIALECTS)), (
+        "the adapter's dialects changed: set DIALECT_VENUES in killswitch/compile/venue_check.py "
+        f"to {tuple(sorted(DIALECTS))}")
+
+
+def test_the_credential_forms_are_the_locked_ccxts():
+    import ccxt
+
+    from killswitch.compile.venue_check import CREDENTIALS
+
+    fields = {"apiKey": "api_key", "secret": "secret", "password": "password", "uid": "uid",
+              "walletAddress": "wallet_address", "privateKey": "private_key"}
+    forms = {("api_key", "secret"), ("api_key", "secret", "password"), ("api_key", "secret", "uid"),
+             ("wallet_address", "private_key")}
+    locked = {}
+    for venue in ccxt.exchanges:
+        required = {k for k, v in getattr(ccxt, venue)().requiredCredentials.items() if v}
+        form = tuple(f for k, f in fields.items() if k in required)
+        if required <= set(fields) and form in forms:
+            locked[venue] = form
+    assert CREDENTIALS == locked, (
+        "ccxt's requiredCredentials changed: regenerate CREDENTIALS in killswitch/compile/venue_check.py "
+        f"(differ: {sorted(set(CREDENTIALS.items()) ^ set(locked.items()))})")
+    # the venues with a dialect sign in one of the document's forms, so each is checked
+    assert {"binanceusdm", "bybit", "okx", "hyperliquid"} <= set(CREDENTIALS)
