@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic
-from ..policy.documents import LoadedDoc
+from ..policy.documents import LoadedDoc, Path
 from ..policy.model import Account, Accounts
 
 # ccxt 4.5's exchange ids (``ccxt.exchanges``)
@@ -107,7 +107,7 @@ def check_venues(doc: LoadedDoc) -> list[Diagnostic]:
     return out
 
 
-def _credentials(doc: LoadedDoc, path: tuple, acc: Account) -> list[Diagnostic]:
+def _credentials(doc: LoadedDoc, path: Path, acc: Account) -> list[Diagnostic]:
     """KS223 for credentials ``acc``'s venue does not sign with (none when it has none declared,
     or its venue signs in a form the document cannot hold)."""
     creds, needed = acc.credentials, CREDENTIALS.get(acc.venue)
