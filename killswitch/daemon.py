@@ -7,7 +7,9 @@ worker thread while the ticks and the API go on, swapped in between two ticks â€
 fails to compile keeps the last good graph running and says so loudly (stderr, status, audit);
 reloads the API's tokens document (``--api-tokens``) on SIGHUP or when the file changes (a
 mounted Secret updated in place), names only in the log, and keeps the identities in force when
-the new document cannot be used (an ERROR line says why); stops cleanly on SIGTERM / SIGINT.
+the new document cannot be used (an ERROR line says why); with ``--kube-leader-label`` keeps its
+pod's role label saying whether it holds the lease (:mod:`killswitch.runner.pod_label`); stops
+cleanly on SIGTERM / SIGINT.
 Dry run unless the Accounts document says ``dry_run: false``.
 """
 
@@ -30,6 +32,7 @@ from .policy.load import load_sources
 from .policy.model import Account
 from .runner.admission import Admission, Limits
 from .runner.loop import GraphReload, Runner
+from .runner.pod_label import SERVICEACCOUNT_DIR, PodRoleLabel
 from .runner.readout import tick_interval_s
 from .tokens_reload import TokensReloader
 from .zones import zone_known
@@ -61,6 +64,10 @@ class RunOptions:
     max_file_bytes: int = MAX_FILE_BYTES  # a policy file over it is refused unread (KS010): at start, at a reload
     api_limits: Limits = field(default_factory=Limits)  # the writes' rates per identity and their queue
     strict: bool = False  # refuse a graph with a policy that selects none of the runner's accounts
+    # the label key this runner sets on its own pod, leader or standby as the lease says
+    # (runner/pod_label.py); None: no label, the runner never talks to the Kubernetes API
+    kube_leader_label: Optional[str] = None
+    kube_serviceaccount_dir: str = SERVICEACCOUNT_DIR  # the token, ca.crt and namespace of the pod's account
 
 
 def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
@@ -121,6 +128,7 @@ class Daemon:
         self.tokens = TokensReloader(opts.api_tokens, echo, err, on_sighup=self.reload.set)
         self._compiling: Optional[asyncio.Future] = None  # a reload's compile, running on a worker thread
         self.lease_moved = asyncio.Event()  # set from the lease thread when the token held changes
+        self.role_moved = asyncio.Event()  # the same, for the pod's role label (its own task clears it)
         self.runner: Optional[Runner] = None
         self._files: Optional[list[tuple[str, str]]] = None  # the sources of the graph running
         self._saved: Optional[str] = None  # the digest last kept as the good bundle
@@ -250,6 +258,8 @@ class Daemon:
         seen = _mtimes(self.opts.policies)
         ticks = 0
         keeper = life = None
+        labeller: Optional[PodRoleLabel] = None
+        labelling: Optional[asyncio.Task] = None
         from .telemetry.metrics_otlp import OtlpMetrics
 
         metrics_config, pusher = OtlpMetrics.from_env(time.time_ns())
@@ -263,13 +273,22 @@ class Daemon:
 
             try:
                 keeper = LeaseKeeper.for_store(store, holder, self.opts.lease_ttl_ms, clock=runner.clock,
-                                               on_change=lambda: loop.call_soon_threadsafe(self.lease_moved.set))
+                                               on_change=lambda: loop.call_soon_threadsafe(self._lease_changed))
             except StoreError as e:
                 self.err(f"ksctl run: STATE_UNREACHABLE: the lease thread cannot open its connection: {e}")
                 return 1
             runner.hold_lease_with(keeper)
             life = asyncio.create_task(show_life(keeper, runner.io))
             await asyncio.to_thread(keeper.start)
+            if self.opts.kube_leader_label:
+                # The pod's role label follows the lease from a task of its own: a slow or refusing
+                # API server holds up neither a tick nor a renewal (see runner/pod_label.py).
+                labeller = PodRoleLabel(self.opts.kube_leader_label, os.environ, warn=self.warn, echo=self.echo,
+                                        serviceaccount_dir=self.opts.kube_serviceaccount_dir)
+                runner.add_metrics(labeller)
+                held = keeper
+                labelling = asyncio.create_task(labeller.follow(lambda: held.token(held.clock()) is not None,
+                                                                self.role_moved, held.renew_ms / 1000))
             await runner.start()
             while not self.stop.is_set():
                 self.tokens.between_ticks()
@@ -304,12 +323,24 @@ class Daemon:
                 await a.close()
             if life is not None:
                 life.cancel()
+            if labelling is not None:
+                labelling.cancel()
+                await asyncio.gather(labelling, return_exceptions=True)
             if keeper is not None:
                 # stopped acting: give the lease up, so that a standby takes over now, not in a term
                 await asyncio.to_thread(keeper.stop, release=True)
+            if labeller is not None:
+                await labeller.step_down()  # the leader Service stops sending here at once
+                await labeller.aclose()
             store.close()
         self.echo(f"ksctl run: stopped after {ticks} tick(s)")
         return 0
+
+    def _lease_changed(self) -> None:
+        """On the loop, when the lease thread's token changed: wake the wait between ticks and the
+        pod's role label."""
+        self.lease_moved.set()
+        self.role_moved.set()
 
     async def _push_metrics(self, runner: Runner, pusher) -> None:
         """Every ``OTEL_METRIC_EXPORT_INTERVAL``: the registry as /metrics shows it (read on this

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..runner.pod_label import SERVICEACCOUNT_DIR
 from .common import max_file_size_option
 
 
@@ -72,15 +73,27 @@ AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chai
               help="Refuse policies with a scope that selects none of this runner's accounts (--accounts), "
                    "at start and at a reload: the last good graph keeps running and the refusal is said "
                    "(POLICY_UNMATCHED). Without it such a policy runs, reported unmatched.")
+@click.option("--kube-leader-label", default=None, envvar="KS_KUBE_LEADER_LABEL", show_envvar=True,
+              metavar="KEY",
+              help="In a Kubernetes pod: set this label of the runner's own pod (POD_NAME, POD_NAMESPACE from the "
+                   "downward API) to leader while it holds the lease and to standby otherwise, so that a Service "
+                   "selecting KEY=leader reaches the leader (the chart's <release>-leader). Needs the service "
+                   "account's token and the right to patch pods; a patch that fails is a WARNING "
+                   "(LEADER_LABEL_FAILED), counted on /metrics and retried, and never stops the kill switch.")
+@click.option("--kube-serviceaccount-dir", default=SERVICEACCOUNT_DIR, show_default=True,
+              type=click.Path(file_okay=False),
+              help="Where the service account's token, ca.crt and namespace are mounted (--kube-leader-label).")
 @max_file_size_option
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
 def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, api_tokens, console_public,
         holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, log_format, api_write_rate,
-        api_heartbeat_rate, api_write_queue, strict, max_file_bytes, max_ticks) -> None:
+        api_heartbeat_rate, api_write_queue, strict, kube_leader_label, kube_serviceaccount_dir, max_file_bytes,
+        max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
     from ..daemon import RunOptions, main
     from ..runner.admission import parse_limits
+    from ..runner.pod_label import label_key_problem
 
     try:
         ttl_ms = parse_duration(lease_ttl).ms
@@ -89,6 +102,10 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
     if ttl_ms < 300:
         raise click.BadParameter(f"LEASE_TTL_TOO_SHORT: {lease_ttl} is below 300ms; renewals every third of it "
                                  "would leave no room for a store round trip", param_hint="--lease-ttl")
+    if kube_leader_label:
+        problem = label_key_problem(kube_leader_label)
+        if problem:
+            raise click.BadParameter(problem, param_hint="--kube-leader-label")
     try:
         anchor_ms = parse_duration(audit_anchor_every).ms
     except UnitError as e:
@@ -100,5 +117,6 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
                       runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
                       audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms, console_public=console_public,
                       log_format=log_format, max_file_bytes=max_file_bytes, strict=strict,
+                      kube_leader_label=kube_leader_label or None, kube_serviceaccount_dir=kube_serviceaccount_dir,
                       api_limits=parse_limits(api_write_rate, api_heartbeat_rate, api_write_queue))
     raise SystemExit(main(opts))

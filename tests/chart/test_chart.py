@@ -102,7 +102,8 @@ def test_api_metrics_and_console_share_one_port_behind_the_service_and_the_polic
     ServiceMonitor and the NetworkPolicy's ingress all name that port."""
     docs = render(helm, "ha", *VARIANTS["network-policy"])
     [port] = runner_container(docs)["ports"]
-    service, monitor, policy = one(docs, "Service"), one(docs, "ServiceMonitor"), one(docs, "NetworkPolicy")
+    service, monitor, policy = (one(docs, "Service", "-killswitch"), one(docs, "ServiceMonitor"),
+                                one(docs, "NetworkPolicy"))
     [service_port] = service["spec"]["ports"]
     assert service_port["targetPort"] == port["name"]
     assert monitor["spec"]["endpoints"][0]["port"] == service_port["name"]
@@ -114,13 +115,55 @@ def test_api_metrics_and_console_share_one_port_behind_the_service_and_the_polic
 def test_servicemonitor_scrapes_the_service(helm):
     """The one CRD, checked by hand: it selects the Service and scrapes its named port."""
     docs = render(helm, "ha")
-    monitor, service = one(docs, "ServiceMonitor"), one(docs, "Service")
+    monitor, service = one(docs, "ServiceMonitor"), one(docs, "Service", "-killswitch")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert _selects(monitor["spec"]["selector"], service["metadata"]["labels"])
+    # not the leader Service too: the leader's series would be scraped twice
+    assert [s["metadata"]["name"] for s in objects_of(docs, "Service")
+            if _selects(monitor["spec"]["selector"], s["metadata"]["labels"])] == ["ks-killswitch"]
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["trading"]}
     [endpoint] = monitor["spec"]["endpoints"]
     assert endpoint["path"] == "/metrics"
     assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    """Whether a label selector (matchLabels, and matchExpressions' In / NotIn / Exists /
+    DoesNotExist) selects an object with ``labels``."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for e in selector.get("matchExpressions", []):
+        key, op, values = e["key"], e["operator"], e.get("values", [])
+        ok = {"In": key in labels and labels[key] in values, "NotIn": labels.get(key) not in values,
+              "Exists": key in labels, "DoesNotExist": key not in labels}[op]
+        if not ok:
+            return False
+    return True
+
+
+def test_the_leader_service_selects_the_label_the_runner_sets_with_the_rights_it_needs(helm):
+    """ha mode: the runner is told to set the very label the leader Service selects on, its pod
+    (named by the downward API) runs under the account the RoleBinding binds, with that account's
+    token mounted, and the Role allows patching pods and nothing else."""
+    docs = render(helm, "ha")
+    container, pod = runner_container(docs), one(docs, "Deployment")["spec"]["template"]
+    [flag] = [a for a in container["args"] if a.startswith("--kube-leader-label=")]
+    key = flag.partition("=")[2]
+    leader = one(docs, "Service", "-leader")
+    assert leader["spec"]["selector"] == {**one(docs, "Service", "-killswitch")["spec"]["selector"], key: "leader"}
+    assert key not in pod["metadata"]["labels"], "the runner sets the role, the pod template does not"
+    without_role = {k: v for k, v in leader["spec"]["selector"].items() if k != key}
+    assert without_role.items() <= pod["metadata"]["labels"].items()
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert pod["spec"]["automountServiceAccountToken"] is True
+    role, binding = one(docs, "Role"), one(docs, "RoleBinding")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]}]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": pod["spec"]["serviceAccountName"],
+                                    "namespace": "trading"}]
+    assert pod["spec"]["serviceAccountName"] in [a["metadata"]["name"] for a in objects_of(docs, "ServiceAccount")]
 
 
 # --- helm-unittest -----------------------------------------------------------------------------

@@ -135,6 +135,8 @@ NOT_READ = {
                          "a missing ConfigMap never keeps the kill switch from running",
     ("run", "audit_key_file"): "optional: said at start (AUDIT_KEY_UNREADABLE); the runner guards the book unanchored "
                                "rather than not at all",
+    ("run", "kube_serviceaccount_dir"): "read only with --kube-leader-label, at each patch of the pod's label: a "
+                                        "missing token is a LEADER_LABEL_FAILED warning (NO_TOKEN), never a stop",
 }
 
 

@@ -47,6 +47,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/*
+The leader Service (ha mode, leaderService.enabled): "true" or "". The pod holding the lease labels
+itself with roleLabel=leader (ksctl run --kube-leader-label), the others with standby.
+*/}}
+{{- define "killswitch.leaderService" -}}
+{{- if and (eq .Values.mode "ha") .Values.leaderService.enabled }}true{{ end }}
+{{- end }}
+
+{{- define "killswitch.roleLabel" -}}killswitch.io/role{{- end }}
+
+{{- define "killswitch.leaderServiceName" -}}
+{{- printf "%s-leader" (include "killswitch.fullname" . | trunc 56 | trimSuffix "-") }}
+{{- end }}
+
 {{- define "killswitch.image" -}}
 {{- $tag := .Values.image.tag | default .Chart.AppVersion }}
 {{- if .Values.image.digest }}
@@ -220,6 +234,9 @@ so `helm template`, `helm lint` and `helm install` all stop on them with the mes
 {{- end }}
 {{- if lt (int $v.ha.replicas) 2 }}
 {{- fail "killswitch: mode=ha runs two or more replicas (ha.replicas >= 2); use mode=single for one" }}
+{{- end }}
+{{- if and $v.leaderService.enabled (not $v.serviceAccount.create) (not $v.serviceAccount.name) }}
+{{- fail "killswitch: leaderService.enabled lets the runner's service account patch the namespace's pods: give it an account of its own (serviceAccount.create=true, or serviceAccount.name), not the namespace's default one; or leaderService.enabled=false" }}
 {{- end }}
 {{- end }}
 {{- $maxUnavailable := $v.podDisruptionBudget.maxUnavailable }}
