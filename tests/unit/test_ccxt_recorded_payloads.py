@@ -240,6 +240,7 @@ def test_okx_close_of_the_recorded_isolated_inverse_leg_is_sent_isolated_on_its_
     assert r.order_id == "2896576259728695296"  # the recorded answer's ordId
     [(path, body)] = [(p, q) for m, p, q in venue.requests if m == "POST"]
     [order] = body if isinstance(body, list) else [body]
+    assert isinstance(order, dict)
     assert (order["instId"], order["side"], order["sz"], order["tdMode"], order["posSide"], order["clOrdId"]) == (
         "BTC-USD-SWAP", "sell", "1", "isolated", "long", cid)
     assert "reduceOnly" not in order  # long/short mode: the leg closes; OKX takes reduceOnly in net mode only
