@@ -246,3 +246,215 @@ def test_okx_close_of_the_recorded_isolated_inverse_leg_is_sent_isolated_on_its_
     assert "reduceOnly" not in order  # long/short mode: the leg closes; OKX takes reduceOnly in net mode only
     assert [(p, q) for m, p, q in venue.requests if p == "/api/v5/account/positions"] == [
         ("/api/v5/account/positions", {"instId": "BTC-USD-SWAP"})]
+
+
+# --- Binance USDⓈ-M ----------------------------------------------------------------------------
+
+LTC_PERP = "LTC/USDT:USDT"
+SIGNED = ("timestamp", "signature", "recvWindow")
+
+
+class BinanceUsdmVenue:
+    """Answers with ccxt's recorded USDⓈ-M bodies (of binance.json). The open-order list is the
+    recorded ``openOrder`` (one order) as its only element, a new order's answer the recorded
+    ``batchOrders`` list's one element: the same order objects. No algo order was recorded: the
+    algo list is empty."""
+
+    def __init__(self):
+        self.bodies = recorded("binanceusdm")
+        self.requests: list[tuple[str, str, dict]] = []
+
+    async def fetch(self, url, method="GET", headers=None, body=None):
+        parts = urlsplit(url)
+        params = {k: v for k, v in parse_qsl(parts.query) + parse_qsl(body or "") if k not in SIGNED}
+        self.requests.append((method, parts.path, params))
+        key = (method, parts.path)
+        if key == ("GET", "/fapi/v3/account"):
+            return self.bodies["fetchBalance.linear"]
+        if key == ("GET", "/fapi/v3/positionRisk"):
+            return self.bodies["fetchPositions.linear"]
+        if key == ("GET", "/fapi/v1/openOrders"):
+            return [self.bodies["fetchOpenOrder.linear"]]
+        if key == ("GET", "/fapi/v1/openAlgoOrders"):  # none recorded
+            return []
+        if key == ("POST", "/fapi/v1/order"):
+            return self.bodies["createOrders.linear"][0]
+        raise AssertionError(f"unexpected request {method} {parts.path}")
+
+
+def binanceusdm_adapter(venue: BinanceUsdmVenue) -> CcxtAdapter:
+    def build(config: dict):
+        ex = ccxt_async.binanceusdm(config)
+        ex.set_markets([market(BTC, "BTCUSDT"), market(LTC_PERP, "LTCUSDT", amount_step=0.001, price_step=0.01)])
+        # as ccxt's own static tests do: the file's recorded brackets (fetch_positions loads them first)
+        ex.options["leverageBrackets"] = json.loads((RECORDED / "binanceusdm.json").read_text())["options"][
+            "leverageBrackets"]
+        ex.fetch = venue.fetch
+        return ex
+
+    return CcxtAdapter(account("binanceusdm"), exchange_factory=build)
+
+
+def test_binanceusdm_recorded_balance_position_and_open_order_field_by_field():
+    venue = BinanceUsdmVenue()
+    a = binanceusdm_adapter(venue)
+    snap = run(a.snapshot())
+    run(a.close())
+    assert snap.fetch.ok, snap.fetch
+    assert snap.equity == pytest.approx(31.022612)  # totalMarginBalance
+    [usdt] = snap.balances
+    assert (usdt.asset, usdt.total, usdt.free, usdt.used) == ("USDT", pytest.approx(31.022612),
+                                                              pytest.approx(31.022612), 0.0)
+    [p] = snap.positions
+    assert (p.symbol, p.side, p.position_side, p.contracts, p.contract_size) == (BTC, "long", "BOTH", 0.009, 1.0)
+    assert (p.entry_price, p.mark_price, p.unrealized_pnl, p.notional) == (
+        67445.9, pytest.approx(67502.68519858), pytest.approx(0.51106678), pytest.approx(607.52416678))
+    assert (p.liquidation_price, p.margin) == (pytest.approx(64846.9875379), pytest.approx(7.59405208))
+    assert p.leverage is None  # positionRisk v3 rows carry no leverage (v2's did)
+    [o] = snap.orders
+    assert (o.id, o.client_id, o.symbol, o.side, o.type, o.kind) == (
+        "664082074", "x-xcKtGhcu68f8383451844295b3e8b9", LTC_PERP, "buy", "limit", "regular")
+    assert (o.amount, o.filled, o.price, o.trigger_price, o.reduce_only, o.position_side) == (
+        0.2, 0.0, 50.0, None, False, "BOTH")
+    assert [(m, p, q) for m, p, q in venue.requests] == [
+        ("GET", "/fapi/v3/account", {}), ("GET", "/fapi/v3/positionRisk", {}),
+        ("GET", "/fapi/v1/openOrders", {}), ("GET", "/fapi/v1/openAlgoOrders", {})]
+
+
+def test_binanceusdm_close_of_the_recorded_position_is_reduce_only_on_the_step_with_our_id():
+    venue = BinanceUsdmVenue()
+    a = binanceusdm_adapter(venue)
+    cid = "ks" + "0" * 29 + "1"
+    intent = OrderIntent("d1", cid, "binanceusdm", "main", BTC, "sell", None, 0.0089, True, None, 600.0,
+                         1, 1, 0, "close_all", "test")
+    r = run(a.submit(intent))
+    run(a.close())
+    # the recorded answer as read: a resting limit of 0.2 and the id the venue gave it
+    assert (r.order_id, r.status, r.filled, r.amount) == ("4087922044", "open", 0.0, 0.2)
+    assert r.client_order_id == "x-xcKtGhcu04075babaeb34c55af79ba"  # the answer's, not assumed ours
+    assert [(m, p) for m, p, q in venue.requests] == [("GET", "/fapi/v3/positionRisk"), ("POST", "/fapi/v1/order")]
+    sent = venue.requests[-1][2]
+    # one-way (positionSide BOTH): reduce-only, 0.0089 down to the 0.001 step, under our id
+    assert sent == {"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "0.008",
+                    "reduceOnly": "true", "newClientOrderId": cid, "newOrderRespType": "RESULT"}
+
+
+# --- Hyperliquid ---------------------------------------------------------------------------------
+
+HL_KEY = "0x" + "11" * 32  # a throwaway signing key
+HL_WALLET = "0x" + "ab" * 20  # test_ccxt_adapter.account's
+SOL_HL, ETH_HL, ADA_HL, HYPE_HL = "SOL/USDC:USDC", "ETH/USDC:USDC", "ADA/USDC:USDC", "HYPE/USDC:USDC"
+
+
+def hyperliquid_assets() -> list:
+    """Hyperliquid's documented metaAndAssetCtxs (BTC, ETH, SOL: assets 0-2) with ADA (3) and
+    HYPE (4), the recorded cases' other coins, at their sizes' decimals."""
+    from tests.unit.test_hyperliquid import META
+
+    universe, ctxs = json.loads(json.dumps(META))
+    universe["universe"] += [{"name": "ADA", "szDecimals": 0, "maxLeverage": 10, "onlyIsolated": False},
+                             {"name": "HYPE", "szDecimals": 2, "maxLeverage": 10, "onlyIsolated": False}]
+    ctxs += [dict(ctxs[2], markPx="0.45", midPx="0.45"), dict(ctxs[2], markPx="48.1", midPx="48.1")]
+    return [universe, ctxs]
+
+
+class HyperliquidVenue:
+    """Answers each POST /info by its type and each POST /exchange action with ccxt's recorded
+    Hyperliquid bodies; ``state``: which recorded clearinghouseState the account has."""
+
+    def __init__(self, state: str):
+        self.bodies = recorded("hyperliquid")
+        self.state = state
+        self.requests: list[tuple[str, dict]] = []
+
+    async def fetch(self, url, method="GET", headers=None, body=None):
+        path, params = _request(url, method, body)
+        assert method == "POST" and isinstance(params, dict)
+        self.requests.append((path, params))
+        if path == "/info":
+            kind = params["type"]
+            if kind == "metaAndAssetCtxs":
+                return hyperliquid_assets()
+            if kind == "userAbstraction":
+                return "default"
+            if kind == "clearinghouseState":
+                return self.bodies[self.state]
+            if kind == "frontendOpenOrders":
+                return self.bodies["fetchOpenOrders.trigger"]
+        if path == "/exchange" and params["action"]["type"] == "order":
+            return self.bodies["createOrder"]
+        raise AssertionError(f"unexpected request {path} {params}")
+
+
+def hyperliquid_adapter(venue: HyperliquidVenue, monkeypatch) -> CcxtAdapter:
+    monkeypatch.setenv("KS_TEST_SECRET", HL_KEY)
+    a = CcxtAdapter(account("hyperliquid"), timeout=5)
+    a._ex.fetch = venue.fetch
+    return a
+
+
+@pytest.mark.parametrize("state, equity, positions", [
+    ("fetchBalance.swap", 20.454862, {}),
+    # two cross longs without a liquidation price (liquidationPx null); the mark is the
+    # position's value over its size (the state has no mark)
+    ("fetchPositions.long", 19762.483455, {
+        SOL_HL: ("long", 3.34, 112.0945, pytest.approx(138.91), 89.563507, None, 20.0),
+        ETH_HL: ("long", 3.6, 1100.0, pytest.approx(3803.9), 9734.04, None, 20.0)}),
+    ("fetchPositions.short", 11524.216934, {
+        SOL_HL: ("short", 0.5, 138.76, pytest.approx(137.96), 0.4, 22881.19788911, 20.0),
+        ETH_HL: ("long", 1.6, 1100.0, pytest.approx(2387.0), 2059.2, None, 20.0)}),
+    # isolated: the equity is marginSummary's, which holds the isolated margin (crossMarginSummary: 57.6421)
+    ("fetchPositions.isolated_short", 76.206517, {
+        HYPE_HL: ("short", 4.0, 47.9932, pytest.approx(48.145), -0.6071, 50.2724802381, 10.0)}),
+])
+def test_hyperliquid_recorded_states_field_by_field(state, equity, positions, monkeypatch):
+    venue = HyperliquidVenue(state)
+    a = hyperliquid_adapter(venue, monkeypatch)
+    snap = run(a.snapshot())
+    run(a.close())
+    assert snap.fetch.ok, snap.fetch
+    assert snap.equity == pytest.approx(equity)
+    got = {p.symbol: (p.side, p.contracts, p.entry_price, p.mark_price, p.unrealized_pnl, p.liquidation_price,
+                      p.leverage) for p in snap.positions}
+    assert got == positions
+    assert {p.position_side for p in snap.positions} <= {"BOTH"}  # oneWay: the venue has no hedge mode
+    [usdc] = snap.balances
+    summary = recorded("hyperliquid")[state]["marginSummary"]
+    assert (usdc.asset, usdc.total, usdc.used) == ("USDC", pytest.approx(float(summary["accountValue"])),
+                                                   pytest.approx(float(summary["totalMarginUsed"])))
+    assert sorted(b["type"] for p, b in venue.requests if p == "/info") == [
+        "clearinghouseState", "clearinghouseState", "frontendOpenOrders", "metaAndAssetCtxs", "userAbstraction"]
+    assert {b.get("user") for p, b in venue.requests if p == "/info" and b["type"] != "metaAndAssetCtxs"} == {
+        HL_WALLET}
+
+
+def test_hyperliquid_recorded_trigger_order_field_by_field(monkeypatch):
+    venue = HyperliquidVenue("fetchBalance.swap")
+    a = hyperliquid_adapter(venue, monkeypatch)
+    snap = run(a.snapshot())
+    run(a.close())
+    assert snap.fetch.ok, snap.fetch
+    [o] = snap.orders
+    # a Stop Limit that buys 40 ADA at 0.4 once the price is above 0.6: conditional, an entry; no cloid
+    assert (o.id, o.client_id, o.symbol, o.side, o.type, o.kind) == (
+        "8670685324", None, ADA_HL, "buy", "limit", "conditional")
+    assert (o.amount, o.filled, o.price, o.trigger_price, o.reduce_only) == (40.0, 0.0, 0.4, 0.6, False)
+
+
+def test_hyperliquid_close_of_the_recorded_isolated_short_read_from_the_recorded_fill(monkeypatch):
+    venue = HyperliquidVenue("fetchPositions.isolated_short")
+    a = hyperliquid_adapter(venue, monkeypatch)
+    cid = "ks" + "0" * 29 + "1"
+    intent = OrderIntent("d1", cid, "hyperliquid", "main", HYPE_HL, "buy", None, 3.999, True, 50.0, 200.0,
+                         1, 1, 0, "close_all", "test")
+    r = run(a.submit(intent))
+    run(a.close())
+    # the recorded answer filled 1.0 at 25.585: a partial fill of what was sent, under our id
+    assert (r.order_id, r.status, r.filled, r.amount, r.average_price, r.client_order_id) == (
+        "296683658818", "partially_filled", 1.0, 3.99, 25.585, cid)
+    assert [b["type"] for p, b in venue.requests if p == "/info"] == ["metaAndAssetCtxs", "clearinghouseState"]
+    [sent] = [b for p, b in venue.requests if p == "/exchange"]
+    assert sent["action"]["type"] == "order" and sent["action"]["grouping"] == "na"
+    # HYPE is asset 4; 3.999 down to the 0.01 step; reduce-only IOC at the intent's price; our cloid
+    assert sent["action"]["orders"] == [{"a": 4, "b": True, "p": "50", "s": "3.99", "r": True,
+                                         "t": {"limit": {"tif": "Ioc"}}, "c": "0x00" + cid[2:]}]
