@@ -208,6 +208,7 @@ class Runner:
                                  triggers=self.readout.triggers)
         self.charts = ChartHistory(book, store, self.io, clock=clock, catalog=self.catalog,
                                    fence=lambda: self.lead.fence if self.lead.leader else None)
+        self.readout.collectors.append(self.charts)  # its sample writes that failed, on /metrics
         self.position_readout = PositionsReadout(book, clock, lambda: self.lead.leader)
         self.commands = OperatorCommands(book, self.lead, self.resumptions, store, self.io, clock=clock,
                                          catalog=self.catalog, save=self._save, write_lock=self._write_lock,
@@ -308,8 +309,24 @@ class Runner:
         self.fanout.emit(event)
 
     async def aclose(self) -> None:
+        """Close the sinks and the store thread: what is queued is written before the store
+        closes, and what the last tick's sample write raised is taken up (see :meth:`tick`)."""
         await self.fanout.aclose()
-        await asyncio.to_thread(self.io.close)  # what is queued is written before the store closes
+        await asyncio.to_thread(self.io.close)
+        self._take_up_chart_write()
+
+    def _take_up_chart_write(self) -> None:
+        """What a chart sample write queued after a tick raised (:meth:`ChartHistory.failed`),
+        taken up as any store call outside a tick: fenced, a standby; a store error, counted and
+        the state read back; the process dying in it (not an ``Exception``: a signal, an
+        interpreter exit) dies here. A bug is counted and said by the charts, and the ticks go on."""
+        error = self.charts.failed()
+        if isinstance(error, FencedError):
+            self.lost_lease()
+        elif isinstance(error, StoreError):
+            self.store_failed()
+        elif error is not None and not isinstance(error, Exception):
+            raise error
 
     async def apply_graph(self, reload: GraphReload) -> ReloadOutcome:
         """The only way a policy reload reaches a running runner. A failed reload keeps the last
@@ -356,13 +373,7 @@ class Runner:
         goes on: a database that restarts or a network that drops a connection ends no runner."""
         started = time.time_ns()
         report = TickReport(self.clock(), leader=False, started_ns=started)
-        chart_write = self.charts.failed()  # the last tick's sample write, queued after it
-        if isinstance(chart_write, FencedError):
-            self.lost_lease()
-        elif isinstance(chart_write, StoreError):
-            self.store_failed()
-        elif chart_write is not None and not isinstance(chart_write, Exception):
-            raise chart_write  # the process dying in that write (a signal, an interpreter exit)
+        self._take_up_chart_write()  # the sample write queued after an earlier tick
         try:
             # the whole tick in the turn, ahead of every operator change waiting (it lends the
             # turn out while its snapshots are fetched): a queue of writes cannot slow it

@@ -1,15 +1,16 @@
 """Silences and acknowledgements in the console, in a real browser: an operator says "I have it"
 on a halted incident, silences its pages from the incident's card (a label typo first, refused
 with its close match), sees the silence with its author, comment and end, and expires it; a
-viewer sees them and the buttons refuse her. Screenshots: 30-silence-dialog-refused,
-31-incident-acknowledged-and-silenced, 32-silence-expired."""
+viewer sees them and the buttons refuse her, each with its reason in sight and nothing recorded.
+Screenshots: 30-silence-dialog-refused, 31-incident-acknowledged-and-silenced,
+33-viewer-refused, 32-silence-expired."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from .conftest import ACCOUNT, ALICE
+from .conftest import ACCOUNT, ALICE, VERA
 from .test_console import open_console, sign_in, text_of, view_text, wait
 
 
@@ -81,6 +82,34 @@ def test_an_operator_acknowledges_silences_and_expires_from_the_console(live, br
     assert "alice" in row and "restarting bot-x" in row and "ends in 2h" in row, row
     wait(browser, lambda b: f"Pages silenced by {sid}" in text_of(b, "#incidents"), "the incident shows it")
     shot("31-incident-acknowledged-and-silenced")
+
+    # a viewer sees the acknowledgement and the silence; every button refuses her, saying why
+    sign_in(browser, VERA, "vera")
+    wait(browser, lambda b: sid in text_of(b, "#silences"), "the viewer sees the silence")
+    incidents = text_of(browser, "#incidents")
+    assert "Acknowledged by alice" in incidents and f"Pages silenced by {sid}" in incidents, incidents
+    assert "restarting bot-x" in text_of(browser, "#silences tr.silence-active")
+    assert not browser.find_element("id", "silence-refused").is_displayed()
+    _click(browser, f'#silences button[data-silence-expire="{sid}"]')
+    wait(browser, lambda b: b.find_element("id", "silence-refused").is_displayed(), "the expiry is refused")
+    refusal = text_of(browser, "#silence-refused-reason")
+    assert refusal == "ROLE_REQUIRED: vera may not do this; it needs the role operator", refusal
+    shot("33-viewer-refused", full=False)
+    wait(browser, lambda b: b.find_element("css selector", f'#silences button[data-silence-expire="{sid}"]')
+         .is_enabled(), "the button is given back")
+    _click(browser, f'#incidents button[data-ack="{incident}"]')
+    wait(browser, lambda b: "operator or approver" in text_of(b, "#silence-refused-reason"), "the ack is refused")
+    assert text_of(browser, "#silence-refused-reason").startswith("ROLE_REQUIRED: vera may not do this")
+    browser.find_element("id", "silence-refused-dismiss").click()
+    assert not browser.find_element("id", "silence-refused").is_displayed()
+    _silence_dialog(browser, "#silences button[data-silence-open]")
+    answer = _send_silence(browser, matchers=f"policy=bot-guard scope={ACCOUNT}", comment="vera: me too")
+    assert answer == "ROLE_REQUIRED: vera may not do this; it needs the role operator", answer
+    browser.find_element("id", "silence-cancel").click()
+    [guard] = [s for s in r.runner.status().scopes if s.policy == "bot-guard"]
+    assert guard.ack is not None and guard.ack.author == "alice"  # hers still
+    assert [(s.id, s.state) for s in r.runner.silences()] == [(sid, "active")]
+    sign_in(browser, ALICE, "alice")
 
     # expire it: listed as expired, by alice; the incident's pages are no longer held back
     _click(browser, f'#silences button[data-silence-expire="{sid}"]')

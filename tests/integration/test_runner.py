@@ -197,8 +197,18 @@ def test_a_restarted_runner_keeps_the_halt(tmp_path):
     assert json.loads((tmp_path / "lock.json").read_text())["mode"] == "halted"
 
 
-@pytest.mark.parametrize("crash_at", list(range(3, 690, 9)))  # a run makes ~680 calls: 77 points across it
-def test_a_crash_at_any_call_neither_repeats_nor_loses_an_order(tmp_path, crash_at):
+async def lived(runner, clock):
+    """``runner`` :func:`started`, then closed as a process that ends: the writes queued off its
+    last ticks are written and what they raised is taken up (a crash in the last tick's sample
+    write, which no later tick takes up, dies at the close)."""
+    reports = await started(runner, clock)
+    await runner.aclose()
+    return reports
+
+
+def crash_run(tmp_path, crash_at):
+    """A run whose ``crash_at``-th call dies, then a new process on the same store and exchange:
+    no order repeated or lost, the book flat, nothing pending."""
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)
     start = positions(engine)
@@ -206,20 +216,66 @@ def test_a_crash_at_any_call_neither_repeats_nor_loses_an_order(tmp_path, crash_
 
     crashed = False
     try:
-        asyncio.run(asyncio.wait_for(started(runner, clock), 60))
+        asyncio.run(asyncio.wait_for(lived(runner, clock), 60))
     except Crash:
         crashed = True
     store.close()
     # a new process: same store, same exchange, fresh objects, no crash
     again, _, _, store2, _ = setup(tmp_path, engine=engine, clock=clock)
-    asyncio.run(asyncio.wait_for(started(again, clock), 60))
-    assert crashed or counter[0] < crash_at
+    asyncio.run(asyncio.wait_for(lived(again, clock), 60))
+    assert crashed or counter[0] < crash_at, f"the crash at call {crash_at} of {counter[0]} was never taken up"
     assert positions(engine) == {}, f"lost: positions left open after a crash at call {crash_at}"
     fills = fills_by_client_id(engine)
     assert all(n == 1 for n in fills.values()), f"repeated: {fills}"
     assert store2.pending_intents() == [], [(e.client_order_id, e.status) for e in store2.pending_intents()]
     filled = sum(e.filled or 0 for e in store2.journal(limit=1000) if e.status == "filled")
     assert filled <= sum(start.values()) + 1e-9  # never more than the book
+    store2.close()
+
+
+CRASH_POINTS = list(range(3, 690, 9))  # a run makes ~680 calls: 77 points across it
+
+
+@pytest.mark.parametrize("crash_at", CRASH_POINTS)
+def test_a_crash_at_any_call_neither_repeats_nor_loses_an_order(tmp_path, crash_at):
+    crash_run(tmp_path, crash_at)
+
+
+_RUN_CALLS: list[tuple[int, str]] = []
+
+
+def run_calls(tmp_path) -> list[tuple[int, str]]:
+    """The calls (number, name) a run without a crash makes, from its start to its close."""
+    if not _RUN_CALLS:
+        clock = ManualClock(T0)
+        engine = build("flash-crash", clock)
+        counter, log = [0], []
+        store = open_store(f"sqlite://{tmp_path / 'probe.db'}")
+        adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+        runner = build_runner(graph(), {"simulated/sim-main": Recording(adapter, counter, None, log)},
+                              Recording(store, counter, None, log), lock_path=tmp_path / "probe.json", dry_run=False,
+                              clock=clock, confirm_gap_ms=TICK_MS)
+        asyncio.run(asyncio.wait_for(lived(runner, clock), 60))
+        store.close()
+        _RUN_CALLS.extend(log)
+    return _RUN_CALLS
+
+
+def test_a_crash_in_the_sample_writes_of_the_last_ticks_is_taken_up_at_the_close(tmp_path):
+    """The last two ticks' chart sample writes are queued behind them and have no later tick to
+    take up what they raised (the one before the last is still queued when the last tick asks):
+    a crash in either dies at the close, and the property holds there as at any other call. The
+    crash points above span the whole run, so that its end is not left out."""
+    calls = run_calls(tmp_path)
+    assert [n for n, _ in calls] == list(range(1, len(calls) + 1))
+    assert CRASH_POINTS[-1] >= len(calls) - (CRASH_POINTS[1] - CRASH_POINTS[0]), \
+        f"the crash points end at {CRASH_POINTS[-1]}; a run makes {len(calls)} calls"
+    samples = [n for n, name in calls if name == "save_signal_samples"]
+    assert len(samples) == 60 and samples[-1] == len(calls)  # a write per tick, the last one the run's last call
+    for crash_at in samples[-2:]:
+        run = tmp_path / f"c{crash_at}"
+        run.mkdir()
+        crash_run(run, crash_at)
 
 
 class FailingStore:

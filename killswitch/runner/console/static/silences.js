@@ -1,7 +1,8 @@
 // Silences and acknowledgements in the console: the "New silence" dialog (matchers, duration,
 // comment -> POST /v1/silences), the Expire button of a silence (POST /v1/silences/expire) and the
 // "I have it" button of an incident (POST /v1/ack). The runner decides and answers with a reason
-// code (UNKNOWN_LABEL with close matches, SILENCE_TOO_BROAD, ...), shown as it came. The token is
+// code (UNKNOWN_LABEL with close matches, SILENCE_TOO_BROAD, ROLE_REQUIRED, ...), shown as it came: in the
+// dialog, or for a refused "I have it" or Expire in a note at the foot of the window. The token is
 // the one console.js keeps in this tab's sessionStorage, sent only in the Authorization header.
 // Data from the runner is written with textContent only.
 "use strict";
@@ -47,6 +48,19 @@
   function matchers(text) {
     return (text.match(/(?:[^\s"]+|"(?:[^"\\]|\\.)*")+/g) || []);
   }
+  // A refusal of "I have it" or Expire, in sight until dismissed or answered again: outside the
+  // view, which the refresh swaps (the dialog shows its own answers). Done is seen in the view.
+  function refused(text) {
+    $("silence-refused-reason").textContent = text;
+    $("silence-refused").hidden = !text;
+  }
+  async function act(button, path, body) {
+    button.disabled = true;
+    const r = await post(path, body);
+    if (r.ok) { refused(""); say(r.reason); return; }
+    refused(r.reason);  // (a role="alert": read out as it is shown)
+    button.disabled = false;
+  }
   function result(text, ok) {
     const p = $("silence-result");
     p.textContent = text;
@@ -68,22 +82,17 @@
     const expire = e.target.closest("button[data-silence-expire]");
     if (expire) {
       if (needToken()) return;
-      expire.disabled = true;
-      const r = await post("/v1/silences/expire", {id: expire.dataset.silenceExpire});
-      say(r.reason);
-      if (!r.ok) expire.disabled = false;
+      await act(expire, "/v1/silences/expire", {id: expire.dataset.silenceExpire});
       return;
     }
     const ack = e.target.closest("button[data-ack]");
     if (ack) {
       if (needToken()) return;
-      ack.disabled = true;
-      const r = await post("/v1/ack", {incident: ack.dataset.ack});
-      say(r.reason);
-      if (!r.ok) ack.disabled = false;
+      await act(ack, "/v1/ack", {incident: ack.dataset.ack});
     }
   });
   $("silence-cancel").addEventListener("click", () => dialog.close());
+  $("silence-refused-dismiss").addEventListener("click", () => refused(""));
   $("silence-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const ms = matchers($("s-matchers").value);
