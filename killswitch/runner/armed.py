@@ -8,9 +8,11 @@ needs, so that they all agree:
   last evaluation (the leader), or from the coverage the leader saved with the state (a standby,
   a runner that has not ticked yet: state, reason, since and until, without the trigger details).
 - :class:`BlindReports`: a ``scope_blind`` event per blind scope and a ``policy_unmatched`` per
-  unmatched policy, when it starts and every 30 s while it lasts. The notification routes group
-  them and, as for a failed snapshot, resolve them when they are no longer reported (armed
-  again): one page per spell, grouped, with its resolution.
+  unmatched policy, when it starts and every 30 s while it lasts, and once when it ends: a
+  ``scope_armed`` when a blind scope is armed again, a ``policy_matched`` when the policy selects
+  accounts again. The notification routes group the first and resolve them by the second: one
+  page per spell, grouped, with its resolution sent at the tick that armed the scope. (What ends
+  unsaid — a scope that disappears with its account — resolves when no longer reported.)
 - :func:`log_changes`: one log line when a scope turns blind (WARNING ``SCOPE_BLIND``), armed
   again (INFO ``SCOPE_ARMED``, with how long it was blind), and when a policy's scope selects
   nothing (ERROR ``POLICY_UNMATCHED``) or something again (INFO ``POLICY_MATCHED``).
@@ -26,7 +28,7 @@ from typing import Any, Callable, Optional
 
 from ..engine import coverage as cv
 from ..engine.evaluate import Evaluation
-from ..events import POLICY_UNMATCHED, SCOPE_BLIND, Event
+from ..events import POLICY_MATCHED, POLICY_UNMATCHED, SCOPE_ARMED, SCOPE_BLIND, Event
 from .book import Book
 from .lock import iso_ms
 from .view import BlindTrigger, CoverageStatus
@@ -82,7 +84,10 @@ REFRESH_MS = 30_000
 
 
 class BlindReports:
-    """The ``scope_blind`` and ``policy_unmatched`` events of each tick (see REFRESH_MS)."""
+    """The ``scope_blind`` and ``policy_unmatched`` events of each tick (see REFRESH_MS), and the
+    ``scope_armed`` and ``policy_matched`` that end them. The ends are read from the evaluation's
+    changes, which the state carries across a restart or a takeover: a runner that takes over a
+    blind scope still says when it is armed again."""
 
     def __init__(self) -> None:
         self._last: dict[str, tuple[int, Optional[str]]] = {}  # key → (reported at, reason)
@@ -98,9 +103,15 @@ class BlindReports:
     def events(self, ev: Evaluation, now: int) -> list[Event]:
         out: list[Event] = []
         seen: set[str] = set()
-        for se in ev.blind:
+        for se in ev.scopes:
             c = se.coverage
-            if self._due(f"{se.policy}|{se.scope}", c.reason, now, seen):
+            if c.armed:
+                if c.changed and c.left_since_ms is not None:  # armed again: once
+                    out.append(Event.make(SCOPE_ARMED, now, {
+                        "blind_since": iso_ms(c.left_since_ms),
+                        "why": f"blind for {(now - c.left_since_ms) / 1000:.0f}s"},
+                        policy=se.policy, scope=se.scope))
+            elif self._due(f"{se.policy}|{se.scope}", c.reason, now, seen):
                 out.append(Event.make(SCOPE_BLIND, now, {
                     "triggers": ", ".join(t.trigger for t in c.triggers), "detail": c.detail,
                     "blind_since": iso_ms(c.since_ms) if c.since_ms is not None else "?",
@@ -111,6 +122,8 @@ class BlindReports:
                 out.append(Event.make(POLICY_UNMATCHED, now, {
                     "selector": u.selector, "since": iso_ms(u.since_ms) if u.since_ms is not None else "?"},
                     policy=u.policy, scope=cv.NO_SCOPE, reason=cv.UNMATCHED_REASON))
+        for policy in ev.rematched:
+            out.append(Event.make(POLICY_MATCHED, now, {}, policy=policy, scope=cv.NO_SCOPE))
         for key in [k for k in self._last if k not in seen]:
             del self._last[key]  # armed again: a new spell is reported at once
         return out

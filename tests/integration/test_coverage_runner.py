@@ -155,6 +155,55 @@ def test_a_scope_that_selects_nothing_is_unmatched_loudly(tmp_path, caplog):
     assert ticks == [0, 6]
 
 
+def test_a_blind_scope_is_paged_once_and_resolved_through_the_routes_at_the_tick_it_is_armed(tmp_path):
+    from killswitch.notify.sink import NotifyOptions, NotifySink
+    from tests.integration.test_notify import ReceiverServer, audit, deliveries_done, routes
+
+    with ReceiverServer() as srv:
+        doc = routes(f"""\
+            apiVersion: killswitch/v1
+            kind: NotificationRoutes
+            metadata: {{name: desk}}
+            spec:
+              route:
+                receiver: watch
+                group_by: [policy, scope]
+                group_wait: 10s
+                group_interval: 1m
+                repeat_interval: 1h
+              receivers:
+                - {{name: watch, apprise: ["{srv.url('watch')}"]}}
+            """)
+        runner, engine, clock, store, _ = setup(tmp_path)  # blind for 30 s, from its first tick
+        sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
+        runner.sinks.append(sink)
+
+        async def go():
+            await runner.start()
+            kinds = []
+            for _ in range(10):  # 50 s: before the crash's first minute
+                clock.advance(TICK_MS)
+                kinds.append([e.kind for e in (await runner.tick()).events])
+                await deliveries_done(sink, budget_s=2 * 5.0 + 1)
+            await runner.aclose()
+            return kinds
+
+        kinds = asyncio.run(asyncio.wait_for(go(), 120))
+    armed_at = T0 + 7 * TICK_MS
+    assert [i for i, k in enumerate(kinds) if "scope_armed" in k] == [6]  # once, at the tick it is armed
+    assert [i for i, k in enumerate(kinds) if "scope_blind" in k] == [0]  # at once; armed before its 30 s refresh
+    titles = [m["title"] for m in srv.got["watch"]]
+    assert len(titles) == 2, titles
+    assert titles[0].startswith("[WARNING] crash-ladder simulated/sim-main: BLIND, cannot act (INSUFFICIENT_HISTORY)")
+    assert titles[1] == ("[RESOLVED] crash-ladder simulated/sim-main: BLIND, cannot act (INSUFFICIENT_HISTORY): "
+                         "triggers soft, harder, hard: armed again (blind for 30s)"), titles[1]
+    assert "resolved at: 2026-03-02T13:00:35.000Z" in srv.got["watch"][1]["message"]  # the arming tick
+    # the sink's worker runs after the tick that woke it: its receipt may bear the next tick's time
+    page, resolution = [ts for _, ts, p in audit(store, "notification_delivered") if p["receiver"] == "watch"]
+    assert T0 + TICK_MS + 10_000 <= page <= T0 + TICK_MS + 10_000 + TICK_MS  # group_wait after the first tick
+    assert armed_at <= resolution <= armed_at + TICK_MS, resolution - armed_at  # not 5 minutes on
+
+
 def test_while_blind_holds_the_scope_at_its_mode_and_lets_go_when_armed(tmp_path):
     text = POLICY.replace("  unwind: {chunk_notional: 200k}\n",
                           "  unwind: {chunk_notional: 200k}\n  while_blind: {lock_trading: reducing}\n")
