@@ -204,6 +204,34 @@ def test_a_blind_scope_is_paged_once_and_resolved_through_the_routes_at_the_tick
     assert armed_at <= resolution <= armed_at + TICK_MS, resolution - armed_at  # not 5 minutes on
 
 
+def test_a_scope_allow_empty_lets_select_nothing_is_unmatched_calmly_never_paged_nor_armed(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="killswitch.runner")
+    ahead = POLICY.replace("match_labels: {book: futures}}", "match_labels: {book: next}}, allow_empty: true")
+    assert "allow_empty: true" in ahead
+    runner, engine, clock, store, _ = setup(tmp_path, policies=graph_of(ahead))
+
+    async def go():
+        await runner.start()
+        reports = await drive(runner, clock, 13)  # 65 s: past the 30 s a page would be reported again
+        return reports, runner.status(), runner.metrics_text()
+
+    reports, st, metrics = asyncio.run(go())
+    (row,) = st.coverage
+    assert (row.policy, row.scope, row.state, row.reason) == (
+        "crash-ladder", "(none)", "unmatched", "UNMATCHED_ALLOWED")
+    assert row.detail == "the scope (labels{book=next}) selects no account (allowed: allow_empty: true)"
+    assert armed_metric(metrics) == [
+        'killswitch_policy_armed{policy="crash-ladder",scope="(none)",reason="UNMATCHED_ALLOWED"} 0']
+    assert "killswitch_policies_blind 0" in metrics
+    assert [e.kind for r in reports for e in r.events] == []  # nothing for the routes: no critical page
+    assert lines(caplog, "POLICY_UNMATCHED") == [] and lines(caplog, "SCOPE_BLIND") == []
+    assert lines(caplog, "POLICY_UNMATCHED_ALLOWED") == [
+        "POLICY_UNMATCHED_ALLOWED: crash-ladder: its scope (labels{book=next}) selects no account, as allow_empty: "
+        "true allows; the policy acts once an account matches"]
+    assert not any(r.levelno >= logging.WARNING for r in caplog.records if r.name == "killswitch.runner"), \
+        [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 def test_while_blind_holds_the_scope_at_its_mode_and_lets_go_when_armed(tmp_path):
     text = POLICY.replace("  unwind: {chunk_notional: 200k}\n",
                           "  unwind: {chunk_notional: 200k}\n  while_blind: {lock_trading: reducing}\n")
