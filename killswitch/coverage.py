@@ -34,6 +34,8 @@ NOT_READ = "not_read"
 
 # The reason code of a failed snapshot that does not say why (a recording written without one).
 UNKNOWN_REASON = "UNKNOWN"
+# a policy that selects nothing as its scope's allow_empty: true allows (killswitch.engine.coverage's)
+UNMATCHED_ALLOWED = "UNMATCHED_ALLOWED"
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,10 @@ class BlindSpell:
         was written for, and a runner on them would page it UNMATCHED). Over a recording such a
         policy is named, not a gap: a recording carries the accounts it was made of, not every
         account the policies declare (one that selects no declared account does not compile:
-        KS218)."""
-        return (self.state == "blind" and not self.warmup) or (self.state == "unmatched" and self.live)
+        KS218). One whose scope says ``allow_empty: true`` (reason ``UNMATCHED_ALLOWED``) is
+        expected to select nothing: named, never a gap."""
+        return (self.state == "blind" and not self.warmup) or (
+            self.state == "unmatched" and self.live and self.reason != UNMATCHED_ALLOWED)
 
 
 class BlindTally:
@@ -168,7 +172,7 @@ class BlindTally:
                          tuple(t.trigger for t in c.triggers), c.until_ms)
             current.add((se.policy, se.scope, warm))
         for u in ev.unmatched:
-            self._extend((u.policy, "(none)", False), now, "unmatched", "UNMATCHED", u.selector, (), None)
+            self._extend((u.policy, "(none)", False), now, "unmatched", u.reason, u.selector, (), None)
             current.add((u.policy, "(none)", False))
         for done in [k for k in self._open if k not in current]:
             self._close(done, ended=now)

@@ -49,8 +49,12 @@ MANUAL_CLOSE = "manual_close"
 DEPOSED = "deposed"
 SNAPSHOT_FAILED = "snapshot_failed"
 DMS_FIRED = "dms_fired"
-SCOPE_BLIND = "scope_blind"  # a policy × scope instance cannot evaluate a trigger (reported every tick while so)
-POLICY_UNMATCHED = "policy_unmatched"  # a policy's scope selects no account (reported every tick while so)
+# a policy × scope instance cannot evaluate a trigger: reported when it turns blind, then every 30 s while so
+SCOPE_BLIND = "scope_blind"
+# a policy's scope selects no account: reported when it starts, then every 30 s while so
+POLICY_UNMATCHED = "policy_unmatched"
+SCOPE_ARMED = "scope_armed"  # a blind scope is armed again (once): resolves its scope_blind page
+POLICY_MATCHED = "policy_matched"  # an unmatched policy selects accounts again (once): resolves its page
 INCIDENT_ACKNOWLEDGED = "incident_acknowledged"  # someone has an incident (shown, runbook rendered again; not paged)
 # events the sinks record but the notification routes never page: saying "I have it" pages nobody
 NOT_PAGED = frozenset({INCIDENT_ACKNOWLEDGED})
@@ -60,6 +64,7 @@ SEVERITY = {
     CLOSE_RESIDUAL: "critical",
     POLICY_RELOAD_FAILED: "critical", RESET: "info", MANUAL_CLOSE: "warning", DEPOSED: "warning",
     SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical", SCOPE_BLIND: "warning", POLICY_UNMATCHED: "critical",
+    SCOPE_ARMED: "info", POLICY_MATCHED: "info",
     INCIDENT_ACKNOWLEDGED: "info",
 }
 

@@ -15,7 +15,9 @@ snapshots and the state:
   the values would flap with them. Reason codes, the most actionable first: ``ACCOUNT_NOT_READ`` (a
   snapshot could not be fetched), ``STALE_DATA``, ``MISSING_DATA``, ``INSUFFICIENT_HISTORY``
   (a window not yet covered: with the coverage reached and needed, and until when).
-- ``unmatched``: the policy's scope selects no account of this tick's snapshots.
+- ``unmatched``: the policy's scope selects no account of this tick's snapshots (``UNMATCHED``;
+  ``UNMATCHED_ALLOWED`` when its scope says ``allow_empty: true``: a policy prepared ahead of its
+  account, unmatched all the same and shown so, but expected: no page, no alert).
 
 ``until_ms`` is when a blind trigger is evaluable again if every tick from now on reads: the
 latest of its unknown signals' ``ready_ms`` (an ``a || b`` with ``b`` unknown stays unknown while
@@ -47,6 +49,7 @@ STALE_DATA = "STALE_DATA"
 MISSING_DATA = "MISSING_DATA"
 INSUFFICIENT_HISTORY = "INSUFFICIENT_HISTORY"
 UNMATCHED_REASON = "UNMATCHED"
+UNMATCHED_ALLOWED = "UNMATCHED_ALLOWED"  # unmatched, and its scope says allow_empty: true
 _RANK = (ACCOUNT_NOT_READ, STALE_DATA, MISSING_DATA, INSUFFICIENT_HISTORY)
 
 # Signal kinds whose values come from the accounts' books: a stale or frozen feed makes them judge
@@ -121,6 +124,11 @@ class Unmatched:
     selector: str  # the scope as written, e.g. "accounts{book=futurs}"
     since_ms: Optional[int]
     changed: bool
+    allowed: bool = False  # its scope says allow_empty: true (prepared ahead of its account)
+
+    @property
+    def reason(self) -> str:
+        return UNMATCHED_ALLOWED if self.allowed else UNMATCHED_REASON
 
 
 def selector_text(policy: PolicyNode) -> str:
@@ -203,7 +211,13 @@ def unmatched(policy: PolicyNode, state: State, matched: bool, now: int) -> tupl
     since = state.unmatched.get(policy.name)
     if since is None:
         state.unmatched[policy.name] = now
-    return Unmatched(policy.name, selector_text(policy), since if since is not None else now, since is None), False
+    return Unmatched(policy.name, selector_text(policy), since if since is not None else now, since is None,
+                     allowed_empty(policy)), False
+
+
+def allowed_empty(policy: PolicyNode) -> bool:
+    """The policy's scope says ``allow_empty: true``: selecting nothing is expected."""
+    return bool(policy.scope.get("allow_empty"))
 
 
 def _reason(unknown: tuple[SignalValue, ...], not_read: tuple[Snapshot, ...]) -> str:

@@ -22,7 +22,12 @@ dispatcher, aggregation groups and notification log:
 
 - An alert is *resolved* when the condition it reports is over: a stage entry whose scope is
   back at level 0 (a transition to level 0, or a reset that released the scope: the incident
-  ended), or a fault reported every tick (:data:`RESOLVED_BY_EXPIRY`: a failed snapshot)
+  ended); a blind scope armed again or an unmatched policy that selects accounts again (the
+  events of :data:`ENDS`: they resolve their fault's alert, are no alert themselves, and bring
+  the flush of a group that notified it forward to now, so the resolution goes out at the tick
+  that ended it — at most once per notification of the fault, which ``group_interval`` spaced);
+  or a fault reported while it lasts (:data:`RESOLVED_BY_EXPIRY`: a failed snapshot, and a
+  blind or unmatched scope whose end was never reported: its scope gone, its runner gone)
   not reported for ``resolve_timeout``. A stage entry left for another stage (an escalation)
   is *superseded*, not resolved: the new entry is the news. One-off events (an order failed,
   a reset approval, a reload failure) simply expire. At its next flush a group whose last
@@ -66,14 +71,20 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.nodes import NotifyAction
-from ..events import POLICY_UNMATCHED, RESET, SCOPE_BLIND, SNAPSHOT_FAILED, STAGE_TRANSITION, Event
+from ..events import (POLICY_MATCHED, POLICY_UNMATCHED, RESET, SCOPE_ARMED, SCOPE_BLIND, SNAPSHOT_FAILED,
+                      STAGE_TRANSITION, Event)
 from ..silences import Silence, silencing
 from .routes import RouteNode, RouteTree
 
 RESOLVE_TIMEOUT_MS = 5 * 60_000
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
-# faults reported every tick while they last
+# faults reported again and again while they last: resolved when no longer reported
 RESOLVED_BY_EXPIRY = frozenset({SNAPSHOT_FAILED, SCOPE_BLIND, POLICY_UNMATCHED})
+# events that say a fault is over: kind → (the fault's kind, the labels that name the same fault, why)
+ENDS: Mapping[str, tuple[str, tuple[str, ...], str]] = {
+    SCOPE_ARMED: (SCOPE_BLIND, ("policy", "scope"), "armed again"),
+    POLICY_MATCHED: (POLICY_UNMATCHED, ("policy",), "its scope selects accounts again"),
+}
 
 
 # --- which documents, with which labels --------------------------------------------------------
@@ -289,6 +300,9 @@ class Dispatcher:
         if tree is None:
             return []
         labels = dict(placement.labels)
+        if event.kind in ENDS:
+            self._end(tree.name, event, labels, now)
+            return []
         self._release(tree.name, event, labels, now)
         incident = event.data.get("incident") if event.kind == STAGE_TRANSITION else None
         latched = event.kind == STAGE_TRANSITION and labels.get("level", "0") != "0"
@@ -334,6 +348,22 @@ class Dispatcher:
                     a.superseded = True
                 else:
                     a.resolved_ms, a.resolved_why = now, why
+
+    def _end(self, tree: str, event: Event, labels: Mapping[str, str], now: int) -> None:
+        """A fault reported while it lasts is over (:data:`ENDS`): its alert is resolved as of the
+        event (the tick that ended it), and each group that notified it flushes now instead of at
+        its next interval."""
+        kind, keys, why = ENDS[event.kind]
+        detail = event.data.get("why")
+        ended = set()
+        for a in self.active[tree].values():
+            if (a.event.kind == kind and a.resolved_ms is None
+                    and all(a.labels.get(k) == labels.get(k) for k in keys)):
+                a.resolved_ms, a.resolved_why = event.ts_ms, f"{why} ({detail})" if detail else why
+                ended.add(a.fp)
+        for g in self.groups.values():
+            if g.tree == tree and g.last_fps and not ended.isdisjoint(g.last_fps):
+                g.next_ms = min(g.next_ms, now)
 
     # --- timers -----------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..coverage import NOT_READ, AccountCoverage, BlindSpell
+from ..coverage import NOT_READ, UNMATCHED_ALLOWED, AccountCoverage, BlindSpell
 from .times import iso
 
 
@@ -89,7 +89,7 @@ def blind_lines(spells: Sequence[BlindSpell], what: str) -> list[str]:
             lines.append(f"  ~ {b.policy} {b.scope}: warm-up: triggers {', '.join(b.triggers)} could not be evaluated "
                          f"for the first {_minutes(span)} of the recording ({b.reason}); a stage change that "
                          f"needed them there is not in this {what}")
-    off = [b for b in spells if b.state == "unmatched"]
+    off = [b for b in spells if b.state == "unmatched" and b.reason != UNMATCHED_ALLOWED]
     if any(b.gap for b in off):
         lines.append(f"Policies that select none of the accounts read (the {what} does not know what they "
                      "would do; a runner on these accounts pages them UNMATCHED): "
@@ -97,6 +97,10 @@ def blind_lines(spells: Sequence[BlindSpell], what: str) -> list[str]:
     elif off:
         lines.append("Policies with no account in the source: "
                      + ", ".join(f"{b.policy} ({b.detail})" for b in off))
+    ahead = [b for b in spells if b.state == "unmatched" and b.reason == UNMATCHED_ALLOWED]
+    if ahead:
+        lines.append("Policies that select no account, as allow_empty: true allows (prepared ahead of their "
+                     "accounts): " + ", ".join(f"{b.policy} ({b.detail})" for b in ahead))
     return lines
 
 

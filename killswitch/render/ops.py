@@ -125,9 +125,17 @@ def coverage_lines(st: RunnerStatus) -> list[str]:
     off = [r for r in rows if r.state != "armed"]
     if not off:
         return [f"  coverage: all {len(rows)} policy scope(s) armed"]
-    lines = [f"  COVERAGE: {len(off)} of {len(rows)} policy scope(s) NOT ARMED"]
+    alarming = [r for r in off if not r.allowed]
+    if alarming:
+        lines = [f"  COVERAGE: {len(alarming)} of {len(rows)} policy scope(s) NOT ARMED"]
+    else:  # only policies prepared ahead of their accounts: expected, said calmly
+        lines = [f"  coverage: {len(rows) - len(off)} of {len(rows)} policy scope(s) armed; "
+                 f"{len(off)} select(s) no account, as allow_empty allows"]
     for r in off:
         when = f", since {iso(r.since_ms)}" if r.since_ms is not None else ""
+        if r.allowed:
+            lines.append(f"  unmatched (allowed) {r.policy}: {r.detail}{when}: it acts once an account matches")
+            continue
         if r.state == "unmatched":
             lines.append(f"  UNMATCHED {r.policy}: {r.detail}{when}: the policy cannot act")
             continue

@@ -8,12 +8,16 @@ needs, so that they all agree:
   last evaluation (the leader), or from the coverage the leader saved with the state (a standby,
   a runner that has not ticked yet: state, reason, since and until, without the trigger details).
 - :class:`BlindReports`: a ``scope_blind`` event per blind scope and a ``policy_unmatched`` per
-  unmatched policy, when it starts and every 30 s while it lasts. The notification routes group
-  them and, as for a failed snapshot, resolve them when they are no longer reported (armed
-  again): one page per spell, grouped, with its resolution.
+  unmatched policy, when it starts and every 30 s while it lasts, and once when it ends: a
+  ``scope_armed`` when a blind scope is armed again, a ``policy_matched`` when the policy selects
+  accounts again. The notification routes group the first and resolve them by the second: one
+  page per spell, grouped, with its resolution sent at the tick that armed the scope. (What ends
+  unsaid — a scope that disappears with its account — resolves when no longer reported.)
 - :func:`log_changes`: one log line when a scope turns blind (WARNING ``SCOPE_BLIND``), armed
   again (INFO ``SCOPE_ARMED``, with how long it was blind), and when a policy's scope selects
-  nothing (ERROR ``POLICY_UNMATCHED``) or something again (INFO ``POLICY_MATCHED``).
+  nothing (ERROR ``POLICY_UNMATCHED``; INFO ``POLICY_UNMATCHED_ALLOWED`` when its scope says
+  ``allow_empty: true``: expected, so never paged, and its reason ``UNMATCHED_ALLOWED`` keeps
+  it out of the alert rules) or something again (INFO ``POLICY_MATCHED``).
 - :class:`CoverageMetrics`: ``killswitch_policy_armed{policy,scope,reason}``,
   ``killswitch_policy_blind_until_seconds{policy,scope}`` and ``killswitch_policies_blind``.
 """
@@ -26,7 +30,7 @@ from typing import Any, Callable, Optional
 
 from ..engine import coverage as cv
 from ..engine.evaluate import Evaluation
-from ..events import POLICY_UNMATCHED, SCOPE_BLIND, Event
+from ..events import POLICY_MATCHED, POLICY_UNMATCHED, SCOPE_ARMED, SCOPE_BLIND, Event
 from .book import Book
 from .lock import iso_ms
 from .view import BlindTrigger, CoverageStatus
@@ -70,8 +74,17 @@ def coverage_rows(book: Book) -> tuple[CoverageStatus, ...]:
 def _unmatched_row(book: Book, policy: str, since: Optional[int]) -> CoverageStatus:
     node = book.node(policy)
     selector = cv.selector_text(node) if node is not None else "?"
+    if node is not None and cv.allowed_empty(node):
+        return CoverageStatus(policy, cv.NO_SCOPE, cv.UNMATCHED, cv.UNMATCHED_ALLOWED,
+                              f"the scope ({selector}) selects no account (allowed: allow_empty: true)", since, None,
+                              while_blind_text(node))
     return CoverageStatus(policy, cv.NO_SCOPE, cv.UNMATCHED, cv.UNMATCHED_REASON,
                           f"the scope ({selector}) selects no account", since, None, while_blind_text(node))
+
+
+def alarming(row: CoverageStatus) -> bool:
+    """A row that is not armed and not expected to be: blind, or unmatched without allow_empty."""
+    return row.state != cv.ARMED and not row.allowed
 
 
 # A blind or unmatched scope is reported to the sinks when it becomes so (or its reason
@@ -82,7 +95,10 @@ REFRESH_MS = 30_000
 
 
 class BlindReports:
-    """The ``scope_blind`` and ``policy_unmatched`` events of each tick (see REFRESH_MS)."""
+    """The ``scope_blind`` and ``policy_unmatched`` events of each tick (see REFRESH_MS), and the
+    ``scope_armed`` and ``policy_matched`` that end them. The ends are read from the evaluation's
+    changes, which the state carries across a restart or a takeover: a runner that takes over a
+    blind scope still says when it is armed again."""
 
     def __init__(self) -> None:
         self._last: dict[str, tuple[int, Optional[str]]] = {}  # key → (reported at, reason)
@@ -98,19 +114,29 @@ class BlindReports:
     def events(self, ev: Evaluation, now: int) -> list[Event]:
         out: list[Event] = []
         seen: set[str] = set()
-        for se in ev.blind:
+        for se in ev.scopes:
             c = se.coverage
-            if self._due(f"{se.policy}|{se.scope}", c.reason, now, seen):
+            if c.armed:
+                if c.changed and c.left_since_ms is not None:  # armed again: once
+                    out.append(Event.make(SCOPE_ARMED, now, {
+                        "blind_since": iso_ms(c.left_since_ms),
+                        "why": f"blind for {(now - c.left_since_ms) / 1000:.0f}s"},
+                        policy=se.policy, scope=se.scope))
+            elif self._due(f"{se.policy}|{se.scope}", c.reason, now, seen):
                 out.append(Event.make(SCOPE_BLIND, now, {
                     "triggers": ", ".join(t.trigger for t in c.triggers), "detail": c.detail,
                     "blind_since": iso_ms(c.since_ms) if c.since_ms is not None else "?",
                     "armed_again_at": iso_ms(c.until_ms) if c.until_ms is not None else "unknown (waiting for data)"},
                     policy=se.policy, scope=se.scope, reason=c.reason))
         for u in ev.unmatched:
+            if u.allowed:
+                continue  # expected (allow_empty: true): said once in the log, never paged
             if self._due(f"unmatched|{u.policy}", cv.UNMATCHED_REASON, now, seen):
                 out.append(Event.make(POLICY_UNMATCHED, now, {
                     "selector": u.selector, "since": iso_ms(u.since_ms) if u.since_ms is not None else "?"},
                     policy=u.policy, scope=cv.NO_SCOPE, reason=cv.UNMATCHED_REASON))
+        for policy in ev.rematched:
+            out.append(Event.make(POLICY_MATCHED, now, {}, policy=policy, scope=cv.NO_SCOPE))
         for key in [k for k in self._last if k not in seen]:
             del self._last[key]  # armed again: a new spell is reported at once
         return out
@@ -134,7 +160,10 @@ def log_changes(ev: Evaluation, everything: bool = False) -> None:
             log.info("SCOPE_ARMED: %s %s: every trigger can be evaluated again (blind for %.0fs)",
                      se.policy, se.scope, (ev.now_ms - c.left_since_ms) / 1000)
     for u in ev.unmatched:
-        if u.changed or everything:
+        if u.allowed and (u.changed or everything):
+            log.info("POLICY_UNMATCHED_ALLOWED: %s: its scope (%s) selects no account, as allow_empty: true allows; "
+                     "the policy acts once an account matches", u.policy, u.selector)
+        elif u.changed or everything:
             since = "" if u.changed or u.since_ms is None else f" (since {iso_ms(u.since_ms)})"
             log.error("POLICY_UNMATCHED: %s: its scope (%s) selects no account%s: the policy cannot act",
                       u.policy, u.selector, since)
@@ -162,5 +191,5 @@ class CoverageMetrics:
                 until.add(math.inf if r.until_ms is None else max(0.0, (r.until_ms - now) / 1000),
                           policy=r.policy, scope=r.scope)
         reg.sampled("killswitch_policies_blind", "gauge",
-                    "Policy × scope instances that are blind or unmatched.").add(
-            sum(1 for r in rows if r.state != cv.ARMED))
+                    "Policy × scope instances that are blind or unmatched (not counting a scope that "
+                    "allow_empty lets select nothing).").add(sum(1 for r in rows if alarming(r)))

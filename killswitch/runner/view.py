@@ -127,12 +127,17 @@ class CoverageStatus:
     scope: str  # the scope instance; "(none)" for an unmatched policy
     state: str  # armed | blind | unmatched
     reason: Optional[str]  # None when armed; else INSUFFICIENT_HISTORY, MISSING_DATA, STALE_DATA,
-    #                        ACCOUNT_NOT_READ, UNMATCHED
+    #                        ACCOUNT_NOT_READ, UNMATCHED, UNMATCHED_ALLOWED
     detail: str  # one line a human reads
     since_ms: Optional[int]  # when the scope entered its current state
     until_ms: Optional[int]  # blind: armed again then if nothing else fails (None: unknown)
     while_blind: Optional[str]  # what the policy does while blind ("lock_trading: reducing"); None: nothing
     triggers: tuple[BlindTrigger, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        """Unmatched as its scope's ``allow_empty: true`` allows: shown as unmatched, never alarmed on."""
+        return self.reason == "UNMATCHED_ALLOWED"  # killswitch.engine.coverage.UNMATCHED_ALLOWED
 
 
 @dataclass(frozen=True)

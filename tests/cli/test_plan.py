@@ -498,3 +498,28 @@ def test_a_live_plan_where_a_policy_selects_none_of_the_accounts_read_is_incompl
     doc = json.loads(stdout_of(live(tmp_path, "-o", "json", policies=repo)))
     assert doc["complete"] is False
     assert [(b["policy"], b["state"], b["gap"]) for b in doc["blind"]] == [("position-watch", "unmatched", True)]
+
+
+def test_a_live_plan_where_a_policy_allow_empty_lets_select_nothing_names_it_and_is_not_incomplete_for_it(tmp_path):
+    """The same policy prepared ahead of its account (``allow_empty: true``): expected to select
+    nothing, so named (never as armed) and no gap: the plan stands on what it could evaluate."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("accounts.yaml", "routes.yaml"):
+        (repo / name).write_text((POLICIES / name).read_text())
+    watch = (POLICIES / "position-watch.yaml").read_text()
+    names = "accounts: {names: [bybit-futures]}"
+    ahead = watch.replace(names, names + "\n    allow_empty: true")
+    assert ahead != watch
+    (repo / "position-watch.yaml").write_text(ahead)
+    (repo / "futures-book.yaml").write_text(armed_from_the_start(tmp_path).read_text())
+    r = live(tmp_path, policies=repo)
+    out = stdout_of(r)
+    assert r.exit_code != EXIT_ERROR, out
+    assert "Policies that select no account, as allow_empty: true allows (prepared ahead of their accounts): " \
+           "position-watch (" in out, out
+    assert "Policies that select none of the accounts read" not in out
+    doc = json.loads(stdout_of(live(tmp_path, "-o", "json", policies=repo)))
+    assert doc["complete"] is True
+    assert [(b["policy"], b["state"], b["reason"], b["gap"]) for b in doc["blind"]] == [
+        ("position-watch", "unmatched", "UNMATCHED_ALLOWED", False)]

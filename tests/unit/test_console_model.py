@@ -160,6 +160,21 @@ def test_an_unmatched_policy_is_a_red_row_and_banner_with_nothing_to_act_on():
     assert "BLIND" not in text
 
 
+def test_a_policy_allow_empty_lets_select_nothing_is_a_quiet_row_and_no_banner():
+    ahead = CoverageStatus("next-book", "(none)", "unmatched", "UNMATCHED_ALLOWED",
+                           "the scope (labels{book=next}) selects no account (allowed: allow_empty: true)",
+                           T0 - 60_000, None, None)
+    m = model(status((), data_age_s={}, coverage=(ahead,)))
+    page = render(m)
+    text = text_of(page)
+    assert m["unmatched"] == [] and "MATCHES NO ACCOUNT" not in text and "protects nothing" not in text
+    assert ("matches no account (allowed): the scope (labels{book=next}) selects no account (allowed: "
+            "allow_empty: true)") in text, text
+    assert '<td class="cov-unmatched-allowed">' in page and '<td class="cov-unmatched">' not in page
+    r = row(m, "(none)", policy="next-book")
+    assert r["unmatched"] and r["coverage"]["state"] == "unmatched" and r["coverage"]["allowed"]
+
+
 # --- the runner's own failures: pages, fetches, reloads, a late tick (findings 3, 5, 6, 4) --------------
 
 

@@ -23,6 +23,8 @@ BLIND = CoverageStatus("futures-book", "binanceusdm/main", "blind", "INSUFFICIEN
 UNMATCHED = CoverageStatus("spot-book", "(none)", "unmatched", "UNMATCHED",
                            "the scope (labels{book=spott}) selects no account", T, None, "lock_trading: reducing")
 ARMED = CoverageStatus("portfolio-breaker", "global", "armed", None, "every trigger can be evaluated", T, None, None)
+AHEAD = CoverageStatus("next-book", "(none)", "unmatched", "UNMATCHED_ALLOWED",
+                       "the scope (labels{book=next}) selects no account (allowed: allow_empty: true)", T, None, None)
 
 
 def test_all_armed_is_one_line_with_the_count():
@@ -50,3 +52,16 @@ def test_the_rows_travel_through_the_json_and_back():
     assert [r["state"] for r in doc["coverage"]] == ["armed", "blind", "unmatched"]
     doc.pop("lock")
     assert decode(RunnerStatus, doc) == st
+
+
+def test_a_scope_allow_empty_lets_select_nothing_is_listed_as_unmatched_and_allowed_without_alarm():
+    lines = status_text(status(ARMED, AHEAD), LOCKS).splitlines()
+    assert "  coverage: 1 of 2 policy scope(s) armed; 1 select(s) no account, as allow_empty allows" in lines
+    assert ("  unmatched (allowed) next-book: the scope (labels{book=next}) selects no account (allowed: allow_empty: "
+            "true), since 2026-03-02T13:00:00Z: it acts once an account matches") in lines
+    assert not any("NOT ARMED" in x or "UNMATCHED " in x for x in lines), lines
+    # beside a real problem, the count of what is not armed leaves it out
+    lines = status_text(status(ARMED, UNMATCHED, AHEAD), LOCKS).splitlines()
+    assert "  COVERAGE: 1 of 3 policy scope(s) NOT ARMED" in lines
+    doc = json.loads(status_json(status(AHEAD), LOCKS))
+    assert [(r["state"], r["reason"]) for r in doc["coverage"]] == [("unmatched", "UNMATCHED_ALLOWED")]

@@ -9,7 +9,8 @@ import textwrap
 import pytest
 
 from killswitch.compile.compiler import compile_documents
-from killswitch.events import ORDER_FAILED, RESET, STAGE_TRANSITION, Event
+from killswitch.events import (ORDER_FAILED, POLICY_MATCHED, POLICY_UNMATCHED, RESET, SCOPE_ARMED, SCOPE_BLIND,
+                               STAGE_TRANSITION, Event)
 from killswitch.notify.dispatch import Dispatcher, Notification, Placement
 from killswitch.notify.message import compose
 from killswitch.notify.routes import compile_routes
@@ -135,6 +136,97 @@ def test_a_resolution_survives_a_restart_before_the_flush(tree):
     assert again.restore(json.loads(json.dumps(d.to_json()))) == []
     n = by_receiver(again.flush_due(70_000))["pager"]
     assert n.resolved_only and n.resolved[0].resolved_why == "reset (RESET)"
+
+
+# --- coverage: a blind or unmatched scope resolves when it is armed again -----------------------------
+
+
+def blind(ts: int, scope: str = "okx/main") -> Event:
+    return Event.make(SCOPE_BLIND, ts, {"triggers": "soft", "detail": "dd_15m: INSUFFICIENT_HISTORY"},
+                      policy="book", scope=scope, reason="INSUFFICIENT_HISTORY")
+
+
+def test_a_blind_scope_pages_once_and_is_over_at_the_tick_it_is_armed_again(tree):
+    d = Dispatcher({"desk": tree})
+    sent = []
+    for t in range(0, 95_000, 5_000):  # reported when it turns blind, again every 30 s
+        if t % 30_000 == 0:
+            put(d, blind(t), t)
+        sent += [(t, n) for n in d.flush_due(t)]
+    assert [(t, n.receiver, [a.event.kind for a in n.alerts]) for t, n in sent] == [(10_000, "chat", [SCOPE_BLIND])]
+    armed = 95_000
+    put(d, Event.make(SCOPE_ARMED, armed, {"why": "blind for 95s"}, policy="book", scope="okx/main"), armed)
+    # chat says send_resolved: false: told nothing, but the alert is over now, not 5 minutes on
+    assert d.flush_due(armed) == [] and d.groups == {} and d.active["desk"] == {}
+    put(d, blind(armed + 5_000), armed + 5_000)  # a new spell is news again
+    assert [n.receiver for n in d.flush_due(armed + 15_000)] == ["chat"]
+
+
+def test_a_blind_scope_resolved_to_a_send_resolved_receiver_once_at_the_arming_tick(tree):
+    d = Dispatcher({"desk": tree})
+    page = blind(0)
+    put(d, Event(SCOPE_BLIND, 0, {**page.labels, "severity": "critical"}, page.data), 0)  # to the pager too
+    assert {n.receiver for n in d.flush_due(10_000)} == {"chat", "pager"}
+    put(d, Event.make(SCOPE_BLIND, 30_000, page.data, **{**page.labels, "severity": "critical"}), 30_000)
+    assert d.flush_due(35_000) == []
+    armed = 45_000
+    put(d, Event.make(SCOPE_ARMED, armed, {"why": "blind for 45s"}, policy="book", scope="okx/main"), armed)
+    sent = by_receiver(d.flush_due(armed))
+    assert set(sent) == {"pager"}, sent  # chat (send_resolved: false) hears nothing
+    n = sent["pager"]
+    assert n.resolved_only and n.resolved[0].resolved_ms == armed
+    msg = compose(n)
+    assert msg.title == ("[RESOLVED] book okx/main: BLIND, cannot act (INSUFFICIENT_HISTORY): triggers soft: "
+                         "armed again (blind for 45s)"), msg.title
+    assert msg.notify_type == "success"
+    assert [n for t in range(50_000, 9_000_000, 5_000) for n in d.flush_due(t)] == []  # told once
+    assert d.groups == {}
+
+
+def test_armed_again_resolves_only_its_own_scope_and_is_no_page_itself(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, blind(0), 0)
+    put(d, blind(0, scope="okx/other"), 0)
+    assert len(d.flush_due(10_000)) == 2
+    assert d.insert(Event.make(SCOPE_ARMED, 20_000, {}, policy="book", scope="okx/main"),
+                    Placement("desk", {"event": SCOPE_ARMED, "severity": "info", "policy": "book",
+                                       "scope": "okx/main"}, "test"), 20_000) == []
+    assert d.flush_due(20_000) == []  # chat has no send_resolved; the other scope is still blind
+    (still,) = [a for a in d.active["desk"].values()]
+    assert still.labels["scope"] == "okx/other" and still.resolved_ms is None
+
+
+def test_a_scope_armed_before_its_page_went_out_is_never_paged(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, blind(0), 0)
+    put(d, Event.make(SCOPE_ARMED, 5_000, {}, policy="book", scope="okx/main"), 5_000)
+    assert [n for t in range(5_000, 600_000, 5_000) for n in d.flush_due(t)] == []
+    assert d.groups == {}
+
+
+def test_an_unmatched_policy_pages_the_pager_and_is_resolved_when_it_selects_accounts_again(tree):
+    d = Dispatcher({"desk": tree})
+    off = Event.make(POLICY_UNMATCHED, 0, {"selector": "labels{book=futurs}"}, policy="book", scope="(none)",
+                     reason="UNMATCHED")
+    put(d, off, 0)
+    assert {n.receiver for n in d.flush_due(10_000)} == {"chat", "pager"}  # critical
+    put(d, Event.make(POLICY_MATCHED, 20_000, {}, policy="book", scope="(none)"), 20_000)
+    n = by_receiver(d.flush_due(20_000))["pager"]
+    assert n.resolved_only and compose(n).title == (
+        "[RESOLVED] policy book is OFF: its scope (labels{book=futurs}) selects no account: its scope selects "
+        "accounts again")
+    assert [n for t in range(25_000, 9_000_000, 60_000) for n in d.flush_due(t)] == []
+
+
+def test_armed_again_after_a_restart_still_resolves_the_restored_page(tree):
+    d = Dispatcher({"desk": tree})
+    put(d, Event.make(SCOPE_BLIND, 0, blind(0).data, **{**blind(0).labels, "severity": "critical"}), 0)
+    d.flush_due(10_000)
+    again = Dispatcher({"desk": tree})
+    assert again.restore(json.loads(json.dumps(d.to_json()))) == []
+    put(again, Event.make(SCOPE_ARMED, 40_000, {}, policy="book", scope="okx/main"), 40_000)
+    n = by_receiver(again.flush_due(40_000))["pager"]
+    assert n.resolved_only and n.resolved[0].resolved_why == "armed again"
 
 
 def test_a_one_off_fault_that_comes_back_after_it_expired_is_notified_again(tree):

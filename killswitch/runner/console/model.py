@@ -218,7 +218,8 @@ def _health(status: RunnerStatus, now: int) -> dict:
         "stalled": {"age": spelled(tick_age), "ms": status.last_tick_ms, "after": spelled(late)}
         if stalled and tick_age is not None else None,
         "blind": [c for c in cov if c and c["state"] == "blind"],
-        "unmatched": [c for c in cov if c and c["state"] == "unmatched"],
+        # a scope that allow_empty lets select nothing is shown in its row, calmly, not as a banner
+        "unmatched": [c for c in cov if c and c["state"] == "unmatched" and not c["allowed"]],
         "pages": None if not failing else {
             "since": _when(since, now), "receivers": [
                 {"document": r.document, "receiver": r.receiver, "cause": r.cause, "failures": r.failures,
@@ -236,7 +237,7 @@ def _coverage(c: Optional[CoverageStatus], now: int) -> Optional[dict]:
     return {"policy": c.policy, "scope": c.scope, "state": c.state, "reason": c.reason, "detail": c.detail,
             "since": _when(c.since_ms, now), "until": until,
             "until_hm": clock_text(c.until_ms, seconds=False) if until is not None and c.until_ms is not None else None,
-            "while_blind": c.while_blind,
+            "while_blind": c.while_blind, "allowed": c.allowed,
             "triggers": [{"trigger": t.trigger, "reason": t.reason, "detail": t.detail,
                           "until": _when(t.until_ms, now)} for t in c.triggers]}
 
