@@ -57,7 +57,8 @@ an operator set up, each audited and each shown in status: the dead man's switch
 
 Size: about 745 lines, over the bound by the tick's own fault handling (a store error, the turn
 it holds, a sample write's failure taken up): the class is the wiring and the one tick (see
-:class:`Runner`), and the rest are the three helpers of that tick; taking the wiring out to ``bootstrap`` is the next step.
+:class:`Runner`), and the rest are the three helpers of that tick; taking the wiring out to
+``bootstrap`` is the next step.
 """
 
 from __future__ import annotations
