@@ -192,7 +192,7 @@ def test_kinds_trigger_prices_and_reduce_only_field_by_field():
 def test_an_unknown_stop_order_type_fails_the_snapshot_naming_the_field(value):
     snap = snapshot(Venue(stop_order_type=value))
     assert not snap.fetch.ok and snap.fetch.error_code == Reason.BAD_RESPONSE.value
-    assert snap.fetch.error == f"GET /v5/order/realtime: field stopOrderType: unknown value {value!r}"
+    assert snap.fetch.error == f"bybit GET /v5/order/realtime: field stopOrderType: unknown value {value!r}"
 
 
 def test_one_symbols_orders_are_one_paged_read_of_that_symbol():
