@@ -255,15 +255,18 @@ class CcxtAdapter:
     async def _open_orders(self, op: Op, symbol: Optional[str] = None) -> list[Order]:
         """Every open order (of ``symbol``), every list of the venue's read (the dialect's)."""
         listed = await self.dialect.fetch_open_orders(self._reads(op), symbol)
-        return [self._read_row(row.endpoint, lambda row=row: self._parse_order(row.order, row.kind)) for row in listed]
+        return [self._read_row("order", row.endpoint, lambda row=row: self._parse_order(row.order, row.kind))
+                for row in listed]
 
-    def _read_row(self, endpoint: str, parse: Callable[[], Any]) -> Any:
-        """``parse()`` of one row of ``endpoint``'s answer; a row it cannot read is BAD_RESPONSE
-        naming the venue, the endpoint and the field (:func:`.dialects.base.bad_field`)."""
+    def _read_row(self, what: str, endpoint: str, parse: Callable[[], Any]) -> Any:
+        """``parse()`` of one row (an "order", a "position") of ``endpoint``'s answer; a row it
+        cannot read is BAD_RESPONSE naming the venue, the endpoint and the field, the venue's
+        own where the dialect knows it (:func:`.dialects.base.bad_field`)."""
         try:
             return parse()
         except BadField as e:
-            err = bad_field(self.venue, endpoint, e.field, scrub(e.problem, self._secrets))
+            err = bad_field(self.venue, endpoint, self.dialect.field_name(what, e.field),
+                            scrub(e.problem, self._secrets))
         except (BadData, ValueError) as e:
             err = AdapterError(Reason.BAD_RESPONSE, scrub(f"{self.venue} {endpoint}: {e}", self._secrets),
                                venue=self.venue)
@@ -272,7 +275,7 @@ class CcxtAdapter:
     def _read_positions(self, raw: Any) -> list[Position]:
         """The open positions of a positions answer, each row read by :meth:`_read_row`."""
         endpoint = self.dialect.positions_endpoint(self.market_type)
-        parsed = (self._read_row(endpoint, lambda x=x: self._parse_position(x)) for x in (raw or []))
+        parsed = (self._read_row("position", endpoint, lambda x=x: self._parse_position(x)) for x in (raw or []))
         return [p for p in parsed if p is not None]
 
     def _parse_or_bad_response(self, what: str, parse: Callable[[], Any]) -> Any:

@@ -96,7 +96,8 @@ def ccxt_order(oid="11", symbol=BTC, side="buy", type_="limit", amount=1.0, fill
                reduce_only=False, client_id=None, status="open", info=None):
     # the venue's own row carries its type (Binance's openOrders ``type``, checked by its dialect)
     return {
-        "info": {"type": type_.upper(), **(info or {})}, "id": oid, "clientOrderId": client_id, "timestamp": 1700000000000, "datetime": None,
+        "info": {"type": type_.upper(), **(info or {})}, "id": oid, "clientOrderId": client_id,
+        "timestamp": 1700000000000, "datetime": None,
         "lastTradeTimestamp": None, "symbol": symbol, "type": type_, "timeInForce": "GTC", "postOnly": False,
         "reduceOnly": reduce_only, "side": side, "price": price, "triggerPrice": None, "amount": amount,
         "cost": filled * (price or 0), "average": None, "filled": filled, "remaining": amount - filled,

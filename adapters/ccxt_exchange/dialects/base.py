@@ -175,6 +175,15 @@ class Dialect:
     # (``ksctl validate`` refuses one, KS220, from the same data: killswitch.compile.settle_check).
     default_settle_coins: tuple[str, ...] = ()
     supported_settle_coins: tuple[str, ...] = ()
+    # ("order" | "position", ccxt's unified field) → the venue's own field(s) ccxt reads it from,
+    # so that a message naming a field a row lacks names the one in the venue's answer
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def field_name(self, row: str, unified: str) -> str:
+        """How a message names ccxt's ``unified`` field of a ``row`` ("order", "position"): the
+        venue's field, with ccxt's beside it, where the dialect knows it."""
+        raw = self.raw_field_names.get((row, unified))
+        return f"{raw} (ccxt {unified})" if raw and raw != unified else unified
 
     def open_orders_endpoint(self, market_type: str) -> str:
         """The venue's endpoint of the open-order list ccxt's ``fetch_open_orders`` reads, as a

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 from ..parsing import BadData, BadField, num
-from .base import DEFAULT_ORDER_RATE, Call, Countdown, Dialect, Listed, Reads, read, unknown_value
+from .base import DEFAULT_ORDER_RATE, Call, Countdown, Dialect, Listed, Reads, bad_field, read, unknown_value
 
 # The order types each list documents (``type`` of openOrders, ``orderType`` of openAlgoOrders),
 # as ccxt's parse_order_type_by_market reads them; any other value fails the snapshot
@@ -83,10 +83,19 @@ class BinanceDialect(Dialect):
     async def fetch_positions(self, reads: Reads) -> Any:
         if self.positions_method is None or not reads.has_method(self.positions_method):
             return await super().fetch_positions(reads)
+        endpoint = self.futures_positions_endpoint
         rows = await reads.call(self.positions_method, {})
         if not isinstance(rows, list):
-            raise BadData("the positions answer is not a list")
-        return [p for p in (unified_position(r, reads.symbol_of) for r in rows) if p is not None]
+            raise BadData(f"{endpoint}: the answer is not a list")
+        out = []
+        for row in rows:
+            try:
+                p = unified_position(row, reads.symbol_of)
+            except BadField as e:
+                raise bad_field(self.id, endpoint, e.field, e.problem) from None
+            if p is not None:
+                out.append(p)
+        return out
 
     # the venue's regular open-order list of futures and of spot, as messages name it
     orders_endpoint: str = "GET /fapi/v1/openOrders"
@@ -94,6 +103,10 @@ class BinanceDialect(Dialect):
     # the positions list: positions_method's, else what ccxt's fetch_positions reads
     # (positionRisk, its default method)
     futures_positions_endpoint: str = "GET /fapi/v3/positionRisk"
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
+        ("order", "id"): "orderId|algoId", ("order", "type"): "type|orderType",
+        ("order", "amount"): "origQty|quantity", ("order", "triggerPrice"): "stopPrice|triggerPrice",
+        ("position", "contracts"): "positionAmt", ("position", "side"): "positionAmt"})
 
     def open_orders_endpoint(self, market_type: str) -> str:
         return self.orders_endpoint if market_type == "futures" else self.spot_orders_endpoint

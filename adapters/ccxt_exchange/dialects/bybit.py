@@ -26,7 +26,7 @@ What it must not do
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from .base import Call, Countdown, Dialect, Has, Listed, Reads, clamp_seconds, read_pages, unknown_value
@@ -108,6 +108,9 @@ class BybitDialect(Dialect):
     client_id_alphabet: str = r"A-Za-z0-9_\-"  # orderLinkId: letters, digits, dashes and underscores
     default_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS
     supported_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS + INVERSE_SETTLE_COINS
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
+        ("order", "id"): "orderId", ("order", "type"): "orderType", ("order", "amount"): "qty",
+        ("position", "contracts"): "size"})
     secret_headers: tuple[str, ...] = ("x-bapi-api-key", "x-bapi-sign")
     reduce_only_rejections: tuple[str, ...] = (
         r'"retCode"\s*:\s*"?1(10017|40017)\b',  # Reduce-only rule not satisfied (UTA / classic)

@@ -124,6 +124,10 @@ class HyperliquidDialect(Dialect):
         "refSet": True,
     })
     reduce_only_rejections: tuple[str, ...] = (r"reduce only order would increase position",)
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
+        ("order", "id"): "oid", ("order", "symbol"): "coin", ("order", "type"): "orderType",
+        ("order", "amount"): "origSz", ("order", "triggerPrice"): "triggerPx",
+        ("position", "symbol"): "coin", ("position", "contracts"): "szi", ("position", "side"): "szi"})
 
     # --- accounts ------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ What it must not do
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 from ..parsing import BadData, num
@@ -68,6 +68,10 @@ class OkxDialect(Dialect):
     max_client_id_length: int = 32
     fetch_order_param: str = "clOrdId"
     margin_mode_param: Optional[str] = "tdMode"
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
+        ("order", "id"): "ordId|algoId", ("order", "symbol"): "instId", ("order", "type"): "ordType",
+        ("order", "amount"): "sz", ("order", "triggerPrice"): "triggerPx|slTriggerPx|tpTriggerPx",
+        ("position", "symbol"): "instId", ("position", "contracts"): "pos", ("position", "side"): "posSide|pos"})
     secret_headers: tuple[str, ...] = ("ok-access-key", "ok-access-sign", "ok-access-passphrase")
     reduce_only_rejections: tuple[str, ...] = (
         r'"sCode"\s*:\s*"?(51169|51170)\b',
