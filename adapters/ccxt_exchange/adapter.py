@@ -275,7 +275,8 @@ class CcxtAdapter:
     def _read_positions(self, raw: Any) -> list[Position]:
         """The open positions of a positions answer, each row read by :meth:`_read_row`."""
         endpoint = self.dialect.positions_endpoint(self.market_type)
-        parsed = (self._read_row("position", endpoint, lambda x=x: self._parse_position(x)) for x in (raw or []))
+        check = self.dialect.checked_position
+        parsed = (self._read_row("position", endpoint, lambda x=x: self._parse_position(check(x))) for x in (raw or []))
         return [p for p in parsed if p is not None]
 
     def _parse_or_bad_response(self, what: str, parse: Callable[[], Any]) -> Any:

@@ -159,7 +159,9 @@ def parse_position(p: Any, market_of: Callable[[str], Optional[Mapping]], raw: R
         if contracts < 0 and side is None:
             side = "short"
         else:
-            raise BadField("side", ("missing" if side is None else f"unknown value {side!r}") + f" ({symbol})")
+            # (ccxt writes None for a side it does not know, as for none)
+            raise BadField("side", ("missing or unknown" if side is None else f"unknown value {side!r}")
+                           + f" ({symbol})")
     contracts = abs(contracts)
     market = market_of(symbol) or {}
     contract_size = num(p.get("contractSize")) or num(market.get("contractSize")) or 1.0

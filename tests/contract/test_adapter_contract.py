@@ -529,7 +529,8 @@ VENUES = [
     # one-way only; the engine's id travels as a cloid (0x00 + its 30 hex digits); no market
     # order: the close is a limit IOC; scheduleCancel is armed for now + the milliseconds
     Venue("hyperliquid", "BTC", {"clientOrderId": HL_CLOID, "reduceOnly": True, "timeInForce": "IOC"}, None,
-          ("fetch_order", {"clientOrderId": HL_CLOID}), {"position": {"coin": "BTC"}, "type": "oneWay"}, 32,
+          ("fetch_order", {"clientOrderId": HL_CLOID}),
+          {"position": {"coin": "BTC", "szi": "-1.0"}, "type": "oneWay"}, 32,
           ("cancel_all_orders_after", 60000),
           cid=HL_CID, close_price=59_000.0, create_answer_has_id=False),
 ]
@@ -610,8 +611,10 @@ def venue_adapter(venue: Venue, hedge_mode: bool = False, **options):
 
 
 def venue_position(side: str, info: dict) -> dict:
+    # the venue's own row carries its size where ccxt reads it (Bybit size, OKX pos, Hyperliquid szi)
+    raw = {"size": "1.0", "pos": "1.0", "position": {"szi": "1.0"}, **info}
     return {"symbol": BTC, "side": side, "contracts": 1.0, "contractSize": 1.0, "markPrice": 60_000.0,
-            "entryPrice": 60_000.0, "unrealizedPnl": 0.0, "notional": 60_000.0, "hedged": None, "info": info}
+            "entryPrice": 60_000.0, "unrealizedPnl": 0.0, "notional": 60_000.0, "hedged": None, "info": raw}
 
 
 def test_every_dialect_has_a_contract_row_and_every_row_a_dialect():

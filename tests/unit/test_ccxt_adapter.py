@@ -80,7 +80,9 @@ SPOT_MARKETS = {
 def ccxt_position(symbol=BTC, side="long", contracts=0.5, mark=50000.0, entry=48000.0, upnl=1000.0, info=None,
                   **extra):
     p = {
-        "info": info or {}, "id": None, "symbol": symbol, "timestamp": 1700000000000, "datetime": None,
+        # the venue's own row carries its size (Bybit's size, OKX's pos: ccxt reads them there)
+        "info": {"size": str(contracts), "pos": str(contracts), **(info or {})}, "id": None, "symbol": symbol,
+        "timestamp": 1700000000000, "datetime": None,
         "hedged": False, "side": side, "contracts": contracts, "contractSize": 1.0, "entryPrice": entry,
         "markPrice": mark, "notional": contracts * mark if mark is not None else None, "leverage": 10.0,
         "collateral": 2500.0,
@@ -763,11 +765,11 @@ def test_futures_snapshot_from_ccxt_structures():
 
 
 @pytest.mark.parametrize("venue,info,pos_info,expected_side", [
-    ("bybit", {"retCode": 0, "result": {"list": [{"totalEquity": "2048.25", "coin": []}]}}, {"positionIdx": 2},
-     "SHORT"),
-    ("okx", {"code": "0", "data": [{"totalEq": "777.7", "details": []}]}, {"posSide": "short"}, "SHORT"),
-    ("bybit", {"retCode": 0, "result": {"list": [{"totalEquity": "1"}]}}, {"positionIdx": 0}, "BOTH"),
-    ("okx", {"code": "0", "data": [{"totalEq": "1"}]}, {"posSide": "net"}, "BOTH"),
+    ("bybit", {"retCode": 0, "result": {"list": [{"totalEquity": "2048.25", "coin": []}]}},
+     {"positionIdx": 2, "size": "0.5"}, "SHORT"),
+    ("okx", {"code": "0", "data": [{"totalEq": "777.7", "details": []}]}, {"posSide": "short", "pos": "0.5"}, "SHORT"),
+    ("bybit", {"retCode": 0, "result": {"list": [{"totalEquity": "1"}]}}, {"positionIdx": 0, "size": "0.5"}, "BOTH"),
+    ("okx", {"code": "0", "data": [{"totalEq": "1"}]}, {"posSide": "net", "pos": "-0.5"}, "BOTH"),
 ])
 def test_equity_and_leg_per_venue(venue, info, pos_info, expected_side):
     fake = FakeExchange(venue)

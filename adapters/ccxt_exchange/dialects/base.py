@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping, NamedTuple, Optional, Protocol
 
 from ...base import AdapterError, Reason
+from ..parsing import BadField, num
 
 # ``call(method, *args)``: one call of the account's ccxt client, through the adapter's budget,
 # retries and deadline.
@@ -178,6 +179,23 @@ class Dialect:
     # ("order" | "position", ccxt's unified field) → the venue's own field(s) ccxt reads it from,
     # so that a message naming a field a row lacks names the one in the venue's answer
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    # The venue's own field of a position's size in ccxt's ``info`` (a dotted path), where ccxt
+    # reads it: a row without it as a number is refused (:meth:`checked_position`), because ccxt
+    # makes a size up from the notional and the mark price when the venue gives none
+    position_size_field: Optional[str] = None
+
+    def checked_position(self, position: Any) -> Any:
+        """ccxt's position as it is, once its raw row is seen to carry the venue's size
+        (:attr:`position_size_field`); raises :class:`..parsing.BadField` naming it otherwise."""
+        if self.position_size_field is None or not isinstance(position, Mapping):
+            return position
+        value: Any = position.get("info")
+        for key in self.position_size_field.split("."):
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if num(value) is None:
+            raise BadField(self.position_size_field, "missing" if value is None else f"not a number: {value!r}")
+        return position
 
     def field_name(self, row: str, unified: str) -> str:
         """How a message names ccxt's ``unified`` field of a ``row`` ("order", "position"): the

@@ -108,6 +108,7 @@ class BybitDialect(Dialect):
     client_id_alphabet: str = r"A-Za-z0-9_\-"  # orderLinkId: letters, digits, dashes and underscores
     default_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS
     supported_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS + INVERSE_SETTLE_COINS
+    position_size_field: Optional[str] = "size"
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "orderId", ("order", "type"): "orderType", ("order", "amount"): "qty",
         ("position", "contracts"): "size"})

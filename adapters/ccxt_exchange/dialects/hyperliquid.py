@@ -124,6 +124,7 @@ class HyperliquidDialect(Dialect):
         "refSet": True,
     })
     reduce_only_rejections: tuple[str, ...] = (r"reduce only order would increase position",)
+    position_size_field: Optional[str] = "position.szi"
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "oid", ("order", "symbol"): "coin", ("order", "type"): "orderType",
         ("order", "amount"): "origSz", ("order", "triggerPrice"): "triggerPx",
@@ -195,7 +196,7 @@ class HyperliquidDialect(Dialect):
 
     def _listed(self, order: Any) -> Listed:
         """A row of ``frontendOpenOrders`` (:func:`_listed`), its ``orderType`` one the venue
-        documents, and a trigger order by that type or by ``isTrigger``: a row whose type and
+        documents, its ``side`` A or B, and a trigger order by that type or by ``isTrigger``: a row whose type and
         flags disagree is read as the trigger order either says it is, never as a resting one."""
         if not isinstance(order, Mapping):
             raise BadData("an order is not an object")
@@ -204,6 +205,9 @@ class HyperliquidDialect(Dialect):
         trigger = ORDER_TYPE_TRIGGERS.get(value) if isinstance(value, str) else None
         if trigger is None:
             raise unknown_value(self.id, OPEN_ORDERS, "orderType", value)
+        side = info.get("side") if isinstance(info, Mapping) else None
+        if side not in ("A", "B"):  # ask, bid: ccxt reads anything but A as a buy
+            raise unknown_value(self.id, OPEN_ORDERS, "side", side)
         return Listed(*_listed(order, trigger), OPEN_ORDERS)
 
     def open_orders_endpoint(self, market_type: str) -> str:

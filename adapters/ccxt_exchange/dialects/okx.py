@@ -68,6 +68,7 @@ class OkxDialect(Dialect):
     max_client_id_length: int = 32
     fetch_order_param: str = "clOrdId"
     margin_mode_param: Optional[str] = "tdMode"
+    position_size_field: Optional[str] = "pos"
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "ordId|algoId", ("order", "symbol"): "instId", ("order", "type"): "ordType",
         ("order", "amount"): "sz", ("order", "triggerPrice"): "triggerPx|slTriggerPx|tpTriggerPx",
