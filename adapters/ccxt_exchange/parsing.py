@@ -5,8 +5,10 @@ What it owns
       structures into :mod:`killswitch.snapshot` types and :class:`adapters.base.OrderResult`;
     * a market's rounding and minimum rules (:class:`~killswitch.snapshot.MarketRules`) and the
       arithmetic of rounding to a step;
-    * :class:`BadData`: a structure without a field the engine needs. A live position that cannot
-      be read fails the whole snapshot (BAD_RESPONSE) — never a silent gap read as "flat".
+    * :class:`BadData`: a structure without a field the engine needs, and :class:`BadField`, the
+      field it lacks or cannot read (the adapter names the venue and the endpoint beside it). A
+      live position or an open order that cannot be read fails the whole snapshot (BAD_RESPONSE)
+      — never a silent gap read as "flat", nor a guessed type, amount or trigger.
 
 What it must not do
     call the venue, import ccxt, keep state, or tell venues apart: where ccxt leaves a field in the
