@@ -244,6 +244,9 @@ class CcxtAdapter:
     def _parse_position(self, p: Any) -> Optional[Position]:
         return parsing.parse_position(p, self._markets.get, KNOWN_RAW_FIELDS)
 
+    def _parse_checked_position(self, p: Any) -> Optional[Position]:
+        return self._parse_position(self.dialect.checked_position(p))
+
     def _parse_order(self, o: Any, kind: Optional[str] = None) -> Order:
         return parsing.parse_order(o, KNOWN_RAW_FIELDS, self.strategies, kind)
 
@@ -255,15 +258,14 @@ class CcxtAdapter:
     async def _open_orders(self, op: Op, symbol: Optional[str] = None) -> list[Order]:
         """Every open order (of ``symbol``), every list of the venue's read (the dialect's)."""
         listed = await self.dialect.fetch_open_orders(self._reads(op), symbol)
-        return [self._read_row("order", row.endpoint, lambda row=row: self._parse_order(row.order, row.kind))
-                for row in listed]
+        return [self._read_row("order", row.endpoint, self._parse_order, row.order, row.kind) for row in listed]
 
-    def _read_row(self, what: str, endpoint: str, parse: Callable[[], Any]) -> Any:
-        """``parse()`` of one row (an "order", a "position") of ``endpoint``'s answer; a row it
+    def _read_row(self, what: str, endpoint: str, parse: Callable[..., Any], *args: Any) -> Any:
+        """``parse(*args)`` of one row (an "order", a "position") of ``endpoint``'s answer; a row it
         cannot read is BAD_RESPONSE naming the venue, the endpoint and the field, the venue's
         own where the dialect knows it (:func:`.dialects.base.bad_field`)."""
         try:
-            return parse()
+            return parse(*args)
         except BadField as e:
             err = bad_field(self.venue, endpoint, self.dialect.field_name(what, e.field),
                             scrub(e.problem, self._secrets))
@@ -275,8 +277,7 @@ class CcxtAdapter:
     def _read_positions(self, raw: Any) -> list[Position]:
         """The open positions of a positions answer, each row read by :meth:`_read_row`."""
         endpoint = self.dialect.positions_endpoint(self.market_type)
-        check = self.dialect.checked_position
-        parsed = (self._read_row("position", endpoint, lambda x=x: self._parse_position(check(x))) for x in (raw or []))
+        parsed = (self._read_row("position", endpoint, self._parse_checked_position, x) for x in (raw or []))
         return [p for p in parsed if p is not None]
 
     def _parse_or_bad_response(self, what: str, parse: Callable[[], Any]) -> Any:
