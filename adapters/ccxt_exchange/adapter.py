@@ -55,10 +55,10 @@ from .calls import Calls, Op
 from .client import Factory, Urls, client_config, configure_client, create_client, default_factory
 from .countdowns import Countdowns
 from .dialects import KNOWN_RAW_FIELDS, dialect_for
-from .dialects.base import Reads
+from .dialects.base import Reads, bad_field
 from .errors import reason_for, scrub
 from .markets import Markets
-from .parsing import BadData, num
+from .parsing import BadData, BadField, num
 
 log = logging.getLogger(__package__)
 
@@ -244,6 +244,9 @@ class CcxtAdapter:
     def _parse_position(self, p: Any) -> Optional[Position]:
         return parsing.parse_position(p, self._markets.get, KNOWN_RAW_FIELDS)
 
+    def _parse_checked_position(self, p: Any) -> Optional[Position]:
+        return self._parse_position(self.dialect.checked_position(p))
+
     def _parse_order(self, o: Any, kind: Optional[str] = None) -> Order:
         return parsing.parse_order(o, KNOWN_RAW_FIELDS, self.strategies, kind)
 
@@ -255,8 +258,27 @@ class CcxtAdapter:
     async def _open_orders(self, op: Op, symbol: Optional[str] = None) -> list[Order]:
         """Every open order (of ``symbol``), every list of the venue's read (the dialect's)."""
         listed = await self.dialect.fetch_open_orders(self._reads(op), symbol)
-        return self._parse_or_bad_response(
-            "fetch_open_orders", lambda: [self._parse_order(o, kind) for kind, o in listed])
+        return [self._read_row("order", row.endpoint, self._parse_order, row.order, row.kind) for row in listed]
+
+    def _read_row(self, what: str, endpoint: str, parse: Callable[..., Any], *args: Any) -> Any:
+        """``parse(*args)`` of one row (an "order", a "position") of ``endpoint``'s answer; a row it
+        cannot read is BAD_RESPONSE naming the venue, the endpoint and the field, the venue's
+        own where the dialect knows it (:func:`.dialects.base.bad_field`)."""
+        try:
+            return parse(*args)
+        except BadField as e:
+            err = bad_field(self.venue, endpoint, self.dialect.field_name(what, e.field),
+                            scrub(e.problem, self._secrets))
+        except (BadData, ValueError) as e:
+            err = AdapterError(Reason.BAD_RESPONSE, scrub(f"{self.venue} {endpoint}: {e}", self._secrets),
+                               venue=self.venue)
+        raise err
+
+    def _read_positions(self, raw: Any) -> list[Position]:
+        """The open positions of a positions answer, each row read by :meth:`_read_row`."""
+        endpoint = self.dialect.positions_endpoint(self.market_type)
+        parsed = (self._read_row("position", endpoint, self._parse_checked_position, x) for x in (raw or []))
+        return [p for p in parsed if p is not None]
 
     def _parse_or_bad_response(self, what: str, parse: Callable[[], Any]) -> Any:
         """``parse()``, a structure it cannot read raised as BAD_RESPONSE (scrubbed, unchained)."""
@@ -320,8 +342,7 @@ class CcxtAdapter:
         orders = results[-1] if listing else list(self._orders.values())
         if futures:
             # with their columns, read while the positions are fresh (the tick reads no field of them)
-            positions = PositionList.of(p for p in (self._parse_position(x) for x in (raw_positions or []))
-                                        if p is not None)
+            positions = PositionList.of(self._read_positions(raw_positions))
             balances = parsing.parse_balances(raw_balance, {})
             equity = parsing.futures_equity(raw_balance, self.quote_currency, KNOWN_RAW_FIELDS)
         else:
@@ -477,8 +498,7 @@ class CcxtAdapter:
         if not self._has("fetchPositions"):
             raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} cannot report positions", venue=self.venue)
         raw = await self._calls.call(op, "fetch_positions", [symbol])
-        parsed = self._parse_or_bad_response(
-            "fetch_positions", lambda: [p for p in (self._parse_position(x) for x in (raw or [])) if p is not None])
+        parsed = self._read_positions(raw)
         for key in [k for k in self._positions if k[0] == symbol]:
             del self._positions[key]
         for p in parsed:

@@ -5,8 +5,10 @@ What it owns
       structures into :mod:`killswitch.snapshot` types and :class:`adapters.base.OrderResult`;
     * a market's rounding and minimum rules (:class:`~killswitch.snapshot.MarketRules`) and the
       arithmetic of rounding to a step;
-    * :class:`BadData`: a structure without a field the engine needs. A live position that cannot
-      be read fails the whole snapshot (BAD_RESPONSE) — never a silent gap read as "flat".
+    * :class:`BadData`: a structure without a field the engine needs, and :class:`BadField`, the
+      field it lacks or cannot read (the adapter names the venue and the endpoint beside it). A
+      live position or an open order that cannot be read fails the whole snapshot (BAD_RESPONSE)
+      — never a silent gap read as "flat", nor a guessed type, amount or trigger.
 
 What it must not do
     call the venue, import ccxt, keep state, or tell venues apart: where ccxt leaves a field in the
@@ -38,6 +40,17 @@ class RawFields(Protocol):
 
 class BadData(Exception):
     """A ccxt structure without a field the snapshot needs."""
+
+
+class BadField(BadData):
+    """One field of a row (ccxt's unified name) that is missing or holds a value not understood:
+    the caller, who knows the venue and the endpoint the row came from, names them beside it
+    (:func:`.dialects.base.bad_field`)."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"field {field}: {problem}")
+        self.field = field
+        self.problem = problem
 
 
 # --- numbers and steps ------------------------------------------------------------------------
@@ -133,16 +146,24 @@ def parse_position(p: Any, market_of: Callable[[str], Optional[Mapping]], raw: R
     if not isinstance(p, Mapping):
         raise BadData("a position is not an object")
     contracts = num(p.get("contracts"))
-    if contracts is None or contracts == 0:
+    if contracts is None:
+        # a size the venue did not give (or gave as text) is not a flat position
+        raise BadField("contracts", "missing" if p.get("contracts") is None else f"not a number: {p['contracts']!r}")
+    if contracts == 0:
         return None
     symbol = p.get("symbol")
     side = p.get("side")
     if not isinstance(symbol, str) or not symbol:
-        raise BadData("a position has no symbol")
+        raise BadField("symbol", "missing")
     if side not in ("long", "short"):
-        side = "long" if contracts > 0 else "short" if contracts < 0 else None
-    if side is None:
-        raise BadData(f"{symbol}: position without a side")
+        # ccxt's contracts are unsigned: only a negative size says short, and a positive one
+        # without a side could be either
+        if contracts < 0 and side is None:
+            side = "short"
+        else:
+            # (ccxt writes None for a side it does not know, as for none)
+            raise BadField("side", ("missing or unknown" if side is None else f"unknown value {side!r}")
+                           + f" ({symbol})")
     contracts = abs(contracts)
     market = market_of(symbol) or {}
     contract_size = num(p.get("contractSize")) or num(market.get("contractSize")) or 1.0
@@ -214,27 +235,48 @@ def order_kind(o: Mapping[str, Any]) -> str:
     return "regular"
 
 
+# The kinds of order that wait on a price: one without a trigger price is not understood. (A
+# trailing stop's price moves; its activation price may be absent.)
+TRIGGERED_KINDS = ("conditional", "tpsl", "oco")
+
+
 def parse_order(o: Any, raw: RawFields, strategies: Iterable[str], kind: Optional[str] = None) -> Order:
     """A ccxt open-order structure → Order (``reduce_only``: it can only reduce, :func:`reduces`;
-    ``kind``: what the list it came from says it is, else :func:`order_kind`)."""
+    ``kind``: what the list it came from says it is, else :func:`order_kind`). An order without
+    an id, a symbol, a side, a type or an amount, or a conditional one without a trigger price,
+    raises :class:`BadField` naming ccxt's field: never an order read with a guess."""
     if not isinstance(o, Mapping):
         raise BadData("an order is not an object")
-    oid, symbol, side = o.get("id"), o.get("symbol"), o.get("side")
-    if oid is None or not isinstance(symbol, str) or side not in ("buy", "sell"):
-        raise BadData("an open order without id, symbol or side")
+    oid, symbol, side, type_ = o.get("id"), o.get("symbol"), o.get("side"), o.get("type")
+    if oid is None or oid == "":
+        raise BadField("id", "missing")
+    if not isinstance(symbol, str) or not symbol:
+        raise BadField("symbol", f"missing (order {oid})")
+    if side not in ("buy", "sell"):
+        raise BadField("side", ("missing" if side is None else f"unknown value {side!r}") + f" (order {oid})")
+    if not isinstance(type_, str) or not type_:
+        raise BadField("type", f"missing (order {oid})")
     info = _mapping(o.get("info"))
+    closes = raw.closes_position(info)
+    amount = num(o.get("amount"))
+    if amount is None:
+        if not closes:
+            raise BadField("amount", f"missing (order {oid})")
+        amount = 0.0  # an order of the whole position, whatever its size (Binance closePosition, OKX closeFraction)
+    kind = kind or order_kind(o)
+    trigger = num(o.get("triggerPrice")) or num(o.get("stopPrice")) or None
+    if trigger is None and kind in TRIGGERED_KINDS:
+        raise BadField("triggerPrice", f"missing on a {kind} order (order {oid})")
     ro = o.get("reduceOnly")
     if ro is None:
         ro = info.get("reduceOnly")
     client_id = o.get("clientOrderId")
-    amount = num(o.get("amount")) or 0.0
     filled = num(o.get("filled")) or 0.0
     ps = position_side(info, None, None, raw)
     return Order(
         id=str(oid), client_id=str(client_id) if client_id else None, symbol=symbol, side=side,
-        type=str(o.get("type") or "unknown"), kind=kind or order_kind(o),
-        trigger_price=num(o.get("triggerPrice")) or num(o.get("stopPrice")) or None,
-        reduce_only=reduces(side, ps, ro, raw.closes_position(info)),
+        type=type_, kind=kind, trigger_price=trigger,
+        reduce_only=reduces(side, ps, ro, closes),
         amount=abs(amount), filled=abs(filled), price=num(o.get("price")) or None,
         position_side=ps, strategy=strategy_of(str(client_id) if client_id else None, strategies),
     )

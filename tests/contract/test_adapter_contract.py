@@ -12,6 +12,13 @@
 - ``okx``: the same adapter on venue ``okx`` driving the real ``ccxt.okx`` against the engine's
   OKX v5 face (:mod:`adapters.simulated.faces.okx`) on the same server. Client ids are letters
   and digits, which every face takes (OKX's ``clOrdId`` takes nothing else).
+- ``hyperliquid``: the same adapter on venue ``hyperliquid`` driving the real ``ccxt.hyperliquid``
+  (a wallet's signed actions) against the engine's Hyperliquid face
+  (:mod:`adapters.simulated.faces.hyperliquid`) on the same server. Its perpetuals are USDC's
+  (``f.sym``), its client ids the engine's form only (``f.cid``), a close a limit IOC (no market
+  order: ``f.close``), and its balance and positions one read (``f.op``). Where Hyperliquid
+  itself differs, the test says so: no hedge mode, no trailing stop, a market trigger order
+  resting with a limit price, no minimum size.
 
 For every operation and every injected fault the adapter returns a result or raises
 ``AdapterError`` with a reason code, never hangs past its timeout, never sends a close larger
@@ -34,6 +41,7 @@ from dataclasses import dataclass
 import pytest
 
 from adapters.base import AdapterError, CancelSelector, Reason
+from adapters.ccxt_exchange.dialects.hyperliquid import to_cloid
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.faults import FaultPlan
@@ -45,7 +53,7 @@ from killswitch.policy.model import Account
 T0 = 1_772_456_400_000
 TIMEOUT_S = 2.0  # the adapter's own timeout in these tests
 SLACK_S = 3.0  # what a test allows beyond it before calling it a hang
-FACES = ["inprocess", "ccxt", "ccxt-bybit", "okx"]
+FACES = ["inprocess", "ccxt", "ccxt-bybit", "okx", "hyperliquid"]
 KEYS = {"sim-main": ("sim-main-key", "sim-main-secret"), "sim-hedge": ("sim-hedge-key", "sim-hedge-secret")}
 
 
@@ -56,6 +64,28 @@ class Face:
     engine: object
     faults: FaultPlan
     account: str
+
+    def sym(self, base: str) -> str:
+        """The unified symbol of the engine's ``base``USDT market on this face (Hyperliquid's
+        perpetuals are USDC's: the face lists the engine's markets by coin)."""
+        return f"{base}/USDC:USDC" if self.kind == "hyperliquid" else f"{base}/USDT:USDT"
+
+    def cid(self, name: str) -> str:
+        """A test's client order id on this face: Hyperliquid takes only the engine's form (ks
+        and 30 hex digits, sent as a cloid), made here from the name."""
+        return client_order_id("contract", name) if self.kind == "hyperliquid" else name
+
+    def op(self, name: str) -> str:
+        """The face's operation of a read: Hyperliquid's balance and positions are one read
+        (clearinghouseState), the face's ``account``."""
+        return "account" if self.kind == "hyperliquid" and name == "positions" else name
+
+    def close(self, symbol: str | None = None, side: str = "sell", cid: str = "kscontract1", **kw) -> OrderIntent:
+        """:func:`close_intent` on this face: its symbol and client id; on Hyperliquid, which
+        has no market order, a limit IOC 2 % through the mark (the engine's marks are flat)."""
+        if self.kind == "hyperliquid" and kw.get("limit") is None:
+            kw["limit"] = 58_800.0 if side == "sell" else 61_200.0
+        return close_intent(symbol or self.sym("BTC"), side, cid=self.cid(cid), **kw)
 
     def position(self, symbol: str, position_side: str | None = None) -> float:
         total = 0.0
@@ -70,7 +100,7 @@ class Face:
         id, as the runner reconciles one."""
         if self.kind not in ("okx", "ccxt-bybit"):
             return result
-        return await self.adapter.fetch_order("BTC/USDT:USDT", result.client_order_id)
+        return await self.adapter.fetch_order(self.sym("BTC"), result.client_order_id)
 
     def orders_sent(self) -> int:
         return sum(1 for e in self.engine.events if getattr(e, "kind", None) == "order"
@@ -94,6 +124,22 @@ async def face(kind: str, account: str = "sim-main", scenario: str = "calm"):
         return
     from adapters.ccxt_exchange import CcxtAdapter
 
+    if kind == "hyperliquid":
+        from adapters.simulated.faces.hyperliquid import account_address, account_key
+
+        os.environ["KS_CONTRACT_HL_KEY"] = account_key(account)
+        async with SimServer(engine, faults=faults, auth_clock=wall_clock, hang_s=TIMEOUT_S + SLACK_S) as server:
+            acc = Account.model_validate({
+                "name": account, "venue": "hyperliquid", "market_type": "futures", "quote_currency": "USDC",
+                "api_url": server.base_url, "credentials": {"wallet_address": account_address(account),
+                                                            "private_key": {"env": "KS_CONTRACT_HL_KEY"}}})
+            adapter = CcxtAdapter(acc, urls=acc.api_url, timeout=TIMEOUT_S, max_retries=1, backoff_s=0.05)
+            try:
+                await adapter.snapshot()  # markets loaded before any fault is scripted
+                yield Face(kind, adapter, engine, faults, account)
+            finally:
+                await adapter.close()
+        return
     if kind == "okx":
         from adapters.simulated.faces.okx import okx_account
 
@@ -164,10 +210,12 @@ def test_snapshot_reports_equity_positions_and_markets(kind):
         s = await bounded(f.adapter.snapshot())
         assert s.fetch.ok and s.equity and s.equity > 0
         got = {(p.symbol, p.side): p.contracts for p in s.positions}
-        assert got == {("BTC/USDT:USDT", "long"): 5.0, ("ETH/USDT:USDT", "long"): 100.0,
-                       ("SOL/USDT:USDT", "short"): 1000.0}
-        rules = s.markets["BTC/USDT:USDT"]
-        assert rules.amount_step == pytest.approx(0.001) and rules.min_amount == pytest.approx(0.001)
+        assert got == {(f.sym("BTC"), "long"): 5.0, (f.sym("ETH"), "long"): 100.0,
+                       (f.sym("SOL"), "short"): 1000.0}
+        rules = s.markets[f.sym("BTC")]
+        # Hyperliquid has no minimum size, only a minimum order value (10 USDC)
+        min_amount = 0.0 if f.kind == "hyperliquid" else 0.001
+        assert rules.amount_step == pytest.approx(0.001) and rules.min_amount == pytest.approx(min_amount)
 
     run(body, kind)
 
@@ -175,10 +223,10 @@ def test_snapshot_reports_equity_positions_and_markets(kind):
 @pytest.mark.parametrize("kind", FACES)
 def test_reduce_only_close_reduces_the_position(kind):
     async def body(f: Face):
-        r = await bounded(f.outcome(await bounded(f.adapter.submit(close_intent(amount=2.0)))))
-        assert r.status == "filled" and r.filled == pytest.approx(2.0) and r.client_order_id == "kscontract1"
+        r = await bounded(f.outcome(await bounded(f.adapter.submit(f.close(amount=2.0)))))
+        assert r.status == "filled" and r.filled == pytest.approx(2.0) and r.client_order_id == f.cid("kscontract1")
         assert f.position("BTCUSDT") == pytest.approx(3.0)
-        again = await bounded(f.adapter.fetch_order("BTC/USDT:USDT", "kscontract1"))
+        again = await bounded(f.adapter.fetch_order(f.sym("BTC"), f.cid("kscontract1")))
         assert again.status == "filled" and again.filled == pytest.approx(2.0)
 
     run(body, kind)
@@ -187,9 +235,9 @@ def test_reduce_only_close_reduces_the_position(kind):
 @pytest.mark.parametrize("kind", FACES)
 def test_a_close_larger_than_the_position_is_refused_before_sending(kind):
     async def body(f: Face):
-        assert await reason_of(f.adapter.submit(close_intent(amount=5.5))) is Reason.CLOSE_EXCEEDS_POSITION
+        assert await reason_of(f.adapter.submit(f.close(amount=5.5))) is Reason.CLOSE_EXCEEDS_POSITION
         assert f.position("BTCUSDT") == pytest.approx(5.0)
-        assert await reason_of(f.adapter.fetch_order("BTC/USDT:USDT", "kscontract1")) is Reason.ORDER_NOT_FOUND
+        assert await reason_of(f.adapter.fetch_order(f.sym("BTC"), f.cid("kscontract1"))) is Reason.ORDER_NOT_FOUND
 
     run(body, kind)
 
@@ -197,7 +245,7 @@ def test_a_close_larger_than_the_position_is_refused_before_sending(kind):
 @pytest.mark.parametrize("kind", FACES)
 def test_a_futures_close_without_reduce_only_is_refused_before_sending(kind):
     async def body(f: Face):
-        assert await reason_of(f.adapter.submit(close_intent(reduce_only=False))) is Reason.NOT_REDUCE_ONLY
+        assert await reason_of(f.adapter.submit(f.close(reduce_only=False))) is Reason.NOT_REDUCE_ONLY
         assert f.position("BTCUSDT") == pytest.approx(5.0)
 
     run(body, kind)
@@ -206,9 +254,9 @@ def test_a_futures_close_without_reduce_only_is_refused_before_sending(kind):
 @pytest.mark.parametrize("kind", FACES)
 def test_chunks_never_add_up_to_more_than_the_position(kind):
     async def body(f: Face):
-        await bounded(f.adapter.submit(close_intent(amount=3.0, cid="ksc1")))
-        await bounded(f.adapter.submit(close_intent(amount=2.0, cid="ksc2")))
-        assert (await reason_of(f.adapter.submit(close_intent(amount=0.5, cid="ksc3")))
+        await bounded(f.adapter.submit(f.close(amount=3.0, cid="ksc1")))
+        await bounded(f.adapter.submit(f.close(amount=2.0, cid="ksc2")))
+        assert (await reason_of(f.adapter.submit(f.close(amount=0.5, cid="ksc3")))
                 is Reason.CLOSE_EXCEEDS_POSITION)
         assert f.position("BTCUSDT") == pytest.approx(0.0)
 
@@ -217,8 +265,11 @@ def test_chunks_never_add_up_to_more_than_the_position(kind):
 
 @pytest.mark.parametrize("kind", FACES)
 def test_hedge_mode_closes_only_the_named_leg(kind):
+    if kind == "hyperliquid":
+        pytest.skip("Hyperliquid has no hedge mode: one position a coin (its face lists a hedged account's legs apart)")
+
     async def body(f: Face):
-        intent = close_intent(side="buy", amount=1.0, position_side="SHORT", cid="kshedge1")
+        intent = f.close(side="buy", amount=1.0, position_side="SHORT", cid="kshedge1")
         r = await bounded(f.outcome(await bounded(f.adapter.submit(intent))))
         assert r.status == "filled"
         legs = {p.position_side: abs(p.amount) for p in f.engine.positions(f.account, "BTCUSDT")}
@@ -230,7 +281,7 @@ def test_hedge_mode_closes_only_the_named_leg(kind):
 @pytest.mark.parametrize("kind", FACES)
 def test_unknown_client_id_is_order_not_found(kind):
     async def body(f: Face):
-        assert await reason_of(f.adapter.fetch_order("BTC/USDT:USDT", "ksneversent")) is Reason.ORDER_NOT_FOUND
+        assert await reason_of(f.adapter.fetch_order(f.sym("BTC"), f.cid("ksneversent"))) is Reason.ORDER_NOT_FOUND
 
     run(body, kind)
 
@@ -244,7 +295,7 @@ def test_cancel_orders_entries_keeps_reduce_only_orders(kind, which, left):
         f.engine.place_order(f.account, "ETHUSDT", "sell", "LIMIT", 10.0, 3_500.0, time_in_force="GTC",
                              reduce_only=True, client_order_id="tp")
         await bounded(f.adapter.snapshot())  # the adapter learns of the orders as a runner would
-        res = await bounded(f.adapter.cancel_orders(CancelSelector(which=which, symbols=("ETH/USDT:USDT",))))
+        res = await bounded(f.adapter.cancel_orders(CancelSelector(which=which, symbols=(f.sym("ETH"),))))
         assert not res.failed
         remaining = {o.client_order_id for o in f.engine.open_orders(f.account, "ETHUSDT")}
         assert remaining == left
@@ -263,27 +314,42 @@ STOPS = [
 ]
 
 
+def stops(f: Face) -> list:
+    """The conditional orders a face's venue has: Hyperliquid has no trailing stop."""
+    return [s for s in STOPS if not (f.kind == "hyperliquid" and s[2].startswith("TRAILING"))]
+
+
+def algo_id(f: Face, name: str) -> str:
+    """The client id a conditional order is placed with on the engine: on Hyperliquid, the
+    cloid the face lists (the adapter reads it back as ``f.cid(name)``)."""
+    return to_cloid(f.cid(name)) if f.kind == "hyperliquid" else name
+
+
 def place_stops(f: Face) -> None:
     hedge = f.engine.hedge_mode(f.account)
-    for cid, side, kind, qty, trigger, price, leg in STOPS:
+    for cid, side, kind, qty, trigger, price, leg in stops(f):
         reducing = cid in ("sl", "trail")
         f.engine.place_algo_order(
             f.account, "ETHUSDT", side, kind, quantity=qty, trigger_price=trigger, price=price,
             close_position=qty is None, callback_rate=1.0 if kind.startswith("TRAILING") else None,
             reduce_only=(True if reducing else None) if not hedge else None,
-            position_side=leg if hedge else None, client_algo_id=cid)
+            position_side=leg if hedge else None, client_algo_id=algo_id(f, cid))
 
 
 @pytest.mark.parametrize("kind", FACES)
 @pytest.mark.parametrize("account", ["sim-main", "sim-hedge"])
 def test_conditional_orders_are_listed_with_their_kind_and_trigger_price(kind, account):
+    if kind == "hyperliquid" and account == "sim-hedge":
+        pytest.skip("Hyperliquid has no hedge mode: an order has no leg to close")
+
     async def body(f: Face):
         place_stops(f)
         f.adapter.open_orders_max_age_s = 0.0  # the ccxt face lists every open order at this snapshot
         s = await bounded(f.adapter.snapshot())
         assert s.fetch.ok, s.fetch
-        got = {o.client_id: (o.kind, o.type, o.side, o.trigger_price, o.price, o.reduce_only, o.amount)
-               for o in s.orders}
+        names = {f.cid(c[0]): c[0] for c in STOPS}
+        got = {names.get(o.client_id, o.client_id): (o.kind, o.type, o.side, o.trigger_price, o.price,
+                                                     o.reduce_only, o.amount) for o in s.orders}
         want = {
             "entry-stop": ("conditional", "market", "buy", 3_500.0, None, False, 1.0),
             "sl": ("conditional", "market", "sell", 2_500.0, None, True, 10.0),
@@ -304,9 +370,20 @@ def test_conditional_orders_are_listed_with_their_kind_and_trigger_price(kind, a
                 "close-tp": ("tpsl", "conditional", "sell", 4_000.0, None, True, 0.0),
                 "trail": ("trailing", "move_order_stop", "sell", 2_970.0, None, True, 5.0),
             })
+        if f.kind == "hyperliquid":
+            # Hyperliquid has no trailing stop; a market trigger order rests with its limitPx (the
+            # face gives the trigger price), which ccxt reads as its price; a close-position
+            # take-profit is a position TP/SL (isPositionTpsl), whose orderType ccxt hands on
+            want.pop("trail")
+            want.update({
+                "entry-stop": ("conditional", "market", "buy", 3_500.0, 3_500.0, False, 1.0),
+                "sl": ("conditional", "market", "sell", 2_500.0, 2_500.0, True, 10.0),
+                "close-tp": ("tpsl", "take profit market", "sell", 4_000.0, 4_000.0, True, 0.0),
+            })
         assert got == want
-        legs = {o.client_id: o.position_side for o in s.orders}
-        assert legs["sl"] == ("LONG" if account == "sim-hedge" else "BOTH")
+        legs = {names.get(o.client_id, o.client_id): o.position_side for o in s.orders}
+        one_way = None if f.kind == "hyperliquid" else "BOTH"  # (Hyperliquid's order rows name no leg)
+        assert legs["sl"] == ("LONG" if account == "sim-hedge" else one_way)
 
     run(body, kind, account=account)
 
@@ -315,16 +392,21 @@ def test_conditional_orders_are_listed_with_their_kind_and_trigger_price(kind, a
 @pytest.mark.parametrize("account", ["sim-main", "sim-hedge"])
 @pytest.mark.parametrize("which,left", [("entries", {"sl", "close-tp", "trail"}), ("all", set())])
 def test_cancel_orders_entries_keeps_conditional_orders_that_only_reduce(kind, account, which, left):
+    if kind == "hyperliquid" and account == "sim-hedge":
+        pytest.skip("Hyperliquid has no hedge mode: an order has no leg to close")
+
     async def body(f: Face):
         place_stops(f)
         f.engine.place_order(f.account, "ETHUSDT", "BUY", "LIMIT", 1.0, 2_500.0, time_in_force="GTC",
                              position_side="LONG" if account == "sim-hedge" else None, client_order_id="entry")
         await bounded(f.adapter.snapshot())  # the adapter learns of the orders as a runner would
-        res = await bounded(f.adapter.cancel_orders(CancelSelector(which=which, symbols=("ETH/USDT:USDT",))))
+        res = await bounded(f.adapter.cancel_orders(CancelSelector(which=which, symbols=(f.sym("ETH"),))))
         assert not res.failed
-        assert {o.client_algo_id for o in f.engine.open_algo_orders(f.account)} == left
+        placed = {c[0] for c in stops(f)}
+        assert {o.client_algo_id for o in f.engine.open_algo_orders(f.account)} == \
+            {algo_id(f, c) for c in left & placed}
         assert f.engine.open_orders(f.account) == []  # the book's entry goes either way
-        assert len(res.canceled) == len(STOPS) + 1 - len(left)
+        assert len(res.canceled) == len(placed) + 1 - len(left & placed)
 
     run(body, kind, account=account)
 
@@ -336,12 +418,12 @@ def test_native_dead_mans_switch_arms_and_disarms(kind):
             # Bybit's DCP fires on a private websocket's drop: the adapter keeps none here, so it
             # offers none, and says so rather than arming a switch that would never fire
             assert not f.adapter.capabilities.cancel_all_after
-            assert await reason_of(f.adapter.arm_cancel_all_after(60, ("BTC/USDT:USDT",))) is Reason.UNSUPPORTED
+            assert await reason_of(f.adapter.arm_cancel_all_after(60, (f.sym("BTC"),))) is Reason.UNSUPPORTED
             return
-        st = await bounded(f.adapter.arm_cancel_all_after(60, ("BTC/USDT:USDT",)))
+        st = await bounded(f.adapter.arm_cancel_all_after(60, (f.sym("BTC"),)))
         assert st.armed and st.supported
         assert f.engine.countdowns(f.account).get("BTCUSDT")
-        st = await bounded(f.adapter.disarm_cancel_all_after(("BTC/USDT:USDT",)))
+        st = await bounded(f.adapter.disarm_cancel_all_after((f.sym("BTC"),)))
         assert not st.armed
         assert not f.engine.countdowns(f.account).get("BTCUSDT")
 
@@ -355,7 +437,7 @@ def test_native_dead_mans_switch_arms_and_disarms(kind):
 def test_latency_below_the_timeout_still_answers(kind):
     async def body(f: Face):
         f.faults.latency("place_order", int(TIMEOUT_S * 1000 * 0.4), times=1)
-        r = await bounded(f.outcome(await bounded(f.adapter.submit(close_intent()))))
+        r = await bounded(f.outcome(await bounded(f.adapter.submit(f.close()))))
         assert r.status == "filled"
 
     run(body, kind)
@@ -366,9 +448,9 @@ def test_timeout_is_reported_within_the_timeout_and_the_order_can_be_reconciled(
     async def body(f: Face):
         f.faults.timeout("place_order", applied=True, times=1)  # the venue took it; the answer never came
         start = time.monotonic()
-        assert await reason_of(f.adapter.submit(close_intent())) is Reason.TIMEOUT
+        assert await reason_of(f.adapter.submit(f.close())) is Reason.TIMEOUT
         assert time.monotonic() - start < TIMEOUT_S + 1.0
-        found = await bounded(f.adapter.fetch_order("BTC/USDT:USDT", "kscontract1"))
+        found = await bounded(f.adapter.fetch_order(f.sym("BTC"), f.cid("kscontract1")))
         assert found.status == "filled"
         assert f.position("BTCUSDT") == pytest.approx(4.0)  # filled exactly once
 
@@ -381,7 +463,7 @@ def test_timeout_is_reported_within_the_timeout_and_the_order_can_be_reconciled(
 def test_http_errors_on_an_order_are_classified_and_nothing_is_sent(kind, status, reason):
     async def body(f: Face):
         f.faults.http_error("place_order", status, retry_after_s=1, times=1)
-        assert await reason_of(f.adapter.submit(close_intent())) is reason
+        assert await reason_of(f.adapter.submit(f.close())) is reason
         assert f.position("BTCUSDT") == pytest.approx(5.0)
 
     run(body, kind)
@@ -391,7 +473,7 @@ def test_http_errors_on_an_order_are_classified_and_nothing_is_sent(kind, status
 @pytest.mark.parametrize("op", ["positions", "account"])
 def test_malformed_json_is_a_failed_snapshot_never_flat(kind, op):
     async def body(f: Face):
-        f.faults.malformed_json(op, times=5)
+        f.faults.malformed_json(f.op(op), times=5)
         s = await bounded(f.adapter.snapshot())
         assert not s.fetch.ok and s.fetch.error_code == Reason.BAD_RESPONSE.value
         assert s.equity is None
@@ -403,7 +485,7 @@ def test_malformed_json_is_a_failed_snapshot_never_flat(kind, op):
 @pytest.mark.parametrize("status", [500, 503, 429])
 def test_a_failed_snapshot_carries_its_reason_and_never_raises(kind, status):
     async def body(f: Face):
-        f.faults.http_error("positions", status, times=5)
+        f.faults.http_error(f.op("positions"), status, times=5)
         s = await bounded(f.adapter.snapshot())
         assert not s.fetch.ok and s.fetch.error_code in (Reason.EXCHANGE_UNAVAILABLE.value, Reason.RATE_LIMITED.value)
 
@@ -419,7 +501,7 @@ def test_stale_data_is_never_reported_fresher_than_the_venue_says(kind):
     (``AccountState.data_age_ms``, tested in tests/integration/test_stale_feed.py)."""
 
     async def body(f: Face):
-        f.faults.stale("positions", 120_000, times=5)
+        f.faults.stale(f.op("positions"), 120_000, times=5)
         f.faults.stale("account", 120_000, times=5)
         before = int(time.time() * 1000)
         s = await bounded(f.adapter.snapshot())
@@ -437,7 +519,7 @@ def test_stale_data_is_never_reported_fresher_than_the_venue_says(kind):
 def test_rejected_reduce_only_is_classified(kind):
     async def body(f: Face):
         f.faults.reject_reduce_only(times=1)
-        assert await reason_of(f.adapter.submit(close_intent())) is Reason.REDUCE_ONLY_REJECTED
+        assert await reason_of(f.adapter.submit(f.close())) is Reason.REDUCE_ONLY_REJECTED
         assert f.position("BTCUSDT") == pytest.approx(5.0)
 
     run(body, kind)
@@ -447,12 +529,12 @@ def test_rejected_reduce_only_is_classified(kind):
 def test_disconnect_in_the_middle_of_a_close_is_reconciled_not_repeated(kind):
     async def body(f: Face):
         f.faults.disconnect_after_send(times=1)
-        reason = await reason_of(f.adapter.submit(close_intent(amount=2.0)))
+        reason = await reason_of(f.adapter.submit(f.close(amount=2.0)))
         assert reason in (Reason.EXCHANGE_UNAVAILABLE, Reason.TIMEOUT)
-        found = await bounded(f.adapter.fetch_order("BTC/USDT:USDT", "kscontract1"))
+        found = await bounded(f.adapter.fetch_order(f.sym("BTC"), f.cid("kscontract1")))
         assert found.status == "filled" and f.position("BTCUSDT") == pytest.approx(3.0)
         # sending the same client id again cannot close twice
-        again = f.adapter.submit(close_intent(amount=2.0))
+        again = f.adapter.submit(f.close(amount=2.0))
         try:
             await bounded(again)
         except AdapterError as e:
@@ -466,15 +548,15 @@ def test_disconnect_in_the_middle_of_a_close_is_reconciled_not_repeated(kind):
 def test_an_order_missing_from_the_next_query_is_found_later(kind):
     async def body(f: Face):
         f.faults.hide_from_next_query(times=1)
-        r = await bounded(f.adapter.submit(close_intent()))
-        assert r.client_order_id == "kscontract1"
+        r = await bounded(f.adapter.submit(f.close()))
+        assert r.client_order_id == f.cid("kscontract1")
         first = None
         try:
-            first = await bounded(f.adapter.fetch_order("BTC/USDT:USDT", "kscontract1"))
+            first = await bounded(f.adapter.fetch_order(f.sym("BTC"), f.cid("kscontract1")))
         except AdapterError as e:
             assert e.reason is Reason.ORDER_NOT_FOUND
         if first is None:
-            found = await bounded(f.adapter.fetch_order("BTC/USDT:USDT", "kscontract1"))
+            found = await bounded(f.adapter.fetch_order(f.sym("BTC"), f.cid("kscontract1")))
             assert found.status == "filled"
         assert f.position("BTCUSDT") == pytest.approx(4.0)
 
@@ -529,7 +611,8 @@ VENUES = [
     # one-way only; the engine's id travels as a cloid (0x00 + its 30 hex digits); no market
     # order: the close is a limit IOC; scheduleCancel is armed for now + the milliseconds
     Venue("hyperliquid", "BTC", {"clientOrderId": HL_CLOID, "reduceOnly": True, "timeInForce": "IOC"}, None,
-          ("fetch_order", {"clientOrderId": HL_CLOID}), {"position": {"coin": "BTC"}, "type": "oneWay"}, 32,
+          ("fetch_order", {"clientOrderId": HL_CLOID}),
+          {"position": {"coin": "BTC", "szi": "-1.0"}, "type": "oneWay"}, 32,
           ("cancel_all_orders_after", 60000),
           cid=HL_CID, close_price=59_000.0, create_answer_has_id=False),
 ]
@@ -610,8 +693,10 @@ def venue_adapter(venue: Venue, hedge_mode: bool = False, **options):
 
 
 def venue_position(side: str, info: dict) -> dict:
+    # the venue's own row carries its size where ccxt reads it (Bybit size, OKX pos, Hyperliquid szi)
+    raw = {"size": "1.0", "pos": "1.0", "position": {"szi": "1.0"}, **info}
     return {"symbol": BTC, "side": side, "contracts": 1.0, "contractSize": 1.0, "markPrice": 60_000.0,
-            "entryPrice": 60_000.0, "unrealizedPnl": 0.0, "notional": 60_000.0, "hedged": None, "info": info}
+            "entryPrice": 60_000.0, "unrealizedPnl": 0.0, "notional": 60_000.0, "hedged": None, "info": raw}
 
 
 def test_every_dialect_has_a_contract_row_and_every_row_a_dialect():

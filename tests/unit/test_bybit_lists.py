@@ -192,7 +192,7 @@ def test_kinds_trigger_prices_and_reduce_only_field_by_field():
 def test_an_unknown_stop_order_type_fails_the_snapshot_naming_the_field(value):
     snap = snapshot(Venue(stop_order_type=value))
     assert not snap.fetch.ok and snap.fetch.error_code == Reason.BAD_RESPONSE.value
-    assert snap.fetch.error == f"GET /v5/order/realtime: field stopOrderType: unknown value {value!r}"
+    assert snap.fetch.error == f"bybit GET /v5/order/realtime: field stopOrderType: unknown value {value!r}"
 
 
 def test_one_symbols_orders_are_one_paged_read_of_that_symbol():
@@ -242,3 +242,55 @@ def test_the_compilers_settle_coins_are_the_dialects():
     for venue_id, dialect in DIALECTS.items():
         assert VENUE_SETTLE_COINS.get(venue_id, ()) == dialect.supported_settle_coins, venue_id
     assert dialect_for("kraken").supported_settle_coins == ()
+
+
+def _order(venue: Venue, order_id: str) -> dict:
+    return next(r for pages in venue.doc["orders"].values() for page in pages for r in page["result"]["list"]
+                if r["orderId"] == order_id)
+
+
+def _position(venue: Venue) -> dict:
+    return venue.doc["positions"]["USDT"][0]["result"]["list"][0]
+
+
+def _no_size(v: Venue) -> None:
+    del _position(v)["size"]  # ccxt would make one up from positionValue / markPrice
+
+
+def _unknown_position_side(v: Venue) -> None:
+    _position(v)["side"] = "Sideways"
+
+
+def _no_qty(v: Venue) -> None:
+    row = _order(v, "1001")
+    del row["qty"], row["leavesQty"]  # (ccxt takes qty as leavesQty + cumExecQty when it has those)
+
+
+def _no_order_type(v: Venue) -> None:
+    del _order(v, "1001")["orderType"]
+
+
+def _no_trigger(v: Venue) -> None:
+    del _order(v, "1002")["triggerPrice"]
+
+
+def _no_order_id(v: Venue) -> None:
+    del _order(v, "1001")["orderId"]
+
+
+@pytest.mark.parametrize("edit, error", [
+    (_no_size, "GET /v5/position/list: field size: missing"),
+    (_unknown_position_side, "GET /v5/position/list: field side: missing or unknown (BTC/USDT:USDT)"),
+    (_no_qty, "GET /v5/order/realtime: field qty (ccxt amount): missing (order 1001)"),
+    (_no_order_type, "GET /v5/order/realtime: field orderType (ccxt type): missing (order 1001)"),
+    (_no_trigger, "GET /v5/order/realtime: field triggerPrice: missing on a conditional order (order 1002)"),
+    (_no_order_id, "GET /v5/order/realtime: field orderId (ccxt id): missing"),
+], ids=["no-size", "unknown-side", "no-qty", "no-orderType", "no-triggerPrice", "no-orderId"])
+def test_an_answer_not_understood_fails_the_snapshot_naming_venue_endpoint_and_field(edit, error):
+    """Never a position read as flat or made up, nor an order read with a guessed field."""
+    venue = Venue()
+    edit(venue)
+    snap = snapshot(venue)
+    assert not snap.fetch.ok and snap.equity is None and snap.positions == [] and snap.orders == []
+    assert snap.fetch.error_code == Reason.BAD_RESPONSE.value
+    assert snap.fetch.error == f"bybit {error}"

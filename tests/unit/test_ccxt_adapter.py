@@ -80,7 +80,9 @@ SPOT_MARKETS = {
 def ccxt_position(symbol=BTC, side="long", contracts=0.5, mark=50000.0, entry=48000.0, upnl=1000.0, info=None,
                   **extra):
     p = {
-        "info": info or {}, "id": None, "symbol": symbol, "timestamp": 1700000000000, "datetime": None,
+        # the venue's own row carries its size (Bybit's size, OKX's pos: ccxt reads them there)
+        "info": {"size": str(contracts), "pos": str(contracts), **(info or {})}, "id": None, "symbol": symbol,
+        "timestamp": 1700000000000, "datetime": None,
         "hedged": False, "side": side, "contracts": contracts, "contractSize": 1.0, "entryPrice": entry,
         "markPrice": mark, "notional": contracts * mark if mark is not None else None, "leverage": 10.0,
         "collateral": 2500.0,
@@ -94,8 +96,10 @@ def ccxt_position(symbol=BTC, side="long", contracts=0.5, mark=50000.0, entry=48
 
 def ccxt_order(oid="11", symbol=BTC, side="buy", type_="limit", amount=1.0, filled=0.0, price=40000.0,
                reduce_only=False, client_id=None, status="open", info=None):
+    # the venue's own row carries its type (Binance's openOrders ``type``, checked by its dialect)
     return {
-        "info": info or {}, "id": oid, "clientOrderId": client_id, "timestamp": 1700000000000, "datetime": None,
+        "info": {"type": type_.upper(), **(info or {})}, "id": oid, "clientOrderId": client_id,
+        "timestamp": 1700000000000, "datetime": None,
         "lastTradeTimestamp": None, "symbol": symbol, "type": type_, "timeInForce": "GTC", "postOnly": False,
         "reduceOnly": reduce_only, "side": side, "price": price, "triggerPrice": None, "amount": amount,
         "cost": filled * (price or 0), "average": None, "filled": filled, "remaining": amount - filled,
@@ -735,7 +739,8 @@ def test_futures_snapshot_from_ccxt_structures():
     ]
     fake.orders = [
         ccxt_order("1", BTC, "buy", "limit", 0.1, 0.02, 40000, client_id="alpha-17", info={"positionSide": "LONG"}),
-        ccxt_order("2", ETH, "buy", "take_profit_market", 3.0, price=None, reduce_only=True, client_id="x-other"),
+        {**ccxt_order("2", ETH, "buy", "take_profit_market", 3.0, price=None, reduce_only=True, client_id="x-other"),
+         "triggerPrice": 2500.0},
     ]
     fake.balance = ccxt_balance({"USDT": 10500.0, "BNB": 0.0}, info={"totalMarginBalance": "11200.5"})
     a, _ = make(fake, acct=account(hedge_mode=True))
@@ -753,17 +758,18 @@ def test_futures_snapshot_from_ccxt_structures():
     o1, o2 = s.orders
     assert (o1.id, o1.client_id, o1.strategy, o1.reduce_only, o1.amount, o1.filled, o1.price, o1.position_side) == \
         ("1", "alpha-17", "alpha", False, 0.1, 0.02, 40000, "LONG")
-    assert (o2.type, o2.reduce_only, o2.strategy, o2.price) == ("take_profit_market", True, None, None)
+    assert (o2.type, o2.kind, o2.trigger_price, o2.reduce_only, o2.strategy, o2.price) == \
+        ("take_profit_market", "conditional", 2500.0, True, None, None)
     assert [b.asset for b in s.balances] == ["USDT"] and s.balances[0].total == 10500
     assert set(s.markets) == {BTC, ETH} and s.markets[BTC].amount_step == 0.001
 
 
 @pytest.mark.parametrize("venue,info,pos_info,expected_side", [
-    ("bybit", {"retCode": 0, "result": {"list": [{"totalEquity": "2048.25", "coin": []}]}}, {"positionIdx": 2},
-     "SHORT"),
-    ("okx", {"code": "0", "data": [{"totalEq": "777.7", "details": []}]}, {"posSide": "short"}, "SHORT"),
-    ("bybit", {"retCode": 0, "result": {"list": [{"totalEquity": "1"}]}}, {"positionIdx": 0}, "BOTH"),
-    ("okx", {"code": "0", "data": [{"totalEq": "1"}]}, {"posSide": "net"}, "BOTH"),
+    ("bybit", {"retCode": 0, "result": {"list": [{"totalEquity": "2048.25", "coin": []}]}},
+     {"positionIdx": 2, "size": "0.5"}, "SHORT"),
+    ("okx", {"code": "0", "data": [{"totalEq": "777.7", "details": []}]}, {"posSide": "short", "pos": "0.5"}, "SHORT"),
+    ("bybit", {"retCode": 0, "result": {"list": [{"totalEquity": "1"}]}}, {"positionIdx": 0, "size": "0.5"}, "BOTH"),
+    ("okx", {"code": "0", "data": [{"totalEq": "1"}]}, {"posSide": "net", "pos": "-0.5"}, "BOTH"),
 ])
 def test_equity_and_leg_per_venue(venue, info, pos_info, expected_side):
     fake = FakeExchange(venue)
@@ -1007,7 +1013,7 @@ def test_cancel_entries_leaves_reduce_only_orders():
 
 def test_cancel_without_cancel_all_support_cancels_each_and_reports_failures():
     fake = FakeExchange("okx", has={"cancelAllOrders": False})
-    fake.orders = _book()
+    fake.orders = [{**o, "info": {**o["info"], "ordType": "limit"}} for o in _book()]  # (OKX's own type)
     fake.script["cancel_order"] = [{"id": "1"}, ccxt.OrderNotFound("gone")]
     a, _ = make(fake)
     res = run(a.cancel_orders(CancelSelector(which="all", symbols=(BTC,))))

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from adapters.base import CancelSelector
 from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS
 from adapters.ccxt_exchange.parsing import parse_order, reduces
+from tests.unit.test_binance_algo_orders import Venue, _creds, adapter, run  # noqa: F401 (_creds: autouse)
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "venues" / "binanceusdm-hedge-open-orders.json"
 MARKET = {"id": "BTCUSDT", "symbol": "BTC/USDT:USDT", "base": "BTC", "quote": "USDT", "settle": "USDT",
@@ -47,3 +49,22 @@ def test_hedge_mode_exits_are_known_as_reducing_and_entries_are_not():
 ])
 def test_what_reduces(side, leg, flag, close, expected):
     assert reduces(side, leg, flag, close) is expected
+
+
+def test_cancel_entries_in_hedge_mode_keeps_the_exits_the_venue_marks_reduce_only_false():
+    """Hedge mode: Binance reports ``reduceOnly: false`` on every order; the take-profit of the
+    long leg, the trailing stop of the short leg and the close-position stop stay, and only the
+    two orders that open (a buy on LONG, a one-way buy) are cancelled, through the adapter."""
+    hedge = json.loads(FIXTURE.read_text())["orders"]
+    venue = Venue(regular=hedge)
+    venue.doc["openAlgoOrders"] = []
+    a = adapter(venue, hedge_mode=True)
+    res = run(a.cancel_orders(CancelSelector(which="entries")))
+    run(a.close())
+    assert not res.failed and sorted(res.canceled) == ["1917643", "1917645"]
+    assert venue.requests == [
+        ("GET", "/fapi/v1/openOrders", {}),
+        ("GET", "/fapi/v1/openAlgoOrders", {}),
+        ("DELETE", "/fapi/v1/order", {"symbol": "BTCUSDT", "orderId": "1917643"}),
+        ("DELETE", "/fapi/v1/order", {"symbol": "BTCUSDT", "orderId": "1917645"}),
+    ]

@@ -49,9 +49,11 @@ def account(**creds) -> Account:
 class Venue:
     """Answers ccxt's requests as Hyperliquid would; every request kept as (path, JSON body)."""
 
-    def __init__(self):
+    def __init__(self, orders: list | None = None, state: dict | None = None):
         self.requests: list[tuple[str, dict]] = []
         self.order_status: dict = {"status": "unknownOid"}
+        self.orders = ORDERS if orders is None else orders
+        self.state = STATE if state is None else state
 
     async def fetch(self, url, method="GET", headers=None, body=None):
         assert method == "POST"
@@ -65,9 +67,9 @@ class Venue:
             if kind == "userAbstraction":
                 return "default"
             if kind == "clearinghouseState":
-                return STATE
+                return self.state
             if kind == "frontendOpenOrders":
-                return ORDERS
+                return self.orders
             if kind == "orderStatus":
                 return self.order_status
         if path == "/exchange":
@@ -252,3 +254,51 @@ def test_half_a_wallet_is_refused_by_the_document():
     with pytest.raises(pydantic.ValidationError):
         Account.model_validate({"name": "main", "venue": "hyperliquid", "market_type": "futures",
                                 "credentials": {"wallet_address": WALLET}})
+
+
+def _orders(i: int, **change) -> list:
+    """The documented open orders with row ``i`` changed: a key given None is removed."""
+    row = {k: v for k, v in {**ORDERS[i], **change}.items() if v is not None}
+    return [row if j == i else r for j, r in enumerate(ORDERS)]
+
+
+def _state_without_size() -> dict:
+    state = json.loads(json.dumps(STATE))
+    del state["assetPositions"][1]["position"]["szi"]  # ccxt would read the BTC short as flat
+    return state
+
+
+def snapshot(venue: Venue):
+    a = adapter(venue)
+    try:
+        return run(a.snapshot())
+    finally:
+        run(a.close())
+
+
+def test_a_trigger_order_type_is_a_trigger_order_whatever_its_flag_says():
+    snap = snapshot(Venue(orders=_orders(1, isTrigger=False)))
+    assert snap.fetch.ok, snap.fetch
+    eth = next(o for o in snap.orders if o.id == "91490950")
+    assert (eth.kind, eth.trigger_price, eth.reduce_only) == ("conditional", 2800.0, True)
+
+
+@pytest.mark.parametrize("venue, error", [
+    (lambda: Venue(orders=_orders(0, orderType="Twap")),
+     "POST /info frontendOpenOrders: field orderType: unknown value 'Twap'"),
+    (lambda: Venue(orders=_orders(2, orderType=None)), "POST /info frontendOpenOrders: field orderType: missing"),
+    (lambda: Venue(orders=_orders(0, side="X")),
+     "POST /info frontendOpenOrders: field side: unknown value 'X'"),  # ccxt reads it as a buy
+    (lambda: Venue(orders=_orders(3, origSz=None, sz=None)),
+     "POST /info frontendOpenOrders: field origSz (ccxt amount): missing (order 8670487141)"),
+    (lambda: Venue(orders=_orders(1, triggerPx=None)),
+     "POST /info frontendOpenOrders: field triggerPx (ccxt triggerPrice): missing on a conditional order "
+     "(order 91490950)"),
+    (lambda: Venue(state=_state_without_size()), "POST /info clearinghouseState: field position.szi: missing"),
+], ids=["unknown-orderType", "no-orderType", "unknown-side", "no-origSz", "no-triggerPx", "no-szi"])
+def test_an_answer_not_understood_fails_the_snapshot_naming_venue_endpoint_and_field(venue, error):
+    """Never an order read as a guessed kind or size, nor a position as flat."""
+    snap = snapshot(venue())
+    assert not snap.fetch.ok and snap.equity is None and snap.positions == [] and snap.orders == []
+    assert snap.fetch.error_code == Reason.BAD_RESPONSE.value
+    assert snap.fetch.error == f"hyperliquid {error}"

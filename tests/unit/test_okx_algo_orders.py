@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 import ccxt.async_support as ccxt_async
 import pytest
 
-from adapters.base import CancelSelector
+from adapters.base import CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import base as dialect_base
 from tests.unit.test_ccxt_adapter import BTC, account, market, run
@@ -46,9 +46,10 @@ class Venue:
     """Answers ccxt's requests as OKX would; every request is kept as (METHOD, path, params),
     the params of a POST its JSON body."""
 
-    def __init__(self, regular: list | None = None, algo: dict | None = None):
+    def __init__(self, regular: list | None = None, algo: dict | None = None, positions: list | None = None):
         self.regular = REGULAR if regular is None else regular
         self.algo = ALGO if algo is None else algo
+        self.positions = positions or []
         self.requests: list[tuple[str, str, object]] = []
 
     async def fetch(self, url, method="GET", headers=None, body=None):
@@ -59,7 +60,7 @@ class Venue:
         if key == ("GET", "/api/v5/account/balance"):
             return BALANCE
         if key == ("GET", "/api/v5/account/positions"):
-            return {"code": "0", "msg": "", "data": []}
+            return {"code": "0", "msg": "", "data": self.positions}
         if key == ("GET", ORDERS_PENDING):
             assert isinstance(params, dict)
             return {"code": "0", "msg": "", "data": _page(self.regular, "ordId", params)}
@@ -220,3 +221,49 @@ def test_cancel_all_cancels_algo_orders_through_cancel_algos_and_regular_ones_by
     assert _cancels(venue) == sorted(
         [("/api/v5/trade/cancel-order", r["ordId"]) for r in REGULAR]
         + [("/api/v5/trade/cancel-algos", r["algoId"]) for rows in ALGO.values() for r in rows])
+
+
+POSITION = json.loads((VENUES / "okx-positions-isolated.json").read_text())["response"]["data"][0]
+
+
+def test_a_position_of_the_documented_shape_is_read():
+    snap = snapshot(Venue(positions=[POSITION]))
+    assert snap.fetch.ok, snap.fetch
+    (p,) = snap.positions
+    assert (p.symbol, p.side, p.position_side, p.contracts) == (BTC, "long", "BOTH", 0.5)
+
+
+def _copy(rows: list, i: int, **change) -> list:
+    """``rows`` with row ``i`` changed: a key given None is removed."""
+    row = {k: v for k, v in {**rows[i], **change}.items() if v is not None}
+    return [row if j == i else r for j, r in enumerate(rows)]
+
+
+ALGO_TRIGGER = f"GET {ALGO_PENDING} ordType=trigger"
+
+
+@pytest.mark.parametrize("venue, error", [
+    (lambda: Venue(regular=_copy(REGULAR, 0, ordType="ioc_plus")),
+     f"GET {ORDERS_PENDING}: field ordType: unknown value 'ioc_plus'"),
+    (lambda: Venue(regular=_copy(REGULAR, 1, ordType=None)), f"GET {ORDERS_PENDING}: field ordType: missing"),
+    (lambda: Venue(algo={**ALGO, "trigger": _copy(ALGO["trigger"], 0, ordType="chase")}),
+     f"{ALGO_TRIGGER}: field ordType: unknown value 'chase'"),
+    (lambda: Venue(algo={**ALGO, "trigger": _copy(ALGO["trigger"], 0, sz=None)}),
+     f"{ALGO_TRIGGER}: field sz (ccxt amount): missing (order 1753184812254216230)"),
+    (lambda: Venue(algo={**ALGO, "trigger": _copy(ALGO["trigger"], 0, triggerPx=None)}),
+     f"{ALGO_TRIGGER}: field triggerPx|slTriggerPx|tpTriggerPx (ccxt triggerPrice): missing on a conditional "
+     "order (order 1753184812254216230)"),
+    (lambda: Venue(regular=_copy(REGULAR, 0, side=None)),
+     f"GET {ORDERS_PENDING}: field side: missing (order 1752588852617379840)"),
+    # (ccxt makes a size up from notionalUsd / markPx, 0.51, when pos is absent)
+    (lambda: Venue(positions=_copy([POSITION], 0, pos=None)), "GET /api/v5/account/positions: field pos: missing"),
+    (lambda: Venue(positions=_copy([POSITION], 0, posSide="both")),
+     "GET /api/v5/account/positions: field posSide|pos (ccxt side): unknown value 'both' (BTC/USDT:USDT)"),
+], ids=["unknown-regular-ordType", "no-regular-ordType", "unknown-algo-ordType", "no-sz", "no-triggerPx", "no-side",
+        "no-pos", "unknown-posSide"])
+def test_an_answer_not_understood_fails_the_snapshot_naming_venue_endpoint_and_field(venue, error):
+    """Never an order read as a guessed kind, a zero amount or no trigger, nor a position as flat."""
+    snap = snapshot(venue())
+    assert not snap.fetch.ok and snap.equity is None and snap.positions == [] and snap.orders == []
+    assert snap.fetch.error_code == Reason.BAD_RESPONSE.value
+    assert snap.fetch.error == f"okx {error}"

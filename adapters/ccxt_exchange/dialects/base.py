@@ -30,9 +30,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Optional, Protocol
+from typing import Any, Awaitable, Callable, Mapping, NamedTuple, Optional, Protocol
 
 from ...base import AdapterError, Reason
+from ..parsing import BadField, num
 
 # ``call(method, *args)``: one call of the account's ccxt client, through the adapter's budget,
 # retries and deadline.
@@ -48,9 +49,13 @@ DEFAULT_ORDER_RATE = 5.0
 # its end, and the snapshot is incomplete (LIST_INCOMPLETE), never silently short.
 MAX_PAGES = 50
 
-# One open order of a venue's lists: the kind its list says it is (None: read from the order
-# itself, see :func:`..parsing.order_kind`) and ccxt's unified order structure.
-Listed = tuple[Optional[str], Any]
+
+class Listed(NamedTuple):
+    """One open order of a venue's lists."""
+
+    kind: Optional[str]  # the kind its list says it is (None: read from the order, ..parsing.order_kind)
+    order: Any  # ccxt's unified order structure
+    endpoint: str  # the list it came from (``GET /fapi/v1/openOrders``): what a row it cannot read names
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,18 @@ async def read(reads: Reads, venue: str, endpoint: str, method: str, *args: Any)
         return await reads.call(method, *args)
     except AdapterError as e:
         raise AdapterError(e.reason, f"{endpoint}: {e.message}", venue=venue, retry_after_s=e.retry_after_s) from None
+
+
+def bad_field(venue: str, endpoint: str, field: str, problem: str) -> AdapterError:
+    """A venue answer the adapter does not understand (an unknown order type, a missing field, a
+    new enum value): BAD_RESPONSE naming the venue, the endpoint and the field, so the snapshot is
+    incomplete, never an order or a position read as absent or flat."""
+    return AdapterError(Reason.BAD_RESPONSE, f"{venue} {endpoint}: field {field}: {problem}", venue=venue)
+
+
+def unknown_value(venue: str, endpoint: str, field: str, value: Any) -> AdapterError:
+    """:func:`bad_field` of a value outside the venue's documented enum (or absent)."""
+    return bad_field(venue, endpoint, field, "missing" if value is None else f"unknown value {value!r}")
 
 
 def incomplete(venue: str, endpoint: str, why: str) -> AdapterError:
@@ -159,6 +176,41 @@ class Dialect:
     # (``ksctl validate`` refuses one, KS220, from the same data: killswitch.compile.settle_check).
     default_settle_coins: tuple[str, ...] = ()
     supported_settle_coins: tuple[str, ...] = ()
+    # ("order" | "position", ccxt's unified field) → the venue's own field(s) ccxt reads it from,
+    # so that a message naming a field a row lacks names the one in the venue's answer
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    # The venue's own field of a position's size in ccxt's ``info`` (a dotted path), where ccxt
+    # reads it: a row without it as a number is refused (:meth:`checked_position`), because ccxt
+    # makes a size up from the notional and the mark price when the venue gives none
+    position_size_field: Optional[str] = None
+
+    def checked_position(self, position: Any) -> Any:
+        """ccxt's position as it is, once its raw row is seen to carry the venue's size
+        (:attr:`position_size_field`); raises :class:`..parsing.BadField` naming it otherwise."""
+        if self.position_size_field is None or not isinstance(position, Mapping):
+            return position
+        value: Any = position.get("info")
+        for key in self.position_size_field.split("."):
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if num(value) is None:
+            raise BadField(self.position_size_field, "missing" if value is None else f"not a number: {value!r}")
+        return position
+
+    def field_name(self, row: str, unified: str) -> str:
+        """How a message names ccxt's ``unified`` field of a ``row`` ("order", "position"): the
+        venue's field, with ccxt's beside it, where the dialect knows it."""
+        raw = self.raw_field_names.get((row, unified))
+        return f"{raw} (ccxt {unified})" if raw and raw != unified else unified
+
+    def open_orders_endpoint(self, market_type: str) -> str:
+        """The venue's endpoint of the open-order list ccxt's ``fetch_open_orders`` reads, as a
+        message names it; ccxt's method where the dialect does not know the venue's path."""
+        return "fetch_open_orders"
+
+    def positions_endpoint(self, market_type: str) -> str:
+        """The venue's endpoint of the positions :meth:`fetch_positions` reads (as above)."""
+        return "fetch_positions"
 
     def client_id_fits(self, client_order_id: str) -> bool:
         """Whether the venue takes this client order id: its length and its characters."""
@@ -237,7 +289,8 @@ class Dialect:
         venue that keeps conditional orders in a list of their own (an algo service) reads that
         list too; a paged or split list is read to its end or raises LIST_INCOMPLETE."""
         got = await reads.call("fetch_open_orders", symbol)
-        return [(None, o) for o in (got or [])]
+        endpoint = self.open_orders_endpoint(reads.market_type)
+        return [Listed(None, o, endpoint) for o in (got or [])]
 
     def cancel_params(self, kind: str) -> Mapping[str, Any]:
         """The ccxt parameters that cancel an order of ``kind`` through the venue's own endpoint

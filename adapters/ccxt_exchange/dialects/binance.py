@@ -20,8 +20,21 @@ from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
-from ..parsing import BadData, num
-from .base import DEFAULT_ORDER_RATE, Call, Countdown, Dialect, Listed, Reads, read
+from ..parsing import BadData, BadField, num
+from .base import DEFAULT_ORDER_RATE, Call, Countdown, Dialect, Listed, Reads, bad_field, read, unknown_value
+
+# The order types each list documents (``type`` of openOrders, ``orderType`` of openAlgoOrders),
+# as ccxt's parse_order_type_by_market reads them; any other value fails the snapshot
+# (BAD_RESPONSE), never an order read as a kind it may not be.
+FUTURES_ORDER_TYPES = frozenset({"LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
+                                 "TRAILING_STOP_MARKET"})
+SPOT_ORDER_TYPES = frozenset({"LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT",
+                              "LIMIT_MAKER"})
+# the algo service's conditional orders (algoType CONDITIONAL): a trailing stop, else a stop or
+# take-profit
+ALGO_ORDER_KINDS: Mapping[str, str] = {"STOP": "conditional", "STOP_MARKET": "conditional",
+                                       "TAKE_PROFIT": "conditional", "TAKE_PROFIT_MARKET": "conditional",
+                                       "TRAILING_STOP_MARKET": "trailing"}
 
 
 @dataclass(frozen=True)
@@ -70,23 +83,64 @@ class BinanceDialect(Dialect):
     async def fetch_positions(self, reads: Reads) -> Any:
         if self.positions_method is None or not reads.has_method(self.positions_method):
             return await super().fetch_positions(reads)
+        endpoint = self.futures_positions_endpoint
         rows = await reads.call(self.positions_method, {})
         if not isinstance(rows, list):
-            raise BadData("the positions answer is not a list")
-        return [p for p in (unified_position(r, reads.symbol_of) for r in rows) if p is not None]
+            raise BadData(f"{endpoint}: the answer is not a list")
+        out = []
+        for row in rows:
+            try:
+                p = unified_position(row, reads.symbol_of)
+            except BadField as e:
+                raise bad_field(self.id, endpoint, e.field, e.problem) from None
+            if p is not None:
+                out.append(p)
+        return out
+
+    # the venue's regular open-order list of futures and of spot, as messages name it
+    orders_endpoint: str = "GET /fapi/v1/openOrders"
+    spot_orders_endpoint: str = "GET /api/v3/openOrders"
+    # the positions list: positions_method's, else what ccxt's fetch_positions reads
+    # (positionRisk, its default method)
+    futures_positions_endpoint: str = "GET /fapi/v3/positionRisk"
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
+        ("order", "id"): "orderId|algoId", ("order", "type"): "type|orderType",
+        ("order", "amount"): "origQty|quantity", ("order", "triggerPrice"): "stopPrice|triggerPrice",
+        ("position", "contracts"): "positionAmt", ("position", "side"): "positionAmt"})
+
+    def open_orders_endpoint(self, market_type: str) -> str:
+        return self.orders_endpoint if market_type == "futures" else self.spot_orders_endpoint
+
+    def positions_endpoint(self, market_type: str) -> str:
+        return self.futures_positions_endpoint
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         """The regular list (``openOrders``) and, on futures, the algo service's
         (``openAlgoOrders``: since Binance moved stop, take-profit and trailing orders there, the
-        regular list no longer has them), each in one call (neither is paged)."""
+        regular list no longer has them), each in one call (neither is paged). A row whose type
+        is not one its list documents fails the snapshot (BAD_RESPONSE naming it)."""
         regular = await super().fetch_open_orders(reads, symbol)
+        known = FUTURES_ORDER_TYPES if reads.market_type == "futures" else SPOT_ORDER_TYPES
+        for row in regular:
+            value = _info(row.order).get("type")
+            if value not in known:
+                raise unknown_value(self.id, row.endpoint, "type", value)
         if self.algo_orders_endpoint is None or reads.market_type != "futures":
             return regular
         algo = await read(reads, self.id, self.algo_orders_endpoint, "fetch_open_orders", symbol, None, None,
                           {"trigger": True})
         if not isinstance(algo, list):
             raise BadData(f"{self.algo_orders_endpoint}: the answer is not a list")
-        return regular + [(_algo_kind(o), o) for o in algo]
+        return regular + [Listed(self._algo_kind(o), o, self.algo_orders_endpoint) for o in algo]
+
+    def _algo_kind(self, order: Any) -> str:
+        """An algo order's kind from the venue's own ``orderType`` (ccxt unifies it to limit or
+        market): a trailing stop, or a conditional (stop, take-profit) order."""
+        value = _info(order).get("orderType")
+        kind = ALGO_ORDER_KINDS.get(value) if isinstance(value, str) else None
+        if kind is None:
+            raise unknown_value(self.id, str(self.algo_orders_endpoint), "orderType", value)
+        return kind
 
     def cancel_params(self, kind: str) -> Mapping[str, Any]:
         # an algo order is cancelled by the algo service (DELETE /fapi/v1/algoOrder, algoOpenOrders)
@@ -118,12 +172,12 @@ class BinanceDialect(Dialect):
         return SymbolCountdown(self.countdown_method)
 
 
-def _algo_kind(order: Any) -> str:
-    """An algo order's kind: a trailing stop, or a conditional (stop, take-profit) order."""
-    # ccxt unifies an algo order's type to limit or market: the venue's own orderType says trailing
-    info = order.get("info") if isinstance(order, Mapping) else None
-    kind = info.get("orderType") if isinstance(info, Mapping) else None
-    return "trailing" if "trailing" in str(kind or "").lower() else "conditional"
+def _info(order: Any) -> Mapping[str, Any]:
+    """The venue's own row of ccxt's order (its ``info``)."""
+    if not isinstance(order, Mapping):
+        raise BadData("an order is not an object")
+    info = order.get("info")
+    return info if isinstance(info, Mapping) else {}
 
 
 def unified_position(row: Any, symbol_of: Callable[[str], str]) -> Optional[dict]:
@@ -131,22 +185,27 @@ def unified_position(row: Any, symbol_of: Callable[[str], str]) -> Optional[dict
     that :func:`..parsing.parse_position` reads, the way ccxt's ``parse_position_risk`` derives
     them: the side from the notional's sign, zero mark and liquidation prices as absent, the
     initial margin as the notional over the leverage where the row has one (v2), else the row's
-    own (v3); ``hedged`` unless the leg is BOTH. A row without a positive entry price is no open
-    position (ccxt's ``fetch_positions`` leaves it out: None).
+    own (v3); ``hedged`` unless the leg is BOTH. A row of a zero ``positionAmt`` is no open
+    position (None); a row without a ``positionAmt`` raises :class:`BadField`: a size the venue
+    did not give is not a flat position. (ccxt's ``fetch_positions`` leaves out a row without a
+    positive entry price; a row with a size is a position here whatever its entry price says.)
 
     ccxt's parsing computes a dozen more fields per row in decimal strings (collateral, margin
     ratio, maintenance margin from the leverage brackets) that nothing here reads: at 1,000
     positions it took ~75 ms of a snapshot's ~100."""
     if not isinstance(row, Mapping):
         raise BadData("a position is not an object")
-    entry = num(row.get("entryPrice"))
-    if entry is None or entry <= 0:
+    amount = num(row.get("positionAmt"))
+    if amount is None:
+        raise BadField("positionAmt", "missing" if row.get("positionAmt") is None
+                       else f"not a number: {row['positionAmt']!r}")
+    if amount == 0:
         return None
     market_id = row.get("symbol")
     if not isinstance(market_id, str) or not market_id:
-        raise BadData("a position has no symbol")
+        raise BadField("symbol", "missing")
+    entry = num(row.get("entryPrice"))
     notional = num(row.get("notional"))
-    amount = num(row.get("positionAmt"))
     sign = notional if notional else amount
     leverage = num(row.get("leverage")) or None
     if leverage is not None and notional is not None:
@@ -155,10 +214,10 @@ def unified_position(row: Any, symbol_of: Callable[[str], str]) -> Optional[dict
         initial_margin = num(row.get("initialMargin"))
     return {
         "info": row, "symbol": symbol_of(market_id),
-        "contracts": abs(amount) if amount is not None else None,
+        "contracts": abs(amount),
         "side": "long" if sign and sign > 0 else "short" if sign and sign < 0 else None,
         "notional": abs(notional) if notional is not None else None,
-        "markPrice": num(row.get("markPrice")) or None, "entryPrice": entry,
+        "markPrice": num(row.get("markPrice")) or None, "entryPrice": entry if entry and entry > 0 else None,
         "unrealizedPnl": num(row.get("unRealizedProfit")),
         "liquidationPrice": num(row.get("liquidationPrice")) or None,
         "initialMargin": initial_margin, "leverage": leverage,
@@ -192,6 +251,7 @@ BINANCE_COINM = BinanceDialect(
     id="binancecoinm", order_rate=DEFAULT_ORDER_RATE,
     countdown_method="dapiPrivatePostCountdownCancelAll", countdown_futures_only=False,
     algo_orders_endpoint="GET /dapi/v1/openAlgoOrders",
+    orders_endpoint="GET /dapi/v1/openOrders", futures_positions_endpoint="GET /dapi/v1/positionRisk",
 )
 
 DIALECTS = (BINANCE, BINANCE_USDM, BINANCE_COINM)

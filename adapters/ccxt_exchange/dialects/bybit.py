@@ -26,11 +26,10 @@ What it must not do
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from ...base import AdapterError, Reason
-from .base import Call, Countdown, Dialect, Has, Listed, Reads, clamp_seconds, read_pages
+from .base import Call, Countdown, Dialect, Has, Listed, Reads, clamp_seconds, read_pages, unknown_value
 
 DCP_RANGE = (3, 300)  # seconds
 
@@ -81,8 +80,7 @@ def order_kind(order: Any, venue: str) -> str:
         value = ""  # (a row without the field is an order without a trigger)
     kind = STOP_ORDER_KINDS.get(value) if isinstance(value, str) else None
     if kind is None:
-        raise AdapterError(Reason.BAD_RESPONSE, f"{ORDERS_ENDPOINT}: field stopOrderType: unknown value {value!r}",
-                           venue=venue)
+        raise unknown_value(venue, ORDERS_ENDPOINT, "stopOrderType", value)
     return kind
 
 
@@ -110,6 +108,10 @@ class BybitDialect(Dialect):
     client_id_alphabet: str = r"A-Za-z0-9_\-"  # orderLinkId: letters, digits, dashes and underscores
     default_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS
     supported_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS + INVERSE_SETTLE_COINS
+    position_size_field: Optional[str] = "size"
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
+        ("order", "id"): "orderId", ("order", "type"): "orderType", ("order", "amount"): "qty",
+        ("position", "contracts"): "size"})
     secret_headers: tuple[str, ...] = ("x-bapi-api-key", "x-bapi-sign")
     reduce_only_rejections: tuple[str, ...] = (
         r'"retCode"\s*:\s*"?1(10017|40017)\b',  # Reduce-only rule not satisfied (UTA / classic)
@@ -118,6 +120,12 @@ class BybitDialect(Dialect):
 
     def leg_params(self, leg: str) -> tuple[dict, bool]:
         return {"positionIdx": 1 if leg == "LONG" else 2}, True
+
+    def open_orders_endpoint(self, market_type: str) -> str:
+        return ORDERS_ENDPOINT
+
+    def positions_endpoint(self, market_type: str) -> str:
+        return POSITIONS_ENDPOINT
 
     # --- the lists, by settle coin and page -----------------------------------------------------
 
@@ -144,7 +152,7 @@ class BybitDialect(Dialect):
             for coin, params in self.settle_params(reads):
                 rows += await read_pages(reads, self.id, f"{ORDERS_ENDPOINT} settleCoin={coin}", "fetch_open_orders",
                                          (None, None, ORDERS_PAGE), params, next_cursor)
-        return [(order_kind(o, self.id), o) for o in rows]
+        return [Listed(order_kind(o, self.id), o, ORDERS_ENDPOINT) for o in rows]
 
     def can_fetch_by_client_id(self, has: Has) -> bool:
         return True  # through the order lists, whatever ccxt says of fetchOrder

@@ -40,7 +40,7 @@ from typing import Any, Mapping, Optional
 
 from ...base import AdapterError, Reason
 from ..parsing import BadData, num
-from .base import Call, Countdown, Dialect, Listed, Reads
+from .base import Call, Countdown, Dialect, Listed, Reads, unknown_value
 
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 # The engine's client order ids (killswitch.engine.planner.client_order_id) and their cloids.
@@ -48,6 +48,16 @@ OUR_ID = re.compile(r"^ks[0-9a-f]{30}$")
 OUR_CLOID = re.compile(r"^0x00([0-9a-fA-F]{30})$")
 
 SCHEDULE_CANCEL_MIN_S = 5  # the venue refuses a time less than 5 s ahead
+
+OPEN_ORDERS = "POST /info frontendOpenOrders"
+POSITIONS = "POST /info clearinghouseState"
+# A row's ``orderType`` → whether it waits on a trigger: the values the venue documents for
+# frontendOpenOrders. Any other (or none) fails the snapshot (BAD_RESPONSE naming the field),
+# never an order read as a kind it may not be.
+ORDER_TYPE_TRIGGERS: Mapping[str, bool] = {
+    "Limit": False, "Market": False,
+    "Stop Market": True, "Stop Limit": True, "Take Profit Market": True, "Take Profit Limit": True,
+}
 
 
 def to_cloid(client_order_id: str) -> str:
@@ -114,6 +124,11 @@ class HyperliquidDialect(Dialect):
         "refSet": True,
     })
     reduce_only_rejections: tuple[str, ...] = (r"reduce only order would increase position",)
+    position_size_field: Optional[str] = "position.szi"
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
+        ("order", "id"): "oid", ("order", "symbol"): "coin", ("order", "type"): "orderType",
+        ("order", "amount"): "origSz", ("order", "triggerPrice"): "triggerPx",
+        ("position", "symbol"): "coin", ("position", "contracts"): "szi", ("position", "side"): "szi"})
 
     # --- accounts ------------------------------------------------------------------------------
 
@@ -176,8 +191,30 @@ class HyperliquidDialect(Dialect):
         if got is None:
             return []
         if not isinstance(got, list):
-            raise BadData("POST /info frontendOpenOrders: the answer is not a list")
-        return [_listed(o) for o in got]
+            raise BadData(f"{OPEN_ORDERS}: the answer is not a list")
+        return [self._listed(o) for o in got]
+
+    def _listed(self, order: Any) -> Listed:
+        """A row of ``frontendOpenOrders`` (:func:`_listed`), its ``orderType`` one the venue
+        documents, its ``side`` A or B, and a trigger order by that type or by ``isTrigger``: a row whose type and
+        flags disagree is read as the trigger order either says it is, never as a resting one."""
+        if not isinstance(order, Mapping):
+            raise BadData("an order is not an object")
+        info = order.get("info")
+        value = info.get("orderType") if isinstance(info, Mapping) else None
+        trigger = ORDER_TYPE_TRIGGERS.get(value) if isinstance(value, str) else None
+        if trigger is None:
+            raise unknown_value(self.id, OPEN_ORDERS, "orderType", value)
+        side = info.get("side") if isinstance(info, Mapping) else None
+        if side not in ("A", "B"):  # ask, bid: ccxt reads anything but A as a buy
+            raise unknown_value(self.id, OPEN_ORDERS, "side", side)
+        return Listed(*_listed(order, trigger), OPEN_ORDERS)
+
+    def open_orders_endpoint(self, market_type: str) -> str:
+        return OPEN_ORDERS
+
+    def positions_endpoint(self, market_type: str) -> str:
+        return POSITIONS
 
     def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
         # a row of assetPositions says its mode: "oneWay", the only one the venue has
@@ -203,20 +240,19 @@ def _with_our_id(order: Mapping[str, Any]) -> dict:
     return out
 
 
-def _listed(order: Any) -> Listed:
+def _listed(order: Mapping[str, Any], trigger_type: bool) -> tuple[str, dict]:
     """A row of ``frontendOpenOrders``: its kind (``isPositionTpsl``: a TP/SL of the position,
-    which closes it whatever its size; ``isTrigger``: a stop or take-profit order), the engine's
-    id for its cloid, and a position TP/SL as reduce-only (the venue lists it with
-    ``reduceOnly`` true; a TP/SL cannot grow the position)."""
-    if not isinstance(order, Mapping):
-        raise BadData("an order is not an object")
+    which closes it whatever its size; ``isTrigger`` or a trigger ``orderType``
+    (``trigger_type``): a stop or take-profit order), the engine's id for its cloid, and a
+    position TP/SL as reduce-only (the venue lists it with ``reduceOnly`` true; a TP/SL cannot
+    grow the position)."""
     info = order.get("info")
     info = info if isinstance(info, Mapping) else {}
     out = _with_our_id(order)
     if info.get("isPositionTpsl") is True:
         kind = "tpsl"
         out["reduceOnly"] = True
-    elif info.get("isTrigger") is True:
+    elif info.get("isTrigger") is True or trigger_type:
         kind = "conditional"
     else:
         kind = "regular"

@@ -19,11 +19,11 @@ What it must not do
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 from ..parsing import BadData, num
-from .base import Call, Countdown, Dialect, Listed, Reads, read_pages, clamp_seconds
+from .base import Call, Countdown, Dialect, Listed, Reads, read_pages, clamp_seconds, unknown_value
 
 CANCEL_ALL_AFTER_RANGE = (10, 120)  # seconds; 0 disarms
 
@@ -35,6 +35,16 @@ ALGO_ORDERS = "GET /api/v5/trade/orders-algo-pending"
 # Iceberg and TWAP orders are not: what they rest in the book are regular orders
 # (orders-pending lists them).
 ALGO_ORDER_TYPES = ("conditional,oco", "trigger", "move_order_stop")
+POSITIONS = "GET /api/v5/account/positions"
+
+# The ``ordType`` values each list documents; any other fails the snapshot (BAD_RESPONSE naming
+# the field), never an order read as a kind it may not be. orders-pending: market, limit,
+# post-only, fill-or-kill, immediate-or-cancel, market as IOC limit, the options' market maker
+# protection and simple FOK, and the enhanced liquidity programme's order; orders-algo-pending:
+# the types asked for (an iceberg's or a TWAP's child orders rest in orders-pending).
+REGULAR_ORD_TYPES = frozenset({"market", "limit", "post_only", "fok", "ioc", "optimal_limit_ioc", "mmp",
+                               "mmp_and_post_only", "op_fok", "elp"})
+ALGO_ORD_TYPES = frozenset({"conditional", "oco", "trigger", "move_order_stop"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,11 @@ class OkxDialect(Dialect):
     max_client_id_length: int = 32
     fetch_order_param: str = "clOrdId"
     margin_mode_param: Optional[str] = "tdMode"
+    position_size_field: Optional[str] = "pos"
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
+        ("order", "id"): "ordId|algoId", ("order", "symbol"): "instId", ("order", "type"): "ordType",
+        ("order", "amount"): "sz", ("order", "triggerPrice"): "triggerPx|slTriggerPx|tpTriggerPx",
+        ("position", "symbol"): "instId", ("position", "contracts"): "pos", ("position", "side"): "posSide|pos"})
     secret_headers: tuple[str, ...] = ("ok-access-key", "ok-access-sign", "ok-access-passphrase")
     reduce_only_rejections: tuple[str, ...] = (
         r'"sCode"\s*:\s*"?(51169|51170)\b',
@@ -70,7 +85,7 @@ class OkxDialect(Dialect):
         type (OKX keeps TP/SL, OCO, trigger and trailing orders only there)."""
         regular = await read_pages(reads, self.id, REGULAR_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
                                    _after(REGULAR_ORDERS, "ordId"))
-        listed: list[Listed] = [("regular", _regular(o)) for o in regular]
+        listed = [Listed("regular", self._regular(o), REGULAR_ORDERS) for o in regular]
         for ord_type in ALGO_ORDER_TYPES:
             # ccxt asks the algo list when told ``trigger`` (with an ordType of ours it sends that
             # one): an ordType alone is asked of orders-pending unless ccxt knows it by that name
@@ -78,8 +93,29 @@ class OkxDialect(Dialect):
             endpoint = f"{ALGO_ORDERS} ordType={ord_type}"
             algo = await read_pages(reads, self.id, endpoint, "fetch_open_orders", (symbol, None, PAGE),
                                     {"trigger": True, "ordType": ord_type}, _after(endpoint, "algoId"))
-            listed.extend(_algo(o) for o in algo)
+            listed.extend(self._algo(o, endpoint) for o in algo)
         return listed
+
+    def _regular(self, order: Any) -> Any:
+        """A row of orders-pending, its ``ordType`` one the list documents (:func:`_regular`)."""
+        value = _info(order).get("ordType")
+        if value not in REGULAR_ORD_TYPES:
+            raise unknown_value(self.id, REGULAR_ORDERS, "ordType", value)
+        return _regular(order)
+
+    def _algo(self, order: Any, endpoint: str) -> Listed:
+        """A row of orders-algo-pending, its ``ordType`` one the list documents (:func:`_algo`)."""
+        value = _info(order).get("ordType")
+        if value not in ALGO_ORD_TYPES:
+            raise unknown_value(self.id, endpoint, "ordType", value)
+        kind, out = _algo(order)
+        return Listed(kind, out, endpoint)
+
+    def open_orders_endpoint(self, market_type: str) -> str:
+        return REGULAR_ORDERS
+
+    def positions_endpoint(self, market_type: str) -> str:
+        return POSITIONS
 
     def cancel_params(self, kind: str) -> Mapping[str, Any]:
         # ccxt cancels an algo order through POST /api/v5/trade/cancel-algos when told trigger
@@ -100,6 +136,10 @@ class OkxDialect(Dialect):
         if isinstance(pos, str) and pos.lower() in ("long", "short", "net"):
             return {"long": "LONG", "short": "SHORT", "net": "BOTH"}[pos.lower()]
         return None
+
+    def closes_position(self, info: Mapping[str, Any]) -> bool:
+        # a position TP/SL of the algo service closes the whole position (closeFraction 1, no sz)
+        return num(info.get("closeFraction")) == 1
 
     def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
         data = info.get("data")
@@ -150,7 +190,7 @@ def _regular(order: Any) -> Any:
     return order
 
 
-def _algo(order: Any) -> Listed:
+def _algo(order: Any) -> tuple[str, dict]:
     """A row of orders-algo-pending: its kind from its ``ordType``, and what ccxt leaves out of
     an algo order: the client id is ``algoClOrdId`` (ccxt reads ``clOrdId``, empty until the
     order triggers), the trigger of a TP/SL or OCO row is ``slTriggerPx`` / ``tpTriggerPx``
@@ -171,7 +211,7 @@ def _algo(order: Any) -> Listed:
         on_leg = (leg == "long" and side == "sell") or (leg == "short" and side == "buy")
         kind = "tpsl" if closes or on_leg else "conditional"
     else:
-        kind = "conditional"  # trigger
+        kind = "conditional"  # trigger (an ordType outside ALGO_ORD_TYPES is refused before)
     out = dict(order)
     client_id = info.get("algoClOrdId") or info.get("clOrdId")
     out["clientOrderId"] = client_id if isinstance(client_id, str) and client_id else None
