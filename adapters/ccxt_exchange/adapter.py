@@ -247,8 +247,8 @@ class CcxtAdapter:
     def _parse_checked_position(self, p: Any) -> Optional[Position]:
         return self._parse_position(self.dialect.checked_position(p))
 
-    def _parse_order(self, o: Any, kind: Optional[str] = None) -> Order:
-        return parsing.parse_order(o, KNOWN_RAW_FIELDS, self.strategies, kind)
+    def _parse_order(self, o: Any, kind: Optional[str] = None, price_trigger: bool = True) -> Order:
+        return parsing.parse_order(o, KNOWN_RAW_FIELDS, self.strategies, kind, price_trigger)
 
     def _reads(self, op: Op) -> Reads:
         """What the dialect's reads of this account are handed, within ``op``."""
@@ -258,7 +258,8 @@ class CcxtAdapter:
     async def _open_orders(self, op: Op, symbol: Optional[str] = None) -> list[Order]:
         """Every open order (of ``symbol``), every list of the venue's read (the dialect's)."""
         listed = await self.dialect.fetch_open_orders(self._reads(op), symbol)
-        return [self._read_row("order", row.endpoint, self._parse_order, row.order, row.kind) for row in listed]
+        return [self._read_row("order", row.endpoint, self._parse_order, row.order, row.kind, row.price_trigger)
+                for row in listed]
 
     def _read_row(self, what: str, endpoint: str, parse: Callable[..., Any], *args: Any) -> Any:
         """``parse(*args)`` of one row (an "order", a "position") of ``endpoint``'s answer; a row it

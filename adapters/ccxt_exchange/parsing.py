@@ -240,11 +240,13 @@ def order_kind(o: Mapping[str, Any]) -> str:
 TRIGGERED_KINDS = ("conditional", "tpsl", "oco")
 
 
-def parse_order(o: Any, raw: RawFields, strategies: Iterable[str], kind: Optional[str] = None) -> Order:
+def parse_order(o: Any, raw: RawFields, strategies: Iterable[str], kind: Optional[str] = None,
+                price_trigger: bool = True) -> Order:
     """A ccxt open-order structure → Order (``reduce_only``: it can only reduce, :func:`reduces`;
     ``kind``: what the list it came from says it is, else :func:`order_kind`). An order without
-    an id, a symbol, a side, a type or an amount, or a conditional one without a trigger price,
-    raises :class:`BadField` naming ccxt's field: never an order read with a guess."""
+    an id, a symbol, a side, a type or an amount, or a conditional one without a trigger price
+    (unless its list says it triggers on something else: ``price_trigger`` False), raises
+    :class:`BadField` naming ccxt's field: never an order read with a guess."""
     if not isinstance(o, Mapping):
         raise BadData("an order is not an object")
     oid, symbol, side, type_ = o.get("id"), o.get("symbol"), o.get("side"), o.get("type")
@@ -265,7 +267,7 @@ def parse_order(o: Any, raw: RawFields, strategies: Iterable[str], kind: Optiona
         amount = 0.0  # an order of the whole position, whatever its size (Binance closePosition, OKX closeFraction)
     kind = kind or order_kind(o)
     trigger = num(o.get("triggerPrice")) or num(o.get("stopPrice")) or None
-    if trigger is None and kind in TRIGGERED_KINDS:
+    if trigger is None and kind in TRIGGERED_KINDS and price_trigger:
         raise BadField("triggerPrice", f"missing on a {kind} order (order {oid})")
     ro = o.get("reduceOnly")
     if ro is None:

@@ -294,3 +294,16 @@ def test_an_answer_not_understood_fails_the_snapshot_naming_venue_endpoint_and_f
     assert not snap.fetch.ok and snap.equity is None and snap.positions == [] and snap.orders == []
     assert snap.fetch.error_code == Reason.BAD_RESPONSE.value
     assert snap.fetch.error == f"bybit {error}"
+
+
+def test_a_margin_rate_close_without_a_trigger_price_is_read_as_a_conditional_order():
+    """A MmRateClose closes the position at a maintenance margin rate, not at a price: Bybit gives
+    it no trigger price, and the snapshot lists it rather than failing the account for good; a
+    Stop without one still fails it (test above)."""
+    venue = Venue()
+    row = _order(venue, "1002")
+    row["stopOrderType"], row["triggerPrice"] = "MmRateClose", ""
+    snap = snapshot(venue)
+    assert snap.fetch.ok, snap.fetch.error
+    (got,) = [o for o in snap.orders if o.id == "1002"]
+    assert (got.kind, got.trigger_price) == ("conditional", None)

@@ -56,6 +56,9 @@ class Listed(NamedTuple):
     kind: Optional[str]  # the kind its list says it is (None: read from the order, ..parsing.order_kind)
     order: Any  # ccxt's unified order structure
     endpoint: str  # the list it came from (``GET /fapi/v1/openOrders``): what a row it cannot read names
+    # False for an order its venue triggers on something other than a price (Bybit's MmRateClose,
+    # on the maintenance margin rate): one without a trigger price is then understood
+    price_trigger: bool = True
 
 
 @dataclass(frozen=True)

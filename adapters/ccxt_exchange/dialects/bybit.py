@@ -84,6 +84,13 @@ def order_kind(order: Any, venue: str) -> str:
     return kind
 
 
+def margin_rate_close(order: Any) -> bool:
+    """Whether an open order is a MmRateClose: it closes the position when the account's
+    maintenance margin rate reaches a level, so it has no trigger price to read."""
+    info = order.get("info") if isinstance(order, Mapping) else None
+    return isinstance(info, Mapping) and info.get("stopOrderType") == "MmRateClose"
+
+
 @dataclass(frozen=True)
 class DisconnectedCancelAll:
     """``order/disconnected-cancel-all``: account-wide, ``timeWindow`` clamped to 3–300 s."""
@@ -152,7 +159,8 @@ class BybitDialect(Dialect):
             for coin, params in self.settle_params(reads):
                 rows += await read_pages(reads, self.id, f"{ORDERS_ENDPOINT} settleCoin={coin}", "fetch_open_orders",
                                          (None, None, ORDERS_PAGE), params, next_cursor)
-        return [Listed(order_kind(o, self.id), o, ORDERS_ENDPOINT) for o in rows]
+        return [Listed(order_kind(o, self.id), o, ORDERS_ENDPOINT, price_trigger=not margin_rate_close(o))
+                for o in rows]
 
     def can_fetch_by_client_id(self, has: Has) -> bool:
         return True  # through the order lists, whatever ccxt says of fetchOrder

@@ -40,10 +40,11 @@ POSITIONS = "GET /api/v5/account/positions"
 # The ``ordType`` values each list documents; any other fails the snapshot (BAD_RESPONSE naming
 # the field), never an order read as a kind it may not be. orders-pending: market, limit,
 # post-only, fill-or-kill, immediate-or-cancel, market as IOC limit, the options' market maker
-# protection and simple FOK, and the enhanced liquidity programme's order; orders-algo-pending:
+# protection and simple FOK, the enhanced liquidity programme's order and a retail price
+# improvement order (rpi); orders-algo-pending:
 # the types asked for (an iceberg's or a TWAP's child orders rest in orders-pending).
 REGULAR_ORD_TYPES = frozenset({"market", "limit", "post_only", "fok", "ioc", "optimal_limit_ioc", "mmp",
-                               "mmp_and_post_only", "op_fok", "elp"})
+                               "mmp_and_post_only", "op_fok", "elp", "rpi"})
 ALGO_ORD_TYPES = frozenset({"conditional", "oco", "trigger", "move_order_stop"})
 
 
