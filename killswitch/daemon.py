@@ -116,6 +116,15 @@ def _mtimes(paths: tuple[str, ...]) -> dict[str, float]:
 
 
 class Daemon:
+    """The life of one ``ksctl run`` process: the runner and its ticks, the lease and the tasks
+    that follow it (life shown, the pod's role label), reloads of the policies and the tokens
+    between two ticks, the metrics push, and a clean stop.
+
+    Size: about 350 lines, over the class bound by the lease's followers (the role label joined
+    them): each is a task of its own started here because it must start after the lease thread
+    and stop before the store closes; the loop's order is the one place that says so.
+    """
+
     def __init__(self, opts: RunOptions, echo: Callable[[str], None], err: Callable[[str], None],
                  warn: Optional[Callable[[str], None]] = None):
         self.opts = opts
