@@ -12,8 +12,9 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from ..compile.graph import PolicyNode
 from ..snapshot import Order, Position, Snapshot
@@ -52,6 +53,7 @@ class ScopeView:
     # the data-age fingerprint), or a view's own
     tables: Optional[Tables] = None
     _columns: Optional[list[Columns]] = None
+    _starts: Optional[list[int]] = None  # index of each group's first position in ``positions``
 
     @property
     def columns(self) -> list[Columns]:
@@ -74,11 +76,53 @@ class ScopeView:
         """The ``i``-th of ``positions`` without building them all (the planner ranks by index)."""
         if self._pairs is not None:
             return self._pairs[i]
+        if i >= 0:
+            g, j = self._locate(i)
+            s, ps = self.groups[g]
+            return s, ps[j]
         for s, ps in self.groups:
             if i < len(ps):
                 return s, ps[i]
             i -= len(ps)
         raise IndexError(i)
+
+    def key_at(self, i: int) -> str:
+        """The position key (:func:`position_key`) of the ``i``-th of ``positions``, read from
+        the columns: no position model is made (a ranking breaks thousands of ties by it)."""
+        g, j = self._locate(i)
+        s = self.groups[g][0]
+        c = self.columns[g]
+        return f"{s.venue}/{s.account}/{c.symbols[j]}/{c.side_keys[j]}"
+
+    def key_function(self) -> Callable[[int], str]:
+        """:meth:`key_at` as a function; for a view of one account, one that reads its two
+        columns directly (the account's part of the key made once)."""
+        if len(self.groups) != 1:
+            return self.key_at
+        s = self.groups[0][0]
+        c = self.columns[0]
+        head, symbols, side_keys = f"{s.venue}/{s.account}/", c.symbols, c.side_keys
+        return lambda i: f"{head}{symbols[i]}/{side_keys[i]}"
+
+    def _locate(self, i: int) -> tuple[int, int]:
+        """(group, index in it) of the ``i``-th of ``positions`` (``i`` ≥ 0): a bisection."""
+        groups = self.groups
+        if len(groups) == 1:
+            if i >= len(groups[0][1]):
+                raise IndexError(i)
+            return 0, i
+        starts = self._starts
+        if starts is None:
+            starts, at = [], 0
+            for _, ps in groups:
+                starts.append(at)
+                at += len(ps)
+            self._starts = starts
+        g = bisect_right(starts, i) - 1  # the last group starting at or before i: an empty one never is
+        j = i - starts[g]
+        if g < 0 or j >= len(groups[g][1]):
+            raise IndexError(i)
+        return g, j
 
     @property
     def position_count(self) -> int:
