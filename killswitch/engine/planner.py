@@ -42,7 +42,7 @@ from __future__ import annotations
 import hashlib
 import math
 from itertools import compress, count, repeat
-from operator import eq
+from operator import eq, sub, truediv
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional
@@ -310,7 +310,11 @@ class _Planner:
             view = self.view
             marks = column(view.columns, lambda c: c.marks)
             liqs = column(view.columns, lambda c: c.liq)
-            near = [i for i, liq, mark in zip(count(), liqs, marks) if liq and abs(mark - liq) / mark <= limit]
+            if None in liqs or 0.0 in liqs:  # some without a liquidation price: skipped one by one
+                near = [i for i, liq, mark in zip(count(), liqs, marks) if liq and abs(mark - liq) / mark <= limit]
+            else:  # the same distance as below, every pass in C
+                dists = map(truediv, map(abs, map(sub, marks, liqs)), marks)  # type: ignore[arg-type]
+                near = list(compress(count(), map(limit.__ge__, dists)))
             for i in near:
                 liq, mark = liqs[i], marks[i]
                 dist = abs(mark - liq) / mark  # type: ignore[operator]  # liq is known: near holds no None

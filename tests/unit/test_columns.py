@@ -322,3 +322,11 @@ def test_risk_scores_of_some_positions_equal_their_scores_among_all(data):
     only = sorted(data.draw(st.sets(st.integers(0, max(0, len(positions) - 1)), max_size=len(positions)),
                             label="only")) if positions else []
     assert risk_scores(policy, view, d, only) == [full[i] for i in only]
+
+
+def test_highest_over_many_ties_with_a_nan_notional_ranks_as_before():
+    scores, then = [2.0, 1.0, 1.0, 1.0, 1.0, 1.0], [1.0, 3.0, float("nan"), 3.0, 2.0, 3.0]
+    names = ["f", "e", "d", "c", "b", "a"]
+    items = list(range(6))
+    assert facts.highest(items, 3, scores, then, names.__getitem__) == \
+        facts.smallest(items, 3, lambda i: (-scores[i], -then[i]), names.__getitem__) == [0, 5, 3]
