@@ -50,11 +50,13 @@ def settle_collector() -> None:
     (:func:`gc.freeze`): the modules, the graph, the adapters and their markets, the runner.
 
     Why: a tick that enters a stage over 100,000 positions makes objects fast enough to set off
-    full collections, and each walked the whole heap (hundreds of MB of what lives as long as the
-    process) to free nothing: it doubled such a tick (``bench/tick.py --freeze``). Frozen
-    objects are still freed when their last reference goes; only a reference cycle among them
-    would wait, so a reload (when a graph is dropped) unfreezes, collects and freezes again.
-    Between two ticks: the one full walk costs a few tens of ms over such a book."""
+    full collections, and each walks the whole heap of what lives as long as the process (the
+    markets of 100,000 symbols among it) to free nothing: while the entry still made a model of
+    every position, that more than doubled its evaluation; now that it makes only those it closes,
+    ``bench/tick.py --layout liq-entry-one --sizes 100000 --freeze`` shows what is left of it.
+    Frozen objects are still freed when their last reference goes; only a reference cycle among
+    them would wait, so a reload (when a graph is dropped) unfreezes, collects and freezes again,
+    between two ticks."""
     gc.unfreeze()
     gc.collect()
     gc.freeze()

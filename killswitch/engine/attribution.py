@@ -133,8 +133,8 @@ def risk_scores(policy: PolicyNode, view: ScopeView, d: list[Optional[float]],
     weights, equity, max_decline, max_loss, upnl, liqs, marks, notionals, margins = _score_inputs(policy, view, d)
     w_delta, w_loss, w_liq, w_share, w_margin = weights
     if only is not None:  # the rows asked for, picked in C
-        upnl, d, liqs, marks, notionals, margins = (list(map(col.__getitem__, only))
-                                                    for col in (upnl, d, liqs, marks, notionals, margins))
+        upnl, marks, notionals = (list(map(col.__getitem__, only)) for col in (upnl, marks, notionals))
+        d, liqs, margins = (list(map(col.__getitem__, only)) for col in (d, liqs, margins))
     out: list[float] = []
     append = out.append
     # the same arithmetic, term by term and in the same order, as the module doc's formula and

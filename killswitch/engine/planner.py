@@ -313,11 +313,11 @@ class _Planner:
             if None in liqs or 0.0 in liqs:  # some without a liquidation price: skipped one by one
                 near = [i for i, liq, mark in zip(count(), liqs, marks) if liq and abs(mark - liq) / mark <= limit]
             else:  # the same distance as below, every pass in C
-                dists = map(truediv, map(abs, map(sub, marks, liqs)), marks)  # type: ignore[arg-type]
+                dists = map(truediv, map(abs, map(sub, marks, liqs)), marks)
                 near = list(compress(count(), map(limit.__ge__, dists)))
             for i in near:
                 liq, mark = liqs[i], marks[i]
-                dist = abs(mark - liq) / mark  # type: ignore[operator]  # liq is known: near holds no None
+                dist = abs(mark - liq) / mark  # type: ignore[operator]  # known: near holds no None
                 s, pos = view.pair(i)
                 self.want(s, pos, 1.0, "reduce_top_risk", f"LIQUIDATION_NEAR: distance={dist:.2%} limit={limit:.2%}")
         chosen = self.losing_positions(a.side, a.on_unknown_side, "reduce_top_risk")
