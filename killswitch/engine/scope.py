@@ -97,12 +97,34 @@ class ScopeView:
     def key_function(self) -> Callable[[int], str]:
         """:meth:`key_at` as a function; for a view of one account, one that reads its two
         columns directly (the account's part of the key made once)."""
-        if len(self.groups) != 1:
-            return self.key_at
-        s = self.groups[0][0]
-        c = self.columns[0]
-        head, symbols, side_keys = f"{s.venue}/{s.account}/", c.symbols, c.side_keys
-        return lambda i: f"{head}{symbols[i]}/{side_keys[i]}"
+        groups, columns = self.groups, self.columns
+        if len(groups) == 1:
+            s, c = groups[0][0], columns[0]
+            head, symbols, side_keys = f"{s.venue}/{s.account}/", c.symbols, c.side_keys
+            return lambda i: f"{head}{symbols[i]}/{side_keys[i]}"
+        starts = self._group_starts()
+        heads = [f"{s.venue}/{s.account}/" for s, _ in groups]
+        symbol_columns = [c.symbols for c in columns]
+        side_columns = [c.side_keys for c in columns]
+
+        def key(i: int) -> str:
+            if i < 0:
+                raise IndexError(i)
+            g = bisect_right(starts, i) - 1  # as in _locate; past the last position: IndexError below
+            j = i - starts[g]
+            return f"{heads[g]}{symbol_columns[g][j]}/{side_columns[g][j]}"
+
+        return key
+
+    def _group_starts(self) -> list[int]:
+        starts = self._starts
+        if starts is None:
+            starts, at = [], 0
+            for _, ps in self.groups:
+                starts.append(at)
+                at += len(ps)
+            self._starts = starts
+        return starts
 
     def _locate(self, i: int) -> tuple[int, int]:
         """(group, index in it) of the ``i``-th of ``positions`` (``i`` ≥ 0): a bisection."""
@@ -111,13 +133,7 @@ class ScopeView:
             if i >= len(groups[0][1]):
                 raise IndexError(i)
             return 0, i
-        starts = self._starts
-        if starts is None:
-            starts, at = [], 0
-            for _, ps in groups:
-                starts.append(at)
-                at += len(ps)
-            self._starts = starts
+        starts = self._group_starts()
         g = bisect_right(starts, i) - 1  # the last group starting at or before i: an empty one never is
         j = i - starts[g]
         if g < 0 or j >= len(groups[g][1]):
