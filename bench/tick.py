@@ -48,7 +48,6 @@ Prints the machine, the date and the layout beside each figure, and µs per posi
     .venv/bin/python bench/tick.py --engine             # the pure engine only (no runner, no store)
     .venv/bin/python bench/tick.py --plain              # positions without columns (as a replay's)
     .venv/bin/python bench/tick.py --layout liq-entry-one --layout liq-entry-global --sizes 1000,10000
-    .venv/bin/python bench/tick.py --layout liq-entry-one --sizes 100000 --freeze   # as ksctl run's collector
 
 Targets (issue 15), one scope: steady ≤ 5 ms at 10k and ≤ 60 ms at 100k; entry ≤ 25 ms at 10k
 and ≤ 300 ms at 100k; growth linear.
@@ -115,7 +114,6 @@ LAYOUTS = ("per-account", "one-account", "global")
 LIQ_LAYOUTS = ("liq-entry-one", "liq-entry-global")
 _SERIAL = itertools.count()
 PLAIN = False  # --plain: positions without their columns (the engine reads every field)
-FREEZE = False  # --freeze: what lives long frozen after the runner starts, as ksctl run does
 
 
 def accounts_of(layout: str, n: int) -> tuple[int, int]:
@@ -305,9 +303,6 @@ class Bench:
 
     async def warm(self) -> None:
         await self.runner.start()
-        if FREEZE:  # as ``ksctl run`` does after its runner starts
-            from killswitch.daemon import settle_collector
-            settle_collector()
         for k in range(60):  # an hour of one-minute history: a PnL sample at every tick
             await self.tick(self.sets[k % VARIANTS], MIN)
 
@@ -420,11 +415,9 @@ def main() -> None:
     ap.add_argument("--engine", action="store_true", help="the pure engine only (no runner, no store)")
     ap.add_argument("--plain", action="store_true",
                     help="positions as a plain list, as a replay's: the engine reads every field of them")
-    ap.add_argument("--freeze", action="store_true",
-                    help="settle the collector after each runner starts, as ksctl run does (settle_collector)")
     args = ap.parse_args()
-    global PLAIN, FREEZE
-    PLAIN, FREEZE = args.plain, args.freeze
+    global PLAIN
+    PLAIN = args.plain
     sizes = args.sizes or ([10, 1_000, 10_000] if args.quick else [10, 1_000, 10_000, 100_000])
     from harness import machine
 
@@ -471,8 +464,6 @@ def liq_main(layouts: list[str], sizes: list[int]) -> None:
     shm = Path("/dev/shm")
     work = Path(tempfile.mkdtemp(prefix="ks-tick-", dir=shm if shm.is_dir() else None))
     print(f"machine: {machine()}")
-    print("collector: " + ("settled after each runner starts, as ksctl run does (--freeze)" if FREEZE
-                           else "as Python leaves it"))
     print("measured: the tick that enters stage 1 through reduce_top_risk {count: 3, fraction: 50%, "
           "close_within_liquidation: 3%} + cancel_orders: entries + lock_trading: reducing; 40 % longs "
           "dropping 20 %, 60 % shorts, equal notional; positions made on reading (as the simulated adapter's); "

@@ -9,15 +9,13 @@ reloads the API's tokens document (``--api-tokens``) on SIGHUP or when the file 
 mounted Secret updated in place), names only in the log, and keeps the identities in force when
 the new document cannot be used (an ERROR line says why); with ``--kube-leader-label`` keeps its
 pod's role label saying whether it holds the lease (:mod:`killswitch.runner.pod_label`); stops
-cleanly on SIGTERM / SIGINT; keeps what lives as long as the process (modules, the graph, the
-adapters and their markets) out of the cyclic collector's walks (:func:`settle_collector`, at
-start and after each reload). Dry run unless the Accounts document says ``dry_run: false``.
+cleanly on SIGTERM / SIGINT.
+Dry run unless the Accounts document says ``dry_run: false``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import signal
 import socket
@@ -43,23 +41,6 @@ from .sources import MAX_FILE_BYTES, compile_sources
 from .state.store import FencedError, StoreError
 from .sources import revision_text
 
-
-
-def settle_collector() -> None:
-    """Collect once, then move everything alive out of the cyclic collector's reach
-    (:func:`gc.freeze`): the modules, the graph, the adapters and their markets, the runner.
-
-    Why: a tick that enters a stage over 100,000 positions makes objects fast enough to set off
-    full collections, and each walks the whole heap of what lives as long as the process (the
-    markets of 100,000 symbols among it) to free nothing: while the entry still made a model of
-    every position, that more than doubled its evaluation; now that it makes only those it closes,
-    ``bench/tick.py --layout liq-entry-one --sizes 100000 --freeze`` shows what is left of it.
-    Frozen objects are still freed when their last reference goes; only a reference cycle among
-    them would wait, so a reload (when a graph is dropped) unfreezes, collects and freezes again,
-    between two ticks."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 @dataclass
 class RunOptions:
@@ -309,7 +290,6 @@ class Daemon:
                 labelling = asyncio.create_task(labeller.follow(lambda: held.token(held.clock()) is not None,
                                                                 self.role_moved, held.renew_ms / 1000))
             await runner.start()
-            settle_collector()
             while not self.stop.is_set():
                 self.tokens.between_ticks()
                 now_seen = _mtimes(self.opts.policies)
@@ -353,7 +333,6 @@ class Daemon:
                 await labeller.step_down()  # the leader Service stops sending here at once
                 await labeller.aclose()
             store.close()
-            gc.unfreeze()  # what the run froze is the collector's again (a run in process leaves no trace)
         self.echo(f"ksctl run: stopped after {ticks} tick(s)")
         return 0
 
@@ -478,7 +457,6 @@ class Daemon:
                      f"{runner.policy_error}")
             return
         self._files = files
-        settle_collector()  # the new graph joins what lives long; the old one is collected
         if failing is not None and runner.policy_error is None:  # said even when the graph is the one running
             self.echo(f"ksctl run: POLICY RELOAD RECOVERED: the policies compile again; running "
                       f"{runner.graph.short_digest} (the failure was: {failing})")
