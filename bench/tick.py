@@ -6,6 +6,19 @@ Layouts (``--layout``, all three by default):
 - ``global``: a ``global``-scope policy over 100 accounts (N / 100 positions each): one scope
   over every position, the shape of a firm-wide breaker.
 
+Two more layouts measure the entry a crash takes through a liquidation-aware policy (asked for by
+name only): ``reduce_top_risk {count: 3, fraction: 50%, close_within_liquidation: 3%}`` with
+``cancel_orders: entries`` and a reducing lock, over a book of 40 % longs and 60 % shorts of equal
+notional whose longs drop 20 % (an 8 % drawdown): every long scores the same (the top 3 are
+decided by the tiebreak over 40 % of the book), every 25th short is within 3 % of its liquidation
+price (closed whole). The positions are handed over as the simulated adapter hands them: their
+columns, each ``Position`` made on first reading (``PositionsOnReading``).
+- ``liq-entry-one``: one account of N positions;
+- ``liq-entry-global``: a global scope over 100 accounts of N / 100.
+Printed per size: entry total / own / evaluate (ms, medians of fresh runners) and each in
+reference loops (``bench/harness.py``'s, measured just before the row, so the figure holds on
+any machine).
+
 Each runner is the real one (``build_runner``): SQLite on tmpfs (/dev/shm when there is one),
 dry run, a lock file, no sinks, the lease held by a ``LeaseKeeper`` thread as ``ksctl run``
 holds it (a tick reads the token the keeper holds; the keeper's renewals, one store write every
@@ -34,6 +47,7 @@ Prints the machine, the date and the layout beside each figure, and µs per posi
     .venv/bin/python bench/tick.py --layout one-account --sizes 10000
     .venv/bin/python bench/tick.py --engine             # the pure engine only (no runner, no store)
     .venv/bin/python bench/tick.py --plain              # positions without columns (as a replay's)
+    .venv/bin/python bench/tick.py --layout liq-entry-one --layout liq-entry-global --sizes 1000,10000
 
 Targets (issue 15), one scope: steady ≤ 5 ms at 10k and ≤ 60 ms at 100k; entry ≤ 25 ms at 10k
 and ≤ 300 ms at 100k; growth linear.
@@ -63,7 +77,8 @@ from killswitch.engine.evaluate import evaluate  # noqa: E402
 from killswitch.engine.state import State  # noqa: E402
 from killswitch.policy.load import load_text  # noqa: E402
 from killswitch.runner.lease import LeaseKeeper  # noqa: E402
-from killswitch.snapshot import MarketRules, Position, PositionList, Snapshot  # noqa: E402
+from killswitch.snapshot import (MarketRules, Order, Position, PositionColumns, PositionList,  # noqa: E402
+                                 PositionsOnReading, Snapshot)
 
 POLICY = """
 apiVersion: killswitch/v1
@@ -96,15 +111,16 @@ STEP = 5_000  # the policy's interval: the measured ticks' cadence
 LEASE_TTL_MS = 86_400_000  # a day of the bench's clock: no renewal falls due while it runs
 VARIANTS = 6  # distinct snapshot sets cycled through (keeps memory bounded)
 LAYOUTS = ("per-account", "one-account", "global")
+LIQ_LAYOUTS = ("liq-entry-one", "liq-entry-global")
 _SERIAL = itertools.count()
 PLAIN = False  # --plain: positions without their columns (the engine reads every field)
 
 
 def accounts_of(layout: str, n: int) -> tuple[int, int]:
     """(accounts, positions per account) of a layout at ``n`` positions."""
-    if layout == "one-account":
+    if layout in ("one-account", "liq-entry-one"):
         return 1, n
-    if layout == "global":
+    if layout in ("global", "liq-entry-global"):
         return min(100, n), max(1, n // 100)
     return max(1, n // 100), min(100, n)
 
@@ -137,9 +153,72 @@ def book(layout: str, n: int, variant: int, equity_factor: float) -> list[Snapsh
     return snaps
 
 
+LIQ_POLICY = """
+apiVersion: killswitch/v1
+kind: Policy
+metadata: {name: bench-liq}
+spec:
+  scope: {level: LEVEL}
+  interval: 5s
+  signals:
+    dd_15m: {equity_drawdown: {window: 15m}}
+    dd_1h: {equity_drawdown: {window: 1h}}
+  triggers:
+    soft: {when: "dd_15m >= 4.5% || dd_1h >= 7%", on_missing_data: hold}
+  stages:
+    - {level: 1, name: reduce, on: [soft], cooldown: 30m,
+       actions: [{cancel_orders: entries},
+                 {reduce_top_risk: {count: 3, fraction: 50%, close_within_liquidation: 3%}},
+                 {lock_trading: {mode: reducing}}]}
+  unwind: {chunk_notional: 50k}
+"""
+
+
+def liq_book(layout: str, n: int, variant: int, dropped: bool) -> list[Snapshot]:
+    """The liquidation layouts' snapshots: position ``i`` of an account is long when ``i % 5 < 2``,
+    notional 1,000 at the mark (every mark the same, moving a little with ``variant``; the longs'
+    20 % lower when ``dropped``), every 25th short 2 % from its liquidation price; 8 open orders
+    an account, half of them entries. Positions made on reading, as the simulated adapter's."""
+    from adapters.simulated.adapter import _position
+
+    n_accounts, per = accounts_of(layout, n)
+    rules = {f"S{i}/USDT:USDT": MarketRules(amount_step=0.001, min_amount=0.001) for i in range(per)}
+    fetch = Snapshot.model_fields["fetch"].default
+    base = 100.0 + variant * 0.1
+    symbols = [f"S{i}/USDT:USDT" for i in range(per)]
+    longs = [i % 5 < 2 for i in range(per)]
+    sides = ["long" if x else "short" for x in longs]
+    marks = [base * 0.8 if x and dropped else base for x in longs]
+    upnl = [10.0 * (m - 100.0) * (1 if x else -1) for m, x in zip(marks, longs)]
+    liq = [70.0 if x else (base * 1.02 if i % 25 == 3 else 130.0) for i, x in enumerate(longs)]
+    contracts, margin = [10.0] * per, [100.0] * per
+    notional = [10.0 * m for m in marks]
+    equity = 1000.0 * per + sum(upnl)
+    snaps = []
+    for a in range(n_accounts):
+        cols = PositionColumns.of_columns(symbols, sides, sides, contracts, notional, marks, upnl, liq, margin)
+
+        def make(i: int) -> Position:
+            return _position({
+                "symbol": symbols[i], "side": sides[i], "position_side": None, "contracts": 10.0,
+                "contract_size": 1.0, "notional": notional[i], "entry_price": 100.0, "mark_price": marks[i],
+                "unrealized_pnl": upnl[i], "liquidation_price": liq[i], "margin": 100.0, "leverage": 10.0,
+                "strategy": None})
+
+        orders = [Order(id=f"o{a}-{k}", symbol=symbols[k * 3 % per], side="buy", type="limit", amount=1.0,
+                        filled=0.0, price=90.0, reduce_only=k % 2 == 1) for k in range(8)]
+        snaps.append(Snapshot.model_construct(
+            format=1, venue="simulated", account=f"acct-{a}", market_type="futures", ts_event=T0, ts_observed=None,
+            equity=equity, quote_currency="USDT", balances=[], positions=PositionsOnReading(cols, make),
+            orders=orders, fetch=fetch, labels={}, markets=rules, initial_capital=None, stablecoins=["USDT"],
+            books={}))
+    return snaps
+
+
 def graph(layout: str):
-    level = "global" if layout == "global" else "account"
-    res = compile_documents(load_text(POLICY.replace("LEVEL", level), "bench.yaml"))
+    level = "global" if layout in ("global", "liq-entry-global") else "account"
+    text = LIQ_POLICY if layout in LIQ_LAYOUTS else POLICY
+    res = compile_documents(load_text(text.replace("LEVEL", level), "bench.yaml"))
     assert res.graph is not None, [d.message for d in res.errors]
     return res.graph
 
@@ -199,6 +278,18 @@ class Bench:
         self.runner.hold_lease_with(self.keeper)
         self.keeper.start()
 
+    async def entry(self, snaps: list[Snapshot]) -> tuple[float, float, float, int]:
+        """(total ms, own ms, eval ms, orders planned) of the tick over ``snaps``, 5 s after the last."""
+        self.t += STEP
+        for s in snaps:
+            self.adapters[f"simulated/{s.account}"].next = s
+        r = await self.runner.tick()
+        s0, s1 = r.phases["snapshots"]
+        e0, e1 = r.phases["evaluate"]
+        orders = sum(len(p.orders) for p in r.evaluation.plans) if r.evaluation else 0
+        total = r.ended_ns - r.started_ns
+        return total / 1e6, (total - (s1 - s0)) / 1e6, (e1 - e0) / 1e6, orders
+
     async def tick(self, snaps: list[Snapshot], step: int = STEP) -> tuple[float, float, int]:
         """(own ms, eval ms, orders planned) of one tick over ``snaps``, ``step`` ms after the last."""
         self.t += step
@@ -215,7 +306,8 @@ class Bench:
         for k in range(60):  # an hour of one-minute history: a PnL sample at every tick
             await self.tick(self.sets[k % VARIANTS], MIN)
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        await self.runner.aclose()  # the queued chart samples written before the store closes
         self.keeper.stop()
         self.store.close()
 
@@ -232,7 +324,7 @@ async def runner_figures(layout: str, n: int, repeats: int, work: Path) -> dict[
         before = _next_sample(b)
         x = await b.tick(sets[k % VARIANTS])
         (sampling if _next_sample(b) != before else steady).append(x)
-    b.close()
+    await b.close()
     out["steady"] = _median(steady)
     out["sampling"] = _median(sampling)
     for name, crash in (("entry", entry_book), ("flatten", flatten_book)):
@@ -242,9 +334,26 @@ async def runner_figures(layout: str, n: int, repeats: int, work: Path) -> dict[
             await b.warm()
             gc.collect()
             xs.append(await b.tick(crash))
-            b.close()
+            await b.close()
         out[name] = _median(xs)
     return out
+
+
+async def liq_entry_figures(layout: str, n: int, repeats: int, work: Path) -> tuple[float, float, float, int]:
+    """Medians of (total, own, eval) ms of the liquidation layouts' entry, each of a fresh runner
+    warmed with an hour of the calm book, over a crash book made for it (no model made yet)."""
+    sets = [liq_book(layout, n, v, False) for v in range(VARIANTS)]
+    xs = []
+    for _ in range(repeats):
+        b = Bench(layout, n, sets, work)
+        await b.warm()
+        crash = liq_book(layout, n, 0, True)
+        gc.collect()
+        xs.append(await b.entry(crash))
+        await b.close()
+        del crash
+    return (statistics.median(x[0] for x in xs), statistics.median(x[1] for x in xs),
+            statistics.median(x[2] for x in xs), xs[-1][3])
 
 
 def _next_sample(b: "Bench") -> tuple:
@@ -289,9 +398,9 @@ def engine_figures(layout: str, n: int, repeats: int) -> dict[str, tuple[float, 
 
 
 def layout_text(layout: str, n: int) -> str:
-    if layout == "global":
+    if layout in ("global", "liq-entry-global"):
         return f"global scope over {min(100, n)} accounts × {max(1, n // 100):,}"
-    if layout == "one-account":
+    if layout in ("one-account", "liq-entry-one"):
         return f"one account of {n:,} (one scope)"
     a, per = accounts_of(layout, n)
     return f"{a:,} accounts × {per} (a scope each)"
@@ -299,7 +408,8 @@ def layout_text(layout: str, n: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--layout", choices=LAYOUTS, action="append")
+    ap.add_argument("--layout", choices=LAYOUTS + LIQ_LAYOUTS, action="append",
+                    help="the first three by default; the liquidation ones by name")
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")])
     ap.add_argument("--quick", action="store_true", help="N up to 10,000")
     ap.add_argument("--engine", action="store_true", help="the pure engine only (no runner, no store)")
@@ -310,6 +420,14 @@ def main() -> None:
     PLAIN = args.plain
     sizes = args.sizes or ([10, 1_000, 10_000] if args.quick else [10, 1_000, 10_000, 100_000])
     from harness import machine
+
+    layouts = args.layout or list(LAYOUTS)
+    liq = [x for x in layouts if x in LIQ_LAYOUTS]
+    if liq:
+        if len(liq) < len(layouts) or args.engine or args.plain:
+            ap.error("the liquidation layouts are measured alone, through the runner, positions made on reading")
+        liq_main(liq, sizes)
+        return
 
     shm = Path("/dev/shm")
     work = Path(tempfile.mkdtemp(prefix="ks-tick-", dir=shm if shm.is_dir() else None))
@@ -338,6 +456,33 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     print("targets, one scope (one-account, global): steady ≤ 5 ms at 10k, ≤ 60 ms at 100k; "
           "entry ≤ 25 ms at 10k, ≤ 300 ms at 100k")
+
+
+def liq_main(layouts: list[str], sizes: list[int]) -> None:
+    from harness import machine, reference_ms
+
+    shm = Path("/dev/shm")
+    work = Path(tempfile.mkdtemp(prefix="ks-tick-", dir=shm if shm.is_dir() else None))
+    print(f"machine: {machine()}")
+    print("measured: the tick that enters stage 1 through reduce_top_risk {count: 3, fraction: 50%, "
+          "close_within_liquidation: 3%} + cancel_orders: entries + lock_trading: reducing; 40 % longs "
+          "dropping 20 %, 60 % shorts, equal notional; positions made on reading (as the simulated adapter's); "
+          "an hour of one-minute history first; medians of fresh runners; total = Runner.tick(), own = minus its "
+          "snapshots phase, eval = evaluate() inside it; ref = the reference loop measured just before the row")
+    print(f"{'layout':<40} {'positions':>9} {'total/own/eval ms':>22} {'ref ms':>7} "
+          f"{'in loops: total/own/eval':>25} {'orders':>6}")
+    try:
+        for layout in layouts:
+            for n in sizes:
+                repeats = 5 if n <= 10_000 else 3
+                ref = reference_ms()
+                total, own, ev, orders = asyncio.run(liq_entry_figures(layout, n, repeats, work))
+                print(f"{layout_text(layout, n):<40} {n:>9,} {total:>8.1f}/{own:>6.1f}/{ev:<6.1f} {ref:>7.2f} "
+                      f"{total / ref:>11.2f}/{own / ref:>6.2f}/{ev / ref:<6.2f} {orders:>6,}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("targets (issue 33), one account: entry own ≤ 1.2 loops and total ≤ 1.6 loops at 10k; own ≤ 12 loops "
+          "at 100k, growth 10k → 100k ≤ ×11")
 
 
 if __name__ == "__main__":

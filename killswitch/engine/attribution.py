@@ -125,10 +125,16 @@ def _score_inputs(policy: PolicyNode, view: ScopeView, d: list[Optional[float]])
                    column(cols, lambda c: c.margin))
 
 
-def risk_scores(policy: PolicyNode, view: ScopeView, d: list[Optional[float]]) -> list[float]:
-    """Every position's risk score, in the order of ``view.positions`` (see the module doc)."""
+def risk_scores(policy: PolicyNode, view: ScopeView, d: list[Optional[float]],
+                only: Optional[list[int]] = None) -> list[float]:
+    """Every position's risk score, in the order of ``view.positions`` (see the module doc);
+    with ``only`` (indexes into it), the scores of those positions alone, in that order: each
+    the same number as in the full list (the largest decline and loss are still the scope's)."""
     weights, equity, max_decline, max_loss, upnl, liqs, marks, notionals, margins = _score_inputs(policy, view, d)
     w_delta, w_loss, w_liq, w_share, w_margin = weights
+    if only is not None:  # the rows asked for, picked in C
+        upnl, marks, notionals = (list(map(col.__getitem__, only)) for col in (upnl, marks, notionals))
+        d, liqs, margins = (list(map(col.__getitem__, only)) for col in (d, liqs, margins))
     out: list[float] = []
     append = out.append
     # the same arithmetic, term by term and in the same order, as the module doc's formula and

@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from itertools import compress, repeat
-from operator import eq
+from itertools import compress, count, repeat
+from operator import eq, sub, truediv
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional
@@ -217,6 +217,19 @@ class _Planner:
             self._scores = risk_scores(self.policy, self.view, self.deltas)
         return self._scores
 
+    def scores_of(self, items: list[int]) -> list[float]:
+        """Risk scores in the order of ``view.positions``, exact at ``items``: every score when
+        they are known or ``items`` are most positions; else only those of ``items`` are computed
+        (a ranking of the declining side reads no other) and every other entry is NaN, never read.
+        The scope's largest decline and loss, which every score is a share of, are the scope's."""
+        n = self.view.position_count
+        if self._scores is not None or 2 * len(items) >= n:
+            return self.scores
+        out = [math.nan] * n
+        for i, x in zip(items, risk_scores(self.policy, self.view, self.deltas, items)):
+            out[i] = x
+        return out
+
     def want(self, s: Snapshot, p: Position, fraction: float, action: str, reason: str) -> None:
         key = position_key(s, p)
         amount = p.contracts if fraction >= 1.0 else p.contracts * fraction
@@ -293,19 +306,27 @@ class _Planner:
     def reduce_top_risk(self, a: ReduceTopRiskAction) -> None:
         limit = a.close_within_liquidation
         if limit is not None:
-            for s, pos in self.view.positions:
-                if pos.liquidation_price:
-                    dist = abs(pos.mark_price - pos.liquidation_price) / pos.mark_price
-                    if dist <= limit:
-                        self.want(s, pos, 1.0, "reduce_top_risk",
-                                  f"LIQUIDATION_NEAR: distance={dist:.2%} limit={limit:.2%}")
+            # read from the columns: a model is made only for a position closed here
+            view = self.view
+            marks = column(view.columns, lambda c: c.marks)
+            liqs = column(view.columns, lambda c: c.liq)
+            if None in liqs or 0.0 in liqs:  # some without a liquidation price: skipped one by one
+                near = [i for i, liq, mark in zip(count(), liqs, marks) if liq and abs(mark - liq) / mark <= limit]
+            else:  # the same distance as below, every pass in C
+                dists = map(truediv, map(abs, map(sub, marks, liqs)), marks)
+                near = list(compress(count(), map(limit.__ge__, dists)))
+            for i in near:
+                liq, mark = liqs[i], marks[i]
+                dist = abs(mark - liq) / mark  # type: ignore[operator]  # known: near holds no None
+                s, pos = view.pair(i)
+                self.want(s, pos, 1.0, "reduce_top_risk", f"LIQUIDATION_NEAR: distance={dist:.2%} limit={limit:.2%}")
         chosen = self.losing_positions(a.side, a.on_unknown_side, "reduce_top_risk")
         if not chosen:
             return
-        scores = self.scores
+        scores = self.scores_of(chosen)
         notional = column(self.view.columns, lambda c: c.notional)
         # the highest score first; ties to the larger notional, then to the position key
-        top = facts.highest(chosen, a.count, scores, notional, lambda i: position_key(*self.view.pair(i)))
+        top = facts.highest(chosen, a.count, scores, notional, self.view.key_function())
         fraction = a.fraction
         self.ranked.update(top)
         for rank, i in enumerate(top, 1):

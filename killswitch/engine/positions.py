@@ -16,6 +16,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import heapq
+import math
 from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
 
 from ..compile.nodes import PositionCondition
@@ -144,7 +145,24 @@ def highest(items: list[int], count: int, score: list[float], then: list[float],
         return smallest(items, count, lambda i: (-score[i], -then[i]), tiebreak)
     bound = heapq.nlargest(count, scores)[-1]
     near = [i for i in items if score[i] >= bound]
-    return smallest(near, count, lambda i: (-score[i], -then[i]), tiebreak)
+    if len(near) <= count:
+        return smallest(near, count, lambda i: (-score[i], -then[i]), tiebreak)
+    # More tied at the bound than the count takes (a book of like positions: thousands). Every
+    # item above the bound is in (fewer than ``count``); those at it are ordered by ``then``,
+    # bounded the same way, and only the ones tied on both are ranked by ``tiebreak``, picked
+    # without a key tuple each and without sorting them all.
+    above = [i for i in near if score[i] > bound]
+    at = [i for i in near if score[i] == bound]
+    rest = count - len(above)
+    thens = list(map(then.__getitem__, at))
+    if any(map(math.isnan, thens)):  # no order to bound by: the general ranking decides
+        return smallest(near, count, lambda i: (-score[i], -then[i]), tiebreak)
+    then_bound = heapq.nlargest(rest, thens)[-1]
+    lead = [i for i in at if then[i] > then_bound]
+    tied = [i for i in at if then[i] == then_bound]
+    head = smallest(above, None, lambda i: (-score[i], -then[i]), tiebreak) + \
+        smallest(lead, None, lambda i: (-then[i],), tiebreak)
+    return head + heapq.nsmallest(rest - len(lead), tied, key=tiebreak)
 
 
 def worst_first(items: list[T], position: Callable[[T], Position], key: Callable[[T], str], rank_by: str,

@@ -12,8 +12,9 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from ..compile.graph import PolicyNode
 from ..snapshot import Order, Position, Snapshot
@@ -52,6 +53,7 @@ class ScopeView:
     # the data-age fingerprint), or a view's own
     tables: Optional[Tables] = None
     _columns: Optional[list[Columns]] = None
+    _starts: Optional[list[int]] = None  # index of each group's first position in ``positions``
 
     @property
     def columns(self) -> list[Columns]:
@@ -74,11 +76,69 @@ class ScopeView:
         """The ``i``-th of ``positions`` without building them all (the planner ranks by index)."""
         if self._pairs is not None:
             return self._pairs[i]
+        if i >= 0:
+            g, j = self._locate(i)
+            s, ps = self.groups[g]
+            return s, ps[j]
         for s, ps in self.groups:
             if i < len(ps):
                 return s, ps[i]
             i -= len(ps)
         raise IndexError(i)
+
+    def key_at(self, i: int) -> str:
+        """The position key (:func:`position_key`) of the ``i``-th of ``positions``, read from
+        the columns: no position model is made (a ranking breaks thousands of ties by it)."""
+        g, j = self._locate(i)
+        s = self.groups[g][0]
+        c = self.columns[g]
+        return f"{s.venue}/{s.account}/{c.symbols[j]}/{c.side_keys[j]}"
+
+    def key_function(self) -> Callable[[int], str]:
+        """:meth:`key_at` as a function; for a view of one account, one that reads its two
+        columns directly (the account's part of the key made once)."""
+        groups, columns = self.groups, self.columns
+        if len(groups) == 1:
+            s, c = groups[0][0], columns[0]
+            head, symbols, side_keys = f"{s.venue}/{s.account}/", c.symbols, c.side_keys
+            return lambda i: f"{head}{symbols[i]}/{side_keys[i]}"
+        starts = self._group_starts()
+        heads = [f"{s.venue}/{s.account}/" for s, _ in groups]
+        symbol_columns = [c.symbols for c in columns]
+        side_columns = [c.side_keys for c in columns]
+
+        def key(i: int) -> str:
+            if i < 0:
+                raise IndexError(i)
+            g = bisect_right(starts, i) - 1  # as in _locate; past the last position: IndexError below
+            j = i - starts[g]
+            return f"{heads[g]}{symbol_columns[g][j]}/{side_columns[g][j]}"
+
+        return key
+
+    def _group_starts(self) -> list[int]:
+        starts = self._starts
+        if starts is None:
+            starts, at = [], 0
+            for _, ps in self.groups:
+                starts.append(at)
+                at += len(ps)
+            self._starts = starts
+        return starts
+
+    def _locate(self, i: int) -> tuple[int, int]:
+        """(group, index in it) of the ``i``-th of ``positions`` (``i`` ≥ 0): a bisection."""
+        groups = self.groups
+        if len(groups) == 1:
+            if i >= len(groups[0][1]):
+                raise IndexError(i)
+            return 0, i
+        starts = self._group_starts()
+        g = bisect_right(starts, i) - 1  # the last group starting at or before i: an empty one never is
+        j = i - starts[g]
+        if g < 0 or j >= len(groups[g][1]):
+            raise IndexError(i)
+        return g, j
 
     @property
     def position_count(self) -> int:

@@ -273,3 +273,60 @@ def test_deltas_from_aligned_samples_equal_deltas_by_key():
         ref = PnlHistory.reference(q[0])
         by_key = [u - ref[k] for k, u in zip(c.keys, c.upnl)]
         assert deltas(policy, view, hist, 3 * MIN) == by_key
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_position_keys_and_pairs_by_index_equal_those_of_the_models(data):
+    """The entry reads a position's key from the columns (a tiebreak over thousands of tied
+    scores) and finds its model by bisection: the same key and the same model as the pairs list,
+    over several accounts, some without positions, hedge legs among them."""
+    from killswitch.engine.scope import ScopeView, position_key
+
+    groups = []
+    for i in range(data.draw(st.integers(1, 4), label="accounts")):
+        a = data.draw(account(f"a{i}"), label=f"account {i}")
+        positions = draw_positions(data, a, data.draw(st.floats(5_000, 500_000), label="equity"))
+        if data.draw(st.booleans(), label="empty?"):
+            positions = []
+        groups.append((snap(1.0, 0, account=f"a{i}"),
+                       PositionList.of(positions) if data.draw(st.booleans(), label="columns?") else positions))
+    pairs = [(s, p) for s, ps in groups for p in ps]
+    view = ScopeView("global", groups=groups)
+    key = view.key_function()
+    for i, (s, p) in enumerate(pairs):
+        assert view.pair(i) == (s, p)
+        assert view.key_at(i) == key(i) == position_key(s, p)
+    with pytest.raises(IndexError):
+        view.pair(len(pairs))
+    with pytest.raises(IndexError):
+        view.key_at(len(pairs))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_risk_scores_of_some_positions_equal_their_scores_among_all(data):
+    """A ranking of the declining side computes the scores of those positions alone: each is the
+    number the full list holds for it, to the last bit (the largest decline and loss being the
+    scope's, not those of the positions asked for)."""
+    from killswitch.engine.attribution import risk_scores
+    from killswitch.engine.scope import ScopeView
+
+    a = data.draw(account("a0"), label="account")
+    equity = data.draw(st.floats(5_000, 500_000), label="equity")
+    positions = draw_positions(data, a, equity)
+    view = ScopeView("a0", snapshots=[snap(equity, 0)], groups=[(snap(equity, 0), positions)])
+    d = [data.draw(st.none() | st.floats(-500, 500), label="delta") for _ in positions]
+    policy = GRAPH.policies[0]
+    full = risk_scores(policy, view, d)
+    only = sorted(data.draw(st.sets(st.integers(0, max(0, len(positions) - 1)), max_size=len(positions)),
+                            label="only")) if positions else []
+    assert risk_scores(policy, view, d, only) == [full[i] for i in only]
+
+
+def test_highest_over_many_ties_with_a_nan_notional_ranks_as_before():
+    scores, then = [2.0, 1.0, 1.0, 1.0, 1.0, 1.0], [1.0, 3.0, float("nan"), 3.0, 2.0, 3.0]
+    names = ["f", "e", "d", "c", "b", "a"]
+    items = list(range(6))
+    assert facts.highest(items, 3, scores, then, names.__getitem__) == \
+        facts.smallest(items, 3, lambda i: (-scores[i], -then[i]), names.__getitem__) == [0, 5, 3]
