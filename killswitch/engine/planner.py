@@ -196,6 +196,14 @@ _Holding = tuple[Snapshot, str, Balance, float]  # a spot holding close_all sell
 
 @dataclass
 class _Planner:
+    """One stage's plan over one scope view: which positions its actions close and by how much,
+    the cancels, and the orders in the order they are sent.
+
+    Size: about 340 lines, over the class bound by the columnar entry path (scores of the ranked
+    positions alone, positions read from the columns): the actions share its view, its scores
+    and the closes they add up, so splitting it would hand that state from one object to another.
+    """
+
     policy: PolicyNode
     stage: StageNode
     view: ScopeView
