@@ -278,9 +278,10 @@ class Bench:
         self.runner.hold_lease_with(self.keeper)
         self.keeper.start()
 
-    async def entry(self, snaps: list[Snapshot]) -> tuple[float, float, float, int]:
-        """(total ms, own ms, eval ms, orders planned) of the tick over ``snaps``, 5 s after the last."""
-        self.t += STEP
+    async def entry(self, snaps: list[Snapshot], step: int = STEP) -> tuple[float, float, float, int]:
+        """(total ms, own ms, eval ms, orders planned) of one tick over ``snaps``, ``step`` ms
+        after the last; own is the total minus the snapshots phase."""
+        self.t += step
         for s in snaps:
             self.adapters[f"simulated/{s.account}"].next = s
         r = await self.runner.tick()
@@ -292,14 +293,8 @@ class Bench:
 
     async def tick(self, snaps: list[Snapshot], step: int = STEP) -> tuple[float, float, int]:
         """(own ms, eval ms, orders planned) of one tick over ``snaps``, ``step`` ms after the last."""
-        self.t += step
-        for s in snaps:
-            self.adapters[f"simulated/{s.account}"].next = s
-        r = await self.runner.tick()
-        s0, s1 = r.phases["snapshots"]
-        e0, e1 = r.phases["evaluate"]
-        orders = sum(len(p.orders) for p in r.evaluation.plans) if r.evaluation else 0
-        return (r.ended_ns - r.started_ns - (s1 - s0)) / 1e6, (e1 - e0) / 1e6, orders
+        _, own, ev, orders = await self.entry(snaps, step)
+        return own, ev, orders
 
     async def warm(self) -> None:
         await self.runner.start()

@@ -244,17 +244,24 @@ def test_a_crash_at_any_call_neither_repeats_nor_loses_an_order(tmp_path, crash_
 _RUN_CALLS: list[tuple[int, str]] = []
 
 
+def _probe(tmp_path):
+    """A runner on the flash crash whose every adapter and store call is numbered and logged
+    (no crash): (clock, store, runner, log of (number, name))."""
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    counter, log = [0], []
+    store = open_store(f"sqlite://{tmp_path / 'probe.db'}")
+    adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    runner = build_runner(graph(), {"simulated/sim-main": Recording(adapter, counter, None, log)},
+                          Recording(store, counter, None, log), lock_path=tmp_path / "probe.json", dry_run=False,
+                          clock=clock, confirm_gap_ms=TICK_MS)
+    return clock, store, runner, log
+
+
 def run_calls(tmp_path) -> list[tuple[int, str]]:
     """The calls (number, name) a run without a crash makes, from its start to its close."""
     if not _RUN_CALLS:
-        clock = ManualClock(T0)
-        engine = build("flash-crash", clock)
-        counter, log = [0], []
-        store = open_store(f"sqlite://{tmp_path / 'probe.db'}")
-        adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-        runner = build_runner(graph(), {"simulated/sim-main": Recording(adapter, counter, None, log)},
-                              Recording(store, counter, None, log), lock_path=tmp_path / "probe.json", dry_run=False,
-                              clock=clock, confirm_gap_ms=TICK_MS)
+        clock, store, runner, log = _probe(tmp_path)
         asyncio.run(asyncio.wait_for(lived(runner, clock), 60))
         store.close()
         _RUN_CALLS.extend(log)
@@ -413,14 +420,7 @@ def flatten_calls(tmp_path) -> list[tuple[int, str]]:
     """The calls (number, name) a run makes from the flatten stage's first journal write (its
     first wave) to the end of that tick: every point a crash can split a first wave from its rest."""
     if not _FLATTEN_CALLS:
-        clock = ManualClock(T0)
-        engine = build("flash-crash", clock)
-        counter, log = [0], []
-        store = open_store(f"sqlite://{tmp_path / 'probe.db'}")
-        adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-        runner = build_runner(graph(), {"simulated/sim-main": Recording(adapter, counter, None, log)},
-                              Recording(store, counter, None, log), lock_path=tmp_path / "probe.json", dry_run=False,
-                              clock=clock, confirm_gap_ms=TICK_MS)
+        clock, store, runner, log = _probe(tmp_path)
 
         async def go():
             await runner.start()
