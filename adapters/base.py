@@ -15,16 +15,23 @@ An adapter declares what its venue can do in :class:`Capabilities`, among them i
 budget (``orders_per_second``): the planner spaces a venue's closes by it, handed over as
 :func:`order_rates` (the pure engine takes rates as an input and never imports adapters).
 
+The caller of :meth:`ExchangeAdapter.submit` may open a :func:`send_gate` around it: the
+adapter asks it (:func:`last_look`) immediately before the order's request leaves, after every
+wait of its own, and raises :class:`SendWithheld` when it says no — a runner whose lease term
+ran out while its order waited in the adapter sends nothing more.
+
 Depends on killswitch's snapshot and intent types; killswitch's core never imports adapters.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Iterable, Optional, Protocol, runtime_checkable
+from typing import Callable, Iterable, Iterator, Optional, Protocol, runtime_checkable
 
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Snapshot
@@ -62,6 +69,42 @@ class AdapterError(Exception):
         self.message = message
         self.venue = venue
         self.retry_after_s = retry_after_s
+
+
+class SendWithheld(Exception):
+    """An order held back at the last moment before its request left: the caller's send gate
+    (:func:`send_gate`) said no. Nothing reached the venue. Not an :class:`AdapterError`: it
+    says nothing of the venue or the order, only that the caller may no longer send (a runner
+    whose lease term ran out while the order waited in the adapter)."""
+
+    def __init__(self, what: str, *, venue: str = ""):
+        super().__init__(f"{what}: held back before it was sent, the send gate closed")
+        self.venue = venue
+
+
+# The caller's last word on an order in flight: asked by the adapter immediately before the
+# order's request leaves (after every wait of its own: markets, a position read, the order
+# budget, the request pacer). A context variable rather than an argument of ``submit``: the
+# request pacer that waits last runs inside ccxt, which passes no argument of ours along.
+_SEND_GATE: ContextVar[Optional[Callable[[], bool]]] = ContextVar("killswitch_send_gate", default=None)
+
+
+@contextmanager
+def send_gate(may_send: Callable[[], bool]) -> Iterator[None]:
+    """Within the block, every order an adapter is about to send asks ``may_send()`` first (a
+    quick, synchronous look: no I/O) and raises :class:`SendWithheld` when it says no."""
+    token = _SEND_GATE.set(may_send)
+    try:
+        yield
+    finally:
+        _SEND_GATE.reset(token)
+
+
+def last_look(what: str, venue: str = "") -> None:
+    """Raise :class:`SendWithheld` if a send gate is open around this call and now says no."""
+    gate = _SEND_GATE.get()
+    if gate is not None and not gate():
+        raise SendWithheld(what, venue=venue)
 
 
 @dataclass(frozen=True)
@@ -141,7 +184,8 @@ class ExchangeAdapter(Protocol):
 
     async def submit(self, intent: OrderIntent) -> OrderResult:
         """Send one order. Refuses locally (never sends) a close larger than the position or a
-        close without reduce-only. A TIMEOUT means the outcome is unknown: ask :meth:`fetch_order`."""
+        close without reduce-only. A TIMEOUT means the outcome is unknown: ask :meth:`fetch_order`.
+        Calls :func:`last_look` immediately before the order's request leaves (SendWithheld)."""
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderResult: ...
 

@@ -20,6 +20,8 @@ import asyncio
 import time
 from typing import Any, Callable, Mapping, Optional
 
+from ..base import last_look
+
 RATE_LIMIT_BURST = 200  # cost units (Binance: request weight) the request pacer may spend at once
 
 
@@ -58,6 +60,9 @@ class RequestPacer:
             while self.tokens < 0:
                 await asyncio.sleep(-self.tokens / self.rate)
                 self._refill()
+            # the last wait before a request leaves: an order in it asks its caller's send gate
+            # again (a runner's lease term may have run out meanwhile); reads pass
+            last_look("request")
             self.tokens -= cost
 
 

@@ -5,7 +5,9 @@ What it owns
     * :class:`Calls`: every ccxt call of the adapter goes through :meth:`Calls.call` — orders spend
       the order budget, reads and cancels are retried on *network* errors only (``backoff_s · 2^n``
       capped at ``max_backoff_s``, no jitter, a venue's ``Retry-After`` honoured when it fits in
-      the deadline), and every failure becomes a scrubbed :class:`adapters.base.AdapterError`;
+      the deadline), and every failure becomes a scrubbed :class:`adapters.base.AdapterError`
+      (but :class:`adapters.base.SendWithheld`: an order held back by the caller's send gate
+      after the order budget's wait, or the request pacer's, passes through as it is);
       :meth:`Calls.run` bounds a whole operation by ``asyncio.wait_for(timeout)``.
 
 What it must not do
@@ -22,7 +24,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
-from ..base import AdapterError, Reason
+from ..base import AdapterError, Reason, SendWithheld, last_look
 from .budget import OrderBudget
 from .dialects.base import Call
 from .errors import adapter_error, is_network, reason_for, retry_after
@@ -85,10 +87,11 @@ class Calls:
         while True:
             if order:
                 await self.budget.acquire()
+                last_look(method, self.venue)  # the budget may have made it wait; the pacer looks again
             op.calls += 1
             try:
                 return await fn(*args, **kwargs)
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, SendWithheld):
                 raise
             except Exception as e:  # noqa: BLE001 — everything becomes a reason code
                 op.failed += 1
@@ -111,7 +114,7 @@ class Calls:
         op = self.op(name)
         try:
             return await asyncio.wait_for(body(op), self.timeout)
-        except AdapterError:
+        except (AdapterError, SendWithheld):
             raise
         except (asyncio.TimeoutError, TimeoutError):
             err = AdapterError(Reason.TIMEOUT, f"{name}: no answer within {self.timeout:g}s", venue=self.venue)

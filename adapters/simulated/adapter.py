@@ -45,7 +45,7 @@ from operator import ne
 from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
 from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult, Reason,
-                           check_close)
+                           check_close, last_look)
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import (Balance, FetchStatus, MarketRules, Order, OrderBook, Position, PositionColumns,
                                  PositionsOnReading, Snapshot, with_positions)
@@ -233,6 +233,8 @@ class SimulatedAdapter:
         """One engine operation behind the fault plan and the adapter's timeout. ``fn`` gets
         the time to read state at (None: now; a time in the past for a stale fault). The time
         the venue would stamp the answer with is appended to ``stamps``."""
+        if order:  # the moment an order leaves: the caller's send gate has the last word
+            last_look(op, self.venue)
         now = self.engine.now()
         faults = self.faults.match(op, now, account=self.engine_account)
         self._calls += 1

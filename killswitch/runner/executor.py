@@ -7,6 +7,9 @@ The order of things is the safety argument:
    the stage was entered;
 2. :meth:`Executor.send` sends each journaled intent that has no result yet and records what
    the venue answered (an unclear answer — timeout, dropped connection — is ``unknown``);
+   before each order the fence is read (``still_leader``), and the adapter asks the lease
+   term once more at the moment the request leaves (``may_send`` in a send gate): an order
+   held back there stays journaled without a result, for the next leader to settle;
 3. :meth:`Executor.reconcile` settles every pending intent with the venue by client order id:
    found → its status is recorded; not found twice, ``confirm_gap_ms`` apart → it never
    arrived, and it is sent now under the same client order id.
@@ -63,16 +66,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass, field, replace
 from typing import Awaitable, Callable, Optional
 
-from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason
+from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason, SendWithheld, send_gate
 
 from ..engine.planner import Plan
 from ..orders import CancelIntent, OrderIntent, position_of, send_order
 from ..state.store import IntentRow
 from .storeio import StoreIO
+
+log = logging.getLogger("killswitch.runner.executor")
 
 # venue answers after which the order's fate is unknown until reconciled
 UNCLEAR = (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.BAD_RESPONSE)
@@ -159,12 +165,17 @@ class Executor:
 
     def __init__(self, store, adapters: dict[str, ExchangeAdapter], fence: Callable[[], int], *,
                  dry_run: bool = True, clock: Callable[[], int], confirm_gap_ms: int = 2_000,
-                 still_leader: Optional[Callable[[], Awaitable[bool]]] = None, io: Optional[StoreIO] = None):
+                 still_leader: Optional[Callable[[], Awaitable[bool]]] = None,
+                 may_send: Optional[Callable[[], bool]] = None, io: Optional[StoreIO] = None):
         self.store = store
         self.io = io if io is not None else StoreIO()
         # Asked before every order: a deposed leader must not send (store writes are fenced by
         # the database; orders can only be fenced here, as close to the send as possible).
         self.still_leader = still_leader or _always
+        # ... and asked once more by the adapter, immediately before the order's request leaves
+        # (adapters.base.send_gate): between the two, the adapter may wait (markets, a position
+        # read, the order budget, the request pacer) past the end of our term
+        self.may_send = may_send or (lambda: True)
         self.adapters = adapters  # account key "venue/account" → adapter
         self.fence = fence
         self.dry_run = dry_run
@@ -278,6 +289,8 @@ class Executor:
                     r.rejected.append(f"{o.client_order_id} NO_ADAPTER")
                     continue
                 await self._submit(adapter, o, r)
+                if r.deposed:  # held back at the adapter: our term ran out while it waited
+                    return r
             return r
 
         for r in await asyncio.gather(*(run(k, v) for k, v in per_account.items())):
@@ -295,7 +308,17 @@ class Executor:
                                          (time.perf_counter() - t0) * 1000, resent))
 
         try:
-            res = await adapter.submit(o)
+            with send_gate(self.may_send):
+                res = await adapter.submit(o)
+        except SendWithheld:
+            # Nothing left: the intent stays journaled without a result, and whoever leads next
+            # settles it with the venue (asks, finds nothing, sends it under the same client id).
+            r.sent -= 1
+            r.deposed = True
+            log.warning("ORDER_WITHHELD: %s %s %s: not sent, this runner's lease term ran out while the order "
+                        "waited in the adapter; the next leader settles the journaled intent",
+                        o.venue, o.account, o.client_order_id)
+            return
         except AdapterError as e:
             if e.reason in UNCLEAR or (resent and o.client_order_id not in self._resent_refused):
                 # A resend that is refused says nothing of the first send under the same client

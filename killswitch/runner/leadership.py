@@ -139,7 +139,7 @@ class Leadership:
         after the store has answered, as close to the send as can be: a store that answers late
         (a paused server, a lost connection) may answer with our token after the term ran out
         and a standby, by then free to take the lease, acts on the same book."""
-        if not self.leader or not self._term_holds():
+        if not self.term_holds():
             # (no store read needed to know it; not leader: deposed, or a store call failed and
             # the state is to be read back, while another account's orders of the same tick go on)
             return False
@@ -149,10 +149,13 @@ class Leadership:
             raise  # the store cannot tell: nothing is sent, and the tick stops on it (see Runner.tick)
         except Exception:  # noqa: BLE001 - cannot tell: do not send
             return False
-        return ours and self._term_holds()
+        return ours and self.term_holds()
 
-    def _term_holds(self) -> bool:
-        return self.keeper is None or self.keeper.holds(self.fence, self.clock())
+    def term_holds(self) -> bool:
+        """This runner leads and its term has not run out: no I/O, so an adapter may ask it at
+        the last moment before an order's request leaves (the executor's send gate), after
+        whatever waits the adapter had of its own since :meth:`fence_holds` was asked."""
+        return self.leader and (self.keeper is None or self.keeper.holds(self.fence, self.clock()))
 
     async def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
         """An audit row, fenced while this runner acts as leader (FencedError once deposed)."""

@@ -188,7 +188,8 @@ class Runner:
                                on_new_state=self._took_over_state, restore_sinks=self.fanout.restore)
         self.known = Known(book, adapters, clock)
         self.executor = Executor(store, adapters, lambda: self.lead.fence, dry_run=dry_run, clock=clock,
-                                 confirm_gap_ms=confirm_gap_ms, still_leader=self.lead.fence_holds, io=self.io)
+                                 confirm_gap_ms=confirm_gap_ms, still_leader=self.lead.fence_holds,
+                                 may_send=self.lead.term_holds, io=self.io)
         self.countdowns = Countdowns(book, adapters, store, self.io, dry_run=dry_run, clock=clock,
                                      timeout_s=snapshot_timeout_s, audit=self.lead.audit,
                                      leads=lambda: self.lead.leader, counters=self.counters)

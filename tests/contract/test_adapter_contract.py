@@ -252,6 +252,26 @@ def test_a_futures_close_without_reduce_only_is_refused_before_sending(kind):
 
 
 @pytest.mark.parametrize("kind", FACES)
+def test_a_close_held_back_by_the_callers_send_gate_never_reaches_the_venue(kind):
+    """The runner's send gate (its lease term) closed while the order was on its way through
+    the adapter: SendWithheld, the position untouched, the venue never heard of the order; the
+    same close goes once the gate is open."""
+    from adapters.base import SendWithheld, send_gate
+
+    async def body(f: Face):
+        with send_gate(lambda: False):
+            with pytest.raises(SendWithheld):
+                await bounded(f.adapter.submit(f.close(amount=2.0)))
+        assert f.position("BTCUSDT") == pytest.approx(5.0)
+        assert await reason_of(f.adapter.fetch_order(f.sym("BTC"), f.cid("kscontract1"))) is Reason.ORDER_NOT_FOUND
+        with send_gate(lambda: True):
+            r = await bounded(f.outcome(await bounded(f.adapter.submit(f.close(amount=2.0)))))
+        assert r.status == "filled" and f.position("BTCUSDT") == pytest.approx(3.0)
+
+    run(body, kind)
+
+
+@pytest.mark.parametrize("kind", FACES)
 def test_chunks_never_add_up_to_more_than_the_position(kind):
     async def body(f: Face):
         await bounded(f.adapter.submit(f.close(amount=3.0, cid="ksc1")))

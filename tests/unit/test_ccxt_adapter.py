@@ -1298,3 +1298,79 @@ def test_binance_usdm_orders_are_paced_by_our_budget_not_ccxts_weight_limiter():
 
     asyncio.run(ad.close())
     asyncio.run(other.close())
+
+
+# --- the caller's send gate, asked as the order leaves ---------------------------------------------------
+
+
+def test_an_order_whose_position_read_outlasts_the_send_gate_is_never_sent():
+    """A close whose known position is stale reads it again before sending: that read may take
+    longer than what is left of the caller's term. The gate is asked after it, as the request
+    leaves: nothing reaches the venue, and the caller learns it as SendWithheld, not as a
+    refusal of the venue."""
+    from adapters.base import SendWithheld, send_gate
+
+    a, fake = make(position_max_age_s=0.0)
+    fake.positions = [ccxt_position(contracts=0.5)]
+    run(a.snapshot())
+    fake.calls.clear()
+    term = {"open": True}
+
+    async def slow_read(symbols):
+        await asyncio.sleep(0.01)
+        term["open"] = False  # the term ran out while the venue answered
+        return [ccxt_position(contracts=0.5)]
+
+    fake.script["fetch_positions"] = [slow_read]
+
+    async def go():
+        with send_gate(lambda: term["open"]):
+            await a.submit(intent(amount=0.2))
+
+    with pytest.raises(SendWithheld):
+        run(go())
+    assert fake.names() == ["fetch_positions"], "the order left after the gate closed"
+
+
+def test_the_request_pacer_asks_the_send_gate_after_its_wait(monkeypatch):
+    """The request pacer in debt makes an order wait inside ccxt, after the adapter's own look:
+    it asks the gate again once its wait is over. A read, with no gate open, only waits."""
+    from adapters.base import SendWithheld, send_gate
+    from adapters.ccxt_exchange.budget import RequestPacer
+
+    now = [0.0]
+    term = {"open": True}
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(delay):
+        now[0] += delay
+        term["open"] = now[0] < 1.0
+        await real_sleep(0)
+
+    monkeypatch.setattr("adapters.ccxt_exchange.budget.asyncio.sleep", fake_sleep)
+    pacer = RequestPacer(20.0, capacity=10.0, clock=lambda: now[0])
+
+    async def go():
+        await pacer(50)  # in debt by 40: the next request waits 2 s
+        with send_gate(lambda: term["open"]):
+            with pytest.raises(SendWithheld):
+                await pacer(0)
+        assert pacer.tokens == pytest.approx(0.0)  # the held-back request spent nothing
+        await pacer(1)  # no gate: a read goes
+        assert pacer.tokens == pytest.approx(-1.0)
+
+    run(go())
+
+
+def test_an_order_is_sent_while_the_send_gate_is_open():
+    from adapters.base import send_gate
+
+    a, fake = make()
+    fake.positions = [ccxt_position(contracts=0.5)]
+    run(a.snapshot())
+
+    async def go():
+        with send_gate(lambda: True):
+            return await a.submit(intent(amount=0.2))
+
+    assert run(go()).status == "filled" and fake.names().count("create_order") == 1

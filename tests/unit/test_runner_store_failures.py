@@ -263,3 +263,88 @@ def test_a_refused_resend_of_an_order_the_venue_never_had_is_rejected_once_asked
     sent, entry, pending = resend_refused(tmp_path, arrives=False)
     assert sent == ["ks-late-1"]
     assert (entry.status, entry.reason_code) == ("rejected", "REDUCE_ONLY_REJECTED") and pending == []
+
+
+# --- the term, looked at once more as the order leaves the adapter ----------------------------------------
+
+
+class SlowVenue:
+    """A venue adapter whose send path waits before the request leaves (a stale position read
+    again, the request pacer in debt): the wait outlasts the runner's term. It keeps the
+    adapter's side of the send gate: :func:`adapters.base.last_look` just before sending."""
+
+    capabilities = None
+
+    def __init__(self, now: list[int], wait_ms: int):
+        self.now = now
+        self.wait_ms = wait_ms
+        self.sent: list[str] = []
+        self.waited: list[str] = []
+
+    async def submit(self, intent: OrderIntent):
+        from adapters.base import OrderResult, last_look
+
+        self.waited.append(intent.client_order_id)
+        await asyncio.sleep(0)
+        self.now[0] += self.wait_ms  # the wait inside the adapter
+        last_look("create_order", "simulated")
+        self.sent.append(intent.client_order_id)
+        return OrderResult(intent.client_order_id, "1", "filled", intent.amount, intent.amount, 59_000.0)
+
+
+def test_an_order_that_waited_in_the_adapter_past_the_term_is_held_back_and_left_journaled(tmp_path, caplog):
+    """The fence was read and held before the order went to the adapter; the adapter then waited
+    past the end of the term (a standby may hold the lease by now). The runner's send gate,
+    asked by the adapter as the request leaves, holds it back: nothing sent, the tick reports
+    itself deposed, the rest of the account's orders are not tried, and the intents stay
+    journaled without a result for the next leader to settle."""
+    from killswitch.engine.attribution import Attribution
+    from killswitch.engine.planner import Plan
+
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    fence = store.acquire_lease("runner", 60_000, 0)
+    now = [1_000]
+    term_end = 3_000
+    orders = tuple(OrderIntent("d-1", f"ks-slow-{i}", "simulated", "sim-main", "BTC/USDT:USDT", "sell", None, 0.1,
+                               True, 59_000.0, 6_000.0, i + 1, 2, 0, "close_all", "TEST") for i in range(2))
+    plans = [Plan("d-1", 3, Attribution("UNKNOWN", 0.0, 0.0, None, None), orders=orders)]
+    venue = SlowVenue(now, wait_ms=2_500)
+    io = StoreIO("test")
+    ex = Executor(store, {"simulated/sim-main": venue}, lambda: fence, dry_run=False, clock=lambda: now[0],
+                  still_leader=lambda: _yes(), may_send=lambda: now[0] < term_end, io=io)
+    try:
+        run(ex.journal(plans))
+        with caplog.at_level("WARNING", logger="killswitch.runner.executor"):
+            report = run(ex.send(plans))
+        pending = store.pending_intents()
+    finally:
+        io.close()
+        store.close()
+    assert venue.waited == ["ks-slow-0"] and venue.sent == [], "an order left after the term ran out"
+    assert report.deposed and report.sent == 0 and report.orders == [] and report.rejected == []
+    assert sorted(e.client_order_id for e in pending) == ["ks-slow-0", "ks-slow-1"]
+    assert all(e.status is None for e in pending), "a held-back order got a result: the next leader would not send it"
+    assert "ORDER_WITHHELD" in caplog.text and "ks-slow-0" in caplog.text
+
+
+def test_the_same_order_leaves_while_the_term_holds(tmp_path):
+    from killswitch.engine.attribution import Attribution
+    from killswitch.engine.planner import Plan
+
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    fence = store.acquire_lease("runner", 60_000, 0)
+    now = [1_000]
+    o = OrderIntent("d-1", "ks-slow-0", "simulated", "sim-main", "BTC/USDT:USDT", "sell", None, 0.1, True,
+                    59_000.0, 6_000.0, 1, 1, 0, "close_all", "TEST")
+    plans = [Plan("d-1", 3, Attribution("UNKNOWN", 0.0, 0.0, None, None), orders=(o,))]
+    venue = SlowVenue(now, wait_ms=500)
+    io = StoreIO("test")
+    ex = Executor(store, {"simulated/sim-main": venue}, lambda: fence, dry_run=False, clock=lambda: now[0],
+                  still_leader=lambda: _yes(), may_send=lambda: now[0] < 3_000, io=io)
+    try:
+        run(ex.journal(plans))
+        report = run(ex.send(plans))
+    finally:
+        io.close()
+        store.close()
+    assert venue.sent == ["ks-slow-0"] and report.sent == 1 and not report.deposed
