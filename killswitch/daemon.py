@@ -34,6 +34,7 @@ from .runner.admission import Admission, Limits
 from .runner.loop import GraphReload, Runner
 from .runner.pod_label import SERVICEACCOUNT_DIR, PodRoleLabel
 from .runner.readout import tick_interval_s
+from .runner.wakes import DEFAULT_MIN_SPACING_S, Wakes
 from .tokens_reload import TokensReloader
 from .zones import zone_known
 
@@ -68,6 +69,8 @@ class RunOptions:
     # (runner/pod_label.py); None: no label, the runner never talks to the Kubernetes API
     kube_leader_label: Optional[str] = None
     kube_serviceaccount_dir: str = SERVICEACCOUNT_DIR  # the token, ca.crt and namespace of the pod's account
+    # the shortest time between two tick starts when a private stream wakes the runner (runner/wakes.py)
+    min_tick_spacing_s: float = DEFAULT_MIN_SPACING_S
 
 
 def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
@@ -143,6 +146,8 @@ class Daemon:
         self._saved: Optional[str] = None  # the digest last kept as the good bundle
         self._store_failing = False  # the last tick stopped on a store error (said once, and its end once)
         self._declared: Optional[Sequence[Account]] = None  # the accounts read at start: scopes are checked on them
+        # a private stream's update wakes the wait between ticks, never sooner than the spacing after the last start
+        self.wakes = Wakes(opts.min_tick_spacing_s)
 
     def _accounts(self):
         try:
@@ -299,6 +304,10 @@ class Daemon:
                 labelling = asyncio.create_task(labeller.follow(lambda: held.token(held.clock()) is not None,
                                                                 self.role_moved, held.renew_ms / 1000))
             await runner.start()
+            self.wakes.attach(adapters.values())
+            runner.add_metrics(self.wakes)
+            runner.streams.announce()  # the accounts that poll, said once
+            cause = "interval"
             while not self.stop.is_set():
                 self.tokens.between_ticks()
                 now_seen = _mtimes(self.opts.policies)
@@ -307,8 +316,11 @@ class Daemon:
                     self.reload.clear()
                     seen = now_seen
                     self._start_reload()  # swapped in by _swap_compiled once compiled, between two ticks
+                self.wakes.tick_started(loop.time(), cause)
                 report = await runner.tick()  # however long it takes, the lease thread keeps the lease
                 ticks += 1
+                if report.leader:  # a standby does not stream (its snapshots are not read); close() stops them
+                    await runner.streams.lead()
                 self._say_store(report.store_error)
                 await self._keep_bundle(runner)
                 for s in report.transitions:
@@ -320,7 +332,7 @@ class Daemon:
                     self.err(f"ksctl run: order rejected: {r}")
                 if self.opts.max_ticks is not None and ticks >= self.opts.max_ticks:
                     break
-                await self._wait(runner, tick_interval_s(runner.graph))
+                cause = await self._wait(runner, tick_interval_s(runner.graph))
         finally:
             if pushing is not None and pusher is not None:
                 pushing.cancel()
@@ -375,23 +387,31 @@ class Daemon:
             self.echo("ksctl run: the state store answers again")
         self._store_failing = error is not None
 
-    async def _wait(self, runner: Runner, seconds: float) -> None:
+    async def _wait(self, runner: Runner, seconds: float) -> str:
         """Sleep until the next tick, or until the lease changes hands (a standby that just took
-        it acts at once; a leader that lost it stops at once). Every third of the lease TTL
-        meanwhile: take up what the lease thread holds, and refresh the venues' countdowns."""
+        it acts at once; a leader that lost it stops at once), or until a private stream woke the
+        runner and the minimum spacing since the last tick started has passed (runner/wakes.py).
+        Every third of the lease TTL meanwhile: take up what the lease thread holds, and refresh
+        the venues' countdowns. Says what the next tick starts for: "wake" or "interval"."""
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
         step = max(0.05, self.opts.lease_ttl_ms / 1000 / 3)
+        renew_at = loop.time() + step
         while not self.stop.is_set():
             if self.lease_moved.is_set():
                 self.lease_moved.clear()
-                return
-            left = end - loop.time()
-            if left <= 0:
-                return
+                return "interval"
+            now = loop.time()
+            due = self.wakes.due(end)
+            if due <= now:
+                return "wake" if due < end else "interval"
             try:
-                await asyncio.wait_for(self._stop_or_lease_moved(), min(step, left))
+                # a wake while sleeping ends the sleep at once: the spacing is then waited out here
+                await asyncio.wait_for(self._stop_or_lease_moved(), min(renew_at, due) - now)
             except asyncio.TimeoutError:
+                if loop.time() < renew_at:
+                    continue
+                renew_at = loop.time() + step
                 try:
                     if await runner.renew():
                         await runner.refresh_native()  # the venues' countdowns must not wait for a slow tick
@@ -399,9 +419,12 @@ class Daemon:
                     runner.lost_lease()
                 except StoreError:  # the next tick says it
                     runner.store_failed()
+        return "interval"
 
     async def _stop_or_lease_moved(self) -> None:
         waits = [asyncio.ensure_future(self.stop.wait()), asyncio.ensure_future(self.lease_moved.wait())]
+        if not self.wakes.woken:  # once woken, the wait is for the spacing alone
+            waits.append(asyncio.ensure_future(self.wakes.event.wait()))
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:

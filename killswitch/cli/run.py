@@ -55,6 +55,9 @@ AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chai
                    "Without a key the chain is not anchored.")
 @click.option("--audit-anchor-every", default="5m", show_default=True,
               help="How often the audit head is exported as an AUDIT_HEAD log line and on /metrics.")
+@click.option("--min-tick-spacing", default="100ms", show_default=True,
+              help="The shortest time between the starts of two ticks when a private stream wakes the runner (an "
+                   "update that may change a trigger); the policy interval stays the longest.")
 @click.option("--log-format", default="text", show_default=True, envvar="KS_LOG_FORMAT", show_envvar=True,
               type=click.Choice(["text", "json"]),
               help="The log lines: text (UTC time, level, logger, message) or json (one object a line: ts, level, "
@@ -86,9 +89,9 @@ AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chai
 @max_file_size_option
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
 def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, api_tokens, console_public,
-        holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, log_format, api_write_rate,
-        api_heartbeat_rate, api_write_queue, strict, kube_leader_label, kube_serviceaccount_dir, max_file_bytes,
-        max_ticks) -> None:
+        holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, min_tick_spacing, log_format,
+        api_write_rate, api_heartbeat_rate, api_write_queue, strict, kube_leader_label, kube_serviceaccount_dir,
+        max_file_bytes, max_ticks) -> None:
     """Run the kill switch: tick, decide, act, lock, serve the API."""
     from ..policy.units import UnitError, parse_duration
     from ..daemon import RunOptions, main
@@ -112,11 +115,16 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
         raise click.BadParameter(e.message, param_hint="--audit-anchor-every") from None
     if anchor_ms <= 0:
         raise click.BadParameter("must be longer than 0s", param_hint="--audit-anchor-every")
+    try:
+        spacing_ms = parse_duration(min_tick_spacing).ms
+    except UnitError as e:
+        raise click.BadParameter(e.message, param_hint="--min-tick-spacing") from None
     opts = RunOptions(tuple(policies), accounts, state_url, lock_file, api_host,
                       None if api_port < 0 else api_port, api_token_env, holder, ttl_ms, max_ticks=max_ticks,
                       runbooks=runbooks, external_url=external_url, api_tokens=api_tokens,
                       audit_key_file=audit_key_file, audit_anchor_every_ms=anchor_ms, console_public=console_public,
                       log_format=log_format, max_file_bytes=max_file_bytes, strict=strict,
                       kube_leader_label=kube_leader_label or None, kube_serviceaccount_dir=kube_serviceaccount_dir,
-                      api_limits=parse_limits(api_write_rate, api_heartbeat_rate, api_write_queue))
+                      api_limits=parse_limits(api_write_rate, api_heartbeat_rate, api_write_queue),
+                      min_tick_spacing_s=spacing_ms / 1000)
     raise SystemExit(main(opts))

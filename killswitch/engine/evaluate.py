@@ -137,7 +137,7 @@ def evaluate(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: Optiona
                 tst = ss.triggers.get(t.name)
                 if tst is None:
                     tst = ss.triggers[t.name] = TriggerState()
-                results.append(triggers.step(t, tst, raw, now_ms))
+                results.append(triggers.step(t, tst, raw, now_ms, interval_ms))
             firing = {r.name for r in results if r.firing}
             before = ss.stage.level
             transition, refusals = stages.step(policy, view.key, ss.stage, firing, now_ms)

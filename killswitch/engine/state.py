@@ -35,9 +35,12 @@ class TriggerState:
     firing: bool = False
     last_fire_ms: Optional[int] = None  # last tick the confirmed condition held (keep_firing_for)
     last: Optional[bool] = None  # last known condition result (for on_missing_data: hold)
+    # the last tick counted in ``streak`` (a tick sooner than an interval after it is not counted:
+    # see engine/triggers.py); None in a state saved before it was kept: the next true tick counts
+    counted_ms: Optional[int] = None
 
     def to_json(self) -> list[Any]:
-        return [self.streak, self.since_ms, self.firing, self.last_fire_ms, self.last]
+        return [self.streak, self.since_ms, self.firing, self.last_fire_ms, self.last, self.counted_ms]
 
     @classmethod
     def from_json(cls, d: list[Any]) -> "TriggerState":

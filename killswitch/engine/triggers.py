@@ -9,6 +9,13 @@ the confirmation count neither grows nor resets).
 minutes (measured from the first true tick); once firing, ``keep_firing_for`` keeps it firing
 that long after the condition stops. Thresholds are inclusive, as written in the condition.
 
+A tick is the policy's ``interval``: a runner woken by a private stream ticks sooner (an event
+that may change a trigger), and such a tick must not confirm ``for: 3 ticks`` three times
+faster than the policy was written for. So a true tick is counted in the streak only when it
+comes at least :data:`COUNTED_SHARE` of an interval after the last one counted; one sooner
+keeps the streak as it is (a false one still resets it: the condition did not hold). The first
+true tick always counts: a wake still starts the confirmation at once.
+
 Pure: no I/O, no clock.
 """
 
@@ -31,7 +38,15 @@ class TriggerResult:
     reason: Optional[str]  # e.g. "MISSING_DATA: rule=hold"
 
 
-def step(node: TriggerNode, st: TriggerState, values: Values, now: int) -> TriggerResult:
+# the share of an interval after the last counted tick from which a true tick counts again: under
+# an interval, not at it, so that a tick that comes a little early (a clock's jitter) still counts
+COUNTED_SHARE = 0.9
+
+
+def step(node: TriggerNode, st: TriggerState, values: Values, now: int,
+         interval_ms: Optional[int] = None) -> TriggerResult:
+    """The trigger at the tick ``now``; ``interval_ms``: the policy's interval (None: every true
+    tick counts in ``for: N ticks``, as in a state machine driven tick by tick)."""
 
     raw = node.predicate(values)
     reason = None
@@ -50,10 +65,13 @@ def step(node: TriggerNode, st: TriggerState, values: Values, now: int) -> Trigg
     if cond:
         if st.streak == 0:
             st.since_ms = now
-        st.streak += 1
+        if st.streak == 0 or not _sooner_than_a_tick(st, now, interval_ms):
+            st.streak += 1
+            st.counted_ms = now
         confirmed = _confirmed(node, st, now)
     else:
         st.streak = 0
+        st.counted_ms = None
         st.since_ms = None
         confirmed = False
     if confirmed:
@@ -61,6 +79,12 @@ def step(node: TriggerNode, st: TriggerState, values: Values, now: int) -> Trigg
     firing = confirmed or _kept(node, st, now)
     st.firing = firing
     return TriggerResult(node.name, raw, firing, None if firing or not cond else _pending(node, st, now), reason)
+
+
+def _sooner_than_a_tick(st: TriggerState, now: int, interval_ms: Optional[int]) -> bool:
+    """A true tick too soon after the last one counted to count as another tick (see the module doc)."""
+    return bool(interval_ms) and st.counted_ms is not None and \
+        now - st.counted_ms < COUNTED_SHARE * (interval_ms or 0)
 
 
 def _confirmed(node: TriggerNode, st: TriggerState, now: int) -> bool:

@@ -65,6 +65,19 @@ def _fetch_error(e: dict, ref_ms: Optional[int]) -> str:
             f"{e.get('code')}: {e.get('message') or '-'}")
 
 
+def stream_text(s: dict) -> str:
+    """An account's private stream as ``ksctl status`` shows it beside its data age."""
+    if s.get("state") == "off":
+        return f"stream off, polls ({s.get('reason') or 'STREAM_UNSUPPORTED'})"
+    age = s.get("last_message_age_s")
+    head = (f"STREAM DEGRADED, polls over REST: {s.get('reason') or str(s.get('state')).upper()}"
+            if s.get("degraded") else f"stream {s.get('state')}")
+    dropped = sum((s.get("dropped") or {}).values())
+    return (f"{head} (last message {'never' if age is None else _age(age) + ' ago'}, "
+            f"{s.get('reconnects', 0)} reconnect(s), {s.get('disagreements', 0)} disagreement(s), "
+            f"{dropped} dropped)")
+
+
 def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     """Mode, leadership, graph; the runner's own failures (reload, pages); stages per scope;
     data ages with each account's fetch error; the trading locks (mode, origin, reason,
@@ -87,10 +100,12 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
                                                                                   if s.ack.comment else "")
         lines.append(f"  {s.policy:<20} {s.scope:<40} stage {s.stage} {s.stage_name or ''}{extra}")
     lines += coverage_lines(st)
-    for acct in sorted(set(st.data_age_s) | set(st.fetch_errors)):
+    for acct in sorted(set(st.data_age_s) | set(st.fetch_errors) | set(st.streams)):
         age = st.data_age_s.get(acct)
         error = st.fetch_errors.get(acct)
-        lines.append(f"  data age {acct}: {_age(age)}" + (f"  {_fetch_error(error, st.last_tick_ms)}" if error else ""))
+        stream = st.streams.get(acct)
+        lines.append(f"  data age {acct}: {_age(age)}" + (f"  {_fetch_error(error, st.last_tick_ms)}" if error else "")
+                     + (f"  {stream_text(stream)}" if stream else ""))
     lines += lock_lines(locks)
     for r in st.resuming:
         limits = ", ".join(x for x in (

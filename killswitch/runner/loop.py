@@ -86,6 +86,7 @@ from .depth import BOOK_TIMEOUT_S, plan_with_books
 from .executor import ExecutionReport, Executor
 from .fanout import SinkFanout
 from .fetches import FetchHealth
+from .streams import StreamWatch
 from .gate import Decision, Placement
 from .known import Known
 from .lease import LeaseKeeper
@@ -175,6 +176,7 @@ class Runner:
         self._loaded_ms = clock()  # when the running graph was loaded (this start, or the last good reload)
         self._reload_failed_ms: Optional[int] = self._loaded_ms if policy_error else None
         self.fetches = FetchHealth()  # each account's run of failed snapshots, said once (FETCH_FAILING)
+        self.streams = StreamWatch(adapters, clock)  # the private streams' health, said once per change
         self.io = StoreIO(f"store-{holder}")  # every store call after this constructor goes through it
         self.book = book = Book.open(graph, store)  # the constructor: no loop yet
         self.counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
@@ -202,7 +204,8 @@ class Runner:
         self.readout = Readout(book, self.lead, self.countdowns, self.resumptions, self.known, self.fanout, store,
                                self.io, clock=clock, dry_run=dry_run, counters=self.counters,
                                policy_error=lambda: self._policy_error, manual_closes=lambda: self.closes.tracked,
-                               reloads=lambda: (self._loaded_ms, self._reload_failed_ms), fetches=self.fetches)
+                               reloads=lambda: (self._loaded_ms, self._reload_failed_ms), fetches=self.fetches,
+                               streams=self.streams)
         self.readout.collectors.append(CoverageMetrics(lambda: coverage_rows(book), clock))
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
@@ -417,6 +420,7 @@ class Runner:
                                                for k, a in self.adapters.items()))
         phase("snapshots")
         self.fetches.observe(snapshots, now)
+        self.streams.observe(now)  # read after the snapshots: a stream that fell back says so with them
         report.snapshot_failures = [f"{s.venue}/{s.account}: {s.fetch.error_code}" for s in snapshots if not s.fetch.ok]
         for s in snapshots:
             if not s.fetch.ok:

@@ -28,6 +28,7 @@ from .book import Book
 from .countdowns import Countdowns
 from .fanout import SinkFanout
 from .fetches import FetchHealth
+from .streams import StreamWatch
 from .gauges import collect_book_families
 from .gate import Decision, check_order
 from .known import Known
@@ -51,7 +52,7 @@ class Readout:
                  counters: dict[str, int], policy_error: Callable[[], Optional[str]],
                  manual_closes: Callable[[], Mapping[str, dict]] = dict,
                  reloads: Callable[[], tuple[Optional[int], Optional[int]]] = lambda: (None, None),
-                 fetches: Optional[FetchHealth] = None):
+                 fetches: Optional[FetchHealth] = None, streams: Optional[StreamWatch] = None):
         self.book = book
         self.lead = lead
         self.countdowns = countdowns
@@ -67,6 +68,7 @@ class Readout:
         self.manual_closes = manual_closes  # close id → what ManualCloses tracks of it, oldest first
         self.reloads = reloads  # (when the running graph was loaded, when the last reload failed or None)
         self.fetches = fetches if fetches is not None else FetchHealth()
+        self.streams = streams if streams is not None else StreamWatch({}, clock)
         self.process = ProcessMetrics()
         self._runbooks: set[str] = set()  # incidents known to have a stored runbook (one is never removed)
         self.planned = PlannedOrders(store, io, keep=MAX_INCIDENT_ORDERS)  # a dry run's orders, from the audit
@@ -96,7 +98,7 @@ class Readout:
                             book.graph.digest, book.graph.revision, error, book.state.last_tick_ms,
                             tuple(scopes), ages, self.resumptions.status(now), self.countdowns.status(), residuals,
                             coverage_rows(book),
-                            fetch_errors=self.fetches.status(),
+                            fetch_errors=self.fetches.status(), streams=self.streams.status(),
                             pages_failing=tuple(ReceiverFailure(**f) for f in sinks.get("pages_failing", ())),
                             pages_failing_since_ms=sinks.get("pages_failing_since_ms"),
                             reload_ok=error is None, last_good_reload_ms=loaded_ms,
@@ -212,6 +214,7 @@ class Readout:
         for result in ("sent", "filled", "rejected", "unknown"):
             orders.add(c["orders_" + result], result=result)
         self.fetches.collect_metrics(reg)  # snapshot failures by venue, account and reason; fetch ok per account
+        self.streams.collect_metrics(reg)  # the private streams: connected, last message age, reconnects, drops
         reg.sampled("killswitch_store_failures_total", "counter",
                     "Ticks and other steps stopped by a state store error (the state was read back after).") \
             .add(c["store_failures"])

@@ -169,6 +169,10 @@ class RunnerStatus:
     # "venue/account" -> {"code", "message" (scrubbed), "since_ms" (first failure of this run),
     # "failures" (in a row), "last_ms"}: only while the account's latest fetch failed (this runner's)
     fetch_errors: dict = field(default_factory=dict)
+    # "venue/account" -> {"state" (off | connecting | live | stale | down), "reason", "since_ms",
+    # "last_message_ms", "last_message_age_s", "reconnects", "disagreements", "reconciles",
+    # "dropped" (kind -> count), "degraded" (not live: polled over REST)}: accounts whose adapter streams
+    streams: dict = field(default_factory=dict)
     pages_failing: tuple[ReceiverFailure, ...] = ()  # receivers whose latest delivery round failed every attempt
     pages_failing_since_ms: Optional[int] = None  # the first failed round of the current run of failures
     reload_ok: bool = True  # False from a failed reload (or a start on the last good policies) until a good one

@@ -277,3 +277,23 @@ def test_the_runner_reports_the_pace_it_ticks_at(tmp_path):
         assert stalled_after_s(w.runner.status().tick_interval_s) == 30.0
     finally:
         w.store.close()
+
+
+def test_a_degraded_stream_is_a_banner_and_each_account_says_how_it_is_read():
+    streams = {ACC: {"state": "stale", "reason": "STREAM_STALE", "since_ms": T0 - 20_000,
+                     "last_message_ms": T0 - 30_000, "last_message_age_s": 30.0, "reconnects": 2,
+                     "disagreements": 1, "reconciles": 4, "dropped": {"duplicate": 3}, "degraded": True},
+               OTHER: {"state": "live", "reason": None, "since_ms": T0 - 60_000, "last_message_ms": T0 - 1_000,
+                       "last_message_age_s": 1.0, "reconnects": 0, "disagreements": 0, "reconciles": 2,
+                       "dropped": {}, "degraded": False}}
+    m = model(status(data_age_s={ACC: 2.0, OTHER: 1.0, "okx/main": 3.0}, streams=streams))
+    assert [s["account"] for s in m["streams_degraded"]] == [ACC]
+    assert {a["account"]: a["state"] for a in m["data_ages"]} == {ACC: "ok", OTHER: "ok", "okx/main": "ok"}, \
+        "a stale stream with REST answering is degraded, not stale data"
+    text = text_of(render(m))
+    assert ("1 STREAM DEGRADED: polled over REST at the policy interval until live again (not blind while REST "
+            f"answers). {ACC}: STREAM_STALE, last message 30s ago, since 12:59:40 UTC") in text, text
+    assert "DEGRADED STREAM_STALE, polls last message 30s ago; 2 reconnects, 1 disagreement, 3 dropped" in text
+    assert "live last message 1s ago; 0 reconnects, 0 disagreements, 0 dropped" in text
+    calm = text_of(render(model(status(data_age_s={OTHER: 1.0}, streams={OTHER: streams[OTHER]}))))
+    assert "DEGRADED" not in calm

@@ -54,6 +54,42 @@ def test_for_ticks(confirm, pattern, expected):
     assert firing(drive(graph(confirm), pattern)) == expected
 
 
+def drive_at(g, marks: list[tuple[int, str]]):
+    """Ticks at the given times (ms), each ``T``, ``F`` or ``M`` as in :func:`drive`."""
+    evs, _ = run(g, [(t, [failed(t) if c == "M" else snap(EQ[c], t)]) for t, c in marks])
+    return [trig(ev) for ev in evs]
+
+
+# A stream wakes the runner between interval ticks (interval 1m here): those ticks must not
+# confirm "for: 3 ticks" three times faster than the policy says.
+def test_for_ticks_woken_ticks_within_an_interval_count_once():
+    res = drive_at(graph(", for: 3 ticks"), [(0, "T"), (1 * SEC, "T"), (2 * SEC, "T"), (3 * SEC, "T")])
+    assert firing(res) == "0000"
+    assert [r.pending for r in res] == ["1/3 ticks"] * 4
+
+
+def test_for_ticks_fires_after_three_intervals_with_wakes_between():
+    marks = [(0, "T"), (5 * SEC, "T"), (MIN, "T"), (MIN + 5 * SEC, "T"), (2 * MIN, "T")]
+    assert firing(drive_at(graph(", for: 3 ticks"), marks)) == "00001"
+
+
+def test_for_ticks_a_false_woken_tick_still_resets_the_count():
+    marks = [(0, "T"), (MIN, "T"), (MIN + 5 * SEC, "F"), (2 * MIN, "T"), (3 * MIN, "T")]
+    assert [r.pending for r in drive_at(graph(", for: 3 ticks"), marks)] == [
+        "1/3 ticks", "2/3 ticks", None, "1/3 ticks", "2/3 ticks"]
+
+
+def test_for_ticks_a_tick_a_little_early_still_counts():
+    # 0.9 of an interval: a runner's clock jitter must not stretch the confirmation by a tick
+    marks = [(0, "T"), (MIN - 5 * SEC, "T"), (2 * MIN - 10 * SEC, "T")]
+    assert firing(drive_at(graph(", for: 3 ticks"), marks)) == "001"
+
+
+def test_for_duration_is_time_whatever_the_ticks():
+    marks = [(0, "T"), (10 * SEC, "T"), (20 * SEC, "T"), (2 * MIN, "T")]
+    assert firing(drive_at(graph(", for: 2m"), marks)) == "0001"
+
+
 def test_for_ticks_reports_pending_count():
     res = drive(graph(", for: 3 ticks"), "TTT")
     assert [r.pending for r in res] == ["1/3 ticks", "2/3 ticks", None]

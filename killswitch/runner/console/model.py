@@ -177,7 +177,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
                            "lock": None, "coverage": _coverage(c, now), "resuming": None, "approvals": None,
                            "can_reset": False, "can_unlock": False})
     pending = [i for i in incidents if i.kind == "stage" and i.manual and len(i.approvals) < i.approvals_needed]
-    accounts = sorted(set(status.data_age_s) | set(fetch_errors))
+    accounts = sorted(set(status.data_age_s) | set(fetch_errors) | set(status.streams))
     names = sorted({"global", *accounts, *(a.split("/", 1)[0] for a in accounts), *(s.scope for s in status.scopes),
                     *lock["scopes"]})
     summary = None if not lock["locked"] else {"mode": lock["mode"], "scope": lock["scope"]}
@@ -194,7 +194,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "closes": [_incident(i, now) for i in incidents if i.kind != "stage"],
         "pending": [_incident(i, now) for i in pending],
         "data_ages": [_data_age(a, status.data_age_s.get(a), fetch_errors.get(a), now,
-                                stalled_after_s(status.tick_interval_s)) for a in accounts],
+                                stalled_after_s(status.tick_interval_s), status.streams.get(a)) for a in accounts],
         "resuming": [_resume(r, now) for r in status.resuming],
         "residuals": [_residual(r, now) for r in status.residuals],
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
@@ -226,6 +226,8 @@ def _health(status: RunnerStatus, now: int) -> dict:
                  "since": _when(r.since_ms, now)} for r in failing]},
         "reload_ok": reload_ok,
         "last_good_reload": _when(status.last_good_reload_ms, now),
+        # streams that do not deliver: not blind (REST polls at the policy interval), shown as degraded
+        "streams_degraded": [_stream(a, st, now) for a, st in sorted(status.streams.items()) if st.get("degraded")],
     }
 
 
@@ -242,8 +244,20 @@ def _coverage(c: Optional[CoverageStatus], now: int) -> Optional[dict]:
                           "until": _when(t.until_ms, now)} for t in c.triggers]}
 
 
-def _data_age(account: str, age_s: Optional[float], error: Optional[dict], now: int, late_s: float) -> dict:
-    """An account's data age, its last fetch error (while its fetches fail) and how to show it."""
+def _stream(account: str, s: dict, now: int) -> dict:
+    """An account's private stream as its data-age row and the degraded banner show it."""
+    age = s.get("last_message_age_s")
+    return {"account": account, "state": str(s.get("state")), "reason": s.get("reason"),
+            "degraded": bool(s.get("degraded")), "since": _when(s.get("since_ms"), now),
+            "last_message": age_text(age) if age is not None else "never",
+            "reconnects": int(s.get("reconnects") or 0), "disagreements": int(s.get("disagreements") or 0),
+            "dropped": sum((s.get("dropped") or {}).values())}
+
+
+def _data_age(account: str, age_s: Optional[float], error: Optional[dict], now: int, late_s: float,
+              stream: Optional[dict] = None) -> dict:
+    """An account's data age, its last fetch error (while its fetches fail), its private stream
+    (None: its adapter does not stream) and how to show it."""
     known = age_s is not None and math.isfinite(age_s)
     state = "failing" if error else "stale" if not known or (age_s or 0) > late_s else "ok"
     err = None
@@ -252,7 +266,8 @@ def _data_age(account: str, age_s: Optional[float], error: Optional[dict], now: 
                "failures": error.get("failures"), "since": _when(error.get("since_ms"), now),
                "last": _when(error.get("last_ms"), now)}
     return {"account": account, "venue": account.split("/", 1)[0], "age": age_text(age_s) if known else "never read",
-            "age_s": age_s, "ms": _at(age_s, now, -1) if known else None, "state": state, "error": err}
+            "age_s": age_s, "ms": _at(age_s, now, -1) if known else None, "state": state, "error": err,
+            "stream": None if stream is None else _stream(account, stream, now)}
 
 
 def _trigger(t: TriggerStatus, now: int) -> dict:
