@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Iterable, Optional, Protocol, runtime_checkable
+from typing import Iterable, Mapping, Optional, Protocol, runtime_checkable
 
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Snapshot
@@ -111,6 +111,18 @@ class DmsStatus:
     armed: bool
     seconds: Optional[float] = None
     supported: bool = True
+
+
+@dataclass(frozen=True)
+class StreamHealth:
+    state: str                 # "off" | "connecting" | "live" | "stale" | "down"
+    reason: Optional[str]      # why not live: STREAM_UNSUPPORTED, STREAM_DISABLED, STREAM_STALE, STREAM_DOWN, LISTEN_KEY_EXPIRED  # noqa: E501
+    since_ms: Optional[int]    # when it entered this state (UTC ms)
+    last_message_ms: Optional[int]
+    reconnects: int = 0
+    disagreements: int = 0     # REST reconciles that found the stream state wrong
+    dropped: Mapping[str, int] = field(default_factory=dict)   # malformed | duplicate | out_of_order | unknown -> count
+    reconciles: int = 0
 
 
 @runtime_checkable
