@@ -242,9 +242,10 @@ class AccountStream:
                 await asyncio.wait([watch, changed], return_when=asyncio.FIRST_COMPLETED)
             finally:
                 changed.cancel()
-            if not watch.done():
-                watch.cancel()
-                await asyncio.gather(watch, return_exceptions=True)
+                if not watch.done():  # the symbols changed, or the connection ends
+                    watch.cancel()
+                    await asyncio.gather(watch, return_exceptions=True)
+            if watch.cancelled():
                 continue
             got = watch.result()
             self._message()
