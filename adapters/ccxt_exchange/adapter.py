@@ -324,6 +324,7 @@ class CcxtAdapter:
             return ex
 
         spec = self._stream_spec
+        assert spec is not None  # only an account with a stream block streams
         return AccountStream(
             f"{self.venue}/{self.account}", quote=self.quote_currency, build=build, parse_order=self._parse_order,
             contract_size=lambda s: num((self._markets.get(s) or {}).get("contractSize")) or 1.0,

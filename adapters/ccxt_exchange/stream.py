@@ -85,7 +85,9 @@ class AccountStream:
         self._clock = clock
         self._wake: Optional[Callable[[str], None]] = None
         self._task: Optional[asyncio.Task] = None
-        self._state, self._reason, self._since = "off", "STREAM_DISABLED", None
+        self._state: str = "off"
+        self._reason: Optional[str] = "STREAM_DISABLED"
+        self._since: Optional[int] = None
         self._last_message: Optional[int] = None
         self._connected_at: Optional[int] = None  # when the current connection began (None: none)
         self.reconnects = 0
@@ -298,19 +300,17 @@ class AccountStream:
         self._once("drop:" + kind, logging.WARNING, "%s: stream message dropped (%s): %s; counted from now on, "
                    "the next REST reconcile wins", self.key, kind, scrub(what, self._secrets()))
 
-    def _changed(self, outcomes: Iterable[str]) -> None:
+    def _outcomes(self, outcomes: list[str]) -> None:
+        """Each dropped kind logged once; the runner woken when something changed."""
+        for o in outcomes:
+            if o in ("duplicate", "out_of_order"):
+                self._once("drop:" + o, logging.WARNING, "%s: stream update dropped (%s); counted from now on",
+                           self.key, o)
         if CHANGED in outcomes and self._wake is not None:
             try:
                 self._wake(self.key)
             except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
                 log.debug("%s: wake: %s", self.key, type(e).__name__)
-
-    def _outcomes(self, outcomes: list[str]) -> None:
-        for o in outcomes:
-            if o in ("duplicate", "out_of_order"):
-                self._once("drop:" + o, logging.WARNING, "%s: stream update dropped (%s); counted from now on",
-                           self.key, o)
-        self._changed(outcomes)
 
     # --- applying ccxt's answers ----------------------------------------------------------------------
 
@@ -318,19 +318,11 @@ class AccountStream:
         before = self.state.symbols()
         outcomes = []
         for p in got if isinstance(got, list) else [got]:
-            info = p.get("info") if isinstance(p, Mapping) else None
-            event = num(p.get("timestamp")) if isinstance(p, Mapping) else None
-            contracts = num(p.get("contracts")) if isinstance(p, Mapping) else None
-            leg = str((info or {}).get("ps") or "BOTH").upper()
-            symbol = p.get("symbol") if isinstance(p, Mapping) else None
-            if event is None or contracts is None or not isinstance(symbol, str) or leg not in LEGS:
-                self._dropped("malformed", f"position {symbol!r}")
+            row = _position_row(p)
+            if row is None:
+                self._dropped("malformed", "position")
                 continue
-            side = p.get("side")
-            if leg != "BOTH":
-                side = leg.lower()
-            outcomes.append(self.state.apply_position(symbol, leg, side, contracts, num(p.get("entryPrice")) or None,
-                                                      int(event)))
+            outcomes.append(self.state.apply_position(*row))
         self._outcomes(outcomes)
         if self.state.symbols() != before:
             self._symbols_changed.set()
@@ -389,6 +381,20 @@ class AccountStream:
                 continue  # the liveness stream of every mark: only the positions' are kept
             outcomes.append(self.state.apply_mark(symbol, price, int(event)))
         self._outcomes(outcomes)
+
+
+def _position_row(p: Any) -> Optional[tuple[str, str, Optional[str], float, Optional[float], int]]:
+    """ccxt's streamed position as :meth:`StreamState.apply_position`'s arguments (symbol, leg
+    from Binance's ``ps``, side, contracts, entry price, event time), or None when it lacks one."""
+    if not isinstance(p, Mapping):
+        return None
+    info = p.get("info")
+    event, contracts, symbol = num(p.get("timestamp")), num(p.get("contracts")), p.get("symbol")
+    leg = str((info if isinstance(info, Mapping) else {}).get("ps") or "BOTH").upper()
+    if event is None or contracts is None or not isinstance(symbol, str) or leg not in LEGS:
+        return None
+    side = p.get("side") if leg == "BOTH" else leg.lower()
+    return symbol, leg, side, contracts, num(p.get("entryPrice")) or None, int(event)
 
 
 def _event_name(message: Any) -> str:
