@@ -11,7 +11,12 @@ What it owns
       to the market's step (ccxt ``amount_to_precision``, i.e. TRUNCATE), the minimum amount;
     * orders, the lookup of an order by client order id, cancels, and the venue's own dead man's
       switch (countdown), where the venue has one;
-    * a hard ``asyncio.wait_for(timeout)`` around every public operation (:mod:`.calls`).
+    * a hard ``asyncio.wait_for(timeout)`` around every public operation (:mod:`.calls`);
+    * where the account's ``stream`` block asks for it and its dialect streams, the private
+      stream (:mod:`.stream`): :meth:`CcxtAdapter.snapshot` then answers from the stream while
+      it is live and reads REST at the reconcile cadence, after a reconnect and while it is stale
+      or down (REST wins); the optional ``stream_health()``, ``set_wake()`` and
+      ``start_streams()`` of :class:`adapters.base.StreamHealth`'s contract.
 
 What it must not do
     tell venues apart. Whatever differs between venues — order parameters, client order id keys,
@@ -47,18 +52,20 @@ from ..base import (
     DmsStatus,
     OrderResult,
     Reason,
+    StreamHealth,
     check_close,
 )
 from . import parsing
 from .budget import OrderBudget
 from .calls import Calls, Op
-from .client import Factory, Urls, client_config, configure_client, create_client, default_factory
+from .client import Factory, Urls, client_config, configure_client, create_client, default_factory, pro_factory
 from .countdowns import Countdowns
 from .dialects import KNOWN_RAW_FIELDS, dialect_for
 from .dialects.base import Reads, bad_field
 from .errors import reason_for, scrub
 from .markets import Markets
 from .parsing import BadData, BadField, num
+from .stream import AccountStream
 
 log = logging.getLogger(__package__)
 
@@ -99,6 +106,9 @@ class CcxtAdapter:
       exchange's HTTP face in simulated time; the order budget still applies.
     * ``exchange_factory`` — ``config dict → exchange object``; the default builds
       ``ccxt.async_support.<venue>(config)``. Tests inject a ccxt-like fake here.
+    * ``stream_factory`` — the same for the streaming client of an account whose ``stream``
+      block is enabled on a dialect that streams; the default builds ``ccxt.pro.<venue>(config)``,
+      configured as the REST client (credentials, timeout, strict JSON, ``urls``).
 
     Raises :class:`AdapterError` on construction for an unreadable credential (``AUTH``) or a
     venue ccxt does not know (``UNSUPPORTED``) — never with a secret in it.
@@ -124,6 +134,7 @@ class CcxtAdapter:
         open_orders_max_age_s: Optional[float] = None,
         ccxt_rate_limit: bool = True,
         exchange_factory: Optional[Factory] = None,
+        stream_factory: Optional[Factory] = None,
     ):
         self.venue: str = account.venue
         self.account: str = account.name
@@ -168,6 +179,12 @@ class CcxtAdapter:
         self._orders: dict[str, Order] = {}
         self._orders_at: Optional[float] = None  # monotonic time of the last list of every open order
         self.capabilities = self._capabilities(rate)
+        self._stream_spec = getattr(account, "stream", None)
+        self._stream: Optional[AccountStream] = None
+        if self.dialect.streams and self._stream_spec is not None and self._stream_spec.enabled:
+            self._stream = self._make_stream(config, stream_factory or pro_factory(self.venue),
+                                             urls=urls, sandbox=getattr(account, "sandbox", False))
+        self._stream_said = False
 
     # --- settings the calls run with ----------------------------------------------------------------
 
@@ -289,9 +306,72 @@ class CcxtAdapter:
             err = AdapterError(Reason.BAD_RESPONSE, scrub(f"{what}: {e}", self._secrets), venue=self.venue)
         raise err
 
+    # --- the private stream ---------------------------------------------------------------------------
+
+    def _make_stream(self, config: dict, factory: Factory, *, urls: Urls, sandbox: bool) -> AccountStream:
+        def build() -> Any:
+            ex = create_client(factory, dict(config, options=dict(config["options"])), venue=self.venue,
+                               secrets=self._secrets)
+            configure_client(ex, self.dialect, market_type=self.market_type, sandbox=sandbox, urls=urls,
+                             secrets=self._secrets)
+            opts = getattr(ex, "options", None)
+            if isinstance(opts, dict):  # no REST read of ccxt's own: the adapter's reconcile seeds the state
+                opts["watchPositions"] = {**opts.get("watchPositions", {}), "fetchPositionsSnapshot": False,
+                                          "awaitPositionsSnapshot": False}
+            markets = getattr(self._ex, "markets", None)
+            if markets and callable(getattr(ex, "set_markets", None)):
+                ex.set_markets(markets, getattr(self._ex, "currencies", None))
+            return ex
+
+        spec = self._stream_spec
+        assert spec is not None  # only an account with a stream block streams
+        return AccountStream(
+            f"{self.venue}/{self.account}", quote=self.quote_currency, build=build, parse_order=self._parse_order,
+            contract_size=lambda s: num((self._markets.get(s) or {}).get("contractSize")) or 1.0,
+            rules=self.market_rules, classify=self.dialect.stream_message, secrets=lambda: self._secrets,
+            stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds)
+
+    def stream_health(self) -> StreamHealth:
+        """The private stream's state: off (STREAM_UNSUPPORTED on a dialect that does not stream,
+        STREAM_DISABLED without an enabled ``stream`` block), else the stream's own."""
+        if self._stream is not None:
+            return self._stream.health()
+        return StreamHealth(state="off", reason="STREAM_DISABLED" if self.dialect.streams else "STREAM_UNSUPPORTED",
+                            since_ms=None, last_message_ms=None)
+
+    def set_wake(self, cb: Callable[[str], None]) -> None:
+        """``cb(venue/account)`` when a stream update changed a position, a balance or a mark."""
+        if self._stream is not None:
+            self._stream.set_wake(cb)
+
+    async def start_streams(self) -> None:
+        """Start the private stream's watch tasks (idempotent); a venue that does not stream says
+        so here, once, and is polled."""
+        if self._stream is not None:
+            self._stream.start()
+        elif not self._stream_said:
+            self._stream_said = True
+            asked = self._stream_spec is not None and self._stream_spec.enabled
+            if not self.dialect.streams:
+                log.log(logging.WARNING if asked else logging.INFO,
+                        "%s/%s: %s has no private stream in this adapter (STREAM_UNSUPPORTED): polled over REST",
+                        self.venue, self.account, self.venue)
+
     # --- snapshot ---------------------------------------------------------------------------------
 
     async def snapshot(self) -> Snapshot:
+        """The account now. With a live private stream, its state (no REST call, ``fetch.calls``
+        0); REST when the stream is off, stale or down, at the reconcile cadence and after a
+        reconnect — then compared with the stream's state, and put in its place (REST wins)."""
+        stream = self._stream
+        if stream is None or stream.needs_rest():
+            snap = await self._rest_snapshot()
+            if stream is not None:
+                stream.reconcile(snap)
+            return snap
+        return stream.snapshot() or await self._rest_snapshot()
+
+    async def _rest_snapshot(self) -> Snapshot:
         """The account now: balances, positions (futures), open orders, equity and the market
         rules of every symbol in them. Never raises: a failure is a snapshot with ``fetch.ok``
         false, ``equity`` None and the reason code (secrets scrubbed from the message)."""
@@ -674,7 +754,10 @@ class CcxtAdapter:
     # --- lifecycle ------------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Close ccxt's HTTP session (bounded by the timeout; errors are swallowed)."""
+        """Stop the private stream, close ccxt's HTTP session (bounded by the timeout; errors are
+        swallowed)."""
+        if self._stream is not None:
+            await self._stream.stop()
         closer = getattr(self._ex, "close", None)
         if closer is None:
             return

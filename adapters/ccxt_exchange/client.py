@@ -6,7 +6,8 @@ What it owns
       :func:`adapters.base.resolve_secret` and handed to ccxt only: an API key and its secret, or
       a wallet's private key beside its public address), a logger pinned at WARNING, and the
       dialect's client options and the options it reads from the account's credentials;
-    * the default factory ``ccxt.async_support.<venue>(config)``, imported lazily;
+    * the default factory ``ccxt.async_support.<venue>(config)``, and the streaming one
+      ``ccxt.pro.<venue>(config)`` (:func:`pro_factory`), imported lazily;
     * configuring the built client: strict JSON, what the dialect prepares, our request pacer in place of ccxt's limiter
       (:class:`~.budget.RequestPacer`), the dialect's order-count endpoints off the weight limit
       and its reads at the venue's weights, the market type, the sandbox, and the ``urls``
@@ -144,13 +145,36 @@ def default_factory(venue: str) -> Factory:
     return build
 
 
+def pro_factory(venue: str) -> Factory:
+    """``config → ccxt.pro.<venue>(config)``: the streaming client of the venue (ccxt's
+    websocket API beside its REST one); UNSUPPORTED for an id ccxt.pro does not know."""
+
+    def build(config: dict) -> Any:
+        import ccxt.pro as ccxt_pro  # lazy
+
+        cls = getattr(ccxt_pro, venue, None)
+        if cls is None or not isinstance(cls, type):
+            raise AdapterError(Reason.UNSUPPORTED, f"ccxt.pro has no exchange {venue!r}", venue=venue)
+        return cls(config)
+
+    return build
+
+
 _HOST_RE = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]+", re.I)
+_WS_SCHEMES = {"http": "ws", "https": "wss"}
 
 
 def _rehost(api: Any, base: str) -> Any:
-    """Every URL of ccxt's ``urls['api']`` moved onto ``base`` (scheme and host), path kept."""
+    """Every URL of ccxt's ``urls['api']`` moved onto ``base`` (scheme and host), path kept; a
+    websocket URL (``wss://``) keeps to websockets: ``ws://`` onto an ``http://`` base, ``wss://``
+    onto an ``https://`` one."""
     if isinstance(api, str):
-        return _HOST_RE.sub(base, api, count=1) if _HOST_RE.match(api) else api
+        if not _HOST_RE.match(api):
+            return api
+        scheme, sep, rest = base.partition("://")
+        if api.lower().startswith(("ws://", "wss://")) and scheme.lower() in _WS_SCHEMES:
+            base = _WS_SCHEMES[scheme.lower()] + sep + rest
+        return _HOST_RE.sub(base, api, count=1)
     if isinstance(api, dict):
         return {k: _rehost(v, base) for k, v in api.items()}
     return api

@@ -188,6 +188,17 @@ class Dialect:
     # makes a size up from the notional and the mark price when the venue gives none
     position_size_field: Optional[str] = None
 
+    # Whether the adapter keeps this venue's accounts from ccxt's streaming API (``ccxt.pro``:
+    # positions, balance, orders and marks watched, :mod:`..stream`); False: polled over REST
+    streams: bool = False
+
+    def stream_message(self, message: Any) -> str:
+        """What one raw message of the venue's private or public stream is, before ccxt reads it:
+        ``ok`` (ccxt may have it), ``expired`` (the venue ended the stream's authorization),
+        ``unknown`` (an event the adapter does not read) or ``malformed`` (an event it reads
+        without what it reads of it). Only a streaming dialect is asked."""
+        return "ok"
+
     def checked_position(self, position: Any) -> Any:
         """ccxt's position as it is, once its raw row is seen to carry the venue's size
         (:attr:`position_size_field`); raises :class:`..parsing.BadField` naming it otherwise."""

@@ -72,6 +72,10 @@ class BinanceDialect(Dialect):
     countdown_method: str = "fapiPrivatePostCountdownCancelAll"
     countdown_futures_only: bool = True  # the spot/futures ``binance`` id has the countdown on futures only
 
+    def stream_message(self, message: Any) -> str:
+        """The USDⓈ-M user-data and mark price events (see :func:`stream_message`)."""
+        return stream_message(message)
+
     # ccxt's implicit method of the positions endpoint whose raw rows this dialect reads itself
     # (None: ccxt's fetch_positions)
     positions_method: Optional[str] = None
@@ -172,6 +176,60 @@ class BinanceDialect(Dialect):
         return SymbolCountdown(self.countdown_method)
 
 
+# The user-data events the stream reads, each with the fields it reads (a number where ``#``);
+# events Binance documents that the adapter leaves to ccxt, or to the next REST reconcile
+STREAM_EVENTS: Mapping[str, tuple[str, ...]] = {
+    "ACCOUNT_UPDATE": ("E#", "a"), "ORDER_TRADE_UPDATE": ("E#", "o"), "markPriceUpdate": ("E#", "s", "p#"),
+}
+STREAM_EVENTS_UNREAD = frozenset({"TRADE_LITE", "ACCOUNT_CONFIG_UPDATE", "MARGIN_CALL", "ALGO_UPDATE",
+                                  "CONDITIONAL_ORDER_TRIGGER_REJECT", "GRID_UPDATE", "STRATEGY_UPDATE"})
+
+
+def stream_message(message: Any) -> str:
+    """``ok``, ``expired`` (``listenKeyExpired``), ``unknown`` or ``malformed`` (see
+    :meth:`.base.Dialect.stream_message`): an account update whose balances or positions lack
+    their asset, wallet balance, symbol, amount or leg; an order update without its symbol,
+    id, status or side; a mark without its price. A subscription's answer (no event) is ok."""
+    if isinstance(message, list):  # ``!markPrice@arr``: every row a mark
+        kinds = {stream_message(m) for m in message}
+        return next((k for k in ("malformed", "unknown") if k in kinds), "ok")
+    if not isinstance(message, Mapping):
+        return "malformed"
+    event = message.get("e")
+    if event is None:
+        return "ok" if "id" in message or "result" in message else "unknown"
+    if event == "listenKeyExpired":
+        return "expired"
+    if event in STREAM_EVENTS_UNREAD:
+        return "ok"
+    fields = STREAM_EVENTS.get(event) if isinstance(event, str) else None
+    if fields is None:
+        return "unknown"
+    if not all(_has(message, f) for f in fields):
+        return "malformed"
+    if event == "ACCOUNT_UPDATE":
+        data = message["a"]
+        rows = (data.get("B"), data.get("P")) if isinstance(data, Mapping) else (None, None)
+        wanted = (("a", "wb#"), ("s", "pa#", "ps"))
+        if not all(isinstance(r, list) and all(isinstance(x, Mapping) and all(_has(x, f) for f in w) for x in r)
+                   for r, w in zip(rows, wanted)):
+            return "malformed"
+    if event == "ORDER_TRADE_UPDATE":
+        order = message["o"]
+        if not isinstance(order, Mapping) or not all(_has(order, f) for f in ("s", "i", "X", "S", "T#")):
+            return "malformed"
+    return "ok"
+
+
+def _has(row: Mapping[str, Any], spec: str) -> bool:
+    """Whether ``row`` has the field ``spec`` names (a number, ending ``#``)."""
+    key = spec.rstrip("#")
+    value = row.get(key)
+    if spec.endswith("#"):
+        return num(value) is not None
+    return value is not None and value != ""
+
+
 def _info(order: Any) -> Mapping[str, Any]:
     """The venue's own row of ccxt's order (its ``info``)."""
     if not isinstance(order, Mapping):
@@ -246,6 +304,7 @@ BINANCE_USDM = BinanceDialect(
     open_orders_max_age_s=9.0,
     positions_method="fapiPrivateV3GetPositionRisk",
     book_limits=(5, 10, 20, 50, 100, 500, 1000),  # GET /fapi/v1/depth refuses any other limit (-1130)
+    streams=True,  # the user-data stream (listen key) and the mark price streams
 )
 BINANCE_COINM = BinanceDialect(
     id="binancecoinm", order_rate=DEFAULT_ORDER_RATE,

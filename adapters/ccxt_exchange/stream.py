@@ -1,0 +1,409 @@
+"""One account's private stream through ccxt's streaming API (``ccxt.pro``): watch loops, health.
+
+What it owns
+    * the streaming client's life: built by ``build()`` (a ``ccxt.pro.<venue>`` client configured
+      as the REST one: credentials, timeout, strict JSON, rehosted urls), one per connection, so
+      that a reconnect authenticates afresh (a new listen key on Binance), closed when its
+      connection ends;
+    * the watch loops: ``watch_positions``, ``watch_balance``, ``watch_orders`` and
+      ``watch_mark_prices`` over the symbols of the positions held (the mark loop starts again on
+      the new list when it changes; with no position it watches every mark, so that a live stream
+      is never silent), each answer applied to a :class:`~.streamstate.StreamState`;
+    * the raw messages before ccxt reads them (its ``handle_message``): when the last one came,
+      and the dialect's verdict — an unknown or malformed message dropped and counted, a listen
+      key that expired ending the connection (``down``, LISTEN_KEY_EXPIRED, until reconnected);
+    * reconnecting with backoff (``backoff_s · 2^n`` capped at ``max_backoff_s``), counted; a
+      stream silent for three times ``stale_after`` reconnected too (a stall the socket's
+      keepalive did not see);
+    * :meth:`AccountStream.health`: off | connecting | live | stale | down, with its reason;
+    * the wake callback, called when a position, a balance or a mark changed (never for a
+      duplicate or an update that changed nothing), and the one-time log of each kind of
+      dropped message per account.
+
+What it must not do
+    read REST (the adapter does, and hands its snapshot to :meth:`AccountStream.reconcile`),
+    import ccxt (the ``build`` callable does, lazily), or log anything but scrubbed text.
+
+Known limit: ccxt resolves a watch with one message; a second message ccxt reads before the loop
+awaits again reaches ccxt's cache, not this state. The REST reconcile (every ``reconcile_every``)
+puts it right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+from killswitch.snapshot import MarketRules, Order, Snapshot
+
+from ..base import StreamHealth
+from .errors import reason_for, scrub
+from .parsing import num
+from .streamstate import CHANGED, LEGS, StreamState
+
+log = logging.getLogger(__package__)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ListenKeyExpired(Exception):
+    """The venue said the stream's listen key expired: the connection is over."""
+
+
+class Stalled(Exception):
+    """No message for three times ``stale_after``: the connection is given up."""
+
+
+class AccountStream:
+    """The private stream of one account (``key`` is the runner's ``venue/account``).
+
+    ``build()`` makes a streaming client; ``parse_order(ccxt_order)`` reads an open order as the
+    REST snapshot does; ``contract_size(symbol)`` and ``rules(symbol)`` come from the markets;
+    ``classify(message)`` is the dialect's :meth:`~.dialects.base.Dialect.stream_message`."""
+
+    def __init__(self, key: str, *, quote: str, build: Callable[[], Any], parse_order: Callable[[Any], Order],
+                 contract_size: Callable[[str], float], rules: Callable[[str], Optional[MarketRules]],
+                 classify: Callable[[Any], str], secrets: Callable[[], Iterable[str]],
+                 stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
+                 backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms):
+        self.key = key
+        self.state = StreamState(quote)
+        self._build = build
+        self._parse_order = parse_order
+        self._contract_size = contract_size
+        self._rules = rules
+        self._classify = classify
+        self._secrets = secrets
+        self.stale_after_ms = int(stale_after_s * 1000)
+        self.reconcile_every_ms = int(reconcile_every_s * 1000)
+        self.backoff_s = float(backoff_s)
+        self.max_backoff_s = float(max_backoff_s)
+        self._clock = clock
+        self._wake: Optional[Callable[[str], None]] = None
+        self._task: Optional[asyncio.Task] = None
+        self._state: str = "off"
+        self._reason: Optional[str] = "STREAM_DISABLED"
+        self._since: Optional[int] = None
+        self._last_message: Optional[int] = None
+        self._connected_at: Optional[int] = None  # when the current connection began (None: none)
+        self.reconnects = 0
+        self.disagreements = 0
+        self.reconciles = 0
+        self._reconciled_at: Optional[int] = None
+        self._reconcile_due = True  # after each (re)connect: REST wins first
+        self._symbols_changed = asyncio.Event()
+        self._expired = asyncio.Event()
+        self._logged: set[str] = set()
+
+    # --- what the adapter reads -------------------------------------------------------------------
+
+    def set_wake(self, cb: Optional[Callable[[str], None]]) -> None:
+        self._wake = cb
+
+    def health(self) -> StreamHealth:
+        state, reason, since = self._state, self._reason, self._since
+        now = self._clock()
+        if state == "live" and self._last_message is not None and now - self._last_message > self.stale_after_ms:
+            state, reason, since = "stale", "STREAM_STALE", self._last_message + self.stale_after_ms
+        return StreamHealth(state=state, reason=reason, since_ms=since, last_message_ms=self._last_message,
+                            reconnects=self.reconnects, disagreements=self.disagreements,
+                            dropped=dict(self.state.dropped), reconciles=self.reconciles)
+
+    def needs_rest(self) -> bool:
+        """Whether the next snapshot reads REST: the stream is not live, a reconnect has not been
+        reconciled yet, or the last reconcile is ``reconcile_every`` old."""
+        if self.health().state != "live" or self._reconcile_due or self._reconciled_at is None:
+            return True
+        return self._clock() - self._reconciled_at >= self.reconcile_every_ms
+
+    def snapshot(self) -> Optional[Snapshot]:
+        """The account from the stream's state (None before a REST snapshot gave its base)."""
+        now = self._clock()
+        return self.state.snapshot(now, self._last_message or now, self._contract_size, self._rules)
+
+    def reconcile(self, rest: Snapshot) -> None:
+        """A good REST snapshot: compared with the stream's state (each kind of disagreement
+        logged once per account, every one counted) and put in its place."""
+        if not rest.fetch.ok:
+            return
+        before = set(self.state.symbols())
+        found = self.state.reconcile(rest, self._clock(), self._contract_size)
+        self.reconciles += 1
+        self._reconciled_at = self._clock()
+        self._reconcile_due = False
+        if found:
+            self.disagreements += 1
+        for d in found:
+            self._once("disagree:" + d.kind, logging.WARNING, "%s: stream and REST disagree on %s (REST wins): %s",
+                       self.key, d.kind, scrub(d.detail, self._secrets()))
+        if set(self.state.symbols()) != before:
+            self._symbols_changed.set()
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the connection's supervisor (idempotent)."""
+        if self._task is None or self._task.done():
+            self._enter("connecting", None)
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"stream {self.key}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._enter("off", "STREAM_DISABLED")
+
+    def _enter(self, state: str, reason: Optional[str]) -> None:
+        if (state, reason) != (self._state, self._reason):
+            self._state, self._reason, self._since = state, reason, self._clock()
+
+    def _once(self, what: str, level: int, msg: str, *args: Any) -> None:
+        if what not in self._logged:
+            self._logged.add(what)
+            log.log(level, msg, *args)
+
+    async def _run(self) -> None:
+        attempt = 0
+        first = True
+        while True:
+            if not first:
+                self.reconnects += 1
+            first = False
+            self._enter("connecting", None)
+            self._reconcile_due = True
+            self._expired.clear()
+            self._connected_at = None
+            reason = "STREAM_DOWN"
+            ex: Any = None
+            try:
+                ex = self._build()
+                self._tap(ex)
+                await self._connection(ex)
+            except asyncio.CancelledError:
+                await self._close(ex)
+                raise
+            except ListenKeyExpired:
+                reason = "LISTEN_KEY_EXPIRED"
+                log.warning("%s: the stream's listen key expired; reconnecting", self.key)
+            except Exception as e:  # noqa: BLE001 — every end of a connection is a reconnect
+                what = "stalled" if isinstance(e, Stalled) else reason_for(e).value
+                log.warning("%s: stream down (%s): %s", self.key, what,
+                            scrub(f"{type(e).__name__}: {e}", self._secrets()))
+            await self._close(ex)
+            if self._connected_at is not None:
+                attempt = 0  # it was live: the next try is not a retry of a failing one
+            self._enter("down", reason)
+            await asyncio.sleep(min(self.max_backoff_s, self.backoff_s * 2 ** attempt))
+            attempt += 1
+
+    async def _close(self, ex: Any) -> None:
+        closer = getattr(ex, "close", None)
+        if closer is not None:
+            try:
+                await asyncio.wait_for(closer(), 5.0)
+            except Exception as e:  # noqa: BLE001
+                log.debug("%s: stream close: %s", self.key, reason_for(e).value)
+
+    async def _connection(self, ex: Any) -> None:
+        """The watch loops of one connection, until one ends it (a disconnect raises)."""
+        loops = [self._loop(ex, "watch_positions", self._on_positions),
+                 self._loop(ex, "watch_balance", self._on_balance),
+                 self._loop(ex, "watch_orders", self._on_orders),
+                 self._marks(ex), self._watchdog()]
+        tasks = [asyncio.ensure_future(c) for c in loops]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for t in done:
+                if t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _loop(self, ex: Any, method: str, apply: Callable[[Any], None]) -> None:
+        watch = getattr(ex, method)
+        while True:
+            got = await watch()
+            self._message()
+            apply(got)
+
+    async def _marks(self, ex: Any) -> None:
+        """``watch_mark_prices`` over the positions' symbols, begun again when they change."""
+        while True:
+            self._symbols_changed.clear()
+            symbols = list(self.state.symbols()) or None
+            watch = asyncio.ensure_future(ex.watch_mark_prices(symbols))
+            changed = asyncio.ensure_future(self._symbols_changed.wait())
+            try:
+                await asyncio.wait([watch, changed], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                changed.cancel()
+                if not watch.done():  # the symbols changed, or the connection ends
+                    watch.cancel()
+                    await asyncio.gather(watch, return_exceptions=True)
+            if watch.cancelled():
+                continue
+            got = watch.result()
+            self._message()
+            self._on_marks(got, set(symbols or ()))
+
+    async def _watchdog(self) -> None:
+        """Ends the connection when the venue said the listen key expired, or after a long stall."""
+        while True:
+            try:
+                await asyncio.wait_for(self._expired.wait(), max(self.stale_after_ms / 4000, 0.05))
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+            if self._expired.is_set():
+                raise ListenKeyExpired()
+            last = self._last_message if self._last_message is not None else self._since
+            if last is not None and self._clock() - last > 3 * self.stale_after_ms:
+                raise Stalled()
+
+    def _tap(self, ex: Any) -> None:
+        """See every raw message before ccxt does: the last message's time, and the dialect's
+        verdict (an unknown or malformed one never reaches ccxt; an expiry ends the connection)."""
+        handle = getattr(ex, "handle_message", None)
+        if handle is None:
+            return
+
+        def tapped(client: Any, message: Any) -> Any:
+            self._message()
+            kind = self._classify(message)
+            if kind == "expired":
+                self._expired.set()
+                self._enter("down", "LISTEN_KEY_EXPIRED")
+                return None
+            if kind in ("unknown", "malformed"):
+                self._dropped(kind, _event_name(message))
+                return None
+            return handle(client, message)
+
+        ex.handle_message = tapped
+
+    def _message(self) -> None:
+        now = self._clock()
+        self._last_message = now
+        if self._connected_at is None:
+            self._connected_at = now
+        if self._state != "down" or self._reason != "LISTEN_KEY_EXPIRED":
+            self._enter("live", None)
+
+    def _dropped(self, kind: str, what: str) -> None:
+        self.state.drop(kind)
+        self._once("drop:" + kind, logging.WARNING, "%s: stream message dropped (%s): %s; counted from now on, "
+                   "the next REST reconcile wins", self.key, kind, scrub(what, self._secrets()))
+
+    def _outcomes(self, outcomes: list[str]) -> None:
+        """Each dropped kind logged once; the runner woken when something changed."""
+        for o in outcomes:
+            if o in ("duplicate", "out_of_order"):
+                self._once("drop:" + o, logging.WARNING, "%s: stream update dropped (%s); counted from now on",
+                           self.key, o)
+        if CHANGED in outcomes and self._wake is not None:
+            try:
+                self._wake(self.key)
+            except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
+                log.debug("%s: wake: %s", self.key, type(e).__name__)
+
+    # --- applying ccxt's answers ----------------------------------------------------------------------
+
+    def _on_positions(self, got: Any) -> None:
+        before = self.state.symbols()
+        outcomes = []
+        for p in got if isinstance(got, list) else [got]:
+            row = _position_row(p)
+            if row is None:
+                self._dropped("malformed", "position")
+                continue
+            outcomes.append(self.state.apply_position(*row))
+        self._outcomes(outcomes)
+        if self.state.symbols() != before:
+            self._symbols_changed.set()
+
+    def _on_balance(self, got: Any) -> None:
+        """The wallet balances of the account update ccxt last read (its ``info``: the raw
+        event, whose ``E`` orders it); ccxt's running totals are not read."""
+        info = got.get("info") if isinstance(got, Mapping) else None
+        event = num(info.get("E")) if isinstance(info, Mapping) else None
+        data = info.get("a") if isinstance(info, Mapping) else None
+        rows = data.get("B") if isinstance(data, Mapping) else None
+        if event is None or not isinstance(rows, list):
+            if isinstance(info, Mapping) and info.get("e") not in (None, "ACCOUNT_UPDATE"):
+                return  # another event of ccxt's balance (none on USDⓈ-M): nothing of the wallet
+            self._dropped("malformed", "balance")
+            return
+        outcomes = []
+        for row in rows:
+            wb = num(row.get("wb")) if isinstance(row, Mapping) else None
+            asset = row.get("a") if isinstance(row, Mapping) else None
+            if wb is None or not isinstance(asset, str):
+                self._dropped("malformed", "balance row")
+                continue
+            outcomes.append(self.state.apply_wallet(asset, wb, int(event)))
+        self._outcomes(outcomes)
+
+    def _on_orders(self, got: Any) -> None:
+        outcomes = []
+        for o in got if isinstance(got, list) else [got]:
+            oid = o.get("id") if isinstance(o, Mapping) else None
+            event = num(o.get("lastUpdateTimestamp") or o.get("timestamp")) if isinstance(o, Mapping) else None
+            if oid is None or event is None:
+                self._dropped("malformed", "order")
+                continue
+            order: Optional[Order] = None
+            if o.get("status") == "open":
+                try:
+                    order = self._parse_order(o)
+                except Exception as e:  # noqa: BLE001 — an order it cannot read is malformed, never applied
+                    self._dropped("malformed", f"order {oid}: {e}")
+                    continue
+            outcomes.append(self.state.apply_order(str(oid), order, int(event)))
+        self._outcomes([o for o in outcomes if o != CHANGED])  # an order never wakes the runner
+
+    def _on_marks(self, got: Any, watched: set[str]) -> None:
+        outcomes = []
+        rows = got.values() if isinstance(got, Mapping) else []
+        for t in rows:
+            symbol = t.get("symbol") if isinstance(t, Mapping) else None
+            price = num(t.get("markPrice")) if isinstance(t, Mapping) else None
+            event = num(t.get("timestamp")) if isinstance(t, Mapping) else None
+            if not isinstance(symbol, str) or price is None or price <= 0 or event is None:
+                self._dropped("malformed", f"mark {symbol!r}")
+                continue
+            if watched and symbol not in watched or not watched and symbol not in self.state.symbols():
+                continue  # the liveness stream of every mark: only the positions' are kept
+            outcomes.append(self.state.apply_mark(symbol, price, int(event)))
+        self._outcomes(outcomes)
+
+
+def _position_row(p: Any) -> Optional[tuple[str, str, Optional[str], float, Optional[float], int]]:
+    """ccxt's streamed position as :meth:`StreamState.apply_position`'s arguments (symbol, leg
+    from Binance's ``ps``, side, contracts, entry price, event time), or None when it lacks one."""
+    if not isinstance(p, Mapping):
+        return None
+    info = p.get("info")
+    event, contracts, symbol = num(p.get("timestamp")), num(p.get("contracts")), p.get("symbol")
+    leg = str((info if isinstance(info, Mapping) else {}).get("ps") or "BOTH").upper()
+    if event is None or contracts is None or not isinstance(symbol, str) or leg not in LEGS:
+        return None
+    side = p.get("side") if leg == "BOTH" else leg.lower()
+    return symbol, leg, side, contracts, num(p.get("entryPrice")) or None, int(event)
+
+
+def _event_name(message: Any) -> str:
+    """What a dropped message was, for its log line: its event name, never its body."""
+    if isinstance(message, Mapping):
+        return f"event {str(message.get('e'))[:40]!r}"
+    if isinstance(message, list):
+        return f"a list of {len(message)}"
+    return f"a {type(message).__name__}"
+
+
+__all__ = ["AccountStream", "ListenKeyExpired", "Stalled"]

@@ -1,0 +1,306 @@
+"""The ccxt adapter's private stream against a hand-written ccxt.pro-like client: scripted watch
+answers, a ccxt NetworkError for a disconnect, nothing at all for a stall, raw messages through
+its ``handle_message`` (what ccxt calls for every frame), and the REST side the fake of
+tests/unit/test_ccxt_adapter.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import ccxt
+import pytest
+
+from adapters.ccxt_exchange import CcxtAdapter
+from adapters.ccxt_exchange.client import _rehost
+from tests.unit.test_ccxt_adapter import _creds  # noqa: F401 — the credentials' environment, for every test
+from tests.unit.test_ccxt_adapter import API_KEY, BTC, FakeExchange, account, ccxt_position
+
+
+class Venue:
+    """What the fake streaming clients of one account read from: one queue per watch."""
+
+    def __init__(self):
+        self.queues: dict[str, asyncio.Queue] = {}
+        self.clients: list[FakePro] = []
+        self.mark_symbols: list = []
+
+    def q(self, name: str) -> asyncio.Queue:
+        return self.queues.setdefault(name, asyncio.Queue())
+
+    def factory(self, config):
+        self.config = config
+        c = FakePro(self)
+        self.clients.append(c)
+        return c
+
+    def push(self, name: str, value) -> None:
+        self.q(name).put_nowait(value)
+
+    def raw(self, message) -> None:
+        self.clients[-1].handle_message(None, message)
+
+
+class FakePro:
+    """A ccxt.pro-like client: each watch answers the next item of its queue (raised when it is an
+    exception), and waits while there is none."""
+
+    def __init__(self, venue: Venue):
+        self.venue = venue
+        self.options: dict = {}
+        self.urls = {"api": {"ws": {"linear": "wss://fstream.binance.com/ws"}}}
+        self.has = {}
+        self.closed = False
+        self.handled: list = []
+
+    async def _next(self, name):
+        got = await self.venue.q(name).get()
+        if isinstance(got, BaseException):
+            raise got
+        return got
+
+    async def watch_positions(self):
+        return await self._next("positions")
+
+    async def watch_balance(self):
+        return await self._next("balance")
+
+    async def watch_orders(self):
+        return await self._next("orders")
+
+    async def watch_mark_prices(self, symbols=None):
+        self.venue.mark_symbols.append(symbols)
+        return await self._next("marks")
+
+    def handle_message(self, client, message):
+        self.handled.append(message)
+
+    async def close(self):
+        self.closed = True
+
+
+def stream_position(contracts, event, entry=48000.0, side="long"):
+    return {"info": {"s": "BTCUSDT", "pa": str(contracts), "ps": "BOTH"}, "symbol": BTC, "contracts": contracts,
+            "side": side if contracts else None, "entryPrice": entry, "timestamp": event}
+
+
+def mark(price, event, symbol=BTC):
+    return {symbol: {"symbol": symbol, "markPrice": price, "timestamp": event}}
+
+
+def adapter(rest: FakeExchange, venue: Venue, stream=None, name="binanceusdm"):
+    spec = {"enabled": True, "reconcile_every": "30s", "stale_after": "10s"} if stream is None else stream
+    return CcxtAdapter(account(name, stream=spec), exchange_factory=rest.factory, stream_factory=venue.factory,
+                       timeout=2.0, max_retries=0)
+
+
+def rest_exchange(contracts=0.5):
+    rest = FakeExchange()
+    rest.positions = [ccxt_position(contracts=contracts, mark=50000.0, entry=48000.0, upnl=1000.0 * contracts / 0.5)]
+    return rest
+
+
+async def settle(until, timeout=2.0):
+    for _ in range(int(timeout / 0.01)):
+        if until():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not reached in time")
+
+
+def test_a_live_stream_answers_the_snapshot_without_a_rest_call_and_wakes_on_a_change():
+    async def body():
+        rest, venue = rest_exchange(), Venue()
+        a = adapter(rest, venue)
+        woken: list[str] = []
+        a.set_wake(woken.append)
+        await a.start_streams()
+        first = await a.snapshot()  # REST seeds the stream's state
+        assert first.fetch.calls > 0
+        venue.push("positions", [stream_position(0.8, 1000)])
+        venue.push("marks", mark(51000.0, 1001))
+        await settle(lambda: a.stream_health().state == "live" and len(woken) >= 2)
+        snap = await a.snapshot()
+        assert snap.fetch.ok and snap.fetch.calls == 0
+        (p,) = snap.positions
+        assert (p.contracts, p.mark_price, p.liquidation_price) == (0.8, 51000.0, 30000.0)
+        assert woken[0] == "binanceusdm/main"
+        venue.push("marks", mark(51000.0, 1001))  # the same mark again: dropped, no wake
+        await settle(lambda: a.stream_health().dropped.get("duplicate") == 1)
+        assert len(woken) == 2
+        await a.close()
+        assert venue.clients[0].closed
+
+    asyncio.run(body())
+
+
+def test_the_reconcile_cadence_reads_rest_counts_the_disagreement_and_rest_wins(caplog):
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"})
+        await a.start_streams()
+        await a.snapshot()
+        venue.push("positions", [stream_position(0.7, 1000)])  # the stream is wrong: REST still says 0.5
+        await settle(lambda: a.stream_health().state == "live")
+        assert (await a.snapshot()).positions[0].contracts == 0.7
+        await asyncio.sleep(0.25)
+        snap = await a.snapshot()
+        assert snap.fetch.calls > 0 and snap.positions[0].contracts == 0.5
+        h = a.stream_health()
+        assert (h.disagreements, h.reconciles) == (1, 2)
+        assert (await a.snapshot()).positions[0].contracts == 0.5  # the stream's state is REST's now
+        await a.close()
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(body())
+    said = [r.getMessage() for r in caplog.records if "disagree on positions" in r.getMessage()]
+    assert len(said) == 1 and "stream=0.7 rest=0.5" in said[0]  # (its equity, 0.2 BTC of PnL apart, too)
+
+
+def test_a_disconnect_is_down_then_reconnected_and_the_next_snapshot_reads_rest(caplog):
+    async def body():
+        rest, venue = rest_exchange(), Venue()
+        a = adapter(rest, venue)
+        a._stream.backoff_s = 0.3
+        await a.start_streams()
+        await a.snapshot()
+        venue.push("balance", {"info": {"e": "ACCOUNT_UPDATE", "E": 5, "a": {"B": [{"a": "USDT", "wb": "900"}]}}})
+        await settle(lambda: a.stream_health().state == "live")
+        live = await a.snapshot()
+        assert live.fetch.calls == 0
+        venue.push("orders", ccxt.NetworkError(f"connection reset apiKey={API_KEY}"))
+        await settle(lambda: a.stream_health().state == "down")
+        assert a.stream_health().reason == "STREAM_DOWN"
+        assert (await a.snapshot()).fetch.calls > 0  # down: REST
+        await settle(lambda: len(venue.clients) == 2)
+        assert venue.clients[0].closed and a.stream_health().reconnects == 1
+        venue.push("marks", mark(50500.0, 2000))
+        await settle(lambda: a.stream_health().state == "live")
+        assert (await a.snapshot()).fetch.calls > 0  # after a reconnect REST wins first
+        assert (await a.snapshot()).fetch.calls == 0
+        await a.close()
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(body())
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "stream down (EXCHANGE_UNAVAILABLE)" in text and API_KEY not in text
+
+
+def test_a_stalled_stream_is_stale_and_the_snapshot_reads_rest():
+    async def body():
+        rest, venue = rest_exchange(), Venue()
+        a = adapter(rest, venue, stream={"stale_after": "150ms"})
+        await a.start_streams()
+        await a.snapshot()
+        venue.push("marks", mark(50500.0, 2000))
+        await settle(lambda: a.stream_health().state == "live")
+        assert (await a.snapshot()).fetch.calls == 0
+        await asyncio.sleep(0.2)  # nothing comes
+        h = a.stream_health()
+        assert (h.state, h.reason) == ("stale", "STREAM_STALE")
+        assert h.since_ms == h.last_message_ms + 150
+        assert (await a.snapshot()).fetch.calls > 0
+        await a.close()
+
+    asyncio.run(body())
+
+
+def test_out_of_order_and_malformed_answers_are_dropped_and_counted_never_applied():
+    async def body():
+        rest, venue = rest_exchange(), Venue()
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await a.snapshot()
+        venue.push("positions", [stream_position(0.9, 1000)])
+        venue.push("positions", [stream_position(0.1, 900)])  # older than what is held
+        venue.push("positions", [{"symbol": BTC, "contracts": None, "timestamp": 1100}])
+        await settle(lambda: sum(a.stream_health().dropped.values()) == 2)
+        assert a.stream_health().dropped == {"out_of_order": 1, "malformed": 1}
+        assert (await a.snapshot()).positions[0].contracts == 0.9
+        await a.close()
+
+    asyncio.run(body())
+
+
+def test_raw_messages_unknown_or_malformed_never_reach_ccxt_and_a_listen_key_expiry_reconnects(caplog):
+    async def body():
+        rest, venue = rest_exchange(), Venue()
+        a = adapter(rest, venue)
+        a._stream.backoff_s = 0.05
+        await a.start_streams()
+        await a.snapshot()
+        await settle(lambda: venue.clients)
+        good = {"e": "markPriceUpdate", "E": 1, "s": "BTCUSDT", "p": "50000"}
+        venue.raw(good)
+        venue.raw({"e": "SOMETHING_NEW", "E": 2})
+        venue.raw({"e": "ACCOUNT_UPDATE", "E": 3, "a": {"B": [{"a": "USDT"}], "P": []}})  # no wb
+        venue.raw({"e": "ACCOUNT_UPDATE", "E": 3, "a": {"B": [{"a": "USDT"}], "P": []}})
+        assert venue.clients[0].handled == [good]
+        assert a.stream_health().dropped == {"unknown": 1, "malformed": 2}
+        venue.raw({"e": "listenKeyExpired", "E": 4})
+        h = a.stream_health()
+        assert (h.state, h.reason) == ("down", "LISTEN_KEY_EXPIRED")
+        await settle(lambda: len(venue.clients) == 2)
+        venue.push("marks", mark(50500.0, 2000))
+        await settle(lambda: a.stream_health().state == "live")
+        assert a.stream_health().reconnects == 1
+        await a.close()
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(body())
+    dropped = [r.getMessage() for r in caplog.records if "dropped (malformed)" in r.getMessage()]
+    assert len(dropped) == 1  # once per kind and account
+
+
+def test_the_mark_watch_follows_the_positions_symbols():
+    async def body():
+        rest, venue = FakeExchange(), Venue()  # flat at start
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await a.snapshot()
+        await settle(lambda: venue.mark_symbols)
+        assert venue.mark_symbols[-1] is None  # no position: every mark, so a live stream is never silent
+        venue.push("positions", [stream_position(0.3, 1000)])
+        await settle(lambda: venue.mark_symbols[-1] == [BTC])
+        await a.close()
+
+    asyncio.run(body())
+
+
+@pytest.mark.parametrize("venue_id, spec, reason", [
+    ("bybit", {"enabled": True}, "STREAM_UNSUPPORTED"),
+    ("okx", None, "STREAM_UNSUPPORTED"),
+    ("binanceusdm", None, "STREAM_DISABLED"),
+    ("binanceusdm", {"enabled": False}, "STREAM_DISABLED"),
+])
+def test_an_account_without_a_stream_is_off_with_its_reason_and_polls(venue_id, spec, reason, monkeypatch, caplog):
+    monkeypatch.setenv("KS_TEST_PASS", "pass-phrase-42xyz")
+    rest, venue = FakeExchange(venue_id), Venue()
+    kw = {} if spec is None else {"stream": spec}
+    a = CcxtAdapter(account(venue_id, **kw), exchange_factory=rest.factory, stream_factory=venue.factory)
+
+    async def body():
+        await a.start_streams()
+        await a.start_streams()
+        return await a.snapshot()
+
+    with caplog.at_level(logging.INFO):
+        snap = asyncio.run(body())
+    h = a.stream_health()
+    assert (h.state, h.reason) == ("off", reason)
+    assert venue.clients == [] and snap.fetch.calls > 0
+    said = [r for r in caplog.records if "STREAM_UNSUPPORTED" in r.getMessage()]
+    assert len(said) == (1 if reason == "STREAM_UNSUPPORTED" else 0)
+    if said:
+        assert said[0].levelno == (logging.WARNING if spec else logging.INFO)
+
+
+def test_the_streaming_client_is_configured_as_the_rest_one_and_websocket_urls_keep_their_scheme():
+    rest, venue = rest_exchange(), Venue()
+    a = adapter(rest, venue)
+    ex = a._stream._build()
+    assert venue.config["apiKey"] == API_KEY and venue.config["timeout"] == 2000
+    assert ex.options["watchPositions"]["fetchPositionsSnapshot"] is False
+    assert _rehost({"ws": "wss://fstream.binance.com/ws", "rest": "https://fapi.binance.com/fapi/v1"},
+                   "http://127.0.0.1:8765") == {"ws": "ws://127.0.0.1:8765/ws", "rest": "http://127.0.0.1:8765/fapi/v1"}
+    assert _rehost("wss://fstream.binance.com/ws", "https://testnet.example") == "wss://testnet.example/ws"
