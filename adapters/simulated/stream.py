@@ -358,7 +358,7 @@ class StreamFace:
         if isinstance(c, MarkSet):
             update = mark_price_update(self.engine, c.symbol, c.price, c.ts)
             for s in self.sockets:
-                self._send_marks(s, [update], only=lambda name, sym=c.symbol: _names(name, sym))
+                self._send_marks(s, [update], [n for n in sorted(s.streams) if _names(n, c.symbol)])
             return
         body = account_update(self.engine, c) if isinstance(c, AccountChanged) else order_trade_update(self.engine, c)
         text = _dumps(body)
@@ -366,10 +366,10 @@ class StreamFace:
             if s.key is not None and s.account == c.account:
                 s.queue.put_nowait(("user", text))
 
-    def _send_marks(self, s: _Socket, updates: list[dict], only: Callable[[str], bool]) -> None:
-        for name in sorted(s.streams):
-            if not only(name):
-                continue
+    def _send_marks(self, s: _Socket, updates: list[dict], names: list[str]) -> None:
+        """``updates`` on the socket's streams ``names``: an array on ``!markPrice@arr``, one
+        event per symbol on a symbol's stream."""
+        for name in names:
             if name.startswith("!"):
                 s.queue.put_nowait(("market", _dumps(updates)))
             else:
@@ -399,7 +399,7 @@ class StreamFace:
                     updates = [mark_price_update(eng, sym, eng.mark(sym, now), now) for sym in symbols
                                if sym in eng.paths]
                     if updates:
-                        self._send_marks(s, updates, only=lambda n, want=name: n == want)
+                        self._send_marks(s, updates, [name])
 
     async def _write(self, s: _Socket) -> None:
         """Send what the socket's queue holds, through the stream faults (never the answers)."""
