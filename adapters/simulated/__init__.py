@@ -1,4 +1,4 @@
-"""The simulated exchange: one deterministic engine, two faces.
+"""The simulated exchange: one deterministic engine, several faces.
 
 * :mod:`.engine` — :class:`SimExchange`, the exchange model (accounts, markets, marks, orders,
   fills, positions, rate limits, countdown cancel-all); no wall clock, no I/O.
@@ -7,6 +7,9 @@
 * :mod:`.paths` / :mod:`.scenarios` — price paths of time and named market scenarios.
 * :mod:`.adapter` — :class:`SimulatedAdapter`, the in-process ``ExchangeAdapter`` face.
 * :mod:`.http` — :class:`SimServer`, a Binance USDⓈ-M REST face on 127.0.0.1 for ccxt.
+* :mod:`.stream` — the websocket face on the same server: Binance USDⓈ-M's user data stream
+  (listen keys, ``ACCOUNT_UPDATE``, ``ORDER_TRADE_UPDATE``) and mark prices for ccxt.pro, with
+  stream faults; fed by the engine's change hooks (:mod:`.changes`).
 
 ``python -m adapters.simulated serve --scenario flash-crash`` runs the HTTP face.
 

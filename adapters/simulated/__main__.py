@@ -1,11 +1,13 @@
 """``python -m adapters.simulated serve --scenario flash-crash [--port N] [--seed S] [--faults F] [--time-scale X]``
 ``python -m adapters.simulated serve --positions 1000 [--port N] ...``
 
-Runs the simulated exchange's HTTP face on 127.0.0.1 with the system clock (scenario time
-starts when the server does) until interrupted, and prints the base URL, the accounts' test
-keys and the ccxt settings to point ``binanceusdm`` at it, and (under ``bybit``) the
-``api_url`` and ccxt settings that point a ``bybit`` account at its Bybit v5 face, on the same
-port. ``scenarios`` lists the scenarios.
+Runs the simulated exchange's HTTP and websocket faces on 127.0.0.1 with the system clock
+(scenario time starts when the server does) until interrupted, and prints the base URL, the
+websocket URL (``ws``: what ``ccxt.pro.binanceusdm`` takes as ``urls['api']['ws']['linear']``;
+the user data stream and mark prices, :mod:`.stream`), the accounts' test keys and the ccxt
+settings to point ``binanceusdm`` at it, and (under ``bybit``) the ``api_url`` and ccxt settings
+that point a ``bybit`` account at its Bybit v5 face, on the same port. ``scenarios`` lists the
+scenarios.
 
 For test harnesses: ``--time-scale X`` runs the scenario's clock X times faster than the wall
 clock from the start (request timestamps are still checked against the wall clock), and the
@@ -45,7 +47,8 @@ async def _serve(args) -> int:
         "state": url + "/_sim/state",
         "accounts": {n: {"apiKey": a.spec.api_key, "secret": a.spec.secret, "hedge_mode": a.hedge_mode}
                      for n, a in engine.accounts.items()},
-        "ccxt": {"urls": {"api": server.api_urls()},
+        "ws": server.ws_url,
+        "ccxt": {"urls": {"api": server.api_urls(ws=True)},
                  "options": server.ccxt_config(next(iter(engine.accounts)))["options"]},
         # the Bybit v5 face, on the same port: an Accounts document's ``venue: bybit`` and
         # ``api_url`` (the ccxt adapter sends every Bybit request there), or a bare ccxt.bybit's config
@@ -63,7 +66,7 @@ async def _serve(args) -> int:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m adapters.simulated", description="the simulated exchange")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("serve", help="serve the Binance USD-M and Bybit v5 REST faces on 127.0.0.1")
+    s = sub.add_parser("serve", help="serve the Binance USD-M (REST, websocket) and Bybit v5 faces on 127.0.0.1")
     s.add_argument("--scenario", default="calm", choices=sorted(SCENARIOS))
     s.add_argument("--port", type=int, default=0, help="0: a free port (printed)")
     s.add_argument("--seed", type=int, default=0)

@@ -28,7 +28,11 @@ kill switch depends on:
 * conditional orders (stop, take-profit, trailing stop) in an algo service of their own, as
   Binance keeps them (:mod:`.conditional`): placed, listed, read and cancelled apart from the
   book, triggered when the mark crosses their trigger price into a regular order; their types
-  on the regular order call are refused (-4120).
+  on the regular order call are refused (-4120);
+* change hooks (:meth:`SimExchange.on_change`, shapes in :mod:`.changes`): a listener learns,
+  synchronously and stamped with the engine clock, that an order was accepted, traded,
+  cancelled or expired, that an account's wallet or legs changed, or that a mark was set — what
+  a pushing face (:mod:`.stream`) renders as the venue's events.
 
 Errors are :class:`SimError` with Binance's code, message and HTTP status, so both faces
 (in-process adapter, HTTP server) report them the same way.
@@ -48,6 +52,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
+from .changes import AccountChanged, Change, LegState, Listener, MarkSet, OrderChanged
 from .depth import DepthModel, SimBook
 from .faults import FaultPlan
 from .paths import Flat, PricePath
@@ -137,6 +142,7 @@ class _Leg:
     amount: float = 0.0  # signed
     entry: float = 0.0
     update_time: int = 0
+    realized: float = 0.0  # accumulated on this leg, before fees (a stream's ``cr``)
 
 
 @dataclass
@@ -171,7 +177,7 @@ class SimExchange:
     :meth:`account_for_key`. Every public method first evaluates due timers at the clock's
     current time (countdown cancel-alls, resting limit orders).
 
-    Size: about 760 lines because it is one venue's matching state — orders, positions, hedge
+    Size: about 800 lines because it is one venue's matching state — orders, positions, hedge
     legs, spot balances, timers, rate weights and faults — that every call reads and changes
     in one step, as a venue does; its faces (:mod:`.adapter`, :mod:`.http`), faults
     (:mod:`.faults`) and the pricing of its views (:mod:`.views`) live apart. It is a test
@@ -213,6 +219,8 @@ class SimExchange:
         self._rev = 0  # bumped when a market changes
         self._path_rev = 0  # bumped when a price path changes
         self.events: list[dict] = []  # fills, cancels, countdown triggers: the engine's journal
+        self.listeners: list[Listener] = []  # told of every change (on_change)
+        self._trade_id = 0
         self.depth = depth  # every symbol's order book, unless set per symbol (None: the slippage model)
         self.depths: dict[str, Optional[DepthModel]] = {}
         self._sim_books: dict[str, SimBook] = {}
@@ -247,8 +255,40 @@ class SimExchange:
         self._pricing.pop(symbol, None)
 
     def set_mark(self, symbol: str, price: float) -> None:
-        """Hold the mark at ``price`` from now on (a flat path)."""
+        """Hold the mark at ``price`` from now on (a flat path). Listeners learn it at once,
+        stamped now: the moment a scripted mark crosses a level."""
         self.set_price_path(symbol, Flat(float(price)))
+        if self.listeners:
+            now = self.now()
+            self._emit(MarkSet(symbol, self.mark(symbol, now), now))
+
+    # --- change hooks --------------------------------------------------------------------------------
+
+    def on_change(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every change (:mod:`.changes`), synchronously, inside the engine
+        call that made it; returns the function that removes it. A listener must not call the
+        engine's charged methods (it would count weight and run timers mid-change)."""
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener) if listener in self.listeners else None
+
+    def _emit(self, change: Change) -> None:
+        for listener in list(self.listeners):
+            listener(change)
+
+    def _order_changed(self, o: SimOrder, execution: str, now: int, **trade: Any) -> None:
+        if self.listeners and not o.spot:
+            self._emit(OrderChanged(o.account, now, o.copy(), execution, **trade))
+
+    def _account_changed(self, a: _Account, reason: str, keys: Iterable[tuple[str, str]], now: int) -> None:
+        if not self.listeners:
+            return
+        legs = []
+        for symbol, ps in keys:
+            leg = a.legs.get((symbol, ps)) or _Leg()
+            mark = self.mark(symbol, now)
+            upnl = (mark - leg.entry) * leg.amount * self.markets[symbol].contract_size if leg.amount else 0.0
+            legs.append(LegState(symbol, ps, leg.amount, leg.entry, leg.realized, upnl, mark))
+        self._emit(AccountChanged(a.spec.name, now, reason, a.wallet, 0.0, tuple(legs)))
 
     def set_fill_ratio(self, ratio: float, symbol: Optional[str] = None, *,
                        rest_remainder: Optional[bool] = None) -> None:
@@ -311,7 +351,9 @@ class SimExchange:
             ps = "BOTH"
         leg = a.legs.setdefault((m.symbol, ps), _Leg())
         signed = amount if side == "long" else -amount
-        self._apply(a, m, leg, signed, entry, self.now())
+        now = self.now()
+        self._apply(a, m, leg, signed, entry, now)
+        self._account_changed(a, "ADJUSTMENT", [(m.symbol, ps)], now)
 
     def hide_from_next_query(self, account: str, order_id: int) -> None:
         """The next ``get_order`` or ``open_orders`` of this account does not show the order (once)."""
@@ -490,6 +532,7 @@ class SimExchange:
             if o.symbol == symbol and o.is_open:
                 o.status, o.update_time = status, ts
                 ids.append(o.order_id)
+                self._order_changed(o, status, ts)
         return ids
 
     # --- positions -----------------------------------------------------------------------------------------
@@ -514,6 +557,7 @@ class SimExchange:
         else:
             closed = min(abs(pos), abs(signed))
             realized = closed * (px - leg.entry) * (1 if pos > 0 else -1) * m.contract_size
+            leg.realized += realized
             new = _clean(pos + signed)
             if new == 0:
                 leg.entry = 0.0
@@ -646,12 +690,14 @@ class SimExchange:
                                                                   or self._ratio(m.symbol) < 1.0):
             self._register(a, o)
             o.status = "EXPIRED"
+            self._order_changed(o, "EXPIRED", now)
             return
         self._register(a, o)
         self._execute(a, m, o, now, resting=False)
         if o.is_open and (o.type == "MARKET" or tif == "FOK" or (tif == "IOC" and not self.rest_remainder)):
             o.status = "EXPIRED"
             o.update_time = now
+            self._order_changed(o, "EXPIRED", now)
         if o.is_open:
             a.live[o.order_id] = o
 
@@ -660,6 +706,7 @@ class SimExchange:
         o.order_id = oid
         a.orders[oid] = o
         a.by_client[o.client_order_id] = oid
+        self._order_changed(o, "NEW", o.time)
         return oid
 
     def _ratio(self, symbol: str) -> float:
@@ -679,6 +726,7 @@ class SimExchange:
                 if resting:  # the position is gone: a resting reduce-only order expires
                     o.status, o.update_time = "EXPIRED", now
                     self.events.append({"event": "expire", "account": a.spec.name, "order": o.order_id, "ts": now})
+                    self._order_changed(o, "EXPIRED", now)
                 return
         else:
             closable = math.inf
@@ -730,6 +778,11 @@ class SimExchange:
         self.events.append({"event": "fill", "account": a.spec.name, "order": o.order_id, "symbol": m.symbol,
                             "side": o.side, "position_side": o.position_side, "qty": qty, "price": px,
                             "fee": round(fee, 10), "realized": round(realized, 10), "ts": now})
+        self._trade_id += 1
+        if self.listeners:  # as Binance: the account's update, then the order's trade
+            self._account_changed(a, "ORDER", [(m.symbol, o.position_side)], now)
+            self._order_changed(o, "TRADE", now, last_qty=qty, last_price=px, fee=fee, realized=realized,
+                                trade_id=self._trade_id, maker=o.type == "LIMIT" and o.time != now)
 
     def get_order(self, account: str, symbol: str, order_id: Optional[int] = None,
                   client_order_id: Optional[str] = None) -> SimOrder:
@@ -786,6 +839,7 @@ class SimExchange:
             raise SimError(UNKNOWN_ORDER, "Unknown order sent.")
         o.status, o.update_time = "CANCELED", now
         self.events.append({"event": "cancel", "account": account, "order": o.order_id, "ts": now})
+        self._order_changed(o, "CANCELED", now)
         return o.copy()
 
     def cancel_all(self, account: str, symbol: str) -> list[SimOrder]:

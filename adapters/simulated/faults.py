@@ -10,7 +10,11 @@ Both faces of the simulator consult the same plan before and after they call the
 * :class:`adapters.simulated.adapter.SimulatedAdapter` turns faults into what an in-process
   client would see (asyncio timeouts, ``AdapterError`` reason codes);
 * :class:`adapters.simulated.http.SimServer` turns them into what a REST client would see
-  (HTTP 429/418/5xx, truncated JSON, a closed connection, a request that never answers).
+  (HTTP 429/418/5xx, truncated JSON, a closed connection, a request that never answers);
+* :class:`adapters.simulated.stream.StreamFace` turns the ``stream_*`` kinds into what a
+  websocket client would see (a closed socket, silence, a frame twice or late, a broken frame)
+  and ``listen_key_expired`` into an expired listen key. :meth:`FaultPlan.switch_off` stops a
+  rule at run time.
 
 What this module owns: the rule model, call counting, matching and a log of what fired.
 What it must not do: touch the engine, sleep, read a clock or draw random numbers — it is
@@ -39,6 +43,15 @@ class FaultKind(str, Enum):
     REJECT_REDUCE_ONLY = "reject_reduce_only"  # the order is refused with -2022, never executed
     DISCONNECT_AFTER_SEND = "disconnect_after_send"  # executed, then the connection drops: no answer
     HIDE_FROM_NEXT_QUERY = "hide_from_next_query"  # accepted; the next order query does not show it
+    # the websocket face (:mod:`.stream`), per message sent (op "stream", "stream:user", "stream:market")
+    STREAM_DISCONNECT = "stream_disconnect"  # the socket is closed instead of sending this message
+    STREAM_STALL = "stream_stall"  # the message is never sent; the socket stays open and answers pings
+    STREAM_OUT_OF_ORDER = "stream_out_of_order"  # the message is held and sent after the next one
+    STREAM_DUPLICATE = "stream_duplicate"  # the message is sent twice
+    STREAM_MALFORMED = "stream_malformed"  # sent broken: ``body`` "json" (cut short), "fields", "event"
+    # op "listen_key" (checked for every live key at the face's tick and at each keepalive) or
+    # "stream": the key expires now (``listenKeyExpired`` on its sockets, its keepalive refused)
+    LISTEN_KEY_EXPIRED = "listen_key_expired"
 
 
 # How a STALE answer is stamped. Its content is the answer as of ``stale_ms`` before the rule
@@ -172,6 +185,23 @@ class FaultPlan:
 
     def hide_from_next_query(self, op: str = "place_order", **when) -> "FaultPlan":
         return self.add(op, FaultKind.HIDE_FROM_NEXT_QUERY, **when)
+
+    def stream(self, kind: FaultKind | str, op: str = "stream", **when) -> "FaultPlan":
+        """A websocket fault (the STREAM_* kinds, LISTEN_KEY_EXPIRED) on ``op``: "stream" (every
+        message the face sends, call numbers counted across its sockets), "stream:user" (user
+        data) or "stream:market" (mark prices); "listen_key" for a key's expiry."""
+        return self.add(op, kind, **when)
+
+    def switch_off(self, op: Optional[str] = None, kind: Optional[FaultKind | str] = None) -> int:
+        """Stop the rules of ``op`` and/or ``kind`` from firing again (they stay in the list, so
+        the other rules keep their numbers); returns how many were live."""
+        k = FaultKind(kind) if kind is not None else None
+        n = 0
+        for r in self.rules:
+            if (op is None or r.op == op) and (k is None or r.kind == k) and (r.times is None or r.fired < r.times):
+                r.times = r.fired
+                n += 1
+        return n
 
     def clear(self) -> None:
         """Forget rules, counters and the log."""

@@ -38,6 +38,11 @@ where every GET a STALE rule fires on repeats one old body (the one as of ``stal
 the rule first fired, per endpoint, account and symbol), with its own times or, stamped "now",
 with the current time in every time field (the worst case: only the content is old).
 
+The websocket face (:mod:`.stream`: the user data stream with its listen keys, mark prices and
+the stream faults) is served on the same app and port: ``POST/PUT/DELETE /fapi/v1/listenKey``,
+``/ws``, ``/ws/<listenKey>`` and Binance's ``/private/ws``, ``/market/ws``, ``/public/ws``;
+:func:`binanceusdm_pro_client` builds a ``ccxt.pro.binanceusdm`` pointed at both faces.
+
 Test harness endpoint (not part of the Binance API): ``GET /_sim/state`` answers the engine's
 :meth:`SimExchange.dump_state` as JSON (positions, orders with their client ids, fill events),
 read-only and unauthenticated, and only when the server is built with ``admin_state=True`` (as
@@ -175,7 +180,7 @@ class SimServer:
     def __init__(self, engine: SimExchange, *, host: str = "127.0.0.1", port: int = 0,
                  faults: Optional[FaultPlan] = None, check_timestamp: bool = True,
                  auth_clock: Optional[Callable[[], int]] = None, hang_s: float = 3600.0, time_scale: float = 1.0,
-                 admin_state: bool = False):
+                 admin_state: bool = False, stream: Optional[dict] = None):
         if host not in LOOPBACK:
             raise ValueError("the simulated exchange listens on loopback only")
         self.engine = engine
@@ -190,20 +195,27 @@ class SimServer:
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every request
         self._runner: Optional[web.AppRunner] = None
         self._frozen: dict[tuple, Any] = {}  # (stale rule, endpoint, account, symbol) → the body it repeats
+        from .stream import StreamFace  # (it renders with this module's helpers)
+
+        # the websocket face: keyword arguments of StreamFace (mark cadence, tick)
+        self.stream = StreamFace(engine, self.faults, requests=self.requests, **(stream or {}))
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
     async def start(self) -> str:
         app = web.Application()
+        self.stream.add_routes(app)  # before the catch-all below
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._port)
         await site.start()
         self._port = self._runner.addresses[0][1]
+        await self.stream.start()
         return self.base_url
 
     async def stop(self) -> None:
+        await self.stream.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -223,17 +235,27 @@ class SimServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self._port}"
 
-    def api_urls(self) -> dict[str, str]:
-        """``urls['api']`` entries for ccxt's binanceusdm (the fapi ones)."""
-        return {k: self.base_url + p for k, p in CCXT_API_PATHS.items()}
+    @property
+    def ws_url(self) -> str:
+        """The websocket base ccxt.pro's binanceusdm takes as ``urls['api']['ws']['linear']``."""
+        return f"ws://{self.host}:{self._port}/ws"
 
-    def ccxt_config(self, account: str, **options: Any) -> dict:
+    def api_urls(self, ws: bool = False) -> dict[str, Any]:
+        """``urls['api']`` entries for ccxt's binanceusdm: the fapi ones, and with ``ws`` the
+        ``ws`` entry ccxt.pro's reads (``{"linear": ws_url}``)."""
+        urls: dict[str, Any] = {k: self.base_url + p for k, p in CCXT_API_PATHS.items()}
+        if ws:
+            urls["ws"] = {"linear": self.ws_url}
+        return urls
+
+    def ccxt_config(self, account: str, ws: bool = False, **options: Any) -> dict:
         """Constructor config for ``ccxt.async_support.binanceusdm`` pointed at this server with
         ``account``'s keys. Use :func:`point_ccxt` after construction too: it also sends every
-        *other* API family to this server (where it gets 404), so nothing can reach the internet."""
+        *other* API family to this server (where it gets 404), so nothing can reach the internet.
+        ``ws``: with the websocket url, for ``ccxt.pro.binanceusdm``."""
         a = self.engine.accounts[account]
         return {"apiKey": a.spec.api_key, "secret": a.spec.secret, "enableRateLimit": False,
-                "options": {**CCXT_OPTIONS, **options}, "urls": {"api": self.api_urls()}}
+                "options": {**CCXT_OPTIONS, **options}, "urls": {"api": self.api_urls(ws)}}
 
     # --- request handling ------------------------------------------------------------------------------
 
@@ -734,11 +756,16 @@ def point_ccxt(exchange: Any, base_url: str) -> Any:
     a call nobody expected fails loudly instead of reaching the internet."""
     if not base_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
         raise ValueError("the simulated exchange is on loopback")
+    from .stream import point_ws
+
     api = exchange.urls.setdefault("api", {})
     for key in list(api):
-        api[key] = base_url + CCXT_API_PATHS.get(key, f"/unsupported/{key}")
+        if key != "ws":
+            api[key] = base_url + CCXT_API_PATHS.get(key, f"/unsupported/{key}")
     for key, p in CCXT_API_PATHS.items():
         api[key] = base_url + p
+    if "ws" in api:  # a ccxt.pro client: every stream url too (``linear`` here, the others to nowhere)
+        point_ws(exchange, base_url)
     return exchange
 
 
@@ -757,6 +784,19 @@ def binanceusdm_client(server: SimServer, account: str, *, strict: bool = True, 
     cfg = server.ccxt_config(account)
     options = {**cfg["options"], **config.pop("options", {})}
     ex = ccxt_async.binanceusdm({**cfg, **config, "options": options})
+    point_ccxt(ex, server.base_url)
+    return strict_json(ex) if strict else ex
+
+
+def binanceusdm_pro_client(server: SimServer, account: str, *, strict: bool = True, **config: Any):
+    """A ``ccxt.pro.binanceusdm`` bound to ``server`` as ``account``: REST at the fapi face, streams
+    at ``ws://127.0.0.1:PORT/ws`` (ccxt opens ``/private/ws?listenKey=...`` and ``/market/ws/<n>``
+    from it); close it after use."""
+    import ccxt.pro as ccxt_pro
+
+    cfg = server.ccxt_config(account, ws=True)
+    options = {**cfg["options"], **config.pop("options", {})}
+    ex = ccxt_pro.binanceusdm({**cfg, **config, "options": options})
     point_ccxt(ex, server.base_url)
     return strict_json(ex) if strict else ex
 
@@ -791,4 +831,5 @@ class ScaledClock:
 
 
 __all__ = ["SimServer", "ROUTES", "CCXT_API_PATHS", "CCXT_OPTIONS", "point_ccxt", "strict_json", "binanceusdm_client",
+           "binanceusdm_pro_client",
            "wall_clock", "ScaledClock", "ADMIN_STATE_PATH"]

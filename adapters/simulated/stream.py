@@ -1,0 +1,475 @@
+"""The websocket face of the simulated exchange: Binance USDⓈ-M's user data stream and mark prices.
+
+:class:`StreamFace` lives on the :class:`adapters.simulated.http.SimServer`'s aiohttp app and
+port, beside the REST face, and speaks what ``ccxt.pro.binanceusdm`` (4.5.90) speaks:
+
+REST     ``POST /fapi/v1/listenKey`` → ``{"listenKey": "..."}`` (an account with a live key gets
+         that key back, its validity extended), ``PUT`` keepalive (-1125 "This listenKey does
+         not exist." once it expired or was deleted), ``DELETE``; authenticated by
+         ``X-MBX-APIKEY`` alone, no signature, as Binance does. A key lives 60 minutes on the
+         engine clock, each keepalive another 60 from then.
+sockets  ``/ws/<listenKey>``, ``/ws`` and Binance's split paths ccxt builds from
+         ``urls['api']['ws']['linear'] = ws://127.0.0.1:PORT/ws``: ``/private/ws?listenKey=<key>``
+         (user data), ``/market/ws/<n>`` and ``/public/ws/<n>`` (``<n>`` is ccxt's connection
+         index, ignored). A socket with a key gets that key's account's ``ACCOUNT_UPDATE`` and
+         ``ORDER_TRADE_UPDATE`` events and ``listenKeyExpired``; every socket takes
+         ``{"method": "SUBSCRIBE", "params": [...], "id": N}`` (answered ``{"result": null,
+         "id": N}``), ``UNSUBSCRIBE`` and ``LIST_SUBSCRIPTIONS`` for ``<symbol>@markPrice``,
+         ``<symbol>@markPrice@1s``, ``!markPrice@arr`` and ``!markPrice@arr@1s``
+         (``markPriceUpdate`` events; a path tail with an ``@`` subscribes that stream too).
+
+Events are rendered from the engine's change hooks (:mod:`.changes`) with the fields Binance
+sends, stamped ``E``/``T`` with the engine clock at the change. Marks from price paths are pushed
+at Binance's cadence (3 s, 1 s for ``@1s``; ``mark_every_ms`` / ``mark_every_1s_ms`` change it).
+A mark set with :meth:`SimExchange.set_mark` is pushed at once, stamped when it was set: the
+simulator's choice, so that a bench measures the pipeline from the venue's event; on the real
+venue the mark stream's cadence adds up to 1 s (``@1s``) to that reaction.
+
+Faults come from the engine's :class:`FaultPlan` (kinds ``stream_*`` and ``listen_key_expired``,
+see :mod:`.faults`), matched once per event a socket is about to send, on the operation
+``stream`` and the endpoint ``stream:user`` or ``stream:market``, with the socket's account;
+``listen_key`` is matched for every live key at each tick of the face and at each keepalive.
+Subscription answers are never faulted. :meth:`FaultPlan.switch_off` stops a rule at run time.
+
+What it owns: listen keys, sockets and their subscriptions, the rendering of changes as Binance
+events and the meaning of each stream fault. What it must not do: keep exchange state (the
+engine does), call the engine's charged methods (a stream costs no weight), or listen anywhere
+the server does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from aiohttp import WSMsgType, web
+
+from .changes import AccountChanged, Change, MarkSet, OrderChanged
+from .engine import SimExchange
+from .faults import FaultKind, FaultPlan, first
+from .http import _digits, _f, _money
+
+LISTEN_KEY_MS = 60 * 60_000  # a key's validity, extended by each keepalive
+FUNDING_MS = 8 * 3600_000  # funding every 8 hours: a markPriceUpdate's ``T``
+MARK_STREAM = "markPrice"
+UNKNOWN_EVENT = "SIM_UNKNOWN_EVENT"  # what a STREAM_MALFORMED "event" fault renames ``e`` to
+
+
+class ListenKeyError(Exception):
+    def __init__(self, code: int, msg: str, status: int = 400):
+        super().__init__(msg)
+        self.code, self.msg, self.status = code, msg, status
+
+
+@dataclass
+class ListenKey:
+    key: str
+    account: str
+    expires_ms: int  # engine ms
+    expired: bool = False
+
+
+class ListenKeys:
+    """The venue's listen keys on the engine clock: one live key per account, as Binance keeps
+    them (a POST while one lives returns it, extended); a key that expired or was deleted is
+    gone for good, and the next POST issues a new one."""
+
+    def __init__(self, seed: int = 0, validity_ms: int = LISTEN_KEY_MS):
+        self.validity_ms = validity_ms
+        self.seed = seed
+        self.keys: dict[str, ListenKey] = {}
+        self._issued = 0
+
+    def live(self, account: str, now: int) -> Optional[ListenKey]:
+        for k in self.keys.values():
+            if k.account == account and not k.expired and k.expires_ms > now:
+                return k
+        return None
+
+    def issue(self, account: str, now: int) -> ListenKey:
+        k = self.live(account, now)
+        if k is None:
+            self._issued += 1
+            text = hashlib.sha256(f"{self.seed}:{account}:{self._issued}".encode()).hexdigest()
+            k = self.keys[text] = ListenKey(text, account, now + self.validity_ms)
+        k.expires_ms = now + self.validity_ms
+        return k
+
+    def keepalive(self, account: str, now: int) -> ListenKey:
+        k = self.live(account, now)
+        if k is None:
+            raise ListenKeyError(-1125, "This listenKey does not exist.")
+        k.expires_ms = now + self.validity_ms
+        return k
+
+    def delete(self, account: str, now: int) -> Optional[ListenKey]:
+        k = self.live(account, now)
+        if k is not None:
+            k.expired = True
+        return k
+
+    def due(self, now: int) -> list[ListenKey]:
+        """Keys whose validity ran out and are not yet marked expired (marked now)."""
+        out = [k for k in self.keys.values() if not k.expired and k.expires_ms <= now]
+        for k in out:
+            k.expired = True
+        return out
+
+
+@dataclass(eq=False)
+class _Socket:
+    ws: web.WebSocketResponse
+    key: Optional[ListenKey]
+    streams: set = field(default_factory=set)
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    pushed: dict = field(default_factory=dict)  # stream → loop time of its last cadence push
+    held: Optional[str] = None  # an out-of-order message, sent after the next one
+
+    @property
+    def account(self) -> Optional[str]:
+        return self.key.account if self.key is not None else None
+
+
+def mark_price_update(engine: SimExchange, symbol: str, price: float, ts: int) -> dict[str, Any]:
+    """A ``markPriceUpdate`` with every field Binance sends (index and settle price at the mark:
+    the simulator has one price; a flat funding rate)."""
+    pd = _digits(engine.markets[symbol])[0]
+    mark = _f(price, pd + 6)
+    return {"e": "markPriceUpdate", "E": ts, "s": symbol, "p": mark, "i": mark, "P": mark,
+            "r": "0.00010000", "T": (ts // FUNDING_MS + 1) * FUNDING_MS}
+
+
+def account_update(engine: SimExchange, c: AccountChanged) -> dict[str, Any]:
+    positions = []
+    for leg in c.legs:
+        pd, ad = _digits(engine.markets[leg.symbol])
+        positions.append({"s": leg.symbol, "pa": _f(leg.amount, ad), "ep": _f(leg.entry, pd + 2),
+                          "bep": _f(leg.entry, pd + 2), "cr": _money(leg.realized), "up": _money(leg.unrealized),
+                          "mt": "cross", "iw": "0", "ps": leg.position_side, "ma": "USDT"})
+    return {"e": "ACCOUNT_UPDATE", "E": c.ts, "T": c.ts, "a": {
+        "m": c.reason, "B": [{"a": "USDT", "wb": _money(c.wallet), "cw": _money(c.wallet),
+                              "bc": _money(c.balance_change)}], "P": positions}}
+
+
+def order_trade_update(engine: SimExchange, c: OrderChanged) -> dict[str, Any]:
+    o = c.order
+    pd, ad = _digits(engine.markets[o.symbol])
+    d: dict[str, Any] = {
+        "s": o.symbol, "c": o.client_order_id, "S": o.side, "o": o.type, "f": o.time_in_force,
+        "q": _f(o.quantity, ad), "p": _f(o.price, pd), "ap": _f(o.avg_price, pd + 3), "sp": "0",
+        "x": c.execution, "X": o.status, "i": o.order_id, "l": _f(c.last_qty, ad), "z": _f(o.executed_qty, ad),
+        "L": _f(c.last_price, pd), "T": c.ts, "t": c.trade_id, "b": "0", "a": "0", "m": c.maker, "R": o.closes,
+        "wt": "CONTRACT_PRICE", "ot": o.type, "ps": o.position_side, "cp": False, "rp": _money(c.realized),
+        "pP": False, "si": 0, "ss": 0, "V": "EXPIRE_MAKER", "pm": "NONE", "gtd": 0,
+    }
+    if c.execution == "TRADE":  # Binance pushes the commission only with a trade
+        d["N"], d["n"] = "USDT", _money(c.fee)
+    return {"e": "ORDER_TRADE_UPDATE", "E": c.ts, "T": c.ts, "o": d}
+
+
+def malformed(text: str, how: str) -> str:
+    """``text`` broken the way a STREAM_MALFORMED fault asks: "json" cut short, "fields" without
+    its payload (``a``, ``o``, ``p``), "event" with an event type nobody knows."""
+    if how == "fields":
+        body = json.loads(text)
+        for item in body if isinstance(body, list) else [body]:
+            for k in ("a", "o", "p"):
+                item.pop(k, None)
+        return json.dumps(body, separators=(",", ":"))
+    if how == "event":
+        body = json.loads(text)
+        for item in body if isinstance(body, list) else [body]:
+            item["e"] = UNKNOWN_EVENT
+        return json.dumps(body, separators=(",", ":"))
+    return text[: max(1, len(text) // 2)]
+
+
+def _stream_ok(name: str, markets: dict) -> bool:
+    parts = name.split("@")
+    if parts[0] == "!markPrice":
+        return parts[1:] in (["arr"], ["arr", "1s"])
+    return len(parts) in (2, 3) and parts[1] == MARK_STREAM and parts[2:] in ([], ["1s"]) \
+        and parts[0].upper() in markets
+
+
+class StreamFace:
+    """The websocket face over ``engine`` (see the module docstring). ``tick_s`` is how often the
+    face looks at its clocks (listen key expiry, the mark cadence), in wall seconds."""
+
+    def __init__(self, engine: SimExchange, faults: Optional[FaultPlan] = None, *, mark_every_ms: int = 3000,
+                 mark_every_1s_ms: int = 1000, tick_s: float = 0.05, seed: Optional[int] = None,
+                 requests: Optional[list] = None):
+        self.engine = engine
+        self.faults = faults if faults is not None else engine.faults
+        self.mark_every_ms = mark_every_ms
+        self.mark_every_1s_ms = mark_every_1s_ms
+        self.tick_s = tick_s
+        self.keys = ListenKeys(engine.seed if seed is None else seed)
+        self.sockets: list[_Socket] = []
+        self.sent: list[tuple[Optional[str], str]] = []  # (account, text) of every frame sent, in order
+        # (method, path, status) of the listen key calls: the server's request log when it gives one
+        self.requests: list[tuple[str, str, int]] = requests if requests is not None else []
+        self._unhook: Optional[Callable[[], None]] = None
+        self._pump: Optional[asyncio.Task] = None
+        self._writers: list[asyncio.Task] = []
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    def add_routes(self, app: web.Application) -> None:
+        r = app.router
+        for method in ("POST", "PUT", "DELETE"):
+            r.add_route(method, "/fapi/v1/listenKey", self._listen_key)
+        for path in ("/ws", "/ws/{tail}", "/{cat:(private|market|public)}/ws",
+                     "/{cat:(private|market|public)}/ws/{tail}"):
+            r.add_get(path, self._socket)
+
+    async def start(self) -> None:
+        if self._unhook is None:
+            self._unhook = self.engine.on_change(self._on_change)
+        if self._pump is None:
+            self._pump = asyncio.ensure_future(self._run_pump())
+
+    async def stop(self) -> None:
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
+        tasks = [t for t in [self._pump, *self._writers] if t is not None]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._pump, self._writers = None, []
+        for s in list(self.sockets):
+            await s.ws.close()
+        self.sockets.clear()
+
+    # --- listen keys ------------------------------------------------------------------------------------
+
+    async def _listen_key(self, request: web.Request) -> web.Response:
+        response = self._listen_key_answer(request)
+        self.requests.append((request.method, request.path, response.status))
+        return response
+
+    def _listen_key_answer(self, request: web.Request) -> web.Response:
+        api_key = request.headers.get("X-MBX-APIKEY", "")
+        account = self.engine.account_for_key(api_key) if api_key else None
+        now = self.engine.now()
+        try:
+            if not api_key:
+                raise ListenKeyError(-2014, "API-key format invalid.", 401)
+            if account is None:
+                raise ListenKeyError(-2015, "Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1",
+                                     401)
+            if request.method == "POST":
+                return web.json_response({"listenKey": self.keys.issue(account, now).key})
+            if request.method == "PUT":
+                live = self.keys.live(account, now)
+                if live is not None and self._expires_by_fault(live, now):
+                    self._expire(live)
+                k = self.keys.keepalive(account, now)
+                return web.json_response({"listenKey": k.key})
+            gone = self.keys.delete(account, now)
+            for s in self.sockets:
+                if gone is not None and s.key is gone:
+                    s.key = None  # a deleted key's sockets get no more user data
+            return web.json_response({})
+        except ListenKeyError as e:
+            return web.json_response({"code": e.code, "msg": e.msg}, status=e.status)
+
+    def _expires_by_fault(self, k: ListenKey, now: int) -> bool:
+        faults = self.faults.match("listen_key", now, account=k.account)
+        return first(faults, FaultKind.LISTEN_KEY_EXPIRED) is not None
+
+    def _expire(self, k: ListenKey) -> None:
+        """The key is gone: its sockets are told (``listenKeyExpired``) and get no more user data."""
+        k.expired = True
+        text = _dumps({"e": "listenKeyExpired", "E": str(self.engine.now()), "listenKey": k.key})
+        for s in self.sockets:
+            if s.key is k:
+                s.queue.put_nowait((None, text))
+                s.key = None
+
+    def expire(self, account: str) -> Optional[str]:
+        """Expire ``account``'s live key now (a test's switch; a FaultPlan rule does the same)."""
+        k = self.keys.live(account, self.engine.now())
+        if k is not None:
+            self._expire(k)
+        return k.key if k is not None else None
+
+    # --- sockets ----------------------------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        tail = request.match_info.get("tail", "")
+        key_text = request.query.get("listenKey") or (tail if tail and "@" not in tail and not tail.isdigit()
+                                                       else None)
+        now = self.engine.now()
+        key = self.keys.keys.get(key_text) if key_text else None
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        if key_text and (key is None or key.expired or key.expires_ms <= now):
+            await ws.close(code=1008, message=b"invalid listenKey")  # Binance refuses an unknown key
+            return ws
+        sock = _Socket(ws, key)
+        if tail and "@" in tail and _stream_ok(tail, self.engine.markets):
+            sock.streams.add(tail)
+        self.sockets.append(sock)
+        writer = asyncio.ensure_future(self._write(sock))
+        self._writers.append(writer)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    self._command(sock, msg.data)
+        finally:
+            if sock in self.sockets:
+                self.sockets.remove(sock)
+            writer.cancel()
+            if writer in self._writers:
+                self._writers.remove(writer)
+        return ws
+
+    def _command(self, sock: _Socket, data: str) -> None:
+        try:
+            req = json.loads(data)
+            method, rid = req.get("method"), req.get("id")
+        except (ValueError, AttributeError):
+            sock.queue.put_nowait((None, _dumps({"error": {"code": 3, "msg": "Invalid JSON"}})))
+            return
+        params = req.get("params") or []
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE") and isinstance(params, list):
+            bad = [p for p in params if not isinstance(p, str) or not _stream_ok(p, self.engine.markets)]
+            if bad:
+                answer = {"error": {"code": 2, "msg": f"Invalid request: unknown stream {bad[0]}"}, "id": rid}
+            else:
+                for p in params:
+                    (sock.streams.add if method == "SUBSCRIBE" else sock.streams.discard)(p)
+                    sock.pushed.pop(p, None)
+                answer = {"result": None, "id": rid}
+        elif method == "LIST_SUBSCRIPTIONS":
+            answer = {"result": sorted(sock.streams), "id": rid}
+        else:
+            answer = {"error": {"code": 1, "msg": f"Invalid request: unknown method {method}"}, "id": rid}
+        sock.queue.put_nowait((None, _dumps(answer)))
+
+    # --- events -----------------------------------------------------------------------------------------
+
+    def _on_change(self, c: Change) -> None:
+        if isinstance(c, MarkSet):
+            update = mark_price_update(self.engine, c.symbol, c.price, c.ts)
+            for s in self.sockets:
+                self._send_marks(s, [update], [n for n in sorted(s.streams) if _names(n, c.symbol)])
+            return
+        body = account_update(self.engine, c) if isinstance(c, AccountChanged) else order_trade_update(self.engine, c)
+        text = _dumps(body)
+        for s in self.sockets:
+            if s.key is not None and s.account == c.account:
+                s.queue.put_nowait(("user", text))
+
+    def _send_marks(self, s: _Socket, updates: list[dict], names: list[str]) -> None:
+        """``updates`` on the socket's streams ``names``: an array on ``!markPrice@arr``, one
+        event per symbol on a symbol's stream."""
+        for name in names:
+            if name.startswith("!"):
+                s.queue.put_nowait(("market", _dumps(updates)))
+            else:
+                for u in updates:
+                    if u["s"].lower() == name.split("@")[0]:
+                        s.queue.put_nowait(("market", _dumps(u)))
+
+    async def _run_pump(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            eng = self.engine
+            now = eng.now()
+            for k in self.keys.due(now):
+                self._expire(k)
+            for k in [k for k in self.keys.keys.values() if not k.expired]:
+                if self._expires_by_fault(k, now):
+                    self._expire(k)
+            t = loop.time()
+            for s in list(self.sockets):
+                for name in sorted(s.streams):
+                    every = (self.mark_every_1s_ms if name.endswith("@1s") else self.mark_every_ms) / 1000
+                    if t - s.pushed.get(name, 0.0) < every:
+                        continue
+                    s.pushed[name] = t
+                    symbols = sorted(eng.markets) if name.startswith("!") else [name.split("@")[0].upper()]
+                    updates = [mark_price_update(eng, sym, eng.mark(sym, now), now) for sym in symbols
+                               if sym in eng.paths]
+                    if updates:
+                        self._send_marks(s, updates, [name])
+
+    async def _write(self, s: _Socket) -> None:
+        """Send what the socket's queue holds, through the stream faults (never the answers)."""
+        while True:
+            kind, text = await s.queue.get()
+            if s.ws.closed:
+                return
+            if kind is None:
+                await self._send(s, text)
+                continue
+            faults = self.faults.match("stream", self.engine.now(), account=s.account, endpoint=f"stream:{kind}")
+            if first(faults, FaultKind.STREAM_DISCONNECT):
+                await s.ws.close()
+                return
+            if first(faults, FaultKind.LISTEN_KEY_EXPIRED) and s.key is not None:
+                self._expire(s.key)
+                continue
+            if first(faults, FaultKind.STREAM_STALL):
+                continue
+            bad = first(faults, FaultKind.STREAM_MALFORMED)
+            if bad is not None:
+                text = malformed(text, bad.body or "json")
+            if first(faults, FaultKind.STREAM_OUT_OF_ORDER) and s.held is None:
+                s.held = text
+                continue
+            await self._send(s, text)
+            if first(faults, FaultKind.STREAM_DUPLICATE):
+                await self._send(s, text)
+            if s.held is not None:
+                held, s.held = s.held, None
+                await self._send(s, held)
+
+    async def _send(self, s: _Socket, text: str) -> None:
+        try:
+            await s.ws.send_str(text)
+        except (ConnectionError, RuntimeError):
+            return
+        self.sent.append((s.account, text))
+
+
+def _names(stream: str, symbol: str) -> bool:
+    """Whether ``stream`` carries ``symbol``'s mark."""
+    return stream.startswith("!") or stream.split("@")[0] == symbol.lower()
+
+
+def _dumps(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+def ws_urls(base_url: str) -> dict[str, str]:
+    """``urls['api']['ws']`` entries of ccxt.pro's binanceusdm for a server at ``base_url``."""
+    return {"linear": "ws" + base_url[len("http"):] + "/ws"}
+
+
+def point_ws(exchange: Any, base_url: str) -> Any:
+    """Point every ``urls['api']['ws']`` entry of a ccxt.pro Binance at the server: ``linear`` to
+    its ``/ws``, every other one (``ws-api`` too) to ``/unsupported/<name>`` there (no route: the
+    handshake fails), so no stream can reach the internet."""
+    ws_base = "ws" + base_url[len("http"):]
+    api = exchange.urls.setdefault("api", {})
+
+    def point(node: dict, prefix: str) -> dict:
+        return {k: point(v, f"{prefix}{k}-") if isinstance(v, dict) else f"{ws_base}/unsupported/{prefix}{k}"
+                for k, v in node.items()}
+
+    ws = point(api.get("ws") if isinstance(api.get("ws"), dict) else {}, "")
+    ws.update(ws_urls(base_url))
+    api["ws"] = ws
+    return exchange
+
+
+__all__ = ["StreamFace", "ListenKeys", "ListenKey", "ListenKeyError", "LISTEN_KEY_MS", "mark_price_update",
+           "account_update", "order_trade_update", "malformed", "ws_urls", "point_ws", "UNKNOWN_EVENT"]
