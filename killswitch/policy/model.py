@@ -855,6 +855,15 @@ def _fail_closed(value: Any) -> bool:
     return value is not False
 
 
+class StreamSpec(Strict):
+    """Private streams for this account (ccxt's streaming API): the snapshot is kept from the stream, REST
+    reconciles every ``reconcile_every`` and at each reconnect; a stream silent for ``stale_after`` is blind and
+    the account is polled over REST at the policy interval until it is live again."""
+    enabled: bool = True
+    reconcile_every: DurationField = Duration(30_000)
+    stale_after: DurationField = Duration(10_000)
+
+
 class Account(Strict):
     name: DocName
     venue: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", description="ccxt exchange id, e.g. binanceusdm")]
@@ -872,6 +881,7 @@ class Account(Strict):
     # The venue's REST base URL, for a local simulator or a testnet (never needed for production).
     api_url: Optional[Annotated[str, Field(pattern=r"^https?://[^\s/]+(/.*)?$")]] = None
     credentials: Optional[Credentials] = None
+    stream: Optional[StreamSpec] = None
 
 
 class AccountsSpec(Strict):

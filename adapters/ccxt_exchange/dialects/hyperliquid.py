@@ -38,6 +38,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from killswitch.weights import PER_IP, Read, WeightLimit
+
 from ...base import AdapterError, Reason
 from ..parsing import BadData, num
 from .base import Call, Countdown, Dialect, Listed, Reads, unknown_value
@@ -271,6 +273,13 @@ HYPERLIQUID = HyperliquidDialect(
     # frontendOpenOrders weighs 20 of the 1,200 a minute: listed at every 1 s snapshot it would
     # need 24 a second beside the positions, above the 20 the venue allows; when 5 s old, 8
     open_orders_max_age_s=5.0,
+    # A snapshot: clearinghouseState twice (fetch_balance and fetch_positions, 2 each) and, when
+    # listed, frontendOpenOrders (20). 1,200 weight a minute per IP, reads and actions together:
+    # https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/rate-limits-and-user-limits
+    snapshot_reads=(Read(POSITIONS, 2, calls=2), Read(OPEN_ORDERS, 20, orders=True)),
+    weight_limit=WeightLimit(1200, 60.0, "weight", PER_IP,
+                             "https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/"
+                             "rate-limits-and-user-limits"),
 )
 
 DIALECTS = (HYPERLIQUID,)
