@@ -156,7 +156,7 @@ class CcxtAdapter:
         self.weight_meter = WeightMeter()
         limit = self.weight_limit
         meter_requests(ex, self.weight_meter, counts_requests=bool(limit and limit.counts_requests),
-                       used_header=limit.used_header if limit else None)
+                       used_header=limit.used_header if limit else None, weigh=self.dialect.request_weight)
         self._calls = Calls(ex, venue=self.venue, budget=budget, timeout=timeout, max_retries=max_retries,
                             backoff_s=backoff_s, max_backoff_s=max_backoff_s, secrets=lambda: self._secrets)
 

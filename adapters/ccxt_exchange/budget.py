@@ -162,21 +162,26 @@ class WeightMeter:
 
 
 def meter_requests(ex: Any, meter: WeightMeter, *, counts_requests: bool = False,
-                   used_header: Optional[str] = None) -> None:
+                   used_header: Optional[str] = None,
+                   weigh: Optional[Callable[[str, str, str, Any, float], float]] = None) -> None:
     """Count every request ``ex`` sends in ``meter``: at ccxt's cost (``calculate_rate_limiter_cost``,
-    whether or not ccxt's limiter is on) or 1 where the venue counts requests, and the venue's
-    ``used_header`` from each answer. Wraps ``fetch2``, the one call every REST request of ccxt
-    goes through (ccxt's own retries of it are rare and not counted again)."""
+    whether or not ccxt's limiter is on) as ``weigh(api, METHOD, path, params, cost)`` corrects it
+    (the dialect's :meth:`~.dialects.base.Dialect.request_weight`), or 1 where the venue counts
+    requests, and the venue's ``used_header`` from each answer. Wraps ``fetch2``, the one call
+    every REST request of ccxt goes through (ccxt's own retries of it are rare and not counted)."""
     inner = getattr(ex, "fetch2", None)
     if inner is None:
         return
-    base_cost = getattr(ex, "calculate_rate_limiter_cost", None)
+    has_cost = hasattr(ex, "calculate_rate_limiter_cost")
 
     async def fetch2(path, api=["public"], method="GET", params={}, config={}):  # noqa: B006 - ccxt's own signature
         cost = 1.0
-        if not counts_requests and base_cost is not None:
+        if not counts_requests and has_cost:
             try:
                 cost = float(ex.calculate_rate_limiter_cost(api, method, path, params, config))
+                if weigh is not None:
+                    name = api[0] if isinstance(api, (list, tuple)) and api else str(api)
+                    cost = float(weigh(name, str(method).upper(), path, params, cost))
             except Exception:  # noqa: BLE001 - a cost it cannot say is one request
                 cost = 1.0
         meter.add(cost)

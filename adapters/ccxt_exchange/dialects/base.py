@@ -223,6 +223,12 @@ class Dialect:
                             stream_open=self.stream_open_weight, stream_keepalive=self.stream_keepalive_weight,
                             keepalive_every_s=self.stream_keepalive_every_s)
 
+    def request_weight(self, api: str, method: str, path: str, params: Any, ccxt_cost: float) -> float:
+        """What one request costs the venue's limit, from ccxt's cost of it (the runner's count of
+        the weight used, :class:`..budget.WeightMeter`): ccxt's, unless the venue publishes
+        another for it."""
+        return ccxt_cost
+
     def snapshot_reads_for(self, settle_coins: tuple[str, ...]) -> tuple[Read, ...]:
         """:attr:`snapshot_reads` for an account reading ``settle_coins`` (a venue that lists
         by settle coin calls its lists once a coin)."""

@@ -52,6 +52,9 @@ OUR_CLOID = re.compile(r"^0x00([0-9a-fA-F]{30})$")
 SCHEDULE_CANCEL_MIN_S = 5  # the venue refuses a time less than 5 s ahead
 
 OPEN_ORDERS = "POST /info frontendOpenOrders"
+# the /info types the venue weighs 2 (every other weighs 20, userRole 60; ccxt's table has these)
+INFO_WEIGHT_2 = frozenset({"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState",
+                           "exchangeStatus"})
 POSITIONS = "POST /info clearinghouseState"
 # A row's ``orderType`` → whether it waits on a trigger: the values the venue documents for
 # frontendOpenOrders. Any other (or none) fails the snapshot (BAD_RESPONSE naming the field),
@@ -186,6 +189,13 @@ class HyperliquidDialect(Dialect):
         return _with_our_id(got)
 
     # --- reads ---------------------------------------------------------------------------------
+
+    def request_weight(self, api: str, method: str, path: str, params: Any, ccxt_cost: float) -> float:
+        # ccxt charges an /info request of a type its table does not list 10; the venue charges 20
+        # (frontendOpenOrders among them): those it lists (clearinghouseState: 2) are the venue's
+        if path == "info" and isinstance(params, Mapping) and params.get("type") not in INFO_WEIGHT_2:
+            return max(ccxt_cost, 20.0)
+        return ccxt_cost
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         """``frontendOpenOrders`` (one list, not paged: resting and trigger orders alike)."""
