@@ -56,7 +56,7 @@ from ..base import (
     check_close,
 )
 from . import parsing
-from .budget import OrderBudget
+from .budget import OrderBudget, WeightMeter, meter_requests
 from .calls import Calls, Op
 from .client import Factory, Urls, client_config, configure_client, create_client, default_factory, pro_factory
 from .countdowns import Countdowns
@@ -162,6 +162,12 @@ class CcxtAdapter:
         self._ex = ex
         configure_client(ex, self.dialect, market_type=self.market_type, sandbox=getattr(account, "sandbox", False),
                          urls=urls, secrets=self._secrets)
+        # the weight its requests cost the venue over the last minute (the runner sums a venue's)
+        self.weight_limit = self.dialect.weight_limit
+        self.weight_meter = WeightMeter()
+        limit = self.weight_limit
+        meter_requests(ex, self.weight_meter, counts_requests=bool(limit and limit.counts_requests),
+                       used_header=limit.used_header if limit else None, weigh=self.dialect.request_weight)
         self._calls = Calls(ex, venue=self.venue, budget=budget, timeout=timeout, max_retries=max_retries,
                             backoff_s=backoff_s, max_backoff_s=max_backoff_s, secrets=lambda: self._secrets)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Any, Callable, Mapping, Optional
 
 from ..base import last_look
@@ -115,3 +116,83 @@ class OrderBudget:
                     self._tokens -= 1.0
                     return
                 await asyncio.sleep((1.0 - self._tokens) / self.rate)
+
+
+class WeightMeter:
+    """The weight this client's requests cost the venue over the last ``window_s`` (a sliding
+    window, in the venue's unit: ccxt's cost of each request as :func:`weigh_endpoints` corrects
+    it, or 1 a request where the venue counts requests), and the venue's own count of the IP's
+    weight when its answers carry one (Binance: ``X-MBX-USED-WEIGHT-1M``), with when it was read.
+    The runner sums the meters of a venue's accounts (they share the IP) and prefers the venue's
+    count while it is fresh."""
+
+    def __init__(self, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.window_s = float(window_s)
+        self._clock = clock
+        self._costs: deque[tuple[float, float]] = deque()
+        self.venue_used: Optional[tuple[float, float]] = None  # (monotonic time read, the venue's count)
+
+    def add(self, cost: float) -> None:
+        self._costs.append((self._clock(), float(cost)))
+        self._trim()
+
+    def _trim(self) -> None:
+        edge = self._clock() - self.window_s
+        while self._costs and self._costs[0][0] <= edge:
+            self._costs.popleft()
+
+    def used(self) -> float:
+        """The weight counted over the last window."""
+        self._trim()
+        return sum(c for _, c in self._costs)
+
+    def venue_count(self) -> Optional[tuple[float, float]]:
+        """(age in seconds, the venue's count) of its latest count, while younger than the window."""
+        if self.venue_used is None:
+            return None
+        age = self._clock() - self.venue_used[0]
+        return (age, self.venue_used[1]) if age < self.window_s else None
+
+    def read_header(self, headers: Any, name: Optional[str]) -> None:
+        if not name or not isinstance(headers, Mapping):
+            return
+        want = name.lower()
+        for key, value in headers.items():
+            if str(key).lower() == want:
+                try:
+                    self.venue_used = (self._clock(), float(value))
+                except (TypeError, ValueError):
+                    pass
+                return
+
+
+def meter_requests(ex: Any, meter: WeightMeter, *, counts_requests: bool = False,
+                   used_header: Optional[str] = None,
+                   weigh: Optional[Callable[[str, str, str, Any, float], float]] = None) -> None:
+    """Count every request ``ex`` sends in ``meter``: at ccxt's cost (``calculate_rate_limiter_cost``,
+    whether or not ccxt's limiter is on) as ``weigh(api, METHOD, path, params, cost)`` corrects it
+    (the dialect's :meth:`~.dialects.base.Dialect.request_weight`), or 1 where the venue counts
+    requests, and the venue's ``used_header`` from each answer. Wraps ``fetch2``, the one call
+    every REST request of ccxt goes through (ccxt's own retries of it are rare and not counted)."""
+    inner = getattr(ex, "fetch2", None)
+    if inner is None:
+        return
+    has_cost = hasattr(ex, "calculate_rate_limiter_cost")
+
+    async def fetch2(path, api=["public"], method="GET", params={}, config={}):  # noqa: B006 - ccxt's own signature
+        cost = 1.0
+        if not counts_requests and has_cost:
+            try:
+                cost = float(ex.calculate_rate_limiter_cost(api, method, path, params, config))
+                if weigh is not None:
+                    name = api[0] if isinstance(api, (list, tuple)) and api else str(api)
+                    cost = float(weigh(name, str(method).upper(), path, params, cost))
+            except Exception:  # noqa: BLE001 - a cost it cannot say is one request
+                cost = 1.0
+        meter.add(cost)
+        try:
+            return await inner(path, api, method, params, config)
+        finally:
+            meter.read_header(getattr(ex, "last_response_headers", None), used_header)
+
+    ex.fetch2 = fetch2

@@ -82,6 +82,8 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
     # live: the scopes are checked against the accounts read (KS218), when the policies declare none
     result = compile_or_exit(policy_paths, "plan", max_file_bytes, _accounts_of(accounts, max_file_bytes))
     graph = result.graph
+    if accounts:
+        _refuse_over_budget(accounts, graph, max_file_bytes)
     state = _stored_state(reading_state(state_url)) if state_url else State()
     if against:
         from ..plan import plan_ticks
@@ -130,6 +132,22 @@ def _accounts_of(path: Optional[str], max_file_bytes: int):
         return read_accounts(path, max_file_bytes).accounts
     except AccountsError as e:
         raise click.UsageError(str(e)) from None
+
+
+def _refuse_over_budget(path: str, graph, max_file_bytes: int) -> None:
+    """KS230: accounts whose polling cannot fit their venue's REST weight budget at the pace the
+    policies tick at are refused before any snapshot is taken (a runner with them would be
+    throttled, then banned); KS231, near it, is said and the plan goes on."""
+    from ..render.diagnostics import diagnostic_text
+    from .budget import accounts_file_findings
+
+    found = accounts_file_findings(path, graph, max_file_bytes)
+    for x in found:
+        click.echo(diagnostic_text(x), err=True)
+    if any(x.is_error for x in found):
+        click.echo("ksctl plan: the accounts' polling does not fit the venues' REST weight budget; "
+                   "nothing was read", err=True)
+        raise SystemExit(EXIT_ERROR)
 
 
 def _stored_state(url: str):

@@ -25,6 +25,20 @@ def compile_paths(paths: tuple[str, ...], runbooks: Optional[str] = None, allow_
     return compile_common(paths, TemplateCheck(root), allow_empty, max_file_bytes)
 
 
+def _with(paths: tuple[str, ...], accounts: Optional[str]) -> tuple[str, ...]:
+    """``paths`` and the ``--accounts`` file, unless a path already holds it (read once)."""
+    from pathlib import Path
+
+    if accounts is None:
+        return paths
+    target = Path(accounts).resolve()
+    for p in map(Path, paths):
+        r = p.resolve()
+        if r == target or (r.is_dir() and r in target.parents):
+            return paths
+    return paths + (accounts,)
+
+
 @click.command(epilog="""\b
 Examples:
   ksctl validate policies/
@@ -32,16 +46,23 @@ Examples:
   ksctl validate --runbooks deploy/runbooks policies/
   ksctl validate -o json policies/ | jq '.diagnostics[] | select(.severity=="error")'
   ksctl validate --max-file-size 4MiB policies/
+  ksctl validate --accounts deploy/accounts.yaml policies/
 Runbook templates are checked in the runbooks/ directory found walking up from the first path
 (to the git root), unless --runbooks names one.
 Exit codes: 0 ok, 1 findings (errors, or warnings with --strict), 2 usage (a path that does
 not exist), 3 internal error.
+The accounts of an Accounts document (among the paths, or --accounts) are checked against their
+venues' REST weight budget at the policies' interval: KS230 when their polling cannot fit the
+per-IP limit (with the arithmetic, and what streams would cost), KS231 (a warning) above 80 %.
 An empty input (a directory without .yaml/.yml files, a file without a document) is an error
 (KS007, exit 1), so that a job pointed at the wrong path fails; --allow-empty accepts it.
 A file over --max-file-size (1MiB unless KS_MAX_FILE_SIZE says otherwise) is an error (KS010)
 and is not read.
 """)
 @click.argument("paths", nargs=-1, required=True, type=ExistingPath())
+@click.option("--accounts", "accounts", default=None, type=ExistingPath(dir_okay=False),
+              help="An Accounts document to check with the policies (its accounts' REST weight budget "
+                   "at the policies' interval, KS230), when it is not among the paths.")
 @click.option("--strict", is_flag=True, help="Treat warnings as findings (exit 1).")
 @click.option("--runbooks", "runbooks", default=None, type=click.Path(exists=True, file_okay=False),
               help="Directory of the runbook templates (default: runbooks/ next to the policies).")
@@ -49,13 +70,15 @@ and is not read.
               help="Accept an empty input (no YAML file, or no document) instead of failing with KS007.")
 @max_file_size_option
 @output_option
-def validate(paths: tuple[str, ...], strict: bool, runbooks: Optional[str], allow_empty: bool, max_file_bytes: int,
-             output: str) -> None:
+def validate(paths: tuple[str, ...], accounts: Optional[str], strict: bool, runbooks: Optional[str],
+             allow_empty: bool, max_file_bytes: int, output: str) -> None:
     """Check policy files and directories; report every problem as file:line:col."""
     with batch_collector():
         from ..render.diagnostics import validate_json, validate_text
+        from .budget import weight_findings
 
-        result, files = compile_paths(paths, runbooks, allow_empty, max_file_bytes)
+        result, files = compile_paths(_with(paths, accounts), runbooks, allow_empty, max_file_bytes)
+        result.diagnostics.extend(weight_findings(result))
         render = validate_json if output == "json" else validate_text
         text = render(result, files, strict)
     click.echo(text)

@@ -36,6 +36,11 @@ KS222     an account's venue without a dialect of the adapter's own: ccxt's unif
           it, and a book can read short (warning, :mod:`.venue_check`)
 KS223     an account's credentials of a kind its venue does not sign with, or without the
           password or uid it requires (:mod:`.venue_check`)
+KS230     the accounts' polling over a venue's per-IP REST weight limit at the interval the
+          runner ticks at, with the arithmetic and what streams save; or an endpoint called
+          faster than its per-UID limit (:mod:`.weight_check`; ``ksctl validate`` and
+          ``plan`` hand in the dialects' costs)
+KS231     the same above 80 % of the limit (warning)
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)

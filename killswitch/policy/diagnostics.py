@@ -109,6 +109,11 @@ KS222 = _c("KS222", "venue without a dialect", Severity.WARNING)
 # an account's credentials of a kind its venue does not sign with (an API key on a wallet-signed
 # venue, a wallet on a venue of API keys), or without the password or uid the venue requires
 KS223 = _c("KS223", "credentials the venue does not sign with")
+# the accounts one runner polls need more of a venue's per-IP REST weight a minute than the venue
+# allows at the interval the policies tick at (or an endpoint faster than its per-UID limit)
+KS230 = _c("KS230", "polling exceeds the venue's REST weight budget")
+# ... or more than 80 % of it: little is left for orders, retries and other clients of the IP
+KS231 = _c("KS231", "polling near the venue's REST weight budget", Severity.WARNING)
 
 # --- KS9xx: internal ----------------------------------------------------------------------
 KS900 = _c("KS900", "internal error")

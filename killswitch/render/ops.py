@@ -106,6 +106,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         stream = st.streams.get(acct)
         lines.append(f"  data age {acct}: {_age(age)}" + (f"  {_fetch_error(error, st.last_tick_ms)}" if error else "")
                      + (f"  {stream_text(stream)}" if stream else ""))
+    lines += weight_lines(st)
     lines += lock_lines(locks)
     for r in st.resuming:
         limits = ", ".join(x for x in (
@@ -120,6 +121,20 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
                      f"incident {x.incident}")
     lines += dms_lines(dms_of(st))
     return "\n".join(lines)
+
+
+def weight_lines(st: RunnerStatus) -> list[str]:
+    """Each venue's REST weight of the last minute against its per-IP limit, and whose count it is."""
+    lines = []
+    for venue, w in sorted(st.venue_weight.items()):
+        used, limit = w.get("used_per_minute") or 0.0, w.get("limit_per_minute")
+        whose = "the venue's count" if w.get("source") == "venue" else "counted by this runner"
+        if limit:
+            text = f"{used:,.0f} of {limit:,.0f} {w.get('unit')} a minute per IP ({used / limit:.0%}, {whose})"
+        else:
+            text = f"{used:,.0f} {w.get('unit')} a minute ({whose}; no per-IP limit: the venue counts per UID)"
+        lines.append(f"  REST weight {venue}: {text}, {w.get('accounts')} account(s)")
+    return lines
 
 
 def standby_line(st: RunnerStatus) -> str:

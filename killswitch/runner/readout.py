@@ -39,6 +39,7 @@ from .silences import ack_status, holding_back, incident_labels
 from .storeio import StoreIO
 from .view import (ApprovalRow, IncidentStatus, OrderRow, ReceiverFailure, ResidualStatus, RunnerStatus, ScopeStatus,
                    ThresholdCheck, TriggerStatus)
+from .weights import VenueWeights
 
 MAX_INCIDENT_ORDERS = 200  # orders listed per incident (the latest); its counts cover them all
 MAX_MANUAL_CLOSES_SHOWN = 5  # the latest manual closes shown among the open incidents
@@ -73,6 +74,7 @@ class Readout:
         self._runbooks: set[str] = set()  # incidents known to have a stored runbook (one is never removed)
         self.planned = PlannedOrders(store, io, keep=MAX_INCIDENT_ORDERS)  # a dry run's orders, from the audit
         self.collectors: list[Any] = []  # more families for /metrics (``collect_metrics(registry)``)
+        self.weights = VenueWeights(lambda: known.adapters)  # REST weight a minute per venue
 
     def status(self) -> RunnerStatus:
         book = self.book
@@ -104,7 +106,8 @@ class Readout:
                             reload_ok=error is None, last_good_reload_ms=loaded_ms,
                             reload_failed_ms=failed_ms if error is not None else None,
                             tick_interval_s=tick_interval_s(book.graph),
-                            holder=self.lead.holder, lease_holder=self.lead.lease_holder)
+                            holder=self.lead.holder, lease_holder=self.lead.lease_holder,
+                            venue_weight=self.weights.status())
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger
@@ -245,6 +248,7 @@ class Readout:
         if self.lead.keeper is not None:  # renewals, failures and loop stalls of the lease thread
             self.lead.keeper.collect_metrics(reg)
         self.fanout.collect_metrics(reg)
+        self.weights.collect_metrics(reg)
         for collector in self.collectors:
             collector.collect_metrics(reg)
         return reg.render()

@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 
 from killswitch.compile.compiler import compile_documents
+from killswitch.compile.weight_check import check_weight_budget
 from killswitch.policy import diagnostics as d
 from killswitch.policy.load import load_sources, load_text
 from killswitch.runbooks.check import TemplateCheck
 from killswitch.sources import compile_read, read_sources
+from killswitch.weights import Read, SnapshotCost, WeightLimit
 from tests.conftest import POLICIES, ROOT
 
 BAD = ROOT / "tests" / "fixtures" / "bad"
@@ -143,6 +145,11 @@ def _corpus(tmp_path: Path) -> list[d.Diagnostic]:
     src = read_sources([str(tmp_path / "latin1.yaml"), str(tmp_path / "missing.yaml"), str(tmp_path / "empty"),
                         str(tmp_path / "blank.yaml")])
     out += compile_read(src).diagnostics
+    # the REST weight budget (ksctl validate hands the dialects' costs in): over it, then near it
+    accounts = load_sources([("a.yaml", ACCOUNTS)]).docs
+    for weight in (1000, 190):  # each venue's one account × weight × 12 snapshots a minute against 2,400
+        cost = (SnapshotCost((Read("GET /x", weight),)), WeightLimit(2400, 60.0, "weight", "ip", "-"))
+        out += check_weight_budget(accounts, 5.0, lambda acc, cost=cost: cost)
     (tmp_path / "big.yaml").write_text(FUTURES)  # over a limit set below its size
     out += compile_read(read_sources([str(tmp_path / "big.yaml")], max_file_bytes=len(FUTURES) // 2)).diagnostics
     return out

@@ -32,6 +32,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping, NamedTuple, Optional, Protocol
 
+from killswitch.weights import Read, SnapshotCost, WeightLimit
+
 from ...base import AdapterError, Reason
 from ..parsing import BadField, num
 
@@ -179,6 +181,16 @@ class Dialect:
     # (``ksctl validate`` refuses one, KS220, from the same data: killswitch.compile.settle_check).
     default_settle_coins: tuple[str, ...] = ()
     supported_settle_coins: tuple[str, ...] = ()
+    # The REST weight budget (killswitch.weights): what one futures snapshot reads, endpoint by
+    # endpoint in the venue's unit, as :meth:`snapshot` calls them (tests/unit/test_weights.py
+    # counts the requests a real ccxt client sends against the simulator and holds the two
+    # equal); the venue's limit; and what a stream (:attr:`streams`) costs over REST. Empty /
+    # None: not known, not checked.
+    snapshot_reads: tuple[Read, ...] = ()
+    weight_limit: Optional[WeightLimit] = None
+    stream_open_weight: float = 0.0
+    stream_keepalive_weight: float = 0.0
+    stream_keepalive_every_s: float = 3600.0
     # ("order" | "position", ccxt's unified field) → the venue's own field(s) ccxt reads it from,
     # so that a message naming a field a row lacks names the one in the venue's answer
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=dict)
@@ -210,6 +222,27 @@ class Dialect:
         if num(value) is None:
             raise BadField(self.position_size_field, "missing" if value is None else f"not a number: {value!r}")
         return position
+
+    def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
+        """What one snapshot of a ``market_type`` account reading ``settle_coins`` (empty: the
+        dialect's default) costs the venue; None where the dialect does not declare it."""
+        if market_type != "futures" or not self.snapshot_reads:
+            return None
+        return SnapshotCost(self.snapshot_reads_for(settle_coins or self.default_settle_coins),
+                            self.open_orders_max_age_s, streams=self.streams,
+                            stream_open=self.stream_open_weight, stream_keepalive=self.stream_keepalive_weight,
+                            keepalive_every_s=self.stream_keepalive_every_s)
+
+    def request_weight(self, api: str, method: str, path: str, params: Any, ccxt_cost: float) -> float:
+        """What one request costs the venue's limit, from ccxt's cost of it (the runner's count of
+        the weight used, :class:`..budget.WeightMeter`): ccxt's, unless the venue publishes
+        another for it."""
+        return ccxt_cost
+
+    def snapshot_reads_for(self, settle_coins: tuple[str, ...]) -> tuple[Read, ...]:
+        """:attr:`snapshot_reads` for an account reading ``settle_coins`` (a venue that lists
+        by settle coin calls its lists once a coin)."""
+        return self.snapshot_reads
 
     def field_name(self, row: str, unified: str) -> str:
         """How a message names ccxt's ``unified`` field of a ``row`` ("order", "position"): the

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
+from killswitch.weights import PER_IP, Read, WeightLimit
+
 from ..parsing import BadData, BadField, num
 from .base import DEFAULT_ORDER_RATE, Call, Countdown, Dialect, Listed, Reads, bad_field, read, unknown_value
 
@@ -304,7 +306,22 @@ BINANCE_USDM = BinanceDialect(
     open_orders_max_age_s=9.0,
     positions_method="fapiPrivateV3GetPositionRisk",
     book_limits=(5, 10, 20, 50, 100, 500, 1000),  # GET /fapi/v1/depth refuses any other limit (-1130)
-    streams=True,  # the user-data stream (listen key) and the mark price streams
+    # A snapshot: the balance (fetch_balance reads GET /fapi/v3/account) and the positions, 5
+    # each; every open order and every open algo order without a symbol, 40 each, when listed.
+    snapshot_reads=(Read("GET /fapi/v3/account", 5), Read("GET /fapi/v3/positionRisk", 5),
+                    Read("GET /fapi/v1/openOrders", 40, orders=True),
+                    Read("GET /fapi/v1/openAlgoOrders", 40, orders=True)),
+    # 2,400 REQUEST_WEIGHT a minute per IP (the default tier; exchangeInfo's rateLimits says the
+    # account's), every response carrying the IP's count in X-MBX-USED-WEIGHT-1M:
+    # https://www.binance.com/en/support/faq/rate-limits-on-binance-futures-281596e222414cdd9051664ea621cdc3
+    # (orders count apart: 1,200 a minute and 300 per 10 s per account, kept by order_rate)
+    weight_limit=WeightLimit(2400, 60.0, "REQUEST_WEIGHT", PER_IP,
+                             "https://www.binance.com/en/support/faq/rate-limits-on-binance-futures-"
+                             "281596e222414cdd9051664ea621cdc3", used_header="X-MBX-USED-WEIGHT-1M"),
+    # the user-data stream: POST /fapi/v1/listenKey (1) at each connect, PUT (1) to keep it
+    # alive, which ccxt's streaming client sends every 20 minutes (its listenKeyRefreshRate;
+    # the key lives 60)
+    streams=True, stream_open_weight=1.0, stream_keepalive_weight=1.0, stream_keepalive_every_s=1200.0,
 )
 BINANCE_COINM = BinanceDialect(
     id="binancecoinm", order_rate=DEFAULT_ORDER_RATE,

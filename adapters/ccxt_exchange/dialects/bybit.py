@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from killswitch.weights import PER_IP, Read, WeightLimit
+
 from .base import Call, Countdown, Dialect, Has, Listed, Reads, clamp_seconds, read_pages, unknown_value
 
 DCP_RANGE = (3, 300)  # seconds
@@ -124,6 +126,22 @@ class BybitDialect(Dialect):
         r'"retCode"\s*:\s*"?1(10017|40017)\b',  # Reduce-only rule not satisfied (UTA / classic)
         r"reduce\s*-?\s*only rule not satisfied",
     )
+
+    # A snapshot: the unified account's balance, then positions and open orders one settle coin
+    # a call (one page each up to 200 positions / 50 orders). Bybit counts requests: 600 in any
+    # 5 s per IP, and each endpoint per UID (50 a second for these reads):
+    # https://bybit-exchange.github.io/docs/v5/rate-limit
+    snapshot_reads: tuple[Read, ...] = (Read("GET /v5/account/wallet-balance", 1), Read(POSITIONS_ENDPOINT, 1),
+                                        Read(ORDERS_ENDPOINT, 1))
+    weight_limit: Optional[WeightLimit] = WeightLimit(
+        600, 5.0, "requests", PER_IP, "https://bybit-exchange.github.io/docs/v5/rate-limit", counts_requests=True,
+        endpoint_limits={"GET /v5/account/wallet-balance": (50, 1.0), POSITIONS_ENDPOINT: (50, 1.0),
+                         ORDERS_ENDPOINT: (50, 1.0)})
+
+    def snapshot_reads_for(self, settle_coins: tuple[str, ...]) -> tuple[Read, ...]:
+        n = max(1, len(settle_coins))
+        return tuple(r if r.endpoint not in (POSITIONS_ENDPOINT, ORDERS_ENDPOINT) else Read(r.endpoint, r.weight, n)
+                     for r in self.snapshot_reads)
 
     def leg_params(self, leg: str) -> tuple[dict, bool]:
         return {"positionIdx": 1 if leg == "LONG" else 2}, True

@@ -38,6 +38,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from killswitch.weights import PER_IP, Read, WeightLimit
+
 from ...base import AdapterError, Reason
 from ..parsing import BadData, num
 from .base import Call, Countdown, Dialect, Listed, Reads, unknown_value
@@ -50,6 +52,9 @@ OUR_CLOID = re.compile(r"^0x00([0-9a-fA-F]{30})$")
 SCHEDULE_CANCEL_MIN_S = 5  # the venue refuses a time less than 5 s ahead
 
 OPEN_ORDERS = "POST /info frontendOpenOrders"
+# the /info types the venue weighs 2 (every other weighs 20, userRole 60; ccxt's table has these)
+INFO_WEIGHT_2 = frozenset({"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState",
+                           "exchangeStatus"})
 POSITIONS = "POST /info clearinghouseState"
 # A row's ``orderType`` → whether it waits on a trigger: the values the venue documents for
 # frontendOpenOrders. Any other (or none) fails the snapshot (BAD_RESPONSE naming the field),
@@ -185,6 +190,13 @@ class HyperliquidDialect(Dialect):
 
     # --- reads ---------------------------------------------------------------------------------
 
+    def request_weight(self, api: str, method: str, path: str, params: Any, ccxt_cost: float) -> float:
+        # ccxt charges an /info request of a type its table does not list 10; the venue charges 20
+        # (frontendOpenOrders among them): those it lists (clearinghouseState: 2) are the venue's
+        if path == "info" and isinstance(params, Mapping) and params.get("type") not in INFO_WEIGHT_2:
+            return max(ccxt_cost, 20.0)
+        return ccxt_cost
+
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         """``frontendOpenOrders`` (one list, not paged: resting and trigger orders alike)."""
         got = await reads.call("fetch_open_orders", symbol)
@@ -271,6 +283,13 @@ HYPERLIQUID = HyperliquidDialect(
     # frontendOpenOrders weighs 20 of the 1,200 a minute: listed at every 1 s snapshot it would
     # need 24 a second beside the positions, above the 20 the venue allows; when 5 s old, 8
     open_orders_max_age_s=5.0,
+    # A snapshot: clearinghouseState twice (fetch_balance and fetch_positions, 2 each) and, when
+    # listed, frontendOpenOrders (20). 1,200 weight a minute per IP, reads and actions together:
+    # https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/rate-limits-and-user-limits
+    snapshot_reads=(Read(POSITIONS, 2, calls=2), Read(OPEN_ORDERS, 20, orders=True)),
+    weight_limit=WeightLimit(1200, 60.0, "weight", PER_IP,
+                             "https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/"
+                             "rate-limits-and-user-limits"),
 )
 
 DIALECTS = (HYPERLIQUID,)

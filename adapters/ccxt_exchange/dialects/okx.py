@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
+from killswitch.weights import PER_UID, Read, WeightLimit
+
 from ..parsing import BadData, num
 from .base import Call, Countdown, Dialect, Listed, Reads, read_pages, clamp_seconds, unknown_value
 
@@ -80,6 +82,19 @@ class OkxDialect(Dialect):
         r'"code"\s*:\s*"?(51169|51170)\b',
         r"reduce\s*-?\s*only order can.?t",
     )
+
+    # A snapshot: the balance, the positions, the regular list and the algo list once per algo
+    # order type (one page each up to 100 orders). OKX limits private endpoints per UID (each
+    # sub-account its own), per endpoint, not per IP: balance and positions 10 requests per 2 s,
+    # orders-pending 60, orders-algo-pending 20:
+    # https://www.okx.com/docs-v5/en/#overview-rate-limits (and each endpoint's "Rate Limit")
+    snapshot_reads: tuple[Read, ...] = (
+        Read("GET /api/v5/account/balance", 1), Read(POSITIONS, 1), Read(REGULAR_ORDERS, 1),
+        Read(ALGO_ORDERS, 1, calls=len(ALGO_ORDER_TYPES)))
+    weight_limit: Optional[WeightLimit] = WeightLimit(
+        None, 2.0, "requests", PER_UID, "https://www.okx.com/docs-v5/en/#overview-rate-limits", counts_requests=True,
+        endpoint_limits={"GET /api/v5/account/balance": (10, 2.0), POSITIONS: (10, 2.0), REGULAR_ORDERS: (60, 2.0),
+                         ALGO_ORDERS: (20, 2.0)})
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         """Every page of the regular list, then every page of the algo list for each algo order

@@ -1,0 +1,55 @@
+"""The REST weight budget for ``ksctl validate`` and ``ksctl plan``: the dialects' numbers handed
+to the pure check (:mod:`killswitch.compile.weight_check`, KS230 / KS231).
+
+What it owns: :func:`dialect_costs` (an account → its venue dialect's snapshot cost and limit)
+and :func:`weight_findings` (the findings on a compile result's Accounts documents at the pace
+the runner would tick at). Thin: the arithmetic is :mod:`killswitch.weights`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ..policy.model import Account
+from ..weights import SnapshotCost, WeightLimit
+
+
+def dialect_costs(account: Account) -> Optional[tuple[SnapshotCost, WeightLimit]]:
+    """What one snapshot of ``account`` costs its venue and the venue's limit, as its dialect
+    declares them; None where it declares none (a venue without a dialect, a spot account)."""
+    from adapters.ccxt_exchange.dialects import dialect_for
+
+    dialect = dialect_for(account.venue)
+    cost = dialect.snapshot_cost(account.market_type, tuple(account.settle_coins))
+    if cost is None or dialect.weight_limit is None:
+        return None
+    return cost, dialect.weight_limit
+
+
+def weight_findings(result: Any) -> list:
+    """KS230 / KS231 on the Accounts documents of a compile result, at the pace the runner would
+    tick at: its graph's (:func:`killswitch.runner.readout.tick_interval_s`), else, when other
+    errors left no graph, the most frequent interval the loaded policies declare (so that every
+    problem is said in one pass)."""
+    from ..compile.weight_check import check_weight_budget
+    from ..policy.model import Policy
+    from ..runner.readout import tick_interval_s
+
+    if result.graph is not None:
+        interval_s = tick_interval_s(result.graph)
+    else:
+        declared = [doc.model.spec.interval.seconds for doc in result.docs if isinstance(doc.model, Policy)]
+        interval_s = min(declared, default=5.0)
+    return check_weight_budget(result.docs, interval_s, dialect_costs)
+
+
+def accounts_file_findings(path: str, graph: Any, max_file_bytes: int) -> list:
+    """KS230 / KS231 on the Accounts document at ``path`` (``ksctl plan --accounts``), read with
+    its positions so that a finding names file:line:col, at the pace ``graph`` ticks at."""
+    from ..compile.weight_check import check_weight_budget
+    from ..policy.load import load_sources
+    from ..runner.readout import tick_interval_s
+    from ..sources import read_sources
+
+    loaded = load_sources(read_sources([path], max_file_bytes).files)
+    return check_weight_budget(loaded.docs, tick_interval_s(graph), dialect_costs)

@@ -1,0 +1,68 @@
+"""The REST weight a runner's requests cost each venue, against the venue's per-IP budget.
+
+What it owns: :class:`VenueWeights`, read by the status (``venue_weight``) and ``/metrics``
+(``killswitch_venue_weight_used_per_minute{venue}``,
+``killswitch_venue_weight_limit_per_minute{venue}``): per venue, the weight of the last minute
+summed over its accounts' adapters (they share the runner's IP), counted request by request at
+what each costs the venue (``adapters.ccxt_exchange.budget.WeightMeter``); where the venue's
+answers carry its own count of the IP's weight (Binance: ``X-MBX-USED-WEIGHT-1M``), the latest
+fresh one is reported instead (it also counts other clients of the IP), and ``source`` says which.
+
+Must not: change anything, or import the adapters (it reads what they expose: ``weight_meter``,
+``weight_limit``, ``venue``; an adapter without them, the simulated one, is not counted).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+
+class VenueWeights:
+    """See the module doc. ``adapters()``: the runner's adapters, account key → adapter."""
+
+    def __init__(self, adapters: Callable[[], Mapping[str, Any]]):
+        self.adapters = adapters
+
+    def status(self) -> dict:
+        """venue → used_per_minute (what is reported), source ("venue": its own count, "counted":
+        ours), counted_per_minute, venue_per_minute (None without one), limit_per_minute (None:
+        no per-IP limit), unit, per ("ip" | "uid"), accounts."""
+        out: dict[str, dict] = {}
+        fresh: dict[str, tuple[float, float]] = {}  # venue → (age, count) of its latest count
+        for adapter in self.adapters().values():
+            meter = getattr(adapter, "weight_meter", None)
+            if meter is None:
+                continue
+            venue = str(getattr(adapter, "venue", "?"))
+            limit = getattr(adapter, "weight_limit", None)
+            row = out.setdefault(venue, {
+                "used_per_minute": 0.0, "source": "counted", "counted_per_minute": 0.0, "venue_per_minute": None,
+                "limit_per_minute": limit.per_minute if limit is not None else None,
+                "unit": limit.unit if limit is not None else "ccxt cost",
+                "per": limit.per if limit is not None else None,
+                "accounts": 0})
+            row["counted_per_minute"] += meter.used()
+            row["accounts"] += 1
+            count = meter.venue_count()
+            if count is not None and (venue not in fresh or count[0] < fresh[venue][0]):
+                fresh[venue] = count
+        for venue, row in out.items():
+            row["counted_per_minute"] = round(row["counted_per_minute"], 3)
+            if venue in fresh:
+                row["venue_per_minute"] = fresh[venue][1]
+                row["used_per_minute"], row["source"] = fresh[venue][1], "venue"
+            else:
+                row["used_per_minute"] = row["counted_per_minute"]
+        return dict(sorted(out.items()))
+
+    def collect_metrics(self, reg: Any) -> None:
+        used = reg.sampled("killswitch_venue_weight_used_per_minute", "gauge",
+                           "REST weight of the last minute on each venue, in its unit (the venue's own count "
+                           "of the IP where its answers carry one, else this runner's requests counted).",
+                           ("venue",))
+        limit = reg.sampled("killswitch_venue_weight_limit_per_minute", "gauge",
+                            "The venue's per-IP REST weight limit a minute, as its dialect declares it.", ("venue",))
+        for venue, row in self.status().items():
+            used.add(row["used_per_minute"], venue=venue)
+            if row["limit_per_minute"] is not None:
+                limit.add(row["limit_per_minute"], venue=venue)

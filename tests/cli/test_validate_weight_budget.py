@@ -1,0 +1,97 @@
+"""Accounts whose polling cannot fit their venue's per-IP REST weight budget at the interval the
+policies tick at are refused by ``ksctl validate`` (with the policies, or ``--accounts``) and by
+``ksctl plan --accounts`` before it reads anything: KS230 at the accounts list, with the
+arithmetic and what streams save; KS231 (a warning) above 80 % of the budget."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from killswitch.cli.main import cli
+from tests.conftest import POLICIES
+
+FUTURES = POLICIES / "futures-book.yaml"  # interval 5s
+
+
+def accounts(tmp_path, rows: list[str], name: str = "accounts.yaml"):
+    path = tmp_path / name
+    path.write_text("apiVersion: killswitch/v1\nkind: Accounts\nmetadata: {name: desk}\nspec:\n  accounts:\n"
+                    + "".join(f"    - {r}\n" for r in rows))
+    return path
+
+
+def binance(n: int, extra: str = "") -> list[str]:
+    return [f"{{name: b{i}, venue: binanceusdm, market_type: futures, labels: {{book: futures}}{extra}}}"
+            for i in range(n)]
+
+
+def validate(*args):
+    return CliRunner().invoke(cli, ["validate", *map(str, args)], catch_exceptions=False)
+
+
+def test_sixty_binance_accounts_at_5s_are_refused_with_the_arithmetic(tmp_path):
+    path = accounts(tmp_path, binance(60))
+    r = validate("--accounts", path, FUTURES)
+    assert r.exit_code == 1, r.output
+    assert (f"{path}:5:3: error[KS230]: binanceusdm: the accounts' polling needs 1500% of the venue's per-IP "
+            "REST limit") in r.output, r.output
+    assert ("binanceusdm: 60 account(s) × 600/min (10 request weight a snapshot × 12 snapshots/min + 80 for the "
+            "open orders × 6 lists/min) = 36,000 request weight/min > 2,400 limit (per IP, 2,400 per 60s); "
+            "at most 4 account(s) polled at 5s; streaming with reconcile every 30s: 10,803/min, at most 13 "
+            "account(s)") in r.output, r.output
+
+
+def test_four_binance_accounts_fit_and_pass(tmp_path):
+    r = validate("--accounts", accounts(tmp_path, binance(3)), FUTURES)
+    assert r.exit_code == 0, r.output
+    assert "KS23" not in r.output
+
+
+def test_four_accounts_fill_the_budget_and_are_a_warning_that_strict_refuses(tmp_path):
+    path = accounts(tmp_path, binance(4))
+    r = validate("--accounts", path, FUTURES)
+    assert r.exit_code == 0, r.output
+    assert f"{path}:5:3: warning[KS231]: binanceusdm: the accounts' polling takes 100%" in r.output, r.output
+    assert validate("--strict", "--accounts", path, FUTURES).exit_code == 1
+
+
+def test_streaming_accounts_fit_where_polled_ones_do_not(tmp_path):
+    r = validate("--accounts", accounts(tmp_path, binance(10, ", stream: {reconcile_every: 30s}")), FUTURES)
+    assert r.exit_code == 0, r.output
+    assert "KS23" not in r.output
+
+
+def test_a_slower_policy_interval_fits_more_accounts(tmp_path):
+    slow = tmp_path / "slow.yaml"
+    slow.write_text(FUTURES.read_text().replace("interval: 5s", "interval: 60s"))
+    # 12 accounts at 60 s: 90 weight each a minute, 1,080 of 2,400
+    r = validate("--accounts", accounts(tmp_path, binance(12)), slow)
+    assert r.exit_code == 0, r.output
+    r = validate("--accounts", accounts(tmp_path, binance(12)), FUTURES)
+    assert r.exit_code == 1 and "KS230" in r.output, r.output
+
+
+def test_an_accounts_file_among_the_paths_is_checked_once(tmp_path):
+    path = accounts(tmp_path, binance(60))
+    r = validate("--accounts", path, FUTURES, path)
+    assert r.output.count("error[KS230]") == 1, r.output
+    assert "KS105" not in r.output  # not read twice
+
+
+def test_the_example_policies_fit_their_budget():
+    r = validate(POLICIES)
+    assert r.exit_code == 0, r.output
+    assert "KS23" not in r.output
+
+
+def test_plan_refuses_before_reading_any_account(tmp_path):
+    # the accounts point at a port nothing listens on: a plan that read them would say so
+    rows = [f"{{name: b{i}, venue: binanceusdm, market_type: futures, labels: {{book: futures}}, "
+            f"api_url: 'http://127.0.0.1:9'}}" for i in range(60)]
+    path = accounts(tmp_path, rows)
+    r = CliRunner().invoke(cli, ["plan", "--policies", str(FUTURES), "--accounts", str(path)],
+                           catch_exceptions=False)
+    assert r.exit_code == 1, r.output
+    assert f"{path}:5:3: error[KS230]" in r.stderr, r.stderr
+    assert "does not fit the venues' REST weight budget; nothing was read" in r.stderr
+    assert "snapshot failed" not in r.stderr
