@@ -320,6 +320,9 @@ class CcxtAdapter:
                                secrets=self._secrets)
             configure_client(ex, self.dialect, market_type=self.market_type, sandbox=sandbox, urls=urls,
                              secrets=self._secrets)
+            limit = self.weight_limit  # its REST requests (the listen key's) count against the venue's limit too
+            meter_requests(ex, self.weight_meter, counts_requests=bool(limit and limit.counts_requests),
+                           used_header=limit.used_header if limit else None, weigh=self.dialect.request_weight)
             opts = getattr(ex, "options", None)
             if isinstance(opts, dict):  # no REST read of ccxt's own: the adapter's reconcile seeds the state
                 opts["watchPositions"] = {**opts.get("watchPositions", {}), "fetchPositionsSnapshot": False,
