@@ -274,8 +274,10 @@ class AccountStream:
             return
 
         def tapped(client: Any, message: Any) -> Any:
-            self._message()
             kind = self._classify(message)
+            if kind == "answer":  # a new connection's subscriptions are answered even when no data flows
+                return handle(client, message)
+            self._message()
             if kind == "expired":
                 self._expired.set()
                 self._enter("down", "LISTEN_KEY_EXPIRED")
