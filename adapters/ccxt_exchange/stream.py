@@ -12,6 +12,8 @@ What it owns
     * the raw messages before ccxt reads them (its ``handle_message``): when the last one came,
       and the dialect's verdict — an unknown or malformed message dropped and counted, a listen
       key that expired ending the connection (``down``, LISTEN_KEY_EXPIRED, until reconnected);
+      a frame that is not JSON dropped and counted malformed at each of ccxt's sockets, whose
+      receive loop it would end;
     * reconnecting with backoff (``backoff_s · 2^n`` capped at ``max_backoff_s``), counted; a
       stream silent for three times ``stale_after`` reconnected too (a stall the socket's
       keepalive did not see);
@@ -288,6 +290,34 @@ class AccountStream:
             return handle(client, message)
 
         ex.handle_message = tapped
+        make_client = getattr(ex, "client", None)
+        if callable(make_client):
+            def client(url: str) -> Any:
+                c = make_client(url)
+                self._guard(c)
+                return c
+
+            ex.client = client
+
+    def _guard(self, client: Any) -> None:
+        """A frame ccxt cannot decode (cut JSON) raises inside its receive callback, which ends
+        that socket's receive loop without failing a watch: its user data would be dead while the
+        mark socket keeps the stream live. The frame is dropped and counted instead, and the loop
+        reads the next one."""
+        decode = getattr(client, "handle_text_or_binary_message", None)
+        if decode is None or getattr(decode, "_ks_guarded", False):
+            return
+
+        def guarded(data: Any) -> Any:
+            try:
+                return decode(data)
+            except ValueError:  # json's and orjson's decode errors
+                self._message()
+                self._dropped("malformed", "a frame that is not JSON")
+                return None
+
+        guarded._ks_guarded = True  # type: ignore[attr-defined]
+        client.handle_text_or_binary_message = guarded
 
     def _message(self) -> None:
         now = self._clock()
