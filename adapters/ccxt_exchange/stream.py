@@ -290,34 +290,11 @@ class AccountStream:
             return handle(client, message)
 
         ex.handle_message = tapped
-        make_client = getattr(ex, "client", None)
-        if callable(make_client):
-            def client(url: str) -> Any:
-                c = make_client(url)
-                self._guard(c)
-                return c
+        guard_clients(ex, self._undecodable)
 
-            ex.client = client
-
-    def _guard(self, client: Any) -> None:
-        """A frame ccxt cannot decode (cut JSON) raises inside its receive callback, which ends
-        that socket's receive loop without failing a watch: its user data would be dead while the
-        mark socket keeps the stream live. The frame is dropped and counted instead, and the loop
-        reads the next one."""
-        decode = getattr(client, "handle_text_or_binary_message", None)
-        if decode is None or getattr(decode, "_ks_guarded", False):
-            return
-
-        def guarded(data: Any) -> Any:
-            try:
-                return decode(data)
-            except ValueError:  # json's and orjson's decode errors
-                self._message()
-                self._dropped("malformed", "a frame that is not JSON")
-                return None
-
-        guarded._ks_guarded = True  # type: ignore[attr-defined]
-        client.handle_text_or_binary_message = guarded
+    def _undecodable(self) -> None:
+        self._message()  # the socket delivers: only this frame is bad
+        self._dropped("malformed", "a frame that is not JSON")
 
     def _message(self) -> None:
         now = self._clock()
@@ -413,6 +390,39 @@ class AccountStream:
                 continue  # the liveness stream of every mark: only the positions' are kept
             outcomes.append(self.state.apply_mark(symbol, price, int(event)))
         self._outcomes(outcomes)
+
+
+def guard_clients(ex: Any, on_bad: Callable[[], None]) -> None:
+    """Every websocket client the streaming client ``ex`` makes (one per url) guarded by
+    :func:`guard_decode`."""
+    make_client = getattr(ex, "client", None)
+    if callable(make_client):
+        def client(url: str) -> Any:
+            c = make_client(url)
+            guard_decode(c, on_bad)
+            return c
+
+        ex.client = client
+
+
+def guard_decode(client: Any, on_bad: Callable[[], None]) -> None:
+    """A frame ccxt cannot decode (cut JSON) raises inside its receive callback, which ends that
+    socket's receive loop without failing a watch: its user data would be dead while the mark
+    socket keeps the stream live. ``client`` (a ccxt websocket client) drops such a frame
+    instead, calls ``on_bad()`` and reads the next one."""
+    decode = getattr(client, "handle_text_or_binary_message", None)
+    if decode is None or getattr(decode, "_ks_guarded", False):
+        return
+
+    def guarded(data: Any) -> Any:
+        try:
+            return decode(data)
+        except ValueError:  # json's and orjson's decode errors
+            on_bad()
+            return None
+
+    guarded._ks_guarded = True  # type: ignore[attr-defined]
+    client.handle_text_or_binary_message = guarded
 
 
 def _position_row(p: Any) -> Optional[tuple[str, str, Optional[str], float, Optional[float], int]]:
