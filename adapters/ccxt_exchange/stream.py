@@ -12,6 +12,8 @@ What it owns
     * the raw messages before ccxt reads them (its ``handle_message``): when the last one came,
       and the dialect's verdict — an unknown or malformed message dropped and counted, a listen
       key that expired ending the connection (``down``, LISTEN_KEY_EXPIRED, until reconnected);
+      a frame that is not JSON dropped and counted malformed at each of ccxt's sockets, whose
+      receive loop it would end;
     * reconnecting with backoff (``backoff_s · 2^n`` capped at ``max_backoff_s``), counted; a
       stream silent for three times ``stale_after`` reconnected too (a stall the socket's
       keepalive did not see);
@@ -274,8 +276,10 @@ class AccountStream:
             return
 
         def tapped(client: Any, message: Any) -> Any:
-            self._message()
             kind = self._classify(message)
+            if kind == "answer":  # a new connection's subscriptions are answered even when no data flows
+                return handle(client, message)
+            self._message()
             if kind == "expired":
                 self._expired.set()
                 self._enter("down", "LISTEN_KEY_EXPIRED")
@@ -286,6 +290,11 @@ class AccountStream:
             return handle(client, message)
 
         ex.handle_message = tapped
+        guard_clients(ex, self._undecodable)
+
+    def _undecodable(self) -> None:
+        self._message()  # the socket delivers: only this frame is bad
+        self._dropped("malformed", "a frame that is not JSON")
 
     def _message(self) -> None:
         now = self._clock()
@@ -381,6 +390,39 @@ class AccountStream:
                 continue  # the liveness stream of every mark: only the positions' are kept
             outcomes.append(self.state.apply_mark(symbol, price, int(event)))
         self._outcomes(outcomes)
+
+
+def guard_clients(ex: Any, on_bad: Callable[[], None]) -> None:
+    """Every websocket client the streaming client ``ex`` makes (one per url) guarded by
+    :func:`guard_decode`."""
+    make_client = getattr(ex, "client", None)
+    if callable(make_client):
+        def client(url: str) -> Any:
+            c = make_client(url)
+            guard_decode(c, on_bad)
+            return c
+
+        ex.client = client
+
+
+def guard_decode(client: Any, on_bad: Callable[[], None]) -> None:
+    """A frame ccxt cannot decode (cut JSON) raises inside its receive callback, which ends that
+    socket's receive loop without failing a watch: its user data would be dead while the mark
+    socket keeps the stream live. ``client`` (a ccxt websocket client) drops such a frame
+    instead, calls ``on_bad()`` and reads the next one."""
+    decode = getattr(client, "handle_text_or_binary_message", None)
+    if decode is None or getattr(decode, "_ks_guarded", False):
+        return
+
+    def guarded(data: Any) -> Any:
+        try:
+            return decode(data)
+        except ValueError:  # json's and orjson's decode errors
+            on_bad()
+            return None
+
+    guarded._ks_guarded = True  # type: ignore[attr-defined]
+    client.handle_text_or_binary_message = guarded
 
 
 def _position_row(p: Any) -> Optional[tuple[str, str, Optional[str], float, Optional[float], int]]:

@@ -205,6 +205,27 @@ def test_a_stalled_stream_is_stale_and_the_snapshot_reads_rest():
     asyncio.run(body())
 
 
+def test_a_subscription_answer_reaches_ccxt_but_never_makes_a_silent_stream_live():
+    """A stalled venue still answers a new connection's subscriptions: were that a message, a
+    stall would flap live and stale at every reconnect."""
+    async def body():
+        rest, venue = rest_exchange(), Venue()
+        a = adapter(rest, venue, stream={"stale_after": "150ms"})
+        await a.start_streams()
+        await a.snapshot()
+        await settle(lambda: venue.clients)
+        answer = {"result": None, "id": 1}
+        venue.raw(answer)
+        assert venue.clients[0].handled == [answer]
+        h = a.stream_health()
+        assert (h.state, h.last_message_ms) == ("connecting", None)
+        venue.raw({"e": "markPriceUpdate", "E": 1, "s": "BTCUSDT", "p": "50000"})
+        assert a.stream_health().state == "live"
+        await a.close()
+
+    asyncio.run(body())
+
+
 def test_out_of_order_and_malformed_answers_are_dropped_and_counted_never_applied():
     async def body():
         rest, venue = rest_exchange(), Venue()

@@ -206,7 +206,10 @@ class Dialect:
 
     def stream_message(self, message: Any) -> str:
         """What one raw message of the venue's private or public stream is, before ccxt reads it:
-        ``ok`` (ccxt may have it), ``expired`` (the venue ended the stream's authorization),
+        ``ok`` (ccxt may have it), ``answer`` (ccxt may have it, but it is the venue's answer to
+        a request of the connection, such as a subscription: no sign that the stream delivers —
+        a stalled stream answers its subscriptions all the same), ``expired`` (the venue ended
+        the stream's authorization),
         ``unknown`` (an event the adapter does not read) or ``malformed`` (an event it reads
         without what it reads of it). Only a streaming dialect is asked."""
         return "ok"

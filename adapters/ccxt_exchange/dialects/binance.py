@@ -188,10 +188,11 @@ STREAM_EVENTS_UNREAD = frozenset({"TRADE_LITE", "ACCOUNT_CONFIG_UPDATE", "MARGIN
 
 
 def stream_message(message: Any) -> str:
-    """``ok``, ``expired`` (``listenKeyExpired``), ``unknown`` or ``malformed`` (see
+    """``ok``, ``answer``, ``expired`` (``listenKeyExpired``), ``unknown`` or ``malformed`` (see
     :meth:`.base.Dialect.stream_message`): an account update whose balances or positions lack
     their asset, wallet balance, symbol, amount or leg; an order update without its symbol,
-    id, status or side; a mark without its price. A subscription's answer (no event) is ok."""
+    id, status or side; a mark without its price. A subscription's answer (no event, an ``id``
+    or a ``result``) is ``answer``: ccxt reads it, but it is no sign that data flows."""
     if isinstance(message, list):  # ``!markPrice@arr``: every row a mark
         kinds = {stream_message(m) for m in message}
         return next((k for k in ("malformed", "unknown") if k in kinds), "ok")
@@ -199,7 +200,7 @@ def stream_message(message: Any) -> str:
         return "malformed"
     event = message.get("e")
     if event is None:
-        return "ok" if "id" in message or "result" in message else "unknown"
+        return "answer" if "id" in message or "result" in message else "unknown"
     if event == "listenKeyExpired":
         return "expired"
     if event in STREAM_EVENTS_UNREAD:

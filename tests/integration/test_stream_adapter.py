@@ -1,0 +1,282 @@
+"""The private stream end to end: the real :class:`CcxtAdapter`, built as the runner's bootstrap
+builds it from an Accounts entry with a ``stream`` block, against the simulated exchange's
+websocket face (``ccxt.pro.binanceusdm`` over ``/private/ws`` and ``/market/ws``), with each of
+the face's stream faults.
+
+The engine runs on the wall clock (the stream's event times advance as a venue's do; a manual
+clock would stamp every mark push alike), marks pushed every 100 ms, ``stale_after`` 1 s.
+Waits are bounded by :data:`DEADLINE_S`, a bound on events, never a measured duration; what is
+asserted of time is an order (the data age is the stream's silence, not the time of reading).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from adapters.simulated.http import SimServer, binanceusdm_client, wall_clock
+from adapters.simulated.scenarios import build
+from adapters.simulated.venues import sim_account
+from killswitch.bootstrap import ccxt_adapters
+from tests.procs import until
+
+from .sim_helpers import run
+
+DEADLINE_S = 10.0
+KEY = "binanceusdm/sim-main"
+BTC_U = "BTC/USDT:USDT"
+FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
+
+
+class Rig:
+    """A server on the wall clock, the adapter of ``sim-main`` with a stream block, a REST
+    client of the same account (the desk's bot), and the wakes the adapter called."""
+
+    def __init__(self, stale_after: str, reconcile_every: str):
+        self.engine = build("calm", wall_clock)
+        for symbol, price in FLAT.items():
+            self.engine.set_mark(symbol, price)
+        self.server = SimServer(self.engine, auth_clock=wall_clock,
+                                stream={"mark_every_ms": 100, "mark_every_1s_ms": 100, "tick_s": 0.02})
+        self.stale_after, self.reconcile_every = stale_after, reconcile_every
+        self.wakes: list[str] = []
+        self.adapter: Any = None
+        self.bot: Any = None
+
+    async def __aenter__(self) -> "Rig":
+        await self.server.start()
+        account = sim_account(self.server, "sim-main", "binanceusdm", stream={
+            "enabled": True, "stale_after": self.stale_after, "reconcile_every": self.reconcile_every})
+        self.adapters = ccxt_adapters([account], rate_limit=False)
+        self.adapter = self.adapters.by_key[KEY]
+        self.adapter.set_wake(self.wakes.append)
+        self.bot = binanceusdm_client(self.server, "sim-main")
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.adapters.close()
+        await self.bot.close()
+        await self.server.stop()
+
+    @property
+    def health(self) -> Any:
+        return self.adapter.stream_health()
+
+    def rest_reads(self) -> int:
+        """REST reads the face answered so far (the listen key's calls are the stream's own)."""
+        return sum(1 for _, path, _ in self.server.requests if "listenKey" not in path)
+
+    async def live(self) -> None:
+        """Streams started, live, and the reconnect's REST reconcile taken: the next snapshot is
+        the stream's."""
+        await self.adapter.start_streams()
+        await until(lambda: self.health.state == "live", "the stream live", DEADLINE_S)
+        await self.adapter.snapshot()  # the REST reconcile of the (re)connect
+        await self.from_stream()
+
+    async def from_stream(self) -> Any:
+        """A snapshot that read no REST (asserted by the face's request log too)."""
+        before = self.rest_reads()
+        snap = await self.adapter.snapshot()
+        assert snap.fetch.ok and snap.fetch.calls == 0, snap.fetch
+        assert self.rest_reads() == before
+        return snap
+
+    async def seen(self, ok: Any, what: str) -> Any:
+        """Snapshots from the stream until one satisfies ``ok`` (the updates of one frame reach
+        the state by more than one watch)."""
+        end = time.monotonic() + DEADLINE_S
+        while True:
+            snap = await self.from_stream()
+            if ok(snap):
+                return snap
+            assert time.monotonic() < end, f"gave up waiting: {what}"
+            await asyncio.sleep(0.02)
+
+    def truth(self) -> dict:
+        """The engine's positions of sim-main: symbol → signed contracts."""
+        legs = self.engine.accounts["sim-main"].legs
+        return {f"{s[:-4]}/USDT:USDT": leg.amount for (s, _), leg in legs.items() if leg.amount}
+
+
+def positions(snap: Any) -> dict:
+    return {p.symbol: p.contracts * (1 if p.side == "long" else -1) for p in snap.positions}
+
+
+def rig(test, *, stale_after: str = "1s", reconcile_every: str = "30s", timeout: float = 40.0):
+    async def go():
+        async with Rig(stale_after, reconcile_every) as r:
+            return await test(r)
+    return run(go(), timeout)
+
+
+# --- live ---------------------------------------------------------------------------------------------
+
+
+def test_live_stream_answers_snapshots_without_rest_and_as_the_engine_holds_them():
+    async def t(r: Rig):
+        await r.live()
+        snap = await r.from_stream()
+        assert positions(snap) == pytest.approx(r.truth()) and r.truth()
+        assert snap.equity == pytest.approx(r.engine.accounts["sim-main"].wallet
+                                            + sum(p.unrealized_pnl for p in snap.positions))
+        h = r.health
+        assert (h.state, h.reason, h.reconnects, h.disagreements, h.reconciles) == ("live", None, 0, 0, 1)
+    rig(t)
+
+
+def test_a_fill_and_a_set_mark_reach_the_snapshot_from_the_stream_and_wake_the_runner():
+    async def t(r: Rig):
+        await r.live()
+        before = positions(await r.from_stream())[BTC_U]
+        r.wakes.clear()
+        await r.bot.create_order(BTC_U, "market", "buy", 0.01)
+        await until(lambda: r.wakes, "a wake for the fill", DEADLINE_S)
+        assert set(r.wakes) == {KEY}
+        snap = await r.seen(lambda s: positions(s)[BTC_U] == pytest.approx(before + 0.01), "the fill")
+        assert positions(snap)[BTC_U] == pytest.approx(before + 0.01) == r.truth()[BTC_U]
+
+        r.wakes.clear()
+        r.engine.set_mark("BTCUSDT", 55_000.0)
+        await until(lambda: r.wakes, "a wake for the mark", DEADLINE_S)
+        snap = await r.seen(lambda s: any(p.mark_price == 55_000.0 for p in s.positions), "the mark")
+        (btc,) = [p for p in snap.positions if p.symbol == BTC_U]
+        assert btc.mark_price == 55_000.0
+        assert btc.notional == pytest.approx(btc.contracts * 55_000.0)
+    rig(t)
+
+
+# --- faults -------------------------------------------------------------------------------------------
+
+
+class States:
+    """The stream's states as sampled every 10 ms while a fault plays out."""
+
+    def __init__(self, r: Rig):
+        self.r = r
+        self.seen: list[tuple[str, Any]] = []
+        self._task: Any = None
+
+    def __enter__(self) -> "States":
+        async def sample():
+            while True:
+                h = self.r.health
+                if not self.seen or self.seen[-1] != (h.state, h.reason):
+                    self.seen.append((h.state, h.reason))
+                await asyncio.sleep(0.01)
+        self._task = asyncio.ensure_future(sample())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._task.cancel()
+
+
+def test_a_disconnect_is_down_then_reconnected_counted_and_read_over_rest_first():
+    async def t(r: Rig):
+        await r.live()
+        with States(r) as states:
+            r.server.faults.stream("stream_disconnect", op="stream:market", times=1)
+            await until(lambda: r.health.state == "down", "the stream down", DEADLINE_S)
+            down = await r.adapter.snapshot()  # blind stream: REST answers
+            assert down.fetch.ok and down.fetch.calls > 0
+            await until(lambda: r.health.state == "live", "the stream live again", DEADLINE_S)
+        assert ("down", "STREAM_DOWN") in states.seen and states.seen[-1] == ("live", None)
+        assert r.health.reconnects == 1
+        before = r.rest_reads()
+        again = await r.adapter.snapshot()  # the reconnect's reconcile: REST wins first
+        assert again.fetch.calls > 0 and r.rest_reads() > before
+        assert positions(await r.from_stream()) == pytest.approx(r.truth())
+    rig(t)
+
+
+def test_a_stall_is_stale_after_stale_after_read_over_rest_and_its_data_age_is_the_silence():
+    async def t(r: Rig):
+        await r.live()
+        r.server.faults.stream("stream_stall")  # every frame of every socket: open and silent
+        await asyncio.sleep(0.3)
+        quiet = await r.from_stream()  # not stale yet: the stream's state, as old as its last message
+        last = r.health.last_message_ms
+        assert r.health.state == "live" and quiet.ts_event == last
+        assert quiet.ts_observed - quiet.ts_event >= 200  # its age is the silence, not "now"
+        await until(lambda: r.health.state == "stale", "the stream stale", DEADLINE_S)
+        h = r.health
+        assert h.reason == "STREAM_STALE" and h.since_ms == h.last_message_ms + 1000
+        stale = await r.adapter.snapshot()
+        assert stale.fetch.ok and stale.fetch.calls > 0 and stale.ts_observed - stale.ts_event < 1000
+        assert positions(stale) == pytest.approx(r.truth())
+        r.server.faults.switch_off("stream")
+        await until(lambda: r.health.state == "live", "the stream live again", DEADLINE_S)
+        await r.adapter.snapshot()  # a reconnect's reconcile, if the stall outlived the connection
+        assert positions(await r.from_stream()) == pytest.approx(r.truth())
+    rig(t)
+
+
+def test_a_stall_longer_than_three_stale_afters_reconnects_and_is_never_live_while_silent():
+    async def t(r: Rig):
+        await r.live()
+        with States(r) as states:
+            r.server.faults.stream("stream_stall")
+            await until(lambda: r.health.reconnects >= 1, "a reconnect of the stalled stream", DEADLINE_S)
+            await asyncio.sleep(1.5)  # the new connection, silent too
+            silent = list(states.seen)
+            r.server.faults.switch_off("stream")
+            await until(lambda: r.health.state == "live", "the stream live again", DEADLINE_S)
+        assert silent[0] == ("live", None) and ("live", None) not in silent[1:], silent
+        assert ("stale", "STREAM_STALE") in silent
+    rig(t)
+
+
+@pytest.mark.parametrize("kind", ["stream_duplicate", "stream_out_of_order"])
+def test_duplicate_and_out_of_order_marks_never_corrupt_the_state(kind):
+    async def t(r: Rig):
+        await r.live()
+        r.server.faults.stream(kind, op="stream:market", times=3)
+        for price in (59_000.0, 58_000.0, 57_000.0, 56_000.0):
+            r.engine.set_mark("BTCUSDT", price)
+            await asyncio.sleep(0.05)
+        # not asserted: a count in ``dropped``. The faulty frame comes right behind another, and
+        # ccxt resolves a watch with one frame: the second reaches ccxt's cache, never the state
+        snap = await r.seen(lambda s: any(p.mark_price == 56_000.0 for p in s.positions), "the last mark")
+        assert positions(snap) == pytest.approx(r.truth())
+        rest = await r.adapter._rest_snapshot()  # what the next reconcile reads
+        assert {p.symbol: p.mark_price for p in snap.positions} == {p.symbol: p.mark_price for p in rest.positions}
+    rig(t)
+
+
+@pytest.mark.parametrize("body,kind", [("json", "malformed"), ("fields", "malformed"), ("event", "unknown")])
+def test_a_malformed_user_frame_is_counted_and_the_stream_reads_the_next_one(body, kind):
+    """Cut JSON stops ccxt's receive loop of its socket (the mark socket flows on, so the stream
+    would look live while its user data is dead): the frame is dropped, counted, and the next
+    fill still reaches the state."""
+    async def t(r: Rig):
+        await r.live()
+        before = positions(await r.from_stream())[BTC_U]
+        r.server.faults.stream("stream_malformed", op="stream:user", times=1, body=body)
+        await r.bot.create_order(BTC_U, "limit", "buy", 0.01, 50_000.0)  # its NEW is broken
+        await until(lambda: r.health.dropped.get(kind, 0) == 1, f"the frame counted {kind}", DEADLINE_S)
+        await r.bot.create_order(BTC_U, "market", "buy", 0.01)
+        snap = await r.seen(lambda s: positions(s)[BTC_U] == pytest.approx(before + 0.01), "the next fill")
+        assert positions(snap) == pytest.approx(r.truth())
+        assert r.health.state == "live" and r.health.reconnects == 0
+    rig(t)
+
+
+def test_an_expired_listen_key_is_down_then_reconnected_with_a_new_key():
+    async def t(r: Rig):
+        await r.live()
+        old = r.server.stream.keys.live("sim-main", r.engine.now()).key
+        with States(r) as states:
+            r.server.faults.stream("listen_key_expired", op="listen_key", times=1)
+            await until(lambda: r.health.reconnects == 1 and r.health.state == "live", "a new connection",
+                        DEADLINE_S)
+        assert ("down", "LISTEN_KEY_EXPIRED") in states.seen
+        new = r.server.stream.keys.live("sim-main", r.engine.now()).key
+        assert new != old
+        assert any(s.key is not None and s.key.key == new for s in r.server.stream.sockets)
+        before = positions(await r.adapter.snapshot())[BTC_U]  # the reconnect's REST reconcile
+        await r.bot.create_order(BTC_U, "market", "buy", 0.01)
+        await r.seen(lambda s: positions(s)[BTC_U] == pytest.approx(before + 0.01), "a fill on the new key")
+    rig(t)

@@ -1,0 +1,196 @@
+"""A runner with a streaming account, end to end: ``ksctl run`` in-process (``Daemon.run``, as
+tests/integration/test_loud_runner.py runs it) against the simulated exchange's HTTP and
+websocket faces served on 127.0.0.1 in the same loop, the Accounts entry with a ``stream`` block.
+
+- A mark set across the hard trigger's threshold wakes the runner, which closes the book well
+  within a 30 s interval (the bound asserted is 10 s, a margin a loaded machine cannot miss);
+  the user data stream drops while the closes are sent, and still every position ends flat and
+  no order was sent twice (the journal against the venue's orders).
+- A stalled stream (socket open, nothing sent): the WARNING ``STREAM_STALE … falling back to
+  REST polling``, the status's ``streams`` entry stale with a growing last-message age, the
+  snapshots read over REST (the account is not blind while REST answers); REST failing too is
+  blind (``ACCOUNT_NOT_READ``); the stream back is ``STREAM_LIVE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import textwrap
+import time
+from pathlib import Path
+
+
+from adapters.simulated.http import SimServer, wall_clock
+from adapters.simulated.scenarios import build
+from killswitch.daemon import Daemon, RunOptions
+from tests.procs import until
+
+DEADLINE_S = 30.0  # a bound on waits for events, never a measured duration
+KEY = "binanceusdm/sim-main"
+FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
+
+
+def policy(interval: str) -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: killswitch/v1
+        kind: Policy
+        metadata: {{name: mark-guard}}
+        spec:
+          scope: {{level: account, accounts: {{match_labels: {{book: futures}}}}}}
+          interval: {interval}
+          signals:
+            loss: {{position_loss: {{of: notional}}}}
+          triggers:
+            hard: {{when: "loss >= 10%", on_missing_data: hold}}
+          stages:
+            - {{level: 1, name: flatten, on: [hard], reset: manual, actions: [close_all]}}
+          unwind: {{chunk_notional: 100k}}
+        """)
+
+
+def write_inputs(tmp: Path, port: int, interval: str) -> tuple[Path, Path]:
+    pol = tmp / "policies"
+    pol.mkdir()
+    (pol / "guard.yaml").write_text(policy(interval))
+    accounts = tmp / "accounts.yaml"
+    accounts.write_text(textwrap.dedent(f"""\
+        apiVersion: killswitch/v1
+        kind: Accounts
+        metadata: {{name: test}}
+        spec:
+          dry_run: false
+          accounts:
+            - name: sim-main
+              venue: binanceusdm
+              market_type: futures
+              labels: {{book: futures}}
+              api_url: http://127.0.0.1:{port}
+              credentials: {{api_key: {{env: KS_T_KEY}}, secret: {{env: KS_T_SECRET}}}}
+              stream: {{enabled: true, stale_after: 1s, reconcile_every: 30s}}
+        """))
+    return pol, accounts
+
+
+async def serve(tmp: Path, monkeypatch, interval: str, scenario) -> None:
+    """``await scenario(daemon, server)`` with a runner leading over a fresh server, then stop."""
+    engine = build("calm", wall_clock)
+    for symbol, price in FLAT.items():
+        engine.set_mark(symbol, price)
+    server = SimServer(engine, auth_clock=wall_clock, stream={"mark_every_ms": 200, "mark_every_1s_ms": 200})
+    await server.start()
+    monkeypatch.setenv("KS_T_KEY", "sim-main-key")
+    monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
+    pol, accounts = write_inputs(tmp, server.port, interval)
+    opts = RunOptions((str(pol),), str(accounts), f"sqlite://{tmp / 'state.db'}", str(tmp / "lock.json"),
+                      api_port=None)
+    daemon = Daemon(opts, logging.getLogger("killswitch.run").info, logging.getLogger("killswitch.run").error)
+    run = asyncio.ensure_future(daemon.run())
+    try:
+        await until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick",
+                    DEADLINE_S)
+        await until(lambda: stream_of(daemon)["state"] == "live", "the stream live", DEADLINE_S)
+        await scenario(daemon, server)
+    finally:
+        daemon.stop.set()
+        await asyncio.wait_for(run, DEADLINE_S)
+        await server.stop()
+
+
+def stream_of(daemon: Daemon) -> dict:
+    """The account's stream health now, read from its adapter (the status reads it at ticks)."""
+    adapter = daemon.runner.adapters[KEY]
+    h = adapter.stream_health()
+    return {"state": h.state, "reason": h.reason}
+
+
+def rest_reads(server: SimServer) -> int:
+    """The account's REST reads the face answered (the listen key's calls are the stream's)."""
+    return sum(1 for _, path, _ in server.requests if "listenKey" not in path)
+
+
+def said(caplog, code: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(code)]
+
+
+def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_stream_drops_mid_close(
+        tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.INFO)
+    seen: dict = {}
+
+    async def scenario(daemon: Daemon, server: SimServer) -> None:
+        runner = daemon.runner
+        ticks = runner.counters["ticks"]
+        server.faults.stream("stream_disconnect", op="stream:user", times=1)  # the first close's events
+        started = time.monotonic()
+        server.engine.set_mark("BTCUSDT", 50_000.0)  # the 5 BTC long loses 16.7 % of its notional
+        await until(lambda: not server.engine.positions("sim-main"), "the book flat", DEADLINE_S)
+        seen["flat_after_s"] = time.monotonic() - started
+        seen["ticks"] = runner.counters["ticks"] - ticks
+        await until(lambda: runner.adapters[KEY].stream_health().reconnects >= 1, "the stream reconnected",
+                    DEADLINE_S)
+        seen["journal"] = runner.store.journal(limit=1000)
+        seen["orders"] = list(server.engine.accounts["sim-main"].orders.values())
+        seen["disconnects"] = len(server.faults.fired("stream_disconnect"))
+        seen["woken"] = daemon.wakes.started["wake"]
+
+    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "30s", scenario), 3 * DEADLINE_S))
+    assert seen["flat_after_s"] < 10.0, seen  # woken: the 30 s interval did not pass
+    assert seen["woken"] >= 1 and seen["disconnects"] == 1
+    journal = seen["journal"]
+    ids = [e.client_order_id for e in journal]
+    assert ids and len(ids) == len(set(ids))  # no intent journaled twice
+    assert all(e.status == "filled" for e in journal), [(e.symbol, e.status) for e in journal]
+    at_venue = [o.client_order_id for o in seen["orders"]]
+    assert sorted(at_venue) == sorted(ids)  # every journaled close reached the venue, none twice
+    assert {e.symbol for e in journal} == {"BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"}
+
+
+def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fails_too_and_comes_back_live(
+        tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.INFO)
+    seen: dict = {}
+
+    async def scenario(daemon: Daemon, server: SimServer) -> None:
+        runner = daemon.runner
+
+        def status_stream() -> dict:
+            return runner.status().streams[KEY]
+
+        def rows() -> list:
+            return [r for r in runner.status().coverage if r.scope == KEY]
+
+        server.faults.stream("stream_stall")  # every socket open and silent
+        await until(lambda: said(caplog, "STREAM_STALE"), "the STREAM_STALE warning", DEADLINE_S)
+        first = status_stream()
+        reads = rest_reads(server)
+        ticks = runner.counters["ticks"]
+        await until(lambda: runner.counters["ticks"] >= ticks + 2, "two ticks of the stall", DEADLINE_S)
+        later = status_stream()
+        seen["stale"] = (first, later)
+        seen["rest_reads"] = rest_reads(server) - reads
+        seen["armed"] = [(r.state, r.reason) for r in rows()]
+        seen["fetch_ok"] = runner.status().fetch_errors.get(KEY) is None
+
+        server.faults.add("*", "http_503")  # REST fails as well: the account is not read
+        await until(lambda: any(r.reason == "ACCOUNT_NOT_READ" for r in rows()), "blind: ACCOUNT_NOT_READ",
+                    DEADLINE_S)
+        seen["blind"] = [(r.state, r.reason) for r in rows()]
+        server.faults.switch_off()
+        await until(lambda: said(caplog, "STREAM_LIVE: binanceusdm/sim-main: its stream is live again"),
+                    "STREAM_LIVE", DEADLINE_S)
+        await until(lambda: all(r.state == "armed" for r in rows()), "armed again", DEADLINE_S)
+
+    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "1s", scenario), 4 * DEADLINE_S))
+    (warn,) = [r for r in caplog.records if r.getMessage().startswith("STREAM_STALE")]
+    assert warn.levelname == "WARNING"
+    assert warn.getMessage().startswith("STREAM_STALE: binanceusdm/sim-main: its stream is stale (last message ")
+    assert "falling back to REST polling at the policy interval" in warn.getMessage()
+    first, later = seen["stale"]
+    assert (first["state"], first["reason"]) == ("stale", "STREAM_STALE")
+    # a stall outliving three stale_after is reconnected: stale, down or connecting, degraded all along
+    assert first["degraded"] and later["degraded"] and later["state"] in ("stale", "down", "connecting")
+    assert later["last_message_age_s"] > first["last_message_age_s"] >= 1.0
+    assert seen["rest_reads"] >= 2 and seen["fetch_ok"]  # polled over REST, every read good
+    assert seen["armed"] and all(state == "armed" for state, _ in seen["armed"]), seen["armed"]
+    assert ("blind", "ACCOUNT_NOT_READ") in seen["blind"]
