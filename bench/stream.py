@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from harness import API_TOKEN, ENV, free_port, get_json, machine, pct, reference_ms, start_runner, stop, wait_until
 
