@@ -1,0 +1,450 @@
+"""Benchmark: private streams (ccxt.pro) against polling — reaction, REST weight, a close-all whose stream drops.
+
+1. Reaction from the venue's event to the first close the venue receives. The venue (a simulated
+   Binance USDⓈ-M exchange, its HTTP and websocket faces, in a process of its own, on the
+   system's clock) stamps with the monotonic clock the moment one mark crosses (``set_mark``:
+   its face pushes the ``markPriceUpdate`` at once, ``E`` = that moment) and the first order it
+   receives after it; both stamps are the venue's, so nothing of the runner's clock enters the
+   figure. The runner is ``ksctl run`` itself, a process of its own (the daemon's wait, the
+   wake and its debounce, ``--min-tick-spacing`` default), with the real ``CcxtAdapter``:
+   ``stream: {enabled: true}`` (ccxt.pro watchers over the websocket face) against the same
+   account without the block (polled over REST). One account (one scope) of N longs on N
+   markets; the policy's interval is 10 s, so that only a wake can explain a reaction under it;
+   a hard trigger on the worst position's loss over its notional (one mark from 100 to 80 is
+   20 %, the trigger 10 %) enters a ``close_all`` stage. Every trial is a fresh venue and a
+   fresh runner, the mark crossed once the stream is live and reconciled. Polled, the figure is
+   the measured tick — from the tick's first REST request after the event to the first order —
+   plus the wait for the interval: interval/2 on average, the interval at worst (the event
+   falls anywhere in it); the few polled trials also print their measured event-to-order time.
+   The real venue pushes a mark at its stream's cadence (``@1s``: up to 1 s after it moved,
+   ``@markPrice``: 3 s), which the simulator, pushing a set mark at once, does not add.
+2. REST weight per account per minute, polled and streamed: the weight the simulator's REST
+   face charged (Binance's published weights: account 5, positionRisk 5, every open order 40,
+   listen key 1) for one snapshot with and without the list of every open order, measured
+   through the real ccxt client; a minute is then the arithmetic of the adapter's cadences
+   (every snapshot at the policy interval, the open-order list when the last is 9 s old;
+   streamed: a REST reconcile every 30 s, the listen key's keepalive every 20 minutes), and the
+   accounts one runner holds within Binance's 2,400 a minute per IP at 5 s each way.
+3. ``bench/close_all_faults.py``'s run (40 % fills, the full REST fault plan) through ccxt with
+   the account's stream on, the user-data stream dropped twice while the closes are under way:
+   flat or residual-only at the end, nothing open, nothing pending, every order the venue holds
+   journaled and no intent accepted twice (the venue refuses a client id it holds), time to flat.
+
+``--quick``: fewer trials; ``--layouts 1000,10000``; ``--trials N`` (streamed) and
+``--poll-trials N``; ``--skip reaction,weight,faults``. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import API_TOKEN, ENV, free_port, get_json, machine, pct, reference_ms, start_runner, stop, wait_until
+
+ACCOUNT = "acct"
+INTERVAL_S = 10.0
+POLICY = f"""\
+apiVersion: killswitch/v1
+kind: Policy
+metadata: {{name: stream-reaction}}
+spec:
+  scope: {{level: account}}
+  interval: {INTERVAL_S:g}s
+  signals:
+    loss: {{position_loss: {{of: notional}}}}
+  triggers:
+    hard: {{when: "loss >= 10%", on_missing_data: hold}}
+  stages:
+    - {{level: 1, name: flatten, on: [hard], reset: manual, actions: [close_all]}}
+"""
+LAYOUTS = {1_000: (20, 3), 10_000: (8, 2)}  # positions → (streamed trials, polled trials)
+QUICK = {1_000: (5, 1), 10_000: (3, 1)}
+GOAL_P99_MS = 250.0
+BUDGET = 2_400  # Binance USDⓈ-M REQUEST_WEIGHT a minute per IP (the default tier)
+
+
+# --- the venue: its own process, the system's clock ------------------------------------------------------
+
+
+def venue_process(conn: Any, n: int) -> None:
+    """Serves ``reaction.book(n)`` on the system's clock and obeys the bench over ``conn``:
+    ``cross`` (the first market's mark from 100 to 80, stamped), ``result`` (the stamps so far),
+    ``stop``. Stamps are ``time.monotonic()``: the event, the first REST request charged after
+    it, the first order received after it, and the REST requests in between."""
+    from reaction import book
+
+    from adapters.simulated.http import SimServer, wall_clock
+
+    async def main() -> None:
+        eng = book(wall_clock, n)  # type: ignore[arg-type]
+        seen: dict[str, Any] = {"event": None, "rest": None, "order": None, "rest_calls": 0}
+        place, charge = eng.place_order, eng._charge
+
+        def placed(*a: Any, **kw: Any) -> Any:
+            if seen["event"] is not None and seen["order"] is None:
+                seen["order"] = time.monotonic()
+            return place(*a, **kw)
+
+        def charged(*a: Any, **kw: Any) -> Any:
+            if seen["event"] is not None and seen["order"] is None:
+                seen["rest"] = seen["rest"] or time.monotonic()
+                seen["rest_calls"] += 1
+            return charge(*a, **kw)
+
+        eng.place_order = placed  # type: ignore[method-assign]
+        eng._charge = charged  # type: ignore[method-assign]
+        server = SimServer(eng, auth_clock=wall_clock)
+        await server.start()
+        conn.send(("port", server.port))
+        stopped = asyncio.Event()
+
+        def command() -> None:
+            cmd, _ = conn.recv()
+            out: Any = None
+            if cmd == "cross":
+                seen["event"] = time.monotonic()
+                eng.set_mark(next(iter(eng.markets)), 80.0)  # pushed to the mark streams at once
+            elif cmd == "result":
+                out = dict(seen)
+            elif cmd == "stop":
+                stopped.set()
+            conn.send(("ok", out))
+
+        asyncio.get_running_loop().add_reader(conn.fileno(), command)
+        await stopped.wait()
+        await server.stop()
+
+    asyncio.run(main())
+
+
+class Venue:
+    def __init__(self, n: int):
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=venue_process, args=(child, n), daemon=True)
+        self.proc.start()
+        kind, self.port = self.conn.recv()
+        assert kind == "port"
+
+    def do(self, cmd: str) -> Any:
+        self.conn.send((cmd, None))
+        return self.conn.recv()[1]
+
+    def close(self) -> None:
+        try:
+            self.do("stop")
+        except (OSError, EOFError):
+            pass
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(5)
+
+
+def write_inputs(work: Path, port: int, streamed: bool) -> tuple[Path, Path]:
+    pol = work / "policies"
+    pol.mkdir(exist_ok=True)
+    (pol / "reaction.yaml").write_text(POLICY)
+    acc = work / "accounts.yaml"
+    block = "\n      stream: {enabled: true}" if streamed else ""
+    acc.write_text(f"""\
+apiVersion: killswitch/v1
+kind: Accounts
+metadata: {{name: bench}}
+spec:
+  dry_run: false
+  accounts:
+    - name: {ACCOUNT}
+      venue: binanceusdm
+      market_type: futures
+      api_url: http://127.0.0.1:{port}
+      credentials: {{api_key: {{env: KS_B_KEY}}, secret: {{env: KS_B_SECRET}}}}{block}
+""")
+    return pol, acc
+
+
+def one_trial(work: Path, n: int, streamed: bool, k: int) -> dict:
+    """One venue, one ``ksctl run``; the mark crossed once the runner is ready. The venue's stamps."""
+    venue = Venue(n)
+    runner = None
+    try:
+        d = work / f"{'s' if streamed else 'p'}{n}-{k}"
+        d.mkdir()
+        pol, acc = write_inputs(d, venue.port, streamed)
+        api_port = free_port()
+        env_key = {"KS_B_KEY": "k", "KS_B_SECRET": "s"}  # the book's account (reaction.book)
+        os.environ.update(env_key)
+        ENV.update(env_key)
+        runner = start_runner(d, pol, acc, f"sqlite://{d / 'state.db'}", "bench", api_port)
+        api = f"http://127.0.0.1:{api_port}"
+        key = f"binanceusdm/{ACCOUNT}"
+
+        def ready() -> bool:
+            st = get_json(api + "/v1/status", token=API_TOKEN)
+            if not streamed:
+                return bool(st.get("leader")) and bool(st.get("scopes") or st.get("last_tick"))
+            s = (st.get("streams") or {}).get(key) or {}
+            return s.get("state") == "live" and (s.get("reconciles") or 0) >= 1
+
+        if not wait_until(ready, 180, step=0.2):
+            raise RuntimeError(f"the runner was not ready in 180 s (see {d}/bench.err)")
+        time.sleep(1.0 if streamed else (k * 3.7) % INTERVAL_S)  # polled: the event anywhere in the interval
+        venue.do("cross")
+        if not wait_until(lambda: venue.do("result")["order"] is not None, INTERVAL_S * 2 + 60, step=0.01):
+            raise RuntimeError(f"no close within {INTERVAL_S * 2 + 60:g} s (see {d}/bench.err)")
+        return venue.do("result")
+    finally:
+        stop(runner)
+        venue.close()
+
+
+def reactions(layouts: dict[int, tuple[int, int]]) -> None:
+    work = Path(tempfile.mkdtemp(prefix="ks-stream-"))
+    print(f"1. reaction, from the venue's event (one mark crossing) to the first close the venue receives; "
+          f"policy interval {INTERVAL_S:g} s, --min-tick-spacing default (100 ms)", flush=True)
+    for n, (trials, poll_trials) in layouts.items():
+        ref = reference_ms()
+        s = [one_trial(work, n, True, k) for k in range(trials)]
+        p = [one_trial(work, n, False, k) for k in range(poll_trials)]
+        ms = [(r["order"] - r["event"]) * 1000 for r in s]
+        rest_in = [r["rest_calls"] for r in s]
+        tick = [(r["order"] - r["rest"]) * 1000 for r in p if r["rest"] is not None]
+        polled = [(r["order"] - r["event"]) * 1000 for r in p]
+        print(f"layout: one account (one scope), {n:,} positions on {n:,} markets, close_all on a hard trigger "
+              f"over the mark (one mark 100 -> 80); simulated Binance USDⓈ-M (REST + websocket faces) in its own "
+              f"process, ksctl run with ccxt / ccxt.pro, SQLite; a fresh venue and runner per trial; "
+              f"load average {os.getloadavg()[0]:.1f}; reference loop {ref:.1f} ms")
+        p50, p99 = statistics.median(ms), pct(ms, 99)
+        print(f"  streamed ({trials} trials): p50 {p50:.1f} ms  p99 {p99:.1f} ms  max {max(ms):.1f} ms  "
+              f"(goal p99 <= {GOAL_P99_MS:g} ms: {'met' if p99 <= GOAL_P99_MS else 'NOT met'}); "
+              f"in reference loops p50 {p50 / ref:.1f}  p99 {p99 / ref:.1f}; REST requests between the event "
+              f"and the first order: {min(rest_in)}-{max(rest_in)}")
+        if tick:
+            t50 = statistics.median(tick)
+            print(f"  polled ({poll_trials} trials): the tick measured (its first REST request after the event -> "
+                  f"first order) p50 {t50:.0f} ms, max {max(tick):.0f} ms; with the wait for the interval: "
+                  f"mean {INTERVAL_S / 2 * 1000 + t50:,.0f} ms (interval/2 + tick), worst "
+                  f"{INTERVAL_S * 1000 + max(tick):,.0f} ms (interval + tick) — computed; measured event -> first "
+                  f"order in these trials: {', '.join(f'{x:,.0f}' for x in polled)} ms")
+        print("  on the real venue the mark stream's cadence adds up to 1 s more to both (@1s; 3 s with "
+              "@markPrice): the simulator pushes a set mark at once", flush=True)
+
+
+# --- 2. REST weight ---------------------------------------------------------------------------------------
+
+
+async def snapshot_weights() -> tuple[int, int, int]:
+    """(weight of a snapshot with the list of every open order, without it, of opening a listen
+    key), as the simulator's REST face charged them, through the real ccxt client."""
+    from reaction import book
+
+    from adapters.ccxt_exchange import CcxtAdapter
+    from adapters.simulated.engine import ManualClock
+    from adapters.simulated.http import SimServer, wall_clock
+    from adapters.simulated.venues import sim_account
+
+    clock = ManualClock(1_772_456_400_000)  # one weight minute throughout
+    eng = book(clock, 3)
+    async with SimServer(eng, auth_clock=wall_clock) as server:
+        acc = sim_account(server, ACCOUNT, "binanceusdm")
+        out = []
+        for max_age in (0.0, 1e9):
+            ad = CcxtAdapter(acc, urls=server.base_url, timeout=10, ccxt_rate_limit=False,
+                             open_orders_max_age_s=max_age)
+            try:
+                await ad.load_symbols()
+                await ad.snapshot()  # the first lists every open order regardless: then measure the second
+                before = eng.used_weight(ACCOUNT)
+                await ad.snapshot()
+                out.append(eng.used_weight(ACCOUNT) - before)
+            finally:
+                await ad.close()
+        before = eng.used_weight(ACCOUNT)
+        import aiohttp
+
+        async with aiohttp.ClientSession() as s:
+            async with s.post(f"{server.base_url}/fapi/v1/listenKey", headers={"X-MBX-APIKEY": "k"}) as r:
+                await r.read()
+        out.append(eng.used_weight(ACCOUNT) - before)
+    return out[0], out[1], out[2]
+
+
+def weights() -> None:
+    full, bare, listen = asyncio.run(snapshot_weights())
+    every_s, orders_every_s, reconcile_s, keepalive_s = 5.0, 9.0, 30.0, 1200.0
+    per_min = 60 / every_s
+    lists = 60 / (orders_every_s + (-orders_every_s) % every_s)  # the list is due at the first tick 9 s on
+    polled = per_min * bare + lists * (full - bare)
+    streamed = 60 / reconcile_s * full + 60 / keepalive_s * listen
+    print(f"2. REST weight per account per minute (Binance USDⓈ-M weights as the simulator's REST face charged "
+          f"them through ccxt: a snapshot {full} with the list of every open order, {bare} without; a listen "
+          f"key {listen}, where Binance publishes 1)")
+    print(f"  polled every {every_s:g} s: {per_min:g} snapshots, {lists:g} of them with the open-order list "
+          f"= {polled:g} a minute; accounts within {BUDGET:,}/min per IP: {int(BUDGET // polled)}")
+    print(f"  streamed (policy interval {every_s:g} s, REST reconcile every {reconcile_s:g} s, the listen key's "
+          f"keepalive every {keepalive_s / 60:g} min): {60 / reconcile_s:g} full snapshots = {streamed:g} a minute "
+          f"({streamed / polled:.0%} of polling); accounts within {BUDGET:,}/min: {int(BUDGET // streamed)} "
+          f"(a stream that is stale or down is polled at the interval: {polled:g} while it is)", flush=True)
+
+
+# --- 3. close-all with the stream dropping mid-close -----------------------------------------------------
+
+
+async def faults_run(work: Path) -> tuple[Any, dict]:
+    from close_all_faults import ACCOUNT as SIM_MAIN, TICK_MS, Watch, _engine, _left, _open, _residuals, base, \
+        fault_plan, graph
+    from close_all_faults import Result
+
+    from adapters.ccxt_exchange import CcxtAdapter
+    from adapters.simulated.http import SimServer, wall_clock
+    from adapters.simulated.venues import sim_account
+    from killswitch.bootstrap import build_runner
+    from killswitch.state import open_store
+
+    plan = fault_plan()
+    engine, clock = _engine(0.4, True, plan)
+    received: dict[str, int] = {}
+    refused_dup = 0
+    place = engine.place_order
+
+    def counted(*a: Any, **kw: Any) -> Any:
+        nonlocal refused_dup
+        cid = kw.get("client_order_id")
+        if cid:
+            received[cid] = received.get(cid, 0) + 1
+        try:
+            return place(*a, **kw)
+        except Exception as e:
+            if "duplicated" in str(e):
+                refused_dup += 1
+            raise
+
+    engine.place_order = counted  # type: ignore[method-assign]
+    store = open_store(f"sqlite://{work / 'stream.db'}")
+    async with SimServer(engine, faults=plan, auth_clock=wall_clock, hang_s=3.0) as server:
+        acc = sim_account(server, SIM_MAIN, "binanceusdm", labels={"book": "futures"},
+                          stream={"enabled": True, "stale_after": "2s"})
+        adapter = CcxtAdapter(acc, urls=server.base_url, timeout=2.0, max_retries=1, backoff_s=0.05,
+                              orders_per_second=1000, ccxt_rate_limit=False)
+        runner = build_runner(graph(), {f"binanceusdm/{SIM_MAIN}": adapter}, store, lock_path=work / "lock.json",
+                              dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, snapshot_timeout_s=3.0)
+        res = Result("ccxt binanceusdm, stream on, dropped twice mid-close")
+        watch = Watch(engine)
+        drops: list[int] = []
+        start = time.perf_counter()
+        try:
+            await runner.start()
+            await adapter.start_streams()
+            live = await _until(lambda: adapter.stream_health().state == "live", 20)
+            for t in range(1, 91):
+                clock.advance(TICK_MS)
+                if res.entered_tick is not None and t - res.entered_tick in (1, 4):  # mid-close: drop the user stream
+                    server.faults.stream("stream_disconnect", op="stream:user", times=1)
+                    drops.append(t)
+                    await asyncio.sleep(0.3)  # the drop lands between two ticks (the next reads REST)
+                report = await runner.tick()
+                res.ticks = t
+                if res.done_tick is not None:
+                    res.after_done_sent += report.execution.sent
+                    if t - res.done_tick >= 3:
+                        break
+                    continue
+                if res.entered_tick is None and report.transitions:
+                    res.entered_tick = t
+                if res.entered_tick is None:
+                    continue
+                if _open(engine) == 0 and not store.pending_intents() and \
+                        {base(s) for s in _left(engine)} <= {base(r[0]) for r in _residuals(runner)}:
+                    res.done_tick = t
+            health = adapter.stream_health()
+        finally:
+            res.wall_s = time.perf_counter() - start
+            await runner.aclose()
+            await adapter.close()
+        res.open_orders = _open(engine)
+        res.pending = len(store.pending_intents())
+        res.positions = _left(engine)
+        res.residuals = _residuals(runner)
+        res.orders_sent = plan.counts.get("place_order", 0)
+        res.cancels_sent = plan.counts.get("cancel_order", 0) + plan.counts.get("cancel_all", 0)
+        res.overcommit = max(0.0, watch.worst)
+        res.orders_checked = watch.checked
+        res.faults_fired = len(plan.log)
+        entries = store.journal(limit=100_000)
+        journaled = {e.client_order_id for e in entries}
+        held = set(engine.accounts[SIM_MAIN].by_client)
+        absent: dict[str, int] = {}  # journaled, not at the venue: by the journal's status (refused, not sent...)
+        for e in entries:
+            if e.client_order_id not in held:
+                absent[str(e.status)] = absent.get(str(e.status), 0) + 1
+        store.close()
+    extra = {"live_at_start": live, "drops": drops, "reconnects": health.reconnects,
+             "reconciles": health.reconciles, "disagreements": health.disagreements, "state_at_end": health.state,
+             "journaled": len(journaled), "held": len(held), "not_journaled": len(held - journaled),
+             "absent": absent,
+             "received_twice": sum(1 for v in received.values() if v > 1), "refused_dup": refused_dup}
+    return res, extra
+
+
+async def _until(cond: Any, timeout_s: float) -> bool:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if cond():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def faults() -> None:
+    from close_all_faults import layout, report
+
+    work = Path(tempfile.mkdtemp(prefix="ks-stream-faults-"))
+    print("3. close-all under the full fault plan with partial fills, the account's stream on (stale_after 2 s) "
+          "and its user-data stream dropped at the 1st and 4th tick after the stage entry")
+    print("  " + layout(0.4, True).replace("\n", "\n  "))
+    res, x = asyncio.run(asyncio.wait_for(faults_run(work), 600))
+    report([res])
+    print(f"  stream: live before the first tick {x['live_at_start']}; dropped at ticks {x['drops']}; reconnects "
+          f"{x['reconnects']}, REST reconciles {x['reconciles']}, disagreements found {x['disagreements']}; "
+          f"{x['state_at_end']} at the end")
+    print(f"  journal vs venue: {x['journaled']} intents journaled, {x['held']} orders at the venue, "
+          f"{x['not_journaled']} of them not journaled; journaled but not at the venue, by status: "
+          f"{x['absent'] or 'none'}; client ids received more than once {x['received_twice']} "
+          f"(refused as duplicates: {x['refused_dup']}; the venue holds each once)", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--layouts", default=None, help="positions, comma-separated (default 1000,10000)")
+    ap.add_argument("--trials", type=int, default=None, help="streamed trials per layout")
+    ap.add_argument("--poll-trials", type=int, default=None, help="polled trials per layout")
+    ap.add_argument("--skip", default="", help="reaction,weight,faults")
+    args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    base = dict(QUICK if args.quick else LAYOUTS)
+    if args.layouts:
+        base = {int(x): base.get(int(x), (5, 1)) for x in args.layouts.split(",")}
+    layouts = {n: (args.trials or t, args.poll_trials if args.poll_trials is not None else p)
+               for n, (t, p) in base.items()}
+    print(f"private streams against polling — machine: {machine()}", flush=True)
+    if "reaction" not in skip:
+        reactions(layouts)
+    if "weight" not in skip:
+        weights()
+    if "faults" not in skip:
+        faults()
+
+
+if __name__ == "__main__":
+    if str(Path(__file__).resolve().parents[1]) not in sys.path:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    main()
