@@ -61,6 +61,89 @@ itself with roleLabel=leader (ksctl run --kube-leader-label), the others with st
 {{- printf "%s-leader" (include "killswitch.fullname" . | trunc 56 | trimSuffix "-") }}
 {{- end }}
 
+{{/*
+Shards (values `shards`): one Deployment, leader Service and PodDisruptionBudget per shard, each
+shard's pods labelled shardLabel=<name>; the release's Service, the NetworkPolicy and the
+ServiceMonitor select every shard's pods (they select on selectorLabels alone). The per-shard
+templates range over "killswitch.units", which fills .out.units with one template context per
+shard: the root's Chart, Release, Files, Capabilities and Template, Values with the shard's
+overrides in place (replicas as ha.replicas; resources, nodeSelector, tolerations, affinity,
+topologySpreadConstraints, podAnnotations and podLabels replace the chart's; extraArgs and extraEnv
+come after runner.extraArgs and runner.extraEnv), and `shard` (the shard's entry). Without shards
+.out.units is the root context alone, and the templates render as they did before shards existed.
+Given (dict "root" $ "out" (dict)).
+*/}}
+{{- define "killswitch.units" -}}
+{{- $root := .root }}
+{{- $units := list }}
+{{- range $shard := $root.Values.shards | default list }}
+{{- $values := dict }}
+{{- range $key, $value := $root.Values }}{{ $_ := set $values $key $value }}{{ end }}
+{{- range $key := list "resources" "nodeSelector" "tolerations" "affinity" "topologySpreadConstraints" "podAnnotations" "podLabels" }}
+{{- if hasKey $shard $key }}{{ $_ := set $values $key (index $shard $key) }}{{ end }}
+{{- end }}
+{{- $ha := dict }}
+{{- range $key, $value := $root.Values.ha }}{{ $_ := set $ha $key $value }}{{ end }}
+{{- if hasKey $shard "replicas" }}{{ $_ := set $ha "replicas" $shard.replicas }}{{ end }}
+{{- $_ := set $values "ha" $ha }}
+{{- $runner := dict }}
+{{- range $key, $value := $root.Values.runner }}{{ $_ := set $runner $key $value }}{{ end }}
+{{- $_ := set $runner "extraArgs" (concat ($root.Values.runner.extraArgs | default list) (get $shard "extraArgs" | default list)) }}
+{{- $_ := set $runner "extraEnv" (concat ($root.Values.runner.extraEnv | default list) (get $shard "extraEnv" | default list)) }}
+{{- $_ := set $values "runner" $runner }}
+{{- $units = append $units (dict "Values" $values "Chart" $root.Chart "Release" $root.Release "Files" $root.Files "Capabilities" $root.Capabilities "Template" $root.Template "shard" $shard) }}
+{{- end }}
+{{- $_ := set .out "units" ($units | default (list $root)) }}
+{{- end }}
+
+{{- define "killswitch.shardLabel" -}}killswitch.io/shard{{- end }}
+
+{{/* The shard's label (shardLabel: <name>) of a unit's context; "" without shards. */}}
+{{- define "killswitch.shardLabels" -}}
+{{- if hasKey . "shard" }}{{ include "killswitch.shardLabel" . }}: {{ .shard.name }}{{ end }}
+{{- end }}
+
+{{/*
+The labels that select one unit's pods: the release's selectorLabels, and the shard's label with
+shards (a shard's Deployment, PDB, leader Service, anti-affinity and spread see its pods only).
+*/}}
+{{- define "killswitch.podSelectorLabels" -}}
+{{ include "killswitch.selectorLabels" . }}
+{{- with include "killswitch.shardLabels" . }}
+{{ . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The shard's objects are named <prefix>-<shard> (Deployment, PDB) and <prefix>-<shard>-leader (its
+leader Service, a DNS label of at most 63 characters). The prefix is the fullname cut so that the
+longest shard name of the release fits: one prefix for every shard, so distinct shards never get
+one name.
+*/}}
+{{- define "killswitch.shardPrefix" -}}
+{{- $longest := 0 }}
+{{- range .Values.shards }}{{ if gt (len .name) $longest }}{{ $longest = len .name }}{{ end }}{{ end }}
+{{- include "killswitch.fullname" . | trunc (int (sub 55 $longest)) | trimSuffix "-" }}
+{{- end }}
+
+{{/* A unit's Deployment and PDB name: the fullname, or <prefix>-<shard>. */}}
+{{- define "killswitch.unitName" -}}
+{{- if hasKey . "shard" }}
+{{- printf "%s-%s" (include "killswitch.shardPrefix" .) .shard.name }}
+{{- else }}
+{{- include "killswitch.fullname" . }}
+{{- end }}
+{{- end }}
+
+{{/* A unit's leader Service name. */}}
+{{- define "killswitch.unitLeaderServiceName" -}}
+{{- if hasKey . "shard" }}
+{{- printf "%s-leader" (include "killswitch.unitName" .) }}
+{{- else }}
+{{- include "killswitch.leaderServiceName" . }}
+{{- end }}
+{{- end }}
+
 {{- define "killswitch.image" -}}
 {{- $tag := .Values.image.tag | default .Chart.AppVersion }}
 {{- if .Values.image.digest }}
@@ -214,6 +297,18 @@ so `helm template`, `helm lint` and `helm install` all stop on them with the mes
 {{- end }}
 {{- if and $v.runbooks.existingConfigMap (fromYaml (include "killswitch.runbookFiles" .)) }}
 {{- fail "killswitch: give the runbook templates at most one way: runbooks.files (or files under the chart's files/runbooks/) or runbooks.existingConfigMap" }}
+{{- end }}
+{{- if $v.shards }}
+{{- if ne $v.mode "ha" }}
+{{- fail "killswitch: shards need the PostgreSQL state (mode=ha with ha.postgresql.existingSecret or ha.postgresql.url): every shard keeps its own lease, fencing token and journal in a schema of its own there, and the firm-wide breaker reads every shard's facts from it; mode=single keeps SQLite on one volume" }}
+{{- end }}
+{{- $seen := dict }}
+{{- range $v.shards }}
+{{- if hasKey $seen .name }}
+{{- fail (printf "killswitch: the shard name %q is given twice in shards: each shard has a Deployment, a leader Service, a PDB and a PostgreSQL schema of its own, named after it" .name) }}
+{{- end }}
+{{- $_ := set $seen .name true }}
+{{- end }}
 {{- end }}
 {{- $accounts := 0 }}
 {{- if $v.accounts.document }}{{ $accounts = add1 $accounts }}{{ end }}
