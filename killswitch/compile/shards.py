@@ -13,8 +13,9 @@ selector a policy's scope uses):
   is firm-wide, evaluated by the holder of the firm lease over the facts the shards publish; one
   that selects no declared account (``allow_empty``) is nobody's;
 * :func:`accounts_digest` — the digest of a shard's account set, by which the replicas of one
-  shard are told from a runner started with another file (``SHARD_MISMATCH`` at ``ksctl run``);
-* :func:`shard_schema` — the PostgreSQL schema of a shard's state.
+  shard are told from a runner started with another file (``SHARD_MISMATCH`` at ``ksctl run``).
+
+Where a shard's state lives (its PostgreSQL schema, the firm's) is :mod:`killswitch.state.firm`.
 
 Accounts are named by their ``name`` (unique in an Accounts document, KS105).
 
@@ -33,15 +34,6 @@ from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
 from ..policy.model import Account, AccountSelector, Accounts, Shard
 from .graph import DecisionGraph, PolicyNode
-
-FIRM_SCHEMA = "ks_firm"  # what the shards share: the shard registry, the firm lease, facts, directives
-
-
-def shard_schema(name: str) -> str:
-    """The PostgreSQL schema of shard ``name``'s state: ``ks_shard_<name with - as _>`` (a shard
-    name is lower-case letters, digits and dashes, so the result is a plain identifier)."""
-    return "ks_shard_" + name.replace("-", "_")
-
 
 def selects(selector: AccountSelector, account: Account) -> bool:
     """Whether a shard's ``selector`` selects ``account``: every part given must hold (an empty

@@ -13,11 +13,11 @@ from killswitch.compile.shards import (
     local_graph,
     nearest_shard,
     shard_accounts,
-    shard_schema,
     split,
 )
 from killswitch.policy.load import load_sources
 from killswitch.policy.model import Accounts
+from killswitch.state.firm import shard_schema
 
 ACCOUNTS = """\
 apiVersion: killswitch/v1
