@@ -127,7 +127,7 @@ class Daemon:
     that follow it (life shown, the pod's role label), reloads of the policies and the tokens
     between two ticks, the metrics push, and a clean stop.
 
-    Size: about 350 lines, over the class bound by the lease's followers (the role label joined
+    Size: about 400 lines, over the class bound by the lease's followers (the role label joined
     them): each is a task of its own started here because it must start after the lease thread
     and stop before the store closes; the loop's order is the one place that says so.
     """

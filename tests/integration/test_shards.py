@@ -7,8 +7,10 @@ every process is bounded in time and killed in ``finally``."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import psycopg
@@ -16,10 +18,12 @@ import pytest
 
 from tests.state.conftest import _reset_pg, pg_server  # noqa: F401 - the session PostgreSQL fixture
 
+from tests.procs import free_port
+
 from .test_processes import KSCTL, Sim, positions, stop, wait_for
 
 ENV = {**os.environ, "KS_MAIN_KEY": "sim-main-key", "KS_MAIN_SECRET": "sim-main-secret",
-       "KS_HEDGE_KEY": "sim-hedge-key", "KS_HEDGE_SECRET": "sim-hedge-secret"}
+       "KS_HEDGE_KEY": "sim-hedge-key", "KS_HEDGE_SECRET": "sim-hedge-secret", "KS_API_TOKEN": "t0ken-of-shards"}
 
 ACCOUNTS = """\
 apiVersion: killswitch/v1
@@ -99,12 +103,19 @@ def _inputs(tmp: Path, port: int) -> tuple[Path, Path, Path]:
     return pol, acc, other
 
 
-def _start(tmp: Path, pol: Path, acc: Path, url: str, shard: str, holder: str) -> subprocess.Popen:
+def _start(tmp: Path, pol: Path, acc: Path, url: str, shard: str, holder: str, api_port: int = -1
+           ) -> subprocess.Popen:
     with open(tmp / f"{holder}.out", "w") as out, open(tmp / f"{holder}.err", "w") as err:
         return subprocess.Popen(
             [str(KSCTL), "run", "--shard", shard, "--policies", str(pol), "--accounts", str(acc), "--state", url,
-             "--lock-file", str(tmp / f"lock-{holder}.json"), "--api-port", "-1", "--holder", holder,
+             "--lock-file", str(tmp / f"lock-{holder}.json"), "--api-port", str(api_port), "--holder", holder,
              "--lease-ttl", "3s"], stdout=out, stderr=err, env=ENV)
+
+
+def _get(url: str, token: str) -> dict:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read())
 
 
 def _journal(url: str, schema: str) -> list[tuple[str, str]]:
@@ -122,7 +133,8 @@ def test_two_shard_runners_act_on_their_own_accounts_and_a_mismatched_replica_is
         before = sim.state()
         assert positions(before, "sim-main") and positions(before, "sim-hedge")
         pol, acc, other = _inputs(tmp_path, sim.port)
-        runners.append(_start(tmp_path, pol, acc, pg_url, "desk-a", "a-0"))
+        api = free_port()
+        runners.append(_start(tmp_path, pol, acc, pg_url, "desk-a", "a-0", api))
         runners.append(_start(tmp_path, pol, acc, pg_url, "desk-b", "b-0"))
         wait_for(lambda: _journal(pg_url, "ks_shard_desk_a") and _journal(pg_url, "ks_shard_desk_b")
                  or any(r.poll() is not None for r in runners), 90, "both shards to send their closes")
@@ -132,6 +144,11 @@ def test_two_shard_runners_act_on_their_own_accounts_and_a_mismatched_replica_is
         assert {a for a, _ in _journal(pg_url, "ks_shard_desk_b")} == {"sim-hedge"}
         wait_for(lambda: not positions(sim.state(), "sim-main") and not positions(sim.state(), "sim-hedge"),
                  60, "both accounts flat, each closed by its own shard's runner")
+        # the shard in the status and on /metrics
+        status = _get(f"http://127.0.0.1:{api}/v1/status", ENV["KS_API_TOKEN"])
+        assert status["shard"] == "desk-a" and set(status["data_age_s"]) == {"binanceusdm/sim-main"}
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{api}/metrics", timeout=5).read().decode()
+        assert 'killswitch_shard_info{shard="desk-a"} 1' in metrics
 
         # a runner of desk-a started with another account set while a-0 leads desk-a
         refused = subprocess.run(
