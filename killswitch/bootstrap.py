@@ -118,16 +118,18 @@ def ccxt_adapters(accounts: Iterable[Any], *, timeout: Optional[float] = None, u
     return out
 
 
-def open_state(url: str, *, audit_key_file: Optional[str] = None, err: Say = _quiet, audit_key: Any = None) -> Any:
+def open_state(url: str, *, audit_key_file: Optional[str] = None, err: Say = _quiet, audit_key: Any = None,
+               schema: Optional[str] = None) -> Any:
     """The state store at ``url``, anchored by the audit key of ``audit_key_file`` or
-    ``KS_AUDIT_KEY`` (or ``audit_key`` as given); neither: unanchored, which ``err`` is told."""
+    ``KS_AUDIT_KEY`` (or ``audit_key`` as given); neither: unanchored, which ``err`` is told.
+    ``schema``: a shard's own PostgreSQL schema (``ksctl run --shard``)."""
     from .state import open_store
 
     if audit_key is None:
         from .audit.key import audit_key_or_none
 
         audit_key = audit_key_or_none(audit_key_file, err)
-    return open_store(url, audit_key=audit_key)
+    return open_store(url, audit_key=audit_key, schema=schema)
 
 
 @dataclass

@@ -8,8 +8,9 @@ fails to compile keeps the last good graph running and says so loudly (stderr, s
 reloads the API's tokens document (``--api-tokens``) on SIGHUP or when the file changes (a
 mounted Secret updated in place), names only in the log, and keeps the identities in force when
 the new document cannot be used (an ERROR line says why); with ``--kube-leader-label`` keeps its
-pod's role label saying whether it holds the lease (:mod:`killswitch.runner.pod_label`); stops
-cleanly on SIGTERM / SIGINT.
+pod's role label saying whether it holds the lease (:mod:`killswitch.runner.pod_label`); with
+``--shard`` runs one shard's accounts and local policies on the shard's schema
+(:mod:`killswitch.shardrun`); stops cleanly on SIGTERM / SIGINT.
 Dry run unless the Accounts document says ``dry_run: false``.
 """
 
@@ -35,6 +36,7 @@ from .runner.loop import GraphReload, Runner
 from .runner.pod_label import SERVICEACCOUNT_DIR, PodRoleLabel
 from .runner.readout import tick_interval_s
 from .runner.wakes import DEFAULT_MIN_SPACING_S, Wakes
+from .shardrun import ShardRefused, ShardStart, shard_start, start_shard
 from .tokens_reload import TokensReloader
 from .zones import zone_known
 
@@ -71,6 +73,8 @@ class RunOptions:
     kube_serviceaccount_dir: str = SERVICEACCOUNT_DIR  # the token, ca.crt and namespace of the pod's account
     # the shortest time between two tick starts when a private stream wakes the runner (runner/wakes.py)
     min_tick_spacing_s: float = DEFAULT_MIN_SPACING_S
+    # the shard this runner runs (its accounts, its local policies, its schema); None: every account
+    shard: Optional[str] = None
 
 
 def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_BYTES,
@@ -123,7 +127,7 @@ class Daemon:
     that follow it (life shown, the pod's role label), reloads of the policies and the tokens
     between two ticks, the metrics push, and a clean stop.
 
-    Size: about 350 lines, over the class bound by the lease's followers (the role label joined
+    Size: about 400 lines, over the class bound by the lease's followers (the role label joined
     them): each is a task of its own started here because it must start after the lease thread
     and stop before the store closes; the loop's order is the one place that says so.
     """
@@ -148,6 +152,7 @@ class Daemon:
         self._declared: Optional[Sequence[Account]] = None  # the accounts read at start: scopes are checked on them
         # a private stream's update wakes the wait between ticks, never sooner than the spacing after the last start
         self.wakes = Wakes(opts.min_tick_spacing_s)
+        self._shard: Optional[ShardStart] = None  # ``--shard``: which accounts and policies are this runner's
 
     def _accounts(self):
         try:
@@ -169,8 +174,14 @@ class Daemon:
                 return 2
         spec = self._accounts()  # first: the policies' scopes are checked against the accounts run with
         self._declared = list(spec.accounts)
+        try:
+            self._shard = shard_start(self.opts.shard, spec, self.opts.state_url)
+        except ShardRefused as e:
+            self.err(f"ksctl run: {e}; nothing started")
+            return 2
         result, files = compile_policy_sources(self.opts.policies, self.opts.max_file_bytes, self._declared)
-        store = open_state(self.opts.state_url, audit_key_file=self.opts.audit_key_file, err=self.err)
+        store = open_state(self.opts.state_url, audit_key_file=self.opts.audit_key_file, err=self.err,
+                           schema=self._shard.schema if self._shard else None)
         policy_error = None
         refused = unmatched_here(result, self._declared) if self.opts.strict and result.graph is not None else []
         if result.graph is None or refused:
@@ -194,24 +205,34 @@ class Daemon:
             revision = revision_text(bundle.revision if bundle else None)
             self.err(f"ksctl run: THE POLICIES HAVE ERRORS: running the last good graph {fallback.graph.short_digest} "
                      f"(revision {revision}) from the state until they are fixed")
+        holder = self.opts.holder or f"{socket.gethostname()}-{os.getpid()}"
+        if self._shard is not None:  # its local policies only; registered, or refused, before any adapter
+            result, got = self._shard.narrow(result)
+            try:
+                start_shard(self._shard, got, self.opts.state_url, holder, self.echo, self.warn)
+            except (ShardRefused, StoreError) as e:
+                self.err(f"ksctl run: {e}; nothing started")
+                store.close()
+                return 2 if isinstance(e, ShardRefused) else 1
         graph = result.graph
         assert graph is not None  # (compiled, or the last good bundle)
         files_saved = graph.digest if policy_error else None
         dry_run = spec.dry_run
-        built = ccxt_adapters(spec.accounts)  # an unreadable credential: that account fails, the others are guarded
+        # an unreadable credential: that account fails, the others are guarded
+        built = ccxt_adapters(self._shard.accounts if self._shard else spec.accounts)
         for acc, why in built.unreadable:
             self.err(f"ksctl run: ACCOUNT UNREADABLE: {acc.venue}/{acc.name}: {why.reason.value}: {why.message}; "
                      "its snapshots fail (a signal the policies react to) and nothing is sent to it until "
                      "the credential can be read")
         adapters = built.by_key
-        holder = self.opts.holder or f"{socket.gethostname()}-{os.getpid()}"
         sinks = runner_sinks(result, store, SinkOptions(
             policies=self.opts.policies, runbooks=self.opts.runbooks, external_url=self.opts.external_url or None,
             audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err,
             warn=self.warn)
         runner = self.runner = build_runner(graph, adapters, store, sinks=sinks,
                                             lock_path=Path(self.opts.lock_file), dry_run=dry_run, holder=holder,
-                                            lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error)
+                                            lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error,
+                                            shard=self._shard.name if self._shard else None)
         self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if dry_run else 'LIVE'}; graph {graph.digest} "
                   f"revision {revision_text(graph.revision)}; {len(adapters)} account(s); holder {holder}")
         if policy_error:
@@ -471,7 +492,10 @@ class Daemon:
                     crash: Optional[str] = None) -> None:
         """Hand a reload to the runner (:meth:`Runner.apply_graph`: the only way one reaches it)
         and say what came of it: a reload that failed (findings, or a compiler crash) leaves the
-        last good graph running, said on stderr as well as in the status, audit and events."""
+        last good graph running, said on stderr as well as in the status, audit and events. A
+        shard's runner takes up its local policies only."""
+        if self._shard is not None and result is not None:
+            result, _ = self._shard.narrow(result)
         refused = unmatched_here(result, self._declared or ()) if self.opts.strict and result is not None \
             and result.graph is not None else []
         if refused:  # --strict: a policy that would select none of this runner's accounts

@@ -19,6 +19,13 @@ at a reload, as a failed reload that keeps the last good graph running.
 The on-call console is at the API's URL, / (http://127.0.0.1:8080/ by default).
 With KS_AUDIT_KEY (or --audit-key-file) the audit chain is anchored by HMAC; keep the
 AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chain against them.
+
+Shards (spec.shards of the accounts document; ksctl shards prints them):
+  ksctl run --shard desk-a --policies policies/ --accounts accounts.yaml --state postgresql://ks@db/ks
+runs that shard's accounts and the policies within it, with its lease, journal and audit chain in
+the schema ks_shard_desk_a. Refused at start (exit 2): SHARD_REQUIRED (shards declared, no
+--shard), SHARD_UNKNOWN, SHARD_NEEDS_POSTGRESQL (a sqlite state), SHARD_MISMATCH (the shard runs
+with another account set: both digests and the accounts that differ).
 """)
 @click.option("--policies", "policies", multiple=True, required=True, type=click.Path(exists=True))
 @click.option("--accounts", required=True, type=click.Path(exists=True, dir_okay=False))
@@ -26,6 +33,9 @@ AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chai
               envvar="KS_STATE_URL", show_envvar=True,
               help="sqlite://PATH or postgresql://... (the password is never printed). From the environment, "
                    "a URL with a password stays out of the process list.")
+@click.option("--shard", "shard", default=None, envvar="KS_SHARD", show_envvar=True,
+              help="Run one shard of the accounts document (spec.shards): its accounts and the policies within "
+                   "it, its state in its own PostgreSQL schema. Required when the document declares shards.")
 @click.option("--lock-file", default="killswitch-lock.json", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--api-host", default="127.0.0.1", show_default=True)
 @click.option("--api-port", default=8080, show_default=True, type=int, help="0: any free port; -1: no API.")
@@ -88,7 +98,7 @@ AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chai
               help="Where the service account's token, ca.crt and namespace are mounted (--kube-leader-label).")
 @max_file_size_option
 @click.option("--max-ticks", default=None, type=int, help="Stop after N ticks (tests, drills).")
-def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_env, api_tokens, console_public,
+def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api_token_env, api_tokens, console_public,
         holder, lease_ttl, runbooks, external_url, audit_key_file, audit_anchor_every, min_tick_spacing, log_format,
         api_write_rate, api_heartbeat_rate, api_write_queue, strict, kube_leader_label, kube_serviceaccount_dir,
         max_file_bytes, max_ticks) -> None:
@@ -126,5 +136,5 @@ def run(policies, accounts, state_url, lock_file, api_host, api_port, api_token_
                       log_format=log_format, max_file_bytes=max_file_bytes, strict=strict,
                       kube_leader_label=kube_leader_label or None, kube_serviceaccount_dir=kube_serviceaccount_dir,
                       api_limits=parse_limits(api_write_rate, api_heartbeat_rate, api_write_queue),
-                      min_tick_spacing_s=spacing_ms / 1000)
+                      min_tick_spacing_s=spacing_ms / 1000, shard=shard)
     raise SystemExit(main(opts))

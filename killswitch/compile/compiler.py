@@ -41,6 +41,9 @@ KS230     the accounts' polling over a venue's per-IP REST weight limit at the i
           faster than its per-UID limit (:mod:`.weight_check`; ``ksctl validate`` and
           ``plan`` hand in the dialects' costs)
 KS231     the same above 80 % of the limit (warning)
+KS240     an account two shards of the Accounts document select (:mod:`.shards`)
+KS241     an account no shard selects, when the Accounts document declares shards
+KS242     a shard name given twice
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
@@ -102,6 +105,7 @@ from .graph import (
 from .node_build import action_node, signal_node
 from .scope_check import unmatched
 from .settle_check import check_settle_coins
+from .shards import check_shards
 from .venue_check import check_venues
 
 
@@ -178,6 +182,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
         elif isinstance(doc.model, Accounts):
             diags.extend(check_settle_coins(doc))
             diags.extend(check_venues(doc))
+            diags.extend(check_shards(doc))
     for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
         if isinstance(doc.model, PolicyTest):
             check_test(doc, ctx, diags)

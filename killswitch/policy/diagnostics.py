@@ -114,6 +114,13 @@ KS223 = _c("KS223", "credentials the venue does not sign with")
 KS230 = _c("KS230", "polling exceeds the venue's REST weight budget")
 # ... or more than 80 % of it: little is left for orders, retries and other clients of the IP
 KS231 = _c("KS231", "polling near the venue's REST weight budget", Severity.WARNING)
+# an account that two shards' selectors select (spec.shards of the Accounts document): two runners
+# would guard it, and act on it, each with its own lease
+KS240 = _c("KS240", "account in two shards")
+# an account that no shard's selector selects: no runner would guard it
+KS241 = _c("KS241", "account in no shard")
+# two shards with one name: one lease, one schema, for two sets of accounts
+KS242 = _c("KS242", "duplicate shard name")
 
 # --- KS9xx: internal ----------------------------------------------------------------------
 KS900 = _c("KS900", "internal error")

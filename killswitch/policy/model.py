@@ -894,9 +894,23 @@ class Account(Strict):
         return v
 
 
+SHARD_NAME_RE = r"^[a-z][a-z0-9-]{0,30}$"
+
+
+class Shard(Strict):
+    """One shard: a runner replica set (``ksctl run --shard NAME``) holding the accounts its
+    selector selects (the selector a policy's scope uses); every account is in exactly one shard
+    (KS240, KS241). Its state lives in a PostgreSQL schema of its own (``ks_shard_<name>``)."""
+    name: Annotated[str, Field(pattern=SHARD_NAME_RE, description="lower-case letters, digits and dashes, "
+                                                                   "a letter first, 31 at most")]
+    accounts: AccountSelector
+
+
 class AccountsSpec(Strict):
     dry_run: Annotated[bool, BeforeValidator(_fail_closed)] = True
     accounts: Annotated[list[Account], Field(min_length=1)]
+    # Absent or empty: no sharding, one runner (and its standby) holds every account.
+    shards: list[Shard] = []
 
 
 class Accounts(_Document):

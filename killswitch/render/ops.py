@@ -82,7 +82,8 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     """Mode, leadership, graph; the runner's own failures (reload, pages); stages per scope;
     data ages with each account's fetch error; the trading locks (mode, origin, reason,
     expiry); resumptions and their limits; residuals; the dead man's switch."""
-    lines = [f"mode {st.mode}  {'leader' if st.leader else 'standby'} (fence {st.fence})  "
+    shard = f"shard {st.shard}  " if st.shard else ""
+    lines = [f"{shard}mode {st.mode}  {'leader' if st.leader else 'standby'} (fence {st.fence})  "
              f"graph {st.graph_digest[:19]}  revision {revision_text(st.graph_revision)}  "
              f"last tick {_when(st.last_tick_ms)}"]
     if not st.leader:

@@ -164,7 +164,7 @@ class Runner:
                  lock_path: Optional[Path] = None, dry_run: bool = True, holder: str = "runner",
                  lease_ttl_ms: int = 5_000, snapshot_timeout_s: float = 10.0,
                  clock: Callable[[], int] = wall_ms, confirm_gap_ms: int = 2_000,
-                 sinks: Sequence[Sink] = (), policy_error: Optional[str] = None):
+                 sinks: Sequence[Sink] = (), policy_error: Optional[str] = None, shard: Optional[str] = None):
         self.adapters = adapters  # "venue/account" → adapter
         self.store = store
         self.lock_path = Path(lock_path) if lock_path else None
@@ -214,6 +214,7 @@ class Runner:
         self.charts = ChartHistory(book, store, self.io, clock=clock, catalog=self.catalog,
                                    fence=lambda: self.lead.fence if self.lead.leader else None)
         self.readout.collectors.append(self.charts)  # its sample writes that failed, on /metrics
+        self.readout.shard = shard  # in the status and on /metrics (killswitch_shard_info)
         self.position_readout = PositionsReadout(book, clock, lambda: self.lead.leader)
         self.commands = OperatorCommands(book, self.lead, self.resumptions, store, self.io, clock=clock,
                                          catalog=self.catalog, save=self._save, write_lock=self._write_lock,

@@ -75,6 +75,7 @@ class Readout:
         self.planned = PlannedOrders(store, io, keep=MAX_INCIDENT_ORDERS)  # a dry run's orders, from the audit
         self.collectors: list[Any] = []  # more families for /metrics (``collect_metrics(registry)``)
         self.weights = VenueWeights(lambda: known.adapters)  # REST weight a minute per venue
+        self.shard: Optional[str] = None  # the shard this runner runs (``ksctl run --shard``)
 
     def status(self) -> RunnerStatus:
         book = self.book
@@ -107,7 +108,7 @@ class Readout:
                             reload_failed_ms=failed_ms if error is not None else None,
                             tick_interval_s=tick_interval_s(book.graph),
                             holder=self.lead.holder, lease_holder=self.lead.lease_holder,
-                            venue_weight=self.weights.status())
+                            venue_weight=self.weights.status(), shard=self.shard)
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger
@@ -244,6 +245,10 @@ class Readout:
         # build and reload info, locks, triggers, signals and thresholds (see gauges.py)
         collect_book_families(reg, self.book, now, self.known.adapters, loaded_ms=loaded_ms,
                               reload_ok=self.policy_error() is None)
+        if self.shard is not None:  # a family of its own, as build_info: a label there would split its series
+            reg.sampled("killswitch_shard_info", "gauge", "1, labelled with the shard this runner runs "
+                        "(ksctl run --shard): its accounts, its lease and its schema.",
+                        ("shard",)).add(1, shard=self.shard)
         self.process.collect_metrics(reg)
         if self.lead.keeper is not None:  # renewals, failures and loop stalls of the lease thread
             self.lead.keeper.collect_metrics(reg)

@@ -183,6 +183,7 @@ class RunnerStatus:
     lease_holder: Optional[str] = None  # who holds the lease, as it stores the name (None: nobody, or unknown)
     # venue → its REST weight of the last minute against its per-IP limit (killswitch.runner.weights)
     venue_weight: dict = field(default_factory=dict)
+    shard: Optional[str] = None  # the shard this runner runs (ksctl run --shard); None: not sharded
 
 
 @dataclass(frozen=True)

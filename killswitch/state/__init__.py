@@ -53,18 +53,24 @@ log = logging.getLogger(__name__)
 SCHEMES = ("sqlite", "postgresql", "postgres")
 
 
-def open_store(url: str, *, migrate: bool = True, audit_key: Optional[AuditKey] = None) -> StateStore:
+def open_store(url: str, *, migrate: bool = True, audit_key: Optional[AuditKey] = None,
+               schema: Optional[str] = None) -> StateStore:
     """Open (and by default migrate) the store a URL names. Raises StoreError with a masked URL.
 
     With ``audit_key`` the rows it appends are anchored by HMAC and verification checks the
     MACs; opened to write (``migrate``), it also anchors a chain that is not anchored yet (see
     :meth:`SqlStore.use_audit_key`). A wrong or missing key never stops it from opening:
-    ``key_problem(store.audit_head(), key)`` says what is wrong."""
+    ``key_problem(store.audit_head(), key)`` says what is wrong.
+
+    ``schema``: a PostgreSQL schema of its own (a shard's state, see :mod:`.postgres`); a SQLite
+    store has none and refuses one."""
     head, sep, _ = url.partition("://")
     # A scheme is a word; anything else (a keyword DSN, a typo) is not echoed: it may hold a password.
     scheme = head.lower() if sep and re.fullmatch(r"[A-Za-z][\w+.-]*", head) else ""
     masked = mask_url(url)
     store: SqlStore  # either backend; use_audit_key is theirs, not the StateStore contract's
+    if schema is not None and scheme not in ("postgresql", "postgres"):
+        raise StoreError(f"a state schema ({schema}) needs a postgresql:// state store, not {scheme or 'this URL'}")
     if scheme == "sqlite":
         from .sqlite import SqliteStore
 
@@ -72,7 +78,7 @@ def open_store(url: str, *, migrate: bool = True, audit_key: Optional[AuditKey] 
     elif scheme in ("postgresql", "postgres"):
         from .postgres import open_postgres
 
-        store = open_postgres(url, masked)
+        store = open_postgres(url, masked, schema)
     else:
         # Only the scheme is quoted: a string that is not a URL may be a keyword DSN with a password.
         raise StoreError(f"unknown state store scheme {scheme or '(none)'!r}: "

@@ -6,6 +6,12 @@ checks the token (so a takeover waits for writes in flight, and later writes see
 token), the audit head ``FOR UPDATE`` while a row is appended (one chain, never a fork), and a
 transaction-scoped advisory lock around migrations (replicas starting together).
 
+With a ``schema`` (a shard's ``ks_shard_<name>``, the firm's ``ks_firm``) every connection of the
+store — the runner's and the lease thread's (:meth:`reopen`) — has its ``search_path`` set to it,
+the schema is created (``IF NOT EXISTS``) under the migration lock, and that lock is the
+schema's own: each schema holds its own lease, fencing token, journal and audit chain, in one
+database.
+
 The connection is autocommit, with each method one explicit transaction; a broken connection
 (server restart, failover) is replaced on the next call, never retried inside a call whose
 write may or may not have committed.
@@ -24,8 +30,10 @@ scrubbed of it; use jsonb for documents (it rewrites numbers).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import re
 import os
 import socket
 import threading
@@ -49,6 +57,7 @@ LOCK_TIMEOUT_MS = 15_000  # a stuck transaction holding the lease row must not h
 # Below the default lease TTL (5 s), so such a pause delays a takeover by no more than the TTL.
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 2_000
 ANSWER_S = 5.0  # at most, beyond its lock timeout, for a call's answer (see _Deadline)
+SCHEMA_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")  # a plain identifier: quoted as is in SET and CREATE
 
 
 def call_timeout_s(lock_timeout_ms: int) -> float:
@@ -124,10 +133,15 @@ class PostgresStore(SqlStore):
     types = {"id": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "float": "DOUBLE PRECISION",
              "bool": "BOOLEAN"}
 
-    def __init__(self, url: str, masked_url: Optional[str] = None, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS):
+    def __init__(self, url: str, masked_url: Optional[str] = None, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS,
+                 schema: Optional[str] = None):
         super().__init__()
+        if schema is not None and not SCHEMA_RE.fullmatch(schema):
+            raise StoreError(f"schema {schema!r}: a schema name is lower-case letters, digits and _, a letter first")
+        self.schema = schema  # None: the connection's default search_path (public), as before shards
         self.url = masked_url or mask_url(url)
         self._conninfo = url
+        self._masked = masked_url or mask_url(url)
         self._secrets = url_secrets(url)
         self._lock_timeout_ms = int(lock_timeout_ms)
         self._deadline = _Deadline(call_timeout_s(self._lock_timeout_ms), self.url)
@@ -150,6 +164,10 @@ class PostgresStore(SqlStore):
             conn = psycopg.connect(self._conninfo, autocommit=True, **kwargs)
             conn.execute(f"SET lock_timeout = {self._lock_timeout_ms}")
             conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_TIMEOUT_MS}")
+            if self.schema is not None:
+                # every table of the store is named unqualified: the schema is the shard's state
+                # (a schema that does not exist yet is skipped until migrate creates it)
+                conn.execute(f'SET search_path TO "{self.schema}"')
             return conn
         except psycopg.Error as e:
             # from None: the driver's exception may quote the connection string
@@ -159,7 +177,10 @@ class PostgresStore(SqlStore):
         return query.replace("?", "%s")  # no statement here contains a literal ? or %
 
     def _lock_migrations(self, cur: Any) -> None:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (migration_lock(self.schema),))
+        if self.schema is not None:
+            # under the lock: replicas of one shard starting together would race to create it
+            cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
 
     @contextmanager
     def _tx(self, write: bool) -> Iterator[Any]:
@@ -184,7 +205,9 @@ class PostgresStore(SqlStore):
                     self._deadline.end()
 
     def reopen(self, *, lock_timeout_ms: Optional[int] = None) -> "PostgresStore":
-        return PostgresStore(self._conninfo, self.url, lock_timeout_ms=lock_timeout_ms or LOCK_TIMEOUT_MS)
+        # on the same schema: the lease thread's connection must see the shard's lease row
+        return type(self)(self._conninfo, self._masked, lock_timeout_ms=lock_timeout_ms or LOCK_TIMEOUT_MS,
+                          schema=self.schema)
 
     def close(self) -> None:
         with self._lock:
@@ -192,9 +215,18 @@ class PostgresStore(SqlStore):
             self._conn.close()
 
 
-def open_postgres(url: str, masked_url: str) -> PostgresStore:
+def migration_lock(schema: Optional[str]) -> int:
+    """The advisory lock key migrations of ``schema`` take: one per schema (the shards of one
+    database migrate side by side), :data:`MIGRATION_LOCK` for the default one."""
+    if schema is None:
+        return MIGRATION_LOCK
+    digest = hashlib.sha256(f"ks_state:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def open_postgres(url: str, masked_url: str, schema: Optional[str] = None) -> PostgresStore:
     try:
         import psycopg  # noqa: F401
     except ImportError:
         raise StoreError("postgresql:// needs psycopg 3: pip install 'psycopg[binary]'") from None
-    return PostgresStore(url, masked_url)
+    return PostgresStore(url, masked_url, schema=schema)

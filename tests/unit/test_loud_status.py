@@ -61,3 +61,13 @@ def test_a_status_from_an_older_runner_decodes_with_the_defaults():
         del doc[name]
     st = decode(RunnerStatus, doc)
     assert st.reload_ok and st.pages_failing == () and st.fetch_errors == {}
+
+
+def test_a_shards_runner_names_its_shard_first_and_an_unsharded_one_does_not():
+    sharded = status_text(status(shard="desk-a"), UNLOCKED).splitlines()[0]
+    assert sharded.startswith("shard desk-a  mode live  leader (fence 3)")
+    assert not status_text(status(), UNLOCKED).startswith("shard")
+    doc = json.loads(status_json(status(shard="desk-a"), UNLOCKED))
+    assert doc["shard"] == "desk-a"
+    doc.pop("lock")
+    assert decode(RunnerStatus, doc).shard == "desk-a"

@@ -1,0 +1,183 @@
+"""Shards: which runner holds which accounts, and which policies are whose.
+
+What it owns, for the ``shards`` of an Accounts document (``spec.shards``: a name and the account
+selector a policy's scope uses):
+
+* :func:`assign` — each shard's accounts, as its selector selects them (document order);
+* :func:`check_shards` — the findings on it: KS240 an account two shards select (at the account,
+  naming both selectors), KS241 an account no shard selects (at the account, listing the
+  selectors), KS242 a shard name given twice (at the second);
+* :func:`split` — the policies of a compiled graph by who evaluates them: a policy whose scope
+  selects accounts of one shard is that shard's (its runner's graph holds it, as today); one whose
+  scope selects accounts of more than one shard (``global``, a venue, a label spanning shards)
+  is firm-wide, evaluated by the holder of the firm lease over the facts the shards publish; one
+  that selects no declared account (``allow_empty``) is nobody's;
+* :func:`accounts_digest` — the digest of a shard's account set, by which the replicas of one
+  shard are told from a runner started with another file (``SHARD_MISMATCH`` at ``ksctl run``).
+
+Where a shard's state lives (its PostgreSQL schema, the firm's) is :mod:`killswitch.state.firm`.
+
+Accounts are named by their ``name`` (unique in an Accounts document, KS105).
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+from ..policy import diagnostics as d
+from ..policy.diagnostics import Diagnostic
+from ..policy.documents import LoadedDoc
+from ..policy.model import Account, AccountSelector, Accounts, Shard
+from .graph import DecisionGraph, PolicyNode
+
+def selects(selector: AccountSelector, account: Account) -> bool:
+    """Whether a shard's ``selector`` selects ``account``: every part given must hold (an empty
+    part selects everything), as a policy scope's ``accounts`` selector does."""
+    if selector.names and account.name not in selector.names:
+        return False
+    return all(account.labels.get(k) == v for k, v in selector.match_labels.items())
+
+
+def written(selector: AccountSelector) -> str:
+    """A shard's selector as the Accounts document writes it (YAML flow style)."""
+    parts = []
+    if selector.names:
+        parts.append(f"names: [{', '.join(selector.names)}]")
+    if selector.match_labels:
+        parts.append("match_labels: {" + ", ".join(f"{k}: {v}" for k, v in selector.match_labels.items()) + "}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def assign(accounts: Sequence[Account], shards: Sequence[Shard]) -> dict[str, list[str]]:
+    """Each shard's accounts (names, in the document's order) as its selector selects them. An
+    account two shards select is in both lists, one no shard selects in none: :func:`check_shards`
+    says so. A shard name given twice keeps the accounts of both selectors."""
+    out: dict[str, list[str]] = {}
+    for shard in shards:
+        got = out.setdefault(shard.name, [])
+        got += [a.name for a in accounts if selects(shard.accounts, a) and a.name not in got]
+    return out
+
+
+def accounts_digest(accounts: Sequence[Account]) -> str:
+    """sha256 of a shard's account set (``venue/name`` of each, sorted): the same for every
+    replica started with the same accounts, whatever their order in the file."""
+    keys = sorted(f"{a.venue}/{a.name}" for a in accounts)
+    return hashlib.sha256(json.dumps(keys, separators=(",", ":")).encode()).hexdigest()
+
+
+def shard_accounts(accounts: Sequence[Account], shards: Sequence[Shard], name: str) -> list[Account]:
+    """The accounts of shard ``name`` (none when no shard has that name)."""
+    names = set(assign(accounts, shards).get(name, ()))
+    return [a for a in accounts if a.name in names]
+
+
+# --- findings ------------------------------------------------------------------------------------
+
+
+def check_shards(doc: LoadedDoc) -> list[Diagnostic]:
+    """KS240 / KS241 / KS242 on an Accounts document's shards (none when it declares none)."""
+    model = doc.model
+    if not isinstance(model, Accounts) or not model.spec.shards:
+        return []
+    spec = model.spec
+    out = []
+    seen: set[str] = set()
+    for i, shard in enumerate(spec.shards):
+        if shard.name in seen:
+            first = next(j for j, s in enumerate(spec.shards) if s.name == shard.name)
+            out.append(Diagnostic.make(
+                d.KS242, doc.file, doc.srcmap.value(doc.item_path("shards", i) + ("name",)),
+                f'shard "{shard.name}" is declared twice (also shard {first + 1} of the list)',
+                "each shard is one replica set with its own lease and schema: rename one, or merge "
+                "their selectors into one shard"))
+        seen.add(shard.name)
+    listed = "; ".join(f"{s.name}: {written(s.accounts)}" for s in spec.shards)
+    for i, acc in enumerate(spec.accounts):
+        where = doc.srcmap.value(doc.item_path("accounts", i) + ("name",))
+        holders = [s for s in spec.shards if selects(s.accounts, acc)]
+        if len({s.name for s in holders}) > 1:
+            both = " and ".join(f'"{s.name}" ({written(s.accounts)})' for s in holders)
+            out.append(Diagnostic.make(
+                d.KS240, doc.file, where, f'account "{acc.name}" is in {len(holders)} shards: {both}',
+                "an account is guarded by one shard's runners only: narrow the selectors (match_labels "
+                "or names) so that exactly one of them selects it"))
+        elif not holders:
+            out.append(Diagnostic.make(
+                d.KS241, doc.file, where,
+                f'account "{acc.name}" is in no shard: no runner would guard it '
+                f"(labels {_labels(acc.labels)}; the shards select {listed})",
+                "give the account a label one shard selects, name it in a shard's names, or add a shard for it"))
+    return out
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in labels.items()) + "}"
+
+
+# --- which policies are whose --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Split:
+    """The policies of a graph by who evaluates them (names, sorted): ``local`` per shard (every
+    shard listed, an empty list when it has none), ``firm`` the firm-wide ones, ``unmatched``
+    those whose scope selects no declared account (no runner evaluates them)."""
+
+    local: dict[str, list[str]] = field(default_factory=dict)
+    firm: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+    # policy → the shards whose accounts it selects (firm-wide ones: two or more)
+    spans: dict[str, list[str]] = field(default_factory=dict)
+
+
+def policy_selects(policy: PolicyNode, account: Account) -> bool:
+    """Whether ``policy``'s scope selects ``account`` (venues, names, labels), as the engine
+    selects an account's snapshots (:func:`killswitch.engine.scope.selects`)."""
+    sc: Mapping[str, Any] = policy.scope
+    if sc.get("venues") and account.venue not in sc["venues"]:
+        return False
+    sel = sc.get("accounts") or {}
+    if sel.get("names") and account.name not in sel["names"]:
+        return False
+    return all(account.labels.get(k) == v for k, v in (sel.get("match_labels") or {}).items())
+
+
+def split(graph: DecisionGraph, accounts: Sequence[Account], assignment: Mapping[str, Sequence[str]]) -> Split:
+    """Which policies of ``graph`` each shard of ``assignment`` (:func:`assign`) evaluates, and
+    which are firm-wide. ``accounts``: the Accounts document's (their venues and labels)."""
+    shard_of: dict[str, list[str]] = {}
+    for shard, names in assignment.items():
+        for name in names:
+            shard_of.setdefault(name, []).append(shard)
+    out = Split(local={s: [] for s in assignment})
+    for policy in graph.policies:
+        spans = sorted({s for a in accounts if policy_selects(policy, a) for s in shard_of.get(a.name, ())})
+        out.spans[policy.name] = spans
+        if not spans:
+            out.unmatched.append(policy.name)
+        elif len(spans) == 1:
+            out.local[spans[0]].append(policy.name)
+        else:
+            out.firm.append(policy.name)
+    return out
+
+
+def local_graph(graph: DecisionGraph, names: Sequence[str]) -> DecisionGraph:
+    """``graph`` with only the policies ``names`` (a shard's local ones), its revision kept: the
+    graph a shard's runner evaluates (its digest is of those policies)."""
+    keep = set(names)
+    return DecisionGraph.build([p for p in graph.policies if p.name in keep], graph.revision)
+
+
+def nearest_shard(name: str, shards: Sequence[Shard]) -> Optional[str]:
+    """The declared shard name closest to ``name`` (a typo at ``--shard``), if any is close."""
+    import difflib
+
+    found = difflib.get_close_matches(name, [s.name for s in shards], n=1)
+    return found[0] if found else None
