@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import functools
 import hashlib
 import hmac
 import json
@@ -70,10 +69,10 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from .conditional import SimAlgoOrder
-from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, decimals, floor_step
+from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, floor_step
 from .faces import face_for
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, restamp, stale, total_latency_ms
-from .views import money
+from .numbers import digits as _digits, fixed as _f, money_text as _money
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -132,28 +131,6 @@ CCXT_OPTIONS = {
     "adjustForTimeDifference": False,
     "warnOnFetchOpenOrdersWithoutSymbol": False,
 }
-
-
-def _f(x: float, d: int) -> str:
-    s = "%.*f" % (d, x)
-    return "0" if d == 0 and float(s) == 0 else s
-
-
-def _money(x: float) -> str:
-    """A money amount as the venue writes it: the digits of :func:`money`, as the in-process
-    adapter's columns hold it."""
-    return "%.8f" % money(x)
-
-
-@functools.lru_cache(maxsize=4096)
-def _places(price_tick: float, amount_step: float) -> tuple[int, int]:
-    return decimals(price_tick), decimals(amount_step)
-
-
-def _digits(m: MarketSpec) -> tuple[int, int]:
-    """A market's price and amount decimals (MarketSpec works them out anew at every read: a
-    book of 10,000 positions read them 50,000 times an answer)."""
-    return _places(m.price_tick, m.amount_step)
 
 
 class _Fail(Exception):

@@ -50,7 +50,7 @@ from aiohttp import WSMsgType, web
 from .changes import AccountChanged, Change, MarkSet, OrderChanged
 from .engine import SimExchange
 from .faults import FaultKind, FaultPlan, first
-from .http import _digits, _f, _money
+from .numbers import digits as _digits, fixed as _f, money_text as _money
 
 LISTEN_KEY_MS = 60 * 60_000  # a key's validity, extended by each keepalive
 FUNDING_MS = 8 * 3600_000  # funding every 8 hours: a markPriceUpdate's ``T``

@@ -19,7 +19,7 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
 from adapters.simulated.paths import Drift, Flat, Piecewise, Prices
 from adapters.simulated.engine import decimals
-from adapters.simulated.http import _money
+from adapters.simulated.numbers import money_text
 from adapters.simulated.views import Pricing, money, moneys, on_the_grid, tick_units
 from killswitch.snapshot import Position, Snapshot
 
@@ -337,7 +337,7 @@ def test_a_money_amount_is_on_the_8_decimal_grid_within_one_unit_of_round_and_bo
     units, round_units = round(m * 1e8), round(round(x, 8) * 1e8)  # whole units of the 8th decimal
     assert abs(units - round_units) <= 1  # round() itself, or its neighbour at a tie
     assert abs(units - x * 1e8) <= 0.5 + abs(x) * 1e8 * 2 ** -52
-    assert float(_money(x)) == m  # the HTTP face writes what the in-process columns hold
+    assert float(money_text(x)) == m  # the HTTP face writes what the in-process columns hold
     assert moneys([x, -x]) == [m, money(-x)]
 
 

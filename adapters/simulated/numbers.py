@@ -1,0 +1,34 @@
+"""Numbers as the Binance USDⓈ-M faces write them: fixed decimals, money amounts, and a market's
+price and amount places. Shared by the REST face (:mod:`.http`) and the websocket face
+(:mod:`.stream`), which render the same fields.
+
+What it must not do: keep state (a cache of a market's places is all it holds)."""
+
+from __future__ import annotations
+
+import functools
+
+from .engine import MarketSpec, decimals
+from .views import money
+
+
+def fixed(x: float, d: int) -> str:
+    s = "%.*f" % (d, x)
+    return "0" if d == 0 and float(s) == 0 else s
+
+
+def money_text(x: float) -> str:
+    """A money amount as the venue writes it: the digits of :func:`money`, as the in-process
+    adapter's columns hold it."""
+    return "%.8f" % money(x)
+
+
+@functools.lru_cache(maxsize=4096)
+def places(price_tick: float, amount_step: float) -> tuple[int, int]:
+    return decimals(price_tick), decimals(amount_step)
+
+
+def digits(m: MarketSpec) -> tuple[int, int]:
+    """A market's price and amount decimals (MarketSpec works them out anew at every read: a
+    book of 10,000 positions read them 50,000 times an answer)."""
+    return places(m.price_tick, m.amount_step)
