@@ -245,10 +245,12 @@ class Readout:
         # build and reload info, locks, triggers, signals and thresholds (see gauges.py)
         collect_book_families(reg, self.book, now, self.known.adapters, loaded_ms=loaded_ms,
                               reload_ok=self.policy_error() is None)
-        if self.shard is not None:  # a family of its own, as build_info: a label there would split its series
-            reg.sampled("killswitch_shard_info", "gauge", "1, labelled with the shard this runner runs "
-                        "(ksctl run --shard): its accounts, its lease and its schema.",
-                        ("shard",)).add(1, shard=self.shard)
+        # a family of its own, as build_info: a label there would split its series; declared
+        # without a sample by a runner of no shard (the alert rules name it whatever the release)
+        info = reg.sampled("killswitch_shard_info", "gauge", "1, labelled with the shard this runner runs "
+                           "(ksctl run --shard): its accounts, its lease and its schema.", ("shard",))
+        if self.shard is not None:
+            info.add(1, shard=self.shard)
         self.process.collect_metrics(reg)
         if self.lead.keeper is not None:  # renewals, failures and loop stalls of the lease thread
             self.lead.keeper.collect_metrics(reg)
