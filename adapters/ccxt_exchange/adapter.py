@@ -337,7 +337,9 @@ class CcxtAdapter:
         return AccountStream(
             f"{self.venue}/{self.account}", quote=self.quote_currency, build=build, parse_order=self._parse_order,
             contract_size=lambda s: num((self._markets.get(s) or {}).get("contractSize")) or 1.0,
-            rules=self.market_rules, classify=self.dialect.stream_message, secrets=lambda: self._secrets,
+            rules=self.market_rules, classify=self.dialect.stream_message,
+            events=lambda message, order: self.dialect.stream_events(message, self._markets.symbol_of, order),
+            secrets=lambda: self._secrets,
             stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds)
 
     def stream_health(self) -> StreamHealth:
