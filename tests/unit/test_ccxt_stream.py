@@ -11,10 +11,11 @@ import logging
 import ccxt
 import pytest
 
+from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.client import _rehost
 from tests.unit.test_ccxt_adapter import _creds  # noqa: F401 — the credentials' environment, for every test
-from tests.unit.test_ccxt_adapter import API_KEY, BTC, FakeExchange, account, ccxt_position
+from tests.unit.test_ccxt_adapter import API_KEY, BTC, FakeExchange, account, ccxt_position, intent
 
 
 class Venue:
@@ -328,6 +329,30 @@ def test_raw_messages_unknown_or_malformed_never_reach_ccxt_and_a_listen_key_exp
         asyncio.run(body())
     dropped = [r.getMessage() for r in caplog.records if "dropped (malformed)" in r.getMessage()]
     assert len(dropped) == 1  # once per kind and account
+
+
+def test_a_close_after_the_stream_saw_the_position_shrink_is_checked_against_a_fresh_read():
+    """The last REST read said 0.5; a fill the adapter did not send leaves 0.2 (the stream says
+    so): a close of 0.5 reads the position again and is refused, never sent larger than it."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await a.snapshot()
+        await settle(lambda: venue.clients)
+        rest.positions = [ccxt_position(contracts=0.2, mark=50000.0, entry=48000.0)]
+        venue.raw(position_update(0.2, 1000))
+        rest.calls.clear()
+        with pytest.raises(AdapterError) as ei:
+            await a.submit(intent(amount=0.5))
+        assert ei.value.reason is Reason.CLOSE_EXCEEDS_POSITION
+        assert rest.names() == ["fetch_positions"]
+        rest.calls.clear()
+        await a.submit(intent(amount=0.2))  # the read is fresh and the stream agrees: no read again
+        assert rest.names() == ["create_order"]
+        await a.close()
+
+    asyncio.run(body())
 
 
 def test_the_mark_watch_follows_the_positions_symbols():
