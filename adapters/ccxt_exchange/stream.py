@@ -25,7 +25,9 @@ What it owns
     * reconnecting with backoff (``backoff_s · 2^n`` capped at ``max_backoff_s``), counted; a
       stream silent for three times ``stale_after`` reconnected too (a stall the socket's
       keepalive did not see);
-    * :meth:`AccountStream.health`: off | connecting | live | stale | down, with its reason;
+    * :meth:`AccountStream.health`: off | connecting | live | stale | down, with its reason; a
+      stream asked for and not started yet is ``connecting`` (it starts when the runner leads;
+      ``off`` is for an account that polls, and for a stream stopped with its adapter);
     * the wake callback, called when a position, a balance or a mark changed (never for a
       duplicate or an update that changed nothing), and the one-time log of each kind of
       dropped message per account;
@@ -102,8 +104,8 @@ class AccountStream:
         self._clock = clock
         self._wake: Optional[Callable[[str], None]] = None
         self._task: Optional[asyncio.Task] = None
-        self._state: str = "off"
-        self._reason: Optional[str] = "STREAM_DISABLED"
+        self._state: str = "connecting"  # asked for, started when the runner leads: not off
+        self._reason: Optional[str] = None
         self._since: Optional[int] = None
         self._last_message: Optional[int] = None
         self._connected_at: Optional[int] = None  # when the current connection began (None: none)

@@ -14,6 +14,7 @@ import pytest
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.client import _rehost
+from killswitch.runner.streams import StreamWatch
 from tests.unit.test_ccxt_adapter import _creds  # noqa: F401 — the credentials' environment, for every test
 from tests.unit.test_ccxt_adapter import API_KEY, BTC, FakeExchange, account, ccxt_position, intent
 
@@ -396,6 +397,18 @@ def test_an_account_without_a_stream_is_off_with_its_reason_and_polls(venue_id, 
     assert len(said) == (1 if reason == "STREAM_UNSUPPORTED" else 0)
     if said:
         assert said[0].levelno == (logging.WARNING if spec else logging.INFO)
+
+
+def test_a_stream_asked_for_and_not_started_yet_is_connecting_and_the_runner_does_not_say_it_polls(caplog):
+    rest, venue = rest_exchange(), Venue()
+    a = adapter(rest, venue)
+    h = a.stream_health()
+    assert (h.state, h.reason) == ("connecting", None)
+    with caplog.at_level(logging.INFO):
+        StreamWatch({"binanceusdm/main": a}, clock=lambda: 0).announce()
+    assert not [r for r in caplog.records if "STREAM_OFF" in r.getMessage()]
+    asyncio.run(a.close())
+    assert (a.stream_health().state, a.stream_health().reason) == ("off", "STREAM_DISABLED")
 
 
 def test_the_streaming_client_is_configured_as_the_rest_one_and_websocket_urls_keep_their_scheme():
