@@ -195,7 +195,11 @@ def test_a_disconnect_is_down_then_reconnected_counted_and_read_over_rest_first(
     async def t(r: Rig):
         await r.live()
         with States(r) as states:
-            r.server.faults.stream("stream_disconnect", op="stream:market", times=1)
+            # on the user data socket, whose watches are awaited: a market socket may be the one
+            # of every mark, subscribed while flat and left when the watch moved to the
+            # positions' symbols — no watch awaits it, so its disconnect fails nothing
+            r.server.faults.stream("stream_disconnect", op="stream:user", times=1)
+            await r.bot.create_order(BTC_U, "market", "buy", 0.01)  # a frame on it
             # (seen by the sampler: the reconnect may end the down spell between two looks at it)
             await until(lambda: ("down", "STREAM_DOWN") in states.seen, "the stream down", DEADLINE_S)
             down = await r.adapter.snapshot()  # down, or reconnected just now: REST answers either way
