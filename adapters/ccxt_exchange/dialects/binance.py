@@ -250,11 +250,11 @@ def stream_events(message: Any, symbol_of: Callable[[str], str],
         data = message["a"]
         positions = []
         for row in data.get("P") or ():
-            amount, leg = num(row["pa"]), str(row["ps"]).upper()
+            amount, leg = _number(row["pa"]), str(row["ps"]).upper()
             side = leg.lower() if leg in ("LONG", "SHORT") else \
                 "long" if amount > 0 else "short" if amount < 0 else None
             positions.append((symbol_of(str(row["s"])), leg, side, abs(amount), num(row.get("ep")) or None))
-        wallets = tuple((str(row["a"]), num(row["wb"])) for row in data.get("B") or ())
+        wallets = tuple((str(row["a"]), _number(row["wb"])) for row in data.get("B") or ())
         return [StreamEvent(("account",), int(at), message, positions=tuple(positions), wallets=wallets)]
     if event == "ORDER_TRADE_UPDATE":
         order, oid = message["o"], str(message["o"]["i"])
@@ -264,7 +264,15 @@ def stream_events(message: Any, symbol_of: Callable[[str], str],
 
 def _mark_event(row: Mapping[str, Any], symbol_of: Callable[[str], str], source: str) -> StreamEvent:
     symbol = symbol_of(str(row["s"]))
-    return StreamEvent((source, symbol), int(num(row["E"])), row, marks=((symbol, num(row["p"])),))
+    return StreamEvent((source, symbol), int(_number(row["E"])), row, marks=((symbol, _number(row["p"])),))
+
+
+def _number(value: Any) -> float:
+    """A field :func:`stream_message` found a number (raises on a row that slipped past it)."""
+    n = num(value)
+    if n is None:
+        raise BadData(f"not a number: {str(value)[:20]!r}")
+    return n
 
 
 def _has(row: Mapping[str, Any], spec: str) -> bool:
