@@ -350,7 +350,8 @@ class AccountStream:
     def _apply(self, events: list[StreamEvent]) -> None:
         """Events to the state; the runner woken when a position, a wallet or a mark changed."""
         state = self.state
-        before = state.symbols()
+        # (the symbols sorted only where a position moved: a mark frame of 1,000 positions must not sort them)
+        before = state.symbols() if any(ev.positions for ev in events) else None
         changed = False
         for ev in events:
             for symbol, leg, side, contracts, entry in ev.positions:
@@ -375,7 +376,7 @@ class AccountStream:
                 elif (symbol, "BOTH") in held or (symbol, "LONG") in held or (symbol, "SHORT") in held:
                     changed = state.apply_mark(symbol, price, ev.event_ms) == CHANGED or changed
                 # (the marks of symbols without a position keep the stream live; they are not kept)
-        if state.symbols() != before:
+        if before is not None and state.symbols() != before:
             self._symbols_changed.set()
         if changed and self._wake is not None:
             try:
