@@ -337,7 +337,9 @@ class CcxtAdapter:
         return AccountStream(
             f"{self.venue}/{self.account}", quote=self.quote_currency, build=build, parse_order=self._parse_order,
             contract_size=lambda s: num((self._markets.get(s) or {}).get("contractSize")) or 1.0,
-            rules=self.market_rules, classify=self.dialect.stream_message, secrets=lambda: self._secrets,
+            rules=self.market_rules, classify=self.dialect.stream_message,
+            events=lambda message, order: self.dialect.stream_events(message, self._markets.symbol_of, order),
+            secrets=lambda: self._secrets,
             stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds)
 
     def stream_health(self) -> StreamHealth:
@@ -474,10 +476,11 @@ class CcxtAdapter:
 
         Before anything is sent: :func:`check_close` against the position this adapter knows
         for the intent's symbol and leg (re-fetched when unknown or older than
-        ``position_max_age_s``), a hedge-mode leg that would grow rather than close refused
-        (NOT_REDUCE_ONLY), a spot sell no larger than the holding, the amount rounded down to
-        the market's step and checked against the minimum amount (and, for non-reduce-only
-        orders, the minimum notional). Any refusal is an AdapterError and nothing reaches the venue.
+        ``position_max_age_s``, or when a live private stream holds less of it since), a
+        hedge-mode leg that would grow rather than close refused (NOT_REDUCE_ONLY), a spot sell
+        no larger than the holding, the amount rounded down to the market's step and checked
+        against the minimum amount (and, for non-reduce-only orders, the minimum notional). Any
+        refusal is an AdapterError and nothing reaches the venue.
 
         Then one ``create_order``: a market order, or a limit IOC at ``intent.limit_price`` (on
         the tick, never looser than the cap), with the dialect's parameters (:meth:`order_params`).
@@ -580,9 +583,21 @@ class CcxtAdapter:
     async def _known_position(self, op: Op, symbol: str, leg: str) -> Optional[Position]:
         at = self._positions_at.get(symbol, self._positions_all_at)
         fresh = at is not None and time.monotonic() - at <= self.position_max_age_s
-        if not fresh:
+        if not fresh or self._stream_holds_less(symbol, leg):
             await self._refresh_positions(op, symbol)
         return self._positions.get((symbol, leg))
+
+    def _stream_holds_less(self, symbol: str, leg: str) -> bool:
+        """Whether a live stream changed ``symbol``'s position and now holds less of ``leg``
+        than this adapter knows (a fill it did not send, since the last read): the close is then
+        checked against a fresh read, never larger than the position. (More, as when its own
+        close's fill has not come back yet, is no danger: the smaller known one checks it.)"""
+        s = self._stream
+        if s is None or s.position_changed(symbol) is None or s.health().state != "live":
+            return False
+        known = self._positions.get((symbol, leg))
+        held = s.position_of(symbol, leg)
+        return held is not None and known is not None and held < known.contracts * (1 - 1e-9)
 
     async def _refresh_positions(self, op: Op, symbol: str) -> None:
         if not self._has("fetchPositions"):

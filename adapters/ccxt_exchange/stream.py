@@ -8,27 +8,39 @@ What it owns
     * the watch loops: ``watch_positions``, ``watch_balance``, ``watch_orders`` and
       ``watch_mark_prices`` over the symbols of the positions held (the mark loop starts again on
       the new list when it changes; with no position it watches every mark, so that a live stream
-      is never silent), each answer applied to a :class:`~.streamstate.StreamState`;
+      is never silent): they open and keep ccxt's subscriptions, their answers are not read;
     * the raw messages before ccxt reads them (its ``handle_message``): when the last one came,
       and the dialect's verdict — an unknown or malformed message dropped and counted, a listen
       key that expired ending the connection (``down``, LISTEN_KEY_EXPIRED, until reconnected);
       a frame that is not JSON dropped and counted malformed at each of ccxt's sockets, whose
       receive loop it would end;
+    * every event of those messages applied to a :class:`~.streamstate.StreamState` (the
+      dialect's :meth:`~.dialects.base.Dialect.stream_events`): ccxt resolves a watch with one
+      message, and a second one ccxt reads before the watch is awaited again reaches ccxt's
+      cache only — read from the frames, no update is lost;
+    * each event checked against the last one of its key (an account's updates, one order's,
+      one symbol's marks on one subscription) before ccxt sees it: the same key, event time and
+      body again is a duplicate, an older event time is out of order; either is dropped and
+      counted in ``dropped``, and logged once per kind;
     * reconnecting with backoff (``backoff_s · 2^n`` capped at ``max_backoff_s``), counted; a
       stream silent for three times ``stale_after`` reconnected too (a stall the socket's
       keepalive did not see);
-    * :meth:`AccountStream.health`: off | connecting | live | stale | down, with its reason;
+    * :meth:`AccountStream.health`: off | connecting | live | stale | down, with its reason; a
+      stream asked for and not started yet is ``connecting`` (it starts when the runner leads;
+      ``off`` is for an account that polls, and for a stream stopped with its adapter);
     * the wake callback, called when a position, a balance or a mark changed (never for a
       duplicate or an update that changed nothing), and the one-time log of each kind of
-      dropped message per account.
+      dropped message per account;
+    * when each symbol's position last changed (:meth:`AccountStream.position_changed`), so
+      that a close is checked against a position read after it.
 
 What it must not do
     read REST (the adapter does, and hands its snapshot to :meth:`AccountStream.reconcile`),
     import ccxt (the ``build`` callable does, lazily), or log anything but scrubbed text.
 
-Known limit: ccxt resolves a watch with one message; a second message ccxt reads before the loop
-awaits again reaches ccxt's cache, not this state. The REST reconcile (every ``reconcile_every``)
-puts it right.
+Known limit: an account update older than the last one (Binance sends them in order on one
+socket) is dropped whole, and what it said of a symbol no later update mentioned waits for the
+REST reconcile (every ``reconcile_every``).
 """
 
 from __future__ import annotations
@@ -42,8 +54,7 @@ from killswitch.snapshot import MarketRules, Order, Snapshot
 
 from ..base import StreamHealth
 from .errors import reason_for, scrub
-from .parsing import num
-from .streamstate import CHANGED, LEGS, StreamState
+from .streamstate import CHANGED, DUPLICATE, OUT_OF_ORDER, StreamEvent, StreamState
 
 log = logging.getLogger(__package__)
 
@@ -65,11 +76,16 @@ class AccountStream:
 
     ``build()`` makes a streaming client; ``parse_order(ccxt_order)`` reads an open order as the
     REST snapshot does; ``contract_size(symbol)`` and ``rules(symbol)`` come from the markets;
-    ``classify(message)`` is the dialect's :meth:`~.dialects.base.Dialect.stream_message`."""
+    ``classify(message)`` is the dialect's :meth:`~.dialects.base.Dialect.stream_message`,
+    ``events(message, ccxt_order)`` its :meth:`~.dialects.base.Dialect.stream_events` (with the
+    market ids' symbols bound)."""
+
+    FRAMES_KEPT = 50_000  # the last event of this many keys (orders come and go) is kept for the checks
 
     def __init__(self, key: str, *, quote: str, build: Callable[[], Any], parse_order: Callable[[Any], Order],
                  contract_size: Callable[[str], float], rules: Callable[[str], Optional[MarketRules]],
-                 classify: Callable[[Any], str], secrets: Callable[[], Iterable[str]],
+                 classify: Callable[[Any], str], events: Callable[[Any, Callable[[Any], Any]], list[StreamEvent]],
+                 secrets: Callable[[], Iterable[str]],
                  stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms):
         self.key = key
@@ -79,6 +95,7 @@ class AccountStream:
         self._contract_size = contract_size
         self._rules = rules
         self._classify = classify
+        self._events = events
         self._secrets = secrets
         self.stale_after_ms = int(stale_after_s * 1000)
         self.reconcile_every_ms = int(reconcile_every_s * 1000)
@@ -87,8 +104,8 @@ class AccountStream:
         self._clock = clock
         self._wake: Optional[Callable[[str], None]] = None
         self._task: Optional[asyncio.Task] = None
-        self._state: str = "off"
-        self._reason: Optional[str] = "STREAM_DISABLED"
+        self._state: str = "connecting"  # asked for, started when the runner leads: not off
+        self._reason: Optional[str] = None
         self._since: Optional[int] = None
         self._last_message: Optional[int] = None
         self._connected_at: Optional[int] = None  # when the current connection began (None: none)
@@ -100,6 +117,8 @@ class AccountStream:
         self._symbols_changed = asyncio.Event()
         self._expired = asyncio.Event()
         self._logged: set[str] = set()
+        self._frames: dict[tuple, tuple[int, Any]] = {}  # event key → (event time, body) of the last applied
+        self._position_changed: dict[str, int] = {}  # symbol → when the stream last changed its position
 
     # --- what the adapter reads -------------------------------------------------------------------
 
@@ -114,6 +133,17 @@ class AccountStream:
         return StreamHealth(state=state, reason=reason, since_ms=since, last_message_ms=self._last_message,
                             reconnects=self.reconnects, disagreements=self.disagreements,
                             dropped=dict(self.state.dropped), reconciles=self.reconciles)
+
+    def position_changed(self, symbol: str) -> Optional[int]:
+        """When (this stream's clock, ms) an update last changed ``symbol``'s position, if one did."""
+        return self._position_changed.get(symbol)
+
+    def position_of(self, symbol: str, leg: str) -> Optional[float]:
+        """The contracts the stream holds for ``symbol``'s leg (``long``/``short``; 0 when none)."""
+        for (s, key), sp in self.state.positions.items():
+            if s == symbol and (key == leg.upper() or key == "BOTH" and sp.side == leg):
+                return sp.contracts
+        return 0.0
 
     def needs_rest(self) -> bool:
         """Whether the next snapshot reads REST: the stream is not live, a reconnect has not been
@@ -213,10 +243,8 @@ class AccountStream:
 
     async def _connection(self, ex: Any) -> None:
         """The watch loops of one connection, until one ends it (a disconnect raises)."""
-        loops = [self._loop(ex, "watch_positions", self._on_positions),
-                 self._loop(ex, "watch_balance", self._on_balance),
-                 self._loop(ex, "watch_orders", self._on_orders),
-                 self._marks(ex), self._watchdog()]
+        loops = [self._loop(ex, "watch_positions"), self._loop(ex, "watch_balance"),
+                 self._loop(ex, "watch_orders"), self._marks(ex), self._watchdog()]
         tasks = [asyncio.ensure_future(c) for c in loops]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -228,12 +256,11 @@ class AccountStream:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _loop(self, ex: Any, method: str, apply: Callable[[Any], None]) -> None:
+    async def _loop(self, ex: Any, method: str) -> None:
+        """Keeps ccxt's subscription of ``method`` (its answers are the frames, read raw)."""
         watch = getattr(ex, method)
         while True:
-            got = await watch()
-            self._message()
-            apply(got)
+            await watch()
 
     async def _marks(self, ex: Any) -> None:
         """``watch_mark_prices`` over the positions' symbols, begun again when they change."""
@@ -249,11 +276,8 @@ class AccountStream:
                 if not watch.done():  # the symbols changed, or the connection ends
                     watch.cancel()
                     await asyncio.gather(watch, return_exceptions=True)
-            if watch.cancelled():
-                continue
-            got = watch.result()
-            self._message()
-            self._on_marks(got, set(symbols or ()))
+            if not watch.cancelled():
+                watch.result()  # a disconnect raises
 
     async def _watchdog(self) -> None:
         """Ends the connection when the venue said the listen key expired, or after a long stall."""
@@ -287,10 +311,78 @@ class AccountStream:
             if kind in ("unknown", "malformed"):
                 self._dropped(kind, _event_name(message))
                 return None
-            return handle(client, message)
+            message = self._read(ex, message)
+            return None if message is None else handle(client, message)
 
         ex.handle_message = tapped
         guard_clients(ex, self._undecodable)
+
+    def _read(self, ex: Any, message: Any) -> Any:
+        """The events of ``message`` applied; the message ccxt may have (None: every event in it
+        was a duplicate or out of order; an array of marks without those)."""
+        try:
+            events = self._events(message, ex.parse_ws_order)
+        except Exception as e:  # noqa: BLE001 — an event it cannot read is malformed, never applied
+            self._dropped("malformed", f"{_event_name(message)}: {type(e).__name__}")
+            return None
+        if not events:
+            return message
+        fresh = []
+        for ev in events:
+            held = self._frames.get(ev.key)
+            if held is not None and ev.event_ms < held[0]:
+                self._dropped(OUT_OF_ORDER, f"{ev.key[0]} at {ev.event_ms} after {held[0]}")
+            elif held is not None and ev.event_ms == held[0] and ev.body == held[1]:
+                self._dropped(DUPLICATE, f"{ev.key[0]} at {ev.event_ms}")
+            else:
+                self._frames.pop(ev.key, None)  # kept in the order last seen: the oldest go first
+                self._frames[ev.key] = (ev.event_ms, ev.body)
+                fresh.append(ev)
+        while len(self._frames) > self.FRAMES_KEPT:
+            del self._frames[next(iter(self._frames))]
+        if not fresh:
+            return None
+        self._apply(fresh)
+        if len(fresh) < len(events) and isinstance(message, list):
+            return [ev.body for ev in fresh]
+        return message
+
+    def _apply(self, events: list[StreamEvent]) -> None:
+        """Events to the state; the runner woken when a position, a wallet or a mark changed."""
+        state = self.state
+        # (the symbols sorted only where a position moved: a mark frame of 1,000 positions must not sort them)
+        before = state.symbols() if any(ev.positions for ev in events) else None
+        changed = False
+        for ev in events:
+            for symbol, leg, side, contracts, entry in ev.positions:
+                if state.apply_position(symbol, leg, side, contracts, entry, ev.event_ms) == CHANGED:
+                    changed = True
+                    self._position_changed[symbol] = self._clock()
+            for asset, balance in ev.wallets:
+                changed = state.apply_wallet(asset, balance, ev.event_ms) == CHANGED or changed
+            for oid, o in ev.orders:
+                order: Optional[Order] = None
+                if isinstance(o, Mapping) and o.get("status") == "open":
+                    try:
+                        order = self._parse_order(o)
+                    except Exception as e:  # noqa: BLE001 — an order it cannot read is malformed, never applied
+                        self._dropped("malformed", f"order {oid}: {type(e).__name__}: {e}")
+                        continue
+                state.apply_order(oid, order, ev.event_ms)  # an order never wakes the runner
+            held = state.positions
+            for symbol, price in ev.marks:
+                if price is None or price <= 0:
+                    self._dropped("malformed", f"mark {symbol!r}")
+                elif (symbol, "BOTH") in held or (symbol, "LONG") in held or (symbol, "SHORT") in held:
+                    changed = state.apply_mark(symbol, price, ev.event_ms) == CHANGED or changed
+                # (the marks of symbols without a position keep the stream live; they are not kept)
+        if before is not None and state.symbols() != before:
+            self._symbols_changed.set()
+        if changed and self._wake is not None:
+            try:
+                self._wake(self.key)
+            except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
+                log.debug("%s: wake: %s", self.key, type(e).__name__)
 
     def _undecodable(self) -> None:
         self._message()  # the socket delivers: only this frame is bad
@@ -308,88 +400,6 @@ class AccountStream:
         self.state.drop(kind)
         self._once("drop:" + kind, logging.WARNING, "%s: stream message dropped (%s): %s; counted from now on, "
                    "the next REST reconcile wins", self.key, kind, scrub(what, self._secrets()))
-
-    def _outcomes(self, outcomes: list[str]) -> None:
-        """Each dropped kind logged once; the runner woken when something changed."""
-        for o in outcomes:
-            if o in ("duplicate", "out_of_order"):
-                self._once("drop:" + o, logging.WARNING, "%s: stream update dropped (%s); counted from now on",
-                           self.key, o)
-        if CHANGED in outcomes and self._wake is not None:
-            try:
-                self._wake(self.key)
-            except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
-                log.debug("%s: wake: %s", self.key, type(e).__name__)
-
-    # --- applying ccxt's answers ----------------------------------------------------------------------
-
-    def _on_positions(self, got: Any) -> None:
-        before = self.state.symbols()
-        outcomes = []
-        for p in got if isinstance(got, list) else [got]:
-            row = _position_row(p)
-            if row is None:
-                self._dropped("malformed", "position")
-                continue
-            outcomes.append(self.state.apply_position(*row))
-        self._outcomes(outcomes)
-        if self.state.symbols() != before:
-            self._symbols_changed.set()
-
-    def _on_balance(self, got: Any) -> None:
-        """The wallet balances of the account update ccxt last read (its ``info``: the raw
-        event, whose ``E`` orders it); ccxt's running totals are not read."""
-        info = got.get("info") if isinstance(got, Mapping) else None
-        event = num(info.get("E")) if isinstance(info, Mapping) else None
-        data = info.get("a") if isinstance(info, Mapping) else None
-        rows = data.get("B") if isinstance(data, Mapping) else None
-        if event is None or not isinstance(rows, list):
-            if isinstance(info, Mapping) and info.get("e") not in (None, "ACCOUNT_UPDATE"):
-                return  # another event of ccxt's balance (none on USDⓈ-M): nothing of the wallet
-            self._dropped("malformed", "balance")
-            return
-        outcomes = []
-        for row in rows:
-            wb = num(row.get("wb")) if isinstance(row, Mapping) else None
-            asset = row.get("a") if isinstance(row, Mapping) else None
-            if wb is None or not isinstance(asset, str):
-                self._dropped("malformed", "balance row")
-                continue
-            outcomes.append(self.state.apply_wallet(asset, wb, int(event)))
-        self._outcomes(outcomes)
-
-    def _on_orders(self, got: Any) -> None:
-        outcomes = []
-        for o in got if isinstance(got, list) else [got]:
-            oid = o.get("id") if isinstance(o, Mapping) else None
-            event = num(o.get("lastUpdateTimestamp") or o.get("timestamp")) if isinstance(o, Mapping) else None
-            if oid is None or event is None:
-                self._dropped("malformed", "order")
-                continue
-            order: Optional[Order] = None
-            if o.get("status") == "open":
-                try:
-                    order = self._parse_order(o)
-                except Exception as e:  # noqa: BLE001 — an order it cannot read is malformed, never applied
-                    self._dropped("malformed", f"order {oid}: {e}")
-                    continue
-            outcomes.append(self.state.apply_order(str(oid), order, int(event)))
-        self._outcomes([o for o in outcomes if o != CHANGED])  # an order never wakes the runner
-
-    def _on_marks(self, got: Any, watched: set[str]) -> None:
-        outcomes = []
-        rows = got.values() if isinstance(got, Mapping) else []
-        for t in rows:
-            symbol = t.get("symbol") if isinstance(t, Mapping) else None
-            price = num(t.get("markPrice")) if isinstance(t, Mapping) else None
-            event = num(t.get("timestamp")) if isinstance(t, Mapping) else None
-            if not isinstance(symbol, str) or price is None or price <= 0 or event is None:
-                self._dropped("malformed", f"mark {symbol!r}")
-                continue
-            if watched and symbol not in watched or not watched and symbol not in self.state.symbols():
-                continue  # the liveness stream of every mark: only the positions' are kept
-            outcomes.append(self.state.apply_mark(symbol, price, int(event)))
-        self._outcomes(outcomes)
 
 
 def guard_clients(ex: Any, on_bad: Callable[[], None]) -> None:
@@ -423,20 +433,6 @@ def guard_decode(client: Any, on_bad: Callable[[], None]) -> None:
 
     guarded._ks_guarded = True  # type: ignore[attr-defined]
     client.handle_text_or_binary_message = guarded
-
-
-def _position_row(p: Any) -> Optional[tuple[str, str, Optional[str], float, Optional[float], int]]:
-    """ccxt's streamed position as :meth:`StreamState.apply_position`'s arguments (symbol, leg
-    from Binance's ``ps``, side, contracts, entry price, event time), or None when it lacks one."""
-    if not isinstance(p, Mapping):
-        return None
-    info = p.get("info")
-    event, contracts, symbol = num(p.get("timestamp")), num(p.get("contracts")), p.get("symbol")
-    leg = str((info if isinstance(info, Mapping) else {}).get("ps") or "BOTH").upper()
-    if event is None or contracts is None or not isinstance(symbol, str) or leg not in LEGS:
-        return None
-    side = p.get("side") if leg == "BOTH" else leg.lower()
-    return symbol, leg, side, contracts, num(p.get("entryPrice")) or None, int(event)
 
 
 def _event_name(message: Any) -> str:

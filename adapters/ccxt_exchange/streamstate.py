@@ -4,8 +4,12 @@ What it owns
     * :class:`StreamState`: positions by (symbol, leg), wallet balances by asset, open orders by
       id and marks by symbol, each with the venue's event time (``E``) of the update it holds;
       the rule that an update older than what is held for its key (``out_of_order``) or the same
-      one again (``duplicate``) is never applied, only counted in :attr:`StreamState.dropped`
-      beside what the stream module counts (``malformed``, ``unknown``);
+      one again (``duplicate``) is never applied; :attr:`StreamState.dropped` counts what the
+      stream module drops (by frame: ``malformed``, ``unknown``, ``duplicate``, ``out_of_order``,
+      see :class:`StreamEvent`) — an update this state does not apply is not counted here, since
+      the same mark reaches it by more than one subscription;
+    * :class:`StreamEvent`: one venue event as the dialect reads it out of a raw frame, the key
+      the venue orders its events by, and what it says of positions, wallets, orders and marks;
     * :meth:`StreamState.snapshot`: the account as a :class:`Snapshot` of the same shape as the
       REST one, from the stream's state over the last REST snapshot (see there what is whose);
     * :meth:`StreamState.reconcile`: a REST snapshot compared with the stream's state (positions
@@ -50,6 +54,25 @@ class StreamLeg:
 
 
 @dataclass(frozen=True)
+class StreamEvent:
+    """One event of the venue's stream, read out of its raw frame by the dialect.
+
+    ``key`` is what the venue orders its events by on one subscription (an account's updates,
+    one order's, one symbol's marks on one stream), ``event_ms`` its event time, ``body`` the
+    raw event (the same key, time and body again is a duplicate). What it says: ``positions``
+    as (symbol, leg, side, contracts, entry price), ``wallets`` as (asset, wallet balance),
+    ``orders`` as (id, the streaming client's order structure), ``marks`` as (symbol, price)."""
+
+    key: tuple
+    event_ms: int
+    body: Any
+    positions: tuple[tuple[str, str, Optional[str], float, Optional[float]], ...] = ()
+    wallets: tuple[tuple[str, float], ...] = ()
+    orders: tuple[tuple[str, Any], ...] = ()
+    marks: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Disagreement:
     """What a REST reconcile found the stream's state wrong about: ``kind`` is positions, orders
     or equity; ``detail`` says what differed (no secret: symbols, ids, sizes)."""
@@ -82,10 +105,8 @@ class StreamState:
     def _apply(self, table: str, store: dict, key: Hashable, value: Any, event_ms: int) -> str:
         held = self._times.get((table, key))
         if held is not None and event_ms < held:
-            self.dropped[OUT_OF_ORDER] += 1
             return OUT_OF_ORDER
         if held is not None and event_ms == held and store.get(key) == value:
-            self.dropped[DUPLICATE] += 1
             return DUPLICATE
         self._times[(table, key)] = event_ms
         if value is None:
@@ -217,5 +238,5 @@ def _differences(positions: dict[tuple[str, str], StreamLeg], orders: dict[str, 
     return found
 
 
-__all__ = ["CHANGED", "DROP_KINDS", "DUPLICATE", "Disagreement", "OUT_OF_ORDER", "SAME", "StreamLeg", "StreamState",
-           "leg_of"]
+__all__ = ["CHANGED", "DROP_KINDS", "DUPLICATE", "Disagreement", "OUT_OF_ORDER", "SAME", "StreamEvent", "StreamLeg",
+           "StreamState", "leg_of"]

@@ -186,6 +186,9 @@ class FakeExchange:
     async def load_markets(self, reload=False, params={}):
         await self._do("load_markets", (), None)
         self.markets = self._all_markets
+        self.markets_by_id = {}  # as ccxt's: every market of an id (a spot and a swap may share one)
+        for m in self.markets.values():
+            self.markets_by_id.setdefault(m["id"], []).append(m)
         return self.markets
 
     async def fetch_balance(self, params={}):

@@ -1,7 +1,7 @@
-"""The ccxt adapter's private stream against a hand-written ccxt.pro-like client: scripted watch
-answers, a ccxt NetworkError for a disconnect, nothing at all for a stall, raw messages through
-its ``handle_message`` (what ccxt calls for every frame), and the REST side the fake of
-tests/unit/test_ccxt_adapter.py."""
+"""The ccxt adapter's private stream against a hand-written ccxt.pro-like client: watches that
+wait (their answers are not read) or raise a ccxt NetworkError for a disconnect, nothing at all
+for a stall, the venue's raw frames through its ``handle_message`` (what ccxt calls for every
+frame; the stream reads them there), and the REST side the fake of tests/unit/test_ccxt_adapter.py."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import logging
 import ccxt
 import pytest
 
+from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.client import _rehost
+from killswitch.runner.streams import StreamWatch
 from tests.unit.test_ccxt_adapter import _creds  # noqa: F401 — the credentials' environment, for every test
-from tests.unit.test_ccxt_adapter import API_KEY, BTC, FakeExchange, account, ccxt_position
+from tests.unit.test_ccxt_adapter import API_KEY, BTC, FakeExchange, account, ccxt_position, intent
 
 
 class Venue:
@@ -37,8 +39,10 @@ class Venue:
     def push(self, name: str, value) -> None:
         self.q(name).put_nowait(value)
 
-    def raw(self, message) -> None:
-        self.clients[-1].handle_message(None, message)
+    def raw(self, *messages) -> None:
+        """Frames the socket delivers back to back (ccxt reads them one after another)."""
+        for m in messages:
+            self.clients[-1].handle_message(None, m)
 
 
 class FakePro:
@@ -75,17 +79,36 @@ class FakePro:
     def handle_message(self, client, message):
         self.handled.append(message)
 
+    def parse_ws_order(self, o):
+        """ccxt's order structure of a raw ORDER_TRADE_UPDATE row (what the adapter reads of it)."""
+        status = {"NEW": "open", "PARTIALLY_FILLED": "open", "FILLED": "closed", "CANCELED": "canceled"}[o["X"]]
+        return {"info": o, "id": str(o["i"]), "clientOrderId": o.get("c"), "symbol": BTC, "side": o["S"].lower(),
+                "type": o.get("o", "LIMIT").lower(), "amount": float(o["q"]), "filled": float(o.get("z", 0)),
+                "price": float(o["p"]), "status": status, "reduceOnly": False, "timestamp": o["T"]}
+
     async def close(self):
         self.closed = True
 
 
-def stream_position(contracts, event, entry=48000.0, side="long"):
-    return {"info": {"s": "BTCUSDT", "pa": str(contracts), "ps": "BOTH"}, "symbol": BTC, "contracts": contracts,
-            "side": side if contracts else None, "entryPrice": entry, "timestamp": event}
+def position_update(amount, event, entry=48000.0, wallet=None):
+    """Binance's ACCOUNT_UPDATE of BTCUSDT's one-way position (``amount`` signed)."""
+    balances = [] if wallet is None else [{"a": "USDT", "wb": str(wallet)}]
+    return {"e": "ACCOUNT_UPDATE", "E": event, "a": {"m": "ORDER", "B": balances, "P": [
+        {"s": "BTCUSDT", "pa": str(amount), "ep": str(entry), "ps": "BOTH"}]}}
 
 
-def mark(price, event, symbol=BTC):
-    return {symbol: {"symbol": symbol, "markPrice": price, "timestamp": event}}
+def wallet_update(wallet, event):
+    return {"e": "ACCOUNT_UPDATE", "E": event, "a": {"m": "DEPOSIT", "B": [{"a": "USDT", "wb": str(wallet)}], "P": []}}
+
+
+def mark(price, event):
+    return {"e": "markPriceUpdate", "E": event, "s": "BTCUSDT", "p": str(price)}
+
+
+def order_update(oid, status, event, amount=0.1, price=40000.0):
+    return {"e": "ORDER_TRADE_UPDATE", "E": event, "o": {"s": "BTCUSDT", "i": oid, "c": f"c{oid}", "S": "BUY",
+                                                          "o": "LIMIT", "q": str(amount), "p": str(price), "X": status,
+                                                          "z": "0", "T": event}}
 
 
 def adapter(rest: FakeExchange, venue: Venue, stream=None, name="binanceusdm"):
@@ -117,17 +140,17 @@ def test_a_live_stream_answers_the_snapshot_without_a_rest_call_and_wakes_on_a_c
         await a.start_streams()
         first = await a.snapshot()  # REST seeds the stream's state
         assert first.fetch.calls > 0
-        venue.push("positions", [stream_position(0.8, 1000)])
-        venue.push("marks", mark(51000.0, 1001))
+        await settle(lambda: venue.clients)
+        venue.raw(position_update(0.8, 1000), mark(51000.0, 1001))
         await settle(lambda: a.stream_health().state == "live" and len(woken) >= 2)
         snap = await a.snapshot()
         assert snap.fetch.ok and snap.fetch.calls == 0
         (p,) = snap.positions
         assert (p.contracts, p.mark_price, p.liquidation_price) == (0.8, 51000.0, 30000.0)
         assert woken[0] == "binanceusdm/main"
-        venue.push("marks", mark(51000.0, 1001))  # the same mark again: dropped, no wake
-        await settle(lambda: a.stream_health().dropped.get("duplicate") == 1)
-        assert len(woken) == 2
+        venue.raw(mark(51000.0, 1001))  # the same mark again: dropped before ccxt, counted, no wake
+        assert a.stream_health().dropped == {"duplicate": 1}
+        assert len(woken) == 2 and venue.clients[0].handled == [position_update(0.8, 1000), mark(51000.0, 1001)]
         await a.close()
         assert venue.clients[0].closed
 
@@ -140,7 +163,8 @@ def test_the_reconcile_cadence_reads_rest_counts_the_disagreement_and_rest_wins(
         a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"})
         await a.start_streams()
         await a.snapshot()
-        venue.push("positions", [stream_position(0.7, 1000)])  # the stream is wrong: REST still says 0.5
+        await settle(lambda: venue.clients)
+        venue.raw(position_update(0.7, 1000))  # the stream is wrong: REST still says 0.5
         await settle(lambda: a.stream_health().state == "live")
         assert (await a.snapshot()).positions[0].contracts == 0.7
         await asyncio.sleep(0.25)
@@ -164,7 +188,8 @@ def test_a_disconnect_is_down_then_reconnected_and_the_next_snapshot_reads_rest(
         a._stream.backoff_s = 0.3
         await a.start_streams()
         await a.snapshot()
-        venue.push("balance", {"info": {"e": "ACCOUNT_UPDATE", "E": 5, "a": {"B": [{"a": "USDT", "wb": "900"}]}}})
+        await settle(lambda: venue.clients)
+        venue.raw(wallet_update(900, 5))
         await settle(lambda: a.stream_health().state == "live")
         live = await a.snapshot()
         assert live.fetch.calls == 0
@@ -174,7 +199,7 @@ def test_a_disconnect_is_down_then_reconnected_and_the_next_snapshot_reads_rest(
         assert (await a.snapshot()).fetch.calls > 0  # down: REST
         await settle(lambda: len(venue.clients) == 2)
         assert venue.clients[0].closed and a.stream_health().reconnects == 1
-        venue.push("marks", mark(50500.0, 2000))
+        venue.raw(mark(50500.0, 2000))
         await settle(lambda: a.stream_health().state == "live")
         assert (await a.snapshot()).fetch.calls > 0  # after a reconnect REST wins first
         assert (await a.snapshot()).fetch.calls == 0
@@ -192,7 +217,8 @@ def test_a_stalled_stream_is_stale_and_the_snapshot_reads_rest():
         a = adapter(rest, venue, stream={"stale_after": "150ms"})
         await a.start_streams()
         await a.snapshot()
-        venue.push("marks", mark(50500.0, 2000))
+        await settle(lambda: venue.clients)
+        venue.raw(mark(50500.0, 2000))
         await settle(lambda: a.stream_health().state == "live")
         assert (await a.snapshot()).fetch.calls == 0
         await asyncio.sleep(0.2)  # nothing comes
@@ -226,18 +252,51 @@ def test_a_subscription_answer_reaches_ccxt_but_never_makes_a_silent_stream_live
     asyncio.run(body())
 
 
-def test_out_of_order_and_malformed_answers_are_dropped_and_counted_never_applied():
+def test_out_of_order_duplicate_and_malformed_frames_are_dropped_before_ccxt_and_counted_never_applied(caplog):
     async def body():
         rest, venue = rest_exchange(), Venue()
         a = adapter(rest, venue)
         await a.start_streams()
         await a.snapshot()
-        venue.push("positions", [stream_position(0.9, 1000)])
-        venue.push("positions", [stream_position(0.1, 900)])  # older than what is held
-        venue.push("positions", [{"symbol": BTC, "contracts": None, "timestamp": 1100}])
-        await settle(lambda: sum(a.stream_health().dropped.values()) == 2)
-        assert a.stream_health().dropped == {"out_of_order": 1, "malformed": 1}
-        assert (await a.snapshot()).positions[0].contracts == 0.9
+        await settle(lambda: venue.clients)
+        newer = position_update(0.9, 1000)
+        venue.raw(newer, position_update(0.1, 900))  # older than what is held
+        venue.raw(newer, position_update(0.1, 950))  # the same again; another older
+        venue.raw({"e": "ACCOUNT_UPDATE", "E": 1100, "a": {"B": [], "P": [{"s": "BTCUSDT", "ps": "BOTH"}]}})
+        venue.raw(mark(51000.0, 1200), mark(50000.0, 1150))
+        assert a.stream_health().dropped == {"out_of_order": 3, "duplicate": 1, "malformed": 1}
+        assert venue.clients[0].handled == [newer, mark(51000.0, 1200)]
+        (p,) = (await a.snapshot()).positions
+        assert (p.contracts, p.mark_price) == (0.9, 51000.0)
+        await a.close()
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(body())
+    said = [r.getMessage() for r in caplog.records if "dropped (out_of_order)" in r.getMessage()]
+    assert len(said) == 1  # once per kind and account
+
+
+def test_every_frame_of_a_burst_reaches_the_state_though_ccxt_resolves_a_watch_with_one():
+    """Five fills and marks back to back, read by ccxt before any watch is awaited again: the
+    state holds the last of each, not the first."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        woken: list[str] = []
+        a.set_wake(woken.append)
+        await a.start_streams()
+        await a.snapshot()
+        await settle(lambda: venue.clients)
+        venue.raw(*[position_update(-0.1 * i, 1000 + i, wallet=1000 - i) for i in range(1, 6)],
+                  mark(49000.0, 1006), mark(48500.0, 1007), order_update(7, "NEW", 1008),
+                  order_update(8, "NEW", 1009), order_update(7, "FILLED", 1010))
+        snap = await a.snapshot()
+        assert snap.fetch.calls == 0
+        (p,) = snap.positions
+        assert (p.side, p.contracts, p.mark_price) == ("short", pytest.approx(0.5), 48500.0)
+        assert snap.equity == pytest.approx(995 + p.unrealized_pnl)
+        assert [o.id for o in snap.orders] == ["8"]
+        assert a.stream_health().dropped == {} and len(woken) == 7  # 5 positions, 2 marks; orders never wake
         await a.close()
 
     asyncio.run(body())
@@ -262,7 +321,7 @@ def test_raw_messages_unknown_or_malformed_never_reach_ccxt_and_a_listen_key_exp
         h = a.stream_health()
         assert (h.state, h.reason) == ("down", "LISTEN_KEY_EXPIRED")
         await settle(lambda: len(venue.clients) == 2)
-        venue.push("marks", mark(50500.0, 2000))
+        venue.raw(mark(50500.0, 2000))
         await settle(lambda: a.stream_health().state == "live")
         assert a.stream_health().reconnects == 1
         await a.close()
@@ -273,6 +332,30 @@ def test_raw_messages_unknown_or_malformed_never_reach_ccxt_and_a_listen_key_exp
     assert len(dropped) == 1  # once per kind and account
 
 
+def test_a_close_after_the_stream_saw_the_position_shrink_is_checked_against_a_fresh_read():
+    """The last REST read said 0.5; a fill the adapter did not send leaves 0.2 (the stream says
+    so): a close of 0.5 reads the position again and is refused, never sent larger than it."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await a.snapshot()
+        await settle(lambda: venue.clients)
+        rest.positions = [ccxt_position(contracts=0.2, mark=50000.0, entry=48000.0)]
+        venue.raw(position_update(0.2, 1000))
+        rest.calls.clear()
+        with pytest.raises(AdapterError) as ei:
+            await a.submit(intent(amount=0.5))
+        assert ei.value.reason is Reason.CLOSE_EXCEEDS_POSITION
+        assert rest.names() == ["fetch_positions"]
+        rest.calls.clear()
+        await a.submit(intent(amount=0.2))  # the read is fresh and the stream agrees: no read again
+        assert rest.names() == ["create_order"]
+        await a.close()
+
+    asyncio.run(body())
+
+
 def test_the_mark_watch_follows_the_positions_symbols():
     async def body():
         rest, venue = FakeExchange(), Venue()  # flat at start
@@ -281,7 +364,7 @@ def test_the_mark_watch_follows_the_positions_symbols():
         await a.snapshot()
         await settle(lambda: venue.mark_symbols)
         assert venue.mark_symbols[-1] is None  # no position: every mark, so a live stream is never silent
-        venue.push("positions", [stream_position(0.3, 1000)])
+        venue.raw(position_update(0.3, 1000))
         await settle(lambda: venue.mark_symbols[-1] == [BTC])
         await a.close()
 
@@ -314,6 +397,18 @@ def test_an_account_without_a_stream_is_off_with_its_reason_and_polls(venue_id, 
     assert len(said) == (1 if reason == "STREAM_UNSUPPORTED" else 0)
     if said:
         assert said[0].levelno == (logging.WARNING if spec else logging.INFO)
+
+
+def test_a_stream_asked_for_and_not_started_yet_is_connecting_and_the_runner_does_not_say_it_polls(caplog):
+    rest, venue = rest_exchange(), Venue()
+    a = adapter(rest, venue)
+    h = a.stream_health()
+    assert (h.state, h.reason) == ("connecting", None)
+    with caplog.at_level(logging.INFO):
+        StreamWatch({"binanceusdm/main": a}, clock=lambda: 0).announce()
+    assert not [r for r in caplog.records if "STREAM_OFF" in r.getMessage()]
+    asyncio.run(a.close())
+    assert (a.stream_health().state, a.stream_health().reason) == ("off", "STREAM_DISABLED")
 
 
 def test_the_streaming_client_is_configured_as_the_rest_one_and_websocket_urls_keep_their_scheme():

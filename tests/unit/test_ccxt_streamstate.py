@@ -43,7 +43,7 @@ def test_an_update_newer_than_the_one_held_is_applied_and_the_same_again_is_a_du
     assert s.apply_mark(BTC, 50000.0, 10) == DUPLICATE
     assert s.apply_mark(BTC, 50000.0, 11) == SAME
     assert s.marks[BTC] == 50000.0
-    assert s.dropped == {"duplicate": 1}
+    assert s.dropped == {}  # not counted here: the stream counts frames (a mark comes by two subscriptions)
 
 
 def test_an_update_older_than_the_one_held_for_its_key_is_dropped_as_out_of_order():
@@ -53,7 +53,7 @@ def test_an_update_older_than_the_one_held_for_its_key_is_dropped_as_out_of_orde
     assert s.positions[(BTC, "BOTH")].contracts == 0.5
     # another key has its own clock
     assert s.apply_position(ETH, "BOTH", "short", 2.0, 3000.0, 5) == CHANGED
-    assert s.dropped == {"out_of_order": 1}
+    assert s.dropped == {}
 
 
 def test_a_late_update_of_a_closed_position_does_not_bring_it_back():

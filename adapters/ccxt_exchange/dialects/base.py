@@ -36,6 +36,7 @@ from killswitch.weights import Read, SnapshotCost, WeightLimit
 
 from ...base import AdapterError, Reason
 from ..parsing import BadField, num
+from ..streamstate import StreamEvent
 
 # ``call(method, *args)``: one call of the account's ccxt client, through the adapter's budget,
 # retries and deadline.
@@ -213,6 +214,16 @@ class Dialect:
         ``unknown`` (an event the adapter does not read) or ``malformed`` (an event it reads
         without what it reads of it). Only a streaming dialect is asked."""
         return "ok"
+
+    def stream_events(self, message: Any, symbol_of: Callable[[str], str],
+                      ccxt_order: Callable[[Any], Any]) -> list[StreamEvent]:
+        """The events of one raw ``ok`` message that the stream state reads (positions,
+        wallets, orders, marks), each with the key the venue orders it by: the stream applies
+        every frame the socket delivers, not the one frame a ccxt watch resolves with (the
+        others reach ccxt's cache only). ``symbol_of`` maps a market id to its symbol,
+        ``ccxt_order`` a raw order row to the streaming client's order structure. Only a
+        streaming dialect is asked; a message it does not read gives none."""
+        return []
 
     def checked_position(self, position: Any) -> Any:
         """ccxt's position as it is, once its raw row is seen to carry the venue's size

@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional
 from killswitch.weights import PER_IP, Read, WeightLimit
 
 from ..parsing import BadData, BadField, num
+from ..streamstate import StreamEvent
 from .base import DEFAULT_ORDER_RATE, Call, Countdown, Dialect, Listed, Reads, bad_field, read, unknown_value
 
 # The order types each list documents (``type`` of openOrders, ``orderType`` of openAlgoOrders),
@@ -77,6 +78,11 @@ class BinanceDialect(Dialect):
     def stream_message(self, message: Any) -> str:
         """The USDⓈ-M user-data and mark price events (see :func:`stream_message`)."""
         return stream_message(message)
+
+    def stream_events(self, message: Any, symbol_of: Callable[[str], str],
+                      ccxt_order: Callable[[Any], Any]) -> list[StreamEvent]:
+        """The USDⓈ-M events (see :func:`stream_events`)."""
+        return stream_events(message, symbol_of, ccxt_order)
 
     # ccxt's implicit method of the positions endpoint whose raw rows this dialect reads itself
     # (None: ccxt's fetch_positions)
@@ -222,6 +228,51 @@ def stream_message(message: Any) -> str:
         if not isinstance(order, Mapping) or not all(_has(order, f) for f in ("s", "i", "X", "S", "T#")):
             return "malformed"
     return "ok"
+
+
+def stream_events(message: Any, symbol_of: Callable[[str], str],
+                  ccxt_order: Callable[[Any], Any]) -> list[StreamEvent]:
+    """The events of a classified ``ok`` message: an ``ACCOUNT_UPDATE`` (keyed by the account:
+    its positions by ``s``/``ps`` with the signed amount ``pa``, its wallets by ``a`` with
+    ``wb``), an ``ORDER_TRADE_UPDATE`` (keyed by the order id), a ``markPriceUpdate`` (keyed
+    by its symbol and whether it came alone or in ``!markPrice@arr``'s array: the same mark
+    comes by both where both are subscribed). Each carries the event time ``E``."""
+    if isinstance(message, list):
+        return [_mark_event(m, symbol_of, "marks") for m in message if isinstance(m, Mapping)]
+    if not isinstance(message, Mapping):
+        return []
+    event, at = message.get("e"), num(message.get("E"))
+    if at is None:
+        return []
+    if event == "markPriceUpdate":
+        return [_mark_event(message, symbol_of, "mark")]
+    if event == "ACCOUNT_UPDATE":
+        data = message["a"]
+        positions = []
+        for row in data.get("P") or ():
+            amount, leg = _number(row["pa"]), str(row["ps"]).upper()
+            side = leg.lower() if leg in ("LONG", "SHORT") else \
+                "long" if amount > 0 else "short" if amount < 0 else None
+            positions.append((symbol_of(str(row["s"])), leg, side, abs(amount), num(row.get("ep")) or None))
+        wallets = tuple((str(row["a"]), _number(row["wb"])) for row in data.get("B") or ())
+        return [StreamEvent(("account",), int(at), message, positions=tuple(positions), wallets=wallets)]
+    if event == "ORDER_TRADE_UPDATE":
+        order, oid = message["o"], str(message["o"]["i"])
+        return [StreamEvent(("order", oid), int(at), message, orders=((oid, ccxt_order(order)),))]
+    return []
+
+
+def _mark_event(row: Mapping[str, Any], symbol_of: Callable[[str], str], source: str) -> StreamEvent:
+    symbol = symbol_of(str(row["s"]))
+    return StreamEvent((source, symbol), int(_number(row["E"])), row, marks=((symbol, _number(row["p"])),))
+
+
+def _number(value: Any) -> float:
+    """A field :func:`stream_message` found a number (raises on a row that slipped past it)."""
+    n = num(value)
+    if n is None:
+        raise BadData(f"not a number: {str(value)[:20]!r}")
+    return n
 
 
 def _has(row: Mapping[str, Any], spec: str) -> bool:
