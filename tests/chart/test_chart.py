@@ -408,12 +408,12 @@ def test_runner_command_line_is_accepted_by_ksctl_run(helm, mode, tmp_path, monk
     assert _repo_runbooks().items() <= mounted.items(), sorted(mounted)
 
 
-# --- the README's install command starts -------------------------------------------------------
+# --- the install command of docs/deployment.md starts ---------------------------------------------
 
 def _readme_install_commands() -> list[list[str]]:
-    """The commands of the README's code block that installs the chart, each as its argv."""
+    """The commands of the code block of docs/deployment.md that installs the chart, each as its argv."""
     blocks, current = [], None
-    for line in (ROOT / "README.md").read_text().splitlines():
+    for line in (ROOT / "docs" / "deployment.md").read_text().splitlines():
         if line.startswith("```"):
             if current is None:
                 current = []
