@@ -491,7 +491,7 @@ def test_readme_install_command_mounts_every_file_the_documents_reference(helm):
     container = runner_container(docs)
 
     def secret_keys(name: str) -> set[str]:
-        assert name in made or name in created, f"the Secret {name} is neither made by the chart nor by docs/deployment.md"
+        assert name in made or name in created, f"the Secret {name} is made neither by the chart nor by the docs"
         return made.get(name) or created[name]
 
     for path in sorted(files):
