@@ -4,7 +4,7 @@ A tick's intents are listed in the order the runner sends them (:func:`killswitc
 the ``send_seq`` of ``ksctl plan``): every cancel first, then the orders. An order split into
 chunks is one :class:`SentOrder` (its total, the send number of its first chunk).
 
-Matching rules (the README's PolicyTest section says the same):
+Matching rules (docs/policy-language.md, Policy tests, says the same):
 
 - ``orders`` and ``cancels`` are exact lists when written: the n-th expected is the n-th sent,
   and one sent that is not expected (or expected and not sent) is a difference. ``[]``: none.

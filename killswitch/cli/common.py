@@ -12,7 +12,7 @@ import click
 
 from ..sources import MAX_FILE_BYTES, size_arg
 
-# Documented exit codes (README, `ksctl --help`).
+# Documented exit codes (docs/cli.md, `ksctl --help`).
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # policy errors (or warnings with --strict), a plan with changes
 EXIT_USAGE = 2  # bad command line (click's own code for usage errors)

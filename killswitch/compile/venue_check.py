@@ -102,7 +102,8 @@ def check_venues(doc: LoadedDoc) -> list[Diagnostic]:
                 f'account "{acc.name}": venue "{acc.venue}" has no dialect of its own: its lists are read by '
                 "ccxt's unified calls, whose pages, settle-coin splits and separate conditional-order lists "
                 "are not read (a book can read short)",
-                "venues with a dialect: " + ", ".join(DIALECT_VENUES) + "; see the README's exchanges table"))
+                "venues with a dialect: " + ", ".join(DIALECT_VENUES)
+                + "; see the exchanges table in docs/exchanges.md"))
         out.extend(_credentials(doc, path, acc))
     return out
 

@@ -11,7 +11,7 @@ Secrets: credentials and notification URLs are *references* (``{env: VAR}`` or
 appears in a message.
 
 Size: about 1,150 lines of about 75 small models: the language's schema, read top to bottom in
-review beside the README's reference, with the unit types and validators every kind shares at
+review beside docs/policy-language.md, with the unit types and validators every kind shares at
 its head; the PolicyTest models close it, sharing its units, labels and action names. Parsing
 units is :mod:`.units`, the condition language :mod:`.expr`.
 
@@ -875,7 +875,7 @@ class Account(Strict):
     initial_capital: Optional[AmountField] = None
     stablecoins: list[str] = ["USDT", "USDC", "FDUSD", "DAI"]
     # The settle coins whose positions and orders the account's venue lists apart (Bybit lists
-    # one settle coin a call); empty: the venue's main ones (see the README's exchanges table).
+    # one settle coin a call); empty: the venue's main ones (see the exchanges table in docs/exchanges.md).
     settle_coins: list[Annotated[str, Field(pattern=r"^[A-Z0-9]{2,12}$")]] = []
     sandbox: bool = False
     # The venue's REST base URL, for a local simulator or a testnet (never needed for production).

@@ -203,9 +203,9 @@ def _keys_hint(key: str, allowed: Iterable[str], parent: str) -> str:
 
 _KIND_HOW = {
     "action": "an action is a kind (close_all) or a kind with its parameters ({close_side: {side: losing}}); "
-              "see the README's Stages and actions section",
+              "see docs/policy-language.md, Stages and actions",
     "signal kind": "a signal is a kind with its parameters ({equity_drawdown: {window: 15m}}); "
-                   "see the README's Signals section",
+                   "see docs/policy-language.md, Signals",
 }
 
 
@@ -300,13 +300,16 @@ _CODE_HINTS = {
 def _section_hint(path: Path) -> str:
     """Where the reference of the setting at ``path`` is."""
     words = {el for el in path if isinstance(el, str)}
-    for keys, section in ((("signals",), "Signals"), (("stages", "actions"), "Stages and actions"),
-                          (("triggers",), "Conditions"), (("resume",), "Stages and actions"),
-                          (("tests", "input", "expect"), "Documents (PolicyTest)"),
-                          (("accounts",), "Documents (Accounts)"), (("route", "receivers"), "Notifications")):
+    language = "docs/policy-language.md"
+    for keys, section in ((("signals",), f"{language}, Signals"),
+                          (("stages", "actions"), f"{language}, Stages and actions"),
+                          (("triggers",), f"{language}, Conditions"), (("resume",), f"{language}, Stages and actions"),
+                          (("tests", "input", "expect"), f"{language}, Documents (PolicyTest)"),
+                          (("accounts",), f"{language}, Documents (Accounts)"),
+                          (("route", "receivers"), "docs/sinks.md, Notifications")):
         if words & set(keys):
-            return f"see the README's {section} section for what this setting takes"
-    return "see the README for what this setting takes (ksctl schema prints the JSON Schema)"
+            return f"see {section}, for what this setting takes"
+    return "see docs/policy-language.md for what this setting takes (ksctl schema prints the JSON Schema)"
 
 
 def _pattern_hints() -> dict[str, str]:

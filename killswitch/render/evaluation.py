@@ -1,6 +1,6 @@
 """Render evaluations: the replay report as text, and as JSON (``format_version`` 1).
 
-JSON shape (documented in the README):
+JSON shape (documented in docs/engine.md):
 ``{"format_version": 1, "graph": {"digest", "revision"}, "ticks": [{"now_ms", "time", "scopes": [
 {"policy", "scope", "stage_before", "stage_after", "signals": {name: {"value", "reason"}},
 "triggers": {name: {"condition", "firing", "pending", "reason"}}, "transition", "refusals", "plan"}]}],

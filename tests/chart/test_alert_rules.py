@@ -137,15 +137,15 @@ def test_every_selector_is_scoped_to_the_job():
                 assert JOB in matchers, f"{rule['alert']}: {name} is not scoped with {{{JOB}}}"
 
 
-def test_every_alert_has_a_severity_its_texts_and_a_runbook_in_the_readme():
-    readme = (ROOT / "README.md").read_text()
+def test_every_alert_has_a_severity_its_texts_and_a_runbook_in_the_deployment_docs():
+    readme = (ROOT / "docs" / "deployment.md").read_text()
     for rule in RULES:
         alert = rule["alert"]
         assert rule["labels"]["severity"] in ("critical", "warning"), alert
         notes = rule["annotations"]
         assert notes["summary"] and notes["description"], alert
-        assert notes["runbook_url"] == f"README.md#{alert.lower()}", alert
-        assert f'<a id="{alert.lower()}"></a>' in readme, f"the README has no entry for {alert}"
+        assert notes["runbook_url"] == f"docs/deployment.md#{alert.lower()}", alert
+        assert f'<a id="{alert.lower()}"></a>' in readme, f"docs/deployment.md has no entry for {alert}"
         grouped = re.search(r"by \(([^)]*)\)", rule["expr"])
         if grouped:  # what the description names is a label the aggregation keeps
             used = set(re.findall(r"\$labels\.(\w+)", notes["description"]))
@@ -187,7 +187,7 @@ def test_rendered_rules_with_every_override_pass_promtool(helm, tmp_path):
     values = write_values(tmp_path / "rules.yaml", {"prometheusRule": {
         "namespace": "monitoring", "labels": {"release": "kube-prometheus-stack"},
         "selector": 'job="desk-killswitch"', "additionalRuleLabels": {"team": "trading", "severity": "low"},
-        "runbookBaseUrl": "https://git.example.com/risk/killswitch/blob/v0.1.0/README.md",
+        "runbookBaseUrl": "https://git.example.com/risk/killswitch/blob/v0.1.0/docs/deployment.md",
         "alerts": {"KillswitchTickStalled": {"threshold": 120.5, "for": "3m", "severity": "warning"},
                    "KillswitchSnapshotFailures": {"threshold": 10},
                    "KillswitchLeaseFlapping": {"enabled": False}}}})
@@ -204,7 +204,7 @@ def test_rendered_rules_with_every_override_pass_promtool(helm, tmp_path):
         assert 'job="desk-killswitch"' in rule["expr"] and JOB not in rule["expr"]
         assert rule["labels"]["severity"] in ("critical", "warning"), "an alert's own severity wins"
         assert rule["annotations"]["runbook_url"] == \
-            f"https://git.example.com/risk/killswitch/blob/v0.1.0/README.md#{rule['alert'].lower()}"
+            f"https://git.example.com/risk/killswitch/blob/v0.1.0/docs/deployment.md#{rule['alert'].lower()}"
     plain = tmp_path / "rendered.yaml"
     with plain.open("w") as f:
         YAML(typ="safe").dump(obj["spec"], f)

@@ -408,12 +408,12 @@ def test_runner_command_line_is_accepted_by_ksctl_run(helm, mode, tmp_path, monk
     assert _repo_runbooks().items() <= mounted.items(), sorted(mounted)
 
 
-# --- the README's install command starts -------------------------------------------------------
+# --- the install command of docs/deployment.md starts ---------------------------------------------
 
 def _readme_install_commands() -> list[list[str]]:
-    """The commands of the README's code block that installs the chart, each as its argv."""
+    """The commands of the code block of docs/deployment.md that installs the chart, each as its argv."""
     blocks, current = [], None
-    for line in (ROOT / "README.md").read_text().splitlines():
+    for line in (ROOT / "docs" / "deployment.md").read_text().splitlines():
         if line.startswith("```"):
             if current is None:
                 current = []
@@ -453,7 +453,7 @@ def _document_references(paths: list[Path]) -> tuple[set[str], set[str]]:
 
 def _helm_args(install: list[str]) -> tuple[str, list[str], list[Path]]:
     """(release, `helm template` arguments, the documents passed with --set-file) of a README
-    `helm install RELEASE CHART ...` line; the --set-file paths made absolute (the README's are
+    `helm install RELEASE CHART ...` line; the --set-file paths made absolute (the docs' are
     relative to the repository root)."""
     assert install[:2] == ["helm", "install"] and install[3] == "charts/killswitch", install
     args, documents = [], []
@@ -469,12 +469,12 @@ def _helm_args(install: list[str]) -> tuple[str, list[str], list[Path]]:
 
 
 def test_readme_install_command_mounts_every_file_the_documents_reference(helm):
-    """What the README tells a platform team to run starts: every {file: PATH} of the documents it
+    """What docs/deployment.md tells a platform team to run starts: every {file: PATH} of the documents it
     installs is mounted (read-only) from a Secret that holds that key, and every {env: NAME} is set
-    from a Secret that holds it — either made by the chart, or by the README's kubectl lines."""
+    from a Secret that holds it — either made by the chart, or by the kubectl lines of docs/deployment.md."""
     commands = _readme_install_commands()
     [install] = [c for c in commands if c[:2] == ["helm", "install"]]
-    created: dict[str, set[str]] = {}  # Secret made by the README -> its keys
+    created: dict[str, set[str]] = {}  # Secret made by the docs' kubectl lines -> its keys
     for c in commands:
         if c[:4] == ["kubectl", "create", "secret", "generic"]:
             keys = {a.split("=", 2)[1] for a in c[5:] if a.startswith(("--from-literal=", "--from-file="))}
@@ -491,7 +491,7 @@ def test_readme_install_command_mounts_every_file_the_documents_reference(helm):
     container = runner_container(docs)
 
     def secret_keys(name: str) -> set[str]:
-        assert name in made or name in created, f"the Secret {name} is neither made by the chart nor by the README"
+        assert name in made or name in created, f"the Secret {name} is made neither by the chart nor by the docs"
         return made.get(name) or created[name]
 
     for path in sorted(files):

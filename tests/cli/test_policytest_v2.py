@@ -60,11 +60,11 @@ def test_every_example_policy_has_a_test_that_pins_its_sends_and_what_must_not_f
         assert any(e.get("not_firing") for e in expects), t.name
 
 
-def test_the_readme_example_passes(tmp_path):
+def test_the_policy_language_example_passes(tmp_path):
     from tests.conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("```yaml", readme.index("### Policy tests")) + len("```yaml\n")
+    readme = (ROOT / "docs" / "policy-language.md").read_text()
+    start = readme.index("```yaml", readme.index("## Policy tests")) + len("```yaml\n")
     t = tmp_path / "readme.test.yaml"
     t.write_text(readme[start:readme.index("```", start)])
     r = run("test", POLICIES / "futures-book.yaml", t)

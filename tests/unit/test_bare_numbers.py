@@ -1,5 +1,5 @@
-"""Bare numbers where a percentage belongs: the rule the README's Units and Conditions sections
-state, tested on both sides.
+"""Bare numbers where a percentage belongs: the rule the units and Conditions sections of
+docs/policy-language.md state, tested on both sides.
 
 - In a condition, a ratio's threshold carries ``%``. ``dd >= 0.045`` is refused (KS121): a bare
   number there could mean 4.5% or 0.045%, and the wrong reading either disarms the trigger or

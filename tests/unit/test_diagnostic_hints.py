@@ -1,4 +1,4 @@
-"""Every diagnostic carries a hint (the README promises one for every problem), and every code the
+"""Every diagnostic carries a hint (the docs promise one for every problem), and every code the
 loader and compiler can emit is walked here: the test fails when a code of
 killswitch/policy/diagnostics.py is produced by nothing below, or when anything below produces a
 diagnostic without a hint.

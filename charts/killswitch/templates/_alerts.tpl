@@ -7,7 +7,7 @@ reads as it is) with what prometheusRule asks for applied, and nothing else chan
   alerts.<name>.for its `for`, alerts.<name>.severity its severity label, and
   alerts.<name>.enabled=false leaves it out;
 - additionalRuleLabels are added to every alert's labels (an alert's own severity wins);
-- runbookBaseUrl replaces the "README.md" of each runbook_url (the anchor stays).
+- runbookBaseUrl replaces the "docs/deployment.md" of each runbook_url (the anchor stays).
 A name under alerts that is no alert of the file, or a threshold for an alert without one, stops
 the render (values.schema.json refuses them first; this says it when the schema is skipped).
 */}}
@@ -34,7 +34,7 @@ the render (values.schema.json refuses them first; this says it when the schema 
 {{- $labels := merge (dict) (dict "severity" ($o.severity | default $rule.labels.severity)) ($rule.labels | default dict) ($p.additionalRuleLabels | default dict) }}
 {{- $annotations := deepCopy ($rule.annotations | default dict) }}
 {{- if and $p.runbookBaseUrl $annotations.runbook_url }}
-{{- $_ := set $annotations "runbook_url" (printf "%s%s" $p.runbookBaseUrl (trimPrefix "README.md" $annotations.runbook_url)) }}
+{{- $_ := set $annotations "runbook_url" (printf "%s%s" $p.runbookBaseUrl (trimPrefix "docs/deployment.md" $annotations.runbook_url)) }}
 {{- end }}
 {{- $out := dict "alert" $rule.alert "expr" $expr "labels" $labels "annotations" $annotations }}
 {{- with ($o.for | default $rule.for) }}

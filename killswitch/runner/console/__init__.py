@@ -1,5 +1,5 @@
 """The on-call engineer's console: a web page served by the runner's API, on its port, behind its
-authentication (``GET /``; see :mod:`.http` for the routes and README.md for how to open it).
+authentication (``GET /``; see :mod:`.http` for the routes and docs/console.md for how to open it).
 
 What it owns: rendering what the runner's read calls answer (:mod:`.model` arranges them,
 ``templates/`` render them, server-side) and a little script (``static/console.js``) that

@@ -1,0 +1,37 @@
+"""The documentation site (mkdocs.yml, docs/) builds with ``mkdocs build --strict``: a broken link,
+an anchor no page has, or a page left out of the nav fails here, and so in `make test` and CI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT, require_module
+
+
+def _build(config, site) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(config),
+                           "--site-dir", str(site)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_the_docs_site_builds_strictly(tmp_path):
+    require_module("mkdocs")
+    r = _build(ROOT / "mkdocs.yml", tmp_path / "site")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path / "site" / "deployment" / "index.html").is_file()
+    assert (tmp_path / "site" / "openapi.yaml").is_file()
+
+
+def test_a_broken_anchor_fails_the_strict_build(tmp_path):
+    """The build is strict about anchors, not only files (mkdocs only logs those by default)."""
+    require_module("mkdocs")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text("# Home\n\nSee [the alert](alerts.md#killswitchnosuchalert).\n")
+    (docs / "alerts.md").write_text('# Alerts\n\n<a id="killswitchnoleader"></a>No leader.\n')
+    config = (ROOT / "mkdocs.yml").read_text().split("\nnav:")[0].replace("docs_dir: docs", f"docs_dir: {docs}")
+    (tmp_path / "mkdocs.yml").write_text(config + "\nnav:\n  - index.md\n  - alerts.md\n")
+    r = _build(tmp_path / "mkdocs.yml", tmp_path / "site")
+    assert r.returncode != 0 and "killswitchnosuchalert" in r.stdout + r.stderr, r.stdout + r.stderr
+    (docs / "index.md").write_text("# Home\n\nSee [the alert](alerts.md#killswitchnoleader).\n")
+    assert _build(tmp_path / "mkdocs.yml", tmp_path / "site").returncode == 0, "a raw HTML id is an anchor"
