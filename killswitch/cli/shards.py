@@ -45,8 +45,9 @@ def shards(accounts: str, policies: tuple[str, ...], max_file_bytes: int, output
                    f"(found {len(docs)})", err=True)
         raise SystemExit(EXIT_FINDINGS)
     spec = docs[0].spec
-    if not spec.shards:
-        click.echo("no shards declared (spec.shards): one runner and its standby hold every account")
+    if not spec.shards:  # (as data too: a script reads an empty list, not a sentence)
+        click.echo(shards_json({"shards": [], "firm": [], "unmatched": []}) if output == "json" else
+                   "no shards declared (spec.shards): one runner and its standby hold every account")
         raise SystemExit(EXIT_OK)
     assignment = assign(spec.accounts, spec.shards)
     graph = result.graph or DecisionGraph.build([], None)

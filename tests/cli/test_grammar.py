@@ -51,6 +51,7 @@ class Case:
 # Commands that print data: how each is run (it must exit 0 unless it says), in an order the runner accepts.
 DATA = {
     ("validate",): Case(("{policies}",)),
+    ("shards",): Case(("{accounts}", "{policies}")),
     ("schema",): Case(("policy",)),
     ("graph",): Case(("{policies}",)),
     ("test",): Case(("{policies}",)),
@@ -96,6 +97,9 @@ NOT_DATA = {
 MISSING = {
     ("validate", "paths"): ("{missing}",),
     ("validate", "runbooks"): ("{policies}", "--runbooks", "{missing}"),
+    ("validate", "accounts"): ("{policies}", "--accounts", "{missing}"),
+    ("shards", "accounts"): ("{missing}",),
+    ("shards", "policies"): ("{accounts}", "{missing}"),
     ("graph", "paths"): ("{missing}",),
     ("test", "paths"): ("{missing}",),
     ("replay", "policy_paths"): ("--policies", "{missing}", "--snapshots", "{recording}"),
