@@ -301,6 +301,7 @@ async def memory(ticks: int, accounts: int = 100, per: int = 100, step_ms: int =
     print(f"memory, {accounts * per:,} positions ({accounts} accounts), {ticks:,} ticks "
           f"{step_ms / 1000:g} s apart:", flush=True)
     samples, snap_ms, own_ms, wall = await soak_ticks(runner, clock, ticks, step_ms)
+    await runner.aclose()  # the queued chart samples written before the store closes
     store.close()
     doc_mb = len(json.dumps(runner.state.to_json(pnl_samples=False))) / 1e6  # what the runner saves every tick
     pnl_mb = len(json.dumps(runner.state.to_json()["pnl"])) / 1e6  # the history, stored a sample per step

@@ -57,6 +57,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import json.encoder
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, overload
@@ -86,9 +87,25 @@ NOT_VERIFIABLE = "not_verifiable_without_key"
 TAMPERED = "tampered"
 
 
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json.dumps with these options makes a new encoder per call (a dry run's entry audits thousands
+# of rows in one append): the C encoder json.dumps would make is made once, with the same options;
+# without it (not CPython), one JSONEncoder. No circular check: payloads are trees the code
+# builds (a cycle would raise RecursionError instead of ValueError). The same text either way.
+_C_ENCODER = json.encoder.c_make_encoder(None, _not_json, json.encoder.encode_basestring, None, ":", ",",  # type: ignore[attr-defined]
+                                         True, False, False) if json.encoder.c_make_encoder else None  # type: ignore[attr-defined]
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                            check_circular=False)
+
+
 def canonical_json(value: Any) -> str:
     """One text per value: sorted keys, no spaces, UTF-8 as is, no NaN (it is not JSON)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    if _C_ENCODER is None:
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODER(value, 0))
 
 
 def audit_hash(prev_hash: str, seq: int, kind: str, ts_ms: int, payload: Any) -> str:
@@ -101,8 +118,20 @@ def audit_hash_text(prev_hash: str, seq: int, kind: str, ts_ms: int, payload_tex
     """:func:`audit_hash` of a payload given as its canonical JSON text (what the store keeps),
     without parsing it again: the row's canonical form is that text between the other keys, in
     their sorted order (kind, payload, seq, ts_ms)."""
-    row = f'{{"kind":{canonical_json(kind)},"payload":{payload_text},"seq":{int(seq)},"ts_ms":{int(ts_ms)}}}'
+    row = f'{{"kind":{_kind_json(kind)},"payload":{payload_text},"seq":{int(seq)},"ts_ms":{int(ts_ms)}}}'
     return hashlib.sha256((prev_hash + row).encode("utf-8")).hexdigest()
+
+
+_KIND_JSON: dict[str, str] = {}  # the few dozen kinds a store writes, each encoded once
+
+
+def _kind_json(kind: str) -> str:
+    text = _KIND_JSON.get(kind)
+    if text is None:
+        text = canonical_json(kind)
+        if len(_KIND_JSON) < 1024:  # kinds are the code's constants; a caller inventing them is not cached
+            _KIND_JSON[kind] = text
+    return text
 
 
 class AuditKeyError(ValueError):

@@ -20,7 +20,7 @@ import json
 import threading
 import time
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from .store import (
@@ -655,7 +655,8 @@ class SqlStore(SilenceTables):
         seq = head.seq + 1
         digest = audit_hash_text(head.hash, seq, kind, ts_ms, text)
         if not macs:
-            return replace(head, seq=seq, hash=digest), (seq, kind, ts_ms, text, head.hash, digest)
+            return (AuditHead(seq, digest, head.mac, head.key_id, head.anchored_from),  # not replace(): per row
+                    (seq, kind, ts_ms, text, head.hash, digest))
         start = head.anchored_from if head.anchored else seq  # the first keyed append anchors
         row_mac: Optional[str]
         key_id: Optional[str]
@@ -666,7 +667,7 @@ class SqlStore(SilenceTables):
             # tampered with: no head MAC can be made): the row goes in unanchored (verification
             # reports it once the chain is anchored) rather than the kill switch failing to record.
             row_mac, key_id, start = None, head.key_id, head.anchored_from
-        return (replace(head, seq=seq, hash=digest, mac=None, key_id=key_id, anchored_from=start),
+        return (AuditHead(seq, digest, None, key_id, start),
                 (seq, kind, ts_ms, text, head.hash, digest, row_mac))
 
     def audit_head(self) -> Optional[AuditHead]:

@@ -459,6 +459,28 @@ def test_a_batch_appended_with_the_key_is_anchored_row_by_row_and_at_the_head(st
     assert s.audit_verification().first.code == "ROW_MAC_INVALID"
 
 
+def test_a_batch_stores_each_payload_as_json_dumps_would_write_it_and_hashes_that_text(store, raw):
+    """The encoder made once writes the very text json.dumps writes with the canonical options
+    (sorted keys, no spaces, UTF-8 as is): a row hashed by an older writer and one hashed now
+    agree, and a NaN is refused before anything is written."""
+    import json
+    import math
+
+    payloads = [{"symbol": "BTC/USDT:USDT", "side": "sell", "amount": 0.1 + 0.2, "reduce_only": True,
+                 "group": None, "reason": 'TOP_RISK: "rank"=1 \\ é \u2028', "not_before_ms": 1_772_456_400_000,
+                 "limit_price": 1e-7},
+                {"z": [1, {"b": -0.0, "a": [None, "ü"]}], "a": 10 ** 30}]
+    seqs = store.audit_many([("order_planned_dry_run", 5_000, p) for p in payloads])
+    rows = raw("SELECT seq, payload, prev_hash, hash FROM audit_log ORDER BY seq")
+    for p, (seq, text, prev, digest) in zip(payloads, [r for r in rows if r[0] in seqs]):
+        assert text == json.dumps(p, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        assert digest == audit_hash(prev, seq, "order_planned_dry_run", 5_000, json.loads(text))
+    with pytest.raises(ValueError):
+        store.audit_many([("order_planned_dry_run", 6_000, {"i": 1}),
+                          ("order_planned_dry_run", 6_000, {"x": math.nan})])
+    assert raw("SELECT max(seq) FROM audit_log") == [(seqs[-1],)] and store.verify_audit() == (True, None)
+
+
 def test_an_old_chain_is_consistent_and_says_truncation_and_wipes_cannot_be_detected(store):
     fill(store)
     v = store.audit_verification()
