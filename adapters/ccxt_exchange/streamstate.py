@@ -269,9 +269,9 @@ class StreamState:
         base = legs.base
         positions = list(legs.positions)
         cols = legs.columns
-        columns = [list(cols.symbols), list(cols.sides), list(cols.contracts), list(cols.notional),
+        columns: list[list[Any]] = [list(cols.symbols), list(cols.sides), list(cols.contracts), list(cols.notional),
                    list(cols.marks), list(cols.upnl), list(cols.liq), list(cols.margin)]
-        side_keys = cols.side_keys if cols.side_keys is cols.sides else list(cols.side_keys)
+        side_keys: list[Any] = cols.side_keys if cols.side_keys is cols.sides else list(cols.side_keys)
         made = dict(legs.made)
         for symbol in self._dirty:
             for leg_name in LEGS:

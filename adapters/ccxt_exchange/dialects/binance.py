@@ -252,8 +252,8 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
         out = []
         for m in message:  # (every symbol, every second: no more per row than a held one needs)
             if (symbol := symbol_of(str(m.get("s")))) in held:
-                at, price = _fast_number(m.get("E")), _fast_number(m.get("p"))
-                out.append(StreamEvent(("marks", symbol), int(at), m, (), (), (), ((symbol, price),)))
+                out.append(StreamEvent(("marks", symbol), int(_fast_number(m.get("E"))), m, (), (), (),
+                                       ((symbol, _fast_number(m.get("p"))),)))
         return out
     if not isinstance(message, Mapping):
         return []
