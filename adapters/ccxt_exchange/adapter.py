@@ -338,7 +338,8 @@ class CcxtAdapter:
             f"{self.venue}/{self.account}", quote=self.quote_currency, build=build, parse_order=self._parse_order,
             contract_size=lambda s: num((self._markets.get(s) or {}).get("contractSize")) or 1.0,
             rules=self.market_rules, classify=self.dialect.stream_message,
-            events=lambda message, order: self.dialect.stream_events(message, self._markets.symbol_of, order),
+            events=lambda message, order, held: self.dialect.stream_events(message, self._markets.symbol_of, order,
+                                                                           held),
             secrets=lambda: self._secrets,
             stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds)
 

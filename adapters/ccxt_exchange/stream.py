@@ -6,9 +6,12 @@ What it owns
       that a reconnect authenticates afresh (a new listen key on Binance), closed when its
       connection ends;
     * the watch loops: ``watch_positions``, ``watch_balance``, ``watch_orders`` and
-      ``watch_mark_prices`` over the symbols of the positions held (the mark loop starts again on
-      the new list when it changes; with no position it watches every mark, so that a live stream
-      is never silent): they open and keep ccxt's subscriptions, their answers are not read;
+      ``watch_mark_prices`` of every symbol (Binance's ``!markPrice@arr@1s``: one subscription
+      per connection, never restarted as positions come and go, and a live stream is never
+      silent, flat or not): they open and keep ccxt's subscriptions, their answers are not read;
+    * marks read from their raw frames only: a mark frame never reaches ccxt (its ticker
+      parsing of every symbol's mark, every second, was most of the loop's time at 10,000
+      symbols), and of an array of every mark only the rows of the symbols held are read;
     * the raw messages before ccxt reads them (its ``handle_message``): when the last one came,
       and the dialect's verdict — an unknown or malformed message dropped and counted, a listen
       key that expired ending the connection (``down``, LISTEN_KEY_EXPIRED, until reconnected);
@@ -77,14 +80,15 @@ class AccountStream:
     ``build()`` makes a streaming client; ``parse_order(ccxt_order)`` reads an open order as the
     REST snapshot does; ``contract_size(symbol)`` and ``rules(symbol)`` come from the markets;
     ``classify(message)`` is the dialect's :meth:`~.dialects.base.Dialect.stream_message`,
-    ``events(message, ccxt_order)`` its :meth:`~.dialects.base.Dialect.stream_events` (with the
-    market ids' symbols bound)."""
+    ``events(message, ccxt_order, held)`` its :meth:`~.dialects.base.Dialect.stream_events` (with
+    the market ids' symbols bound)."""
 
     FRAMES_KEPT = 50_000  # the last event of this many keys (orders come and go) is kept for the checks
 
     def __init__(self, key: str, *, quote: str, build: Callable[[], Any], parse_order: Callable[[Any], Order],
                  contract_size: Callable[[str], float], rules: Callable[[str], Optional[MarketRules]],
-                 classify: Callable[[Any], str], events: Callable[[Any, Callable[[Any], Any]], list[StreamEvent]],
+                 classify: Callable[[Any], str],
+                 events: Callable[[Any, Callable[[Any], Any], Optional[set[str]]], list[StreamEvent]],
                  secrets: Callable[[], Iterable[str]],
                  stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms):
@@ -114,7 +118,7 @@ class AccountStream:
         self.reconciles = 0
         self._reconciled_at: Optional[int] = None
         self._reconcile_due = True  # after each (re)connect: REST wins first
-        self._symbols_changed = asyncio.Event()
+        self._held: set[str] = set()  # the symbols of the positions held: whose marks are read
         self._expired = asyncio.Event()
         self._logged: set[str] = set()
         self._frames: dict[tuple, tuple[int, Any]] = {}  # event key → (event time, body) of the last applied
@@ -162,7 +166,6 @@ class AccountStream:
         logged once per account, every one counted) and put in its place."""
         if not rest.fetch.ok:
             return
-        before = set(self.state.symbols())
         found = self.state.reconcile(rest, self._clock(), self._contract_size)
         self.reconciles += 1
         self._reconciled_at = self._clock()
@@ -172,8 +175,7 @@ class AccountStream:
         for d in found:
             self._once("disagree:" + d.kind, logging.WARNING, "%s: stream and REST disagree on %s (REST wins): %s",
                        self.key, d.kind, scrub(d.detail, self._secrets()))
-        if set(self.state.symbols()) != before:
-            self._symbols_changed.set()
+        self._held = {s for s, _ in self.state.positions}
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -244,7 +246,7 @@ class AccountStream:
     async def _connection(self, ex: Any) -> None:
         """The watch loops of one connection, until one ends it (a disconnect raises)."""
         loops = [self._loop(ex, "watch_positions"), self._loop(ex, "watch_balance"),
-                 self._loop(ex, "watch_orders"), self._marks(ex), self._watchdog()]
+                 self._loop(ex, "watch_orders"), self._loop(ex, "watch_mark_prices"), self._watchdog()]
         tasks = [asyncio.ensure_future(c) for c in loops]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -257,27 +259,11 @@ class AccountStream:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _loop(self, ex: Any, method: str) -> None:
-        """Keeps ccxt's subscription of ``method`` (its answers are the frames, read raw)."""
+        """Keeps ccxt's subscription of ``method`` (its answers are the frames, read raw; the mark
+        watch never answers, its frames are not handed to ccxt: a disconnect still fails it)."""
         watch = getattr(ex, method)
         while True:
             await watch()
-
-    async def _marks(self, ex: Any) -> None:
-        """``watch_mark_prices`` over the positions' symbols, begun again when they change."""
-        while True:
-            self._symbols_changed.clear()
-            symbols = list(self.state.symbols()) or None
-            watch = asyncio.ensure_future(ex.watch_mark_prices(symbols))
-            changed = asyncio.ensure_future(self._symbols_changed.wait())
-            try:
-                await asyncio.wait([watch, changed], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                changed.cancel()
-                if not watch.done():  # the symbols changed, or the connection ends
-                    watch.cancel()
-                    await asyncio.gather(watch, return_exceptions=True)
-            if not watch.cancelled():
-                watch.result()  # a disconnect raises
 
     async def _watchdog(self) -> None:
         """Ends the connection when the venue said the listen key expired, or after a long stall."""
@@ -311,6 +297,9 @@ class AccountStream:
             if kind in ("unknown", "malformed"):
                 self._dropped(kind, _event_name(message))
                 return None
+            if kind == "marks":  # read here; ccxt never needs them
+                self._read(ex, message)
+                return None
             message = self._read(ex, message)
             return None if message is None else handle(client, message)
 
@@ -321,7 +310,7 @@ class AccountStream:
         """The events of ``message`` applied; the message ccxt may have (None: every event in it
         was a duplicate or out of order; an array of marks without those)."""
         try:
-            events = self._events(message, ex.parse_ws_order)
+            events = self._events(message, ex.parse_ws_order, self._held)
         except Exception as e:  # noqa: BLE001 — an event it cannot read is malformed, never applied
             self._dropped("malformed", f"{_event_name(message)}: {type(e).__name__}")
             return None
@@ -350,13 +339,12 @@ class AccountStream:
     def _apply(self, events: list[StreamEvent]) -> None:
         """Events to the state; the runner woken when a position, a wallet or a mark changed."""
         state = self.state
-        # (the symbols sorted only where a position moved: a mark frame of 1,000 positions must not sort them)
-        before = state.symbols() if any(ev.positions for ev in events) else None
+        moved = False
         changed = False
         for ev in events:
             for symbol, leg, side, contracts, entry in ev.positions:
                 if state.apply_position(symbol, leg, side, contracts, entry, ev.event_ms) == CHANGED:
-                    changed = True
+                    changed = moved = True
                     self._position_changed[symbol] = self._clock()
             for asset, balance in ev.wallets:
                 changed = state.apply_wallet(asset, balance, ev.event_ms) == CHANGED or changed
@@ -369,15 +357,14 @@ class AccountStream:
                         self._dropped("malformed", f"order {oid}: {type(e).__name__}: {e}")
                         continue
                 state.apply_order(oid, order, ev.event_ms)  # an order never wakes the runner
-            held = state.positions
             for symbol, price in ev.marks:
                 if price is None or price <= 0:
                     self._dropped("malformed", f"mark {symbol!r}")
-                elif (symbol, "BOTH") in held or (symbol, "LONG") in held or (symbol, "SHORT") in held:
+                elif symbol in self._held:
                     changed = state.apply_mark(symbol, price, ev.event_ms) == CHANGED or changed
                 # (the marks of symbols without a position keep the stream live; they are not kept)
-        if before is not None and state.symbols() != before:
-            self._symbols_changed.set()
+        if moved:  # (not per mark frame: at 10,000 positions a set of them costs a millisecond)
+            self._held = {s for s, _ in state.positions}
         if changed and self._wake is not None:
             try:
                 self._wake(self.key)

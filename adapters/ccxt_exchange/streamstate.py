@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from operator import attrgetter
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Optional
+from typing import Any, Callable, Hashable, NamedTuple, Optional
 
-from killswitch.snapshot import (Balance, FetchStatus, MarketRules, Order, Position, PositionList, Snapshot,
-                                 with_positions)
+from killswitch.snapshot import (COLUMN_FIELDS, Balance, FetchStatus, MarketRules, Order, Position, PositionColumns,
+                                 PositionList, Snapshot, with_positions)
 
 CHANGED = "changed"  # applied, and it changed the state
 SAME = "same"  # applied (newer), nothing changed
@@ -42,6 +43,7 @@ OUT_OF_ORDER = "out_of_order"  # older than the update held for its key: dropped
 
 DROP_KINDS = ("malformed", "duplicate", "out_of_order", "unknown")
 LEGS = ("LONG", "SHORT", "BOTH")
+_row_of = attrgetter(*COLUMN_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -53,15 +55,16 @@ class StreamLeg:
     entry_price: Optional[float]
 
 
-@dataclass(frozen=True)
-class StreamEvent:
+class StreamEvent(NamedTuple):
     """One event of the venue's stream, read out of its raw frame by the dialect.
 
     ``key`` is what the venue orders its events by on one subscription (an account's updates,
     one order's, one symbol's marks on one stream), ``event_ms`` its event time, ``body`` the
     raw event (the same key, time and body again is a duplicate). What it says: ``positions``
     as (symbol, leg, side, contracts, entry price), ``wallets`` as (asset, wallet balance),
-    ``orders`` as (id, the streaming client's order structure), ``marks`` as (symbol, price)."""
+    ``orders`` as (id, the streaming client's order structure), ``marks`` as (symbol, price).
+    A named tuple, not a frozen dataclass: an array of every symbol's mark makes one per row,
+    every second, and a frozen dataclass takes ten times as long to make."""
 
     key: tuple
     event_ms: int
@@ -99,6 +102,9 @@ class StreamState:
         self._times: dict[tuple[str, Hashable], int] = {}  # (table, key) → event time held
         self.dropped: Counter[str] = Counter()
         self.base: Optional[Snapshot] = None  # the last REST snapshot: what the stream does not say
+        self._legs: Optional[_Legs] = None  # the last snapshot's positions, made again where updates touched them
+        self._dirty: set[str] = set()  # symbols whose position or mark changed since
+        self._reshaped = True  # a leg came or went, or REST's state took the stream's place, since
 
     # --- updates ----------------------------------------------------------------------------------
 
@@ -121,7 +127,14 @@ class StreamState:
         """A position update: ``contracts`` 0 closes the leg."""
         value = None if contracts == 0 or side not in ("long", "short") else \
             StreamLeg(str(side), abs(float(contracts)), entry_price)
-        return self._apply("position", self.positions, (symbol, leg), value, event_ms)
+        had = (symbol, leg) in self.positions
+        verdict = self._apply("position", self.positions, (symbol, leg), value, event_ms)
+        if verdict == CHANGED:
+            if had != ((symbol, leg) in self.positions):
+                self._reshaped = True
+            else:
+                self._dirty.add(symbol)
+        return verdict
 
     def apply_wallet(self, asset: str, balance: float, event_ms: int) -> str:
         return self._apply("wallet", self.wallet, asset, float(balance), event_ms)
@@ -131,7 +144,10 @@ class StreamState:
         return self._apply("order", self.orders, order_id, order, event_ms)
 
     def apply_mark(self, symbol: str, price: float, event_ms: int) -> str:
-        return self._apply("mark", self.marks, symbol, float(price), event_ms)
+        verdict = self._apply("mark", self.marks, symbol, float(price), event_ms)
+        if verdict == CHANGED:
+            self._dirty.add(symbol)
+        return verdict
 
     def drop(self, kind: str) -> None:
         self.dropped[kind] += 1
@@ -154,40 +170,136 @@ class StreamState:
         balance of the quote currency + the positions' unrealized PnL. Balances are REST's,
         their total the stream's wallet balance where it gave one. Open orders are the
         stream's; the market rules those of their symbols (``rules``), REST's where it has none.
-        ``fetch.calls`` is 0: nothing was read to make it."""
+        ``fetch.calls`` is 0: nothing was read to make it.
+
+        Made incrementally (see :class:`_Legs`): the positions of the legs no update touched
+        since the last snapshot are the same models, their columns the same values; a contract
+        size and a symbol's market rules are read once per REST base (they come with the markets)."""
         base = self.base
         if base is None:
             return None
-        rest_legs = {(p.symbol, leg_of(p)): p for p in base.positions}
-        positions = []
-        for (symbol, leg), sp in sorted(self.positions.items()):
-            known = rest_legs.get((symbol, leg))
-            mark = self.marks.get(symbol) or (known.mark_price if known else None) or sp.entry_price
-            if not mark or mark <= 0:
-                continue  # no price to value it at: left out until a mark comes (REST reconciles)
-            size = known.contract_size if known else contract_size(symbol)
-            sign = 1.0 if sp.side == "long" else -1.0
-            pnl = (mark - sp.entry_price) * sp.contracts * size * sign if sp.entry_price else 0.0
-            kept = {k: getattr(known, k) for k in ("liquidation_price", "margin", "leverage", "strategy")} \
-                if known else {}
-            positions.append(Position(symbol=symbol, side=sp.side, position_side=leg, contracts=sp.contracts,
-                                      contract_size=size, notional=sp.contracts * size * mark,
-                                      entry_price=sp.entry_price, mark_price=mark, unrealized_pnl=pnl, **kept))
+        legs = self._legs_now(contract_size)
+        positions = PositionList(list(legs.positions), legs.columns)
         wallet = self.wallet.get(self.quote)
-        equity = None if wallet is None else wallet + sum(p.unrealized_pnl for p in positions)
+        equity = None if wallet is None else wallet + sum(legs.columns.upnl)
         balances = [b.model_copy(update={"total": self.wallet[b.asset], "free": min(b.free, self.wallet[b.asset])})
                     if b.asset in self.wallet else b for b in base.balances]
         seen = {b.asset for b in balances}
         balances += [Balance(asset=a, free=0.0, total=v) for a, v in sorted(self.wallet.items()) if a not in seen]
         orders = list(self.orders.values())
-        markets = dict(base.markets)
-        for symbol in sorted({p.symbol for p in positions} | {o.symbol for o in orders}):
-            if (r := rules(symbol)) is not None:
-                markets[symbol] = r
+        markets = self._markets(legs, orders, rules)
         return with_positions(base.model_copy(update={
             "ts_event": ts_event, "ts_observed": observed_ms, "equity": equity, "balances": balances,
             "orders": orders, "fetch": FetchStatus(ok=True, latency_ms=0.0, calls=0, failed_calls=0)}),
-            PositionList.of(positions), markets)
+            positions, markets)
+
+    def _markets(self, legs: "_Legs", orders: list[Order],
+                 rules: Callable[[str], Optional[MarketRules]]) -> dict[str, MarketRules]:
+        """REST's market rules, then (in symbol order) ``rules`` of the positions' and the open
+        orders' symbols: those of the positions' read once per set of legs and ``rules``."""
+        base = self.base
+        assert base is not None
+        extra = {o.symbol for o in orders} - legs.symbol_set
+        if legs.rules_of is not rules or legs.rules is None:
+            legs.rules_of, legs.rules = rules, {s: r for s in legs.symbols if (r := rules(s)) is not None}
+        markets = dict(base.markets)
+        if not extra:
+            markets.update(legs.rules)
+            return markets
+        for symbol in sorted(legs.symbol_set | extra):
+            r = legs.rules.get(symbol) if symbol in legs.symbol_set else rules(symbol)
+            if r is not None:
+                markets[symbol] = r
+        return markets
+
+    def _legs_now(self, contract_size: Callable[[str], float]) -> "_Legs":
+        """The positions and their columns as they are now, made again only where an update
+        touched them (:attr:`_dirty`), or leg by leg (each reused where its inputs are the same)
+        when the set of legs or the REST base changed."""
+        base = self.base
+        assert base is not None
+        legs = self._legs
+        if legs is None or legs.base is not base or self._reshaped:
+            legs = self._legs = self._rebuild(legs, base, contract_size)
+        elif self._dirty:
+            legs = self._legs = self._patch(legs, contract_size)
+        self._dirty = set()
+        self._reshaped = False
+        return legs
+
+    def _leg(self, key: tuple[str, str], sp: StreamLeg, known: Optional[Position],
+             contract_size: Callable[[str], float]) -> Optional[tuple[Any, Position, tuple]]:
+        """(what it was made of, the position, its columns' row) of one leg; None when there is
+        no price to value it at (left out until a mark comes; REST reconciles)."""
+        symbol, leg = key
+        mark = self.marks.get(symbol) or (known.mark_price if known else None) or sp.entry_price
+        if not mark or mark <= 0:
+            return None
+        size = known.contract_size if known else contract_size(symbol)
+        sign = 1.0 if sp.side == "long" else -1.0
+        pnl = (mark - sp.entry_price) * sp.contracts * size * sign if sp.entry_price else 0.0
+        kept = {k: getattr(known, k) for k in ("liquidation_price", "margin", "leverage", "strategy")} \
+            if known else {}
+        p = Position(symbol=symbol, side=sp.side, position_side=leg, contracts=sp.contracts, contract_size=size,
+                     notional=sp.contracts * size * mark, entry_price=sp.entry_price, mark_price=mark,
+                     unrealized_pnl=pnl, **kept)
+        return (sp, mark, _known_inputs(known)), p, _row_of(p)  # the row as the model holds its values
+
+    def _rebuild(self, old: Optional["_Legs"], base: Snapshot, contract_size: Callable[[str], float]) -> "_Legs":
+        rest_legs = {(p.symbol, leg_of(p)): p for p in base.positions}
+        made = old.made if old is not None else {}
+        out = _Legs(base, rest_legs)
+        for key in sorted(self.positions):
+            sp, known = self.positions[key], rest_legs.get(key)
+            was = made.get(key)
+            mark = self.marks.get(key[0]) or (known.mark_price if known else None) or sp.entry_price
+            if was is not None and was[0][0] is sp and was[0][1] == mark and was[0][2] == _known_inputs(known):
+                leg: Optional[tuple[Any, Position, tuple]] = was
+            else:
+                leg = self._leg(key, sp, known, contract_size)
+            if leg is None:
+                continue
+            out.add(key, leg)
+        out.seal()
+        return out
+
+    def _patch(self, legs: "_Legs", contract_size: Callable[[str], float]) -> "_Legs":
+        """The last positions with the legs of the symbols in :attr:`_dirty` made again (a leg
+        that has no price now, or had none before, makes it a rebuild)."""
+        base = legs.base
+        positions = list(legs.positions)
+        cols = legs.columns
+        columns: list[list[Any]] = [list(cols.symbols), list(cols.sides), list(cols.contracts), list(cols.notional),
+                   list(cols.marks), list(cols.upnl), list(cols.liq), list(cols.margin)]
+        side_keys: list[Any] = cols.side_keys if cols.side_keys is cols.sides else list(cols.side_keys)
+        made = dict(legs.made)
+        for symbol in self._dirty:
+            for leg_name in LEGS:
+                key = (symbol, leg_name)
+                sp = self.positions.get(key)
+                i = legs.index.get(key)
+                if sp is None and i is None:
+                    continue
+                if sp is None or i is None:
+                    return self._rebuild(legs, base, contract_size)
+                leg = self._leg(key, sp, legs.rest_legs.get(key), contract_size)
+                if leg is None:
+                    return self._rebuild(legs, base, contract_size)
+                made[key] = leg
+                positions[i] = leg[1]
+                row = leg[2]
+                for column, value in zip(columns, (row[0], row[1], row[3], row[4], row[5], row[6], row[7], row[8])):
+                    column[i] = value
+                if side_keys is not columns[1]:
+                    side_keys[i] = row[2] or row[1]
+        if cols.side_keys is cols.sides:
+            side_keys = columns[1]
+        out = _Legs(base, legs.rest_legs)
+        out.positions, out.made, out.index, out.symbols, out.symbol_set = positions, made, legs.index, \
+            legs.symbols, legs.symbol_set
+        out.columns = PositionColumns.of_columns(columns[0], columns[1], side_keys, *columns[2:])
+        out.rules_of, out.rules = legs.rules_of, legs.rules
+        return out
 
     # --- reconcile --------------------------------------------------------------------------------
 
@@ -197,10 +309,11 @@ class StreamState:
         place. Nothing is compared before the first REST snapshot (the stream had no base)."""
         found: list[Disagreement] = []
         if self.base is not None:
-            mine = self.snapshot(observed_ms, observed_ms, contract_size)
-            found = _differences(self.positions, self.orders, mine.equity if mine else None, rest,
-                                 self.equity_tolerance)
+            wallet = self.wallet.get(self.quote)
+            equity = None if wallet is None else wallet + sum(self._legs_now(contract_size).columns.upnl)
+            found = _differences(self.positions, self.orders, equity, rest, self.equity_tolerance)
         self.base = rest
+        self._reshaped = True
         self.positions = {(p.symbol, leg_of(p)): StreamLeg(p.side, p.contracts, p.entry_price)
                           for p in rest.positions if p.contracts > 0}
         self.orders = {o.id: o for o in rest.orders}
@@ -210,6 +323,50 @@ class StreamState:
             # REST's equity is the wallet balance plus the unrealized PnL: the wallet is what is left
             self.wallet[self.quote] = rest.equity - sum(p.unrealized_pnl for p in rest.positions)
         return found
+
+
+def _known_inputs(known: Optional[Position]) -> Optional[tuple]:
+    """What a leg's position takes from REST's position of that leg."""
+    if known is None:
+        return None
+    return (known.contract_size, known.mark_price, known.liquidation_price, known.margin, known.leverage,
+            known.strategy)
+
+
+class _Legs:
+    """The positions of one stream snapshot, in (symbol, leg) order, with their columns and what
+    each was made of (``made``: key → (inputs, position, row)); ``rest_legs`` are the REST
+    base's positions by leg, ``symbols`` the positions' symbols in order, ``rules`` the market
+    rules of those symbols as ``rules_of`` gave them. Never changed once sealed: the next
+    snapshot makes a new one, sharing what did not change."""
+
+    __slots__ = ("base", "rest_legs", "positions", "made", "index", "symbols", "symbol_set", "columns", "rows",
+                 "rules_of", "rules")
+
+    def __init__(self, base: Snapshot, rest_legs: dict[tuple[str, str], Position]):
+        self.base, self.rest_legs = base, rest_legs
+        self.positions: list[Position] = []
+        self.made: dict[tuple[str, str], tuple[Any, Position, tuple]] = {}
+        self.index: dict[tuple[str, str], int] = {}
+        self.symbols: list[str] = []
+        self.symbol_set: set[str] = set()
+        self.rows: list[tuple] = []
+        self.columns = PositionColumns([])
+        self.rules_of: Optional[Callable[[str], Optional[MarketRules]]] = None
+        self.rules: Optional[dict[str, MarketRules]] = None
+
+    def add(self, key: tuple[str, str], leg: tuple[Any, Position, tuple]) -> None:
+        self.index[key] = len(self.positions)
+        self.made[key] = leg
+        self.positions.append(leg[1])
+        self.rows.append(leg[2])
+        if key[0] not in self.symbol_set:
+            self.symbol_set.add(key[0])
+            self.symbols.append(key[0])
+
+    def seal(self) -> None:
+        self.columns = PositionColumns(self.rows)
+        self.rows = []
 
 
 def _differences(positions: dict[tuple[str, str], StreamLeg], orders: dict[str, Order], equity: Optional[float],

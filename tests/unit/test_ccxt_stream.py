@@ -148,9 +148,9 @@ def test_a_live_stream_answers_the_snapshot_without_a_rest_call_and_wakes_on_a_c
         (p,) = snap.positions
         assert (p.contracts, p.mark_price, p.liquidation_price) == (0.8, 51000.0, 30000.0)
         assert woken[0] == "binanceusdm/main"
-        venue.raw(mark(51000.0, 1001))  # the same mark again: dropped before ccxt, counted, no wake
+        venue.raw(mark(51000.0, 1001))  # the same mark again: dropped, counted, no wake
         assert a.stream_health().dropped == {"duplicate": 1}
-        assert len(woken) == 2 and venue.clients[0].handled == [position_update(0.8, 1000), mark(51000.0, 1001)]
+        assert len(woken) == 2 and venue.clients[0].handled == [position_update(0.8, 1000)]  # marks are read here
         await a.close()
         assert venue.clients[0].closed
 
@@ -265,7 +265,7 @@ def test_out_of_order_duplicate_and_malformed_frames_are_dropped_before_ccxt_and
         venue.raw({"e": "ACCOUNT_UPDATE", "E": 1100, "a": {"B": [], "P": [{"s": "BTCUSDT", "ps": "BOTH"}]}})
         venue.raw(mark(51000.0, 1200), mark(50000.0, 1150))
         assert a.stream_health().dropped == {"out_of_order": 3, "duplicate": 1, "malformed": 1}
-        assert venue.clients[0].handled == [newer, mark(51000.0, 1200)]
+        assert venue.clients[0].handled == [newer]  # (a mark never reaches ccxt)
         (p,) = (await a.snapshot()).positions
         assert (p.contracts, p.mark_price) == (0.9, 51000.0)
         await a.close()
@@ -315,7 +315,7 @@ def test_raw_messages_unknown_or_malformed_never_reach_ccxt_and_a_listen_key_exp
         venue.raw({"e": "SOMETHING_NEW", "E": 2})
         venue.raw({"e": "ACCOUNT_UPDATE", "E": 3, "a": {"B": [{"a": "USDT"}], "P": []}})  # no wb
         venue.raw({"e": "ACCOUNT_UPDATE", "E": 3, "a": {"B": [{"a": "USDT"}], "P": []}})
-        assert venue.clients[0].handled == [good]
+        assert venue.clients[0].handled == []  # a mark is read here, the others dropped
         assert a.stream_health().dropped == {"unknown": 1, "malformed": 2}
         venue.raw({"e": "listenKeyExpired", "E": 4})
         h = a.stream_health()
@@ -356,16 +356,29 @@ def test_a_close_after_the_stream_saw_the_position_shrink_is_checked_against_a_f
     asyncio.run(body())
 
 
-def test_the_mark_watch_follows_the_positions_symbols():
+def test_every_mark_is_watched_once_flat_or_not_and_only_the_held_symbols_marks_are_read():
+    """One subscription of every mark (a live stream is never silent, flat or not), never
+    begun again as positions come and go; of the array of every mark, the rows of the symbols
+    held are read, the others only keep the stream live; no mark frame reaches ccxt."""
     async def body():
         rest, venue = FakeExchange(), Venue()  # flat at start
         a = adapter(rest, venue)
+        woken: list[str] = []
+        a.set_wake(woken.append)
         await a.start_streams()
         await a.snapshot()
         await settle(lambda: venue.mark_symbols)
-        assert venue.mark_symbols[-1] is None  # no position: every mark, so a live stream is never silent
+        eth = {"e": "markPriceUpdate", "E": 900, "s": "ETHUSDT", "p": "3000"}
+        venue.raw([eth])
+        assert a.stream_health().state == "live" and woken == [] and a._stream.state.marks == {}
         venue.raw(position_update(0.3, 1000))
-        await settle(lambda: venue.mark_symbols[-1] == [BTC])
+        venue.raw([dict(eth, E=1001), mark(52000.0, 1001)])
+        (p,) = (await a.snapshot()).positions
+        assert (p.symbol, p.mark_price) == (BTC, 52000.0) and len(woken) == 2
+        assert a._stream.state.marks == {BTC: 52000.0}
+        await asyncio.sleep(0.05)
+        assert venue.mark_symbols == [None]  # every mark, subscribed once
+        assert venue.clients[0].handled == [position_update(0.3, 1000)]
         await a.close()
 
     asyncio.run(body())

@@ -123,3 +123,120 @@ def test_reconcile_keeps_the_event_times_so_a_delayed_update_is_still_dropped():
     s.reconcile(rest([position(contracts=0.4)]), 500, lambda _: 1.0)
     assert s.apply_position(BTC, "BOTH", "long", 0.9, 48000.0, 90) == OUT_OF_ORDER
     assert s.positions[(BTC, "BOTH")].contracts == 0.4
+
+
+# --- the snapshot made incrementally is the snapshot made from scratch --------------------------------------
+
+SYMBOLS = [f"C{i}/USDT:USDT" for i in range(6)]
+
+
+def from_scratch(s: StreamState, now: int, contract_size, rules) -> Snapshot:
+    """The stream's snapshot as its contract says, every position made anew (what the stream
+    made every tick before it kept the positions no update touched)."""
+    from killswitch.snapshot import PositionList, with_positions
+    from adapters.ccxt_exchange.streamstate import leg_of
+
+    base = s.base
+    rest_legs = {(p.symbol, leg_of(p)): p for p in base.positions}
+    positions = []
+    for (symbol, leg), sp in sorted(s.positions.items()):
+        known = rest_legs.get((symbol, leg))
+        mark = s.marks.get(symbol) or (known.mark_price if known else None) or sp.entry_price
+        if not mark or mark <= 0:
+            continue
+        size = known.contract_size if known else contract_size(symbol)
+        sign = 1.0 if sp.side == "long" else -1.0
+        pnl = (mark - sp.entry_price) * sp.contracts * size * sign if sp.entry_price else 0.0
+        kept = {k: getattr(known, k) for k in ("liquidation_price", "margin", "leverage", "strategy")} \
+            if known else {}
+        positions.append(Position(symbol=symbol, side=sp.side, position_side=leg, contracts=sp.contracts,
+                                  contract_size=size, notional=sp.contracts * size * mark,
+                                  entry_price=sp.entry_price, mark_price=mark, unrealized_pnl=pnl, **kept))
+    wallet = s.wallet.get(s.quote)
+    equity = None if wallet is None else wallet + sum(p.unrealized_pnl for p in positions)
+    balances = [b.model_copy(update={"total": s.wallet[b.asset], "free": min(b.free, s.wallet[b.asset])})
+                if b.asset in s.wallet else b for b in base.balances]
+    seen = {b.asset for b in balances}
+    balances += [Balance(asset=a, free=0.0, total=v) for a, v in sorted(s.wallet.items()) if a not in seen]
+    orders = list(s.orders.values())
+    markets = dict(base.markets)
+    for symbol in sorted({p.symbol for p in positions} | {o.symbol for o in orders}):
+        if (r := rules(symbol)) is not None:
+            markets[symbol] = r
+    return with_positions(base.model_copy(update={
+        "ts_event": now, "ts_observed": now, "equity": equity, "balances": balances, "orders": orders,
+        "fetch": FetchStatus(ok=True, latency_ms=0.0, calls=0, failed_calls=0)}), PositionList.of(positions), markets)
+
+
+def _columns(snap: Snapshot) -> tuple:
+    c = snap.positions.columns
+    return (c.symbols, c.sides, c.side_keys, c.contracts, c.notional, c.marks, c.upnl, c.liq, c.margin)
+
+
+def _check_incremental(steps) -> None:
+    from killswitch.snapshot import MarketRules
+
+    def rules(symbol):  # every other symbol has rules
+        return MarketRules(amount_step=0.001) if int(symbol[1]) % 2 == 0 else None
+
+    def size(symbol):
+        return 1.0 + int(symbol[1]) / 10
+
+    rest_positions = [position(SYMBOLS[0], contracts=0.5, mark=100.0, entry=90.0),
+                      position(SYMBOLS[1], side="short", contracts=2.0, mark=50.0, entry=55.0)]
+    s = StreamState("USDT")
+    s.reconcile(rest(rest_positions), 1, size)
+    t = 1
+    previous = None
+    for kind, i, leg, x in steps:
+        t += 1
+        symbol = SYMBOLS[i]
+        if kind == "position":
+            side = "long" if leg == "LONG" else "short" if leg == "SHORT" else ("long" if x > 0 else "short")
+            s.apply_position(symbol, leg, side, abs(x), 10.0 + i, t)
+        elif kind == "mark":
+            s.apply_mark(symbol, abs(x) or 1.0, t)
+        elif kind == "wallet":
+            s.apply_wallet("USDT", 1000.0 + x, t)
+        elif kind == "order":
+            s.apply_order(str(i), order(str(i), symbol) if x > 0 else None, t)
+        elif kind == "reconcile":
+            s.reconcile(rest(rest_positions[: i % 3]), t, size)
+        mine = s.snapshot(t, t, size, rules)
+        theirs = from_scratch(s, t, size, rules)
+        assert mine == theirs
+        assert mine.model_dump() == theirs.model_dump()
+        assert list(mine.markets) == list(theirs.markets)
+        assert _columns(mine) == _columns(theirs)
+        if previous is not None:  # the last snapshot's positions were not changed under it
+            assert previous[0] == previous[1]
+        previous = (mine.model_dump(), from_scratch(s, t, size, rules).model_dump())
+
+
+def test_the_snapshot_made_incrementally_equals_the_one_made_from_scratch_over_random_updates():
+    from hypothesis import given, settings, strategies as st
+
+    step = st.tuples(st.sampled_from(["position", "position", "mark", "mark", "mark", "wallet", "order",
+                                      "reconcile", "snapshot"]),
+                     st.integers(0, len(SYMBOLS) - 1), st.sampled_from(["BOTH", "LONG", "SHORT"]),
+                     st.sampled_from([0.0, 1.0, -1.0, 2.5, -3.0, 80.0, 120.0]))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(step, max_size=40))
+    def check(steps):
+        _check_incremental(steps)
+
+    check()
+
+
+def test_a_mark_changes_only_its_symbols_positions_the_others_are_the_same_models():
+    ps = [position(SYMBOLS[i], mark=100.0, entry=90.0) for i in range(3)]
+    s = StreamState("USDT")
+    s.reconcile(rest(ps), 1, lambda _: 1.0)
+    first = s.snapshot(2, 2, lambda _: 1.0)
+    assert s.apply_mark(SYMBOLS[1], 80.0, 3) == CHANGED
+    second = s.snapshot(3, 3, lambda _: 1.0)
+    assert [a is b for a, b in zip(first.positions, second.positions)] == [True, False, True]
+    assert second.positions[1].mark_price == 80.0 and first.positions[1].mark_price == 100.0
+    assert second.positions.columns.marks == [100.0, 80.0, 100.0]
+    assert first.positions.columns.marks == [100.0, 100.0, 100.0]  # the last snapshot's columns untouched

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, NamedTuple, Optional, Protocol
+from typing import Any, Awaitable, Callable, Container, Mapping, NamedTuple, Optional, Protocol
 
 from killswitch.weights import Read, SnapshotCost, WeightLimit
 
@@ -209,20 +209,24 @@ class Dialect:
         """What one raw message of the venue's private or public stream is, before ccxt reads it:
         ``ok`` (ccxt may have it), ``answer`` (ccxt may have it, but it is the venue's answer to
         a request of the connection, such as a subscription: no sign that the stream delivers —
-        a stalled stream answers its subscriptions all the same), ``expired`` (the venue ended
+        a stalled stream answers its subscriptions all the same), ``marks`` (marks only: the
+        stream reads them, ccxt never has them — its ticker parsing of every symbol's mark every
+        second is the cost the stream avoids), ``expired`` (the venue ended
         the stream's authorization),
         ``unknown`` (an event the adapter does not read) or ``malformed`` (an event it reads
         without what it reads of it). Only a streaming dialect is asked."""
         return "ok"
 
-    def stream_events(self, message: Any, symbol_of: Callable[[str], str],
-                      ccxt_order: Callable[[Any], Any]) -> list[StreamEvent]:
+    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
+                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
         """The events of one raw ``ok`` message that the stream state reads (positions,
         wallets, orders, marks), each with the key the venue orders it by: the stream applies
         every frame the socket delivers, not the one frame a ccxt watch resolves with (the
         others reach ccxt's cache only). ``symbol_of`` maps a market id to its symbol,
-        ``ccxt_order`` a raw order row to the streaming client's order structure. Only a
-        streaming dialect is asked; a message it does not read gives none."""
+        ``ccxt_order`` a raw order row to the streaming client's order structure; ``held`` the
+        symbols whose marks are read (None: all), so that an array of every symbol's mark costs
+        only the rows of the positions held. Only a streaming dialect is asked; a message it
+        does not read gives none."""
         return []
 
     def checked_position(self, position: Any) -> Any:

@@ -17,7 +17,7 @@ What it must not do
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any, Callable, Optional
 
 from killswitch.weights import PER_IP, Read, WeightLimit
@@ -79,10 +79,10 @@ class BinanceDialect(Dialect):
         """The USDⓈ-M user-data and mark price events (see :func:`stream_message`)."""
         return stream_message(message)
 
-    def stream_events(self, message: Any, symbol_of: Callable[[str], str],
-                      ccxt_order: Callable[[Any], Any]) -> list[StreamEvent]:
+    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
+                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
         """The USDⓈ-M events (see :func:`stream_events`)."""
-        return stream_events(message, symbol_of, ccxt_order)
+        return stream_events(message, symbol_of, ccxt_order, held)
 
     # ccxt's implicit method of the positions endpoint whose raw rows this dialect reads itself
     # (None: ccxt's fetch_positions)
@@ -194,14 +194,20 @@ STREAM_EVENTS_UNREAD = frozenset({"TRADE_LITE", "ACCOUNT_CONFIG_UPDATE", "MARGIN
 
 
 def stream_message(message: Any) -> str:
-    """``ok``, ``answer``, ``expired`` (``listenKeyExpired``), ``unknown`` or ``malformed`` (see
-    :meth:`.base.Dialect.stream_message`): an account update whose balances or positions lack
-    their asset, wallet balance, symbol, amount or leg; an order update without its symbol,
-    id, status or side; a mark without its price. A subscription's answer (no event, an ``id``
-    or a ``result``) is ``answer``: ccxt reads it, but it is no sign that data flows."""
+    """``ok``, ``marks``, ``answer``, ``expired`` (``listenKeyExpired``), ``unknown`` or
+    ``malformed`` (see :meth:`.base.Dialect.stream_message`): an account update whose balances
+    or positions lack their asset, wallet balance, symbol, amount or leg; an order update
+    without its symbol, id, status or side; a mark without its price. A subscription's answer
+    (no event, an ``id`` or a ``result``) is ``answer``: ccxt reads it, but it is no sign that
+    data flows. A ``markPriceUpdate``, or ``!markPrice@arr``'s array of them, is ``marks``: the
+    array's rows are only seen to be marks here (one pass, cheap: the venue sends every symbol
+    every second), the fields of the rows the stream reads are checked as it reads them
+    (:func:`stream_events`: a row without them makes the array malformed)."""
     if isinstance(message, list):  # ``!markPrice@arr``: every row a mark
+        if all(type(m) is dict and m.get("e") == "markPriceUpdate" for m in message):
+            return "marks"
         kinds = {stream_message(m) for m in message}
-        return next((k for k in ("malformed", "unknown") if k in kinds), "ok")
+        return next((k for k in ("malformed", "unknown") if k in kinds), "marks")
     if not isinstance(message, Mapping):
         return "malformed"
     event = message.get("e")
@@ -216,6 +222,8 @@ def stream_message(message: Any) -> str:
         return "unknown"
     if not all(_has(message, f) for f in fields):
         return "malformed"
+    if event == "markPriceUpdate":
+        return "marks"
     if event == "ACCOUNT_UPDATE":
         data = message["a"]
         rows = (data.get("B"), data.get("P")) if isinstance(data, Mapping) else (None, None)
@@ -230,15 +238,23 @@ def stream_message(message: Any) -> str:
     return "ok"
 
 
-def stream_events(message: Any, symbol_of: Callable[[str], str],
-                  ccxt_order: Callable[[Any], Any]) -> list[StreamEvent]:
+def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
+                  held: Optional[Container[str]] = None) -> list[StreamEvent]:
     """The events of a classified ``ok`` message: an ``ACCOUNT_UPDATE`` (keyed by the account:
     its positions by ``s``/``ps`` with the signed amount ``pa``, its wallets by ``a`` with
     ``wb``), an ``ORDER_TRADE_UPDATE`` (keyed by the order id), a ``markPriceUpdate`` (keyed
     by its symbol and whether it came alone or in ``!markPrice@arr``'s array: the same mark
-    comes by both where both are subscribed). Each carries the event time ``E``."""
+    comes by both where both are subscribed). Each carries the event time ``E``. Of an array,
+    only the rows of the symbols in ``held`` (all when None): the others are never read."""
     if isinstance(message, list):
-        return [_mark_event(m, symbol_of, "marks") for m in message if isinstance(m, Mapping)]
+        if held is None:
+            return [_mark_event(m, symbol_of, "marks") for m in message if isinstance(m, Mapping)]
+        out = []
+        for m in message:  # (every symbol, every second: no more per row than a held one needs)
+            if (symbol := symbol_of(str(m.get("s")))) in held:
+                out.append(StreamEvent(("marks", symbol), int(_fast_number(m.get("E"))), m, (), (), (),
+                                       ((symbol, _fast_number(m.get("p"))),)))
+        return out
     if not isinstance(message, Mapping):
         return []
     event, at = message.get("e"), num(message.get("E"))
@@ -265,6 +281,19 @@ def stream_events(message: Any, symbol_of: Callable[[str], str],
 def _mark_event(row: Mapping[str, Any], symbol_of: Callable[[str], str], source: str) -> StreamEvent:
     symbol = symbol_of(str(row["s"]))
     return StreamEvent((source, symbol), int(_number(row["E"])), row, marks=((symbol, _number(row["p"])),))
+
+
+def _fast_number(value: Any) -> float:
+    """:func:`_number` of a field that is a number or its text (the common case: no more checks)."""
+    t = type(value)
+    if t is str or t is int or t is float:
+        try:
+            f = float(value)
+        except ValueError:
+            raise BadData(f"not a number: {str(value)[:20]!r}") from None
+        if f - f == 0.0:  # finite
+            return f
+    return _number(value)
 
 
 def _number(value: Any) -> float:
