@@ -240,6 +240,9 @@ class Daemon:
             try:  # its part in the firm: facts, the firm lease, directives (runner/firm.py)
                 self.firm = firm_link(runner, self._shard, whole, self.opts.state_url, holder,
                                       self.opts.lease_ttl_ms, self.echo, self.err)
+                runner.firm = self.firm  # firm-wide operator commands become directives; GET /v1/firm
+                runner.add_metrics(self.firm)
+                self.firm.applier.wake = self.lease_moved.set  # a firm close: the next tick at once
             except (ShardRefused, StoreError) as e:
                 self.err(f"ksctl run: {e}; nothing started")
                 await runner.aclose()

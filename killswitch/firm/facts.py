@@ -75,8 +75,8 @@ class ShardLease:
 @dataclass
 class Reading:
     """What :func:`firm_snapshots` made of the facts: the snapshots, the facts ignored for a
-    stale token, each shard's age of its newest facts (None: none yet) and why a shard is not
-    read (absent: it is)."""
+    stale token, each shard's age of its newest facts, read or ignored (None: none yet), and why
+    a shard is not read (absent: it is)."""
 
     snapshots: list[Snapshot] = field(default_factory=list)
     ignored: int = 0
@@ -122,7 +122,9 @@ def firm_snapshots(facts: Iterable[Fact], leases: Mapping[str, ShardLease],
     (see the module doc). ``leases``: each shard's lease (absent: the shard has no schema yet)."""
     by_key: dict[str, Fact] = {}
     out = Reading()
+    newest: dict[str, int] = {}  # each shard's last facts, whatever their token: how long it has been silent
     for f in facts:
+        newest[f.shard] = max(newest.get(f.shard, f.published_ms), f.published_ms)
         lease = leases.get(f.shard)
         if lease is not None and f.fence < lease.fence:
             out.ignored += 1  # written by a leader since replaced: its facts say nothing now
@@ -130,9 +132,7 @@ def firm_snapshots(facts: Iterable[Fact], leases: Mapping[str, ShardLease],
         by_key[f.key] = f
     declared = {a.name: a for a in accounts}
     for shard, names in assignment.items():
-        mine = [by_key.get(f"{declared[n].venue}/{n}") for n in names if n in declared]
-        published = [f.published_ms for f in mine if f is not None]
-        age = now - max(published) if published else None
+        age = now - newest[shard] if shard in newest else None
         out.ages_ms[shard] = age
         lease = leases.get(shard)
         if lease is None or not lease.held(now):

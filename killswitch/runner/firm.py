@@ -237,6 +237,9 @@ class FirmLink:
         return {"shard": self.start.name, "firm_lease": {"holder": holder, "token": lease.fence},
                 "view_age_s": None if saved is None else round((now - saved) / 1000, 3),
                 "shards": rows, "policies": view.get("policies", []),
+                # as the holder read them when it evaluated (its view): what the policies' coverage is of
+                "evaluated": {"ages_ms": view.get("ages_ms", {}), "ignored_facts": view.get("ignored_facts", 0),
+                              "holder": view.get("holder")},
                 "facts": {"refused": self.refused_facts, "ignored": self.ignored_facts, "last_publish": self.cost}}
 
     def collect_metrics(self, registry: Registry) -> None:

@@ -62,6 +62,8 @@ class DirectiveApplier:
         self.applied_total = 0
         self._lock = asyncio.Lock()
         self._retaken: Optional[int] = None  # the token under which unfinished claims were taken up
+        # ends the wait between ticks: a close is taken up by the next tick, which need not wait its interval
+        self.wake: Callable[[], None] = lambda: None
 
     async def start(self) -> None:
         last = await asyncio.to_thread(self.firm.last_directive_id)
@@ -76,7 +78,9 @@ class DirectiveApplier:
         runner = self.runner
         if not runner.leader or not runner.fence:
             return 0
-        async with self._lock:
+        # the turn before the lock: a firm-wide command applied from inside the API's turn must not wait
+        # for a NOTIFY's application that holds the lock and waits for that turn
+        async with runner.turn.here(), self._lock:
             fence = runner.fence
             done = 0
             try:
@@ -99,12 +103,14 @@ class DirectiveApplier:
             return done
 
     async def _apply(self, d: Directive, fence: int, again: bool = False) -> int:
-        spots = targets(d, self.mine)
+        # a close is of accounts (the manual close takes an account or a policy's scope), a lock of the scope
+        spots = [k for k in d.accounts if k in self.mine] if d.kind == CLOSE_ALL else targets(d, self.mine)
         outcomes = []
-        for scope in spots:
-            async with self.runner.turn.here():
-                outcomes.append(f"{scope}: {await self._one(d, scope)}")
+        for scope in spots:  # (in the turn apply_new holds)
+            outcomes.append(f"{scope}: {await self._one(d, scope)}")
         text = "; ".join(outcomes) or "none of this shard's accounts"
+        if d.kind == CLOSE_ALL and spots:
+            self.wake()
         await asyncio.to_thread(self.firm.applied, self.schema, fence, d.id, text, self.clock())
         self.applied_total += 1
         self.echo(f"ksctl run: FIRM_DIRECTIVE {d.id} {d.kind} {d.scope} by {d.actor}"
