@@ -174,7 +174,7 @@ def test_a_killed_leaders_standby_takes_over_and_a_stopped_shard_is_not_seen(tmp
     sim = Sim(tmp_path, scenario="calm")
     runners: dict[str, subprocess.Popen] = {}
     api_a0, api_a1, api_b = free_port(), free_port(), free_port()
-    metrics, status = "", None
+    metrics, status, console = "", None, ""
     try:
         pol, acc = _files(tmp_path, sim.port)
         runners["b-0"] = _run(tmp_path, pol, acc, pg_url, "desk-b", "b-0", api_b)
@@ -249,6 +249,10 @@ def test_a_killed_leaders_standby_takes_over_and_a_stopped_shard_is_not_seen(tmp
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{api_a1}/metrics", timeout=5).read().decode()
         status = subprocess.run([str(KSCTL), "status", "--firm", "--api", f"http://127.0.0.1:{api_a1}"],
                                 capture_output=True, text=True, timeout=60, env=ENV)
+        req = urllib.request.Request(f"http://127.0.0.1:{api_a1}/console/view",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            console = r.read().decode()
         print(f"takeover seen {took_s:.2f}s after SIGKILL; desk-b not seen {blind_s:.2f}s after it stopped")
         assert blind_s < 4  # one 1 s interval, the holder's tick and the poll
     finally:
@@ -262,3 +266,5 @@ def test_a_killed_leaders_standby_takes_over_and_a_stopped_shard_is_not_seen(tmp
     assert status.returncode == 0, status.stderr
     assert "desk-b" in status.stdout and "NOT PUBLISHING: shard desk-b has no leader" in status.stdout
     assert "not seen: binanceusdm/sim-hedge" in status.stdout
+    assert "Firm: shards and firm-wide policies" in console and "NOT PUBLISHING" in console
+    assert "not seen: binanceusdm/sim-hedge" in console
