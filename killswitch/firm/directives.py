@@ -6,6 +6,8 @@ What it owns:
   ``policy``: held by the firm policy's stage until its reset, ``operator``: an operator's lock,
   lifted by an operator's unlock), ``unlock`` (the firm policy's reset, or an operator's unlock)
   or ``close_all``; the scope as the firm writes it and the accounts (``venue/name``) it spans;
+  ``reset``: an operator's approval of a firm policy's manual reset, which the firm lease holder
+  applies to the firm's stage (its reset then writes the ``unlock``);
 * :func:`directives_of` — the directives of one firm evaluation: a stage entry's
   ``lock_trading`` and ``close_all`` actions, a reset's unlock;
 * :func:`targets` — what one shard acts on for a directive: the scope itself when the shard's
@@ -26,7 +28,8 @@ from ..compile.shards import policy_selects
 from ..policy.model import Account
 
 LOCK, UNLOCK, CLOSE_ALL = "lock", "unlock", "close_all"
-KINDS = (LOCK, UNLOCK, CLOSE_ALL)
+RESET = "reset"  # an approval of a firm policy's manual reset, for the firm lease holder (no shard acts on it)
+KINDS = (LOCK, UNLOCK, CLOSE_ALL, RESET)
 FIRM_HOLD_PREFIX = "firm:"  # a shard's lock held for a firm policy: policy "firm:<name>" in its lock book
 
 
@@ -88,6 +91,8 @@ def directives_of(evaluation: Any, graph: DecisionGraph, accounts: Sequence[Acco
 
 def targets(directive: Directive, mine: Iterable[str]) -> list[str]:
     """The scope names shard with accounts ``mine`` acts on for ``directive`` (see the module doc)."""
+    if directive.kind == RESET:
+        return []
     own = sorted(set(mine))
     spans = [k for k in directive.accounts if k in own]
     if not spans:

@@ -33,14 +33,14 @@ from ..compile.graph import DecisionGraph
 from ..compile.shards import firm_refusals, local_graph, split
 from ..engine.evaluate import evaluate
 from ..engine.state import State
-from ..firm.directives import CLOSE_ALL, LOCK, UNLOCK, directives_of
+from ..firm.directives import CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, RESET, UNLOCK, Directive, directives_of
 from ..firm.facts import Reading, facts_of, firm_snapshots, stale_after_ms
 from ..metrics import Registry
 from ..state.firm_tables import NOTIFY_CHANNEL
 from ..state.store import FencedError, StoreError
 from .armed import BlindReports
 from .firm_apply import DirectiveApplier, Listener, firm_scope
-from .view import ChangeResult
+from .view import ChangeResult, ResetResult
 
 
 class FirmLink:
@@ -65,6 +65,7 @@ class FirmLink:
         self.refused_facts = 0  # upserts refused for a stale or foreign token
         self.ignored_facts = 0  # facts read under a token below their shard's current one
         self.last_reading: Optional[Reading] = None
+        self.resets_after = 0  # the last reset directive the firm's state has taken up (saved with it)
         self.cost = {"rows": 0, "ms": 0.0}  # the last publish: rows upserted and its round trip
 
     # --- graph ------------------------------------------------------------------------------------
@@ -158,6 +159,9 @@ class FirmLink:
         if token != self.firm_token:  # taken now: the firm's engine state as the last holder saved it
             doc = await asyncio.to_thread(self.firm.load_engine_state)
             self.state = State.from_json(doc["engine"]) if doc and doc.get("engine") else State()
+            # a firm state of its own: the reset approvals written before it are not its
+            self.resets_after = int(doc.get("resets_after") or 0) if doc and doc.get("engine") else \
+                await asyncio.to_thread(self.firm.last_directive_id)
             self.echo(f"ksctl run: FIRM LEASE taken by {self.holder} (token {token}): evaluating the firm-wide "
                       f"policies {', '.join(p.name for p in self.graph.policies) or '-'}")
             self.firm_token = token
@@ -173,10 +177,12 @@ class FirmLink:
                                  stale_after_ms(self.graph))
         self.ignored_facts += reading.ignored
         self.last_reading = reading
+        resets = await self._resets(now)  # approvals sent to any shard, taken up before this evaluation
         ev, self.state = evaluate(self.graph, reading.snapshots, self.state, now)
-        directives = directives_of(ev, self.graph, self.start.declared)
+        directives = resets + directives_of(ev, self.graph, self.start.declared)
         view = self._view(ev, reading, now)
-        ids = await asyncio.to_thread(self.firm.commit_firm, token, {"engine": self.state.to_json()},
+        ids = await asyncio.to_thread(self.firm.commit_firm, token, {"engine": self.state.to_json(),
+                                                                      "resets_after": self.resets_after},
                                       self.graph.digest, view, directives, now)
         from .loop import transition_event
 
@@ -187,6 +193,43 @@ class FirmLink:
             self.runner.emit(e)
         for d, did in zip(directives, ids):
             self.echo(f"ksctl run: FIRM_DIRECTIVE {did} written: {d.kind} {d.scope} ({d.payload.get('reason')})")
+
+    async def _resets(self, now: int) -> list[Directive]:
+        """Apply the reset approvals written since the last taken up to the firm's stages: each
+        reset releases the stage and writes the unlock of the firm policy's locks."""
+        from ..engine.stages import approve_reset
+
+        out: list[Directive] = []
+        assert self.state is not None
+        for d in await asyncio.to_thread(self.firm.directives_after, self.resets_after):
+            assert d.id is not None
+            self.resets_after = d.id
+            if d.kind != RESET:
+                continue
+            name, scope = str(d.payload.get("policy")), d.scope
+            node = next((p for p in self.graph.policies if p.name == name), None)
+            if node is None or f"{name}|{scope}" not in self.state.scopes:
+                self.err(f"ksctl run: FIRM_RESET {d.id}: UNKNOWN_SCOPE: {name} {scope} is no firm policy's scope")
+                continue
+            tr, why = approve_reset(node, scope, self.state.scope(name, scope).stage, d.actor, now)
+            self.echo(f"ksctl run: FIRM_RESET {d.id} {name} {scope}: {why} (approved by {d.actor})")
+            if tr is not None:
+                from ..firm.directives import scope_accounts
+
+                out.append(Directive(UNLOCK, scope, {"accounts": scope_accounts(node, scope, self.start.declared),
+                                                     "policy": name, "source": "policy",
+                                                     "reason": f"FIRM_RESET: policy={name} {why}"}, None, d.actor))
+        return out
+
+    async def route_reset(self, policy: str, scope: str, approver: str, reason: str) -> Optional[ResetResult]:
+        """An approval of a firm policy's reset (``policy`` or ``firm:<policy>``) sent to this shard:
+        a directive for the firm lease holder; None for a policy that is not firm-wide."""
+        name = policy.removeprefix(FIRM_HOLD_PREFIX)
+        if name not in {p.name for p in self.graph.policies}:
+            return None
+        got = await self.applier.send(RESET, scope, [], {"policy": name, "reason": reason}, approver)
+        return ResetResult(got.done, got.reason.replace("FIRM_DIRECTIVE: reset", "FIRM_RESET_SENT: reset", 1)
+                           + (" (the firm lease holder applies it at its next evaluation)" if got.done else ""))
 
     def _view(self, ev: Any, reading: Reading, now: int) -> dict:
         return {"holder": self.holder, "now_ms": now, "graph": self.graph.digest,

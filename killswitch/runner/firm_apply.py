@@ -27,7 +27,7 @@ import logging
 import threading
 from typing import Any, Callable, Optional, Sequence
 
-from ..firm.directives import CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, UNLOCK, Directive, targets
+from ..firm.directives import CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, RESET, UNLOCK, Directive, targets
 from ..policy.model import Account
 from ..state.store import FencedError, StoreError
 from .view import ChangeResult
@@ -108,13 +108,14 @@ class DirectiveApplier:
         outcomes = []
         for scope in spots:  # (in the turn apply_new holds)
             outcomes.append(f"{scope}: {await self._one(d, scope)}")
-        text = "; ".join(outcomes) or "none of this shard's accounts"
+        text = "; ".join(outcomes) or ("for the firm lease holder" if d.kind == RESET else
+                                        "none of this shard's accounts")
         if d.kind == CLOSE_ALL and spots:
             self.wake()
         await asyncio.to_thread(self.firm.applied, self.schema, fence, d.id, text, self.clock())
         self.applied_total += 1
-        self.echo(f"ksctl run: FIRM_DIRECTIVE {d.id} {d.kind} {d.scope} by {d.actor}"
-                  f"{' (again: its application was not recorded)' if again else ''}: {text}")
+        self.echo(f"ksctl run: FIRM_DIRECTIVE {d.id} {d.kind} {d.scope} applied here: {text} (from {d.actor}"
+                  f"{'; again: its application was not recorded' if again else ''})")
         return 1
 
     async def _one(self, d: Directive, scope: str) -> str:

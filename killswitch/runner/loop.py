@@ -628,6 +628,8 @@ class Runner:
         return await self.charts.chart(policy, scope, hours)
 
     async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+        if self.firm is not None and (routed := await self.firm.route_reset(policy, scope, approver, reason)):
+            return said("reset", approver, routed, policy=policy, scope=scope)  # the firm lease holder's to apply
         return said("reset", approver, await self.commands.reset(policy, scope, approver, reason), policy=policy,
                     scope=scope)
 

@@ -159,6 +159,18 @@ def test_a_firm_wide_breach_and_an_operators_firm_lock_are_in_force_at_every_sha
         assert [(p["policy"], p["stage"]) for p in doc["policies"]] == [("firm-breaker", 1)]
         refused = _call("POST", f"http://127.0.0.1:{api_b}/v1/check-order", ORDER_B, auth=False)
         assert "firm:firm-breaker" in json.dumps(refused) or refused["reason"].startswith("HALTED"), refused
+        # the firm stage's reset, approved at desk-b: the holder releases it and writes the unlock (the
+        # drawdown still there enters it again at the next evaluation: the lock comes back)
+        got = _call("POST", f"http://127.0.0.1:{api_b}/v1/reset", {"policy": "firm-breaker", "scope": "global",
+                                                                   "reason": "reviewed"})
+        assert got["done"] and got["reason"].startswith("FIRM_RESET_SENT: reset global"), got
+
+        def unlocked() -> bool:
+            with psycopg.connect(pg_url) as conn:
+                return bool(conn.execute("SELECT count(*) FROM ks_firm.directive WHERE kind = 'unlock' "
+                                         "AND payload LIKE '%FIRM_RESET%'").fetchone()[0])
+
+        wait_for(unlocked, 10, "the firm reset's unlock directive")
         print(f"firm breach: gates locked {locked_s:.2f}s and first closes {closed_s:.2f}s after the marks moved")
         assert locked_s < 6 and closed_s < 10  # two 1 s intervals and the ticks' own time, with CI slack
     finally:
@@ -168,6 +180,8 @@ def test_a_firm_wide_breach_and_an_operators_firm_lock_are_in_force_at_every_sha
     logs = _logs(tmp_path, "a-0", "b-0")
     assert "FIRM-WIDE POLICIES EVALUATED BY THE FIRM LEASE HOLDER: firm-breaker" in logs
     assert "FIRM LEASE taken by" in logs and "FIRM_DIRECTIVE" in logs
+    assert "firm-breaker global: MANUAL_RESET: stage=1 approvers=shared-token (approved by shared-token)" in logs
+    assert "applied here: global: LOCKED halted (firm:firm-breaker) (from firm)" in logs
 
 
 def test_a_killed_leaders_standby_takes_over_and_a_stopped_shard_is_not_seen(tmp_path, pg_url):
