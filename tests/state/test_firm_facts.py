@@ -1,15 +1,23 @@
 """The firm's tables in PostgreSQL (killswitch/state/firm_tables.py): facts upserted only under the
 shard's current token (a stale or foreign one writes nothing), the firm lease and its engine state
 handed from one holder to the next, directives fenced by the firm's token or the sending shard's
-and notified at commit, and a shard's claims of directives made once under its token."""
+and notified at commit, a shard's claims of directives made once under its token, and a standby started with an old
+account set refusing to lead when it gains the lease (SHARD_MISMATCH)."""
 
 from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
 
 import psycopg
 import pytest
 
+from killswitch.compile.shards import accounts_digest
 from killswitch.firm.directives import LOCK, Directive
 from killswitch.firm.facts import Fact
+from killswitch.policy.model import Account
+from killswitch.runner.firm import FirmLink
+from killswitch.shardrun import ShardStart
 from killswitch.state import open_store
 from killswitch.state.firm import open_firm, shard_schema
 from killswitch.state.firm_tables import NOTIFY_CHANNEL
@@ -126,3 +134,27 @@ def test_runners_seen_list_every_replica_of_every_shard(pg_url, opened):
     firm.seen("desk-b", "b-0", True, 100)
     assert [(r.shard, r.holder, r.leader, r.seen_ms) for r in firm.runners(500)] == [
         ("desk-a", "a-0", True, 2_000), ("desk-a", "a-1", False, 1_000)]
+
+
+def test_a_standby_with_an_old_account_set_refuses_to_lead_when_it_gains_the_lease(pg_url, opened):
+    def start(names):
+        accounts = tuple(Account(name=n, venue="okx", market_type="futures", labels={"desk": "a"},
+                                 credentials={"api_key": {"env": "K"}, "secret": {"env": "S"}, "password": {"env": "P"}})
+                         for n in names)
+        return ShardStart("desk-a", "ks_shard_desk_a", accounts, accounts, {"desk-a": list(names)},
+                          accounts_digest(accounts))
+
+    firm = _open(opened, open_firm(pg_url))
+    old, new = start(["a1"]), start(["a1", "a3"])
+    firm.register_shard("desk-a", old.digest, old.keys, "a-1", 1_000, "ks_shard_desk_a")  # the standby, at its start
+    firm.register_shard("desk-a", new.digest, new.keys, "a-2", 2_000, "ks_shard_desk_a")  # a new file, nobody leading
+    runner = SimpleNamespace(clock=lambda: 3_000)  # what FirmLink reads of the runner before it acts
+    standby = FirmLink(runner, _open(opened, open_firm(pg_url, migrate=False)), old, pg_url, "a-1", 3_000,
+                       print, print)
+    assert asyncio.run(standby.check_registry(None)) is None  # standing by: nothing to check
+    why = asyncio.run(standby.check_registry(4))
+    assert why is not None and why.startswith("SHARD_MISMATCH: this runner took shard desk-a's lease (token 4)")
+    assert f"registered with {new.digest[:12]} by a-2" in why and "only registered: okx/a3" in why
+    current = FirmLink(runner, _open(opened, open_firm(pg_url, migrate=False)), new, pg_url, "a-2", 3_000,
+                       print, print)
+    assert asyncio.run(current.check_registry(5)) is None
