@@ -138,8 +138,8 @@ def test_runners_seen_list_every_replica_of_every_shard(pg_url, opened):
 
 def test_a_standby_with_an_old_account_set_refuses_to_lead_when_it_gains_the_lease(pg_url, opened):
     def start(names):
-        accounts = tuple(Account(name=n, venue="okx", market_type="futures", labels={"desk": "a"},
-                                 credentials={"api_key": {"env": "K"}, "secret": {"env": "S"}, "password": {"env": "P"}})
+        creds = {"api_key": {"env": "K"}, "secret": {"env": "S"}, "password": {"env": "P"}}
+        accounts = tuple(Account(name=n, venue="okx", market_type="futures", labels={"desk": "a"}, credentials=creds)
                          for n in names)
         return ShardStart("desk-a", "ks_shard_desk_a", accounts, accounts, {"desk-a": list(names)},
                           accounts_digest(accounts))
