@@ -74,7 +74,8 @@ def measure(url: str, n: int, ticks: int) -> dict:
         st.close()
     firm.close()
     return {"n": n, "publish_ms_p50": statistics.median(publish), "publish_ms_p99": pct(publish, 99),
-            "read_ms_p50": statistics.median(read), "row_bytes": int(row_bytes), "wal_bytes_p50": statistics.median(wal)}
+            "read_ms_p50": statistics.median(read), "row_bytes": int(row_bytes),
+            "wal_bytes_p50": statistics.median(wal)}
 
 
 def main() -> None:
