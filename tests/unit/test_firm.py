@@ -278,3 +278,23 @@ def test_a_directive_is_applied_once_though_read_again_and_its_lock_is_the_firm_
     unlock = asyncio.run(w.runner.unlock_scope("global", "try"))
     assert not unlock.done and unlock.reason.startswith("MANUAL_RESET_REQUIRED")  # the firm reset lifts it
     w.store.close()
+
+
+def test_status_firm_text_names_the_silent_shard_and_the_accounts_not_seen():
+    from killswitch.render.firm import firm_text
+
+    doc = {"shard": "desk-a", "firm_lease": {"holder": "a-1", "token": 3}, "view_age_s": 0.4,
+           "shards": [{"shard": "desk-a", "leader": "a-1", "standby": ["a-0"], "accounts": ["x"], "armed": True,
+                       "facts_age_s": 0.3, "not_publishing": None},
+                      {"shard": "desk-b", "leader": None, "standby": [], "accounts": ["y", "z"], "armed": False,
+                       "facts_age_s": 4.2, "not_publishing": "shard desk-b has no leader; its last facts are 4.2s old"}],
+           "policies": [{"policy": "firm-drawdown", "scope": "global", "stage": 0, "armed": False,
+                         "coverage": "ACCOUNT_NOT_READ", "detail": "deep: binanceusdm/b1 not read",
+                         "blind_accounts": ["binanceusdm/b1"]}],
+           "facts": {"refused": 0, "ignored": 2, "last_publish": {"rows": 1, "ms": 3.2}}}
+    text = firm_text(doc)
+    assert text.startswith("firm lease: a-1 (token 3)")
+    assert "desk-b         NONE" in text and "NOT PUBLISHING: shard desk-b has no leader" in text
+    assert "firm-drawdown global: stage 0, BLIND (ACCOUNT_NOT_READ)" in text
+    assert "not seen: binanceusdm/b1" in text and "ignored 2" in text
+    assert firm_text({"error": "FIRM_NOT_SHARDED"}).startswith("FIRM_NOT_SHARDED: this runner runs no shard")
