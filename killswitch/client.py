@@ -349,6 +349,11 @@ class RunnerClient:
         the dead man's switch (a plain object there: :func:`dms_of` types it) and residuals."""
         return decode(RunnerStatus, self._json("GET", "/v1/status", auth=True))
 
+    def firm(self) -> dict:
+        """``GET /v1/firm``: a shard runner's view of the firm (shards, leaders, standbys, facts'
+        lag, the firm lease holder, the firm-wide policies' stages and blind accounts)."""
+        return self._json("GET", "/v1/firm", auth=True)
+
     def close_progress(self, close_id: str) -> CloseProgress:
         """``GET /v1/close/{id}``; a close the runner does not know is ``UNKNOWN_CLOSE`` (404)."""
         path = "/v1/close/" + urllib.parse.quote(close_id, safe="")

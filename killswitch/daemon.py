@@ -36,7 +36,8 @@ from .runner.loop import GraphReload, Runner
 from .runner.pod_label import SERVICEACCOUNT_DIR, PodRoleLabel
 from .runner.readout import tick_interval_s
 from .runner.wakes import DEFAULT_MIN_SPACING_S, Wakes
-from .shardrun import ShardRefused, ShardStart, shard_start, start_shard
+from .runner.firm import FirmLink
+from .shardrun import ShardRefused, ShardStart, firm_link, shard_start, start_shard
 from .tokens_reload import TokensReloader
 from .zones import zone_known
 
@@ -153,6 +154,7 @@ class Daemon:
         # a private stream's update wakes the wait between ticks, never sooner than the spacing after the last start
         self.wakes = Wakes(opts.min_tick_spacing_s)
         self._shard: Optional[ShardStart] = None  # ``--shard``: which accounts and policies are this runner's
+        self.firm: Optional[FirmLink] = None  # ``--shard``: its facts, the firm lease, the directives
 
     def _accounts(self):
         try:
@@ -206,6 +208,7 @@ class Daemon:
             self.err(f"ksctl run: THE POLICIES HAVE ERRORS: running the last good graph {fallback.graph.short_digest} "
                      f"(revision {revision}) from the state until they are fixed")
         holder = self.opts.holder or f"{socket.gethostname()}-{os.getpid()}"
+        whole = result.graph  # the firm-wide policies are taken from it (runner/firm.py)
         if self._shard is not None:  # its local policies only; registered, or refused, before any adapter
             result, got = self._shard.narrow(result)
             try:
@@ -233,6 +236,18 @@ class Daemon:
                                             lock_path=Path(self.opts.lock_file), dry_run=dry_run, holder=holder,
                                             lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error,
                                             shard=self._shard.name if self._shard else None)
+        if self._shard is not None:
+            try:  # its part in the firm: facts, the firm lease, directives (runner/firm.py)
+                self.firm = firm_link(runner, self._shard, whole, self.opts.state_url, holder,
+                                      self.opts.lease_ttl_ms, self.echo, self.err)
+                runner.firm = self.firm  # firm-wide operator commands become directives; GET /v1/firm
+                runner.add_metrics(self.firm)
+                self.firm.applier.wake = self.lease_moved.set  # a firm close: the next tick at once
+            except (ShardRefused, StoreError) as e:
+                self.err(f"ksctl run: {e}; nothing started")
+                await runner.aclose()
+                store.close()
+                return 2
         self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if dry_run else 'LIVE'}; graph {graph.digest} "
                   f"revision {revision_text(graph.revision)}; {len(adapters)} account(s); holder {holder}")
         if policy_error:
@@ -291,7 +306,7 @@ class Daemon:
             except (NotImplementedError, RuntimeError):
                 pass
         seen = _mtimes(self.opts.policies)
-        ticks = 0
+        ticks = code = 0
         keeper = life = None
         labeller: Optional[PodRoleLabel] = None
         labelling: Optional[asyncio.Task] = None
@@ -325,6 +340,8 @@ class Daemon:
                 labelling = asyncio.create_task(labeller.follow(lambda: held.token(held.clock()) is not None,
                                                                 self.role_moved, held.renew_ms / 1000))
             await runner.start()
+            if self.firm is not None:
+                await self.firm.begin()  # the directives' watermark, and LISTEN
             self.wakes.attach(adapters.values())
             runner.add_metrics(self.wakes)
             runner.streams.announce()  # the accounts that poll, said once
@@ -338,8 +355,15 @@ class Daemon:
                     seen = now_seen
                     self._start_reload()  # swapped in by _swap_compiled once compiled, between two ticks
                 self.wakes.tick_started(loop.time(), cause)
+                if self.firm is not None and (mismatch := await self.firm.check_registry(
+                        keeper.token(keeper.clock()))):
+                    self.err(f"ksctl run: {mismatch}")  # a standby started with another account set must not lead
+                    code = 2
+                    break
                 report = await runner.tick()  # however long it takes, the lease thread keeps the lease
                 ticks += 1
+                if self.firm is not None:
+                    await self.firm.after_tick(report)
                 if report.leader:  # a standby does not stream (its snapshots are not read); close() stops them
                     await runner.streams.lead()
                 self._say_store(report.store_error)
@@ -368,6 +392,8 @@ class Daemon:
             if labelling is not None:
                 labelling.cancel()
                 await asyncio.gather(labelling, return_exceptions=True)
+            if self.firm is not None:
+                await self.firm.end()
             if keeper is not None:
                 # stopped acting: give the lease up, so that a standby takes over now, not in a term
                 await asyncio.to_thread(keeper.stop, release=True)
@@ -376,7 +402,7 @@ class Daemon:
                 await labeller.aclose()
             store.close()
         self.echo(f"ksctl run: stopped after {ticks} tick(s)")
-        return 0
+        return code
 
     def _lease_changed(self) -> None:
         """On the loop, when the lease thread's token changed: wake the wait between ticks and the
@@ -495,6 +521,8 @@ class Daemon:
         last good graph running, said on stderr as well as in the status, audit and events. A
         shard's runner takes up its local policies only."""
         if self._shard is not None and result is not None:
+            for line in self.firm.set_graph(result.graph) if self.firm is not None else ():
+                self.err(f"ksctl run: {line}; the firm-wide policies running are kept")
             result, _ = self._shard.narrow(result)
         refused = unmatched_here(result, self._declared or ()) if self.opts.strict and result is not None \
             and result.graph is not None else []

@@ -12,10 +12,12 @@ What it owns:
   (:func:`killswitch.compile.shards.split`), and the names of the firm-wide ones: at start and
   at every reload;
 * :func:`register` — the shard's registration in the firm's schema (``ks_firm.shard``): the same
-  account set goes on, another one while a runner of the shard leads is ``SHARD_MISMATCH``.
+  account set goes on, another one while a runner of the shard leads is ``SHARD_MISMATCH``;
+* :func:`firm_link` — the shard's part in the firm (:mod:`killswitch.runner.firm`), refused at
+  start with ``FIRM_POLICY_REFUSED`` when a firm-wide policy reads or does what facts cannot serve.
 
 Must not: start anything, or evaluate a firm-wide policy (that is the holder of the firm lease's,
-over the facts the shards publish).
+over the facts the shards publish: :mod:`killswitch.runner.firm`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ SHARD_REQUIRED = "SHARD_REQUIRED"
 SHARD_UNKNOWN = "SHARD_UNKNOWN"
 SHARD_NEEDS_POSTGRESQL = "SHARD_NEEDS_POSTGRESQL"
 SHARD_MISMATCH = "SHARD_MISMATCH"
+FIRM_POLICY_REFUSED = "FIRM_POLICY_REFUSED"
 
 
 class ShardRefused(Exception):
@@ -103,7 +106,9 @@ def register(state_url: str, start: ShardStart, holder: str, now_ms: int) -> Any
 
     firm = open_firm(state_url)
     try:
-        return firm.register_shard(start.name, start.digest, start.keys, holder, now_ms, start.schema)
+        reg = firm.register_shard(start.name, start.digest, start.keys, holder, now_ms, start.schema)
+        lease = firm.lease()
+        return reg, (lease.holder if lease.holder is not None and lease.expires_ms > now_ms else None)
     except ShardMismatch as e:
         raise ShardRefused(SHARD_MISMATCH, str(e).removeprefix(f"{SHARD_MISMATCH}: ")) from None
     finally:
@@ -115,24 +120,42 @@ def start_shard(start: ShardStart, got: Optional[Split], state_url: str, holder:
     """Register the shard (:func:`register`, ShardRefused on a mismatch) and say what it runs."""
     import time
 
-    reg = register(state_url, start, holder, int(time.time() * 1000))
+    reg, firm_holder = register(state_url, start, holder, int(time.time() * 1000))
     echo(f"ksctl run: shard {start.name} registered in ks_firm.shard ({reg.outcome}), accounts digest "
          f"{start.digest[:12]}" + (f" (was {reg.previous.accounts_digest[:12]})" if reg.outcome == "replaced"
                                    and reg.previous else ""))
-    for i, line in enumerate(firm_lines(start, got)):
+    for i, line in enumerate(firm_lines(start, got, firm_holder)):
         (echo if i == 0 else warn)(f"ksctl run: {line}")
 
 
-def firm_lines(start: ShardStart, got: Optional[Split]) -> list[str]:
-    """What the log says at start of the shard's policies: its own, and the firm-wide ones this
-    runner does not evaluate."""
+def firm_lines(start: ShardStart, got: Optional[Split], holder: Optional[str] = None) -> list[str]:
+    """What the log says at start of the shard's policies: its own, and the firm-wide ones, which
+    the holder of the firm lease evaluates (``holder``: who holds it now, when known)."""
+    from .runner.firm import not_evaluated_line
+
     if got is None:
         return []
     local = got.local.get(start.name, [])
     lines = [f"shard {start.name}: {len(start.accounts)} account(s) ({', '.join(a.name for a in start.accounts)}); "
              f"state in schema {start.schema}; {len(local)} local policy(ies): {', '.join(local) or '-'}"]
     if got.firm:
-        lines.append(f"shard {start.name}: FIRM-WIDE POLICIES NOT EVALUATED BY THIS RUNNER: {', '.join(got.firm)} "
-                     "(their scopes span shards: they are evaluated by the holder of the firm lease over the facts "
-                     "the shards publish; no runner evaluates them until the firm layer runs)")
+        lines.append(not_evaluated_line(start.name, got.firm, holder))
     return lines
+
+
+def firm_link(runner: Any, start: ShardStart, whole: Any, state_url: str, holder: str, ttl_ms: int,
+              echo: Any, err: Any) -> Any:
+    """The shard's :class:`~killswitch.runner.firm.FirmLink` on the firm's store, its firm-wide
+    policies taken from ``whole`` (the graph before the shard's narrowing); a firm-wide policy
+    the facts cannot serve is :class:`ShardRefused` (``FIRM_POLICY_REFUSED``, as KS243 says)."""
+    from .runner.firm import FirmLink
+    from .state.firm import open_firm
+
+    firm = open_firm(state_url)
+    link = FirmLink(runner, firm, start, state_url, holder, ttl_ms, echo, err)
+    refused = link.set_graph(whole)
+    if refused:
+        firm.close()
+        raise ShardRefused(FIRM_POLICY_REFUSED, "; ".join(r.removeprefix(f"{FIRM_POLICY_REFUSED}: ")
+                                                           for r in refused))
+    return link

@@ -43,7 +43,8 @@ the stream faults) is served on the same app and port: ``POST/PUT/DELETE /fapi/v
 ``/ws``, ``/ws/<listenKey>`` and Binance's ``/private/ws``, ``/market/ws``, ``/public/ws``;
 :func:`binanceusdm_pro_client` builds a ``ccxt.pro.binanceusdm`` pointed at both faces.
 
-Test harness endpoint (not part of the Binance API): ``GET /_sim/state`` answers the engine's
+Test harness endpoints (not part of the Binance API): ``POST /_sim/mark?symbol=&price=`` holds
+a market's mark at a price from now on; ``GET /_sim/state`` answers the engine's
 :meth:`SimExchange.dump_state` as JSON (positions, orders with their client ids, fill events),
 read-only and unauthenticated, and only when the server is built with ``admin_state=True`` (as
 ``python -m adapters.simulated serve`` does) — so a test can check a separate runner process
@@ -113,6 +114,7 @@ DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)  # what GET /fapi/v1/depth accept
 
 # test harness only (see the module docstring): the engine's dump_state, read-only
 ADMIN_STATE_PATH = "/_sim/state"
+ADMIN_MARK_PATH = "/_sim/mark"  # POST ?symbol=BTCUSDT&price=50000: hold that mark from now on
 
 # ccxt binanceusdm ``urls['api']`` entries served here, and the path prefix of each
 CCXT_API_PATHS = {
@@ -241,6 +243,10 @@ class SimServer:
         if self.admin_state and path == ADMIN_STATE_PATH and method == "GET":
             text = json.dumps(self.engine.dump_state(), separators=(",", ":"), default=str)
             return web.Response(status=200, text=text, content_type="application/json")
+        if self.admin_state and path == ADMIN_MARK_PATH and method == "POST":  # a test moves a market
+            q = request.rel_url.query
+            self.engine.set_mark(q["symbol"], float(q["price"]))
+            return web.Response(status=200, text="{}", content_type="application/json")
         face = face_for(path)
         if face is not None:  # another venue's dialect (faces/): Bybit, OKX, Hyperliquid
             return await face(self, request)

@@ -31,15 +31,26 @@ from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, duration_s, output_optio
 @api_option
 @token_option
 @output_option
-def status(api: str, token_env: str, output: str) -> None:
+@click.option("--firm", is_flag=True, help="The firm: every shard, the firm lease and the firm-wide policies.")
+def status(api: str, token_env: str, output: str, firm: bool) -> None:
     """The runner's mode, leadership, graph, stages per scope, data ages, trading locks (mode,
     origin, reason, expiry), resumption limits, residuals and the dead man's switch.
+
+    With --firm (any shard's runner): every shard (leader, standbys, accounts, armed, the lag of
+    its facts, whether it publishes), the firm lease holder, and the firm-wide policies' stages
+    and blind accounts.
 
     It sends the token of --token-env when that variable is set: a runner without
     --console-public shows its status only to a token with the viewer, operator or approver role."""
     from ..render.ops import status_json, status_text
 
     client = runner_client(api, token_env, required=False)
+    if firm:
+        from ..render.firm import firm_text
+
+        doc = read(client.firm, "status", output, token_env)
+        click.echo(json.dumps(doc, indent=2, sort_keys=True) if output == "json" else firm_text(doc))
+        raise SystemExit(EXIT_FINDINGS if "error" in doc else EXIT_OK)
     answer = read(client.status, "status", output, token_env)
     locks = read(client.locks, "status", output, token_env)
     click.echo(status_json(answer, locks) if output == "json" else status_text(answer, locks))

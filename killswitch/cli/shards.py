@@ -18,7 +18,7 @@ Prints each shard of the accounts document (spec.shards): its schema, its accoun
 digest, the policies its runner evaluates (ksctl run --shard NAME), then the firm-wide policies,
 whose scopes select accounts of more than one shard.
 Exit codes: 0 ok, 1 findings (an account in two shards KS240 or in none KS241, a shard name
-given twice KS242, or any policy error), 2 usage.
+given twice KS242, a firm-wide policy the facts cannot serve KS243, or any policy error), 2 usage.
 """)
 @click.argument("accounts", type=ExistingPath(dir_okay=False))
 @click.argument("policies", nargs=-1, type=ExistingPath())

@@ -105,7 +105,7 @@ from .graph import (
 from .node_build import action_node, signal_node
 from .scope_check import unmatched
 from .settle_check import check_settle_coins
-from .shards import check_shards
+from .shards import check_shards, firm_diagnostics
 from .venue_check import check_venues
 
 
@@ -193,6 +193,10 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
     graph = None
     if not any(x.is_error for x in diags):
         graph = DecisionGraph.build(nodes, revision)
+        firm = firm_diagnostics(graph, loaded.docs)  # KS243: a firm-wide policy facts cannot serve
+        if firm:
+            diags = sorted(set(diags + firm), key=Diagnostic.sort_key)
+            graph = None
     return CompileResult(graph, diags, list(loaded.docs))
 
 

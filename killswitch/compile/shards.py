@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 from ..policy import diagnostics as d
-from ..policy.diagnostics import Diagnostic
+from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import LoadedDoc
 from ..policy.model import Account, AccountSelector, Accounts, Shard
 from .graph import DecisionGraph, PolicyNode
@@ -166,6 +166,55 @@ def split(graph: DecisionGraph, accounts: Sequence[Account], assignment: Mapping
         else:
             out.firm.append(policy.name)
     return out
+
+
+# What the holder of the firm lease can evaluate: the facts carry equity and data age, not
+# positions or orders, and a shard carries out locks and closes of its own accounts.
+FIRM_SIGNALS = ("equity_drawdown", "equity_change", "data_age")
+FIRM_ACTIONS = ("lock_trading", "close_all", "notify", "runbook")
+FIRM_LEVELS = ("global", "venue", "account")
+
+
+def firm_refusals(graph: DecisionGraph, firm: Sequence[str]) -> list[tuple[PolicyNode, str]]:
+    """The firm-wide policies ``firm`` of ``graph`` that read or do what facts do not allow, each
+    with why (KS243 at ``ksctl validate`` and ``ksctl shards``; refused at ``ksctl run --shard``)."""
+    out = []
+    names = set(firm)
+    for p in graph.policies:
+        if p.name not in names:
+            continue
+        for s in p.signals:
+            if s.kind not in FIRM_SIGNALS:
+                out.append((p, f'signal "{s.name}" is {s.kind}: the firm lease holder reads each account\'s '
+                               f"published facts (equity, data age), not its positions or orders; a firm-wide "
+                               f"policy reads {', '.join(FIRM_SIGNALS)}"))
+        for st in p.stages:
+            for a in st.actions:
+                if a.kind not in FIRM_ACTIONS:
+                    out.append((p, f'stage "{st.name}" action {a.kind}: every shard carries out a firm '
+                                   f"directive on its own accounts by lock or close; a firm-wide policy's actions "
+                                   f"are {', '.join(FIRM_ACTIONS)}"))
+        level = p.scope.get("level")
+        if level not in FIRM_LEVELS or p.scope.get("strategies") or p.scope.get("symbols"):
+            out.append((p, f"scope level {level} (or strategies/symbols): its instances group positions, which "
+                           f"facts do not carry; a firm-wide policy's level is {', '.join(FIRM_LEVELS)}"))
+    return out
+
+
+def firm_diagnostics(graph: DecisionGraph, docs: Sequence[LoadedDoc]) -> list[Diagnostic]:
+    """KS243 at each firm-wide policy of ``graph`` that :func:`firm_refusals` refuses, when
+    ``docs`` hold an Accounts document with shards (none otherwise: nothing is firm-wide)."""
+    found = [d for d in docs if isinstance(d.model, Accounts) and d.model.spec.shards]
+    if len(found) != 1:
+        return []
+    spec = found[0].model.spec  # type: ignore[union-attr]
+    got = split(graph, spec.accounts, assign(spec.accounts, spec.shards))
+    return [Diagnostic.make(d.KS243, p.source.file, Position(p.source.line, p.source.col),
+                            f"firm-wide policy {p.name} (its scope spans shards {', '.join(got.spans[p.name])}): "
+                            f"{why}",
+                            "narrow its scope to one shard's accounts (its runner then evaluates it with the "
+                            "books), or keep to what the facts carry")
+            for p, why in firm_refusals(graph, got.firm)]
 
 
 def local_graph(graph: DecisionGraph, names: Sequence[str]) -> DecisionGraph:

@@ -121,6 +121,9 @@ KS240 = _c("KS240", "account in two shards")
 KS241 = _c("KS241", "account in no shard")
 # two shards with one name: one lease, one schema, for two sets of accounts
 KS242 = _c("KS242", "duplicate shard name")
+# a firm-wide policy (its scope spans shards) that reads a signal or takes an action the firm
+# lease holder cannot: it has each account's published facts (equity, data age), not its books
+KS243 = _c("KS243", "firm-wide policy needs what facts do not carry")
 
 # --- KS9xx: internal ----------------------------------------------------------------------
 KS900 = _c("KS900", "internal error")

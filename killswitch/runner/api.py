@@ -290,6 +290,9 @@ class _Handlers:
     async def status(self, request: web.Request) -> web.Response:
         return _json(200, await self._read(self.view.status))
 
+    async def firm(self, request: web.Request) -> web.Response:
+        return _json(200, await self._read(self.view.firm_status))
+
     async def lock(self, request: web.Request) -> web.Response:
         query = request.query
         unknown = sorted(set(query) - {"scope"})
@@ -571,6 +574,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("GET", "/v1/dms", h.dms_status, PUBLIC, None),
         # what shows the book (stages, data ages, positions, amounts, orders): the console's readers
         ("GET", "/v1/status", h.status, reader, None),
+        ("GET", "/v1/firm", h.firm, reader, None),  # a shard's view of every shard (runner/firm.py)
         ("GET", "/v1/close/{id:.+}", h.close_progress, reader, None),
         ("GET", "/v1/positions", h.positions, reader, None),
         ("GET", "/v1/runbooks/{incident:.+}", h.runbook, reader, None),

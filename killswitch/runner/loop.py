@@ -221,6 +221,7 @@ class Runner:
                                          emit=self.emit, triggers=self.readout.triggers)
         self.silencing = Silences(book, self.lead, store, self.io, clock=clock, catalog=self.catalog, save=self._save,
                                   emit=self.emit, open_closes=lambda: tuple(self.closes.tracked))
+        self.firm: Any = None  # a shard's FirmLink (runner/firm.py): firm-wide commands become directives
 
     # --- what others read of it ----------------------------------------------------------------------
 
@@ -627,15 +628,23 @@ class Runner:
         return await self.charts.chart(policy, scope, hours)
 
     async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+        if self.firm is not None and (routed := await self.firm.route_reset(policy, scope, approver, reason)):
+            return said("reset", approver, routed, policy=policy, scope=scope)  # the firm lease holder's to apply
         return said("reset", approver, await self.commands.reset(policy, scope, approver, reason), policy=policy,
                     scope=scope)
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
                          actor: Optional[str] = None) -> ChangeResult:
+        if self.firm is not None and (routed := await self.firm.route("lock", scope, {
+                "mode": mode, "reason": reason, "ttl_s": ttl_s}, actor)) is not None:
+            return said("lock", actor, routed, scope=scope, mode=mode, ttl_s=ttl_s)
         return said("lock", actor, await self.commands.lock_scope(scope, mode, reason, ttl_s, actor=actor),
                     scope=scope, mode=mode, ttl_s=ttl_s)
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
+        if self.firm is not None and (routed := await self.firm.route("unlock", scope, {"reason": reason},
+                                                                      actor)) is not None:
+            return said("unlock", actor, routed, scope=scope)
         return said("unlock", actor, await self.commands.unlock_scope(scope, reason, actor=actor), scope=scope)
 
     async def dms_arm(self, source: str, timeout_s: float, *, actor: Optional[str] = None) -> ChangeResult:
@@ -647,6 +656,9 @@ class Runner:
     async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
                     symbol: Optional[str] = None, preview_id: Optional[str] = None,
                     max_notional: Optional[float] = None) -> CloseResult:
+        if not dry_run and self.firm is not None and (routed := await self.firm.route(
+                "close_all", scope, {"reason": reason}, actor)) is not None:  # every shard previews and closes its own
+            return said("close", actor, CloseResult(routed.done, routed.reason), scope=scope)
         result = await self.closes.close(scope, reason, dry_run, actor=actor, symbol=symbol, preview_id=preview_id,
                                          max_notional=max_notional)
         return result if dry_run else said("close", actor, result, scope=scope)  # a preview changes nothing
@@ -657,6 +669,10 @@ class Runner:
     async def runbook(self, incident: str) -> Any:
         """The stored runbook of an incident (the runbook sink writes it at the stage entry)."""
         return await self.io(self.store.runbook, incident)
+
+    async def firm_status(self) -> dict:
+        """The firm as this shard sees it (``GET /v1/firm``); ``FIRM_NOT_SHARDED`` without shards."""
+        return await self.firm.status() if self.firm is not None else {"error": "FIRM_NOT_SHARDED"}
 
     def metrics_text(self) -> str:
         return self.readout.metrics_text()

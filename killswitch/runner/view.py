@@ -443,6 +443,9 @@ class RunnerView(Protocol):
 
     def status(self) -> RunnerStatus: ...
 
+    async def firm_status(self) -> dict:
+        """The firm's shards, lease holder and firm-wide policies (a shard's runner only)."""
+
     async def ready(self) -> tuple[bool, str]:
         """(ready, why): policy loaded, state reachable, leader or standby."""
 

@@ -13,6 +13,8 @@ after the store's under the same schema lock, in a version table of their own
   runner of the shard holds its lease, and replaces the registration when none does (the file
   was changed and every runner of the old set has stopped).
 
+* the facts, directives, the firm's view and the runners seen (:mod:`.firm_tables`, version 2).
+
 The shard's lease is read from its own schema (``ks_shard_<name>.lease``) in the registration's
 transaction, the registry row locked ``FOR UPDATE`` meanwhile, so two runners registering one
 shard take turns.
@@ -26,6 +28,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
+from .firm_tables import FIRM_TABLES, FirmTables
 from .postgres import LOCK_TIMEOUT_MS, PostgresStore
 from .sql import Migration, now_ms
 from .store import StoreError
@@ -93,10 +96,11 @@ class ShardMismatch(StoreError):
             f"this runner's is {digest[:12]} ({len(mine)} account(s)): {'; '.join(differs) or 'the same names'}")
 
 
-class FirmStore(PostgresStore):
-    """The store on schema ``ks_firm`` with the firm's tables (see the module doc)."""
+class FirmStore(FirmTables, PostgresStore):
+    """The store on schema ``ks_firm`` with the firm's tables (see the module doc and
+    :mod:`.firm_tables`: facts, directives, the firm's view, the runners seen)."""
 
-    firm_migrations = FIRM_MIGRATIONS
+    firm_migrations = FIRM_MIGRATIONS + FIRM_TABLES
 
     def __init__(self, url: str, masked_url: Optional[str] = None, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS,
                  schema: Optional[str] = FIRM_SCHEMA):

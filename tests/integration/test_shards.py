@@ -173,7 +173,7 @@ def test_two_shard_runners_act_on_their_own_accounts_and_a_mismatched_replica_is
            "desk-a-flatten" in out_a
     assert "shard desk-b: 1 account(s) (sim-hedge)" in out_b and "desk-b-flatten" in out_b
     for out in (out_a, out_b):
-        assert "FIRM-WIDE POLICIES NOT EVALUATED BY THIS RUNNER: firm-breaker" in out
+        assert "FIRM-WIDE POLICIES EVALUATED BY THE FIRM LEASE HOLDER: firm-breaker" in out
         assert "1 account(s); holder" in out  # one adapter: the shard's account only
     assert "sim-hedge" not in out_a.replace("(sim-hedge)", "")
     with psycopg.connect(pg_url) as conn:

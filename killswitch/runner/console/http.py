@@ -80,7 +80,9 @@ class ConsoleHandlers:
         positions = await self.call(self.view.positions)
         silences = await self.call(self.view.silences)
         model = with_silences(page_model(status, tuple(ready), lock, dms, triggers, incidents), incidents, silences)
-        return {**model, **positions_model(positions)}
+        firm = getattr(self.view, "firm_status", None)  # a shard's runner: the firm's section
+        shown = await self.call(firm) if callable(firm) and getattr(self.view, "firm", None) is not None else None
+        return {**model, **positions_model(positions), **({"firm": shown} if shown else {})}
 
     def _html(self, text: str) -> web.Response:
         return web.Response(status=200, text=text, content_type="text/html", charset="utf-8",

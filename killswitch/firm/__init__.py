@@ -1,0 +1,6 @@
+"""The firm layer's pure core: facts the shards publish, made into snapshots the engine
+evaluates the firm-wide policies over, and the directives a firm stage entry writes.
+
+Pure: no I/O, no clock (see :mod:`.facts`). The store's side is :mod:`killswitch.state.firm`
+and :mod:`killswitch.state.firm_tables`; the runner's :mod:`killswitch.runner.firm`.
+"""

@@ -1,0 +1,106 @@
+"""Directives: what a firm-wide decision asks every shard to do to its own accounts.
+
+What it owns:
+
+* :class:`Directive` — one row of ``ks_firm.directive``: ``lock`` (a scope at a mode; ``source``
+  ``policy``: held by the firm policy's stage until its reset, ``operator``: an operator's lock,
+  lifted by an operator's unlock), ``unlock`` (the firm policy's reset, or an operator's unlock)
+  or ``close_all``; the scope as the firm writes it and the accounts (``venue/name``) it spans;
+  ``reset``: an operator's approval of a firm policy's manual reset, which the firm lease holder
+  applies to the firm's stage (its reset then writes the ``unlock``);
+* :func:`directives_of` — the directives of one firm evaluation: a stage entry's
+  ``lock_trading`` and ``close_all`` actions, a reset's unlock;
+* :func:`targets` — what one shard acts on for a directive: the scope itself when the shard's
+  part of it is the whole of what that name means at the shard (``global``, a venue all of whose
+  accounts there are in the directive), else each of its accounts the directive spans; nothing
+  when it spans none of them.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..compile.graph import DecisionGraph, PolicyNode
+from ..compile.shards import policy_selects
+from ..policy.model import Account
+
+LOCK, UNLOCK, CLOSE_ALL = "lock", "unlock", "close_all"
+RESET = "reset"  # an approval of a firm policy's manual reset, for the firm lease holder (no shard acts on it)
+KINDS = (LOCK, UNLOCK, CLOSE_ALL, RESET)
+FIRM_HOLD_PREFIX = "firm:"  # a shard's lock held for a firm policy: policy "firm:<name>" in its lock book
+
+
+@dataclass(frozen=True)
+class Directive:
+    """A directive (``id`` None until written). ``payload``: ``accounts`` (the keys it spans),
+    ``reason``, and per kind ``mode``, ``manual``, ``source``, ``policy``, ``stage``."""
+
+    kind: str
+    scope: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    decision_id: str | None = None
+    actor: str = "firm"
+    id: int | None = None
+    created_ms: int = 0
+
+    @property
+    def accounts(self) -> list[str]:
+        return list(self.payload.get("accounts") or ())
+
+
+def scope_accounts(policy: PolicyNode, scope: str, accounts: Sequence[Account]) -> list[str]:
+    """The accounts (``venue/name``) of ``policy``'s scope instance ``scope``: all it selects for
+    ``global``, those of the venue for a venue's, the one account for an account's."""
+    keys = [f"{a.venue}/{a.name}" for a in accounts if policy_selects(policy, a)]
+    if scope == "global":
+        return keys
+    if scope in keys:
+        return [scope]
+    return [k for k in keys if k.split("/", 1)[0] == scope]
+
+
+def directives_of(evaluation: Any, graph: DecisionGraph, accounts: Sequence[Account]) -> list[Directive]:
+    """The directives of a firm evaluation (see the module doc), in the evaluation's order."""
+    out: list[Directive] = []
+    for se in evaluation.scopes:
+        tr = se.transition
+        if tr is None:
+            continue
+        policy = graph.policy(se.policy)
+        spans = scope_accounts(policy, se.scope, accounts)
+        base = {"accounts": spans, "policy": se.policy, "source": "policy"}
+        if tr.kind == "reset":
+            out.append(Directive(UNLOCK, se.scope, {**base, "reason": f"FIRM_RESET: policy={se.policy} "
+                                                                    f"{tr.reason}"}, tr.decision_id))
+            continue
+        stage = policy.stage(tr.to_level)
+        why = f"FIRM_STAGE: stage={stage.level} ({stage.name}) policy={se.policy} {tr.reason}"
+        for action in stage.actions:
+            if action.kind == "lock_trading":
+                out.append(Directive(LOCK, se.scope, {**base, "reason": why, "mode": getattr(action, "mode", "halted"),
+                                                      "manual": stage.manual, "stage": stage.level,
+                                                      "ttl_ms": getattr(action, "ttl_ms", None)}, tr.decision_id))
+            elif action.kind == "close_all":
+                out.append(Directive(CLOSE_ALL, se.scope, {**base, "reason": why, "stage": stage.level},
+                                     tr.decision_id))
+    return out
+
+
+def targets(directive: Directive, mine: Iterable[str]) -> list[str]:
+    """The scope names shard with accounts ``mine`` acts on for ``directive`` (see the module doc)."""
+    if directive.kind == RESET:
+        return []
+    own = sorted(set(mine))
+    spans = [k for k in directive.accounts if k in own]
+    if not spans:
+        return []
+    if directive.scope == "global" and len(spans) == len(own):
+        return ["global"]
+    venue = directive.scope
+    at_venue = [k for k in own if k.split("/", 1)[0] == venue]
+    if at_venue and set(at_venue) <= set(spans) and "/" not in venue and venue != "global":
+        return [venue]
+    return spans

@@ -1,0 +1,319 @@
+"""A shard runner's part in the firm: its facts published, the firm lease tried, the firm-wide
+policies evaluated while it holds it, the firm's directives carried out on its accounts.
+
+What it owns: :class:`FirmLink`, which the daemon calls around each of the shard runner's ticks:
+
+* :meth:`FirmLink.check_registry` — before a tick under a token the runner did not check yet
+  (its start as leader, a standby taking over): the shard's registration in ``ks_firm.shard``
+  must have this runner's account digest; else the runner refuses to act (``SHARD_MISMATCH``:
+  a standby started with an old account set must not lead);
+* :meth:`FirmLink.after_tick` — every runner says it is alive (``ks_firm.shard_runner``); the
+  leader publishes its accounts' facts (fenced by its token; a refusal is counted,
+  ``killswitch_firm_facts_refused_total``) and tries the firm lease (``ks_firm.lease``); the
+  holder reads every shard's facts and lease, makes the snapshots
+  (:func:`killswitch.firm.facts.firm_snapshots`: a shard that stopped publishing is
+  ``SHARD_NOT_PUBLISHING``, its accounts not seen), evaluates the firm-wide policies with the
+  engine over them, and commits its engine state, its view and the directives of its decisions
+  in one transaction fenced by the firm token (a new holder takes over from that state); then
+  the shard applies the directives written since (:class:`~.firm_apply.DirectiveApplier`);
+* :meth:`FirmLink.route` — an operator's lock, unlock or close of a firm-wide scope sent to this
+  shard's API, written as a directive for every shard;
+* :meth:`FirmLink.status` — what ``GET /v1/firm`` and ``ksctl status --firm`` show.
+
+Must not: evaluate a shard's local policies (its runner does), or act on another shard's accounts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Callable, Optional, Sequence
+
+from ..compile.graph import DecisionGraph
+from ..compile.shards import firm_refusals, local_graph, split
+from ..engine.evaluate import evaluate
+from ..engine.state import State
+from ..firm.directives import CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, RESET, UNLOCK, Directive, directives_of
+from ..firm.facts import Reading, facts_of, firm_snapshots, stale_after_ms
+from ..metrics import Registry
+from ..state.firm_tables import NOTIFY_CHANNEL
+from ..state.store import FencedError, StoreError
+from .armed import BlindReports
+from .firm_apply import DirectiveApplier, Listener, firm_scope
+from .view import ChangeResult, ResetResult
+
+
+class FirmLink:
+    """See the module doc. ``start``: the shard (:class:`killswitch.shardrun.ShardStart`);
+    ``firm``: the :class:`~killswitch.state.firm.FirmStore`; ``url``: the database's, for LISTEN."""
+
+    def __init__(self, runner: Any, firm: Any, start: Any, url: str, holder: str, ttl_ms: int,
+                 echo: Callable[[str], None], err: Callable[[str], None]):
+        from ..state.firm import shard_schema
+
+        self.runner, self.firm, self.start, self.url = runner, firm, start, url
+        self.holder, self.ttl_ms, self.echo, self.err = holder, ttl_ms, echo, err
+        self.clock = runner.clock
+        self.schemas = {s: shard_schema(s) for s in start.assignment}
+        self.graph = DecisionGraph.build([], None)
+        self.applier = DirectiveApplier(runner, firm, start.name, start.schema, self.clock, echo, err)
+        self.listener: Optional[Listener] = None
+        self.firm_token: Optional[int] = None  # the firm lease's token while this runner holds it
+        self.state: Optional[State] = None
+        self.blind = BlindReports()
+        self.checked_token: Optional[int] = None
+        self.refused_facts = 0  # upserts refused for a stale or foreign token
+        self.ignored_facts = 0  # facts read under a token below their shard's current one
+        self.last_reading: Optional[Reading] = None
+        self.resets_after = 0  # the last reset directive the firm's state has taken up (saved with it)
+        self.cost = {"rows": 0, "ms": 0.0}  # the last publish: rows upserted and its round trip
+
+    # --- graph ------------------------------------------------------------------------------------
+
+    def set_graph(self, graph: Optional[DecisionGraph]) -> list[str]:
+        """Take the firm-wide policies of ``graph`` (the whole compiled one, before the shard's
+        narrowing); refusals (KS243's text) keep the firm graph running."""
+        if graph is None:
+            return []
+        got = split(graph, self.start.declared, self.start.assignment)
+        refused = [f"FIRM_POLICY_REFUSED: policy {p.name}: {why}" for p, why in firm_refusals(graph, got.firm)]
+        if not refused:
+            self.graph = local_graph(graph, got.firm)
+        return refused
+
+    # --- life -------------------------------------------------------------------------------------
+
+    async def begin(self) -> None:
+        await self.applier.start()
+        loop = asyncio.get_running_loop()
+
+        def notified(_: str) -> None:
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self.applier.apply_new()))
+
+        self.listener = Listener(self.url, NOTIFY_CHANNEL, notified)
+        self.listener.start()
+
+    async def end(self) -> None:
+        if self.listener is not None:
+            await asyncio.to_thread(self.listener.stop)
+        if self.firm_token is not None:
+            try:
+                await asyncio.to_thread(self.firm.release_lease, self.holder)
+            except StoreError:
+                pass
+        await asyncio.to_thread(self.firm.close)
+
+    async def check_registry(self, token: Optional[int]) -> Optional[str]:
+        """``SHARD_MISMATCH`` text when this runner holds its shard's lease (``token``) and the
+        registry says the shard has another account set; None when it agrees (checked once a token)."""
+        if token is None or token == self.checked_token:
+            return None
+        rows = {r.name: r for r in await asyncio.to_thread(self.firm.shards)}
+        row = rows.get(self.start.name)
+        if row is not None and row.accounts_digest != self.start.digest:
+            mine, theirs = set(self.start.keys), set(row.accounts)
+            return (f"SHARD_MISMATCH: this runner took shard {self.start.name}'s lease (token {token}) with accounts "
+                    f"digest {self.start.digest[:12]}, but the shard is registered with {row.accounts_digest[:12]} "
+                    f"by {row.holder} (only here: {', '.join(sorted(mine - theirs)) or '-'}; only registered: "
+                    f"{', '.join(sorted(theirs - mine)) or '-'}); it refuses to act")
+        self.checked_token = token
+        return None
+
+    # --- every tick ---------------------------------------------------------------------------------
+
+    async def after_tick(self, report: Any) -> None:
+        now = self.clock()
+        try:
+            await asyncio.to_thread(self.firm.seen, self.start.name, self.holder, bool(report.leader), now)
+            if report.leader and report.fence:
+                await self._publish(report, now)
+                await self._firm_lease(now)
+            elif self.firm_token is not None:
+                await asyncio.to_thread(self.firm.release_lease, self.holder)
+                self.firm_token = None
+        except StoreError as e:
+            self.err(f"ksctl run: FIRM_STATE_UNREACHABLE: {e}; the firm step is tried again at the next tick")
+            return
+        await self.applier.apply_new()
+
+    async def _publish(self, report: Any, now: int) -> None:
+        snaps = list(self.runner.book.snapshots.values())
+        ev = report.evaluation
+        armed = ev is None or all(s.coverage.armed for s in ev.scopes)
+        facts = facts_of(self.start.name, snaps, armed, now, report.fence)
+        t0 = time.perf_counter()
+        n = await asyncio.to_thread(self.firm.publish_facts, self.start.schema, report.fence, facts)
+        self.cost = {"rows": n, "ms": (time.perf_counter() - t0) * 1000}
+        if facts and n == 0:
+            self.refused_facts += len(facts)
+            self.err(f"ksctl run: FIRM_FACTS_REFUSED: token {report.fence} is not shard {self.start.name}'s current "
+                     "one; its facts were not written")
+
+    async def _firm_lease(self, now: int) -> None:
+        token = await asyncio.to_thread(self.firm.acquire_lease, self.holder, self.ttl_ms, now)
+        if token is None:
+            if self.firm_token is not None:
+                self.echo(f"ksctl run: firm lease lost (token {self.firm_token})")
+            self.firm_token = None
+            return
+        if token != self.firm_token:  # taken now: the firm's engine state as the last holder saved it
+            doc = await asyncio.to_thread(self.firm.load_engine_state)
+            self.state = State.from_json(doc["engine"]) if doc and doc.get("engine") else State()
+            # a firm state of its own: the reset approvals written before it are not its
+            self.resets_after = int(doc.get("resets_after") or 0) if doc and doc.get("engine") else \
+                await asyncio.to_thread(self.firm.last_directive_id)
+            self.echo(f"ksctl run: FIRM LEASE taken by {self.holder} (token {token}): evaluating the firm-wide "
+                      f"policies {', '.join(p.name for p in self.graph.policies) or '-'}")
+            self.firm_token = token
+        try:
+            await self._evaluate(now, token)
+        except FencedError:
+            self.firm_token = None
+
+    async def _evaluate(self, now: int, token: int) -> None:
+        facts = await asyncio.to_thread(self.firm.facts)
+        leases = await asyncio.to_thread(self.firm.shard_leases, self.schemas)
+        reading = firm_snapshots(facts, leases, self.start.assignment, self.start.declared, now,
+                                 stale_after_ms(self.graph))
+        self.ignored_facts += reading.ignored
+        self.last_reading = reading
+        resets = await self._resets(now)  # approvals sent to any shard, taken up before this evaluation
+        ev, self.state = evaluate(self.graph, reading.snapshots, self.state, now)
+        directives = resets + directives_of(ev, self.graph, self.start.declared)
+        view = self._view(ev, reading, now)
+        ids = await asyncio.to_thread(self.firm.commit_firm, token, {"engine": self.state.to_json(),
+                                                                      "resets_after": self.resets_after},
+                                      self.graph.digest, view, directives, now)
+        from .loop import transition_event
+
+        for se in ev.transitions:
+            self.runner.emit(transition_event(se, self.graph, now, self.runner.dry_run))
+            self.echo(f"ksctl run: FIRM {se.policy} {se.scope}: {se.transition.reason if se.transition else ''}")
+        for e in self.blind.events(ev, now):
+            self.runner.emit(e)
+        for d, did in zip(directives, ids):
+            self.echo(f"ksctl run: FIRM_DIRECTIVE {did} written: {d.kind} {d.scope} ({d.payload.get('reason')})")
+
+    async def _resets(self, now: int) -> list[Directive]:
+        """Apply the reset approvals written since the last taken up to the firm's stages: each
+        reset releases the stage and writes the unlock of the firm policy's locks."""
+        from ..engine.stages import approve_reset
+
+        out: list[Directive] = []
+        assert self.state is not None
+        for d in await asyncio.to_thread(self.firm.directives_after, self.resets_after):
+            assert d.id is not None
+            self.resets_after = d.id
+            if d.kind != RESET:
+                continue
+            name, scope = str(d.payload.get("policy")), d.scope
+            node = next((p for p in self.graph.policies if p.name == name), None)
+            if node is None or f"{name}|{scope}" not in self.state.scopes:
+                self.err(f"ksctl run: FIRM_RESET {d.id}: UNKNOWN_SCOPE: {name} {scope} is no firm policy's scope")
+                continue
+            tr, why = approve_reset(node, scope, self.state.scope(name, scope).stage, d.actor, now)
+            self.echo(f"ksctl run: FIRM_RESET {d.id} {name} {scope}: {why} (approved by {d.actor})")
+            if tr is not None:
+                from ..firm.directives import scope_accounts
+
+                out.append(Directive(UNLOCK, scope, {"accounts": scope_accounts(node, scope, self.start.declared),
+                                                     "policy": name, "source": "policy",
+                                                     "reason": f"FIRM_RESET: policy={name} {why}"}, None, d.actor))
+        return out
+
+    async def route_reset(self, policy: str, scope: str, approver: str, reason: str) -> Optional[ResetResult]:
+        """An approval of a firm policy's reset (``policy`` or ``firm:<policy>``) sent to this shard:
+        a directive for the firm lease holder; None for a policy that is not firm-wide."""
+        name = policy.removeprefix(FIRM_HOLD_PREFIX)
+        if name not in {p.name for p in self.graph.policies}:
+            return None
+        got = await self.applier.send(RESET, scope, [], {"policy": name, "reason": reason}, approver)
+        return ResetResult(got.done, got.reason.replace("FIRM_DIRECTIVE: reset", "FIRM_RESET_SENT: reset", 1)
+                           + (" (the firm lease holder applies it at its next evaluation)" if got.done else ""))
+
+    def _view(self, ev: Any, reading: Reading, now: int) -> dict:
+        return {"holder": self.holder, "now_ms": now, "graph": self.graph.digest,
+                "policies": [{"policy": s.policy, "scope": s.scope, "stage": s.stage_after,
+                              "armed": s.coverage.armed, "coverage": s.coverage.reason,
+                              "detail": s.coverage.detail,
+                              "blind_accounts": [f"{x.venue}/{x.account}" for x in reading.snapshots
+                                                 if not x.fetch.ok and _in(x, s.scope)]}
+                             for s in ev.scopes],
+                "ages_ms": reading.ages_ms, "not_publishing": reading.not_publishing,
+                "ignored_facts": reading.ignored}
+
+    # --- operators ------------------------------------------------------------------------------------
+
+    async def route(self, kind: str, scope: str, payload: dict, actor: Optional[str]) -> Optional[ChangeResult]:
+        """An operator's ``lock``, ``unlock`` or ``close_all`` of ``scope``: a directive for every shard
+        when ``scope`` is firm-wide, else None (this shard's own command path takes it)."""
+        spans = firm_scope(scope, self.start.assignment, self.start.declared)
+        if spans is None or kind not in (LOCK, UNLOCK, CLOSE_ALL):
+            return None
+        return await self.applier.send(kind, scope, spans, payload, actor)
+
+    async def status(self) -> dict:
+        """The firm as this shard's runner sees it (``GET /v1/firm``)."""
+        now = self.clock()
+        lease = await asyncio.to_thread(self.firm.lease)
+        shards = await asyncio.to_thread(self.firm.shards)
+        leases = await asyncio.to_thread(self.firm.shard_leases, self.schemas)
+        runners = await asyncio.to_thread(self.firm.runners, now - 3 * self.ttl_ms)
+        facts = await asyncio.to_thread(self.firm.facts)
+        got = await asyncio.to_thread(self.firm.firm_view)
+        view, saved = got if got is not None else ({}, None)
+        rows = []
+        registered = {r.name: r for r in shards}
+        for name, accounts in sorted(self.start.assignment.items()):
+            sl = leases.get(name)
+            leader = sl.holder if sl is not None and sl.held(now) else None
+            mine = [f for f in facts if f.shard == name and (sl is None or f.fence >= sl.fence)]
+            newest = max((f.published_ms for f in mine), default=None)
+            reg = registered.get(name)
+            rows.append({"shard": name, "leader": leader, "token": sl.fence if sl else None,
+                         "standby": [r.holder for r in runners if r.shard == name and r.holder != leader],
+                         "accounts": accounts, "accounts_digest": reg.accounts_digest if reg else None,
+                         "armed": bool(mine) and all(f.armed and f.fetch_ok for f in mine),
+                         "facts_age_s": None if newest is None else round((now - newest) / 1000, 3),
+                         "not_publishing": (view.get("not_publishing") or {}).get(name)})
+        holder = lease.holder if lease.holder is not None and lease.expires_ms > now else None
+        return {"shard": self.start.name, "firm_lease": {"holder": holder, "token": lease.fence},
+                "view_age_s": None if saved is None else round((now - saved) / 1000, 3),
+                "shards": rows, "policies": view.get("policies", []),
+                # as the holder read them when it evaluated (its view): what the policies' coverage is of
+                "evaluated": {"ages_ms": view.get("ages_ms", {}), "ignored_facts": view.get("ignored_facts", 0),
+                              "holder": view.get("holder")},
+                "facts": {"refused": self.refused_facts, "ignored": self.ignored_facts, "last_publish": self.cost}}
+
+    def collect_metrics(self, registry: Registry) -> None:
+        refused = registry.sampled("killswitch_firm_facts_refused_total", "counter",
+                                   "Facts this runner published under a token that was not its shard's current one "
+                                   "(not written).")
+        ignored = registry.sampled("killswitch_firm_facts_ignored_total", "counter",
+                                   "Facts the firm lease holder read under a token below their shard's current one "
+                                   "(not read as fresh).")
+        held = registry.sampled("killswitch_firm_lease_held", "gauge",
+                                "1 while this runner holds the firm lease (evaluates the firm-wide policies).")
+        applied = registry.sampled("killswitch_firm_directives_applied_total", "counter",
+                                   "Firm directives this runner carried out on its shard's accounts.")
+        age = registry.sampled("killswitch_firm_shard_facts_age_seconds", "gauge",
+                               "Age of a shard's newest facts, as the firm lease holder last read them.", ("shard",))
+        refused.add(self.refused_facts)
+        ignored.add(self.ignored_facts)
+        held.add(int(self.firm_token is not None))
+        applied.add(self.applier.applied_total)
+        if self.firm_token is not None and self.last_reading is not None:
+            for shard, ms in sorted(self.last_reading.ages_ms.items()):
+                if ms is not None:
+                    age.add(ms / 1000, shard=shard)
+
+
+def _in(snapshot: Any, scope: str) -> bool:
+    return scope == "global" or scope == snapshot.venue or scope == f"{snapshot.venue}/{snapshot.account}"
+
+
+def not_evaluated_line(shard: str, firm: Sequence[str], holder: Optional[str]) -> str:
+    """The start line on the firm-wide policies this runner evaluates only while it holds the firm lease."""
+    return (f"shard {shard}: FIRM-WIDE POLICIES EVALUATED BY THE FIRM LEASE HOLDER: {', '.join(firm)} (their "
+            f"scopes span shards; any shard's leader may hold the firm lease and evaluate them over the facts the "
+            f"shards publish; held now by {holder or 'nobody'})")
