@@ -65,7 +65,7 @@ spec:
   stages:
     - {{level: 1, name: flatten, on: [hard], reset: manual, actions: [close_all]}}
 """
-LAYOUTS = {1_000: (20, 3), 10_000: (8, 2)}  # positions → (streamed trials, polled trials)
+LAYOUTS = {1_000: (20, 3), 10_000: (10, 2)}  # positions → (streamed trials, polled trials)
 QUICK = {1_000: (5, 1), 10_000: (3, 1)}
 GOAL_P99_MS = 250.0
 BUDGET = 2_400  # Binance USDⓈ-M REQUEST_WEIGHT a minute per IP (the default tier)
