@@ -235,14 +235,16 @@ spec:
 
 
 def start_runner(work: Path, pol: Path, acc: Path, state_url: str, holder: str, api_port: int,
-                 lease_ttl: str = "5s", extra: tuple[str, ...] = ()) -> subprocess.Popen:
+                 lease_ttl: str = "5s", extra: tuple[str, ...] = (),
+                 ksctl: Sequence[str] = (str(KSCTL),)) -> subprocess.Popen:
     """``ksctl run`` on 127.0.0.1:api_port (and ``extra`` options); its output goes to
-    <holder>.out / <holder>.err under ``work``."""
+    <holder>.out / <holder>.err under ``work``. ``ksctl`` is the command that runs it (a
+    wrapper that stamps its path, ``bench/stream_trace.py``, takes the same arguments)."""
     out = open(work / f"{holder}.out", "a")
     err = open(work / f"{holder}.err", "a")
     try:
         return subprocess.Popen(
-            [str(KSCTL), "run", "--policies", str(pol), "--accounts", str(acc), "--state", state_url,
+            [*ksctl, "run", "--policies", str(pol), "--accounts", str(acc), "--state", state_url,
              "--lock-file", str(work / f"lock-{holder}.json"), "--api-host", "127.0.0.1", "--api-port", str(api_port),
              "--holder", holder, "--lease-ttl", lease_ttl, *extra], stdout=out, stderr=err, env=ENV)
     finally:

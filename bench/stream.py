@@ -65,7 +65,7 @@ spec:
   stages:
     - {{level: 1, name: flatten, on: [hard], reset: manual, actions: [close_all]}}
 """
-LAYOUTS = {1_000: (20, 3), 10_000: (8, 2)}  # positions → (streamed trials, polled trials)
+LAYOUTS = {1_000: (20, 3), 10_000: (10, 2)}  # positions → (streamed trials, polled trials)
 QUICK = {1_000: (5, 1), 10_000: (3, 1)}
 GOAL_P99_MS = 250.0
 BUDGET = 2_400  # Binance USDⓈ-M REQUEST_WEIGHT a minute per IP (the default tier)
@@ -103,6 +103,39 @@ def venue_process(conn: Any, n: int) -> None:
         eng._charge = charged  # type: ignore[method-assign]
         server = SimServer(eng, auth_clock=wall_clock)
         await server.start()
+        face = server.stream
+        pushes: list = []  # (rows rendered from, to, queued by, rows): the face's mark frames
+        sends: list = []  # (start, end, bytes, the crossing's): each frame's send_str
+        send_marks, send = face._send_marks, face._send
+
+        import adapters.simulated.stream as face_mod
+
+        render, batch = face_mod.mark_price_update, [0.0, 0.0]  # (first row's start, last row's end)
+
+        def traced_render(*a: Any) -> Any:
+            t = time.monotonic()
+            if t - batch[1] > 0.05:
+                batch[0] = t
+            out = render(*a)
+            batch[1] = time.monotonic()
+            return out
+
+        face_mod.mark_price_update = traced_render  # type: ignore[assignment]
+
+        def traced_marks(s: Any, updates: list, names: list) -> None:
+            t0 = time.monotonic()
+            send_marks(s, updates, names)
+            pushes.append((batch[0], t0, time.monotonic(), len(updates)))
+            del pushes[:-50]
+
+        async def traced_send(s: Any, text: str) -> None:
+            t0 = time.monotonic()
+            await send(s, text)
+            sends.append((t0, time.monotonic(), len(text), len(text) < 2000 and '"p":"80.' in text))
+            del sends[:-200]
+
+        face._send_marks, face._send = traced_marks, traced_send  # type: ignore[method-assign]
+        seen["pushes"], seen["sends"] = pushes, sends
         conn.send(("port", server.port))
         stopped = asyncio.Event()
 
@@ -171,8 +204,9 @@ spec:
     return pol, acc
 
 
-def one_trial(work: Path, n: int, streamed: bool, k: int) -> dict:
-    """One venue, one ``ksctl run``; the mark crossed once the runner is ready. The venue's stamps."""
+def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False) -> dict:
+    """One venue, one ``ksctl run``; the mark crossed once the runner is ready. The venue's stamps
+    (with ``trace``, the runner's too: ``trace`` in the result, see :func:`breakdown`)."""
     venue = Venue(n)
     runner = None
     try:
@@ -183,7 +217,10 @@ def one_trial(work: Path, n: int, streamed: bool, k: int) -> dict:
         env_key = {"KS_B_KEY": "k", "KS_B_SECRET": "s"}  # the book's account (reaction.book)
         os.environ.update(env_key)
         ENV.update(env_key)
-        runner = start_runner(d, pol, acc, f"sqlite://{d / 'state.db'}", "bench", api_port)
+        tfile = d / "trace.jsonl"
+        cmd = (sys.executable, str(Path(__file__).with_name("stream_trace.py")), str(tfile)) if trace else None
+        runner = start_runner(d, pol, acc, f"sqlite://{d / 'state.db'}", "bench", api_port,
+                              **({"ksctl": cmd} if cmd else {}))
         api = f"http://127.0.0.1:{api_port}"
         key = f"binanceusdm/{ACCOUNT}"
 
@@ -200,19 +237,98 @@ def one_trial(work: Path, n: int, streamed: bool, k: int) -> dict:
         venue.do("cross")
         if not wait_until(lambda: venue.do("result")["order"] is not None, INTERVAL_S * 2 + 60, step=0.01):
             raise RuntimeError(f"no close within {INTERVAL_S * 2 + 60:g} s (see {d}/bench.err)")
-        return venue.do("result")
+        if trace:
+            time.sleep(0.3)  # the runner's last stamps written
+        out = venue.do("result")
+        if trace:
+            import json
+
+            out["trace"] = [json.loads(line) for line in tfile.read_text().splitlines() if line.strip()]
+        return out
     finally:
         stop(runner)
         venue.close()
 
 
-def reactions(layouts: dict[int, tuple[int, int]]) -> None:
+SEGMENTS = ("venue: event -> crossing frame sending", "socket + runner busy -> ccxt reads it",
+            "frame decoded + applied (-> wake)", "wake -> tick start", "tick start -> snapshots begin",
+            "snapshots", "evaluate", "books", "journal", "persist", "persist -> first submit",
+            "submit -> venue receives")
+
+
+def breakdown(r: dict) -> dict:
+    """Where one streamed trial's time went, from both processes' monotonic stamps (the venue's
+    and ``bench/stream_trace.py``'s): the segments of :data:`SEGMENTS` in ms, and what ran
+    beside them — the venue's all-marks frames rendered and sent, the runner's big frames read,
+    full collections — between the event and the order."""
+    ev, order, tr = r["event"], r["order"], r["trace"]
+    cross_sent = next((s for s, _, _, c in r["sends"] if c and s >= ev), None)
+    frame = next((x for x in tr if x["k"] == "frame" and x["cross"] and x["t0"] >= ev), None)
+    out: dict[str, Any] = {"total": (order - ev) * 1000}
+    if cross_sent is None or frame is None:
+        return out
+    wake = next((x["t"] for x in tr if x["k"] == "wake" and x["t"] >= frame["t0"]), None)
+    tick = next((x["t"] for x in tr if x["k"] == "tick" and wake is not None and x["t"] >= wake), None)
+    if wake is None or tick is None:
+        return out
+    inner = next((x["t"] for x in tr if x["k"] == "_tick" and x["t"] >= tick), tick)
+    phases = {x["name"]: x["t"] for x in tr if x["k"] == "phase" and x["t"] >= tick}
+    submit = next((x["t"] for x in tr if x["k"] == "submit" and x["t"] >= tick), None)
+    seg = out["segments"] = {}
+    seg[SEGMENTS[0]] = cross_sent - ev
+    seg[SEGMENTS[1]] = frame["t0"] - cross_sent
+    seg[SEGMENTS[2]] = wake - frame["t0"]
+    seg[SEGMENTS[3]] = tick - wake
+    seg[SEGMENTS[4]] = inner - tick
+    last = inner
+    for name in ("snapshots", "evaluate", "books", "journal", "persist"):
+        if name in phases:
+            seg[name] = phases[name] - last
+            last = phases[name]
+    if submit is not None:
+        seg[SEGMENTS[10]] = submit - last
+        seg[SEGMENTS[11]] = order - submit
+    for k in seg:
+        seg[k] *= 1000
+    big = [x for x in tr if x["k"] == "frame" and x["size"] > 10_000 and x["t"] >= ev - 0.5 and x["t0"] <= order]
+    out["runner big frames"] = [(round((x["t0"] - ev) * 1000, 1), round((x["t"] - x["t0"]) * 1000, 1))
+                                for x in big]
+    out["venue renders"] = [(round((a - ev) * 1000, 1), round((c - a) * 1000, 1)) for a, _, c, n in r["pushes"]
+                            if n > 1 and c >= ev - 0.5 and a <= order]
+    out["gc2"] = [(round((x["t0"] - ev) * 1000, 1), round((x["t"] - x["t0"]) * 1000, 1)) for x in tr
+                  if x["k"] == "gc2" and x["t"] >= ev - 0.5 and x["t0"] <= order]
+    busy = [x for x in tr if x["k"] == "tick" and ev - 0.5 <= x["t"] < (wake or ev)]
+    out["ticks started between event and wake"] = len(busy)
+    return out
+
+
+def print_breakdowns(rows: list[dict]) -> None:
+    """The segments' medians and maxima over the traced trials, and each slow trial's detail."""
+    bs = [breakdown(r) for r in rows]
+    full = [b for b in bs if "segments" in b]
+    if not full:
+        print("  trace: no trial could be broken down")
+        return
+    print(f"  where the time went ({len(full)} traced trials; ms, median / max; monotonic stamps of both processes):")
+    for name in SEGMENTS:
+        xs = [b["segments"][name] for b in full if name in b["segments"]]
+        if xs:
+            print(f"    {name:<42} {statistics.median(xs):7.1f} / {max(xs):7.1f}")
+    cut = sorted(b["total"] for b in full)[len(full) // 2]
+    for b in full:
+        if b["total"] > max(cut * 1.5, 100):
+            segs = ", ".join(f"{k} {v:.0f}" for k, v in b["segments"].items() if v >= 5)
+            print(f"    slow trial {b['total']:.0f} ms: {segs}; runner big frames (at, ms) {b['runner big frames']}; "
+                  f"venue renders (at, ms) {b['venue renders']}; gc2 (at, ms) {b['gc2']}")
+
+
+def reactions(layouts: dict[int, tuple[int, int]], trace: bool = False) -> None:
     work = Path(tempfile.mkdtemp(prefix="ks-stream-"))
     print(f"1. reaction, from the venue's event (one mark crossing) to the first close the venue receives; "
           f"policy interval {INTERVAL_S:g} s, --min-tick-spacing default (100 ms)", flush=True)
     for n, (trials, poll_trials) in layouts.items():
         ref = reference_ms()
-        s = [one_trial(work, n, True, k) for k in range(trials)]
+        s = [one_trial(work, n, True, k, trace) for k in range(trials)]
         p = [one_trial(work, n, False, k) for k in range(poll_trials)]
         ms = [(r["order"] - r["event"]) * 1000 for r in s]
         rest_in = [r["rest_calls"] for r in s]
@@ -227,6 +343,9 @@ def reactions(layouts: dict[int, tuple[int, int]]) -> None:
               f"(goal p99 <= {GOAL_P99_MS:g} ms: {'met' if p99 <= GOAL_P99_MS else 'NOT met'}); "
               f"in reference loops p50 {p50 / ref:.1f}  p99 {p99 / ref:.1f}; REST requests between the event "
               f"and the first order: {min(rest_in)}-{max(rest_in)}")
+        print(f"  streamed, each trial (ms): {', '.join(f'{x:.0f}' for x in ms)}")
+        if trace:
+            print_breakdowns(s)
         if tick:
             t50 = statistics.median(tick)
             print(f"  polled ({poll_trials} trials): the tick measured (its first REST request after the event -> "
@@ -428,6 +547,9 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=None, help="streamed trials per layout")
     ap.add_argument("--poll-trials", type=int, default=None, help="polled trials per layout")
     ap.add_argument("--skip", default="", help="reaction,weight,faults")
+    ap.add_argument("--trace", action="store_true",
+                    help="stamp the streamed path in the runner too (bench/stream_trace.py) and print where the "
+                         "time went")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     base = dict(QUICK if args.quick else LAYOUTS)
@@ -437,7 +559,7 @@ def main() -> None:
                for n, (t, p) in base.items()}
     print(f"private streams against polling — machine: {machine()}", flush=True)
     if "reaction" not in skip:
-        reactions(layouts)
+        reactions(layouts, args.trace)
     if "weight" not in skip:
         weights()
     if "faults" not in skip:

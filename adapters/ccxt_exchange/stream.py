@@ -167,6 +167,9 @@ class AccountStream:
         if not rest.fetch.ok:
             return
         found = self.state.reconcile(rest, self._clock(), self._contract_size)
+        # every leg is made anew after a reconcile: now, in the tick that read REST, not in the
+        # next one, which a stream update starts and waits on (a quarter of a second at 10,000)
+        self.state.prepare(self._contract_size, self._rules)
         self.reconciles += 1
         self._reconciled_at = self._clock()
         self._reconcile_due = False

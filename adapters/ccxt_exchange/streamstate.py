@@ -193,6 +193,16 @@ class StreamState:
             "orders": orders, "fetch": FetchStatus(ok=True, latency_ms=0.0, calls=0, failed_calls=0)}),
             positions, markets)
 
+    def prepare(self, contract_size: Callable[[str], float],
+                rules: Callable[[str], Optional[MarketRules]] = lambda s: None) -> None:
+        """Make the positions, their columns and their market rules now, as :meth:`snapshot`
+        would. After a REST reconcile every leg is made anew (REST's liquidation price, margin
+        and leverage are inputs of each): ~25 µs a leg, a quarter of a second at 10,000. Made
+        here, that is paid where the REST snapshot is read, and the next snapshot — the one a
+        stream update wakes the runner for — makes only the legs updates touched since."""
+        if self.base is not None:
+            self._markets(self._legs_now(contract_size), [], rules)
+
     def _markets(self, legs: "_Legs", orders: list[Order],
                  rules: Callable[[str], Optional[MarketRules]]) -> dict[str, MarketRules]:
         """REST's market rules, then (in symbol order) ``rules`` of the positions' and the open

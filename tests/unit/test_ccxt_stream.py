@@ -433,3 +433,23 @@ def test_the_streaming_client_is_configured_as_the_rest_one_and_websocket_urls_k
     assert _rehost({"ws": "wss://fstream.binance.com/ws", "rest": "https://fapi.binance.com/fapi/v1"},
                    "http://127.0.0.1:8765") == {"ws": "ws://127.0.0.1:8765/ws", "rest": "http://127.0.0.1:8765/fapi/v1"}
     assert _rehost("wss://fstream.binance.com/ws", "https://testnet.example") == "wss://testnet.example/ws"
+
+
+def test_a_reconcile_makes_the_streams_positions_there_not_in_the_next_snapshot():
+    from adapters.ccxt_exchange.stream import AccountStream
+    from tests.unit.test_ccxt_streamstate import position, rest as rest_snapshot
+
+    asked: list[str] = []
+
+    def rules(symbol):
+        asked.append(symbol)
+        return None
+
+    s = AccountStream("binanceusdm/main", quote="USDT", build=lambda: None, parse_order=lambda o: o,
+                      contract_size=lambda _: 1.0, rules=rules, classify=lambda m: "ok",
+                      events=lambda m, o, h: [], secrets=lambda: ())
+    s.reconcile(rest_snapshot([position()]))
+    assert asked == [BTC]  # made with the REST read
+    asked.clear()
+    assert s.snapshot().positions[0].contracts == 0.5
+    assert asked == []

@@ -202,6 +202,8 @@ def _check_incremental(steps) -> None:
             s.apply_order(str(i), order(str(i), symbol) if x > 0 else None, t)
         elif kind == "reconcile":
             s.reconcile(rest(rest_positions[: i % 3]), t, size)
+            if leg == "LONG":  # as the stream does after a reconcile: the legs made there
+                s.prepare(size, rules)
         mine = s.snapshot(t, t, size, rules)
         theirs = from_scratch(s, t, size, rules)
         assert mine == theirs
@@ -240,3 +242,29 @@ def test_a_mark_changes_only_its_symbols_positions_the_others_are_the_same_model
     assert second.positions[1].mark_price == 80.0 and first.positions[1].mark_price == 100.0
     assert second.positions.columns.marks == [100.0, 80.0, 100.0]
     assert first.positions.columns.marks == [100.0, 100.0, 100.0]  # the last snapshot's columns untouched
+
+
+def test_prepared_after_a_reconcile_the_next_snapshot_remakes_only_what_updates_touched():
+    ps = [position(SYMBOLS[i], mark=100.0, entry=90.0) for i in range(3)]
+    s = StreamState("USDT")
+    asked: list[str] = []
+
+    def rules(symbol):
+        asked.append(symbol)
+        return None
+
+    s.reconcile(rest(ps), 1, lambda _: 1.0)
+    s.prepare(lambda _: 1.0, rules)
+    assert sorted(asked) == SYMBOLS[:3]  # every leg and its rules made here, where REST was read
+    asked.clear()
+    assert s.apply_mark(SYMBOLS[1], 80.0, 3) == CHANGED
+    snap = s.snapshot(3, 3, lambda _: 1.0, rules)
+    assert asked == []  # the rules were not read again: the legs were not made anew
+    assert snap == from_scratch(s, 3, lambda _: 1.0, rules)
+    assert snap.positions.columns.marks == [100.0, 80.0, 100.0]
+
+
+def test_prepare_before_any_rest_snapshot_makes_nothing():
+    s = StreamState("USDT")
+    s.prepare(lambda _: 1.0)
+    assert s.snapshot(1, 1, lambda _: 1.0) is None
