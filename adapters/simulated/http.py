@@ -178,12 +178,17 @@ class SimServer:
 
         # the websocket face: keyword arguments of StreamFace (mark cadence, tick)
         self.stream = StreamFace(engine, self.faults, requests=self.requests, **(stream or {}))
+        from .faces.bybit_stream import BybitStreamFace
+
+        # Bybit v5's websocket face (/v5/private, /v5/public/linear) on the same port
+        self.bybit_stream = BybitStreamFace(self, auth_clock=self.auth_clock)
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
     async def start(self) -> str:
         app = web.Application()
         self.stream.add_routes(app)  # before the catch-all below
+        self.bybit_stream.add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
@@ -191,10 +196,12 @@ class SimServer:
         await site.start()
         self._port = self._runner.addresses[0][1]
         await self.stream.start()
+        await self.bybit_stream.start()
         return self.base_url
 
     async def stop(self) -> None:
         await self.stream.stop()
+        await self.bybit_stream.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
