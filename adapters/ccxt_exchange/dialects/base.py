@@ -205,6 +205,15 @@ class Dialect:
     # positions, balance, orders and marks watched, :mod:`..stream`); False: polled over REST
     streams: bool = False
 
+    # the streaming client's method that reads a raw order row of the stream
+    stream_order_parser: str = "parse_ws_order"
+
+    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
+        """The streaming client's watch that subscribes the marks of ``held`` (the symbols of
+        the positions held), awaited again when they change; its frames are read raw (``marks``
+        of :meth:`stream_message`). The default: every symbol's mark (``watch_mark_prices``)."""
+        return client.watch_mark_prices()
+
     def stream_message(self, message: Any) -> str:
         """What one raw message of the venue's private or public stream is, before ccxt reads it:
         ``ok`` (ccxt may have it), ``answer`` (ccxt may have it, but it is the venue's answer to
