@@ -42,6 +42,8 @@ The websocket face (:mod:`.stream`: the user data stream with its listen keys, m
 the stream faults) is served on the same app and port: ``POST/PUT/DELETE /fapi/v1/listenKey``,
 ``/ws``, ``/ws/<listenKey>`` and Binance's ``/private/ws``, ``/market/ws``, ``/public/ws``;
 :func:`binanceusdm_pro_client` builds a ``ccxt.pro.binanceusdm`` pointed at both faces.
+Bybit v5's websocket face (:mod:`.faces.bybit_stream`: ``/v5/private``, ``/v5/public/linear``)
+is served there too (:attr:`SimServer.bybit_stream`; :func:`.faces.bybit.bybit_pro_client`).
 
 Test harness endpoints (not part of the Binance API): ``POST /_sim/mark?symbol=&price=`` holds
 a market's mark at a price from now on; ``GET /_sim/state`` answers the engine's

@@ -197,16 +197,66 @@ def _stream_ok(name: str, markets: dict) -> bool:
 
 
 class PushFace:
-    """What every venue's websocket face shares: each socket's writer, which sends what the
-    socket's queue holds through the stream faults (``stream_*`` kinds, matched on the operation
-    ``stream`` and the endpoint ``stream:<kind>`` with the socket's account), and the log of the
-    frames sent. A queue item is ``(kind, text)``: kind None is an answer to the socket's own
-    request, never faulted. A face says what a malformed frame of its venue looks like
-    (:meth:`_malformed`) and how its authorization ends (:meth:`_end_authorization`)."""
+    """What every venue's websocket face shares: its life (the engine's change hook, the cadence
+    pump, the sockets), each socket's reading of requests (:meth:`_command`) and its writer,
+    which sends what the socket's queue holds through the stream faults (``stream_*`` kinds,
+    matched on the operation ``stream`` and the endpoint ``stream:<kind>`` with the socket's
+    account), and the log of the frames sent. A queue item is ``(kind, text)``: kind None is an
+    answer to the socket's own request, never faulted. A face says what a malformed frame of its
+    venue looks like (:meth:`_malformed`) and how its authorization ends
+    (:meth:`_end_authorization`)."""
 
     engine: SimExchange
     faults: FaultPlan
     sent: list
+    sockets: list
+    _unhook: Optional[Callable[[], None]]
+    _pump: Optional[asyncio.Task]
+    _writers: list
+
+    def _on_change(self, c: Change) -> None:
+        raise NotImplementedError
+
+    async def _run_pump(self) -> None:
+        raise NotImplementedError
+
+    def _command(self, sock: _Socket, data: str) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        if self._unhook is None:
+            self._unhook = self.engine.on_change(self._on_change)
+        if self._pump is None:
+            self._pump = asyncio.ensure_future(self._run_pump())
+
+    async def stop(self) -> None:
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
+        tasks = [t for t in [self._pump, *self._writers] if t is not None]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._pump, self._writers = None, []
+        for s in list(self.sockets):
+            await s.ws.close()
+        self.sockets.clear()
+
+    async def _serve(self, sock: _Socket) -> None:
+        """Read a prepared socket's requests (:meth:`_command`) while its writer sends, until it closes."""
+        self.sockets.append(sock)
+        writer = asyncio.ensure_future(self._write(sock))
+        self._writers.append(writer)
+        try:
+            async for msg in sock.ws:
+                if msg.type == WSMsgType.TEXT:
+                    self._command(sock, msg.data)
+        finally:
+            if sock in self.sockets:
+                self.sockets.remove(sock)
+            writer.cancel()
+            if writer in self._writers:
+                self._writers.remove(writer)
 
     def _malformed(self, text: str, how: str) -> str:
         return malformed(text, how)
@@ -286,25 +336,6 @@ class StreamFace(PushFace):
                      "/{cat:(private|market|public)}/ws/{tail}"):
             r.add_get(path, self._socket)
 
-    async def start(self) -> None:
-        if self._unhook is None:
-            self._unhook = self.engine.on_change(self._on_change)
-        if self._pump is None:
-            self._pump = asyncio.ensure_future(self._run_pump())
-
-    async def stop(self) -> None:
-        if self._unhook is not None:
-            self._unhook()
-            self._unhook = None
-        tasks = [t for t in [self._pump, *self._writers] if t is not None]
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._pump, self._writers = None, []
-        for s in list(self.sockets):
-            await s.ws.close()
-        self.sockets.clear()
-
     # --- listen keys ------------------------------------------------------------------------------------
 
     async def _listen_key(self, request: web.Request) -> web.Response:
@@ -380,19 +411,7 @@ class StreamFace(PushFace):
         sock = _Socket(ws, key)
         if tail and "@" in tail and _stream_ok(tail, self.engine.markets):
             sock.streams.add(tail)
-        self.sockets.append(sock)
-        writer = asyncio.ensure_future(self._write(sock))
-        self._writers.append(writer)
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    self._command(sock, msg.data)
-        finally:
-            if sock in self.sockets:
-                self.sockets.remove(sock)
-            writer.cancel()
-            if writer in self._writers:
-                self._writers.remove(writer)
+        await self._serve(sock)
         return ws
 
     def _command(self, sock: _Socket, data: str) -> None:

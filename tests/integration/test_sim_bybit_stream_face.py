@@ -19,6 +19,7 @@ from adapters.simulated.faces.bybit_stream import UNKNOWN_TOPIC
 from adapters.simulated.http import SimServer, wall_clock
 
 from .sim_helpers import engine, run
+from .test_sim_stream_face import until
 
 BTC_U = "BTC/USDT:USDT"
 POSITION_FIELDS = {
@@ -47,15 +48,6 @@ def serve(test, *, timeout: float = 15.0):
             await srv.stop()
 
     return run(go(), timeout)
-
-
-async def until(watch, ok, timeout: float = 2.0):
-    async def loop():
-        while True:
-            r = await watch()
-            if ok(r):
-                return r
-    return await asyncio.wait_for(loop(), timeout)
 
 
 def auth_args(eng, account: str = "sim-main", secret: str = "", expires_in_ms: int = 10_000) -> list:

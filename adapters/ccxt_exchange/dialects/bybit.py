@@ -39,7 +39,8 @@ from killswitch.weights import PER_IP, Read, WeightLimit
 
 from ..parsing import num
 from ..streamstate import StreamEvent
-from .base import Call, Countdown, Dialect, Has, Listed, Reads, clamp_seconds, read_pages, unknown_value
+from .base import (Call, Countdown, Dialect, Has, Listed, Reads, clamp_seconds, has_field, read_pages,
+                   unknown_value)
 
 DCP_RANGE = (3, 300)  # seconds
 
@@ -84,13 +85,7 @@ LEG_OF_IDX: Mapping[str, str] = {"0": "BOTH", "1": "LONG", "2": "SHORT"}
 HEARTBEAT_SYMBOL = "BTC/USDT:USDT"
 
 
-def _has(row: Mapping[str, Any], spec: str) -> bool:
-    key = spec.rstrip("#")
-    value = row.get(key)
-    if spec.endswith("#"):
-        return num(value) is not None
-    return value is not None and value != ""
-
+_has = has_field
 
 def stream_message(message: Any) -> str:
     """What a Bybit v5 frame is (see :meth:`.base.Dialect.stream_message`): an answer of the
@@ -249,9 +244,12 @@ class BybitDialect(Dialect):
                          ORDERS_ENDPOINT: (50, 1.0)})
 
     # Streams: ccxt.pro's bybit (positions, orders, balance on /v5/private; marks on the linear
-    # tickers). Bybit counts requests per IP and UID: a stream is one websocket, no REST request
-    # (no listen key), so it costs no weight beyond the reconcile's snapshot.
+    # tickers). Bybit counts requests per IP and UID: a stream has no listen key to keep alive,
+    # so it costs the reconcile's snapshot and, at each connect, the two requests of ccxt's
+    # isUnifiedEnabled (GET /v5/user/query-api and /v5/account/info) — once, not a rate.
     streams: bool = True
+    stream_open_weight: float = 2.0
+    stream_keepalive_weight: float = 0.0
     stream_order_parser: str = "parse_order"  # ccxt.pro's bybit reads order rows with its REST parser
 
     def stream_message(self, message: Any) -> str:

@@ -51,7 +51,8 @@ What it owns
     executed, an order hidden from the next query, and a frozen feed on reads (STALE).
 
     The DCP endpoint (``order/disconnected-cancel-all``) is checked (``timeWindow`` 3-300 s) and
-    acknowledged; it never fires, as the simulator has no private websocket to drop.
+    acknowledged; it never fires: the private websocket face (:mod:`.bybit_stream`) has no
+    ``dcp`` topic.
 
 What it must not do
     keep exchange state (the engine's; the bodies a STALE rule repeats are the server's),

@@ -44,7 +44,7 @@ import hmac
 import json
 from typing import Any, Callable, Optional
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from ..changes import AccountChanged, Change, LegState, MarkSet, OrderChanged
 from ..numbers import digits as _digits, fixed as _f, money_text as _money
@@ -83,53 +83,22 @@ class BybitStreamFace(PushFace):
         app.router.add_get("/v5/private", self._private)
         app.router.add_get("/v5/public/linear", self._public)
 
-    async def start(self) -> None:
-        if self._unhook is None:
-            self._unhook = self.engine.on_change(self._on_change)
-        if self._pump is None:
-            self._pump = asyncio.ensure_future(self._run_pump())
-
-    async def stop(self) -> None:
-        if self._unhook is not None:
-            self._unhook()
-            self._unhook = None
-        tasks = [t for t in [self._pump, *self._writers] if t is not None]
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._pump, self._writers = None, []
-        for s in list(self.sockets):
-            await s.ws.close()
-        self.sockets.clear()
-
     # --- sockets ----------------------------------------------------------------------------------------
 
     async def _private(self, request: web.Request) -> web.StreamResponse:
-        return await self._serve(request, private=True)
+        return await self._open(request, private=True)
 
     async def _public(self, request: web.Request) -> web.StreamResponse:
-        return await self._serve(request, private=False)
+        return await self._open(request, private=False)
 
-    async def _serve(self, request: web.Request, private: bool) -> web.StreamResponse:
+    async def _open(self, request: web.Request, private: bool) -> web.StreamResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self._conn += 1
         sock = _Socket(ws, None)
         sock.pushed["conn_id"] = f"sim-{self._conn}"
         sock.pushed["private"] = private
-        self.sockets.append(sock)
-        writer = asyncio.ensure_future(self._write(sock))
-        self._writers.append(writer)
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    self._command(sock, msg.data)
-        finally:
-            if sock in self.sockets:
-                self.sockets.remove(sock)
-            writer.cancel()
-            if writer in self._writers:
-                self._writers.remove(writer)
+        await self._serve(sock)
         return ws
 
     def _answer(self, sock: _Socket, op: str, req: dict, ok: bool = True, msg: str = "") -> None:
