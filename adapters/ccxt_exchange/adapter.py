@@ -61,7 +61,7 @@ from .calls import Calls, Op
 from .client import Factory, Urls, client_config, configure_client, create_client, default_factory, pro_factory
 from .countdowns import Countdowns
 from .dialects import KNOWN_RAW_FIELDS, dialect_for
-from .dialects.base import Reads, bad_field
+from .dialects.base import Dialect, Reads, bad_field
 from .errors import reason_for, scrub
 from .markets import Markets
 from .parsing import BadData, BadField, num
@@ -341,6 +341,8 @@ class CcxtAdapter:
             events=lambda message, order, held: self.dialect.stream_events(message, self._markets.symbol_of, order,
                                                                            held),
             secrets=lambda: self._secrets,
+            watch_marks=None if type(self.dialect).watch_marks is Dialect.watch_marks else self.dialect.watch_marks,
+            order_parser=self.dialect.stream_order_parser,
             stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds)
 
     def stream_health(self) -> StreamHealth:

@@ -8,7 +8,10 @@ What it owns
     * the watch loops: ``watch_positions``, ``watch_balance``, ``watch_orders`` and
       ``watch_mark_prices`` of every symbol (Binance's ``!markPrice@arr@1s``: one subscription
       per connection, never restarted as positions come and go, and a live stream is never
-      silent, flat or not): they open and keep ccxt's subscriptions, their answers are not read;
+      silent, flat or not) — or, where the venue subscribes marks by symbol (Bybit's tickers),
+      the dialect's ``watch_marks`` of the held symbols, watched again as they change
+      (:func:`watch_held_marks`): they open and keep ccxt's subscriptions, their answers are
+      not read;
     * marks read from their raw frames only: a mark frame never reaches ccxt (its ticker
       parsing of every symbol's mark, every second, was most of the loop's time at 10,000
       symbols), and of an array of every mark only the rows of the symbols held are read;
@@ -51,7 +54,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional
 
 from killswitch.snapshot import MarketRules, Order, Snapshot
 
@@ -90,7 +93,8 @@ class AccountStream:
                  classify: Callable[[Any], str],
                  events: Callable[[Any, Callable[[Any], Any], Optional[set[str]]], list[StreamEvent]],
                  secrets: Callable[[], Iterable[str]],
-                 stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
+                 watch_marks: Optional[Callable[[Any, frozenset], Awaitable[Any]]] = None,
+                 order_parser: str = "parse_ws_order", stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms):
         self.key = key
         self.state = StreamState(quote)
@@ -101,6 +105,8 @@ class AccountStream:
         self._classify = classify
         self._events = events
         self._secrets = secrets
+        self._watch_marks = watch_marks  # (client, held symbols) → the watch of their marks (None: every mark)
+        self._order_parser = order_parser
         self.stale_after_ms = int(stale_after_s * 1000)
         self.reconcile_every_ms = int(reconcile_every_s * 1000)
         self.backoff_s = float(backoff_s)
@@ -249,7 +255,7 @@ class AccountStream:
     async def _connection(self, ex: Any) -> None:
         """The watch loops of one connection, until one ends it (a disconnect raises)."""
         loops = [self._loop(ex, "watch_positions"), self._loop(ex, "watch_balance"),
-                 self._loop(ex, "watch_orders"), self._loop(ex, "watch_mark_prices"), self._watchdog()]
+                 self._loop(ex, "watch_orders"), self._marks(ex), self._watchdog()]
         tasks = [asyncio.ensure_future(c) for c in loops]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -267,6 +273,11 @@ class AccountStream:
         watch = getattr(ex, method)
         while True:
             await watch()
+
+    async def _marks(self, ex: Any) -> None:
+        if self._watch_marks is None:
+            return await self._loop(ex, "watch_mark_prices")
+        await watch_held_marks(self._watch_marks, ex, lambda: self._held)
 
     async def _watchdog(self) -> None:
         """Ends the connection when the venue said the listen key expired, or after a long stall."""
@@ -313,7 +324,7 @@ class AccountStream:
         """The events of ``message`` applied; the message ccxt may have (None: every event in it
         was a duplicate or out of order; an array of marks without those)."""
         try:
-            events = self._events(message, ex.parse_ws_order, self._held)
+            events = self._events(message, getattr(ex, self._order_parser), self._held)
         except Exception as e:  # noqa: BLE001 — an event it cannot read is malformed, never applied
             self._dropped("malformed", f"{_event_name(message)}: {type(e).__name__}")
             return None
@@ -390,6 +401,29 @@ class AccountStream:
         self.state.drop(kind)
         self._once("drop:" + kind, logging.WARNING, "%s: stream message dropped (%s): %s; counted from now on, "
                    "the next REST reconcile wins", self.key, kind, scrub(what, self._secrets()))
+
+
+async def watch_held_marks(watch: Callable[[Any, frozenset], Awaitable[Any]], ex: Any,
+                           held: Callable[[], set[str]]) -> None:
+    """The marks' subscription where the venue subscribes them by symbol: ``watch(ex, held())``,
+    watched again when the held symbols change (the earlier watches stay pending until the
+    connection ends: their frames are read raw, and a disconnect fails them all, which raises
+    here). Where the venue has every symbol's mark in one subscription it is
+    ``watch_mark_prices``, watched once."""
+    watches: list[asyncio.Future] = []
+    try:
+        while True:
+            now = frozenset(held())
+            watches.append(asyncio.ensure_future(watch(ex, now)))
+            while frozenset(held()) == now and watches:
+                done, _ = await asyncio.wait(watches, timeout=0.1, return_when=asyncio.FIRST_COMPLETED)
+                for w in done:
+                    watches.remove(w)
+                    w.result()
+    finally:
+        for w in watches:
+            w.cancel()
+        await asyncio.gather(*watches, return_exceptions=True)
 
 
 def guard_clients(ex: Any, on_bad: Callable[[], None]) -> None:

@@ -42,6 +42,8 @@ The websocket face (:mod:`.stream`: the user data stream with its listen keys, m
 the stream faults) is served on the same app and port: ``POST/PUT/DELETE /fapi/v1/listenKey``,
 ``/ws``, ``/ws/<listenKey>`` and Binance's ``/private/ws``, ``/market/ws``, ``/public/ws``;
 :func:`binanceusdm_pro_client` builds a ``ccxt.pro.binanceusdm`` pointed at both faces.
+Bybit v5's websocket face (:mod:`.faces.bybit_stream`: ``/v5/private``, ``/v5/public/linear``)
+is served there too (:attr:`SimServer.bybit_stream`; :func:`.faces.bybit.bybit_pro_client`).
 
 Test harness endpoints (not part of the Binance API): ``POST /_sim/mark?symbol=&price=`` holds
 a market's mark at a price from now on; ``GET /_sim/state`` answers the engine's
@@ -178,12 +180,17 @@ class SimServer:
 
         # the websocket face: keyword arguments of StreamFace (mark cadence, tick)
         self.stream = StreamFace(engine, self.faults, requests=self.requests, **(stream or {}))
+        from .faces.bybit_stream import BybitStreamFace
+
+        # Bybit v5's websocket face (/v5/private, /v5/public/linear) on the same port
+        self.bybit_stream = BybitStreamFace(self, auth_clock=self.auth_clock)
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
     async def start(self) -> str:
         app = web.Application()
         self.stream.add_routes(app)  # before the catch-all below
+        self.bybit_stream.add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
@@ -191,10 +198,12 @@ class SimServer:
         await site.start()
         self._port = self._runner.addresses[0][1]
         await self.stream.start()
+        await self.bybit_stream.start()
         return self.base_url
 
     async def stop(self) -> None:
         await self.stream.stop()
+        await self.bybit_stream.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -127,10 +127,11 @@ class _Socket:
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     pushed: dict = field(default_factory=dict)  # stream → loop time of its last cadence push
     held: Optional[str] = None  # an out-of-order message, sent after the next one
+    owner: Optional[str] = None  # the account a venue without listen keys authenticated the socket as
 
     @property
     def account(self) -> Optional[str]:
-        return self.key.account if self.key is not None else None
+        return self.key.account if self.key is not None else self.owner
 
 
 def mark_price_update(engine: SimExchange, symbol: str, price: float, ts: int) -> dict[str, Any]:
@@ -195,7 +196,116 @@ def _stream_ok(name: str, markets: dict) -> bool:
         and parts[0].upper() in markets
 
 
-class StreamFace:
+class PushFace:
+    """What every venue's websocket face shares: its life (the engine's change hook, the cadence
+    pump, the sockets), each socket's reading of requests (:meth:`_command`) and its writer,
+    which sends what the socket's queue holds through the stream faults (``stream_*`` kinds,
+    matched on the operation ``stream`` and the endpoint ``stream:<kind>`` with the socket's
+    account), and the log of the frames sent. A queue item is ``(kind, text)``: kind None is an
+    answer to the socket's own request, never faulted. A face says what a malformed frame of its
+    venue looks like (:meth:`_malformed`) and how its authorization ends
+    (:meth:`_end_authorization`)."""
+
+    engine: SimExchange
+    faults: FaultPlan
+    sent: list
+    sockets: list
+    _unhook: Optional[Callable[[], None]]
+    _pump: Optional[asyncio.Task]
+    _writers: list
+
+    def _on_change(self, c: Change) -> None:
+        raise NotImplementedError
+
+    async def _run_pump(self) -> None:
+        raise NotImplementedError
+
+    def _command(self, sock: _Socket, data: str) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        if self._unhook is None:
+            self._unhook = self.engine.on_change(self._on_change)
+        if self._pump is None:
+            self._pump = asyncio.ensure_future(self._run_pump())
+
+    async def stop(self) -> None:
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
+        tasks = [t for t in [self._pump, *self._writers] if t is not None]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._pump, self._writers = None, []
+        for s in list(self.sockets):
+            await s.ws.close()
+        self.sockets.clear()
+
+    async def _serve(self, sock: _Socket) -> None:
+        """Read a prepared socket's requests (:meth:`_command`) while its writer sends, until it closes."""
+        self.sockets.append(sock)
+        writer = asyncio.ensure_future(self._write(sock))
+        self._writers.append(writer)
+        try:
+            async for msg in sock.ws:
+                if msg.type == WSMsgType.TEXT:
+                    self._command(sock, msg.data)
+        finally:
+            if sock in self.sockets:
+                self.sockets.remove(sock)
+            writer.cancel()
+            if writer in self._writers:
+                self._writers.remove(writer)
+
+    def _malformed(self, text: str, how: str) -> str:
+        return malformed(text, how)
+
+    def _end_authorization(self, s: _Socket) -> bool:
+        """A LISTEN_KEY_EXPIRED fault on ``s``: whether the venue ended its authorization (the
+        frame is then not sent)."""
+        return False
+
+    async def _write(self, s: _Socket) -> None:
+        """Send what the socket's queue holds, through the stream faults (never the answers)."""
+        while True:
+            kind, text = await s.queue.get()
+            if s.ws.closed:
+                return
+            if kind is None:
+                await self._send(s, text)
+                continue
+            faults = self.faults.match("stream", self.engine.now(), account=s.account, endpoint=f"stream:{kind}")
+            if first(faults, FaultKind.STREAM_DISCONNECT):
+                await s.ws.close()
+                return
+            if first(faults, FaultKind.LISTEN_KEY_EXPIRED) and self._end_authorization(s):
+                continue
+            if first(faults, FaultKind.STREAM_STALL):
+                continue
+            bad = first(faults, FaultKind.STREAM_MALFORMED)
+            if bad is not None:
+                text = self._malformed(text, bad.body or "json")
+            if first(faults, FaultKind.STREAM_OUT_OF_ORDER) and s.held is None:
+                s.held = text
+                continue
+            await self._send(s, text)
+            if first(faults, FaultKind.STREAM_DUPLICATE):
+                await self._send(s, text)
+            if s.held is not None:
+                held, s.held = s.held, None
+                await self._send(s, held)
+
+    async def _send(self, s: _Socket, text: str) -> None:
+        try:
+            await s.ws.send_str(text)
+        except (ConnectionError, RuntimeError):
+            return
+        self.sent.append((s.account, text))
+
+
+
+class StreamFace(PushFace):
     """The websocket face over ``engine`` (see the module docstring). ``tick_s`` is how often the
     face looks at its clocks (listen key expiry, the mark cadence), in wall seconds."""
 
@@ -225,25 +335,6 @@ class StreamFace:
         for path in ("/ws", "/ws/{tail}", "/{cat:(private|market|public)}/ws",
                      "/{cat:(private|market|public)}/ws/{tail}"):
             r.add_get(path, self._socket)
-
-    async def start(self) -> None:
-        if self._unhook is None:
-            self._unhook = self.engine.on_change(self._on_change)
-        if self._pump is None:
-            self._pump = asyncio.ensure_future(self._run_pump())
-
-    async def stop(self) -> None:
-        if self._unhook is not None:
-            self._unhook()
-            self._unhook = None
-        tasks = [t for t in [self._pump, *self._writers] if t is not None]
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._pump, self._writers = None, []
-        for s in list(self.sockets):
-            await s.ws.close()
-        self.sockets.clear()
 
     # --- listen keys ------------------------------------------------------------------------------------
 
@@ -282,6 +373,12 @@ class StreamFace:
         faults = self.faults.match("listen_key", now, account=k.account)
         return first(faults, FaultKind.LISTEN_KEY_EXPIRED) is not None
 
+    def _end_authorization(self, s: _Socket) -> bool:
+        if s.key is None:
+            return False
+        self._expire(s.key)
+        return True
+
     def _expire(self, k: ListenKey) -> None:
         """The key is gone: its sockets are told (``listenKeyExpired``) and get no more user data."""
         k.expired = True
@@ -314,19 +411,7 @@ class StreamFace:
         sock = _Socket(ws, key)
         if tail and "@" in tail and _stream_ok(tail, self.engine.markets):
             sock.streams.add(tail)
-        self.sockets.append(sock)
-        writer = asyncio.ensure_future(self._write(sock))
-        self._writers.append(writer)
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    self._command(sock, msg.data)
-        finally:
-            if sock in self.sockets:
-                self.sockets.remove(sock)
-            writer.cancel()
-            if writer in self._writers:
-                self._writers.remove(writer)
+        await self._serve(sock)
         return ws
 
     def _command(self, sock: _Socket, data: str) -> None:
@@ -401,45 +486,6 @@ class StreamFace:
                     if updates:
                         self._send_marks(s, updates, [name])
 
-    async def _write(self, s: _Socket) -> None:
-        """Send what the socket's queue holds, through the stream faults (never the answers)."""
-        while True:
-            kind, text = await s.queue.get()
-            if s.ws.closed:
-                return
-            if kind is None:
-                await self._send(s, text)
-                continue
-            faults = self.faults.match("stream", self.engine.now(), account=s.account, endpoint=f"stream:{kind}")
-            if first(faults, FaultKind.STREAM_DISCONNECT):
-                await s.ws.close()
-                return
-            if first(faults, FaultKind.LISTEN_KEY_EXPIRED) and s.key is not None:
-                self._expire(s.key)
-                continue
-            if first(faults, FaultKind.STREAM_STALL):
-                continue
-            bad = first(faults, FaultKind.STREAM_MALFORMED)
-            if bad is not None:
-                text = malformed(text, bad.body or "json")
-            if first(faults, FaultKind.STREAM_OUT_OF_ORDER) and s.held is None:
-                s.held = text
-                continue
-            await self._send(s, text)
-            if first(faults, FaultKind.STREAM_DUPLICATE):
-                await self._send(s, text)
-            if s.held is not None:
-                held, s.held = s.held, None
-                await self._send(s, held)
-
-    async def _send(self, s: _Socket, text: str) -> None:
-        try:
-            await s.ws.send_str(text)
-        except (ConnectionError, RuntimeError):
-            return
-        self.sent.append((s.account, text))
-
-
 def _names(stream: str, symbol: str) -> bool:
     """Whether ``stream`` carries ``symbol``'s mark."""
     return stream.startswith("!") or stream.split("@")[0] == symbol.lower()
@@ -471,5 +517,5 @@ def point_ws(exchange: Any, base_url: str) -> Any:
     return exchange
 
 
-__all__ = ["StreamFace", "ListenKeys", "ListenKey", "ListenKeyError", "LISTEN_KEY_MS", "mark_price_update",
+__all__ = ["StreamFace", "PushFace", "ListenKeys", "ListenKey", "ListenKeyError", "LISTEN_KEY_MS", "mark_price_update",
            "account_update", "order_trade_update", "malformed", "ws_urls", "point_ws", "UNKNOWN_EVENT"]

@@ -1,7 +1,9 @@
 """The private stream end to end: the real :class:`CcxtAdapter`, built as the runner's bootstrap
 builds it from an Accounts entry with a ``stream`` block, against the simulated exchange's
-websocket face (``ccxt.pro.binanceusdm`` over ``/private/ws`` and ``/market/ws``), with each of
-the face's stream faults.
+websocket faces (``ccxt.pro.binanceusdm`` over ``/private/ws`` and ``/market/ws``;
+``ccxt.pro.bybit`` over ``/v5/private`` and ``/v5/public/linear``), with each of the faces'
+stream faults. The cases that do not depend on a venue's protocol run over both (``venue``); a
+listen key and the array of every mark are Binance's alone.
 
 The engine runs on the wall clock (the stream's event times advance as a venue's do; a manual
 clock would stamp every mark push alike), marks pushed every 100 ms, ``stale_after`` 1 s.
@@ -17,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from adapters.simulated.faces.bybit import bybit_client
 from adapters.simulated.http import SimServer, binanceusdm_client, wall_clock
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import sim_account
@@ -27,6 +30,7 @@ from .sim_helpers import run
 
 DEADLINE_S = 10.0
 KEY = "binanceusdm/sim-main"
+VENUES = ("binanceusdm", "bybit")
 BTC_U = "BTC/USDT:USDT"
 FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
 
@@ -35,7 +39,8 @@ class Rig:
     """A server on the wall clock, the adapter of ``sim-main`` with a stream block, a REST
     client of the same account (the desk's bot), and the wakes the adapter called."""
 
-    def __init__(self, stale_after: str, reconcile_every: str):
+    def __init__(self, stale_after: str, reconcile_every: str, venue: str = "binanceusdm"):
+        self.venue, self.key = venue, f"{venue}/sim-main"
         self.engine = build("calm", wall_clock)
         for symbol, price in FLAT.items():
             self.engine.set_mark(symbol, price)
@@ -48,12 +53,12 @@ class Rig:
 
     async def __aenter__(self) -> "Rig":
         await self.server.start()
-        account = sim_account(self.server, "sim-main", "binanceusdm", stream={
+        account = sim_account(self.server, "sim-main", self.venue, stream={
             "enabled": True, "stale_after": self.stale_after, "reconcile_every": self.reconcile_every})
         self.adapters = ccxt_adapters([account], rate_limit=False)
-        self.adapter = self.adapters.by_key[KEY]
+        self.adapter = self.adapters.by_key[self.key]
         self.adapter.set_wake(self.wakes.append)
-        self.bot = binanceusdm_client(self.server, "sim-main")
+        self.bot = (bybit_client if self.venue == "bybit" else binanceusdm_client)(self.server, "sim-main")
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -106,9 +111,10 @@ def positions(snap: Any) -> dict:
     return {p.symbol: p.contracts * (1 if p.side == "long" else -1) for p in snap.positions}
 
 
-def rig(test, *, stale_after: str = "1s", reconcile_every: str = "30s", timeout: float = 40.0):
+def rig(test, *, stale_after: str = "1s", reconcile_every: str = "30s", timeout: float = 40.0,
+        venue: str = "binanceusdm"):
     async def go():
-        async with Rig(stale_after, reconcile_every) as r:
+        async with Rig(stale_after, reconcile_every, venue) as r:
             return await test(r)
     return run(go(), timeout)
 
@@ -116,7 +122,8 @@ def rig(test, *, stale_after: str = "1s", reconcile_every: str = "30s", timeout:
 # --- live ---------------------------------------------------------------------------------------------
 
 
-def test_live_stream_answers_snapshots_without_rest_and_as_the_engine_holds_them():
+@pytest.mark.parametrize("venue", VENUES)
+def test_live_stream_answers_snapshots_without_rest_and_as_the_engine_holds_them(venue):
     async def t(r: Rig):
         await r.live()
         snap = await r.from_stream()
@@ -125,17 +132,18 @@ def test_live_stream_answers_snapshots_without_rest_and_as_the_engine_holds_them
                                             + sum(p.unrealized_pnl for p in snap.positions))
         h = r.health
         assert (h.state, h.reason, h.reconnects, h.disagreements, h.reconciles) == ("live", None, 0, 0, 1)
-    rig(t)
+    rig(t, venue=venue)
 
 
-def test_a_fill_and_a_set_mark_reach_the_snapshot_from_the_stream_and_wake_the_runner():
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_fill_and_a_set_mark_reach_the_snapshot_from_the_stream_and_wake_the_runner(venue):
     async def t(r: Rig):
         await r.live()
         before = positions(await r.from_stream())[BTC_U]
         r.wakes.clear()
         await r.bot.create_order(BTC_U, "market", "buy", 0.01)
         await until(lambda: r.wakes, "a wake for the fill", DEADLINE_S)
-        assert set(r.wakes) == {KEY}
+        assert set(r.wakes) == {r.key}
         snap = await r.seen(lambda s: positions(s)[BTC_U] == pytest.approx(before + 0.01), "the fill")
         assert positions(snap)[BTC_U] == pytest.approx(before + 0.01) == r.truth()[BTC_U]
 
@@ -146,10 +154,11 @@ def test_a_fill_and_a_set_mark_reach_the_snapshot_from_the_stream_and_wake_the_r
         (btc,) = [p for p in snap.positions if p.symbol == BTC_U]
         assert btc.mark_price == 55_000.0
         assert btc.notional == pytest.approx(btc.contracts * 55_000.0)
-    rig(t)
+    rig(t, venue=venue)
 
 
-def test_fills_back_to_back_all_reach_the_state_before_any_reconcile():
+@pytest.mark.parametrize("venue", VENUES)
+def test_fills_back_to_back_all_reach_the_state_before_any_reconcile(venue):
     """Six fills sent at once (within the face's order rate): their frames come back to back,
     faster than a ccxt watch is awaited again; the stream's positions are the venue's without a
     REST read."""
@@ -163,7 +172,7 @@ def test_fills_back_to_back_all_reach_the_state_before_any_reconcile():
         assert r.health.reconciles == 1 and r.health.dropped == {}
         assert snap.equity == pytest.approx(r.engine.accounts["sim-main"].wallet
                                             + sum(p.unrealized_pnl for p in snap.positions), rel=1e-6)
-    rig(t)
+    rig(t, venue=venue)
 
 
 # --- faults -------------------------------------------------------------------------------------------
@@ -191,7 +200,8 @@ class States:
         self._task.cancel()
 
 
-def test_a_disconnect_is_down_then_reconnected_counted_and_read_over_rest_first():
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_disconnect_is_down_then_reconnected_counted_and_read_over_rest_first(venue):
     async def t(r: Rig):
         await r.live()
         with States(r) as states:
@@ -211,10 +221,11 @@ def test_a_disconnect_is_down_then_reconnected_counted_and_read_over_rest_first(
         again = await r.adapter.snapshot()  # the reconnect's reconcile: REST wins first
         assert again.fetch.calls > 0 and r.rest_reads() > before
         assert positions(await r.from_stream()) == pytest.approx(r.truth())
-    rig(t)
+    rig(t, venue=venue)
 
 
-def test_a_stall_is_stale_after_stale_after_read_over_rest_and_its_data_age_is_the_silence():
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_stall_is_stale_after_stale_after_read_over_rest_and_its_data_age_is_the_silence(venue):
     async def t(r: Rig):
         await r.live()
         r.server.faults.stream("stream_stall")  # every frame of every socket: open and silent
@@ -233,10 +244,11 @@ def test_a_stall_is_stale_after_stale_after_read_over_rest_and_its_data_age_is_t
         await until(lambda: r.health.state == "live", "the stream live again", DEADLINE_S)
         await r.adapter.snapshot()  # a reconnect's reconcile, if the stall outlived the connection
         assert positions(await r.from_stream()) == pytest.approx(r.truth())
-    rig(t)
+    rig(t, venue=venue)
 
 
-def test_a_stall_longer_than_three_stale_afters_reconnects_and_is_never_live_while_silent():
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_stall_longer_than_three_stale_afters_reconnects_and_is_never_live_while_silent(venue):
     async def t(r: Rig):
         await r.live()
         with States(r) as states:
@@ -248,7 +260,7 @@ def test_a_stall_longer_than_three_stale_afters_reconnects_and_is_never_live_whi
             await until(lambda: r.health.state == "live", "the stream live again", DEADLINE_S)
         assert silent[0] == ("live", None) and ("live", None) not in silent[1:], silent
         assert ("stale", "STREAM_STALE") in silent
-    rig(t)
+    rig(t, venue=venue)
 
 
 @pytest.mark.parametrize("kind,counted,least", [("stream_duplicate", "duplicate", 4),
@@ -279,8 +291,9 @@ def test_duplicate_and_out_of_order_marks_are_counted_and_never_corrupt_the_stat
     assert len(said) == 1, said  # once per kind and account
 
 
+@pytest.mark.parametrize("venue", VENUES)
 @pytest.mark.parametrize("body,kind", [("json", "malformed"), ("fields", "malformed"), ("event", "unknown")])
-def test_a_malformed_user_frame_is_counted_and_the_stream_reads_the_next_one(body, kind):
+def test_a_malformed_user_frame_is_counted_and_the_stream_reads_the_next_one(body, kind, venue):
     """Cut JSON stops ccxt's receive loop of its socket (the mark socket flows on, so the stream
     would look live while its user data is dead): the frame is dropped, counted, and the next
     fill still reaches the state."""
@@ -294,7 +307,7 @@ def test_a_malformed_user_frame_is_counted_and_the_stream_reads_the_next_one(bod
         snap = await r.seen(lambda s: positions(s)[BTC_U] == pytest.approx(before + 0.01), "the next fill")
         assert positions(snap) == pytest.approx(r.truth())
         assert r.health.state == "live" and r.health.reconnects == 0
-    rig(t)
+    rig(t, venue=venue)
 
 
 def test_an_expired_listen_key_is_down_then_reconnected_with_a_new_key():

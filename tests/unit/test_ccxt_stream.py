@@ -385,8 +385,9 @@ def test_every_mark_is_watched_once_flat_or_not_and_only_the_held_symbols_marks_
 
 
 @pytest.mark.parametrize("venue_id, spec, reason", [
-    ("bybit", {"enabled": True}, "STREAM_UNSUPPORTED"),
+    ("okx", {"enabled": True}, "STREAM_UNSUPPORTED"),
     ("okx", None, "STREAM_UNSUPPORTED"),
+    ("bybit", None, "STREAM_DISABLED"),
     ("binanceusdm", None, "STREAM_DISABLED"),
     ("binanceusdm", {"enabled": False}, "STREAM_DISABLED"),
 ])

@@ -173,16 +173,16 @@ def test_a_stream_that_never_came_live_is_warned_when_down_and_a_dialect_without
     caplog.set_level(logging.INFO, logger="killswitch.runner.streams")
     down = StreamingAdapter(StreamHealth("down", "LISTEN_KEY_EXPIRED", T0, None))
     off = StreamingAdapter(StreamHealth("off", "STREAM_UNSUPPORTED", T0, None))
-    watch = StreamWatch({"binanceusdm/main": down, "bybit/main": off}, clock=lambda: T0)
+    watch = StreamWatch({"binanceusdm/main": down, "okx/main": off}, clock=lambda: T0)
     watch.announce()
     for i in range(3):
         watch.observe(T0 + 5_000 * i)
     said = [(r.levelname, r.getMessage().split(";")[0]) for r in caplog.records]
     assert said == [
-        ("INFO", "STREAM_OFF: bybit/main: polls over REST at the policy interval (STREAM_UNSUPPORTED)"),
+        ("INFO", "STREAM_OFF: okx/main: polls over REST at the policy interval (STREAM_UNSUPPORTED)"),
         ("WARNING", "LISTEN_KEY_EXPIRED: binanceusdm/main: its stream is down (last message never)"),
     ]
-    assert watch.status()["bybit/main"]["degraded"] is False
+    assert watch.status()["okx/main"]["degraded"] is False
     assert watch.status()["binanceusdm/main"]["degraded"] is True
 
 

@@ -63,6 +63,16 @@ def test_sixty_binance_accounts_at_5s_are_fifteen_times_the_limit_and_streams_cu
     assert "at most 4 account(s) polled at 5s; streaming with reconcile every 30s: 10,803/min, at most 13" in text
 
 
+def test_a_bybit_stream_costs_its_reconcile_alone():
+    # no listen key to keep alive: a snapshot's five requests (wallet, positions and orders of USDT and USDC)
+    # every 30 s, against 5 × 12 polled at 5 s
+    cost = dialect_for("bybit").snapshot_cost("futures")
+    assert cost.streams and streaming_per_minute(cost, 30.0) == pytest.approx(5 * 2)
+    assert (cost.stream_open, cost.stream_keepalive) == (2.0, 0.0)  # ccxt's isUnifiedEnabled at each connect
+    load = venue_load("bybit", dialect_for("bybit").weight_limit, 5.0, [("b", cost, 30.0)])
+    assert load.accounts[0].streaming and load.per_minute == pytest.approx(5 * 2)
+
+
 def test_a_venue_without_streams_polls_an_account_that_asks_for_one():
     cost = dialect_for("hyperliquid").snapshot_cost("futures")
     load = venue_load("hyperliquid", dialect_for("hyperliquid").weight_limit, 5.0, [("h", cost, 30.0)])

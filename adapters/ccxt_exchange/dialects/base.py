@@ -53,6 +53,15 @@ DEFAULT_ORDER_RATE = 5.0
 MAX_PAGES = 50
 
 
+def has_field(row: Mapping[str, Any], spec: str) -> bool:
+    """Whether a stream frame's ``row`` has the field ``spec`` names (a number, ending ``#``)."""
+    key = spec.rstrip("#")
+    value = row.get(key)
+    if spec.endswith("#"):
+        return num(value) is not None
+    return value is not None and value != ""
+
+
 class Listed(NamedTuple):
     """One open order of a venue's lists."""
 
@@ -204,6 +213,15 @@ class Dialect:
     # Whether the adapter keeps this venue's accounts from ccxt's streaming API (``ccxt.pro``:
     # positions, balance, orders and marks watched, :mod:`..stream`); False: polled over REST
     streams: bool = False
+
+    # the streaming client's method that reads a raw order row of the stream
+    stream_order_parser: str = "parse_ws_order"
+
+    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
+        """The streaming client's watch that subscribes the marks of ``held`` (the symbols of
+        the positions held), awaited again when they change; its frames are read raw (``marks``
+        of :meth:`stream_message`). The default: every symbol's mark (``watch_mark_prices``)."""
+        return client.watch_mark_prices()
 
     def stream_message(self, message: Any) -> str:
         """What one raw message of the venue's private or public stream is, before ccxt reads it:

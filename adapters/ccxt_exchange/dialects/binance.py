@@ -24,7 +24,8 @@ from killswitch.weights import PER_IP, Read, WeightLimit
 
 from ..parsing import BadData, BadField, num
 from ..streamstate import StreamEvent
-from .base import DEFAULT_ORDER_RATE, Call, Countdown, Dialect, Listed, Reads, bad_field, read, unknown_value
+from .base import (DEFAULT_ORDER_RATE, Call, Countdown, Dialect, Listed, Reads, bad_field, has_field, read,
+                   unknown_value)
 
 # The order types each list documents (``type`` of openOrders, ``orderType`` of openAlgoOrders),
 # as ccxt's parse_order_type_by_market reads them; any other value fails the snapshot
@@ -304,14 +305,7 @@ def _number(value: Any) -> float:
     return n
 
 
-def _has(row: Mapping[str, Any], spec: str) -> bool:
-    """Whether ``row`` has the field ``spec`` names (a number, ending ``#``)."""
-    key = spec.rstrip("#")
-    value = row.get(key)
-    if spec.endswith("#"):
-        return num(value) is not None
-    return value is not None and value != ""
-
+_has = has_field
 
 def _info(order: Any) -> Mapping[str, Any]:
     """The venue's own row of ccxt's order (its ``info``)."""

@@ -20,18 +20,27 @@ What it owns
     Cancels need no parameter of their kind: ``/v5/order/cancel`` takes any order's id and
     ``/v5/order/cancel-all`` of a symbol cancels every kind when no ``orderFilter`` is given.
 
+    The private stream (v5 ``/v5/private``: ``position``, ``order``, ``wallet``; ``execution``
+    read by ccxt alone) and the marks of the linear tickers (``/v5/public/linear``,
+    ``tickers.<SYMBOL>``) as stream events (:func:`stream_message`,
+    :func:`stream_events`, :meth:`BybitDialect.watch_marks`).
+
 What it must not do
     import ccxt or hold account state (see :mod:`.base`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from killswitch.weights import PER_IP, Read, WeightLimit
 
-from .base import Call, Countdown, Dialect, Has, Listed, Reads, clamp_seconds, read_pages, unknown_value
+from ..parsing import num
+from ..streamstate import StreamEvent
+from .base import (Call, Countdown, Dialect, Has, Listed, Reads, clamp_seconds, has_field, read_pages,
+                   unknown_value)
 
 DCP_RANGE = (3, 300)  # seconds
 
@@ -58,6 +67,102 @@ STOP_ORDER_KINDS: Mapping[str, str] = {
     "TrailingStop": "trailing",
     "OcoOrder": "oco",
 }
+
+
+# The private topics the stream reads, and the fields (a number: ``#``) each row must carry;
+# ``execution`` (fills) is ccxt's alone: a fill reaches the state by its order and position.
+STREAM_TOPICS: Mapping[str, tuple[str, ...]] = {
+    "position": ("symbol", "size#", "positionIdx#"),
+    "order": ("symbol", "orderId", "orderStatus", "side"),
+    "wallet": ("coin",),
+    "execution": (),
+}
+TICKERS = "tickers."
+LEG_OF_IDX: Mapping[str, str] = {"0": "BOTH", "1": "LONG", "2": "SHORT"}
+# the linear ticker a flat account's stream watches: Bybit's private topics are silent while
+# nothing happens, and a silent stream is blind, so one ticker (pushed every 100 ms) says the
+# connection delivers
+HEARTBEAT_SYMBOL = "BTC/USDT:USDT"
+
+
+_has = has_field
+
+def stream_message(message: Any) -> str:
+    """What a Bybit v5 frame is (see :meth:`.base.Dialect.stream_message`): an answer of the
+    connection (``op``: auth, subscribe, pong; no ``topic``), ``marks`` (a ``tickers.*``
+    snapshot or delta: a delta carries only what changed, its mark perhaps not), ``ok`` (a
+    private topic whose rows carry what is read of them), ``malformed`` (a private topic without
+    its ``data`` rows or their fields, a ticker without its ``data``) or ``unknown`` (any other
+    topic). Bybit has no listen key: never ``expired``."""
+    if not isinstance(message, Mapping):
+        return "malformed"
+    topic = message.get("topic")
+    if topic is None:
+        return "answer" if "op" in message or "success" in message or "ret_msg" in message else "unknown"
+    if not isinstance(topic, str):
+        return "malformed"
+    if topic.startswith(TICKERS):
+        data = message.get("data")
+        ok = isinstance(data, Mapping) and _has(data, "symbol") and num(message.get("ts")) is not None
+        return "marks" if ok else "malformed"
+    fields = STREAM_TOPICS.get(topic)
+    if fields is None:
+        return "unknown"
+    rows = message.get("data")
+    if not isinstance(rows, list) or num(message.get("creationTime")) is None:
+        return "malformed"
+    if not all(isinstance(r, Mapping) and all(_has(r, f) for f in fields) for r in rows):
+        return "malformed"
+    if topic == "wallet":
+        coins = [c for r in rows for c in (r.get("coin") or ())]
+        if not all(isinstance(c, Mapping) and _has(c, "coin") and _has(c, "walletBalance#") for c in coins):
+            return "malformed"
+    return "ok"
+
+
+def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
+                  held: Optional[Container[str]] = None) -> list[StreamEvent]:
+    """The events of a classified Bybit frame: each ``position`` row (keyed by its symbol and
+    ``positionIdx``: the leg, ``side`` Buy/Sell/"" and ``size``, ``entryPrice``), the
+    ``wallet``'s coins (keyed by the account: each coin's ``walletBalance``), each ``order`` row
+    (keyed by its id, read by ccxt's ``parse_order``) and a ticker's ``markPrice`` (keyed by
+    its symbol; of a held symbol only when ``held`` is given), each at the message's
+    ``creationTime`` (a ticker's ``ts``)."""
+    if not isinstance(message, Mapping):
+        return []
+    topic = message.get("topic")
+    if isinstance(topic, str) and topic.startswith(TICKERS):
+        data = message["data"]
+        mark = num(data.get("markPrice"))
+        symbol = symbol_of(str(data["symbol"]))
+        if mark is None or (held is not None and symbol not in held):
+            return []
+        return [StreamEvent(("mark", symbol), int(num(message["ts"]) or 0), data, marks=((symbol, mark),))]
+    at = num(message.get("creationTime"))
+    if at is None:
+        return []
+    rows = message.get("data") or []
+    if topic == "position":
+        out = []
+        for row in rows:
+            size, leg = num(row["size"]) or 0.0, LEG_OF_IDX.get(str(row["positionIdx"]), "BOTH")
+            raw_side = row.get("side")
+            side = "long" if raw_side == "Buy" else "short" if raw_side == "Sell" else None
+            if leg in ("LONG", "SHORT") and size:
+                side = leg.lower()
+            entry = num(row.get("entryPrice")) or num(row.get("avgPrice")) or None
+            symbol = symbol_of(str(row["symbol"]))
+            out.append(StreamEvent(("position", symbol, leg), int(at), row,
+                                   positions=((symbol, leg, side, abs(size), entry),)))
+        return out
+    if topic == "wallet":
+        wallets = tuple((str(c["coin"]), float(num(c["walletBalance"]) or 0.0))
+                        for r in rows for c in (r.get("coin") or ()))
+        return [StreamEvent(("wallet",), int(at), rows, wallets=wallets)]
+    if topic == "order":
+        return [StreamEvent(("order", str(row["orderId"])), int(at), row,
+                            orders=((str(row["orderId"]), ccxt_order(dict(row))),)) for row in rows]
+    return []
 
 
 def next_cursor(page: list) -> Optional[dict]:
@@ -137,6 +242,33 @@ class BybitDialect(Dialect):
         600, 5.0, "requests", PER_IP, "https://bybit-exchange.github.io/docs/v5/rate-limit", counts_requests=True,
         endpoint_limits={"GET /v5/account/wallet-balance": (50, 1.0), POSITIONS_ENDPOINT: (50, 1.0),
                          ORDERS_ENDPOINT: (50, 1.0)})
+
+    # Streams: ccxt.pro's bybit (positions, orders, balance on /v5/private; marks on the linear
+    # tickers). Bybit counts requests per IP and UID: a stream has no listen key to keep alive,
+    # so it costs the reconcile's snapshot and, at each connect, the two requests of ccxt's
+    # isUnifiedEnabled (GET /v5/user/query-api and /v5/account/info) — once, not a rate.
+    streams: bool = True
+    stream_open_weight: float = 2.0
+    stream_keepalive_weight: float = 0.0
+    stream_order_parser: str = "parse_order"  # ccxt.pro's bybit reads order rows with its REST parser
+
+    def stream_message(self, message: Any) -> str:
+        return stream_message(message)
+
+    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
+                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
+        return stream_events(message, symbol_of, ccxt_order, held)
+
+    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
+        """The tickers of the symbols held (a flat account: :data:`HEARTBEAT_SYMBOL`'s, or the
+        first linear market's): Bybit has no stream of every symbol's mark, and watching every
+        ticker would be ten frames a second a symbol."""
+        symbols = sorted(held)
+        if not symbols:
+            markets = getattr(client, "markets", None) or {}
+            symbols = [HEARTBEAT_SYMBOL if HEARTBEAT_SYMBOL in markets else
+                       next((s for s, m in markets.items() if m.get("linear") and m.get("swap")), HEARTBEAT_SYMBOL)]
+        return client.watch_tickers(symbols)
 
     def snapshot_reads_for(self, settle_coins: tuple[str, ...]) -> tuple[Read, ...]:
         n = max(1, len(settle_coins))
