@@ -43,7 +43,7 @@ the stream faults) is served on the same app and port: ``POST/PUT/DELETE /fapi/v
 ``/ws``, ``/ws/<listenKey>`` and Binance's ``/private/ws``, ``/market/ws``, ``/public/ws``;
 :func:`binanceusdm_pro_client` builds a ``ccxt.pro.binanceusdm`` pointed at both faces.
 Bybit v5's websocket face (:mod:`.faces.bybit_stream`: ``/v5/private``, ``/v5/public/linear``)
-is served there too (:attr:`SimServer.bybit_stream`; :func:`.faces.bybit.bybit_pro_client`).
+is served there too (:attr:`SimServer.bybit_stream`; :func:`.faces.bybit_stream.bybit_pro_client`).
 
 Test harness endpoints (not part of the Binance API): ``POST /_sim/mark?symbol=&price=`` holds
 a market's mark at a price from now on; ``GET /_sim/state`` answers the engine's

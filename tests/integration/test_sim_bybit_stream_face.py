@@ -14,7 +14,8 @@ import aiohttp
 import ccxt
 import pytest
 
-from adapters.simulated.faces.bybit import bybit_client, bybit_pro_client
+from adapters.simulated.faces.bybit import bybit_client
+from adapters.simulated.faces.bybit_stream import bybit_pro_client
 from adapters.simulated.faces.bybit_stream import UNKNOWN_TOPIC
 from adapters.simulated.http import SimServer, wall_clock
 

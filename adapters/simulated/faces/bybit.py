@@ -912,26 +912,6 @@ def bybit_client(server: Any, account: str, *, strict: bool = True, **config: An
     return ex
 
 
-def bybit_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
-    """A ``ccxt.pro.bybit`` bound to ``server`` as ``account``: REST as :func:`bybit_client`,
-    streams at the server's ``/v5/private`` and ``/v5/public/linear`` (close it after use)."""
-    import ccxt.pro as ccxt_pro
-
-    from .bybit_stream import ws_urls
-
-    cfg = ccxt_config(server, account)
-    options = {**cfg["options"], **config.pop("options", {})}
-    ex = ccxt_pro.bybit({**cfg, **config, "options": options})
-    ex.has = {**ex.has, "fetchCurrencies": False}
-    point_ccxt(ex, server.base_url)
-    ex.urls["api"]["ws"] = ws_urls(server.base_url)
-    if strict:
-        from ...ccxt_exchange import strict_json
-
-        strict_json(ex)
-    return ex
-
-
 def bybit_account(server: Any, account: str, *, key_env: str = "KS_SIM_BYBIT_KEY",
                   secret_env: str = "KS_SIM_BYBIT_SECRET", **fields: Any) -> Any:
     """An Accounts-document :class:`~killswitch.policy.model.Account` of venue ``bybit`` whose
@@ -951,4 +931,4 @@ def bybit_account(server: Any, account: str, *, key_env: str = "KS_SIM_BYBIT_KEY
 
 
 __all__ = ["PREFIXES", "ROUTES", "RET_CODES", "CCXT_OPTIONS", "handle", "envelope", "point_ccxt", "ccxt_config",
-           "bybit_client", "bybit_pro_client", "bybit_account"]
+           "bybit_client", "bybit_account"]

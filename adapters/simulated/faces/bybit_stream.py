@@ -49,7 +49,7 @@ from aiohttp import web
 from ..changes import AccountChanged, Change, LegState, MarkSet, OrderChanged
 from ..numbers import digits as _digits, fixed as _f, money_text as _money
 from ..stream import PushFace, _Socket
-from .bybit import IDX_OF_LEG, _Face
+from .bybit import IDX_OF_LEG, _Face, ccxt_config, point_ccxt
 
 PRIVATE_TOPICS = ("position", "order", "execution", "wallet")
 TICKERS = "tickers."
@@ -321,4 +321,22 @@ def ws_urls(base_url: str) -> dict[str, Any]:
     return {"public": public, "private": private}
 
 
-__all__ = ["BybitStreamFace", "PRIVATE_TOPICS", "UNKNOWN_TOPIC", "ws_urls"]
+def bybit_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
+    """A ``ccxt.pro.bybit`` bound to ``server`` as ``account``: REST as :func:`bybit_client`,
+    streams at the server's ``/v5/private`` and ``/v5/public/linear`` (close it after use)."""
+    import ccxt.pro as ccxt_pro
+
+    cfg = ccxt_config(server, account)
+    options = {**cfg["options"], **config.pop("options", {})}
+    ex = ccxt_pro.bybit({**cfg, **config, "options": options})
+    ex.has = {**ex.has, "fetchCurrencies": False}
+    point_ccxt(ex, server.base_url)
+    ex.urls["api"]["ws"] = ws_urls(server.base_url)
+    if strict:
+        from ...ccxt_exchange import strict_json
+
+        strict_json(ex)
+    return ex
+
+
+__all__ = ["BybitStreamFace", "PRIVATE_TOPICS", "UNKNOWN_TOPIC", "bybit_pro_client", "ws_urls"]
