@@ -146,4 +146,21 @@ def wide_book(n: int, clock: Clock, *, seed: int = 0, t0: Optional[int] = None, 
     return ex
 
 
-__all__ = ["Scenario", "SCENARIOS", "build", "wide_book", "MARKETS", "MAIN", "HEDGE", "ENTRY"]
+def many_accounts(n: int, clock: Clock, *, seed: int = 0, t0: Optional[int] = None, **engine_kwargs) -> SimExchange:
+    """The calm scenario's markets with ``n`` one-way accounts ``sim-0``… ``sim-{n-1}`` (keys
+    ``sim-<i>-key`` / ``sim-<i>-secret``, a 1M wallet), each long 5 BTC and 100 ETH at the entry
+    prices: a firm of several desks on one simulator."""
+    if n < 1:
+        raise ValueError("many_accounts needs at least one account")
+    sc = SCENARIOS["calm"]
+    accounts = [AccountSpec(f"sim-{i}", f"sim-{i}-key", f"sim-{i}-secret", wallet=1_000_000.0, leverage=10)
+                for i in range(n)]
+    ex = SimExchange(clock, seed=seed, markets=sc.markets, accounts=accounts, paths=sc.paths(seed), t0=t0,
+                     **engine_kwargs)
+    for a in accounts:
+        ex.open_position(a.name, "BTCUSDT", "long", 5.0, ENTRY["BTCUSDT"])
+        ex.open_position(a.name, "ETHUSDT", "long", 100.0, ENTRY["ETHUSDT"])
+    return ex
+
+
+__all__ = ["Scenario", "SCENARIOS", "build", "wide_book", "many_accounts", "MARKETS", "MAIN", "HEDGE", "ENTRY"]
