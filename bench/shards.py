@@ -24,9 +24,9 @@ d. PostgreSQL's cost of the facts per tick: each leader's last publish (rows, ms
    ``bench/firm_facts.py``'s measure at 10 to 1,000 accounts a shard (rows, bytes, WAL, ms).
 
 Start-up (every leader ready, the firm policy armed) and each leader's mean tick time are
-printed too: they say whether the machine holds the layout. ``--quick``: 2 shards' worth of
-trials fewer and 10 accounts a shard. Printed with the machine, load and layout; asserts
-nothing; never a test.
+printed too: they say whether the machine holds the layout. ``--quick``: 10 accounts a shard,
+3 breach trials, one takeover and one shard stopped (else 250, 10, 3 and 3). Printed with the
+machine, load and layout; asserts nothing; never a test.
 
     .venv/bin/python bench/shards.py [--quick] [--shards 4] [--accounts 250] [--trials 10]
 """
