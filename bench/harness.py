@@ -194,13 +194,16 @@ def get_json(url: str, timeout: float = 5.0, token: Optional[str] = None) -> dic
 
 class Sim:
     """The simulated exchange (calm scenario) as its own process on 127.0.0.1; with ``positions``,
-    a calm book of that many positions in ``sim-main`` instead (``serve --positions``). Its
+    a calm book of that many positions in ``sim-main`` instead (``serve --positions``); with
+    ``accounts``, that many accounts ``sim-0``… (``serve --accounts``). Its
     output goes to ``<name>.log`` under ``work``."""
 
-    def __init__(self, work: Path, scenario: str = "calm", *, positions: int = 0, name: str = "sim"):
+    def __init__(self, work: Path, scenario: str = "calm", *, positions: int = 0, accounts: int = 0,
+                 name: str = "sim"):
         self.port = free_port()
         self.log = open(work / f"{name}.log", "w")
-        book = ["--positions", str(positions)] if positions else ["--scenario", scenario]
+        book = (["--positions", str(positions)] if positions else ["--accounts", str(accounts)] if accounts
+                else ["--scenario", scenario])
         self.proc = subprocess.Popen([str(PYTHON), "-m", "adapters.simulated", "serve", *book,
                                       "--port", str(self.port)], stdout=self.log, stderr=subprocess.STDOUT)
         if not wait_until(lambda: listening(self.port), 60):
@@ -266,7 +269,7 @@ class Pg:
 
     USER = "ksci"
 
-    def __init__(self):
+    def __init__(self, max_connections: int = 50):
         initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
         self.pg_ctl = pg_ctl
         self.user = self._user()
@@ -279,7 +282,8 @@ class Pg:
                   "--no-sync")
         # fsync stays on: the figures are those of a durable server, as in production
         self._run(pg_ctl, "-D", str(self.data), "-l", str(self.base / "server.log"), "-w", "-t", "60", "-o",
-                  f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=50", "start")
+                  f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections={max_connections}",
+                  "start")
         import psycopg
 
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:

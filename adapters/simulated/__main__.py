@@ -13,7 +13,8 @@ For test harnesses: ``--time-scale X`` runs the scenario's clock X times faster 
 clock from the start (request timestamps are still checked against the wall clock), and the
 server answers ``GET /_sim/state`` with the engine's ``dump_state()`` — a read-only harness
 endpoint on loopback, not part of the Binance API. ``--positions N`` serves a calm book of N
-positions on N markets in ``sim-main`` instead of a named scenario (:func:`.scenarios.wide_book`).
+positions on N markets in ``sim-main`` instead of a named scenario (:func:`.scenarios.wide_book`);
+``--accounts N`` the calm markets with N accounts ``sim-0``… (:func:`.scenarios.many_accounts`).
 
 Owns only the command line; it must not listen beyond loopback.
 """
@@ -26,7 +27,7 @@ import json
 import sys
 
 from .faults import FaultPlan
-from .scenarios import SCENARIOS, build, wide_book
+from .scenarios import SCENARIOS, build, many_accounts, wide_book
 
 
 async def _serve(args) -> int:
@@ -37,6 +38,8 @@ async def _serve(args) -> int:
     clock = wall_clock if args.time_scale == 1.0 else ScaledClock(args.time_scale)
     if args.positions:
         engine = wide_book(args.positions, clock, seed=args.seed, faults=faults)
+    elif args.accounts:
+        engine = many_accounts(args.accounts, clock, seed=args.seed, faults=faults)
     else:
         engine = build(args.scenario, clock, seed=args.seed, faults=faults)
     server = SimServer(engine, port=args.port, auth_clock=wall_clock, admin_state=True)
@@ -72,6 +75,8 @@ def main(argv: list[str]) -> int:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--positions", type=int, default=0,
                    help="serve a calm book of this many positions (one per market) instead of the scenario's")
+    s.add_argument("--accounts", type=int, default=0,
+                   help="serve the calm markets with this many one-way accounts sim-0… instead of the scenario's")
     s.add_argument("--faults", help="a JSON file: a list of fault rules (FaultPlan.from_dicts)")
     s.add_argument("--time-scale", type=float, default=1.0,
                    help="the scenario clock runs this many times faster than the wall clock (test harnesses)")

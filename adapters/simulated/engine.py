@@ -355,6 +355,13 @@ class SimExchange:
         self._apply(a, m, leg, signed, entry, now)
         self._account_changed(a, "ADJUSTMENT", [(m.symbol, ps)], now)
 
+    def set_wallet(self, account: str, wallet: float) -> None:
+        """Set the futures wallet (a harness's setup, like :meth:`open_position`)."""
+        a = self._acct(account)
+        a.wallet = float(wallet)
+        a.rev += 1  # the views' book holds the wallet
+        self._account_changed(a, "ADJUSTMENT", [], self.now())
+
     def hide_from_next_query(self, account: str, order_id: int) -> None:
         """The next ``get_order`` or ``open_orders`` of this account does not show the order (once)."""
         self._acct(account).hidden.add(int(order_id))

@@ -117,6 +117,8 @@ DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)  # what GET /fapi/v1/depth accept
 # test harness only (see the module docstring): the engine's dump_state, read-only
 ADMIN_STATE_PATH = "/_sim/state"
 ADMIN_MARK_PATH = "/_sim/mark"  # POST ?symbol=BTCUSDT&price=50000: hold that mark from now on
+# POST ?account=sim-0&wallet=1000000&legs=BTCUSDT:long:5:60000,...: the wallet set, those positions seeded
+ADMIN_SEED_PATH = "/_sim/seed"
 
 # ccxt binanceusdm ``urls['api']`` entries served here, and the path prefix of each
 CCXT_API_PATHS = {
@@ -255,6 +257,13 @@ class SimServer:
         if self.admin_state and path == ADMIN_MARK_PATH and method == "POST":  # a test moves a market
             q = request.rel_url.query
             self.engine.set_mark(q["symbol"], float(q["price"]))
+            return web.Response(status=200, text="{}", content_type="application/json")
+        if self.admin_state and path == ADMIN_SEED_PATH and method == "POST":  # a bench seeds a book again
+            q = request.rel_url.query
+            self.engine.set_wallet(q["account"], float(q["wallet"]))
+            for leg in filter(None, q.get("legs", "").split(",")):
+                symbol, side, amount, entry = leg.split(":")
+                self.engine.open_position(q["account"], symbol, side, float(amount), float(entry))
             return web.Response(status=200, text="{}", content_type="application/json")
         face = face_for(path)
         if face is not None:  # another venue's dialect (faces/): Bybit, OKX, Hyperliquid

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .engine import AccountSpec, Clock, MarketSpec, SimExchange
+from .engine import AccountSpec, Clock, MarketSpec, RateLimits, SimExchange
 from .paths import Flat, Noisy, PricePath, flash_crash, grind, short_squeeze, slow_bleed
 
 MARKETS = (
@@ -146,4 +146,24 @@ def wide_book(n: int, clock: Clock, *, seed: int = 0, t0: Optional[int] = None, 
     return ex
 
 
-__all__ = ["Scenario", "SCENARIOS", "build", "wide_book", "MARKETS", "MAIN", "HEDGE", "ENTRY"]
+def many_accounts(n: int, clock: Clock, *, seed: int = 0, t0: Optional[int] = None, **engine_kwargs) -> SimExchange:
+    """The calm scenario's markets with ``n`` one-way accounts ``sim-0``… ``sim-{n-1}`` (keys
+    ``sim-<i>-key`` / ``sim-<i>-secret``, a 1M wallet), each long 5 BTC and 100 ETH at the entry
+    prices: a firm of several desks on one simulator. Its per-account rate limits are lifted
+    (unless ``rate_limits`` is given): a bench reads one simulated account through many of its
+    accounts, whose weight together is no real account's."""
+    if n < 1:
+        raise ValueError("many_accounts needs at least one account")
+    engine_kwargs.setdefault("rate_limits", RateLimits(orders_per_second=100_000, weight_per_minute=10**9))
+    sc = SCENARIOS["calm"]
+    accounts = [AccountSpec(f"sim-{i}", f"sim-{i}-key", f"sim-{i}-secret", wallet=1_000_000.0, leverage=10)
+                for i in range(n)]
+    ex = SimExchange(clock, seed=seed, markets=sc.markets, accounts=accounts, paths=sc.paths(seed), t0=t0,
+                     **engine_kwargs)
+    for a in accounts:
+        ex.open_position(a.name, "BTCUSDT", "long", 5.0, ENTRY["BTCUSDT"])
+        ex.open_position(a.name, "ETHUSDT", "long", 100.0, ENTRY["ETHUSDT"])
+    return ex
+
+
+__all__ = ["Scenario", "SCENARIOS", "build", "wide_book", "many_accounts", "MARKETS", "MAIN", "HEDGE", "ENTRY"]

@@ -13,7 +13,13 @@ What it owns:
 * :func:`targets` — what one shard acts on for a directive: the scope itself when the shard's
   part of it is the whole of what that name means at the shard (``global``, a venue all of whose
   accounts there are in the directive), else each of its accounts the directive spans; nothing
-  when it spans none of them.
+  when it spans none of them;
+* :func:`locks_in_force` and :func:`inherited` — what a shard running for the first time takes
+  up of the directives written before it: the locks still in force (a firm policy's lock not
+  lifted by that policy's unlock of its scope, an operator's lock not lifted by an unlock of its
+  scope, neither past its TTL), spanning the accounts their scope spans now; never a close
+  (an old close is not the firm's present will: a firm policy still in breach closes again
+  through its stage).
 
 Pure: no I/O, no clock.
 """
@@ -104,3 +110,47 @@ def targets(directive: Directive, mine: Iterable[str]) -> list[str]:
     if at_venue and set(at_venue) <= set(spans) and "/" not in venue and venue != "global":
         return [venue]
     return spans
+
+
+def _hold(d: Directive) -> tuple[str, ...]:
+    # what lifts a lock: a firm policy's unlock of that policy's lock of the scope (its reset); an
+    # operator's unlock of the scope (as a shard's unlock_scope lifts the operator's lock of exactly it)
+    if d.payload.get("source") == "policy":
+        return ("policy", str(d.payload.get("policy")), d.scope)
+    return ("operator", d.scope)
+
+
+def _expires_ms(d: Directive) -> int | None:
+    ttl_ms = d.payload.get("ttl_ms")
+    if ttl_ms is None and d.payload.get("ttl_s") is not None:
+        ttl_ms = float(d.payload["ttl_s"]) * 1000
+    return None if ttl_ms is None else d.created_ms + int(ttl_ms)
+
+
+def locks_in_force(directives: Iterable[Directive], now_ms: int) -> list[Directive]:
+    """The lock directives of ``directives`` still in force at ``now_ms`` (see the module doc),
+    the latest of each hold, in id order."""
+    held: dict[tuple[str, ...], Directive] = {}
+    for d in sorted(directives, key=lambda x: x.id or 0):
+        if d.kind == LOCK:
+            held[_hold(d)] = d  # a later lock of the same hold replaces it (a deeper stage, a new mode)
+        elif d.kind == UNLOCK:
+            held.pop(_hold(d), None)
+    return sorted((d for d in held.values() if (_expires_ms(d) or now_ms + 1) > now_ms), key=lambda x: x.id or 0)
+
+
+def inherited(d: Directive, now_ms: int, spans_now: Sequence[str]) -> Directive | None:
+    """Lock ``d`` as a shard starting at ``now_ms`` applies it: its TTL what remains of it (None
+    when lapsed), its accounts those it spanned and those its scope spans now (``spans_now``: a
+    shard new to the firm has accounts the lock's writer did not know)."""
+    expires = _expires_ms(d)
+    if expires is not None and expires <= now_ms:
+        return None
+    payload = dict(d.payload)
+    payload["accounts"] = sorted(set(d.accounts) | set(spans_now))
+    if expires is not None:
+        if "ttl_ms" in payload and payload["ttl_ms"] is not None:
+            payload["ttl_ms"] = expires - now_ms
+        else:
+            payload["ttl_s"] = (expires - now_ms) / 1000
+    return Directive(d.kind, d.scope, payload, d.decision_id, d.actor, d.id, d.created_ms)

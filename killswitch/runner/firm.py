@@ -57,6 +57,7 @@ class FirmLink:
         self.schemas = {s: shard_schema(s) for s in start.assignment}
         self.graph = DecisionGraph.build([], None)
         self.applier = DirectiveApplier(runner, firm, start.name, start.schema, self.clock, echo, err)
+        self.applier.spans_now = self._spans_now
         self.listener: Optional[Listener] = None
         self.firm_token: Optional[int] = None  # the firm lease's token while this runner holds it
         self.state: Optional[State] = None
@@ -80,6 +81,16 @@ class FirmLink:
         if not refused:
             self.graph = local_graph(graph, got.firm)
         return refused
+
+    def _spans_now(self, d: Directive) -> list[str]:
+        """The accounts lock ``d``'s scope spans under this configuration (a firm policy's scope
+        as its selector selects them now; an operator's firm-wide scope)."""
+        from ..firm.directives import scope_accounts
+
+        if d.payload.get("source") == "policy":
+            node = next((p for p in self.graph.policies if p.name == d.payload.get("policy")), None)
+            return [] if node is None else scope_accounts(node, d.scope, self.start.declared)
+        return firm_scope(d.scope, self.start.assignment, self.start.declared) or []
 
     # --- life -------------------------------------------------------------------------------------
 

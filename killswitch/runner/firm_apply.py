@@ -12,7 +12,10 @@ What it owns:
   until the firm's reset lifts it; an operator's unlock of it is refused ``POLICY_LOCK``), an
   operator's firm-wide lock as an operator lock, a close through the manual close (previewed,
   then sent, journaled in the shard's own journal). A directive claimed and never marked
-  applied (the runner stopped between) is applied again by the next leader;
+  applied (the runner stopped between) is applied again by the next leader. A shard's first run
+  skips the directives written before it, except the firm's locks then in force
+  (:func:`killswitch.firm.directives.locks_in_force`), which its first leader applies before
+  anything newer — a shard that joins the firm during a firm-wide halt starts halted;
 * :func:`firm_scope` — whether a scope an operator names is firm-wide: ``global``, or a venue
   whose accounts are in more than one shard;
 * :class:`Listener` — the ``LISTEN`` connection, on a thread of its own, reconnecting.
@@ -27,7 +30,8 @@ import logging
 import threading
 from typing import Any, Callable, Optional, Sequence
 
-from ..firm.directives import CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, RESET, UNLOCK, Directive, targets
+from ..firm.directives import (CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, RESET, UNLOCK, Directive, inherited, locks_in_force,
+                               targets)
 from ..policy.model import Account
 from ..state.store import FencedError, StoreError
 from .view import ChangeResult
@@ -64,10 +68,14 @@ class DirectiveApplier:
         self._retaken: Optional[int] = None  # the token under which unfinished claims were taken up
         # ends the wait between ticks: a close is taken up by the next tick, which need not wait its interval
         self.wake: Callable[[], None] = lambda: None
+        # the accounts a lock's scope spans under today's configuration (set by the firm link)
+        self.spans_now: Callable[[Directive], list[str]] = lambda d: []
 
     async def start(self) -> None:
         last = await asyncio.to_thread(self.firm.last_directive_id)
-        self.after_id = await asyncio.to_thread(self.firm.ensure_applied, self.schema, last, self.clock())
+        now = self.clock()
+        self.after_id = await asyncio.to_thread(self.firm.ensure_applied, self.schema, last, now,
+                                                lambda old: [d.id for d in locks_in_force(old, now)])
 
     @property
     def mine(self) -> list[str]:
@@ -85,11 +93,13 @@ class DirectiveApplier:
             done = 0
             try:
                 if self._retaken != fence:
+                    for did in await asyncio.to_thread(self.firm.inherited, self.schema):
+                        done += await self._inherit(did, fence)
                     for did in await asyncio.to_thread(self.firm.unfinished, self.schema):
                         d = await asyncio.to_thread(self.firm.directive, did)
                         if d is not None and await asyncio.to_thread(self.firm.reclaim, self.schema, fence, did,
                                                                      self.clock()):
-                            done += await self._apply(d, fence, again=True)
+                            done += await self._apply(d, fence, again="again: its application was not recorded")
                     self._retaken = fence
                 for d in await asyncio.to_thread(self.firm.directives_after, self.after_id):
                     assert d.id is not None
@@ -102,7 +112,20 @@ class DirectiveApplier:
                 self.err(f"ksctl run: FIRM_DIRECTIVES_UNREAD: {e}; read again at the next tick")
             return done
 
-    async def _apply(self, d: Directive, fence: int, again: bool = False) -> int:
+    async def _inherit(self, did: int, fence: int) -> int:
+        """A lock in force at the shard's first run, applied by its first leader (what remains of
+        its TTL; the accounts its scope spans now)."""
+        d = await asyncio.to_thread(self.firm.directive, did)
+        if d is None or not await asyncio.to_thread(self.firm.reclaim, self.schema, fence, did, self.clock()):
+            return 0
+        now = self.clock()
+        lock = inherited(d, now, self.spans_now(d))
+        if lock is None:
+            await asyncio.to_thread(self.firm.applied, self.schema, fence, did, "its TTL lapsed", now)
+            return 0
+        return await self._apply(lock, fence, again="in force at the shard's first run")
+
+    async def _apply(self, d: Directive, fence: int, again: str = "") -> int:
         # a close is of accounts (the manual close takes an account or a policy's scope), a lock of the scope
         spots = [k for k in d.accounts if k in self.mine] if d.kind == CLOSE_ALL else targets(d, self.mine)
         outcomes = []
@@ -115,7 +138,7 @@ class DirectiveApplier:
         await asyncio.to_thread(self.firm.applied, self.schema, fence, d.id, text, self.clock())
         self.applied_total += 1
         self.echo(f"ksctl run: FIRM_DIRECTIVE {d.id} {d.kind} {d.scope} applied here: {text} (from {d.actor}"
-                  f"{'; again: its application was not recorded' if again else ''})")
+                  f"{'; ' + again if again else ''})")
         return 1
 
     async def _one(self, d: Directive, scope: str) -> str:

@@ -130,6 +130,9 @@ class FirmStore(FirmTables, PostgresStore):
         keys = tuple(sorted(accounts))
         row = ShardRow(name, digest, keys, now, holder)
         with self._tx(write=True) as cur:
+            # FOR UPDATE locks no row that is not there yet: two replicas of a new shard starting
+            # together would both insert (the second failing on the key); they take turns instead
+            self._q(cur, "SELECT pg_advisory_xact_lock(hashtext(?))", (f"firm_shard:{name}",))
             found = self._q(cur, "SELECT name, accounts_digest, accounts, registered_ms, holder FROM shard "
                                  "WHERE name = ? FOR UPDATE", (name,)).fetchone()
             previous = _row(found) if found else None

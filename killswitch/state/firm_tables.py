@@ -15,7 +15,8 @@ What it owns (a mixin of :class:`~.firm.FirmStore`, its SQL only):
 * ``firm_view`` — the holder's last evaluation as status shows it (fenced by the firm token);
 * ``shard_runner`` — every runner of every shard, leader or standby, and when it was last seen;
 * ``<shard schema>.firm_applied`` — the directives a shard claimed and applied, fenced by its
-  token, so that a restart or a takeover neither skips nor repeats one.
+  token, so that a restart or a takeover neither skips nor repeats one; and, from its first run,
+  the firm's locks then in force, which its first leader takes up.
 
 Must not: decide anything (the pure firm core and the runner do).
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..firm.directives import Directive
 from ..firm.facts import Fact, ShardLease
@@ -192,10 +193,13 @@ class FirmTables:
 
     # --- a shard's applied directives (in its own schema) ---------------------------------------
 
-    def ensure_applied(self, shard_schema: str, start_after: int, now: int) -> int:
+    def ensure_applied(self, shard_schema: str, start_after: int, now: int,
+                       inherit: Optional[Callable[[list[Directive]], Sequence[int]]] = None) -> int:
         """Create ``<shard schema>.firm_applied`` if missing — its first row the watermark
-        ``start_after`` (the directives written before the shard's first run are not its) — and
-        say the highest directive id it holds."""
+        ``start_after`` (the directives written before the shard's first run are not applied as
+        new) — and say the highest directive id it holds. At its creation, the ids ``inherit``
+        picks of the directives up to ``start_after`` (the firm's locks in force) are recorded
+        ``inherited``: the shard's first leader takes them up (:meth:`inherited`)."""
         with self._tx(write=True) as cur:
             self._q(cur, "SELECT pg_advisory_xact_lock(hashtext(?))", (f"firm_applied:{shard_schema}",))
             self._q(cur, f'CREATE SCHEMA IF NOT EXISTS "{shard_schema}"')
@@ -203,11 +207,26 @@ class FirmTables:
                          "KEY, state TEXT NOT NULL, outcome TEXT NOT NULL, fence BIGINT NOT NULL, ts_ms BIGINT "
                          "NOT NULL)")
             top = self._q(cur, f'SELECT MAX(directive_id) FROM "{shard_schema}".firm_applied').fetchone()[0]
-            if top is None:
-                self._q(cur, f'INSERT INTO "{shard_schema}".firm_applied VALUES (?, ?, ?, ?, ?)',
-                        (start_after, "start", "directives up to here predate the shard", 0, now))
-                return start_after
-            return int(top)
+            if top is not None:
+                return int(top)
+            if inherit is not None:
+                rows = self._q(cur, "SELECT id, decision_id, kind, scope, payload, created_ms, actor FROM directive "
+                                    "WHERE id <= ? ORDER BY id", (start_after,)).fetchall()
+                old = [Directive(r[2], r[3], json.loads(r[4]), r[1], r[6], int(r[0]), int(r[5])) for r in rows]
+                for did in inherit(old):
+                    self._q(cur, f'INSERT INTO "{shard_schema}".firm_applied VALUES (?, ?, ?, ?, ?)',
+                            (did, "inherited", "in force before the shard's first run", 0, now))
+            # (the last directive may be an inherited lock: its row is then the watermark)
+            self._q(cur, f'INSERT INTO "{shard_schema}".firm_applied VALUES (?, ?, ?, ?, ?) '
+                         "ON CONFLICT (directive_id) DO NOTHING",
+                    (start_after, "start", "directives up to here predate the shard", 0, now))
+            return start_after
+
+    def inherited(self, shard_schema: str) -> list[int]:
+        """The firm's locks in force at the shard's first run, not yet taken up by a leader of it."""
+        with self._tx(write=False) as cur:
+            return [int(r[0]) for r in self._q(cur, f'SELECT directive_id FROM "{shard_schema}".firm_applied '
+                                                    "WHERE state = 'inherited' ORDER BY directive_id").fetchall()]
 
     def claim_directive(self, shard_schema: str, fence: int, directive_id: int, now: int) -> bool:
         """Claim a directive for the shard (fenced by its token, :class:`FencedError` if stale):
@@ -238,8 +257,9 @@ class FirmTables:
             current = self._shard_fence(cur, shard_schema, lock=True)
             if current != fence:
                 raise FencedError(fence, current or 0)
-            return self._q(cur, f'UPDATE "{shard_schema}".firm_applied SET fence = ?, ts_ms = ? '
-                                "WHERE directive_id = ? AND state = 'claimed'",
+            return self._q(cur, f'UPDATE "{shard_schema}".firm_applied '
+                                "SET state = 'claimed', fence = ?, ts_ms = ? "
+                                "WHERE directive_id = ? AND state IN ('claimed', 'inherited')",
                            (fence, now, directive_id)).rowcount == 1
 
     def directive(self, directive_id: int) -> Optional[Directive]:

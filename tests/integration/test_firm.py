@@ -282,3 +282,45 @@ def test_a_killed_leaders_standby_takes_over_and_a_stopped_shard_is_not_seen(tmp
     assert "not seen: binanceusdm/sim-hedge" in status.stdout
     assert "Firm: shards and firm-wide policies" in console and "NOT PUBLISHING" in console
     assert "not seen: binanceusdm/sim-hedge" in console
+
+
+def test_a_shard_starting_for_the_first_time_during_a_firm_lock_starts_locked_and_sends_no_old_close(
+        tmp_path, pg_url):
+    sim = Sim(tmp_path, scenario="calm")
+    runners: list[subprocess.Popen] = []
+    api_a, api_b = free_port(), free_port()
+    try:
+        pol, acc = _files(tmp_path, sim.port)
+        runners.append(_run(tmp_path, pol, acc, pg_url, "desk-a", "a-0", api_a))
+        wait_for(lambda: _firm(api_a).get("firm_lease", {}).get("holder") == "a-0"
+                 or runners[0].poll() is not None, 60, "desk-a leading and holding the firm lease")
+        # before desk-b ever ran: an operator's firm-wide close (old: desk-b must not send it) and lock
+        got = _call("POST", f"http://127.0.0.1:{api_a}/v1/close", {"scope": "global", "reason": "drill",
+                                                                   "dry_run": False})
+        assert got["accepted"] and "written as directive" in got["reason"], got
+        got = _call("POST", f"http://127.0.0.1:{api_a}/v1/lock", {"scope": "global", "mode": "halted",
+                                                                  "reason": "firm halt"})
+        assert got["done"], got
+        wait_for(lambda: _journal(pg_url, "ks_shard_desk_a"), 15, "desk-a's close of its own account")
+        hedge = positions(sim.state(), "sim-hedge")
+        assert hedge
+
+        runners.append(_run(tmp_path, pol, acc, pg_url, "desk-b", "b-0", api_b))
+        wait_for(lambda: "applied here: global" in (tmp_path / "b-0.out").read_text()
+                 or runners[1].poll() is not None, 60, "desk-b to take up the lock in force")
+        refused = _call("POST", f"http://127.0.0.1:{api_b}/v1/check-order", ORDER_B, auth=False)
+        assert not refused["allow"] and "HALTED" in json.dumps(refused), refused
+        time.sleep(2)  # two of its ticks: an old close would have been sent by now
+        assert _journal(pg_url, "ks_shard_desk_b") == [] and positions(sim.state(), "sim-hedge") == hedge
+        # the inherited lock is the operator's: an operator's unlock of global (here at desk-b) lifts it everywhere
+        got = _call("POST", f"http://127.0.0.1:{api_b}/v1/unlock", {"scope": "global", "reason": "over"})
+        assert got["done"], got
+        wait_for(lambda: _allowed(api_a, ORDER_A) and _allowed(api_b, ORDER_B), 10, "both gates open again")
+    finally:
+        for r in runners:
+            stop(r)
+        sim.close()
+    logs = _logs(tmp_path, "b-0")
+    assert "FIRM_DIRECTIVE 2 lock global applied here: global:" in logs
+    assert "in force at the shard's first run" in logs
+    assert "FIRM_DIRECTIVE 1 " not in logs  # the old close: neither applied nor read as new

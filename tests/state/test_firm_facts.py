@@ -126,6 +126,32 @@ def test_a_shard_claims_a_directive_once_under_its_token_and_a_stale_token_claim
     assert firm.unfinished("ks_shard_desk_a") == []
 
 
+def test_a_shards_first_run_records_the_locks_it_inherits_and_its_first_leader_takes_them_up(pg_url, opened):
+    firm = _open(opened, open_firm(pg_url))
+    a = _open(opened, open_store(pg_url, schema=shard_schema("desk-a")))
+    t1 = a.acquire_lease("a-0", 5_000, 1_000)
+    close = firm.send_directive("desk-a", "ks_shard_desk_a", t1, Directive("close_all", "global", {}), 900)
+    lock = firm.send_directive("desk-a", "ks_shard_desk_a", t1, Directive(LOCK, "global", {}), 901)
+    seen: list[list[int]] = []
+
+    def pick(old):
+        seen.append([d.id for d in old])
+        return [d.id for d in old if d.kind == LOCK]
+
+    # desk-b's first run: the last directive (the lock) is both its watermark and inherited
+    assert firm.ensure_applied("ks_shard_desk_b", lock, 1_000, pick) == lock
+    assert seen == [[close, lock]] and firm.inherited("ks_shard_desk_b") == [lock]
+    assert firm.ensure_applied("ks_shard_desk_b", lock + 5, 1_100, pick) == lock  # once: at its creation
+    assert firm.directives_after(lock) == []  # the close is older than the watermark: never applied as new
+    assert len(seen) == 1
+    b = _open(opened, open_store(pg_url, schema=shard_schema("desk-b")))
+    tb = b.acquire_lease("b-0", 5_000, 1_200)
+    assert firm.reclaim("ks_shard_desk_b", tb, lock, 1_201)
+    assert firm.inherited("ks_shard_desk_b") == [] and firm.unfinished("ks_shard_desk_b") == [lock]
+    firm.applied("ks_shard_desk_b", tb, lock, "global: LOCKED", 1_202)
+    assert not firm.claim_directive("ks_shard_desk_b", tb, lock, 1_203)  # never applied twice
+
+
 def test_runners_seen_list_every_replica_of_every_shard(pg_url, opened):
     firm = _open(opened, open_firm(pg_url))
     firm.seen("desk-a", "a-0", True, 1_000)

@@ -15,7 +15,8 @@ import pytest
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.shards import assign, local_graph, split
 from killswitch.engine.evaluate import evaluate
-from killswitch.firm.directives import CLOSE_ALL, LOCK, Directive, directives_of, targets
+from killswitch.firm.directives import (CLOSE_ALL, LOCK, UNLOCK, Directive, directives_of, inherited, locks_in_force,
+                                       targets)
 from killswitch.firm.facts import SHARD_NOT_PUBLISHING, Fact, ShardLease, facts_of, firm_snapshots, stale_after_ms
 from killswitch.policy.load import load_text
 from killswitch.policy.model import Accounts
@@ -214,16 +215,22 @@ def test_a_firm_wide_policy_of_facts_compiles():
 class FakeFirm:
     """The firm store's directive calls, in memory (the shard's token is always 1)."""
 
-    def __init__(self, directives):
+    def __init__(self, directives, written_before: int = 0):
         self.directives = directives
+        self.written_before = written_before  # the directives up to this id predate the shard's first run
         self.claims: dict[int, str] = {}
         self.outcomes: dict[int, str] = {}
 
     def last_directive_id(self):
-        return 0
+        return self.written_before
 
-    def ensure_applied(self, schema, start_after, now):
+    def ensure_applied(self, schema, start_after, now, inherit=None):
+        for did in inherit([d for d in self.directives if d.id <= start_after]) if inherit else ():
+            self.claims[did] = "inherited"
         return start_after
+
+    def inherited(self, schema):
+        return [d for d, s in self.claims.items() if s == "inherited"]
 
     def directives_after(self, after, limit=500):
         return [d for d in self.directives if d.id > after]
@@ -245,6 +252,7 @@ class FakeFirm:
         return next((d for d in self.directives if d.id == did), None)
 
     def reclaim(self, schema, fence, did, now):
+        self.claims[did] = "claimed"
         return True
 
 
@@ -277,6 +285,74 @@ def test_a_directive_is_applied_once_though_read_again_and_its_lock_is_the_firm_
     assert firm.outcomes[2] == "none of this shard's accounts"
     unlock = asyncio.run(w.runner.unlock_scope("global", "try"))
     assert not unlock.done and unlock.reason.startswith("MANUAL_RESET_REQUIRED")  # the firm reset lifts it
+    w.store.close()
+
+
+def _lock(did, scope="global", source="policy", policy="firm-drawdown", created=T0, **extra):
+    return Directive(LOCK, scope, {"accounts": ["binanceusdm/a1"], "source": source, "policy": policy,
+                                   "mode": "halted", **extra}, None, "firm", did, created)
+
+
+def _unlock(did, scope="global", source="policy", policy="firm-drawdown"):
+    return Directive(UNLOCK, scope, {"source": source, "policy": policy}, None, "firm", did, T0)
+
+
+def test_the_locks_in_force_are_those_no_unlock_of_their_hold_lifted_nor_their_ttl_ended_and_never_a_close():
+    close = Directive(CLOSE_ALL, "global", {"accounts": ["binanceusdm/a1"], "source": "policy"}, None, "firm", 2, T0)
+    history = [
+        _lock(1),                                                        # the firm policy's: lifted by 5
+        close,
+        _lock(3, source="operator", policy=None),                        # the operator's of global: in force
+        _lock(4, scope="binanceusdm", source="operator", policy=None),   # lifted by 6
+        _unlock(5),
+        _unlock(6, scope="binanceusdm", source="operator", policy=None),
+        _lock(7, policy="other"),                                        # another policy's: in force
+        _lock(8, source="operator", policy=None, scope="okx", ttl_s=60, created=T0),  # lapsed at T0 + 61 s
+        _lock(9, policy="firm-drawdown", mode="reducing"),               # entered again after its reset
+        _unlock(10, policy="other", scope="okx"),                        # another scope's: lifts nothing
+    ]
+    assert [d.id for d in locks_in_force(history, T0 + 30_000)] == [3, 7, 8, 9]
+    assert [d.id for d in locks_in_force(history, T0 + 61_000)] == [3, 7, 9]
+    assert locks_in_force([close], T0) == []
+
+
+def test_an_inherited_lock_spans_its_scope_today_and_keeps_what_remains_of_its_ttl():
+    lock = _lock(1, source="operator", policy=None, ttl_s=60)
+    got = inherited(lock, T0 + 20_000, ["binanceusdm/n1"])
+    assert got is not None and got.accounts == ["binanceusdm/a1", "binanceusdm/n1"]
+    assert got.payload["ttl_s"] == 40 and got.id == 1
+    assert inherited(lock, T0 + 60_000, []) is None
+    held = inherited(_lock(2, ttl_ms=None), T0 + 10**9, [])
+    assert held is not None and held.payload.get("ttl_ms") is None
+
+
+def test_a_shards_first_run_applies_the_firm_lock_in_force_before_it_and_no_old_close_nor_lifted_lock(tmp_path):
+    from tests.unit.test_runner_operator import ACCOUNT, make
+
+    w = make(tmp_path)
+    base = {"accounts": [ACCOUNT], "reason": "FIRM_STAGE: stage=1"}
+    history = [
+        Directive(LOCK, "global", {**base, "source": "operator", "mode": "reducing"}, None, "ops", 1, T0),
+        Directive(UNLOCK, "global", {**base, "source": "operator"}, None, "ops", 2, T0),
+        Directive(CLOSE_ALL, "global", {**base, "source": "policy", "policy": "firm-drawdown"}, "d", "firm", 3, T0),
+        Directive(LOCK, "global", {**base, "source": "policy", "policy": "firm-drawdown", "mode": "halted",
+                                   "manual": True, "stage": 1}, "d", "firm", 4, T0),
+    ]
+    firm = FakeFirm(history, written_before=4)
+    echoed: list[str] = []
+    applier = DirectiveApplier(w.runner, firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append, echoed.append)
+
+    async def go():
+        await w.runner.start()
+        await applier.start()
+        return await applier.apply_new(), await applier.apply_new()
+
+    assert asyncio.run(asyncio.wait_for(go(), 30)) == (1, 0)
+    holds = [(h.scope, h.policy, h.mode, h.manual) for h in w.runner.lock_book.holds]
+    assert holds == [("global", "firm:firm-drawdown", "halted", True)]
+    assert set(firm.outcomes) == {4} and firm.claims == {4: "applied"}  # the close (3) not sent, 1 lifted by 2
+    assert any("FIRM_DIRECTIVE 4 lock global applied here" in e and "in force at the shard's first run" in e
+               for e in echoed), echoed
     w.store.close()
 
 

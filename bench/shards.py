@@ -1,0 +1,432 @@
+"""Benchmark: the firm-wide breaker over shards, as processes.
+
+PostgreSQL started here (``initdb``/``pg_ctl`` on a free loopback port, fsync on), the simulated
+exchange (``serve --accounts``: one simulated account ``sim-<k>`` per shard, long BTC and ETH),
+and ``--shards`` shards × 2 replicas (leader and standby, ``ksctl run --shard`` subprocesses),
+``--accounts`` accounts a shard (each shard's accounts read the shard's simulated account, each
+through its own adapter: the reads are the shard's load). Each shard has a local policy that
+never fires (its tick at 1 s); one firm-wide policy (scope ``global``: the drawdown of every
+account's equity over 5 s, 5 %) locks ``halted`` and closes everything, manual reset. Interval
+1 s, lease TTL 3 s. Figures:
+
+a. a firm-wide breach acted on: the marks moved (BTC and ETH 20 % down, every account 12 %) →
+   the lock in force at every shard's gate (its leader's ``/v1/check-order`` refused, polled)
+   and the first close sent by every shard (the order's receipt time at the simulator, its
+   wall clock), in intervals, p50/p99 over ``--trials``; between trials the marks and books are
+   seeded again and the firm stage reset through the API;
+b. a shard's leader (not the firm lease holder) SIGKILLed: its standby's takeover seen at the
+   firm (its shard's lease under a higher token), p50/p99; the firm views read meanwhile, the
+   views armed over facts older than the limit (must be 0), the facts the holder ignored (its
+   ``facts.ignored``) and the directives written (must be 0);
+c. a shard stopped (both replicas, SIGTERM): time to its accounts not seen
+   (``SHARD_NOT_PUBLISHING`` in another shard's ``/v1/firm``), and ``ksctl status --firm``'s line;
+d. PostgreSQL's cost of the facts per tick: each leader's last publish (rows, ms) in the run, and
+   ``bench/firm_facts.py``'s measure at 10 to 1,000 accounts a shard (rows, bytes, WAL, ms).
+
+Start-up (every leader ready, the firm policy armed) and each leader's mean tick time are
+printed too: they say whether the machine holds the layout. ``--quick``: 10 accounts a shard,
+3 breach trials, one takeover and one shard stopped (else 250, 10, 3 and 3). Printed with the
+machine, load and layout; asserts nothing; never a test.
+
+    .venv/bin/python bench/shards.py [--quick] [--shards 4] [--accounts 250] [--trials 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.harness import (API_TOKEN, ENV, KSCTL, Pg, Sim, free_port, machine, median, pct, stop,  # noqa: E402
+                           wait_until)
+
+INTERVAL_S = 1.0
+LIMIT_MS = 1_500  # facts older than 1.5 intervals are not fresh (killswitch.firm.facts.stale_after_ms)
+ENTRY = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0}
+DOWN = {"BTCUSDT": 48_000.0, "ETHUSDT": 2_400.0}
+LEGS = "BTCUSDT:long:5:60000,ETHUSDT:long:100:3000"
+
+LOCAL = """\
+apiVersion: killswitch/v1
+kind: Policy
+metadata: {{name: {shard}-age}}
+spec:
+  scope: {{accounts: {{match_labels: {{desk: {shard}}}}}}}
+  interval: 1s
+  signals:
+    age: {{data_age: {{}}}}
+  triggers:
+    ancient: {{when: "age > 1h", on_missing_data: hold}}
+  stages:
+    - {{level: 1, name: note, on: [ancient], actions: [{{lock_trading: {{mode: reducing}}}}]}}
+"""
+
+FIRM = """\
+apiVersion: killswitch/v1
+kind: Policy
+metadata: {name: firm-breaker}
+spec:
+  scope: {level: global}
+  interval: 1s
+  signals:
+    dd: {equity_drawdown: {window: 5s, min_coverage: 0%}}
+  triggers:
+    deep: {when: "dd >= 5%", on_missing_data: hold}
+  stages:
+    - {level: 1, name: halt, on: [deep], reset: manual, actions: [{lock_trading: {mode: halted}}, close_all]}
+"""
+
+
+def write_inputs(work: Path, sim_port: int, shards: int, per: int) -> tuple[Path, Path]:
+    pol = work / "policies"
+    pol.mkdir()
+    for k in range(shards):
+        (pol / f"desk-{k}.yaml").write_text(LOCAL.format(shard=f"desk-{k}"))
+    (pol / "firm.yaml").write_text(FIRM)
+    lines = ["apiVersion: killswitch/v1", "kind: Accounts", "metadata: {name: firm}", "spec:", "  dry_run: false",
+             "  shards:"]
+    lines += [f"    - {{name: desk-{k}, accounts: {{match_labels: {{desk: desk-{k}}}}}}}" for k in range(shards)]
+    lines.append("  accounts:")
+    for k in range(shards):
+        for i in range(per):
+            lines += [f"    - name: a{k}-{i}", "      venue: binanceusdm", "      market_type: futures",
+                      f"      labels: {{desk: desk-{k}}}", "      initial_capital: 1M",
+                      f"      api_url: http://127.0.0.1:{sim_port}",
+                      f"      credentials: {{api_key: {{env: KS_SIM{k}_KEY}}, secret: {{env: KS_SIM{k}_SECRET}}}}"]
+    acc = work / "accounts.yaml"
+    acc.write_text("\n".join(lines) + "\n")
+    return pol, acc
+
+
+class Firm:
+    """The processes: ``replicas[shard] = [(holder, api port, Popen)]``."""
+
+    def __init__(self, work: Path, url: str, sim: Sim, shards: int, per: int):
+        self.work, self.url, self.sim, self.shards, self.per = work, url, sim, shards, per
+        self.pol, self.acc = write_inputs(work, sim.port, shards, per)
+        self.env = {**ENV, **{f"KS_SIM{k}_{w}": f"sim-{k}-{w.lower()}" for k in range(shards)
+                              for w in ("KEY", "SECRET")}}
+        self.replicas: dict[str, list[list]] = {f"desk-{k}": [] for k in range(shards)}
+
+    def start(self, shard: str, r: int) -> None:
+        holder, port = f"{shard}-r{r}", free_port()
+        with open(self.work / f"{holder}.out", "a") as out, open(self.work / f"{holder}.err", "a") as err:
+            p = subprocess.Popen(
+                [str(KSCTL), "run", "--shard", shard, "--policies", str(self.pol), "--accounts", str(self.acc),
+                 "--state", self.url, "--lock-file", str(self.work / f"lock-{holder}.json"), "--api-host",
+                 "127.0.0.1", "--api-port", str(port), "--holder", holder, "--lease-ttl", "3s"],
+                stdout=out, stderr=err, env=self.env)
+        self.replicas[shard] = [x for x in self.replicas[shard] if x[0] != holder] + [[holder, port, p]]
+
+    def stop_all(self) -> None:
+        for reps in self.replicas.values():
+            for _, _, p in reps:
+                stop(p, signal.SIGTERM)
+
+    def api(self, holder: str) -> int:
+        return next(port for reps in self.replicas.values() for h, port, _ in reps if h == holder)
+
+    def proc(self, holder: str) -> subprocess.Popen:
+        return next(p for reps in self.replicas.values() for h, _, p in reps if h == holder)
+
+    def firm(self, holder: str) -> dict:
+        try:
+            return call("GET", self.api(holder), "/v1/firm")
+        except (OSError, ValueError):
+            return {}
+
+    def any_view(self, skip: tuple[str, ...] = ()) -> dict:
+        for reps in self.replicas.values():
+            for h, _, p in reps:
+                if h not in skip and p.poll() is None and (doc := self.firm(h)).get("shards"):
+                    return doc
+        return {}
+
+    def leaders(self, doc: dict) -> dict[str, str | None]:
+        return {s["shard"]: s["leader"] for s in doc.get("shards", [])}
+
+
+def call(method: str, port: int, path: str, body: dict | None = None, timeout: float = 10) -> dict:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_TOKEN}"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return json.loads(e.read())
+
+
+def sim_post(sim: Sim, path: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{sim.port}{path}", method="POST"),
+                           timeout=10).read()
+
+
+def sim_state(sim: Sim) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{sim.port}/_sim/state", timeout=20) as r:
+        return json.loads(r.read())
+
+
+def armed(doc: dict) -> bool:
+    return bool(doc.get("policies")) and all(p["armed"] for p in doc["policies"])
+
+
+def order(k: int) -> dict:
+    return {"account": f"binanceusdm/a{k}-0", "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.001}
+
+
+def allowed(port: int, k: int) -> bool:
+    return bool(call("POST", port, "/v1/check-order", order(k), timeout=5).get("allow"))
+
+
+def tick_ms(port: int) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    got = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+           if line.startswith("killswitch_tick_duration_seconds_sum") or
+           line.startswith("killswitch_tick_duration_seconds_count")}
+    s = next((v for k, v in got.items() if k.startswith("killswitch_tick_duration_seconds_sum")), 0.0)
+    n = next((v for k, v in got.items() if k.startswith("killswitch_tick_duration_seconds_count")), 0.0)
+    return s / n * 1000 if n else float("nan")
+
+
+def show(label: str, xs: list[float], goal: str = "") -> None:
+    if not xs:
+        print(f"  {label}: no trial completed")
+        return
+    print(f"  {label}: p50 {median(xs):.2f} s ({median(xs) / INTERVAL_S:.2f} intervals), p99 {pct(xs, 99):.2f} s "
+          f"({pct(xs, 99) / INTERVAL_S:.2f} intervals), max {max(xs):.2f} s, n={len(xs)}{goal}")
+
+
+def breach(f: Firm, trials: int) -> None:
+    """Figure a."""
+    gate: list[float] = []
+    close: list[float] = []
+    slowest_gate: list[float] = []
+    slowest_close: list[float] = []
+    for t in range(trials):
+        lead = f.leaders(f.any_view())
+        # a calm firm again: marks back, books seeded, the firm stage reset, every gate open
+        for sym, px in ENTRY.items():
+            sim_post(f.sim, f"/_sim/mark?symbol={sym}&price={px}")
+        st = sim_state(f.sim)
+        for k in range(f.shards):
+            legs = st["accounts"][f"sim-{k}"]["legs"]
+            if not any(abs(v[0]) > 1e-12 for v in legs.values()):
+                sim_post(f.sim, f"/_sim/seed?account=sim-{k}&wallet=1000000&legs={LEGS}")
+        holder = next(h for h in lead.values() if h)
+        doc = f.firm(holder)
+        if any(p["stage"] for p in doc.get("policies", [])):
+            time.sleep(6)  # the 5 s window past the breach: the seeded books are the window's peak
+            call("POST", f.api(holder), "/v1/reset", {"policy": "firm-breaker", "scope": "global",
+                                                       "reason": "bench: next trial"})
+        ports = {k: f.api(lead[f"desk-{k}"]) for k in range(f.shards)}
+        if not wait_until(lambda: all(allowed(p, k) for k, p in ports.items()) and armed(f.firm(holder))
+                          and not any(p["stage"] for p in f.firm(holder)["policies"]), 60, 0.2):
+            why = {k: call("POST", p, "/v1/check-order", order(k), timeout=5).get("reason") for k, p in ports.items()}
+            print(f"  trial {t}: the firm did not come back calm within 60 s (skipped): gates {why}, firm "
+                  f"{[(p['stage'], p['armed']) for p in f.firm(holder).get('policies', [])]}")
+            continue
+        time.sleep(1.5)
+        moved = time.time()
+        for sym, px in DOWN.items():
+            sim_post(f.sim, f"/_sim/mark?symbol={sym}&price={px}")
+        locked: dict[int, float] = {}
+        first: dict[int, float] = {}
+        end = time.monotonic() + 20
+        last_state = 0.0
+        while time.monotonic() < end and (len(locked) < f.shards or len(first) < f.shards):
+            for k, p in ports.items():
+                if k not in locked and not allowed(p, k):
+                    locked[k] = time.time() - moved
+            if time.monotonic() - last_state > 0.25 and len(first) < f.shards:
+                last_state = time.monotonic()
+                st = sim_state(f.sim)
+                for k in range(f.shards):
+                    ts = [o["time"] / 1000 for o in st["accounts"][f"sim-{k}"]["orders"]
+                          if o["time"] / 1000 >= moved]
+                    if ts:
+                        first[k] = min(ts) - moved
+            time.sleep(0.01)
+        gate += list(locked.values())
+        close += list(first.values())
+        if len(locked) == f.shards:
+            slowest_gate.append(max(locked.values()))
+        if len(first) == f.shards:
+            slowest_close.append(max(first.values()))
+        print(f"  trial {t}: gates locked {sorted(round(v, 2) for v in locked.values())} s, first closes "
+              f"{sorted(round(v, 2) for v in first.values())} s after the marks moved", flush=True)
+    print("a. a firm-wide breach acted on (from the marks moving), every shard:")
+    show("lock in force at a shard's gate", gate)
+    show("lock in force at EVERY shard's gate (the slowest shard)", slowest_gate, "; goal <= 2 intervals p99")
+    show("first close of a shard received by the simulator", close)
+    show("first close of EVERY shard (the slowest shard)", slowest_close, "; goal <= 2 intervals p99")
+
+
+def takeover(f: Firm, trials: int) -> None:
+    """Figure b."""
+    took: list[float] = []
+    views = stale_armed = directives = 0
+    ignored_before = ignored_after = 0
+    for t in range(trials):
+        doc = f.any_view()
+        holder = doc["firm_lease"]["holder"]
+        lead = f.leaders(doc)
+        victim_shard = next(s for s, h in sorted(lead.items()) if h and h != holder)
+        victim = lead[victim_shard]
+        old = next(s["token"] for s in doc["shards"] if s["shard"] == victim_shard)
+        ignored_before = f.firm(holder).get("facts", {}).get("ignored", 0)
+        n_dir = count_directives(f.url)
+        f.proc(victim).send_signal(signal.SIGKILL)
+        f.proc(victim).wait(10)
+        killed = time.monotonic()
+        done = None
+        while time.monotonic() - killed < 20:
+            d = f.firm(holder)
+            if d.get("policies"):
+                views += 1
+                if armed(d) and any(a is None or a > LIMIT_MS for a in d["evaluated"]["ages_ms"].values()):
+                    stale_armed += 1
+            s = next((s for s in d.get("shards", []) if s["shard"] == victim_shard), {})
+            if s.get("leader") and s["leader"] != victim and s.get("token", 0) > old:
+                done = time.monotonic() - killed
+                break
+            time.sleep(0.05)
+        ignored_after = f.firm(holder).get("facts", {}).get("ignored", 0)
+        directives += count_directives(f.url) - n_dir
+        if done is not None:
+            took.append(done)
+        print(f"  trial {t}: {victim} SIGKILLed (token {old}); takeover seen at the firm "
+              f"{'after %.2f s' % done if done is not None else 'NOT within 20 s'}; facts ignored by the holder "
+              f"{ignored_after - ignored_before}", flush=True)
+        f.start(victim_shard, int(victim.rsplit("-r", 1)[1]))  # back, as the standby
+        wait_until(lambda: any(s["shard"] == victim_shard and victim in s["standby"]
+                               for s in f.firm(holder).get("shards", [])), 120, 0.5)
+    print("b. a shard's leader SIGKILLed (lease TTL 3 s):")
+    show("its standby leads, seen at the firm", took, "; goal <= the lease TTL (3 s) p99")
+    print(f"  firm views read meanwhile {views}; armed over facts older than {LIMIT_MS} ms: {stale_armed} "
+          f"(must be 0); directives written meanwhile: {directives} (must be 0); the holder's count of facts "
+          f"ignored (under a token below their shard's) at the end: {ignored_after}")
+
+
+def count_directives(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return int(conn.execute("SELECT count(*) FROM ks_firm.directive").fetchone()[0])
+
+
+def shard_loss(f: Firm, trials: int) -> None:
+    """Figure c."""
+    blind: list[float] = []
+    status_line = ""
+    for t in range(trials):
+        gone = sorted(f.replicas)[-1]
+        watcher = next(h for s, reps in sorted(f.replicas.items()) if s != gone for h, _, p in reps
+                       if p.poll() is None and f.leaders(f.firm(h)).get(s) == h)
+        keys = [f"binanceusdm/a{gone.split('-')[1]}-{i}" for i in range(f.per)]
+        stopped = time.monotonic()
+        for h, _, p in f.replicas[gone]:
+            p.send_signal(signal.SIGTERM)
+        seen = None
+        while time.monotonic() - stopped < 20:
+            d = f.firm(watcher)
+            s = next((s for s in d.get("shards", []) if s["shard"] == gone), {})
+            if s.get("not_publishing") and any(set(keys) <= set(p["blind_accounts"]) for p in d.get("policies", [])):
+                seen = time.monotonic() - stopped
+                break
+            time.sleep(0.05)
+        for h, _, p in f.replicas[gone]:
+            p.wait(30)
+        if seen is not None:
+            blind.append(seen)
+        out = subprocess.run([str(KSCTL), "status", "--firm", "--api", f"http://127.0.0.1:{f.api(watcher)}"],
+                             capture_output=True, text=True, timeout=60, env=f.env).stdout
+        status_line = next((x.strip() for x in out.splitlines() if "NOT PUBLISHING" in x), "(none)")
+        print(f"  trial {t}: {gone} stopped; its {f.per} accounts not seen at {watcher} "
+              f"{'after %.2f s' % seen if seen is not None else 'NOT within 20 s'}", flush=True)
+        if t + 1 < trials:
+            for r in range(2):
+                f.start(gone, r)
+            wait_until(lambda: armed(f.firm(watcher)) and f.leaders(f.firm(watcher)).get(gone), 180, 0.5)
+    print("c. a shard stopped (both replicas):")
+    show("its accounts not seen (SHARD_NOT_PUBLISHING) at the firm", blind,
+         "; goal <= 1 interval (plus the holder's tick and the poll)")
+    print(f"  ksctl status --firm: {status_line}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--shards", type=int, default=4)
+    ap.add_argument("--accounts", type=int, default=None, help="accounts a shard (250; --quick 10)")
+    ap.add_argument("--trials", type=int, default=None, help="breach trials (10; --quick 3)")
+    args = ap.parse_args()
+    per = args.accounts or (10 if args.quick else 250)
+    trials = args.trials or (3 if args.quick else 10)
+    small = 1 if args.quick else 3
+    work = Path(tempfile.mkdtemp(prefix="ks-bench-shards-"))
+    pg = Pg(max_connections=20 + 8 * args.shards * 2)
+    sim = Sim(work, accounts=args.shards)
+    f = Firm(work, pg.url(), sim, args.shards, per)
+    try:
+        print(f"shards — {machine()}; load {' '.join('%.2f' % x for x in os.getloadavg())}")
+        print(f"layout: {args.shards} shards x 2 replicas (leader + standby, ksctl run --shard), {per} accounts a "
+              f"shard ({args.shards * per} in all), interval 1 s, lease TTL 3 s; PostgreSQL on loopback (fsync on) "
+              f"and the simulated exchange, all on this machine", flush=True)
+        t0 = time.monotonic()
+        for shard in f.replicas:
+            f.start(shard, 0)
+        for shard in f.replicas:
+            f.start(shard, 1)
+
+        def up() -> bool:
+            doc = f.any_view()
+            return armed(doc) and all(f.leaders(doc).values()) and all(
+                len(s["standby"]) >= 1 for s in doc["shards"])
+
+        if not wait_until(up, 600, 0.5):
+            dead = [h for reps in f.replicas.values() for h, _, p in reps if p.poll() is not None]
+            raise SystemExit(f"the firm did not come up within 600 s (exited: {dead}); logs in {work}")
+        started = time.monotonic() - t0
+        print(f"start-up: every shard's leader and standby up and the firm policy armed after {started:.1f} s; "
+              f"load {' '.join('%.2f' % x for x in os.getloadavg())}")
+        time.sleep(3)
+        doc = f.any_view()
+        for shard, leader in sorted(f.leaders(doc).items()):
+            print(f"  {shard}: leader {leader}, mean tick {tick_ms(f.api(leader or '')):.0f} ms; "
+                  f"last facts publish {f.firm(leader or '').get('facts', {}).get('last_publish')}", flush=True)
+        breach(f, trials)
+        takeover(f, small)
+        shard_loss(f, small)
+        print(f"load at the end {' '.join('%.2f' % x for x in os.getloadavg())}", flush=True)
+        f.stop_all()
+        print("d. PostgreSQL's cost of the facts per tick (bench/firm_facts.py's measure, 4 shards, 20 ticks):")
+        from bench.firm_facts import measure
+
+        url = pg.database("ks_facts")
+        print(f"  {'accounts/shard':>14} {'publish p50':>12} {'publish p99':>12} {'read all p50':>13} {'rows':>6} "
+              f"{'heap bytes':>11} {'WAL bytes':>10}")
+        for n in sorted({10, 100, per, 250, 1000}):
+            r = measure(url, n, 20)
+            print(f"  {n:>14} {r['publish_ms_p50']:>10.2f}ms {r['publish_ms_p99']:>10.2f}ms "
+                  f"{r['read_ms_p50']:>11.2f}ms {n:>6} {r['row_bytes']:>11} {int(r['wal_bytes_p50']):>10}",
+                  flush=True)
+    finally:
+        f.stop_all()
+        sim.close()
+        pg.stop()
+        print(f"(runner logs in {work})")
+
+
+if __name__ == "__main__":
+    main()
