@@ -244,6 +244,7 @@ class Daemon:
                 runner.firm = self.firm  # firm-wide operator commands become directives; GET /v1/firm
                 runner.add_metrics(self.firm)
                 self.firm.applier.wake = self.lease_moved.set  # a firm close: the next tick at once
+                self.firm.wake = self.wakes.nudge  # a shard stopped: the holder's next tick soon (debounced)
             except (ShardRefused, StoreError) as e:
                 self.err(f"ksctl run: {e}; nothing started")
                 await runner.aclose()
@@ -400,9 +401,12 @@ class Daemon:
                 await asyncio.gather(labelling, return_exceptions=True)
             if self.firm is not None:
                 await self.firm.end()
+            released = False
             if keeper is not None:
                 # stopped acting: give the lease up, so that a standby takes over now, not in a term
-                await asyncio.to_thread(keeper.stop, release=True)
+                released = await asyncio.to_thread(keeper.stop, release=True)
+            if self.firm is not None:
+                await self.firm.stopped(released)  # the firm lease holder sees the shard gone at once
             if labeller is not None:
                 await labeller.step_down()  # the leader Service stops sending here at once
                 await labeller.aclose()

@@ -16,6 +16,11 @@ What it owns: :class:`FirmLink`, which the daemon calls around each of the shard
   engine over them, and commits its engine state, its view and the directives of its decisions
   in one transaction fenced by the firm token (a new holder takes over from that state); then
   the shard applies the directives written since (:class:`~.firm_apply.DirectiveApplier`);
+* :meth:`FirmLink.heard` — a ``NOTIFY killswitch_firm`` (:mod:`killswitch.firm.notices`): a
+  directive's id applies the new directives at once; another shard's stop wakes the firm lease
+  holder's next tick (``wake``: the daemon's, debounced like a stream's wake), so the stopped
+  shard's accounts are not seen at the very next evaluation; :meth:`FirmLink.stopped` says this
+  runner's own stop once its shard's lease is given up;
 * :meth:`FirmLink.route` — an operator's lock, unlock or close of a firm-wide scope sent to this
   shard's API, written as a directive for every shard;
 * :meth:`FirmLink.status` — what ``GET /v1/firm`` and ``ksctl status --firm`` show.
@@ -35,6 +40,7 @@ from ..engine.evaluate import evaluate
 from ..engine.state import State
 from ..firm.directives import CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, RESET, UNLOCK, Directive, directives_of
 from ..firm.facts import Reading, facts_of, firm_snapshots, stale_after_ms
+from ..firm.notices import DIRECTIVE, STOPPED, read_notice, shard_stopped
 from ..metrics import Registry
 from ..state.firm_tables import NOTIFY_CHANNEL
 from ..state.store import FencedError, StoreError
@@ -68,6 +74,9 @@ class FirmLink:
         self.last_reading: Optional[Reading] = None
         self.resets_after = 0  # the last reset directive the firm's state has taken up (saved with it)
         self.cost = {"rows": 0, "ms": 0.0}  # the last publish: rows upserted and its round trip
+        self.wake: Callable[[], None] = lambda: None  # the next tick soon (the daemon's debounced wake)
+        self.stops_heard: dict[str, int] = {}  # shard -> stops of its runners heard (NOTIFY)
+        self.held_firm = False  # held the firm lease when it stopped (its stop says so)
 
     # --- graph ------------------------------------------------------------------------------------
 
@@ -98,21 +107,47 @@ class FirmLink:
         await self.applier.start()
         loop = asyncio.get_running_loop()
 
-        def notified(_: str) -> None:
-            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self.applier.apply_new()))
+        def notified(payload: str) -> None:
+            loop.call_soon_threadsafe(self.heard, payload)
 
         self.listener = Listener(self.url, NOTIFY_CHANNEL, notified)
         self.listener.start()
 
+    def heard(self, payload: str) -> None:
+        """A notification on the firm's channel (on the loop; see the module doc)."""
+        notice = read_notice(payload)
+        if notice.kind == DIRECTIVE:
+            asyncio.ensure_future(self.applier.apply_new())
+        elif notice.kind == STOPPED and notice.shard is not None and notice.shard != self.start.name:
+            self.stops_heard[notice.shard] = self.stops_heard.get(notice.shard, 0) + 1
+            # the holder evaluates now; when the firm lease was given up too, a leader takes it now
+            if self.firm_token is not None or (notice.firm_released and self.runner.leader):
+                self.wake()
+
     async def end(self) -> None:
+        """Stop listening and give the firm lease up (the runner has stopped acting)."""
         if self.listener is not None:
             await asyncio.to_thread(self.listener.stop)
         if self.firm_token is not None:
             try:
-                await asyncio.to_thread(self.firm.release_lease, self.holder)
+                self.held_firm = bool(await asyncio.to_thread(self.firm.release_lease, self.holder))
             except StoreError:
                 pass
-        await asyncio.to_thread(self.firm.close)
+            self.firm_token = None
+
+    async def stopped(self, released: bool) -> None:
+        """Once the shard's lease is given up (``released``: this runner held it), say so on the
+        firm's channel — the holder sees the shard's accounts not seen at once, not at its next
+        interval — and close the firm's store. A stop that cannot be said is seen as before,
+        when the holder next evaluates."""
+        try:
+            if released:
+                await asyncio.to_thread(self.firm.say_shard_stopped, shard_stopped(self.start.name, self.held_firm))
+        except StoreError as e:
+            self.err(f"ksctl run: FIRM_STOP_UNSAID: {e}; the firm lease holder sees shard {self.start.name}'s "
+                     "accounts not seen at its next evaluation")
+        finally:
+            await asyncio.to_thread(self.firm.close)
 
     async def check_registry(self, token: Optional[int]) -> Optional[str]:
         """``SHARD_MISMATCH`` text when this runner holds its shard's lease (``token``) and the
@@ -307,6 +342,11 @@ class FirmLink:
                                 "1 while this runner holds the firm lease (evaluates the firm-wide policies).")
         applied = registry.sampled("killswitch_firm_directives_applied_total", "counter",
                                    "Firm directives this runner carried out on its shard's accounts.")
+        stops = registry.sampled("killswitch_firm_shard_stops_heard_total", "counter",
+                                 "Stops of another shard's runner (its lease given up) heard on the firm's channel.",
+                                 ("shard",))
+        for shard, n in sorted(self.stops_heard.items()):
+            stops.add(n, shard=shard)
         age = registry.sampled("killswitch_firm_shard_facts_age_seconds", "gauge",
                                "Age of a shard's newest facts, as the firm lease holder last read them.", ("shard",))
         refused.add(self.refused_facts)

@@ -150,16 +150,17 @@ class LeaseKeeper:
         self._thread = threading.Thread(target=self._run, args=(delay,), name=f"lease-{self.holder}", daemon=True)
         self._thread.start()
 
-    def stop(self, *, release: bool = False, timeout_s: float = 10.0) -> None:
+    def stop(self, *, release: bool = False, timeout_s: float = 10.0) -> bool:
         """Stop renewing; with ``release``, give the lease up if still held, so that a standby
         takes over at once (a clean shutdown: the runner has stopped acting). Closes the
-        connection the keeper opened."""
+        connection the keeper opened. Says whether it gave a held lease up."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        released = False
         try:
             if release and self.token(self.clock()) is not None:
-                self.store.release_lease(self.holder)
+                released = bool(self.store.release_lease(self.holder))
                 self._publish(None, 0)
         except Exception as e:  # noqa: BLE001 - the lease then runs out by itself within a term
             self.last_error = type(e).__name__
@@ -169,6 +170,7 @@ class LeaseKeeper:
                     self.store.close()
                 except Exception:  # noqa: BLE001 - closing is best effort
                     pass
+        return released
 
     def _run(self, delay_ms: int) -> None:
         while not self._stop.wait(delay_ms / 1000):

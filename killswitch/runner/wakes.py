@@ -2,9 +2,10 @@
 
 What it owns: the wake callback given to every adapter that streams (``set_wake(cb)``; ``cb``
 is called on the runner's loop with the account's key when a stream update may change a
-trigger: equity, a position, a mark), the debounce — a tick never starts sooner than
-``min_spacing_s`` after the last one started, however many wakes come — and the counts of
-wakes and of ticks started by a wake or by the interval (``/metrics``).
+trigger: equity, a position, a mark; :meth:`Wakes.nudge` wakes it for the firm's channel),
+the debounce — a tick never starts sooner than ``min_spacing_s`` after the last one started,
+however many wakes come — and the counts of wakes and of ticks started by a wake or by the
+interval (``/metrics``).
 
 The interval stays the longest gap: a runner that no stream wakes ticks exactly as before.
 A wake that comes during a tick is kept for the next wait (the tick running may have read the
@@ -48,6 +49,11 @@ class Wakes:
     def wake(self, account: str) -> None:
         """The callback the adapters call (on the loop): a tick should start soon."""
         self.wakes[account] = self.wakes.get(account, 0) + 1
+        self.event.set()
+
+    def nudge(self) -> None:
+        """A wake from the firm's channel (another shard stopped): debounced like a stream's, not
+        counted as one (the firm counts what it heard)."""
         self.event.set()
 
     def attach(self, adapters: Iterable[Any]) -> int:

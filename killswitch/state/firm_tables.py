@@ -11,7 +11,9 @@ What it owns (a mixin of :class:`~.firm.FirmStore`, its SQL only):
 * ``directive`` — what a firm decision or a firm-wide operator command asks every shard to do;
   written fenced by the firm's token (a firm decision, in the transaction that saves the firm's
   engine state and view) or by the sending shard's token (an operator's), then ``NOTIFY
-  killswitch_firm, '<id>'`` (delivered at commit: a listener never sees an uncommitted id);
+  killswitch_firm, '<id>'`` (delivered at commit: a listener never sees an uncommitted id); a
+  runner that stopped and gave its shard's lease up says so on the same channel
+  (:mod:`killswitch.firm.notices`);
 * ``firm_view`` — the holder's last evaluation as status shows it (fenced by the firm token);
 * ``shard_runner`` — every runner of every shard, leader or standby, and when it was last seen;
 * ``<shard schema>.firm_applied`` — the directives a shard claimed and applied, fenced by its
@@ -165,6 +167,12 @@ class FirmTables:
                          "DO UPDATE SET doc = excluded.doc, fence = excluded.fence, saved_ms = excluded.saved_ms",
                     (json.dumps(view, separators=(",", ":")), fence, now))
             return [self._insert(cur, d, fence, "firm", now) for d in directives]
+
+    def say_shard_stopped(self, payload: str) -> None:
+        """``NOTIFY killswitch_firm`` with a runner's stop (:func:`killswitch.firm.notices.shard_stopped`),
+        sent once its lease's release is committed: the firm lease holder evaluates at once."""
+        with self._tx(write=True) as cur:
+            self._q(cur, "SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, payload))
 
     def firm_view(self) -> Optional[tuple[dict, int]]:
         """The holder's last view and when it was saved."""

@@ -324,3 +324,69 @@ def test_a_shard_starting_for_the_first_time_during_a_firm_lock_starts_locked_an
     assert "FIRM_DIRECTIVE 2 lock global applied here: global:" in logs
     assert "in force at the shard's first run" in logs
     assert "FIRM_DIRECTIVE 1 " not in logs  # the old close: neither applied nor read as new
+
+
+def test_a_stopped_shard_is_not_seen_at_the_firm_within_one_interval_of_its_stop(tmp_path, pg_url):
+    """Every interval 3 s here: the holder's next interval alone would come up to 3 s after the
+    stop; the stopped runner's NOTIFY wakes the holder's next tick at once."""
+    import threading
+
+    sim = Sim(tmp_path, scenario="calm")
+    runners: dict[str, subprocess.Popen] = {}
+    api_a, api_b = free_port(), free_port()
+    heard: list[tuple[str, float]] = []
+    listening = threading.Event()
+    done = threading.Event()
+
+    def listen() -> None:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("LISTEN killswitch_firm")
+            listening.set()
+            while not done.is_set():
+                for n in conn.notifies(timeout=0.2):
+                    heard.append((n.payload, time.monotonic()))
+
+    listener = threading.Thread(target=listen, daemon=True)
+    metrics = ""
+    try:
+        pol, acc = _files(tmp_path, sim.port)
+        for name in ("desk-a.yaml", "desk-b.yaml", "firm.yaml"):
+            (pol / name).write_text((pol / name).read_text().replace("interval: 1s", "interval: 3s"))
+        runners["a-0"] = _run(tmp_path, pol, acc, pg_url, "desk-a", "a-0", api_a)
+        wait_for(lambda: "FIRM LEASE taken by a-0" in (tmp_path / "a-0.out").read_text()
+                 or runners["a-0"].poll() is not None, 90, "a-0 to hold the firm lease")
+        runners["b-0"] = _run(tmp_path, pol, acc, pg_url, "desk-b", "b-0", api_b)
+        wait_for(lambda: _armed(api_a) or any(r.poll() is not None for r in runners.values()), 90,
+                 "the firm-wide policy armed over both shards")
+        listener.start()
+        assert listening.wait(10)
+
+        b0 = runners.pop("b-0")
+        sent = time.monotonic()
+        b0.terminate()  # stopped (SIGTERM): it gives desk-b's lease up and says so on the firm's channel
+
+        def blind_b() -> bool:
+            d = _firm(api_a)
+            shard = next((s for s in d.get("shards", []) if s["shard"] == "desk-b"), {})
+            return bool(shard.get("not_publishing")) and any(
+                "binanceusdm/sim-hedge" in p["blind_accounts"] for p in d.get("policies", []))
+
+        wait_for(blind_b, 15, "desk-b's account not seen")
+        seen = time.monotonic()
+        b0.wait(30)
+        wait_for(lambda: any(p == "shard-stopped:desk-b" for p, _ in heard), 5, "desk-b's stop on the channel")
+        said = next(t for p, t in heard if p == "shard-stopped:desk-b")
+        doc = _firm(api_a)
+        desk_b = next(s for s in doc["shards"] if s["shard"] == "desk-b")
+        assert "shard desk-b has no leader" in desk_b["not_publishing"] and desk_b["leader"] is None
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{api_a}/metrics", timeout=5).read().decode()
+        print(f"desk-b not seen {seen - said:.2f}s after its stop was said ({seen - sent:.2f}s after SIGTERM)")
+        # within one interval (3 s), the goal; well within it: the holder's next interval alone would
+        # come at any time up to 3 s after the stop (half the time past 1.5 s), its woken tick comes now
+        assert seen - said < 1.5
+    finally:
+        done.set()
+        for r in runners.values():
+            stop(r)
+        sim.close()
+    assert 'killswitch_firm_shard_stops_heard_total{shard="desk-b"} 1' in metrics
