@@ -392,21 +392,23 @@ class Daemon:
             if api is not None:
                 await api.stop()
             await runner.aclose()
-            for a in adapters.values():
-                await a.close()
+            # stopped acting (nothing more is written under the token): give the lease up before the
+            # adapters' sessions are closed (seconds at many accounts), so that a standby takes over,
+            # and the firm lease holder sees a shard with none gone, now rather than in a term
             if life is not None:
                 life.cancel()
-            if labelling is not None:
-                labelling.cancel()
-                await asyncio.gather(labelling, return_exceptions=True)
             if self.firm is not None:
                 await self.firm.end()
             released = False
             if keeper is not None:
-                # stopped acting: give the lease up, so that a standby takes over now, not in a term
                 released = await asyncio.to_thread(keeper.stop, release=True)
             if self.firm is not None:
-                await self.firm.stopped(released)  # the firm lease holder sees the shard gone at once
+                await self.firm.stopped(released)  # said once the release is committed
+            for a in adapters.values():
+                await a.close()
+            if labelling is not None:
+                labelling.cancel()
+                await asyncio.gather(labelling, return_exceptions=True)
             if labeller is not None:
                 await labeller.step_down()  # the leader Service stops sending here at once
                 await labeller.aclose()
