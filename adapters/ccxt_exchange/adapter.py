@@ -340,7 +340,7 @@ class CcxtAdapter:
             rules=self.market_rules, classify=self.dialect.stream_message,
             events=lambda message, order, held: self.dialect.stream_events(message, self._markets.symbol_of, order,
                                                                            held),
-            secrets=lambda: self._secrets,
+            secrets=lambda: self._secrets, event_time=self.dialect.stream_time,
             stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds)
 
     def stream_health(self) -> StreamHealth:
@@ -377,9 +377,10 @@ class CcxtAdapter:
         reconnect — then compared with the stream's state, and put in its place (REST wins)."""
         stream = self._stream
         if stream is None or stream.needs_rest():
+            token = stream.reconcile_token() if stream is not None else None
             snap = await self._rest_snapshot()
             if stream is not None:
-                stream.reconcile(snap)
+                stream.reconcile(snap, token)
             return snap
         return stream.snapshot() or await self._rest_snapshot()
 
@@ -545,6 +546,11 @@ class CcxtAdapter:
                             Reason.REDUCE_ONLY_REJECTED):
                 # unknown outcome, or the venue knows a smaller position: re-fetch before the next close
                 self._forget_positions(intent.symbol)
+            if e.reason == Reason.CLOSE_EXCEEDS_POSITION and self._stream is not None and \
+                    self.market_type == "futures":
+                # the close was sized from a snapshot that holds more than the position read over
+                # REST: the next snapshots are REST's until a reconcile agrees with the stream
+                self._stream.distrust(f"{intent.symbol}: {e.message}")
             raise
 
     def _leg_of(self, intent: OrderIntent) -> str:

@@ -36,6 +36,14 @@ What it owns
       dropped message per account;
     * when each symbol's position last changed (:meth:`AccountStream.position_changed`), so
       that a close is checked against a position read after it.
+    * when the stream's state may be trusted: not until a REST reconcile read wholly after the
+      connection's sockets opened (ccxt's ``on_connected``: a fill between a REST read and the
+      user data socket's opening reaches neither) has found nothing wrong; a disagreement, or
+      a close the adapter found larger than the position (:meth:`AccountStream.distrust`),
+      sends the snapshots back to REST until one agrees; a connection given up is down at
+      once and what its closing client still delivers is not read;
+    * the venue's latest event time (``E``, the dialect's ``stream_time``), the snapshot's
+      ``ts_event``: the venue's clock, as a REST snapshot's, never our receipt time.
 
 What it must not do
     read REST (the adapter does, and hands its snapshot to :meth:`AccountStream.reconcile`),
@@ -90,6 +98,7 @@ class AccountStream:
                  classify: Callable[[Any], str],
                  events: Callable[[Any, Callable[[Any], Any], Optional[set[str]]], list[StreamEvent]],
                  secrets: Callable[[], Iterable[str]],
+                 event_time: Callable[[Any], Optional[int]] = lambda message: None,
                  stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms):
         self.key = key
@@ -101,6 +110,7 @@ class AccountStream:
         self._classify = classify
         self._events = events
         self._secrets = secrets
+        self._event_time = event_time
         self.stale_after_ms = int(stale_after_s * 1000)
         self.reconcile_every_ms = int(reconcile_every_s * 1000)
         self.backoff_s = float(backoff_s)
@@ -117,7 +127,12 @@ class AccountStream:
         self.disagreements = 0
         self.reconciles = 0
         self._reconciled_at: Optional[int] = None
-        self._reconcile_due = True  # after each (re)connect: REST wins first
+        self._reconcile_due = True  # after each (re)connect, each socket opened, each disagreement: REST wins first
+        # bumped as each connection begins and as each of its sockets opens: a REST read begun
+        # before (a fill in between reached neither it nor the stream) does not end the REST reads
+        self._epoch = 0
+        self._conn = 0  # the current connection's number: a message of one given up is not read
+        self._event_ms: Optional[int] = None  # the venue's latest event time (E) the stream delivered
         self._held: set[str] = set()  # the symbols of the positions held: whose marks are read
         self._expired = asyncio.Event()
         self._logged: set[str] = set()
@@ -157,13 +172,41 @@ class AccountStream:
         return self._clock() - self._reconciled_at >= self.reconcile_every_ms
 
     def snapshot(self) -> Optional[Snapshot]:
-        """The account from the stream's state (None before a REST snapshot gave its base)."""
-        now = self._clock()
-        return self.state.snapshot(now, self._last_message or now, self._contract_size, self._rules)
+        """The account from the stream's state (None before a REST snapshot gave its base).
 
-    def reconcile(self, rest: Snapshot) -> None:
+        ``ts_event`` is the venue's time, as a REST snapshot's is: the latest event time (``E``)
+        the stream delivered, or the REST base's own when that is later — never our receipt
+        time, which is another clock (a simulated venue's runs apart from ours, and a data age
+        taken between the two would be wrong). ``ts_observed`` is our clock's now."""
+        now = self._clock()
+        base = self.state.base
+        ts = self._event_ms
+        if base is not None and (ts is None or base.ts_event > ts):
+            ts = base.ts_event
+        return self.state.snapshot(now, ts if ts is not None else now, self._contract_size, self._rules)
+
+    def reconcile_token(self) -> int:
+        """Taken before a REST read and handed back with it to :meth:`reconcile`: whether the
+        connection began or a socket of it opened while the read was under way."""
+        return self._epoch
+
+    def distrust(self, why: str) -> None:
+        """The stream's state was found wrong outside a reconcile (a close it sized was larger
+        than the position): the next snapshot reads REST, and REST reads go on until one agrees."""
+        self._reconcile_due = True
+        self._once("distrust", logging.WARNING, "%s: the stream's state is in doubt (%s): snapshots read REST until "
+                   "a reconcile agrees with the stream", self.key, scrub(why, self._secrets()))
+
+    def reconcile(self, rest: Snapshot, token: Optional[int] = None) -> None:
         """A good REST snapshot: compared with the stream's state (each kind of disagreement
-        logged once per account, every one counted) and put in its place."""
+        logged once per account, every one counted) and put in its place.
+
+        The stream answers snapshots again only after a reconcile that found nothing wrong,
+        read wholly after the connection's sockets were open (``token`` from
+        :meth:`reconcile_token`; None: taken now): a disagreement says the stream missed or
+        misread something — its next state is not to be trusted until REST confirms it — and a
+        REST read begun before a socket opened cannot cover the fills in between, which the
+        stream never delivers."""
         if not rest.fetch.ok:
             return
         found = self.state.reconcile(rest, self._clock(), self._contract_size)
@@ -172,7 +215,7 @@ class AccountStream:
         self.state.prepare(self._contract_size, self._rules)
         self.reconciles += 1
         self._reconciled_at = self._clock()
-        self._reconcile_due = False
+        self._reconcile_due = bool(found) or (token is not None and token != self._epoch)
         if found:
             self.disagreements += 1
         for d in found:
@@ -212,6 +255,7 @@ class AccountStream:
                 self.reconnects += 1
             first = False
             self._enter("connecting", None)
+            self._epoch += 1
             self._reconcile_due = True
             self._expired.clear()
             self._connected_at = None
@@ -222,6 +266,7 @@ class AccountStream:
                 self._tap(ex)
                 await self._connection(ex)
             except asyncio.CancelledError:
+                self._conn += 1
                 await self._close(ex)
                 raise
             except ListenKeyExpired:
@@ -231,6 +276,11 @@ class AccountStream:
                 what = "stalled" if isinstance(e, Stalled) else reason_for(e).value
                 log.warning("%s: stream down (%s): %s", self.key, what,
                             scrub(f"{type(e).__name__}: {e}", self._secrets()))
+            # down at once, not after the client's close (up to 5 s): a snapshot taken meanwhile
+            # reads REST, and the frames the closing client still hands over are not read
+            self._conn += 1
+            self._reconcile_due = True
+            self._enter("down", reason)
             await self._close(ex)
             if self._connected_at is not None:
                 attempt = 0  # it was live: the next try is not a retry of a failing one
@@ -287,12 +337,28 @@ class AccountStream:
         handle = getattr(ex, "handle_message", None)
         if handle is None:
             return
+        conn = self._conn
+        opened = getattr(ex, "on_connected", None)
+        if callable(opened):  # ccxt's hook as each socket opens (the user data one after the listen key)
+            def connected(client: Any, message: Any = None) -> Any:
+                if conn == self._conn:
+                    self._epoch += 1
+                    self._reconcile_due = True
+                return opened(client, message)
+
+            ex.on_connected = connected
 
         def tapped(client: Any, message: Any) -> Any:
+            if conn != self._conn:  # the connection was given up: what it still delivers is not read
+                return None
             kind = self._classify(message)
             if kind == "answer":  # a new connection's subscriptions are answered even when no data flows
                 return handle(client, message)
             self._message()
+            if kind in ("ok", "marks"):
+                at = self._event_time(message)
+                if at is not None and (self._event_ms is None or at > self._event_ms):
+                    self._event_ms = at
             if kind == "expired":
                 self._expired.set()
                 self._enter("down", "LISTEN_KEY_EXPIRED")
