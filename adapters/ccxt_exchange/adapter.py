@@ -619,6 +619,16 @@ class CcxtAdapter:
         self._margin_modes.update({k: m for k, m in parsing.margin_modes(raw).items() if k[0] == symbol})
         self._positions_at[symbol] = time.monotonic()
 
+    def _released(self, symbols: set[str]) -> None:
+        """Orders of ``symbols`` were cancelled (or tried): what :meth:`_after_send` took off the
+        known position for them while they rested is known no longer — some of it may have
+        filled, the rest is the position's again. The next close of each reads the position
+        afresh (with a private stream the snapshots do not, and a close would be refused
+        against a position reduced by an order gone unfilled)."""
+        if self.market_type == "futures":
+            for symbol in symbols:
+                self._forget_positions(symbol)
+
     def _forget_positions(self, symbol: str) -> None:
         self._positions_at[symbol] = -math.inf  # stale whatever the last full fetch says
         self._holdings_at = None
@@ -716,6 +726,7 @@ class CcxtAdapter:
                     else:
                         failed[oid] = Reason.ORDER_NOT_FOUND.value
                 await self._cancel_each(op, targets, canceled, failed)
+                self._released({o.symbol for o in targets})
                 return CancelResult(tuple(canceled), failed)
 
             open_orders = await self._list_open(op, selector.symbols)
@@ -745,6 +756,7 @@ class CcxtAdapter:
                         await self._cancel_each(op, orders, canceled, failed)
             for oid in canceled:
                 self._orders.pop(oid, None)
+            self._released(set(by_symbol))
             return CancelResult(tuple(canceled), failed)
 
         return await self._calls.run("cancel_orders", body)

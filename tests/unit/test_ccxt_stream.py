@@ -11,12 +11,12 @@ import logging
 import ccxt
 import pytest
 
-from adapters.base import AdapterError, Reason
+from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.client import _rehost
 from killswitch.runner.streams import StreamWatch
 from tests.unit.test_ccxt_adapter import _creds  # noqa: F401 — the credentials' environment, for every test
-from tests.unit.test_ccxt_adapter import API_KEY, BTC, FakeExchange, account, ccxt_position, intent
+from tests.unit.test_ccxt_adapter import API_KEY, BTC, FakeExchange, account, ccxt_order, ccxt_position, intent
 
 
 class Venue:
@@ -436,6 +436,34 @@ def test_the_stream_snapshot_is_stamped_with_the_venues_event_time_not_its_arriv
         venue.raw([{"e": "markPriceUpdate", "E": base.ts_event + 9_000, "s": "ETHUSDT", "p": "3000"}])
         await settle(lambda: a.stream_health().last_message_ms is not None)
         assert (await a.snapshot()).ts_event == base.ts_event + 9_000
+        await a.close()
+
+    asyncio.run(body())
+
+
+def test_a_close_after_a_resting_close_was_cancelled_reads_the_position_again_and_is_sent():
+    """Streamed snapshots do not refresh what the adapter knows of a position: a close of 0.5
+    that rests unfilled takes 0.5 off it (it may fill while it rests); once it is cancelled, the
+    next close of 0.5 reads the position (still 0.5) and is sent — not refused against a
+    position of nothing."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()
+        venue.raw(mark(50000.0, 5))
+        await settle(lambda: a.stream_health().state == "live")
+        rest.script["create_order"] = [ccxt_order("7", side="sell", amount=0.5, reduce_only=True, status="open")]
+        await a.submit(intent(amount=0.5))
+        assert (await a.snapshot()).fetch.calls == 0  # the stream's: it still holds 0.5
+        rest.orders = [ccxt_order("7", side="sell", amount=0.5, reduce_only=True)]
+        assert (await a.cancel_orders(CancelSelector(symbols=(BTC,)))).canceled == ("7",)
+        rest.orders = []
+        rest.script["create_order"] = [ccxt_order("8", side="sell", amount=0.5, filled=0.5, status="closed")]
+        rest.calls.clear()
+        await a.submit(intent(amount=0.5))
+        assert rest.names() == ["fetch_positions", "create_order"]
         await a.close()
 
     asyncio.run(body())
