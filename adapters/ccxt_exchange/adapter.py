@@ -378,9 +378,10 @@ class CcxtAdapter:
         stream = self._stream
         if stream is None or stream.needs_rest():
             token = stream.reconcile_token() if stream is not None else None
+            began = time.monotonic()
             snap = await self._rest_snapshot()
-            if stream is not None:
-                stream.reconcile(snap, token)
+            if stream is not None:  # (the open orders are listed on their own cadence: this read's, or older)
+                stream.reconcile(snap, token, orders=self._orders_at is not None and self._orders_at >= began)
             return snap
         return stream.snapshot() or await self._rest_snapshot()
 

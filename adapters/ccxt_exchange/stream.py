@@ -131,8 +131,10 @@ class AccountStream:
         # bumped as each connection begins and as each of its sockets opens: a REST read begun
         # before (a fill in between reached neither it nor the stream) does not end the REST reads
         self._epoch = 0
+        self._base_epoch = -1  # the epoch the last reconcile's read began in
         self._conn = 0  # the current connection's number: a message of one given up is not read
         self._event_ms: Optional[int] = None  # the venue's latest event time (E) the stream delivered
+        self._closing: set[asyncio.Future] = set()  # the clients of connections given up, being closed
         self._held: set[str] = set()  # the symbols of the positions held: whose marks are read
         self._expired = asyncio.Event()
         self._logged: set[str] = set()
@@ -197,7 +199,7 @@ class AccountStream:
         self._once("distrust", logging.WARNING, "%s: the stream's state is in doubt (%s): snapshots read REST until "
                    "a reconcile agrees with the stream", self.key, scrub(why, self._secrets()))
 
-    def reconcile(self, rest: Snapshot, token: Optional[int] = None) -> None:
+    def reconcile(self, rest: Snapshot, token: Optional[int] = None, *, orders: bool = True) -> None:
         """A good REST snapshot: compared with the stream's state (each kind of disagreement
         logged once per account, every one counted) and put in its place.
 
@@ -206,16 +208,25 @@ class AccountStream:
         :meth:`reconcile_token`; None: taken now): a disagreement says the stream missed or
         misread something — its next state is not to be trusted until REST confirms it — and a
         REST read begun before a socket opened cannot cover the fills in between, which the
-        stream never delivers."""
+        stream never delivers.
+
+        A disagreement is counted only where the stream's state was its word: live, on the same
+        sockets since the last reconcile's read began (a stream down or reconnected since
+        missed what it missed; REST takes its place without a count). ``orders`` false: the
+        REST snapshot's open orders are an earlier read's (the adapter lists them on its own
+        cadence), neither compared nor taken."""
         if not rest.fetch.ok:
             return
-        found = self.state.reconcile(rest, self._clock(), self._contract_size)
+        token = self._epoch if token is None else token
+        compare = self._state == "live" and self._base_epoch == token == self._epoch
+        self._base_epoch = token
+        found = self.state.reconcile(rest, self._clock(), self._contract_size, compare=compare, orders=orders)
         # every leg is made anew after a reconcile: now, in the tick that read REST, not in the
         # next one, which a stream update starts and waits on (a quarter of a second at 10,000)
         self.state.prepare(self._contract_size, self._rules)
         self.reconciles += 1
         self._reconciled_at = self._clock()
-        self._reconcile_due = bool(found) or (token is not None and token != self._epoch)
+        self._reconcile_due = bool(found) or token != self._epoch
         if found:
             self.disagreements += 1
         for d in found:
@@ -236,6 +247,8 @@ class AccountStream:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         self._enter("off", "STREAM_DISABLED")
 
     def _enter(self, state: str, reason: Optional[str]) -> None:
@@ -281,7 +294,11 @@ class AccountStream:
             self._conn += 1
             self._reconcile_due = True
             self._enter("down", reason)
-            await self._close(ex)
+            # closed beside the next connection, not before it (ccxt's close of a client whose
+            # socket the venue dropped can take seconds: a reconnect waited for it, down)
+            closing = asyncio.ensure_future(self._close(ex))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
             if self._connected_at is not None:
                 attempt = 0  # it was live: the next try is not a retry of a failing one
             self._enter("down", reason)

@@ -368,6 +368,38 @@ def test_a_close_after_the_stream_saw_the_position_shrink_is_checked_against_a_f
     asyncio.run(body())
 
 
+def test_a_reconcile_while_the_stream_is_down_takes_rest_without_counting_a_disagreement():
+    """A stream down misses what it misses: REST's state takes its place at each read while it
+    is down, and at the reconnect's, none of them a disagreement; live on the same sockets
+    again, a reconcile that finds it wrong is one."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        a._stream.backoff_s = 0.3
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()
+        venue.raw(mark(50000.0, 5))
+        await settle(lambda: a.stream_health().state == "live")
+        venue.push("orders", ccxt.NetworkError("connection reset"))
+        await settle(lambda: a.stream_health().state == "down")
+        rest.positions = [ccxt_position(contracts=0.3, mark=50000.0, entry=48000.0, upnl=600.0)]
+        assert (await a.snapshot()).positions[0].contracts == 0.3  # down: REST
+        await settle(lambda: len(venue.clients) == 2)
+        venue.raw(mark(50000.0, 6))
+        await settle(lambda: a.stream_health().state == "live")
+        assert (await a.snapshot()).fetch.calls > 0  # the reconnect's reconcile
+        assert (await a.snapshot()).fetch.calls == 0
+        assert (a.stream_health().disagreements, a.stream_health().reconciles) == (0, 3)
+        venue.raw(position_update(0.4, 10))  # REST still says 0.3: the stream is wrong
+        a._stream.reconcile_every_ms = 0
+        assert (await a.snapshot()).positions[0].contracts == 0.3
+        assert a.stream_health().disagreements == 1
+        await a.close()
+
+    asyncio.run(body())
+
+
 def test_a_rest_read_begun_before_a_socket_opened_is_read_again_after_it():
     """The user data socket opens while the reconnect's REST read is under way: a fill between
     the read and the opening reaches neither, so that read does not end the REST reads; the
