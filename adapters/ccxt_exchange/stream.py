@@ -89,7 +89,13 @@ class AccountStream:
     REST snapshot does; ``contract_size(symbol)`` and ``rules(symbol)`` come from the markets;
     ``classify(message)`` is the dialect's :meth:`~.dialects.base.Dialect.stream_message`,
     ``events(message, ccxt_order, held)`` its :meth:`~.dialects.base.Dialect.stream_events` (with
-    the market ids' symbols bound)."""
+    the market ids' symbols bound), ``event_time(message)`` its ``stream_time``.
+
+    Size: about 400 lines, one connection's life and what it may be trusted with — the watch
+    loops, the raw frames' checks and their events applied, health, and when a REST reconcile
+    ends the REST reads (sockets opened, disagreements, doubt) — which share the connection's
+    state; the state itself, pure, is :mod:`.streamstate`'s.
+    """
 
     FRAMES_KEPT = 50_000  # the last event of this many keys (orders come and go) is kept for the checks
 
