@@ -448,7 +448,12 @@ async def faults_run(work: Path) -> tuple[Any, dict]:
 
     engine.place_order = counted  # type: ignore[method-assign]
     store = open_store(f"sqlite://{work / 'stream.db'}")
-    async with SimServer(engine, faults=plan, auth_clock=wall_clock, hang_s=3.0) as server:
+    # the venue's clock is the run's manual one (5 s a tick, a tick ~0.1-0.3 s of wall time): the
+    # face pushes marks every 100 ms of wall time, about once a tick, stamped with the engine's
+    # time, as Binance's 1 s cadence is about once a tick of a runner on the wall clock (at its
+    # own 1 s the stream's marks and their E would lag the venue by 5-15 ticks)
+    async with SimServer(engine, faults=plan, auth_clock=wall_clock, hang_s=3.0,
+                         stream={"mark_every_ms": 100, "mark_every_1s_ms": 100}) as server:
         acc = sim_account(server, SIM_MAIN, "binanceusdm", labels={"book": "futures"},
                           stream={"enabled": True, "stale_after": "2s"})
         adapter = CcxtAdapter(acc, urls=server.base_url, timeout=2.0, max_retries=1, backoff_s=0.05,

@@ -340,7 +340,7 @@ class CcxtAdapter:
             rules=self.market_rules, classify=self.dialect.stream_message,
             events=lambda message, order, held: self.dialect.stream_events(message, self._markets.symbol_of, order,
                                                                            held),
-            secrets=lambda: self._secrets,
+            secrets=lambda: self._secrets, event_time=self.dialect.stream_time,
             watch_marks=None if type(self.dialect).watch_marks is Dialect.watch_marks else self.dialect.watch_marks,
             order_parser=self.dialect.stream_order_parser,
             stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds)
@@ -379,9 +379,11 @@ class CcxtAdapter:
         reconnect — then compared with the stream's state, and put in its place (REST wins)."""
         stream = self._stream
         if stream is None or stream.needs_rest():
+            token = stream.reconcile_token() if stream is not None else None
+            began = time.monotonic()
             snap = await self._rest_snapshot()
-            if stream is not None:
-                stream.reconcile(snap)
+            if stream is not None:  # (the open orders are listed on their own cadence: this read's, or older)
+                stream.reconcile(snap, token, orders=self._orders_at is not None and self._orders_at >= began)
             return snap
         return stream.snapshot() or await self._rest_snapshot()
 
@@ -547,6 +549,11 @@ class CcxtAdapter:
                             Reason.REDUCE_ONLY_REJECTED):
                 # unknown outcome, or the venue knows a smaller position: re-fetch before the next close
                 self._forget_positions(intent.symbol)
+            if e.reason == Reason.CLOSE_EXCEEDS_POSITION and self._stream is not None and \
+                    self.market_type == "futures":
+                # the close was sized from a snapshot that holds more than the position read over
+                # REST: the next snapshots are REST's until a reconcile agrees with the stream
+                self._stream.distrust(f"{intent.symbol}: {e.message}")
             raise
 
     def _leg_of(self, intent: OrderIntent) -> str:
@@ -614,6 +621,16 @@ class CcxtAdapter:
                 self._positions[(p.symbol, p.side)] = p
         self._margin_modes.update({k: m for k, m in parsing.margin_modes(raw).items() if k[0] == symbol})
         self._positions_at[symbol] = time.monotonic()
+
+    def _released(self, symbols: set[str]) -> None:
+        """Orders of ``symbols`` were cancelled (or tried): what :meth:`_after_send` took off the
+        known position for them while they rested is known no longer — some of it may have
+        filled, the rest is the position's again. The next close of each reads the position
+        afresh (with a private stream the snapshots do not, and a close would be refused
+        against a position reduced by an order gone unfilled)."""
+        if self.market_type == "futures":
+            for symbol in symbols:
+                self._forget_positions(symbol)
 
     def _forget_positions(self, symbol: str) -> None:
         self._positions_at[symbol] = -math.inf  # stale whatever the last full fetch says
@@ -712,6 +729,7 @@ class CcxtAdapter:
                     else:
                         failed[oid] = Reason.ORDER_NOT_FOUND.value
                 await self._cancel_each(op, targets, canceled, failed)
+                self._released({o.symbol for o in targets})
                 return CancelResult(tuple(canceled), failed)
 
             open_orders = await self._list_open(op, selector.symbols)
@@ -741,6 +759,7 @@ class CcxtAdapter:
                         await self._cancel_each(op, orders, canceled, failed)
             for oid in canceled:
                 self._orders.pop(oid, None)
+            self._released(set(by_symbol))
             return CancelResult(tuple(canceled), failed)
 
         return await self._calls.run("cancel_orders", body)

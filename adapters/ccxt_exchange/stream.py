@@ -39,6 +39,14 @@ What it owns
       dropped message per account;
     * when each symbol's position last changed (:meth:`AccountStream.position_changed`), so
       that a close is checked against a position read after it.
+    * when the stream's state may be trusted: not until a REST reconcile read wholly after the
+      connection's sockets opened (ccxt's ``on_connected``: a fill between a REST read and the
+      user data socket's opening reaches neither) has found nothing wrong; a disagreement, or
+      a close the adapter found larger than the position (:meth:`AccountStream.distrust`),
+      sends the snapshots back to REST until one agrees; a connection given up is down at
+      once and what its closing client still delivers is not read;
+    * the venue's latest event time (``E``, the dialect's ``stream_time``), the snapshot's
+      ``ts_event``: the venue's clock, as a REST snapshot's, never our receipt time.
 
 What it must not do
     read REST (the adapter does, and hands its snapshot to :meth:`AccountStream.reconcile`),
@@ -84,7 +92,13 @@ class AccountStream:
     REST snapshot does; ``contract_size(symbol)`` and ``rules(symbol)`` come from the markets;
     ``classify(message)`` is the dialect's :meth:`~.dialects.base.Dialect.stream_message`,
     ``events(message, ccxt_order, held)`` its :meth:`~.dialects.base.Dialect.stream_events` (with
-    the market ids' symbols bound)."""
+    the market ids' symbols bound), ``event_time(message)`` its ``stream_time``.
+
+    Size: about 400 lines, one connection's life and what it may be trusted with — the watch
+    loops, the raw frames' checks and their events applied, health, and when a REST reconcile
+    ends the REST reads (sockets opened, disagreements, doubt) — which share the connection's
+    state; the state itself, pure, is :mod:`.streamstate`'s.
+    """
 
     FRAMES_KEPT = 50_000  # the last event of this many keys (orders come and go) is kept for the checks
 
@@ -94,7 +108,9 @@ class AccountStream:
                  events: Callable[[Any, Callable[[Any], Any], Optional[set[str]]], list[StreamEvent]],
                  secrets: Callable[[], Iterable[str]],
                  watch_marks: Optional[Callable[[Any, frozenset], Awaitable[Any]]] = None,
-                 order_parser: str = "parse_ws_order", stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
+                 order_parser: str = "parse_ws_order",
+                 event_time: Callable[[Any], Optional[int]] = lambda message: None,
+                 stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms):
         self.key = key
         self.state = StreamState(quote)
@@ -107,6 +123,7 @@ class AccountStream:
         self._secrets = secrets
         self._watch_marks = watch_marks  # (client, held symbols) → the watch of their marks (None: every mark)
         self._order_parser = order_parser
+        self._event_time = event_time
         self.stale_after_ms = int(stale_after_s * 1000)
         self.reconcile_every_ms = int(reconcile_every_s * 1000)
         self.backoff_s = float(backoff_s)
@@ -123,7 +140,14 @@ class AccountStream:
         self.disagreements = 0
         self.reconciles = 0
         self._reconciled_at: Optional[int] = None
-        self._reconcile_due = True  # after each (re)connect: REST wins first
+        self._reconcile_due = True  # after each (re)connect, each socket opened, each disagreement: REST wins first
+        # bumped as each connection begins and as each of its sockets opens: a REST read begun
+        # before (a fill in between reached neither it nor the stream) does not end the REST reads
+        self._epoch = 0
+        self._base_epoch = -1  # the epoch the last reconcile's read began in
+        self._conn = 0  # the current connection's number: a message of one given up is not read
+        self._event_ms: Optional[int] = None  # the venue's latest event time (E) the stream delivered
+        self._closing: set[asyncio.Future] = set()  # the clients of connections given up, being closed
         self._held: set[str] = set()  # the symbols of the positions held: whose marks are read
         self._expired = asyncio.Event()
         self._logged: set[str] = set()
@@ -163,22 +187,59 @@ class AccountStream:
         return self._clock() - self._reconciled_at >= self.reconcile_every_ms
 
     def snapshot(self) -> Optional[Snapshot]:
-        """The account from the stream's state (None before a REST snapshot gave its base)."""
-        now = self._clock()
-        return self.state.snapshot(now, self._last_message or now, self._contract_size, self._rules)
+        """The account from the stream's state (None before a REST snapshot gave its base).
 
-    def reconcile(self, rest: Snapshot) -> None:
+        ``ts_event`` is the venue's time, as a REST snapshot's is: the latest event time (``E``)
+        the stream delivered, or the REST base's own when that is later — never our receipt
+        time, which is another clock (a simulated venue's runs apart from ours, and a data age
+        taken between the two would be wrong). ``ts_observed`` is our clock's now."""
+        now = self._clock()
+        base = self.state.base
+        ts = self._event_ms
+        if base is not None and (ts is None or base.ts_event > ts):
+            ts = base.ts_event
+        return self.state.snapshot(now, ts if ts is not None else now, self._contract_size, self._rules)
+
+    def reconcile_token(self) -> int:
+        """Taken before a REST read and handed back with it to :meth:`reconcile`: whether the
+        connection began or a socket of it opened while the read was under way."""
+        return self._epoch
+
+    def distrust(self, why: str) -> None:
+        """The stream's state was found wrong outside a reconcile (a close it sized was larger
+        than the position): the next snapshot reads REST, and REST reads go on until one agrees."""
+        self._reconcile_due = True
+        self._once("distrust", logging.WARNING, "%s: the stream's state is in doubt (%s): snapshots read REST until "
+                   "a reconcile agrees with the stream", self.key, scrub(why, self._secrets()))
+
+    def reconcile(self, rest: Snapshot, token: Optional[int] = None, *, orders: bool = True) -> None:
         """A good REST snapshot: compared with the stream's state (each kind of disagreement
-        logged once per account, every one counted) and put in its place."""
+        logged once per account, every one counted) and put in its place.
+
+        The stream answers snapshots again only after a reconcile that found nothing wrong,
+        read wholly after the connection's sockets were open (``token`` from
+        :meth:`reconcile_token`; None: taken now): a disagreement says the stream missed or
+        misread something — its next state is not to be trusted until REST confirms it — and a
+        REST read begun before a socket opened cannot cover the fills in between, which the
+        stream never delivers.
+
+        A disagreement is counted only where the stream's state was its word: live, on the same
+        sockets since the last reconcile's read began (a stream down or reconnected since
+        missed what it missed; REST takes its place without a count). ``orders`` false: the
+        REST snapshot's open orders are an earlier read's (the adapter lists them on its own
+        cadence), neither compared nor taken."""
         if not rest.fetch.ok:
             return
-        found = self.state.reconcile(rest, self._clock(), self._contract_size)
+        token = self._epoch if token is None else token
+        compare = self._state == "live" and self._base_epoch == token == self._epoch
+        self._base_epoch = token
+        found = self.state.reconcile(rest, self._clock(), self._contract_size, compare=compare, orders=orders)
         # every leg is made anew after a reconcile: now, in the tick that read REST, not in the
         # next one, which a stream update starts and waits on (a quarter of a second at 10,000)
         self.state.prepare(self._contract_size, self._rules)
         self.reconciles += 1
         self._reconciled_at = self._clock()
-        self._reconcile_due = False
+        self._reconcile_due = bool(found) or token != self._epoch
         if found:
             self.disagreements += 1
         for d in found:
@@ -199,6 +260,8 @@ class AccountStream:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         self._enter("off", "STREAM_DISABLED")
 
     def _enter(self, state: str, reason: Optional[str]) -> None:
@@ -218,6 +281,7 @@ class AccountStream:
                 self.reconnects += 1
             first = False
             self._enter("connecting", None)
+            self._epoch += 1
             self._reconcile_due = True
             self._expired.clear()
             self._connected_at = None
@@ -228,6 +292,7 @@ class AccountStream:
                 self._tap(ex)
                 await self._connection(ex)
             except asyncio.CancelledError:
+                self._conn += 1
                 await self._close(ex)
                 raise
             except ListenKeyExpired:
@@ -237,7 +302,16 @@ class AccountStream:
                 what = "stalled" if isinstance(e, Stalled) else reason_for(e).value
                 log.warning("%s: stream down (%s): %s", self.key, what,
                             scrub(f"{type(e).__name__}: {e}", self._secrets()))
-            await self._close(ex)
+            # down at once, not after the client's close (up to 5 s): a snapshot taken meanwhile
+            # reads REST, and the frames the closing client still hands over are not read
+            self._conn += 1
+            self._reconcile_due = True
+            self._enter("down", reason)
+            # closed beside the next connection, not before it (ccxt's close of a client whose
+            # socket the venue dropped can take seconds: a reconnect waited for it, down)
+            closing = asyncio.ensure_future(self._close(ex))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
             if self._connected_at is not None:
                 attempt = 0  # it was live: the next try is not a retry of a failing one
             self._enter("down", reason)
@@ -298,12 +372,28 @@ class AccountStream:
         handle = getattr(ex, "handle_message", None)
         if handle is None:
             return
+        conn = self._conn
+        opened = getattr(ex, "on_connected", None)
+        if callable(opened):  # ccxt's hook as each socket opens (the user data one after the listen key)
+            def connected(client: Any, message: Any = None) -> Any:
+                if conn == self._conn:
+                    self._epoch += 1
+                    self._reconcile_due = True
+                return opened(client, message)
+
+            ex.on_connected = connected
 
         def tapped(client: Any, message: Any) -> Any:
+            if conn != self._conn:  # the connection was given up: what it still delivers is not read
+                return None
             kind = self._classify(message)
             if kind == "answer":  # a new connection's subscriptions are answered even when no data flows
                 return handle(client, message)
             self._message()
+            if kind in ("ok", "marks"):
+                at = self._event_time(message)
+                if at is not None and (self._event_ms is None or at > self._event_ms):
+                    self._event_ms = at
             if kind == "expired":
                 self._expired.set()
                 self._enter("down", "LISTEN_KEY_EXPIRED")

@@ -313,20 +313,25 @@ class StreamState:
 
     # --- reconcile --------------------------------------------------------------------------------
 
-    def reconcile(self, rest: Snapshot, observed_ms: int,
-                  contract_size: Callable[[str], float]) -> list[Disagreement]:
+    def reconcile(self, rest: Snapshot, observed_ms: int, contract_size: Callable[[str], float], *,
+                  compare: bool = True, orders: bool = True) -> list[Disagreement]:
         """Compare a (good) REST snapshot with the stream's state, then put REST's state in its
-        place. Nothing is compared before the first REST snapshot (the stream had no base)."""
+        place. Nothing is compared before the first REST snapshot (the stream had no base), nor
+        when ``compare`` is false (the stream was not delivering since the last one: its state
+        is not its word). ``orders`` false: REST's open orders were not read this time (they are
+        an earlier read's), so they are neither compared nor put in the stream's place."""
         found: list[Disagreement] = []
-        if self.base is not None:
+        if self.base is not None and compare:
             wallet = self.wallet.get(self.quote)
             equity = None if wallet is None else wallet + sum(self._legs_now(contract_size).columns.upnl)
-            found = _differences(self.positions, self.orders, equity, rest, self.equity_tolerance)
+            found = _differences(self.positions, self.orders if orders else None, equity, rest,
+                                 self.equity_tolerance)
         self.base = rest
         self._reshaped = True
         self.positions = {(p.symbol, leg_of(p)): StreamLeg(p.side, p.contracts, p.entry_price)
                           for p in rest.positions if p.contracts > 0}
-        self.orders = {o.id: o for o in rest.orders}
+        if orders:
+            self.orders = {o.id: o for o in rest.orders}
         for p in rest.positions:
             self.marks.setdefault(p.symbol, p.mark_price)
         if rest.equity is not None:
@@ -379,8 +384,8 @@ class _Legs:
         self.rows = []
 
 
-def _differences(positions: dict[tuple[str, str], StreamLeg], orders: dict[str, Order], equity: Optional[float],
-                 rest: Snapshot, tolerance: float) -> list[Disagreement]:
+def _differences(positions: dict[tuple[str, str], StreamLeg], orders: Optional[dict[str, Order]],
+                 equity: Optional[float], rest: Snapshot, tolerance: float) -> list[Disagreement]:
     found = []
     theirs = {(p.symbol, leg_of(p)): p for p in rest.positions if p.contracts > 0}
     wrong = []
@@ -392,8 +397,8 @@ def _differences(positions: dict[tuple[str, str], StreamLeg], orders: dict[str, 
             wrong.append(f"{key[0]} {key[1]} stream={a_size:g} rest={b_size:g}")
     if wrong:
         found.append(Disagreement("positions", "; ".join(wrong)))
-    mine, their_ids = set(orders), {o.id for o in rest.orders}
-    if mine != their_ids:
+    mine, their_ids = set(orders or ()), {o.id for o in rest.orders}
+    if orders is not None and mine != their_ids:
         found.append(Disagreement("orders", f"stream only: {sorted(mine - their_ids)}; "
                                             f"rest only: {sorted(their_ids - mine)}"))
     if rest.equity is not None and equity is not None and \

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from adapters.base import AdapterError
+from adapters.simulated.engine import ManualClock
 from adapters.simulated.faces.bybit import bybit_client
 from adapters.simulated.http import SimServer, binanceusdm_client, wall_clock
 from adapters.simulated.scenarios import build
@@ -26,7 +28,7 @@ from adapters.simulated.venues import sim_account
 from killswitch.bootstrap import ccxt_adapters
 from tests.procs import until
 
-from .sim_helpers import run
+from .sim_helpers import T0, intent, run
 
 DEADLINE_S = 10.0
 KEY = "binanceusdm/sim-main"
@@ -39,9 +41,10 @@ class Rig:
     """A server on the wall clock, the adapter of ``sim-main`` with a stream block, a REST
     client of the same account (the desk's bot), and the wakes the adapter called."""
 
-    def __init__(self, stale_after: str, reconcile_every: str, venue: str = "binanceusdm"):
+    def __init__(self, stale_after: str, reconcile_every: str, venue: str = "binanceusdm",
+                 clock: Any = wall_clock):
         self.venue, self.key = venue, f"{venue}/sim-main"
-        self.engine = build("calm", wall_clock)
+        self.engine = build("calm", clock)
         for symbol, price in FLAT.items():
             self.engine.set_mark(symbol, price)
         self.server = SimServer(self.engine, auth_clock=wall_clock,
@@ -112,9 +115,9 @@ def positions(snap: Any) -> dict:
 
 
 def rig(test, *, stale_after: str = "1s", reconcile_every: str = "30s", timeout: float = 40.0,
-        venue: str = "binanceusdm"):
+        venue: str = "binanceusdm", clock: Any = wall_clock):
     async def go():
-        async with Rig(stale_after, reconcile_every, venue) as r:
+        async with Rig(stale_after, reconcile_every, venue, clock) as r:
             return await test(r)
     return run(go(), timeout)
 
@@ -232,7 +235,9 @@ def test_a_stall_is_stale_after_stale_after_read_over_rest_and_its_data_age_is_t
         await asyncio.sleep(0.3)
         quiet = await r.from_stream()  # not stale yet: the stream's state, as old as its last message
         last = r.health.last_message_ms
-        assert r.health.state == "live" and quiet.ts_event == last
+        # stamped with the venue's time: the event time of the last message (the engine's wall
+        # clock here), or the REST base's when that read came later
+        assert r.health.state == "live" and quiet.ts_event > last - 1000
         assert quiet.ts_observed - quiet.ts_event >= 200  # its age is the silence, not "now"
         await until(lambda: r.health.state == "stale", "the stream stale", DEADLINE_S)
         h = r.health
@@ -326,3 +331,51 @@ def test_an_expired_listen_key_is_down_then_reconnected_with_a_new_key():
         await r.bot.create_order(BTC_U, "market", "buy", 0.01)
         await r.seen(lambda s: positions(s)[BTC_U] == pytest.approx(before + 0.01), "a fill on the new key")
     rig(t)
+
+
+# --- a close through the stream -----------------------------------------------------------------------
+
+
+def test_a_close_in_rounds_with_fills_in_one_engine_millisecond_and_the_user_stream_dropped_ends_flat():
+    """A close-all in rounds as the runner makes it: each round one snapshot, then every
+    position it shows closed in three reduce-only chunks, sized from that snapshot. The engine's
+    clock is a manual one (every fill and frame of a round has the same event time ``E``); half
+    of each chunk fills (the rest expires) until round 6, then all; the user data stream is
+    dropped mid-close in rounds 1 and 3 (its next frame, a fill's, never sent). Every round's
+    snapshot is the venue's, never the stream's missing the dropped fills: no close is refused
+    as larger than the position, and the account is flat by round 9."""
+    async def t(r: Rig):
+        await r.live()
+        r.engine.set_fill_ratio(0.5)
+        refused: list[str] = []
+        sent = 0
+        rounds = 0
+        for rounds in range(1, 10):
+            clock.advance(20_000)  # the runner's interval (and the venue's weight window moves on)
+            if rounds in (1, 3):
+                r.server.faults.stream("stream_disconnect", op="stream:user", times=1)
+            if rounds == 6:
+                r.engine.set_fill_ratio(1.0)
+            snap = await r.adapter.snapshot()
+            assert snap.fetch.ok
+            for p in snap.positions:
+                side = "sell" if p.side == "long" else "buy"
+                step = r.adapter.market_rules(p.symbol).amount_step
+                chunks = [round(p.contracts / 3 / step) * step] * 2
+                chunks.append(p.contracts - sum(chunks))
+                for i, amount in enumerate(a for a in chunks if a > 0):
+                    try:
+                        await r.adapter.submit(intent(p.symbol, side, amount, cid=f"ks-r{rounds}-{p.symbol[:3]}-{i}",
+                                                      venue="binanceusdm"))
+                        sent += 1
+                    except AdapterError as e:
+                        refused.append(f"round {rounds}: {e}")
+            await asyncio.sleep(0.1)  # the runner's next tick comes later than the frames
+            if not r.truth():
+                break
+        assert refused == [] and sent > 0
+        assert r.truth() == {} and rounds < 9
+        assert r.health.reconnects >= 1
+        assert positions(await r.adapter.snapshot()) == {}
+    clock = ManualClock(T0)
+    rig(t, clock=clock, timeout=60.0)

@@ -81,3 +81,12 @@ def test_bybit_streams_and_reads_orders_with_the_rest_parser():
     assert BYBIT.streams and BYBIT.stream_order_parser == "parse_order"
     assert dialect_for("binanceusdm").stream_order_parser == "parse_ws_order"
     assert not dialect_for("okx").streams and not dialect_for("hyperliquid").streams
+
+
+def test_a_frame_is_stamped_with_the_venues_time_private_or_public():
+    from adapters.ccxt_exchange.dialects.bybit import BYBIT
+
+    assert BYBIT.stream_time({"topic": "position", "creationTime": 1772456400123, "data": []}) == 1772456400123
+    assert BYBIT.stream_time({"topic": "tickers.BTCUSDT", "ts": 1772456400456, "type": "delta", "data": {}}) \
+        == 1772456400456
+    assert BYBIT.stream_time({"op": "pong"}) is None and BYBIT.stream_time(["not", "a", "frame"]) is None

@@ -11,12 +11,12 @@ import logging
 import ccxt
 import pytest
 
-from adapters.base import AdapterError, Reason
+from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.client import _rehost
 from killswitch.runner.streams import StreamWatch
 from tests.unit.test_ccxt_adapter import _creds  # noqa: F401 — the credentials' environment, for every test
-from tests.unit.test_ccxt_adapter import API_KEY, BTC, FakeExchange, account, ccxt_position, intent
+from tests.unit.test_ccxt_adapter import API_KEY, BTC, FakeExchange, account, ccxt_order, ccxt_position, intent
 
 
 class Venue:
@@ -38,6 +38,10 @@ class Venue:
 
     def push(self, name: str, value) -> None:
         self.q(name).put_nowait(value)
+
+    def open(self) -> None:
+        """A socket of the last client opened (ccxt calls its ``on_connected``)."""
+        self.clients[-1].on_connected(None)
 
     def raw(self, *messages) -> None:
         """Frames the socket delivers back to back (ccxt reads them one after another)."""
@@ -78,6 +82,9 @@ class FakePro:
 
     def handle_message(self, client, message):
         self.handled.append(message)
+
+    def on_connected(self, client, message=None):
+        self.opened = getattr(self, "opened", 0) + 1
 
     def parse_ws_order(self, o):
         """ccxt's order structure of a raw ORDER_TRADE_UPDATE row (what the adapter reads of it)."""
@@ -138,9 +145,9 @@ def test_a_live_stream_answers_the_snapshot_without_a_rest_call_and_wakes_on_a_c
         woken: list[str] = []
         a.set_wake(woken.append)
         await a.start_streams()
-        first = await a.snapshot()  # REST seeds the stream's state
-        assert first.fetch.calls > 0
         await settle(lambda: venue.clients)
+        first = await a.snapshot()  # REST, read once the connection began, seeds the stream's state
+        assert first.fetch.calls > 0
         venue.raw(position_update(0.8, 1000), mark(51000.0, 1001))
         await settle(lambda: a.stream_health().state == "live" and len(woken) >= 2)
         snap = await a.snapshot()
@@ -162,8 +169,8 @@ def test_the_reconcile_cadence_reads_rest_counts_the_disagreement_and_rest_wins(
         rest, venue = rest_exchange(contracts=0.5), Venue()
         a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"})
         await a.start_streams()
+        await settle(lambda: venue.clients)  # the connection began: REST read after it seeds the state
         await a.snapshot()
-        await settle(lambda: venue.clients)
         venue.raw(position_update(0.7, 1000))  # the stream is wrong: REST still says 0.5
         await settle(lambda: a.stream_health().state == "live")
         assert (await a.snapshot()).positions[0].contracts == 0.7
@@ -172,7 +179,12 @@ def test_the_reconcile_cadence_reads_rest_counts_the_disagreement_and_rest_wins(
         assert snap.fetch.calls > 0 and snap.positions[0].contracts == 0.5
         h = a.stream_health()
         assert (h.disagreements, h.reconciles) == (1, 2)
-        assert (await a.snapshot()).positions[0].contracts == 0.5  # the stream's state is REST's now
+        again = await a.snapshot()  # it disagreed: REST again, until a reconcile agrees
+        assert again.fetch.calls > 0 and again.positions[0].contracts == 0.5
+        ok = await a.snapshot()  # it agreed: the stream's state, REST's now
+        assert ok.fetch.calls == 0 and ok.positions[0].contracts == 0.5
+        h = a.stream_health()
+        assert (h.disagreements, h.reconciles) == (1, 3)
         await a.close()
 
     with caplog.at_level(logging.WARNING):
@@ -187,8 +199,8 @@ def test_a_disconnect_is_down_then_reconnected_and_the_next_snapshot_reads_rest(
         a = adapter(rest, venue)
         a._stream.backoff_s = 0.3
         await a.start_streams()
+        await settle(lambda: venue.clients)  # the connection began: REST read after it seeds the state
         await a.snapshot()
-        await settle(lambda: venue.clients)
         venue.raw(wallet_update(900, 5))
         await settle(lambda: a.stream_health().state == "live")
         live = await a.snapshot()
@@ -199,7 +211,7 @@ def test_a_disconnect_is_down_then_reconnected_and_the_next_snapshot_reads_rest(
         assert (await a.snapshot()).fetch.calls > 0  # down: REST
         await settle(lambda: len(venue.clients) == 2)
         assert venue.clients[0].closed and a.stream_health().reconnects == 1
-        venue.raw(mark(50500.0, 2000))
+        venue.raw(mark(50000.0, 2000))  # the venue as REST says it (a reconcile that disagrees reads REST again)
         await settle(lambda: a.stream_health().state == "live")
         assert (await a.snapshot()).fetch.calls > 0  # after a reconnect REST wins first
         assert (await a.snapshot()).fetch.calls == 0
@@ -216,8 +228,8 @@ def test_a_stalled_stream_is_stale_and_the_snapshot_reads_rest():
         rest, venue = rest_exchange(), Venue()
         a = adapter(rest, venue, stream={"stale_after": "150ms"})
         await a.start_streams()
+        await settle(lambda: venue.clients)  # the connection began: REST read after it seeds the state
         await a.snapshot()
-        await settle(lambda: venue.clients)
         venue.raw(mark(50500.0, 2000))
         await settle(lambda: a.stream_health().state == "live")
         assert (await a.snapshot()).fetch.calls == 0
@@ -238,8 +250,8 @@ def test_a_subscription_answer_reaches_ccxt_but_never_makes_a_silent_stream_live
         rest, venue = rest_exchange(), Venue()
         a = adapter(rest, venue, stream={"stale_after": "150ms"})
         await a.start_streams()
+        await settle(lambda: venue.clients)  # the connection began: REST read after it seeds the state
         await a.snapshot()
-        await settle(lambda: venue.clients)
         answer = {"result": None, "id": 1}
         venue.raw(answer)
         assert venue.clients[0].handled == [answer]
@@ -257,8 +269,8 @@ def test_out_of_order_duplicate_and_malformed_frames_are_dropped_before_ccxt_and
         rest, venue = rest_exchange(), Venue()
         a = adapter(rest, venue)
         await a.start_streams()
+        await settle(lambda: venue.clients)  # the connection began: REST read after it seeds the state
         await a.snapshot()
-        await settle(lambda: venue.clients)
         newer = position_update(0.9, 1000)
         venue.raw(newer, position_update(0.1, 900))  # older than what is held
         venue.raw(newer, position_update(0.1, 950))  # the same again; another older
@@ -285,8 +297,8 @@ def test_every_frame_of_a_burst_reaches_the_state_though_ccxt_resolves_a_watch_w
         woken: list[str] = []
         a.set_wake(woken.append)
         await a.start_streams()
+        await settle(lambda: venue.clients)  # the connection began: REST read after it seeds the state
         await a.snapshot()
-        await settle(lambda: venue.clients)
         venue.raw(*[position_update(-0.1 * i, 1000 + i, wallet=1000 - i) for i in range(1, 6)],
                   mark(49000.0, 1006), mark(48500.0, 1007), order_update(7, "NEW", 1008),
                   order_update(8, "NEW", 1009), order_update(7, "FILLED", 1010))
@@ -308,8 +320,8 @@ def test_raw_messages_unknown_or_malformed_never_reach_ccxt_and_a_listen_key_exp
         a = adapter(rest, venue)
         a._stream.backoff_s = 0.05
         await a.start_streams()
+        await settle(lambda: venue.clients)  # the connection began: REST read after it seeds the state
         await a.snapshot()
-        await settle(lambda: venue.clients)
         good = {"e": "markPriceUpdate", "E": 1, "s": "BTCUSDT", "p": "50000"}
         venue.raw(good)
         venue.raw({"e": "SOMETHING_NEW", "E": 2})
@@ -339,8 +351,8 @@ def test_a_close_after_the_stream_saw_the_position_shrink_is_checked_against_a_f
         rest, venue = rest_exchange(contracts=0.5), Venue()
         a = adapter(rest, venue)
         await a.start_streams()
+        await settle(lambda: venue.clients)  # the connection began: REST read after it seeds the state
         await a.snapshot()
-        await settle(lambda: venue.clients)
         rest.positions = [ccxt_position(contracts=0.2, mark=50000.0, entry=48000.0)]
         venue.raw(position_update(0.2, 1000))
         rest.calls.clear()
@@ -356,6 +368,139 @@ def test_a_close_after_the_stream_saw_the_position_shrink_is_checked_against_a_f
     asyncio.run(body())
 
 
+def test_a_reconcile_while_the_stream_is_down_takes_rest_without_counting_a_disagreement():
+    """A stream down misses what it misses: REST's state takes its place at each read while it
+    is down, and at the reconnect's, none of them a disagreement; live on the same sockets
+    again, a reconcile that finds it wrong is one."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        a._stream.backoff_s = 0.3
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()
+        venue.raw(mark(50000.0, 5))
+        await settle(lambda: a.stream_health().state == "live")
+        venue.push("orders", ccxt.NetworkError("connection reset"))
+        await settle(lambda: a.stream_health().state == "down")
+        rest.positions = [ccxt_position(contracts=0.3, mark=50000.0, entry=48000.0, upnl=600.0)]
+        assert (await a.snapshot()).positions[0].contracts == 0.3  # down: REST
+        await settle(lambda: len(venue.clients) == 2)
+        venue.raw(mark(50000.0, 6))
+        await settle(lambda: a.stream_health().state == "live")
+        assert (await a.snapshot()).fetch.calls > 0  # the reconnect's reconcile
+        assert (await a.snapshot()).fetch.calls == 0
+        assert (a.stream_health().disagreements, a.stream_health().reconciles) == (0, 3)
+        venue.raw(position_update(0.4, 10))  # REST still says 0.3: the stream is wrong
+        a._stream.reconcile_every_ms = 0
+        assert (await a.snapshot()).positions[0].contracts == 0.3
+        assert a.stream_health().disagreements == 1
+        await a.close()
+
+    asyncio.run(body())
+
+
+def test_a_rest_read_begun_before_a_socket_opened_is_read_again_after_it():
+    """The user data socket opens while the reconnect's REST read is under way: a fill between
+    the read and the opening reaches neither, so that read does not end the REST reads; the
+    next one, begun with every socket open, does."""
+    async def body():
+        rest, venue = rest_exchange(), Venue()
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        rest.script["fetch_balance"] = [lambda params: (venue.open(), rest.balance)[1], rest.balance]
+        venue.raw(mark(50000.0, 5))
+        await settle(lambda: a.stream_health().state == "live")
+        first = await a.snapshot()
+        assert first.fetch.calls > 0 and venue.clients[-1].opened == 1
+        second = await a.snapshot()  # the socket opened during the first read: REST again
+        assert second.fetch.calls > 0
+        third = await a.snapshot()  # read with every socket open, and it agreed: the stream's
+        assert third.fetch.calls == 0
+        h = a.stream_health()
+        assert (h.reconciles, h.disagreements) == (2, 0)
+        await a.close()
+
+    asyncio.run(body())
+
+
+def test_a_close_refused_as_larger_than_the_position_sends_the_snapshots_back_to_rest(caplog):
+    """The stream holds 0.5 where REST (the close's own read) holds 0.2: a close sized from the
+    stream is refused, and the next snapshot is REST's, not the stream's larger position."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()
+        venue.raw(mark(50000.0, 5))
+        await settle(lambda: a.stream_health().state == "live")
+        assert (await a.snapshot()).fetch.calls == 0
+        rest.positions = [ccxt_position(contracts=0.2, mark=50000.0, entry=48000.0, upnl=400.0)]
+        a.position_max_age_s = 0.0  # the close reads the position afresh
+        with pytest.raises(AdapterError) as ei:
+            await a.submit(intent(amount=0.5))
+        assert ei.value.reason is Reason.CLOSE_EXCEEDS_POSITION
+        after = await a.snapshot()
+        assert after.fetch.calls > 0 and after.positions[0].contracts == 0.2
+        await a.close()
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(body())
+    assert any("in doubt" in r.getMessage() and "snapshots read REST" in r.getMessage() for r in caplog.records)
+
+
+def test_the_stream_snapshot_is_stamped_with_the_venues_event_time_not_its_arrival():
+    """``ts_event`` is the venue's clock (``E``, as a REST snapshot's is the venue's), here far
+    from ours; the latest of every message, an array of marks none of whose rows is held too."""
+    async def body():
+        rest, venue = rest_exchange(), Venue()
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        base = await a.snapshot()
+        venue.raw(mark(50000.0, base.ts_event + 5_000))
+        await settle(lambda: a.stream_health().state == "live")
+        snap = await a.snapshot()
+        assert snap.fetch.calls == 0 and snap.ts_event == base.ts_event + 5_000
+        assert snap.ts_observed - snap.ts_event > 86_400_000  # the venue's clock is not ours
+        venue.raw([{"e": "markPriceUpdate", "E": base.ts_event + 9_000, "s": "ETHUSDT", "p": "3000"}])
+        await settle(lambda: a.stream_health().last_message_ms is not None)
+        assert (await a.snapshot()).ts_event == base.ts_event + 9_000
+        await a.close()
+
+    asyncio.run(body())
+
+
+def test_a_close_after_a_resting_close_was_cancelled_reads_the_position_again_and_is_sent():
+    """Streamed snapshots do not refresh what the adapter knows of a position: a close of 0.5
+    that rests unfilled takes 0.5 off it (it may fill while it rests); once it is cancelled, the
+    next close of 0.5 reads the position (still 0.5) and is sent — not refused against a
+    position of nothing."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()
+        venue.raw(mark(50000.0, 5))
+        await settle(lambda: a.stream_health().state == "live")
+        rest.script["create_order"] = [ccxt_order("7", side="sell", amount=0.5, reduce_only=True, status="open")]
+        await a.submit(intent(amount=0.5))
+        assert (await a.snapshot()).fetch.calls == 0  # the stream's: it still holds 0.5
+        rest.orders = [ccxt_order("7", side="sell", amount=0.5, reduce_only=True)]
+        assert (await a.cancel_orders(CancelSelector(symbols=(BTC,)))).canceled == ("7",)
+        rest.orders = []
+        rest.script["create_order"] = [ccxt_order("8", side="sell", amount=0.5, filled=0.5, status="closed")]
+        rest.calls.clear()
+        await a.submit(intent(amount=0.5))
+        assert rest.names() == ["fetch_positions", "create_order"]
+        await a.close()
+
+    asyncio.run(body())
+
+
 def test_every_mark_is_watched_once_flat_or_not_and_only_the_held_symbols_marks_are_read():
     """One subscription of every mark (a live stream is never silent, flat or not), never
     begun again as positions come and go; of the array of every mark, the rows of the symbols
@@ -366,8 +511,8 @@ def test_every_mark_is_watched_once_flat_or_not_and_only_the_held_symbols_marks_
         woken: list[str] = []
         a.set_wake(woken.append)
         await a.start_streams()
-        await a.snapshot()
         await settle(lambda: venue.mark_symbols)
+        await a.snapshot()
         eth = {"e": "markPriceUpdate", "E": 900, "s": "ETHUSDT", "p": "3000"}
         venue.raw([eth])
         assert a.stream_health().state == "live" and woken == [] and a._stream.state.marks == {}

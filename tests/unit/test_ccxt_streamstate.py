@@ -117,6 +117,24 @@ def test_reconcile_of_a_stream_that_agrees_finds_nothing():
     assert s.reconcile(rest([position(contracts=0.5)], [order("1")]), 400, lambda _: 1.0) == []
 
 
+def test_reconcile_without_the_open_orders_read_neither_compares_nor_takes_them():
+    """REST's open orders an earlier read's (the adapter lists them on its own cadence): the
+    stream's newer ones are kept and no disagreement is made of them; positions still are."""
+    s = seeded(position(contracts=0.5), orders=[order("1")])
+    s.apply_order("2", order("2"), 50)
+    s.apply_position(BTC, "BOTH", "long", 0.7, 48000.0, 50)
+    found = s.reconcile(rest([position(contracts=0.5)], [order("1")]), 400, lambda _: 1.0, orders=False)
+    assert "orders" not in [d.kind for d in found] and "positions" in [d.kind for d in found]
+    assert set(s.orders) == {"1", "2"} and s.positions[(BTC, "BOTH")].contracts == 0.5
+
+
+def test_reconcile_not_compared_takes_rest_and_finds_nothing():
+    s = seeded(position(contracts=0.5), orders=[order("1")])
+    s.apply_position(BTC, "BOTH", "long", 0.7, 48000.0, 50)
+    assert s.reconcile(rest([position(contracts=0.5)], []), 400, lambda _: 1.0, compare=False) == []
+    assert s.positions[(BTC, "BOTH")].contracts == 0.5 and s.orders == {}
+
+
 def test_reconcile_keeps_the_event_times_so_a_delayed_update_is_still_dropped():
     s = seeded()
     s.apply_position(BTC, "BOTH", "long", 0.5, 48000.0, 100)

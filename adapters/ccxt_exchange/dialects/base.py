@@ -247,6 +247,13 @@ class Dialect:
         does not read gives none."""
         return []
 
+    def stream_time(self, message: Any) -> Optional[int]:
+        """The venue's event time (UTC ms, its clock) of one classified ``ok`` or ``marks``
+        message, None where it carries none: what the stream's snapshot is stamped with
+        (``ts_event``, as a REST snapshot is stamped with the venue's time), read from every
+        message, also an array of marks none of whose rows is held."""
+        return None
+
     def checked_position(self, position: Any) -> Any:
         """ccxt's position as it is, once its raw row is seen to carry the venue's size
         (:attr:`position_size_field`); raises :class:`..parsing.BadField` naming it otherwise."""

@@ -85,6 +85,12 @@ class BinanceDialect(Dialect):
         """The USDⓈ-M events (see :func:`stream_events`)."""
         return stream_events(message, symbol_of, ccxt_order, held)
 
+    def stream_time(self, message: Any) -> Optional[int]:
+        """``E`` of the event, of an array's first row (one push: its rows share it)."""
+        row = message[0] if isinstance(message, list) and message else message
+        at = num(row.get("E")) if isinstance(row, Mapping) else None
+        return int(at) if at is not None and at > 0 else None
+
     # ccxt's implicit method of the positions endpoint whose raw rows this dialect reads itself
     # (None: ccxt's fetch_positions)
     positions_method: Optional[str] = None

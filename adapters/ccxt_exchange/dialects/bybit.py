@@ -259,6 +259,11 @@ class BybitDialect(Dialect):
                       held: Optional[Container[str]] = None) -> list[StreamEvent]:
         return stream_events(message, symbol_of, ccxt_order, held)
 
+    def stream_time(self, message: Any) -> Optional[int]:
+        """The venue's stamp of a frame: ``creationTime`` of a private topic, ``ts`` of a public one."""
+        at = num(message.get("creationTime") or message.get("ts")) if isinstance(message, Mapping) else None
+        return int(at) if at is not None and at > 0 else None
+
     def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
         """The tickers of the symbols held (a flat account: :data:`HEARTBEAT_SYMBOL`'s, or the
         first linear market's): Bybit has no stream of every symbol's mark, and watching every
