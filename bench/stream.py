@@ -229,7 +229,9 @@ def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False) -
             if not streamed:
                 return bool(st.get("leader")) and bool(st.get("scopes") or st.get("last_tick"))
             s = (st.get("streams") or {}).get(key) or {}
-            return s.get("state") == "live" and (s.get("reconciles") or 0) >= 1
+            # live, and confirmed: the first REST read (before the sockets opened) and the one a
+            # socket's opening asks for, after which the stream answers the snapshots alone
+            return s.get("state") == "live" and (s.get("reconciles") or 0) >= 2
 
         if not wait_until(ready, 180, step=0.2):
             raise RuntimeError(f"the runner was not ready in 180 s (see {d}/bench.err)")

@@ -379,6 +379,10 @@ class AccountStream:
                 if conn == self._conn:
                     self._epoch += 1
                     self._reconcile_due = True
+                    if self._wake is not None and self.state.base is not None:
+                        # the REST read that lets the stream answer again is taken now, by a tick
+                        # of its own: not by the one a market event starts later and waits on
+                        self._wake(self.key)
                 return opened(client, message)
 
             ex.on_connected = connected

@@ -425,6 +425,31 @@ def test_a_rest_read_begun_before_a_socket_opened_is_read_again_after_it():
     asyncio.run(body())
 
 
+def test_a_socket_opening_after_the_rest_base_wakes_the_runner_for_the_confirming_read():
+    """The first REST read comes before the user data socket opens; the read that lets the
+    stream answer alone must not wait for the tick a market event starts (a whole REST snapshot,
+    most of a second at 10,000 positions): the opening wakes the runner, whose tick takes it."""
+    async def body():
+        rest, venue = rest_exchange(), Venue()
+        a = adapter(rest, venue)
+        woken: list[str] = []
+        a.set_wake(woken.append)
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        venue.raw(mark(50000.0, 5))
+        await settle(lambda: a.stream_health().state == "live")
+        await a.snapshot()  # the REST base, before the user data socket opened
+        woken.clear()
+        venue.open()  # the user data socket opens now
+        await settle(lambda: woken)
+        assert set(woken) == {"binanceusdm/main"}
+        assert (await a.snapshot()).fetch.calls > 0  # the confirming read ...
+        assert (await a.snapshot()).fetch.calls == 0  # ... after which the stream answers alone
+        await a.close()
+
+    asyncio.run(body())
+
+
 def test_a_close_refused_as_larger_than_the_position_sends_the_snapshots_back_to_rest(caplog):
     """The stream holds 0.5 where REST (the close's own read) holds 0.2: a close sized from the
     stream is refused, and the next snapshot is REST's, not the stream's larger position."""
