@@ -53,6 +53,9 @@ class CancelIntent:
     which: str  # entries | all
     order_ids: tuple[str, ...]
     reason: str
+    # with no ``order_ids``: every open order of these symbols (all when empty) the venue lists now,
+    # ``which`` of them (a firm directive's cancel, whose shard's last snapshot may be a tick old)
+    symbols: tuple[str, ...] = ()
 
 
 class Intents(Protocol):

@@ -169,9 +169,9 @@ def split(graph: DecisionGraph, accounts: Sequence[Account], assignment: Mapping
 
 
 # What the holder of the firm lease can evaluate: the facts carry equity and data age, not
-# positions or orders, and a shard carries out locks and closes of its own accounts.
+# positions or orders, and a shard carries out locks, cancels and closes of its own accounts.
 FIRM_SIGNALS = ("equity_drawdown", "equity_change", "data_age")
-FIRM_ACTIONS = ("lock_trading", "close_all", "notify", "runbook")
+FIRM_ACTIONS = ("lock_trading", "cancel_orders", "close_all", "notify", "runbook")
 FIRM_LEVELS = ("global", "venue", "account")
 
 
@@ -192,8 +192,8 @@ def firm_refusals(graph: DecisionGraph, firm: Sequence[str]) -> list[tuple[Polic
             for a in st.actions:
                 if a.kind not in FIRM_ACTIONS:
                     out.append((p, f'stage "{st.name}" action {a.kind}: every shard carries out a firm '
-                                   f"directive on its own accounts by lock or close; a firm-wide policy's actions "
-                                   f"are {', '.join(FIRM_ACTIONS)}"))
+                                   f"directive on its own accounts by lock, cancel or close; a firm-wide policy's "
+                                   f"actions are {', '.join(FIRM_ACTIONS)}"))
         level = p.scope.get("level")
         if level not in FIRM_LEVELS or p.scope.get("strategies") or p.scope.get("symbols"):
             out.append((p, f"scope level {level} (or strategies/symbols): its instances group positions, which "

@@ -4,12 +4,14 @@ What it owns:
 
 * :class:`Directive` — one row of ``ks_firm.directive``: ``lock`` (a scope at a mode; ``source``
   ``policy``: held by the firm policy's stage until its reset, ``operator``: an operator's lock,
-  lifted by an operator's unlock), ``unlock`` (the firm policy's reset, or an operator's unlock)
-  or ``close_all``; the scope as the firm writes it and the accounts (``venue/name``) it spans;
+  lifted by an operator's unlock), ``unlock`` (the firm policy's reset, or an operator's unlock),
+  ``cancel_orders`` (``which``: all or entries; ``symbols``: those, all when empty) or
+  ``close_all``; the scope as the firm writes it and the accounts (``venue/name``) it spans;
   ``reset``: an operator's approval of a firm policy's manual reset, which the firm lease holder
   applies to the firm's stage (its reset then writes the ``unlock``);
 * :func:`directives_of` — the directives of one firm evaluation: a stage entry's
-  ``lock_trading`` and ``close_all`` actions, a reset's unlock;
+  ``lock_trading``, ``cancel_orders`` and ``close_all`` actions (its cancels before its close,
+  as a runner sends a plan's cancels before its orders), a reset's unlock;
 * :func:`targets` — what one shard acts on for a directive: the scope itself when the shard's
   part of it is the whole of what that name means at the shard (``global``, a venue all of whose
   accounts there are in the directive), else each of its accounts the directive spans; nothing
@@ -17,9 +19,9 @@ What it owns:
 * :func:`locks_in_force` and :func:`inherited` — what a shard running for the first time takes
   up of the directives written before it: the locks still in force (a firm policy's lock not
   lifted by that policy's unlock of its scope, an operator's lock not lifted by an unlock of its
-  scope, neither past its TTL), spanning the accounts their scope spans now; never a close
-  (an old close is not the firm's present will: a firm policy still in breach closes again
-  through its stage).
+  scope, neither past its TTL), spanning the accounts their scope spans now; never a close or
+  a cancel (an old one is not the firm's present will: a firm policy still in breach closes
+  again through its stage).
 
 Pure: no I/O, no clock.
 """
@@ -33,16 +35,19 @@ from ..compile.graph import DecisionGraph, PolicyNode
 from ..compile.shards import policy_selects
 from ..policy.model import Account
 
-LOCK, UNLOCK, CLOSE_ALL = "lock", "unlock", "close_all"
+LOCK, UNLOCK, CANCEL_ORDERS, CLOSE_ALL = "lock", "unlock", "cancel_orders", "close_all"
 RESET = "reset"  # an approval of a firm policy's manual reset, for the firm lease holder (no shard acts on it)
-KINDS = (LOCK, UNLOCK, CLOSE_ALL, RESET)
+KINDS = (LOCK, UNLOCK, CANCEL_ORDERS, CLOSE_ALL, RESET)
+# a shard carries these out on each of its accounts the directive spans (a lock, on the scope)
+PER_ACCOUNT = (CANCEL_ORDERS, CLOSE_ALL)
 FIRM_HOLD_PREFIX = "firm:"  # a shard's lock held for a firm policy: policy "firm:<name>" in its lock book
 
 
 @dataclass(frozen=True)
 class Directive:
     """A directive (``id`` None until written). ``payload``: ``accounts`` (the keys it spans),
-    ``reason``, and per kind ``mode``, ``manual``, ``source``, ``policy``, ``stage``."""
+    ``reason``, and per kind ``mode``, ``manual``, ``source``, ``policy``, ``stage``, ``which``,
+    ``symbols``."""
 
     kind: str
     scope: str
@@ -84,14 +89,26 @@ def directives_of(evaluation: Any, graph: DecisionGraph, accounts: Sequence[Acco
             continue
         stage = policy.stage(tr.to_level)
         why = f"FIRM_STAGE: stage={stage.level} ({stage.name}) policy={se.policy} {tr.reason}"
+        entry: list[Directive] = []
         for action in stage.actions:
             if action.kind == "lock_trading":
-                out.append(Directive(LOCK, se.scope, {**base, "reason": why, "mode": getattr(action, "mode", "halted"),
-                                                      "manual": stage.manual, "stage": stage.level,
-                                                      "ttl_ms": getattr(action, "ttl_ms", None)}, tr.decision_id))
+                entry.append(Directive(LOCK, se.scope, {**base, "reason": why,
+                                                        "mode": getattr(action, "mode", "halted"),
+                                                        "manual": stage.manual, "stage": stage.level,
+                                                        "ttl_ms": getattr(action, "ttl_ms", None)}, tr.decision_id))
+            elif action.kind == "cancel_orders":
+                cancel = Directive(CANCEL_ORDERS, se.scope, {**base, "reason": why, "stage": stage.level,
+                                                             "which": getattr(action, "which", "all"),
+                                                             "symbols": list(getattr(action, "symbols", ()))},
+                                   tr.decision_id)
+                # before the entry's close, whatever the order of its actions: an entry order left
+                # resting while its position is closed would open it again
+                at = next((i for i, d in enumerate(entry) if d.kind == CLOSE_ALL), len(entry))
+                entry.insert(at, cancel)
             elif action.kind == "close_all":
-                out.append(Directive(CLOSE_ALL, se.scope, {**base, "reason": why, "stage": stage.level},
-                                     tr.decision_id))
+                entry.append(Directive(CLOSE_ALL, se.scope, {**base, "reason": why, "stage": stage.level},
+                                       tr.decision_id))
+        out += entry
     return out
 
 

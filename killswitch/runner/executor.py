@@ -124,6 +124,7 @@ class ExecutionReport:
     rejected: list[str] = field(default_factory=list)  # "cid REASON: message"
     unknown: list[str] = field(default_factory=list)  # client ids whose outcome awaits reconciliation
     canceled: int = 0
+    cancel_failed: list[str] = field(default_factory=list)  # "venue/account REASON" of a cancel the venue refused
     cancels_sent: int = 0  # cancel requests for our own open remainders
     remainders_canceled: int = 0  # of them, confirmed gone (canceled, or filled meanwhile)
     held: list[str] = field(default_factory=list)  # decision ids with a close held back (REMAINDER_OPEN)
@@ -140,6 +141,7 @@ class ExecutionReport:
         self.rejected += other.rejected
         self.unknown += other.unknown
         self.canceled += other.canceled
+        self.cancel_failed += other.cancel_failed
         self.cancels_sent += other.cancels_sent
         self.remainders_canceled += other.remainders_canceled
         self.held += other.held
@@ -349,15 +351,27 @@ class Executor:
         if _short(status, res.filled, o.amount, o.reduce_only):
             r.unfilled.append(o.decision_id)  # the market moved past the protected price, or was thin
 
+    async def cancel(self, cancels: list[CancelIntent]) -> ExecutionReport:
+        """``cancels`` sent now, as a tick sends a plan's (a firm directive's ``cancel_orders``
+        carried out by a shard); nothing in dry run."""
+        report = ExecutionReport()
+        if not self.dry_run:
+            await self._cancels(cancels, report)
+        return report
+
     async def _cancels(self, cancels: list[CancelIntent], report: ExecutionReport) -> None:
         for c in cancels:
             adapter = self.adapters.get(account_key(c.venue, c.account))
             if adapter is None:
+                report.cancel_failed.append(f"{c.venue}/{c.account} NO_ADAPTER")
                 continue
             try:
-                res = await adapter.cancel_orders(CancelSelector(which=c.which, order_ids=c.order_ids))
+                res = await adapter.cancel_orders(CancelSelector(which=c.which, symbols=c.symbols,
+                                                                 order_ids=c.order_ids))
                 report.canceled += len(res.canceled)
+                report.cancel_failed += [f"{c.venue}/{c.account} {why}: order {oid}" for oid, why in res.failed.items()]
             except AdapterError as e:
+                report.cancel_failed.append(f"{c.venue}/{c.account} {e.reason.value}: {e.message}")
                 await self.io(self.store.audit, "cancel_failed", self.clock(),
                               {"venue": c.venue, "account": c.account, "reason": e.reason.value},
                               fence=self.fence())

@@ -10,8 +10,12 @@ What it owns:
   (:func:`killswitch.firm.directives.targets`) through the paths an operator's command takes:
   a firm policy's lock goes in the lock book as the firm policy's hold (``firm:<name>``, held
   until the firm's reset lifts it; an operator's unlock of it is refused ``POLICY_LOCK``), an
-  operator's firm-wide lock as an operator lock, a close through the manual close (previewed,
-  then sent, journaled in the shard's own journal). A directive claimed and never marked
+  operator's firm-wide lock as an operator lock, a cancel through the executor's cancels (as a
+  tick sends a stage's ``cancel_orders``: each account's open orders the venue lists now, all of
+  them or its entries; audited ``firm_cancel``, a venue's refusal ``cancel_failed``), a close
+  through the manual close (previewed, then sent, journaled in the shard's own journal). A stage
+  entry's cancel is written before its close and so applied first: its cancels are sent at
+  once, its close at the next tick. A directive claimed and never marked
   applied (the runner stopped between) is applied again by the next leader. A shard's first run
   skips the directives written before it, except the firm's locks then in force
   (:func:`killswitch.firm.directives.locks_in_force`), which its first leader applies before
@@ -30,8 +34,9 @@ import logging
 import threading
 from typing import Any, Callable, Optional, Sequence
 
-from ..firm.directives import (CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, RESET, UNLOCK, Directive, inherited, locks_in_force,
-                               targets)
+from ..firm.directives import (CANCEL_ORDERS, CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, PER_ACCOUNT, RESET, UNLOCK,
+                               Directive, inherited, locks_in_force, targets)
+from ..orders import CancelIntent
 from ..policy.model import Account
 from ..state.store import FencedError, StoreError
 from .view import ChangeResult
@@ -126,8 +131,9 @@ class DirectiveApplier:
         return await self._apply(lock, fence, again="in force at the shard's first run")
 
     async def _apply(self, d: Directive, fence: int, again: str = "") -> int:
-        # a close is of accounts (the manual close takes an account or a policy's scope), a lock of the scope
-        spots = [k for k in d.accounts if k in self.mine] if d.kind == CLOSE_ALL else targets(d, self.mine)
+        # a close or a cancel is of accounts (the manual close takes an account or a policy's scope,
+        # a venue's cancel an account), a lock of the scope
+        spots = [k for k in d.accounts if k in self.mine] if d.kind in PER_ACCOUNT else targets(d, self.mine)
         outcomes = []
         for scope in spots:  # (in the turn apply_new holds)
             outcomes.append(f"{scope}: {await self._one(d, scope)}")
@@ -167,6 +173,8 @@ class DirectiveApplier:
         if d.kind == UNLOCK:
             r = await runner.commands.unlock_scope(scope, reason, actor=d.actor)
             return r.reason
+        if d.kind == CANCEL_ORDERS:
+            return await self._cancel(d, scope, reason)
         if d.kind == CLOSE_ALL:
             preview = await runner.closes.close(scope, reason, True, actor=d.actor)
             if preview.preview_id is None:
@@ -174,6 +182,27 @@ class DirectiveApplier:
             r = await runner.closes.close(scope, reason, False, actor=d.actor, preview_id=preview.preview_id)
             return r.reason
         return f"UNKNOWN_DIRECTIVE: {d.kind}"
+
+    async def _cancel(self, d: Directive, account: str, reason: str) -> str:
+        """The open orders of ``account`` (``venue/name``) the directive's ``which`` and ``symbols``
+        select, cancelled now through the executor (what the venue lists at the cancel, not the
+        last snapshot's: an entry order placed since is cancelled too), audited."""
+        p, runner = d.payload, self.runner
+        which, symbols = str(p.get("which") or "all"), tuple(p.get("symbols") or ())
+        if which not in ("all", "entries"):
+            return f"BAD_DIRECTIVE: cancel_orders which={which!r}"
+        venue, name = account.split("/", 1)
+        what = f"{which} open orders" + (f" of {', '.join(symbols)}" if symbols else "")
+        if runner.dry_run:
+            return f"DRY_RUN: would cancel its {what}"
+        got = await runner.executor.cancel([CancelIntent(venue, name, which, (), reason, symbols)])
+        await runner.lead.audit("firm_cancel", self.clock(), {
+            "directive": d.id, "decision_id": d.decision_id, "account": account, "which": which,
+            "symbols": list(symbols), "canceled": got.canceled, "failed": got.cancel_failed, "reason": reason,
+            "actor": d.actor})
+        if got.cancel_failed:
+            return f"CANCEL_FAILED: {got.canceled} cancelled; " + "; ".join(got.cancel_failed)
+        return f"CANCELED {got.canceled} ({what})"
 
     async def send(self, kind: str, scope: str, accounts: list[str], payload: dict, actor: Optional[str]
                    ) -> ChangeResult:

@@ -2,7 +2,8 @@
 --shard`` runners of two shards (desk-a holds sim-main, desk-b sim-hedge), ticking every second
 with a lease TTL of 3 s. A firm-wide policy (``global``: the drawdown of both accounts' equity
 together) is evaluated by whichever shard leader holds the firm lease, over the facts the shards
-publish; its lock is in force at every shard's gate and each shard closes its own account. An
+publish; its lock is in force at every shard's gate, each shard cancels the entry order resting
+on its own account and closes it. An
 operator's lock of ``global`` sent to desk-a's API is in force at desk-b's gate. A leader
 SIGKILLed: its standby takes desk-a over and the firm breaker goes on, its stale facts never read
 as fresh; a shard stopped: its account is not seen, the shard named. Everything on 127.0.0.1;
@@ -10,6 +11,8 @@ every process bounded in time and killed in ``finally``."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import subprocess
 import time
@@ -53,7 +56,8 @@ spec:
   triggers:
     deep: {when: "dd >= 5%", on_missing_data: hold}
   stages:
-    - {level: 1, name: halt, on: [deep], reset: manual, actions: [{lock_trading: {mode: halted}}, close_all]}
+    - {level: 1, name: halt, on: [deep], reset: manual,
+       actions: [{lock_trading: {mode: halted}}, {cancel_orders: entries}, close_all]}
 """
 
 ORDER_A = {"account": "binanceusdm/sim-main", "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.001}
@@ -111,6 +115,26 @@ def _mark(sim: Sim, symbol: str, price: float) -> None:
         f"http://127.0.0.1:{sim.port}/_sim/mark?symbol={symbol}&price={price}", method="POST"), timeout=5).read()
 
 
+def _rest_entry(sim: Sim, key: str, secret: str, cid: str, hedge: str = "") -> None:
+    """A bot's buy limit far below the mark, resting on the account of ``key`` (a signed Binance
+    request, as the bot would send it; ``hedge``: the leg, on a hedge-mode account)."""
+    now = int(time.time() * 1000)  # the served simulator checks request times against the wall clock
+    query = (f"symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.02&price=10000"
+             f"{f'&positionSide={hedge}' if hedge else ''}&newClientOrderId={cid}&timestamp={now}&recvWindow=60000")
+    sig = hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
+    req = urllib.request.Request(f"http://127.0.0.1:{sim.port}/fapi/v1/order?{query}&signature={sig}",
+                                 method="POST", headers={"X-MBX-APIKEY": key})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert json.loads(r.read())["status"] == "NEW"
+    except urllib.error.HTTPError as e:
+        raise AssertionError(f"the resting order was refused: {e.read().decode()}") from None
+
+
+def _order_status(sim: Sim, account: str, cid: str) -> str:
+    return next(o["status"] for o in sim.state()["accounts"][account]["orders"] if o["client_order_id"] == cid)
+
+
 def _logs(tmp: Path, *holders: str) -> str:
     return "\n".join((tmp / f"{h}.out").read_text() + (tmp / f"{h}.err").read_text() for h in holders)
 
@@ -141,6 +165,10 @@ def test_a_firm_wide_breach_and_an_operators_firm_lock_are_in_force_at_every_sha
         assert got["done"], got
         wait_for(lambda: _allowed(api_b, ORDER_B) and _allowed(api_a, ORDER_A), 5, "both gates open again")
 
+        # a bot's entry order resting on each shard's account
+        _rest_entry(sim, ENV["KS_MAIN_KEY"], ENV["KS_MAIN_SECRET"], "bot-a-entry")
+        _rest_entry(sim, ENV["KS_HEDGE_KEY"], ENV["KS_HEDGE_SECRET"], "bot-b-entry", hedge="LONG")
+
         # a firm-wide drawdown: BTC and ETH halved move both accounts' equity (together 11 % down)
         before = sim.state()
         assert positions(before, "sim-main") and positions(before, "sim-hedge")
@@ -152,6 +180,9 @@ def test_a_firm_wide_breach_and_an_operators_firm_lock_are_in_force_at_every_sha
         wait_for(lambda: _journal(pg_url, "ks_shard_desk_a") and _journal(pg_url, "ks_shard_desk_b"), 15,
                  "the first close of each shard")
         closed_s = time.monotonic() - moved
+        # each shard cancelled the entry order resting on its own account (the firm stage's cancel_orders)
+        wait_for(lambda: _order_status(sim, "sim-main", "bot-a-entry") == "CANCELED"
+                 and _order_status(sim, "sim-hedge", "bot-b-entry") == "CANCELED", 10, "both entry orders cancelled")
         # each shard closed its own account only, in its own journal
         assert {a for a, _ in _journal(pg_url, "ks_shard_desk_a")} == {"sim-main"}
         assert {a for a, _ in _journal(pg_url, "ks_shard_desk_b")} == {"sim-hedge"}
@@ -182,6 +213,8 @@ def test_a_firm_wide_breach_and_an_operators_firm_lock_are_in_force_at_every_sha
     assert "FIRM LEASE taken by" in logs and "FIRM_DIRECTIVE" in logs
     assert "firm-breaker global: MANUAL_RESET: stage=1 approvers=shared-token (approved by shared-token)" in logs
     assert "applied here: global: LOCKED halted (firm:firm-breaker) (from firm)" in logs
+    assert "cancel_orders global applied here: binanceusdm/sim-main: CANCELED 1 (entries open orders)" in logs
+    assert "cancel_orders global applied here: binanceusdm/sim-hedge: CANCELED 1 (entries open orders)" in logs
 
 
 def test_a_killed_leaders_standby_takes_over_and_a_stopped_shard_is_not_seen(tmp_path, pg_url):

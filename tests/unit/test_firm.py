@@ -15,8 +15,8 @@ import pytest
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.shards import assign, local_graph, split
 from killswitch.engine.evaluate import evaluate
-from killswitch.firm.directives import (CLOSE_ALL, LOCK, UNLOCK, Directive, directives_of, inherited, locks_in_force,
-                                       targets)
+from killswitch.firm.directives import (CANCEL_ORDERS, CLOSE_ALL, LOCK, UNLOCK, Directive, directives_of, inherited,
+                                       locks_in_force, targets)
 from killswitch.firm.facts import SHARD_NOT_PUBLISHING, Fact, ShardLease, facts_of, firm_snapshots, stale_after_ms
 from killswitch.policy.load import load_text
 from killswitch.policy.model import Accounts
@@ -162,6 +162,35 @@ def test_a_global_drawdown_over_two_shards_facts_enters_the_stage_and_writes_loc
     assert got[0].decision_id == ev.scopes[0].transition.decision_id
 
 
+def _entered(action: str):
+    res = _compile(action=action)
+    assert res.graph is not None, [d.message for d in res.errors]
+    spec = next(d.model for d in res.docs if isinstance(d.model, Accounts)).spec
+    assignment = assign(spec.accounts, spec.shards)
+    graph = local_graph(res.graph, split(res.graph, spec.accounts, assignment).firm)
+    state = None
+    for i, equity in enumerate((1_000_000.0, 1_000_000.0, 850_000.0)):
+        now = T0 + i * 1_000
+        reading = firm_snapshots(_all_facts(now, equity), LEASES, assignment, spec.accounts, now, 1_500)
+        ev, state = evaluate(graph, reading.snapshots, state, now)
+    return directives_of(ev, graph, spec.accounts), ev
+
+
+def test_a_stage_entry_with_cancel_orders_writes_a_cancel_directive_before_its_close():
+    # the stage lists the close first: the cancel is written (and so applied) before it all the same
+    got, ev = _entered("close_all, {cancel_orders: {which: entries, symbols: [BTC/USDT:USDT]}}, "
+                       "{lock_trading: {mode: halted}}")
+    assert [d.kind for d in got] == [CANCEL_ORDERS, CLOSE_ALL, LOCK]
+    cancel = got[0]
+    assert (cancel.scope, cancel.payload["which"], cancel.payload["symbols"]) == \
+        ("global", "entries", ["BTC/USDT:USDT"])
+    assert cancel.accounts == ["binanceusdm/a1", "binanceusdm/b1", "okx/b2"]
+    assert cancel.payload["reason"].startswith("FIRM_STAGE: stage=1 (halt) policy=firm-drawdown")
+    assert cancel.decision_id == ev.scopes[0].transition.decision_id
+    plain, _ = _entered("{cancel_orders: all}")
+    assert [(d.kind, d.payload["which"], d.payload["symbols"]) for d in plain] == [(CANCEL_ORDERS, "all", [])]
+
+
 def test_a_stopped_shard_leaves_the_firm_policy_blind_and_its_on_missing_data_holds():
     graph, accounts, assignment = _firm()
     now = T0 + 5_000
@@ -194,7 +223,7 @@ def test_firm_wide_scopes_are_global_and_venues_spanning_shards():
 
 @pytest.mark.parametrize("signal, action, says", [
     ("position_loss: {}", "{lock_trading: {mode: halted}}", 'signal "dd" is position_loss'),
-    (DRAWDOWN, "{cancel_orders: all}", "action cancel_orders"),
+    (DRAWDOWN, "{reduce_top_risk: {count: 1, fraction: 50%}}", "action reduce_top_risk"),
     (DRAWDOWN, "{close_side: long}", "action close_side"),
 ])
 def test_a_firm_wide_policy_reading_or_doing_what_facts_cannot_serve_is_refused_ks243(signal, action, says):
@@ -207,6 +236,7 @@ def test_a_firm_wide_policy_reading_or_doing_what_facts_cannot_serve_is_refused_
 
 def test_a_firm_wide_policy_of_facts_compiles():
     assert _compile().graph is not None
+    assert _compile(action="{cancel_orders: entries}, close_all").graph is not None  # every shard cancels its own
 
 
 # --- a directive applied once, by a real runner -------------------------------------------------
@@ -285,6 +315,50 @@ def test_a_directive_is_applied_once_though_read_again_and_its_lock_is_the_firm_
     assert firm.outcomes[2] == "none of this shard's accounts"
     unlock = asyncio.run(w.runner.unlock_scope("global", "try"))
     assert not unlock.done and unlock.reason.startswith("MANUAL_RESET_REQUIRED")  # the firm reset lifts it
+    w.store.close()
+
+
+def test_a_cancel_directive_cancels_the_shards_resting_entry_orders_once_before_its_close_is_sent(tmp_path):
+    from tests.unit.test_runner_operator import ACCOUNT, audit_kinds, make, open_client_ids, resting_order
+
+    w = make(tmp_path)
+    why = {"source": "policy", "policy": "firm-drawdown", "stage": 1, "reason": "FIRM_STAGE: stage=1 (halt)"}
+    cancel = Directive(CANCEL_ORDERS, "global", {"accounts": [ACCOUNT, "binanceusdm/b1"], "which": "entries",
+                                                 "symbols": [], **why}, "firm-drawdown/global/L1/e1", "firm", 1)
+    close = Directive(CLOSE_ALL, "global", {"accounts": [ACCOUNT, "binanceusdm/b1"], **why},
+                      "firm-drawdown/global/L1/e1", "firm", 2)
+    firm = FakeFirm([cancel, close])
+    echoed: list[str] = []
+    applier = DirectiveApplier(w.runner, firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append, echoed.append)
+    seen: dict[str, object] = {}
+
+    async def go():
+        await w.runner.start()
+        await w.runner.tick()
+        resting_order(w, "bot-a-1")
+        # a reduce-only order resting too: an entries cancel leaves it
+        w.engine.place_order("sim-main", "ETHUSDT", "SELL", "LIMIT", 0.01, 9_000.0, time_in_force="GTC",
+                             client_order_id="bot-a-tp", reduce_only=True)
+        seen["before"] = open_client_ids(w)
+        first = await applier.apply_new()
+        # applied: the entry order is gone, the close only queued (no order of it sent yet)
+        seen["after"] = open_client_ids(w)
+        seen["journal"] = [e.client_order_id for e in w.store.pending_intents()]
+        resting_order(w, "bot-a-2")  # placed after the directive: not the directive's
+        applier.after_id = 0  # read again (a NOTIFY and a tick)
+        again = await applier.apply_new()
+        return first, again
+
+    first, again = asyncio.run(asyncio.wait_for(go(), 30))
+    assert (first, again) == (2, 0)
+    assert {"bot-a-1", "bot-a-tp"} <= seen["before"]
+    assert "bot-a-1" not in seen["after"] and "bot-a-tp" in seen["after"]
+    assert seen["journal"] == []  # the close is sent at the next tick, after the cancel
+    assert "bot-a-2" in open_client_ids(w)  # the directive was applied once
+    assert firm.outcomes[1] == f"{ACCOUNT}: CANCELED 1 (entries open orders)"
+    assert firm.outcomes[2].startswith(f"{ACCOUNT}: ")
+    assert "firm_cancel" in audit_kinds(w)
+    assert any("FIRM_DIRECTIVE 1 cancel_orders global applied here" in e for e in echoed)
     w.store.close()
 
 
