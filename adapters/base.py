@@ -166,6 +166,10 @@ class StreamHealth:
     disagreements: int = 0     # REST reconciles that found the stream state wrong
     dropped: Mapping[str, int] = field(default_factory=dict)   # malformed | duplicate | out_of_order | unknown -> count
     reconciles: int = 0
+    # the snapshots are the stream's alone (live, and the last REST reconcile agreed with it);
+    # False while REST is read in front of each snapshot (connecting, after a reconnect, after a
+    # disagreement), which at many positions makes each tick a REST read
+    answers: bool = False
 
 
 @runtime_checkable

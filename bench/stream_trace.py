@@ -130,6 +130,23 @@ def install(path: str) -> None:
             rec("gc2", t0=gc_start[0], collected=info.get("collected"))
 
     gc.callbacks.append(on_gc)
+    if os.environ.get("KS_TRACE_SAMPLE"):  # the main thread's stack every 5 ms: what kept the loop busy
+        import threading
+
+        main_id = threading.get_ident()
+
+        def sample() -> None:
+            while True:
+                time.sleep(0.005)
+                frame = sys._current_frames().get(main_id)
+                stack = []
+                while frame is not None and len(stack) < 40:
+                    code = frame.f_code
+                    stack.append(f"{Path(code.co_filename).name}:{code.co_name}")
+                    frame = frame.f_back
+                rec("sample", stack=stack)
+
+        threading.Thread(target=sample, daemon=True).start()
 
 
 def main() -> None:

@@ -61,7 +61,7 @@ from .calls import Calls, Op
 from .client import Factory, Urls, client_config, configure_client, create_client, default_factory, pro_factory
 from .countdowns import Countdowns
 from .dialects import KNOWN_RAW_FIELDS, dialect_for
-from .dialects.base import Dialect, Reads, bad_field
+from .dialects.base import YIELD_EVERY, Dialect, Reads, bad_field
 from .errors import reason_for, scrub
 from .markets import Markets
 from .parsing import BadData, BadField, num
@@ -187,6 +187,7 @@ class CcxtAdapter:
         self.capabilities = self._capabilities(rate)
         self._stream_spec = getattr(account, "stream", None)
         self._stream: Optional[AccountStream] = None
+        self._behind: Optional[asyncio.Future] = None  # the cadence's reconcile under way beside the ticks
         if self.dialect.streams and self._stream_spec is not None and self._stream_spec.enabled:
             self._stream = self._make_stream(config, stream_factory or pro_factory(self.venue),
                                              urls=urls, sandbox=getattr(account, "sandbox", False))
@@ -304,6 +305,17 @@ class CcxtAdapter:
         parsed = (self._read_row("position", endpoint, self._parse_checked_position, x) for x in (raw or []))
         return [p for p in parsed if p is not None]
 
+    async def _read_positions_yielding(self, raw: Any) -> list[Position]:
+        """:meth:`_read_positions`, letting the event loop run every
+        :data:`~.dialects.base.YIELD_EVERY` rows (a mark frame read, a wake)."""
+        rows = list(raw or [])
+        out: list[Position] = []
+        for i in range(0, len(rows), YIELD_EVERY):
+            if i:
+                await asyncio.sleep(0)
+            out.extend(self._read_positions(rows[i:i + YIELD_EVERY]))
+        return out
+
     def _parse_or_bad_response(self, what: str, parse: Callable[[], Any]) -> Any:
         """``parse()``, a structure it cannot read raised as BAD_RESPONSE (scrubbed, unchained)."""
         try:
@@ -341,6 +353,7 @@ class CcxtAdapter:
             events=lambda message, order, held: self.dialect.stream_events(message, self._markets.symbol_of, order,
                                                                            held),
             secrets=lambda: self._secrets, event_time=self.dialect.stream_time,
+            mark_rows=lambda message, held: self.dialect.stream_mark_rows(message, self._markets.symbol_of, held),
             watch_marks=None if type(self.dialect).watch_marks is Dialect.watch_marks else self.dialect.watch_marks,
             order_parser=self.dialect.stream_order_parser,
             stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds)
@@ -378,14 +391,40 @@ class CcxtAdapter:
         0); REST when the stream is off, stale or down, at the reconcile cadence and after a
         reconnect — then compared with the stream's state, and put in its place (REST wins)."""
         stream = self._stream
+        if stream is not None and self._behind is not None and stream.needs_rest():
+            await asyncio.shield(self._behind)  # one REST read at a time: the one under way may be the one needed
         if stream is None or stream.needs_rest():
-            token = stream.reconcile_token() if stream is not None else None
-            began = time.monotonic()
-            snap = await self._rest_snapshot()
-            if stream is not None:  # (the open orders are listed on their own cadence: this read's, or older)
-                stream.reconcile(snap, token, orders=self._orders_at is not None and self._orders_at >= began)
-            return snap
+            return await self._rest_reconcile(stream)
+        if stream.reconcile_aged() and self._behind is None:
+            # the cadence's check of a live, confirmed stream reads REST beside the ticks, never
+            # in front of one: at 10,000 positions the read and its parsing hold the loop for a
+            # second, which a reaction landing in it would wait out
+            self._behind = asyncio.ensure_future(self._reconcile_behind(stream))
         return stream.snapshot() or await self._rest_snapshot()
+
+    async def _rest_reconcile(self, stream: Optional[AccountStream]) -> Snapshot:
+        """A REST snapshot, put in the stream's place (REST wins) where there is one."""
+        token = stream.reconcile_token() if stream is not None else None
+        began = time.monotonic()
+        snap = await self._rest_snapshot()
+        if stream is not None:  # (the open orders are listed on their own cadence: this read's, or older)
+            stream.reconcile(snap, token, orders=self._orders_at is not None and self._orders_at >= began)
+        return snap
+
+    async def _reconcile_behind(self, stream: AccountStream) -> None:
+        """The cadence's reconcile, run beside the ticks; the runner woken when REST disagreed
+        (its state took the stream's place, and the next snapshots read REST until one agrees)."""
+        try:
+            disagreed = stream.disagreements
+            snap = await self._rest_reconcile(stream)
+            if not snap.fetch.ok:
+                stream.reconcile_failed(snap.fetch.error_code)
+            elif stream.disagreements != disagreed:
+                stream.wake_runner()
+        except Exception as e:  # noqa: BLE001 — a snapshot never raises; this task never ends the stream
+            stream.reconcile_failed(type(e).__name__)
+        finally:
+            self._behind = None
 
     async def _rest_snapshot(self) -> Snapshot:
         """The account now: balances, positions (futures), open orders, equity and the market
@@ -439,7 +478,7 @@ class CcxtAdapter:
         orders = results[-1] if listing else list(self._orders.values())
         if futures:
             # with their columns, read while the positions are fresh (the tick reads no field of them)
-            positions = PositionList.of(self._read_positions(raw_positions))
+            positions = PositionList.of(await self._read_positions_yielding(raw_positions))
             balances = parsing.parse_balances(raw_balance, {})
             equity = parsing.futures_equity(raw_balance, self.quote_currency, KNOWN_RAW_FIELDS)
         else:
@@ -802,6 +841,9 @@ class CcxtAdapter:
     async def close(self) -> None:
         """Stop the private stream, close ccxt's HTTP session (bounded by the timeout; errors are
         swallowed)."""
+        if self._behind is not None:
+            self._behind.cancel()
+            await asyncio.gather(self._behind, return_exceptions=True)
         if self._stream is not None:
             await self._stream.stop()
         closer = getattr(self._ex, "close", None)

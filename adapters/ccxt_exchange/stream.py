@@ -68,7 +68,7 @@ from killswitch.snapshot import MarketRules, Order, Snapshot
 
 from ..base import StreamHealth
 from .errors import reason_for, scrub
-from .streamstate import CHANGED, DUPLICATE, OUT_OF_ORDER, StreamEvent, StreamState
+from .streamstate import CHANGED, DUPLICATE, OUT_OF_ORDER, MarkRows, StreamEvent, StreamState
 
 log = logging.getLogger(__package__)
 
@@ -108,6 +108,7 @@ class AccountStream:
                  events: Callable[[Any, Callable[[Any], Any], Optional[set[str]]], list[StreamEvent]],
                  secrets: Callable[[], Iterable[str]],
                  watch_marks: Optional[Callable[[Any, frozenset], Awaitable[Any]]] = None,
+                 mark_rows: Optional[Callable[[Any, set[str]], Optional[MarkRows]]] = None,
                  order_parser: str = "parse_ws_order",
                  event_time: Callable[[Any], Optional[int]] = lambda message: None,
                  stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
@@ -122,6 +123,7 @@ class AccountStream:
         self._events = events
         self._secrets = secrets
         self._watch_marks = watch_marks  # (client, held symbols) → the watch of their marks (None: every mark)
+        self._mark_rows = mark_rows  # (message, held symbols) → an array of marks as columns (None: not one)
         self._order_parser = order_parser
         self._event_time = event_time
         self.stale_after_ms = int(stale_after_s * 1000)
@@ -153,6 +155,10 @@ class AccountStream:
         self._logged: set[str] = set()
         self._frames: dict[tuple, tuple[int, Any]] = {}  # event key → (event time, body) of the last applied
         self._position_changed: dict[str, int] = {}  # symbol → when the stream last changed its position
+        # an array of marks' last applied row of each symbol: its event time and price (what
+        # _frames keeps of other events, kept apart so that no object is made per row)
+        self._array_at: dict[str, int] = {}
+        self._array_px: dict[str, float] = {}
 
     # --- what the adapter reads -------------------------------------------------------------------
 
@@ -166,7 +172,8 @@ class AccountStream:
             state, reason, since = "stale", "STREAM_STALE", self._last_message + self.stale_after_ms
         return StreamHealth(state=state, reason=reason, since_ms=since, last_message_ms=self._last_message,
                             reconnects=self.reconnects, disagreements=self.disagreements,
-                            dropped=dict(self.state.dropped), reconciles=self.reconciles)
+                            dropped=dict(self.state.dropped), reconciles=self.reconciles,
+                            answers=state == "live" and not self._reconcile_due and self._reconciled_at is not None)
 
     def position_changed(self, symbol: str) -> Optional[int]:
         """When (this stream's clock, ms) an update last changed ``symbol``'s position, if one did."""
@@ -180,11 +187,28 @@ class AccountStream:
         return 0.0
 
     def needs_rest(self) -> bool:
-        """Whether the next snapshot reads REST: the stream is not live, a reconnect has not been
-        reconciled yet, or the last reconcile is ``reconcile_every`` old."""
-        if self.health().state != "live" or self._reconcile_due or self._reconciled_at is None:
-            return True
-        return self._clock() - self._reconciled_at >= self.reconcile_every_ms
+        """Whether the next snapshot must read REST before it can answer: the stream is not live,
+        a reconnect or a disagreement has not been reconciled yet, or nothing has been."""
+        return self.health().state != "live" or self._reconcile_due or self._reconciled_at is None
+
+    def reconcile_aged(self) -> bool:
+        """Whether the cadence's reconcile is due: the last one is ``reconcile_every`` old. The
+        stream still answers (it is live and was confirmed); the REST read runs beside it."""
+        return self._reconciled_at is not None and self._clock() - self._reconciled_at >= self.reconcile_every_ms
+
+    def wake_runner(self) -> None:
+        """The runner woken (a reconcile beside the ticks changed what the next one reads)."""
+        if self._wake is not None:
+            try:
+                self._wake(self.key)
+            except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
+                log.debug("%s: wake: %s", self.key, type(e).__name__)
+
+    def reconcile_failed(self, reason: Optional[str]) -> None:
+        """A cadence REST read failed: the stream goes on answering, the read is tried again at
+        the next snapshot; said once per account."""
+        self._once("reconcile-failed", logging.WARNING, "%s: the reconcile's REST read failed (%s); the live "
+                   "stream answers meanwhile and the read is tried again", self.key, reason or "unknown")
 
     def snapshot(self) -> Optional[Snapshot]:
         """The account from the stream's state (None before a REST snapshot gave its base).
@@ -406,7 +430,7 @@ class AccountStream:
                 self._dropped(kind, _event_name(message))
                 return None
             if kind == "marks":  # read here; ccxt never needs them
-                self._read(ex, message)
+                self._read_marks(ex, message)
                 return None
             message = self._read(ex, message)
             return None if message is None else handle(client, message)
@@ -443,6 +467,51 @@ class AccountStream:
         if len(fresh) < len(events) and isinstance(message, list):
             return [ev.body for ev in fresh]
         return message
+
+    def _read_marks(self, ex: Any, message: Any) -> None:
+        """A ``marks`` message applied: an array of them as columns (the dialect's
+        ``stream_mark_rows``), each row checked against the last one of its symbol in an array
+        (an older event time is out of order, the same time and price a duplicate: dropped,
+        counted); anything else as events (:meth:`_read`)."""
+        rows = None
+        if self._mark_rows is not None:
+            try:
+                rows = self._mark_rows(message, self._held)
+            except Exception as e:  # noqa: BLE001 — a row it cannot read makes the array malformed, never applied
+                self._dropped("malformed", f"{_event_name(message)}: {type(e).__name__}")
+                return
+        if rows is None:
+            self._read(ex, message)
+            return
+        seen_at, seen_px = self._array_at, self._array_px
+        symbols: list[str] = []
+        times: list[int] = []
+        prices: list[float] = []
+        bad = late = again = 0
+        for symbol, at, price in zip(rows.symbols, rows.times, rows.prices):
+            if not price > 0:
+                bad += 1
+                continue
+            held = seen_at.get(symbol)
+            if held is not None and at < held:
+                late += 1
+                continue
+            if held is not None and at == held and seen_px.get(symbol) == price:
+                again += 1
+                continue
+            seen_at[symbol] = at
+            seen_px[symbol] = price
+            symbols.append(symbol)
+            times.append(at)
+            prices.append(price)
+        for kind, n in (("malformed", bad), (OUT_OF_ORDER, late), (DUPLICATE, again)):
+            if n:
+                self._dropped(kind, f"{n} of {len(rows.symbols)} marks of an array", n)
+        if symbols and self.state.apply_marks(MarkRows(symbols, times, prices)) and self._wake is not None:
+            try:
+                self._wake(self.key)
+            except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
+                log.debug("%s: wake: %s", self.key, type(e).__name__)
 
     def _apply(self, events: list[StreamEvent]) -> None:
         """Events to the state; the runner woken when a position, a wallet or a mark changed."""
@@ -491,8 +560,8 @@ class AccountStream:
         if self._state != "down" or self._reason != "LISTEN_KEY_EXPIRED":
             self._enter("live", None)
 
-    def _dropped(self, kind: str, what: str) -> None:
-        self.state.drop(kind)
+    def _dropped(self, kind: str, what: str, n: int = 1) -> None:
+        self.state.drop(kind, n)
         self._once("drop:" + kind, logging.WARNING, "%s: stream message dropped (%s): %s; counted from now on, "
                    "the next REST reconcile wins", self.key, kind, scrub(what, self._secrets()))
 

@@ -120,7 +120,8 @@ class StreamWatch:
                         "last_message_ms": h.last_message_ms,
                         "last_message_age_s": _age_s(h.last_message_ms, now_ms),
                         "reconnects": h.reconnects, "disagreements": h.disagreements,
-                        "reconciles": h.reconciles, "dropped": dict(sorted(h.dropped.items())),
+                        "reconciles": h.reconciles, "answers": h.answers,
+                        "dropped": dict(sorted(h.dropped.items())),
                         "degraded": degraded(h, key in self._live_once)}
         return out
 

@@ -171,7 +171,8 @@ class RunnerStatus:
     fetch_errors: dict = field(default_factory=dict)
     # "venue/account" -> {"state" (off | connecting | live | stale | down), "reason", "since_ms",
     # "last_message_ms", "last_message_age_s", "reconnects", "disagreements", "reconciles",
-    # "dropped" (kind -> count), "degraded" (not live: polled over REST)}: accounts whose adapter streams
+    # "answers" (the snapshots are the stream's alone: live, REST agreed), "dropped" (kind -> count),
+    # "degraded" (not live: polled over REST)}: accounts whose adapter streams
     streams: dict = field(default_factory=dict)
     pages_failing: tuple[ReceiverFailure, ...] = ()  # receivers whose latest delivery round failed every attempt
     pages_failing_since_ms: Optional[int] = None  # the first failed round of the current run of failures

@@ -174,23 +174,70 @@ def test_the_reconcile_cadence_reads_rest_counts_the_disagreement_and_rest_wins(
         venue.raw(position_update(0.7, 1000))  # the stream is wrong: REST still says 0.5
         await settle(lambda: a.stream_health().state == "live")
         assert (await a.snapshot()).positions[0].contracts == 0.7
+        woken: list[str] = []
+        a.set_wake(woken.append)
         await asyncio.sleep(0.25)
-        snap = await a.snapshot()
-        assert snap.fetch.calls > 0 and snap.positions[0].contracts == 0.5
+        snap = await a.snapshot()  # the cadence is due: the live stream answers, REST is read beside it
+        assert snap.fetch.calls == 0 and snap.positions[0].contracts == 0.7
+        await settle(lambda: a.stream_health().reconciles == 2)
         h = a.stream_health()
-        assert (h.disagreements, h.reconciles) == (1, 2)
+        assert (h.disagreements, h.reconciles) == (1, 2) and not h.answers  # REST in front of the snapshots now
+        assert woken == ["binanceusdm/main"]  # REST's state took the stream's place: the runner reads it now
         again = await a.snapshot()  # it disagreed: REST again, until a reconcile agrees
         assert again.fetch.calls > 0 and again.positions[0].contracts == 0.5
         ok = await a.snapshot()  # it agreed: the stream's state, REST's now
         assert ok.fetch.calls == 0 and ok.positions[0].contracts == 0.5
         h = a.stream_health()
-        assert (h.disagreements, h.reconciles) == (1, 3)
+        assert (h.disagreements, h.reconciles) == (1, 3) and h.answers
         await a.close()
 
     with caplog.at_level(logging.WARNING):
         asyncio.run(body())
     said = [r.getMessage() for r in caplog.records if "disagree on positions" in r.getMessage()]
     assert len(said) == 1 and "stream=0.7 rest=0.5" in said[0]  # (its equity, 0.2 BTC of PnL apart, too)
+
+
+def test_the_cadences_rest_read_runs_beside_the_snapshots_one_at_a_time_and_a_failed_one_is_tried_again(caplog):
+    """A live, confirmed stream whose reconcile is due answers at once while REST is read beside
+    it (a slow read never stands in front of a tick), one read at a time; a read that fails
+    leaves the stream answering, is said once and tried again at the next snapshot."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"})
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()
+        venue.raw(mark(50000.0, 5))
+        await settle(lambda: a.stream_health().state == "live")
+        gate = asyncio.Event()
+
+        async def held(*args):
+            await gate.wait()
+            return rest.positions
+
+        rest.script["fetch_positions"] = [held]
+        await asyncio.sleep(0.25)
+        for _ in range(3):  # the read hangs: every snapshot is the stream's, and no second read begins
+            snap = await asyncio.wait_for(a.snapshot(), 0.5)
+            assert snap.fetch.calls == 0 and snap.positions[0].contracts == 0.5
+        assert rest.names().count("fetch_positions") == 2
+        gate.set()
+        await settle(lambda: a.stream_health().reconciles == 2)
+        assert a.stream_health().disagreements == 0
+        rest.script["fetch_positions"] = [ccxt.NetworkError("connection reset")]
+        await asyncio.sleep(0.25)
+        assert (await a.snapshot()).fetch.calls == 0
+        await settle(lambda: rest.names().count("fetch_positions") == 3)
+        await asyncio.sleep(0.05)
+        assert (await a.snapshot()).fetch.calls == 0  # failed: still the stream's, and read again beside it
+        await settle(lambda: rest.names().count("fetch_positions") == 4)
+        assert a.stream_health().reconciles == 2 and a.stream_health().state == "live"
+        await a.close()
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(body())
+    said = [r.getMessage() for r in caplog.records if "reconcile's REST read failed" in r.getMessage()]
+    assert len(said) == 1 and "EXCHANGE_UNAVAILABLE" in said[0]
 
 
 def test_a_disconnect_is_down_then_reconnected_and_the_next_snapshot_reads_rest(caplog):
@@ -393,8 +440,9 @@ def test_a_reconcile_while_the_stream_is_down_takes_rest_without_counting_a_disa
         assert (a.stream_health().disagreements, a.stream_health().reconciles) == (0, 3)
         venue.raw(position_update(0.4, 10))  # REST still says 0.3: the stream is wrong
         a._stream.reconcile_every_ms = 0
-        assert (await a.snapshot()).positions[0].contracts == 0.3
-        assert a.stream_health().disagreements == 1
+        assert (await a.snapshot()).positions[0].contracts == 0.4  # the stream answers; the cadence's read beside it
+        await settle(lambda: a.stream_health().disagreements == 1)
+        assert (await a.snapshot()).positions[0].contracts == 0.3  # REST won
         await a.close()
 
     asyncio.run(body())
@@ -549,6 +597,41 @@ def test_every_mark_is_watched_once_flat_or_not_and_only_the_held_symbols_marks_
         await asyncio.sleep(0.05)
         assert venue.mark_symbols == [None]  # every mark, subscribed once
         assert venue.clients[0].handled == [position_update(0.3, 1000)]
+        await a.close()
+
+    asyncio.run(body())
+
+
+def test_an_array_of_marks_again_late_or_unreadable_is_dropped_and_counted_by_row_and_never_applied():
+    """The rows of an array of every mark, read as columns: the same array again is a duplicate
+    of each held row, an older one out of order (each counted, neither applied nor waking the
+    runner); a row without a number makes the whole array malformed; a row whose mark is not
+    above zero is dropped alone. A single mark of the same symbol is ordered against the array's."""
+    async def body():
+        rest, venue = rest_exchange(), Venue()
+        a = adapter(rest, venue)
+        woken: list[str] = []
+        a.set_wake(woken.append)
+        await a.start_streams()
+        await settle(lambda: venue.mark_symbols)
+        await a.snapshot()
+        venue.raw(position_update(0.5, 1000))
+        woken.clear()
+        row = {"e": "markPriceUpdate", "E": 2000, "s": "BTCUSDT", "p": "51000"}
+        eth = {"e": "markPriceUpdate", "E": 2000, "s": "ETHUSDT", "p": "3000"}  # not held: never read
+        venue.raw([row, eth])
+        assert a._stream.state.marks[BTC] == 51000.0 and woken == ["binanceusdm/main"]
+        venue.raw([row, eth])  # the same array again
+        venue.raw([dict(row, E=1999, p="40000")])  # an older one
+        assert a.stream_health().dropped == {"duplicate": 1, "out_of_order": 1}
+        venue.raw([dict(row, E=2001, p="fifty")])  # unreadable: the array is malformed
+        venue.raw([dict(row, E=2002, p="0")])  # a mark of nothing: that row dropped
+        assert a.stream_health().dropped == {"duplicate": 1, "out_of_order": 1, "malformed": 2}
+        assert a._stream.state.marks[BTC] == 51000.0 and woken == ["binanceusdm/main"]
+        venue.raw(mark(39000.0, 1500))  # a single mark older than the array's: not applied
+        assert a._stream.state.marks[BTC] == 51000.0
+        venue.raw([dict(row, E=2003, p="52000")])
+        assert (await a.snapshot()).positions[0].mark_price == 52000.0 and len(woken) == 2
         await a.close()
 
     asyncio.run(body())

@@ -203,7 +203,7 @@ def test_streams_start_when_leading_once_each_and_a_failed_start_is_retried_and_
 
 def test_stream_status_and_metrics():
     a = StreamingAdapter(StreamHealth("live", None, T0, T0 + 7_500, reconnects=2, disagreements=1,
-                                      dropped={"duplicate": 3, "malformed": 1}, reconciles=9))
+                                      dropped={"duplicate": 3, "malformed": 1}, reconciles=9, answers=True))
     b = StreamingAdapter(StreamHealth("stale", "STREAM_STALE", T0, T0))
     off = StreamingAdapter(StreamHealth("off", "STREAM_DISABLED", None, None))
     watch = StreamWatch({"binanceusdm/main": a, "binanceusdm/hedge": b, "bybit/x": off}, clock=lambda: T0 + 10_000)
@@ -211,8 +211,8 @@ def test_stream_status_and_metrics():
     st = watch.status()
     assert st["binanceusdm/main"] == {
         "state": "live", "reason": None, "since_ms": T0, "last_message_ms": T0 + 7_500, "last_message_age_s": 2.5,
-        "reconnects": 2, "disagreements": 1, "reconciles": 9, "dropped": {"duplicate": 3, "malformed": 1},
-        "degraded": False}
+        "reconnects": 2, "disagreements": 1, "reconciles": 9, "answers": True,
+        "dropped": {"duplicate": 3, "malformed": 1}, "degraded": False}
     assert st["binanceusdm/hedge"]["degraded"] is True and st["binanceusdm/hedge"]["last_message_age_s"] == 10.0
     fams = parse_families(render_collected(watch.collect_metrics))
     assert fams["killswitch_stream_connected"]["type"] == "gauge"

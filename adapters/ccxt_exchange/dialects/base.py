@@ -36,7 +36,7 @@ from killswitch.weights import Read, SnapshotCost, WeightLimit
 
 from ...base import AdapterError, Reason
 from ..parsing import BadField, num
-from ..streamstate import StreamEvent
+from ..streamstate import MarkRows, StreamEvent
 
 # ``call(method, *args)``: one call of the account's ccxt client, through the adapter's budget,
 # retries and deadline.
@@ -71,6 +71,11 @@ class Listed(NamedTuple):
     # False for an order its venue triggers on something other than a price (Bybit's MmRateClose,
     # on the maintenance margin rate): one without a trigger price is then understood
     price_trigger: bool = True
+
+
+# the rows of a long answer read between two turns of the event loop: a book of 10,000 positions
+# read in one go holds it for a second, and a reaction (a stream's frame, the tick it wakes) waits
+YIELD_EVERY = 500
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,14 @@ class Dialect:
         only the rows of the positions held. Only a streaming dialect is asked; a message it
         does not read gives none."""
         return []
+
+    def stream_mark_rows(self, message: Any, symbol_of: Callable[[str], str],
+                         held: Optional[Container[str]] = None) -> Optional[MarkRows]:
+        """An array of every symbol's mark (a ``marks`` message) as columns, of the rows whose
+        symbol is in ``held`` (None: all); None where the message is not such an array (its
+        events are :meth:`stream_events`'). Raises on a row it reads without a number where it
+        reads one (the array is malformed). Only a streaming dialect is asked."""
+        return None
 
     def stream_time(self, message: Any) -> Optional[int]:
         """The venue's event time (UTC ms, its clock) of one classified ``ok`` or ``marks``
