@@ -5,7 +5,7 @@ The layers, bottom up (see ARCHITECTURE.md): ``policy`` → ``compile`` → ``sn
 ``runbooks``, ``audit``) → ``cli``. The pure core (policy, compile, engine, snapshot, events)
 imports nothing above it and none of the heavy or I/O libraries; the previews (plan, replay,
 diff, policy tests) import only the core and the adapters, and do no I/O; the sinks never import
-the runner. Every
+the runner nor the command line. Every
 import counts, also one inside a function or under ``if TYPE_CHECKING``: a lazy import still
 ties the layers together, and a circle through one still makes the modules one unit.
 
@@ -120,6 +120,13 @@ def test_the_previews_import_no_module_that_reads_outside_the_process():
 def test_the_sinks_never_import_the_runner():
     bad = [str(i) for i in IMPORTS if _within(i.source, SINKS) and _within(i.target, ("killswitch.runner",))]
     assert not bad, "a sink imports the runner (sinks get events and a narrow context):\n" + "\n".join(bad)
+
+
+def test_the_sinks_never_import_the_command_line():
+    """The command line is the top layer: a sink that reached into it would print or parse options
+    from inside the runner's process."""
+    bad = [str(i) for i in IMPORTS if _within(i.source, SINKS) and _within(i.target, ("killswitch.cli",))]
+    assert not bad, "a sink imports the command line:\n" + "\n".join(bad)
 
 
 def test_the_runner_never_imports_what_wires_it():
