@@ -82,7 +82,7 @@ crash-soak: venv
 
 # Regenerate the scripted crash recording (deterministic) replayed by `make demo`.
 recordings: venv
-	$(BIN)/python -m killswitch.scenarios futures-crash > policies/recordings/futures-crash.jsonl
+	$(BIN)/python -m killswitch.preview.recordings futures-crash > policies/recordings/futures-crash.jsonl
 
 # Regenerate the JSON Schemas checked in under killswitch/schemas (a test compares them).
 schemas: venv

@@ -1,6 +1,6 @@
 """Benchmark: what counting the accounts a preview read costs ``ksctl plan`` / ``replay`` / ``diff``.
 
-Every snapshot of a recording goes through :class:`killswitch.coverage.CoverageTally` besides the
+Every snapshot of a recording goes through :class:`killswitch.preview.coverage.CoverageTally` besides the
 engine. Two figures per layout, each the median of RUNS runs over the same ticks (built before
 timing, parsing is not measured):
 - tally: the counting alone, per snapshot;
@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from killswitch.compile.compiler import compile_documents
-from killswitch.coverage import CoverageTally
+from killswitch.preview.coverage import CoverageTally
 from killswitch.policy.load import load_sources
-from killswitch.replay import Tick, replay
+from killswitch.preview.replay import Tick, replay
 from killswitch.snapshot import FetchStatus, Snapshot
 from killswitch.sources import read_sources
 

@@ -76,7 +76,7 @@ from killswitch.compile.compiler import compile_documents  # noqa: E402
 from killswitch.engine.evaluate import evaluate  # noqa: E402
 from killswitch.engine.state import State  # noqa: E402
 from killswitch.policy.load import load_text  # noqa: E402
-from killswitch.runner.lease import LeaseKeeper  # noqa: E402
+from killswitch.runner.lease_keeper import LeaseKeeper  # noqa: E402
 from killswitch.snapshot import (MarketRules, Order, Position, PositionColumns, PositionList,  # noqa: E402
                                  PositionsOnReading, Snapshot)
 

@@ -319,9 +319,9 @@ class Daemon:
         pushing = asyncio.create_task(self._push_metrics(runner, pusher)) if pusher is not None else None
         try:
             # The lease from a thread of its own, on a store connection of its own, renewed while
-            # this loop shows life (see runner/lease.py): no tick and no burst of requests can let
+            # this loop shows life (see runner/lease_keeper.py): no tick and no burst of requests can let
             # it lapse, and a wedged loop still hands over.
-            from .runner.lease import LeaseKeeper, show_life
+            from .runner.lease_keeper import LeaseKeeper, show_life
 
             try:
                 keeper = LeaseKeeper.for_store(store, holder, self.opts.lease_ttl_ms, clock=runner.clock,

@@ -2,7 +2,7 @@
 
 ``build("flash-crash", clock)`` returns a ready :class:`SimExchange`: the markets BTCUSDT,
 ETHUSDT and SOLUSDT with their paths, a one-way account ``sim-main`` (a long BTC/ETH, short
-SOL book like :mod:`killswitch.scenarios`, plus spot balances) and a hedge-mode account
+SOL book like :mod:`killswitch.preview.recordings`, plus spot balances) and a hedge-mode account
 ``sim-hedge`` (long and short legs, net short). Keys are fixed, well-known test values
 (``sim-main-key`` / ``sim-main-secret``…): this is a simulator, they guard nothing.
 

@@ -2,7 +2,7 @@
 and show where their decisions differ — "what would this change have done last week?".
 
 OLD and NEW are each a policy path (file or directory) or ``REV:PATH``, a path as git holds it at a
-revision. The comparison is :func:`killswitch.diff.compare`; the output is
+revision. The comparison is :func:`killswitch.preview.diff.compare`; the output is
 :mod:`killswitch.render.diff`. This module reads the sources (files, or git objects through a
 temporary directory), compiles both sides and wires the pieces together.
 """
@@ -161,11 +161,11 @@ def diff(old: str, new: str, against: str, policy: str | None, detailed_exitcode
     per position leg (symbol, side, amount, notional), cancels, directives, hedge suggestions
     and refusals. Nothing is sent.
     """
-    from ..coverage import CoverageTally
-    from ..diff import PolicyRevision, diff_replays, policy_names
+    from ..preview.coverage import CoverageTally
+    from ..preview.diff import PolicyRevision, diff_replays, policy_names
     from ..render.diagnostics import diagnostic_text
     from ..render.diff import diff_json, diff_text
-    from ..replay import ReplayError, read_ticks
+    from ..preview.replay import ReplayError, read_ticks
 
     for what, spec in (("OLD", old), ("NEW", new)):
         if split_revision(spec) is None and not os.path.exists(spec):

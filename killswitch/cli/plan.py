@@ -1,7 +1,7 @@
 """``ksctl plan``: what the policies would do now — or over a recording — without sending anything.
 
 Reads the snapshots (one live snapshot per account of an Accounts document, or a recording),
-builds the plan value (:mod:`killswitch.plan`), prints it (:mod:`killswitch.render.plan`) and
+builds the plan value (:mod:`killswitch.preview.plan`), prints it (:mod:`killswitch.render.plan`) and
 exits with a code that tells a complete plan from one that could not read every account: a
 preview that did not see an account must not pass for "nothing to do" in a pull-request check.
 
@@ -86,8 +86,8 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
         _refuse_over_budget(accounts, graph, max_file_bytes)
     state = _stored_state(reading_state(state_url)) if state_url else State()
     if against:
-        from ..plan import plan_ticks
-        from ..replay import ReplayError, read_ticks
+        from ..preview.plan import plan_ticks
+        from ..preview.replay import ReplayError, read_ticks
 
         try:
             with open(against, encoding="utf-8") as fh:
@@ -185,7 +185,7 @@ async def _live(graph, accounts_path: str, state, timeout_s: float, scores: str,
     from adapters.deferred import unreadable_snapshot
 
     from ..bootstrap import AccountsError, ccxt_adapters, read_accounts
-    from ..plan import plan_snapshots
+    from ..preview.plan import plan_snapshots
 
     try:
         spec = read_accounts(accounts_path, max_file_bytes)

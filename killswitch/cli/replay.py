@@ -30,11 +30,11 @@ Exit codes: 0 replayed, 1 an error or an incomplete replay (0 with
 def replay(policy_paths: tuple[str, ...], snapshots: str, verbose: bool, allow_incomplete: bool, scores: str,
            max_file_bytes: int, output: str) -> None:
     """Replay recorded snapshots through the policies with in-memory state; nothing is sent."""
-    from ..coverage import CoverageTally, complete
+    from ..preview.coverage import CoverageTally, complete
     from ..render.coverage import account_lines, incomplete_line, unread_detail
     from ..render.evaluation import replay_json, replay_text
-    from ..replay import ReplayError, read_ticks
-    from ..replay import replay as run
+    from ..preview.replay import ReplayError, read_ticks
+    from ..preview.replay import replay as run
 
     result = compile_or_exit(policy_paths, "replay", max_file_bytes)
     graph = result.graph

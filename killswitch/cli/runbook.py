@@ -60,7 +60,7 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
     finally:
         store.close()
     if record is None:
-        from ..runner.scopes import close_matches
+        from ..runner.names import close_matches
 
         near = close_matches(incident, known)
         hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""

@@ -21,7 +21,7 @@ A test whose policy is not among PATH is not run, and fails the run (exit 1).
 @output_option
 def test(paths: tuple[str, ...], max_file_bytes: int, output: str) -> None:
     """Run policy unit tests: input series in, expected stages and actions out."""
-    from ..policytest import run_tests
+    from ..preview.policytest import run_tests
 
     result, files = compile_or_exit_counted(paths, "test", max_file_bytes)
     report = run_tests(result)

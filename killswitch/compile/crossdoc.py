@@ -18,7 +18,7 @@ from ..policy.documents import LoadedDoc
 from ..policy.model import Account, Accounts, Expectation, Policy, PolicyTestCase, Route, Stage
 from ..policy.series import parse_series
 from .graph import canonical_json
-from .time_intervals import check_time_intervals
+from .interval_check import check_time_intervals
 
 # Codes after which nothing (or nothing more) of a file is read.
 _UNREADABLE = {d.KS001.code, d.KS002.code, d.KS008.code, d.KS009.code, d.KS010.code}

@@ -20,8 +20,8 @@ Semantics follow Alertmanager's ``dispatch/route.go`` and inhibitor:
   target side are not considered, so an alert never mutes itself or its own kind.
 
 - ``mute_time_intervals`` / ``active_time_intervals`` name ``spec.time_intervals``
-  (:mod:`.timeintervals`); they are the route's own, not inherited by its children (as
-  Alertmanager does), and the root has none (it catches everything, pages included).
+  (:mod:`killswitch.policy.time_intervals`); they are the route's own, not inherited by its
+  children (as Alertmanager does), and the root has none (it catches everything, pages included).
 
 Defaults for the root, chosen for a kill switch (a page within seconds, escalations within a
 minute) rather than Alertmanager's 30s / 5m / 4h: ``group_wait`` 10s, ``group_interval`` 1m,
@@ -39,7 +39,8 @@ from typing import Mapping, Optional, Sequence
 from ..policy.model import InhibitRule as InhibitRuleDoc
 from ..policy.model import NotificationRoutes, Route
 from ..policy.units import Duration
-from .timeintervals import NamedInterval, compile_intervals, silenced_by
+from ..policy.time_intervals import NamedInterval, silenced_by
+from .interval_build import compile_intervals
 
 GROUP_WAIT_MS = 10_000
 GROUP_INTERVAL_MS = 60_000

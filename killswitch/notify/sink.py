@@ -58,7 +58,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sys
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -305,7 +304,7 @@ class NotifySink:
                 self._step(self.clock())
             except Exception as e:  # noqa: BLE001 - a bug here must not stop later pages
                 self.worker_errors += 1
-                print(f"killswitch: notify worker error: {type(e).__name__}", file=sys.stderr)
+                log.error("killswitch: notify worker error: %s", type(e).__name__)
             nd = self.dispatcher.next_due()
             wait = self.options.poll_s
             if nd is not None:
@@ -604,7 +603,7 @@ class NotifySink:
             self._step(self.clock(), flush_all=True)
         except Exception as e:  # noqa: BLE001
             self.worker_errors += 1
-            print(f"killswitch: notify worker error: {type(e).__name__}", file=sys.stderr)
+            log.error("killswitch: notify worker error: %s", type(e).__name__)
         while (self._tasks or self._deliveries) and loop.time() < deadline:
             self._start_deliveries()
             if self._tasks:

@@ -1,4 +1,4 @@
-"""Render which accounts a preview read (:mod:`killswitch.coverage`): the lines every text
+"""Render which accounts a preview read (:mod:`killswitch.preview.coverage`): the lines every text
 output shows, the JSON of an account, and the phrases an incomplete result's summary is made of.
 
 Formats values only: it must not fetch, evaluate or decide exit codes.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..coverage import NOT_READ, UNMATCHED_ALLOWED, AccountCoverage, BlindSpell
+from ..preview.coverage import NOT_READ, UNMATCHED_ALLOWED, AccountCoverage, BlindSpell
 from .times import iso
 
 

@@ -26,7 +26,7 @@ from typing import Optional
 from ..engine.attribution import COMPONENTS, Attribution, ScoreTable
 from ..engine.planner import Plan
 from ..orders import NO_SENDS
-from ..overlaps import CloseTotals
+from ..preview.overlaps import CloseTotals
 from .times import iso
 
 NO_SEQ = NO_SENDS

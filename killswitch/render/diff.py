@@ -1,4 +1,4 @@
-"""Render a policy diff (:class:`killswitch.diff.DiffResult`) as text or JSON (``format_version`` 1).
+"""Render a policy diff (:class:`killswitch.preview.diff.DiffResult`) as text or JSON (``format_version`` 1).
 
 Text reads like a unified diff of decisions: one block per tick (or span of ticks) where the
 revisions differ, ``-`` lines for OLD, ``+`` lines for NEW, two-space lines for what both do;
@@ -25,8 +25,8 @@ import dataclasses
 import json
 from typing import Any, Optional, Sequence
 
-from ..coverage import AccountCoverage, complete
-from ..diff import Change, Decision, DiffResult, Difference, Leg, Milestone, PolicyRevision
+from ..preview.coverage import AccountCoverage, complete
+from ..preview.diff import Change, Decision, DiffResult, Difference, Leg, Milestone, PolicyRevision
 from ..engine.stages import StageTransition
 from .coverage import account_json, account_lines, incomplete_line
 from .decisions import plan_json

@@ -18,9 +18,10 @@ import json
 from typing import Any, Iterable
 
 from ..engine.evaluate import Evaluation, ScopeEvaluation
-from ..coverage import complete
+from ..preview.coverage import complete
 from ..engine.planner import Plan
-from ..overlaps import Decided, close_totals
+from ..preview.overlaps import Decided, close_totals
+from ..preview.replay import shown_value
 from .coverage import account_json, incomplete_line
 from .decisions import NO_SEQ, attribution_line, overlap_lines, plan_json, score_lines, totals_json
 from .times import iso
@@ -28,19 +29,8 @@ from .times import iso
 FORMAT_VERSION = 1
 
 
-def _fmt_value(name: str, value, kinds: dict) -> str:
-    if value is None:
-        return "unknown"
-    t = kinds.get(name)
-    if t == "ratio":
-        return f"{value * 100:.2f}%"
-    if t == "duration":
-        return f"{value:g}s"
-    return f"{value:g}"
-
-
 def decided(ev: Evaluation) -> list[Decided]:
-    """The tick's plans, for the gross and net totals (:mod:`killswitch.overlaps`)."""
+    """The tick's plans, for the gross and net totals (:mod:`killswitch.preview.overlaps`)."""
     return [Decided(ev.now_ms, s.policy, s.scope, s.stage_after, s.plan.decision_id, s.plan.orders)
             for s in ev.scopes if s.plan is not None]
 
@@ -61,7 +51,7 @@ def scope_json(s: ScopeEvaluation, send: tuple[tuple[int, ...], tuple[int, ...]]
 
 
 def replay_json(evaluations: Iterable[Evaluation], digest: str, revision, accounts=None) -> str:
-    """``accounts``: the coverage of the recording's snapshots (:mod:`killswitch.coverage`), once
+    """``accounts``: the coverage of the recording's snapshots (:mod:`killswitch.preview.coverage`), once
     ``evaluations`` is consumed; with it the body says which accounts were read and if all were."""
     ticks = []
     transitions = orders = 0
@@ -147,7 +137,7 @@ def replay_text(evaluations: Iterable[Evaluation], graph_kinds: dict, verbose: b
             key = f"{s.policy} {s.scope}"
             final[key] = (s.stage_after, iso(ev.now_ms))
             kinds = graph_kinds.get(s.policy, {})
-            sigs = " ".join(f"{v.name}={_fmt_value(v.name, v.value, kinds)}" for v in s.signals)
+            sigs = " ".join(f"{v.name}={shown_value(v.name, v.value, kinds)}" for v in s.signals)
             if s.transition:
                 transitions += 1
                 t = s.transition

@@ -1,4 +1,4 @@
-"""Render a plan (:class:`killswitch.plan.PlanResult`), Terraform-style: text, markdown (a pull
+"""Render a plan (:class:`killswitch.preview.plan.PlanResult`), Terraform-style: text, markdown (a pull
 request comment) or JSON (``format_version`` 1).
 
 Every format says first which accounts the plan evaluated and which it could not read (reason
@@ -25,7 +25,7 @@ import dataclasses
 import json
 import re
 
-from ..plan import NOT_READ, PlanResult, StageChange
+from ..preview.plan import NOT_READ, PlanResult, StageChange
 from .coverage import (account_json, account_lines, blind_json, blind_lines, blind_summary, incomplete_line,
                        incomplete_phrase, unread_detail)
 from .decisions import (NO_SEQ, attribution_json, attribution_line, cancels_json, orders_json, overlap_lines,

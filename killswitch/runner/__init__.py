@@ -7,7 +7,7 @@ tested on its own and reused by the daemon, ``ksctl`` and the HTTP API:
   writes, atomically; reading fails closed);
 - :mod:`.gate` — the pre-trade check behind ``POST /v1/check-order`` and the resumption
   schedule after a reset;
-- :mod:`.dms` — the dead man's switch: heartbeat sources and the venues' native countdowns.
+- :mod:`.dms_state` — the dead man's switch: heartbeat sources and the venues' native countdowns.
 
 This package module imports nothing eagerly: a bot that only reads the lock file pays for
 :mod:`.lock` alone. It must not hold state of its own; the modules' values are passed around.

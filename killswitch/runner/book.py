@@ -26,7 +26,7 @@ from ..engine.state import PnlMarks, State, pnl_changes, pnl_marks
 from ..silences import Acknowledgement, Silence
 from ..snapshot import Snapshot
 from ..state.store import PnlSampleRow
-from .dms import DeadMansSwitch
+from .dms_state import DeadMansSwitch
 from .lock import LockBook
 from .residuals import ResidualBook
 from .storeio import StoreIO

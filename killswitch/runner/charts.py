@@ -30,7 +30,7 @@ from ..state.store import FencedError, SignalSampleRow, StoreError
 from .armed import coverage_rows
 from .book import Book
 from .chart_values import ScopeChart, build_chart, sample_of
-from .scopes import Catalog, Unknown
+from .names import Catalog, Unknown
 from .storeio import StoreIO
 
 HOUR_MS = 3_600_000

@@ -53,7 +53,7 @@ from .book import Book
 from .close_plans import Envelope, PlanLegs, PreviewLedger, default_max_notional, gone, refusal, unknown_preview
 from .leadership import Leadership
 from .lock import iso_ms
-from .scopes import Catalog, close_matches
+from .names import Catalog, close_matches
 from .settled import take_off_fills
 from .shortfalls import MAX_HELD_ROUNDS
 from .storeio import StoreIO

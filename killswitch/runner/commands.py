@@ -29,11 +29,11 @@ from ..events import RESET, Event
 from ..state.store import FencedError
 from .book import Book
 from .closes import by
-from .dms import DeadMansSwitch
+from .dms_state import DeadMansSwitch
 from .leadership import Leadership
 from .lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, iso_ms
 from .resuming import Resumptions
-from .scopes import Catalog, close_matches
+from .names import Catalog, close_matches
 from .storeio import StoreIO
 from .relatch import still_firing
 from .view import ChangeResult, ResetResult, TriggerStatus

@@ -3,7 +3,7 @@
 What it owns: the sinks in their order (telemetry, notifications, runbooks, the audit anchor:
 see :mod:`killswitch.bootstrap`), each given the narrow
 :class:`~killswitch.runner.sink_context.RunnerSinkContext`, never the runner; a sink's failure
-counted, reported on stderr by its type and audited (queued on the store thread, not awaited:
+counted, logged by its type (an error: stderr under ``ksctl run``) and audited (queued on the store thread, not awaited:
 a sink is called from sync code and the store may be what failed); and the optional abilities a
 sink declares (:mod:`killswitch.events`): the state it keeps across restarts and takeovers,
 its metrics, closing it.
@@ -13,7 +13,7 @@ Must not: let a sink's exception reach the tick, or hand a sink anything that ch
 
 from __future__ import annotations
 
-import sys
+import logging
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from ..events import (CollectingSink, Event, ReportingSink, RestoringSink, Sink, SinkContext, StatefulSink,
@@ -22,6 +22,8 @@ from .storeio import StoreIO
 
 if TYPE_CHECKING:
     from ..metrics import Registry
+
+log = logging.getLogger("killswitch.runner.sinks")
 
 
 class SinkFanout:
@@ -54,8 +56,7 @@ class SinkFanout:
             return True
         except Exception as e:  # noqa: BLE001 - a sink never breaks the kill switch
             self.errors += 1
-            print(f"killswitch: sink {getattr(sink, 'name', sink)!r} failed: {type(e).__name__}: {e}",
-                  file=sys.stderr)
+            log.error("killswitch: sink %r failed: %s: %s", getattr(sink, "name", sink), type(e).__name__, e)
             self.io.forget(self.store.audit, "sink_failed", self.clock(),
                            {"sink": str(getattr(sink, "name", "?")), "error": type(e).__name__},
                            fence=self.fence())

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from .lock import DEAD_MANS_SWITCH, GLOBAL_SCOPE, OPERATOR, LockBook, LockStatus
-from .scopes import Catalog, close_matches
+from .names import Catalog, close_matches
 
 DAY_MS = 86_400_000
 MAX_TEXT = 256  # longest scope, account, strategy or symbol a request may name

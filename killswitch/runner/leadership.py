@@ -1,7 +1,8 @@
-"""Leadership: the lease, the fencing token, and the turn operator changes take.
+"""The runner's role: whether it leads and under which fencing token, and the turn operator
+changes take (the lease itself is the keeper's, :mod:`.lease_keeper`).
 
 What it owns: whether this runner leads and under which fencing token; taking the lease from
-the :class:`~killswitch.runner.lease.LeaseKeeper` thread (``ksctl run``) or, without one (tests,
+the :class:`~killswitch.runner.lease_keeper.LeaseKeeper` thread (``ksctl run``) or, without one (tests,
 ``ksctl demo``), from the store at each tick; what a new token calls for before this runner
 acts under it (the state another leader moved on, the sinks' saved state); the check made
 before every order (``fence_holds``); the audit rows written under the token; and the turn
@@ -20,7 +21,7 @@ from typing import Any, Callable, Optional
 
 from ..state.store import FencedError, StoreError
 from .book import Book
-from .lease import LeaseKeeper
+from .lease_keeper import LeaseKeeper
 from .storeio import StoreIO
 from .turn import Turn
 

@@ -19,7 +19,7 @@ The parts, each a module of this package and each given only what it uses:
 - :mod:`.depth` — the order books of the closes a tick plans, and those closes planned again;
 - :mod:`.closes` and :mod:`.commands` — what operators do (close, reset, lock, unlock, arm);
   :mod:`.previews` — what each would do if sent now;
-- :mod:`.known` — the names the runner resolves, and what the pre-trade gate places orders with;
+- :mod:`.catalog_build` — the names the runner resolves, and what the pre-trade gate places orders with;
 - :mod:`.fanout` — the sinks, behind a narrow context;
 - :mod:`.charts` — a stored sample of the charted signals per instance and tick, and the charts.
 
@@ -39,7 +39,7 @@ this loop (:meth:`Runner.run_view_call`): reads as they come, changes one at a t
 (:mod:`.turn`), which the tick holds from start to end ahead of every change waiting — it lends
 it out only while its snapshots are fetched — so that no queue of operator calls delays a tick
 by more than the one change being applied when it asks. The leader lease is taken and renewed by
-a :class:`~killswitch.runner.lease.LeaseKeeper` thread on a store connection of its own, so
+a :class:`~killswitch.runner.lease_keeper.LeaseKeeper` thread on a store connection of its own, so
 that neither a slow tick nor a burst of requests can let it lapse; the tick reads the token the
 keeper publishes, and the keeper renews only while this loop shows life, so a runner whose loop
 is wedged hands over to a standby. Without a keeper (tests, ``ksctl demo``) the tick takes or
@@ -88,8 +88,8 @@ from .fanout import SinkFanout
 from .fetches import FetchHealth
 from .streams import StreamWatch
 from .gate import Decision, Placement
-from .known import Known
-from .lease import LeaseKeeper
+from .catalog_build import Known
+from .lease_keeper import LeaseKeeper
 from .leadership import Leadership, Turn
 from .lock import apply_evaluation, write_lock_file
 from .positions import PositionsReadout
@@ -97,7 +97,7 @@ from .oplog import said
 from .previews import Previews
 from .readout import Readout
 from .resuming import Resumptions
-from .scopes import Catalog
+from .names import Catalog
 from .shortfalls import MAX_CLOSE_RETRIES, Shortfalls
 from .silences import Silences
 from .sink_context import RunnerSinkContext

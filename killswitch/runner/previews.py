@@ -25,7 +25,7 @@ from .commands import (lift_unlocked, lock_ttl_ms, locked_reason, operator_lock,
                        unlocked_reason)
 from .leadership import Leadership
 from .lock import NOT_A_POLICY, OPERATOR, LockBook, iso_ms
-from .scopes import Catalog
+from .names import Catalog
 from .relatch import still_firing
 from .view import ActionPreview, PlannedOrder, TriggerStatus
 

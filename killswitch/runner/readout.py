@@ -1,4 +1,5 @@
-"""What the runner shows: its status, readiness, the lock document, a pre-trade decision and its metrics.
+"""The runner's reads, worked out from the book: status, readiness, the lock document, a pre-trade
+decision and the metrics (the values they answer are :mod:`.view`'s).
 
 What it owns: the reads an operator, a bot or Prometheus makes of a runner, each derived from
 the book and the parts as they are now (counts, ages and statuses come from stored facts, so a
@@ -31,7 +32,7 @@ from .fetches import FetchHealth
 from .streams import StreamWatch
 from .gauges import collect_book_families
 from .gate import Decision, check_order
-from .known import Known
+from .catalog_build import Known
 from .leadership import Leadership
 from .planned import PlannedOrders
 from .resuming import Resumptions

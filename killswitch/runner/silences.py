@@ -29,7 +29,7 @@ from ..silences import (PAGE_LABELS, Acknowledgement, LabelMatcher, Silence, Sil
 from ..state.store import FencedError
 from .book import Book
 from .leadership import Leadership
-from .scopes import Catalog
+from .names import Catalog
 from .shortfalls import manual_scope
 from .storeio import StoreIO
 from .view import AckStatus, ChangeResult, SilenceResult, SilenceStatus

@@ -13,7 +13,7 @@ durable (an intent before its order is sent); :meth:`StoreIO.submit` queues a wr
 needs to wait for (an audit row about a sink's failure) in the same order.
 
 It also says how long the store has left it without an answer (:meth:`StoreIO.unanswered_s`):
-the lease thread renews only while that stays under a term (see :mod:`.lease`), so a runner
+the lease thread renews only while that stays under a term (see :mod:`.lease_keeper`), so a runner
 whose store calls hang or keep failing hands the lease over instead of holding it and doing
 nothing.
 

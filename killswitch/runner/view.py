@@ -1,4 +1,5 @@
-"""What the HTTP API (and the operator commands) may ask of a running runner.
+"""The runner as the HTTP API sees it: the :class:`RunnerView` protocol and the values it answers
+(the reads are worked out in :mod:`.readout`).
 
 The API module depends on this protocol only, so it can be built and tested with a fake, and
 the runner implements it. Every method is quick and never blocks on an exchange: status and

@@ -421,7 +421,7 @@ def test_a_recording_and_live_accounts_together_are_a_usage_error(tmp_path):
 
 
 def test_a_venue_message_cannot_break_the_markdown_table_or_inject_markup():
-    from killswitch.plan import AccountCoverage, PlanResult
+    from killswitch.preview.plan import AccountCoverage, PlanResult
     from killswitch.render.plan import plan_markdown
 
     class Graph:

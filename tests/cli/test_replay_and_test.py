@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from killswitch.scenarios import futures_crash
+from killswitch.preview.recordings import futures_crash
 from tests.conftest import POLICIES, ROOT, check_golden
 
 RECORDING = POLICIES / "recordings" / "futures-crash.jsonl"

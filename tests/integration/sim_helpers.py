@@ -10,7 +10,7 @@ from adapters.simulated.engine import ManualClock, SimExchange
 from adapters.simulated.scenarios import build
 from killswitch.engine.planner import OrderIntent
 
-T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z, as killswitch.scenarios
+T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z, as killswitch.preview.recordings
 TEST_TIMEOUT_S = 20.0
 
 

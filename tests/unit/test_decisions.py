@@ -12,7 +12,7 @@ from killswitch.engine.attribution import COMPONENTS, TOP_SCORES, Attribution, r
 from killswitch.engine.planner import Plan, PnlHistory, history_for, plan, update_history
 from killswitch.engine.scope import instances
 from killswitch.orders import CancelIntent, OrderIntent, position_of, send_order, send_sequence
-from killswitch.overlaps import Decided, close_totals
+from killswitch.preview.overlaps import Decided, close_totals
 
 from .engine_helpers import pos, snap
 from .test_engine_planner import EQUITY, T, book, leg, planner_policy

@@ -1,4 +1,4 @@
-"""The policy diff (killswitch/diff.py): two replays of the same ticks → differences as values.
+"""The policy diff (killswitch/preview/diff.py): two replays of the same ticks → differences as values.
 
 A small ladder over a scripted slide of equity, 1% a minute: a revision that is the same decides
 the same; a tighter threshold enters earlier; an extra stage is reached by one revision only;
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.diff import Change, DiffResult, Difference, Milestone, NOTHING, compare, replay_pair
+from killswitch.preview.diff import Change, DiffResult, Difference, Milestone, NOTHING, compare, replay_pair
 from killswitch.render.diff import summary_line
-from killswitch.replay import Tick
+from killswitch.preview.replay import Tick
 
 from .engine_helpers import MIN, policy_graph, pos, snap
 

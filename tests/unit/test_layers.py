@@ -1,9 +1,11 @@
 """The import layers, checked: what the pure core may import, and no import circles anywhere.
 
 The layers, bottom up (see ARCHITECTURE.md): ``policy`` → ``compile`` → ``snapshot`` / ``events``
-→ ``engine`` → ``adapters`` → ``runner`` → the sinks (``telemetry``, ``notify``, ``runbooks``,
-``audit``) → ``cli``. The pure core (policy, compile, engine, snapshot, events) imports nothing
-above it and none of the heavy or I/O libraries; the sinks never import the runner. Every
+→ ``engine`` → ``adapters`` → ``preview`` → ``runner`` → the sinks (``telemetry``, ``notify``,
+``runbooks``, ``audit``) → ``cli``. The pure core (policy, compile, engine, snapshot, events)
+imports nothing above it and none of the heavy or I/O libraries; the previews (plan, replay,
+diff, policy tests) import only the core and the adapters, and do no I/O; the sinks never import
+the runner nor the command line. Every
 import counts, also one inside a function or under ``if TYPE_CHECKING``: a lazy import still
 ties the layers together, and a circle through one still makes the modules one unit.
 
@@ -24,12 +26,14 @@ PACKAGES = ("killswitch", "adapters")
 
 CORE = ("killswitch.policy", "killswitch.compile", "killswitch.engine", "killswitch.snapshot", "killswitch.orders",
         "killswitch.events")
-ABOVE_CORE = ("killswitch.runner", "adapters", "killswitch.telemetry", "killswitch.notify", "killswitch.runbooks",
-              "killswitch.audit", "killswitch.cli", "killswitch.render", "killswitch.state", "killswitch.bootstrap")
+ABOVE_CORE = ("killswitch.preview", "killswitch.runner", "adapters", "killswitch.telemetry", "killswitch.notify",
+              "killswitch.runbooks", "killswitch.audit", "killswitch.cli", "killswitch.render", "killswitch.state",
+              "killswitch.bootstrap")
 HEAVY = ("ccxt", "apprise", "opentelemetry", "aiohttp", "psycopg", "jinja2", "numpy")
 # modules whose use reads or writes outside the process: the core is handed what they would give
 IO = ("zoneinfo", "socket", "subprocess", "urllib.request", "http", "sqlite3", "shutil", "tempfile")
 SINKS = ("killswitch.telemetry", "killswitch.notify", "killswitch.runbooks", "killswitch.audit")
+PREVIEW = ("killswitch.preview",)
 
 
 @dataclass(frozen=True)
@@ -99,9 +103,30 @@ def test_the_pure_core_imports_no_module_that_reads_outside_the_process():
     assert not bad, "the pure core does I/O (hand the lookup in, as templates and zones are):\n" + "\n".join(bad)
 
 
+def test_the_previews_import_only_the_core_and_the_adapters():
+    """A preview runs the engine over snapshots handed in: the renderers and the command line sit
+    above it, and it is no part of the runner, the state or the sinks."""
+    allowed = CORE + PREVIEW + ("adapters",)
+    bad = [str(i) for i in IMPORTS if _within(i.source, PREVIEW) and i.target.split(".")[0] in PACKAGES
+           and not _within(i.target, allowed)]
+    assert not bad, "a preview reaches above the core and the adapters:\n" + "\n".join(bad)
+
+
+def test_the_previews_import_no_module_that_reads_outside_the_process():
+    bad = [str(i) for i in IMPORTS if _within(i.source, PREVIEW) and (_within(i.target, IO) or i.target in HEAVY)]
+    assert not bad, "a preview does I/O (the command line reads the files and hands the lines in):\n" + "\n".join(bad)
+
+
 def test_the_sinks_never_import_the_runner():
     bad = [str(i) for i in IMPORTS if _within(i.source, SINKS) and _within(i.target, ("killswitch.runner",))]
     assert not bad, "a sink imports the runner (sinks get events and a narrow context):\n" + "\n".join(bad)
+
+
+def test_the_sinks_never_import_the_command_line():
+    """The command line is the top layer: a sink that reached into it would print or parse options
+    from inside the runner's process."""
+    bad = [str(i) for i in IMPORTS if _within(i.source, SINKS) and _within(i.target, ("killswitch.cli",))]
+    assert not bad, "a sink imports the command line:\n" + "\n".join(bad)
 
 
 def test_the_runner_never_imports_what_wires_it():

@@ -10,8 +10,8 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_sources
-from killswitch.policytest import run_tests
-from killswitch.policytest_expect import SentCancel, SentOrder, cancels_first, compare_orders
+from killswitch.preview.policytest import run_tests
+from killswitch.preview.policytest_expect import SentCancel, SentOrder, cancels_first, compare_orders
 from killswitch.policy.model import ExpectedOrder
 from tests.conftest import POLICIES
 
@@ -259,7 +259,7 @@ def test_a_position_in_another_account_is_refused_not_misplaced():
 
 def test_a_margin_series_reaches_the_snapshot():
     from killswitch.policy.model import PolicyTest
-    from killswitch.policytest_input import CaseInput, Identity
+    from killswitch.preview.policytest_input import CaseInput, Identity
 
     doc = PolicyTest.model_validate({
         "apiVersion": "killswitch/v1", "kind": "PolicyTest", "metadata": {"name": "m"},

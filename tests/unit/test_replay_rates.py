@@ -9,9 +9,9 @@ import json
 import pytest
 
 from killswitch.compile.compiler import compile_documents
-from killswitch.plan import plan_ticks
+from killswitch.preview.plan import plan_ticks
 from killswitch.policy.load import load_sources
-from killswitch.replay import read_ticks
+from killswitch.preview.replay import read_ticks
 from killswitch.sources import read_sources
 from tests.conftest import POLICIES
 

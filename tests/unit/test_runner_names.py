@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.runner.scopes import Catalog, close_matches
+from killswitch.runner.names import Catalog, close_matches
 from tests.unit.test_runner_operator import ACCOUNT, GUARD, audit_kinds, make, order, run, start, ticks
 
 TYPOS = ["nosuch", "*", "simulated/*", "simulated/SIM-MAIN", "simulated/sim-main/../../x", "SIMULATED",

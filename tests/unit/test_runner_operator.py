@@ -547,7 +547,7 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
     thread while the tick runs, the lease stays with the leader, which finishes the tick undeposed.
     (A TTL of 600 ms: at 300 ms a keeper thread starved for a term by a Go build beside the tests
     lost it now and then, the slow tick never mattering.)"""
-    from killswitch.runner.lease import LeaseKeeper, show_life
+    from killswitch.runner.lease_keeper import LeaseKeeper, show_life
 
     TTL_MS = 600
 

@@ -18,7 +18,7 @@ import json
 from adapters.base import AdapterError, Reason
 from killswitch.orders import OrderIntent
 from killswitch.runner.executor import Executor
-from killswitch.runner.lease import LeaseKeeper, show_life
+from killswitch.runner.lease_keeper import LeaseKeeper, show_life
 from killswitch.runner.storeio import StoreIO
 from killswitch.state import open_store
 from killswitch.state.store import FencedError, IntentRow, StoreError

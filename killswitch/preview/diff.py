@@ -31,11 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
-from .compile.graph import DecisionGraph
-from .engine.evaluate import Evaluation, ScopeEvaluation
-from .engine.planner import Plan
-from .engine.stages import StageTransition
-from .orders import NO_SENDS, Sends
+from ..compile.graph import DecisionGraph
+from ..engine.evaluate import Evaluation, ScopeEvaluation
+from ..engine.planner import Plan
+from ..engine.stages import StageTransition
+from ..orders import NO_SENDS, Sends
 from .replay import Tick, replay
 
 # Amounts and notionals are sums of chunks: compare them at a precision no exchange trades below,

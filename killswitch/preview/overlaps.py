@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple
 
-from .orders import OrderIntent, position_of
+from ..orders import OrderIntent, position_of
 
 # Amounts are sums of chunks: compare them at a precision no exchange trades below (0.834 +
 # 0.833 + 0.833 is 2.5), as the diff does.

@@ -1,7 +1,8 @@
-"""Scripted market scenarios as snapshot streams, for the demo, replay goldens and benchmarks.
+"""Scripted recordings: market scenarios as snapshot streams for a preview to replay (the demo,
+the replay goldens, the benchmarks).
 
 Deterministic (no randomness, no clock): the same scenario always gives the same bytes.
-``python -m killswitch.scenarios futures-crash > policies/recordings/futures-crash.jsonl``
+``python -m killswitch.preview.recordings futures-crash > policies/recordings/futures-crash.jsonl``
 writes the recording that ``make demo`` replays.
 """
 
@@ -66,7 +67,7 @@ SCENARIOS = {"futures-crash": futures_crash}
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in SCENARIOS:
-        print(f"usage: python -m killswitch.scenarios {{{'|'.join(SCENARIOS)}}}", file=sys.stderr)
+        print(f"usage: python -m killswitch.preview.recordings {{{'|'.join(SCENARIOS)}}}", file=sys.stderr)
         return 2
     for tick in SCENARIOS[argv[0]]():
         sys.stdout.write(json.dumps(tick, separators=(",", ":"), sort_keys=True) + "\n")

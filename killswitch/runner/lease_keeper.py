@@ -1,4 +1,4 @@
-"""The leader lease, held from a thread of its own.
+"""The lease keeper: the state store's leader lease, taken and renewed from a thread of its own.
 
 What it owns: taking and renewing the lease in the state store, on a connection of its own, at a
 rhythm that no tick and no burst of API requests can hold up, and publishing the fencing token
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from ..metrics import Registry
     from .storeio import StoreIO
 
-log = logging.getLogger("killswitch.runner.lease")
+log = logging.getLogger("killswitch.runner.lease")  # the name log lines and their queries know it by
 
 
 def wall_ms() -> int:

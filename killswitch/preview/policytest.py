@@ -1,10 +1,10 @@
 """Policy unit tests (``kind: PolicyTest``), in the spirit of ``promtool test rules``.
 
 Input series (``10000-100x9``, ``_`` for a missing sample, ``stale`` for a failed fetch) are
-expanded into one snapshot per interval (:mod:`killswitch.policytest_input`) and replayed
+expanded into one snapshot per interval (:mod:`killswitch.preview.policytest_input`) and replayed
 through the policy under test with fresh in-memory state, as ``ksctl replay`` replays a
 recording. At each ``at:`` the expectation is compared with what happened
-(:mod:`killswitch.policytest_expect` for the matching rules):
+(:mod:`killswitch.preview.policytest_expect` for the matching rules):
 
 - ``stage``: the scope's stage after that tick (0: nothing entered);
 - ``actions``: the action kinds that produced something at that tick (an order, a cancel, a
@@ -24,16 +24,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .compile.compiler import CompileResult
-from .compile.graph import DecisionGraph
-from .engine.evaluate import Evaluation
-from .policy.diagnostics import Position as SrcPos
-from .policy.load import LoadedDoc
-from .policy.model import Expectation, PolicyTest, PolicyTestCase
-from .policy.series import parse_series
+from ..compile.compiler import CompileResult
+from ..compile.graph import DecisionGraph
+from ..engine.evaluate import Evaluation
+from ..policy.diagnostics import Position as SrcPos
+from ..policy.load import LoadedDoc
+from ..policy.model import Expectation, PolicyTest, PolicyTestCase
+from ..policy.series import parse_series
 from .policytest_expect import cancels_first, compare_cancels, compare_orders, compare_triggers, sent
 from .policytest_input import T0, CaseInput, identity
-from .replay import replay
+from .replay import replay, shown_value
 
 __all__ = ["T0", "Failure", "TestReport", "run_case", "run_tests"]
 
@@ -73,7 +73,7 @@ class TestReport:
 
 
 def _fmt_at(ms: int) -> str:
-    from .policy.units import Duration
+    from ..policy.units import Duration
 
     return str(Duration(ms))
 
@@ -168,11 +168,9 @@ def _compare(doc: LoadedDoc, at: tuple, inp: CaseInput, i: int, e: Expectation, 
 
 def _why(ev: Evaluation, kinds: dict) -> str:
     """The tick's signal values and refusals, to read a failure by."""
-    from .render.evaluation import _fmt_value
-
     why = []
     for s in ev.scopes:
-        why += [f"{v.name}={_fmt_value(v.name, v.value, kinds)}" + (f" ({v.reason})" if v.reason else "")
+        why += [f"{v.name}={shown_value(v.name, v.value, kinds)}" + (f" ({v.reason})" if v.reason else "")
                 for v in s.signals]
         why += list(s.refusals)
     return "\n    " + ", ".join(why) if why else ""

@@ -1,4 +1,5 @@
-"""The named time intervals of a NotificationRoutes document, and the routes that use them.
+"""The compiler's checks of a NotificationRoutes document's named time intervals and of the routes
+that use them (each item's syntax is the models', by :mod:`killswitch.policy.time_intervals`).
 
 What it owns: unique interval names; time zones the zone database knows (through the lookup the
 caller hands over, once, as Alertmanager checks them at load; without one, zones are not judged

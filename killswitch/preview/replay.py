@@ -22,10 +22,10 @@ from typing import Iterable, Iterator, Mapping, Optional
 
 from pydantic import ValidationError
 
-from .compile.graph import DecisionGraph
-from .engine.evaluate import Evaluation, evaluate
-from .engine.state import State, record_heartbeat
-from .snapshot import Snapshot
+from ..compile.graph import DecisionGraph
+from ..engine.evaluate import Evaluation, evaluate
+from ..engine.state import State, record_heartbeat
+from ..snapshot import Snapshot
 
 
 @dataclass
@@ -107,6 +107,19 @@ def replay(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[State] =
             record_heartbeat(state, source, ts)
         ev, state = evaluate(graph, tick.snapshots, state, tick.now_ms, _rates(tick, known), scores)
         yield tick, ev, state
+
+
+def shown_value(name: str, value, kinds: dict) -> str:
+    """A signal's value as the replay report and a failing policy test show it, by the signal's
+    kind in ``kinds`` (name → kind): a ratio in percent, a duration in seconds, unknown as such."""
+    if value is None:
+        return "unknown"
+    t = kinds.get(name)
+    if t == "ratio":
+        return f"{value * 100:.2f}%"
+    if t == "duration":
+        return f"{value:g}s"
+    return f"{value:g}"
 
 
 def _rates(tick: Tick, known: dict[str, float]) -> Mapping[str, float]:

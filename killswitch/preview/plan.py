@@ -10,7 +10,7 @@ exits non-zero on an incomplete plan unless told otherwise (:mod:`killswitch.cli
 
 What it owns: :class:`PlanResult`, the changes drawn from evaluations, and the two ways of
 building a plan — over one live snapshot per account (:func:`plan_snapshots`) and over a
-recording (:func:`plan_ticks`). The account coverage is :mod:`killswitch.coverage`'s.
+recording (:func:`plan_ticks`). The account coverage is :mod:`killswitch.preview.coverage`'s.
 What it must not do: fetch snapshots, read files, read a clock, print or choose exit codes.
 Pure: the caller passes the snapshots, the state and the time.
 """
@@ -20,17 +20,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional
 
-from .compile.graph import DecisionGraph
+from ..compile.graph import DecisionGraph
 from .coverage import (EVALUATED, NOT_READ, PARTLY_READ, AccountCoverage, BlindSpell, BlindTally, CoverageTally,
                        complete)
-from .engine.evaluate import Evaluation, evaluate
-from .engine.planner import NO_RATES, Plan
-from .engine.stages import StageTransition
-from .engine.state import State
-from .orders import NO_SENDS, Sends
+from ..engine.evaluate import Evaluation, evaluate
+from ..engine.planner import NO_RATES, Plan
+from ..engine.stages import StageTransition
+from ..engine.state import State
+from ..orders import NO_SENDS, Sends
 from .overlaps import CloseTotals, Decided, close_totals
 from .replay import Tick, replay
-from .snapshot import Snapshot
+from ..snapshot import Snapshot
 
 __all__ = ["EVALUATED", "NOT_READ", "PARTLY_READ", "AccountCoverage", "PlanResult", "StageChange", "changes_of",
            "plan_snapshots", "plan_ticks"]

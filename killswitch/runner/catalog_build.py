@@ -1,12 +1,12 @@
-"""What the runner knows by name: the catalog an operator's or a bot's names are resolved against.
+"""The catalog of names built from the runner's parts, and what the pre-trade gate places orders with.
 
-What it owns: the :class:`~killswitch.runner.scopes.Catalog` — accounts, strategies, symbols and
-policy scope instances — built from the adapters, the graph, the engine state, the dead man's
-switch and the last snapshots, and cached until one of them changes; what the pre-trade gate
-places an order with (the catalog, the last mark of every symbol held, each account's equity);
+What it owns: building the :class:`~killswitch.runner.names.Catalog` — accounts, strategies,
+symbols and policy scope instances — from the adapters, the graph, the engine state, the dead
+man's switch and the last snapshots, and caching it until one of them changes; what the
+pre-trade gate places an order with (the catalog, the last mark of every symbol held, each account's equity);
 and reading the markets a standby needs to answer the gate.
 
-Must not: accept a name by guessing (see :mod:`.scopes`: no wildcards, no case folding).
+Must not: accept a name by guessing (see :mod:`.names`: no wildcards, no case folding).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from adapters.base import ExchangeAdapter
 from ..compile.nodes import HeartbeatAgeSignal
 from .book import Book
 from .gate import Placement
-from .scopes import Catalog
+from .names import Catalog
 
 
 class Known:

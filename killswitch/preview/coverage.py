@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
-from .snapshot import Snapshot
+from ..snapshot import Snapshot
 
 # Account statuses: every snapshot read, some read, none read.
 EVALUATED = "evaluated"

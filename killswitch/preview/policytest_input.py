@@ -1,13 +1,13 @@
 """The input of one policy unit test as replay ticks: its series expanded once, one snapshot of
 the test account per tick, with its positions, open orders and balances, heartbeats as times.
 
-The ticks go through :func:`killswitch.replay.replay`, as a recording's do, so a test evaluates
+The ticks go through :func:`killswitch.preview.replay.replay`, as a recording's do, so a test evaluates
 exactly what ``ksctl replay`` would. Each tick names the venue's order rate (the planner's
 default), so that no venue table is looked up for a test.
 
 What it owns: :data:`T0` (tests start on a UTC day boundary), :class:`CaseInput` (the parsed
 series and the ticks) and the state a test starts from (the day open it is given).
-What it must not do: compare anything with an expectation (:mod:`killswitch.policytest_expect`).
+What it must not do: compare anything with an expectation (:mod:`killswitch.preview.policytest_expect`).
 Pure: no I/O, no clock.
 """
 
@@ -16,12 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-from .engine.planner import DEFAULT_ORDER_RATE
-from .engine.state import AccountState, State
-from .policy.model import PolicyTestCase
-from .policy.series import STALE, parse_series
+from ..engine.planner import DEFAULT_ORDER_RATE
+from ..engine.state import AccountState, State
+from ..policy.model import PolicyTestCase
+from ..policy.series import STALE, parse_series
 from .replay import Tick
-from .snapshot import Balance, FetchStatus, Order, Position, Snapshot
+from ..snapshot import Balance, FetchStatus, Order, Position, Snapshot
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z: tests start on a UTC day boundary
 DAY_MS = 86_400_000
