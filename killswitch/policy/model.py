@@ -25,16 +25,18 @@ about a tenth of what importing this module costs, and ``ksctl validate`` pays f
 import re
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, Callable, ClassVar, Collection, Literal, Optional, Self
+from typing import TYPE_CHECKING, Annotated, Any, Callable, ClassVar, Collection, Literal, Optional, Self
 from urllib.parse import urlsplit
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema,
-                      field_validator, model_validator)
+                      create_model, field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
+from . import kinds as own_modules
 from . import times as intervals
 from .expr import ValueType, canonical
 from .positions import POSITION_FIELDS, ConditionError, parse_condition
+from .registry import ActionKind, SignalKind, SignalParams, Strict
 from .series import SeriesError, parse_series
 from .units import (
     Amount,
@@ -47,10 +49,6 @@ from .units import (
 )
 
 API_VERSION = "killswitch/v1"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 def _none_is_empty(value: Any) -> Any:
@@ -165,11 +163,7 @@ class Scope(Strict):
 # --- signals ----------------------------------------------------------------------------------
 
 
-class _SignalKind(Strict):
-    value_type: ClassVar[ValueType] = ValueType.RATIO
-    # Bounds of what the signal can report, for static threshold checks (None: unbounded).
-    bounds: ClassVar[tuple[Optional[float], Optional[float]]] = (0.0, 1.0)
-    window_field: ClassVar[Optional[str]] = None
+_SignalKind = SignalParams  # the base of a kind's parameters (value type, bounds, window field)
 
 
 class EquityDrawdown(_SignalKind):
@@ -317,25 +311,31 @@ class HeartbeatAge(_SignalKind):
     bounds: ClassVar = (0.0, None)
 
 
-SIGNAL_KINDS: dict[str, type[_SignalKind]] = {
-    "equity_drawdown": EquityDrawdown,
-    "equity_change": EquityChange,
-    "position_loss": PositionLoss,
-    "liquidation_distance": LiquidationDistance,
-    "gross_exposure": Exposure,
-    "net_exposure": Exposure,
-    "leverage": Leverage,
-    "concentration": Concentration,
-    "realized_volatility": RealizedVolatility,
-    "value_at_risk": TailRisk,
-    "expected_shortfall": TailRisk,
-    "position_count": PositionCount,
-    "consecutive_losses": ConsecutiveLosses,
-    "data_age": DataAge,
-    "api_error_rate": ApiErrorRate,
-    "api_latency": ApiLatency,
-    "heartbeat_age": HeartbeatAge,
-}
+# The catalogue of signal kinds, in the language's order: the built-in kinds, whose nodes and
+# evaluations the compiler and the engine hold (they share windows and position aggregates), then
+# the kinds of :mod:`.kinds`, one module each. Everything that names the kinds reads it.
+SIGNALS: dict[str, SignalKind] = {k.name: k for k in (
+    SignalKind("equity_drawdown", EquityDrawdown),
+    SignalKind("equity_change", EquityChange),
+    SignalKind("position_loss", PositionLoss),
+    SignalKind("liquidation_distance", LiquidationDistance),
+    SignalKind("gross_exposure", Exposure),
+    SignalKind("net_exposure", Exposure),
+    SignalKind("leverage", Leverage),
+    SignalKind("concentration", Concentration),
+    SignalKind("realized_volatility", RealizedVolatility),
+    SignalKind("value_at_risk", TailRisk),
+    SignalKind("expected_shortfall", TailRisk),
+    SignalKind("position_count", PositionCount),
+    SignalKind("consecutive_losses", ConsecutiveLosses),
+    # these measure the feed itself or the bots, not the books
+    SignalKind("data_age", DataAge, reads_book=False),
+    SignalKind("api_error_rate", ApiErrorRate, reads_book=False),
+    SignalKind("api_latency", ApiLatency, reads_book=False),
+    SignalKind("heartbeat_age", HeartbeatAge, reads_book=False),
+    *own_modules.SIGNALS,
+)}
+SIGNAL_KINDS: dict[str, type[_SignalKind]] = {name: k.model for name, k in SIGNALS.items()}
 
 # an optional kind whose bare key (``close_all:`` with no value) means its defaults; written out
 # as ``Annotated[Optional[Kind], _NONE_IS_EMPTY]`` on each field so that a type checker reads it
@@ -359,8 +359,20 @@ def _exactly_one_kind(model: BaseModel, kinds: Collection[str], what: str) -> No
         )
 
 
-class Signal(Strict):
-    """One signal: exactly one kind from the catalogue, with its parameters."""
+def _kind_document(base: type[Strict], name: str, doc: str, own: Collection[SignalKind | ActionKind]) -> type[Any]:
+    """``base`` with a field for each kind of a module of its own (``own``), optional as the
+    built-in kinds' fields are: the document ``Signal`` or ``Action`` of the language."""
+    fields: dict[str, Any] = {}
+    for k in own:
+        short = k.short if isinstance(k, ActionKind) else None
+        before = BeforeValidator(_scalar_to(short)) if short is not None else _NONE_IS_EMPTY
+        fields[k.name] = (Annotated[Optional[k.model], before], None)
+    made: type[Any] = create_model(name, __base__=base, __doc__=doc, __module__=__name__, **fields)
+    return made
+
+
+class _Signal(Strict):
+    # the built-in kinds' fields, typed for the checker; Signal adds those of .kinds
 
     equity_drawdown: Annotated[Optional[EquityDrawdown], _NONE_IS_EMPTY] = None
     equity_change: Annotated[Optional[EquityChange], _NONE_IS_EMPTY] = None
@@ -398,6 +410,13 @@ class Signal(Strict):
     def params(self) -> _SignalKind:
         params: _SignalKind = getattr(self, self.kind)
         return params
+
+
+if TYPE_CHECKING:
+    Signal = _Signal
+else:
+    Signal = _kind_document(_Signal, "Signal", "One signal: exactly one kind from the catalogue, with its parameters.",
+                            own_modules.SIGNALS)
 
 
 # --- triggers -----------------------------------------------------------------------------------
@@ -529,15 +548,27 @@ def _template_name(v: str) -> str:
     return v
 
 
-ACTION_KINDS = (
-    "cancel_orders", "reduce_top_risk", "close_side", "close_positions", "close_all",
-    "lock_trading", "arm_exchange_dms", "notify", "suggest_hedge", "runbook",
-)
-CLOSING_ACTIONS = ("reduce_top_risk", "close_side", "close_positions", "close_all")
+# The catalogue of action kinds, in the language's order: the built-in kinds (the planner and the
+# runner carry them out), then those of :mod:`.kinds`. Everything that names the kinds reads it.
+ACTIONS: dict[str, ActionKind] = {k.name: k for k in (
+    ActionKind("cancel_orders", CancelOrders, short="which"),
+    ActionKind("reduce_top_risk", ReduceTopRisk, closes=True),
+    ActionKind("close_side", CloseSide, short="side", closes=True),
+    ActionKind("close_positions", ClosePositions, closes=True),
+    ActionKind("close_all", CloseAll, closes=True),
+    ActionKind("lock_trading", LockTrading),
+    ActionKind("arm_exchange_dms", ArmExchangeDms, short="after"),
+    ActionKind("notify", NotifyAction, short="route"),
+    ActionKind("suggest_hedge", SuggestHedge),
+    ActionKind("runbook", RunbookAction, short="template"),
+    *own_modules.ACTIONS,
+)}
+ACTION_KINDS = tuple(ACTIONS)
+CLOSING_ACTIONS = tuple(name for name, k in ACTIONS.items() if k.closes)
 
 
-class Action(Strict):
-    """One action of a stage: exactly one kind. ``close_all`` and ``{cancel_orders: all}`` are short forms."""
+class _Action(Strict):
+    # the built-in kinds' fields, typed for the checker; Action adds those of .kinds
 
     cancel_orders: Annotated[Optional[CancelOrders], BeforeValidator(_scalar_to("which"))] = None
     reduce_top_risk: Annotated[Optional[ReduceTopRisk], _NONE_IS_EMPTY] = None
@@ -568,6 +599,13 @@ class Action(Strict):
     def params(self) -> Strict:
         params: Strict = getattr(self, self.kind)
         return params
+
+
+if TYPE_CHECKING:
+    Action = _Action
+else:
+    Action = _kind_document(_Action, "Action", "One action of a stage: exactly one kind. ``close_all`` and "
+                            "``{cancel_orders: all}`` are short forms.", own_modules.ACTIONS)
 
 
 # --- stages ---------------------------------------------------------------------------------------
@@ -1313,7 +1351,7 @@ DOCUMENT_KINDS: dict[str, type[_Document]] = {
 }
 
 __all__ = [
-    "API_VERSION", "DOCUMENT_KINDS", "SIGNAL_KINDS", "ACTION_KINDS", "CLOSING_ACTIONS",
+    "API_VERSION", "DOCUMENT_KINDS", "SIGNALS", "SIGNAL_KINDS", "ACTIONS", "ACTION_KINDS", "CLOSING_ACTIONS",
     "Policy", "PolicySpec", "Accounts", "NotificationRoutes", "PolicyTest",
     "Signal", "Trigger", "Stage", "Action", "Scope", "ScopeLevel", "MissingData", "Strict",
 ]
