@@ -42,8 +42,9 @@ class SignalParams(Strict):
 class SignalInputs(Protocol):
     """What a kind's ``evaluate`` may read of one scope instance at one tick (the engine's scope
     view has it): its accounts' snapshots (:class:`killswitch.snapshot.Snapshot`; typed Any here,
-    as the snapshot sits above this layer), the scope's equity, and whether its positions are
-    known (every account fetched)."""
+    as the snapshot sits above this layer), the scope's equity, whether its positions and orders
+    are known (every account fetched), and which open orders it owns (a strategy- or
+    symbol-scoped instance owns those of its strategy or symbols)."""
 
     @property
     def snapshots(self) -> Sequence[Any]: ...
@@ -53,6 +54,8 @@ class SignalInputs(Protocol):
 
     @property
     def positions_known(self) -> bool: ...
+
+    def owns_order(self, o: Any) -> bool: ...
 
 
 # A signal's value at one tick: (value, None), or (None, reason code) when it is unknown.
