@@ -455,11 +455,17 @@ def _scalar_to(field: str) -> Callable[[Any], Any]:
 
 
 class CancelOrders(Strict):
+    """Cancel the scope's open orders: ``entries`` those that could add to a position (an order that
+    can only reduce one is kept), ``all`` every one; ``symbols``: of these symbols only."""
+
     which: Literal["entries", "all"] = "entries"
     symbols: list[str] = []
 
 
 class ReduceTopRisk(Strict):
+    """Cut ``fraction`` of each of the ``count`` positions of ``side`` with the highest risk score
+    (``losing``: the side attribution names); close in full one within ``close_within_liquidation``."""
+
     count: Annotated[int, Field(ge=1, le=10_000)]
     fraction: RatioField
     side: Literal["losing", "long", "short", "any"] = "losing"
@@ -477,6 +483,8 @@ class ReduceTopRisk(Strict):
 
 
 class CloseSide(Strict):
+    """Close in full every position of ``side`` (``losing``: the side attribution names)."""
+
     side: Literal["losing", "long", "short"]
     on_unknown_side: Literal["skip", "both"] = "skip"
 
@@ -512,28 +520,39 @@ class ClosePositions(Strict):
 
 
 class CloseAll(Strict):
-    pass
+    """Close every position of the scope in full (and, on spot, sell its holdings outside the stablecoins)."""
 
 
 class LockTrading(Strict):
+    """Lock the bots' trading (the pre-trade gate): ``reducing`` lets only orders that reduce exposure
+    through, ``halted`` none; ``ttl``: for that long."""
+
     mode: Literal["reducing", "halted"] = "halted"
     ttl: Optional[DurationField] = None
 
 
 class ArmExchangeDms(Strict):
+    """Arm the venue's dead man's switch: it cancels the account's orders ``after`` this long without a renewal."""
+
     after: DurationField
 
 
 class NotifyAction(Strict):
+    """Send a notification through ``route`` (a NotificationRoutes route) at ``severity``."""
+
     route: Annotated[str, Field(min_length=1)]
     severity: Literal["info", "warning", "critical"] = "critical"
 
 
 class SuggestHedge(Strict):
+    """Suggest a hedge (no order) for each base asset whose net notional exceeds ``threshold``."""
+
     threshold: AmountField
 
 
 class RunbookAction(Strict):
+    """Render the runbook ``template`` (a name under runbooks/) for the on-call engineer."""
+
     template: Annotated[str, Field(min_length=1)]
 
     @field_validator("template")
