@@ -337,8 +337,7 @@ SIGNALS: dict[str, SignalKind] = {k.name: k for k in (
 )}
 SIGNAL_KINDS: dict[str, type[_SignalKind]] = {name: k.model for name, k in SIGNALS.items()}
 
-# an optional kind whose bare key (``close_all:`` with no value) means its defaults; written out
-# as ``Annotated[Optional[Kind], _NONE_IS_EMPTY]`` on each field so that a type checker reads it
+# an optional kind whose bare key (``close_all:`` with no value) means its defaults
 _NONE_IS_EMPTY = BeforeValidator(_none_is_empty)
 
 
@@ -359,11 +358,13 @@ def _exactly_one_kind(model: BaseModel, kinds: Collection[str], what: str) -> No
         )
 
 
-def _kind_document(base: type[Strict], name: str, doc: str, own: Collection[SignalKind | ActionKind]) -> type[Any]:
-    """``base`` with a field for each kind of a module of its own (``own``), optional as the
-    built-in kinds' fields are: the document ``Signal`` or ``Action`` of the language."""
+def _kind_document(base: type[Strict], name: str, doc: str, kinds: Collection[SignalKind | ActionKind]
+                   ) -> type[Any]:
+    """``base`` with an optional field for each kind of the catalogue (``kinds``), in its order:
+    the document ``Signal`` or ``Action`` of the language. A bare key (``close_all:``) is the
+    kind with its defaults; a kind with a short form takes a scalar for that field."""
     fields: dict[str, Any] = {}
-    for k in own:
+    for k in kinds:
         short = k.short if isinstance(k, ActionKind) else None
         before = BeforeValidator(_scalar_to(short)) if short is not None else _NONE_IS_EMPTY
         fields[k.name] = (Annotated[Optional[k.model], before], None)
@@ -372,25 +373,7 @@ def _kind_document(base: type[Strict], name: str, doc: str, own: Collection[Sign
 
 
 class _Signal(Strict):
-    # the built-in kinds' fields, typed for the checker; Signal adds those of .kinds
-
-    equity_drawdown: Annotated[Optional[EquityDrawdown], _NONE_IS_EMPTY] = None
-    equity_change: Annotated[Optional[EquityChange], _NONE_IS_EMPTY] = None
-    position_loss: Annotated[Optional[PositionLoss], _NONE_IS_EMPTY] = None
-    liquidation_distance: Annotated[Optional[LiquidationDistance], _NONE_IS_EMPTY] = None
-    gross_exposure: Annotated[Optional[Exposure], _NONE_IS_EMPTY] = None
-    net_exposure: Annotated[Optional[Exposure], _NONE_IS_EMPTY] = None
-    leverage: Annotated[Optional[Leverage], _NONE_IS_EMPTY] = None
-    concentration: Annotated[Optional[Concentration], _NONE_IS_EMPTY] = None
-    realized_volatility: Annotated[Optional[RealizedVolatility], _NONE_IS_EMPTY] = None
-    value_at_risk: Annotated[Optional[TailRisk], _NONE_IS_EMPTY] = None
-    expected_shortfall: Annotated[Optional[TailRisk], _NONE_IS_EMPTY] = None
-    position_count: Annotated[Optional[PositionCount], _NONE_IS_EMPTY] = None
-    consecutive_losses: Annotated[Optional[ConsecutiveLosses], _NONE_IS_EMPTY] = None
-    data_age: Annotated[Optional[DataAge], _NONE_IS_EMPTY] = None
-    api_error_rate: Annotated[Optional[ApiErrorRate], _NONE_IS_EMPTY] = None
-    api_latency: Annotated[Optional[ApiLatency], _NONE_IS_EMPTY] = None
-    heartbeat_age: Annotated[Optional[HeartbeatAge], _NONE_IS_EMPTY] = None
+    # a field per kind of the catalogue, optional, made by _kind_document from SIGNALS
 
     @model_validator(mode="before")
     @classmethod
@@ -416,7 +399,7 @@ if TYPE_CHECKING:
     Signal = _Signal
 else:
     Signal = _kind_document(_Signal, "Signal", "One signal: exactly one kind from the catalogue, with its parameters.",
-                            own_modules.SIGNALS)
+                            SIGNALS.values())
 
 
 # --- triggers -----------------------------------------------------------------------------------
@@ -587,18 +570,7 @@ CLOSING_ACTIONS = tuple(name for name, k in ACTIONS.items() if k.closes)
 
 
 class _Action(Strict):
-    # the built-in kinds' fields, typed for the checker; Action adds those of .kinds
-
-    cancel_orders: Annotated[Optional[CancelOrders], BeforeValidator(_scalar_to("which"))] = None
-    reduce_top_risk: Annotated[Optional[ReduceTopRisk], _NONE_IS_EMPTY] = None
-    close_side: Annotated[Optional[CloseSide], BeforeValidator(_scalar_to("side"))] = None
-    close_positions: Annotated[Optional[ClosePositions], _NONE_IS_EMPTY] = None
-    close_all: Annotated[Optional[CloseAll], _NONE_IS_EMPTY] = None
-    lock_trading: Annotated[Optional[LockTrading], _NONE_IS_EMPTY] = None
-    arm_exchange_dms: Annotated[Optional[ArmExchangeDms], BeforeValidator(_scalar_to("after"))] = None
-    notify: Annotated[Optional[NotifyAction], BeforeValidator(_scalar_to("route"))] = None
-    suggest_hedge: Annotated[Optional[SuggestHedge], _NONE_IS_EMPTY] = None
-    runbook: Annotated[Optional[RunbookAction], BeforeValidator(_scalar_to("template"))] = None
+    # a field per kind of the catalogue, optional, made by _kind_document from ACTIONS
 
     @model_validator(mode="before")
     @classmethod
@@ -624,7 +596,7 @@ if TYPE_CHECKING:
     Action = _Action
 else:
     Action = _kind_document(_Action, "Action", "One action of a stage: exactly one kind. ``close_all`` and "
-                            "``{cancel_orders: all}`` are short forms.", own_modules.ACTIONS)
+                            "``{cancel_orders: all}`` are short forms.", ACTIONS.values())
 
 
 # --- stages ---------------------------------------------------------------------------------------
