@@ -32,7 +32,7 @@ def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
     if entry.build is not None and entry.evaluate is not None:
         return n.KindSignal(name=name, kind=kind, type=entry.model.value_type, written=written,
                             params=entry.build(p), evaluate=entry.evaluate, reads_book=entry.reads_book)
-    return _SIGNAL_NODES[kind](name, kind, entry.model.value_type, written, p)
+    return SIGNAL_NODES[kind](name, kind, entry.model.value_type, written, p)
 
 
 def _equity_drawdown(name: str, kind: str, vt: ValueType, written: dict[str, Any], p: m.EquityDrawdown
@@ -61,7 +61,7 @@ def _tail_risk(name: str, kind: str, vt: ValueType, written: dict[str, Any], p: 
 
 # name, kind, value type, parameters as written, validated parameters → the node of a built-in kind
 _SignalBuilder = Callable[[str, str, ValueType, dict[str, Any], Any], n.SignalNode]
-_SIGNAL_NODES: dict[str, _SignalBuilder] = {
+SIGNAL_NODES: dict[str, _SignalBuilder] = {
     "equity_drawdown": _equity_drawdown,
     "equity_change": lambda name, kind, vt, w, p: n.EquityChangeSignal(
         name=name, type=vt, written=w, against=p.against,
@@ -112,7 +112,7 @@ def _state_key(family: str, window: Duration, written: dict[str, Any]) -> str:
 def action_node(action: m.Action) -> n.ActionNode:
     """The typed node of one action: its parameters resolved once, and as written for display."""
     p = action.params
-    return _ACTION_NODES[action.kind](p.model_dump(mode="json", exclude_none=True), p)
+    return ACTION_NODES[action.kind](p.model_dump(mode="json", exclude_none=True), p)
 
 
 def _reduce_top_risk(w: dict[str, Any], p: m.ReduceTopRisk) -> n.ActionNode:
@@ -131,7 +131,7 @@ def _close_positions(w: dict[str, Any], p: m.ClosePositions) -> n.ActionNode:
 
 # parameters as written, validated parameters → the node of an action kind (the planner and the
 # runner carry each out: a kind of its own module needs an entry here and its execution there)
-_ACTION_NODES: dict[str, Callable[[dict[str, Any], Any], n.ActionNode]] = {
+ACTION_NODES: dict[str, Callable[[dict[str, Any], Any], n.ActionNode]] = {
     "cancel_orders": lambda w, p: n.CancelOrdersAction(written=w, which=p.which, symbols=tuple(p.symbols)),
     "reduce_top_risk": _reduce_top_risk,
     "close_side": lambda w, p: n.CloseSideAction(written=w, side=p.side, on_unknown_side=p.on_unknown_side),
