@@ -17,6 +17,9 @@ Pure: no I/O.
 """
 
 from ..registry import ActionKind, SignalKind
+from . import open_orders
 
-SIGNALS: tuple[SignalKind, ...] = ()
+SIGNALS: tuple[SignalKind, ...] = (
+    open_orders.KIND,
+)
 ACTIONS: tuple[ActionKind, ...] = ()
