@@ -1,7 +1,8 @@
 """``ksctl schema KIND``: the JSON Schema of a document kind, for editors and CI.
 
 The schemas are also checked in under ``killswitch/schemas/``; ``make schemas`` (this module's
-``--write``) regenerates them and a test fails when they are stale.
+``--write``) regenerates them, and the reference page of the kinds (docs/kinds.md) made from the
+same catalogue, and a test fails when either is stale.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from .common import output_formats
 
 KINDS = ("policy", "accounts", "routes", "test", "snapshot")
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+# the reference page of the signal and action kinds, made from the same catalogue (in a checkout)
+KINDS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "kinds.md"
 
 
 def model_for(kind: str):
@@ -56,10 +59,15 @@ def schema(kind: str, output: str) -> None:
 
 
 def _write() -> None:
+    from ..render.kinds import kinds_page
+
     SCHEMA_DIR.mkdir(exist_ok=True)
     for kind in KINDS:
         schema_file(kind).write_text(schema_text(kind))
         print(f"wrote {schema_file(kind)}")
+    if KINDS_PAGE.parent.is_dir():
+        KINDS_PAGE.write_text(kinds_page())
+        print(f"wrote {KINDS_PAGE}")
 
 
 if __name__ == "__main__":

@@ -599,19 +599,18 @@ class _PolicyCompiler:
         for i, st in enumerate(self.spec.stages):
             for j, act in enumerate(st.actions):
                 ap = self.doc.action_path(i, j)
-                # act.kind names the one kind that is set, so its field is never None there
-                if act.kind == "notify" and act.notify is not None:
-                    self.route_ref(act.notify.route, ap + ("notify", "route"))
-                elif (act.kind == "close_positions" and act.close_positions is not None
-                      and act.close_positions.correlation_group):
-                    g = act.close_positions.correlation_group
+                p = act.params  # the parameters of the one kind that is set
+                if isinstance(p, m.NotifyAction):
+                    self.route_ref(p.route, ap + ("notify", "route"))
+                elif isinstance(p, m.ClosePositions) and p.correlation_group:
+                    g = p.correlation_group
                     if g not in groups and not self.doc.spec_uncertain("correlation_groups"):
                         self.add(d.KS104, self.sm.value(ap + ("close_positions", "correlation_group")),
                                  f'stage "{st.name}" closes unknown correlation group "{g}"',
                                  d.suggestion_hint(g, groups, "groups are declared under spec.correlation_groups"))
-                if act.kind == "close_positions" and act.close_positions is not None:
+                if isinstance(p, m.ClosePositions):
                     self.position_condition(f'stage "{st.name}" close_positions',
-                                            ap + ("close_positions", "where"), act.close_positions.where)
+                                            ap + ("close_positions", "where"), p.where)
 
     def route_ref(self, route: str, path: tuple[Any, ...]) -> None:
         if not self.ctx.loaded("NotificationRoutes"):
@@ -702,10 +701,11 @@ class _PolicyCompiler:
         own: set[int] = set()
         for i, st in enumerate(self.spec.stages):
             for j, act in enumerate(st.actions):
-                if act.kind == "runbook" and act.runbook is not None:  # the field of the kind is set
+                params = act.params
+                if isinstance(params, m.RunbookAction):
                     own.add(st.level)
                     template_path = self.doc.action_path(i, j) + ("runbook", "template")
-                    uses.append((act.runbook.template, template_path, [st.level]))
+                    uses.append((params.template, template_path, [st.level]))
         rest = [st.level for st in self.spec.stages if st.level not in own]
         if self.spec.runbook is not None:
             uses.insert(0, (self.spec.runbook, ("spec", "runbook"), rest or [st.level for st in self.spec.stages]))

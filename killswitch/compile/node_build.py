@@ -10,11 +10,12 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..policy import expr as ex
 from ..policy import model as m
-from ..policy.model import SIGNAL_KINDS
+from ..policy.expr import ValueType
+from ..policy.model import SIGNALS
 from ..policy.positions import parse_condition
 from ..policy.units import Duration
 from . import nodes as n
@@ -22,56 +23,71 @@ from . import nodes as n
 
 def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
     """The typed node of one signal: its parameters resolved once (durations in ms, ratios as
-    fractions), and as written (canonical text) for display."""
+    fractions), and as written (canonical text) for display. A kind of a module of its own
+    (its catalogue entry has ``build`` and ``evaluate``) is a :class:`~.nodes.KindSignal`
+    holding what its ``build`` made; a built-in kind has its own node class, made below."""
     kind, p = sig.kind, sig.params
-    vt = SIGNAL_KINDS[kind].value_type
+    entry = SIGNALS[kind]
     written = p.model_dump(mode="json", exclude_none=True)
-    if isinstance(p, m.EquityDrawdown):
-        return n.EquityDrawdownSignal(name=name, type=vt, written=written, window_ms=p.window.ms,
-                                      state_key=_state_key("equity_drawdown", p.window, written),
-                                      min_coverage=p.min_coverage.fraction)
-    if isinstance(p, m.EquityChange):
-        return n.EquityChangeSignal(name=name, type=vt, written=written, against=p.against,
-                                    baseline=p.baseline.value if p.baseline is not None else None)
-    if isinstance(p, m.PositionLoss):
-        return n.PositionLossSignal(name=name, type=vt, written=written, of=p.of, aggregate=p.aggregate)
-    if isinstance(p, m.LiquidationDistance):
-        return n.LiquidationDistanceSignal(name=name, type=vt, written=written)
-    if isinstance(p, m.Exposure):
-        return n.ExposureSignal(name=name, kind=kind, type=vt, written=written)
-    if isinstance(p, m.Leverage):
-        return n.LeverageSignal(name=name, type=vt, written=written)
-    if isinstance(p, m.Concentration):
-        return n.ConcentrationSignal(name=name, type=vt, written=written, by=p.by)
-    if isinstance(p, m.RealizedVolatility):
-        # annualizing reads the same returns: it is not part of the state's key
-        returns = {k: v for k, v in written.items() if k != "annualize"}
-        return n.RealizedVolatilitySignal(name=name, type=vt, written=written, window_ms=p.window.ms,
-                                          state_key=_state_key("returns", p.window, returns),
-                                          sample_ms=p.sample.ms, min_coverage=p.min_coverage.fraction,
-                                          periods_per_year=YEAR_MS / p.sample.ms if p.annualize else None)
-    if isinstance(p, m.TailRisk):
-        return n.TailRiskSignal(name=name, kind=kind, type=vt, written=written, window_ms=p.window.ms,
-                                state_key=_state_key("returns", p.window, written),
-                                confidence=p.confidence.fraction, horizon_ms=p.horizon.ms,
-                                min_coverage=p.min_coverage.fraction)
-    if isinstance(p, m.PositionCount):
-        return n.PositionCountSignal(name=name, type=vt, written=written, side=p.side,
-                                     where=_position_condition(p.where))
-    if isinstance(p, m.ConsecutiveLosses):
-        return n.ConsecutiveLossesSignal(name=name, type=vt, written=written)
-    if isinstance(p, m.DataAge):
-        return n.DataAgeSignal(name=name, type=vt, written=written)
-    if isinstance(p, m.ApiErrorRate):
-        return n.ApiErrorRateSignal(name=name, type=vt, written=written, window_ms=p.window.ms,
-                                    state_key=_state_key("api", p.window, written))
-    if isinstance(p, m.ApiLatency):
-        return n.ApiLatencySignal(name=name, type=vt, written=written, window_ms=p.window.ms,
-                                  state_key=_state_key("api", p.window, written), quantile=p.quantile.fraction)
-    if isinstance(p, m.HeartbeatAge):
-        return n.HeartbeatAgeSignal(name=name, type=vt, written=written, source=p.source,
-                                    grace_ms=p.grace.ms if p.grace is not None else None)
-    raise AssertionError(f"signal kind without a node: {kind}")  # pragma: no cover - SIGNAL_KINDS is closed
+    if entry.build is not None and entry.evaluate is not None:
+        return n.KindSignal(name=name, kind=kind, type=entry.model.value_type, written=written,
+                            params=entry.build(p), evaluate=entry.evaluate, reads_book=entry.reads_book)
+    return SIGNAL_NODES[kind](name, kind, entry.model.value_type, written, p)
+
+
+def _equity_drawdown(name: str, kind: str, vt: ValueType, written: dict[str, Any], p: m.EquityDrawdown
+                     ) -> n.SignalNode:
+    return n.EquityDrawdownSignal(name=name, type=vt, written=written, window_ms=p.window.ms,
+                                  state_key=_state_key("equity_drawdown", p.window, written),
+                                  min_coverage=p.min_coverage.fraction)
+
+
+def _realized_volatility(name: str, kind: str, vt: ValueType, written: dict[str, Any], p: m.RealizedVolatility
+                         ) -> n.SignalNode:
+    # annualizing reads the same returns: it is not part of the state's key
+    returns = {k: v for k, v in written.items() if k != "annualize"}
+    return n.RealizedVolatilitySignal(name=name, type=vt, written=written, window_ms=p.window.ms,
+                                      state_key=_state_key("returns", p.window, returns),
+                                      sample_ms=p.sample.ms, min_coverage=p.min_coverage.fraction,
+                                      periods_per_year=YEAR_MS / p.sample.ms if p.annualize else None)
+
+
+def _tail_risk(name: str, kind: str, vt: ValueType, written: dict[str, Any], p: m.TailRisk) -> n.SignalNode:
+    return n.TailRiskSignal(name=name, kind=kind, type=vt, written=written, window_ms=p.window.ms,
+                            state_key=_state_key("returns", p.window, written),
+                            confidence=p.confidence.fraction, horizon_ms=p.horizon.ms,
+                            min_coverage=p.min_coverage.fraction)
+
+
+# name, kind, value type, parameters as written, validated parameters → the node of a built-in kind
+_SignalBuilder = Callable[[str, str, ValueType, dict[str, Any], Any], n.SignalNode]
+SIGNAL_NODES: dict[str, _SignalBuilder] = {
+    "equity_drawdown": _equity_drawdown,
+    "equity_change": lambda name, kind, vt, w, p: n.EquityChangeSignal(
+        name=name, type=vt, written=w, against=p.against,
+        baseline=p.baseline.value if p.baseline is not None else None),
+    "position_loss": lambda name, kind, vt, w, p: n.PositionLossSignal(
+        name=name, type=vt, written=w, of=p.of, aggregate=p.aggregate),
+    "liquidation_distance": lambda name, kind, vt, w, p: n.LiquidationDistanceSignal(name=name, type=vt, written=w),
+    "gross_exposure": lambda name, kind, vt, w, p: n.ExposureSignal(name=name, kind=kind, type=vt, written=w),
+    "net_exposure": lambda name, kind, vt, w, p: n.ExposureSignal(name=name, kind=kind, type=vt, written=w),
+    "leverage": lambda name, kind, vt, w, p: n.LeverageSignal(name=name, type=vt, written=w),
+    "concentration": lambda name, kind, vt, w, p: n.ConcentrationSignal(name=name, type=vt, written=w, by=p.by),
+    "realized_volatility": _realized_volatility,
+    "value_at_risk": _tail_risk,
+    "expected_shortfall": _tail_risk,
+    "position_count": lambda name, kind, vt, w, p: n.PositionCountSignal(
+        name=name, type=vt, written=w, side=p.side, where=_position_condition(p.where)),
+    "consecutive_losses": lambda name, kind, vt, w, p: n.ConsecutiveLossesSignal(name=name, type=vt, written=w),
+    "data_age": lambda name, kind, vt, w, p: n.DataAgeSignal(name=name, type=vt, written=w),
+    "api_error_rate": lambda name, kind, vt, w, p: n.ApiErrorRateSignal(
+        name=name, type=vt, written=w, window_ms=p.window.ms, state_key=_state_key("api", p.window, w)),
+    "api_latency": lambda name, kind, vt, w, p: n.ApiLatencySignal(
+        name=name, type=vt, written=w, window_ms=p.window.ms, state_key=_state_key("api", p.window, w),
+        quantile=p.quantile.fraction),
+    "heartbeat_age": lambda name, kind, vt, w, p: n.HeartbeatAgeSignal(
+        name=name, type=vt, written=w, source=p.source, grace_ms=p.grace.ms if p.grace is not None else None),
+}
 
 
 # A year of returns for realized_volatility {annualize: true}: crypto trades every day of 365.
@@ -96,32 +112,35 @@ def _state_key(family: str, window: Duration, written: dict[str, Any]) -> str:
 def action_node(action: m.Action) -> n.ActionNode:
     """The typed node of one action: its parameters resolved once, and as written for display."""
     p = action.params
-    written = p.model_dump(mode="json", exclude_none=True)
-    if isinstance(p, m.CancelOrders):
-        return n.CancelOrdersAction(written=written, which=p.which, symbols=tuple(p.symbols))
-    if isinstance(p, m.ReduceTopRisk):
-        within = p.close_within_liquidation
-        return n.ReduceTopRiskAction(written=written, count=p.count, fraction=p.fraction.fraction, side=p.side,
-                                     close_within_liquidation=within.fraction if within is not None else None,
-                                     on_unknown_side=p.on_unknown_side)
-    if isinstance(p, m.CloseSide):
-        return n.CloseSideAction(written=written, side=p.side, on_unknown_side=p.on_unknown_side)
-    if isinstance(p, m.ClosePositions):
-        return n.ClosePositionsAction(written=written, symbols=tuple(p.symbols), side=p.side,
-                                      min_loss=p.min_loss.fraction if p.min_loss is not None else None,
-                                      correlation_group=p.correlation_group, where=_position_condition(p.where),
-                                      count=p.count,
-                                      rank_by=(p.rank_by or "risk_score") if p.count is not None else None)
-    if isinstance(p, m.CloseAll):
-        return n.CloseAllAction(written=written)
-    if isinstance(p, m.LockTrading):
-        return n.LockTradingAction(written=written, mode=p.mode, ttl_ms=p.ttl.ms if p.ttl is not None else None)
-    if isinstance(p, m.ArmExchangeDms):
-        return n.ArmExchangeDmsAction(written=written, after_ms=p.after.ms)
-    if isinstance(p, m.NotifyAction):
-        return n.NotifyAction(written=written, route=p.route, severity=p.severity)
-    if isinstance(p, m.SuggestHedge):
-        return n.SuggestHedgeAction(written=written, threshold=p.threshold.value)
-    if isinstance(p, m.RunbookAction):
-        return n.RunbookAction(written=written, template=p.template)
-    raise AssertionError(f"action kind without a node: {action.kind}")  # pragma: no cover - ACTION_KINDS is closed
+    return ACTION_NODES[action.kind](p.model_dump(mode="json", exclude_none=True), p)
+
+
+def _reduce_top_risk(w: dict[str, Any], p: m.ReduceTopRisk) -> n.ActionNode:
+    within = p.close_within_liquidation
+    return n.ReduceTopRiskAction(written=w, count=p.count, fraction=p.fraction.fraction, side=p.side,
+                                 close_within_liquidation=within.fraction if within is not None else None,
+                                 on_unknown_side=p.on_unknown_side)
+
+
+def _close_positions(w: dict[str, Any], p: m.ClosePositions) -> n.ActionNode:
+    return n.ClosePositionsAction(written=w, symbols=tuple(p.symbols), side=p.side,
+                                  min_loss=p.min_loss.fraction if p.min_loss is not None else None,
+                                  correlation_group=p.correlation_group, where=_position_condition(p.where),
+                                  count=p.count, rank_by=(p.rank_by or "risk_score") if p.count is not None else None)
+
+
+# parameters as written, validated parameters → the node of an action kind (the planner and the
+# runner carry each out: a kind of its own module needs an entry here and its execution there)
+ACTION_NODES: dict[str, Callable[[dict[str, Any], Any], n.ActionNode]] = {
+    "cancel_orders": lambda w, p: n.CancelOrdersAction(written=w, which=p.which, symbols=tuple(p.symbols)),
+    "reduce_top_risk": _reduce_top_risk,
+    "close_side": lambda w, p: n.CloseSideAction(written=w, side=p.side, on_unknown_side=p.on_unknown_side),
+    "close_positions": _close_positions,
+    "close_all": lambda w, p: n.CloseAllAction(written=w),
+    "lock_trading": lambda w, p: n.LockTradingAction(written=w, mode=p.mode,
+                                                     ttl_ms=p.ttl.ms if p.ttl is not None else None),
+    "arm_exchange_dms": lambda w, p: n.ArmExchangeDmsAction(written=w, after_ms=p.after.ms),
+    "notify": lambda w, p: n.NotifyAction(written=w, route=p.route, severity=p.severity),
+    "suggest_hedge": lambda w, p: n.SuggestHedgeAction(written=w, threshold=p.threshold.value),
+    "runbook": lambda w, p: n.RunbookAction(written=w, template=p.template),
+}

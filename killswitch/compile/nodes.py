@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from ..policy.expr import Predicate, ValueType
+from ..policy.registry import Reading, SignalInputs
 
 # --- signals -------------------------------------------------------------------------------------
 
@@ -215,6 +216,17 @@ class HeartbeatAgeSignal(SignalNode):
     grace_ms: Optional[int] = None  # time for a first beat, from the first evaluation; None: none
 
 
+@dataclass(frozen=True, kw_only=True)
+class KindSignal(SignalNode):
+    """A signal of a kind that lives in a module of its own (:mod:`killswitch.policy.kinds`):
+    ``params`` is what its entry's ``build`` made of the validated parameters (frozen), and
+    ``evaluate(params, inputs, now)`` gives its reading each tick (``reads_book``: as its entry)."""
+
+    params: Any
+    evaluate: Callable[[Any, SignalInputs, int], Reading] = field(compare=False, repr=False)
+    reads_book: bool = True
+
+
 # --- actions -------------------------------------------------------------------------------------
 
 
@@ -362,7 +374,7 @@ __all__ = [
     "LiquidationDistanceSignal", "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
     "RealizedVolatilitySignal", "TailRiskSignal", "PositionCountSignal", "PositionCondition",
     "ConsecutiveLossesSignal", "DataAgeSignal", "ApiErrorRateSignal",
-    "ApiLatencySignal", "HeartbeatAgeSignal",
+    "ApiLatencySignal", "HeartbeatAgeSignal", "KindSignal",
     "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "CloseSideAction", "ClosePositionsAction",
     "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction", "SuggestHedgeAction",
     "RunbookAction",

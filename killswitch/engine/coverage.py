@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from ..compile.graph import PolicyNode
+from ..policy.model import SIGNALS
 from ..snapshot import Snapshot
 from .scope import ScopeView, account_key
 from .signals import SignalValue
@@ -54,11 +55,8 @@ _RANK = (ACCOUNT_NOT_READ, STALE_DATA, MISSING_DATA, INSUFFICIENT_HISTORY)
 
 # Signal kinds whose values come from the accounts' books: a stale or frozen feed makes them judge
 # old data. The others measure the feed itself (data_age, api stats) or the bots (heartbeat_age).
-BOOK_KINDS = frozenset({
-    "equity_drawdown", "equity_change", "position_loss", "liquidation_distance", "gross_exposure",
-    "net_exposure", "leverage", "concentration", "realized_volatility", "value_at_risk",
-    "expected_shortfall", "position_count", "consecutive_losses",
-})
+# The catalogue says which (its entries' reads_book).
+BOOK_KINDS = frozenset(name for name, k in SIGNALS.items() if k.reads_book)
 # A feed is stale when its data is older than this many of the policy's intervals (and at least
 # STALE_MIN_MS): three missed ticks in a row, not one slow answer.
 STALE_INTERVALS = 3

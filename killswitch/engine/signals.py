@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, ConcentrationSignal, EquityChangeSignal,
-                             EquityDrawdownSignal, HeartbeatAgeSignal, PositionCountSignal, PositionLossSignal,
+                             EquityDrawdownSignal, HeartbeatAgeSignal, KindSignal, PositionCountSignal,
+                             PositionLossSignal,
                              RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
 from ..snapshot import Snapshot, base_asset
 from . import positions as facts
@@ -203,6 +204,9 @@ def compute(
             out[name] = _api(node, st, view, now)
         elif isinstance(node, HeartbeatAgeSignal):
             out[name] = _heartbeat_age(node, scope_state, state, now)
+        elif isinstance(node, KindSignal):  # a kind of a module of its own: its evaluation, from the catalogue
+            value, reason = node.evaluate(node.params, view, now)
+            out[name] = SignalValue(name, value, reason)
         else:  # pragma: no cover - the compiler admits only known kinds
             raise AssertionError(kind)
     return out

@@ -25,16 +25,18 @@ about a tenth of what importing this module costs, and ``ksctl validate`` pays f
 import re
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, Callable, ClassVar, Collection, Literal, Optional, Self
+from typing import TYPE_CHECKING, Annotated, Any, Callable, ClassVar, Collection, Literal, Optional, Self
 from urllib.parse import urlsplit
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema,
-                      field_validator, model_validator)
+                      create_model, field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
+from . import kinds as own_modules
 from . import time_intervals as intervals
 from .expr import ValueType, canonical
 from .positions import POSITION_FIELDS, ConditionError, parse_condition
+from .registry import ActionKind, SignalKind, SignalParams, Strict
 from .series import SeriesError, parse_series
 from .units import (
     Amount,
@@ -47,10 +49,6 @@ from .units import (
 )
 
 API_VERSION = "killswitch/v1"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 def _none_is_empty(value: Any) -> Any:
@@ -165,11 +163,7 @@ class Scope(Strict):
 # --- signals ----------------------------------------------------------------------------------
 
 
-class _SignalKind(Strict):
-    value_type: ClassVar[ValueType] = ValueType.RATIO
-    # Bounds of what the signal can report, for static threshold checks (None: unbounded).
-    bounds: ClassVar[tuple[Optional[float], Optional[float]]] = (0.0, 1.0)
-    window_field: ClassVar[Optional[str]] = None
+_SignalKind = SignalParams  # the base of a kind's parameters (value type, bounds, window field)
 
 
 class EquityDrawdown(_SignalKind):
@@ -317,28 +311,33 @@ class HeartbeatAge(_SignalKind):
     bounds: ClassVar = (0.0, None)
 
 
-SIGNAL_KINDS: dict[str, type[_SignalKind]] = {
-    "equity_drawdown": EquityDrawdown,
-    "equity_change": EquityChange,
-    "position_loss": PositionLoss,
-    "liquidation_distance": LiquidationDistance,
-    "gross_exposure": Exposure,
-    "net_exposure": Exposure,
-    "leverage": Leverage,
-    "concentration": Concentration,
-    "realized_volatility": RealizedVolatility,
-    "value_at_risk": TailRisk,
-    "expected_shortfall": TailRisk,
-    "position_count": PositionCount,
-    "consecutive_losses": ConsecutiveLosses,
-    "data_age": DataAge,
-    "api_error_rate": ApiErrorRate,
-    "api_latency": ApiLatency,
-    "heartbeat_age": HeartbeatAge,
-}
+# The catalogue of signal kinds, in the language's order: the built-in kinds, whose nodes and
+# evaluations the compiler and the engine hold (they share windows and position aggregates), then
+# the kinds of :mod:`.kinds`, one module each. Everything that names the kinds reads it.
+SIGNALS: dict[str, SignalKind] = {k.name: k for k in (
+    SignalKind("equity_drawdown", EquityDrawdown),
+    SignalKind("equity_change", EquityChange),
+    SignalKind("position_loss", PositionLoss),
+    SignalKind("liquidation_distance", LiquidationDistance),
+    SignalKind("gross_exposure", Exposure),
+    SignalKind("net_exposure", Exposure),
+    SignalKind("leverage", Leverage),
+    SignalKind("concentration", Concentration),
+    SignalKind("realized_volatility", RealizedVolatility),
+    SignalKind("value_at_risk", TailRisk),
+    SignalKind("expected_shortfall", TailRisk),
+    SignalKind("position_count", PositionCount),
+    SignalKind("consecutive_losses", ConsecutiveLosses),
+    # these measure the feed itself or the bots, not the books
+    SignalKind("data_age", DataAge, reads_book=False),
+    SignalKind("api_error_rate", ApiErrorRate, reads_book=False),
+    SignalKind("api_latency", ApiLatency, reads_book=False),
+    SignalKind("heartbeat_age", HeartbeatAge, reads_book=False),
+    *own_modules.SIGNALS,
+)}
+SIGNAL_KINDS: dict[str, type[_SignalKind]] = {name: k.model for name, k in SIGNALS.items()}
 
-# an optional kind whose bare key (``close_all:`` with no value) means its defaults; written out
-# as ``Annotated[Optional[Kind], _NONE_IS_EMPTY]`` on each field so that a type checker reads it
+# an optional kind whose bare key (``close_all:`` with no value) means its defaults
 _NONE_IS_EMPTY = BeforeValidator(_none_is_empty)
 
 
@@ -359,26 +358,22 @@ def _exactly_one_kind(model: BaseModel, kinds: Collection[str], what: str) -> No
         )
 
 
-class Signal(Strict):
-    """One signal: exactly one kind from the catalogue, with its parameters."""
+def _kind_document(base: type[Strict], name: str, doc: str, kinds: Collection[SignalKind | ActionKind]
+                   ) -> type[Any]:
+    """``base`` with an optional field for each kind of the catalogue (``kinds``), in its order:
+    the document ``Signal`` or ``Action`` of the language. A bare key (``close_all:``) is the
+    kind with its defaults; a kind with a short form takes a scalar for that field."""
+    fields: dict[str, Any] = {}
+    for k in kinds:
+        short = k.short if isinstance(k, ActionKind) else None
+        before = BeforeValidator(_scalar_to(short)) if short is not None else _NONE_IS_EMPTY
+        fields[k.name] = (Annotated[Optional[k.model], before], None)
+    made: type[Any] = create_model(name, __base__=base, __doc__=doc, __module__=__name__, **fields)
+    return made
 
-    equity_drawdown: Annotated[Optional[EquityDrawdown], _NONE_IS_EMPTY] = None
-    equity_change: Annotated[Optional[EquityChange], _NONE_IS_EMPTY] = None
-    position_loss: Annotated[Optional[PositionLoss], _NONE_IS_EMPTY] = None
-    liquidation_distance: Annotated[Optional[LiquidationDistance], _NONE_IS_EMPTY] = None
-    gross_exposure: Annotated[Optional[Exposure], _NONE_IS_EMPTY] = None
-    net_exposure: Annotated[Optional[Exposure], _NONE_IS_EMPTY] = None
-    leverage: Annotated[Optional[Leverage], _NONE_IS_EMPTY] = None
-    concentration: Annotated[Optional[Concentration], _NONE_IS_EMPTY] = None
-    realized_volatility: Annotated[Optional[RealizedVolatility], _NONE_IS_EMPTY] = None
-    value_at_risk: Annotated[Optional[TailRisk], _NONE_IS_EMPTY] = None
-    expected_shortfall: Annotated[Optional[TailRisk], _NONE_IS_EMPTY] = None
-    position_count: Annotated[Optional[PositionCount], _NONE_IS_EMPTY] = None
-    consecutive_losses: Annotated[Optional[ConsecutiveLosses], _NONE_IS_EMPTY] = None
-    data_age: Annotated[Optional[DataAge], _NONE_IS_EMPTY] = None
-    api_error_rate: Annotated[Optional[ApiErrorRate], _NONE_IS_EMPTY] = None
-    api_latency: Annotated[Optional[ApiLatency], _NONE_IS_EMPTY] = None
-    heartbeat_age: Annotated[Optional[HeartbeatAge], _NONE_IS_EMPTY] = None
+
+class _Signal(Strict):
+    # a field per kind of the catalogue, optional, made by _kind_document from SIGNALS
 
     @model_validator(mode="before")
     @classmethod
@@ -398,6 +393,13 @@ class Signal(Strict):
     def params(self) -> _SignalKind:
         params: _SignalKind = getattr(self, self.kind)
         return params
+
+
+if TYPE_CHECKING:
+    Signal = _Signal
+else:
+    Signal = _kind_document(_Signal, "Signal", "One signal: exactly one kind from the catalogue, with its parameters.",
+                            SIGNALS.values())
 
 
 # --- triggers -----------------------------------------------------------------------------------
@@ -436,11 +438,17 @@ def _scalar_to(field: str) -> Callable[[Any], Any]:
 
 
 class CancelOrders(Strict):
+    """Cancel the scope's open orders: ``entries`` those that could add to a position (an order that
+    can only reduce one is kept), ``all`` every one; ``symbols``: of these symbols only."""
+
     which: Literal["entries", "all"] = "entries"
     symbols: list[str] = []
 
 
 class ReduceTopRisk(Strict):
+    """Cut ``fraction`` of each of the ``count`` positions of ``side`` with the highest risk score
+    (``losing``: the side attribution names); close in full one within ``close_within_liquidation``."""
+
     count: Annotated[int, Field(ge=1, le=10_000)]
     fraction: RatioField
     side: Literal["losing", "long", "short", "any"] = "losing"
@@ -458,6 +466,8 @@ class ReduceTopRisk(Strict):
 
 
 class CloseSide(Strict):
+    """Close in full every position of ``side`` (``losing``: the side attribution names)."""
+
     side: Literal["losing", "long", "short"]
     on_unknown_side: Literal["skip", "both"] = "skip"
 
@@ -493,28 +503,39 @@ class ClosePositions(Strict):
 
 
 class CloseAll(Strict):
-    pass
+    """Close every position of the scope in full (and, on spot, sell its holdings outside the stablecoins)."""
 
 
 class LockTrading(Strict):
+    """Lock the bots' trading (the pre-trade gate): ``reducing`` lets only orders that reduce exposure
+    through, ``halted`` none; ``ttl``: for that long."""
+
     mode: Literal["reducing", "halted"] = "halted"
     ttl: Optional[DurationField] = None
 
 
 class ArmExchangeDms(Strict):
+    """Arm the venue's dead man's switch: it cancels the account's orders ``after`` this long without a renewal."""
+
     after: DurationField
 
 
 class NotifyAction(Strict):
+    """Send a notification through ``route`` (a NotificationRoutes route) at ``severity``."""
+
     route: Annotated[str, Field(min_length=1)]
     severity: Literal["info", "warning", "critical"] = "critical"
 
 
 class SuggestHedge(Strict):
+    """Suggest a hedge (no order) for each base asset whose net notional exceeds ``threshold``."""
+
     threshold: AmountField
 
 
 class RunbookAction(Strict):
+    """Render the runbook ``template`` (a name under runbooks/) for the on-call engineer."""
+
     template: Annotated[str, Field(min_length=1)]
 
     @field_validator("template")
@@ -529,26 +550,27 @@ def _template_name(v: str) -> str:
     return v
 
 
-ACTION_KINDS = (
-    "cancel_orders", "reduce_top_risk", "close_side", "close_positions", "close_all",
-    "lock_trading", "arm_exchange_dms", "notify", "suggest_hedge", "runbook",
-)
-CLOSING_ACTIONS = ("reduce_top_risk", "close_side", "close_positions", "close_all")
+# The catalogue of action kinds, in the language's order: the built-in kinds (the planner and the
+# runner carry them out), then those of :mod:`.kinds`. Everything that names the kinds reads it.
+ACTIONS: dict[str, ActionKind] = {k.name: k for k in (
+    ActionKind("cancel_orders", CancelOrders, short="which"),
+    ActionKind("reduce_top_risk", ReduceTopRisk, closes=True),
+    ActionKind("close_side", CloseSide, short="side", closes=True),
+    ActionKind("close_positions", ClosePositions, closes=True),
+    ActionKind("close_all", CloseAll, closes=True),
+    ActionKind("lock_trading", LockTrading),
+    ActionKind("arm_exchange_dms", ArmExchangeDms, short="after"),
+    ActionKind("notify", NotifyAction, short="route"),
+    ActionKind("suggest_hedge", SuggestHedge),
+    ActionKind("runbook", RunbookAction, short="template"),
+    *own_modules.ACTIONS,
+)}
+ACTION_KINDS = tuple(ACTIONS)
+CLOSING_ACTIONS = tuple(name for name, k in ACTIONS.items() if k.closes)
 
 
-class Action(Strict):
-    """One action of a stage: exactly one kind. ``close_all`` and ``{cancel_orders: all}`` are short forms."""
-
-    cancel_orders: Annotated[Optional[CancelOrders], BeforeValidator(_scalar_to("which"))] = None
-    reduce_top_risk: Annotated[Optional[ReduceTopRisk], _NONE_IS_EMPTY] = None
-    close_side: Annotated[Optional[CloseSide], BeforeValidator(_scalar_to("side"))] = None
-    close_positions: Annotated[Optional[ClosePositions], _NONE_IS_EMPTY] = None
-    close_all: Annotated[Optional[CloseAll], _NONE_IS_EMPTY] = None
-    lock_trading: Annotated[Optional[LockTrading], _NONE_IS_EMPTY] = None
-    arm_exchange_dms: Annotated[Optional[ArmExchangeDms], BeforeValidator(_scalar_to("after"))] = None
-    notify: Annotated[Optional[NotifyAction], BeforeValidator(_scalar_to("route"))] = None
-    suggest_hedge: Annotated[Optional[SuggestHedge], _NONE_IS_EMPTY] = None
-    runbook: Annotated[Optional[RunbookAction], BeforeValidator(_scalar_to("template"))] = None
+class _Action(Strict):
+    # a field per kind of the catalogue, optional, made by _kind_document from ACTIONS
 
     @model_validator(mode="before")
     @classmethod
@@ -568,6 +590,13 @@ class Action(Strict):
     def params(self) -> Strict:
         params: Strict = getattr(self, self.kind)
         return params
+
+
+if TYPE_CHECKING:
+    Action = _Action
+else:
+    Action = _kind_document(_Action, "Action", "One action of a stage: exactly one kind. ``close_all`` and "
+                            "``{cancel_orders: all}`` are short forms.", ACTIONS.values())
 
 
 # --- stages ---------------------------------------------------------------------------------------
@@ -1313,7 +1342,7 @@ DOCUMENT_KINDS: dict[str, type[_Document]] = {
 }
 
 __all__ = [
-    "API_VERSION", "DOCUMENT_KINDS", "SIGNAL_KINDS", "ACTION_KINDS", "CLOSING_ACTIONS",
+    "API_VERSION", "DOCUMENT_KINDS", "SIGNALS", "SIGNAL_KINDS", "ACTIONS", "ACTION_KINDS", "CLOSING_ACTIONS",
     "Policy", "PolicySpec", "Accounts", "NotificationRoutes", "PolicyTest",
     "Signal", "Trigger", "Stage", "Action", "Scope", "ScopeLevel", "MissingData", "Strict",
 ]

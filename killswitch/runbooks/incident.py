@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
 from ..compile.nodes import CancelOrdersAction, LockTradingAction, NotifyAction, RunbookAction
 from ..policy.expr import ValueType
+from ..policy.model import CLOSING_ACTIONS
 from ..orders import FINAL_STATUSES
 from ..orders import OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 
@@ -560,8 +561,7 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
     acct = scope if "/" in scope else "binanceusdm/main"
     venue, account = acct.split("/", 1)
     incident = f"{node.name}/{scope}/L{level}/e{level}"
-    closes = full or any(a.kind in ("reduce_top_risk", "close_side", "close_positions", "close_all")
-                         for a in stage.actions)
+    closes = full or any(a.kind in CLOSING_ACTIONS for a in stage.actions)
     orders, cancels, positions, residuals = [], [], [], []
     if closes:
         orders = [

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from killswitch.cli.schema import KINDS, schema_file, schema_text
+from killswitch.cli.schema import KINDS, KINDS_PAGE, schema_file, schema_text
+from killswitch.render.kinds import kinds_page
 from tests.conftest import POLICIES, ROOT
 
 BAD = ROOT / "tests" / "golden" / "diagnostics" / "several-mistakes.yaml"
@@ -104,6 +105,10 @@ def test_graph_can_draw_one_policy():
 @pytest.mark.parametrize("kind", KINDS)
 def test_checked_in_schemas_are_current(kind):
     assert schema_file(kind).read_text() == schema_text(kind), "stale schema: run `make schemas`"
+
+
+def test_the_kinds_page_is_current_with_the_catalogue():
+    assert KINDS_PAGE.read_text() == kinds_page(), "stale docs/kinds.md: run `make schemas`"
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -9,6 +9,8 @@ import dataclasses
 import pytest
 
 from killswitch.compile import nodes as n
+from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
+from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
 
@@ -207,3 +209,13 @@ def test_metadata_is_compiled_onto_the_policy_node():
     p = compile_graph(text).policy("p")
     assert (p.owner, p.description, dict(p.labels)) == ("risk-desk", "the desk's book", {"desk": "crypto"})
     assert not hasattr(p, "model"), "nothing after the compiler reads the pydantic policy"
+
+
+def test_every_kind_of_the_catalogue_has_a_node():
+    """A kind listed in the catalogue without a node would fail only when a policy first uses it:
+    a built-in kind has its node in node_build's tables, a kind of its own module its build and
+    evaluate."""
+    own = {name for name, k in SIGNALS.items() if k.build is not None and k.evaluate is not None}
+    assert own.isdisjoint(SIGNAL_NODES)
+    assert set(SIGNALS) == set(SIGNAL_NODES) | own
+    assert set(ACTIONS) == set(ACTION_NODES)

@@ -1,0 +1,106 @@
+"""What a signal kind or an action kind is: the entry every layer reads, and the base of its parameters.
+
+What it owns: :class:`SignalKind` and :class:`ActionKind`, one entry per kind of the policy
+language (its name, its parameters' model, its documentation, what the layers above need to
+know of it), :class:`Strict` (the base of every model of the language) and :class:`SignalParams`
+(the base of a signal kind's parameters). The catalogue itself — every entry, in the order the
+language lists them — is :data:`killswitch.policy.model.SIGNALS` and ``ACTIONS``: the built-in
+kinds declared there, then those of :mod:`killswitch.policy.kinds`, one module each.
+
+The entries sit at the bottom of the layers (policy → compile → engine …) so that every layer
+may read them: the models build the ``Signal`` and ``Action`` documents and the JSON schema from
+them; the compiler builds a kind's node with the entry's ``build``; the engine evaluates a kind
+with its ``evaluate``; coverage, runbooks and policy tests read its flags. A kind module is pure
+and imports nothing above :mod:`killswitch.policy`: its evaluation reads the scope through
+:class:`SignalInputs`, which the engine's scope view satisfies, so the kind needs no engine type.
+
+Pure: no I/O. (No ``from __future__ import annotations``: pydantic reads the annotations of
+:class:`Strict` as the classes are made, as in :mod:`.model`.)
+"""
+
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Optional, Protocol, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from .expr import ValueType
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SignalParams(Strict):
+    """The parameters of one signal kind, as a policy writes them."""
+
+    value_type: ClassVar[ValueType] = ValueType.RATIO
+    # Bounds of what the signal can report, for static threshold checks (None: unbounded).
+    bounds: ClassVar[tuple[Optional[float], Optional[float]]] = (0.0, 1.0)
+    window_field: ClassVar[Optional[str]] = None
+
+
+class SignalInputs(Protocol):
+    """What a kind's ``evaluate`` may read of one scope instance at one tick (the engine's scope
+    view has it): its accounts' snapshots (:class:`killswitch.snapshot.Snapshot`; typed Any here,
+    as the snapshot sits above this layer), the scope's equity, whether its positions and orders
+    are known (every account fetched), and which open orders it owns (a strategy- or
+    symbol-scoped instance owns those of its strategy or symbols)."""
+
+    @property
+    def snapshots(self) -> Sequence[Any]: ...
+
+    @property
+    def equity(self) -> Optional[float]: ...
+
+    @property
+    def positions_known(self) -> bool: ...
+
+    def owns_order(self, o: Any) -> bool: ...
+
+
+# A signal's value at one tick: (value, None), or (None, reason code) when it is unknown.
+Reading = tuple[Optional[float], Optional[str]]
+
+
+@dataclass(frozen=True)
+class SignalKind:
+    """One signal kind of the language.
+
+    ``build`` and ``evaluate`` are given by a kind in a module of its own: ``build`` turns the
+    validated parameters into the frozen value the graph keeps (so that nothing after the
+    compiler reads the pydantic model), ``evaluate(params, inputs, now)`` gives its reading. A
+    built-in kind leaves them None: the compiler's :mod:`~killswitch.compile.node_build` and the
+    engine's :mod:`~killswitch.engine.signals` hold its node and evaluation (they share windows
+    and position aggregates between kinds)."""
+
+    name: str
+    model: type[SignalParams]
+    # its value comes from the accounts' books: a stale or frozen feed makes it judge old data
+    # (coverage calls a trigger reading it blind); False for what measures the feed or the bots
+    reads_book: bool = True
+    build: Optional[Callable[[Any], Any]] = None
+    evaluate: Optional[Callable[[Any, SignalInputs, int], Reading]] = None
+
+    @property
+    def doc(self) -> str:
+        """What the kind measures, for people: its model's docstring (the schema's description)."""
+        return " ".join((self.model.__doc__ or "").split())
+
+
+@dataclass(frozen=True)
+class ActionKind:
+    """One action kind of the language: ``short`` is the field its scalar short form sets
+    (``{close_side: losing}`` is ``{close_side: {side: losing}}``; None: only a mapping or the
+    bare name); ``closes``: it closes positions (a runbook shows the orders of a closing stage)."""
+
+    name: str
+    model: type[Strict]
+    short: Optional[str] = None
+    closes: bool = False
+
+    @property
+    def doc(self) -> str:
+        return " ".join((self.model.__doc__ or "").split())
+
+
+__all__ = ["Strict", "SignalParams", "SignalInputs", "Reading", "SignalKind", "ActionKind"]
