@@ -12,7 +12,8 @@
    markets; the policy's interval is 10 s, so that only a wake can explain a reaction under it;
    a hard trigger on the worst position's loss over its notional (one mark from 100 to 80 is
    20 %, the trigger 10 %) enters a ``close_all`` stage. Every trial is a fresh venue and a
-   fresh runner, the mark crossed once the stream is live and reconciled, anywhere in its REST reconcile cadence (5 s here, a sixth of the default). Polled, the figure is
+   fresh runner, the mark crossed once the stream is live and reconciled, anywhere in its REST
+   reconcile cadence (5 s here, a sixth of the default). Polled, the figure is
    the measured tick — from the tick's first REST request after the event to the first order —
    plus the wait for the interval: interval/2 on average, the interval at worst (the event
    falls anywhere in it); the few polled trials also print their measured event-to-order time.
