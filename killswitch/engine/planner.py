@@ -290,9 +290,7 @@ class _Planner:
                 self.close_positions(a)
             elif isinstance(a, CloseAllAction):
                 close_all = True
-                view = self.view
-                for i in range(view.position_count):  # rows: no model made for positions made on reading
-                    s, pos = view.row(i)
+                for s, pos in self.view.rows():  # no model made for positions made on reading
                     self.want(s, pos, 1.0, kind, "CLOSE_ALL")
             elif isinstance(a, CancelOrdersAction):
                 cancel_rules.append(a)

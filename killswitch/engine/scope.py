@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from ..compile.graph import PolicyNode
 from ..snapshot import Order, Position, Snapshot
@@ -91,6 +91,13 @@ class ScopeView:
         on reading are read from the columns, no model made."""
         g, j = self._locate(i)
         return self.groups[g][0], self.columns[g].row(j)
+
+    def rows(self) -> Iterator[tuple[Snapshot, Held]]:
+        """(snapshot, position) of every position as a close reads it (:meth:`row`), in the
+        order of ``positions``: no model made for positions made on reading."""
+        for (s, _), c in zip(self.groups, self.columns):
+            for p in c.held():
+                yield s, p
 
     def key_at(self, i: int) -> str:
         """The position key (:func:`position_key`) of the ``i``-th of ``positions``, read from

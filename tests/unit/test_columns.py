@@ -364,4 +364,10 @@ def test_rows_read_from_the_columns_are_the_positions_as_a_close_reads_them(data
         sent = [x.position_side if x.position_side in ("LONG", "SHORT") else None for x in (row, p)]
         assert sent[0] == sent[1]
         assert position_key(s, row) == position_key(s, p) == view.key_at(i)
+    fields = ("symbol", "side", "position_side", "contracts", "notional", "mark_price")
+    every = list(view.rows())  # a close_all's walk: the same, in the same order
+    assert len(every) == len(models)
+    for i, (s, x) in enumerate(every):
+        s_i, y = view.row(i)
+        assert s is s_i and [getattr(x, f) for f in fields] == [getattr(y, f) for f in fields]
     assert made == []
