@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain
-from operator import sub
-from typing import Callable, Collection, NamedTuple, Optional, TypeVar
+from operator import itemgetter, sub
+from typing import Any, Callable, Collection, NamedTuple, Optional, Sequence, TypeVar
 
 from ..compile.graph import PolicyNode
 from .columns import Columns
@@ -132,15 +132,15 @@ def risk_scores(policy: PolicyNode, view: ScopeView, d: list[Optional[float]],
     the same number as in the full list (the largest decline and loss are still the scope's)."""
     weights, equity, max_decline, max_loss, upnl, liqs, marks, notionals, margins = _score_inputs(policy, view, d)
     w_delta, w_loss, w_liq, w_share, w_margin = weights
-    if only is not None:  # the rows asked for, picked in C
-        upnl, marks, notionals = (list(map(col.__getitem__, only)) for col in (upnl, marks, notionals))
-        d, liqs, margins = (list(map(col.__getitem__, only)) for col in (d, liqs, margins))
+    cols: tuple[Sequence[Any], ...] = (upnl, d, liqs, marks, notionals, margins)
+    if only is not None:  # the rows asked for, picked in C (an itemgetter of one index gives the value)
+        cols = tuple(map(itemgetter(*only), cols)) if len(only) > 1 else tuple([c[i] for i in only] for c in cols)
     out: list[float] = []
     append = out.append
     # the same arithmetic, term by term and in the same order, as the module doc's formula and
     # as risk_components: a score is compared with others, so it must not move with how it is
-    # computed (tests/unit/test_risk_components.py holds the two together)
-    for u, delta, liq, mark, notional, m in zip(upnl, d, liqs, marks, notionals, margins):
+    # computed (tests/unit/test_decisions.py holds the two together)
+    for u, delta, liq, mark, notional, m in zip(*cols):
         loss = -u if u < 0 else 0.0
         score = w_delta * (-delta / max_decline) if max_decline and delta is not None and delta < 0 else 0.0
         score += w_loss * (loss / max_loss if max_loss else 0.0)

@@ -51,12 +51,12 @@ from ..compile.graph import PolicyNode, StageNode
 from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, ClosePositionsAction, CloseSideAction,
                              ReduceTopRiskAction, SuggestHedgeAction)
 from ..orders import CancelIntent, OrderIntent
-from ..snapshot import Balance, Position, Snapshot, base_asset
+from ..snapshot import Balance, Snapshot, base_asset
 from . import depth
 from . import positions as facts
 from .amounts import _floor_step, _step, split_amount
 from .attribution import Attribution, ScoreTable, column, attribute, deltas, risk_scores, score_table
-from .columns import Columns, Tables
+from .columns import Columns, Held, Tables
 from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
 
@@ -168,7 +168,7 @@ def history_for(policy: PolicyNode) -> tuple[int, int]:
 @dataclass
 class _Close:
     snap: Snapshot
-    pos: Position
+    pos: Held  # the model, or the columns' row of a position made on reading
     amount: float  # contracts
     full: bool
     action: str
@@ -238,7 +238,7 @@ class _Planner:
             out[i] = x
         return out
 
-    def want(self, s: Snapshot, p: Position, fraction: float, action: str, reason: str) -> None:
+    def want(self, s: Snapshot, p: Held, fraction: float, action: str, reason: str) -> None:
         key = position_key(s, p)
         amount = p.contracts if fraction >= 1.0 else p.contracts * fraction
         prev = self.closes.get(key)
@@ -284,13 +284,13 @@ class _Planner:
             elif isinstance(a, CloseSideAction):
                 chosen = self.losing_positions(a.side, a.on_unknown_side, "close_side")
                 for i in chosen or ():
-                    s, pos = self.view.pair(i)
+                    s, pos = self.view.row(i)
                     self.want(s, pos, 1.0, kind, f"CLOSE_SIDE: side={pos.side} attribution={self.attribution.side}")
             elif isinstance(a, ClosePositionsAction):
                 self.close_positions(a)
             elif isinstance(a, CloseAllAction):
                 close_all = True
-                for s, pos in self.view.positions:
+                for s, pos in self.view.rows():  # no model made for positions made on reading
                     self.want(s, pos, 1.0, kind, "CLOSE_ALL")
             elif isinstance(a, CancelOrdersAction):
                 cancel_rules.append(a)
@@ -326,7 +326,7 @@ class _Planner:
             for i in near:
                 liq, mark = liqs[i], marks[i]
                 dist = abs(mark - liq) / mark  # type: ignore[operator]  # known: near holds no None
-                s, pos = view.pair(i)
+                s, pos = view.row(i)
                 self.want(s, pos, 1.0, "reduce_top_risk", f"LIQUIDATION_NEAR: distance={dist:.2%} limit={limit:.2%}")
         chosen = self.losing_positions(a.side, a.on_unknown_side, "reduce_top_risk")
         if not chosen:
@@ -338,7 +338,7 @@ class _Planner:
         fraction = a.fraction
         self.ranked.update(top)
         for rank, i in enumerate(top, 1):
-            s, p = self.view.pair(i)
+            s, p = self.view.row(i)
             self.want(s, p, fraction, "reduce_top_risk",
                       f"TOP_RISK: rank={rank} score={scores[i]:.3f} fraction={fraction:.0%}")
 

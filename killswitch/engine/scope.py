@@ -14,18 +14,18 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from ..compile.graph import PolicyNode
 from ..snapshot import Order, Position, Snapshot
-from .columns import Columns, Tables
+from .columns import Columns, Held, Tables
 
 
 def account_key(s: Snapshot) -> str:
     return f"{s.venue}/{s.account}"
 
 
-def position_key(s: Snapshot, p: Position) -> str:
+def position_key(s: Snapshot, p: Held) -> str:
     return f"{s.venue}/{s.account}/{p.symbol}/{p.position_side or p.side}"
 
 
@@ -85,6 +85,19 @@ class ScopeView:
                 return s, ps[i]
             i -= len(ps)
         raise IndexError(i)
+
+    def row(self, i: int) -> tuple[Snapshot, Held]:
+        """The ``i``-th of ``positions`` as a close reads it (:meth:`Columns.row`): positions made
+        on reading are read from the columns, no model made."""
+        g, j = self._locate(i)
+        return self.groups[g][0], self.columns[g].row(j)
+
+    def rows(self) -> Iterator[tuple[Snapshot, Held]]:
+        """(snapshot, position) of every position as a close reads it (:meth:`row`), in the
+        order of ``positions``: no model made for positions made on reading."""
+        for (s, _), c in zip(self.groups, self.columns):
+            for p in c.held():
+                yield s, p
 
     def key_at(self, i: int) -> str:
         """The position key (:func:`position_key`) of the ``i``-th of ``positions``, read from

@@ -330,3 +330,44 @@ def test_highest_over_many_ties_with_a_nan_notional_ranks_as_before():
     items = list(range(6))
     assert facts.highest(items, 3, scores, then, names.__getitem__) == \
         facts.smallest(items, 3, lambda i: (-scores[i], -then[i]), names.__getitem__) == [0, 5, 3]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_rows_read_from_the_columns_are_the_positions_as_a_close_reads_them(data):
+    """A close of positions made on reading reads each from the columns (no model made): its
+    symbol, side, contracts, notional, mark, its key and the leg it sends are the model's, hedge
+    legs and ``BOTH`` among them; a list of models hands the model itself."""
+    from killswitch.engine.scope import ScopeView, position_key
+    from killswitch.snapshot import PositionsOnReading
+
+    groups, models = [], []
+    made: list[int] = []
+    for i in range(data.draw(st.integers(1, 3), label="accounts")):
+        a = data.draw(account(f"a{i}"), label=f"account {i}")
+        ps = draw_positions(data, a, data.draw(st.floats(5_000, 500_000), label="equity"))
+        rows = [tuple(getattr(p, f) for f in COLUMN_FIELDS) for p in ps]
+        on_reading = data.draw(st.booleans(), label="made on reading?")
+        held = PositionsOnReading(PositionColumns(rows), lambda j, ps=ps: made.append(j) or ps[j]) if on_reading \
+            else PositionList.of(ps)
+        groups.append((snap(1.0, 0, account=f"a{i}"), held))
+        models += [(on_reading, p) for p in ps]
+    view = ScopeView("global", groups=groups)
+    for i, (on_reading, p) in enumerate(models):
+        s, row = view.row(i)
+        if not on_reading:
+            assert row is p
+            continue
+        assert (row.symbol, row.side, row.contracts, row.notional, row.mark_price) == \
+            (p.symbol, p.side, p.contracts, p.notional, p.mark_price)
+        assert (row.position_side or row.side) == (p.position_side or p.side)
+        sent = [x.position_side if x.position_side in ("LONG", "SHORT") else None for x in (row, p)]
+        assert sent[0] == sent[1]
+        assert position_key(s, row) == position_key(s, p) == view.key_at(i)
+    fields = ("symbol", "side", "position_side", "contracts", "notional", "mark_price")
+    every = list(view.rows())  # a close_all's walk: the same, in the same order
+    assert len(every) == len(models)
+    for i, (s, x) in enumerate(every):
+        s_i, y = view.row(i)
+        assert s is s_i and [getattr(x, f) for f in fields] == [getattr(y, f) for f in fields]
+    assert made == []

@@ -159,3 +159,39 @@ def test_liquidation_entry_plans_the_pinned_orders_in_the_pinned_order(layout, h
         assert p["cancels"] and p["directives"] == ["lock_trading"]
     # one golden per layout: every way of handing the positions over must plan it
     check_golden(GOLDEN / f"liq-entry-{layout}.txt", golden_text(plans), update_goldens and hand == "columns")
+
+
+STAGE_ACTIONS = {
+    "reduce_top_risk": "{reduce_top_risk: {count: 3, fraction: 50%, close_within_liquidation: 3%}}",
+    "close_side": "{close_side: {side: long}}",
+    "close_all": "{close_all: {}}",
+}
+
+
+@pytest.mark.parametrize("action", STAGE_ACTIONS)
+def test_closes_of_positions_made_on_reading_make_no_model_and_plan_what_the_models_plan(action):
+    """A close reads the position it closes from the columns (symbol, side, leg, contracts,
+    notional, mark) when the positions are made on reading: the entry makes none of their models,
+    and plans exactly what it plans over the models themselves."""
+    policy = POLICY.replace("LEVEL", "account").replace(
+        "{reduce_top_risk: {count: 3, fraction: 50%, close_within_liquidation: 3%}}", STAGE_ACTIONS[action])
+    made: list[int] = []
+
+    def counted(ps: list[Position]) -> list[Position]:
+        rows = [tuple(getattr(p, f) for f in COLUMN_FIELDS) for p in ps]
+        return PositionsOnReading(PositionColumns(rows), lambda i: made.append(i) or ps[i])  # type: ignore[return-value]
+
+    graph = compile_graph(policy)
+    plans = {}
+    for name, hand in (("plain", plain), ("on-reading", counted)):
+        state, t = State(), T0
+        for _ in range(62):
+            _, state = evaluate(graph, book(1, 500, False, hand), state, t)
+            t += MIN
+        made.clear()
+        ev, _ = evaluate(graph, book(1, 500, True, hand), state, t, {"simulated": 10.0})
+        if name == "on-reading":
+            assert made == []  # not one model made for the closes
+        plans[name] = decisions(ev)
+    assert plans["plain"][0]["orders"]  # the stage closes positions
+    assert plans["on-reading"] == plans["plain"]
