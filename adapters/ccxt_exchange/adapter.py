@@ -113,9 +113,10 @@ class CcxtAdapter:
     Raises :class:`AdapterError` on construction for an unreadable credential (``AUTH``) or a
     venue ccxt does not know (``UNSUPPORTED``) — never with a secret in it.
 
-    Size: about 520 lines, the ExchangeAdapter protocol's calls (snapshot, submit, fetch and
-    cancel by client id, countdowns) over one ccxt client, sharing its markets, the positions
-    a close is checked against and the order budget. What varies by venue is in ``dialects/``;
+    Size: about 780 lines, the ExchangeAdapter protocol's calls (snapshot, submit, fetch and
+    cancel by client id, countdowns, the private stream's start, health and the cadence's REST
+    reconcile beside the ticks) over one ccxt client, sharing its markets, the positions a close
+    is checked against and the order budget. What varies by venue is in ``dialects/``;
     parsing, error mapping and the budget are modules of their own.
     """
 

@@ -94,8 +94,8 @@ class AccountStream:
     ``events(message, ccxt_order, held)`` its :meth:`~.dialects.base.Dialect.stream_events` (with
     the market ids' symbols bound), ``event_time(message)`` its ``stream_time``.
 
-    Size: about 400 lines, one connection's life and what it may be trusted with — the watch
-    loops, the raw frames' checks and their events applied, health, and when a REST reconcile
+    Size: about 480 lines, one connection's life and what it may be trusted with — the watch
+    loops, the raw frames' checks and their events applied (an array of marks as columns), health, and when a REST reconcile
     ends the REST reads (sockets opened, disagreements, doubt) — which share the connection's
     state; the state itself, pure, is :mod:`.streamstate`'s.
     """

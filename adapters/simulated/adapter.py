@@ -152,7 +152,7 @@ class SimulatedAdapter:
     """One engine account as a venue account. ``account`` is the engine account; ``name`` is
     the killswitch account name in snapshots (defaults to the engine account).
 
-    Size: about 410 lines, the ExchangeAdapter protocol's calls over the in-process engine, each
+    Size: about 485 lines, the ExchangeAdapter protocol's calls over the in-process engine, each
     with the faults and latency a test injects, in the shapes the ccxt adapter returns, so that
     the contract tests run the same cases on both."""
 

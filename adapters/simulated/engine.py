@@ -177,7 +177,7 @@ class SimExchange:
     :meth:`account_for_key`. Every public method first evaluates due timers at the clock's
     current time (countdown cancel-alls, resting limit orders).
 
-    Size: about 800 lines because it is one venue's matching state — orders, positions, hedge
+    Size: about 930 lines because it is one venue's matching state — orders, positions, hedge
     legs, spot balances, timers, rate weights and faults — that every call reads and changes
     in one step, as a venue does; its faces (:mod:`.adapter`, :mod:`.http`), faults
     (:mod:`.faults`) and the pricing of its views (:mod:`.views`) live apart. It is a test

@@ -156,7 +156,7 @@ class SimServer:
     request for ``hang_s`` seconds (or until the client goes away or the server stops);
     injected latency sleeps ``latency_ms * time_scale``.
 
-    Size: about 440 lines, one handler per Binance USDⓈ-M endpoint that ccxt calls, plus the
+    Size: about 550 lines, one handler per Binance USDⓈ-M endpoint that ccxt calls, plus the
     signature check and the fault hooks they all pass through; the venue itself is the engine.
     """
 

@@ -161,7 +161,7 @@ def _bounded_append(q: deque, item, limit: int, dropped: dict, queue: str):
 class NotifySink:
     """A runner sink (see :mod:`killswitch.events`) delivering notifications through apprise.
 
-    Size: about 400 lines because grouping, timers, the delivery workers, receipts and the state
+    Size: about 460 lines because grouping, timers, the delivery workers, receipts and the state
     kept across takeovers (``state_doc`` / ``restore_state``) share one lock and one worker's
     queue; the route tree (:mod:`.routes`), receivers (:mod:`.receivers`), rendering and dispatch
     already live apart. The delivery half (``_deliver`` … ``_receipt``) is where it would split.
