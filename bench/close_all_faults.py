@@ -206,11 +206,22 @@ async def drive(face: str, runner: Runner, engine: SimExchange, clock: ManualClo
             res.entered_tick = t
         if res.entered_tick is None:
             continue
-        left = _left(engine)
-        residual = {base(r[0]) for r in _residuals(runner)}
-        if _open(engine) == 0 and not store.pending_intents() and {base(s) for s in left} <= residual:
+        if settled(runner, engine, store):
             res.done_tick = t
     res.wall_s = time.perf_counter() - start
+    return tally(res, runner, engine, store, plan, watch)
+
+
+def settled(runner: Runner, engine: SimExchange, store) -> bool:
+    """Flat or residual-only: nothing open at the venue, no intent pending, and every position
+    left one the runner stopped closing (a residual)."""
+    residual = {base(r[0]) for r in _residuals(runner)}
+    return _open(engine) == 0 and not store.pending_intents() and {base(s) for s in _left(engine)} <= residual
+
+
+def tally(res: Result, runner: Runner, engine: SimExchange, store, plan: FaultPlan, watch: Watch) -> Result:
+    """``res`` with what the run left: orders open, intents pending, positions, residuals, what
+    was sent, the worst excess of open closes over a position, the faults fired."""
     res.open_orders = _open(engine)
     res.pending = len(store.pending_intents())
     res.positions = _left(engine)
@@ -241,6 +252,7 @@ async def run_inprocess(work: Path, *, ratio: float = FILL_RATIO, rest: bool = T
     try:
         return await drive("in-process", runner, engine, clock, plan, store, max_ticks)
     finally:
+        await runner.aclose()  # its writes in flight (a chart sample) end before the store does
         store.close()
 
 
@@ -264,6 +276,7 @@ async def run_ccxt(work: Path, *, ratio: float = FILL_RATIO, rest: bool = True, 
         try:
             return await drive(f"ccxt {venue} over HTTP", runner, engine, clock, plan, store, max_ticks)
         finally:
+            await runner.aclose()
             await adapter.close()
             store.close()
 

@@ -24,7 +24,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 PYTHON = Path(sys.executable)
 KSCTL = PYTHON.with_name("ksctl")
@@ -147,6 +147,21 @@ def pct(values: Sequence[float], q: float) -> float:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def spawn_venue(target: Callable[..., None], *args: object) -> tuple[Any, Any, int]:
+    """A venue in a process of its own (spawned: nothing of this process is inherited) running
+    ``target(conn, *args)``, which sends ``("port", port)`` first: the process, this end of the
+    pipe, and the port."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    conn, child = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(child, *args), daemon=True)
+    proc.start()
+    kind, port = conn.recv()
+    assert kind == "port"
+    return proc, conn, port
 
 
 def free_port() -> int:

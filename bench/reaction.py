@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import os
 import statistics
 import sys
@@ -46,7 +45,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from harness import machine, soak_ticks
+from harness import machine, soak_ticks, spawn_venue
 
 from adapters.ccxt_exchange import CcxtAdapter, OrderBudget
 from adapters.simulated.adapter import SimulatedAdapter
@@ -156,12 +155,7 @@ class Venue:
     """The bench's end of a venue process."""
 
     def __init__(self, n: int):
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=venue_process, args=(child, n), daemon=True)
-        self.proc.start()
-        kind, self.port = self.conn.recv()
-        assert kind == "port"
+        self.proc, self.conn, self.port = spawn_venue(venue_process, n)
         self.first_order: Optional[asyncio.Future] = None
         self._reply: Optional[asyncio.Future] = None
 

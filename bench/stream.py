@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import statistics
 from collections import Counter
@@ -49,7 +48,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import API_TOKEN, ENV, free_port, get_json, machine, pct, reference_ms, start_runner, stop, wait_until
+from harness import (API_TOKEN, ENV, free_port, get_json, machine, pct, reference_ms, spawn_venue, start_runner, stop,
+                     wait_until)
 
 ACCOUNT = "acct"
 INTERVAL_S = 10.0
@@ -166,12 +166,7 @@ def venue_process(conn: Any, n: int) -> None:
 
 class Venue:
     def __init__(self, n: int):
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=venue_process, args=(child, n), daemon=True)
-        self.proc.start()
-        kind, self.port = self.conn.recv()
-        assert kind == "port"
+        self.proc, self.conn, self.port = spawn_venue(venue_process, n)
 
     def do(self, cmd: str) -> Any:
         self.conn.send((cmd, None))
@@ -432,9 +427,7 @@ def weights() -> None:
 
 
 async def faults_run(work: Path) -> tuple[Any, dict]:
-    from close_all_faults import ACCOUNT as SIM_MAIN, TICK_MS, Watch, _engine, _left, _open, _residuals, base, \
-        fault_plan, graph
-    from close_all_faults import Result
+    from close_all_faults import ACCOUNT as SIM_MAIN, TICK_MS, Result, Watch, _engine, fault_plan, graph, settled, tally
 
     from adapters.ccxt_exchange import CcxtAdapter
     from adapters.simulated.http import SimServer, wall_clock
@@ -499,23 +492,14 @@ async def faults_run(work: Path) -> tuple[Any, dict]:
                     res.entered_tick = t
                 if res.entered_tick is None:
                     continue
-                if _open(engine) == 0 and not store.pending_intents() and \
-                        {base(s) for s in _left(engine)} <= {base(r[0]) for r in _residuals(runner)}:
+                if settled(runner, engine, store):
                     res.done_tick = t
             health = adapter.stream_health()
         finally:
             res.wall_s = time.perf_counter() - start
             await runner.aclose()
             await adapter.close()
-        res.open_orders = _open(engine)
-        res.pending = len(store.pending_intents())
-        res.positions = _left(engine)
-        res.residuals = _residuals(runner)
-        res.orders_sent = plan.counts.get("place_order", 0)
-        res.cancels_sent = plan.counts.get("cancel_order", 0) + plan.counts.get("cancel_all", 0)
-        res.overcommit = max(0.0, watch.worst)
-        res.orders_checked = watch.checked
-        res.faults_fired = len(plan.log)
+        tally(res, runner, engine, store, plan, watch)
         entries = store.journal(limit=100_000)
         journaled = {e.client_order_id for e in entries}
         held = set(engine.accounts[SIM_MAIN].by_client)
