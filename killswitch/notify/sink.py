@@ -63,7 +63,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
 from ..policy.model import NotificationRoutes
 from ..events import NOT_PAGED, Event
@@ -74,6 +74,9 @@ from .health import PageHealth
 from .message import Message, compose, failed_page, mode_of
 from .receivers import DEFAULT_TIMEOUT_S, ResolvedReceiver, SendResult, resolve_all, resolve_receivers
 from .routes import RouteTree, trees_of
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..state.store import StateStore
 
 THREAD_GRACE_S = 2.0  # beyond apprise's own deadline, before the thread is given up on
 
@@ -171,7 +174,8 @@ class NotifySink:
     name = "notify"
 
     def __init__(self, trees: Mapping[str, RouteTree], receivers: Mapping[tuple[str, str], ResolvedReceiver], *,
-                 store=None, clock: Callable[[], int] = wall_ms, options: NotifyOptions = NotifyOptions(),
+                 store: Optional["StateStore"] = None, clock: Callable[[], int] = wall_ms,
+                 options: NotifyOptions = NotifyOptions(),
                  unresolved: Optional[Mapping[tuple[str, str], list[str]]] = None):
         self.trees = dict(trees)
         self.receivers = dict(receivers)
@@ -201,7 +205,8 @@ class NotifySink:
         self.health.know(set(self.receivers) | set(self.unresolved))
 
     @classmethod
-    def from_documents(cls, docs: Iterable[Any], *, store=None, environ: Optional[Mapping[str, str]] = None,
+    def from_documents(cls, docs: Iterable[Any], *, store: Optional["StateStore"] = None,
+                       environ: Optional[Mapping[str, str]] = None,
                        clock: Callable[[], int] = wall_ms, options: NotifyOptions = NotifyOptions(),
                        strict: bool = True) -> "NotifySink":
         """From NotificationRoutes models (or loaded documents).
@@ -245,6 +250,8 @@ class NotifySink:
     def restore_state(self, doc: Optional[dict], runner=None) -> None:
         """Take up the groups a previous leader saved (on taking the lease). Events not yet
         routed and deliveries under way when it stopped are not in it."""
+        if runner is not None:
+            self._runner = runner
         if runner is not None and self.store is None:
             self.store = getattr(runner, "store", None)
         skipped = self.dispatcher.restore(doc)
@@ -521,11 +528,18 @@ class NotifySink:
         self._audit("notification_delivered" if res.ok else "notification_failed", payload)
 
     def _audit(self, kind: str, payload: dict) -> None:
-        if self.store is None:
+        # bound to a runner: through its one audit writer (fenced: a deposed leader's receipt is
+        # refused, counted below); a sink alone (a tool, a test) has no lease to fence with
+        runner_audit = getattr(self._runner, "audit", None)
+        store = self.store
+        if runner_audit is None and store is None:
             self.receipt_errors += 1
             return
         try:
-            self.store.audit(kind, self.clock(), payload)
+            if runner_audit is not None:
+                runner_audit(kind, self.clock(), payload)
+            elif store is not None:
+                store.audit(kind, self.clock(), payload)
         except Exception:  # noqa: BLE001 - the store may be down: count it, keep paging
             self.receipt_errors += 1
 

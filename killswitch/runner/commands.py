@@ -26,7 +26,7 @@ from typing import Any, Awaitable, Callable, Optional, Sequence
 from ..engine.stages import StageTransition, approve_reset
 from ..engine.state import StageState
 from ..events import RESET, Event
-from ..state.store import FencedError
+from ..state.store import FencedError, StateStore
 from .book import Book
 from .closes import by
 from .dms import DeadMansSwitch
@@ -45,7 +45,7 @@ class OperatorCommands:
     """See the module doc. ``save`` saves the book (awaited); ``write_lock(now)`` rewrites the
     lock file; ``emit`` hands an event to the sinks."""
 
-    def __init__(self, book: Book, lead: Leadership, resumptions: Resumptions, store: Any, io: StoreIO, *,
+    def __init__(self, book: Book, lead: Leadership, resumptions: Resumptions, store: StateStore, io: StoreIO, *,
                  clock: Callable[[], int], catalog: Callable[[], Catalog], save: Callable[[], Awaitable[None]],
                  write_lock: Callable[[int], Awaitable[None]], emit: Callable[[Event], None],
                  triggers: Callable[[], Sequence[TriggerStatus]] = tuple):
@@ -94,14 +94,14 @@ class OperatorCommands:
             except FencedError:
                 self.lead.leader = False
             return ResetResult(False, why)
-        ss.stage = trial  # what was audited, applied to the stage it was worked out on
+        book.reset_stage(key, trial)  # what was audited, applied to the stage it was worked out on
         if level:
-            await self.io(self.store.record_approval, f"{key}|e{ss.stage.entries}", level, approver, reason, now)
+            await self.io(self.store.record_approval, f"{key}|e{trial.entries}", level, approver, reason, now)
         self.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
                                           "released": transition is not None},
                              policy=policy, scope=scope, level=level))
         if transition is not None:
-            book.lock_book = book.lock_book.release(scope, policy=policy)
+            book.release_lock(scope, policy=policy)
             row = self.resumptions.start(policy, scope, level, now)
             if self.lead.leader:
                 try:
@@ -131,14 +131,11 @@ class OperatorCommands:
             await self.lead.audit(kind, now, payload)
         except FencedError:
             return self.lead.deposed()
-        old = (book.lock_book, book.dms)
-        new = update(*old)
-        book.lock_book, book.dms = new
+        undo = book.change_lock_and_dms(update)
         try:
             await self.save()
         except FencedError:
-            if book.lock_book is new[0] and book.dms is new[1]:
-                book.lock_book, book.dms = old  # nothing moved them since: take the change back
+            undo()  # taken back if nothing moved them since
             self.lead.stale = True  # whatever else moved, the store decides when the lease comes back
             return self.lead.deposed()
         await self.write_lock(now)

@@ -26,6 +26,7 @@ from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
 from ..compile.nodes import ArmExchangeDmsAction
 from ..engine.evaluate import Evaluation
 from ..engine.state import record_heartbeat
+from ..state.store import StateStore
 from .book import Book
 from .lock import DEAD_MANS_SWITCH, iso_ms
 from .storeio import StoreIO
@@ -47,7 +48,7 @@ class Countdowns:
     """See the module doc. ``audit`` writes under the runner's fencing token; ``leads()`` says
     whether the runner leads now (only a leader refreshes the venues' countdowns)."""
 
-    def __init__(self, book: Book, adapters: dict[str, ExchangeAdapter], store: Any, io: StoreIO, *,
+    def __init__(self, book: Book, adapters: dict[str, ExchangeAdapter], store: StateStore, io: StoreIO, *,
                  dry_run: bool, clock: Callable[[], int], timeout_s: float,
                  audit: Callable[[str, int, dict], Awaitable[int]], leads: Callable[[], bool],
                  counters: dict[str, int]):
@@ -96,7 +97,7 @@ class Countdowns:
                            for o in snap.orders if o.strategy == name)
             unknown = tuple(sorted(k for k, snap in book.snapshots.items() if not snap.fetch.ok))
             reason = f"DMS_FIRED: source={name} silent={silent_s:g}s timeout={timeout_s:g}s"
-            book.lock_book = book.lock_book.apply(
+            book.lock_source(
                 name, "halted", now_ms=now, policy=DEAD_MANS_SWITCH,
                 reason=reason + "; held until the source is armed again (ksctl dms arm) or ksctl unlock",
                 details={"source": name, "last_beat_ts": iso_ms(st.last_beat_ms) if st.last_beat_ms else None})

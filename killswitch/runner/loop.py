@@ -72,10 +72,10 @@ from typing import Any, Callable, Optional, Sequence
 from adapters.base import AdapterError, ExchangeAdapter, order_rates
 
 from ..compile.graph import DecisionGraph
-from ..engine.evaluate import Evaluation, evaluate
+from ..engine.evaluate import Evaluation
 from ..events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, STAGE_TRANSITION, Event, ReloadingSink, Sink
 from ..snapshot import FetchStatus, Snapshot
-from ..state.store import FencedError, StoreError
+from ..state.store import FencedError, StateStore, StoreError
 from .armed import BlindReports, CoverageMetrics, coverage_rows, log_changes
 from .book import Book
 from .charts import ChartHistory
@@ -91,7 +91,7 @@ from .gate import Decision, Placement
 from .known import Known
 from .lease import LeaseKeeper
 from .leadership import Leadership, Turn
-from .lock import apply_evaluation, write_lock_file
+from .lock import write_lock_file
 from .positions import PositionsReadout
 from .oplog import said
 from .previews import Previews
@@ -160,7 +160,7 @@ class Runner:
 
     MAX_CLOSE_RETRIES = MAX_CLOSE_RETRIES
 
-    def __init__(self, graph: DecisionGraph, adapters: dict[str, ExchangeAdapter], store: Any, *,
+    def __init__(self, graph: DecisionGraph, adapters: dict[str, ExchangeAdapter], store: StateStore, *,
                  lock_path: Optional[Path] = None, dry_run: bool = True, holder: str = "runner",
                  lease_ttl_ms: int = 5_000, snapshot_timeout_s: float = 10.0,
                  clock: Callable[[], int] = wall_ms, confirm_gap_ms: int = 2_000,
@@ -182,16 +182,16 @@ class Runner:
         self.counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
                          "orders_unknown": 0, "snapshot_failures": 0, "dms_fired": 0, "store_failures": 0}
         self.turn = Turn()
-        context = RunnerSinkContext(book, holder=holder, dry_run=dry_run, store=store,
-                                    sinks=lambda: self.fanout.sinks, clock=clock)
-        self.fanout = SinkFanout(sinks, context, store, self.io, clock,
-                                 fence=lambda: self.lead.fence if self.lead.leader else None)
+        # the one writer of audit rows (fenced), which the sinks write theirs through too
         self.lead = Leadership(book, store, self.io, holder, lease_ttl_ms, clock, self.turn,
-                               on_new_state=self._took_over_state, restore_sinks=self.fanout.restore)
+                               on_new_state=self._took_over_state, restore_sinks=lambda doc: self.fanout.restore(doc))
+        context = RunnerSinkContext(book, holder=holder, dry_run=dry_run, store=store, audit=self.lead,
+                                    sinks=lambda: self.fanout.sinks, clock=clock)
+        self.fanout = SinkFanout(sinks, context, self.lead, clock)
         self.known = Known(book, adapters, clock)
         self.executor = Executor(store, adapters, lambda: self.lead.fence, dry_run=dry_run, clock=clock,
                                  confirm_gap_ms=confirm_gap_ms, still_leader=self.lead.fence_holds,
-                                 may_send=self.lead.term_holds, io=self.io)
+                                 may_send=self.lead.term_holds, io=self.io, audit=self.lead.orders_audit)
         self.countdowns = Countdowns(book, adapters, store, self.io, dry_run=dry_run, clock=clock,
                                      timeout_s=snapshot_timeout_s, audit=self.lead.audit,
                                      leads=lambda: self.lead.leader, counters=self.counters)
@@ -237,7 +237,7 @@ class Runner:
 
     # the parts' fields, as the daemon, the sink context, the demo and the tests read them
     state = property(lambda self: self.book.state)
-    lock_book = property(lambda self: self.book.lock_book, lambda self, v: setattr(self.book, "lock_book", v))
+    lock_book = property(lambda self: self.book.lock_book, lambda self, v: self.book.take_lock_book(v))
     dms = property(lambda self: self.book.dms)
     resume_starts = property(lambda self: self.book.resume_starts)
     residuals = property(lambda self: self.book.residuals)
@@ -431,7 +431,7 @@ class Runner:
         rates = order_rates(self.adapters.values())
         # a stage entry that closes thousands is planned as its first wave alone (cancels,
         # directives, the first leg's orders); its whole plan is made after they are sent
-        first, book.state = evaluate(book.graph, snapshots, book.state, now, rates, first_wave=not self.dry_run)
+        first = book.evaluate(snapshots, now, rates, first_wave=not self.dry_run)
         phase("evaluate")
         log_changes(first, everything=not self._coverage_logged)  # one line per change (all, at first)
         self._coverage_logged = True
@@ -460,7 +460,7 @@ class Runner:
         # 1b. an entry whose first wave alone is journaled is saved as still to plan (deferred):
         # a runner stopped before its rest is journaled plans the entry again, same decision
         waves = self._first_waves(ev)
-        book.lock_book = apply_evaluation(book.lock_book, ev, book.graph)
+        book.lock_evaluation(ev)
         fired = self.countdowns.fire_due(now)
         rows = self.resumptions.track(ev, now)
         self.countdowns.arm_native(ev)
@@ -533,11 +533,9 @@ class Runner:
             p = se.plan
             if p is None or p.rest is None:
                 continue
-            ss = self.book.state.scope(se.policy, se.scope)
             # already deferred: a held close of the wave is to be planned again (a new round),
             # which the rest being journaled must not undo (-1: never cleared)
-            retries = -1 if ss.stage.deferred else ss.stage.retries
-            ss.stage.deferred = True
+            retries = self.book.defer_entry(se.policy, se.scope)
             waves[p.decision_id] = (f"{se.policy}|{se.scope}", retries, frozenset(o.client_order_id for o in p.orders))
         return waves
 
@@ -555,9 +553,7 @@ class Runner:
         report.events += await self.shortfalls.track_residuals(ev, whole, now)
         report.execution.merge(await self.executor.journal(rest))
         for key, retries in (w[:2] for w in waves.values()):
-            ss = self.book.state.scopes.get(key)
-            if ss is not None and ss.stage.retries == retries:  # (not re-planned since: see below)
-                ss.stage.deferred = False
+            self.book.entry_planned(key, retries)  # (unless re-planned since: see below)
         report.events += await self.shortfalls.retry_unfilled(held.held, seen=replanned, save=False, held=True)
         await self._save()  # the entries are journaled in full: not to be planned again
         if not await self.lead.lease(self.clock()):

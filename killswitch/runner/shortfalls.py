@@ -25,6 +25,7 @@ from typing import Any, Awaitable, Callable, Optional, Sequence
 from ..engine.evaluate import Evaluation
 from ..engine.stages import decision_id as make_id
 from ..events import CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, Event
+from ..state.store import StateStore
 from .book import Book
 from .executor import ended_short
 from .residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual
@@ -46,7 +47,7 @@ class Shortfalls:
     """See the module doc. ``audit`` writes under the runner's fencing token; ``save`` saves
     the runner's state (awaited)."""
 
-    def __init__(self, book: Book, store: Any, io: StoreIO, *, dry_run: bool, clock: Callable[[], int],
+    def __init__(self, book: Book, store: StateStore, io: StoreIO, *, dry_run: bool, clock: Callable[[], int],
                  audit: Callable[[str, int, dict], Awaitable[int]], save: Callable[[], Awaitable[None]]):
         self.book = book
         self.store = store
@@ -79,11 +80,8 @@ class Shortfalls:
                                                  policy=policy, scope=scope, level=ss.stage.level))
                         events += await self._exhausted(policy, scope, ss, base)
                         continue
-                    ss.stage.retries += 1
-                    ss.stage.held += 1 if held else 0
-                    ss.stage.deferred = True
-                    await self.audit("close_replanned", self.clock(), {"decision_id": did,
-                                                                       "retry": ss.stage.retries})
+                    retry = self.book.replan_entry(key, held=held)
+                    await self.audit("close_replanned", self.clock(), {"decision_id": did, "retry": retry})
         if decisions and save:
             await self.save()
         return events
