@@ -27,6 +27,7 @@ from .compile.compiler import CompileResult
 from .sources import MAX_FILE_BYTES, compile_sources
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .state.store import StateStore
     from adapters.base import AdapterError, ExchangeAdapter
 
     from .compile.graph import DecisionGraph
@@ -141,7 +142,7 @@ class SinkOptions:
     clock: Optional[Callable[[], int]] = None  # the notifications' clock (a manual one in the demo)
 
 
-def runner_sinks(result: CompileResult, store: Any, options: SinkOptions, *, echo: Say = _quiet,
+def runner_sinks(result: CompileResult, store: "StateStore", options: SinkOptions, *, echo: Say = _quiet,
                  err: Say = _quiet, warn: Optional[Say] = None) -> list["Sink"]:
     """The sinks, in the order the runner hands them each tick: telemetry (traces from the
     ``OTEL_*`` environment, and /metrics), the audit anchor (the head exported to the log and
@@ -185,7 +186,7 @@ def runner_sinks(result: CompileResult, store: Any, options: SinkOptions, *, ech
     return sinks
 
 
-def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"], store: Any, *,
+def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"], store: "StateStore", *,
                  sinks: Sequence["Sink"] = (), lock_path: Optional[Path] = None, dry_run: bool = True,
                  holder: str = "runner", lease_ttl_ms: int = 5_000, clock: Optional[Callable[[], int]] = None,
                  **kw: Any) -> "Runner":

@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional, Union
 
 from ..engine.evaluate import Evaluation
 from ..metrics import Registry
-from ..state.store import FencedError, SignalSampleRow, StoreError
+from ..state.store import FencedError, SignalSampleRow, StateStore, StoreError
 from .armed import coverage_rows
 from .book import Book
 from .chart_values import ScopeChart, build_chart, sample_of
@@ -48,7 +48,7 @@ log = logging.getLogger("killswitch.runner.charts")
 class ChartHistory:
     """See the module doc. ``fence``: the token to write under (None: not leading)."""
 
-    def __init__(self, book: Book, store: Any, io: StoreIO, *, clock: Callable[[], int],
+    def __init__(self, book: Book, store: StateStore, io: StoreIO, *, clock: Callable[[], int],
                  fence: Callable[[], Optional[int]], catalog: Callable[[], Catalog]):
         self.book = book
         self.store = store

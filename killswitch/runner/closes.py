@@ -48,7 +48,7 @@ from ..engine.planner import plan
 from ..engine.scope import instances
 from ..events import MANUAL_CLOSE, Event
 from ..snapshot import Snapshot
-from ..state.store import FencedError
+from ..state.store import FencedError, StateStore
 from .book import Book
 from .close_plans import Envelope, PlanLegs, PreviewLedger, default_max_notional, gone, refusal, unknown_preview
 from .leadership import Leadership
@@ -112,7 +112,7 @@ class ManualCloses:
     """See the module doc. ``catalog()`` is the runner's names; ``emit`` hands an event to the
     sinks; ``rates()`` the venues' order rates the planner paces closes by."""
 
-    def __init__(self, book: Book, lead: Leadership, store: Any, io: StoreIO, *, dry_run: bool,
+    def __init__(self, book: Book, lead: Leadership, store: StateStore, io: StoreIO, *, dry_run: bool,
                  clock: Callable[[], int], catalog: Callable[[], Catalog], emit: Callable[[Event], None],
                  rates: Callable[[], Mapping[str, float]]):
         self.book = book
