@@ -8,11 +8,15 @@ entry goes in two waves: its first leg journaled, saved (the entry deferred) and
 the rest planned, journaled, saved and sent, so that its first close leaves before thousands
 are planned.
 
-The parts, each a module of this package and each given only what it uses:
+The parts, each a module of this package and each given only what it uses — its collaborators
+as objects with a small interface (:mod:`.collaborators`), not callables back into the runner:
 
 - :mod:`.book` — what the runner knows (graph, engine state, lock book, dead man's switch,
-  resumptions, residuals, snapshots) and how it is saved, loaded and followed;
-- :mod:`.leadership` — the lease, the fencing token, the operator turn, the fenced audit;
+  resumptions, residuals, snapshots) and how it is saved, loaded and followed; the one writer
+  of the lock book and the stages;
+- :mod:`.persist` — the book saved and the lock file written, for the parts that change it;
+- :mod:`.leadership` — the lease, the fencing token, the operator turn, and the fenced audit:
+  the one writer of audit rows (the sinks' included);
 - :mod:`.countdowns` — heartbeats, the dead man's switch, the venues' cancel-all-after;
 - :mod:`.resuming` — reduced limits after a reset;
 - :mod:`.shortfalls` — closes that ended short, planned again; residuals;
@@ -91,7 +95,7 @@ from .gate import Decision, Placement
 from .known import Known
 from .lease import LeaseKeeper
 from .leadership import Leadership, Turn
-from .lock import write_lock_file
+from .persist import Persistence
 from .positions import PositionsReadout
 from .oplog import said
 from .previews import Previews
@@ -193,13 +197,14 @@ class Runner:
                                  confirm_gap_ms=confirm_gap_ms, still_leader=self.lead.fence_holds,
                                  may_send=self.lead.term_holds, io=self.io, audit=self.lead.orders_audit)
         self.countdowns = Countdowns(book, adapters, store, self.io, dry_run=dry_run, clock=clock,
-                                     timeout_s=snapshot_timeout_s, audit=self.lead.audit,
-                                     leads=lambda: self.lead.leader, counters=self.counters)
+                                     timeout_s=snapshot_timeout_s, lead=self.lead, counters=self.counters)
         self.resumptions = Resumptions(book, clock)
-        self.shortfalls = Shortfalls(book, store, self.io, dry_run=dry_run, clock=clock, audit=self.lead.audit,
-                                     save=self._save)
+        # the book's writes (the state document, the lock file), handed to the parts that save
+        self.persist = Persistence(book, store, self.io, self.lead, self.fanout, self.resumptions, self.lock_path)
+        self.shortfalls = Shortfalls(book, store, self.io, dry_run=dry_run, clock=clock, lead=self.lead,
+                                     persist=self.persist)
         self.closes = ManualCloses(book, self.lead, store, self.io, dry_run=dry_run, clock=clock,
-                                   catalog=self.catalog, emit=self.emit,
+                                   known=self.known, sinks=self.fanout,
                                    rates=lambda: order_rates(self.adapters.values()))
         self.readout = Readout(book, self.lead, self.countdowns, self.resumptions, self.known, self.fanout, store,
                                self.io, clock=clock, dry_run=dry_run, counters=self.counters,
@@ -209,18 +214,18 @@ class Runner:
         self.readout.collectors.append(CoverageMetrics(lambda: coverage_rows(book), clock))
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
-        self.previews = Previews(book, self.lead, self.closes, catalog=self.catalog, clock=clock, dry_run=dry_run,
+        self.previews = Previews(book, self.lead, self.closes, known=self.known, clock=clock, dry_run=dry_run,
                                  triggers=self.readout.triggers)
-        self.charts = ChartHistory(book, store, self.io, clock=clock, catalog=self.catalog,
-                                   fence=lambda: self.lead.fence if self.lead.leader else None)
+        self.charts = ChartHistory(book, store, self.io, clock=clock, lead=self.lead, known=self.known)
         self.readout.collectors.append(self.charts)  # its sample writes that failed, on /metrics
         self.readout.shard = shard  # in the status and on /metrics (killswitch_shard_info)
         self.position_readout = PositionsReadout(book, clock, lambda: self.lead.leader)
         self.commands = OperatorCommands(book, self.lead, self.resumptions, store, self.io, clock=clock,
-                                         catalog=self.catalog, save=self._save, write_lock=self._write_lock,
-                                         emit=self.emit, triggers=self.readout.triggers)
-        self.silencing = Silences(book, self.lead, store, self.io, clock=clock, catalog=self.catalog, save=self._save,
-                                  emit=self.emit, open_closes=lambda: tuple(self.closes.tracked))
+                                         known=self.known, persist=self.persist, sinks=self.fanout,
+                                         triggers=self.readout.triggers)
+        self.silencing = Silences(book, self.lead, store, self.io, clock=clock, catalog=self.known.catalog,
+                                  save=self.persist.save, emit=self.fanout.emit,
+                                  open_closes=lambda: tuple(self.closes.tracked))
         self.firm: Any = None  # a shard's FirmLink (runner/firm.py): firm-wide commands become directives
 
     # --- what others read of it ----------------------------------------------------------------------
@@ -253,14 +258,10 @@ class Runner:
     # --- persistence ---------------------------------------------------------------------------------
 
     async def _save(self) -> None:
-        await self.book.save(self.io, self.store, self.lead.fence, self.fanout.states)
+        await self.persist.save()
 
     async def _write_lock(self, now: int) -> None:
-        """The lock file, as the lock book is now; written (and fsynced) on the store thread, in
-        order with the store's writes, so that a slow disk does not stall the loop."""
-        if self.lock_path is not None:
-            await self.io(write_lock_file, self.lock_path, self.book.lock_book, now,
-                          extra={"resuming": self.resumptions.doc(now)})
+        await self.persist.write_lock(now)
 
     def _took_over_state(self, now: int) -> None:
         """Another leader moved the state on: what we had not confirmed is theirs to confirm,
