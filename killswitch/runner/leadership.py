@@ -7,8 +7,9 @@ acts under it (the state another leader moved on, the sinks' saved state); the c
 before every order (``fence_holds``); the audit rows written under the token — every audit row
 the runner, its parts and its sinks write goes through here, the one writer of the chain (the
 sinks' rows through :meth:`Leadership.audit_now`, a sink's failure through
-:meth:`Leadership.audit_later`); and the turn
-(:class:`Turn`) that an operator change and a change of token each take, so that a change is
+:meth:`Leadership.audit_later`, the executor's through :attr:`Leadership.orders_audit`), a
+notification's receipt aside (it records a delivery that happened: :mod:`killswitch.notify.sink`);
+and the turn (:class:`Turn`) that an operator change and a change of token each take, so that a change is
 audited, applied and saved under one token, never across two (the turn itself, and the tick's
 place at its head, are :mod:`.turn`'s).
 
