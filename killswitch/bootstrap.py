@@ -27,6 +27,7 @@ from .compile.compiler import CompileResult
 from .sources import MAX_FILE_BYTES, compile_sources
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .state.store import StateStore
     from adapters.base import AdapterError, ExchangeAdapter
 
     from .compile.graph import DecisionGraph
@@ -141,7 +142,7 @@ class SinkOptions:
     clock: Optional[Callable[[], int]] = None  # the notifications' clock (a manual one in the demo)
 
 
-def runner_sinks(result: CompileResult, store: Any, options: SinkOptions, *, echo: Say = _quiet,
+def runner_sinks(result: CompileResult, store: "StateStore", options: SinkOptions, *, echo: Say = _quiet,
                  err: Say = _quiet, warn: Optional[Say] = None) -> list["Sink"]:
     """The sinks, in the order the runner hands them each tick: telemetry (traces from the
     ``OTEL_*`` environment, and /metrics), the audit anchor (the head exported to the log and
@@ -185,14 +186,96 @@ def runner_sinks(result: CompileResult, store: Any, options: SinkOptions, *, ech
     return sinks
 
 
-def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"], store: Any, *,
+def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"], store: "StateStore", *,
                  sinks: Sequence["Sink"] = (), lock_path: Optional[Path] = None, dry_run: bool = True,
                  holder: str = "runner", lease_ttl_ms: int = 5_000, clock: Optional[Callable[[], int]] = None,
-                 **kw: Any) -> "Runner":
-    """The runner over what the builders above made (nothing starts: call ``start`` and ``tick``)."""
-    from .runner.loop import Runner
+                 snapshot_timeout_s: float = 10.0, confirm_gap_ms: int = 2_000, policy_error: Optional[str] = None,
+                 shard: Optional[str] = None) -> "Runner":
+    """The runner over what the builders above made (nothing starts: call ``start`` and ``tick``).
 
-    if clock is not None:
-        kw["clock"] = clock
-    return Runner(graph, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
-                  lease_ttl_ms=lease_ttl_ms, sinks=sinks, **kw)
+    Its parts are built here, each handed the parts it works with as objects with a small
+    interface (:mod:`killswitch.runner.collaborators`), never the runner or a callable back into
+    it; the runner holds them and runs the tick in its order (:mod:`killswitch.runner.loop`).
+    Reads the last saved state (the book) from ``store`` before any loop exists."""
+    from adapters.base import order_rates
+
+    from .runner.armed import CoverageMetrics, coverage_rows
+    from .runner.book import Book
+    from .runner.charts import ChartHistory
+    from .runner.closes import ManualCloses
+    from .runner.commands import OperatorCommands
+    from .runner.countdowns import Countdowns
+    from .runner.executor import Executor
+    from .runner.fanout import SinkFanout
+    from .runner.fetches import FetchHealth
+    from .runner.catalog_build import Known
+    from .runner.leadership import Leadership, Turn
+    from .runner.loop import ReloadState, Runner, RunnerParts, wall_ms
+    from .runner.persist import Persistence
+    from .runner.positions import PositionsReadout
+    from .runner.previews import Previews
+    from .runner.readout import Readout
+    from .runner.resuming import Resumptions
+    from .runner.shortfalls import Shortfalls
+    from .runner.silences import Silences
+    from .runner.sink_context import RunnerSinkContext
+    from .runner.storeio import StoreIO
+    from .runner.streams import StreamWatch
+
+    clock = clock or wall_ms
+    lock_path = Path(lock_path) if lock_path else None
+    now = clock()
+    reloads = ReloadState(policy_error, now, now if policy_error else None)
+    fetches = FetchHealth()  # each account's run of failed snapshots, said once (FETCH_FAILING)
+    streams = StreamWatch(adapters, clock)  # the private streams' health, said once per change
+    io = StoreIO(f"store-{holder}")  # every store call after this one goes through it
+    book = Book.open(graph, store)  # before the loop exists
+    counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
+                "orders_unknown": 0, "snapshot_failures": 0, "dms_fired": 0, "store_failures": 0}
+    turn = Turn()
+
+    def took_over_state(now: int) -> None:
+        """Another leader moved the state on: what we had not confirmed is theirs to confirm,
+        and heartbeats sent to them were not heard here."""
+        executor.forget_unconfirmed()
+        countdowns.listening_since_ms = now
+
+    # the one writer of audit rows (fenced), which the sinks write theirs through too; the sinks
+    # and the executor it calls on are built just below (both functions run after this returns)
+    lead = Leadership(book, store, io, holder, lease_ttl_ms, clock, turn, on_new_state=took_over_state,
+                      restore_sinks=lambda doc: fanout.restore(doc))
+    context = RunnerSinkContext(book, holder=holder, dry_run=dry_run, store=store, audit=lead,
+                                sinks=lambda: fanout.sinks, clock=clock)
+    fanout = SinkFanout(sinks, context, lead, clock)
+    known = Known(book, adapters, clock)
+    executor = Executor(store, adapters, lambda: lead.fence, dry_run=dry_run, clock=clock,
+                        confirm_gap_ms=confirm_gap_ms, still_leader=lead.fence_holds,
+                        may_send=lead.term_holds, io=io, audit=lead.orders_audit)
+    countdowns = Countdowns(book, adapters, store, io, dry_run=dry_run, clock=clock,
+                            timeout_s=snapshot_timeout_s, lead=lead, counters=counters)
+    resumptions = Resumptions(book, clock)
+    # the book's writes (the state document, the lock file), handed to the parts that save
+    persist = Persistence(book, store, io, lead, fanout, resumptions, lock_path)
+    shortfalls = Shortfalls(book, store, io, dry_run=dry_run, clock=clock, lead=lead, persist=persist)
+    closes = ManualCloses(book, lead, store, io, dry_run=dry_run, clock=clock, known=known, sinks=fanout,
+                          rates=lambda: order_rates(adapters.values()))
+    readout = Readout(book, lead, countdowns, resumptions, known, fanout, store, io, clock=clock, dry_run=dry_run,
+                      counters=counters, policy_error=lambda: reloads.error, manual_closes=lambda: closes.tracked,
+                      reloads=lambda: (reloads.loaded_ms, reloads.failed_ms), fetches=fetches, streams=streams)
+    readout.collectors.append(CoverageMetrics(lambda: coverage_rows(book), clock))
+    previews = Previews(book, lead, closes, known=known, clock=clock, dry_run=dry_run, triggers=readout.triggers)
+    charts = ChartHistory(book, store, io, clock=clock, lead=lead, known=known)
+    readout.collectors.append(charts)  # its sample writes that failed, on /metrics
+    readout.shard = shard  # in the status and on /metrics (killswitch_shard_info)
+    position_readout = PositionsReadout(book, clock, lambda: lead.leader)
+    commands = OperatorCommands(book, lead, resumptions, store, io, clock=clock, known=known, persist=persist,
+                                sinks=fanout, triggers=readout.triggers)
+    silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
+                         emit=fanout.emit, open_closes=lambda: tuple(closes.tracked))
+    parts = RunnerParts(io=io, book=book, counters=counters, turn=turn, lead=lead, fanout=fanout, known=known,
+                        executor=executor, countdowns=countdowns, resumptions=resumptions, persist=persist,
+                        shortfalls=shortfalls, closes=closes, readout=readout, previews=previews, charts=charts,
+                        position_readout=position_readout, commands=commands, silencing=silencing,
+                        fetches=fetches, streams=streams, reloads=reloads)
+    return Runner(parts, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
+                  snapshot_timeout_s=snapshot_timeout_s, clock=clock)

@@ -137,6 +137,12 @@ class SinkContext(Protocol):
 
     def clock(self) -> int: ...
 
+    def audit(self, kind: str, ts_ms: int, payload: dict[str, Any]) -> int:
+        """Append an audit row through the runner's one audit writer: fenced by the token the
+        runner last held, so a deposed leader's row is refused (``FencedError``) and nothing is
+        written. A sink does not call the store's ``audit`` itself (a notification's receipt
+        aside: it records a delivery that happened, see :mod:`killswitch.notify.sink`)."""
+
     def stage(self, policy: str, scope: str) -> Any:
         """The stage state of a policy's scope instance (level, entries, ...), or None."""
 

@@ -30,7 +30,7 @@ import hmac
 from typing import TYPE_CHECKING, Callable, Optional
 
 from ..metrics import Registry, render_collected
-from ..state.store import AuditHead, StoreError, key_problem
+from ..state.store import AuditHead, StateStore, StoreError, key_problem
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..events import Event, SinkContext, TickFacts
@@ -45,7 +45,7 @@ def _iso(ms: int) -> str:
 class AuditAnchorSink:
     name = "audit-anchor"
 
-    def __init__(self, store, echo: Callable[[str], None], err: Callable[[str], None], *,
+    def __init__(self, store: StateStore, echo: Callable[[str], None], err: Callable[[str], None], *,
                  every_ms: int = DEFAULT_EVERY_MS, warn: Optional[Callable[[str], None]] = None):
         if every_ms <= 0:
             raise ValueError("the audit anchor interval must be longer than 0")

@@ -11,11 +11,14 @@ Must not: print the key, or anything but its id.
 
 from __future__ import annotations
 
-from typing import IO, Iterable, Optional
+from typing import IO, TYPE_CHECKING, Iterable, Optional
 
 import click
 
 from .common import EXIT_INTERNAL
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..state.store import StateStore
 
 key_file_option = click.option(
     "--audit-key-file", "audit_key_file", default=None, envvar="KS_AUDIT_KEY_FILE", show_envvar=True,
@@ -70,7 +73,7 @@ def open_for_audit(state_url: str, key, what: str):
         raise SystemExit(EXIT_INTERNAL)
 
 
-def verify(store, anchor_list, what: str):
+def verify(store: "StateStore", anchor_list, what: str):
     """The store's verification of its chain; exit 3 if the store cannot be read meanwhile."""
     from ..state import StoreError
 

@@ -19,12 +19,16 @@ writing it into the store behind the runner's back would be overwritten by its n
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from . import auditopts
 from .apiopts import api_option, change, read, runner_client, sent, token_option, unreachable
 from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, duration_s, output_option, reading_state
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..state.store import StateStore
 
 
 @click.command()
@@ -218,7 +222,7 @@ def history(state_url, limit, planned, audit_key_file, output) -> None:
 PLANNED_KIND = "order_planned_dry_run"
 
 
-def planned_orders(store, limit: int) -> tuple[list, int]:
+def planned_orders(store: "StateStore", limit: int) -> tuple[list, int]:
     """The latest ``limit`` orders a dry run planned (audit rows, oldest first) and how many there
     are in all, read page by page from the audit trail."""
     from collections import deque

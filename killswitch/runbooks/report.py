@@ -28,11 +28,11 @@ MACs were checked with the key and nothing was found (``intact`` is that, since 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from ..events import runbook_path
 from ..state.audit_chain import INTACT
-from ..state.store import StoreError
+from ..state.store import StateStore, StoreError
 from .incident import iso
 from .operator_actions import ACTION_KINDS, operator_actions
 
@@ -48,7 +48,7 @@ SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_render
 _FINAL = ("filled", "rejected", "failed", "expired", "canceled")
 
 
-def _rows(store: Any, since_ms: int, until_ms: int) -> list:
+def _rows(store: StateStore, since_ms: int, until_ms: int) -> list:
     rows: list = []
     after = 0
     while True:
@@ -67,7 +67,7 @@ def _incident_of(decision_id: str, incidents: dict) -> Optional[str]:
     return base if base in incidents else None
 
 
-def _recorded_approvals(store: Any, since_ms: int, until_ms: int, attempts: list) -> list[dict]:
+def _recorded_approvals(store: StateStore, since_ms: int, until_ms: int, attempts: list) -> list[dict]:
     """The approvals the store recorded in the period, each with the incident it approves (the
     latched entry its key names, ``policy|scope|e<entry>``) and the audited attempt it came from
     (same policy, scope, level, approver and time; none: no audit row says it happened)."""
@@ -84,7 +84,7 @@ def _recorded_approvals(store: Any, since_ms: int, until_ms: int, attempts: list
     return out
 
 
-def closure_report(store: Any, since_ms: int, until_ms: int, now_ms: int, anchors: Sequence = ()) -> dict:
+def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int, anchors: Sequence = ()) -> dict:
     """The report of [``since_ms``, ``until_ms``) as a plain value, the audit chain verified
     against ``anchors`` (exported ``AuditAnchor`` values) too."""
     checked = store.audit_verification(anchors)

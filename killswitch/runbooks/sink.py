@@ -8,7 +8,8 @@ For each stage-transition event that enters a stage (it carries an ``incident``)
 builds the incident data from the event, the tick's report and what the runner lets its sinks see, renders it with the
 templates of the ``runbooks/`` directory, and stores markdown, HTML and data in the state store
 (:meth:`StateStore.save_runbook`), with an audit row naming the template and the digest of
-what was stored. The API serves it at :func:`killswitch.events.runbook_path`.
+what was stored (through the runner's fenced audit, ``ctx.audit``: a deposed leader's is
+refused). The API serves it at :func:`killswitch.events.runbook_path`.
 
 While the orders of a live incident settle, the sink follows it (:func:`~.incident.follow_up`):
 at every tick where its orders' results or the scope's positions or lock changed, the runbook
@@ -113,7 +114,7 @@ class RunbookSink:
         if rb.problems:  # a template that could not be used (without a directory, builtin is the one asked for)
             self.fallbacks += 1
         self.rendered += 1
-        ctx.store.audit("runbook_rendered", event.ts_ms, {
+        ctx.audit("runbook_rendered", event.ts_ms, {
             "incident": data["incident"], "template": rb.template, "wanted": wanted,
             "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),
             "problems": list(rb.problems)})
@@ -134,7 +135,7 @@ class RunbookSink:
         rb = render_runbook(data, self.templates(ctx))
         self._trace(ctx, data, rb, t0)
         ctx.store.save_runbook(record_of(data, rb))
-        ctx.store.audit("runbook_updated", event.ts_ms, {
+        ctx.audit("runbook_updated", event.ts_ms, {
             "incident": incident, "template": rb.template, "acknowledged_by": ack["by"],
             "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest()})
         self.updated += 1
@@ -188,7 +189,7 @@ class RunbookSink:
                 rb = render_runbook(new, self.templates(ctx))
                 self._trace(ctx, new, rb, t0)
                 ctx.store.save_runbook(record_of(new, rb))
-                ctx.store.audit("runbook_updated", now, {
+                ctx.audit("runbook_updated", now, {
                     "incident": incident, "template": rb.template, "settled": settled,
                     "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),
                     "orders": new["actions"]["summary"], "positions": len(new["positions"])})

@@ -8,6 +8,13 @@ acknowledgements of incidents (their own tables in the store: a change of them b
 are saved as (small: no PnL samples) with the PnL history's changes beside it. A leader saves it; a standby follows what
 the leader last saved; a runner that starts or takes over loads it.
 
+It is the one writer of the lock book and of the stages' state: the tick, the dead man's switch,
+the shortfalls and the operator commands change them through its named methods
+(:meth:`Book.evaluate`, :meth:`Book.lock_evaluation`, :meth:`Book.lock_source`,
+:meth:`Book.release_lock`, :meth:`Book.change_lock_and_dms`, :meth:`Book.defer_entry`,
+:meth:`Book.entry_planned`, :meth:`Book.replan_entry`, :meth:`Book.reset_stage`), never by
+assigning them (tests/unit/test_layers.py reads the runner's modules for it).
+
 Must not: take the lease, decide anything, or call the store on the loop (every store call goes
 through the runner's :class:`~killswitch.runner.storeio.StoreIO`, in order, and is awaited;
 only :meth:`Book.open` runs before the loop exists). The fields are replaced, never edited in
@@ -21,13 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from ..compile.graph import DecisionGraph, PolicyNode
-from ..engine.evaluate import Evaluation
-from ..engine.state import PnlMarks, State, pnl_changes, pnl_marks
+from ..engine.evaluate import Evaluation, evaluate
+from ..engine.state import PnlMarks, StageState, State, pnl_changes, pnl_marks
 from ..silences import Acknowledgement, Silence
 from ..snapshot import Snapshot
-from ..state.store import PnlSampleRow
+from ..state.store import PnlSampleRow, StateStore
 from .dms_state import DeadMansSwitch
-from .lock import LockBook
+from .lock import LockBook, apply_evaluation
 from .residuals import ResidualBook
 from .storeio import StoreIO
 
@@ -43,7 +50,7 @@ class Book:
 
     graph: DecisionGraph
     state: State = field(default_factory=State)
-    lock_book: LockBook = field(default_factory=LockBook)
+    _lock_book: LockBook = field(default_factory=LockBook)
     dms: DeadMansSwitch = field(default_factory=DeadMansSwitch)
     resume_starts: dict[str, int] = field(default_factory=dict)  # "policy|scope" → reset time (ms)
     residuals: ResidualBook = field(default_factory=ResidualBook)
@@ -71,21 +78,95 @@ class Book:
     def node(self, policy: str) -> Optional[PolicyNode]:
         return next((p for p in self.graph.policies if p.name == policy), None)
 
+    # --- the lock book and the stages: changed here only ------------------------------------------------
+
+    @property
+    def lock_book(self) -> LockBook:
+        """The lock book (immutable: a change replaces it, so a reader's copy stays consistent)."""
+        return self._lock_book
+
+    def take_lock_book(self, lock: LockBook) -> None:
+        """Replace the lock book whole (a test's or a tool's starting point)."""
+        self._lock_book = lock
+
+    def evaluate(self, snapshots: Sequence[Snapshot], now: int, rates: Any, *, first_wave: bool) -> Evaluation:
+        """The tick's evaluation of the graph against ``snapshots``; the engine state becomes
+        the one it returns (the stages entered, held or left)."""
+        ev, self.state = evaluate(self.graph, snapshots, self.state, now, rates, first_wave=first_wave)
+        return ev
+
+    def lock_evaluation(self, ev: Evaluation) -> None:
+        """What the stages of ``ev`` hold, and what they no longer hold, in the lock book."""
+        self._lock_book = apply_evaluation(self._lock_book, ev, self.graph)
+
+    def lock_source(self, scope: str, mode: str, *, now_ms: int, policy: str, reason: str, details: dict) -> None:
+        """A lock that no policy's stage holds (a dead man's switch firing) on ``scope``."""
+        self._lock_book = self._lock_book.apply(scope, mode, now_ms=now_ms, policy=policy, reason=reason,
+                                                details=details)
+
+    def release_lock(self, scope: str, *, policy: str) -> None:
+        """``policy``'s hold on ``scope`` lifted (a reset that released its stage)."""
+        self._lock_book = self._lock_book.release(scope, policy=policy)
+
+    def change_lock_and_dms(self, update: Callable[[LockBook, DeadMansSwitch], tuple[LockBook, DeadMansSwitch]]
+                            ) -> Callable[[], None]:
+        """An operator's change of the lock book and the dead man's switch, applied to them as
+        they are now; returns what takes it back (only if nothing moved them since)."""
+        old = (self._lock_book, self.dms)
+        new = update(*old)
+        self._lock_book, self.dms = new
+
+        def undo() -> None:
+            if self._lock_book is new[0] and self.dms is new[1]:
+                self._lock_book, self.dms = old
+
+        return undo
+
+    def defer_entry(self, policy: str, scope: str) -> int:
+        """Mark the stage entry of ``policy``'s ``scope`` deferred (its first wave alone is
+        journaled): saved so, a restarted runner plans it again. Returns its retry count, or -1
+        when it was deferred already (a held close of the wave is planned again: a new round,
+        which the rest being journaled must not undo)."""
+        ss = self.state.scope(policy, scope)
+        retries = -1 if ss.stage.deferred else ss.stage.retries
+        ss.stage.deferred = True
+        return retries
+
+    def entry_planned(self, key: str, retries: int) -> None:
+        """The entry of ``key`` ("policy|scope") is journaled in full: no longer deferred,
+        unless it was planned again since (its retry count moved on from ``retries``)."""
+        ss = self.state.scopes.get(key)
+        if ss is not None and ss.stage.retries == retries:
+            ss.stage.deferred = False
+
+    def replan_entry(self, key: str, *, held: bool) -> int:
+        """The entry of ``key`` is planned again at the next tick (a close ended short, or
+        ``held``: waited behind an earlier order): one more retry, deferred. Returns the count."""
+        stage = self.state.scopes[key].stage
+        stage.retries += 1
+        stage.held += 1 if held else 0
+        stage.deferred = True
+        return stage.retries
+
+    def reset_stage(self, key: str, stage: StageState) -> None:
+        """An approved reset's stage (worked out and audited by the caller) in place of ``key``'s."""
+        self.state.scopes[key].stage = stage
+
     # --- loading -------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, graph: DecisionGraph, store: Any) -> "Book":
+    def open(cls, graph: DecisionGraph, store: StateStore) -> "Book":
         """What the last leader saved, with its PnL history (read before the loop starts)."""
         book = cls(graph)
         book._take(*store.load_engine_state_and_pnl())
         return book  # the silences and acknowledgements: read when it leads (reload_notes) or follows
 
-    async def reload(self, io: StoreIO, store: Any) -> None:
+    async def reload(self, io: StoreIO, store: StateStore) -> None:
         """Replace what is known by what the store holds now (a takeover, a stale write)."""
         self._take(*await io(store.load_engine_state_and_pnl))
         await self.reload_notes(io, store)
 
-    async def reload_notes(self, io: StoreIO, store: Any) -> None:
+    async def reload_notes(self, io: StoreIO, store: StateStore) -> None:
         """The silences and acknowledgements as stored now."""
         self._take_notes(await io(store.silences, limit=NOTES_LIMIT), await io(store.acks, limit=NOTES_LIMIT))
 
@@ -108,17 +189,17 @@ class Book:
         """A document from before the dead man's switch and the resumptions were persisted has
         neither: both start empty."""
         if not doc:
-            self.state, self.lock_book, self.dms, self.resume_starts = State(), LockBook(), DeadMansSwitch(), {}
+            self.state, self._lock_book, self.dms, self.resume_starts = State(), LockBook(), DeadMansSwitch(), {}
             return
         dms = DeadMansSwitch.from_dict(doc["dms"]) if doc.get("dms") is not None else DeadMansSwitch()
         resume = doc.get("resume") or {}
         if not isinstance(resume, dict) or not all(isinstance(v, int) and not isinstance(v, bool)
                                                    for v in resume.values()):
             raise ValueError('the saved "resume" must map "policy|scope" to the reset time in ms')
-        self.state, self.lock_book = State.from_json(doc["engine"], rows), LockBook.from_json(doc["lock"])
+        self.state, self._lock_book = State.from_json(doc["engine"], rows), LockBook.from_json(doc["lock"])
         self.dms, self.resume_starts = dms, dict(resume)
 
-    async def follow(self, io: StoreIO, store: Any) -> None:
+    async def follow(self, io: StoreIO, store: StateStore) -> None:
         """A standby answers reads (the lock, the pre-trade gate, status) from what the leader
         last saved, never from what it loaded at start: at most one tick behind the leader."""
         try:
@@ -155,7 +236,7 @@ class Book:
 
     # --- saving --------------------------------------------------------------------------------------
 
-    async def save(self, io: StoreIO, store: Any, fence: int, sinks: Callable[[], dict]) -> None:
+    async def save(self, io: StoreIO, store: StateStore, fence: int, sinks: Callable[[], dict]) -> None:
         """The state document and the PnL history's changes since the last save (a sample per
         account when a sample step passed, else nothing), in one write. Both are taken from the
         book as it is when this is called; the write is awaited. ``sinks``: what the sinks keep

@@ -26,11 +26,12 @@ from typing import Any, Callable, Optional, Union
 
 from ..engine.evaluate import Evaluation
 from ..metrics import Registry
-from ..state.store import FencedError, SignalSampleRow, StoreError
+from ..state.store import FencedError, SignalSampleRow, StateStore, StoreError
+from .collaborators import Audits, Names
 from .armed import coverage_rows
 from .book import Book
 from .chart_values import ScopeChart, build_chart, sample_of
-from .names import Catalog, Unknown
+from .names import Unknown
 from .storeio import StoreIO
 
 HOUR_MS = 3_600_000
@@ -48,14 +49,14 @@ log = logging.getLogger("killswitch.runner.charts")
 class ChartHistory:
     """See the module doc. ``fence``: the token to write under (None: not leading)."""
 
-    def __init__(self, book: Book, store: Any, io: StoreIO, *, clock: Callable[[], int],
-                 fence: Callable[[], Optional[int]], catalog: Callable[[], Catalog]):
+    def __init__(self, book: Book, store: StateStore, io: StoreIO, *, clock: Callable[[], int],
+                 lead: Audits, known: Names):
         self.book = book
         self.store = store
         self.io = io
         self.clock = clock
-        self.fence = fence
-        self.catalog = catalog
+        self.lead = lead  # its sample writes go under the leader's token (none: as a standby)
+        self.known = known
         self._trimmed_ms: Optional[int] = None
         # _done runs on the store thread (or on the loop, if the write ended before it was
         # added), failed() on the loop: what is held and counted changes under this lock
@@ -67,7 +68,7 @@ class ChartHistory:
 
     def record(self, ev: Evaluation) -> None:
         """Queue this tick's samples (a leader's evaluation of the graph running)."""
-        fence = self.fence()
+        fence = self.lead.fence if self.lead.leader else None
         if fence is None or ev.digest != self.book.graph.digest:
             return
         rows = []
@@ -131,7 +132,7 @@ class ChartHistory:
     async def chart(self, policy: str, scope: str, hours: float = DEFAULT_HOURS) -> Union[ScopeChart, Unknown]:
         """The chart of ``policy`` on ``scope`` over the last ``hours`` (at most the retention),
         or why there is none (an unknown policy or scope, with the close matches)."""
-        unknown = self.catalog().resolve_policy_scope(policy, scope)
+        unknown = self.known.catalog().resolve_policy_scope(policy, scope)
         node = self.book.node(policy)
         if unknown is not None or node is None:
             return unknown or Unknown("UNKNOWN_POLICY", f"{policy!r} is not a policy of the graph running")

@@ -48,14 +48,15 @@ from ..engine.planner import plan
 from ..engine.scope import instances
 from ..events import MANUAL_CLOSE, Event
 from ..snapshot import Snapshot
-from ..state.store import FencedError
+from ..state.store import FencedError, StateStore
 from .book import Book
 from .close_plans import Envelope, PlanLegs, PreviewLedger, default_max_notional, gone, refusal, unknown_preview
 from .leadership import Leadership
 from .lock import iso_ms
-from .names import Catalog, close_matches
+from .names import close_matches
 from .settled import take_off_fills
 from .shortfalls import MAX_HELD_ROUNDS
+from .collaborators import Emits, Names
 from .storeio import StoreIO
 from .view import CloseResult, PlannedOrder
 
@@ -112,17 +113,16 @@ class ManualCloses:
     """See the module doc. ``catalog()`` is the runner's names; ``emit`` hands an event to the
     sinks; ``rates()`` the venues' order rates the planner paces closes by."""
 
-    def __init__(self, book: Book, lead: Leadership, store: Any, io: StoreIO, *, dry_run: bool,
-                 clock: Callable[[], int], catalog: Callable[[], Catalog], emit: Callable[[Event], None],
-                 rates: Callable[[], Mapping[str, float]]):
+    def __init__(self, book: Book, lead: Leadership, store: StateStore, io: StoreIO, *, dry_run: bool,
+                 clock: Callable[[], int], known: Names, sinks: Emits, rates: Callable[[], Mapping[str, float]]):
         self.book = book
         self.lead = lead
         self.store = store
         self.io = io
         self.dry_run = dry_run
         self.clock = clock
-        self.catalog = catalog
-        self.emit = emit
+        self.known = known  # the names a close may give
+        self.sinks = sinks
         self.rates = rates  # the venues' order rates, as the adapters declare them
         self.queued: list[_Request] = []  # for the next tick
         self.ledger = PreviewLedger()  # the latest close previews, by id
@@ -185,7 +185,7 @@ class ManualCloses:
         self.queued.append(_Request(scope, reason, at, symbol, envelope))
         self._track(close_id, {"scope": scope, "symbol": symbol, "envelope": envelope, "requested_ms": at,
                                "preview": orders, "processed_ms": None, "orders": None, "by": actor})
-        self.emit(Event.make(MANUAL_CLOSE, at, {"reason": reason, "orders": orders, "id": close_id,
+        self.sinks.emit(Event.make(MANUAL_CLOSE, at, {"reason": reason, "orders": orders, "id": close_id,
                                                 **({"symbol": symbol} if symbol else {})}, scope=scope))
         what = f"{symbol} in {scope}" if symbol else scope
         now_text = f"{orders} order(s) now, notional {notional:,.2f}"
@@ -219,7 +219,7 @@ class ManualCloses:
         snaps, taken_off = take_off_fills(snaps, entries, since)
         found = self._instance(scope, snaps)
         if found is None:
-            known = set().union(*self.catalog().policy_scopes.values()) if self.book.graph.policies else set()
+            known = set().union(*self.known.catalog().policy_scopes.values()) if self.book.graph.policies else set()
             near = close_matches(scope, known)
             hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
             return Draft(f"UNKNOWN_SCOPE: no policy instance named {scope!r} in the last snapshots{hint}")

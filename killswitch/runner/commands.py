@@ -21,19 +21,20 @@ through ``approve_reset``.
 from __future__ import annotations
 
 import copy
-from typing import Any, Awaitable, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from ..engine.stages import StageTransition, approve_reset
 from ..engine.state import StageState
 from ..events import RESET, Event
-from ..state.store import FencedError
+from ..state.store import FencedError, StateStore
 from .book import Book
 from .closes import by
 from .dms_state import DeadMansSwitch
 from .leadership import Leadership
 from .lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, iso_ms
 from .resuming import Resumptions
-from .names import Catalog, close_matches
+from .names import close_matches
+from .collaborators import Emits, Names, Saves
 from .storeio import StoreIO
 from .relatch import still_firing
 from .view import ChangeResult, ResetResult, TriggerStatus
@@ -42,12 +43,11 @@ Update = Callable[[LockBook, DeadMansSwitch], tuple[LockBook, DeadMansSwitch]]
 
 
 class OperatorCommands:
-    """See the module doc. ``save`` saves the book (awaited); ``write_lock(now)`` rewrites the
-    lock file; ``emit`` hands an event to the sinks."""
+    """See the module doc. ``persist`` saves the book and rewrites the lock file (awaited);
+    ``sinks`` are handed the events; ``known`` resolves the names an operator gives."""
 
-    def __init__(self, book: Book, lead: Leadership, resumptions: Resumptions, store: Any, io: StoreIO, *,
-                 clock: Callable[[], int], catalog: Callable[[], Catalog], save: Callable[[], Awaitable[None]],
-                 write_lock: Callable[[int], Awaitable[None]], emit: Callable[[Event], None],
+    def __init__(self, book: Book, lead: Leadership, resumptions: Resumptions, store: StateStore, io: StoreIO, *,
+                 clock: Callable[[], int], known: Names, persist: Saves, sinks: Emits,
                  triggers: Callable[[], Sequence[TriggerStatus]] = tuple):
         self.book = book
         self.lead = lead
@@ -55,10 +55,9 @@ class OperatorCommands:
         self.store = store
         self.io = io
         self.clock = clock
-        self.catalog = catalog
-        self.save = save
-        self.write_lock = write_lock
-        self.emit = emit
+        self.known = known
+        self.persist = persist
+        self.sinks = sinks
         self.triggers = triggers  # every trigger's status: a reset warns of one that still fires
 
     async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
@@ -72,7 +71,7 @@ class OperatorCommands:
         book = self.book
         node = book.node(policy)
         key = f"{policy}|{scope}"
-        unknown = self.catalog().resolve_policy_scope(policy, scope)
+        unknown = self.known.catalog().resolve_policy_scope(policy, scope)
         if node is None or key not in book.state.scopes or unknown is not None:
             return ResetResult(False, unknown.reason if unknown is not None else f"UNKNOWN_SCOPE: {policy} {scope}")
         now = self.clock()
@@ -94,26 +93,26 @@ class OperatorCommands:
             except FencedError:
                 self.lead.leader = False
             return ResetResult(False, why)
-        ss.stage = trial  # what was audited, applied to the stage it was worked out on
+        book.reset_stage(key, trial)  # what was audited, applied to the stage it was worked out on
         if level:
-            await self.io(self.store.record_approval, f"{key}|e{ss.stage.entries}", level, approver, reason, now)
-        self.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
+            await self.io(self.store.record_approval, f"{key}|e{trial.entries}", level, approver, reason, now)
+        self.sinks.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
                                           "released": transition is not None},
                              policy=policy, scope=scope, level=level))
         if transition is not None:
-            book.lock_book = book.lock_book.release(scope, policy=policy)
+            book.release_lock(scope, policy=policy)
             row = self.resumptions.start(policy, scope, level, now)
             if self.lead.leader:
                 try:
                     if row:
                         await self.lead.audit(row[0], now, row[1])
-                    await self.save()
+                    await self.persist.save()
                 except FencedError:
                     # this reset did not happen: whoever leads next, this runner included, goes
                     # on from the store, not from the stage released here
                     self.lead.stale = True
                     return ResetResult(False, self.lead.deposed())
-                await self.write_lock(now)
+                await self.persist.write_lock(now)
         warn = still_firing(node, scope, self.triggers()) if transition is not None or why.startswith(
             "APPROVAL_RECORDED") else ()
         return ResetResult(transition is not None, why, warn)
@@ -131,17 +130,14 @@ class OperatorCommands:
             await self.lead.audit(kind, now, payload)
         except FencedError:
             return self.lead.deposed()
-        old = (book.lock_book, book.dms)
-        new = update(*old)
-        book.lock_book, book.dms = new
+        undo = book.change_lock_and_dms(update)
         try:
-            await self.save()
+            await self.persist.save()
         except FencedError:
-            if book.lock_book is new[0] and book.dms is new[1]:
-                book.lock_book, book.dms = old  # nothing moved them since: take the change back
+            undo()  # taken back if nothing moved them since
             self.lead.stale = True  # whatever else moved, the store decides when the lease comes back
             return self.lead.deposed()
-        await self.write_lock(now)
+        await self.persist.write_lock(now)
         return None
 
     async def _refused(self, kind: str, payload: dict, why: str) -> ChangeResult:
@@ -160,7 +156,7 @@ class OperatorCommands:
             return ChangeResult(False, f'BAD_REQUEST: mode is "halted" or "reducing", not {mode!r}')
         if (standby := self.lead.not_leader("lock")) is not None:  # before its own view of the book answers
             return ChangeResult(False, standby)
-        unknown = self.catalog().resolve_scope(scope)
+        unknown = self.known.catalog().resolve_scope(scope)
         if unknown is not None:
             return await self._refused("manual_lock", payload, unknown.reason)
         ttl_ms, bad_ttl = lock_ttl_ms(ttl_s)
@@ -180,7 +176,7 @@ class OperatorCommands:
         payload = {"scope": scope, "reason": reason, **by(actor)}
         if (standby := self.lead.not_leader("unlock")) is not None:  # not NOT_LOCKED from a standby's view
             return ChangeResult(False, standby)
-        unknown = self.catalog().resolve_scope(scope)
+        unknown = self.known.catalog().resolve_scope(scope)
         if unknown is not None:
             return await self._refused("manual_unlock", payload, unknown.reason)
         why, lifted = unlock_decision(self.book.lock_book, scope, now)

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
 
 from ..compile.nodes import ArmExchangeDmsAction
 from ..engine.evaluate import Evaluation
 from ..engine.state import record_heartbeat
+from ..state.store import StateStore
 from .book import Book
 from .lock import DEAD_MANS_SWITCH, iso_ms
+from .collaborators import Audits
 from .storeio import StoreIO
 
 
@@ -44,13 +46,12 @@ class Firing:
 
 
 class Countdowns:
-    """See the module doc. ``audit`` writes under the runner's fencing token; ``leads()`` says
-    whether the runner leads now (only a leader refreshes the venues' countdowns)."""
+    """See the module doc. ``lead`` writes the audit rows under the runner's fencing token and
+    says whether the runner leads now (only a leader refreshes the venues' countdowns)."""
 
-    def __init__(self, book: Book, adapters: dict[str, ExchangeAdapter], store: Any, io: StoreIO, *,
+    def __init__(self, book: Book, adapters: dict[str, ExchangeAdapter], store: StateStore, io: StoreIO, *,
                  dry_run: bool, clock: Callable[[], int], timeout_s: float,
-                 audit: Callable[[str, int, dict], Awaitable[int]], leads: Callable[[], bool],
-                 counters: dict[str, int]):
+                 lead: Audits, counters: dict[str, int]):
         self.book = book
         self.adapters = adapters
         self.store = store
@@ -58,8 +59,7 @@ class Countdowns:
         self.dry_run = dry_run
         self.clock = clock
         self.timeout_s = timeout_s
-        self.audit = audit
-        self.leads = leads
+        self.lead = lead
         self.listening_since_ms = clock()  # silence is counted from here at the earliest
         self.native_errors: dict[str, str] = {}  # account → why its countdown's last refresh failed
         self.counters = counters  # the runner's: "dms_fired" counts the firings
@@ -96,7 +96,7 @@ class Countdowns:
                            for o in snap.orders if o.strategy == name)
             unknown = tuple(sorted(k for k, snap in book.snapshots.items() if not snap.fetch.ok))
             reason = f"DMS_FIRED: source={name} silent={silent_s:g}s timeout={timeout_s:g}s"
-            book.lock_book = book.lock_book.apply(
+            book.lock_source(
                 name, "halted", now_ms=now, policy=DEAD_MANS_SWITCH,
                 reason=reason + "; held until the source is armed again (ksctl dms arm) or ksctl unlock",
                 details={"source": name, "last_beat_ts": iso_ms(st.last_beat_ms) if st.last_beat_ms else None})
@@ -113,15 +113,15 @@ class Countdowns:
             for key, ids in sorted(by_account.items()):
                 doc: dict[str, Any] = {"source": f.source, "account": key, "orders": len(ids)}
                 if self.dry_run:
-                    await self.audit("dms_cancel_dry_run", now, doc)
+                    await self.lead.audit("dms_cancel_dry_run", now, doc)
                     continue
                 try:
                     res = await asyncio.wait_for(self.adapters[key].cancel_orders(CancelSelector(order_ids=tuple(ids))),
                                                  self.timeout_s)
                 except Exception as e:  # noqa: BLE001 - the halt holds; the failure is on record
-                    await self.audit("dms_cancel_failed", now, {**doc, "reason": error_code(e)})
+                    await self.lead.audit("dms_cancel_failed", now, {**doc, "reason": error_code(e)})
                     continue
-                await self.audit("dms_orders_canceled", now, {**doc, "canceled": len(res.canceled),
+                await self.lead.audit("dms_orders_canceled", now, {**doc, "canceled": len(res.canceled),
                                                               "failed": dict(res.failed)})
 
     # --- the venues' countdowns ----------------------------------------------------------------------
@@ -159,7 +159,7 @@ class Countdowns:
         since the last refresh), or disarm them all once no scope is in a stage that arms them.
         Leader only; failures are audited and shown in status, and retried at the next call."""
         book = self.book
-        if self.dry_run or not self.leads() or not book.dms.native:
+        if self.dry_run or not self.lead.leader or not book.dms.native:
             return
         now = self.clock()
         if not self._native_wanted():
@@ -170,23 +170,23 @@ class Countdowns:
                         await asyncio.wait_for(adapter.disarm_cancel_all_after(), self.timeout_s)
                 except Exception as e:  # noqa: BLE001 - kept, so the next call tries again
                     self.native_errors[key] = error_code(e)
-                    await self.audit("dms_native_disarm_failed", now, {"account": key, "reason": error_code(e)})
+                    await self.lead.audit("dms_native_disarm_failed", now, {"account": key, "reason": error_code(e)})
                     continue
                 book.dms = book.dms.disarm_native(key)
                 self.native_errors.pop(key, None)
-                await self.audit("dms_native_disarmed", now, {"account": key})
+                await self.lead.audit("dms_native_disarmed", now, {"account": key})
             return
         plan = book.dms.native_plan(now, {k: a.capabilities for k, a in self.adapters.items()})
         for key in plan.refresh:
             countdown_s = book.dms.native[key].countdown_ms / 1000
             if key in plan.lapsed:
-                await self.audit("dms_native_lapsed", now, {"account": key, "countdown_s": countdown_s,
+                await self.lead.audit("dms_native_lapsed", now, {"account": key, "countdown_s": countdown_s,
                                                             "last_refresh_ms": book.dms.native[key].last_refresh_ms})
             try:
                 await asyncio.wait_for(self.adapters[key].arm_cancel_all_after(countdown_s), self.timeout_s)
             except Exception as e:  # noqa: BLE001 - a refresh that failed is retried at the next call
                 self.native_errors[key] = error_code(e)
-                await self.audit("dms_refresh_failed", now, {"account": key, "reason": error_code(e),
+                await self.lead.audit("dms_refresh_failed", now, {"account": key, "reason": error_code(e),
                                                              "countdown_s": countdown_s})
                 continue
             book.dms = book.dms.refreshed(key, now)

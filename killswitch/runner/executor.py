@@ -75,7 +75,8 @@ from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderRe
 
 from ..engine.planner import Plan
 from ..orders import CancelIntent, OrderIntent, position_of, send_order
-from ..state.store import IntentRow
+from ..state.store import IntentRow, StateStore
+from .leadership import FencedAudit
 from .storeio import StoreIO
 
 log = logging.getLogger("killswitch.runner.executor")
@@ -165,12 +166,15 @@ class Executor:
     still rest on, journal, send (a resend refused stays unknown until asked again), reconcile
     and cancel remainders."""
 
-    def __init__(self, store, adapters: dict[str, ExchangeAdapter], fence: Callable[[], int], *,
+    def __init__(self, store: StateStore, adapters: dict[str, ExchangeAdapter], fence: Callable[[], int], *,
                  dry_run: bool = True, clock: Callable[[], int], confirm_gap_ms: int = 2_000,
                  still_leader: Optional[Callable[[], Awaitable[bool]]] = None,
-                 may_send: Optional[Callable[[], bool]] = None, io: Optional[StoreIO] = None):
+                 may_send: Optional[Callable[[], bool]] = None, io: Optional[StoreIO] = None,
+                 audit: Optional[FencedAudit] = None):
         self.store = store
         self.io = io if io is not None else StoreIO()
+        # its audit rows, under the term's token (the runner's leadership gives it; alone, ``fence``)
+        self.audit = audit if audit is not None else FencedAudit(store, self.io, fence)
         # Asked before every order: a deposed leader must not send (store writes are fenced by
         # the database; orders can only be fenced here, as close to the send as possible).
         self.still_leader = still_leader or _always
@@ -225,9 +229,9 @@ class Executor:
                                                        REMAINDER_OPEN, 0.0, time.time_ns(), 0.0))
                 if o.decision_id not in report.held:
                     report.held.append(o.decision_id)
-                await self.io(self.store.audit, "close_held", self.clock(), {
+                await self.audit.audit("close_held", self.clock(), {
                     "client_order_id": o.client_order_id, "decision_id": o.decision_id, "symbol": o.symbol,
-                    "reason": REMAINDER_OPEN, "waits_for": waits_for}, fence=self.fence())
+                    "reason": REMAINDER_OPEN, "waits_for": waits_for})
             out.append(p if len(keep) == len(p.orders) else replace(p, orders=tuple(keep)))
         return out, report
 
@@ -242,8 +246,7 @@ class Executor:
             return report
         if self.dry_run:
             now = self.clock()
-            await self.io(self.store.audit_many, [("order_planned_dry_run", now, _intent_doc(o)) for o in orders],
-                          fence=self.fence())
+            await self.audit.audit_many([("order_planned_dry_run", now, _intent_doc(o)) for o in orders])
             report.dry_run += len(orders)
             return report
         rows = [IntentRow(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side, o.position_side,
@@ -372,9 +375,8 @@ class Executor:
                 report.cancel_failed += [f"{c.venue}/{c.account} {why}: order {oid}" for oid, why in res.failed.items()]
             except AdapterError as e:
                 report.cancel_failed.append(f"{c.venue}/{c.account} {e.reason.value}: {e.message}")
-                await self.io(self.store.audit, "cancel_failed", self.clock(),
-                              {"venue": c.venue, "account": c.account, "reason": e.reason.value},
-                              fence=self.fence())
+                await self.audit.audit("cancel_failed", self.clock(),
+                                       {"venue": c.venue, "account": c.account, "reason": e.reason.value})
 
     async def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
                       detail: Optional[str]) -> None:
@@ -479,15 +481,15 @@ class Executor:
             try:
                 res = await adapter.cancel_orders(CancelSelector(order_ids=ids))
             except AdapterError as err:
-                await self.io(self.store.audit, "remainder_cancel_failed", self.clock(), {
+                await self.audit.audit("remainder_cancel_failed", self.clock(), {
                     "account": key, "client_order_ids": [e.client_order_id for e, _ in items],
-                    "reason": err.reason.value}, fence=self.fence())
+                    "reason": err.reason.value})
                 continue
             for e, found in items:
                 why = res.failed.get(str(found.order_id))
                 if why is not None and why != Reason.ORDER_NOT_FOUND.value:  # (not found: it may have ended)
-                    await self.io(self.store.audit, "remainder_cancel_failed", self.clock(), {
-                        "account": key, "client_order_ids": [e.client_order_id], "reason": why}, fence=self.fence())
+                    await self.audit.audit("remainder_cancel_failed", self.clock(), {
+                        "account": key, "client_order_ids": [e.client_order_id], "reason": why})
                     continue
                 try:
                     after = await adapter.fetch_order(e.symbol, e.client_order_id)
@@ -526,8 +528,7 @@ class Executor:
         intent = OrderIntent(**json.loads(e.payload_json)) if e.payload_json else None
         if intent is None or not await self.still_leader():
             return
-        await self.io(self.store.audit, "order_resent", now,
-                      {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"}, fence=self.fence())
+        await self.audit.audit("order_resent", now, {"client_order_id": e.client_order_id, "reason": "NOT_AT_VENUE"})
         # asked again after the audit row: its write may have waited past the end of our term
         # (the order is still journaled without a result: the next leader settles it)
         if not await self.still_leader():

@@ -3,10 +3,10 @@
 What it owns: the sinks in their order (telemetry, notifications, runbooks, the audit anchor:
 see :mod:`killswitch.bootstrap`), each given the narrow
 :class:`~killswitch.runner.sink_context.RunnerSinkContext`, never the runner; a sink's failure
-counted, logged by its type (an error: stderr under ``ksctl run``) and audited (queued on the store thread, not awaited:
-a sink is called from sync code and the store may be what failed); and the optional abilities a
-sink declares (:mod:`killswitch.events`): the state it keeps across restarts and takeovers,
-its metrics, closing it.
+counted, logged by its type (an error: stderr under ``ksctl run``) and audited through the runner's
+fenced audit (queued on the store thread, not awaited: a sink is called from sync code and the store
+may be what failed); and the optional abilities a sink declares (:mod:`killswitch.events`): the
+state it keeps across restarts and takeovers, its metrics, closing it.
 
 Must not: let a sink's exception reach the tick, or hand a sink anything that changes the book.
 """
@@ -14,11 +14,10 @@ Must not: let a sink's exception reach the tick, or hand a sink anything that ch
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Sequence
 
 from ..events import (CollectingSink, Event, ReportingSink, RestoringSink, Sink, SinkContext, StatefulSink,
                       TickFacts)
-from .storeio import StoreIO
 
 if TYPE_CHECKING:
     from ..metrics import Registry
@@ -26,15 +25,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("killswitch.runner.sinks")
 
 
+class FailureAudit(Protocol):
+    """Where a sink's failure is audited: :meth:`~killswitch.runner.leadership.Leadership.audit_later`
+    (fenced, queued on the store thread, not awaited)."""
+
+    def audit_later(self, kind: str, ts_ms: int, payload: dict) -> None: ...
+
+
 class SinkFanout:
-    def __init__(self, sinks: Sequence[Sink], context: SinkContext, store: Any, io: StoreIO,
-                 clock: Callable[[], int], fence: Callable[[], Optional[int]]):
+    def __init__(self, sinks: Sequence[Sink], context: SinkContext, audit: FailureAudit, clock: Callable[[], int]):
         self.sinks: list[Sink] = list(sinks)
         self.context = context
-        self.store = store
-        self.io = io
+        self.audit = audit
         self.clock = clock
-        self.fence = fence  # the token to audit a failure under (None: as a standby)
         self.errors = 0
 
     def emit(self, event: Event) -> None:
@@ -57,9 +60,8 @@ class SinkFanout:
         except Exception as e:  # noqa: BLE001 - a sink never breaks the kill switch
             self.errors += 1
             log.error("killswitch: sink %r failed: %s: %s", getattr(sink, "name", sink), type(e).__name__, e)
-            self.io.forget(self.store.audit, "sink_failed", self.clock(),
-                           {"sink": str(getattr(sink, "name", "?")), "error": type(e).__name__},
-                           fence=self.fence())
+            self.audit.audit_later("sink_failed", self.clock(),
+                                   {"sink": str(getattr(sink, "name", "?")), "error": type(e).__name__})
             return False
 
     def states(self) -> dict:

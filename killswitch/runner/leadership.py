@@ -5,8 +5,12 @@ What it owns: whether this runner leads and under which fencing token; taking th
 the :class:`~killswitch.runner.lease_keeper.LeaseKeeper` thread (``ksctl run``) or, without one (tests,
 ``ksctl demo``), from the store at each tick; what a new token calls for before this runner
 acts under it (the state another leader moved on, the sinks' saved state); the check made
-before every order (``fence_holds``); the audit rows written under the token; and the turn
-(:class:`Turn`) that an operator change and a change of token each take, so that a change is
+before every order (``fence_holds``); the audit rows written under the token — every audit row
+the runner, its parts and its sinks write goes through here, the one writer of the chain (the
+sinks' rows through :meth:`Leadership.audit_now`, a sink's failure through
+:meth:`Leadership.audit_later`, the executor's through :attr:`Leadership.orders_audit`), a
+notification's receipt aside (it records a delivery that happened: :mod:`killswitch.notify.sink`);
+and the turn (:class:`Turn`) that an operator change and a change of token each take, so that a change is
 audited, applied and saved under one token, never across two (the turn itself, and the tick's
 place at its head, are :mod:`.turn`'s).
 
@@ -17,15 +21,39 @@ leader's writes are refused by the store (``FencedError``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Callable, Optional, Sequence
 
-from ..state.store import FencedError, StoreError
+from ..state.store import FencedError, StateStore, StoreError
 from .book import Book
 from .lease_keeper import LeaseKeeper
 from .storeio import StoreIO
 from .turn import Turn
 
-__all__ = ["Leadership", "Turn"]
+__all__ = ["FencedAudit", "Leadership", "Turn"]
+
+
+class FencedAudit:
+    """Audit rows appended under the token ``token()`` gives when each is written (None: as a
+    standby, unfenced). The one place a runner calls the store's ``audit`` (with the standby
+    row of :meth:`Leadership.audit_or_standby`): the executor's rows through one fenced by the
+    term's token, whatever it believes of its lead (:attr:`Leadership.orders_audit`)."""
+
+    def __init__(self, store: StateStore, io: StoreIO, token: Callable[[], Optional[int]]):
+        self.store = store
+        self.io = io
+        self.token = token
+
+    async def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
+        return await self.io(self.store.audit, kind, ts_ms, payload, fence=self.token())
+
+    async def audit_many(self, rows: Sequence[tuple[str, int, dict]]) -> list[int]:
+        return await self.io(self.store.audit_many, rows, fence=self.token())
+
+    def audit_now(self, kind: str, ts_ms: int, payload: dict) -> int:
+        return self.store.audit(kind, ts_ms, payload, fence=self.token())
+
+    def audit_later(self, kind: str, ts_ms: int, payload: dict) -> None:
+        self.io.forget(self.store.audit, kind, ts_ms, payload, fence=self.token())
 
 
 class Leadership:
@@ -34,7 +62,7 @@ class Leadership:
     confirmed, and counts silence from now); ``restore_sinks(doc)`` hands the sinks their saved
     state when this runner starts leading from a stored document."""
 
-    def __init__(self, book: Book, store: Any, io: StoreIO, holder: str, lease_ttl_ms: int,
+    def __init__(self, book: Book, store: StateStore, io: StoreIO, holder: str, lease_ttl_ms: int,
                  clock: Callable[[], int], turn: Turn, *, on_new_state: Callable[[int], None],
                  restore_sinks: Callable[[Optional[dict]], None]):
         self.book = book
@@ -56,6 +84,9 @@ class Leadership:
         # the lease's holder as the lease stores it (its name: the pod's in the chart), read at the
         # last lease check; None: nobody holds it, or it could not be read
         self.lease_holder: Optional[str] = None
+        self._rows = FencedAudit(store, io, lambda: self.fence if self.leader else None)
+        self._held_rows = FencedAudit(store, io, lambda: self.fence or None)  # the last token held
+        self.orders_audit = FencedAudit(store, io, lambda: self.fence)  # the executor's: always the term's token
 
     async def lease(self, now: int) -> bool:
         """Whether this runner leads now; on a new token, the state that goes with it first.
@@ -104,7 +135,9 @@ class Leadership:
                 await book.reload_notes(self.io, self.store)
             # leading from a saved state (the first time, or after another leader): the sinks take
             # up where it left off (notification groups, what was already paged)
-            self.restore_sinks(book.loaded if reloaded else await self.io(self.store.load_engine_state))
+            doc = book.loaded if reloaded else await self.io(self.store.load_engine_state)
+            self.fence = token  # what the sinks audit as they take it up is written under the new token
+            self.restore_sinks(doc)
         self.fence = token
         self.resync = False
         self.leader = True
@@ -160,7 +193,21 @@ class Leadership:
 
     async def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
         """An audit row, fenced while this runner acts as leader (FencedError once deposed)."""
-        return await self.io(self.store.audit, kind, ts_ms, payload, fence=self.fence if self.leader else None)
+        return await self._rows.audit(kind, ts_ms, payload)
+
+    def audit_now(self, kind: str, ts_ms: int, payload: dict) -> int:
+        """An audit row a sink writes from sync code (a runbook stored, a notification's
+        receipt), in the calling thread. Fenced by the last token this runner held, leader or not
+        now: a sink's row follows what this runner did as leader, and a deposed leader's is
+        refused (FencedError, nothing written). A runner that never led (token 0) writes it as
+        the standby it is."""
+        return self._held_rows.audit_now(kind, ts_ms, payload)
+
+    def audit_later(self, kind: str, ts_ms: int, payload: dict) -> None:
+        """An audit row queued on the store thread and not awaited (a sink's failure, said from
+        sync code), fenced as :meth:`audit_now`; a refusal or a store error is the store
+        thread's to swallow (the store may be what failed)."""
+        self._held_rows.audit_later(kind, ts_ms, payload)
 
     async def audit_or_standby(self, kind: str, ts_ms: int, payload: dict) -> None:
         """A row about this runner rather than an action on the book (a policy reload): fenced
@@ -170,7 +217,7 @@ class Leadership:
             await self.audit(kind, ts_ms, payload)
         except FencedError:
             self.leader = False
-            await self.io(self.store.audit, kind, ts_ms, {**payload, "standby": True})
+            await FencedAudit(self.store, self.io, lambda: None).audit(kind, ts_ms, {**payload, "standby": True})
 
     def deposed(self) -> str:
         """A write was fenced off: this runner no longer leads. The refusal an operator sees."""

@@ -44,6 +44,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:
+    from ..state.store import StateStore
     from ..metrics import Registry
     from .storeio import StoreIO
 
@@ -60,7 +61,7 @@ LIFE_STEP_S = 0.1  # how often the loop shows life (at most; less for very short
 class LeaseKeeper:
     """Takes and renews the lease for ``holder`` from a thread of its own (see the module doc)."""
 
-    def __init__(self, store, holder: str, ttl_ms: int, *, clock: Callable[[], int] = wall_ms,
+    def __init__(self, store: "StateStore", holder: str, ttl_ms: int, *, clock: Callable[[], int] = wall_ms,
                  on_change: Optional[Callable[[], None]] = None,
                  monotonic: Callable[[], float] = time.monotonic, owns_store: bool = False):
         if not holder:
@@ -94,7 +95,7 @@ class LeaseKeeper:
         self.last_error: Optional[str] = None  # the class of the last store error, never its message
 
     @classmethod
-    def for_store(cls, store, holder: str, ttl_ms: int, **kw) -> "LeaseKeeper":
+    def for_store(cls, store: "StateStore", holder: str, ttl_ms: int, **kw) -> "LeaseKeeper":
         """A keeper on a connection of its own to ``store``'s database. Where a second connection
         would not see the same data (SQLite in memory) it shares ``store``'s: renewals then wait
         behind the runner's calls on it, and nothing else changes."""

@@ -1,6 +1,7 @@
 """The runner: one tick = lease → snapshots → evaluate → journal → persist → lock → send → reconcile.
 
-What it owns: the tick pipeline, the wiring of its parts, and the one entry a policy reload
+What it owns: the tick pipeline, the parts it is made of (:class:`RunnerParts`, built by
+:func:`killswitch.bootstrap.build_runner`), and the one entry a policy reload
 reaches a running runner by (:meth:`Runner.apply_graph`). The order of a tick is the
 crash-safety argument (see :mod:`killswitch.runner.executor`): intents are journaled before
 the state that records the stage entry is saved, and sent only after both. A ``close_all``
@@ -8,11 +9,15 @@ entry goes in two waves: its first leg journaled, saved (the entry deferred) and
 the rest planned, journaled, saved and sent, so that its first close leaves before thousands
 are planned.
 
-The parts, each a module of this package and each given only what it uses:
+The parts, each a module of this package and each given only what it uses — its collaborators
+as objects with a small interface (:mod:`.collaborators`), not callables back into the runner:
 
 - :mod:`.book` — what the runner knows (graph, engine state, lock book, dead man's switch,
-  resumptions, residuals, snapshots) and how it is saved, loaded and followed;
-- :mod:`.leadership` — the lease, the fencing token, the operator turn, the fenced audit;
+  resumptions, residuals, snapshots) and how it is saved, loaded and followed; the one writer
+  of the lock book and the stages;
+- :mod:`.persist` — the book saved and the lock file written, for the parts that change it;
+- :mod:`.leadership` — the lease, the fencing token, the operator turn, and the fenced audit:
+  the one writer of audit rows (the sinks' included);
 - :mod:`.countdowns` — heartbeats, the dead man's switch, the venues' cancel-all-after;
 - :mod:`.resuming` — reduced limits after a reset;
 - :mod:`.shortfalls` — closes that ended short, planned again; residuals;
@@ -55,10 +60,10 @@ an operator set up, each audited and each shown in status: the dead man's switch
 (:mod:`.countdowns`), operator locks (:mod:`.commands`) and resumption after a reset
 (:mod:`.resuming`).
 
-Size: about 745 lines, over the bound by the tick's own fault handling (a store error, the turn
-it holds, a sample write's failure taken up): the class is the wiring and the one tick (see
-:class:`Runner`), and the rest are the three helpers of that tick; taking the wiring out to
-``bootstrap`` is the next step.
+Size: about 755 lines, over the bound by the tick's own fault handling (a store error, the turn
+it holds, a sample write's failure taken up): the class is the one tick (see :class:`Runner`)
+and the view calls' delegations, and the rest are the three helpers of that tick and the list
+of its parts; the parts are built in :mod:`killswitch.bootstrap`, not here.
 """
 
 from __future__ import annotations
@@ -72,11 +77,11 @@ from typing import Any, Callable, Optional, Sequence
 from adapters.base import AdapterError, ExchangeAdapter, order_rates
 
 from ..compile.graph import DecisionGraph
-from ..engine.evaluate import Evaluation, evaluate
-from ..events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, STAGE_TRANSITION, Event, ReloadingSink, Sink
+from ..engine.evaluate import Evaluation
+from ..events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, STAGE_TRANSITION, Event, ReloadingSink
 from ..snapshot import FetchStatus, Snapshot
-from ..state.store import FencedError, StoreError
-from .armed import BlindReports, CoverageMetrics, coverage_rows, log_changes
+from ..state.store import FencedError, StateStore, StoreError
+from .armed import BlindReports, log_changes
 from .book import Book
 from .charts import ChartHistory
 from .closes import ManualCloses
@@ -91,7 +96,7 @@ from .gate import Decision, Placement
 from .catalog_build import Known
 from .lease_keeper import LeaseKeeper
 from .leadership import Leadership, Turn
-from .lock import apply_evaluation, write_lock_file
+from .persist import Persistence
 from .positions import PositionsReadout
 from .oplog import said
 from .previews import Previews
@@ -100,7 +105,6 @@ from .resuming import Resumptions
 from .names import Catalog
 from .shortfalls import MAX_CLOSE_RETRIES, Shortfalls
 from .silences import Silences
-from .sink_context import RunnerSinkContext
 from .storeio import StoreIO
 from .view import (ActionPreview, ChangeResult, CloseResult, IncidentStatus, PositionsStatus, ResetResult, RunnerStatus,
                    SilenceResult, SilenceStatus, TriggerStatus)
@@ -132,6 +136,46 @@ class TickReport:
         return self.evaluation.transitions if self.evaluation else []
 
 
+@dataclass
+class ReloadState:
+    """The policy reloads as status shows them: the last failure's reason while the last good
+    graph runs on (None: it did not fail), when the running graph was loaded, and when a reload
+    last failed. Changed by :meth:`Runner.apply_graph` alone; the readout reads it."""
+
+    error: Optional[str]
+    loaded_ms: int
+    failed_ms: Optional[int]
+
+
+@dataclass
+class RunnerParts:
+    """What a runner is made of, each part built by :func:`killswitch.bootstrap.build_runner`
+    with the narrow collaborators it uses (see the module doc)."""
+
+    io: StoreIO
+    book: Book
+    counters: dict[str, int]
+    turn: Turn
+    lead: Leadership
+    fanout: SinkFanout
+    known: Known
+    executor: Executor
+    countdowns: Countdowns
+    resumptions: Resumptions
+    persist: Persistence
+    shortfalls: Shortfalls
+    closes: ManualCloses
+    readout: Readout
+    previews: Previews
+    charts: ChartHistory
+    position_readout: PositionsReadout
+    commands: OperatorCommands
+    silencing: Silences
+    fetches: FetchHealth
+    streams: StreamWatch
+    reloads: ReloadState
+
+
 @dataclass(frozen=True)
 class GraphReload:
     """What a policy reload brings: the compiled graph, or (``graph`` None) why it failed."""
@@ -154,73 +198,33 @@ class Runner:
     """The tick pipeline, and the one object the daemon, the API and the tests hold: the view
     calls below delegate to the part that owns each (see the module doc).
 
-    Size: about 330 lines: the wiring of the parts, the tick (one method, kept whole because its
+    Size: about 320 lines: the parts taken in, the tick (one method, kept whole because its
     order is the crash-safety argument and must read top to bottom), ``apply_graph``, and
     one-line delegations of the API's view calls; the logic lives in the parts."""
 
     MAX_CLOSE_RETRIES = MAX_CLOSE_RETRIES
 
-    def __init__(self, graph: DecisionGraph, adapters: dict[str, ExchangeAdapter], store: Any, *,
-                 lock_path: Optional[Path] = None, dry_run: bool = True, holder: str = "runner",
-                 lease_ttl_ms: int = 5_000, snapshot_timeout_s: float = 10.0,
-                 clock: Callable[[], int] = wall_ms, confirm_gap_ms: int = 2_000,
-                 sinks: Sequence[Sink] = (), policy_error: Optional[str] = None, shard: Optional[str] = None):
+    def __init__(self, parts: "RunnerParts", adapters: dict[str, ExchangeAdapter], store: StateStore, *,
+                 lock_path: Optional[Path], dry_run: bool, holder: str, snapshot_timeout_s: float,
+                 clock: Callable[[], int]):
         self.adapters = adapters  # "venue/account" → adapter
         self.store = store
-        self.lock_path = Path(lock_path) if lock_path else None
+        self.lock_path = lock_path
         self.dry_run = dry_run
         self.holder = holder
         self.snapshot_timeout_s = snapshot_timeout_s
         self.clock = clock
-        self._policy_error = policy_error  # the last failed reload (the last good graph runs on)
-        self._loaded_ms = clock()  # when the running graph was loaded (this start, or the last good reload)
-        self._reload_failed_ms: Optional[int] = self._loaded_ms if policy_error else None
-        self.fetches = FetchHealth()  # each account's run of failed snapshots, said once (FETCH_FAILING)
-        self.streams = StreamWatch(adapters, clock)  # the private streams' health, said once per change
-        self.io = StoreIO(f"store-{holder}")  # every store call after this constructor goes through it
-        self.book = book = Book.open(graph, store)  # the constructor: no loop yet
-        self.counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
-                         "orders_unknown": 0, "snapshot_failures": 0, "dms_fired": 0, "store_failures": 0}
-        self.turn = Turn()
-        context = RunnerSinkContext(book, holder=holder, dry_run=dry_run, store=store,
-                                    sinks=lambda: self.fanout.sinks, clock=clock)
-        self.fanout = SinkFanout(sinks, context, store, self.io, clock,
-                                 fence=lambda: self.lead.fence if self.lead.leader else None)
-        self.lead = Leadership(book, store, self.io, holder, lease_ttl_ms, clock, self.turn,
-                               on_new_state=self._took_over_state, restore_sinks=self.fanout.restore)
-        self.known = Known(book, adapters, clock)
-        self.executor = Executor(store, adapters, lambda: self.lead.fence, dry_run=dry_run, clock=clock,
-                                 confirm_gap_ms=confirm_gap_ms, still_leader=self.lead.fence_holds,
-                                 may_send=self.lead.term_holds, io=self.io)
-        self.countdowns = Countdowns(book, adapters, store, self.io, dry_run=dry_run, clock=clock,
-                                     timeout_s=snapshot_timeout_s, audit=self.lead.audit,
-                                     leads=lambda: self.lead.leader, counters=self.counters)
-        self.resumptions = Resumptions(book, clock)
-        self.shortfalls = Shortfalls(book, store, self.io, dry_run=dry_run, clock=clock, audit=self.lead.audit,
-                                     save=self._save)
-        self.closes = ManualCloses(book, self.lead, store, self.io, dry_run=dry_run, clock=clock,
-                                   catalog=self.catalog, emit=self.emit,
-                                   rates=lambda: order_rates(self.adapters.values()))
-        self.readout = Readout(book, self.lead, self.countdowns, self.resumptions, self.known, self.fanout, store,
-                               self.io, clock=clock, dry_run=dry_run, counters=self.counters,
-                               policy_error=lambda: self._policy_error, manual_closes=lambda: self.closes.tracked,
-                               reloads=lambda: (self._loaded_ms, self._reload_failed_ms), fetches=self.fetches,
-                               streams=self.streams)
-        self.readout.collectors.append(CoverageMetrics(lambda: coverage_rows(book), clock))
+        p = parts
+        self.reloads = p.reloads
+        self.io, self.book, self.counters, self.turn = p.io, p.book, p.counters, p.turn
+        self.lead, self.fanout, self.known, self.executor = p.lead, p.fanout, p.known, p.executor
+        self.countdowns, self.resumptions, self.persist = p.countdowns, p.resumptions, p.persist
+        self.shortfalls, self.closes, self.readout, self.previews = p.shortfalls, p.closes, p.readout, p.previews
+        self.charts, self.position_readout = p.charts, p.position_readout
+        self.commands, self.silencing = p.commands, p.silencing
+        self.fetches, self.streams = p.fetches, p.streams
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
-        self.previews = Previews(book, self.lead, self.closes, catalog=self.catalog, clock=clock, dry_run=dry_run,
-                                 triggers=self.readout.triggers)
-        self.charts = ChartHistory(book, store, self.io, clock=clock, catalog=self.catalog,
-                                   fence=lambda: self.lead.fence if self.lead.leader else None)
-        self.readout.collectors.append(self.charts)  # its sample writes that failed, on /metrics
-        self.readout.shard = shard  # in the status and on /metrics (killswitch_shard_info)
-        self.position_readout = PositionsReadout(book, clock, lambda: self.lead.leader)
-        self.commands = OperatorCommands(book, self.lead, self.resumptions, store, self.io, clock=clock,
-                                         catalog=self.catalog, save=self._save, write_lock=self._write_lock,
-                                         emit=self.emit, triggers=self.readout.triggers)
-        self.silencing = Silences(book, self.lead, store, self.io, clock=clock, catalog=self.catalog, save=self._save,
-                                  emit=self.emit, open_closes=lambda: tuple(self.closes.tracked))
         self.firm: Any = None  # a shard's FirmLink (runner/firm.py): firm-wide commands become directives
 
     # --- what others read of it ----------------------------------------------------------------------
@@ -233,11 +237,11 @@ class Runner:
     @property
     def policy_error(self) -> Optional[str]:
         """Why the last reload failed while the last good graph runs on (None: it did not)."""
-        return self._policy_error
+        return self.reloads.error
 
     # the parts' fields, as the daemon, the sink context, the demo and the tests read them
     state = property(lambda self: self.book.state)
-    lock_book = property(lambda self: self.book.lock_book, lambda self, v: setattr(self.book, "lock_book", v))
+    lock_book = property(lambda self: self.book.lock_book, lambda self, v: self.book.take_lock_book(v))
     dms = property(lambda self: self.book.dms)
     resume_starts = property(lambda self: self.book.resume_starts)
     residuals = property(lambda self: self.book.residuals)
@@ -253,20 +257,10 @@ class Runner:
     # --- persistence ---------------------------------------------------------------------------------
 
     async def _save(self) -> None:
-        await self.book.save(self.io, self.store, self.lead.fence, self.fanout.states)
+        await self.persist.save()
 
     async def _write_lock(self, now: int) -> None:
-        """The lock file, as the lock book is now; written (and fsynced) on the store thread, in
-        order with the store's writes, so that a slow disk does not stall the loop."""
-        if self.lock_path is not None:
-            await self.io(write_lock_file, self.lock_path, self.book.lock_book, now,
-                          extra={"resuming": self.resumptions.doc(now)})
-
-    def _took_over_state(self, now: int) -> None:
-        """Another leader moved the state on: what we had not confirmed is theirs to confirm,
-        and heartbeats sent to them were not heard here."""
-        self.executor.forget_unconfirmed()
-        self.countdowns.listening_since_ms = now
+        await self.persist.write_lock(now)
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -347,16 +341,15 @@ class Runner:
         now = self.clock()
         previous = self.book.graph.digest
         if reload.graph is None:
-            self._policy_error = reload.error or "the reload failed"
-            self._reload_failed_ms = now
+            error = self.reloads.error = reload.error or "the reload failed"
+            self.reloads.failed_ms = now
             await self.lead.audit_or_standby("policy_reload_failed", now, {
-                "errors": reload.errors, "first": self._policy_error, "running": previous})
-            self.emit(Event.make(POLICY_RELOAD_FAILED, now, {"error": self._policy_error, "errors": reload.errors,
+                "errors": reload.errors, "first": error, "running": previous})
+            self.emit(Event.make(POLICY_RELOAD_FAILED, now, {"error": error, "errors": reload.errors,
                                                              "running": previous}))
             return ReloadOutcome(False, previous, previous)
         self.book.graph = reload.graph
-        self._policy_error = None
-        self._loaded_ms, self._reload_failed_ms = now, None
+        self.reloads.error, self.reloads.loaded_ms, self.reloads.failed_ms = None, now, None
         failures = []
         for sink in self.sinks:
             if isinstance(sink, ReloadingSink):
@@ -431,7 +424,7 @@ class Runner:
         rates = order_rates(self.adapters.values())
         # a stage entry that closes thousands is planned as its first wave alone (cancels,
         # directives, the first leg's orders); its whole plan is made after they are sent
-        first, book.state = evaluate(book.graph, snapshots, book.state, now, rates, first_wave=not self.dry_run)
+        first = book.evaluate(snapshots, now, rates, first_wave=not self.dry_run)
         phase("evaluate")
         log_changes(first, everything=not self._coverage_logged)  # one line per change (all, at first)
         self._coverage_logged = True
@@ -460,7 +453,7 @@ class Runner:
         # 1b. an entry whose first wave alone is journaled is saved as still to plan (deferred):
         # a runner stopped before its rest is journaled plans the entry again, same decision
         waves = self._first_waves(ev)
-        book.lock_book = apply_evaluation(book.lock_book, ev, book.graph)
+        book.lock_evaluation(ev)
         fired = self.countdowns.fire_due(now)
         rows = self.resumptions.track(ev, now)
         self.countdowns.arm_native(ev)
@@ -533,11 +526,9 @@ class Runner:
             p = se.plan
             if p is None or p.rest is None:
                 continue
-            ss = self.book.state.scope(se.policy, se.scope)
             # already deferred: a held close of the wave is to be planned again (a new round),
             # which the rest being journaled must not undo (-1: never cleared)
-            retries = -1 if ss.stage.deferred else ss.stage.retries
-            ss.stage.deferred = True
+            retries = self.book.defer_entry(se.policy, se.scope)
             waves[p.decision_id] = (f"{se.policy}|{se.scope}", retries, frozenset(o.client_order_id for o in p.orders))
         return waves
 
@@ -555,9 +546,7 @@ class Runner:
         report.events += await self.shortfalls.track_residuals(ev, whole, now)
         report.execution.merge(await self.executor.journal(rest))
         for key, retries in (w[:2] for w in waves.values()):
-            ss = self.book.state.scopes.get(key)
-            if ss is not None and ss.stage.retries == retries:  # (not re-planned since: see below)
-                ss.stage.deferred = False
+            self.book.entry_planned(key, retries)  # (unless re-planned since: see below)
         report.events += await self.shortfalls.retry_unfilled(held.held, seen=replanned, save=False, held=True)
         await self._save()  # the entries are journaled in full: not to be planned again
         if not await self.lead.lease(self.clock()):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..state.store import StateStore
 from .storeio import StoreIO
 from .view import PlannedRow
 
@@ -52,7 +53,7 @@ class _Read:
 class PlannedOrders:
     """See the module doc. ``keep``: how many of an incident's latest planned orders are kept."""
 
-    def __init__(self, store: Any, io: StoreIO, *, keep: int):
+    def __init__(self, store: StateStore, io: StoreIO, *, keep: int):
         self.store = store
         self.io = io
         self.keep = keep

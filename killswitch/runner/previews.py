@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Optional, Sequence
 
+from .collaborators import Names
 from .book import Book
 from .close_plans import default_max_notional
 from .closes import ManualCloses
@@ -25,7 +26,6 @@ from .commands import (lift_unlocked, lock_ttl_ms, locked_reason, operator_lock,
                        unlocked_reason)
 from .leadership import Leadership
 from .lock import NOT_A_POLICY, OPERATOR, LockBook, iso_ms
-from .names import Catalog
 from .relatch import still_firing
 from .view import ActionPreview, PlannedOrder, TriggerStatus
 
@@ -33,12 +33,12 @@ from .view import ActionPreview, PlannedOrder, TriggerStatus
 class Previews:
     """See the module doc. ``catalog()``: the names the runner resolves now."""
 
-    def __init__(self, book: Book, lead: Leadership, closes: ManualCloses, *, catalog: Callable[[], Catalog],
+    def __init__(self, book: Book, lead: Leadership, closes: ManualCloses, *, known: Names,
                  clock: Callable[[], int], dry_run: bool, triggers: Callable[[], Sequence[TriggerStatus]] = tuple):
         self.book = book
         self.lead = lead
         self.closes = closes
-        self.catalog = catalog
+        self.known = known
         self.clock = clock
         self.mode = "dry-run" if dry_run else "live"
         self.triggers = triggers  # every trigger's status: a reset warns of one that still fires
@@ -54,7 +54,7 @@ class Previews:
     def _refusal(self, scope: str) -> Optional[str]:
         """What refuses a lock or unlock before its change is worked out: a scope the runner does
         not know, then a standby (the action checks in this order)."""
-        unknown = self.catalog().resolve_scope(scope)
+        unknown = self.known.catalog().resolve_scope(scope)
         if unknown is not None:
             return unknown.reason
         return self.lead.not_leader("change")
@@ -62,7 +62,7 @@ class Previews:
     def lock(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None) -> ActionPreview:
         if mode not in ("halted", "reducing"):
             return self._answer("lock", scope, f'BAD_REQUEST: mode is "halted" or "reducing", not {mode!r}', False)
-        unknown = self.catalog().resolve_scope(scope)
+        unknown = self.known.catalog().resolve_scope(scope)
         if unknown is not None:
             return self._answer("lock", scope, unknown.reason, False)
         ttl_ms, bad_ttl = lock_ttl_ms(ttl_s)
@@ -111,7 +111,7 @@ class Previews:
         book = self.book
         node = book.node(policy)
         key = f"{policy}|{scope}"
-        unknown = self.catalog().resolve_policy_scope(policy, scope)
+        unknown = self.known.catalog().resolve_policy_scope(policy, scope)
         if node is None or key not in book.state.scopes or unknown is not None:
             return self._answer("reset", scope, unknown.reason if unknown is not None
                                 else f"UNKNOWN_SCOPE: {policy} {scope}", False)

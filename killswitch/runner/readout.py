@@ -24,6 +24,7 @@ from ..engine.stages import decision_id
 from ..metrics import Registry
 from ..procmetrics import ProcessMetrics
 from ..policy.expr import Comparison, ValueType, value_text
+from ..state.store import StateStore
 from .armed import coverage_rows
 from .book import Book
 from .countdowns import Countdowns
@@ -50,7 +51,7 @@ class Readout:
     """See the module doc. ``policy_error()``: why the last reload failed, if it did."""
 
     def __init__(self, book: Book, lead: Leadership, countdowns: Countdowns, resumptions: Resumptions, known: Known,
-                 fanout: SinkFanout, store: Any, io: StoreIO, *, clock: Callable[[], int], dry_run: bool,
+                 fanout: SinkFanout, store: StateStore, io: StoreIO, *, clock: Callable[[], int], dry_run: bool,
                  counters: dict[str, int], policy_error: Callable[[], Optional[str]],
                  manual_closes: Callable[[], Mapping[str, dict]] = dict,
                  reloads: Callable[[], tuple[Optional[int], Optional[int]]] = lambda: (None, None),
@@ -169,7 +170,8 @@ class Readout:
                         stage_name: Optional[str], since: Optional[int], manual: bool, needed: int,
                         approvals: tuple[ApprovalRow, ...], requested_by: Optional[str] = None) -> IncidentStatus:
         entries = await self.io(self.store.journal_of, incident, since or 0)
-        if kind == "stage" and incident not in self._runbooks and await self.io(self.store.runbook, incident):
+        if kind == "stage" and incident not in self._runbooks and \
+                await self.io(self.store.runbook, incident) is not None:
             self._runbooks.add(incident)
         statuses = Counter(e.status or "pending" for e in entries)
         residuals = tuple(_residual(r) for r in self.book.residuals.for_incident(incident))

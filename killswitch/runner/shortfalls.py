@@ -20,14 +20,16 @@ executor like any other), or drop a residual that still has a position.
 from __future__ import annotations
 
 import re
-from typing import Any, Awaitable, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from ..engine.evaluate import Evaluation
 from ..engine.stages import decision_id as make_id
 from ..events import CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, Event
+from ..state.store import StateStore
 from .book import Book
 from .executor import ended_short
 from .residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual
+from .collaborators import Audits, Saves
 from .storeio import StoreIO
 
 MAX_CLOSE_RETRIES = 20  # re-plans of an entry's closes that ended short
@@ -43,18 +45,18 @@ def budget_spent(retries: int, held: int) -> bool:
 
 
 class Shortfalls:
-    """See the module doc. ``audit`` writes under the runner's fencing token; ``save`` saves
-    the runner's state (awaited)."""
+    """See the module doc. ``lead`` writes the audit rows under the runner's fencing token;
+    ``persist`` saves the book (awaited)."""
 
-    def __init__(self, book: Book, store: Any, io: StoreIO, *, dry_run: bool, clock: Callable[[], int],
-                 audit: Callable[[str, int, dict], Awaitable[int]], save: Callable[[], Awaitable[None]]):
+    def __init__(self, book: Book, store: StateStore, io: StoreIO, *, dry_run: bool, clock: Callable[[], int],
+                 lead: Audits, persist: Saves):
         self.book = book
         self.store = store
         self.io = io
         self.dry_run = dry_run
         self.clock = clock
-        self.audit = audit
-        self.save = save
+        self.lead = lead
+        self.persist = persist
 
     async def retry_unfilled(self, decisions: Sequence[str], *, seen: Optional[set[str]] = None,
                              save: bool = True, held: bool = False) -> list[Event]:
@@ -74,18 +76,15 @@ class Shortfalls:
                 policy, _, scope = key.partition("|")
                 if ss.stage.level and make_id(policy, scope, ss.stage.level, ss.stage.entries) == base:
                     if budget_spent(ss.stage.retries, ss.stage.held):
-                        await self.audit("close_retries_exhausted", self.clock(), {"decision_id": did})
+                        await self.lead.audit("close_retries_exhausted", self.clock(), {"decision_id": did})
                         events.append(Event.make(CLOSE_RETRIES_EXHAUSTED, self.clock(), {"decision_id": did},
                                                  policy=policy, scope=scope, level=ss.stage.level))
                         events += await self._exhausted(policy, scope, ss, base)
                         continue
-                    ss.stage.retries += 1
-                    ss.stage.held += 1 if held else 0
-                    ss.stage.deferred = True
-                    await self.audit("close_replanned", self.clock(), {"decision_id": did,
-                                                                       "retry": ss.stage.retries})
+                    retry = self.book.replan_entry(key, held=held)
+                    await self.lead.audit("close_replanned", self.clock(), {"decision_id": did, "retry": retry})
         if decisions and save:
-            await self.save()
+            await self.persist.save()
         return events
 
     async def lost_replans(self) -> list[str]:
@@ -130,7 +129,7 @@ class Shortfalls:
                 make_id(r.policy, r.scope, ss.stage.level, ss.stage.entries) == r.incident
 
         for r, why in book.residuals.refresh(positions, in_force, now):
-            await self.audit("close_residual_ended", now, {"incident": r.incident, "account": r.account,
+            await self.lead.audit("close_residual_ended", now, {"incident": r.incident, "account": r.account,
                                                            "symbol": r.symbol, "side": r.side, "why": why})
         owners = {se.plan.decision_id: (se.policy, se.scope) for se in ev.scopes if se.plan is not None}
         events = []
@@ -172,7 +171,7 @@ class Shortfalls:
         """Record ``r``; a new one is audited and announced once (``close_residual``)."""
         if not self.book.residuals.record(r):
             return []
-        await self.audit("close_residual", r.since_ms, r.to_json())
+        await self.lead.audit("close_residual", r.since_ms, r.to_json())
         venue = r.account.split("/", 1)[0]
         return [Event.make(CLOSE_RESIDUAL, r.since_ms, {
             "incident": r.incident, "symbol": r.symbol, "side": r.side, "position_side": r.position_side,

@@ -26,7 +26,7 @@ from ..engine.stages import decision_id
 from ..events import INCIDENT_ACKNOWLEDGED, STAGE_TRANSITION, Event
 from ..silences import (PAGE_LABELS, Acknowledgement, LabelMatcher, Silence, SilenceError, close_names,
                         matcher_problem, parse_matcher)
-from ..state.store import FencedError
+from ..state.store import FencedError, StateStore
 from .book import Book
 from .leadership import Leadership
 from .names import Catalog
@@ -86,7 +86,7 @@ def holding_back(book: Book, labels: dict[str, str], now: int) -> tuple[SilenceS
 class Silences:
     """See the module doc. ``save`` saves the book (awaited); ``emit`` hands an event to the sinks."""
 
-    def __init__(self, book: Book, lead: Leadership, store: Any, io: StoreIO, *, clock: Callable[[], int],
+    def __init__(self, book: Book, lead: Leadership, store: StateStore, io: StoreIO, *, clock: Callable[[], int],
                  catalog: Callable[[], Catalog], save: Callable[[], Awaitable[None]], emit: Callable[[Event], None],
                  open_closes: Callable[[], Sequence[str]] = tuple):
         self.book = book

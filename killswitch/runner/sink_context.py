@@ -2,9 +2,11 @@
 
 What it owns: the read-only view a sink gets in ``on_tick``, ``on_event`` and
 ``restore_state`` — the runner's clock, mode, holder, running graph, the state store the sinks
-write to, its sinks and its last snapshots, and lookups of a stage, an account's engine state,
-the lock of a scope, an incident's residuals and the silences in force — each read from the runner when asked, so a
-sink always sees the graph and state as they are now (a reload swaps the graph between ticks).
+write to (their audit rows through the runner's fenced audit, :meth:`RunnerSinkContext.audit`),
+its sinks and its last snapshots, and lookups of a stage, an account's engine state, the lock of
+a scope, an incident's residuals and the silences in force — each read from the runner when
+asked, so a sink always sees the graph and state as they are now (a reload swaps the graph
+between ticks).
 It holds the runner's book (:mod:`.book`), never the runner.
 
 Must not: hand out the runner, its engine state, its lock book or its executor, or offer
@@ -13,24 +15,33 @@ anything that changes them. A sink that needs more asks for a new lookup here, i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..state.store import StateStore
     from ..compile.graph import DecisionGraph
     from ..events import Sink
     from ..snapshot import Snapshot
     from .book import Book
 
 
+class SinkAudit(Protocol):
+    """The runner's one audit writer as a sink reaches it:
+    :meth:`~killswitch.runner.leadership.Leadership.audit_now` (fenced)."""
+
+    def audit_now(self, kind: str, ts_ms: int, payload: dict) -> int: ...
+
+
 class RunnerSinkContext:
     """A :class:`killswitch.events.SinkContext` over one runner's book: the graph, the engine
     state, the lock book, the residuals and the snapshots are read from the book when asked."""
 
-    __slots__ = ("_book", "_holder", "_dry_run", "_store", "_sinks", "_clock")
+    __slots__ = ("_book", "_holder", "_dry_run", "_store", "_audit", "_sinks", "_clock")
 
-    def __init__(self, book: "Book", *, holder: str, dry_run: bool, store: Any,
+    def __init__(self, book: "Book", *, holder: str, dry_run: bool, store: "StateStore", audit: SinkAudit,
                  sinks: Callable[[], Sequence["Sink"]], clock: Callable[[], int]):
         self._book = book
+        self._audit = audit
         self._holder = holder
         self._dry_run = dry_run
         self._store = store
@@ -50,7 +61,7 @@ class RunnerSinkContext:
         return self._book.graph
 
     @property
-    def store(self) -> Any:
+    def store(self) -> "StateStore":
         return self._store
 
     @property
@@ -63,6 +74,9 @@ class RunnerSinkContext:
 
     def clock(self) -> int:
         return self._clock()
+
+    def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
+        return self._audit.audit_now(kind, ts_ms, payload)
 
     def stage(self, policy: str, scope: str) -> Any:
         ss = self._book.state.scopes.get(f"{policy}|{scope}")

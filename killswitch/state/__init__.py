@@ -46,7 +46,16 @@ from .store import (
 from .urls import mask_url
 
 if TYPE_CHECKING:  # an annotation only: the backend modules are imported when a URL names them
+    from .firm import FirmStore
+    from .postgres import PostgresStore
     from .sql import SqlStore
+    from .sqlite import SqliteStore
+
+    def _every_backend_keeps_the_contract(a: SqliteStore, b: PostgresStore, c: FirmStore
+                                          ) -> tuple[StateStore, StateStore, StateStore]:
+        """Never called: mypy checks here that each backend is a :class:`StateStore`, the type
+        every signature outside this package takes."""
+        return a, b, c
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,45 @@
+"""What the runner's parts are handed of each other: small interfaces, never the runner.
+
+What it owns: the protocols a part names its collaborators by — the book's writer
+(:class:`Saves`: :class:`~killswitch.runner.persist.Persistence`), the sinks (:class:`Emits`:
+:class:`~killswitch.runner.fanout.SinkFanout`), the names the runner resolves (:class:`Names`:
+:class:`~killswitch.runner.catalog_build.Known`) and the fenced audit with the lead it is written under
+(:class:`Audits`: :class:`~killswitch.runner.leadership.Leadership`). A part given one of these
+can do what it names and nothing else; none of them reaches back into the runner.
+
+Must not: hold state or logic (each is implemented by the part that owns what it does).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..events import Event
+    from .names import Catalog
+
+
+class Saves(Protocol):
+    async def save(self) -> None:
+        """The book saved under the leader's token (awaited; FencedError once deposed)."""
+
+    async def write_lock(self, now: int) -> None:
+        """The lock file rewritten from the lock book as it is now."""
+
+
+class Emits(Protocol):
+    def emit(self, event: "Event") -> None:
+        """An event outside a tick to every sink."""
+
+
+class Names(Protocol):
+    def catalog(self, now: Optional[int] = None) -> "Catalog":
+        """The policies, scopes and accounts the runner knows now, to resolve a name against."""
+
+
+class Audits(Protocol):
+    leader: bool  # whether this runner leads now
+    fence: int  # the fencing token of its term (0: it never led)
+
+    async def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
+        """An audit row, fenced while leader (FencedError once deposed)."""
