@@ -95,9 +95,9 @@ class AccountStream:
     the market ids' symbols bound), ``event_time(message)`` its ``stream_time``.
 
     Size: about 480 lines, one connection's life and what it may be trusted with — the watch
-    loops, the raw frames' checks and their events applied (an array of marks as columns), health, and when a REST reconcile
-    ends the REST reads (sockets opened, disagreements, doubt) — which share the connection's
-    state; the state itself, pure, is :mod:`.streamstate`'s.
+    loops, the raw frames' checks and their events applied (an array of marks as columns),
+    health, and when a REST reconcile ends the REST reads (sockets opened, disagreements,
+    doubt) — which share the connection's state; the state itself, pure, is :mod:`.streamstate`'s.
     """
 
     FRAMES_KEPT = 50_000  # the last event of this many keys (orders come and go) is kept for the checks

@@ -29,7 +29,7 @@ thousands of positions is planned as the leg it sends first alone (with the entr
 and directives), read from the positions' notional without making the other legs; the whole
 plan, whose orders begin with exactly those, is made on demand (:func:`complete`).
 
-Size: about 680 lines. One entry's planning reads top to bottom here: the actions' choice of
+Size: about 790 lines. One entry's planning reads top to bottom here: the actions' choice of
 positions, legs, their order and schedule, and the first wave, which must pick the leg the
 schedule puts first by the same rules; split apart, the two orderings could drift. Amounts on
 the step grid live in :mod:`.amounts`, attribution and scores in :mod:`.attribution`.

@@ -10,7 +10,7 @@ Secrets: credentials and notification URLs are *references* (``{env: VAR}`` or
 ``{file: PATH}``). A literal secret in a document is rejected (KS209) and its value never
 appears in a message.
 
-Size: about 1,150 lines of about 75 small models: the language's schema, read top to bottom in
+Size: about 1,350 lines of about 75 small models: the language's schema, read top to bottom in
 review beside docs/policy-language.md, with the unit types and validators every kind shares at
 its head; the PolicyTest models close it, sharing its units, labels and action names. Parsing
 units is :mod:`.units`, the condition language :mod:`.expr`.

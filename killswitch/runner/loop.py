@@ -198,9 +198,10 @@ class Runner:
     """The tick pipeline, and the one object the daemon, the API and the tests hold: the view
     calls below delegate to the part that owns each (see the module doc).
 
-    Size: about 320 lines: the parts taken in, the tick (one method, kept whole because its
+    Size: about 500 lines: the parts taken in, the tick (one method, kept whole because its
     order is the crash-safety argument and must read top to bottom), ``apply_graph``, and
-    one-line delegations of the API's view calls; the logic lives in the parts."""
+    about fifty short delegations of the API's view calls and the operator's commands to the
+    parts that own them; the logic lives in the parts."""
 
     MAX_CLOSE_RETRIES = MAX_CLOSE_RETRIES
 
