@@ -21,9 +21,11 @@ Pure: no I/O.
 """
 
 from ..registry import ActionKind, SignalKind
-from . import open_orders
+from . import open_orders, reduce_all_by
 
 SIGNALS: tuple[SignalKind, ...] = (
     open_orders.KIND,
 )
-ACTIONS: tuple[ActionKind, ...] = ()
+ACTIONS: tuple[ActionKind, ...] = (
+    reduce_all_by.KIND,
+)
