@@ -28,6 +28,7 @@ from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, Concentration
                              EquityDrawdownSignal, HeartbeatAgeSignal, KindSignal, PositionCountSignal,
                              PositionLossSignal,
                              RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
+from ..policy.model import SIGNALS
 from ..snapshot import Snapshot, base_asset
 from . import positions as facts
 from .columns import Columns, Tables
@@ -46,9 +47,9 @@ class SignalValue:
     ready_ms: Optional[int] = None
 
 
-POSITION_KINDS = {
-    "position_loss", "liquidation_distance", "gross_exposure", "net_exposure", "leverage", "concentration",
-}
+# The kinds read from the shared pass over the positions (position_agg): the catalogue says
+# which (its entries' position_aggregate); a kind of a module of its own evaluates itself.
+POSITION_KINDS = frozenset(name for name, k in SIGNALS.items() if k.position_aggregate and k.evaluate is None)
 
 
 def _state_for(node: SignalNode, scope_state: ScopeState) -> Any:

@@ -80,6 +80,12 @@ class SignalKind:
     # its value comes from the accounts' books: a stale or frozen feed makes it judge old data
     # (coverage calls a trigger reading it blind); False for what measures the feed or the bots
     reads_book: bool = True
+    # the holder of the firm lease can evaluate it from the facts each shard publishes (equity,
+    # data age; no positions or orders): a firm-wide policy may read it (compile.shards)
+    firm: bool = False
+    # a built-in kind the engine reads from its shared pass over the scope's positions (exposure,
+    # losses, liquidation distance), against the scope's equity: unknown while either is unknown
+    position_aggregate: bool = False
     build: Optional[Callable[[Any], Any]] = None
     evaluate: Optional[Callable[[Any, SignalInputs, int], Reading]] = None
 
@@ -131,6 +137,9 @@ class ActionKind:
     model: type[Strict]
     short: Optional[str] = None
     closes: bool = False
+    # a firm-wide policy may use it: every shard carries the firm directive out on its own
+    # accounts (killswitch.firm.directives: a lock, a cancel or a close; notify and runbook render)
+    firm: bool = False
     build: Optional[Callable[[Any], Any]] = None
     plan: Optional[Callable[[Any, ActionPlanning], None]] = None
 
