@@ -80,7 +80,6 @@ SIGNAL_NODES: dict[str, _SignalBuilder] = {
     "position_count": lambda name, kind, vt, w, p: n.PositionCountSignal(
         name=name, type=vt, written=w, side=p.side, where=_position_condition(p.where)),
     "consecutive_losses": lambda name, kind, vt, w, p: n.ConsecutiveLossesSignal(name=name, type=vt, written=w),
-    "data_age": lambda name, kind, vt, w, p: n.DataAgeSignal(name=name, type=vt, written=w),
     "api_error_rate": lambda name, kind, vt, w, p: n.ApiErrorRateSignal(
         name=name, type=vt, written=w, window_ms=p.window.ms, state_key=_state_key("api", p.window, w)),
     "api_latency": lambda name, kind, vt, w, p: n.ApiLatencySignal(

@@ -195,11 +195,6 @@ class ConsecutiveLossesSignal(SignalNode):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DataAgeSignal(SignalNode):
-    kind: str = "data_age"
-
-
-@dataclass(frozen=True, kw_only=True)
 class ApiErrorRateSignal(WindowedSignal):
     kind: str = "api_error_rate"
 
@@ -385,7 +380,7 @@ __all__ = [
     "SignalNode", "WindowedSignal", "EquityDrawdownSignal", "EquityChangeSignal", "PositionLossSignal",
     "LiquidationDistanceSignal", "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
     "RealizedVolatilitySignal", "TailRiskSignal", "PositionCountSignal", "PositionCondition",
-    "ConsecutiveLossesSignal", "DataAgeSignal", "ApiErrorRateSignal",
+    "ConsecutiveLossesSignal", "ApiErrorRateSignal",
     "ApiLatencySignal", "HeartbeatAgeSignal", "KindSignal",
     "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "CloseSideAction", "ClosePositionsAction",
     "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction", "SuggestHedgeAction",

@@ -33,6 +33,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
+from .kinds import data_age
 from . import time_intervals as intervals
 from .expr import ValueType, canonical
 from .positions import POSITION_FIELDS, ConditionError, parse_condition
@@ -264,15 +265,6 @@ class ConsecutiveLosses(_SignalKind):
     bounds: ClassVar = (0.0, None)
 
 
-class DataAge(_SignalKind):
-    """Age of the scope's data: since its newest good snapshot, or, for a book whose content has
-    not changed while the venue's clock moved on by over 10 s (a frozen feed), since that content
-    first arrived (unreachable exchanges age too)."""
-
-    value_type: ClassVar[ValueType] = ValueType.DURATION
-    bounds: ClassVar = (0.0, None)
-
-
 class ApiErrorRate(_SignalKind):
     """Fraction of exchange calls that failed within ``window``."""
 
@@ -312,8 +304,9 @@ class HeartbeatAge(_SignalKind):
 
 
 # The catalogue of signal kinds, in the language's order: the built-in kinds, whose nodes and
-# evaluations the compiler and the engine hold (they share windows and position aggregates), then
-# the kinds of :mod:`.kinds`, one module each. Everything that names the kinds reads it.
+# evaluations the compiler and the engine hold (they share windows and position aggregates), with
+# those moved into a module of their own in their place, then the kinds of :mod:`.kinds`, one
+# module each. Everything that names the kinds reads it.
 SIGNALS: dict[str, SignalKind] = {k.name: k for k in (
     SignalKind("equity_drawdown", EquityDrawdown, firm=True),
     SignalKind("equity_change", EquityChange, firm=True),
@@ -329,7 +322,7 @@ SIGNALS: dict[str, SignalKind] = {k.name: k for k in (
     SignalKind("position_count", PositionCount),
     SignalKind("consecutive_losses", ConsecutiveLosses),
     # these measure the feed itself or the bots, not the books
-    SignalKind("data_age", DataAge, reads_book=False, firm=True),
+    data_age.KIND,  # a module of its own, in its place
     SignalKind("api_error_rate", ApiErrorRate, reads_book=False),
     SignalKind("api_latency", ApiLatency, reads_book=False),
     SignalKind("heartbeat_age", HeartbeatAge, reads_book=False),

@@ -12,8 +12,8 @@ may read them: the models build the ``Signal`` and ``Action`` documents and the 
 them; the compiler builds a kind's node with the entry's ``build``; the engine evaluates a kind
 with its ``evaluate`` and plans an action with its ``plan``; coverage, runbooks and policy tests
 read its flags. A kind module is pure and imports nothing above :mod:`killswitch.policy`: a
-signal's evaluation reads the scope through :class:`SignalInputs`, which the engine's scope view
-satisfies, and an action's planning asks for closes through :class:`ActionPlanning`, which the
+signal's evaluation reads the scope through :class:`SignalInputs`, which the engine hands it
+from its scope view and state, and an action's planning asks for closes through :class:`ActionPlanning`, which the
 engine's planner hands it, so the kind needs no engine type.
 
 Pure: no I/O. (No ``from __future__ import annotations``: pydantic reads the annotations of
@@ -42,11 +42,14 @@ class SignalParams(Strict):
 
 
 class SignalInputs(Protocol):
-    """What a kind's ``evaluate`` may read of one scope instance at one tick (the engine's scope
-    view has it): its accounts' snapshots (:class:`killswitch.snapshot.Snapshot`; typed Any here,
-    as the snapshot sits above this layer), the scope's equity, whether its positions and orders
-    are known (every account fetched), and which open orders it owns (a strategy- or
-    symbol-scoped instance owns those of its strategy or symbols)."""
+    """What a kind's ``evaluate`` may read of one scope instance at one tick (the engine hands
+    it, from its scope view and its state): its accounts' snapshots
+    (:class:`killswitch.snapshot.Snapshot`; typed Any here, as the snapshot sits above this
+    layer), the scope's equity, whether its positions and orders are known (every account
+    fetched), which open orders it owns (a strategy- or symbol-scoped instance owns those of its
+    strategy or symbols), and how old an account's data is at ``now`` in ms (since its newest
+    good snapshot, or, for a frozen feed, since its content first arrived; None: no good snapshot
+    yet)."""
 
     @property
     def snapshots(self) -> Sequence[Any]: ...
@@ -58,6 +61,8 @@ class SignalInputs(Protocol):
     def positions_known(self) -> bool: ...
 
     def owns_order(self, o: Any) -> bool: ...
+
+    def data_age_ms(self, snapshot: Any, now: int) -> Optional[int]: ...
 
 
 # A signal's value at one tick: (value, None), or (None, reason code) when it is unknown.

@@ -17,6 +17,10 @@ a field of ``Action``, in the schema, the kinds page and the policy tests; the c
 node and the planner plans it from its entry. (What the runner carries out by itself — locks,
 the venue's dead man's switch, notifications — stays built in.)
 
+A built-in kind moved into a module of its own (``data_age.py``) is not listed below: the
+catalogue (:data:`killswitch.policy.model.SIGNALS`) names its entry where the kind always was,
+so the language's order, the schema and the kinds page stay as they were.
+
 Pure: no I/O.
 """
 
