@@ -14,7 +14,7 @@ import math
 from dataclasses import replace
 
 from killswitch.compile.nodes import KindAction
-from killswitch.engine.planner import PnlHistory, history_for, plan
+from killswitch.engine.planner import PnlHistory, complete, history_for, plan
 from killswitch.engine.scope import instances
 
 from .engine_helpers import MarketRules, order, pos
@@ -95,3 +95,18 @@ def test_a_kind_action_is_no_directive_and_a_closing_one_lists_the_scores():
     [view] = instances(policy, [now])
     pl = plan(policy, stage, view, DECISION, T, hist, scores="all")
     assert pl.scores is not None and [o.amount for o in pl.orders] == [2.0]
+
+
+def test_after_a_close_all_its_first_wave_sends_no_directive_for_it_and_the_whole_plan_begins_with_it():
+    policy = planner_policy("[close_all]")
+    legs = [(pos(BTC, "long", 4.0, 100.0), 0.0), (pos(ETH, "long", 2.0, 50.0), 0.0)]
+    now, _ = book(legs)
+    close_all = policy.stage(1).actions[0]
+    stage = replace(policy.stage(1), actions=(close_all, action({BTC: 0.5, ETH: 0.5})))
+    [view] = instances(policy, [now])
+    head = plan(policy, stage, view, DECISION, T, PnlHistory(*history_for(policy)), first_wave=True)
+    assert head.rest is not None and head.directives == ()
+    whole = complete(head)
+    assert whole.orders[:len(head.orders)] == head.orders
+    # the close_all's whole closes are the larger requests: the kind's halves add nothing
+    assert [(o.symbol, o.amount, o.action) for o in whole.orders] == [(BTC, 4.0, "close_all"), (ETH, 2.0, "close_all")]
