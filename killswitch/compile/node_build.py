@@ -15,7 +15,8 @@ from typing import Any, Callable, Optional
 from ..policy import expr as ex
 from ..policy import model as m
 from ..policy.expr import ValueType
-from ..policy.model import SIGNALS
+from ..policy.model import ACTIONS, SIGNALS
+from ..policy.registry import ActionKind
 from ..policy.positions import parse_condition
 from ..policy.units import Duration
 from . import nodes as n
@@ -79,7 +80,6 @@ SIGNAL_NODES: dict[str, _SignalBuilder] = {
     "position_count": lambda name, kind, vt, w, p: n.PositionCountSignal(
         name=name, type=vt, written=w, side=p.side, where=_position_condition(p.where)),
     "consecutive_losses": lambda name, kind, vt, w, p: n.ConsecutiveLossesSignal(name=name, type=vt, written=w),
-    "data_age": lambda name, kind, vt, w, p: n.DataAgeSignal(name=name, type=vt, written=w),
     "api_error_rate": lambda name, kind, vt, w, p: n.ApiErrorRateSignal(
         name=name, type=vt, written=w, window_ms=p.window.ms, state_key=_state_key("api", p.window, w)),
     "api_latency": lambda name, kind, vt, w, p: n.ApiLatencySignal(
@@ -129,8 +129,17 @@ def _close_positions(w: dict[str, Any], p: m.ClosePositions) -> n.ActionNode:
                                   count=p.count, rank_by=(p.rank_by or "risk_score") if p.count is not None else None)
 
 
-# parameters as written, validated parameters → the node of an action kind (the planner and the
-# runner carry each out: a kind of its own module needs an entry here and its execution there)
+def _own_action(entry: ActionKind) -> Callable[[dict[str, Any], Any], n.ActionNode]:
+    """The node builder of a kind of its own module: a :class:`~.nodes.KindAction` holding what
+    its entry's ``build`` made, planned by its ``plan``."""
+    build, plan = entry.build, entry.plan
+    assert build is not None and plan is not None
+    return lambda w, p: n.KindAction(kind=entry.name, written=w, params=build(p), plan=plan, closes=entry.closes)
+
+
+# parameters as written, validated parameters → the node of an action kind: a built-in kind's
+# here (the planner and the runner carry it out), then one for every kind of its own module (its
+# catalogue entry has ``build`` and ``plan``; the planner hands its ``plan`` the stage entry)
 ACTION_NODES: dict[str, Callable[[dict[str, Any], Any], n.ActionNode]] = {
     "cancel_orders": lambda w, p: n.CancelOrdersAction(written=w, which=p.which, symbols=tuple(p.symbols)),
     "reduce_top_risk": _reduce_top_risk,
@@ -143,4 +152,5 @@ ACTION_NODES: dict[str, Callable[[dict[str, Any], Any], n.ActionNode]] = {
     "notify": lambda w, p: n.NotifyAction(written=w, route=p.route, severity=p.severity),
     "suggest_hedge": lambda w, p: n.SuggestHedgeAction(written=w, threshold=p.threshold.value),
     "runbook": lambda w, p: n.RunbookAction(written=w, template=p.template),
+    **{name: _own_action(k) for name, k in ACTIONS.items() if k.build is not None and k.plan is not None},
 }

@@ -11,7 +11,8 @@ The compiler resolves every parameter once, so nothing after it parses a policy'
 
 ``kind`` is the policy language's name of the kind (``equity_drawdown``, ``close_all``), so code
 can switch on it; a class serves one kind, except :class:`ExposureSignal` (gross and net) and
-:class:`TailRiskSignal` (value at risk and expected shortfall). ``written`` keeps the parameters
+:class:`TailRiskSignal` (value at risk and expected shortfall), and :class:`KindSignal` and
+:class:`KindAction`, which serve every kind of a module of its own. ``written`` keeps the parameters
 as the policy wrote them, in canonical text (``{"window": "15m", "min_coverage": "80%"}``), for
 what people read: rendered graphs, runbooks, the directives of a plan. It is never read for a
 decision.
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 from ..policy.expr import Predicate, ValueType
-from ..policy.registry import Reading, SignalInputs
+from ..policy.registry import ActionPlanning, Reading, SignalInputs
 
 # --- signals -------------------------------------------------------------------------------------
 
@@ -194,11 +195,6 @@ class ConsecutiveLossesSignal(SignalNode):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DataAgeSignal(SignalNode):
-    kind: str = "data_age"
-
-
-@dataclass(frozen=True, kw_only=True)
 class ApiErrorRateSignal(WindowedSignal):
     kind: str = "api_error_rate"
 
@@ -311,6 +307,17 @@ class RunbookAction(ActionNode):
     template: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class KindAction(ActionNode):
+    """An action of a kind that lives in a module of its own (:mod:`killswitch.policy.kinds`):
+    ``params`` is what its entry's ``build`` made of the validated parameters (frozen), and
+    ``plan(params, planning)`` says on a stage entry what it does (``closes``: as its entry)."""
+
+    params: Any
+    plan: Callable[[Any, ActionPlanning], None] = field(compare=False, repr=False)
+    closes: bool = False
+
+
 # --- policy-wide settings ------------------------------------------------------------------------
 # The defaults are the policy language's (policy/model.py); the compiler always sets every field.
 
@@ -373,10 +380,10 @@ __all__ = [
     "SignalNode", "WindowedSignal", "EquityDrawdownSignal", "EquityChangeSignal", "PositionLossSignal",
     "LiquidationDistanceSignal", "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
     "RealizedVolatilitySignal", "TailRiskSignal", "PositionCountSignal", "PositionCondition",
-    "ConsecutiveLossesSignal", "DataAgeSignal", "ApiErrorRateSignal",
+    "ConsecutiveLossesSignal", "ApiErrorRateSignal",
     "ApiLatencySignal", "HeartbeatAgeSignal", "KindSignal",
     "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "CloseSideAction", "ClosePositionsAction",
     "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction", "SuggestHedgeAction",
-    "RunbookAction",
+    "RunbookAction", "KindAction",
     "AttributionNode", "RiskWeightsNode", "CorrelationGroupNode", "UnwindNode", "DEFAULT_BOOK_DEPTH",
 ]

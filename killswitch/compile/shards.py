@@ -32,7 +32,7 @@ from typing import Any, Mapping, Optional, Sequence
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.documents import LoadedDoc
-from ..policy.model import Account, AccountSelector, Accounts, Shard
+from ..policy.model import ACTIONS, SIGNALS, Account, AccountSelector, Accounts, Shard
 from .graph import DecisionGraph, PolicyNode
 
 def selects(selector: AccountSelector, account: Account) -> bool:
@@ -170,8 +170,9 @@ def split(graph: DecisionGraph, accounts: Sequence[Account], assignment: Mapping
 
 # What the holder of the firm lease can evaluate: the facts carry equity and data age, not
 # positions or orders, and a shard carries out locks, cancels and closes of its own accounts.
-FIRM_SIGNALS = ("equity_drawdown", "equity_change", "data_age")
-FIRM_ACTIONS = ("lock_trading", "cancel_orders", "close_all", "notify", "runbook")
+# The catalogue says which kinds (its entries' ``firm``), in its order.
+FIRM_SIGNALS = tuple(name for name, k in SIGNALS.items() if k.firm)
+FIRM_ACTIONS = tuple(name for name, k in ACTIONS.items() if k.firm)
 FIRM_LEVELS = ("global", "venue", "account")
 
 

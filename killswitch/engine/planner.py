@@ -17,7 +17,10 @@ stops stay unless the stage cancels all); correlated positions are closed togeth
 with the most exposure first and the biggest position first inside it; large closes are split
 into chunks by notional, or against the order book when the policy's unwind reads it
 (:mod:`.depth`); each venue's orders are spaced to its order budget. Hedge suggestions
-are reported, never sent.
+are reported, never sent. An action of a kind of its own module (:mod:`killswitch.policy.kinds`)
+plans itself: its ``plan`` reads the scope's positions and asks for closes through the
+:class:`~killswitch.policy.registry.ActionPlanning` the planner hands it, and those closes take
+the path every close takes here.
 
 **Order rates** are an input: the caller gives the orders per second of each venue (``rates``,
 by venue name; the runner takes them from its adapters' capabilities, a replay from the
@@ -45,11 +48,11 @@ from itertools import compress, count, repeat
 from operator import eq, sub, truediv
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 from ..compile.graph import PolicyNode, StageNode
 from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, ClosePositionsAction, CloseSideAction,
-                             ReduceTopRiskAction, SuggestHedgeAction)
+                             KindAction, ReduceTopRiskAction, SuggestHedgeAction)
 from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Balance, Snapshot, base_asset
 from . import depth
@@ -296,6 +299,8 @@ class _Planner:
                 cancel_rules.append(a)
             elif isinstance(a, SuggestHedgeAction):
                 hedge = a
+            elif isinstance(a, KindAction):  # a kind of its own module: it asks, the planner closes
+                a.plan(a.params, _KindPlanning(self, kind))
             else:  # lock_trading, arm_exchange_dms, notify, runbook: the runner and the sinks act on them
                 directives.append(_directive(a, self.view.key))
         holdings = self.spot_holdings() if close_all else []
@@ -542,6 +547,39 @@ class _Planner:
         return out
 
 
+class _KindPlanning:
+    """What :meth:`_Planner.run` hands an action of a kind of its own module
+    (:class:`~killswitch.policy.registry.ActionPlanning`): the scope's positions as a close reads
+    them (no model made for positions made on reading), and its closes go through
+    :meth:`_Planner.want` as every close does (reduce-only, rounded down, never above the
+    position), under the action's name."""
+
+    __slots__ = ("_planner", "_action")
+
+    def __init__(self, planner: _Planner, action: str):
+        self._planner = planner
+        self._action = action
+
+    @property
+    def equity(self) -> Optional[float]:
+        return self._planner.view.equity
+
+    @property
+    def positions_known(self) -> bool:
+        return self._planner.view.positions_known
+
+    def positions(self) -> Iterator[tuple[Snapshot, Held]]:
+        return self._planner.view.rows()
+
+    def close(self, snapshot: Snapshot, position: Held, fraction: float, reason: str) -> None:
+        if not fraction > 0:  # nothing to close (NaN included): no order
+            return
+        self._planner.want(snapshot, position, min(fraction, 1.0), self._action, reason)
+
+    def skip(self, reason: str) -> None:
+        self._planner.skipped.append(reason)
+
+
 def _leg(key: str, c: _Close, skipped: list[str], residuals: list[Residual]) -> Optional[_Leg]:
     """The close ``c`` of the position ``key`` as a leg to send; None when there is nothing
     the venue accepts (said in ``skipped``, and a whole position left is a residual)."""
@@ -602,14 +640,14 @@ def _first_wave(self: _Planner) -> Optional[Plan]:
     view = self.view
     if self.policy.unwind.uses_book:
         return None  # its closes are sized by the books, read after the first evaluation: plan whole
-    closing_actions = [a for a in self.stage.actions if isinstance(a, _CLOSING)]
+    closing_actions = [a for a in self.stage.actions if _closes(a)]
     if not closing_actions or not isinstance(closing_actions[0], CloseAllAction) or not view.positions_known \
             or any(s.market_type == "spot" for s in view.snapshots):
         return None
     if sum(len(ps) for _, ps in view.groups) < 2:
         return None
     directives = [_directive(a, view.key) for a in self.stage.actions
-                  if not isinstance(a, (*_CLOSING, CancelOrdersAction, SuggestHedgeAction))]
+                  if not isinstance(a, (*_CLOSING, CancelOrdersAction, SuggestHedgeAction, KindAction))]
     rules = [a for a in self.stage.actions if isinstance(a, CancelOrdersAction)]
     closing: dict[str, set[str]] = {}
     for (s, _), cols in zip(view.groups, view.columns):
@@ -720,7 +758,7 @@ def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, n
         if not view.positions_known:
             planner.skipped.append("POSITIONS_UNKNOWN: cancels and closes wait for the first good snapshot")
         out = planner.run()
-        if scores != "none" and view.positions_known and any(isinstance(a, _CLOSING) for a in stage.actions):
+        if scores != "none" and view.positions_known and any(map(_closes, stage.actions)):
             out = replace(out, scores=score_table(policy, view, d, scores, planner.closes, planner.ranked))
         return finish(out)
 
@@ -737,6 +775,11 @@ _DEFERRED = ("DEFERRED: closes of an earlier entry, planned now (its positions w
 # The attribution of a first wave (its orders do not depend on one): the whole plan has the real one.
 NOT_ATTRIBUTED = Attribution("UNKNOWN", 0.0, 0.0, None, None)
 _CLOSING = (ReduceTopRiskAction, CloseSideAction, ClosePositionsAction, CloseAllAction)
+
+
+def _closes(a: ActionNode) -> bool:
+    """The action closes positions: a built-in closing kind, or a kind of its own module that says so."""
+    return isinstance(a, _CLOSING) or (isinstance(a, KindAction) and a.closes)
 _FIRST_TRIES = 64  # grouped positions a first wave may look at one by one
 
 

@@ -22,12 +22,13 @@ import zlib
 from array import array
 from itertools import chain
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, ConcentrationSignal, EquityChangeSignal,
                              EquityDrawdownSignal, HeartbeatAgeSignal, KindSignal, PositionCountSignal,
                              PositionLossSignal,
                              RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
+from ..policy.model import SIGNALS
 from ..snapshot import Snapshot, base_asset
 from . import positions as facts
 from .columns import Columns, Tables
@@ -46,9 +47,9 @@ class SignalValue:
     ready_ms: Optional[int] = None
 
 
-POSITION_KINDS = {
-    "position_loss", "liquidation_distance", "gross_exposure", "net_exposure", "leverage", "concentration",
-}
+# The kinds read from the shared pass over the positions (position_agg): the catalogue says
+# which (its entries' position_aggregate); a kind of a module of its own evaluates itself.
+POSITION_KINDS = frozenset(name for name, k in SIGNALS.items() if k.position_aggregate and k.evaluate is None)
 
 
 def _state_for(node: SignalNode, scope_state: ScopeState) -> Any:
@@ -171,6 +172,7 @@ def compute(
 ) -> dict[str, SignalValue]:
     out: dict[str, SignalValue] = {}
     agg: Optional[PositionAgg] = None
+    inputs: Optional[KindInputs] = None
     equity = view.equity
     for node in signals:
         kind = node.kind
@@ -198,18 +200,48 @@ def compute(
             out[name] = _returns_signal(node, st, equity, now)
         elif kind == "consecutive_losses":
             out[name] = _consecutive_losses(node, view, state, scope_state)
-        elif kind == "data_age":
-            out[name] = _data_age(name, view, state, now)
         elif isinstance(node, (ApiErrorRateSignal, ApiLatencySignal)):
             out[name] = _api(node, st, view, now)
         elif isinstance(node, HeartbeatAgeSignal):
             out[name] = _heartbeat_age(node, scope_state, state, now)
         elif isinstance(node, KindSignal):  # a kind of a module of its own: its evaluation, from the catalogue
-            value, reason = node.evaluate(node.params, view, now)
+            if inputs is None:
+                inputs = KindInputs(view, state)
+            value, reason = node.evaluate(node.params, inputs, now)
             out[name] = SignalValue(name, value, reason)
         else:  # pragma: no cover - the compiler admits only known kinds
             raise AssertionError(kind)
     return out
+
+
+class KindInputs:
+    """What a kind of a module of its own reads of one scope instance at one tick
+    (:class:`~killswitch.policy.registry.SignalInputs`): the scope view's snapshots, equity,
+    knowledge of positions and ownership of orders, and each account's data age from the
+    engine's state (:meth:`AccountState.data_age_ms`)."""
+
+    __slots__ = ("_view", "_state", "owns_order")
+
+    def __init__(self, view: ScopeView, state: State):
+        self._view = view
+        self._state = state
+        self.owns_order: Callable[[Any], bool] = view.owns_order  # the view's own: no call in between
+
+    @property
+    def snapshots(self) -> list[Snapshot]:
+        return self._view.snapshots
+
+    @property
+    def equity(self) -> Optional[float]:
+        return self._view.equity
+
+    @property
+    def positions_known(self) -> bool:
+        return self._view.positions_known
+
+    def data_age_ms(self, snapshot: Snapshot, now: int) -> Optional[int]:
+        acc = self._state.accounts.get(account_key(snapshot))
+        return acc.data_age_ms(now) if acc is not None else None
 
 
 def _agg_kinds(signals: tuple[SignalNode, ...]) -> frozenset[str]:
@@ -409,21 +441,6 @@ def _consecutive_losses(node: SignalNode, view: ScopeView, state: State,
     return SignalValue(node.name, float(book.streak))
 
 
-
-
-def _data_age(name: str, view: ScopeView, state: State, now: int) -> SignalValue:
-    """The age of the scope's oldest account data, by :meth:`AccountState.data_age_ms`."""
-    if not view.snapshots:
-        return SignalValue(name, None, "NO_DATA: no account in scope")
-    oldest = None
-    for s in view.snapshots:
-        acc = state.accounts.get(account_key(s))
-        age = acc.data_age_ms(now) if acc is not None else None
-        if age is None:
-            return SignalValue(name, None, f"NO_DATA: no good snapshot yet from {account_key(s)}")
-        if oldest is None or age > oldest:
-            oldest = age
-    return SignalValue(name, oldest / 1000.0)  # type: ignore[operator]
 
 
 def _api(node: ApiErrorRateSignal | ApiLatencySignal, st: ApiStats, view: ScopeView, now: int) -> SignalValue:

@@ -33,6 +33,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
+from .kinds import data_age
 from . import time_intervals as intervals
 from .expr import ValueType, canonical
 from .positions import POSITION_FIELDS, ConditionError, parse_condition
@@ -264,15 +265,6 @@ class ConsecutiveLosses(_SignalKind):
     bounds: ClassVar = (0.0, None)
 
 
-class DataAge(_SignalKind):
-    """Age of the scope's data: since its newest good snapshot, or, for a book whose content has
-    not changed while the venue's clock moved on by over 10 s (a frozen feed), since that content
-    first arrived (unreachable exchanges age too)."""
-
-    value_type: ClassVar[ValueType] = ValueType.DURATION
-    bounds: ClassVar = (0.0, None)
-
-
 class ApiErrorRate(_SignalKind):
     """Fraction of exchange calls that failed within ``window``."""
 
@@ -312,24 +304,25 @@ class HeartbeatAge(_SignalKind):
 
 
 # The catalogue of signal kinds, in the language's order: the built-in kinds, whose nodes and
-# evaluations the compiler and the engine hold (they share windows and position aggregates), then
-# the kinds of :mod:`.kinds`, one module each. Everything that names the kinds reads it.
+# evaluations the compiler and the engine hold (they share windows and position aggregates), with
+# those moved into a module of their own in their place, then the kinds of :mod:`.kinds`, one
+# module each. Everything that names the kinds reads it.
 SIGNALS: dict[str, SignalKind] = {k.name: k for k in (
-    SignalKind("equity_drawdown", EquityDrawdown),
-    SignalKind("equity_change", EquityChange),
-    SignalKind("position_loss", PositionLoss),
-    SignalKind("liquidation_distance", LiquidationDistance),
-    SignalKind("gross_exposure", Exposure),
-    SignalKind("net_exposure", Exposure),
-    SignalKind("leverage", Leverage),
-    SignalKind("concentration", Concentration),
+    SignalKind("equity_drawdown", EquityDrawdown, firm=True),
+    SignalKind("equity_change", EquityChange, firm=True),
+    SignalKind("position_loss", PositionLoss, position_aggregate=True),
+    SignalKind("liquidation_distance", LiquidationDistance, position_aggregate=True),
+    SignalKind("gross_exposure", Exposure, position_aggregate=True),
+    SignalKind("net_exposure", Exposure, position_aggregate=True),
+    SignalKind("leverage", Leverage, position_aggregate=True),
+    SignalKind("concentration", Concentration, position_aggregate=True),
     SignalKind("realized_volatility", RealizedVolatility),
     SignalKind("value_at_risk", TailRisk),
     SignalKind("expected_shortfall", TailRisk),
     SignalKind("position_count", PositionCount),
     SignalKind("consecutive_losses", ConsecutiveLosses),
     # these measure the feed itself or the bots, not the books
-    SignalKind("data_age", DataAge, reads_book=False),
+    data_age.KIND,  # a module of its own, in its place
     SignalKind("api_error_rate", ApiErrorRate, reads_book=False),
     SignalKind("api_latency", ApiLatency, reads_book=False),
     SignalKind("heartbeat_age", HeartbeatAge, reads_book=False),
@@ -553,16 +546,16 @@ def _template_name(v: str) -> str:
 # The catalogue of action kinds, in the language's order: the built-in kinds (the planner and the
 # runner carry them out), then those of :mod:`.kinds`. Everything that names the kinds reads it.
 ACTIONS: dict[str, ActionKind] = {k.name: k for k in (
-    ActionKind("cancel_orders", CancelOrders, short="which"),
+    ActionKind("cancel_orders", CancelOrders, short="which", firm=True),
     ActionKind("reduce_top_risk", ReduceTopRisk, closes=True),
     ActionKind("close_side", CloseSide, short="side", closes=True),
     ActionKind("close_positions", ClosePositions, closes=True),
-    ActionKind("close_all", CloseAll, closes=True),
-    ActionKind("lock_trading", LockTrading),
+    ActionKind("close_all", CloseAll, closes=True, firm=True),
+    ActionKind("lock_trading", LockTrading, firm=True),
     ActionKind("arm_exchange_dms", ArmExchangeDms, short="after"),
-    ActionKind("notify", NotifyAction, short="route"),
+    ActionKind("notify", NotifyAction, short="route", firm=True),
     ActionKind("suggest_hedge", SuggestHedge),
-    ActionKind("runbook", RunbookAction, short="template"),
+    ActionKind("runbook", RunbookAction, short="template", firm=True),
     *own_modules.ACTIONS,
 )}
 ACTION_KINDS = tuple(ACTIONS)

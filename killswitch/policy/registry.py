@@ -10,16 +10,18 @@ kinds declared there, then those of :mod:`killswitch.policy.kinds`, one module e
 The entries sit at the bottom of the layers (policy → compile → engine …) so that every layer
 may read them: the models build the ``Signal`` and ``Action`` documents and the JSON schema from
 them; the compiler builds a kind's node with the entry's ``build``; the engine evaluates a kind
-with its ``evaluate``; coverage, runbooks and policy tests read its flags. A kind module is pure
-and imports nothing above :mod:`killswitch.policy`: its evaluation reads the scope through
-:class:`SignalInputs`, which the engine's scope view satisfies, so the kind needs no engine type.
+with its ``evaluate`` and plans an action with its ``plan``; coverage, runbooks and policy tests
+read its flags. A kind module is pure and imports nothing above :mod:`killswitch.policy`: a
+signal's evaluation reads the scope through :class:`SignalInputs`, which the engine hands it
+from its scope view and state, and an action's planning asks for closes through :class:`ActionPlanning`, which the
+engine's planner hands it, so the kind needs no engine type.
 
 Pure: no I/O. (No ``from __future__ import annotations``: pydantic reads the annotations of
 :class:`Strict` as the classes are made, as in :mod:`.model`.)
 """
 
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Optional, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Optional, Protocol, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -40,11 +42,14 @@ class SignalParams(Strict):
 
 
 class SignalInputs(Protocol):
-    """What a kind's ``evaluate`` may read of one scope instance at one tick (the engine's scope
-    view has it): its accounts' snapshots (:class:`killswitch.snapshot.Snapshot`; typed Any here,
-    as the snapshot sits above this layer), the scope's equity, whether its positions and orders
-    are known (every account fetched), and which open orders it owns (a strategy- or
-    symbol-scoped instance owns those of its strategy or symbols)."""
+    """What a kind's ``evaluate`` may read of one scope instance at one tick (the engine hands
+    it, from its scope view and its state): its accounts' snapshots
+    (:class:`killswitch.snapshot.Snapshot`; typed Any here, as the snapshot sits above this
+    layer), the scope's equity, whether its positions and orders are known (every account
+    fetched), which open orders it owns (a strategy- or symbol-scoped instance owns those of its
+    strategy or symbols), and how old an account's data is at ``now`` in ms (since its newest
+    good snapshot, or, for a frozen feed, since its content first arrived; None: no good snapshot
+    yet)."""
 
     @property
     def snapshots(self) -> Sequence[Any]: ...
@@ -56,6 +61,8 @@ class SignalInputs(Protocol):
     def positions_known(self) -> bool: ...
 
     def owns_order(self, o: Any) -> bool: ...
+
+    def data_age_ms(self, snapshot: Any, now: int) -> Optional[int]: ...
 
 
 # A signal's value at one tick: (value, None), or (None, reason code) when it is unknown.
@@ -78,6 +85,12 @@ class SignalKind:
     # its value comes from the accounts' books: a stale or frozen feed makes it judge old data
     # (coverage calls a trigger reading it blind); False for what measures the feed or the bots
     reads_book: bool = True
+    # the holder of the firm lease can evaluate it from the facts each shard publishes (equity,
+    # data age; no positions or orders): a firm-wide policy may read it (compile.shards)
+    firm: bool = False
+    # a built-in kind the engine reads from its shared pass over the scope's positions (exposure,
+    # losses, liquidation distance), against the scope's equity: unknown while either is unknown
+    position_aggregate: bool = False
     build: Optional[Callable[[Any], Any]] = None
     evaluate: Optional[Callable[[Any, SignalInputs, int], Reading]] = None
 
@@ -87,20 +100,57 @@ class SignalKind:
         return " ".join((self.model.__doc__ or "").split())
 
 
+class ActionPlanning(Protocol):
+    """What a kind's ``plan`` may read and ask of one stage entry over one scope instance (the
+    engine's planner hands it): the scope's equity, whether its positions are known, its open
+    positions as a close reads them (``(snapshot, position)``: the position has ``symbol``,
+    ``side``, ``contracts``, ``notional``, ``mark_price``, ``unrealized_pnl``; typed Any here, as
+    the snapshot sits above this layer), and two requests. ``close`` asks for a reduce-only close
+    of ``fraction`` of a position (1 or more: the whole of it); the planner does what it does for
+    every close: the amount rounded down to the market's step, never above the position, a part
+    below the venue's minimum skipped and a whole position below it a residual, the entry orders
+    of its symbol cancelled first, the larger of two requests for one position kept, chunks and
+    order rates as the policy's unwind says. ``skip`` records a reason code of what was not done."""
+
+    @property
+    def equity(self) -> Optional[float]: ...
+
+    @property
+    def positions_known(self) -> bool: ...
+
+    def positions(self) -> Iterable[tuple[Any, Any]]: ...
+
+    def close(self, snapshot: Any, position: Any, fraction: float, reason: str) -> None: ...
+
+    def skip(self, reason: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class ActionKind:
     """One action kind of the language: ``short`` is the field its scalar short form sets
     (``{close_side: losing}`` is ``{close_side: {side: losing}}``; None: only a mapping or the
-    bare name); ``closes``: it closes positions (a runbook shows the orders of a closing stage)."""
+    bare name); ``closes``: it closes positions (a runbook shows the orders of a closing stage).
+
+    ``build`` and ``plan`` are given by a kind in a module of its own: ``build`` turns the
+    validated parameters into the frozen value the graph keeps, ``plan(params, planning)`` says
+    on a stage entry what the action does through :class:`ActionPlanning` (the closes it asks
+    for, what it skipped). A built-in kind leaves them None: the compiler's
+    :mod:`~killswitch.compile.node_build` makes its node, the planner or the runner carries it
+    out."""
 
     name: str
     model: type[Strict]
     short: Optional[str] = None
     closes: bool = False
+    # a firm-wide policy may use it: every shard carries the firm directive out on its own
+    # accounts (killswitch.firm.directives: a lock, a cancel or a close; notify and runbook render)
+    firm: bool = False
+    build: Optional[Callable[[Any], Any]] = None
+    plan: Optional[Callable[[Any, ActionPlanning], None]] = None
 
     @property
     def doc(self) -> str:
         return " ".join((self.model.__doc__ or "").split())
 
 
-__all__ = ["Strict", "SignalParams", "SignalInputs", "Reading", "SignalKind", "ActionKind"]
+__all__ = ["Strict", "SignalParams", "SignalInputs", "Reading", "SignalKind", "ActionPlanning", "ActionKind"]

@@ -10,6 +10,7 @@ import pytest
 
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
+from killswitch.policy.kinds import data_age
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -85,7 +86,10 @@ def fields(node) -> dict:
                  id="expected_shortfall_defaults"),
     pytest.param("consecutive_losses", n.ConsecutiveLossesSignal, dict(name="s", kind="consecutive_losses"),
                  id="consecutive_losses"),
-    pytest.param("data_age", n.DataAgeSignal, dict(name="s", kind="data_age"), id="data_age"),
+    # a kind of its own module (killswitch/policy/kinds/data_age.py): no parameters, its evaluation
+    pytest.param("data_age", n.KindSignal,
+                 dict(name="s", kind="data_age", params=None, evaluate=data_age.evaluate, reads_book=False),
+                 id="data_age"),
     pytest.param("{api_error_rate: {window: 5m}}", n.ApiErrorRateSignal,
                  dict(name="s", kind="api_error_rate", window_ms=300_000, state_key="api:300.0:[('window', '5m')]"),
                  id="api_error_rate"),

@@ -225,6 +225,7 @@ def test_firm_wide_scopes_are_global_and_venues_spanning_shards():
     ("position_loss: {}", "{lock_trading: {mode: halted}}", 'signal "dd" is position_loss'),
     (DRAWDOWN, "{reduce_top_risk: {count: 1, fraction: 50%}}", "action reduce_top_risk"),
     (DRAWDOWN, "{close_side: long}", "action close_side"),
+    (DRAWDOWN, "{reduce_all_by: 50%}", "action reduce_all_by"),  # a kind of its own module, not firm
 ])
 def test_a_firm_wide_policy_reading_or_doing_what_facts_cannot_serve_is_refused_ks243(signal, action, says):
     res = _compile(signal, action)
