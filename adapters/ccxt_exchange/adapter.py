@@ -164,7 +164,7 @@ class CcxtAdapter:
         configure_client(ex, self.dialect, market_type=self.market_type, sandbox=getattr(account, "sandbox", False),
                          urls=urls, secrets=self._secrets)
         # the weight its requests cost the venue over the last minute (the runner sums a venue's)
-        self.weight_limit = self.dialect.weight_limit
+        self.weight_limit = self.dialect.weight_limit_for(self.market_type)
         self.weight_meter = WeightMeter()
         limit = self.weight_limit
         meter_requests(ex, self.weight_meter, counts_requests=bool(limit and limit.counts_requests),

@@ -21,9 +21,10 @@ def dialect_costs(account: Account) -> Optional[tuple[SnapshotCost, WeightLimit]
 
     dialect = dialect_for(account.venue)
     cost = dialect.snapshot_cost(account.market_type, tuple(account.settle_coins))
-    if cost is None or dialect.weight_limit is None:
+    limit = dialect.weight_limit_for(account.market_type)
+    if cost is None or limit is None:
         return None
-    return cost, dialect.weight_limit
+    return cost, limit
 
 
 def weight_findings(result: Any) -> list:

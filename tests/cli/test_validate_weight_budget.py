@@ -95,3 +95,23 @@ def test_plan_refuses_before_reading_any_account(tmp_path):
     assert f"{path}:5:3: error[KS230]" in r.stderr, r.stderr
     assert "does not fit the venues' REST weight budget; nothing was read" in r.stderr
     assert "snapshot failed" not in r.stderr
+
+
+def binance_spot(n: int) -> list[str]:
+    return [f"{{name: s{i}, venue: binance, market_type: spot, labels: {{book: futures}}}}" for i in range(n)]
+
+
+def test_binance_spot_accounts_count_against_the_spot_apis_own_limit(tmp_path):
+    """A spot account is counted too, on Binance's spot API (its own 6,000 a minute per IP):
+    its balances (20), the held assets' prices (80 at most) and every open order (80) at each
+    5 s snapshot — 2,160 a minute; two fit, three do not. Never counted against the futures
+    API's 2,400, and never left out as if it cost nothing."""
+    r = validate("--accounts", accounts(tmp_path, binance_spot(2) + binance(3)), FUTURES)
+    assert r.exit_code == 0 and "KS23" not in r.output, r.output
+    path = accounts(tmp_path, binance_spot(3) + binance(3))
+    r = validate("--accounts", path, FUTURES)
+    assert r.exit_code == 1, r.output
+    assert (f"{path}:5:3: error[KS230]: binance: the accounts' polling needs 108% of the venue's per-IP REST "
+            "limit") in r.output, r.output
+    assert "binance: 3 account(s) × 2,160/min" in r.output and "> 6,000 limit" in r.output, r.output
+    assert "binanceusdm" not in r.output  # the futures accounts fit their own API's limit

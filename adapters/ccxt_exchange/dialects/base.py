@@ -295,6 +295,11 @@ class Dialect:
         another for it."""
         return ccxt_cost
 
+    def weight_limit_for(self, market_type: str) -> Optional[WeightLimit]:
+        """The REST limit an account of ``market_type`` counts against (a venue may keep its
+        spot and its futures APIs apart): :attr:`weight_limit` unless the dialect says more."""
+        return self.weight_limit
+
     def snapshot_reads_for(self, settle_coins: tuple[str, ...]) -> tuple[Read, ...]:
         """:attr:`snapshot_reads` for an account reading ``settle_coins`` (a venue that lists
         by settle coin calls its lists once a coin)."""

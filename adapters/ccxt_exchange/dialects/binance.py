@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from collections.abc import Container, Mapping
 from typing import Any, Callable, Optional
 
-from killswitch.weights import PER_IP, Read, WeightLimit
+from killswitch.weights import PER_IP, Read, SnapshotCost, WeightLimit
 
 from ..parsing import BadData, BadField, num
 from ..streamstate import MarkRows, StreamEvent
@@ -76,6 +76,20 @@ class BinanceDialect(Dialect):
     )
     countdown_method: str = "fapiPrivatePostCountdownCancelAll"
     countdown_futures_only: bool = True  # the spot/futures ``binance`` id has the countdown on futures only
+    # a spot account's snapshot and the spot API's limit (its own, apart from the futures API's)
+    spot_snapshot_reads: tuple[Read, ...] = ()
+    spot_weight_limit: Optional[WeightLimit] = None
+
+    def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
+        """A spot account's snapshot from :attr:`spot_snapshot_reads`; a futures one as declared."""
+        if market_type == "spot":
+            if not self.spot_snapshot_reads:
+                return None
+            return SnapshotCost(self.spot_snapshot_reads, self.open_orders_max_age_s)
+        return super().snapshot_cost(market_type, settle_coins)
+
+    def weight_limit_for(self, market_type: str) -> Optional[WeightLimit]:
+        return self.spot_weight_limit if market_type == "spot" else self.weight_limit
 
     def stream_message(self, message: Any) -> str:
         """The USDⓈ-M user-data and mark price events (see :func:`stream_message`)."""
@@ -393,7 +407,21 @@ def unified_position(row: Any, symbol_of: Callable[[str], str]) -> Optional[dict
     }
 
 
-BINANCE = BinanceDialect(id="binance", order_rate=10.0)  # (its futures answer as binanceusdm's)
+BINANCE = BinanceDialect(
+    id="binance", order_rate=10.0,  # (its futures answer as binanceusdm's)
+    # A spot snapshot: the balances (GET /api/v3/account, 20), the prices of the assets held
+    # (ccxt's fetch_tickers: GET /api/v3/ticker/24hr with their symbols, 2 for up to 20, 40 up
+    # to 100, 80 beyond — counted at 80, since the holdings are not known before the run), and
+    # every open order without a symbol (GET /api/v3/openOrders, 80) when listed:
+    # https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits
+    spot_snapshot_reads=(Read("GET /api/v3/account", 20), Read("GET /api/v3/ticker/24hr", 80),
+                         Read("GET /api/v3/openOrders", 80, orders=True)),
+    # 6,000 REQUEST_WEIGHT a minute per IP on the spot API (exchangeInfo's rateLimits), counted
+    # in X-MBX-USED-WEIGHT-1M
+    spot_weight_limit=WeightLimit(6000, 60.0, "REQUEST_WEIGHT", PER_IP,
+                                  "https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits",
+                                  used_header="X-MBX-USED-WEIGHT-1M"),
+)
 BINANCE_USDM = BinanceDialect(
     id="binanceusdm", order_rate=20.0,
     # POST/DELETE /fapi/v1/order weigh 0 on the IP weight limit and 1 on the 10 s and 1 min order
