@@ -11,10 +11,12 @@ runs with, at the interval it ticks at (every account is snapshotted each tick):
   and endpoint), at the account.
 * KS231 (a warning), a load above :data:`WARN_SHARE` of the per-IP limit: what the runner's own
   orders, retries and any other client of the IP have left.
+* KS232 (a warning), at an account whose venue (or its market type there) declares no snapshot
+  cost or no limit: its polling is counted against nothing, and that is said, not taken as free.
 
 The numbers are the adapters' dialects' (``snapshot_cost``, ``weight_limit``), handed in by the
 caller through ``cost_of`` (the compiler does not import the adapters); an account whose venue
-declares none is not counted.
+declares none is not counted, and KS232 says so.
 
 Pure: no I/O.
 """
@@ -58,6 +60,14 @@ def check_weight_budget(docs: Sequence[LoadedDoc], interval_s: float, cost_of: C
     if not placed:
         return []
     out = []
+    for doc, i, acc in placed:
+        if cost_of(acc) is None:
+            out.append(Diagnostic.make(
+                d.KS232, doc.file, doc.srcmap.value(doc.item_path("accounts", i)),
+                f'account "{acc.name}": {acc.venue} ({acc.market_type}) declares no REST weight for a snapshot; '
+                "its polling is not counted against the venue's limit",
+                "the budget check covers the venues whose dialect declares a snapshot's cost and the limit "
+                "(see docs/exchanges.md); watch this account's weight in ksctl status (venue_weight) instead"))
     for load in venue_loads([acc for _, _, acc in placed], interval_s, cost_of):
         first = next(p for p in placed if p[2].venue == load.venue)
         doc = first[0]

@@ -114,6 +114,9 @@ KS223 = _c("KS223", "credentials the venue does not sign with")
 KS230 = _c("KS230", "polling exceeds the venue's REST weight budget")
 # ... or more than 80 % of it: little is left for orders, retries and other clients of the IP
 KS231 = _c("KS231", "polling near the venue's REST weight budget", Severity.WARNING)
+# an account whose venue (or market type there) declares no snapshot cost or limit: its polling is
+# not counted against any budget, which is said rather than taken for free
+KS232 = _c("KS232", "REST weight not counted", Severity.WARNING)
 # an account that two shards' selectors select (spec.shards of the Accounts document): two runners
 # would guard it, and act on it, each with its own lease
 KS240 = _c("KS240", "account in two shards")

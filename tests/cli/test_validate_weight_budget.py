@@ -115,3 +115,14 @@ def test_binance_spot_accounts_count_against_the_spot_apis_own_limit(tmp_path):
             "limit") in r.output, r.output
     assert "binance: 3 account(s) × 2,160/min" in r.output and "> 6,000 limit" in r.output, r.output
     assert "binanceusdm" not in r.output  # the futures accounts fit their own API's limit
+
+
+def test_an_account_whose_venue_declares_no_costs_is_said_to_be_uncounted_not_taken_as_free(tmp_path):
+    path = accounts(tmp_path, binance(1) + ["{name: coin, venue: binancecoinm, market_type: futures, "
+                                           "labels: {book: futures}}"])
+    r = validate("--accounts", path, FUTURES)
+    assert r.exit_code == 0, r.output
+    assert (f'{path}:7:7: warning[KS232]: account "coin": binancecoinm (futures) declares no REST weight for a '
+            "snapshot; its polling is not counted against the venue's limit") in r.output, r.output
+    assert r.output.count("KS232") == 1  # the binanceusdm account is counted
+    assert validate("--strict", "--accounts", path, FUTURES).exit_code == 1

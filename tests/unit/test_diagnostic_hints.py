@@ -150,6 +150,7 @@ def _corpus(tmp_path: Path) -> list[d.Diagnostic]:
     for weight in (1000, 190):  # each venue's one account × weight × 12 snapshots a minute against 2,400
         cost = (SnapshotCost((Read("GET /x", weight),)), WeightLimit(2400, 60.0, "weight", "ip", "-"))
         out += check_weight_budget(accounts, 5.0, lambda acc, cost=cost: cost)
+    out += check_weight_budget(accounts, 5.0, lambda acc: None)  # a venue that declares no costs
     (tmp_path / "big.yaml").write_text(FUTURES)  # over a limit set below its size
     out += compile_read(read_sources([str(tmp_path / "big.yaml")], max_file_bytes=len(FUTURES) // 2)).diagnostics
     return out
