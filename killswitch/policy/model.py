@@ -41,6 +41,7 @@ from .registry import ActionKind, SignalKind, SignalParams, Strict
 from .series import SeriesError, parse_series
 from .units import (
     Amount,
+    fraction_in_range,
     AmountField,
     ConfirmationField,
     Duration,
@@ -453,9 +454,7 @@ class ReduceTopRisk(Strict):
     @field_validator("fraction")
     @classmethod
     def _fraction_range(cls, v: Ratio) -> Ratio:
-        if not (0 < v.exact <= 1):
-            raise PydanticCustomError("ks_percent", "fraction must be above 0% and at most 100%")
-        return v
+        return fraction_in_range(v)
 
 
 class CloseSide(Strict):

@@ -287,6 +287,15 @@ RatioField = Annotated[
         }
     ),
 ]
+
+
+def fraction_in_range(v: Ratio) -> Ratio:
+    """A close's ``fraction`` of a position: above 0 % and at most 100 % (a field validator's body)."""
+    if not (0 < v.exact <= 1):
+        raise PydanticCustomError("ks_percent", "fraction must be above 0% and at most 100%")
+    return v
+
+
 PercentField = Annotated[
     Ratio,
     BeforeValidator(_wrap(lambda v: parse_ratio(v, allow_fraction=False), "ks_percent")),

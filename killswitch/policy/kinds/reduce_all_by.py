@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from typing import Literal, Optional
 
 from pydantic import field_validator
-from pydantic_core import PydanticCustomError
 
 from ..registry import ActionKind, ActionPlanning, Strict
-from ..units import Ratio, RatioField
+from ..units import Ratio, RatioField, fraction_in_range
 
 
 class ReduceAllBy(Strict):
@@ -35,9 +34,7 @@ class ReduceAllBy(Strict):
     @field_validator("fraction")
     @classmethod
     def _fraction_range(cls, v: Ratio) -> Ratio:
-        if not (0 < v.exact <= 1):
-            raise PydanticCustomError("ks_percent", "fraction must be above 0% and at most 100%")
-        return v
+        return fraction_in_range(v)
 
 
 @dataclass(frozen=True)
