@@ -84,6 +84,16 @@ class Columns:
         return PositionRow(self.symbols[j], side, None if key == side else key, self.contracts[j], self.notional[j],
                            self.marks[j])
 
+    def rows_at(self, indexes: Sequence[int]) -> list[Held]:
+        """:meth:`row` of each of ``indexes`` (non-negative), in their order, the columns picked in C."""
+        if not self.made_on_reading:
+            return list(map(self.positions.__getitem__, indexes))
+        sides = list(map(self.sides.__getitem__, indexes))
+        legs = [None if key == side else key for side, key in zip(sides, map(self.side_keys.__getitem__, indexes))]
+        return list(map(PositionRow, map(self.symbols.__getitem__, indexes), sides, legs,
+                        map(self.contracts.__getitem__, indexes), map(self.notional.__getitem__, indexes),
+                        map(self.marks.__getitem__, indexes)))
+
     def held(self) -> Sequence[Held]:
         """Every position as a close reads it (:meth:`row`), in order: the list itself where
         models exist, else a row each from the columns."""

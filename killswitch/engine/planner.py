@@ -168,7 +168,7 @@ def history_for(policy: PolicyNode) -> tuple[int, int]:
 # --- planning ----------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Close:
     snap: Snapshot
     pos: Held  # the model, or the columns' row of a position made on reading
@@ -178,7 +178,7 @@ class _Close:
     reason: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _Leg:
     snap: Snapshot
     symbol: str
@@ -247,6 +247,12 @@ class _Planner:
         prev = self.closes.get(key)
         if prev is None or amount > prev.amount:
             self.closes[key] = _Close(s, p, amount, fraction >= 1.0, action, reason)
+
+    def want_whole(self, key: str, s: Snapshot, p: Held, action: str, reason: str) -> None:
+        """:meth:`want` of the whole position ``p``, whose :func:`position_key` is ``key``."""
+        prev = self.closes.get(key)
+        if prev is None or p.contracts > prev.amount:
+            self.closes[key] = _Close(s, p, p.contracts, True, action, reason)
 
     def losing_positions(self, side_rule: str, on_unknown: str, action: str) -> Optional[list[int]]:
         """Indexes (into ``view.positions``) of the positions on the side the rule names; None
@@ -328,11 +334,14 @@ class _Planner:
             else:  # the same distance as below, every pass in C
                 dists = map(truediv, map(abs, map(sub, marks, liqs)), marks)
                 near = list(compress(count(), map(limit.__ge__, dists)))
-            for i in near:
+            limit_text = f" limit={limit:.2%}"
+            key_at = view.key_function()
+            want_whole = self.want_whole
+            # hundreds of closes in a crash: the rows read in one pass, the key from the columns
+            for i, (s, pos) in zip(near, view.rows_at(near)):
                 liq, mark = liqs[i], marks[i]
                 dist = abs(mark - liq) / mark  # type: ignore[operator]  # known: near holds no None
-                s, pos = view.row(i)
-                self.want(s, pos, 1.0, "reduce_top_risk", f"LIQUIDATION_NEAR: distance={dist:.2%} limit={limit:.2%}")
+                want_whole(key_at(i), s, pos, "reduce_top_risk", f"LIQUIDATION_NEAR: distance={dist:.2%}{limit_text}")
         chosen = self.losing_positions(a.side, a.on_unknown_side, "reduce_top_risk")
         if not chosen:
             return
@@ -517,16 +526,11 @@ class _Planner:
                                         else self.rates.get(venue, DEFAULT_ORDER_RATE))
         k = venue_count.get(venue, 0)
         venue_count[venue] = k + 1
-        return OrderIntent(
-            decision_id=self.decision,
-            client_order_id=client_order_id(self.decision, f"{leg.key}#{chunk}"),
-            venue=venue, account=leg.snap.account, symbol=leg.symbol, side=leg.side,
-            position_side=leg.position_side, amount=amount, reduce_only=leg.reduce_only,
-            limit_price=price, notional=amount * leg.unit_price, chunk=chunk, chunks=chunks,
-            not_before_ms=self.now + int(k * 1000 / rate), action=leg.action,
-            reason=f"{leg.reason}; {note}" if note else leg.reason,
-            group=None if gkey.startswith("~") else gkey,
-        )
+        return OrderIntent.planned(
+            self.decision, client_order_id(self.decision, f"{leg.key}#{chunk}"), venue, leg.snap.account,
+            leg.symbol, leg.side, leg.position_side, amount, leg.reduce_only, price, amount * leg.unit_price,
+            chunk, chunks, self.now + int(k * 1000 / rate), leg.action,
+            f"{leg.reason}; {note}" if note else leg.reason, None if gkey.startswith("~") else gkey)
 
     def hedges(self, a: SuggestHedgeAction) -> list[HedgeSuggestion]:
         threshold = a.threshold

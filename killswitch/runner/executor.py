@@ -75,7 +75,7 @@ from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderRe
 
 from ..engine.planner import Plan
 from ..orders import CancelIntent, OrderIntent, position_of, send_order
-from ..state.store import IntentRow, StateStore
+from ..state.store import IntentRow, StateStore, canonical_json
 from .leadership import FencedAudit
 from .storeio import StoreIO
 
@@ -250,7 +250,8 @@ class Executor:
             report.dry_run += len(orders)
             return report
         rows = [IntentRow(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side, o.position_side,
-                          o.amount, o.reduce_only, json.dumps(_intent_doc(o), sort_keys=True)) for o in orders]
+                          o.amount, o.reduce_only, canonical_json(_intent_doc(o)))  # its encoder made once
+                for o in orders]
         self._journaled_new = set()
         new = await self.io(self.store.journal_intents, self.fence(), rows, ts_ms=self.clock())
         report.skipped += sum(1 for fresh in new if not fresh)

@@ -603,10 +603,7 @@ class SqlStore(SilenceTables):
             head = AuditHead(*row)
             batch = [(kind, ts_ms, text) for (kind, ts_ms, _), text in zip(rows, texts)]
             if not macs:  # a schema older than the anchor (only ever in a migration test)
-                inserts = []
-                for kind, ts_ms, text in batch:
-                    head, insert = self._chain(head, kind, ts_ms, text, False, None)
-                    inserts.append(insert)
+                head, inserts = self._chain_all(head, batch, False, None)
                 cur.executemany(self._sql("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash) "
                                           "VALUES (?, ?, ?, ?, ?, ?)"), inserts)
                 self._q(cur, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (head.seq, head.hash))
@@ -634,10 +631,7 @@ class SqlStore(SilenceTables):
                                                                    "anchored_from": head.anchored_from,
                                                                    "mac": problem})))
         batch, ours = first + batch, len(first)
-        inserts: list[tuple] = []
-        for kind, row_ts, text in batch:
-            head, insert = self._chain(head, kind, row_ts, text, True, key)
-            inserts.append(insert)
+        head, inserts = self._chain_all(head, batch, True, key)
         head_mac = None
         if key is not None and head.key_id == key.key_id and head.anchored_from is not None:
             head_mac = key.head_mac(head.seq, head.hash, head.anchored_from)  # the last row's only
@@ -646,6 +640,30 @@ class SqlStore(SilenceTables):
         self._q(cur, "UPDATE audit_head SET seq = ?, hash = ?, mac = ?, key_id = ?, anchored_from = ? "
                      "WHERE id = 1", (head.seq, head.hash, head_mac, head.key_id, head.anchored_from))
         return [i[0] for i in inserts[ours:]]
+
+    @classmethod
+    def _chain_all(cls, head: AuditHead, batch: Sequence[tuple[str, int, str]], macs: bool, key: Optional[AuditKey]
+                   ) -> tuple[AuditHead, list[tuple]]:
+        """:meth:`_chain` over every row of ``batch`` (kind, ts_ms, text) in turn: the head after
+        the last, and every row's insert parameters. The first row decides whether the rows carry
+        a MAC, under which key id and from which anchored row; the head it leaves carries that
+        choice, so every later row takes the same branch and only the seq and the hash move: they
+        are chained here without a head made per row (a crash's entry appends hundreds)."""
+        if not batch:
+            return head, []
+        head, insert = cls._chain(head, *batch[0], macs, key)
+        inserts = [insert]
+        seq, prev = head.seq, head.hash
+        row_mac = key.row_mac if macs and insert[-1] is not None else None  # type: ignore[union-attr]
+        for kind, ts_ms, text in batch[1:]:
+            seq += 1
+            digest = audit_hash_text(prev, seq, kind, ts_ms, text)
+            if not macs:
+                inserts.append((seq, kind, ts_ms, text, prev, digest))
+            else:
+                inserts.append((seq, kind, ts_ms, text, prev, digest, row_mac(seq, digest) if row_mac else None))
+            prev = digest
+        return AuditHead(seq, prev, head.mac, head.key_id, head.anchored_from), inserts
 
     @staticmethod
     def _chain(head: AuditHead, kind: str, ts_ms: int, text: str, macs: bool, key: Optional[AuditKey]

@@ -15,7 +15,7 @@ import pytest
 
 from killswitch.state import AuditAnchor, AuditKey, AuditKeyError, StoreError, key_problem, open_store
 from killswitch.state.sql import MIGRATIONS, SqlStore
-from killswitch.state.audit_chain import INTACT, NOT_VERIFIABLE, TAMPERED, UNANCHORED
+from killswitch.state.audit_chain import AuditHead, INTACT, NOT_VERIFIABLE, TAMPERED, UNANCHORED
 from killswitch.state.store import GENESIS_HASH, audit_hash, canonical_json
 
 SECRET = "k" * 24 + "-audit-key-0123456789"  # 45 characters
@@ -479,6 +479,30 @@ def test_a_batch_stores_each_payload_as_json_dumps_would_write_it_and_hashes_tha
         store.audit_many([("order_planned_dry_run", 6_000, {"i": 1}),
                           ("order_planned_dry_run", 6_000, {"x": math.nan})])
     assert raw("SELECT max(seq) FROM audit_log") == [(seqs[-1],)] and store.verify_audit() == (True, None)
+
+
+HEADS = {  # every shape of head an append meets: never anchored, anchored by the key or another, tampered
+    "genesis": AuditHead(0, GENESIS_HASH),
+    "unanchored": AuditHead(7, "a" * 64),
+    "anchored": AuditHead(7, "b" * 64, "c" * 64, AuditKey(SECRET).key_id, 3),
+    "another_key": AuditHead(7, "b" * 64, "c" * 64, AuditKey(OTHER).key_id, 3),
+    "no_first_row": AuditHead(7, "b" * 64, "c" * 64, AuditKey(SECRET).key_id, None),
+}
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+@pytest.mark.parametrize("macs,secret", [(False, None), (True, None), (True, SECRET)])
+def test_a_batch_is_chained_row_for_row_as_one_row_at_a_time(head, macs, secret):
+    """A batch is chained without a head per row: its rows, MACs and final head are the ones
+    chaining its rows one at a time gives, for every shape of head and key."""
+    key = AuditKey(secret) if secret else None
+    batch = [("order_planned_dry_run", 9_000 + i, canonical_json({"i": i})) for i in range(5)]
+    h, one_by_one = HEADS[head], []
+    for row in batch:
+        h, insert = SqlStore._chain(h, *row, macs, key)
+        one_by_one.append(insert)
+    assert SqlStore._chain_all(HEADS[head], batch, macs, key) == (h, one_by_one)
+    assert SqlStore._chain_all(HEADS[head], [], macs, key) == (HEADS[head], [])
 
 
 def test_an_old_chain_is_consistent_and_says_truncation_and_wipes_cannot_be_detected(store):

@@ -370,4 +370,11 @@ def test_rows_read_from_the_columns_are_the_positions_as_a_close_reads_them(data
     for i, (s, x) in enumerate(every):
         s_i, y = view.row(i)
         assert s is s_i and [getattr(x, f) for f in fields] == [getattr(y, f) for f in fields]
+    picked = data.draw(st.lists(st.integers(0, len(models) - 1), max_size=12), label="rows picked") if models else []
+    for (s, x), i in zip(view.rows_at(picked), picked, strict=True):  # the liquidation pass's read, in one pass
+        s_i, y = view.row(i)
+        assert s is s_i and [getattr(x, f) for f in fields] == [getattr(y, f) for f in fields]
+    for bad in ([len(models)], [-1]):
+        with pytest.raises(IndexError):
+            list(view.rows_at(bad))
     assert made == []
