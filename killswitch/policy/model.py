@@ -33,7 +33,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import data_age
+from .kinds import consecutive_losses, data_age
 from . import time_intervals as intervals
 from .expr import ValueType, canonical
 from .positions import POSITION_FIELDS, ConditionError, parse_condition
@@ -259,13 +259,6 @@ class PositionCount(_SignalKind):
     bounds: ClassVar = (0.0, None)
 
 
-class ConsecutiveLosses(_SignalKind):
-    """Number of losing closes in a row."""
-
-    value_type: ClassVar[ValueType] = ValueType.NUMBER
-    bounds: ClassVar = (0.0, None)
-
-
 class ApiErrorRate(_SignalKind):
     """Fraction of exchange calls that failed within ``window``."""
 
@@ -339,7 +332,7 @@ SIGNALS: dict[str, SignalKind] = _catalogue((
     SignalKind("value_at_risk", TailRisk),
     SignalKind("expected_shortfall", TailRisk),
     SignalKind("position_count", PositionCount),
-    SignalKind("consecutive_losses", ConsecutiveLosses),
+    consecutive_losses.KIND,  # a module of its own, in its place
     # these measure the feed itself or the bots, not the books
     data_age.KIND,  # a module of its own, in its place
     SignalKind("api_error_rate", ApiErrorRate, reads_book=False),
