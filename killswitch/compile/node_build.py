@@ -25,14 +25,17 @@ from . import nodes as n
 def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
     """The typed node of one signal: its parameters resolved once (durations in ms, ratios as
     fractions), and as written (canonical text) for display. A kind of a module of its own
-    (its catalogue entry has ``build`` and ``evaluate``) is a :class:`~.nodes.KindSignal`
-    holding what its ``build`` made; a built-in kind has its own node class, made below."""
+    (its catalogue entry has ``build``, and ``evaluate`` or a kept ``state``) is a
+    :class:`~.nodes.KindSignal` holding what its ``build`` made; a built-in kind has its own node
+    class, made below."""
     kind, p = sig.kind, sig.params
     entry = SIGNALS[kind]
     written = p.model_dump(mode="json", exclude_none=True)
-    if entry.build is not None and entry.evaluate is not None:
+    if entry.build is not None:
+        kept = entry.state
         return n.KindSignal(name=name, kind=kind, type=entry.model.value_type, written=written,
-                            params=entry.build(p), evaluate=entry.evaluate, reads_book=entry.reads_book)
+                            params=entry.build(p), evaluate=entry.evaluate, reads_book=entry.reads_book,
+                            state=kept, state_key=_kept_state_key(kept.name, written) if kept is not None else None)
     return SIGNAL_NODES[kind](name, kind, entry.model.value_type, written, p)
 
 
@@ -79,7 +82,6 @@ SIGNAL_NODES: dict[str, _SignalBuilder] = {
     "expected_shortfall": _tail_risk,
     "position_count": lambda name, kind, vt, w, p: n.PositionCountSignal(
         name=name, type=vt, written=w, side=p.side, where=_position_condition(p.where)),
-    "consecutive_losses": lambda name, kind, vt, w, p: n.ConsecutiveLossesSignal(name=name, type=vt, written=w),
     "api_error_rate": lambda name, kind, vt, w, p: n.ApiErrorRateSignal(
         name=name, type=vt, written=w, window_ms=p.window.ms, state_key=_state_key("api", p.window, w)),
     "api_latency": lambda name, kind, vt, w, p: n.ApiLatencySignal(
@@ -107,6 +109,12 @@ def _position_condition(text: Optional[str]) -> Optional[n.PositionCondition]:
 def _state_key(family: str, window: Duration, written: dict[str, Any]) -> str:
     # the form the engine has always saved its signal states under: kept, or saved states restart
     return f"{family}:{window.seconds}:{sorted(written.items())}"
+
+
+def _kept_state_key(state_name: str, written: dict[str, Any]) -> str:
+    # the state's name alone for a signal without parameters (consecutive_losses' "losses", the
+    # name its state was always saved under), else with the parameters as written
+    return f"{state_name}:{sorted(written.items())}" if written else state_name
 
 
 def action_node(action: m.Action) -> n.ActionNode:

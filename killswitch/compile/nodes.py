@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 from ..policy.expr import Predicate, ValueType
-from ..policy.registry import ActionPlanning, Reading, SignalInputs
+from ..policy.registry import ActionPlanning, KeptState, Reading, SignalInputs
 
 # --- signals -------------------------------------------------------------------------------------
 
@@ -190,11 +190,6 @@ class PositionCountSignal(SignalNode):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConsecutiveLossesSignal(SignalNode):
-    kind: str = "consecutive_losses"
-
-
-@dataclass(frozen=True, kw_only=True)
 class ApiErrorRateSignal(WindowedSignal):
     kind: str = "api_error_rate"
 
@@ -216,11 +211,17 @@ class HeartbeatAgeSignal(SignalNode):
 class KindSignal(SignalNode):
     """A signal of a kind that lives in a module of its own (:mod:`killswitch.policy.kinds`):
     ``params`` is what its entry's ``build`` made of the validated parameters (frozen), and
-    ``evaluate(params, inputs, now)`` gives its reading each tick (``reads_book``: as its entry)."""
+    ``evaluate(params, inputs, now)`` gives its reading each tick (``reads_book``: as its entry).
+    A kind that keeps a state between ticks has ``state`` instead (its entry's
+    :class:`~killswitch.policy.registry.KeptState`) and ``state_key``, the name the engine keeps
+    and saves the state under: the state's name, and the parameters as written when there are
+    some (a change of them starts the state anew)."""
 
     params: Any
-    evaluate: Callable[[Any, SignalInputs, int], Reading] = field(compare=False, repr=False)
+    evaluate: Optional[Callable[[Any, SignalInputs, int], Reading]] = field(compare=False, repr=False)
     reads_book: bool = True
+    state: Optional[KeptState] = field(default=None, compare=False, repr=False)
+    state_key: Optional[str] = None
 
 
 # --- actions -------------------------------------------------------------------------------------
@@ -380,7 +381,7 @@ __all__ = [
     "SignalNode", "WindowedSignal", "EquityDrawdownSignal", "EquityChangeSignal", "PositionLossSignal",
     "LiquidationDistanceSignal", "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
     "RealizedVolatilitySignal", "TailRiskSignal", "PositionCountSignal", "PositionCondition",
-    "ConsecutiveLossesSignal", "ApiErrorRateSignal",
+    "ApiErrorRateSignal",
     "ApiLatencySignal", "HeartbeatAgeSignal", "KindSignal",
     "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "CloseSideAction", "ClosePositionsAction",
     "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction", "SuggestHedgeAction",

@@ -1,8 +1,9 @@
 """What a windowed signal remembers between ticks, per scope: the state objects and their JSON.
 
 What it owns: the state classes of the signals that keep one (equity drawdown's rolling maximum,
-sampled returns, API call statistics, the consecutive-loss book) and reading them back from a
-saved state document (:func:`signal_state_from_json`). The engine state (:mod:`.state`) stores
+sampled returns, API call statistics, a heartbeat's grace), the holder of the state a kind of a
+module of its own keeps (:class:`Kept`: a JSON value, such as the consecutive-loss book) and
+reading them back from a saved state document (:func:`signal_state_from_json`). The engine state (:mod:`.state`) stores
 and loads them; the signals (:mod:`.signals`) push samples into them and read them.
 
 Must not: import the engine state or the signals (they import this module), or know what a
@@ -12,7 +13,7 @@ condition is. Pure: no I/O, no clock.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 from .windows import MaxWindow, SortedWindow, SumWindow
 
@@ -99,23 +100,6 @@ class ApiStats:
         return s
 
 
-class LossBook:
-    kind = "losses"
-
-    def __init__(self) -> None:
-        self.streak = 0
-        self.open: dict[str, float] = {}
-
-    def to_json(self) -> list[Any]:
-        return [self.streak, self.open]
-
-    @classmethod
-    def from_json(cls, d: list[Any]) -> LossBook:
-        b = cls()
-        b.streak, b.open = d[0], dict(d[1])
-        return b
-
-
 class Listening:
     """When a ``heartbeat_age`` signal with a ``grace`` was first evaluated: its grace counts from
     there (saved, so a restart does not grant a silent source a new grace)."""
@@ -133,13 +117,50 @@ class Listening:
         return cls(int(d[0]))
 
 
-SignalState = Union[EquityWindow, Returns, ApiStats, LossBook, Listening]
+class Kept:
+    """The state of a signal of a kind of a module of its own
+    (:class:`~killswitch.policy.registry.KeptState`): the JSON value its evaluation gave, saved
+    as it is."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def to_json(self) -> Any:
+        return self.value
+
+    @classmethod
+    def from_json(cls, d: Any) -> Kept:
+        return cls(d)
+
+
+SignalState = Union[EquityWindow, Returns, ApiStats, Listening, Kept]
 
 _STATE_CLASSES: dict[str, type[SignalState]] = {
-    c.kind: c for c in (EquityWindow, Returns, ApiStats, LossBook, Listening)}
+    c.kind: c for c in (EquityWindow, Returns, ApiStats, Listening)}
+# the names the engine's own states are saved under: no kind of a module of its own may take one
+ENGINE_STATES = frozenset(_STATE_CLASSES)
 
 
 def signal_state_from_json(kind: str, data: Any) -> SignalState:
-    """A signal's state as saved (``kind`` as ``ScopeState.signal_kinds`` names it)."""
-    cls = _STATE_CLASSES[kind.split(":", 1)[0]]
+    """A signal's state as saved (``kind`` as ``ScopeState.signal_kinds`` names it): one of the
+    engine's own by its name's family, else a kind's kept state, as it was saved (the engine
+    hands it to a signal only when the signal's state key is that name)."""
+    cls = _STATE_CLASSES.get(kind.split(":", 1)[0], Kept)
     return cls.from_json(data)
+
+
+def check_kept_states(kinds: Iterable[tuple[str, str]]) -> None:
+    """Refuses kinds' kept states (``(kind, state name)``) that two kinds share or that take
+    the name of one of the engine's own states: a saved state would be read back by the wrong
+    evaluation."""
+    owner: dict[str, str] = {}
+    for kind, state in kinds:
+        if state.split(":", 1)[0] in ENGINE_STATES or ":" in state:
+            raise ValueError(f"signal kind {kind!r}: its kept state's name {state!r} is the engine's own "
+                             f"(or holds a ':'); the engine keeps {', '.join(sorted(ENGINE_STATES))}")
+        if state in owner:
+            raise ValueError(f"signal kinds {owner[state]!r} and {kind!r} keep their states under one name, "
+                             f"{state!r}")
+        owner[state] = kind

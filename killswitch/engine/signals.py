@@ -29,11 +29,12 @@ from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, Concentration
                              PositionLossSignal,
                              RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
 from ..policy.model import SIGNALS
-from ..snapshot import Snapshot, base_asset
+from ..policy.registry import Reading
+from ..snapshot import Position, Snapshot, base_asset
 from . import positions as facts
 from .columns import Columns, Tables
 from .scope import ScopeView, account_key, fresh, position_key
-from .signal_state import ApiStats, EquityWindow, Listening, LossBook, Returns, SignalState
+from .signal_state import ApiStats, EquityWindow, Kept, Listening, Returns, SignalState, check_kept_states
 from .state import AccountState, ScopeState, State
 
 
@@ -49,7 +50,10 @@ class SignalValue:
 
 # The kinds read from the shared pass over the positions (position_agg): the catalogue says
 # which (its entries' position_aggregate); a kind of a module of its own evaluates itself.
-POSITION_KINDS = frozenset(name for name, k in SIGNALS.items() if k.position_aggregate and k.evaluate is None)
+POSITION_KINDS = frozenset(name for name, k in SIGNALS.items() if k.position_aggregate and not k.own_module)
+# a kind's kept state is saved under its name: two kinds sharing one, or one taking the engine's
+# own, would read each other's saved states (refused here, where both are known)
+check_kept_states((name, k.state.name) for name, k in SIGNALS.items() if k.state is not None)
 
 
 def _state_for(node: SignalNode, scope_state: ScopeState) -> Any:
@@ -198,8 +202,6 @@ def compute(
             out[name] = _equity_change(node, view, state, equity)
         elif isinstance(node, (RealizedVolatilitySignal, TailRiskSignal)):
             out[name] = _returns_signal(node, st, equity, now)
-        elif kind == "consecutive_losses":
-            out[name] = _consecutive_losses(node, view, state, scope_state)
         elif isinstance(node, (ApiErrorRateSignal, ApiLatencySignal)):
             out[name] = _api(node, st, view, now)
         elif isinstance(node, HeartbeatAgeSignal):
@@ -207,7 +209,11 @@ def compute(
         elif isinstance(node, KindSignal):  # a kind of a module of its own: its evaluation, from the catalogue
             if inputs is None:
                 inputs = KindInputs(view, state)
-            value, reason = node.evaluate(node.params, inputs, now)
+            if node.state is not None:
+                value, reason = _kept(node, scope_state, inputs, now)
+            else:
+                assert node.evaluate is not None  # the compiler gives one or the other
+                value, reason = node.evaluate(node.params, inputs, now)
             out[name] = SignalValue(name, value, reason)
         else:  # pragma: no cover - the compiler admits only known kinds
             raise AssertionError(kind)
@@ -242,6 +248,27 @@ class KindInputs:
     def data_age_ms(self, snapshot: Snapshot, now: int) -> Optional[int]:
         acc = self._state.accounts.get(account_key(snapshot))
         return acc.data_age_ms(now) if acc is not None else None
+
+    def positions(self) -> list[tuple[Snapshot, Position]]:
+        return self._view.positions
+
+    @staticmethod
+    def position_key(snapshot: Snapshot, position: Position) -> str:
+        return position_key(snapshot, position)
+
+
+def _kept(node: KindSignal, scope_state: ScopeState, inputs: KindInputs, now: int) -> Reading:
+    """The reading of a kind that keeps a state: its evaluation over the state the signal kept
+    (its kind's first state on its first tick, or when the policy changed the signal: its
+    ``state_key`` differs from the one the state was kept under), which keeps what it gives back."""
+    kept, key = node.state, node.state_key
+    assert kept is not None and key is not None  # the compiler gives both
+    held = scope_state.signals.get(node.name)
+    if not isinstance(held, Kept) or scope_state.signal_kinds.get(node.name) != key:
+        held = scope_state.signals[node.name] = Kept(kept.initial(node.params))
+        scope_state.signal_kinds[node.name] = key
+    reading, held.value = kept.evaluate(node.params, inputs, now, held.value)
+    return reading
 
 
 def _agg_kinds(signals: tuple[SignalNode, ...]) -> frozenset[str]:
@@ -420,27 +447,6 @@ def _heartbeat_age(node: HeartbeatAgeSignal, scope_state: ScopeState, state: Sta
         return SignalValue(node.name, 0.0)
     return SignalValue(node.name, None, f"NO_HEARTBEAT: source={node.source} "
                                         f"grace={node.grace_ms / 1000:g}s passed without a first beat")
-
-
-def _consecutive_losses(node: SignalNode, view: ScopeView, state: State,
-                        scope_state: ScopeState) -> SignalValue:
-    book = scope_state.signals.get(node.name)
-    if not isinstance(book, LossBook):
-        book = scope_state.signals[node.name] = LossBook()
-        scope_state.signal_kinds[node.name] = "losses"
-    if not view.positions_known:
-        return SignalValue(node.name, None, "NO_DATA: positions unknown")
-    now_pos = {position_key(s, p): p.unrealized_pnl for s, p in view.positions}
-    closed = [last for k, last in book.open.items() if k not in now_pos]  # last PnL = closing result
-    if closed:
-        losers = sum(1 for x in closed if x < 0)
-        # closes within one tick have no order: a win resets the streak, the tick's losses count
-        # after it (the pessimistic reading, for a kill switch)
-        book.streak = losers if losers < len(closed) else book.streak + losers
-    book.open = now_pos
-    return SignalValue(node.name, float(book.streak))
-
-
 
 
 def _api(node: ApiErrorRateSignal | ApiLatencySignal, st: ApiStats, view: ScopeView, now: int) -> SignalValue:

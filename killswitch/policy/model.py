@@ -25,7 +25,7 @@ about a tenth of what importing this module costs, and ``ksctl validate`` pays f
 import re
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, Callable, ClassVar, Collection, Literal, Optional, Self
+from typing import TYPE_CHECKING, Annotated, Any, Callable, ClassVar, Collection, Literal, Optional, Self, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema,
@@ -33,7 +33,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import data_age
+from .kinds import consecutive_losses, data_age
 from . import time_intervals as intervals
 from .expr import ValueType, canonical
 from .positions import POSITION_FIELDS, ConditionError, parse_condition
@@ -259,13 +259,6 @@ class PositionCount(_SignalKind):
     bounds: ClassVar = (0.0, None)
 
 
-class ConsecutiveLosses(_SignalKind):
-    """Number of losing closes in a row."""
-
-    value_type: ClassVar[ValueType] = ValueType.NUMBER
-    bounds: ClassVar = (0.0, None)
-
-
 class ApiErrorRate(_SignalKind):
     """Fraction of exchange calls that failed within ``window``."""
 
@@ -304,11 +297,29 @@ class HeartbeatAge(_SignalKind):
     bounds: ClassVar = (0.0, None)
 
 
+_Kind = TypeVar("_Kind", SignalKind, ActionKind)
+
+
+def _catalogue(placed: tuple[_Kind, ...], found: tuple[_Kind, ...]) -> dict[str, _Kind]:
+    """The catalogue by name, in the language's order: the entries ``placed`` (the built-in kinds,
+    with those moved into a module of their own in their place), then the kinds :mod:`.kinds`
+    found that were not placed, in their order. Two entries of one name are an error: a kind
+    module would otherwise replace a built-in kind, or another module's, in silence."""
+    entries = placed + tuple(k for k in found if not any(k is p for p in placed))
+    catalogue: dict[str, _Kind] = {}
+    for k in entries:
+        if k.name in catalogue:
+            raise ValueError(f"two kinds are named {k.name!r}: {catalogue[k.name].model.__qualname__} and "
+                             f"{k.model.__qualname__} (in {k.model.__module__})")
+        catalogue[k.name] = k
+    return catalogue
+
+
 # The catalogue of signal kinds, in the language's order: the built-in kinds, whose nodes and
 # evaluations the compiler and the engine hold (they share windows and position aggregates), with
-# those moved into a module of their own in their place, then the kinds of :mod:`.kinds`, one
-# module each. Everything that names the kinds reads it.
-SIGNALS: dict[str, SignalKind] = {k.name: k for k in (
+# those moved into a module of their own in their place, then the other kinds of :mod:`.kinds`,
+# one module each, as it finds them. Everything that names the kinds reads it.
+SIGNALS: dict[str, SignalKind] = _catalogue((
     SignalKind("equity_drawdown", EquityDrawdown, firm=True),
     SignalKind("equity_change", EquityChange, firm=True),
     SignalKind("position_loss", PositionLoss, position_aggregate=True),
@@ -321,14 +332,13 @@ SIGNALS: dict[str, SignalKind] = {k.name: k for k in (
     SignalKind("value_at_risk", TailRisk),
     SignalKind("expected_shortfall", TailRisk),
     SignalKind("position_count", PositionCount),
-    SignalKind("consecutive_losses", ConsecutiveLosses),
+    consecutive_losses.KIND,  # a module of its own, in its place
     # these measure the feed itself or the bots, not the books
     data_age.KIND,  # a module of its own, in its place
     SignalKind("api_error_rate", ApiErrorRate, reads_book=False),
     SignalKind("api_latency", ApiLatency, reads_book=False),
     SignalKind("heartbeat_age", HeartbeatAge, reads_book=False),
-    *own_modules.SIGNALS,
-)}
+), own_modules.SIGNALS)
 SIGNAL_KINDS: dict[str, type[_SignalKind]] = {name: k.model for name, k in SIGNALS.items()}
 
 # an optional kind whose bare key (``close_all:`` with no value) means its defaults
@@ -543,8 +553,8 @@ def _template_name(v: str) -> str:
 
 
 # The catalogue of action kinds, in the language's order: the built-in kinds (the planner and the
-# runner carry them out), then those of :mod:`.kinds`. Everything that names the kinds reads it.
-ACTIONS: dict[str, ActionKind] = {k.name: k for k in (
+# runner carry them out), then those :mod:`.kinds` finds. Everything that names the kinds reads it.
+ACTIONS: dict[str, ActionKind] = _catalogue((
     ActionKind("cancel_orders", CancelOrders, short="which", firm=True),
     ActionKind("reduce_top_risk", ReduceTopRisk, closes=True),
     ActionKind("close_side", CloseSide, short="side", closes=True),
@@ -555,8 +565,7 @@ ACTIONS: dict[str, ActionKind] = {k.name: k for k in (
     ActionKind("notify", NotifyAction, short="route", firm=True),
     ActionKind("suggest_hedge", SuggestHedge),
     ActionKind("runbook", RunbookAction, short="template", firm=True),
-    *own_modules.ACTIONS,
-)}
+), own_modules.ACTIONS)
 ACTION_KINDS = tuple(ACTIONS)
 CLOSING_ACTIONS = tuple(name for name, k in ACTIONS.items() if k.closes)
 

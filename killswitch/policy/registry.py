@@ -2,10 +2,12 @@
 
 What it owns: :class:`SignalKind` and :class:`ActionKind`, one entry per kind of the policy
 language (its name, its parameters' model, its documentation, what the layers above need to
-know of it), :class:`Strict` (the base of every model of the language) and :class:`SignalParams`
-(the base of a signal kind's parameters). The catalogue itself — every entry, in the order the
+know of it), :class:`KeptState` (the slot of a signal kind that keeps a state between ticks),
+:class:`Strict` (the base of every model of the language) and :class:`SignalParams` (the base of a
+signal kind's parameters). The catalogue itself — every entry, in the order the
 language lists them — is :data:`killswitch.policy.model.SIGNALS` and ``ACTIONS``: the built-in
-kinds declared there, then those of :mod:`killswitch.policy.kinds`, one module each.
+kinds declared there, then those :mod:`killswitch.policy.kinds` finds, one module each (a module
+there exposing its entry as ``KIND``).
 
 The entries sit at the bottom of the layers (policy → compile → engine …) so that every layer
 may read them: the models build the ``Signal`` and ``Action`` documents and the JSON schema from
@@ -64,9 +66,42 @@ class SignalInputs(Protocol):
 
     def data_age_ms(self, snapshot: Any, now: int) -> Optional[int]: ...
 
+    def positions(self) -> Iterable[tuple[Any, Any]]:
+        """The scope instance's positions as ``(snapshot, position)``, those it owns only (a
+        strategy- or symbol-scoped instance: those of its strategy or symbols); the position has
+        ``symbol``, ``side``, ``contracts``, ``notional``, ``mark_price``, ``unrealized_pnl``."""
+        ...
+
+    def position_key(self, snapshot: Any, position: Any) -> str:
+        """The name the engine gives a position from one tick to the next (its account, symbol and
+        position side): what a kind keeping a state per position keys it by."""
+        ...
+
 
 # A signal's value at one tick: (value, None), or (None, reason code) when it is unknown.
 Reading = tuple[Optional[float], Optional[str]]
+
+
+@dataclass(frozen=True)
+class KeptState:
+    """What a signal kind keeps from one tick to the next, per scope instance and signal, and
+    its evaluation over it: the slot of a kind that needs a history (a streak, a window).
+
+    ``initial(params)`` is the state of the signal's first tick (and of the first after the
+    policy changed the signal's parameters); ``evaluate(params, inputs, now, state)`` gives the
+    reading and the state of the next tick (the state it was given, updated in place, or a new
+    one). The engine keeps the state with its own and saves it with it: the state is a JSON value
+    (None, booleans, numbers, strings, lists, dicts with string keys), saved and restored as it
+    is, so ``evaluate`` reads a restored state as the one it returned (a tuple comes back a list).
+
+    ``name`` is what the state is saved under (with the parameters as written, when the signal
+    has some: a change of them starts the state anew). A saved state is read back by that name:
+    it must not change once a release saved it (or every saved state of the kind restarts), and
+    two kinds may not share it, nor take one of the engine's own (the engine refuses both at import)."""
+
+    name: str
+    initial: Callable[[Any], Any]
+    evaluate: Callable[[Any, SignalInputs, int, Any], tuple[Reading, Any]]
 
 
 @dataclass(frozen=True)
@@ -76,9 +111,11 @@ class SignalKind:
     ``build`` and ``evaluate`` are given by a kind in a module of its own: ``build`` turns the
     validated parameters into the frozen value the graph keeps (so that nothing after the
     compiler reads the pydantic model), ``evaluate(params, inputs, now)`` gives its reading. A
-    built-in kind leaves them None: the compiler's :mod:`~killswitch.compile.node_build` and the
-    engine's :mod:`~killswitch.engine.signals` hold its node and evaluation (they share windows
-    and position aggregates between kinds)."""
+    kind that keeps a state between ticks gives ``state`` (:class:`KeptState`: the state's name,
+    its first value and the evaluation over it) instead of ``evaluate``. A built-in kind leaves
+    them None: the compiler's :mod:`~killswitch.compile.node_build` and the engine's
+    :mod:`~killswitch.engine.signals` hold its node and evaluation (they share windows and
+    position aggregates between kinds)."""
 
     name: str
     model: type[SignalParams]
@@ -93,6 +130,21 @@ class SignalKind:
     position_aggregate: bool = False
     build: Optional[Callable[[Any], Any]] = None
     evaluate: Optional[Callable[[Any, SignalInputs, int], Reading]] = None
+    state: Optional[KeptState] = None
+
+    def __post_init__(self) -> None:
+        if self.evaluate is not None and self.state is not None:
+            raise ValueError(f"signal kind {self.name!r}: give evaluate, or state (a kept state and its "
+                             f"evaluation), not both")
+        if (self.build is None) != (self.evaluate is None and self.state is None):
+            raise ValueError(f"signal kind {self.name!r}: a kind of a module of its own gives build and evaluate "
+                             f"(or state); a built-in kind neither")
+
+    @property
+    def own_module(self) -> bool:
+        """A kind of a module of its own: its entry builds its node and evaluates it (a built-in
+        kind's node and evaluation are the compiler's and the engine's)."""
+        return self.build is not None
 
     @property
     def doc(self) -> str:
@@ -153,4 +205,5 @@ class ActionKind:
         return " ".join((self.model.__doc__ or "").split())
 
 
-__all__ = ["Strict", "SignalParams", "SignalInputs", "Reading", "SignalKind", "ActionPlanning", "ActionKind"]
+__all__ = ["Strict", "SignalParams", "SignalInputs", "Reading", "KeptState", "SignalKind", "ActionPlanning",
+           "ActionKind"]

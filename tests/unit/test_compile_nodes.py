@@ -10,7 +10,7 @@ import pytest
 
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
-from killswitch.policy.kinds import data_age
+from killswitch.policy.kinds import consecutive_losses, data_age
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -84,11 +84,16 @@ def fields(node) -> dict:
                       state_key="returns:86400.0:[('confidence', '97.5%'), ('horizon', '1m'), ('min_coverage', '80%'),"
                                 " ('window', '1d')]"),
                  id="expected_shortfall_defaults"),
-    pytest.param("consecutive_losses", n.ConsecutiveLossesSignal, dict(name="s", kind="consecutive_losses"),
+    # a kind of its own module that keeps a state (killswitch/policy/kinds/consecutive_losses.py):
+    # no parameters, so its state is kept under its name alone, the one it was always saved under
+    pytest.param("consecutive_losses", n.KindSignal,
+                 dict(name="s", kind="consecutive_losses", params=None, evaluate=None, reads_book=True,
+                      state=consecutive_losses.KIND.state, state_key="losses"),
                  id="consecutive_losses"),
     # a kind of its own module (killswitch/policy/kinds/data_age.py): no parameters, its evaluation
     pytest.param("data_age", n.KindSignal,
-                 dict(name="s", kind="data_age", params=None, evaluate=data_age.evaluate, reads_book=False),
+                 dict(name="s", kind="data_age", params=None, evaluate=data_age.evaluate, reads_book=False,
+                      state=None, state_key=None),
                  id="data_age"),
     pytest.param("{api_error_rate: {window: 5m}}", n.ApiErrorRateSignal,
                  dict(name="s", kind="api_error_rate", window_ms=300_000, state_key="api:300.0:[('window', '5m')]"),
@@ -219,7 +224,7 @@ def test_every_kind_of_the_catalogue_has_a_node():
     """A kind listed in the catalogue without a node would fail only when a policy first uses it:
     a built-in kind has its node in node_build's tables, a kind of its own module its build and
     evaluate."""
-    own = {name for name, k in SIGNALS.items() if k.build is not None and k.evaluate is not None}
+    own = {name for name, k in SIGNALS.items() if k.own_module}
     assert own.isdisjoint(SIGNAL_NODES)
     assert set(SIGNALS) == set(SIGNAL_NODES) | own
     assert set(ACTIONS) == set(ACTION_NODES)

@@ -1,35 +1,79 @@
-"""The signal and action kinds that live in a module of their own: one line each, here.
+"""The signal and action kinds that live in a module of their own: found here, none listed by hand.
+
+Every module of this package is a kind: it exposes its
+:class:`~killswitch.policy.registry.SignalKind` or :class:`~killswitch.policy.registry.ActionKind`
+as ``KIND``, and adding the file adds it to the language (:data:`SIGNALS` and :data:`ACTIONS`
+are what :func:`discover` finds, in the order of the modules' names, so the language's order does
+not depend on the file system's). A module without a ``KIND``, or with a ``KIND`` of another
+type, fails the import of the package, naming the module: a file here that is not a kind is a
+mistake, never a kind left out in silence. A module whose name starts with ``_`` is not a kind
+(a helper two kinds share).
 
 A signal kind module (``open_orders.py`` …) holds everything of its kind — the parameters' model
 (its docstring is the schema's description and the kinds page's), the frozen parameters the
-compiler keeps (its ``build``) and the evaluation (its ``evaluate``) — and exposes its
-:class:`~killswitch.policy.registry.SignalKind` as ``KIND``. Listing it below adds it to the
-language: the ``Signal`` document takes it as a field; the schema, the kinds page, the compiler,
-the engine and the coverage read its entry. It imports nothing above :mod:`killswitch.policy`
-(the layer test checks it), so every layer may read it.
+compiler keeps (its ``build``) and the evaluation (its ``evaluate``). The ``Signal`` document
+takes it as a field; the schema, the kinds page, the compiler, the engine and the coverage read
+its entry. It imports nothing above :mod:`killswitch.policy` (the layer test checks it), so every
+layer may read it.
 
 An action kind module (``reduce_all_by.py`` …) holds its parameters' model, the frozen
 parameters the compiler keeps (its ``build``) and its planning (its ``plan``): on a stage entry
 the planner hands it an :class:`~killswitch.policy.registry.ActionPlanning`, through which it
 reads the scope's positions and asks for reduce-only closes, which the planner rounds, bounds by
-the position, cancels the entries of, chunks and spaces as every close. Listing it below makes it
-a field of ``Action``, in the schema, the kinds page and the policy tests; the compiler makes its
-node and the planner plans it from its entry. (What the runner carries out by itself — locks,
-the venue's dead man's switch, notifications — stays built in.)
+the position, cancels the entries of, chunks and spaces as every close. It is a field of
+``Action``, in the schema, the kinds page and the policy tests; the compiler makes its node and
+the planner plans it from its entry. (What the runner carries out by itself — locks, the venue's
+dead man's switch, notifications — stays built in.)
 
-A built-in kind moved into a module of its own (``data_age.py``) is not listed below: the
-catalogue (:data:`killswitch.policy.model.SIGNALS`) names its entry where the kind always was,
-so the language's order, the schema and the kinds page stay as they were.
+A signal kind that keeps a state between ticks (``consecutive_losses.py``) gives a
+:class:`~killswitch.policy.registry.KeptState` in place of ``evaluate``: the engine keeps the state
+per scope instance and signal, hands it to the evaluation and saves it with its own.
 
-Pure: no I/O.
+A built-in kind moved into a module of its own (``data_age.py``, ``consecutive_losses.py``) is
+found as every other, and keeps its place: the catalogue (:data:`killswitch.policy.model.SIGNALS`)
+names its entry where the kind always was and appends only the kinds it did not place, so the
+language's order, the schema and the kinds page stay as they were.
+
+Import cost: one listing of this directory (:func:`pkgutil.iter_modules`) and the kind modules
+themselves, which ``killswitch.policy.model`` imports anyway; ``ksctl validate`` pays nothing more.
+
+Pure: no I/O beyond importing this package's own modules.
 """
 
-from ..registry import ActionKind, SignalKind
-from . import open_orders, reduce_all_by
+import importlib
+import pkgutil
+from typing import Iterable
 
-SIGNALS: tuple[SignalKind, ...] = (
-    open_orders.KIND,
-)
-ACTIONS: tuple[ActionKind, ...] = (
-    reduce_all_by.KIND,
-)
+from ..registry import ActionKind, SignalKind
+
+
+class KindModuleError(ImportError):
+    """A module of a kinds package that is not a kind (no ``KIND``, or one of another type)."""
+
+
+def discover(path: Iterable[str], package: str) -> tuple[tuple[SignalKind, ...], tuple[ActionKind, ...]]:
+    """The signal kinds and the action kinds of the modules of ``package`` (found on ``path``),
+    in the order of the modules' names; raises :class:`KindModuleError` for a module that is not
+    a kind."""
+    signals: list[SignalKind] = []
+    actions: list[ActionKind] = []
+    for name in sorted(m.name for m in pkgutil.iter_modules(path)):
+        if name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package}.{name}")
+        kind = getattr(module, "KIND", None)
+        if isinstance(kind, SignalKind):
+            signals.append(kind)
+        elif isinstance(kind, ActionKind):
+            actions.append(kind)
+        elif kind is None:
+            raise KindModuleError(f"{package}.{name}: a kind module exposes its SignalKind or ActionKind as KIND, "
+                                  f"and this one has no KIND (a helper module's name starts with '_')",
+                                  name=f"{package}.{name}")
+        else:
+            raise KindModuleError(f"{package}.{name}: KIND is a {type(kind).__name__}, not a SignalKind or an "
+                                  f"ActionKind", name=f"{package}.{name}")
+    return tuple(signals), tuple(actions)
+
+
+SIGNALS, ACTIONS = discover(__path__, __name__)

@@ -1,0 +1,118 @@
+"""The kinds package finds its modules (killswitch/policy/kinds/__init__.py): a kind is a module
+exposing ``KIND``, found without a line listed anywhere, in the order of the modules' names; a
+module that is not a kind fails the import naming it; the catalogue keeps a built-in kind moved
+into a module in its place and refuses two kinds of one name."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+
+import pytest
+
+from killswitch.policy import kinds
+from killswitch.policy.kinds import KindModuleError, discover
+from killswitch.policy.model import ACTIONS, SIGNALS, _catalogue
+from killswitch.policy.registry import SignalKind
+
+SIGNAL_MODULE = """
+from killswitch.policy.registry import SignalKind, SignalParams
+
+class Params(SignalParams):
+    \"\"\"A kind of a test package.\"\"\"
+
+KIND = SignalKind({name!r}, Params)
+"""
+ACTION_MODULE = """
+from killswitch.policy.registry import ActionKind, Strict
+
+class Params(Strict):
+    \"\"\"An action of a test package.\"\"\"
+
+KIND = ActionKind({name!r}, Params)
+"""
+# the package's own __init__ as every kinds package would have it
+PACKAGE_INIT = """
+from killswitch.policy.kinds import discover
+
+SIGNALS, ACTIONS = discover(__path__, __name__)
+"""
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch):
+    """Writes a kinds package of ``files`` (name → source) under a fresh name and imports it."""
+    made: list[str] = []
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def make(files: dict[str, str]):
+        name = f"kinds_{tmp_path.name}_{len(made)}"
+        made.append(name)
+        root = tmp_path / name
+        root.mkdir()
+        (root / "__init__.py").write_text(PACKAGE_INIT)
+        for module, text in files.items():
+            (root / f"{module}.py").write_text(textwrap.dedent(text))
+        importlib.invalidate_caches()
+        return importlib.import_module(name)
+
+    yield make
+    for name in list(sys.modules):
+        if any(name == m or name.startswith(m + ".") for m in made):
+            del sys.modules[name]
+
+
+def test_the_project_kinds_are_found_by_their_modules_in_the_order_of_their_names():
+    assert [k.name for k in kinds.SIGNALS] == ["consecutive_losses", "data_age", "open_orders"]
+    assert [k.name for k in kinds.ACTIONS] == ["reduce_all_by"]
+
+
+def test_a_found_kind_is_in_the_language_after_the_built_in_kinds():
+    assert list(SIGNALS)[-2:] == ["heartbeat_age", "open_orders"]
+    assert list(ACTIONS)[-2:] == ["runbook", "reduce_all_by"]
+
+
+def test_a_built_in_kind_moved_into_a_module_keeps_its_place_once():
+    names = list(SIGNALS)
+    assert names.count("data_age") == 1
+    assert names[names.index("consecutive_losses") + 1] == "data_age"
+
+
+def test_a_new_module_is_a_kind_without_any_listing(package):
+    pkg = package({"zeta": SIGNAL_MODULE.format(name="zeta"), "alpha": SIGNAL_MODULE.format(name="alpha"),
+                   "middle": ACTION_MODULE.format(name="middle")})
+    assert [k.name for k in pkg.SIGNALS] == ["alpha", "zeta"]  # by module name, not by file system order
+    assert [k.name for k in pkg.ACTIONS] == ["middle"]
+
+
+def test_a_module_whose_name_starts_with_an_underscore_is_a_helper_not_a_kind(package):
+    pkg = package({"one": SIGNAL_MODULE.format(name="one"), "_shared": "LIMIT = 3\n"})
+    assert [k.name for k in pkg.SIGNALS] == ["one"] and pkg.ACTIONS == ()
+
+
+def test_a_module_without_KIND_fails_the_import_of_the_package_naming_it(package):
+    with pytest.raises(KindModuleError, match=r"kinds_\w+\.stray: a kind module exposes its SignalKind or "
+                                              r"ActionKind as KIND, and this one has no KIND"):
+        package({"one": SIGNAL_MODULE.format(name="one"), "stray": "X = 1\n"})
+
+
+def test_a_KIND_of_another_type_fails_the_import_naming_its_type(package):
+    with pytest.raises(KindModuleError, match=r"\.odd: KIND is a str, not a SignalKind or an ActionKind"):
+        package({"odd": "KIND = 'odd'\n"})
+
+
+def test_discover_reads_only_the_path_it_is_given(tmp_path):
+    assert discover([str(tmp_path)], "nothing_here") == ((), ())
+
+
+def test_two_kinds_of_one_name_are_refused_by_the_catalogue():
+    twin = SignalKind("open_orders", SIGNALS["data_age"].model)
+    with pytest.raises(ValueError, match="two kinds are named 'open_orders'"):
+        _catalogue(tuple(SIGNALS.values()), (twin,))
+
+
+def test_a_found_kind_the_catalogue_placed_is_not_added_twice():
+    placed = (SIGNALS["equity_drawdown"], SIGNALS["data_age"])
+    assert list(_catalogue(placed, kinds.SIGNALS)) == ["equity_drawdown", "data_age", "consecutive_losses",
+                                                       "open_orders"]
