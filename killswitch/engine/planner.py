@@ -242,17 +242,14 @@ class _Planner:
         return out
 
     def want(self, s: Snapshot, p: Held, fraction: float, action: str, reason: str) -> None:
-        key = position_key(s, p)
+        self.want_at(position_key(s, p), s, p, fraction, action, reason)
+
+    def want_at(self, key: str, s: Snapshot, p: Held, fraction: float, action: str, reason: str) -> None:
+        """:meth:`want` of ``p``, whose :func:`position_key` is ``key`` (read from the columns)."""
         amount = p.contracts if fraction >= 1.0 else p.contracts * fraction
         prev = self.closes.get(key)
         if prev is None or amount > prev.amount:
             self.closes[key] = _Close(s, p, amount, fraction >= 1.0, action, reason)
-
-    def want_whole(self, key: str, s: Snapshot, p: Held, action: str, reason: str) -> None:
-        """:meth:`want` of the whole position ``p``, whose :func:`position_key` is ``key``."""
-        prev = self.closes.get(key)
-        if prev is None or p.contracts > prev.amount:
-            self.closes[key] = _Close(s, p, p.contracts, True, action, reason)
 
     def losing_positions(self, side_rule: str, on_unknown: str, action: str) -> Optional[list[int]]:
         """Indexes (into ``view.positions``) of the positions on the side the rule names; None
@@ -336,12 +333,12 @@ class _Planner:
                 near = list(compress(count(), map(limit.__ge__, dists)))
             limit_text = f" limit={limit:.2%}"
             key_at = view.key_function()
-            want_whole = self.want_whole
+            want_at = self.want_at
             # hundreds of closes in a crash: the rows read in one pass, the key from the columns
             for i, (s, pos) in zip(near, view.rows_at(near)):
                 liq, mark = liqs[i], marks[i]
                 dist = abs(mark - liq) / mark  # type: ignore[operator]  # known: near holds no None
-                want_whole(key_at(i), s, pos, "reduce_top_risk", f"LIQUIDATION_NEAR: distance={dist:.2%}{limit_text}")
+                want_at(key_at(i), s, pos, 1.0, "reduce_top_risk", f"LIQUIDATION_NEAR: distance={dist:.2%}{limit_text}")
         chosen = self.losing_positions(a.side, a.on_unknown_side, "reduce_top_risk")
         if not chosen:
             return
