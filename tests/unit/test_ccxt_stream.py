@@ -124,6 +124,9 @@ def adapter(rest: FakeExchange, venue: Venue, stream=None, name="binanceusdm", *
                        timeout=2.0, max_retries=0, **kw)
 
 
+T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
+
+
 class Clock:
     """The stream's clock (UTC ms), moved by the test."""
 
@@ -176,8 +179,8 @@ def test_a_live_stream_answers_the_snapshot_without_a_rest_call_and_wakes_on_a_c
 
 def test_the_reconcile_cadence_reads_rest_counts_the_disagreement_and_rest_wins(caplog):
     async def body():
-        rest, venue = rest_exchange(contracts=0.5), Venue()
-        a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"})
+        rest, venue, clock = rest_exchange(contracts=0.5), Venue(), Clock(T0)  # (never overdue on a slow machine)
+        a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"}, stream_clock=clock)
         await a.start_streams()
         await settle(lambda: venue.clients)  # the connection began: REST read after it seeds the state
         await a.snapshot()
@@ -186,7 +189,7 @@ def test_the_reconcile_cadence_reads_rest_counts_the_disagreement_and_rest_wins(
         assert (await a.snapshot()).positions[0].contracts == 0.7
         woken: list[str] = []
         a.set_wake(woken.append)
-        await asyncio.sleep(0.25)
+        clock.ms += 250
         snap = await a.snapshot()  # the cadence is due: the live stream answers, REST is read beside it
         assert snap.fetch.calls == 0 and snap.positions[0].contracts == 0.7
         await settle(lambda: a.stream_health().reconciles == 2)
@@ -210,10 +213,11 @@ def test_the_reconcile_cadence_reads_rest_counts_the_disagreement_and_rest_wins(
 def test_the_cadences_rest_read_runs_beside_the_snapshots_one_at_a_time_and_a_failed_one_is_tried_again(caplog):
     """A live, confirmed stream whose reconcile is due answers at once while REST is read beside
     it (a slow read never stands in front of a tick), one read at a time; a read that fails
-    leaves the stream answering, is said once and tried again at the next snapshot."""
+    leaves the stream answering, is said once and tried again at the next snapshot. (The stream's
+    clock is the test's: a slow machine never makes the reconcile overdue, 600 ms on.)"""
     async def body():
-        rest, venue = rest_exchange(contracts=0.5), Venue()
-        a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"})
+        rest, venue, clock = rest_exchange(contracts=0.5), Venue(), Clock(T0)
+        a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"}, stream_clock=clock)
         await a.start_streams()
         await settle(lambda: venue.clients)
         await a.snapshot()
@@ -226,7 +230,7 @@ def test_the_cadences_rest_read_runs_beside_the_snapshots_one_at_a_time_and_a_fa
             return rest.positions
 
         rest.script["fetch_positions"] = [held]
-        await asyncio.sleep(0.25)
+        clock.ms += 250  # the cadence is due
         for _ in range(3):  # the read hangs: every snapshot is the stream's, and no second read begins
             snap = await asyncio.wait_for(a.snapshot(), 0.5)
             assert snap.fetch.calls == 0 and snap.positions[0].contracts == 0.5
@@ -235,7 +239,7 @@ def test_the_cadences_rest_read_runs_beside_the_snapshots_one_at_a_time_and_a_fa
         await settle(lambda: a.stream_health().reconciles == 2)
         assert a.stream_health().disagreements == 0
         rest.script["fetch_positions"] = [ccxt.NetworkError("connection reset")]
-        await asyncio.sleep(0.25)
+        clock.ms += 250  # the cadence is due
         assert (await a.snapshot()).fetch.calls == 0
         await settle(lambda: rest.names().count("fetch_positions") == 3)
         await asyncio.sleep(0.05)
@@ -720,8 +724,6 @@ def test_a_reconcile_makes_the_streams_positions_there_not_in_the_next_snapshot(
 
 
 # --- the reconciles' bookkeeping, on a fake clock -------------------------------------------------------
-
-T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 
 
 def test_failed_reconciles_count_until_a_good_one_and_past_three_cadences_the_snapshot_reads_rest_and_fails(caplog):
