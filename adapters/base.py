@@ -168,8 +168,21 @@ class StreamHealth:
     reconciles: int = 0
     # the snapshots are the stream's alone (live, and the last REST reconcile agreed with it);
     # False while REST is read in front of each snapshot (connecting, after a reconnect, after a
-    # disagreement), which at many positions makes each tick a REST read
+    # disagreement, while the reconcile is overdue), which at many positions makes each tick a REST read
     answers: bool = False
+    reconciled_ms: Optional[int] = None       # when the last good REST reconcile was taken (UTC ms; None: none yet)
+    reconcile_every_ms: Optional[int] = None  # the account's reconcile cadence (its stream block's reconcile_every)
+    reconcile_failures: int = 0               # REST reconciles that failed since the last good one, in a row
+    reconcile_failure_reason: Optional[str] = None  # the reason code of the last of them (None while none failed)
+    # the last good reconcile is older than OVERDUE_AFTER × reconcile_every: the stream is not
+    # confirmed any more, and the snapshots read REST in front (blind if REST fails too)
+    reconcile_overdue: bool = False
+
+
+# A stream unreconciled this many reconcile_every (the cadence's reads failing) stops answering
+# alone: one missed read is a hiccup, a second one load; a third is an outage of the check (as a
+# stream silent three stale_after is a stall, reconnected).
+OVERDUE_AFTER = 3
 
 
 @runtime_checkable

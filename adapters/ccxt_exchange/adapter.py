@@ -14,9 +14,10 @@ What it owns
     * a hard ``asyncio.wait_for(timeout)`` around every public operation (:mod:`.calls`);
     * where the account's ``stream`` block asks for it and its dialect streams, the private
       stream (:mod:`.stream`): :meth:`CcxtAdapter.snapshot` then answers from the stream while
-      it is live and reads REST at the reconcile cadence, after a reconnect and while it is stale
-      or down (REST wins); the optional ``stream_health()``, ``set_wake()`` and
-      ``start_streams()`` of :class:`adapters.base.StreamHealth`'s contract.
+      it is live and reads REST at the reconcile cadence (beside the ticks), after a reconnect,
+      while it is stale or down and while its reconcile is overdue (in front; REST wins); the
+      optional ``stream_health()``, ``set_wake()`` and ``start_streams()`` of
+      :class:`adapters.base.StreamHealth`'s contract.
 
 What it must not do
     tell venues apart. Whatever differs between venues — order parameters, client order id keys,
@@ -65,7 +66,7 @@ from .dialects.base import YIELD_EVERY, Dialect, Reads, bad_field
 from .errors import reason_for, scrub
 from .markets import Markets
 from .parsing import BadData, BadField, num
-from .stream import AccountStream
+from .stream import AccountStream, now_ms
 
 log = logging.getLogger(__package__)
 
@@ -109,6 +110,9 @@ class CcxtAdapter:
     * ``stream_factory`` — the same for the streaming client of an account whose ``stream``
       block is enabled on a dialect that streams; the default builds ``ccxt.pro.<venue>(config)``,
       configured as the REST client (credentials, timeout, strict JSON, ``urls``).
+    * ``stream_clock`` — the private stream's clock (UTC ms): when it last heard from the venue,
+      when it was last reconciled, and so when it is stale or its reconcile overdue. Tests hand
+      a fake one; the default is the wall clock.
 
     Raises :class:`AdapterError` on construction for an unreadable credential (``AUTH``) or a
     venue ccxt does not know (``UNSUPPORTED``) — never with a secret in it.
@@ -136,6 +140,7 @@ class CcxtAdapter:
         ccxt_rate_limit: bool = True,
         exchange_factory: Optional[Factory] = None,
         stream_factory: Optional[Factory] = None,
+        stream_clock: Callable[[], int] = now_ms,
     ):
         self.venue: str = account.venue
         self.account: str = account.name
@@ -188,6 +193,7 @@ class CcxtAdapter:
         self.capabilities = self._capabilities(rate)
         self._stream_spec = getattr(account, "stream", None)
         self._stream: Optional[AccountStream] = None
+        self._stream_clock = stream_clock
         self._behind: Optional[asyncio.Future] = None  # the cadence's reconcile under way beside the ticks
         if self.dialect.streams and self._stream_spec is not None and self._stream_spec.enabled:
             self._stream = self._make_stream(config, stream_factory or pro_factory(self.venue),
@@ -357,7 +363,8 @@ class CcxtAdapter:
             mark_rows=lambda message, held: self.dialect.stream_mark_rows(message, self._markets.symbol_of, held),
             watch_marks=None if type(self.dialect).watch_marks is Dialect.watch_marks else self.dialect.watch_marks,
             order_parser=self.dialect.stream_order_parser,
-            stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds)
+            stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds,
+            clock=self._stream_clock)
 
     def stream_health(self) -> StreamHealth:
         """The private stream's state: off (STREAM_UNSUPPORTED on a dialect that does not stream,
@@ -389,8 +396,10 @@ class CcxtAdapter:
 
     async def snapshot(self) -> Snapshot:
         """The account now. With a live private stream, its state (no REST call, ``fetch.calls``
-        0); REST when the stream is off, stale or down, at the reconcile cadence and after a
-        reconnect — then compared with the stream's state, and put in its place (REST wins)."""
+        0); REST when the stream is off, stale or down, after a reconnect and while the last good
+        reconcile is overdue (the cadence's reads beside the ticks failing for 3× reconcile_every:
+        a failed read then is a failed snapshot, blind) — then compared with the stream's state,
+        and put in its place (REST wins). The cadence's read of a stream that answers runs beside."""
         stream = self._stream
         if stream is not None and self._behind is not None and stream.needs_rest():
             await asyncio.shield(self._behind)  # one REST read at a time: the one under way may be the one needed
@@ -414,13 +423,13 @@ class CcxtAdapter:
 
     async def _reconcile_behind(self, stream: AccountStream) -> None:
         """The cadence's reconcile, run beside the ticks; the runner woken when REST disagreed
-        (its state took the stream's place, and the next snapshots read REST until one agrees)."""
+        (its state took the stream's place, and the next snapshots read REST until one agrees).
+        A failed read is the stream's to count (:meth:`AccountStream.reconcile`); once the last
+        good one is overdue the next snapshot reads REST in front."""
         try:
             disagreed = stream.disagreements
             snap = await self._rest_reconcile(stream)
-            if not snap.fetch.ok:
-                stream.reconcile_failed(snap.fetch.error_code)
-            elif stream.disagreements != disagreed:
+            if snap.fetch.ok and stream.disagreements != disagreed:
                 stream.wake_runner()
         except Exception as e:  # noqa: BLE001 — a snapshot never raises; this task never ends the stream
             stream.reconcile_failed(type(e).__name__)

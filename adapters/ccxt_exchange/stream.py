@@ -45,6 +45,12 @@ What it owns
       a close the adapter found larger than the position (:meth:`AccountStream.distrust`),
       sends the snapshots back to REST until one agrees; a connection given up is down at
       once and what its closing client still delivers is not read;
+    * the REST reconciles' bookkeeping: when the last good one was taken, and the failed ones
+      since (how many, the last one's reason code: a run of failures is keyed to the count of
+      good reconciles, so a good one ends it without being told); a stream whose last good
+      reconcile is older than ``OVERDUE_AFTER`` × ``reconcile_every`` is *overdue*: not
+      confirmed any more, its snapshots read REST in front until a reconcile agrees (blind, as
+      any failed snapshot, while REST fails too);
     * the venue's latest event time (``E``, the dialect's ``stream_time``), the snapshot's
       ``ts_event``: the venue's clock, as a REST snapshot's, never our receipt time.
 
@@ -66,7 +72,7 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional
 
 from killswitch.snapshot import MarketRules, Order, Snapshot
 
-from ..base import StreamHealth
+from ..base import OVERDUE_AFTER, StreamHealth
 from .errors import reason_for, scrub
 from .streamstate import CHANGED, DUPLICATE, OUT_OF_ORDER, MarkRows, StreamEvent, StreamState
 
@@ -142,6 +148,9 @@ class AccountStream:
         self.disagreements = 0
         self.reconciles = 0
         self._reconciled_at: Optional[int] = None
+        # the failed REST reconciles since the good one numbered ``after`` (the value of
+        # ``reconciles`` when the first of them failed): (after, how many, the last one's reason)
+        self._failed: Optional[tuple[int, int, str]] = None
         self._reconcile_due = True  # after each (re)connect, each socket opened, each disagreement: REST wins first
         # bumped as each connection begins and as each of its sockets opens: a REST read begun
         # before (a fill in between reached neither it nor the stream) does not end the REST reads
@@ -170,10 +179,27 @@ class AccountStream:
         now = self._clock()
         if state == "live" and self._last_message is not None and now - self._last_message > self.stale_after_ms:
             state, reason, since = "stale", "STREAM_STALE", self._last_message + self.stale_after_ms
+        overdue = self._overdue(now)
+        failures, failure = self.reconcile_failures()
         return StreamHealth(state=state, reason=reason, since_ms=since, last_message_ms=self._last_message,
                             reconnects=self.reconnects, disagreements=self.disagreements,
                             dropped=dict(self.state.dropped), reconciles=self.reconciles,
-                            answers=state == "live" and not self._reconcile_due and self._reconciled_at is not None)
+                            answers=state == "live" and not self._reconcile_due and self._reconciled_at is not None
+                            and not overdue,
+                            reconciled_ms=self._reconciled_at, reconcile_every_ms=self.reconcile_every_ms,
+                            reconcile_failures=failures, reconcile_failure_reason=failure, reconcile_overdue=overdue)
+
+    def reconcile_failures(self) -> tuple[int, Optional[str]]:
+        """The REST reconciles that failed since the last good one, and the last one's reason code
+        ((0, None) when the last read was good, or none failed)."""
+        if self._failed is None or self._failed[0] != self.reconciles:
+            return 0, None  # none failed, or a good reconcile came after them
+        return self._failed[1], self._failed[2]
+
+    def _overdue(self, now: int) -> bool:
+        """The last good reconcile is older than ``OVERDUE_AFTER`` × ``reconcile_every``."""
+        return self._reconciled_at is not None and \
+            now - self._reconciled_at > OVERDUE_AFTER * self.reconcile_every_ms
 
     def position_changed(self, symbol: str) -> Optional[int]:
         """When (this stream's clock, ms) an update last changed ``symbol``'s position, if one did."""
@@ -188,8 +214,11 @@ class AccountStream:
 
     def needs_rest(self) -> bool:
         """Whether the next snapshot must read REST before it can answer: the stream is not live,
-        a reconnect or a disagreement has not been reconciled yet, or nothing has been."""
-        return self.health().state != "live" or self._reconcile_due or self._reconciled_at is None
+        a reconnect or a disagreement has not been reconciled yet, nothing has been, or the last
+        good reconcile is overdue (the cadence's reads beside the ticks have failed for
+        ``OVERDUE_AFTER`` × ``reconcile_every``: the stream's word is not confirmed any more)."""
+        return self.health().state != "live" or self._reconcile_due or self._reconciled_at is None or \
+            self._overdue(self._clock())
 
     def reconcile_aged(self) -> bool:
         """Whether the cadence's reconcile is due: the last one is ``reconcile_every`` old. The
@@ -205,10 +234,19 @@ class AccountStream:
                 log.debug("%s: wake: %s", self.key, type(e).__name__)
 
     def reconcile_failed(self, reason: Optional[str]) -> None:
-        """A cadence REST read failed: the stream goes on answering, the read is tried again at
-        the next snapshot; said once per account."""
-        self._once("reconcile-failed", logging.WARNING, "%s: the reconcile's REST read failed (%s); the live "
-                   "stream answers meanwhile and the read is tried again", self.key, reason or "unknown")
+        """A REST read for a reconcile failed: counted with its reason code until a good one; the
+        read is tried again at the next snapshot. A confirmed live stream goes on answering until
+        the reconcile is overdue (``OVERDUE_AFTER`` × ``reconcile_every`` since the last good
+        one), then REST is read in front of each snapshot. Said once per account (the runner says
+        when it is overdue, and when it is not any more)."""
+        code = reason or "unknown"
+        if self._failed is not None and self._failed[0] == self.reconciles:
+            self._failed = (self.reconciles, self._failed[1] + 1, code)
+        else:
+            self._failed = (self.reconciles, 1, code)
+        self._once("reconcile-failed", logging.WARNING, "%s: the reconcile's REST read failed (%s); tried again "
+                   "at the next snapshot, a live stream answering alone for %d× reconcile_every at most meanwhile",
+                   self.key, code, OVERDUE_AFTER)
 
     def snapshot(self) -> Optional[Snapshot]:
         """The account from the stream's state (None before a REST snapshot gave its base).
@@ -251,8 +289,10 @@ class AccountStream:
         sockets since the last reconcile's read began (a stream down or reconnected since
         missed what it missed; REST takes its place without a count). ``orders`` false: the
         REST snapshot's open orders are an earlier read's (the adapter lists them on its own
-        cadence), neither compared nor taken."""
+        cadence), neither compared nor taken. A failed REST snapshot is a failed reconcile
+        (:meth:`reconcile_failed`, with its reason code)."""
         if not rest.fetch.ok:
+            self.reconcile_failed(rest.fetch.error_code)
             return
         token = self._epoch if token is None else token
         compare = self._state == "live" and self._base_epoch == token == self._epoch

@@ -888,7 +888,8 @@ def _fail_closed(value: Any) -> bool:
 class StreamSpec(Strict):
     """Private streams for this account (ccxt's streaming API): the snapshot is kept from the stream, REST
     reconciles every ``reconcile_every`` and at each reconnect; a stream silent for ``stale_after`` is blind and
-    the account is polled over REST at the policy interval until it is live again."""
+    the account is polled over REST at the policy interval until it is live again, as it is while the last good
+    reconcile is older than 3 × ``reconcile_every`` (the reconcile's REST reads failing)."""
     enabled: bool = True
     reconcile_every: DurationField = Duration(30_000)
     stale_after: DurationField = Duration(10_000)

@@ -66,14 +66,25 @@ def _fetch_error(e: dict, ref_ms: Optional[int]) -> str:
 
 
 def stream_text(s: dict) -> str:
-    """An account's private stream as ``ksctl status`` shows it beside its data age."""
+    """An account's private stream as ``ksctl status`` shows it beside its data age: its state,
+    its last message, its last good REST reconcile and the failed ones since (a runner that does
+    not report reconciles shows none)."""
     if s.get("state") == "off":
         return f"stream off, polls ({s.get('reason') or 'STREAM_UNSUPPORTED'})"
     age = s.get("last_message_age_s")
-    head = (f"STREAM DEGRADED, polls over REST: {s.get('reason') or str(s.get('state')).upper()}"
-            if s.get("degraded") else f"stream {s.get('state')}")
+    why = s.get("reason") or ("RECONCILE_OVERDUE" if s.get("reconcile_overdue") else str(s.get("state")).upper())
+    head = f"STREAM DEGRADED, polls over REST: {why}" if s.get("degraded") else f"stream {s.get('state')}"
     dropped = sum((s.get("dropped") or {}).values())
-    return (f"{head} (last message {'never' if age is None else _age(age) + ' ago'}, "
+    reconciled = ""
+    if "last_reconcile_age_s" in s:
+        last = s.get("last_reconcile_age_s")
+        reconciled = f", last reconcile {'never' if last is None else _age(last) + ' ago'}"
+        if s.get("reconcile_every_s"):
+            reconciled += f" (every {_age(s['reconcile_every_s'])})"
+        if s.get("reconcile_failures"):
+            reconciled += (f", {s['reconcile_failures']} failed since ("
+                           f"{s.get('reconcile_failure_reason') or 'unknown'})")
+    return (f"{head} (last message {'never' if age is None else _age(age) + ' ago'}{reconciled}, "
             f"{s.get('reconnects', 0)} reconnect(s), {s.get('disagreements', 0)} disagreement(s), "
             f"{dropped} dropped)")
 

@@ -221,7 +221,7 @@ class Readout:
         for result in ("sent", "filled", "rejected", "unknown"):
             orders.add(c["orders_" + result], result=result)
         self.fetches.collect_metrics(reg)  # snapshot failures by venue, account and reason; fetch ok per account
-        self.streams.collect_metrics(reg)  # the private streams: connected, last message age, reconnects, drops
+        self.streams.collect_metrics(reg)  # the private streams: connected, message age, reconnects, drops, reconciles
         reg.sampled("killswitch_store_failures_total", "counter",
                     "Ticks and other steps stopped by a state store error (the state was read back after).") \
             .add(c["store_failures"])

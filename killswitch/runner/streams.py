@@ -5,15 +5,21 @@ the latest :class:`~adapters.base.StreamHealth` read at each tick, and the lines
 the runner's log — at start, one INFO per account that polls (``STREAM_OFF``: a dialect without
 streams, or streams not enabled); one WARNING (``STREAM_STALE``, ``STREAM_DOWN``,
 ``LISTEN_KEY_EXPIRED``…) when an account's stream leaves live, the account falling back to REST
-polling at the policy interval; one INFO (``STREAM_LIVE``) when it is live again — never one a
-tick. Its families for ``/metrics`` (``killswitch_stream_connected``,
-``killswitch_stream_last_message_age_seconds``, ``killswitch_stream_reconnects_total``,
-``killswitch_stream_disagreements_total``, ``killswitch_stream_dropped_total{kind}``), the
-status's ``streams``, and :meth:`StreamWatch.lead`: the streams start when the runner leads.
+polling at the policy interval; one INFO (``STREAM_LIVE``) when it is live again; one WARNING
+(``STREAM_RECONCILE_OVERDUE``) when an account's last good REST reconcile grows older than
+``OVERDUE_AFTER`` × its ``reconcile_every`` (its REST reads failing: the stream is not confirmed
+any more and its snapshots read REST in front), one INFO (``STREAM_RECONCILED``) when a
+reconcile is good again — never one a tick. Its families for ``/metrics``
+(``killswitch_stream_connected``, ``killswitch_stream_last_message_age_seconds``,
+``killswitch_stream_reconnects_total``, ``killswitch_stream_disagreements_total``,
+``killswitch_stream_dropped_total{kind}``, ``killswitch_stream_last_reconcile_age_seconds``,
+``killswitch_stream_reconcile_every_seconds``,
+``killswitch_stream_reconcile_consecutive_failures``), the status's ``streams``, and
+:meth:`StreamWatch.lead`: the streams start when the runner leads.
 
-A stream that is not live is *degraded*, not blind: the adapter's snapshot reads REST then, so
-the data stays fresh; a REST read that fails as well is a failed snapshot, which the coverage
-already reports as blind (:mod:`.fetches` says it in the log).
+A stream that is not live, or whose reconcile is overdue, is *degraded*, not blind: the
+adapter's snapshot reads REST then, so the data stays fresh; a REST read that fails as well is a
+failed snapshot, which the coverage already reports as blind (:mod:`.fetches` says it in the log).
 
 Must not: read a stream or change an adapter's state (the adapter owns its stream; this only
 reads ``stream_health()`` and calls ``start_streams()``).
@@ -23,6 +29,8 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Callable, Mapping, Optional
+
+from adapters.base import OVERDUE_AFTER
 
 from ..metrics import Registry
 
@@ -54,6 +62,7 @@ class StreamWatch:
         self._warned: dict[str, int] = {}  # account -> when its stream left live (the WARNING said)
         self._started: set[str] = set()  # accounts whose streams were started (start_streams returned)
         self._start_failed: set[str] = set()  # accounts whose start failed (said once)
+        self._overdue: set[str] = set()  # accounts whose reconcile is overdue (the WARNING said)
 
     def _streaming(self) -> dict[str, Any]:
         return {k: a for k, a in self.adapters.items() if callable(getattr(a, "stream_health", None))}
@@ -110,19 +119,45 @@ class StreamWatch:
                             "policy interval (said once; STREAM_LIVE when it is live again)",
                             health.reason or f"STREAM_{health.state.upper()}", key, health.state,
                             "never" if age is None else f"{age:.1f}s ago")
+            self._said_reconcile(key, health, now_ms)
+
+    def _said_reconcile(self, key: str, health: Any, now_ms: int) -> None:
+        """The WARNING when an account's reconcile becomes overdue, the INFO when it is not."""
+        overdue = health.reconcile_overdue
+        if overdue and key not in self._overdue:
+            self._overdue.add(key)
+            age = _age_s(health.reconciled_ms, now_ms)
+            every = (health.reconcile_every_ms or 0) / 1000
+            log.warning("STREAM_RECONCILE_OVERDUE: %s: not reconciled against REST for %s (reconcile_every %gs; "
+                        "%d failed read(s) in a row, the last %s); its stream is not confirmed any more: each "
+                        "snapshot reads REST in front, blind while REST fails (said once; STREAM_RECONCILED when "
+                        "a reconcile is good again)", key, "?" if age is None else f"{age:.1f}s", every,
+                        health.reconcile_failures, health.reconcile_failure_reason or "unknown")
+        elif not overdue and key in self._overdue:
+            self._overdue.discard(key)
+            log.info("STREAM_RECONCILED: %s: a REST reconcile is good again; %s", key,
+                     "its stream answers alone" if health.answers else "the snapshots read REST until one agrees")
 
     def status(self) -> dict:
-        """``streams`` of the status: per streaming account, its state and counts."""
+        """``streams`` of the status: per streaming account, its state and counts, and its REST
+        reconciles (the last good one's time and age, the cadence, the failed ones since)."""
         now_ms = self.clock()
         out = {}
         for key, h in sorted(self.health.items()):
+            every = h.reconcile_every_ms
             out[key] = {"state": h.state, "reason": h.reason, "since_ms": h.since_ms,
                         "last_message_ms": h.last_message_ms,
                         "last_message_age_s": _age_s(h.last_message_ms, now_ms),
                         "reconnects": h.reconnects, "disagreements": h.disagreements,
                         "reconciles": h.reconciles, "answers": h.answers,
                         "dropped": dict(sorted(h.dropped.items())),
-                        "degraded": degraded(h, key in self._live_once)}
+                        "last_reconcile_ms": h.reconciled_ms,
+                        "last_reconcile_age_s": _age_s(h.reconciled_ms, now_ms),
+                        "reconcile_every_s": None if every is None else every / 1000,
+                        "reconcile_failures": h.reconcile_failures,
+                        "reconcile_failure_reason": h.reconcile_failure_reason,
+                        "reconcile_overdue": h.reconcile_overdue,
+                        "degraded": degraded(h, key in self._live_once) or h.reconcile_overdue}
         return out
 
     def collect_metrics(self, registry: Registry) -> None:
@@ -141,6 +176,15 @@ class StreamWatch:
         dropped = registry.sampled("killswitch_stream_dropped_total", "counter",
                                    "Stream messages dropped unapplied, by kind (malformed, duplicate, out_of_order, "
                                    "unknown).", (*labels, "kind"))
+        reconciled = registry.sampled("killswitch_stream_last_reconcile_age_seconds", "gauge",
+                                      "Seconds since an account's last good REST reconcile of its stream (none "
+                                      "before the first).", labels)
+        every = registry.sampled("killswitch_stream_reconcile_every_seconds", "gauge",
+                                 "An account's stream reconcile cadence (reconcile_every); past "
+                                 f"{OVERDUE_AFTER}x it unreconciled, its snapshots read REST.", labels)
+        failures = registry.sampled("killswitch_stream_reconcile_consecutive_failures", "gauge",
+                                    "REST reconciles of an account's stream that failed since its last good one.",
+                                    labels)
         for key, h in sorted(self.health.items()):
             venue, _, account = key.partition("/")
             if h.state == OFF:
@@ -152,3 +196,8 @@ class StreamWatch:
             disagreements.add(h.disagreements, venue=venue, account=account)
             for kind, n in sorted(h.dropped.items()):
                 dropped.add(n, venue=venue, account=account, kind=kind)
+            if h.reconciled_ms is not None:
+                reconciled.add(max(0, now_ms - h.reconciled_ms) / 1000, venue=venue, account=account)
+            if h.reconcile_every_ms is not None:
+                every.add(h.reconcile_every_ms / 1000, venue=venue, account=account)
+            failures.add(h.reconcile_failures, venue=venue, account=account)

@@ -173,7 +173,11 @@ class RunnerStatus:
     # "venue/account" -> {"state" (off | connecting | live | stale | down), "reason", "since_ms",
     # "last_message_ms", "last_message_age_s", "reconnects", "disagreements", "reconciles",
     # "answers" (the snapshots are the stream's alone: live, REST agreed), "dropped" (kind -> count),
-    # "degraded" (not live: polled over REST)}: accounts whose adapter streams
+    # "last_reconcile_ms" / "last_reconcile_age_s" (the last good REST reconcile; None before the
+    # first), "reconcile_every_s", "reconcile_failures" (failed since the last good one, in a row),
+    # "reconcile_failure_reason" (the last one's code), "reconcile_overdue" (the last good one older
+    # than 3x reconcile_every: REST read in front), "degraded" (not live, or overdue: polled over
+    # REST)}: accounts whose adapter streams
     streams: dict = field(default_factory=dict)
     pages_failing: tuple[ReceiverFailure, ...] = ()  # receivers whose latest delivery round failed every attempt
     pages_failing_since_ms: Optional[int] = None  # the first failed round of the current run of failures

@@ -3,8 +3,9 @@ against a runner on the simulated exchange: a runner that stops answering (its A
 no answer in time) turns the page into a red banner with counting ages, a greyed view, a tab
 title and icon that say so, and all of it goes back when the runner answers again; a runner
 whose tick is late says so; a global halt reads as such on every row it binds; blind policies,
-failing pages and fetches and a failed reload are banners and cells. Screenshots at 1366 and
-800 px wide (see conftest.py for where)."""
+failing pages and fetches and a failed reload are banners and cells; a stream whose reconcile is
+overdue is a degraded stream's banner, its row giving the last reconcile's age and the failed
+reads since. Screenshots at 1366 and 800 px wide (see conftest.py for where)."""
 
 from __future__ import annotations
 
@@ -196,4 +197,31 @@ def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(
     r.stop_serving()  # the same page, its runner gone
     wait(browser, lambda b: UNREACHABLE.search(banner(b)), "the unreachable banner")
     widths(browser, shot, "health-05-banners-unreachable")
+    assert csp_refusals(browser) == []
+
+
+def test_a_stream_unreconciled_past_three_cadences_is_a_degraded_banner_and_its_row_says_its_last_reconcile(
+        live, browser, shot):
+    r = live()
+    r.tick(2, beat=("bot-x",))
+    real = r.runner.status
+    now = r.clock()
+    stream = {"state": "live", "reason": None, "since_ms": now - 600_000, "last_message_ms": now - 1_000,
+              "last_message_age_s": 1.0, "reconnects": 0, "disagreements": 0, "reconciles": 18, "dropped": {},
+              "answers": False, "last_reconcile_ms": now - 125_000, "last_reconcile_age_s": 125.0,
+              "reconcile_every_s": 30.0, "reconcile_failures": 14, "reconcile_failure_reason": "EXCHANGE_UNAVAILABLE",
+              "reconcile_overdue": True, "degraded": True}
+
+    def status() -> Any:  # the in-process simulator does not stream: a streamed account's status stands in
+        return dataclasses.replace(real(), streams={ACCOUNT: stream})
+
+    r.runner.status = status
+    signed_in(r, browser)
+    wait(browser, lambda b: "STREAM DEGRADED" in view_text(b), "the degraded stream's banner")
+    text = view_text(browser)
+    assert (f"{ACCOUNT}: RECONCILE_OVERDUE, last message 1s ago, last reconcile 2m 5s ago (every 30s), 14 failed "
+            "since (EXCHANGE_UNAVAILABLE)") in text, text
+    data = text_of(browser, "#data")
+    assert "RECONCILE OVERDUE: last reconcile 2m 5s ago (every 30s), 14 failed since (EXCHANGE_UNAVAILABLE)" in data
+    widths(browser, shot, "health-06-stream-unreconciled")
     assert csp_refusals(browser) == []

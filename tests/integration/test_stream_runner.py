@@ -10,6 +10,10 @@ websocket faces served on 127.0.0.1 in the same loop, the Accounts entry with a 
   REST polling``, the status's ``streams`` entry stale with a growing last-message age, the
   snapshots read over REST (the account is not blind while REST answers); REST failing too is
   blind (``ACCOUNT_NOT_READ``); the stream back is ``STREAM_LIVE``.
+- REST failing under a live stream: the reconciles' failures counted, and past 3 ×
+  ``reconcile_every`` without a good one the stream answers no more — ``STREAM_RECONCILE_OVERDUE``,
+  the status's entry overdue and degraded with the last reconcile's age, the account blind
+  (``ACCOUNT_NOT_READ``), not calm on the stream's word; REST back, ``STREAM_RECONCILED`` and armed.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ def policy(interval: str) -> str:
         """)
 
 
-def write_inputs(tmp: Path, port: int, interval: str) -> tuple[Path, Path]:
+def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30s") -> tuple[Path, Path]:
     pol = tmp / "policies"
     pol.mkdir()
     (pol / "guard.yaml").write_text(policy(interval))
@@ -67,12 +71,12 @@ def write_inputs(tmp: Path, port: int, interval: str) -> tuple[Path, Path]:
               labels: {{book: futures}}
               api_url: http://127.0.0.1:{port}
               credentials: {{api_key: {{env: KS_T_KEY}}, secret: {{env: KS_T_SECRET}}}}
-              stream: {{enabled: true, stale_after: 1s, reconcile_every: 30s}}
+              stream: {{enabled: true, stale_after: 1s, reconcile_every: {reconcile_every}}}
         """))
     return pol, accounts
 
 
-async def serve(tmp: Path, monkeypatch, interval: str, scenario) -> None:
+async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every: str = "30s") -> None:
     """``await scenario(daemon, server)`` with a runner leading over a fresh server, then stop."""
     engine = build("calm", wall_clock)
     for symbol, price in FLAT.items():
@@ -81,7 +85,7 @@ async def serve(tmp: Path, monkeypatch, interval: str, scenario) -> None:
     await server.start()
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
     monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
-    pol, accounts = write_inputs(tmp, server.port, interval)
+    pol, accounts = write_inputs(tmp, server.port, interval, reconcile_every)
     opts = RunOptions((str(pol),), str(accounts), f"sqlite://{tmp / 'state.db'}", str(tmp / "lock.json"),
                       api_port=None)
     daemon = Daemon(opts, logging.getLogger("killswitch.run").info, logging.getLogger("killswitch.run").error)
@@ -194,3 +198,52 @@ def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fai
     assert seen["rest_reads"] >= 2 and seen["fetch_ok"]  # polled over REST, every read good
     assert seen["armed"] and all(state == "armed" for state, _ in seen["armed"]), seen["armed"]
     assert ("blind", "ACCOUNT_NOT_READ") in seen["blind"]
+
+
+def test_rest_failing_under_a_live_stream_is_blind_past_three_reconcile_cadences_not_calm_and_reconciles_when_back(
+        tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.INFO)
+    seen: dict = {}
+
+    async def scenario(daemon: Daemon, server: SimServer) -> None:
+        runner = daemon.runner
+
+        def status_stream() -> dict:
+            return runner.status().streams[KEY]
+
+        def rows() -> list:
+            return [r for r in runner.status().coverage if r.scope == KEY]
+
+        await until(lambda: status_stream()["answers"] and all(r.state == "armed" for r in rows()),
+                    "the stream answering alone, armed", DEADLINE_S)
+        seen["calm"] = status_stream()
+        server.faults.add("*", "http_503")  # REST fails; the websocket goes on delivering
+        await until(lambda: any(r.reason == "ACCOUNT_NOT_READ" for r in rows()), "blind: ACCOUNT_NOT_READ",
+                    DEADLINE_S)
+        seen["blind"] = [(r.state, r.reason) for r in rows()]
+        seen["overdue"] = status_stream()
+        seen["fetch_error"] = runner.status().fetch_errors.get(KEY)
+        server.faults.switch_off()
+        await until(lambda: said(caplog, "STREAM_RECONCILED"), "STREAM_RECONCILED", DEADLINE_S)
+        await until(lambda: status_stream()["answers"] and all(r.state == "armed" for r in rows()),
+                    "armed again, the stream answering", DEADLINE_S)
+        seen["back"] = status_stream()
+
+    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "1s", scenario, reconcile_every="1s"),
+                                 4 * DEADLINE_S))
+    calm = seen["calm"]
+    assert calm["reconcile_every_s"] == 1.0 and calm["reconcile_failures"] == 0 and not calm["reconcile_overdue"]
+    assert calm["last_reconcile_age_s"] is not None and calm["last_reconcile_age_s"] < 3.0
+    assert ("blind", "ACCOUNT_NOT_READ") in seen["blind"]
+    overdue = seen["overdue"]
+    # live all along (the websocket delivers), yet not the account's word any more
+    assert overdue["state"] == "live" and not overdue["answers"] and overdue["reconcile_overdue"], overdue
+    assert overdue["degraded"] and overdue["last_reconcile_age_s"] > 3.0
+    assert overdue["reconcile_failures"] >= 2 and overdue["reconcile_failure_reason"] == "EXCHANGE_UNAVAILABLE"
+    assert seen["fetch_error"] is not None  # the snapshot read REST in front, and failed
+    (warn,) = [r for r in caplog.records if r.getMessage().startswith("STREAM_RECONCILE_OVERDUE")]
+    assert warn.levelname == "WARNING" and warn.getMessage().startswith(
+        "STREAM_RECONCILE_OVERDUE: binanceusdm/sim-main: not reconciled against REST for ")
+    back = seen["back"]
+    assert back["reconcile_failures"] == 0 and back["reconcile_failure_reason"] is None
+    assert not back["reconcile_overdue"] and not back["degraded"]

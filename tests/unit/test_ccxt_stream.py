@@ -118,10 +118,23 @@ def order_update(oid, status, event, amount=0.1, price=40000.0):
                                                           "z": "0", "T": event}}
 
 
-def adapter(rest: FakeExchange, venue: Venue, stream=None, name="binanceusdm"):
+def adapter(rest: FakeExchange, venue: Venue, stream=None, name="binanceusdm", **kw):
     spec = {"enabled": True, "reconcile_every": "30s", "stale_after": "10s"} if stream is None else stream
     return CcxtAdapter(account(name, stream=spec), exchange_factory=rest.factory, stream_factory=venue.factory,
-                       timeout=2.0, max_retries=0)
+                       timeout=2.0, max_retries=0, **kw)
+
+
+T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
+
+
+class Clock:
+    """The stream's clock (UTC ms), moved by the test."""
+
+    def __init__(self, ms: int):
+        self.ms = ms
+
+    def __call__(self) -> int:
+        return self.ms
 
 
 def rest_exchange(contracts=0.5):
@@ -166,8 +179,8 @@ def test_a_live_stream_answers_the_snapshot_without_a_rest_call_and_wakes_on_a_c
 
 def test_the_reconcile_cadence_reads_rest_counts_the_disagreement_and_rest_wins(caplog):
     async def body():
-        rest, venue = rest_exchange(contracts=0.5), Venue()
-        a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"})
+        rest, venue, clock = rest_exchange(contracts=0.5), Venue(), Clock(T0)  # (never overdue on a slow machine)
+        a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"}, stream_clock=clock)
         await a.start_streams()
         await settle(lambda: venue.clients)  # the connection began: REST read after it seeds the state
         await a.snapshot()
@@ -176,7 +189,7 @@ def test_the_reconcile_cadence_reads_rest_counts_the_disagreement_and_rest_wins(
         assert (await a.snapshot()).positions[0].contracts == 0.7
         woken: list[str] = []
         a.set_wake(woken.append)
-        await asyncio.sleep(0.25)
+        clock.ms += 250
         snap = await a.snapshot()  # the cadence is due: the live stream answers, REST is read beside it
         assert snap.fetch.calls == 0 and snap.positions[0].contracts == 0.7
         await settle(lambda: a.stream_health().reconciles == 2)
@@ -200,10 +213,11 @@ def test_the_reconcile_cadence_reads_rest_counts_the_disagreement_and_rest_wins(
 def test_the_cadences_rest_read_runs_beside_the_snapshots_one_at_a_time_and_a_failed_one_is_tried_again(caplog):
     """A live, confirmed stream whose reconcile is due answers at once while REST is read beside
     it (a slow read never stands in front of a tick), one read at a time; a read that fails
-    leaves the stream answering, is said once and tried again at the next snapshot."""
+    leaves the stream answering, is said once and tried again at the next snapshot. (The stream's
+    clock is the test's: a slow machine never makes the reconcile overdue, 600 ms on.)"""
     async def body():
-        rest, venue = rest_exchange(contracts=0.5), Venue()
-        a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"})
+        rest, venue, clock = rest_exchange(contracts=0.5), Venue(), Clock(T0)
+        a = adapter(rest, venue, stream={"reconcile_every": "200ms", "stale_after": "10s"}, stream_clock=clock)
         await a.start_streams()
         await settle(lambda: venue.clients)
         await a.snapshot()
@@ -216,7 +230,7 @@ def test_the_cadences_rest_read_runs_beside_the_snapshots_one_at_a_time_and_a_fa
             return rest.positions
 
         rest.script["fetch_positions"] = [held]
-        await asyncio.sleep(0.25)
+        clock.ms += 250  # the cadence is due
         for _ in range(3):  # the read hangs: every snapshot is the stream's, and no second read begins
             snap = await asyncio.wait_for(a.snapshot(), 0.5)
             assert snap.fetch.calls == 0 and snap.positions[0].contracts == 0.5
@@ -225,7 +239,7 @@ def test_the_cadences_rest_read_runs_beside_the_snapshots_one_at_a_time_and_a_fa
         await settle(lambda: a.stream_health().reconciles == 2)
         assert a.stream_health().disagreements == 0
         rest.script["fetch_positions"] = [ccxt.NetworkError("connection reset")]
-        await asyncio.sleep(0.25)
+        clock.ms += 250  # the cadence is due
         assert (await a.snapshot()).fetch.calls == 0
         await settle(lambda: rest.names().count("fetch_positions") == 3)
         await asyncio.sleep(0.05)
@@ -707,3 +721,77 @@ def test_a_reconcile_makes_the_streams_positions_there_not_in_the_next_snapshot(
     asked.clear()
     assert s.snapshot().positions[0].contracts == 0.5
     assert asked == []
+
+
+# --- the reconciles' bookkeeping, on a fake clock -------------------------------------------------------
+
+
+def test_failed_reconciles_count_until_a_good_one_and_past_three_cadences_the_snapshot_reads_rest_and_fails(caplog):
+    """The cadence's reads fail: each counted with its reason, the stream answering alone while
+    its last good reconcile is up to 3× reconcile_every old; past that it is overdue, answers no
+    more, and the snapshot reads REST in front — a failed snapshot (blind), not the stream's calm.
+    A good read ends the run of failures (counted from the good reconciles, nothing to reset)."""
+    async def body():
+        rest, venue, clock = rest_exchange(contracts=0.5), Venue(), Clock(T0)
+        a = adapter(rest, venue, stream={"reconcile_every": "30s", "stale_after": "1h"}, stream_clock=clock)
+        watch = StreamWatch({"binanceusdm/main": a}, clock=clock)
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()  # the REST base, the first good reconcile
+        venue.raw(mark(50000.0, 5))
+        await settle(lambda: a.stream_health().state == "live")
+        h = a.stream_health()
+        assert (h.answers, h.reconciled_ms, h.reconcile_every_ms) == (True, T0, 30_000)
+        assert (h.reconcile_failures, h.reconcile_failure_reason, h.reconcile_overdue) == (0, None, False)
+
+        rest.script["fetch_positions"] = [ccxt.NetworkError("connection reset")]
+        for n, at in enumerate((30_000, 60_000, 90_000), start=1):  # due each time; 90 s is 3× and not past it
+            clock.ms = T0 + at
+            snap = await a.snapshot()
+            assert snap.fetch.ok and snap.fetch.calls == 0  # the stream answers; REST is read beside it
+            await settle(lambda: a.stream_health().reconcile_failures == n)
+            h = a.stream_health()
+            assert (h.answers, h.reconcile_overdue, h.reconciled_ms) == (True, False, T0)
+            assert h.reconcile_failure_reason == "EXCHANGE_UNAVAILABLE"
+            watch.observe(clock.ms)
+
+        clock.ms = T0 + 90_001  # past 3× reconcile_every: not confirmed any more
+        h = a.stream_health()
+        assert (h.state, h.answers, h.reconcile_overdue) == ("live", False, True)
+        watch.observe(clock.ms)
+        st = watch.status()["binanceusdm/main"]
+        assert {k: st[k] for k in ("answers", "last_reconcile_ms", "last_reconcile_age_s", "reconcile_every_s",
+                                   "reconcile_failures", "reconcile_failure_reason", "reconcile_overdue",
+                                   "degraded")} == {
+            "answers": False, "last_reconcile_ms": T0, "last_reconcile_age_s": 90.001, "reconcile_every_s": 30.0,
+            "reconcile_failures": 3, "reconcile_failure_reason": "EXCHANGE_UNAVAILABLE", "reconcile_overdue": True,
+            "degraded": True}
+        reads = rest.names().count("fetch_positions")
+        snap = await a.snapshot()  # REST in front, and REST fails: the snapshot fails, not the stream's calm
+        assert not snap.fetch.ok and snap.fetch.error_code == "EXCHANGE_UNAVAILABLE"
+        assert rest.names().count("fetch_positions") == reads + 1
+        assert a.stream_health().reconcile_failures == 4  # a failed read in front counts as well
+
+        rest.script.pop("fetch_positions")  # REST answers again
+        clock.ms = T0 + 100_000
+        snap = await a.snapshot()
+        assert snap.fetch.ok and snap.fetch.calls > 0
+        h = a.stream_health()
+        assert (h.reconciled_ms, h.reconcile_failures, h.reconcile_failure_reason, h.reconcile_overdue) == \
+            (T0 + 100_000, 0, None, False)
+        assert h.answers and h.reconciles == 2  # it agreed: the stream answers alone again
+        assert (await a.snapshot()).fetch.calls == 0
+        watch.observe(clock.ms)
+        assert watch.status()["binanceusdm/main"]["last_reconcile_age_s"] == 0.0
+        await a.close()
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(body())
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if "RECONCILE" in r.getMessage()]
+    assert said == [
+        ("WARNING", "STREAM_RECONCILE_OVERDUE: binanceusdm/main: not reconciled against REST for 90.0s "
+                    "(reconcile_every 30s; 3 failed read(s) in a row, the last EXCHANGE_UNAVAILABLE); its stream is "
+                    "not confirmed any more: each snapshot reads REST in front, blind while REST fails (said once; "
+                    "STREAM_RECONCILED when a reconcile is good again)"),
+        ("INFO", "STREAM_RECONCILED: binanceusdm/main: a REST reconcile is good again; its stream answers alone"),
+    ]

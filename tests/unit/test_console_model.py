@@ -291,9 +291,31 @@ def test_a_degraded_stream_is_a_banner_and_each_account_says_how_it_is_read():
     assert {a["account"]: a["state"] for a in m["data_ages"]} == {ACC: "ok", OTHER: "ok", "okx/main": "ok"}, \
         "a stale stream with REST answering is degraded, not stale data"
     text = text_of(render(m))
-    assert ("1 STREAM DEGRADED: polled over REST at the policy interval until live again (not blind while REST "
-            f"answers). {ACC}: STREAM_STALE, last message 30s ago, since 12:59:40 UTC") in text, text
+    assert ("1 STREAM DEGRADED: polled over REST at the policy interval until live and reconciled again (not "
+            f"blind while REST answers). {ACC}: STREAM_STALE, last message 30s ago, since 12:59:40 UTC") in text, text
     assert "DEGRADED STREAM_STALE, polls last message 30s ago; 2 reconnects, 1 disagreement, 3 dropped" in text
     assert "live last message 1s ago; 0 reconnects, 0 disagreements, 0 dropped" in text
     calm = text_of(render(model(status(data_age_s={OTHER: 1.0}, streams={OTHER: streams[OTHER]}))))
     assert "DEGRADED" not in calm
+
+
+def test_a_streams_last_reconcile_is_in_its_row_and_an_overdue_one_is_a_degraded_banner():
+    reconciled = {"state": "live", "reason": None, "since_ms": T0 - 600_000, "last_message_ms": T0 - 1_000,
+                  "last_message_age_s": 1.0, "reconnects": 0, "disagreements": 0, "reconciles": 20, "dropped": {},
+                  "answers": True, "last_reconcile_ms": T0 - 12_000, "last_reconcile_age_s": 12.0,
+                  "reconcile_every_s": 30.0, "reconcile_failures": 0, "reconcile_failure_reason": None,
+                  "reconcile_overdue": False, "degraded": False}
+    overdue = {**reconciled, "answers": False, "last_reconcile_ms": T0 - 125_000, "last_reconcile_age_s": 125.0,
+               "reconcile_failures": 14, "reconcile_failure_reason": "EXCHANGE_UNAVAILABLE",
+               "reconcile_overdue": True, "degraded": True}
+    m = model(status(data_age_s={ACC: 1.0, OTHER: 1.0}, streams={ACC: overdue, OTHER: reconciled}))
+    assert [s["account"] for s in m["streams_degraded"]] == [ACC]
+    text = text_of(render(m))
+    assert (f"{ACC}: RECONCILE_OVERDUE, last message 1s ago, last reconcile 2m 5s ago (every 30s), 14 failed "
+            "since (EXCHANGE_UNAVAILABLE).") in text, text
+    assert ("DEGRADED RECONCILE_OVERDUE, polls last message 1s ago; 0 reconnects, 0 disagreements, 0 dropped; "
+            "RECONCILE OVERDUE: last reconcile 2m 5s ago (every 30s), 14 failed since (EXCHANGE_UNAVAILABLE)") in text
+    assert ("live last message 1s ago; 0 reconnects, 0 disagreements, 0 dropped; last reconcile 12s ago "
+            "(every 30s)") in text
+    calm = text_of(render(model(status(data_age_s={OTHER: 1.0}, streams={OTHER: reconciled}))))
+    assert "DEGRADED" not in calm and "OVERDUE" not in calm and "failed since" not in calm

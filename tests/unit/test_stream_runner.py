@@ -203,24 +203,40 @@ def test_streams_start_when_leading_once_each_and_a_failed_start_is_retried_and_
 
 def test_stream_status_and_metrics():
     a = StreamingAdapter(StreamHealth("live", None, T0, T0 + 7_500, reconnects=2, disagreements=1,
-                                      dropped={"duplicate": 3, "malformed": 1}, reconciles=9, answers=True))
-    b = StreamingAdapter(StreamHealth("stale", "STREAM_STALE", T0, T0))
+                                      dropped={"duplicate": 3, "malformed": 1}, reconciles=9, answers=True,
+                                      reconciled_ms=T0 + 4_000, reconcile_every_ms=30_000))
+    b = StreamingAdapter(StreamHealth("stale", "STREAM_STALE", T0, T0, reconcile_every_ms=30_000))
     off = StreamingAdapter(StreamHealth("off", "STREAM_DISABLED", None, None))
-    watch = StreamWatch({"binanceusdm/main": a, "binanceusdm/hedge": b, "bybit/x": off}, clock=lambda: T0 + 10_000)
+    late = StreamingAdapter(StreamHealth("live", None, T0, T0 + 9_000, reconciles=3, reconciled_ms=T0 - 95_000,
+                                         reconcile_every_ms=30_000, reconcile_failures=7,
+                                         reconcile_failure_reason="TIMEOUT", reconcile_overdue=True))
+    watch = StreamWatch({"binanceusdm/main": a, "binanceusdm/hedge": b, "bybit/x": off, "binanceusdm/late": late},
+                        clock=lambda: T0 + 10_000)
     watch.observe(T0 + 10_000)
     st = watch.status()
     assert st["binanceusdm/main"] == {
         "state": "live", "reason": None, "since_ms": T0, "last_message_ms": T0 + 7_500, "last_message_age_s": 2.5,
         "reconnects": 2, "disagreements": 1, "reconciles": 9, "answers": True,
-        "dropped": {"duplicate": 3, "malformed": 1}, "degraded": False}
+        "dropped": {"duplicate": 3, "malformed": 1}, "last_reconcile_ms": T0 + 4_000, "last_reconcile_age_s": 6.0,
+        "reconcile_every_s": 30.0, "reconcile_failures": 0, "reconcile_failure_reason": None,
+        "reconcile_overdue": False, "degraded": False}
     assert st["binanceusdm/hedge"]["degraded"] is True and st["binanceusdm/hedge"]["last_message_age_s"] == 10.0
+    hedge = st["binanceusdm/hedge"]
+    assert hedge["last_reconcile_ms"] is None and hedge["last_reconcile_age_s"] is None  # none before the first
+    # live and delivering, but unconfirmed for 105 s (past 3× 30 s): degraded, REST read in front
+    assert {k: st["binanceusdm/late"][k] for k in ("state", "answers", "last_reconcile_age_s", "reconcile_failures",
+                                                   "reconcile_failure_reason", "reconcile_overdue", "degraded")} == {
+        "state": "live", "answers": False, "last_reconcile_age_s": 105.0, "reconcile_failures": 7,
+        "reconcile_failure_reason": "TIMEOUT", "reconcile_overdue": True, "degraded": True}
     fams = parse_families(render_collected(watch.collect_metrics))
     assert fams["killswitch_stream_connected"]["type"] == "gauge"
     assert fams["killswitch_stream_connected"]["samples"] == [
         'killswitch_stream_connected{venue="binanceusdm",account="hedge"} 0',
+        'killswitch_stream_connected{venue="binanceusdm",account="late"} 1',
         'killswitch_stream_connected{venue="binanceusdm",account="main"} 1']
     assert fams["killswitch_stream_last_message_age_seconds"]["samples"] == [
         'killswitch_stream_last_message_age_seconds{venue="binanceusdm",account="hedge"} 10',
+        'killswitch_stream_last_message_age_seconds{venue="binanceusdm",account="late"} 1',
         'killswitch_stream_last_message_age_seconds{venue="binanceusdm",account="main"} 2.5']
     assert fams["killswitch_stream_reconnects_total"]["type"] == "counter"
     assert 'killswitch_stream_reconnects_total{venue="binanceusdm",account="main"} 2' in \
@@ -230,6 +246,46 @@ def test_stream_status_and_metrics():
     assert fams["killswitch_stream_dropped_total"]["samples"] == [
         'killswitch_stream_dropped_total{venue="binanceusdm",account="main",kind="duplicate"} 3',
         'killswitch_stream_dropped_total{venue="binanceusdm",account="main",kind="malformed"} 1']
+    # none before the first good reconcile (the hedge's): an age from nothing would be a made-up number
+    assert fams["killswitch_stream_last_reconcile_age_seconds"]["type"] == "gauge"
+    assert fams["killswitch_stream_last_reconcile_age_seconds"]["samples"] == [
+        'killswitch_stream_last_reconcile_age_seconds{venue="binanceusdm",account="late"} 105',
+        'killswitch_stream_last_reconcile_age_seconds{venue="binanceusdm",account="main"} 6']
+    assert fams["killswitch_stream_reconcile_every_seconds"]["samples"] == [
+        'killswitch_stream_reconcile_every_seconds{venue="binanceusdm",account="hedge"} 30',
+        'killswitch_stream_reconcile_every_seconds{venue="binanceusdm",account="late"} 30',
+        'killswitch_stream_reconcile_every_seconds{venue="binanceusdm",account="main"} 30']
+    assert fams["killswitch_stream_reconcile_consecutive_failures"]["type"] == "gauge"
+    assert fams["killswitch_stream_reconcile_consecutive_failures"]["samples"] == [
+        'killswitch_stream_reconcile_consecutive_failures{venue="binanceusdm",account="hedge"} 0',
+        'killswitch_stream_reconcile_consecutive_failures{venue="binanceusdm",account="late"} 7',
+        'killswitch_stream_reconcile_consecutive_failures{venue="binanceusdm",account="main"} 0']
+
+
+def test_an_overdue_reconcile_is_said_once_per_change_and_its_end_once(caplog):
+    caplog.set_level(logging.INFO, logger="killswitch.runner.streams")
+    a = StreamingAdapter(LIVE)
+    watch = StreamWatch({"binanceusdm/main": a}, clock=lambda: T0)
+
+    def at(t: int, failures: int, overdue: bool) -> StreamHealth:
+        return StreamHealth("live", None, T0, t, reconciled_ms=T0, reconcile_every_ms=30_000,
+                            reconcile_failures=failures, reconcile_failure_reason="TIMEOUT" if failures else None,
+                            reconcile_overdue=overdue, answers=not overdue)
+
+    for h in (at(T0 + 60_000, 2, False), at(T0 + 95_000, 3, True), at(T0 + 100_000, 4, True),
+              StreamHealth("live", None, T0, T0 + 105_000, reconciled_ms=T0 + 105_000, reconcile_every_ms=30_000,
+                           answers=True),
+              at(T0 + 200_000, 5, True)):
+        a.health = h
+        watch.observe(h.last_message_ms)
+    said = [(r.levelname, r.getMessage().split(";")[0]) for r in caplog.records if "RECONCILE" in r.getMessage()]
+    assert said == [
+        ("WARNING", "STREAM_RECONCILE_OVERDUE: binanceusdm/main: not reconciled against REST for 95.0s "
+                    "(reconcile_every 30s"),
+        ("INFO", "STREAM_RECONCILED: binanceusdm/main: a REST reconcile is good again"),
+        ("WARNING", "STREAM_RECONCILE_OVERDUE: binanceusdm/main: not reconciled against REST for 200.0s "
+                    "(reconcile_every 30s"),
+    ]
 
 
 def test_status_text_shows_a_degraded_stream_beside_the_data_age():
@@ -240,6 +296,21 @@ def test_status_text_shows_a_degraded_stream_beside_the_data_age():
     live = replace_dict(degraded, state="live", reason=None, degraded=False, last_message_age_s=0.2)
     assert stream_text(live).startswith("stream live (last message 0.2s ago")
     assert stream_text({"state": "off", "reason": "STREAM_UNSUPPORTED"}) == "stream off, polls (STREAM_UNSUPPORTED)"
+
+
+def test_status_text_shows_the_last_reconcile_and_an_overdue_one_as_degraded():
+    calm = {"state": "live", "reason": None, "last_message_age_s": 0.5, "reconnects": 0, "disagreements": 0,
+            "dropped": {}, "degraded": False, "last_reconcile_age_s": 12.0, "reconcile_every_s": 30.0,
+            "reconcile_failures": 0, "reconcile_failure_reason": None, "reconcile_overdue": False}
+    assert stream_text(calm) == ("stream live (last message 0.5s ago, last reconcile 12s ago (every 30s), "
+                                 "0 reconnect(s), 0 disagreement(s), 0 dropped)")
+    overdue = replace_dict(calm, last_reconcile_age_s=95.0, reconcile_failures=9,
+                           reconcile_failure_reason="EXCHANGE_UNAVAILABLE", reconcile_overdue=True, degraded=True)
+    assert stream_text(overdue) == (
+        "STREAM DEGRADED, polls over REST: RECONCILE_OVERDUE (last message 0.5s ago, last reconcile 95s ago "
+        "(every 30s), 9 failed since (EXCHANGE_UNAVAILABLE), 0 reconnect(s), 0 disagreement(s), 0 dropped)")
+    never = replace_dict(calm, state="connecting", last_reconcile_age_s=None)
+    assert "last reconcile never (every 30s)" in stream_text(never)
 
 
 def replace_dict(d: dict, **kw) -> dict:

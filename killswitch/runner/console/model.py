@@ -245,13 +245,25 @@ def _coverage(c: Optional[CoverageStatus], now: int) -> Optional[dict]:
 
 
 def _stream(account: str, s: dict, now: int) -> dict:
-    """An account's private stream as its data-age row and the degraded banner show it."""
+    """An account's private stream as its data-age row and the degraded banner show it; its
+    REST reconciles (``reconcile``: None where the runner does not report them): the last good
+    one's age, the cadence, the failed ones since and whether it is overdue."""
     age = s.get("last_message_age_s")
-    return {"account": account, "state": str(s.get("state")), "reason": s.get("reason"),
+    overdue = bool(s.get("reconcile_overdue"))
+    reconcile = None
+    if "last_reconcile_age_s" in s:
+        last = s.get("last_reconcile_age_s")
+        every = s.get("reconcile_every_s")
+        reconcile = {"last": age_text(last) if last is not None else "never",
+                     "every": age_text(every) if every else None,
+                     "failures": int(s.get("reconcile_failures") or 0),
+                     "failure_reason": s.get("reconcile_failure_reason"), "overdue": overdue}
+    return {"account": account, "state": str(s.get("state")),
+            "reason": s.get("reason") or ("RECONCILE_OVERDUE" if overdue else None),
             "degraded": bool(s.get("degraded")), "since": _when(s.get("since_ms"), now),
             "last_message": age_text(age) if age is not None else "never",
             "reconnects": int(s.get("reconnects") or 0), "disagreements": int(s.get("disagreements") or 0),
-            "dropped": sum((s.get("dropped") or {}).values())}
+            "dropped": sum((s.get("dropped") or {}).values()), "reconcile": reconcile}
 
 
 def _data_age(account: str, age_s: Optional[float], error: Optional[dict], now: int, late_s: float,
