@@ -1,12 +1,12 @@
 """The runner as its sinks see it: :class:`killswitch.events.SinkContext`, and nothing more.
 
 What it owns: the read-only view a sink gets in ``on_tick``, ``on_event`` and
-``restore_state`` — the runner's clock, mode, holder, running graph, the state store the sinks
-write to (their audit rows through the runner's fenced audit, :meth:`RunnerSinkContext.audit`),
-its sinks and its last snapshots, and lookups of a stage, an account's engine state, the lock of
-a scope, an incident's residuals and the silences in force — each read from the runner when
-asked, so a sink always sees the graph and state as they are now (a reload swaps the graph
-between ticks).
+``restore_state`` — the runner's clock, mode, holder, running graph, the state store as a sink
+may read it (:class:`killswitch.events.SinkStore`), the sinks' writes through the runner's one
+fenced writer (audit rows, notification receipts, runbooks: :class:`SinkWrites`), its sinks and
+its last snapshots, and lookups of a stage, an account's engine state, the lock of a scope, an
+incident's residuals and the silences in force — each read from the runner when asked, so a
+sink always sees the graph and state as they are now (a reload swaps the graph between ticks).
 It holds the runner's book (:mod:`.book`), never the runner.
 
 Must not: hand out the runner, its engine state, its lock book or its executor, or offer
@@ -18,18 +18,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from ..state.store import StateStore
+    from ..state.store import RunbookRecord, StateStore
     from ..compile.graph import DecisionGraph
     from ..events import Sink
     from ..snapshot import Snapshot
     from .book import Book
 
 
-class SinkAudit(Protocol):
-    """The runner's one audit writer as a sink reaches it:
-    :meth:`~killswitch.runner.leadership.Leadership.audit_now` (fenced)."""
+class SinkWrites(Protocol):
+    """The runner's one writer of what sinks write, as a sink reaches it (fenced):
+    :class:`~killswitch.runner.leadership.Leadership`."""
 
     def audit_now(self, kind: str, ts_ms: int, payload: dict) -> int: ...
+
+    def audit_receipt(self, kind: str, ts_ms: int, payload: dict) -> int: ...
+
+    def save_runbook_now(self, record: "RunbookRecord") -> None: ...
 
 
 class RunnerSinkContext:
@@ -38,7 +42,7 @@ class RunnerSinkContext:
 
     __slots__ = ("_book", "_holder", "_dry_run", "_store", "_audit", "_sinks", "_clock")
 
-    def __init__(self, book: "Book", *, holder: str, dry_run: bool, store: "StateStore", audit: SinkAudit,
+    def __init__(self, book: "Book", *, holder: str, dry_run: bool, store: "StateStore", audit: SinkWrites,
                  sinks: Callable[[], Sequence["Sink"]], clock: Callable[[], int]):
         self._book = book
         self._audit = audit
@@ -77,6 +81,12 @@ class RunnerSinkContext:
 
     def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
         return self._audit.audit_now(kind, ts_ms, payload)
+
+    def audit_receipt(self, kind: str, ts_ms: int, payload: dict) -> int:
+        return self._audit.audit_receipt(kind, ts_ms, payload)
+
+    def save_runbook(self, record: "RunbookRecord") -> None:
+        self._audit.save_runbook_now(record)
 
     def stage(self, policy: str, scope: str) -> Any:
         ss = self._book.state.scopes.get(f"{policy}|{scope}")
