@@ -550,8 +550,8 @@ class NotifySink:
             if not self._fenced_said:
                 self._fenced_said = True
                 receiver = payload.get("receiver")
-                log.warning("RECEIPTS_FENCED: a %s receipt%s was refused: another runner holds the lease (fence %d "
-                            "is stale, current %d); this runner's receipts are not written while it does not "
+                log.warning("RECEIPTS_FENCED: a %s receipt%s was refused: this runner no longer holds the lease "
+                            "(fence %d is stale, current %d); its receipts are not written while it does not "
                             "lead, each counted in killswitch_notification_receipt_errors_total", kind,
                             f" ({payload.get('routes')}/{receiver})" if receiver else "", e.fence, e.current)
             return
