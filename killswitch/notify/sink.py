@@ -25,12 +25,9 @@ them off. What it must not do: block a tick, print a secret, or lose a receipt.
   thread: ``notification_delivered`` or ``notification_failed`` with the receiver's *name*, the
   routes document, the group key, event kinds, incidents, severity, attempt, result, elapsed
   time and mode — never a URL. A delivery still running at shutdown leaves ``cancelled``.
-- Receipts, and every other row of this sink, go through the runner's one audit writer
-  (:meth:`~killswitch.events.SinkContext.audit_receipt`, or the ``receipts`` writer handed in),
-  fenced by the runner's token: a deposed runner's receipt is refused and nothing is written.
-  A refused receipt is counted (``receipt_errors``) and said once, a WARNING line
-  ``RECEIPTS_FENCED``, until a receipt is written again; the page it records stands, and a
-  delivered page is never sent again because its receipt was refused.
+- Every row goes through the runner's audit writer (``SinkContext.audit_receipt``), fenced by
+  its token: a deposed runner's receipt is refused, counted (``receipt_errors``) and said once
+  (WARNING ``RECEIPTS_FENCED``, again after a receipt is written); the page stands, never sent again.
 - A notification that failed every round goes, as a failed-page notice carrying the original
   text, to the document's ``fallback_receiver`` (once: a failed fallback is only recorded).
   The receipt of a round's last attempt says ``final: false`` and ``retry_at_ms`` when a
@@ -535,10 +532,7 @@ class NotifySink:
         return self.receipts if self.receipts is not None else self._ctx
 
     def _audit(self, kind: str, payload: dict) -> None:
-        # Fenced by the runner's token (SinkContext.audit_receipt), which also takes the token of
-        # the runner's own renewal of a lapsed lease that its tick has not taken up yet: the
-        # worker writes off the tick's timeline. Nothing raises from here: the caller goes on as
-        # if the receipt were written (a delivered page is done, whatever became of its receipt).
+        # Nothing raises from here: a delivered page is done, whatever became of its receipt.
         writer = self._writer()
         if writer is None:
             self.receipt_errors += 1
