@@ -2,11 +2,12 @@
 
 What it owns: the read-only view a sink gets in ``on_tick``, ``on_event`` and
 ``restore_state`` — the runner's clock, mode, holder, running graph, the state store as a sink
-may read it (:class:`killswitch.events.SinkStore`), the sinks' writes through the runner's one
-fenced writer (audit rows, notification receipts, runbooks: :class:`SinkWrites`), its sinks and
-its last snapshots, and lookups of a stage, an account's engine state, the lock of a scope, an
-incident's residuals and the silences in force — each read from the runner when asked, so a
-sink always sees the graph and state as they are now (a reload swaps the graph between ticks).
+may read it (:class:`StoreReads`: no write within reach), the sinks' writes through the
+runner's one fenced writer (audit rows, notification receipts, runbooks: :class:`SinkWrites`),
+its sinks and its last snapshots, and lookups of a stage, an account's engine state, the lock
+of a scope, an incident's residuals and the silences in force — each read from the runner when
+asked, so a sink always sees the graph and state as they are now (a reload swaps the graph
+between ticks).
 It holds the runner's book (:mod:`.book`), never the runner.
 
 Must not: hand out the runner, its engine state, its lock book or its executor, or offer
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Se
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..state.store import RunbookRecord, StateStore
     from ..compile.graph import DecisionGraph
-    from ..events import Sink
+    from ..events import Sink, SinkStore, StoredRunbook
     from ..snapshot import Snapshot
     from .book import Book
 
@@ -36,6 +37,30 @@ class SinkWrites(Protocol):
     def save_runbook_now(self, record: "RunbookRecord") -> None: ...
 
 
+class StoreReads:
+    """The store as a sink reads it (:class:`killswitch.events.SinkStore`): its reads, and no
+    write within reach at run time either (a sink writes through the context, fenced)."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: "StateStore"):
+        self._store = store
+
+    @property
+    def url(self) -> str:
+        return self._store.url
+
+    def runbook(self, incident: str) -> Optional["StoredRunbook"]:
+        return self._store.runbook(incident)
+
+    def runbooks(self, since_ms: Optional[int] = None, until_ms: Optional[int] = None,
+                 limit: int = 100) -> Sequence["StoredRunbook"]:
+        return self._store.runbooks(since_ms, until_ms, limit)
+
+    def journal_of(self, decision_id: str, since: int) -> Sequence[Any]:
+        return self._store.journal_of(decision_id, since)
+
+
 class RunnerSinkContext:
     """A :class:`killswitch.events.SinkContext` over one runner's book: the graph, the engine
     state, the lock book, the residuals and the snapshots are read from the book when asked."""
@@ -48,7 +73,7 @@ class RunnerSinkContext:
         self._audit = audit
         self._holder = holder
         self._dry_run = dry_run
-        self._store = store
+        self._store = StoreReads(store)
         self._sinks = sinks
         self._clock = clock
 
@@ -65,7 +90,7 @@ class RunnerSinkContext:
         return self._book.graph
 
     @property
-    def store(self) -> "StateStore":
+    def store(self) -> "SinkStore":
         return self._store
 
     @property
