@@ -178,7 +178,8 @@ def runner_sinks(result: CompileResult, store: "StateStore", options: SinkOption
     # A receiver whose secret is missing is an error said at start, but it does not keep the kill
     # switch from guarding the book: its pages fail at once, with a receipt, to the fallback.
     kw: dict[str, Any] = {} if options.clock is None else {"clock": options.clock}
-    notify = NotifySink.from_documents(routes, store=store, options=NotifyOptions(external_url=options.external_url),
+    # its receipts go through the runner it is handed to (SinkContext.audit_receipt), fenced
+    notify = NotifySink.from_documents(routes, options=NotifyOptions(external_url=options.external_url),
                                        strict=False, **kw)
     for problem in notify.problems:
         err(f"ksctl run: error: {problem}; its notifications go to the fallback receiver")

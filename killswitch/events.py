@@ -10,10 +10,11 @@ is served (:func:`runbook_path`), and the protocols between the runner and its s
   on its own bounded queue). A sink that raises is reported and the tick goes on: the kill
   switch never waits on, or dies of, the way it tells people what it did.
 - :class:`SinkContext`: the narrow view a sink gets of the runner — its clock, mode, graph,
-  holder, the store it writes (runbooks, receipts, audit rows), the last snapshots, and read-only
+  holder, what a sink may read of the store (:class:`SinkStore`), the last snapshots, read-only
   lookups of a stage, an account's freshness, the lock of a scope, an incident's residuals and
-  the silences in force.
-  Never the runner itself.
+  the silences in force, and the sinks' writes, each fenced by the runner's token: audit rows,
+  notification receipts (:class:`ReceiptWriter`) and runbooks. Never the runner itself, never
+  a store a sink could write to unfenced.
 - :class:`TickFacts`: what a sink reads of a tick's report.
 - Optional abilities, each a protocol a sink may implement and the runner checks with
   ``isinstance``: :class:`StatefulSink` (kept across restarts and takeovers),
@@ -113,9 +114,42 @@ class TickFacts(Protocol):
     def transitions(self) -> list[Any]: ...  # the engine's evaluation of each scope that changed stage
 
 
+class StoredRunbook(Protocol):
+    """A runbook as the store keeps it (:class:`killswitch.state.store.RunbookRecord`): what a
+    sink reads back of it, the incident data it was rendered from."""
+
+    @property
+    def data(self) -> Any: ...
+
+
+class SinkStore(Protocol):
+    """What a sink may read of the state store: the runner's
+    :class:`~killswitch.state.store.StateStore` seen through a narrower protocol (this module
+    sits below the state layer, and a sink has no business with the rest). Reads only: what a
+    sink writes goes through its :class:`SinkContext`, fenced by the runner's token."""
+
+    @property
+    def url(self) -> str: ...  # with any password masked
+
+    def runbook(self, incident: str) -> Optional[StoredRunbook]: ...
+
+    def runbooks(self, since_ms: Optional[int] = None, until_ms: Optional[int] = None,
+                 limit: int = 100) -> Sequence[StoredRunbook]: ...
+
+    def journal_of(self, decision_id: str, since: int) -> Sequence[Any]: ...  # JournalEntry, oldest first
+
+
+class ReceiptWriter(Protocol):
+    """Where the notification sink leaves its receipts: the runner's one audit writer
+    (:meth:`SinkContext.audit_receipt`), or a stand-in where no runner runs (a test, a tool)."""
+
+    def audit_receipt(self, kind: str, ts_ms: int, payload: dict[str, Any]) -> int:
+        """Append a receipt; FencedError (nothing written) when another runner holds the lease."""
+
+
 class SinkContext(Protocol):
-    """What a sink may see of the runner that calls it. Read-only, except the store, which the
-    sinks write to (runbooks, notification receipts, audit rows)."""
+    """What a sink may see of the runner that calls it. Read-only, except the writes it offers
+    (audit rows, receipts, runbooks), each fenced by the runner's token."""
 
     @property
     def holder(self) -> str: ...
@@ -127,7 +161,7 @@ class SinkContext(Protocol):
     def graph(self) -> "DecisionGraph": ...
 
     @property
-    def store(self) -> Any: ...
+    def store(self) -> SinkStore: ...
 
     @property
     def sinks(self) -> Sequence["Sink"]: ...  # the runner's sinks: one finds the telemetry sink among them
@@ -140,8 +174,18 @@ class SinkContext(Protocol):
     def audit(self, kind: str, ts_ms: int, payload: dict[str, Any]) -> int:
         """Append an audit row through the runner's one audit writer: fenced by the token the
         runner last held, so a deposed leader's row is refused (``FencedError``) and nothing is
-        written. A sink does not call the store's ``audit`` itself (a notification's receipt
-        aside: it records a delivery that happened, see :mod:`killswitch.notify.sink`)."""
+        written. A sink does not call the store's ``audit`` itself."""
+
+    def audit_receipt(self, kind: str, ts_ms: int, payload: dict[str, Any]) -> int:
+        """Append a notification's receipt, written by the delivery worker off the tick's
+        timeline: fenced as :meth:`audit`, and also accepted under the newer token this runner
+        took when its own lease lapsed (the same holder) before its tick took that token up. A
+        deposed runner's receipt is refused (``FencedError``)."""
+
+    def save_runbook(self, record: Any) -> None:
+        """Store an incident's runbook (a :class:`killswitch.state.store.RunbookRecord`), in
+        place of an earlier one of the same incident, fenced as :meth:`audit`: a deposed
+        leader's runbook is refused (``FencedError``) and the leader's stays."""
 
     def stage(self, policy: str, scope: str) -> Any:
         """The stage state of a policy's scope instance (level, entries, ...), or None."""

@@ -25,6 +25,9 @@ them off. What it must not do: block a tick, print a secret, or lose a receipt.
   thread: ``notification_delivered`` or ``notification_failed`` with the receiver's *name*, the
   routes document, the group key, event kinds, incidents, severity, attempt, result, elapsed
   time and mode — never a URL. A delivery still running at shutdown leaves ``cancelled``.
+- Every row goes through the runner's audit writer (``SinkContext.audit_receipt``), fenced by
+  its token: a deposed runner's receipt is refused, counted (``receipt_errors``) and said once
+  (WARNING ``RECEIPTS_FENCED``, again after a receipt is written); the page stands, never sent again.
 - A notification that failed every round goes, as a failed-page notice carrying the original
   text, to the document's ``fallback_receiver`` (once: a failed fallback is only recorded).
   The receipt of a round's last attempt says ``final: false`` and ``retry_at_ms`` when a
@@ -67,6 +70,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 from ..policy.model import NotificationRoutes
 from ..events import NOT_PAGED, Event
 from ..metrics import Registry, render_collected
+from ..state.store import FencedError
 from .causes import cause_of_result
 from .dispatch import RESOLVE_TIMEOUT_MS, Dispatcher, Notification, placements
 from .health import PageHealth
@@ -75,7 +79,7 @@ from .receivers import DEFAULT_TIMEOUT_S, ResolvedReceiver, SendResult, resolve_
 from .routes import RouteTree, trees_of
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from ..state.store import StateStore
+    from ..events import ReceiptWriter, SinkContext
 
 THREAD_GRACE_S = 2.0  # beyond apprise's own deadline, before the thread is given up on
 
@@ -173,15 +177,15 @@ class NotifySink:
     name = "notify"
 
     def __init__(self, trees: Mapping[str, RouteTree], receivers: Mapping[tuple[str, str], ResolvedReceiver], *,
-                 store: Optional["StateStore"] = None, clock: Callable[[], int] = wall_ms,
+                 receipts: Optional["ReceiptWriter"] = None, clock: Callable[[], int] = wall_ms,
                  options: NotifyOptions = NotifyOptions(),
                  unresolved: Optional[Mapping[tuple[str, str], list[str]]] = None):
         self.trees = dict(trees)
         self.receivers = dict(receivers)
         self.unresolved = dict(unresolved or {})  # (document, receiver) -> problems, by reference
         self._unresolved_audited = not self.unresolved
-        self.store = store
-        self._runner = None  # the runner whose events this sink pages (for its telemetry)
+        self.receipts = receipts  # None: the context of the runner whose events this sink pages
+        self._ctx: Optional["SinkContext"] = None  # that runner, as its sinks see it
         self.clock = clock
         self.options = options
         self.dispatcher = Dispatcher(self.trees, options.resolve_timeout_ms)
@@ -199,12 +203,13 @@ class NotifySink:
         self.notifications: dict[tuple[str, str], int] = {}  # (receiver, result) -> count
         self.attempts: dict[tuple[str, str], int] = {}
         self.receipt_errors = 0
+        self._fenced_said = False  # RECEIPTS_FENCED said since the last receipt written
         self.worker_errors = 0
         self.health = PageHealth()
         self.health.know(set(self.receivers) | set(self.unresolved))
 
     @classmethod
-    def from_documents(cls, docs: Iterable[Any], *, store: Optional["StateStore"] = None,
+    def from_documents(cls, docs: Iterable[Any], *, receipts: Optional["ReceiptWriter"] = None,
                        environ: Optional[Mapping[str, str]] = None,
                        clock: Callable[[], int] = wall_ms, options: NotifyOptions = NotifyOptions(),
                        strict: bool = True) -> "NotifySink":
@@ -221,7 +226,8 @@ class NotifySink:
             receivers = resolve_receivers(models, environ, options.timeout_s)
         else:
             receivers, unresolved = resolve_all(models, environ, options.timeout_s)
-        return cls(trees_of(models), receivers, store=store, clock=clock, options=options, unresolved=unresolved)
+        return cls(trees_of(models), receivers, receipts=receipts, clock=clock, options=options,
+                   unresolved=unresolved)
 
     def reload(self, docs: Iterable[Any], environ: Optional[Mapping[str, str]] = None) -> list[str]:
         """Swap in new routes documents (a policy reload): receivers are resolved again, groups of
@@ -246,11 +252,11 @@ class NotifySink:
         """Groups, alerts and what was last notified: saved with the engine state every tick."""
         return self.dispatcher.to_json()
 
-    def restore_state(self, doc: Optional[dict], runner=None) -> None:
+    def restore_state(self, doc: Optional[dict], ctx: Optional["SinkContext"] = None) -> None:
         """Take up the groups a previous leader saved (on taking the lease). Events not yet
         routed and deliveries under way when it stopped are not in it."""
-        if runner is not None and self.store is None:
-            self.store = getattr(runner, "store", None)
+        if ctx is not None:
+            self._ctx = ctx
         skipped = self.dispatcher.restore(doc)
         if skipped:
             self._audit("notification_groups_not_restored", {
@@ -259,23 +265,21 @@ class NotifySink:
 
     # --- the runner's side: enqueue only ----------------------------------------------------------
 
-    def on_tick(self, report, runner) -> None:
-        self._bind(runner)
+    def on_tick(self, report, ctx: "SinkContext") -> None:
+        self._bind(ctx)
         self._wake()
 
-    def on_event(self, event: Event, runner) -> None:
-        self._bind(runner)
+    def on_event(self, event: Event, ctx: "SinkContext") -> None:
+        self._bind(ctx)
         if self._closing or event.kind in NOT_PAGED:
             return
-        item = _Item(event, getattr(runner, "graph", None), getattr(runner, "dry_run", None))
+        item = _Item(event, getattr(ctx, "graph", None), getattr(ctx, "dry_run", None))
         _bounded_append(self._events, item, self.options.queue_size, self.dropped, "events")
         self._wake()
 
-    def _bind(self, runner) -> None:
-        if runner is not None:
-            self._runner = runner
-        if self.store is None and runner is not None:
-            self.store = getattr(runner, "store", None)
+    def _bind(self, ctx: Optional["SinkContext"]) -> None:
+        if ctx is not None:
+            self._ctx = ctx
         if self._worker is None and not self._closing:
             self.start()
 
@@ -320,7 +324,7 @@ class NotifySink:
                 pass
 
     def _step(self, now: int, flush_all: bool = False) -> None:
-        if not self._unresolved_audited and self.store is not None:
+        if not self._unresolved_audited and self._writer() is not None:
             self._unresolved_audited = True
             self._audit("notification_receivers_unresolved", {
                 "receivers": [f"{doc}/{name}" for doc, name in sorted(self.unresolved)], "problems": self.problems})
@@ -353,7 +357,7 @@ class NotifySink:
 
     def _silences(self) -> tuple:
         """The silences of the runner whose events this sink pages (none before it has one)."""
-        ask = getattr(self._runner, "silences", None)
+        ask = getattr(self._ctx, "silences", None)
         if not callable(ask):
             return ()
         try:
@@ -485,7 +489,7 @@ class NotifySink:
         """The attempt as a span under its incident's decision, when the runner has telemetry."""
         from ..telemetry import find
 
-        tel = find(self._runner)
+        tel = find(self._ctx)
         if tel is None:
             return
         try:
@@ -524,18 +528,31 @@ class NotifySink:
             payload["fallback_for"] = job.fallback_for
         self._audit("notification_delivered" if res.ok else "notification_failed", payload)
 
+    def _writer(self) -> Optional["ReceiptWriter"]:
+        return self.receipts if self.receipts is not None else self._ctx
+
     def _audit(self, kind: str, payload: dict) -> None:
-        # Unfenced, unlike the other sinks' rows (SinkContext.audit): a receipt records a delivery
-        # that happened, written by the delivery worker off the tick's timeline, where the
-        # runner's own renewal of a lapsed lease moves the token between two of its writes.
-        store = self.store
-        if store is None:
+        # Nothing raises from here: a delivered page is done, whatever became of its receipt.
+        writer = self._writer()
+        if writer is None:
             self.receipt_errors += 1
             return
         try:
-            store.audit(kind, self.clock(), payload)
+            writer.audit_receipt(kind, self.clock(), payload)
+        except FencedError as e:
+            self.receipt_errors += 1
+            if not self._fenced_said:
+                self._fenced_said = True
+                receiver = payload.get("receiver")
+                log.warning("RECEIPTS_FENCED: a %s receipt%s was refused: this runner no longer holds the lease "
+                            "(fence %d is stale, current %d); its receipts are not written while it does not "
+                            "lead, each counted in killswitch_notification_receipt_errors_total", kind,
+                            f" ({payload.get('routes')}/{receiver})" if receiver else "", e.fence, e.current)
+            return
         except Exception:  # noqa: BLE001 - the store may be down: count it, keep paging
             self.receipt_errors += 1
+            return
+        self._fenced_said = False  # said again if this runner is deposed again
 
     def _audit_drops(self) -> None:
         while self._dropped_jobs:

@@ -6,10 +6,11 @@ with who has it, since when and their note (``acknowledged``), stored in place w
 
 For each stage-transition event that enters a stage (it carries an ``incident``), the sink
 builds the incident data from the event, the tick's report and what the runner lets its sinks see, renders it with the
-templates of the ``runbooks/`` directory, and stores markdown, HTML and data in the state store
-(:meth:`StateStore.save_runbook`), with an audit row naming the template and the digest of
-what was stored (through the runner's fenced audit, ``ctx.audit``: a deposed leader's is
-refused). The API serves it at :func:`killswitch.events.runbook_path`.
+templates of the ``runbooks/`` directory, and stores markdown, HTML and data in the state store,
+with an audit row naming the template and the digest of what was stored — both through the
+runner's fenced writer (``ctx.save_runbook``, ``ctx.audit``): a deposed leader's runbook and
+row are refused, and the runbook the leader stored stays. The API serves it at
+:func:`killswitch.events.runbook_path`.
 
 While the orders of a live incident settle, the sink follows it (:func:`~.incident.follow_up`):
 at every tick where its orders' results or the scope's positions or lock changed, the runbook
@@ -109,7 +110,7 @@ class RunbookSink:
         rb = render_runbook(data, self.templates(ctx))
         self.last_render_ms = (self._clock_ns() - t0) / 1e6
         self._trace(ctx, data, rb, t0)
-        ctx.store.save_runbook(record_of(data, rb))
+        ctx.save_runbook(record_of(data, rb))
         wanted = data.get("template") or "default.md.j2"
         if rb.problems:  # a template that could not be used (without a directory, builtin is the one asked for)
             self.fallbacks += 1
@@ -134,7 +135,7 @@ class RunbookSink:
         t0 = self._clock_ns()
         rb = render_runbook(data, self.templates(ctx))
         self._trace(ctx, data, rb, t0)
-        ctx.store.save_runbook(record_of(data, rb))
+        ctx.save_runbook(record_of(data, rb))
         ctx.audit("runbook_updated", event.ts_ms, {
             "incident": incident, "template": rb.template, "acknowledged_by": ack["by"],
             "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest()})
@@ -188,7 +189,7 @@ class RunbookSink:
                 t0 = self._clock_ns()
                 rb = render_runbook(new, self.templates(ctx))
                 self._trace(ctx, new, rb, t0)
-                ctx.store.save_runbook(record_of(new, rb))
+                ctx.save_runbook(record_of(new, rb))
                 ctx.audit("runbook_updated", now, {
                     "incident": incident, "template": rb.template, "settled": settled,
                     "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),

@@ -7,12 +7,12 @@ the :class:`~killswitch.runner.lease_keeper.LeaseKeeper` thread (``ksctl run``) 
 acts under it (the state another leader moved on, the sinks' saved state); the check made
 before every order (``fence_holds``); the audit rows written under the token — every audit row
 the runner, its parts and its sinks write goes through here, the one writer of the chain (the
-sinks' rows through :meth:`Leadership.audit_now`, a sink's failure through
-:meth:`Leadership.audit_later`, the executor's through :attr:`Leadership.orders_audit`), a
-notification's receipt aside (it records a delivery that happened: :mod:`killswitch.notify.sink`);
-and the turn (:class:`Turn`) that an operator change and a change of token each take, so that a change is
-audited, applied and saved under one token, never across two (the turn itself, and the tick's
-place at its head, are :mod:`.turn`'s).
+sinks' rows through :meth:`Leadership.audit_now`, a notification's receipt through
+:meth:`Leadership.audit_receipt`, a sink's failure through :meth:`Leadership.audit_later`, the
+executor's through :attr:`Leadership.orders_audit`) — and the runbooks the sinks store under it
+(:meth:`Leadership.save_runbook_now`); and the turn (:class:`Turn`) that an operator change and
+a change of token each take, so that a change is audited, applied and saved under one token,
+never across two (the turn itself, and the tick's place at its head, are :mod:`.turn`'s).
 
 Must not: decide anything about the book, or send anything. A runner that does not lead
 evaluates nothing and sends nothing; what it writes as leader carries its token, so a deposed
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Sequence
 
-from ..state.store import FencedError, StateStore, StoreError
+from ..state.store import FencedError, RunbookRecord, StateStore, StoreError
 from .book import Book
 from .lease_keeper import LeaseKeeper
 from .storeio import StoreIO
@@ -196,12 +196,35 @@ class Leadership:
         return await self._rows.audit(kind, ts_ms, payload)
 
     def audit_now(self, kind: str, ts_ms: int, payload: dict) -> int:
-        """An audit row a sink writes from sync code (a runbook stored, a notification's
-        receipt), in the calling thread. Fenced by the last token this runner held, leader or not
+        """An audit row a sink writes from sync code (a runbook stored or rendered again), in
+        the calling thread. Fenced by the last token this runner held, leader or not
         now: a sink's row follows what this runner did as leader, and a deposed leader's is
         refused (FencedError, nothing written). A runner that never led (token 0) writes it as
         the standby it is."""
         return self._held_rows.audit_now(kind, ts_ms, payload)
+
+    def audit_receipt(self, kind: str, ts_ms: int, payload: dict) -> int:
+        """A notification's receipt, written by the notify sink's delivery worker in the calling
+        thread, fenced as :meth:`audit_now`. The worker runs off the tick's timeline: when this
+        runner's own lease lapsed and it took it again (a new token, the same holder), a receipt
+        may come between the store handing out the token and the tick taking it up. The store
+        then refuses the last token held; the row is this runner's to write under the one it now
+        holds, and it is, fenced by that token (so in the same transaction as the check that it
+        is still current). A deposed runner's receipt is refused (FencedError, nothing written):
+        the lease names another holder, or none."""
+        try:
+            return self._held_rows.audit_now(kind, ts_ms, payload)
+        except FencedError as refused:
+            lease = self.store.lease()
+            if lease.holder != self.holder or lease.fence <= refused.fence:
+                raise
+            return self.store.audit(kind, ts_ms, payload, fence=lease.fence)
+
+    def save_runbook_now(self, record: RunbookRecord) -> None:
+        """A runbook a sink stores (rendered, or rendered again), in the calling thread, fenced
+        as :meth:`audit_now`: a deposed leader's is refused (FencedError) and the runbook the
+        leader stored stays."""
+        self.store.save_runbook(record, fence=self.fence or None)
 
     def audit_later(self, kind: str, ts_ms: int, payload: dict) -> None:
         """An audit row queued on the store thread and not awaited (a sink's failure, said from

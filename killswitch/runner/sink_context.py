@@ -1,10 +1,11 @@
 """The runner as its sinks see it: :class:`killswitch.events.SinkContext`, and nothing more.
 
 What it owns: the read-only view a sink gets in ``on_tick``, ``on_event`` and
-``restore_state`` — the runner's clock, mode, holder, running graph, the state store the sinks
-write to (their audit rows through the runner's fenced audit, :meth:`RunnerSinkContext.audit`),
-its sinks and its last snapshots, and lookups of a stage, an account's engine state, the lock of
-a scope, an incident's residuals and the silences in force — each read from the runner when
+``restore_state`` — the runner's clock, mode, holder, running graph, the state store as a sink
+may read it (:class:`StoreReads`: no write within reach), the sinks' writes through the
+runner's one fenced writer (audit rows, notification receipts, runbooks: :class:`SinkWrites`),
+its sinks and its last snapshots, and lookups of a stage, an account's engine state, the lock
+of a scope, an incident's residuals and the silences in force — each read from the runner when
 asked, so a sink always sees the graph and state as they are now (a reload swaps the graph
 between ticks).
 It holds the runner's book (:mod:`.book`), never the runner.
@@ -18,18 +19,46 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from ..state.store import StateStore
+    from ..state.store import RunbookRecord, StateStore
     from ..compile.graph import DecisionGraph
-    from ..events import Sink
+    from ..events import Sink, SinkStore, StoredRunbook
     from ..snapshot import Snapshot
     from .book import Book
 
 
-class SinkAudit(Protocol):
-    """The runner's one audit writer as a sink reaches it:
-    :meth:`~killswitch.runner.leadership.Leadership.audit_now` (fenced)."""
+class SinkWrites(Protocol):
+    """The runner's one writer of what sinks write, as a sink reaches it (fenced):
+    :class:`~killswitch.runner.leadership.Leadership`."""
 
     def audit_now(self, kind: str, ts_ms: int, payload: dict) -> int: ...
+
+    def audit_receipt(self, kind: str, ts_ms: int, payload: dict) -> int: ...
+
+    def save_runbook_now(self, record: "RunbookRecord") -> None: ...
+
+
+class StoreReads:
+    """The store as a sink reads it (:class:`killswitch.events.SinkStore`): its reads, and no
+    write within reach at run time either (a sink writes through the context, fenced)."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: "StateStore"):
+        self._store = store
+
+    @property
+    def url(self) -> str:
+        return self._store.url
+
+    def runbook(self, incident: str) -> Optional["StoredRunbook"]:
+        return self._store.runbook(incident)
+
+    def runbooks(self, since_ms: Optional[int] = None, until_ms: Optional[int] = None,
+                 limit: int = 100) -> Sequence["StoredRunbook"]:
+        return self._store.runbooks(since_ms, until_ms, limit)
+
+    def journal_of(self, decision_id: str, since: int) -> Sequence[Any]:
+        return self._store.journal_of(decision_id, since)
 
 
 class RunnerSinkContext:
@@ -38,13 +67,13 @@ class RunnerSinkContext:
 
     __slots__ = ("_book", "_holder", "_dry_run", "_store", "_audit", "_sinks", "_clock")
 
-    def __init__(self, book: "Book", *, holder: str, dry_run: bool, store: "StateStore", audit: SinkAudit,
+    def __init__(self, book: "Book", *, holder: str, dry_run: bool, store: "StateStore", audit: SinkWrites,
                  sinks: Callable[[], Sequence["Sink"]], clock: Callable[[], int]):
         self._book = book
         self._audit = audit
         self._holder = holder
         self._dry_run = dry_run
-        self._store = store
+        self._store = StoreReads(store)
         self._sinks = sinks
         self._clock = clock
 
@@ -61,7 +90,7 @@ class RunnerSinkContext:
         return self._book.graph
 
     @property
-    def store(self) -> "StateStore":
+    def store(self) -> "SinkStore":
         return self._store
 
     @property
@@ -77,6 +106,12 @@ class RunnerSinkContext:
 
     def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
         return self._audit.audit_now(kind, ts_ms, payload)
+
+    def audit_receipt(self, kind: str, ts_ms: int, payload: dict) -> int:
+        return self._audit.audit_receipt(kind, ts_ms, payload)
+
+    def save_runbook(self, record: "RunbookRecord") -> None:
+        self._audit.save_runbook_now(record)
 
     def stage(self, policy: str, scope: str) -> Any:
         ss = self._book.state.scopes.get(f"{policy}|{scope}")

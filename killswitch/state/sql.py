@@ -784,11 +784,13 @@ class SqlStore(SilenceTables):
 
     # --- runbooks -----------------------------------------------------------------------------
 
-    def save_runbook(self, record: RunbookRecord) -> None:
+    def save_runbook(self, record: RunbookRecord, *, fence: Optional[int] = None) -> None:
         json.loads(record.data_json)  # refuse data nobody could render again, before it is stored
         row = (record.incident, record.policy, record.scope, int(record.level), int(record.created_ms),
                record.graph_digest, record.revision, record.template, record.markdown, record.html, record.data_json)
         with self._tx(write=True) as cur:
+            if fence is not None:
+                self._check_fence(cur, fence)
             self._q(cur, f"INSERT INTO runbook ({_RUNBOOK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                          "ON CONFLICT (incident) DO UPDATE SET policy = excluded.policy, scope = excluded.scope, "
                          "level = excluded.level, created_ms = excluded.created_ms, "

@@ -349,8 +349,11 @@ class StateStore(Protocol):
     def policy_bundle(self) -> Optional[PolicyBundle]:
         """The sources of the last graph saved by :meth:`save_policy_bundle`, or None."""
 
-    def save_runbook(self, record: RunbookRecord) -> None:
-        """Store an incident's runbook, replacing any earlier one of the same incident."""
+    def save_runbook(self, record: RunbookRecord, *, fence: Optional[int] = None) -> None:
+        """Store an incident's runbook, replacing any earlier one of the same incident. With
+        ``fence`` (the runner's runbook sink), only if that token is still the current one,
+        checked in the same transaction, as :meth:`audit` checks it: else FencedError, and the
+        runbook stored before stays. Without it (an operator tool) unconditionally."""
 
     def runbook(self, incident: str) -> Optional[RunbookRecord]:
         """The stored runbook of ``incident`` (a decision id), or None."""

@@ -109,6 +109,17 @@ def desk_routes(srv: ReceiverServer, *, group_wait: str) -> NotificationRoutes:
         """)
 
 
+class Receipts:
+    """The runner's receipt writer as a sink with no runner has it: each row appended to ``store``
+    unfenced, as a runner that never led writes its own."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def audit_receipt(self, kind: str, ts_ms: int, payload: dict) -> int:
+        return self.store.audit(kind, ts_ms, payload)
+
+
 def audit(store, *kinds) -> list[tuple[str, int, dict]]:
     """(kind, ts, payload) of the audit rows of these kinds, in chain order."""
     if hasattr(store, "audit_rows"):
@@ -301,7 +312,7 @@ def test_a_delivery_cut_short_by_shutdown_leaves_a_cancelled_receipt(tmp_path):
               route: {{receiver: hang, group_wait: 0s}}
               receivers: [{{name: hang, apprise: ["{srv.url('hang')}"]}}]
             """)
-        sink = NotifySink.from_documents([doc], store=store, options=NotifyOptions(
+        sink = NotifySink.from_documents([doc], receipts=Receipts(store), options=NotifyOptions(
             timeout_s=30.0, poll_s=0.05, close_timeout_s=0.5))
 
         class R:
@@ -342,7 +353,7 @@ def test_a_page_for_a_receiver_whose_secret_is_missing_goes_to_the_fallback(tmp_
                 - {{name: watch, apprise: ["{srv.url('watch')}"]}}
               fallback_receiver: fallback
             """)
-        sink = NotifySink.from_documents([doc], store=store, environ={}, strict=False,
+        sink = NotifySink.from_documents([doc], receipts=Receipts(store), environ={}, strict=False,
                                          options=NotifyOptions(poll_s=0.05))
 
         class R:
@@ -464,8 +475,9 @@ def run_flaky(tmp_path, fail_first: int) -> tuple[ReceiverServer, list[tuple[str
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     now = [T0]
     with ReceiverServer(fail_first={"pager": fail_first}) as srv:
-        sink = NotifySink.from_documents([flaky_routes(srv)], store=store, clock=lambda: now[0], options=NotifyOptions(
-            timeout_s=5.0, attempts=2, backoff_s=0.05, poll_s=0.02, group_retries=1))
+        sink = NotifySink.from_documents([flaky_routes(srv)], receipts=Receipts(store), clock=lambda: now[0],
+                                         options=NotifyOptions(timeout_s=5.0, attempts=2, backoff_s=0.05, poll_s=0.02,
+                                                               group_retries=1))
 
         class R:
             graph, dry_run = None, False
@@ -532,7 +544,7 @@ def test_a_reset_halt_sends_a_resolved_notification_only_to_receivers_with_send_
                 - {{name: pager, apprise: ["{srv.url('pager')}"]}}
                 - {{name: chat, apprise: ["{srv.url('chat')}"], send_resolved: false}}
             """)
-        sink = NotifySink.from_documents([doc], store=store, clock=lambda: now[0],
+        sink = NotifySink.from_documents([doc], receipts=Receipts(store), clock=lambda: now[0],
                                          options=NotifyOptions(timeout_s=5.0, poll_s=0.02))
 
         class R:

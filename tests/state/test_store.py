@@ -668,6 +668,19 @@ def test_runbook_round_trip_and_a_second_render_replaces_the_first(store):
     assert len(store.runbooks()) == 1
 
 
+def test_a_deposed_leaders_runbook_is_refused_and_the_stored_one_stays(open_store_):
+    a, b = open_store_(), open_store_()
+    t1 = a.acquire_lease("a", 1_000, 0)
+    a.save_runbook(runbook_record(markdown="# by a", data={"by": "a"}), fence=t1)
+    t2 = b.acquire_lease("b", 1_000, 2_000)
+    with pytest.raises(FencedError) as err:
+        a.save_runbook(runbook_record(markdown="# by a, late", data={"by": "a, late"}), fence=t1)
+    assert (err.value.fence, err.value.current) == (t1, t2)
+    assert b.runbook("futures-book/binanceusdm/main/L3/e1").data == {"by": "a"}
+    b.save_runbook(runbook_record(markdown="# by b", data={"by": "b"}), fence=t2)
+    assert a.runbook("futures-book/binanceusdm/main/L3/e1").data == {"by": "b"}
+
+
 def test_runbooks_are_listed_oldest_first_within_the_window(store):
     for i, ts in enumerate((500, 1_000, 2_000, 3_000)):
         store.save_runbook(runbook_record(f"p/s/L1/e{i + 1}", created_ms=ts))

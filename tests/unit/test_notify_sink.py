@@ -49,10 +49,12 @@ class GatedReceiver:
 
 
 class Store:
+    """The receipts as the runner's audit writer takes them (SinkContext.audit_receipt)."""
+
     def __init__(self):
         self.rows = []
 
-    def audit(self, kind, ts, payload):
+    def audit_receipt(self, kind, ts, payload):
         self.rows.append((kind, threading.current_thread() is threading.main_thread(), payload))
         return len(self.rows)
 
@@ -67,7 +69,7 @@ def test_one_delivery_at_a_time_per_receiver_and_a_slow_one_holds_back_no_other(
     slow, fast = GatedReceiver("slow", slow_gate), GatedReceiver("fast", fast_gate)
     store = Store()
     sink = NotifySink({"desk": compile_routes(routes_doc(DOC))}, {("desk", "slow"): slow, ("desk", "fast"): fast},
-                      store=store, options=NotifyOptions(poll_s=0.01, concurrency=4))
+                      receipts=store, options=NotifyOptions(poll_s=0.01, concurrency=4))
 
     async def go():
         for scope in ("a", "b", "c"):  # three groups for the slow receiver
@@ -99,7 +101,7 @@ def test_a_notification_dropped_from_a_full_delivery_queue_leaves_a_receipt():
     gate = threading.Event()
     slow = GatedReceiver("slow", gate)
     store = Store()
-    sink = NotifySink({"desk": compile_routes(routes_doc(DOC))}, {("desk", "slow"): slow}, store=store,
+    sink = NotifySink({"desk": compile_routes(routes_doc(DOC))}, {("desk", "slow"): slow}, receipts=store,
                       options=NotifyOptions(poll_s=0.01, concurrency=1, delivery_queue_size=1))
 
     async def go():

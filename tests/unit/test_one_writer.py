@@ -1,25 +1,36 @@
 """One writer per piece of the runner's state, checked two ways.
 
 - The audit chain has one writer, the runner's :class:`~killswitch.runner.leadership.Leadership`:
-  every row a runner's part or sink appends goes through it (a notification's receipt aside:
-  see ``NOTIFY_RECEIPTS``), under a fencing token, so a
-  deposed leader's rows — a runbook rendered again by its sink, a sink's failure — are refused
-  and nothing lands, while the same rows written by the leader do.
+  every row a runner's part or sink appends goes through it, notification receipts included,
+  under a fencing token, and so does every runbook a sink stores, so a deposed leader's rows —
+  a runbook rendered again by its sink, a sink's failure, a page's receipt — are refused and
+  nothing lands, while the same rows written by the leader do; a receipt written as the runner
+  takes its own lapsed lease again (a new token, the same holder) lands.
 - The lock book and the stages' state have one writer, the book (:mod:`killswitch.runner.book`),
-  and the audit chain is appended to from ``leadership.py`` alone: read from the source with
-  :mod:`ast` (nothing imported), so a new writer elsewhere is named with its file and line.
+  and the audit chain and the runbooks are written from ``leadership.py`` alone, each write
+  with a fence: read from the source with :mod:`ast` (nothing imported), so a new writer
+  elsewhere, or an unfenced write, is named with its file and line.
 """
 
 from __future__ import annotations
 
 import ast
+import asyncio
+import json
+import logging
 import sqlite3
+import threading
 from pathlib import Path
+from typing import Optional
 
 from killswitch.events import INCIDENT_ACKNOWLEDGED, Event
+from killswitch.notify.routes import compile_routes
+from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.runner.lock import LockBook
 
+from .test_notify_routes import routes_doc
+from .test_notify_sink import GatedReceiver
 from .test_runner_operator import ACCOUNT, make, run, start, ticks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +71,7 @@ def _acknowledged(incident: str, now: int) -> Event:
                                                    "ts_ms": now}, policy="bot-guard", scope=ACCOUNT, level=1)
 
 
-def test_a_deposed_leaders_runbook_sink_writes_no_audit_row_and_the_leaders_does(tmp_path):
+def test_a_deposed_leaders_runbook_sink_writes_no_runbook_nor_audit_row_and_the_leaders_does(tmp_path):
     a = make(tmp_path, holder="a")
     a.runner.sinks = [RunbookSink(None)]
     start(a)
@@ -76,11 +87,13 @@ def test_a_deposed_leaders_runbook_sink_writes_no_audit_row_and_the_leaders_does
     a.runner.emit(_acknowledged(incident, a.clock()))  # what it did as leader, still reaching its sinks
     _flush(a)
     assert _rows(a.db, "runbook_updated") == [], "the deposed leader's runbook rows were refused"
+    assert b.store.runbook(incident).data["acknowledged"] is None, "and so was the runbook it rendered again"
     assert _rows(a.db, "sink_failed") == [], "and so were the rows of its sink's failures"
     assert a.runner.sink_errors == 2
     b.runner.emit(_acknowledged(incident, b.clock()))
     _flush(b)
     assert len(_rows(b.db, "runbook_updated")) == 1, "the leader's sink writes the same row"
+    assert b.store.runbook(incident).data["acknowledged"]["by"] == "alice", "and stores the runbook"
     assert b.store.verify_audit() == (True, None)
 
 
@@ -114,6 +127,103 @@ def test_a_runner_that_never_led_audits_its_sinks_failure_as_a_standby(tmp_path)
     assert len(_rows(b.db, "sink_failed")) == 1
 
 
+# --- notification receipts: fenced, through the runner's own renewal, refused once deposed -------------
+
+PAGES = """\
+apiVersion: killswitch/v1
+kind: NotificationRoutes
+metadata: {name: desk}
+spec:
+  route: {receiver: pager, group_by: [scope], group_wait: 0s, group_interval: 1m}
+  receivers:
+    - {name: pager, apprise: ["json://127.0.0.1:9/pager"]}
+"""
+
+
+def _paging(w) -> tuple[NotifySink, GatedReceiver]:
+    """``w``'s runner with a notify sink whose one receiver delivers every page at once."""
+    gate = threading.Event()
+    gate.set()
+    pager = GatedReceiver("pager", gate)
+    sink = NotifySink({"desk": compile_routes(routes_doc(PAGES))}, {("desk", "pager"): pager}, clock=w.clock,
+                      options=NotifyOptions(poll_s=0.01))
+    w.runner.sinks = [sink]
+    return sink, pager
+
+
+def _page(w, scope: str) -> None:
+    w.runner.emit(Event.make("snapshot_failed", w.clock(), {}, scope=scope))  # a group (and a page) per scope
+
+
+async def _until(cond, what: str) -> None:
+    for _ in range(500):
+        if cond():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not reached: {what}")
+
+
+def test_a_runners_receipts_are_written_through_its_own_renewal_of_a_lapsed_lease(tmp_path):
+    w = make(tmp_path, holder="a")
+    sink, pager = _paging(w)
+
+    async def go() -> tuple[int, int]:
+        await w.runner.start()
+        first = w.runner.fence
+        _page(w, "x")
+        await _until(lambda: len(_rows(w.db, "notification_delivered")) == 1, "the leader's first receipt")
+        # The lease ran out and this runner took it again: the store hands out a new token, which
+        # the runner takes up at its next look at the lease. A receipt comes in between.
+        w.clock.advance(10_000)
+        renewed = w.store.acquire_lease("a", 5_000, w.clock())
+        assert w.runner.fence == first and renewed == first + 1
+        _page(w, "y")
+        await _until(lambda: pager.sent == 2 and len(_rows(w.db, "notification_delivered")) == 2,
+                     "the receipt written between the renewal and its taking up")
+        assert await w.runner.renew() and w.runner.fence == renewed
+        _page(w, "z")
+        await _until(lambda: len(_rows(w.db, "notification_delivered")) == 3, "the receipt under the new token")
+        await sink.aclose()
+        return first, renewed
+
+    first, renewed = run(go())
+    assert renewed == first + 1
+    assert pager.sent == 3 and sink.receipt_errors == 0
+    assert w.store.verify_audit() == (True, None)
+
+
+def test_a_deposed_runners_receipts_are_refused_counted_said_once_and_its_pages_not_sent_again(tmp_path, caplog):
+    a = make(tmp_path, holder="a")
+    sink, pager = _paging(a)
+    b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
+
+    async def go() -> None:
+        await a.runner.start()
+        _page(a, "x")
+        await _until(lambda: len(_rows(a.db, "notification_delivered")) == 1, "the leader's receipt")
+        a.clock.advance(10_000)  # a's lease ran out while it was paused; b takes over
+        await b.runner.start()
+        assert b.runner.leader and a.runner.leader  # a does not know it yet: its pages still go out
+        _page(a, "y")
+        await _until(lambda: pager.sent == 2 and sink.receipt_errors == 1, "the first refused receipt")
+        _page(a, "z")
+        await _until(lambda: pager.sent == 3 and sink.receipt_errors == 2, "the second refused receipt")
+        a.clock.advance(120_000)  # past the groups' next flush: a page taken for failed would go again now
+        await asyncio.sleep(0.1)
+        await sink.aclose()
+
+    with caplog.at_level(logging.WARNING, logger="killswitch.notify"):
+        run(go())
+    assert pager.sent == 3, "each page went out once: a refused receipt sends nothing again"
+    delivered = [json.loads(p)["group_key"] for p in _rows(a.db, "notification_delivered")]
+    assert len(delivered) == 1 and delivered[0].endswith('{scope="x"}'), "only the leader's receipt landed"
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("RECEIPTS_FENCED")]
+    assert len(said) == 1, said
+    assert "notification_delivered receipt (desk/pager)" in said[0] and "current 2" in said[0]
+    assert "killswitch_notification_receipt_errors_total 2" in sink.metrics_text()
+    assert b.store.verify_audit() == (True, None)
+
+
 def test_an_operator_change_taken_back_leaves_a_lock_book_moved_meanwhile(tmp_path):
     w = make(tmp_path)
     book = w.runner.book
@@ -134,10 +244,8 @@ RUNNER_SIDE = ("killswitch/runner", "killswitch/runbooks", "killswitch/notify", 
                "killswitch/audit", "killswitch/bootstrap.py", "killswitch/daemon.py", "killswitch/shardrun.py")
 BOOK = "killswitch/runner/book.py"
 LEADERSHIP = "killswitch/runner/leadership.py"
-# A notification's receipt records a delivery that happened; the delivery worker writes it off
-# the tick's timeline, where a runner renewing its own lapsed lease moves the token between two
-# of its writes: it stays unfenced (tests/integration/test_notify.py counts every receipt).
-NOTIFY_RECEIPTS = "killswitch/notify/sink.py"
+# the store's writes a runner makes only under a fencing token: the audit chain and the runbooks
+FENCED_WRITES = ("audit", "audit_many", "save_runbook")
 
 
 def _files() -> list[Path]:
@@ -191,15 +299,33 @@ def lock_or_stage_writes(path: Path) -> list[str]:
     return found
 
 
-def store_audit_uses(path: Path) -> list[str]:
-    """Where ``path`` reaches a store's ``audit`` or ``audit_many`` (called or handed on)."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Attribute) and node.attr in ("audit", "audit_many"):
-            owner = _chain(node.value)
-            if owner and owner[-1] in ("store", "_store"):
-                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {'.'.join(owner)}.{node.attr}")
-    return found
+def _store_write(node: ast.AST) -> Optional[str]:
+    """``store.audit``, ``ctx.store.save_runbook``…: what ``node`` names when it is a store's fenced write."""
+    if isinstance(node, ast.Attribute) and node.attr in FENCED_WRITES:
+        owner = _chain(node.value)
+        if owner and owner[-1] in ("store", "_store"):
+            return f"{'.'.join(owner)}.{node.attr}"
+    return None
+
+
+def store_writes(path: Path) -> list[str]:
+    """Where ``path`` reaches a store's audit or runbook write (called or handed on)."""
+    return [f"{path.relative_to(ROOT)}:{node.lineno}: {w}"
+            for node in ast.walk(ast.parse(path.read_text(), str(path))) if (w := _store_write(node))]
+
+
+def unfenced_store_writes(path: Path) -> list[str]:
+    """Where ``path`` reaches a store's audit or runbook write other than as a call, or an
+    argument of a call (``io(store.audit, …, fence=…)``), that carries a ``fence`` (not ``None``)."""
+    tree = ast.parse(path.read_text(), str(path))
+    fenced: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            fence = next((k.value for k in node.keywords if k.arg == "fence"), None)
+            if fence is not None and not (isinstance(fence, ast.Constant) and fence.value is None):
+                fenced.update(id(n) for n in (node.func, *node.args))
+    return [f"{path.relative_to(ROOT)}:{node.lineno}: {w}"
+            for node in ast.walk(tree) if (w := _store_write(node)) and id(node) not in fenced]
 
 
 def test_only_the_book_writes_the_lock_book_and_the_stages():
@@ -207,14 +333,19 @@ def test_only_the_book_writes_the_lock_book_and_the_stages():
     assert found == []
 
 
-def test_only_the_leadership_appends_to_the_audit_chain():
-    found = [w for p in _files() if p.relative_to(ROOT).as_posix() not in (LEADERSHIP, NOTIFY_RECEIPTS)
-             for w in store_audit_uses(p)]
+def test_only_the_leadership_appends_to_the_audit_chain_and_stores_runbooks():
+    found = [w for p in _files() if p.relative_to(ROOT).as_posix() != LEADERSHIP for w in store_writes(p)]
     assert found == []
-    assert store_audit_uses(ROOT / LEADERSHIP), "the owner is where the check looks for it"
+    assert store_writes(ROOT / LEADERSHIP), "the owner is where the check looks for it"
 
 
-def test_the_checks_find_a_second_writer(tmp_path):
+def test_every_audit_row_and_runbook_the_runner_writes_carries_a_fence():
+    assert [w for p in _files() for w in unfenced_store_writes(p)] == []
+    owner = {w.split(": ")[1] for w in store_writes(ROOT / LEADERSHIP)}
+    assert {"self.store.audit", "self.store.audit_many", "self.store.save_runbook"} <= owner
+
+
+def test_the_checks_find_a_second_writer_and_an_unfenced_write(tmp_path):
     src = tmp_path / "killswitch" / "runner" / "rogue.py"
     src.parent.mkdir(parents=True)
     src.write_text("def f(book, ss, store, io):\n"
@@ -223,13 +354,26 @@ def test_the_checks_find_a_second_writer(tmp_path):
                    "    ss.stage.deferred = True\n"
                    "    book.state.scopes['k'] = ss\n"
                    "    store.audit('k', 0, {})\n"
-                   "    io.forget(self.store.audit_many, [])\n")
+                   "    io.forget(self.store.audit_many, [])\n"
+                   "    ctx.store.save_runbook(r)\n"
+                   "    io(store.audit, 'k', 0, {}, fence=None)\n"
+                   "    store.audit('k', 0, {}, fence=t)\n"
+                   "    io(self.store.save_runbook, r, fence=lead.fence)\n"
+                   "    write = store.audit_many\n")
     global ROOT
     saved, ROOT = ROOT, tmp_path
     try:
-        writes, audits = lock_or_stage_writes(src), store_audit_uses(src)
+        writes, audits, unfenced = lock_or_stage_writes(src), store_writes(src), unfenced_store_writes(src)
     finally:
         ROOT = saved
     assert [w.split(": ")[1] for w in writes] == ["book.lock_book", "book.state", "ss.stage.deferred",
                                                   "book.state.scopes"]
-    assert [a.split(": ")[1] for a in audits] == ["store.audit", "self.store.audit_many"]
+    def lines(found: list[str]) -> list[tuple[int, str]]:
+        return sorted((int(f.split(":")[1]), f.split(": ")[1]) for f in found)
+
+    assert lines(audits) == [(6, "store.audit"), (7, "self.store.audit_many"), (8, "ctx.store.save_runbook"),
+                             (9, "store.audit"), (10, "store.audit"), (11, "self.store.save_runbook"),
+                             (12, "store.audit_many")]
+    # fenced: a call, or a call handed the write, with a fence that is not None
+    assert lines(unfenced) == [(6, "store.audit"), (7, "self.store.audit_many"), (8, "ctx.store.save_runbook"),
+                               (9, "store.audit"), (12, "store.audit_many")]

@@ -152,7 +152,7 @@ def test_the_sink_records_a_silenced_page_and_sends_nothing():
     gate.set()
     pager = GatedReceiver("pager", gate)
     store = Store()
-    sink = NotifySink({"desk": compile_routes(routes_doc(DOC))}, {("desk", "pager"): pager}, store=store,
+    sink = NotifySink({"desk": compile_routes(routes_doc(DOC))}, {("desk", "pager"): pager}, receipts=store,
                       options=NotifyOptions(poll_s=0.01), clock=lambda: 1_000)
     ctx = _Context([silence(scope="a", end=10 * H)])
 
