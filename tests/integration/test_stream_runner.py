@@ -22,6 +22,7 @@ import asyncio
 import logging
 import textwrap
 import time
+from typing import Callable
 from pathlib import Path
 
 
@@ -150,6 +151,19 @@ def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_
     assert {e.symbol for e in journal} == {"BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"}
 
 
+def stream_readers(daemon: Daemon) -> tuple[Callable[[], dict], Callable[[], list]]:
+    """What a scenario reads of the streamed account: its stream's status, its coverage rows."""
+    runner = daemon.runner
+
+    def status_stream() -> dict:
+        return runner.status().streams[KEY]
+
+    def rows() -> list:
+        return [r for r in runner.status().coverage if r.scope == KEY]
+
+    return status_stream, rows
+
+
 def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fails_too_and_comes_back_live(
         tmp_path, monkeypatch, caplog):
     caplog.set_level(logging.INFO)
@@ -157,12 +171,7 @@ def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fai
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
         runner = daemon.runner
-
-        def status_stream() -> dict:
-            return runner.status().streams[KEY]
-
-        def rows() -> list:
-            return [r for r in runner.status().coverage if r.scope == KEY]
+        status_stream, rows = stream_readers(daemon)
 
         server.faults.stream("stream_stall")  # every socket open and silent
         await until(lambda: said(caplog, "STREAM_STALE"), "the STREAM_STALE warning", DEADLINE_S)
@@ -207,12 +216,7 @@ def test_rest_failing_under_a_live_stream_is_blind_past_three_reconcile_cadences
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
         runner = daemon.runner
-
-        def status_stream() -> dict:
-            return runner.status().streams[KEY]
-
-        def rows() -> list:
-            return [r for r in runner.status().coverage if r.scope == KEY]
+        status_stream, rows = stream_readers(daemon)
 
         await until(lambda: status_stream()["answers"] and all(r.state == "armed" for r in rows()),
                     "the stream answering alone, armed", DEADLINE_S)
