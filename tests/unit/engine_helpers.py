@@ -168,8 +168,30 @@ def policy_node(graph: DecisionGraph, name: str = "p") -> PolicyNode:
     return graph.policy(name)
 
 
+
+
+def action_policy(action: str) -> str:
+    """A policy whose one stage, entered when equity is 5% below 10k, holds ``action`` (a kind's tests)."""
+    return policy_text("s: {equity_change: {against: baseline, baseline: 10k}}",
+                       't: {when: "s <= -5%", on_missing_data: hold}',
+                       f"- {{level: 1, name: cut, on: [t], actions: [{action}]}}")
+
+
+def entry_plan(action: str, positions: list[Position], orders: list[Order], markets: dict[str, MarketRules]):
+    """The plan of the tick that enters :func:`action_policy`'s stage over one account holding
+    ``positions``, ``orders`` and ``markets``: equity at 10k, then 9k (-10%) a minute on."""
+    graph = compile_documents(load_text(action_policy(action), "p.yaml")).graph
+    ticks = [(0, [snap(10_000.0, 0, positions=positions, orders=orders, markets=markets)]),
+             (MIN, [snap(9_000.0, MIN, positions=positions, orders=orders, markets=markets)])]
+    evs, _ = run(graph, ticks)
+    assert only(evs[0]).stage_after == 0
+    se = only(evs[1])
+    assert se.stage_after == 1 and se.plan is not None
+    return se.plan
+
+
 __all__ = [
     "SEC", "MIN", "HOUR", "DAY", "compile_graph", "policy_text", "policy_graph", "single_signal_graph", "pos", "order",
     "snap", "failed", "run", "only", "signal", "trig", "policy_node", "Balance", "MarketRules", "Order", "Position",
-    "Snapshot", "FetchStatus", "State",
+    "Snapshot", "FetchStatus", "State", "action_policy", "entry_plan",
 ]

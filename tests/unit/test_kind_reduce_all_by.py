@@ -20,20 +20,13 @@ from killswitch.compile.nodes import KindAction
 from killswitch.policy.load import load_text
 from killswitch.policy.model import CLOSING_ACTIONS
 
-from .engine_helpers import MIN, MarketRules, only, order, policy_text, pos, run, snap
+from .engine_helpers import MarketRules, action_policy, entry_plan, order, pos
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
 
 
-def cut_policy(action: str) -> str:
-    """A policy whose one stage, entered when equity is 5% below 10k, holds ``action``."""
-    return policy_text("s: {equity_change: {against: baseline, baseline: 10k}}",
-                       't: {when: "s <= -5%", on_missing_data: hold}',
-                       f"- {{level: 1, name: cut, on: [t], actions: [{action}]}}")
-
-
 def compiled(action: str):
-    return compile_documents(load_text(cut_policy(action), "p.yaml"))
+    return compile_documents(load_text(action_policy(action), "p.yaml"))
 
 
 def the_action(action: str) -> KindAction:
@@ -75,7 +68,7 @@ def test_a_mistake_is_reported_at_its_position_with_a_close_match(action, code, 
 
 def test_ksctl_validate_shows_a_misspelled_key_at_its_file_line_and_column(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text(cut_policy("{reduce_all_by: {fracton: 25%}}"))
+    path.write_text(action_policy("{reduce_all_by: {fracton: 25%}}"))
     r = CliRunner().invoke(cli, ["validate", str(path)], catch_exceptions=False)
     assert r.exit_code == 1
     [line] = [x for x in r.output.splitlines() if "KS101" in x]
@@ -91,15 +84,7 @@ ORDERS = [order("o1", BTC, "buy"), order("o2", BTC, "sell", reduce_only=True), o
 
 
 def entry(action: str):
-    """The plan of the tick that enters the stage: equity at 10k, then 9k (-10%) a minute on."""
-    graph = compile_documents(load_text(cut_policy(action), "p.yaml")).graph
-    ticks = [(0, [snap(10_000.0, 0, positions=POSITIONS, orders=ORDERS, markets=MARKETS)]),
-             (MIN, [snap(9_000.0, MIN, positions=POSITIONS, orders=ORDERS, markets=MARKETS)])]
-    evs, _ = run(graph, ticks)
-    assert only(evs[0]).stage_after == 0
-    se = only(evs[1])
-    assert se.stage_after == 1 and se.plan is not None
-    return se.plan
+    return entry_plan(action, POSITIONS, ORDERS, MARKETS)
 
 
 def test_a_stage_entry_cuts_every_position_by_the_fraction_reduce_only_and_rounded_down():

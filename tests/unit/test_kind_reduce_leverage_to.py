@@ -20,20 +20,13 @@ from killswitch.policy.kinds import reduce_leverage_to
 from killswitch.policy.load import load_text
 from killswitch.policy.model import CLOSING_ACTIONS
 
-from .engine_helpers import MIN, MarketRules, only, order, policy_text, pos, run, snap
+from .engine_helpers import MarketRules, action_policy, entry_plan, order, pos
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 
 
-def cut_policy(action: str) -> str:
-    """A policy whose one stage, entered when equity is 5% below 10k, holds ``action``."""
-    return policy_text("s: {equity_change: {against: baseline, baseline: 10k}}",
-                       't: {when: "s <= -5%", on_missing_data: hold}',
-                       f"- {{level: 1, name: cut, on: [t], actions: [{action}]}}")
-
-
 def the_action(action: str) -> KindAction:
-    result = compile_documents(load_text(cut_policy(action), "p.yaml"))
+    result = compile_documents(load_text(action_policy(action), "p.yaml"))
     assert not result.diagnostics, result.diagnostics
     [node] = result.graph.policies[0].stages[0].actions
     assert isinstance(node, KindAction)
@@ -56,7 +49,7 @@ def test_the_compiled_node_keeps_the_target_and_the_side():
      'did you mean "reduce_leverage_to"?'),
 ], ids=["misspelled-key", "zero", "misspelled-kind"])
 def test_a_mistake_is_reported_at_its_position_with_a_close_match(action, code, message, hint):
-    diagnostics = compile_documents(load_text(cut_policy(action), "p.yaml")).diagnostics
+    diagnostics = compile_documents(load_text(action_policy(action), "p.yaml")).diagnostics
     err = next(d for d in diagnostics if d.code == code)
     assert err.location().startswith("p.yaml:12:") and err.message.startswith(message)
     if hint is not None:
@@ -70,15 +63,7 @@ ORDERS = [order("o1", BTC, "buy"), order("o2", ETH, "sell", reduce_only=True)]
 
 
 def entry(action: str):
-    """The plan of the tick that enters the stage: equity at 10k, then 9k (-10%) a minute on."""
-    graph = compile_documents(load_text(cut_policy(action), "p.yaml")).graph
-    ticks = [(0, [snap(10_000.0, 0, positions=POSITIONS, orders=ORDERS, markets=MARKETS)]),
-             (MIN, [snap(9_000.0, MIN, positions=POSITIONS, orders=ORDERS, markets=MARKETS)])]
-    evs, _ = run(graph, ticks)
-    assert only(evs[0]).stage_after == 0
-    se = only(evs[1])
-    assert se.stage_after == 1 and se.plan is not None
-    return se.plan
+    return entry_plan(action, POSITIONS, ORDERS, MARKETS)
 
 
 def test_a_stage_entry_cuts_every_position_by_the_fraction_that_reaches_the_target():
