@@ -121,13 +121,6 @@ class EquityDrawdownSignal(WindowedSignal):
 
 
 @dataclass(frozen=True, kw_only=True)
-class EquityChangeSignal(SignalNode):
-    kind: str = "equity_change"
-    against: str  # initial_capital | day_open | baseline
-    baseline: Optional[float]  # set for against: baseline only
-
-
-@dataclass(frozen=True, kw_only=True)
 class PositionLossSignal(SignalNode):
     kind: str = "position_loss"
     of: str  # equity | margin | notional (entry notional)
@@ -378,7 +371,7 @@ DEFAULT_BOOK_DEPTH = 20
 
 
 __all__ = [
-    "SignalNode", "WindowedSignal", "EquityDrawdownSignal", "EquityChangeSignal", "PositionLossSignal",
+    "SignalNode", "WindowedSignal", "EquityDrawdownSignal", "PositionLossSignal",
     "LiquidationDistanceSignal", "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
     "RealizedVolatilitySignal", "TailRiskSignal", "PositionCountSignal", "PositionCondition",
     "ApiErrorRateSignal",

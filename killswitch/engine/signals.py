@@ -24,7 +24,7 @@ from itertools import chain
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
-from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, ConcentrationSignal, EquityChangeSignal,
+from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, ConcentrationSignal,
                              EquityDrawdownSignal, HeartbeatAgeSignal, KindSignal, PositionCountSignal,
                              PositionLossSignal,
                              RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
@@ -198,8 +198,6 @@ def compute(
         st = _state_for(node, scope_state)
         if isinstance(node, EquityDrawdownSignal):
             out[name] = _drawdown(node, st, equity, now)
-        elif isinstance(node, EquityChangeSignal):
-            out[name] = _equity_change(node, view, state, equity)
         elif isinstance(node, (RealizedVolatilitySignal, TailRiskSignal)):
             out[name] = _returns_signal(node, st, equity, now)
         elif isinstance(node, (ApiErrorRateSignal, ApiLatencySignal)):
@@ -223,8 +221,8 @@ def compute(
 class KindInputs:
     """What a kind of a module of its own reads of one scope instance at one tick
     (:class:`~killswitch.policy.registry.SignalInputs`): the scope view's snapshots, equity,
-    knowledge of positions and ownership of orders, and each account's data age from the
-    engine's state (:meth:`AccountState.data_age_ms`)."""
+    knowledge of positions and ownership of orders, and each account's data age
+    (:meth:`AccountState.data_age_ms`) and first and day-open equity from the engine's state."""
 
     __slots__ = ("_view", "_state", "owns_order")
 
@@ -248,6 +246,14 @@ class KindInputs:
     def data_age_ms(self, snapshot: Snapshot, now: int) -> Optional[int]:
         acc = self._state.accounts.get(account_key(snapshot))
         return acc.data_age_ms(now) if acc is not None else None
+
+    def first_equity(self, snapshot: Snapshot) -> Optional[float]:
+        acc = self._state.accounts.get(account_key(snapshot))
+        return acc.first_equity if acc is not None else None
+
+    def day_open_equity(self, snapshot: Snapshot) -> Optional[float]:
+        acc = self._state.accounts.get(account_key(snapshot))
+        return acc.day_open_equity if acc is not None else None
 
     def positions(self) -> list[tuple[Snapshot, Position]]:
         return self._view.positions
@@ -293,29 +299,6 @@ def _drawdown(node: EquityDrawdownSignal, st: EquityWindow, equity: Optional[flo
     if peak is None or peak <= 0:
         return SignalValue(node.name, None, "NO_DATA: no positive equity in the window")
     return SignalValue(node.name, max(0.0, (peak - equity) / peak))
-
-
-def _equity_change(node: EquityChangeSignal, view: ScopeView, state: State, equity: Optional[float]
-                   ) -> SignalValue:
-    if equity is None:
-        return SignalValue(node.name, None, "NO_DATA: equity unknown")
-    against = node.against
-    if against == "baseline" and node.baseline is not None:  # the compiler sets it for baseline
-        base = node.baseline
-    else:
-        base = 0.0
-        for s in view.snapshots:
-            acc = state.accounts.get(account_key(s)) or AccountState()
-            if against == "initial_capital":
-                b = s.initial_capital if s.initial_capital is not None else acc.first_equity
-            else:
-                b = acc.day_open_equity
-            if b is None:
-                return SignalValue(node.name, None, f"NO_DATA: no {against} for {account_key(s)}")
-            base += b
-    if base <= 0:
-        return SignalValue(node.name, None, f"NO_DATA: {against} is not positive")
-    return SignalValue(node.name, (equity - base) / base)
 
 
 def _position_signal(node: SignalNode, agg: PositionAgg, equity: float) -> SignalValue:

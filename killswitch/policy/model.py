@@ -33,7 +33,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import consecutive_losses, data_age
+from .kinds import consecutive_losses, data_age, equity_change
 from . import time_intervals as intervals
 from .expr import ValueType, canonical
 from .positions import POSITION_FIELDS, ConditionError, parse_condition
@@ -176,22 +176,6 @@ class EquityDrawdown(_SignalKind):
     window_field: ClassVar[Optional[str]] = "window"
 
 
-class EquityChange(_SignalKind):
-    """Change of equity against initial capital, the UTC day open or a fixed baseline (signed)."""
-
-    against: Literal["initial_capital", "day_open", "baseline"]
-    baseline: Optional[AmountField] = None
-    bounds: ClassVar = (-1.0, None)
-
-    @model_validator(mode="after")
-    def _baseline_given(self) -> Self:
-        if self.against == "baseline" and self.baseline is None:
-            raise PydanticCustomError("ks_missing", 'against: baseline needs a "baseline" amount')
-        if self.against != "baseline" and self.baseline is not None:
-            raise PydanticCustomError("ks_value", f'"baseline" only applies to against: baseline, not {self.against}')
-        return self
-
-
 class PositionLoss(_SignalKind):
     """Unrealized loss of positions as a fraction of equity, of their margin, or of their entry
     notional (``max``: the worst position's; ``sum``: over equity, the losses summed; over margin,
@@ -321,7 +305,7 @@ def _catalogue(placed: tuple[_Kind, ...], found: tuple[_Kind, ...]) -> dict[str,
 # one module each, as it finds them. Everything that names the kinds reads it.
 SIGNALS: dict[str, SignalKind] = _catalogue((
     SignalKind("equity_drawdown", EquityDrawdown, firm=True),
-    SignalKind("equity_change", EquityChange, firm=True),
+    equity_change.KIND,  # a module of its own, in its place
     SignalKind("position_loss", PositionLoss, position_aggregate=True),
     SignalKind("liquidation_distance", LiquidationDistance, position_aggregate=True),
     SignalKind("gross_exposure", Exposure, position_aggregate=True),

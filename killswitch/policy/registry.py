@@ -49,9 +49,10 @@ class SignalInputs(Protocol):
     (:class:`killswitch.snapshot.Snapshot`; typed Any here, as the snapshot sits above this
     layer), the scope's equity, whether its positions and orders are known (every account
     fetched), which open orders it owns (a strategy- or symbol-scoped instance owns those of its
-    strategy or symbols), and how old an account's data is at ``now`` in ms (since its newest
+    strategy or symbols), how old an account's data is at ``now`` in ms (since its newest
     good snapshot, or, for a frozen feed, since its content first arrived; None: no good snapshot
-    yet)."""
+    yet), and an account's references for a change of equity: the first equity the engine saw of
+    it and its equity at the open of the UTC day (None: not seen yet)."""
 
     @property
     def snapshots(self) -> Sequence[Any]: ...
@@ -65,6 +66,10 @@ class SignalInputs(Protocol):
     def owns_order(self, o: Any) -> bool: ...
 
     def data_age_ms(self, snapshot: Any, now: int) -> Optional[int]: ...
+
+    def first_equity(self, snapshot: Any) -> Optional[float]: ...
+
+    def day_open_equity(self, snapshot: Any) -> Optional[float]: ...
 
     def positions(self) -> Iterable[tuple[Any, Any]]:
         """The scope instance's positions as ``(snapshot, position)``, those it owns only (a

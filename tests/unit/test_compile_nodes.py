@@ -10,7 +10,7 @@ import pytest
 
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
-from killswitch.policy.kinds import consecutive_losses, data_age
+from killswitch.policy.kinds import consecutive_losses, data_age, equity_change
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -39,8 +39,11 @@ def fields(node) -> dict:
                  dict(name="s", kind="equity_drawdown", window_ms=900_000, min_coverage=0.8,
                       state_key="equity_drawdown:900.0:[('min_coverage', '80%'), ('window', '15m')]"),
                  id="equity_drawdown_defaults"),
-    pytest.param("{equity_change: {against: baseline, baseline: 50k}}", n.EquityChangeSignal,
-                 dict(name="s", kind="equity_change", against="baseline", baseline=50_000.0), id="equity_change"),
+    # a kind of its own module (killswitch/policy/kinds/equity_change.py): its frozen parameters
+    pytest.param("{equity_change: {against: baseline, baseline: 50k}}", n.KindSignal,
+                 dict(name="s", kind="equity_change", params=equity_change.EquityChangeParams("baseline", 50_000.0),
+                      evaluate=equity_change.evaluate, reads_book=True, state=None, state_key=None),
+                 id="equity_change"),
     pytest.param("{position_loss: {of: margin, aggregate: sum}}", n.PositionLossSignal,
                  dict(name="s", kind="position_loss", of="margin", aggregate="sum"), id="position_loss"),
     pytest.param("liquidation_distance", n.LiquidationDistanceSignal,
