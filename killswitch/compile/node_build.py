@@ -16,7 +16,7 @@ from ..policy import expr as ex
 from ..policy import model as m
 from ..policy.expr import ValueType
 from ..policy.model import ACTIONS, SIGNALS
-from ..policy.registry import ActionKind
+from ..policy.registry import ActionKind, KeptState
 from ..policy.positions import parse_condition
 from ..policy.units import Duration
 from . import nodes as n
@@ -32,10 +32,10 @@ def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
     entry = SIGNALS[kind]
     written = p.model_dump(mode="json", exclude_none=True)
     if entry.build is not None:
-        kept = entry.state
+        kept, params = entry.state, entry.build(p)
         return n.KindSignal(name=name, kind=kind, type=entry.model.value_type, written=written,
-                            params=entry.build(p), evaluate=entry.evaluate, reads_book=entry.reads_book,
-                            state=kept, state_key=_kept_state_key(kept.name, written) if kept is not None else None)
+                            params=params, evaluate=entry.evaluate, reads_book=entry.reads_book,
+                            state=kept, state_key=_kept_key(kept, params, written) if kept is not None else None)
     return SIGNAL_NODES[kind](name, kind, entry.model.value_type, written, p)
 
 
@@ -84,8 +84,6 @@ SIGNAL_NODES: dict[str, _SignalBuilder] = {
     "api_latency": lambda name, kind, vt, w, p: n.ApiLatencySignal(
         name=name, type=vt, written=w, window_ms=p.window.ms, state_key=_state_key("api", p.window, w),
         quantile=p.quantile.fraction),
-    "heartbeat_age": lambda name, kind, vt, w, p: n.HeartbeatAgeSignal(
-        name=name, type=vt, written=w, source=p.source, grace_ms=p.grace.ms if p.grace is not None else None),
 }
 
 
@@ -108,10 +106,17 @@ def _state_key(family: str, window: Duration, written: dict[str, Any]) -> str:
     return f"{family}:{window.seconds}:{sorted(written.items())}"
 
 
-def _kept_state_key(state_name: str, written: dict[str, Any]) -> str:
+def _kept_state_key(state_name: str, written: dict[str, Any], key: Optional[str] = None) -> str:
     # the state's name alone for a signal without parameters (consecutive_losses' "losses", the
-    # name its state was always saved under), else with the parameters as written
+    # name its state was always saved under), else with the parameters as written, or with the
+    # key the kind makes of its parameters (heartbeat_age's "listening:<source>")
+    if key is not None:
+        return f"{state_name}:{key}"
     return f"{state_name}:{sorted(written.items())}" if written else state_name
+
+
+def _kept_key(kept: KeptState, params: Any, written: dict[str, Any]) -> str:
+    return _kept_state_key(kept.name, written, kept.key(params) if kept.key is not None else None)
 
 
 def action_node(action: m.Action) -> n.ActionNode:

@@ -194,13 +194,6 @@ class ApiLatencySignal(WindowedSignal):
 
 
 @dataclass(frozen=True, kw_only=True)
-class HeartbeatAgeSignal(SignalNode):
-    kind: str = "heartbeat_age"
-    source: str
-    grace_ms: Optional[int] = None  # time for a first beat, from the first evaluation; None: none
-
-
-@dataclass(frozen=True, kw_only=True)
 class KindSignal(SignalNode):
     """A signal of a kind that lives in a module of its own (:mod:`killswitch.policy.kinds`):
     ``params`` is what its entry's ``build`` made of the validated parameters (frozen), and
@@ -375,7 +368,7 @@ __all__ = [
     "LiquidationDistanceSignal", "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
     "RealizedVolatilitySignal", "TailRiskSignal", "PositionCountSignal", "PositionCondition",
     "ApiErrorRateSignal",
-    "ApiLatencySignal", "HeartbeatAgeSignal", "KindSignal",
+    "ApiLatencySignal", "KindSignal",
     "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "CloseSideAction", "ClosePositionsAction",
     "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction", "SuggestHedgeAction",
     "RunbookAction", "KindAction",

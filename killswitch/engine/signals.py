@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
 from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, ConcentrationSignal,
-                             EquityDrawdownSignal, HeartbeatAgeSignal, KindSignal, PositionCountSignal,
+                             EquityDrawdownSignal, KindSignal, PositionCountSignal,
                              PositionLossSignal,
                              RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
 from ..policy.model import SIGNALS
@@ -34,7 +34,7 @@ from ..snapshot import Position, Snapshot, base_asset
 from . import positions as facts
 from .columns import Columns, Tables
 from .scope import ScopeView, account_key, fresh, position_key
-from .signal_state import ApiStats, EquityWindow, Kept, Listening, Returns, SignalState, check_kept_states
+from .signal_state import ApiStats, EquityWindow, Kept, Returns, SignalState, check_kept_states
 from .state import AccountState, ScopeState, State
 
 
@@ -202,8 +202,6 @@ def compute(
             out[name] = _returns_signal(node, st, equity, now)
         elif isinstance(node, (ApiErrorRateSignal, ApiLatencySignal)):
             out[name] = _api(node, st, view, now)
-        elif isinstance(node, HeartbeatAgeSignal):
-            out[name] = _heartbeat_age(node, scope_state, state, now)
         elif isinstance(node, KindSignal):  # a kind of a module of its own: its evaluation, from the catalogue
             if inputs is None:
                 inputs = KindInputs(view, state)
@@ -221,8 +219,9 @@ def compute(
 class KindInputs:
     """What a kind of a module of its own reads of one scope instance at one tick
     (:class:`~killswitch.policy.registry.SignalInputs`): the scope view's snapshots, equity,
-    knowledge of positions and ownership of orders, and each account's data age
-    (:meth:`AccountState.data_age_ms`) and first and day-open equity from the engine's state."""
+    knowledge of positions and ownership of orders, each account's data age
+    (:meth:`AccountState.data_age_ms`) and first and day-open equity, and the heartbeats, from
+    the engine's state."""
 
     __slots__ = ("_view", "_state", "owns_order")
 
@@ -255,6 +254,9 @@ class KindInputs:
         acc = self._state.accounts.get(account_key(snapshot))
         return acc.day_open_equity if acc is not None else None
 
+    def heartbeat_ms(self, source: str) -> Optional[int]:
+        return self._state.heartbeats.get(source)
+
     def positions(self) -> list[tuple[Snapshot, Position]]:
         return self._view.positions
 
@@ -266,14 +268,22 @@ class KindInputs:
 def _kept(node: KindSignal, scope_state: ScopeState, inputs: KindInputs, now: int) -> Reading:
     """The reading of a kind that keeps a state: its evaluation over the state the signal kept
     (its kind's first state on its first tick, or when the policy changed the signal: its
-    ``state_key`` differs from the one the state was kept under), which keeps what it gives back."""
+    ``state_key`` differs from the one the state was kept under), which keeps what it gives back.
+    Given None back (no state), it keeps nothing and leaves what the signal held as it was: a
+    kind that waits keeps its wait only while it waits, as heartbeat_age's grace always did."""
     kept, key = node.state, node.state_key
     assert kept is not None and key is not None  # the compiler gives both
-    held = scope_state.signals.get(node.name)
-    if not isinstance(held, Kept) or scope_state.signal_kinds.get(node.name) != key:
-        held = scope_state.signals[node.name] = Kept(kept.initial(node.params))
-        scope_state.signal_kinds[node.name] = key
-    reading, held.value = kept.evaluate(node.params, inputs, now, held.value)
+    name = node.name
+    held = scope_state.signals.get(name)
+    if not isinstance(held, Kept) or scope_state.signal_kinds.get(name) != key:
+        held = None
+    reading, value = kept.evaluate(node.params, inputs, now, kept.initial(node.params) if held is None else held.value)
+    if value is not None:
+        if held is None:
+            scope_state.signals[name] = Kept(value)
+            scope_state.signal_kinds[name] = key
+        else:
+            held.value = value
     return reading
 
 
@@ -409,27 +419,6 @@ def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns
     ordered = st.w.ordered  # type: ignore[union-attr]
     tail = ordered[: max(1, math.ceil((1.0 - conf) * len(ordered) - 1e-9))]
     return SignalValue(node.name, max(0.0, -sum(tail) / len(tail)))
-
-
-def _heartbeat_age(node: HeartbeatAgeSignal, scope_state: ScopeState, state: State, now: int) -> SignalValue:
-    """Seconds since the source's last beat. A source never heard from has no value, unless the
-    signal declares a ``grace``: from the first tick that evaluated it, the source has that long
-    to send its first beat and reads 0s meanwhile (a fresh start is not a silence)."""
-    beat = state.heartbeats.get(node.source)
-    if beat is not None:
-        return SignalValue(node.name, max(0.0, (now - beat) / 1000.0))
-    missing = SignalValue(node.name, None, f"NO_HEARTBEAT: source={node.source}")
-    if node.grace_ms is None:
-        return missing
-    key = f"listening:{node.source}"  # another source is another wait
-    st = scope_state.signals.get(node.name)
-    if not isinstance(st, Listening) or scope_state.signal_kinds.get(node.name) != key:
-        st = scope_state.signals[node.name] = Listening(now)
-        scope_state.signal_kinds[node.name] = key
-    if now - st.since_ms < node.grace_ms:
-        return SignalValue(node.name, 0.0)
-    return SignalValue(node.name, None, f"NO_HEARTBEAT: source={node.source} "
-                                        f"grace={node.grace_ms / 1000:g}s passed without a first beat")
 
 
 def _api(node: ApiErrorRateSignal | ApiLatencySignal, st: ApiStats, view: ScopeView, now: int) -> SignalValue:

@@ -33,7 +33,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import consecutive_losses, data_age, equity_change
+from .kinds import consecutive_losses, data_age, equity_change, heartbeat_age
 from . import time_intervals as intervals
 from .expr import ValueType, canonical
 from .positions import POSITION_FIELDS, ConditionError, parse_condition
@@ -260,27 +260,6 @@ class ApiLatency(_SignalKind):
     window_field: ClassVar[Optional[str]] = "window"
 
 
-class HeartbeatAge(_SignalKind):
-    """Time since the last heartbeat of ``source`` (a bot, a strategy, a data feed).
-
-    ``grace``: how long a source never heard from has to send its first beat, counted from the
-    first tick that evaluated the signal. Within it the signal reads 0s (not silent yet); past it,
-    with still no beat, it has no value (``NO_HEARTBEAT``) and the trigger's ``on_missing_data``
-    decides. Without ``grace`` a source never heard from has no value from the first tick on."""
-
-    source: Annotated[str, Field(min_length=1)]
-    grace: Optional[DurationField] = None
-
-    @field_validator("grace")
-    @classmethod
-    def _grace_positive(cls, v: Optional[Duration]) -> Optional[Duration]:
-        if v is not None and v.ms <= 0:
-            raise PydanticCustomError("ks_value", "grace must be longer than 0s (leave it out for none)")
-        return v
-    value_type: ClassVar[ValueType] = ValueType.DURATION
-    bounds: ClassVar = (0.0, None)
-
-
 _Kind = TypeVar("_Kind", SignalKind, ActionKind)
 
 
@@ -321,7 +300,7 @@ SIGNALS: dict[str, SignalKind] = _catalogue((
     data_age.KIND,  # a module of its own, in its place
     SignalKind("api_error_rate", ApiErrorRate, reads_book=False),
     SignalKind("api_latency", ApiLatency, reads_book=False),
-    SignalKind("heartbeat_age", HeartbeatAge, reads_book=False),
+    heartbeat_age.KIND,  # a module of its own, in its place
 ), own_modules.SIGNALS)
 SIGNAL_KINDS: dict[str, type[_SignalKind]] = {name: k.model for name, k in SIGNALS.items()}
 

@@ -51,8 +51,9 @@ class SignalInputs(Protocol):
     fetched), which open orders it owns (a strategy- or symbol-scoped instance owns those of its
     strategy or symbols), how old an account's data is at ``now`` in ms (since its newest
     good snapshot, or, for a frozen feed, since its content first arrived; None: no good snapshot
-    yet), and an account's references for a change of equity: the first equity the engine saw of
-    it and its equity at the open of the UTC day (None: not seen yet)."""
+    yet), an account's references for a change of equity: the first equity the engine saw of
+    it and its equity at the open of the UTC day (None: not seen yet), and when a heartbeat
+    source last beat, in ms (None: never heard from)."""
 
     @property
     def snapshots(self) -> Sequence[Any]: ...
@@ -70,6 +71,8 @@ class SignalInputs(Protocol):
     def first_equity(self, snapshot: Any) -> Optional[float]: ...
 
     def day_open_equity(self, snapshot: Any) -> Optional[float]: ...
+
+    def heartbeat_ms(self, source: str) -> Optional[int]: ...
 
     def positions(self) -> Iterable[tuple[Any, Any]]:
         """The scope instance's positions as ``(snapshot, position)``, those it owns only (a
@@ -96,17 +99,22 @@ class KeptState:
     policy changed the signal's parameters); ``evaluate(params, inputs, now, state)`` gives the
     reading and the state of the next tick (the state it was given, updated in place, or a new
     one). The engine keeps the state with its own and saves it with it: the state is a JSON value
-    (None, booleans, numbers, strings, lists, dicts with string keys), saved and restored as it
-    is, so ``evaluate`` reads a restored state as the one it returned (a tuple comes back a list).
+    (booleans, numbers, strings, lists, dicts with string keys), saved and restored as it is, so
+    ``evaluate`` reads a restored state as the one it returned (a tuple comes back a list). None
+    is no state: given None back, the engine keeps and saves nothing new for the signal (a kind
+    that needs a state only at times, such as a wait, keeps none the rest of the time).
 
     ``name`` is what the state is saved under (with the parameters as written, when the signal
-    has some: a change of them starts the state anew). A saved state is read back by that name:
-    it must not change once a release saved it (or every saved state of the kind restarts), and
-    two kinds may not share it, nor take one of the engine's own (the engine refuses both at import)."""
+    has some: a change of them starts the state anew; or, with ``key``, with what ``key`` makes
+    of the built parameters, when only some of them make another state). A saved state is read
+    back by that name: it must not change once a release saved it (or every saved state of the
+    kind restarts), and two kinds may not share it, nor take one of the engine's own (the engine
+    refuses both at import)."""
 
     name: str
     initial: Callable[[Any], Any]
     evaluate: Callable[[Any, SignalInputs, int, Any], tuple[Reading, Any]]
+    key: Optional[Callable[[Any], str]] = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
-from killswitch.policy.kinds import consecutive_losses, data_age, equity_change
+from killswitch.policy.kinds import consecutive_losses, data_age, equity_change, heartbeat_age
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -105,10 +105,16 @@ def fields(node) -> dict:
                  dict(name="s", kind="api_latency", window_ms=90_000, quantile=0.99,
                       state_key="api:90.0:[('quantile', '99%'), ('window', '1m30s')]"),
                  id="api_latency"),
-    pytest.param("{heartbeat_age: {source: bot-a}}", n.HeartbeatAgeSignal,
-                 dict(name="s", kind="heartbeat_age", source="bot-a", grace_ms=None), id="heartbeat_age"),
-    pytest.param("{heartbeat_age: {source: bot-a, grace: 90s}}", n.HeartbeatAgeSignal,
-                 dict(name="s", kind="heartbeat_age", source="bot-a", grace_ms=90_000), id="heartbeat_age_grace"),
+    # a kind of its own module that keeps a state (killswitch/policy/kinds/heartbeat_age.py): its
+    # wait is kept under "listening:<source>" whatever the grace, the key it was always saved under
+    pytest.param("{heartbeat_age: {source: bot-a}}", n.KindSignal,
+                 dict(name="s", kind="heartbeat_age", params=heartbeat_age.HeartbeatAgeParams("bot-a", None),
+                      evaluate=None, reads_book=False, state=heartbeat_age.KIND.state, state_key="listening:bot-a"),
+                 id="heartbeat_age"),
+    pytest.param("{heartbeat_age: {source: bot-a, grace: 90s}}", n.KindSignal,
+                 dict(name="s", kind="heartbeat_age", params=heartbeat_age.HeartbeatAgeParams("bot-a", 90_000),
+                      evaluate=None, reads_book=False, state=heartbeat_age.KIND.state, state_key="listening:bot-a"),
+                 id="heartbeat_age_grace"),
 ])
 def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
     """The state key is the form saved states were always kept under: it must not change, or every
