@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from ..policy import expr as ex
 from ..policy import model as m
 from ..policy.expr import ValueType
 from ..policy.model import ACTIONS, SIGNALS
 from ..policy.registry import ActionKind, KeptState
-from ..policy.positions import parse_condition
+from ..policy.positions import compile_condition
 from ..policy.units import Duration
 from . import nodes as n
 
@@ -77,8 +76,6 @@ SIGNAL_NODES: dict[str, _SignalBuilder] = {
     "realized_volatility": _realized_volatility,
     "value_at_risk": _tail_risk,
     "expected_shortfall": _tail_risk,
-    "position_count": lambda name, kind, vt, w, p: n.PositionCountSignal(
-        name=name, type=vt, written=w, side=p.side, where=_position_condition(p.where)),
     "api_error_rate": lambda name, kind, vt, w, p: n.ApiErrorRateSignal(
         name=name, type=vt, written=w, window_ms=p.window.ms, state_key=_state_key("api", p.window, w)),
     "api_latency": lambda name, kind, vt, w, p: n.ApiLatencySignal(
@@ -92,13 +89,8 @@ YEAR_MS = 365 * 86_400_000
 
 
 def _position_condition(text: Optional[str]) -> Optional[n.PositionCondition]:
-    """A ``where:`` compiled; the model has parsed and type-checked it already (it holds the
-    canonical text), so this cannot fail."""
-    if text is None:
-        return None
-    ast = parse_condition(text, canonical=True)
-    return n.PositionCondition(text=text, reads=tuple(dict.fromkeys(r.name for r in ex.refs(ast))),
-                               predicate=ex.compile_predicate(ast))
+    """A ``where:`` compiled (None: none written)."""
+    return compile_condition(text) if text is not None else None
 
 
 def _state_key(family: str, window: Duration, written: dict[str, Any]) -> str:

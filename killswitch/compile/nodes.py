@@ -29,7 +29,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
-from ..policy.expr import Predicate, ValueType
+from ..policy.expr import ValueType
+from ..policy.positions import PositionCondition  # compiled where: (position_count, close_positions)
 from ..policy.registry import ActionPlanning, KeptState, Reading, SignalInputs
 
 # --- signals -------------------------------------------------------------------------------------
@@ -67,16 +68,6 @@ def _returns_need(window_ms: int, sample_ms: int, min_coverage: float, least: in
     if count > window_ms // step + 1:  # more returns than the window keeps, a step apart
         return HistoryNeed(None, what)
     return HistoryNeed(count * step, what)
-
-
-@dataclass(frozen=True, kw_only=True)
-class PositionCondition:
-    """A ``where:`` over one position's facts (``policy/positions.py`` lists them), compiled:
-    ``predicate`` takes the facts it ``reads`` by name and answers True, False or None (unknown)."""
-
-    text: str  # canonical
-    reads: tuple[str, ...]  # the facts it reads, each once
-    predicate: Predicate = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,13 +164,6 @@ class TailRiskSignal(WindowedSignal):
         # a quantile needs one return, whatever the coverage asks
         return _returns_need(self.window_ms, self.horizon_ms, self.min_coverage, 1, interval_ms, self.written,
                              "horizon")
-
-
-@dataclass(frozen=True, kw_only=True)
-class PositionCountSignal(SignalNode):
-    kind: str = "position_count"
-    side: str  # long | short | any
-    where: Optional[PositionCondition]  # None: every position on the side counts
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -366,7 +350,7 @@ DEFAULT_BOOK_DEPTH = 20
 __all__ = [
     "SignalNode", "WindowedSignal", "EquityDrawdownSignal", "PositionLossSignal",
     "LiquidationDistanceSignal", "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
-    "RealizedVolatilitySignal", "TailRiskSignal", "PositionCountSignal", "PositionCondition",
+    "RealizedVolatilitySignal", "TailRiskSignal", "PositionCondition",
     "ApiErrorRateSignal",
     "ApiLatencySignal", "KindSignal",
     "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "CloseSideAction", "ClosePositionsAction",

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
 from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, ConcentrationSignal,
-                             EquityDrawdownSignal, KindSignal, PositionCountSignal,
+                             EquityDrawdownSignal, KindSignal,
                              PositionLossSignal,
                              RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
 from ..policy.model import SIGNALS
+from ..policy.positions import PositionCondition
 from ..policy.registry import Reading
 from ..snapshot import Position, Snapshot, base_asset
 from . import positions as facts
@@ -181,9 +182,6 @@ def compute(
     for node in signals:
         kind = node.kind
         name = node.name
-        if isinstance(node, PositionCountSignal):
-            out[name] = _position_count(node, view, equity)
-            continue
         if kind in POSITION_KINDS:
             if not view.positions_known or equity is None or equity <= 0:
                 out[name] = SignalValue(name, None, "NO_DATA: positions or equity unknown")
@@ -221,7 +219,8 @@ class KindInputs:
     (:class:`~killswitch.policy.registry.SignalInputs`): the scope view's snapshots, equity,
     knowledge of positions and ownership of orders, each account's data age
     (:meth:`AccountState.data_age_ms`) and first and day-open equity, and the heartbeats, from
-    the engine's state."""
+    the engine's state, and a position condition's verdict on a position from the facts
+    :mod:`.positions` computes (as the planner's closes by condition read them)."""
 
     __slots__ = ("_view", "_state", "owns_order")
 
@@ -259,6 +258,12 @@ class KindInputs:
 
     def positions(self) -> list[tuple[Snapshot, Position]]:
         return self._view.positions
+
+    def holds(self, where: PositionCondition, position: Position) -> Optional[bool]:
+        return facts.holds(where, position, self._view.equity)
+
+    def unknown_facts(self, where: PositionCondition, position: Position) -> list[str]:
+        return facts.unknown_facts(where, position, self._view.equity)
 
     @staticmethod
     def position_key(snapshot: Snapshot, position: Position) -> str:
@@ -362,33 +367,6 @@ def _loss_on_notional(node: PositionLossSignal, view: ScopeView) -> SignalValue:
     if node.aggregate == "max":
         return SignalValue(node.name, worst)
     return SignalValue(node.name, loss_sum / base_sum if base_sum > 0 else 0.0)
-
-
-def _position_count(node: PositionCountSignal, view: ScopeView, equity: Optional[float]) -> SignalValue:
-    """The positions on the node's side for which its condition holds. Unknown when positions
-    are, or when the condition cannot be decided for one of them (a fact it reads is unknown):
-    counting it either way could be wrong, and the trigger's on_missing_data decides."""
-    if not view.positions_known:
-        return SignalValue(node.name, None, "NO_DATA: positions unknown")
-    side, cond = node.side, node.where
-    count = undecided = 0
-    first = ""
-    for _, p in view.positions:
-        if side != "any" and p.side != side:
-            continue
-        if cond is None:
-            count += 1
-            continue
-        verdict = facts.holds(cond, p, equity)
-        if verdict is None:
-            undecided += 1
-            if not first:
-                first = f"{p.symbol} {p.side}: {', '.join(facts.unknown_facts(cond, p, equity))} unknown"
-        elif verdict:
-            count += 1
-    if undecided:
-        return SignalValue(node.name, None, f"NO_DATA: {undecided} position(s) cannot be judged ({first})")
-    return SignalValue(node.name, float(count))
 
 
 def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns, equity: Optional[float],

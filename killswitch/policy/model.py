@@ -33,10 +33,10 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import consecutive_losses, data_age, equity_change, heartbeat_age
+from .kinds import consecutive_losses, data_age, equity_change, heartbeat_age, position_count
 from . import time_intervals as intervals
-from .expr import ValueType, canonical
-from .positions import POSITION_FIELDS, ConditionError, parse_condition
+from .expr import ValueType
+from .positions import PositionConditionField
 from .registry import ActionKind, SignalKind, SignalParams, Strict
 from .series import SeriesError, parse_series
 from .units import (
@@ -56,33 +56,6 @@ API_VERSION = "killswitch/v1"
 def _none_is_empty(value: Any) -> Any:
     """``data_age:`` with nothing after it means ``data_age: {}``."""
     return {} if value is None else value
-
-
-def _position_condition(value: Any) -> str:
-    """A ``where:`` over one position's facts (:mod:`.positions`), kept in its canonical text so
-    that reformatting it keeps the graph's digest."""
-    if not isinstance(value, str):
-        raise PydanticCustomError("ks_value", "a position condition is text such as loss_on_margin >= 10%")
-    try:
-        ast = parse_condition(value)
-    except ConditionError as e:
-        if e.limit is not None:  # KS123, at the character past the bound
-            limit = {"problem": e.message, "ks_hint": e.limit.hint, "offset": e.limit.offset}
-            raise PydanticCustomError("ks_condition_limit", "{problem}", limit) from None
-        # the text travels in the context: a brace in it is not a placeholder
-        ctx: dict[str, Any] = {"problem": e.message}
-        if e.name is not None:
-            ctx["choices"] = list(POSITION_FIELDS)  # did-you-mean on the unknown name
-        raise PydanticCustomError("ks_value", "{problem}", ctx) from None
-    return canonical(ast)
-
-
-PositionCondition = Annotated[
-    str,
-    BeforeValidator(_position_condition),
-    Field(json_schema_extra={"examples": ["loss_on_margin >= 10%",
-                                          "loss_on_notional >= 5% && liquidation_distance <= 8%"]}),
-]
 
 
 # --- names ----------------------------------------------------------------------------------
@@ -233,16 +206,6 @@ class TailRisk(_SignalKind):
     window_field: ClassVar[Optional[str]] = "window"
 
 
-class PositionCount(_SignalKind):
-    """Number of positions on ``side`` for which the position condition ``where`` holds (every
-    position on that side without one): ``{side: long, where: loss_on_margin >= 10%}``."""
-
-    side: Literal["long", "short", "any"] = "any"
-    where: Optional[PositionCondition] = None
-    value_type: ClassVar[ValueType] = ValueType.NUMBER
-    bounds: ClassVar = (0.0, None)
-
-
 class ApiErrorRate(_SignalKind):
     """Fraction of exchange calls that failed within ``window``."""
 
@@ -294,7 +257,7 @@ SIGNALS: dict[str, SignalKind] = _catalogue((
     SignalKind("realized_volatility", RealizedVolatility),
     SignalKind("value_at_risk", TailRisk),
     SignalKind("expected_shortfall", TailRisk),
-    SignalKind("position_count", PositionCount),
+    position_count.KIND,  # a module of its own, in its place
     consecutive_losses.KIND,  # a module of its own, in its place
     # these measure the feed itself or the bots, not the books
     data_age.KIND,  # a module of its own, in its place
@@ -450,7 +413,7 @@ class ClosePositions(Strict):
     side: Literal["long", "short", "any"] = "any"
     min_loss: Optional[RatioField] = None
     correlation_group: Optional[str] = None
-    where: Optional[PositionCondition] = None
+    where: Optional[PositionConditionField] = None
     count: Optional[Annotated[int, Field(ge=1, le=10_000)]] = None
     rank_by: Optional[RankBy] = None
 

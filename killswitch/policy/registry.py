@@ -28,6 +28,7 @@ from typing import Any, Callable, ClassVar, Iterable, Optional, Protocol, Sequen
 from pydantic import BaseModel, ConfigDict
 
 from .expr import ValueType
+from .positions import PositionCondition
 
 
 class Strict(BaseModel):
@@ -53,7 +54,9 @@ class SignalInputs(Protocol):
     good snapshot, or, for a frozen feed, since its content first arrived; None: no good snapshot
     yet), an account's references for a change of equity: the first equity the engine saw of
     it and its equity at the open of the UTC day (None: not seen yet), and when a heartbeat
-    source last beat, in ms (None: never heard from)."""
+    source last beat, in ms (None: never heard from). A position condition's verdict on one of
+    the scope's positions comes from it too (``holds``, and ``unknown_facts`` for the reason of
+    an unknown verdict): the engine computes a position's facts, as for a close by condition."""
 
     @property
     def snapshots(self) -> Sequence[Any]: ...
@@ -78,6 +81,15 @@ class SignalInputs(Protocol):
         """The scope instance's positions as ``(snapshot, position)``, those it owns only (a
         strategy- or symbol-scoped instance: those of its strategy or symbols); the position has
         ``symbol``, ``side``, ``contracts``, ``notional``, ``mark_price``, ``unrealized_pnl``."""
+        ...
+
+    def holds(self, where: PositionCondition, position: Any) -> Optional[bool]:
+        """Whether ``where`` holds for one of the scope's positions: True, False, or None when a
+        fact it reads is unknown for it."""
+        ...
+
+    def unknown_facts(self, where: PositionCondition, position: Any) -> list[str]:
+        """The facts ``where`` reads that are unknown for the position."""
         ...
 
     def position_key(self, snapshot: Any, position: Any) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
-from killswitch.policy.kinds import consecutive_losses, data_age, equity_change, heartbeat_age
+from killswitch.policy.kinds import consecutive_losses, data_age, equity_change, heartbeat_age, position_count
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -72,15 +72,19 @@ def fields(node) -> dict:
                  id="realized_volatility_annualize_false_is_the_default"),
     pytest.param("{position_loss: {of: notional}}", n.PositionLossSignal,
                  dict(name="s", kind="position_loss", of="notional", aggregate="max"), id="position_loss_of_notional"),
+    # a kind of its own module (killswitch/policy/kinds/position_count.py): its condition compiled
     pytest.param('{position_count: {side: long, where: "loss_on_margin>=10%  &&  liquidation_distance < 5%"}}',
-                 n.PositionCountSignal,
-                 dict(name="s", kind="position_count", side="long",
-                      where=n.PositionCondition(text="loss_on_margin >= 10% && liquidation_distance < 5%",
-                                                reads=("loss_on_margin", "liquidation_distance"),
-                                                predicate=lambda v: None)),
+                 n.KindSignal,
+                 dict(name="s", kind="position_count", evaluate=position_count.evaluate, reads_book=True, state=None,
+                      state_key=None, params=position_count.PositionCountParams(
+                          side="long", where=n.PositionCondition(
+                              text="loss_on_margin >= 10% && liquidation_distance < 5%",
+                              reads=("loss_on_margin", "liquidation_distance"), predicate=lambda v: None))),
                  id="position_count_condition_in_canonical_text"),
-    pytest.param("position_count", n.PositionCountSignal,
-                 dict(name="s", kind="position_count", side="any", where=None), id="position_count_bare_counts_all"),
+    pytest.param("position_count", n.KindSignal,
+                 dict(name="s", kind="position_count", evaluate=position_count.evaluate, reads_book=True, state=None,
+                      state_key=None, params=position_count.PositionCountParams(side="any", where=None)),
+                 id="position_count_bare_counts_all"),
     pytest.param("{expected_shortfall: {window: 1d, confidence: 97.5%}}", n.TailRiskSignal,
                  dict(name="s", kind="expected_shortfall", window_ms=86_400_000, confidence=0.975, horizon_ms=60_000,
                       min_coverage=0.8,
@@ -169,7 +173,7 @@ def test_action_nodes_hold_resolved_parameters(yaml, cls, want):
 
 
 def test_position_condition_predicate_is_three_valued_over_the_facts_it_reads():
-    where = one_signal('{position_count: {where: "loss_on_margin >= 10% || notional >= 50000"}}').where
+    where = one_signal('{position_count: {where: "loss_on_margin >= 10% || notional >= 50000"}}').params.where
     assert where is not None
     assert where.predicate({"loss_on_margin": 0.10, "notional": 1.0}) is True  # inclusive, as in triggers
     assert where.predicate({"loss_on_margin": 0.0999, "notional": 49_999.0}) is False

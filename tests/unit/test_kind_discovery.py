@@ -65,7 +65,7 @@ def package(tmp_path, monkeypatch):
 
 def test_the_project_kinds_are_found_by_their_modules_in_the_order_of_their_names():
     assert [k.name for k in kinds.SIGNALS] == ["consecutive_losses", "data_age", "equity_change", "heartbeat_age",
-                                                  "open_orders"]
+                                                  "open_orders", "position_count"]
     assert [k.name for k in kinds.ACTIONS] == ["reduce_all_by"]
 
 
@@ -116,4 +116,5 @@ def test_two_kinds_of_one_name_are_refused_by_the_catalogue():
 def test_a_found_kind_the_catalogue_placed_is_not_added_twice():
     placed = (SIGNALS["equity_drawdown"], SIGNALS["data_age"])
     assert list(_catalogue(placed, kinds.SIGNALS)) == ["equity_drawdown", "data_age", "consecutive_losses",
-                                                       "equity_change", "heartbeat_age", "open_orders"]
+                                                       "equity_change", "heartbeat_age", "open_orders",
+                                                       "position_count"]

@@ -30,10 +30,10 @@ A signal kind that keeps a state between ticks (``consecutive_losses.py``) gives
 per scope instance and signal, hands it to the evaluation and saves it with its own.
 
 A built-in kind moved into a module of its own (``data_age.py``, ``consecutive_losses.py``,
-``equity_change.py``, ``heartbeat_age.py``) is found as every other, and keeps its place: the catalogue
-(:data:`killswitch.policy.model.SIGNALS`) names its entry where the kind always was and appends
-only the kinds it did not place, so the language's order, the schema and the kinds page stay as
-they were.
+``equity_change.py``, ``heartbeat_age.py``, ``position_count.py``) is found as every other, and
+keeps its place: the catalogue (:data:`killswitch.policy.model.SIGNALS`) names its entry where
+the kind always was and appends only the kinds it did not place, so the language's order, the
+schema and the kinds page stay as they were.
 
 Import cost: one listing of this directory (:func:`pkgutil.iter_modules`) and the kind modules
 themselves, which ``killswitch.policy.model`` imports anyway; ``ksctl validate`` pays nothing more.
