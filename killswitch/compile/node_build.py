@@ -145,7 +145,6 @@ def _own_action(entry: ActionKind) -> Callable[[dict[str, Any], Any], n.ActionNo
 ACTION_NODES: dict[str, Callable[[dict[str, Any], Any], n.ActionNode]] = {
     "cancel_orders": lambda w, p: n.CancelOrdersAction(written=w, which=p.which, symbols=tuple(p.symbols)),
     "reduce_top_risk": _reduce_top_risk,
-    "close_side": lambda w, p: n.CloseSideAction(written=w, side=p.side, on_unknown_side=p.on_unknown_side),
     "close_positions": _close_positions,
     "close_all": lambda w, p: n.CloseAllAction(written=w),
     "lock_trading": lambda w, p: n.LockTradingAction(written=w, mode=p.mode,

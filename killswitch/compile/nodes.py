@@ -223,13 +223,6 @@ class ReduceTopRiskAction(ActionNode):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CloseSideAction(ActionNode):
-    kind: str = "close_side"
-    side: str  # losing | long | short
-    on_unknown_side: str  # skip | both
-
-
-@dataclass(frozen=True, kw_only=True)
 class ClosePositionsAction(ActionNode):
     kind: str = "close_positions"
     symbols: tuple[str, ...]
@@ -353,7 +346,7 @@ __all__ = [
     "RealizedVolatilitySignal", "TailRiskSignal", "PositionCondition",
     "ApiErrorRateSignal",
     "ApiLatencySignal", "KindSignal",
-    "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "CloseSideAction", "ClosePositionsAction",
+    "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "ClosePositionsAction",
     "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction", "SuggestHedgeAction",
     "RunbookAction", "KindAction",
     "AttributionNode", "RiskWeightsNode", "CorrelationGroupNode", "UnwindNode", "DEFAULT_BOOK_DEPTH",

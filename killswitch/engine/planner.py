@@ -51,8 +51,8 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping, Optional
 
 from ..compile.graph import PolicyNode, StageNode
-from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, ClosePositionsAction, CloseSideAction,
-                             KindAction, ReduceTopRiskAction, SuggestHedgeAction)
+from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, ClosePositionsAction, KindAction,
+                             ReduceTopRiskAction, SuggestHedgeAction)
 from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Balance, Snapshot, base_asset
 from . import depth
@@ -272,9 +272,6 @@ class _Planner:
                 return [i for i in declining if sides[i] == side]
             return [i for i, x in enumerate(sides) if x == side]
         if att == "MIXED":
-            if action == "close_side" and on_unknown != "both":
-                self.skipped.append("ATTRIBUTION_MIXED: close_side skipped; no single losing side")
-                return None
             return declining if action == "reduce_top_risk" else everything
         if on_unknown in ("any", "both"):
             return everything
@@ -290,11 +287,6 @@ class _Planner:
             kind = a.kind
             if isinstance(a, ReduceTopRiskAction):
                 self.reduce_top_risk(a)
-            elif isinstance(a, CloseSideAction):
-                chosen = self.losing_positions(a.side, a.on_unknown_side, "close_side")
-                for i in chosen or ():
-                    s, pos = self.view.row(i)
-                    self.want(s, pos, 1.0, kind, f"CLOSE_SIDE: side={pos.side} attribution={self.attribution.side}")
             elif isinstance(a, ClosePositionsAction):
                 self.close_positions(a)
             elif isinstance(a, CloseAllAction):
@@ -572,6 +564,10 @@ class _KindPlanning:
     def positions_known(self) -> bool:
         return self._planner.view.positions_known
 
+    @property
+    def attribution(self) -> str:
+        return self._planner.attribution.side
+
     def positions(self) -> Iterator[tuple[Snapshot, Held]]:
         return self._planner.view.rows()
 
@@ -778,7 +774,7 @@ _DEFERRED = ("DEFERRED: closes of an earlier entry, planned now (its positions w
              "short or waited, or a stop came before all were journaled)")
 # The attribution of a first wave (its orders do not depend on one): the whole plan has the real one.
 NOT_ATTRIBUTED = Attribution("UNKNOWN", 0.0, 0.0, None, None)
-_CLOSING = (ReduceTopRiskAction, CloseSideAction, ClosePositionsAction, CloseAllAction)
+_CLOSING = (ReduceTopRiskAction, ClosePositionsAction, CloseAllAction)
 
 
 def _closes(a: ActionNode) -> bool:

@@ -33,7 +33,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import consecutive_losses, data_age, equity_change, heartbeat_age, position_count
+from .kinds import close_side, consecutive_losses, data_age, equity_change, heartbeat_age, position_count
 from . import time_intervals as intervals
 from .expr import ValueType
 from .positions import PositionConditionField
@@ -393,13 +393,6 @@ class ReduceTopRisk(Strict):
         return fraction_in_range(v)
 
 
-class CloseSide(Strict):
-    """Close in full every position of ``side`` (``losing``: the side attribution names)."""
-
-    side: Literal["losing", "long", "short"]
-    on_unknown_side: Literal["skip", "both"] = "skip"
-
-
 # how close_positions orders the positions it may close, worst first: the risk score, a loss
 # (largest first) or the liquidation distance (nearest first)
 RankBy = Literal["risk_score", "loss_on_equity", "loss_on_margin", "loss_on_notional", "liquidation_distance"]
@@ -479,11 +472,12 @@ def _template_name(v: str) -> str:
 
 
 # The catalogue of action kinds, in the language's order: the built-in kinds (the planner and the
-# runner carry them out), then those :mod:`.kinds` finds. Everything that names the kinds reads it.
+# runner carry them out), with those moved into a module of their own in their place, then the
+# other kinds :mod:`.kinds` finds. Everything that names the kinds reads it.
 ACTIONS: dict[str, ActionKind] = _catalogue((
     ActionKind("cancel_orders", CancelOrders, short="which", firm=True),
     ActionKind("reduce_top_risk", ReduceTopRisk, closes=True),
-    ActionKind("close_side", CloseSide, short="side", closes=True),
+    close_side.KIND,  # a module of its own, in its place
     ActionKind("close_positions", ClosePositions, closes=True),
     ActionKind("close_all", CloseAll, closes=True, firm=True),
     ActionKind("lock_trading", LockTrading, firm=True),

@@ -179,10 +179,12 @@ class SignalKind:
 
 class ActionPlanning(Protocol):
     """What a kind's ``plan`` may read and ask of one stage entry over one scope instance (the
-    engine's planner hands it): the scope's equity, whether its positions are known, its open
-    positions as a close reads them (``(snapshot, position)``: the position has ``symbol``,
-    ``side``, ``contracts``, ``notional``, ``mark_price``, ``unrealized_pnl``; typed Any here, as
-    the snapshot sits above this layer), and two requests. ``close`` asks for a reduce-only close
+    engine's planner hands it): the scope's equity, whether its positions are known, the side
+    the planner's attribution names as losing (``LONG``, ``SHORT``, ``MIXED``: both declined,
+    ``UNKNOWN``: nothing declined over the reference window), its open positions as a close
+    reads them (``(snapshot, position)``: the position has ``symbol``, ``side``, ``contracts``,
+    ``notional``, ``mark_price``, ``unrealized_pnl``; typed Any here, as the snapshot sits above
+    this layer), and two requests. ``close`` asks for a reduce-only close
     of ``fraction`` of a position (1 or more: the whole of it); the planner does what it does for
     every close: the amount rounded down to the market's step, never above the position, a part
     below the venue's minimum skipped and a whole position below it a residual, the entry orders
@@ -194,6 +196,9 @@ class ActionPlanning(Protocol):
 
     @property
     def positions_known(self) -> bool: ...
+
+    @property
+    def attribution(self) -> str: ...
 
     def positions(self) -> Iterable[tuple[Any, Any]]: ...
 

@@ -10,7 +10,8 @@ import pytest
 
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
-from killswitch.policy.kinds import consecutive_losses, data_age, equity_change, heartbeat_age, position_count
+from killswitch.policy.kinds import (close_side, consecutive_losses, data_age, equity_change, heartbeat_age,
+                                     position_count)
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -137,8 +138,10 @@ def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
                  n.ReduceTopRiskAction,
                  dict(kind="reduce_top_risk", count=3, fraction=0.5, side="losing", close_within_liquidation=0.025,
                       on_unknown_side="skip"), id="reduce_top_risk"),
-    pytest.param("{close_side: long}", n.CloseSideAction,
-                 dict(kind="close_side", side="long", on_unknown_side="skip"), id="close_side"),
+    # a kind of its own module (killswitch/policy/kinds/close_side.py): its frozen parameters
+    pytest.param("{close_side: long}", n.KindAction,
+                 dict(kind="close_side", params=close_side.CloseSideParams("long", "skip"), plan=close_side.plan,
+                      closes=True), id="close_side"),
     pytest.param("{close_positions: {min_loss: 1%, side: short}}", n.ClosePositionsAction,
                  dict(kind="close_positions", symbols=(), side="short", min_loss=0.01, correlation_group=None,
                       where=None, count=None, rank_by=None),
