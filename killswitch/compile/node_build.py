@@ -136,7 +136,8 @@ def _own_action(entry: ActionKind) -> Callable[[dict[str, Any], Any], n.ActionNo
     its entry's ``build`` made, planned by its ``plan``."""
     build, plan = entry.build, entry.plan
     assert build is not None and plan is not None
-    return lambda w, p: n.KindAction(kind=entry.name, written=w, params=build(p), plan=plan, closes=entry.closes)
+    return lambda w, p: n.KindAction(kind=entry.name, written=w, params=build(p), plan=plan, closes=entry.closes,
+                                     after_closes=entry.after_closes)
 
 
 # parameters as written, validated parameters → the node of an action kind: a built-in kind's
@@ -151,7 +152,6 @@ ACTION_NODES: dict[str, Callable[[dict[str, Any], Any], n.ActionNode]] = {
                                                      ttl_ms=p.ttl.ms if p.ttl is not None else None),
     "arm_exchange_dms": lambda w, p: n.ArmExchangeDmsAction(written=w, after_ms=p.after.ms),
     "notify": lambda w, p: n.NotifyAction(written=w, route=p.route, severity=p.severity),
-    "suggest_hedge": lambda w, p: n.SuggestHedgeAction(written=w, threshold=p.threshold.value),
     "runbook": lambda w, p: n.RunbookAction(written=w, template=p.template),
     **{name: _own_action(k) for name, k in ACTIONS.items() if k.build is not None and k.plan is not None},
 }

@@ -260,12 +260,6 @@ class NotifyAction(ActionNode):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SuggestHedgeAction(ActionNode):
-    kind: str = "suggest_hedge"
-    threshold: float  # net notional per base asset above which a hedge is suggested
-
-
-@dataclass(frozen=True, kw_only=True)
 class RunbookAction(ActionNode):
     kind: str = "runbook"
     template: str
@@ -275,11 +269,13 @@ class RunbookAction(ActionNode):
 class KindAction(ActionNode):
     """An action of a kind that lives in a module of its own (:mod:`killswitch.policy.kinds`):
     ``params`` is what its entry's ``build`` made of the validated parameters (frozen), and
-    ``plan(params, planning)`` says on a stage entry what it does (``closes``: as its entry)."""
+    ``plan(params, planning)`` says on a stage entry what it does (``closes``, ``after_closes``:
+    as its entry)."""
 
     params: Any
     plan: Callable[[Any, ActionPlanning], None] = field(compare=False, repr=False)
     closes: bool = False
+    after_closes: bool = False
 
 
 # --- policy-wide settings ------------------------------------------------------------------------
@@ -347,7 +343,7 @@ __all__ = [
     "ApiErrorRateSignal",
     "ApiLatencySignal", "KindSignal",
     "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "ClosePositionsAction",
-    "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction", "SuggestHedgeAction",
+    "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction",
     "RunbookAction", "KindAction",
     "AttributionNode", "RiskWeightsNode", "CorrelationGroupNode", "UnwindNode", "DEFAULT_BOOK_DEPTH",
 ]

@@ -33,7 +33,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import close_side, consecutive_losses, data_age, equity_change, heartbeat_age, position_count
+from .kinds import close_side, consecutive_losses, data_age, equity_change, heartbeat_age, position_count, suggest_hedge
 from . import time_intervals as intervals
 from .expr import ValueType
 from .positions import PositionConditionField
@@ -448,12 +448,6 @@ class NotifyAction(Strict):
     severity: Literal["info", "warning", "critical"] = "critical"
 
 
-class SuggestHedge(Strict):
-    """Suggest a hedge (no order) for each base asset whose net notional exceeds ``threshold``."""
-
-    threshold: AmountField
-
-
 class RunbookAction(Strict):
     """Render the runbook ``template`` (a name under runbooks/) for the on-call engineer."""
 
@@ -483,7 +477,7 @@ ACTIONS: dict[str, ActionKind] = _catalogue((
     ActionKind("lock_trading", LockTrading, firm=True),
     ActionKind("arm_exchange_dms", ArmExchangeDms, short="after"),
     ActionKind("notify", NotifyAction, short="route", firm=True),
-    ActionKind("suggest_hedge", SuggestHedge),
+    suggest_hedge.KIND,  # a module of its own, in its place
     ActionKind("runbook", RunbookAction, short="template", firm=True),
 ), own_modules.ACTIONS)
 ACTION_KINDS = tuple(ACTIONS)

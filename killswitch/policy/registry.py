@@ -184,12 +184,16 @@ class ActionPlanning(Protocol):
     ``UNKNOWN``: nothing declined over the reference window), its open positions as a close
     reads them (``(snapshot, position)``: the position has ``symbol``, ``side``, ``contracts``,
     ``notional``, ``mark_price``, ``unrealized_pnl``; typed Any here, as the snapshot sits above
-    this layer), and two requests. ``close`` asks for a reduce-only close
+    this layer), what the stage's closes ask of a position so far (``closing``: its contracts, as
+    asked, before the planner rounds them; 0: none), a symbol's base asset as the engine reads it
+    (``BTC/USDT:USDT`` → ``BTC``), and three requests. ``close`` asks for a reduce-only close
     of ``fraction`` of a position (1 or more: the whole of it); the planner does what it does for
     every close: the amount rounded down to the market's step, never above the position, a part
     below the venue's minimum skipped and a whole position below it a residual, the entry orders
     of its symbol cancelled first, the larger of two requests for one position kept, chunks and
-    order rates as the policy's unwind says. ``skip`` records a reason code of what was not done."""
+    order rates as the policy's unwind says. ``skip`` records a reason code of what was not done.
+    ``suggest_hedge`` reports a hedge (``buy`` or ``sell`` of ``notional`` in ``base``): the
+    plan shows it, nothing sends it."""
 
     @property
     def equity(self) -> Optional[float]: ...
@@ -202,9 +206,15 @@ class ActionPlanning(Protocol):
 
     def positions(self) -> Iterable[tuple[Any, Any]]: ...
 
+    def closing(self, snapshot: Any, position: Any) -> float: ...
+
+    def base_asset(self, symbol: str) -> str: ...
+
     def close(self, snapshot: Any, position: Any, fraction: float, reason: str) -> None: ...
 
     def skip(self, reason: str) -> None: ...
+
+    def suggest_hedge(self, base: str, side: str, notional: float, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -216,9 +226,11 @@ class ActionKind:
     ``build`` and ``plan`` are given by a kind in a module of its own: ``build`` turns the
     validated parameters into the frozen value the graph keeps, ``plan(params, planning)`` says
     on a stage entry what the action does through :class:`ActionPlanning` (the closes it asks
-    for, what it skipped). A built-in kind leaves them None: the compiler's
-    :mod:`~killswitch.compile.node_build` makes its node, the planner or the runner carries it
-    out."""
+    for, what it skipped, the hedges it suggests). ``after_closes``: its ``plan`` reads what the
+    stage's closes leave open, so the planner calls it once every other action of the stage
+    asked for its closes, and once a stage (the last of the kind's actions there). A built-in
+    kind leaves them None: the compiler's :mod:`~killswitch.compile.node_build` makes its node,
+    the planner or the runner carries it out."""
 
     name: str
     model: type[Strict]
@@ -227,6 +239,7 @@ class ActionKind:
     # a firm-wide policy may use it: every shard carries the firm directive out on its own
     # accounts (killswitch.firm.directives: a lock, a cancel or a close; notify and runbook render)
     firm: bool = False
+    after_closes: bool = False
     build: Optional[Callable[[Any], Any]] = None
     plan: Optional[Callable[[Any, ActionPlanning], None]] = None
 

@@ -11,7 +11,7 @@ import pytest
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
 from killswitch.policy.kinds import (close_side, consecutive_losses, data_age, equity_change, heartbeat_age,
-                                     position_count)
+                                     position_count, suggest_hedge)
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -141,7 +141,7 @@ def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
     # a kind of its own module (killswitch/policy/kinds/close_side.py): its frozen parameters
     pytest.param("{close_side: long}", n.KindAction,
                  dict(kind="close_side", params=close_side.CloseSideParams("long", "skip"), plan=close_side.plan,
-                      closes=True), id="close_side"),
+                      closes=True, after_closes=False), id="close_side"),
     pytest.param("{close_positions: {min_loss: 1%, side: short}}", n.ClosePositionsAction,
                  dict(kind="close_positions", symbols=(), side="short", min_loss=0.01, correlation_group=None,
                       where=None, count=None, rank_by=None),
@@ -164,8 +164,10 @@ def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
                  id="lock_trading_defaults"),
     pytest.param("{arm_exchange_dms: 45s}", n.ArmExchangeDmsAction, dict(kind="arm_exchange_dms", after_ms=45_000),
                  id="arm_exchange_dms"),
-    pytest.param("{suggest_hedge: {threshold: 25k}}", n.SuggestHedgeAction,
-                 dict(kind="suggest_hedge", threshold=25_000.0), id="suggest_hedge"),
+    # a kind of its own module (killswitch/policy/kinds/suggest_hedge.py), planned after the closes
+    pytest.param("{suggest_hedge: {threshold: 25k}}", n.KindAction,
+                 dict(kind="suggest_hedge", params=suggest_hedge.SuggestHedgeParams(25_000.0),
+                      plan=suggest_hedge.plan, closes=False, after_closes=True), id="suggest_hedge"),
     pytest.param("{runbook: flatten.md}", n.RunbookAction, dict(kind="runbook", template="flatten.md"),
                  id="runbook"),
 ])

@@ -66,7 +66,7 @@ def package(tmp_path, monkeypatch):
 def test_the_project_kinds_are_found_by_their_modules_in_the_order_of_their_names():
     assert [k.name for k in kinds.SIGNALS] == ["consecutive_losses", "data_age", "equity_change", "heartbeat_age",
                                                   "open_orders", "position_count"]
-    assert [k.name for k in kinds.ACTIONS] == ["close_side", "reduce_all_by"]
+    assert [k.name for k in kinds.ACTIONS] == ["close_side", "reduce_all_by", "suggest_hedge"]
 
 
 def test_a_found_kind_is_in_the_language_after_the_built_in_kinds():
