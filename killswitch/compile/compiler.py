@@ -82,6 +82,7 @@ from ..policy import expr as ex
 from ..policy import model as m
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.load import LoadedDoc, LoadResult
+from ..policy.kinds import position_count
 from ..policy.positions import POSITION_FIELDS, parse_condition
 from ..policy.model import (
     SIGNAL_KINDS,
@@ -374,7 +375,7 @@ class _PolicyCompiler:
         and returns sampled more often than the policy ticks (KS217)."""
         for name, sig in self.spec.signals.items():
             p = sig.params
-            if isinstance(p, m.PositionCount):
+            if isinstance(p, position_count.PositionCount):
                 self.position_condition(f'signal "{name}"', ("spec", "signals", name, sig.kind, "where"), p.where)
             self.sampling(name, sig)
 

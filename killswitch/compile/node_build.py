@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from ..policy import expr as ex
 from ..policy import model as m
 from ..policy.expr import ValueType
 from ..policy.model import ACTIONS, SIGNALS
-from ..policy.registry import ActionKind
-from ..policy.positions import parse_condition
+from ..policy.registry import ActionKind, KeptState
+from ..policy.positions import compile_condition
 from ..policy.units import Duration
 from . import nodes as n
 
@@ -32,10 +31,10 @@ def signal_node(name: str, sig: m.Signal) -> n.SignalNode:
     entry = SIGNALS[kind]
     written = p.model_dump(mode="json", exclude_none=True)
     if entry.build is not None:
-        kept = entry.state
+        kept, params = entry.state, entry.build(p)
         return n.KindSignal(name=name, kind=kind, type=entry.model.value_type, written=written,
-                            params=entry.build(p), evaluate=entry.evaluate, reads_book=entry.reads_book,
-                            state=kept, state_key=_kept_state_key(kept.name, written) if kept is not None else None)
+                            params=params, evaluate=entry.evaluate, reads_book=entry.reads_book,
+                            state=kept, state_key=_kept_key(kept, params, written) if kept is not None else None)
     return SIGNAL_NODES[kind](name, kind, entry.model.value_type, written, p)
 
 
@@ -67,9 +66,6 @@ def _tail_risk(name: str, kind: str, vt: ValueType, written: dict[str, Any], p: 
 _SignalBuilder = Callable[[str, str, ValueType, dict[str, Any], Any], n.SignalNode]
 SIGNAL_NODES: dict[str, _SignalBuilder] = {
     "equity_drawdown": _equity_drawdown,
-    "equity_change": lambda name, kind, vt, w, p: n.EquityChangeSignal(
-        name=name, type=vt, written=w, against=p.against,
-        baseline=p.baseline.value if p.baseline is not None else None),
     "position_loss": lambda name, kind, vt, w, p: n.PositionLossSignal(
         name=name, type=vt, written=w, of=p.of, aggregate=p.aggregate),
     "liquidation_distance": lambda name, kind, vt, w, p: n.LiquidationDistanceSignal(name=name, type=vt, written=w),
@@ -80,15 +76,11 @@ SIGNAL_NODES: dict[str, _SignalBuilder] = {
     "realized_volatility": _realized_volatility,
     "value_at_risk": _tail_risk,
     "expected_shortfall": _tail_risk,
-    "position_count": lambda name, kind, vt, w, p: n.PositionCountSignal(
-        name=name, type=vt, written=w, side=p.side, where=_position_condition(p.where)),
     "api_error_rate": lambda name, kind, vt, w, p: n.ApiErrorRateSignal(
         name=name, type=vt, written=w, window_ms=p.window.ms, state_key=_state_key("api", p.window, w)),
     "api_latency": lambda name, kind, vt, w, p: n.ApiLatencySignal(
         name=name, type=vt, written=w, window_ms=p.window.ms, state_key=_state_key("api", p.window, w),
         quantile=p.quantile.fraction),
-    "heartbeat_age": lambda name, kind, vt, w, p: n.HeartbeatAgeSignal(
-        name=name, type=vt, written=w, source=p.source, grace_ms=p.grace.ms if p.grace is not None else None),
 }
 
 
@@ -97,13 +89,8 @@ YEAR_MS = 365 * 86_400_000
 
 
 def _position_condition(text: Optional[str]) -> Optional[n.PositionCondition]:
-    """A ``where:`` compiled; the model has parsed and type-checked it already (it holds the
-    canonical text), so this cannot fail."""
-    if text is None:
-        return None
-    ast = parse_condition(text, canonical=True)
-    return n.PositionCondition(text=text, reads=tuple(dict.fromkeys(r.name for r in ex.refs(ast))),
-                               predicate=ex.compile_predicate(ast))
+    """A ``where:`` compiled (None: none written)."""
+    return compile_condition(text) if text is not None else None
 
 
 def _state_key(family: str, window: Duration, written: dict[str, Any]) -> str:
@@ -111,10 +98,17 @@ def _state_key(family: str, window: Duration, written: dict[str, Any]) -> str:
     return f"{family}:{window.seconds}:{sorted(written.items())}"
 
 
-def _kept_state_key(state_name: str, written: dict[str, Any]) -> str:
+def _kept_state_key(state_name: str, written: dict[str, Any], key: Optional[str] = None) -> str:
     # the state's name alone for a signal without parameters (consecutive_losses' "losses", the
-    # name its state was always saved under), else with the parameters as written
+    # name its state was always saved under), else with the parameters as written, or with the
+    # key the kind makes of its parameters (heartbeat_age's "listening:<source>")
+    if key is not None:
+        return f"{state_name}:{key}"
     return f"{state_name}:{sorted(written.items())}" if written else state_name
+
+
+def _kept_key(kept: KeptState, params: Any, written: dict[str, Any]) -> str:
+    return _kept_state_key(kept.name, written, kept.key(params) if kept.key is not None else None)
 
 
 def action_node(action: m.Action) -> n.ActionNode:
@@ -142,7 +136,8 @@ def _own_action(entry: ActionKind) -> Callable[[dict[str, Any], Any], n.ActionNo
     its entry's ``build`` made, planned by its ``plan``."""
     build, plan = entry.build, entry.plan
     assert build is not None and plan is not None
-    return lambda w, p: n.KindAction(kind=entry.name, written=w, params=build(p), plan=plan, closes=entry.closes)
+    return lambda w, p: n.KindAction(kind=entry.name, written=w, params=build(p), plan=plan, closes=entry.closes,
+                                     after_closes=entry.after_closes)
 
 
 # parameters as written, validated parameters → the node of an action kind: a built-in kind's
@@ -151,14 +146,12 @@ def _own_action(entry: ActionKind) -> Callable[[dict[str, Any], Any], n.ActionNo
 ACTION_NODES: dict[str, Callable[[dict[str, Any], Any], n.ActionNode]] = {
     "cancel_orders": lambda w, p: n.CancelOrdersAction(written=w, which=p.which, symbols=tuple(p.symbols)),
     "reduce_top_risk": _reduce_top_risk,
-    "close_side": lambda w, p: n.CloseSideAction(written=w, side=p.side, on_unknown_side=p.on_unknown_side),
     "close_positions": _close_positions,
     "close_all": lambda w, p: n.CloseAllAction(written=w),
     "lock_trading": lambda w, p: n.LockTradingAction(written=w, mode=p.mode,
                                                      ttl_ms=p.ttl.ms if p.ttl is not None else None),
     "arm_exchange_dms": lambda w, p: n.ArmExchangeDmsAction(written=w, after_ms=p.after.ms),
     "notify": lambda w, p: n.NotifyAction(written=w, route=p.route, severity=p.severity),
-    "suggest_hedge": lambda w, p: n.SuggestHedgeAction(written=w, threshold=p.threshold.value),
     "runbook": lambda w, p: n.RunbookAction(written=w, template=p.template),
     **{name: _own_action(k) for name, k in ACTIONS.items() if k.build is not None and k.plan is not None},
 }

@@ -29,7 +29,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
-from ..policy.expr import Predicate, ValueType
+from ..policy.expr import ValueType
+from ..policy.positions import PositionCondition  # compiled where: (position_count, close_positions)
 from ..policy.registry import ActionPlanning, KeptState, Reading, SignalInputs
 
 # --- signals -------------------------------------------------------------------------------------
@@ -67,16 +68,6 @@ def _returns_need(window_ms: int, sample_ms: int, min_coverage: float, least: in
     if count > window_ms // step + 1:  # more returns than the window keeps, a step apart
         return HistoryNeed(None, what)
     return HistoryNeed(count * step, what)
-
-
-@dataclass(frozen=True, kw_only=True)
-class PositionCondition:
-    """A ``where:`` over one position's facts (``policy/positions.py`` lists them), compiled:
-    ``predicate`` takes the facts it ``reads`` by name and answers True, False or None (unknown)."""
-
-    text: str  # canonical
-    reads: tuple[str, ...]  # the facts it reads, each once
-    predicate: Predicate = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,13 +109,6 @@ class EquityDrawdownSignal(WindowedSignal):
         w = self.written
         return HistoryNeed(_on_ticks(need, interval_ms),
                            f"{w.get('min_coverage', f'{self.min_coverage:.0%}')} of {w.get('window')}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class EquityChangeSignal(SignalNode):
-    kind: str = "equity_change"
-    against: str  # initial_capital | day_open | baseline
-    baseline: Optional[float]  # set for against: baseline only
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,13 +167,6 @@ class TailRiskSignal(WindowedSignal):
 
 
 @dataclass(frozen=True, kw_only=True)
-class PositionCountSignal(SignalNode):
-    kind: str = "position_count"
-    side: str  # long | short | any
-    where: Optional[PositionCondition]  # None: every position on the side counts
-
-
-@dataclass(frozen=True, kw_only=True)
 class ApiErrorRateSignal(WindowedSignal):
     kind: str = "api_error_rate"
 
@@ -198,13 +175,6 @@ class ApiErrorRateSignal(WindowedSignal):
 class ApiLatencySignal(WindowedSignal):
     kind: str = "api_latency"
     quantile: float
-
-
-@dataclass(frozen=True, kw_only=True)
-class HeartbeatAgeSignal(SignalNode):
-    kind: str = "heartbeat_age"
-    source: str
-    grace_ms: Optional[int] = None  # time for a first beat, from the first evaluation; None: none
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -253,13 +223,6 @@ class ReduceTopRiskAction(ActionNode):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CloseSideAction(ActionNode):
-    kind: str = "close_side"
-    side: str  # losing | long | short
-    on_unknown_side: str  # skip | both
-
-
-@dataclass(frozen=True, kw_only=True)
 class ClosePositionsAction(ActionNode):
     kind: str = "close_positions"
     symbols: tuple[str, ...]
@@ -297,12 +260,6 @@ class NotifyAction(ActionNode):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SuggestHedgeAction(ActionNode):
-    kind: str = "suggest_hedge"
-    threshold: float  # net notional per base asset above which a hedge is suggested
-
-
-@dataclass(frozen=True, kw_only=True)
 class RunbookAction(ActionNode):
     kind: str = "runbook"
     template: str
@@ -312,11 +269,13 @@ class RunbookAction(ActionNode):
 class KindAction(ActionNode):
     """An action of a kind that lives in a module of its own (:mod:`killswitch.policy.kinds`):
     ``params`` is what its entry's ``build`` made of the validated parameters (frozen), and
-    ``plan(params, planning)`` says on a stage entry what it does (``closes``: as its entry)."""
+    ``plan(params, planning)`` says on a stage entry what it does (``closes``, ``after_closes``:
+    as its entry)."""
 
     params: Any
     plan: Callable[[Any, ActionPlanning], None] = field(compare=False, repr=False)
     closes: bool = False
+    after_closes: bool = False
 
 
 # --- policy-wide settings ------------------------------------------------------------------------
@@ -378,13 +337,13 @@ DEFAULT_BOOK_DEPTH = 20
 
 
 __all__ = [
-    "SignalNode", "WindowedSignal", "EquityDrawdownSignal", "EquityChangeSignal", "PositionLossSignal",
+    "SignalNode", "WindowedSignal", "EquityDrawdownSignal", "PositionLossSignal",
     "LiquidationDistanceSignal", "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
-    "RealizedVolatilitySignal", "TailRiskSignal", "PositionCountSignal", "PositionCondition",
+    "RealizedVolatilitySignal", "TailRiskSignal", "PositionCondition",
     "ApiErrorRateSignal",
-    "ApiLatencySignal", "HeartbeatAgeSignal", "KindSignal",
-    "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "CloseSideAction", "ClosePositionsAction",
-    "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction", "SuggestHedgeAction",
+    "ApiLatencySignal", "KindSignal",
+    "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "ClosePositionsAction",
+    "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction",
     "RunbookAction", "KindAction",
     "AttributionNode", "RiskWeightsNode", "CorrelationGroupNode", "UnwindNode", "DEFAULT_BOOK_DEPTH",
 ]

@@ -17,8 +17,9 @@ stops stay unless the stage cancels all); correlated positions are closed togeth
 with the most exposure first and the biggest position first inside it; large closes are split
 into chunks by notional, or against the order book when the policy's unwind reads it
 (:mod:`.depth`); each venue's orders are spaced to its order budget. Hedge suggestions
-are reported, never sent. An action of a kind of its own module (:mod:`killswitch.policy.kinds`)
-plans itself: its ``plan`` reads the scope's positions and asks for closes through the
+(``suggest_hedge``, planned after the stage's closes) are reported, never sent. An action of
+a kind of its own module (:mod:`killswitch.policy.kinds`) plans itself: its ``plan`` reads the
+scope's positions and asks for closes through the
 :class:`~killswitch.policy.registry.ActionPlanning` the planner hands it, and those closes take
 the path every close takes here.
 
@@ -51,8 +52,8 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping, Optional
 
 from ..compile.graph import PolicyNode, StageNode
-from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, ClosePositionsAction, CloseSideAction,
-                             KindAction, ReduceTopRiskAction, SuggestHedgeAction)
+from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, ClosePositionsAction, KindAction,
+                             ReduceTopRiskAction)
 from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Balance, Snapshot, base_asset
 from . import depth
@@ -218,6 +219,7 @@ class _Planner:
     closes: dict[str, _Close] = field(default_factory=dict)  # position key → _Close
     skipped: list[str] = field(default_factory=list)
     residuals: list[Residual] = field(default_factory=list)
+    hedges: list[HedgeSuggestion] = field(default_factory=list)
     _scores: Optional[list[float]] = None
     ranked: set[int] = field(default_factory=set)  # indexes a ranking by risk score chose
 
@@ -269,9 +271,6 @@ class _Planner:
                 return [i for i in declining if sides[i] == side]
             return [i for i, x in enumerate(sides) if x == side]
         if att == "MIXED":
-            if action == "close_side" and on_unknown != "both":
-                self.skipped.append("ATTRIBUTION_MIXED: close_side skipped; no single losing side")
-                return None
             return declining if action == "reduce_top_risk" else everything
         if on_unknown in ("any", "both"):
             return everything
@@ -281,17 +280,12 @@ class _Planner:
     def run(self) -> Plan:
         directives: list[Directive] = []
         cancel_rules: list[CancelOrdersAction] = []
-        hedge: Optional[SuggestHedgeAction] = None
+        after_closes: dict[str, KindAction] = {}  # by kind: the last of each
         close_all = False
         for a in self.stage.actions:
             kind = a.kind
             if isinstance(a, ReduceTopRiskAction):
                 self.reduce_top_risk(a)
-            elif isinstance(a, CloseSideAction):
-                chosen = self.losing_positions(a.side, a.on_unknown_side, "close_side")
-                for i in chosen or ():
-                    s, pos = self.view.row(i)
-                    self.want(s, pos, 1.0, kind, f"CLOSE_SIDE: side={pos.side} attribution={self.attribution.side}")
             elif isinstance(a, ClosePositionsAction):
                 self.close_positions(a)
             elif isinstance(a, CloseAllAction):
@@ -300,12 +294,15 @@ class _Planner:
                     self.want(s, pos, 1.0, kind, "CLOSE_ALL")
             elif isinstance(a, CancelOrdersAction):
                 cancel_rules.append(a)
-            elif isinstance(a, SuggestHedgeAction):
-                hedge = a
             elif isinstance(a, KindAction):  # a kind of its own module: it asks, the planner closes
-                a.plan(a.params, _KindPlanning(self, kind))
+                if a.after_closes:  # it reads what the stage's closes leave: planned after them
+                    after_closes[kind] = a
+                else:
+                    a.plan(a.params, _KindPlanning(self, kind))
             else:  # lock_trading, arm_exchange_dms, notify, runbook: the runner and the sinks act on them
                 directives.append(_directive(a, self.view.key))
+        for a in after_closes.values():
+            a.plan(a.params, _KindPlanning(self, a.kind))
         holdings = self.spot_holdings() if close_all else []
         closing: dict[str, set[str]] = {}
         for c in self.closes.values():
@@ -315,9 +312,8 @@ class _Planner:
         cancels = self.cancels(cancel_rules, closing)
         legs = self.position_legs() + self.spot_legs(holdings, cancels)
         orders = self.schedule(legs)
-        hedges = self.hedges(hedge) if hedge else []
         return Plan(self.decision, self.stage.level, self.attribution, tuple(cancels), tuple(orders),
-                    tuple(directives), tuple(hedges), tuple(self.skipped), tuple(self.residuals))
+                    tuple(directives), tuple(self.hedges), tuple(self.skipped), tuple(self.residuals))
 
     def reduce_top_risk(self, a: ReduceTopRiskAction) -> None:
         limit = a.close_within_liquidation
@@ -529,31 +525,13 @@ class _Planner:
             chunk, chunks, self.now + int(k * 1000 / rate), leg.action,
             f"{leg.reason}; {note}" if note else leg.reason, None if gkey.startswith("~") else gkey)
 
-    def hedges(self, a: SuggestHedgeAction) -> list[HedgeSuggestion]:
-        threshold = a.threshold
-        net: dict[str, float] = {}
-        for s, pos in self.view.positions:
-            c = self.closes.get(position_key(s, pos))
-            left = pos.contracts - (c.amount if c else 0.0)
-            if pos.contracts <= 0 or left <= 0:
-                continue
-            signed = pos.notional * left / pos.contracts * (1 if pos.side == "long" else -1)
-            b = base_asset(pos.symbol)
-            net[b] = net.get(b, 0.0) + signed
-        out = []
-        for b, v in sorted(net.items()):
-            if abs(v) > threshold:
-                out.append(HedgeSuggestion(b, "sell" if v > 0 else "buy", abs(v),
-                                           f"NET_EXPOSURE: base={b} net={v:+.0f} threshold={threshold:.0f}"))
-        return out
-
 
 class _KindPlanning:
     """What :meth:`_Planner.run` hands an action of a kind of its own module
     (:class:`~killswitch.policy.registry.ActionPlanning`): the scope's positions as a close reads
     them (no model made for positions made on reading), and its closes go through
     :meth:`_Planner.want` as every close does (reduce-only, rounded down, never above the
-    position), under the action's name."""
+    position), under the action's name; what it skipped and the hedges it suggests go in the plan."""
 
     __slots__ = ("_planner", "_action")
 
@@ -569,8 +547,20 @@ class _KindPlanning:
     def positions_known(self) -> bool:
         return self._planner.view.positions_known
 
+    @property
+    def attribution(self) -> str:
+        return self._planner.attribution.side
+
     def positions(self) -> Iterator[tuple[Snapshot, Held]]:
         return self._planner.view.rows()
+
+    def closing(self, snapshot: Snapshot, position: Held) -> float:
+        c = self._planner.closes.get(position_key(snapshot, position))
+        return c.amount if c else 0.0
+
+    @staticmethod
+    def base_asset(symbol: str) -> str:
+        return base_asset(symbol)
 
     def close(self, snapshot: Snapshot, position: Held, fraction: float, reason: str) -> None:
         if not fraction > 0:  # nothing to close (NaN included): no order
@@ -579,6 +569,9 @@ class _KindPlanning:
 
     def skip(self, reason: str) -> None:
         self._planner.skipped.append(reason)
+
+    def suggest_hedge(self, base: str, side: str, notional: float, reason: str) -> None:
+        self._planner.hedges.append(HedgeSuggestion(base, side, notional, reason))
 
 
 def _leg(key: str, c: _Close, skipped: list[str], residuals: list[Residual]) -> Optional[_Leg]:
@@ -648,7 +641,7 @@ def _first_wave(self: _Planner) -> Optional[Plan]:
     if sum(len(ps) for _, ps in view.groups) < 2:
         return None
     directives = [_directive(a, view.key) for a in self.stage.actions
-                  if not isinstance(a, (*_CLOSING, CancelOrdersAction, SuggestHedgeAction, KindAction))]
+                  if not isinstance(a, (*_CLOSING, CancelOrdersAction, KindAction))]
     rules = [a for a in self.stage.actions if isinstance(a, CancelOrdersAction)]
     closing: dict[str, set[str]] = {}
     for (s, _), cols in zip(view.groups, view.columns):
@@ -775,7 +768,7 @@ _DEFERRED = ("DEFERRED: closes of an earlier entry, planned now (its positions w
              "short or waited, or a stop came before all were journaled)")
 # The attribution of a first wave (its orders do not depend on one): the whole plan has the real one.
 NOT_ATTRIBUTED = Attribution("UNKNOWN", 0.0, 0.0, None, None)
-_CLOSING = (ReduceTopRiskAction, CloseSideAction, ClosePositionsAction, CloseAllAction)
+_CLOSING = (ReduceTopRiskAction, ClosePositionsAction, CloseAllAction)
 
 
 def _closes(a: ActionNode) -> bool:

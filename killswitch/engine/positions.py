@@ -3,8 +3,9 @@
 What it owns: the computation of every fact ``policy/positions.py`` names (losses over equity,
 margin and entry notional, the liquidation distance, the notional), the selection of the
 positions a ``where:`` holds for, and the order in which ``close_positions {count}`` takes the
-worst of them. The ``position_count`` signal (:mod:`.signals`) and the planner share it, so a
-condition means the same in a trigger's signal and in the close it leads to.
+worst of them. The ``position_count`` signal (its verdicts through :mod:`.signals`' kind inputs)
+and the planner share it, so a condition means the same in a trigger's signal and in the close
+it leads to.
 
 A fact that cannot be computed is None (unknown): a losing position without a margin or an
 entry price, a position without a liquidation price, a scope without positive equity. A

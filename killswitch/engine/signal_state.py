@@ -1,8 +1,8 @@
 """What a windowed signal remembers between ticks, per scope: the state objects and their JSON.
 
 What it owns: the state classes of the signals that keep one (equity drawdown's rolling maximum,
-sampled returns, API call statistics, a heartbeat's grace), the holder of the state a kind of a
-module of its own keeps (:class:`Kept`: a JSON value, such as the consecutive-loss book) and
+sampled returns, API call statistics), the holder of the state a kind of a module of its own
+keeps (:class:`Kept`: a JSON value, such as the consecutive-loss book or a heartbeat's wait) and
 reading them back from a saved state document (:func:`signal_state_from_json`). The engine state (:mod:`.state`) stores
 and loads them; the signals (:mod:`.signals`) push samples into them and read them.
 
@@ -100,23 +100,6 @@ class ApiStats:
         return s
 
 
-class Listening:
-    """When a ``heartbeat_age`` signal with a ``grace`` was first evaluated: its grace counts from
-    there (saved, so a restart does not grant a silent source a new grace)."""
-
-    kind = "listening"
-
-    def __init__(self, since_ms: int):
-        self.since_ms = since_ms
-
-    def to_json(self) -> list[Any]:
-        return [self.since_ms]
-
-    @classmethod
-    def from_json(cls, d: list[Any]) -> Listening:
-        return cls(int(d[0]))
-
-
 class Kept:
     """The state of a signal of a kind of a module of its own
     (:class:`~killswitch.policy.registry.KeptState`): the JSON value its evaluation gave, saved
@@ -135,10 +118,9 @@ class Kept:
         return cls(d)
 
 
-SignalState = Union[EquityWindow, Returns, ApiStats, Listening, Kept]
+SignalState = Union[EquityWindow, Returns, ApiStats, Kept]
 
-_STATE_CLASSES: dict[str, type[SignalState]] = {
-    c.kind: c for c in (EquityWindow, Returns, ApiStats, Listening)}
+_STATE_CLASSES: dict[str, type[SignalState]] = {c.kind: c for c in (EquityWindow, Returns, ApiStats)}
 # the names the engine's own states are saved under: no kind of a module of its own may take one
 ENGINE_STATES = frozenset(_STATE_CLASSES)
 

@@ -24,17 +24,18 @@ from itertools import chain
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
-from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, ConcentrationSignal, EquityChangeSignal,
-                             EquityDrawdownSignal, HeartbeatAgeSignal, KindSignal, PositionCountSignal,
+from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, ConcentrationSignal,
+                             EquityDrawdownSignal, KindSignal,
                              PositionLossSignal,
                              RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
 from ..policy.model import SIGNALS
+from ..policy.positions import PositionCondition
 from ..policy.registry import Reading
 from ..snapshot import Position, Snapshot, base_asset
 from . import positions as facts
 from .columns import Columns, Tables
 from .scope import ScopeView, account_key, fresh, position_key
-from .signal_state import ApiStats, EquityWindow, Kept, Listening, Returns, SignalState, check_kept_states
+from .signal_state import ApiStats, EquityWindow, Kept, Returns, SignalState, check_kept_states
 from .state import AccountState, ScopeState, State
 
 
@@ -181,9 +182,6 @@ def compute(
     for node in signals:
         kind = node.kind
         name = node.name
-        if isinstance(node, PositionCountSignal):
-            out[name] = _position_count(node, view, equity)
-            continue
         if kind in POSITION_KINDS:
             if not view.positions_known or equity is None or equity <= 0:
                 out[name] = SignalValue(name, None, "NO_DATA: positions or equity unknown")
@@ -198,14 +196,10 @@ def compute(
         st = _state_for(node, scope_state)
         if isinstance(node, EquityDrawdownSignal):
             out[name] = _drawdown(node, st, equity, now)
-        elif isinstance(node, EquityChangeSignal):
-            out[name] = _equity_change(node, view, state, equity)
         elif isinstance(node, (RealizedVolatilitySignal, TailRiskSignal)):
             out[name] = _returns_signal(node, st, equity, now)
         elif isinstance(node, (ApiErrorRateSignal, ApiLatencySignal)):
             out[name] = _api(node, st, view, now)
-        elif isinstance(node, HeartbeatAgeSignal):
-            out[name] = _heartbeat_age(node, scope_state, state, now)
         elif isinstance(node, KindSignal):  # a kind of a module of its own: its evaluation, from the catalogue
             if inputs is None:
                 inputs = KindInputs(view, state)
@@ -223,8 +217,10 @@ def compute(
 class KindInputs:
     """What a kind of a module of its own reads of one scope instance at one tick
     (:class:`~killswitch.policy.registry.SignalInputs`): the scope view's snapshots, equity,
-    knowledge of positions and ownership of orders, and each account's data age from the
-    engine's state (:meth:`AccountState.data_age_ms`)."""
+    knowledge of positions and ownership of orders, each account's data age
+    (:meth:`AccountState.data_age_ms`) and first and day-open equity, and the heartbeats, from
+    the engine's state, and a position condition's verdict on a position from the facts
+    :mod:`.positions` computes (as the planner's closes by condition read them)."""
 
     __slots__ = ("_view", "_state", "owns_order")
 
@@ -249,8 +245,25 @@ class KindInputs:
         acc = self._state.accounts.get(account_key(snapshot))
         return acc.data_age_ms(now) if acc is not None else None
 
+    def first_equity(self, snapshot: Snapshot) -> Optional[float]:
+        acc = self._state.accounts.get(account_key(snapshot))
+        return acc.first_equity if acc is not None else None
+
+    def day_open_equity(self, snapshot: Snapshot) -> Optional[float]:
+        acc = self._state.accounts.get(account_key(snapshot))
+        return acc.day_open_equity if acc is not None else None
+
+    def heartbeat_ms(self, source: str) -> Optional[int]:
+        return self._state.heartbeats.get(source)
+
     def positions(self) -> list[tuple[Snapshot, Position]]:
         return self._view.positions
+
+    def holds(self, where: PositionCondition, position: Position) -> Optional[bool]:
+        return facts.holds(where, position, self._view.equity)
+
+    def unknown_facts(self, where: PositionCondition, position: Position) -> list[str]:
+        return facts.unknown_facts(where, position, self._view.equity)
 
     @staticmethod
     def position_key(snapshot: Snapshot, position: Position) -> str:
@@ -260,14 +273,22 @@ class KindInputs:
 def _kept(node: KindSignal, scope_state: ScopeState, inputs: KindInputs, now: int) -> Reading:
     """The reading of a kind that keeps a state: its evaluation over the state the signal kept
     (its kind's first state on its first tick, or when the policy changed the signal: its
-    ``state_key`` differs from the one the state was kept under), which keeps what it gives back."""
+    ``state_key`` differs from the one the state was kept under), which keeps what it gives back.
+    Given None back (no state), it keeps nothing and leaves what the signal held as it was: a
+    kind that waits keeps its wait only while it waits, as heartbeat_age's grace always did."""
     kept, key = node.state, node.state_key
     assert kept is not None and key is not None  # the compiler gives both
-    held = scope_state.signals.get(node.name)
-    if not isinstance(held, Kept) or scope_state.signal_kinds.get(node.name) != key:
-        held = scope_state.signals[node.name] = Kept(kept.initial(node.params))
-        scope_state.signal_kinds[node.name] = key
-    reading, held.value = kept.evaluate(node.params, inputs, now, held.value)
+    name = node.name
+    held = scope_state.signals.get(name)
+    if not isinstance(held, Kept) or scope_state.signal_kinds.get(name) != key:
+        held = None
+    reading, value = kept.evaluate(node.params, inputs, now, kept.initial(node.params) if held is None else held.value)
+    if value is not None:
+        if held is None:
+            scope_state.signals[name] = Kept(value)
+            scope_state.signal_kinds[name] = key
+        else:
+            held.value = value
     return reading
 
 
@@ -293,29 +314,6 @@ def _drawdown(node: EquityDrawdownSignal, st: EquityWindow, equity: Optional[flo
     if peak is None or peak <= 0:
         return SignalValue(node.name, None, "NO_DATA: no positive equity in the window")
     return SignalValue(node.name, max(0.0, (peak - equity) / peak))
-
-
-def _equity_change(node: EquityChangeSignal, view: ScopeView, state: State, equity: Optional[float]
-                   ) -> SignalValue:
-    if equity is None:
-        return SignalValue(node.name, None, "NO_DATA: equity unknown")
-    against = node.against
-    if against == "baseline" and node.baseline is not None:  # the compiler sets it for baseline
-        base = node.baseline
-    else:
-        base = 0.0
-        for s in view.snapshots:
-            acc = state.accounts.get(account_key(s)) or AccountState()
-            if against == "initial_capital":
-                b = s.initial_capital if s.initial_capital is not None else acc.first_equity
-            else:
-                b = acc.day_open_equity
-            if b is None:
-                return SignalValue(node.name, None, f"NO_DATA: no {against} for {account_key(s)}")
-            base += b
-    if base <= 0:
-        return SignalValue(node.name, None, f"NO_DATA: {against} is not positive")
-    return SignalValue(node.name, (equity - base) / base)
 
 
 def _position_signal(node: SignalNode, agg: PositionAgg, equity: float) -> SignalValue:
@@ -371,33 +369,6 @@ def _loss_on_notional(node: PositionLossSignal, view: ScopeView) -> SignalValue:
     return SignalValue(node.name, loss_sum / base_sum if base_sum > 0 else 0.0)
 
 
-def _position_count(node: PositionCountSignal, view: ScopeView, equity: Optional[float]) -> SignalValue:
-    """The positions on the node's side for which its condition holds. Unknown when positions
-    are, or when the condition cannot be decided for one of them (a fact it reads is unknown):
-    counting it either way could be wrong, and the trigger's on_missing_data decides."""
-    if not view.positions_known:
-        return SignalValue(node.name, None, "NO_DATA: positions unknown")
-    side, cond = node.side, node.where
-    count = undecided = 0
-    first = ""
-    for _, p in view.positions:
-        if side != "any" and p.side != side:
-            continue
-        if cond is None:
-            count += 1
-            continue
-        verdict = facts.holds(cond, p, equity)
-        if verdict is None:
-            undecided += 1
-            if not first:
-                first = f"{p.symbol} {p.side}: {', '.join(facts.unknown_facts(cond, p, equity))} unknown"
-        elif verdict:
-            count += 1
-    if undecided:
-        return SignalValue(node.name, None, f"NO_DATA: {undecided} position(s) cannot be judged ({first})")
-    return SignalValue(node.name, float(count))
-
-
 def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns, equity: Optional[float],
                     now: int) -> SignalValue:
     if equity is None:
@@ -426,27 +397,6 @@ def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns
     ordered = st.w.ordered  # type: ignore[union-attr]
     tail = ordered[: max(1, math.ceil((1.0 - conf) * len(ordered) - 1e-9))]
     return SignalValue(node.name, max(0.0, -sum(tail) / len(tail)))
-
-
-def _heartbeat_age(node: HeartbeatAgeSignal, scope_state: ScopeState, state: State, now: int) -> SignalValue:
-    """Seconds since the source's last beat. A source never heard from has no value, unless the
-    signal declares a ``grace``: from the first tick that evaluated it, the source has that long
-    to send its first beat and reads 0s meanwhile (a fresh start is not a silence)."""
-    beat = state.heartbeats.get(node.source)
-    if beat is not None:
-        return SignalValue(node.name, max(0.0, (now - beat) / 1000.0))
-    missing = SignalValue(node.name, None, f"NO_HEARTBEAT: source={node.source}")
-    if node.grace_ms is None:
-        return missing
-    key = f"listening:{node.source}"  # another source is another wait
-    st = scope_state.signals.get(node.name)
-    if not isinstance(st, Listening) or scope_state.signal_kinds.get(node.name) != key:
-        st = scope_state.signals[node.name] = Listening(now)
-        scope_state.signal_kinds[node.name] = key
-    if now - st.since_ms < node.grace_ms:
-        return SignalValue(node.name, 0.0)
-    return SignalValue(node.name, None, f"NO_HEARTBEAT: source={node.source} "
-                                        f"grace={node.grace_ms / 1000:g}s passed without a first beat")
 
 
 def _api(node: ApiErrorRateSignal | ApiLatencySignal, st: ApiStats, view: ScopeView, now: int) -> SignalValue:

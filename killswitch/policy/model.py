@@ -33,10 +33,10 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import consecutive_losses, data_age
+from .kinds import close_side, consecutive_losses, data_age, equity_change, heartbeat_age, position_count, suggest_hedge
 from . import time_intervals as intervals
-from .expr import ValueType, canonical
-from .positions import POSITION_FIELDS, ConditionError, parse_condition
+from .expr import ValueType
+from .positions import PositionConditionField
 from .registry import ActionKind, SignalKind, SignalParams, Strict
 from .series import SeriesError, parse_series
 from .units import (
@@ -56,33 +56,6 @@ API_VERSION = "killswitch/v1"
 def _none_is_empty(value: Any) -> Any:
     """``data_age:`` with nothing after it means ``data_age: {}``."""
     return {} if value is None else value
-
-
-def _position_condition(value: Any) -> str:
-    """A ``where:`` over one position's facts (:mod:`.positions`), kept in its canonical text so
-    that reformatting it keeps the graph's digest."""
-    if not isinstance(value, str):
-        raise PydanticCustomError("ks_value", "a position condition is text such as loss_on_margin >= 10%")
-    try:
-        ast = parse_condition(value)
-    except ConditionError as e:
-        if e.limit is not None:  # KS123, at the character past the bound
-            limit = {"problem": e.message, "ks_hint": e.limit.hint, "offset": e.limit.offset}
-            raise PydanticCustomError("ks_condition_limit", "{problem}", limit) from None
-        # the text travels in the context: a brace in it is not a placeholder
-        ctx: dict[str, Any] = {"problem": e.message}
-        if e.name is not None:
-            ctx["choices"] = list(POSITION_FIELDS)  # did-you-mean on the unknown name
-        raise PydanticCustomError("ks_value", "{problem}", ctx) from None
-    return canonical(ast)
-
-
-PositionCondition = Annotated[
-    str,
-    BeforeValidator(_position_condition),
-    Field(json_schema_extra={"examples": ["loss_on_margin >= 10%",
-                                          "loss_on_notional >= 5% && liquidation_distance <= 8%"]}),
-]
 
 
 # --- names ----------------------------------------------------------------------------------
@@ -176,22 +149,6 @@ class EquityDrawdown(_SignalKind):
     window_field: ClassVar[Optional[str]] = "window"
 
 
-class EquityChange(_SignalKind):
-    """Change of equity against initial capital, the UTC day open or a fixed baseline (signed)."""
-
-    against: Literal["initial_capital", "day_open", "baseline"]
-    baseline: Optional[AmountField] = None
-    bounds: ClassVar = (-1.0, None)
-
-    @model_validator(mode="after")
-    def _baseline_given(self) -> Self:
-        if self.against == "baseline" and self.baseline is None:
-            raise PydanticCustomError("ks_missing", 'against: baseline needs a "baseline" amount')
-        if self.against != "baseline" and self.baseline is not None:
-            raise PydanticCustomError("ks_value", f'"baseline" only applies to against: baseline, not {self.against}')
-        return self
-
-
 class PositionLoss(_SignalKind):
     """Unrealized loss of positions as a fraction of equity, of their margin, or of their entry
     notional (``max``: the worst position's; ``sum``: over equity, the losses summed; over margin,
@@ -249,16 +206,6 @@ class TailRisk(_SignalKind):
     window_field: ClassVar[Optional[str]] = "window"
 
 
-class PositionCount(_SignalKind):
-    """Number of positions on ``side`` for which the position condition ``where`` holds (every
-    position on that side without one): ``{side: long, where: loss_on_margin >= 10%}``."""
-
-    side: Literal["long", "short", "any"] = "any"
-    where: Optional[PositionCondition] = None
-    value_type: ClassVar[ValueType] = ValueType.NUMBER
-    bounds: ClassVar = (0.0, None)
-
-
 class ApiErrorRate(_SignalKind):
     """Fraction of exchange calls that failed within ``window``."""
 
@@ -274,27 +221,6 @@ class ApiLatency(_SignalKind):
     value_type: ClassVar[ValueType] = ValueType.DURATION
     bounds: ClassVar = (0.0, None)
     window_field: ClassVar[Optional[str]] = "window"
-
-
-class HeartbeatAge(_SignalKind):
-    """Time since the last heartbeat of ``source`` (a bot, a strategy, a data feed).
-
-    ``grace``: how long a source never heard from has to send its first beat, counted from the
-    first tick that evaluated the signal. Within it the signal reads 0s (not silent yet); past it,
-    with still no beat, it has no value (``NO_HEARTBEAT``) and the trigger's ``on_missing_data``
-    decides. Without ``grace`` a source never heard from has no value from the first tick on."""
-
-    source: Annotated[str, Field(min_length=1)]
-    grace: Optional[DurationField] = None
-
-    @field_validator("grace")
-    @classmethod
-    def _grace_positive(cls, v: Optional[Duration]) -> Optional[Duration]:
-        if v is not None and v.ms <= 0:
-            raise PydanticCustomError("ks_value", "grace must be longer than 0s (leave it out for none)")
-        return v
-    value_type: ClassVar[ValueType] = ValueType.DURATION
-    bounds: ClassVar = (0.0, None)
 
 
 _Kind = TypeVar("_Kind", SignalKind, ActionKind)
@@ -321,7 +247,7 @@ def _catalogue(placed: tuple[_Kind, ...], found: tuple[_Kind, ...]) -> dict[str,
 # one module each, as it finds them. Everything that names the kinds reads it.
 SIGNALS: dict[str, SignalKind] = _catalogue((
     SignalKind("equity_drawdown", EquityDrawdown, firm=True),
-    SignalKind("equity_change", EquityChange, firm=True),
+    equity_change.KIND,  # a module of its own, in its place
     SignalKind("position_loss", PositionLoss, position_aggregate=True),
     SignalKind("liquidation_distance", LiquidationDistance, position_aggregate=True),
     SignalKind("gross_exposure", Exposure, position_aggregate=True),
@@ -331,13 +257,13 @@ SIGNALS: dict[str, SignalKind] = _catalogue((
     SignalKind("realized_volatility", RealizedVolatility),
     SignalKind("value_at_risk", TailRisk),
     SignalKind("expected_shortfall", TailRisk),
-    SignalKind("position_count", PositionCount),
+    position_count.KIND,  # a module of its own, in its place
     consecutive_losses.KIND,  # a module of its own, in its place
     # these measure the feed itself or the bots, not the books
     data_age.KIND,  # a module of its own, in its place
     SignalKind("api_error_rate", ApiErrorRate, reads_book=False),
     SignalKind("api_latency", ApiLatency, reads_book=False),
-    SignalKind("heartbeat_age", HeartbeatAge, reads_book=False),
+    heartbeat_age.KIND,  # a module of its own, in its place
 ), own_modules.SIGNALS)
 SIGNAL_KINDS: dict[str, type[_SignalKind]] = {name: k.model for name, k in SIGNALS.items()}
 
@@ -467,13 +393,6 @@ class ReduceTopRisk(Strict):
         return fraction_in_range(v)
 
 
-class CloseSide(Strict):
-    """Close in full every position of ``side`` (``losing``: the side attribution names)."""
-
-    side: Literal["losing", "long", "short"]
-    on_unknown_side: Literal["skip", "both"] = "skip"
-
-
 # how close_positions orders the positions it may close, worst first: the risk score, a loss
 # (largest first) or the liquidation distance (nearest first)
 RankBy = Literal["risk_score", "loss_on_equity", "loss_on_margin", "loss_on_notional", "liquidation_distance"]
@@ -487,7 +406,7 @@ class ClosePositions(Strict):
     side: Literal["long", "short", "any"] = "any"
     min_loss: Optional[RatioField] = None
     correlation_group: Optional[str] = None
-    where: Optional[PositionCondition] = None
+    where: Optional[PositionConditionField] = None
     count: Optional[Annotated[int, Field(ge=1, le=10_000)]] = None
     rank_by: Optional[RankBy] = None
 
@@ -529,12 +448,6 @@ class NotifyAction(Strict):
     severity: Literal["info", "warning", "critical"] = "critical"
 
 
-class SuggestHedge(Strict):
-    """Suggest a hedge (no order) for each base asset whose net notional exceeds ``threshold``."""
-
-    threshold: AmountField
-
-
 class RunbookAction(Strict):
     """Render the runbook ``template`` (a name under runbooks/) for the on-call engineer."""
 
@@ -553,17 +466,18 @@ def _template_name(v: str) -> str:
 
 
 # The catalogue of action kinds, in the language's order: the built-in kinds (the planner and the
-# runner carry them out), then those :mod:`.kinds` finds. Everything that names the kinds reads it.
+# runner carry them out), with those moved into a module of their own in their place, then the
+# other kinds :mod:`.kinds` finds. Everything that names the kinds reads it.
 ACTIONS: dict[str, ActionKind] = _catalogue((
     ActionKind("cancel_orders", CancelOrders, short="which", firm=True),
     ActionKind("reduce_top_risk", ReduceTopRisk, closes=True),
-    ActionKind("close_side", CloseSide, short="side", closes=True),
+    close_side.KIND,  # a module of its own, in its place
     ActionKind("close_positions", ClosePositions, closes=True),
     ActionKind("close_all", CloseAll, closes=True, firm=True),
     ActionKind("lock_trading", LockTrading, firm=True),
     ActionKind("arm_exchange_dms", ArmExchangeDms, short="after"),
     ActionKind("notify", NotifyAction, short="route", firm=True),
-    ActionKind("suggest_hedge", SuggestHedge),
+    suggest_hedge.KIND,  # a module of its own, in its place
     ActionKind("runbook", RunbookAction, short="template", firm=True),
 ), own_modules.ACTIONS)
 ACTION_KINDS = tuple(ACTIONS)

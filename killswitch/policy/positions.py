@@ -12,16 +12,21 @@ The engine computes them (``engine/positions.py``); a fact it cannot compute for
 losing position that reports no margin, for ``loss_on_margin``) is unknown, and the condition is
 then unknown for that position under the language's three-valued logic.
 
-What it owns: the vocabulary and :func:`parse_condition`, which parses and type-checks a
-condition and says what is wrong in words a policy author can act on.
+What it owns: the vocabulary, :func:`parse_condition`, which parses and type-checks a
+condition and says what is wrong in words a policy author can act on, the field a model declares
+a condition with (:data:`PositionConditionField`: kept in its canonical text) and the compiled
+condition a graph holds (:class:`PositionCondition`, made by :func:`compile_condition`).
 
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Optional
+
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from . import expr as ex
 
@@ -91,4 +96,52 @@ def _located(e: ex.ExprError) -> str:
     return f"{text} ({e.hint})" if e.hint else text
 
 
-__all__ = ["POSITION_FIELDS", "PositionField", "ConditionError", "parse_condition"]
+def _position_condition(value: Any) -> str:
+    """A ``where:`` over one position's facts, kept in its canonical text so that reformatting it
+    keeps the graph's digest."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("ks_value", "a position condition is text such as loss_on_margin >= 10%")
+    try:
+        ast = parse_condition(value)
+    except ConditionError as e:
+        if e.limit is not None:  # KS123, at the character past the bound
+            limit = {"problem": e.message, "ks_hint": e.limit.hint, "offset": e.limit.offset}
+            raise PydanticCustomError("ks_condition_limit", "{problem}", limit) from None
+        # the text travels in the context: a brace in it is not a placeholder
+        ctx: dict[str, Any] = {"problem": e.message}
+        if e.name is not None:
+            ctx["choices"] = list(POSITION_FIELDS)  # did-you-mean on the unknown name
+        raise PydanticCustomError("ks_value", "{problem}", ctx) from None
+    return ex.canonical(ast)
+
+
+# The field of a model that holds a position condition (position_count's and close_positions'
+# ``where``): the text as written in, its canonical text out.
+PositionConditionField = Annotated[
+    str,
+    BeforeValidator(_position_condition),
+    Field(json_schema_extra={"examples": ["loss_on_margin >= 10%",
+                                          "loss_on_notional >= 5% && liquidation_distance <= 8%"]}),
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionCondition:
+    """A ``where:`` over one position's facts, compiled: ``predicate`` takes the facts it
+    ``reads`` by name and answers True, False or None (unknown)."""
+
+    text: str  # canonical
+    reads: tuple[str, ...]  # the facts it reads, each once
+    predicate: ex.Predicate = field(compare=False, repr=False)
+
+
+def compile_condition(text: str) -> PositionCondition:
+    """A ``where:`` compiled; the model has parsed and type-checked it already (it holds the
+    canonical text), so this cannot fail."""
+    ast = parse_condition(text, canonical=True)
+    return PositionCondition(text=text, reads=tuple(dict.fromkeys(r.name for r in ex.refs(ast))),
+                             predicate=ex.compile_predicate(ast))
+
+
+__all__ = ["POSITION_FIELDS", "PositionField", "ConditionError", "parse_condition", "PositionConditionField",
+           "PositionCondition", "compile_condition"]

@@ -28,6 +28,7 @@ from typing import Any, Callable, ClassVar, Iterable, Optional, Protocol, Sequen
 from pydantic import BaseModel, ConfigDict
 
 from .expr import ValueType
+from .positions import PositionCondition
 
 
 class Strict(BaseModel):
@@ -49,9 +50,13 @@ class SignalInputs(Protocol):
     (:class:`killswitch.snapshot.Snapshot`; typed Any here, as the snapshot sits above this
     layer), the scope's equity, whether its positions and orders are known (every account
     fetched), which open orders it owns (a strategy- or symbol-scoped instance owns those of its
-    strategy or symbols), and how old an account's data is at ``now`` in ms (since its newest
+    strategy or symbols), how old an account's data is at ``now`` in ms (since its newest
     good snapshot, or, for a frozen feed, since its content first arrived; None: no good snapshot
-    yet)."""
+    yet), an account's references for a change of equity: the first equity the engine saw of
+    it and its equity at the open of the UTC day (None: not seen yet), and when a heartbeat
+    source last beat, in ms (None: never heard from). A position condition's verdict on one of
+    the scope's positions comes from it too (``holds``, and ``unknown_facts`` for the reason of
+    an unknown verdict): the engine computes a position's facts, as for a close by condition."""
 
     @property
     def snapshots(self) -> Sequence[Any]: ...
@@ -66,10 +71,25 @@ class SignalInputs(Protocol):
 
     def data_age_ms(self, snapshot: Any, now: int) -> Optional[int]: ...
 
+    def first_equity(self, snapshot: Any) -> Optional[float]: ...
+
+    def day_open_equity(self, snapshot: Any) -> Optional[float]: ...
+
+    def heartbeat_ms(self, source: str) -> Optional[int]: ...
+
     def positions(self) -> Iterable[tuple[Any, Any]]:
         """The scope instance's positions as ``(snapshot, position)``, those it owns only (a
         strategy- or symbol-scoped instance: those of its strategy or symbols); the position has
         ``symbol``, ``side``, ``contracts``, ``notional``, ``mark_price``, ``unrealized_pnl``."""
+        ...
+
+    def holds(self, where: PositionCondition, position: Any) -> Optional[bool]:
+        """Whether ``where`` holds for one of the scope's positions: True, False, or None when a
+        fact it reads is unknown for it."""
+        ...
+
+    def unknown_facts(self, where: PositionCondition, position: Any) -> list[str]:
+        """The facts ``where`` reads that are unknown for the position."""
         ...
 
     def position_key(self, snapshot: Any, position: Any) -> str:
@@ -91,17 +111,22 @@ class KeptState:
     policy changed the signal's parameters); ``evaluate(params, inputs, now, state)`` gives the
     reading and the state of the next tick (the state it was given, updated in place, or a new
     one). The engine keeps the state with its own and saves it with it: the state is a JSON value
-    (None, booleans, numbers, strings, lists, dicts with string keys), saved and restored as it
-    is, so ``evaluate`` reads a restored state as the one it returned (a tuple comes back a list).
+    (booleans, numbers, strings, lists, dicts with string keys), saved and restored as it is, so
+    ``evaluate`` reads a restored state as the one it returned (a tuple comes back a list). None
+    is no state: given None back, the engine keeps and saves nothing new for the signal (a kind
+    that needs a state only at times, such as a wait, keeps none the rest of the time).
 
     ``name`` is what the state is saved under (with the parameters as written, when the signal
-    has some: a change of them starts the state anew). A saved state is read back by that name:
-    it must not change once a release saved it (or every saved state of the kind restarts), and
-    two kinds may not share it, nor take one of the engine's own (the engine refuses both at import)."""
+    has some: a change of them starts the state anew; or, with ``key``, with what ``key`` makes
+    of the built parameters, when only some of them make another state). A saved state is read
+    back by that name: it must not change once a release saved it (or every saved state of the
+    kind restarts), and two kinds may not share it, nor take one of the engine's own (the engine
+    refuses both at import)."""
 
     name: str
     initial: Callable[[Any], Any]
     evaluate: Callable[[Any, SignalInputs, int, Any], tuple[Reading, Any]]
+    key: Optional[Callable[[Any], str]] = None
 
 
 @dataclass(frozen=True)
@@ -154,15 +179,21 @@ class SignalKind:
 
 class ActionPlanning(Protocol):
     """What a kind's ``plan`` may read and ask of one stage entry over one scope instance (the
-    engine's planner hands it): the scope's equity, whether its positions are known, its open
-    positions as a close reads them (``(snapshot, position)``: the position has ``symbol``,
-    ``side``, ``contracts``, ``notional``, ``mark_price``, ``unrealized_pnl``; typed Any here, as
-    the snapshot sits above this layer), and two requests. ``close`` asks for a reduce-only close
+    engine's planner hands it): the scope's equity, whether its positions are known, the side
+    the planner's attribution names as losing (``LONG``, ``SHORT``, ``MIXED``: both declined,
+    ``UNKNOWN``: nothing declined over the reference window), its open positions as a close
+    reads them (``(snapshot, position)``: the position has ``symbol``, ``side``, ``contracts``,
+    ``notional``, ``mark_price``, ``unrealized_pnl``; typed Any here, as the snapshot sits above
+    this layer), what the stage's closes ask of a position so far (``closing``: its contracts, as
+    asked, before the planner rounds them; 0: none), a symbol's base asset as the engine reads it
+    (``BTC/USDT:USDT`` → ``BTC``), and three requests. ``close`` asks for a reduce-only close
     of ``fraction`` of a position (1 or more: the whole of it); the planner does what it does for
     every close: the amount rounded down to the market's step, never above the position, a part
     below the venue's minimum skipped and a whole position below it a residual, the entry orders
     of its symbol cancelled first, the larger of two requests for one position kept, chunks and
-    order rates as the policy's unwind says. ``skip`` records a reason code of what was not done."""
+    order rates as the policy's unwind says. ``skip`` records a reason code of what was not done.
+    ``suggest_hedge`` reports a hedge (``buy`` or ``sell`` of ``notional`` in ``base``): the
+    plan shows it, nothing sends it."""
 
     @property
     def equity(self) -> Optional[float]: ...
@@ -170,11 +201,20 @@ class ActionPlanning(Protocol):
     @property
     def positions_known(self) -> bool: ...
 
+    @property
+    def attribution(self) -> str: ...
+
     def positions(self) -> Iterable[tuple[Any, Any]]: ...
+
+    def closing(self, snapshot: Any, position: Any) -> float: ...
+
+    def base_asset(self, symbol: str) -> str: ...
 
     def close(self, snapshot: Any, position: Any, fraction: float, reason: str) -> None: ...
 
     def skip(self, reason: str) -> None: ...
+
+    def suggest_hedge(self, base: str, side: str, notional: float, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -186,9 +226,11 @@ class ActionKind:
     ``build`` and ``plan`` are given by a kind in a module of its own: ``build`` turns the
     validated parameters into the frozen value the graph keeps, ``plan(params, planning)`` says
     on a stage entry what the action does through :class:`ActionPlanning` (the closes it asks
-    for, what it skipped). A built-in kind leaves them None: the compiler's
-    :mod:`~killswitch.compile.node_build` makes its node, the planner or the runner carries it
-    out."""
+    for, what it skipped, the hedges it suggests). ``after_closes``: its ``plan`` reads what the
+    stage's closes leave open, so the planner calls it once every other action of the stage
+    asked for its closes, and once a stage (the last of the kind's actions there). A built-in
+    kind leaves them None: the compiler's :mod:`~killswitch.compile.node_build` makes its node,
+    the planner or the runner carries it out."""
 
     name: str
     model: type[Strict]
@@ -197,6 +239,7 @@ class ActionKind:
     # a firm-wide policy may use it: every shard carries the firm directive out on its own
     # accounts (killswitch.firm.directives: a lock, a cancel or a close; notify and runbook render)
     firm: bool = False
+    after_closes: bool = False
     build: Optional[Callable[[Any], Any]] = None
     plan: Optional[Callable[[Any, ActionPlanning], None]] = None
 

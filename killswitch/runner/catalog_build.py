@@ -17,7 +17,8 @@ from typing import Callable, Optional
 
 from adapters.base import ExchangeAdapter
 
-from ..compile.nodes import HeartbeatAgeSignal
+from ..compile.nodes import KindSignal
+from ..policy.kinds.heartbeat_age import HeartbeatAgeParams
 from .book import Book
 from .gate import Placement
 from .names import Catalog
@@ -44,7 +45,8 @@ class Known:
                 strategies |= adapter.strategy_names()
             for node in graph.policies:
                 strategies |= set(node.scope.get("strategies") or ())
-                strategies |= {sig.source for sig in node.signals if isinstance(sig, HeartbeatAgeSignal)}
+                strategies |= {sig.params.source for sig in node.signals
+                               if isinstance(sig, KindSignal) and isinstance(sig.params, HeartbeatAgeParams)}
             for snap in snaps.values():
                 if snap.fetch.ok:
                     strategies |= {p.strategy for p in snap.positions if p.strategy}

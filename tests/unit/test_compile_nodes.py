@@ -10,7 +10,8 @@ import pytest
 
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
-from killswitch.policy.kinds import consecutive_losses, data_age
+from killswitch.policy.kinds import (close_side, consecutive_losses, data_age, equity_change, heartbeat_age,
+                                     position_count, suggest_hedge)
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -39,8 +40,11 @@ def fields(node) -> dict:
                  dict(name="s", kind="equity_drawdown", window_ms=900_000, min_coverage=0.8,
                       state_key="equity_drawdown:900.0:[('min_coverage', '80%'), ('window', '15m')]"),
                  id="equity_drawdown_defaults"),
-    pytest.param("{equity_change: {against: baseline, baseline: 50k}}", n.EquityChangeSignal,
-                 dict(name="s", kind="equity_change", against="baseline", baseline=50_000.0), id="equity_change"),
+    # a kind of its own module (killswitch/policy/kinds/equity_change.py): its frozen parameters
+    pytest.param("{equity_change: {against: baseline, baseline: 50k}}", n.KindSignal,
+                 dict(name="s", kind="equity_change", params=equity_change.EquityChangeParams("baseline", 50_000.0),
+                      evaluate=equity_change.evaluate, reads_book=True, state=None, state_key=None),
+                 id="equity_change"),
     pytest.param("{position_loss: {of: margin, aggregate: sum}}", n.PositionLossSignal,
                  dict(name="s", kind="position_loss", of="margin", aggregate="sum"), id="position_loss"),
     pytest.param("liquidation_distance", n.LiquidationDistanceSignal,
@@ -69,15 +73,19 @@ def fields(node) -> dict:
                  id="realized_volatility_annualize_false_is_the_default"),
     pytest.param("{position_loss: {of: notional}}", n.PositionLossSignal,
                  dict(name="s", kind="position_loss", of="notional", aggregate="max"), id="position_loss_of_notional"),
+    # a kind of its own module (killswitch/policy/kinds/position_count.py): its condition compiled
     pytest.param('{position_count: {side: long, where: "loss_on_margin>=10%  &&  liquidation_distance < 5%"}}',
-                 n.PositionCountSignal,
-                 dict(name="s", kind="position_count", side="long",
-                      where=n.PositionCondition(text="loss_on_margin >= 10% && liquidation_distance < 5%",
-                                                reads=("loss_on_margin", "liquidation_distance"),
-                                                predicate=lambda v: None)),
+                 n.KindSignal,
+                 dict(name="s", kind="position_count", evaluate=position_count.evaluate, reads_book=True, state=None,
+                      state_key=None, params=position_count.PositionCountParams(
+                          side="long", where=n.PositionCondition(
+                              text="loss_on_margin >= 10% && liquidation_distance < 5%",
+                              reads=("loss_on_margin", "liquidation_distance"), predicate=lambda v: None))),
                  id="position_count_condition_in_canonical_text"),
-    pytest.param("position_count", n.PositionCountSignal,
-                 dict(name="s", kind="position_count", side="any", where=None), id="position_count_bare_counts_all"),
+    pytest.param("position_count", n.KindSignal,
+                 dict(name="s", kind="position_count", evaluate=position_count.evaluate, reads_book=True, state=None,
+                      state_key=None, params=position_count.PositionCountParams(side="any", where=None)),
+                 id="position_count_bare_counts_all"),
     pytest.param("{expected_shortfall: {window: 1d, confidence: 97.5%}}", n.TailRiskSignal,
                  dict(name="s", kind="expected_shortfall", window_ms=86_400_000, confidence=0.975, horizon_ms=60_000,
                       min_coverage=0.8,
@@ -102,10 +110,16 @@ def fields(node) -> dict:
                  dict(name="s", kind="api_latency", window_ms=90_000, quantile=0.99,
                       state_key="api:90.0:[('quantile', '99%'), ('window', '1m30s')]"),
                  id="api_latency"),
-    pytest.param("{heartbeat_age: {source: bot-a}}", n.HeartbeatAgeSignal,
-                 dict(name="s", kind="heartbeat_age", source="bot-a", grace_ms=None), id="heartbeat_age"),
-    pytest.param("{heartbeat_age: {source: bot-a, grace: 90s}}", n.HeartbeatAgeSignal,
-                 dict(name="s", kind="heartbeat_age", source="bot-a", grace_ms=90_000), id="heartbeat_age_grace"),
+    # a kind of its own module that keeps a state (killswitch/policy/kinds/heartbeat_age.py): its
+    # wait is kept under "listening:<source>" whatever the grace, the key it was always saved under
+    pytest.param("{heartbeat_age: {source: bot-a}}", n.KindSignal,
+                 dict(name="s", kind="heartbeat_age", params=heartbeat_age.HeartbeatAgeParams("bot-a", None),
+                      evaluate=None, reads_book=False, state=heartbeat_age.KIND.state, state_key="listening:bot-a"),
+                 id="heartbeat_age"),
+    pytest.param("{heartbeat_age: {source: bot-a, grace: 90s}}", n.KindSignal,
+                 dict(name="s", kind="heartbeat_age", params=heartbeat_age.HeartbeatAgeParams("bot-a", 90_000),
+                      evaluate=None, reads_book=False, state=heartbeat_age.KIND.state, state_key="listening:bot-a"),
+                 id="heartbeat_age_grace"),
 ])
 def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
     """The state key is the form saved states were always kept under: it must not change, or every
@@ -124,8 +138,10 @@ def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
                  n.ReduceTopRiskAction,
                  dict(kind="reduce_top_risk", count=3, fraction=0.5, side="losing", close_within_liquidation=0.025,
                       on_unknown_side="skip"), id="reduce_top_risk"),
-    pytest.param("{close_side: long}", n.CloseSideAction,
-                 dict(kind="close_side", side="long", on_unknown_side="skip"), id="close_side"),
+    # a kind of its own module (killswitch/policy/kinds/close_side.py): its frozen parameters
+    pytest.param("{close_side: long}", n.KindAction,
+                 dict(kind="close_side", params=close_side.CloseSideParams("long", "skip"), plan=close_side.plan,
+                      closes=True, after_closes=False), id="close_side"),
     pytest.param("{close_positions: {min_loss: 1%, side: short}}", n.ClosePositionsAction,
                  dict(kind="close_positions", symbols=(), side="short", min_loss=0.01, correlation_group=None,
                       where=None, count=None, rank_by=None),
@@ -148,8 +164,10 @@ def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
                  id="lock_trading_defaults"),
     pytest.param("{arm_exchange_dms: 45s}", n.ArmExchangeDmsAction, dict(kind="arm_exchange_dms", after_ms=45_000),
                  id="arm_exchange_dms"),
-    pytest.param("{suggest_hedge: {threshold: 25k}}", n.SuggestHedgeAction,
-                 dict(kind="suggest_hedge", threshold=25_000.0), id="suggest_hedge"),
+    # a kind of its own module (killswitch/policy/kinds/suggest_hedge.py), planned after the closes
+    pytest.param("{suggest_hedge: {threshold: 25k}}", n.KindAction,
+                 dict(kind="suggest_hedge", params=suggest_hedge.SuggestHedgeParams(25_000.0),
+                      plan=suggest_hedge.plan, closes=False, after_closes=True), id="suggest_hedge"),
     pytest.param("{runbook: flatten.md}", n.RunbookAction, dict(kind="runbook", template="flatten.md"),
                  id="runbook"),
 ])
@@ -160,7 +178,7 @@ def test_action_nodes_hold_resolved_parameters(yaml, cls, want):
 
 
 def test_position_condition_predicate_is_three_valued_over_the_facts_it_reads():
-    where = one_signal('{position_count: {where: "loss_on_margin >= 10% || notional >= 50000"}}').where
+    where = one_signal('{position_count: {where: "loss_on_margin >= 10% || notional >= 50000"}}').params.where
     assert where is not None
     assert where.predicate({"loss_on_margin": 0.10, "notional": 1.0}) is True  # inclusive, as in triggers
     assert where.predicate({"loss_on_margin": 0.0999, "notional": 49_999.0}) is False

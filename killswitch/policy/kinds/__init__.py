@@ -19,8 +19,10 @@ layer may read it.
 An action kind module (``reduce_all_by.py`` …) holds its parameters' model, the frozen
 parameters the compiler keeps (its ``build``) and its planning (its ``plan``): on a stage entry
 the planner hands it an :class:`~killswitch.policy.registry.ActionPlanning`, through which it
-reads the scope's positions and asks for reduce-only closes, which the planner rounds, bounds by
-the position, cancels the entries of, chunks and spaces as every close. It is a field of
+reads the scope's positions (and the side attribution names as losing) and asks for reduce-only
+closes, which the planner rounds, bounds by the position, cancels the entries of, chunks and
+spaces as every close (or suggests hedges, which the plan reports: an action that reads what the
+stage's closes leave open says ``after_closes``, and is planned after them). It is a field of
 ``Action``, in the schema, the kinds page and the policy tests; the compiler makes its node and
 the planner plans it from its entry. (What the runner carries out by itself — locks, the venue's
 dead man's switch, notifications — stays built in.)
@@ -29,10 +31,12 @@ A signal kind that keeps a state between ticks (``consecutive_losses.py``) gives
 :class:`~killswitch.policy.registry.KeptState` in place of ``evaluate``: the engine keeps the state
 per scope instance and signal, hands it to the evaluation and saves it with its own.
 
-A built-in kind moved into a module of its own (``data_age.py``, ``consecutive_losses.py``) is
-found as every other, and keeps its place: the catalogue (:data:`killswitch.policy.model.SIGNALS`)
-names its entry where the kind always was and appends only the kinds it did not place, so the
-language's order, the schema and the kinds page stay as they were.
+A built-in kind moved into a module of its own (``data_age.py``, ``consecutive_losses.py``,
+``equity_change.py``, ``heartbeat_age.py``, ``position_count.py``) is found as every other, and
+keeps its place: the catalogue (:data:`killswitch.policy.model.SIGNALS`) names its entry where
+the kind always was and appends only the kinds it did not place, so the language's order, the
+schema and the kinds page stay as they were; so does a built-in action moved (``close_side.py``,
+``suggest_hedge.py``, in :data:`killswitch.policy.model.ACTIONS`).
 
 Import cost: one listing of this directory (:func:`pkgutil.iter_modules`) and the kind modules
 themselves, which ``killswitch.policy.model`` imports anyway; ``ksctl validate`` pays nothing more.
