@@ -432,10 +432,11 @@ def test_a_close_after_the_stream_saw_the_position_shrink_is_checked_against_a_f
 def test_a_reconcile_while_the_stream_is_down_takes_rest_without_counting_a_disagreement():
     """A stream down misses what it misses: REST's state takes its place at each read while it
     is down, and at the reconnect's, none of them a disagreement; live on the same sockets
-    again, a reconcile that finds it wrong is one."""
+    again, a reconcile that finds it wrong is one. (The stream's clock is the test's, still: a
+    reconcile at every read, ``reconcile_every`` 0, is never overdue however slow the machine.)"""
     async def body():
         rest, venue = rest_exchange(contracts=0.5), Venue()
-        a = adapter(rest, venue)
+        a = adapter(rest, venue, stream_clock=Clock(T0))
         a._stream.backoff_s = 0.3
         await a.start_streams()
         await settle(lambda: venue.clients)
