@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from click.testing import CliRunner
 
@@ -259,6 +259,7 @@ _record = st.recursive(
     max_leaves=12)
 
 
+@settings(deadline=None)  # nested records of up to 12 leaves: under a loaded machine's two workers, slow
 @given(st.lists(_record, max_size=4))
 def test_data_shape_is_the_merge_of_each_values_shape(values):
     from killswitch.runbooks.templates import _merge, data_shape
