@@ -30,7 +30,8 @@ from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, Concentration
                              RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
 from ..policy.model import SIGNALS
 from ..policy.positions import PositionCondition
-from ..policy.registry import Reading
+from ..policy.registry import (GROSS, GROUPS, LIQUIDATION, LOSSES, MARGIN_LOSSES, NET, NOTIONAL_LOSSES,
+                               PositionAggregates, Reading)
 from ..snapshot import Position, Snapshot, base_asset
 from . import positions as facts
 from .columns import Columns, Tables
@@ -50,8 +51,10 @@ class SignalValue:
 
 
 # The kinds read from the shared pass over the positions (position_agg): the catalogue says
-# which (its entries' position_aggregate); a kind of a module of its own evaluates itself.
-POSITION_KINDS = frozenset(name for name, k in SIGNALS.items() if k.position_aggregate and not k.own_module)
+# which (its entries' position_aggregate); a kind of a module of its own evaluates itself from
+# it (KindInputs.position_aggregates), a built-in one here.
+POSITION_KINDS = frozenset(name for name, k in SIGNALS.items() if k.position_aggregate)
+_BUILT_IN_POSITION = frozenset(name for name in POSITION_KINDS if not SIGNALS[name].own_module)
 # a kind's kept state is saved under its name: two kinds sharing one, or one taking the engine's
 # own, would read each other's saved states (refused here, where both are known)
 check_kept_states((name, k.state.name) for name, k in SIGNALS.items() if k.state is not None)
@@ -83,47 +86,28 @@ def _state_for(node: SignalNode, scope_state: ScopeState) -> Any:
 # --- position aggregates -------------------------------------------------------------------------
 
 
-@dataclass
-class PositionAgg:
-    gross: float = 0.0
-    net: float = 0.0
-    max_loss: float = 0.0
-    sum_loss: float = 0.0
-    max_margin_loss: Optional[float] = None
-    sum_margin_loss: float = 0.0
-    min_liq: Optional[float] = None
-    by_symbol: Optional[dict[str, float]] = None
-    by_base: Optional[dict[str, float]] = None
-
-
-def position_agg(view: ScopeView, kinds: frozenset[str]) -> PositionAgg:
-    """The sums and extremes over the view's positions that signals of ``kinds`` read (the
-    others stay at their defaults), from their columns: each reduction adds in the positions'
-    order, as a loop over them would. A sum runs over every group's column in one pass (one C
-    loop for a scope of 100 accounts as for one of a single account), which adds in the same
-    order as a sum per group carried over. ``kinds`` may hold ``MARGIN_LOSS`` (a
-    ``position_loss`` of margin is read: the loss-over-margin ratios are taken only then)."""
-    need_concentration = "concentration" in kinds
-    need_gross = need_concentration or not kinds.isdisjoint(("gross_exposure", "leverage"))
-    need_net = "net_exposure" in kinds
-    need_losses = "position_loss" in kinds
-    need_ratios = need_losses and MARGIN_LOSS in kinds
-    need_liq = "liquidation_distance" in kinds
-    agg = PositionAgg()
+def position_agg(view: ScopeView, needs: frozenset[str]) -> PositionAggregates:
+    """The sums and extremes over the view's positions that signals reading ``needs`` read (the
+    names of :data:`~killswitch.policy.registry.AGGREGATES`; the others stay at their defaults),
+    from their columns: each reduction adds in the positions' order, as a loop over them would. A
+    sum runs over every group's column in one pass (one C loop for a scope of 100 accounts as for
+    one of a single account), which adds in the same order as a sum per group carried over."""
+    need_groups = GROUPS in needs
     cols = [c for c in view.columns if len(c)]
     flat = chain.from_iterable
-    if need_gross:
-        agg.gross = sum(flat(c.notional for c in cols), 0.0)
-    if need_net:
-        agg.net = sum(flat(c.signed_notional for c in cols), 0.0)
-    if need_losses:
+    out: dict[str, Any] = {}
+    if need_groups or GROSS in needs:
+        out["gross"] = sum(flat(c.notional for c in cols), 0.0)
+    if NET in needs:
+        out["net"] = sum(flat(c.signed_notional for c in cols), 0.0)
+    if LOSSES in needs:
         # every u < 0, in order (C loops: no Python frame per position); the losses are their
         # negations, and a sum or an extreme of negated floats is exactly the negated one
         under = list(filter(_ZERO_GT, flat(c.upnl for c in cols)))
         if under:
-            agg.sum_loss = -sum(under, -0.0)
-            agg.max_loss = max(0.0, -min(under))
-    if need_ratios:
+            out["sum_loss"] = -sum(under, -0.0)
+            out["max_loss"] = max(0.0, -min(under))
+    if MARGIN_LOSSES in needs:
         sum_mloss = 0.0
         max_mloss: Optional[float] = None
         for c in cols:
@@ -133,15 +117,17 @@ def position_agg(view: ScopeView, kinds: frozenset[str]) -> PositionAgg:
                 top = max(ratios)
                 if max_mloss is None or top > max_mloss:
                     max_mloss = top
-        agg.max_margin_loss, agg.sum_margin_loss = max_mloss, sum_mloss
-    if need_liq:
+        out["max_margin_loss"], out["sum_margin_loss"] = max_mloss, sum_mloss
+    if NOTIONAL_LOSSES in needs:
+        _notional_losses(view, out)
+    if LIQUIDATION in needs:
         min_liq: Optional[float] = None
         for c in cols:  # (per group: a NaN liquidation price makes its group's minimum NaN, as it did)
             nearest = _nearest_liquidation(c.marks, c.liq)
             if nearest is not None and (min_liq is None or nearest < min_liq):
                 min_liq = nearest
-        agg.min_liq = min_liq
-    if need_concentration:
+        out["min_liq"] = min_liq
+    if need_groups:
         by_symbol: dict[str, float] = {}
         by_base: dict[str, float] = {}
         for c in cols:
@@ -149,11 +135,29 @@ def position_agg(view: ScopeView, kinds: frozenset[str]) -> PositionAgg:
                 by_symbol[sym] = by_symbol.get(sym, 0.0) + n
                 b = base_asset(sym)
                 by_base[b] = by_base.get(b, 0.0) + n
-        agg.by_symbol, agg.by_base = by_symbol, by_base
-    return agg
+        out["by_symbol"], out["by_base"] = by_symbol, by_base
+    return PositionAggregates(**out)
 
 
-MARGIN_LOSS = "position_loss:margin"  # in position_agg's kinds: a position_loss of margin is read
+def _notional_losses(view: ScopeView, out: dict[str, Any]) -> None:
+    """Loss over entry notional: the worst losing position's, and the losing positions' losses
+    and entry notionals summed, those with an entry price; the symbols of those without one."""
+    worst = loss_sum = base_sum = 0.0
+    missing: list[str] = []
+    for _, p in view.positions:
+        if p.unrealized_pnl >= 0:
+            continue
+        loss, base = -p.unrealized_pnl, facts.entry_notional(p)
+        if not base:
+            missing.append(p.symbol)
+            continue
+        worst = max(worst, loss / base)
+        loss_sum += loss
+        base_sum += base
+    out.update(max_notional_loss=worst, sum_notional_loss=loss_sum, sum_entry_notional=base_sum,
+               no_entry_price=tuple(missing))
+
+
 _ZERO_GT = (0.0).__gt__  # u < 0, as a C call
 
 
@@ -162,6 +166,27 @@ def _nearest_liquidation(marks: list[float], liqs: list[Optional[float]]) -> Opt
     (None when none does)."""
     dists = [abs(mk - lq) / mk for mk, lq in zip(marks, liqs) if lq]
     return min(dists) if dists else None
+
+
+def _agg_needs(signals: tuple[SignalNode, ...]) -> frozenset[str]:
+    """What :func:`position_agg` must compute for ``signals``: what each of them reads (its
+    kind's ``aggregates`` of its parameters; a built-in kind's, of its node)."""
+    needs: set[str] = set()
+    for s in signals:
+        if isinstance(s, KindSignal):
+            reads = SIGNALS[s.kind].aggregates
+            if reads is not None:
+                needs.update(reads(s.params))
+        elif s.kind in _BUILT_IN_POSITION:
+            needs.update(_built_in_needs(s))
+    return frozenset(needs)
+
+
+def _built_in_needs(s: SignalNode) -> tuple[str, ...]:
+    if isinstance(s, PositionLossSignal):
+        return {"equity": (LOSSES,), "margin": (LOSSES, MARGIN_LOSSES)}.get(s.of, (NOTIONAL_LOSSES,))
+    return {"liquidation_distance": (LIQUIDATION,), "gross_exposure": (GROSS,), "leverage": (GROSS,),
+            "net_exposure": (NET,), "concentration": (GROSS, GROUPS)}[s.kind]
 
 
 # --- computing one tick ------------------------------------------------------------------------------
@@ -176,22 +201,18 @@ def compute(
     interval_ms: int,
 ) -> dict[str, SignalValue]:
     out: dict[str, SignalValue] = {}
-    agg: Optional[PositionAgg] = None
     inputs: Optional[KindInputs] = None
     equity = view.equity
     for node in signals:
         kind = node.kind
         name = node.name
-        if kind in POSITION_KINDS:
+        if kind in _BUILT_IN_POSITION:
             if not view.positions_known or equity is None or equity <= 0:
                 out[name] = SignalValue(name, None, "NO_DATA: positions or equity unknown")
                 continue
-            if isinstance(node, PositionLossSignal) and node.of == "notional":
-                out[name] = _loss_on_notional(node, view)
-                continue
-            if agg is None:
-                agg = position_agg(view, _agg_kinds(signals))
-            out[name] = _position_signal(node, agg, equity)
+            if inputs is None:
+                inputs = KindInputs(view, state, signals)
+            out[name] = _position_signal(node, inputs.position_aggregates(), equity)
             continue
         st = _state_for(node, scope_state)
         if isinstance(node, EquityDrawdownSignal):
@@ -202,7 +223,7 @@ def compute(
             out[name] = _api(node, st, view, now)
         elif isinstance(node, KindSignal):  # a kind of a module of its own: its evaluation, from the catalogue
             if inputs is None:
-                inputs = KindInputs(view, state)
+                inputs = KindInputs(view, state, signals)
             if node.state is not None:
                 value, reason = _kept(node, scope_state, inputs, now)
             else:
@@ -220,13 +241,17 @@ class KindInputs:
     knowledge of positions and ownership of orders, each account's data age
     (:meth:`AccountState.data_age_ms`) and first and day-open equity, and the heartbeats, from
     the engine's state, and a position condition's verdict on a position from the facts
-    :mod:`.positions` computes (as the planner's closes by condition read them)."""
+    :mod:`.positions` computes (as the planner's closes by condition read them). The scope's
+    position aggregates are made once, on the first signal that reads them: one pass computing
+    what every signal of ``signals`` reads (:func:`position_agg`), shared by all of them."""
 
-    __slots__ = ("_view", "_state", "owns_order")
+    __slots__ = ("_view", "_state", "_signals", "_agg", "owns_order")
 
-    def __init__(self, view: ScopeView, state: State):
+    def __init__(self, view: ScopeView, state: State, signals: tuple[SignalNode, ...] = ()):
         self._view = view
         self._state = state
+        self._signals = signals
+        self._agg: Optional[PositionAggregates] = None
         self.owns_order: Callable[[Any], bool] = view.owns_order  # the view's own: no call in between
 
     @property
@@ -265,6 +290,12 @@ class KindInputs:
     def unknown_facts(self, where: PositionCondition, position: Position) -> list[str]:
         return facts.unknown_facts(where, position, self._view.equity)
 
+    def position_aggregates(self) -> PositionAggregates:
+        agg = self._agg
+        if agg is None:
+            agg = self._agg = position_agg(self._view, _agg_needs(self._signals))
+        return agg
+
     @staticmethod
     def position_key(snapshot: Snapshot, position: Position) -> str:
         return position_key(snapshot, position)
@@ -292,15 +323,6 @@ def _kept(node: KindSignal, scope_state: ScopeState, inputs: KindInputs, now: in
     return reading
 
 
-def _agg_kinds(signals: tuple[SignalNode, ...]) -> frozenset[str]:
-    """What :func:`position_agg` must take for ``signals``: their kinds, and ``MARGIN_LOSS``
-    when one of them is a position_loss of margin."""
-    kinds = {s.kind for s in signals}
-    if any(isinstance(s, PositionLossSignal) and s.of == "margin" for s in signals):
-        kinds.add(MARGIN_LOSS)
-    return frozenset(kinds)
-
-
 def _drawdown(node: EquityDrawdownSignal, st: EquityWindow, equity: Optional[float], now: int) -> SignalValue:
     st.tick(now, equity)
     if equity is None:
@@ -316,9 +338,11 @@ def _drawdown(node: EquityDrawdownSignal, st: EquityWindow, equity: Optional[flo
     return SignalValue(node.name, max(0.0, (peak - equity) / peak))
 
 
-def _position_signal(node: SignalNode, agg: PositionAgg, equity: float) -> SignalValue:
+def _position_signal(node: SignalNode, agg: PositionAggregates, equity: float) -> SignalValue:
     kind = node.kind
     if isinstance(node, PositionLossSignal):
+        if node.of == "notional":
+            return _loss_on_notional(node, agg)
         if node.of == "equity":
             v = (agg.max_loss if node.aggregate == "max" else agg.sum_loss) / equity
         else:
@@ -345,28 +369,18 @@ def _position_signal(node: SignalNode, agg: PositionAgg, equity: float) -> Signa
     raise AssertionError(kind)  # pragma: no cover
 
 
-def _loss_on_notional(node: PositionLossSignal, view: ScopeView) -> SignalValue:
+def _loss_on_notional(node: PositionLossSignal, agg: PositionAggregates) -> SignalValue:
     """Loss over entry notional: the worst losing position's (max), or the losing positions'
     losses summed over their entry notionals summed (sum). Unknown when a losing position has no
     entry price: the one without it may be the worst."""
-    worst = loss_sum = base_sum = 0.0
-    missing: list[str] = []
-    for _, p in view.positions:
-        if p.unrealized_pnl >= 0:
-            continue
-        loss, base = -p.unrealized_pnl, facts.entry_notional(p)
-        if not base:
-            missing.append(p.symbol)
-            continue
-        worst = max(worst, loss / base)
-        loss_sum += loss
-        base_sum += base
+    missing = agg.no_entry_price
     if missing:
         return SignalValue(node.name, None, f"NO_DATA: {len(missing)} losing position(s) report no entry price "
                                             f"({', '.join(sorted(set(missing))[:3])})")
     if node.aggregate == "max":
-        return SignalValue(node.name, worst)
-    return SignalValue(node.name, loss_sum / base_sum if base_sum > 0 else 0.0)
+        return SignalValue(node.name, agg.max_notional_loss)
+    base_sum = agg.sum_entry_notional
+    return SignalValue(node.name, agg.sum_notional_loss / base_sum if base_sum > 0 else 0.0)
 
 
 def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns, equity: Optional[float],

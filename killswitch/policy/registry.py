@@ -23,7 +23,7 @@ Pure: no I/O. (No ``from __future__ import annotations``: pydantic reads the ann
 """
 
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterable, Optional, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Collection, Iterable, Mapping, Optional, Protocol, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,6 +44,50 @@ class SignalParams(Strict):
     window_field: ClassVar[Optional[str]] = None
 
 
+# What of the scope's position aggregates a signal reads (SignalKind.aggregates): the engine's
+# pass computes only what some signal of the scope reads.
+GROSS = "gross"  # gross: the notionals summed
+NET = "net"  # net: the signed notionals summed
+LOSSES = "losses"  # max_loss, sum_loss: the losing positions' losses
+MARGIN_LOSSES = "margin_losses"  # max_margin_loss, sum_margin_loss: their losses over their margins
+NOTIONAL_LOSSES = "notional_losses"  # max_notional_loss, sum_notional_loss, sum_entry_notional, no_entry_price
+LIQUIDATION = "liquidation"  # min_liq
+GROUPS = "groups"  # by_symbol, by_base: the notionals summed per symbol and per base asset
+AGGREGATES = frozenset((GROSS, NET, LOSSES, MARGIN_LOSSES, NOTIONAL_LOSSES, LIQUIDATION, GROUPS))
+
+
+@dataclass(frozen=True)
+class PositionAggregates:
+    """The sums and extremes over one scope instance's positions at one tick, from the engine's one
+    pass over them, shared by every signal of the scope that reads them. Only what the scope's
+    signals read is computed (the others keep these defaults): see :data:`AGGREGATES`.
+
+    ``gross``: the notionals summed; ``net``: the signed notionals (short negative) summed;
+    ``max_loss`` / ``sum_loss``: the worst losing position's loss and the losses summed (0 without
+    one); ``max_margin_loss`` / ``sum_margin_loss``: the same of each losing position's loss over
+    its margin, those reporting a margin (None: none does); ``max_notional_loss`` /
+    ``sum_notional_loss`` / ``sum_entry_notional``: the worst loss over entry notional, and the
+    losses and entry notionals of the losing positions summed, those reporting an entry price,
+    ``no_entry_price`` the symbols of the losing positions that report none (in their order);
+    ``min_liq``: the smallest distance from mark to liquidation price over the mark (None: no
+    position reports one); ``by_symbol`` / ``by_base``: the notionals summed per symbol and per
+    base asset (``BTC/USDT:USDT`` → ``BTC``)."""
+
+    gross: float = 0.0
+    net: float = 0.0
+    max_loss: float = 0.0
+    sum_loss: float = 0.0
+    max_margin_loss: Optional[float] = None
+    sum_margin_loss: float = 0.0
+    max_notional_loss: float = 0.0
+    sum_notional_loss: float = 0.0
+    sum_entry_notional: float = 0.0
+    no_entry_price: tuple[str, ...] = ()
+    min_liq: Optional[float] = None
+    by_symbol: Optional[Mapping[str, float]] = None
+    by_base: Optional[Mapping[str, float]] = None
+
+
 class SignalInputs(Protocol):
     """What a kind's ``evaluate`` may read of one scope instance at one tick (the engine hands
     it, from its scope view and its state): its accounts' snapshots
@@ -56,7 +100,10 @@ class SignalInputs(Protocol):
     it and its equity at the open of the UTC day (None: not seen yet), and when a heartbeat
     source last beat, in ms (None: never heard from). A position condition's verdict on one of
     the scope's positions comes from it too (``holds``, and ``unknown_facts`` for the reason of
-    an unknown verdict): the engine computes a position's facts, as for a close by condition."""
+    an unknown verdict): the engine computes a position's facts, as for a close by condition.
+    The scope's position aggregates (``position_aggregates``) come from the engine's one pass over
+    its positions, made once a tick on the first signal that asks, computing what every signal
+    of the scope reads (their kinds' ``aggregates``)."""
 
     @property
     def snapshots(self) -> Sequence[Any]: ...
@@ -90,6 +137,11 @@ class SignalInputs(Protocol):
 
     def unknown_facts(self, where: PositionCondition, position: Any) -> list[str]:
         """The facts ``where`` reads that are unknown for the position."""
+        ...
+
+    def position_aggregates(self) -> PositionAggregates:
+        """The sums and extremes over the scope's positions that its signals read (the others at
+        their defaults); read them only while the positions are known."""
         ...
 
     def position_key(self, snapshot: Any, position: Any) -> str:
@@ -139,8 +191,10 @@ class SignalKind:
     kind that keeps a state between ticks gives ``state`` (:class:`KeptState`: the state's name,
     its first value and the evaluation over it) instead of ``evaluate``. A built-in kind leaves
     them None: the compiler's :mod:`~killswitch.compile.node_build` and the engine's
-    :mod:`~killswitch.engine.signals` hold its node and evaluation (they share windows and
-    position aggregates between kinds)."""
+    :mod:`~killswitch.engine.signals` hold its node and evaluation (they share windows between
+    kinds). A kind that reads the scope's position aggregates (``position_aggregate``) says which
+    with ``aggregates(params)``: the names of :data:`AGGREGATES` a signal of it reads, given its
+    built parameters (the engine's pass computes those its scope's signals read)."""
 
     name: str
     model: type[SignalParams]
@@ -150,12 +204,13 @@ class SignalKind:
     # the holder of the firm lease can evaluate it from the facts each shard publishes (equity,
     # data age; no positions or orders): a firm-wide policy may read it (compile.shards)
     firm: bool = False
-    # a built-in kind the engine reads from its shared pass over the scope's positions (exposure,
-    # losses, liquidation distance), against the scope's equity: unknown while either is unknown
+    # a kind read from the engine's shared pass over the scope's positions (exposure, losses,
+    # liquidation distance), against the scope's equity: unknown while either is unknown
     position_aggregate: bool = False
     build: Optional[Callable[[Any], Any]] = None
     evaluate: Optional[Callable[[Any, SignalInputs, int], Reading]] = None
     state: Optional[KeptState] = None
+    aggregates: Optional[Callable[[Any], Collection[str]]] = None
 
     def __post_init__(self) -> None:
         if self.evaluate is not None and self.state is not None:
@@ -164,6 +219,9 @@ class SignalKind:
         if (self.build is None) != (self.evaluate is None and self.state is None):
             raise ValueError(f"signal kind {self.name!r}: a kind of a module of its own gives build and evaluate "
                              f"(or state); a built-in kind neither")
+        if self.own_module and self.position_aggregate != (self.aggregates is not None):
+            raise ValueError(f"signal kind {self.name!r}: a kind reading the position aggregates says so "
+                             f"(position_aggregate) and says which it reads (aggregates), or neither")
 
     @property
     def own_module(self) -> bool:
@@ -248,5 +306,6 @@ class ActionKind:
         return " ".join((self.model.__doc__ or "").split())
 
 
-__all__ = ["Strict", "SignalParams", "SignalInputs", "Reading", "KeptState", "SignalKind", "ActionPlanning",
-           "ActionKind"]
+__all__ = ["Strict", "SignalParams", "GROSS", "NET", "LOSSES", "MARGIN_LOSSES", "NOTIONAL_LOSSES", "LIQUIDATION",
+           "GROUPS", "AGGREGATES", "PositionAggregates", "SignalInputs", "Reading", "KeptState", "SignalKind",
+           "ActionPlanning", "ActionKind"]

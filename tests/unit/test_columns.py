@@ -139,7 +139,8 @@ def test_position_aggregates_over_many_accounts_equal_a_loop_over_every_position
     """A scope over several accounts sums over all their columns in one pass: the same figures,
     to the last bit, as adding position by position, account after account."""
     from killswitch.engine.scope import ScopeView
-    from killswitch.engine.signals import MARGIN_LOSS, POSITION_KINDS, position_agg
+    from killswitch.engine.signals import position_agg
+    from killswitch.policy.registry import AGGREGATES
 
     groups = []
     for i in range(data.draw(st.integers(0, 4), label="accounts")):
@@ -147,7 +148,7 @@ def test_position_aggregates_over_many_accounts_equal_a_loop_over_every_position
         positions = draw_positions(data, a, data.draw(st.floats(5_000, 500_000), label="equity"))
         groups.append(PositionList.of(positions) if data.draw(st.booleans(), label="columns?") else positions)
     view = ScopeView("global", groups=[(snap(1.0, 0), ps) for ps in groups])
-    agg = position_agg(view, frozenset(POSITION_KINDS | {MARGIN_LOSS}))
+    agg = position_agg(view, AGGREGATES)
     assert {k: getattr(agg, k) for k in agg_by_loop(groups)} == agg_by_loop(groups)
 
 
