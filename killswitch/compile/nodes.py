@@ -112,13 +112,6 @@ class EquityDrawdownSignal(WindowedSignal):
 
 
 @dataclass(frozen=True, kw_only=True)
-class PositionLossSignal(SignalNode):
-    kind: str = "position_loss"
-    of: str  # equity | margin | notional (entry notional)
-    aggregate: str  # max | sum
-
-
-@dataclass(frozen=True, kw_only=True)
 class LiquidationDistanceSignal(SignalNode):
     kind: str = "liquidation_distance"
 
@@ -337,7 +330,7 @@ DEFAULT_BOOK_DEPTH = 20
 
 
 __all__ = [
-    "SignalNode", "WindowedSignal", "EquityDrawdownSignal", "PositionLossSignal",
+    "SignalNode", "WindowedSignal", "EquityDrawdownSignal",
     "LiquidationDistanceSignal", "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
     "RealizedVolatilitySignal", "TailRiskSignal", "PositionCondition",
     "ApiErrorRateSignal",

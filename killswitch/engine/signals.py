@@ -26,7 +26,6 @@ from typing import Any, Callable, Iterable, Optional
 
 from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, ConcentrationSignal,
                              EquityDrawdownSignal, KindSignal,
-                             PositionLossSignal,
                              RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
 from ..policy.model import SIGNALS
 from ..policy.positions import PositionCondition
@@ -183,8 +182,6 @@ def _agg_needs(signals: tuple[SignalNode, ...]) -> frozenset[str]:
 
 
 def _built_in_needs(s: SignalNode) -> tuple[str, ...]:
-    if isinstance(s, PositionLossSignal):
-        return {"equity": (LOSSES,), "margin": (LOSSES, MARGIN_LOSSES)}.get(s.of, (NOTIONAL_LOSSES,))
     return {"liquidation_distance": (LIQUIDATION,), "gross_exposure": (GROSS,), "leverage": (GROSS,),
             "net_exposure": (NET,), "concentration": (GROSS, GROUPS)}[s.kind]
 
@@ -340,17 +337,6 @@ def _drawdown(node: EquityDrawdownSignal, st: EquityWindow, equity: Optional[flo
 
 def _position_signal(node: SignalNode, agg: PositionAggregates, equity: float) -> SignalValue:
     kind = node.kind
-    if isinstance(node, PositionLossSignal):
-        if node.of == "notional":
-            return _loss_on_notional(node, agg)
-        if node.of == "equity":
-            v = (agg.max_loss if node.aggregate == "max" else agg.sum_loss) / equity
-        else:
-            if agg.max_margin_loss is None:
-                return SignalValue(node.name, 0.0 if agg.max_loss == 0 else None,
-                                   None if agg.max_loss == 0 else "NO_DATA: losing positions report no margin")
-            v = agg.max_margin_loss if node.aggregate == "max" else agg.sum_margin_loss
-        return SignalValue(node.name, v)
     if kind == "liquidation_distance":
         if agg.min_liq is None:
             return SignalValue(node.name, None, "NO_DATA: no position reports a liquidation price")
@@ -367,20 +353,6 @@ def _position_signal(node: SignalNode, agg: PositionAggregates, equity: float) -
         groups = agg.by_symbol if node.by == "symbol" else agg.by_base
         return SignalValue(node.name, max(groups.values()) / agg.gross)  # type: ignore[union-attr]
     raise AssertionError(kind)  # pragma: no cover
-
-
-def _loss_on_notional(node: PositionLossSignal, agg: PositionAggregates) -> SignalValue:
-    """Loss over entry notional: the worst losing position's (max), or the losing positions'
-    losses summed over their entry notionals summed (sum). Unknown when a losing position has no
-    entry price: the one without it may be the worst."""
-    missing = agg.no_entry_price
-    if missing:
-        return SignalValue(node.name, None, f"NO_DATA: {len(missing)} losing position(s) report no entry price "
-                                            f"({', '.join(sorted(set(missing))[:3])})")
-    if node.aggregate == "max":
-        return SignalValue(node.name, agg.max_notional_loss)
-    base_sum = agg.sum_entry_notional
-    return SignalValue(node.name, agg.sum_notional_loss / base_sum if base_sum > 0 else 0.0)
 
 
 def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns, equity: Optional[float],

@@ -33,7 +33,8 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import close_side, consecutive_losses, data_age, equity_change, heartbeat_age, position_count, suggest_hedge
+from .kinds import (close_side, consecutive_losses, data_age, equity_change, heartbeat_age, position_count,
+                   position_loss, suggest_hedge)
 from . import time_intervals as intervals
 from .expr import ValueType
 from .positions import PositionConditionField
@@ -149,16 +150,6 @@ class EquityDrawdown(_SignalKind):
     window_field: ClassVar[Optional[str]] = "window"
 
 
-class PositionLoss(_SignalKind):
-    """Unrealized loss of positions as a fraction of equity, of their margin, or of their entry
-    notional (``max``: the worst position's; ``sum``: over equity, the losses summed; over margin,
-    the ratios summed; over notional, the losses summed over the losing positions' notionals)."""
-
-    of: Literal["equity", "margin", "notional"] = "equity"
-    aggregate: Literal["max", "sum"] = "max"
-    bounds: ClassVar = (0.0, None)
-
-
 class LiquidationDistance(_SignalKind):
     """Smallest distance from mark to liquidation price over the positions, as a fraction of the mark."""
 
@@ -248,7 +239,7 @@ def _catalogue(placed: tuple[_Kind, ...], found: tuple[_Kind, ...]) -> dict[str,
 SIGNALS: dict[str, SignalKind] = _catalogue((
     SignalKind("equity_drawdown", EquityDrawdown, firm=True),
     equity_change.KIND,  # a module of its own, in its place
-    SignalKind("position_loss", PositionLoss, position_aggregate=True),
+    position_loss.KIND,  # a module of its own, in its place
     SignalKind("liquidation_distance", LiquidationDistance, position_aggregate=True),
     SignalKind("gross_exposure", Exposure, position_aggregate=True),
     SignalKind("net_exposure", Exposure, position_aggregate=True),

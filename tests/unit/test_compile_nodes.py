@@ -11,7 +11,7 @@ import pytest
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
 from killswitch.policy.kinds import (close_side, consecutive_losses, data_age, equity_change, heartbeat_age,
-                                     position_count, suggest_hedge)
+                                     position_count, position_loss, suggest_hedge)
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -45,8 +45,11 @@ def fields(node) -> dict:
                  dict(name="s", kind="equity_change", params=equity_change.EquityChangeParams("baseline", 50_000.0),
                       evaluate=equity_change.evaluate, reads_book=True, state=None, state_key=None),
                  id="equity_change"),
-    pytest.param("{position_loss: {of: margin, aggregate: sum}}", n.PositionLossSignal,
-                 dict(name="s", kind="position_loss", of="margin", aggregate="sum"), id="position_loss"),
+    # a kind of its own module (killswitch/policy/kinds/position_loss.py): its frozen parameters
+    pytest.param("{position_loss: {of: margin, aggregate: sum}}", n.KindSignal,
+                 dict(name="s", kind="position_loss", params=position_loss.PositionLossParams("margin", "sum"),
+                      evaluate=position_loss.evaluate, reads_book=True, state=None, state_key=None),
+                 id="position_loss"),
     pytest.param("liquidation_distance", n.LiquidationDistanceSignal,
                  dict(name="s", kind="liquidation_distance"), id="liquidation_distance"),
     pytest.param("net_exposure", n.ExposureSignal, dict(name="s", kind="net_exposure"), id="net_exposure"),
@@ -71,8 +74,10 @@ def fields(node) -> dict:
                       state_key="returns:86400.0:[('min_coverage', '80%'), ('sample', '1m'), ('window', '1d')]",
                       periods_per_year=None),
                  id="realized_volatility_annualize_false_is_the_default"),
-    pytest.param("{position_loss: {of: notional}}", n.PositionLossSignal,
-                 dict(name="s", kind="position_loss", of="notional", aggregate="max"), id="position_loss_of_notional"),
+    pytest.param("{position_loss: {of: notional}}", n.KindSignal,
+                 dict(name="s", kind="position_loss", params=position_loss.PositionLossParams("notional", "max"),
+                      evaluate=position_loss.evaluate, reads_book=True, state=None, state_key=None),
+                 id="position_loss_of_notional"),
     # a kind of its own module (killswitch/policy/kinds/position_count.py): its condition compiled
     pytest.param('{position_count: {side: long, where: "loss_on_margin>=10%  &&  liquidation_distance < 5%"}}',
                  n.KindSignal,

@@ -1,0 +1,33 @@
+"""What the kinds read from the scope's position aggregates share (not a kind: its name starts with ``_``).
+
+``position_loss``, ``liquidation_distance``, ``gross_exposure``, ``net_exposure``, ``leverage``
+and ``concentration`` read the sums and extremes the engine takes in one pass over the scope's
+positions (:class:`~killswitch.policy.registry.PositionAggregates`), against the scope's equity:
+each is unknown, for the one same reason, while the positions are unknown (an account's fetch
+failed) or the equity is unknown or not positive (:func:`equity_over`). ``gross_exposure`` and
+``net_exposure`` share one parameters' model, :class:`Exposure` (one definition in the schema,
+as it always was).
+
+Pure: no I/O, no clock.
+"""
+
+from typing import ClassVar, Optional
+
+from ..registry import SignalInputs, SignalParams
+
+UNKNOWN = "NO_DATA: positions or equity unknown"
+
+
+def equity_over(inputs: SignalInputs) -> Optional[float]:
+    """The scope's equity, when its positions are known and it is positive: what the aggregates are
+    read against (None otherwise: the reading is :data:`UNKNOWN`)."""
+    equity = inputs.equity
+    if not inputs.positions_known or equity is None or equity <= 0:
+        return None
+    return equity
+
+
+class Exposure(SignalParams):
+    """Exposure (sum of notionals, or their signed sum) as a fraction of equity."""
+
+    bounds: ClassVar = (0.0, None)
