@@ -112,11 +112,6 @@ class EquityDrawdownSignal(WindowedSignal):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LiquidationDistanceSignal(SignalNode):
-    kind: str = "liquidation_distance"
-
-
-@dataclass(frozen=True, kw_only=True)
 class ExposureSignal(SignalNode):
     """``gross_exposure`` or ``net_exposure`` (``kind`` says which)."""
 
@@ -331,7 +326,7 @@ DEFAULT_BOOK_DEPTH = 20
 
 __all__ = [
     "SignalNode", "WindowedSignal", "EquityDrawdownSignal",
-    "LiquidationDistanceSignal", "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
+    "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
     "RealizedVolatilitySignal", "TailRiskSignal", "PositionCondition",
     "ApiErrorRateSignal",
     "ApiLatencySignal", "KindSignal",

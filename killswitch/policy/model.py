@@ -33,8 +33,8 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import (close_side, consecutive_losses, data_age, equity_change, heartbeat_age, position_count,
-                   position_loss, suggest_hedge)
+from .kinds import (close_side, consecutive_losses, data_age, equity_change, heartbeat_age,
+                   liquidation_distance, position_count, position_loss, suggest_hedge)
 from . import time_intervals as intervals
 from .expr import ValueType
 from .positions import PositionConditionField
@@ -150,10 +150,6 @@ class EquityDrawdown(_SignalKind):
     window_field: ClassVar[Optional[str]] = "window"
 
 
-class LiquidationDistance(_SignalKind):
-    """Smallest distance from mark to liquidation price over the positions, as a fraction of the mark."""
-
-
 class Exposure(_SignalKind):
     """Exposure (sum of notionals, or their signed sum) as a fraction of equity."""
 
@@ -240,7 +236,7 @@ SIGNALS: dict[str, SignalKind] = _catalogue((
     SignalKind("equity_drawdown", EquityDrawdown, firm=True),
     equity_change.KIND,  # a module of its own, in its place
     position_loss.KIND,  # a module of its own, in its place
-    SignalKind("liquidation_distance", LiquidationDistance, position_aggregate=True),
+    liquidation_distance.KIND,  # a module of its own, in its place
     SignalKind("gross_exposure", Exposure, position_aggregate=True),
     SignalKind("net_exposure", Exposure, position_aggregate=True),
     SignalKind("leverage", Leverage, position_aggregate=True),

@@ -11,7 +11,7 @@ import pytest
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
 from killswitch.policy.kinds import (close_side, consecutive_losses, data_age, equity_change, heartbeat_age,
-                                     position_count, position_loss, suggest_hedge)
+                                     liquidation_distance, position_count, position_loss, suggest_hedge)
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -50,8 +50,11 @@ def fields(node) -> dict:
                  dict(name="s", kind="position_loss", params=position_loss.PositionLossParams("margin", "sum"),
                       evaluate=position_loss.evaluate, reads_book=True, state=None, state_key=None),
                  id="position_loss"),
-    pytest.param("liquidation_distance", n.LiquidationDistanceSignal,
-                 dict(name="s", kind="liquidation_distance"), id="liquidation_distance"),
+    # a kind of its own module (killswitch/policy/kinds/liquidation_distance.py): no parameters
+    pytest.param("liquidation_distance", n.KindSignal,
+                 dict(name="s", kind="liquidation_distance", params=None, evaluate=liquidation_distance.evaluate,
+                      reads_book=True, state=None, state_key=None),
+                 id="liquidation_distance"),
     pytest.param("net_exposure", n.ExposureSignal, dict(name="s", kind="net_exposure"), id="net_exposure"),
     pytest.param("leverage", n.LeverageSignal, dict(name="s", kind="leverage"), id="leverage"),
     pytest.param("{concentration: {by: symbol}}", n.ConcentrationSignal,
