@@ -33,8 +33,9 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import (close_side, consecutive_losses, data_age, equity_change, heartbeat_age,
+from .kinds import (close_side, consecutive_losses, data_age, equity_change, gross_exposure, heartbeat_age,
                    liquidation_distance, position_count, position_loss, suggest_hedge)
+from .kinds._aggregates import Exposure  # net_exposure's, shared with gross_exposure's module
 from . import time_intervals as intervals
 from .expr import ValueType
 from .positions import PositionConditionField
@@ -150,12 +151,6 @@ class EquityDrawdown(_SignalKind):
     window_field: ClassVar[Optional[str]] = "window"
 
 
-class Exposure(_SignalKind):
-    """Exposure (sum of notionals, or their signed sum) as a fraction of equity."""
-
-    bounds: ClassVar = (0.0, None)
-
-
 class Leverage(_SignalKind):
     """Gross notional divided by equity (a plain number: 3 means 3x)."""
 
@@ -237,7 +232,7 @@ SIGNALS: dict[str, SignalKind] = _catalogue((
     equity_change.KIND,  # a module of its own, in its place
     position_loss.KIND,  # a module of its own, in its place
     liquidation_distance.KIND,  # a module of its own, in its place
-    SignalKind("gross_exposure", Exposure, position_aggregate=True),
+    gross_exposure.KIND,  # a module of its own, in its place
     SignalKind("net_exposure", Exposure, position_aggregate=True),
     SignalKind("leverage", Leverage, position_aggregate=True),
     SignalKind("concentration", Concentration, position_aggregate=True),

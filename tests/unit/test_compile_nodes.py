@@ -10,8 +10,9 @@ import pytest
 
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
-from killswitch.policy.kinds import (close_side, consecutive_losses, data_age, equity_change, heartbeat_age,
-                                     liquidation_distance, position_count, position_loss, suggest_hedge)
+from killswitch.policy.kinds import (close_side, consecutive_losses, data_age, equity_change, gross_exposure,
+                                     heartbeat_age, liquidation_distance, position_count, position_loss,
+                                     suggest_hedge)
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -55,6 +56,11 @@ def fields(node) -> dict:
                  dict(name="s", kind="liquidation_distance", params=None, evaluate=liquidation_distance.evaluate,
                       reads_book=True, state=None, state_key=None),
                  id="liquidation_distance"),
+    # a kind of its own module (killswitch/policy/kinds/gross_exposure.py): no parameters
+    pytest.param("gross_exposure", n.KindSignal,
+                 dict(name="s", kind="gross_exposure", params=None, evaluate=gross_exposure.evaluate,
+                      reads_book=True, state=None, state_key=None),
+                 id="gross_exposure"),
     pytest.param("net_exposure", n.ExposureSignal, dict(name="s", kind="net_exposure"), id="net_exposure"),
     pytest.param("leverage", n.LeverageSignal, dict(name="s", kind="leverage"), id="leverage"),
     pytest.param("{concentration: {by: symbol}}", n.ConcentrationSignal,

@@ -1,0 +1,40 @@
+"""The ``gross_exposure`` signal: the scope's notionals summed, over its equity.
+
+``{when: "gross >= 400%"}`` on ``gross: gross_exposure`` fires when the positions' notionals,
+longs and shorts alike, add up to four times the scope's equity (``leverage`` reads the same
+figure as a plain number).
+
+Unknown (``NO_DATA``) while the scope's positions or equity are unknown or the equity is not
+positive (as every kind read from the position aggregates).
+
+The kind whole, in one module: what it reads of the scope's position aggregates (the engine's
+one pass over the positions, shared by the scope's signals) and the evaluation; its parameters'
+model, :class:`~._aggregates.Exposure`, is the one it shares with ``net_exposure``, and it keeps
+none (``build`` gives None). Its place in the language's order is where it always was (the
+catalogue names it there).
+
+Pure: no I/O, no clock.
+"""
+
+from ..registry import GROSS, Reading, SignalInputs, SignalKind
+from ._aggregates import UNKNOWN, Exposure, equity_over
+
+
+def build(p: Exposure) -> None:
+    return None  # no parameters
+
+
+def aggregates(params: None) -> tuple[str, ...]:
+    return (GROSS,)
+
+
+def evaluate(params: None, inputs: SignalInputs, now: int) -> Reading:
+    """The notionals summed, over the equity."""
+    equity = equity_over(inputs)
+    if equity is None:
+        return None, UNKNOWN
+    return inputs.position_aggregates().gross / equity, None
+
+
+KIND = SignalKind("gross_exposure", Exposure, position_aggregate=True, build=build, evaluate=evaluate,
+                  aggregates=aggregates)
