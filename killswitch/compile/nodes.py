@@ -10,10 +10,9 @@ The compiler resolves every parameter once, so nothing after it parses a policy'
 * lists are tuples.
 
 ``kind`` is the policy language's name of the kind (``equity_drawdown``, ``close_all``), so code
-can switch on it; a class serves one kind, except :class:`ExposureSignal` (gross and net) and
-:class:`TailRiskSignal` (value at risk and expected shortfall), and :class:`KindSignal` and
-:class:`KindAction`, which serve every kind of a module of its own. ``written`` keeps the parameters
-as the policy wrote them, in canonical text (``{"window": "15m", "min_coverage": "80%"}``), for
+can switch on it; a class serves one kind, except :class:`TailRiskSignal` (value at risk and
+expected shortfall), and :class:`KindSignal` and :class:`KindAction`, which serve every kind of a
+module of its own. ``written`` keeps the parameters as the policy wrote them, in canonical text (``{"window": "15m", "min_coverage": "80%"}``), for
 what people read: rendered graphs, runbooks, the directives of a plan. It is never read for a
 decision.
 
@@ -109,11 +108,6 @@ class EquityDrawdownSignal(WindowedSignal):
         w = self.written
         return HistoryNeed(_on_ticks(need, interval_ms),
                            f"{w.get('min_coverage', f'{self.min_coverage:.0%}')} of {w.get('window')}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ExposureSignal(SignalNode):
-    """``gross_exposure`` or ``net_exposure`` (``kind`` says which)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -326,7 +320,7 @@ DEFAULT_BOOK_DEPTH = 20
 
 __all__ = [
     "SignalNode", "WindowedSignal", "EquityDrawdownSignal",
-    "ExposureSignal", "LeverageSignal", "ConcentrationSignal",
+    "LeverageSignal", "ConcentrationSignal",
     "RealizedVolatilitySignal", "TailRiskSignal", "PositionCondition",
     "ApiErrorRateSignal",
     "ApiLatencySignal", "KindSignal",

@@ -182,8 +182,7 @@ def _agg_needs(signals: tuple[SignalNode, ...]) -> frozenset[str]:
 
 
 def _built_in_needs(s: SignalNode) -> tuple[str, ...]:
-    return {"leverage": (GROSS,),
-            "net_exposure": (NET,), "concentration": (GROSS, GROUPS)}[s.kind]
+    return {"leverage": (GROSS,), "concentration": (GROSS, GROUPS)}[s.kind]
 
 
 # --- computing one tick ------------------------------------------------------------------------------
@@ -337,8 +336,6 @@ def _drawdown(node: EquityDrawdownSignal, st: EquityWindow, equity: Optional[flo
 
 def _position_signal(node: SignalNode, agg: PositionAggregates, equity: float) -> SignalValue:
     kind = node.kind
-    if kind == "net_exposure":
-        return SignalValue(node.name, abs(agg.net) / equity)
     if kind == "leverage":
         return SignalValue(node.name, agg.gross / equity)
     if isinstance(node, ConcentrationSignal):

@@ -34,8 +34,7 @@ from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
 from .kinds import (close_side, consecutive_losses, data_age, equity_change, gross_exposure, heartbeat_age,
-                   liquidation_distance, position_count, position_loss, suggest_hedge)
-from .kinds._aggregates import Exposure  # net_exposure's, shared with gross_exposure's module
+                   liquidation_distance, net_exposure, position_count, position_loss, suggest_hedge)
 from . import time_intervals as intervals
 from .expr import ValueType
 from .positions import PositionConditionField
@@ -233,7 +232,7 @@ SIGNALS: dict[str, SignalKind] = _catalogue((
     position_loss.KIND,  # a module of its own, in its place
     liquidation_distance.KIND,  # a module of its own, in its place
     gross_exposure.KIND,  # a module of its own, in its place
-    SignalKind("net_exposure", Exposure, position_aggregate=True),
+    net_exposure.KIND,  # a module of its own, in its place
     SignalKind("leverage", Leverage, position_aggregate=True),
     SignalKind("concentration", Concentration, position_aggregate=True),
     SignalKind("realized_volatility", RealizedVolatility),

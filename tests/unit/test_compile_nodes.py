@@ -11,8 +11,8 @@ import pytest
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
 from killswitch.policy.kinds import (close_side, consecutive_losses, data_age, equity_change, gross_exposure,
-                                     heartbeat_age, liquidation_distance, position_count, position_loss,
-                                     suggest_hedge)
+                                     heartbeat_age, liquidation_distance, net_exposure, position_count,
+                                     position_loss, suggest_hedge)
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -61,7 +61,11 @@ def fields(node) -> dict:
                  dict(name="s", kind="gross_exposure", params=None, evaluate=gross_exposure.evaluate,
                       reads_book=True, state=None, state_key=None),
                  id="gross_exposure"),
-    pytest.param("net_exposure", n.ExposureSignal, dict(name="s", kind="net_exposure"), id="net_exposure"),
+    # a kind of its own module (killswitch/policy/kinds/net_exposure.py): no parameters
+    pytest.param("net_exposure", n.KindSignal,
+                 dict(name="s", kind="net_exposure", params=None, evaluate=net_exposure.evaluate,
+                      reads_book=True, state=None, state_key=None),
+                 id="net_exposure"),
     pytest.param("leverage", n.LeverageSignal, dict(name="s", kind="leverage"), id="leverage"),
     pytest.param("{concentration: {by: symbol}}", n.ConcentrationSignal,
                  dict(name="s", kind="concentration", by="symbol"), id="concentration"),

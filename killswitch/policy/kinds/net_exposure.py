@@ -1,0 +1,39 @@
+"""The ``net_exposure`` signal: the scope's signed notionals summed, over its equity.
+
+``{when: "net >= 200%"}`` on ``net: net_exposure`` fires when the longs' notionals less the
+shorts' come to twice the scope's equity, on either side (the figure is the sum's magnitude).
+
+Unknown (``NO_DATA``) while the scope's positions or equity are unknown or the equity is not
+positive (as every kind read from the position aggregates).
+
+The kind whole, in one module: what it reads of the scope's position aggregates (the engine's
+one pass over the positions, shared by the scope's signals) and the evaluation; its parameters'
+model, :class:`~._aggregates.Exposure`, is the one it shares with ``gross_exposure``, and it keeps
+none (``build`` gives None). Its place in the language's order is where it always was (the
+catalogue names it there).
+
+Pure: no I/O, no clock.
+"""
+
+from ..registry import NET, Reading, SignalInputs, SignalKind
+from ._aggregates import UNKNOWN, Exposure, equity_over
+
+
+def build(p: Exposure) -> None:
+    return None  # no parameters
+
+
+def aggregates(params: None) -> tuple[str, ...]:
+    return (NET,)
+
+
+def evaluate(params: None, inputs: SignalInputs, now: int) -> Reading:
+    """The signed notionals summed, its magnitude over the equity."""
+    equity = equity_over(inputs)
+    if equity is None:
+        return None, UNKNOWN
+    return abs(inputs.position_aggregates().net) / equity, None
+
+
+KIND = SignalKind("net_exposure", Exposure, position_aggregate=True, build=build, evaluate=evaluate,
+                  aggregates=aggregates)
