@@ -12,9 +12,9 @@ The compiler resolves every parameter once, so nothing after it parses a policy'
 ``kind`` is the policy language's name of the kind (``equity_drawdown``, ``close_all``), so code
 can switch on it; a class serves one kind, except :class:`TailRiskSignal` (value at risk and
 expected shortfall), and :class:`KindSignal` and :class:`KindAction`, which serve every kind of a
-module of its own. ``written`` keeps the parameters as the policy wrote them, in canonical text (``{"window": "15m", "min_coverage": "80%"}``), for
-what people read: rendered graphs, runbooks, the directives of a plan. It is never read for a
-decision.
+module of its own. ``written`` keeps the parameters as the policy wrote them, in canonical text
+(``{"window": "15m", "min_coverage": "80%"}``), for what people read: rendered graphs, runbooks,
+the directives of a plan. It is never read for a decision.
 
 The graph's digest is not computed from these nodes but from the policy's canonical form
 (:mod:`.graph`), so adding a field here never changes a digest.
@@ -108,11 +108,6 @@ class EquityDrawdownSignal(WindowedSignal):
         w = self.written
         return HistoryNeed(_on_ticks(need, interval_ms),
                            f"{w.get('min_coverage', f'{self.min_coverage:.0%}')} of {w.get('window')}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class LeverageSignal(SignalNode):
-    kind: str = "leverage"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -320,7 +315,7 @@ DEFAULT_BOOK_DEPTH = 20
 
 __all__ = [
     "SignalNode", "WindowedSignal", "EquityDrawdownSignal",
-    "LeverageSignal", "ConcentrationSignal",
+    "ConcentrationSignal",
     "RealizedVolatilitySignal", "TailRiskSignal", "PositionCondition",
     "ApiErrorRateSignal",
     "ApiLatencySignal", "KindSignal",

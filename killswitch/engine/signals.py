@@ -182,7 +182,7 @@ def _agg_needs(signals: tuple[SignalNode, ...]) -> frozenset[str]:
 
 
 def _built_in_needs(s: SignalNode) -> tuple[str, ...]:
-    return {"leverage": (GROSS,), "concentration": (GROSS, GROUPS)}[s.kind]
+    return {"concentration": (GROSS, GROUPS)}[s.kind]
 
 
 # --- computing one tick ------------------------------------------------------------------------------
@@ -336,8 +336,6 @@ def _drawdown(node: EquityDrawdownSignal, st: EquityWindow, equity: Optional[flo
 
 def _position_signal(node: SignalNode, agg: PositionAggregates, equity: float) -> SignalValue:
     kind = node.kind
-    if kind == "leverage":
-        return SignalValue(node.name, agg.gross / equity)
     if isinstance(node, ConcentrationSignal):
         if agg.gross <= 0:
             return SignalValue(node.name, 0.0)

@@ -33,7 +33,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import (close_side, consecutive_losses, data_age, equity_change, gross_exposure, heartbeat_age,
+from .kinds import (close_side, consecutive_losses, data_age, equity_change, gross_exposure, heartbeat_age, leverage,
                    liquidation_distance, net_exposure, position_count, position_loss, suggest_hedge)
 from . import time_intervals as intervals
 from .expr import ValueType
@@ -150,13 +150,6 @@ class EquityDrawdown(_SignalKind):
     window_field: ClassVar[Optional[str]] = "window"
 
 
-class Leverage(_SignalKind):
-    """Gross notional divided by equity (a plain number: 3 means 3x)."""
-
-    value_type: ClassVar[ValueType] = ValueType.NUMBER
-    bounds: ClassVar = (0.0, None)
-
-
 class Concentration(_SignalKind):
     """Largest share of gross notional held in one symbol or one base asset."""
 
@@ -233,7 +226,7 @@ SIGNALS: dict[str, SignalKind] = _catalogue((
     liquidation_distance.KIND,  # a module of its own, in its place
     gross_exposure.KIND,  # a module of its own, in its place
     net_exposure.KIND,  # a module of its own, in its place
-    SignalKind("leverage", Leverage, position_aggregate=True),
+    leverage.KIND,  # a module of its own, in its place
     SignalKind("concentration", Concentration, position_aggregate=True),
     SignalKind("realized_volatility", RealizedVolatility),
     SignalKind("value_at_risk", TailRisk),

@@ -11,8 +11,8 @@ import pytest
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
 from killswitch.policy.kinds import (close_side, consecutive_losses, data_age, equity_change, gross_exposure,
-                                     heartbeat_age, liquidation_distance, net_exposure, position_count,
-                                     position_loss, suggest_hedge)
+                                     heartbeat_age, leverage, liquidation_distance, net_exposure,
+                                     position_count, position_loss, suggest_hedge)
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -66,7 +66,11 @@ def fields(node) -> dict:
                  dict(name="s", kind="net_exposure", params=None, evaluate=net_exposure.evaluate,
                       reads_book=True, state=None, state_key=None),
                  id="net_exposure"),
-    pytest.param("leverage", n.LeverageSignal, dict(name="s", kind="leverage"), id="leverage"),
+    # a kind of its own module (killswitch/policy/kinds/leverage.py): no parameters
+    pytest.param("leverage", n.KindSignal,
+                 dict(name="s", kind="leverage", params=None, evaluate=leverage.evaluate,
+                      reads_book=True, state=None, state_key=None),
+                 id="leverage"),
     pytest.param("{concentration: {by: symbol}}", n.ConcentrationSignal,
                  dict(name="s", kind="concentration", by="symbol"), id="concentration"),
     pytest.param("{realized_volatility: {window: 1h, sample: 5m, min_coverage: 50%}}", n.RealizedVolatilitySignal,

@@ -1,0 +1,49 @@
+"""The ``leverage`` signal: the scope's gross notional over its equity, as a plain number.
+
+``{when: "lev >= 5"}`` on ``lev: leverage`` fires when the positions' notionals add up to five
+times the scope's equity (``gross_exposure`` is the same figure as a percentage).
+
+Unknown (``NO_DATA``) while the scope's positions or equity are unknown or the equity is not
+positive (as every kind read from the position aggregates).
+
+The kind whole, in one module: the parameters' model (its docstring is the schema's
+description), what it reads of the scope's position aggregates (the engine's one pass over the
+positions, shared by the scope's signals) and the evaluation; it keeps no parameters (``build``
+gives None). Its place in the language's order is where it always was (the catalogue names it
+there).
+
+Pure: no I/O, no clock.
+"""
+
+from typing import ClassVar
+
+from ..expr import ValueType
+from ..registry import GROSS, Reading, SignalInputs, SignalKind, SignalParams
+from ._aggregates import UNKNOWN, equity_over
+
+
+class Leverage(SignalParams):
+    """Gross notional divided by equity (a plain number: 3 means 3x)."""
+
+    value_type: ClassVar[ValueType] = ValueType.NUMBER
+    bounds: ClassVar = (0.0, None)
+
+
+def build(p: Leverage) -> None:
+    return None  # no parameters
+
+
+def aggregates(params: None) -> tuple[str, ...]:
+    return (GROSS,)
+
+
+def evaluate(params: None, inputs: SignalInputs, now: int) -> Reading:
+    """The notionals summed, over the equity."""
+    equity = equity_over(inputs)
+    if equity is None:
+        return None, UNKNOWN
+    return inputs.position_aggregates().gross / equity, None
+
+
+KIND = SignalKind("leverage", Leverage, position_aggregate=True, build=build, evaluate=evaluate,
+                  aggregates=aggregates)
