@@ -66,7 +66,6 @@ def _tail_risk(name: str, kind: str, vt: ValueType, written: dict[str, Any], p: 
 _SignalBuilder = Callable[[str, str, ValueType, dict[str, Any], Any], n.SignalNode]
 SIGNAL_NODES: dict[str, _SignalBuilder] = {
     "equity_drawdown": _equity_drawdown,
-    "concentration": lambda name, kind, vt, w, p: n.ConcentrationSignal(name=name, type=vt, written=w, by=p.by),
     "realized_volatility": _realized_volatility,
     "value_at_risk": _tail_risk,
     "expected_shortfall": _tail_risk,

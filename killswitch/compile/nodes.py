@@ -111,12 +111,6 @@ class EquityDrawdownSignal(WindowedSignal):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConcentrationSignal(SignalNode):
-    kind: str = "concentration"
-    by: str  # symbol | base_asset
-
-
-@dataclass(frozen=True, kw_only=True)
 class RealizedVolatilitySignal(WindowedSignal):
     kind: str = "realized_volatility"
     sample_ms: int
@@ -315,7 +309,6 @@ DEFAULT_BOOK_DEPTH = 20
 
 __all__ = [
     "SignalNode", "WindowedSignal", "EquityDrawdownSignal",
-    "ConcentrationSignal",
     "RealizedVolatilitySignal", "TailRiskSignal", "PositionCondition",
     "ApiErrorRateSignal",
     "ApiLatencySignal", "KindSignal",

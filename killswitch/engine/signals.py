@@ -24,8 +24,7 @@ from itertools import chain
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
-from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, ConcentrationSignal,
-                             EquityDrawdownSignal, KindSignal,
+from ..compile.nodes import (ApiErrorRateSignal, ApiLatencySignal, EquityDrawdownSignal, KindSignal,
                              RealizedVolatilitySignal, SignalNode, TailRiskSignal, WindowedSignal)
 from ..policy.model import SIGNALS
 from ..policy.positions import PositionCondition
@@ -50,10 +49,9 @@ class SignalValue:
 
 
 # The kinds read from the shared pass over the positions (position_agg): the catalogue says
-# which (its entries' position_aggregate); a kind of a module of its own evaluates itself from
-# it (KindInputs.position_aggregates), a built-in one here.
+# which (its entries' position_aggregate); each evaluates itself from it, through
+# KindInputs.position_aggregates.
 POSITION_KINDS = frozenset(name for name, k in SIGNALS.items() if k.position_aggregate)
-_BUILT_IN_POSITION = frozenset(name for name in POSITION_KINDS if not SIGNALS[name].own_module)
 # a kind's kept state is saved under its name: two kinds sharing one, or one taking the engine's
 # own, would read each other's saved states (refused here, where both are known)
 check_kept_states((name, k.state.name) for name, k in SIGNALS.items() if k.state is not None)
@@ -169,20 +167,14 @@ def _nearest_liquidation(marks: list[float], liqs: list[Optional[float]]) -> Opt
 
 def _agg_needs(signals: tuple[SignalNode, ...]) -> frozenset[str]:
     """What :func:`position_agg` must compute for ``signals``: what each of them reads (its
-    kind's ``aggregates`` of its parameters; a built-in kind's, of its node)."""
+    kind's ``aggregates`` of its parameters)."""
     needs: set[str] = set()
     for s in signals:
         if isinstance(s, KindSignal):
             reads = SIGNALS[s.kind].aggregates
             if reads is not None:
                 needs.update(reads(s.params))
-        elif s.kind in _BUILT_IN_POSITION:
-            needs.update(_built_in_needs(s))
     return frozenset(needs)
-
-
-def _built_in_needs(s: SignalNode) -> tuple[str, ...]:
-    return {"concentration": (GROSS, GROUPS)}[s.kind]
 
 
 # --- computing one tick ------------------------------------------------------------------------------
@@ -200,24 +192,8 @@ def compute(
     inputs: Optional[KindInputs] = None
     equity = view.equity
     for node in signals:
-        kind = node.kind
         name = node.name
-        if kind in _BUILT_IN_POSITION:
-            if not view.positions_known or equity is None or equity <= 0:
-                out[name] = SignalValue(name, None, "NO_DATA: positions or equity unknown")
-                continue
-            if inputs is None:
-                inputs = KindInputs(view, state, signals)
-            out[name] = _position_signal(node, inputs.position_aggregates(), equity)
-            continue
-        st = _state_for(node, scope_state)
-        if isinstance(node, EquityDrawdownSignal):
-            out[name] = _drawdown(node, st, equity, now)
-        elif isinstance(node, (RealizedVolatilitySignal, TailRiskSignal)):
-            out[name] = _returns_signal(node, st, equity, now)
-        elif isinstance(node, (ApiErrorRateSignal, ApiLatencySignal)):
-            out[name] = _api(node, st, view, now)
-        elif isinstance(node, KindSignal):  # a kind of a module of its own: its evaluation, from the catalogue
+        if isinstance(node, KindSignal):  # a kind of a module of its own: its evaluation, from the catalogue
             if inputs is None:
                 inputs = KindInputs(view, state, signals)
             if node.state is not None:
@@ -226,8 +202,16 @@ def compute(
                 assert node.evaluate is not None  # the compiler gives one or the other
                 value, reason = node.evaluate(node.params, inputs, now)
             out[name] = SignalValue(name, value, reason)
+            continue
+        st = _state_for(node, scope_state)
+        if isinstance(node, EquityDrawdownSignal):
+            out[name] = _drawdown(node, st, equity, now)
+        elif isinstance(node, (RealizedVolatilitySignal, TailRiskSignal)):
+            out[name] = _returns_signal(node, st, equity, now)
+        elif isinstance(node, (ApiErrorRateSignal, ApiLatencySignal)):
+            out[name] = _api(node, st, view, now)
         else:  # pragma: no cover - the compiler admits only known kinds
-            raise AssertionError(kind)
+            raise AssertionError(node.kind)
     return out
 
 
@@ -332,16 +316,6 @@ def _drawdown(node: EquityDrawdownSignal, st: EquityWindow, equity: Optional[flo
     if peak is None or peak <= 0:
         return SignalValue(node.name, None, "NO_DATA: no positive equity in the window")
     return SignalValue(node.name, max(0.0, (peak - equity) / peak))
-
-
-def _position_signal(node: SignalNode, agg: PositionAggregates, equity: float) -> SignalValue:
-    kind = node.kind
-    if isinstance(node, ConcentrationSignal):
-        if agg.gross <= 0:
-            return SignalValue(node.name, 0.0)
-        groups = agg.by_symbol if node.by == "symbol" else agg.by_base
-        return SignalValue(node.name, max(groups.values()) / agg.gross)  # type: ignore[union-attr]
-    raise AssertionError(kind)  # pragma: no cover
 
 
 def _returns_signal(node: RealizedVolatilitySignal | TailRiskSignal, st: Returns, equity: Optional[float],

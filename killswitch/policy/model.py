@@ -33,8 +33,9 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import (close_side, consecutive_losses, data_age, equity_change, gross_exposure, heartbeat_age, leverage,
-                   liquidation_distance, net_exposure, position_count, position_loss, suggest_hedge)
+from .kinds import (close_side, concentration, consecutive_losses, data_age, equity_change, gross_exposure,
+                   heartbeat_age, leverage, liquidation_distance, net_exposure, position_count, position_loss,
+                   suggest_hedge)
 from . import time_intervals as intervals
 from .expr import ValueType
 from .positions import PositionConditionField
@@ -150,12 +151,6 @@ class EquityDrawdown(_SignalKind):
     window_field: ClassVar[Optional[str]] = "window"
 
 
-class Concentration(_SignalKind):
-    """Largest share of gross notional held in one symbol or one base asset."""
-
-    by: Literal["symbol", "base_asset"] = "base_asset"
-
-
 class RealizedVolatility(_SignalKind):
     """Standard deviation of equity log returns sampled every ``sample`` over ``window``; with
     ``annualize: true`` scaled by √(periods per year), a year being 365 days (crypto trades every
@@ -227,7 +222,7 @@ SIGNALS: dict[str, SignalKind] = _catalogue((
     gross_exposure.KIND,  # a module of its own, in its place
     net_exposure.KIND,  # a module of its own, in its place
     leverage.KIND,  # a module of its own, in its place
-    SignalKind("concentration", Concentration, position_aggregate=True),
+    concentration.KIND,  # a module of its own, in its place
     SignalKind("realized_volatility", RealizedVolatility),
     SignalKind("value_at_risk", TailRisk),
     SignalKind("expected_shortfall", TailRisk),

@@ -10,8 +10,8 @@ import pytest
 
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
-from killswitch.policy.kinds import (close_side, consecutive_losses, data_age, equity_change, gross_exposure,
-                                     heartbeat_age, leverage, liquidation_distance, net_exposure,
+from killswitch.policy.kinds import (close_side, concentration, consecutive_losses, data_age, equity_change,
+                                     gross_exposure, heartbeat_age, leverage, liquidation_distance, net_exposure,
                                      position_count, position_loss, suggest_hedge)
 from killswitch.policy.model import ACTIONS, SIGNALS
 
@@ -71,8 +71,11 @@ def fields(node) -> dict:
                  dict(name="s", kind="leverage", params=None, evaluate=leverage.evaluate,
                       reads_book=True, state=None, state_key=None),
                  id="leverage"),
-    pytest.param("{concentration: {by: symbol}}", n.ConcentrationSignal,
-                 dict(name="s", kind="concentration", by="symbol"), id="concentration"),
+    # a kind of its own module (killswitch/policy/kinds/concentration.py): its frozen parameters
+    pytest.param("{concentration: {by: symbol}}", n.KindSignal,
+                 dict(name="s", kind="concentration", params=concentration.ConcentrationParams("symbol"),
+                      evaluate=concentration.evaluate, reads_book=True, state=None, state_key=None),
+                 id="concentration"),
     pytest.param("{realized_volatility: {window: 1h, sample: 5m, min_coverage: 50%}}", n.RealizedVolatilitySignal,
                  dict(name="s", kind="realized_volatility", window_ms=3_600_000, sample_ms=300_000, min_coverage=0.5,
                       state_key="returns:3600.0:[('min_coverage', '50%'), ('sample', '5m'), ('window', '1h')]",

@@ -1,0 +1,59 @@
+"""The ``concentration`` signal: the largest share of the scope's gross notional in one symbol or asset.
+
+``{when: "conc >= 60%"}`` on ``conc: {concentration: {by: base_asset}}`` fires when one base
+asset (``BTC`` of ``BTC/USDT:USDT`` and ``BTC/USD:BTC`` alike) holds 60 % of the positions'
+notionals; ``by: symbol`` groups by symbol. A scope without exposure reads 0.
+
+Unknown (``NO_DATA``) while the scope's positions or equity are unknown or the equity is not
+positive (as every kind read from the position aggregates).
+
+The kind whole, in one module: the parameters' model (its docstring is the schema's
+description), the frozen parameters the graph keeps, what it reads of the scope's position
+aggregates (the engine's one pass over the positions, shared by the scope's signals: the
+notionals per symbol and per base asset are summed only when a concentration is read) and the
+evaluation. Its place in the language's order is where it always was (the catalogue names it
+there).
+
+Pure: no I/O, no clock.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..registry import GROSS, GROUPS, Reading, SignalInputs, SignalKind, SignalParams
+from ._aggregates import UNKNOWN, equity_over
+
+
+class Concentration(SignalParams):
+    """Largest share of gross notional held in one symbol or one base asset."""
+
+    by: Literal["symbol", "base_asset"] = "base_asset"
+
+
+@dataclass(frozen=True)
+class ConcentrationParams:
+    by: str  # symbol | base_asset
+
+
+def build(p: Concentration) -> ConcentrationParams:
+    return ConcentrationParams(by=p.by)
+
+
+def aggregates(params: ConcentrationParams) -> tuple[str, ...]:
+    return (GROSS, GROUPS)
+
+
+def evaluate(params: ConcentrationParams, inputs: SignalInputs, now: int) -> Reading:
+    """The largest group's notional over the gross notional (0 without any)."""
+    if equity_over(inputs) is None:
+        return None, UNKNOWN
+    agg = inputs.position_aggregates()
+    if agg.gross <= 0:
+        return 0.0, None
+    groups = agg.by_symbol if params.by == "symbol" else agg.by_base
+    assert groups is not None  # computed with the gross: the kind reads both
+    return max(groups.values()) / agg.gross, None
+
+
+KIND = SignalKind("concentration", Concentration, position_aggregate=True, build=build, evaluate=evaluate,
+                  aggregates=aggregates)
