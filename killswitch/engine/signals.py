@@ -8,7 +8,8 @@ history is never reported as zero drawdown.
 Windowed signals keep a small state object per scope and signal; each tick pushes one sample
 and expires old ones (amortized O(1)), so a tick costs the same after a week as after a minute.
 Position aggregates (exposure, losses, liquidation distance) take one pass over the scope's
-positions, computed only when a policy reads one of them.
+positions, computed once a tick on the first signal that reads them (the kinds of their own
+modules ask through :class:`KindInputs`), and only what the scope's signals read.
 
 Pure: no I/O, no clock.
 """

@@ -211,9 +211,9 @@ def _catalogue(placed: tuple[_Kind, ...], found: tuple[_Kind, ...]) -> dict[str,
 
 
 # The catalogue of signal kinds, in the language's order: the built-in kinds, whose nodes and
-# evaluations the compiler and the engine hold (they share windows and position aggregates), with
-# those moved into a module of their own in their place, then the other kinds of :mod:`.kinds`,
-# one module each, as it finds them. Everything that names the kinds reads it.
+# evaluations the compiler and the engine hold (they share windows), with those moved into a
+# module of their own in their place, then the other kinds of :mod:`.kinds`, one module each, as
+# it finds them. Everything that names the kinds reads it.
 SIGNALS: dict[str, SignalKind] = _catalogue((
     SignalKind("equity_drawdown", EquityDrawdown, firm=True),
     equity_change.KIND,  # a module of its own, in its place

@@ -27,12 +27,20 @@ stage's closes leave open says ``after_closes``, and is planned after them). It 
 the planner plans it from its entry. (What the runner carries out by itself — locks, the venue's
 dead man's switch, notifications — stays built in.)
 
+A signal kind that reads the scope's position aggregates (``gross_exposure.py`` …) reads them
+through :meth:`~killswitch.policy.registry.SignalInputs.position_aggregates` and says which it reads
+(its entry's ``aggregates``): the engine's one pass over the positions, made once a scope and tick
+when a signal first asks, computes what the scope's signals read.
+
 A signal kind that keeps a state between ticks (``consecutive_losses.py``) gives a
 :class:`~killswitch.policy.registry.KeptState` in place of ``evaluate``: the engine keeps the state
 per scope instance and signal, hands it to the evaluation and saves it with its own.
 
 A built-in kind moved into a module of its own (``data_age.py``, ``consecutive_losses.py``,
-``equity_change.py``, ``heartbeat_age.py``, ``position_count.py``) is found as every other, and
+``equity_change.py``, ``heartbeat_age.py``, ``position_count.py``, and the kinds read from the
+engine's one pass over the positions: ``position_loss.py``, ``liquidation_distance.py``,
+``gross_exposure.py``, ``net_exposure.py``, ``leverage.py``, ``concentration.py``, which share
+``_aggregates.py``) is found as every other, and
 keeps its place: the catalogue (:data:`killswitch.policy.model.SIGNALS`) names its entry where
 the kind always was and appends only the kinds it did not place, so the language's order, the
 schema and the kinds page stay as they were; so does a built-in action moved (``close_side.py``,
