@@ -6,11 +6,11 @@ times the scope's equity (``gross_exposure`` is the same figure as a percentage)
 Unknown (``NO_DATA``) while the scope's positions or equity are unknown or the equity is not
 positive (as every kind read from the position aggregates).
 
-The kind whole, in one module: the parameters' model (its docstring is the schema's
-description), what it reads of the scope's position aggregates (the engine's one pass over the
-positions, shared by the scope's signals) and the evaluation; it keeps no parameters (``build``
-gives None). Its place in the language's order is where it always was (the catalogue names it
-there).
+The kind in one module: the parameters' model (its docstring is the schema's description; a
+plain number, where ``gross_exposure``'s is a ratio); what it reads of the scope's position
+aggregates and its evaluation are ``gross_exposure``'s, the same figure; it keeps no parameters
+(``build`` gives None). Its place in the language's order is where it always was (the catalogue
+names it there).
 
 Pure: no I/O, no clock.
 """
@@ -18,8 +18,8 @@ Pure: no I/O, no clock.
 from typing import ClassVar
 
 from ..expr import ValueType
-from ..registry import GROSS, Reading, SignalInputs, SignalKind, SignalParams
-from ._aggregates import UNKNOWN, equity_over
+from ..registry import SignalKind, SignalParams
+from .gross_exposure import aggregates, evaluate  # the same figure, read as a plain number
 
 
 class Leverage(SignalParams):
@@ -31,18 +31,6 @@ class Leverage(SignalParams):
 
 def build(p: Leverage) -> None:
     return None  # no parameters
-
-
-def aggregates(params: None) -> tuple[str, ...]:
-    return (GROSS,)
-
-
-def evaluate(params: None, inputs: SignalInputs, now: int) -> Reading:
-    """The notionals summed, over the equity."""
-    equity = equity_over(inputs)
-    if equity is None:
-        return None, UNKNOWN
-    return inputs.position_aggregates().gross / equity, None
 
 
 KIND = SignalKind("leverage", Leverage, position_aggregate=True, build=build, evaluate=evaluate,
