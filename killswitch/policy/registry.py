@@ -181,6 +181,11 @@ class KeptState:
     key: Optional[Callable[[Any], str]] = None
 
 
+def no_parameters(p: Any) -> None:
+    """The ``build`` of a kind that keeps no parameters (its graph node holds None)."""
+    return None
+
+
 @dataclass(frozen=True)
 class SignalKind:
     """One signal kind of the language.

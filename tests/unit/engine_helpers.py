@@ -7,6 +7,7 @@ the wall clock.
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 
 from killswitch.compile.compiler import compile_documents
@@ -14,6 +15,7 @@ from killswitch.compile.graph import DecisionGraph, PolicyNode
 from killswitch.engine.evaluate import Evaluation, ScopeEvaluation, evaluate
 from killswitch.engine.state import State
 from killswitch.policy.load import load_text
+from killswitch.policy.registry import PositionAggregates
 from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, Position, Snapshot
 
 SEC = 1_000
@@ -190,8 +192,21 @@ def entry_plan(action: str, positions: list[Position], orders: list[Order], mark
     return se.plan
 
 
+@dataclass
+class AggregateInputs:
+    """A scope's inputs to a kind that reads the position aggregates, written by hand: what the
+    engine's KindInputs would give."""
+
+    agg: PositionAggregates = field(default_factory=PositionAggregates)
+    equity: Optional[float] = 10_000.0
+    positions_known: bool = True
+
+    def position_aggregates(self) -> PositionAggregates:
+        return self.agg
+
+
 __all__ = [
     "SEC", "MIN", "HOUR", "DAY", "compile_graph", "policy_text", "policy_graph", "single_signal_graph", "pos", "order",
     "snap", "failed", "run", "only", "signal", "trig", "policy_node", "Balance", "MarketRules", "Order", "Position",
-    "Snapshot", "FetchStatus", "State", "action_policy", "entry_plan",
+    "Snapshot", "FetchStatus", "State", "action_policy", "entry_plan", "AggregateInputs",
 ]

@@ -7,8 +7,6 @@ books: test_engine_signals.py.)"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
 
 import pytest
 
@@ -21,7 +19,7 @@ from killswitch.policy.kinds.concentration import ConcentrationParams
 from killswitch.policy.model import SIGNALS
 from killswitch.policy.registry import GROSS, GROUPS, PositionAggregates
 
-from .engine_helpers import policy_graph, pos, single_signal_graph, snap
+from .engine_helpers import AggregateInputs as Inputs, policy_graph, pos, single_signal_graph, snap
 
 
 def test_it_keeps_its_place_in_the_language():
@@ -52,18 +50,6 @@ def test_the_pass_sums_the_groups_only_when_a_concentration_is_read():
     read = aggregates_of("gross: gross_exposure\nc: {concentration: {by: symbol}}", "gross >= 300% || c >= 50%")
     assert read.by_base == {"BTC": 9_000.0, "ETH": 1_000.0} and read.by_symbol is not None
     assert read.gross == 10_000.0
-
-
-@dataclass
-class Inputs:
-    """A scope's inputs, written by hand: what the engine's KindInputs would give."""
-
-    agg: PositionAggregates = field(default_factory=PositionAggregates)
-    equity: Optional[float] = 10_000.0
-    positions_known: bool = True
-
-    def position_aggregates(self) -> PositionAggregates:
-        return self.agg
 
 
 GROUPED = PositionAggregates(gross=10_000.0, by_symbol={"BTC/USDT:USDT": 6_000.0, "BTC/USDC:USDC": 3_000.0,

@@ -17,7 +17,7 @@ from killswitch.engine.signal_state import ENGINE_STATES, Kept, check_kept_state
 from killswitch.engine.state import State
 from killswitch.policy.kinds import consecutive_losses
 from killswitch.policy.model import SIGNALS
-from killswitch.policy.registry import KeptState, SignalKind
+from killswitch.policy.registry import KeptState, SignalKind, no_parameters
 
 from .engine_helpers import MIN, failed, only, pos, run, signal, single_signal_graph, snap
 
@@ -115,8 +115,8 @@ def test_the_catalogue_kept_states_are_the_kinds_own():
 def test_a_kind_gives_evaluate_or_a_kept_state_not_both():
     kept = consecutive_losses.KIND.state
     with pytest.raises(ValueError, match="give evaluate, or state"):
-        SignalKind("both", consecutive_losses.ConsecutiveLosses, build=consecutive_losses.build,
+        SignalKind("both", consecutive_losses.ConsecutiveLosses, build=no_parameters,
                    evaluate=lambda p, i, n: (0.0, None), state=kept)
     with pytest.raises(ValueError, match="gives build and evaluate"):
-        SignalKind("half", consecutive_losses.ConsecutiveLosses, build=consecutive_losses.build)
+        SignalKind("half", consecutive_losses.ConsecutiveLosses, build=no_parameters)
     assert isinstance(kept, KeptState)

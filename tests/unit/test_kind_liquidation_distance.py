@@ -6,8 +6,6 @@ over books: test_engine_signals.py.)"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
 
 import pytest
 
@@ -16,7 +14,7 @@ from killswitch.policy.kinds import liquidation_distance
 from killswitch.policy.model import SIGNALS
 from killswitch.policy.registry import LIQUIDATION, PositionAggregates
 
-from .engine_helpers import pos, run, signal, single_signal_graph, snap
+from .engine_helpers import AggregateInputs as Inputs, pos, run, signal, single_signal_graph, snap
 
 
 def test_it_keeps_its_place_in_the_language_and_reads_the_position_aggregates():
@@ -29,18 +27,6 @@ def test_it_keeps_its_place_in_the_language_and_reads_the_position_aggregates():
 def test_its_node_holds_its_evaluation_and_no_parameters():
     [node] = single_signal_graph("liquidation_distance", "s <= 5%").policies[0].signals
     assert isinstance(node, KindSignal) and node.evaluate is liquidation_distance.evaluate and node.params is None
-
-
-@dataclass
-class Inputs:
-    """A scope's inputs, written by hand: what the engine's KindInputs would give."""
-
-    agg: PositionAggregates = field(default_factory=PositionAggregates)
-    equity: Optional[float] = 10_000.0
-    positions_known: bool = True
-
-    def position_aggregates(self) -> PositionAggregates:
-        return self.agg
 
 
 @pytest.mark.parametrize("inputs, want", [

@@ -6,8 +6,6 @@ the positions or the equity are. (Its readings over books: test_engine_signals.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
 
 import pytest
 
@@ -16,7 +14,7 @@ from killswitch.policy.kinds import net_exposure
 from killswitch.policy.model import SIGNALS
 from killswitch.policy.registry import NET, PositionAggregates
 
-from .engine_helpers import pos, run, signal, single_signal_graph, snap
+from .engine_helpers import AggregateInputs as Inputs, pos, run, signal, single_signal_graph, snap
 
 
 def test_it_keeps_its_place_in_the_language():
@@ -28,18 +26,6 @@ def test_it_keeps_its_place_in_the_language():
 def test_its_node_holds_its_evaluation_and_no_parameters():
     [node] = single_signal_graph("net_exposure", "s >= 300%").policies[0].signals
     assert isinstance(node, KindSignal) and node.evaluate is net_exposure.evaluate and node.params is None
-
-
-@dataclass
-class Inputs:
-    """A scope's inputs, written by hand: what the engine's KindInputs would give."""
-
-    agg: PositionAggregates = field(default_factory=PositionAggregates)
-    equity: Optional[float] = 10_000.0
-    positions_known: bool = True
-
-    def position_aggregates(self) -> PositionAggregates:
-        return self.agg
 
 
 @pytest.mark.parametrize("inputs, want", [

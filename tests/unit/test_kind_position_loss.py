@@ -6,8 +6,6 @@ values and the same reasons. (Its readings over books: test_engine_signals.py.)"
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
 
 import pytest
 
@@ -20,7 +18,7 @@ from killswitch.policy.kinds.position_loss import PositionLossParams
 from killswitch.policy.model import SIGNALS
 from killswitch.policy.registry import LOSSES, MARGIN_LOSSES, NOTIONAL_LOSSES, PositionAggregates
 
-from .engine_helpers import policy_graph, pos, run, signal, single_signal_graph, snap
+from .engine_helpers import AggregateInputs as Inputs, policy_graph, pos, run, signal, single_signal_graph, snap
 
 
 def test_it_keeps_its_place_in_the_language_and_reads_the_position_aggregates():
@@ -39,18 +37,6 @@ def test_its_node_holds_its_frozen_parameters_and_evaluation():
                                        ("notional", {NOTIONAL_LOSSES})])
 def test_the_pass_computes_only_the_losses_its_base_reads(of, reads):
     assert set(position_loss.aggregates(PositionLossParams(of, "max"))) == reads
-
-
-@dataclass
-class Inputs:
-    """A scope's inputs, written by hand: what the engine's KindInputs would give."""
-
-    agg: PositionAggregates = field(default_factory=PositionAggregates)
-    equity: Optional[float] = 10_000.0
-    positions_known: bool = True
-
-    def position_aggregates(self) -> PositionAggregates:
-        return self.agg
 
 
 def reading(of: str, aggregate: str, inputs: Inputs):

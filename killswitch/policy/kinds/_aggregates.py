@@ -11,9 +11,9 @@ as it always was).
 Pure: no I/O, no clock.
 """
 
-from typing import ClassVar, Optional
+from typing import Callable, ClassVar, Optional
 
-from ..registry import SignalInputs, SignalParams
+from ..registry import PositionAggregates, Reading, SignalInputs, SignalParams
 
 UNKNOWN = "NO_DATA: positions or equity unknown"
 
@@ -31,3 +31,16 @@ class Exposure(SignalParams):
     """Exposure (sum of notionals, or their signed sum) as a fraction of equity."""
 
     bounds: ClassVar = (0.0, None)
+
+
+def over_equity(figure: Callable[[PositionAggregates], float]) -> Callable[[None, SignalInputs, int], Reading]:
+    """The ``evaluate`` of a kind that reads one figure of the aggregates over the equity
+    (:data:`UNKNOWN` when the equity cannot be read against)."""
+
+    def evaluate(params: None, inputs: SignalInputs, now: int) -> Reading:
+        equity = equity_over(inputs)
+        if equity is None:
+            return None, UNKNOWN
+        return figure(inputs.position_aggregates()) / equity, None
+
+    return evaluate

@@ -26,7 +26,7 @@ Pure: no I/O, no clock.
 from typing import Any, ClassVar
 
 from ..expr import ValueType
-from ..registry import KeptState, Reading, SignalInputs, SignalKind, SignalParams
+from ..registry import KeptState, Reading, SignalInputs, SignalKind, SignalParams, no_parameters
 
 # [streak, {position key: its last unrealized PnL}] (a list: what JSON gives back)
 LossBook = list[Any]
@@ -37,10 +37,6 @@ class ConsecutiveLosses(SignalParams):
 
     value_type: ClassVar[ValueType] = ValueType.NUMBER
     bounds: ClassVar = (0.0, None)
-
-
-def build(p: ConsecutiveLosses) -> None:
-    return None  # no parameters
 
 
 def initial(params: None) -> LossBook:
@@ -61,5 +57,5 @@ def evaluate(params: None, inputs: SignalInputs, now: int, book: LossBook) -> tu
     return (float(streak), None), [streak, now_open]
 
 
-KIND = SignalKind("consecutive_losses", ConsecutiveLosses, build=build,
+KIND = SignalKind("consecutive_losses", ConsecutiveLosses, build=no_parameters,
                   state=KeptState("losses", initial, evaluate))

@@ -21,7 +21,7 @@ Pure: no I/O, no clock (``now`` is the tick's).
 from typing import ClassVar
 
 from ..expr import ValueType
-from ..registry import Reading, SignalInputs, SignalKind, SignalParams
+from ..registry import Reading, SignalInputs, SignalKind, SignalParams, no_parameters
 
 
 class DataAge(SignalParams):
@@ -31,10 +31,6 @@ class DataAge(SignalParams):
 
     value_type: ClassVar[ValueType] = ValueType.DURATION
     bounds: ClassVar = (0.0, None)
-
-
-def build(p: DataAge) -> None:
-    return None  # no parameters
 
 
 def evaluate(params: None, inputs: SignalInputs, now: int) -> Reading:
@@ -50,4 +46,4 @@ def evaluate(params: None, inputs: SignalInputs, now: int) -> Reading:
     return oldest / 1000.0, None
 
 
-KIND = SignalKind("data_age", DataAge, reads_book=False, firm=True, build=build, evaluate=evaluate)
+KIND = SignalKind("data_age", DataAge, reads_book=False, firm=True, build=no_parameters, evaluate=evaluate)

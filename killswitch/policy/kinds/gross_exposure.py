@@ -16,25 +16,16 @@ catalogue names it there).
 Pure: no I/O, no clock.
 """
 
-from ..registry import GROSS, Reading, SignalInputs, SignalKind
-from ._aggregates import UNKNOWN, Exposure, equity_over
-
-
-def build(p: Exposure) -> None:
-    return None  # no parameters
+from ..registry import GROSS, SignalKind, no_parameters
+from ._aggregates import Exposure, over_equity
 
 
 def aggregates(params: None) -> tuple[str, ...]:
     return (GROSS,)
 
 
-def evaluate(params: None, inputs: SignalInputs, now: int) -> Reading:
-    """The notionals summed, over the equity."""
-    equity = equity_over(inputs)
-    if equity is None:
-        return None, UNKNOWN
-    return inputs.position_aggregates().gross / equity, None
+evaluate = over_equity(lambda agg: agg.gross)  # the notionals summed, over the equity
 
 
-KIND = SignalKind("gross_exposure", Exposure, position_aggregate=True, build=build, evaluate=evaluate,
+KIND = SignalKind("gross_exposure", Exposure, position_aggregate=True, build=no_parameters, evaluate=evaluate,
                   aggregates=aggregates)

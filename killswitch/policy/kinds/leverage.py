@@ -18,7 +18,7 @@ Pure: no I/O, no clock.
 from typing import ClassVar
 
 from ..expr import ValueType
-from ..registry import SignalKind, SignalParams
+from ..registry import SignalKind, SignalParams, no_parameters
 from .gross_exposure import aggregates, evaluate  # the same figure, read as a plain number
 
 
@@ -29,9 +29,5 @@ class Leverage(SignalParams):
     bounds: ClassVar = (0.0, None)
 
 
-def build(p: Leverage) -> None:
-    return None  # no parameters
-
-
-KIND = SignalKind("leverage", Leverage, position_aggregate=True, build=build, evaluate=evaluate,
+KIND = SignalKind("leverage", Leverage, position_aggregate=True, build=no_parameters, evaluate=evaluate,
                   aggregates=aggregates)

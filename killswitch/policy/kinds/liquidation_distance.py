@@ -17,16 +17,12 @@ there).
 Pure: no I/O, no clock.
 """
 
-from ..registry import LIQUIDATION, Reading, SignalInputs, SignalKind, SignalParams
+from ..registry import LIQUIDATION, Reading, SignalInputs, SignalKind, SignalParams, no_parameters
 from ._aggregates import UNKNOWN, equity_over
 
 
 class LiquidationDistance(SignalParams):
     """Smallest distance from mark to liquidation price over the positions, as a fraction of the mark."""
-
-
-def build(p: LiquidationDistance) -> None:
-    return None  # no parameters
 
 
 def aggregates(params: None) -> tuple[str, ...]:
@@ -43,5 +39,5 @@ def evaluate(params: None, inputs: SignalInputs, now: int) -> Reading:
     return nearest, None
 
 
-KIND = SignalKind("liquidation_distance", LiquidationDistance, position_aggregate=True, build=build,
+KIND = SignalKind("liquidation_distance", LiquidationDistance, position_aggregate=True, build=no_parameters,
                   evaluate=evaluate, aggregates=aggregates)

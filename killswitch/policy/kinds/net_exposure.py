@@ -15,25 +15,16 @@ catalogue names it there).
 Pure: no I/O, no clock.
 """
 
-from ..registry import NET, Reading, SignalInputs, SignalKind
-from ._aggregates import UNKNOWN, Exposure, equity_over
-
-
-def build(p: Exposure) -> None:
-    return None  # no parameters
+from ..registry import NET, SignalKind, no_parameters
+from ._aggregates import Exposure, over_equity
 
 
 def aggregates(params: None) -> tuple[str, ...]:
     return (NET,)
 
 
-def evaluate(params: None, inputs: SignalInputs, now: int) -> Reading:
-    """The signed notionals summed, its magnitude over the equity."""
-    equity = equity_over(inputs)
-    if equity is None:
-        return None, UNKNOWN
-    return abs(inputs.position_aggregates().net) / equity, None
+evaluate = over_equity(lambda agg: abs(agg.net))  # the signed notionals summed, their magnitude, over the equity
 
 
-KIND = SignalKind("net_exposure", Exposure, position_aggregate=True, build=build, evaluate=evaluate,
+KIND = SignalKind("net_exposure", Exposure, position_aggregate=True, build=no_parameters, evaluate=evaluate,
                   aggregates=aggregates)
