@@ -31,9 +31,12 @@ nobody gave a rate for gets :data:`DEFAULT_ORDER_RATE`.
 **A first wave** (``plan(first_wave=True)``, the runner's): a ``close_all`` entry over
 thousands of positions is planned as the leg it sends first alone (with the entry's cancels
 and directives), read from the positions' notional without making the other legs; the whole
-plan, whose orders begin with exactly those, is made on demand (:func:`complete`).
+plan, whose orders begin with exactly those, is made on demand (:func:`complete`). Any other
+entry of at least :data:`_WAVE_FROM` orders is planned whole and handed over as its first wave,
+each account's first leg (:func:`_lead`), the whole plan kept for :func:`complete`: the runner
+sends those before it journals the rest.
 
-Size: about 790 lines. One entry's planning reads top to bottom here: the actions' choice of
+Size: about 870 lines. One entry's planning reads top to bottom here: the actions' choice of
 positions, legs, their order and schedule, and the first wave, which must pick the leg the
 schedule puts first by the same rules; split apart, the two orderings could drift. Amounts on
 the step grid live in :mod:`.amounts`, attribution and scores in :mod:`.attribution`.
@@ -120,8 +123,9 @@ class Plan:
 
 
 class Rest:
-    """What a first wave leaves to plan: :meth:`whole` plans the whole entry, from the same
-    positions, into the plan a single pass gives (its orders begin with the first wave's)."""
+    """What a first wave leaves to plan: :meth:`whole` gives the whole entry, the plan a single
+    pass gives from the same positions (each account's orders in it begin with the first
+    wave's): planned on demand (a close_all's) or planned already (:func:`_lead`)."""
 
     __slots__ = ("_whole",)
 
@@ -737,7 +741,9 @@ def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, n
     the plan, for a stage that closes positions; a preview asks, a tick does not.
     ``first_wave``: when the entry allows it (see :func:`_first_wave`), plan only what
     goes first — cancels, directives and the first leg's orders — and leave the whole plan to
-    ``rest`` (:func:`complete`), so that the first close can leave before thousands are planned.
+    ``rest`` (:func:`complete`), so that the first close can leave before thousands are planned;
+    else, for a whole plan of many orders, hand over its first wave (:func:`_lead`), so that the
+    first closes can leave before hundreds are journaled.
     A first wave's attribution is :data:`NOT_ATTRIBUTED` (computing it reads every position);
     whatever shows a plan reads the whole one."""
     def finish(out: Plan) -> Plan:
@@ -761,7 +767,43 @@ def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, n
         head = _first_wave(_Planner(policy, stage, view, decision, now, [], NOT_ATTRIBUTED, rates))
         if head is not None:
             return replace(finish(head), rest=Rest(whole))
+        out = whole()
+        return (None if policy.unwind.uses_book else _lead(out)) or out
     return whole()
+
+
+def _lead(p: Plan) -> Optional[Plan]:
+    """The first wave of the whole plan ``p``, when it is long enough to be worth one (at least
+    :data:`_WAVE_FROM` orders): its cancels, its directives and each account's first leg (every
+    chunk of it: an account's first orders in plan order), the rest left to ``rest``, which
+    gives ``p`` back. Its first closes then leave before hundreds of others are journaled (tens
+    of µs each); a plan a runner sends leg by leg per account keeps its send order. None: send
+    ``p`` whole (short, or a leg whose chunks are not together: a plan sized by the book)."""
+    orders = p.orders
+    if len(orders) < _WAVE_FROM:
+        return None
+    wave: list[OrderIntent] = []
+    legs: dict[tuple[str, str], tuple[OrderIntent, int]] = {}  # by account: its first order, the chunks taken
+    for o in orders:
+        key = (o.venue, o.account)
+        got = legs.get(key)
+        if got is None:
+            if o.chunk != 1:
+                return None
+            legs[key] = (o, 1)
+            wave.append(o)
+            continue
+        first, taken = got
+        if taken == first.chunks:
+            continue
+        if (o.symbol, o.side, o.position_side, o.chunk) != (first.symbol, first.side, first.position_side, taken + 1):
+            return None  # the account's next order is not its first leg's next chunk
+        legs[key] = (first, taken + 1)
+        wave.append(o)
+    if len(wave) == len(orders):
+        return None
+    return Plan(p.decision_id, p.stage, p.attribution, p.cancels, tuple(wave), p.directives, (), p.skipped,
+                rest=Rest(lambda: p))
 
 
 _DEFERRED = ("DEFERRED: closes of an earlier entry, planned now (its positions were unknown, a close ended "
@@ -775,6 +817,9 @@ def _closes(a: ActionNode) -> bool:
     """The action closes positions: a built-in closing kind, or a kind of its own module that says so."""
     return isinstance(a, _CLOSING) or (isinstance(a, KindAction) and a.closes)
 _FIRST_TRIES = 64  # grouped positions a first wave may look at one by one
+# The orders from which a whole plan goes out first wave first (:func:`_lead`): journaling the
+# rest before the first close would delay it more than the runner's second save of the state costs.
+_WAVE_FROM = 32
 
 
 # --- amounts ---------------------------------------------------------------------------------------------

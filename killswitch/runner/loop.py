@@ -424,7 +424,8 @@ class Runner:
                                                 venue=s.venue, account=s.account, reason=s.fetch.error_code))
         rates = order_rates(self.adapters.values())
         # a stage entry that closes thousands is planned as its first wave alone (cancels,
-        # directives, the first leg's orders); its whole plan is made after they are sent
+        # directives, the first leg's orders); its whole plan is made after they are sent. One
+        # of many orders planned whole goes out the same way: each account's first leg first
         first = book.evaluate(snapshots, now, rates, first_wave=not self.dry_run)
         phase("evaluate")
         log_changes(first, everything=not self._coverage_logged)  # one line per change (all, at first)

@@ -413,14 +413,15 @@ class Recording(CrashingProxy):
         return call
 
 
-_FLATTEN_CALLS: list[tuple[int, str]] = []
+_WAVE_CALLS: dict[int, list[tuple[int, str]]] = {}
 
 
-def flatten_calls(tmp_path) -> list[tuple[int, str]]:
-    """The calls (number, name) a run makes from the flatten stage's first journal write (its
-    first wave) to the end of that tick: every point a crash can split a first wave from its rest."""
-    if not _FLATTEN_CALLS:
-        clock, store, runner, log = _probe(tmp_path)
+def wave_calls(tmp_path, level: int) -> list[tuple[int, str]]:
+    """The calls (number, name) a run makes from the first journal write of the tick that enters
+    stage ``level`` (its first wave) to the end of that tick: every point a crash can split a
+    first wave from its rest."""
+    if level not in _WAVE_CALLS:
+        clock, store, runner, log = _probe(tmp_path / f"probe-{level}")
 
         async def go():
             await runner.start()
@@ -428,26 +429,35 @@ def flatten_calls(tmp_path) -> list[tuple[int, str]]:
                 clock.advance(TICK_MS)
                 before = len(log)
                 r = await runner.tick()
-                if any(t.transition.to_level == 3 for t in r.transitions):
+                if any(t.transition.to_level == level for t in r.transitions):
                     return log[before:]
-            raise AssertionError("no flatten")
+            raise AssertionError(f"stage {level} never entered")
 
         tick = asyncio.run(go())
         store.close()
         batches = [n for n, name in tick if name == "journal_intents"]
         assert len(batches) == 2, tick  # the first wave, then the rest
-        _FLATTEN_CALLS.extend((n, name) for n, name in tick if n >= batches[0])
-    return _FLATTEN_CALLS
+        _WAVE_CALLS[level] = [(n, name) for n, name in tick if n >= batches[0]]
+    return _WAVE_CALLS[level]
 
 
-def test_a_crash_between_a_first_wave_and_its_rest_neither_repeats_nor_loses_an_order(tmp_path):
-    """The flatten stage sends its first wave before it journals the rest. A crash at every call
-    from the first wave's journal write to the end of its tick: the next runner plans the entry
-    again under the same decision id (the stage was saved deferred until the rest was
-    journaled), sends what was never sent, once, and closes the book."""
-    calls = flatten_calls(tmp_path)
+@pytest.mark.parametrize("level", [1, 3], ids=["ranked-entry", "close-all"])
+def test_a_crash_between_a_first_wave_and_its_rest_neither_repeats_nor_loses_an_order(tmp_path, monkeypatch, level):
+    """The flatten stage (close_all) sends its first wave before it plans and journals the rest;
+    so does any entry of at least ``planner._WAVE_FROM`` orders (here the trim stage's two, the
+    bar lowered to 2), each account's first leg first. A crash at every call from the first
+    wave's journal write to the end of its tick: the next runner plans the entry again under the
+    same decision id (the stage was saved deferred until the rest was journaled), sends what was
+    never sent, once, and closes the book."""
+    import killswitch.engine.planner as planner
+
+    if level == 1:
+        monkeypatch.setattr(planner, "_WAVE_FROM", 2)
+    (tmp_path / f"probe-{level}").mkdir()
+    calls = wave_calls(tmp_path, level)
     names = [name for _, name in calls]
-    assert names.count("submit") == 3 and names.index("submit") < names.index("journal_intents", 1)
+    assert names.count("submit") == (2 if level == 1 else 3)
+    assert names.index("submit") < names.index("journal_intents", 1)  # the first wave sent before the rest is journaled
     for crash_at, name in calls:
         run = tmp_path / f"c{crash_at}"
         run.mkdir()
@@ -467,9 +477,9 @@ def test_a_crash_between_a_first_wave_and_its_rest_neither_repeats_nor_loses_an_
         assert store2.pending_intents() == [], name
         journal = store2.journal(limit=1000)
         assert sum(e.filled or 0 for e in journal if e.status == "filled") <= sum(start.values()) + 1e-9
-        # the flatten entry's closes: its own decision id, or a re-plan of it (/r<n>) when one ended short
-        flatten = [e for e in journal if "/L3/" in e.decision_id]
-        assert flatten and len({e.decision_id.split("/L3/")[1].split("/")[0] for e in flatten}) == 1, name
+        # the entry's closes: its own decision id, or a re-plan of it (/r<n>) when one ended short
+        entry = [e for e in journal if f"/L{level}/" in e.decision_id]
+        assert entry and len({e.decision_id.split(f"/L{level}/")[1].split("/")[0] for e in entry}) == 1, name
         store2.close()
 
 

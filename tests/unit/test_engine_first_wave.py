@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from killswitch.engine import planner
 from killswitch.engine.planner import NOT_ATTRIBUTED, PnlHistory, complete, history_for, plan, update_history
 from killswitch.engine.scope import instances
 
@@ -140,3 +141,57 @@ def test_the_first_wave_is_always_what_the_whole_plan_sends_first(rows, extra):
     else:
         assert_prefix(first, whole)
         assert replace(first, rest=None) != whole or len(whole.orders) == len(first.orders)
+
+
+# --- a whole plan of many orders: each account's first leg goes first ---------------------------------
+
+CLOSE_EVERY = ("[{close_positions: {side: long}}, {close_positions: {side: short}}, "
+               "{cancel_orders: entries}, {lock_trading: {mode: reducing}}]")
+
+
+def book_of(accounts, per):
+    """``per`` positions in each of ``accounts``, of three sizes (the largest, the most exposed,
+    closed first), with an entry order to cancel in each."""
+    return [snap(1e6, T, account=a, positions=[pos(f"S{i}", "long" if i % 2 else "short", 1 + i % 3, 100)
+                                               for i in range(per)], orders=[order(f"{a}-o1", "S1")])
+            for a in accounts]
+
+
+def assert_first_legs(first, whole):
+    """``first`` is the runner's first wave of ``whole``: its cancels and directives, and each
+    account's first leg (all its chunks: the account's first orders in the plan), nothing else."""
+    assert first.rest is not None and complete(first) == whole
+    assert (first.decision_id, first.stage, first.attribution) == (whole.decision_id, whole.stage, whole.attribution)
+    assert first.cancels == whole.cancels and first.directives == whole.directives
+    assert first.residuals == () and first.hedges == ()  # recorded once, with the whole plan
+    accounts = {o.account for o in whole.orders}
+    assert {o.account for o in first.orders} == accounts
+    for a in accounts:
+        mine = [o for o in whole.orders if o.account == a]
+        head = [o for o in first.orders if o.account == a]
+        assert head == mine[:len(head)] and len(head) == mine[0].chunks
+        assert len({(o.symbol, o.position_side or o.side) for o in head}) == 1
+    assert [o for o in whole.orders if o in first.orders] == list(first.orders)  # in plan order
+
+
+def test_a_plan_of_many_orders_goes_out_each_accounts_first_leg_first():
+    first, whole = both(CLOSE_EVERY, book_of(["a", "b"], 20))
+    assert len(whole.orders) == 40 >= planner._WAVE_FROM
+    assert_first_legs(first, whole)
+    assert len(first.orders) == 2 and all(o.chunks == 1 for o in first.orders)
+    assert [c.order_ids for c in first.cancels] == [("a-o1",), ("b-o1",)]
+
+
+def test_a_first_leg_in_chunks_goes_whole():
+    first, whole = both(CLOSE_EVERY, book_of(["a"], 40), extra="unwind: {chunk_notional: 150}")
+    assert_first_legs(first, whole)
+    # the most exposed (3 contracts: S2, S5, ...), ties to the least key
+    assert [o.amount for o in first.orders] == [1.5, 1.5] and first.orders[0].symbol == "S11"
+
+
+def test_a_plan_of_fewer_orders_or_sized_by_the_book_is_sent_whole():
+    few = planner._WAVE_FROM - 1
+    first, whole = both(CLOSE_EVERY, book_of(["a"], few))
+    assert len(whole.orders) == few and first.rest is None and first == whole
+    first, whole = both(CLOSE_EVERY, book_of(["a"], 40), extra="unwind: {max_impact: 1%}")
+    assert len(whole.orders) >= planner._WAVE_FROM and first.rest is None and first == whole

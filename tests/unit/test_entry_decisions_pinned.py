@@ -150,7 +150,17 @@ HANDS = {"columns": with_columns, "on-reading": on_reading, "plain": plain}
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_liquidation_entry_plans_the_pinned_orders_in_the_pinned_order(layout, hand, update_goldens):
     level, accounts, per = LAYOUTS[layout]
-    plans = decisions(entry(level, accounts, per, HANDS[hand]))
+    ev = entry(level, accounts, per, HANDS[hand])
+    whole = ev.completed()
+    for first, p in zip(ev.plans, whole.plans):  # the runner's first wave: each account's first leg
+        assert first.rest is not None and first.cancels == p.cancels and first.directives == p.directives
+        accounts_of = {(o.venue, o.account) for o in p.orders}
+        assert {(o.venue, o.account) for o in first.orders} == accounts_of
+        for venue, account in accounts_of:
+            mine = [o for o in p.orders if (o.venue, o.account) == (venue, account)]
+            head = [o for o in first.orders if (o.venue, o.account) == (venue, account)]
+            assert head == mine[:len(head)] and len(head) == mine[0].chunks
+    plans = decisions(whole)
     assert len(plans) == accounts if level == "account" else len(plans) == 1
     for p in plans:  # the book does what it is for: the stage entered, longs blamed, closes planned
         assert p["stage"] == 1 and p["attribution"] == "LONG"
