@@ -17,7 +17,10 @@ columns, each ``Position`` made on first reading (``PositionsOnReading``).
 - ``liq-entry-global``: a global scope over 100 accounts of N / 100.
 Printed per size: entry total / own / evaluate (ms, medians of fresh runners) and each in
 reference loops (``bench/harness.py``'s, measured just before the row, so the figure holds on
-any machine).
+any machine); then the same entry in a live runner (adapters that take orders: :class:`Accepting`),
+from its tick's start (minus its snapshots phase) to its first order taken by an adapter, and how
+many orders were journaled by then (the rest of that tick, paced at the venue's order rate, is
+cut short).
 
 Each runner is the real one (``build_runner``): SQLite on tmpfs (/dev/shm when there is one),
 dry run, a lock file, no sinks, the lease held by a ``LeaseKeeper`` thread as ``ksctl run``
@@ -73,10 +76,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from adapters.base import Capabilities  # noqa: E402
+from adapters.base import CancelResult, CancelSelector, Capabilities, OrderResult  # noqa: E402
 from killswitch.compile.compiler import compile_documents  # noqa: E402
 from killswitch.engine.evaluate import evaluate  # noqa: E402
 from killswitch.engine.state import State  # noqa: E402
+from killswitch.orders import OrderIntent  # noqa: E402
 from killswitch.policy.load import load_text  # noqa: E402
 from killswitch.runner.lease_keeper import LeaseKeeper  # noqa: E402
 from killswitch.snapshot import (MarketRules, Order, Position, PositionColumns, PositionList,  # noqa: E402
@@ -259,20 +263,43 @@ class Replayed:
         raise AttributeError(f"the bench adapter has no {name}: a dry run should not call it")
 
 
-class Bench:
-    """One runner over one layout, warmed with an hour of one-minute history."""
+class Accepting(Replayed):
+    """:class:`Replayed` that takes orders (a live runner's): every cancel done, every order
+    filled at once, the first submit's time kept (``time.perf_counter_ns``) in ``first``."""
 
-    def __init__(self, layout: str, n: int, sets: list[list[Snapshot]], work: Path):
+    def __init__(self, account: str):
+        super().__init__(account)
+        self.first: Optional[asyncio.Future] = None
+
+    async def cancel_orders(self, selector: CancelSelector) -> CancelResult:
+        return CancelResult(canceled=selector.order_ids)
+
+    async def submit(self, intent: OrderIntent) -> OrderResult:
+        if self.first is not None and not self.first.done():
+            self.first.set_result(time.perf_counter_ns())
+        return OrderResult(intent.client_order_id, f"x-{intent.client_order_id}", "filled", intent.amount,
+                           intent.amount, intent.limit_price)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderResult:
+        return OrderResult(client_order_id, f"x-{client_order_id}", "filled", 0.0, 0.0)
+
+
+class Bench:
+    """One runner over one layout, warmed with an hour of one-minute history; ``live``: not a
+    dry run (its adapters take orders: :class:`Accepting`)."""
+
+    def __init__(self, layout: str, n: int, sets: list[list[Snapshot]], work: Path, live: bool = False):
         from killswitch.bootstrap import build_runner
         from killswitch.state import open_store
 
         self.t = T0
         self.sets = sets
-        self.adapters = {f"simulated/{s.account}": Replayed(s.account) for s in sets[0]}
+        kind = Accepting if live else Replayed
+        self.adapters = {f"simulated/{s.account}": kind(s.account) for s in sets[0]}
         name = next(_SERIAL)  # a store of its own: never one a previous runner left
         self.store = open_store(f"sqlite://{work / f'tick-{name}.db'}")
         self.runner = build_runner(graph(layout), self.adapters, self.store, lock_path=work / f"lock-{name}.json",
-                                   dry_run=True, clock=lambda: self.t, holder="bench",
+                                   dry_run=not live, clock=lambda: self.t, holder="bench",
                                    lease_ttl_ms=LEASE_TTL_MS)
         # The lease from a thread of its own, as ``ksctl run`` holds it: a tick reads the token it
         # holds. Its term outlasts the bench's simulated hours, so it renews nothing while timed.
@@ -292,6 +319,34 @@ class Bench:
         orders = sum(len(p.orders) for p in r.evaluation.plans) if r.evaluation else 0
         total = r.ended_ns - r.started_ns
         return total / 1e6, (total - (s1 - s0)) / 1e6, (e1 - e0) / 1e6, orders
+
+    async def first_order(self, snaps: list[Snapshot], step: int = STEP) -> tuple[float, int]:
+        """A live runner's tick over ``snaps``, ``step`` ms after the last, up to its first order
+        taken by an adapter: (ms from the tick's start to it, minus the snapshots phase; the
+        orders journaled by then). The rest of the tick (the other closes, paced at the venue's
+        order rate) is cut short, as bench/reaction.py cuts it."""
+        from killswitch.runner.loop import TickReport
+
+        self.t += step
+        loop = asyncio.get_running_loop()
+        for s in snaps:
+            a = self.adapters[f"simulated/{s.account}"]
+            a.next, a.first = s, loop.create_future()  # type: ignore[union-attr]
+        firsts = [a.first for a in self.adapters.values()]  # type: ignore[union-attr]
+        report = TickReport(self.t, leader=False, started_ns=time.time_ns())
+        start = time.perf_counter_ns()
+        tick = asyncio.ensure_future(self.runner._tick(report))
+        await asyncio.wait([tick, *firsts], return_when=asyncio.FIRST_COMPLETED)
+        done = [f.result() for f in firsts if f.done()]
+        if not done:
+            tick.result()
+            raise AssertionError("no order sent")
+        while not tick.done():
+            tick.cancel()
+            await asyncio.wait([tick], timeout=0.05)
+        s0, s1 = report.phases["snapshots"]
+        journaled = len(self.store.journal(limit=1_000_000))
+        return (min(done) - start - (s1 - s0)) / 1e6, journaled
 
     async def tick(self, snaps: list[Snapshot], step: int = STEP) -> tuple[float, float, int]:
         """(own ms, eval ms, orders planned) of one tick over ``snaps``, ``step`` ms after the last."""
@@ -353,6 +408,23 @@ async def liq_entry_figures(layout: str, n: int, repeats: int, work: Path) -> tu
         del crash
     return (statistics.median(x[0] for x in xs), statistics.median(x[1] for x in xs),
             statistics.median(x[2] for x in xs), xs[-1][3])
+
+
+async def liq_first_order(layout: str, n: int, repeats: int, work: Path) -> tuple[float, int]:
+    """Median ms from a live runner's entry tick's start (minus its snapshots phase) to its
+    first order taken by an adapter, each of a fresh runner as in :func:`liq_entry_figures`;
+    and the orders journaled by then."""
+    sets = [liq_book(layout, n, v, False) for v in range(VARIANTS)]
+    xs = []
+    for _ in range(repeats):
+        b = Bench(layout, n, sets, work, live=True)
+        await b.warm()
+        crash = liq_book(layout, n, 0, True)
+        gc.collect()
+        xs.append(await b.first_order(crash))
+        await b.close()
+        del crash
+    return statistics.median(x[0] for x in xs), xs[-1][1]
 
 
 GC_SEEN: list[list[tuple[int, float]]] = []  # per measured entry: (generation, ms) of each collection in it
@@ -501,9 +573,12 @@ def liq_main(layouts: list[str], sizes: list[int]) -> None:
           "close_within_liquidation: 3%} + cancel_orders: entries + lock_trading: reducing; 40 % longs "
           "dropping 20 %, 60 % shorts, equal notional; positions made on reading (as the simulated adapter's); "
           "an hour of one-minute history first; medians of fresh runners; total = Runner.tick(), own = minus its "
-          "snapshots phase, eval = evaluate() inside it; ref = the reference loop measured just before the row")
+          "snapshots phase, eval = evaluate() inside it (a dry run); live: a runner that sends, from its tick's start "
+          "(minus snapshots) to its first order taken, and the orders journaled by then; ref = the reference loop "
+          "measured just before the row")
     print(f"{'layout':<40} {'positions':>9} {'total/own/eval ms':>22} {'ref ms':>7} "
-          f"{'in loops: total/own/eval':>25} {'orders':>6}  gc in the tick: full/younger (ms)")
+          f"{'in loops: total/own/eval':>25} {'orders':>6}  {'live: first order ms/loops, journaled':>37}  "
+          "gc in the tick: full/younger (ms)")
     try:
         for layout in layouts:
             for n in sizes:
@@ -511,9 +586,10 @@ def liq_main(layouts: list[str], sizes: list[int]) -> None:
                 ref = reference_ms()
                 GC_SEEN.clear()
                 total, own, ev, orders = asyncio.run(liq_entry_figures(layout, n, repeats, work))
+                first, journaled = asyncio.run(liq_first_order(layout, n, repeats, work))
                 print(f"{layout_text(layout, n):<40} {n:>9,} {total:>8.1f}/{own:>6.1f}/{ev:<6.1f} {ref:>7.2f} "
-                      f"{total / ref:>11.2f}/{own / ref:>6.2f}/{ev / ref:<6.2f} {orders:>6,}  {gc_text(GC_SEEN)}",
-                      flush=True)
+                      f"{total / ref:>11.2f}/{own / ref:>6.2f}/{ev / ref:<6.2f} {orders:>6,}  "
+                      f"{first:>6.1f} {first / ref:>6.2f} {journaled:>6,}  {gc_text(GC_SEEN)}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("targets (issue 33), one account: entry own ≤ 1.2 loops and total ≤ 1.6 loops at 10k; own ≤ 12 loops "
