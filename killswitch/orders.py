@@ -85,9 +85,10 @@ class Intents(Protocol):
 
 
 def send_order(plans: Iterable[Intents]) -> tuple[list[CancelIntent], dict[str, list[OrderIntent]]]:
-    """The order in which the executor sends one tick's plans: every cancel first, one after
-    another, in plan order; then the orders of each account (``venue/account``) in plan order,
-    the accounts at once. The executor sends by this; previews number their intents by it."""
+    """The order in which the executor sends one tick's plans: every cancel first, in plan
+    order (each account's one after another, the accounts at once); then the orders of each
+    account (``venue/account``) in plan order, the accounts at once. The executor sends by
+    this; previews number their intents by it."""
     plans = list(plans)
     cancels = [c for p in plans for c in p.cancels]
     per_account: dict[str, list[OrderIntent]] = {}
@@ -103,8 +104,9 @@ NO_SENDS: Sends = ((), ())
 
 def send_sequence(plans: Iterable[Intents]) -> list[Sends]:
     """For each of one tick's plans, the send numbers of its cancels and of its orders, as
-    :func:`send_order` sends them: cancels 1..C across the tick, then each account's orders
-    from C+1 on. Two orders of different accounts may share a number: they go at once."""
+    :func:`send_order` sends them: cancels 1..C across the tick in plan order (those of
+    different accounts go at once), then each account's orders from C+1 on, once every cancel
+    is done. Two orders of different accounts may share a number: they go at once."""
     plans = list(plans)
     n_cancels = sum(len(p.cancels) for p in plans)
     next_cancel = 1

@@ -5,8 +5,9 @@ cancels and orders are sent, and the positions several decisions close (gross an
 JSON, added to a plan (the fields are additive: ``format_version`` stays 1):
 
 - ``attribution``: ``{"side", "long_decline", "short_decline", "long_share", "short_share", "excluded"}``;
-- ``send_seq`` on every cancel and order: its place in what its tick sends (cancels 1..C one
-  after another, then each account's orders from C+1 on; the same number on two accounts: at once);
+- ``send_seq`` on every cancel and order: its place in what its tick sends (cancels 1..C in plan
+  order, each account's one after another and the accounts at once, then each account's orders
+  from C+1 on; the same number on two accounts: at once);
 - ``scores`` (null unless asked, and for a stage that closes positions): ``{"listing": "top"|"all",
   "positions", "listed", "weights": {component: weight}, "equity", "max_decline", "max_loss",
   "entries": [{"position", "symbol", "side", "rank", "score", "closed", "selected", "components":

@@ -267,7 +267,7 @@ class Executor:
     # --- 2. send -----------------------------------------------------------------------------------------
 
     async def send(self, plans: list[Plan]) -> ExecutionReport:
-        """Cancels first, then the orders of every account concurrently, each account in plan order."""
+        """Cancels first, then the orders; each account's in plan order, the accounts at once."""
         report = ExecutionReport()
         if self.dry_run:
             return report
@@ -364,20 +364,32 @@ class Executor:
         return report
 
     async def _cancels(self, cancels: list[CancelIntent], report: ExecutionReport) -> None:
+        """Each account's cancels in plan order, the accounts at once: a global scope's first
+        close waits for the slowest account's cancels, not for every account's one by one."""
+        per_account: dict[str, list[CancelIntent]] = {}
         for c in cancels:
-            adapter = self.adapters.get(account_key(c.venue, c.account))
-            if adapter is None:
-                report.cancel_failed.append(f"{c.venue}/{c.account} NO_ADAPTER")
-                continue
-            try:
-                res = await adapter.cancel_orders(CancelSelector(which=c.which, symbols=c.symbols,
-                                                                 order_ids=c.order_ids))
-                report.canceled += len(res.canceled)
-                report.cancel_failed += [f"{c.venue}/{c.account} {why}: order {oid}" for oid, why in res.failed.items()]
-            except AdapterError as e:
-                report.cancel_failed.append(f"{c.venue}/{c.account} {e.reason.value}: {e.message}")
-                await self.audit.audit("cancel_failed", self.clock(),
-                                       {"venue": c.venue, "account": c.account, "reason": e.reason.value})
+            per_account.setdefault(account_key(c.venue, c.account), []).append(c)
+
+        async def run(key: str, mine: list[CancelIntent]) -> ExecutionReport:
+            r = ExecutionReport()
+            adapter = self.adapters.get(key)
+            for c in mine:
+                if adapter is None:
+                    r.cancel_failed.append(f"{c.venue}/{c.account} NO_ADAPTER")
+                    continue
+                try:
+                    res = await adapter.cancel_orders(CancelSelector(which=c.which, symbols=c.symbols,
+                                                                     order_ids=c.order_ids))
+                    r.canceled += len(res.canceled)
+                    r.cancel_failed += [f"{c.venue}/{c.account} {why}: order {oid}" for oid, why in res.failed.items()]
+                except AdapterError as e:
+                    r.cancel_failed.append(f"{c.venue}/{c.account} {e.reason.value}: {e.message}")
+                    await self.audit.audit("cancel_failed", self.clock(),
+                                           {"venue": c.venue, "account": c.account, "reason": e.reason.value})
+            return r
+
+        for r in await asyncio.gather(*(run(k, v) for k, v in per_account.items())):
+            report.merge(r)
 
     async def _result(self, cid: str, status: str, filled: float, avg: Optional[float], code: Optional[str],
                       detail: Optional[str]) -> None:

@@ -126,7 +126,8 @@ def test_cancels_go_first_then_each_account_in_plan_order():
     cancels, per_account = send_order([a, b])
     assert cancels == [a.cancels[0], b.cancels[0], b.cancels[1]]
     assert per_account == {"v/x": [a.orders[0], a.orders[1], b.orders[1]], "v/y": [a.orders[2], b.orders[0]]}
-    # three cancels, one after another; then x's orders 4, 5, 6 and y's 4, 5 (y's go beside x's)
+    # three cancels (x's two one after another, y's beside them); then x's orders 4, 5, 6 and
+    # y's 4, 5 (y's go beside x's)
     assert send_sequence([a, b]) == [((1,), (4, 5, 4)), ((2, 3), (5, 6))]
     assert send_sequence([]) == []
 
