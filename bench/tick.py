@@ -20,7 +20,7 @@ reference loops (``bench/harness.py``'s, measured just before the row, so the fi
 any machine); then the same entry in a live runner (adapters that take orders: :class:`Accepting`),
 from its tick's start (minus its snapshots phase) to its first order taken by an adapter, and how
 many orders were journaled by then (the rest of that tick, paced at the venue's order rate, is
-cut short).
+cut short). ``--venue-rtt-ms``: that venue answers each cancel and order after a round trip.
 
 Each runner is the real one (``build_runner``): SQLite on tmpfs (/dev/shm when there is one),
 dry run, a lock file, no sinks, the lease held by a ``LeaseKeeper`` thread as ``ksctl run``
@@ -51,6 +51,7 @@ Prints the machine, the date and the layout beside each figure, and µs per posi
     .venv/bin/python bench/tick.py --engine             # the pure engine only (no runner, no store)
     .venv/bin/python bench/tick.py --plain              # positions without columns (as a replay's)
     .venv/bin/python bench/tick.py --layout liq-entry-one --layout liq-entry-global --sizes 1000,10000
+    .venv/bin/python bench/tick.py --layout liq-entry-global --sizes 10000 --venue-rtt-ms 20
 
 Targets (issue 15), one scope: steady ≤ 5 ms at 10k and ≤ 60 ms at 100k; entry ≤ 25 ms at 10k
 and ≤ 300 ms at 100k; growth linear.
@@ -118,6 +119,7 @@ LEASE_TTL_MS = 86_400_000  # a day of the bench's clock: no renewal falls due wh
 VARIANTS = 6  # distinct snapshot sets cycled through (keeps memory bounded)
 LAYOUTS = ("per-account", "one-account", "global")
 LIQ_LAYOUTS = ("liq-entry-one", "liq-entry-global")
+VENUE_RTT_S = 0.0  # --venue-rtt-ms: the round trip of a live runner's venue call (cancel, order)
 _SERIAL = itertools.count()
 PLAIN = False  # --plain: positions without their columns (the engine reads every field)
 
@@ -265,16 +267,21 @@ class Replayed:
 
 class Accepting(Replayed):
     """:class:`Replayed` that takes orders (a live runner's): every cancel done, every order
-    filled at once, the first submit's time kept (``time.perf_counter_ns``) in ``first``."""
+    filled, each after ``VENUE_RTT_S`` (a venue's round trip; 0 by default: the runner's own work),
+    the first submit's time kept (``time.perf_counter_ns``) in ``first``."""
 
     def __init__(self, account: str):
         super().__init__(account)
         self.first: Optional[asyncio.Future] = None
 
     async def cancel_orders(self, selector: CancelSelector) -> CancelResult:
+        if VENUE_RTT_S:
+            await asyncio.sleep(VENUE_RTT_S)
         return CancelResult(canceled=selector.order_ids)
 
     async def submit(self, intent: OrderIntent) -> OrderResult:
+        if VENUE_RTT_S:
+            await asyncio.sleep(VENUE_RTT_S)
         if self.first is not None and not self.first.done():
             self.first.set_result(time.perf_counter_ns())
         return OrderResult(intent.client_order_id, f"x-{intent.client_order_id}", "filled", intent.amount,
@@ -514,12 +521,15 @@ def main() -> None:
                     help="the first three by default; the liquidation ones by name")
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")])
     ap.add_argument("--quick", action="store_true", help="N up to 10,000")
+    ap.add_argument("--venue-rtt-ms", type=float, default=0.0,
+                    help="liquidation layouts: the live runner's venue answers each cancel and order after this")
     ap.add_argument("--engine", action="store_true", help="the pure engine only (no runner, no store)")
     ap.add_argument("--plain", action="store_true",
                     help="positions as a plain list, as a replay's: the engine reads every field of them")
     args = ap.parse_args()
-    global PLAIN
+    global PLAIN, VENUE_RTT_S
     PLAIN = args.plain
+    VENUE_RTT_S = args.venue_rtt_ms / 1000
     sizes = args.sizes or ([10, 1_000, 10_000] if args.quick else [10, 1_000, 10_000, 100_000])
     from harness import machine
 
@@ -574,8 +584,9 @@ def liq_main(layouts: list[str], sizes: list[int]) -> None:
           "dropping 20 %, 60 % shorts, equal notional; positions made on reading (as the simulated adapter's); "
           "an hour of one-minute history first; medians of fresh runners; total = Runner.tick(), own = minus its "
           "snapshots phase, eval = evaluate() inside it (a dry run); live: a runner that sends, from its tick's start "
-          "(minus snapshots) to its first order taken, and the orders journaled by then; ref = the reference loop "
-          "measured just before the row")
+          "(minus snapshots) to its first order taken, and the orders journaled by then"
+          + (f" (its venue answering each cancel and order after {VENUE_RTT_S * 1000:g} ms)" if VENUE_RTT_S else "")
+          + "; ref = the reference loop measured just before the row")
     print(f"{'layout':<40} {'positions':>9} {'total/own/eval ms':>22} {'ref ms':>7} "
           f"{'in loops: total/own/eval':>25} {'orders':>6}  {'live: first order ms/loops, journaled':>37}  "
           "gc in the tick: full/younger (ms)")
