@@ -768,7 +768,9 @@ def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, n
         if head is not None:
             return replace(finish(head), rest=Rest(whole))
         out = whole()
-        return (None if policy.unwind.uses_book else _lead(out)) or out
+        if policy.unwind.uses_book:  # its closes are planned again once the books are read: sent whole
+            return out
+        return _lead(out) or out
     return whole()
 
 
