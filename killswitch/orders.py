@@ -1,8 +1,11 @@
 """Order intents: what the kill switch means to send, as values every layer may hold.
 
 What it owns: :class:`OrderIntent` (one order: its client order id, derived from the decision
-and the leg, its side, amount, protected price and schedule), :class:`CancelIntent`, and the
-statuses the journal records an order in (:data:`ORDER_STATUSES`). The
+and the leg, its side, amount, protected price and schedule), :class:`CancelIntent`, the
+statuses the journal records an order in (:data:`ORDER_STATUSES`), and the form a dry run's
+planned orders take in the audit trail (:func:`planned_payloads`, read back by
+:func:`planned_intents`: the executor writes it; the console, ``ksctl history --planned`` and
+the incident report read it). The
 planner makes them; the executor journals and sends them; the adapters turn them into venue
 requests; runbooks and reports show them. They sit beside the snapshot types, at the bottom of
 the import graph, so that an adapter never imports the planner.
@@ -12,8 +15,9 @@ Pure data: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Optional, Protocol
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
 
 # What the journal accepts as an order's status. The exchange's own vocabulary (adapters'
 # OrderResult) plus ``sent`` (handed to the adapter, no answer yet), ``unknown`` (the answer was
@@ -135,3 +139,51 @@ def position_of(o: OrderIntent) -> str:
     else:
         leg = "long" if o.side == "sell" else "short"
     return f"{o.venue}/{o.account}/{o.symbol}/{leg}"
+
+
+# --- a dry run's planned orders in the audit trail ----------------------------------------------------------
+
+PLANNED_KIND = "orders_planned_dry_run"
+"""The audit row of the orders a dry run planned and did not send: a table of up to
+:data:`PLANNED_PER_ROW` intents, ``{"fields": [the intent's field names], "orders": [[each
+intent's values in that order], ...]}``, in plan order. One row per planned order cost more than
+the planning itself at a crash's entry (its own JSON with sorted keys, hash and insert: ~6 µs
+each, 25 ms for 4,000 closes); the table says the same facts once, and its size is bounded."""
+PLANNED_ONE_KIND = "order_planned_dry_run"
+"""One planned intent a row (its fields as the payload): what a dry run audited before
+:data:`PLANNED_KIND`; still read, so a trail written by an earlier version counts the same."""
+PLANNED_KINDS = (PLANNED_KIND, PLANNED_ONE_KIND)
+PLANNED_PER_ROW = 1000  # intents per audit row: ~400 KB of JSON at most
+INTENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(OrderIntent))
+_values = attrgetter(*INTENT_FIELDS)  # an intent's values in the fields' order, read in C
+
+
+def planned_payloads(orders: Sequence[OrderIntent]) -> list[dict]:
+    """The :data:`PLANNED_KIND` payloads that audit ``orders``, in their order."""
+    head = list(INTENT_FIELDS)
+    return [{"fields": head, "orders": list(map(_values, orders[i:i + PLANNED_PER_ROW]))}
+            for i in range(0, len(orders), PLANNED_PER_ROW)]
+
+
+def planned_intents(kind: str, payload: Mapping[str, Any]) -> list[dict]:
+    """The planned intents one audit row holds, each as a dict of its fields: a
+    :data:`PLANNED_KIND` table's rows, or the intent of a :data:`PLANNED_ONE_KIND` row; none for a
+    row of another kind. A table entry that is not a list of values reads as an intent with no
+    field (counted, shown empty: never dropped, never guessed)."""
+    if kind == PLANNED_ONE_KIND:
+        return [dict(payload)]
+    if kind != PLANNED_KIND:
+        return []
+    head, orders = payload.get("fields"), payload.get("orders")
+    if not isinstance(orders, list):
+        return []
+    names = [str(x) for x in head] if isinstance(head, (list, tuple)) else []
+    return [dict(zip(names, values)) if isinstance(values, (list, tuple)) else {} for values in orders]
+
+
+def planned_count(kind: str, payload: Mapping[str, Any]) -> int:
+    """How many planned intents one audit row holds (:func:`planned_intents`, without making them)."""
+    if kind == PLANNED_ONE_KIND:
+        return 1
+    orders = payload.get("orders") if kind == PLANNED_KIND else None
+    return len(orders) if isinstance(orders, list) else 0

@@ -193,7 +193,7 @@ key that cannot be used), 3 the state store cannot be read.
 @click.option("--state", "state_url", required=True, envvar="KS_STATE_URL", help="sqlite://… or postgresql://…")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--planned", is_flag=True,
-              help="List the orders a dry-run runner planned (the audit trail's order_planned_dry_run rows, newest "
+              help="List the orders a dry-run runner planned (the audit trail's orders_planned_dry_run rows, newest "
                    "last) instead of the journal: a dry run sends nothing and journals nothing.")
 @auditopts.key_file_option
 @output_option
@@ -219,22 +219,25 @@ def history(state_url, limit, planned, audit_key_file, output) -> None:
     raise SystemExit(EXIT_OK if v.passed else EXIT_FINDINGS)
 
 
-PLANNED_KIND = "order_planned_dry_run"
-
-
 def planned_orders(store: "StateStore", limit: int) -> tuple[list, int]:
-    """The latest ``limit`` orders a dry run planned (audit rows, oldest first) and how many there
-    are in all, read page by page from the audit trail."""
+    """The latest ``limit`` orders a dry run planned (oldest first, each its audit row with the
+    intent as its payload) and how many there are in all, read page by page from the audit trail
+    (a row holds a table of intents: :func:`~killswitch.orders.planned_intents`)."""
     from collections import deque
+    from dataclasses import replace
+
+    from ..orders import PLANNED_KINDS, planned_count, planned_intents
 
     latest: deque = deque(maxlen=max(limit, 0))
     count, after = 0, 0
     while True:
-        page = store.audit_rows(None, (PLANNED_KIND,), 1000, after_seq=after)
+        page = store.audit_rows(None, PLANNED_KINDS, 100, after_seq=after)
         if not page:
             return list(latest), count
-        count += len(page)
-        latest.extend(page)
+        for row in page:
+            count += planned_count(row.kind, row.payload)
+            if limit > 0:
+                latest.extend(replace(row, payload=p) for p in planned_intents(row.kind, row.payload)[-limit:])
         after = page[-1].seq
 
 

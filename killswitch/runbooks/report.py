@@ -31,6 +31,7 @@ from collections import Counter
 from typing import Optional, Sequence
 
 from ..events import runbook_path
+from ..orders import PLANNED_KINDS, planned_intents
 from ..state.audit_chain import INTACT
 from ..state.store import StateStore, StoreError
 from .incident import iso
@@ -124,10 +125,11 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
                              "incidents": list(p.get("incidents") or []), "fallback_for": p.get("fallback_for"),
                              "dropped": p.get("dropped"), "silences": list(p.get("silences") or []),
                              "verified": proven(r.seq)})
-        elif r.kind == "order_planned_dry_run":
-            inc = _incident_of(str(p.get("decision_id", "")), incidents)
-            if inc is not None:
-                incidents[inc]["orders"]["planned_dry_run"] += 1
+        elif r.kind in PLANNED_KINDS:
+            for o in planned_intents(r.kind, p):
+                inc = _incident_of(str(o.get("decision_id", "")), incidents)
+                if inc is not None:
+                    incidents[inc]["orders"]["planned_dry_run"] += 1
             other[r.kind] += 1
         elif r.kind not in SECTION_KINDS:
             other[r.kind] += 1

@@ -74,7 +74,7 @@ from typing import Awaitable, Callable, Optional
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, OrderResult, Reason, SendWithheld, send_gate
 
 from ..engine.planner import Plan
-from ..orders import CancelIntent, OrderIntent, position_of, send_order
+from ..orders import PLANNED_KIND, CancelIntent, OrderIntent, planned_payloads, position_of, send_order
 from ..state.store import IntentRow, StateStore, canonical_json
 from .leadership import FencedAudit
 from .storeio import StoreIO
@@ -239,14 +239,15 @@ class Executor:
 
     async def journal(self, plans: list[Plan]) -> ExecutionReport:
         """Every planned order, journaled in one transaction before anything is sent (a dry run
-        audits each instead, also in one). Thousands of closes are one durable write."""
+        audits them instead, as tables of intents, also in one: :func:`~killswitch.orders.planned_payloads`).
+        Thousands of closes are one durable write."""
         report = ExecutionReport()
         orders = [o for plan in plans for o in plan.orders]
         if not orders:
             return report
         if self.dry_run:
             now = self.clock()
-            await self.audit.audit_many([("order_planned_dry_run", now, _intent_doc(o)) for o in orders])
+            await self.audit.audit_many([(PLANNED_KIND, now, doc) for doc in planned_payloads(orders)])
             report.dry_run += len(orders)
             return report
         rows = [IntentRow(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side, o.position_side,

@@ -1,7 +1,9 @@
 """The orders a dry-run runner planned for an incident, read back from the audit trail.
 
-A dry run journals nothing: the executor audits each order it would have sent instead, one
-``order_planned_dry_run`` row holding the intent as planned (:meth:`~.executor.Executor.journal`).
+A dry run journals nothing: the executor audits the orders it would have sent instead, as
+``orders_planned_dry_run`` rows holding the intents as planned, a table of up to 1,000 a row
+(:meth:`~.executor.Executor.journal`; a trail written before the tables holds one
+``order_planned_dry_run`` row an intent, read the same: :func:`~killswitch.orders.planned_intents`).
 What it owns: finding those rows for one incident — its decision id and its re-plans
 (``<decision>/r<n>``) — from the incident's start on, and keeping, per incident shown, how many
 there are and the latest few, read on from the last row seen so that a console refreshing every
@@ -15,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..orders import PLANNED_KINDS, planned_intents
 from ..state.store import StateStore
 from .storeio import StoreIO
 from .view import PlannedRow
 
-PLANNED_KIND = "order_planned_dry_run"
-PAGE_ROWS = 1000  # audit rows read per store call
+PAGE_ROWS = 100  # audit rows read per store call (a row holds up to 1,000 intents)
 
 
 def of_incident(decision_id: Any, incident: str) -> bool:
@@ -65,13 +67,15 @@ class PlannedOrders:
         if seen is None or seen.since_ms != since_ms:
             seen = self._read[incident] = _Read(since_ms)
         while True:
-            rows = await self.io(self.store.audit_rows, since_ms, [PLANNED_KIND], PAGE_ROWS, after_seq=seen.after_seq)
+            rows = await self.io(self.store.audit_rows, since_ms, list(PLANNED_KINDS), PAGE_ROWS,
+                                 after_seq=seen.after_seq)
             for r in rows:
                 seen.after_seq = r.seq
-                if of_incident(r.payload.get("decision_id"), incident):
-                    seen.total += 1
-                    seen.latest.append(planned_row(r.ts_ms, r.payload))
-            del seen.latest[:-self.keep]
+                for p in planned_intents(r.kind, r.payload):
+                    if of_incident(p.get("decision_id"), incident):
+                        seen.total += 1
+                        seen.latest.append(planned_row(r.ts_ms, p))
+                del seen.latest[:-self.keep]
             if len(rows) < PAGE_ROWS:
                 return tuple(seen.latest), seen.total
 

@@ -246,8 +246,8 @@ class OrderRow:
 
 @dataclass(frozen=True)
 class PlannedRow:
-    """An order a dry-run runner planned and did not send, as its audit row (``order_planned_dry_run``)
-    holds it: the intent as planned, and when."""
+    """An order a dry-run runner planned and did not send, as the audit trail holds it (one intent
+    of an ``orders_planned_dry_run`` row): the intent as planned, and when."""
 
     client_order_id: str
     decision_id: str

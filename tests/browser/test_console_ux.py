@@ -11,6 +11,8 @@ import re
 import time
 from typing import Any
 
+from killswitch.orders import PLANNED_KIND, planned_intents
+
 from ..unit.test_runner_operator import live_close
 from .conftest import ACCOUNT, ALICE, VERA
 from .test_console import open_console, preview, sign_in, text_of, view_text, wait
@@ -234,7 +236,7 @@ def test_a_dry_run_incident_lists_the_orders_it_planned_and_did_not_send(live, b
     assert done.accepted
     r.tick(1, beat=("bot-x",))  # the close is planned at this tick: three orders, none sent
     assert r.positions() == {"BTCUSDT": 5.0, "ETHUSDT": 100.0, "SOLUSDT": 1000.0}
-    planned = [row.payload for row in r.store.audit_rows(kinds=["order_planned_dry_run"])]
+    planned = [o for row in r.store.audit_rows(kinds=[PLANNED_KIND]) for o in planned_intents(row.kind, row.payload)]
     assert len(planned) == 4 and r.store.journal(limit=100) == []
     open_console(browser, r.url)
     sign_in(browser, ALICE, "alice")

@@ -322,3 +322,24 @@ def test_approvals_come_from_what_was_recorded_and_one_without_its_audit_row_is_
     [line] = [x for x in md.splitlines() if x.startswith("- reset approval") and "mallory" in x]
     assert "*unverified: no audit row*" in line
     assert not [x for x in md.splitlines() if "carol" in x and x.startswith("- reset approval")]
+
+
+def test_a_dry_run_incident_counts_every_planned_order_of_its_audit_rows_tables_and_single_rows(state):
+    """A dry run's planned orders are audited as tables of intents (an earlier version wrote one
+    intent a row): the report counts each intent under its incident (its re-plans included)."""
+    from killswitch.orders import PLANNED_KIND, PLANNED_ONE_KIND, OrderIntent, planned_payloads
+
+    def intent(decision: str, cid: str) -> OrderIntent:
+        return OrderIntent(decision, cid, "binanceusdm", "main", "BTC/USDT:USDT", "sell", None, 1.0, True, 1.0, 1.0,
+                           1, 1, T0, "close_all", "CLOSE_ALL")
+
+    store = open_store(state)
+    store.audit(PLANNED_ONE_KIND, T0 + 1, dict(vars(intent(L1, "ks-old"))))
+    table = planned_payloads([intent(L1, "ks-a"), intent(L3, "ks-b"), intent(L1 + "/r1", "ks-c"),
+                              intent("other-policy/x/L1/e1", "ks-d")])
+    store.audit_many([(PLANNED_KIND, T0 + 5 * MIN + 2, doc) for doc in table])
+    store.close()
+    out = run("--since", "2026-03-02T12:30Z", "--until", "2026-03-02T14:00Z", "--state", state, "-o", "json")
+    assert out.exit_code == 0, out.output
+    first, flatten = json.loads(out.stdout)["incidents"]
+    assert first["orders"]["planned_dry_run"] == 3 and flatten["orders"]["planned_dry_run"] == 1

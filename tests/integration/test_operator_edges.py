@@ -18,6 +18,7 @@ from killswitch.bootstrap import build_runner
 from killswitch.cli.main import cli
 from killswitch.client import RunnerClient
 from killswitch.compile.compiler import compile_documents
+from killswitch.orders import PLANNED_KIND, planned_count
 from killswitch.policy.load import load_text
 from killswitch.render.ops import status_text
 from killswitch.runner.api import make_app, start_api, stop_api
@@ -231,7 +232,7 @@ def test_history_of_a_dry_run_says_where_its_planned_orders_are(tmp_path):
         await runner.aclose()
 
     asyncio.run(main())
-    planned = len(store.audit_rows(None, ["order_planned_dry_run"], 100_000))
+    planned = sum(planned_count(r.kind, r.payload) for r in store.audit_rows(None, [PLANNED_KIND], 100_000))
     store.close()
     assert planned > 0
     state = f"sqlite://{tmp_path / 'state.db'}"

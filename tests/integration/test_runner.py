@@ -23,6 +23,7 @@ from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.bootstrap import build_runner
+from killswitch.orders import PLANNED_KIND, planned_count
 from killswitch.state import StoreError, open_store
 
 T0 = 1_772_456_400_000
@@ -693,7 +694,7 @@ def test_sinks_see_every_tick_its_phases_and_its_events_and_a_broken_one_changes
 
 def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at_once(tmp_path):
     """Nothing is sent in a dry run, so nothing goes in waves: each stage's closes are one
-    batch of ``order_planned_dry_run`` rows, the flatten's included."""
+    batch of ``orders_planned_dry_run`` rows, the flatten's included."""
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
@@ -704,9 +705,9 @@ def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at
     many = store.audit_many
 
     def audit_many(rows, **kw):
-        planned = [r for r in rows if r[0] == "order_planned_dry_run"]
+        planned = [planned_count(kind, payload) for kind, _, payload in rows if kind == PLANNED_KIND]
         if planned:
-            batches.append(len(planned))
+            batches.append(sum(planned))
         return many(rows, **kw)
 
     store.audit_many = audit_many

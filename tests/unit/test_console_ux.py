@@ -17,7 +17,8 @@ from killswitch.runner.api import make_app, start_api, stop_api
 from killswitch.runner.console.alerts import tab_alert
 from killswitch.runner.console.model import page_model
 from killswitch.runner.lock import OPERATOR, LockBook
-from killswitch.runner.planned import PLANNED_KIND, PlannedOrders, of_incident
+from killswitch.orders import PLANNED_KIND, PLANNED_ONE_KIND, OrderIntent, planned_payloads
+from killswitch.runner.planned import PlannedOrders, of_incident
 from killswitch.runner.storeio import StoreIO
 from killswitch.runner.view import IncidentStatus, PlannedRow, RunnerStatus, ScopeStatus
 from killswitch.state import open_store
@@ -88,7 +89,7 @@ def test_a_dry_run_incident_says_what_it_planned_and_never_that_it_journaled():
     m = page_model(_status(1), (True, "LEADER"), book.to_doc(T0), {}, (),
                    (_incident(planned=(planned,) * 3, planned_total=4),))
     text = text_of(render(m))
-    assert "Orders: 4 planned, not sent (dry run: each is in the audit trail as order_planned_dry_run)." in text
+    assert "Orders: 4 planned, not sent (dry run: they are in the audit trail, orders_planned_dry_run)." in text
     assert "The latest 3 are listed." in text and "journaled" not in text
     assert "ks1 binanceusdm/main BTC/USDT:USDT sell reduce-only 2.5 47,040 120,000 close_all" in text
     none = text_of(render(page_model(_status(1), (True, "LEADER"), book.to_doc(T0), {}, (), (_incident(),))))
@@ -173,11 +174,12 @@ def test_the_planned_orders_of_an_incident_are_read_from_the_audit_and_on_from_t
     counting = _Counting(store)
     planned = PlannedOrders(counting, io, keep=2)
     inc = "a/x/L1/e1"
-    store.audit_many([(PLANNED_KIND, T0 - 1, _intent(inc, "too-early")),  # before the entry: another's
-                      (PLANNED_KIND, T0, _intent(inc, "ks1")),
+    # a trail written before the tables: one intent a row, read the same
+    store.audit_many([(PLANNED_ONE_KIND, T0 - 1, _intent(inc, "too-early")),  # before the entry: another's
+                      (PLANNED_ONE_KIND, T0, _intent(inc, "ks1")),
                       ("order_sent", T0, _intent(inc, "not-planned")),
-                      (PLANNED_KIND, T0 + 1, _intent("a/x/L1/e10", "other-incident")),
-                      (PLANNED_KIND, T0 + 2, _intent(inc + "/r1", "ks2", "ETH/USDT:USDT"))])
+                      (PLANNED_ONE_KIND, T0 + 1, _intent("a/x/L1/e10", "other-incident")),
+                      (PLANNED_ONE_KIND, T0 + 2, _intent(inc + "/r1", "ks2", "ETH/USDT:USDT"))])
 
     async def go() -> None:
         rows, total = await planned.of(inc, T0)
@@ -185,13 +187,18 @@ def test_the_planned_orders_of_an_incident_are_read_from_the_audit_and_on_from_t
         assert rows[1] == PlannedRow("ks2", inc + "/r1", "binanceusdm/main", "ETH/USDT:USDT", "sell", None, 2.5,
                                      True, 47_040.0, 120_000.0, "close_all", T0 + 2)
         reads = counting.reads
-        store.audit_many([(PLANNED_KIND, T0 + 3, _intent(inc, "ks3"))])
+        # as a dry run audits now: a table of intents a row, another incident's among them
+        table = planned_payloads([OrderIntent(**_intent(inc, "ks3")), OrderIntent(**_intent("a/y/L2/e1", "ks-y")),
+                                  OrderIntent(**_intent(inc + "/r2", "ks4", "SOL/USDT:USDT"))])
+        store.audit_many([(PLANNED_KIND, T0 + 3, doc) for doc in table])
         rows, total = await planned.of(inc, T0)  # one read, from the last row seen on
         assert counting.reads == reads + 1
-        assert total == 3 and [r.client_order_id for r in rows] == ["ks2", "ks3"]  # the latest ``keep``
+        assert total == 4 and [r.client_order_id for r in rows] == ["ks3", "ks4"]  # the latest ``keep``
+        assert rows[1] == PlannedRow("ks4", inc + "/r2", "binanceusdm/main", "SOL/USDT:USDT", "sell", None, 2.5,
+                                     True, 47_040.0, 120_000.0, "close_all", T0 + 3)
         planned.keep_only([])
         rows, total = await planned.of(inc, T0)  # forgotten: read again from the start, the same answer
-        assert total == 3 and [r.client_order_id for r in rows] == ["ks2", "ks3"]
+        assert total == 4 and [r.client_order_id for r in rows] == ["ks3", "ks4"]
 
     try:
         asyncio.run(asyncio.wait_for(go(), 30))
