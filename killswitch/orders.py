@@ -158,14 +158,14 @@ INTENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(OrderIntent))
 _values = attrgetter(*INTENT_FIELDS)  # an intent's values in the fields' order, read in C
 
 
-def planned_payloads(orders: Sequence[OrderIntent]) -> list[dict]:
+def planned_payloads(orders: Sequence[OrderIntent]) -> list[dict[str, Any]]:
     """The :data:`PLANNED_KIND` payloads that audit ``orders``, in their order."""
     head = list(INTENT_FIELDS)
     return [{"fields": head, "orders": list(map(_values, orders[i:i + PLANNED_PER_ROW]))}
             for i in range(0, len(orders), PLANNED_PER_ROW)]
 
 
-def planned_intents(kind: str, payload: Mapping[str, Any]) -> list[dict]:
+def planned_intents(kind: str, payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The planned intents one audit row holds, each as a dict of its fields: a
     :data:`PLANNED_KIND` table's rows, or the intent of a :data:`PLANNED_ONE_KIND` row; none for a
     row of another kind. A table entry that is not a list of values reads as an intent with no
