@@ -119,6 +119,25 @@ class ScopeView:
         c = self.columns[g]
         return f"{s.venue}/{s.account}/{c.symbols[j]}/{c.side_keys[j]}"
 
+    def keys_at(self, indexes: Sequence[int]) -> list[str]:
+        """:meth:`key_at` of each of ``indexes`` (non-negative), in their order: for a view of one
+        account, made in one pass over its two columns."""
+        if len(self.groups) == 1:
+            s, c = self.groups[0][0], self.columns[0]
+            head, symbols, side_keys = f"{s.venue}/{s.account}/", c.symbols, c.side_keys
+            if indexes and not 0 <= min(indexes) <= max(indexes) < len(symbols):
+                raise IndexError(max(indexes) if max(indexes) >= len(symbols) else min(indexes))
+            return [f"{head}{symbols[i]}/{side_keys[i]}" for i in indexes]
+        return list(map(self.key_function(), indexes))
+
+    def keys(self) -> list[str]:
+        """The position key of every position, in the order of ``positions``, read from the columns."""
+        out: list[str] = []
+        for (s, _), c in zip(self.groups, self.columns):
+            head = f"{s.venue}/{s.account}/"
+            out += [f"{head}{symbol}/{side}" for symbol, side in zip(c.symbols, c.side_keys)]
+        return out
+
     def key_function(self) -> Callable[[int], str]:
         """:meth:`key_at` as a function; for a view of one account, one that reads its two
         columns directly (the account's part of the key made once)."""

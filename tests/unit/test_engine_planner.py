@@ -812,16 +812,16 @@ def test_a_full_close_is_residual_exactly_when_rounding_down_leaves_less_than_th
                                                                                            fraction):
     """The shortcut for a position well above the minimum agrees with the full computation:
     round the size down to the step, compare with the minimum amount."""
-    from killswitch.engine.planner import _below_minimum, _Close, _floor_step
+    from killswitch.engine.planner import _below_minimum, _floor_step
 
     contracts = units * step * fraction + step * fraction / 3  # on the grid or off it
     if contracts <= 0:
         return
     rules = MarketRules(amount_step=step, min_amount=min_steps * step)
     s = snap(positions=[pos("S/USDT:USDT", contracts=contracts)], markets={"S/USDT:USDT": rules})
-    close = _Close(s, s.positions[0], contracts, True, "close_all", "CLOSE_ALL")
     sendable = _floor_step(contracts, step)
-    assert (_below_minimum(close) is not None) == (sendable <= 0 or sendable < rules.min_amount * (1 - 1e-9))
+    residual = sendable <= 0 or sendable < rules.min_amount * (1 - 1e-9)
+    assert (_below_minimum(s.positions[0], rules) is not None) == residual
 
 
 def test_an_intent_made_for_the_planner_is_the_one_the_constructor_makes():
