@@ -338,7 +338,8 @@ def test_highest_over_many_ties_with_a_nan_notional_ranks_as_before():
 def test_rows_read_from_the_columns_are_the_positions_as_a_close_reads_them(data):
     """A close of positions made on reading reads each from the columns (no model made): its
     symbol, side, contracts, notional, mark, its key and the leg it sends are the model's, hedge
-    legs and ``BOTH`` among them; a list of models hands the model itself."""
+    legs and ``BOTH`` among them; a list of models hands the model itself. The keys made at once
+    (``keys_at``, ``keys``) are the keys made one by one."""
     from killswitch.engine.scope import ScopeView, position_key
     from killswitch.snapshot import PositionsOnReading
 
@@ -375,7 +376,11 @@ def test_rows_read_from_the_columns_are_the_positions_as_a_close_reads_them(data
     for (s, x), i in zip(view.rows_at(picked), picked, strict=True):  # the liquidation pass's read, in one pass
         s_i, y = view.row(i)
         assert s is s_i and [getattr(x, f) for f in fields] == [getattr(y, f) for f in fields]
+    assert view.keys_at(picked) == [view.key_at(i) for i in picked]  # the liquidation pass's keys, at once
+    assert view.keys() == [position_key(s, p) for s, p in every]  # a close_all's keys, at once
     for bad in ([len(models)], [-1]):
         with pytest.raises(IndexError):
             list(view.rows_at(bad))
+        with pytest.raises(IndexError):
+            view.keys_at(bad)
     assert made == []
