@@ -9,9 +9,11 @@ job, and no order is repeated or lost.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import textwrap
+import time
 from collections import Counter
 from typing import Optional
 
@@ -717,3 +719,71 @@ def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at
     planned = [len(p.orders) for r in reports if r.evaluation for p in r.evaluation.plans]
     assert batches == planned and len(planned) == 3 and planned[2] > 1  # the flatten's closes: one batch
     assert all(p.rest is None for r in reports if r.evaluation for p in r.evaluation.plans)
+
+
+class _NotingCollector:
+    """Forwards to ``target``; notes whether the cyclic collector is on at every order sent."""
+
+    def __init__(self, target, seen: list):
+        self._t, self._seen = target, seen
+
+    def __getattr__(self, name):
+        return getattr(self._t, name)
+
+    async def submit(self, intent):
+        self._seen.append(gc.isenabled())
+        return await self._t.submit(intent)
+
+
+def test_the_collector_is_held_off_from_the_snapshots_to_the_first_send_and_on_again_however_the_tick_ends(
+        tmp_path):
+    """The cyclic collector does not run while an entry is evaluated, journaled and saved (its
+    tens of thousands of new objects walked again and again before the first order leaves); it
+    is on again for every order sent, and after a tick that ended on a store error or a crash."""
+    starts: list[int] = []
+
+    def note(phase, info):
+        if phase == "start":
+            starts.append(time.time_ns())
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(50, 5, 5)  # a collection every 50 new objects: any stretch left to it shows one
+    gc.callbacks.append(note)
+    try:
+        runner, engine, clock, store, calls = setup(tmp_path)
+        sent: list[bool] = []
+        key = next(iter(runner.adapters))
+        runner.adapters[key] = _NotingCollector(runner.adapters[key], sent)
+        reports = asyncio.run(asyncio.wait_for(started(runner, clock), 60))
+        entries = [r for r in reports if r.transitions and r.execution.orders]
+        assert entries and sent and all(sent), "an order went out with the collector held off"
+        for r in entries:
+            held = (r.phases["snapshots"][1], r.phases["persist"][1])
+            assert not [t for t in starts if held[0] <= t <= held[1]], "the collector ran inside the entry"
+        assert [t for t in starts if not any(r.phases["snapshots"][1] <= t <= r.phases["persist"][1]
+                                             for r in entries)], "the probe saw no collection at all"
+        assert gc.isenabled()
+
+        class Failing:  # the store fails as the next tick journals: StoreError, the tick reports it
+            def __init__(self, target):
+                self._t = target
+
+            def __getattr__(self, name):
+                if name == "journal_intents":
+                    raise StoreError("the store is gone")
+                return getattr(self._t, name)
+
+        (tmp_path / "failing").mkdir()
+        r2, _, c2, _, _ = setup(tmp_path / "failing")
+        r2.executor.store = Failing(r2.executor.store)
+        reports = asyncio.run(asyncio.wait_for(started(r2, c2), 60))
+        assert any(r.store_error for r in reports) and gc.isenabled()
+        for at in (calls[0] // 4, calls[0] // 2, 3 * calls[0] // 4):  # the process dies mid-run: on after
+            (tmp_path / f"crash-{at}").mkdir()
+            r3, _, c3, _, _ = setup(tmp_path / f"crash-{at}", crash_at=at)
+            with pytest.raises(Crash):
+                asyncio.run(asyncio.wait_for(started(r3, c3), 60))
+            assert gc.isenabled()
+    finally:
+        gc.callbacks.remove(note)
+        gc.set_threshold(*threshold)
