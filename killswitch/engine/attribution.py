@@ -24,7 +24,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, count
 from operator import itemgetter, sub
 from typing import Any, Callable, Collection, NamedTuple, Optional, Sequence, TypeVar
 
@@ -75,18 +75,42 @@ def deltas(policy: PolicyNode, view: ScopeView, hist: Optional[PnlHistory], now:
     return out
 
 
+class Declines(NamedTuple):
+    """The positions whose PnL declined over the reference window (a delta below 0), by side:
+    indexes into ``view.positions``, in its order. What ``reduce_top_risk`` ranks."""
+
+    long: list[int]
+    short: list[int]
+
+
 def attribute(policy: PolicyNode, view: ScopeView, d: list[Optional[float]]) -> Attribution:
+    return attribute_with_declines(policy, view, d)[0]
+
+
+def attribute_with_declines(policy: PolicyNode, view: ScopeView, d: list[Optional[float]]
+                            ) -> tuple[Attribution, Declines]:
+    """:func:`attribute`, and the declining positions it summed, from the same one pass over
+    the scope (the planner ranks them: a second pass over 10,000 positions cost as much)."""
     threshold = policy.attribution.source_threshold
     long_dec = short_dec = 0.0
     excluded = 0
-    for side, delta in zip(column(view.columns, lambda c: c.sides), d):
+    longs: list[int] = []
+    shorts: list[int] = []
+    to_longs, to_shorts = longs.append, shorts.append
+    for i, side, delta in zip(count(), column(view.columns, lambda c: c.sides), d):
         if delta is None:
             excluded += 1
         elif delta < 0:
             if side == "long":
                 long_dec -= delta
+                to_longs(i)
             else:
                 short_dec -= delta
+                to_shorts(i)
+    return _attribution(threshold, long_dec, short_dec, excluded), Declines(longs, shorts)
+
+
+def _attribution(threshold: float, long_dec: float, short_dec: float, excluded: int) -> Attribution:
     total = long_dec + short_dec
     if total <= 0:
         return Attribution("UNKNOWN", long_dec, short_dec, None, None, excluded)

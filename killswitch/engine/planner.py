@@ -62,7 +62,8 @@ from ..snapshot import Balance, MarketRules, Snapshot, base_asset
 from . import depth
 from . import positions as facts
 from .amounts import _floor_step, _step, split_amount
-from .attribution import Attribution, ScoreTable, column, attribute, deltas, risk_scores, score_table
+from .attribution import (Attribution, Declines, ScoreTable, attribute, attribute_with_declines, column, deltas,
+                          risk_scores, score_table)
 from .columns import Columns, Held, Tables
 from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
@@ -70,6 +71,7 @@ from .state import PnlHistory
 # Orders per second for a venue no rate was given for: below what any venue we know accepts.
 DEFAULT_ORDER_RATE = 5.0
 NO_RATES: Mapping[str, float] = MappingProxyType({})
+NO_DECLINES = Declines([], [])  # a first wave's planner (a close_all's: it ranks nothing); never changed
 
 
 # --- values ---------------------------------------------------------------------------------
@@ -197,6 +199,7 @@ class _Leg:
     reason: str
     key: str  # identity of the leg: part of its client order ids
     exposure: float  # notional of what is being closed, for ordering
+    step: float  # its market's amount step (0: unknown), read once for its chunks
 
 
 _Holding = tuple[Snapshot, str, Balance, float]  # a spot holding close_all sells: symbol, balance, price
@@ -226,6 +229,7 @@ class _Planner:
     hedges: list[HedgeSuggestion] = field(default_factory=list)
     _scores: Optional[list[float]] = None
     ranked: set[int] = field(default_factory=set)  # indexes a ranking by risk score chose
+    declines: Declines = NO_DECLINES  # the declining positions the attribution summed
 
     @property
     def scores(self) -> list[float]:
@@ -282,15 +286,15 @@ class _Planner:
             return [i for i, side in enumerate(sides) if side == side_rule]
         if side_rule == "any":
             return list(range(len(sides)))
-        d = self.deltas
+        declines = self.declines
         if att == "SHORT" or att == "LONG":
             side = att.lower()
             if action == "reduce_top_risk":  # the contributors to the decline, not its winners
-                return [i for i, x, sd in zip(count(), d, sides) if x is not None and x < 0 and sd == side]
+                return list(declines.long if side == "long" else declines.short)
             return [i for i, x in enumerate(sides) if x == side]
         if att == "MIXED":
             if action == "reduce_top_risk":
-                return [i for i, x in enumerate(d) if x is not None and x < 0]
+                return sorted(declines.long + declines.short)
             return list(range(len(sides)))
         if on_unknown in ("any", "both"):
             return list(range(len(sides)))
@@ -471,13 +475,15 @@ class _Planner:
             # what the cancelled sell orders of this asset held is sold too
             freed = sum(max(0.0, o.amount - o.filled) for o in s.orders
                         if (s.venue, s.account, o.id) in cancelled and o.symbol == symbol and o.side == "sell")
-            amount = _floor_step(min(b.total, b.free + freed), _step(s, symbol))
+            step = _step(s, symbol)
+            amount = _floor_step(min(b.total, b.free + freed), step)
             rules = s.markets.get(symbol)
             if amount <= 0 or (rules and (amount < rules.min_amount or amount * price < rules.min_notional)):
                 self.skipped.append(f"BELOW_MINIMUM: {s.venue}/{s.account} {symbol} amount={amount:g}")
                 continue
             legs.append(_Leg(s, symbol, "sell", None, amount, price, price, False, "close_all",
-                             f"SELL_TO_STABLE: asset={b.asset}", f"{account_key(s)}/{symbol}/spot", amount * price))
+                             f"SELL_TO_STABLE: asset={b.asset}", f"{account_key(s)}/{symbol}/spot", amount * price,
+                             step))
         return legs
 
     def groups(self) -> dict[str, str]:
@@ -518,7 +524,7 @@ class _Planner:
         chunk_notional, slip = unwind.chunk_notional, unwind.max_slippage
         order, append = self.order, out.append
         for leg, gkey in legs:
-            pieces = split_amount(leg.amount, leg.unit_price, chunk_notional, _step(leg.snap, leg.symbol))
+            pieces = split_amount(leg.amount, leg.unit_price, chunk_notional, leg.step)
             limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
             chunks = len(pieces)
             for i, piece in enumerate(pieces, 1):
@@ -609,7 +615,8 @@ def _leg(key: str, c: _Close, skipped: list[str], residuals: list[Residual]) -> 
     unit = pos.notional / pos.contracts if pos.contracts else pos.mark_price
     return _Leg(c.snap, pos.symbol, "sell" if pos.side == "long" else "buy",
                 pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
-                amount, unit, pos.mark_price, True, c.action, c.reason, key, pos.notional)
+                amount, unit, pos.mark_price, True, c.action, c.reason, key, pos.notional,
+                rules.amount_step if rules else 0.0)
 
 
 def _schedule_by_book(self: _Planner, ordered: list[tuple[str, list[_Leg]]], venue_count: dict[str, int],
@@ -623,7 +630,7 @@ def _schedule_by_book(self: _Planner, ordered: list[tuple[str, list[_Leg]]], ven
     sized_legs: list[tuple[str, _Leg, list[tuple[float, float]], str]] = []  # group, leg, children, note
     for gkey, members in ordered:
         for leg in sorted(members, key=lambda x: (-x.exposure, x.key)) if len(members) > 1 else members:
-            step = _step(leg.snap, leg.symbol)
+            step = leg.step
             limit = leg.mark * (1 - slip) if leg.side == "sell" else leg.mark * (1 + slip)
             sized, note = depth.children(leg.amount, leg.side, leg.mark, leg.unit_price, step,
                                          leg.snap.books.get(leg.symbol), unwind) if leg.reduce_only else (None, "")
@@ -767,8 +774,8 @@ def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, n
 
     def whole() -> Plan:
         d = deltas(policy, view, hist, now)
-        att = attribute(policy, view, d)
-        planner = _Planner(policy, stage, view, decision, now, d, att, rates)
+        att, declines = attribute_with_declines(policy, view, d)
+        planner = _Planner(policy, stage, view, decision, now, d, att, rates, declines=declines)
         if not view.positions_known:
             planner.skipped.append("POSITIONS_UNKNOWN: cancels and closes wait for the first good snapshot")
         out = planner.run()

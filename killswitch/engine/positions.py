@@ -152,15 +152,16 @@ def highest(items: list[int], count: int, score: list[float], then: list[float],
     # item above the bound is in (fewer than ``count``); those at it are ordered by ``then``,
     # bounded the same way, and only the ones tied on both are ranked by ``tiebreak``, picked
     # without a key tuple each and without sorting them all.
-    above = [i for i in near if score[i] > bound]
+    # (a pass is saved where every item is at the bound: the like positions of a crash's book)
     at = [i for i in near if score[i] == bound]
+    above = [i for i in near if score[i] > bound] if len(at) < len(near) else []
     rest = count - len(above)
     thens = list(map(then.__getitem__, at))
     if any(map(math.isnan, thens)):  # no order to bound by: the general ranking decides
         return smallest(near, count, lambda i: (-score[i], -then[i]), tiebreak)
     then_bound = heapq.nlargest(rest, thens)[-1]
-    lead = [i for i in at if then[i] > then_bound]
     tied = [i for i in at if then[i] == then_bound]
+    lead = [i for i in at if then[i] > then_bound] if len(tied) < len(at) else []
     head = smallest(above, None, lambda i: (-score[i], -then[i]), tiebreak) + \
         smallest(lead, None, lambda i: (-then[i],), tiebreak)
     return head + heapq.nsmallest(rest - len(lead), tied, key=tiebreak)
