@@ -9,11 +9,15 @@ import math
 from decimal import ROUND_FLOOR, Decimal
 from typing import Callable, Optional
 
-from ..snapshot import Snapshot
+from ..snapshot import MarketRules, Snapshot
 
 
 def _step(s: Snapshot, symbol: str) -> float:
-    rules = s.markets.get(symbol)
+    return step_of(s.markets.get(symbol))
+
+
+def step_of(rules: Optional[MarketRules]) -> float:
+    """A market's amount step; 0 (no grid) when its rules are unknown."""
     return rules.amount_step if rules else 0.0
 
 
@@ -68,4 +72,4 @@ def split_on_grid(amount: float, step: float, steps_per_piece: Callable[[Decimal
     return [float(p) for p in pieces if p > 0]
 
 
-__all__ = ["split_amount", "split_on_grid"]
+__all__ = ["split_amount", "split_on_grid", "step_of"]

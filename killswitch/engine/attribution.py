@@ -83,14 +83,10 @@ class Declines(NamedTuple):
     short: list[int]
 
 
-def attribute(policy: PolicyNode, view: ScopeView, d: list[Optional[float]]) -> Attribution:
-    return attribute_with_declines(policy, view, d)[0]
-
-
-def attribute_with_declines(policy: PolicyNode, view: ScopeView, d: list[Optional[float]]
-                            ) -> tuple[Attribution, Declines]:
-    """:func:`attribute`, and the declining positions it summed, from the same one pass over
-    the scope (the planner ranks them: a second pass over 10,000 positions cost as much)."""
+def attribute(policy: PolicyNode, view: ScopeView, d: list[Optional[float]]) -> tuple[Attribution, Declines]:
+    """Which side's PnL declined over the reference window (``d``: the deltas), and the
+    declining positions it summed, from one pass over the scope (the planner ranks them: a
+    second pass over 10,000 positions cost as much as this one)."""
     threshold = policy.attribution.source_threshold
     long_dec = short_dec = 0.0
     excluded = 0
@@ -107,19 +103,16 @@ def attribute_with_declines(policy: PolicyNode, view: ScopeView, d: list[Optiona
             else:
                 short_dec -= delta
                 to_shorts(i)
-    return _attribution(threshold, long_dec, short_dec, excluded), Declines(longs, shorts)
-
-
-def _attribution(threshold: float, long_dec: float, short_dec: float, excluded: int) -> Attribution:
+    declines = Declines(longs, shorts)
     total = long_dec + short_dec
     if total <= 0:
-        return Attribution("UNKNOWN", long_dec, short_dec, None, None, excluded)
+        return Attribution("UNKNOWN", long_dec, short_dec, None, None, excluded), declines
     ls, ss = long_dec / total, short_dec / total
     if ss >= threshold and ls >= threshold:  # an even split at a 50% threshold: no single side
         side = "MIXED"
     else:
         side = "SHORT" if ss >= threshold else "LONG" if ls >= threshold else "MIXED"
-    return Attribution(side, long_dec, short_dec, ls, ss, excluded)
+    return Attribution(side, long_dec, short_dec, ls, ss, excluded), declines
 
 
 class _Inputs(NamedTuple):
@@ -289,5 +282,6 @@ def column(cols: list[Columns], get: Callable[[Columns], list[X]]) -> list[X]:
     return list(chain.from_iterable(map(get, cols)))
 
 
-__all__ = ["Attribution", "COMPONENTS", "LIQ_PROXIMITY_SPAN", "PositionScore", "SCORE_LISTINGS", "ScoreParts",
-           "ScoreTable", "TOP_SCORES", "attribute", "column", "deltas", "risk_components", "risk_scores", "score_table"]
+__all__ = ["Attribution", "COMPONENTS", "Declines", "LIQ_PROXIMITY_SPAN", "PositionScore", "SCORE_LISTINGS",
+           "ScoreParts", "ScoreTable", "TOP_SCORES", "attribute", "column", "deltas", "risk_components", "risk_scores",
+           "score_table"]

@@ -61,9 +61,8 @@ from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Balance, MarketRules, Snapshot, base_asset
 from . import depth
 from . import positions as facts
-from .amounts import _floor_step, _step, split_amount
-from .attribution import (Attribution, Declines, ScoreTable, attribute, attribute_with_declines, column, deltas,
-                          risk_scores, score_table)
+from .amounts import _floor_step, _step, split_amount, step_of
+from .attribution import Attribution, Declines, ScoreTable, attribute, column, deltas, risk_scores, score_table
 from .columns import Columns, Held, Tables
 from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
@@ -277,28 +276,22 @@ class _Planner:
             if prev is None or amount > prev.amount:
                 closes[key] = _Close(s, p, amount, True, action, reason)
 
-    def losing_positions(self, side_rule: str, on_unknown: str, action: str) -> Optional[list[int]]:
-        """Indexes (into ``view.positions``) of the positions on the side the rule names; None
-        (with a skip reason) when it cannot be told."""
-        att = self.attribution.side
-        sides = column(self.view.columns, lambda c: c.sides)
+    def losing_positions(self, side_rule: str, on_unknown: str) -> Optional[list[int]]:
+        """Indexes (into ``view.positions``) of the positions ``reduce_top_risk`` ranks: those on
+        the side the rule names, or the contributors to the decline (not its winners); None (with
+        a skip reason) when it cannot be told."""
         if side_rule in ("long", "short"):
-            return [i for i, side in enumerate(sides) if side == side_rule]
+            return [i for i, side in enumerate(column(self.view.columns, lambda c: c.sides)) if side == side_rule]
         if side_rule == "any":
-            return list(range(len(sides)))
-        declines = self.declines
-        if att == "SHORT" or att == "LONG":
-            side = att.lower()
-            if action == "reduce_top_risk":  # the contributors to the decline, not its winners
-                return list(declines.long if side == "long" else declines.short)
-            return [i for i, x in enumerate(sides) if x == side]
+            return list(range(self.view.position_count))
+        att, declines = self.attribution.side, self.declines
+        if att == "LONG" or att == "SHORT":
+            return list(declines.long if att == "LONG" else declines.short)
         if att == "MIXED":
-            if action == "reduce_top_risk":
-                return sorted(declines.long + declines.short)
-            return list(range(len(sides)))
+            return sorted(declines.long + declines.short)
         if on_unknown in ("any", "both"):
-            return list(range(len(sides)))
-        self.skipped.append(f"ATTRIBUTION_UNKNOWN: {action} skipped; nothing declined over the reference window")
+            return list(range(self.view.position_count))
+        self.skipped.append("ATTRIBUTION_UNKNOWN: reduce_top_risk skipped; nothing declined over the reference window")
         return None
 
     def run(self) -> Plan:
@@ -354,7 +347,7 @@ class _Planner:
             reasons = [f"LIQUIDATION_NEAR: distance={abs(mark - liq) / mark:.2%}{limit_text}"  # type: ignore[operator]
                        for mark, liq in zip(map(marks.__getitem__, near), map(liqs.__getitem__, near))]
             self.want_whole(view.keys_at(near), view.rows_at(near), "reduce_top_risk", reasons)
-        chosen = self.losing_positions(a.side, a.on_unknown_side, "reduce_top_risk")
+        chosen = self.losing_positions(a.side, a.on_unknown_side)
         if not chosen:
             return
         scores = self.scores_of(chosen)
@@ -615,8 +608,7 @@ def _leg(key: str, c: _Close, skipped: list[str], residuals: list[Residual]) -> 
     unit = pos.notional / pos.contracts if pos.contracts else pos.mark_price
     return _Leg(c.snap, pos.symbol, "sell" if pos.side == "long" else "buy",
                 pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
-                amount, unit, pos.mark_price, True, c.action, c.reason, key, pos.notional,
-                rules.amount_step if rules else 0.0)
+                amount, unit, pos.mark_price, True, c.action, c.reason, key, pos.notional, step_of(rules))
 
 
 def _schedule_by_book(self: _Planner, ordered: list[tuple[str, list[_Leg]]], venue_count: dict[str, int],
@@ -774,7 +766,7 @@ def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, n
 
     def whole() -> Plan:
         d = deltas(policy, view, hist, now)
-        att, declines = attribute_with_declines(policy, view, d)
+        att, declines = attribute(policy, view, d)
         planner = _Planner(policy, stage, view, decision, now, d, att, rates, declines=declines)
         if not view.positions_known:
             planner.skipped.append("POSITIONS_UNKNOWN: cancels and closes wait for the first good snapshot")
@@ -855,7 +847,7 @@ def _round_amount(c: _Close, rules: Optional[MarketRules], skipped: list[str]) -
     if c.full:
         amount = pos.contracts  # the whole position: exactly what the venue reports
     else:
-        amount = _floor_step(min(c.amount, pos.contracts), rules.amount_step if rules else 0.0)
+        amount = _floor_step(min(c.amount, pos.contracts), step_of(rules))
     if rules and amount < rules.min_amount and not c.full:
         skipped.append(f"BELOW_MINIMUM: {position_key(c.snap, pos)} amount={amount:g} min={rules.min_amount:g}")
         return 0.0

@@ -120,14 +120,10 @@ class ScopeView:
         return f"{s.venue}/{s.account}/{c.symbols[j]}/{c.side_keys[j]}"
 
     def keys_at(self, indexes: Sequence[int]) -> list[str]:
-        """:meth:`key_at` of each of ``indexes`` (non-negative), in their order: for a view of one
-        account, made in one pass over its two columns."""
-        if len(self.groups) == 1:
-            s, c = self.groups[0][0], self.columns[0]
-            head, symbols, side_keys = f"{s.venue}/{s.account}/", c.symbols, c.side_keys
-            if indexes and not 0 <= min(indexes) <= max(indexes) < len(symbols):
-                raise IndexError(max(indexes) if max(indexes) >= len(symbols) else min(indexes))
-            return [f"{head}{symbols[i]}/{side_keys[i]}" for i in indexes]
+        """:meth:`key_at` of each of ``indexes`` (non-negative), in their order, through
+        :meth:`key_function` (whose one-account form reads the columns without a bound check)."""
+        if indexes and len(self.groups) == 1 and not 0 <= min(indexes) <= max(indexes) < self.position_count:
+            raise IndexError(max(indexes) if max(indexes) >= self.position_count else min(indexes))
         return list(map(self.key_function(), indexes))
 
     def keys(self) -> list[str]:

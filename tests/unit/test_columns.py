@@ -281,15 +281,14 @@ def test_deltas_from_aligned_samples_equal_deltas_by_key():
 def test_the_declines_summed_by_the_attribution_are_the_declining_positions_of_each_side(sides, data):
     """``reduce_top_risk`` ranks the positions the attribution's one pass found declining: on
     each side, every position whose delta is known and below 0, in the view's order."""
-    from killswitch.engine.attribution import attribute, attribute_with_declines
+    from killswitch.engine.attribution import attribute
 
     policy = GRAPH.policy("p")
     d = [data.draw(st.none() | st.sampled_from([0.0, -0.0, -1.5, 2.0]) | st.floats(-50, 50), label=f"delta {i}")
          for i in range(len(sides))]
     ps = [pos(f"S{i}/USDT:USDT", side, 1.0, 100.0, 0.0) for i, side in enumerate(sides)]
     view = instances(policy, [snap(10_000.0, 0, positions=PositionList.of(ps))], Tables())[0]
-    att, declines = attribute_with_declines(policy, view, d)
-    assert att == attribute(policy, view, d)
+    att, declines = attribute(policy, view, d)
     for side, got in (("long", declines.long), ("short", declines.short)):
         assert got == [i for i, (x, sd) in enumerate(zip(d, sides)) if x is not None and x < 0 and sd == side]
     assert att.long_decline == -sum(d[i] for i in declines.long)  # (0.0 when none declined)
