@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Optional, Sequence
 
 from ..compile.graph import DecisionGraph, PolicyNode
@@ -236,11 +237,14 @@ class Book:
 
     # --- saving --------------------------------------------------------------------------------------
 
-    async def save(self, io: StoreIO, store: StateStore, fence: int, sinks: Callable[[], dict]) -> None:
+    async def save(self, io: StoreIO, store: StateStore, fence: int, sinks: Callable[[], dict],
+                   then: Sequence[Callable[[], Any]] = ()) -> None:
         """The state document and the PnL history's changes since the last save (a sample per
         account when a sample step passed, else nothing), in one write. Both are taken from the
         book as it is when this is called; the write is awaited. ``sinks``: what the sinks keep
-        across restarts and takeovers."""
+        across restarts and takeovers. ``then``: calls made on the store thread right after the
+        write, in the same call (:meth:`StoreIO.in_order`): the first to raise stops the rest. One
+        that raises after the write leaves the samples to be written again (the store upserts)."""
         doc = {"format_version": STATE_DOC_VERSION, "engine": self.state.to_json(pnl_samples=False),
                "lock": self.lock_book.to_json(), "dms": self.dms.to_dict(),
                "resume": dict(sorted(self.resume_starts.items())), "sinks": sinks(),
@@ -251,7 +255,8 @@ class Book:
         added, kept = pnl_changes(self.state, self.saved_pnl) if marks != self.saved_pnl else ([], [])
         rows = [PnlSampleRow(w, acct, ts, self._keys_json(w, acct, keys), values.tolist())
                 for w, acct, ts, keys, values in added]
-        await io(store.save_engine_state, doc, self.graph.digest, fence, pnl_added=rows, pnl_kept=kept)
+        await io.in_order(partial(store.save_engine_state, doc, self.graph.digest, fence, pnl_added=rows,
+                                  pnl_kept=kept), *then)
         # (two saves in flight may both add a sample row: the store upserts it)
         self.saved_pnl = marks
 

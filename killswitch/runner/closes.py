@@ -258,12 +258,12 @@ class ManualCloses:
         self.queued = []
         return plans
 
-    async def audit_planned(self, now: int) -> None:
-        """Audit the closes this tick planned (after the journal and the state save): a runner
-        that starts leading later knows they were carried out (see :meth:`recover`)."""
+    def take_planned(self, now: int) -> list[tuple[str, int, dict]]:
+        """The audit rows of the closes this tick planned, taken for the tick to write after the
+        journal and with the state save: a runner that starts leading later knows they were
+        carried out (see :meth:`recover`)."""
         planned, self.planned = self.planned, []
-        for row in planned:
-            await self.lead.audit("manual_close_planned", now, row)
+        return [("manual_close_planned", now, row) for row in planned]
 
     async def recover(self, now: int) -> None:
         """The closes of the last ``TRACK_HISTORY_MS``, read back from the audit trail when this

@@ -12,7 +12,7 @@ Must not: hold state or logic (each is implemented by the part that owns what it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..events import Event
@@ -20,11 +20,10 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
 
 class Saves(Protocol):
-    async def save(self) -> None:
-        """The book saved under the leader's token (awaited; FencedError once deposed)."""
-
-    async def write_lock(self, now: int) -> None:
-        """The lock file rewritten from the lock book as it is now."""
+    async def save(self, rows: Sequence[tuple[str, int, dict]] = (), lock_at: Optional[int] = None) -> None:
+        """The book saved under the leader's token (awaited; FencedError once deposed), then in
+        the same store call ``rows`` audited and, at ``lock_at``, the lock file rewritten from
+        the lock book as it is now."""
 
 
 class Emits(Protocol):

@@ -106,13 +106,12 @@ class OperatorCommands:
                 try:
                     if row:
                         await self.lead.audit(row[0], now, row[1])
-                    await self.persist.save()
+                    await self.persist.save(lock_at=now)  # (the lock file once the save is through)
                 except FencedError:
                     # this reset did not happen: whoever leads next, this runner included, goes
                     # on from the store, not from the stage released here
                     self.lead.stale = True
                     return ResetResult(False, self.lead.deposed())
-                await self.persist.write_lock(now)
         warn = still_firing(node, scope, self.triggers()) if transition is not None or why.startswith(
             "APPROVAL_RECORDED") else ()
         return ResetResult(transition is not None, why, warn)
@@ -132,12 +131,11 @@ class OperatorCommands:
             return self.lead.deposed()
         undo = book.change_lock_and_dms(update)
         try:
-            await self.persist.save()
+            await self.persist.save(lock_at=now)  # (the lock file once the save is through)
         except FencedError:
             undo()  # taken back if nothing moved them since
             self.lead.stale = True  # whatever else moved, the store decides when the lease comes back
             return self.lead.deposed()
-        await self.persist.write_lock(now)
         return None
 
     async def _refused(self, kind: str, payload: dict, why: str) -> ChangeResult:

@@ -21,7 +21,8 @@ leader's writes are refused by the store (``FencedError``).
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from functools import partial
+from typing import Any, Callable, Optional, Sequence
 
 from ..state.store import FencedError, RunbookRecord, StateStore, StoreError
 from .book import Book
@@ -48,6 +49,11 @@ class FencedAudit:
 
     async def audit_many(self, rows: Sequence[tuple[str, int, dict]]) -> list[int]:
         return await self.io(self.store.audit_many, rows, fence=self.token())
+
+    def many_call(self, rows: Sequence[tuple[str, int, dict]]) -> Callable[[], Any]:
+        """The append of ``rows`` as a call to make on the store thread, under the token as it
+        is now (see :meth:`StoreIO.in_order`)."""
+        return partial(self.store.audit_many, rows, fence=self.token())
 
     def audit_now(self, kind: str, ts_ms: int, payload: dict) -> int:
         return self.store.audit(kind, ts_ms, payload, fence=self.token())
@@ -190,6 +196,11 @@ class Leadership:
         the last moment before an order's request leaves (the executor's send gate), after
         whatever waits the adapter had of its own since :meth:`fence_holds` was asked."""
         return self.leader and (self.keeper is None or self.keeper.holds(self.fence, self.clock()))
+
+    def audit_call(self, rows: Sequence[tuple[str, int, dict]]) -> Callable[[], Any]:
+        """Audit rows as one append (all or none), fenced as :meth:`audit`, to make on the store
+        thread in one call with other writes (:meth:`Persistence.save`)."""
+        return self._rows.many_call(rows)
 
     async def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
         """An audit row, fenced while this runner acts as leader (FencedError once deposed)."""

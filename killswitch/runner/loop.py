@@ -259,12 +259,6 @@ class Runner:
 
     # --- persistence ---------------------------------------------------------------------------------
 
-    async def _save(self) -> None:
-        await self.persist.save()
-
-    async def _write_lock(self, now: int) -> None:
-        await self.persist.write_lock(now)
-
     # --- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> ExecutionReport:
@@ -465,11 +459,15 @@ class Runner:
         fired = self.countdowns.fire_due(now)
         rows = self.resumptions.track(ev, now)
         self.countdowns.arm_native(ev)
-        await self._save()  # 2. the stage entry, the lock and a firing survive a crash from here on
-        # the audit rows and the lock file: before sending, or with a first wave just after it
+        # 2. the stage entry, the lock and a firing survive a crash from here on. The audit rows
+        # and the lock file: in the same store call, or with a first wave just after it is sent
         # (a crash between the save and them loses them either way; every tick writes the lock
         # file from the saved lock book), so that its first close waits on fewer writes
-        at = -1 if waves else await self._record(ev, rows, fired, report, now)
+        if waves:
+            at = -1
+            await self.persist.save()
+        else:
+            at = await self._record(ev, rows, fired, report, now, save=True)
         phase("persist")
         if not await lead.lease(self.clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
@@ -481,7 +479,7 @@ class Runner:
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
         sent = True
         if waves:  # 4. the rest of each first wave: planned whole, journaled, saved, sent
-            at = await self._record(ev, rows, fired, report, now)
+            at = await self._record(ev, rows, fired, report, now, save=False)
             ev = report.evaluation = book.evaluation = ev.completed()
             sent = await self._send_rest(ev, waves, report, replanned, now)
         report.events[at:at] = [transition_event(se, book.graph, now, self.dry_run) for se in ev.transitions]
@@ -501,28 +499,29 @@ class Runner:
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
         count(self.counters, report)
 
-    async def _record(self, ev: Evaluation, rows: list, fired: list, report: TickReport, now: int) -> int:
-        """The tick's audit rows (stage transitions, resumptions, dead man's switch firings) and
-        the lock file. Returns where in ``report.events`` the transitions' events go."""
-        lead = self.lead
-        for se in ev.transitions:
-            t = se.transition
-            if t is None:  # (a scope in ``transitions`` always has one)
-                continue
-            await lead.audit("stage_transition", now, {
-                "policy": se.policy, "scope": se.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
-                "decision_id": t.decision_id, "graph_digest": self.book.graph.digest,
-                "revision": self.book.graph.revision, "dry_run": self.dry_run})
-        at = len(report.events)
-        for kind, payload in rows:
-            await lead.audit(kind, now, payload)
-        await self.closes.audit_planned(now)
+    async def _record(self, ev: Evaluation, rows: list, fired: list, report: TickReport, now: int, *,
+                      save: bool) -> int:
+        """The tick's audit rows (stage transitions, resumptions, manual closes planned, dead
+        man's switch firings) in one append, and the lock file, after the state is saved in the
+        same store call (``save``) or alone. The firings' events are told once stored; returns
+        where in ``report.events`` the transitions' go (before them)."""
+        graph = self.book.graph
+        audit: list[tuple[str, int, dict]] = [("stage_transition", now, {
+            "policy": se.policy, "scope": se.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
+            "decision_id": t.decision_id, "graph_digest": graph.digest, "revision": graph.revision,
+            "dry_run": self.dry_run}) for se in ev.transitions if (t := se.transition) is not None]
+        # (a scope in ``transitions`` always has a transition)
+        audit += ((kind, now, payload) for kind, payload in rows)
+        audit += self.closes.take_planned(now)
+        events = []
         for f in fired:
             data = {"source": f.source, "silent_s": f.silent_s, "timeout_s": f.timeout_s, "lock": "halted",
                     "orders": len(f.orders), "orders_unknown": list(f.unknown), "dry_run": self.dry_run}
-            await lead.audit("dms_fired", now, data)
-            report.events.append(Event.make(DMS_FIRED, now, data, source=f.source, scope=f.source, reason=f.reason))
-        await self._write_lock(now)
+            audit.append(("dms_fired", now, data))
+            events.append(Event.make(DMS_FIRED, now, data, source=f.source, scope=f.source, reason=f.reason))
+        await (self.persist.save(audit, lock_at=now) if save else self.persist.record(audit, lock_at=now))
+        at = len(report.events)
+        report.events += events
         return at
 
     def _first_waves(self, ev: Evaluation) -> dict[str, tuple[str, int, frozenset[str]]]:
@@ -557,7 +556,7 @@ class Runner:
         for key, retries in (w[:2] for w in waves.values()):
             self.book.entry_planned(key, retries)  # (unless re-planned since: see below)
         report.events += await self.shortfalls.retry_unfilled(held.held, seen=replanned, save=False, held=True)
-        await self._save()  # the entries are journaled in full: not to be planned again
+        await self.persist.save()  # the entries are journaled in full: not to be planned again
         if not await self.lead.lease(self.clock()):
             report.execution.deposed = True
             return False

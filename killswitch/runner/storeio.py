@@ -85,6 +85,13 @@ class StoreIO:
         """Run a call on the store thread and wait for it without blocking the loop."""
         return await asyncio.wrap_future(self.submit(fn, *args, **kwargs))
 
+    async def in_order(self, *calls: Callable[[], Any]) -> None:
+        """Several calls as one on the store thread: run in turn, the first that raises stops
+        the rest and its error is raised here, as awaiting each in turn would, without a hop
+        back to the loop between them (each costs the tick a wake-up of the loop and of this
+        thread: 0.1–0.3 ms on a busy machine, more than a small write itself)."""
+        await self(_each, calls)
+
     def forget(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Queue a call nobody waits for; an error it raises is dropped (the caller counted the
         failure it is recording already)."""
@@ -96,6 +103,11 @@ class StoreIO:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
+
+
+def _each(calls: tuple[Callable[[], Any], ...]) -> None:
+    for call in calls:
+        call()
 
 
 def _drop(future: "concurrent.futures.Future[Any]") -> None:

@@ -130,10 +130,15 @@ class StoreTap:
             self._calls[name] += 1
             if self._die_on == (name, self._calls[name]):
                 raise Crash(f"died at {name} #{self._calls[name]}")
+            if name not in ("audit", "audit_many"):
+                return attr(*a, **k)
+            out = attr(*a, **k)  # kept once stored: a refused or failed append wrote nothing
             if name == "audit":  # audit(kind, ts_ms, payload)
                 args = dict(zip(("kind", "ts_ms", "payload"), a), **k)
                 self._audits.append((args["kind"], args["payload"]))
-            return attr(*a, **k)
+            else:  # audit_many(rows): (kind, ts_ms, payload) each
+                self._audits += [(kind, payload) for kind, _, payload in (a[0] if a else k["rows"])]
+            return out
 
         return call
 

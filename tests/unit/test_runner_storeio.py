@@ -15,11 +15,12 @@ import time
 
 import pytest
 
+from killswitch.runner import persist
 from killswitch.runner.lock import read_lock_file
 from killswitch.runner.storeio import StoreIO
-from killswitch.state.store import FencedError
+from killswitch.state.store import FencedError, StoreError
 
-from .test_runner_operator import ACCOUNT, GUARD, audit_kinds, make, run, start, ticks
+from .test_runner_operator import ACCOUNT, GUARD, audit_kinds, fired, make, run, start, ticks
 
 HOLD_S = 10.0  # how long a held call waits for the loop before the test fails
 
@@ -131,6 +132,101 @@ def test_an_error_of_a_store_call_reaches_whoever_awaits_it():
             asyncio.run(io(fails))
     finally:
         io.close()
+
+
+def test_calls_made_as_one_run_in_turn_and_the_first_that_raises_stops_the_rest():
+    io = StoreIO("test")
+    seen: list[str] = []
+    threads: set[int] = set()
+
+    def call(name: str, fails: bool = False):
+        def run_it() -> None:
+            threads.add(threading.get_ident())
+            seen.append(name)
+            if fails:
+                raise StoreError(f"{name} refused")
+        return run_it
+
+    async def go():
+        await io.in_order(call("save"), call("audit"), call("lock"))
+        with pytest.raises(StoreError, match="audit refused"):
+            await io.in_order(call("save"), call("audit", fails=True), call("lock"))
+        await io.in_order()  # nothing to make: a call that makes nothing
+
+    try:
+        asyncio.run(go())
+    finally:
+        io.close()
+    assert seen == ["save", "audit", "lock", "save", "audit"], "a call after the one that raised was made"
+    assert len(threads) == 1 and threading.get_ident() not in threads, "not on the store thread"
+    assert io.unanswered_s() == 0.0, "a refusal is an answer"
+
+
+class CallTap:
+    """Which store-thread call (1, 2, ...) made each of the state save, the audit appends and
+    the lock file writes, in the order they were made."""
+
+    def __init__(self, w, monkeypatch):
+        self.n = 0
+        self.made: list[tuple[int, str]] = []
+        io, real = w.runner.io, w.runner.io._timed
+
+        def timed(fn, args, kwargs):
+            self.n += 1
+            return real(fn, args, kwargs)
+
+        monkeypatch.setattr(io, "_timed", timed)
+        for name in ("save_engine_state", "audit", "audit_many"):
+            monkeypatch.setattr(w.store, name, self._spy(name, getattr(w.store, name)))
+        monkeypatch.setattr(persist, "write_lock_file", self._spy("lock_file", persist.write_lock_file))
+
+    def _spy(self, name, real):
+        def spy(*args, **kwargs):
+            self.made.append((self.n, name))
+            return real(*args, **kwargs)
+        return spy
+
+
+def test_a_firing_tick_saves_audits_and_writes_the_lock_file_in_one_store_call(tmp_path, monkeypatch):
+    """The tick's persist phase is one hop to the store thread: the state save, its audit rows
+    (one append) and the lock file, in that order, as three awaited calls would make them."""
+    w = make(tmp_path)
+    start(w)
+    assert run(w.runner.dms_arm("bot-a", 12)).done
+    ticks(w, 2)  # 10 s of silence: not yet
+    tap = CallTap(w, monkeypatch)
+    [report] = ticks(w, 1)
+    assert [e.labels["source"] for e in fired([report])] == ["bot-a"]
+    writes = [(n, name) for n, name in tap.made if name != "audit"]  # (a cancel's own row: made apart)
+    [(call, _)] = [x for x in writes if x[1] == "save_engine_state"]
+    assert [name for n, name in writes if n == call] == ["save_engine_state", "audit_many", "lock_file"], tap.made
+    assert audit_kinds(w).count("dms_fired") == 1
+    assert read_lock_file(w.runner.lock_path).for_scope("bot-a", w.clock()).mode == "halted"
+
+
+def test_a_tick_whose_save_fails_audits_locks_and_tells_nothing_of_it_then_does_it_once(tmp_path, monkeypatch):
+    """The rows and the lock file come after the save in the same call: a save that fails
+    leaves no row, no lock file and no event of what it would have stored; the runner reads
+    the store back and the next tick does it all, once."""
+    w = make(tmp_path)
+    start(w)
+    assert run(w.runner.dms_arm("bot-a", 12)).done
+    ticks(w, 2)
+    real = w.store.save_engine_state
+
+    def lost(*args, **kwargs):
+        raise StoreError("connection lost")
+
+    monkeypatch.setattr(w.store, "save_engine_state", lost)
+    [failed] = ticks(w, 1)
+    assert failed.store_error and fired([failed]) == []
+    assert "dms_fired" not in audit_kinds(w)
+    assert read_lock_file(w.runner.lock_path).for_scope("bot-a", w.clock()).mode != "halted"
+    monkeypatch.setattr(w.store, "save_engine_state", real)
+    reports = ticks(w, 6)  # (silence counted again from the state read back: 12 s from it)
+    assert [e.labels["source"] for e in fired(reports)] == ["bot-a"]
+    assert audit_kinds(w).count("dms_fired") == 1
+    assert read_lock_file(w.runner.lock_path).for_scope("bot-a", w.clock()).mode == "halted"
 
 
 TWO_PERSON = GUARD.replace("reset: manual,", "reset: manual, approvals: 2,")
