@@ -237,17 +237,25 @@ class Executor:
 
     # --- 1. journal ----------------------------------------------------------------------------------
 
-    async def journal(self, plans: list[Plan]) -> ExecutionReport:
+    async def journal(self, plans: list[Plan], planned: Optional[list[tuple[str, int, dict]]] = None
+                      ) -> ExecutionReport:
         """Every planned order, journaled in one transaction before anything is sent (a dry run
         audits them instead, as tables of intents, also in one: :func:`~killswitch.orders.planned_payloads`).
-        Thousands of closes are one durable write."""
+        Thousands of closes are one durable write. ``planned``: a dry run's audit rows are added
+        to it instead, for the caller to append with the stage entry's own (the tick: one
+        append after the state save, so that a stage entry and the orders it planned are stored
+        together or not at all)."""
         report = ExecutionReport()
         orders = [o for plan in plans for o in plan.orders]
         if not orders:
             return report
         if self.dry_run:
             now = self.clock()
-            await self.audit.audit_many([(PLANNED_KIND, now, doc) for doc in planned_payloads(orders)])
+            tables = [(PLANNED_KIND, now, doc) for doc in planned_payloads(orders)]
+            if planned is None:
+                await self.audit.audit_many(tables)
+            else:
+                planned += tables
             report.dry_run += len(orders)
             return report
         rows = [IntentRow(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side, o.position_side,

@@ -4,7 +4,9 @@ What it owns: the tick pipeline, the parts it is made of (:class:`RunnerParts`, 
 :func:`killswitch.bootstrap.build_runner`), and the one entry a policy reload
 reaches a running runner by (:meth:`Runner.apply_graph`). The order of a tick is the
 crash-safety argument (see :mod:`killswitch.runner.executor`): intents are journaled before
-the state that records the stage entry is saved, and sent only after both. A ``close_all``
+the state that records the stage entry is saved, and sent only after both. The entry's audit
+rows (its transitions; in a dry run the orders it planned) and the lock file follow the save
+in the same store call. A ``close_all``
 entry goes in two waves: its first leg journaled, saved (the entry deferred) and sent, then
 the rest planned, journaled, saved and sent, so that its first close leaves before thousands
 are planned.
@@ -450,7 +452,9 @@ class Runner:
         replanned: set[str] = set()
         report.events += await shortfalls.retry_unfilled(held.held, seen=replanned, save=False, held=True)
         report.events += await shortfalls.track_residuals(ev, plans, now)
-        report.execution.merge(await self.executor.journal(plans))  # 1. intents, before the stage entry is saved
+        # 1. intents, before the stage entry is saved (a dry run's planned orders: audited with it)
+        planned: list[tuple[str, int, dict]] = []
+        report.execution.merge(await self.executor.journal(plans, planned))
         phase("journal")
         # 1b. an entry whose first wave alone is journaled is saved as still to plan (deferred):
         # a runner stopped before its rest is journaled plans the entry again, same decision
@@ -467,7 +471,7 @@ class Runner:
             at = -1
             await self.persist.save()
         else:
-            at = await self._record(ev, rows, fired, report, now, save=True)
+            at = await self._record(planned + self._rows(ev, rows, now), fired, report, now, save=True)
         phase("persist")
         if not await lead.lease(self.clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
@@ -479,7 +483,7 @@ class Runner:
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
         sent = True
         if waves:  # 4. the rest of each first wave: planned whole, journaled, saved, sent
-            at = await self._record(ev, rows, fired, report, now, save=False)
+            at = await self._record(planned + self._rows(ev, rows, now), fired, report, now, save=False)
             ev = report.evaluation = book.evaluation = ev.completed()
             sent = await self._send_rest(ev, waves, report, replanned, now)
         report.events[at:at] = [transition_event(se, book.graph, now, self.dry_run) for se in ev.transitions]
@@ -499,12 +503,9 @@ class Runner:
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
         count(self.counters, report)
 
-    async def _record(self, ev: Evaluation, rows: list, fired: list, report: TickReport, now: int, *,
-                      save: bool) -> int:
-        """The tick's audit rows (stage transitions, resumptions, manual closes planned, dead
-        man's switch firings) in one append, and the lock file, after the state is saved in the
-        same store call (``save``) or alone. The firings' events are told once stored; returns
-        where in ``report.events`` the transitions' go (before them)."""
+    def _rows(self, ev: Evaluation, rows: list, now: int) -> list[tuple[str, int, dict]]:
+        """The tick's audit rows: its stage transitions, the resumptions (``rows``) and the
+        manual closes it planned."""
         graph = self.book.graph
         audit: list[tuple[str, int, dict]] = [("stage_transition", now, {
             "policy": se.policy, "scope": se.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
@@ -512,7 +513,14 @@ class Runner:
             "dry_run": self.dry_run}) for se in ev.transitions if (t := se.transition) is not None]
         # (a scope in ``transitions`` always has a transition)
         audit += ((kind, now, payload) for kind, payload in rows)
-        audit += self.closes.take_planned(now)
+        return audit + self.closes.take_planned(now)
+
+    async def _record(self, audit: list[tuple[str, int, dict]], fired: list, report: TickReport, now: int, *,
+                      save: bool) -> int:
+        """``audit`` (the tick's rows) and the dead man's switch firings in one append, and the
+        lock file, after the state is saved in the same store call (``save``) or alone. The
+        firings' events are told once stored; returns where in ``report.events`` the
+        transitions' go (before them)."""
         events = []
         for f in fired:
             data = {"source": f.source, "silent_s": f.silent_s, "timeout_s": f.timeout_s, "lock": "halted",

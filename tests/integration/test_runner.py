@@ -25,7 +25,8 @@ from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.bootstrap import build_runner
-from killswitch.orders import PLANNED_KIND, planned_count
+from killswitch.events import STAGE_TRANSITION
+from killswitch.orders import PLANNED_KIND, planned_count, planned_intents
 from killswitch.state import StoreError, open_store
 
 T0 = 1_772_456_400_000
@@ -719,6 +720,61 @@ def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at
     planned = [len(p.orders) for r in reports if r.evaluation for p in r.evaluation.plans]
     assert batches == planned and len(planned) == 3 and planned[2] > 1  # the flatten's closes: one batch
     assert all(p.rest is None for r in reports if r.evaluation for p in r.evaluation.plans)
+
+
+def test_a_dry_runs_stage_entry_and_the_orders_it_planned_are_stored_together_after_its_save(tmp_path):
+    """A dry run's planned orders go in the tick's one append with its stage transition, after
+    the state save in the same store call: a save that fails stores neither (nor a lock file),
+    the tick says so, and the next one stores the entry and its orders once, never twice."""
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    runner = build_runner(graph(), {"simulated/sim-main": adapter}, store, lock_path=tmp_path / "lock.json",
+                          dry_run=True, clock=clock)
+    made: list[tuple[int, str]] = []  # (store-thread call, what it wrote)
+    calls = [0]
+    timed = runner.io._timed
+
+    def counted(fn, args, kwargs):
+        calls[0] += 1
+        return timed(fn, args, kwargs)
+
+    runner.io._timed = counted
+    save, many = store.save_engine_state, store.audit_many
+    failed: list[int] = []
+
+    def saving(doc, *a, **k):
+        levels = [sc["stage"]["level"] for sc in doc["engine"]["scopes"].values() if sc.get("stage")]
+        if any(levels) and not failed:  # the first save of a stage entry: the connection drops
+            failed.append(calls[0])
+            raise StoreError("connection lost")
+        made.append((calls[0], "save"))
+        return save(doc, *a, **k)
+
+    def appending(rows, **k):
+        out = many(rows, **k)
+        made.append((calls[0], "+".join(sorted({kind for kind, _, _ in rows}))))
+        return out
+
+    store.save_engine_state, store.audit_many = saving, appending
+    reports = asyncio.run(asyncio.wait_for(started(runner, clock), 60))
+
+    [lost] = [r for r in reports if r.store_error]
+    assert failed and lost.transitions, "the failing save was not a stage entry's"
+    assert not [e for e in lost.events if e.kind == STAGE_TRANSITION], "an entry told that was never stored"
+    stored = store.audit_rows()
+    assert [r.payload["to"] for r in stored if r.kind == "stage_transition"] == [1, 2, 3], "entered once each"
+    assert all(r.seq for r in stored) and store.verify_audit()[0]
+    planned = [o for r in stored for o in planned_intents(r.kind, r.payload)]
+    ids = Counter(o["client_order_id"] for o in planned)
+    assert ids and max(ids.values()) == 1, "an order planned twice"
+    entered = [p for r in reports if r.evaluation and not r.store_error for p in r.evaluation.plans if p.orders]
+    assert sorted(ids) == sorted(o.client_order_id for p in entered for o in p.orders)
+    # each entry: the save, then in the same call its planned orders and its transition in one append
+    for n, what in made:
+        if PLANNED_KIND in what.split("+"):
+            assert "stage_transition" in what.split("+") and (n, "save") in made, made
 
 
 class _NotingCollector:
