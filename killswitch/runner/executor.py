@@ -161,7 +161,7 @@ def account_key(venue: str, account: str) -> str:
 class Executor:
     """Sends a tick's cancels and orders and settles them with the venue.
 
-    Size: about 340 lines, the four steps of an order's life that share the journal, the fence
+    Size: about 400 lines, the four steps of an order's life that share the journal, the fence
     and the venue's "not found" sightings: hold the closes of a position an order of ours may
     still rest on, journal, send (a resend refused stays unknown until asked again), reconcile
     and cancel remainders."""
