@@ -695,15 +695,21 @@ def test_sinks_see_every_tick_its_phases_and_its_events_and_a_broken_one_changes
     assert o.status == "filled" and o.reduce_only and o.latency_ms >= 0 and o.client_order_id
 
 
-def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at_once(tmp_path):
-    """Nothing is sent in a dry run, so nothing goes in waves: each stage's closes are one
-    batch of ``orders_planned_dry_run`` rows, the flatten's included."""
+def dry_runner(tmp_path):
+    """A dry-run runner over the flash crash: (runner, its store, its clock)."""
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
     runner = build_runner(graph(), {"simulated/sim-main": adapter}, store, lock_path=tmp_path / "lock.json",
                           dry_run=True, clock=clock)
+    return runner, store, clock
+
+
+def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at_once(tmp_path):
+    """Nothing is sent in a dry run, so nothing goes in waves: each stage's closes are one
+    batch of ``orders_planned_dry_run`` rows, the flatten's included."""
+    runner, store, clock = dry_runner(tmp_path)
     batches: list[int] = []
     many = store.audit_many
 
@@ -724,14 +730,9 @@ def test_a_dry_run_plans_a_flatten_whole_and_audits_every_close_it_would_send_at
 
 def test_a_dry_runs_stage_entry_and_the_orders_it_planned_are_stored_together_after_its_save(tmp_path):
     """A dry run's planned orders go in the tick's one append with its stage transition, after
-    the state save in the same store call: a save that fails stores neither (nor a lock file),
-    the tick says so, and the next one stores the entry and its orders once, never twice."""
-    clock = ManualClock(T0)
-    engine = build("flash-crash", clock)
-    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
-    runner = build_runner(graph(), {"simulated/sim-main": adapter}, store, lock_path=tmp_path / "lock.json",
-                          dry_run=True, clock=clock)
+    the state save in the same store call: a save that fails stores neither, the tick says so,
+    and the next one stores the entry and its orders once, never twice."""
+    runner, store, clock = dry_runner(tmp_path)
     made: list[tuple[int, str]] = []  # (store-thread call, what it wrote)
     calls = [0]
     timed = runner.io._timed
