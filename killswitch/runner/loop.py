@@ -6,10 +6,9 @@ reaches a running runner by (:meth:`Runner.apply_graph`). The order of a tick is
 crash-safety argument (see :mod:`killswitch.runner.executor`): intents are journaled before
 the state that records the stage entry is saved, and sent only after both. The entry's audit
 rows (its transitions; in a dry run the orders it planned) and the lock file follow the save
-in the same store call. A ``close_all``
-entry goes in two waves: its first leg journaled, saved (the entry deferred) and sent, then
-the rest planned, journaled, saved and sent, so that its first close leaves before thousands
-are planned.
+in the same store call. A ``close_all`` entry goes in two waves: its first leg journaled, saved
+(the entry deferred) and sent, then its audit rows and the lock file, and the rest planned,
+journaled, saved and sent, so that its first close leaves before thousands are planned.
 
 The parts, each a module of this package and each given only what it uses — its collaborators
 as objects with a small interface (:mod:`.collaborators`), not callables back into the runner:
@@ -258,8 +257,6 @@ class Runner:
     lease_keeper = property(lambda self: self.lead.keeper, lambda self, v: setattr(self.lead, "keeper", v))
     lease_ttl_ms = property(lambda self: self.lead.lease_ttl_ms,
                             lambda self, v: setattr(self.lead, "lease_ttl_ms", v))
-
-    # --- persistence ---------------------------------------------------------------------------------
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
