@@ -468,7 +468,7 @@ class Runner:
             at = -1
             await self.persist.save()
         else:
-            at = await self._record(planned + self._rows(ev, rows, now), fired, report, now, save=True)
+            at = await self._record(ev, rows, fired, report, now, save=True, planned=planned)
         phase("persist")
         if not await lead.lease(self.clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
@@ -480,7 +480,7 @@ class Runner:
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
         sent = True
         if waves:  # 4. the rest of each first wave: planned whole, journaled, saved, sent
-            at = await self._record(planned + self._rows(ev, rows, now), fired, report, now, save=False)
+            at = await self._record(ev, rows, fired, report, now, save=False)  # (a live run: nothing planned)
             ev = report.evaluation = book.evaluation = ev.completed()
             sent = await self._send_rest(ev, waves, report, replanned, now)
         report.events[at:at] = [transition_event(se, book.graph, now, self.dry_run) for se in ev.transitions]
@@ -500,24 +500,22 @@ class Runner:
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
         count(self.counters, report)
 
-    def _rows(self, ev: Evaluation, rows: list, now: int) -> list[tuple[str, int, dict]]:
-        """The tick's audit rows: its stage transitions, the resumptions (``rows``) and the
-        manual closes it planned."""
+    async def _record(self, ev: Evaluation, rows: list, fired: list, report: TickReport, now: int, *,
+                      save: bool, planned: Sequence[tuple[str, int, dict]] = ()) -> int:
+        """The tick's audit rows in one append — a dry run's ``planned`` orders, the stage
+        transitions, the resumptions (``rows``), the manual closes planned, the dead man's switch
+        firings — and the lock file, after the state is saved in the same store call (``save``)
+        or alone. The firings' events are told once stored; returns where in ``report.events``
+        the transitions' go (before them)."""
         graph = self.book.graph
-        audit: list[tuple[str, int, dict]] = [("stage_transition", now, {
+        audit = list(planned)
+        audit += [("stage_transition", now, {
             "policy": se.policy, "scope": se.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
             "decision_id": t.decision_id, "graph_digest": graph.digest, "revision": graph.revision,
             "dry_run": self.dry_run}) for se in ev.transitions if (t := se.transition) is not None]
         # (a scope in ``transitions`` always has a transition)
         audit += ((kind, now, payload) for kind, payload in rows)
-        return audit + self.closes.take_planned(now)
-
-    async def _record(self, audit: list[tuple[str, int, dict]], fired: list, report: TickReport, now: int, *,
-                      save: bool) -> int:
-        """``audit`` (the tick's rows) and the dead man's switch firings in one append, and the
-        lock file, after the state is saved in the same store call (``save``) or alone. The
-        firings' events are told once stored; returns where in ``report.events`` the
-        transitions' go (before them)."""
+        audit += self.closes.take_planned(now)
         events = []
         for f in fired:
             data = {"source": f.source, "silent_s": f.silent_s, "timeout_s": f.timeout_s, "lock": "halted",

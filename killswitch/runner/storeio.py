@@ -88,8 +88,9 @@ class StoreIO:
     async def in_order(self, *calls: Callable[[], Any]) -> None:
         """Several calls as one on the store thread: run in turn, the first that raises stops
         the rest and its error is raised here, as awaiting each in turn would, without a hop
-        back to the loop between them (each costs the tick a wake-up of the loop and of this
-        thread: 0.1–0.3 ms on a busy machine, more than a small write itself)."""
+        back to the loop between them (each hop wakes this thread and then the loop, which can
+        cost the tick more than a small write itself: docs/benchmarks.md, the liquidation
+        entry). The calls count as one for :meth:`unanswered_s`."""
         await self(_each, calls)
 
     def forget(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
