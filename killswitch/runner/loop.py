@@ -79,6 +79,7 @@ from typing import Any, Callable, Optional, Sequence
 from adapters.base import AdapterError, ExchangeAdapter, order_rates
 
 from ..compile.graph import DecisionGraph
+from ..engine.attribution import load_arrays
 from ..engine.evaluate import Evaluation
 from ..events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, STAGE_TRANSITION, Event, ReloadingSink
 from ..snapshot import FetchStatus, Snapshot
@@ -230,6 +231,7 @@ class Runner:
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
         self.firm: Any = None  # a shard's FirmLink (runner/firm.py): firm-wide commands become directives
+        load_arrays()  # numpy, which scores a large scope at a stage's entry: imported now, not in that tick
 
     # --- what others read of it ----------------------------------------------------------------------
 
