@@ -20,7 +20,7 @@ the order of ``view.positions``: one pass over 10,000 positions, no key built pe
 scores of :data:`ARRAYS_FROM` positions or more are computed over whole columns with numpy
 (:func:`scores_by_arrays`, a third of the loop's time at 4,000: the entry tick of a crash scores
 that many), giving the loop's floats bit for bit; numpy is imported when a runner is made
-(:func:`load_arrays`), never by ``ksctl validate``, which reads this module but scores nothing.
+(:func:`~.columns.load_arrays`), never by ``ksctl validate``, which reads this module but scores nothing.
 
 Pure: no I/O, no clock.
 """
@@ -33,7 +33,7 @@ from operator import itemgetter, sub
 from typing import Any, Callable, Collection, NamedTuple, Optional, Sequence, TypeVar
 
 from ..compile.graph import PolicyNode
-from .columns import Columns
+from .columns import ARRAYS_FROM, Columns
 from .scope import ScopeView, account_key, position_key
 from .state import PnlHistory
 
@@ -159,11 +159,6 @@ def risk_scores(policy: PolicyNode, view: ScopeView, d: list[Optional[float]],
     return scores(weights, equity, max_decline, max_loss, cols)
 
 
-# From how many positions the scores are computed as arrays: below it numpy's fixed cost (six
-# arrays made, a dozen whole-array operations, about 30 µs) is more than the loop's (~0.3 µs a
-# position). Both give the same floats (tests/unit/test_risk_scores.py).
-ARRAYS_FROM = 128
-
 Weights = tuple[float, float, float, float, float]
 
 
@@ -200,7 +195,7 @@ def scores_by_arrays(weights: Weights, equity: float, max_decline: float, max_lo
     the loop, in its order, as one operation over the column (IEEE double arithmetic rounds each
     the same), a term added only where the loop adds it (``where=``), each ``x if c else y`` a
     ``where(c, x, y)``. Every comparison with NaN is false in both."""
-    import numpy as np  # imported when a runner is made (load_arrays), never by validate
+    import numpy as np  # imported when a runner is made (columns.load_arrays), never by validate
 
     w_delta, w_loss, w_liq, w_share, w_margin = weights
     upnl, d, liqs, marks, notionals, margins = cols
@@ -238,11 +233,6 @@ def _truthy(np: Any, xs: Sequence[Optional[float]]) -> Any:
             if xs[i] is None:
                 a[i] = 0.0
     return a
-
-
-def load_arrays() -> None:
-    """Import numpy now (about 54 ms), so that no tick pays for it: a runner calls this when made."""
-    import numpy  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -355,4 +345,4 @@ def column(cols: list[Columns], get: Callable[[Columns], list[X]]) -> list[X]:
 
 __all__ = ["Attribution", "COMPONENTS", "Declines", "LIQ_PROXIMITY_SPAN", "PositionScore", "SCORE_LISTINGS",
            "ScoreParts", "ScoreTable", "TOP_SCORES", "attribute", "column", "deltas", "risk_components", "risk_scores",
-           "score_table", "scores_by_arrays", "scores_by_loop", "load_arrays", "ARRAYS_FROM"]
+           "score_table", "scores_by_arrays", "scores_by_loop"]

@@ -34,6 +34,19 @@ from ..snapshot import Position, PositionsOnReading, columns_of
 
 PnlKey = tuple[str, str]  # (symbol, position side): a position's identity within its account
 
+# From how many rows a computation over whole columns is made with numpy (the risk scores, the
+# positions near liquidation): below it numpy's fixed cost (the arrays made, a dozen whole-array
+# operations, about 30 µs) is more than a loop's (~0.3 µs a row). Each gives its loop's result
+# exactly (tests/unit/test_arrays.py).
+ARRAYS_FROM = 128
+
+
+def load_arrays() -> None:
+    """Import numpy now (about 50 ms), so that no tick pays for it: a runner calls this when
+    made. The core imports numpy only inside the functions that compute with it, so loading it
+    (``ksctl validate``) never does."""
+    import numpy  # noqa: F401
+
 
 class PositionRow:
     """What a close reads of one position (symbol, side, hedge-mode leg, contracts, notional,
@@ -167,4 +180,4 @@ class Tables:
         return cols
 
 
-__all__ = ["Columns", "Held", "PnlKey", "PositionRow", "Tables"]
+__all__ = ["ARRAYS_FROM", "Columns", "Held", "PnlKey", "PositionRow", "Tables", "load_arrays"]

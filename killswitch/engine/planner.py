@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from itertools import compress, count, repeat
+from itertools import compress, repeat
 from operator import eq
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -339,9 +339,7 @@ class _Planner:
             view = self.view
             marks = column(view.columns, lambda c: c.marks)
             liqs = column(view.columns, lambda c: c.liq)
-            # one pass (Python 3.11's specialised float arithmetic in a comprehension beats
-            # ``map`` chains in C over 10,000 positions); one without a liquidation price is skipped
-            near = [i for i, liq, mark in zip(count(), liqs, marks) if liq and abs(mark - liq) / mark <= limit]
+            near = facts.near_liquidation(liqs, marks, limit)  # one without a liquidation price is not
             limit_text = f" limit={limit:.2%}"
             # hundreds of closes in a crash: the rows, keys and reasons each made in one pass
             reasons = [f"LIQUIDATION_NEAR: distance={abs(mark - liq) / mark:.2%}{limit_text}"  # type: ignore[operator]

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
+from itertools import count
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TypeVar
 
 from ..compile.nodes import PositionCondition
 from ..snapshot import Position
+from .columns import ARRAYS_FROM
 
 T = TypeVar("T")
 
@@ -37,6 +39,22 @@ def entry_notional(p: Position) -> Optional[float]:
 def liquidation_distance(p: Position) -> Optional[float]:
     liq = p.liquidation_price
     return abs(p.mark_price - liq) / p.mark_price if liq else None
+
+
+def near_liquidation(liqs: Sequence[Optional[float]], marks: Sequence[float], limit: float) -> list[int]:
+    """The indexes of the positions whose :func:`liquidation_distance` is at most ``limit``, read
+    from their columns (liquidation prices, marks); one without a liquidation price is not. From
+    :data:`~.columns.ARRAYS_FROM` positions on, computed over the columns with numpy: the same
+    operations on the same floats, a None a NaN there (within no limit, as the loop skips it)."""
+    if len(marks) < ARRAYS_FROM:
+        return [i for i, liq, mark in zip(count(), liqs, marks) if liq and abs(mark - liq) / mark <= limit]
+    import numpy as np  # imported when a runner is made (columns.load_arrays), never by validate
+
+    liq = np.array(liqs, dtype=float)
+    mark = np.array(marks, dtype=float)
+    with np.errstate(all="ignore"):  # an inf or NaN, as the loop's float arithmetic gives it, without a warning
+        near: list[int] = np.flatnonzero((liq != 0) & (np.abs(mark - liq) / mark <= limit)).tolist()
+    return near
 
 
 def _loss(p: Position) -> float:
@@ -189,5 +207,5 @@ def worst_first(items: list[T], position: Callable[[T], Position], key: Callable
     return [(items[j], values[j]) for j in smallest(list(range(len(items))), count, order, lambda j: key(items[j]))]
 
 
-__all__ = ["entry_notional", "liquidation_distance", "fact", "holds", "highest", "unknown_facts", "smallest",
-           "worst_first"]
+__all__ = ["entry_notional", "liquidation_distance", "near_liquidation", "fact", "holds", "highest", "unknown_facts",
+           "smallest", "worst_first"]

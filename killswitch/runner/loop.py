@@ -79,7 +79,7 @@ from typing import Any, Callable, Optional, Sequence
 from adapters.base import AdapterError, ExchangeAdapter, order_rates
 
 from ..compile.graph import DecisionGraph
-from ..engine.attribution import load_arrays
+from ..engine.columns import load_arrays
 from ..engine.evaluate import Evaluation
 from ..events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, STAGE_TRANSITION, Event, ReloadingSink
 from ..snapshot import FetchStatus, Snapshot

@@ -1,8 +1,9 @@
-"""The risk scores of a large scope are computed as arrays (numpy) and of a small one by the loop:
-both give the same floats, bit for bit, whatever the columns hold (NaN, infinities, signed zeros,
-subnormals, missing values), because the planner ranks positions by them and a tie broken
-another way would close another position. And numpy is imported when a runner is made, never
-inside a tick (nor by validate: tests/cli/test_cli.py)."""
+"""Computations over a large scope's columns are made as arrays (numpy), over a small one by a
+loop, and both give the same result, bit for bit, whatever the columns hold (NaN, infinities,
+signed zeros, subnormals, missing values): the risk scores, which the planner ranks positions by
+(a tie broken another way would close another position), and the positions near liquidation,
+which a crash's entry closes in full. And numpy is imported when a runner is made, never inside
+a tick (nor by validate: tests/cli/test_cli.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from killswitch.engine.attribution import (
-    ARRAYS_FROM, deltas, risk_components, risk_scores, scores_by_arrays, scores_by_loop)
+from killswitch.engine.attribution import deltas, risk_components, risk_scores, scores_by_arrays, scores_by_loop
+from killswitch.engine.columns import ARRAYS_FROM
 from killswitch.engine.planner import PnlHistory, history_for, update_history
+from killswitch.engine.positions import liquidation_distance, near_liquidation
 from killswitch.engine.scope import instances
 
 from .engine_helpers import pos, snap
@@ -104,6 +106,43 @@ def test_no_largest_decline_or_loss_and_no_equity_leave_those_terms_out_in_both(
                                           (math.inf, math.inf, math.inf)]:
         loop = scores_by_loop(W, equity, max_decline, max_loss, cols)
         assert same(scores_by_arrays(W, equity, max_decline, max_loss, cols), loop), (equity, max_decline, max_loss)
+
+
+# --- the positions near liquidation -------------------------------------------------------------------
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), n=st.integers(0, 40),
+       limit=st.one_of(st.sampled_from([0.0, 0.03, 1.0, 2.0, math.inf, math.nan]), st.floats(0.0, 3.0)))
+def test_the_positions_near_liquidation_are_the_loops_as_arrays_too(data, n, limit):
+    marks = data.draw(st.lists(mark, min_size=n, max_size=n))
+    near = st.floats(-0.1, 0.1)
+    liqs = [data.draw(st.one_of(maybe, near.map(lambda off, m=m: m * (1.0 + off)))) for m in marks]
+
+    def loop(liqs: list, marks: list) -> list[int]:  # the distance as liquidation_distance reads it
+        return [i for i, (liq, m) in enumerate(zip(liqs, marks)) if liq and abs(m - liq) / m <= limit]
+
+    if n < ARRAYS_FROM:
+        assert near_liquidation(liqs, marks, limit) == loop(liqs, marks)
+    # the same rows, enough of them to be computed as arrays
+    times = -(-ARRAYS_FROM // n) if n else 0
+    many_liqs, many_marks = liqs * times, marks * times
+    assert len(many_marks) >= ARRAYS_FROM or n == 0
+    assert near_liquidation(many_liqs, many_marks, limit) == loop(many_liqs, many_marks)
+
+
+def test_near_liquidation_is_the_liquidation_distance_of_each_position_within_the_limit():
+    ps = [pos(f"S{i}/USDT:USDT", "long", 1.0, 100.0, 0.0, liq=None if i % 5 == 0 else 97.0 - i % 7 + 0.5 * (i % 3))
+          for i in range(2 * ARRAYS_FROM)]
+    liqs, marks = [p.liquidation_price for p in ps], [p.mark_price for p in ps]
+    expected = [i for i, p in enumerate(ps) if (d := liquidation_distance(p)) is not None and d <= 0.03]
+    assert 0 < len(expected) < len(ps) - len(ps) // 5  # some near, some not, some without a price
+    assert near_liquidation(liqs, marks, 0.03) == expected  # as arrays
+    few = ARRAYS_FROM // 2
+    assert near_liquidation(liqs[:few], marks[:few], 0.03) == [i for i in expected if i < few]  # by the loop
+
+
+# --- a scope's scores -------------------------------------------------------------------------------------
 
 
 def _scope(n: int):
