@@ -57,12 +57,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from killswitch.state import open_store
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's code, whatever the venv installed
+
+from killswitch.state import open_store  # noqa: E402
 
 PYTHON = Path(sys.executable)
 STORES = {"sqlite": "SQLite", "postgres": "PostgreSQL, fsync on"}
 KSCTL = PYTHON.with_name("ksctl")
-ENV = {**os.environ, "KS_CS_KEY": "sim-main-key", "KS_CS_SECRET": "sim-main-secret"}
+# the runners it starts run this checkout's code too, whatever the venv installed
+ENV = {**os.environ, "KS_CS_KEY": "sim-main-key", "KS_CS_SECRET": "sim-main-secret",
+       "PYTHONPATH": os.pathsep.join(filter(None, (str(Path(__file__).resolve().parent.parent),
+                                                   os.environ.get("PYTHONPATH"))))}
 LOCAL_REFUSALS = {"CLOSE_EXCEEDS_POSITION", "NOT_REDUCE_ONLY"}  # refused by the adapter, never sent
 
 POLICY = """\

@@ -26,6 +26,16 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+# This checkout's code, whatever the venv installed: run from another checkout (the tree before a
+# change, beside the one after it, with one venv whose editable install is the other), a bench
+# measures the checkout it is in, in this process and in every process it starts (the simulated
+# venue, ``ksctl run``, a spawned venue). A bench that imports the package before this module
+# puts ROOT first itself.
+ROOT = Path(__file__).resolve().parent.parent
+if sys.path[:1] != [str(ROOT)]:
+    sys.path.insert(0, str(ROOT))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
+
 PYTHON = Path(sys.executable)
 KSCTL = PYTHON.with_name("ksctl")
 API_TOKEN = "bench-api-token"  # a throwaway token for a runner on loopback: never printed

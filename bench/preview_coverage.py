@@ -18,12 +18,14 @@ import sys
 import time
 from pathlib import Path
 
-from killswitch.compile.compiler import compile_documents
-from killswitch.preview.coverage import CoverageTally
-from killswitch.policy.load import load_sources
-from killswitch.preview.replay import Tick, replay
-from killswitch.snapshot import FetchStatus, Snapshot
-from killswitch.sources import read_sources
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's code, whatever the venv installed
+
+from killswitch.compile.compiler import compile_documents  # noqa: E402
+from killswitch.preview.coverage import CoverageTally  # noqa: E402
+from killswitch.policy.load import load_sources  # noqa: E402
+from killswitch.preview.replay import Tick, replay  # noqa: E402
+from killswitch.snapshot import FetchStatus, Snapshot  # noqa: E402
+from killswitch.sources import read_sources  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 5

@@ -35,10 +35,13 @@ import gc
 import statistics
 import sys
 import time
+from pathlib import Path
 
-from adapters.simulated.adapter import SimulatedAdapter
-from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
-from adapters.simulated.paths import Drift
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's code, whatever the venv installed
+
+from adapters.simulated.adapter import SimulatedAdapter  # noqa: E402
+from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange  # noqa: E402
+from adapters.simulated.paths import Drift  # noqa: E402
 
 T0 = 1_772_456_400_000
 STEP_MS = 1_000
