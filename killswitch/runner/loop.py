@@ -231,7 +231,7 @@ class Runner:
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
         self.firm: Any = None  # a shard's FirmLink (runner/firm.py): firm-wide commands become directives
-        load_arrays()  # numpy, which scores a large scope at a stage's entry: imported now, not in that tick
+        load_arrays()  # numpy, which a stage's entry over a large scope computes with: imported now, not then
 
     # --- what others read of it ----------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ The layers, bottom up (see ARCHITECTURE.md): ``policy`` → ``compile`` → ``sn
 → ``engine`` → ``adapters`` → ``preview`` → ``runner`` → the sinks (``telemetry``, ``notify``,
 ``runbooks``, ``audit``) → ``cli``. The pure core (policy, compile, engine, snapshot, events)
 imports nothing above it and none of the heavy or I/O libraries (numpy, pure arithmetic, only
-inside the function that computes with it); the previews (plan, replay,
+inside functions); the previews (plan, replay,
 diff, policy tests) import only the core and the adapters, and do no I/O; the sinks never import
 the runner nor the command line. Every
 import counts, also one inside a function or under ``if TYPE_CHECKING``: a lazy import still
@@ -107,9 +107,10 @@ def test_the_pure_core_imports_nothing_above_it_and_no_heavy_library():
     assert not bad, "the pure core reaches up the layers:\n" + "\n".join(bad)
 
 
-def test_the_core_imports_numpy_only_inside_the_function_that_computes_with_it():
-    # pure arithmetic, so the core may use it; but only where it computes (the risk scores of a large
-    # scope), so that loading the core (ksctl validate) never pays its import
+def test_the_core_imports_numpy_only_inside_functions():
+    # pure arithmetic, so the core may use it; but only inside the functions that compute with it (a
+    # large scope's risk scores, its positions near liquidation) and the one a runner warms it with,
+    # so that loading the core (ksctl validate) never pays its import
     lazy = [i for i in IMPORTS if _within(i.source, CORE) and i.target in LAZY_IN_CORE]
     assert lazy and all(i.lazy for i in lazy), [str(i) for i in lazy if not i.lazy]
 
