@@ -9,11 +9,7 @@ import math
 from decimal import ROUND_FLOOR, Decimal
 from typing import Callable, Optional
 
-from ..snapshot import MarketRules, Snapshot
-
-
-def _step(s: Snapshot, symbol: str) -> float:
-    return step_of(s.markets.get(symbol))
+from ..snapshot import MarketRules
 
 
 def step_of(rules: Optional[MarketRules]) -> float:

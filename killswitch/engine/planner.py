@@ -61,7 +61,7 @@ from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Balance, MarketRules, Snapshot, base_asset
 from . import depth
 from . import positions as facts
-from .amounts import _floor_step, _step, split_amount, step_of
+from .amounts import _floor_step, split_amount, step_of
 from .attribution import Attribution, Declines, ScoreTable, attribute, column, deltas, risk_scores, score_table
 from .columns import Columns, Held, Tables
 from .scope import ScopeView, account_key, position_key
@@ -466,9 +466,9 @@ class _Planner:
             # what the cancelled sell orders of this asset held is sold too
             freed = sum(max(0.0, o.amount - o.filled) for o in s.orders
                         if (s.venue, s.account, o.id) in cancelled and o.symbol == symbol and o.side == "sell")
-            step = _step(s, symbol)
-            amount = _floor_step(min(b.total, b.free + freed), step)
             rules = s.markets.get(symbol)
+            step = step_of(rules)
+            amount = _floor_step(min(b.total, b.free + freed), step)
             if amount <= 0 or (rules and (amount < rules.min_amount or amount * price < rules.min_notional)):
                 self.skipped.append(f"BELOW_MINIMUM: {s.venue}/{s.account} {symbol} amount={amount:g}")
                 continue

@@ -48,7 +48,7 @@ class FencedAudit:
         return await self.io(self.store.audit, kind, ts_ms, payload, fence=self.token())
 
     async def audit_many(self, rows: Sequence[tuple[str, int, dict]]) -> list[int]:
-        return await self.io(self.store.audit_many, rows, fence=self.token())
+        return await self.io(self.many_call(rows))
 
     def many_call(self, rows: Sequence[tuple[str, int, dict]]) -> Callable[[], Any]:
         """The append of ``rows`` as a call to make on the store thread, under the token as it
