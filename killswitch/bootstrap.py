@@ -206,6 +206,7 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     from .runner.closes import ManualCloses
     from .runner.commands import OperatorCommands
     from .runner.countdowns import Countdowns
+    from .runner.entries import EntryOutbox
     from .runner.executor import Executor
     from .runner.fanout import SinkFanout
     from .runner.fetches import FetchHealth
@@ -255,8 +256,10 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     countdowns = Countdowns(book, adapters, store, io, dry_run=dry_run, clock=clock,
                             timeout_s=snapshot_timeout_s, lead=lead, counters=counters)
     resumptions = Resumptions(book, clock)
+    # the tick's stage transitions, owed from their save until audited and held by the sinks
+    entries = EntryOutbox(book, store, io, lead, fanout.holds, clock, dry_run=dry_run)
     # the book's writes (the state document, the lock file), handed to the parts that save
-    persist = Persistence(book, store, io, lead, fanout, resumptions, lock_path)
+    persist = Persistence(book, store, io, lead, fanout, resumptions, lock_path, entries)
     shortfalls = Shortfalls(book, store, io, dry_run=dry_run, clock=clock, lead=lead, persist=persist)
     closes = ManualCloses(book, lead, store, io, dry_run=dry_run, clock=clock, known=known, sinks=fanout,
                           rates=lambda: order_rates(adapters.values()))
@@ -277,6 +280,6 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
                         executor=executor, countdowns=countdowns, resumptions=resumptions, persist=persist,
                         shortfalls=shortfalls, closes=closes, readout=readout, previews=previews, charts=charts,
                         position_readout=position_readout, commands=commands, silencing=silencing,
-                        fetches=fetches, streams=streams, reloads=reloads)
+                        fetches=fetches, streams=streams, reloads=reloads, entries=entries)
     return Runner(parts, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
                   snapshot_timeout_s=snapshot_timeout_s, clock=clock)

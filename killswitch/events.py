@@ -242,6 +242,17 @@ class RestoringSink(Protocol):
 
 
 @runtime_checkable
+class HoldingSink(Protocol):
+    """A sink whose effect of an event must survive a crash (a page, a stored runbook):
+    ``holds(event)`` is True once that effect is in what the sink keeps — its ``state_doc``, saved
+    with the engine state, or the store — so that the runner may stop owing the event (see
+    :mod:`killswitch.runner.entries`). Until then the runner that carries on tells it the event
+    again, marked ``resumed``."""
+
+    def holds(self, event: Event) -> bool: ...
+
+
+@runtime_checkable
 class CollectingSink(Protocol):
     """A sink whose metric families go into the one registry of ``/metrics`` at each scrape
     (:class:`killswitch.metrics.Registry`: ``sampled`` families, or ``include`` of its own)."""

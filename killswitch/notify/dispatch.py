@@ -236,6 +236,15 @@ class Notification:
         return not self.new and not self.resolved
 
     @property
+    def dedup_key(self) -> str:
+        """The same for the same notification sent again (a runner that carried on after a crash
+        sends what its restored groups had not recorded as sent): a receiver that keys on it
+        (PagerDuty's dedup_key, a chat bot) can tell a repeat from news."""
+        parts = [self.tree, self.receiver, self.group_key, ",".join(sorted(a.fp for a in self.alerts)),
+                 ",".join(sorted(self.new)), ",".join(sorted(a.fp for a in self.resolved))]
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+    @property
     def resolved_only(self) -> bool:
         return not self.alerts and bool(self.resolved)
 

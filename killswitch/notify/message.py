@@ -194,7 +194,7 @@ def compose(n: Notification, external_url: Optional[str] = None) -> Message:
         body.append("")
     if n.muted:
         body.append(f"{n.muted} notice(s) of this group muted by inhibit rules.")
-    body.append(f"group {n.group_key} · receiver {n.receiver} via {n.route}")
+    body.append(f"group {n.group_key} · receiver {n.receiver} via {n.route} · dedup {n.dedup_key}")
     return Message(title, "\n".join(body).rstrip() + "\n", NOTIFY_TYPES.get(n.severity, "warning"))
 
 
@@ -220,7 +220,7 @@ def _compose_resolved(n: Notification, new: list[Alert], external_url: Optional[
         body.append("Still firing in this group:")
         body += [f"  {a.severity.upper()} {headline(a)} at {iso(a.event.ts_ms)}" for a in others]
         body.append("")
-    body.append(f"group {n.group_key} · receiver {n.receiver} via {n.route}")
+    body.append(f"group {n.group_key} · receiver {n.receiver} via {n.route} · dedup {n.dedup_key}")
     return Message(title, "\n".join(body).rstrip() + "\n", "success")
 
 

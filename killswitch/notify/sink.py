@@ -133,6 +133,7 @@ class _Job:
     round: int = 1
     resolved_only: bool = False  # a [RESOLVED] message and nothing firing
     page: Optional[str] = None  # a fallback's: what the failed page was ("warning page (snapshot_failed)")
+    dedup_key: Optional[str] = None  # the notification's (a fallback carries the failed page's)
 
     def what(self) -> str:
         """What this notification is, for a log line: "critical page (stage_transition)"."""
@@ -263,6 +264,11 @@ class NotifySink:
                 "documents": skipped, "why": "the routes document changed or is gone since they were saved"})
         self._wake()
 
+    def holds(self, event: Event) -> bool:
+        """Whether ``event`` is past the queue: routed into the groups that :meth:`state_doc`
+        saves (or dropped, which its receipt records). One still queued would be lost by a crash."""
+        return all(item.event is not event for item in self._events)
+
     # --- the runner's side: enqueue only ----------------------------------------------------------
 
     def on_tick(self, report, ctx: "SinkContext") -> None:
@@ -387,7 +393,7 @@ class NotifySink:
         mode = "dry-run" if modes == {"DRY RUN"} else "live" if modes == {"LIVE"} else "mixed" if len(modes) > 1 \
             else "unknown"
         job = _Job(n.tree, n.receiver, n.group_key, msg, n.severity, n.event_kinds, n.incidents, mode,
-                   new=n.new, round=n.round, resolved_only=n.resolved_only)
+                   new=n.new, round=n.round, resolved_only=n.resolved_only, dedup_key=n.dedup_key)
         self._queue_delivery(job)
 
     def _queue_delivery(self, job: _Job) -> None:
@@ -509,7 +515,7 @@ class NotifySink:
         msg = failed_page(job.message, job.receiver, f"{last.result} ({self._cause(job, last)})", job.attempts_made,
                           job.group_key, job.round)
         self._queue_delivery(_Job(job.tree, fb, job.group_key, msg, "critical", job.event_kinds, job.incidents,
-                                  job.mode, fallback_for=job.receiver, page=job.what()))
+                                  job.mode, fallback_for=job.receiver, page=job.what(), dedup_key=job.dedup_key))
         self._start_deliveries()
         return True
 
@@ -522,6 +528,8 @@ class NotifySink:
                    "attempt": attempt, "attempts": self.options.attempts, "round": job.round,
                    "result": res.result, "final": final, "elapsed_ms": int(res.elapsed_s * 1000), "mode": job.mode,
                    "resolved": job.resolved_only}
+        if job.dedup_key is not None:
+            payload["dedup_key"] = job.dedup_key
         if retry_at is not None:
             payload["retry_at_ms"] = retry_at
         if job.fallback_for is not None:

@@ -89,6 +89,7 @@ class RunbookSink:
         self.last_render_ms: Optional[float] = None
         self.updated = 0
         self._following: dict[str, _Following] = {}  # incident → what its runbook last said
+        self._stored: set[str] = set()  # incidents whose runbook this process stored or found stored
 
     # --- Sink --------------------------------------------------------------------------------
 
@@ -104,6 +105,10 @@ class RunbookSink:
             return
         if event.kind != STAGE_TRANSITION or not event.data.get("incident"):
             return  # resets carry no incident: nothing to run a book for
+        incident = str(event.data["incident"])
+        if event.data.get("resumed") and ctx.store.runbook(incident) is not None:
+            self._stored.add(incident)  # told again by the runner that carried the entry on: rendered before
+            return
         report = self._report if self._report is not None and self._report.now_ms == event.ts_ms else None
         t0 = self._clock_ns()
         data = incident_from_event(event, ctx, report)
@@ -119,8 +124,15 @@ class RunbookSink:
             "incident": data["incident"], "template": rb.template, "wanted": wanted,
             "sha256": hashlib.sha256(rb.markdown.encode("utf-8")).hexdigest(),
             "problems": list(rb.problems)})
+        self._stored.add(incident)
         if not ctx.dry_run:
             self._start_following(data)
+
+    def holds(self, event: Event) -> bool:
+        """Whether the runbook of ``event``'s incident is stored (an event without one has none to store)."""
+        if event.kind != STAGE_TRANSITION or not event.data.get("incident"):
+            return True
+        return str(event.data["incident"]) in self._stored
 
     def _acknowledged(self, event: Event, ctx: "SinkContext") -> None:
         """Someone has the incident: its stored runbook rendered again with who, when and why

@@ -69,6 +69,9 @@ class Book:
     silences: tuple[Silence, ...] = ()  # as stored (the latest NOTES_LIMIT), oldest first
     acks: dict[str, Acknowledgement] = field(default_factory=dict)  # incident → its latest acknowledgement
     notes_mark: int = 0  # when a silence or an acknowledgement last changed (the leader's clock)
+    # stage transitions whose audit row, page or runbook may not be in place yet: key → what
+    # completes them (written by :class:`~killswitch.runner.entries.EntryOutbox` only; replaced whole)
+    owed: dict[str, dict] = field(default_factory=dict)
 
     def _keys_json(self, window_ms: int, account: str, keys: tuple) -> str:
         known = self._keys_text.get((window_ms, account))
@@ -191,14 +194,19 @@ class Book:
         neither: both start empty."""
         if not doc:
             self.state, self._lock_book, self.dms, self.resume_starts = State(), LockBook(), DeadMansSwitch(), {}
+            self.owed = {}
             return
+        owed = doc.get("owed") or {}
+        if not isinstance(owed, dict) or not all(isinstance(v, dict) and "event" in v and "audit" in v
+                                                 for v in owed.values()):
+            raise ValueError('the saved "owed" must map a transition\'s key to its audit row and event')
         dms = DeadMansSwitch.from_dict(doc["dms"]) if doc.get("dms") is not None else DeadMansSwitch()
         resume = doc.get("resume") or {}
         if not isinstance(resume, dict) or not all(isinstance(v, int) and not isinstance(v, bool)
                                                    for v in resume.values()):
             raise ValueError('the saved "resume" must map "policy|scope" to the reset time in ms')
         self.state, self._lock_book = State.from_json(doc["engine"], rows), LockBook.from_json(doc["lock"])
-        self.dms, self.resume_starts = dms, dict(resume)
+        self.dms, self.resume_starts, self.owed = dms, dict(resume), dict(owed)
 
     async def follow(self, io: StoreIO, store: StateStore) -> None:
         """A standby answers reads (the lock, the pre-trade gate, status) from what the leader
@@ -249,6 +257,8 @@ class Book:
                "lock": self.lock_book.to_json(), "dms": self.dms.to_dict(),
                "resume": dict(sorted(self.resume_starts.items())), "sinks": sinks(),
                "residuals": self.residuals.to_json(), "notes_mark": self.notes_mark}
+        if self.owed:
+            doc["owed"] = self.owed
         marks = pnl_marks(self.state)
         # Where every history starts and ends as stored: equal marks leave nothing to add or
         # drop (what pnl_changes would find, without a walk over every account's history)

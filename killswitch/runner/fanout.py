@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Sequence
 
-from ..events import (CollectingSink, Event, ReportingSink, RestoringSink, Sink, SinkContext, StatefulSink,
-                      TickFacts)
+from ..events import (CollectingSink, Event, HoldingSink, ReportingSink, RestoringSink, Sink, SinkContext,
+                      StatefulSink, TickFacts)
 
 if TYPE_CHECKING:
     from ..metrics import Registry
@@ -63,6 +63,19 @@ class SinkFanout:
             self.audit.audit_later("sink_failed", self.clock(),
                                    {"sink": str(getattr(sink, "name", "?")), "error": type(e).__name__})
             return False
+
+    def holds(self, event: Event) -> bool:
+        """Whether every sink whose effect of ``event`` must survive a crash holds it now (a sink
+        that cannot answer does not)."""
+        for sink in self.sinks:
+            if isinstance(sink, HoldingSink):
+                try:
+                    if not sink.holds(event):
+                        return False
+                except Exception:  # noqa: BLE001 - unknown is not held: the event stays owed
+                    self.errors += 1
+                    return False
+        return True
 
     def states(self) -> dict:
         """What sinks keep across restarts and takeovers (the notification groups and timers)."""

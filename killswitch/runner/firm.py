@@ -230,7 +230,7 @@ class FirmLink:
         ids = await asyncio.to_thread(self.firm.commit_firm, token, {"engine": self.state.to_json(),
                                                                       "resets_after": self.resets_after},
                                       self.graph.digest, view, directives, now)
-        from .loop import transition_event
+        from .entries import transition_event
 
         for se in ev.transitions:
             self.runner.emit(transition_event(se, self.graph, now, self.runner.dry_run))

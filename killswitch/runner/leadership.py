@@ -206,6 +206,10 @@ class Leadership:
         """An audit row, fenced while this runner acts as leader (FencedError once deposed)."""
         return await self._rows.audit(kind, ts_ms, payload)
 
+    async def audit_many(self, rows: Sequence[tuple[str, int, dict]]) -> list[int]:
+        """Audit rows as one append (all or none), fenced as :meth:`audit`."""
+        return await self._rows.audit_many(rows)
+
     def audit_now(self, kind: str, ts_ms: int, payload: dict) -> int:
         """An audit row a sink writes from sync code (a runbook stored or rendered again), in
         the calling thread. Fenced by the last token this runner held, leader or not

@@ -81,7 +81,7 @@ from adapters.base import AdapterError, ExchangeAdapter, order_rates
 from ..compile.graph import DecisionGraph
 from ..engine.columns import load_arrays
 from ..engine.evaluate import Evaluation
-from ..events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, STAGE_TRANSITION, Event, ReloadingSink
+from ..events import DEPOSED, DMS_FIRED, ORDER_FAILED, SNAPSHOT_FAILED, Event, ReloadingSink
 from ..snapshot import FetchStatus, Snapshot
 from ..state.store import FencedError, StateStore, StoreError
 from .armed import BlindReports, log_changes
@@ -90,6 +90,7 @@ from .charts import ChartHistory
 from .closes import ManualCloses
 from .commands import OperatorCommands
 from .countdowns import Countdowns
+from .entries import EntryOutbox
 from .depth import BOOK_TIMEOUT_S, plan_with_books
 from .executor import ExecutionReport, Executor
 from .fanout import SinkFanout
@@ -177,6 +178,7 @@ class RunnerParts:
     fetches: FetchHealth
     streams: StreamWatch
     reloads: ReloadState
+    entries: EntryOutbox
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,7 @@ class Runner:
         self.charts, self.position_readout = p.charts, p.position_readout
         self.commands, self.silencing = p.commands, p.silencing
         self.fetches, self.streams = p.fetches, p.streams
+        self.entries = p.entries
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
@@ -408,6 +411,8 @@ class Runner:
         if not lead.replans_checked:  # the first tick under a token: what a crash may have dropped
             report.events += await shortfalls.retry_unfilled(await shortfalls.lost_replans())
             await self.closes.recover(now)  # manual closes asked for before a stop or takeover
+            # stage transitions a stop cut off before their audit row, page or runbook
+            report.events += await self.entries.resume(now)
             lead.replans_checked = True
         await self.countdowns.take_stored_beats(now)
         phase = _Phases(report)
@@ -462,6 +467,8 @@ class Runner:
         fired = self.countdowns.fire_due(now)
         rows = self.resumptions.track(ev, now)
         self.countdowns.arm_native(ev)
+        # owed from the save below until audited, paged and rendered (see runner/entries.py)
+        entered = self.entries.owe(ev.transitions, now)
         # 2. the stage entry, the lock and a firing survive a crash from here on. The audit rows
         # and the lock file: in the same store call, or with a first wave just after it is sent
         # (a crash between the save and them loses them either way; every tick writes the lock
@@ -470,22 +477,22 @@ class Runner:
             at = -1
             await self.persist.save()
         else:
-            at = await self._record(ev, rows, fired, report, now, save=True, planned=planned)
+            at = await self._record(ev, entered, rows, fired, report, now, save=True, planned=planned)
         phase("persist")
         if not await lead.lease(self.clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
             ev = report.evaluation = book.evaluation = ev.completed()  # what the sinks show: whole plans
             at = len(report.events) if at < 0 else at
-            report.events[at:at] = [transition_event(se, book.graph, now, self.dry_run) for se in ev.transitions]
+            report.events[at:at] = self.entries.tell(ev.transitions, now)
             return
         self._collector.resume()
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
         sent = True
         if waves:  # 4. the rest of each first wave: planned whole, journaled, saved, sent
-            at = await self._record(ev, rows, fired, report, now, save=False)  # (a live run: nothing planned)
+            at = await self._record(ev, entered, rows, fired, report, now, save=False)  # (a live run: nothing planned)
             ev = report.evaluation = book.evaluation = ev.completed()
             sent = await self._send_rest(ev, waves, report, replanned, now)
-        report.events[at:at] = [transition_event(se, book.graph, now, self.dry_run) for se in ev.transitions]
+        report.events[at:at] = self.entries.tell(ev.transitions, now)
         if not sent:
             return
         await self.countdowns.cancel_fired(fired, now)
@@ -502,20 +509,14 @@ class Runner:
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
         count(self.counters, report)
 
-    async def _record(self, ev: Evaluation, rows: list, fired: list, report: TickReport, now: int, *,
+    async def _record(self, ev: Evaluation, entered: list, rows: list, fired: list, report: TickReport, now: int, *,
                       save: bool, planned: Sequence[tuple[str, int, dict]] = ()) -> int:
         """The tick's audit rows in one append — a dry run's ``planned`` orders, the stage
-        transitions, the resumptions (``rows``), the manual closes planned, the dead man's switch
-        firings — and the lock file, after the state is saved in the same store call (``save``)
-        or alone. The firings' events are told once stored; returns where in ``report.events``
-        the transitions' go (before them)."""
-        graph = self.book.graph
-        audit = list(planned)
-        audit += [("stage_transition", now, {
-            "policy": se.policy, "scope": se.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
-            "decision_id": t.decision_id, "graph_digest": graph.digest, "revision": graph.revision,
-            "dry_run": self.dry_run}) for se in ev.transitions if (t := se.transition) is not None]
-        # (a scope in ``transitions`` always has a transition)
+        transitions (``entered``, owed since the save that recorded them), the resumptions
+        (``rows``), the manual closes planned, the dead man's switch firings — and the lock file,
+        after the state is saved in the same store call (``save``) or alone. The firings' events
+        are told once stored; returns where in ``report.events`` the transitions' go (before them)."""
+        audit = list(planned) + list(entered)
         audit += ((kind, now, payload) for kind, payload in rows)
         audit += self.closes.take_planned(now)
         events = []
@@ -525,6 +526,7 @@ class Runner:
             audit.append(("dms_fired", now, data))
             events.append(Event.make(DMS_FIRED, now, data, source=f.source, scope=f.source, reason=f.reason))
         await (self.persist.save(audit, lock_at=now) if save else self.persist.record(audit, lock_at=now))
+        self.entries.audited(entered)
         at = len(report.events)
         report.events += events
         return at
@@ -755,23 +757,6 @@ class _Phases:
         now = time.time_ns()
         self.report.phases[name] = (self.last, now)
         self.last = now
-
-
-def transition_event(s: Any, graph: DecisionGraph, now: int, dry_run: bool) -> Event:
-    """The ``stage_transition`` event of a scope's evaluation ``s``, labelled for routing."""
-    t = s.transition
-    node = next((p for p in graph.policies if p.name == s.policy), None)
-    stage = next((st for st in node.stages if st.level == t.to_level), None) if node else None
-    labels: dict[str, Any] = dict(node.labels) if node is not None else {}
-    data = {"from": t.from_level, "to": t.to_level, "reason": t.reason, "decision_id": t.decision_id,
-            "incident": t.decision_id, "graph_digest": graph.digest, "revision": graph.revision, "dry_run": dry_run,
-            "signals": [{"name": v.name, "value": v.value, "reason": v.reason} for v in s.signals],
-            "triggers": [tr.name for tr in s.triggers if tr.firing],
-            "orders": len(s.plan.orders) if s.plan else 0}
-    labels.update(policy=s.policy, scope=s.scope, stage=stage.name if stage else None, level=t.to_level,
-                  from_level=t.from_level, owner=node.owner if node is not None else None,
-                  venue=s.scope.split("/")[0] if "/" in s.scope else None)
-    return Event.make(STAGE_TRANSITION, now, data, **labels)
 
 
 async def snapshot_of(key: str, adapter: ExchangeAdapter, now: int, timeout_s: float) -> Snapshot:

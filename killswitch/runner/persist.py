@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from ..state.store import StateStore
 from .book import Book
+from .entries import EntryOutbox
 from .fanout import SinkFanout
 from .leadership import Leadership
 from .lock import write_lock_file
@@ -29,7 +30,7 @@ from .storeio import StoreIO
 
 class Persistence:
     def __init__(self, book: Book, store: StateStore, io: StoreIO, lead: Leadership, fanout: SinkFanout,
-                 resumptions: Resumptions, lock_path: Optional[Path]):
+                 resumptions: Resumptions, lock_path: Optional[Path], entries: EntryOutbox):
         self.book = book
         self.store = store
         self.io = io
@@ -37,12 +38,16 @@ class Persistence:
         self.fanout = fanout
         self.resumptions = resumptions
         self.lock_path = lock_path
+        self.entries = entries
 
     async def save(self, rows: Sequence[tuple[str, int, dict]] = (), lock_at: Optional[int] = None) -> None:
         """The book's state document and PnL changes, fenced by the leadership's token; then, in
         the same call on the store thread, ``rows`` audited (one append, fenced as
         :meth:`Leadership.audit`) and, at ``lock_at``, the lock file written. In that order, as
-        three awaited calls would make them, the first to fail stopping the rest."""
+        three awaited calls would make them, the first to fail stopping the rest. The stage
+        transitions whose effects the sinks now hold are let go in the same document that
+        saves the sinks' state (see :mod:`.entries`)."""
+        self.entries.settle()
         await self.book.save(self.io, self.store, self.lead.fence, self.fanout.states, self._then(rows, lock_at))
 
     async def record(self, rows: Sequence[tuple[str, int, dict]], lock_at: Optional[int]) -> None:

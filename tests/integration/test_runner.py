@@ -24,6 +24,7 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
+from killswitch.runbooks.sink import RunbookSink
 from killswitch.bootstrap import build_runner
 from killswitch.events import STAGE_TRANSITION
 from killswitch.orders import PLANNED_KIND, planned_count, planned_intents
@@ -88,7 +89,47 @@ class CrashingProxy:
         return call
 
 
-def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None, policies=None):
+class DurablePager:
+    """A paging sink shaped like the notification sink: an event is queued by ``on_event``
+    (lost by a crash), routed into the groups ``state_doc`` saves at the next ``on_tick``
+    (held from then on), and delivered to ``receiver`` — the world outside, which outlives the
+    process — at the tick after. A restored group that was delivered before the crash but
+    saved before its delivery is delivered again: at least once."""
+
+    name = "pager"
+
+    def __init__(self, receiver: list):
+        self.receiver = receiver
+        self.queue: list = []
+        self.groups: dict[str, bool] = {}  # incident → delivered
+
+    def on_tick(self, report, ctx):
+        for incident, sent in list(self.groups.items()):
+            if not sent:
+                self.receiver.append(incident)
+                self.groups[incident] = True
+        for e in self.queue:
+            self.groups.setdefault(e.data["incident"], False)
+        self.queue = []
+
+    def on_event(self, event, ctx):
+        if event.kind == STAGE_TRANSITION and event.data.get("incident"):
+            self.queue.append(event)
+
+    def holds(self, event):
+        return all(e is not event for e in self.queue)
+
+    def state_doc(self):
+        return {"groups": dict(self.groups)}
+
+    def restore_state(self, doc, ctx):
+        self.groups = dict((doc or {}).get("groups") or {})
+
+    async def aclose(self):
+        pass
+
+
+def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None, policies=None, sinks=()):
     clock = clock or ManualClock(T0)
     engine = engine or build("flash-crash", clock)
     counter = counter if counter is not None else [0]
@@ -96,7 +137,7 @@ def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None, polici
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
     runner = build_runner(policies or graph(), {"simulated/sim-main": CrashingProxy(adapter, counter, crash_at)},
                     CrashingProxy(store, counter, crash_at), lock_path=tmp_path / "lock.json", dry_run=False,
-                    clock=clock, confirm_gap_ms=TICK_MS)
+                    clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks)
     return runner, engine, clock, store, counter
 
 
@@ -216,7 +257,9 @@ def crash_run(tmp_path, crash_at):
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)
     start = positions(engine)
-    runner, _, _, store, counter = setup(tmp_path, crash_at=crash_at, engine=engine, clock=clock)
+    receiver: list[str] = []  # the pages that reached people, across both processes
+    runner, _, _, store, counter = setup(tmp_path, crash_at=crash_at, engine=engine, clock=clock,
+                                         sinks=[RunbookSink(None), DurablePager(receiver)])
 
     crashed = False
     try:
@@ -225,8 +268,10 @@ def crash_run(tmp_path, crash_at):
         crashed = True
     store.close()
     # a new process: same store, same exchange, fresh objects, no crash
-    again, _, _, store2, _ = setup(tmp_path, engine=engine, clock=clock)
+    again, _, _, store2, _ = setup(tmp_path, engine=engine, clock=clock,
+                                   sinks=[RunbookSink(None), DurablePager(receiver)])
     asyncio.run(asyncio.wait_for(lived(again, clock), 60))
+    entries_effects_complete(store2, receiver, f"a crash at call {crash_at}")
     assert crashed or counter[0] < crash_at, f"the crash at call {crash_at} of {counter[0]} was never taken up"
     assert positions(engine) == {}, f"lost: positions left open after a crash at call {crash_at}"
     fills = fills_by_client_id(engine)
@@ -235,6 +280,20 @@ def crash_run(tmp_path, crash_at):
     filled = sum(e.filled or 0 for e in store2.journal(limit=1000) if e.status == "filled")
     assert filled <= sum(start.values()) + 1e-9  # never more than the book
     store2.close()
+
+
+def entries_effects_complete(store, receiver: list[str], when: str) -> None:
+    """Every stage entry — each decision id the audit trail or the journal names — audited
+    exactly once, its runbook stored, and paged at least once."""
+    rows = [r.payload for r in store.audit_rows(kinds=["stage_transition"], limit=10_000)]
+    audited = Counter(p["decision_id"] for p in rows if p.get("decision_id"))
+    journaled = {re.sub(r"/r\d+$", "", e.decision_id) for e in store.journal(limit=10_000)}
+    entries = set(audited) | {d for d in journaled if re.search(r"/L\d+/e\d+$", d)}
+    assert entries, when
+    for did in sorted(entries):
+        assert audited[did] == 1, f"{did} audited {audited[did]} times after {when}"
+        assert store.runbook(did) is not None, f"{did} has no runbook after {when}"
+        assert did in receiver, f"{did} never paged after {when}: {receiver}"
 
 
 CRASH_POINTS = list(range(3, 690, 9))  # a run makes ~680 calls: 77 points across it
@@ -468,13 +527,17 @@ def test_a_crash_between_a_first_wave_and_its_rest_neither_repeats_nor_loses_an_
         clock = ManualClock(T0)
         engine = build("flash-crash", clock)
         start = positions(engine)
-        runner, _, _, store, counter = setup(run, crash_at=crash_at, engine=engine, clock=clock)
+        receiver: list[str] = []
+        runner, _, _, store, counter = setup(run, crash_at=crash_at, engine=engine, clock=clock,
+                                             sinks=[RunbookSink(None), DurablePager(receiver)])
 
         with pytest.raises(Crash):
             asyncio.run(asyncio.wait_for(started(runner, clock), 60))
         store.close()
-        again, _, _, store2, _ = setup(run, engine=engine, clock=clock)
+        again, _, _, store2, _ = setup(run, engine=engine, clock=clock,
+                                       sinks=[RunbookSink(None), DurablePager(receiver)])
         asyncio.run(asyncio.wait_for(started(again, clock), 60))
+        entries_effects_complete(store2, receiver, f"a crash at {name} (call {crash_at})")
         assert positions(engine) == {}, f"lost: positions left open after a crash at {name} (call {crash_at})"
         fills = fills_by_client_id(engine)
         assert fills and all(n == 1 for n in fills.values()), f"repeated after a crash at {name}: {fills}"

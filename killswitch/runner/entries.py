@@ -1,0 +1,224 @@
+"""Stage transitions owed their effects: audited once, paged and rendered at least once, whatever the crash.
+
+What it owns: the outbox of the tick's stage transitions (``Book.owed``, saved in the state
+document). A transition is owed from the save that records it — the same save as the stage
+entry itself, before anything of the entry is sent — until (a) its ``stage_transition`` audit
+row is written and (b) every sink that keeps state of its own (the notification groups, the
+stored runbook) says it holds the transition's event (:class:`~killswitch.events.HoldingSink`).
+Only the save that takes the sinks' state with the event in it lets the entry go, in the same
+document, so no crash point finds it neither owed nor held.
+
+The runner that carries on — the same one restarted, or another that took the lease — takes
+up what is owed at its first tick under a new token (:meth:`EntryOutbox.resume`): a row not
+yet audited is looked up in the audit chain by the transition's identity (policy, scope,
+levels, decision id, time) and written only if absent, fenced, so it is audited exactly once;
+the event is told to the sinks again, marked ``resumed``: the notification groups take it as
+the alert they may already hold (a page repeated carries the same dedup key), and the runbook
+sink renders it only if no runbook is stored for the incident.
+
+Must not: decide a transition, send an order, or write to the store on the loop (the audit
+look-up and row go through the runner's :class:`~killswitch.runner.storeio.StoreIO`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Optional, Sequence
+
+from ..compile.graph import DecisionGraph
+from ..events import STAGE_TRANSITION, Event
+from ..state.store import StateStore
+from .book import Book
+from .leadership import Leadership
+from .storeio import StoreIO
+
+log = logging.getLogger("killswitch.runner.entries")
+
+AUDIT_KIND = "stage_transition"
+
+
+def transition_event(s: Any, graph: DecisionGraph, now: int, dry_run: bool) -> Event:
+    """The ``stage_transition`` event of a scope's evaluation ``s``, labelled for routing."""
+    t = s.transition
+    node = next((p for p in graph.policies if p.name == s.policy), None)
+    stage = next((st for st in node.stages if st.level == t.to_level), None) if node else None
+    labels: dict[str, Any] = dict(node.labels) if node is not None else {}
+    data = {"from": t.from_level, "to": t.to_level, "reason": t.reason, "decision_id": t.decision_id,
+            "incident": t.decision_id, "graph_digest": graph.digest, "revision": graph.revision, "dry_run": dry_run,
+            "signals": [{"name": v.name, "value": v.value, "reason": v.reason} for v in s.signals],
+            "triggers": [tr.name for tr in s.triggers if tr.firing],
+            "orders": len(s.plan.orders) if s.plan else 0}
+    labels.update(policy=s.policy, scope=s.scope, stage=stage.name if stage else None, level=t.to_level,
+                  from_level=t.from_level, owner=node.owner if node is not None else None,
+                  venue=s.scope.split("/")[0] if "/" in s.scope else None)
+    return Event.make(STAGE_TRANSITION, now, data, **labels)
+
+
+def audit_payload(s: Any, graph: DecisionGraph, dry_run: bool) -> dict:
+    """The ``stage_transition`` audit row of a scope's evaluation ``s``."""
+    t = s.transition
+    return {"policy": s.policy, "scope": s.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason,
+            "decision_id": t.decision_id, "graph_digest": graph.digest, "revision": graph.revision,
+            "dry_run": dry_run}
+
+
+def entry_key(policy: str, scope: str, from_level: int, to_level: int, decision_id: Optional[str], ts_ms: int) -> str:
+    """A transition's identity in the outbox: its decision id names an entry; a transition
+    without one (a level left) is named by its scope, levels and tick."""
+    return decision_id or f"{policy}|{scope}|{from_level}>{to_level}@{ts_ms}"
+
+
+def _key_of_row(ts_ms: int, p: dict) -> str:
+    return entry_key(str(p.get("policy")), str(p.get("scope")), int(p.get("from", -1)), int(p.get("to", -1)),
+                     p.get("decision_id"), ts_ms if not p.get("entered_ms") else int(p["entered_ms"]))
+
+
+def _event_doc(e: Event) -> dict:
+    return {"kind": e.kind, "ts_ms": e.ts_ms, "labels": dict(e.labels), "data": dict(e.data)}
+
+
+def _event_of(doc: dict, **extra: Any) -> Event:
+    return Event(doc["kind"], int(doc["ts_ms"]), dict(doc["labels"]), {**doc["data"], **extra})
+
+
+class EntryOutbox:
+    """The tick's stage transitions until their effects are in place; see the module doc."""
+
+    def __init__(self, book: Book, store: StateStore, io: StoreIO, lead: Leadership,
+                 holds: Callable[[Event], bool], clock: Callable[[], int], *, dry_run: bool):
+        self.book = book
+        self.store = store
+        self.io = io
+        self.lead = lead
+        self.holds = holds  # whether every sink that keeps state holds an event (the fanout's question)
+        self.clock = clock
+        self.dry_run = dry_run
+        self._told: dict[str, Event] = {}  # key → the event this process told the sinks
+        self.completed = 0  # rows written by a runner that carried an entry on
+        self.retold = 0  # events told the sinks again by a runner that carried an entry on
+
+    # --- the tick -----------------------------------------------------------------------------------
+
+    def owe(self, transitions: Sequence[Any], now: int) -> list[tuple[str, int, dict]]:
+        """The tick's transitions owed from the save that records them; returns their audit rows
+        (for the tick's one append)."""
+        graph = self.book.graph
+        owed = dict(self.book.owed)
+        rows = []
+        for s in transitions:
+            t = s.transition
+            if t is None:  # (a scope in ``transitions`` always has one)
+                continue
+            payload = audit_payload(s, graph, self.dry_run)
+            rows.append((AUDIT_KIND, now, payload))
+            key = entry_key(s.policy, s.scope, t.from_level, t.to_level, t.decision_id, now)
+            owed[key] = {"ts_ms": now, "audit": payload, "audited": False,
+                         "event": _event_doc(transition_event(s, graph, now, self.dry_run))}
+        self.book.owed = owed
+        return rows
+
+    def audited(self, rows: Sequence[tuple[str, int, dict]]) -> None:
+        """The transitions of ``rows`` are in the audit chain (their append returned)."""
+        owed = dict(self.book.owed)
+        for kind, ts, p in rows:
+            if kind != AUDIT_KIND:
+                continue
+            key = _key_of_row(ts, p)
+            if key in owed:
+                owed[key] = {**owed[key], "audited": True}
+        self.book.owed = owed
+
+    def tell(self, transitions: Sequence[Any], now: int) -> list[Event]:
+        """The events of the tick's transitions (as the whole plan has them), for the sinks; each
+        owed entry's event becomes the one told."""
+        graph = self.book.graph
+        owed = dict(self.book.owed)
+        out = []
+        for s in transitions:
+            t = s.transition
+            if t is None:
+                continue
+            e = transition_event(s, graph, now, self.dry_run)
+            key = entry_key(s.policy, s.scope, t.from_level, t.to_level, t.decision_id, now)
+            if key in owed:
+                owed[key] = {**owed[key], "event": _event_doc(e)}
+                self._told[key] = e
+            out.append(e)
+        self.book.owed = owed
+        return out
+
+    def settle(self) -> None:
+        """Let go what is audited and held by every sink: called just before a save, which
+        takes the sinks' state (with the events in it) in the same document."""
+        owed = self.book.owed
+        done = [k for k, v in owed.items() if v.get("audited") and k in self._told and self.holds(self._told[k])]
+        if done:
+            self.book.owed = {k: v for k, v in owed.items() if k not in done}
+            for k in done:
+                del self._told[k]
+
+    # --- carrying on ----------------------------------------------------------------------------------
+
+    async def resume(self, now: int) -> list[Event]:
+        """At the first tick under a new token: every owed transition's audit row written if the
+        chain lacks it (fenced: exactly once), and its event for the sinks again (``resumed``)."""
+        owed = dict(self.book.owed)
+        if not owed:
+            return []
+        missing = [k for k, v in owed.items() if not v.get("audited")]
+        if missing:
+            since = min(int(owed[k]["ts_ms"]) for k in missing)
+            present = await self._audited_since(since)
+            rows = []
+            for k in missing:
+                if k in present:
+                    continue
+                v = owed[k]
+                payload = {**v["audit"], "entered_ms": int(v["ts_ms"]), "completed_by": self.lead.holder,
+                           "completed_why": "CARRIED_ON: the runner that entered it stopped before its audit row"}
+                rows.append((AUDIT_KIND, now, payload))
+            if rows:
+                await self.lead.audit_many(rows)
+                self.completed += len(rows)
+                for _, _, p in rows:
+                    log.warning("STAGE_ENTRY_COMPLETED: %s %s level %s→%s (%s) audited by %s after a stop",
+                                p["policy"], p["scope"], p["from"], p["to"], p.get("decision_id") or "no decision",
+                                self.lead.holder)
+            owed = {k: {**v, "audited": True} for k, v in owed.items()}
+            self.book.owed = owed
+        # the latest owed transition of each scope, if the scope is still where it took it, is
+        # told again; an earlier one (or one the scope has left since) was overtaken: what the
+        # sinks hold of the scope now is its latest, and a page of the past would mislead
+        # (what this process told the sinks itself is theirs already: settled at the next save)
+        untold = {k: v for k, v in owed.items() if k not in self._told}
+        latest: dict[tuple[str, str], str] = {}
+        for k, v in sorted(untold.items(), key=lambda kv: int(kv[1]["ts_ms"])):
+            latest[(v["audit"]["policy"], v["audit"]["scope"])] = k
+        events: list[Event] = []
+        told: set[str] = set()
+        for (policy, scope), k in latest.items():
+            v = owed[k]
+            ss = self.book.state.scopes.get(f"{policy}|{scope}")
+            if ss is None or ss.stage.level != int(v["audit"]["to"]):
+                continue
+            e = _event_of(v["event"], resumed=True)
+            self._told[k] = e
+            told.add(k)
+            events.append(e)
+        overtaken = [k for k in untold if k not in told]
+        if overtaken:
+            self.book.owed = {k: v for k, v in owed.items() if k not in overtaken}
+        self.retold += len(events)
+        return sorted(events, key=lambda e: e.ts_ms)
+
+    async def _audited_since(self, since: int) -> set[str]:
+        """The keys of the ``stage_transition`` rows written at or after ``since``."""
+        keys: set[str] = set()
+        after = 0
+        while True:
+            page = await self.io(self.store.audit_rows, since_ms=since, kinds=[AUDIT_KIND], limit=1000,
+                                 after_seq=after)
+            keys.update(_key_of_row(r.ts_ms, r.payload) for r in page)
+            if len(page) < 1000:
+                return keys
+            after = page[-1].seq
