@@ -30,6 +30,10 @@ Then it is started once more and left to settle (nothing pending, the book flat)
 * pending left: intents without a final result when the run ended;
 * journal disagreements: a journaled result that is not what the venue holds, an order at the
   venue that was never journaled, or fills that do not account for the position change.
+* stage entries without their effects: every stage entry the audit trail or the journal names
+  (its decision id) must have exactly one ``stage_transition`` audit row, a stored runbook, and
+  at least one page at the run's receiver (an apprise ``json://`` receiver the soak serves on
+  a loopback port; a page repeated after a kill carries the same dedup key).
 
 Prints the store, the machine, the counts, the wall time and the time per kill, and exits 1 if
 any order was lost or repeated or the journal disagrees with the venue. ``--kills N`` (default
@@ -43,6 +47,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -92,6 +97,59 @@ spec:
        actions: [{cancel_orders: all}, close_all, {lock_trading: {mode: halted}}]}
   unwind: {chunk_notional: 200k}
 """
+
+
+def routes_doc(port: int) -> str:
+    return f"""\
+apiVersion: killswitch/v1
+kind: NotificationRoutes
+metadata: {{name: soak}}
+spec:
+  route:
+    receiver: pager
+    group_by: [policy, scope, level]
+    group_wait: 0s
+    group_interval: 1s
+  receivers:
+    - {{name: pager, apprise: ["json://127.0.0.1:{port}/pager"]}}
+"""
+
+
+class Pages:
+    """The run's page receiver: apprise ``json://`` posts on a loopback port, kept in order."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        pages = self.bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n)
+                try:
+                    doc = json.loads(raw)
+                    pages.append(f"{doc.get('title', '')}\n{doc.get('message', '')}")
+                except ValueError:
+                    pages.append(raw.decode("utf-8", "replace"))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *a: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def naming(self, incident: str) -> list[str]:
+        return [b for b in self.bodies if incident in b]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def accounts_doc(port: int) -> str:
@@ -197,6 +255,12 @@ class Outcome:
     runner_errors: int = 0  # runner processes that died by themselves, or printed a traceback
     settled: bool = False
     orders: int = 0  # intents journaled
+    entries: int = 0  # stage entries the audit trail or the journal names
+    unaudited: int = 0  # entries without a stage_transition row
+    audited_twice: int = 0  # entries with more than one
+    unpaged: int = 0  # entries no page reached the receiver for
+    repaged: int = 0  # entries paged more than once (the same dedup key: told apart by the receiver)
+    no_runbook: int = 0  # entries without a stored runbook
 
 
 class Run:
@@ -207,12 +271,14 @@ class Run:
                  order_latency_ms: int = 0):
         self.work = work
         self.sim = Sim(work, seed, scale, order_latency_ms)
+        self.pages = Pages()
         self.db = work / "state.db"
         self.url = state_url or f"sqlite://{self.db}"
         self._pg: Any = None  # the harness's own connection to a PostgreSQL state, for its polls
         pol = work / "policies"
         pol.mkdir()
         (pol / "crash-ladder.yaml").write_text(POLICY)
+        (pol / "routes.yaml").write_text(routes_doc(self.pages.port))
         self.policies = pol
         self.accounts = work / "accounts.yaml"
         self.accounts.write_text(accounts_doc(self.sim.port))
@@ -276,12 +342,34 @@ class Run:
         finally:
             store.close()
 
+    def entries(self) -> tuple[Counter, set[str], set[str]]:
+        """The stage_transition rows per decision id, the entries the journal names, and the
+        incidents with a stored runbook."""
+        store = open_store(self.url, migrate=False)
+        try:
+            rows = store.audit_rows(kinds=["stage_transition"], limit=100_000)
+            audited = Counter(r.payload["decision_id"] for r in rows if r.payload.get("decision_id"))
+            journaled = {re.sub(r"/r\d+$", "", e.decision_id) for e in store.journal(limit=100_000)}
+            journaled = {d for d in journaled if re.search(r"/L\d+/e\d+$", d)}
+            books = {d for d in set(audited) | journaled if store.runbook(d) is not None}
+        finally:
+            store.close()
+        return audited, journaled, books
+
+    def entries_paged(self) -> bool:
+        try:
+            audited, journaled, _ = self.entries()
+        except Exception:  # noqa: BLE001 - no schema yet
+            return False
+        return all(self.pages.naming(d) for d in set(audited) | journaled)
+
     def settled(self) -> bool:
         return self.pending() == 0 and not open_legs(self.sim.state())
 
     def close(self) -> None:
         stop(self.runner)
         self.sim.close()
+        self.pages.close()
         if self._pg is not None:
             self._pg.close()
 
@@ -322,6 +410,7 @@ def one_run(work: Path, seed: int, scale: float, kills: int, settle: float, rng:
             out.in_flight += 1 if run.in_flight() else 0
         run.start_runner()
         out.settled = wait_until(run.settled, settle, 0.2)
+        wait_until(lambda: run.entries_paged(), 10, 0.2)  # the last entry's page: group_wait 0, a delivery
         stop(run.runner, signal.SIGTERM)
         judge(run, start, out)
         err = (work / "runner.err").read_text(errors="replace") if (work / "runner.err").exists() else ""
@@ -369,6 +458,18 @@ def judge(run: Run, start: dict, out: Outcome) -> None:
     for leg in set(start) | set(left):
         if abs(start.get(leg, 0.0) + moved[leg] - left.get(leg, 0.0)) > 1e-9:
             out.disagreements.append(f"{leg}: {start.get(leg, 0.0)} + journaled {moved[leg]} != {left.get(leg, 0.0)}")
+    audited, journaled, books = run.entries()
+    for did in sorted(set(audited) | journaled):
+        out.entries += 1
+        n, pages = audited[did], len(run.pages.naming(did))
+        out.unaudited += n == 0
+        out.audited_twice += n > 1
+        out.unpaged += pages == 0
+        out.repaged += pages > 1
+        out.no_runbook += did not in books
+        if n != 1 or not pages or did not in books:
+            out.disagreements.append(f"{did}: audited {n} times, paged {pages} times, runbook "
+                                     f"{'stored' if did in books else 'missing'}")
 
 
 # --- the soak ------------------------------------------------------------------------------------------
@@ -389,6 +490,12 @@ class Totals:
     runner_errors: int = 0
     unsettled: int = 0
     orders: int = 0
+    entries: int = 0
+    unaudited: int = 0
+    audited_twice: int = 0
+    unpaged: int = 0
+    repaged: int = 0
+    no_runbook: int = 0
     unjudged: int = 0  # runs the harness itself failed on (their kills are not counted)
     failed_runs: list[str] = field(default_factory=list)
 
@@ -406,6 +513,8 @@ class Totals:
         self.runner_errors += o.runner_errors
         self.unsettled += 0 if o.settled else 1
         self.orders += o.orders
+        for f in ("entries", "unaudited", "audited_twice", "unpaged", "repaged", "no_runbook"):
+            setattr(self, f, getattr(self, f) + getattr(o, f))
         if o.repeated or o.lost or o.disagreements:
             self.failed_runs.append(f"{where}: repeated {o.repeated} lost {o.lost} {o.disagreements[:3]}")
 
@@ -428,6 +537,9 @@ def report(t: Totals, wall: float, target: int, store: str, machine: str) -> Non
     print(f"  pending left: {t.pending}; journal disagreements with the venue: {t.disagreements}; "
           f"runner processes that failed by themselves: {t.runner_errors}; runs the harness could not judge: "
           f"{t.unjudged}")
+    print(f"  stage entries: {t.entries}; without a stage_transition row: {t.unaudited}; audited twice: "
+          f"{t.audited_twice}; never paged: {t.unpaged}; paged again after a kill (same dedup key): {t.repaged}; "
+          f"without a runbook: {t.no_runbook}")
     for line in t.failed_runs[:10]:
         print(f"  FAILED {line}")
     print("  result: " + ("FAIL" if t.failed else "ok: nothing lost, nothing repeated"), flush=True)
