@@ -23,6 +23,8 @@ look-up and row go through the runner's :class:`~killswitch.runner.storeio.Store
 from __future__ import annotations
 
 import logging
+import re
+from types import SimpleNamespace
 from typing import Any, Callable, Optional, Sequence
 
 from ..compile.graph import DecisionGraph
@@ -35,6 +37,10 @@ from .storeio import StoreIO
 log = logging.getLogger("killswitch.runner.entries")
 
 AUDIT_KIND = "stage_transition"
+# an entry's decision id (``engine.stages.decision_id``), and a re-plan of it (``/r<n>``)
+_ENTRY_ID = re.compile(r"^(?P<policy>[^/]+)/(?P<scope>.+)/L(?P<level>\d+)/e(?P<entry>\d+)(?:/r\d+)?$")
+JOURNALED_BEFORE_SAVE = ("JOURNALED_BEFORE_SAVE: its orders were journaled by a runner that stopped before it "
+                         "saved the stage entry, and were settled with the venue by the runner that carried on")
 
 
 def transition_event(s: Any, graph: DecisionGraph, now: int, dry_run: bool) -> Event:
@@ -94,6 +100,10 @@ class EntryOutbox:
         self.clock = clock
         self.dry_run = dry_run
         self._told: dict[str, Event] = {}  # key → the event this process told the sinks
+        # entries whose orders a stopped runner journaled before it saved them: found at the
+        # first tick under a token, owed with that tick's transitions unless it enters them again
+        self._unsaved: dict[str, tuple[str, str, int, int]] = {}  # decision id → (policy, scope, level, orders)
+        self._to_tell: list[str] = []
         self.completed = 0  # rows written by a runner that carried an entry on
         self.retold = 0  # events told the sinks again by a runner that carried an entry on
 
@@ -105,15 +115,33 @@ class EntryOutbox:
         graph = self.book.graph
         owed = dict(self.book.owed)
         rows = []
+        unsaved, self._unsaved = self._unsaved, {}
         for s in transitions:
             t = s.transition
             if t is None:  # (a scope in ``transitions`` always has one)
                 continue
+            unsaved.pop(t.decision_id or "", None)  # entered again, under the same decision: as any entry
             payload = audit_payload(s, graph, self.dry_run)
             rows.append((AUDIT_KIND, now, payload))
             key = entry_key(s.policy, s.scope, t.from_level, t.to_level, t.decision_id, now)
             owed[key] = {"ts_ms": now, "audit": payload, "audited": False,
                          "event": _event_doc(transition_event(s, graph, now, self.dry_run))}
+        for did, (policy, scope, level, orders) in sorted(unsaved.items()):
+            ss = self.book.state.scopes.get(f"{policy}|{scope}")
+            at = ss.stage.level if ss is not None else 0
+            tr = SimpleNamespace(from_level=at, to_level=level, reason=JOURNALED_BEFORE_SAVE, decision_id=did)
+            s = SimpleNamespace(policy=policy, scope=scope, transition=tr, signals=(), triggers=(),
+                                plan=SimpleNamespace(orders=range(orders)))
+            payload = {**audit_payload(s, graph, self.dry_run), "completed_by": self.lead.holder}
+            rows.append((AUDIT_KIND, now, payload))
+            event = transition_event(s, graph, now, self.dry_run)
+            owed[did] = {"ts_ms": now, "audit": payload, "audited": False,
+                         "event": _event_doc(Event(event.kind, event.ts_ms, event.labels,
+                                                   {**event.data, "resumed": True}))}
+            self._to_tell.append(did)
+            log.warning("STAGE_ENTRY_COMPLETED: %s %s level %s→%s (%s): %s; audited by %s", policy, scope, at, level,
+                        did, JOURNALED_BEFORE_SAVE, self.lead.holder)
+            self.completed += 1
         self.book.owed = owed
         return rows
 
@@ -134,6 +162,12 @@ class EntryOutbox:
         graph = self.book.graph
         owed = dict(self.book.owed)
         out = []
+        for did in self._to_tell:  # entries found journaled before their save (see owe)
+            if did in owed:
+                e = _event_of(owed[did]["event"])
+                self._told[did] = e
+                out.append(e)
+        self._to_tell = []
         for s in transitions:
             t = s.transition
             if t is None:
@@ -210,6 +244,30 @@ class EntryOutbox:
             self.book.owed = {k: v for k, v in owed.items() if k not in overtaken}
         self.retold += len(events)
         return sorted(events, key=lambda e: e.ts_ms)
+
+    async def find_unsaved(self) -> None:
+        """The entries whose orders were journaled after the last state saved and that neither
+        the saved state owes nor the audit chain holds: a runner stopped between journaling an
+        entry's orders and saving it. Their orders are settled with the venue (sent if they never
+        were) like any; the entry itself is owed with this tick's transitions (:meth:`owe`)."""
+        since = self.book.state.last_tick_ms
+        journal = await self.io(self.store.journal, limit=100_000, since=since)
+        policies = {p.name for p in self.book.graph.policies}
+        found: dict[str, tuple[str, str, int, int]] = {}
+        for e in journal:
+            m = _ENTRY_ID.match(e.decision_id)
+            if m is None or m["policy"] not in policies:
+                continue
+            did = re.sub(r"/r\d+$", "", e.decision_id)
+            ss = self.book.state.scopes.get(f"{m['policy']}|{m['scope']}")
+            if did in self.book.owed or (ss is not None and ss.stage.entries >= int(m["entry"])):
+                continue  # saved: owed, or audited long since (a re-plan of it journaled since)
+            policy, scope, level, n = found.get(did, (m["policy"], m["scope"], int(m["level"]), 0))
+            found[did] = (policy, scope, level, n + 1)
+        if found:
+            present = await self._audited_since(since if since is not None else 0)
+            found = {d: v for d, v in found.items() if d not in present}
+        self._unsaved = found
 
     async def _audited_since(self, since: int) -> set[str]:
         """The keys of the ``stage_transition`` rows written at or after ``since``."""

@@ -413,6 +413,7 @@ class Runner:
             await self.closes.recover(now)  # manual closes asked for before a stop or takeover
             # stage transitions a stop cut off before their audit row, page or runbook
             report.events += await self.entries.resume(now)
+            await self.entries.find_unsaved()  # owed with this tick's transitions, unless entered again
             lead.replans_checked = True
         await self.countdowns.take_stored_beats(now)
         phase = _Phases(report)

@@ -296,7 +296,7 @@ def entries_effects_complete(store, receiver: list[str], when: str) -> None:
         assert did in receiver, f"{did} never paged after {when}: {receiver}"
 
 
-CRASH_POINTS = list(range(3, 690, 9))  # a run makes ~680 calls: 77 points across it
+CRASH_POINTS = list(range(3, 750, 9))  # a run makes ~740 calls: 83 points across it
 
 
 @pytest.mark.parametrize("crash_at", CRASH_POINTS)
@@ -907,3 +907,46 @@ def test_the_collector_is_held_off_from_the_snapshots_to_the_first_send_and_on_a
     finally:
         gc.callbacks.remove(note)
         gc.set_threshold(*threshold)
+
+
+def test_an_entry_journaled_but_never_saved_is_audited_paged_and_rendered_by_the_next_runner(tmp_path):
+    """A runner stopped between journaling the trim entry's orders and saving the entry: the
+    next one starts later in the crash, enters a higher stage under another decision id, and
+    settles the trim's orders with the venue (they never left: it sends them). The trim entry
+    is still audited once (JOURNALED_BEFORE_SAVE), paged and given a runbook."""
+    class DiesAfterJournal(CrashingProxy):
+        """The store; the first state save after an order journal write dies."""
+
+        journaled = False
+
+        def __getattr__(self, name):
+            attr = getattr(self._t, name)
+            if name == "journal_intents":
+                self.journaled = True
+            elif name == "save_engine_state" and self.journaled:
+                raise Crash("stopped between the journal and the save")
+            return attr
+
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    receiver: list[str] = []
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+    runner = build_runner(graph(), {"simulated/sim-main": adapter}, DiesAfterJournal(store, [0], None),
+                          lock_path=tmp_path / "lock.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
+                          sinks=[RunbookSink(None), DurablePager(receiver)])
+    with pytest.raises(Crash):
+        asyncio.run(asyncio.wait_for(started(runner, clock), 60))
+    store.close()
+    journaled = {e.decision_id for e in open_store(f"sqlite://{tmp_path / 'state.db'}").journal(limit=100)}
+    assert journaled == {"crash-ladder/simulated/sim-main/L1/e1"}, journaled
+    clock.advance(120_000)  # down for two minutes: the crash is deeper when the next runner starts
+    again, _, _, store2, _ = setup(tmp_path, engine=engine, clock=clock,
+                                   sinks=[RunbookSink(None), DurablePager(receiver)])
+    asyncio.run(asyncio.wait_for(started(again, clock, 20), 60))
+    entries_effects_complete(store2, receiver, "a stop between the journal and the save")
+    rows = {r.payload["decision_id"]: r.payload for r in store2.audit_rows(kinds=["stage_transition"])}
+    trim = rows["crash-ladder/simulated/sim-main/L1/e1"]
+    assert trim["reason"].startswith("JOURNALED_BEFORE_SAVE") and trim["completed_by"]
+    assert any(d.endswith("/e1") and "/L1/" not in d for d in rows), f"another stage under e1: {sorted(rows)}"
+    store2.close()
