@@ -217,10 +217,12 @@ STALE_FACTOR = 1.5
 # the end of each, after reading every one of its accounts over the venues' REST APIs (a round
 # trip each, paced by the venue's rate budget, a failed read retried) and saving its state; the
 # firm lease holder reads the facts at a tick of its own. One tick's facts come later than the
-# last one's by however much longer its reads and writes took: at 10 accounts a shard, on the
-# shared 2-core machine of the benches, leaders' ticks were 0.4-0.95 s (docs/benchmarks.md,
-# "Shards"). Under 500 ms of margin the firm lease holder finds a shard's facts too old as often
-# as its reads are slow: a breaker blind by the arithmetic of its own interval.
+# last one's by however much longer its reads and writes took. On the shared 2-core machine of
+# the benches, at 10 accounts a shard with no local policy, 3 to 5 ticks in 50 of each leader
+# took over 0.5 s and 2 over 1 s, and at a 1 s interval 1 to 3 publishes a leader already came
+# past the 1.5 s (docs/benchmarks.md, "2026-11-26, hold the line"). Under 500 ms of margin the
+# firm lease holder finds a shard's facts too old as often as a tick is slow: a breaker blind
+# by the arithmetic of its own interval.
 FIRM_MARGIN_MIN_MS = 500
 # The shortest interval a firm-wide policy may have: its margin (STALE_FACTOR - 1 intervals) at
 # least FIRM_MARGIN_MIN_MS, i.e. 1 s.
