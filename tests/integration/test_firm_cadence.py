@@ -94,14 +94,15 @@ def test_shards_without_a_local_policy_publish_at_the_firm_interval_and_a_breach
 def test_a_firm_wide_interval_under_the_floor_is_refused_at_start_and_a_reload_to_it_keeps_the_last_good_graph(
         tmp_path, pg_url):
     sim = Sim(tmp_path, scenario="calm")
-    runner = None
+    started = runner = None
     api = free_port()
     try:
         pol, acc = _firm_only(tmp_path, sim.port)
         firm = pol / "firm.yaml"
         firm.write_text(FIRM.replace("interval: 1s", "interval: 500ms"))
         started = _run(tmp_path, pol, acc, pg_url, "desk-a", "a-0", api)
-        assert started.wait(60) == 2
+        wait_for(lambda: started.poll() is not None, 60, "the start refused")
+        assert started.returncode == 2
         err = (tmp_path / "a-0.err").read_text()
         assert ("ksctl run: FIRM_INTERVAL_TOO_SHORT: policy firm-breaker: interval 500ms is under the firm-wide "
                 "floor of 1s") in err, err
@@ -128,6 +129,7 @@ def test_a_firm_wide_interval_under_the_floor_is_refused_at_start_and_a_reload_t
         wait_for(lambda: _status(api)["last_tick_ms"] > ticked, 10, "a tick after the refused reload")
         assert runner.poll() is None
     finally:
+        stop(started)
         stop(runner)
         sim.close()
     err = (tmp_path / "a-1.err").read_text()
