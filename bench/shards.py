@@ -30,12 +30,25 @@ d. PostgreSQL's cost of the facts per tick: each leader's last publish (rows, ms
    ``bench/firm_facts.py``'s measure at 10 to 1,000 accounts a shard (rows, bytes, WAL, ms).
 
 Start-up (every leader ready, the firm policy armed) and each leader's mean tick time are
-printed too: they say whether the machine holds the layout. ``--quick``: 10 accounts a shard,
+printed too: they say whether the machine holds the layout.
+
+``--no-local``: no shard has a policy of its own, the firm-wide one alone (each shard then ticks
+and publishes at its interval); one runner a shard, ``--accounts`` 10 (``--quick`` 1). Figures:
+
+e. a calm firm watched ``--watch`` seconds (20): every evaluation the firm lease holder saved
+   (``ks_firm.firm_view``), armed or a shard ``NOT PUBLISHING``, the gap between two, the age
+   of the other shards' facts as the holder read them in intervals (limit 1.5), and how often
+   the firm lease changed hands;
+a. as above, ``--trials`` breaches (3), when (e) was armed throughout;
+
+and each leader's pace (its status' ``tick_interval_s``), mean tick and facts said late
+(``FIRM_FACTS_LATE``). ``--quick``: 10 accounts a shard,
 3 breach trials, one takeover and one shard stopped (else 250, 10, 3 and 3; ``--stops`` sets the
 shards stopped). Printed with the
 machine, load and layout; asserts nothing; never a test.
 
     .venv/bin/python bench/shards.py [--quick] [--shards 4] [--accounts 250] [--trials 10] [--stops 3]
+    .venv/bin/python bench/shards.py --no-local [--quick] [--shards 4] [--trials 3] [--watch 20]
 """
 
 from __future__ import annotations
@@ -94,10 +107,10 @@ spec:
 """
 
 
-def write_inputs(work: Path, sim_port: int, shards: int, per: int) -> tuple[Path, Path]:
+def write_inputs(work: Path, sim_port: int, shards: int, per: int, local: bool = True) -> tuple[Path, Path]:
     pol = work / "policies"
     pol.mkdir()
-    for k in range(shards):
+    for k in range(shards) if local else ():
         (pol / f"desk-{k}.yaml").write_text(LOCAL.format(shard=f"desk-{k}"))
     (pol / "firm.yaml").write_text(FIRM)
     lines = ["apiVersion: killswitch/v1", "kind: Accounts", "metadata: {name: firm}", "spec:", "  dry_run: false",
@@ -118,9 +131,9 @@ def write_inputs(work: Path, sim_port: int, shards: int, per: int) -> tuple[Path
 class Firm:
     """The processes: ``replicas[shard] = [(holder, api port, Popen)]``."""
 
-    def __init__(self, work: Path, url: str, sim: Sim, shards: int, per: int):
+    def __init__(self, work: Path, url: str, sim: Sim, shards: int, per: int, local: bool = True):
         self.work, self.url, self.sim, self.shards, self.per = work, url, sim, shards, per
-        self.pol, self.acc = write_inputs(work, sim.port, shards, per)
+        self.pol, self.acc = write_inputs(work, sim.port, shards, per, local)
         self.env = {**ENV, **{f"KS_SIM{k}_{w}": f"sim-{k}-{w.lower()}" for k in range(shards)
                               for w in ("KEY", "SECRET")}}
         self.replicas: dict[str, list[list]] = {f"desk-{k}": [] for k in range(shards)}
@@ -206,6 +219,19 @@ def tick_ms(port: int) -> float:
     return s / n * 1000 if n else float("nan")
 
 
+def ticks_over(port: int, *bounds: float) -> tuple[int, list[int]]:
+    """The leader's ticks in all, and how many took longer than each of ``bounds`` (seconds,
+    bucket bounds of ``killswitch_tick_duration_seconds``)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    le: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("killswitch_tick_duration_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            le[float("inf") if bound == "+Inf" else float(bound)] = float(line.rsplit(" ", 1)[1])
+    total = int(le.get(float("inf"), 0))
+    return total, [total - int(le.get(b, 0)) for b in bounds]
+
+
 def show(label: str, xs: list[float], goal: str = "") -> None:
     if not xs:
         print(f"  {label}: no trial completed")
@@ -277,6 +303,64 @@ def breach(f: Firm, trials: int) -> None:
     show("lock in force at EVERY shard's gate (the slowest shard)", slowest_gate, "; goal <= 2 intervals p99")
     show("first close of a shard received by the simulator", close)
     show("first close of EVERY shard (the slowest shard)", slowest_close, "; goal <= 2 intervals p99")
+
+
+def calm_watch(f: Firm, seconds: float) -> bool:
+    """Figure e (``--no-local``): every evaluation the firm lease holder saved over ``seconds`` of
+    a calm firm (``ks_firm.firm_view``, each once): whether the firm policy was armed or a shard
+    NOT PUBLISHING, the gap between two evaluations, and the age of the other shards' facts as
+    the holder read them, in intervals, against the limit of 1.5. Whether every view was armed."""
+    import psycopg
+
+    seen: dict[int, dict] = {}
+    end = time.monotonic() + seconds
+    with psycopg.connect(f.url, autocommit=True) as conn:
+        while time.monotonic() < end:
+            row = conn.execute("SELECT doc FROM ks_firm.firm_view").fetchone()
+            if row:
+                doc = json.loads(row[0])
+                seen.setdefault(doc["now_ms"], doc)
+            time.sleep(0.05)
+    views = [seen[k] for k in sorted(seen)]
+    n = len(views)
+    armed_n = sum(1 for v in views if armed(v))
+    silent = sum(1 for v in views if v.get("not_publishing"))
+    ages = [a / 1000 / INTERVAL_S for v in views for shard, a in v["ages_ms"].items()
+            if a is not None and shard != v["holder"].rsplit("-r", 1)[0]]  # the holder's own: just published
+    gaps = [(b["now_ms"] - a["now_ms"]) / 1000 for a, b in zip(views, views[1:])]
+    holders = [v["holder"] for v in views]
+    moves = sum(1 for a, b in zip(holders, holders[1:]) if a != b)
+    over = sum(1 for a in ages if a * INTERVAL_S * 1000 > LIMIT_MS)
+    print(f"e. a calm firm watched {seconds:.0f} s: {n} evaluations by the firm lease holder; armed in {armed_n} of "
+          f"{n}, a shard NOT PUBLISHING in {silent} of {n}; the firm lease changed hands {moves} time(s) "
+          f"({', '.join(sorted(set(holders))) or '-'})")
+    if gaps:
+        print(f"  between two evaluations: p50 {median(gaps):.2f} s, max {max(gaps):.2f} s")
+    if ages:
+        print(f"  the other shards' facts as the holder read them: p50 {median(ages):.2f}, p99 {pct(ages, 99):.2f}, "
+              f"max {max(ages):.2f} intervals (limit {LIMIT_MS / 1000 / INTERVAL_S:.1f}); over the limit {over} of "
+              f"{len(ages)}")
+    leader = next(h for h in f.leaders(f.any_view()).values() if h)
+    out = subprocess.run([str(KSCTL), "status", "--firm", "--api", f"http://127.0.0.1:{f.api(leader)}"],
+                         capture_output=True, text=True, timeout=60, env=f.env).stdout
+    said = [x.strip() for x in out.splitlines() if "NOT PUBLISHING" in x]
+    print(f"  ksctl status --firm then: {said[0] if said else 'no shard NOT PUBLISHING'}"
+          + (f" (and {len(said) - 1} more)" if len(said) > 1 else ""))
+    return n > 0 and armed_n == n
+
+
+def leaders_ticks(f: Firm) -> None:
+    """Each leader's pace (status), mean tick and its facts said late (``FIRM_FACTS_LATE``)."""
+    doc = f.any_view()
+    for shard, leader in sorted(f.leaders(doc).items()):
+        port = f.api(leader or "")
+        st = call("GET", port, "/v1/status")
+        facts = f.firm(leader or "").get("facts", {})
+        n, (half, whole) = ticks_over(port, 0.5, 1.0)
+        print(f"  {shard}: leader {leader}, ticks every {st.get('tick_interval_s')} s, mean tick "
+              f"{tick_ms(port):.0f} ms, {n} ticks of which {half} over 0.5 s and {whole} over 1 s, last facts "
+              f"publish {facts.get('last_publish')}, facts late "
+              f"{facts.get('late', 'not counted (before FIRM_FACTS_LATE)')}", flush=True)
 
 
 def takeover(f: Firm, trials: int) -> None:
@@ -432,6 +516,49 @@ def shard_loss(f: Firm, trials: int) -> None:
     print(f"  ksctl status --firm: {status_line}")
 
 
+def no_local(args: argparse.Namespace) -> None:
+    """``--no-local``: the firm-wide policy alone, no shard with a policy of its own; one runner a
+    shard (no standby). Start-up, figure e (a calm firm watched), figure a (breaches), each
+    leader's ticks."""
+    per = args.accounts or (1 if args.quick else 10)
+    trials = args.trials if args.trials is not None else 3
+    work = Path(tempfile.mkdtemp(prefix="ks-bench-shards-"))
+    pg = Pg(max_connections=20 + 8 * args.shards)
+    sim = Sim(work, accounts=args.shards)
+    f = Firm(work, pg.url(), sim, args.shards, per, local=False)
+    try:
+        print(f"shards, no local policy — {machine()}; load {' '.join('%.2f' % x for x in os.getloadavg())}")
+        print(f"layout: {args.shards} shards x 1 runner (ksctl run --shard), {per} account(s) a shard, NO local "
+              f"policy: the firm-wide policy alone (global, interval 1 s), lease TTL 3 s; PostgreSQL on loopback "
+              f"(fsync on) and the simulated exchange, all on this machine", flush=True)
+        t0 = time.monotonic()
+        for shard in f.replicas:
+            f.start(shard, 0)
+
+        def up() -> bool:
+            doc = f.any_view()
+            return bool(doc.get("policies")) and all(f.leaders(doc).values())
+
+        if not wait_until(up, 300, 0.5):
+            dead = [h for reps in f.replicas.values() for h, _, p in reps if p.poll() is not None]
+            raise SystemExit(f"the firm did not come up within 300 s (exited: {dead}); logs in {work}")
+        print(f"start-up: every shard's leader up and a firm view saved after {time.monotonic() - t0:.1f} s",
+              flush=True)
+        time.sleep(3)
+        calm = calm_watch(f, args.watch)
+        if trials and calm:
+            breach(f, trials)
+        elif trials:
+            print("a. not run: the firm policy was not armed throughout the calm watch")
+        leaders_ticks(f)
+        print(f"load at the end {' '.join('%.2f' % x for x in os.getloadavg())}", flush=True)
+    finally:
+        f.stop_all()
+        sim.close()
+        pg.stop()
+        print(f"(runner logs in {work})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -439,7 +566,12 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=None, help="accounts a shard (250; --quick 10)")
     ap.add_argument("--trials", type=int, default=None, help="breach trials (10; --quick 3)")
     ap.add_argument("--stops", type=int, default=None, help="shards stopped, one after another (3; --quick 1)")
+    ap.add_argument("--no-local", action="store_true", help="the firm-wide policy alone, one runner a shard")
+    ap.add_argument("--watch", type=float, default=20.0, help="--no-local: seconds of a calm firm watched")
     args = ap.parse_args()
+    if args.no_local:
+        no_local(args)
+        return
     per = args.accounts or (10 if args.quick else 250)
     trials = args.trials or (3 if args.quick else 10)
     small = 1 if args.quick else 3

@@ -10,7 +10,9 @@ mounted Secret updated in place), names only in the log, and keeps the identitie
 the new document cannot be used (an ERROR line says why); with ``--kube-leader-label`` keeps its
 pod's role label saying whether it holds the lease (:mod:`killswitch.runner.pod_label`); with
 ``--shard`` runs one shard's accounts and local policies on the shard's schema
-(:mod:`killswitch.shardrun`); stops cleanly on SIGTERM / SIGINT.
+(:mod:`killswitch.shardrun`), ticking — and publishing its facts to the firm — at the shortest
+interval of its local and the firm-wide policies, one interval from one tick's start to the
+next (:func:`killswitch.runner.wakes.interval_wait_s`); stops cleanly on SIGTERM / SIGINT.
 Dry run unless the Accounts document says ``dry_run: false``.
 """
 
@@ -29,14 +31,14 @@ from typing import Callable, Optional, Sequence
 
 from .bootstrap import AccountsError, SinkOptions, build_runner, ccxt_adapters, open_state, read_accounts, runner_sinks
 from .compile.compiler import CompileResult, compile_documents
+from .compile.graph import DecisionGraph
 from .events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
 from .policy.load import load_sources
 from .policy.model import Account
 from .runner.admission import Admission, Limits
 from .runner.loop import GraphReload, Runner
 from .runner.pod_label import SERVICEACCOUNT_DIR, PodRoleLabel
-from .runner.readout import tick_interval_s
-from .runner.wakes import DEFAULT_MIN_SPACING_S, Wakes
+from .runner.wakes import DEFAULT_MIN_SPACING_S, Wakes, interval_wait_s
 from .runner.firm import FirmLink
 from .shardrun import ShardRefused, ShardStart, firm_link, shard_start, start_shard
 from .tokens_reload import TokensReloader
@@ -243,6 +245,11 @@ class Daemon:
                                       self.opts.lease_ttl_ms, self.echo, self.err)
                 runner.firm = self.firm  # firm-wide operator commands become directives; GET /v1/firm
                 runner.add_metrics(self.firm)
+                # it ticks, and publishes its facts, at the firm-wide policies' interval too, whatever its own
+                runner.readout.paces = self.firm.intervals
+                runner.closes.also = self.firm.close_nodes  # the firm's close of an account no local policy has
+                self.echo(f"ksctl run: shard {self._shard.name} ticks every {runner.readout.pace_s():g}s: "
+                          + _pace_why(graph, self.firm))
                 self.firm.applier.wake = self.lease_moved.set  # a firm close: the next tick at once
                 self.firm.wake = self.wakes.nudge  # a shard stopped: the holder's next tick soon (debounced)
             except (ShardRefused, StoreError) as e:
@@ -384,7 +391,8 @@ class Daemon:
                     self.err(f"ksctl run: order rejected: {r}")
                 if self.opts.max_ticks is not None and ticks >= self.opts.max_ticks:
                     break
-                cause = await self._wait(runner, tick_interval_s(runner.graph))
+                cause = await self._wait(runner, interval_wait_s(runner.readout.pace_s(), self.wakes.last_start,
+                                                                 loop.time(), self._shard is not None))
         finally:
             if pushing is not None and pusher is not None:
                 pushing.cancel()
@@ -531,14 +539,21 @@ class Daemon:
         """Hand a reload to the runner (:meth:`Runner.apply_graph`: the only way one reaches it)
         and say what came of it: a reload that failed (findings, or a compiler crash) leaves the
         last good graph running, said on stderr as well as in the status, audit and events. A
-        shard's runner takes up its local policies only."""
+        shard's runner takes up its local policies only, and its firm link the firm-wide ones; a
+        firm-wide policy the shards cannot serve (``FIRM_POLICY_REFUSED``,
+        ``FIRM_INTERVAL_TOO_SHORT``) fails the reload: both keep what they run."""
+        whole, firm_refused = None, []
         if self._shard is not None and result is not None:
-            for line in self.firm.set_graph(result.graph) if self.firm is not None else ():
-                self.err(f"ksctl run: {line}; the firm-wide policies running are kept")
+            whole = result.graph  # its firm-wide policies, taken up with the reload (FirmLink.set_graph)
+            firm_refused = self.firm.refusals(whole) if self.firm is not None and whole is not None else []
+            for line in firm_refused:
+                self.err(f"ksctl run: {line}")
             result, _ = self._shard.narrow(result)
         refused = unmatched_here(result, self._declared or ()) if self.opts.strict and result is not None \
             and result.graph is not None else []
-        if refused:  # --strict: a policy that would select none of this runner's accounts
+        if firm_refused:  # a firm-wide policy the shards cannot serve: the whole reload fails, as any does
+            reload = GraphReload(None, firm_refused[0], len(firm_refused))
+        elif refused:  # --strict: a policy that would select none of this runner's accounts
             reload = GraphReload(None, f"{refused[0]} (--strict)", len(refused))
         elif result is None or result.graph is None:
             reload = GraphReload(None, _first_error(result) if result is not None else crash,
@@ -553,6 +568,8 @@ class Daemon:
                      f"{runner.policy_error}")
             return
         self._files = files
+        if self.firm is not None and whole is not None:
+            self.firm.set_graph(whole)  # refused above, else taken: the pace follows its intervals
         if failing is not None and runner.policy_error is None:  # said even when the graph is the one running
             self.echo(f"ksctl run: POLICY RELOAD RECOVERED: the policies compile again; running "
                       f"{runner.graph.short_digest} (the failure was: {failing})")
@@ -575,6 +592,18 @@ def _compile_for_reload(paths: tuple[str, ...], max_file_bytes: int = MAX_FILE_B
         return result, files, None
     except Exception as e:  # noqa: BLE001 - see above
         return None, [], f"internal error while compiling the policies: {type(e).__name__} (a bug: please report it)"
+
+
+def _pace_why(local: DecisionGraph, firm: FirmLink) -> str:
+    """Why a shard ticks at its pace (the start line)."""
+    if not firm.graph.policies:
+        return "its local policies' interval (no firm-wide policy)" if local.policies else "the default (no policy)"
+    shortest = min(firm.intervals())
+    if not local.policies:
+        return "the firm-wide policies' interval (no local policy)"
+    own = min(p.interval_s for p in local.policies)
+    return ("the firm-wide policies' interval, under its local policies' "
+            f"{own:g}s" if shortest < own else "its local policies' interval")
 
 
 SWITCH_INTERVAL_S = 0.001

@@ -14,7 +14,8 @@ What it owns:
 * :func:`register` — the shard's registration in the firm's schema (``ks_firm.shard``): the same
   account set goes on, another one while a runner of the shard leads is ``SHARD_MISMATCH``;
 * :func:`firm_link` — the shard's part in the firm (:mod:`killswitch.runner.firm`), refused at
-  start with ``FIRM_POLICY_REFUSED`` when a firm-wide policy reads or does what facts cannot serve.
+  start with ``FIRM_POLICY_REFUSED`` when a firm-wide policy reads or does what facts cannot serve,
+  ``FIRM_INTERVAL_TOO_SHORT`` when its interval is under the firm's floor (KS244).
 
 Must not: start anything, or evaluate a firm-wide policy (that is the holder of the firm lease's,
 over the facts the shards publish: :mod:`killswitch.runner.firm`).
@@ -147,7 +148,8 @@ def firm_link(runner: Any, start: ShardStart, whole: Any, state_url: str, holder
               echo: Any, err: Any) -> Any:
     """The shard's :class:`~killswitch.runner.firm.FirmLink` on the firm's store, its firm-wide
     policies taken from ``whole`` (the graph before the shard's narrowing); a firm-wide policy
-    the facts cannot serve is :class:`ShardRefused` (``FIRM_POLICY_REFUSED``, as KS243 says)."""
+    the facts cannot serve is :class:`ShardRefused` (``FIRM_POLICY_REFUSED``, as KS243 says), one
+    whose interval no shard can publish for too (``FIRM_INTERVAL_TOO_SHORT``, as KS244 says)."""
     from .runner.firm import FirmLink
     from .state.firm import open_firm
 
@@ -156,6 +158,6 @@ def firm_link(runner: Any, start: ShardStart, whole: Any, state_url: str, holder
     refused = link.set_graph(whole)
     if refused:
         firm.close()
-        raise ShardRefused(FIRM_POLICY_REFUSED, "; ".join(r.removeprefix(f"{FIRM_POLICY_REFUSED}: ")
-                                                           for r in refused))
+        code = refused[0].split(":", 1)[0]  # the first's code; the others keep theirs in the text
+        raise ShardRefused(code, "; ".join(r.removeprefix(f"{code}: ") for r in refused))
     return link

@@ -15,10 +15,12 @@ Examples:
   ksctl shards deploy/accounts.yaml policies/
   ksctl shards -o json deploy/accounts.yaml policies/ | jq '.shards[] | {name, accounts}'
 Prints each shard of the accounts document (spec.shards): its schema, its accounts and their
-digest, the policies its runner evaluates (ksctl run --shard NAME), then the firm-wide policies,
-whose scopes select accounts of more than one shard.
+digest, the interval its runner ticks and publishes its facts at (the shortest of its own
+policies' and the firm-wide ones'), the policies its runner evaluates (ksctl run --shard NAME),
+then the firm-wide policies, whose scopes select accounts of more than one shard.
 Exit codes: 0 ok, 1 findings (an account in two shards KS240 or in none KS241, a shard name
-given twice KS242, a firm-wide policy the facts cannot serve KS243, or any policy error), 2 usage.
+given twice KS242, a firm-wide policy the facts cannot serve KS243 or with an interval under the
+firm's floor KS244, or any policy error), 2 usage.
 """)
 @click.argument("accounts", type=ExistingPath(dir_okay=False))
 @click.argument("policies", nargs=-1, type=ExistingPath())
@@ -27,7 +29,7 @@ given twice KS242, a firm-wide policy the facts cannot serve KS243, or any polic
 def shards(accounts: str, policies: tuple[str, ...], max_file_bytes: int, output: str) -> None:
     """Print each shard's accounts and policies, and the firm-wide policies."""
     from ..compile.graph import DecisionGraph
-    from ..compile.shards import assign, split
+    from ..compile.shards import assign, pace_s, split
     from ..policy.model import Accounts
     from ..render.diagnostics import diagnostic_text
     from ..render.shards import shards_doc, shards_json, shards_text
@@ -51,7 +53,8 @@ def shards(accounts: str, policies: tuple[str, ...], max_file_bytes: int, output
         raise SystemExit(EXIT_OK)
     assignment = assign(spec.accounts, spec.shards)
     graph = result.graph or DecisionGraph.build([], None)
-    doc = shards_doc(spec.accounts, assignment, split(graph, spec.accounts, assignment),
-                     {s.name: shard_schema(s.name) for s in spec.shards})
+    got = split(graph, spec.accounts, assignment)
+    doc = shards_doc(spec.accounts, assignment, got, {s.name: shard_schema(s.name) for s in spec.shards},
+                     {name: pace_s(graph, got.local.get(name, []), got.firm) for name in assignment})
     click.echo(shards_json(doc) if output == "json" else shards_text(doc))
     raise SystemExit(EXIT_OK)

@@ -44,6 +44,10 @@ KS231     the same above 80 % of the limit (warning)
 KS240     an account two shards of the Accounts document select (:mod:`.shards`)
 KS241     an account no shard selects, when the Accounts document declares shards
 KS242     a shard name given twice
+KS243     a firm-wide policy (its scope spans shards) reading or doing what the shards'
+          facts do not carry
+KS244     a firm-wide policy whose interval is under the firm's floor (1 s): a shard's facts,
+          read for 1.5 intervals, would leave it too little margin for a slow tick
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
@@ -194,7 +198,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
     graph = None
     if not any(x.is_error for x in diags):
         graph = DecisionGraph.build(nodes, revision)
-        firm = firm_diagnostics(graph, loaded.docs)  # KS243: a firm-wide policy facts cannot serve
+        firm = firm_diagnostics(graph, loaded.docs)  # KS243, KS244: a firm-wide policy facts cannot serve
         if firm:
             diags = sorted(set(diags + firm), key=Diagnostic.sort_key)
             graph = None

@@ -13,7 +13,12 @@ selector a policy's scope uses):
   is firm-wide, evaluated by the holder of the firm lease over the facts the shards publish; one
   that selects no declared account (``allow_empty``) is nobody's;
 * :func:`accounts_digest` — the digest of a shard's account set, by which the replicas of one
-  shard are told from a runner started with another file (``SHARD_MISMATCH`` at ``ksctl run``).
+  shard are told from a runner started with another file (``SHARD_MISMATCH`` at ``ksctl run``);
+* the firm's cadence: :func:`pace_s`, how often a shard ticks and publishes its facts (its local
+  policies' shortest interval and the firm-wide policies', whichever is shorter: a shard with no
+  local policy keeps the firm's), and :func:`firm_interval_refusals`, a firm-wide policy whose
+  interval is under :data:`FIRM_MIN_INTERVAL_MS`, which no shard can publish for (KS244; refused
+  at ``ksctl run --shard`` and at a reload, ``FIRM_INTERVAL_TOO_SHORT``).
 
 Where a shard's state lives (its PostgreSQL schema, the firm's) is :mod:`killswitch.state.firm`.
 
@@ -202,20 +207,88 @@ def firm_refusals(graph: DecisionGraph, firm: Sequence[str]) -> list[tuple[Polic
     return out
 
 
+# --- the firm's cadence ---------------------------------------------------------------------------
+
+# A fact is read while it is younger than this many of the firm-wide policies' shortest interval
+# (:func:`killswitch.firm.facts.stale_after_ms`): a shard publishes once an interval; the rest is
+# the margin for one tick's facts coming later than the last one's.
+STALE_FACTOR = 1.5
+# The least margin a shard needs. A shard's ticks start one interval apart and it publishes at
+# the end of each, after reading every one of its accounts over the venues' REST APIs (a round
+# trip each, paced by the venue's rate budget, a failed read retried) and saving its state; the
+# firm lease holder reads the facts at a tick of its own. One tick's facts come later than the
+# last one's by however much longer its reads and writes took. On the shared 2-core machine of
+# the benches, at 10 accounts a shard with no local policy, 3 to 5 ticks in 50 of each leader
+# took over 0.5 s and 2 over 1 s, and at a 1 s interval 1 to 3 publishes a leader already came
+# past the 1.5 s (docs/benchmarks.md, "2026-11-26, hold the line"). Under 500 ms of margin the
+# firm lease holder finds a shard's facts too old as often as a tick is slow: a breaker blind
+# by the arithmetic of its own interval.
+FIRM_MARGIN_MIN_MS = 500
+# The shortest interval a firm-wide policy may have: its margin (STALE_FACTOR - 1 intervals) at
+# least FIRM_MARGIN_MIN_MS, i.e. 1 s.
+FIRM_MIN_INTERVAL_MS = round(FIRM_MARGIN_MIN_MS / (STALE_FACTOR - 1))
+FIRM_INTERVAL_TOO_SHORT = "FIRM_INTERVAL_TOO_SHORT"
+
+
+def pace_s(graph: DecisionGraph, local: Sequence[str], firm: Sequence[str]) -> float:
+    """How often a shard ticks, and so publishes its facts: the shortest interval of its
+    ``local`` policies and of the ``firm``-wide ones of ``graph`` (every shard publishes at the
+    firm's pace, whatever its own policies, none included: the firm lease holder reads every
+    shard's facts against the firm-wide policies' shortest interval); 5 s with neither."""
+    names = set(local) | set(firm)
+    return min((p.interval_s for p in graph.policies if p.name in names), default=5.0)
+
+
+def firm_interval_refusals(graph: DecisionGraph, firm: Sequence[str]) -> list[tuple[PolicyNode, str]]:
+    """The firm-wide policies ``firm`` of ``graph`` whose interval is under
+    :data:`FIRM_MIN_INTERVAL_MS`, each with why (KS244 at ``ksctl validate`` and ``ksctl shards``;
+    ``FIRM_INTERVAL_TOO_SHORT`` at ``ksctl run --shard`` and at a reload)."""
+    names = set(firm)
+    margin = STALE_FACTOR - 1
+    return [(p, f"interval {_secs(p.interval_s)} is under the firm-wide floor of {FIRM_MIN_INTERVAL_MS / 1000:g}s: "
+                f"the firm lease holder reads a shard's facts while they are younger than {STALE_FACTOR:g} "
+                f"intervals ({_secs(p.interval_s * STALE_FACTOR)}), which leaves each shard "
+                f"{_secs(p.interval_s * margin)} over its interval for its tick's reads of every account and its "
+                f"writes, under the least margin of {FIRM_MARGIN_MIN_MS} ms: its facts would be read too old "
+                f"whenever a tick is slow, and the policy blind")
+            for p in graph.policies if p.name in names and p.interval_s * 1000 < FIRM_MIN_INTERVAL_MS]
+
+
+def _secs(s: float) -> str:
+    return f"{s * 1000:g}ms" if s < 1 else f"{s:g}s"
+
+
 def firm_diagnostics(graph: DecisionGraph, docs: Sequence[LoadedDoc]) -> list[Diagnostic]:
-    """KS243 at each firm-wide policy of ``graph`` that :func:`firm_refusals` refuses, when
-    ``docs`` hold an Accounts document with shards (none otherwise: nothing is firm-wide)."""
+    """KS243 at each firm-wide policy of ``graph`` that :func:`firm_refusals` refuses and KS244
+    at the interval of each that :func:`firm_interval_refusals` refuses, when ``docs`` hold an
+    Accounts document with shards (none otherwise: nothing is firm-wide)."""
     found = [d for d in docs if isinstance(d.model, Accounts) and d.model.spec.shards]
     if len(found) != 1:
         return []
     spec = found[0].model.spec  # type: ignore[union-attr]
     got = split(graph, spec.accounts, assign(spec.accounts, spec.shards))
-    return [Diagnostic.make(d.KS243, p.source.file, Position(p.source.line, p.source.col),
-                            f"firm-wide policy {p.name} (its scope spans shards {', '.join(got.spans[p.name])}): "
-                            f"{why}",
-                            "narrow its scope to one shard's accounts (its runner then evaluates it with the "
-                            "books), or keep to what the facts carry")
-            for p, why in firm_refusals(graph, got.firm)]
+    out = [Diagnostic.make(d.KS243, p.source.file, Position(p.source.line, p.source.col),
+                           f"firm-wide policy {p.name} (its scope spans shards {', '.join(got.spans[p.name])}): "
+                           f"{why}",
+                           "narrow its scope to one shard's accounts (its runner then evaluates it with the "
+                           "books), or keep to what the facts carry")
+           for p, why in firm_refusals(graph, got.firm)]
+    for p, why in firm_interval_refusals(graph, got.firm):
+        out.append(Diagnostic.make(
+            d.KS244, p.source.file, _interval_at(p, docs),
+            f"firm-wide policy {p.name} (its scope spans shards {', '.join(got.spans[p.name])}): {why}",
+            f"give it an interval of {FIRM_MIN_INTERVAL_MS / 1000:g}s or more (every shard then ticks and "
+            "publishes at it), or narrow its scope to one shard's accounts: its runner then evaluates it with "
+            "the books at any interval"))
+    return out
+
+
+def _interval_at(policy: PolicyNode, docs: Sequence[LoadedDoc]) -> Position:
+    """Where ``policy``'s ``spec.interval`` is written (the policy's start, when it is not found)."""
+    for doc in docs:
+        if doc.file == policy.source.file and doc.kind == "Policy" and doc.name == policy.name:
+            return doc.srcmap.value(("spec", "interval"))
+    return Position(policy.source.line, policy.source.col)
 
 
 def local_graph(graph: DecisionGraph, names: Sequence[str]) -> DecisionGraph:

@@ -16,7 +16,9 @@ What it owns:
   A fact written under a token below the shard's current one (a leader since replaced) is
   ignored and counted, never read as fresh;
 * :func:`stale_after_ms` — how old a fact may be: one and a half of the firm policies'
-  shortest interval (a shard publishes once an interval; the half is its tick's own time).
+  shortest interval (:data:`killswitch.compile.shards.STALE_FACTOR`: every shard ticks and
+  publishes once that interval, whatever its local policies; the half is the margin for a tick
+  slower than the last, and an interval too short to leave it is refused, KS244).
 
 Pure: no I/O, no clock — ``now`` and every row are arguments.
 """
@@ -27,11 +29,11 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence
 
 from ..compile.graph import DecisionGraph
+from ..compile.shards import STALE_FACTOR
 from ..policy.model import Account
 from ..snapshot import FetchStatus, Snapshot
 
 SHARD_NOT_PUBLISHING = "SHARD_NOT_PUBLISHING"
-STALE_FACTOR = 1.5  # a fact older than this many of the shortest firm interval is not read
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,10 @@ KS242 = _c("KS242", "duplicate shard name")
 # a firm-wide policy (its scope spans shards) that reads a signal or takes an action the firm
 # lease holder cannot: it has each account's published facts (equity, data age), not its books
 KS243 = _c("KS243", "firm-wide policy needs what facts do not carry")
+# a firm-wide policy whose interval is under the firm's floor (1 s): the firm lease holder reads
+# a shard's facts for 1.5 intervals, which leaves a shard too little margin over its interval for
+# its tick's reads and writes; the policy would be blind whenever a tick is slow
+KS244 = _c("KS244", "firm-wide policy interval under the firm's floor")
 
 # --- KS9xx: internal ----------------------------------------------------------------------
 KS900 = _c("KS900", "internal error")

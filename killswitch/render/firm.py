@@ -41,6 +41,7 @@ def firm_text(doc: Mapping[str, Any]) -> str:
     facts = doc.get("facts") or {}
     last = facts.get("last_publish") or {}
     lines.append("")
-    lines.append(f"facts: refused {facts.get('refused', 0)} (stale token), ignored {facts.get('ignored', 0)}; "
-                 f"this shard's last publish {last.get('rows', 0)} row(s) in {last.get('ms', 0):.1f} ms")
+    lines.append(f"facts: refused {facts.get('refused', 0)} (stale token), ignored {facts.get('ignored', 0)}, "
+                 f"late {facts.get('late', 0)} (FIRM_FACTS_LATE); this shard's last publish {last.get('rows', 0)} "
+                 f"row(s) in {last.get('ms', 0):.1f} ms")
     return "\n".join(lines)

@@ -10,8 +10,8 @@ from ..compile.shards import Split, accounts_digest
 
 
 def shards_doc(accounts: Sequence[Any], assignment: dict[str, list[str]], split: Split,
-               schemas: dict[str, str]) -> dict:
-    """The assignment as one JSON-ready value."""
+               schemas: dict[str, str], paces: dict[str, float]) -> dict:
+    """The assignment as one JSON-ready value (``paces``: each shard's tick interval, seconds)."""
     by_name = {a.name: a for a in accounts}
     shards = []
     for name, names in assignment.items():
@@ -19,7 +19,7 @@ def shards_doc(accounts: Sequence[Any], assignment: dict[str, list[str]], split:
         shards.append({"name": name, "schema": schemas[name],
                        "accounts": [f"{a.venue}/{a.name}" for a in mine],
                        "accounts_digest": accounts_digest(mine),
-                       "policies": split.local.get(name, [])})
+                       "policies": split.local.get(name, []), "tick_interval_s": paces[name]})
     return {"shards": shards,
             "firm": [{"name": p, "shards": split.spans.get(p, [])} for p in split.firm],
             "unmatched": list(split.unmatched)}
@@ -33,7 +33,7 @@ def shards_text(doc: dict) -> str:
     lines = []
     for s in doc["shards"]:
         lines.append(f"shard {s['name']}  schema {s['schema']}  {len(s['accounts'])} account(s)  "
-                     f"digest {s['accounts_digest'][:12]}")
+                     f"digest {s['accounts_digest'][:12]}  ticks every {s['tick_interval_s']:g}s")
         lines.append(f"  accounts: {', '.join(s['accounts']) or '-'}")
         lines.append(f"  policies: {', '.join(s['policies']) or '-'}")
     if doc["firm"]:

@@ -31,6 +31,10 @@ the preview or is above its maximum notional (``PREVIEW_MISMATCH``, ``OVER_MAX_N
 progress says ``refused``, audited with the planned row, and nothing is sent). A dry-run runner
 says up front that nothing will be sent (``QUEUED_DRY_RUN``).
 
+A shard's runner also names the instances of its firm-wide policies at account level
+(:attr:`ManualCloses.also`): the firm's close of one of its accounts is planned under the firm
+policy when no local policy has the account as an instance (a shard with no local policy).
+
 Must not: send anything itself, or accept a scope no policy instance has (``UNKNOWN_SCOPE`` with
 close matches: a close of a typo would close nothing and say it did).
 """
@@ -129,6 +133,9 @@ class ManualCloses:
         self.tracked: dict[str, dict] = {}  # close id → its progress (the latest MAX_TRACKED_CLOSES)
         self.holds: dict[str, int] = {}  # close id → ticks its orders waited (REMAINDER_OPEN)
         self.planned: list[dict] = []  # closes planned this tick, audited once the state is saved
+        # policies whose instances a close may also name, after the graph's: a shard's firm-wide ones at
+        # account level, so that the firm's close of an account no local policy has as an instance is planned
+        self.also: Callable[[], Sequence[Any]] = tuple
 
     @property
     def mode(self) -> str:
@@ -373,8 +380,9 @@ class ManualCloses:
                 "statuses": dict(sorted(statuses.items())), **tail}
 
     def _instance(self, scope: str, snapshots: Sequence[Snapshot]) -> Optional[tuple[Any, Any]]:
-        """The policy and the instance named ``scope`` in ``snapshots`` (the first policy that has it)."""
-        for node in self.book.graph.policies:
+        """The policy and the instance named ``scope`` in ``snapshots`` (the first policy that has
+        it: the graph's, then :attr:`also`)."""
+        for node in (*self.book.graph.policies, *self.also()):
             for view in instances(node, list(snapshots)):
                 if view.key == scope:
                     return node, view

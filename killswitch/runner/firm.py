@@ -3,13 +3,20 @@ policies evaluated while it holds it, the firm's directives carried out on its a
 
 What it owns: :class:`FirmLink`, which the daemon calls around each of the shard runner's ticks:
 
+* :meth:`FirmLink.set_graph` — the firm-wide policies of a compiled graph, at start and at
+  every reload, unless refused (:meth:`FirmLink.refusals`: ``FIRM_POLICY_REFUSED``,
+  ``FIRM_INTERVAL_TOO_SHORT``); the shard ticks, and so publishes, at the shortest of their
+  intervals too (:meth:`FirmLink.intervals`), and a firm close of one of its accounts that no
+  local policy has as an instance is planned under the firm policy (:meth:`FirmLink.close_nodes`);
 * :meth:`FirmLink.check_registry` — before a tick under a token the runner did not check yet
   (its start as leader, a standby taking over): the shard's registration in ``ks_firm.shard``
   must have this runner's account digest; else the runner refuses to act (``SHARD_MISMATCH``:
   a standby started with an old account set must not lead);
 * :meth:`FirmLink.after_tick` — every runner says it is alive (``ks_firm.shard_runner``); the
-  leader publishes its accounts' facts (fenced by its token; a refusal is counted,
-  ``killswitch_firm_facts_refused_total``) and tries the firm lease (``ks_firm.lease``); the
+  leader publishes its accounts' facts (:class:`~.firm_publish.FactsPublisher`: fenced by its
+  token, a refusal counted, ``killswitch_firm_facts_refused_total``; facts that came later after
+  its last ones than the firm reads facts for said ``FIRM_FACTS_LATE``,
+  ``killswitch_firm_facts_late_total``) and tries the firm lease (``ks_firm.lease``); the
   holder reads every shard's facts and lease, makes the snapshots
   (:func:`killswitch.firm.facts.firm_snapshots`: a shard that stopped publishing is
   ``SHARD_NOT_PUBLISHING``, its accounts not seen), evaluates the firm-wide policies with the
@@ -31,21 +38,22 @@ Must not: evaluate a shard's local policies (its runner does), or act on another
 from __future__ import annotations
 
 import asyncio
-import time
+from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
-from ..compile.graph import DecisionGraph
-from ..compile.shards import firm_refusals, local_graph, split
+from ..compile.graph import DecisionGraph, PolicyNode
+from ..compile.shards import FIRM_INTERVAL_TOO_SHORT, firm_interval_refusals, firm_refusals, local_graph, split
 from ..engine.evaluate import evaluate
 from ..engine.state import State
 from ..firm.directives import CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, RESET, UNLOCK, Directive, directives_of
-from ..firm.facts import Reading, facts_of, firm_snapshots, stale_after_ms
+from ..firm.facts import Reading, firm_snapshots, stale_after_ms
 from ..firm.notices import DIRECTIVE, STOPPED, read_notice, shard_stopped
 from ..metrics import Registry
 from ..state.firm_tables import NOTIFY_CHANNEL
 from ..state.store import FencedError, StoreError
 from .armed import BlindReports
 from .firm_apply import DirectiveApplier, Listener, firm_scope
+from .firm_publish import FactsPublisher
 from .view import ChangeResult, ResetResult
 
 
@@ -62,6 +70,7 @@ class FirmLink:
         self.clock = runner.clock
         self.schemas = {s: shard_schema(s) for s in start.assignment}
         self.graph = DecisionGraph.build([], None)
+        self._close_nodes: tuple[PolicyNode, ...] = ()
         self.applier = DirectiveApplier(runner, firm, start.name, start.schema, self.clock, echo, err)
         self.applier.spans_now = self._spans_now
         self.listener: Optional[Listener] = None
@@ -69,27 +78,46 @@ class FirmLink:
         self.state: Optional[State] = None
         self.blind = BlindReports()
         self.checked_token: Optional[int] = None
-        self.refused_facts = 0  # upserts refused for a stale or foreign token
         self.ignored_facts = 0  # facts read under a token below their shard's current one
         self.last_reading: Optional[Reading] = None
         self.resets_after = 0  # the last reset directive the firm's state has taken up (saved with it)
-        self.cost = {"rows": 0, "ms": 0.0}  # the last publish: rows upserted and its round trip
+        self.facts_out = FactsPublisher(runner, firm, start, echo, err)  # this leader's facts, every tick
         self.wake: Callable[[], None] = lambda: None  # the next tick soon (the daemon's debounced wake)
         self.stops_heard: dict[str, int] = {}  # shard -> stops of its runners heard (NOTIFY)
         self.held_firm = False  # held the firm lease when it stopped (its stop says so)
 
     # --- graph ------------------------------------------------------------------------------------
 
+    def refusals(self, graph: DecisionGraph) -> list[str]:
+        """Why the firm-wide policies of ``graph`` (the whole compiled one) cannot run, each line
+        opening with its reason code: ``FIRM_POLICY_REFUSED`` (KS243's text),
+        ``FIRM_INTERVAL_TOO_SHORT`` (KS244's); none when they can."""
+        got = split(graph, self.start.declared, self.start.assignment)
+        return ([f"FIRM_POLICY_REFUSED: policy {p.name}: {why}" for p, why in firm_refusals(graph, got.firm)]
+                + [f"{FIRM_INTERVAL_TOO_SHORT}: policy {p.name}: {why}"
+                   for p, why in firm_interval_refusals(graph, got.firm)])
+
     def set_graph(self, graph: Optional[DecisionGraph]) -> list[str]:
         """Take the firm-wide policies of ``graph`` (the whole compiled one, before the shard's
-        narrowing); refusals (KS243's text) keep the firm graph running."""
+        narrowing); refusals (:meth:`refusals`) keep the firm graph running."""
         if graph is None:
             return []
-        got = split(graph, self.start.declared, self.start.assignment)
-        refused = [f"FIRM_POLICY_REFUSED: policy {p.name}: {why}" for p, why in firm_refusals(graph, got.firm)]
+        refused = self.refusals(graph)
         if not refused:
-            self.graph = local_graph(graph, got.firm)
+            self.graph = local_graph(graph, split(graph, self.start.declared, self.start.assignment).firm)
+            # a firm close of one of this shard's accounts is planned under the firm policy at account
+            # level when no local policy has the account as an instance (a shard with none, or venue-wide)
+            self._close_nodes = tuple(replace(p, scope={**p.scope, "level": "account"}) for p in self.graph.policies)
         return refused
+
+    def intervals(self) -> tuple[float, ...]:
+        """The firm-wide policies' intervals: the shard ticks and publishes at the shortest of
+        them too, whatever its local policies (none included)."""
+        return tuple(p.interval_s for p in self.graph.policies)
+
+    def close_nodes(self) -> tuple[PolicyNode, ...]:
+        """The firm-wide policies at account level (see :meth:`set_graph`)."""
+        return self._close_nodes
 
     def _spans_now(self, d: Directive) -> list[str]:
         """The accounts lock ``d``'s scope spans under this configuration (a firm policy's scope
@@ -172,28 +200,17 @@ class FirmLink:
         try:
             await asyncio.to_thread(self.firm.seen, self.start.name, self.holder, bool(report.leader), now)
             if report.leader and report.fence:
-                await self._publish(report, now)
+                await self.facts_out.publish(report, now, self.graph)
                 await self._firm_lease(now)
-            elif self.firm_token is not None:
-                await asyncio.to_thread(self.firm.release_lease, self.holder)
-                self.firm_token = None
+            else:
+                self.facts_out.stopped()
+                if self.firm_token is not None:
+                    await asyncio.to_thread(self.firm.release_lease, self.holder)
+                    self.firm_token = None
         except StoreError as e:
             self.err(f"ksctl run: FIRM_STATE_UNREACHABLE: {e}; the firm step is tried again at the next tick")
             return
         await self.applier.apply_new()
-
-    async def _publish(self, report: Any, now: int) -> None:
-        snaps = list(self.runner.book.snapshots.values())
-        ev = report.evaluation
-        armed = ev is None or all(s.coverage.armed for s in ev.scopes)
-        facts = facts_of(self.start.name, snaps, armed, now, report.fence)
-        t0 = time.perf_counter()
-        n = await asyncio.to_thread(self.firm.publish_facts, self.start.schema, report.fence, facts)
-        self.cost = {"rows": n, "ms": (time.perf_counter() - t0) * 1000}
-        if facts and n == 0:
-            self.refused_facts += len(facts)
-            self.err(f"ksctl run: FIRM_FACTS_REFUSED: token {report.fence} is not shard {self.start.name}'s current "
-                     "one; its facts were not written")
 
     async def _firm_lease(self, now: int) -> None:
         token = await asyncio.to_thread(self.firm.acquire_lease, self.holder, self.ttl_ms, now)
@@ -329,7 +346,8 @@ class FirmLink:
                 # as the holder read them when it evaluated (its view): what the policies' coverage is of
                 "evaluated": {"ages_ms": view.get("ages_ms", {}), "ignored_facts": view.get("ignored_facts", 0),
                               "holder": view.get("holder")},
-                "facts": {"refused": self.refused_facts, "ignored": self.ignored_facts, "last_publish": self.cost}}
+                "facts": {"refused": self.facts_out.refused, "ignored": self.ignored_facts,
+                          "last_publish": self.facts_out.cost, "late": self.facts_out.late}}
 
     def collect_metrics(self, registry: Registry) -> None:
         refused = registry.sampled("killswitch_firm_facts_refused_total", "counter",
@@ -347,9 +365,13 @@ class FirmLink:
                                  ("shard",))
         for shard, n in sorted(self.stops_heard.items()):
             stops.add(n, shard=shard)
+        late = registry.sampled("killswitch_firm_facts_late_total", "counter",
+                                "Publishes of this runner's facts that came later after its last ones than the firm "
+                                "lease holder reads facts for (its accounts not seen meanwhile).")
+        late.add(self.facts_out.late)
         age = registry.sampled("killswitch_firm_shard_facts_age_seconds", "gauge",
                                "Age of a shard's newest facts, as the firm lease holder last read them.", ("shard",))
-        refused.add(self.refused_facts)
+        refused.add(self.facts_out.refused)
         ignored.add(self.ignored_facts)
         held.add(int(self.firm_token is not None))
         applied.add(self.applier.applied_total)

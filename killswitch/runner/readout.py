@@ -78,6 +78,12 @@ class Readout:
         self.collectors: list[Any] = []  # more families for /metrics (``collect_metrics(registry)``)
         self.weights = VenueWeights(lambda: known.adapters)  # REST weight a minute per venue
         self.shard: Optional[str] = None  # the shard this runner runs (``ksctl run --shard``)
+        # intervals the runner keeps besides its graph's: a shard's firm-wide policies', whose facts it publishes
+        self.paces: Callable[[], Sequence[float]] = tuple
+
+    def pace_s(self) -> float:
+        """The interval this runner ticks at (:func:`tick_interval_s` of its graph and its paces)."""
+        return tick_interval_s(self.book.graph, self.paces())
 
     def status(self) -> RunnerStatus:
         book = self.book
@@ -108,7 +114,7 @@ class Readout:
                             pages_failing_since_ms=sinks.get("pages_failing_since_ms"),
                             reload_ok=error is None, last_good_reload_ms=loaded_ms,
                             reload_failed_ms=failed_ms if error is not None else None,
-                            tick_interval_s=tick_interval_s(book.graph),
+                            tick_interval_s=self.pace_s(),
                             holder=self.lead.holder, lease_holder=self.lead.lease_holder,
                             venue_weight=self.weights.status(), shard=self.shard)
 
@@ -263,9 +269,10 @@ class Readout:
             collector.collect_metrics(reg)
         return reg.render()
 
-def tick_interval_s(graph: Any) -> float:
-    """The pace the runner ticks at: its most frequent policy's interval (5 s with none)."""
-    return min((p.interval_s for p in graph.policies), default=5.0)
+def tick_interval_s(graph: Any, also: Sequence[float] = ()) -> float:
+    """The pace the runner ticks at: its most frequent policy's interval, or a shorter one of
+    ``also`` (a shard's firm-wide policies': it publishes their facts every tick); 5 s with none."""
+    return min([p.interval_s for p in graph.policies] + list(also), default=5.0)
 
 
 def _residual(r: Any) -> ResidualStatus:

@@ -36,6 +36,16 @@ def next_start(interval_end: float, woken: bool, last_start: Optional[float], mi
     return min(interval_end, last_start + min_spacing_s)
 
 
+def interval_wait_s(pace_s: float, last_start: Optional[float], now: float, from_start: bool) -> float:
+    """How long the wait after a tick lasts at most (loop seconds): ``pace_s`` from the tick's
+    end, or with ``from_start`` from its start (a shard: the firm reads its facts against the
+    firm-wide policies' interval, so a slow tick must not stretch the gap between two
+    publishes), a tick longer than ``pace_s`` followed by the next at once."""
+    if not from_start or last_start is None:
+        return pace_s
+    return max(0.0, pace_s - (now - last_start))
+
+
 class Wakes:
     """See the module doc. Lives on the runner's loop."""
 

@@ -443,10 +443,10 @@ def test_status_firm_text_names_the_silent_shard_and_the_accounts_not_seen():
            "policies": [{"policy": "firm-drawdown", "scope": "global", "stage": 0, "armed": False,
                          "coverage": "ACCOUNT_NOT_READ", "detail": "deep: binanceusdm/b1 not read",
                          "blind_accounts": ["binanceusdm/b1"]}],
-           "facts": {"refused": 0, "ignored": 2, "last_publish": {"rows": 1, "ms": 3.2}}}
+           "facts": {"refused": 0, "ignored": 2, "last_publish": {"rows": 1, "ms": 3.2}, "late": 1}}
     text = firm_text(doc)
     assert text.startswith("firm lease: a-1 (token 3)")
     assert "desk-b         NONE" in text and "NOT PUBLISHING: shard desk-b has no leader" in text
     assert "firm-drawdown global: stage 0, BLIND (ACCOUNT_NOT_READ)" in text
-    assert "not seen: binanceusdm/b1" in text and "ignored 2" in text
+    assert "not seen: binanceusdm/b1" in text and "ignored 2" in text and "late 1 (FIRM_FACTS_LATE)" in text
     assert firm_text({"error": "FIRM_NOT_SHARDED"}).startswith("FIRM_NOT_SHARDED: this runner runs no shard")
