@@ -568,7 +568,8 @@ class Dispatcher:
 # Keys added to the routes document after state was first saved, with the value that means
 # "not used": left out of the digest at that value, so that upgrading does not regroup (and
 # page again) every document that does not use them.
-_LATER_KEYS = {"send_resolved": True, "mute_time_intervals": [], "active_time_intervals": [], "time_intervals": []}
+_LATER_KEYS = {"send_resolved": True, "mute_time_intervals": [], "active_time_intervals": [], "time_intervals": [],
+               "matchers": [], "source_matchers": [], "target_matchers": []}
 
 
 def _without_later_defaults(value: Any) -> Any:

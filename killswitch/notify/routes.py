@@ -2,9 +2,12 @@
 
 Semantics follow Alertmanager's ``dispatch/route.go`` and inhibitor:
 
-- A route matches a label set when every ``match`` label equals and every ``match_re`` label
-  matches its anchored regular expression (``^(?:re)$``); a label the set lacks counts as the
-  empty string, so ``match: {venue: ""}`` selects events without a venue.
+- A route matches a label set when every one of its matchers does: ``matchers:`` in
+  Alertmanager's text (``severity="critical"``, ``venue!~"okx|bybit"``: ``=``, ``!=``, ``=~``,
+  ``!~``, read by :func:`killswitch.silences.parse_matchers`), and the older ``match`` (equal)
+  and ``match_re`` (a regular expression); every expression is anchored (``^(?:re)$``). A label
+  the set lacks counts as the empty string, so ``match: {venue: ""}`` selects events without a
+  venue and ``venue!="okx"`` matches them.
 - Matching is depth-first, left to right. A matching route hands the labels to its children;
   the first child that matches stops the search among its siblings unless that child says
   ``continue: true``. A route none of whose children matched is itself the match. The root
@@ -14,8 +17,9 @@ Semantics follow Alertmanager's ``dispatch/route.go`` and inhibitor:
   ``group_by: ['...']`` groups by every label (no aggregation).
 - A group is one route plus the values of its ``group_by`` labels (labels the event lacks
   are left out of the key). Timers live in :mod:`killswitch.notify.dispatch`.
-- An inhibit rule mutes a target (labels matching ``target_match``) while an active source
-  (labels matching ``source_match``) has the same value for every ``equal`` label (both
+- An inhibit rule mutes a target (labels matching ``target_matchers`` / ``target_match``) while
+  an active source (labels matching ``source_matchers`` / ``source_match``) has the same value
+  for every ``equal`` label (both
   missing counts as equal). When a label set matches both sides, sources that also match the
   target side are not considered, so an alert never mutes itself or its own kind.
 
@@ -40,6 +44,7 @@ from ..policy.model import InhibitRule as InhibitRuleDoc
 from ..policy.model import NotificationRoutes, Route
 from ..policy.units import Duration
 from ..policy.time_intervals import NamedInterval, silenced_by
+from ..silences import OP_ORDER, LabelMatcher, matcher_text, parse_matchers
 from .interval_build import compile_intervals
 
 GROUP_WAIT_MS = 10_000
@@ -56,29 +61,47 @@ def _label(labels: Mapping[str, str], name: str) -> str:
 class Matcher:
     name: str
     value: str
-    regex: bool = False
+    op: str = "="  # =, !=, =~, !~
     pattern: Optional[re.Pattern[str]] = field(default=None, compare=False, repr=False)  # set by regexp()
 
     @staticmethod
-    def equal(name: str, value: str) -> "Matcher":
-        return Matcher(name, value)
+    def equal(name: str, value: str, negate: bool = False) -> "Matcher":
+        return Matcher(name, value, "!=" if negate else "=")
 
     @staticmethod
-    def regexp(name: str, value: str) -> "Matcher":
-        return Matcher(name, value, True, re.compile(f"^(?:{value})$"))
+    def regexp(name: str, value: str, negate: bool = False) -> "Matcher":
+        return Matcher(name, value, "!~" if negate else "=~", re.compile(f"^(?:{value})$"))
+
+    @staticmethod
+    def of(m: LabelMatcher) -> "Matcher":
+        """A matcher read from Alertmanager's text (a ``matchers:`` line)."""
+        if m.op in ("=~", "!~"):
+            return Matcher.regexp(m.name, m.value, m.op == "!~")
+        return Matcher.equal(m.name, m.value, m.op == "!=")
+
+    @property
+    def regex(self) -> bool:
+        return self.op in ("=~", "!~")
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         got = _label(labels, self.name)
-        return bool(self.pattern.match(got)) if self.pattern is not None else got == self.value
+        hit = bool(self.pattern.match(got)) if self.pattern is not None else got == self.value
+        return hit if self.op in ("=", "=~") else not hit
 
     def __str__(self) -> str:
-        return f'{self.name}{"=~" if self.regex else "="}"{self.value}"'
+        return matcher_text(self.name, self.op, self.value)
 
 
-def _matchers(match: Mapping[str, str], match_re: Mapping[str, str]) -> tuple[Matcher, ...]:
+def _matchers(match: Mapping[str, str], match_re: Mapping[str, str], lines: Sequence[str] = ()
+              ) -> tuple[Matcher, ...]:
     out = [Matcher.equal(k, str(v)) for k, v in match.items()]
     out += [Matcher.regexp(k, str(v)) for k, v in match_re.items()]
-    return tuple(sorted(out, key=lambda m: (m.name, m.regex, m.value)))
+    out += [Matcher.of(m) for line in lines for m in parse_matchers(line, max_value=None)]
+    return tuple(sorted(out, key=lambda m: (m.name, m.value, OP_ORDER[m.op])))  # as Alertmanager sorts them
+
+
+def matchers_text(matchers: Sequence[Matcher]) -> str:
+    return "{" + ",".join(map(str, matchers)) + "}"
 
 
 def matches_all(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> bool:
@@ -115,7 +138,7 @@ class RouteNode:
     @property
     def key(self) -> str:
         """Alertmanager's route key: the matchers of every route from the root down."""
-        own = "{" + ",".join(map(str, self.matchers)) + "}"
+        own = matchers_text(self.matchers)
         return f"{self.parent_key}/{own}" if self.parent_key else own
 
     @property
@@ -230,15 +253,16 @@ def _node(route: Route, parent: Optional[RouteNode], path: tuple[int, ...]) -> R
     wait = _ms(route.group_wait, wait)
     interval = _ms(route.group_interval, interval)
     repeat = _ms(route.repeat_interval, repeat)
-    node = RouteNode(path, receiver, _matchers(route.match, route.match_re), route.continue_, group_by, by_all,
-                     wait, interval, repeat, (), parent.key if parent is not None else "",
+    node = RouteNode(path, receiver, _matchers(route.match, route.match_re, route.matchers), route.continue_,
+                     group_by, by_all, wait, interval, repeat, (), parent.key if parent is not None else "",
                      tuple(route.mute_time_intervals), tuple(route.active_time_intervals))
     children = tuple(_node(c, node, path + (i,)) for i, c in enumerate(route.routes))
     return replace(node, routes=children)
 
 
 def _rule(i: int, r: InhibitRuleDoc) -> InhibitRule:
-    return InhibitRule(i, _matchers(r.source_match, {}), _matchers(r.target_match, {}), tuple(r.equal))
+    return InhibitRule(i, _matchers(r.source_match, {}, r.source_matchers),
+                       _matchers(r.target_match, {}, r.target_matchers), tuple(r.equal))
 
 
 def compile_routes(doc: NotificationRoutes) -> RouteTree:
