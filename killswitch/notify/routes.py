@@ -15,8 +15,15 @@ Semantics follow Alertmanager's ``dispatch/route.go`` and inhibitor:
 - A child inherits its parent's receiver, ``group_by`` and timers unless it sets its own.
   ``group_by`` left out inherits; ``group_by: []`` groups everything of the route together;
   ``group_by: ['...']`` groups by every label (no aggregation).
+- A route's ``key`` is Alertmanager's: its matchers and its parents', from the root down,
+  which two routes can share. Its ``id`` is unique in the tree (as Alertmanager's since 0.27):
+  its parent's id, its matchers and its position among its siblings
+  (``{}/{severity="critical"}/1/{venue="okx"}/0``); matchers print sorted as Alertmanager sorts
+  them (name, value, operator), values quoted, so two different routes never print alike.
 - A group is one route plus the values of its ``group_by`` labels (labels the event lacks
-  are left out of the key). Timers live in :mod:`killswitch.notify.dispatch`.
+  are left out of the key); its key is ``document:route id:{labels}``, each value quoted as
+  Go's ``%q`` writes it (as Alertmanager's group keys), so that ``{a='x",b="y'}`` and
+  ``{a=x, b=y}`` are two groups. Timers live in :mod:`killswitch.notify.dispatch`.
 - An inhibit rule mutes a target (labels matching ``target_matchers`` / ``target_match``) while
   an active source (labels matching ``source_matchers`` / ``source_match``) has the same value
   for every ``equal`` label (both
@@ -44,7 +51,7 @@ from ..policy.model import InhibitRule as InhibitRuleDoc
 from ..policy.model import NotificationRoutes, Route
 from ..policy.units import Duration
 from ..policy.time_intervals import NamedInterval, silenced_by
-from ..silences import OP_ORDER, LabelMatcher, matcher_text, parse_matchers
+from ..silences import OP_ORDER, LabelMatcher, label_name_text, matcher_text, parse_matchers, quoted
 from .interval_build import compile_intervals
 
 GROUP_WAIT_MS = 10_000
@@ -123,6 +130,7 @@ class RouteNode:
     repeat_interval_ms: int
     routes: tuple["RouteNode", ...] = field(default=(), repr=False)
     parent_key: str = field(default="", compare=False, repr=False)
+    parent_id: str = field(default="", compare=False, repr=False)
     mute_intervals: tuple[str, ...] = ()  # the route's own (not inherited, as in Alertmanager)
     active_intervals: tuple[str, ...] = ()
 
@@ -137,14 +145,18 @@ class RouteNode:
 
     @property
     def key(self) -> str:
-        """Alertmanager's route key: the matchers of every route from the root down."""
+        """Alertmanager's route key: the matchers of every route from the root down (two routes
+        can share it)."""
         own = matchers_text(self.matchers)
-        return f"{self.parent_key}/{own}" if self.parent_key else own
+        return f"{self.parent_key}/{own}" if self.path else own
 
     @property
     def id(self) -> str:
-        """Unique within the tree: the key plus the position among its siblings."""
-        return self.key + (f"/{self.path[-1]}" if self.path else "")
+        """Unique within the tree: the parent's id, the route's matchers and its position among
+        its siblings. Read from the left it gives back each step's matchers and position (a
+        value is quoted, a name that is not an identifier too), so two routes never share it."""
+        own = matchers_text(self.matchers)
+        return f"{self.parent_id}/{own}/{self.path[-1]}" if self.path else own
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return self.is_root or matches_all(self.matchers, labels)
@@ -167,7 +179,8 @@ class RouteNode:
         return {k: labels[k] for k in self.group_by if k in labels}
 
     def group_key(self, tree: str, labels: Mapping[str, str]) -> str:
-        shown = ",".join(f'{k}="{v}"' for k, v in self.group_labels(labels).items())
+        """``tree:route id:{labels}``, each value quoted as Go's ``%q`` (Alertmanager's group keys)."""
+        shown = ",".join(f"{label_name_text(k)}={quoted(v)}" for k, v in self.group_labels(labels).items())
         return f"{tree}:{self.id}:{{{shown}}}"
 
     def walk(self):
@@ -255,6 +268,7 @@ def _node(route: Route, parent: Optional[RouteNode], path: tuple[int, ...]) -> R
     repeat = _ms(route.repeat_interval, repeat)
     node = RouteNode(path, receiver, _matchers(route.match, route.match_re, route.matchers), route.continue_,
                      group_by, by_all, wait, interval, repeat, (), parent.key if parent is not None else "",
+                     parent.id if parent is not None else "",
                      tuple(route.mute_time_intervals), tuple(route.active_time_intervals))
     children = tuple(_node(c, node, path + (i,)) for i, c in enumerate(route.routes))
     return replace(node, routes=children)
