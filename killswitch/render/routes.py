@@ -24,11 +24,20 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
+from ..silences import quoted
+
 JSON_FORMAT_VERSION = 1
 
 
 def _labels(labels: dict) -> str:
-    return " ".join(f"{k}={v}" for k, v in labels.items()) or "(none)"
+    """``k=v k=v``; a value that is empty or holds a space, a quote or a backslash is quoted, so
+    that what is shown is the value the routes saw (``reason=" x"``)."""
+    return " ".join(f"{k}={_value(v)}" for k, v in labels.items()) or "(none)"
+
+
+def _value(v: str) -> str:
+    plain = v and all(c.isprintable() and not c.isspace() and c not in '"\\' for c in v)
+    return v if plain else quoted(v)
 
 
 def _path(match: dict) -> str:

@@ -1,9 +1,10 @@
 """Alertmanager's ``matchers:`` (``=``, ``!=``, ``=~``, ``!~``) on routes and inhibit rules, read by
 the one parser of matchers (the silences'), beside ``match`` / ``match_re``; the text form that
-reads back; and what ``ksctl routes test`` shows of them."""
+reads back; what ``ksctl routes test`` shows of them; and labels it takes as given."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from typing import Optional
 
@@ -216,7 +217,7 @@ def test_explain_shows_the_matchers_of_the_route_path_and_of_the_inhibit_rule():
     assert doc["inhibited_by"]["target_matchers"] == ['severity="warning"', 'stage!~"flatten|halt"']
 
 
-def test_routes_test_prints_the_matchers(tmp_path):
+def test_routes_test_prints_matchers_and_keeps_label_values_as_given(tmp_path):
     path = tmp_path / "routes.yaml"
     path.write_text(DOC)
     run = CliRunner().invoke
@@ -225,3 +226,9 @@ def test_routes_test_prints_the_matchers(tmp_path):
     assert r.exit_code == 0, r.output
     assert '→ risk-chat  via route → routes[1] {severity="warning",stage!="flatten"}' in r.output
     assert 'muted by inhibit_rules[0] (source {stage=~"flatten|halt"}, equal [scope])' in r.output
+    # a value is what follows "=", spaces and all, as the runner carries it: " warning" is not "warning"
+    r = run(cli, ["routes", "test", "--routes", str(path), "--label", "severity= warning", "-o", "json"])
+    (doc,) = json.loads(r.output)["documents"]
+    assert doc["labels"] == {"severity": " warning"} and [m["receiver"] for m in doc["matches"]] == ["desk-chat"]
+    r = run(cli, ["routes", "test", "--routes", str(path), "--label", "severity= warning"])
+    assert 'Notification with labels: severity=" warning"' in r.output
