@@ -42,9 +42,11 @@ MAX_MATCHERS = 16
 MAX_VALUE = 256
 MAX_NAME = 128
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# a name, plain or in double quotes (a label name that is not an identifier: "team.name"), an
-# operator ("=~" before "=", as Alertmanager reads them), and the value, quoted or not
-_TEXT = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*|"(?:[^"\\]|\\.)*")\s*(=~|!~|!=|=)\s*(.*?)\s*', re.S)
+# a name, plain or in double quotes (a label name that is not an identifier: "team.name"), and an
+# operator ("=~" before "=", as Alertmanager reads them); the value is the rest, spaces around it
+# dropped (by str.strip: a pattern ending in a lazy value and \s* takes time in the square of a
+# run of spaces)
+_HEAD = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*|"(?:[^"\\]|\\.)*")\s*(=~|!~|!=|=)', re.S)
 OP_ORDER = {op: i for i, op in enumerate(OPS)}
 
 
@@ -80,7 +82,7 @@ class LabelMatcher:
             try:
                 pattern = re.compile(f"^(?:{value})$")
             except re.error as e:
-                raise SilenceError(f"BAD_MATCHER: {name}{op}{value!r}: not a regular expression ({e})") from None
+                raise SilenceError(f"BAD_MATCHER: {name}{op}{_shown(value)}: not a regular expression ({e})") from None
             except RecursionError:  # Python's re recurses on each nested group
                 raise SilenceError(f"BAD_MATCHER: {name}{op}: the pattern nests groups too deeply") from None
         return LabelMatcher(name, op, value, pattern)
@@ -113,13 +115,19 @@ def parse_matcher(text: str, max_value: Optional[int] = MAX_VALUE) -> LabelMatch
     is itself (``=~"\\d+"`` is the pattern ``\\d+``); a quote elsewhere is refused. A name that is
     not an identifier is written in double quotes (``"team.name"=fx``). Raises
     :class:`SilenceError` (``BAD_MATCHER``)."""
-    m = _TEXT.fullmatch(text or "")
+    m = _HEAD.match(text or "")
     if m is None:
-        raise SilenceError(f"BAD_MATCHER: {text!r} is not name=value (operators: {', '.join(OPS)})")
-    name, op, raw = m.groups()
+        raise SilenceError(f"BAD_MATCHER: {_shown(text)} is not name=value (operators: {', '.join(OPS)})")
+    name, op = m.groups()
+    raw = text[m.end():].strip()
     if name.startswith('"'):
         name = _unescaped(name, text)
     return LabelMatcher.make(name, op, _unescaped(raw, text), max_value)
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, cut to its first 60 characters."""
+    return repr(text if len(text) <= 60 else text[:60] + "…")
 
 
 def _unescaped(raw: str, text: str) -> str:
@@ -137,14 +145,14 @@ def _unescaped(raw: str, text: str) -> str:
             continue
         if ch == '"':
             if not in_quotes or i < n - 1:
-                raise SilenceError(f'BAD_MATCHER: {text!r} has a " inside its value: write it \\" or quote the '
-                                   f'whole value')
+                raise SilenceError(f'BAD_MATCHER: {_shown(text)} has a " inside its value: write it \\" or quote '
+                                   f'the whole value')
             in_quotes = False  # the closing quote
         else:
             out.append(ch)
         i += 1
     if in_quotes:
-        raise SilenceError(f"BAD_MATCHER: {text!r} opens a quote it does not close")
+        raise SilenceError(f"BAD_MATCHER: {_shown(text)} opens a quote it does not close")
     return "".join(out)
 
 
@@ -158,7 +166,7 @@ def parse_matchers(text: str, max_value: Optional[int] = MAX_VALUE) -> list[Labe
     body, start = text, 0
     stripped = text.strip()
     if stripped.startswith("{") and not stripped.endswith("}"):
-        raise SilenceError(f"BAD_MATCHER: {text!r} opens a brace it does not close", text.index("{"))
+        raise SilenceError(f"BAD_MATCHER: {_shown(text)} opens a brace it does not close", text.index("{"))
     if stripped.startswith("{"):
         start = text.index("{") + 1
         body = text[start:text.rindex("}")]
@@ -168,8 +176,8 @@ def parse_matchers(text: str, max_value: Optional[int] = MAX_VALUE) -> list[Labe
         if not token.strip():
             if k == len(parts) - 1:
                 continue  # nothing, or a trailing comma
-            raise SilenceError(f"BAD_MATCHER: {text!r} has an empty matcher (two commas in a row, or one "
-                               f"first)", start + at)
+            raise SilenceError(f"BAD_MATCHER: {_shown(text)} has an empty matcher (two commas in a row, or "
+                               f"one first)", start + at)
         try:
             out.append(parse_matcher(token.strip(), max_value))
         except SilenceError as e:

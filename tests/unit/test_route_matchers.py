@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from typing import Optional
 
 import pytest
@@ -72,6 +73,19 @@ def test_a_matcher_that_does_not_parse_says_why_and_where_it_starts(text, offset
         parse_matchers(text)
     assert e.value.reason.startswith("BAD_MATCHER: ") and says in e.value.reason
     assert e.value.offset == offset
+
+
+def test_a_long_run_of_spaces_is_read_in_linear_time():
+    # a value read as a lazy group before \s* took time in the square of the run: about 12 s for
+    # these two, where a few milliseconds do now
+    spaces = " " * 50_000
+    started = time.perf_counter()
+    (m,) = parse_matchers(f"reason=a{spaces}b", max_value=None)
+    assert m.value == f"a{spaces}b"
+    with pytest.raises(SilenceError) as e:
+        parse_matchers(f'reason=a{spaces}"', max_value=None)
+    assert time.perf_counter() - started < 3.0
+    assert len(e.value.reason) < 200  # the text is cut in the message
 
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
