@@ -5,8 +5,12 @@ What it owns, as Alertmanager's ``silence`` package does for its model:
 
 - :class:`LabelMatcher`: ``name op "value"`` over a page's labels, with Alertmanager's four
   operators — ``=``, ``!=``, ``=~`` and ``!~`` (regular expressions anchored: ``^(?:re)$``); a
-  label the page lacks counts as the empty string. :func:`parse_matcher` reads the text form
-  (``policy=futures-book``, ``severity=~"critical|warning"``).
+  label the page lacks counts as the empty string, so ``venue!=okx`` matches a page without a
+  venue. :func:`parse_matcher` reads one in Alertmanager's text form (``policy=futures-book``,
+  ``severity=~"critical|warning"``), :func:`parse_matchers` a list (``{a="b", c=~"d"}``): the
+  one parser of matchers, which the routes documents' ``matchers:`` use too. Their text
+  (:func:`matcher_text`, :func:`quoted`) is Alertmanager's, so that it reads back the same and
+  two different matchers never print alike.
 - :class:`Silence`: matchers, a start and an end (UTC ms), its author and comment; it is
   *active* from its start until its end, *expired* after (an expiry sets the end to the moment
   it was expired, and who expired it). A page whose labels every matcher of an active silence
@@ -36,16 +40,24 @@ PAGE_LABELS = frozenset({"event", "severity", "policy", "scope", "stage", "level
                          "account", "symbol", "reason", "source", "holder", "receiver"})
 MAX_MATCHERS = 16
 MAX_VALUE = 256
+MAX_NAME = 128
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TEXT = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*')
+# a name, plain or in double quotes (a label name that is not an identifier: "team.name"), and an
+# operator ("=~" before "=", as Alertmanager reads them); the value is the rest, spaces around it
+# dropped (by str.strip: a pattern ending in a lazy value and \s* takes time in the square of a
+# run of spaces)
+_HEAD = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*|"(?:[^"\\]|\\.)*")\s*(=~|!~|!=|=)', re.S)
+OP_ORDER = {op: i for i, op in enumerate(OPS)}
 
 
 class SilenceError(ValueError):
-    """A matcher or a silence that cannot be taken; ``reason`` starts with its code."""
+    """A matcher or a silence that cannot be taken; ``reason`` starts with its code; ``offset``:
+    where in the text read the matcher at fault starts."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, offset: int = 0):
         super().__init__(reason)
         self.reason = reason
+        self.offset = offset
 
 
 @dataclass(frozen=True)
@@ -56,20 +68,23 @@ class LabelMatcher:
     pattern: Optional[re.Pattern[str]] = field(default=None, compare=False, repr=False)
 
     @staticmethod
-    def make(name: str, op: str, value: str) -> "LabelMatcher":
-        """A checked matcher; :class:`SilenceError` (``BAD_MATCHER``) says what is wrong."""
-        if not _NAME.fullmatch(name or ""):
-            raise SilenceError(f"BAD_MATCHER: {name!r} is not a label name (letters, digits, _)")
+    def make(name: str, op: str, value: str, max_value: Optional[int] = MAX_VALUE) -> "LabelMatcher":
+        """A checked matcher; :class:`SilenceError` (``BAD_MATCHER``) says what is wrong.
+        ``max_value``: the longest value taken (None: any; a document's file size bounds it)."""
+        if not name or len(name) > MAX_NAME:
+            raise SilenceError(f"BAD_MATCHER: {name!r} is not a label name (1 to {MAX_NAME} characters)")
         if op not in OPS:
             raise SilenceError(f"BAD_MATCHER: {op!r} is not an operator; one of {', '.join(OPS)}")
-        if len(value) > MAX_VALUE:
-            raise SilenceError(f"BAD_MATCHER: the value of {name} is longer than {MAX_VALUE} characters")
+        if max_value is not None and len(value) > max_value:
+            raise SilenceError(f"BAD_MATCHER: the value of {name} is longer than {max_value} characters")
         pattern = None
         if op in ("=~", "!~"):
             try:
                 pattern = re.compile(f"^(?:{value})$")
             except re.error as e:
-                raise SilenceError(f"BAD_MATCHER: {name}{op}{value!r}: not a regular expression ({e})") from None
+                raise SilenceError(f"BAD_MATCHER: {name}{op}{_shown(value)}: not a regular expression ({e})") from None
+            except RecursionError:  # Python's re recurses on each nested group
+                raise SilenceError(f"BAD_MATCHER: {name}{op}: the pattern nests groups too deeply") from None
         return LabelMatcher(name, op, value, pattern)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
@@ -83,8 +98,7 @@ class LabelMatcher:
         return hit if self.op == "=~" else not hit
 
     def __str__(self) -> str:
-        value = self.value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'{self.name}{self.op}"{value}"'
+        return matcher_text(self.name, self.op, self.value)
 
     def to_json(self) -> dict:
         return {"name": self.name, "op": self.op, "value": self.value}
@@ -94,16 +108,134 @@ class LabelMatcher:
         return LabelMatcher.make(str(doc["name"]), str(doc["op"]), str(doc["value"]))
 
 
-def parse_matcher(text: str) -> LabelMatcher:
-    """``name=value``, ``name!=value``, ``name=~re``, ``name!~re``; the value may be quoted
-    (``"..."``, backslash escapes). Raises :class:`SilenceError` (``BAD_MATCHER``)."""
-    m = _TEXT.fullmatch(text or "")
+def parse_matcher(text: str, max_value: Optional[int] = MAX_VALUE) -> LabelMatcher:
+    """One matcher as Alertmanager reads it: ``name=value``, ``name!=value``, ``name=~re``,
+    ``name!~re``, spaces allowed around each part. The value may be in double quotes; inside or
+    out, ``\\"`` is a quote, ``\\\\`` a backslash and ``\\n`` a line feed, and any other backslash
+    is itself (``=~"\\d+"`` is the pattern ``\\d+``); a quote elsewhere is refused. A name that is
+    not an identifier is written in double quotes (``"team.name"=fx``). Raises
+    :class:`SilenceError` (``BAD_MATCHER``)."""
+    m = _HEAD.match(text or "")
     if m is None:
-        raise SilenceError(f"BAD_MATCHER: {text!r} is not name=value (operators: {', '.join(OPS)})")
-    name, op, value = m.groups()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = re.sub(r'\\(.)', r'\1', value[1:-1])
-    return LabelMatcher.make(name, op, value)
+        raise SilenceError(f"BAD_MATCHER: {_shown(text)} is not name=value (operators: {', '.join(OPS)})")
+    name, op = m.groups()
+    raw = text[m.end():].strip()
+    if name.startswith('"'):
+        name = _unescaped(name, text)
+    return LabelMatcher.make(name, op, _unescaped(raw, text), max_value)
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, cut to its first 60 characters."""
+    return repr(text if len(text) <= 60 else text[:60] + "…")
+
+
+def _unescaped(raw: str, text: str) -> str:
+    """The value of ``raw`` (Alertmanager's classic parser): quoted or not, with its escapes."""
+    in_quotes = raw.startswith('"')
+    body = raw[1:] if in_quotes else raw
+    out: list[str] = []
+    i, n = 0, len(body)
+    while i < n:
+        ch = body[i]
+        if ch == "\\" and i < n - 1:
+            nxt = body[i + 1]
+            out.append("\n" if nxt == "n" else nxt if nxt in '"\\' else ch + nxt)
+            i += 2
+            continue
+        if ch == '"':
+            if not in_quotes or i < n - 1:
+                raise SilenceError(f'BAD_MATCHER: {_shown(text)} has a " inside its value: write it \\" or quote '
+                                   f'the whole value')
+            in_quotes = False  # the closing quote
+        else:
+            out.append(ch)
+        i += 1
+    if in_quotes:
+        raise SilenceError(f"BAD_MATCHER: {_shown(text)} opens a quote it does not close")
+    return "".join(out)
+
+
+def parse_matchers(text: str, max_value: Optional[int] = MAX_VALUE) -> list[LabelMatcher]:
+    """Several matchers in one text, as Alertmanager's ``matchers:`` lines and ``amtool`` take
+    them: separated by commas outside double quotes, optionally in braces, a trailing comma
+    allowed (``{severity="critical", venue!~"okx|bybit",}``). The braces go as a pair only, so
+    that a pattern's own (``x=~a{2}``) is never taken for them. Each is read by
+    :func:`parse_matcher`; the :class:`SilenceError` of the first that does not parse carries
+    its offset in ``text``."""
+    body, start = text, 0
+    stripped = text.strip()
+    if stripped.startswith("{") and not stripped.endswith("}"):
+        raise SilenceError(f"BAD_MATCHER: {_shown(text)} opens a brace it does not close", text.index("{"))
+    if stripped.startswith("{"):
+        start = text.index("{") + 1
+        body = text[start:text.rindex("}")]
+    out: list[LabelMatcher] = []
+    parts = _split(body)
+    for k, (token, at) in enumerate(parts):
+        if not token.strip():
+            if k == len(parts) - 1:
+                continue  # nothing, or a trailing comma
+            raise SilenceError(f"BAD_MATCHER: {_shown(text)} has an empty matcher (two commas in a row, or "
+                               f"one first)", start + at)
+        try:
+            out.append(parse_matcher(token.strip(), max_value))
+        except SilenceError as e:
+            raise SilenceError(e.reason, start + at + len(token) - len(token.lstrip())) from None
+    return out
+
+
+def _split(body: str) -> list[tuple[str, int]]:
+    """``body`` cut at the commas outside double quotes: (token, its offset) each."""
+    out: list[tuple[str, int]] = []
+    in_quotes = escaped = False
+    begin = 0
+    for i, ch in enumerate(body):
+        if ch == "," and not in_quotes:
+            out.append((body[begin:i], begin))
+            begin = i + 1
+            continue
+        if ch == '"' and not escaped:
+            in_quotes = not in_quotes
+        escaped = ch == "\\" and not escaped
+    out.append((body[begin:], begin))
+    return out
+
+
+def quoted(text: str) -> str:
+    """``text`` as Go's ``%q`` writes it (``strconv.Quote``): in double quotes, a quote, a
+    backslash and what is not printable escaped. Alertmanager writes a group's label values so."""
+    out = ['"']
+    for ch in text:
+        if ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+               "\\": "\\\\", '"': '\\"'}
+
+
+def label_name_text(name: str) -> str:
+    """A label name as written in a matcher or a group key: plain when it is an identifier, else
+    quoted (as Alertmanager prints a name its classic parser could not read)."""
+    return name if _NAME.fullmatch(name) else quoted(name)
+
+
+def matcher_text(name: str, op: str, value: str) -> str:
+    """``name op "value"`` as Alertmanager prints a matcher: the value in double quotes with
+    ``\\``, ``"`` and a line feed escaped (OpenMetrics), which :func:`parse_matcher` reads back."""
+    escaped = value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    return f'{label_name_text(name)}{op}"{escaped}"'
 
 
 def close_names(name: str, known: Iterable[str], n: int = 3) -> list[str]:
@@ -192,5 +324,6 @@ class Acknowledgement:
         return {"incident": self.incident, "author": self.author, "ts_ms": self.ts_ms, "comment": self.comment}
 
 
-__all__ = ["Acknowledgement", "LabelMatcher", "OPS", "PAGE_LABELS", "Silence", "SilenceError", "close_names",
-           "matcher_problem", "parse_matcher", "silencing"]
+__all__ = ["Acknowledgement", "LabelMatcher", "OPS", "OP_ORDER", "PAGE_LABELS", "Silence", "SilenceError",
+           "close_names", "label_name_text", "matcher_problem", "matcher_text", "parse_matcher", "parse_matchers",
+           "quoted", "silencing"]

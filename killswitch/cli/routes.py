@@ -8,12 +8,15 @@ from .common import EXIT_FINDINGS, EXIT_OK, max_file_size_option, output_option
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    """Labels as given: the value is everything after the first "=", spaces and all, as the
+    runner would carry it (``reason= x`` is " x", which a route matching "x" does not match);
+    spaces around a name are dropped (a label name never has any)."""
     out: dict[str, str] = {}
     for raw in values:
         key, sep, value = raw.partition("=")
         if not sep or not key.strip():
             raise click.BadParameter(f"{raw!r} is not k=v", param_hint=option)
-        out[key.strip()] = value.strip()
+        out[key.strip()] = value
     return out
 
 

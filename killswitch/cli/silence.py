@@ -19,9 +19,12 @@ Examples:
   ksctl silence add --match policy=futures-book --match scope=binanceusdm/main \\
       --duration 2h --comment "alice: flatten done, checking residuals"
   ksctl silence add --match 'severity=~"warning|info"' --duration 30m --comment "feed maintenance"
+  ksctl silence add --match '{policy="futures-book", venue!~"okx|bybit"}' --duration 1h --comment "..."
   ksctl silence list
   ksctl silence expire 3f2a9c1b7d40
-Matchers: name=value, name!=value, name=~regex, name!~regex (regular expressions anchored), on the
+Matchers: name=value, name!=value, name=~regex, name!~regex (regular expressions anchored), in
+Alertmanager's text: a value may be quoted ("a \\"b\\""), several go in one --match as
+{a="b", c=~"d"} (a comma outside quotes parts them), a label a page lacks is "". On the
 labels of a page: event, severity, policy, scope, stage, level, venue, account, owner, receiver
 and the policies' own labels. A silenced page is recorded (audit row notification_silenced,
 killswitch_notifications_total{result="silenced"}), never sent; it pages again when the silence

@@ -17,16 +17,19 @@ from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
 from ..policy.model import Route
+from ..silences import parse_matchers
 
 
 def _can_carry_critical(route: Route) -> bool:
     """Whether a route's own matchers let a ``severity: critical`` page through (a child sees
     only what its parents matched, but a parent without a severity matcher passes everything)."""
-    if "severity" in route.match:
-        return route.match["severity"] == "critical"
-    if "severity" in route.match_re:
-        return re.fullmatch(f"(?:{route.match_re['severity']})", "critical") is not None
-    return True
+    if "severity" in route.match and route.match["severity"] != "critical":
+        return False
+    if "severity" in route.match_re and re.fullmatch(f"(?:{route.match_re['severity']})", "critical") is None:
+        return False
+    critical = {"severity": "critical"}
+    return all(m.matches(critical) for line in route.matchers for m in parse_matchers(line, max_value=None)
+               if m.name == "severity")
 
 
 def check_time_intervals(doc: LoadedDoc, diags: list[Diagnostic],

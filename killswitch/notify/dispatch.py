@@ -26,7 +26,7 @@ dispatcher, aggregation groups and notification log:
   events of :data:`ENDS`: they resolve their fault's alert, are no alert themselves, and bring
   the flush of a group that notified it forward to now, so the resolution goes out at the tick
   that ended it — at most once per notification of the fault, which ``group_interval`` spaced);
-  or a fault reported while it lasts (:data:`RESOLVED_BY_EXPIRY`: a failed snapshot, and a
+  or a fault reported while it lasts (:data:`.alerts.RESOLVED_BY_EXPIRY`: a failed snapshot, and a
   blind or unmatched scope whose end was never reported: its scope gone, its runner gone)
   not reported for ``resolve_timeout``. A stage entry left for another stage (an escalation)
   is *superseded*, not resolved: the new entry is the news. One-off events (an order failed,
@@ -58,28 +58,26 @@ Groups, alerts and what each group last notified are saved with the runner's sta
 (:meth:`Dispatcher.restore`): after a restart or a takeover a latched halt is still repeated
 every ``repeat_interval``, and what was already notified is not notified again. Only the
 groups of a routes document that is the same as when they were saved are restored (a changed
-document regroups, as on a reload).
+document regroups, as on a reload). Their saved form is :mod:`.alerts`'s; groups saved under an
+older form of group keys are regrouped once as they are restored (a route that shared another's
+group gets its own, and its page).
 
 Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.nodes import NotifyAction
-from ..events import (POLICY_MATCHED, POLICY_UNMATCHED, RESET, SCOPE_ARMED, SCOPE_BLIND, SNAPSHOT_FAILED,
-                      STAGE_TRANSITION, Event)
+from ..events import POLICY_MATCHED, POLICY_UNMATCHED, RESET, SCOPE_ARMED, SCOPE_BLIND, STAGE_TRANSITION, Event
 from ..silences import Silence, silencing
+from .alerts import GROUP_KEYS, Alert, Group, fingerprint, regroup, restored_tree, saved_trees, tree_digest
 from .routes import RouteNode, RouteTree
 
 RESOLVE_TIMEOUT_MS = 5 * 60_000
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
-# faults reported again and again while they last: resolved when no longer reported
-RESOLVED_BY_EXPIRY = frozenset({SNAPSHOT_FAILED, SCOPE_BLIND, POLICY_UNMATCHED})
 # events that say a fault is over: kind → (the fault's kind, the labels that name the same fault, why)
 ENDS: Mapping[str, tuple[str, tuple[str, ...], str]] = {
     SCOPE_ARMED: (SCOPE_BLIND, ("policy", "scope"), "armed again"),
@@ -143,64 +141,6 @@ def placements(labels: Mapping[str, str], graph, trees: Iterable[str], *, keep_s
                 lab["severity"] = sev
         out.append(Placement(tree, lab, why))
     return out
-
-
-# --- alerts and groups ---------------------------------------------------------------------------
-
-
-def fingerprint(labels: Mapping[str, str], incident: Optional[str]) -> str:
-    body = "\x1f".join(f"{k}\x1e{v}" for k, v in sorted(labels.items())) + "\x1d" + (incident or "")
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
-
-
-@dataclass
-class Alert:
-    fp: str
-    labels: Mapping[str, str]
-    event: Event
-    first_ms: int
-    last_ms: int
-    latched: bool  # a stage entry: active until the scope leaves the stage
-    released: bool = False  # the scope left the stage: no longer mutes anything, expires soon
-    extra: Mapping[str, Any] = field(default_factory=dict)  # what the sink needs to write the message
-    resolved_ms: Optional[int] = None  # the scope is back at level 0: no longer active
-    resolved_why: Optional[str] = None  # what ended it, for the resolved message
-    superseded: bool = False  # left for another stage: expires without a resolved message
-
-    def active(self, now: int, resolve_timeout_ms: int) -> bool:
-        if self.resolved_ms is not None:
-            return False
-        return self.latched or now < self.last_ms + resolve_timeout_ms
-
-    def resolved_at(self, now: int, resolve_timeout_ms: int) -> Optional[int]:
-        """When the alert resolved, if it has (an expired fault counts from when it expired)."""
-        if self.resolved_ms is not None:
-            return self.resolved_ms
-        if (not self.latched and not self.superseded and self.event.kind in RESOLVED_BY_EXPIRY
-                and not self.active(now, resolve_timeout_ms)):
-            return self.last_ms + resolve_timeout_ms
-        return None
-
-    @property
-    def severity(self) -> str:
-        return self.labels.get("severity", "warning")
-
-
-@dataclass
-class Group:
-    tree: str
-    route: RouteNode
-    key: str
-    labels: Mapping[str, str]
-    created_ms: int
-    next_ms: int
-    alerts: dict[str, Alert] = field(default_factory=dict)
-    flushed: bool = False
-    last_fps: Optional[frozenset] = None  # fingerprints of the last notification
-    last_ms: Optional[int] = None
-    failed_rounds: int = 0  # deliveries of this group that failed every attempt, in a row
-    silenced_fps: frozenset = frozenset()  # the alerts silenced at the last flush
-    silenced_ms: Optional[int] = None  # when silenced alerts of the group were last recorded as such
 
 
 @dataclass(frozen=True)
@@ -288,6 +228,7 @@ class Dispatcher:
         self.inhibited = 0  # alerts left out of notifications by inhibit rules, cumulative
         self.time_muted = 0  # notifications held back by a route's mute or active time intervals
         self.silenced = 0  # alerts recorded as silenced rather than notified, cumulative
+        self.regrouped: list[str] = []  # documents whose saved groups the last restore regrouped
 
     def retree(self, trees: Mapping[str, RouteTree]) -> None:
         """New routes documents (a reload): groups and alerts of a document that did not change
@@ -515,53 +456,47 @@ class Dispatcher:
 
     def to_json(self) -> dict:
         """Alerts and groups as JSON, per routes document (with the document's digest)."""
-        out: dict[str, Any] = {}
-        for name, tree in sorted(self.trees.items()):
-            groups = [g for g in self.groups.values() if g.tree == name]
-            reg = self.active.get(name, {})
-            if not reg and not groups:
-                continue
-            out[name] = {
-                "digest": tree_digest(tree),
-                "alerts": [_alert_json(a) for _, a in sorted(reg.items())],
-                "groups": [{"route": list(g.route.path), "key": g.key, "labels": dict(g.labels),
-                            "created_ms": g.created_ms, "next_ms": g.next_ms, "alerts": sorted(g.alerts),
-                            "flushed": g.flushed, "last_fps": sorted(g.last_fps) if g.last_fps is not None else None,
-                            "last_ms": g.last_ms, "failed_rounds": g.failed_rounds,
-                            "silenced_fps": sorted(g.silenced_fps), "silenced_ms": g.silenced_ms}
-                           for g in sorted(groups, key=lambda g: g.key)],
-            }
-        return {"trees": out, "inhibited": self.inhibited, "silenced": self.silenced}
+        return {"trees": saved_trees(self.trees, self.groups, self.active), "inhibited": self.inhibited,
+                "silenced": self.silenced, "group_keys": GROUP_KEYS}
 
     def restore(self, doc: Optional[Mapping[str, Any]]) -> list[str]:
         """Replace the alerts and groups with saved ones (:meth:`to_json`). A document whose
-        routes changed since, or that is gone, is skipped: returns the names skipped."""
+        routes changed since, or that is gone, is skipped: returns the names skipped. Groups
+        saved under an older form of group keys are regrouped (:func:`.alerts.regroup`), once:
+        ``regrouped`` names their documents."""
         self.groups = {}
         self.active = {t: {} for t in self.trees}
-        skipped: list[str] = []
+        self.regrouped = []
         if not doc:
-            return skipped
+            return []
         self.inhibited = int(doc.get("inhibited", 0))
         self.silenced = int(doc.get("silenced", 0))
+        older = int(doc.get("group_keys", 1)) < GROUP_KEYS
+        skipped: list[str] = []
         for name, saved in (doc.get("trees") or {}).items():
             tree = self.trees.get(name)
             if tree is None or saved.get("digest") != tree_digest(tree):
                 skipped.append(name)
                 continue
-            reg = self.active[name]
-            for a in saved["alerts"]:
-                alert = _alert_from_json(a)
-                reg[alert.fp] = alert
-            for g in saved["groups"]:
-                route = tree.root
-                for i in g["route"]:
-                    route = route.routes[i]
-                last_fps = frozenset(g["last_fps"]) if g["last_fps"] is not None else None
-                self.groups[g["key"]] = Group(name, route, g["key"], dict(g["labels"]), g["created_ms"], g["next_ms"],
-                                              {fp: reg[fp] for fp in g["alerts"] if fp in reg}, g["flushed"],
-                                              last_fps, g["last_ms"], int(g.get("failed_rounds", 0)),
-                                              frozenset(g.get("silenced_fps") or ()), g.get("silenced_ms"))
+            reg, groups = restored_tree(tree, saved)
+            if older:
+                groups = regroup(tree, groups, reg)
+                self.regrouped.append(name)
+            self.active[name] = reg
+            self.groups.update((g.key, g) for g in groups)
         return skipped
+
+    def restore_notes(self, skipped: Sequence[str]) -> list[tuple[str, dict]]:
+        """The audit rows saying what the last :meth:`restore` did not take up as it was saved."""
+        notes: list[tuple[str, dict]] = []
+        if skipped:
+            notes.append(("notification_groups_not_restored", {
+                "documents": list(skipped), "why": "the routes document changed or is gone since they were saved"}))
+        if self.regrouped:
+            notes.append(("notification_groups_regrouped", {
+                "documents": list(self.regrouped), "why": "saved under an older form of group keys (route ids now "
+                "unique in the tree, label values quoted): a route that shared another's group gets its own"}))
+        return notes
 
     # --- questions ------------------------------------------------------------------------------------
 
@@ -572,44 +507,3 @@ class Dispatcher:
             return []
         return [Routed(tree.name, r, r.group_key(tree.name, placement.labels), placement.labels)
                 for r in tree.match(placement.labels)]
-
-
-# Keys added to the routes document after state was first saved, with the value that means
-# "not used": left out of the digest at that value, so that upgrading does not regroup (and
-# page again) every document that does not use them.
-_LATER_KEYS = {"send_resolved": True, "mute_time_intervals": [], "active_time_intervals": [], "time_intervals": []}
-
-
-def _without_later_defaults(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_later_defaults(v) for k, v in value.items()
-                if not (k in _LATER_KEYS and v == _LATER_KEYS[k])}
-    if isinstance(value, list):
-        return [_without_later_defaults(v) for v in value]
-    return value
-
-
-def tree_digest(tree: RouteTree) -> str:
-    """The routes document a tree was compiled from, as a digest: saved groups are restored
-    only into the same document."""
-    if tree.model is None:
-        text = repr(tree)
-    else:  # the form model_dump_json() gave before the later keys existed
-        text = json.dumps(_without_later_defaults(tree.model.model_dump(mode="json")), ensure_ascii=False,
-                          separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _alert_json(a: Alert) -> dict:
-    return {"fp": a.fp, "labels": dict(a.labels), "first_ms": a.first_ms, "last_ms": a.last_ms,
-            "latched": a.latched, "released": a.released, "extra": dict(a.extra),
-            "resolved_ms": a.resolved_ms, "resolved_why": a.resolved_why, "superseded": a.superseded,
-            "event": {"kind": a.event.kind, "ts_ms": a.event.ts_ms, "labels": dict(a.event.labels),
-                      "data": json.loads(json.dumps(a.event.data, default=str))}}
-
-
-def _alert_from_json(d: Mapping[str, Any]) -> Alert:
-    e = d["event"]
-    return Alert(d["fp"], dict(d["labels"]), Event(e["kind"], e["ts_ms"], dict(e["labels"]), dict(e["data"])),
-                 d["first_ms"], d["last_ms"], d["latched"], d["released"], dict(d["extra"]),
-                 d.get("resolved_ms"), d.get("resolved_why"), bool(d.get("superseded", False)))

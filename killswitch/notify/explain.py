@@ -2,11 +2,13 @@
 
 Given labels (and, optionally, the policies' graph and active label sets that could inhibit
 it), say for each routes document the event would reach: how the document was chosen, the
-effective labels, every matching route with its path from the root, its receiver and targets
+effective labels, every matching route with its path from the root (each step's matchers, from
+``matchers:``, ``match`` and ``match_re`` alike, in Alertmanager's text), its receiver and targets
 (by reference, never by value), the group key and timers, whether it is told of
 resolutions, its mute / active time intervals, and whether an inhibit rule would
-mute it. The same functions the sink uses decide it (:func:`~.dispatch.placements`,
-:meth:`~.routes.RouteTree.match`, :meth:`~.routes.RouteTree.inhibited_by`).
+mute it (the rule's matchers of both sides, as text). The same functions the sink uses
+decide it (:func:`~.dispatch.placements`, :meth:`~.routes.RouteTree.match`,
+:meth:`~.routes.RouteTree.inhibited_by`).
 
 Pure: no I/O, no apprise.
 """
@@ -69,7 +71,9 @@ def explain(labels: Mapping[str, str], trees: Mapping[str, RouteTree], graph=Non
             if hit is not None:
                 rule, src = hit
                 doc_rule = tree.model.spec.inhibit_rules[rule.index]
-                inhibit = {"rule": rule.index, "source_match": dict(doc_rule.source_match),
+                inhibit = {"rule": rule.index, "source_matchers": [str(m) for m in rule.source],
+                           "target_matchers": [str(m) for m in rule.target],
+                           "source_match": dict(doc_rule.source_match),
                            "target_match": dict(doc_rule.target_match), "equal": list(doc_rule.equal),
                            "active": dict(src)}
         docs.append({"routes": tree.name, "chosen_by": p.why, "labels": dict(sorted(p.labels.items())),

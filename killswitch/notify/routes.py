@@ -2,9 +2,12 @@
 
 Semantics follow Alertmanager's ``dispatch/route.go`` and inhibitor:
 
-- A route matches a label set when every ``match`` label equals and every ``match_re`` label
-  matches its anchored regular expression (``^(?:re)$``); a label the set lacks counts as the
-  empty string, so ``match: {venue: ""}`` selects events without a venue.
+- A route matches a label set when every one of its matchers does: ``matchers:`` in
+  Alertmanager's text (``severity="critical"``, ``venue!~"okx|bybit"``: ``=``, ``!=``, ``=~``,
+  ``!~``, read by :func:`killswitch.silences.parse_matchers`), and the older ``match`` (equal)
+  and ``match_re`` (a regular expression); every expression is anchored (``^(?:re)$``). A label
+  the set lacks counts as the empty string, so ``match: {venue: ""}`` selects events without a
+  venue and ``venue!="okx"`` matches them.
 - Matching is depth-first, left to right. A matching route hands the labels to its children;
   the first child that matches stops the search among its siblings unless that child says
   ``continue: true``. A route none of whose children matched is itself the match. The root
@@ -12,10 +15,18 @@ Semantics follow Alertmanager's ``dispatch/route.go`` and inhibitor:
 - A child inherits its parent's receiver, ``group_by`` and timers unless it sets its own.
   ``group_by`` left out inherits; ``group_by: []`` groups everything of the route together;
   ``group_by: ['...']`` groups by every label (no aggregation).
+- A route's ``key`` is Alertmanager's: its matchers and its parents', from the root down,
+  which two routes can share. Its ``id`` is unique in the tree (as Alertmanager's since 0.27):
+  its parent's id, its matchers and its position among its siblings
+  (``{}/{severity="critical"}/1/{venue="okx"}/0``); matchers print sorted as Alertmanager sorts
+  them (name, value, operator), values quoted, so two different routes never print alike.
 - A group is one route plus the values of its ``group_by`` labels (labels the event lacks
-  are left out of the key). Timers live in :mod:`killswitch.notify.dispatch`.
-- An inhibit rule mutes a target (labels matching ``target_match``) while an active source
-  (labels matching ``source_match``) has the same value for every ``equal`` label (both
+  are left out of the key); its key is ``document:route id:{labels}``, each value quoted as
+  Go's ``%q`` writes it (as Alertmanager's group keys), so that ``{a='x",b="y'}`` and
+  ``{a=x, b=y}`` are two groups. Timers live in :mod:`killswitch.notify.dispatch`.
+- An inhibit rule mutes a target (labels matching ``target_matchers`` / ``target_match``) while
+  an active source (labels matching ``source_matchers`` / ``source_match``) has the same value
+  for every ``equal`` label (both
   missing counts as equal). When a label set matches both sides, sources that also match the
   target side are not considered, so an alert never mutes itself or its own kind.
 
@@ -40,6 +51,7 @@ from ..policy.model import InhibitRule as InhibitRuleDoc
 from ..policy.model import NotificationRoutes, Route
 from ..policy.units import Duration
 from ..policy.time_intervals import NamedInterval, silenced_by
+from ..silences import OP_ORDER, LabelMatcher, label_name_text, matcher_text, parse_matchers, quoted
 from .interval_build import compile_intervals
 
 GROUP_WAIT_MS = 10_000
@@ -56,29 +68,47 @@ def _label(labels: Mapping[str, str], name: str) -> str:
 class Matcher:
     name: str
     value: str
-    regex: bool = False
+    op: str = "="  # =, !=, =~, !~
     pattern: Optional[re.Pattern[str]] = field(default=None, compare=False, repr=False)  # set by regexp()
 
     @staticmethod
-    def equal(name: str, value: str) -> "Matcher":
-        return Matcher(name, value)
+    def equal(name: str, value: str, negate: bool = False) -> "Matcher":
+        return Matcher(name, value, "!=" if negate else "=")
 
     @staticmethod
-    def regexp(name: str, value: str) -> "Matcher":
-        return Matcher(name, value, True, re.compile(f"^(?:{value})$"))
+    def regexp(name: str, value: str, negate: bool = False) -> "Matcher":
+        return Matcher(name, value, "!~" if negate else "=~", re.compile(f"^(?:{value})$"))
+
+    @staticmethod
+    def of(m: LabelMatcher) -> "Matcher":
+        """A matcher read from Alertmanager's text (a ``matchers:`` line)."""
+        if m.op in ("=~", "!~"):
+            return Matcher.regexp(m.name, m.value, m.op == "!~")
+        return Matcher.equal(m.name, m.value, m.op == "!=")
+
+    @property
+    def regex(self) -> bool:
+        return self.op in ("=~", "!~")
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         got = _label(labels, self.name)
-        return bool(self.pattern.match(got)) if self.pattern is not None else got == self.value
+        hit = bool(self.pattern.match(got)) if self.pattern is not None else got == self.value
+        return hit if self.op in ("=", "=~") else not hit
 
     def __str__(self) -> str:
-        return f'{self.name}{"=~" if self.regex else "="}"{self.value}"'
+        return matcher_text(self.name, self.op, self.value)
 
 
-def _matchers(match: Mapping[str, str], match_re: Mapping[str, str]) -> tuple[Matcher, ...]:
+def _matchers(match: Mapping[str, str], match_re: Mapping[str, str], lines: Sequence[str] = ()
+              ) -> tuple[Matcher, ...]:
     out = [Matcher.equal(k, str(v)) for k, v in match.items()]
     out += [Matcher.regexp(k, str(v)) for k, v in match_re.items()]
-    return tuple(sorted(out, key=lambda m: (m.name, m.regex, m.value)))
+    out += [Matcher.of(m) for line in lines for m in parse_matchers(line, max_value=None)]
+    return tuple(sorted(out, key=lambda m: (m.name, m.value, OP_ORDER[m.op])))  # as Alertmanager sorts them
+
+
+def matchers_text(matchers: Sequence[Matcher]) -> str:
+    return "{" + ",".join(map(str, matchers)) + "}"
 
 
 def matches_all(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> bool:
@@ -100,6 +130,7 @@ class RouteNode:
     repeat_interval_ms: int
     routes: tuple["RouteNode", ...] = field(default=(), repr=False)
     parent_key: str = field(default="", compare=False, repr=False)
+    parent_id: str = field(default="", compare=False, repr=False)
     mute_intervals: tuple[str, ...] = ()  # the route's own (not inherited, as in Alertmanager)
     active_intervals: tuple[str, ...] = ()
 
@@ -114,14 +145,18 @@ class RouteNode:
 
     @property
     def key(self) -> str:
-        """Alertmanager's route key: the matchers of every route from the root down."""
-        own = "{" + ",".join(map(str, self.matchers)) + "}"
-        return f"{self.parent_key}/{own}" if self.parent_key else own
+        """Alertmanager's route key: the matchers of every route from the root down (two routes
+        can share it)."""
+        own = matchers_text(self.matchers)
+        return f"{self.parent_key}/{own}" if self.path else own
 
     @property
     def id(self) -> str:
-        """Unique within the tree: the key plus the position among its siblings."""
-        return self.key + (f"/{self.path[-1]}" if self.path else "")
+        """Unique within the tree: the parent's id, the route's matchers and its position among
+        its siblings. Read from the left it gives back each step's matchers and position (a
+        value is quoted, a name that is not an identifier too), so two routes never share it."""
+        own = matchers_text(self.matchers)
+        return f"{self.parent_id}/{own}/{self.path[-1]}" if self.path else own
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return self.is_root or matches_all(self.matchers, labels)
@@ -144,7 +179,8 @@ class RouteNode:
         return {k: labels[k] for k in self.group_by if k in labels}
 
     def group_key(self, tree: str, labels: Mapping[str, str]) -> str:
-        shown = ",".join(f'{k}="{v}"' for k, v in self.group_labels(labels).items())
+        """``tree:route id:{labels}``, each value quoted as Go's ``%q`` (Alertmanager's group keys)."""
+        shown = ",".join(f"{label_name_text(k)}={quoted(v)}" for k, v in self.group_labels(labels).items())
         return f"{tree}:{self.id}:{{{shown}}}"
 
     def walk(self):
@@ -230,15 +266,17 @@ def _node(route: Route, parent: Optional[RouteNode], path: tuple[int, ...]) -> R
     wait = _ms(route.group_wait, wait)
     interval = _ms(route.group_interval, interval)
     repeat = _ms(route.repeat_interval, repeat)
-    node = RouteNode(path, receiver, _matchers(route.match, route.match_re), route.continue_, group_by, by_all,
-                     wait, interval, repeat, (), parent.key if parent is not None else "",
+    node = RouteNode(path, receiver, _matchers(route.match, route.match_re, route.matchers), route.continue_,
+                     group_by, by_all, wait, interval, repeat, (), parent.key if parent is not None else "",
+                     parent.id if parent is not None else "",
                      tuple(route.mute_time_intervals), tuple(route.active_time_intervals))
     children = tuple(_node(c, node, path + (i,)) for i, c in enumerate(route.routes))
     return replace(node, routes=children)
 
 
 def _rule(i: int, r: InhibitRuleDoc) -> InhibitRule:
-    return InhibitRule(i, _matchers(r.source_match, {}), _matchers(r.target_match, {}), tuple(r.equal))
+    return InhibitRule(i, _matchers(r.source_match, {}, r.source_matchers),
+                       _matchers(r.target_match, {}, r.target_matchers), tuple(r.equal))
 
 
 def compile_routes(doc: NotificationRoutes) -> RouteTree:

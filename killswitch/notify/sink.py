@@ -183,9 +183,8 @@ class NotifySink:
         if ctx is not None:
             self._ctx = ctx
         skipped = self.dispatcher.restore(doc)
-        if skipped:
-            self._audit("notification_groups_not_restored", {
-                "documents": skipped, "why": "the routes document changed or is gone since they were saved"})
+        for kind, payload in self.dispatcher.restore_notes(skipped):
+            self._audit(kind, payload)
         self._wake()
 
     def holds(self, event: Event) -> bool:

@@ -71,6 +71,8 @@ KS140 = _c("KS140", "invalid input series")
 KS150 = _c("KS150", "runbook template syntax error")
 KS151 = _c("KS151", "runbook template fails on a sample incident")
 KS152 = _c("KS152", "runbook template cannot be checked", Severity.WARNING)
+# a line of a route's or an inhibit rule's matchers: (Alertmanager's text), at the matcher at fault
+KS160 = _c("KS160", "invalid label matcher")
 
 # --- KS2xx: static safety checks of the compiler ----------------------------------------
 KS201 = _c("KS201", "duplicate stage level")

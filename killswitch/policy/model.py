@@ -41,6 +41,7 @@ from .expr import ValueType
 from .positions import PositionConditionField
 from .registry import ActionKind, SignalKind, SignalParams, Strict
 from .series import SeriesError, parse_series
+from ..silences import SilenceError, parse_matchers
 from .units import (
     Amount,
     fraction_in_range,
@@ -929,6 +930,36 @@ def _regexes(value: Any) -> Any:
     return value
 
 
+def _matcher_line(value: Any) -> Any:
+    """A line of ``matchers:`` in Alertmanager's text: one matcher or several
+    (``{severity="critical", venue!~"okx|bybit"}``), read by the one parser of matchers (the
+    silences'); a bad one is reported where it starts in the line."""
+    if not isinstance(value, str):
+        return value  # the type check reports it
+    try:
+        found = parse_matchers(value, max_value=None)
+    except SilenceError as e:
+        raise PydanticCustomError("ks_matcher", e.reason.removeprefix("BAD_MATCHER: "),
+                                  {"offset": e.offset}) from None
+    if not found:
+        raise PydanticCustomError("ks_matcher", "names no matcher", {"offset": 0})
+    for m in found:
+        deep = _group_too_deep(m.value) if m.op in ("=~", "!~") else None
+        if deep is not None:
+            raise PydanticCustomError(
+                "ks_matcher", f"{m.name}{m.op}: the pattern nests groups deeper than {MAX_PATTERN_DEPTH} levels; "
+                "a label pattern needs a level or two: drop parentheses that group nothing", {"offset": 0})
+    return value
+
+
+MatcherLine = Annotated[
+    str, BeforeValidator(_matcher_line),
+    WithJsonSchema({"type": "string", "description": 'matchers in Alertmanager\'s text: name="value", '
+                    'name!="value", name=~"regex", name!~"regex"; several in one line: {a="b", c=~"d"}',
+                    "examples": ['severity="critical"', '{venue!~"okx|bybit", stage="flatten"}']}),
+]
+
+
 def _checked(parse: Callable[[str], Any]) -> Callable[[list[str]], list[str]]:
     def check(items: list[str]) -> list[str]:
         for item in items:
@@ -973,6 +1004,7 @@ class TimeInterval(Strict):
 
 class Route(Strict):
     receiver: Optional[str] = None
+    matchers: list[MatcherLine] = []  # preferred; match / match_re are Alertmanager's older form
     match: dict[str, str] = {}
     match_re: Annotated[dict[str, str], BeforeValidator(_regexes)] = {}
     continue_: bool = Field(default=False, alias="continue")
@@ -986,9 +1018,25 @@ class Route(Strict):
 
 
 class InhibitRule(Strict):
-    source_match: Annotated[dict[str, str], Field(min_length=1)]
-    target_match: Annotated[dict[str, str], Field(min_length=1)]
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"anyOf": [{"required": [f"{side}_matchers"]}, {"required": [f"{side}_match"]}]}
+        for side in ("source", "target")]})
+
+    source_matchers: list[MatcherLine] = []  # preferred; source_match / target_match: the older form
+    source_match: dict[str, str] = {}
+    target_matchers: list[MatcherLine] = []
+    target_match: dict[str, str] = {}
     equal: list[str] = []
+
+    @model_validator(mode="after")
+    def _both_sides(self) -> Self:
+        for side in ("source", "target"):
+            if not getattr(self, f"{side}_matchers") and not getattr(self, f"{side}_match"):
+                raise PydanticCustomError(
+                    "ks_missing", f"an inhibit rule needs {side}_matchers (or {side}_match): without one it "
+                    f"would {'mute on any alert' if side == 'source' else 'mute every alert'}",
+                    {"ks_hint": f'add {side}_matchers: [\'stage="flatten"\'] (Alertmanager\'s text)'})
+        return self
 
 
 class RoutesSpec(Strict):

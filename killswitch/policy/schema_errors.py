@@ -100,6 +100,7 @@ _TYPE_CODES = {
     "ks_series": d.KS140,
     "ks_missing": d.KS102,
     "ks_condition_limit": d.KS123,
+    "ks_matcher": d.KS160,
 }
 
 _SECRET_KEYS = {"credentials", "apprise", "url"}
@@ -171,8 +172,9 @@ def diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
         best = d.did_you_mean(err.input, options)
         hint = f'did you mean "{best}"?' if best else f"one of: {', '.join(options)}"
         message = f'"{err.input}" is not allowed; expected {expected}'
-    if err.type == "ks_condition_limit" and isinstance(err.input, str):  # at the character past the bound
-        return Diagnostic.make(code, file, sm.inside(path, err.ctx["offset"], err.input), f"{where}: {message}", hint)
+    if err.type in ("ks_condition_limit", "ks_matcher") and isinstance(err.input, str):  # at the character at fault
+        return Diagnostic.make(code, file, sm.inside(path, err.ctx["offset"], err.input), f"{where}: {message}",
+                               hint or _CODE_HINTS.get(code.code))
     if err.type == "ks_value" and "choices" in err.ctx:
         bad = message.split('"')[1] if '"' in message else ""
         best = d.did_you_mean(bad, err.ctx["choices"])
@@ -291,6 +293,8 @@ _CODE_HINTS = {
     "KS111": "write a percentage such as 4.5%; a bare number is read as a fraction only between 0 and 1",
     "KS112": "use 50000, 50_000, 50k or 1.5M (in the account's quote currency)",
     "KS113": "write a tick count (3 ticks) or a duration (2m)",
+    "KS160": 'write name="value", name!="value", name=~"regex" or name!~"regex" (a label the event lacks '
+             'is ""); several in one line: {a="b", c!~"d|e"}; a " or \\ inside a value is written \\" or \\\\',
     "KS140": "a series is samples separated by spaces: 10000, 10000-100x9 (from 10000, 100 less 9 times), "
              "_ (no sample), stale (a failed fetch)",
     "KS209": "give a secret as a reference: {env: VAR} or {file: PATH}",

@@ -3,7 +3,9 @@
 Text for people; JSON (``format_version`` 1) for scripts::
 
     {"format_version": 1, "labels": {...},
-     "documents": [{"routes", "chosen_by", "labels", "inhibited", "inhibited_by", "active_given",
+     "documents": [{"routes", "chosen_by", "labels", "inhibited", "inhibited_by" (null or {"rule",
+                    "source_matchers", "target_matchers", "source_match", "target_match", "equal",
+                    "active"}), "active_given",
                     "fallback_receiver", "matches": [{"receiver", "route", "path": [{"route", "matchers"}],
                     "continue", "group_key", "group_by", "group_wait", "group_interval",
                     "repeat_interval", "targets", "send_resolved", "mute_time_intervals",
@@ -22,11 +24,20 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
+from ..silences import quoted
+
 JSON_FORMAT_VERSION = 1
 
 
 def _labels(labels: dict) -> str:
-    return " ".join(f"{k}={v}" for k, v in labels.items()) or "(none)"
+    """``k=v k=v``; a value that is empty or holds a space, a quote or a backslash is quoted, so
+    that what is shown is the value the routes saw (``reason=" x"``)."""
+    return " ".join(f"{k}={_value(v)}" for k, v in labels.items()) or "(none)"
+
+
+def _value(v: str) -> str:
+    plain = v and all(c.isprintable() and not c.isspace() and c not in '"\\' for c in v)
+    return v if plain else quoted(v)
 
 
 def _path(match: dict) -> str:
@@ -64,7 +75,7 @@ def routes_text(answer: Optional[dict], verify: list[dict]) -> str:
             if doc["inhibited"]:
                 ib = doc["inhibited_by"]
                 out.append(f"  inhibited: YES, muted by inhibit_rules[{ib['rule']}] "
-                           f"(source {_labels(ib['source_match'])}, equal [{', '.join(ib['equal'])}]) "
+                           f"(source {{{', '.join(ib['source_matchers'])}}}, equal [{', '.join(ib['equal'])}]) "
                            f"while active: {_labels(ib['active'])}")
             elif doc["active_given"]:
                 out.append(f"  inhibited: no ({doc['active_given']} active label set(s) given)")

@@ -25,7 +25,7 @@ from typing import Any, Awaitable, Callable, Optional, Sequence
 from ..engine.stages import decision_id
 from ..events import INCIDENT_ACKNOWLEDGED, STAGE_TRANSITION, Event
 from ..silences import (PAGE_LABELS, Acknowledgement, LabelMatcher, Silence, SilenceError, close_names,
-                        matcher_problem, parse_matcher)
+                        matcher_problem, parse_matchers)
 from ..state.store import FencedError, StateStore
 from .book import Book
 from .leadership import Leadership
@@ -115,7 +115,7 @@ class Silences:
     def _problem(self, texts: Sequence[str], duration_s: float, comment: str
                  ) -> tuple[list[LabelMatcher], Optional[str]]:
         try:
-            matchers = [parse_matcher(t) for t in texts]
+            matchers = [m for t in texts for m in parse_matchers(t)]  # each: one matcher, or a {…} list
         except SilenceError as e:
             return [], e.reason
         why = matcher_problem(matchers, known_labels(self.book))

@@ -72,9 +72,11 @@ def test_an_operator_acknowledges_silences_and_expires_from_the_console(live, br
     answer = _send_silence(browser, matchers=f"polcy=bot-guard scope={ACCOUNT}", comment="alice: restarting bot-x")
     assert answer.startswith("UNKNOWN_LABEL: no page carries a label 'polcy'; did you mean policy?"), answer
     shot("30-silence-dialog-refused", full=False)
-    answer = _send_silence(browser, matchers=f"policy=bot-guard scope={ACCOUNT}",
+    # a list as Alertmanager writes it is one matcher box entry (its comma and space inside)
+    answer = _send_silence(browser, matchers=f'{{policy="bot-guard", scope="{ACCOUNT}"}}',
                            comment="alice: restarting bot-x")
     assert answer.startswith("SILENCED: ") and "by alice" in answer, answer
+    assert f'policy="bot-guard", scope="{ACCOUNT}"' in answer, answer
     sid = answer.split()[1]
     browser.find_element("id", "silence-cancel").click()
     wait(browser, lambda b: sid in text_of(b, "#silences"), "the silence is listed")

@@ -66,6 +66,9 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
         assert r.exit_code == 1 and r.output.startswith("SILENCE_TOO_BROAD"), r.output
         r = alice.invoke(cli, add + ["--match", "policy=~crash-(ladder"])
         assert r.exit_code == 1 and r.output.startswith("BAD_MATCHER"), r.output
+        # a list in one --match, as Alertmanager writes it: each of its matchers is checked
+        r = alice.invoke(cli, add + ["--match", '{policy="crash-ladder", polcy!~"x|y"}'])
+        assert r.exit_code == 1 and r.output.startswith("UNKNOWN_LABEL: no page carries a label 'polcy'"), r.output
         r = val.invoke(cli, add + ["--match", "policy=crash-ladder"])  # a viewer may look, not silence
         assert r.exit_code == 1 and "ROLE_REQUIRED" in r.output, r.output
         r = alice.invoke(cli, add[:-4] + ["--duration", "soon", "--comment", "x", "--match", "policy=crash-ladder"])

@@ -45,8 +45,10 @@
     return total > 0 ? total : null;
   }
   // matchers separated by spaces; a quoted value may hold spaces: severity=~"critical|warning"
+  // Matchers as typed: separated by spaces outside quotes; a {…} list stays one (the runner
+  // reads it as Alertmanager does: {policy="futures-book", venue!~"okx|bybit"}).
   function matchers(text) {
-    return (text.match(/(?:[^\s"]+|"(?:[^"\\]|\\.)*")+/g) || []);
+    return (text.match(/\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\}?|(?:[^\s"]+|"(?:[^"\\]|\\.)*")+/g) || []);
   }
   // A refusal of "I have it" or Expire, in sight until dismissed or answered again: outside the
   // view, which the refresh swaps (the dialog shows its own answers). Done is seen in the view.
