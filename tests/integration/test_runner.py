@@ -950,3 +950,59 @@ def test_an_entry_journaled_but_never_saved_is_audited_paged_and_rendered_by_the
     assert trim["reason"].startswith("JOURNALED_BEFORE_SAVE") and trim["completed_by"]
     assert any(d.endswith("/e1") and "/L1/" not in d for d in rows), f"another stage under e1: {sorted(rows)}"
     store2.close()
+
+
+class DiesAtFlattenSend:
+    """The adapter; the first order of the flatten stage dies as it leaves (the entry saved, its
+    first wave journaled, its audit row not yet written: a close_all's rows follow its first send)."""
+
+    def __init__(self, adapter):
+        self._a = adapter
+
+    def __getattr__(self, name):
+        attr = getattr(self._a, name)
+        if name != "submit":
+            return attr
+
+        async def submit(intent):
+            if "/L3/" in intent.decision_id:
+                raise Crash("the leader died as the flatten's first order left")
+            return await attr(intent)
+
+        return submit
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_standby_that_takes_over_completes_the_entry_the_leader_died_in(tmp_path, kind, request):
+    """The leader dies as the flatten's first order leaves; a standby (another holder) takes the
+    lease once its term ran out and carries on: the flatten is audited once, paged and rendered,
+    and the book ends flat."""
+    if kind == "postgres":
+        url = request.getfixturevalue("pg_database")
+    else:
+        url = f"sqlite://{tmp_path / 'state.db'}"
+    clock = ManualClock(T0)
+    engine = build("flash-crash", clock)
+    receiver: list[str] = []
+
+    def runner_of(holder, adapter_wrap):
+        store = open_store(url)
+        adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
+        return store, build_runner(graph(), {"simulated/sim-main": adapter_wrap(adapter)}, store, holder=holder,
+                                   lock_path=tmp_path / f"{holder}.json", dry_run=False, clock=clock,
+                                   confirm_gap_ms=TICK_MS, sinks=[RunbookSink(None), DurablePager(receiver)])
+
+    store_a, leader = runner_of("a", DiesAtFlattenSend)
+    with pytest.raises(Crash):
+        asyncio.run(asyncio.wait_for(started(leader, clock), 60))
+    store_a.close()
+    assert not [r for r in open_store(url).audit_rows(kinds=["stage_transition"])
+                if "/L3/" in (r.payload.get("decision_id") or "")], "the flatten's row is written after its send"
+    clock.advance(6_000)  # past the dead leader's lease term
+    store_b, standby = runner_of("b", lambda a: a)
+    asyncio.run(asyncio.wait_for(started(standby, clock, 20), 60))
+    entries_effects_complete(store_b, receiver, "a takeover after the leader died in the flatten")
+    flatten = [r.payload for r in store_b.audit_rows(kinds=["stage_transition"]) if r.payload["to"] == 3]
+    assert len(flatten) == 1 and flatten[0]["completed_by"] == "b", flatten
+    assert positions(engine) == {}
+    store_b.close()
