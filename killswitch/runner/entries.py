@@ -12,9 +12,12 @@ The runner that carries on — the same one restarted, or another that took the 
 up what is owed at its first tick under a new token (:meth:`EntryOutbox.resume`): a row not
 yet audited is looked up in the audit chain by the transition's identity (policy, scope,
 levels, decision id, time) and written only if absent, fenced, so it is audited exactly once;
-the event is told to the sinks again, marked ``resumed``: the notification groups take it as
-the alert they may already hold (a page repeated carries the same dedup key), and the runbook
-sink renders it only if no runbook is stored for the incident.
+every owed event is told to the sinks again, in the order they happened, marked ``resumed``:
+the notification groups take it as the alert they may already hold (a page repeated carries
+the same dedup key; a later entry of the scope supersedes an earlier one, as when it
+happened), and the runbook sink renders it only if no runbook is stored for the incident.
+Entries whose orders were journaled before the stop could save them are found in the journal
+(:meth:`EntryOutbox.find_unsaved`) and owed with that tick's transitions.
 
 Must not: decide a transition, send an order, or write to the store on the loop (the audit
 look-up and row go through the runner's :class:`~killswitch.runner.storeio.StoreIO`).
@@ -220,30 +223,19 @@ class EntryOutbox:
                                 self.lead.holder)
             owed = {k: {**v, "audited": True} for k, v in owed.items()}
             self.book.owed = owed
-        # the latest owed transition of each scope, if the scope is still where it took it, is
-        # told again; an earlier one (or one the scope has left since) was overtaken: what the
-        # sinks hold of the scope now is its latest, and a page of the past would mislead
-        # (what this process told the sinks itself is theirs already: settled at the next save)
-        untold = {k: v for k, v in owed.items() if k not in self._told}
-        latest: dict[tuple[str, str], str] = {}
-        for k, v in sorted(untold.items(), key=lambda kv: int(kv[1]["ts_ms"])):
-            latest[(v["audit"]["policy"], v["audit"]["scope"])] = k
+        # every one, in the order they happened: each entry is paged and rendered at least once,
+        # and the groups take a later transition of a scope as superseding an earlier one, as
+        # they did when it happened (what this process told the sinks itself is theirs already:
+        # settled at the next save)
         events: list[Event] = []
-        told: set[str] = set()
-        for (policy, scope), k in latest.items():
-            v = owed[k]
-            ss = self.book.state.scopes.get(f"{policy}|{scope}")
-            if ss is None or ss.stage.level != int(v["audit"]["to"]):
+        for k, v in sorted(owed.items(), key=lambda kv: int(kv[1]["ts_ms"])):
+            if k in self._told:
                 continue
             e = _event_of(v["event"], resumed=True)
             self._told[k] = e
-            told.add(k)
             events.append(e)
-        overtaken = [k for k in untold if k not in told]
-        if overtaken:
-            self.book.owed = {k: v for k, v in owed.items() if k not in overtaken}
         self.retold += len(events)
-        return sorted(events, key=lambda e: e.ts_ms)
+        return events
 
     async def find_unsaved(self) -> None:
         """The entries whose orders were journaled after the last state saved and that neither
