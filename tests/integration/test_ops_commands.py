@@ -86,7 +86,7 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot 1"])
         assert r.exit_code == 1 and r.output.startswith("BAD_SOURCE: a source is 1 to 64"), r.output
         r = cmd.invoke(cli, ["history", "--state", f"sqlite://{tmp_path / 'state.db'}"])
-        assert r.exit_code == 0 and "audit chain: consistent, UNANCHORED" in r.output and "filled" in r.output
+        assert r.exit_code == 4 and "audit chain: consistent, UNVERIFIED" in r.output and "filled" in r.output
         journal = r.output.splitlines()[:-1]
         assert journal and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  \S+  simulated/sim-main ", x)
                                for x in journal), journal  # ISO-8601 UTC, not epoch milliseconds
@@ -115,7 +115,7 @@ def test_audit_verify_detects_tampering(tmp_path):
     for i in range(5):
         store.audit("event", 1_000 + i, {"n": i})
     store.close()
-    assert CliRunner().invoke(cli, ["audit", "verify", "--state", url]).exit_code == 0
+    assert CliRunner().invoke(cli, ["audit", "verify", "--state", url]).exit_code == 4  # consistent, unverified
     with sqlite3.connect(tmp_path / "a.db") as db:
         db.execute("UPDATE audit_log SET payload = ? WHERE seq = 3", ('{"n": 99}',))
     r = CliRunner().invoke(cli, ["audit", "verify", "--state", url])
