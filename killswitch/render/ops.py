@@ -272,11 +272,14 @@ def dms_lines(d: DmsStatus) -> list[str]:
         lines.append(f"  venue cancel-all-after {acct}: {n.countdown_s:g}s countdown, refreshed "
                      f"{_age(n.last_refresh_age_s)} ago, cancels in {_age(n.cancels_in_s)} without a "
                      f"refresh{extra}")
+    for name, r in sorted(d.refused.items(), key=lambda kv: kv[1].last_refused_age_s):
+        lines.append(f"  REFUSED heartbeat {name}: {r.count} beat(s), the last {_age(r.last_refused_age_s)} ago; "
+                     f"{r.reason}")
     return lines
 
 
 def dms_text(d: DmsStatus) -> str:
-    lines = [] if d.sources or d.native else ["no source armed, no venue countdown"]
+    lines = [] if d.sources or d.native or d.refused else ["no source armed, no venue countdown"]
     return "\n".join(lines + dms_lines(d))
 
 

@@ -65,7 +65,9 @@ DATA = {
     ("dms", "status"): Case(("--api", "{api}")),
     ("dms", "disarm"): Case(("--api", "{api}", "--source", "walker"),
                             ("dms", "arm", "--api", "{api}", "--source", "walker", "--timeout", "5m")),
-    ("heartbeat",): Case(("--api", "{api}", "walker")),
+    # a heartbeat is taken from a source something names: arming names it
+    ("heartbeat",): Case(("--api", "{api}", "walker"),
+                         ("dms", "arm", "--api", "{api}", "--source", "walker", "--timeout", "5m")),
     ("lock",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk", "--mode", "reducing", "--ttl", "1h")),
     ("unlock",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk"),
                       ("lock", "--api", "{api}", "--scope", SCOPE, "--reason", "walk")),
