@@ -38,6 +38,18 @@ p50/p99 by kind, and the tick period p50/p99 quiet and under the load with their
 share of the two cores. Exits 1 if a goal is missed.
 
 ``--quick``: one round of 10 s a layout. ``--layout`` / ``--topology``: only one of them.
+
+``--topology gate``: the pre-trade gate beside the console's reads. One lone runner whose Accounts
+document names ``--sources`` heartbeat sources (default 1,024, the runner's bound on sources
+held); every one of them beats first, so the status carries them all. Then, for
+``--gate-duration`` seconds each, one bot asks ``POST /v1/check-order`` again and again (one in
+flight) three ways: alone; under a heartbeat storm (every source beating, 20 bot identities, 50
+in flight); and under the storm with ``--concurrency`` ``GET /v1/status`` reads in flight at once.
+Prints the status's size, the check-order latency p50/p99 of each, the status reads answered,
+the beats answered by status and code, and the reference loop of the machine beside them (the
+figures of one machine at one hour compare through it). ``--made-up`` beats ``--sources``
+sources the Accounts document does not name (what a runner that took any source held after a
+storm of typos or junk; refused by one that knows its sources).
 """
 
 from __future__ import annotations
@@ -292,6 +304,7 @@ def lone(args, work: Path) -> bool:
     runner = None
     try:
         pol, acc = write_inputs(work, sim.port)
+        name_sources(acc, [f"bench-bot-{n:03d}" for n in range(SOURCES)])  # the bots the load beats as
         extra = ("--api-tokens", str(write_tokens(work)))
         url = f"sqlite://{work / 'state.db'}"
         port = free_port()
@@ -316,6 +329,7 @@ def pair(args, work: Path) -> bool:
     a = b = None
     try:
         pol, acc = write_inputs(work, sim.port)
+        name_sources(acc, [f"bench-bot-{n:03d}" for n in range(SOURCES)])  # the bots the load beats as
         extra = ("--api-tokens", str(write_tokens(work)))
         url = pg.url()
         pa, pb = free_port(), free_port()
@@ -340,6 +354,162 @@ def pair(args, work: Path) -> bool:
         pg.stop()
 
 
+# --- the gate beside the console's reads -------------------------------------------------------------
+
+GATE_BEATERS = 50  # heartbeats in flight during the storm
+
+
+def gate_sources(n: int) -> list[str]:
+    return [f"bench-src-{i:04d}" for i in range(n)]
+
+
+def name_sources(acc: Path, sources: list[str]) -> None:
+    """The Accounts document names ``sources`` as the account's strategies (one per line)."""
+    text = acc.read_text()
+    listed = "".join(f"        - {s}\n" for s in sources)
+    acc.write_text(text.replace("      labels: {book: futures}\n", "      labels: {book: futures}\n"
+                                "      strategies:\n" + listed, 1))
+
+
+async def gate_load(api: str, sources: list[str], readers: int, beaters: int, duration_s: float
+                    ) -> tuple[dict, int]:
+    """``readers`` status reads and ``beaters`` heartbeats in flight for ``duration_s``: (the beats'
+    answers by (status, code), status reads answered 200)."""
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    end = time.monotonic() + duration_s
+    beats: Counter = Counter()
+    reads = [0]
+
+    async def reader(session: aiohttp.ClientSession) -> None:
+        while time.monotonic() < end:
+            try:
+                async with session.get(api + "/v1/status", headers={"Authorization": f"Bearer {API_TOKEN}"}) as r:
+                    await r.read()
+                    reads[0] += r.status == 200
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                pass
+
+    async def beater(session: aiohttp.ClientSession, k: int) -> None:
+        i = k
+        while time.monotonic() < end:
+            source = sources[i % len(sources)]
+            bearer = token("bot", (i // len(sources) + i) % BOTS)
+            try:
+                async with session.post(f"{api}/v1/heartbeat/{source}",
+                                        headers={"Authorization": f"Bearer {bearer}"}) as r:
+                    text = await r.text()
+                    code = "OK" if r.status == 204 else (json.loads(text).get("error") if text else "")
+                    beats[(r.status, code)] += 1
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
+                beats[(0, type(e).__name__)] += 1
+            i += beaters
+
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=readers + beaters + 1)) \
+            as load:
+        await asyncio.gather(*(reader(load) for _ in range(readers)), *(beater(load, k) for k in range(beaters)))
+    return dict(beats), reads[0]
+
+
+def gate_load_process(api: str, sources: list[str], readers: int, beaters: int, duration_s: float) -> tuple[dict, int]:
+    return asyncio.run(gate_load(api, sources, readers, beaters, duration_s))
+
+
+async def ask_again(api: str, duration_s: float) -> tuple[list[float], int]:
+    """One bot asking check-order again and again (one in flight) for ``duration_s``: (seconds of
+    each, answers that were not 200)."""
+    order = {"account": ACCOUNT, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.001, "strategy": "bench"}
+    took: list[float] = []
+    bad = 0
+    end = time.monotonic() + duration_s
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
+                                     connector=aiohttp.TCPConnector(limit=1)) as session:
+        while time.monotonic() < end:
+            t0 = time.perf_counter()
+            async with session.post(api + "/v1/check-order", json=order) as r:
+                await r.read()
+                bad += r.status != 200
+            took.append(time.perf_counter() - t0)
+    return took, bad
+
+
+def gate_round(api: str, sources: list[str], readers: int, beaters: int, duration_s: float
+               ) -> tuple[list[float], Counter, int, int]:
+    """The bot asking check-order for ``duration_s`` from this process, with the load (``readers``
+    status reads and ``beaters`` heartbeats in flight) from a process of its own, started a second
+    before and ending after, so that the asker's latency is not its own loop's queue: (check-order
+    seconds, the beats' answers by (status, code), status reads answered 200, check-orders not 200)."""
+    if not readers and not beaters:
+        took, bad = asyncio.run(ask_again(api, duration_s))
+        return took, Counter(), 0, bad
+    import concurrent.futures
+    import multiprocessing
+
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        load = pool.submit(gate_load_process, api, sources, readers, beaters, duration_s + 2.0)
+        time.sleep(1.0)
+        took, bad = asyncio.run(ask_again(api, duration_s))
+        beats, reads = load.result(timeout=duration_s + REQUEST_TIMEOUT_S + 30)
+    return took, Counter(beats), reads, bad
+
+
+async def beat_each(api: str, sources: list[str]) -> Counter:
+    """Every source beats once (bot identities in turn, GATE_BEATERS in flight): the answers by
+    (status, code)."""
+    answers: Counter = Counter()
+    todo = iter(enumerate(sources))
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        for i, source in todo:
+            async with session.post(f"{api}/v1/heartbeat/{source}",
+                                    headers={"Authorization": f"Bearer {token('bot', i % BOTS)}"}) as r:
+                text = await r.text()
+                answers[(r.status, "OK" if r.status == 204 else json.loads(text).get("error"))] += 1
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)) as session:
+        await asyncio.gather(*(worker(session) for _ in range(GATE_BEATERS)))
+    return answers
+
+
+def gate(args, work: Path) -> bool:
+    sim = Sim(work)
+    runner = None
+    try:
+        pol, acc = write_inputs(work, sim.port)
+        sources = gate_sources(args.sources)
+        if not args.made_up:
+            name_sources(acc, sources)
+        extra = ("--api-tokens", str(write_tokens(work)))
+        port = free_port()
+        api = f"http://127.0.0.1:{port}"
+        runner = start_runner(work, pol, acc, f"sqlite://{work / 'state.db'}", "gate", port, args.ttl, extra)
+        if not wait_until(lambda: ready(api) == "LEADER", 60, 0.1):
+            raise RuntimeError(f"the runner did not lead: {(work / 'gate.err').read_text()[-2000:]}")
+        time.sleep(args.warmup)  # past the exchange rate limiter's burst
+        first = asyncio.run(beat_each(api, sources))
+        status_bytes = len(urllib.request.urlopen(urllib.request.Request(
+            api + "/v1/status", headers={"Authorization": f"Bearer {API_TOKEN}"}), timeout=REQUEST_TIMEOUT_S).read())
+        print(f"\napi load: the pre-trade gate beside the console's reads; lone runner, SQLite, lease TTL {args.ttl}")
+        print(f"  machine: {machine()}")
+        print(f"  sources: {len(sources):,} ({'made up' if args.made_up else 'named by the Accounts document'}); "
+              "first beats answered: " + ", ".join(f"{s} {c} x{k}" for (s, c), k in sorted(first.items())))
+        print(f"  GET /v1/status: {status_bytes / 1024:,.1f} KB")
+        ok = True
+        for title, readers, beaters in (("alone", 0, 0), ("heartbeat storm", 0, GATE_BEATERS),
+                                        (f"storm + {args.concurrency} status reads", args.concurrency,
+                                         GATE_BEATERS)):
+            took, beats, reads, bad = gate_round(api, sources, readers, beaters, args.gate_duration)
+            ok = ok and bad == 0
+            print(f"  check-order {title}: p50 {pct(took, 50) * 1000:,.1f} ms, p99 {pct(took, 99) * 1000:,.1f} ms "
+                  f"({len(took):,} asked, {bad} not 200); status reads answered {reads:,}; beats "
+                  + (", ".join(f"{s} {c} x{k:,}" for (s, c), k in sorted(beats.items())) or "none"))
+        if runner.poll() is not None:
+            raise RuntimeError(f"the runner exited: {(work / 'gate.err').read_text()[-2000:]}")
+        return ok
+    finally:
+        stop(runner)
+        sim.close()
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--concurrency", type=int, default=500, help="requests in flight at once (default 500)")
@@ -350,7 +520,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--warmup", type=float, default=15.0,
                     help="seconds the runners tick before anything is measured (default 15)")
     ap.add_argument("--ttl", default="5s", help="the runners' --lease-ttl (default 5s)")
-    ap.add_argument("--topology", choices=("lone", "pair", "both"), default="both")
+    ap.add_argument("--topology", choices=("lone", "pair", "both", "gate"), default="both",
+                    help="gate: check-order alone and beside heartbeats and status reads (see above)")
+    ap.add_argument("--sources", type=int, default=1024, help="gate: heartbeat sources (default 1,024)")
+    ap.add_argument("--made-up", action="store_true", help="gate: sources the Accounts document does not name")
+    ap.add_argument("--gate-duration", type=float, default=10.0, help="gate: seconds of each measure (default 10)")
     ap.add_argument("--layout", choices=(*LAYOUTS, "all"), default="all")
     ap.add_argument("--quick", action="store_true", help="one round of 10 s a layout")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, state)")
@@ -363,8 +537,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="ks-bench-api-"))
     ok = True
     try:
-        for name, fn in (("lone", lone), ("pair", pair)):
-            if args.topology in (name, "both"):
+        for name, fn in (("lone", lone), ("pair", pair), ("gate", gate)):
+            if args.topology in (name, "both") and not (name == "gate" and args.topology == "both"):
                 (work / name).mkdir()
                 ok = fn(args, work / name) and ok
     finally:

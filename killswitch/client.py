@@ -71,6 +71,15 @@ class VenueCountdown:
 
 
 @dataclass(frozen=True)
+class RefusedSource:
+    """A heartbeat source the runner refused lately (``refused``): why, how many beats, when."""
+
+    reason: str  # UNKNOWN_SOURCE: ... (with the names it resembles) or SOURCES_FULL: ...
+    count: int
+    last_refused_age_s: float
+
+
+@dataclass(frozen=True)
 class DmsStatus:
     """``GET /v1/dms``, and the ``dms`` of :class:`~killswitch.runner.view.RunnerStatus`."""
 
@@ -78,6 +87,7 @@ class DmsStatus:
     listening_since_ts: Optional[str] = None
     sources: dict[str, DmsSource] = field(default_factory=dict)
     native: dict[str, VenueCountdown] = field(default_factory=dict)
+    refused: dict[str, RefusedSource] = field(default_factory=dict)  # the latest refused, oldest first
 
 
 def dms_of(status: RunnerStatus) -> DmsStatus:

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 from pathlib import Path
+from typing import Sequence
 
 
 def free_port() -> int:
@@ -24,9 +25,11 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
-def accounts_file(tmp_path: Path, port: int, dry_run: str = "true") -> Path:
-    """An Accounts document for the simulator's sim-main account (keys from KS_T_KEY / KS_T_SECRET)."""
+def accounts_file(tmp_path: Path, port: int, dry_run: str = "true", strategies: Sequence[str] = ()) -> Path:
+    """An Accounts document for the simulator's sim-main account (keys from KS_T_KEY / KS_T_SECRET),
+    naming ``strategies`` (the bots whose heartbeats the runner takes)."""
     f = tmp_path / "accounts.yaml"
+    named = f"      strategies: [{', '.join(strategies)}]\n" if strategies else ""
     f.write_text(f"""\
 apiVersion: killswitch/v1
 kind: Accounts
@@ -40,7 +43,7 @@ spec:
       labels: {{book: futures}}
       api_url: http://127.0.0.1:{port}
       credentials: {{api_key: {{env: KS_T_KEY}}, secret: {{env: KS_T_SECRET}}}}
-""")
+{named}""")
     return f
 
 

@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Iterable, Optional
 
 import click
 
-from .common import EXIT_INTERNAL
+from .common import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_UNVERIFIED
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..state.store import StateStore
@@ -82,3 +82,15 @@ def verify(store: "StateStore", anchor_list, what: str):
     except StoreError as e:
         click.echo(f"ksctl {what}: STORE_UNREADABLE: {e}", err=True)
         raise SystemExit(EXIT_INTERNAL)
+
+
+def exit_code(verdict: str) -> int:
+    """The exit code of a verification's verdict: 0 it passed (intact and anchored, or consistent
+    and never anchored, the exported anchors given holding); 4 consistent, but checked against
+    nothing outside the table (neither the key nor an anchor); 1 anything else (a finding, or an
+    anchored chain without its key)."""
+    from ..state.audit_chain import INTACT, UNANCHORED, UNVERIFIED
+
+    if verdict in (INTACT, UNANCHORED):
+        return EXIT_OK
+    return EXIT_UNVERIFIED if verdict == UNVERIFIED else EXIT_FINDINGS

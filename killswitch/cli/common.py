@@ -17,6 +17,9 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1  # policy errors (or warnings with --strict), a plan with changes
 EXIT_USAGE = 2  # bad command line (click's own code for usage errors)
 EXIT_INTERNAL = 3  # a bug: reported, never silent
+# audit verify, history, report: the audit chain is consistent, but neither the audit key nor an
+# exported anchor was given to check it against (a wiped or wholly rewritten chain reads the same)
+EXIT_UNVERIFIED = 4
 
 
 def output_formats(*formats: str):

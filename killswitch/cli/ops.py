@@ -3,10 +3,11 @@ running runner's API through :class:`killswitch.client.RunnerClient` (options an
 convention in :mod:`.apiopts`, rendering in :mod:`killswitch.render.ops`); ``ksctl history`` and
 ``ksctl audit verify`` read the state store and verify the audit chain (options in
 :mod:`.auditopts`). Thin: they parse options, call, and print. Exit codes: 0 done (the chain
-intact and anchored, or consistent in a chain never anchored), 1 refused, not reachable, a
-finding in the chain, or an anchored chain verified without its key (the reason is printed), 2
-usage (also a lock that would weaken what binds its scope, sent without ``--yes`` and with no
-terminal to confirm on: nothing is sent), 3 a state store that cannot be read. A reset approval
+intact and anchored, or consistent in a chain never anchored below the exported anchors given),
+1 refused, not reachable, a finding in the chain, or an anchored chain verified without its key
+(the reason is printed), 2 usage (also a lock that would weaken what binds its scope, sent
+without ``--yes`` and with no terminal to confirm on: nothing is sent), 3 a state store that
+cannot be read, 4 a chain consistent but verified with neither the key nor an anchor. A reset approval
 taken (recorded, or the stage released) is 0; a refused one (``DUPLICATE_APPROVER``,
 ``NOT_ENGAGED``...) is 1.
 
@@ -186,9 +187,9 @@ def heartbeat(api, token_env, source, output) -> None:
 
 
 @click.command(epilog="""\b
-Exit codes: 0 the audit chain is intact and anchored, or consistent and never anchored,
-1 a finding (the first is printed) or an anchored chain without its key, 2 usage (an audit
-key that cannot be used), 3 the state store cannot be read.
+Exit codes: 0 the audit chain is intact and anchored, 1 a finding (the first is printed) or
+an anchored chain without its key, 2 usage (an audit key that cannot be used), 3 the state
+store cannot be read, 4 consistent but UNVERIFIED: no key was given (history takes no anchors).
 """)
 @click.option("--state", "state_url", required=True, envvar="KS_STATE_URL", help="sqlite://… or postgresql://…")
 @click.option("--limit", default=50, show_default=True)
@@ -216,7 +217,7 @@ def history(state_url, limit, planned, audit_key_file, output) -> None:
         click.echo(history_json(rows, v, dry if planned else None, count))
     else:
         click.echo(history_text(rows, v, dry if planned else None, count))
-    raise SystemExit(EXIT_OK if v.passed else EXIT_FINDINGS)
+    raise SystemExit(auditopts.exit_code(v.verdict))
 
 
 def planned_orders(store: "StateStore", limit: int) -> tuple[list, int]:
@@ -257,11 +258,15 @@ HMAC; and that each exported anchor is still in the chain unchanged. Without the
 no MAC repeats, and that a chain once anchored (its audit_key_adopted rows, the anchored=hmac
 anchors given) still is. The first line is the verdict:
   intact and anchored             the key checked every MAC                   exit 0
-  consistent, UNANCHORED          never anchored: truncation and wipes cannot exit 0
-                                  be detected (below an exported anchor they can)
+  consistent, UNANCHORED          never anchored, the anchors given hold:     exit 0
+                                  truncation and wipes after them cannot be
+                                  detected
+  consistent, UNVERIFIED          neither key nor anchors given: hashes link  exit 4
+                                  and no row is missing, nothing more; a
+                                  wiped or wholly rewritten chain reads the same
   NOT VERIFIABLE without the key  anchored, but no key was given              exit 1
   TAMPERED                        the first finding with its row, then others exit 1
-Exit codes: 0 and 1 as above, 2 usage (a bad anchor, an audit key that cannot be used),
+Exit codes: 0, 1 and 4 as above, 2 usage (a bad anchor, an audit key that cannot be used),
 3 the state store cannot be read.
 """)
 @click.option("--state", "state_url", required=True, envvar="KS_STATE_URL", help="sqlite://… or postgresql://…")
@@ -270,8 +275,9 @@ Exit codes: 0 and 1 as above, 2 usage (a bad anchor, an audit key that cannot be
 @auditopts.anchors_from_option
 @output_option
 def audit_verify(state_url: str, audit_key_file, anchor_texts, anchors_file, output: str) -> None:
-    """Verify the audit chain: exit 0 intact and anchored (or consistent and never anchored), 1
-    with the first row that is not proven, or an anchored chain without its key."""
+    """Verify the audit chain: exit 0 intact and anchored (or consistent and never anchored, the
+    anchors given holding), 1 with the first row that is not proven, or an anchored chain without
+    its key, 4 consistent but checked against neither the key nor an anchor."""
     key = auditopts.audit_key(audit_key_file)
     anchor_list = auditopts.anchors(anchor_texts, anchors_file)
     store = auditopts.open_for_audit(reading_state(state_url), key, "audit verify")
@@ -281,7 +287,8 @@ def audit_verify(state_url: str, audit_key_file, anchor_texts, anchors_file, out
         store.close()
     if output == "json":
         # 2: "intact" is true only when the key checked the MACs; "verdict" and "passed" are new
-        click.echo(json.dumps({"format_version": 2, **v.to_json()}, indent=1))
+        # 3: the verdict consistent_unverified (neither key nor anchors: "passed" false, exit 4)
+        click.echo(json.dumps({"format_version": 3, **v.to_json()}, indent=1))
     else:
         click.echo(v.describe())
         if not v.ok:
@@ -290,4 +297,4 @@ def audit_verify(state_url: str, audit_key_file, anchor_texts, anchors_file, out
             if v.more_findings:
                 click.echo(f"  … and {v.more_findings} more")
             click.echo(f"  checked: {v.covered()}; {v.anchoring()}")
-    raise SystemExit(EXIT_OK if v.passed else EXIT_FINDINGS)
+    raise SystemExit(auditopts.exit_code(v.verdict))

@@ -13,7 +13,7 @@ from typing import Optional
 import click
 
 from . import auditopts
-from .common import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, output_option, reading_state, write_out
+from .common import EXIT_INTERNAL, output_option, reading_state, write_out
 
 
 def parse_when(text: str, option: str, now_ms: Optional[int] = None) -> int:
@@ -44,12 +44,15 @@ Examples:
   KS_AUDIT_KEY=... ksctl report --since 30d --anchors-from audit-heads.log
 The first line says what verifying the audit chain found: "intact and anchored" (with the
 audit key: every HMAC checked), "consistent, UNANCHORED: truncation and wipes cannot be
-detected" (a chain written without a key: only its structure is proven), "NOT VERIFIABLE
-without the key" (an anchored chain, no key given) or "TAMPERED" (the first row that does not
-check; what is read from rows from there on is marked unverified).
-Exit codes: 0 written over a chain intact and anchored, or consistent and never anchored,
-1 the audit chain does not verify or is not verifiable without its key (the report is still
-written, and says so first), 2 usage, 3 the state store cannot be read.
+detected" (a chain written without a key, checked against exported anchors: only its
+structure is proven), "consistent, UNVERIFIED" (neither key nor anchors given: a wiped or
+wholly rewritten chain reads the same), "NOT VERIFIABLE without the key" (an anchored chain,
+no key given) or "TAMPERED" (the first row that does not check; what is read from rows from
+there on is marked unverified).
+Exit codes: 0 written over a chain intact and anchored, or consistent and never anchored
+below the anchors given, 1 the audit chain does not verify or is not verifiable without its
+key, 4 consistent but UNVERIFIED (the report is still written, and says so first), 2 usage,
+3 the state store cannot be read.
 """)
 @click.option("--since", required=True, help="Start (UTC date or time, or a duration before now: 7d).")
 @click.option("--until", default=None, help="End, exclusive (default: now).")
@@ -97,6 +100,9 @@ def report(since: str, until: Optional[str], state_url: str, fmt: Optional[str],
     if audit["verdict"] == "tampered":
         click.echo(f"ksctl report: AUDIT CHAIN TAMPERED: first bad row {audit['first_bad_row']}: "
                    f"{audit['first_finding']}", err=True)
+    elif audit["verdict"] == "consistent_unverified":
+        click.echo("ksctl report: AUDIT CHAIN UNVERIFIED: consistent, but neither the audit key nor an exported "
+                   "anchor was given; a wiped or wholly rewritten chain reads the same", err=True)
     elif not audit["passed"]:
         click.echo(f"ksctl report: AUDIT CHAIN NOT VERIFIABLE without the key: {audit['anchoring']}", err=True)
-    raise SystemExit(EXIT_OK if audit["passed"] else EXIT_FINDINGS)
+    raise SystemExit(auditopts.exit_code(audit["verdict"]))

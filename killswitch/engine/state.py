@@ -14,7 +14,7 @@ import copy
 from array import array
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Collection, Iterable, Optional, Sequence
 
 from .signal_state import signal_state_from_json
 
@@ -355,6 +355,13 @@ def pnl_changes(state: State, saved: PnlMarks) -> tuple[list[PnlRow], list[tuple
             added.extend((w, acct, ts, keys, values) for ts, keys, values in reversed(new))
     kept.extend((w, acct, None) for w, acct in saved if (w, acct) not in live)
     return added, kept
+
+
+def forget_heartbeats(state: State, keep: Collection[str]) -> State:
+    """Forget the heartbeats of every source not in ``keep`` (nothing names it any more)."""
+    for source in [s for s in state.heartbeats if s not in keep]:
+        del state.heartbeats[source]
+    return state
 
 
 def record_heartbeat(state: State, source: str, ts_ms: int) -> State:

@@ -272,11 +272,14 @@ def dms_lines(d: DmsStatus) -> list[str]:
         lines.append(f"  venue cancel-all-after {acct}: {n.countdown_s:g}s countdown, refreshed "
                      f"{_age(n.last_refresh_age_s)} ago, cancels in {_age(n.cancels_in_s)} without a "
                      f"refresh{extra}")
+    for name, r in sorted(d.refused.items(), key=lambda kv: kv[1].last_refused_age_s):
+        lines.append(f"  REFUSED heartbeat {name}: {r.count} beat(s), the last {_age(r.last_refused_age_s)} ago; "
+                     f"{r.reason}")
     return lines
 
 
 def dms_text(d: DmsStatus) -> str:
-    lines = [] if d.sources or d.native else ["no source armed, no venue countdown"]
+    lines = [] if d.sources or d.native or d.refused else ["no source armed, no venue countdown"]
     return "\n".join(lines + dms_lines(d))
 
 
@@ -413,12 +416,13 @@ def history_json(rows: list, verification: Any, planned: Optional[list] = None, 
     ``planned``: those listed (each its audit row's ``seq``, ``ts``, and the intent as audited)."""
     journal = [{**r.__dict__, "created_ts": iso(r.created_ms),
                 "updated_ts": iso(r.updated_ms) if r.updated_ms is not None else None} for r in rows]
-    doc: dict = {"format_version": 2, "audit_ok": verification.passed, "audit_first_bad_row":
+    doc: dict = {"format_version": 3, "audit_ok": verification.passed, "audit_first_bad_row":
                  verification.first_bad_seq, "audit": verification.to_json(), "journal": journal,
                  "planned_total": planned_total}
     if planned is not None:
         doc["planned"] = [{"seq": r.seq, "ts_ms": r.ts_ms, "ts": iso(r.ts_ms), **r.payload} for r in planned]
     # 2: audit_ok (and audit.intact) no longer true for a chain whose MACs went unchecked
+    # 3: audit_ok false for a chain checked against neither the key nor an anchor (consistent_unverified)
     return json.dumps(doc, indent=1, default=str)
 
 

@@ -3,8 +3,9 @@
 
 Pure: values in, text out. The first lines say what verifying the audit chain found, in its
 own words, by its verdict: "intact and anchored" only when the HMACs were checked; "consistent,
-UNANCHORED: truncation and wipes cannot be detected" for a chain never anchored (never
-"intact": its structure cannot show rows cut off its end or a wipe); "NOT VERIFIABLE without
+UNANCHORED: truncation and wipes cannot be detected" for a chain never anchored checked against
+exported anchors (never "intact": its structure cannot show rows cut off its end or a wipe);
+"consistent, UNVERIFIED" when neither the key nor an anchor was given; "NOT VERIFIABLE without
 the key" for an anchored chain whose MACs went unchecked; "TAMPERED" with the first finding
 otherwise. What is read from rows that verification does not cover is marked *unverified*
 where it is listed.
@@ -50,6 +51,11 @@ def report_markdown(doc: dict) -> str:
         out += [f"> Audit chain **intact and anchored** ({checked}). {audit['rows_in_period']} rows in the period.", ""]
     elif verdict == "consistent_unanchored":  # the anchoring says what else cannot be told
         out += [f"> Audit chain **consistent, UNANCHORED: truncation and wipes cannot be detected** ({checked}). "
+                f"{audit['rows_in_period']} rows in the period.", ""]
+    elif verdict == "consistent_unverified":  # nothing outside the table was given to check it against
+        out += [f"> Audit chain **consistent, UNVERIFIED: neither the audit key nor an exported anchor was given; a "
+                f"wiped or wholly rewritten chain reads the same** ({checked}). Write the report with the audit key "
+                f"(KS_AUDIT_KEY or --audit-key-file) or the runner's AUDIT_HEAD lines (--anchors-from). "
                 f"{audit['rows_in_period']} rows in the period.", ""]
     elif verdict == "not_verifiable_without_key":
         out += [f"> Audit chain **NOT VERIFIABLE without the key** ({checked}). Write the report with the audit key "

@@ -11,10 +11,11 @@ silence, acknowledgement, dead man's switch change) with its author, reason, tim
 duration (:mod:`.operator_actions`), the other audited events by kind, and the result of verifying the whole audit
 chain (:meth:`StateStore.audit_verification`: every row, the head, the HMACs when the store was
 opened with the audit key, the exported anchors given): its verdict (``intact_and_anchored``,
-``consistent_unanchored``, ``not_verifiable_without_key``, ``tampered``), what was verified,
-whether it is anchored, and the first finding. A report over a tampered trail says so on its
-first line, and every transition, approval and receipt read from a row at or after the first row that does not
-check is marked ``verified: false``: it is not proven.
+``consistent_unanchored``, ``consistent_unverified``, ``not_verifiable_without_key``,
+``tampered``), what was verified, whether it is anchored, and the first finding. A report over
+a tampered trail says so on its first line, and every transition, approval and receipt read
+from a row at or after the first row that does not check is marked ``verified: false``: it is
+not proven.
 
 Approvals are counted from the store's approvals (``record_approval``, which the runner writes
 only after the attempt's audit row is stored). That table is not chained: an approval without
@@ -37,7 +38,9 @@ from ..state.store import StateStore, StoreError
 from .incident import iso
 from .operator_actions import ACTION_KINDS, operator_actions
 
-FORMAT_VERSION = 2  # 2: audit.intact only when the MACs were checked; audit.verdict, audit.passed
+# 2: audit.intact only when the MACs were checked; audit.verdict, audit.passed
+# 3: audit.verdict consistent_unverified (neither key nor anchors given: audit.passed false)
+FORMAT_VERSION = 3
 PAGE = 5_000
 MAX_ORDERS = 1_000_000
 

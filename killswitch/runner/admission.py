@@ -13,6 +13,10 @@ and said in the log once a minute per identity with how many were shed since. Th
 waits for any of this: load is shed here, before a request's body is read, never by delaying an
 evaluation (the tick also goes ahead of every queued change: :mod:`.turn`).
 
+It also keeps the sources each identity beats (:class:`~.beats.IdentitySources`, at most
+``MAX_SOURCES_PER_IDENTITY`` at once), which the heartbeat's handler asks before the runner is,
+and counts what that refused on ``/metrics``.
+
 Lives on the API's thread: its state is touched only from the loop that serves the requests
 (its metrics are read from the runner's loop, counters under the GIL).
 
@@ -27,6 +31,8 @@ import logging
 import math
 import time
 from typing import TYPE_CHECKING, Callable, Optional
+
+from .beats import IdentitySources
 
 if TYPE_CHECKING:
     from ..metrics import Registry
@@ -111,6 +117,7 @@ class Admission:
         self.shed: dict[tuple[str, str, str], int] = {}  # (reason, kind, identity) → count
         self.admitted: dict[str, int] = {k: 0 for k in KINDS}
         self._said: dict[str, tuple[float, int]] = {}  # identity → (when last logged, shed since)
+        self.sources = IdentitySources(clock=clock)  # the sources each identity beats
 
     def admit(self, identity: str, kind: str) -> Ticket:
         """A ticket for ``identity``'s write of ``kind``, or :class:`Shed`."""
@@ -183,6 +190,11 @@ class Admission:
             admitted.add(n, kind=kind)
         registry.sampled("killswitch_api_write_queue", "gauge",
                          "Operator changes let through and not answered yet.").add(self.pending)
+        over = registry.sampled("killswitch_api_identity_sources_refused_total", "counter",
+                                "Heartbeats refused IDENTITY_SOURCES_FULL: the identity beats as many sources as it "
+                                "may already, by identity.", ("identity",))
+        for identity, n in sorted(dict(self.sources.refused).items()):
+            over.add(n, identity=identity)
 
 
 def parse_limits(write_rate: Optional[float] = None, heartbeat_rate: Optional[float] = None,

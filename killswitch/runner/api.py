@@ -63,10 +63,14 @@ the console (:mod:`.console`)
 mutating, ``Authorization: Bearer <token>``
     ``POST /v1/heartbeat/{source}``  204; ``source`` is ``[A-Za-z0-9._-]{1,64}`` and not only
                                      dots (400 ``BAD_SOURCE``); the body is empty or ``{}``. A
-                                     source no policy declares is taken: a bot that beats is a
-                                     strategy the runner knows. Any replica takes it (a standby
-                                     stores it for the leader); 503 ``STATE_UNREACHABLE`` +
-                                     ``Retry-After`` when a standby cannot store it.
+                                     source no policy, armed dead man's switch or Accounts
+                                     document names is refused, 404 ``UNKNOWN_SOURCE`` with the
+                                     names it resembles; a new source past the runner's bound,
+                                     409 ``SOURCES_FULL``; past the caller's, 403
+                                     ``IDENTITY_SOURCES_FULL`` (:mod:`.beat_sources`,
+                                     :mod:`.beats`). Any replica takes it (a standby stores it
+                                     for the leader); 503 ``STATE_UNREACHABLE`` + ``Retry-After``
+                                     when a standby cannot store it.
     ``POST /v1/reset``               200 ``{"done", "reason", "warnings"}`` (``warnings``: a trigger
                                      that still fires enters the stage again at the next tick);
                                      body ``policy``, ``scope``, ``reason`` (required), ``approver``
@@ -113,7 +117,8 @@ character or a space around it, 400 ``BAD_NAME``. A request aiohttp's parser ref
 (:mod:`.api_http`).
 
 What it owns: HTTP parsing, strict body validation, the table of routes (who may call each, and
-which are writes), and rendering the view's answers; authentication and the admission of writes
+which are writes), and answering with the view's answers (rendered, and the polled reads shared
+and encoded once off the loop, by :mod:`.api_render`); authentication and the admission of writes
 are :mod:`.api_access`'s middleware. What it must not do: hold runner state or decide anything itself (the view does),
 block on I/O, log or echo the token (not in logs, not in any body, not in a repr), compare the
 token other than with :func:`hmac.compare_digest`, answer 500 to bad input, or let a request
@@ -122,10 +127,7 @@ through when it cannot authenticate it.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import inspect
-import json
 import logging
 import math
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec, TypeVar, Union, overload
@@ -136,10 +138,12 @@ from .admission import HEARTBEAT, WRITE, Admission
 from .api_access import PUBLIC, access_middleware, shared_token
 from .api_access import caller as _caller  # (handlers name their local ``caller``)
 from .api_http import SECURITY_HEADERS, QuietAppRunner
+from .api_render import SharedReads, json_body
+from .api_render import json_response as _json
 from .api_silences import SilenceHandlers
 from .api_request import (MAX_REASON, ApiError, bad, fields, only, optional_seconds, parse_object, path_name,
                           read_body, seconds, show, source_field, source_name, string_field)
-from .beats import HeartbeatBatches
+from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
 from .gate import parse_request
 from .console import ConsoleHandlers
 from .console.charts_http import ChartHandlers
@@ -165,38 +169,7 @@ _STATUS_CODES = {400: "BAD_REQUEST", 401: "AUTH_REQUIRED", 403: "FORBIDDEN", 404
                  405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE", 429: "TOO_MANY_REQUESTS", 500: "INTERNAL"}
 
 
-# --- rendering ----------------------------------------------------------------------------------------
-
-
-def _plain(obj: Any, depth: int = 0) -> Any:
-    """``obj`` as plain JSON values: dataclasses → objects, tuples → lists, non-finite floats →
-    null. Raises ``TypeError`` on anything JSON cannot hold."""
-    if depth > 64:
-        raise TypeError("nested too deeply")
-    if obj is None or isinstance(obj, (bool, str)):
-        return obj
-    if isinstance(obj, int):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _plain(getattr(obj, f.name), depth + 1) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if not isinstance(k, str):
-                raise TypeError(f"a key of type {type(k).__name__}")
-            out[k] = _plain(v, depth + 1)
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v, depth + 1) for v in obj]
-    raise TypeError(f"cannot render a {type(obj).__name__}")
-
-
-def _json(status: int, payload: Any, headers: Optional[dict] = None) -> web.Response:
-    # ensure_ascii (the default) keeps lone surrogates a client sent from breaking the encoder
-    text = json.dumps(_plain(payload), allow_nan=False, separators=(",", ":"))
-    return web.Response(status=status, text=text, content_type="application/json", headers=headers)
+# --- rendering (api_render.py) -----------------------------------------------------------------------
 
 
 def _error(request: web.Request, status: int, code: str, reason: str,
@@ -253,18 +226,26 @@ class _Handlers:
         self.view = view
         self.max_body_bytes = max_body_bytes
         self.beats = HeartbeatBatches(lambda sources: _call(self.view.heartbeats, sources))
-        self._flights: dict[str, asyncio.Future] = {}
+        self.identity_sources = IdentitySources()  # (the admission's, once make_app has it)
+        self.shared = SharedReads(_call)  # reads shared while in flight, JSON encoded once off the loop
 
     async def _read(self, fn: Callable[[], Any]) -> Any:
-        """An argument-less read of the view, shared by every request that asks while it is in
-        flight: a hundred status polls are one call on the runner's loop, not a hundred (each
-        answer is at most one round trip old)."""
-        name = fn.__name__
-        flight = self._flights.get(name)
-        if flight is None:
-            flight = self._flights[name] = asyncio.ensure_future(_call(fn))
-            flight.add_done_callback(lambda _: self._flights.pop(name, None))
-        return await asyncio.shield(flight)
+        return await self.shared.value(fn)
+
+    async def _read_json(self, request: web.Request, fn: Callable[[], Any], what: Optional[type] = None
+                         ) -> web.Response:
+        """``fn``'s answer as JSON, shared and encoded once while in flight (``what``: the type
+        it must answer, else a 500), sent in one of the reads' slots (:mod:`.api_render`)."""
+        def check(answer: Any) -> None:
+            if what is not None and not isinstance(answer, what):
+                raise TypeError(f"{fn.__name__}() must return a {what.__name__}")
+
+        body = await self.shared.body(fn, check)
+        async with self.shared.slot():
+            response = json_body(200, body)
+            await response.prepare(request)
+            await response.write_eof()
+        return response
 
     async def _body(self, request: web.Request) -> dict:
         return parse_object(request, await read_body(request, self.max_body_bytes))
@@ -288,10 +269,10 @@ class _Handlers:
                             headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def status(self, request: web.Request) -> web.Response:
-        return _json(200, await self._read(self.view.status))
+        return await self._read_json(request, self.view.status)
 
     async def firm(self, request: web.Request) -> web.Response:
-        return _json(200, await self._read(self.view.firm_status))
+        return await self._read_json(request, self.view.firm_status)
 
     async def lock(self, request: web.Request) -> web.Response:
         query = request.query
@@ -310,10 +291,7 @@ class _Handlers:
         return _json(200, doc)
 
     async def dms_status(self, request: web.Request) -> web.Response:
-        doc = await self._read(self.view.dms_status)
-        if not isinstance(doc, dict):
-            raise TypeError("dms_status() must return a dict")
-        return _json(200, doc)
+        return await self._read_json(request, self.view.dms_status, dict)
 
     async def close_progress(self, request: web.Request) -> web.Response:
         close_id = path_name(request.match_info.get("id", ""), "id")
@@ -362,12 +340,21 @@ class _Handlers:
             only(parse_object(request, data), ())
         from ..state.store import StoreError
 
+        who = _caller(request).name
+        too_many = self.identity_sources.take(who, source)
+        if too_many is not None:
+            raise ApiError(403, IDENTITY_SOURCES_FULL, too_many.split(": ", 1)[1])
         try:
-            await self.beats.beat(source)  # coalesced per source with the beats arriving meanwhile
+            refused = await self.beats.beat(source)  # coalesced per source with the beats arriving meanwhile
         except StoreError as e:  # a standby could not store it for the leader: the client beats again
+            self.identity_sources.drop(who, source)
             log.warning("heartbeat of %s not stored for the leader: %s", source, e)
             raise ApiError(503, "STATE_UNREACHABLE", "this standby could not store the heartbeat for the leader; "
                            "send it again", {"Retry-After": "1"}) from None
+        if refused is not None:
+            self.identity_sources.drop(who, source)
+            code, _, detail = refused.partition(": ")
+            raise ApiError(404 if code == "UNKNOWN_SOURCE" else 409, code, detail)
         return web.Response(status=204)
 
     async def _reset_body(self, request: web.Request) -> tuple[str, str, str, Identity]:
@@ -478,7 +465,7 @@ class _Handlers:
         return _json(200, await _call(self.view.preview_close, b["scope"], **extra))
 
     async def positions(self, request: web.Request) -> web.Response:
-        return _json(200, await self._read(self.view.positions))
+        return await self._read_json(request, self.view.positions)
 
     async def dms_arm(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -616,7 +603,9 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         access[(method, resource.canonical)] = roles
         if kind is not None:
             writes[(method, resource.canonical)] = kind
-    app.middlewares.append(access_middleware(known, access, writes, admission or Admission()))
+    admission = admission or Admission()
+    handlers.identity_sources = admission.sources  # the sources each identity beats, counted on /metrics with it
+    app.middlewares.append(access_middleware(known, access, writes, admission))
     app.on_response_prepare.append(_security_headers)
     return app
 

@@ -29,18 +29,20 @@ class Known:
         self.book = book
         self.adapters = adapters
         self.clock = clock
-        self._catalog: Optional[tuple] = None  # (snapshots, state, dms, graph, Catalog)
+        self._catalog: Optional[tuple] = None  # (snapshots, state, armed sources, graph, Catalog)
         self._placement: Optional[tuple] = None  # (snapshots, unit prices, equity)
 
     def catalog(self, now: Optional[int] = None) -> Catalog:
         """The names a human or a bot may use here, with the scopes held at ``now``."""
         now = self.clock() if now is None else now
         book = self.book
-        snaps, state, dms, graph = book.snapshots, book.state, book.dms, book.graph
+        # a heartbeat is taken only from a source something here names already (beat_sources.py):
+        # the beats, which change the switch many times a second, do not make the catalog anew
+        snaps, state, armed, graph = book.snapshots, book.state, book.dms.armed, book.graph
         cached = self._catalog
-        if cached is None or cached[0] is not snaps or cached[1] is not state or cached[2] is not dms \
+        if cached is None or cached[0] is not snaps or cached[1] is not state or cached[2] != armed \
                 or cached[3] is not graph:
-            strategies = set(dms.sources) | set(state.heartbeats)
+            strategies = set(armed)
             for adapter in self.adapters.values():
                 strategies |= adapter.strategy_names()
             for node in graph.policies:
@@ -61,7 +63,7 @@ class Known:
             cat = Catalog(accounts=frozenset(self.adapters), strategies=frozenset(strategies),
                           symbols={k: self._symbols_of(k, a) for k, a in self.adapters.items()},
                           policy_scopes={p: frozenset(v) for p, v in policy_scopes.items()})
-            cached = self._catalog = (snaps, state, dms, graph, cat)
+            cached = self._catalog = (snaps, state, armed, graph, cat)
         held = frozenset(h.scope for h in book.lock_book.in_force(now))
         return replace(cached[4], held=held)
 

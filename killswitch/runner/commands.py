@@ -27,6 +27,7 @@ from ..engine.stages import StageTransition, approve_reset
 from ..engine.state import StageState
 from ..events import RESET, Event
 from ..state.store import FencedError, StateStore
+from . import beat_sources
 from .book import Book
 from .closes import by
 from .dms_state import DeadMansSwitch
@@ -194,6 +195,11 @@ class OperatorCommands:
             self.book.dms.arm(source, timeout_s, now)  # the arguments are checked before anything is audited
         except ValueError as e:
             return ChangeResult(False, f"BAD_REQUEST: {e}")
+        held = set(self.book.state.heartbeats) | set(self.book.dms.sources)
+        if source not in held and len(held) >= beat_sources.MAX_SOURCES:
+            return ChangeResult(False, f"{beat_sources.SOURCES_FULL}: {len(held)} heartbeat sources are held (the "
+                                       f"bound is {beat_sources.MAX_SOURCES}); {source!r} is not armed: disarm one "
+                                       "nothing else names first")
         locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH for h in self.book.lock_book.in_force(now))
         refused = await self._change(
             "dms_armed", {"source": source, "timeout_s": timeout_s, "lock_released": locked, **by(actor)},

@@ -1,7 +1,9 @@
 """Countdowns: heartbeats, the dead man's switch, and the venues' cancel-all-after.
 
 What it owns: taking a source's heartbeat in (its heartbeat age, a signal; and its dead man's
-switch); firing an armed source that stayed silent past its timeout — once per silence: its
+switch) when something names the source, and refusing it otherwise or past the bound on sources
+held (:mod:`.beat_sources`); forgetting, at the leader's tick, the sources nothing names any
+more; firing an armed source that stayed silent past its timeout — once per silence: its
 scope is halted (saved with the tick's state) and the open orders the last good snapshots
 attribute to it are cancelled after the tick's orders; a stage's ``arm_exchange_dms``, which
 arms every capable venue account's own countdown, refreshed at a third of the countdown while a
@@ -25,8 +27,9 @@ from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
 
 from ..compile.nodes import ArmExchangeDmsAction
 from ..engine.evaluate import Evaluation
-from ..engine.state import record_heartbeat
+from ..engine.state import forget_heartbeats, record_heartbeat
 from ..state.store import StateStore
+from .beat_sources import SourceGate
 from .book import Book
 from .lock import DEAD_MANS_SWITCH, iso_ms
 from .collaborators import Audits
@@ -64,21 +67,60 @@ class Countdowns:
         self.native_errors: dict[str, str] = {}  # account → why its countdown's last refresh failed
         self.counters = counters  # the runner's: "dms_fired" counts the firings
         self._stored_beats: dict[str, int] = {}  # source → the stored beat last taken in (from a standby)
+        self.sources = SourceGate()  # which sources are taken, and the latest refused
 
     # --- heartbeats ----------------------------------------------------------------------------------
 
+    def named(self) -> frozenset[str]:
+        """The sources a heartbeat is taken from now (see :mod:`.beat_sources`)."""
+        accounts: set[str] = set()
+        for adapter in self.adapters.values():
+            accounts |= adapter.strategy_names()
+        return self.sources.named(self.book.graph, frozenset(accounts), self.book.dms.armed)
+
+    def held(self) -> frozenset[str]:
+        """The sources held: a heartbeat age or an entry in the dead man's switch."""
+        return frozenset(self.book.state.heartbeats) | frozenset(self.book.dms.sources)
+
+    def refusals(self, sources: Sequence[str], now: int) -> dict[str, str]:
+        """Which of ``sources`` are refused (``UNKNOWN_SOURCE``, ``SOURCES_FULL``), each with its
+        reason; the rest are to be taken."""
+        return self.sources.refusals(sources, self.named(), self.held(), now)
+
     def beat(self, source: str, ts_ms: int) -> None:
-        record_heartbeat(self.book.state, source, ts_ms)
-        self.book.dms = self.book.dms.beat(source, ts_ms)
+        self.beat_many((source,), ts_ms)
+
+    def beat_many(self, sources: Sequence[str], ts_ms: int) -> None:
+        """Each of ``sources`` beat at ``ts_ms`` (the switch copied once, not once a source)."""
+        for source in sources:
+            record_heartbeat(self.book.state, source, ts_ms)
+        self.book.dms = self.book.dms.beat_many(sources, ts_ms)
+
+    def forget_unnamed(self) -> None:
+        """Forget the heartbeats and the unarmed switch entries of the sources nothing names any
+        more (a policy reloaded without one, a switch disarmed): the bound counts what is named.
+        An armed source is named; a halt its firing left is the lock book's, and stays."""
+        named = self.named()
+        book = self.book
+        forget_heartbeats(book.state, named)
+        if any(name not in named for name in book.dms.sources):
+            book.dms = book.dms.keep_sources(named)
 
     async def take_stored_beats(self, now: int) -> None:
         """Beats the standbys stored since the last tick. A beat is stamped with the clock of
         the replica that took it: one ahead of ours is taken as heard now, once (each stored
-        beat counts once, so a fast clock can never keep a silent source alive)."""
+        beat counts once, so a fast clock can never keep a silent source alive). A stored beat
+        of a source nothing names now, or a new one past the bound, is left (as the standby
+        that stored it would have refused it now)."""
+        named, held = self.named(), set(self.held())
         for source, ts_ms in (await self.io(self.store.heartbeats)).items():
-            if self._stored_beats.get(source) != ts_ms:
-                self._stored_beats[source] = ts_ms
-                self.beat(source, min(ts_ms, now))
+            if self._stored_beats.get(source) == ts_ms or source not in named:
+                continue
+            if source not in held and len(held) >= self.sources.limit:
+                continue
+            held.add(source)
+            self._stored_beats[source] = ts_ms
+            self.beat(source, min(ts_ms, now))
 
     # --- the dead man's switch -----------------------------------------------------------------------
 
@@ -215,7 +257,7 @@ class Countdowns:
                     "refresh_due": key in plan.refresh, "lapsed": key in plan.lapsed,
                     "supported": key not in plan.unsupported, "error": self.native_errors.get(key)}
         return {"format_version": 1, "listening_since_ts": iso_ms(self.listening_since_ms), "sources": sources,
-                "native": native}
+                "native": native, "refused": self.sources.status(now)}
 
 
 def error_code(e: BaseException) -> str:

@@ -19,10 +19,11 @@ firing does (the runner and the policy do).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Collection, Iterable, Mapping, Optional, Union
 
 DMS_FORMAT_VERSION = 1
 DEFAULT_REFRESH_FRACTION = 1 / 3
@@ -103,6 +104,11 @@ class DeadMansSwitch:
     sources: Mapping[str, SourceState] = field(default_factory=dict)
     native: Mapping[str, NativeDms] = field(default_factory=dict)
 
+    @functools.cached_property
+    def armed(self) -> frozenset[str]:
+        """The sources armed (worked out once per value: a beat makes a new one, an arming too)."""
+        return frozenset(name for name, st in self.sources.items() if st.armed)
+
     def _with(self, st: SourceState) -> "DeadMansSwitch":
         return replace(self, sources={**self.sources, st.source: st})
 
@@ -129,12 +135,25 @@ class DeadMansSwitch:
         """A heartbeat of ``source`` at ``now_ms``. An older beat than the last changes nothing;
         a beat after a firing re-arms the source. An unknown source is recorded, not armed."""
         _check_source(source)
+        return self.beat_many((source,), now_ms)
+
+    def beat_many(self, sources: Iterable[str], now_ms: int) -> "DeadMansSwitch":
+        """:meth:`beat` of each of ``sources`` at ``now_ms``, the sources copied once."""
         _check_ms("now_ms", now_ms)
-        old = self.sources.get(source) or SourceState(source)
-        if old.last_beat_ms is not None and now_ms <= old.last_beat_ms:
-            return self
-        fired = old.fired_ms if old.fired_ms is not None and now_ms <= old.fired_ms else None
-        return self._with(replace(old, last_beat_ms=now_ms, fired_ms=fired))
+        changed: dict[str, SourceState] = {}
+        for source in sources:
+            _check_source(source)
+            old = changed.get(source) or self.sources.get(source) or SourceState(source)
+            if old.last_beat_ms is not None and now_ms <= old.last_beat_ms:
+                continue
+            fired = old.fired_ms if old.fired_ms is not None and now_ms <= old.fired_ms else None
+            changed[source] = replace(old, last_beat_ms=now_ms, fired_ms=fired)
+        return replace(self, sources={**self.sources, **changed}) if changed else self
+
+    def keep_sources(self, named: Collection[str]) -> "DeadMansSwitch":
+        """The switch without the sources not in ``named`` that are not armed (an armed source
+        is kept whatever names it)."""
+        return replace(self, sources={n: s for n, s in self.sources.items() if s.armed or n in named})
 
     def due(self, now_ms: int, listening_since_ms: Optional[int] = None) -> list[str]:
         """Armed sources whose timeout has passed (``now - last beat >= timeout``) and that have

@@ -416,6 +416,7 @@ class Runner:
             await self.entries.find_unsaved()  # owed with this tick's transitions, unless entered again
             lead.replans_checked = True
         await self.countdowns.take_stored_beats(now)
+        self.countdowns.forget_unnamed()  # (a reload or a disarming may have unnamed some)
         phase = _Phases(report)
         async with self.turn.lent():  # the network only: operator changes may be applied meanwhile
             snapshots = await asyncio.gather(*(snapshot_of(k, a, now, self.snapshot_timeout_s)
@@ -582,22 +583,28 @@ class Runner:
         as they come, anything else in its turn (see :class:`~killswitch.runner.leadership.Turn`)."""
         return await self.turn.run_view_call(fn, args, kwargs)
 
-    async def heartbeat(self, source: str, now_ms: Optional[int] = None) -> None:
+    async def heartbeat(self, source: str, now_ms: Optional[int] = None) -> Optional[str]:
         """``source`` is alive: its heartbeat age (a signal) and its dead man's switch. The
         leader takes it in at once (saved with the state at its next tick); a standby stores it
         for the leader, which takes it in at its next tick, so a bot may beat at any replica.
-        Raises StoreError when a standby cannot store it (the API answers 503: beat again)."""
-        await self.heartbeats((source,), now_ms)
+        A source nothing names, or a new one past the bound, is refused: the reason
+        (``UNKNOWN_SOURCE``, ``SOURCES_FULL``: :mod:`.beat_sources`), else None. Raises
+        StoreError when a standby cannot store it (the API answers 503: beat again)."""
+        return (await self.heartbeats((source,), now_ms)).get(source)
 
-    async def heartbeats(self, sources: Sequence[str], now_ms: Optional[int] = None) -> None:
+    async def heartbeats(self, sources: Sequence[str], now_ms: Optional[int] = None) -> dict[str, str]:
         """Every one of ``sources`` is alive (a batch of the API's coalesced beats), as
-        :meth:`heartbeat` each, all stamped ``now``; a standby stores them in one store call."""
+        :meth:`heartbeat` each, all stamped ``now``; a standby stores them in one store call.
+        The refused ones, each with its reason."""
         now = now_ms if now_ms is not None else self.clock()
+        refused = self.countdowns.refusals(sources, now)
+        taken = [s for s in sources if s not in refused]
         if not self.lead.leader:
-            await self.io(self.store.record_heartbeats, {s: now for s in sources})
-            return
-        for source in sources:
-            self.countdowns.beat(source, now)
+            if taken:
+                await self.io(self.store.record_heartbeats, {s: now for s in taken})
+            return refused
+        self.countdowns.beat_many(taken, now)
+        return refused
 
     def add_metrics(self, collector: Any) -> None:
         """``collector.collect_metrics(registry)`` adds its families to every scrape of

@@ -14,8 +14,10 @@ file and the policies write them:
 
 - ``global``: everything;
 - a venue (``binanceusdm``) and an account (``binanceusdm/sim-main``), from the Accounts document;
-- a strategy (a policy's ``scope.strategies``, an armed dead man's switch source, a heartbeat
-  source, or a strategy the venue reports on a position or an order);
+- a strategy (a policy's ``scope.strategies`` or ``heartbeat_age`` source, an account's strategies
+  in the Accounts document, an armed dead man's switch source, or a strategy the venue reports on
+  a position or an order; a heartbeat is taken only from a source named so, so a beat never adds
+  one: :mod:`.beat_sources`);
 - a symbol (``BTC/USDT:USDT``) that a venue lists for one of the accounts;
 - a policy's scope instance (its key, one of the above).
 

@@ -245,6 +245,11 @@ class Readout:
         reg.sampled("killswitch_sink_errors_total", "counter",
                     "Calls to a sink that raised (the runner went on).").add(self.fanout.errors)
         reg.sampled("killswitch_dms_fired_total", "counter", "Times a dead man's switch fired.").add(c["dms_fired"])
+        refused = reg.sampled("killswitch_heartbeats_refused_total", "counter",
+                              "Heartbeats this runner refused, by reason: UNKNOWN_SOURCE (nothing names the source), "
+                              "SOURCES_FULL (a new source past the bound on sources held).", ("reason",))
+        for reason, n in sorted(self.countdowns.sources.counts.items()):
+            refused.add(n, reason=reason)
         until = reg.sampled("killswitch_dms_seconds_until_fire", "gauge",
                             "Seconds until each armed dead man's switch fires without a beat.", ("source",))
         for name, st in self.book.dms.status(now).items():

@@ -19,7 +19,7 @@ import functools
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional, Protocol, Sequence, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol, Sequence, TypeVar, Union
 
 if TYPE_CHECKING:  # annotations only: the gate pulls in the lock book, and `ksctl status` need not
     from ..state.store import RunbookRecord
@@ -460,9 +460,11 @@ class RunnerView(Protocol):
 
     def check_order(self, request: dict) -> Decision: ...
 
-    async def heartbeat(self, source: str, now_ms: Optional[int] = None) -> None: ...
+    async def heartbeat(self, source: str, now_ms: Optional[int] = None) -> Optional[str]:
+        """None: taken; else why it was refused (``UNKNOWN_SOURCE: ...``, ``SOURCES_FULL: ...``)."""
 
-    async def heartbeats(self, sources: Sequence[str], now_ms: Optional[int] = None) -> None: ...
+    async def heartbeats(self, sources: Sequence[str], now_ms: Optional[int] = None) -> Mapping[str, str]:
+        """The refused sources of the batch, each with its reason; the others were taken."""
 
     async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult: ...
 

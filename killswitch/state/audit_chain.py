@@ -41,7 +41,8 @@ by the next head MAC, and verification reports it, key or not.
 What cannot be told, said plainly. Without the key: a row or head given a fresh 64-hex MAC,
 or a rewrite that recomputes every hash (the adoption row removed with it), unless an exported
 anchor covers it. Without the key or anchors, a chain cut back, with the rows written with the
-key (the adoption row among them), or wiped, reads as one never anchored. With the key, someone
+key (the adoption row among them), or wiped, reads as one never anchored: with neither given,
+the verdict is "consistent, UNVERIFIED", which never passes. With the key, someone
 who saved an older head (row and MAC) can cut the chain back to it and restore that head; only
 an exported anchor newer than that head catches it.
 
@@ -83,6 +84,9 @@ HEAD_INVALID = "audit_head_invalid"
 # The verdicts of a verification (AuditVerification.verdict)
 INTACT = "intact_and_anchored"
 UNANCHORED = "consistent_unanchored"
+# consistent, and nothing outside the table was given to check it against: neither the key nor an
+# exported anchor. A wiped chain, or one rewritten whole with its adoption row, reads the same.
+UNVERIFIED = "consistent_unverified"
 NOT_VERIFIABLE = "not_verifiable_without_key"
 TAMPERED = "tampered"
 
@@ -260,8 +264,13 @@ class AuditVerification:
     The verdict (:attr:`verdict`) never claims more than was checked:
 
     - ``intact_and_anchored``: no finding, and the key checked every MAC;
-    - ``consistent_unanchored``: no finding in a chain that was never anchored: rows and head
-      agree, which cannot show rows cut off its end, a wipe, or a rewrite (passes: exit 0);
+    - ``consistent_unanchored``: no finding in a chain that was never anchored, checked against
+      exported anchors: rows and head agree and the anchors hold, which cannot show rows cut off
+      after the last anchor or a rewrite after it (passes: exit 0);
+    - ``consistent_unverified``: no finding, but neither a key nor an exported anchor was given
+      and the head carries no anchor: rows and head agree, and that is all. A wiped chain, one
+      cut back, or one rewritten whole (its ``audit_key_adopted`` row removed with it) reads the
+      same, so it does not pass; the command line gives it an exit code of its own;
     - ``not_verifiable_without_key``: no finding in the structure of an anchored chain, but no
       key was given to check its MACs (does not pass: exit 1);
     - ``tampered``: at least one finding.
@@ -288,11 +297,14 @@ class AuditVerification:
             return INTACT
         if self.head is not None and self.head.anchored:  # with a key given, KEY_MISMATCH is a finding
             return NOT_VERIFIABLE
+        if self.key_id is None and not self.anchors:  # (with a key, NOT_ANCHORED is a finding)
+            return UNVERIFIED
         return UNANCHORED
 
     @property
     def passed(self) -> bool:
-        """What exit 0 means: intact and anchored, or consistent in a chain that never had a key."""
+        """What exit 0 means: intact and anchored, or consistent in a chain never anchored whose
+        exported anchors hold (never a chain checked against nothing outside the table)."""
         return self.verdict in (INTACT, UNANCHORED)
 
     @property
@@ -333,7 +345,7 @@ class AuditVerification:
         head = self.head
         if head is None or not head.anchored:
             given = " although a key was given" if self.key_id is not None else ""
-            what = ("the chain was written without an audit key" if self.ok
+            what = ("nothing in the chain shows an audit key" if self.ok
                     else "the head carries no audit key's anchor")
             upto = max((a.seq for a in self.anchors), default=0)
             if not upto:
@@ -358,6 +370,12 @@ class AuditVerification:
             return f"{lead}intact and anchored: {self.covered()} check; {self.anchoring()}"
         if verdict == UNANCHORED:
             return f"{lead}consistent, UNANCHORED: {self.covered()} check; {self.anchoring()}"
+        if verdict == UNVERIFIED:
+            return (f"{lead}consistent, UNVERIFIED: {self.covered()} agree (hashes link, no row missing), but "
+                    "nothing authenticates or anchors them: neither the audit key nor an exported anchor was "
+                    "given and the head carries no anchor, so a wiped chain, one cut back, or one rewritten whole "
+                    "(its audit_key_adopted row removed with it) reads the same; give the key (KS_AUDIT_KEY or "
+                    "--audit-key-file) or the runner's AUDIT_HEAD lines (--anchors-from)")
         if verdict == NOT_VERIFIABLE:
             return (f"{lead}NOT VERIFIABLE without the key: {self.covered()} check; {self.anchoring()}; give the "
                     "key (KS_AUDIT_KEY or --audit-key-file)")

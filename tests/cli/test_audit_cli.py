@@ -1,8 +1,10 @@
 """``ksctl audit verify`` and ``ksctl history``: what they print and their exit codes, on SQLite
-and PostgreSQL — 0 intact and anchored, or consistent in a chain never anchored (said to leave
-truncation and wipes undetectable); 1 the first finding with its row, or an anchored chain
-without its key; 2 a bad anchor or an unusable key; 3 a store that cannot be read — and the key
-never in their output."""
+and PostgreSQL — 0 intact and anchored, or consistent in a chain never anchored below the
+exported anchors given (said to leave truncation and wipes after them undetectable); 1 the first
+finding with its row, or an anchored chain without its key; 2 a bad anchor or an unusable key;
+3 a store that cannot be read; 4 consistent but checked against neither the key nor an anchor
+(a wiped or wholly rewritten chain reads the same: never "intact") — and the key never in their
+output."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from killswitch.cli.common import EXIT_UNVERIFIED
 from killswitch.cli.main import cli
 from killswitch.state import AuditKey, open_store
 from tests.state.conftest import backend, raw, store_url  # noqa: F401 - fixtures: both backends
@@ -30,13 +33,31 @@ def ksctl(*args, key: str | None = None, stdin: str | None = None):
     return CliRunner(env=env).invoke(cli, list(args), input=stdin)
 
 
-def test_an_old_chain_exits_0_consistent_unanchored_and_says_truncation_cannot_be_detected(store_url):
+def test_an_old_chain_without_key_or_anchors_exits_4_consistent_unverified_never_intact(store_url):
     write(store_url)
     r = ksctl("audit", "verify", "--state", store_url)
+    assert r.exit_code == EXIT_UNVERIFIED == 4, r.output
+    assert r.stdout.startswith("audit chain consistent, UNVERIFIED: 5 row(s), seq 1..5 and the head (seq 5) agree "
+                               "(hashes link, no row missing), but nothing authenticates or anchors them: neither "
+                               "the audit key nor an exported anchor was given")
+    assert "a wiped chain, one cut back, or one rewritten whole" in r.stdout and "intact" not in r.stdout
+    h = ksctl("history", "--state", store_url)
+    assert h.exit_code == 4 and "audit chain: consistent, UNVERIFIED" in h.stdout and "intact" not in h.stdout
+    doc = json.loads(ksctl("audit", "verify", "--state", store_url, "-o", "json").stdout)
+    assert (doc["format_version"], doc["verdict"], doc["passed"], doc["intact"], doc["consistent"]) == \
+        (3, "consistent_unverified", False, False, True)
+
+
+def test_an_old_chain_with_its_exported_anchor_exits_0_consistent_unanchored(store_url, tmp_path):
+    write(store_url)
+    s = open_store(store_url, migrate=False)
+    head = s.audit_head()
+    s.close()
+    r = ksctl("audit", "verify", "--state", store_url, "--anchor", f"{head.seq}:{head.hash}")
     assert r.exit_code == 0, r.output
-    assert r.stdout.startswith("audit chain consistent, UNANCHORED: 5 row(s), seq 1..5 and the head (seq 5) check; "
-                               "not anchored: the chain was written without an audit key, so truncation and wipes "
-                               "cannot be detected")
+    assert r.stdout.startswith("audit chain consistent, UNANCHORED: 5 row(s), seq 1..5 and the head (seq 5), 1 "
+                               "exported anchor(s) (up to seq 5) check; not anchored: nothing in the chain shows "
+                               "an audit key; the exported anchors hold rows 1..5 as exported")
     assert "intact" not in r.stdout
 
 
@@ -130,7 +151,7 @@ def test_json_says_what_was_covered_and_every_finding(store_url, raw):
     write(store_url, 8)
     raw("DELETE FROM audit_log WHERE seq IN (3, 7)")
     doc = json.loads(ksctl("audit", "verify", "--state", store_url, "-o", "json").stdout)
-    assert (doc["format_version"], doc["intact"], doc["anchored"], doc["first_bad_row"]) == (2, False, False, 3)
+    assert (doc["format_version"], doc["intact"], doc["anchored"], doc["first_bad_row"]) == (3, False, False, 3)
     assert (doc["verdict"], doc["passed"], doc["consistent"]) == ("tampered", False, False)
     assert [(f["code"], f["seq"]) for f in doc["findings"]] == [("ROWS_MISSING", 3), ("ROWS_MISSING", 7)]
     assert doc["head"]["seq"] == 8 and doc["rows"] == 6
@@ -205,7 +226,7 @@ def test_a_row_appended_with_a_copied_mac_exits_1(store_url, raw):
 
 
 @pytest.mark.parametrize("attack", ["truncated", "wiped"])
-def test_an_unkeyed_chain_cut_or_wiped_exits_0_and_says_that_cannot_be_detected(store_url, raw, attack):
+def test_an_unkeyed_chain_cut_or_wiped_exits_4_unverified_and_says_that_cannot_be_detected(store_url, raw, attack):
     from killswitch.state.store import GENESIS_HASH
 
     write(store_url)
@@ -216,6 +237,41 @@ def test_an_unkeyed_chain_cut_or_wiped_exits_0_and_says_that_cannot_be_detected(
         raw("DELETE FROM audit_log")
         raw("UPDATE audit_head SET seq = 0, hash = ? WHERE id = 1", (GENESIS_HASH,))
     r = ksctl("audit", "verify", "--state", store_url)
-    # exit 0: nothing in the store can show it, and the line says so instead of "intact"
-    assert r.exit_code == 0 and r.stdout.startswith("audit chain consistent, UNANCHORED: "), r.output
-    assert "truncation and wipes cannot be detected" in r.stdout and "intact" not in r.stdout
+    # nothing in the store can show it: exit 4, and the line says so instead of "intact"
+    assert r.exit_code == 4 and r.stdout.startswith("audit chain consistent, UNVERIFIED: "), r.output
+    assert "a wiped chain, one cut back, or one rewritten whole" in r.stdout and "intact" not in r.stdout
+
+
+def rewrite_whole_without_adoption(raw) -> None:
+    """A keyed chain rewritten from row 1 by someone without the key: the adoption row removed,
+    every row renumbered and hashed again, no MAC anywhere, the head pointed at the new end."""
+    from killswitch.state.store import GENESIS_HASH, audit_hash
+
+    rows = raw("SELECT seq, kind, ts_ms, payload FROM audit_log ORDER BY seq")
+    raw("DELETE FROM audit_log")
+    prev, seq = GENESIS_HASH, 0
+    for _, kind, ts, text in rows:
+        if kind == "audit_key_adopted":
+            continue
+        seq += 1
+        digest = audit_hash(prev, seq, kind, ts, json.loads(text))
+        raw("INSERT INTO audit_log (seq, kind, ts_ms, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
+            (seq, kind, ts, text, prev, digest))
+        prev = digest
+    raw("UPDATE audit_head SET seq = ?, hash = ?, mac = NULL, key_id = NULL, anchored_from = NULL WHERE id = 1",
+        (seq, prev))
+
+
+def test_a_keyed_chain_rewritten_whole_without_its_adoption_row_is_unverified_bare_and_fails_with_the_key(
+        store_url, raw):
+    write(store_url, key=KEY)
+    rewrite_whole_without_adoption(raw)
+    bare = ksctl("audit", "verify", "--state", store_url)
+    assert bare.exit_code == 4, bare.output
+    assert bare.stdout.startswith("audit chain consistent, UNVERIFIED: 5 row(s), seq 1..5 and the head (seq 5) agree")
+    assert "intact" not in bare.stdout
+    doc = json.loads(ksctl("audit", "verify", "--state", store_url, "-o", "json").stdout)
+    assert (doc["verdict"], doc["passed"], doc["intact"]) == ("consistent_unverified", False, False)
+    keyed = ksctl("audit", "verify", "--state", store_url, key=KEY)
+    assert keyed.exit_code == 1 and keyed.stdout.startswith("audit chain TAMPERED: "), keyed.output
+    assert "NOT_ANCHORED: a key was given but the chain carries no anchor" in keyed.stdout

@@ -65,7 +65,9 @@ DATA = {
     ("dms", "status"): Case(("--api", "{api}")),
     ("dms", "disarm"): Case(("--api", "{api}", "--source", "walker"),
                             ("dms", "arm", "--api", "{api}", "--source", "walker", "--timeout", "5m")),
-    ("heartbeat",): Case(("--api", "{api}", "walker")),
+    # a heartbeat is taken from a source something names: arming names it
+    ("heartbeat",): Case(("--api", "{api}", "walker"),
+                         ("dms", "arm", "--api", "{api}", "--source", "walker", "--timeout", "5m")),
     ("lock",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk", "--mode", "reducing", "--ttl", "1h")),
     ("unlock",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk"),
                       ("lock", "--api", "{api}", "--scope", SCOPE, "--reason", "walk")),
@@ -79,11 +81,12 @@ DATA = {
     ("silence", "expire"): Case(("--api", "{api}", "0123456789ab"), exits=1),
     # nothing is engaged on the walk's runner: the refusal is the data, and exits 1
     ("ack",): Case(("--api", "{api}", "--policy", "crash-ladder", "--scope", SCOPE, "--comment", "walk"), exits=1),
-    ("history",): Case(("--state", "{state}")),
-    ("audit", "verify"): Case(("--state", "{state}")),
+    # the walk's chain has no key and no anchor is given: consistent, UNVERIFIED (exit 4)
+    ("history",): Case(("--state", "{state}"), exits=4),
+    ("audit", "verify"): Case(("--state", "{state}"), exits=4),
     ("runbook", "list"): Case(("--state", "{state}")),
     ("runbook", "render"): Case(("--incident", INCIDENT, "--state", "{state}", "--runbooks", "{runbooks}")),
-    ("report",): Case(("--since", "2026-03-01", "--until", "2026-03-03", "--state", "{state}")),
+    ("report",): Case(("--since", "2026-03-01", "--until", "2026-03-03", "--state", "{state}"), exits=4),
     ("token", "new"): Case(("--identity", "walker", "--roles", "operator")),
     ("token", "check"): Case(("{tokens}",)),
 }

@@ -1,9 +1,11 @@
 """``ksctl report --since DATE``: the closure report, from an audit trail written the way the
 runner, the reset endpoint and the notification sink write it; and what its first line may say
 about the audit chain: "intact and anchored" only with the key; "consistent, UNANCHORED:
-truncation and wipes cannot be detected" (never "intact") for a trail written without one; "NOT
-VERIFIABLE without the key" for an anchored trail read without it; and "TAMPERED" — with what was
-read from unproven rows marked — after a forgery, a cut, a stripped anchor or a missing head."""
+truncation and wipes cannot be detected" (never "intact") for a trail written without one and
+checked against its exported head; "consistent, UNVERIFIED" (exit 4) for one checked against
+neither key nor anchor; "NOT VERIFIABLE without the key" for an anchored trail read without it;
+and "TAMPERED" — with what was read from unproven rows marked — after a forgery, a cut, a
+stripped anchor or a missing head."""
 
 from __future__ import annotations
 
@@ -115,15 +117,32 @@ def run(*args):
     return CliRunner().invoke(cli, ["report", *args])
 
 
+def head_anchor(url: str) -> tuple[str, str]:
+    """``--anchor SEQ:HASH`` of the trail's head as it is now (the runner exports it to its log)."""
+    store = open_store(url, migrate=False)
+    try:
+        head = store.audit_head()
+    finally:
+        store.close()
+    return "--anchor", f"{head.seq}:{head.hash}"
+
+
 def test_report_accounts_for_each_incident_its_orders_approvers_and_pages(state):
-    out = run("--since", "2026-03-02T12:30Z", "--until", "2026-03-02T14:00Z", "--state", state, "-o", "json")
+    bare = run("--since", "2026-03-02T12:30Z", "--until", "2026-03-02T14:00Z", "--state", state, "-o", "json")
+    assert bare.exit_code == 4, bare.output  # neither key nor anchor: consistent, unverified
+    audit = json.loads(bare.stdout)["audit"]
+    assert (audit["verdict"], audit["passed"], audit["intact"], audit["consistent"], audit["anchored"]) == \
+        ("consistent_unverified", False, False, True, False)
+    assert "AUDIT CHAIN UNVERIFIED" in bare.stderr
+    out = run("--since", "2026-03-02T12:30Z", "--until", "2026-03-02T14:00Z", "--state", state, "-o", "json",
+              *head_anchor(state))
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
-    assert doc["period"]["since"] == "2026-03-02T12:30:00Z" and doc["format_version"] == 2
+    assert doc["period"]["since"] == "2026-03-02T12:30:00Z" and doc["format_version"] == 3
     audit = doc["audit"]
     assert (audit["verdict"], audit["passed"], audit["intact"], audit["consistent"], audit["anchored"]) == \
         ("consistent_unanchored", True, False, True, False)
-    assert "written without an audit key, so truncation and wipes cannot be detected" in audit["anchoring"]
+    assert "nothing in the chain shows an audit key; the exported anchors hold rows 1..11" in audit["anchoring"]
     first, flatten = doc["incidents"]  # the entry an hour before --since is not in the period
     assert (first["incident"], first["ended"]["how"], first["ended"]["to"]) == (L1, "escalated", 3)
     assert first["notifications"] == {"delivered": ["desk-chat"], "failed": [], "silenced": []}
@@ -141,13 +160,14 @@ def test_report_accounts_for_each_incident_its_orders_approvers_and_pages(state)
 
 
 def test_markdown_and_html_say_the_same_for_a_person(state, tmp_path):
-    out = run("--since", "2026-03-02", "--until", "2026-03-03", "--state", state)
+    anchor = head_anchor(state)
+    out = run("--since", "2026-03-02", "--until", "2026-03-03", "--state", state, *anchor)
     assert out.exit_code == 0
     md = out.stdout
     assert md.startswith("# Kill-switch closure report: 2026-03-02T00:00:00Z to 2026-03-03T00:00:00Z")
     assert md.splitlines()[2].startswith("> Audit chain **consistent, UNANCHORED: truncation and wipes cannot be "
                                          "detected** (verified at ")
-    assert "so truncation and wipes cannot be detected, nor a rewrite by someone with database access" in md
+    assert "but rows cut off or rewritten after row 11 cannot be detected" in md
     assert "intact" not in md and "*unverified*" not in md
     assert f"### `{L3}`" in md and "- ended: reset at 2026-03-02T13:35:00Z" in md
     assert "reset approval 2026-03-02T13:35:00Z by **bob**: PnL booked <b>" in md
@@ -155,7 +175,7 @@ def test_markdown_and_html_say_the_same_for_a_person(state, tmp_path):
     assert re.search(r"\| `ks-l3-1` \| .* \| rejected `RATE_LIMITED` \|", md)
     page = tmp_path / "report.html"
     out = run("--since", "2026-03-02", "--until", "2026-03-03", "--state", state, "--format", "html",
-              "--out", str(page))
+              "--out", str(page), *anchor)
     assert out.exit_code == 0 and out.stdout == "" and out.stderr.startswith(f"ksctl report: wrote {page} (")
     html = page.read_text()
     assert html.startswith("<!doctype html>") and "<table>" in html
@@ -185,7 +205,7 @@ def test_dates_and_durations_and_what_is_refused(state):
     assert bad.exit_code == 2 and "--since" in bad.output
     empty = run("--since", "2026-03-03", "--until", "2026-03-02", "--state", state)
     assert empty.exit_code == 2 and "period is empty" in empty.output
-    out = run("--since", "2026-03-03", "--until", "2026-03-04", "--state", state)
+    out = run("--since", "2026-03-03", "--until", "2026-03-04", "--state", state, *head_anchor(state))
     assert out.exit_code == 0 and "No stage was entered in the period." in out.stdout
 
 
@@ -267,10 +287,11 @@ def test_an_unkeyed_trail_cut_or_wiped_is_never_reported_intact(state, attack):
     else:
         sql(state, ("DELETE FROM audit_log",), ("UPDATE audit_head SET seq = 0, hash = ?", (GENESIS_HASH,)))
     out = run("--since", "2026-03-02", "--state", state)
-    assert out.exit_code == 0, out.output  # nothing in the store shows it: the report says what it cannot tell
-    assert out.stdout.splitlines()[2].startswith("> Audit chain **consistent, UNANCHORED: truncation and wipes "
-                                                 "cannot be detected** (verified at ")
-    assert "intact" not in out.stdout
+    assert out.exit_code == 4, out.output  # nothing in the store shows it: the report says what it cannot tell
+    assert out.stdout.splitlines()[2].startswith("> Audit chain **consistent, UNVERIFIED: neither the audit key nor "
+                                                 "an exported anchor was given; a wiped or wholly rewritten chain "
+                                                 "reads the same** (verified at ")
+    assert "intact" not in out.stdout and "AUDIT CHAIN UNVERIFIED" in out.stderr
 
 
 def test_a_trail_stripped_of_its_anchor_is_reported_tampered_with_or_without_anchors(keyed_state, tmp_path):
@@ -339,7 +360,8 @@ def test_a_dry_run_incident_counts_every_planned_order_of_its_audit_rows_tables_
                               intent("other-policy/x/L1/e1", "ks-d")])
     store.audit_many([(PLANNED_KIND, T0 + 5 * MIN + 2, doc) for doc in table])
     store.close()
-    out = run("--since", "2026-03-02T12:30Z", "--until", "2026-03-02T14:00Z", "--state", state, "-o", "json")
+    out = run("--since", "2026-03-02T12:30Z", "--until", "2026-03-02T14:00Z", "--state", state, "-o", "json",
+              *head_anchor(state))
     assert out.exit_code == 0, out.output
     first, flatten = json.loads(out.stdout)["incidents"]
     assert first["orders"]["planned_dry_run"] == 3 and flatten["orders"]["planned_dry_run"] == 1

@@ -43,7 +43,9 @@ def calm_inputs(tmp: Path, sim_port: int) -> tuple[Path, Path]:
     pol = tmp / "policies"
     pol.mkdir()
     (pol / "calm.yaml").write_text(CALM_POLICY)
-    return pol, accounts_file(tmp, sim_port)
+    # the bots the load beats as (``{leader,standby}-bot-N``) are the account's strategies
+    return pol, accounts_file(tmp, sim_port, strategies=[f"{t}-bot-{i}" for t in ("leader", "standby")
+                                                         for i in range(7)])
 
 
 def tokens_file(tmp: Path) -> Path:

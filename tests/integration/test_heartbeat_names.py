@@ -1,6 +1,7 @@
 """A heartbeat's source through the API of a real runner: a path's name (``%2e%2e``) is refused
-and stored nowhere; a well-formed source no policy declares is taken, as designed (a bot that
-beats becomes a strategy the runner knows: it can be locked, armed and seen in the status)."""
+and stored nowhere; so is a well-formed source that no policy, armed dead man's switch or
+Accounts document names (404 ``UNKNOWN_SOURCE``, with the names it resembles): a typo is not a
+new strategy, and the bot hears that its beats go nowhere."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from .test_runner import TICK_MS, setup
 TOKEN = "t0ken-for-heartbeat-tests"
 
 
-def test_a_source_of_dots_is_refused_and_a_new_well_formed_one_is_taken(tmp_path):
+def test_a_source_of_dots_or_one_nothing_names_is_refused_and_an_armed_one_is_taken(tmp_path):
     runner, engine, clock, store, _ = setup(tmp_path)
     answers: dict[str, tuple[int, object]] = {}
 
@@ -28,7 +29,10 @@ def test_a_source_of_dots_is_refused_and_a_new_well_formed_one_is_taken(tmp_path
         auth = {"Authorization": f"Bearer {TOKEN}"}
         try:
             async with aiohttp.ClientSession() as http:
-                for source in ("%2e%2e", "%2E", "..%2F..", "strategy-z"):
+                async with http.post(url + "/v1/dms/arm", json={"source": "strategy-a", "timeout_s": 600},
+                                     headers=auth) as r:
+                    assert r.status == 200
+                for source in ("%2e%2e", "%2E", "..%2F..", "strategy-z", "strategy-a"):
                     async with http.post(yarl.URL(url + "/v1/heartbeat/" + source, encoded=True), headers=auth) as r:
                         answers[source] = (r.status, await r.json() if r.status != 204 else None)
                 async with http.post(url + "/v1/dms/arm", json={"source": "..", "timeout_s": 60}, headers=auth) as r:
@@ -42,10 +46,15 @@ def test_a_source_of_dots_is_refused_and_a_new_well_formed_one_is_taken(tmp_path
     for source in ("%2e%2e", "%2E", "..%2F..", "arm .."):
         status, body = answers[source]
         assert status == 400 and body["error"] == "BAD_SOURCE", (source, body)
-    assert answers["strategy-z"] == (204, None)
+    status, body = answers["strategy-z"]
+    assert status == 404 and body["error"] == "UNKNOWN_SOURCE", body
+    assert body["reason"] == ("UNKNOWN_SOURCE: 'strategy-z' is not named by a policy (heartbeat_age source, scope "
+                              "strategies), an armed dead man's switch or the Accounts document; did you mean "
+                              "'strategy-a'?")
+    assert answers["strategy-a"] == (204, None)
     heard = set(runner.state.heartbeats) | set(runner.book.dms.sources)
-    assert heard == {"strategy-z"}, heard
-    assert "strategy-z" in runner.catalog().strategies and ".." not in runner.catalog().strategies
+    assert heard == {"strategy-a"}, heard
+    assert "strategy-z" not in runner.catalog().strategies and ".." not in runner.catalog().strategies
 
 
 def test_disarming_a_source_that_is_not_armed_names_the_armed_ones_it_resembles(tmp_path):

@@ -81,12 +81,17 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         r = cmd.invoke(cli, ["close", "--api", url, "--scope", "simulated/sim-main", "--reason", "drill", "--dry-run"])
         assert r.exit_code == 0 and r.output.startswith(  # the flatten closed the book
             "close simulated/sim-main: nothing to send: no position to close in the runner's last snapshots"), r.output
+        r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot-1"])  # nothing names bot-1 yet: refused, said
+        assert r.exit_code == 1 and r.output.startswith("UNKNOWN_SOURCE: 'bot-1' is not named by a policy"), r.output
+        assert cmd.invoke(cli, ["dms", "arm", "--api", url, "--source", "bot-1", "--timeout", "1h"]).exit_code == 0
         r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot-1"])
         assert (r.exit_code, r.output) == (0, "HEARTBEAT_RECORDED: source=bot-1\n")  # says what it did
+        r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot_1"])  # a typo of an armed source
+        assert r.exit_code == 1 and "UNKNOWN_SOURCE: 'bot_1'" in r.output and "did you mean 'bot-1'?" in r.output
         r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot 1"])
         assert r.exit_code == 1 and r.output.startswith("BAD_SOURCE: a source is 1 to 64"), r.output
         r = cmd.invoke(cli, ["history", "--state", f"sqlite://{tmp_path / 'state.db'}"])
-        assert r.exit_code == 0 and "audit chain: consistent, UNANCHORED" in r.output and "filled" in r.output
+        assert r.exit_code == 4 and "audit chain: consistent, UNVERIFIED" in r.output and "filled" in r.output
         journal = r.output.splitlines()[:-1]
         assert journal and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  \S+  simulated/sim-main ", x)
                                for x in journal), journal  # ISO-8601 UTC, not epoch milliseconds
@@ -115,7 +120,7 @@ def test_audit_verify_detects_tampering(tmp_path):
     for i in range(5):
         store.audit("event", 1_000 + i, {"n": i})
     store.close()
-    assert CliRunner().invoke(cli, ["audit", "verify", "--state", url]).exit_code == 0
+    assert CliRunner().invoke(cli, ["audit", "verify", "--state", url]).exit_code == 4  # consistent, unverified
     with sqlite3.connect(tmp_path / "a.db") as db:
         db.execute("UPDATE audit_log SET payload = ? WHERE seq = 3", ('{"n": 99}',))
     r = CliRunner().invoke(cli, ["audit", "verify", "--state", url])
@@ -205,7 +210,10 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
         assert r.exit_code == 1 and r.output.startswith("UNKNOWN_SCOPE: 'strategy-b'"), r.output  # never seen
         r = cmd.invoke(cli, ["lock", "--api", url, "--scope", "simulated/SIM-MAIN", "--reason", "typo"])
         assert r.exit_code == 1 and "did you mean 'simulated/sim-main'" in r.output, r.output
-        assert cmd.invoke(cli, ["heartbeat", "--api", url, "strategy-b"]).exit_code == 0  # now it is known
+        r = cmd.invoke(cli, ["heartbeat", "--api", url, "strategy-b"])  # nothing names it: refused, not learnt
+        assert r.exit_code == 1 and r.output.startswith("UNKNOWN_SOURCE: 'strategy-b'"), r.output
+        r = cmd.invoke(cli, ["dms", "arm", "--api", url, "--source", "strategy-b", "--timeout", "1h"])
+        assert r.exit_code == 0, r.output  # arming names it: now it is a strategy the runner knows
         r = cmd.invoke(cli, lock + ["--ttl", "1h", "--mode", "reducing", "-o", "json"])
         assert r.exit_code == 0 and json.loads(r.output)["done"] is True, r.output
         assert json.loads(r.output)["reason"].startswith("LOCKED: scope=strategy-b mode=reducing until ")

@@ -496,7 +496,8 @@ def test_ha_a_heartbeat_sent_to_the_standby_reaches_the_leader(tmp_path, pg_url)
     sim = Sim(tmp_path, scale=SCALE_HA)
     a = b = None
     try:
-        pol, acc = write_inputs(tmp_path, sim.port)
+        pol, _ = write_inputs(tmp_path, sim.port)
+        acc = accounts_file(tmp_path, sim.port, dry_run="false", strategies=("bot-x",))  # names the bot
         a = start_runner(tmp_path, pol, acc, pg_url, "ha-a", "a")
         wait_for(lambda: lease(pg_url)[0] == "ha-a", 20, "ha-a to lead")
         port_b = free_port()

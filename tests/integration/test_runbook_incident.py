@@ -126,9 +126,9 @@ def test_ksctl_runbook_render_and_report_read_the_crash_back(tmp_path, monkeypat
 
     out = cli_.invoke(cli, ["report", "--since", "2026-03-02", "--until", "2026-03-03", "--state", url,
                             "-o", "json"])
-    assert out.exit_code == 0, out.output
-    doc = json.loads(out.output)
-    assert doc["audit"]["verdict"] == "consistent_unanchored" and doc["audit"]["passed"] is True  # no key
+    assert out.exit_code == 4, out.output  # no key, no anchor: consistent, but checked against nothing
+    doc = json.loads(out.stdout)
+    assert doc["audit"]["verdict"] == "consistent_unverified" and doc["audit"]["passed"] is False
     assert [i["incident"] for i in doc["incidents"]] == [
         "crash-ladder/simulated/sim-main/L1/e1", "crash-ladder/simulated/sim-main/L2/e2", L3]
     first, _, last = doc["incidents"]

@@ -73,7 +73,9 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
                 st, c = await post("/v1/close", {"scope": "simulated/sim-main", "reason": "drill", "dry_run": True})
                 assert st == 202 and c["reason"].startswith("DRY_RUN")
                 async with http.post(url + "/v1/heartbeat/strategy-a", headers=auth) as r:
-                    assert r.status == 204
+                    assert r.status == 404  # nothing names it: refused, never a strategy of its own
+                    body = await r.json()
+                    assert body["error"] == "UNKNOWN_SOURCE" and "'strategy-a' is not named by" in body["reason"]
                 async with http.get(url + "/metrics") as r:
                     body = await r.text()
                 assert 'killswitch_stage{policy="crash-ladder",scope="simulated/sim-main"} 0' in body
@@ -82,7 +84,7 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
             await stop_api(site)
 
     asyncio.run(asyncio.wait_for(go(), 60))
-    assert "strategy-a" in runner.state.heartbeats
+    assert "strategy-a" not in runner.state.heartbeats and "strategy-a" not in runner.book.dms.sources
     assert store.verify_audit()[0]
 
 
@@ -121,7 +123,10 @@ def test_unlock_lock_dead_mans_switch_and_resumption_through_the_api(tmp_path):
                 st, body = await post("/v1/lock", {"scope": "strategy-b", "reason": "bad fills"})
                 assert st == 404 and body["reason"].startswith("UNKNOWN_SCOPE: 'strategy-b'")  # never seen yet
                 async with http.post(url + "/v1/heartbeat/strategy-b", headers=auth) as r:
-                    assert r.status == 204  # a bot that beats is a strategy the runner knows
+                    assert r.status == 404  # a bot that beats a name nothing names is refused
+                assert (await post("/v1/dms/arm", {"source": "strategy-b", "timeout_s": 3600}))[0] == 200
+                async with http.post(url + "/v1/heartbeat/strategy-b", headers=auth) as r:
+                    assert r.status == 204  # an armed source is named: its beats are taken, it is a strategy
                 st, body = await post("/v1/lock", {"scope": "strategy-b", "reason": "bad fills", "mode": "reducing",
                                                    "ttl_s": 3600})
                 assert st == 200 and body["reason"].startswith("LOCKED: scope=strategy-b mode=reducing until ")

@@ -15,7 +15,7 @@ import pytest
 
 from killswitch.state import AuditAnchor, AuditKey, AuditKeyError, StoreError, key_problem, open_store
 from killswitch.state.sql import MIGRATIONS, SqlStore
-from killswitch.state.audit_chain import AuditHead, INTACT, NOT_VERIFIABLE, TAMPERED, UNANCHORED
+from killswitch.state.audit_chain import AuditHead, INTACT, NOT_VERIFIABLE, TAMPERED, UNANCHORED, UNVERIFIED
 from killswitch.state.store import GENESIS_HASH, audit_hash, canonical_json
 
 SECRET = "k" * 24 + "-audit-key-0123456789"  # 45 characters
@@ -309,7 +309,7 @@ def test_a_mac_that_is_no_hmac_is_caught_without_the_key_and_never_crashes_with_
 
 
 @pytest.mark.parametrize("attack", ["truncated", "wiped"])
-def test_an_unkeyed_chain_cut_or_wiped_is_consistent_and_says_that_cannot_be_detected(store, raw, attack):
+def test_an_unkeyed_chain_cut_or_wiped_is_consistent_unverified_and_says_that_cannot_be_detected(store, raw, attack):
     fill(store)
     if attack == "truncated":
         raw("DELETE FROM audit_log WHERE seq >= 4")
@@ -318,10 +318,12 @@ def test_an_unkeyed_chain_cut_or_wiped_is_consistent_and_says_that_cannot_be_det
         raw("DELETE FROM audit_log")
         raw("UPDATE audit_head SET seq = 0, hash = ? WHERE id = 1", (GENESIS_HASH,))
     v = store.audit_verification()
-    # Nothing in the store can show it: the verdict says what was checked and what cannot be told.
-    assert v.ok and v.verdict == UNANCHORED and v.passed
-    assert v.describe().startswith("audit chain consistent, UNANCHORED: ")
-    assert "truncation and wipes cannot be detected" in v.describe() and "intact" not in v.describe()
+    # Nothing in the store can show it: the verdict says what was checked and what cannot be
+    # told, and with neither key nor anchors it does not pass
+    assert v.ok and v.verdict == UNVERIFIED and not v.passed
+    assert v.describe().startswith("audit chain consistent, UNVERIFIED: ")
+    assert "a wiped chain, one cut back, or one rewritten whole" in v.describe() and "intact" not in v.describe()
+    assert v.to_json()["intact"] is False and v.to_json()["passed"] is False
 
 
 def test_anchors_given_on_an_unkeyed_chain_say_what_they_cover(store):
@@ -509,10 +511,19 @@ def test_an_old_chain_is_consistent_and_says_truncation_and_wipes_cannot_be_dete
     fill(store)
     v = store.audit_verification()
     assert v.ok and not v.anchored and store.verify_audit() == (True, None)
-    assert v.verdict == UNANCHORED and v.passed and "intact" not in v.describe()
-    assert v.describe() == ("audit chain consistent, UNANCHORED: 5 row(s), seq 1..5 and the head (seq 5) check; "
-                            "not anchored: the chain was written without an audit key, so truncation and wipes "
-                            "cannot be detected, nor a rewrite by someone with database access")
+    assert v.verdict == UNVERIFIED and not v.passed and "intact" not in v.describe()
+    assert v.describe() == ("audit chain consistent, UNVERIFIED: 5 row(s), seq 1..5 and the head (seq 5) agree "
+                            "(hashes link, no row missing), but nothing authenticates or anchors them: neither the "
+                            "audit key nor an exported anchor was given and the head carries no anchor, so a wiped "
+                            "chain, one cut back, or one rewritten whole (its audit_key_adopted row removed with it) "
+                            "reads the same; give the key (KS_AUDIT_KEY or --audit-key-file) or the runner's "
+                            "AUDIT_HEAD lines (--anchors-from)")
+    head = store.audit_head()
+    anchored = store.audit_verification([AuditAnchor(head.seq, head.hash)])  # checked against its exported head
+    assert anchored.verdict == UNANCHORED and anchored.passed and "intact" not in anchored.describe()
+    assert anchored.anchoring() == ("not anchored: nothing in the chain shows an audit key; the exported anchors "
+                                    "hold rows 1..5 as exported, but rows cut off or rewritten after row 5 cannot be "
+                                    "detected")
 
 
 def test_a_key_adopts_an_old_chain_and_covers_its_rows_from_then_on(store, keyed, raw):

@@ -363,5 +363,9 @@ def _dms(dms: dict, now: int) -> dict:
                "supported": n.get("supported", True), "error": n.get("error") or ""}
               for k, n in sorted((dms.get("native") or {}).items())]
     listening = dms.get("listening_since_ts")
-    return {"sources": sources, "native": native, "listening_since": _when_iso(listening, now)}
+    refused = [{"source": name, "reason": r.get("reason", ""), "count": r.get("count", 0),
+                "last": age_text(r.get("last_refused_age_s")), "last_ms": _at(r.get("last_refused_age_s"), now, -1)}
+               for name, r in sorted((dms.get("refused") or {}).items(),
+                                     key=lambda kv: kv[1].get("last_refused_age_s") or 0)]
+    return {"sources": sources, "native": native, "refused": refused, "listening_since": _when_iso(listening, now)}
 
