@@ -4,7 +4,8 @@ they are handling.
 What it owns, as Alertmanager's ``silence`` package does for its model:
 
 - :class:`LabelMatcher`: ``name op "value"`` over a page's labels, with Alertmanager's four
-  operators — ``=``, ``!=``, ``=~`` and ``!~`` (regular expressions anchored: ``^(?:re)$``); a
+  operators — ``=``, ``!=``, ``=~`` and ``!~`` (RE2 patterns anchored as ``^(?:re)$``, through
+  :func:`killswitch.policy.patterns.compile_label_pattern`: linear time, as Alertmanager's); a
   label the page lacks counts as the empty string. :func:`parse_matcher` reads the text form
   (``policy=futures-book``, ``severity=~"critical|warning"``).
 - :class:`Silence`: matchers, a start and an end (UTC ms), its author and comment; it is
@@ -30,12 +31,15 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from .policy.patterns import LabelPattern, PatternError, compile_label_pattern
+
 OPS = ("=", "!=", "=~", "!~")
 # what killswitch's events carry (killswitch.events.Event.make and the runner's events), and the route's receiver
 PAGE_LABELS = frozenset({"event", "severity", "policy", "scope", "stage", "level", "from_level", "owner", "venue",
                          "account", "symbol", "reason", "source", "holder", "receiver"})
 MAX_MATCHERS = 16
 MAX_VALUE = 256
+MAX_TEXT = 2 * MAX_VALUE + 64  # name, operator, and a value quoted with every character escaped
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TEXT = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*')
 
@@ -53,7 +57,7 @@ class LabelMatcher:
     name: str
     op: str
     value: str
-    pattern: Optional[re.Pattern[str]] = field(default=None, compare=False, repr=False)
+    pattern: Optional[LabelPattern] = field(default=None, compare=False, repr=False)
 
     @staticmethod
     def make(name: str, op: str, value: str) -> "LabelMatcher":
@@ -67,9 +71,10 @@ class LabelMatcher:
         pattern = None
         if op in ("=~", "!~"):
             try:
-                pattern = re.compile(f"^(?:{value})$")
-            except re.error as e:
-                raise SilenceError(f"BAD_MATCHER: {name}{op}{value!r}: not a regular expression ({e})") from None
+                pattern = compile_label_pattern(value)
+            except PatternError as e:
+                raise SilenceError(f"BAD_MATCHER: {name}{op}{value!r}: the pattern {e.problem.message} "
+                                   f"({e.problem.hint})") from None
         return LabelMatcher(name, op, value, pattern)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
@@ -79,7 +84,7 @@ class LabelMatcher:
         if self.op == "!=":
             return got != self.value
         assert self.pattern is not None
-        hit = self.pattern.match(got) is not None
+        hit = self.pattern.matches(got)
         return hit if self.op == "=~" else not hit
 
     def __str__(self) -> str:
@@ -97,6 +102,8 @@ class LabelMatcher:
 def parse_matcher(text: str) -> LabelMatcher:
     """``name=value``, ``name!=value``, ``name=~re``, ``name!~re``; the value may be quoted
     (``"..."``, backslash escapes). Raises :class:`SilenceError` (``BAD_MATCHER``)."""
+    if len(text or "") > MAX_TEXT:  # before the regex, whose lazy value is quadratic in a run of spaces
+        raise SilenceError(f"BAD_MATCHER: a matcher is at most {MAX_TEXT} characters (its value at most {MAX_VALUE})")
     m = _TEXT.fullmatch(text or "")
     if m is None:
         raise SilenceError(f"BAD_MATCHER: {text!r} is not name=value (operators: {', '.join(OPS)})")

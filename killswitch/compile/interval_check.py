@@ -10,13 +10,13 @@ that can carry critical pages (a halt, a flatten) may be silenced by them.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Optional
 
 from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
 from ..policy.model import Route
+from ..policy.patterns import PatternError, compile_label_pattern
 
 
 def _can_carry_critical(route: Route) -> bool:
@@ -25,7 +25,10 @@ def _can_carry_critical(route: Route) -> bool:
     if "severity" in route.match:
         return route.match["severity"] == "critical"
     if "severity" in route.match_re:
-        return re.fullmatch(f"(?:{route.match_re['severity']})", "critical") is not None
+        try:
+            return compile_label_pattern(route.match_re["severity"]).matches("critical")
+        except PatternError:  # reported where it is written (KS114); it lets nothing through
+            return False
     return True
 
 

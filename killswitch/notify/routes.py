@@ -32,12 +32,12 @@ Pure but for reading the zone database: no clock, no apprise.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional, Sequence
 
 from ..policy.model import InhibitRule as InhibitRuleDoc
 from ..policy.model import NotificationRoutes, Route
+from ..policy.patterns import LabelPattern, compile_label_pattern
 from ..policy.units import Duration
 from ..policy.time_intervals import NamedInterval, silenced_by
 from .interval_build import compile_intervals
@@ -57,7 +57,7 @@ class Matcher:
     name: str
     value: str
     regex: bool = False
-    pattern: Optional[re.Pattern[str]] = field(default=None, compare=False, repr=False)  # set by regexp()
+    pattern: Optional[LabelPattern] = field(default=None, compare=False, repr=False)  # set by regexp()
 
     @staticmethod
     def equal(name: str, value: str) -> "Matcher":
@@ -65,11 +65,11 @@ class Matcher:
 
     @staticmethod
     def regexp(name: str, value: str) -> "Matcher":
-        return Matcher(name, value, True, re.compile(f"^(?:{value})$"))
+        return Matcher(name, value, True, compile_label_pattern(value))
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         got = _label(labels, self.name)
-        return bool(self.pattern.match(got)) if self.pattern is not None else got == self.value
+        return self.pattern.matches(got) if self.pattern is not None else got == self.value
 
     def __str__(self) -> str:
         return f'{self.name}{"=~" if self.regex else "="}"{self.value}"'

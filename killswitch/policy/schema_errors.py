@@ -96,6 +96,7 @@ _TYPE_CODES = {
     "ks_percent": d.KS111,
     "ks_amount": d.KS112,
     "ks_confirmation": d.KS113,
+    "ks_pattern": d.KS114,
     "ks_secret": d.KS209,
     "ks_series": d.KS140,
     "ks_missing": d.KS102,
@@ -173,6 +174,9 @@ def diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
         message = f'"{err.input}" is not allowed; expected {expected}'
     if err.type == "ks_condition_limit" and isinstance(err.input, str):  # at the character past the bound
         return Diagnostic.make(code, file, sm.inside(path, err.ctx["offset"], err.input), f"{where}: {message}", hint)
+    if err.type == "ks_pattern" and isinstance(err.input, str) and err.ctx.get("ks_offset") is not None:
+        return Diagnostic.make(code, file, sm.inside(path, err.ctx["ks_offset"], err.input), f"{where}: {message}",
+                               hint)
     if err.type == "ks_value" and "choices" in err.ctx:
         bad = message.split('"')[1] if '"' in message else ""
         best = d.did_you_mean(bad, err.ctx["choices"])
