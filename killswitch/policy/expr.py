@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Mapping, Optional, Union
 
-from .units import parse_duration, parse_percent_text
+from .units import UnitError, parse_quantity
 
 
 class ValueType(str, Enum):
@@ -317,20 +317,14 @@ class _Parser:
 
 def _literal(t: _Tok) -> Literal:
     text = t.text.replace(" ", "")
-    if text.endswith("%"):
-        r = parse_percent_text(text)
-        assert r is not None
-        return Literal(r.fraction, ValueType.RATIO, str(r), t.offset)
-    if text[-1].isalpha():
-        neg = text.startswith("-")
-        d = parse_duration(text.lstrip("-"))
-        if neg:
-            raise ExprError("a duration cannot be negative", t.offset,
-                            "ages and latencies count up from 0: compare with a positive duration, e.g. stale > 60s")
-        return Literal(d.seconds, ValueType.DURATION, str(d), t.offset)
-    value = float(text)
-    canon = text if "." not in text else text.rstrip("0").rstrip(".")
-    return Literal(value, ValueType.NUMBER, canon, t.offset)
+    if text.startswith("-") and text[-1].isalpha():
+        raise ExprError("a duration cannot be negative", t.offset,
+                        "ages and latencies count up from 0: compare with a positive duration, e.g. stale > 60s")
+    try:
+        kind, value, canon = parse_quantity(text)
+    except UnitError as e:  # past the units' bounds: a duration over ten years, a number of 16 digits
+        raise ExprError(e.short, t.offset, e.hint) from None
+    return Literal(value, ValueType(kind), canon, t.offset)
 
 
 def _offset(node: Node) -> int:
