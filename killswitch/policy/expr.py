@@ -419,10 +419,10 @@ def _type_of(node: Node, types: Mapping[str, "ValueType | None"], top: bool = Fa
             name = sig.name if isinstance(sig, Ref) else "value"
             sig_t = lt if sig is node.left else rt
             hint = f"{name} is a {sig_t.value}; compare it with a {sig_t.value} such as {sig_t.literal_example()}"
-            if sig_t is ValueType.RATIO and other is ValueType.NUMBER:
-                hint = _bare_ratio_hint(name, next(x for x in (node.left, node.right) if isinstance(x, Literal)))
             # Point at the threshold when there is one: that is what needs changing.
             lits = [x for x in (node.left, node.right) if isinstance(x, Literal)]
+            if sig_t is ValueType.RATIO and other is ValueType.NUMBER and lits:  # not two signals: a bare number
+                hint = _bare_ratio_hint(name, lits[0])
             at = lits[0].offset if len(lits) == 1 else node.offset
             raise ExprError(f"cannot compare a {lt.value} with a {rt.value}", at, hint, kind="type")
         return ValueType.BOOL

@@ -81,6 +81,8 @@ def test_syntax_errors_point_at_the_offending_column(text, offset, hint_part):
         ("ddd >= 5%", "unknown", 0),
         ("1 >= 2", "type", 2),
         ("dd >= 5% && nope > 1", "unknown", 12),
+        ("dd < lev", "type", 3),  # a ratio and a number, no threshold: was a StopIteration (bench/fuzz.py)
+        ("lev >= dd", "type", 4),
     ],
 )
 def test_type_errors(text, kind, offset):
@@ -242,6 +244,7 @@ def test_the_canonical_text_reads_back_as_the_same_condition(text, other):
     ("dd >= " + "9" * 400 + "%", 6, "is too large"),  # was a float's infinity
     ("positions > " + "9" * 400, 12, "is too large"),  # a threshold of infinity: never crossed
     ("a || positions < -1000000000000000", 17, "is too large"),
+    ("stale > 0.0001ms", 8, "is finer than a millisecond"),  # was the units' error, raised through parse
 ])
 def test_a_number_past_the_units_bounds_is_a_syntax_error_at_the_number(text, offset, message):
     with pytest.raises(ex.ExprError) as e:
