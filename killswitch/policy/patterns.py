@@ -124,7 +124,8 @@ def _explained(text: str, said: str) -> PatternProblem:
     elif re.match(r"invalid escape sequence: \\[1-9]", said):
         hint = "RE2 has no backreferences (they cannot run in linear time): write the text itself"
     elif said.startswith(("invalid repetition size", "bad repetition operator", "no argument for repetition")):
-        hint = f"RE2 repeats at most {MAX_REPEAT} times, and one repeat at a time: a{{1,{MAX_REPEAT}}}, (ab)+"
+        hint = (f"RE2 repeats at most {MAX_REPEAT} times, nested repeats multiplied ((a{{100}}){{11}} is 1100), "
+                f"and one repeat at a time: a{{1,{MAX_REPEAT}}}, (ab)+")
     elif said.startswith("pattern too large"):
         said = f"it compiles to more than {MAX_MEM >> 20} MiB, RE2's bound for one pattern here"
         hint = "a label pattern is a name or a few alternatives: drop large repeats and Unicode classes"
