@@ -1,13 +1,21 @@
 """Benchmark (and fuzzer): mutated policy files through the loader and the compiler.
 
 Runs the mutations of tests/policy_mutations.py (a key deleted or misspelled, a value of another
-type or random text, a condition nested in up to 5,000 parentheses or "!" or chained to 5,000
-terms, the text truncated, YAML punctuation inserted, a line deleted or duplicated; 1-3 per case)
-over every file of policies/, each case compiled with the files it goes with, from a seeded
+type or random text, a condition nested in up to 5,000 parentheses or "!" — mixed at random — or
+chained to 5,000 terms, a number made 16 to 5,000 digits long, a condition generated from the
+grammar, a ``where:`` clause added, a route's label pattern set or a route with one added, the
+text truncated, YAML punctuation inserted, a line deleted or duplicated; 1-3 per case) over
+every file of policies/, each case compiled with the files it goes with, from a seeded
 ``random.Random``: case N of seed S is the same on every machine. Prints the counts by
 outcome — clean, warnings only, errors (the normal answer to a broken file), broken promise (a
 diagnostic without a hint or position, a cascade into a test file), crash —, the error codes seen,
-the slowest cases, and the machine line. Exits 1 on a crash, a broken promise or a case over 1 s.
+the slowest cases, and the machine line.
+
+Then as many label patterns again (tests/policy_generators.py: valid RE2, what RE2 refuses, what
+makes a backtracking engine take exponential time, long, deep and random ones), each judged by
+killswitch.policy.patterns and, when valid, matched against labels of up to 10,000 characters, as
+the notification router and the silences match them. Exits 1 on a crash, a broken promise or a
+case over 1 s.
 
     .venv/bin/python bench/fuzz.py                    # 10,000 cases, seed 0
     .venv/bin/python bench/fuzz.py --cases 500 --seed 7 --show 3
@@ -27,9 +35,37 @@ sys.path.insert(0, str(ROOT))
 
 from harness import machine  # noqa: E402
 
+from killswitch.policy.patterns import compile_label_pattern, pattern_problem  # noqa: E402
+from tests.policy_generators import pattern  # noqa: E402
 from tests.policy_mutations import Corpus, RandomChooser, mutate, run_case  # noqa: E402
 
 LIMIT_S = 1.0
+LABELS = ("critical", "binanceusdm", "", "a" * 10_000, "x" * 9_999 + "zz", "é" * 1_000 + "\n", "a,b," * 2_000)
+
+
+def fuzz_patterns(cases: int, seed: int, show: int) -> tuple[collections.Counter[str], float, list[str], int]:
+    """``cases`` generated patterns: judged, compiled, matched. Outcomes, the slowest case's
+    seconds, the failures (up to ``show``) and the cases over :data:`LIMIT_S`."""
+    outcomes: collections.Counter[str] = collections.Counter()
+    slowest, failures, over = 0.0, [], 0
+    for n in range(cases):
+        text = pattern(random.Random(f"pattern:{seed}:{n}"))
+        t0 = time.perf_counter()
+        try:
+            if pattern_problem(text) is not None:
+                outcomes["refused"] += 1
+            else:
+                compiled = compile_label_pattern(text)
+                hits = sum(compiled.matches(label) for label in LABELS)
+                outcomes["matched a label" if hits else "matched none"] += 1
+        except Exception as e:  # noqa: BLE001 - a crash is what this looks for
+            outcomes["crash"] += 1
+            if len(failures) < show:
+                failures.append(f"pattern {n} (seed {seed}): {text[:80]!r}\n    {type(e).__name__}: {e}")
+        took = time.perf_counter() - t0
+        slowest = max(slowest, took)
+        over += took >= LIMIT_S
+    return outcomes, slowest, failures, over
 
 
 def main() -> int:
@@ -83,7 +119,17 @@ def main() -> int:
         print(f"  {secs * 1000:7.1f} ms  case {n}: {name} after {steps}")
     for f in failures:
         print("FAIL " + f)
-    bad = outcomes["crash"] + outcomes["broken promise"] + over
+    t0 = time.perf_counter()
+    patterns, slowest_pattern, pattern_failures, patterns_over = fuzz_patterns(args.cases, args.seed, args.show)
+    print(f"label patterns: {args.cases:,}, {time.perf_counter() - t0:.0f} s, each matched against "
+          f"{len(LABELS)} labels of up to 10,000 characters")
+    for kind in ("refused", "matched a label", "matched none", "crash"):
+        print(f"  {kind:<15} {patterns[kind]:>7,}")
+    print(f"  over {LIMIT_S:g} s       {patterns_over:>7,}")
+    print(f"  slowest         {slowest_pattern * 1000:7.1f} ms")
+    for f in pattern_failures:
+        print("FAIL " + f)
+    bad = outcomes["crash"] + outcomes["broken promise"] + over + patterns["crash"] + patterns_over
     return 1 if bad else 0
 
 

@@ -4,7 +4,8 @@ they are handling.
 What it owns, as Alertmanager's ``silence`` package does for its model:
 
 - :class:`LabelMatcher`: ``name op "value"`` over a page's labels, with Alertmanager's four
-  operators — ``=``, ``!=``, ``=~`` and ``!~`` (regular expressions anchored: ``^(?:re)$``); a
+  operators — ``=``, ``!=``, ``=~`` and ``!~`` (RE2 patterns anchored as ``^(?:re)$``, through
+  :func:`killswitch.policy.patterns.compile_label_pattern`: linear time, as Alertmanager's); a
   label the page lacks counts as the empty string, so ``venue!=okx`` matches a page without a
   venue. :func:`parse_matcher` reads one in Alertmanager's text form (``policy=futures-book``,
   ``severity=~"critical|warning"``), :func:`parse_matchers` a list (``{a="b", c=~"d"}``): the
@@ -33,6 +34,8 @@ import difflib
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from .policy.patterns import LabelPattern, PatternError, compile_label_pattern
 
 OPS = ("=", "!=", "=~", "!~")
 # what killswitch's events carry (killswitch.events.Event.make and the runner's events), and the route's receiver
@@ -65,7 +68,7 @@ class LabelMatcher:
     name: str
     op: str
     value: str
-    pattern: Optional[re.Pattern[str]] = field(default=None, compare=False, repr=False)
+    pattern: Optional[LabelPattern] = field(default=None, compare=False, repr=False)
 
     @staticmethod
     def make(name: str, op: str, value: str, max_value: Optional[int] = MAX_VALUE) -> "LabelMatcher":
@@ -80,11 +83,10 @@ class LabelMatcher:
         pattern = None
         if op in ("=~", "!~"):
             try:
-                pattern = re.compile(f"^(?:{value})$")
-            except re.error as e:
-                raise SilenceError(f"BAD_MATCHER: {name}{op}{_shown(value)}: not a regular expression ({e})") from None
-            except RecursionError:  # Python's re recurses on each nested group
-                raise SilenceError(f"BAD_MATCHER: {name}{op}: the pattern nests groups too deeply") from None
+                pattern = compile_label_pattern(value)
+            except PatternError as e:
+                raise SilenceError(f"BAD_MATCHER: {name}{op}{_shown(value)}: the pattern {e.problem.message} "
+                                   f"({e.problem.hint})") from None
         return LabelMatcher(name, op, value, pattern)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
@@ -94,7 +96,7 @@ class LabelMatcher:
         if self.op == "!=":
             return got != self.value
         assert self.pattern is not None
-        hit = self.pattern.match(got) is not None
+        hit = self.pattern.matches(got)
         return hit if self.op == "=~" else not hit
 
     def __str__(self) -> str:

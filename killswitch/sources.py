@@ -15,14 +15,18 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from .policy import diagnostics as d
 from .policy.diagnostics import Diagnostic
+from .policy.units import shown
 
 YAML_SUFFIXES = (".yaml", ".yml")
 # The largest policy file in policies/ is 2.7 KB; a megabyte of YAML takes ruamel seconds to read.
 MAX_FILE_BYTES = 1024 * 1024
+# the most --max-file-size may allow
+MAX_FILE_LIMIT = 1024 ** 3
 # units as written (1Mb or 1mb could mean bits: refused, not guessed)
 _SIZE = re.compile(r"^\s*(\d+(?:_\d+)*(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$")
 _SIZE_UNITS = {"B": 1, "KB": 1000, "MB": 1000 ** 2, "GB": 1000 ** 3, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
@@ -59,7 +63,11 @@ def parse_file_size(text: str) -> int:
     m = _SIZE.match(text)
     if m is None:
         raise ValueError(f"{text!r} is not a size: write {SIZE_FORMS}, e.g. 4MiB")
-    size = int(float(m.group(1).replace("_", "")) * _SIZE_UNITS[m.group(2) or "B"])
+    number = Decimal(m.group(1).replace("_", "")) * _SIZE_UNITS[m.group(2) or "B"]
+    if number > MAX_FILE_LIMIT:  # 400 digits was a float's infinity, and no int
+        raise ValueError(f"{shown(text)!r} is over {size_text(MAX_FILE_LIMIT)}: a policy file is read into memory "
+                         "whole")
+    size = int(number)
     if size < 1:
         raise ValueError(f"{text!r} is below one byte: the limit must let a file through")
     return size

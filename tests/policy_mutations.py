@@ -8,9 +8,11 @@ smallest form) and under a seeded ``random.Random`` (fast, reproducible by seed)
 A case takes one file of ``policies/`` (a policy, its test, the accounts or the routes), applies
 1-3 mutations — a key deleted or misspelled, a value replaced by one of another type or by random
 text, a condition (``when:``, ``where:``) or a route's pattern (``match_re:``) nested or chained
-many times over, the text truncated, YAML punctuation inserted, a line deleted or duplicated —
-and compiles it with the files it goes with (a policy with the routes, the accounts and its test
-file). Then :func:`check` asserts:
+many times over, a number made 16 to 5,000 digits long, a condition generated from the
+language's grammar (mixed ``(`` and ``!`` nesting, long operands), a ``where:`` clause added, a
+label pattern set or a route with one added (tests/policy_generators.py), the text truncated,
+YAML punctuation inserted, a line deleted or duplicated — and compiles it with the files it goes
+with (a policy with the routes, the accounts and its test file). Then :func:`check` asserts:
 
 - nothing but diagnostics leaves the loader and the compiler (no exception);
 - every diagnostic has a known code, a message, a hint, and a position inside its file;
@@ -24,6 +26,7 @@ The time of a case is measured around loading and compiling the mutated file.
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -33,6 +36,7 @@ from typing import Any, Protocol, Sequence
 from killswitch.compile.compiler import CompileResult, compile_documents
 from killswitch.policy.diagnostics import CODES
 from killswitch.policy.load import LoadResult, load_text
+from tests.policy_generators import condition, long_number, long_operand, mixed_nesting, pattern, quoted
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
@@ -143,14 +147,14 @@ class Mutated:
     settings_only: bool = True  # every step changed a setting (a key of SETTINGS, or its value)
 
 
-KEY_OPS = ("delete_key", "typo_key", "wrong_type", "random_scalar", "grow_condition")
-OPS = KEY_OPS + ("truncate", "punctuation", "delete_line", "dup_line")
+KEY_OPS = ("delete_key", "typo_key", "wrong_type", "random_scalar", "grow_condition", "long_operand", "condition")
+OPS = KEY_OPS + ("truncate", "punctuation", "delete_line", "dup_line", "where_clause", "pattern")
 
-# Conditions are parsed by a recursive-descent parser and walked by recursive functions, and the
-# patterns of a route's match_re by Python's re, recursive too; a condition or a pattern grown
-# past what any person writes (hundreds of parentheses or "!", thousands of terms) is how a
-# document reaches Python's recursion limit. Counts around the bounds (killswitch.policy.expr's
-# MAX_DEPTH and MAX_OPERANDS, killswitch.policy.model.MAX_PATTERN_DEPTH) and far past them.
+# Conditions are parsed by a recursive-descent parser and walked by recursive functions; a
+# condition grown past what any person writes (hundreds of parentheses or "!", thousands of
+# terms) is how a document reaches Python's recursion limit. A route's match_re is RE2's (no
+# recursion, no backtracking), grown the same way. Counts around the bounds
+# (killswitch.policy.expr's MAX_DEPTH and MAX_OPERANDS) and far past them.
 CONDITION_KEYS = frozenset({"when", "where"})
 GROW_COUNTS = (1, 2, 8, 31, 32, 33, 127, 128, 129, 200, 1_200, 5_000)
 # A chain stops growing when the file would pass this many characters: a tenth of the 1 MiB that
@@ -159,7 +163,9 @@ GROW_COUNTS = (1, 2, 8, 31, 32, 33, 127, 128, 129, 200, 1_200, 5_000)
 # error is read by ruamel, in Python, at about 2 µs a character).
 GROW_BUDGET = 100_000
 GROW_SHAPES = ("parentheses", "bangs", "negated groups", "not words", "or chain", "and chain",
-               "compared conditions")
+               "compared conditions", "mixed nesting")
+# the labels a route's generated pattern is on (severity: the compiler matches it against "critical")
+PATTERN_LABELS = ("severity", "venue", "stage", "policy", "scope")
 
 
 def mutate(seed: Seed, c: Chooser) -> Mutated:
@@ -167,9 +173,33 @@ def mutate(seed: Seed, c: Chooser) -> Mutated:
     settings only (so that the no-cascade promise is checked often, not by chance)."""
     m = Mutated(seed.text)
     settings = seed.test_file is not None and c.integer(0, 2) == 0
-    for _ in range(c.integer(1, 3)):
-        _apply(m, c.choice(KEY_OPS if settings else OPS), c, settings)
+    first_pattern = "match_re:" in seed.text and c.integer(0, 1) == 0  # the routes: half their cases
+    for k in range(c.integer(1, 3)):
+        ops = [op for op in (KEY_OPS if settings else OPS) if _applies(op, m.text)]
+        _apply(m, "pattern" if first_pattern and k == 0 else c.choice(ops), c, settings)
     return m
+
+
+def _applies(op: str, text: str) -> bool:
+    """A condition's mutation needs a condition; an addition its place: a policy's signals, a
+    routes document's child routes."""
+    if op in ("grow_condition", "condition"):
+        keys = "when|where|match_re" if op == "grow_condition" else "when|where"
+        return re.search(rf"\b(?:{keys}):", text) is not None
+    if op == "where_clause":
+        return "\n  signals:\n" in text
+    if op == "pattern":
+        return "\n    routes:\n" in text
+    return True
+
+
+def _rng(c: Chooser) -> random.Random:
+    """The randomness of a generated text: one draw of the chooser."""
+    return random.Random(c.integer(0, 2**32 - 1))
+
+
+def _line_of(text: str, at: int) -> str:
+    return text[text.rfind("\n", 0, at) + 1:at]
 
 
 def _pairs(text: str, settings: bool = False) -> list[re.Match[str]]:
@@ -181,18 +211,60 @@ def _apply(m: Mutated, op: str, c: Chooser, settings: bool = False) -> None:
     pairs = _pairs(text, settings)
     if op == "grow_condition":
         pairs = [p for p in pairs if p.group("key") in CONDITION_KEYS
-                 or "match_re:" in text[text.rfind("\n", 0, p.start()) + 1:p.start()]]  # a label's pattern
+                 or "match_re:" in _line_of(text, p.start())]  # a label's pattern
+    elif op == "condition":
+        pairs = [p for p in pairs if p.group("key") in CONDITION_KEYS]
+    elif op == "long_operand":
+        pairs = [p for p in pairs if re.search(r"[0-9]", p.group("value"))]
     if op in KEY_OPS and not pairs:
+        op = "dup_line"
+    if not _applies(op, text):
         op = "dup_line"
     m.ops.append(op)
     if op == "grow_condition":
         p = c.choice(pairs)
         shape, n = c.choice(GROW_SHAPES), c.choice(GROW_COUNTS)
         cond = _unquoted(p.group("value"))
-        value = _grown(cond, shape, n, budget=GROW_BUDGET - (len(text) - len(cond)))
+        value = _grown(cond, shape, n, budget=GROW_BUDGET - (len(text) - len(cond)), rng=_rng(c))
         m.settings_only &= p.group("key") in SETTINGS
         m.text = text[:p.start("value")] + value + text[p.end("value"):]
         m.steps.append(f"{p.group('key')}: {shape} x{n}")
+        return
+    if op in ("condition", "long_operand"):
+        p, rng = c.choice(pairs), _rng(c)
+        key, value = p.group("key"), p.group("value")
+        m.settings_only &= key in SETTINGS
+        if op == "condition":
+            cond = _unquoted(value)
+            names = sorted(set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", cond)) - {"true", "false"})
+            value = quoted(condition(rng, names, where=key == "where"))
+        else:
+            number = rng.choice(list(re.finditer(r"-?[0-9]+(?:\.[0-9]+)?", value)))
+            longer = long_operand(rng) if key in CONDITION_KEYS else long_number(rng)
+            value = value[:number.start()] + longer + value[number.end():]
+        m.text = text[:p.start("value")] + value + text[p.end("value"):]
+        m.steps.append(f"{key}: {op} {_short(value)}")
+        return
+    if op in ("where_clause", "pattern"):
+        m.settings_only = False
+        rng = _rng(c)
+        if op == "where_clause":  # a position_count signal with a generated position condition
+            where = quoted(condition(rng, [], where=True))
+            at = text.index("\n  signals:\n") + len("\n  signals:\n")
+            m.text = text[:at] + f"    fuzz_where: {{position_count: {{where: {where}}}}}\n" + text[at:]
+            m.steps.append(f"signal with where: {_short(where)}")
+            return
+        written = quoted(pattern(rng))
+        own = [p for p in _pairs(text) if "match_re:" in _line_of(text, p.start())]
+        if own and rng.random() < 0.5:
+            p = rng.choice(own)
+            m.text = text[:p.start("value")] + written + text[p.end("value"):]
+            m.steps.append(f"match_re {p.group('key')}: {_short(written)}")
+        else:  # a route of its own, first among the root's children
+            label = rng.choice(PATTERN_LABELS)
+            at = text.index("\n    routes:\n") + len("\n    routes:\n")
+            m.text = text[:at] + f"      - match_re: {{{label}: {written}}}\n        receiver: desk-chat\n" + text[at:]
+            m.steps.append(f"route with match_re {label}: {_short(written)}")
         return
     if op in ("delete_key", "typo_key", "wrong_type", "random_scalar"):
         p = c.choice(pairs)
@@ -242,7 +314,11 @@ def _unquoted(value: str) -> str:
     return v or "x"
 
 
-def _grown(cond: str, shape: str, n: int, budget: int = GROW_BUDGET) -> str:
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else f"{text[:40]}...{text[-12:]} ({len(text):,} characters)"
+
+
+def _grown(cond: str, shape: str, n: int, budget: int = GROW_BUDGET, rng: random.Random | None = None) -> str:
     """``cond`` nested or chained ``n`` times (a chain up to ``budget`` characters), single-quoted
     (a plain scalar starting with ``!`` would be a YAML tag, and the parser would never see it)."""
     if shape in ("or chain", "and chain"):
@@ -255,6 +331,8 @@ def _grown(cond: str, shape: str, n: int, budget: int = GROW_BUDGET) -> str:
         grown = "!(" * n + cond + ")" * n
     elif shape == "not words":
         grown = "not " * n + "(" + cond + ")"
+    elif shape == "mixed nesting":  # "(", "!", "!(", "(!" at random, n levels
+        grown = mixed_nesting(rng or random.Random(n), cond, n)
     elif shape == "or chain":
         grown = " || ".join([cond] * n)
     elif shape == "and chain":

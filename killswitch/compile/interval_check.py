@@ -10,7 +10,6 @@ that can carry critical pages (a halt, a flatten) may be silenced by them.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Optional
 
 from ..policy import diagnostics as d
@@ -18,6 +17,7 @@ from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
 from ..policy.model import Route
 from ..silences import parse_matchers
+from ..policy.patterns import PatternError, compile_label_pattern
 
 
 def _can_carry_critical(route: Route) -> bool:
@@ -25,8 +25,12 @@ def _can_carry_critical(route: Route) -> bool:
     only what its parents matched, but a parent without a severity matcher passes everything)."""
     if "severity" in route.match and route.match["severity"] != "critical":
         return False
-    if "severity" in route.match_re and re.fullmatch(f"(?:{route.match_re['severity']})", "critical") is None:
-        return False
+    if "severity" in route.match_re:
+        try:
+            if not compile_label_pattern(route.match_re["severity"]).matches("critical"):
+                return False
+        except PatternError:  # reported where it is written (KS114); it lets nothing through
+            return False
     critical = {"severity": "critical"}
     return all(m.matches(critical) for line in route.matchers for m in parse_matchers(line, max_value=None)
                if m.name == "severity")

@@ -43,12 +43,12 @@ Pure but for reading the zone database: no clock, no apprise.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional, Sequence
 
 from ..policy.model import InhibitRule as InhibitRuleDoc
 from ..policy.model import NotificationRoutes, Route
+from ..policy.patterns import LabelPattern, compile_label_pattern
 from ..policy.units import Duration
 from ..policy.time_intervals import NamedInterval, silenced_by
 from ..silences import OP_ORDER, LabelMatcher, label_name_text, matcher_text, parse_matchers, quoted
@@ -69,7 +69,7 @@ class Matcher:
     name: str
     value: str
     op: str = "="  # =, !=, =~, !~
-    pattern: Optional[re.Pattern[str]] = field(default=None, compare=False, repr=False)  # set by regexp()
+    pattern: Optional[LabelPattern] = field(default=None, compare=False, repr=False)  # set by regexp()
 
     @staticmethod
     def equal(name: str, value: str, negate: bool = False) -> "Matcher":
@@ -77,7 +77,7 @@ class Matcher:
 
     @staticmethod
     def regexp(name: str, value: str, negate: bool = False) -> "Matcher":
-        return Matcher(name, value, "!~" if negate else "=~", re.compile(f"^(?:{value})$"))
+        return Matcher(name, value, "!~" if negate else "=~", compile_label_pattern(value))
 
     @staticmethod
     def of(m: LabelMatcher) -> "Matcher":
@@ -92,7 +92,7 @@ class Matcher:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         got = _label(labels, self.name)
-        hit = bool(self.pattern.match(got)) if self.pattern is not None else got == self.value
+        hit = self.pattern.matches(got) if self.pattern is not None else got == self.value
         return hit if self.op in ("=", "=~") else not hit
 
     def __str__(self) -> str:

@@ -57,6 +57,8 @@ KS110 = _c("KS110", "invalid duration")
 KS111 = _c("KS111", "invalid percentage")
 KS112 = _c("KS112", "invalid amount")
 KS113 = _c("KS113", "invalid confirmation count")
+# a label pattern RE2 refuses (killswitch.policy.patterns): at the character it is about
+KS114 = _c("KS114", "invalid label pattern")
 KS120 = _c("KS120", "condition syntax error")
 KS121 = _c("KS121", "condition type error")
 KS122 = _c("KS122", "condition reads an unknown signal")

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Mapping, Optional, Union
 
-from .units import parse_duration, parse_percent_text
+from .units import UnitError, parse_quantity
 
 
 class ValueType(str, Enum):
@@ -317,20 +317,14 @@ class _Parser:
 
 def _literal(t: _Tok) -> Literal:
     text = t.text.replace(" ", "")
-    if text.endswith("%"):
-        r = parse_percent_text(text)
-        assert r is not None
-        return Literal(r.fraction, ValueType.RATIO, str(r), t.offset)
-    if text[-1].isalpha():
-        neg = text.startswith("-")
-        d = parse_duration(text.lstrip("-"))
-        if neg:
-            raise ExprError("a duration cannot be negative", t.offset,
-                            "ages and latencies count up from 0: compare with a positive duration, e.g. stale > 60s")
-        return Literal(d.seconds, ValueType.DURATION, str(d), t.offset)
-    value = float(text)
-    canon = text if "." not in text else text.rstrip("0").rstrip(".")
-    return Literal(value, ValueType.NUMBER, canon, t.offset)
+    if text.startswith("-") and text[-1].isalpha():
+        raise ExprError("a duration cannot be negative", t.offset,
+                        "ages and latencies count up from 0: compare with a positive duration, e.g. stale > 60s")
+    try:
+        kind, value, canon = parse_quantity(text)
+    except UnitError as e:  # past the units' bounds: a duration over ten years, a number of 16 digits
+        raise ExprError(e.short, t.offset, e.hint) from None
+    return Literal(value, ValueType(kind), canon, t.offset)
 
 
 def _offset(node: Node) -> int:
@@ -425,10 +419,10 @@ def _type_of(node: Node, types: Mapping[str, "ValueType | None"], top: bool = Fa
             name = sig.name if isinstance(sig, Ref) else "value"
             sig_t = lt if sig is node.left else rt
             hint = f"{name} is a {sig_t.value}; compare it with a {sig_t.value} such as {sig_t.literal_example()}"
-            if sig_t is ValueType.RATIO and other is ValueType.NUMBER:
-                hint = _bare_ratio_hint(name, next(x for x in (node.left, node.right) if isinstance(x, Literal)))
             # Point at the threshold when there is one: that is what needs changing.
             lits = [x for x in (node.left, node.right) if isinstance(x, Literal)]
+            if sig_t is ValueType.RATIO and other is ValueType.NUMBER and lits:  # not two signals: a bare number
+                hint = _bare_ratio_hint(name, lits[0])
             at = lits[0].offset if len(lits) == 1 else node.offset
             raise ExprError(f"cannot compare a {lt.value} with a {rt.value}", at, hint, kind="type")
         return ValueType.BOOL

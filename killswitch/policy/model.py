@@ -37,6 +37,7 @@ from .kinds import (close_side, concentration, consecutive_losses, data_age, equ
                    heartbeat_age, leverage, liquidation_distance, net_exposure, position_count, position_loss,
                    suggest_hedge)
 from . import time_intervals as intervals
+from .patterns import pattern_problem
 from .expr import ValueType
 from .positions import PositionConditionField
 from .registry import ActionKind, SignalKind, SignalParams, Strict
@@ -876,58 +877,18 @@ class Receiver(Strict):
     send_resolved: bool = True
 
 
-# Python's re module parses and compiles a pattern recursively, a few frames for each group
-# inside a group: some hundreds of nested groups reach the recursion limit, and the loader could
-# only report that as a document nested too deeply, with no position. A label pattern nests a
-# group or two; 32 levels keep re far from the limit.
-MAX_PATTERN_DEPTH = 32
+def _label_pattern(pattern: str) -> str:
+    """A label pattern RE2 compiles (:mod:`.patterns`), or KS114 at the character it is about."""
+    problem = pattern_problem(pattern)
+    if problem is not None:
+        shown = f' "{pattern}"' if len(pattern) <= 60 else ""
+        raise PydanticCustomError("ks_pattern", f"the pattern{shown} {problem.message}",
+                                  {"ks_hint": problem.hint, "ks_offset": problem.offset})
+    return pattern
 
 
-def _group_too_deep(pattern: str) -> Optional[int]:
-    """The offset of the "(" that opens a group deeper than :data:`MAX_PATTERN_DEPTH`, or None.
-
-    Counts every unescaped "(" outside a character class, so it never counts fewer levels than
-    re nests (a "(" in a verbose-mode comment counts too)."""
-    depth, i, n = 0, 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "[":  # a class: up to its "]", which may come first ([]a], [^]a]) and not end it
-            i += 1
-            if i < n and pattern[i] == "^":
-                i += 1
-            if i < n and pattern[i] == "]":
-                i += 1
-            while i < n and pattern[i] != "]":
-                i += 2 if pattern[i] == "\\" else 1
-        elif ch == "(":
-            depth += 1
-            if depth > MAX_PATTERN_DEPTH:
-                return i
-        elif ch == ")":
-            depth = max(0, depth - 1)
-        i += 1
-    return None
-
-
-def _regexes(value: Any) -> Any:
-    if not isinstance(value, dict):
-        return value  # the type check reports it
-    for k, pattern in value.items():
-        if not isinstance(pattern, str):
-            continue  # the type check reports it
-        deep = _group_too_deep(pattern)
-        if deep is not None:
-            raise PydanticCustomError(
-                "ks_value", f"match_re.{k} nests groups deeper than {MAX_PATTERN_DEPTH} levels (the \"(\" at "
-                f"character {deep + 1}); a label pattern needs a level or two: drop parentheses that group nothing")
-        try:
-            re.compile(pattern)
-        except re.error as e:
-            raise PydanticCustomError("ks_value", f"match_re.{k} is not a valid regular expression: {e}") from None
-    return value
+# a label's pattern (match_re): RE2, anchored, as Alertmanager's
+LabelPatternText = Annotated[str, AfterValidator(_label_pattern)]
 
 
 def _matcher_line(value: Any) -> Any:
@@ -943,13 +904,7 @@ def _matcher_line(value: Any) -> Any:
                                   {"offset": e.offset}) from None
     if not found:
         raise PydanticCustomError("ks_matcher", "names no matcher", {"offset": 0})
-    for m in found:
-        deep = _group_too_deep(m.value) if m.op in ("=~", "!~") else None
-        if deep is not None:
-            raise PydanticCustomError(
-                "ks_matcher", f"{m.name}{m.op}: the pattern nests groups deeper than {MAX_PATTERN_DEPTH} levels; "
-                "a label pattern needs a level or two: drop parentheses that group nothing", {"offset": 0})
-    return value
+    return value  # (each pattern compiled by the parser, with RE2: what RE2 refuses is a BAD_MATCHER above)
 
 
 MatcherLine = Annotated[
@@ -1006,7 +961,7 @@ class Route(Strict):
     receiver: Optional[str] = None
     matchers: list[MatcherLine] = []  # preferred; match / match_re are Alertmanager's older form
     match: dict[str, str] = {}
-    match_re: Annotated[dict[str, str], BeforeValidator(_regexes)] = {}
+    match_re: dict[str, LabelPatternText] = {}
     continue_: bool = Field(default=False, alias="continue")
     group_by: list[str] = []
     group_wait: Optional[DurationField] = None

@@ -96,6 +96,7 @@ _TYPE_CODES = {
     "ks_percent": d.KS111,
     "ks_amount": d.KS112,
     "ks_confirmation": d.KS113,
+    "ks_pattern": d.KS114,
     "ks_secret": d.KS209,
     "ks_series": d.KS140,
     "ks_missing": d.KS102,
@@ -174,6 +175,9 @@ def diagnostic(err: _Err, doc: LoadedDoc, cls: type) -> Diagnostic:
         message = f'"{err.input}" is not allowed; expected {expected}'
     if err.type in ("ks_condition_limit", "ks_matcher") and isinstance(err.input, str):  # at the character at fault
         return Diagnostic.make(code, file, sm.inside(path, err.ctx["offset"], err.input), f"{where}: {message}",
+                               hint or _CODE_HINTS.get(code.code))
+    if err.type == "ks_pattern" and isinstance(err.input, str) and err.ctx.get("ks_offset") is not None:
+        return Diagnostic.make(code, file, sm.inside(path, err.ctx["ks_offset"], err.input), f"{where}: {message}",
                                hint or _CODE_HINTS.get(code.code))
     if err.type == "ks_value" and "choices" in err.ctx:
         bad = message.split('"')[1] if '"' in message else ""

@@ -73,7 +73,8 @@ def _named(value: str, names: tuple[str, ...], what: str, numbers_from: int | No
     v = value.strip().lower()
     if v in names:
         return names.index(v) + (numbers_from or 0)
-    if numbers_from is not None and v.isdigit() and numbers_from <= int(v) < numbers_from + len(names):
+    if numbers_from is not None and v.isascii() and v.isdigit() and len(v) <= 2 \
+            and numbers_from <= int(v) < numbers_from + len(names):
         return int(v)
     close = [n for n in names if n.startswith(v[:3])] if len(v) >= 3 else []
     hint = f' (did you mean "{close[0]}"?)' if close else ""

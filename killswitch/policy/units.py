@@ -42,6 +42,10 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_FULL = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+$"
 DURATION_HINT = "use a number and a unit (ms, s, m, h, d, w), e.g. 30s, 15m, 1h30m"
+# The longest duration anything takes: ten years (a lock's ttl, a cooldown, a window, a silence).
+# Past it nothing is meant, and a duration of 400 digits overflowed a float (Duration.seconds).
+MAX_DURATION_MS = 3650 * 86_400_000
+MAX_DURATION_TEXT = "3650d"
 
 
 @dataclass(frozen=True, order=True)
@@ -77,12 +81,15 @@ def parse_duration(value: Any) -> Duration:
         raise UnitError("duration", f"a bare number ({value}) has no unit", f"write {value}s, {value}m or {value}h")
     text = value.strip().replace(" ", "")
     if not _DURATION_FULL.match(text):
-        raise UnitError("duration", f'"{value}" is not a duration', DURATION_HINT)
+        raise UnitError("duration", f'"{shown(value)}" is not a duration', DURATION_HINT)
     total = Decimal(0)
     for num, unit in _DURATION_PART.findall(text):
         total += Decimal(num) * _DURATION_UNITS_MS[unit]
+    if total > MAX_DURATION_MS:
+        raise UnitError("duration", f'"{shown(value)}" is longer than {MAX_DURATION_TEXT} (ten years)',
+                        f"a duration is at most {MAX_DURATION_TEXT}")
     if total != total.to_integral_value():
-        raise UnitError("duration", f'"{value}" is finer than a millisecond',
+        raise UnitError("duration", f'"{shown(value)}" is finer than a millisecond',
                         "durations count whole milliseconds: write 1500ms rather than 1.5005s")
     return Duration(int(total))
 
@@ -112,10 +119,12 @@ class Ratio:
 
 
 def parse_percent_text(text: str) -> Ratio | None:
+    """``4.5%`` as a ratio; None when it is not a percentage. :class:`UnitError` past
+    :data:`MAX_MAGNITUDE`."""
     m = _PERCENT.match(text.strip())
     if not m:
         return None
-    return Ratio((Decimal(m.group(1)) / 100).normalize())
+    return Ratio((_bounded(m.group(1), "percent", text) / 100).normalize())
 
 
 def parse_ratio(value: Any, *, allow_fraction: bool = True) -> Ratio:
@@ -127,7 +136,7 @@ def parse_ratio(value: Any, *, allow_fraction: bool = True) -> Ratio:
     if isinstance(value, str):
         r = parse_percent_text(value)
         if r is None:
-            raise UnitError("percent", f'"{value}" is not a percentage', "write it like 4.5%")
+            raise UnitError("percent", f'"{shown(value)}" is not a percentage', "write it like 4.5%")
         return r
     if allow_fraction and 0 <= value <= 1:
         return Ratio(Decimal(str(value)).normalize())
@@ -175,22 +184,24 @@ def parse_amount(value: Any) -> Amount:
     if isinstance(value, (int, float)):
         if value != value or value in (float("inf"), float("-inf")):
             raise UnitError("amount", "an amount must be a finite number", _AMOUNT_HINT)
-        return Amount(Decimal(str(value)).normalize())
+        return Amount(_bounded(str(value), "amount", str(value)).normalize())
     text = value.strip().replace("_", "")
     m = _AMOUNT.match(text)
     if not m:
         hint = "use 50000 or 50k; commas are not allowed" if "," in value else _AMOUNT_HINT
-        raise UnitError("amount", f'"{value}" is not an amount', hint)
+        raise UnitError("amount", f'"{shown(value)}" is not an amount', hint)
     try:
         exact = Decimal(m.group(1)) * _AMOUNT_SCALE[m.group(2).lower()]
     except InvalidOperation:  # pragma: no cover - the regex admits only decimals
         raise UnitError("amount", f'"{value}" is not an amount') from None
-    return Amount(exact.normalize())
+    return Amount(_bounded(exact, "amount", value).normalize())
 
 
 # --- confirmations (`for:`) -----------------------------------------------------------------
 
 _TICKS = re.compile(r"^(\d+)\s*ticks?$")
+# a million ticks: a day at the shortest interval (100ms), years at the longest
+MAX_TICKS = 1_000_000
 CONFIRMATION_PATTERN = r"^([0-9]+\s*ticks?|([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+)$"
 
 
@@ -216,20 +227,69 @@ def parse_confirmation(value: Any) -> Confirmation:
     if isinstance(value, str):
         m = _TICKS.match(value.strip())
         if m:
-            n = int(m.group(1))
+            digits = m.group(1).lstrip("0") or "0"
+            if len(digits) > len(str(MAX_TICKS)) or int(digits) > MAX_TICKS:
+                raise UnitError("confirmation", f'"{shown(value)}" is more than {MAX_TICKS:,} ticks',
+                                f"write at most {MAX_TICKS} ticks, or a duration (2m)")
+            n = int(digits)
             if n < 1:
                 raise UnitError("confirmation", "a trigger needs at least 1 tick",
                                 "write 1 tick to fire at the first tick the condition holds")
             return Confirmation(ticks=n)
         try:
             return Confirmation(duration=parse_duration(value))
-        except UnitError:
-            pass
-    raise UnitError("confirmation", f'"{value}" is neither a tick count nor a duration',
+        except UnitError as e:
+            if _DURATION_FULL.match(value.strip().replace(" ", "")):  # a duration, out of bounds: say so
+                raise UnitError("confirmation", e.short, e.hint) from None
+    raise UnitError("confirmation", f'"{shown(value)}" is neither a tick count nor a duration',
                     "write a tick count (3 ticks) or a duration (2m)")
 
 
+# --- numbers in conditions ---------------------------------------------------------------------
+
+
+def parse_quantity(text: str) -> tuple[str, float, str]:
+    """A number as a condition writes it (``4.5%``, ``60s``, ``3``, ``-2.50``; no spaces, not
+    negative when a duration): its kind (``ratio``, ``duration`` or ``number``), its value (a
+    fraction, seconds, the number) and its canonical text. :class:`UnitError` past the bounds."""
+    if text.endswith("%"):
+        r = parse_percent_text(text)
+        if r is None:
+            raise UnitError("percent", f'"{shown(text)}" is not a percentage', "write it like 4.5%")
+        return "ratio", r.fraction, str(r)
+    if text[-1:].isalpha():
+        d = parse_duration(text)
+        return "duration", d.seconds, str(d)
+    number = _bounded(text, "number", text)
+    return "number", float(number), text if "." not in text else text.rstrip("0").rstrip(".")
+
+
 # --- helpers ------------------------------------------------------------------------------------
+
+# The largest magnitude of an amount or a percentage a policy may write (and of a number in a
+# condition, killswitch.policy.expr): 10^15, a quadrillion, past any account and below 2^53, so
+# a float still holds every whole number up to it. A number of 400 digits was a float's infinity.
+MAX_MAGNITUDE = Decimal(10) ** 15
+
+
+def _bounded(number: Decimal | str, kind: str, value: Any) -> Decimal:
+    """``number`` as a Decimal, or :class:`UnitError` of ``kind`` past :data:`MAX_MAGNITUDE`."""
+    exact = Decimal(number)
+    if abs(exact) >= MAX_MAGNITUDE:
+        noun = {"percent": "a percentage", "amount": "an amount"}.get(kind, "a number")
+        raise UnitError(kind, f'"{shown(value)}" is too large', f"{noun} is below 10^15 in magnitude")
+    return exact
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """``value`` as text for a message, cut in the middle past ``limit`` characters (a number
+    of 400 digits is said by its ends and its length)."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:16]}...{text[-8:]} ({len(text):,} characters)"
+
+
 
 
 def _fmt_decimal(d: Decimal) -> str:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
-from ..policy.units import parse_duration
+from ..policy.units import UnitError, parse_duration
 from .holds import DEAD_MANS_SWITCH as DEAD_MANS_SWITCH, OPERATOR as OPERATOR
 
 LOCK_FORMAT_VERSION = 1
@@ -350,7 +350,10 @@ def ttl_to_ms(ttl: Any) -> Optional[int]:
         return None
     if isinstance(ttl, int) and not isinstance(ttl, bool):
         return ttl
-    ms = parse_duration(ttl).ms
+    try:
+        ms = parse_duration(ttl).ms
+    except UnitError:  # over ten years, in a plan stored before durations were bounded: no expiry
+        return None
     return ms or None
 
 

@@ -120,3 +120,10 @@ def test_a_reload_of_a_file_over_the_limit_fails_and_keeps_the_last_good_graph(t
     _padded(pol / "p.yaml", 64 * 1024, SPOT.replace("day <= -8%", "day <= -9%"))  # exactly at the limit
     asyncio.run(d._reload(runner))
     assert runner.policy_error is None and runner.graph.digest != first
+
+
+def test_a_limit_of_400_digits_or_over_a_gib_is_a_usage_error_not_an_internal_error(big):
+    for value in ("9" * 400, "2GiB"):
+        r = run("validate", "--max-file-size", value, str(big))
+        assert r.exit_code == 2, r.output
+        assert "is over 1 GiB: a policy file is read into memory whole" in r.output

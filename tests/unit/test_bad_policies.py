@@ -35,7 +35,7 @@ NOT_IN_OUTPUT_RE = re.compile(r"^#\s*not-in-output:\s*(\S.*?)\s*$")
 SINGLE_FILE_ERROR_CODES = {
     "KS002", "KS003", "KS004", "KS005", "KS006", "KS007", "KS008", "KS009",
     "KS101", "KS102", "KS103", "KS104", "KS105",
-    "KS110", "KS111", "KS112", "KS113",
+    "KS110", "KS111", "KS112", "KS113", "KS114",
     "KS120", "KS121", "KS122", "KS123", "KS140", "KS160",
     "KS201", "KS202", "KS203", "KS204", "KS206", "KS208", "KS209",
     "KS212", "KS213", "KS215", "KS216", "KS217", "KS218", "KS220", "KS221", "KS223",

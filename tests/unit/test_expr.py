@@ -81,6 +81,8 @@ def test_syntax_errors_point_at_the_offending_column(text, offset, hint_part):
         ("ddd >= 5%", "unknown", 0),
         ("1 >= 2", "type", 2),
         ("dd >= 5% && nope > 1", "unknown", 12),
+        ("dd < lev", "type", 3),  # a ratio and a number, no threshold: was a StopIteration (bench/fuzz.py)
+        ("lev >= dd", "type", 4),
     ],
 )
 def test_type_errors(text, kind, offset):
@@ -235,3 +237,21 @@ def test_the_canonical_text_reads_back_as_the_same_condition(text, other):
     if other is not None:  # a condition that means something else has another canonical text
         assert ex.canonical(ex.parse(other)) != canon
         assert [pred(r) for r in rows] != [ex.compile_predicate(ex.parse(other))(r) for r in rows]
+
+
+@pytest.mark.parametrize("text, offset, message", [
+    ("stale > " + "9" * 400 + "s", 8, "is longer than 3650d (ten years)"),  # was an OverflowError
+    ("dd >= " + "9" * 400 + "%", 6, "is too large"),  # was a float's infinity
+    ("positions > " + "9" * 400, 12, "is too large"),  # a threshold of infinity: never crossed
+    ("a || positions < -1000000000000000", 17, "is too large"),
+    ("stale > 0.0001ms", 8, "is finer than a millisecond"),  # was the units' error, raised through parse
+])
+def test_a_number_past_the_units_bounds_is_a_syntax_error_at_the_number(text, offset, message):
+    with pytest.raises(ex.ExprError) as e:
+        ex.parse(text)
+    assert (e.value.kind, e.value.offset) == ("syntax", offset)
+    assert message in e.value.message and e.value.hint and len(e.value.message) < 100
+
+
+def test_numbers_just_inside_the_bounds_parse():
+    ex.parse("stale > 3650d && positions > 999999999999999 && dd >= 99999999999999%")

@@ -1,6 +1,7 @@
 """Fuzz: mutated policy files (keys deleted or misspelled, values of the wrong type or random,
-conditions nested or chained thousands of times over, text truncated, YAML punctuation inserted,
-lines deleted or duplicated) give diagnostics only —
+conditions nested or chained thousands of times over or generated from the grammar, numbers of
+thousands of digits, where: clauses and label patterns added, text truncated, YAML punctuation
+inserted, lines deleted or duplicated) give diagnostics only —
 each with a code, a message, a hint and a position in its file —, never a cascade into the test
 file of a policy whose settings were broken, and no case blows up (quadratic or worse in the
 nesting): a guard on the case's own CPU time, ten times what bench/fuzz.py holds every case to
@@ -66,6 +67,11 @@ FOUND = {
     "tag-in-a-setting": ("spot-book.yaml", [("reset: manual", "reset: ![gC")]),
     # a NUL in a setting: ruamel refused the file without a position, same consequence
     "nul-in-a-setting": ("futures-book.yaml", [("max_gross_exposure: 2M", "max_gross_exposure: 2M\x00")]),
+    # seed 1, case 6069, once the fuzzer added where: clauses: a ratio compared with a number, no
+    # threshold between them (StopIteration in the type check's hint)
+    "ratio-against-a-number-field": ("exchange-faults.yaml", [(
+        "  signals:\n",
+        "  signals:\n    fuzz_where: {position_count: {where: '!(liquidation_distance < notional)'}}\n")]),
 }
 
 

@@ -3,8 +3,8 @@
 The layers, bottom up (see ARCHITECTURE.md): ``policy`` → ``compile`` → ``snapshot`` / ``events``
 → ``engine`` → ``adapters`` → ``preview`` → ``runner`` → the sinks (``telemetry``, ``notify``,
 ``runbooks``, ``audit``) → ``cli``. The pure core (policy, compile, engine, snapshot, events)
-imports nothing above it and none of the heavy or I/O libraries (numpy, pure arithmetic, only
-inside functions); the previews (plan, replay,
+imports nothing above it and none of the heavy or I/O libraries (numpy and RE2, pure
+computation, only inside functions); the previews (plan, replay,
 diff, policy tests) import only the core and the adapters, and do no I/O; the sinks never import
 the runner nor the command line. Every
 import counts, also one inside a function or under ``if TYPE_CHECKING``: a lazy import still
@@ -30,9 +30,10 @@ CORE = ("killswitch.policy", "killswitch.compile", "killswitch.engine", "killswi
 ABOVE_CORE = ("killswitch.preview", "killswitch.runner", "adapters", "killswitch.telemetry", "killswitch.notify",
               "killswitch.runbooks", "killswitch.audit", "killswitch.cli", "killswitch.render", "killswitch.state",
               "killswitch.bootstrap")
-HEAVY = ("ccxt", "apprise", "opentelemetry", "aiohttp", "psycopg", "jinja2", "numpy")
-# heavy to import but pure: the core may import it inside a function, never when it is loaded
-LAZY_IN_CORE = ("numpy",)
+HEAVY = ("ccxt", "apprise", "opentelemetry", "aiohttp", "psycopg", "jinja2", "numpy", "re2")
+# C libraries doing pure computation (numpy's arrays, RE2's label patterns): the core may import
+# them inside a function, never when it is loaded
+LAZY_IN_CORE = ("numpy", "re2")
 # modules whose use reads or writes outside the process: the core is handed what they would give
 IO = ("zoneinfo", "socket", "subprocess", "urllib.request", "http", "sqlite3", "shutil", "tempfile")
 SINKS = ("killswitch.telemetry", "killswitch.notify", "killswitch.runbooks", "killswitch.audit")
@@ -107,12 +108,20 @@ def test_the_pure_core_imports_nothing_above_it_and_no_heavy_library():
     assert not bad, "the pure core reaches up the layers:\n" + "\n".join(bad)
 
 
-def test_the_core_imports_numpy_only_inside_functions():
-    # pure arithmetic, so the core may use it; but only inside the functions that compute with it (a
-    # large scope's risk scores, its positions near liquidation) and the one a runner warms it with,
-    # so that loading the core (ksctl validate) never pays its import
-    lazy = [i for i in IMPORTS if _within(i.source, CORE) and i.target in LAZY_IN_CORE]
+@pytest.mark.parametrize("library", LAZY_IN_CORE)
+def test_the_core_imports_numpy_and_re2_only_inside_functions(library):
+    # pure computation, so the core may use them; but only inside the functions that compute with
+    # them — numpy: a large scope's risk scores, its positions near liquidation, and the function a
+    # runner warms it with; re2: the functions that compile a label pattern —, so that loading the
+    # core (ksctl validate of policies alone) never pays their import
+    lazy = [i for i in IMPORTS if _within(i.source, CORE) and i.target == library]
     assert lazy and all(i.lazy for i in lazy), [str(i) for i in lazy if not i.lazy]
+
+
+def test_re2_is_imported_by_the_label_patterns_alone():
+    """Every pattern a person writes is compiled in one place, anchored and bounded there."""
+    where = {i.source for i in IMPORTS if i.target == "re2"}
+    assert where == {"killswitch.policy.patterns"}, where
 
 
 def test_the_pure_core_imports_no_module_that_reads_outside_the_process():

@@ -206,9 +206,6 @@ def test_time_intervals_are_warned_about_where_matchers_let_critical_pages_throu
     assert [x.code for x in diags] == (["KS131"] if warned else [])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="Python's re lets $ match before a final line feed; the patterns' move to RE2 (where "
-                          "$ is the end of the text) makes this pass")
 @pytest.mark.parametrize("line", ["match_re: {venue: okx}", "matchers: ['venue=~okx']"])
 def test_an_anchored_pattern_does_not_match_the_value_with_a_line_feed_after_it(line):
     tree = compiled(DOC.replace("matchers: [stage!=flatten]", line).replace("match: {severity: warning}", ""))

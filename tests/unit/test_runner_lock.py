@@ -175,6 +175,8 @@ def test_apply_rejects_bad_arguments(kwargs, match):
     pytest.param({"mode": "reducing", "ttl": "1h"}, False, T0 + HOUR, "active", id="ttl_text_expired"),
     pytest.param({"mode": "halted", "ttl": "6h"}, True, T0 + 7 * HOUR, "halted", id="manual_stage_ignores_ttl"),
     pytest.param({}, False, T0 + 1000 * HOUR, "halted", id="default_halted_no_ttl"),
+    # a plan stored before durations were bounded at ten years: held, without an expiry
+    pytest.param({"mode": "halted", "ttl": "5000d"}, False, T0 + 1000 * HOUR, "halted", id="ttl_past_the_bound"),
 ])
 def test_apply_directive(params, manual, now, want):
     d = Directive("lock_trading", params, ACCT)

@@ -87,3 +87,52 @@ def test_confirmation_parses(text, ticks, ms):
 def test_confirmation_rejects(bad):
     with pytest.raises(UnitError):
         parse_confirmation(bad)
+
+
+# --- bounds: a number of 400 digits overflowed a float (Duration.seconds: an internal error) --------
+
+D400 = "9" * 400
+
+
+@pytest.mark.parametrize("text", [D400 + "s", D400 + "ms", "3651d", "522w", "3650d1ms", "1" + "0" * 30 + "h"])
+def test_a_duration_over_ten_years_is_refused_with_its_ends_shown(text):
+    with pytest.raises(UnitError) as e:
+        parse_duration(text)
+    assert e.value.kind == "duration" and "is longer than 3650d (ten years)" in e.value.short
+    assert len(e.value.short) < 100  # 400 digits are said by their ends and their count
+
+
+def test_ten_years_is_a_duration_and_its_seconds_a_float():
+    assert parse_duration("3650d").seconds == 3650 * 86_400.0
+    assert parse_duration("520w").seconds == 520 * 604_800.0
+
+
+@pytest.mark.parametrize("parse, value, kind", [
+    (parse_ratio, D400 + "%", "percent"), (parse_ratio, "-1000000000000000%", "percent"),
+    (parse_amount, D400, "amount"), (parse_amount, D400 + "k", "amount"), (parse_amount, int(D400), "amount"),
+    (parse_amount, 1e300, "amount"), (parse_amount, "1000000000000k", "amount"),
+])
+def test_an_amount_or_a_percentage_of_16_digits_or_more_is_refused(parse, value, kind):
+    with pytest.raises(UnitError) as e:
+        parse(value)
+    assert e.value.kind == kind and "is too large" in e.value.short and "10^15" in e.value.hint
+
+
+def test_just_under_the_magnitude_bound_is_an_amount_and_a_float():
+    assert parse_amount("999999999999999").value == 999_999_999_999_999.0
+    assert parse_amount("999999999999.999k").value == 999_999_999_999_999.0
+
+
+@pytest.mark.parametrize("text, said", [
+    (D400 + " ticks", "is more than 1,000,000 ticks"), ("9" * 5000 + " ticks", "is more than 1,000,000 ticks"),
+    ("1000001 ticks", "is more than 1,000,000 ticks"), (D400 + "ms", "is longer than 3650d"),
+])
+def test_a_confirmation_past_its_bound_says_which_bound(text, said):
+    with pytest.raises(UnitError) as e:
+        parse_confirmation(text)
+    assert e.value.kind == "confirmation" and said in e.value.short, e.value.short
+
+
+def test_a_million_ticks_and_leading_zeros_are_a_confirmation():
+    assert parse_confirmation("1000000 ticks").ticks == 1_000_000
+    assert parse_confirmation("0003 ticks").ticks == 3
