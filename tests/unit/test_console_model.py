@@ -259,7 +259,7 @@ def test_the_new_status_fields_read_back_as_the_runner_sent_them():
     import dataclasses
     import json
 
-    from killswitch.runner.api import _plain
+    from killswitch.runner.api_render import plain as _plain
 
     assert decode(RunnerStatus, json.loads(json.dumps(_plain(st)))) == st
     old = {f.name: v for f, v in zip(dataclasses.fields(RunnerStatus), dataclasses.astuple(st)) if f.name in

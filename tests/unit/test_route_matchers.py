@@ -61,7 +61,7 @@ def test_matchers_are_read_as_alertmanager_reads_them(text, read):
 
 
 @pytest.mark.parametrize("text, offset, says", [
-    ('{a="b", c=~"(d"}', 8, "not a regular expression"),
+    ('{a="b", c=~"(d"}', 8, "not a valid RE2 pattern"),
     ('a="b", c="d', 7, "opens a quote it does not close"),
     ('a=b"c', 0, 'has a " inside its value'),
     ("a=b,,c=d", 4, "empty matcher"),
