@@ -15,6 +15,7 @@ import threading
 from click.testing import CliRunner
 
 from killswitch.bootstrap import build_runner
+from killswitch.cli.common import EXIT_UNVERIFIED
 from killswitch.cli.main import cli
 from killswitch.client import RunnerClient
 from killswitch.compile.compiler import compile_documents
@@ -237,12 +238,12 @@ def test_history_of_a_dry_run_says_where_its_planned_orders_are(tmp_path):
     assert planned > 0
     state = f"sqlite://{tmp_path / 'state.db'}"
     r = CliRunner().invoke(cli, ["history", "--state", state])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == EXIT_UNVERIFIED, r.output  # an unkeyed chain: consistent, not proven
     assert r.output.splitlines()[0] == (f"dry run: nothing journaled; {planned} planned order(s) are in the audit "
                                         "trail (ksctl history --planned lists them)"), r.output
     r = CliRunner().invoke(cli, ["history", "--state", state, "--planned", "--limit", "3"])
     lines = r.output.splitlines()
-    assert r.exit_code == 0 and len(lines) == 5, r.output
+    assert r.exit_code == EXIT_UNVERIFIED and len(lines) == 5, r.output
     assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  \S+  simulated/sim-main \S+ (buy|sell) [\d.e+-]+  planned, "
                         r"not sent \(dry run\)  crash-ladder/simulated/sim-main/L\d/e\d", x) for x in lines[:3]), lines
     assert lines[3] == (f"{planned} planned order(s) in the audit trail (dry run: none was sent); the latest 3 are "
