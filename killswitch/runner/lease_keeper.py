@@ -267,7 +267,7 @@ class LeaseKeeper:
                 if token is None or self._term_runs(self.clock()):
                     return False
                 self._lapsed = (token, self._mono())
-            self._publish(None, 0, 0.0, lost=f"not renewed within its term ({self._why_unrenewed()})")
+            self._publish(None, 0, 0.0, lost=f"not renewed within its term; {self._why_unrenewed()}")
             return True
 
     def _why_unrenewed(self) -> str:

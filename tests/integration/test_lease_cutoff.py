@@ -126,7 +126,7 @@ def test_a_cut_off_leader_says_so_at_its_terms_end_and_each_side_logs_the_change
           f"{max(s['ready_s'] for _, s in seen) * 1000:.0f} ms at most meanwhile")
     lost = _lines(tmp_path / "a.err", "lease lost")
     assert len(lost) == 1, lost
-    assert "WARNING killswitch.runner.lease lease lost: not renewed within its term (" in lost[0], lost
+    assert "WARNING killswitch.runner.lease lease lost: not renewed within its term; " in lost[0], lost
     assert f"(holder ha-a, token {token_a})" in lost[0], lost
     assert _lines(tmp_path / "a.out", f"lease acquired, token {token_a} (holder ha-a")
     assert not _lines(tmp_path / "a.out", "lease taken over") and not _lines(tmp_path / "a.out", "held again")
