@@ -19,9 +19,11 @@ not-leader, ``/readyz`` answers 503, nothing is sent — and the loss is said an
 (:mod:`.lease_log`), whatever the renewal in flight is still waiting for. A store that stops
 answering (a paused server, a connection whose packets are dropped) thus never keeps a runner
 believing it leads past its term, which is when a standby may take over. The keeper's connection
-waits at most a quarter of the TTL for a lock, so each of its calls has a deadline of half the
-TTL (see :mod:`killswitch.state.postgres`), inside the term; a renewal confirmed after its term was
-given up (the answer came late, nobody took the lease meanwhile) is said as ``lease held again``.
+waits at most 3/10 of the TTL for a lock, so each of its calls has a deadline of 6/10 of the TTL
+(see :mod:`killswitch.state.postgres`), just inside the term: a renewal answered later than that
+could not be of use (its term runs from when it was sent), and one answered sooner still is. A
+renewal confirmed after its term was given up (the answer came late, nobody took the lease
+meanwhile) is said as ``lease held again``.
 
 The watchdog: the keeper holds the lease on behalf of the runner's event loop, never beyond it.
 The loop shows life (:func:`show_life`, a task that stamps :meth:`LeaseKeeper.alive` every
@@ -92,8 +94,8 @@ class LeaseKeeper:
         self.renew_ms = self.ttl_ms // 3  # how often it is renewed
         self.retry_ms = max(10, self.renew_ms // 5)  # after a failed attempt, or while the loop is silent
         # how long the keeper's connection waits for a lock: a call's deadline is that and as long
-        # again (see killswitch.state.postgres), half the TTL, inside the term
-        self.lock_wait_ms = max(1, self.ttl_ms // 4)
+        # again (see killswitch.state.postgres), 6/10 of the TTL, just inside the term
+        self.lock_wait_ms = max(1, self.ttl_ms * 3 // 10)
         self.clock = clock
         self.on_change = on_change
         self.lease_log = lease_log if lease_log is not None else LeaseLog(holder)

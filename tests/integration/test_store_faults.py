@@ -274,7 +274,7 @@ def test_a_leader_cut_off_from_the_database_stops_the_standby_takes_over_and_it_
         pair.db_proxy.heal()
         healed = time.time()
         # the cut-off leader's calls were lost with their packets: each ends at its deadline (20 s
-        # for the runner's, 1.5 s for the lease thread's) and the runner comes back as a standby
+        # for the runner's, 1.8 s for the lease thread's) and the runner comes back as a standby
         wait_for(lambda: pair.ready("ha-a") == "STANDBY", 60, "the cut-off leader to come back as a standby",
                  step=0.2)
         back = time.time() - healed
