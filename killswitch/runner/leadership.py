@@ -285,15 +285,15 @@ class Leadership:
         ran out unrenewed: it acts no more until the store confirms what it holds)."""
         if self.term_holds():
             return None
+        if self.leader:  # (its term ran out unrenewed: the store has not answered the lease thread)
+            return (f"NOT_LEADER: this runner ({self.holder}) did not renew its lease within its term (the state "
+                    f"store has not answered it) and acts on nothing; send the {what} to the leader")
         return f"NOT_LEADER: this runner ({self.holder}) is a standby; {self.leader_text()}; send the {what} there"
 
     def leader_text(self) -> str:
         """Who leads, as a standby says it: the lease holder's name as the lease stores it."""
         if self.term_holds():
             return f"this runner ({self.holder}) leads"
-        if self.leader:  # (its term ran out unrenewed: the store has not answered the lease thread)
-            return (f"this runner ({self.holder}) has not renewed its lease within its term and stands by "
-                    "until the state store answers")
         if self.lease_holder and self.lease_holder != self.holder:
             return f"the leader is {self.lease_holder} (the lease holder)"
         return "no runner holds the lease right now (a standby takes it when its term runs out)"

@@ -114,7 +114,8 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
         ready = await asyncio.wait_for(runner.ready(), 1)
         said = (runner.status().leader, ready, metric(runner, "killswitch_leader"),
                 metric(runner, "killswitch_lease_lost_total"), runner.lead.term_holds(),
-                await asyncio.wait_for(runner.lead.fence_holds(), 1))  # the check before every order
+                await asyncio.wait_for(runner.lead.fence_holds(), 1),  # the check before every order
+                runner.lead.not_leader("lock"))  # an operator's change, refused at once
         # the standby takes the lease as the term runs out, and says so once
         b.alive()
         taken = b.attempt() and b.token(w.clock())
@@ -126,9 +127,11 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
         return said, taken
 
     said, taken = run(cut_off())
-    leader, (ready, why), gauge, lost, term_holds, may_send = said
+    leader, (ready, why), gauge, lost, term_holds, may_send, refusal = said
     assert leader is False and gauge == "killswitch_leader 0" and not term_holds
     assert may_send is False, "an order could leave"
+    assert refusal == ("NOT_LEADER: this runner (a) did not renew its lease within its term (the state store has "
+                       "not answered it) and acts on nothing; send the lock to the leader"), refusal
     assert ready is False and why.startswith("LEASE_LOST: not renewed within its term (holder a, token 1"), why
     assert lost == "killswitch_lease_lost_total 1"
     assert taken == 2
