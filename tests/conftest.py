@@ -10,8 +10,10 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
@@ -133,6 +135,15 @@ def check_golden(path: Path, actual: str, update: bool) -> None:
 # KS_REQUIRE_ALL=1 as in CI (``require_tool``). Suites that import ``pg_server`` into their own
 # conftest or module still share the one server: the fixture hands out a process-wide instance
 # and the last of its users stops it.
+#
+# The session's server is shared by every test of the worker, one after another, and by the
+# connections they leave to close: a test that kills, pauses (SIGSTOP), restarts or cuts off
+# PostgreSQL, or terminates backends, takes a server of its own (``own_pg_server``, a module's;
+# ``private_pg()``), never the session's. Each test that used the session's server is checked
+# after it ran (``_shared_pg_unharmed``): the server still runs, was not restarted (a backend
+# killed by a signal makes PostgreSQL end every connection, "server closed the connection
+# unexpectedly" in whichever test holds one), and no backend of the shared database was
+# terminated by another's command; otherwise that test errors, naming what it did.
 
 PG_USER = "ksci"  # the OS user the test server runs as when the suite runs as root
 PG_DB = "ks_test"
@@ -171,6 +182,7 @@ class PgServer:
     port: int
     pg_ctl: str
     user: Optional[pwd.struct_passwd]
+    log_seen: int = 0  # bytes of server.log already looked at (log_since)
 
     @property
     def data(self) -> Path:
@@ -202,8 +214,40 @@ class PgServer:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def stop(self) -> None:
+        self.resume()  # (a test that failed while it was paused)
         self.run(self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
         shutil.rmtree(self.base, ignore_errors=True)
+
+    def pids(self) -> list[int]:
+        """The postmaster and every process it started (backends, checkpointer, writers...)."""
+        pid_file = self.data / "postmaster.pid"
+        if not pid_file.exists():
+            return []
+        postmaster = int(pid_file.read_text().split()[0])
+        children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(postmaster)], capture_output=True,
+                                  text=True).stdout.split()
+        return [postmaster, *map(int, children)]
+
+    def resume(self) -> None:
+        """SIGCONT to every process of the server (after a pause, or a test that failed in one)."""
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+    def log_since(self) -> str:
+        """What the server logged since the last call (the first: since it started)."""
+        path = self.base / "server.log"
+        if not path.exists():
+            return ""
+        if path.stat().st_size < self.log_seen:  # (started again with a new log)
+            self.log_seen = 0
+        with open(path, "rb") as f:
+            f.seek(self.log_seen)
+            news = f.read()
+        self.log_seen += len(news)
+        return news.decode(errors="replace")
 
 
 def _start_pg(initdb: str, pg_ctl: str) -> PgServer:
@@ -217,8 +261,10 @@ def _start_pg(initdb: str, pg_ctl: str) -> PgServer:
     steps = [
         # trust on loopback only; --no-sync and fsync=off: a throwaway server, speed over durability
         (initdb, "-D", str(srv.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"),
+        # the log names each line's database (a backend terminated in the shared one is a test's fault)
         (pg_ctl, "-D", str(srv.data), "-l", str(base / "server.log"), "-w", "-t", "60", "-o",
-         f"-p {srv.port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50", "start"),
+         f"-p {srv.port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50 "
+         "-c log_line_prefix='%m [%p] db=%d '", "start"),
     ]
     for cmd in steps:
         r = srv.run(*cmd)
@@ -251,6 +297,54 @@ def pg_server():
         if _PG["users"] == 0:
             _PG["server"].stop()
             _PG["server"] = None
+
+
+@contextmanager
+def private_pg() -> Iterator[PgServer]:
+    """A PostgreSQL server of the caller's alone (its URL's database ``ks_test`` created), for a
+    test that kills, pauses, restarts or cuts it off: stopped and removed afterwards."""
+    srv = _start_pg(pg_bin("initdb"), pg_bin("pg_ctl"))
+    try:
+        srv.create_database(PG_DB)
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def own_pg_server() -> Iterator[PgServer]:
+    """A PostgreSQL server for this module's tests alone (see ``private_pg``): what they do to it
+    (SIGSTOP, pg_terminate_backend, a proxy that drops its packets) reaches no other test. The
+    tests of the module take turns on it, each on a database of its own or after emptying it."""
+    with private_pg() as srv:
+        yield srv
+
+
+_HARMS = (
+    (re.compile(r"(?m)^.*(terminated by signal|was terminated by exception|all server processes terminated"
+                r"|terminating any other active server processes).*$"),
+     "a backend died of a signal, and PostgreSQL ended every other connection to restart"),
+    (re.compile(r"(?m)^.*received (smart|fast|immediate) shutdown request.*$"), "the server was stopped"),
+    (re.compile(rf"(?m)^.* db={PG_DB} FATAL:  terminating connection due to administrator command$"),
+     "backends of the shared database were terminated (pg_terminate_backend)"),
+)
+
+
+@pytest.fixture(autouse=True)
+def _shared_pg_unharmed() -> Iterator[None]:
+    """After each test, while the session's server runs: what it logged meanwhile shows no harm
+    (see the section's comment), or the test errors, naming it. Reads the log's new lines only."""
+    yield
+    srv = _PG["server"]
+    if srv is None:
+        return
+    news = srv.log_since()
+    for pattern, what in _HARMS:
+        found = pattern.search(news)
+        if found:
+            pytest.fail(f"the session's PostgreSQL server, which later tests share, was harmed during this test: "
+                        f"{what}:\n  {found.group(0).strip()}\n  a test that does this takes a server of its own "
+                        "(own_pg_server, private_pg)", pytrace=False)
 
 
 def reset_pg(url: str) -> None:

@@ -27,6 +27,7 @@ from typing import Any, Callable, Optional, Sequence
 from ..state.store import FencedError, RunbookRecord, StateStore, StoreError
 from .book import Book
 from .lease_keeper import LeaseKeeper
+from .lease_log import LeaseLog
 from .storeio import StoreIO
 from .turn import Turn
 
@@ -83,6 +84,7 @@ class Leadership:
         self.fence = 0
         self.leader = False
         self.keeper: Optional[LeaseKeeper] = None  # the lease thread; None: the tick renews the lease itself
+        self.lease_log = LeaseLog(holder)  # every change of our hold on the lease, said once and counted
         self.stale = False  # a fenced write failed after its change was applied here: reload on the next token
         # a store call failed: reload before acting again, under the next token or the same one
         self.resync = False
@@ -108,7 +110,14 @@ class Leadership:
 
     async def _lease(self, now: int) -> bool:
         token = await self._token(now)
+        seen = self.lease_holder
         await self._see_holder(token, now)
+        if self.keeper is None:  # (the lease thread says its own changes, as they happen)
+            if token is not None:
+                self.lease_log.took(token, previous=seen)
+            elif self.fence:
+                self.lease_log.lost(self.fence, f"taken by {self.lease_holder}" if self.lease_holder
+                                    else "not renewed within its term")
         if token is None or (token == self.fence and not self.resync):
             self.leader = token is not None
             return self.leader
@@ -194,8 +203,19 @@ class Leadership:
     def term_holds(self) -> bool:
         """This runner leads and its term has not run out: no I/O, so an adapter may ask it at
         the last moment before an order's request leaves (the executor's send gate), after
-        whatever waits the adapter had of its own since :meth:`fence_holds` was asked."""
+        whatever waits the adapter had of its own since :meth:`fence_holds` was asked. It is
+        also what status, ``/readyz`` and ``killswitch_leader`` say: with a lease thread, a
+        runner whose term ran out unrenewed says it does not lead at the term's end by its own
+        clock, even while a tick waits on a store that stopped answering (and holds the turn)."""
         return self.leader and (self.keeper is None or self.keeper.holds(self.fence, self.clock()))
+
+    def fenced_off(self) -> None:
+        """A write under our token was refused (FencedError): another runner holds the lease.
+        Act as a standby, and go on from the store's state when the lease comes back (what
+        changed here may not be in it)."""
+        self.leader = False
+        self.stale = True
+        self.lease_log.lost(self.fence, "a write under it was fenced off: another runner holds the lease")
 
     def audit_call(self, rows: Sequence[tuple[str, int, dict]]) -> Callable[[], Any]:
         """Audit rows as one append (all or none), fenced as :meth:`audit`, to make on the store
@@ -255,22 +275,28 @@ class Leadership:
             await self.audit(kind, ts_ms, payload)
         except FencedError:
             self.leader = False
+            self.lease_log.lost(self.fence, "a write under it was fenced off: another runner holds the lease")
             await FencedAudit(self.store, self.io, lambda: None).audit(kind, ts_ms, {**payload, "standby": True})
 
     def deposed(self) -> str:
         """A write was fenced off: this runner no longer leads. The refusal an operator sees."""
         self.leader = False
+        self.lease_log.lost(self.fence, "a write under it was fenced off: another runner holds the lease")
         return f"DEPOSED: another runner holds the lease (fence {self.fence} is stale); nothing changed here"
 
     def not_leader(self, what: str) -> Optional[str]:
-        """Why an operator's ``what`` is refused here, if this runner is a standby."""
-        if self.leader:
+        """Why an operator's ``what`` is refused here, if this runner is a standby (or its term
+        ran out unrenewed: it acts no more until the store confirms what it holds)."""
+        if self.term_holds():
             return None
+        if self.leader:  # (its term ran out unrenewed: the store has not answered the lease thread)
+            return (f"NOT_LEADER: this runner ({self.holder}) did not renew its lease within its term (the state "
+                    f"store has not answered it) and acts on nothing; send the {what} to the leader")
         return f"NOT_LEADER: this runner ({self.holder}) is a standby; {self.leader_text()}; send the {what} there"
 
     def leader_text(self) -> str:
         """Who leads, as a standby says it: the lease holder's name as the lease stores it."""
-        if self.leader:
+        if self.term_holds():
             return f"this runner ({self.holder}) leads"
         if self.lease_holder and self.lease_holder != self.holder:
             return f"the leader is {self.lease_holder} (the lease holder)"

@@ -283,7 +283,9 @@ class Runner:
         return ExecutionReport()
 
     def hold_lease_with(self, keeper: LeaseKeeper) -> None:
-        """Take the lease from ``keeper`` (a thread renewing it) instead of from the tick."""
+        """Take the lease from ``keeper`` (a thread renewing it) instead of from the tick; it
+        says and counts its changes in this runner's lease log."""
+        keeper.lease_log = self.lead.lease_log
         self.lead.keeper = keeper
 
     async def renew(self) -> bool:
@@ -297,8 +299,7 @@ class Runner:
     def lost_lease(self) -> None:
         """A write outside a tick was fenced off: another runner leads. Act as a standby, and go
         on from the store's state when the lease comes back (what changed here may not be in it)."""
-        self.lead.leader = False
-        self.lead.stale = True
+        self.lead.fenced_off()
 
     def store_failed(self) -> None:
         """A store call outside a tick failed: act again only from the store's state (see
@@ -384,8 +385,7 @@ class Runner:
                 finally:
                     self._collector.resume()  # however the tick ended
         except FencedError:
-            self.lead.leader = False
-            self.lead.stale = True
+            self.lead.fenced_off()
             report.leader = False
             report.execution.deposed = True
         except StoreError as e:  # (its text names the store by its masked URL)

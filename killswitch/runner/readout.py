@@ -17,6 +17,7 @@ Must not: change anything. A read never waits for the operator turn (see
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -105,7 +106,9 @@ class Readout:
         sinks = self.fanout.status_fields()
         loaded_ms, failed_ms = self.reloads()
         error = self.policy_error()
-        return RunnerStatus("dry-run" if self.dry_run else "live", self.lead.leader, self.lead.fence,
+        # whether it leads as of now by its own clock (see Leadership.term_holds), not as of the
+        # tick's last look at the lease: a tick stuck on a store that stopped answering says nothing
+        return RunnerStatus("dry-run" if self.dry_run else "live", self.lead.term_holds(), self.lead.fence,
                             book.graph.digest, book.graph.revision, error, book.state.last_tick_ms,
                             tuple(scopes), ages, self.resumptions.status(now), self.countdowns.status(), residuals,
                             coverage_rows(book),
@@ -190,13 +193,31 @@ class Readout:
                               ack=ack_status(self.book.acks.get(incident)), silenced_by=held)
 
     async def ready(self) -> tuple[bool, str]:
-        try:
-            await self.io(self.store.current_fence)
-        except Exception as e:  # noqa: BLE001 - readiness reports, it does not raise
-            return False, f"STATE_UNREACHABLE: {type(e).__name__}"
+        """Readiness, answered at once whatever the store does: never behind a store call that
+        hangs. With the lease thread (``ksctl run``) from what it and the store thread know —
+        the term ran out unrenewed (``LEASE_LOST``), the store has not answered either for a
+        term (``STATE_UNREACHABLE``) — and without one (tests, the demo) from a read of the
+        lease, given at most a term to answer. Then ``NO_TICK_YET``; else ready, as ``LEADER``
+        or ``STANDBY``."""
+        lead = self.lead
+        keeper = lead.keeper
+        term_s = (keeper.term_ms if keeper is not None else lead.lease_ttl_ms * 2 // 3) / 1000
+        why = keeper.not_ready() if keeper is not None else None
+        if why is not None:
+            return False, why
+        waited = self.io.unanswered_s()
+        if waited > term_s:
+            return False, f"STATE_UNREACHABLE: a store call of this runner has had no answer for {waited:.1f}s"
+        if keeper is None:
+            try:
+                await asyncio.wait_for(self.io(self.store.current_fence), max(term_s, 0.1))
+            except asyncio.TimeoutError:
+                return False, f"STATE_UNREACHABLE: the state store did not answer within {term_s:.1f}s"
+            except Exception as e:  # noqa: BLE001 - readiness reports, it does not raise
+                return False, f"STATE_UNREACHABLE: {type(e).__name__}"
         if self.book.state.last_tick_ms is None:
             return False, "NO_TICK_YET"
-        return True, "LEADER" if self.lead.leader else "STANDBY"
+        return True, "LEADER" if lead.term_holds() else "STANDBY"
 
     def lock_document(self, scope: Optional[str] = None) -> dict:
         """The lock (all of it, or what binds ``scope``), with the resumed limits in force."""
@@ -220,8 +241,9 @@ class Readout:
         reg = Registry()
         reg.sampled("killswitch_ticks_total", "counter", "Ticks this runner has run since it started.") \
             .add(c["ticks"])
-        reg.sampled("killswitch_leader", "gauge", "1 while this runner holds the lease and acts, 0 as a standby.") \
-            .add(int(self.lead.leader))
+        reg.sampled("killswitch_leader", "gauge", "1 while this runner holds the lease and acts, 0 as a standby "
+                    "(and from the moment its term ran out unrenewed, by its own clock).") \
+            .add(int(self.lead.term_holds()))
         orders = reg.sampled("killswitch_orders_total", "counter",
                              "Orders of this runner by result (sent, filled, rejected, unknown).", ("result",))
         for result in ("sent", "filled", "rejected", "unknown"):
@@ -266,6 +288,7 @@ class Readout:
         if self.shard is not None:
             info.add(1, shard=self.shard)
         self.process.collect_metrics(reg)
+        self.lead.lease_log.collect_metrics(reg)  # the lease taken and lost, and the token
         if self.lead.keeper is not None:  # renewals, failures and loop stalls of the lease thread
             self.lead.keeper.collect_metrics(reg)
         self.fanout.collect_metrics(reg)

@@ -40,14 +40,14 @@ starts a trace of its own otherwise. All three are thread-safe and go through th
 as the ticks, so a notification reported after its tick always finds its decision.
 
 Metrics (``metrics_text``) complement the runner's own lines (ticks, leader, orders by result,
-snapshot failures, stage per scope, data age per account), never repeat their names:
+snapshot failures, stage per scope, data age per account, and the lease's, which the runner
+counts as they happen rather than at the next tick), never repeat their names:
 ``killswitch_tick_duration_seconds`` and ``killswitch_tick_phase_duration_seconds{phase}``
 (histograms), ``killswitch_last_tick_timestamp_seconds``,
 ``killswitch_stage_transitions_total{policy,scope,from,to}``,
-``killswitch_order_latency_seconds{venue}``, ``killswitch_lease_fence``,
-``killswitch_lease_acquired_total``, ``killswitch_lease_lost_total``,
-``killswitch_events_total{kind,severity}``, ``killswitch_notification_latency_seconds{receiver}``,
-``killswitch_trace_spans_total{result}`` and ``killswitch_trace_dropped_total{reason}``.
+``killswitch_order_latency_seconds{venue}``, ``killswitch_events_total{kind,severity}``,
+``killswitch_notification_latency_seconds{receiver}``, ``killswitch_trace_spans_total{result}`` and
+``killswitch_trace_dropped_total{reason}``.
 
 What it must not do: block (export runs on the processor's thread, see :mod:`.export`), raise
 into the tick for a malformed report, or put a secret in a span — no URL, header, token or
@@ -120,7 +120,6 @@ class TelemetrySink:
         self._decisions: "OrderedDict[str, SpanContext]" = OrderedDict()
         self._tick_events: list = []
         self._comparisons: dict[tuple[str, str], tuple] = {}
-        self._fence: Optional[int] = None
         self._closed = False
         self._seen_exported = self._seen_failed = 0
 
@@ -136,12 +135,6 @@ class TelemetrySink:
                                      ("policy", "scope", "from", "to"))
         self.order_latency = r.histogram("killswitch_order_latency_seconds",
                                          "Time from sending an order to the venue's answer.", ("venue",))
-        self.lease_fence = r.gauge("killswitch_lease_fence", "Fencing token of the lease this runner holds or "
-                                   "last held (0: never held).")
-        self.lease_acquired = r.counter("killswitch_lease_acquired_total",
-                                        "Ticks at which this runner took the lease under a new fencing token.")
-        self.lease_lost = r.counter("killswitch_lease_lost_total",
-                                    "Ticks that stopped because another runner took the lease (deposed).")
         self.events = r.counter("killswitch_events_total", "Events handed to the sinks, by kind and severity.",
                                 ("kind", "severity"))
         # Delivery and render counts belong to the notify and runbook sinks' own metrics (they count
@@ -153,12 +146,6 @@ class TelemetrySink:
         self.trace_dropped = r.counter("killswitch_trace_dropped_total",
                                        "Ticks and reported spans not traced: the telemetry queue was full, or "
                                        "building their spans failed.", ("reason",))
-        self.lease_fence.set(0)
-        # at 0 from the start, as client libraries export a counter without labels: a standby's
-        # first takeover is then an increase Prometheus sees (KillswitchLeaseFlapping), not the
-        # first sample of a new series, which increase() cannot count
-        self.lease_acquired.inc(0)
-        self.lease_lost.inc(0)
 
     @classmethod
     def from_env(cls, **kw: Any) -> "TelemetrySink":
@@ -328,13 +315,6 @@ class TelemetrySink:
                                  **{"from": str(t.from_level), "to": str(t.to_level)})
         for o in report.execution.orders:
             self.order_latency.observe(max(o.latency_ms, 0.0) / 1000, venue=o.venue)
-        if report.leader and report.fence is not None:
-            if report.fence != self._fence:
-                self.lease_acquired.inc()
-                self._fence = report.fence
-            self.lease_fence.set(report.fence)
-        if report.execution.deposed:
-            self.lease_lost.inc()
 
     # --- spans of a tick ------------------------------------------------------------------------------
 

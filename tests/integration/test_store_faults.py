@@ -1,13 +1,13 @@
 """PostgreSQL failing under a live leader with orders in flight, as real processes.
 
 Two ``ksctl run`` (holders ``ha-a`` and ``ha-b``, lease TTL 3 s) share a PostgreSQL server of
-this module's own (the tests stop it, so not the session's) and trade against the simulated
-exchange's flash crash (``dry_run: false``): the crash ladder trims, then flattens. Its first
-orders are answered slowly (500 ms each), so that a fault injected as soon as the leader has
-journaled intents finds orders in flight. Each runner reaches the venue through a recording
-proxy of its own (``tests/tcp_proxy.py``): every order each one placed is known, with the wall
-time it left. A trigger the test adds to the lease table logs every change of fencing token
-with PostgreSQL's clock (the same machine's): who took the lease, when.
+this module's own (``own_pg_server``: the tests pause it, so not the session's) and trade
+against the simulated exchange's flash crash (``dry_run: false``): the crash ladder trims, then
+flattens. Its first orders are answered slowly (500 ms each), so that a fault injected as soon
+as the leader has journaled intents finds orders in flight. Each runner reaches the venue
+through a recording proxy of its own (``tests/tcp_proxy.py``): every order each one placed is
+known, with the wall time it left. A trigger the test adds to the lease table logs every change
+of fencing token with PostgreSQL's clock (the same machine's): who took the lease, when.
 
 The faults:
 
@@ -44,7 +44,6 @@ from typing import Optional
 import pytest
 
 from killswitch.state import open_store
-from tests.conftest import _start_pg, pg_bin
 from tests.procs import accounts_file, free_port
 from tests.tcp_proxy import TcpProxy
 
@@ -82,39 +81,17 @@ CREATE TRIGGER lease_logged AFTER UPDATE ON lease FOR EACH ROW EXECUTE FUNCTION 
 """
 
 
-@pytest.fixture(scope="module")
-def own_pg():
-    """A PostgreSQL server for this module alone: the tests pause it."""
-    srv = _start_pg(pg_bin("initdb"), pg_bin("pg_ctl"))
-    try:
-        yield srv
-    finally:
-        for pid in server_pids(srv):  # (a test that failed while it was paused)
-            _signal(pid, signal.SIGCONT)
-        srv.stop()
-
-
 @pytest.fixture
-def db(own_pg, request) -> str:
-    """A database of the test's own, migrated, with the lease log."""
+def db(own_pg_server, request) -> str:
+    """A database of the test's own on this module's server (the tests pause it, so not the
+    session's), migrated, with the lease log."""
     import psycopg
 
-    url = own_pg.create_database("ks_" + request.node.name[5:40])
+    url = own_pg_server.create_database("ks_" + request.node.name[5:40])
     open_store(url).close()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(LEASE_LOG)
     return url
-
-
-def server_pids(srv) -> list[int]:
-    """The postmaster and every process it started (backends, checkpointer, writers...)."""
-    pid_file = srv.data / "postmaster.pid"
-    if not pid_file.exists():
-        return []
-    postmaster = int(pid_file.read_text().split()[0])
-    children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(postmaster)], capture_output=True,
-                              text=True).stdout.split()
-    return [postmaster, *map(int, children)]
 
 
 def _signal(pid: int, sig: int) -> None:
@@ -238,15 +215,15 @@ def finish(pair: Pair, sim: Sim, url: str, start: dict) -> None:
 # --- 1. the server paused -------------------------------------------------------------------------------
 
 
-def test_a_paused_database_stops_the_leader_within_the_ttl_and_no_order_is_sent_twice(tmp_path, own_pg, db,
-                                                                                        scales):
+def test_a_paused_database_stops_the_leader_within_the_ttl_and_no_order_is_sent_twice(tmp_path, own_pg_server,
+                                                                                        db, scales):
     sim = Sim(tmp_path, scale=scales["ha"], faults=SLOW_ORDERS)
     pair = None
     try:
         start = positions(sim.state())
         pair = Pair(tmp_path, sim, db)
         flying = in_flight_soon(db, 20 + 180 / scales["ha"])
-        pids = server_pids(own_pg)
+        pids = own_pg_server.pids()
         paused = time.time()
         for pid in pids:
             _signal(pid, signal.SIGSTOP)
@@ -297,7 +274,7 @@ def test_a_leader_cut_off_from_the_database_stops_the_standby_takes_over_and_it_
         pair.db_proxy.heal()
         healed = time.time()
         # the cut-off leader's calls were lost with their packets: each ends at its deadline (20 s
-        # for the runner's, 2 s for the lease thread's) and the runner comes back as a standby
+        # for the runner's, 1.8 s for the lease thread's) and the runner comes back as a standby
         wait_for(lambda: pair.ready("ha-a") == "STANDBY", 60, "the cut-off leader to come back as a standby",
                  step=0.2)
         back = time.time() - healed

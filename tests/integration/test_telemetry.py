@@ -231,9 +231,12 @@ def test_metrics_show_the_stage_change_the_tick_histogram_and_no_name_twice(tmp_
     assert 'killswitch_tick_phase_duration_seconds_count{phase="send"} 60' in body
     orders = sum(len(r.execution.orders) for r in reports)
     assert orders >= 3 and f'killswitch_order_latency_seconds_count{{venue="simulated"}} {orders}' in body
-    # the lease (ttl = tick interval here) lapses between ticks: every tick takes it under a new token
+    # the lease (ttl = tick interval here) lapses between ticks: the start and every tick take it
+    # under a new token, each the one after the last (one runner), and each lapse is a loss
     tokens = len({r.fence for r in reports})
-    assert f"killswitch_lease_fence {runner.fence}" in body and f"killswitch_lease_acquired_total {tokens}" in body
+    assert runner.fence == tokens + 1
+    assert f"killswitch_lease_fence {runner.fence}" in body and f"killswitch_lease_acquired_total {tokens + 1}" in body
+    assert f"killswitch_lease_lost_total {tokens}" in body
     types = re.findall(r"^# TYPE (\S+) ", body, re.M)
     assert [n for n, c in Counter(types).items() if c > 1] == []
     samples = {line.split("{")[0].split(" ")[0] for line in body.splitlines() if line and not line.startswith("#")}

@@ -97,12 +97,13 @@ def test_postgres_store_never_shows_its_password(pg_server, caplog):
     assert SECRET not in caplog.text
 
 
-def test_postgres_store_reconnects_after_its_connection_was_killed(pg_server):
+def test_postgres_store_reconnects_after_its_connection_was_killed(own_pg_server):
+    """(On a server of this module's own: it terminates every other backend of its database.)"""
     import psycopg
 
     from .conftest import _reset_pg
 
-    url = pg_server.url()
+    url = own_pg_server.url()
     _reset_pg(url)
     with open_store(url) as s:
         fence = s.acquire_lease("a", 60_000, 0)
@@ -115,11 +116,12 @@ def test_postgres_store_reconnects_after_its_connection_was_killed(pg_server):
         assert s.current_fence() == fence and s.verify_audit() == (True, None)
 
 
-def test_a_postgres_call_unanswered_past_its_deadline_raises_and_the_next_reconnects(pg_server):
+def test_a_postgres_call_unanswered_past_its_deadline_raises_and_the_next_reconnects(own_pg_server):
     """A server that stops answering without closing the connection (cut off by a network that
     drops packets, as here; or paused): the call raises at its deadline instead of holding the
     thread for ever, whichever thread made it, and once the server is reachable again the next
-    call reconnects."""
+    call reconnects. (On a server of this module's own: it cuts a connection off.)"""
+    pg_server = own_pg_server
     import time
 
     from killswitch.state.postgres import PostgresStore, call_timeout_s

@@ -309,7 +309,7 @@ def test_find_is_none_without_a_telemetry_sink():
 # --- metrics of ticks -------------------------------------------------------------------------------
 
 
-def test_tick_metrics_count_duration_phases_transitions_orders_and_the_lease():
+def test_tick_metrics_count_duration_phases_transitions_and_orders():
     s, _ = sink()
     runner = FakeRunner()
     s.on_tick(report([scope_eval()], [order("c1", latency_ms=30.0)], fence=7), runner)
@@ -322,20 +322,10 @@ def test_tick_metrics_count_duration_phases_transitions_orders_and_the_lease():
     assert 'killswitch_tick_phase_duration_seconds_count{phase="send"} 3' in text
     assert 'killswitch_stage_transitions_total{policy="desk",scope="sim/a",from="0",to="3"} 1' in text
     assert 'killswitch_order_latency_seconds_bucket{venue="sim",le="0.05"} 1' in text
-    assert "killswitch_lease_fence 9" in text
-    assert "killswitch_lease_acquired_total 2" in text  # token 7, then 9
-    assert "killswitch_lease_lost_total 1" in text
+    # the lease's families are the runner's (its lease log counts changes as they happen, not
+    # at the next tick): none here, so a page with both has each once
+    assert "killswitch_lease_" not in text
     assert f"killswitch_last_tick_timestamp_seconds {(T0 + 95 * MS) / 1e9!r}" in text
-
-
-def test_the_lease_counters_start_at_zero_so_a_standbys_first_takeover_is_an_increase():
-    s, _ = sink()
-    s.on_tick(report([], leader=False, fence=None), FakeRunner())
-    text = s.metrics_text()
-    assert "killswitch_lease_acquired_total 0" in text
-    assert "killswitch_lease_lost_total 0" in text
-    s.on_tick(report([], fence=4), FakeRunner())
-    assert "killswitch_lease_acquired_total 1" in s.metrics_text()
 
 
 # --- the registry ---------------------------------------------------------------------------------------
