@@ -160,6 +160,11 @@ class SinkContext(Protocol):
     @property
     def graph(self) -> "DecisionGraph": ...
 
+    def graph_of(self, policy: str) -> "DecisionGraph":
+        """The graph that holds ``policy``: the running graph, or the firm-wide policies' graph a
+        shard's firm link evaluates and tells through this runner's sinks (the running graph when
+        neither holds it)."""
+
     @property
     def store(self) -> SinkStore: ...
 

@@ -359,8 +359,10 @@ def incident_from_event(event: "Event", ctx: "SinkContext", report: Optional["Ti
     data = event.data
     incident = str(data["incident"])
     policy, scope = event.labels["policy"], event.labels["scope"]
-    graph = ctx.graph
-    node = next(p for p in graph.policies if p.name == policy)
+    graph = ctx.graph_of(policy)
+    node = next((p for p in graph.policies if p.name == policy), None)
+    if node is None:
+        raise LookupError(f"policy {policy!r} of incident {incident} is in no graph this runner runs")
     level, from_level = int(data["to"]), int(data["from"])
     ev = None
     if report is not None and report.evaluation is not None:
@@ -456,7 +458,7 @@ def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequ
     from ..orders import OrderIntent
 
     policy, scope = data["policy"]["name"], data["scope"]
-    node = next((p for p in ctx.graph.policies if p.name == policy), None)
+    node = next((p for p in ctx.graph_of(policy).policies if p.name == policy), None)
     if node is None:
         return None
     outcomes = {o.client_order_id: o for o in report.execution.orders}

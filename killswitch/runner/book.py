@@ -72,6 +72,9 @@ class Book:
     # stage transitions whose audit row, page or runbook may not be in place yet: key → what
     # completes them (written by :class:`~killswitch.runner.entries.EntryOutbox` only; replaced whole)
     owed: dict[str, dict] = field(default_factory=dict)
+    # a shard's: the firm-wide policies its firm link evaluates while it holds the firm lease,
+    # whose stage transitions it tells through this runner's sinks (set by the firm link only)
+    firm_graph: Optional[DecisionGraph] = None
 
     def _keys_json(self, window_ms: int, account: str, keys: tuple) -> str:
         known = self._keys_text.get((window_ms, account))

@@ -89,6 +89,14 @@ class RunnerSinkContext:
     def graph(self) -> "DecisionGraph":
         return self._book.graph
 
+    def graph_of(self, policy: str) -> "DecisionGraph":
+        graph = self._book.graph
+        firm = self._book.firm_graph
+        if firm is not None and not any(p.name == policy for p in graph.policies) \
+                and any(p.name == policy for p in firm.policies):
+            return firm
+        return graph
+
     @property
     def store(self) -> "SinkStore":
         return self._store

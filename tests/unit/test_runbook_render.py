@@ -262,6 +262,9 @@ class _Runner:
         self.adapters = {"binanceusdm/main": _Adapter()}
 
     # what a sink may ask of the runner (killswitch.events.SinkContext)
+    def graph_of(self, policy):
+        return self.graph
+
     def account(self, key):
         return self.state.accounts.get(key)
 
