@@ -77,16 +77,20 @@ def entry_key(policy: str, scope: str, from_level: int, to_level: int, decision_
     return decision_id or f"{policy}|{scope}|{from_level}>{to_level}@{ts_ms}"
 
 
-def _key_of_row(ts_ms: int, p: dict) -> str:
+def key_of_row(ts_ms: int, p: dict) -> str:
+    """The outbox key of a ``stage_transition`` audit row (written at ``ts_ms``; a row written by
+    the runner that carried it on names the entry's own time, ``entered_ms``)."""
     return entry_key(str(p.get("policy")), str(p.get("scope")), int(p.get("from", -1)), int(p.get("to", -1)),
                      p.get("decision_id"), ts_ms if not p.get("entered_ms") else int(p["entered_ms"]))
 
 
-def _event_doc(e: Event) -> dict:
+def event_doc(e: Event) -> dict:
+    """An event as the outbox keeps it in a saved document (:func:`event_of` reads it back)."""
     return {"kind": e.kind, "ts_ms": e.ts_ms, "labels": dict(e.labels), "data": dict(e.data)}
 
 
-def _event_of(doc: dict, **extra: Any) -> Event:
+def event_of(doc: dict, **extra: Any) -> Event:
+    """The event of :func:`event_doc`'s ``doc``, its data updated with ``extra``."""
     return Event(doc["kind"], int(doc["ts_ms"]), dict(doc["labels"]), {**doc["data"], **extra})
 
 
@@ -128,7 +132,7 @@ class EntryOutbox:
             rows.append((AUDIT_KIND, now, payload))
             key = entry_key(s.policy, s.scope, t.from_level, t.to_level, t.decision_id, now)
             owed[key] = {"ts_ms": now, "audit": payload, "audited": False,
-                         "event": _event_doc(transition_event(s, graph, now, self.dry_run))}
+                         "event": event_doc(transition_event(s, graph, now, self.dry_run))}
         for did, (policy, scope, level, orders) in sorted(unsaved.items()):
             ss = self.book.state.scopes.get(f"{policy}|{scope}")
             at = ss.stage.level if ss is not None else 0
@@ -139,7 +143,7 @@ class EntryOutbox:
             rows.append((AUDIT_KIND, now, payload))
             event = transition_event(s, graph, now, self.dry_run)
             owed[did] = {"ts_ms": now, "audit": payload, "audited": False,
-                         "event": _event_doc(Event(event.kind, event.ts_ms, event.labels,
+                         "event": event_doc(Event(event.kind, event.ts_ms, event.labels,
                                                    {**event.data, "resumed": True}))}
             self._to_tell.append(did)
             log.warning("STAGE_ENTRY_COMPLETED: %s %s level %s→%s (%s): %s; audited by %s", policy, scope, at, level,
@@ -154,7 +158,7 @@ class EntryOutbox:
         for kind, ts, p in rows:
             if kind != AUDIT_KIND:
                 continue
-            key = _key_of_row(ts, p)
+            key = key_of_row(ts, p)
             if key in owed:
                 owed[key] = {**owed[key], "audited": True}
         self.book.owed = owed
@@ -167,7 +171,7 @@ class EntryOutbox:
         out = []
         for did in self._to_tell:  # entries found journaled before their save (see owe)
             if did in owed:
-                e = _event_of(owed[did]["event"])
+                e = event_of(owed[did]["event"])
                 self._told[did] = e
                 out.append(e)
         self._to_tell = []
@@ -178,7 +182,7 @@ class EntryOutbox:
             e = transition_event(s, graph, now, self.dry_run)
             key = entry_key(s.policy, s.scope, t.from_level, t.to_level, t.decision_id, now)
             if key in owed:
-                owed[key] = {**owed[key], "event": _event_doc(e)}
+                owed[key] = {**owed[key], "event": event_doc(e)}
                 self._told[key] = e
             out.append(e)
         self.book.owed = owed
@@ -231,7 +235,7 @@ class EntryOutbox:
         for k, v in sorted(owed.items(), key=lambda kv: int(kv[1]["ts_ms"])):
             if k in self._told:
                 continue
-            e = _event_of(v["event"], resumed=True)
+            e = event_of(v["event"], resumed=True)
             self._told[k] = e
             events.append(e)
         self.retold += len(events)
@@ -268,7 +272,7 @@ class EntryOutbox:
         while True:
             page = await self.io(self.store.audit_rows, since_ms=since, kinds=[AUDIT_KIND], limit=1000,
                                  after_seq=after)
-            keys.update(_key_of_row(r.ts_ms, r.payload) for r in page)
+            keys.update(key_of_row(r.ts_ms, r.payload) for r in page)
             if len(page) < 1000:
                 return keys
             after = page[-1].seq

@@ -21,8 +21,10 @@ What it owns: :class:`FirmLink`, which the daemon calls around each of the shard
   (:func:`killswitch.firm.facts.firm_snapshots`: a shard that stopped publishing is
   ``SHARD_NOT_PUBLISHING``, its accounts not seen), evaluates the firm-wide policies with the
   engine over them, and commits its engine state, its view and the directives of its decisions
-  in one transaction fenced by the firm token (a new holder takes over from that state); then
-  the shard applies the directives written since (:class:`~.firm_apply.DirectiveApplier`);
+  in one transaction fenced by the firm token (a new holder takes over from that state), with
+  the stage transitions it owes (:class:`~.firm_entries.FirmOutbox`: audited in the firm chain
+  and told through the sinks after the commit; a new holder completes what the last one owed);
+  then the shard applies the directives written since (:class:`~.firm_apply.DirectiveApplier`);
 * :meth:`FirmLink.heard` — a ``NOTIFY killswitch_firm`` (:mod:`killswitch.firm.notices`): a
   directive's id applies the new directives at once; another shard's stop wakes the firm lease
   holder's next tick (``wake``: the daemon's, debounced like a stream's wake), so the stopped
@@ -53,6 +55,7 @@ from ..state.firm_tables import NOTIFY_CHANNEL
 from ..state.store import FencedError, StoreError
 from .armed import BlindReports
 from .firm_apply import DirectiveApplier, Listener, firm_scope
+from .firm_entries import FirmOutbox
 from .firm_publish import FactsPublisher
 from .view import ChangeResult, ResetResult
 
@@ -85,6 +88,8 @@ class FirmLink:
         self.wake: Callable[[], None] = lambda: None  # the next tick soon (the daemon's debounced wake)
         self.stops_heard: dict[str, int] = {}  # shard -> stops of its runners heard (NOTIFY)
         self.held_firm = False  # held the firm lease when it stopped (its stop says so)
+        # the firm's stage transitions until audited in the firm chain and held by the sinks
+        self.entries = FirmOutbox(firm, holder, lambda e: bool(self.runner.fanout.holds(e)))
 
     # --- graph ------------------------------------------------------------------------------------
 
@@ -226,10 +231,14 @@ class FirmLink:
             # a firm state of its own: the reset approvals written before it are not its
             self.resets_after = int(doc.get("resets_after") or 0) if doc and doc.get("engine") else \
                 await asyncio.to_thread(self.firm.last_directive_id)
+            self.entries.take(doc if doc and doc.get("engine") else None)  # what the last holder owed
             self.echo(f"ksctl run: FIRM LEASE taken by {self.holder} (token {token}): evaluating the firm-wide "
                       f"policies {', '.join(p.name for p in self.graph.policies) or '-'}")
-            self.firm_token = token
         try:
+            if token != self.firm_token:  # what the last holder owed: each row once, each event again
+                for e in await self.entries.resume(token, now):
+                    self.runner.emit(e)
+                self.firm_token = token  # (a store error before: taken up again at the next tick)
             await self._evaluate(now, token)
         except FencedError:
             self.firm_token = None
@@ -244,14 +253,17 @@ class FirmLink:
         resets = await self._resets(now)  # approvals sent to any shard, taken up before this evaluation
         ev, self.state = evaluate(self.graph, reading.snapshots, self.state, now)
         directives = resets + directives_of(ev, self.graph, self.start.declared)
-        view = self._view(ev, reading, now)
+        view = firm_view(ev, reading, self.holder, self.graph.digest, now)
+        # owed in the document that records the stage change, until audited and held by the sinks
+        owed = self.entries.owe(ev.transitions, self.graph, now, self.runner.dry_run)
         ids = await asyncio.to_thread(self.firm.commit_firm, token, {"engine": self.state.to_json(),
-                                                                      "resets_after": self.resets_after},
+                                                                      "resets_after": self.resets_after,
+                                                                      "owed": owed},
                                       self.graph.digest, view, directives, now)
-        from .entries import transition_event
-
+        await self.entries.audit(token, now)  # the firm chain's stage_transition rows, fenced
+        for e in self.entries.tell():
+            self.runner.emit(e)
         for se in ev.transitions:
-            self.runner.emit(transition_event(se, self.graph, now, self.runner.dry_run))
             self.echo(f"ksctl run: FIRM {se.policy} {se.scope}: {se.transition.reason if se.transition else ''}")
         for e in self.blind.events(ev, now):
             self.runner.emit(e)
@@ -294,17 +306,6 @@ class FirmLink:
         got = await self.applier.send(RESET, scope, [], {"policy": name, "reason": reason}, approver)
         return ResetResult(got.done, got.reason.replace("FIRM_DIRECTIVE: reset", "FIRM_RESET_SENT: reset", 1)
                            + (" (the firm lease holder applies it at its next evaluation)" if got.done else ""))
-
-    def _view(self, ev: Any, reading: Reading, now: int) -> dict:
-        return {"holder": self.holder, "now_ms": now, "graph": self.graph.digest,
-                "policies": [{"policy": s.policy, "scope": s.scope, "stage": s.stage_after,
-                              "armed": s.coverage.armed, "coverage": s.coverage.reason,
-                              "detail": s.coverage.detail,
-                              "blind_accounts": [f"{x.venue}/{x.account}" for x in reading.snapshots
-                                                 if not x.fetch.ok and _in(x, s.scope)]}
-                             for s in ev.scopes],
-                "ages_ms": reading.ages_ms, "not_publishing": reading.not_publishing,
-                "ignored_facts": reading.ignored}
 
     # --- operators ------------------------------------------------------------------------------------
 
@@ -380,6 +381,19 @@ class FirmLink:
             for shard, ms in sorted(self.last_reading.ages_ms.items()):
                 if ms is not None:
                     age.add(ms / 1000, shard=shard)
+
+
+def firm_view(ev: Any, reading: Reading, holder: str, graph_digest: str, now: int) -> dict:
+    """The holder's evaluation as ``GET /v1/firm`` shows it (its view, committed with the firm state)."""
+    return {"holder": holder, "now_ms": now, "graph": graph_digest,
+            "policies": [{"policy": s.policy, "scope": s.scope, "stage": s.stage_after,
+                          "armed": s.coverage.armed, "coverage": s.coverage.reason,
+                          "detail": s.coverage.detail,
+                          "blind_accounts": [f"{x.venue}/{x.account}" for x in reading.snapshots
+                                             if not x.fetch.ok and _in(x, s.scope)]}
+                         for s in ev.scopes],
+            "ages_ms": reading.ages_ms, "not_publishing": reading.not_publishing,
+            "ignored_facts": reading.ignored}
 
 
 def _in(snapshot: Any, scope: str) -> bool:
