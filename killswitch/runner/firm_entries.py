@@ -47,6 +47,7 @@ class FirmOutbox:
         self.holds = holds
         self.owed: dict[str, dict] = {}  # key → {ts_ms, audit, audited, event}: the document's "owed"
         self._told: dict[str, Event] = {}  # key → the event this process told the sinks
+        self._held_before: set[str] = set()  # keys held by the sinks at the last commit
         self._fresh: set[str] = set()  # owed by this process, its row never tried: written without a look-up
         self._taken: set[str] = set()  # owed by the last holder when this one took the lease
         self.completed = 0  # rows written for an entry another holder (or a failed append) left unaudited
@@ -56,7 +57,7 @@ class FirmOutbox:
         """The firm state document a new holder loaded (None: no firm state yet): what it owes,
         none of it told by this process."""
         self.owed = dict((doc or {}).get("owed") or {})
-        self._told, self._fresh, self._taken = {}, set(), set(self.owed)
+        self._told, self._fresh, self._taken, self._held_before = {}, set(), set(self.owed), set()
 
     def owe(self, transitions: Sequence[Any], graph: DecisionGraph, now: int, dry_run: bool) -> dict:
         """What is audited and held let go, the evaluation's transitions owed: the ``"owed"`` of
@@ -75,10 +76,14 @@ class FirmOutbox:
         return owed
 
     def settle(self) -> None:
-        """Let go what is audited and held by every sink (called before a commit, which saves
-        the rest)."""
-        done = {k for k, v in self.owed.items()
+        """Let go what is audited and was held by every sink already at the commit before
+        (called before a commit, which saves the rest). The sinks' state is saved with the
+        shard's own state, at its tick between two commits: an event first seen held now may
+        have reached the groups after that save, so it is let go one commit later."""
+        held = {k for k, v in self.owed.items()
                 if v.get("audited") and k in self._told and self.holds(self._told[k])}
+        done = held & self._held_before
+        self._held_before = held - done
         if done:
             self.owed = {k: v for k, v in self.owed.items() if k not in done}
             for k in done:
