@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import re
 from types import SimpleNamespace
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from ..compile.graph import DecisionGraph
 from ..events import STAGE_TRANSITION, Event
@@ -267,12 +267,17 @@ class EntryOutbox:
 
     async def _audited_since(self, since: int) -> set[str]:
         """The keys of the ``stage_transition`` rows written at or after ``since``."""
-        keys: set[str] = set()
-        after = 0
-        while True:
-            page = await self.io(self.store.audit_rows, since_ms=since, kinds=[AUDIT_KIND], limit=1000,
-                                 after_seq=after)
-            keys.update(key_of_row(r.ts_ms, r.payload) for r in page)
-            if len(page) < 1000:
-                return keys
-            after = page[-1].seq
+        return await audited_keys(lambda **k: self.io(self.store.audit_rows, **k), since)
+
+
+async def audited_keys(read: Callable[..., Awaitable[Sequence[Any]]], since: int) -> set[str]:
+    """The keys of the ``stage_transition`` rows a chain holds from ``since`` on, read a page at
+    a time through ``read`` (a store's ``audit_rows``, called off the loop by the caller's way)."""
+    keys: set[str] = set()
+    after = 0
+    while True:
+        page = await read(since_ms=since, kinds=[AUDIT_KIND], limit=1000, after_seq=after)
+        keys.update(key_of_row(r.ts_ms, r.payload) for r in page)
+        if len(page) < 1000:
+            return keys
+        after = page[-1].seq

@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from ..compile.graph import DecisionGraph
 from ..events import Event
-from .entries import AUDIT_KIND, audit_payload, entry_key, event_doc, event_of, key_of_row, transition_event
+from .entries import AUDIT_KIND, audit_payload, audited_keys, entry_key, event_doc, event_of, transition_event
 
 log = logging.getLogger("killswitch.runner.firm_entries")
 
@@ -141,12 +141,4 @@ class FirmOutbox:
 
     async def _audited_since(self, since: int) -> set[str]:
         """The keys of the firm chain's ``stage_transition`` rows written at or after ``since``."""
-        keys: set[str] = set()
-        after = 0
-        while True:
-            page = await asyncio.to_thread(self.firm.audit_rows, since_ms=since, kinds=[AUDIT_KIND], limit=1000,
-                                           after_seq=after)
-            keys.update(key_of_row(r.ts_ms, r.payload) for r in page)
-            if len(page) < 1000:
-                return keys
-            after = page[-1].seq
+        return await audited_keys(lambda **k: asyncio.to_thread(self.firm.audit_rows, **k), since)
