@@ -20,6 +20,8 @@ as objects with a small interface (:mod:`.collaborators`), not callables back in
 - :mod:`.leadership` — the lease, the fencing token, the operator turn, and the fenced audit:
   the one writer of audit rows (the sinks' included);
 - :mod:`.countdowns` — heartbeats, the dead man's switch, the venues' cancel-all-after;
+- :mod:`.entries` — the tick's stage transitions, owed their audit row, page and runbook until
+  the sinks hold them, and completed by the runner that carries on after a stop;
 - :mod:`.resuming` — reduced limits after a reset;
 - :mod:`.shortfalls` — closes that ended short, planned again; residuals;
 - :mod:`.depth` — the order books of the closes a tick plans, and those closes planned again;
