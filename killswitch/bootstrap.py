@@ -257,7 +257,7 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
                             timeout_s=snapshot_timeout_s, lead=lead, counters=counters)
     resumptions = Resumptions(book, clock)
     # the tick's stage transitions, owed from their save until audited and held by the sinks
-    entries = EntryOutbox(book, store, io, lead, fanout.holds, clock, dry_run=dry_run)
+    entries = EntryOutbox(book, store, io, lead, fanout.holds, dry_run=dry_run)
     # the book's writes (the state document, the lock file), handed to the parts that save
     persist = Persistence(book, store, io, lead, fanout, resumptions, lock_path, entries)
     shortfalls = Shortfalls(book, store, io, dry_run=dry_run, clock=clock, lead=lead, persist=persist)

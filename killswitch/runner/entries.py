@@ -31,6 +31,7 @@ from types import SimpleNamespace
 from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from ..compile.graph import DecisionGraph
+from ..engine.stages import StageTransition
 from ..events import STAGE_TRANSITION, Event
 from ..state.store import StateStore
 from .book import Book
@@ -77,6 +78,15 @@ def entry_key(policy: str, scope: str, from_level: int, to_level: int, decision_
     return decision_id or f"{policy}|{scope}|{from_level}>{to_level}@{ts_ms}"
 
 
+def owed_entry(s: Any, graph: DecisionGraph, now: int, dry_run: bool, **audit_extra: Any) -> tuple[str, dict]:
+    """A scope's transition ``s`` as an outbox keeps it: its key, and its audit row (with
+    ``audit_extra``), whether it is audited yet, and its event."""
+    t = s.transition
+    key = entry_key(s.policy, s.scope, t.from_level, t.to_level, t.decision_id, now)
+    return key, {"ts_ms": now, "audit": {**audit_payload(s, graph, dry_run), **audit_extra}, "audited": False,
+                 "event": event_doc(transition_event(s, graph, now, dry_run))}
+
+
 def key_of_row(ts_ms: int, p: dict) -> str:
     """The outbox key of a ``stage_transition`` audit row (written at ``ts_ms``; a row written by
     the runner that carried it on names the entry's own time, ``entered_ms``)."""
@@ -98,57 +108,52 @@ class EntryOutbox:
     """The tick's stage transitions until their effects are in place; see the module doc."""
 
     def __init__(self, book: Book, store: StateStore, io: StoreIO, lead: Leadership,
-                 holds: Callable[[Event], bool], clock: Callable[[], int], *, dry_run: bool):
+                 holds: Callable[[Event], bool], *, dry_run: bool):
         self.book = book
         self.store = store
         self.io = io
         self.lead = lead
         self.holds = holds  # whether every sink that keeps state holds an event (the fanout's question)
-        self.clock = clock
         self.dry_run = dry_run
         self._told: dict[str, Event] = {}  # key → the event this process told the sinks
         # entries whose orders a stopped runner journaled before it saved them: found at the
         # first tick under a token, owed with that tick's transitions unless it enters them again
         self._unsaved: dict[str, tuple[str, str, int, int]] = {}  # decision id → (policy, scope, level, orders)
         self._to_tell: list[str] = []
-        self.completed = 0  # rows written by a runner that carried an entry on
-        self.retold = 0  # events told the sinks again by a runner that carried an entry on
 
     # --- the tick -----------------------------------------------------------------------------------
 
     def owe(self, transitions: Sequence[Any], now: int) -> list[tuple[str, int, dict]]:
         """The tick's transitions owed from the save that records them; returns their audit rows
         (for the tick's one append)."""
+        unsaved, self._unsaved = self._unsaved, {}
+        if not transitions and not unsaved:  # (most ticks: nothing to owe)
+            return []
         graph = self.book.graph
         owed = dict(self.book.owed)
         rows = []
-        unsaved, self._unsaved = self._unsaved, {}
         for s in transitions:
             t = s.transition
             if t is None:  # (a scope in ``transitions`` always has one)
                 continue
             unsaved.pop(t.decision_id or "", None)  # entered again, under the same decision: as any entry
-            payload = audit_payload(s, graph, self.dry_run)
-            rows.append((AUDIT_KIND, now, payload))
-            key = entry_key(s.policy, s.scope, t.from_level, t.to_level, t.decision_id, now)
-            owed[key] = {"ts_ms": now, "audit": payload, "audited": False,
-                         "event": event_doc(transition_event(s, graph, now, self.dry_run))}
+            key, owed[key] = owed_entry(s, graph, now, self.dry_run)
+            rows.append((AUDIT_KIND, now, owed[key]["audit"]))
         for did, (policy, scope, level, orders) in sorted(unsaved.items()):
             ss = self.book.state.scopes.get(f"{policy}|{scope}")
             at = ss.stage.level if ss is not None else 0
-            tr = SimpleNamespace(from_level=at, to_level=level, reason=JOURNALED_BEFORE_SAVE, decision_id=did)
+            node = self.book.node(policy)
+            stage = next((st.name for st in node.stages if st.level == level), None) if node is not None else None
+            tr = StageTransition("entered", at, level, stage, JOURNALED_BEFORE_SAVE, did)
             s = SimpleNamespace(policy=policy, scope=scope, transition=tr, signals=(), triggers=(),
-                                plan=SimpleNamespace(orders=range(orders)))
-            payload = {**audit_payload(s, graph, self.dry_run), "completed_by": self.lead.holder}
-            rows.append((AUDIT_KIND, now, payload))
-            event = transition_event(s, graph, now, self.dry_run)
-            owed[did] = {"ts_ms": now, "audit": payload, "audited": False,
-                         "event": event_doc(Event(event.kind, event.ts_ms, event.labels,
-                                                   {**event.data, "resumed": True}))}
+                                plan=SimpleNamespace(orders=range(orders)))  # (its journaled orders, counted)
+            _, entry = owed_entry(s, graph, now, self.dry_run, completed_by=self.lead.holder)
+            entry["event"]["data"]["resumed"] = True
+            owed[did] = entry
+            rows.append((AUDIT_KIND, now, entry["audit"]))
             self._to_tell.append(did)
             log.warning("STAGE_ENTRY_COMPLETED: %s %s level %s→%s (%s): %s; audited by %s", policy, scope, at, level,
                         did, JOURNALED_BEFORE_SAVE, self.lead.holder)
-            self.completed += 1
         self.book.owed = owed
         return rows
 
@@ -166,6 +171,8 @@ class EntryOutbox:
     def tell(self, transitions: Sequence[Any], now: int) -> list[Event]:
         """The events of the tick's transitions (as the whole plan has them), for the sinks; each
         owed entry's event becomes the one told."""
+        if not transitions and not self._to_tell:  # (most ticks: nothing to tell)
+            return []
         graph = self.book.graph
         owed = dict(self.book.owed)
         out = []
@@ -220,7 +227,6 @@ class EntryOutbox:
                 rows.append((AUDIT_KIND, now, payload))
             if rows:
                 await self.lead.audit_many(rows)
-                self.completed += len(rows)
                 for _, _, p in rows:
                     log.warning("STAGE_ENTRY_COMPLETED: %s %s level %s→%s (%s) audited by %s after a stop",
                                 p["policy"], p["scope"], p["from"], p["to"], p.get("decision_id") or "no decision",
@@ -238,7 +244,6 @@ class EntryOutbox:
             e = event_of(v["event"], resumed=True)
             self._told[k] = e
             events.append(e)
-        self.retold += len(events)
         return events
 
     async def find_unsaved(self) -> None:

@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from ..compile.graph import DecisionGraph
 from ..events import Event
-from .entries import AUDIT_KIND, audit_payload, audited_keys, entry_key, event_doc, event_of, transition_event
+from .entries import AUDIT_KIND, audited_keys, event_of, owed_entry
 
 log = logging.getLogger("killswitch.runner.firm_entries")
 
@@ -50,7 +50,6 @@ class FirmOutbox:
         self._held_before: set[str] = set()  # keys held by the sinks at the last commit
         self._fresh: set[str] = set()  # owed by this process, its row never tried: written without a look-up
         self._taken: set[str] = set()  # owed by the last holder when this one took the lease
-        self.completed = 0  # rows written for an entry another holder (or a failed append) left unaudited
         self.retold = 0  # events told again by a holder that took the lease
 
     def take(self, doc: Optional[dict]) -> None:
@@ -65,12 +64,9 @@ class FirmOutbox:
         self.settle()
         owed = dict(self.owed)
         for s in transitions:
-            t = s.transition
-            if t is None:
+            if s.transition is None:
                 continue
-            key = entry_key(s.policy, s.scope, t.from_level, t.to_level, t.decision_id, now)
-            owed[key] = {"ts_ms": now, "audit": {**audit_payload(s, graph, dry_run), "firm": True},
-                         "audited": False, "event": event_doc(transition_event(s, graph, now, dry_run))}
+            key, owed[key] = owed_entry(s, graph, now, dry_run, firm=True)
             self._fresh.add(key)
         self.owed = owed
         return owed
@@ -111,7 +107,6 @@ class FirmOutbox:
         self._fresh.difference_update(missing)  # tried from here on: looked up if tried again
         if rows:
             await asyncio.to_thread(self.firm.audit_many, rows, fence=fence)
-            self.completed += sum(1 for _, _, p in rows if "completed_by" in p)
         self.owed = {k: ({**v, "audited": True} if k in missing else v) for k, v in self.owed.items()}
         return [p for _, _, p in rows]
 

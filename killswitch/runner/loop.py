@@ -481,7 +481,7 @@ class Runner:
             at = -1
             await self.persist.save()
         else:
-            at = await self._record(ev, entered, rows, fired, report, now, save=True, planned=planned)
+            at = await self._record(entered, rows, fired, report, now, save=True, planned=planned)
         phase("persist")
         if not await lead.lease(self.clock()):  # renewed just before sending: the tick may have been slow
             report.execution.deposed = True
@@ -493,7 +493,7 @@ class Runner:
         report.execution.merge(await self.executor.send(plans))  # 3. only now does anything leave
         sent = True
         if waves:  # 4. the rest of each first wave: planned whole, journaled, saved, sent
-            at = await self._record(ev, entered, rows, fired, report, now, save=False)  # (a live run: nothing planned)
+            at = await self._record(entered, rows, fired, report, now, save=False)  # (a live run: nothing planned)
             ev = report.evaluation = book.evaluation = ev.completed()
             sent = await self._send_rest(ev, waves, report, replanned, now)
         report.events[at:at] = self.entries.tell(ev.transitions, now)
@@ -513,7 +513,7 @@ class Runner:
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
         count(self.counters, report)
 
-    async def _record(self, ev: Evaluation, entered: list, rows: list, fired: list, report: TickReport, now: int, *,
+    async def _record(self, entered: list, rows: list, fired: list, report: TickReport, now: int, *,
                       save: bool, planned: Sequence[tuple[str, int, dict]] = ()) -> int:
         """The tick's audit rows in one append — a dry run's ``planned`` orders, the stage
         transitions (``entered``, owed since the save that recorded them), the resumptions
