@@ -17,7 +17,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from ..policy.expr import Comparison, Node, Predicate, comparisons
 from .nodes import ActionNode as ActionNode
@@ -142,6 +142,14 @@ class DecisionGraph:
     @property
     def short_digest(self) -> str:
         return self.digest[:12]
+
+
+def tick_interval_s(graph: DecisionGraph, also: Sequence[float] = ()) -> float:
+    """The pace a runner of ``graph`` ticks at: its most frequent policy's interval, or a shorter
+    one of ``also`` (a shard's firm-wide policies': it publishes their facts every tick); 5 s with
+    none. Here, beside the graph, so that a check of the pace (``ksctl validate``'s weight
+    budget) reads it without loading the runner."""
+    return min([p.interval_s for p in graph.policies] + list(also), default=5.0)
 
 
 def canonical_json(value: Any) -> str:

@@ -21,6 +21,7 @@ import asyncio
 from collections import Counter
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from ..compile.graph import tick_interval_s as tick_interval_s
 from ..engine.stages import decision_id
 from ..metrics import Registry
 from ..procmetrics import ProcessMetrics
@@ -296,12 +297,6 @@ class Readout:
         for collector in self.collectors:
             collector.collect_metrics(reg)
         return reg.render()
-
-def tick_interval_s(graph: Any, also: Sequence[float] = ()) -> float:
-    """The pace the runner ticks at: its most frequent policy's interval, or a shorter one of
-    ``also`` (a shard's firm-wide policies': it publishes their facts every tick); 5 s with none."""
-    return min([p.interval_s for p in graph.policies] + list(also), default=5.0)
-
 
 def _residual(r: Any) -> ResidualStatus:
     return ResidualStatus(r.incident, r.policy, r.scope, r.account, r.symbol, r.side, r.position_side, r.amount,
