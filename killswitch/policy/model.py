@@ -777,7 +777,9 @@ class RevokeSpec(Strict):
     their public id (their secrets are never needed). ``method``: ``permissions`` (each key
     read-only, its other settings kept) or ``freeze`` (the whole sub-account frozen: Bybit)."""
     master_credentials: Credentials
-    sub_account: Annotated[str, Field(min_length=1, max_length=128)]
+    # a uid written bare (Bybit's) is read as the text it is
+    sub_account: Annotated[str, BeforeValidator(lambda v: str(v) if type(v) is int else v),
+                           Field(min_length=1, max_length=128)]
     api_keys: Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(min_length=1)]
     method: Literal["permissions", "freeze"] = "permissions"
 
