@@ -9,7 +9,7 @@ What it owns
       ``email``, ``subAccountApiKey`` and the trading flags ``canTrade`` (spot and margin) and
       ``canFuturesTrade``; its answer carries the key's flags after the change. ccxt 4.5.90's
       implicit API has only the broker variant, so the request goes through the client's own
-      signed path (``request(path, 'sapi', 'POST', params)``). Binance documents no read of a
+      signed path (``request(path, ['sapi'], 'POST', params)``). Binance documents no read of a
       sub-account key's permissions for a master account (the broker's
       ``GET /sapi/v1/broker/subAccountApi`` is for brokers; ``GET /sapi/v1/sub-account/
       subAccountApi/ipRestriction`` answers IPs only): not readable, the state is the
@@ -113,7 +113,7 @@ class BinancePermissions:
 
     async def set(self, call: Call, target: Target, key: Optional[str], allowed: bool) -> str:
         assert key is not None
-        answer = await call("request", BINANCE_PERMISSION, "sapi", "POST", self.params(target, key, allowed))
+        answer = await call("request", BINANCE_PERMISSION, ["sapi"], "POST", self.params(target, key, allowed))
         if not isinstance(answer, Mapping):
             raise _bad("binance", "POST /sapi/v1/" + BINANCE_PERMISSION, "the answer is not an object")
         spot, futures = _flag(answer.get("canTrade")), _flag(answer.get("canFuturesTrade"))
