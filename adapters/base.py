@@ -269,7 +269,9 @@ class TradingPermissions(Protocol):
     the bots' secrets are never needed). Both are idempotent: revoking a revoked key is success.
     Raise :class:`AdapterError` only for what fails the account as a whole before any key is
     asked (``REVOKE_UNSUPPORTED``, an unreadable master credential ``AUTH``, ``REVOKE_OWN_KEY``);
-    each key's own outcome is in the result."""
+    each key's own outcome is in the result. Each change asks the caller's send gate last
+    (:func:`send_gate`): when it closes, :class:`SendWithheld` ends the call, and what the keys
+    then are is for :meth:`read_trading` (or the next change) to say."""
 
     async def set_trading(self, allowed: bool) -> PermissionResult:
         """Allow or revoke trading for every key the account lists, at the venue."""

@@ -28,10 +28,17 @@ What it must not do
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import Any, Mapping, Optional, Protocol
 
-if TYPE_CHECKING:
-    from .engine import SimExchange
+
+class _Engine(Protocol):
+    """What the keys need of the engine (:class:`.engine.SimExchange`, which holds them): its
+    accounts (each with its spec's key, secret and passphrase) and its lookup of a key."""
+
+    @property
+    def accounts(self) -> Mapping[str, Any]: ...
+
+    def account_for_key(self, api_key: str) -> Optional[str]: ...
 
 # the operations of the switch, as fault plans and refusal hooks name them
 REVOKE, RESTORE, READ = "revoke_trading", "restore_trading", "read_trading"
@@ -65,7 +72,7 @@ class _Refusal:
 class SimPermissions:
     """The keys and the switch of one :class:`SimExchange` (``engine.permissions``)."""
 
-    engine: "SimExchange"
+    engine: _Engine
     extra: dict[str, SimKey] = field(default_factory=dict)  # api key → a key beside the account's own
     state: dict[str, SimKey] = field(default_factory=dict)  # the accounts' own keys' permissions, made on first use
     masters: dict[str, tuple[str, str]] = field(default_factory=dict)  # api key → (secret, passphrase)

@@ -307,3 +307,38 @@ def test_okx_paces_its_changes_at_one_a_second(monkeypatch):
         assert time.monotonic() - started >= 0.9  # two keys, one request a second
 
     serve("okx", t, monkeypatch, keys=(BOT, "bot-key-2"))
+
+
+# --- the in-process adapter -----------------------------------------------------------------------------------
+
+
+def test_the_in_process_adapter_switches_the_engines_keys_behind_its_fault_plan():
+    from adapters.simulated.adapter import SimulatedAdapter
+
+    eng, _ = engine()
+    eng.permissions.add_key(ACCOUNT, BOT, BOT_SECRET)
+    plain = SimulatedAdapter(eng, ACCOUNT)
+    assert not plain.capabilities.revoke_trading
+    ad = SimulatedAdapter(eng, ACCOUNT, revoke_keys=(BOT,), timeout_s=0.5)
+    assert ad.capabilities.revoke_trading
+
+    async def t():
+        assert (await ad.set_trading(False)).holds(allowed=False)
+        assert not eng.permissions.may_trade(BOT) and eng.permissions.may_trade("sim-main-key")
+        assert (await ad.read_trading()).states == {BOT: REVOKED}
+        eng.permissions.refuse("-1002", "You are not authorized to execute this request.", times=1)
+        refused = await ad.set_trading(True)
+        assert refused.refusals[BOT][:2] == ("-1002", "You are not authorized to execute this request.")
+        assert refused.states == {BOT: REVOKED} and not eng.permissions.may_trade(BOT)
+        eng.faults.rules.append(FaultRule("restore_trading", FaultKind.TIMEOUT, times=1))
+        lost = await ad.set_trading(True)
+        assert lost.failures[BOT][0] is Reason.TIMEOUT and lost.states == {BOT: UNKNOWN_STATE}
+        assert (await ad.set_trading(True)).holds(allowed=True) and eng.permissions.may_trade(BOT)
+        with pytest.raises(AdapterError) as e:
+            await SimulatedAdapter(eng, ACCOUNT, revoke_keys=("sim-main-key",)).set_trading(False)
+        assert e.value.reason is Reason.REVOKE_OWN_KEY
+        with pytest.raises(AdapterError) as e:
+            await plain.set_trading(False)
+        assert e.value.reason is Reason.REVOKE_UNSUPPORTED
+
+    run(t())
