@@ -31,3 +31,24 @@ def test_refusal_keeps_the_venues_code_and_message_and_leads_the_reason():
 @pytest.mark.parametrize("failures,expected", [({}, None), ({"k": (Reason.TIMEOUT, "x")}, Reason.TIMEOUT)])
 def test_reason_without_refusal(failures, expected):
     assert PermissionResult(states={"k": UNKNOWN_STATE}, failures=failures).reason() is expected
+
+
+def test_an_account_whose_adapter_cannot_be_built_refuses_the_switch_with_its_error():
+    import asyncio
+
+    from adapters.base import AdapterError
+    from adapters.deferred import DeferredAdapter
+    from killswitch.policy.model import Account
+
+    acc = Account.model_validate({"name": "a", "venue": "bybit", "market_type": "futures"})
+    err = AdapterError(Reason.AUTH, "environment variable KS_X is not set")
+
+    def make():
+        raise err
+
+    ad = DeferredAdapter(acc, make, err)
+    assert not ad.capabilities.revoke_trading
+    for call in (ad.set_trading(False), ad.read_trading()):
+        with pytest.raises(AdapterError) as e:
+            asyncio.run(call)
+        assert e.value.reason is Reason.AUTH
