@@ -770,6 +770,28 @@ def _fail_closed(value: Any) -> bool:
     return value is not False
 
 
+class RevokeSpec(Strict):
+    """The venue's own switch of the bots' trading permission (the ``revoke_trading`` action and
+    ``ksctl revoke``): a master credential that may change the sub-account's keys, the
+    sub-account (Binance: its email; Bybit: its uid; OKX: its name), and the bots' API keys by
+    their public id (their secrets are never needed). ``method``: ``permissions`` (each key
+    read-only, its other settings kept) or ``freeze`` (the whole sub-account frozen: Bybit)."""
+    master_credentials: Credentials
+    # a uid written bare (Bybit's) is read as the text it is
+    sub_account: Annotated[str, BeforeValidator(lambda v: str(v) if type(v) is int else v),
+                           Field(min_length=1, max_length=128)]
+    api_keys: Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(min_length=1)]
+    method: Literal["permissions", "freeze"] = "permissions"
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_once(cls, v: list[str]) -> list[str]:
+        twice = sorted({k for k in v if v.count(k) > 1})
+        if twice:
+            raise PydanticCustomError("ks_value", f"api key listed twice: {twice[0]}")
+        return v
+
+
 class StreamSpec(Strict):
     """Private streams for this account (ccxt's streaming API): the snapshot is kept from the stream, REST
     reconciles every ``reconcile_every`` and at each reconnect; a stream silent for ``stale_after`` is blind and
@@ -799,6 +821,8 @@ class Account(Strict):
     credentials: Optional[Credentials] = None
     # Opt-in: absent, the account is polled over REST every policy interval as before.
     stream: Optional[StreamSpec] = None
+    # The venue's own switch of the bots' keys (revoke_trading); absent: no revoke on this account.
+    revoke: Optional[RevokeSpec] = None
 
     @field_validator("stream")
     @classmethod

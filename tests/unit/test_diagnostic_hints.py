@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from killswitch.compile.compiler import compile_documents
+from killswitch.compile.revoke_check import RevokeUse, revoke_findings
 from killswitch.compile.weight_check import check_weight_budget
 from killswitch.policy import diagnostics as d
 from killswitch.policy.load import load_sources, load_text
+from killswitch.policy.model import Scope
 from killswitch.runbooks.check import TemplateCheck
 from killswitch.sources import compile_read, read_sources
 from killswitch.weights import Read, SnapshotCost, WeightLimit
@@ -151,6 +153,14 @@ def _corpus(tmp_path: Path) -> list[d.Diagnostic]:
         cost = (SnapshotCost((Read("GET /x", weight),)), WeightLimit(2400, 60.0, "weight", "ip", "-"))
         out += check_weight_budget(accounts, 5.0, lambda acc, cost=cost: cost)
     out += check_weight_budget(accounts, 5.0, lambda acc: None)  # a venue that declares no costs
+    # the venue's switch of the bots' keys: a block its venue cannot serve (a sub-account in
+    # another venue's form), and a revoke_trading whose scope reaches accounts without the switch
+    revoke = ("      revoke: {master_credentials: {api_key: {env: K}, secret: {env: S}}, sub_account: a@b, "
+              "api_keys: [k]}\n")
+    out += compile_documents(load_sources([("a.yaml", ACCOUNTS.replace(
+        "      venue: bybit\n", "      venue: bybit\n" + revoke, 1))])).diagnostics
+    declared = [acc for doc in accounts for acc in doc.model.spec.accounts]
+    out += revoke_findings(declared, [RevokeUse("p.yaml", d.Position(1, 1), Scope.model_validate({}))])
     (tmp_path / "big.yaml").write_text(FUTURES)  # over a limit set below its size
     out += compile_read(read_sources([str(tmp_path / "big.yaml")], max_file_bytes=len(FUTURES) // 2)).diagnostics
     return out
