@@ -48,6 +48,9 @@ KS243     a firm-wide policy (its scope spans shards) reading or doing what the 
           facts do not carry
 KS244     a firm-wide policy whose interval is under the firm's floor (1 s): a shard's facts,
           read for 1.5 intervals, would leave it too little margin for a slow tick
+KS260-261 a pre-trade limit whose unit does not fit, or out of range (:mod:`killswitch.policy.limits`)
+KS262     a limit on a symbol no venue the policy selects lists (:mod:`.limits_node`; said by
+          ``ksctl plan`` over live accounts, where the symbol lists are read)
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
@@ -107,6 +110,7 @@ from .graph import (
     StageNode,
     TriggerNode,
 )
+from .limits_node import limits_node
 from .node_build import action_node, signal_node
 from .scope_check import unmatched
 from .settle_check import check_settle_coins
@@ -266,6 +270,7 @@ class _PolicyCompiler:
             runbook=self.spec.runbook,
             resume=self.resume_node(),
             while_blind_lock=spec.while_blind.lock_trading if spec.while_blind else None,
+            limits=limits_node(spec.limits, self.sm, self.doc.file),
             owner=meta.owner,
             labels=dict(meta.labels),
             description=meta.description,

@@ -136,6 +136,12 @@ KS243 = _c("KS243", "firm-wide policy needs what facts do not carry")
 # its tick's reads and writes; the policy would be blind whenever a tick is slow
 KS244 = _c("KS244", "firm-wide policy interval under the firm's floor")
 
+# pre-trade limits (spec.limits, killswitch.policy.limits)
+KS260 = _c("KS260", "limit unit does not fit")
+KS261 = _c("KS261", "limit out of range")
+# said where the venues' symbol lists are known (ksctl plan over live accounts)
+KS262 = _c("KS262", "limit on a symbol the venue does not list")
+
 # --- KS9xx: internal ----------------------------------------------------------------------
 KS900 = _c("KS900", "internal error")
 
