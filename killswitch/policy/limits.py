@@ -160,7 +160,14 @@ class MessageRate(Strict):
 
 
 class Limits(Strict):
-    """Pre-trade limits of every scope instance the policy selects (see the module doc)."""
+    """Pre-trade limits of every scope instance the policy selects, answered by the pre-trade gate.
+
+    Per symbol (a default, and ``symbols:`` entries over it): ``max_order_notional`` (quote
+    currency), ``max_order_quantity`` (contracts), ``price_collar`` (a limit price beyond mark ×
+    (1 ± collar) is refused), ``max_position_notional`` (the position after the order),
+    ``max_open_orders_per_symbol``. Per scope instance: ``max_open_orders``,
+    ``max_gross_notional`` (after the order). Per strategy: ``message_rate``. A mark older than
+    ``mark_max_age`` (default 30s) is no mark: an order that needs one is refused (NO_MARK)."""
 
     max_order_notional: Optional[NotionalField] = None
     max_order_quantity: Optional[QuantityField] = None
