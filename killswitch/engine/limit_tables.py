@@ -54,6 +54,7 @@ class LimitTables:
     routes: dict[str, list[_Route]] = field(default_factory=dict)
     marks: dict[str, dict[str, Mark]] = field(default_factory=dict)  # venue → symbol → mark
     known: dict[str, bool] = field(default_factory=dict)  # policy → every account it selects was read
+    accounts: set[str] = field(default_factory=set)  # the accounts with a snapshot (read or not)
 
     @property
     def empty(self) -> bool:
@@ -96,7 +97,7 @@ def limit_tables(graph: DecisionGraph, snapshots: Iterable[Snapshot]) -> LimitTa
     """The tables of every policy of ``graph`` that sets limits, over ``snapshots`` (one per
     account; a snapshot not read leaves its instances' usage unknown)."""
     snaps = list(snapshots)
-    tables = LimitTables()
+    tables = LimitTables(accounts={account_key(s) for s in snaps})
     for s in snaps:
         if not s.fetch.ok:
             continue

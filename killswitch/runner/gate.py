@@ -27,8 +27,9 @@ bind the order are checked (:func:`within_limits`, through :func:`killswitch.eng
 over the tables of the last snapshots): a breach is denied with its code (``NO_MARK``,
 ``PRICE_COLLAR``, ``LIMIT_ORDER_QUANTITY``, ``LIMIT_ORDER_NOTIONAL``, ``OPEN_ORDERS_LIMIT``,
 ``POSITION_LIMIT``, ``GROSS_LIMIT``, ``MESSAGE_RATE``), and the answer's ``limit`` carries the
-limit's value and the usage the order would bring it to. An allowed order takes one message
-from each of its strategy's buckets (handed in: :mod:`.limits_state`).
+limit's value and the usage the order would bring it to; an account of which the runner has no
+snapshot yet cannot be placed under its limits (``LIMITS_UNKNOWN``). An allowed order takes one
+message from each of its strategy's buckets (handed in: :mod:`.limits_state`).
 
 A request is validated strictly first: unknown fields, wrong types, a side other than buy or
 sell, an amount that is not a finite positive number → ``BAD_REQUEST: ...``. The gate never
@@ -479,6 +480,9 @@ def within_limits(req: OrderRequest, limits: GateLimits, placement: Optional[Pla
     strategy = req.strategy or "-"
     spend: list[tuple[BucketKey, float, int]] = []
     for account in accounts:
+        if account not in tables.accounts:  # no snapshot yet (a runner just started, a standby)
+            return Decision(False, f"LIMITS_UNKNOWN: no snapshot of {account} yet; which policies' limits bind it "
+                                   "and what its book holds cannot be told")
         order = LimitOrder(req.symbol, req.side, req.amount, req.price, bool(req.reduce_only), req.position_side,
                            account, req.strategy)
         marks = tables.marks_of(account)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional
 
-from ..engine.limit_tables import LimitTables, limit_tables, usage_rows
+from ..engine.limit_tables import LimitTables, LimitUsage, limit_tables, usage_rows
 
 MAX_BUCKETS = 10_000
 BucketKey = tuple[str, str, str]  # (policy, scope instance, strategy)
@@ -89,12 +89,21 @@ class LimitsState:
         self.buckets = MessageBuckets(max_buckets)
         self._made: Optional[tuple[Any, Any, LimitTables]] = None
         self._sets: tuple[Any, bool] = (None, False)  # (graph, whether a policy of it sets limits)
+        self._rows: Optional[tuple[LimitTables, list[LimitUsage]]] = None
 
     def tables(self, graph: Any, snapshots: Mapping[str, Any]) -> LimitTables:
         made = self._made
         if made is None or made[0] is not graph or made[1] is not snapshots:
             made = self._made = (graph, snapshots, limit_tables(graph, _values(snapshots)))
         return made[2]
+
+    def doc(self, graph: Any, snapshots: Mapping[str, Any], scope: Optional[str] = None) -> list[dict[str, Any]]:
+        """:func:`limits_doc` of the tables of ``snapshots``, their usage rows made once (bots poll
+        the lock document)."""
+        tables = self.tables(graph, snapshots)
+        if self._rows is None or self._rows[0] is not tables:
+            self._rows = (tables, usage_rows(tables))
+        return limits_doc(graph, tables, scope, self._rows[1])
 
     def for_gate(self, graph: Any, snapshots: Mapping[str, Any]) -> Optional[GateLimits]:
         """None when no policy of ``graph`` sets limits (the gate skips them)."""
@@ -105,11 +114,13 @@ class LimitsState:
         return GateLimits(self.tables(graph, snapshots), self.buckets)
 
 
-def limits_doc(graph: Any, tables: LimitTables, scope: Optional[str] = None) -> list[dict[str, Any]]:
+def limits_doc(graph: Any, tables: LimitTables, scope: Optional[str] = None,
+               rows: Optional[list[LimitUsage]] = None) -> list[dict[str, Any]]:
     """The limits in force, per policy, with each limit's usage by scope instance (``usage``
     None: an account not read): what the lock document and ``ksctl status`` show. ``scope``: only
-    the policies whose limits bind it (an instance of theirs, or an account they select)."""
-    rows = usage_rows(tables)
+    the policies whose limits bind it (an instance of theirs, or an account they select).
+    ``rows``: :func:`usage_rows` of ``tables``, when made already."""
+    rows = usage_rows(tables) if rows is None else rows
     out = []
     for node in graph.policies:
         if node.limits is None:

@@ -36,7 +36,7 @@ from .gauges import collect_book_families
 from .gate import Decision, check_order
 from .catalog_build import Known
 from .leadership import Leadership
-from .limits_state import LimitsState, limits_doc
+from .limits_state import LimitsState
 from .planned import PlannedOrders
 from .resuming import Resumptions
 from .silences import ack_status, holding_back, incident_labels
@@ -230,7 +230,7 @@ class Readout:
         doc = {**doc, "resuming": self.resumptions.doc(now, scope)}
         graph = self.book.graph
         if self.limits.for_gate(graph, self.book.snapshots) is not None:
-            doc["limits"] = limits_doc(graph, self.limits.tables(graph, self.book.snapshots), scope)
+            doc["limits"] = self.limits.doc(graph, self.book.snapshots, scope)
         return doc
 
     def check_order(self, request: dict) -> Decision:

@@ -98,3 +98,12 @@ def test_a_graph_without_limits_hands_the_gate_nothing():
     text = POLICY.replace("  limits: {message_rate: {per_second: 1, burst: 2}, max_order_notional: 1M}\n", "")
     graph = compile_documents(load_text(text, "p.yaml")).graph
     assert LimitsState().for_gate(graph, {}) is None
+
+
+def test_an_account_without_a_snapshot_is_refused_not_let_through_unlimited():
+    """A runner that just started, or a standby that takes no snapshots, cannot tell which limits
+    bind the account nor what it holds: it says no."""
+    graph = compile_documents(load_text(POLICY, "p.yaml")).graph
+    order = {"account": "binance/a", "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 1, "price": 100}
+    d = check_order(LockBook(), order, None, T0, limits=LimitsState().for_gate(graph, {}))
+    assert d.allow is False and d.reason.startswith("LIMITS_UNKNOWN: no snapshot of binance/a yet")
