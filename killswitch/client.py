@@ -183,9 +183,32 @@ class ResumeLimits:
 
 
 @dataclass(frozen=True)
+class LimitUsage:
+    """One pre-trade limit of one scope instance and its usage (``GET /v1/lock`` ``limits[].usage``;
+    ``usage`` None: an account of the scope not read)."""
+
+    scope: str
+    limit: str
+    value: float
+    usage: Optional[float]
+    unit: str
+    symbol: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class PolicyLimits:
+    """A policy's pre-trade limits in force (``limits``: as compiled) and each one's usage by scope."""
+
+    policy: str
+    limits: dict = field(default_factory=dict)
+    usage: tuple[LimitUsage, ...] = ()
+
+
+@dataclass(frozen=True)
 class LockDocument:
     """``GET /v1/lock``: the summary (the most restrictive lock of all scopes), every locked scope
-    with its holds, and the resumed limits in force by scope (:mod:`killswitch.runner.lock`)."""
+    with its holds, the resumed limits in force by scope (:mod:`killswitch.runner.lock`) and the
+    policies' pre-trade limits with their usage (:mod:`killswitch.runner.limits_state`)."""
 
     format_version: int
     locked: bool
@@ -201,6 +224,7 @@ class LockDocument:
     written_ts: Optional[str] = None
     scopes: dict[str, ScopeLock] = field(default_factory=dict)
     resuming: dict[str, ResumeLimits] = field(default_factory=dict)
+    limits: tuple[PolicyLimits, ...] = ()  # the policies' pre-trade limits, when a policy sets some
 
 
 @dataclass(frozen=True)

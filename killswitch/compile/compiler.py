@@ -52,6 +52,9 @@ KS260     an account's revoke: block its venue cannot serve: no endpoint that re
           keys' trading permission, or a method it has not (:mod:`.revoke_check`)
 KS261     a revoke_trading action whose scope selects an account it cannot reach (a venue
           without the switch, no revoke: block): :func:`.revoke_check.revoke_findings`
+KS265-266 a pre-trade limit whose unit does not fit, or out of range (:mod:`killswitch.policy.limits`)
+KS267     a limit on a symbol no venue the policy selects lists (:mod:`.limits_node`; said by
+          ``ksctl plan`` over live accounts, where the symbol lists are read)
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
@@ -111,6 +114,7 @@ from .graph import (
     StageNode,
     TriggerNode,
 )
+from .limits_node import limits_node
 from .node_build import action_node, signal_node
 from .scope_check import unmatched
 from .settle_check import check_settle_coins
@@ -272,6 +276,7 @@ class _PolicyCompiler:
             runbook=self.spec.runbook,
             resume=self.resume_node(),
             while_blind_lock=spec.while_blind.lock_trading if spec.while_blind else None,
+            limits=limits_node(spec.limits, self.sm, self.doc.file),
             owner=meta.owner,
             labels=dict(meta.labels),
             description=meta.description,

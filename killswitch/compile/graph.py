@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any, Mapping, Optional, Sequence
 
 from ..policy.expr import Comparison, Node, Predicate, comparisons
+from .limits_node import LimitsNode
 from .nodes import ActionNode as ActionNode
 from .nodes import AttributionNode, CorrelationGroupNode, RiskWeightsNode, UnwindNode
 from .nodes import SignalNode as SignalNode
@@ -110,6 +111,7 @@ class PolicyNode:
     correlation_groups: tuple[CorrelationGroupNode, ...] = ()
     unwind: UnwindNode = UnwindNode()
     while_blind_lock: Optional[str] = None  # spec.while_blind.lock_trading: the mode a blind scope is held at
+    limits: Optional[LimitsNode] = None  # spec.limits: the pre-trade limits of every scope instance
 
     def signal(self, name: str) -> SignalNode:
         return next(s for s in self.signals if s.name == name)

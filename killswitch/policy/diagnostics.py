@@ -142,6 +142,12 @@ KS260 = _c("KS260", "revoke block the venue cannot serve")
 # switch, or an account without a revoke: block): the revoke would be skipped at the venue
 KS261 = _c("KS261", "revoke_trading on an account without the venue's switch")
 
+# pre-trade limits (spec.limits, killswitch.policy.limits)
+KS265 = _c("KS265", "limit unit does not fit")
+KS266 = _c("KS266", "limit out of range")
+# said where the venues' symbol lists are known (ksctl plan over live accounts)
+KS267 = _c("KS267", "limit on a symbol the venue does not list")
+
 # --- KS9xx: internal ----------------------------------------------------------------------
 KS900 = _c("KS900", "internal error")
 

@@ -39,6 +39,7 @@ from .kinds import (close_side, concentration, consecutive_losses, data_age, equ
 from . import time_intervals as intervals
 from .patterns import pattern_problem
 from .expr import ValueType
+from .limits import Limits
 from .positions import PositionConditionField
 from .registry import ActionKind, SignalKind, SignalParams, Strict
 from .series import SeriesError, parse_series
@@ -686,6 +687,7 @@ class PolicySpec(Strict):
     runbook: Optional[str] = None
     resume: Optional[Resume] = None
     while_blind: Optional[WhileBlind] = None
+    limits: Optional[Limits] = None  # pre-trade limits (:mod:`.limits`)
 
     @field_validator("runbook")
     @classmethod

@@ -92,7 +92,7 @@ def stream_text(s: dict) -> str:
 def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     """Mode, leadership, graph; the runner's own failures (reload, pages); stages per scope;
     data ages with each account's fetch error; the trading locks (mode, origin, reason,
-    expiry); resumptions and their limits; residuals; the dead man's switch."""
+    expiry); the pre-trade limits' usage; resumptions and their limits; residuals; the dead man's switch."""
     shard = f"shard {st.shard}  " if st.shard else ""
     lines = [f"{shard}mode {st.mode}  {'leader' if st.leader else 'standby'} (fence {st.fence})  "
              f"graph {st.graph_digest[:19]}  revision {revision_text(st.graph_revision)}  "
@@ -120,6 +120,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
                      + (f"  {stream_text(stream)}" if stream else ""))
     lines += weight_lines(st)
     lines += lock_lines(locks)
+    lines += limit_lines(locks)
     for r in st.resuming:
         limits = ", ".join(x for x in (
             f"max {r.max_positions} position(s)" if r.max_positions is not None else "",
@@ -247,9 +248,29 @@ def lock_lines(locks: LockDocument) -> list[str]:
     return lines
 
 
+def limit_lines(locks: LockDocument) -> list[str]:
+    """One line per pre-trade limit of each scope: its usage against its value (unknown when an
+    account of the scope was not read); OVER when the book breaks it already."""
+    lines = []
+    for p in locks.limits:
+        for u in p.usage:
+            of = f" {u.symbol}" if u.symbol else ""
+            if u.usage is None:
+                used = "usage unknown (an account not read)"
+            else:
+                share = f" ({u.usage / u.value:.0%})" if u.value else ""
+                used = f"{u.usage:,.8g} of {u.value:,.8g}{share}" + ("  OVER" if u.usage > u.value else "")
+            lines.append(f"  LIMIT {p.policy} {u.scope} {u.limit}{of}: {used}")
+    return lines
+
+
 def status_json(st: RunnerStatus, locks: LockDocument) -> str:
-    """The status document as the API wrote it, with the lock document (``GET /v1/lock``) as ``lock``."""
-    return _json({**dataclasses.asdict(st), "lock": dataclasses.asdict(locks)})
+    """The status document as the API wrote it, with the lock document (``GET /v1/lock``) as ``lock``
+    (``limits`` in it when a policy sets some, as the runner writes it)."""
+    lock = dataclasses.asdict(locks)
+    if not lock["limits"]:
+        del lock["limits"]
+    return _json({**dataclasses.asdict(st), "lock": lock})
 
 
 # --- the dead man's switch ----------------------------------------------------------------------------

@@ -15,9 +15,12 @@ read, unauthenticated: what bots and probes call, and nothing of the book beyond
     ``GET /v1/dms``             200 ``view.dms_status()``: armed sources, time since their last beat
                                 and until they fire; the venues' native countdowns (a bot's own
                                 countdown).
-    ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order(body)``; a
-                                deny is still 200. It only reads, and bots call it before every
-                                order, so it needs no token. Its error bodies also say
+    ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order(body)``, and
+                                ``"limit"`` (code, value, usage, unit, symbol, policy, scope)
+                                when a pre-trade limit refuses the order; a deny is still
+                                200. It reads, and takes one message of the strategy's
+                                bucket when it allows; bots call it before every order, so
+                                it needs no token. Its error bodies also say
                                 ``"allow": false``, so a bot reading only ``allow`` fails closed.
 
 read, as the console: they show the book (stages, scopes, positions, amounts, orders), so they
@@ -329,7 +332,8 @@ class _Handlers:
         allow, reason = decision.allow, decision.reason
         if not isinstance(allow, bool) or not isinstance(reason, str):
             raise TypeError("check_order() must return a Decision")
-        return _json(200, {"allow": allow, "reason": reason})
+        limit = getattr(decision, "limit", None)  # a pre-trade limit broken: its value and usage
+        return _json(200, {"allow": allow, "reason": reason} | ({"limit": dict(limit)} if limit is not None else {}))
 
     # mutating
 
