@@ -119,6 +119,7 @@ class Capabilities:
     max_client_id_length: int = 36
     orders_per_second: float = 5.0  # our budget on this venue (below its published limit)
     # (a ccxt account: its dialect's order_rate unless configured; the simulated one: its own)
+    revoke_trading: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,13 @@ class OrderResult:
 class CancelResult:
     canceled: tuple[str, ...]
     failed: dict[str, str] = field(default_factory=dict)  # order id → reason code
+
+
+@dataclass(frozen=True)
+class PermissionResult:
+    states: Mapping[str, str] = field(default_factory=dict)   # public key id -> revoked | allowed | unknown
+    refused: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # key -> (venue code, venue message)
+    readable: bool = True   # False: the venue offers no read-back
 
 
 @dataclass(frozen=True)
@@ -221,6 +229,15 @@ class ExchangeAdapter(Protocol):
     async def arm_cancel_all_after(self, seconds: float, symbols: tuple[str, ...] = ()) -> DmsStatus: ...
 
     async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus: ...
+
+    async def set_trading(self, allowed: bool) -> PermissionResult:
+        """Every key listed for the account allowed to trade, or read-only (with the master
+        credential): each key's state as the venue answered, and each refusal with the venue's
+        own code and message."""
+
+    async def read_trading(self) -> PermissionResult:
+        """Every key listed for the account as the venue reports its trading permission now
+        (``readable`` False: the venue offers no read-back)."""
 
     async def close(self) -> None: ...
 

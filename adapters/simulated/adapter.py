@@ -44,7 +44,8 @@ from itertools import compress
 from operator import ne
 from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
-from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult, Reason,
+from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult,
+                           PermissionResult, Reason,
                            check_close, last_look)
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import (Balance, FetchStatus, MarketRules, Order, OrderBook, Position, PositionColumns,
@@ -630,6 +631,15 @@ class SimulatedAdapter:
             await self._call("countdown", _bound(eng.countdown_cancel_all, acct, s, 0))
 
         return DmsStatus(armed=False)
+
+    async def set_trading(self, allowed: bool) -> PermissionResult:
+        """The in-process face serves no permission endpoint (``capabilities.revoke_trading``
+        is False): refused, never pretended."""
+        raise AdapterError(Reason.UNSUPPORTED, "the in-process simulated exchange has no key permissions",
+                           venue=self.venue)
+
+    async def read_trading(self) -> PermissionResult:
+        return PermissionResult(readable=False)
 
     async def close(self) -> None:
         self.closed = True
