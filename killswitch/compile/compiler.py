@@ -48,6 +48,7 @@ KS243     a firm-wide policy (its scope spans shards) reading or doing what the 
           facts do not carry
 KS244     a firm-wide policy whose interval is under the firm's floor (1 s): a shard's facts,
           read for 1.5 intervals, would leave it too little margin for a slow tick
+KS250     a revoke_trading action on a stage that resets by itself (only a reset restores it)
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
@@ -466,6 +467,14 @@ class _PolicyCompiler:
                 self.add(d.KS203, self.sm.key(sp + ("reset_after",)),
                          f'manual-reset stage "{st.name}" has reset_after, which would leave it without a reset',
                          "remove reset_after, or make the stage reset: auto")
+            if any(a.kind == "revoke_trading" for a in st.actions) and st.reset == "auto" and not unsure(i, "reset"):
+                raw = self._raw_stage(i).get("actions")
+                at = next((j for j, a in enumerate(raw) if a == "revoke_trading" or (
+                    isinstance(a, dict) and "revoke_trading" in a)), None) if isinstance(raw, list) else None
+                self.add(d.KS250, self.sm.value(sp + ("actions", at)) if at is not None else self.sm.value(sp),
+                         f'stage "{st.name}" revokes trading at the venue but resets by itself; the keys would '
+                         "stay read-only with no reset to restore them",
+                         "set reset: manual (with approvals: 2 for a second approver of the restore)")
             if st.reset == "auto" and st.approvals > 1 and not unsure(i, "reset", "approvals"):
                 self.add(d.KS213, self.sm.key(sp + ("approvals",)),
                          f'stage "{st.name}" resets by itself, so its {st.approvals} approvals would never be asked',
