@@ -108,6 +108,7 @@ from .oplog import said
 from .previews import Previews
 from .readout import Readout
 from .resuming import Resumptions
+from .revokes import Revokes
 from .names import Catalog
 from .shortfalls import MAX_CLOSE_RETRIES, Shortfalls
 from .silences import Silences
@@ -181,6 +182,7 @@ class RunnerParts:
     streams: StreamWatch
     reloads: ReloadState
     entries: EntryOutbox
+    revokes: Revokes
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,7 @@ class Runner:
         self.charts, self.position_readout = p.charts, p.position_readout
         self.commands, self.silencing = p.commands, p.silencing
         self.fetches, self.streams = p.fetches, p.streams
-        self.entries = p.entries
+        self.entries, self.revokes = p.entries, p.revokes
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
@@ -416,6 +418,7 @@ class Runner:
             # stage transitions a stop cut off before their audit row, page or runbook
             report.events += await self.entries.resume(now)
             await self.entries.find_unsaved()  # owed with this tick's transitions, unless entered again
+            await self.revokes.resume()  # revokes and restores a stop cut off after their audit row
             lead.replans_checked = True
         await self.countdowns.take_stored_beats(now)
         self.countdowns.forget_unnamed()  # (a reload or a disarming may have unnamed some)
@@ -471,6 +474,7 @@ class Runner:
         fired = self.countdowns.fire_due(now)
         rows = self.resumptions.track(ev, now)
         self.countdowns.arm_native(ev)
+        self.revokes.owe_entries(ev, snapshots, now)  # saved below, before anything is sent
         # owed from the save below until audited, paged and rendered (see runner/entries.py)
         entered = self.entries.owe(ev.transitions, now)
         # 2. the stage entry, the lock and a firing survive a crash from here on. The audit rows
@@ -501,6 +505,7 @@ class Runner:
             return
         await self.countdowns.cancel_fired(fired, now)
         await self.countdowns.refresh_native()
+        report.events += await self.revokes.work(now)  # revokes and restores owed, their backoff over
         phase("send")
         report.execution.merge(await self.executor.reconcile())
         phase("reconcile")
