@@ -48,7 +48,7 @@ from ..state.store import StateStore
 from .book import Book
 from .collaborators import Fences, Saves
 from .lock import iso_ms
-from .revoke_state import ALLOWED, REVOKED, Hold, Permission, holder_of
+from .revoke_state import ALLOWED, REVOKED, Hold, Permission, holder_of, permission_status
 from .storeio import StoreIO
 
 log = logging.getLogger("killswitch.runner.revokes")
@@ -260,21 +260,7 @@ class Revokes:
 
     def status(self) -> dict[str, dict]:
         """Every account whose permission is held, owed or revoked: what status shows."""
-        out = {}
-        for account, p in sorted(self.book.revokes.accounts.items()):
-            o = p.owed
-            out[account] = {
-                "shown": p.shown(), "revoked": p.revoked, "read_back": p.read_back, "keys": dict(p.keys),
-                "confirmed_ts": iso_ms(p.confirmed_ms) if p.confirmed_ms else None,
-                "holds": [{"holder": h.holder, "policy": h.policy, "scope": h.scope, "stage": h.stage,
-                           "since_ts": iso_ms(h.since_ms), "reason": h.reason, "by": h.by,
-                           "approvals": f"{len(h.approvals)}/{h.approvals_needed}"} for h in p.holds],
-                "owed": None if o is None else {
-                    "op": o.op, "want": o.want, "attempts": o.attempts, "next_ts": iso_ms(o.next_ms),
-                    "failure": {"code": o.failure[0], "message": o.failure[1]} if o.failure else None,
-                    "failing_since_ts": iso_ms(o.failing_since_ms) if o.failing_since_ms else None},
-            }
-        return out
+        return permission_status(self.book.revokes)
 
     def collect_metrics(self, reg: Registry) -> None:
         gauge = reg.sampled("killswitch_trading_revoked", "gauge",

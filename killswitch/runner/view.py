@@ -190,6 +190,10 @@ class RunnerStatus:
     # venue → its REST weight of the last minute against its per-IP limit (killswitch.runner.weights)
     venue_weight: dict = field(default_factory=dict)
     shard: Optional[str] = None  # the shard this runner runs (ksctl run --shard); None: not sharded
+    # "venue/account" -> the bots' trading permission at the venue (revoke_trading, ksctl revoke):
+    # "shown" (revoked (read back) | revoked (venue offers no read) | revoking … | REVOKE_FAILED: …;
+    # never revoked until the venue confirmed it), "revoked", "read_back", "keys", "holds", "owed"
+    trading: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

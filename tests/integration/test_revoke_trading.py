@@ -401,3 +401,39 @@ def test_a_takeover_finishes_the_owed_revoke_and_the_deposed_runner_sends_nothin
     assert len(rows(b, "trading_revoked")) == 1
     b.store.close()
     a.store.close()
+
+
+# --- shown: status, the console, the client's decoding ---------------------------------------------------------------
+
+
+def console_text(w) -> str:
+    from killswitch.runner.console.http import environment
+    from killswitch.runner.console.model import page_model
+    from tests.unit.test_console_model import text_of
+
+    r = w.runner
+    m = page_model(r.status(), (True, "LEADER"), r.lock_document(), r.dms_status(), r.triggers(), run(r.incidents()))
+    return text_of(environment().get_template("view.html.j2").render(**m))
+
+
+def test_status_and_the_console_say_revoked_only_once_the_venue_confirmed_it(tmp_path):
+    from killswitch.render.ops import trading_lines
+    from killswitch.runner.api_render import encode
+    from killswitch.runner.view import RunnerStatus, decode
+
+    venue = KeyVenue()
+    venue.refuse = ("-2015", "Invalid API-key, IP, or permissions for action.")
+    w = make(tmp_path, venue=venue)
+    entered(w)
+    st = decode(RunnerStatus, json.loads(encode(w.runner.status())))  # as the client reads GET /v1/status
+    [line] = trading_lines(st)
+    assert line.startswith(f"  TRADING {ACCOUNT}: REVOKE_FAILED: -2015: key bot-a-key: Invalid API-key")
+    assert f"held by bot-guard {ACCOUNT} stage 1 (restore needs 2 approver(s), have 0)" in line
+    page = console_text(w)
+    assert f"Trading revoke FAILED {ACCOUNT}: REVOKE_FAILED: -2015" in page and "Trading revoked " not in page
+
+    venue.refuse = None
+    ticks(w, 13)
+    [line] = trading_lines(w.runner.status())
+    assert line.startswith(f"  TRADING {ACCOUNT}: revoked (read back); keys bot-a-key=revoked, bot-b-key=revoked")
+    assert f"Trading revoked {ACCOUNT}: revoked (read back)" in console_text(w)
