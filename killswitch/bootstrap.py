@@ -218,6 +218,7 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     from .runner.previews import Previews
     from .runner.readout import Readout
     from .runner.resuming import Resumptions
+    from .runner.revoke_commands import OperatorRevokes
     from .runner.revokes import Revokes
     from .runner.shortfalls import Shortfalls
     from .runner.silences import Silences
@@ -279,12 +280,15 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     position_readout = PositionsReadout(book, clock, lambda: lead.leader)
     commands = OperatorCommands(book, lead, resumptions, store, io, clock=clock, known=known, persist=persist,
                                 sinks=fanout, triggers=readout.triggers, revokes=revokes)
+    operator_revokes = OperatorRevokes(book, lead, revokes, known=known, persist=persist, sinks=fanout, clock=clock,
+                                       dry_run=dry_run)
     silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
                          emit=fanout.emit, open_closes=lambda: tuple(closes.tracked))
     parts = RunnerParts(io=io, book=book, counters=counters, turn=turn, lead=lead, fanout=fanout, known=known,
                         executor=executor, countdowns=countdowns, resumptions=resumptions, persist=persist,
                         shortfalls=shortfalls, closes=closes, readout=readout, previews=previews, charts=charts,
                         position_readout=position_readout, commands=commands, silencing=silencing,
-                        fetches=fetches, streams=streams, reloads=reloads, entries=entries, revokes=revokes)
+                        fetches=fetches, streams=streams, reloads=reloads, entries=entries, revokes=revokes,
+                        operator_revokes=operator_revokes)
     return Runner(parts, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
                   snapshot_timeout_s=snapshot_timeout_s, clock=clock)

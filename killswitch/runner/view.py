@@ -520,6 +520,13 @@ class RunnerView(Protocol):
 
     async def preview_close(self, scope: str, symbol: Optional[str] = None) -> ActionPreview: ...
 
+    def preview_revoke(self, scope: str) -> ActionPreview: ...
+
+    async def revoke_trading(self, scope: str, reason: str, *, preview_id: Optional[str], approvals: int = 1,
+                             actor: Optional[str] = None) -> ChangeResult: ...
+
+    async def restore_trading(self, scope: str, reason: str, *, approver: str) -> ChangeResult: ...
+
     def positions(self) -> PositionsStatus:
         """Every account's positions from this runner's last snapshots, with their age."""
 

@@ -437,3 +437,116 @@ def test_status_and_the_console_say_revoked_only_once_the_venue_confirmed_it(tmp
     [line] = trading_lines(w.runner.status())
     assert line.startswith(f"  TRADING {ACCOUNT}: revoked (read back); keys bot-a-key=revoked, bot-b-key=revoked")
     assert f"Trading revoked {ACCOUNT}: revoked (read back)" in console_text(w)
+
+
+# --- the operator's revoke: previewed, exact scope, restored with approvals -----------------------------------------
+
+
+class ServedKeys:
+    """A runner with the venue's permission switch, behind its API on a thread of its own,
+    ticking every few milliseconds of wall time (5 s of its clock each)."""
+
+    def __init__(self, tmp_path):
+        import threading
+
+        from tests.integration.test_ops_commands import PEOPLE, TOKEN
+
+        self.w = make(tmp_path, venue=KeyVenue())
+        self.token, self.people = TOKEN, PEOPLE
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.stop = False
+        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self._serve()), daemon=True)
+
+    async def _serve(self):
+        from killswitch.runner.api import make_app, start_api, stop_api
+
+        w = self.w
+        await w.runner.start()
+        await w.runner.heartbeat("bot-x")
+        w.clock.advance(TICK_MS)
+        await w.runner.tick()
+        self.site, self.url = await start_api(make_app(w.runner, token=self.token, tokens=self.people))
+        self.ready.set()
+        while not self.stop:
+            w.clock.advance(TICK_MS)
+            await w.runner.heartbeat("bot-x")  # the policy's stage stays out of it: the operator revokes
+            await w.runner.tick()
+            await asyncio.sleep(0.01)
+        await stop_api(self.site)
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.ready.wait(60)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop = True
+        self.thread.join(30)
+
+
+def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp_path):
+    from click.testing import CliRunner
+
+    from killswitch.cli.main import cli
+    from tests.integration.test_ops_commands import ALICE, BOB, TOKEN
+
+    op = CliRunner(env={"KS_API_TOKEN": TOKEN})
+    alice, bob = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": BOB})
+    with ServedKeys(tmp_path) as srv:
+        venue, url = srv.w.venue, srv.url
+        r = op.invoke(cli, ["revoke", "simulated/SIM-MAIN", "--api", url, "--reason", "typo", "--yes"])
+        assert r.exit_code == 1 and "UNKNOWN_SCOPE" in r.output and "did you mean 'simulated/sim-main'" in r.output
+        args = ["revoke", ACCOUNT, "--api", url, "--reason", "bot ignores the halt", "--approvals", "2"]
+        r = op.invoke(cli, args)  # no --yes and no terminal: nothing is sent
+        assert r.exit_code == 2 and "nothing was sent" in r.output, r.output
+        assert r.output.startswith(f"PREVIEW: revoke trading on 1 account(s): {ACCOUNT}")
+        assert f"  {ACCOUNT}: every bot key listed for it made read-only at the venue (now allowed)" in r.output
+        assert venue.sent("revoke") == []
+        r = op.invoke(cli, args + ["--yes"])
+        assert r.exit_code == 0, r.output
+        assert f"REVOKE_OWED: trading on {ACCOUNT}; {ACCOUNT}: revoked (read back)" in r.output
+        assert venue.keys == {k: "revoked" for k in KEYS} and len(venue.sent("revoke")) == 1
+        r = op.invoke(cli, ["status", "--api", url])
+        assert f"  TRADING {ACCOUNT}: revoked (read back); keys bot-a-key=revoked, bot-b-key=revoked; held by " \
+               f"operator {ACCOUNT} by shared-token (restore needs 2 approver(s), have 0)" in r.output, r.output
+
+        restore = ["revoke", ACCOUNT, "--restore", "--api", url, "--reason", "bot fixed"]
+        r = op.invoke(cli, restore)
+        assert r.exit_code == 1 and r.output.startswith("ROLE_REQUIRED: shared-token"), r.output  # no approver
+        r = alice.invoke(cli, restore)
+        assert r.exit_code == 0 and r.output.startswith("APPROVAL_RECORDED: 1/2 approvers=alice"), r.output
+        r = alice.invoke(cli, restore)
+        assert r.exit_code == 1 and r.output.startswith("DUPLICATE_APPROVER: alice"), r.output
+        assert venue.sent("restore") == [] and venue.keys == {k: "revoked" for k in KEYS}
+        r = bob.invoke(cli, restore)
+        assert r.exit_code == 0 and f"RESTORE_OWED: trading on {ACCOUNT}; {ACCOUNT}: allowed" in r.output, r.output
+        assert venue.keys == {k: "allowed" for k in KEYS} and len(venue.sent("restore")) == 1
+        r = bob.invoke(cli, restore)
+        assert r.exit_code == 1 and r.output.startswith(f"NOT_REVOKED: no revoke of exactly {ACCOUNT}"), r.output
+    kinds = [row.payload.get("op") for row in srv.w.store.audit_rows(kinds=["trading_revoked", "trading_restored"])]
+    assert len(kinds) == 2 and len(set(kinds)) == 2
+
+
+def test_a_stages_revoke_is_restored_by_its_reset_not_by_ksctl_revoke_restore(tmp_path):
+    w = make(tmp_path, venue=KeyVenue())
+    entered(w)
+    answer = run(w.runner.restore_trading(ACCOUNT, "want it back", approver="alice"))
+    assert not answer.done and answer.reason.startswith(f"REVOKED_BY_STAGE: {ACCOUNT} is revoked by stage 1 of "
+                                                        "policy bot-guard; its reset restores it (ksctl reset")
+    assert w.venue.sent("restore") == []
+
+
+def test_a_revoke_whose_scope_reaches_other_accounts_than_previewed_is_refused(tmp_path):
+    w = make(tmp_path, venue=KeyVenue())
+    started(w)
+    ticks(w, 1, beat=True)
+    preview = w.runner.preview_revoke("simulated")
+    assert preview.allowed and preview.preview_id
+    stale = run(w.runner.revoke_trading("simulated", "r", preview_id="rv-0000000000000000", actor="ann"))
+    assert not stale.done and stale.reason.startswith("PREVIEW_MISMATCH: simulated reaches simulated/sim-main now")
+    missing = run(w.runner.revoke_trading("simulated", "r", preview_id=None, actor="ann"))
+    assert not missing.done and missing.reason.startswith("PREVIEW_REQUIRED")
+    assert w.venue.sent("revoke") == [] and shown(w) == "allowed"
+    done = run(w.runner.revoke_trading("simulated", "r", preview_id=preview.preview_id, actor="ann"))
+    assert done.done and shown(w) == "revoked (read back)"
