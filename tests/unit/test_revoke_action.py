@@ -55,3 +55,20 @@ def test_a_stage_entry_plans_revoke_trading_as_a_directive_of_its_scope():
     plan = only(evs[1]).plan
     assert plan is not None
     assert [(d.kind, d.params, d.scope) for d in plan.directives] == [("revoke_trading", {}, "simulated/a")]
+
+
+def test_the_runbook_of_a_revoking_stage_says_when_the_revoke_holds_and_what_restores_it():
+    from killswitch.runbooks.incident import sample_incident
+    from killswitch.runbooks.render import render_runbook
+    from killswitch.runbooks.templates import Templates
+
+    from ..conftest import ROOT
+
+    graph = _graph("[{lock_trading: {mode: halted}}, revoke_trading]")
+    incident = sample_incident(graph.policy("p"), 1, digest=graph.digest, revision=None)
+    md = render_runbook(incident, Templates.load(ROOT / "runbooks")).markdown
+    assert "**The bots' keys are revoked at the venue** (`revoke_trading`)" in md
+    assert "`TRADING <account>: revoked (read back)`" in md and "`revoke_failed` page" in md
+    plain = render_runbook(sample_incident(_graph("[{lock_trading: {mode: halted}}]").policy("p"), 1,
+                                           digest=graph.digest, revision=None), Templates.load(ROOT / "runbooks"))
+    assert "revoked at the venue" not in plain.markdown
