@@ -266,8 +266,9 @@ class Revokes:
         gauge = reg.sampled("killswitch_trading_revoked", "gauge",
                             "1 while the venue has confirmed the bots' keys of an account revoked (revoke_trading; "
                             "a restore not confirmed yet keeps it 1), 0 otherwise.", ("account",))
-        for account, p in sorted(self.book.revokes.accounts.items()):
-            gauge.add(int(p.revoked), account=account)
+        held = self.book.revokes.accounts
+        for account in sorted(set(self.adapters) | set(held)):  # 0 for every account not revoked: alertable
+            gauge.add(int(account in held and held[account].revoked), account=account)
         fails = reg.sampled("killswitch_revoke_failures_total", "counter",
                             "Attempts to revoke or restore the bots' trading permission at a venue that the venue "
                             "refused or that failed, by account and code (the venue's own, or the adapter's "

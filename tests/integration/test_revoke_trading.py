@@ -288,7 +288,7 @@ def test_only_the_reset_of_two_approvers_restores_and_nothing_else_does(tmp_path
     [row] = rows(again, "trading_restored")
     assert row["keys"] == {k: "allowed" for k in KEYS} and row["read_back"] is True
     assert len(events(reports, TRADING_RESTORED)) == 1 and shown(again) == "allowed"
-    assert metric(again, "killswitch_trading_revoked{") is None  # no account revoked any more
+    assert metric(again, "killswitch_trading_revoked{") == f'killswitch_trading_revoked{{account="{ACCOUNT}"}} 0'
     ticks(again, 5, beat=True)
     assert len(again.venue.sent("restore")) == 1 and len(rows(again, "trading_restored")) == 1
 
@@ -550,3 +550,22 @@ def test_a_revoke_whose_scope_reaches_other_accounts_than_previewed_is_refused(t
     assert w.venue.sent("revoke") == [] and shown(w) == "allowed"
     done = run(w.runner.revoke_trading("simulated", "r", preview_id=preview.preview_id, actor="ann"))
     assert done.done and shown(w) == "revoked (read back)"
+
+
+def test_a_revoke_whose_policy_a_reload_dropped_stays_until_its_approvers_restore_it(tmp_path):
+    """A reload never lifts a revoke; with the policy gone no reset can reach it, so the
+    restore takes it, with the approvals the stage asked for."""
+    from killswitch.runner.loop import GraphReload
+
+    w = make(tmp_path, venue=KeyVenue())
+    entered(w)
+    other = compiled(GUARD.replace("name: bot-guard", "name: other-guard"))
+    assert run(w.runner.apply_graph(GraphReload(other))).applied
+    ticks(w, 3, beat=True)
+    assert shown(w) == "revoked (read back)" and w.venue.sent("restore") == []
+    first = run(w.runner.restore_trading(ACCOUNT, "policy retired", approver="alice"))
+    assert first.done and first.reason.startswith("APPROVAL_RECORDED: 1/2 (the revoke of policy bot-guard")
+    assert shown(w) == "revoked (read back)"
+    second = run(w.runner.restore_trading(ACCOUNT, "agreed", approver="bob"))
+    assert second.done and second.reason.startswith(f"RESTORE_OWED: trading on {ACCOUNT}")
+    assert w.venue.keys == {k: "allowed" for k in KEYS} and shown(w) == "allowed"
