@@ -461,6 +461,22 @@ class RunnerClient:
         """``POST /v1/unlock``: lift the operator's and the dead man's switch's locks on ``scope``."""
         return decode(ChangeResult, self._json("POST", "/v1/unlock", {"scope": scope, "reason": reason}, auth=True))
 
+    def preview_revoke(self, scope: str) -> ActionPreview:
+        """``POST /v1/preview/revoke``: the accounts a revoke of ``scope`` reaches, each one's
+        permission now, and the ``preview_id`` the revoke carries."""
+        return decode(ActionPreview, self._json("POST", "/v1/preview/revoke", {"scope": scope}, auth=True))
+
+    def revoke(self, scope: str, reason: str, preview_id: str, approvals: int = 1) -> ChangeResult:
+        """``POST /v1/revoke``: the bots' keys of every account ``scope`` reaches made read-only at
+        the venue, as previewed; ``approvals``: distinct approvers its restore needs."""
+        body = {"scope": scope, "reason": reason, "preview_id": preview_id, "approvals": approvals}
+        return decode(ChangeResult, self._json("POST", "/v1/revoke", body, auth=True))
+
+    def restore(self, scope: str, reason: str) -> ChangeResult:
+        """``POST /v1/revoke/restore``: the caller's approval of the restore of ``scope``'s revoke."""
+        body = {"scope": scope, "reason": reason}
+        return decode(ChangeResult, self._json("POST", "/v1/revoke/restore", body, auth=True))
+
     def dms_arm(self, source: str, timeout_s: float) -> ChangeResult:
         """``POST /v1/dms/arm``: ``source`` must beat at least every ``timeout_s`` seconds."""
         body = {"source": source, "timeout_s": timeout_s}

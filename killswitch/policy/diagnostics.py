@@ -135,6 +135,9 @@ KS243 = _c("KS243", "firm-wide policy needs what facts do not carry")
 # a shard's facts for 1.5 intervals, which leaves a shard too little margin over its interval for
 # its tick's reads and writes; the policy would be blind whenever a tick is slow
 KS244 = _c("KS244", "firm-wide policy interval under the firm's floor")
+# a stage that revokes the bots' trading permission at the venue (revoke_trading) but resets by
+# itself: the permission comes back only through the stage's reset, which it would never ask for
+KS250 = _c("KS250", "revoke_trading on a stage that resets by itself")
 # an account's revoke: block its venue cannot serve: a venue without an endpoint that removes its
 # keys' trading permission, or a method (permissions, freeze) the venue has not
 KS260 = _c("KS260", "revoke block the venue cannot serve")

@@ -413,6 +413,14 @@ class ArmExchangeDms(Strict):
     after: DurationField
 
 
+class RevokeTrading(Strict):
+    """Remove the trading permission of the bots' API keys at the venue itself, with the master
+    credential of each account the scope reaches (the keys listed for it in the Accounts
+    document): a bot that never asks the gate is refused by the venue. Sent once the stage is
+    entered, retried until the venue confirms it; restored only by the stage's reset, with its
+    approvals. The stage must be ``reset: manual``."""
+
+
 class NotifyAction(Strict):
     """Send a notification through ``route`` (a NotificationRoutes route) at ``severity``."""
 
@@ -448,6 +456,7 @@ ACTIONS: dict[str, ActionKind] = _catalogue((
     ActionKind("close_all", CloseAll, closes=True, firm=True),
     ActionKind("lock_trading", LockTrading, firm=True),
     ActionKind("arm_exchange_dms", ArmExchangeDms, short="after"),
+    ActionKind("revoke_trading", RevokeTrading),
     ActionKind("notify", NotifyAction, short="route", firm=True),
     suggest_hedge.KIND,  # a module of its own, in its place
     ActionKind("runbook", RunbookAction, short="template", firm=True),

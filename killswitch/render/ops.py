@@ -132,8 +132,27 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         leg = f" {x.position_side}" if x.position_side else ""
         lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {x.amount:g}: {x.why} ({x.detail}); "
                      f"incident {x.incident}")
+    lines += trading_lines(st)
     lines += dms_lines(dms_of(st))
     return "\n".join(lines)
+
+
+def trading_lines(st: RunnerStatus) -> list[str]:
+    """Each account whose bots' keys are revoked at the venue, being revoked or restored, or
+    failing to be: what the venue confirmed (revoked only then), who holds it, what is owed."""
+    lines = []
+    for account, t in sorted(st.trading.items()):
+        holds = "; ".join(
+            f"{h['policy']} {h['scope']}" + (f" stage {h['stage']}" if h.get("stage") else "")
+            + (f" by {h['by']}" if h.get("by") else "")
+            + f" (restore needs {h['approvals_needed']} approver(s), have {len(h.get('approvals') or ())})"
+            for h in t.get("holds") or ())
+        keys = ", ".join(f"{k}={v}" for k, v in sorted((t.get("keys") or {}).items()))
+        owed = t.get("owed") or {}
+        retry = f"; next try {owed['next_ts']}" if owed.get("failure") else ""
+        lines.append(f"  TRADING {account}: {t.get('shown')}" + (f"; keys {keys}" if keys else "")
+                     + (f"; held by {holds}" if holds else "") + retry)
+    return lines
 
 
 def weight_lines(st: RunnerStatus) -> list[str]:

@@ -97,6 +97,8 @@ mutating, ``Authorization: Bearer <token>``
     ``POST /v1/dms/disarm``          200 / 409 ``{"done", "reason"}``; body ``source``.
     ``GET|POST /v1/silences``, ``POST /v1/silences/expire``, ``POST /v1/ack``: silences and
                                      acknowledgements, see :mod:`.api_silences`.
+    ``POST /v1/revoke``, ``POST /v1/revoke/restore``, ``POST /v1/preview/revoke``: the bots' keys at
+                                     the venue, see :mod:`.api_revoke`.
 
 Statuses for what goes wrong: 400 (``BAD_CONTENT_TYPE``, ``BAD_JSON``, ``BAD_REQUEST``: not
 ``application/json`` in UTF-8, not strict JSON — NaN, duplicate keys —, not an object, unknown
@@ -144,6 +146,7 @@ from .api_http import SECURITY_HEADERS, QuietAppRunner
 from .api_render import SharedReads, json_body
 from .api_render import json_response as _json
 from .api_silences import SilenceHandlers
+from .api_revoke import RevokeHandlers
 from .api_request import (MAX_REASON, ApiError, bad, fields, only, optional_seconds, parse_object, path_name,
                           read_body, seconds, show, source_field, source_name, string_field)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
@@ -548,6 +551,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     console = ConsoleHandlers(view, _call, public=console_public)
     charts = ChartHandlers(view, _call)
     quiet = SilenceHandlers(view, _call, _json, h._body)
+    revoking = RevokeHandlers(view, _call, _json, h._body)
     operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
     reader = PUBLIC if console_public else ("viewer", "operator", "approver")
     # each route: method, path, handler, who may call it, and what kind of write it is (admitted
@@ -578,6 +582,10 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("POST", "/v1/unlock", h.unlock_scope, operator, w),
         ("POST", "/v1/dms/arm", h.dms_arm, operator, w),
         ("POST", "/v1/dms/disarm", h.dms_disarm, operator, w),
+        # the bots' keys at the venue (api_revoke.py): revoked as previewed, restored with approvals
+        ("POST", "/v1/revoke", revoking.revoke, operator, w),
+        ("POST", "/v1/revoke/restore", revoking.restore, approver, w),
+        ("POST", "/v1/preview/revoke", revoking.preview, operator, None),
         # the console: the page (its data only when public), its refresh, its files, its reads
         ("GET", "/", console.page, PUBLIC, None),
         ("GET", "/console/view", console.fragment, reader, None),

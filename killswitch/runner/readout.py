@@ -40,6 +40,7 @@ from .leadership import Leadership
 from .limits_state import LimitsState
 from .planned import PlannedOrders
 from .resuming import Resumptions
+from .revoke_state import permission_status
 from .silences import ack_status, holding_back, incident_labels
 from .storeio import StoreIO
 from .view import (ApprovalRow, IncidentStatus, OrderRow, ReceiverFailure, ResidualStatus, RunnerStatus, ScopeStatus,
@@ -122,7 +123,8 @@ class Readout:
                             reload_failed_ms=failed_ms if error is not None else None,
                             tick_interval_s=self.pace_s(),
                             holder=self.lead.holder, lease_holder=self.lead.lease_holder,
-                            venue_weight=self.weights.status(), shard=self.shard)
+                            venue_weight=self.weights.status(), shard=self.shard,
+                            trading=permission_status(book.revokes))
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger

@@ -199,6 +199,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "resuming": [_resume(r, now) for r in status.resuming],
         "limits": _limit_rows(lock.get("limits") or ()),
         "residuals": [_residual(r, now) for r in status.residuals],
+        "trading": [_trading(a, t) for a, t in sorted(status.trading.items())],
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
 
@@ -332,6 +333,19 @@ def _limit_rows(limits: Sequence[dict]) -> list[dict]:
 def _residual(r: Any, now: int) -> dict:
     return {"incident": r.incident, "account": r.account, "symbol": r.symbol, "side": r.side,
             "amount": _number(r.amount), "why": r.why, "detail": r.detail, "since": _when(r.since_ms, now)}
+
+
+def _trading(account: str, t: dict) -> dict:
+    """An account's bots' keys at the venue: "Trading revoked" once the venue confirmed it, else
+    what is owed or failing (never called revoked before the venue says so)."""
+    shown = str(t.get("shown") or "")
+    failing = "FAILED" in shown
+    title = ("Trading revoked" if t.get("revoked") else "Trading revoke FAILED" if shown.startswith("REVOKE_FAILED")
+             else "Trading being revoked" if shown.startswith("revoking") else "Trading being restored")
+    holds = "; ".join(f"{h['policy']} {h['scope']}" + (f" by {h['by']}" if h.get("by") else "")
+                      for h in t.get("holds") or ())
+    keys = ", ".join(f"{k}={v}" for k, v in sorted((t.get("keys") or {}).items()))
+    return {"account": account, "title": title, "shown": shown, "failing": failing, "holds": holds, "keys": keys}
 
 
 def _incident(i: IncidentStatus, now: int) -> dict:
