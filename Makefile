@@ -41,12 +41,13 @@ lint: venv
 # a core (pytest-xdist), at most four: most of the long ones wait (on a lease's term, a runner's
 # ticks, a browser), and each worker starts its own PostgreSQL and servers on free ports. On two
 # cores that takes the suite from about 29 minutes to about 19. `make test PYTEST_WORKERS=0` runs
-# it in one process.
+# it in one process. Every run ends with its 20 slowest tests (--durations), so that a test that
+# waits on the wall clock shows itself where the suite's minutes go.
 PYTEST_WORKERS ?= auto
 test:
 	@if $(HAVE_GO); then .ci/install-helm --background; fi
 	@$(MAKE) --no-print-directory venv lint
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses=4
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses=4 --durations=20
 
 # helm and helm-unittest into the machine's tools cache, in the foreground (see .ci/install-helm).
 tools:

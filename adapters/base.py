@@ -20,6 +20,10 @@ adapter asks it (:func:`last_look`) immediately before the order's request leave
 wait of its own, and raises :class:`SendWithheld` when it says no — a runner whose lease term
 ran out while its order waited in the adapter sends nothing more.
 
+An adapter whose capabilities say ``revoke_trading`` also serves :class:`TradingPermissions`:
+the venue's own switch of the trading permission of the bots' API keys, worked with a master
+credential, each key's outcome a :class:`PermissionResult` in the venue's own words.
+
 Depends on killswitch's snapshot and intent types; killswitch's core never imports adapters.
 """
 
@@ -31,7 +35,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Optional, Protocol, runtime_checkable
+from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Optional, Protocol, runtime_checkable
 
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Snapshot
@@ -54,6 +58,10 @@ class Reason(str, Enum):
     NOT_REDUCE_ONLY = "NOT_REDUCE_ONLY"  # refused locally, never sent
     UNSUPPORTED = "UNSUPPORTED"  # the venue cannot do this (e.g. no native dead man's switch)
     LIST_INCOMPLETE = "LIST_INCOMPLETE"  # a paged or split list (positions, open orders) not read to its end
+    # the trading permission of the bots' keys (set_trading / read_trading):
+    REVOKE_UNSUPPORTED = "REVOKE_UNSUPPORTED"  # the venue's dialect has no such endpoint, or no revoke: block
+    REVOKE_REFUSED = "REVOKE_REFUSED"  # the venue refused a revoke or a restore (its code and message kept)
+    REVOKE_OWN_KEY = "REVOKE_OWN_KEY"  # refused locally, never sent: the runner's own key is among those listed
     UNKNOWN = "UNKNOWN"
 
     @property
@@ -119,6 +127,10 @@ class Capabilities:
     max_client_id_length: int = 36
     orders_per_second: float = 5.0  # our budget on this venue (below its published limit)
     # (a ccxt account: its dialect's order_rate unless configured; the simulated one: its own)
+    # the venue has an endpoint that removes the trading permission of the bots' keys with a
+    # master credential, and the account declares it (its Accounts ``revoke:`` block):
+    # :class:`TradingPermissions` is then served
+    revoke_trading: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,6 +195,90 @@ class StreamHealth:
 # alone: one missed read is a hiccup, a second one load; a third is an outage of the check (as a
 # stream silent three stale_after is a stall, reconnected).
 OVERDUE_AFTER = 3
+
+
+# The trading permission of one of the bots' keys, as the venue says it is.
+REVOKED = "revoked"  # the key may read, not trade
+ALLOWED = "allowed"  # the key may trade
+UNKNOWN_STATE = "unknown"  # the venue did not say (no answer, an answer we cannot read, no read offered)
+PERMISSION_STATES = (REVOKED, ALLOWED, UNKNOWN_STATE)
+
+
+class Refusal(NamedTuple):
+    """What a venue answered when it refused a revoke, a restore or a read for one key: its own
+    code and message, as it sent them (never one of ours), and the reason code it maps to
+    (``REVOKE_REFUSED``; ``AUTH`` where the venue refused the master credential itself;
+    ``RATE_LIMITED`` for its rate limit)."""
+
+    code: str
+    message: str
+    reason: Reason = Reason.REVOKE_REFUSED
+
+
+@dataclass(frozen=True)
+class PermissionResult:
+    """Every key the account lists (``revoke.api_keys``, public ids: no secret) and what the venue
+    says of it after :meth:`TradingPermissions.set_trading` or :meth:`TradingPermissions.read_trading`.
+
+    * ``states``: every listed key → ``revoked`` | ``allowed`` | ``unknown``. Only what the venue
+      said: its answer to the change, or its read; ``unknown`` where it said nothing we can read,
+      never a state assumed from what was asked.
+    * ``refusals``: key → :class:`Refusal` (the venue's code and message) where it said no.
+    * ``failures``: key → (reason, detail) where no answer came back (TIMEOUT,
+      EXCHANGE_UNAVAILABLE) or it could not be read (BAD_RESPONSE): the outcome is unknown.
+    * ``readable``: the venue offers a read of the permission (False: ``read_trading`` says
+      ``unknown`` for every key, and ``set_trading``'s states come from the venue's answer to
+      the change alone).
+    * ``method``: ``permissions`` (each key's permission) or ``freeze`` (the sub-account frozen:
+      every key shares its state).
+    """
+
+    states: Mapping[str, str]
+    refusals: Mapping[str, Refusal] = field(default_factory=dict)
+    failures: Mapping[str, tuple[Reason, str]] = field(default_factory=dict)
+    readable: bool = True
+    method: str = "permissions"
+
+    def holds(self, allowed: bool) -> bool:
+        """Every listed key is in the state asked (``allowed`` or revoked), as the venue says."""
+        want = ALLOWED if allowed else REVOKED
+        return bool(self.states) and all(s == want for s in self.states.values())
+
+    def reason(self) -> Optional[Reason]:
+        """The reason code of the first key not answered well (a refusal before a failure), None
+        when every key was: what an error built from this result says."""
+        for r in self.refusals.values():
+            return r.reason
+        for reason, _ in self.failures.values():
+            return reason
+        return None
+
+    def describe(self) -> str:
+        """One line a log, a page or an error says: each key's state, each refusal with the
+        venue's code and message."""
+        parts = [f"{k}={s}" for k, s in self.states.items()]
+        parts += [f"{k} refused: {r.code} {r.message}" for k, r in self.refusals.items()]
+        parts += [f"{k}: {reason.value}: {detail}" for k, (reason, detail) in self.failures.items()]
+        return f"{self.method}: " + ", ".join(parts)
+
+
+@runtime_checkable
+class TradingPermissions(Protocol):
+    """What an adapter whose capabilities say ``revoke_trading`` serves: the venue's own switch of
+    the bots' keys, worked with the account's master credential (``revoke.master_credentials``;
+    the bots' secrets are never needed). Both are idempotent: revoking a revoked key is success.
+    Raise :class:`AdapterError` only for what fails the account as a whole before any key is
+    asked (``REVOKE_UNSUPPORTED``, an unreadable master credential ``AUTH``, ``REVOKE_OWN_KEY``);
+    each key's own outcome is in the result. Each change asks the caller's send gate last
+    (:func:`send_gate`): when it closes, :class:`SendWithheld` ends the call, and what the keys
+    then are is for :meth:`read_trading` (or the next change) to say."""
+
+    async def set_trading(self, allowed: bool) -> PermissionResult:
+        """Allow or revoke trading for every key the account lists, at the venue."""
+
+    async def read_trading(self) -> PermissionResult:
+        """Each listed key's permission as the venue reads it now (``readable=False`` and every
+        key ``unknown`` where the venue offers no read)."""
 
 
 @runtime_checkable

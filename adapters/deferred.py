@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional
 
 from killswitch.snapshot import FetchStatus, Snapshot
 
-from .base import AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult
+from .base import AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult, PermissionResult
 
 
 def unreadable_snapshot(account: Any, error: AdapterError, now_ms: int) -> Snapshot:
@@ -97,6 +97,12 @@ class DeferredAdapter:
 
     async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus:
         return await self._require().disarm_cancel_all_after(symbols)
+
+    async def set_trading(self, allowed: bool) -> PermissionResult:
+        return await self._require().set_trading(allowed)
+
+    async def read_trading(self) -> PermissionResult:
+        return await self._require().read_trading()
 
     async def close(self) -> None:
         if self._inner is not None:

@@ -218,6 +218,8 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     from .runner.previews import Previews
     from .runner.readout import Readout
     from .runner.resuming import Resumptions
+    from .runner.revoke_commands import OperatorRevokes
+    from .runner.revokes import Revokes
     from .runner.shortfalls import Shortfalls
     from .runner.silences import Silences
     from .runner.sink_context import RunnerSinkContext
@@ -261,6 +263,9 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     # the book's writes (the state document, the lock file), handed to the parts that save
     persist = Persistence(book, store, io, lead, fanout, resumptions, lock_path, entries)
     shortfalls = Shortfalls(book, store, io, dry_run=dry_run, clock=clock, lead=lead, persist=persist)
+    # the bots' trading permission at the venue (revoke_trading), owed, fenced, confirmed, audited
+    revokes = Revokes(book, adapters, store, io, lead=lead, persist=persist, clock=clock,
+                      timeout_s=snapshot_timeout_s, dry_run=dry_run)
     closes = ManualCloses(book, lead, store, io, dry_run=dry_run, clock=clock, known=known, sinks=fanout,
                           rates=lambda: order_rates(adapters.values()))
     readout = Readout(book, lead, countdowns, resumptions, known, fanout, store, io, clock=clock, dry_run=dry_run,
@@ -270,16 +275,20 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     previews = Previews(book, lead, closes, known=known, clock=clock, dry_run=dry_run, triggers=readout.triggers)
     charts = ChartHistory(book, store, io, clock=clock, lead=lead, known=known)
     readout.collectors.append(charts)  # its sample writes that failed, on /metrics
+    readout.collectors.append(revokes)  # killswitch_trading_revoked, killswitch_revoke_failures_total
     readout.shard = shard  # in the status and on /metrics (killswitch_shard_info)
     position_readout = PositionsReadout(book, clock, lambda: lead.leader)
     commands = OperatorCommands(book, lead, resumptions, store, io, clock=clock, known=known, persist=persist,
-                                sinks=fanout, triggers=readout.triggers)
+                                sinks=fanout, triggers=readout.triggers, revokes=revokes)
+    operator_revokes = OperatorRevokes(book, lead, revokes, known=known, persist=persist, sinks=fanout, clock=clock,
+                                       dry_run=dry_run)
     silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
                          emit=fanout.emit, open_closes=lambda: tuple(closes.tracked))
     parts = RunnerParts(io=io, book=book, counters=counters, turn=turn, lead=lead, fanout=fanout, known=known,
                         executor=executor, countdowns=countdowns, resumptions=resumptions, persist=persist,
                         shortfalls=shortfalls, closes=closes, readout=readout, previews=previews, charts=charts,
                         position_readout=position_readout, commands=commands, silencing=silencing,
-                        fetches=fetches, streams=streams, reloads=reloads, entries=entries)
+                        fetches=fetches, streams=streams, reloads=reloads, entries=entries, revokes=revokes,
+                        operator_revokes=operator_revokes)
     return Runner(parts, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
                   snapshot_timeout_s=snapshot_timeout_s, clock=clock)

@@ -183,9 +183,32 @@ class ResumeLimits:
 
 
 @dataclass(frozen=True)
+class LimitUsage:
+    """One pre-trade limit of one scope instance and its usage (``GET /v1/lock`` ``limits[].usage``;
+    ``usage`` None: an account of the scope not read)."""
+
+    scope: str
+    limit: str
+    value: float
+    usage: Optional[float]
+    unit: str
+    symbol: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class PolicyLimits:
+    """A policy's pre-trade limits in force (``limits``: as compiled) and each one's usage by scope."""
+
+    policy: str
+    limits: dict = field(default_factory=dict)
+    usage: tuple[LimitUsage, ...] = ()
+
+
+@dataclass(frozen=True)
 class LockDocument:
     """``GET /v1/lock``: the summary (the most restrictive lock of all scopes), every locked scope
-    with its holds, and the resumed limits in force by scope (:mod:`killswitch.runner.lock`)."""
+    with its holds, the resumed limits in force by scope (:mod:`killswitch.runner.lock`) and the
+    policies' pre-trade limits with their usage (:mod:`killswitch.runner.limits_state`)."""
 
     format_version: int
     locked: bool
@@ -201,6 +224,7 @@ class LockDocument:
     written_ts: Optional[str] = None
     scopes: dict[str, ScopeLock] = field(default_factory=dict)
     resuming: dict[str, ResumeLimits] = field(default_factory=dict)
+    limits: tuple[PolicyLimits, ...] = ()  # the policies' pre-trade limits, when a policy sets some
 
 
 @dataclass(frozen=True)
@@ -436,6 +460,22 @@ class RunnerClient:
     def unlock(self, scope: str, reason: str) -> ChangeResult:
         """``POST /v1/unlock``: lift the operator's and the dead man's switch's locks on ``scope``."""
         return decode(ChangeResult, self._json("POST", "/v1/unlock", {"scope": scope, "reason": reason}, auth=True))
+
+    def preview_revoke(self, scope: str) -> ActionPreview:
+        """``POST /v1/preview/revoke``: the accounts a revoke of ``scope`` reaches, each one's
+        permission now, and the ``preview_id`` the revoke carries."""
+        return decode(ActionPreview, self._json("POST", "/v1/preview/revoke", {"scope": scope}, auth=True))
+
+    def revoke(self, scope: str, reason: str, preview_id: str, approvals: int = 1) -> ChangeResult:
+        """``POST /v1/revoke``: the bots' keys of every account ``scope`` reaches made read-only at
+        the venue, as previewed; ``approvals``: distinct approvers its restore needs."""
+        body = {"scope": scope, "reason": reason, "preview_id": preview_id, "approvals": approvals}
+        return decode(ChangeResult, self._json("POST", "/v1/revoke", body, auth=True))
+
+    def restore(self, scope: str, reason: str) -> ChangeResult:
+        """``POST /v1/revoke/restore``: the caller's approval of the restore of ``scope``'s revoke."""
+        body = {"scope": scope, "reason": reason}
+        return decode(ChangeResult, self._json("POST", "/v1/revoke/restore", body, auth=True))
 
     def dms_arm(self, source: str, timeout_s: float) -> ChangeResult:
         """``POST /v1/dms/arm``: ``source`` must beat at least every ``timeout_s`` seconds."""

@@ -57,6 +57,11 @@ POLICY_UNMATCHED = "policy_unmatched"
 SCOPE_ARMED = "scope_armed"  # a blind scope is armed again (once): resolves its scope_blind page
 POLICY_MATCHED = "policy_matched"  # an unmatched policy selects accounts again (once): resolves its page
 INCIDENT_ACKNOWLEDGED = "incident_acknowledged"  # someone has an incident (shown, runbook rendered again; not paged)
+# the bots' keys' trading permission at the venue: confirmed revoked, confirmed restored, and an
+# attempt refused or failed (paged once per failure spell; retried with backoff, never shown revoked)
+TRADING_REVOKED = "trading_revoked"
+TRADING_RESTORED = "trading_restored"
+REVOKE_FAILED = "revoke_failed"
 # events the sinks record but the notification routes never page: saying "I have it" pages nobody
 NOT_PAGED = frozenset({INCIDENT_ACKNOWLEDGED})
 
@@ -67,6 +72,7 @@ SEVERITY = {
     SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical", SCOPE_BLIND: "warning", POLICY_UNMATCHED: "critical",
     SCOPE_ARMED: "info", POLICY_MATCHED: "info",
     INCIDENT_ACKNOWLEDGED: "info",
+    TRADING_REVOKED: "critical", TRADING_RESTORED: "warning", REVOKE_FAILED: "critical",
 }
 
 

@@ -24,11 +24,30 @@ The package, bottom up
 
 from __future__ import annotations
 
-from .adapter import CcxtAdapter
-from .budget import OrderBudget
-from .client import default_factory
-from .dialects import Dialect, dialect_for
-from .errors import is_reduce_only_rejection, reason_for, scrub, strict_json
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - the names as the type checker sees them
+    from .adapter import CcxtAdapter
+    from .budget import OrderBudget
+    from .client import default_factory
+    from .dialects import Dialect, dialect_for
+    from .errors import is_reduce_only_rejection, reason_for, scrub, strict_json
+
+# Each public name from the module that owns it, imported when first asked for: a reader of the
+# dialects' tables alone (``ksctl validate``'s weight budget) does not pay for the adapter.
+_FROM = {"CcxtAdapter": "adapter", "OrderBudget": "budget", "default_factory": "client", "Dialect": "dialects",
+         "dialect_for": "dialects", "is_reduce_only_rejection": "errors", "reason_for": "errors", "scrub": "errors",
+         "strict_json": "errors"}
 
 __all__ = ["CcxtAdapter", "Dialect", "OrderBudget", "default_factory", "dialect_for", "is_reduce_only_rejection",
            "reason_for", "scrub", "strict_json"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _FROM.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -12,6 +12,8 @@ What it owns
     * orders, the lookup of an order by client order id, cancels, and the venue's own dead man's
       switch (countdown), where the venue has one;
     * a hard ``asyncio.wait_for(timeout)`` around every public operation (:mod:`.calls`);
+    * where the account has a ``revoke:`` block and its dialect a switch, the venue's switch of
+      the bots' keys' trading permission (:mod:`.permissions`, with the master credential);
     * where the account's ``stream`` block asks for it and its dialect streams, the private
       stream (:mod:`.stream`): :meth:`CcxtAdapter.snapshot` then answers from the stream while
       it is live and reads REST at the reconcile cadence (beside the ticks), after a reconnect,
@@ -52,6 +54,7 @@ from ..base import (
     Capabilities,
     DmsStatus,
     OrderResult,
+    PermissionResult,
     Reason,
     StreamHealth,
     check_close,
@@ -66,6 +69,7 @@ from .dialects.base import YIELD_EVERY, Dialect, Reads, bad_field
 from .errors import reason_for, scrub
 from .markets import Markets
 from .parsing import BadData, BadField, num
+from .permissions import MasterSwitch
 from .stream import AccountStream, now_ms
 
 log = logging.getLogger(__package__)
@@ -190,6 +194,10 @@ class CcxtAdapter:
         self._holdings_at: Optional[float] = None
         self._orders: dict[str, Order] = {}
         self._orders_at: Optional[float] = None  # monotonic time of the last list of every open order
+        # the venue's switch of the bots' keys, with the account's master credential (revoke:)
+        self._master = MasterSwitch(account, self.dialect, timeout=timeout, urls=urls, factory=factory,
+                                    own_key=config.get("apiKey"), max_retries=max_retries, backoff_s=backoff_s,
+                                    max_backoff_s=max_backoff_s, ccxt_rate_limit=bool(ccxt_rate_limit))
         self.capabilities = self._capabilities(rate)
         self._stream_spec = getattr(account, "stream", None)
         self._stream: Optional[AccountStream] = None
@@ -240,6 +248,7 @@ class CcxtAdapter:
             fetch_order_by_client_id=self.dialect.can_fetch_by_client_id(self._has),
             max_client_id_length=self.dialect.max_client_id_length,
             orders_per_second=float(rate),
+            revoke_trading=self._master.supported,
         )
 
     def _error(self, exc: BaseException, what: str, reason: Optional[Reason] = None) -> AdapterError:
@@ -841,6 +850,14 @@ class CcxtAdapter:
         """Turn the venue's dead man's switch off; see :meth:`.countdowns.Countdowns.disarm`."""
         return await self._countdowns.disarm(symbols)
 
+    async def set_trading(self, allowed: bool) -> PermissionResult:
+        """Allow or revoke the bots' keys at the venue; see :class:`.permissions.MasterSwitch`."""
+        return await self._master.set_trading(allowed)
+
+    async def read_trading(self) -> PermissionResult:
+        """The bots' keys' permission as the venue reads it; see :class:`.permissions.MasterSwitch`."""
+        return await self._master.read_trading()
+
     async def _exposed_symbols(self, op: Op) -> set[str]:
         """The symbols with an open order (listed now) or a known position."""
         found = {o.symbol for o in (await self._list_open(op)).values()}
@@ -856,6 +873,7 @@ class CcxtAdapter:
             await asyncio.gather(self._behind, return_exceptions=True)
         if self._stream is not None:
             await self._stream.stop()
+        await self._master.close()
         closer = getattr(self._ex, "close", None)
         if closer is None:
             return

@@ -44,8 +44,8 @@ from itertools import compress
 from operator import ne
 from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
-from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult, Reason,
-                           check_close, last_look)
+from adapters.base import (AdapterError, CancelResult, CancelSelector, Capabilities, DmsStatus, OrderResult,
+                           PermissionResult, Reason, Refusal, check_close, last_look)
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import (Balance, FetchStatus, MarketRules, Order, OrderBook, Position, PositionColumns,
                                  PositionsOnReading, Snapshot, with_positions)
@@ -54,6 +54,7 @@ from .conditional import LIMIT_TYPES, SimAlgoOrder
 from .engine import MarketSpec, SimError, SimExchange, SimOrder, floor_step
 from .views import LegNumbers, money, moneys
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
+from .permissions import READ, RESTORE, REVOKE
 
 T = TypeVar("T")
 
@@ -159,7 +160,8 @@ class SimulatedAdapter:
     def __init__(self, engine: SimExchange, account: str, *, name: Optional[str] = None, venue: str = "simulated",
                  market_type: str = "futures", timeout_s: float = 5.0, faults: Optional[FaultPlan] = None,
                  labels: Optional[dict[str, str]] = None, initial_capital: Optional[float] = None,
-                 strategy_prefixes: Optional[dict[str, str]] = None, time_scale: float = 1.0):
+                 strategy_prefixes: Optional[dict[str, str]] = None, time_scale: float = 1.0,
+                 revoke_keys: tuple[str, ...] = ()):
         if market_type not in ("futures", "spot"):
             raise ValueError("market_type is futures or spot")
         if account not in engine.accounts:
@@ -175,6 +177,8 @@ class SimulatedAdapter:
         self.initial_capital = initial_capital
         self.strategy_prefixes = dict(strategy_prefixes or {})
         self.time_scale = time_scale
+        # the bots' keys this account's revoke switches (engine.permissions; empty: no revoke)
+        self.revoke_keys = tuple(revoke_keys)
         self.closed = False
         # (symbol, leg) → contracts: the last snapshot's, less our own fills since; made from
         # ``_known_from`` (the last snapshot's position columns) when an order first needs it
@@ -203,7 +207,8 @@ class SimulatedAdapter:
         return Capabilities(
             positions=futures, reduce_only=futures, hedge_mode=futures and self.engine.hedge_mode(self.engine_account),
             cancel_all_after=futures, close_position=False, client_order_id=True, fetch_order_by_client_id=True,
-            max_client_id_length=36, orders_per_second=max(1.0, 0.8 * self.engine.rate_limits.orders_per_second))
+            max_client_id_length=36, orders_per_second=max(1.0, 0.8 * self.engine.rate_limits.orders_per_second),
+            revoke_trading=bool(self.revoke_keys))
 
     def symbols(self) -> Optional[frozenset[str]]:
         """Every market of the simulated venue, named as this account's type names it."""
@@ -630,6 +635,39 @@ class SimulatedAdapter:
             await self._call("countdown", _bound(eng.countdown_cancel_all, acct, s, 0))
 
         return DmsStatus(armed=False)
+
+    # --- the venue's switch of the bots' keys ------------------------------------------------------------
+
+    async def set_trading(self, allowed: bool) -> PermissionResult:
+        """Allow or revoke the bots' keys (``revoke_keys``) in the engine, behind the fault plan
+        (``revoke_trading`` / ``restore_trading``) and the send gate, as the ccxt adapter does."""
+        keys = self._revoke_keys()
+        if self.engine.accounts[self.engine_account].spec.api_key in keys:
+            raise AdapterError(Reason.REVOKE_OWN_KEY, f"{self.account}: the runner's own key is among the keys "
+                               "to revoke", venue=self.venue)
+        perms = self.engine.permissions
+        try:
+            states, refused = await self._call(RESTORE if allowed else REVOKE,
+                                               lambda at: perms.switch(keys, allowed), order=True)
+        except AdapterError as e:
+            return PermissionResult(states={k: "unknown" for k in keys}, failures={k: (e.reason, e.message)
+                                                                                   for k in keys})
+        return PermissionResult(states=states, refusals={k: Refusal(*r) for k, r in refused.items()})
+
+    async def read_trading(self) -> PermissionResult:
+        keys = self._revoke_keys()
+        try:
+            states = await self._call(READ, lambda at: self.engine.permissions.read(keys))
+        except AdapterError as e:
+            return PermissionResult(states={k: "unknown" for k in keys}, failures={k: (e.reason, e.message)
+                                                                                   for k in keys})
+        return PermissionResult(states=states)
+
+    def _revoke_keys(self) -> tuple[str, ...]:
+        if not self.revoke_keys:
+            raise AdapterError(Reason.REVOKE_UNSUPPORTED, f"{self.account}: no keys to revoke (revoke_keys)",
+                               venue=self.venue)
+        return self.revoke_keys
 
     async def close(self) -> None:
         self.closed = True

@@ -56,6 +56,7 @@ from .changes import AccountChanged, Change, LegState, Listener, MarkSet, OrderC
 from .depth import DepthModel, SimBook
 from .faults import FaultPlan
 from .paths import Flat, PricePath
+from .permissions import SimPermissions
 # the venue's rules live in .rules (shared with .conditional); re-exported here, where the faces
 # and the tests import them
 from .rules import (  # noqa: F401
@@ -208,6 +209,8 @@ class SimExchange:
         self.paths: dict[str, PricePath] = {}
         self.accounts: dict[str, _Account] = {}
         self._by_key: dict[str, str] = {}
+        # keys beside the accounts' own, their trading permission and the master credentials
+        self.permissions = SimPermissions(self)
         self._next_id = random.Random(seed).randrange(1_000_000_000, 9_000_000_000)
         self._auto_client = 0
         self._marks: dict[tuple[str, int], float] = {}  # (symbol, time) → mark: paths are pure
@@ -409,7 +412,12 @@ class SimExchange:
     # --- lookups ---------------------------------------------------------------------------------------
 
     def account_for_key(self, api_key: str) -> Optional[str]:
-        return self._by_key.get(api_key)
+        return self._by_key.get(api_key) or self.permissions.account_of(api_key)
+
+    def key_secret(self, api_key: str, account: str) -> str:
+        """The secret of the key that signed a request for ``account`` (its own or one beside it)."""
+        creds = self.permissions.credentials(api_key)
+        return creds[0] if creds is not None else self.secret(account)
 
     def secret(self, account: str) -> str:
         return self._acct(account).spec.secret

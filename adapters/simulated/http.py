@@ -76,6 +76,7 @@ from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, f
 from .faces import face_for
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, restamp, stale, total_latency_ms
 from .numbers import digits as _digits, fixed as _f, money_text as _money
+from .permissions import TRADE_OPS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -294,6 +295,8 @@ class SimServer:
         try:
             if signed:
                 account = self._authenticate(api_key, account, raw_query, raw_body, params)
+                if op in TRADE_OPS and not eng.permissions.may_trade(api_key):  # a revoked key
+                    raise _err(-2015, "Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1", 401)
             if op == "place_order" and first(faults, FaultKind.REJECT_REDUCE_ONLY):
                 raise _err(-2022, "ReduceOnly Order is rejected.")
             st = stale(faults) if method == "GET" else None
@@ -370,7 +373,8 @@ class SimServer:
         if not signature:
             raise _err(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
         payload = _without_signature(raw_query) + _without_signature(raw_body)
-        expected = hmac.new(self.engine.secret(account).encode(), payload.encode(), hashlib.sha256).hexdigest()
+        expected = hmac.new(self.engine.key_secret(api_key, account).encode(), payload.encode(),
+                            hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature.lower()):
             raise _err(-1022, "Signature for this request is not valid.")
         if "timestamp" not in params:

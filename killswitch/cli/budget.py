@@ -29,12 +29,12 @@ def dialect_costs(account: Account) -> Optional[tuple[SnapshotCost, WeightLimit]
 
 def weight_findings(result: Any) -> list:
     """KS230 / KS231 on the Accounts documents of a compile result, at the pace the runner would
-    tick at: its graph's (:func:`killswitch.runner.readout.tick_interval_s`), else, when other
+    tick at: its graph's (:func:`killswitch.compile.graph.tick_interval_s`), else, when other
     errors left no graph, the most frequent interval the loaded policies declare (so that every
     problem is said in one pass)."""
     from ..compile.weight_check import check_weight_budget
     from ..policy.model import Policy
-    from ..runner.readout import tick_interval_s
+    from ..compile.graph import tick_interval_s
 
     if result.graph is not None:
         interval_s = tick_interval_s(result.graph)
@@ -49,7 +49,7 @@ def accounts_file_findings(path: str, graph: Any, max_file_bytes: int) -> list:
     its positions so that a finding names file:line:col, at the pace ``graph`` ticks at."""
     from ..compile.weight_check import check_weight_budget
     from ..policy.load import load_sources
-    from ..runner.readout import tick_interval_s
+    from ..compile.graph import tick_interval_s
     from ..sources import read_sources
 
     loaded = load_sources(read_sources([path], max_file_bytes).files)

@@ -26,6 +26,7 @@ COMMANDS = {
     "audit": ("killswitch.cli.ops", "audit", "Verify the audit chain (ksctl audit verify)."),
     "lock": ("killswitch.cli.ops", "lock", "Lock trading on a scope by hand (bots see it in the lock)."),
     "unlock": ("killswitch.cli.ops", "unlock", "Lift a manual trading lock."),
+    "revoke": ("killswitch.cli.revoke", "revoke", "Revoke the bots' trading at the venue (or --restore it)."),
     "dms": ("killswitch.cli.dms", "dms", "Dead man's switch: arm, disarm, status."),
     "silence": ("killswitch.cli.silence", "silence", "Silence pages (add, list, expire), as Alertmanager does."),
     "ack": ("killswitch.cli.silence", "ack", "Say you have an incident: shown in status, console and runbook."),

@@ -50,6 +50,9 @@ an account it did not see.
 \b
 Exit codes: 0 the plan ran and saw every account, 1 an error or an incomplete
 plan, 2 usage, 3 internal error.
+Live, a limits.symbols entry on a symbol no venue the policy selects lists is
+KS267 at its line (the venues' symbol lists are read with the snapshots): 1.
+The limits the book already breaks are listed; they do not change the code.
 With --detailed-exitcode: 0 no changes, 2 actions planned, 1 an error or an
 incomplete plan.
 With --allow-incomplete an incomplete plan exits as a complete one would
@@ -85,6 +88,7 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
     if accounts:
         _refuse_over_budget(accounts, graph, max_file_bytes)
     state = _stored_state(reading_state(state_url)) if state_url else State()
+    unlisted: list = []  # KS267: limits on symbols no venue lists (live: the venues' lists are read)
     if against:
         from ..preview.plan import plan_ticks
         from ..preview.replay import ReplayError, read_ticks
@@ -104,7 +108,7 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
             raise SystemExit(EXIT_ERROR)
         source, mode = {"kind": "file", "path": against, "ticks": planned.ticks}, "dry-run"
     else:
-        planned, mode = asyncio.run(_live(graph, accounts, state, timeout_s, scores, max_file_bytes))
+        planned, mode, unlisted = asyncio.run(_live(graph, accounts, state, timeout_s, scores, max_file_bytes))
         source = {"kind": "live", "accounts": accounts}
     for a in planned.unread:
         click.echo(f"ksctl plan: {a.key}: snapshot failed ({unread_detail(a)})"
@@ -112,6 +116,12 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
     render = {"json": plan_json, "markdown": plan_markdown}.get(output, plan_text)
     click.echo(render(planned, graph, source, mode))
     code = exit_code(planned.complete, bool(planned.changes), detailed_exitcode, allow_incomplete)
+    if unlisted:
+        from ..render.diagnostics import diagnostic_text
+
+        for x in unlisted:
+            click.echo(diagnostic_text(x), err=True)
+        code = EXIT_ERROR
     for b in planned.gaps:
         click.echo(f"ksctl plan: {b.policy} {b.scope}: not evaluated ({b.reason}): {b.detail}", err=True)
     if not planned.complete:
@@ -185,6 +195,7 @@ async def _live(graph, accounts_path: str, state, timeout_s: float, scores: str,
     from adapters.deferred import unreadable_snapshot
 
     from ..bootstrap import AccountsError, ccxt_adapters, read_accounts
+    from ..preview.limits import unlisted_limit_symbols
     from ..preview.plan import plan_snapshots
 
     try:
@@ -197,8 +208,10 @@ async def _live(graph, accounts_path: str, state, timeout_s: float, scores: str,
         snaps = list(await asyncio.gather(*(a.snapshot() for a in built.by_key.values())))
         now = int(time.time() * 1000)
         snaps = await _with_books(graph, snaps, state, now, rates, built.by_key, timeout_s)
+        listed = {k: a.symbols() for k, a in built.by_key.items()}  # read with the snapshots
     finally:
         await built.close()
     # an account whose credential could not be read is a failed snapshot: the plan is incomplete
     snaps += [unreadable_snapshot(acc, e, now) for acc, e in built.unreadable]
-    return plan_snapshots(graph, snaps, state, now, rates, scores), "dry-run" if spec.dry_run else "live"
+    return (plan_snapshots(graph, snaps, state, now, rates, scores), "dry-run" if spec.dry_run else "live",
+            unlisted_limit_symbols(graph, snaps, listed))

@@ -48,6 +48,14 @@ KS243     a firm-wide policy (its scope spans shards) reading or doing what the 
           facts do not carry
 KS244     a firm-wide policy whose interval is under the firm's floor (1 s): a shard's facts,
           read for 1.5 intervals, would leave it too little margin for a slow tick
+KS250     a revoke_trading action on a stage that resets by itself (only a reset restores it)
+KS260     an account's revoke: block its venue cannot serve: no endpoint that removes its
+          keys' trading permission, or a method it has not (:mod:`.revoke_check`)
+KS261     a revoke_trading action whose scope selects an account it cannot reach (a venue
+          without the switch, no revoke: block): :func:`.revoke_check.revoke_findings`
+KS265-266 a pre-trade limit whose unit does not fit, or out of range (:mod:`killswitch.policy.limits`)
+KS267     a limit on a symbol no venue the policy selects lists (:mod:`.limits_node`; said by
+          ``ksctl plan`` over live accounts, where the symbol lists are read)
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
@@ -107,10 +115,12 @@ from .graph import (
     StageNode,
     TriggerNode,
 )
+from .limits_node import limits_node
 from .node_build import action_node, signal_node
 from .scope_check import unmatched
 from .settle_check import check_settle_coins
 from .shards import check_shards, firm_diagnostics
+from .revoke_check import RevokeUse, check_revoke_blocks, revoke_findings
 from .venue_check import check_venues
 
 
@@ -187,6 +197,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
         elif isinstance(doc.model, Accounts):
             diags.extend(check_settle_coins(doc))
             diags.extend(check_venues(doc))
+            diags.extend(check_revoke_blocks(doc))
             diags.extend(check_shards(doc))
     for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
         if isinstance(doc.model, PolicyTest):
@@ -266,6 +277,7 @@ class _PolicyCompiler:
             runbook=self.spec.runbook,
             resume=self.resume_node(),
             while_blind_lock=spec.while_blind.lock_trading if spec.while_blind else None,
+            limits=limits_node(spec.limits, self.sm, self.doc.file),
             owner=meta.owner,
             labels=dict(meta.labels),
             description=meta.description,
@@ -466,6 +478,16 @@ class _PolicyCompiler:
                 self.add(d.KS203, self.sm.key(sp + ("reset_after",)),
                          f'manual-reset stage "{st.name}" has reset_after, which would leave it without a reset',
                          "remove reset_after, or make the stage reset: auto")
+            if any(a.kind == "revoke_trading" for a in st.actions) and st.reset == "auto" and not unsure(i, "reset"):
+                raw = self._raw_stage(i).get("actions")
+                at = next((j for j, a in enumerate(raw) if a == "revoke_trading" or (
+                    isinstance(a, dict) and "revoke_trading" in a)), None) if isinstance(raw, list) else None
+                self.add(d.KS250, self.sm.value(sp + ("actions", at)) if at is not None else self.sm.value(sp),
+                         f'stage "{st.name}" revokes trading at the venue but resets by itself; the keys would '
+                         "stay read-only with no reset to restore them",
+                         "set reset: manual (with approvals: 2 for a second approver of the restore)")
+            if any(a.kind == "revoke_trading" for a in st.actions):
+                self.revoke_reach(i, sp)
             if st.reset == "auto" and st.approvals > 1 and not unsure(i, "reset", "approvals"):
                 self.add(d.KS213, self.sm.key(sp + ("approvals",)),
                          f'stage "{st.name}" resets by itself, so its {st.approvals} approvals would never be asked',
@@ -672,6 +694,19 @@ class _PolicyCompiler:
             elif found.part == "match_labels":
                 path += ("accounts", "match_labels", found.item)
             self.add(d.KS218, self.sm.value(path) if found.part else self.sm.key(path), found.message, found.hint)
+
+    def revoke_reach(self, i: int, sp: tuple[Any, ...]) -> None:
+        """KS261: a stage's revoke_trading whose scope selects an account the venue's switch
+        cannot reach (checked against the declared accounts when they are known whole)."""
+        accounts = self.ctx.declared_accounts()
+        if accounts is None:
+            return
+        raw = self._raw_stage(i).get("actions")
+        at = next((j for j, a in enumerate(raw) if a == "revoke_trading" or (
+            isinstance(a, dict) and "revoke_trading" in a)), None) if isinstance(raw, list) else None
+        pos = self.sm.value(sp + ("actions", at)) if at is not None else self.sm.value(sp)
+        self.diags.extend(revoke_findings(accounts, [RevokeUse(self.doc.file, pos, self.spec.scope,
+                                                               self.policy.metadata.name)]))
 
     # resumption after a reset -----------------------------------------------------------------
 

@@ -17,9 +17,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from ..policy.expr import Comparison, Node, Predicate, comparisons
+from .limits_node import LimitsNode
 from .nodes import ActionNode as ActionNode
 from .nodes import AttributionNode, CorrelationGroupNode, RiskWeightsNode, UnwindNode
 from .nodes import SignalNode as SignalNode
@@ -110,6 +111,7 @@ class PolicyNode:
     correlation_groups: tuple[CorrelationGroupNode, ...] = ()
     unwind: UnwindNode = UnwindNode()
     while_blind_lock: Optional[str] = None  # spec.while_blind.lock_trading: the mode a blind scope is held at
+    limits: Optional[LimitsNode] = None  # spec.limits: the pre-trade limits of every scope instance
 
     def signal(self, name: str) -> SignalNode:
         return next(s for s in self.signals if s.name == name)
@@ -142,6 +144,14 @@ class DecisionGraph:
     @property
     def short_digest(self) -> str:
         return self.digest[:12]
+
+
+def tick_interval_s(graph: DecisionGraph, also: Sequence[float] = ()) -> float:
+    """The pace a runner of ``graph`` ticks at: its most frequent policy's interval, or a shorter
+    one of ``also`` (a shard's firm-wide policies': it publishes their facts every tick); 5 s with
+    none. Here, beside the graph, so that a check of the pace (``ksctl validate``'s weight
+    budget) reads it without loading the runner."""
+    return min([p.interval_s for p in graph.policies] + list(also), default=5.0)
 
 
 def canonical_json(value: Any) -> str:

@@ -144,6 +144,7 @@ ACTION_NODES: dict[str, Callable[[dict[str, Any], Any], n.ActionNode]] = {
     "lock_trading": lambda w, p: n.LockTradingAction(written=w, mode=p.mode,
                                                      ttl_ms=p.ttl.ms if p.ttl is not None else None),
     "arm_exchange_dms": lambda w, p: n.ArmExchangeDmsAction(written=w, after_ms=p.after.ms),
+    "revoke_trading": lambda w, p: n.RevokeTradingAction(written=w),
     "notify": lambda w, p: n.NotifyAction(written=w, route=p.route, severity=p.severity),
     "runbook": lambda w, p: n.RunbookAction(written=w, template=p.template),
     **{name: _own_action(k) for name, k in ACTIONS.items() if k.build is not None and k.plan is not None},

@@ -224,6 +224,14 @@ class ArmExchangeDmsAction(ActionNode):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RevokeTradingAction(ActionNode):
+    """The bots' keys made read-only at the venue on every account the scope instance reaches;
+    the runner carries it out (``runner/revokes.py``), restored only by the stage's reset."""
+
+    kind: str = "revoke_trading"
+
+
+@dataclass(frozen=True, kw_only=True)
 class NotifyAction(ActionNode):
     kind: str = "notify"
     route: str
@@ -313,7 +321,7 @@ __all__ = [
     "ApiErrorRateSignal",
     "ApiLatencySignal", "KindSignal",
     "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "ClosePositionsAction",
-    "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "NotifyAction",
+    "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "RevokeTradingAction", "NotifyAction",
     "RunbookAction", "KindAction",
     "AttributionNode", "RiskWeightsNode", "CorrelationGroupNode", "UnwindNode", "DEFAULT_BOOK_DEPTH",
 ]

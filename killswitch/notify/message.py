@@ -76,6 +76,13 @@ def headline(alert: Alert) -> str:
         return f"{where}: BLIND, cannot act ({lab.get('reason', '?')}): triggers {data.get('triggers', '?')}"
     if kind == ev.POLICY_UNMATCHED:
         return f"policy {lab.get('policy')} is OFF: its scope ({data.get('selector', '?')}) selects no account"
+    if kind in (ev.TRADING_REVOKED, ev.TRADING_RESTORED):
+        verb = "revoked" if kind == ev.TRADING_REVOKED else "restored"
+        how = "read back" if data.get("read_back") else "the venue offers no read"
+        return f"trading {verb} at the venue for {lab.get('account')} ({how}): keys {data.get('keys', '?')}"
+    if kind == ev.REVOKE_FAILED:
+        return (f"{data.get('want_text', 'revoke')} of trading at the venue FAILED for {lab.get('account')}: "
+                f"{data.get('code', '?')}: {data.get('message', '?')}; retried, not revoked until confirmed")
     if kind == ev.DMS_FIRED:
         return f"dead man's switch fired{': ' + where if where else ''}"
     return f"{kind}{': ' + where if where else ''}"

@@ -135,6 +135,21 @@ KS243 = _c("KS243", "firm-wide policy needs what facts do not carry")
 # a shard's facts for 1.5 intervals, which leaves a shard too little margin over its interval for
 # its tick's reads and writes; the policy would be blind whenever a tick is slow
 KS244 = _c("KS244", "firm-wide policy interval under the firm's floor")
+# a stage that revokes the bots' trading permission at the venue (revoke_trading) but resets by
+# itself: the permission comes back only through the stage's reset, which it would never ask for
+KS250 = _c("KS250", "revoke_trading on a stage that resets by itself")
+# an account's revoke: block its venue cannot serve: a venue without an endpoint that removes its
+# keys' trading permission, or a method (permissions, freeze) the venue has not
+KS260 = _c("KS260", "revoke block the venue cannot serve")
+# a revoke_trading action whose scope selects an account it cannot reach (a venue without the
+# switch, or an account without a revoke: block): the revoke would be skipped at the venue
+KS261 = _c("KS261", "revoke_trading on an account without the venue's switch")
+
+# pre-trade limits (spec.limits, killswitch.policy.limits)
+KS265 = _c("KS265", "limit unit does not fit")
+KS266 = _c("KS266", "limit out of range")
+# said where the venues' symbol lists are known (ksctl plan over live accounts)
+KS267 = _c("KS267", "limit on a symbol the venue does not list")
 
 # --- KS9xx: internal ----------------------------------------------------------------------
 KS900 = _c("KS900", "internal error")

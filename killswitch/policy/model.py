@@ -39,6 +39,7 @@ from .kinds import (close_side, concentration, consecutive_losses, data_age, equ
 from . import time_intervals as intervals
 from .patterns import pattern_problem
 from .expr import ValueType
+from .limits import Limits
 from .positions import PositionConditionField
 from .registry import ActionKind, SignalKind, SignalParams, Strict
 from .series import SeriesError, parse_series
@@ -412,6 +413,14 @@ class ArmExchangeDms(Strict):
     after: DurationField
 
 
+class RevokeTrading(Strict):
+    """Remove the trading permission of the bots' API keys at the venue itself, with the master
+    credential of each account the scope reaches (the keys listed for it in the Accounts
+    document): a bot that never asks the gate is refused by the venue. Sent once the stage is
+    entered, retried until the venue confirms it; restored only by the stage's reset, with its
+    approvals. The stage must be ``reset: manual``."""
+
+
 class NotifyAction(Strict):
     """Send a notification through ``route`` (a NotificationRoutes route) at ``severity``."""
 
@@ -447,6 +456,7 @@ ACTIONS: dict[str, ActionKind] = _catalogue((
     ActionKind("close_all", CloseAll, closes=True, firm=True),
     ActionKind("lock_trading", LockTrading, firm=True),
     ActionKind("arm_exchange_dms", ArmExchangeDms, short="after"),
+    ActionKind("revoke_trading", RevokeTrading),
     ActionKind("notify", NotifyAction, short="route", firm=True),
     suggest_hedge.KIND,  # a module of its own, in its place
     ActionKind("runbook", RunbookAction, short="template", firm=True),
@@ -686,6 +696,7 @@ class PolicySpec(Strict):
     runbook: Optional[str] = None
     resume: Optional[Resume] = None
     while_blind: Optional[WhileBlind] = None
+    limits: Optional[Limits] = None  # pre-trade limits (:mod:`.limits`)
 
     @field_validator("runbook")
     @classmethod
@@ -770,6 +781,28 @@ def _fail_closed(value: Any) -> bool:
     return value is not False
 
 
+class RevokeSpec(Strict):
+    """The venue's own switch of the bots' trading permission (the ``revoke_trading`` action and
+    ``ksctl revoke``): a master credential that may change the sub-account's keys, the
+    sub-account (Binance: its email; Bybit: its uid; OKX: its name), and the bots' API keys by
+    their public id (their secrets are never needed). ``method``: ``permissions`` (each key
+    read-only, its other settings kept) or ``freeze`` (the whole sub-account frozen: Bybit)."""
+    master_credentials: Credentials
+    # a uid written bare (Bybit's) is read as the text it is
+    sub_account: Annotated[str, BeforeValidator(lambda v: str(v) if type(v) is int else v),
+                           Field(min_length=1, max_length=128)]
+    api_keys: Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(min_length=1)]
+    method: Literal["permissions", "freeze"] = "permissions"
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_once(cls, v: list[str]) -> list[str]:
+        twice = sorted({k for k in v if v.count(k) > 1})
+        if twice:
+            raise PydanticCustomError("ks_value", f"api key listed twice: {twice[0]}")
+        return v
+
+
 class StreamSpec(Strict):
     """Private streams for this account (ccxt's streaming API): the snapshot is kept from the stream, REST
     reconciles every ``reconcile_every`` and at each reconnect; a stream silent for ``stale_after`` is blind and
@@ -799,6 +832,8 @@ class Account(Strict):
     credentials: Optional[Credentials] = None
     # Opt-in: absent, the account is polled over REST every policy interval as before.
     stream: Optional[StreamSpec] = None
+    # The venue's own switch of the bots' keys (revoke_trading); absent: no revoke on this account.
+    revoke: Optional[RevokeSpec] = None
 
     @field_validator("stream")
     @classmethod

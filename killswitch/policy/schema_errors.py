@@ -102,6 +102,8 @@ _TYPE_CODES = {
     "ks_missing": d.KS102,
     "ks_condition_limit": d.KS123,
     "ks_matcher": d.KS160,
+    "ks_limit_unit": d.KS265,
+    "ks_limit": d.KS266,
 }
 
 _SECRET_KEYS = {"credentials", "apprise", "url"}

@@ -8,7 +8,8 @@ is *complete* only when every snapshot of every account was read; renderers must
 "no changes" of an account the plan did not see (:mod:`killswitch.render.plan`), and the CLI
 exits non-zero on an incomplete plan unless told otherwise (:mod:`killswitch.cli.plan`).
 
-What it owns: :class:`PlanResult`, the changes drawn from evaluations, and the two ways of
+What it owns: :class:`PlanResult`, the changes drawn from evaluations (and what the last
+snapshots break of the policies' pre-trade limits: :mod:`.limits`), and the two ways of
 building a plan — over one live snapshot per account (:func:`plan_snapshots`) and over a
 recording (:func:`plan_ticks`). The account coverage is :mod:`killswitch.preview.coverage`'s.
 What it must not do: fetch snapshots, read files, read a clock, print or choose exit codes.
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional
 
 from ..compile.graph import DecisionGraph
+from ..engine.limit_tables import BookBreach
 from .coverage import (EVALUATED, NOT_READ, PARTLY_READ, AccountCoverage, BlindSpell, BlindTally, CoverageTally,
                        complete)
 from ..engine.evaluate import Evaluation, evaluate
@@ -28,6 +30,7 @@ from ..engine.planner import NO_RATES, Plan
 from ..engine.stages import StageTransition
 from ..engine.state import State
 from ..orders import NO_SENDS, Sends
+from .limits import limit_breaches, sets_limits
 from .overlaps import CloseTotals, Decided, close_totals
 from .replay import Tick, replay
 from ..snapshot import Snapshot
@@ -61,6 +64,9 @@ class PlanResult:
     ticks: int
     blind: tuple[BlindSpell, ...] = ()  # policy scopes it could not evaluate (warm-ups included)
     last: Optional[Evaluation] = None  # the last tick's evaluation: the signal values shown
+    # what the last tick's positions and open orders break of the policies' pre-trade limits
+    limit_breaches: tuple[BookBreach, ...] = ()
+    limits_set: bool = False  # a policy sets pre-trade limits (the plan says what the book breaks)
 
     @property
     def complete(self) -> bool:
@@ -113,7 +119,8 @@ def plan_snapshots(graph: DecisionGraph, snapshots: Iterable[Snapshot], state: O
     ev, _ = evaluate(graph, snaps, state, now_ms, rates, scores)
     blind = BlindTally(live=True)
     blind.saw(ev)
-    return PlanResult(tuple(changes_of([ev])), tally.accounts(), 1, blind.spells(), ev)
+    return PlanResult(tuple(changes_of([ev])), tally.accounts(), 1, blind.spells(), ev,
+                      limit_breaches(graph, snaps, now_ms), sets_limits(graph))
 
 
 def plan_ticks(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[State] = None,
@@ -122,10 +129,15 @@ def plan_ticks(graph: DecisionGraph, ticks: Iterable[Tick], state: Optional[Stat
     tally = CoverageTally()
     blind = BlindTally(live=False)
     evaluations = []
+    breaches: tuple[BookBreach, ...] = ()
+    last_tick: Optional[Tick] = None
     for tick, ev, _ in replay(graph, ticks, state, scores):
         for s in tick.snapshots:
             tally.saw(s, tick.now_ms)
         blind.saw(ev)
         evaluations.append(ev)
+        last_tick = tick
+    if last_tick is not None:
+        breaches = limit_breaches(graph, last_tick.snapshots, last_tick.now_ms)
     return PlanResult(tuple(changes_of(evaluations)), tally.accounts(), len(evaluations), blind.spells(),
-                      evaluations[-1] if evaluations else None)
+                      evaluations[-1] if evaluations else None, breaches, sets_limits(graph))

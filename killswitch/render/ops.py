@@ -92,7 +92,7 @@ def stream_text(s: dict) -> str:
 def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     """Mode, leadership, graph; the runner's own failures (reload, pages); stages per scope;
     data ages with each account's fetch error; the trading locks (mode, origin, reason,
-    expiry); resumptions and their limits; residuals; the dead man's switch."""
+    expiry); the pre-trade limits' usage; resumptions and their limits; residuals; the dead man's switch."""
     shard = f"shard {st.shard}  " if st.shard else ""
     lines = [f"{shard}mode {st.mode}  {'leader' if st.leader else 'standby'} (fence {st.fence})  "
              f"graph {st.graph_digest[:19]}  revision {revision_text(st.graph_revision)}  "
@@ -120,6 +120,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
                      + (f"  {stream_text(stream)}" if stream else ""))
     lines += weight_lines(st)
     lines += lock_lines(locks)
+    lines += limit_lines(locks)
     for r in st.resuming:
         limits = ", ".join(x for x in (
             f"max {r.max_positions} position(s)" if r.max_positions is not None else "",
@@ -131,8 +132,27 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         leg = f" {x.position_side}" if x.position_side else ""
         lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {x.amount:g}: {x.why} ({x.detail}); "
                      f"incident {x.incident}")
+    lines += trading_lines(st)
     lines += dms_lines(dms_of(st))
     return "\n".join(lines)
+
+
+def trading_lines(st: RunnerStatus) -> list[str]:
+    """Each account whose bots' keys are revoked at the venue, being revoked or restored, or
+    failing to be: what the venue confirmed (revoked only then), who holds it, what is owed."""
+    lines = []
+    for account, t in sorted(st.trading.items()):
+        holds = "; ".join(
+            f"{h['policy']} {h['scope']}" + (f" stage {h['stage']}" if h.get("stage") else "")
+            + (f" by {h['by']}" if h.get("by") else "")
+            + f" (restore needs {h['approvals_needed']} approver(s), have {len(h.get('approvals') or ())})"
+            for h in t.get("holds") or ())
+        keys = ", ".join(f"{k}={v}" for k, v in sorted((t.get("keys") or {}).items()))
+        owed = t.get("owed") or {}
+        retry = f"; next try {owed['next_ts']}" if owed.get("failure") else ""
+        lines.append(f"  TRADING {account}: {t.get('shown')}" + (f"; keys {keys}" if keys else "")
+                     + (f"; held by {holds}" if holds else "") + retry)
+    return lines
 
 
 def weight_lines(st: RunnerStatus) -> list[str]:
@@ -247,9 +267,29 @@ def lock_lines(locks: LockDocument) -> list[str]:
     return lines
 
 
+def limit_lines(locks: LockDocument) -> list[str]:
+    """One line per pre-trade limit of each scope: its usage against its value (unknown when an
+    account of the scope was not read); OVER when the book breaks it already."""
+    lines = []
+    for p in locks.limits:
+        for u in p.usage:
+            of = f" {u.symbol}" if u.symbol else ""
+            if u.usage is None:
+                used = "usage unknown (an account not read)"
+            else:
+                share = f" ({u.usage / u.value:.0%})" if u.value else ""
+                used = f"{u.usage:,.8g} of {u.value:,.8g}{share}" + ("  OVER" if u.usage > u.value else "")
+            lines.append(f"  LIMIT {p.policy} {u.scope} {u.limit}{of}: {used}")
+    return lines
+
+
 def status_json(st: RunnerStatus, locks: LockDocument) -> str:
-    """The status document as the API wrote it, with the lock document (``GET /v1/lock``) as ``lock``."""
-    return _json({**dataclasses.asdict(st), "lock": dataclasses.asdict(locks)})
+    """The status document as the API wrote it, with the lock document (``GET /v1/lock``) as ``lock``
+    (``limits`` in it when a policy sets some, as the runner writes it)."""
+    lock = dataclasses.asdict(locks)
+    if not lock["limits"]:
+        del lock["limits"]
+    return _json({**dataclasses.asdict(st), "lock": lock})
 
 
 # --- the dead man's switch ----------------------------------------------------------------------------

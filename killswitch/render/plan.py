@@ -11,7 +11,9 @@ JSON: ``{"format_version": 1, "graph": {digest, revision}, "source": {"kind": "l
 "first_failed", "last_failed"}], "changes": [{"time", "policy", "scope", "from", "to", "stage",
 "reason", "decision_id", "orders": [...], "cancels": [...], "directives": [...], "hedges": [...],
 "skipped": [...], "attribution", "scores"}], "summary": {"changes", "orders", "cancels", "notional",
-"net_notional", "positions_closed", "overlaps", "complete", "evaluated", "unread", "text"}}`` —
+"net_notional", "positions_closed", "overlaps", "complete", "evaluated", "unread", "text"}}`` and,
+when a policy sets pre-trade limits, ``"limit_breaches": [{"policy", "scope", "account",
+"order_id", "code", "value", "usage", "unit", "symbol", "reason"}]`` (what the book breaks now) —
 ``evaluated`` and ``unread`` list ``venue/account`` keys; every order and cancel has its
 ``send_seq``; ``notional`` is the gross total, ``net_notional`` counts each position once
 (attribution, scores, send numbers and overlaps: :mod:`.decisions`).
@@ -25,6 +27,7 @@ import dataclasses
 import json
 import re
 
+from ..engine.limit_tables import BookBreach
 from ..preview.plan import NOT_READ, PlanResult, StageChange
 from .coverage import (account_json, account_lines, blind_json, blind_lines, blind_summary, incomplete_line,
                        incomplete_phrase, unread_detail)
@@ -102,12 +105,33 @@ def _totals(result: PlanResult) -> str:
 
 
 def plan_json(result: PlanResult, graph, source: dict, mode: str) -> str:
-    return json.dumps({"format_version": FORMAT_VERSION, "graph": {"digest": graph.digest, "revision": graph.revision},
-                       "source": source, "mode": mode, "complete": result.complete,
-                       "accounts": [account_json(a) for a in result.accounts],
-                       "blind": [blind_json(b) for b in result.blind], "scopes": scopes_json(result.last),
-                       "changes": [change_json(c) for c in result.changes], "summary": summary(result)},
-                      indent=1, ensure_ascii=False)
+    doc = {"format_version": FORMAT_VERSION, "graph": {"digest": graph.digest, "revision": graph.revision},
+           "source": source, "mode": mode, "complete": result.complete,
+           "accounts": [account_json(a) for a in result.accounts],
+           "blind": [blind_json(b) for b in result.blind], "scopes": scopes_json(result.last),
+           "changes": [change_json(c) for c in result.changes], "summary": summary(result)}
+    if result.limits_set:
+        doc["limit_breaches"] = [breach_json(b) for b in result.limit_breaches]
+    return json.dumps(doc, indent=1, ensure_ascii=False)
+
+
+def breach_json(b: BookBreach) -> dict:
+    return {"policy": b.policy, "scope": b.scope, "account": b.account, "order_id": b.order_id,
+            **b.breach.to_json(), "reason": b.breach.reason}
+
+
+def breach_lines(result: PlanResult) -> list[str]:
+    """What the book breaks of the pre-trade limits now (nothing when no policy sets limits)."""
+    if not result.limits_set:
+        return []
+    if not result.limit_breaches:
+        return ["Limits: the book breaks none of the policies' pre-trade limits.", ""]
+    out = [f"Limits the book breaks now ({len(result.limit_breaches)}):"]
+    for b in result.limit_breaches:
+        where = f"{b.policy} {b.scope}" + (f" {b.account}" if b.account and b.account != b.scope else "")
+        order = f" order {b.order_id}" if b.order_id else ""
+        out.append(f"  ! {where}{order}: {b.breach.reason}")
+    return out + [""]
 
 
 def scopes_json(ev) -> list[dict]:
@@ -139,7 +163,8 @@ def plan_text(result: PlanResult, graph, source: dict, mode: str) -> str:
         lines += [f"  {x}" for x in _action_lines(p, c.send)] if p else []
         lines.append("")
     overlaps = overlap_lines(result.totals())
-    return "\n".join(lines + (overlaps + [""] if overlaps else []) + summary_lines(result))
+    lines += (overlaps + [""] if overlaps else []) + breach_lines(result)
+    return "\n".join(lines + summary_lines(result))
 
 
 def _seq(seqs: tuple[int, ...], i: int) -> str:
@@ -209,5 +234,8 @@ def plan_markdown(result: PlanResult, graph, source: dict, mode: str) -> str:
     if overlaps:
         lines += [md(overlaps[0]), "", *(("  - " if x.startswith("      ") else "- ") + md(x.strip().lstrip("! "))
                                          for x in overlaps[1:]), ""]
+    breaches = breach_lines(result)
+    if breaches:
+        lines += [md(breaches[0]), "", *("- " + md(x.strip().lstrip("! ")) for x in breaches[1:] if x.strip()), ""]
     last = [md(x) for x in summary_lines(result)]
     return "\n".join(lines + ([f"**{last[0]}**", *last[1:]] if not result.complete else last))

@@ -589,7 +589,8 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
         which = next((a.which for a in stage.actions if isinstance(a, CancelOrdersAction)), "all")
         cancels = [{"venue": venue, "account": account, "which": which, "count": 2, "reason": "CANCEL_ORDERS"}]
     directives = [{"kind": a.kind, "params": dict(a.written), "text": _action_text(a.kind, a.written)}
-                  for a in stage.actions if a.kind in ("lock_trading", "arm_exchange_dms", "notify", "runbook")]
+                  for a in stage.actions
+                  if a.kind in ("lock_trading", "arm_exchange_dms", "revoke_trading", "notify", "runbook")]
     hedges = [{"base": "ETH", "side": "sell", "notional": 31_000.0, "notional_text": "31,000.00",
                "reason": "SUGGEST_HEDGE: net=31000 threshold=25000"}
               for a in stage.actions if a.kind == "suggest_hedge"][:1] if not full else [

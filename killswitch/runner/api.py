@@ -15,9 +15,12 @@ read, unauthenticated: what bots and probes call, and nothing of the book beyond
     ``GET /v1/dms``             200 ``view.dms_status()``: armed sources, time since their last beat
                                 and until they fire; the venues' native countdowns (a bot's own
                                 countdown).
-    ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order(body)``; a
-                                deny is still 200. It only reads, and bots call it before every
-                                order, so it needs no token. Its error bodies also say
+    ``POST /v1/check-order``    200 ``{"allow", "reason"}`` from ``view.check_order(body)``, and
+                                ``"limit"`` (code, value, usage, unit, symbol, policy, scope)
+                                when a pre-trade limit refuses the order; a deny is still
+                                200. It reads, and takes one message of the strategy's
+                                bucket when it allows; bots call it before every order, so
+                                it needs no token. Its error bodies also say
                                 ``"allow": false``, so a bot reading only ``allow`` fails closed.
 
 read, as the console: they show the book (stages, scopes, positions, amounts, orders), so they
@@ -94,6 +97,8 @@ mutating, ``Authorization: Bearer <token>``
     ``POST /v1/dms/disarm``          200 / 409 ``{"done", "reason"}``; body ``source``.
     ``GET|POST /v1/silences``, ``POST /v1/silences/expire``, ``POST /v1/ack``: silences and
                                      acknowledgements, see :mod:`.api_silences`.
+    ``POST /v1/revoke``, ``POST /v1/revoke/restore``, ``POST /v1/preview/revoke``: the bots' keys at
+                                     the venue, see :mod:`.api_revoke`.
 
 Statuses for what goes wrong: 400 (``BAD_CONTENT_TYPE``, ``BAD_JSON``, ``BAD_REQUEST``: not
 ``application/json`` in UTF-8, not strict JSON — NaN, duplicate keys —, not an object, unknown
@@ -141,6 +146,7 @@ from .api_http import SECURITY_HEADERS, QuietAppRunner
 from .api_render import SharedReads, json_body
 from .api_render import json_response as _json
 from .api_silences import SilenceHandlers
+from .api_revoke import RevokeHandlers
 from .api_request import (MAX_REASON, ApiError, bad, fields, only, optional_seconds, parse_object, path_name,
                           read_body, seconds, show, source_field, source_name, string_field)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
@@ -329,7 +335,8 @@ class _Handlers:
         allow, reason = decision.allow, decision.reason
         if not isinstance(allow, bool) or not isinstance(reason, str):
             raise TypeError("check_order() must return a Decision")
-        return _json(200, {"allow": allow, "reason": reason})
+        limit = getattr(decision, "limit", None)  # a pre-trade limit broken: its value and usage
+        return _json(200, {"allow": allow, "reason": reason} | ({"limit": dict(limit)} if limit is not None else {}))
 
     # mutating
 
@@ -544,6 +551,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
     console = ConsoleHandlers(view, _call, public=console_public)
     charts = ChartHandlers(view, _call)
     quiet = SilenceHandlers(view, _call, _json, h._body)
+    revoking = RevokeHandlers(view, _call, _json, h._body)
     operator, bot, approver = ("operator",), ("bot", "operator"), ("approver",)
     reader = PUBLIC if console_public else ("viewer", "operator", "approver")
     # each route: method, path, handler, who may call it, and what kind of write it is (admitted
@@ -574,6 +582,10 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("POST", "/v1/unlock", h.unlock_scope, operator, w),
         ("POST", "/v1/dms/arm", h.dms_arm, operator, w),
         ("POST", "/v1/dms/disarm", h.dms_disarm, operator, w),
+        # the bots' keys at the venue (api_revoke.py): revoked as previewed, restored with approvals
+        ("POST", "/v1/revoke", revoking.revoke, operator, w),
+        ("POST", "/v1/revoke/restore", revoking.restore, approver, w),
+        ("POST", "/v1/preview/revoke", revoking.preview, operator, None),
         # the console: the page (its data only when public), its refresh, its files, its reads
         ("GET", "/", console.page, PUBLIC, None),
         ("GET", "/console/view", console.fragment, reader, None),

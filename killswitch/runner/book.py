@@ -37,6 +37,7 @@ from ..state.store import PnlSampleRow, StateStore
 from .dms_state import DeadMansSwitch
 from .lock import LockBook, apply_evaluation
 from .residuals import ResidualBook
+from .revoke_state import RevokeBook
 from .storeio import StoreIO
 
 STATE_DOC_VERSION = 1
@@ -72,6 +73,9 @@ class Book:
     # stage transitions whose audit row, page or runbook may not be in place yet: key → what
     # completes them (written by :class:`~killswitch.runner.entries.EntryOutbox` only; replaced whole)
     owed: dict[str, dict] = field(default_factory=dict)
+    # the bots' trading permission at the venue: who holds it revoked, and what is owed the venue
+    # (written by :class:`~killswitch.runner.revokes.Revokes` only; replaced whole)
+    revokes: RevokeBook = field(default_factory=RevokeBook)
     # a shard's: the firm-wide policies its firm link evaluates while it holds the firm lease,
     # whose stage transitions it tells through this runner's sinks (set by the firm link only)
     firm_graph: Optional[DecisionGraph] = None
@@ -197,7 +201,7 @@ class Book:
         neither: both start empty."""
         if not doc:
             self.state, self._lock_book, self.dms, self.resume_starts = State(), LockBook(), DeadMansSwitch(), {}
-            self.owed = {}
+            self.owed, self.revokes = {}, RevokeBook()
             return
         owed = doc.get("owed") or {}
         if not isinstance(owed, dict) or not all(isinstance(v, dict) and "event" in v and "audit" in v
@@ -210,6 +214,7 @@ class Book:
             raise ValueError('the saved "resume" must map "policy|scope" to the reset time in ms')
         self.state, self._lock_book = State.from_json(doc["engine"], rows), LockBook.from_json(doc["lock"])
         self.dms, self.resume_starts, self.owed = dms, dict(resume), dict(owed)
+        self.revokes = RevokeBook.from_json(doc.get("revokes"))
 
     async def follow(self, io: StoreIO, store: StateStore) -> None:
         """A standby answers reads (the lock, the pre-trade gate, status) from what the leader
@@ -262,6 +267,8 @@ class Book:
                "residuals": self.residuals.to_json(), "notes_mark": self.notes_mark}
         if self.owed:
             doc["owed"] = self.owed
+        if self.revokes.seq:  # (kept once used: an effect's number is never given twice)
+            doc["revokes"] = self.revokes.to_json()
         marks = pnl_marks(self.state)
         # Where every history starts and ends as stored: equal marks leave nothing to add or
         # drop (what pnl_changes would find, without a walk over every account's history)

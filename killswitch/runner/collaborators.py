@@ -4,7 +4,8 @@ What it owns: the protocols a part names its collaborators by — the book's wri
 (:class:`Saves`: :class:`~killswitch.runner.persist.Persistence`), the sinks (:class:`Emits`:
 :class:`~killswitch.runner.fanout.SinkFanout`), the names the runner resolves (:class:`Names`:
 :class:`~killswitch.runner.catalog_build.Known`) and the fenced audit with the lead it is written under
-(:class:`Audits`: :class:`~killswitch.runner.leadership.Leadership`). A part given one of these
+(:class:`Audits`: :class:`~killswitch.runner.leadership.Leadership`; :class:`Fences` adds the
+fence asked before a venue call). A part given one of these
 can do what it names and nothing else; none of them reaches back into the runner.
 
 Must not: hold state or logic (each is implemented by the part that owns what it does).
@@ -42,3 +43,13 @@ class Audits(Protocol):
 
     async def audit(self, kind: str, ts_ms: int, payload: dict) -> int:
         """An audit row, fenced while leader (FencedError once deposed)."""
+
+
+class Fences(Audits, Protocol):
+    holder: str  # this runner's name, as the lease stores it
+
+    def term_holds(self) -> bool:
+        """This runner leads and its term has not run out (no I/O: asked at the last moment)."""
+
+    async def fence_holds(self) -> bool:
+        """No one took the lease since and the term holds: asked before a venue call."""

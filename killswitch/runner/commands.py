@@ -34,6 +34,8 @@ from .dms_state import DeadMansSwitch
 from .leadership import Leadership
 from .lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, iso_ms
 from .resuming import Resumptions
+from .revoke_state import holder_of
+from .revokes import Revokes
 from .names import close_matches
 from .collaborators import Emits, Names, Saves
 from .storeio import StoreIO
@@ -49,7 +51,7 @@ class OperatorCommands:
 
     def __init__(self, book: Book, lead: Leadership, resumptions: Resumptions, store: StateStore, io: StoreIO, *,
                  clock: Callable[[], int], known: Names, persist: Saves, sinks: Emits,
-                 triggers: Callable[[], Sequence[TriggerStatus]] = tuple):
+                 triggers: Callable[[], Sequence[TriggerStatus]] = tuple, revokes: Optional[Revokes] = None):
         self.book = book
         self.lead = lead
         self.resumptions = resumptions
@@ -60,6 +62,7 @@ class OperatorCommands:
         self.persist = persist
         self.sinks = sinks
         self.triggers = triggers  # every trigger's status: a reset warns of one that still fires
+        self.revokes = revokes  # a reset that releases its stage owes the restore of what it revoked
 
     async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
         """An approval of a manual reset by ``approver`` (the authenticated identity). The
@@ -100,8 +103,11 @@ class OperatorCommands:
         self.sinks.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
                                           "released": transition is not None},
                              policy=policy, scope=scope, level=level))
+        restores: list[str] = []
         if transition is not None:
             book.release_lock(scope, policy=policy)
+            if self.revokes is not None:  # the one way a stage's revoke is lifted: saved below, sent at the tick
+                restores = self.revokes.release(holder_of(policy, scope), now)
             row = self.resumptions.start(policy, scope, level, now)
             if self.lead.leader:
                 try:
@@ -115,6 +121,8 @@ class OperatorCommands:
                     return ResetResult(False, self.lead.deposed())
         warn = still_firing(node, scope, self.triggers()) if transition is not None or why.startswith(
             "APPROVAL_RECORDED") else ()
+        if restores:
+            why += f"; trading restore owed at the venue for {', '.join(restores)} (sent at the next tick)"
         return ResetResult(transition is not None, why, warn)
 
     async def _change(self, kind: str, payload: dict, update: Update) -> Optional[str]:

@@ -22,6 +22,15 @@ close matches), markets not read yet (``MARKETS_UNKNOWN``), an amount above ``MA
 ``price``, else the symbol's last mark), a notional above ``MAX_EQUITY_MULTIPLE`` times the
 equity of the accounts it may go to (``ORDER_TOO_LARGE``) is denied.
 
+After the lock (and only when it allows), the policies' pre-trade limits (``spec.limits``) that
+bind the order are checked (:func:`within_limits`, through :func:`killswitch.engine.limits.breaches_in`
+over the tables of the last snapshots): a breach is denied with its code (``NO_MARK``,
+``PRICE_COLLAR``, ``LIMIT_ORDER_QUANTITY``, ``LIMIT_ORDER_NOTIONAL``, ``OPEN_ORDERS_LIMIT``,
+``POSITION_LIMIT``, ``GROSS_LIMIT``, ``MESSAGE_RATE``), and the answer's ``limit`` carries the
+limit's value and the usage the order would bring it to; an account of which the runner has no
+snapshot yet cannot be placed under its limits (``LIMITS_UNKNOWN``). An allowed order takes one
+message from each of its strategy's buckets (handed in: :mod:`.limits_state`).
+
 A request is validated strictly first: unknown fields, wrong types, a side other than buy or
 sell, an amount that is not a finite positive number → ``BAD_REQUEST: ...``. The gate never
 raises: an unexpected error denies (``INTERNAL: ...``). When it cannot tell, it says no.
@@ -35,6 +44,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
+from ..engine.limits import MESSAGE_RATE, Breach, LimitOrder, breaches_in
+from .limits_state import BucketKey, GateLimits
 from .lock import DEAD_MANS_SWITCH, GLOBAL_SCOPE, OPERATOR, LockBook, LockStatus
 from .names import Catalog, close_matches
 
@@ -52,9 +63,13 @@ REQUEST_FIELDS = frozenset({"scope", "account", "strategy", "symbol", "side", "a
 class Decision:
     allow: bool
     reason: str
+    limit: Optional[Mapping[str, Any]] = None  # the pre-trade limit broken: its value and usage
 
     def to_json(self) -> dict:
-        return {"allow": self.allow, "reason": self.reason}
+        out = {"allow": self.allow, "reason": self.reason}
+        if self.limit is not None:
+            out["limit"] = dict(self.limit)
+        return out
 
 
 def _deny(reason: str) -> Decision:
@@ -404,12 +419,13 @@ def _near(name: str, known: Iterable[str]) -> str:
 
 def check_order(book: LockBook, request: Any, positions: Optional[Sequence[Any]], now_ms: int,
                 resume: Union[None, Resumption, Sequence[Resumption]] = None,
-                placement: Optional[Placement] = None) -> Decision:
+                placement: Optional[Placement] = None, limits: Optional[GateLimits] = None) -> Decision:
     """May this order be sent now? ``positions``: the open positions of the account the order
     goes to (``Position`` values; None when unknown, which only ACTIVE without a resumption
     tolerates). ``resume``: the resumptions in force; those whose scope the order names hold
     it, and the order must pass every one of them. ``placement``: what the runner knows; the
     order must name a known account, scope and symbol and a sane amount first (:func:`place`).
+    ``limits``: the policies' pre-trade limits, checked once the lock allows (:func:`within_limits`).
     Never raises."""
     try:
         try:
@@ -424,17 +440,76 @@ def check_order(book: LockBook, request: Any, positions: Optional[Sequence[Any]]
         if lock.mode == "halted":
             return _deny(_halted(lock))
         if lock.mode == "reducing":
-            return _reducing(lock, req, positions)
-        held = _holding(resume, req)
-        if held:
-            answers = [_resuming(req, positions, r, now_ms) for r in held]
-            denied = next((a for a in answers if not a.allow), None)
-            if denied is not None:
-                return denied
-            return next((a for a in answers if a.reason != "ACTIVE"), answers[0])
-        return Decision(True, "ACTIVE")
+            answer = _reducing(lock, req, positions)
+        else:
+            answer = _resumed(req, positions, resume, now_ms)
+        if not answer.allow or limits is None:
+            return answer
+        return within_limits(req, limits, placement, now_ms) or answer
     except Exception as e:  # fail closed: a gate that crashes must not read as "allowed"
         return _deny(f"INTERNAL: {type(e).__name__}: {e}")
+
+
+def _resumed(req: OrderRequest, positions: Optional[Sequence[Any]],
+             resume: Union[None, Resumption, Sequence[Resumption]], now_ms: int) -> Decision:
+    held = _holding(resume, req)
+    if held:
+        answers = [_resuming(req, positions, r, now_ms) for r in held]
+        denied = next((a for a in answers if not a.allow), None)
+        if denied is not None:
+            return denied
+        return next((a for a in answers if a.reason != "ACTIVE"), answers[0])
+    return Decision(True, "ACTIVE")
+
+
+# --- pre-trade limits ---------------------------------------------------------------------------------
+
+
+def within_limits(req: OrderRequest, limits: GateLimits, placement: Optional[Placement],
+                  now_ms: int) -> Optional[Decision]:
+    """A deny naming the first limit the order breaks (its code, value and usage in ``limit``),
+    else None, and then one message taken from each of the strategy's buckets. The order is
+    checked for every account it may go to: the one it names, else every account of its scope."""
+    tables = limits.tables
+    if req.account is not None:
+        accounts = [req.account]
+    elif placement is not None:
+        accounts = sorted(placement.catalog.accounts_of(req.scope or GLOBAL_SCOPE))
+    else:
+        accounts = sorted(tables.routes)
+    strategy = req.strategy or "-"
+    spend: list[tuple[BucketKey, float, int]] = []
+    for account in accounts:
+        if account not in tables.accounts:  # no snapshot yet (a runner just started, a standby)
+            return Decision(False, f"LIMITS_UNKNOWN: no snapshot of {account} yet; which policies' limits bind it "
+                                   "and what its book holds cannot be told")
+        order = LimitOrder(req.symbol, req.side, req.amount, req.price, bool(req.reduce_only), req.position_side,
+                           account, req.strategy)
+        marks = tables.marks_of(account)
+        for sl in tables.binding(account, req.strategy, req.symbol):
+            lim = sl.limits
+            tokens = None
+            if lim.message_rate is not None and lim.message_burst is not None:
+                key = (sl.policy, sl.scope, strategy)
+                tokens = limits.buckets.level(key, lim.message_rate, lim.message_burst, now_ms)
+                if tokens is None:
+                    return _limit_deny(sl.policy, sl.scope, Breach(
+                        MESSAGE_RATE, lim.message_rate, None, "messages",
+                        f"the gate's message buckets are full ({len(limits.buckets)}); strategy {strategy} "
+                        "cannot be counted", req.symbol))
+                spend.append((key, lim.message_rate, lim.message_burst))
+            found = breaches_in(lim, order, sl.usage, marks, now_ms, tokens=tokens)
+            if found:
+                return _limit_deny(sl.policy, sl.scope, found[0], len(found))
+    for key, rate, burst in spend:
+        limits.buckets.take(key, rate, burst, now_ms)
+    return None
+
+
+def _limit_deny(policy: str, scope: str, b: Breach, count: int = 1) -> Decision:
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    return Decision(False, f"{b.reason} [policy={policy} scope={scope}]{more}",
+                    {**b.to_json(), "policy": policy, "scope": scope})
 
 
 def _holding(resume: Union[None, Resumption, Sequence[Resumption]], req: OrderRequest) -> list[Resumption]:

@@ -26,6 +26,8 @@ as objects with a small interface (:mod:`.collaborators`), not callables back in
 - :mod:`.shortfalls` — closes that ended short, planned again; residuals;
 - :mod:`.depth` — the order books of the closes a tick plans, and those closes planned again;
 - :mod:`.closes` and :mod:`.commands` — what operators do (close, reset, lock, unlock, arm);
+- :mod:`.revokes` — the bots' keys at the venue (``revoke_trading``): owed, fenced, confirmed,
+  audited once, restored only by a reset; :mod:`.revoke_commands` — an operator's revoke and restore;
   :mod:`.previews` — what each would do if sent now;
 - :mod:`.catalog_build` — the names the runner resolves, and what the pre-trade gate places orders with;
 - :mod:`.fanout` — the sinks, behind a narrow context;
@@ -63,7 +65,7 @@ an operator set up, each audited and each shown in status: the dead man's switch
 (:mod:`.countdowns`), operator locks (:mod:`.commands`) and resumption after a reset
 (:mod:`.resuming`).
 
-Size: about 755 lines, over the bound by the tick's own fault handling (a store error, the turn
+Size: about 815 lines, over the bound by the tick's own fault handling (a store error, the turn
 it holds, a sample write's failure taken up): the class is the one tick (see :class:`Runner`)
 and the view calls' delegations, and the rest are the three helpers of that tick and the list
 of its parts; the parts are built in :mod:`killswitch.bootstrap`, not here.
@@ -108,6 +110,8 @@ from .oplog import said
 from .previews import Previews
 from .readout import Readout
 from .resuming import Resumptions
+from .revoke_commands import OperatorRevokes
+from .revokes import Revokes
 from .names import Catalog
 from .shortfalls import MAX_CLOSE_RETRIES, Shortfalls
 from .silences import Silences
@@ -181,6 +185,8 @@ class RunnerParts:
     streams: StreamWatch
     reloads: ReloadState
     entries: EntryOutbox
+    revokes: Revokes
+    operator_revokes: OperatorRevokes
 
 
 @dataclass(frozen=True)
@@ -231,7 +237,7 @@ class Runner:
         self.charts, self.position_readout = p.charts, p.position_readout
         self.commands, self.silencing = p.commands, p.silencing
         self.fetches, self.streams = p.fetches, p.streams
-        self.entries = p.entries
+        self.entries, self.revokes, self.operator_revokes = p.entries, p.revokes, p.operator_revokes
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
@@ -416,6 +422,7 @@ class Runner:
             # stage transitions a stop cut off before their audit row, page or runbook
             report.events += await self.entries.resume(now)
             await self.entries.find_unsaved()  # owed with this tick's transitions, unless entered again
+            await self.revokes.resume()  # revokes and restores a stop cut off after their audit row
             lead.replans_checked = True
         await self.countdowns.take_stored_beats(now)
         self.countdowns.forget_unnamed()  # (a reload or a disarming may have unnamed some)
@@ -471,6 +478,7 @@ class Runner:
         fired = self.countdowns.fire_due(now)
         rows = self.resumptions.track(ev, now)
         self.countdowns.arm_native(ev)
+        self.revokes.owe_entries(ev, snapshots, now)  # saved below, before anything is sent
         # owed from the save below until audited, paged and rendered (see runner/entries.py)
         entered = self.entries.owe(ev.transitions, now)
         # 2. the stage entry, the lock and a firing survive a crash from here on. The audit rows
@@ -501,6 +509,7 @@ class Runner:
             return
         await self.countdowns.cancel_fired(fired, now)
         await self.countdowns.refresh_native()
+        report.events += await self.revokes.work(now)  # revokes and restores owed, their backoff over
         phase("send")
         report.execution.merge(await self.executor.reconcile())
         phase("reconcile")
@@ -708,6 +717,18 @@ class Runner:
 
     async def preview_close(self, scope: str, symbol: Optional[str] = None) -> ActionPreview:
         return await self.previews.close(scope, symbol)
+
+    def preview_revoke(self, scope: str) -> ActionPreview:
+        return self.operator_revokes.preview(scope)
+
+    async def revoke_trading(self, scope: str, reason: str, *, preview_id: Optional[str], approvals: int = 1,
+                             actor: Optional[str] = None) -> ChangeResult:
+        return said("revoke", actor, await self.operator_revokes.revoke(
+            scope, reason, preview_id=preview_id, approvals=approvals, actor=actor), scope=scope)
+
+    async def restore_trading(self, scope: str, reason: str, *, approver: str) -> ChangeResult:
+        return said("restore", approver, await self.operator_revokes.restore(scope, reason, approver=approver),
+                    scope=scope)
 
     def positions(self) -> PositionsStatus:
         return self.position_readout.status()

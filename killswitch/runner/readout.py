@@ -21,6 +21,7 @@ import asyncio
 from collections import Counter
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from ..compile.graph import tick_interval_s as tick_interval_s
 from ..engine.stages import decision_id
 from ..metrics import Registry
 from ..procmetrics import ProcessMetrics
@@ -36,8 +37,10 @@ from .gauges import collect_book_families
 from .gate import Decision, check_order
 from .catalog_build import Known
 from .leadership import Leadership
+from .limits_state import LimitsState
 from .planned import PlannedOrders
 from .resuming import Resumptions
+from .revoke_state import permission_status
 from .silences import ack_status, holding_back, incident_labels
 from .storeio import StoreIO
 from .view import (ApprovalRow, IncidentStatus, OrderRow, ReceiverFailure, ResidualStatus, RunnerStatus, ScopeStatus,
@@ -78,6 +81,7 @@ class Readout:
         self.planned = PlannedOrders(store, io, keep=MAX_INCIDENT_ORDERS)  # a dry run's orders, from the audit
         self.collectors: list[Any] = []  # more families for /metrics (``collect_metrics(registry)``)
         self.weights = VenueWeights(lambda: known.adapters)  # REST weight a minute per venue
+        self.limits = LimitsState()  # the gate's limit tables and message buckets
         self.shard: Optional[str] = None  # the shard this runner runs (``ksctl run --shard``)
         # intervals the runner keeps besides its graph's: a shard's firm-wide policies', whose facts it publishes
         self.paces: Callable[[], Sequence[float]] = tuple
@@ -119,7 +123,8 @@ class Readout:
                             reload_failed_ms=failed_ms if error is not None else None,
                             tick_interval_s=self.pace_s(),
                             holder=self.lead.holder, lease_holder=self.lead.lease_holder,
-                            venue_weight=self.weights.status(), shard=self.shard)
+                            venue_weight=self.weights.status(), shard=self.shard,
+                            trading=permission_status(book.revokes))
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger
@@ -220,11 +225,16 @@ class Readout:
         return True, "LEADER" if lead.term_holds() else "STANDBY"
 
     def lock_document(self, scope: Optional[str] = None) -> dict:
-        """The lock (all of it, or what binds ``scope``), with the resumed limits in force."""
+        """The lock (all of it, or what binds ``scope``), with the resumed limits and the
+        policies' pre-trade limits in force (``limits``: only when a policy sets some)."""
         now = self.clock()
         lock = self.book.lock_book
         doc = lock.to_doc(now) if scope is None else lock.for_scope(scope, now).to_doc()
-        return {**doc, "resuming": self.resumptions.doc(now, scope)}
+        doc = {**doc, "resuming": self.resumptions.doc(now, scope)}
+        graph = self.book.graph
+        if self.limits.for_gate(graph, self.book.snapshots) is not None:
+            doc["limits"] = self.limits.doc(graph, self.book.snapshots, scope)
+        return doc
 
     def check_order(self, request: dict) -> Decision:
         account = request.get("account") if isinstance(request, dict) else None
@@ -232,7 +242,8 @@ class Readout:
         positions = list(snap.positions) if snap is not None and snap.fetch.ok else None
         now = self.clock()
         return check_order(self.book.lock_book, request, positions, now,
-                           resume=[r for _, r in self.resumptions.in_force(now)], placement=self.known.placement(now))
+                           resume=[r for _, r in self.resumptions.in_force(now)], placement=self.known.placement(now),
+                           limits=self.limits.for_gate(self.book.graph, self.book.snapshots))
 
     def metrics_text(self) -> str:
         """``/metrics``: one registry, built at the scrape (see :mod:`killswitch.metrics`): the
@@ -296,12 +307,6 @@ class Readout:
         for collector in self.collectors:
             collector.collect_metrics(reg)
         return reg.render()
-
-def tick_interval_s(graph: Any, also: Sequence[float] = ()) -> float:
-    """The pace the runner ticks at: its most frequent policy's interval, or a shorter one of
-    ``also`` (a shard's firm-wide policies': it publishes their facts every tick); 5 s with none."""
-    return min([p.interval_s for p in graph.policies] + list(also), default=5.0)
-
 
 def _residual(r: Any) -> ResidualStatus:
     return ResidualStatus(r.incident, r.policy, r.scope, r.account, r.symbol, r.side, r.position_side, r.amount,

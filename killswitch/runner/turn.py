@@ -91,7 +91,7 @@ class Turn:
     # What runs as it comes, without the turn: the reads, and heartbeats (see the module doc).
     WITHOUT_TURN = frozenset({"status", "ready", "lock_document", "check_order", "dms_status", "close_progress",
                            "runbook", "metrics_text", "triggers", "incidents", "preview_lock", "preview_unlock",
-                           "preview_reset", "preview_close", "positions", "heartbeat", "heartbeats",
+                           "preview_reset", "preview_close", "preview_revoke", "positions", "heartbeat", "heartbeats",
                            "silences"})
 
     def __init__(self) -> None:

@@ -190,6 +190,10 @@ class RunnerStatus:
     # venue → its REST weight of the last minute against its per-IP limit (killswitch.runner.weights)
     venue_weight: dict = field(default_factory=dict)
     shard: Optional[str] = None  # the shard this runner runs (ksctl run --shard); None: not sharded
+    # "venue/account" -> the bots' trading permission at the venue (revoke_trading, ksctl revoke):
+    # "shown" (revoked (read back) | revoked (venue offers no read) | revoking … | REVOKE_FAILED: …;
+    # never revoked until the venue confirmed it), "revoked", "read_back", "keys", "holds", "owed"
+    trading: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -515,6 +519,13 @@ class RunnerView(Protocol):
     def preview_reset(self, policy: str, scope: str, approver: str) -> ActionPreview: ...
 
     async def preview_close(self, scope: str, symbol: Optional[str] = None) -> ActionPreview: ...
+
+    def preview_revoke(self, scope: str) -> ActionPreview: ...
+
+    async def revoke_trading(self, scope: str, reason: str, *, preview_id: Optional[str], approvals: int = 1,
+                             actor: Optional[str] = None) -> ChangeResult: ...
+
+    async def restore_trading(self, scope: str, reason: str, *, approver: str) -> ChangeResult: ...
 
     def positions(self) -> PositionsStatus:
         """Every account's positions from this runner's last snapshots, with their age."""

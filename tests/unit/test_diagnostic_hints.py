@@ -17,10 +17,14 @@ from pathlib import Path
 import pytest
 
 from killswitch.compile.compiler import compile_documents
+from killswitch.compile.revoke_check import RevokeUse, revoke_findings
 from killswitch.compile.weight_check import check_weight_budget
 from killswitch.policy import diagnostics as d
 from killswitch.policy.load import load_sources, load_text
+from killswitch.policy.model import Scope
+from killswitch.preview.limits import unlisted_limit_symbols
 from killswitch.runbooks.check import TemplateCheck
+from killswitch.snapshot import Snapshot
 from killswitch.sources import compile_read, read_sources
 from killswitch.weights import Read, SnapshotCost, WeightLimit
 from tests.conftest import POLICIES, ROOT
@@ -91,6 +95,9 @@ EDITS = [
     ("start: 25%", "start: 0%"),
     ("start: 25%, step: x1.5", "start: 0.0001%, step: x1.0001"),
     (", max_positions: 12, max_gross_exposure: 2M}", "}"),
+    ("  resume: {start: 25%", "  limits: {max_order_notional: 5%, price_collar: 250}\n  resume: {start: 25%"),
+    ("  resume: {start: 25%", "  limits: {price_collar: 100%, symbols: {BTC/USDT:USDT: {max_open_orders: 0}}}\n"
+                             "  resume: {start: 25%"),
     ("runbook: flatten.md.j2", "runbook: ../flatten.md.j2"),
     ("pnl_delta: 0.40", "pnl_delta: 4"),
     ("pnl_delta: 0.40", "pnl_delta: lots"),
@@ -151,6 +158,22 @@ def _corpus(tmp_path: Path) -> list[d.Diagnostic]:
         cost = (SnapshotCost((Read("GET /x", weight),)), WeightLimit(2400, 60.0, "weight", "ip", "-"))
         out += check_weight_budget(accounts, 5.0, lambda acc, cost=cost: cost)
     out += check_weight_budget(accounts, 5.0, lambda acc: None)  # a venue that declares no costs
+    # the venue's switch of the bots' keys: a block its venue cannot serve (a sub-account in
+    # another venue's form), and a revoke_trading whose scope reaches accounts without the switch
+    revoke = ("      revoke: {master_credentials: {api_key: {env: K}, secret: {env: S}}, sub_account: a@b, "
+              "api_keys: [k]}\n")
+    out += compile_documents(load_sources([("a.yaml", ACCOUNTS.replace(
+        "      venue: bybit\n", "      venue: bybit\n" + revoke, 1))])).diagnostics
+    declared = [acc for doc in accounts for acc in doc.model.spec.accounts]
+    out += revoke_findings(declared, [RevokeUse("p.yaml", d.Position(1, 1), Scope.model_validate({}))])
+    # a limit on a symbol the venue does not list (ksctl plan over live accounts hands the lists in)
+    limited = compile_documents(load_sources([("p.yaml", _edit("  resume: {start: 25%", "  limits: {symbols: {"
+                                                               "BTC/USDT: {max_order_quantity: 5}}}\n  resume: "
+                                                               "{start: 25%")), ("r.yaml", ROUTES)])).graph
+    assert limited is not None
+    listed = Snapshot(venue="binanceusdm", account="main", market_type="futures", ts_event=0,
+                      labels={"book": "futures"})
+    out += unlisted_limit_symbols(limited, [listed], {"binanceusdm/main": frozenset({"BTC/USDT:USDT"})})
     (tmp_path / "big.yaml").write_text(FUTURES)  # over a limit set below its size
     out += compile_read(read_sources([str(tmp_path / "big.yaml")], max_file_bytes=len(FUTURES) // 2)).diagnostics
     return out

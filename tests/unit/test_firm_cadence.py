@@ -19,7 +19,7 @@ from killswitch.compile.shards import (FIRM_MIN_INTERVAL_MS, STALE_FACTOR, assig
 from killswitch.firm.directives import CLOSE_ALL, Directive
 from killswitch.policy.model import Accounts
 from killswitch.runner.firm_apply import DirectiveApplier
-from killswitch.runner.readout import tick_interval_s
+from killswitch.compile.graph import tick_interval_s
 from killswitch.runner.wakes import interval_wait_s
 
 from .test_firm import ACCOUNTS, DRAWDOWN, FIRM, FakeFirm, _compile

@@ -421,6 +421,20 @@ class Dialect:
         order ccxt does not mark reduce-only: Binance ``closePosition``, Bybit ``closeOnTrigger``)."""
         return False
 
+    # --- the venue's switch of its keys' trading permission ------------------------------------
+
+    def permission_switches(self) -> Mapping[str, Any]:
+        """Method (``permissions``, ``freeze``) → the venue's switch of its API keys' trading
+        permission, worked with a master credential (:mod:`.switches`); empty: the venue has
+        none (the generic dialect; Hyperliquid's agent keys)."""
+        return {}
+
+    @property
+    def revoke_methods(self) -> tuple[str, ...]:
+        """The methods of :meth:`permission_switches` (``killswitch.compile.revoke_check``
+        holds the same table, for ``ksctl validate``)."""
+        return tuple(self.permission_switches())
+
     # --- dead man's switch -------------------------------------------------------------------
 
     def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:

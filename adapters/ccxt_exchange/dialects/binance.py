@@ -27,6 +27,7 @@ from ..parsing import BadData, BadField, num
 from ..streamstate import MarkRows, StreamEvent
 from .base import (DEFAULT_ORDER_RATE, YIELD_EVERY, Call, Countdown, Dialect, Listed, Reads, bad_field, has_field, read,
                    unknown_value)
+from .switches import BinancePermissions
 
 # The order types each list documents (``type`` of openOrders, ``orderType`` of openAlgoOrders),
 # as ccxt's parse_order_type_by_market reads them; any other value fails the snapshot
@@ -211,6 +212,10 @@ class BinanceDialect(Dialect):
         if not hasattr(client, self.countdown_method):
             return None
         return SymbolCountdown(self.countdown_method)
+
+    def permission_switches(self) -> Mapping[str, Any]:
+        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
+        return {"permissions": BinancePermissions()}
 
 
 # The user-data events the stream reads, each with the fields it reads (a number where ``#``);

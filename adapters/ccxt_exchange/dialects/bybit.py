@@ -41,6 +41,7 @@ from ..parsing import num
 from ..streamstate import StreamEvent
 from .base import (Call, Countdown, Dialect, Has, Listed, Reads, clamp_seconds, has_field, read_pages,
                    unknown_value)
+from .switches import BybitFreeze, BybitPermissions
 
 DCP_RANGE = (3, 300)  # seconds
 
@@ -356,6 +357,10 @@ class BybitDialect(Dialect):
         if not keeps_private_websocket or not hasattr(client, "privatePostV5OrderDisconnectedCancelAll"):
             return None
         return DisconnectedCancelAll("DERIVATIVES" if market_type == "futures" else "SPOT")
+
+    def permission_switches(self) -> Mapping[str, Any]:
+        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
+        return {"permissions": BybitPermissions(), "freeze": BybitFreeze()}
 
 
 BYBIT = BybitDialect(id="bybit", order_rate=10.0)

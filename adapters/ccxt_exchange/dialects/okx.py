@@ -26,6 +26,7 @@ from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ..parsing import BadData, num
 from .base import Call, Countdown, Dialect, Listed, Reads, read_pages, clamp_seconds, unknown_value
+from .switches import OkxPermissions
 
 CANCEL_ALL_AFTER_RANGE = (10, 120)  # seconds; 0 disarms
 
@@ -167,6 +168,10 @@ class OkxDialect(Dialect):
         if not hasattr(client, "privatePostTradeCancelAllAfter"):
             return None
         return CancelAllAfter()
+
+    def permission_switches(self) -> Mapping[str, Any]:
+        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
+        return {"permissions": OkxPermissions()}
 
 
 def _after(endpoint: str, id_field: str) -> Callable[[list], Optional[Mapping[str, Any]]]:

@@ -2,7 +2,9 @@
 
 What it owns
     :data:`FACES`, the registry of faces by the path prefix each venue's REST API lives under
-    (Bybit v5 ``/v5/``, OKX v5 ``/api/v5/``, Hyperliquid ``/info`` and ``/exchange``). The
+    (Bybit v5 ``/v5/``, OKX v5 ``/api/v5/``, Hyperliquid ``/info`` and ``/exchange``; the master
+    account's switch of its sub-accounts' keys on Binance, Bybit and OKX, :mod:`.master`, by the
+    endpoints' own paths, longer than the venues' prefixes). The
     simulated server (:class:`adapters.simulated.http.SimServer`) hands a request whose path
     starts with one of them to that face; every other path is Binance USDⓈ-M's
     (:mod:`adapters.simulated.http`). The prefixes never overlap, so one server on one port
@@ -27,11 +29,11 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from . import bybit, hyperliquid, okx
+from . import bybit, hyperliquid, master, okx
 
 Handler = Callable[[Any, Any], Awaitable[Any]]
 
-_MODULES: tuple = (bybit, okx, hyperliquid)
+_MODULES: tuple = (bybit, okx, hyperliquid, master)
 
 # path prefix → the face's handler, longest prefix first
 FACES: dict[str, Handler] = dict(sorted(((p, m.handle) for m in _MODULES for p in m.PREFIXES),

@@ -74,6 +74,7 @@ from aiohttp import web
 from ..conditional import LIMIT_TYPES, SimAlgoOrder
 from ..engine import MarketSpec, SimError, SimOrder, decimals
 from ..faults import HTTP_STATUS, FaultKind, first, restamp, stale, total_latency_ms
+from ..permissions import TRADE_OPS
 from ..views import money
 
 PREFIXES = ("/v5/",)
@@ -108,6 +109,9 @@ PARAMS = 10001
 TIMESTAMP = 10002
 BAD_KEY = 10003
 BAD_SIGN = 10004
+# a read-only key (update-sub-api readOnly 1) on a trade endpoint; a frozen sub-member's orders
+PERMISSION_DENIED = (10005, "Permission denied, please check your API key permissions.")
+TRADING_BANNED = (10027, "Transactions are banned.")
 TOO_MANY_VISITS = 10006
 ORDER_NOT_FOUND = 110001
 NOT_ENOUGH_MARGIN = 110007
@@ -226,6 +230,8 @@ class _Face:
             params = self._parse(method, raw_query, raw_body)
             if signed:
                 account = self._authenticate(request, api_key, account, raw_query if method == "GET" else raw_body)
+                if op in TRADE_OPS and not eng.permissions.may_trade(api_key):  # a revoked key, a frozen sub
+                    raise BybitFail(*(TRADING_BANNED if account in eng.permissions.frozen else PERMISSION_DENIED))
             if op == "place_order" and first(faults, FaultKind.REJECT_REDUCE_ONLY):
                 raise BybitFail(*cast(tuple, RET_CODES[-2022]))
             st = stale(faults) if method == "GET" else None
@@ -282,7 +288,8 @@ class _Face:
         if not ts_s.isdigit() or not recv_s.isdigit():
             raise _params("params error: X-BAPI-TIMESTAMP or X-BAPI-RECV-WINDOW is not a number")
         origin = ts_s + api_key + recv_s + payload
-        expected = hmac.new(self.engine.secret(account).encode(), origin.encode(), hashlib.sha256).hexdigest()
+        expected = hmac.new(self.engine.key_secret(api_key, account).encode(), origin.encode(),
+                            hashlib.sha256).hexdigest()
         if not sign or not hmac.compare_digest(expected, sign.lower()):
             raise BybitFail(BAD_SIGN, f"error sign! origin_string[{origin}]")
         if self.server.check_timestamp:

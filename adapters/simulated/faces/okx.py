@@ -77,6 +77,7 @@ from ..engine import (DUPLICATE_CLIENT_ID, INSUFFICIENT_BALANCE, INVALID_SYMBOL,
                       NOTIONAL_TOO_SMALL, PRECISION, QTY_NOT_POSITIVE, QTY_TOO_LARGE, REDUCE_ONLY_REJECTED,
                       TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, MarketSpec, SimError, SimOrder, decimals)
 from ..faults import HTTP_STATUS, FaultKind, first, restamp, stale, total_latency_ms
+from ..permissions import TRADE_OPS
 from ..views import money
 
 PREFIXES = ("/api/v5/",)
@@ -160,6 +161,10 @@ class _Fail(Exception):
         return {"code": self.code, "msg": self.msg, "data": self.data}
 
 
+# a read_only key (modify-apikey perm read_only) on a trade endpoint
+NO_PERMISSION = ("50120", "API key doesn't have permission.")
+
+
 def _bad(name: str) -> _Fail:
     return _Fail("51000", f"Parameter {name} error")
 
@@ -233,6 +238,8 @@ async def handle(server: Any, request: web.Request) -> web.StreamResponse:
     try:
         if signed:
             account = face.authenticate(request, key, account, raw_query, raw_body)
+            if op in TRADE_OPS and not eng.permissions.may_trade(key):  # a read_only key
+                raise _Fail(*NO_PERMISSION, 401)
         params = _params(method, raw_query, raw_body)
         if op == "place_order" and first(faults, FaultKind.REJECT_REDUCE_ONLY):
             rows = params if isinstance(params, list) else [params]
@@ -376,11 +383,12 @@ class _Okx:
             raise _Fail("50112", "Invalid OK-ACCESS-TIMESTAMP.", 401)
         if self.server.check_timestamp and abs(int(self.server.auth_clock()) - ts) > TIMESTAMP_WINDOW_MS:
             raise _Fail("50102", "Timestamp request expired.", 401)
-        spec = self.engine.accounts[account].spec
-        if not hmac.compare_digest(phrase, spec.passphrase):
+        creds = self.engine.permissions.credentials(key)
+        secret, passphrase = creds if creds is not None else (self.engine.secret(account), "")
+        if not hmac.compare_digest(phrase, passphrase):
             raise _Fail("50105", 'Request header "OK-ACCESS-PASSPHRASE" incorrect.', 401)
         prehash = stamp + request.method + request.path + (f"?{raw_query}" if raw_query else "") + raw_body
-        expected = base64.b64encode(hmac.new(spec.secret.encode(), prehash.encode(), hashlib.sha256).digest()).decode()
+        expected = base64.b64encode(hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()).decode()
         if not hmac.compare_digest(expected, sign):
             raise _Fail("50113", "Invalid Sign.", 401)
         return account

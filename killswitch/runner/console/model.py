@@ -2,11 +2,12 @@
 
 What it owns: turning what the view answered — ``status()``, ``ready()``, ``lock_document()``,
 ``dms_status()``, ``triggers()``, ``incidents()`` — into plain values for the template: rows per
-scope, lock and incident, times as ISO-8601 UTC with their age, origins of locks named for a
-person (policy, operator, dead man's switch), and which actions a row offers. Every age is
-taken against the runner's clock at the read (the lock document's ``written_ts``), never the
-browser's, so a page agrees with the journal and the API; each carries its absolute time
-(``ms``) too, so the page's script can keep it counting between two reads and after the last.
+scope, lock, pre-trade limit (its usage, from the lock document) and incident, times as ISO-8601
+UTC with their age, origins of locks named for a person (policy, operator, dead man's switch),
+and which actions a row offers. Every age is taken against the runner's clock at the read (the
+lock document's ``written_ts``), never the browser's, so a page agrees with the journal and the
+API; each carries its absolute time (``ms``) too, so the page's script can keep it counting
+between two reads and after the last.
 
 What a row says of its lock is the lock :func:`~killswitch.runner.gate.check_order` applies to
 its orders (:func:`~killswitch.runner.gate.binding_lock` on the lock book the document holds),
@@ -196,7 +197,9 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "data_ages": [_data_age(a, status.data_age_s.get(a), fetch_errors.get(a), now,
                                 stalled_after_s(status.tick_interval_s), status.streams.get(a)) for a in accounts],
         "resuming": [_resume(r, now) for r in status.resuming],
+        "limits": _limit_rows(lock.get("limits") or ()),
         "residuals": [_residual(r, now) for r in status.residuals],
+        "trading": [_trading(a, t) for a, t in sorted(status.trading.items())],
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
 
@@ -312,9 +315,37 @@ def _resume(r: Any, now: int) -> dict:
             "max_gross_exposure": _number(r.max_gross_exposure), "next": _when(r.until_ms, now)}
 
 
+def _limit_rows(limits: Sequence[dict]) -> list[dict]:
+    """Each pre-trade limit of each scope instance with its usage, as the lock document has them
+    (``usage`` None: an account of the scope not read, shown as unknown, never as 0)."""
+    out = []
+    for p in limits:
+        for u in p["usage"]:
+            used, value = u["usage"], u["value"]
+            share = None if used is None or not value else used / value
+            out.append({"policy": p["policy"], "scope": u["scope"], "limit": u["limit"], "symbol": u["symbol"],
+                        "value": _number(value), "usage": "unknown" if used is None else _number(used),
+                        "share": "-" if share is None else f"{share:.0%}", "over": share is not None and share > 1,
+                        "near": share is not None and 0.8 <= share <= 1})
+    return out
+
+
 def _residual(r: Any, now: int) -> dict:
     return {"incident": r.incident, "account": r.account, "symbol": r.symbol, "side": r.side,
             "amount": _number(r.amount), "why": r.why, "detail": r.detail, "since": _when(r.since_ms, now)}
+
+
+def _trading(account: str, t: dict) -> dict:
+    """An account's bots' keys at the venue: "Trading revoked" once the venue confirmed it, else
+    what is owed or failing (never called revoked before the venue says so)."""
+    shown = str(t.get("shown") or "")
+    failing = "FAILED" in shown
+    title = ("Trading revoked" if t.get("revoked") else "Trading revoke FAILED" if shown.startswith("REVOKE_FAILED")
+             else "Trading being revoked" if shown.startswith("revoking") else "Trading being restored")
+    holds = "; ".join(f"{h['policy']} {h['scope']}" + (f" by {h['by']}" if h.get("by") else "")
+                      for h in t.get("holds") or ())
+    keys = ", ".join(f"{k}={v}" for k, v in sorted((t.get("keys") or {}).items()))
+    return {"account": account, "title": title, "shown": shown, "failing": failing, "holds": holds, "keys": keys}
 
 
 def _incident(i: IncidentStatus, now: int) -> dict:

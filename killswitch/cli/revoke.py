@@ -1,0 +1,83 @@
+"""``ksctl revoke``: the bots' keys made read-only at the venue, through a preview; ``--restore`` lifts it.
+
+``ksctl revoke SCOPE --reason R`` asks the runner for the revoke's preview (the accounts the scope
+reaches, exactly as typed: a typo is refused with close matches, and each account's permission
+now), prints it, and sends the revoke with the preview's id only with ``--yes`` or the scope
+typed at the prompt on a terminal; with neither it sends nothing (exit 2). The runner refuses a
+revoke whose scope reaches other accounts than the preview showed (``PREVIEW_MISMATCH``). It
+owes the revoke, saves it, sends it at once, and says what the venue confirmed; a venue that
+refuses is retried by the runner (``REVOKE_FAILED``, paged once) and the revoke stays owed.
+``--approvals N``: the distinct approvers its restore needs (1 by default).
+
+``ksctl revoke SCOPE --restore --reason R`` is one approval of the restore of that scope's
+operator revoke (the approver role: each approver sends their own token); the last approval
+owes the restore, which the runner sends at once. A stage's revoke is restored by the stage's
+reset (``ksctl reset``), never here (``REVOKED_BY_STAGE``).
+
+Thin: parse, call :class:`killswitch.client.RunnerClient`, print. Exit codes: 0 done (the revoke
+owed and sent, or an approval recorded); 1 refused, not confirmed, or the runner unreachable;
+2 usage (no ``--yes`` and no terminal to confirm on).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .apiopts import api_option, change, read, runner_client, token_option
+from .common import EXIT_FINDINGS, EXIT_USAGE, output_option
+
+
+@click.command(epilog="""\b
+Examples:
+  ksctl revoke binanceusdm/main --reason "bot ignores the halt"            # preview, then type the scope
+  ksctl revoke binanceusdm --reason "venue-wide stop" --approvals 2 --yes
+  ksctl revoke binanceusdm/main --restore --reason "bot fixed, reviewed"   # each approver, own token
+A stage's revoke_trading is restored by the stage's reset (ksctl reset), not here.
+Exit codes: 0 done, 1 refused or not confirmed, 2 usage.
+""")
+@api_option
+@token_option
+@click.argument("scope")
+@click.option("--reason", required=True)
+@click.option("--restore", is_flag=True, help="Approve the restore of SCOPE's revoke (the approver role).")
+@click.option("--approvals", type=click.IntRange(1, 10), default=1, show_default=True,
+              help="Distinct approvers the restore of this revoke needs.")
+@click.option("--yes", is_flag=True, help="Send the revoke after printing its preview, without asking.")
+@output_option
+def revoke(api, token_env, scope, reason, restore, approvals, yes, output) -> None:
+    """Revoke the trading permission of the bots' keys at the venue for every account SCOPE
+    reaches (previewed first), or with --restore approve lifting it."""
+    client = runner_client(api, token_env)
+    if restore:
+        change(lambda: client.restore(scope, reason), output)
+    preview = read(lambda: client.preview_revoke(scope), "revoke", output, token_env)
+    if output != "json":
+        click.echo(preview.reason)
+        for line in preview.effects:
+            click.echo(f"  {line}")
+    if not preview.allowed or preview.preview_id is None:
+        raise SystemExit(EXIT_FINDINGS)
+    if not yes:
+        if not _stdin_tty():
+            click.echo("ksctl revoke: nothing was sent: a revoke needs --yes, or the scope typed at the prompt on a "
+                       "terminal", err=True)
+            raise SystemExit(EXIT_USAGE)
+        try:
+            typed = str(click.prompt(f"type the scope to confirm ({scope}) for a revoke of trading at the venue",
+                                     default="", show_default=False, err=True))
+        except click.Abort:
+            typed = ""
+        if typed != scope:
+            click.echo(f"ksctl revoke: not confirmed ({typed!r} is not {scope!r}); nothing was sent", err=True)
+            raise SystemExit(EXIT_FINDINGS)
+    preview_id = preview.preview_id
+    change(lambda: client.revoke(scope, reason, preview_id, approvals), output)
+
+
+def _stdin_tty() -> bool:
+    try:
+        return bool(sys.stdin.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,321 @@
+"""Pre-trade limits, checked: which of a policy's limits an order breaks, as a pure function of
+the limits, the order, the scope's positions and open orders, the marks and the time.
+
+:func:`order_breaches` is the one check: the pre-trade gate asks it before an order is sent
+(``POST /v1/check-order``), and the venue watch asks it of an order that never asked (one seen
+resting at the venue: ``resting=True``). The gate hands it the scope's usage made once per
+snapshot (:class:`Usage`, :mod:`.limit_tables`), so a request costs one look-up per limit.
+
+The limits (see :mod:`killswitch.policy.limits`) and the code each refusal carries:
+
+- ``NO_MARK``: a limit needs the symbol's mark (a price collar; an order without a price that a
+  notional limit must value) and there is none younger than ``mark_max_age``;
+- ``PRICE_COLLAR``: a limit price outside mark × (1 ± collar), or a new order without a price
+  under a collar (a market order cannot be collared);
+- ``LIMIT_ORDER_QUANTITY`` / ``LIMIT_ORDER_NOTIONAL``: the order's amount (contracts) or its
+  value (amount × its price, or the mark without one, × the contract size) above the limit;
+- ``OPEN_ORDERS_LIMIT``: the scope's open orders (or the symbol's), the order counted, above the
+  limit;
+- ``POSITION_LIMIT``: the position the order acts on (its account, symbol and hedge leg),
+  valued at the mark after the order fills in full, above the symbol's limit;
+- ``GROSS_LIMIT``: the scope's positions summed, after the order, above the limit;
+- ``MESSAGE_RATE``: the strategy's token bucket is empty (its level is handed in: the bucket
+  lives with the runner, :mod:`killswitch.runner.limits_state`).
+
+An order that only reduces a position (reduce-only, or the opposite side of the leg and no
+larger) never breaks a position or gross limit: a limit never stands in the way of less exposure.
+A value exactly at its limit passes; just over it is refused. What cannot be evaluated (the
+positions or orders not read, a position that cannot be told apart) is a breach of the limit
+that needed it: the check fails closed.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional
+
+from ..compile.limits_node import LimitsNode
+
+NO_MARK = "NO_MARK"
+PRICE_COLLAR = "PRICE_COLLAR"
+ORDER_QUANTITY = "LIMIT_ORDER_QUANTITY"
+ORDER_NOTIONAL = "LIMIT_ORDER_NOTIONAL"
+OPEN_ORDERS = "OPEN_ORDERS_LIMIT"
+POSITION = "POSITION_LIMIT"
+GROSS = "GROSS_LIMIT"
+MESSAGE_RATE = "MESSAGE_RATE"
+CODES = (NO_MARK, PRICE_COLLAR, ORDER_QUANTITY, ORDER_NOTIONAL, OPEN_ORDERS, POSITION, GROSS, MESSAGE_RATE)
+_TOLERANCE = 1e-9  # relative: a value at its limit, give or take a float's last digits, passes
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A symbol's mark price, the notional of one contract at it (× ``contract_size``), and when it
+    was read (UTC ms: the snapshot's ``ts_event``)."""
+
+    price: float
+    contract_size: float
+    ts_ms: int
+
+
+@dataclass(frozen=True)
+class LimitOrder:
+    """An order as the limits read it: ``amount`` in contracts (of a resting order, what is left
+    of it), ``price`` its limit price (None: a market order), ``account`` ``venue/account``."""
+
+    symbol: str
+    side: str  # buy | sell
+    amount: float
+    price: Optional[float] = None
+    reduce_only: bool = False
+    position_side: Optional[str] = None  # LONG | SHORT (a hedge leg) | BOTH | None
+    account: Optional[str] = None
+    strategy: Optional[str] = None
+
+    @staticmethod
+    def resting(order: Any, account: Optional[str] = None) -> "LimitOrder":
+        """A snapshot's open order (:class:`killswitch.snapshot.Order`), its unfilled part."""
+        return LimitOrder(order.symbol, order.side, max(0.0, order.amount - order.filled), order.price,
+                          order.reduce_only, order.position_side, account, order.strategy)
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One limit an order breaks: its code, the limit's value, the usage the order would bring it
+    to (None: it could not be told), in ``unit`` (``quote``, ``contracts``, ``ratio``, ``orders``,
+    ``messages``, ``ms``), and a detail a person reads."""
+
+    code: str
+    limit: float
+    usage: Optional[float]
+    unit: str
+    detail: str
+    symbol: Optional[str] = None
+
+    @property
+    def reason(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "value": self.limit, "usage": self.usage, "unit": self.unit,
+                "symbol": self.symbol}
+
+
+# --- usage: the scope's positions and open orders, summed once --------------------------------------
+
+
+@dataclass
+class _Leg:
+    contracts: float = 0.0  # signed: + long, - short
+    notional: float = 0.0
+    count: int = 0
+
+
+def _leg_of(position_side: Optional[str]) -> str:
+    return position_side if position_side in ("LONG", "SHORT") else "BOTH"
+
+
+@dataclass
+class Usage:
+    """What a scope instance holds: its gross notional, its open orders (all and by symbol) and
+    each position by (account, symbol, leg). ``known`` is False when one of its accounts was not
+    read: then nothing that reads it can be told. Made by :func:`usage_of` or :meth:`add`."""
+
+    gross: float = 0.0
+    open_orders: int = 0
+    open_by_symbol: dict[str, int] = field(default_factory=dict)
+    legs: dict[tuple[Optional[str], str, str], _Leg] = field(default_factory=dict)
+    hedged: set[tuple[Optional[str], str]] = field(default_factory=set)
+    oneway: set[tuple[Optional[str], str]] = field(default_factory=set)
+    known: bool = True
+
+    def add_position(self, p: Any, account: Optional[str] = None) -> None:
+        if not p.contracts or p.contracts <= 0:
+            return
+        leg = _leg_of(p.position_side)
+        (self.hedged if leg != "BOTH" else self.oneway).add((account, p.symbol))
+        held = self.legs.setdefault((account, p.symbol, leg), _Leg())
+        held.contracts += p.contracts if p.side == "long" else -p.contracts
+        held.notional += abs(p.notional)
+        held.count += 1
+        self.gross += abs(p.notional)
+
+    def add_order(self, o: Any) -> None:
+        self.open_orders += 1
+        self.open_by_symbol[o.symbol] = self.open_by_symbol.get(o.symbol, 0) + 1
+
+    def leg(self, order: LimitOrder) -> tuple[Optional[_Leg], Optional[str]]:
+        """The position ``order`` acts on (an empty one when there is none), or None and why it
+        cannot be told: two positions where one is expected, a hedge leg on a one-way symbol or
+        the other way round."""
+        at = (order.account, order.symbol)
+        leg = _leg_of(order.position_side)
+        if leg == "BOTH" and at in self.hedged:
+            return None, f"{order.symbol} is held in hedge mode; position_side LONG or SHORT is required"
+        if leg != "BOTH" and at in self.oneway:
+            return None, f"position_side {leg} given but {order.symbol} is held in one-way mode"
+        held = self.legs.get((order.account, order.symbol, leg))
+        if held is not None and held.count > 1:
+            return None, f"{held.count} {leg} positions in {order.symbol}"
+        return (held or _Leg()), None
+
+
+def usage_of(positions: Optional[Iterable[Any]], open_orders: Optional[Iterable[Any]],
+             account: Optional[str] = None) -> Usage:
+    """The usage of one account's ``positions`` and ``open_orders`` (None: not read)."""
+    u = Usage(known=positions is not None and open_orders is not None)
+    for p in positions or ():
+        u.add_position(p, account)
+    for o in open_orders or ():
+        u.add_order(o)
+    return u
+
+
+# --- the check ----------------------------------------------------------------------------------------
+
+
+def order_breaches(limits: LimitsNode, order: LimitOrder, positions: Optional[Iterable[Any]],
+                   open_orders: Optional[Iterable[Any]], marks: Mapping[str, Mark], now_ms: int, *,
+                   tokens: Optional[float] = None, resting: bool = False) -> list["Breach"]:
+    """Every limit of ``limits`` that ``order`` breaks (empty: none), given the scope's open
+    ``positions`` and ``open_orders`` (None: not read; see the module doc for each limit).
+    ``marks``: by symbol, of the order's venue. ``tokens``: the level of the strategy's message
+    bucket (None: not counted here). ``resting``: the order is already open at the venue (it is
+    among ``open_orders`` and is not counted again; its missing price is not collared)."""
+    return breaches_in(limits, order, usage_of(positions, open_orders, order.account), marks, now_ms,
+                       tokens=tokens, resting=resting)
+
+
+def breaches_in(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], marks: Mapping[str, Mark],
+                now_ms: int, *, tokens: Optional[float] = None, resting: bool = False) -> list[Breach]:
+    """:func:`order_breaches` over a usage made already (None: the scope's book is not known)."""
+    sym = limits.for_symbol(order.symbol)
+    out: list[Optional[Breach]] = []
+    mark = marks.get(order.symbol)
+    fresh = mark if mark is not None and now_ms - mark.ts_ms <= limits.mark_max_age_ms else None
+    no_mark = _no_mark(order.symbol, mark, now_ms, limits.mark_max_age_ms)
+    size = mark.contract_size if mark is not None else 1.0
+
+    if sym.price_collar is not None and not (resting and order.price is None):
+        out.append(no_mark if fresh is None else _collar(order, sym.price_collar, fresh))
+    if sym.max_order_quantity is not None and _over(order.amount, sym.max_order_quantity):
+        out.append(Breach(ORDER_QUANTITY, sym.max_order_quantity, order.amount, "contracts",
+                          f"amount {order.amount:g} > limit {sym.max_order_quantity:g} for {order.symbol}",
+                          order.symbol))
+    price = order.price if order.price is not None else fresh.price if fresh is not None else None
+    if sym.max_order_notional is not None:
+        if price is None:
+            out.append(no_mark)
+        else:
+            notional = order.amount * price * size
+            if _over(notional, sym.max_order_notional):
+                out.append(Breach(ORDER_NOTIONAL, sym.max_order_notional, notional, "quote",
+                                  f"notional {notional:.2f} > limit {sym.max_order_notional:.2f} for {order.symbol}",
+                                  order.symbol))
+    out += _open_orders(limits, order, usage, resting)
+    out += _exposure(limits, order, usage, fresh, size, no_mark)
+    if limits.message_rate is not None and tokens is not None and tokens < 1:
+        out.append(Breach(MESSAGE_RATE, limits.message_rate, tokens, "messages",
+                          f"strategy {order.strategy or '(none)'} used its burst of {limits.message_burst}; "
+                          f"{limits.message_rate:g} a second refill it", order.symbol))
+    found: dict[str, Breach] = {}
+    for b in out:
+        if b is not None and b.code not in found:  # one NO_MARK, however many limits wanted the mark
+            found[b.code] = b
+    return list(found.values())
+
+
+def _no_mark(symbol: str, mark: Optional[Mark], now_ms: int, max_age_ms: int) -> Breach:
+    if mark is None:
+        return Breach(NO_MARK, max_age_ms, None, "ms", f"no mark of {symbol} is known; the limits cannot "
+                                                     f"value or collar the order", symbol)
+    age = now_ms - mark.ts_ms
+    return Breach(NO_MARK, max_age_ms, age, "ms", f"the mark of {symbol} is {age / 1000:.1f}s old > "
+                                                 f"{max_age_ms / 1000:g}s", symbol)
+
+
+def _collar(order: LimitOrder, collar: float, mark: Mark) -> Optional[Breach]:
+    if order.price is None:
+        return Breach(PRICE_COLLAR, collar, None, "ratio", f"the order has no limit price; a collar of "
+                                                          f"{collar:.2%} needs one (mark {mark.price:g})", order.symbol)
+    lo, hi = mark.price * (1 - collar), mark.price * (1 + collar)
+    off = abs(order.price / mark.price - 1)
+    if order.price < lo * (1 - _TOLERANCE) or order.price > hi * (1 + _TOLERANCE):
+        return Breach(PRICE_COLLAR, collar, off, "ratio",
+                      f"price {order.price:g} is {off:.2%} from mark {mark.price:g} of {order.symbol}, outside "
+                      f"[{lo:g}, {hi:g}] (collar {collar:.2%})", order.symbol)
+    return None
+
+
+def _over(value: float, limit: float) -> bool:
+    return value > limit * (1 + _TOLERANCE)
+
+
+def _open_orders(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], resting: bool) -> list[Breach]:
+    out = []
+    per_symbol = limits.for_symbol(order.symbol).max_open_orders
+    added = 0 if resting else 1
+    for limit, what in ((limits.max_open_orders, "scope"), (per_symbol, order.symbol)):
+        if limit is None:
+            continue
+        if usage is None or not usage.known:
+            out.append(Breach(OPEN_ORDERS, limit, None, "orders", "the scope's open orders are not known "
+                                                                  "(an account not read); cannot count them"))
+            break
+        n = (usage.open_orders if what == "scope" else usage.open_by_symbol.get(order.symbol, 0)) + added
+        if n > limit:
+            of = "the scope" if what == "scope" else f"{order.symbol}"
+            out.append(Breach(OPEN_ORDERS, limit, n, "orders", f"open orders of {of} would be {n} > limit {limit}",
+                              None if what == "scope" else order.symbol))
+    return out
+
+
+def _exposure(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], mark: Optional[Mark], size: float,
+              no_mark: Breach) -> list[Breach]:
+    position_limit = limits.for_symbol(order.symbol).max_position_notional
+    gross_limit = limits.max_gross_notional
+    if position_limit is None and gross_limit is None:
+        return []
+    code, limit = (POSITION, position_limit) if position_limit is not None else (GROSS, gross_limit)
+    assert limit is not None
+    if usage is None or not usage.known:
+        return [Breach(code, limit, None, "quote", "the scope's positions are not known (an account not read); "
+                                                   "cannot value the position after the order", order.symbol)]
+    held, why = usage.leg(order)
+    if held is None:
+        return [Breach(code, limit, None, "quote", f"cannot tell which position the order changes: {why}",
+                       order.symbol)]
+    delta = order.amount if order.side == "buy" else -order.amount
+    after = held.contracts + delta
+    if order.position_side == "LONG":
+        after = max(0.0, after)
+    elif order.position_side == "SHORT":
+        after = min(0.0, after)
+    before = held.contracts
+    reduces = abs(after) <= abs(before) and (after == 0 or before == 0 or (after > 0) == (before > 0))
+    if order.reduce_only or reduces:
+        return []
+    unit = (mark.price * mark.contract_size if mark is not None
+            else order.price * size if order.price is not None
+            else held.notional / abs(before) if before else None)
+    if unit is None:
+        return [no_mark]
+    value = abs(after) * unit
+    out = []
+    if position_limit is not None and _over(value, position_limit):
+        out.append(Breach(POSITION, position_limit, value, "quote",
+                          f"position in {order.symbol} would be {value:.2f} > limit {position_limit:.2f}",
+                          order.symbol))
+    if gross_limit is not None:
+        gross = usage.gross - held.notional + value
+        if _over(gross, gross_limit):
+            out.append(Breach(GROSS, gross_limit, gross, "quote",
+                              f"gross notional of the scope would be {gross:.2f} > limit {gross_limit:.2f}"))
+    return out
+
+
+__all__ = ["Breach", "CODES", "GROSS", "LimitOrder", "MESSAGE_RATE", "Mark", "NO_MARK", "OPEN_ORDERS",
+           "ORDER_NOTIONAL", "ORDER_QUANTITY", "POSITION", "PRICE_COLLAR", "Usage", "breaches_in",
+           "order_breaches", "usage_of"]

@@ -1,0 +1,201 @@
+"""Pre-trade limits of a policy (``spec.limits``), as pydantic models: what the pre-trade gate
+(``POST /v1/check-order``) and the venue watch refuse, in the terms of ESMA RTS 6 (Art. 15) and
+SEC 15c3-5.
+
+Per symbol (a default for every symbol, and ``symbols:`` entries that override it):
+``max_order_notional`` and ``max_order_quantity`` (one order's value in the quote currency, and
+its amount in contracts), ``price_collar`` (a limit price further than this fraction from the
+mark is refused), ``max_position_notional`` (the position an order acts on, after it) and
+``max_open_orders_per_symbol``. Per scope instance: ``max_open_orders``, ``max_gross_notional``
+(the instance's positions after the order). Per strategy: ``message_rate`` (a token bucket:
+``per_second`` and ``burst``). ``mark_max_age`` bounds how old a mark may be and still value an
+order or place a collar (``NO_MARK`` past it).
+
+Units are checked here, each with its own code: a value whose unit does not fit (a notional
+written as a percentage, a collar written as a price, a quantity with a percent sign) is KS265;
+a value out of range (zero or negative, a collar of 100 % or more, a burst under one message)
+is KS266. A ``symbols:`` entry on a symbol the venue does not list is KS267, said where the
+venues' symbol lists are known (``ksctl plan`` over live accounts).
+
+Pure: no I/O. (No ``from __future__ import annotations``: pydantic reads the annotations as the
+classes are made, as in :mod:`.model`.)
+"""
+
+from decimal import Decimal
+from typing import Annotated, Any, Optional, Self
+
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from .registry import Strict
+from .units import (AMOUNT_PATTERN, PERCENT_PATTERN, Amount, Duration, DurationField, Ratio, UnitError, parse_amount,
+                    parse_ratio, shown)
+
+UNIT = "ks_limit_unit"  # KS265
+RANGE = "ks_limit"  # KS266
+DEFAULT_MARK_MAX_AGE = Duration(30_000)
+MAX_RATE = 10_000.0  # messages a second: past any venue's order rate
+MAX_COUNT = 1_000_000
+
+
+def _unit(message: str, hint: str) -> PydanticCustomError:
+    return PydanticCustomError(UNIT, message, {"ks_hint": hint})
+
+
+def _range(message: str, hint: str) -> PydanticCustomError:
+    return PydanticCustomError(RANGE, message, {"ks_hint": hint})
+
+
+def _is_percent(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().endswith("%")
+
+
+def _notional(value: Any) -> Amount:
+    """An amount in the quote currency, above 0; a percentage is a unit that does not fit."""
+    if _is_percent(value):
+        raise _unit(f'"{shown(value)}" is a percentage; a notional is an amount in the quote currency',
+                    "write an amount such as 50000, 50k or 1.5M")
+    try:
+        a = parse_amount(value)
+    except UnitError as e:
+        raise PydanticCustomError("ks_amount", e.short, {"ks_hint": e.hint} if e.hint else None) from None
+    if a.exact <= 0:
+        raise _range(f"{a} is not above 0", "a limit of 0 or less refuses every order; leave the key out "
+                                            "for no limit")
+    return a
+
+
+def _quantity(value: Any) -> Decimal:
+    """An amount in contracts (the unit of an order's ``amount``), above 0."""
+    if _is_percent(value):
+        raise _unit(f'"{shown(value)}" is a percentage; a quantity is a number of contracts',
+                    "write a number such as 5 or 0.25 (the order's amount, in contracts)")
+    if isinstance(value, str) and value.strip()[-1:].isalpha():
+        raise _unit(f'"{shown(value)}" has a unit; a quantity is a number of contracts',
+                    "write a bare number such as 5 or 0.25")
+    try:
+        a = parse_amount(value)
+    except UnitError as e:
+        raise PydanticCustomError("ks_amount", e.short, {"ks_hint": "write a number such as 5 or 0.25"}) from None
+    if a.exact <= 0:
+        raise _range(f"{a} is not above 0", "a limit of 0 or less refuses every order; leave the key out "
+                                            "for no limit")
+    return a.exact
+
+
+def _collar(value: Any) -> Ratio:
+    """A fraction of the mark: above 0 % and below 100 %."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1:
+        raise _unit(f"{value} reads as a price; a collar is a fraction of the mark",
+                    "write it as a percentage of the mark, such as 5%")
+    try:
+        r = parse_ratio(value)
+    except UnitError as e:
+        raise PydanticCustomError("ks_percent", e.short, {"ks_hint": e.hint} if e.hint else None) from None
+    if r.exact <= 0:
+        raise _range(f"a price collar of {r} refuses every priced order", "write a collar above 0%, such as 5%")
+    if r.exact >= 1:
+        raise _range(f"a price collar of {r} lets a limit price reach 0 or double the mark",
+                     "a collar is below 100%; RTS 6 collars are a few percent, such as 5%")
+    return r
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if _is_percent(value):
+            raise _unit(f'"{shown(value)}" is a percentage; this limit counts orders',
+                        "write a whole number such as 50")
+        raise _unit(f"{shown(value)} is not a whole number of orders", "write a whole number such as 50")
+    if not 1 <= value <= MAX_COUNT:
+        raise _range(f"{value} is out of range", f"write a whole number from 1 to {MAX_COUNT:,}")
+    return value
+
+
+_AMOUNT_SCHEMA = {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": AMOUNT_PATTERN}],
+                  "examples": [50000, "50k"]}
+NotionalField = Annotated[Amount, BeforeValidator(_notional), PlainSerializer(str, return_type=str),
+                          WithJsonSchema(_AMOUNT_SCHEMA)]
+QuantityField = Annotated[Decimal, BeforeValidator(_quantity), PlainSerializer(lambda d: float(d), return_type=float),
+                          WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "examples": [5, 0.25]})]
+CollarField = Annotated[Ratio, BeforeValidator(_collar), PlainSerializer(str, return_type=str),
+                        WithJsonSchema({"anyOf": [{"type": "string", "pattern": PERCENT_PATTERN},
+                                                  {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}],
+                                        "examples": ["5%", 0.05]})]
+CountField = Annotated[int, BeforeValidator(_count),
+                       WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_COUNT, "examples": [50]})]
+
+
+class SymbolLimits(Strict):
+    """The limits of one symbol, over the policy's defaults (a key left out keeps the default)."""
+
+    max_order_notional: Optional[NotionalField] = None
+    max_order_quantity: Optional[QuantityField] = None
+    max_position_notional: Optional[NotionalField] = None
+    price_collar: Optional[CollarField] = None
+    max_open_orders: Optional[CountField] = None
+
+
+def _rate(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        hint = "write messages a second as a number, such as 10 (or 0.5 for one every 2 s)"
+        if isinstance(value, str):
+            raise _unit(f'"{shown(value)}" is not a number of messages a second', hint)
+        raise _unit("per_second is a number of messages a second", hint)
+    if not 0 < value <= MAX_RATE:
+        raise _range(f"{value} messages a second is out of range", f"write a rate above 0 and at most {MAX_RATE:g}")
+    return float(value)
+
+
+class MessageRate(Strict):
+    """Order messages a strategy may send: a token bucket refilled at ``per_second`` up to
+    ``burst`` (default: one second's worth, at least 1). Each order the gate allows takes one."""
+
+    per_second: Annotated[float, BeforeValidator(_rate),
+                          WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RATE})]
+    burst: Optional[CountField] = None
+
+    @property
+    def bucket(self) -> int:
+        return self.burst if self.burst is not None else max(1, int(self.per_second + 0.999999))
+
+
+class Limits(Strict):
+    """Pre-trade limits of every scope instance the policy selects, answered by the pre-trade gate.
+
+    Per symbol (a default, and ``symbols:`` entries over it): ``max_order_notional`` (quote
+    currency), ``max_order_quantity`` (contracts), ``price_collar`` (a limit price beyond mark ×
+    (1 ± collar) is refused), ``max_position_notional`` (the position after the order),
+    ``max_open_orders_per_symbol``. Per scope instance: ``max_open_orders``,
+    ``max_gross_notional`` (after the order). Per strategy: ``message_rate``. A mark older than
+    ``mark_max_age`` (default 30s) is no mark: an order that needs one is refused (NO_MARK)."""
+
+    max_order_notional: Optional[NotionalField] = None
+    max_order_quantity: Optional[QuantityField] = None
+    max_position_notional: Optional[NotionalField] = None
+    price_collar: Optional[CollarField] = None
+    max_open_orders_per_symbol: Optional[CountField] = None
+    max_open_orders: Optional[CountField] = None
+    max_gross_notional: Optional[NotionalField] = None
+    message_rate: Optional[MessageRate] = None
+    mark_max_age: DurationField = Field(default=DEFAULT_MARK_MAX_AGE,
+                                        description="how old a mark may be and still value an order (default 30s)")
+    symbols: dict[Annotated[str, Field(min_length=1, max_length=64)], SymbolLimits] = {}
+
+    @field_validator("mark_max_age")
+    @classmethod
+    def _age_range(cls, v: Duration) -> Duration:
+        if not 1_000 <= v.ms <= 3_600_000:
+            raise _range(f"mark_max_age {v} is out of range", "write a duration from 1s to 1h, such as 30s")
+        return v
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Self:
+        fields = set(self.model_fields_set) - {"mark_max_age", "symbols"}
+        if not fields and not any(s.model_fields_set for s in self.symbols.values()):
+            raise PydanticCustomError("ks_missing", "limits names no limit", {
+                "ks_hint": "give max_order_notional, max_order_quantity, price_collar, max_position_notional, "
+                           "max_gross_notional, max_open_orders, max_open_orders_per_symbol or message_rate"})
+        return self
+
+
+__all__ = ["DEFAULT_MARK_MAX_AGE", "Limits", "MessageRate", "RANGE", "SymbolLimits", "UNIT"]

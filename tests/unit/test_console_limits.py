@@ -1,0 +1,56 @@
+"""The console's table of pre-trade limits: each limit of each scope with its usage, as the lock
+document has them; over and near the limit marked, an unread account's usage unknown (never 0)."""
+
+from __future__ import annotations
+
+from killswitch.runner.console.model import page_model
+from killswitch.runner.lock import LockBook
+from tests.unit.test_console_model import ACC, SYMBOL, T0, render, status, text_of
+
+LIMITS = [{"policy": "futures-book", "limits": {"default": {"max_position_notional": 250000.0}},
+           "usage": [{"scope": ACC, "limit": "max_gross_notional", "value": 1_000_000.0, "usage": 1_200_000.0,
+                      "unit": "quote", "symbol": None},
+                     {"scope": ACC, "limit": "max_position_notional", "value": 250_000.0, "usage": 210_000.0,
+                      "unit": "quote", "symbol": SYMBOL},
+                     {"scope": "binanceusdm/other", "limit": "max_open_orders", "value": 50, "usage": None,
+                      "unit": "orders", "symbol": None}]}]
+
+
+def model(limits):
+    doc = LockBook().to_doc(T0)
+    if limits is not None:
+        doc["limits"] = limits
+    return page_model(status(), (True, "LEADER"), doc, {}, (), ())
+
+
+def test_each_limit_is_a_row_with_its_usage_and_share():
+    m = model(LIMITS)
+    gross, position, orders = m["limits"]
+    assert (gross["usage"], gross["value"], gross["share"], gross["over"]) == ("1,200,000", "1,000,000", "120%", True)
+    assert position["near"] and not position["over"] and position["symbol"] == SYMBOL and position["share"] == "84%"
+    assert orders["usage"] == "unknown" and orders["share"] == "-" and not orders["over"]
+    page = render(m)
+    assert 'class="limit-over"' in page and 'class="limit-near"' in page
+    text = text_of(page)
+    assert "Pre-trade limits" in text and "max_gross_notional - 1,200,000 1,000,000 120% (over)" in text
+
+
+def test_without_limits_the_page_says_so():
+    m = model(None)
+    assert m["limits"] == []
+    assert "No policy sets pre-trade limits." in text_of(render(m))
+
+
+def test_status_types_the_limits_of_the_lock_document_and_shows_each_one_s_usage():
+    from killswitch.client import LockDocument
+    from killswitch.render.ops import limit_lines
+    from killswitch.runner.view import decode
+
+    doc = {**LockBook().to_doc(T0), "resuming": {}, "limits": LIMITS}
+    locks = decode(LockDocument, doc)
+    assert locks.limits[0].usage[1].symbol == SYMBOL
+    assert limit_lines(locks) == [
+        f"  LIMIT futures-book {ACC} max_gross_notional: 1,200,000 of 1,000,000 (120%)  OVER",
+        f"  LIMIT futures-book {ACC} max_position_notional {SYMBOL}: 210,000 of 250,000 (84%)",
+        "  LIMIT futures-book binanceusdm/other max_open_orders: usage unknown (an account not read)"]
+    assert limit_lines(decode(LockDocument, {**LockBook().to_doc(T0), "resuming": {}})) == []
