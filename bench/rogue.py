@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import statistics
@@ -68,6 +70,11 @@ GOAL_P99_MS = 250.0
 ORDER_QTY = 10.0
 ORDER_NOTIONAL = ORDER_QTY * 100.0
 BASELINE = 1_000.0  # the first market's long at the lock (reaction.book)
+# the bot's own key (revoked at the venue by revoke_trading), the master credential that revokes
+# it, and the sub-account's name as the venue knows it (Binance: its email)
+BOT_KEY, BOT_SECRET = "rogue-bot-key", "rogue-bot-secret"
+MASTER_KEY, MASTER_SECRET = "bench-master-key", "bench-master-secret"
+SUB_EMAIL = "acct@sub.example"
 
 
 def venue_process(conn: Any, n: int) -> None:
@@ -82,7 +89,7 @@ def venue_process(conn: Any, n: int) -> None:
         markets = list(eng.markets)
         first, second = markets[0], markets[1]
         seen: dict[str, Any] = {"accepted": {}, "cancelled": {}, "growth": [], "reverts": [], "exposure": [],
-                                "reduce_only": [], "refused": [], "errors": 0}
+                                "reduce_only": [], "refused": [], "errors": 0, "http": []}
         changed = eng._order_changed
 
         def on_change(o: Any, execution: str, now: int, **trade: Any) -> None:
@@ -95,6 +102,10 @@ def venue_process(conn: Any, n: int) -> None:
             changed(o, execution, now, **trade)
 
         eng._order_changed = on_change  # type: ignore[method-assign]
+        perms = eng.permissions
+        perms.add_key(ACCOUNT, BOT_KEY, BOT_SECRET)
+        perms.add_master(MASTER_KEY, MASTER_SECRET)
+        perms.name_sub(ACCOUNT, SUB_EMAIL)
         server = SimServer(eng, auth_clock=wall_clock)
         await server.start()
         conn.send(("port", server.port))
@@ -128,11 +139,35 @@ def venue_process(conn: Any, n: int) -> None:
                 nxt += step
                 await asyncio.sleep(max(0.0, nxt - time.monotonic()))
 
+        async def rogue_http(rate: float, seconds: float) -> None:
+            """The bot as a venue sees it: signed requests with its own key over the REST face,
+            each answer stamped (accepted, or refused with the venue's code)."""
+            import aiohttp
+
+            url = f"http://127.0.0.1:{server.port}/fapi/v1/order"
+            step, end, i = 1.0 / rate, time.monotonic() + seconds, 0
+            nxt = time.monotonic()
+            async with aiohttp.ClientSession() as http:
+                while time.monotonic() < end:
+                    sym = markets[2 + i % min(8, len(markets) - 2)]
+                    q = (f"symbol={sym}&side=BUY&type=LIMIT&quantity={ORDER_QTY:g}&price=99&timeInForce=GTC"
+                         f"&newClientOrderId=rogue-h{i}&timestamp={int(time.time() * 1000)}")
+                    sig = hmac.new(BOT_SECRET.encode(), q.encode(), hashlib.sha256).hexdigest()
+                    t = time.monotonic()
+                    async with http.post(f"{url}?{q}&signature={sig}", headers={"X-MBX-APIKEY": BOT_KEY}) as r:
+                        body = await r.json(content_type=None)
+                    seen["http"].append((t, r.status, body.get("code") if r.status != 200 else None))
+                    i += 1
+                    nxt += step
+                    await asyncio.sleep(max(0.0, nxt - time.monotonic()))
+
         def command() -> None:
             cmd, arg = conn.recv()
             out: Any = None
             if cmd == "rogue":
                 asyncio.get_running_loop().create_task(rogue(*arg))
+            elif cmd == "rogue_http":
+                asyncio.get_running_loop().create_task(rogue_http(*arg))
             elif cmd == "result":
                 out = {**seen, "final": max(0.0, size(first) - BASELINE) * eng.mark(first),
                        "open_reduce_only": sum(1 for o in eng.open_orders(ACCOUNT, second)
@@ -167,12 +202,15 @@ class Venue:
             self.proc.join(5)
 
 
-def write_inputs(work: Path, port: int, streamed: bool) -> tuple[Path, Path]:
+def write_inputs(work: Path, port: int, streamed: bool, revoke: bool = False) -> tuple[Path, Path]:
     pol = work / "policies"
     pol.mkdir(exist_ok=True)
     (pol / "rogue.yaml").write_text(POLICY)
     acc = work / "accounts.yaml"
     block = f"\n      stream: {{enabled: true, reconcile_every: {RECONCILE_S:g}s}}" if streamed else ""
+    if revoke:
+        block += ("\n      revoke: {master_credentials: {api_key: {env: KS_M_KEY}, secret: {env: KS_M_SECRET}}, "
+                  f"sub_account: {SUB_EMAIL}, api_keys: [{BOT_KEY}]}}")
     acc.write_text(f"""\
 apiVersion: killswitch/v1
 kind: Accounts
@@ -266,13 +304,68 @@ def report(n: int, streamed: bool, r: dict, ref: float) -> None:
           f"reduce-only left standing {r['open_reduce_only']} of {len(r['reduce_only'])}")
 
 
+def revoke_run(work: Path, n: int, rate: float, seconds: float) -> dict:
+    """The bot trading over REST with its own key; ``revoke_trading`` asked through the API (preview,
+    then the revoke) halfway through. The stamps: the bench's request and the runner's answer
+    (acknowledged: the venue confirmed it), beside each of the bot's orders and the venue's answer."""
+    venue = Venue(n)
+    runner = None
+    try:
+        d = work / f"revoke{n}"
+        d.mkdir()
+        pol, acc = write_inputs(d, venue.port, False, revoke=True)
+        api_port = free_port()
+        env_key = {"KS_B_KEY": "k", "KS_B_SECRET": "s", "KS_M_KEY": MASTER_KEY, "KS_M_SECRET": MASTER_SECRET}
+        os.environ.update(env_key)
+        ENV.update(env_key)
+        runner = start_runner(d, pol, acc, f"sqlite://{d / 'state.db'}", "bench", api_port)
+        api = f"http://127.0.0.1:{api_port}"
+        if not wait_until(lambda: get_json(api + "/v1/status", token=API_TOKEN).get("last_tick_ms") is not None,
+                          180, step=0.2):
+            raise RuntimeError(f"the runner was not ready in 180 s (see {d}/bench.err)")
+        venue.do("rogue_http", (rate, seconds))
+        time.sleep(seconds / 2)
+        preview = post_json(api + "/v1/preview/revoke", {"scope": KEY})
+        asked = time.monotonic()
+        answer = post_json(api + "/v1/revoke", {"scope": KEY, "reason": "bench: rogue bot",
+                                                "preview_id": preview["preview_id"]})
+        acked = time.monotonic()
+        time.sleep(seconds / 2 + 1.0)
+        out = venue.do("result")
+        out.update(asked=asked, acked=acked, answer=answer)
+        return out
+    finally:
+        stop(runner)
+        venue.close()
+
+
+def report_revoke(r: dict, ref: float) -> None:
+    sent, asked = r["http"], r["asked"]
+    after = [(t, st, code) for t, st, code in sent if t >= r["acked"]]
+    between = [(t, st, code) for t, st, code in sent if r["asked"] <= t < r["acked"]]
+    accepted_after = sum(1 for _, st, _ in after if st == 200)
+    codes = sorted({str(c) for _, st, c in after if st != 200})
+    first_refused = next((t for t, st, _ in sent if st != 200), None)
+    ack_ms = (r["acked"] - r["asked"]) * 1000
+    print(f"  revoke_trading: answered {r['answer'].get('done')} ({r['answer'].get('reason', '')[:80]}) "
+          f"{ack_ms:,.0f} ms after it was asked ({ack_ms / ref:.1f} reference loops)")
+    print(f"    the bot's orders: {len(sent)} sent; before the ask accepted "
+          f"{sum(1 for t, st, _ in sent if t < r['asked'] and st == 200)}; while the revoke was under way "
+          f"{len(between)} ({sum(1 for _, st, _ in between if st == 200)} accepted); after the acknowledgement "
+          f"{len(after)}, accepted {accepted_after} "
+          f"({'refused from the first one' if after and accepted_after == 0 else 'NOT all refused'}), the venue's "
+          f"codes {', '.join(codes) or '-'}; first refusal "
+          f"{'-' if first_refused is None else f'{(first_refused - asked) * 1000:,.0f} ms after the ask'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--layouts", default=None, help="positions, comma-separated (default 1000,10000)")
     ap.add_argument("--rate", type=float, default=10.0, help="the rogue's orders a second")
     ap.add_argument("--seconds", type=float, default=None, help="how long the rogue sends (default 30; quick 10)")
-    ap.add_argument("--modes", default="streamed,polled")
+    ap.add_argument("--modes", default="streamed,polled,revoke",
+                    help="streamed, polled (the venue watch) and revoke (revoke_trading under a rogue over REST)")
     args = ap.parse_args()
     layouts = [int(x) for x in (args.layouts or ("1000" if args.quick else "1000,10000")).split(",")]
     seconds = args.seconds or (10.0 if args.quick else 30.0)
@@ -286,8 +379,11 @@ def main() -> None:
               f"(REST + websocket faces), ksctl run with ccxt / ccxt.pro, SQLite, interval {INTERVAL_S:g} s; "
               f"load average {os.getloadavg()[0]:.1f}; reference loop {ref:.1f} ms", flush=True)
         for m in modes:
-            r = one_run(work, n, m == "streamed", args.rate, seconds)
-            report(n, m == "streamed", r, ref)
+            if m == "revoke":
+                report_revoke(revoke_run(work, n, args.rate, seconds), ref)
+            else:
+                r = one_run(work, n, m == "streamed", args.rate, seconds)
+                report(n, m == "streamed", r, ref)
             sys.stdout.flush()
 
 
