@@ -206,6 +206,7 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     from .runner.closes import ManualCloses
     from .runner.commands import OperatorCommands
     from .runner.countdowns import Countdowns
+    from .runner.enforcement import Enforcement
     from .runner.entries import EntryOutbox
     from .runner.executor import Executor
     from .runner.fanout import SinkFanout
@@ -276,10 +277,15 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
                                 sinks=fanout, triggers=readout.triggers)
     silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
                          emit=fanout.emit, open_closes=lambda: tuple(closes.tracked))
+    # the venue watch: orders and positions that break a lock, cancelled or brought back
+    enforcement = Enforcement(book, store, io, lead, adapters, dry_run=dry_run, clock=clock)
+    readout.collectors.append(enforcement)  # killswitch_lock_violations_total
+    readout.violations = enforcement.status
     parts = RunnerParts(io=io, book=book, counters=counters, turn=turn, lead=lead, fanout=fanout, known=known,
                         executor=executor, countdowns=countdowns, resumptions=resumptions, persist=persist,
                         shortfalls=shortfalls, closes=closes, readout=readout, previews=previews, charts=charts,
                         position_readout=position_readout, commands=commands, silencing=silencing,
-                        fetches=fetches, streams=streams, reloads=reloads, entries=entries)
+                        fetches=fetches, streams=streams, reloads=reloads, entries=entries,
+                        enforcement=enforcement)
     return Runner(parts, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
                   snapshot_timeout_s=snapshot_timeout_s, clock=clock)

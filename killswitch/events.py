@@ -56,6 +56,8 @@ SCOPE_BLIND = "scope_blind"
 POLICY_UNMATCHED = "policy_unmatched"
 SCOPE_ARMED = "scope_armed"  # a blind scope is armed again (once): resolves its scope_blind page
 POLICY_MATCHED = "policy_matched"  # an unmatched policy selects accounts again (once): resolves its page
+# an order or a position that broke a lock at the venue (a bot that never asked): cancelled or reverted
+LOCK_VIOLATION = "lock_violation"
 INCIDENT_ACKNOWLEDGED = "incident_acknowledged"  # someone has an incident (shown, runbook rendered again; not paged)
 # events the sinks record but the notification routes never page: saying "I have it" pages nobody
 NOT_PAGED = frozenset({INCIDENT_ACKNOWLEDGED})
@@ -66,7 +68,7 @@ SEVERITY = {
     POLICY_RELOAD_FAILED: "critical", RESET: "info", MANUAL_CLOSE: "warning", DEPOSED: "warning",
     SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical", SCOPE_BLIND: "warning", POLICY_UNMATCHED: "critical",
     SCOPE_ARMED: "info", POLICY_MATCHED: "info",
-    INCIDENT_ACKNOWLEDGED: "info",
+    INCIDENT_ACKNOWLEDGED: "info", LOCK_VIOLATION: "critical",
 }
 
 

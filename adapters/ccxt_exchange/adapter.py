@@ -148,7 +148,12 @@ class CcxtAdapter:
         self.hedge_mode: bool = bool(account.hedge_mode)
         self.quote_currency: str = account.quote_currency
         self.labels: dict[str, str] = dict(account.labels)
-        self.strategies: list[str] = list(getattr(account, "strategies", []) or [])
+        names = getattr(account, "strategy_names", None)
+        self.strategies: list[str] = list(names() if callable(names) else getattr(account, "strategies", []) or [])
+        prefixes = getattr(account, "client_id_prefixes", None)
+        # client order id prefix → its strategy (the Accounts document's map; a bare name maps to itself)
+        self.strategy_prefixes: dict[str, str] = dict(prefixes()) if callable(prefixes) else {
+            s: s for s in self.strategies}
         self.stablecoins: list[str] = list(account.stablecoins)
         self.settle_coins: tuple[str, ...] = tuple(getattr(account, "settle_coins", ()) or ())
         ic = account.initial_capital
@@ -279,7 +284,7 @@ class CcxtAdapter:
         return self._parse_position(self.dialect.checked_position(p))
 
     def _parse_order(self, o: Any, kind: Optional[str] = None, price_trigger: bool = True) -> Order:
-        return parsing.parse_order(o, KNOWN_RAW_FIELDS, self.strategies, kind, price_trigger)
+        return parsing.parse_order(o, KNOWN_RAW_FIELDS, self.strategy_prefixes, kind, price_trigger)
 
     def _reads(self, op: Op) -> Reads:
         """What the dialect's reads of this account are handed, within ``op``."""

@@ -48,6 +48,7 @@ KS243     a firm-wide policy (its scope spans shards) reading or doing what the 
           facts do not carry
 KS244     a firm-wide policy whose interval is under the firm's floor (1 s): a shard's facts,
           read for 1.5 intervals, would leave it too little margin for a slow tick
+KS249     a client order id prefix two strategies of one account claim (:mod:`.strategy_check`)
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
@@ -111,6 +112,7 @@ from .node_build import action_node, signal_node
 from .scope_check import unmatched
 from .settle_check import check_settle_coins
 from .shards import check_shards, firm_diagnostics
+from .strategy_check import check_strategy_prefixes
 from .venue_check import check_venues
 
 
@@ -188,6 +190,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
             diags.extend(check_settle_coins(doc))
             diags.extend(check_venues(doc))
             diags.extend(check_shards(doc))
+            diags.extend(check_strategy_prefixes(doc))
     for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
         if isinstance(doc.model, PolicyTest):
             check_test(doc, ctx, diags)

@@ -76,6 +76,10 @@ def headline(alert: Alert) -> str:
         return f"{where}: BLIND, cannot act ({lab.get('reason', '?')}): triggers {data.get('triggers', '?')}"
     if kind == ev.POLICY_UNMATCHED:
         return f"policy {lab.get('policy')} is OFF: its scope ({data.get('selector', '?')}) selects no account"
+    if kind == ev.LOCK_VIOLATION:
+        what = "cancelled" if data.get("action") == "cancel" else "brought back"
+        return (f"lock broken at the venue in {lab.get('scope', '?')} by strategy {lab.get('strategy', '?')}: "
+                f"{data.get('account', '?')} {data.get('symbol', '?')} {data.get('side', '?')} {what}")
     if kind == ev.DMS_FIRED:
         return f"dead man's switch fired{': ' + where if where else ''}"
     return f"{kind}{': ' + where if where else ''}"

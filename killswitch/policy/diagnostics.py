@@ -135,6 +135,9 @@ KS243 = _c("KS243", "firm-wide policy needs what facts do not carry")
 # a shard's facts for 1.5 intervals, which leaves a shard too little margin over its interval for
 # its tick's reads and writes; the policy would be blind whenever a tick is slow
 KS244 = _c("KS244", "firm-wide policy interval under the firm's floor")
+# a client order id prefix two strategies of one account claim (spec.accounts[].strategies): an
+# order's strategy would be either, and a lock violation's page could name the wrong bot
+KS249 = _c("KS249", "client id prefix claimed by two strategies")
 
 # --- KS9xx: internal ----------------------------------------------------------------------
 KS900 = _c("KS900", "internal error")

@@ -72,6 +72,9 @@ class Book:
     # stage transitions whose audit row, page or runbook may not be in place yet: key → what
     # completes them (written by :class:`~killswitch.runner.entries.EntryOutbox` only; replaced whole)
     owed: dict[str, dict] = field(default_factory=dict)
+    # the venue watch's baselines: each position leg's size at the lock it is held to (see
+    # :mod:`~killswitch.runner.enforce`), saved so that a restart or a takeover keeps them
+    baselines: dict[str, Any] = field(default_factory=dict)
     # a shard's: the firm-wide policies its firm link evaluates while it holds the firm lease,
     # whose stage transitions it tells through this runner's sinks (set by the firm link only)
     firm_graph: Optional[DecisionGraph] = None
@@ -197,8 +200,11 @@ class Book:
         neither: both start empty."""
         if not doc:
             self.state, self._lock_book, self.dms, self.resume_starts = State(), LockBook(), DeadMansSwitch(), {}
-            self.owed = {}
+            self.owed, self.baselines = {}, {}
             return
+        baselines = doc.get("baselines") or {}
+        if not isinstance(baselines, dict):
+            raise ValueError('the saved "baselines" must map an account to its legs\' sizes at the lock')
         owed = doc.get("owed") or {}
         if not isinstance(owed, dict) or not all(isinstance(v, dict) and "event" in v and "audit" in v
                                                  for v in owed.values()):
@@ -210,6 +216,7 @@ class Book:
             raise ValueError('the saved "resume" must map "policy|scope" to the reset time in ms')
         self.state, self._lock_book = State.from_json(doc["engine"], rows), LockBook.from_json(doc["lock"])
         self.dms, self.resume_starts, self.owed = dms, dict(resume), dict(owed)
+        self.baselines = dict(baselines)
 
     async def follow(self, io: StoreIO, store: StateStore) -> None:
         """A standby answers reads (the lock, the pre-trade gate, status) from what the leader
@@ -262,6 +269,8 @@ class Book:
                "residuals": self.residuals.to_json(), "notes_mark": self.notes_mark}
         if self.owed:
             doc["owed"] = self.owed
+        if self.baselines:
+            doc["baselines"] = self.baselines
         marks = pnl_marks(self.state)
         # Where every history starts and ends as stored: equal marks leave nothing to add or
         # drop (what pnl_changes would find, without a walk over every account's history)

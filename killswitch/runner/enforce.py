@@ -244,7 +244,7 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str], bas
     ``baselines``: what the last call returned (``{"venue/account": {"since": ms, "legs":
     {"SYMBOL|leg": contracts}}}``, as saved); ``closing``: the legs a plan of this tick closes
     (never reverted); ``checks``: extra per-order checks (see the module doc)."""
-    mine = own if isinstance(own, (set, frozenset)) else frozenset(own)
+    mine = own if isinstance(own, frozenset) else frozenset(own)
     shut = closing if isinstance(closing, (set, frozenset)) else frozenset(closing)
     holds = book.in_force(now)
     cancels: list[CancelIntent] = []
@@ -287,7 +287,7 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str], bas
             low = min(float(base), now_size)
             if low > 0:
                 legs[str(key)] = low
-        kept[account] = {"since": record.get("since", now), "legs": legs}
+        kept[account] = {"since": record.get("since", now) if isinstance(record, Mapping) else now, "legs": legs}
         seen: set[tuple[str, str]] = set()
         for p in snap.positions:
             leg = leg_of_position(p)

@@ -92,6 +92,7 @@ from .charts import ChartHistory
 from .closes import ManualCloses
 from .commands import OperatorCommands
 from .countdowns import Countdowns
+from .enforcement import Enforcement
 from .entries import EntryOutbox
 from .depth import BOOK_TIMEOUT_S, plan_with_books
 from .executor import ExecutionReport, Executor
@@ -181,6 +182,7 @@ class RunnerParts:
     streams: StreamWatch
     reloads: ReloadState
     entries: EntryOutbox
+    enforcement: Enforcement
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,7 @@ class Runner:
         self.charts, self.position_readout = p.charts, p.position_readout
         self.commands, self.silencing = p.commands, p.silencing
         self.fetches, self.streams = p.fetches, p.streams
-        self.entries = p.entries
+        self.entries, self.enforcement = p.entries, p.enforcement
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
@@ -449,6 +451,8 @@ class Runner:
         book.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
         report.evaluation = book.evaluation = ev
         plans = ev.plans + self.closes.take_plans(snapshots, now)
+        # the venue watch: entries that break a lock cancelled now, growth reverted with these plans
+        plans = await self.enforcement.watch(snapshots, plans, now, report.events)
         # our own orders left resting at an earlier tick are cancelled (and the cancel confirmed)
         # before anything closes their positions again; a position still carrying one waits
         report.execution.merge(await self.executor.cancel_remainders())

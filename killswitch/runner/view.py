@@ -190,6 +190,10 @@ class RunnerStatus:
     # venue → its REST weight of the last minute against its per-IP limit (killswitch.runner.weights)
     venue_weight: dict = field(default_factory=dict)
     shard: Optional[str] = None  # the shard this runner runs (ksctl run --shard); None: not sharded
+    # what broke a lock at the venue (this runner's, since it started): {"total": n, "recent": [the
+    # latest violations, newest first: key, kind, action (cancel | revert), scope, mode, account,
+    # symbol, side, amount, notional, client_order_id, order_id, strategy, reason, ts_ms, outcome]}
+    lock_violations: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
