@@ -384,6 +384,12 @@ class CcxtAdapter:
         if self._stream is not None:
             self._stream.set_wake(cb)
 
+    def wake_on_entries(self, on: bool) -> None:
+        """Whether a new open order that is not reduce-only wakes the runner too (while a lock
+        that cancels such orders binds this account: the cancel comes at the event's tick)."""
+        if self._stream is not None:
+            self._stream.wake_on_entries = bool(on)
+
     async def start_streams(self) -> None:
         """Start the private stream's watch tasks (idempotent); a venue that does not stream says
         so here, once, and is polled."""
