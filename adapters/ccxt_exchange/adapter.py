@@ -70,6 +70,10 @@ from .stream import AccountStream, now_ms
 
 log = logging.getLogger(__package__)
 
+# how old a snapshot's list of every open order may be while the runner watches the account's
+# entries under a lock (a dialect's longer age spares the venue's weight in calm times)
+WATCHED_ORDERS_MAX_AGE_S = 2.0
+
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
@@ -195,6 +199,7 @@ class CcxtAdapter:
         self._holdings_at: Optional[float] = None
         self._orders: dict[str, Order] = {}
         self._orders_at: Optional[float] = None  # monotonic time of the last list of every open order
+        self._watching_entries = False  # a lock that cancels entries binds the account (wake_on_entries)
         self.capabilities = self._capabilities(rate)
         self._stream_spec = getattr(account, "stream", None)
         self._stream: Optional[AccountStream] = None
@@ -385,8 +390,12 @@ class CcxtAdapter:
             self._stream.set_wake(cb)
 
     def wake_on_entries(self, on: bool) -> None:
-        """Whether a new open order that is not reduce-only wakes the runner too (while a lock
-        that cancels such orders binds this account: the cancel comes at the event's tick)."""
+        """Whether the runner watches this account's entry orders (a lock that cancels them binds
+        it): a new open order that is not reduce-only wakes the runner (the cancel comes at the
+        stream event's tick), and a snapshot lists every open order when its last list is
+        ``WATCHED_ORDERS_MAX_AGE_S`` old, not the dialect's longer age (a bot's order placed since
+        is not in a list kept)."""
+        self._watching_entries = bool(on)
         if self._stream is not None:
             self._stream.wake_on_entries = bool(on)
 
@@ -476,9 +485,12 @@ class CcxtAdapter:
                         initial_capital=self.initial_capital, stablecoins=self.stablecoins, **kw)
 
     def _orders_due(self) -> bool:
-        """Whether this snapshot lists every open order (see ``open_orders_max_age_s``)."""
+        """Whether this snapshot lists every open order (see ``open_orders_max_age_s``, and
+        :meth:`wake_on_entries`)."""
         at = self._orders_at
-        return at is None or time.monotonic() - at >= self.open_orders_max_age_s
+        age = min(self.open_orders_max_age_s, WATCHED_ORDERS_MAX_AGE_S) if self._watching_entries \
+            else self.open_orders_max_age_s
+        return at is None or time.monotonic() - at >= age
 
     async def _snapshot(self, op: Op, started: float) -> Snapshot:
         await self._ensure_markets(op)
