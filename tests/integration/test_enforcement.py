@@ -133,7 +133,8 @@ def long_btc(eng) -> float:
 
 
 def open_ids(eng) -> set[str]:
-    return {o.client_order_id for o in eng.open_orders("sim-main")}
+    """The account's open orders, read off the engine (not its open-orders call, which is charged weight)."""
+    return {o.client_order_id for o in eng.accounts["sim-main"].orders.values() if o.is_open}
 
 
 def violations(store) -> list[dict]:
@@ -266,3 +267,40 @@ def test_a_stop_between_the_audit_row_and_the_cancel_cancels_again_without_a_sec
     assert "alp-rogue-1" not in seen["open"]  # cancelled by the next runner
     assert seen["events"] == [] and len(seen["rows"]) == 1  # no second row, no second page
 
+
+
+def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_the_interval(tmp_path, monkeypatch):
+    """``ksctl run`` in-process over the simulator's HTTP and websocket faces, a 30 s interval: under
+    an operator's halt, a rogue entry placed at the engine wakes the runner through the user data
+    stream and is cancelled within seconds, long before the next interval."""
+    import logging
+    import time
+
+    from killswitch.daemon import Daemon
+
+    from .test_stream_runner import serve as serve_streamed, stream_of
+    from tests.procs import until
+
+    seen: dict = {}
+
+    async def scenario(daemon: Daemon, server: SimServer) -> None:
+        runner = daemon.runner
+        assert (await runner.lock_scope("binanceusdm/sim-main", "halted", "desk halt", actor="op")).done
+        ticks = runner.counters["ticks"]
+        await until(lambda: runner.counters["ticks"] >= ticks + 1, "a tick under the lock", 30.0)
+        await until(lambda: stream_of(daemon)["state"] == "live", "the stream live", 30.0)
+        woken = daemon.wakes.started["wake"]
+        started = time.monotonic()
+        server.engine.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
+                                  client_order_id="alp-rogue-9")
+        await until(lambda: "alp-rogue-9" not in open_ids(server.engine), "the rogue entry cancelled", 30.0)
+        seen["after_s"] = time.monotonic() - started
+        seen["woken"] = daemon.wakes.started["wake"] - woken
+        seen["rows"] = violations(runner.store)
+
+    asyncio.run(asyncio.wait_for(serve_streamed(tmp_path, monkeypatch, "30s", scenario), 90))
+    logging.getLogger(__name__).info("cancelled %.3f s after the order", seen["after_s"])
+    assert seen["after_s"] < 10.0, seen  # woken by the stream: the 30 s interval did not pass
+    assert seen["woken"] >= 1
+    (row,) = seen["rows"]
+    assert (row["client_order_id"], row["action"], row["strategy"]) == ("alp-rogue-9", "cancel", "unknown")
