@@ -85,7 +85,7 @@ class Enforcement:
         self._recovered_fence: Optional[int] = None
         self.counts: Counter[tuple[str, str, str]] = Counter()  # (scope, strategy, action) → violations
         self.recent: deque[dict] = deque(maxlen=RECENT)  # the latest violations, newest last
-        self._waking: dict[str, bool] = {}  # account → whether its stream was asked to wake on entries
+        self.waking: dict[str, bool] = {}  # account → whether its adapter was asked to watch its entries
         self._noted: set[str] = set()  # notes said once (a revert below the venue's minimum)
 
     async def watch(self, snapshots: Sequence[Snapshot], plans: list[Plan], now: int, events: list[Event]
@@ -218,8 +218,8 @@ class Enforcement:
             on = any(enforce_of(LockStatus.of(h)).cancel for h in holds
                      if h.scope in mine or (h.scope not in accounts and h.scope not in venues
                                             and h.scope != GLOBAL_SCOPE))
-            if self._waking.get(key, False) != on:
-                self._waking[key] = on
+            if self.waking.get(key, False) != on:
+                self.waking[key] = on
                 wake(on)
 
     # --- what others read ----------------------------------------------------------------------------------

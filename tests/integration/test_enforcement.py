@@ -286,8 +286,9 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
     async def scenario(daemon: Daemon, server: SimServer) -> None:
         runner = daemon.runner
         assert (await runner.lock_scope("binanceusdm/sim-main", "halted", "desk halt", actor="op")).done
-        ticks = runner.counters["ticks"]
-        await until(lambda: runner.counters["ticks"] >= ticks + 1, "a tick under the lock", 30.0)
+        # a tick under the lock asks the adapter to watch entries (one already running may not have)
+        daemon.wakes.nudge()
+        await until(lambda: runner.enforcement.waking.get("binanceusdm/sim-main"), "entries watched", 30.0)
         await until(lambda: stream_of(daemon)["state"] == "live", "the stream live", 30.0)
         woken = daemon.wakes.started["wake"]
         started = time.monotonic()
