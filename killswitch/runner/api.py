@@ -410,15 +410,22 @@ class _Handlers:
             raise TypeError("close() must return a CloseResult")
         return _json(202 if accepted else _refusal_status(why, 409), result)
 
-    async def _lock_body(self, request: web.Request) -> tuple[str, str, str, Optional[float]]:
+    async def _lock_body(self, request: web.Request) -> tuple[str, str, str, Optional[float], Optional[dict]]:
         body = await self._body(request)
-        fields(body, ("scope", "reason"), ("mode", "ttl_s"))
+        fields(body, ("scope", "reason"), ("mode", "ttl_s", "enforce"))
         scope = string_field(body, "scope")
         reason = string_field(body, "reason", MAX_REASON, free_text=True)
         mode = body.get("mode", "halted")
         if mode not in LOCK_MODES or not isinstance(mode, str):
             raise bad(f'"mode" must be "halted" or "reducing", not {show(mode)}')
-        return scope, mode, reason, optional_seconds(body, "ttl_s", MAX_LOCK_TTL_S)
+        enforce = body.get("enforce")
+        if enforce is not None:  # what the lock makes hold at the venue: {cancel, revert_growth}, each a bool
+            if not isinstance(enforce, dict):
+                raise bad(f'"enforce" must be an object {{"cancel": bool, "revert_growth": bool}}, not {show(enforce)}')
+            fields(enforce, (), ("cancel", "revert_growth"))
+            if any(not isinstance(v, bool) for v in enforce.values()):
+                raise bad('"enforce.cancel" and "enforce.revert_growth" must be true or false')
+        return scope, mode, reason, optional_seconds(body, "ttl_s", MAX_LOCK_TTL_S), enforce
 
     async def _scope_reason(self, request: web.Request) -> tuple[str, str]:
         body = await self._body(request)
@@ -426,9 +433,10 @@ class _Handlers:
         return string_field(body, "scope"), string_field(body, "reason", MAX_REASON, free_text=True)
 
     async def lock_scope(self, request: web.Request) -> web.Response:
-        scope, mode, reason, ttl_s = await self._lock_body(request)
-        return _change(await _call(self.view.lock_scope, scope, mode, reason, ttl_s, actor=_caller(request).name),
-                       "lock_scope")
+        scope, mode, reason, ttl_s, enforce = await self._lock_body(request)
+        extra = {"enforce": enforce} if enforce is not None else {}
+        return _change(await _call(self.view.lock_scope, scope, mode, reason, ttl_s, actor=_caller(request).name,
+                                   **extra), "lock_scope")
 
     async def unlock_scope(self, request: web.Request) -> web.Response:
         scope, reason = await self._scope_reason(request)
@@ -448,7 +456,7 @@ class _Handlers:
         return _json(200, {"incidents": await self._read(self.view.incidents)})
 
     async def preview_lock(self, request: web.Request) -> web.Response:
-        scope, mode, reason, ttl_s = await self._lock_body(request)
+        scope, mode, reason, ttl_s, _ = await self._lock_body(request)
         return _json(200, await _call(self.view.preview_lock, scope, mode, reason, ttl_s))
 
     async def preview_unlock(self, request: web.Request) -> web.Response:

@@ -652,12 +652,12 @@ class Runner:
                     scope=scope)
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
-                         actor: Optional[str] = None) -> ChangeResult:
+                         actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
         if self.firm is not None and (routed := await self.firm.route("lock", scope, {
-                "mode": mode, "reason": reason, "ttl_s": ttl_s}, actor)) is not None:
+                "mode": mode, "reason": reason, "ttl_s": ttl_s, "enforce": enforce}, actor)) is not None:
             return said("lock", actor, routed, scope=scope, mode=mode, ttl_s=ttl_s)
-        return said("lock", actor, await self.commands.lock_scope(scope, mode, reason, ttl_s, actor=actor),
-                    scope=scope, mode=mode, ttl_s=ttl_s)
+        return said("lock", actor, await self.commands.lock_scope(scope, mode, reason, ttl_s, actor=actor,
+                                                                  enforce=enforce), scope=scope, mode=mode, ttl_s=ttl_s)
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
         if self.firm is not None and (routed := await self.firm.route("unlock", scope, {"reason": reason},

@@ -305,3 +305,28 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
     assert seen["woken"] >= 1
     (row,) = seen["rows"]
     assert (row["client_order_id"], row["action"], row["strategy"]) == ("alp-rogue-9", "cancel", "unknown")
+
+
+def test_a_lock_told_not_to_enforce_leaves_the_rogue_entry_and_the_growth(tmp_path):
+    """``ksctl lock --no-cancel --no-revert``: the lock stands for the bots that ask; the venue is left as is."""
+    seen: dict = {}
+
+    async def scenario(runner, eng, clock, store, key):
+        await runner.start()
+        await tick(runner, clock)
+        done = await runner.lock_scope(key, "halted", "ask only", actor="op",
+                                       enforce={"cancel": False, "revert_growth": False})
+        assert done.done, done.reason
+        await tick(runner, clock)
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
+                        client_order_id="alp-rogue-1")
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.0, client_order_id="alp-mkt-1")
+        await tick(runner, clock)
+        seen["open"], seen["long"], seen["rows"] = open_ids(eng), long_btc(eng), violations(store)
+        seen["hold"] = runner.lock_book.in_force(clock())[0].details
+        seen["audit"] = [r.payload for r in store.audit_rows(None, ("manual_lock",), 10)]
+
+    asyncio.run(asyncio.wait_for(with_runner(tmp_path, "binanceusdm", scenario), 90))
+    assert "alp-rogue-1" in seen["open"] and seen["long"] == pytest.approx(6.0) and seen["rows"] == []
+    assert seen["hold"]["enforce"] == {"cancel": False, "revert_growth": False}
+    assert seen["audit"][0]["enforce"] == {"cancel": False, "revert_growth": False}

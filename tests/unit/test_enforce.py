@@ -270,3 +270,51 @@ def test_an_extra_check_cancels_what_it_flags_with_or_without_a_lock_but_never_o
     # under a halt the lock's own violation comes first
     (v,) = watch(locked(), [snap([pos()], orders[:1])], (), {}, T, checks=[big]).violations
     assert v.kind == "LOCK_VIOLATION"
+
+
+# --- a policy's lock_trading carries what it enforces into its hold -------------------------------------
+
+
+POLICY = """\
+apiVersion: killswitch/v1
+kind: Policy
+metadata: {name: p}
+spec:
+  scope: {level: account}
+  signals:
+    loss: {position_loss: {of: notional}}
+  triggers:
+    soft: {when: "loss >= 5%", on_missing_data: hold}
+    hard: {when: "loss >= 10%", on_missing_data: hold}
+  stages:
+    - {level: 1, name: wind-down, on: [soft], cooldown: 1h,
+       actions: [{lock_trading: {mode: reducing, enforce: {revert_growth: true}}}]}
+    - {level: 2, name: halt, on: [hard], reset: manual, actions: [{lock_trading: {mode: halted}}]}
+"""
+
+
+def test_a_stages_lock_trading_enforce_is_compiled_and_carried_into_its_hold():
+    from types import SimpleNamespace
+
+    from killswitch.compile.compiler import compile_documents
+    from killswitch.engine.planner import Directive
+    from killswitch.policy.load import load_text
+    from killswitch.runner.lock import apply_evaluation
+
+    res = compile_documents(load_text(POLICY, "p.yaml"))
+    assert res.graph is not None, [d.message for d in res.errors]
+    node = res.graph.policy("p")
+    (one,), (two,) = node.stage(1).actions, node.stage(2).actions
+    assert (one.mode, one.cancel, one.revert_growth) == ("reducing", True, True)
+    assert (two.mode, two.cancel, two.revert_growth) == ("halted", True, True)
+    book = LockBook()
+    for level, scope in ((1, ACCT), (2, "binanceusdm/other")):
+        d = Directive("lock_trading", dict(node.stage(level).actions[0].written), scope)
+        plan = SimpleNamespace(stage=level, directives=(d,), decision_id=f"p/{scope}/L{level}/e1")
+        ev = SimpleNamespace(now_ms=T, digest="sha256:x", revision=None, scopes=[
+            SimpleNamespace(policy="p", scope=scope, transition=None, plan=plan)])
+        book = apply_evaluation(book, ev, res.graph)
+    first = book.for_scope(ACCT, T)
+    assert first.details["enforce"] == {"cancel": True, "revert_growth": True}
+    assert enforce_of(first) == Enforce(True, True)  # reducing, told to revert too
+    assert "enforce" not in book.for_scope("binanceusdm/other", T).details  # the mode's default: not written
