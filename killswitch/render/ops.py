@@ -131,8 +131,26 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         leg = f" {x.position_side}" if x.position_side else ""
         lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {x.amount:g}: {x.why} ({x.detail}); "
                      f"incident {x.incident}")
+    lines += violation_lines(st.lock_violations)
     lines += dms_lines(dms_of(st))
     return "\n".join(lines)
+
+
+def violation_lines(doc: dict, latest: int = 10) -> list[str]:
+    """What broke a lock at the venue (the venue watch): the count, and the latest, newest first."""
+    total = int((doc or {}).get("total") or 0)
+    if not total:
+        return []
+    lines = [f"  LOCK VIOLATIONS: {total} since this runner started (the latest first)"]
+    for v in list(doc.get("recent") or ())[:latest]:
+        notional = v.get("notional")
+        value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"
+        who = v.get("client_order_id") or v.get("revert_client_order_id") or "-"
+        outcome = v.get("outcome") or ("dry run" if v.get("dry_run") else "pending")
+        lines.append(f"    {_when(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
+                     f"{v.get('side')} {v.get('amount', 0):g} ({value}) strategy {v.get('strategy')} "
+                     f"order {who} under {v.get('mode')} {v.get('scope')}: {outcome}")
+    return lines
 
 
 def weight_lines(st: RunnerStatus) -> list[str]:

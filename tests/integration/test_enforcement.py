@@ -29,6 +29,7 @@ from killswitch.bootstrap import build_runner
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import LOCK_VIOLATION
 from killswitch.policy.load import load_text
+from killswitch.render.ops import violation_lines
 from killswitch.state import open_store
 from killswitch.state.store import IntentRow
 
@@ -206,6 +207,10 @@ def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_
         in seen["metrics"]  # (a position names no strategy: the venue does not say whose fill grew it)
     assert seen["status"]["total"] == 2 and {r["action"] for r in seen["status"]["recent"]} == {"cancel", "revert"}
     assert next(r for r in seen["status"]["recent"] if r["action"] == "cancel")["outcome"] == "canceled"
+    shown = violation_lines(seen["status"])  # ksctl status
+    assert shown[0].startswith("  LOCK VIOLATIONS: 2 since this runner started")
+    assert any(f"cancel {venue}/sim-main {BTC} buy" in x and "strategy alpha" in x and f"order {rogue}" in x
+               and x.endswith(": canceled") for x in shown), shown
     # repeated ticks: nothing more reported, nothing more sent
     assert seen["later_events"] == [] and len(seen["later_rows"]) == 2
 

@@ -197,6 +197,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
                                 stalled_after_s(status.tick_interval_s), status.streams.get(a)) for a in accounts],
         "resuming": [_resume(r, now) for r in status.resuming],
         "residuals": [_residual(r, now) for r in status.residuals],
+        "violations": _violations(status.lock_violations, now),
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
 
@@ -315,6 +316,17 @@ def _resume(r: Any, now: int) -> dict:
 def _residual(r: Any, now: int) -> dict:
     return {"incident": r.incident, "account": r.account, "symbol": r.symbol, "side": r.side,
             "amount": _number(r.amount), "why": r.why, "detail": r.detail, "since": _when(r.since_ms, now)}
+
+
+def _violations(doc: dict, now: int) -> dict:
+    """What broke a lock at the venue: the count and the latest (status's ``lock_violations``)."""
+    rows = [{"when": _when(v.get("ts_ms"), now), "action": v.get("action"), "account": v.get("account"),
+             "symbol": v.get("symbol"), "side": v.get("side"), "amount": _number(v.get("amount")),
+             "notional": _number(v.get("notional")), "strategy": v.get("strategy"),
+             "order": v.get("client_order_id") or v.get("revert_client_order_id") or "",
+             "lock": f"{v.get('mode')} {v.get('scope')}", "outcome": v.get("outcome") or "pending"}
+            for v in list((doc or {}).get("recent") or ())[:20]]
+    return {"total": int((doc or {}).get("total") or 0), "rows": rows}
 
 
 def _incident(i: IncidentStatus, now: int) -> dict:
