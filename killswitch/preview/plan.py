@@ -18,7 +18,7 @@ Pure: the caller passes the snapshots, the state and the time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from ..compile.graph import DecisionGraph
 from .coverage import (EVALUATED, NOT_READ, PARTLY_READ, AccountCoverage, BlindSpell, BlindTally, CoverageTally,
@@ -61,6 +61,9 @@ class PlanResult:
     ticks: int
     blind: tuple[BlindSpell, ...] = ()  # policy scopes it could not evaluate (warm-ups included)
     last: Optional[Evaluation] = None  # the last tick's evaluation: the signal values shown
+    # live, with the stored state: what the locks in force would cancel and revert at the venue now
+    # (killswitch.runner.enforce.Watch, worked out by the caller, which holds the stored lock book)
+    watch: Any = None
 
     @property
     def complete(self) -> bool:
