@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter
@@ -118,8 +119,12 @@ class Enforcement:
             if note not in self._noted:
                 self._noted.add(note)
                 log.warning("%s", note)
-        if w.cancels and not self.dry_run:
-            await self._cancel(w.cancels, w.violations, now)
+        # an order a plan of this tick cancels already (a stage's cancel_orders) is left to it
+        planned = {(c.venue, c.account, oid) for p in plans for c in p.cancels for oid in c.order_ids}
+        cancels = [replace(c, order_ids=ids) for c in w.cancels
+                   if (ids := tuple(i for i in c.order_ids if (c.venue, c.account, i) not in planned))]
+        if cancels and not self.dry_run:
+            await self._cancel(cancels, w.violations, now)
         return plans + reverts if reverts else plans
 
     # --- what is reported ------------------------------------------------------------------------------
