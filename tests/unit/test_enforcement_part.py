@@ -95,3 +95,15 @@ def test_the_baselines_are_saved_with_the_state_and_a_new_runner_reverts_to_them
     (v,) = [e for e in report.events if e.kind == "lock_violation"]
     assert (v.data["action"], v.data["baseline"], v.data["contracts"]) == ("revert", 5.0, 6.5)
     assert sum(p.amount for p in w.engine.positions("sim-main") if p.symbol == "BTCUSDT") == 5.0
+
+
+def test_a_violations_page_says_what_broke_the_lock_and_whose_it_was():
+    from killswitch.events import LOCK_VIOLATION, Event
+    from killswitch.notify.alerts import Alert
+    from killswitch.notify.message import headline
+
+    e = Event.make(LOCK_VIOLATION, 1, {"action": "revert", "account": ACCOUNT, "symbol": "BTC/USDT:USDT",
+                                       "side": "buy"}, scope=ACCOUNT, strategy="bot-a", reason="LOCK_VIOLATION")
+    assert e.labels["severity"] == "critical"
+    assert headline(Alert("fp", e.labels, e, 1, 1, False)) == (
+        f"lock broken at the venue in {ACCOUNT} by strategy bot-a: {ACCOUNT} BTC/USDT:USDT buy brought back")
