@@ -52,7 +52,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 from ..engine.amounts import _floor_step
 from ..engine.planner import NOT_ATTRIBUTED, Plan, client_order_id
 from ..orders import CancelIntent, OrderIntent
-from ..snapshot import Order, Position, Snapshot
+from ..snapshot import Order, Position, Snapshot, columns_of
 from .gate import lock_keys
 from .lock import GLOBAL_SCOPE, LockBook, LockStatus
 
@@ -64,6 +64,7 @@ _EPS = 1e-9
 # only these can do no more than reduce, whatever their reduce-only flag says
 _EXIT_KINDS = frozenset({"tpsl"})
 
+LEGS = ("long", "short", "LONG", "SHORT")
 Leg = tuple[str, str, str]  # (account "venue/account", symbol, leg: LONG | SHORT in hedge mode, else long | short)
 
 
@@ -195,16 +196,17 @@ def only_reduces(o: Order) -> bool:
     return o.reduce_only or o.kind in _EXIT_KINDS
 
 
-def grows(o: Order, positions: Mapping[tuple[str, str], float]) -> bool:
+def grows(o: Order, positions: Mapping[str, float]) -> bool:
     """Whether ``o`` (not reduce-only) would grow a position: under ``reducing``, what is not
-    allowed. One-way: it buys with no short to face (or more than the short), or sells with no
-    long (or more than the long); hedge mode: it opens its leg."""
+    allowed (``positions``: contracts by ``SYMBOL|leg``). One-way: it buys with no short to face
+    (or more than the short), or sells with no long (or more than the long); hedge mode: it opens
+    its leg."""
     leg, how = _order_leg(o)
     if how == "open":
         return True
     if how == "close":
         return False
-    facing = positions.get((o.symbol, "short" if o.side == "buy" else "long"), 0.0)
+    facing = positions.get(f"{o.symbol}|{'short' if o.side == 'buy' else 'long'}", 0.0)
     return _open_amount(o) > facing + _EPS * max(1.0, facing)
 
 
@@ -220,20 +222,36 @@ def _lock_for(book: LockBook, account: str, symbol: str, strategy: Optional[str]
     return book.effective(lock_keys(symbol=symbol, account=account, strategy=strategy), now)
 
 
-def _reverts_somewhere(book: LockBook, snap: Snapshot, account: str, now: int) -> bool:
+def _reverts_somewhere(book: LockBook, holds: Sequence[Any], snap: Snapshot, account: str, legs: Mapping[str, Any],
+                       now: int) -> bool:
     """Whether a lock that reverts growth may bind part of ``snap``'s account: one binding the
-    account as a whole, or a lock of a symbol or a strategy the account holds, lists or has open."""
+    account as a whole, or a lock of a symbol or a strategy the account holds, lists or has open
+    (``legs``: what it holds, by ``SYMBOL|leg``)."""
     if enforce_of(book.effective(lock_keys(account=account), now)).revert_growth:
         return True
-    named = {p.symbol for p in snap.positions} | set(snap.markets) | {o.symbol for o in snap.orders}
-    named |= {p.strategy for p in snap.positions if p.strategy} | {o.strategy for o in snap.orders if o.strategy}
     keys = lock_keys(account=account)
-    for h in book.in_force(now):
-        if h.scope in keys or h.scope not in named:
+    for h in holds:
+        if h.scope in keys or not enforce_of(LockStatus.of(h)).revert_growth:
             continue
-        if enforce_of(LockStatus.of(h)).revert_growth:
+        if any(f"{h.scope}|{leg}" in legs for leg in LEGS) or h.scope in snap.markets or any(
+                h.scope in (o.symbol, o.strategy) for o in snap.orders) or any(
+                p.strategy == h.scope for p in snap.positions if p.strategy):
             return True
     return False
+
+
+def _columns(snap: Snapshot) -> tuple[list[str], list[str], list[float], list[float], list[float]]:
+    """Symbols, legs (hedge-mode leg, else side), contracts, notional and marks of ``snap``'s
+    positions: the columns an adapter made (no position model read), else read off the positions."""
+    cols = columns_of(snap.positions) if isinstance(snap.positions, list) else getattr(snap.positions, "columns", None)
+    if cols is not None and len(cols) == len(snap.positions):
+        legs = cols.side_keys
+        if "BOTH" in legs:  # (a one-way position's leg as some venues name it: its side)
+            legs = [k if k in ("LONG", "SHORT") else s for k, s in zip(legs, cols.sides)]
+        return cols.symbols, legs, cols.contracts, cols.notional, cols.marks
+    ps = snap.positions
+    return ([p.symbol for p in ps], [leg_of_position(p) for p in ps], [p.contracts for p in ps],
+            [p.notional for p in ps], [p.mark_price for p in ps])
 
 
 def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str], baselines: Mapping[str, Any],
@@ -260,43 +278,41 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str], bas
             if account in baselines and holds:
                 kept[account] = baselines[account]
             continue
-        sizes: dict[tuple[str, str], float] = {}
-        marks: dict[str, float] = {}
-        units: dict[str, float] = {}
-        for p in snap.positions:
-            leg = leg_of_position(p)
-            sizes[(p.symbol, leg)] = sizes.get((p.symbol, leg), 0.0) + p.contracts
-            marks[p.symbol] = p.mark_price
-            if p.contracts > 0:
-                units[p.symbol] = p.notional / p.contracts
-        ids = _cancel_orders(book, snap, account, mine, sizes, marks, units, now, checks, violations) if (
-            holds or checks) else []
-        if ids:
-            cancels.append(CancelIntent(snap.venue, snap.account, "entries", tuple(ids), LOCK_VIOLATION))
-        if not holds or not _reverts_somewhere(book, snap, account, now):
+        symbols, legs_of, contracts, notional, mark_of = _columns(snap)
+        sizes: dict[str, float] = {}  # "SYMBOL|leg" → contracts
+        first: dict[str, int] = {}  # "SYMBOL|leg" → the index of its first position
+        for i, (sym, leg, c) in enumerate(zip(symbols, legs_of, contracts)):
+            key = f"{sym}|{leg}"
+            if key in sizes:
+                sizes[key] += c
+            else:
+                sizes[key], first[key] = c, i
+        if snap.orders:
+            marks = dict(zip(symbols, mark_of))
+            units = {s: n / c for s, n, c in zip(symbols, notional, contracts) if c > 0}
+            ids = _cancel_orders(book, snap, account, mine, sizes, marks, units, now, checks, violations)
+            if ids:
+                cancels.append(CancelIntent(snap.venue, snap.account, "entries", tuple(ids), LOCK_VIOLATION))
+        if not holds or not _reverts_somewhere(book, holds, snap, account, first, now):
             continue  # no lock reverts anything of it: its baselines end
         record = baselines.get(account)
         legs_before = record.get("legs") if isinstance(record, Mapping) else None
         if not isinstance(legs_before, Mapping):  # the first snapshot under the lock: its sizes are the baseline
-            kept[account] = {"since": now, "legs": {f"{s}|{leg}": c for (s, leg), c in sorted(sizes.items()) if c > 0}}
+            kept[account] = {"since": now, "legs": {k: c for k, c in sorted(sizes.items()) if c > 0}}
             continue
         legs: dict[str, float] = {}
         for key, base in legs_before.items():
-            symbol, _, leg = str(key).rpartition("|")
-            now_size = sizes.get((symbol, leg), 0.0)
-            low = min(float(base), now_size)
+            low = min(float(base), sizes.get(key, 0.0))  # lowered when the position shrinks
             if low > 0:
-                legs[str(key)] = low
+                legs[key] = low
         kept[account] = {"since": record.get("since", now) if isinstance(record, Mapping) else now, "legs": legs}
-        seen: set[tuple[str, str]] = set()
-        for p in snap.positions:
-            leg = leg_of_position(p)
-            if (p.symbol, leg) in seen:
+        for key, size in sizes.items():
+            base = float(legs_before.get(key, 0.0))
+            if size <= base * (1 + _EPS) + _EPS:
                 continue
-            seen.add((p.symbol, leg))
-            base = float(legs_before.get(f"{p.symbol}|{leg}", 0.0))
-            size = sizes.get((p.symbol, leg), 0.0)
-            if size <= base * (1 + _EPS) + _EPS or (account, p.symbol, leg) in shut:
+            p = snap.positions[first[key]]
+            leg = legs_of[first[key]]
+            if (account, p.symbol, leg) in shut:
                 continue
             lock = _lock_for(book, account, p.symbol, p.strategy, now)
             if not enforce_of(lock).revert_growth:

@@ -115,7 +115,7 @@ def test_under_a_reducing_lock_only_orders_that_grow_a_position_are_cancelled(wh
 
 
 def test_grows_reads_the_position_the_order_faces():
-    sizes = {(BTC, "long"): 5.0}
+    sizes = {f"{BTC}|long": 5.0}
     assert grows(order(side="buy"), sizes) and not grows(order(side="sell", amount=5.0), sizes)
     assert grows(order(side="sell", amount=5.5), sizes)
 
@@ -318,3 +318,20 @@ def test_a_stages_lock_trading_enforce_is_compiled_and_carried_into_its_hold():
     assert first.details["enforce"] == {"cancel": True, "revert_growth": True}
     assert enforce_of(first) == Enforce(True, True)  # reducing, told to revert too
     assert "enforce" not in book.for_scope("binanceusdm/other", T).details  # the mode's default: not written
+
+
+def test_an_adapters_position_columns_are_read_as_the_positions_are():
+    """A snapshot whose positions carry their columns (an adapter's), one-way legs named BOTH:
+    the same baselines and reverts as from the position models."""
+    from killswitch.snapshot import PositionList
+
+    def both(contracts):
+        return [pos(contracts=contracts).model_copy(update={"position_side": "BOTH"})]
+
+    plain = watch(locked(), [snap(both(5.0))], (), {}, T).baselines
+    s = snap().model_copy(update={"positions": PositionList.of(both(5.0))})
+    assert s.positions.columns is not None
+    assert watch(locked(), [s], (), {}, T).baselines == plain == {ACCT: {"since": T, "legs": {f"{BTC}|long": 5.0}}}
+    grown = snap().model_copy(update={"positions": PositionList.of(both(6.0))})
+    (plan,) = watch(locked(), [grown], (), plain, T + 1).reverts
+    assert plan.orders[0].amount == 1.0 and plan.orders[0].position_side is None
