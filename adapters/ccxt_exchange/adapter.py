@@ -827,7 +827,7 @@ class CcxtAdapter:
                 # and OKX cancel conditional orders through their algo service)
                 groups: dict[tuple, list[Order]] = {}
                 for o in by_symbol[symbol]:
-                    groups.setdefault(tuple(sorted(self.dialect.cancel_params(o.kind).items())), []).append(o)
+                    groups.setdefault(tuple(sorted(self.dialect.order_cancel_params(o).items())), []).append(o)
                 for params, orders in groups.items():
                     if selector.which == "all" and self._has("cancelAllOrders"):
                         try:
@@ -855,7 +855,7 @@ class CcxtAdapter:
     async def _cancel_each(self, op: Op, orders: list[Order], canceled: list[str], failed: dict[str, str]) -> None:
         for o in orders:
             try:
-                await self._calls.call(op, "cancel_order", o.id, o.symbol, dict(self.dialect.cancel_params(o.kind)),
+                await self._calls.call(op, "cancel_order", o.id, o.symbol, dict(self.dialect.order_cancel_params(o)),
                                        order=True)
             except AdapterError as e:
                 failed[o.id] = e.reason.value
