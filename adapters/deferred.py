@@ -78,7 +78,8 @@ class DeferredAdapter:
         return self._inner.symbols() if self._inner is not None else None
 
     def strategy_names(self) -> frozenset[str]:
-        return frozenset(getattr(self._spec, "strategies", None) or ())
+        names = getattr(self._spec, "strategy_names", None)
+        return frozenset(names() if callable(names) else getattr(self._spec, "strategies", None) or ())
 
     async def load_symbols(self) -> None:
         await self._require().load_symbols()

@@ -206,6 +206,8 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     from .runner.closes import ManualCloses
     from .runner.commands import OperatorCommands
     from .runner.countdowns import Countdowns
+    from .runner.enforcement import Enforcement
+    from .runner.limits_watch import LimitWatch
     from .runner.entries import EntryOutbox
     from .runner.executor import Executor
     from .runner.fanout import SinkFanout
@@ -284,11 +286,17 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
                                        dry_run=dry_run)
     silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
                          emit=fanout.emit, open_closes=lambda: tuple(closes.tracked))
+    # the venue watch: orders and positions that break a lock, cancelled or brought back
+    enforcement = Enforcement(book, store, io, lead, adapters, dry_run=dry_run, clock=clock)
+    readout.collectors.append(enforcement)  # killswitch_lock_violations_total
+    readout.violations = enforcement.status
+    # the pre-trade limits at the venue: an order that never asked and breaks them is cancelled too
+    enforcement.checks.append(LimitWatch(readout.limits, book, clock))
     parts = RunnerParts(io=io, book=book, counters=counters, turn=turn, lead=lead, fanout=fanout, known=known,
                         executor=executor, countdowns=countdowns, resumptions=resumptions, persist=persist,
                         shortfalls=shortfalls, closes=closes, readout=readout, previews=previews, charts=charts,
                         position_readout=position_readout, commands=commands, silencing=silencing,
                         fetches=fetches, streams=streams, reloads=reloads, entries=entries, revokes=revokes,
-                        operator_revokes=operator_revokes)
+                        operator_revokes=operator_revokes, enforcement=enforcement)
     return Runner(parts, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
                   snapshot_timeout_s=snapshot_timeout_s, clock=clock)

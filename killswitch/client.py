@@ -451,10 +451,15 @@ class RunnerClient:
         """``GET /v1/positions``: every account's positions from the runner's last snapshots."""
         return decode(PositionsStatus, self._json("GET", "/v1/positions", auth=True))
 
-    def lock(self, scope: str, reason: str, mode: str = "halted", ttl_s: Optional[float] = None) -> ChangeResult:
+    def lock(self, scope: str, reason: str, mode: str = "halted", ttl_s: Optional[float] = None, *,
+             cancel: Optional[bool] = None, revert_growth: Optional[bool] = None) -> ChangeResult:
         """``POST /v1/lock``: lock trading on ``scope`` (halted or reducing), until unlocked or
-        for ``ttl_s`` seconds."""
-        body = {"scope": scope, "reason": reason, "mode": mode, "ttl_s": ttl_s}
+        for ``ttl_s`` seconds; ``cancel`` / ``revert_growth``: what it makes hold at the venue
+        (None: by its mode)."""
+        body: dict[str, Any] = {"scope": scope, "reason": reason, "mode": mode, "ttl_s": ttl_s}
+        enforce = {k: v for k, v in (("cancel", cancel), ("revert_growth", revert_growth)) if v is not None}
+        if enforce:
+            body["enforce"] = enforce
         return decode(ChangeResult, self._json("POST", "/v1/lock", body, auth=True))
 
     def unlock(self, scope: str, reason: str) -> ChangeResult:

@@ -56,6 +56,9 @@ SCOPE_BLIND = "scope_blind"
 POLICY_UNMATCHED = "policy_unmatched"
 SCOPE_ARMED = "scope_armed"  # a blind scope is armed again (once): resolves its scope_blind page
 POLICY_MATCHED = "policy_matched"  # an unmatched policy selects accounts again (once): resolves its page
+# an order or a position that broke a lock at the venue (a bot that never asked): cancelled or reverted
+LOCK_VIOLATION = "lock_violation"
+LIMIT_VIOLATION = "limit_violation"  # an order that never asked broke a pre-trade limit: cancelled at the venue
 INCIDENT_ACKNOWLEDGED = "incident_acknowledged"  # someone has an incident (shown, runbook rendered again; not paged)
 # the bots' keys' trading permission at the venue: confirmed revoked, confirmed restored, and an
 # attempt refused or failed (paged once per failure spell; retried with backoff, never shown revoked)
@@ -71,7 +74,7 @@ SEVERITY = {
     POLICY_RELOAD_FAILED: "critical", RESET: "info", MANUAL_CLOSE: "warning", DEPOSED: "warning",
     SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical", SCOPE_BLIND: "warning", POLICY_UNMATCHED: "critical",
     SCOPE_ARMED: "info", POLICY_MATCHED: "info",
-    INCIDENT_ACKNOWLEDGED: "info",
+    INCIDENT_ACKNOWLEDGED: "info", LOCK_VIOLATION: "critical", LIMIT_VIOLATION: "critical",
     TRADING_REVOKED: "critical", TRADING_RESTORED: "warning", REVOKE_FAILED: "critical",
 }
 

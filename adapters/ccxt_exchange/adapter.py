@@ -74,6 +74,10 @@ from .stream import AccountStream, now_ms
 
 log = logging.getLogger(__package__)
 
+# how old a snapshot's list of every open order may be while the runner watches the account's
+# entries under a lock (a dialect's longer age spares the venue's weight in calm times)
+WATCHED_ORDERS_MAX_AGE_S = 2.0
+
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
@@ -152,7 +156,12 @@ class CcxtAdapter:
         self.hedge_mode: bool = bool(account.hedge_mode)
         self.quote_currency: str = account.quote_currency
         self.labels: dict[str, str] = dict(account.labels)
-        self.strategies: list[str] = list(getattr(account, "strategies", []) or [])
+        names = getattr(account, "strategy_names", None)
+        self.strategies: list[str] = list(names() if callable(names) else getattr(account, "strategies", []) or [])
+        prefixes = getattr(account, "client_id_prefixes", None)
+        # client order id prefix → its strategy (the Accounts document's map; a bare name maps to itself)
+        self.strategy_prefixes: dict[str, str] = dict(prefixes()) if callable(prefixes) else {
+            s: s for s in self.strategies}
         self.stablecoins: list[str] = list(account.stablecoins)
         self.settle_coins: tuple[str, ...] = tuple(getattr(account, "settle_coins", ()) or ())
         ic = account.initial_capital
@@ -198,6 +207,7 @@ class CcxtAdapter:
         self._master = MasterSwitch(account, self.dialect, timeout=timeout, urls=urls, factory=factory,
                                     own_key=config.get("apiKey"), max_retries=max_retries, backoff_s=backoff_s,
                                     max_backoff_s=max_backoff_s, ccxt_rate_limit=bool(ccxt_rate_limit))
+        self._watching_entries = False  # a lock that cancels entries binds the account (wake_on_entries)
         self.capabilities = self._capabilities(rate)
         self._stream_spec = getattr(account, "stream", None)
         self._stream: Optional[AccountStream] = None
@@ -288,7 +298,7 @@ class CcxtAdapter:
         return self._parse_position(self.dialect.checked_position(p))
 
     def _parse_order(self, o: Any, kind: Optional[str] = None, price_trigger: bool = True) -> Order:
-        return parsing.parse_order(o, KNOWN_RAW_FIELDS, self.strategies, kind, price_trigger)
+        return parsing.parse_order(o, KNOWN_RAW_FIELDS, self.strategy_prefixes, kind, price_trigger)
 
     def _reads(self, op: Op) -> Reads:
         """What the dialect's reads of this account are handed, within ``op``."""
@@ -388,6 +398,16 @@ class CcxtAdapter:
         if self._stream is not None:
             self._stream.set_wake(cb)
 
+    def wake_on_entries(self, on: bool) -> None:
+        """Whether the runner watches this account's entry orders (a lock that cancels them binds
+        it): a new open order that is not reduce-only wakes the runner (the cancel comes at the
+        stream event's tick), and a snapshot lists every open order when its last list is
+        ``WATCHED_ORDERS_MAX_AGE_S`` old, not the dialect's longer age (a bot's order placed since
+        is not in a list kept)."""
+        self._watching_entries = bool(on)
+        if self._stream is not None:
+            self._stream.wake_on_entries = bool(on)
+
     async def start_streams(self) -> None:
         """Start the private stream's watch tasks (idempotent); a venue that does not stream says
         so here, once, and is polled."""
@@ -474,9 +494,12 @@ class CcxtAdapter:
                         initial_capital=self.initial_capital, stablecoins=self.stablecoins, **kw)
 
     def _orders_due(self) -> bool:
-        """Whether this snapshot lists every open order (see ``open_orders_max_age_s``)."""
+        """Whether this snapshot lists every open order (see ``open_orders_max_age_s``, and
+        :meth:`wake_on_entries`)."""
         at = self._orders_at
-        return at is None or time.monotonic() - at >= self.open_orders_max_age_s
+        age = min(self.open_orders_max_age_s, WATCHED_ORDERS_MAX_AGE_S) if self._watching_entries \
+            else self.open_orders_max_age_s
+        return at is None or time.monotonic() - at >= age
 
     async def _snapshot(self, op: Op, started: float) -> Snapshot:
         await self._ensure_markets(op)
@@ -804,7 +827,7 @@ class CcxtAdapter:
                 # and OKX cancel conditional orders through their algo service)
                 groups: dict[tuple, list[Order]] = {}
                 for o in by_symbol[symbol]:
-                    groups.setdefault(tuple(sorted(self.dialect.cancel_params(o.kind).items())), []).append(o)
+                    groups.setdefault(tuple(sorted(self.dialect.order_cancel_params(o).items())), []).append(o)
                 for params, orders in groups.items():
                     if selector.which == "all" and self._has("cancelAllOrders"):
                         try:
@@ -832,7 +855,7 @@ class CcxtAdapter:
     async def _cancel_each(self, op: Op, orders: list[Order], canceled: list[str], failed: dict[str, str]) -> None:
         for o in orders:
             try:
-                await self._calls.call(op, "cancel_order", o.id, o.symbol, dict(self.dialect.cancel_params(o.kind)),
+                await self._calls.call(op, "cancel_order", o.id, o.symbol, dict(self.dialect.order_cancel_params(o)),
                                        order=True)
             except AdapterError as e:
                 failed[o.id] = e.reason.value

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from collections.abc import Mapping
-from typing import Any, Callable, Iterable, Optional, Protocol
+from typing import Any, Callable, Iterable, Optional, Protocol, Union
 
 from killswitch.snapshot import Balance, MarketRules, Order, OrderBook, Position
 
@@ -198,13 +198,19 @@ def parse_position(p: Any, market_of: Callable[[str], Optional[Mapping]], raw: R
     )
 
 
-def strategy_of(client_id: Optional[str], strategies: Iterable[str]) -> Optional[str]:
-    """The strategy whose name prefixes a client order id (``alpha-17`` → ``alpha``), longest first."""
+def strategy_of(client_id: Optional[str], strategies: Union[Iterable[str], Mapping[str, str]]) -> Optional[str]:
+    """The strategy a client order id belongs to, the longest prefix first: ``strategies`` is
+    the account's names (``alpha-17`` → ``alpha``: the name, then ``-``, ``_``, ``:`` or ``.``,
+    or the name alone) or its prefix map (prefix → strategy, :meth:`Account.client_id_prefixes`:
+    a declared prefix matches as written; a bare name, mapped to itself, as a name does)."""
     if not client_id:
         return None
-    for s in sorted(strategies, key=len, reverse=True):
-        if client_id.startswith(s) and (len(client_id) == len(s) or client_id[len(s)] in "-_:."):
-            return s
+    pairs = strategies.items() if isinstance(strategies, Mapping) else ((s, s) for s in strategies)
+    for prefix, name in sorted(pairs, key=lambda kv: len(kv[0]), reverse=True):
+        if not client_id.startswith(prefix):
+            continue
+        if prefix != name or len(client_id) == len(prefix) or client_id[len(prefix)] in "-_:.":
+            return name
     return None
 
 
@@ -240,7 +246,7 @@ def order_kind(o: Mapping[str, Any]) -> str:
 TRIGGERED_KINDS = ("conditional", "tpsl", "oco")
 
 
-def parse_order(o: Any, raw: RawFields, strategies: Iterable[str], kind: Optional[str] = None,
+def parse_order(o: Any, raw: RawFields, strategies: Union[Iterable[str], Mapping[str, str]], kind: Optional[str] = None,
                 price_trigger: bool = True) -> Order:
     """A ccxt open-order structure → Order (``reduce_only``: it can only reduce, :func:`reduces`;
     ``kind``: what the list it came from says it is, else :func:`order_kind`). An order without

@@ -35,8 +35,10 @@ What it owns
       stream asked for and not started yet is ``connecting`` (it starts when the runner leads;
       ``off`` is for an account that polls, and for a stream stopped with its adapter);
     * the wake callback, called when a position, a balance or a mark changed (never for a
-      duplicate or an update that changed nothing), and the one-time log of each kind of
-      dropped message per account;
+      duplicate or an update that changed nothing) — and, while the runner watches entries
+      (``wake_on_entries``: a lock that cancels them binds the account), when an open order that
+      is not reduce-only came or changed — and the one-time log of each kind of dropped message
+      per account;
     * when each symbol's position last changed (:meth:`AccountStream.position_changed`), so
       that a close is checked against a position read after it.
     * when the stream's state may be trusted: not until a REST reconcile read wholly after the
@@ -138,6 +140,8 @@ class AccountStream:
         self.max_backoff_s = float(max_backoff_s)
         self._clock = clock
         self._wake: Optional[Callable[[str], None]] = None
+        # a new open order that is not reduce-only wakes the runner too (set while a lock binds the account)
+        self.wake_on_entries = False
         self._task: Optional[asyncio.Task] = None
         self._state: str = "connecting"  # asked for, started when the runner leads: not off
         self._reason: Optional[str] = None
@@ -573,7 +577,11 @@ class AccountStream:
                     except Exception as e:  # noqa: BLE001 — an order it cannot read is malformed, never applied
                         self._dropped("malformed", f"order {oid}: {type(e).__name__}: {e}")
                         continue
-                state.apply_order(oid, order, ev.event_ms)  # an order never wakes the runner
+                # an order wakes the runner only while it watches entries (a lock in force): a new
+                # open one that is not reduce-only
+                if state.apply_order(oid, order, ev.event_ms) == CHANGED and self.wake_on_entries \
+                        and order is not None and not order.reduce_only and order.kind != "tpsl":
+                    changed = True
             for symbol, price in ev.marks:
                 if price is None or price <= 0:
                     self._dropped("malformed", f"mark {symbol!r}")

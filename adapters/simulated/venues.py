@@ -17,7 +17,7 @@ import os
 import re
 from typing import Any
 
-VENUES = ("binanceusdm", "bybit", "okx", "hyperliquid")
+VENUES = ("binanceusdm", "bybit", "okx", "hyperliquid", "bitget")
 
 
 def sim_account(server: Any, account: str, venue: str, **fields: Any) -> Any:
@@ -34,6 +34,10 @@ def sim_account(server: Any, account: str, venue: str, **fields: Any) -> Any:
         from .faces.okx import okx_account
 
         return okx_account(server, account, **fields)
+    if venue == "bitget":
+        from .faces.bitget import bitget_account
+
+        return bitget_account(server, account, **fields)
     from killswitch.policy.model import Account
 
     if venue == "hyperliquid":

@@ -95,10 +95,16 @@ def reset(api, token_env, policy, scope, approver, reason, output) -> None:
 @click.option("--ttl", default=None, help="Lift the lock by itself after this long (e.g. 6h); default: until unlocked.")
 @click.option("--mode", type=click.Choice(["halted", "reducing"]), default="halted", show_default=True,
               help="halted: no order passes; reducing: only orders that reduce a position.")
+@click.option("--cancel/--no-cancel", default=None,
+              help="Cancel at the venue the open orders of bots that add exposure (not reduce-only under halted, "
+                   "growing a position under reducing); default: on.")
+@click.option("--revert/--no-revert", "revert", default=None,
+              help="Bring a position that grew under the lock back to its size at the lock with reduce-only "
+                   "orders; default: on under halted, off under reducing.")
 @click.option("--yes", is_flag=True, help="Weaken a lock without asking (a reducing lock over an operator's halt, "
                                           "or one that leaves the scope less locked than it is).")
 @output_option
-def lock(api, token_env, scope, reason, ttl, mode, yes, output) -> None:
+def lock(api, token_env, scope, reason, ttl, mode, cancel, revert, yes, output) -> None:
     """Lock trading on a scope by hand; bots see it in the lock file and /v1/lock.
 
     A lock that weakens what binds the scope (reducing over an operator's halt) is previewed
@@ -124,7 +130,7 @@ def lock(api, token_env, scope, reason, ttl, mode, yes, output) -> None:
             if not click.confirm(f"weaken the lock on {scope} to {mode}?", default=False, err=True):
                 click.echo("ksctl lock: not confirmed; nothing was sent", err=True)
                 raise SystemExit(EXIT_FINDINGS)
-    change(lambda: client.lock(scope, reason, mode, ttl_s), output)
+    change(lambda: client.lock(scope, reason, mode, ttl_s, cancel=cancel, revert_growth=revert), output)
 
 
 def downgrade(client, scope: str, reason: str, mode: str, ttl_s) -> "str | None":

@@ -87,7 +87,7 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
     graph = result.graph
     if accounts:
         _refuse_over_budget(accounts, graph, max_file_bytes)
-    state = _stored_state(reading_state(state_url)) if state_url else State()
+    state, stored = _stored_state(reading_state(state_url)) if state_url else (State(), None)
     unlisted: list = []  # KS267: limits on symbols no venue lists (live: the venues' lists are read)
     if against:
         from ..preview.plan import plan_ticks
@@ -108,7 +108,8 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
             raise SystemExit(EXIT_ERROR)
         source, mode = {"kind": "file", "path": against, "ticks": planned.ticks}, "dry-run"
     else:
-        planned, mode, unlisted = asyncio.run(_live(graph, accounts, state, timeout_s, scores, max_file_bytes))
+        planned, mode, unlisted = asyncio.run(_live(graph, accounts, state, timeout_s, scores, max_file_bytes,
+                                                    stored))
         source = {"kind": "live", "accounts": accounts}
     for a in planned.unread:
         click.echo(f"ksctl plan: {a.key}: snapshot failed ({unread_detail(a)})"
@@ -161,15 +162,26 @@ def _refuse_over_budget(path: str, graph, max_file_bytes: int) -> None:
 
 
 def _stored_state(url: str):
+    """The stored engine state, and what the venue watch reads of the store: the lock book, the
+    baselines and the runner's own client order ids (pending, and the last day's)."""
+    import time
+
     from ..engine.state import State
+    from ..runner.enforcement import OWN_HISTORY_MS
+    from ..runner.lock import LockBook
     from ..state import open_store
 
     store = open_store(url, migrate=False)
     try:
         doc, pnl_samples = store.load_engine_state_and_pnl()
+        since = int(time.time() * 1000) - OWN_HISTORY_MS
+        own = frozenset(e.client_order_id for e in (*store.pending_intents(), *store.journal(100_000, since)))
     finally:
         store.close()
-    return State.from_json(doc["engine"], pnl_samples) if doc else State()
+    if not doc:
+        return State(), None
+    return State.from_json(doc["engine"], pnl_samples), (LockBook.from_json(doc["lock"]), doc.get("baselines") or {},
+                                                          own)
 
 
 async def _with_books(graph, snaps, state, now: int, rates, adapters, timeout_s: float):
@@ -188,7 +200,8 @@ async def _with_books(graph, snaps, state, now: int, rates, adapters, timeout_s:
             else s for s in snaps]
 
 
-async def _live(graph, accounts_path: str, state, timeout_s: float, scores: str, max_file_bytes: int):
+async def _live(graph, accounts_path: str, state, timeout_s: float, scores: str, max_file_bytes: int,
+                stored=None):
     import time
 
     from adapters.base import order_rates
@@ -213,5 +226,12 @@ async def _live(graph, accounts_path: str, state, timeout_s: float, scores: str,
         await built.close()
     # an account whose credential could not be read is a failed snapshot: the plan is incomplete
     snaps += [unreadable_snapshot(acc, e, now) for acc, e in built.unreadable]
-    return (plan_snapshots(graph, snaps, state, now, rates, scores), "dry-run" if spec.dry_run else "live",
-            unlisted_limit_symbols(graph, snaps, listed))
+    planned = plan_snapshots(graph, snaps, state, now, rates, scores)
+    if stored is not None:  # what the locks in force would cancel and revert at the venue now (the runner's rule)
+        from dataclasses import replace
+
+        from ..runner.enforce import watch
+
+        book, baselines, own = stored
+        planned = replace(planned, watch=watch(book, snaps, own, baselines, now))
+    return planned, "dry-run" if spec.dry_run else "live", unlisted_limit_symbols(graph, snaps, listed)

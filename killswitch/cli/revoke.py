@@ -1,6 +1,6 @@
 """``ksctl revoke``: the bots' keys made read-only at the venue, through a preview; ``--restore`` lifts it.
 
-``ksctl revoke SCOPE --reason R`` asks the runner for the revoke's preview (the accounts the scope
+``ksctl revoke --scope S --reason R`` asks the runner for the revoke's preview (the accounts the scope
 reaches, exactly as typed: a typo is refused with close matches, and each account's permission
 now), prints it, and sends the revoke with the preview's id only with ``--yes`` or the scope
 typed at the prompt on a terminal; with neither it sends nothing (exit 2). The runner refuses a
@@ -9,7 +9,7 @@ owes the revoke, saves it, sends it at once, and says what the venue confirmed; 
 refuses is retried by the runner (``REVOKE_FAILED``, paged once) and the revoke stays owed.
 ``--approvals N``: the distinct approvers its restore needs (1 by default).
 
-``ksctl revoke SCOPE --restore --reason R`` is one approval of the restore of that scope's
+``ksctl revoke --scope S --restore --reason R`` is one approval of the restore of that scope's
 operator revoke (the approver role: each approver sends their own token); the last approval
 owes the restore, which the runner sends at once. A stage's revoke is restored by the stage's
 reset (``ksctl reset``), never here (``REVOKED_BY_STAGE``).
@@ -26,20 +26,21 @@ import sys
 import click
 
 from .apiopts import api_option, change, read, runner_client, token_option
+from ..render.ops import change_json
 from .common import EXIT_FINDINGS, EXIT_USAGE, output_option
 
 
 @click.command(epilog="""\b
 Examples:
-  ksctl revoke binanceusdm/main --reason "bot ignores the halt"            # preview, then type the scope
-  ksctl revoke binanceusdm --reason "venue-wide stop" --approvals 2 --yes
-  ksctl revoke binanceusdm/main --restore --reason "bot fixed, reviewed"   # each approver, own token
+  ksctl revoke --scope binanceusdm/main --reason "bot ignores the halt"    # preview, then type the scope
+  ksctl revoke --scope binanceusdm --reason "venue-wide stop" --approvals 2 --yes
+  ksctl revoke --scope binanceusdm/main --restore --reason "bot fixed"     # each approver, own token
 A stage's revoke_trading is restored by the stage's reset (ksctl reset), not here.
 Exit codes: 0 done, 1 refused or not confirmed, 2 usage.
 """)
 @api_option
 @token_option
-@click.argument("scope")
+@click.option("--scope", required=True, help="The scope whose accounts' bots' keys are revoked (exact).")
 @click.option("--reason", required=True)
 @click.option("--restore", is_flag=True, help="Approve the restore of SCOPE's revoke (the approver role).")
 @click.option("--approvals", type=click.IntRange(1, 10), default=1, show_default=True,
@@ -58,8 +59,12 @@ def revoke(api, token_env, scope, reason, restore, approvals, yes, output) -> No
         for line in preview.effects:
             click.echo(f"  {line}")
     if not preview.allowed or preview.preview_id is None:
+        if output == "json":  # the refused preview is the data
+            click.echo(change_json(preview))
         raise SystemExit(EXIT_FINDINGS)
     if not yes:
+        if output == "json":
+            click.echo(change_json(preview))
         if not _stdin_tty():
             click.echo("ksctl revoke: nothing was sent: a revoke needs --yes, or the scope typed at the prompt on a "
                        "terminal", err=True)

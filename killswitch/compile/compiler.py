@@ -56,6 +56,7 @@ KS261     a revoke_trading action whose scope selects an account it cannot reach
 KS265-266 a pre-trade limit whose unit does not fit, or out of range (:mod:`killswitch.policy.limits`)
 KS267     a limit on a symbol no venue the policy selects lists (:mod:`.limits_node`; said by
           ``ksctl plan`` over live accounts, where the symbol lists are read)
+KS249     a client order id prefix two strategies of one account claim (:mod:`.strategy_check`)
 KS131     a route that can carry critical pages with mute_time_intervals or
           active_time_intervals (warning); an unknown interval name is KS104, a time zone
           the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
@@ -121,6 +122,7 @@ from .scope_check import unmatched
 from .settle_check import check_settle_coins
 from .shards import check_shards, firm_diagnostics
 from .revoke_check import RevokeUse, check_revoke_blocks, revoke_findings
+from .strategy_check import check_strategy_prefixes
 from .venue_check import check_venues
 
 
@@ -199,6 +201,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
             diags.extend(check_venues(doc))
             diags.extend(check_revoke_blocks(doc))
             diags.extend(check_shards(doc))
+            diags.extend(check_strategy_prefixes(doc))
     for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
         if isinstance(doc.model, PolicyTest):
             check_test(doc, ctx, diags)

@@ -215,6 +215,9 @@ class LockTradingAction(ActionNode):
     kind: str = "lock_trading"
     mode: str  # reducing | halted
     ttl_ms: Optional[int]
+    # what the lock makes hold at the venue (killswitch.runner.enforce): cancel entries, revert growth
+    cancel: bool = True
+    revert_growth: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

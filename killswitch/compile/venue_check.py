@@ -52,7 +52,7 @@ VENUES: frozenset[str] = frozenset((
 
 
 # the ccxt ids with a dialect of their own (adapters/ccxt_exchange/dialects: DIALECTS)
-DIALECT_VENUES: tuple[str, ...] = ("binance", "binancecoinm", "binanceusdm", "bybit", "hyperliquid", "okx")
+DIALECT_VENUES: tuple[str, ...] = ("binance", "binancecoinm", "binanceusdm", "bitget", "bybit", "hyperliquid", "okx")
 
 # What the locked ccxt requires of each id to sign (``requiredCredentials``), in the Accounts
 # document's credential fields; only the ids that sign in one of the document's two forms (an

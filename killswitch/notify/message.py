@@ -83,6 +83,14 @@ def headline(alert: Alert) -> str:
     if kind == ev.REVOKE_FAILED:
         return (f"{data.get('want_text', 'revoke')} of trading at the venue FAILED for {lab.get('account')}: "
                 f"{data.get('code', '?')}: {data.get('message', '?')}; retried, not revoked until confirmed")
+    if kind == ev.LOCK_VIOLATION:
+        what = "cancelled" if data.get("action") == "cancel" else "brought back"
+        return (f"lock broken at the venue in {lab.get('scope', '?')} by strategy {lab.get('strategy', '?')}: "
+                f"{data.get('account', '?')} {data.get('symbol', '?')} {data.get('side', '?')} {what}")
+    if kind == ev.LIMIT_VIOLATION:
+        return (f"pre-trade limit broken at the venue in {lab.get('scope', '?')} by strategy "
+                f"{lab.get('strategy', '?')}: {data.get('account', '?')} {data.get('symbol', '?')} "
+                f"{data.get('side', '?')} cancelled ({str(data.get('reason', '?')).split(' [', 1)[0]})")
     if kind == ev.DMS_FIRED:
         return f"dead man's switch fired{': ' + where if where else ''}"
     return f"{kind}{': ' + where if where else ''}"

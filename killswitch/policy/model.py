@@ -399,12 +399,23 @@ class CloseAll(Strict):
     """Close every position of the scope in full (and, on spot, sell its holdings outside the stablecoins)."""
 
 
+class LockEnforce(Strict):
+    """What the lock makes hold at the venue, on orders and positions of bots that never asked:
+    ``cancel`` the open orders that add exposure (not reduce-only under ``halted``; growing a position
+    under ``reducing``), ``revert_growth`` bring a position that grew back to its size at the lock with
+    reduce-only orders. Left out: ``cancel`` on, ``revert_growth`` on under ``halted`` only."""
+
+    cancel: bool = True
+    revert_growth: Optional[bool] = None
+
+
 class LockTrading(Strict):
     """Lock the bots' trading (the pre-trade gate): ``reducing`` lets only orders that reduce exposure
-    through, ``halted`` none; ``ttl``: for that long."""
+    through, ``halted`` none; ``ttl``: for that long; ``enforce``: what the runner makes hold at the venue."""
 
     mode: Literal["reducing", "halted"] = "halted"
     ttl: Optional[DurationField] = None
+    enforce: Optional[LockEnforce] = None
 
 
 class ArmExchangeDms(Strict):
@@ -813,13 +824,23 @@ class StreamSpec(Strict):
     stale_after: DurationField = Duration(10_000)
 
 
+class StrategyEntry(Strict):
+    """A strategy (bot) of this account and the client order id prefixes its orders carry: an order
+    whose client id begins with one of them is that strategy's (in a lock violation's page, a
+    strategy-scoped policy's orders). A strategy written as its name alone is the name followed by
+    ``-``, ``_``, ``:`` or ``.``."""
+    name: Annotated[str, Field(min_length=1)]
+    client_id_prefixes: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+
+
 class Account(Strict):
     name: DocName
     venue: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", description="ccxt exchange id, e.g. binanceusdm")]
     market_type: Literal["spot", "futures"]
     labels: Labels = {}
     hedge_mode: bool = False
-    strategies: list[str] = []
+    # the bots trading on this account: a name (its client ids begin with it) or a name with its prefixes
+    strategies: list[str | StrategyEntry] = []
     quote_currency: str = "USDT"
     initial_capital: Optional[AmountField] = None
     stablecoins: list[str] = ["USDT", "USDC", "FDUSD", "DAI"]
@@ -834,6 +855,20 @@ class Account(Strict):
     stream: Optional[StreamSpec] = None
     # The venue's own switch of the bots' keys (revoke_trading); absent: no revoke on this account.
     revoke: Optional[RevokeSpec] = None
+
+    def strategy_names(self) -> list[str]:
+        """The strategies' names, as written."""
+        return [s if isinstance(s, str) else s.name for s in self.strategies]
+
+    def client_id_prefixes(self) -> dict[str, str]:
+        """Client order id prefix → the strategy it names: a declared prefix as written, a
+        strategy written as its name alone mapped to itself (matched as a name: see
+        ``adapters.ccxt_exchange.parsing.strategy_of``). A prefix claimed twice is KS249."""
+        out: dict[str, str] = {}
+        for s in self.strategies:
+            for prefix in ((s,) if isinstance(s, str) else s.client_id_prefixes):
+                out.setdefault(prefix, s if isinstance(s, str) else s.name)
+        return out
 
     @field_validator("stream")
     @classmethod

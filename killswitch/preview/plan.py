@@ -19,7 +19,7 @@ Pure: the caller passes the snapshots, the state and the time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from ..compile.graph import DecisionGraph
 from ..engine.limit_tables import BookBreach
@@ -67,6 +67,9 @@ class PlanResult:
     # what the last tick's positions and open orders break of the policies' pre-trade limits
     limit_breaches: tuple[BookBreach, ...] = ()
     limits_set: bool = False  # a policy sets pre-trade limits (the plan says what the book breaks)
+    # live, with the stored state: what the locks in force would cancel and revert at the venue now
+    # (killswitch.runner.enforce.Watch, worked out by the caller, which holds the stored lock book)
+    watch: Any = None
 
     @property
     def complete(self) -> bool:

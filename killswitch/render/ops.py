@@ -133,6 +133,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {x.amount:g}: {x.why} ({x.detail}); "
                      f"incident {x.incident}")
     lines += trading_lines(st)
+    lines += violation_lines(st.lock_violations)
     lines += dms_lines(dms_of(st))
     return "\n".join(lines)
 
@@ -152,6 +153,23 @@ def trading_lines(st: RunnerStatus) -> list[str]:
         retry = f"; next try {owed['next_ts']}" if owed.get("failure") else ""
         lines.append(f"  TRADING {account}: {t.get('shown')}" + (f"; keys {keys}" if keys else "")
                      + (f"; held by {holds}" if holds else "") + retry)
+    return lines
+
+
+def violation_lines(doc: dict, latest: int = 10) -> list[str]:
+    """What broke a lock at the venue (the venue watch): the count, and the latest, newest first."""
+    total = int((doc or {}).get("total") or 0)
+    if not total:
+        return []
+    lines = [f"  LOCK VIOLATIONS: {total} since this runner started (the latest first)"]
+    for v in list(doc.get("recent") or ())[:latest]:
+        notional = v.get("notional")
+        value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"
+        who = v.get("client_order_id") or v.get("revert_client_order_id") or "-"
+        outcome = v.get("outcome") or ("dry run" if v.get("dry_run") else "pending")
+        lines.append(f"    {_when(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
+                     f"{v.get('side')} {v.get('amount', 0):g} ({value}) strategy {v.get('strategy')} "
+                     f"order {who} under {v.get('mode')} {v.get('scope')}: {outcome}")
     return lines
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from typing import Any, Optional
 
 from ..engine.limit_tables import BookBreach
 from ..preview.plan import NOT_READ, PlanResult, StageChange
@@ -112,6 +113,8 @@ def plan_json(result: PlanResult, graph, source: dict, mode: str) -> str:
            "changes": [change_json(c) for c in result.changes], "summary": summary(result)}
     if result.limits_set:
         doc["limit_breaches"] = [breach_json(b) for b in result.limit_breaches]
+    if result.watch is not None:  # live, with the stored state: what the locks in force would do at the venue
+        doc["venue_watch"] = watch_json(result.watch)
     return json.dumps(doc, indent=1, ensure_ascii=False)
 
 
@@ -163,8 +166,38 @@ def plan_text(result: PlanResult, graph, source: dict, mode: str) -> str:
         lines += [f"  {x}" for x in _action_lines(p, c.send)] if p else []
         lines.append("")
     overlaps = overlap_lines(result.totals())
-    lines += (overlaps + [""] if overlaps else []) + breach_lines(result)
+    watch = watch_lines(result.watch)
+    lines += (overlaps + [""] if overlaps else []) + (watch + [""] if watch else []) + breach_lines(result)
     return "\n".join(lines + summary_lines(result))
+
+
+
+def watch_lines(w: Any) -> list[str]:
+    """What the locks in force would make hold at the venue now (the runner's venue watch over
+    the same snapshots): the orders it would cancel and the growth it would revert."""
+    if w is None or not w.violations:
+        return []
+    lines = [f"  # venue watch: {sum(v.action == 'cancel' for v in w.violations)} order(s) to cancel, "
+             f"{len(w.reverts)} position(s) to bring back (locks in force)"]
+    for v in w.violations:
+        value = f"notional {v.notional:,.2f}" if v.notional is not None else "notional unknown"
+        if v.action == "cancel":
+            lines.append(f"  ~ cancel {v.account} {v.symbol} {v.side} {v.amount:g} ({value}) order {v.order_id} "
+                         f"client id {v.client_order_id or '-'} strategy {v.strategy}: {v.reason}")
+        else:
+            lines.append(f"  - revert {v.account} {v.symbol} from {v.contracts:g} to {v.baseline:g} ({value}) "
+                         f"strategy {v.strategy}: {v.reason}")
+    lines += [f"  ! {n}" for n in w.notes]
+    return lines
+
+
+def watch_json(w: Any) -> Optional[dict]:
+    if w is None:
+        return None
+    return {"violations": [v.to_json() for v in w.violations], "notes": list(w.notes),
+            "reverts": [{"client_order_id": o.client_order_id, "account": f"{o.venue}/{o.account}", "symbol": o.symbol,
+                         "side": o.side, "position_side": o.position_side, "amount": o.amount, "reduce_only": True}
+                        for p in w.reverts for o in p.orders]}
 
 
 def _seq(seqs: tuple[int, ...], i: int) -> str:

@@ -147,8 +147,8 @@ from .api_render import SharedReads, json_body
 from .api_render import json_response as _json
 from .api_silences import SilenceHandlers
 from .api_revoke import RevokeHandlers
-from .api_request import (MAX_REASON, ApiError, bad, fields, only, optional_seconds, parse_object, path_name,
-                          read_body, seconds, show, source_field, source_name, string_field)
+from .api_request import (MAX_REASON, ApiError, bad, fields, lock_fields, only, parse_object, path_name, read_body,
+                          seconds, show, source_field, source_name, string_field)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
 from .gate import parse_request
 from .console import ConsoleHandlers
@@ -166,8 +166,6 @@ R = TypeVar("R")
 
 DEFAULT_MAX_BODY_BYTES = 16_384
 MAX_DMS_TIMEOUT_S = 7 * 86_400
-MAX_LOCK_TTL_S = 30 * 86_400
-LOCK_MODES = ("halted", "reducing")
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CHECK_ORDER_PATH = "/v1/check-order"
 
@@ -417,15 +415,8 @@ class _Handlers:
             raise TypeError("close() must return a CloseResult")
         return _json(202 if accepted else _refusal_status(why, 409), result)
 
-    async def _lock_body(self, request: web.Request) -> tuple[str, str, str, Optional[float]]:
-        body = await self._body(request)
-        fields(body, ("scope", "reason"), ("mode", "ttl_s"))
-        scope = string_field(body, "scope")
-        reason = string_field(body, "reason", MAX_REASON, free_text=True)
-        mode = body.get("mode", "halted")
-        if mode not in LOCK_MODES or not isinstance(mode, str):
-            raise bad(f'"mode" must be "halted" or "reducing", not {show(mode)}')
-        return scope, mode, reason, optional_seconds(body, "ttl_s", MAX_LOCK_TTL_S)
+    async def _lock_body(self, request: web.Request) -> tuple[str, str, str, Optional[float], Optional[dict]]:
+        return lock_fields(await self._body(request))
 
     async def _scope_reason(self, request: web.Request) -> tuple[str, str]:
         body = await self._body(request)
@@ -433,9 +424,10 @@ class _Handlers:
         return string_field(body, "scope"), string_field(body, "reason", MAX_REASON, free_text=True)
 
     async def lock_scope(self, request: web.Request) -> web.Response:
-        scope, mode, reason, ttl_s = await self._lock_body(request)
-        return _change(await _call(self.view.lock_scope, scope, mode, reason, ttl_s, actor=_caller(request).name),
-                       "lock_scope")
+        scope, mode, reason, ttl_s, enforce = await self._lock_body(request)
+        extra = {"enforce": enforce} if enforce is not None else {}
+        return _change(await _call(self.view.lock_scope, scope, mode, reason, ttl_s, actor=_caller(request).name,
+                                   **extra), "lock_scope")
 
     async def unlock_scope(self, request: web.Request) -> web.Response:
         scope, reason = await self._scope_reason(request)
@@ -455,7 +447,7 @@ class _Handlers:
         return _json(200, {"incidents": await self._read(self.view.incidents)})
 
     async def preview_lock(self, request: web.Request) -> web.Response:
-        scope, mode, reason, ttl_s = await self._lock_body(request)
+        scope, mode, reason, ttl_s, _ = await self._lock_body(request)
         return _json(200, await _call(self.view.preview_lock, scope, mode, reason, ttl_s))
 
     async def preview_unlock(self, request: web.Request) -> web.Response:

@@ -23,6 +23,8 @@ from aiohttp import web
 
 MAX_NAME = 256  # longest policy, scope or approver name
 MAX_REASON = 500  # longest operator reason
+MAX_LOCK_TTL_S = 30 * 86_400
+LOCK_MODES = ("halted", "reducing")
 SOURCE_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -237,3 +239,23 @@ def string_field(body: dict, key: str, limit: int = MAX_NAME, *, free_text: bool
         if v != v.strip():
             raise bad(f'"{key}" has spaces around it: {show(v)}')
     return v
+
+
+def lock_fields(body: dict) -> tuple[str, str, str, Optional[float], Optional[dict]]:
+    """The fields of an operator's lock (``POST /v1/lock`` and its preview): scope, mode (default
+    ``halted``), reason, ttl in seconds, and what the lock makes hold at the venue (``enforce``:
+    ``{"cancel": bool, "revert_growth": bool}``, either optional; None: the mode's defaults)."""
+    fields(body, ("scope", "reason"), ("mode", "ttl_s", "enforce"))
+    scope = string_field(body, "scope")
+    reason = string_field(body, "reason", MAX_REASON, free_text=True)
+    mode = body.get("mode", "halted")
+    if mode not in LOCK_MODES or not isinstance(mode, str):
+        raise bad(f'"mode" must be "halted" or "reducing", not {show(mode)}')
+    enforce = body.get("enforce")
+    if enforce is not None:
+        if not isinstance(enforce, dict):
+            raise bad(f'"enforce" must be an object {{"cancel": bool, "revert_growth": bool}}, not {show(enforce)}')
+        fields(enforce, (), ("cancel", "revert_growth"))
+        if any(not isinstance(v, bool) for v in enforce.values()):
+            raise bad('"enforce.cancel" and "enforce.revert_growth" must be true or false')
+    return scope, mode, reason, optional_seconds(body, "ttl_s", MAX_LOCK_TTL_S), enforce

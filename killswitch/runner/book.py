@@ -76,6 +76,9 @@ class Book:
     # the bots' trading permission at the venue: who holds it revoked, and what is owed the venue
     # (written by :class:`~killswitch.runner.revokes.Revokes` only; replaced whole)
     revokes: RevokeBook = field(default_factory=RevokeBook)
+    # the venue watch's baselines: each position leg's size at the lock it is held to (see
+    # :mod:`~killswitch.runner.enforce`), saved so that a restart or a takeover keeps them
+    baselines: dict[str, Any] = field(default_factory=dict)
     # a shard's: the firm-wide policies its firm link evaluates while it holds the firm lease,
     # whose stage transitions it tells through this runner's sinks (set by the firm link only)
     firm_graph: Optional[DecisionGraph] = None
@@ -201,8 +204,11 @@ class Book:
         neither: both start empty."""
         if not doc:
             self.state, self._lock_book, self.dms, self.resume_starts = State(), LockBook(), DeadMansSwitch(), {}
-            self.owed, self.revokes = {}, RevokeBook()
+            self.owed, self.revokes, self.baselines = {}, RevokeBook(), {}
             return
+        baselines = doc.get("baselines") or {}
+        if not isinstance(baselines, dict):
+            raise ValueError('the saved "baselines" must map an account to its legs\' sizes at the lock')
         owed = doc.get("owed") or {}
         if not isinstance(owed, dict) or not all(isinstance(v, dict) and "event" in v and "audit" in v
                                                  for v in owed.values()):
@@ -215,6 +221,7 @@ class Book:
         self.state, self._lock_book = State.from_json(doc["engine"], rows), LockBook.from_json(doc["lock"])
         self.dms, self.resume_starts, self.owed = dms, dict(resume), dict(owed)
         self.revokes = RevokeBook.from_json(doc.get("revokes"))
+        self.baselines = dict(baselines)
 
     async def follow(self, io: StoreIO, store: StateStore) -> None:
         """A standby answers reads (the lock, the pre-trade gate, status) from what the leader
@@ -269,6 +276,8 @@ class Book:
             doc["owed"] = self.owed
         if self.revokes.seq:  # (kept once used: an effect's number is never given twice)
             doc["revokes"] = self.revokes.to_json()
+        if self.baselines:
+            doc["baselines"] = self.baselines
         marks = pnl_marks(self.state)
         # Where every history starts and ends as stored: equal marks leave nothing to add or
         # drop (what pnl_changes would find, without a walk over every account's history)

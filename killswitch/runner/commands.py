@@ -32,6 +32,7 @@ from .book import Book
 from .closes import by
 from .dms_state import DeadMansSwitch
 from .leadership import Leadership
+from .enforce import enforce_details
 from .lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, iso_ms
 from .resuming import Resumptions
 from .revoke_state import holder_of
@@ -155,10 +156,12 @@ class OperatorCommands:
         return ChangeResult(False, why)
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
-                         actor: Optional[str] = None) -> ChangeResult:
+                         actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
         """An operator's lock on ``scope``: it replaces the operator's earlier lock of that scope
-        and holds until ``unlock_scope`` or its ttl."""
-        payload = {"scope": scope, "mode": mode, "ttl_s": ttl_s, "reason": reason, **by(actor)}
+        and holds until ``unlock_scope`` or its ttl. ``enforce``: what it makes hold at the venue
+        (``{cancel, revert_growth}``, each left out going by the mode: see runner/enforce.py)."""
+        kept = enforce_details((enforce or {}).get("cancel"), (enforce or {}).get("revert_growth"))
+        payload = {"scope": scope, "mode": mode, "ttl_s": ttl_s, "reason": reason, **kept, **by(actor)}
         if mode not in ("halted", "reducing"):
             return ChangeResult(False, f'BAD_REQUEST: mode is "halted" or "reducing", not {mode!r}')
         if (standby := self.lead.not_leader("lock")) is not None:  # before its own view of the book answers
@@ -171,7 +174,7 @@ class OperatorCommands:
             return ChangeResult(False, bad_ttl)
         now = self.clock()
         refused = await self._change("manual_lock", payload, lambda book, dms: (
-            operator_lock(book, scope, mode, reason, now, ttl_ms, actor), dms))
+            operator_lock(book, scope, mode, reason, now, ttl_ms, actor, kept), dms))
         if refused:
             return ChangeResult(False, refused)
         return ChangeResult(True, locked_reason(scope, mode, now, ttl_ms))
@@ -258,13 +261,15 @@ def lock_ttl_ms(ttl_s: Optional[float]) -> tuple[Optional[int], Optional[str]]:
 
 
 def operator_lock(book: LockBook, scope: str, mode: str, reason: str, now: int, ttl_ms: Optional[int],
-                  actor: Optional[str] = None) -> LockBook:
+                  actor: Optional[str] = None, enforce: Optional[dict] = None) -> LockBook:
     """``book`` with the operator's lock of ``scope`` replaced by this one; ``actor`` (the
-    authenticated caller) is kept in its details as ``by`` and named in its reason."""
+    authenticated caller) is kept in its details as ``by`` and named in its reason, and what it
+    enforces at the venue (``{"enforce": {...}}``, :func:`~.enforce.enforce_details`) with them."""
     until = "until ksctl unlock" if ttl_ms is None else f"until {iso_ms(now + ttl_ms)}"
     who = f" by={actor}" if actor else ""
     return book.release(scope, policy=OPERATOR).apply(
-        scope, mode, now_ms=now, policy=OPERATOR, ttl_ms=ttl_ms, details={"reason": reason, **by(actor)},
+        scope, mode, now_ms=now, policy=OPERATOR, ttl_ms=ttl_ms,
+        details={"reason": reason, **by(actor), **(enforce or {})},
         reason=f"MANUAL_LOCK: mode={mode}{who} {until}: {reason}")
 
 

@@ -168,6 +168,8 @@ class DirectiveApplier:
             return refused or f"UNLOCKED ({hold})"
         if d.kind == LOCK:
             r: Any = await runner.commands.lock_scope(scope, p.get("mode", "halted"), reason, p.get("ttl_s"),
+                                                      enforce=p.get("enforce") if isinstance(p.get("enforce"), dict)
+                                                      else None,
                                                       actor=d.actor)
             return r.reason
         if d.kind == UNLOCK:

@@ -63,7 +63,7 @@ REQUEST_FIELDS = frozenset({"scope", "account", "strategy", "symbol", "side", "a
 class Decision:
     allow: bool
     reason: str
-    limit: Optional[Mapping[str, Any]] = None  # the pre-trade limit broken: its value and usage
+    limit: Optional[dict] = None  # the pre-trade limit broken: its value and usage
 
     def to_json(self) -> dict:
         out = {"allow": self.allow, "reason": self.reason}

@@ -375,6 +375,13 @@ def apply_evaluation(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
         if se.plan is None:
             continue
         stage = graph.policy(se.policy).stage(se.plan.stage)
+        # what the stage's lock makes hold at the venue (its compiled enforce), carried in the hold
+        # when it is not its mode's default (killswitch.runner.enforce reads it)
+        node = next((a for a in stage.actions if getattr(a, "kind", None) == "lock_trading"), None)
+        enforce = {}
+        if node is not None and (getattr(node, "cancel", True) is not True
+                                 or getattr(node, "revert_growth", False) != (getattr(node, "mode", "") == "halted")):
+            enforce = {"enforce": {"cancel": bool(node.cancel), "revert_growth": bool(node.revert_growth)}}
         for d in se.plan.directives:
             if d.kind == "lock_trading":
                 book = book.apply_directive(
@@ -382,7 +389,7 @@ def apply_evaluation(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
                     reason=f"LOCK_TRADING: stage={se.plan.stage} ({stage.name}) policy={se.policy}"
                            + (f" {tr.reason}" if tr is not None else ""),
                     details={"decision_id": se.plan.decision_id, "digest": evaluation.digest,
-                             "revision": evaluation.revision})
+                             "revision": evaluation.revision, **enforce})
     return book
 
 

@@ -94,6 +94,7 @@ from .charts import ChartHistory
 from .closes import ManualCloses
 from .commands import OperatorCommands
 from .countdowns import Countdowns
+from .enforcement import Enforcement
 from .entries import EntryOutbox
 from .depth import BOOK_TIMEOUT_S, plan_with_books
 from .executor import ExecutionReport, Executor
@@ -187,6 +188,7 @@ class RunnerParts:
     entries: EntryOutbox
     revokes: Revokes
     operator_revokes: OperatorRevokes
+    enforcement: Enforcement
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,7 @@ class Runner:
         self.commands, self.silencing = p.commands, p.silencing
         self.fetches, self.streams = p.fetches, p.streams
         self.entries, self.revokes, self.operator_revokes = p.entries, p.revokes, p.operator_revokes
+        self.enforcement = p.enforcement
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
@@ -456,6 +459,8 @@ class Runner:
         book.snapshots = {f"{s.venue}/{s.account}": s for s in snapshots}
         report.evaluation = book.evaluation = ev
         plans = ev.plans + self.closes.take_plans(snapshots, now)
+        # the venue watch: entries that break a lock cancelled now, growth reverted with these plans
+        plans = await self.enforcement.watch(snapshots, plans, now, report.events)
         # our own orders left resting at an earlier tick are cancelled (and the cancel confirmed)
         # before anything closes their positions again; a position still carrying one waits
         report.execution.merge(await self.executor.cancel_remainders())
@@ -657,12 +662,12 @@ class Runner:
                     scope=scope)
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
-                         actor: Optional[str] = None) -> ChangeResult:
+                         actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
         if self.firm is not None and (routed := await self.firm.route("lock", scope, {
-                "mode": mode, "reason": reason, "ttl_s": ttl_s}, actor)) is not None:
+                "mode": mode, "reason": reason, "ttl_s": ttl_s, "enforce": enforce}, actor)) is not None:
             return said("lock", actor, routed, scope=scope, mode=mode, ttl_s=ttl_s)
-        return said("lock", actor, await self.commands.lock_scope(scope, mode, reason, ttl_s, actor=actor),
-                    scope=scope, mode=mode, ttl_s=ttl_s)
+        return said("lock", actor, await self.commands.lock_scope(scope, mode, reason, ttl_s, actor=actor,
+                                                                  enforce=enforce), scope=scope, mode=mode, ttl_s=ttl_s)
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
         if self.firm is not None and (routed := await self.firm.route("unlock", scope, {"reason": reason},

@@ -85,6 +85,8 @@ class Readout:
         self.shard: Optional[str] = None  # the shard this runner runs (``ksctl run --shard``)
         # intervals the runner keeps besides its graph's: a shard's firm-wide policies', whose facts it publishes
         self.paces: Callable[[], Sequence[float]] = tuple
+        # the venue watch's violations ({"total", "recent"}: :meth:`Enforcement.status`)
+        self.violations: Callable[[], dict] = dict
 
     def pace_s(self) -> float:
         """The interval this runner ticks at (:func:`tick_interval_s` of its graph and its paces)."""
@@ -124,7 +126,8 @@ class Readout:
                             tick_interval_s=self.pace_s(),
                             holder=self.lead.holder, lease_holder=self.lead.lease_holder,
                             venue_weight=self.weights.status(), shard=self.shard,
-                            trading=permission_status(book.revokes))
+                            trading=permission_status(book.revokes),
+                            lock_violations=self.violations())
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger

@@ -1,10 +1,10 @@
 """An operator's revoke of trading at the venue, its preview, and its restore with approvals.
 
-What it owns: ``ksctl revoke SCOPE`` (``POST /v1/revoke``), which makes the bots' keys of every
+What it owns: ``ksctl revoke --scope S`` (``POST /v1/revoke``), which makes the bots' keys of every
 account the scope reaches read-only at the venue and holds them so until restored, through a
 preview (``POST /v1/preview/revoke``) whose id the revoke must carry: the scope is resolved
 exactly (close matches on a typo, never a guess), and a revoke whose scope reaches other accounts
-than the preview showed is refused (``PREVIEW_MISMATCH``); and ``ksctl revoke --restore SCOPE``
+than the preview showed is refused (``PREVIEW_MISMATCH``); and ``ksctl revoke --scope S --restore``
 (``POST /v1/revoke/restore``, the approver role), one approval of the caller: once as many
 distinct approvers as the revoke asked for (``approvals``, 1 by default, at most 10) approved,
 the hold is lifted and the restore of the accounts left without a hold is owed.
@@ -81,13 +81,19 @@ class OperatorRevokes:
         if self.dry_run:
             effects.append("this runner is a DRY RUN: nothing is sent to any venue; the revoke would only be audited")
         adapters = self.revokes.adapters
+        reachable = [a for a in accounts if a in adapters and adapters[a].capabilities.revoke_trading]
+        if not reachable:  # nothing the revoke could do: refused, never owed to fail for ever
+            return ActionPreview("revoke", scope, False, f"REVOKE_UNSUPPORTED: no account {scope} reaches has the "
+                                 f"venue's switch of its bots' keys ({', '.join(accounts)}: a venue without the "
+                                 "endpoint, or no revoke: block in the Accounts document); rely on the lock and "
+                                 "the venue watch there", mode)
         for a in accounts:
             perm = self.book.revokes.get(a)
             can = a in adapters and adapters[a].capabilities.revoke_trading
             effects.append(f"{a}: every bot key listed for it made read-only at the venue (now {perm.shown()})"
                            if can else f"{a}: its venue offers no trading-permission switch: REVOKE_FAILED "
                                        "(UNSUPPORTED) until it is removed from the scope")
-        effects.append("held until restored: ksctl revoke --restore with the approvals the revoke asks for")
+        effects.append("held until restored: ksctl revoke --scope S --restore with the approvals the revoke asks for")
         return ActionPreview("revoke", scope, True, f"PREVIEW: revoke trading on {len(accounts)} account(s): "
                              f"{', '.join(accounts)}", mode, effects=tuple(effects),
                              preview_id=revoke_preview_id(scope, accounts))
@@ -100,6 +106,9 @@ class OperatorRevokes:
         if (standby := self.lead.not_leader("revoke")) is not None:
             return ChangeResult(False, standby)
         why, accounts = self._accounts(scope)
+        if why is None and not any(a in self.revokes.adapters and self.revokes.adapters[a].capabilities.revoke_trading
+                                   for a in accounts):
+            why = f"REVOKE_UNSUPPORTED: no account {scope} reaches has the venue's switch of its bots' keys"
         if why is not None:
             return await self._refused("trading_revoke_requested", {"scope": scope, **by(actor)}, why)
         if preview_id is None:

@@ -194,6 +194,10 @@ class RunnerStatus:
     # "shown" (revoked (read back) | revoked (venue offers no read) | revoking … | REVOKE_FAILED: …;
     # never revoked until the venue confirmed it), "revoked", "read_back", "keys", "holds", "owed"
     trading: dict = field(default_factory=dict)
+    # what broke a lock at the venue (this runner's, since it started): {"total": n, "recent": [the
+    # latest violations, newest first: key, kind, action (cancel | revert), scope, mode, account,
+    # symbol, side, amount, notional, client_order_id, order_id, strategy, reason, ts_ms, outcome]}
+    lock_violations: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -484,8 +488,10 @@ class RunnerView(Protocol):
         counts); None for a close this runner does not know."""
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
-                         actor: Optional[str] = None) -> ChangeResult:
-        """An operator's lock on ``scope`` (halted or reducing), until unlocked or its ttl."""
+                         actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
+        """An operator's lock on ``scope`` (halted or reducing), until unlocked or its ttl;
+        ``enforce``: what it makes hold at the venue (``cancel``, ``revert_growth``; left out:
+        by its mode)."""
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
         """Lift the operator's and the dead man's switch's locks on ``scope``; refused while a

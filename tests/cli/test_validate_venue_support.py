@@ -49,7 +49,7 @@ def test_a_venue_without_a_dialect_is_a_warning_naming_the_venues_that_have_one(
     assert r.exit_code == 0, r.output
     assert (f'{path}:{line_of(text, "      venue: gate")}:14: warning[KS222]: account "bybit-futures": venue "gate" '
             "has no dialect of its own") in r.output, r.output
-    assert ("hint: venues with a dialect: binance, binancecoinm, binanceusdm, bybit, hyperliquid, okx"
+    assert ("hint: venues with a dialect: binance, binancecoinm, binanceusdm, bitget, bybit, hyperliquid, okx"
             in r.output), r.output
 
 

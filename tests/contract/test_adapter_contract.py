@@ -635,6 +635,11 @@ VENUES = [
           {"position": {"coin": "BTC", "szi": "-1.0"}, "type": "oneWay"}, 32,
           ("cancel_all_orders_after", 60000),
           cid=HL_CID, close_price=59_000.0, create_answer_has_id=False),
+    # hedge mode: ccxt turns the sell round (Bitget closes the long leg with side buy, tradeSide
+    # close) when told hedged and reduceOnly; no countdown on the classic account
+    Venue("bitget", "BTCUSDT", {"clientOid": "ks1", "reduceOnly": True},
+          {"clientOid": "ks1", "hedged": True, "reduceOnly": True},
+          ("fetch_order", {"clientOid": "ks1"}), {"holdSide": "short", "posMode": "hedge_mode"}, 36, None),
 ]
 BTC = "BTC/USDT:USDT"
 
@@ -713,8 +718,8 @@ def venue_adapter(venue: Venue, hedge_mode: bool = False, **options):
 
 
 def venue_position(side: str, info: dict) -> dict:
-    # the venue's own row carries its size where ccxt reads it (Bybit size, OKX pos, Hyperliquid szi)
-    raw = {"size": "1.0", "pos": "1.0", "position": {"szi": "1.0"}, **info}
+    # the venue's own row carries its size where ccxt reads it (Bybit size, OKX pos, Hyperliquid szi, Bitget total)
+    raw = {"size": "1.0", "pos": "1.0", "position": {"szi": "1.0"}, "total": "1.0", **info}
     return {"symbol": BTC, "side": side, "contracts": 1.0, "contractSize": 1.0, "markPrice": 60_000.0,
             "entryPrice": 60_000.0, "unrealizedPnl": 0.0, "notional": 60_000.0, "hedged": None, "info": raw}
 
@@ -794,7 +799,7 @@ def test_venue_countdown_reaches_its_endpoint(venue):
 # Orders per second of our budget per venue (below the published limits): the figures the planner's
 # table held before each dialect owned its own.
 ORDER_RATES = {"binance": 10.0, "binanceusdm": 20.0, "binancecoinm": 5.0, "bybit": 10.0, "okx": 20.0,
-               "hyperliquid": 5.0}
+               "hyperliquid": 5.0, "bitget": 8.0}
 
 
 @pytest.mark.parametrize("venue", VENUES, ids=lambda v: v.id)

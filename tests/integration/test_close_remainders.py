@@ -334,7 +334,7 @@ def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_in_proce
     _ends_flat_or_residual_only(run(bench.run_inprocess(tmp_path)))
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "bybit", "okx", "hyperliquid"])
+@pytest.mark.parametrize("venue", ["binanceusdm", "bybit", "okx", "hyperliquid", "bitget"])
 def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_through_ccxt(tmp_path, venue):
     """Each venue's real ccxt client against the simulator's face for it, under the same faults
     (keyed on the same operations): on Bybit an IOC close that expired was once not found by its

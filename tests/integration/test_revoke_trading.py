@@ -496,9 +496,9 @@ def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp
     alice, bob = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": BOB})
     with ServedKeys(tmp_path) as srv:
         venue, url = srv.w.venue, srv.url
-        r = op.invoke(cli, ["revoke", "simulated/SIM-MAIN", "--api", url, "--reason", "typo", "--yes"])
+        r = op.invoke(cli, ["revoke", "--scope", "simulated/SIM-MAIN", "--api", url, "--reason", "typo", "--yes"])
         assert r.exit_code == 1 and "UNKNOWN_SCOPE" in r.output and "did you mean 'simulated/sim-main'" in r.output
-        args = ["revoke", ACCOUNT, "--api", url, "--reason", "bot ignores the halt", "--approvals", "2"]
+        args = ["revoke", "--scope", ACCOUNT, "--api", url, "--reason", "bot ignores the halt", "--approvals", "2"]
         r = op.invoke(cli, args)  # no --yes and no terminal: nothing is sent
         assert r.exit_code == 2 and "nothing was sent" in r.output, r.output
         assert r.output.startswith(f"PREVIEW: revoke trading on 1 account(s): {ACCOUNT}")
@@ -512,7 +512,7 @@ def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp
         assert f"  TRADING {ACCOUNT}: revoked (read back); keys bot-a-key=revoked, bot-b-key=revoked; held by " \
                f"operator {ACCOUNT} by shared-token (restore needs 2 approver(s), have 0)" in r.output, r.output
 
-        restore = ["revoke", ACCOUNT, "--restore", "--api", url, "--reason", "bot fixed"]
+        restore = ["revoke", "--scope", ACCOUNT, "--restore", "--api", url, "--reason", "bot fixed"]
         r = op.invoke(cli, restore)
         assert r.exit_code == 1 and r.output.startswith("ROLE_REQUIRED: shared-token"), r.output  # no approver
         r = alice.invoke(cli, restore)

@@ -39,7 +39,7 @@ SINGLE_FILE_ERROR_CODES = {
     "KS120", "KS121", "KS122", "KS123", "KS140", "KS160",
     "KS201", "KS202", "KS203", "KS204", "KS206", "KS208", "KS209",
     "KS212", "KS213", "KS215", "KS216", "KS217", "KS218", "KS220", "KS221", "KS223",
-    "KS240", "KS241", "KS242", "KS243", "KS244", "KS250", "KS260", "KS261", "KS265", "KS266",
+    "KS240", "KS241", "KS242", "KS243", "KS244", "KS249", "KS250", "KS260", "KS261", "KS265", "KS266",
 }
 # Warning codes that a single file can produce.
 SINGLE_FILE_WARNING_CODES = {"KS130", "KS131", "KS205", "KS207", "KS210", "KS211", "KS214", "KS219", "KS222"}

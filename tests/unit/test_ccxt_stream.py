@@ -796,3 +796,37 @@ def test_failed_reconciles_count_until_a_good_one_and_past_three_cadences_the_sn
                     "STREAM_RECONCILED when a reconcile is good again)"),
         ("INFO", "STREAM_RECONCILED: binanceusdm/main: a REST reconcile is good again; its stream answers alone"),
     ]
+
+
+def test_a_new_entry_order_wakes_the_runner_only_while_it_watches_entries():
+    """An order never woke the runner; under a lock that cancels entries it asks for them
+    (``wake_on_entries``): a new open order that is not reduce-only wakes it then, a reduce-only
+    one and an update that changes nothing do not, and once let go orders are quiet again."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        woken: list[str] = []
+        a.set_wake(woken.append)
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()
+        venue.raw(order_update(1, "NEW", 1001))
+        await a.snapshot()
+        assert woken == []  # not watching: an order never wakes
+        a.wake_on_entries(True)
+        venue.raw(order_update(2, "NEW", 1002))
+        await settle(lambda: woken)
+        assert woken == ["binanceusdm/main"]
+        reduce_only = order_update(3, "NEW", 1003)
+        reduce_only["o"]["R"] = True
+        venue.raw(reduce_only, order_update(2, "NEW", 1002))  # reduce-only; the same event again
+        snap = await a.snapshot()
+        assert {(o.id, o.reduce_only) for o in snap.orders} == {("1", False), ("2", False), ("3", True)}
+        assert len(woken) == 1
+        a.wake_on_entries(False)
+        venue.raw(order_update(4, "NEW", 1004))
+        snap = await a.snapshot()
+        assert "4" in {o.id for o in snap.orders} and len(woken) == 1
+        await a.close()
+
+    asyncio.run(body())

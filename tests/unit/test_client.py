@@ -120,6 +120,10 @@ def test_every_change_sends_what_the_view_is_asked_and_returns_its_answer(served
         ("dms_arm", ("bot-a", 300.0)),
         ("dms_disarm", ("bot-a",)),
         ("heartbeat", ("bot-a", None))]
+    # what the lock makes hold at the venue: sent only when given
+    assert client.lock("binance/main", "incident", cancel=False, revert_growth=True) == view.change_answer
+    assert view.calls[-1] == ("lock_scope", ("binance/main", "halted", "incident", None,
+                                             {"cancel": False, "revert_growth": True}))
 
 
 @pytest.mark.parametrize("answer, status, code", [

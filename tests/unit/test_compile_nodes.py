@@ -184,9 +184,15 @@ def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
                  id="close_positions_count_ranks_by_risk_score_by_default"),
     pytest.param("close_all", n.CloseAllAction, dict(kind="close_all"), id="close_all"),
     pytest.param("{lock_trading: {mode: reducing, ttl: 1h30m}}", n.LockTradingAction,
-                 dict(kind="lock_trading", mode="reducing", ttl_ms=5_400_000), id="lock_trading"),
-    pytest.param("lock_trading", n.LockTradingAction, dict(kind="lock_trading", mode="halted", ttl_ms=None),
+                 dict(kind="lock_trading", mode="reducing", ttl_ms=5_400_000, cancel=True, revert_growth=False),
+                 id="lock_trading"),
+    # the venue watch's defaults: a halt cancels entries and reverts growth, reducing cancels only
+    pytest.param("lock_trading", n.LockTradingAction, dict(kind="lock_trading", mode="halted", ttl_ms=None,
+                                                            cancel=True, revert_growth=True),
                  id="lock_trading_defaults"),
+    pytest.param("{lock_trading: {mode: halted, enforce: {cancel: false, revert_growth: false}}}",
+                 n.LockTradingAction, dict(kind="lock_trading", mode="halted", ttl_ms=None, cancel=False,
+                                           revert_growth=False), id="lock_trading_enforce"),
     pytest.param("{arm_exchange_dms: 45s}", n.ArmExchangeDmsAction, dict(kind="arm_exchange_dms", after_ms=45_000),
                  id="arm_exchange_dms"),
     # a kind of its own module (killswitch/policy/kinds/suggest_hedge.py), planned after the closes

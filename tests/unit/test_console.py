@@ -329,3 +329,28 @@ def test_the_typed_client_reads_them_back_as_the_views_answered(tmp_path):
             assert e.value.code == "AUTH_REQUIRED"
 
     run(go())
+
+
+def test_the_console_shows_what_broke_a_lock_at_the_venue(tmp_path):
+    """A rogue entry under an operator's halt, cancelled by the venue watch: the console's "Lock
+    violations" section names it, its strategy (the adapter's prefix map) and what was done."""
+    w = make(tmp_path, text=GUARD2)
+
+    async def go():
+        await w.runner.start()
+        await ticks(w, 2, ("bot-x",))
+        async with Api(w) as api:
+            st, body, _ = await api.post("/v1/lock", {"scope": ACCOUNT, "reason": "desk halt", "mode": "halted"})
+            assert st == 200 and body["done"]
+            st, html, _ = await api.get("/console/view", VERA)
+            assert "Lock violations" not in html  # nothing broke it yet
+            await ticks(w, 1, ("bot-x",))
+            w.engine.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
+                                 client_order_id="bot-a-rogue-1")
+            await ticks(w, 1, ("bot-x",))
+            st, html, _ = await api.get("/console/view", VERA)
+            assert st == 200 and "Lock violations" in html
+            row = html[html.index('id="h-violations"'):]
+            assert "bot-a-rogue-1" in row and ">bot-a<" in row and ">canceled<" in row and f"halted {ACCOUNT}" in row
+
+    run(go())

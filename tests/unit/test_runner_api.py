@@ -103,8 +103,8 @@ class FakeView:
         return {"id": close_id, "state": "settled"} if close_id.startswith("manual/") else None
 
     def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float], *,
-                   actor: Optional[str] = None) -> ChangeResult:
-        self._record("lock_scope", scope, mode, reason, ttl_s)
+                   actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
+        self._record("lock_scope", scope, mode, reason, ttl_s, *(() if enforce is None else (enforce,)))
         self.actors.append(actor)
         return self.change_answer
 
@@ -376,6 +376,16 @@ def test_lock_and_unlock_pass_their_fields_and_answer_200_done_409_refused():
     run(main())
 
 
+def test_a_lock_passes_what_it_enforces_at_the_venue_when_given():
+    async def main():
+        async with serve() as c:
+            body = {**LOCK, "enforce": {"cancel": False, "revert_growth": True}}
+            assert (await c.post("/v1/lock", body))[0] == 200
+            assert c.view.calls == [("lock_scope", ("binance/main", "reducing", "exchange incident", 21600.0,
+                                                    {"cancel": False, "revert_growth": True}))]
+    run(main())
+
+
 def test_dms_endpoints_pass_their_fields():
     async def main():
         async with serve() as c:
@@ -401,6 +411,9 @@ def test_dms_endpoints_pass_their_fields():
     ("/v1/lock", {k: v for k, v in LOCK.items() if k != "reason"}, "missing field(s) reason"),
     ("/v1/lock", {**LOCK, "scope": ""}, '"scope"'),
     ("/v1/lock", {**LOCK, "by": "alice"}, "unknown field"),
+    ("/v1/lock", {**LOCK, "enforce": True}, '"enforce" must be an object'),
+    ("/v1/lock", {**LOCK, "enforce": {"cancel": "no"}}, '"enforce.cancel"'),
+    ("/v1/lock", {**LOCK, "enforce": {"revert": False}}, "unknown field"),
     ("/v1/unlock", {**UNLOCK, "mode": "halted"}, "unknown field"),
     ("/v1/unlock", {"scope": "binance/main"}, "missing field(s) reason"),
     ("/v1/dms/arm", {**ARM, "timeout_s": 0}, '"timeout_s"'),

@@ -123,7 +123,7 @@ def _one_snapshot(venue: str):
     return run(go())
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "bybit", "okx", "hyperliquid"])
+@pytest.mark.parametrize("venue", ["binanceusdm", "bybit", "okx", "hyperliquid", "bitget"])
 def test_the_declared_snapshot_is_what_ccxt_sends(venue):
     dialect = dialect_for(venue)
     cost = dialect.snapshot_cost("futures")

@@ -2,7 +2,7 @@
 
 What it owns
     which ccxt ids have a dialect of their own (:data:`DIALECTS`, in a fixed order: Binance,
-    Bybit, OKX, Hyperliquid), the generic dialect every other id gets (:func:`dialect_for`), and
+    Bybit, OKX, Hyperliquid, Bitget), the generic dialect every other id gets (:func:`dialect_for`), and
     :data:`KNOWN_RAW_FIELDS`, the reader of the venues' raw answers.
 
     Raw answers are read with every registered venue's fields, in registry order, whatever the
@@ -40,15 +40,15 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from . import binance, bybit, hyperliquid, okx
+from . import binance, bitget, bybit, hyperliquid, okx
 from .base import DEFAULT_ORDER_RATE, Countdown, Dialect
 
-_MODULES = (binance, bybit, okx, hyperliquid)
+_MODULES = (binance, bybit, okx, hyperliquid, bitget)
 
 DIALECTS: dict[str, Dialect] = {d.id: d for m in _MODULES for d in m.DIALECTS}
 
 # Orders per second of ccxt ids served by the generic dialect whose limits we know, below them.
-GENERIC_ORDER_RATES: dict[str, float] = {"bitget": 10.0, "kraken": 5.0}
+GENERIC_ORDER_RATES: dict[str, float] = {"kraken": 5.0}
 
 
 def order_rate(exchange_id: str) -> float:

@@ -405,6 +405,12 @@ class Dialect:
         for it (``cancel_order`` and ``cancel_all_orders``); empty: the regular one cancels it."""
         return {}
 
+    def order_cancel_params(self, order: Any) -> Mapping[str, Any]:
+        """The ccxt parameters that cancel this open order (a :class:`killswitch.snapshot.Order`):
+        :meth:`cancel_params` of its kind, unless the venue's cancel names more of the order
+        (Bitget's plan orders: their own ``planType``, which their ``type`` carries)."""
+        return self.cancel_params(order.kind)
+
     # --- the venue's raw answers -------------------------------------------------------------
 
     def position_side(self, info: Mapping[str, Any]) -> Optional[str]:

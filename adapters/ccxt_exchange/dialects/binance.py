@@ -203,8 +203,11 @@ class BinanceDialect(Dialect):
         return [info.get("totalMarginBalance")]
 
     def closes_position(self, info: Mapping[str, Any]) -> bool:
-        value = info.get("closePosition")
-        return value is True or str(value).lower() == "true"
+        # REST's closePosition; a user-data stream order's cp (close position) and R (reduce only),
+        # which ccxt's parse_ws_order leaves out (its reduceOnly is None): a reduce-only take-profit
+        # seen first on the stream is one, not an entry a lock's watch would cancel
+        return any(v is True or str(v).lower() == "true" for v in (info.get("closePosition"), info.get("cp"),
+                                                                   info.get("R")))
 
     def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
         if self.countdown_futures_only and market_type != "futures":

@@ -2,9 +2,9 @@
 
 What it owns
     :data:`FACES`, the registry of faces by the path prefix each venue's REST API lives under
-    (Bybit v5 ``/v5/``, OKX v5 ``/api/v5/``, Hyperliquid ``/info`` and ``/exchange``; the master
-    account's switch of its sub-accounts' keys on Binance, Bybit and OKX, :mod:`.master`, by the
-    endpoints' own paths, longer than the venues' prefixes). The
+    (Bybit v5 ``/v5/``, OKX v5 ``/api/v5/``, Hyperliquid ``/info`` and ``/exchange``, Bitget v2
+    ``/api/v2/``; the master account's switch of its sub-accounts' keys on Binance, Bybit and
+    OKX, :mod:`.master`, by the endpoints' own paths, longer than the venues' prefixes). The
     simulated server (:class:`adapters.simulated.http.SimServer`) hands a request whose path
     starts with one of them to that face; every other path is Binance USDⓈ-M's
     (:mod:`adapters.simulated.http`). The prefixes never overlap, so one server on one port
@@ -18,7 +18,9 @@ venue behind every face: it keeps no state of its own) and answers in the venue'
 the venue's error codes.
 
 Adding a face: write ``faces/<venue>.py`` with ``PREFIXES`` (a tuple of path prefixes) and
-``handle``; add it to ``_MODULES`` below.
+``handle``; add it to ``_MODULES`` below. The request's way through the fault plan, the venue's
+authentication and the engine is :class:`.shared.RestFace`'s: a new face subclasses it with its
+table of routes and payload shapes (as :mod:`.bitget`).
 
 What it must not do
     keep exchange state (all state is the engine's), listen anywhere (the server does), or hold
@@ -29,11 +31,11 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from . import bybit, hyperliquid, master, okx
+from . import bitget, bybit, hyperliquid, master, okx
 
 Handler = Callable[[Any, Any], Awaitable[Any]]
 
-_MODULES: tuple = (bybit, okx, hyperliquid, master)
+_MODULES: tuple = (bybit, okx, hyperliquid, bitget, master)
 
 # path prefix → the face's handler, longest prefix first
 FACES: dict[str, Handler] = dict(sorted(((p, m.handle) for m in _MODULES for p in m.PREFIXES),

@@ -200,6 +200,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "limits": _limit_rows(lock.get("limits") or ()),
         "residuals": [_residual(r, now) for r in status.residuals],
         "trading": [_trading(a, t) for a, t in sorted(status.trading.items())],
+        "violations": _violations(status.lock_violations, now),
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
 
@@ -346,6 +347,15 @@ def _trading(account: str, t: dict) -> dict:
                       for h in t.get("holds") or ())
     keys = ", ".join(f"{k}={v}" for k, v in sorted((t.get("keys") or {}).items()))
     return {"account": account, "title": title, "shown": shown, "failing": failing, "holds": holds, "keys": keys}
+def _violations(doc: dict, now: int) -> dict:
+    """What broke a lock at the venue: the count and the latest (status's ``lock_violations``)."""
+    rows = [{"when": _when(v.get("ts_ms"), now), "action": v.get("action"), "account": v.get("account"),
+             "symbol": v.get("symbol"), "side": v.get("side"), "amount": _number(v.get("amount")),
+             "notional": _number(v.get("notional")), "strategy": v.get("strategy"),
+             "order": v.get("client_order_id") or v.get("revert_client_order_id") or "",
+             "lock": f"{v.get('mode')} {v.get('scope')}", "outcome": v.get("outcome") or "pending"}
+            for v in list((doc or {}).get("recent") or ())[:20]]
+    return {"total": int((doc or {}).get("total") or 0), "rows": rows}
 
 
 def _incident(i: IncidentStatus, now: int) -> dict:

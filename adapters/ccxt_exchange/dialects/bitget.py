@@ -1,0 +1,270 @@
+"""Bitget (``bitget``: the classic account's v2 API, USDT-M futures and spot).
+
+What it owns
+    the Bitget forms the adapter needs:
+
+    * client order ids in ``clientOid``, of at most 36 letters, digits and dashes (the v2
+      documentation states no bound; 36 is the longest ccxt's recordings show the venue taking,
+      a UUID), looked up through ``GET /api/v2/mix/order/detail`` by ``clientOid``;
+    * a close: one-way mode ``reduceOnly`` YES; hedge mode (``posMode`` hedge_mode) the leg's
+      ``tradeSide`` close, with ``side`` the leg's direction (buy closes the long leg: ccxt sends
+      that when told ``hedged`` and ``reduceOnly``); the margin mode of the position it reduces
+      in ``marginMode`` (an isolated position is closed isolated);
+    * the leg of a position from ``holdSide`` with its ``posMode``, of an order from ``posSide``;
+    * the lists, each read to its end: positions (``GET /api/v2/mix/position/all-position``, one
+      answer, not paged), the regular open orders (``GET /api/v2/mix/order/orders-pending``) and
+      the plan orders (``GET /api/v2/mix/order/orders-plan-pending``) once per ``planType``
+      (``normal_plan``, ``track_plan``, ``profit_loss``: the TP/SL of positions and orders),
+      100 rows a page, the next page ``idLessThan`` the page's oldest ``orderId`` (the ``endId``
+      the venue hands with it). Every order row is read as what it is: its side (Bitget writes
+      a hedge-mode close as the leg's direction), whether it only closes (``tradeSide`` close,
+      ``reduceOnly`` YES, or a TP/SL plan), its kind from ``planType`` (an unknown one, or an
+      unknown ``posMode``, fails the snapshot: BAD_RESPONSE naming the field). A plan order is
+      cancelled through ``POST /api/v2/mix/order/cancel-plan-order`` with its own ``planType``
+      (the venue's ``orderIdList`` must agree with it): the order's ``type`` carries it;
+    * spot: the balances (``GET /api/v2/spot/account/assets``) and the unfilled orders, paged
+      the same way;
+    * the weight budget: Bitget limits private endpoints per UID and endpoint (positions 5
+      requests a second, accounts and both order lists 10, place-order 10), not by a shared IP
+      weight;
+    * no countdown: Bitget's countdown-cancel-all (``POST /api/v3/trade/countdown-cancel-all``)
+      serves unified-trading (UTA) accounts only, by application, "not classic accounts"; the
+      classic mix API has none, so :meth:`BitgetDialect.countdown` is None and the dead man's
+      switch is the runner's own;
+    * :func:`position_mode`, the account's position mode read from
+      ``GET /api/v2/mix/account/account`` (``posMode``).
+
+    Unified-trading (UTA) accounts answer on Bitget's v3 API; this dialect reads the classic
+    account (ccxt's ``uta`` option is held false, so ccxt never probes ``/api/v3/account/settings``
+    of its own accord): a UTA account's v2 reads fail the snapshot, never read as empty.
+
+What it must not do
+    import ccxt or hold account state (see :mod:`.base`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+from killswitch.weights import PER_UID, Read, WeightLimit
+
+from ..parsing import BadData, num
+from .base import Call, Countdown, Dialect, Listed, Reads, bad_field, read_pages, unknown_value
+
+POSITIONS = "GET /api/v2/mix/position/all-position"
+REGULAR_ORDERS = "GET /api/v2/mix/order/orders-pending"
+PLAN_ORDERS = "GET /api/v2/mix/order/orders-plan-pending"
+ACCOUNTS = "GET /api/v2/mix/account/accounts"
+ACCOUNT = "GET /api/v2/mix/account/account"
+SPOT_ORDERS = "GET /api/v2/spot/trade/unfilled-orders"
+RATE_LIMITS = "https://www.bitget.com/api-doc/contract/position/get-all-position"
+
+PAGE = 100  # the most rows a page of orders-pending / orders-plan-pending / unfilled-orders gives
+
+# The planType values orders-plan-pending is asked for, one at a time (the venue takes one):
+# trigger orders, trailing orders, and every TP/SL (profit_loss lists profit_plan, loss_plan,
+# moving_plan, pos_profit and pos_loss).
+PLAN_TYPES = ("normal_plan", "track_plan", "profit_loss")
+
+# A plan row's own planType → its kind. A TP/SL of a position (pos_*) or of part of it
+# (profit_plan, loss_plan) only closes; moving_plan is a trailing TP/SL, which closes too.
+PLAN_KINDS: Mapping[str, str] = {
+    "normal_plan": "conditional", "track_plan": "trailing",
+    "profit_plan": "tpsl", "loss_plan": "tpsl", "pos_profit": "tpsl", "pos_loss": "tpsl",
+    "moving_plan": "trailing",
+}
+CLOSING_PLANS = frozenset({"profit_plan", "loss_plan", "pos_profit", "pos_loss", "moving_plan"})
+POSITION_PLANS = frozenset({"pos_profit", "pos_loss"})  # they close the whole position, whatever its size
+
+POS_MODES = ("hedge_mode", "one_way_mode")
+# tradeSide values that only close: hedge mode's close, and the venue's own reductions
+# (liquidation, delivery, offset) it writes as reduce_/burst_/delivery_/offset_ + the leg
+CLOSING_PREFIXES = ("reduce_", "burst_", "delivery_", "offset_")
+
+
+def _info(order: Any) -> Mapping[str, Any]:
+    if not isinstance(order, Mapping):
+        raise BadData("an order is not an object")
+    info = order.get("info")
+    return info if isinstance(info, Mapping) else {}
+
+
+def _yes(value: Any) -> bool:
+    return value is True or str(value).lower() in ("yes", "true")
+
+
+def closes(info: Mapping[str, Any]) -> bool:
+    """Whether a row only closes: ``tradeSide`` close (or the venue's own reduction), ``reduceOnly``
+    YES, or a TP/SL plan."""
+    trade_side = str(info.get("tradeSide") or "").lower()
+    return (trade_side == "close" or trade_side.startswith(CLOSING_PREFIXES) or _yes(info.get("reduceOnly"))
+            or info.get("planType") in CLOSING_PLANS)
+
+
+def read_row(venue: str, endpoint: str, order: Any) -> dict:
+    """ccxt's order of a futures row as the adapter reads it: its true side and whether it only
+    closes. In hedge mode Bitget writes an order's ``side`` as its leg's direction (buy on the
+    long leg, to open or to close it; ccxt turns it round only when the row says ``reduceOnly``
+    YES, which a TP/SL plan does not): the side is the leg's, turned round when the row closes.
+    An unknown ``posMode``, or a hedge row without its leg, is BAD_RESPONSE."""
+    info = _info(order)
+    mode = info.get("posMode")
+    if mode not in POS_MODES:
+        raise unknown_value(venue, endpoint, "posMode", mode)
+    out = dict(order)
+    shut = closes(info)
+    if mode == "hedge_mode":
+        leg = str(info.get("posSide") or "").lower()
+        if leg not in ("long", "short"):
+            raise unknown_value(venue, endpoint, "posSide", info.get("posSide"))
+        opens_with = "buy" if leg == "long" else "sell"
+        out["side"] = ({"buy": "sell", "sell": "buy"}[opens_with]) if shut else opens_with
+    out["reduceOnly"] = shut
+    return out
+
+
+def read_plan(venue: str, endpoint: str, order: Any) -> Listed:
+    """A row of orders-plan-pending: its kind from its own ``planType`` (an unknown one is
+    BAD_RESPONSE), its side and closing as :func:`read_row`, its type the ``planType`` (the
+    cancel names it)."""
+    info = _info(order)
+    plan = info.get("planType")
+    kind = PLAN_KINDS.get(plan) if isinstance(plan, str) else None
+    if kind is None:
+        raise unknown_value(venue, endpoint, "planType", plan)
+    out = read_row(venue, endpoint, order)
+    out["type"] = plan
+    if num(out.get("triggerPrice")) is None:
+        out["triggerPrice"] = num(info.get("triggerPrice"))
+    return Listed(kind, out, endpoint)
+
+
+def before_oldest(endpoint: str) -> Callable[[list], Optional[Mapping[str, Any]]]:
+    """The next page after a full one: ``idLessThan`` the page's oldest (smallest) ``orderId``,
+    which is the ``endId`` Bitget hands with the page (ccxt keeps the rows, not the envelope)."""
+
+    def next_params(page: list) -> Optional[Mapping[str, Any]]:
+        if len(page) < PAGE:
+            return None
+        ids = []
+        for o in page:
+            raw_id = _info(o).get("orderId")
+            if not isinstance(raw_id, str) or not raw_id.isdigit():
+                raise BadData(f"{endpoint}: an order of a full page has no orderId")
+            ids.append(raw_id)
+        return {"idLessThan": min(ids, key=int)}
+
+    return next_params
+
+
+def position_mode(answer: Any) -> str:
+    """The account's position mode from ``GET /api/v2/mix/account/account`` (ccxt's
+    ``privateMixGetV2MixAccountAccount`` answer, or its ``data``): ``hedge`` or ``one_way``.
+    Raises :class:`..parsing.BadData` naming the field when the answer carries no known
+    ``posMode``."""
+    data = answer.get("data", answer) if isinstance(answer, Mapping) else None
+    mode = data.get("posMode") if isinstance(data, Mapping) else None
+    if mode not in POS_MODES:
+        raise BadData(f"{ACCOUNT}: field posMode: " + ("missing" if mode is None else f"unknown value {mode!r}"))
+    return "hedge" if mode == "hedge_mode" else "one_way"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BitgetDialect(Dialect):
+    client_id_param: str = "clientOid"
+    max_client_id_length: int = 36
+    client_id_alphabet: str = r"A-Za-z0-9\-"
+    fetch_order_param: str = "clientOid"
+    margin_mode_param: Optional[str] = "marginMode"
+    # ccxt's bitget asks GET /api/v3/account/settings before its first private call to learn
+    # whether the account is a unified one, unless told: this dialect reads the classic account
+    client_options: Mapping[str, Any] = field(default_factory=lambda: {"uta": False})
+    position_size_field: Optional[str] = "total"
+    raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
+        ("order", "id"): "orderId", ("order", "type"): "orderType|planType", ("order", "amount"): "size",
+        ("order", "triggerPrice"): "triggerPrice", ("position", "contracts"): "total",
+        ("position", "side"): "holdSide"})
+    secret_headers: tuple[str, ...] = ("access-key", "access-sign", "access-passphrase")
+    # 40757 "Not enough position is available", 45006 "Insufficient position", 22002 "No position
+    # to close" (Bitget's error codes of a reduce-only or close order without the position)
+    reduce_only_rejections: tuple[str, ...] = (
+        r'"code"\s*:\s*"?(40757|45006|22002)\b',
+        r"not enough position is available",
+        r"no position to close",
+    )
+
+    # A snapshot: the USDT-M accounts, the positions, the regular list and the plan list once per
+    # planType (one page each up to 100 orders). Bitget limits private endpoints per UID, each
+    # its own: all-position 5 requests a second, accounts, orders-pending and orders-plan-pending
+    # 10 (each endpoint's page of https://www.bitget.com/api-doc/contract/).
+    snapshot_reads: tuple[Read, ...] = (
+        Read(ACCOUNTS, 1), Read(POSITIONS, 1), Read(REGULAR_ORDERS, 1), Read(PLAN_ORDERS, 1, calls=len(PLAN_TYPES)))
+    weight_limit: Optional[WeightLimit] = WeightLimit(
+        None, 1.0, "requests", PER_UID, RATE_LIMITS, counts_requests=True,
+        endpoint_limits={ACCOUNTS: (10, 1.0), POSITIONS: (5, 1.0), REGULAR_ORDERS: (10, 1.0), PLAN_ORDERS: (10, 1.0)})
+
+    def positions_endpoint(self, market_type: str) -> str:
+        return POSITIONS
+
+    def open_orders_endpoint(self, market_type: str) -> str:
+        return REGULAR_ORDERS if market_type == "futures" else SPOT_ORDERS
+
+    async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
+        """Every page of the regular list, then every page of the plan list for each planType
+        (futures); spot: every page of the unfilled orders."""
+        if reads.market_type != "futures":
+            rows = await read_pages(reads, self.id, SPOT_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
+                                    before_oldest(SPOT_ORDERS))
+            return [Listed(None, o, SPOT_ORDERS) for o in rows]
+        regular = await read_pages(reads, self.id, REGULAR_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
+                                   before_oldest(REGULAR_ORDERS))
+        listed = [Listed("regular", read_row(self.id, REGULAR_ORDERS, o), REGULAR_ORDERS) for o in regular]
+        for plan in PLAN_TYPES:
+            endpoint = f"{PLAN_ORDERS} planType={plan}"
+            rows = await read_pages(reads, self.id, endpoint, "fetch_open_orders", (symbol, None, PAGE),
+                                    {"planType": plan}, before_oldest(endpoint))
+            listed.extend(read_plan(self.id, endpoint, o) for o in rows)
+        return listed
+
+    def order_cancel_params(self, order: Any) -> Mapping[str, Any]:
+        """A plan order is cancelled through cancel-plan-order, told its own planType (its type)."""
+        if getattr(order, "kind", "regular") == "regular":
+            return {}
+        plan = getattr(order, "type", None)
+        if plan not in PLAN_KINDS:
+            raise bad_field(self.id, PLAN_ORDERS, "planType", f"unknown value {plan!r} on a {order.kind} order")
+        return {"trigger": True, "planType": plan}
+
+    def cancel_params(self, kind: str) -> Mapping[str, Any]:
+        return {} if kind == "regular" else {"trigger": True}
+
+    def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
+        mode = info.get("posMode")
+        hold = str(info.get("holdSide") or "").lower()
+        if mode == "one_way_mode" and hold in ("long", "short"):
+            return "BOTH"
+        if mode == "hedge_mode" and hold in ("long", "short"):
+            return hold.upper()
+        return None
+
+    def closes_position(self, info: Mapping[str, Any]) -> bool:
+        # a position TP/SL closes the whole position, whatever its size
+        return info.get("planType") in POSITION_PLANS
+
+    def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
+        return None  # the classic account has no countdown-cancel-all (the module docstring)
+
+
+async def read_position_mode(call: Call, symbol_id: str = "BTCUSDT", product_type: str = "USDT-FUTURES",
+                             margin_coin: str = "USDT") -> str:
+    """:func:`position_mode` of the account, read through ``call`` (the adapter's budgeted one):
+    ``GET /api/v2/mix/account/account`` for one symbol (the venue's posMode is the account's)."""
+    answer = await call("privateMixGetV2MixAccountAccount",
+                        {"symbol": symbol_id, "productType": product_type, "marginCoin": margin_coin})
+    return position_mode(answer)
+
+
+BITGET = BitgetDialect(id="bitget", order_rate=8.0)
+
+DIALECTS = (BITGET,)

@@ -1,0 +1,183 @@
+"""The one shape every REST face of the simulated exchange has: a request through the fault plan,
+the venue's authentication and its envelope, the engine, and the faults that act after it.
+
+What it owns
+    :class:`RestFace`, a face as a table of routes and a few hooks (the venue's signature, its
+    envelope, its error codes, the engine call of each operation), and :meth:`RestFace.handle`,
+    the pipeline a request takes:
+
+    1. its route (``ROUTES``: (METHOD, path) → (operation, signed)); none: the venue's 404;
+    2. the fault plan, matched on the operation name (the Binance face's names, so one plan
+       fires on every venue) and on ``"METHOD /path"``: latency, a status fault (429, 418, 5xx
+       in the venue's body), a TIMEOUT not yet applied (the request hangs and nothing runs);
+    3. the venue's authentication of a signed route and the key's trade permission;
+    4. a REJECT_REDUCE_ONLY fault on an order: the venue's refusal, nothing runs;
+    5. the engine, or a STALE fault's frozen answer (kept on the server as the Binance face
+       keeps it, restamped "now" when the rule says so);
+    6. after the engine: HIDE_FROM_NEXT_QUERY (the orders placed, as the face names them), a
+       TIMEOUT applied (executed, then never answered), DISCONNECT_AFTER_SEND (the connection
+       dropped), MALFORMED_JSON (the answer cut short).
+
+    A new face subclasses it, fills ``ROUTES`` and the hooks, and is registered in
+    :mod:`adapters.simulated.faces` with its path prefixes.
+
+What it must not do
+    keep exchange state (the engine's), or know any venue's fields (its subclass's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from typing import Any, Mapping, Optional
+
+from aiohttp import web
+
+from ..engine import SimError
+from ..faults import HTTP_STATUS, Fault, FaultKind, first, restamp, stale, total_latency_ms
+from ..permissions import TRADE_OPS
+
+
+class VenueFail(Exception):
+    """An answer other than success, as the venue writes it: its HTTP status and body."""
+
+    def __init__(self, status: int, body: Any):
+        super().__init__(f"{status}: {body}")
+        self.status, self.body = status, body
+
+
+def respond(server: Any, method: str, path: str, status: int, body: Any, raw: bool = False) -> web.Response:
+    """The HTTP answer (JSON unless ``body`` is text that is not JSON), recorded on the server."""
+    server.requests.append((method, path, status))
+    if isinstance(body, str) and (raw or not body.startswith(("{", "["))):
+        return web.Response(status=status, text=body, content_type="application/json" if raw else "text/html")
+    return web.Response(status=status, text=json.dumps(body, separators=(",", ":")), content_type="application/json")
+
+
+class RestFace:
+    """One request's view of the engine in a venue's terms (no state beyond the request)."""
+
+    # (METHOD, path) → (operation name, signed)
+    ROUTES: Mapping[tuple[str, str], tuple[str, bool]] = {}
+    KEY_HEADER = ""  # the header carrying the API key
+    TIME_FIELDS: tuple[str, ...] = ()  # the fields a STALE "now" answer is restamped in
+    VENUE = ""  # the name a frozen answer is kept under
+
+    def __init__(self, server: Any):
+        self.server = server
+        self.engine = server.engine
+
+    # --- the hooks a venue fills ---------------------------------------------------------------
+
+    def not_found(self, method: str, path: str) -> tuple[int, Any]:
+        return 404, "404 page not found"
+
+    def status_fault(self, code: int) -> tuple[int, Any]:
+        """The venue's answer to a status fault of HTTP ``code`` (429, 418, 500, 503)."""
+        reason = "Internal Server Error" if code == 500 else "Service Unavailable"
+        return code, f"<html><body><h1>{code} {reason}</h1></body></html>"
+
+    def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
+                     raw_body: str) -> str:
+        """The account a signed request is from, or :class:`VenueFail`."""
+        raise NotImplementedError
+
+    def no_permission(self, key: str, account: str) -> VenueFail:
+        """A key that may not trade on a trade operation."""
+        raise NotImplementedError
+
+    def reduce_only_refusal(self, params: Any) -> VenueFail:
+        """The venue's refusal of a reduce-only order (the REJECT_REDUCE_ONLY fault)."""
+        raise NotImplementedError
+
+    def params(self, method: str, raw_query: str, raw_body: str) -> Any:
+        raise NotImplementedError
+
+    def dispatch(self, op: str, path: str, params: Any, account: Optional[str], at: Optional[int]) -> Any:
+        """The answer's body of one operation (``at``: the engine time a STALE read is of)."""
+        raise NotImplementedError
+
+    def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
+        """The venue's answer to an engine refusal."""
+        raise NotImplementedError
+
+    def placed_order_ids(self, op: str, body: Any) -> list[int]:
+        """The engine ids of the orders an answer placed (for HIDE_FROM_NEXT_QUERY)."""
+        return []
+
+    # --- the pipeline ---------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        srv, eng = self.server, self.engine
+        method, path = request.method, request.path
+        raw_query = request.rel_url.raw_query_string
+        raw_body = (await request.text()) if request.can_read_body else ""
+        route = self.ROUTES.get((method, path))
+        if route is None:
+            return respond(srv, method, path, *self.not_found(method, path))
+        op, signed = route
+        endpoint = f"{method} {path}"
+        key = request.headers.get(self.KEY_HEADER, "")
+        account = eng.account_for_key(key) if key else None
+        faults = srv.faults.match(op, eng.now(), account=account, endpoint=endpoint)
+        lat = total_latency_ms(faults)
+        if lat:
+            await asyncio.sleep(lat / 1000 * srv.time_scale)
+        status_fault = first(faults, FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
+        if status_fault is not None:
+            if status_fault.body is not None:
+                return respond(srv, method, path, HTTP_STATUS[status_fault.kind], status_fault.body, raw=True)
+            return respond(srv, method, path, *self.status_fault(HTTP_STATUS[status_fault.kind]))
+        timeout = first(faults, FaultKind.TIMEOUT)
+        if timeout is not None and not timeout.applied:
+            await asyncio.sleep(srv.hang_s)
+            return respond(srv, method, path, 504, "")
+        try:
+            if signed:
+                account = self.authenticate(request, key, account, raw_query, raw_body)
+                if op in TRADE_OPS and not eng.permissions.may_trade(key):
+                    raise self.no_permission(key, account)
+            params = self.params(method, raw_query, raw_body)
+            if op == "place_order" and first(faults, FaultKind.REJECT_REDUCE_ONLY):
+                raise self.reduce_only_refusal(params)
+            body = self._answer(faults, op, path, endpoint, params, account, raw_query)
+        except VenueFail as f:
+            return respond(srv, method, path, f.status, f.body)
+        except SimError as e:
+            return respond(srv, method, path, *self.sim_error(e, op))
+        if first(faults, FaultKind.HIDE_FROM_NEXT_QUERY):
+            for oid in self.placed_order_ids(op, body):
+                eng.hide_from_next_query(account, oid)
+        if timeout is not None:  # applied: executed, then never answered
+            await asyncio.sleep(srv.hang_s)
+            return respond(srv, method, path, 504, "")
+        if first(faults, FaultKind.DISCONNECT_AFTER_SEND):
+            srv.requests.append((method, path, 0))
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError()
+        if first(faults, FaultKind.MALFORMED_JSON):
+            text = json.dumps(body, separators=(",", ":"))
+            return respond(srv, method, path, 200, text[: max(1, len(text) // 2)], raw=True)
+        return respond(srv, method, path, 200, body)
+
+    def _answer(self, faults: list[Fault], op: str, path: str, endpoint: str, params: Any,
+                account: Optional[str], raw_query: str) -> Any:
+        """The engine's answer, or a STALE rule's frozen one (a read only)."""
+        st = stale(faults) if endpoint.startswith("GET ") else None
+        if st is None:
+            return self.dispatch(op, path, params, account, None)
+        eng = self.engine
+        frozen_key = (self.VENUE, st.rule, endpoint, account, raw_query)
+        frozen = self.server._frozen.get(frozen_key)
+        if frozen is None:
+            frozen = self.server._frozen[frozen_key] = self.dispatch(op, path, params, account,
+                                                                     eng.now() - st.stale_ms)
+        body = copy.deepcopy(frozen)
+        if st.stamp == "now":
+            restamp(body, eng.now(), self.TIME_FIELDS)
+        return body
+
+
+__all__ = ["RestFace", "VenueFail", "respond"]

@@ -1,0 +1,337 @@
+"""The venue watch end to end: a runner under an operator's lock against the simulated exchange's
+HTTP faces, polled through the real ccxt adapter (Binance USDⓈ-M and OKX v5), a bot that never
+asks trading at the engine directly.
+
+- ``halted``: a rogue limit entry is cancelled at the next tick, a market buy that grew the long is
+  brought back to its size at the lock by a reduce-only order of the runner, a reduce-only
+  take-profit and the runner's own resting order are left alone; each violation is one audit row,
+  one ``lock_violation`` event naming the strategy of the prefix map, counted on ``/metrics`` and
+  shown in status; the next ticks add nothing.
+- ``reducing``: an order that would grow the long is cancelled, one that reduces it is not, and
+  growth is not reverted (off by default under reducing).
+- a stop between the violation's audit row and the cancel: the next runner cancels it without a
+  second row or event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+
+import pytest
+
+from adapters.ccxt_exchange import CcxtAdapter
+from adapters.simulated.engine import ManualClock
+from adapters.simulated.http import SimServer, wall_clock
+from adapters.simulated.scenarios import build
+from adapters.simulated.venues import sim_account
+from killswitch.bootstrap import build_runner
+from killswitch.compile.compiler import compile_documents
+from killswitch.events import LOCK_VIOLATION
+from killswitch.policy.load import load_text
+from killswitch.render.ops import violation_lines
+from killswitch.state import open_store
+from killswitch.state.store import IntentRow
+
+from .sim_helpers import T0
+
+pytest.importorskip("ccxt")
+
+TICK_MS = 5_000
+FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
+BTC = "BTC/USDT:USDT"
+# a policy that never fires: the locks here are the operator's
+QUIET = textwrap.dedent("""\
+    apiVersion: killswitch/v1
+    kind: Policy
+    metadata: {name: quiet}
+    spec:
+      scope: {level: account, accounts: {match_labels: {book: futures}}}
+      interval: 5s
+      signals:
+        loss: {position_loss: {of: notional}}
+      triggers:
+        hard: {when: "loss >= 90%", on_missing_data: hold}
+      stages:
+        - {level: 1, name: flatten, on: [hard], reset: manual, actions: [close_all]}
+    """)
+STRATEGIES = [{"name": "alpha", "client_id_prefixes": ["alp"]}, "beta"]
+
+
+class Crash(BaseException):
+    """The process dying here (a BaseException: no ``except Exception`` absorbs it)."""
+
+
+class DiesOnCancel:
+    """The adapter; its first ``cancel_orders`` dies, as a process killed just before the cancel."""
+
+    def __init__(self, inner):
+        self._inner, self.died = inner, False
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    async def cancel_orders(self, selector):
+        if not self.died:
+            self.died = True
+            raise Crash("killed before the cancel left")
+        return await self._inner.cancel_orders(selector)
+
+
+def graph():
+    res = compile_documents(load_text(QUIET, "quiet.yaml"))
+    assert res.graph is not None, [d.message for d in res.errors]
+    return res.graph
+
+
+def unthrottled(venue: str):
+    def factory(config):
+        import ccxt.async_support as ccxt_async
+        return getattr(ccxt_async, venue)({**config, "enableRateLimit": False})
+    return factory
+
+
+def engine():
+    clock = ManualClock(T0)
+    eng = build("calm", clock)
+    for symbol, price in FLAT.items():
+        eng.set_mark(symbol, price)
+    return eng, clock
+
+
+def cid(venue: str, name: str) -> str:
+    """A bot's client order id: OKX takes letters and digits only."""
+    return name.replace("-", "") if venue == "okx" else name
+
+
+async def with_runner(tmp_path, venue: str, scenario, *, wrap=None, store=None, eng=None):
+    """``await scenario(runner, engine, clock, store, key)`` with a runner over ``venue``'s face."""
+    eng, clock = eng or engine()
+    store = store or open_store(f"sqlite://{tmp_path / 'state.db'}")
+    async with SimServer(eng, auth_clock=wall_clock) as server:
+        acc = sim_account(server, "sim-main", venue, labels={"book": "futures"}, strategies=STRATEGIES)
+        # (every snapshot lists the open orders: the ticks here are milliseconds apart in wall time,
+        # where a 5 s interval under a lock lists them at each tick: WATCHED_ORDERS_MAX_AGE_S)
+        adapter = CcxtAdapter(acc, urls=acc.api_url, timeout=5.0, max_retries=1, backoff_s=0.05,
+                              orders_per_second=1000, exchange_factory=unthrottled(venue), open_orders_max_age_s=0)
+        key = f"{venue}/sim-main"
+        runner = build_runner(graph(), {key: wrap(adapter) if wrap else adapter}, store,
+                              lock_path=tmp_path / "lock.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS,
+                              snapshot_timeout_s=6.0)
+        try:
+            return await scenario(runner, eng, clock, store, key)
+        finally:
+            await adapter.close()
+
+
+async def tick(runner, clock):
+    clock.advance(TICK_MS)
+    return await runner.tick()
+
+
+def long_btc(eng) -> float:
+    return sum(p.amount for p in eng.positions("sim-main") if p.symbol == "BTCUSDT")
+
+
+def open_ids(eng) -> set[str]:
+    """The account's open orders, read off the engine (not its open-orders call, which is charged weight)."""
+    return {o.client_order_id for o in eng.accounts["sim-main"].orders.values() if o.is_open}
+
+
+def violations(store) -> list[dict]:
+    return [r.payload for r in store.audit_rows(None, ("lock_violation",), 1000)]
+
+
+@pytest.mark.parametrize("venue", ["binanceusdm", "okx"])
+def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_and_own_orders(tmp_path, venue):
+    seen: dict = {}
+
+    async def scenario(runner, eng, clock, store, key):
+        await runner.start()
+        await tick(runner, clock)
+        locked = await runner.lock_scope(key, "halted", "desk halt", actor="op")
+        assert locked.done, locked.reason
+        await tick(runner, clock)  # the first snapshot under the lock: BTC long 5 is the baseline
+        # a resting order of the runner's own (journaled), not reduce-only: never the watch's to cancel
+        # (the executor cancels a remainder of ours it finds resting, as it does under no lock)
+        own = "ks" + "0" * 30
+        store.journal_intents(runner.lead.fence, [IntentRow(own, "d-own", venue, "sim-main", "ETH/USDT:USDT", "sell",
+                                                            None, 1.0, False, "{}")], ts_ms=clock())
+        eng.place_order("sim-main", "ETHUSDT", "SELL", "LIMIT", 1.0, price=3_500.0, time_in_force="GTC",
+                        client_order_id=own)
+        # the bot that never asks: a resting entry, a reduce-only take-profit, a market buy of 1 BTC
+        rogue, tp, mkt = cid(venue, "alp-rogue-1"), cid(venue, "alp-tp-1"), cid(venue, "beta-mkt-1")
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
+                        client_order_id=rogue)
+        eng.place_order("sim-main", "BTCUSDT", "SELL", "LIMIT", 1.0, price=70_000.0, time_in_force="GTC",
+                        reduce_only=True, client_order_id=tp)
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.0, client_order_id=mkt)
+        seen["grown"] = long_btc(eng)
+        report = await tick(runner, clock)
+        seen["events"] = [e for e in report.events if e.kind == LOCK_VIOLATION]
+        seen["open"] = open_ids(eng)
+        seen["long"] = long_btc(eng)
+        seen["rows"] = violations(store)
+        seen["metrics"] = runner.metrics_text()
+        seen["status"] = runner.status().lock_violations
+        more = [await tick(runner, clock) for _ in range(2)]
+        seen["later_events"] = [e for r in more for e in r.events if e.kind == LOCK_VIOLATION]
+        seen["later_rows"] = violations(store)
+        seen["journal"] = [(e.client_order_id, e.side, e.amount, e.reduce_only, e.status)
+                           for e in store.journal(limit=100) if e.decision_id.startswith("enforce/")]
+        seen["ids"] = (own, rogue, tp, mkt)
+
+    asyncio.run(asyncio.wait_for(with_runner(tmp_path, venue, scenario), 90))
+    own, rogue, tp, mkt = seen["ids"]
+    assert seen["grown"] == pytest.approx(6.0)
+    assert rogue not in seen["open"] and tp in seen["open"], seen["open"]
+    assert seen["long"] == pytest.approx(5.0)  # back to its size at the lock
+    (revert,) = seen["journal"]  # one reduce-only sell of the growth (in the venue's contracts), filled
+    assert revert[1] == "sell" and revert[3] is True and revert[4] == "filled"
+    rows = seen["rows"]
+    assert sorted(r["action"] for r in rows) == ["cancel", "revert"]
+    assert not any(r.get("client_order_id") in (own, tp) for r in rows)  # ours and the take-profit: no violation
+    cancel = next(r for r in rows if r["action"] == "cancel")
+    assert (cancel["client_order_id"], cancel["strategy"], cancel["symbol"], cancel["side"]) == (rogue, "alpha", BTC,
+                                                                                                  "buy")
+    assert cancel["scope"] == f"{venue}/sim-main" and cancel["mode"] == "halted"
+    assert cancel["notional"] > 0 and cancel["amount"] > 0
+    grow = next(r for r in rows if r["action"] == "revert")
+    assert grow["symbol"] == BTC and grow["side"] == "buy" and grow["revert_client_order_id"] == revert[0]
+    assert grow["notional"] == pytest.approx(60_000.0, rel=0.01)
+    assert {(e.labels["scope"], e.labels["strategy"]) for e in seen["events"]} == {
+        (f"{venue}/sim-main", "alpha"), (f"{venue}/sim-main", "unknown")}
+    assert f'killswitch_lock_violations_total{{scope="{venue}/sim-main",strategy="alpha",action="cancel"}} 1' \
+        in seen["metrics"]
+    assert f'killswitch_lock_violations_total{{scope="{venue}/sim-main",strategy="unknown",action="revert"}} 1' \
+        in seen["metrics"]  # (a position names no strategy: the venue does not say whose fill grew it)
+    assert seen["status"]["total"] == 2 and {r["action"] for r in seen["status"]["recent"]} == {"cancel", "revert"}
+    assert next(r for r in seen["status"]["recent"] if r["action"] == "cancel")["outcome"] == "canceled"
+    shown = violation_lines(seen["status"])  # ksctl status
+    assert shown[0].startswith("  LOCK VIOLATIONS: 2 since this runner started")
+    assert any(f"cancel {venue}/sim-main {BTC} buy" in x and "strategy alpha" in x and f"order {rogue}" in x
+               and x.endswith(": canceled") for x in shown), shown
+    # repeated ticks: nothing more reported, nothing more sent
+    assert seen["later_events"] == [] and len(seen["later_rows"]) == 2
+
+
+def test_a_reducing_lock_cancels_growth_orders_only_and_does_not_revert(tmp_path):
+    seen: dict = {}
+
+    async def scenario(runner, eng, clock, store, key):
+        await runner.start()
+        await tick(runner, clock)
+        assert (await runner.lock_scope(key, "reducing", "wind down", actor="op")).done
+        await tick(runner, clock)
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
+                        client_order_id="alp-grow-1")
+        eng.place_order("sim-main", "BTCUSDT", "SELL", "LIMIT", 2.0, price=65_000.0, time_in_force="GTC",
+                        client_order_id="alp-trim-1")  # not flagged reduce-only, but it reduces the long
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.0, client_order_id="alp-mkt-1")
+        await tick(runner, clock)
+        seen["open"] = open_ids(eng)
+        seen["long"] = long_btc(eng)
+        seen["rows"] = violations(store)
+
+    asyncio.run(asyncio.wait_for(with_runner(tmp_path, "binanceusdm", scenario), 90))
+    assert "alp-grow-1" not in seen["open"] and "alp-trim-1" in seen["open"]
+    assert seen["long"] == pytest.approx(6.0)  # revert is off under reducing
+    assert [(r["action"], r["client_order_id"], r["mode"]) for r in seen["rows"]] == [
+        ("cancel", "alp-grow-1", "reducing")]
+
+
+def test_a_stop_between_the_audit_row_and_the_cancel_cancels_again_without_a_second_row(tmp_path):
+    eng, clock = engine()
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    seen: dict = {}
+
+    async def first(runner, eng, clock, store, key):
+        await runner.start()
+        await tick(runner, clock)
+        assert (await runner.lock_scope(key, "halted", "desk halt", actor="op")).done
+        await tick(runner, clock)
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
+                        client_order_id="alp-rogue-1")
+        with pytest.raises(Crash):
+            await tick(runner, clock)
+        seen["rows_at_crash"] = violations(store)
+        seen["open_at_crash"] = open_ids(eng)
+
+    async def second(runner, eng, clock, store, key):
+        clock.advance(10_000)  # the dead runner's lease runs out
+        await runner.start()
+        report = await tick(runner, clock)
+        seen["events"] = [e for e in report.events if e.kind == LOCK_VIOLATION]
+        seen["open"] = open_ids(eng)
+        seen["rows"] = violations(store)
+
+    asyncio.run(asyncio.wait_for(with_runner(tmp_path, "binanceusdm", first, wrap=DiesOnCancel, store=store,
+                                             eng=(eng, clock)), 90))
+    asyncio.run(asyncio.wait_for(with_runner(tmp_path, "binanceusdm", second, store=store, eng=(eng, clock)), 90))
+    assert len(seen["rows_at_crash"]) == 1 and "alp-rogue-1" in seen["open_at_crash"]  # audited, not cancelled
+    assert "alp-rogue-1" not in seen["open"]  # cancelled by the next runner
+    assert seen["events"] == [] and len(seen["rows"]) == 1  # no second row, no second page
+
+
+
+def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_the_interval(tmp_path, monkeypatch):
+    """``ksctl run`` in-process over the simulator's HTTP and websocket faces, a 30 s interval: under
+    an operator's halt, a rogue entry placed at the engine wakes the runner through the user data
+    stream and is cancelled within seconds, long before the next interval."""
+    import logging
+    import time
+
+    from killswitch.daemon import Daemon
+
+    from .test_stream_runner import serve as serve_streamed, stream_of
+    from tests.procs import until
+
+    seen: dict = {}
+
+    async def scenario(daemon: Daemon, server: SimServer) -> None:
+        runner = daemon.runner
+        assert (await runner.lock_scope("binanceusdm/sim-main", "halted", "desk halt", actor="op")).done
+        # a tick under the lock asks the adapter to watch entries (one already running may not have)
+        daemon.wakes.nudge()
+        await until(lambda: runner.enforcement.waking.get("binanceusdm/sim-main"), "entries watched", 30.0)
+        await until(lambda: stream_of(daemon)["state"] == "live", "the stream live", 30.0)
+        woken = daemon.wakes.started["wake"]
+        started = time.monotonic()
+        server.engine.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
+                                  client_order_id="alp-rogue-9")
+        await until(lambda: "alp-rogue-9" not in open_ids(server.engine), "the rogue entry cancelled", 30.0)
+        seen["after_s"] = time.monotonic() - started
+        seen["woken"] = daemon.wakes.started["wake"] - woken
+        seen["rows"] = violations(runner.store)
+
+    asyncio.run(asyncio.wait_for(serve_streamed(tmp_path, monkeypatch, "30s", scenario), 90))
+    logging.getLogger(__name__).info("cancelled %.3f s after the order", seen["after_s"])
+    assert seen["after_s"] < 10.0, seen  # woken by the stream: the 30 s interval did not pass
+    assert seen["woken"] >= 1
+    (row,) = seen["rows"]
+    assert (row["client_order_id"], row["action"], row["strategy"]) == ("alp-rogue-9", "cancel", "unknown")
+
+
+def test_a_lock_told_not_to_enforce_leaves_the_rogue_entry_and_the_growth(tmp_path):
+    """``ksctl lock --no-cancel --no-revert``: the lock stands for the bots that ask; the venue is left as is."""
+    seen: dict = {}
+
+    async def scenario(runner, eng, clock, store, key):
+        await runner.start()
+        await tick(runner, clock)
+        done = await runner.lock_scope(key, "halted", "ask only", actor="op",
+                                       enforce={"cancel": False, "revert_growth": False})
+        assert done.done, done.reason
+        await tick(runner, clock)
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
+                        client_order_id="alp-rogue-1")
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.0, client_order_id="alp-mkt-1")
+        await tick(runner, clock)
+        seen["open"], seen["long"], seen["rows"] = open_ids(eng), long_btc(eng), violations(store)
+        seen["hold"] = runner.lock_book.in_force(clock())[0].details
+        seen["audit"] = [r.payload for r in store.audit_rows(None, ("manual_lock",), 10)]
+
+    asyncio.run(asyncio.wait_for(with_runner(tmp_path, "binanceusdm", scenario), 90))
+    assert "alp-rogue-1" in seen["open"] and seen["long"] == pytest.approx(6.0) and seen["rows"] == []
+    assert seen["hold"]["enforce"] == {"cancel": False, "revert_growth": False}
+    assert seen["audit"][0]["enforce"] == {"cancel": False, "revert_growth": False}

@@ -1,0 +1,74 @@
+"""The pre-trade limits at the venue: an order that never asked the gate and breaks a policy's
+limit is cancelled by the venue watch (``LIMIT_VIOLATION``), with no lock in force, on the
+simulated exchange's Binance USDⓈ-M face through the real ccxt adapter.
+
+The same order asked at ``POST /v1/check-order`` is refused with the same code: the watch and the
+gate read one set of limits. An order inside the limits, a reduce-only exit beyond the collar and
+a second tick (nothing new reported) are checked beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from killswitch.compile.compiler import compile_documents
+from killswitch.events import LIMIT_VIOLATION, LOCK_VIOLATION
+from killswitch.policy.load import load_text
+
+from . import test_enforcement as te
+
+pytest.importorskip("ccxt")
+
+LIMITED = te.QUIET.replace("  stages:\n", "  limits:\n    price_collar: 5%\n    max_order_notional: 100k\n  stages:\n")
+
+
+def limited_graph():
+    res = compile_documents(load_text(LIMITED, "limited.yaml"))
+    assert res.graph is not None, [d.message for d in res.errors]
+    return res.graph
+
+
+def test_an_order_that_never_asked_and_breaks_a_limit_is_cancelled_without_a_lock(tmp_path, monkeypatch):
+    monkeypatch.setattr(te, "graph", limited_graph)
+    seen: dict = {}
+
+    async def scenario(runner, eng, clock, store, key):
+        await runner.start()
+        await te.tick(runner, clock)
+        far = "alp-far-1"  # 50,000 against a mark of 60,000: beyond the 5 % collar
+        big = "beta-big-1"  # 2 BTC at 59,800: a notional of 119,600 over 100k
+        fine = "alp-fine-1"  # 0.5 BTC at 59,500: inside both
+        tp = "alp-tp-1"  # a reduce-only exit at 70,000: beyond the collar, but it can only reduce
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=50_000.0, time_in_force="GTC",
+                        client_order_id=far)
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 2.0, price=59_800.0, time_in_force="GTC",
+                        client_order_id=big)
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=59_500.0, time_in_force="GTC",
+                        client_order_id=fine)
+        eng.place_order("sim-main", "BTCUSDT", "SELL", "LIMIT", 1.0, price=70_000.0, time_in_force="GTC",
+                        reduce_only=True, client_order_id=tp)
+        report = await te.tick(runner, clock)
+        seen["events"] = [e for e in report.events if e.kind in (LIMIT_VIOLATION, LOCK_VIOLATION)]
+        seen["open"] = te.open_ids(eng)
+        seen["rows"] = [r.payload for r in store.audit_rows(None, ("lock_violation",), 100)]
+        seen["gate"] = runner.check_order({"account": key, "symbol": te.BTC, "side": "buy", "amount": 0.5,
+                                           "price": 50_000.0, "strategy": "alpha"})
+        later = await te.tick(runner, clock)
+        seen["later"] = [e for e in later.events if e.kind in (LIMIT_VIOLATION, LOCK_VIOLATION)]
+        seen["ids"] = (far, big, fine, tp)
+
+    asyncio.run(asyncio.wait_for(te.with_runner(tmp_path, "binanceusdm", scenario), 90))
+    far, big, fine, tp = seen["ids"]
+    assert far not in seen["open"] and big not in seen["open"], seen["open"]
+    assert fine in seen["open"] and tp in seen["open"], seen["open"]
+    assert sorted(e.kind for e in seen["events"]) == [LIMIT_VIOLATION, LIMIT_VIOLATION]
+    reasons = {r["client_order_id"]: r["reason"] for r in seen["rows"]}
+    assert set(reasons) == {far, big}
+    assert reasons[far].startswith("PRICE_COLLAR") and reasons[big].startswith("LIMIT_ORDER_NOTIONAL"), reasons
+    assert all(r["kind"] == "LIMIT_VIOLATION" and r["action"] == "cancel" for r in seen["rows"])
+    assert {r["strategy"] for r in seen["rows"]} == {"alpha", "beta"}
+    # the gate answers the same order with the same limit
+    assert not seen["gate"].allow and seen["gate"].reason.startswith("PRICE_COLLAR"), seen["gate"]
+    assert seen["later"] == []  # the orders are gone: nothing reported again
