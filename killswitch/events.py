@@ -57,6 +57,10 @@ POLICY_UNMATCHED = "policy_unmatched"
 SCOPE_ARMED = "scope_armed"  # a blind scope is armed again (once): resolves its scope_blind page
 POLICY_MATCHED = "policy_matched"  # an unmatched policy selects accounts again (once): resolves its page
 INCIDENT_ACKNOWLEDGED = "incident_acknowledged"  # someone has an incident (shown, runbook rendered again; not paged)
+# an account's venue reads another position mode than the Accounts document declares (once per
+# change; closes are sent as the venue's mode), and when it agrees again
+POSITION_MODE_MISMATCH = "position_mode_mismatch"
+POSITION_MODE_MATCHED = "position_mode_matched"
 # events the sinks record but the notification routes never page: saying "I have it" pages nobody
 NOT_PAGED = frozenset({INCIDENT_ACKNOWLEDGED})
 
@@ -66,7 +70,7 @@ SEVERITY = {
     POLICY_RELOAD_FAILED: "critical", RESET: "info", MANUAL_CLOSE: "warning", DEPOSED: "warning",
     SNAPSHOT_FAILED: "warning", DMS_FIRED: "critical", SCOPE_BLIND: "warning", POLICY_UNMATCHED: "critical",
     SCOPE_ARMED: "info", POLICY_MATCHED: "info",
-    INCIDENT_ACKNOWLEDGED: "info",
+    INCIDENT_ACKNOWLEDGED: "info", POSITION_MODE_MISMATCH: "warning", POSITION_MODE_MATCHED: "info",
 }
 
 
