@@ -431,6 +431,12 @@ def close_outcome(p: CloseProgress) -> str:
     if p.state == "refused":
         return f"ksctl close: the close of {_target(p)} was refused at its tick; nothing was sent: {p.reason}"
     statuses = ", ".join(f"{k} {v}" for k, v in p.statuses.items()) or "no orders"
+    refused = sum(n for k, n in p.statuses.items() if k in ("rejected", "failed"))
+    if refused:  # never "settled" alone when the venue refused: what it said, in its words
+        said = "; ".join(p.venue_said) or "no reason given"
+        verdict = "FAILED" if refused == sum(p.statuses.values()) else "partly failed"
+        return (f"close {_target(p)} {verdict}: {refused} of {sum(p.statuses.values())} order(s) rejected by the "
+                f"venue: {said}")
     return f"close {_target(p)} settled: {statuses}"
 
 

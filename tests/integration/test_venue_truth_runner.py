@@ -247,6 +247,49 @@ def test_a_refusal_that_may_pass_waits_out_a_doubling_backoff(tmp_path):
     assert r["kind"] == "transient" and r["state"] == "retrying" and r["venue_said"] == "-2019 Margin is insufficient."
 
 
+def test_a_leg_rejected_before_a_restart_stays_stopped_and_one_refused_once_gets_its_bound_not_more(tmp_path):
+    """The counts live in memory, the CLOSE_REJECTED residual in the saved state: a runner that
+    stops after a leg's first refusal gives it its bound again (two more at most, never once a
+    tick); one that stops after the leg was rejected sends nothing more for it."""
+    eng, clock = engine()
+    sent: list[int] = []
+
+    async def go():
+        srv = SimServer(eng, auth_clock=wall_clock)
+        await srv.start()
+        srv.faults.add("place_order", "reject_reduce_only")
+        acct = sim_account(srv, "sim-main", "binanceusdm", hedge_mode=False, labels={"book": "hedge"})
+
+        async def leg(ticks_n: int, setup=None) -> None:
+            adapter = CcxtAdapter(acct, urls=srv.base_url, timeout=5.0, ccxt_rate_limit=False,
+                                  position_max_age_s=0.0)
+            store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+            runner = build_runner(graph(), {"binanceusdm/sim-main": adapter}, store,
+                                  lock_path=tmp_path / "lock.json", dry_run=False, clock=clock,
+                                  confirm_gap_ms=TICK_MS)
+            try:
+                await runner.start()
+                if setup is not None:
+                    await ticks(runner, clock, 1)
+                    setup()
+                await ticks(runner, clock, ticks_n)
+                sent.append(len([e for e in store.journal(limit=1000) if e.symbol == "BTC/USDT:USDT"]))
+            finally:
+                await runner.aclose()  # (the process stops: what it kept in memory is gone)
+                await adapter.close()
+                store.close()
+
+        try:
+            await leg(1, setup=lambda: eng.set_mark("BTCUSDT", 50_000.0))  # entered, the BTC close refused once
+            await leg(20)  # a new process: its bound again, then CLOSE_REJECTED
+            await leg(20)  # and another: the residual stands, nothing is sent
+        finally:
+            await srv.stop()
+
+    asyncio.run(asyncio.wait_for(go(), 120))
+    assert sent == [1, 3, 3], sent  # once; twice more (its bound, given again); nothing
+
+
 class _Verified:
     passed = True
 

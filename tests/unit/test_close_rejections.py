@@ -143,3 +143,23 @@ def test_the_status_fields_travel_through_the_json_and_back():
                                          "state": "CLOSE_REJECTED", "tries": 2, "bound": 2, "kind": "permanent",
                                          "reason": "R", "venue_said": SAID, "next_ms": None},))
     assert decode(RunnerStatus, json.loads(json.dumps(plain(st)))) == st
+
+
+def test_a_manual_close_whose_orders_the_venue_refused_is_failed_in_the_report_not_done():
+    from killswitch.runbooks.operator_actions import _close_outcome
+
+    assert _close_outcome([("rejected", SAID), ("rejected", SAID)]) == \
+        f"failed: 2 of 2 orders rejected by the venue: {SAID}"
+    assert _close_outcome([("filled", None), ("rejected", "-2022 ReduceOnly Order is rejected.")]) == \
+        "partly failed: 1 of 2 orders rejected by the venue: -2022 ReduceOnly Order is rejected."
+    assert _close_outcome([("filled", None)]) == "done" and _close_outcome([]) == "done"
+
+
+def test_ksctl_close_says_what_the_venue_said_of_a_close_it_refused():
+    from killswitch.client import CloseProgress
+    from killswitch.render.ops import close_outcome
+
+    p = CloseProgress("manual/x/m1", "binanceusdm/main", None, "live", 2, 2, 0, 0, 2, {"rejected": 2}, "settled",
+                      venue_said=(SAID,))
+    assert close_outcome(p) == f"close binanceusdm/main FAILED: 2 of 2 order(s) rejected by the venue: {SAID}"
+    assert decode(CloseProgress, json.loads(json.dumps(plain(p)))) == p
