@@ -163,3 +163,22 @@ def test_ksctl_close_says_what_the_venue_said_of_a_close_it_refused():
                       venue_said=(SAID,))
     assert close_outcome(p) == f"close binanceusdm/main FAILED: 2 of 2 order(s) rejected by the venue: {SAID}"
     assert decode(CloseProgress, json.loads(json.dumps(plain(p)))) == p
+
+
+def test_the_console_shows_a_rejected_close_and_a_mode_mismatch_in_banners_with_the_venues_words():
+    from tests.unit.test_console_model import model, render, status, text_of
+
+    st = status(position_modes={"binanceusdm/main": {
+        "read": "hedge", "declared": "one-way", "mismatch": True, "source": "s", "margin": None, "read_ms": T0,
+        "reason": "POSITION_MODE_MISMATCH: declared one-way, the venue reads hedge (s)"}},
+        close_rejections=({"incident": "p/acct/L1/e1", "account": "binanceusdm/main", "symbol": "BTC/USDT:USDT",
+                           "leg": "long", "state": "CLOSE_REJECTED", "tries": 2, "bound": 2, "kind": "mode",
+                           "reason": "POSITION_MODE_MISMATCH", "venue_said": SAID, "next_ms": None},))
+    page = text_of(render(model(st)))
+    assert ("1 CLOSE REJECTED by the venue up to their bound: these positions are left open and not sent again "
+            "for their incident.") in page, page
+    assert f"binanceusdm/main BTC/USDT:USDT long: CLOSE_REJECTED 2 of 2 rejected: {SAID}" in page, page
+    assert "POSITION MODE: closes are sent as the venue reads the mode" in page
+    assert "binanceusdm/main: POSITION_MODE_MISMATCH: declared one-way, the venue reads hedge (s)." in page
+    calm = text_of(render(model(status())))
+    assert "REJECTED" not in calm and "POSITION MODE" not in calm
