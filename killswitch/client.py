@@ -120,6 +120,8 @@ class CloseProgress:
     symbol: Optional[str] = None  # the one symbol the close is limited to
     reason: Optional[str] = None  # why it was refused at its tick
     by: Optional[str] = None  # who asked for it (the caller's identity); None from an older runner
+    # what the venue said of the orders it refused ("-1106 Parameter 'reduceOnly' sent when not required.")
+    venue_said: tuple[str, ...] = ()
 
     @property
     def final(self) -> bool:

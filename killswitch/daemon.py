@@ -354,6 +354,7 @@ class Daemon:
             self.wakes.attach(adapters.values())
             runner.add_metrics(self.wakes)
             runner.streams.announce()  # the accounts that poll, said once
+            runner.modes.announce()  # the position modes: read from the venues, checked against the declared
             cause = "interval"
             while not self.stop.is_set():
                 self.tokens.between_ticks()

@@ -65,6 +65,10 @@ INCIDENT_ACKNOWLEDGED = "incident_acknowledged"  # someone has an incident (show
 TRADING_REVOKED = "trading_revoked"
 TRADING_RESTORED = "trading_restored"
 REVOKE_FAILED = "revoke_failed"
+# an account's venue reads another position mode than the Accounts document declares (once per
+# change; closes are sent as the venue's mode), and when it agrees again
+POSITION_MODE_MISMATCH = "position_mode_mismatch"
+POSITION_MODE_MATCHED = "position_mode_matched"
 # events the sinks record but the notification routes never page: saying "I have it" pages nobody
 NOT_PAGED = frozenset({INCIDENT_ACKNOWLEDGED})
 
@@ -76,6 +80,7 @@ SEVERITY = {
     SCOPE_ARMED: "info", POLICY_MATCHED: "info",
     INCIDENT_ACKNOWLEDGED: "info", LOCK_VIOLATION: "critical", LIMIT_VIOLATION: "critical",
     TRADING_REVOKED: "critical", TRADING_RESTORED: "warning", REVOKE_FAILED: "critical",
+    POSITION_MODE_MISMATCH: "warning", POSITION_MODE_MATCHED: "info",
 }
 
 

@@ -72,7 +72,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.nodes import NotifyAction
-from ..events import POLICY_MATCHED, POLICY_UNMATCHED, RESET, SCOPE_ARMED, SCOPE_BLIND, STAGE_TRANSITION, Event
+from ..events import (POLICY_MATCHED, POLICY_UNMATCHED, POSITION_MODE_MATCHED, POSITION_MODE_MISMATCH, RESET,
+                      SCOPE_ARMED, SCOPE_BLIND, STAGE_TRANSITION, Event)
 from ..silences import Silence, silencing
 from .alerts import GROUP_KEYS, Alert, Group, fingerprint, regroup, restored_tree, saved_trees, tree_digest
 from .routes import RouteNode, RouteTree
@@ -83,6 +84,7 @@ SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 ENDS: Mapping[str, tuple[str, tuple[str, ...], str]] = {
     SCOPE_ARMED: (SCOPE_BLIND, ("policy", "scope"), "armed again"),
     POLICY_MATCHED: (POLICY_UNMATCHED, ("policy",), "its scope selects accounts again"),
+    POSITION_MODE_MATCHED: (POSITION_MODE_MISMATCH, ("venue", "account"), "the venue reads the declared mode"),
 }
 
 

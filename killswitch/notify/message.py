@@ -54,14 +54,22 @@ def headline(alert: Alert) -> str:
             return f"{where}: stage {frm} → 0, re-armed"
         verb = "re-entered" if str(frm) == str(to) else "entered"
         return f"{where}: {verb} stage {to} {lab.get('stage', '')}".rstrip() + f" (from {frm})"
-    if kind == ev.ORDER_FAILED:
-        return f"order failed on {lab.get('venue')}/{lab.get('account')}: {lab.get('reason', '?')}"
+    if kind == ev.ORDER_FAILED:  # the venue's own code and message where it refused
+        said = data.get("detail")
+        return (f"order failed on {lab.get('venue')}/{lab.get('account')}: {lab.get('reason', '?')}"
+                + (f": {said}" if said else ""))
+    if kind == ev.POSITION_MODE_MISMATCH:
+        return (f"{lab.get('venue')}/{lab.get('account')}: {data.get('detail', 'POSITION_MODE_MISMATCH')}; "
+                "closes are sent as the venue's mode")
+    if kind == ev.POSITION_MODE_MATCHED:
+        return f"{lab.get('venue')}/{lab.get('account')}: {data.get('detail', 'the position mode matches')}"
     if kind == ev.CLOSE_RETRIES_EXHAUSTED:
         return f"{where}: closes still unfilled after every retry"
     if kind == ev.CLOSE_RESIDUAL:
         amount = data.get("amount")
         size = f"{amount:g} " if isinstance(amount, (int, float)) else ""
-        return f"{where}: {size}{data.get('symbol', '?')} left open, no longer closed ({data.get('why', '?')})"
+        return (f"{where}: {size}{data.get('symbol', '?')} left open, no longer closed ({data.get('why', '?')})"
+                + (f": {data.get('detail')}" if data.get("why") == "CLOSE_REJECTED" and data.get("detail") else ""))
     if kind == ev.POLICY_RELOAD_FAILED:
         return "policy reload failed: the last good graph keeps running"
     if kind == ev.RESET:

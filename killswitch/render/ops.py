@@ -118,6 +118,8 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         stream = st.streams.get(acct)
         lines.append(f"  data age {acct}: {_age(age)}" + (f"  {_fetch_error(error, st.last_tick_ms)}" if error else "")
                      + (f"  {stream_text(stream)}" if stream else ""))
+    lines += mode_lines(st)
+    lines += rejection_lines(st)
     lines += weight_lines(st)
     lines += lock_lines(locks)
     lines += limit_lines(locks)
@@ -170,6 +172,37 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
         lines.append(f"    {_when(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
                      f"{v.get('side')} {v.get('amount', 0):g} ({value}) strategy {v.get('strategy')} "
                      f"order {who} under {v.get('mode')} {v.get('scope')}: {outcome}")
+    return lines
+
+
+def mode_lines(st: RunnerStatus) -> list[str]:
+    """Each account's position mode as its venue reads it: a mismatch with the declaration, or a
+    mode not read, loud; an agreeing one on a quiet line."""
+    lines = []
+    for acct, m in sorted(st.position_modes.items()):
+        margin = f", margin {m['margin']}" if m.get("margin") else ""
+        if m.get("mismatch"):
+            lines.append(f"  {m.get('reason')}: {acct}: closes are sent as the venue's mode")
+        elif m.get("read") == "unread":
+            lines.append(f"  position mode {acct}: unread ({m.get('reason') or 'no read'}); closes follow the "
+                         f"positions' own legs, declared {m.get('declared')}")
+        else:
+            source = m.get("source") or "the venue"
+            lines.append(f"  position mode {acct}: {m.get('read')}{margin} (read from {source})")
+    return lines
+
+
+def rejection_lines(st: RunnerStatus) -> list[str]:
+    """The legs whose closes the venue refused: CLOSE_REJECTED (not sent again) or still tried."""
+    lines = []
+    for r in st.close_rejections:
+        what = (f"CLOSE_REJECTED {r['account']} {r['symbol']} {r['leg']}: {r['tries']} of {r['bound']} closes "
+                f"rejected by the venue: {r['venue_said']} ({r['reason']}); not sent again for incident "
+                f"{r['incident']}") if r["state"] == "CLOSE_REJECTED" else (
+            f"CLOSE REFUSED {r['account']} {r['symbol']} {r['leg']}: {r['tries']} of {r['bound']} tries "
+            f"({r['kind']}): {r['venue_said']} ({r['reason']})"
+            + (f"; tried again at {iso(r['next_ms'])}" if r.get("next_ms") else ""))
+        lines.append(f"  {what}")
     return lines
 
 
@@ -435,6 +468,12 @@ def close_outcome(p: CloseProgress) -> str:
     if p.state == "refused":
         return f"ksctl close: the close of {_target(p)} was refused at its tick; nothing was sent: {p.reason}"
     statuses = ", ".join(f"{k} {v}" for k, v in p.statuses.items()) or "no orders"
+    refused = sum(n for k, n in p.statuses.items() if k in ("rejected", "failed"))
+    if refused:  # never "settled" alone when the venue refused: what it said, in its words
+        said = "; ".join(p.venue_said) or "no reason given"
+        verdict = "FAILED" if refused == sum(p.statuses.values()) else "partly failed"
+        return (f"close {_target(p)} {verdict}: {refused} of {sum(p.statuses.values())} order(s) rejected by the "
+                f"venue: {said}")
     return f"close {_target(p)} settled: {statuses}"
 
 
@@ -458,13 +497,21 @@ def history_text(rows: list, verification: Any, planned: Optional[list] = None, 
                      + (f"; the latest {len(planned)} are listed" if len(planned) < planned_total else ""))
     else:
         lines = [f"{iso(r.created_ms)}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side} "
-                 f"{r.amount:g}  {r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}" for r in rows]
+                 f"{r.amount:g}  {r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}"
+                 + refused_text(r) for r in rows]
         if not rows and planned_total:
             lines.append(f"dry run: nothing journaled; {planned_total} planned order(s) are in the audit trail "
                          "(ksctl history --planned lists them)")
         elif not rows:
             lines.append("no order journaled")
     return "\n".join(lines + [verification.describe(lead="audit chain: ")])
+
+
+def refused_text(r: Any) -> str:
+    """``: -1106 Parameter 'reduceOnly' sent when not required.`` of a journaled order the venue
+    (or the adapter) refused: what it said, as stored with the result; nothing otherwise."""
+    detail = getattr(r, "detail", None)
+    return f": {detail}" if detail and r.status in ("rejected", "failed") else ""
 
 
 def history_json(rows: list, verification: Any, planned: Optional[list] = None, planned_total: int = 0) -> str:

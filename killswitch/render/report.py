@@ -96,6 +96,8 @@ def report_markdown(doc: dict) -> str:
         if o["planned_dry_run"]:
             line += f"; {o['planned_dry_run']} planned in dry run"
         out.append(line)
+        for said, n in sorted((o.get("refused") or {}).items()):  # in the venue's own words
+            out.append(f"- rejected by the venue: {n} × `{_c(said)}`")
         for a in i["approvals"]:
             out.append(f"- reset approval {a['at']}{_unverified(a)} by **{_c(a['approver'])}**: {_c(a['reason'])} "
                        f"(`{_c(a['result'])}`)")
@@ -126,7 +128,8 @@ def report_markdown(doc: dict) -> str:
                 "|---|---|---|---|---|---|---|---|---|"]
         out += [f"| {o['at']} | `{o['client_order_id']}` | {_c(o['incident'])} | {o['venue']}/{o['account']} | "
                 f"{_c(o['symbol'])} | {o['side']} | {o['amount']:g} | {o['status']}"
-                + (f" `{o['reason_code']}`" if o["reason_code"] else "") + f" | {_c(o['filled'])} |"
+                + (f" `{o['reason_code']}`" if o["reason_code"] else "")
+                + (f": {_c(o['detail'])}" if o.get("detail") else "") + f" | {_c(o['filled'])} |"
                 for o in doc["orders"]]
     else:
         out.append("None journaled.")

@@ -323,8 +323,11 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
 
 
 def _order_doc(o: Any, outcome: Any, dry_run: bool) -> dict:
+    detail = None
     if outcome is not None:
         status, filled, code = outcome.status, outcome.filled, outcome.code
+        # what the venue said where it refused (its code and message), as the journal keeps it
+        detail = getattr(outcome, "detail", None) if status in ("rejected", "failed") else None
     else:
         status, filled, code = ("not sent (dry run)" if dry_run else "journaled"), 0.0, None
     return {
@@ -332,7 +335,7 @@ def _order_doc(o: Any, outcome: Any, dry_run: bool) -> dict:
         "side": o.side, "position_side": o.position_side, "amount": o.amount, "notional": round(o.notional, 2),
         "notional_text": amount_text(o.notional), "reduce_only": o.reduce_only, "limit_price": o.limit_price,
         "chunk": f"{o.chunk}/{o.chunks}", "action": o.action, "reason": o.reason, "group": o.group,
-        "status": status, "filled": filled, "code": code,
+        "status": status, "filled": filled, "code": code, "detail": detail,
     }
 
 
@@ -467,10 +470,10 @@ def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequ
     for e in entries:
         intent = OrderIntent(**json.loads(e.payload_json))
         doc = _order_doc(intent, SimpleNamespace(status=e.status or "journaled", filled=e.filled or 0.0,
-                                                 code=e.reason_code), ctx.dry_run)
+                                                 code=e.reason_code, detail=e.detail), ctx.dry_run)
         if e.client_order_id in known:  # what the planner said about it at the time stays
             doc = {**known.pop(e.client_order_id), "status": doc["status"], "filled": doc["filled"],
-                   "code": doc["code"]}
+                   "code": doc["code"], "detail": doc["detail"]}
         orders.append(doc)
         if e.client_order_id in outcomes:
             fills.append((intent, outcomes[e.client_order_id].filled))
@@ -570,11 +573,13 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
             {"client_order_id": f"ks-{level}a1b2c3d4-1", "venue": venue, "account": account, "symbol": "BTC/USDT:USDT",
              "side": "sell", "position_side": None, "amount": 1.5, "notional": 90_000.0, "notional_text": "90,000.00",
              "reduce_only": True, "limit_price": 58_800.0, "chunk": "1/1", "action": "close_all",
-             "reason": "CLOSE_ALL", "group": "majors", "status": "filled", "filled": 1.5, "code": None},
+             "reason": "CLOSE_ALL", "group": "majors", "status": "filled", "filled": 1.5, "code": None,
+             "detail": None},
             {"client_order_id": f"ks-{level}a1b2c3d4-2", "venue": venue, "account": account, "symbol": "SOL/USDT:USDT",
              "side": "buy", "position_side": None, "amount": 200.0, "notional": 28_000.0, "notional_text": "28,000.00",
              "reduce_only": True, "limit_price": 142.8, "chunk": "1/1", "action": "close_all", "reason": "CLOSE_ALL",
-             "group": None, "status": "rejected", "filled": 0.0, "code": "RATE_LIMITED"},
+             "group": None, "status": "rejected", "filled": 0.0, "code": "RATE_LIMITED",
+             "detail": "-1003 Too many requests; current limit is 2400 requests per minute."},
         ]
         positions = [{"account": acct, "symbol": "SOL/USDT:USDT", "side": "short", "position_side": None,
                       "contracts": 200.0, "notional": 28_000.0, "notional_text": "28,000.00", "mark_price": 140.0,

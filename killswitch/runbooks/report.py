@@ -29,7 +29,7 @@ MACs were checked with the key and nothing was found (``intact`` is that, since 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from ..events import runbook_path
 from ..orders import PLANNED_KINDS, planned_intents
@@ -116,7 +116,8 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
                     "from": t["from"], "at": t["at"], "ts_ms": r.ts_ms, "reason": t["reason"],
                     "graph_digest": t["graph_digest"], "revision": t["revision"], "dry_run": bool(t["dry_run"]),
                     "verified": t["verified"], "stage": None, "runbook": None, "ended": None, "approvals": [],
-                    "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0},
+                    "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0,
+                               "refused": {}},  # what the venue said of refused orders → how many
                     "notifications": {"delivered": [], "failed": [], "silenced": []}}
         elif r.kind == "reset_approval":
             resets.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "policy": p.get("policy"), "scope": p.get("scope"),
@@ -165,16 +166,19 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
 
     orders = []
     closes: dict[str, list] = {}  # a manual close's id -> the (final?, result time) of its orders
+    results: dict[str, list] = {}  # a manual close's id -> the (status, what was said) of its orders
     for e in store.journal(limit=MAX_ORDERS, since=since_ms):
         if e.created_ms >= until_ms:
             continue
         if e.decision_id.startswith("manual/"):
             closes.setdefault(e.decision_id.split("/r")[0], []).append((e.status in _FINAL, e.updated_ms))
+            results.setdefault(e.decision_id.split("/r")[0], []).append((e.status, _said(e)))
         inc = _incident_of(e.decision_id, incidents)
         orders.append({"at": iso(e.created_ms), "client_order_id": e.client_order_id, "decision_id": e.decision_id,
                        "incident": inc, "venue": e.venue, "account": e.account, "symbol": e.symbol, "side": e.side,
                        "amount": e.amount, "reduce_only": e.reduce_only, "status": e.status or "pending",
-                       "filled": e.filled, "avg_price": e.avg_price, "reason_code": e.reason_code})
+                       "filled": e.filled, "avg_price": e.avg_price, "reason_code": e.reason_code,
+                       "detail": _said(e)})
         if inc is not None:
             o = incidents[inc]["orders"]
             o["total"] += 1
@@ -182,6 +186,8 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
                 o["filled"] += 1
             elif e.status in ("rejected", "failed", "expired", "canceled"):
                 o["failed"] += 1
+                if _said(e):
+                    o["refused"][_said(e)] = o["refused"].get(_said(e), 0) + 1
             else:
                 o["open"] += 1
 
@@ -207,7 +213,7 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
 
     settled = {cid: max(at for _, at in rows_) for cid, rows_ in closes.items()
                if all(final for final, _ in rows_) and all(at is not None for _, at in rows_)}
-    actions = operator_actions(rows, until_ms, proven, settled, incident_ends)
+    actions = operator_actions(rows, until_ms, proven, settled, incident_ends, results)
     delivered = sum(1 for r in receipts if r["kind"] == "notification_delivered")
     failed = sum(1 for r in receipts if r["kind"] == "notification_failed" and r["final"])
     items = sorted(incidents.values(), key=lambda x: (x["ts_ms"], x["incident"]))
@@ -249,3 +255,8 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
         "operator_actions": [{k: v for k, v in a.items() if k != "ts_ms"} for a in actions],
     }
 
+
+def _said(e: Any) -> Optional[str]:
+    """What the venue (or the adapter) said of a refused order, as its result keeps it: its code
+    and message (``-1106 Parameter 'reduceOnly' sent when not required.``); None otherwise."""
+    return e.detail if e.status in ("rejected", "failed") and e.detail else None

@@ -375,9 +375,11 @@ class ManualCloses:
         statuses = Counter(e.status or "pending" for e in entries)
         settled = sum(statuses[s] for s in FINAL_ORDER_STATUSES)
         done = settled == len(entries) and len(entries) >= info["orders"]
+        # what the venue said of the orders it refused, in its own words (its code and message)
+        said = sorted({e.detail for e in entries if e.status in ("rejected", "failed") and e.detail})
         return {**doc, "state": "settled" if done else "working", "settled": settled, "filled": statuses["filled"],
                 "open": len(entries) - settled, "unfilled": settled - statuses["filled"],
-                "statuses": dict(sorted(statuses.items())), **tail}
+                "statuses": dict(sorted(statuses.items())), **tail, "venue_said": said}
 
     def _instance(self, scope: str, snapshots: Sequence[Snapshot]) -> Optional[tuple[Any, Any]]:
         """The policy and the instance named ``scope`` in ``snapshots`` (the first policy that has

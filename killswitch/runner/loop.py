@@ -100,6 +100,8 @@ from .depth import BOOK_TIMEOUT_S, plan_with_books
 from .executor import ExecutionReport, Executor
 from .fanout import SinkFanout
 from .fetches import FetchHealth
+from .modes import ModeWatch
+from .rejections import CLOSE_REJECTED, CloseRejections
 from .streams import StreamWatch
 from .gate import Decision, Placement
 from .catalog_build import Known
@@ -189,6 +191,9 @@ class RunnerParts:
     revokes: Revokes
     operator_revokes: OperatorRevokes
     enforcement: Enforcement
+    # the accounts' position modes as their venues read them; the closes the venues refused
+    modes: Optional[ModeWatch] = None
+    rejections: Optional[CloseRejections] = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,8 @@ class Runner:
         self.fetches, self.streams = p.fetches, p.streams
         self.entries, self.revokes, self.operator_revokes = p.entries, p.revokes, p.operator_revokes
         self.enforcement = p.enforcement
+        self.modes = p.modes if p.modes is not None else ModeWatch(adapters, clock)
+        self.rejections = p.rejections if p.rejections is not None else CloseRejections()
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
@@ -437,12 +444,15 @@ class Runner:
         self._collector.pause()  # until the first send: see CollectorPause
         self.fetches.observe(snapshots, now)
         self.streams.observe(now)  # read after the snapshots: a stream that fell back says so with them
+        report.events += self.modes.observe(now)  # each account's mode as its venue read it: a mismatch, once
         report.snapshot_failures = [f"{s.venue}/{s.account}: {s.fetch.error_code}" for s in snapshots if not s.fetch.ok]
         for s in snapshots:
             if not s.fetch.ok:
                 report.events.append(Event.make(SNAPSHOT_FAILED, now, {"error": s.fetch.error_code},
                                                 venue=s.venue, account=s.account, reason=s.fetch.error_code))
         rates = order_rates(self.adapters.values())
+        # closes the venue refused for a reason that may pass, their wait over: their entries planned again now
+        report.events += await shortfalls.retry_unfilled(self.rejections.due(now), save=False)
         # a stage entry that closes thousands is planned as its first wave alone (cancels,
         # directives, the first leg's orders); its whole plan is made after they are sent. One
         # of many orders planned whole goes out the same way: each account's first leg first
@@ -461,6 +471,8 @@ class Runner:
         plans = ev.plans + self.closes.take_plans(snapshots, now)
         # the venue watch: entries that break a lock cancelled now, growth reverted with these plans
         plans = await self.enforcement.watch(snapshots, plans, now, report.events)
+        # no close of a leg the venue refused up to its bound (CLOSE_REJECTED), nor of one waiting out a refusal
+        plans, _ = self.rejections.screen(plans, now, self._rejected_legs())
         # our own orders left resting at an earlier tick are cancelled (and the cancel confirmed)
         # before anything closes their positions again; a position still carrying one waits
         report.execution.merge(await self.executor.cancel_remainders())
@@ -522,8 +534,11 @@ class Runner:
             if o.status in ("rejected", "failed"):
                 report.events.append(Event.make(
                     ORDER_FAILED, now, {"client_order_id": o.client_order_id, "decision_id": o.decision_id,
-                                        "symbol": o.symbol, "side": o.side, "amount": o.amount},
+                                        "symbol": o.symbol, "side": o.side, "amount": o.amount,
+                                        "detail": o.detail},  # the venue's own code and message
                     venue=o.venue, account=o.account, reason=o.code))
+        # refused closes counted per leg: tried again within their bound, then CLOSE_REJECTED (a residual)
+        report.events += await shortfalls.rejected(self.rejections.observe(report.execution, now), now)
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
         count(self.counters, report)
 
@@ -548,6 +563,12 @@ class Runner:
         at = len(report.events)
         report.events += events
         return at
+
+    def _rejected_legs(self) -> set:
+        """The legs the venue refused up to their bound, as residuals (incident, account, symbol, leg)."""
+        legs = {r.key for r in self.book.residuals if r.why == CLOSE_REJECTED}
+        self.rejections.keep_stopped(legs)
+        return legs
 
     def _first_waves(self, ev: Evaluation) -> dict[str, tuple[str, int, frozenset[str]]]:
         """The plans of ``ev`` that are a first wave alone, by decision id: (state key, the
@@ -574,6 +595,7 @@ class Runner:
         rest = [replace(p, cancels=(), orders=tuple(o for o in p.orders
                                                     if o.client_order_id not in waves[p.decision_id][2]))
                 for p in whole]
+        rest, _ = self.rejections.screen(rest, now, self._rejected_legs())
         rest, held = await self.executor.hold(rest)
         report.execution.merge(held)
         report.events += await self.shortfalls.track_residuals(ev, whole, now)

@@ -83,6 +83,9 @@ class Readout:
         self.weights = VenueWeights(lambda: known.adapters)  # REST weight a minute per venue
         self.limits = LimitsState()  # the gate's limit tables and message buckets
         self.shard: Optional[str] = None  # the shard this runner runs (``ksctl run --shard``)
+        # the accounts' position modes (runner/modes.py) and the closes the venues refused (runner/rejections.py)
+        self.modes: Any = None
+        self.rejections: Any = None
         # intervals the runner keeps besides its graph's: a shard's firm-wide policies', whose facts it publishes
         self.paces: Callable[[], Sequence[float]] = tuple
         # the venue watch's violations ({"total", "recent"}: :meth:`Enforcement.status`)
@@ -127,7 +130,10 @@ class Readout:
                             holder=self.lead.holder, lease_holder=self.lead.lease_holder,
                             venue_weight=self.weights.status(), shard=self.shard,
                             trading=permission_status(book.revokes),
-                            lock_violations=self.violations())
+                            lock_violations=self.violations(),
+
+                            position_modes=self.modes.status() if self.modes is not None else {},
+                            close_rejections=tuple(self.rejections.status()) if self.rejections is not None else ())
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger
@@ -319,7 +325,8 @@ def _residual(r: Any) -> ResidualStatus:
 def _orders(entries: Sequence[Any]) -> tuple[OrderRow, ...]:
     return tuple(OrderRow(e.client_order_id, e.decision_id, f"{e.venue}/{e.account}", e.symbol, e.side,
                           e.position_side, e.amount, e.reduce_only, e.status or "pending", e.filled, e.avg_price,
-                          e.reason_code, e.created_ms, e.updated_ms) for e in entries)
+                          e.reason_code, e.created_ms, e.updated_ms,
+                          e.detail if e.status in ("rejected", "failed") else None) for e in entries)
 
 
 def _check(c: Comparison, values: Mapping[str, Optional[float]], reasons: Mapping[str, Optional[str]],

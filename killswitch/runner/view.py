@@ -198,6 +198,13 @@ class RunnerStatus:
     # latest violations, newest first: key, kind, action (cancel | revert), scope, mode, account,
     # symbol, side, amount, notional, client_order_id, order_id, strategy, reason, ts_ms, outcome]}
     lock_violations: dict = field(default_factory=dict)
+    # "venue/account" -> {"read" (hedge | one-way | unread), "declared", "source", "margin", "read_ms",
+    # "mismatch", "reason" (POSITION_MODE_MISMATCH: ..., or why it is unread)}: the venue's mode rules closes
+    position_modes: dict = field(default_factory=dict)
+    # the position legs whose closes the venue refused: {"incident", "account", "symbol", "leg", "state"
+    # (CLOSE_REJECTED | retrying), "tries", "bound", "kind", "reason", "venue_said" (its code and message),
+    # "next_ms"}
+    close_rejections: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -250,6 +257,8 @@ class OrderRow:
     reason_code: Optional[str]
     created_ms: int
     updated_ms: Optional[int]
+    # what the venue (or the adapter) said of a refused order: "-1106 Parameter 'reduceOnly' sent when not required."
+    detail: Optional[str] = None
 
 
 @dataclass(frozen=True)

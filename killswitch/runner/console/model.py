@@ -232,6 +232,13 @@ def _health(status: RunnerStatus, now: int) -> dict:
         "last_good_reload": _when(status.last_good_reload_ms, now),
         # streams that do not deliver: not blind (REST polls at the policy interval), shown as degraded
         "streams_degraded": [_stream(a, st, now) for a, st in sorted(status.streams.items()) if st.get("degraded")],
+        # accounts whose venue reads another position mode than declared, or whose mode is unread
+        "mode_mismatches": [{"account": a, "reason": m.get("reason"), "read": m.get("read"),
+                             "declared": m.get("declared")}
+                            for a, m in sorted(status.position_modes.items())
+                            if m.get("mismatch") or m.get("read") == "unread"],
+        # legs the venue refused to close up to their bound (not sent again), with what it said
+        "close_rejected": [dict(r) for r in status.close_rejections if r.get("state") == "CLOSE_REJECTED"],
     }
 
 
@@ -364,7 +371,8 @@ def _incident(i: IncidentStatus, now: int) -> dict:
     orders = [{"client_order_id": o.client_order_id, "account": o.account, "symbol": o.symbol, "side": o.side,
                "position_side": o.position_side or "", "amount": _number(o.amount), "reduce_only": o.reduce_only,
                "status": o.status, "filled": _number(o.filled), "avg_price": _number(o.avg_price),
-               "reason": o.reason_code or "", "created": _when(o.created_ms, now),
+               "reason": (o.reason_code or "") + (f": {o.detail}" if getattr(o, "detail", None) else ""),
+               "created": _when(o.created_ms, now),
                "updated": _when(o.updated_ms, now)} for o in i.orders]
     return {
         "key": i.incident, "id": i.incident, "kind": "stage entry" if i.kind == "stage" else "manual close",
