@@ -25,7 +25,8 @@ from ..compile.graph import tick_interval_s as tick_interval_s
 from ..engine.stages import decision_id
 from ..metrics import Registry
 from ..procmetrics import ProcessMetrics
-from ..policy.expr import Comparison, ValueType, value_text
+from ..policy.expr import ValueType, value_text
+from ..policy.expr_eval import Comparison
 from ..state.store import StateStore
 from .armed import coverage_rows
 from .book import Book

@@ -17,7 +17,7 @@ from typing import Mapping, Optional
 
 from ..compile.graph import PolicyNode
 from ..policy.expr import ValueType, value_text
-from ..policy.expr import comparisons as condition_comparisons
+from ..policy.expr_eval import comparisons as condition_comparisons
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq,
         "!=": operator.ne}
