@@ -566,6 +566,15 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
         for sig, op, threshold, _ in comparisons(t):
             if threshold is not None and sig not in values:
                 values[sig] = round(_past(op, threshold, types.get(sig, ValueType.NUMBER)), 6)
+    later = {c.signal for t in node.triggers if t.name in stage.on for c in t.comparisons if c.computed}
+    for s in node.signals:
+        if s.name not in values and s.name not in later:
+            values[s.name] = {ValueType.RATIO: 0.01, ValueType.DURATION: 5.0}.get(s.type, 0.0)
+    for t in node.triggers:  # a threshold computed from the others: just past its value from them
+        for c in t.comparisons if t.name in stage.on else ():
+            at = c.threshold_at(values) if c.computed and c.signal not in values else None
+            if at is not None:
+                values[c.signal] = round(_past(c.op, at, types.get(c.signal, ValueType.NUMBER)), 6)
     for s in node.signals:
         if s.name not in values:
             values[s.name] = {ValueType.RATIO: 0.01, ValueType.DURATION: 5.0}.get(s.type, 0.0)
