@@ -51,7 +51,8 @@ def change_json(c: StageChange) -> dict:
         "skipped": list(p.skipped) if p else [],
         "attribution": attribution_json(p.attribution) if p else None,
         "scores": scores_json(p.scores) if p else None,
-        **({"thresholds": [{"trigger": r.name, **x} for r in c.triggers for x in trigger_json(r)["thresholds"]]}
+        **({"thresholds": [{"trigger": r.name, **x} for r in c.triggers
+                           for x in trigger_json(r).get("thresholds", ())]}
            if any(r.thresholds for r in c.triggers) else {}),
     }
 
