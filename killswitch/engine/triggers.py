@@ -77,7 +77,9 @@ def step(node: TriggerNode, st: TriggerState, values: Values, now: int,
     tick counts in ``for: N ticks``, as in a state machine driven tick by tick)."""
 
     raw = node.predicate(values)
-    thresholds = tuple(ThresholdAt(c.signal, c.op, c.text, c.threshold_at(values)) for c in node.computed)
+    computed = node.computed
+    thresholds = tuple(ThresholdAt(c.signal, c.op, c.text, c.threshold_at(values)) for c in computed) \
+        if computed else ()
     reason = None
     if raw is None:
         rule = node.on_missing_data

@@ -1,30 +1,39 @@
 """The condition language of triggers: a small, safe, typed expression language.
 
 Syntax is the comparison-and-logic core of CEL (``||``, ``&&``, ``!``, ``<``, ``<=``, ``>``,
-``>=``, ``==``, ``!=``, parentheses, ``true``/``false``) plus unit literals a risk team writes
-naturally: ``4.5%`` (a ratio), ``60s`` / ``15m`` / ``1h`` (a duration), ``3`` (a number)::
+``>=``, ``==``, ``!=``, parentheses, ``true``/``false``) and its arithmetic (``+``, ``-``,
+``*``, ``/``, unary ``-``, and the functions ``min``, ``max``, ``abs``), in CEL's precedence,
+plus unit literals a risk team writes naturally: ``4.5%`` (a ratio), ``60s`` / ``15m`` / ``1h``
+(a duration), ``3`` (a number)::
 
     dd_15m >= 4.5% || dd_1h >= 7%
     stale > 60s || bots > 300s
     !(leverage < 3) && day_change <= -8%
+    dd_15m >= max(4.5%, 3 * vol_1h)
+
+This module reads a condition (the lexer, the parser, the AST, the canonical text);
+:mod:`.expr_check` checks its types and units, :mod:`.expr_eval` evaluates it.
 
 Why not CEL itself: a CEL runtime has no unit literals, so thresholds would be written as
 ``0.045`` and a forgotten ``%`` would silently disarm a trigger; and the maintained pure-Python
 runtime costs ~180 µs per evaluation, which a tick over many scopes cannot afford. Here a
 condition is parsed once into an AST whose every node knows its offset in the source (so
 errors point at the exact column), every variable it reads is known to the compiler, and
-evaluation is a walk over a few frozen nodes. There is no ``eval``, no attribute access, no
-function call: nothing a policy can write reaches Python.
+evaluation is a walk over a few frozen nodes. There is no ``eval``, no attribute access, and
+no call but of the three functions above, named in a fixed table: nothing a policy can write
+reaches Python.
 
 Every condition is read under bounds that no condition a person writes comes near
-(:data:`MAX_LENGTH` characters, :data:`MAX_DEPTH` levels of ``(`` and ``!``, :data:`MAX_OPERANDS`
-operands): parsing, type checking, the canonical text and the compiled predicate all recurse
-once per level, so a condition past them is refused (``kind="limit"``, the compiler's KS123) at
+(:data:`MAX_LENGTH` characters, :data:`MAX_DEPTH` levels of ``(``, ``!`` and unary ``-``,
+:data:`MAX_OPERANDS` operands; a sum or a product of many terms is flat, as ``||`` and ``&&``
+are): parsing, type checking, the canonical text and the compiled predicate all recurse once per
+level, so a condition past them is refused (``kind="limit"``, the compiler's KS123) at
 the character that crosses one, before anything recurses deeper than the bound.
 
 Evaluation is three-valued (Kleene): a signal without a value (missing or stale data) makes
-the comparisons that read it *unknown*; ``true || unknown`` is true, ``false && unknown``
-is false. The trigger's ``on_missing_data`` rule decides what an unknown result means.
+the comparisons that read it *unknown*, as does arithmetic without a value (a divisor of 0 at
+that tick); ``true || unknown`` is true, ``false && unknown`` is false. The trigger's
+``on_missing_data`` rule decides what an unknown result means.
 
 Pure: no I/O.
 """
@@ -72,7 +81,9 @@ class ExprError(Exception):
         self.message = message
         self.offset = offset
         self.hint = hint
-        self.kind = kind  # "syntax" | "type" | "unknown" | "limit"
+        # "syntax" | "limit" (the parser); "type" | "unknown" | "unit" | "zero" | "function" | "arity"
+        # (the type check, killswitch.policy.expr_check)
+        self.kind = kind
         self.related = related  # offset of a second place the message is about (an open parenthesis)
 
 
