@@ -72,6 +72,10 @@ FOUND = {
     "ratio-against-a-number-field": ("exchange-faults.yaml", [(
         "  signals:\n",
         "  signals:\n    fuzz_where: {position_count: {where: '!(liquidation_distance < notional)'}}\n")]),
+    # seed 1, case 6081, once policies/ held volatility-drawdown: a stage series' level of 400
+    # digits was a float's infinity, and int() of it an OverflowError in the test file's model
+    "stage-level-of-400-digits": ("tests/portfolio-breaker.test.yaml", [(
+        'stages: "0 1x2 2x3"', 'stages: "' + "9" * 400 + ' 1x2 2x3"')]),
 }
 
 
