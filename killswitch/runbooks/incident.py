@@ -172,13 +172,22 @@ def _triggers_doc(node: PolicyNode, names: Iterable[str], values: Mapping[str, O
         if t is None:
             continue
         r = results.get(name, {})
+        recorded = r.get("thresholds") or {}
         checks = []
-        for sig, op, threshold, text in comparisons(t):
-            v = values.get(sig)
-            other = values.get(text) if threshold is None else threshold
-            breached = None if v is None or other is None else bool(_OPS[op](v, other))
-            checks.append({"signal": sig, "op": op, "threshold": text, "value": v,
-                           "value_text": value_text(v, types.get(sig)), "breached": breached})
+        for c in t.comparisons:
+            v = values.get(c.signal)
+            text = c.text
+            if c.computed:  # the number at the tick of the entry, then what it is computed from
+                key = (c.signal, c.op, c.text)
+                at = recorded[key] if key in recorded else c.threshold_at(values)
+                other = _num(at)
+                text = f"{value_text(other, types.get(c.signal))} = {c.text}"
+            else:
+                other = c.threshold_at(values)
+            breached = None if v is None or other is None else bool(_OPS[c.op](v, other))
+            checks.append({"signal": c.signal, "op": c.op, "threshold": text, "value": v,
+                           "value_text": value_text(v, types.get(c.signal)), "breached": breached,
+                           "threshold_value": other})
         out.append({
             "name": t.name, "when": t.when, "for": _confirm_text(t),
             "keep_firing_for": duration_text(t.keep_firing_for_s), "on_missing_data": t.on_missing_data,
@@ -374,7 +383,8 @@ def incident_from_event(event: "Event", ctx: "SinkContext", report: Optional["Ti
     if ev is not None:
         values = {v.name: _num(v.value) for v in ev.signals}
         reasons = {v.name: v.reason for v in ev.signals}
-        results = {t.name: {"firing": t.firing, "pending": t.pending, "reason": t.reason} for t in ev.triggers}
+        results = {t.name: {"firing": t.firing, "pending": t.pending, "reason": t.reason,
+                            "thresholds": {x.key: x.value for x in t.thresholds}} for t in ev.triggers}
     else:
         values = {s["name"]: _num(s.get("value")) for s in data.get("signals", [])}
         reasons = {s["name"]: s.get("reason") for s in data.get("signals", [])}
@@ -559,6 +569,15 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
         for sig, op, threshold, _ in comparisons(t):
             if threshold is not None and sig not in values:
                 values[sig] = round(_past(op, threshold, types.get(sig, ValueType.NUMBER)), 6)
+    later = {c.signal for t in node.triggers if t.name in stage.on for c in t.comparisons if c.computed}
+    for s in node.signals:
+        if s.name not in values and s.name not in later:
+            values[s.name] = {ValueType.RATIO: 0.01, ValueType.DURATION: 5.0}.get(s.type, 0.0)
+    for t in node.triggers:  # a threshold computed from the others: just past its value from them
+        for c in t.comparisons if t.name in stage.on else ():
+            at = c.threshold_at(values) if c.computed and c.signal not in values else None
+            if at is not None:
+                values[c.signal] = round(_past(c.op, at, types.get(c.signal, ValueType.NUMBER)), 6)
     for s in node.signals:
         if s.name not in values:
             values[s.name] = {ValueType.RATIO: 0.01, ValueType.DURATION: 5.0}.get(s.type, 0.0)

@@ -23,9 +23,11 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..compile.graph import tick_interval_s as tick_interval_s
 from ..engine.stages import decision_id
+from ..engine.triggers import TriggerResult, recorded
 from ..metrics import Registry
 from ..procmetrics import ProcessMetrics
-from ..policy.expr import Comparison, ValueType, value_text
+from ..policy.expr import ValueType, value_text
+from ..policy.expr_eval import Comparison
 from ..state.store import StateStore
 from .armed import coverage_rows
 from .book import Book
@@ -153,7 +155,7 @@ class Readout:
             results = {t.name: t for t in se.triggers} if se is not None else {}
             for t in node.triggers:
                 st, r = ss.triggers.get(t.name), results.get(t.name)
-                checks = tuple(_check(c, values, reasons, types, se is not None) for c in t.comparisons)
+                checks = tuple(_check(c, values, reasons, types, se is not None, r) for c in t.comparisons)
                 out.append(TriggerStatus(policy, scope, t.name, t.when, bool(st and st.firing),
                                          st.since_ms if st else None, st.last_fire_ms if st else None,
                                          r.pending if r else None, r.reason if r else None, checks,
@@ -330,14 +332,36 @@ def _orders(entries: Sequence[Any]) -> tuple[OrderRow, ...]:
 
 
 def _check(c: Comparison, values: Mapping[str, Optional[float]], reasons: Mapping[str, Optional[str]],
-           types: Mapping[str, ValueType], evaluated: bool) -> ThresholdCheck:
-    """``c`` against the values of an evaluation (``evaluated`` False: this runner has none)."""
+           types: Mapping[str, ValueType], evaluated: bool, result: Optional[TriggerResult] = None
+           ) -> ThresholdCheck:
+    """``c`` against the values of an evaluation (``evaluated`` False: this runner has none); a
+    computed threshold as ``result`` (the trigger's at that evaluation) recorded it."""
     if not evaluated:
         return ThresholdCheck(c.signal, c.op, c.text, None, "unknown", None, "NOT_EVALUATED")
     v = values.get(c.signal)
-    other = None if c.threshold is not None else values.get(c.text)
-    breached = c.holds(v, other)
-    reason = reasons.get(c.signal) if v is None else reasons.get(c.text) if breached is None else None
-    return ThresholdCheck(c.signal, c.op, c.text, v, value_text(v, types.get(c.signal)), breached, reason)
+    unit = types.get(c.signal)
+    text = c.text
+    if c.computed:
+        at = recorded(result, c.signal, c.op, c.text)
+        threshold = at.value if at is not None else None
+        text = f"{value_text(threshold, unit)} = {c.text}"
+    else:
+        threshold = c.threshold_at(values)
+    breached = c.holds(v, threshold)
+    reason = reasons.get(c.signal) if v is None else None
+    if reason is None and breached is None and threshold is None:
+        reason = _unknown_threshold(c, values, reasons)
+    return ThresholdCheck(c.signal, c.op, text, v, value_text(v, unit), breached, reason, threshold)
+
+
+def _unknown_threshold(c: Comparison, values: Mapping[str, Optional[float]],
+                       reasons: Mapping[str, Optional[str]]) -> Optional[str]:
+    """Why a comparison's threshold had no value: the reason of a signal it reads that had none,
+    or, when every one had a value, a division by 0 (or an overflow) at that tick."""
+    reads = c.reads if c.computed else (c.text,) if c.other else ()
+    missing = next((name for name in reads if values.get(name) is None), None)
+    if missing is not None:
+        return reasons.get(missing)
+    return "THRESHOLD_UNDEFINED: a divisor was 0 (or a result overflowed) at this tick" if c.computed else None
 
 

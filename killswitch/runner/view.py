@@ -213,11 +213,16 @@ class ThresholdCheck:
 
     signal: str
     op: str
-    threshold: str  # as the policy writes it ("4.5%", "60s"), or the other signal's name
+    # as the policy writes it ("4.5%", "60s"), or the other signal's name; a computed threshold
+    # as it was at the tick, then what it is computed from ("5.127% = max(4.5%, 3 * vol_1h)")
+    threshold: str
     value: Optional[float]  # the signal's value (fraction, seconds, number); None: unknown
     value_text: str  # in the policy's unit: "5.2%", "75s", "unknown"
     breached: Optional[bool]  # None: a side has no value
     reason: Optional[str] = None  # why the value is unknown (INSUFFICIENT_HISTORY, NOT_EVALUATED, ...)
+    # the number the value was compared with at the tick (the literal, the other signal's value, or
+    # the computed threshold); None: unknown, or not evaluated
+    threshold_value: Optional[float] = None
 
 
 @dataclass(frozen=True)

@@ -83,8 +83,8 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
     {"identity": "vera", "roles": ["viewer"], "sha256": token_digest(VERA)}]})
 
 
-def _graph():
-    res = compile_documents(load_text(POLICIES, "console.yaml"))
+def _graph(policies: str = POLICIES):
+    res = compile_documents(load_text(policies, "console.yaml"))
     assert res.graph is not None, [d.message for d in res.errors]
     return res.graph
 
@@ -92,7 +92,8 @@ def _graph():
 class LiveRunner:
     """A runner on the simulated exchange, served on 127.0.0.1; see the module doc."""
 
-    def __init__(self, tmp_path: Path, *, dry_run: bool = False, console_public: bool = False):
+    def __init__(self, tmp_path: Path, *, dry_run: bool = False, console_public: bool = False,
+                 policies: str = POLICIES):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="live-runner", daemon=True)
         self.thread.start()
@@ -103,7 +104,7 @@ class LiveRunner:
         adapter = SimulatedAdapter(self.engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                    timeout_s=2.0)
         self.store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-        self.runner = build_runner(_graph(), {ACCOUNT: adapter}, self.store, sinks=[RunbookSink(None)],
+        self.runner = build_runner(_graph(policies), {ACCOUNT: adapter}, self.store, sinks=[RunbookSink(None)],
                                    lock_path=tmp_path / "lock.json", dry_run=dry_run, clock=self.clock)
         self.site = None
         self.console_public = console_public
