@@ -40,6 +40,7 @@ pytest.importorskip("ccxt")
 
 TICK_MS = 5_000
 FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
+BTC = "BTC/USDT:USDT"
 POLLED = VENUES  # every dialect the simulator answers as, each polled through the real ccxt adapter
 # a policy that never fires: the locks here are the operator's
 QUIET = textwrap.dedent("""\
