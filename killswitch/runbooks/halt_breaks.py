@@ -18,9 +18,11 @@ and one row per change of the bots' trading permission at a venue (``trading_rev
 ``trading_restored``, ``trading_permission_failed``: the account, its keys, whether the venue's
 read-back confirmed it, the venue's code and message of a refusal, the holds that asked).
 
-Each names the incident it happened in where one is open then on its scope: a violation of the
-lock on the incident's scope (or on the account it is), a permission change held by the
-incident's policy and scope.
+Each names the incident it belongs to: a violation, the incident open then on the lock's scope
+(or on the account it is); a revoke, the latest incident begun by then whose policy and scope
+hold it; a restore or a refused restore (after the reset that ended the incident: no hold left),
+the incident of the account's last revoke; a refused revoke (which names no hold), the incident
+open then on the account.
 
 Pure: rows and the journal's statuses in, plain values out. Must not read the store itself
 (:mod:`.report` hands the rows in) or call a cancel done that no row says the venue answered.
@@ -39,10 +41,11 @@ TRADING_KINDS = {"trading_revoked": "revoked", "trading_restored": "restored",
 KINDS = VIOLATION_KINDS + (CANCEL_RESULT_KIND,) + tuple(TRADING_KINDS)
 
 
-def _incident(incidents: Sequence[Mapping[str, Any]], ts_ms: int, match: Callable[[Mapping[str, Any]], bool]
-              ) -> Optional[str]:
-    """The latest incident open at ``ts_ms`` that ``match`` accepts (each has ``ts_ms``, ``end_ms``)."""
-    found = [i for i in incidents if i["ts_ms"] <= ts_ms < i["end_ms"] and match(i)]
+def _incident(incidents: Sequence[Mapping[str, Any]], ts_ms: int, match: Callable[[Mapping[str, Any]], bool],
+              *, open_only: bool = True) -> Optional[str]:
+    """The latest incident that ``match`` accepts and that began by ``ts_ms`` (each has
+    ``ts_ms``, ``end_ms``): still open then, unless ``open_only`` is false."""
+    found = [i for i in incidents if i["ts_ms"] <= ts_ms and (ts_ms < i["end_ms"] or not open_only) and match(i)]
     return max(found, key=lambda i: i["ts_ms"])["incident"] if found else None
 
 
@@ -72,6 +75,7 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
             for oid, outcome in (r.payload.get("outcomes") or {}).items():
                 results[(str(r.payload.get("account")), str(oid))] = str(outcome)
     violations, trading = [], []
+    revoked_in: dict[str, Optional[str]] = {}  # an account -> the incident of its latest revoke
     for r in rows:
         p = r.payload
         if r.kind in VIOLATION_KINDS:
@@ -90,14 +94,27 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
         elif r.kind in TRADING_KINDS:
             holds = [str(h) for h in p.get("holds") or []]
             keys = p.get("keys") or {}
+            # a revoke a stage's hold asked for is that incident's; a restore (its holds released by
+            # the reset that ended the incident) or a refused restore is the one of the account's
+            # last revoke; a refused revoke names no hold: the incident open then on its account
+            account = str(p.get("account"))
+            event = TRADING_KINDS[r.kind]
+            if holds:
+                incident = _incident(incidents, r.ts_ms, lambda i: f"{i['policy']}|{i['scope']}" in holds,
+                                     open_only=False)
+            elif event == "restored" or (event == "failed" and p.get("want_text") == "restore"):
+                incident = revoked_in.get(account)
+            else:
+                incident = _incident(incidents, r.ts_ms, lambda i: i["scope"] == account)
+            if event == "revoked":
+                revoked_in[account] = incident
             trading.append({
-                "at": iso(r.ts_ms), "event": TRADING_KINDS[r.kind], "account": p.get("account"),
+                "at": iso(r.ts_ms), "event": event, "account": account,
                 "keys": sorted(keys) if isinstance(keys, Mapping) else list(keys),
                 "read_back": p.get("read_back"), "want": p.get("want_text"), "code": p.get("code"),
                 "message": p.get("message"), "attempts": p.get("attempts"), "holds": holds, "by": p.get("by"),
                 "op": p.get("op"),
-                "incident": _incident(incidents, r.ts_ms, lambda i: f"{i['policy']}|{i['scope']}" in holds
-                                      or (not holds and i["scope"] == p.get("account"))),
+                "incident": incident,
                 "verified": proven(r.seq)})
     return {"violations": violations, "trading": trading}
 

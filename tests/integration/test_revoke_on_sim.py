@@ -201,7 +201,7 @@ def test_a_stage_revokes_the_bots_key_at_the_venue_and_only_two_approvers_restor
     trading = doc["halt_breaks"]["trading"]
     assert [(t["event"], t["account"], t["incident"]) for t in trading] == [
         ("failed", f"{venue}/{ACCOUNT}", seen["incident"]), ("revoked", f"{venue}/{ACCOUNT}", seen["incident"]),
-        ("restored", f"{venue}/{ACCOUNT}", None)]  # restored by the reset that ended the incident
+        ("restored", f"{venue}/{ACCOUNT}", seen["incident"])]  # by the reset that ended the incident
     assert (trading[0]["code"], trading[0]["want"]) == (REFUSALS[venue][0], "revoke")
     assert trading[1]["keys"] == [BOT] and doc["summary"]["trading_changes"] == 3
 

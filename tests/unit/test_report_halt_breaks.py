@@ -73,12 +73,16 @@ def test_the_trading_permission_rows_keep_the_venues_words_and_their_incident():
                 message="Invalid API-key, IP, or permissions for action.", attempts=1),
             row(2, "trading_revoked", 2_000, account=ACC, keys={"bot-b": "revoked", "bot-a": "revoked"},
                 read_back=True, holds=["guard|" + ACC], by="runner-b"),
-            row(3, "trading_restored", 9_000, account=ACC, keys={"bot-a": "allowed"}, read_back=False,
-                holds=["operator|" + ACC])]
+            # after the reset that ended the incident (no hold left): still its restore
+            row(3, "trading_restored", 9_000, account=ACC, keys={"bot-a": "allowed"}, read_back=False, holds=[]),
+            row(4, "trading_revoked", 9_500, account=ACC, keys={"bot-a": "revoked"}, holds=["operator|" + ACC]),
+            row(5, "trading_permission_failed", 9_900, account=ACC, code="TIMEOUT", attempts=1, want_text="restore"),
+            row(6, "trading_permission_failed", 9_950, account=ACC, code="TIMEOUT", attempts=1, want_text="revoke")]
     out = halt_breaks(rows, {}, [INCIDENT], lambda seq: True)["trading"]
     assert [(t["event"], t["keys"], t["read_back"], t["incident"]) for t in out] == [
         ("failed", [], None, INCIDENT["incident"]), ("revoked", ["bot-a", "bot-b"], True, INCIDENT["incident"]),
-        ("restored", ["bot-a"], False, None)]
+        ("restored", ["bot-a"], False, INCIDENT["incident"]), ("revoked", ["bot-a"], None, None),
+        ("failed", [], None, None), ("failed", [], None, None)]  # an operator's revoke, its restore refused
     assert (out[0]["code"], out[0]["message"], out[0]["want"]) == (
         "-2015", "Invalid API-key, IP, or permissions for action.", "revoke")
     assert out[1]["by"] == "runner-b" and out[1]["holds"] == ["guard|" + ACC]
