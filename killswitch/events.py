@@ -93,6 +93,32 @@ class Event:
         return Event(kind, ts_ms, out, dict(data or {}))
 
 
+# the labels a scope's name implies, by the level of the scope (a policy's ``scope.level``, or
+# what the runner's catalog says a typed scope names): a route or a silence on ``venue`` matches
+# every page of that venue, whatever level the policy keeps its stage machine at
+SCOPE_LABELS = ("venue", "account", "strategy", "symbol")
+
+
+def scope_labels(level: Optional[str], scope: str) -> dict[str, str]:
+    """The labels a page about ``scope`` carries because of what the scope is: a venue scope
+    (``binanceusdm``) its ``venue``; an account scope (``binanceusdm/main``) its ``venue`` and
+    its ``account`` (the account's key, venue/account, as the Accounts document, locks and
+    ``ksctl`` write it); a strategy scope its ``strategy``; a symbol scope its ``symbol``;
+    ``global`` (and a level not known) none."""
+    if not scope:
+        return {}
+    if level == "venue":
+        return {"venue": scope}
+    if level == "account":
+        venue, sep, name = scope.partition("/")
+        return {"venue": venue, "account": scope} if sep and venue and name else {}
+    if level == "strategy":
+        return {"strategy": scope}
+    if level == "symbol":
+        return {"symbol": scope}
+    return {}
+
+
 def console_runbook_path(incident: str) -> str:
     """Where the console opens an incident's runbook (``/#runbook=<id>``): the page reads it with
     the token typed into it, which a bare link to :func:`runbook_path` cannot carry."""

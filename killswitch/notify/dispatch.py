@@ -6,7 +6,9 @@ dispatcher, aggregation groups and notification log:
 - :func:`placements` says which routes documents an event goes to (the stage's ``notify``
   actions and the policy's ``spec.notify``; events without a policy, or of a policy that names
   no route, go to every document) and with which labels (a stage's ``notify`` action sets the
-  severity of its transition; a return to level 0 is ``info``).
+  severity of its transition; a return to level 0 is ``info``; an event of a loaded policy
+  carries the labels its scope implies, :func:`killswitch.events.scope_labels`: a venue-level
+  scope's page its ``venue``, whatever kind of event it is).
 - :meth:`Dispatcher.insert` puts the event, as an *alert*, into the group of every route it
   matches. An alert is identified by its labels and its incident, so a re-entry of a stage
   is a new alert while a fault reported every tick is one alert, refreshed.
@@ -72,7 +74,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.nodes import NotifyAction
-from ..events import POLICY_MATCHED, POLICY_UNMATCHED, RESET, SCOPE_ARMED, SCOPE_BLIND, STAGE_TRANSITION, Event
+from ..events import (POLICY_MATCHED, POLICY_UNMATCHED, RESET, SCOPE_ARMED, SCOPE_BLIND, STAGE_TRANSITION, Event,
+                      scope_labels)
 from ..silences import Silence, silencing
 from .alerts import GROUP_KEYS, Alert, Group, fingerprint, regroup, restored_tree, saved_trees, tree_digest
 from .routes import RouteNode, RouteTree
@@ -112,6 +115,7 @@ def placements(labels: Mapping[str, str], graph, trees: Iterable[str], *, keep_s
     if node is None:
         why = f'policy "{policy}" is not loaded' if policy else "no policy label"
         return [Placement(t, dict(labels), f"{why}: every routes document") for t in names]
+    labels = {**scope_labels(node.scope.get("level"), labels.get("scope", "")), **labels}
     chosen: dict[str, tuple[Optional[str], str]] = {}  # tree -> (severity or None, why)
     stage = None
     level = labels.get("level")

@@ -441,7 +441,8 @@ class Runner:
         for s in snapshots:
             if not s.fetch.ok:
                 report.events.append(Event.make(SNAPSHOT_FAILED, now, {"error": s.fetch.error_code},
-                                                venue=s.venue, account=s.account, reason=s.fetch.error_code))
+                                                venue=s.venue, account=f"{s.venue}/{s.account}",
+                                                reason=s.fetch.error_code))
         rates = order_rates(self.adapters.values())
         # a stage entry that closes thousands is planned as its first wave alone (cancels,
         # directives, the first leg's orders); its whole plan is made after they are sent. One
@@ -523,7 +524,7 @@ class Runner:
                 report.events.append(Event.make(
                     ORDER_FAILED, now, {"client_order_id": o.client_order_id, "decision_id": o.decision_id,
                                         "symbol": o.symbol, "side": o.side, "amount": o.amount},
-                    venue=o.venue, account=o.account, reason=o.code))
+                    venue=o.venue, account=f"{o.venue}/{o.account}", symbol=o.symbol, reason=o.code))
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
         count(self.counters, report)
 

@@ -23,7 +23,7 @@ import uuid
 from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from ..engine.stages import decision_id
-from ..events import INCIDENT_ACKNOWLEDGED, STAGE_TRANSITION, Event
+from ..events import INCIDENT_ACKNOWLEDGED, STAGE_TRANSITION, Event, scope_labels
 from ..silences import (PAGE_LABELS, Acknowledgement, LabelMatcher, Silence, SilenceError, close_names,
                         matcher_problem, parse_matchers)
 from ..state.store import FencedError, StateStore
@@ -68,8 +68,7 @@ def incident_labels(book: Book, policy: str, scope: str, level: int) -> dict[str
         labels["stage"] = stage.name
     if node is not None and node.owner:
         labels["owner"] = str(node.owner)
-    if "/" in scope:
-        labels["venue"] = scope.split("/")[0]
+    labels.update(scope_labels(node.scope.get("level") if node is not None else None, scope))
     return labels
 
 
