@@ -67,6 +67,12 @@ TRADING_RESTORED = "trading_restored"
 REVOKE_FAILED = "revoke_failed"
 # events the sinks record but the notification routes never page: saying "I have it" pages nobody
 NOT_PAGED = frozenset({INCIDENT_ACKNOWLEDGED})
+# events that report a state in force (a stage held, a scope blind, a policy matching nothing, an
+# account whose snapshots fail): reminded every repeat_interval while it lasts. Every other kind
+# is a one-off (an order failed, a manual close queued, a reset, a violation cancelled, a revoke
+# done): it pages once and is never a "still active" reminder. A stage_transition reminds only
+# while its scope is in the stage it entered (not a return to level 0).
+STATE_KINDS = frozenset({STAGE_TRANSITION, SCOPE_BLIND, POLICY_UNMATCHED, SNAPSHOT_FAILED})
 
 SEVERITY = {
     STAGE_TRANSITION: "critical", ORDER_FAILED: "critical", CLOSE_RETRIES_EXHAUSTED: "critical",
