@@ -315,7 +315,8 @@ def silencing(labels: Mapping[str, str], silences: Iterable[Silence], now_ms: in
 
 @dataclass(frozen=True)
 class Acknowledgement:
-    """Someone has an incident: the latest acknowledgement of an incident is who has it now."""
+    """Someone has an incident. A second person's acknowledgement does not replace the first:
+    both have it (:func:`holders`); the latest is who said so last."""
 
     incident: str
     author: str
@@ -326,6 +327,26 @@ class Acknowledgement:
         return {"incident": self.incident, "author": self.author, "ts_ms": self.ts_ms, "comment": self.comment}
 
 
+def holders(acks: Iterable[Acknowledgement]) -> tuple[Acknowledgement, ...]:
+    """Who has an incident, from its acknowledgements in the order they were made: each
+    author's latest, in the order of those (a hand-over keeps both people, each with their note)."""
+    latest: dict[str, Acknowledgement] = {}
+    for a in acks:
+        latest.pop(a.author, None)
+        latest[a.author] = a
+    return tuple(latest.values())
+
+
+def own_words(author: str, comment: str) -> str:
+    """``comment`` without a leading ``author:`` (``alice: on it`` by alice is ``on it``): the
+    author is recorded and shown beside it, and said twice it read ``alice: alice: on it``."""
+    text = comment.strip()
+    head = f"{author}:"
+    if author and text.startswith(head):
+        text = text[len(head):].strip()
+    return text
+
+
 __all__ = ["Acknowledgement", "LabelMatcher", "OPS", "OP_ORDER", "PAGE_LABELS", "Silence", "SilenceError",
-           "close_names", "label_name_text", "matcher_problem", "matcher_text", "parse_matcher", "parse_matchers",
-           "quoted", "silencing"]
+           "close_names", "holders", "label_name_text", "matcher_problem", "matcher_text", "own_words",
+           "parse_matcher", "parse_matchers", "quoted", "silencing"]

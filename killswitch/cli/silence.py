@@ -17,7 +17,7 @@ from .common import EXIT_OK, duration_s, output_option
 @click.group(epilog="""\b
 Examples:
   ksctl silence add --match policy=futures-book --match scope=binanceusdm/main \\
-      --duration 2h --comment "alice: flatten done, checking residuals"
+      --duration 2h --comment "flatten done, checking residuals"
   ksctl silence add --match 'severity=~"warning|info"' --duration 30m --comment "feed maintenance"
   ksctl silence add --match '{policy="futures-book", venue!~"okx|bybit"}' --duration 1h --comment "..."
   ksctl silence list

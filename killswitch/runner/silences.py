@@ -24,8 +24,8 @@ from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from ..engine.stages import decision_id
 from ..events import INCIDENT_ACKNOWLEDGED, STAGE_TRANSITION, Event, scope_labels
-from ..silences import (PAGE_LABELS, Acknowledgement, LabelMatcher, Silence, SilenceError, close_names,
-                        matcher_problem, parse_matchers)
+from ..silences import (PAGE_LABELS, Acknowledgement, LabelMatcher, Silence, SilenceError, close_names, holders,
+                        matcher_problem, own_words, parse_matchers)
 from ..state.store import FencedError, StateStore
 from .book import Book
 from .leadership import Leadership
@@ -44,8 +44,11 @@ def silence_status(s: Silence, now: int) -> SilenceStatus:
                          s.created_ms, s.state(now), now, s.expired_by)
 
 
-def ack_status(a: Optional[Acknowledgement]) -> Optional[AckStatus]:
-    return None if a is None else AckStatus(a.incident, a.author, a.ts_ms, a.comment)
+def ack_fields(have: Optional[Sequence[Acknowledgement]]) -> tuple[Optional[AckStatus], tuple[AckStatus, ...]]:
+    """A status's ``ack`` (the latest) and ``acks`` (everyone who has the incident, oldest first)."""
+    shown = tuple(AckStatus(a.incident, a.author, a.ts_ms, a.comment) for a in have or ())
+    latest = max(shown, key=lambda a: a.ts_ms, default=None)
+    return latest, shown
 
 
 def known_labels(book: Book) -> set[str]:
@@ -137,6 +140,7 @@ class Silences:
     async def add(self, texts: Sequence[str], duration_s: float, comment: str, *, actor: str) -> SilenceResult:
         if (standby := self.lead.not_leader("silence")) is not None:
             return SilenceResult(False, standby)
+        comment = own_words(actor, comment)
         matchers, why = self._problem(texts, duration_s, comment)
         payload = {"matchers": list(texts), "duration_s": duration_s, "comment": comment, "by": actor}
         if why is not None:
@@ -211,21 +215,26 @@ class Silences:
             hint = f"; did you mean {', '.join(near)}?" if near else ""
             return ChangeResult(False, f"UNKNOWN_INCIDENT: {incident!r} is not an open incident{hint}")
         now = self.clock()
+        comment = own_words(actor, comment)
         ack = Acknowledgement(incident, actor, now, comment)
-        before = self.book.acks.get(incident)
+        have = self.book.acks.get(incident, ())
+        others = [a for a in have if a.author != actor]
         payload: dict[str, Any] = {"incident": incident, "comment": comment, "by": actor}
-        if before is not None:
-            payload["previous"] = {"by": before.author, "ts_ms": before.ts_ms}
+        if have:
+            last = max(have, key=lambda a: a.ts_ms)
+            payload["previous"] = {"by": last.author, "ts_ms": last.ts_ms}
         refused = await self._store("incident_acknowledged", payload, lambda fence: self.store.record_ack(ack, fence))
         if refused:
             return ChangeResult(False, refused)
-        self.book.acks = {**self.book.acks, incident: ack}
+        self.book.acks = {**self.book.acks, incident: holders((*have, ack))}
         await self._saved(now)
         p, s, level = open_[incident]
         self.emit(Event.make(INCIDENT_ACKNOWLEDGED, now, {"incident": incident, "author": actor, "comment": comment,
                                                           "ts_ms": now}, policy=p, scope=s, level=level or None))
-        took = f" (from {before.author})" if before is not None and before.author != actor else ""
-        return ChangeResult(True, f"ACKNOWLEDGED: {incident} by {actor}{took}")
+        also = "; " + ", ".join(f"{a.author} has it too (since {_iso(a.ts_ms)}" + (f": {a.comment})" if a.comment
+                                                                                    else ")") for a in others) \
+            if others else ""
+        return ChangeResult(True, f"ACKNOWLEDGED: {incident} by {actor}{also}")
 
     # --- the order of a change ----------------------------------------------------------------------------
 

@@ -72,7 +72,8 @@ class ScopeStatus:
     approvals: tuple[str, ...]
     approvals_needed: int
     entered_ms: Optional[int]
-    ack: Optional[AckStatus] = None  # who has the scope's incident, if someone said so
+    ack: Optional[AckStatus] = None  # who has the scope's incident, if someone said so (the latest)
+    acks: tuple[AckStatus, ...] = ()  # everyone who has it: each author's latest, oldest first
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,7 @@ class IncidentStatus:
     planned_total: int = 0
     requested_by: Optional[str] = None  # a manual close: who asked for it (the caller's identity, as audited)
     ack: Optional[AckStatus] = None  # who has it (the latest acknowledgement), None: nobody said so
+    acks: tuple[AckStatus, ...] = ()  # everyone who has it: each author's latest, oldest first
     silenced_by: tuple[SilenceStatus, ...] = ()  # the active silences that hold back its pages
 
 

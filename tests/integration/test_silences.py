@@ -83,7 +83,7 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
         r = val.invoke(cli, ["silence", "list", "--api", url])  # viewers may list
         assert r.exit_code == 0 and re.match(
             rf'{sid}  ACTIVE   policy="crash-ladder", scope="simulated/sim-main"  by alice  ends in 2h '
-            r"\(\S+Z\)  comment: alice: flatten done, on it", r.output), r.output
+            r"\(\S+Z\)  comment: flatten done, on it", r.output), r.output
         # the acknowledgement, by the scope's incident
         r = alice.invoke(cli, ["ack", "--api", url, "--policy", "crash-ladder", "--scope", SCOPE,
                                "--comment", "I have it"])
