@@ -323,3 +323,11 @@ class ReportingSink(Protocol):
     plain values (dicts, lists, numbers), which the runner's view types."""
 
     def status_fields(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class PagingSink(Protocol):
+    """A sink that holds pages in force (the notification sink's groups): each page's labels
+    and the receiver it goes to, so that a silence can say what it would hold back now."""
+
+    def pages_in_force(self) -> list[tuple[Mapping[str, str], str]]: ...

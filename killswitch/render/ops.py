@@ -113,6 +113,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
                 f"{a.author} at {iso(a.ts_ms)}" + (f": {a.comment}" if a.comment else "") for a in have)
         lines.append(f"  {s.policy:<20} {s.scope:<40} stage {s.stage} {s.stage_name or ''}{extra}")
     lines += coverage_lines(st)
+    lines += [f"SILENCE {flag}" for flag in st.silences_idle]
     for acct in sorted(set(st.data_age_s) | set(st.fetch_errors) | set(st.streams)):
         age = st.data_age_s.get(acct)
         error = st.fetch_errors.get(acct)

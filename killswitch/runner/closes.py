@@ -194,7 +194,7 @@ class ManualCloses:
                                "preview": orders, "processed_ms": None, "orders": None, "by": actor})
         self.sinks.emit(Event.make(MANUAL_CLOSE, at, {"reason": reason, "orders": orders, "id": close_id,
                                                 **({"symbol": symbol} if symbol else {})},
-                                   **{**self.known.catalog().labels_of(scope), "scope": scope,
+                                   **{**self.known.catalog().labels_of(scope), "scope": scope, "incident": close_id,
                                       **({"symbol": symbol} if symbol else {})}))
         what = f"{symbol} in {scope}" if symbol else scope
         now_text = f"{orders} order(s) now, notional {notional:,.2f}"

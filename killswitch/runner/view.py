@@ -50,7 +50,10 @@ class SilenceStatus:
     created_ms: int
     state: str
     as_of_ms: int
-    expired_by: Optional[str] = None
+    expired_by: Optional[str] = None  # who expired it early, or "incident ended" (one made from an incident)
+    incident: Optional[str] = None  # the incident it was made from
+    ends_with_incident: bool = False  # it ends when that incident does (not extended since)
+    idle: Optional[str] = None  # IDLE: in force on a scope with no open incident (ksctl status says so too)
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,7 @@ class RunnerStatus:
     # latest violations, newest first: key, kind, action (cancel | revert), scope, mode, account,
     # symbol, side, amount, notional, client_order_id, order_id, strategy, reason, ts_ms, outcome]}
     lock_violations: dict = field(default_factory=dict)
+    silences_idle: tuple[str, ...] = ()  # IDLE: a silence in force on a scope with no open incident, each
 
 
 @dataclass(frozen=True)
@@ -354,6 +358,7 @@ class ResetResult:
     reason: str  # APPROVAL_RECORDED: 1/2 ..., MANUAL_RESET: ..., NOT_ENGAGED, DUPLICATE_APPROVER
     # what follows an approval taken: a trigger that still fires enters the stage again at the next tick
     warnings: tuple[str, ...] = ()
+    silences: tuple[SilenceStatus, ...] = ()  # the silences made for the incident: expired with it, or still on
 
     @property
     def taken(self) -> bool:
@@ -546,6 +551,12 @@ class RunnerView(Protocol):
         """Silence the pages every matcher (``policy=futures-book``) matches for ``duration_s``."""
 
     async def silence_expire(self, silence_id: str, *, actor: str) -> SilenceResult: ...
+
+    def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> Any:
+        """What a silence of ``matchers`` would hold back now (a :class:`.silence_view.SilencePreview`)."""
+
+    async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
+                             actor: str) -> SilenceResult: ...
 
     async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str],
                           comment: str, *, actor: str) -> ChangeResult:

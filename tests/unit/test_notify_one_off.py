@@ -71,3 +71,18 @@ def test_a_silenced_one_off_is_recorded_once_not_at_every_repeat(tree):
     put(d, ONE_OFFS[0], 0)
     recorded = [n for t in range(10_000, 2 * H, 60_000) for n in d.flush_due(t, [s]) if n.silenced]
     assert len(recorded) == 1 and not recorded[0].sends
+
+
+def test_the_sink_says_which_pages_it_holds_in_force_for_a_silence_preview(tree):
+    from killswitch.notify.dispatch import Placement
+    from killswitch.notify.sink import NotifySink
+
+    now = [0]
+    sink = NotifySink({"desk": tree}, {}, clock=lambda: now[0])
+    e = transition(0, 3, "flatten")
+    sink.dispatcher.insert(e, Placement("desk", dict(e.labels), "test"), 0)
+    sink.dispatcher.insert(ONE_OFFS[0], Placement("desk", dict(ONE_OFFS[0].labels), "test"), 0)
+    held = sorted((labels["event"], receiver) for labels, receiver in sink.pages_in_force())
+    assert held == [("manual_close", "chat"), ("stage_transition", "chat"), ("stage_transition", "pager")]
+    now[0] = 10 * H  # the one-off expired, the held stage still fires
+    assert sorted(r for _, r in sink.pages_in_force()) == ["chat", "pager"]
