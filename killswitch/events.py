@@ -20,7 +20,8 @@ is served (:func:`runbook_path`), and the protocols between the runner and its s
   ``isinstance``: :class:`StatefulSink` (kept across restarts and takeovers),
   :class:`RestoringSink` (told when its runner starts leading), :class:`CollectingSink` (its
   families in the one ``/metrics`` registry), :class:`ReloadingSink` (follows the policy documents
-  on a reload), :class:`ReportingSink` (fields of the runner's status: failing pages).
+  on a reload), :class:`ReportingSink` (fields of the runner's status: failing pages),
+  :class:`PagingSink` (the pages it holds in force, for a silence's preview).
 
 It sits at the bottom of the import graph, beside the snapshot types: it imports nothing of
 the engine, the runner, the adapters or the sinks, so every layer may import it.

@@ -317,7 +317,8 @@ def test_reset_passes_the_fields_and_returns_the_result():
             assert (status, body) == (200, {"done": True, "reason": "MANUAL_RESET: ok", "warnings": [], "silences": []})
             c.view.reset_answer = ResetResult(False, "APPROVAL_RECORDED: 1/2")
             status, body, _ = await c.post("/v1/reset", {**RESET, "reason": "r" * 500})
-            assert (status, body) == (200, {"done": False, "reason": "APPROVAL_RECORDED: 1/2", "warnings": [], "silences": []})
+            assert (status, body) == (200, {"done": False, "reason": "APPROVAL_RECORDED: 1/2", "warnings": [],
+                                            "silences": []})
             # the approver is the caller: the shared token is one identity
             assert c.view.calls == [("reset", ("p1", "binance/main", "shared-token", "flat, reviewed")),
                                     ("reset", ("p1", "binance/main", "shared-token", "r" * 500))]
