@@ -291,7 +291,8 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     operator_revokes = OperatorRevokes(book, lead, revokes, known=known, persist=persist, sinks=fanout, clock=clock,
                                        dry_run=dry_run)
     silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
-                         emit=fanout.emit, open_closes=lambda: tuple(closes.tracked))
+                         emit=fanout.emit, open_closes=lambda: tuple(closes.tracked),
+                         pages=fanout.pages_in_force)
     # the venue watch: orders and positions that break a lock, cancelled or brought back
     enforcement = Enforcement(book, store, io, lead, adapters, dry_run=dry_run, clock=clock)
     readout.collectors.append(enforcement)  # killswitch_lock_violations_total

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from .runner.holds import DEAD_MANS_SWITCH, OPERATOR
+from .runner.silence_view import SilencePreview
 from .runner.view import (ActionPreview, Caller, ChangeResult, CloseResult, DecodeError, IncidentStatus,
                           PositionsStatus, ResetResult, RunnerStatus, SilenceResult, SilenceStatus, TriggerStatus,
                           decode)
@@ -497,10 +498,32 @@ class RunnerClient:
         """``GET /v1/silences``: the silences in force and those ended in the last day."""
         return decode(_Silences, self._json("GET", "/v1/silences", auth=True)).silences
 
-    def silence_add(self, matchers: list[str], duration_s: float, comment: str) -> SilenceResult:
-        """``POST /v1/silences``: hold back the pages every matcher matches, as the token's identity."""
-        body = {"matchers": list(matchers), "duration_s": duration_s, "comment": comment}
+    def silence_add(self, matchers: list[str], duration_s: float, comment: str,
+                    incident: Optional[str] = None) -> SilenceResult:
+        """``POST /v1/silences``: hold back the pages every matcher matches, as the token's
+        identity; made from ``incident``, it matches that incident alone and ends with it."""
+        body: dict = {"matchers": list(matchers), "duration_s": duration_s, "comment": comment}
+        if incident is not None:
+            body["incident"] = incident
         return decode(SilenceResult, self._json("POST", "/v1/silences", body, auth=True))
+
+    def silence_preview(self, matchers: list[str], incident: Optional[str] = None) -> SilencePreview:
+        """``POST /v1/silences/preview``: what the silence would hold back now; a refusal is a RunnerError."""
+        body: dict = {"matchers": list(matchers)}
+        if incident is not None:
+            body["incident"] = incident
+        return decode(SilencePreview, self._json("POST", "/v1/silences/preview", body, auth=True))
+
+    def silence_change(self, silence_id: str, duration_s: Optional[float] = None,
+                       comment: Optional[str] = None) -> SilenceResult:
+        """``POST /v1/silences/change``: extend a silence (it then ends ``duration_s`` from now)
+        or edit its comment."""
+        body: dict = {"id": silence_id}
+        if duration_s is not None:
+            body["duration_s"] = duration_s
+        if comment is not None:
+            body["comment"] = comment
+        return decode(SilenceResult, self._json("POST", "/v1/silences/change", body, auth=True))
 
     def silence_expire(self, silence_id: str) -> SilenceResult:
         """``POST /v1/silences/expire``: end a silence now; its pages are sent again."""

@@ -70,8 +70,10 @@ def status(api: str, token_env: str, output: str, firm: bool) -> None:
 @click.option("--approver", default=None,
               help="Optional: your identity, checked against your token's (the approver is always the caller).")
 @click.option("--reason", required=True)
+@click.option("--expire-silences", is_flag=True,
+              help="Also expire the silences still in force made for the incident or holding back its pages.")
 @output_option
-def reset(api, token_env, policy, scope, approver, reason, output) -> None:
+def reset(api, token_env, policy, scope, approver, reason, expire_silences, output) -> None:
     """Approve the reset of a latched stage. The approver is the identity of your token: a stage
     that asks for two approvals needs two people, each with their own token.
 
@@ -83,7 +85,26 @@ def reset(api, token_env, policy, scope, approver, reason, output) -> None:
     if output != "json":
         for line in result.warnings:  # e.g. a trigger that still fires: the stage is entered again at once
             click.echo(f"WARNING: {line}")
+    _reset_silences(client, result.silences, expire_silences, output)
     raise SystemExit(EXIT_OK if result.taken else EXIT_FINDINGS)
+
+
+def _reset_silences(client, silences, expire: bool, output: str) -> None:
+    """The silences made for the incident just reset or holding back its pages: those that ended
+    with it said so, the others expired with ``--expire-silences`` or named with how to."""
+    from ..render.silences import silence_line
+
+    on = [s for s in silences if s.state != "expired"]
+    if output != "json":
+        for s in silences:
+            click.echo(f"SILENCE of the incident: {silence_line(s)}")
+        if on and not expire:
+            click.echo(f"These silences outlive the incident: --expire-silences ends them, or ksctl silence expire "
+                       f"{' '.join(s.id for s in on)}")
+    for s in on if expire else ():
+        got = sent(lambda: client.silence_expire(s.id), output)
+        if not got.done:
+            raise SystemExit(EXIT_FINDINGS)
 
 
 @click.command()

@@ -11,22 +11,30 @@ from __future__ import annotations
 import click
 
 from .apiopts import api_option, change, read, runner_client, token_option
-from .common import EXIT_OK, duration_s, output_option
+from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option
 
 
 @click.group(epilog="""\b
 Examples:
   ksctl silence add --match policy=futures-book --match scope=binanceusdm/main \\
-      --duration 2h --comment "alice: flatten done, checking residuals"
+      --duration 2h --comment "flatten done, checking residuals"
   ksctl silence add --match 'severity=~"warning|info"' --duration 30m --comment "feed maintenance"
   ksctl silence add --match '{policy="futures-book", venue!~"okx|bybit"}' --duration 1h --comment "..."
+  ksctl silence add --incident futures-book/binanceusdm/main/L3/e1 --duration 2h --comment "flatten done"
+  ksctl silence add --match policy=futures-book --duration 1h --comment "..." --dry-run
   ksctl silence list
+  ksctl silence extend 3f2a9c1b7d40 --duration 4h
+  ksctl silence edit 3f2a9c1b7d40 --comment "handed to bob"
   ksctl silence expire 3f2a9c1b7d40
 Matchers: name=value, name!=value, name=~regex, name!~regex (regular expressions anchored), in
 Alertmanager's text: a value may be quoted ("a \\"b\\""), several go in one --match as
 {a="b", c=~"d"} (a comma outside quotes parts them), a label a page lacks is "". On the
-labels of a page: event, severity, policy, scope, stage, level, venue, account, owner, receiver
-and the policies' own labels. A silenced page is recorded (audit row notification_silenced,
+labels of a page: event, severity, policy, scope, stage, level, venue, account, strategy,
+symbol, incident, owner, receiver and the policies' own labels. A value of policy, scope, venue,
+account or incident must be one the runner knows (did you mean ...?). add prints what the
+silence would hold back now ("affects 2 open incidents, 0 pages") before it sends; --dry-run
+stops there. A silence made from an incident (--incident) matches that incident alone and ends
+with it unless extended. A silenced page is recorded (audit row notification_silenced,
 killswitch_notifications_total{result="silenced"}), never sent; it pages again when the silence
 ends while the stage still holds.
 """)
@@ -37,16 +45,72 @@ def silence() -> None:
 @silence.command("add")
 @api_option
 @token_option
-@click.option("--match", "matchers", multiple=True, required=True, metavar="NAME=VALUE",
+@click.option("--match", "matchers", multiple=True, metavar="NAME=VALUE",
               help="A matcher on a page's labels (repeat: every one must match).")
+@click.option("--incident", default=None, metavar="ID",
+              help="Made from this open incident: matches its pages alone, ends with it unless extended.")
 @click.option("--duration", required=True, help="How long, e.g. 2h (at most 30 days).")
 @click.option("--comment", required=True, help="Who handles what: shown with the silence.")
+@click.option("--dry-run", is_flag=True, help="Print what it would hold back now, and add nothing.")
 @output_option
-def add(api, token_env, matchers, duration, comment, output) -> None:
+def add(api, token_env, matchers, incident, duration, comment, dry_run, output) -> None:
     """Silence the pages every --match matches; the author is your token's identity."""
+    from ..render.silences import preview_json, preview_text
+
+    if not matchers and incident is None:
+        raise click.UsageError("give --match NAME=VALUE (repeat) or --incident ID")
     seconds = duration_s(duration, "--duration")
     client = runner_client(api, token_env)
-    change(lambda: client.silence_add(list(matchers), seconds, comment), output)
+    seen = sent_preview(lambda: client.silence_preview(list(matchers), incident), output, dry_run)
+    if seen is not None and (dry_run or output != "json"):
+        click.echo(preview_json(seen) if output == "json" else preview_text(seen))
+    if dry_run:
+        raise SystemExit(EXIT_OK)
+    # a refused preview is sent all the same: the runner refuses the silence itself, and audits it
+    change(lambda: client.silence_add(list(matchers), seconds, comment, incident), output)
+
+
+@silence.command("extend")
+@api_option
+@token_option
+@click.argument("silence_id", metavar="ID")
+@click.option("--duration", required=True, help="It then ends this long from now, e.g. 4h (at most 30 days).")
+@output_option
+def extend(api, token_env, silence_id, duration, output) -> None:
+    """Extend a silence: it ends --duration from now (one made from an incident no longer ends with it)."""
+    seconds = duration_s(duration, "--duration")
+    client = runner_client(api, token_env)
+    change(lambda: client.silence_change(silence_id, duration_s=seconds), output)
+
+
+@silence.command("edit")
+@api_option
+@token_option
+@click.argument("silence_id", metavar="ID")
+@click.option("--comment", required=True, help="The new comment (who handles what).")
+@output_option
+def edit(api, token_env, silence_id, comment, output) -> None:
+    """Change a silence's comment (audited, with the one it replaces)."""
+    client = runner_client(api, token_env)
+    change(lambda: client.silence_change(silence_id, comment=comment), output)
+
+
+def sent_preview(ask, output, dry_run):
+    """The runner's preview, or None when it refused the matchers (a dry run prints the refusal
+    as ``silence add`` prints one, and exits 1)."""
+    from ..client import RunnerError, RunnerUnreachable
+    from ..render.ops import answer_json, refusal_text
+    from .apiopts import unreachable
+
+    try:
+        return ask()
+    except RunnerUnreachable as e:
+        unreachable(e)
+    except RunnerError as e:
+        if not dry_run and e.status in (400, 404, 409):
+            return None
+        click.echo(answer_json(e) if output == "json" else refusal_text(e))
+        raise SystemExit(EXIT_FINDINGS)
 
 
 @silence.command("list")

@@ -107,11 +107,13 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         if s.manual and s.stage:
             extra += f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}" + (
                 f" ({', '.join(s.approvals)})" if s.approvals else "")
-        if s.ack is not None:  # who has the scope's incident (ksctl ack)
-            extra += f"  ACKNOWLEDGED by {s.ack.author} at {iso(s.ack.ts_ms)}" + (f": {s.ack.comment}"
-                                                                                  if s.ack.comment else "")
+        have = s.acks or ((s.ack,) if s.ack is not None else ())
+        if have:  # who has the scope's incident (ksctl ack): everyone who said so, each with their note
+            extra += "  ACKNOWLEDGED by " + "; ".join(
+                f"{a.author} at {iso(a.ts_ms)}" + (f": {a.comment}" if a.comment else "") for a in have)
         lines.append(f"  {s.policy:<20} {s.scope:<40} stage {s.stage} {s.stage_name or ''}{extra}")
     lines += coverage_lines(st)
+    lines += [f"SILENCE {flag}" for flag in st.silences_idle]
     for acct in sorted(set(st.data_age_s) | set(st.fetch_errors) | set(st.streams)):
         age = st.data_age_s.get(acct)
         error = st.fetch_errors.get(acct)

@@ -382,7 +382,8 @@ class _Handlers:
         if not isinstance(done, bool) or not isinstance(why, str):
             raise TypeError("reset() must return a ResetResult")
         status = 503 if why.startswith("NOT_LEADER") else _refusal_status(why, 200)
-        return _json(status, {"done": done, "reason": why, "warnings": list(getattr(result, "warnings", ()))})
+        return _json(status, {"done": done, "reason": why, "warnings": list(getattr(result, "warnings", ())),
+                              "silences": list(getattr(result, "silences", ()))})
 
     async def _close_body(self, request: web.Request, live: bool) -> dict:
         """A close's body (``live``: ``dry_run`` too, and the preview it applies): the scope, the
@@ -594,6 +595,8 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("GET", "/v1/silences", quiet.list, reader, None),
         ("POST", "/v1/silences", quiet.add, operator, w),
         ("POST", "/v1/silences/expire", quiet.expire, operator, w),
+        ("POST", "/v1/silences/change", quiet.change, operator, w),
+        ("POST", "/v1/silences/preview", quiet.preview, operator, None),
         ("POST", "/v1/ack", quiet.ack, ("operator", "approver"), w),
     ]
     app = web.Application(middlewares=[_errors], client_max_size=max_body_bytes)

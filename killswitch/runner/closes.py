@@ -193,7 +193,9 @@ class ManualCloses:
         self._track(close_id, {"scope": scope, "symbol": symbol, "envelope": envelope, "requested_ms": at,
                                "preview": orders, "processed_ms": None, "orders": None, "by": actor})
         self.sinks.emit(Event.make(MANUAL_CLOSE, at, {"reason": reason, "orders": orders, "id": close_id,
-                                                **({"symbol": symbol} if symbol else {})}, scope=scope))
+                                                **({"symbol": symbol} if symbol else {})},
+                                   **{**self.known.catalog().labels_of(scope), "scope": scope, "incident": close_id,
+                                      **({"symbol": symbol} if symbol else {})}))
         what = f"{symbol} in {scope}" if symbol else scope
         now_text = f"{orders} order(s) now, notional {notional:,.2f}"
         not_read = f"; not read now: {', '.join(d.unread)}" if d.unread else ""

@@ -152,7 +152,8 @@ class Enforcement:
                         v.strategy, v.reason)
             events.append(Event.make(LOCK_VIOLATION_EVENT if v.kind == "LOCK_VIOLATION" else v.kind.lower(), now,
                                      {**v.to_json(), "dry_run": self.dry_run}, scope=v.scope, strategy=v.strategy,
-                                     reason=v.kind))
+                                     reason=v.kind, venue=v.account.partition("/")[0], account=v.account,
+                                     symbol=v.symbol))
 
     # --- what it sends -----------------------------------------------------------------------------------
 

@@ -117,6 +117,7 @@ from .revoke_commands import OperatorRevokes
 from .revokes import Revokes
 from .names import Catalog
 from .shortfalls import MAX_CLOSE_RETRIES, Shortfalls
+from .silence_view import SilencePreview
 from .silences import Silences
 from .storeio import StoreIO
 from .view import (ActionPreview, ChangeResult, CloseResult, IncidentStatus, PositionsStatus, ResetResult, RunnerStatus,
@@ -449,7 +450,8 @@ class Runner:
         for s in snapshots:
             if not s.fetch.ok:
                 report.events.append(Event.make(SNAPSHOT_FAILED, now, {"error": s.fetch.error_code},
-                                                venue=s.venue, account=s.account, reason=s.fetch.error_code))
+                                                venue=s.venue, account=f"{s.venue}/{s.account}",
+                                                reason=s.fetch.error_code))
         rates = order_rates(self.adapters.values())
         # closes the venue refused for a reason that may pass, their wait over: their entries planned again now
         report.events += await shortfalls.retry_unfilled(self.rejections.due(now), save=False)
@@ -536,7 +538,7 @@ class Runner:
                     ORDER_FAILED, now, {"client_order_id": o.client_order_id, "decision_id": o.decision_id,
                                         "symbol": o.symbol, "side": o.side, "amount": o.amount,
                                         "detail": o.detail},  # the venue's own code and message
-                    venue=o.venue, account=o.account, reason=o.code))
+                    venue=o.venue, account=f"{o.venue}/{o.account}", symbol=o.symbol, reason=o.code))
         # refused closes counted per leg: tried again within their bound, then CLOSE_REJECTED (a residual)
         report.events += await shortfalls.rejected(self.rejections.observe(report.execution, now), now)
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
@@ -650,7 +652,7 @@ class Runner:
         self.readout.collectors.append(collector)
 
     def status(self) -> RunnerStatus:
-        return self.readout.status()
+        return replace(self.readout.status(), silences_idle=self.silencing.idle_flags())
 
     async def ready(self) -> tuple[bool, str]:
         return await self.readout.ready()
@@ -680,8 +682,12 @@ class Runner:
     async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
         if self.firm is not None and (routed := await self.firm.route_reset(policy, scope, approver, reason)):
             return said("reset", approver, routed, policy=policy, scope=scope)  # the firm lease holder's to apply
-        return said("reset", approver, await self.commands.reset(policy, scope, approver, reason), policy=policy,
-                    scope=scope)
+        open_ = self.silencing.open_incidents()  # the incident being reset, before it ends
+        incident = next((i for i, (p, s, _) in open_.items() if p == policy and s == scope), None)
+        result = await self.commands.reset(policy, scope, approver, reason)
+        if result.done and incident is not None:  # the silences made for it or holding its pages
+            result = replace(result, silences=self.silencing.for_incident(incident, open_))
+        return said("reset", approver, result, policy=policy, scope=scope)
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
                          actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
@@ -764,8 +770,15 @@ class Runner:
         return self.silencing.shown()
 
     async def silence_add(self, matchers: Sequence[str], duration_s: float, comment: str, *,
-                          actor: str) -> SilenceResult:
-        return await self.silencing.add(matchers, duration_s, comment, actor=actor)
+                          actor: str, incident: Optional[str] = None) -> SilenceResult:
+        return await self.silencing.add(matchers, duration_s, comment, actor=actor, incident=incident)
+
+    def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> SilencePreview:
+        return self.silencing.preview(matchers, incident)
+
+    async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
+                             actor: str) -> SilenceResult:
+        return await self.silencing.change(silence_id, duration_s, comment, actor=actor)
 
     async def silence_expire(self, silence_id: str, *, actor: str) -> SilenceResult:
         return await self.silencing.expire(silence_id, actor=actor)

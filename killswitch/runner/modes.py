@@ -73,12 +73,12 @@ class ModeWatch:
                 log.warning("%s: %s: %s; closes are sent as the venue's mode (said once; POSITION_MODE_MATCHED "
                             "when the declaration agrees again)", code, key, rest)
                 events.append(Event.make(POSITION_MODE_MISMATCH, now_ms, self._data(mode, why),
-                                         venue=venue, account=account, reason="POSITION_MODE_MISMATCH"))
+                                         venue=venue, account=key, reason="POSITION_MODE_MISMATCH"))
             elif why is None and key in self._mismatched and mode.hedge is not None:
                 self._mismatched.discard(key)
                 log.info("POSITION_MODE_MATCHED: %s: the venue reads %s, as declared", key, _name(mode.hedge))
                 events.append(Event.make(POSITION_MODE_MATCHED, now_ms, self._data(mode, None),
-                                         venue=venue, account=account, reason="POSITION_MODE_MATCHED"))
+                                         venue=venue, account=key, reason="POSITION_MODE_MATCHED"))
             if mode.hedge is None and mode.error and key not in self._unread_said:
                 self._unread_said.add(key)
                 log.warning("%s: %s; closes follow the positions' own legs, never the declared mode (said once)",

@@ -43,7 +43,9 @@ from .limits_state import LimitsState
 from .planned import PlannedOrders
 from .resuming import Resumptions
 from .revoke_state import permission_status
-from .silences import ack_status, holding_back, incident_labels
+from .silence_check import incident_labels
+from .silences import ack_fields, holding_back
+from .sink_context import stage_incidents
 from .storeio import StoreIO
 from .view import (ApprovalRow, IncidentStatus, OrderRow, ReceiverFailure, ResidualStatus, RunnerStatus, ScopeStatus,
                    ThresholdCheck, TriggerStatus)
@@ -108,7 +110,7 @@ class Readout:
             scopes.append(ScopeStatus(policy, scope, ss.stage.level, stage.name if stage else None,
                                       bool(stage and stage.manual), tuple(ss.stage.approvals),
                                       stage.approvals if stage and stage.manual else (1 if stage else 0),
-                                      ss.stage.entered_ms, ack_status(book.acks.get(incident or ""))))
+                                      ss.stage.entered_ms, *ack_fields(book.acks.get(incident or ""))))
         now = self.clock()
         # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
         ages = {k: round(age / 1000, 3) for k, a in sorted(book.state.accounts.items())
@@ -201,12 +203,14 @@ class Readout:
         statuses = Counter(e.status or "pending" for e in entries)
         residuals = tuple(_residual(r) for r in self.book.residuals.for_incident(incident))
         planned, planned_total = await self.planned.of(incident, since or 0) if self.dry_run else ((), 0)
-        held = holding_back(self.book, incident_labels(self.book, policy, scope, level), self.clock()) \
-            if kind == "stage" and policy is not None else ()
+        open_ = stage_incidents(self.book) | set(self.manual_closes())
+        held = holding_back(self.book, {**incident_labels(self.book, policy, scope, level), "incident": incident},
+                            self.clock(), open_) if kind == "stage" and policy is not None else ()
+        ack, acks = ack_fields(self.book.acks.get(incident))
         return IncidentStatus(incident, kind, policy, scope, level, stage_name, since, manual, needed, approvals,
                               incident in self._runbooks, _orders(entries[-MAX_INCIDENT_ORDERS:]), len(entries),
                               dict(sorted(statuses.items())), residuals, planned, planned_total, requested_by,
-                              ack=ack_status(self.book.acks.get(incident)), silenced_by=held)
+                              ack=ack, acks=acks, silenced_by=held)
 
     async def ready(self) -> tuple[bool, str]:
         """Readiness, answered at once whatever the store does: never behind a store call that

@@ -80,7 +80,7 @@ class Shortfalls:
                     if budget_spent(ss.stage.retries, ss.stage.held):
                         await self.lead.audit("close_retries_exhausted", self.clock(), {"decision_id": did})
                         events.append(Event.make(CLOSE_RETRIES_EXHAUSTED, self.clock(), {"decision_id": did},
-                                                 policy=policy, scope=scope, level=ss.stage.level))
+                                                 policy=policy, scope=scope, level=ss.stage.level, incident=base))
                         events += await self._exhausted(policy, scope, ss, base)
                         continue
                     retry = self.book.replan_entry(key, held=held)
@@ -209,7 +209,7 @@ class Shortfalls:
             "incident": r.incident, "symbol": r.symbol, "side": r.side, "position_side": r.position_side,
             "amount": r.amount, "why": r.why, "detail": r.detail, "dry_run": self.dry_run},
             policy=r.policy, scope=r.scope, level=r.level or None, venue=venue, account=r.account, symbol=r.symbol,
-            reason=r.why, severity="warning" if r.why == BELOW_MINIMUM else "critical")]
+            reason=r.why, severity="warning" if r.why == BELOW_MINIMUM else "critical", incident=r.incident)]
 
 
 def manual_scope(decision_id: str) -> str:

@@ -81,6 +81,8 @@ DATA = {
     ("silence", "list"): Case(("--api", "{api}",)),
     # an id no silence has: the refusal (UNKNOWN_SILENCE) is the data, and exits 1
     ("silence", "expire"): Case(("--api", "{api}", "0123456789ab"), exits=1),
+    ("silence", "extend"): Case(("--api", "{api}", "0123456789ab", "--duration", "1h"), exits=1),
+    ("silence", "edit"): Case(("--api", "{api}", "0123456789ab", "--comment", "walk"), exits=1),
     # nothing is engaged on the walk's runner: the refusal is the data, and exits 1
     ("ack",): Case(("--api", "{api}", "--policy", "crash-ladder", "--scope", SCOPE, "--comment", "walk"), exits=1),
     # the walk's chain has no key and no anchor is given: consistent, UNVERIFIED (exit 4)

@@ -76,14 +76,16 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
         # the silence
         r = alice.invoke(cli, add + ["--match", "policy=crash-ladder", "--match", f"scope={SCOPE}"])
         assert r.exit_code == 0, r.output
-        m = re.fullmatch(r'SILENCED: ([0-9a-f]{12}) policy="crash-ladder", scope="simulated/sim-main" until '
-                         r'\S+Z by alice\n', r.output)
+        m = re.fullmatch(r'policy="crash-ladder", scope="simulated/sim-main": affects 1 open incident, 0 pages\n'
+                         r'  incident crash-ladder/simulated/sim-main/L3/e3\n'
+                         r'SILENCED: ([0-9a-f]{12}) policy="crash-ladder", scope="simulated/sim-main" until '
+                         r'\S+Z by alice; affects 1 open incident, 0 pages\n', r.output)
         assert m, r.output
         sid = m.group(1)
         r = val.invoke(cli, ["silence", "list", "--api", url])  # viewers may list
         assert r.exit_code == 0 and re.match(
             rf'{sid}  ACTIVE   policy="crash-ladder", scope="simulated/sim-main"  by alice  ends in 2h '
-            r"\(\S+Z\)  comment: alice: flatten done, on it", r.output), r.output
+            r"\(\S+Z\)  comment: flatten done, on it", r.output), r.output
         # the acknowledgement, by the scope's incident
         r = alice.invoke(cli, ["ack", "--api", url, "--policy", "crash-ladder", "--scope", SCOPE,
                                "--comment", "I have it"])

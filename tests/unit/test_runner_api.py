@@ -267,7 +267,7 @@ def test_status_renders_the_dataclass_as_json():
             assert body["mode"] == "dry-run" and body["leader"] is True and body["fence"] == 7
             assert body["scopes"] == [{"policy": "p1", "scope": "binance/main", "stage": 2, "stage_name": "reduce",
                                        "manual": True, "approvals": ["alice"], "approvals_needed": 2,
-                                       "entered_ms": 123, "ack": None}]
+                                       "entered_ms": 123, "ack": None, "acks": []}]
             assert body["data_age_s"] == {"binance/main": 1.5, "never": None}  # inf is not JSON
     run(main())
 
@@ -314,10 +314,11 @@ def test_reset_passes_the_fields_and_returns_the_result():
     async def main():
         async with serve() as c:
             status, body, _ = await c.post("/v1/reset", RESET)
-            assert (status, body) == (200, {"done": True, "reason": "MANUAL_RESET: ok", "warnings": []})
+            assert (status, body) == (200, {"done": True, "reason": "MANUAL_RESET: ok", "warnings": [], "silences": []})
             c.view.reset_answer = ResetResult(False, "APPROVAL_RECORDED: 1/2")
             status, body, _ = await c.post("/v1/reset", {**RESET, "reason": "r" * 500})
-            assert (status, body) == (200, {"done": False, "reason": "APPROVAL_RECORDED: 1/2", "warnings": []})
+            assert (status, body) == (200, {"done": False, "reason": "APPROVAL_RECORDED: 1/2", "warnings": [],
+                                            "silences": []})
             # the approver is the caller: the shared token is one identity
             assert c.view.calls == [("reset", ("p1", "binance/main", "shared-token", "flat, reviewed")),
                                     ("reset", ("p1", "binance/main", "shared-token", "r" * 500))]
@@ -768,7 +769,7 @@ def test_an_async_view_method_is_awaited():
     async def main():
         async with serve(AsyncView()) as c:
             assert (await c.post("/v1/reset", RESET))[:2] == (200, {"done": True, "reason": "MANUAL_RESET: async",
-                                                                     "warnings": []})
+                                                                     "warnings": [], "silences": []})
     run(main())
 
 
