@@ -20,6 +20,9 @@ EXIT_INTERNAL = 3  # a bug: reported, never silent
 # audit verify, history, report: the audit chain is consistent, but neither the audit key nor an
 # exported anchor was given to check it against (a wiped or wholly rewritten chain reads the same)
 EXIT_UNVERIFIED = 4
+# every command that talks to a runner (status, reset, lock, close, silence, ...): no answer from it
+# (connection refused, timed out, a name that does not resolve): nothing was sent, nothing read
+EXIT_UNREACHABLE = 5
 
 
 def output_formats(*formats: str):

@@ -4,12 +4,13 @@ convention in :mod:`.apiopts`, rendering in :mod:`killswitch.render.ops`); ``ksc
 ``ksctl audit verify`` read the state store and verify the audit chain (options in
 :mod:`.auditopts`). Thin: they parse options, call, and print. Exit codes: 0 done (the chain
 intact and anchored, or consistent in a chain never anchored below the exported anchors given),
-1 refused, not reachable, a finding in the chain, or an anchored chain verified without its key
-(the reason is printed), 2 usage (also a lock that would weaken what binds its scope, sent
-without ``--yes`` and with no terminal to confirm on: nothing is sent), 3 a state store that
-cannot be read, 4 a chain consistent but verified with neither the key nor an anchor. A reset approval
-taken (recorded, or the stage released) is 0; a refused one (``DUPLICATE_APPROVER``,
-``NOT_ENGAGED``...) is 1.
+1 refused, a finding in the chain, or an anchored chain verified without its key (the reason is
+printed), 2 usage (also a token the runner does not know; a lock that would weaken what binds its
+scope, or a reset while a trigger still fires, sent without ``--yes`` and with no terminal to
+confirm on: nothing is sent), 3 a state store that cannot be read, 4 a chain consistent but
+verified with neither the key nor an anchor, 5 the runner unreachable. A reset approval taken
+(recorded, or the stage released) is 0; a refused one (``DUPLICATE_APPROVER``, ``NOT_ENGAGED``...)
+is 1.
 
 A reset, a lock or an unlock must go through the runner (it holds the live state and the lock):
 writing it into the store behind the runner's back would be overwritten by its next tick.
@@ -70,20 +71,80 @@ def status(api: str, token_env: str, output: str, firm: bool) -> None:
 @click.option("--approver", default=None,
               help="Optional: your identity, checked against your token's (the approver is always the caller).")
 @click.option("--reason", required=True)
+@click.option("--yes", is_flag=True, help="Reset without asking even though a trigger still fires (the stage is "
+                                          "entered again at the next tick, a new incident with new pages).")
 @output_option
-def reset(api, token_env, policy, scope, approver, reason, output) -> None:
+def reset(api, token_env, policy, scope, approver, reason, yes, output) -> None:
     """Approve the reset of a latched stage. The approver is the identity of your token: a stage
     that asks for two approvals needs two people, each with their own token.
 
+    A reset while a trigger that enters a stage of the policy still fires is previewed first
+    (which trigger, its values, the stage entered again at the next tick); it is sent only with
+    --yes or once confirmed at the prompt on a terminal. From a script without --yes it is
+    refused (RELATCH_UNCONFIRMED, exit 2), nothing sent.
+
     Exit 0 when the approval was taken (the stage released, or the approval recorded and waiting
     for the next approver); 1 when it was refused (NOT_ENGAGED, DUPLICATE_APPROVER,
-    STAGE_CHANGED, NOT_LEADER, an unknown policy or scope: the reason is printed)."""
+    STAGE_CHANGED, NOT_LEADER, an unknown policy or scope: the reason is printed) or not
+    confirmed at the prompt."""
+    from ..client import RunnerUnreachable
+
     client = runner_client(api, token_env)
-    result = sent(lambda: client.reset(policy, scope, reason, approver), output)
+    confirmed = yes
+    if not yes:
+        try:
+            relatch = _relatch(client, policy, scope, reason)
+        except RunnerUnreachable as e:
+            unreachable(e)
+        if relatch:
+            confirmed = _confirm_relatch(policy, scope, relatch, output)
+
+    def approve():
+        got = client.reset(policy, scope, reason, approver, confirm_relatch=confirmed)
+        if got.reason.startswith("RELATCH_UNCONFIRMED") and not confirmed:
+            # the trigger fired between the preview and the approval: ask now, as the preview would have
+            _confirm_relatch(policy, scope, got.warnings, output)
+            return client.reset(policy, scope, reason, approver, confirm_relatch=True)
+        return got
+
+    result = sent(approve, output, role="approver")
     if output != "json":
         for line in result.warnings:  # e.g. a trigger that still fires: the stage is entered again at once
             click.echo(f"WARNING: {line}")
     raise SystemExit(EXIT_OK if result.taken else EXIT_FINDINGS)
+
+
+def _relatch(client, policy: str, scope: str, reason: str) -> "tuple[str, ...]":
+    """What the runner's preview of the reset says will be entered again at the next tick (a
+    trigger still firing); () when nothing, or when the preview is refused (the reset itself
+    answers that refusal, with its reason)."""
+    from ..client import RunnerError, RunnerUnreachable
+
+    try:
+        p = client.preview("reset", {"policy": policy, "scope": scope, "reason": reason})
+    except RunnerError as e:
+        if isinstance(e, RunnerUnreachable):
+            raise
+        return ()
+    return p.relatch if p.allowed else ()
+
+
+def _confirm_relatch(policy: str, scope: str, relatch: "tuple[str, ...]", output: str) -> bool:
+    """Show what a reset while a trigger fires leads to and ask; True once confirmed. With no
+    terminal to ask on, exit 2 (RELATCH_UNCONFIRMED, nothing sent); not confirmed, exit 1."""
+    from .close import _stdin_tty
+
+    for line in relatch:
+        click.echo(f"reset {policy} {scope}: {line}", err=output == "json")
+    if not _stdin_tty():
+        click.echo(f"ksctl reset: RELATCH_UNCONFIRMED: nothing was sent: a reset of {policy} {scope} while its trigger "
+                   "still fires needs --yes, or a confirmation at the prompt on a terminal", err=True)
+        raise SystemExit(EXIT_USAGE)
+    if not click.confirm("reset anyway (the stage is entered again, a new incident with new pages)?", default=False,
+                         err=True):
+        click.echo("ksctl reset: not confirmed; nothing was sent", err=True)
+        raise SystemExit(EXIT_FINDINGS)
+    return True
 
 
 @click.command()

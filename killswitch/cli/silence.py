@@ -3,7 +3,7 @@
 Thin: they parse options and call the runner's API (:class:`killswitch.client.RunnerClient`),
 which decides, audits and stores (:mod:`killswitch.runner.silences`); output is rendered by
 :mod:`killswitch.render.silences` and :mod:`killswitch.render.ops`. Exit codes: 0 done, 1 refused
-or not reachable (the reason is printed: ``UNKNOWN_LABEL`` with close matches, ...), 2 usage.
+(the reason is printed: ``UNKNOWN_LABEL`` with close matches, ...), 2 usage, 5 the runner unreachable.
 """
 
 from __future__ import annotations

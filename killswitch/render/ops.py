@@ -500,12 +500,16 @@ def failure_line(command: str, e: RunnerError) -> str:
     return f"ksctl {command}: refused (HTTP {e.status}): {e.reason}"
 
 
-def read_auth_hint(command: str, token_env: str, token_set: bool) -> str:
-    """What to do when a read is refused for want of a valid token (a 401)."""
+def auth_hint(command: str, token_env: str, token_set: bool, role: str = "viewer") -> str:
+    """What to do when a call is refused for want of a valid token (a 401): a read needs the
+    ``viewer`` role (or any), a change the ``operator`` role, a reset the ``approver`` role."""
     what = f"the token in {token_env} is not one this runner knows" if token_set else f"{token_env} is not set"
-    return (f"ksctl {command}: {what}: this runner shows its status, runbooks and closes only to a token with "
-            f"the viewer, operator or approver role (or to anyone with ksctl run --console-public); set "
-            f"{token_env} to a token with the viewer role (ksctl token new --identity NAME --roles viewer)")
+    if role == "viewer":
+        return (f"ksctl {command}: {what}: this runner shows its status, runbooks and closes only to a token with "
+                f"the viewer, operator or approver role (or to anyone with ksctl run --console-public); set "
+                f"{token_env} to a token with the viewer role (ksctl token new --identity NAME --roles viewer)")
+    return (f"ksctl {command}: {what}: set {token_env} to a token with the {role} role "
+            f"(ksctl token new --identity NAME --roles {role})")
 
 
 def change_json(result: Any) -> str:

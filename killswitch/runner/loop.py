@@ -655,11 +655,12 @@ class Runner:
     async def chart(self, policy: str, scope: str, hours: float) -> Any:
         return await self.charts.chart(policy, scope, hours)
 
-    async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+    async def reset(self, policy: str, scope: str, approver: str, reason: str,
+                    confirm_relatch: bool = False) -> ResetResult:
         if self.firm is not None and (routed := await self.firm.route_reset(policy, scope, approver, reason)):
             return said("reset", approver, routed, policy=policy, scope=scope)  # the firm lease holder's to apply
-        return said("reset", approver, await self.commands.reset(policy, scope, approver, reason), policy=policy,
-                    scope=scope)
+        return said("reset", approver, await self.commands.reset(policy, scope, approver, reason, confirm_relatch),
+                    policy=policy, scope=scope)
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
                          actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:

@@ -97,7 +97,7 @@ def halt_and_reset(w) -> None:
     ticks(w, 13)
     assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
     run(w.runner.heartbeat("bot-x"))
-    answer = run(w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x is back"))
+    answer = run(w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x is back", confirm_relatch=True))
     assert answer.done, answer
 
 
