@@ -64,18 +64,83 @@ max_file_size_option = click.option(
     help="Refuse a policy file over this size without reading it (KS010): 4MiB, 512KB, 2000000 (bytes).")
 
 
+STATE_URL_FORMS = "sqlite:///path/to/state.db or postgresql://user@host/db"
+
+
+def state_url_problem(url: str, creates: bool = False) -> Optional[str]:
+    """What makes ``url`` no state store URL a command can use, or None. Not a URL of a known
+    scheme (only the scheme is quoted: a string that is not a URL may be a DSN with a password);
+    a SQLite file that is not there, for a command that reads the store (opening it would create
+    an empty store and report on nothing); a SQLite file in a folder that is not there, for one
+    that ``creates`` it (``ksctl run``)."""
+    head, sep, rest = url.partition("://")
+    scheme = head.lower() if sep and head.replace("+", "").replace(".", "").replace("-", "").isalnum() else ""
+    if scheme in ("postgresql", "postgres"):
+        return None
+    if scheme != "sqlite":
+        return f"{'unknown scheme ' + repr(scheme) if scheme else 'not a state store URL'}: use {STATE_URL_FORMS}"
+    if not rest:
+        return f"no file in {url!r}: use {STATE_URL_FORMS}"
+    if rest == ":memory:":
+        return None
+    path = Path(rest)
+    if creates:
+        if not path.parent.is_dir():
+            return (f"no folder {str(path.parent)!r} for the state store {rest!r}: create it, or give a path in a "
+                    "folder that exists")
+        return None
+    if not path.exists():
+        return f"no state store at {rest!r} (the file does not exist)"
+    return None
+
+
+class StateUrl(click.ParamType):
+    """The ``--state`` of every command (or ``KS_STATE_URL``): a URL :func:`state_url_problem`
+    finds nothing wrong with, else a usage error (exit 2) that says what."""
+
+    name = "url"
+
+    def __init__(self, creates: bool = False):
+        self.creates = creates
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> Any:
+        problem = state_url_problem(str(value), self.creates)
+        if problem:
+            self.fail(problem, param, ctx)
+        return str(value)
+
+
+DEFAULT_STATE_URL = "sqlite://./killswitch-state.db"
+
+
+def state_option(creates: bool = False, help: str = "The state store: sqlite:///path/to/state.db or "
+                                                  "postgresql://user@host/db (its password is never printed)."):
+    """``--state`` as every command that reads or runs on the state store takes it: the same
+    default (the runner's), ``KS_STATE_URL`` (a URL with a password stays out of the process
+    list), a usage error (exit 2) for a URL no store can be at. ``creates``: the runner's, which
+    creates its SQLite file (its folder must exist)."""
+    return click.option("--state", "state_url", type=StateUrl(creates), default=DEFAULT_STATE_URL, show_default=True,
+                        envvar="KS_STATE_URL", show_envvar=True, help=help)
+
+
 def reading_state(url: str, option: str = "--state") -> str:
-    """``url`` for a command that only reads the state store: a SQLite file that is not there is a
-    usage error (exit 2) — opening it would create an empty store and report on nothing."""
-    import os
-
-    from ..state.sqlite import sqlite_path
-
-    if url.startswith("sqlite://"):
-        path = sqlite_path(url)
-        if path != ":memory:" and not os.path.exists(path):
-            raise click.BadParameter(f"no state store at {path!r} (the file does not exist)", param_hint=option)
+    """``url`` for a command that only reads the state store (see :func:`state_url_problem`)."""
+    problem = state_url_problem(url)
+    if problem:
+        raise click.BadParameter(problem, param_hint=option)
     return url
+
+
+def open_reading(url: str, command: str):
+    """The store at ``url``, opened to read (no migration); a store that cannot be opened (a
+    server down, a file that is not a store) is said in one line and exits 3."""
+    from ..state import StoreError, open_store
+
+    try:
+        return open_store(reading_state(url), migrate=False)
+    except StoreError as e:
+        click.echo(f"ksctl {command}: STORE_UNREADABLE: {e}", err=True)
+        raise SystemExit(EXIT_INTERNAL)
 
 
 def write_out(path: str, text: str, command: str) -> None:

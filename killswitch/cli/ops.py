@@ -27,7 +27,7 @@ import click
 
 from . import auditopts
 from .apiopts import api_option, change, read, runner_client, sent, token_option, unreachable
-from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, duration_s, output_option, reading_state
+from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, duration_s, output_option, reading_state, state_option
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..state.store import StateStore
@@ -258,7 +258,7 @@ Exit codes: 0 the audit chain is intact and anchored, 1 a finding (the first is 
 an anchored chain without its key, 2 usage (an audit key that cannot be used), 3 the state
 store cannot be read, 4 consistent but UNVERIFIED: no key was given (history takes no anchors).
 """)
-@click.option("--state", "state_url", required=True, envvar="KS_STATE_URL", help="sqlite://… or postgresql://…")
+@state_option()
 @click.option("--limit", default=50, show_default=True)
 @click.option("--planned", is_flag=True,
               help="List the orders a dry-run runner planned (the audit trail's orders_planned_dry_run rows, newest "
@@ -336,7 +336,7 @@ anchors given) still is. The first line is the verdict:
 Exit codes: 0, 1 and 4 as above, 2 usage (a bad anchor, an audit key that cannot be used),
 3 the state store cannot be read.
 """)
-@click.option("--state", "state_url", required=True, envvar="KS_STATE_URL", help="sqlite://… or postgresql://…")
+@state_option()
 @auditopts.key_file_option
 @auditopts.anchor_option
 @auditopts.anchors_from_option

@@ -13,7 +13,7 @@ from typing import Optional
 import click
 
 from . import auditopts
-from .common import EXIT_INTERNAL, output_option, reading_state, write_out
+from .common import EXIT_INTERNAL, output_option, reading_state, state_option, write_out
 
 
 def parse_when(text: str, option: str, now_ms: Optional[int] = None) -> int:
@@ -56,8 +56,7 @@ key, 4 consistent but UNVERIFIED (the report is still written, and says so first
 """)
 @click.option("--since", required=True, help="Start (UTC date or time, or a duration before now: 7d).")
 @click.option("--until", default=None, help="End, exclusive (default: now).")
-@click.option("--state", "state_url", default="sqlite://./killswitch-state.db", show_default=True,
-              envvar="KS_STATE_URL", help="sqlite://… or postgresql://… (env KS_STATE_URL).")
+@state_option()
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default=None,
               help="The document's file format with -o text: md (default) or html.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,

@@ -2,6 +2,9 @@
 
 ``render`` uses the templates of today (the ``runbooks/`` directory), so a fixed or improved
 template applies to past incidents; ``--as-stored`` prints what the on-call engineer was shown.
+Run where no ``runbooks/`` directory is found (outside the policy repository) and without
+``--runbooks``, it prints the stored runbook, with a warning that says so, rather than the
+thinner built-in one (unless the incident was rendered with the built-in one).
 ``list`` names the incidents the store holds runbooks for.
 """
 
@@ -12,10 +15,19 @@ from typing import Optional
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, output_option, reading_state, write_out
+from .common import EXIT_FINDINGS, EXIT_OK, open_reading, output_option, write_out
+from .common import state_option as common_state_option
 
-state_option = click.option("--state", "state_url", default="sqlite://./killswitch-state.db", show_default=True,
-                            envvar="KS_STATE_URL", help="sqlite://… or postgresql://… (env KS_STATE_URL).")
+state_option = common_state_option()
+
+
+def no_templates_line(template: str, created_ms: int) -> str:
+    """Why ``render`` printed the stored runbook: no templates directory to render it again with."""
+    from ..runbooks.incident import iso
+
+    return (f"no runbooks/ directory here or above it (the incident was rendered with {template!r}): printing the "
+            f"runbook as stored at {iso(created_ms)}; run from the policy repository, or give --runbooks DIR, to "
+            "render it again with today's templates")
 
 
 @click.group()
@@ -47,13 +59,12 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
     """Render an incident's runbook again with the current templates."""
     from pathlib import Path
 
-    from ..runbooks.render import render_runbook
+    from ..runbooks.render import BUILTIN, render_runbook
     from ..runbooks.templates import Templates, find_runbooks_dir
-    from ..state import open_store
 
     if output == "json" and fmt is not None:
         raise click.UsageError("--format md|html is the runbook's file format of -o text; -o json carries both")
-    store = open_store(reading_state(state_url), migrate=False)
+    store = open_reading(state_url, "runbook render")
     try:
         record = store.runbook(incident)
         known = [r.incident for r in store.runbooks(limit=1000)] if record is None else []
@@ -68,16 +79,24 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
                    err=True)
         raise SystemExit(EXIT_FINDINGS)
     problems: tuple[str, ...] = ()
+    root = Path(runbooks) if runbooks is not None else None if as_stored else find_runbooks_dir(["."])
+    fallback = None
+    if not as_stored and root is None and record.template != BUILTIN:
+        # the built-in runbook is thinner than the template the incident was rendered with: what
+        # the on-call engineer was shown is the better answer, said so
+        fallback = no_templates_line(record.template, record.created_ms)
+        as_stored = True
     if as_stored:
         markdown, html = record.markdown, record.html
     else:
-        root = Path(runbooks) if runbooks is not None else find_runbooks_dir(["."])
         rb = render_runbook(record.data, Templates.load(root) if root is not None else None)
         markdown, html, problems = rb.markdown, rb.html, tuple(rb.problems)
+    if fallback is not None:
+        click.echo(f"ksctl runbook render: WARNING: {fallback}", err=True)
     if output == "json":
-        text = json.dumps({"format_version": 1, "incident": incident, "as_stored": as_stored,
-                           "template": record.template, "problems": list(problems), "markdown": markdown,
-                           "html": html}, indent=1) + "\n"
+        text = json.dumps({"format_version": 2, "incident": incident, "as_stored": as_stored,
+                           "template": record.template, "problems": list(problems), "fallback": fallback,
+                           "markdown": markdown, "html": html}, indent=1) + "\n"
     else:
         text = html if fmt == "html" else markdown
     if out is not None:
@@ -97,11 +116,10 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
 def list_(state_url: str, since: Optional[str], limit: int, output: str) -> None:
     """The incidents with a stored runbook, newest last."""
     from ..runbooks.incident import iso
-    from ..state import open_store
     from .report import parse_when
 
     since_ms = parse_when(since, "--since") if since else None
-    store = open_store(reading_state(state_url), migrate=False)
+    store = open_reading(state_url, "runbook list")
     try:
         rows = store.runbooks(since_ms=since_ms, limit=limit)
     finally:

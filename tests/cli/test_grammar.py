@@ -294,3 +294,45 @@ def test_the_cli_reference_lists_every_command_and_no_other():
         if len(name) == 2:  # a group's command, named on its group's line (dms arm|disarm ... | status)
             group_lines = " ".join(x for x in lines if x.split()[1] == name[0])
             assert re.search(rf"(^|[\s|]){name[1]}([\s|]|$)", group_lines), f"README lacks ksctl {' '.join(name)}"
+
+
+# --- --state: one option, answered the same way everywhere ----------------------------------------------
+
+# How each command that takes --state is run with a given state URL ({url}).
+STATE_RUNS = {
+    **{tuple(command.split()): tuple(a.replace("sqlite://{missing}", "{url}") for a in args)
+       for (command, param), args in MISSING.items() if param == "state_url"},
+    ("run",): ("--policies", "{policies}", "--accounts", "{accounts}", "--api-port", "-1", "--max-ticks", "1",
+               "--state", "{url}"),
+}
+BAD_STATE_URLS = {
+    "a SQLite file in a folder that does not exist": "sqlite:///{tmp}/no-such-folder/state.db",
+    "a scheme no store has": "sqlite3:///{tmp}/state.db",
+    "no file": "sqlite://",
+    "not a URL": "{tmp}/state.db",
+}
+
+
+def test_every_command_that_takes_state_is_run_with_bad_urls():
+    takes = {name for name, cmd in leaves().items() if any(p.name == "state_url" for p in cmd.params)}
+    assert takes == set(STATE_RUNS), f"not run: {sorted(takes - set(STATE_RUNS))}"
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_STATE_URLS), ids=str)
+def test_a_bad_state_url_is_a_usage_error_in_every_command(world, bad, tmp_path):
+    url = BAD_STATE_URLS[bad].format(tmp=tmp_path)
+    wrong = []
+    for name, args in STATE_RUNS.items():
+        r = _invoke(world, name, [a.format(url=url, **world) for a in args])
+        if r.exit_code != 2 or "Invalid value for '--state'" not in r.output or "Traceback" in r.output:
+            wrong.append(f"{' '.join(name)}: exit {r.exit_code}: {r.output[-300:]}")
+    assert not wrong, "\n".join(wrong)
+    assert list(tmp_path.iterdir()) == [], "a bad state URL created something"
+
+
+def test_the_state_option_is_one_option_with_one_default_and_the_environment():
+    for name, cmd in leaves().items():
+        for p in cmd.params:
+            if p.name == "state_url" and name != ("plan",):  # plan starts from no state unless given one
+                assert (p.envvar, p.show_envvar, p.required) == ("KS_STATE_URL", True, False), name
+                assert p.default == "sqlite://./killswitch-state.db", name
