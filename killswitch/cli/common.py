@@ -33,6 +33,71 @@ def output_formats(*formats: str):
 
 output_option = output_formats("text", "json")
 
+
+class SuggestingGroup(click.Group):
+    """A group that answers a command it does not have with the closest ones (``ksctl statu`` →
+    did you mean 'status'?), a usage error (exit 2)."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = click.utils.make_str(args[0]) if args else ""
+        if args and self.get_command(ctx, name) is None and not name.startswith("-"):
+            known = self.list_commands(ctx)
+            near = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+            ctx.fail(f"no command {name!r}{hint} (commands: {', '.join(known)})")
+        return super().resolve_command(ctx, args)
+
+
+def deprecated_option(old: str, new: str, dest: str, metavar: str = "TEXT", **kwargs: Any):
+    """``old``, an earlier spelling of option ``new`` kept for scripts: the same value, said to be
+    deprecated in the help and when used (:func:`spelled`)."""
+    return click.option(old, dest, default=None, metavar=metavar, help=f"Deprecated: use {new} (the same).",
+                        **kwargs)
+
+
+def deprecated_argument(dest: str, metavar: str):
+    """A positional kept for scripts where an option is now the spelling (see :func:`spelled`)."""
+    return click.argument(dest, metavar=metavar, required=False)
+
+
+def spelled(command: str, new: str, value: Any, old: str, old_value: Any, required: bool = True) -> Any:
+    """The value of option ``new`` given either as it or as its deprecated spelling ``old`` (an
+    option or a positional): the old one is said on stderr; both, differing, or neither when
+    ``required``, is a usage error."""
+    if old_value is not None:
+        click.echo(f"ksctl {command}: {old} is deprecated: use {new}", err=True)
+        if value is not None and value != old_value:
+            raise click.UsageError(f"{new} {value!r} and {old} {old_value!r} differ: give {new} alone")
+        return old_value
+    if value is None and required:
+        raise click.UsageError(f"Missing option '{new}'.")
+    return value
+
+
+def file_output(*files: str):
+    """The options of a command that prints a document in a file format (``files``, the first
+    what ``text`` prints): ``-o text|json|<files>``, and ``--format <files>``, the older
+    spelling of ``-o <file format>``, kept for scripts and said to be deprecated."""
+    def decorate(f):
+        f = click.option("--format", "fmt", type=click.Choice(list(files)), default=None,
+                         help=f"Deprecated: use -o {'|'.join(files)} (the same output).")(f)
+        return click.option("--output", "-o", type=click.Choice(["text", "json", *files]), default="text",
+                            show_default=True,
+                            help=f"Output format: text is {files[0]}; json is versioned.")(f)
+    return decorate
+
+
+def file_format(output: str, fmt: Optional[str], files: tuple[str, ...], command: str) -> str:
+    """What a command of :func:`file_output` prints: ``json`` or one of ``files``. A ``--format``
+    given is said to be deprecated; one that contradicts ``-o`` is a usage error."""
+    if fmt is not None:
+        click.echo(f"ksctl {command}: --format is deprecated: use -o {fmt}", err=True)
+        if output not in ("text", fmt):
+            raise click.UsageError(f"--format {fmt} and -o {output} ask for two outputs: give -o alone "
+                                   f"(-o {'|'.join(files)}|json)")
+        return fmt
+    return files[0] if output == "text" else output
+
 # the risk scores a preview lists for each scope that plans closes (the engine's SCORE_LISTINGS)
 scores_option = click.option(
     "--scores", type=click.Choice(["top", "all", "none"]), default="top", show_default=True,

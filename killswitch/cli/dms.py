@@ -13,12 +13,12 @@ from __future__ import annotations
 import click
 
 from .apiopts import api_option, change, read, runner_client, token_option
-from .common import EXIT_OK, duration_s, output_option
+from .common import EXIT_OK, SuggestingGroup, duration_s, output_option
 
 source_option = click.option("--source", required=True, help="The heartbeat source (a bot's strategy name).")
 
 
-@click.group(epilog="""\b
+@click.group(cls=SuggestingGroup, epilog="""\b
 Examples:
   ksctl dms arm --source strategy-a --timeout 300s
   ksctl dms status

@@ -9,7 +9,7 @@ import sys
 import click
 
 from .. import DISTRIBUTION
-from .common import EXIT_INTERNAL
+from .common import EXIT_INTERNAL, SuggestingGroup
 
 COMMANDS = {
     "validate": ("killswitch.cli.validate", "validate", "Check policy files and report every problem."),
@@ -41,7 +41,7 @@ COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(SuggestingGroup):
     def list_commands(self, ctx):
         return sorted(COMMANDS)
 

@@ -27,7 +27,8 @@ import click
 
 from . import auditopts
 from .apiopts import api_option, change, read, runner_client, sent, token_option, unreachable
-from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, duration_s, output_option, reading_state, state_option
+from .common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SuggestingGroup, deprecated_argument, duration_s,
+                     output_option, reading_state, spelled, state_option)
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..state.store import StateStore
@@ -238,12 +239,15 @@ def unlock(api, token_env, scope, reason, output) -> None:
 @click.command()
 @api_option
 @token_option
-@click.argument("source")
+@click.option("--source", default=None, help="The heartbeat source (a bot's strategy name), as ksctl dms arm names it.")
+@deprecated_argument("source_arg", "[SOURCE]")
 @output_option
-def heartbeat(api, token_env, source, output) -> None:
-    """Tell the runner SOURCE is alive (for bots without an HTTP client); says so when it was taken."""
+def heartbeat(api, token_env, source, source_arg, output) -> None:
+    """Tell the runner --source is alive (for bots without an HTTP client); says so when it was
+    taken. The source as a positional (ksctl heartbeat SOURCE) is deprecated: use --source."""
     from ..render.ops import heartbeat_done
 
+    source = spelled("heartbeat", "--source", source, "SOURCE (a positional)", source_arg)
     client = runner_client(api, token_env)
 
     def beat():
@@ -309,7 +313,7 @@ def planned_orders(store: "StateStore", limit: int) -> tuple[list, int]:
         after = page[-1].seq
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def audit() -> None:
     """The append-only audit trail."""
 

@@ -15,7 +15,8 @@ from typing import Optional
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, open_reading, output_option, write_out
+from .common import (EXIT_FINDINGS, EXIT_OK, SuggestingGroup, file_format, file_output, open_reading, output_option,
+                     write_out)
 from .common import state_option as common_state_option
 
 state_option = common_state_option()
@@ -30,7 +31,7 @@ def no_templates_line(template: str, created_ms: int) -> str:
             "render it again with today's templates")
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def runbook() -> None:
     """Incident runbooks stored by the runner."""
 
@@ -38,7 +39,7 @@ def runbook() -> None:
 @runbook.command("render", epilog="""\b
 Examples:
   ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1
-  ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 --format html --out flatten.html
+  ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 -o html --out flatten.html
   ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 --as-stored
   ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 -o json | jq -r .problems[]
 Exit codes: 0 rendered with the template the incident names, 1 unknown incident or a template
@@ -46,14 +47,12 @@ that failed (the runbook is still written, with the fallback that rendered it, a
 """)
 @click.option("--incident", required=True, help="The incident: its decision id (policy/scope/L<level>/e<entry>).")
 @state_option
-@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default=None,
-              help="The runbook's file format with -o text: md (default) or html.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
 @click.option("--runbooks", "runbooks", type=click.Path(exists=True, file_okay=False), default=None,
               help="Directory of the templates (default: runbooks/ found walking up from here).")
 @click.option("--as-stored", is_flag=True, help="Print the runbook as rendered at the time, not again.")
-@output_option
+@file_output("md", "html")
 def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str], runbooks: Optional[str],
            as_stored: bool, output: str) -> None:
     """Render an incident's runbook again with the current templates."""
@@ -62,8 +61,7 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
     from ..runbooks.render import BUILTIN, render_runbook
     from ..runbooks.templates import Templates, find_runbooks_dir
 
-    if output == "json" and fmt is not None:
-        raise click.UsageError("--format md|html is the runbook's file format of -o text; -o json carries both")
+    output = file_format(output, fmt, ("md", "html"), "runbook render")
     store = open_reading(state_url, "runbook render")
     try:
         record = store.runbook(incident)
@@ -98,7 +96,7 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
                            "template": record.template, "problems": list(problems), "fallback": fallback,
                            "markdown": markdown, "html": html}, indent=1) + "\n"
     else:
-        text = html if fmt == "html" else markdown
+        text = html if output == "html" else markdown
     if out is not None:
         write_out(out, text, "runbook render")
     else:

@@ -11,17 +11,17 @@ from __future__ import annotations
 import click
 
 from .apiopts import api_option, change, read, runner_client, token_option
-from .common import EXIT_OK, duration_s, output_option
+from .common import EXIT_OK, SuggestingGroup, deprecated_argument, deprecated_option, duration_s, output_option, spelled
 
 
-@click.group(epilog="""\b
+@click.group(cls=SuggestingGroup, epilog="""\b
 Examples:
   ksctl silence add --match policy=futures-book --match scope=binanceusdm/main \\
-      --duration 2h --comment "alice: flatten done, checking residuals"
-  ksctl silence add --match 'severity=~"warning|info"' --duration 30m --comment "feed maintenance"
-  ksctl silence add --match '{policy="futures-book", venue!~"okx|bybit"}' --duration 1h --comment "..."
+      --duration 2h --reason "alice: flatten done, checking residuals"
+  ksctl silence add --match 'severity=~"warning|info"' --duration 30m --reason "feed maintenance"
+  ksctl silence add --match '{policy="futures-book", venue!~"okx|bybit"}' --duration 1h --reason "..."
   ksctl silence list
-  ksctl silence expire 3f2a9c1b7d40
+  ksctl silence expire --silence 3f2a9c1b7d40
 Matchers: name=value, name!=value, name=~regex, name!~regex (regular expressions anchored), in
 Alertmanager's text: a value may be quoted ("a \\"b\\""), several go in one --match as
 {a="b", c=~"d"} (a comma outside quotes parts them), a label a page lacks is "". On the
@@ -40,10 +40,12 @@ def silence() -> None:
 @click.option("--match", "matchers", multiple=True, required=True, metavar="NAME=VALUE",
               help="A matcher on a page's labels (repeat: every one must match).")
 @click.option("--duration", required=True, help="How long, e.g. 2h (at most 30 days).")
-@click.option("--comment", required=True, help="Who handles what: shown with the silence.")
+@click.option("--reason", "comment", default=None, help="Who handles what, and why: shown with the silence.")
+@deprecated_option("--comment", "--reason", "comment_old")
 @output_option
-def add(api, token_env, matchers, duration, comment, output) -> None:
+def add(api, token_env, matchers, duration, comment, comment_old, output) -> None:
     """Silence the pages every --match matches; the author is your token's identity."""
+    comment = spelled("silence add", "--reason", comment, "--comment", comment_old)
     seconds = duration_s(duration, "--duration")
     client = runner_client(api, token_env)
     change(lambda: client.silence_add(list(matchers), seconds, comment), output)
@@ -66,17 +68,20 @@ def list_(api, token_env, output) -> None:
 @silence.command("expire")
 @api_option
 @token_option
-@click.argument("silence_id", metavar="ID")
+@click.option("--silence", "silence_id", default=None, metavar="ID", help="The silence's id (ksctl silence list).")
+@deprecated_argument("id_arg", "[ID]")
 @output_option
-def expire(api, token_env, silence_id, output) -> None:
-    """End a silence now: what it held back pages again if it still fires."""
+def expire(api, token_env, silence_id, id_arg, output) -> None:
+    """End a silence now: what it held back pages again if it still fires. The id as a
+    positional (ksctl silence expire ID) is deprecated: use --silence ID."""
+    silence_id = spelled("silence expire", "--silence", silence_id, "ID (a positional)", id_arg)
     client = runner_client(api, token_env)
     change(lambda: client.silence_expire(silence_id), output)
 
 
 @click.command(epilog="""\b
 Examples:
-  ksctl ack --policy futures-book --scope binanceusdm/main --comment "on it, flatten done"
+  ksctl ack --policy futures-book --scope binanceusdm/main --reason "on it, flatten done"
   ksctl ack --incident futures-book/binanceusdm/main/L3/e1
 Shown in ksctl status, the console and the incident's runbook. It does not stop the pages: to
 hold back the repeats of a latched halt, add a silence (ksctl silence add).
@@ -86,10 +91,12 @@ hold back the repeats of a latched halt, add a silence (ksctl silence add).
 @click.option("--incident", default=None, help="The incident's id (its decision id).")
 @click.option("--policy", default=None, help="With --scope: the incident that scope is in now.")
 @click.option("--scope", default=None)
-@click.option("--comment", default="", help="A note shown with the acknowledgement.")
+@click.option("--reason", "comment", default=None, help="A note shown with the acknowledgement.")
+@deprecated_option("--comment", "--reason", "comment_old")
 @output_option
-def ack(api, token_env, incident, policy, scope, comment, output) -> None:
+def ack(api, token_env, incident, policy, scope, comment, comment_old, output) -> None:
     """Acknowledge an open incident: you have it (your token's identity, now)."""
+    comment = spelled("ack", "--reason", comment, "--comment", comment_old, required=False) or ""
     if (incident is None) == (policy is None or scope is None) or (incident is not None and (policy or scope)):
         raise click.UsageError("give --incident ID, or --policy and --scope (not both)")
     client = runner_client(api, token_env)

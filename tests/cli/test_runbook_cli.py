@@ -49,7 +49,7 @@ def test_render_again_with_the_same_templates_gives_the_stored_runbook(state, at
     assert out.exit_code == 0, out.output
     assert out.stdout == stored.markdown
     page = tmp_path / "rb.html"
-    out = run("runbook", "render", "--incident", INCIDENT, "--state", url, "--format", "html", "--out", str(page))
+    out = run("runbook", "render", "--incident", INCIDENT, "--state", url, "-o", "html", "--out", str(page))
     assert out.exit_code == 0 and out.stdout == ""
     assert page.read_text() == stored.html
     assert out.stderr == f"ksctl runbook render: wrote {page} ({len(stored.html.encode()):,} bytes)\n"
