@@ -37,7 +37,8 @@ with another account set: both digests and the accounts that differ).
                    "it, its state in its own PostgreSQL schema. Required when the document declares shards.")
 @click.option("--lock-file", default="killswitch-lock.json", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--api-host", default="127.0.0.1", show_default=True)
-@click.option("--api-port", default=8080, show_default=True, type=int, help="0: any free port; -1: no API.")
+@click.option("--api-port", default=8080, show_default=True, type=int, envvar="KS_API_PORT", show_envvar=True,
+              help="0: any free port; -1: no API.")
 @click.option("--api-token-env", default="KS_API_TOKEN", show_default=True,
               help="Environment variable holding the API's bearer token (mutations are disabled without it).")
 @click.option("--api-tokens", default=None, envvar="KS_API_TOKENS_FILE", show_envvar=True,
