@@ -448,6 +448,16 @@ def _planned_line(row: Any) -> str:
             f"{o.get('side')}{leg} {o.get('amount'):g}  planned, not sent (dry run)  {o.get('decision_id')}")
 
 
+def _journal_line(r: Any) -> str:
+    """One journaled order: when, its id, where, what (the hedge leg it closes, when it names
+    one), how it ended (and the venue's or the runner's reason code), and why it was sent (the
+    decision: a policy's stage entry, or an operator's close)."""
+    leg = f" {r.position_side}" if (r.position_side or "").upper() in ("LONG", "SHORT") else ""  # as --planned says
+    why = f"  {r.reason_code}" if r.reason_code else ""
+    return (f"{iso(r.created_ms)}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side}{leg} "
+            f"{r.amount:g}  {r.status or 'pending'}{why}  by {r.decision_id}")
+
+
 def history_text(rows: list, verification: Any, planned: Optional[list] = None, planned_total: int = 0) -> str:
     """One line per journaled order, newest last (its time in ISO-8601 UTC), then what verifying
     the audit chain found. ``planned`` (``--planned``): the dry run's planned orders instead, from
@@ -457,8 +467,7 @@ def history_text(rows: list, verification: Any, planned: Optional[list] = None, 
         lines.append(f"{planned_total} planned order(s) in the audit trail (dry run: none was sent)"
                      + (f"; the latest {len(planned)} are listed" if len(planned) < planned_total else ""))
     else:
-        lines = [f"{iso(r.created_ms)}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side} "
-                 f"{r.amount:g}  {r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}" for r in rows]
+        lines = [_journal_line(r) for r in rows]
         if not rows and planned_total:
             lines.append(f"dry run: nothing journaled; {planned_total} planned order(s) are in the audit trail "
                          "(ksctl history --planned lists them)")
