@@ -431,13 +431,19 @@ class RunnerClient:
 
     # changes (with the token)
 
-    def reset(self, policy: str, scope: str, reason: str, approver: Optional[str] = None) -> ResetResult:
+    def reset(self, policy: str, scope: str, reason: str, approver: Optional[str] = None, *,
+              confirm_relatch: bool = False) -> ResetResult:
         """``POST /v1/reset``: approve the reset of a latched stage, as the token's identity.
         A refusal the view answers with 200 (``NOT_ENGAGED``, ``DUPLICATE_APPROVER``, an approval
-        recorded that is not yet enough) is a ResetResult with ``done`` false, not an error."""
+        recorded that is not yet enough, ``RELATCH_UNCONFIRMED``) is a ResetResult with ``done``
+        false, not an error. ``confirm_relatch``: take the approval even though a trigger still
+        fires and the stage is entered again at the next tick (sent only when true, so that a
+        runner older than the field takes the rest)."""
         body: dict = {"policy": policy, "scope": scope, "reason": reason}
         if approver is not None:
             body["approver"] = approver
+        if confirm_relatch:
+            body["confirm_relatch"] = True
         return decode(ResetResult, self._json("POST", "/v1/reset", body, auth=True))
 
     def close(self, scope: str, reason: str, dry_run: bool, *, symbol: Optional[str] = None,

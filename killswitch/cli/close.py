@@ -21,9 +21,9 @@ is a terminal (nothing when it is not: logs and pipes stay clean).
 
 Thin: parse, call :class:`killswitch.client.RunnerClient`, render with :mod:`killswitch.render.ops`.
 Exit codes: 0 previewed (``--dry-run``) or queued (with ``--wait``: every order filled); 1 refused
-by the runner, not confirmed at the prompt, the runner unreachable, or with ``--wait`` an order
-that did not fill or a close still working at ``--wait-timeout``; 2 usage (no ``--live`` and no
-terminal to confirm on, ``--live`` with ``--dry-run``, no token).
+by the runner, not confirmed at the prompt, or with ``--wait`` an order that did not fill or a
+close still working at ``--wait-timeout``; 2 usage (no ``--live`` and no terminal to confirm on,
+``--live`` with ``--dry-run``, no token or one the runner does not know); 5 the runner unreachable.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, NoReturn, Optional
 
 import click
 
-from .apiopts import api_option, runner_client, token_option, unreachable
+from .apiopts import api_option, refused_exit, runner_client, token_option, unreachable
 from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, duration_s, output_option
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ def _preview(client: "RunnerClient", scope: str, symbol: Optional[str], reason: 
             click.echo(close_json(refused, None, refused=refusal_text(e)))
         else:
             click.echo(refusal_text(e))
-        raise SystemExit(EXIT_FINDINGS)
+        raise SystemExit(refused_exit(e, role="operator"))
 
 
 def _send(client: "RunnerClient", scope: str, reason: str, preview: "Optional[CloseResult]",
@@ -213,7 +213,7 @@ def _send(client: "RunnerClient", scope: str, reason: str, preview: "Optional[Cl
             click.echo(close_json(preview, None, refused=refusal_text(e)))
         else:
             click.echo(refusal_text(e))
-        raise SystemExit(EXIT_FINDINGS)
+        raise SystemExit(refused_exit(e, role="operator"))
 
 
 def _follow_close(client: "RunnerClient", close_id: str, timeout_s: float,

@@ -15,7 +15,8 @@ from typing import Optional
 
 import click
 
-from .common import compile_or_exit, duration_s, max_file_size_option, output_formats, reading_state, scores_option
+from .common import (StateUrl, compile_or_exit, duration_s, max_file_size_option, open_reading, output_formats,
+                     reading_state, scores_option)
 
 EXIT_NO_CHANGES = 0
 EXIT_ERROR = 1  # an error, or an incomplete plan (an account not read) without --allow-incomplete
@@ -63,7 +64,8 @@ With --allow-incomplete an incomplete plan exits as a complete one would
 @click.option("--against", "against", type=click.Path(exists=True, dir_okay=False),
               help="A JSONL recording (snapshots or ticks) instead of live snapshots.")
 @click.option("--accounts", type=click.Path(exists=True, dir_okay=False), help="Accounts for live snapshots.")
-@click.option("--state", "state_url", default=None, help="Start from the stored state (sqlite://… or postgresql://…).")
+@click.option("--state", "state_url", type=StateUrl(), default=None,
+              help="Start from the stored state (sqlite:///path/to/state.db or postgresql://user@host/db).")
 @click.option("--timeout", "timeout", default="10s", show_default=True,
               help="How long each account's live snapshot may take before it counts as not read (TIMEOUT).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when actions are planned, 0 when none.")
@@ -172,9 +174,8 @@ def _stored_state(url: str):
     from ..engine.state import State
     from ..runner.enforcement import OWN_HISTORY_MS
     from ..runner.lock import LockBook
-    from ..state import open_store
 
-    store = open_store(url, migrate=False)
+    store = open_reading(url, "plan")
     try:
         doc, pnl_samples = store.load_engine_state_and_pnl()
         since = int(time.time() * 1000) - OWN_HISTORY_MS

@@ -489,6 +489,16 @@ def _planned_line(row: Any) -> str:
             f"{o.get('side')}{leg} {o.get('amount'):g}  planned, not sent (dry run)  {o.get('decision_id')}")
 
 
+def _journal_line(r: Any) -> str:
+    """One journaled order: when, its id, where, what (the hedge leg it closes, when it names
+    one), how it ended (and the venue's or the runner's reason code), and why it was sent (the
+    decision: a policy's stage entry, or an operator's close)."""
+    leg = f" {r.position_side}" if (r.position_side or "").upper() in ("LONG", "SHORT") else ""  # as --planned says
+    why = (f"  {r.reason_code}" if r.reason_code else "") + refused_text(r)  # and what the venue said
+    return (f"{iso(r.created_ms)}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side}{leg} "
+            f"{r.amount:g}  {r.status or 'pending'}{why}  by {r.decision_id}")
+
+
 def history_text(rows: list, verification: Any, planned: Optional[list] = None, planned_total: int = 0) -> str:
     """One line per journaled order, newest last (its time in ISO-8601 UTC), then what verifying
     the audit chain found. ``planned`` (``--planned``): the dry run's planned orders instead, from
@@ -498,9 +508,7 @@ def history_text(rows: list, verification: Any, planned: Optional[list] = None, 
         lines.append(f"{planned_total} planned order(s) in the audit trail (dry run: none was sent)"
                      + (f"; the latest {len(planned)} are listed" if len(planned) < planned_total else ""))
     else:
-        lines = [f"{iso(r.created_ms)}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side} "
-                 f"{r.amount:g}  {r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}"
-                 + refused_text(r) for r in rows]
+        lines = [_journal_line(r) for r in rows]
         if not rows and planned_total:
             lines.append(f"dry run: nothing journaled; {planned_total} planned order(s) are in the audit trail "
                          "(ksctl history --planned lists them)")
@@ -549,12 +557,16 @@ def failure_line(command: str, e: RunnerError) -> str:
     return f"ksctl {command}: refused (HTTP {e.status}): {e.reason}"
 
 
-def read_auth_hint(command: str, token_env: str, token_set: bool) -> str:
-    """What to do when a read is refused for want of a valid token (a 401)."""
+def auth_hint(command: str, token_env: str, token_set: bool, role: str = "viewer") -> str:
+    """What to do when a call is refused for want of a valid token (a 401): a read needs the
+    ``viewer`` role (or any), a change the ``operator`` role, a reset the ``approver`` role."""
     what = f"the token in {token_env} is not one this runner knows" if token_set else f"{token_env} is not set"
-    return (f"ksctl {command}: {what}: this runner shows its status, runbooks and closes only to a token with "
-            f"the viewer, operator or approver role (or to anyone with ksctl run --console-public); set "
-            f"{token_env} to a token with the viewer role (ksctl token new --identity NAME --roles viewer)")
+    if role == "viewer":
+        return (f"ksctl {command}: {what}: this runner shows its status, runbooks and closes only to a token with "
+                f"the viewer, operator or approver role (or to anyone with ksctl run --console-public); set "
+                f"{token_env} to a token with the viewer role (ksctl token new --identity NAME --roles viewer)")
+    return (f"ksctl {command}: {what}: set {token_env} to a token with the {role} role "
+            f"(ksctl token new --identity NAME --roles {role})")
 
 
 def change_json(result: Any) -> str:

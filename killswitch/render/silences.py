@@ -60,7 +60,7 @@ def preview_json(p: SilencePreview) -> str:
 
 def silences_text(silences: Sequence[SilenceStatus]) -> str:
     if not silences:
-        return "no silences (ksctl silence add --match policy=NAME --duration 2h --comment WHY)"
+        return "no silences (ksctl silence add --match policy=NAME --duration 2h --reason WHY)"
     order = {"active": 0, "pending": 1, "expired": 2}
     return "\n".join(silence_line(s) for s in sorted(silences, key=lambda s: (order.get(s.state, 3), s.ends_ms)))
 

@@ -77,7 +77,10 @@ mutating, ``Authorization: Bearer <token>``
     ``POST /v1/reset``               200 ``{"done", "reason", "warnings"}`` (``warnings``: a trigger
                                      that still fires enters the stage again at the next tick);
                                      body ``policy``, ``scope``, ``reason`` (required), ``approver``
-                                     (optional: the caller's own identity).
+                                     (optional: the caller's own identity), ``confirm_relatch``
+                                     (optional, false: an approval taken while such a trigger
+                                     fires is refused ``RELATCH_UNCONFIRMED``, with the warnings,
+                                     unless true).
     ``POST /v1/close``               202 accepted / 409 refused, a ``CloseResult`` (``plan``: the
                                      orders counted, one by one; ``preview_id``, ``notional``,
                                      ``max_notional``, ``as_of_ms``, ``mode``); body ``scope``,
@@ -362,10 +365,13 @@ class _Handlers:
             raise ApiError(404 if code == "UNKNOWN_SOURCE" else 409, code, detail)
         return web.Response(status=204)
 
-    async def _reset_body(self, request: web.Request) -> tuple[str, str, str, Identity]:
+    async def _reset_body(self, request: web.Request) -> tuple[str, str, str, Identity, bool]:
         caller = _caller(request)
         body = await self._body(request)
-        fields(body, ("policy", "scope", "reason"), ("approver",))
+        fields(body, ("policy", "scope", "reason"), ("approver", "confirm_relatch"))
+        confirm = body.get("confirm_relatch", False)
+        if not isinstance(confirm, bool):
+            raise bad(f'"confirm_relatch" must be true or false, not {show(confirm)}')
         policy, scope = string_field(body, "policy"), string_field(body, "scope")
         reason = string_field(body, "reason", MAX_REASON, free_text=True)
         if "approver" in body:  # older clients name the approver: it must be the caller
@@ -373,11 +379,11 @@ class _Handlers:
             if normalise_identity(named) != caller.name:
                 raise ApiError(403, "APPROVER_NOT_CALLER", f"the approver of a reset is the caller ({caller.name}), "
                                                            f"not {show(named)}; each approver sends their own token")
-        return policy, scope, reason, caller
+        return policy, scope, reason, caller, confirm
 
     async def reset(self, request: web.Request) -> web.Response:
-        policy, scope, reason, caller = await self._reset_body(request)
-        result = await _call(self.view.reset, policy, scope, caller.name, reason)
+        policy, scope, reason, caller, confirm = await self._reset_body(request)
+        result = await _call(self.view.reset, policy, scope, caller.name, reason, confirm_relatch=confirm)
         done, why = result.done, result.reason
         if not isinstance(done, bool) or not isinstance(why, str):
             raise TypeError("reset() must return a ResetResult")
@@ -456,7 +462,7 @@ class _Handlers:
         return _json(200, await _call(self.view.preview_unlock, scope))
 
     async def preview_reset(self, request: web.Request) -> web.Response:
-        policy, scope, _, caller = await self._reset_body(request)
+        policy, scope, _, caller, _ = await self._reset_body(request)
         return _json(200, await _call(self.view.preview_reset, policy, scope, caller.name))
 
     async def preview_close(self, request: web.Request) -> web.Response:

@@ -20,7 +20,8 @@ nothing journaled is sent twice), and otherwise is not carried out: it is audite
 A close of one symbol (``symbol``) closes only that symbol's positions in the scope: the planner's
 ``close_positions`` over the same instance (reduce-only, never larger than the position; the
 symbol's entry orders cancelled first, nothing else touched). A symbol the scope holds no
-position in is refused ``UNKNOWN_SYMBOL`` with close matches.
+position in is refused: ``NO_POSITION`` for a symbol the runner knows (a venue lists it, or the
+journal traded it: a position closed already), else ``UNKNOWN_SYMBOL`` with close matches.
 
 A close is worked out (:meth:`ManualCloses.draft`) from the last snapshots less what the orders
 journaled since their tick filled (:mod:`.settled`), and says how old those snapshots are. A
@@ -236,6 +237,10 @@ class ManualCloses:
         if symbol is not None:
             held = {p.symbol for _, p in view.positions}
             if symbol not in held:
+                if await self._known_symbol(symbol):  # closed already, or never held: no typo to correct
+                    holds = f"it holds {', '.join(sorted(held))}" if held else "it holds no position"
+                    return Draft(f"NO_POSITION: {scope} has no position in {symbol} now (the last snapshots, less "
+                                 f"the fills since); {holds}; nothing to close")
                 near = close_matches(symbol, held)
                 hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
                 return Draft(f"UNKNOWN_SYMBOL: {scope} holds no position in {symbol!r} in the last snapshots (less "
@@ -247,6 +252,14 @@ class ManualCloses:
         return Draft(None, plans, planned_orders(plans), unread, min(seen) if seen else None,
                      tuple(n for n in taken_off if any(n.startswith(f"{s.venue}/{s.account} ")
                                                        for s in view.snapshots)))
+
+    async def _known_symbol(self, symbol: str) -> bool:
+        """Whether ``symbol`` is one the runner knows (a venue lists it, or an order of the
+        journal's latest traded it), not a typo."""
+        if symbol in self.known.catalog().all_symbols:
+            return True
+        recent = await self.io(self.store.journal, limit=FILLS_READ)
+        return any(e.symbol == symbol for e in recent)
 
     def take_plans(self, snapshots: Sequence[Snapshot], now: int) -> list:
         """The queued closes, planned from this tick's snapshots (the queue is emptied). A close

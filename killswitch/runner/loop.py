@@ -679,12 +679,13 @@ class Runner:
     async def chart(self, policy: str, scope: str, hours: float) -> Any:
         return await self.charts.chart(policy, scope, hours)
 
-    async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+    async def reset(self, policy: str, scope: str, approver: str, reason: str,
+                    confirm_relatch: bool = False) -> ResetResult:
         if self.firm is not None and (routed := await self.firm.route_reset(policy, scope, approver, reason)):
             return said("reset", approver, routed, policy=policy, scope=scope)  # the firm lease holder's to apply
         open_ = self.silencing.open_incidents()  # the incident being reset, before it ends
         incident = next((i for i, (p, s, _) in open_.items() if p == policy and s == scope), None)
-        result = await self.commands.reset(policy, scope, approver, reason)
+        result = await self.commands.reset(policy, scope, approver, reason, confirm_relatch)
         if result.done and incident is not None:  # the silences made for it or holding its pages
             result = replace(result, silences=self.silencing.for_incident(incident, open_))
         return said("reset", approver, result, policy=policy, scope=scope)

@@ -123,16 +123,18 @@ class Previews:
             done = why.startswith("APPROVAL_RECORDED")
             waits: tuple[str, ...] = (f"records the approval of {approver}; the stage and its lock stay until "
                                       "enough approve",)
-            if done:
-                waits = still_firing(node, scope, self.triggers()) + waits
-            return self._answer("reset", scope, why, done, before, before if done else None, waits if done else ())
+            relatch = still_firing(node, scope, self.triggers()) if done else ()
+            p = self._answer("reset", scope, why, done, before, before if done else None,
+                             relatch + waits if done else ())
+            return replace(p, relatch=relatch)
         after = before.release(scope, policy=policy)
-        effects = [*still_firing(node, scope, self.triggers()),
+        relatch = still_firing(node, scope, self.triggers())
+        effects = [*relatch,
                    f"releases stage {transition.from_level} of {policy} on {scope}",
                    f"lifts the lock policy {policy} holds on {scope}"]
         if node.resume is not None and transition.from_level >= node.resume.from_level:
             effects.append(f"trading resumes at {node.resume.start_fraction:.0%} of the normal limits")
-        return self._answer("reset", scope, why, True, before, after, tuple(effects))
+        return replace(self._answer("reset", scope, why, True, before, after, tuple(effects)), relatch=relatch)
 
     async def close(self, scope: str, symbol: Optional[str] = None) -> ActionPreview:
         """The orders a close of ``scope`` (of ``symbol`` in it) would send, worked out as the close

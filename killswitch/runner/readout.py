@@ -36,7 +36,7 @@ from .fanout import SinkFanout
 from .fetches import FetchHealth
 from .streams import StreamWatch
 from .gauges import collect_book_families
-from .gate import Decision, check_order
+from .gate import Decision, binding_lock, check_order, lock_keys
 from .catalog_build import Known
 from .leadership import Leadership
 from .limits_state import LimitsState
@@ -240,12 +240,17 @@ class Readout:
         return True, "LEADER" if lead.term_holds() else "STANDBY"
 
     def lock_document(self, scope: Optional[str] = None) -> dict:
-        """The lock (all of it, or what binds ``scope``), with the resumed limits and the
-        policies' pre-trade limits in force (``limits``: only when a policy sets some)."""
+        """The lock (all of it, or what binds ``scope``: as the gate reads it, that scope's,
+        ``global``'s and, for an account, its venue's), with the resumed limits of the same
+        scopes and the policies' pre-trade limits in force (``limits``: only when a policy sets
+        some)."""
         now = self.clock()
         lock = self.book.lock_book
-        doc = lock.to_doc(now) if scope is None else lock.for_scope(scope, now).to_doc()
-        doc = {**doc, "resuming": self.resumptions.doc(now, scope)}
+        if scope is None:
+            doc = {**lock.to_doc(now), "resuming": self.resumptions.doc(now)}
+        else:
+            doc = {**binding_lock(lock, scope, now).to_doc(),
+                   "resuming": self.resumptions.doc(now, scope, lock_keys(scope=scope))}
         graph = self.book.graph
         if self.limits.for_gate(graph, self.book.snapshots) is not None:
             doc["limits"] = self.limits.doc(graph, self.book.snapshots, scope)

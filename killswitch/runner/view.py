@@ -350,6 +350,9 @@ class ActionPreview:
     notional: Optional[float] = None
     max_notional: Optional[float] = None
     as_of_ms: Optional[int] = None
+    # a reset's: the triggers that still fire and the stage they enter again at the next tick
+    # (also among the effects); the reset is refused RELATCH_UNCONFIRMED unless it confirms them
+    relatch: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -491,7 +494,10 @@ class RunnerView(Protocol):
     async def heartbeats(self, sources: Sequence[str], now_ms: Optional[int] = None) -> Mapping[str, str]:
         """The refused sources of the batch, each with its reason; the others were taken."""
 
-    async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult: ...
+    async def reset(self, policy: str, scope: str, approver: str, reason: str,
+                    confirm_relatch: bool = False) -> ResetResult:
+        """An approval; one taken while a trigger still fires (the stage would be entered again at
+        the next tick) is refused ``RELATCH_UNCONFIRMED`` unless ``confirm_relatch``."""
 
     async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
                     symbol: Optional[str] = None, preview_id: Optional[str] = None,

@@ -175,7 +175,7 @@ def test_markdown_and_html_say_the_same_for_a_person(state, tmp_path):
     assert "**failed** for pager" in md
     assert re.search(r"\| `ks-l3-1` \| .* \| rejected `RATE_LIMITED` \|", md)
     page = tmp_path / "report.html"
-    out = run("--since", "2026-03-02", "--until", "2026-03-03", "--state", state, "--format", "html",
+    out = run("--since", "2026-03-02", "--until", "2026-03-03", "--state", state, "-o", "html",
               "--out", str(page), *anchor)
     assert out.exit_code == 0 and out.stdout == "" and out.stderr.startswith(f"ksctl report: wrote {page} (")
     html = page.read_text()

@@ -109,7 +109,7 @@ def test_a_silence_made_from_an_incident_matches_it_alone_and_ends_with_it(tmp_p
     now = clock()
     assert silencing(STAGE_PAGE, in_force, now) == (s.id,)
     assert silencing(OUTAGE_PAGE, in_force, now) == ()  # a later, different page on the same scope pages
-    reset = asyncio.run(runner.reset("crash-ladder", SCOPE, "alice", "reviewed"))
+    reset = asyncio.run(runner.reset("crash-ladder", SCOPE, "alice", "reviewed", confirm_relatch=True))
     assert reset.done, reset.reason
     [listed] = reset.silences
     assert listed.id == s.id and listed.state == "expired" and listed.expired_by == "incident ended"
@@ -135,7 +135,7 @@ def test_an_extended_silence_outlives_its_incident_and_the_reset_names_it(tmp_pa
     assert [(r["by"], r["comment"]["after"]) for r in rows] == [("bob", "flatten done"), ("bob", "handed to bob")]
     assert rows[0]["ends_with_incident"] == {"before": True, "after": False}
     assert not asyncio.run(runner.silence_change("nope", 60, None, actor="bob")).done
-    reset = asyncio.run(runner.reset("crash-ladder", SCOPE, "alice", "reviewed"))
+    reset = asyncio.run(runner.reset("crash-ladder", SCOPE, "alice", "reviewed", confirm_relatch=True))
     [listed] = reset.silences
     assert listed.id == sid and listed.state == "active"
     # on a scope with no open incident now: flagged in the list and the status
@@ -150,26 +150,26 @@ def test_the_cli_previews_adds_extends_edits_and_resets_with_expire_silences(tmp
     alice = CliRunner(env={"KS_API_TOKEN": ALICE})
     try:
         r = alice.invoke(cli, ["silence", "add", "--api", url, "--match", "policy=crash-ladder", "--duration", "1h",
-                               "--comment", "x", "--dry-run"])
+                               "--reason", "x", "--dry-run"])
         assert r.exit_code == 0 and r.output == (f'policy="crash-ladder": affects 1 open incident, 0 pages\n'
                                                  f"  incident {INCIDENT}\n"), r.output
         assert runner.silences() == ()  # a dry run adds nothing
         r = alice.invoke(cli, ["silence", "add", "--api", url, "--match", "venue=simulatd", "--duration", "1h",
-                               "--comment", "x", "--dry-run"])
+                               "--reason", "x", "--dry-run"])
         assert r.exit_code == 1 and "did you mean 'simulated'?" in r.output, r.output
         r = alice.invoke(cli, ["silence", "add", "--api", url, "--incident", INCIDENT, "--duration", "1h",
-                               "--comment", "alice: flatten done"])
+                               "--reason", "alice: flatten done"])
         assert r.exit_code == 0, r.output
         sid = re.search(r"SILENCED: ([0-9a-f]{12}) ", r.output).group(1)
         assert f"or when {INCIDENT} ends by alice" in r.output
-        r = alice.invoke(cli, ["silence", "extend", "--api", url, sid, "--duration", "3h"])
+        r = alice.invoke(cli, ["silence", "extend", "--api", url, "--silence", sid, "--duration", "3h"])
         assert r.exit_code == 0 and r.output.startswith(f"SILENCE_CHANGED: {sid} "), r.output
-        r = alice.invoke(cli, ["silence", "edit", "--api", url, sid, "--comment", "checking residuals"])
+        r = alice.invoke(cli, ["silence", "edit", "--api", url, "--silence", sid, "--reason", "checking residuals"])
         assert r.exit_code == 0 and "comment 'checking residuals'" in r.output
         r = alice.invoke(cli, ["silence", "list", "--api", url])
         assert "comment: checking residuals" in r.output and "alice: " not in r.output.split("comment:")[1]
         r = alice.invoke(cli, ["reset", "--api", url, "--policy", "crash-ladder", "--scope", SCOPE,
-                               "--reason", "reviewed", "--expire-silences"])
+                               "--reason", "reviewed", "--yes", "--expire-silences"])
         assert r.exit_code == 0, r.output
         assert f"SILENCE of the incident: {sid}  ACTIVE" in r.output
         assert re.search(rf"SILENCE_EXPIRED: {sid} .* by alice", r.output), r.output

@@ -89,7 +89,8 @@ class FakeView:
         for source in sources:
             self.heartbeat(source, now_ms)
 
-    def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+    def reset(self, policy: str, scope: str, approver: str, reason: str,
+              confirm_relatch: bool = False) -> ResetResult:
         self._record("reset", policy, scope, approver, reason)
         return self.reset_answer
 
@@ -762,7 +763,7 @@ def test_a_view_answering_garbage_is_500_not_a_crash():
 
 def test_an_async_view_method_is_awaited():
     class AsyncView(FakeView):
-        async def reset(self, policy, scope, approver, reason):
+        async def reset(self, policy, scope, approver, reason, confirm_relatch=False):
             await asyncio.sleep(0)
             return ResetResult(True, "MANUAL_RESET: async")
 

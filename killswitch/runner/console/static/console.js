@@ -470,9 +470,11 @@
     $("send-btn").disabled = true;
     $("confirm").hidden = true;
     $("edit-btn").hidden = true;
-    // a close applies the preview shown: its id and the maximum notional (the runner refuses a plan that moved)
+    // a close applies the preview shown: its id and the maximum notional (the runner refuses a plan that moved);
+    // a reset whose preview said its trigger still fires was confirmed by typing the scope under that warning
     const r = await api("POST", ACTIONS[action].path, action === "close"
-      ? {...b, dry_run: false, preview_id: current.preview.preview_id, max_notional: current.preview.max_notional} : b);
+      ? {...b, dry_run: false, preview_id: current.preview.preview_id, max_notional: current.preview.max_notional}
+      : action === "reset" && (current.preview.relatch || []).length ? {...b, confirm_relatch: true} : b);
     current = null;
     $("result-reason").textContent = reasonOf(r);
     const done = r.ok && r.doc && (r.doc.done === true || r.doc.accepted === true);
