@@ -222,8 +222,11 @@ def coverage_lines(st: RunnerStatus) -> list[str]:
         until = "unknown (waiting for data)" if r.until_ms is None else iso(r.until_ms)
         doing = r.while_blind or "nothing (no while_blind)"
         lines.append(f"  BLIND {r.policy} {r.scope}: {r.reason}{when}; armed again at {until}; while blind: {doing}")
+        if r.partly:
+            lines.append(f"      {r.partly}")
         for t in r.triggers:
-            lines.append(f"      trigger {t.trigger}: {t.detail}")
+            still = f"; can still fire on {', '.join(t.fires_on)}" if t.fires_on else ""
+            lines.append(f"      trigger {t.trigger}: {t.detail}{still}")
         if not r.triggers:
             lines.append(f"      {r.detail}")
     return lines

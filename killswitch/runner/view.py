@@ -117,6 +117,7 @@ class BlindTrigger:
     reason: str  # INSUFFICIENT_HISTORY, MISSING_DATA, STALE_DATA, ACCOUNT_NOT_READ
     detail: str  # e.g. "dd_15m: INSUFFICIENT_HISTORY: coverage=40% min=80%"
     until_ms: Optional[int]  # evaluable again then if every tick reads (None: unknown)
+    fires_on: tuple[str, ...] = ()  # its known signals it can still fire on (empty: it cannot fire)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,9 @@ class CoverageStatus:
     until_ms: Optional[int]  # blind: armed again then if nothing else fails (None: unknown)
     while_blind: Optional[str]  # what the policy does while blind ("lock_trading: reducing"); None: nothing
     triggers: tuple[BlindTrigger, ...] = ()
+    # blind, yet some trigger can still fire: "partly blind: dd_1h unknown; soft and hard can still
+    # fire on dd_15m" (None: armed, unmatched, or blind with no trigger that can fire)
+    partly: Optional[str] = None
 
     @property
     def allowed(self) -> bool:
