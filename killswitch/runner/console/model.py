@@ -33,6 +33,7 @@ from ..lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, par
 from ..view import CoverageStatus, IncidentStatus, RunnerStatus, TriggerStatus
 from .alerts import tab_alert
 from .leader import leader_facts
+from .strip import entered_on, standing_lines, strip_rows
 
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
 # A tick later than this many tick intervals, and never less than STALLED_MIN_S, is "stalled"; an
@@ -182,8 +183,9 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
     names = sorted({"global", *accounts, *(a.split("/", 1)[0] for a in accounts), *(s.scope for s in status.scopes),
                     *lock["scopes"]})
     summary = None if not lock["locked"] else {"mode": lock["mode"], "scope": lock["scope"]}
-    stage_incidents = [_incident(i, now) for i in incidents if i.kind == "stage"]
-    return {
+    stage_incidents = strip_rows([{**_incident(i, now), "on": entered_on(firing.get((i.policy or "", i.scope), ()))}
+                                  for i in incidents if i.kind == "stage"])
+    model = {
         "now": _when(now, now), "mode": status.mode, "dry_run": status.mode != "live",
         "role": role, "ready": is_ready is True, "ready_reason": str(why), "fence": status.fence,
         "digest": status.graph_digest[:12], "revision": revision_text(status.graph_revision),
@@ -203,6 +205,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "violations": _violations(status.lock_violations, now),
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
+    return {**model, "standing": standing_lines(model)}
 
 
 def _health(status: RunnerStatus, now: int) -> dict:
@@ -243,8 +246,9 @@ def _coverage(c: Optional[CoverageStatus], now: int) -> Optional[dict]:
     return {"policy": c.policy, "scope": c.scope, "state": c.state, "reason": c.reason, "detail": c.detail,
             "since": _when(c.since_ms, now), "until": until,
             "until_hm": clock_text(c.until_ms, seconds=False) if until is not None and c.until_ms is not None else None,
-            "while_blind": c.while_blind, "allowed": c.allowed,
-            "triggers": [{"trigger": t.trigger, "reason": t.reason, "detail": t.detail,
+            "while_blind": c.while_blind, "allowed": c.allowed, "partly": c.partly,
+            "can_act": c.partly.removeprefix("partly blind: ") if c.partly else None,
+            "triggers": [{"trigger": t.trigger, "reason": t.reason, "detail": t.detail, "fires_on": list(t.fires_on),
                           "until": _when(t.until_ms, now)} for t in c.triggers]}
 
 

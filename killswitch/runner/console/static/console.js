@@ -232,8 +232,11 @@
     const view = $("view");
     const active = document.activeElement;
     const key = active && view.contains(active) ? active.getAttribute("data-focus") : null;
+    // a standing problem the operator opened stays open across refreshes (and one closed, closed)
+    const opened = new Set(Array.from(view.querySelectorAll("details[data-keep][open]")).map((d) => d.dataset.keep));
     view.innerHTML = html; // server-rendered by the runner's sandboxed, autoescaping templates
     lastHtml = html;
+    for (const d of view.querySelectorAll("details[data-keep]")) d.open = opened.has(d.dataset.keep);
     if (key) {
       const again = Array.from(view.querySelectorAll("[data-focus]")).find((el) => el.getAttribute("data-focus") === key);
       if (again) again.focus();
