@@ -82,7 +82,9 @@ mutating, ``Authorization: Bearer <token>``
                                      orders counted, one by one; ``preview_id``, ``notional``,
                                      ``max_notional``, ``as_of_ms``, ``mode``); body ``scope``,
                                      ``reason``, ``dry_run`` (required: a live close is never the
-                                     default), ``symbol`` (only its positions), ``preview_id`` and
+                                     default), ``symbol`` (only its positions), ``leg`` (long |
+                                     short: that hedge leg of ``symbol`` alone; none: both),
+                                     ``preview_id`` and
                                      ``max_notional`` (a live close applies a preview: without its
                                      id it is refused ``PREVIEW_REQUIRED``; see
                                      :mod:`.close_plans`).
@@ -386,13 +388,14 @@ class _Handlers:
 
     async def _close_body(self, request: web.Request, live: bool) -> dict:
         """A close's body (``live``: ``dry_run`` too, and the preview it applies): the scope, the
-        reason, and optionally one ``symbol``, a ``preview_id`` and a ``max_notional``."""
+        reason, and optionally one ``symbol`` (and its ``leg``), a ``preview_id`` and a ``max_notional``."""
         body = await self._body(request)
         fields(body, ("scope", "reason") + (("dry_run",) if live else ()),
-               ("symbol",) + (("preview_id", "max_notional") if live else ()))
+               ("symbol", "leg") + (("preview_id", "max_notional") if live else ()))
         out: dict = {"scope": string_field(body, "scope"),
                      "reason": string_field(body, "reason", MAX_REASON, free_text=True),
-                     "symbol": None if body.get("symbol") is None else string_field(body, "symbol")}
+                     "symbol": None if body.get("symbol") is None else string_field(body, "symbol"),
+                     "leg": None if body.get("leg") is None else string_field(body, "leg")}
         if live:
             if not isinstance(body["dry_run"], bool):
                 raise bad(f'"dry_run" must be true or false, not {show(body["dry_run"])}')
@@ -407,7 +410,7 @@ class _Handlers:
 
     async def close(self, request: web.Request) -> web.Response:
         b = await self._close_body(request, live=True)
-        extra = {k: b[k] for k in ("symbol", "preview_id", "max_notional") if b[k] is not None}
+        extra = {k: b[k] for k in ("symbol", "leg", "preview_id", "max_notional") if b[k] is not None}
         result = await _call(self.view.close, b["scope"], b["reason"], b["dry_run"], actor=_caller(request).name,
                              **extra)
         accepted, why = result.accepted, result.reason
@@ -460,7 +463,7 @@ class _Handlers:
 
     async def preview_close(self, request: web.Request) -> web.Response:
         b = await self._close_body(request, live=False)
-        extra = {"symbol": b["symbol"]} if b["symbol"] is not None else {}
+        extra = {k: b[k] for k in ("symbol", "leg") if b[k] is not None}
         return _json(200, await _call(self.view.preview_close, b["scope"], **extra))
 
     async def positions(self, request: web.Request) -> web.Response:

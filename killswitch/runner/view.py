@@ -338,6 +338,7 @@ class ActionPreview:
     notional: Optional[float] = None
     max_notional: Optional[float] = None
     as_of_ms: Optional[int] = None
+    leg: Optional[str] = None  # a close of one hedge leg of ``symbol`` (long | short); None: every leg
 
 
 @dataclass(frozen=True)
@@ -397,6 +398,7 @@ class CloseResult:
     age_s: Optional[float] = None  # how old that snapshot was when the runner answered
     mode: Optional[str] = None  # the runner's: dry-run | live (None: an older runner)
     notes: tuple[str, ...] = ()  # fills since the snapshots, taken off the positions planned from
+    leg: Optional[str] = None  # the one hedge leg of ``symbol`` the close is limited to (long | short)
 
 
 @dataclass(frozen=True)
@@ -444,6 +446,9 @@ class PositionsStatus:
     leader: bool  # a standby takes no snapshot: it lists none
     max_rows: int
     accounts: tuple[AccountPositions, ...] = ()
+    # policy instance (its scope) -> the positions it holds in the last snapshots, every one counted
+    # (not only those listed): a scope absent here holds none, so a close of it would close nothing
+    holding: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -360,7 +360,7 @@ def test_a_close_is_previewed_then_sent_and_followed_until_the_book_is_flat(live
     sign_in(browser, ALICE, "alice")
     click_action(browser, "close", ACCOUNT)
     text = preview(browser, "flatten for the drill")
-    assert "DRY_RUN: 3 order(s) would be sent" in text
+    assert "PREVIEW: 3 order(s) would be sent" in text
     rows = browser.find_elements("css selector", "#preview-orders tbody tr")
     shown = {row.find_elements("css selector", "td")[1].text: row.find_elements("css selector", "td")[3].text
              for row in rows}

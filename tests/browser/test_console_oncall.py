@@ -15,11 +15,12 @@ from typing import Any
 
 from killswitch.runner.view import CoverageStatus, ReceiverFailure
 
-from .conftest import ACCOUNT, ALICE, VERA
+from .conftest import ACCOUNT, ALICE, HEDGE, VERA
 from .test_console import open_console, sign_in, text_of, view_text, wait
 from .test_console_ux import at_width, layout_problems, refreshes, shots
 
 INCIDENT = "bot-guard/simulated/sim-main/L1/e1"
+BTC = "BTC/USDT:USDT"
 NARROW = (1366, 390)
 
 
@@ -118,3 +119,77 @@ def test_no_open_incident_says_so_first(live, browser, shot):
         assert heads == [f"1 POLICY BLIND: book-drawdown on {ACCOUNT}"], heads
         assert top_of(browser, "#strip") < top_of(browser, "#problems")
     at_width(browser, 1366)
+
+
+def test_close_this_leg_closes_the_rows_leg_and_both_legs_is_a_choice(live, browser, shot):
+    from selenium.webdriver.support.ui import Select
+
+    from .test_console import close_dialog, confirm_and_send, preview
+    from .test_console_positions import open_close
+
+    r = live(hedge=True)
+    r.tick(2, beat=("bot-x",))
+    open_console(browser, r.url)
+    sign_in(browser, ALICE, "alice")
+    short = f'tr[data-position="{HEDGE}|{BTC}|SHORT"] button[data-action="close"]'
+    wait(browser, lambda b: b.find_elements("css selector", "#positions " + short), "the hedge legs are listed")
+    for width in NARROW:
+        at_width(browser, width)
+        button = browser.find_element("css selector", "#positions " + short)
+        assert button.text == "Close this short leg…" and button.get_attribute("data-leg") == "short"
+        open_close(browser, short)
+        assert text_of(browser, "#action-title") == f"Close the short leg of {BTC} in {HEDGE}"
+        leg = Select(browser.find_element("id", "f-leg"))
+        assert browser.find_element("id", "f-leg").is_displayed() and leg.first_selected_option.text == \
+            "the short leg only"
+        text = preview(browser, "cut the short leg")
+        # a live runner's preview is a PREVIEW, not a dry run
+        assert text.startswith(f"Preview: nothing has been sent\nPREVIEW: 1 order(s) would be sent"), text
+        rows = [[td.text for td in tr.find_elements("css selector", "td")]
+                for tr in browser.find_elements("css selector", "#preview-orders tbody tr")]
+        assert [(c[1], c[2].split(" ")[:2], c[3]) for c in rows] == [(BTC, ["buy", "SHORT"], "4")], rows
+        # one snapshot, one age: its time and how old it is, counting, and no second age beside it
+        assert text.lower().count("as of") == 1 and "s ago)" not in text, text
+        assert layout_problems(browser)["outside"] == []
+        shot(f"oncall-03-close-short-leg-{width}", full=False)
+        if width != NARROW[-1]:
+            close_dialog(browser)
+    at_width(browser, 1366)
+    answer = confirm_and_send(browser, HEDGE)
+    assert answer.startswith(f"QUEUED: close of the short leg of {BTC} in {HEDGE} at the next tick"), answer
+    r.tick(1, beat=("bot-x",))
+    wait(browser, lambda b: "settled, 1 order(s), 1 filled" in text_of(b, "#close-progress"), "the close settles")
+    assert ("BTCUSDT", "SHORT") not in r.legs() and r.legs()[("BTCUSDT", "LONG")] == 2.0, r.legs()
+    close_dialog(browser)
+
+    # both legs: an explicit choice in the dialog, on ETH's long leg
+    open_close(browser, f'tr[data-position="{HEDGE}|ETH/USDT:USDT|LONG"] button[data-action="close"]')
+    Select(browser.find_element("id", "f-leg")).select_by_value("")
+    assert text_of(browser, "#action-title") == f"Close ETH/USDT:USDT in {HEDGE}"
+    preview(browser, "both ETH legs")
+    legs = sorted(tr.find_elements("css selector", "td")[2].text.split(" ")[1]
+                  for tr in browser.find_elements("css selector", "#preview-orders tbody tr"))
+    assert legs == ["LONG", "SHORT"], legs
+    assert "both legs of ETH/USDT:USDT" in text_of(browser, "#preview-effects")
+    shots(browser, shot, "oncall-04-close-both-legs", full=False)
+    close_dialog(browser)
+    assert r.legs()[("ETHUSDT", "LONG")] == 30.0, "a preview sends nothing"
+
+
+def test_a_scope_that_holds_no_position_offers_no_close(live, browser, shot):
+    from ..unit.test_runner_operator import live_close
+
+    r = live()
+    r.tick(2, beat=("bot-x",))
+    assert r.call(live_close(r.runner, ACCOUNT, "flatten by hand", actor="alice")).accepted
+    r.tick(2, beat=("bot-x",))
+    assert r.positions() == {}
+    open_console(browser, r.url)
+    sign_in(browser, ALICE, "alice")
+    for width in NARROW:
+        at_width(browser, width)
+        wait(browser, lambda b: not b.find_elements("css selector", '#scopes button[data-action="close"]'),
+             "no Close… where nothing is held")
+        assert text_of(browser, "#scopes").count("no position to close") == 2  # bot-guard's and book-drawdown's
+        assert browser.find_elements("css selector", '#scopes button[data-action="lock"]')  # the rest stays
+    shots(browser, shot, "oncall-05-no-position-no-close")

@@ -28,7 +28,7 @@
     lock: {title: "Lock trading on", path: "/v1/lock", fields: ["scope", "mode", "ttl", "reason"]},
     unlock: {title: "Unlock", path: "/v1/unlock", fields: ["scope", "reason"]},
     reset: {title: "Approve the reset of", path: "/v1/reset", fields: ["policy", "scope", "reason"]},
-    close: {title: "Close every position of", path: "/v1/close", fields: ["scope", "symbol", "reason"]},
+    close: {title: "Close every position of", path: "/v1/close", fields: ["scope", "symbol", "leg", "reason"]},
   };
   const $ = (id) => document.getElementById(id);
   const isPublic = document.body.dataset.public === "true";
@@ -306,9 +306,17 @@
   const dialog = $("action-dialog");
   function showFields(action) {
     for (const el of dialog.querySelectorAll(".field")) {
-      el.hidden = !ACTIONS[action].fields.includes(el.dataset.field);
+      el.hidden = !ACTIONS[action].fields.includes(el.dataset.field)
+        || (el.dataset.field === "leg" && !$("f-symbol").value.trim()); // a leg is of one symbol
     }
   }
+  $("f-symbol").addEventListener("input", () => showFields(dialog.dataset.action));
+  $("f-leg").addEventListener("change", () => {
+    const symbol = $("f-symbol").value.trim();
+    if (dialog.dataset.action === "close" && symbol) {
+      $("action-title").textContent = closeTitle(symbol, $("f-leg").value, $("f-scope").value);
+    }
+  });
   function resetSteps() {
     current = null;
     $("action-fields").disabled = false;
@@ -322,17 +330,21 @@
     $("send-btn").disabled = true;
     $("close-progress").replaceChildren();
   }
-  function openDialog(action, scope, policy, symbol) {
+  function closeTitle(symbol, leg, scope) {
+    return "Close " + (leg ? "the " + leg + " leg of " : "") + symbol + " in " + scope;
+  }
+  function openDialog(action, scope, policy, symbol, leg) {
     if (!token()) {
       announce("Enter a token first: actions need one.");
       $("token").focus();
       return;
     }
     dialog.dataset.action = action;
-    $("action-title").textContent = symbol ? "Close " + symbol + " in " + scope
+    $("action-title").textContent = symbol ? closeTitle(symbol, leg, scope)
       : ACTIONS[action].title + (scope ? " " + scope : " a scope");
     $("f-scope").value = scope;
     $("f-symbol").value = symbol || "";
+    $("f-leg").value = leg || ""; // a hedge leg's row names its leg; both legs is a choice made here
     $("f-policy").value = policy;
     $("f-reason").value = "";
     $("f-ttl").value = "";
@@ -344,7 +356,8 @@
   }
   document.addEventListener("click", (e) => {
     const b = e.target.closest("button[data-action]");
-    if (b) openDialog(b.dataset.action, b.dataset.scope || "", b.dataset.policy || "", b.dataset.symbol || "");
+    if (b) openDialog(b.dataset.action, b.dataset.scope || "", b.dataset.policy || "", b.dataset.symbol || "",
+                      b.dataset.leg || "");
   });
   $("cancel-btn").addEventListener("click", () => dialog.close());
   // The preview button submits the form, so Enter in a field previews too. Nothing sends but the
@@ -372,7 +385,10 @@
       b.ttl_s = durationSeconds($("f-ttl").value);
     }
     if (action === "reset") b.policy = $("f-policy").value;
-    if (action === "close" && $("f-symbol").value.trim()) b.symbol = $("f-symbol").value.trim();
+    if (action === "close" && $("f-symbol").value.trim()) {
+      b.symbol = $("f-symbol").value.trim();
+      if ($("f-leg").value) b.leg = $("f-leg").value;
+    }
     return b;
   }
   function formError(text) {
