@@ -327,6 +327,9 @@ def dms_lines(d: DmsStatus) -> list[str]:
         else:
             state = "disarmed" + (f" (trading halted for {name})" if s.locked else "")
         lines.append(f"  dms {name}: {state}; last beat {_age(s.last_beat_age_s)} ago, timeout {_age(s.timeout_s)}")
+    for name, by in sorted(d.watched.items()):
+        if name not in d.sources:  # watched, never heard: the bot to look at
+            lines.append(f"  heartbeat {name}: NEVER HEARD; watched by {', '.join(by)}")
     for acct, n in sorted(d.native.items()):
         extra = "  LAPSED" if n.lapsed else ""
         extra += f"  refresh failing: {n.error}" if n.error else ""
@@ -340,7 +343,7 @@ def dms_lines(d: DmsStatus) -> list[str]:
 
 
 def dms_text(d: DmsStatus) -> str:
-    lines = [] if d.sources or d.native or d.refused else ["no source armed, no venue countdown"]
+    lines = [] if d.sources or d.native or d.refused or d.watched else ["no source armed, no venue countdown"]
     return "\n".join(lines + dms_lines(d))
 
 

@@ -193,3 +193,26 @@ def test_a_scope_that_holds_no_position_offers_no_close(live, browser, shot):
         assert text_of(browser, "#scopes").count("no position to close") == 2  # bot-guard's and book-drawdown's
         assert browser.find_elements("css selector", '#scopes button[data-action="lock"]')  # the rest stays
     shots(browser, shot, "oncall-05-no-position-no-close")
+
+
+def test_a_watched_heartbeat_source_is_listed_before_its_first_beat(live, browser, shot):
+    r = live()
+    r.tick(2)  # bot-x has not beaten yet: bot-guard watches it all the same
+    open_console(browser, r.url)
+    sign_in(browser, VERA, "vera")
+    for width in NARROW:
+        at_width(browser, width)
+        row = browser.find_element("css selector", "#dms tbody tr")
+        assert row.get_attribute("class") == "unheard"
+        cells = [c.text for c in row.find_elements("css selector", "th, td")]
+        assert cells[:4] == ["bot-x", "policy bot-guard", "no", "never heard"], cells
+        assert browser.execute_script("return arguments[0].getBoundingClientRect().right <= window.innerWidth",
+                                      row)
+    for width in (1366, 800, 390):
+        at_width(browser, width)
+        browser.execute_script("document.getElementById('dms').scrollIntoView()")
+        shot(f"oncall-06-watched-source-never-heard-{width}", full=False)
+    at_width(browser, 1366)
+    r.tick(1, beat=("bot-x",))
+    wait(browser, lambda b: "never heard" not in text_of(b, "#dms"), "heard from")
+    assert text_of(browser, "#dms tbody tr td:nth-child(4)").endswith("ago")

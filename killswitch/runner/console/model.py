@@ -393,13 +393,19 @@ def _planned(i: IncidentStatus, now: int) -> dict:
 
 
 def _dms(dms: dict, now: int) -> dict:
+    """The dead man's switch as the Heartbeats table shows it: every source heard or armed, and
+    every source the runner watches (``watched``: what names it) before its first beat too."""
+    watched = dms.get("watched") or {}
+    known = dms.get("sources") or {}
+    unheard: dict[str, dict] = {name: {} for name in watched if name not in known}
     sources = [{"source": name, "armed": s.get("armed", False), "last_beat": age_text(s.get("last_beat_age_s")),
                 "heard": s.get("last_beat_age_s") is not None, "last_beat_ms": _at(s.get("last_beat_age_s"), now, -1),
                 "timeout": age_text(s.get("timeout_s")) if s.get("timeout_s") is not None else "-",
                 "fires_in": age_text(s.get("fires_in_s")) if s.get("fires_in_s") is not None else "-",
                 "fires_ms": _at(s.get("fires_in_s"), now, 1),
-                "fired": s.get("fired", False), "locked": s.get("locked", False)}
-               for name, s in sorted((dms.get("sources") or {}).items())]
+                "fired": s.get("fired", False), "locked": s.get("locked", False),
+                "named_by": ", ".join(watched.get(name) or ()) or ("an armed switch" if s.get("armed") else "")}
+               for name, s in sorted({**known, **unheard}.items())]
     native = [{"account": k, "countdown": age_text(n.get("countdown_s")),
                "last_refresh": age_text(n.get("last_refresh_age_s")),
                "last_refresh_ms": _at(n.get("last_refresh_age_s"), now, -1),
