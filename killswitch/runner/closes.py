@@ -86,9 +86,18 @@ def _close_symbol(symbol: str, leg: Optional[str] = None) -> StageNode:
     return StageNode(0, "manual-close-symbol", (), None, "manual", None, 1, (action,))
 
 
-def planned_orders(plans: Sequence[Any]) -> tuple[PlannedOrder, ...]:
-    return tuple(PlannedOrder(f"{o.venue}/{o.account}", o.symbol, o.side, o.position_side, o.amount, o.notional,
-                              o.limit_price, o.reduce_only, o.chunk, o.chunks) for p in plans for o in p.orders)
+def planned_orders(plans: Sequence[Any], snapshots: Sequence[Snapshot] = ()) -> tuple[PlannedOrder, ...]:
+    """The orders of ``plans``, each with its market's price tick when ``snapshots`` list it."""
+    by_account = {f"{s.venue}/{s.account}": s for s in snapshots}
+
+    def tick(account: str, symbol: str) -> Optional[float]:
+        snap = by_account.get(account)
+        rules = snap.markets.get(symbol) if snap is not None else None
+        return rules.price_tick if rules is not None and rules.price_tick > 0 else None
+
+    return tuple(PlannedOrder(acct, o.symbol, o.side, o.position_side, o.amount, o.notional, o.limit_price,
+                              o.reduce_only, o.chunk, o.chunks, tick(acct, o.symbol))
+                 for p in plans for o in p.orders for acct in (f"{o.venue}/{o.account}",))
 
 
 @dataclass(frozen=True)
@@ -262,7 +271,7 @@ class ManualCloses:
         unread = tuple(sorted(f"{s.venue}/{s.account} ({s.fetch.error_code})" for s in view.snapshots
                               if not s.fetch.ok))
         seen = [s.ts_observed if s.ts_observed is not None else s.ts_event for s in view.snapshots if s.fetch.ok]
-        return Draft(None, plans, planned_orders(plans), unread, min(seen) if seen else None,
+        return Draft(None, plans, planned_orders(plans, view.snapshots), unread, min(seen) if seen else None,
                      tuple(n for n in taken_off if any(n.startswith(f"{s.venue}/{s.account} ")
                                                        for s in view.snapshots)))
 

@@ -381,6 +381,7 @@ class PlannedOrder:
     reduce_only: bool
     chunk: int  # 1-based, of ``chunks``
     chunks: int
+    price_tick: Optional[float] = None  # the market's price grid, as the venue lists it (None: not known)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from killswitch.figures import figure, money
 from killswitch.runner.view import CoverageStatus, ReceiverFailure
 
 from .conftest import ACCOUNT, ALICE, HEDGE, VERA
@@ -144,10 +145,14 @@ def test_close_this_leg_closes_the_rows_leg_and_both_legs_is_a_choice(live, brow
             "the short leg only"
         text = preview(browser, "cut the short leg")
         # a live runner's preview is a PREVIEW, not a dry run
-        assert text.startswith(f"Preview: nothing has been sent\nPREVIEW: 1 order(s) would be sent"), text
+        assert text.startswith("Preview: nothing has been sent\nPREVIEW: 1 order(s) would be sent"), text
         rows = [[td.text for td in tr.find_elements("css selector", "td")]
                 for tr in browser.find_elements("css selector", "#preview-orders tbody tr")]
         assert [(c[1], c[2].split(" ")[:2], c[3]) for c in rows] == [(BTC, ["buy", "SHORT"], "4")], rows
+        # its figures as the market writes them: the limit price on BTC's 0.1 tick, the notional in money
+        (order,) = r.call(r.runner.preview_close(HEDGE, BTC, "short")).orders
+        assert order.price_tick == 0.1 and rows[0][4] == figure(order.limit_price, 0.1) == "61,200.0", rows
+        assert rows[0][5] == money(order.notional) == "240,000.00", rows
         # one snapshot, one age: its time and how old it is, counting, and no second age beside it
         assert text.lower().count("as of") == 1 and "s ago)" not in text, text
         assert layout_problems(browser)["outside"] == []

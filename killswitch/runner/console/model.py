@@ -27,6 +27,7 @@ import math
 import urllib.parse
 from typing import Any, Optional, Sequence
 
+from ...figures import figure, money
 from ...sources import revision_text
 from ..gate import binding_lock
 from ..lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
@@ -129,10 +130,9 @@ def lock_row(lock: LockStatus, scope: str, now: int) -> Optional[dict]:
             "text": f"{lock.mode}, via {via} ({origin})" if via else f"{lock.mode} by {origin}"}
 
 
-def _number(x: Optional[float]) -> str:
-    if x is None:
-        return "-"
-    return f"{x:,.8g}" if abs(x) < 1e15 else f"{x:.3e}"
+def _number(x: Optional[float], step: Optional[float] = None) -> str:
+    """A figure as every number of the console and ``ksctl status`` (:func:`killswitch.figures.figure`)."""
+    return figure(x, step)
 
 
 def runbook_href(incident: str) -> str:
@@ -387,7 +387,7 @@ def _planned(i: IncidentStatus, now: int) -> dict:
     """What a dry run planned for the incident instead of sending it (from its audit rows)."""
     rows = [{"client_order_id": o.client_order_id, "account": o.account, "symbol": o.symbol, "side": o.side,
              "position_side": o.position_side or "", "amount": _number(o.amount), "reduce_only": o.reduce_only,
-             "limit_price": _number(o.limit_price), "notional": _number(round(o.notional, 2)), "action": o.action,
+             "limit_price": _number(o.limit_price), "notional": money(o.notional), "action": o.action,
              "planned": _when(o.planned_ms, now)} for o in i.planned]
     return {"planned": rows, "planned_total": i.planned_total, "planned_shown": len(rows)}
 

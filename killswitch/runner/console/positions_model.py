@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ...figures import figure, money
 from ..lock import iso_ms
 from ..view import AccountPositions, PositionRow, PositionsStatus
 from .model import age_text, clock_text
@@ -22,14 +23,12 @@ from .model import age_text, clock_text
 STALE_AFTER_S = 30.0  # a snapshot older than this is said to be stale next to its age
 
 
-def _n(x: Optional[float], digits: int = 8) -> str:
-    if x is None:
-        return "-"
-    return f"{x:,.{digits}g}" if abs(x) < 1e15 else f"{x:.3e}"
+def _n(x: Optional[float]) -> str:
+    return figure(x)
 
 
 def _money(x: float) -> str:
-    return f"{x:,.2f}"
+    return money(x)
 
 
 def _kinds(r: PositionRow) -> str:

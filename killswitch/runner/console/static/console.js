@@ -132,6 +132,31 @@
     if (s < 86400) return two(Math.floor(s / 3600), " h", Math.floor((s % 3600) / 60), " min");
     return two(Math.floor(s / 86400), " d", Math.floor((s % 86400) / 3600), " h");
   }
+  // numbers as killswitch/figures.py writes them (the page and ksctl status agree): separators,
+  // at most 8 significant digits and no float noise, a price on its market's tick when known
+  function places(step) {
+    const [mant, exp] = String(step).split("e-");
+    const decimals = (mant.split(".")[1] || "").length;
+    return exp === undefined ? decimals : decimals + Number(exp);
+  }
+  function figure(x, step) {
+    if (x === null || x === undefined) return "-";
+    if (!Number.isFinite(x)) return Number.isNaN(x) ? "unknown" : (x < 0 ? "-" : "") + "infinite";
+    if (Math.abs(x) >= 1e15) return x.toExponential(3);
+    let d;
+    if (step > 0) {
+      d = places(step);
+      x = Math.round(x / step) * step;
+    } else {
+      d = Math.min(12, Math.max(0, 7 - (x ? Math.floor(Math.log10(Math.abs(x))) : 0)));
+    }
+    const text = x.toLocaleString("en-US", {minimumFractionDigits: step > 0 ? d : 0, maximumFractionDigits: d});
+    return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;
+  }
+  function money(x) {
+    const text = x.toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
+    return text === "-0.00" ? "0.00" : text;
+  }
   function clockText(ms) { return new Date(ms).toISOString().slice(11, 19) + " UTC"; }
   function runnerNow() { return shown ? shown.runnerMs + (performance.now() - shown.at) : Date.now(); }
   function viewAge() { return shown ? (performance.now() - shown.at) / 1000 : 0; }
@@ -420,9 +445,9 @@
       cell(tr, o.account);
       cell(tr, o.symbol);
       cell(tr, o.side + (o.position_side ? " " + o.position_side : "") + (o.reduce_only ? " reduce-only" : ""));
-      cell(tr, String(o.amount));
-      cell(tr, o.limit_price === null ? "-" : String(o.limit_price));
-      cell(tr, String(Math.round(o.notional)));
+      cell(tr, figure(o.amount));
+      cell(tr, o.limit_price === null ? "-" : figure(o.limit_price, o.price_tick));
+      cell(tr, money(o.notional));
       rows.appendChild(tr);
     }
     $("preview-orders-wrap").hidden = p.action !== "close";
@@ -439,7 +464,6 @@
     const line = (text) => { const el = document.createElement("p"); el.textContent = text; box.appendChild(el); return el; };
     box.classList.toggle("dry-run", p.mode === "dry-run");
     if (p.mode === "dry-run") line("DRY RUN: this runner sends nothing to any venue. Nothing will be sent.");
-    const money = (x) => x.toLocaleString("en-US", {maximumFractionDigits: 2});
     line("Total notional " + money(p.notional) + "; the close is sent with a maximum notional of "
       + money(p.max_notional) + " and the preview id " + p.preview_id + ".");
     if (p.as_of_ms !== null && p.as_of_ms !== undefined) {
