@@ -221,3 +221,54 @@ def test_a_watched_heartbeat_source_is_listed_before_its_first_beat(live, browse
     r.tick(1, beat=("bot-x",))
     wait(browser, lambda b: "never heard" not in text_of(b, "#dms"), "heard from")
     assert text_of(browser, "#dms tbody tr td:nth-child(4)").endswith("ago")
+
+
+TWO_WINDOWS = """\
+apiVersion: killswitch/v1
+kind: Policy
+metadata: {name: two-windows}
+spec:
+  scope: {level: account, accounts: {match_labels: {book: futures}}}
+  interval: 5s
+  signals:
+    dd_1m: {equity_drawdown: {window: 1m, min_coverage: 50%}}
+    dd_1h: {equity_drawdown: {window: 1h, min_coverage: 80%}}
+  triggers:
+    soft: {when: "dd_1m >= 5% || dd_1h >= 10%", on_missing_data: hold}
+  stages:
+    - {level: 1, name: trim, on: [soft], cooldown: 1h, actions: [{reduce_top_risk: {count: 1, fraction: 50%}}]}
+"""
+
+
+def test_a_policy_that_acted_on_one_signal_while_blind_on_the_other_is_partly_blind(live, browser, shot,
+                                                                                     monkeypatch):
+    from killswitch.compile.compiler import compile_documents
+    from killswitch.policy.load import load_text
+
+    from . import conftest as harness
+
+    graph = compile_documents(load_text(TWO_WINDOWS, "two.yaml")).graph
+    monkeypatch.setattr(harness, "_graph", lambda: graph)
+    r = live()
+    for i in range(8):  # marks that move (a feed that stands still is stale): dd_1m fills, dd_1h cannot
+        r.engine.set_mark("BTCUSDT", 60_000.0 + i)
+        r.tick(1)
+    for i, price in enumerate((50_000.0, 49_900.0)):  # BTC falls: two-windows acts on dd_1m
+        r.engine.set_mark("BTCUSDT", price)
+        r.engine.set_mark("ETHUSDT", 2_500.0 - i)
+        r.tick(1)
+    (scope,) = r.runner.status().scopes
+    assert scope.stage == 1, "it acted on dd_1m"
+    (cov,) = r.runner.status().coverage
+    assert cov.state == "blind" and cov.partly == "partly blind: dd_1h unknown; soft can still fire on dd_1m"
+    open_console(browser, r.url)
+    sign_in(browser, VERA, "vera")
+    for width in NARROW:
+        at_width(browser, width)
+        assert "two-windows entered stage 1 trim" in text_of(browser, "#strip")
+        cell = browser.find_element("css selector", "#scopes td.cov-partly")
+        assert cell.text.startswith("PARTLY BLIND: dd_1h unknown; soft can still fire on dd_1m"), cell.text
+        assert "cannot act" not in view_text(browser) and "BLIND: " not in cell.text.replace("PARTLY BLIND: ", "")
+        (head,) = [s.text for s in browser.find_elements("css selector", "#problems details > summary")]
+        assert head == f"1 POLICY BLIND: two-windows on {ACCOUNT} (partly)", head
+    shots(browser, shot, "oncall-07-partly-blind")
