@@ -364,7 +364,7 @@ def test_a_close_is_previewed_then_sent_and_followed_until_the_book_is_flat(live
     rows = browser.find_elements("css selector", "#preview-orders tbody tr")
     shown = {row.find_elements("css selector", "td")[1].text: row.find_elements("css selector", "td")[3].text
              for row in rows}
-    assert shown == {"BTC/USDT:USDT": "5", "ETH/USDT:USDT": "100", "SOL/USDT:USDT": "1000"}
+    assert shown == {"BTC/USDT:USDT": "5", "ETH/USDT:USDT": "100", "SOL/USDT:USDT": "1,000"}
     assert r.positions() == before, "a preview sends nothing"
     shot("12-close-preview", full=False)
     answer = confirm_and_send(browser, ACCOUNT)
