@@ -89,7 +89,7 @@ class DmsStatus:
     native: dict[str, VenueCountdown] = field(default_factory=dict)
     refused: dict[str, RefusedSource] = field(default_factory=dict)  # the latest refused, oldest first
     # every source the runner takes a beat from, with what names it (heard from or not yet)
-    watched: dict[str, list[str]] = field(default_factory=dict)
+    watched: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def dms_of(status: RunnerStatus) -> DmsStatus:
