@@ -89,6 +89,8 @@ class DmsStatus:
     sources: dict[str, DmsSource] = field(default_factory=dict)
     native: dict[str, VenueCountdown] = field(default_factory=dict)
     refused: dict[str, RefusedSource] = field(default_factory=dict)  # the latest refused, oldest first
+    # every source the runner takes a beat from, with what names it (heard from or not yet)
+    watched: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def dms_of(status: RunnerStatus) -> DmsStatus:
@@ -447,12 +449,14 @@ class RunnerClient:
         return decode(ResetResult, self._json("POST", "/v1/reset", body, auth=True))
 
     def close(self, scope: str, reason: str, dry_run: bool, *, symbol: Optional[str] = None,
-              preview_id: Optional[str] = None, max_notional: Optional[float] = None) -> CloseResult:
+              preview_id: Optional[str] = None, max_notional: Optional[float] = None,
+              leg: Optional[str] = None) -> CloseResult:
         """``POST /v1/close``: accepted (202) is a CloseResult; a refusal is a RunnerError. A live
         close carries its preview's id and a maximum notional (``preview_id``, ``max_notional``);
-        ``symbol``: only that symbol's positions in ``scope``."""
+        ``symbol``: only that symbol's positions in ``scope``; ``leg`` (long | short): only that
+        hedge leg of the symbol (None: both legs)."""
         body: dict = {"scope": scope, "reason": reason, "dry_run": dry_run}
-        extra = {"symbol": symbol, "preview_id": preview_id, "max_notional": max_notional}
+        extra = {"symbol": symbol, "leg": leg, "preview_id": preview_id, "max_notional": max_notional}
         body.update({k: v for k, v in extra.items() if v is not None})
         return decode(CloseResult, self._json("POST", "/v1/close", body, auth=True, expect=202))
 

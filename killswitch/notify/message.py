@@ -78,6 +78,8 @@ def headline(alert: Alert) -> str:
         return f"runner {lab.get('holder', '?')} lost the lease and stopped acting"
     if kind == ev.SNAPSHOT_FAILED:
         return f"no snapshot from {_account(lab)}: {lab.get('reason', '?')}"
+    if kind == ev.SCOPE_BLIND and data.get("partly"):  # some trigger can still fire: say on what
+        return f"{where}: {data['partly']} ({lab.get('reason', '?')})"
     if kind == ev.SCOPE_BLIND:
         return f"{where}: BLIND, cannot act ({lab.get('reason', '?')}): triggers {data.get('triggers', '?')}"
     if kind == ev.POLICY_UNMATCHED:

@@ -16,6 +16,7 @@ from typing import Any, Optional, Sequence
 from ..client import ORIGIN_DMS, ORIGIN_OPERATOR, CloseProgress, DmsStatus, LockDocument, LockHold, RunnerError, \
     RunnerUnreachable, dms_of
 from ..runner.view import ActionPreview, ChangeResult, CloseResult, PlannedOrder, RunnerStatus
+from ..figures import figure
 from ..sources import revision_text
 from .times import iso
 
@@ -128,13 +129,13 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     for r in st.resuming:
         limits = ", ".join(x for x in (
             f"max {r.max_positions} position(s)" if r.max_positions is not None else "",
-            f"gross exposure {r.max_gross_exposure:g}" if r.max_gross_exposure is not None else "") if x)
+            f"gross exposure {figure(r.max_gross_exposure)}" if r.max_gross_exposure is not None else "") if x)
         step = f"; steps up at {iso(r.until_ms)}" if r.until_ms is not None else ""
         lines.append(f"  RESUMING {r.policy} {r.scope}: day {r.day} of {r.days} since {iso(r.since_ms)}, "
                      f"{r.fraction * 100:g}% of normal limits ({limits or 'no limit set'}){step}")
     for x in st.residuals:  # what closes left open and the runner stopped closing
         leg = f" {x.position_side}" if x.position_side else ""
-        lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {x.amount:g}: {x.why} ({x.detail}); "
+        lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {figure(x.amount)}: {x.why} ({x.detail}); "
                      f"incident {x.incident}")
     lines += trading_lines(st)
     lines += violation_lines(st.lock_violations)
@@ -172,7 +173,7 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
         who = v.get("client_order_id") or v.get("revert_client_order_id") or "-"
         outcome = v.get("outcome") or ("dry run" if v.get("dry_run") else "pending")
         lines.append(f"    {_when(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
-                     f"{v.get('side')} {v.get('amount', 0):g} ({value}) strategy {v.get('strategy')} "
+                     f"{v.get('side')} {figure(v.get('amount', 0))} ({value}) strategy {v.get('strategy')} "
                      f"order {who} under {v.get('mode')} {v.get('scope')}: {outcome}")
     return lines
 
@@ -257,8 +258,11 @@ def coverage_lines(st: RunnerStatus) -> list[str]:
         until = "unknown (waiting for data)" if r.until_ms is None else iso(r.until_ms)
         doing = r.while_blind or "nothing (no while_blind)"
         lines.append(f"  BLIND {r.policy} {r.scope}: {r.reason}{when}; armed again at {until}; while blind: {doing}")
+        if r.partly:
+            lines.append(f"      {r.partly}")
         for t in r.triggers:
-            lines.append(f"      trigger {t.trigger}: {t.detail}")
+            still = f"; can still fire on {', '.join(t.fires_on)}" if t.fires_on else ""
+            lines.append(f"      trigger {t.trigger}: {t.detail}{still}")
         if not r.triggers:
             lines.append(f"      {r.detail}")
     return lines
@@ -331,7 +335,7 @@ def limit_lines(locks: LockDocument) -> list[str]:
                 used = "usage unknown (an account not read)"
             else:
                 share = f" ({u.usage / u.value:.0%})" if u.value else ""
-                used = f"{u.usage:,.8g} of {u.value:,.8g}{share}" + ("  OVER" if u.usage > u.value else "")
+                used = f"{figure(u.usage)} of {figure(u.value)}{share}" + ("  OVER" if u.usage > u.value else "")
             lines.append(f"  LIMIT {p.policy} {u.scope} {u.limit}{of}: {used}")
     return lines
 
@@ -359,6 +363,9 @@ def dms_lines(d: DmsStatus) -> list[str]:
         else:
             state = "disarmed" + (f" (trading halted for {name})" if s.locked else "")
         lines.append(f"  dms {name}: {state}; last beat {_age(s.last_beat_age_s)} ago, timeout {_age(s.timeout_s)}")
+    for name, by in sorted(d.watched.items()):
+        if name not in d.sources:  # watched, never heard: the bot to look at
+            lines.append(f"  heartbeat {name}: NEVER HEARD; watched by {', '.join(by)}")
     for acct, n in sorted(d.native.items()):
         extra = "  LAPSED" if n.lapsed else ""
         extra += f"  refresh failing: {n.error}" if n.error else ""
@@ -372,7 +379,7 @@ def dms_lines(d: DmsStatus) -> list[str]:
 
 
 def dms_text(d: DmsStatus) -> str:
-    lines = [] if d.sources or d.native or d.refused else ["no source armed, no venue countdown"]
+    lines = [] if d.sources or d.native or d.refused or d.watched else ["no source armed, no venue countdown"]
     return "\n".join(lines + dms_lines(d))
 
 
@@ -384,12 +391,12 @@ def dms_json(d: DmsStatus) -> str:
 
 
 def _n(x: float) -> str:
-    return f"{x:,.8g}" if abs(x) >= 1000 else f"{x:g}"
+    return figure(x)
 
 
 def planned_order_line(o: PlannedOrder) -> str:
     leg = f" {o.position_side}" if o.position_side else ""
-    price = f"  limit {_n(o.limit_price)}" if o.limit_price is not None else ""
+    price = f"  limit {figure(o.limit_price, o.price_tick)}" if o.limit_price is not None else ""
     chunk = f"  chunk {o.chunk}/{o.chunks}" if o.chunks > 1 else ""
     return (f"  {o.side} {_n(o.amount)} {o.symbol}{leg} on {o.account}  ≈{_n(o.notional)}{price}"
             f"{'  reduce-only' if o.reduce_only else ''}{chunk}")

@@ -85,7 +85,9 @@ mutating, ``Authorization: Bearer <token>``
                                      orders counted, one by one; ``preview_id``, ``notional``,
                                      ``max_notional``, ``as_of_ms``, ``mode``); body ``scope``,
                                      ``reason``, ``dry_run`` (required: a live close is never the
-                                     default), ``symbol`` (only its positions), ``preview_id`` and
+                                     default), ``symbol`` (only its positions), ``leg`` (long |
+                                     short: that hedge leg of ``symbol`` alone; none: both),
+                                     ``preview_id`` and
                                      ``max_notional`` (a live close applies a preview: without its
                                      id it is refused ``PREVIEW_REQUIRED``; see
                                      :mod:`.close_plans`).
@@ -137,7 +139,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec, TypeVar, Union, overload
 
 from aiohttp import web
@@ -150,8 +151,8 @@ from .api_render import SharedReads, json_body
 from .api_render import json_response as _json
 from .api_silences import SilenceHandlers
 from .api_revoke import RevokeHandlers
-from .api_request import (MAX_REASON, ApiError, bad, fields, lock_fields, only, parse_object, path_name, read_body,
-                          seconds, show, source_field, source_name, string_field)
+from .api_request import (MAX_REASON, ApiError, bad, close_fields, fields, lock_fields, only, parse_object, path_name,
+                          read_body, seconds, show, source_field, source_name, string_field)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
 from .gate import parse_request
 from .console import ConsoleHandlers
@@ -392,29 +393,11 @@ class _Handlers:
                               "silences": list(getattr(result, "silences", ()))})
 
     async def _close_body(self, request: web.Request, live: bool) -> dict:
-        """A close's body (``live``: ``dry_run`` too, and the preview it applies): the scope, the
-        reason, and optionally one ``symbol``, a ``preview_id`` and a ``max_notional``."""
-        body = await self._body(request)
-        fields(body, ("scope", "reason") + (("dry_run",) if live else ()),
-               ("symbol",) + (("preview_id", "max_notional") if live else ()))
-        out: dict = {"scope": string_field(body, "scope"),
-                     "reason": string_field(body, "reason", MAX_REASON, free_text=True),
-                     "symbol": None if body.get("symbol") is None else string_field(body, "symbol")}
-        if live:
-            if not isinstance(body["dry_run"], bool):
-                raise bad(f'"dry_run" must be true or false, not {show(body["dry_run"])}')
-            out["dry_run"] = body["dry_run"]
-            out["preview_id"] = None if body.get("preview_id") is None else string_field(body, "preview_id")
-            cap = body.get("max_notional")
-            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float))
-                                    or not math.isfinite(cap) or cap < 0):
-                raise bad(f'"max_notional" must be a number at or above 0, not {show(cap)}')
-            out["max_notional"] = None if cap is None else float(cap)
-        return out
+        return close_fields(await self._body(request), live)
 
     async def close(self, request: web.Request) -> web.Response:
         b = await self._close_body(request, live=True)
-        extra = {k: b[k] for k in ("symbol", "preview_id", "max_notional") if b[k] is not None}
+        extra = {k: b[k] for k in ("symbol", "leg", "preview_id", "max_notional") if b[k] is not None}
         result = await _call(self.view.close, b["scope"], b["reason"], b["dry_run"], actor=_caller(request).name,
                              **extra)
         accepted, why = result.accepted, result.reason
@@ -467,7 +450,7 @@ class _Handlers:
 
     async def preview_close(self, request: web.Request) -> web.Response:
         b = await self._close_body(request, live=False)
-        extra = {"symbol": b["symbol"]} if b["symbol"] is not None else {}
+        extra = {k: b[k] for k in ("symbol", "leg") if b[k] is not None}
         return _json(200, await _call(self.view.preview_close, b["scope"], **extra))
 
     async def positions(self, request: web.Request) -> web.Response:

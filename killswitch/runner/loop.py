@@ -712,12 +712,12 @@ class Runner:
 
     async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
                     symbol: Optional[str] = None, preview_id: Optional[str] = None,
-                    max_notional: Optional[float] = None) -> CloseResult:
+                    max_notional: Optional[float] = None, leg: Optional[str] = None) -> CloseResult:
         if not dry_run and self.firm is not None and (routed := await self.firm.route(
                 "close_all", scope, {"reason": reason}, actor)) is not None:  # every shard previews and closes its own
             return said("close", actor, CloseResult(routed.done, routed.reason), scope=scope)
         result = await self.closes.close(scope, reason, dry_run, actor=actor, symbol=symbol, preview_id=preview_id,
-                                         max_notional=max_notional)
+                                         max_notional=max_notional, leg=leg)
         return result if dry_run else said("close", actor, result, scope=scope)  # a preview changes nothing
 
     async def close_progress(self, close_id: str) -> Optional[dict]:
@@ -749,8 +749,9 @@ class Runner:
     def preview_reset(self, policy: str, scope: str, approver: str) -> ActionPreview:
         return self.previews.reset(policy, scope, approver)
 
-    async def preview_close(self, scope: str, symbol: Optional[str] = None) -> ActionPreview:
-        return await self.previews.close(scope, symbol)
+    async def preview_close(self, scope: str, symbol: Optional[str] = None, leg: Optional[str] = None
+                            ) -> ActionPreview:
+        return await self.previews.close(scope, symbol, leg)
 
     def preview_revoke(self, scope: str) -> ActionPreview:
         return self.operator_revokes.preview(scope)

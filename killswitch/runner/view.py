@@ -117,6 +117,7 @@ class BlindTrigger:
     reason: str  # INSUFFICIENT_HISTORY, MISSING_DATA, STALE_DATA, ACCOUNT_NOT_READ
     detail: str  # e.g. "dd_15m: INSUFFICIENT_HISTORY: coverage=40% min=80%"
     until_ms: Optional[int]  # evaluable again then if every tick reads (None: unknown)
+    fires_on: tuple[str, ...] = ()  # its known signals it can still fire on (empty: it cannot fire)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,9 @@ class CoverageStatus:
     until_ms: Optional[int]  # blind: armed again then if nothing else fails (None: unknown)
     while_blind: Optional[str]  # what the policy does while blind ("lock_trading: reducing"); None: nothing
     triggers: tuple[BlindTrigger, ...] = ()
+    # blind, yet some trigger can still fire: "partly blind: dd_1h unknown; soft and hard can still
+    # fire on dd_15m" (None: armed, unmatched, or blind with no trigger that can fire)
+    partly: Optional[str] = None
 
     @property
     def allowed(self) -> bool:
@@ -353,6 +357,7 @@ class ActionPreview:
     # a reset's: the triggers that still fire and the stage they enter again at the next tick
     # (also among the effects); the reset is refused RELATCH_UNCONFIRMED unless it confirms them
     relatch: tuple[str, ...] = ()
+    leg: Optional[str] = None  # a close of one hedge leg of ``symbol`` (long | short); None: every leg
 
 
 @dataclass(frozen=True)
@@ -396,6 +401,7 @@ class PlannedOrder:
     reduce_only: bool
     chunk: int  # 1-based, of ``chunks``
     chunks: int
+    price_tick: Optional[float] = None  # the market's price grid, as the venue lists it (None: not known)
 
 
 @dataclass(frozen=True)
@@ -413,6 +419,7 @@ class CloseResult:
     age_s: Optional[float] = None  # how old that snapshot was when the runner answered
     mode: Optional[str] = None  # the runner's: dry-run | live (None: an older runner)
     notes: tuple[str, ...] = ()  # fills since the snapshots, taken off the positions planned from
+    leg: Optional[str] = None  # the one hedge leg of ``symbol`` the close is limited to (long | short)
 
 
 @dataclass(frozen=True)
@@ -460,6 +467,9 @@ class PositionsStatus:
     leader: bool  # a standby takes no snapshot: it lists none
     max_rows: int
     accounts: tuple[AccountPositions, ...] = ()
+    # policy instance (its scope) -> the positions it holds in the last snapshots, every one counted
+    # (not only those listed): a scope absent here holds none, so a close of it would close nothing
+    holding: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

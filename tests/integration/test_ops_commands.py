@@ -77,7 +77,7 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         r = cmd.invoke(cli, ["status", "--api", url])
         assert "  trading locks: none (every scope active)" in r.output, r.output
         assert re.search(r"  RESUMING crash-ladder simulated/sim-main: day 1 of 2 since \S+Z, 25% of normal limits "
-                         r"\(max 1 position\(s\), gross exposure 250000\); steps up at \S+Z", r.output), r.output
+                         r"\(max 1 position\(s\), gross exposure 250,000\); steps up at \S+Z", r.output), r.output
         r = cmd.invoke(cli, ["close", "--api", url, "--scope", "simulated/sim-main", "--reason", "drill", "--dry-run"])
         assert r.exit_code == 0 and r.output.startswith(  # the flatten closed the book
             "close simulated/sim-main: nothing to send: no position to close in the runner's last snapshots"), r.output

@@ -74,7 +74,7 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
                 st, d = await post("/v1/check-order", order, headers={})
                 assert d["allow"] is True
                 st, c = await post("/v1/close", {"scope": "simulated/sim-main", "reason": "drill", "dry_run": True})
-                assert st == 202 and c["reason"].startswith("DRY_RUN")
+                assert st == 202 and c["reason"].startswith("PREVIEW")  # a live runner: its preview
                 async with http.post(url + "/v1/heartbeat/strategy-a", headers=auth) as r:
                     assert r.status == 404  # nothing names it: refused, never a strategy of its own
                     body = await r.json()

@@ -279,7 +279,7 @@ def test_previews_answer_what_the_action_then_answers_and_change_nothing(tmp_pat
             audit, lock = len(w.store.audit_rows()), w.runner.lock_document()
             # a close: the orders the planner makes of the positions now, reduce-only
             st, p, _ = await api.post("/v1/preview/close", {"scope": ACCOUNT, "reason": "flat"})
-            assert p["allowed"] and p["reason"].startswith("DRY_RUN: 3 order(s) would be sent, notional ")
+            assert p["allowed"] and p["reason"].startswith("PREVIEW: 3 order(s) would be sent, notional ")
             assert {(o["symbol"], o["side"], o["amount"], o["reduce_only"]) for o in p["orders"]} == {
                 ("BTC/USDT:USDT", "sell", 5.0, True), ("ETH/USDT:USDT", "sell", 100.0, True),
                 ("SOL/USDT:USDT", "buy", 1000.0, True)}

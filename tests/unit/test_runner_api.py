@@ -341,7 +341,8 @@ def test_close_202_when_accepted_409_when_not():
             status, body, _ = await c.post("/v1/close", CLOSE)
             assert (status, body["plan"]) == (202, [{
                 "account": "binance/main", "symbol": "BTC/USDT", "side": "sell", "position_side": None, "amount": 0.5,
-                "notional": 30_000.0, "limit_price": 59_000.0, "reduce_only": True, "chunk": 1, "chunks": 1}])
+                "notional": 30_000.0, "limit_price": 59_000.0, "reduce_only": True, "chunk": 1, "chunks": 1,
+                "price_tick": None}])
             c.view.close_answer = CloseResult(False, "NOT_LEADER")
             status, body, _ = await c.post("/v1/close", {**CLOSE, "dry_run": False})
             assert (status, body) == (409, {**_plain(c.view.close_answer), "accepted": False, "reason": "NOT_LEADER",

@@ -159,7 +159,7 @@ def test_a_close_preview_over_an_account_it_could_not_read_is_incomplete_not_a_c
 
     w = ready(tmp_path)
     preview = run(w.runner.close(ACCOUNT, "drill", True))
-    assert preview.reason.startswith("DRY_RUN:")
+    assert preview.reason.startswith("PREVIEW:")  # a live runner previews; only a dry run says DRY_RUN
     # the orders counted, one by one: what ksctl close prints before it asks
     assert preview.orders > 0 and len(preview.plan) == preview.orders
     assert all(o.account == ACCOUNT and o.reduce_only and o.amount > 0 for o in preview.plan), preview.plan
