@@ -62,6 +62,9 @@ class Reason(str, Enum):
     REVOKE_UNSUPPORTED = "REVOKE_UNSUPPORTED"  # the venue's dialect has no such endpoint, or no revoke: block
     REVOKE_REFUSED = "REVOKE_REFUSED"  # the venue refused a revoke or a restore (its code and message kept)
     REVOKE_OWN_KEY = "REVOKE_OWN_KEY"  # refused locally, never sent: the runner's own key is among those listed
+    # the venue refused an order built for another position mode (hedge legs in one-way, reduceOnly in hedge)
+    POSITION_MODE_MISMATCH = "POSITION_MODE_MISMATCH"
+    VENUE_REFUSED = "VENUE_REFUSED"  # the venue refused with a code its dialect's table does not know (kept verbatim)
     UNKNOWN = "UNKNOWN"
 
     @property
@@ -70,13 +73,78 @@ class Reason(str, Enum):
         return self in (Reason.EXCHANGE_UNAVAILABLE, Reason.TIMEOUT, Reason.RATE_LIMITED, Reason.BAD_RESPONSE)
 
 
+# How a venue's refusal of an order is met (each venue's table, adapters/ccxt_exchange/dialects):
+PERMANENT = "permanent"  # sent again, the same order is refused again (a bad parameter, no position to reduce)
+TRANSIENT = "transient"  # the venue may take it later (margin, its rate limit, a busy engine, a price band)
+MODE = "mode"  # built for another position mode than the venue's: read the mode again, rebuild the order once
+REFUSAL_KINDS = (PERMANENT, TRANSIENT, MODE)
+
+
+@dataclass(frozen=True)
+class VenueRefusal:
+    """What a venue answered when it refused an order: its own code and message as it sent them,
+    the reason code its dialect's table maps them to (``VENUE_REFUSED`` for a code the table
+    does not know), and how a retry fares (:data:`PERMANENT`, :data:`TRANSIENT`, :data:`MODE`)."""
+
+    code: str  # the venue's code: "-1106", "110017", "51169"; Hyperliquid has none: its message's first sentence
+    message: str  # the venue's message, verbatim (scrubbed, cut to a readable length)
+    reason: str = "VENUE_REFUSED"
+    kind: str = PERMANENT
+
+    def text(self) -> str:
+        """``-1106 Parameter 'reduceOnly' sent when not required.``: what every view shows."""
+        return self.message if self.message.startswith(self.code) else f"{self.code} {self.message}".strip()
+
+
 class AdapterError(Exception):
-    def __init__(self, reason: Reason, message: str, *, venue: str = "", retry_after_s: Optional[float] = None):
+    def __init__(self, reason: Reason, message: str, *, venue: str = "", retry_after_s: Optional[float] = None,
+                 refusal: Optional[VenueRefusal] = None):
         super().__init__(f"{reason.value}: {message}")
         self.reason = reason
         self.message = message
         self.venue = venue
         self.retry_after_s = retry_after_s
+        self.refusal = refusal  # the venue's own code and message, where it refused
+
+
+@dataclass(frozen=True)
+class PositionMode:
+    """An account's position mode as its venue reads it, beside what the Accounts document declares.
+
+    ``hedge`` is the venue's answer (True: hedge / long-short legs; False: one-way / net), None
+    where it could not be read (``error`` says why: the read failed, the dialect has none, no
+    position says it): closes are then built from the positions' own legs, never from the
+    declaration. ``margin`` is the account's margin mode where the venue says it (OKX
+    ``acctLv``, Binance's positions' ``marginType``), ``source`` the endpoint it was read from."""
+
+    declared_hedge: bool
+    hedge: Optional[bool]
+    source: str = ""
+    read_ms: Optional[int] = None
+    error: Optional[str] = None  # a reason code and its detail: POSITION_MODE_UNREAD: ...
+    margin: Optional[str] = None
+
+    @property
+    def mismatch(self) -> bool:
+        """The venue reads another mode than the one declared."""
+        return self.hedge is not None and self.hedge != self.declared_hedge
+
+    def describe(self) -> str:
+        """``hedge`` / ``one-way`` as read, or why it was not; the declaration where it differs."""
+        def name(h: bool) -> str:
+            return "hedge" if h else "one-way"
+        if self.hedge is None:
+            return f"unread ({self.error or 'no read'}); declared {name(self.declared_hedge)}"
+        said = name(self.hedge) + (f", margin {self.margin}" if self.margin else "")
+        return said + (f" (declared {name(self.declared_hedge)})" if self.mismatch else "")
+
+    def mismatch_reason(self) -> Optional[str]:
+        """``POSITION_MODE_MISMATCH: declared one-way, the venue reads hedge`` (None: no mismatch)."""
+        if not self.mismatch:
+            return None
+        declared, read = ("hedge", "one-way") if self.declared_hedge else ("one-way", "hedge")
+        return (f"POSITION_MODE_MISMATCH: declared {declared}, the venue reads {read}"
+                + (f" ({self.source})" if self.source else ""))
 
 
 class SendWithheld(Exception):

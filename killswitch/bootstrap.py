@@ -226,6 +226,8 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     from .runner.silences import Silences
     from .runner.sink_context import RunnerSinkContext
     from .runner.storeio import StoreIO
+    from .runner.modes import ModeWatch
+    from .runner.rejections import CloseRejections
     from .runner.streams import StreamWatch
 
     clock = clock or wall_ms
@@ -234,6 +236,8 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     reloads = ReloadState(policy_error, now, now if policy_error else None)
     fetches = FetchHealth()  # each account's run of failed snapshots, said once (FETCH_FAILING)
     streams = StreamWatch(adapters, clock)  # the private streams' health, said once per change
+    modes = ModeWatch(adapters, clock)  # each account's position mode as its venue reads it
+    rejections = CloseRejections()  # the closes the venues refused, per leg: bounded, then CLOSE_REJECTED
     io = StoreIO(f"store-{holder}")  # every store call after this one goes through it
     book = Book.open(graph, store)  # before the loop exists
     counters = {"ticks": 0, "orders_sent": 0, "orders_filled": 0, "orders_rejected": 0,
@@ -279,13 +283,16 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
     readout.collectors.append(charts)  # its sample writes that failed, on /metrics
     readout.collectors.append(revokes)  # killswitch_trading_revoked, killswitch_revoke_failures_total
     readout.shard = shard  # in the status and on /metrics (killswitch_shard_info)
+    readout.modes, readout.rejections = modes, rejections  # in the status and on /metrics
+    readout.collectors += [modes, rejections]
     position_readout = PositionsReadout(book, clock, lambda: lead.leader)
     commands = OperatorCommands(book, lead, resumptions, store, io, clock=clock, known=known, persist=persist,
                                 sinks=fanout, triggers=readout.triggers, revokes=revokes)
     operator_revokes = OperatorRevokes(book, lead, revokes, known=known, persist=persist, sinks=fanout, clock=clock,
                                        dry_run=dry_run)
     silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
-                         emit=fanout.emit, open_closes=lambda: tuple(closes.tracked))
+                         emit=fanout.emit, open_closes=lambda: tuple(closes.tracked),
+                         pages=fanout.pages_in_force)
     # the venue watch: orders and positions that break a lock, cancelled or brought back
     enforcement = Enforcement(book, store, io, lead, adapters, dry_run=dry_run, clock=clock)
     readout.collectors.append(enforcement)  # killswitch_lock_violations_total
@@ -297,6 +304,7 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
                         shortfalls=shortfalls, closes=closes, readout=readout, previews=previews, charts=charts,
                         position_readout=position_readout, commands=commands, silencing=silencing,
                         fetches=fetches, streams=streams, reloads=reloads, entries=entries, revokes=revokes,
-                        operator_revokes=operator_revokes, enforcement=enforcement)
+                        operator_revokes=operator_revokes, enforcement=enforcement,
+                        modes=modes, rejections=rejections)
     return Runner(parts, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
                   snapshot_timeout_s=snapshot_timeout_s, clock=clock)

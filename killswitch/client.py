@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from .runner.holds import DEAD_MANS_SWITCH, OPERATOR
+from .runner.silence_view import SilencePreview
 from .runner.view import (ActionPreview, Caller, ChangeResult, CloseResult, DecodeError, IncidentStatus,
                           PositionsStatus, ResetResult, RunnerStatus, SilenceResult, SilenceStatus, TriggerStatus,
                           decode)
@@ -88,6 +89,8 @@ class DmsStatus:
     sources: dict[str, DmsSource] = field(default_factory=dict)
     native: dict[str, VenueCountdown] = field(default_factory=dict)
     refused: dict[str, RefusedSource] = field(default_factory=dict)  # the latest refused, oldest first
+    # every source the runner takes a beat from, with what names it (heard from or not yet)
+    watched: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def dms_of(status: RunnerStatus) -> DmsStatus:
@@ -120,6 +123,8 @@ class CloseProgress:
     symbol: Optional[str] = None  # the one symbol the close is limited to
     reason: Optional[str] = None  # why it was refused at its tick
     by: Optional[str] = None  # who asked for it (the caller's identity); None from an older runner
+    # what the venue said of the orders it refused ("-1106 Parameter 'reduceOnly' sent when not required.")
+    venue_said: tuple[str, ...] = ()
 
     @property
     def final(self) -> bool:
@@ -428,22 +433,30 @@ class RunnerClient:
 
     # changes (with the token)
 
-    def reset(self, policy: str, scope: str, reason: str, approver: Optional[str] = None) -> ResetResult:
+    def reset(self, policy: str, scope: str, reason: str, approver: Optional[str] = None, *,
+              confirm_relatch: bool = False) -> ResetResult:
         """``POST /v1/reset``: approve the reset of a latched stage, as the token's identity.
         A refusal the view answers with 200 (``NOT_ENGAGED``, ``DUPLICATE_APPROVER``, an approval
-        recorded that is not yet enough) is a ResetResult with ``done`` false, not an error."""
+        recorded that is not yet enough, ``RELATCH_UNCONFIRMED``) is a ResetResult with ``done``
+        false, not an error. ``confirm_relatch``: take the approval even though a trigger still
+        fires and the stage is entered again at the next tick (sent only when true, so that a
+        runner older than the field takes the rest)."""
         body: dict = {"policy": policy, "scope": scope, "reason": reason}
         if approver is not None:
             body["approver"] = approver
+        if confirm_relatch:
+            body["confirm_relatch"] = True
         return decode(ResetResult, self._json("POST", "/v1/reset", body, auth=True))
 
     def close(self, scope: str, reason: str, dry_run: bool, *, symbol: Optional[str] = None,
-              preview_id: Optional[str] = None, max_notional: Optional[float] = None) -> CloseResult:
+              preview_id: Optional[str] = None, max_notional: Optional[float] = None,
+              leg: Optional[str] = None) -> CloseResult:
         """``POST /v1/close``: accepted (202) is a CloseResult; a refusal is a RunnerError. A live
         close carries its preview's id and a maximum notional (``preview_id``, ``max_notional``);
-        ``symbol``: only that symbol's positions in ``scope``."""
+        ``symbol``: only that symbol's positions in ``scope``; ``leg`` (long | short): only that
+        hedge leg of the symbol (None: both legs)."""
         body: dict = {"scope": scope, "reason": reason, "dry_run": dry_run}
-        extra = {"symbol": symbol, "preview_id": preview_id, "max_notional": max_notional}
+        extra = {"symbol": symbol, "leg": leg, "preview_id": preview_id, "max_notional": max_notional}
         body.update({k: v for k, v in extra.items() if v is not None})
         return decode(CloseResult, self._json("POST", "/v1/close", body, auth=True, expect=202))
 
@@ -495,10 +508,32 @@ class RunnerClient:
         """``GET /v1/silences``: the silences in force and those ended in the last day."""
         return decode(_Silences, self._json("GET", "/v1/silences", auth=True)).silences
 
-    def silence_add(self, matchers: list[str], duration_s: float, comment: str) -> SilenceResult:
-        """``POST /v1/silences``: hold back the pages every matcher matches, as the token's identity."""
-        body = {"matchers": list(matchers), "duration_s": duration_s, "comment": comment}
+    def silence_add(self, matchers: list[str], duration_s: float, comment: str,
+                    incident: Optional[str] = None) -> SilenceResult:
+        """``POST /v1/silences``: hold back the pages every matcher matches, as the token's
+        identity; made from ``incident``, it matches that incident alone and ends with it."""
+        body: dict = {"matchers": list(matchers), "duration_s": duration_s, "comment": comment}
+        if incident is not None:
+            body["incident"] = incident
         return decode(SilenceResult, self._json("POST", "/v1/silences", body, auth=True))
+
+    def silence_preview(self, matchers: list[str], incident: Optional[str] = None) -> SilencePreview:
+        """``POST /v1/silences/preview``: what the silence would hold back now; a refusal is a RunnerError."""
+        body: dict = {"matchers": list(matchers)}
+        if incident is not None:
+            body["incident"] = incident
+        return decode(SilencePreview, self._json("POST", "/v1/silences/preview", body, auth=True))
+
+    def silence_change(self, silence_id: str, duration_s: Optional[float] = None,
+                       comment: Optional[str] = None) -> SilenceResult:
+        """``POST /v1/silences/change``: extend a silence (it then ends ``duration_s`` from now)
+        or edit its comment."""
+        body: dict = {"id": silence_id}
+        if duration_s is not None:
+            body["duration_s"] = duration_s
+        if comment is not None:
+            body["comment"] = comment
+        return decode(SilenceResult, self._json("POST", "/v1/silences/change", body, auth=True))
 
     def silence_expire(self, silence_id: str) -> SilenceResult:
         """``POST /v1/silences/expire``: end a silence now; its pages are sent again."""

@@ -185,8 +185,12 @@ class Daemon:
             self.err(f"ksctl run: {e}; nothing started")
             return 2
         result, files = compile_policy_sources(self.opts.policies, self.opts.max_file_bytes, self._declared)
-        store = open_state(self.opts.state_url, audit_key_file=self.opts.audit_key_file, err=self.err,
-                           schema=self._shard.schema if self._shard else None)
+        try:
+            store = open_state(self.opts.state_url, audit_key_file=self.opts.audit_key_file, err=self.err,
+                               schema=self._shard.schema if self._shard else None)
+        except StoreError as e:  # not a bug: said in one line, with the store's words (its URL masked)
+            self.err(f"ksctl run: STORE_UNREADABLE: {e}; nothing started")
+            return 3  # as history, audit verify and report say a store they cannot open
         policy_error = None
         refused = unmatched_here(result, self._declared) if self.opts.strict and result.graph is not None else []
         if result.graph is None or refused:
@@ -354,6 +358,7 @@ class Daemon:
             self.wakes.attach(adapters.values())
             runner.add_metrics(self.wakes)
             runner.streams.announce()  # the accounts that poll, said once
+            runner.modes.announce()  # the position modes: read from the venues, checked against the declared
             cause = "interval"
             while not self.stop.is_set():
                 self.tokens.between_ticks()

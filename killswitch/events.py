@@ -20,7 +20,8 @@ is served (:func:`runbook_path`), and the protocols between the runner and its s
   ``isinstance``: :class:`StatefulSink` (kept across restarts and takeovers),
   :class:`RestoringSink` (told when its runner starts leading), :class:`CollectingSink` (its
   families in the one ``/metrics`` registry), :class:`ReloadingSink` (follows the policy documents
-  on a reload), :class:`ReportingSink` (fields of the runner's status: failing pages).
+  on a reload), :class:`ReportingSink` (fields of the runner's status: failing pages),
+  :class:`PagingSink` (the pages it holds in force, for a silence's preview).
 
 It sits at the bottom of the import graph, beside the snapshot types: it imports nothing of
 the engine, the runner, the adapters or the sinks, so every layer may import it.
@@ -65,8 +66,18 @@ INCIDENT_ACKNOWLEDGED = "incident_acknowledged"  # someone has an incident (show
 TRADING_REVOKED = "trading_revoked"
 TRADING_RESTORED = "trading_restored"
 REVOKE_FAILED = "revoke_failed"
+# an account's venue reads another position mode than the Accounts document declares (once per
+# change; closes are sent as the venue's mode), and when it agrees again
+POSITION_MODE_MISMATCH = "position_mode_mismatch"
+POSITION_MODE_MATCHED = "position_mode_matched"
 # events the sinks record but the notification routes never page: saying "I have it" pages nobody
 NOT_PAGED = frozenset({INCIDENT_ACKNOWLEDGED})
+# events that report a state in force (a stage held, a scope blind, a policy matching nothing, an
+# account whose snapshots fail): reminded every repeat_interval while it lasts. Every other kind
+# is a one-off (an order failed, a manual close queued, a reset, a violation cancelled, a revoke
+# done): it pages once and is never a "still active" reminder. A stage_transition reminds only
+# while its scope is in the stage it entered (not a return to level 0).
+STATE_KINDS = frozenset({STAGE_TRANSITION, SCOPE_BLIND, POLICY_UNMATCHED, SNAPSHOT_FAILED})
 
 SEVERITY = {
     STAGE_TRANSITION: "critical", ORDER_FAILED: "critical", CLOSE_RETRIES_EXHAUSTED: "critical",
@@ -76,6 +87,7 @@ SEVERITY = {
     SCOPE_ARMED: "info", POLICY_MATCHED: "info",
     INCIDENT_ACKNOWLEDGED: "info", LOCK_VIOLATION: "critical", LIMIT_VIOLATION: "critical",
     TRADING_REVOKED: "critical", TRADING_RESTORED: "warning", REVOKE_FAILED: "critical",
+    POSITION_MODE_MISMATCH: "warning", POSITION_MODE_MATCHED: "info",
 }
 
 
@@ -91,6 +103,32 @@ class Event:
         out = {"event": kind, "severity": SEVERITY.get(kind, "warning")}
         out.update({k: str(v) for k, v in labels.items() if v is not None})
         return Event(kind, ts_ms, out, dict(data or {}))
+
+
+# the labels a scope's name implies, by the level of the scope (a policy's ``scope.level``, or
+# what the runner's catalog says a typed scope names): a route or a silence on ``venue`` matches
+# every page of that venue, whatever level the policy keeps its stage machine at
+SCOPE_LABELS = ("venue", "account", "strategy", "symbol")
+
+
+def scope_labels(level: Optional[str], scope: str) -> dict[str, str]:
+    """The labels a page about ``scope`` carries because of what the scope is: a venue scope
+    (``binanceusdm``) its ``venue``; an account scope (``binanceusdm/main``) its ``venue`` and
+    its ``account`` (the account's key, venue/account, as the Accounts document, locks and
+    ``ksctl`` write it); a strategy scope its ``strategy``; a symbol scope its ``symbol``;
+    ``global`` (and a level not known) none."""
+    if not scope:
+        return {}
+    if level == "venue":
+        return {"venue": scope}
+    if level == "account":
+        venue, sep, name = scope.partition("/")
+        return {"venue": venue, "account": scope} if sep and venue and name else {}
+    if level == "strategy":
+        return {"strategy": scope}
+    if level == "symbol":
+        return {"symbol": scope}
+    return {}
 
 
 def console_runbook_path(incident: str) -> str:
@@ -291,3 +329,11 @@ class ReportingSink(Protocol):
     plain values (dicts, lists, numbers), which the runner's view types."""
 
     def status_fields(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class PagingSink(Protocol):
+    """A sink that holds pages in force (the notification sink's groups): each page's labels
+    and the receiver it goes to, so that a silence can say what it would hold back now."""
+
+    def pages_in_force(self) -> list[tuple[Mapping[str, str], str]]: ...

@@ -33,14 +33,14 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Container, Iterable, Mapping, Optional, Sequence
 
 from .policy.patterns import LabelPattern, PatternError, compile_label_pattern
 
 OPS = ("=", "!=", "=~", "!~")
 # what killswitch's events carry (killswitch.events.Event.make and the runner's events), and the route's receiver
 PAGE_LABELS = frozenset({"event", "severity", "policy", "scope", "stage", "level", "from_level", "owner", "venue",
-                         "account", "symbol", "reason", "source", "holder", "receiver"})
+                         "account", "strategy", "symbol", "reason", "source", "holder", "incident", "receiver"})
 MAX_MATCHERS = 16
 MAX_VALUE = 256
 MAX_NAME = 128
@@ -277,14 +277,24 @@ class Silence:
     created_ms: int
     updated_ms: int
     expired_by: Optional[str] = None
+    # made from an incident: it matches that incident (an ``incident`` matcher) and, while
+    # ``tied``, ends with it (an extension unties it: it then lasts until its own end)
+    incident: Optional[str] = None
+    tied: bool = False
 
-    def state(self, now_ms: int) -> str:
-        if now_ms >= self.ends_ms:
+    def state(self, now_ms: int, open_incidents: Optional[Container[str]] = None) -> str:
+        """pending, active or expired at ``now_ms``; a tied silence is expired once its incident
+        is no longer among ``open_incidents`` (None: not asked)."""
+        if now_ms >= self.ends_ms or self.ended_with_incident(open_incidents):
             return "expired"
         return "pending" if now_ms < self.starts_ms else "active"
 
-    def active(self, now_ms: int) -> bool:
-        return self.starts_ms <= now_ms < self.ends_ms
+    def ended_with_incident(self, open_incidents: Optional[Container[str]]) -> bool:
+        return (self.tied and self.incident is not None and open_incidents is not None
+                and self.incident not in open_incidents)
+
+    def active(self, now_ms: int, open_incidents: Optional[Container[str]] = None) -> bool:
+        return self.starts_ms <= now_ms < self.ends_ms and not self.ended_with_incident(open_incidents)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(m.matches(labels) for m in self.matchers)
@@ -299,23 +309,27 @@ class Silence:
     def to_json(self) -> dict:
         return {"id": self.id, "matchers": [m.to_json() for m in self.matchers], "starts_ms": self.starts_ms,
                 "ends_ms": self.ends_ms, "author": self.author, "comment": self.comment,
-                "created_ms": self.created_ms, "updated_ms": self.updated_ms, "expired_by": self.expired_by}
+                "created_ms": self.created_ms, "updated_ms": self.updated_ms, "expired_by": self.expired_by,
+                "incident": self.incident, "tied": self.tied}
 
     @staticmethod
     def from_json(doc: Mapping[str, Any]) -> "Silence":
         return Silence(str(doc["id"]), tuple(LabelMatcher.from_json(m) for m in doc["matchers"]),
                        int(doc["starts_ms"]), int(doc["ends_ms"]), str(doc["author"]), str(doc["comment"]),
-                       int(doc["created_ms"]), int(doc["updated_ms"]), doc.get("expired_by"))
+                       int(doc["created_ms"]), int(doc["updated_ms"]), doc.get("expired_by"),
+                       doc.get("incident"), bool(doc.get("tied", False)))
 
 
 def silencing(labels: Mapping[str, str], silences: Iterable[Silence], now_ms: int) -> tuple[str, ...]:
-    """The ids of the active silences that match ``labels``, in their order."""
+    """The ids of the active silences that match ``labels``, in their order (a silence that
+    ended with its incident is not handed here: see :meth:`Silence.active`)."""
     return tuple(s.id for s in silences if s.active(now_ms) and s.matches(labels))
 
 
 @dataclass(frozen=True)
 class Acknowledgement:
-    """Someone has an incident: the latest acknowledgement of an incident is who has it now."""
+    """Someone has an incident. A second person's acknowledgement does not replace the first:
+    both have it (:func:`holders`); the latest is who said so last."""
 
     incident: str
     author: str
@@ -326,6 +340,26 @@ class Acknowledgement:
         return {"incident": self.incident, "author": self.author, "ts_ms": self.ts_ms, "comment": self.comment}
 
 
+def holders(acks: Iterable[Acknowledgement]) -> tuple[Acknowledgement, ...]:
+    """Who has an incident, from its acknowledgements in the order they were made: each
+    author's latest, in the order of those (a hand-over keeps both people, each with their note)."""
+    latest: dict[str, Acknowledgement] = {}
+    for a in acks:
+        latest.pop(a.author, None)
+        latest[a.author] = a
+    return tuple(latest.values())
+
+
+def own_words(author: str, comment: str) -> str:
+    """``comment`` without a leading ``author:`` (``alice: on it`` by alice is ``on it``): the
+    author is recorded and shown beside it, and said twice it read ``alice: alice: on it``."""
+    text = comment.strip()
+    head = f"{author}:"
+    if author and text.startswith(head):
+        text = text[len(head):].strip()
+    return text
+
+
 __all__ = ["Acknowledgement", "LabelMatcher", "OPS", "OP_ORDER", "PAGE_LABELS", "Silence", "SilenceError",
-           "close_names", "label_name_text", "matcher_problem", "matcher_text", "parse_matcher", "parse_matchers",
-           "quoted", "silencing"]
+           "close_names", "holders", "label_name_text", "matcher_problem", "matcher_text", "own_words",
+           "parse_matcher", "parse_matchers", "quoted", "silencing"]

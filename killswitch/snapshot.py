@@ -39,6 +39,7 @@ class MarketRules(_Frozen):
     min_amount: float = Field(default=0.0, ge=0)
     min_notional: float = Field(default=0.0, ge=0)
     base: Optional[str] = None  # base asset, e.g. BTC (derived from the symbol when absent)
+    price_tick: float = Field(default=0.0, ge=0)  # the price grid (0: not known); prices are shown on it
 
 
 class Position(_Frozen):

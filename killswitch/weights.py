@@ -32,12 +32,15 @@ PER_UID = "uid"
 class Read:
     """One endpoint a snapshot calls: its cost in the venue's unit, the calls a snapshot makes
     (one per settle coin or algo order type), and whether it is part of the open-order list
-    (listed only when the last list is ``open_orders_max_age_s`` old)."""
+    (listed only when the last list is ``open_orders_max_age_s`` old). ``every_s`` above 0: a
+    read a snapshot makes only when the last one is that old (an account's position mode,
+    read at start and every few minutes), counted at that rate whatever the interval."""
 
     endpoint: str  # "GET /fapi/v3/account"
     weight: float  # per call, in the venue's unit
     calls: int = 1
     orders: bool = False
+    every_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -76,12 +79,17 @@ class SnapshotCost:
     @property
     def every(self) -> float:
         """The weight read at every snapshot."""
-        return sum(r.weight * r.calls for r in self.reads if not r.orders)
+        return sum(r.weight * r.calls for r in self.reads if not r.orders and not r.every_s)
 
     @property
     def orders(self) -> float:
         """The weight of the open-order list."""
-        return sum(r.weight * r.calls for r in self.reads if r.orders)
+        return sum(r.weight * r.calls for r in self.reads if r.orders and not r.every_s)
+
+    @property
+    def periodic_per_minute(self) -> float:
+        """The weight a minute of the reads made every ``every_s`` (the position mode's)."""
+        return sum(r.weight * r.calls * 60.0 / r.every_s for r in self.reads if r.every_s)
 
     @property
     def full(self) -> float:
@@ -96,7 +104,7 @@ def _per_minute(cost: SnapshotCost, every_s: float) -> float:
     if every_s <= 0:
         raise ValueError("the interval must be positive")
     k = max(1, math.ceil(cost.open_orders_max_age_s / every_s - 1e-9))
-    return cost.every * 60.0 / every_s + cost.orders * 60.0 / (every_s * k)
+    return cost.every * 60.0 / every_s + cost.orders * 60.0 / (every_s * k) + cost.periodic_per_minute
 
 
 def polling_per_minute(cost: SnapshotCost, interval_s: float) -> float:
@@ -239,19 +247,21 @@ def venue_load(venue: str, limit: WeightLimit, interval_s: float,
 def _terms(accounts: Sequence[AccountLoad], interval_s: float, unit: str) -> str:
     """``60 account(s) × 600/min (10 a snapshot × 12 snapshots/min + 80 open orders × 6 lists/min)``,
     one term per distinct cost."""
-    groups: dict[tuple[float, float, float], int] = {}
+    groups: dict[tuple[float, float, float, float], int] = {}
     for a in accounts:
         c = a.cost
-        key = (c.every, c.orders, c.open_orders_max_age_s)
+        key = (c.every, c.orders, c.open_orders_max_age_s, c.periodic_per_minute)
         groups[key] = groups.get(key, 0) + 1
     terms = []
-    for (every, orders, age), n in groups.items():
+    for (every, orders, age, periodic), n in groups.items():
         snaps = 60.0 / interval_s
         each = f"{_n(every)} {unit} a snapshot × {_n(snaps)} snapshots/min"
         if orders:
             lists = 60.0 / (interval_s * max(1, math.ceil(age / interval_s - 1e-9)))
             each += f" + {_n(orders)} for the open orders × {_n(lists)} lists/min"
-        per = every * snaps + (orders * lists if orders else 0.0)
+        if periodic:
+            each += f" + {_n(periodic)} for the position mode"
+        per = every * snaps + (orders * lists if orders else 0.0) + periodic
         terms.append(f"{n} account(s) × {_n(per)}/min ({each})")
     return " + ".join(terms)
 

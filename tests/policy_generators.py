@@ -4,7 +4,12 @@ patterns, deeper than a mutation of what the example files hold.
 - :func:`condition`: a condition from the language's grammar — comparisons, ``||``, ``&&``,
   ``!`` and parentheses mixed at random, nested from none to past the parser's bounds, over the
   names the document reads, names it does not, numbers with every unit, ``true``/``false`` and
-  long operands; for a ``when:`` (signals) or a ``where:`` (a position's facts).
+  long operands, each side of a comparison possibly arithmetic (:func:`arithmetic`); for a
+  ``when:`` (signals) or a ``where:`` (a position's facts).
+- :func:`arithmetic`: a value computed from operands — ``+ - * /`` (a divisor of 0 among them),
+  unary minus, ``min``/``max``/``abs`` with the right count of values or not, functions that do
+  not exist (``maxx``, ``pow``), sums of hundreds of terms, runs of ``-`` and calls nested past
+  the parser's bounds.
 - :func:`mixed_nesting`: ``cond`` under a random run of ``(``, ``!``, ``!(`` and ``(!`` of a
   given depth, closed as it opened.
 - :func:`long_number`, :func:`long_operand`: numbers of 16 to 5,000 digits (past a float, past
@@ -22,7 +27,7 @@ small draw under hypothesis and the same text for a seed under bench/fuzz.py.
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from typing import Callable, Sequence
 
 from killswitch.policy.positions import POSITION_FIELDS
 
@@ -63,6 +68,39 @@ def mixed_nesting(rng: random.Random, cond: str, depth: int) -> str:
     return text + cond + ")" * text.count("(")
 
 
+ARITHMETIC_OPS = (" + ", " - ", " * ", " / ", "+", "*", "/")
+FUNCTIONS = ("min", "max", "abs", "maxx", "pow", "MAX", "min_", "avg")
+ARITY = (0, 1, 2, 3, 5)
+
+
+def arithmetic(rng: random.Random, operand: Callable[[], str], depth: int = 3) -> str:
+    """A number-valued expression over ``operand()``; see the module doc."""
+    roll = rng.random()
+    if depth <= 0 or roll < 0.25:
+        return operand()
+    if roll < 0.5:
+        parts = [arithmetic(rng, operand, depth - 1) for _ in range(rng.randint(2, 4))]
+        return "".join(p + rng.choice(ARITHMETIC_OPS) for p in parts[:-1]) + parts[-1]
+    if roll < 0.6:
+        return f"{arithmetic(rng, operand, depth - 1)} / {rng.choice(('0', '0%', '0s', '(1 - 1)', '-0'))}"
+    if roll < 0.7:
+        return "-" * rng.randint(1, 3) + arithmetic(rng, operand, depth - 1)
+    if roll < 0.85:
+        args = ", ".join(arithmetic(rng, operand, depth - 1) for _ in range(rng.choice(ARITY)))
+        return f"{rng.choice(FUNCTIONS)}({args})"
+    if roll < 0.9:
+        return "(" + arithmetic(rng, operand, depth - 1) + ")"
+    shape = rng.choice(("sum", "minus", "calls", "products"))
+    n = rng.choice(DEPTHS)
+    if shape == "sum":  # a flat chain: no recursion, but operands
+        return " + ".join(operand() for _ in range(min(n, 400)))
+    if shape == "minus":
+        return "-" * n + operand()
+    if shape == "calls":
+        return "max(" * n + operand() + ", 1%)" * n
+    return " * ".join(operand() for _ in range(min(n, 400)))
+
+
 def condition(rng: random.Random, names: Sequence[str], where: bool = False, budget: int = 6_000) -> str:
     """A condition over ``names`` (and, for a ``where:``, the facts of a position)."""
     vocabulary = list(names) + (list(POSITION_FIELDS) if where else []) + ["nosuchsignal", "true", "false"]
@@ -78,8 +116,13 @@ def condition(rng: random.Random, names: Sequence[str], where: bool = False, bud
     def node(depth: int) -> str:
         if depth <= 0 or rng.random() < 0.25:
             if rng.random() < 0.8:
+                if rng.random() < 0.4:  # a side computed from others: a threshold that moves
+                    left, right = operand(), arithmetic(rng, operand)
+                    if rng.random() < 0.3:
+                        left, right = right, left
+                    return f"{left} {rng.choice(COMPARISONS)} {right}"
                 return f"{operand()} {rng.choice(COMPARISONS)} {operand()}"
-            return operand()
+            return operand() if rng.random() < 0.8 else arithmetic(rng, operand)
         kind = rng.choice(("or", "and", "not", "group", "mixed"))
         if kind in ("or", "and"):
             sep = " || " if kind == "or" else " && "

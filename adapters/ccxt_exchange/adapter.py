@@ -6,6 +6,10 @@ What it owns
     * the snapshot: balances, positions, open orders and equity read in one go and parsed by
       :mod:`.parsing` (a failed fetch is a snapshot too: ``fetch.ok`` false, ``equity`` None,
       the reason code — :meth:`CcxtAdapter.snapshot` never raises);
+    * the account's position mode as the venue reads it (:mod:`.modes`): read at start, every
+      few minutes and after a refusal for the mode; a close is built for it (the Accounts
+      document's ``hedge_mode`` is an expectation, :meth:`CcxtAdapter.position_mode`), and a
+      close the venue refuses for the mode is rebuilt for the mode read again, once;
     * the local safety net before an order leaves the process: :func:`adapters.base.check_close`
       against the position it knows (refreshed when unknown or stale), the amount rounded *down*
       to the market's step (ccxt ``amount_to_precision``, i.e. TRUNCATE), the minimum amount;
@@ -53,8 +57,10 @@ from ..base import (
     CancelSelector,
     Capabilities,
     DmsStatus,
+    MODE,
     OrderResult,
     PermissionResult,
+    PositionMode,
     Reason,
     StreamHealth,
     check_close,
@@ -68,6 +74,7 @@ from .dialects import KNOWN_RAW_FIELDS, dialect_for
 from .dialects.base import YIELD_EVERY, Dialect, Reads, bad_field
 from .errors import reason_for, scrub
 from .markets import Markets
+from .modes import AccountMode
 from .parsing import BadData, BadField, num
 from .permissions import MasterSwitch
 from .stream import AccountStream, now_ms
@@ -188,7 +195,9 @@ class CcxtAdapter:
         meter_requests(ex, self.weight_meter, counts_requests=bool(limit and limit.counts_requests),
                        used_header=limit.used_header if limit else None, weigh=self.dialect.request_weight)
         self._calls = Calls(ex, venue=self.venue, budget=budget, timeout=timeout, max_retries=max_retries,
-                            backoff_s=backoff_s, max_backoff_s=max_backoff_s, secrets=lambda: self._secrets)
+                            backoff_s=backoff_s, max_backoff_s=max_backoff_s, secrets=lambda: self._secrets,
+                            refusal=self.dialect.venue_refusal)
+        self._mode = AccountMode(self.dialect, self.hedge_mode, venue=self.venue, account=self.account)
 
         self._markets = Markets(ex, self._calls, venue=self.venue, market_type=self.market_type)
         self._countdowns = Countdowns(
@@ -512,12 +521,14 @@ class CcxtAdapter:
             reads.append(self.dialect.fetch_positions(self._reads(op)))
         if listing:
             reads.append(self._open_orders(op))
+        if futures and self._mode.due():  # (never raises: a mode not read is said, the legs build closes)
+            reads.append(self._mode.read_now(self._reads(op)))
         results = await self._calls.gather(*reads)
         raw_balance = results[0]
         raw_positions = results[1] if futures else []
         observed = _now_ms()
 
-        orders = results[-1] if listing else list(self._orders.values())
+        orders = results[2 if futures else 1] if listing else list(self._orders.values())
         if futures:
             # with their columns, read while the positions are fresh (the tick reads no field of them)
             positions = PositionList.of(await self._read_positions_yielding(raw_positions))
@@ -533,6 +544,8 @@ class CcxtAdapter:
         mono = time.monotonic()
         self._positions = {(p.symbol, p.side): p for p in positions}
         self._margin_modes = parsing.margin_modes(raw_positions)
+        if futures:
+            self._mode.from_positions(raw_positions, self._margin_modes)
         self._positions_at = {}
         self._positions_all_at = mono if futures else None
         self._orders = {o.id: o for o in orders}
@@ -624,7 +637,21 @@ class CcxtAdapter:
 
         self._orders_at = None  # whatever the answer, the next snapshot lists the open orders again
         try:
-            return await self._calls.run("submit", body)
+            try:
+                return await self._calls.run("submit", body)
+            except AdapterError as e:
+                if e.refusal is None or e.refusal.kind != MODE or self.market_type != "futures":
+                    raise
+                # refused for the position mode (reduceOnly in hedge mode, a leg in one-way):
+                # nothing reached the book; read the mode again and, built otherwise now, send once
+                sent = self.order_params(intent)
+                await self._reread_mode()
+                if self.order_params(intent) == sent:
+                    raise
+                log.warning("%s/%s: %s refused for the position mode (%s); the mode read again is %s: "
+                            "sent once more, built for it", self.venue, self.account, intent.client_order_id,
+                            e.refusal.text(), self._mode.value().describe())
+                return await self._calls.run("submit", body)
         except AdapterError as e:
             if e.reason in (Reason.TIMEOUT, Reason.EXCHANGE_UNAVAILABLE, Reason.UNKNOWN, Reason.BAD_RESPONSE,
                             Reason.REDUCE_ONLY_REJECTED):
@@ -655,7 +682,7 @@ class CcxtAdapter:
         needs it (OKX ``tdMode``: an isolated position closed as cross is refused or opens a
         cross position)."""
         leg = None
-        if self.hedge_mode:
+        if self.market_type == "futures" and self._mode.hedge_for(intent.position_side):  # the venue's mode
             leg = "LONG" if intent.side == "sell" else "SHORT"
             given = (intent.position_side or "").upper()
             if given in ("LONG", "SHORT"):
@@ -670,6 +697,26 @@ class CcxtAdapter:
             if mode is not None:
                 params[param] = mode
         return params
+
+    def position_mode(self) -> PositionMode:
+        """The account's position mode as the venue read it last, beside the declared one (and
+        why it was not read, where it was not); see :mod:`.modes`."""
+        return self._mode.value()
+
+    async def _reread_mode(self) -> None:
+        """Read the position mode again now (after a refusal for it), within its own deadline."""
+        self._mode.distrust()
+
+        async def body(op: Op) -> None:
+            await self._mode.read_now(self._reads(op))
+            if self._mode.hedge is None and self._has("fetchPositions"):  # a venue whose positions say it
+                raw = await self.dialect.fetch_positions(self._reads(op))
+                self._mode.from_positions(raw, parsing.margin_modes(raw))
+
+        try:
+            await self._calls.run("position_mode", body)
+        except AdapterError as e:
+            log.warning("%s/%s: POSITION_MODE_UNREAD: %s: %s", self.venue, self.account, e.reason.value, e.message)
 
     async def _known_position(self, op: Op, symbol: str, leg: str) -> Optional[Position]:
         at = self._positions_at.get(symbol, self._positions_all_at)

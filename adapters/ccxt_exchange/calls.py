@@ -24,10 +24,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
-from ..base import AdapterError, Reason, SendWithheld, last_look
+from ..base import AdapterError, Reason, SendWithheld, VenueRefusal, last_look
 from .budget import OrderBudget
 from .dialects.base import Call
-from .errors import adapter_error, is_network, reason_for, retry_after
+from .errors import adapter_error, is_network, reason_for, retry_after, scrub
 
 log = logging.getLogger(__package__)
 
@@ -50,7 +50,8 @@ class Calls:
     """The call machinery of one account's ccxt client ``client``."""
 
     def __init__(self, client: Any, *, venue: str, budget: OrderBudget, timeout: float, max_retries: int,
-                 backoff_s: float, max_backoff_s: float, secrets: Callable[[], Iterable[str]]):
+                 backoff_s: float, max_backoff_s: float, secrets: Callable[[], Iterable[str]],
+                 refusal: Optional[Callable[[str], Optional[VenueRefusal]]] = None):
         self.client = client
         self.venue = venue
         self.budget = budget
@@ -59,11 +60,16 @@ class Calls:
         self.backoff_s = float(backoff_s)
         self.max_backoff_s = float(max_backoff_s)
         self._secrets = secrets  # revealed only to scrub messages
+        # the venue's refusal in a venue error's text (its dialect's reader and table)
+        self._refusal = refusal or (lambda text: None)
 
     def error(self, exc: BaseException, what: str, reason: Optional[Reason] = None,
               retry_after_s: Optional[float] = None) -> AdapterError:
+        refusal = None
+        if not isinstance(exc, AdapterError) and not is_network(exc):  # the venue answered, and said no
+            refusal = self._refusal(scrub(str(exc), self._secrets()))
         return adapter_error(exc, what, venue=self.venue, secrets=self._secrets(), reason=reason,
-                             retry_after_s=retry_after_s)
+                             retry_after_s=retry_after_s, refusal=refusal)
 
     def op(self, name: str) -> Op:
         return Op(name, asyncio.get_running_loop().time() + self.timeout)

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 from pydantic import ValidationError
 
-from ..base import AdapterError, Reason
+from ..base import AdapterError, Reason, VenueRefusal
 from . import dialects
 from .parsing import BadData, num
 
@@ -115,17 +115,41 @@ def is_network(exc: BaseException) -> bool:
     return "ccxt" in sys.modules and isinstance(exc, _ccxt().NetworkError)
 
 
+# what ccxt's classification of a venue's refusal may be put in place of by the venue's own
+# table: a refusal it could not place (UNKNOWN) or placed among the refusals. A network, timeout,
+# rate-limit or authentication failure keeps ccxt's reason (the executor reads an order's outcome
+# as unknown on those), whatever the body says.
+REFINED = frozenset({Reason.UNKNOWN, Reason.INVALID_ORDER, Reason.REDUCE_ONLY_REJECTED, Reason.INSUFFICIENT_MARGIN,
+                     Reason.UNKNOWN_SYMBOL})
+
+
+def refined(reason: Reason, refusal: Optional[VenueRefusal]) -> Reason:
+    """``reason`` as the venue's refusal table says it, where it may (:data:`REFINED`)."""
+    if refusal is None or reason not in REFINED:
+        return reason
+    try:
+        mapped = Reason(refusal.reason)
+    except ValueError:
+        return reason
+    if mapped is Reason.VENUE_REFUSED and reason is not Reason.UNKNOWN:
+        return reason  # ccxt placed a code the table lacks: its class stands, the code is kept beside it
+    return mapped
+
+
 def adapter_error(exc: BaseException, what: str, *, venue: str, secrets: Iterable[str],
-                  reason: Optional[Reason] = None, retry_after_s: Optional[float] = None) -> AdapterError:
+                  reason: Optional[Reason] = None, retry_after_s: Optional[float] = None,
+                  refusal: Optional[VenueRefusal] = None) -> AdapterError:
     """``exc`` met while doing ``what``, as a scrubbed AdapterError (raise it outside the
-    ``except`` block, so that nothing chains the original)."""
+    ``except`` block, so that nothing chains the original); ``refusal``: the venue's own code and
+    message, which also refine the reason (:func:`refined`)."""
     secrets = list(secrets)
     if isinstance(exc, AdapterError):
-        return AdapterError(exc.reason, scrub(exc.message, secrets), venue=venue, retry_after_s=exc.retry_after_s)
-    r = reason or reason_for(exc)
+        return AdapterError(exc.reason, scrub(exc.message, secrets), venue=venue, retry_after_s=exc.retry_after_s,
+                            refusal=exc.refusal)
+    r = refined(reason or reason_for(exc), refusal)
     detail = str(exc) or type(exc).__name__
     msg = scrub(f"{what}: {type(exc).__name__}: {detail}", secrets)
-    return AdapterError(r, msg, venue=venue, retry_after_s=retry_after_s)
+    return AdapterError(r, msg, venue=venue, retry_after_s=retry_after_s, refusal=refusal)
 
 
 def retry_after(headers: Any) -> Optional[float]:

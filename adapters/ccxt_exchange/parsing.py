@@ -108,8 +108,9 @@ def market_rules(market: Mapping[str, Any], precision_mode: int) -> MarketRules:
     step = step_of(precision.get("amount"), precision_mode) or 0.0
     min_amount = num((limits.get("amount") or {}).get("min")) or 0.0
     min_notional = num((limits.get("cost") or {}).get("min")) or 0.0
+    tick = step_of(precision.get("price"), precision_mode) or 0.0
     return MarketRules(amount_step=step, min_amount=max(0.0, min_amount),
-                       min_notional=max(0.0, min_notional), base=market.get("base"))
+                       min_notional=max(0.0, min_notional), base=market.get("base"), price_tick=max(0.0, tick))
 
 
 # --- account state ------------------------------------------------------------------------------

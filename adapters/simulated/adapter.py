@@ -444,7 +444,8 @@ class SimulatedAdapter:
         specs = tuple(self.engine.markets.values())
         if self._rules is None or self._rules[0] != specs:
             self._rules = (specs, {name(m): MarketRules(amount_step=m.amount_step, min_amount=m.min_amount,
-                                                        min_notional=m.min_notional, base=m.base) for m in specs})
+                                                        min_notional=m.min_notional, base=m.base,
+                                                        price_tick=m.price_tick) for m in specs})
         return dict(self._rules[1])
 
     def _strategy(self, client_id: str) -> Optional[str]:

@@ -3,9 +3,10 @@
 environment variable holds the token, the client built from them, and how a change's answer and an
 unreachable runner end a command.
 
-Exit codes: 0 a change done, 1 refused or the runner not reachable (the reason is printed), 2
-usage (a change with no token set: it is never sent without one; a read the runner answers 401,
-no token or a wrong one: the message says which variable to set to a token with the viewer role).
+Exit codes, the same in every command that talks to a runner: 0 a change done, 1 refused (the
+reason is printed), 2 usage (a change with no token set: it is never sent without one; a call the
+runner answers 401, no token or a wrong one: the message says which variable to set), 5 the runner
+not reachable (no answer: nothing was sent).
 
 A read that shows the book (``ksctl status``) sends the token of ``--token-env`` when that variable
 is set and none when it is not: a runner with ``--console-public`` answers it without one.
@@ -21,10 +22,10 @@ from typing import TYPE_CHECKING, Callable, NoReturn, Optional, TypeVar, Union
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from .common import EXIT_FINDINGS, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 
 if TYPE_CHECKING:  # the client is imported when a command calls, not when ksctl lists its commands
-    from ..client import RunnerClient, RunnerUnreachable
+    from ..client import RunnerClient, RunnerError, RunnerUnreachable
     from ..runner.view import ChangeResult, ResetResult, SilenceResult
 
 T = TypeVar("T")
@@ -50,11 +51,29 @@ def runner_client(api: str, token_env: Optional[str] = None, *, required: bool =
 
 
 def unreachable(e: "RunnerUnreachable") -> NoReturn:
-    """Say which runner could not be reached, and exit 1."""
+    """Say which runner could not be reached, and exit 5 (EXIT_UNREACHABLE)."""
     from ..render.ops import unreachable_line
 
     click.echo(unreachable_line(e), err=True)
-    raise SystemExit(EXIT_FINDINGS)
+    raise SystemExit(EXIT_UNREACHABLE)
+
+
+def refused_exit(e: "RunnerError", command: str = "", token_env: Optional[str] = None, role: str = "viewer") -> int:
+    """The exit code of a call the runner refused: 2 for a 401 (no token, or one the runner does
+    not know: a usage error, said with the variable to set and the ``role`` the call needs), 1
+    for any other refusal (a role the token lacks, a reason code). ``command`` and ``token_env``
+    default to the running command's (its path, its ``--token-env``)."""
+    from ..render.ops import auth_hint
+
+    if e.status == 401:
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            command = command or ctx.command_path.partition(" ")[2]
+            token_env = token_env or ctx.params.get("token_env")
+        if token_env:
+            click.echo(auth_hint(command, token_env, bool(os.environ.get(token_env)), role), err=True)
+        return EXIT_USAGE
+    return EXIT_FINDINGS
 
 
 def read(ask: Callable[[], T], command: str, output: str, token_env: Optional[str] = None) -> T:
@@ -63,7 +82,7 @@ def read(ask: Callable[[], T], command: str, output: str, token_env: Optional[st
     or one the runner does not know) also says to set ``token_env`` to a token with the viewer
     role, and exits 2."""
     from ..client import RunnerError, RunnerUnreachable
-    from ..render.ops import answer_json, failure_line, read_auth_hint
+    from ..render.ops import answer_json, failure_line
 
     try:
         return ask()
@@ -74,16 +93,15 @@ def read(ask: Callable[[], T], command: str, output: str, token_env: Optional[st
             click.echo(answer_json(e))
         else:
             click.echo(failure_line(command, e), err=True)
-        if e.status == 401 and token_env:
-            click.echo(read_auth_hint(command, token_env, bool(os.environ.get(token_env))), err=True)
-            raise SystemExit(EXIT_USAGE)
-        raise SystemExit(EXIT_FINDINGS)
+        raise SystemExit(refused_exit(e, command, token_env))
 
 
-def sent(send: Callable[[], T], output: str) -> T:
+def sent(send: Callable[[], T], output: str, command: str = "", token_env: Optional[str] = None,
+         role: str = "operator") -> T:
     """Send a change (a call of the client) and print what the runner did: its reason (``-o
-    json``: its answer as it came). A refusal is printed the same way and exits 1; an unreachable
-    runner exits as :func:`unreachable` says."""
+    json``: its answer as it came). A refusal is printed the same way and exits as
+    :func:`refused_exit` says (2 for a 401, else 1); an unreachable runner exits as
+    :func:`unreachable` says."""
     from ..client import RunnerError, RunnerUnreachable
     from ..render.ops import answer_json, change_json, refusal_text
 
@@ -93,14 +111,15 @@ def sent(send: Callable[[], T], output: str) -> T:
         unreachable(e)
     except RunnerError as e:
         click.echo(answer_json(e) if output == "json" else refusal_text(e))
-        raise SystemExit(EXIT_FINDINGS)
+        raise SystemExit(refused_exit(e, command, token_env, role))
     # every change answers with what it did, in its reason
     click.echo(change_json(result) if output == "json" else result.reason)  # type: ignore[attr-defined]
     return result
 
 
-def change(send: Callable[[], Union["ChangeResult", "ResetResult", "SilenceResult"]], output: str) -> NoReturn:
-    """Send a change; print what the runner did; exit 0 when the runner answered it done, else 1
-    (a refusal, whatever status it came with)."""
-    result = sent(send, output)
+def change(send: Callable[[], Union["ChangeResult", "ResetResult", "SilenceResult"]], output: str,
+           command: str = "", token_env: Optional[str] = None) -> NoReturn:
+    """Send a change; print what the runner did; exit 0 when the runner answered it done, 2 when
+    it answered 401 (the token), else 1 (a refusal, whatever status it came with)."""
+    result = sent(send, output, command, token_env)
     raise SystemExit(EXIT_OK if result.done else EXIT_FINDINGS)

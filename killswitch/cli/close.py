@@ -21,9 +21,9 @@ is a terminal (nothing when it is not: logs and pipes stay clean).
 
 Thin: parse, call :class:`killswitch.client.RunnerClient`, render with :mod:`killswitch.render.ops`.
 Exit codes: 0 previewed (``--dry-run``) or queued (with ``--wait``: every order filled); 1 refused
-by the runner, not confirmed at the prompt, the runner unreachable, or with ``--wait`` an order
-that did not fill or a close still working at ``--wait-timeout``; 2 usage (no ``--live`` and no
-terminal to confirm on, ``--live`` with ``--dry-run``, no token).
+by the runner, not confirmed at the prompt, or with ``--wait`` an order that did not fill or a
+close still working at ``--wait-timeout``; 2 usage (no ``--live`` and no terminal to confirm on,
+``--live`` with ``--dry-run``, no token or one the runner does not know); 5 the runner unreachable.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, NoReturn, Optional
 
 import click
 
-from .apiopts import api_option, runner_client, token_option, unreachable
+from .apiopts import api_option, refused_exit, runner_client, token_option, unreachable
 from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, duration_s, output_option
 
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ Examples:
   ksctl close --scope binanceusdm/main --reason "flatten by hand"     # the plan, then: type the scope
   ksctl close --scope binanceusdm/main --reason "flatten by hand" --live --wait
   ksctl close --scope binanceusdm/main --symbol BTC/USDT:USDT --reason "cut BTC" --max-notional 250000
+  ksctl close --scope binanceusdm/main --symbol BTC/USDT:USDT --leg short --reason "cut the short hedge leg"
 The close is sent with the preview's id and a maximum notional: a plan that changed
 materially since the preview (new positions, larger ones, a higher notional) is refused.
 Without --live, a live close is sent only after the scope is typed at the prompt on a
@@ -100,23 +101,28 @@ at --wait-timeout; 2 usage (no --live and no terminal to confirm on).
 @click.option("--dry-run", is_flag=True, help="Print the plan (the orders the close would send) and stop.")
 @click.option("--live", is_flag=True, help="Send the close after printing its plan, without asking.")
 @click.option("--symbol", default=None, help="Close only this symbol's positions in the scope, e.g. BTC/USDT:USDT.")
+@click.option("--leg", type=click.Choice(["long", "short"]), default=None,
+              help="With --symbol on a hedge-mode account: close only this leg (default: both legs).")
 @click.option("--max-notional", type=float, default=None,
               help="Refuse the close if its plan's notional is above this (default: the preview's plus a slack).")
 @click.option("--wait", is_flag=True, help="Follow the close until its orders settle (exit 1 if some did not fill).")
 @click.option("--wait-timeout", default="2m", show_default=True, help="Stop following after this long.")
 @output_option
-def close(api, token_env, scope, reason, dry_run, live, symbol, max_notional, wait, wait_timeout, output) -> None:
+def close(api, token_env, scope, reason, dry_run, live, symbol, leg, max_notional, wait, wait_timeout,
+          output) -> None:
     """Emergency close of a scope through the runner's planner and journal: the plan first,
     sent only with --live or the scope typed to confirm."""
     from ..render.ops import close_json, close_plan_text
 
     if dry_run and live:
         raise click.UsageError("--dry-run only previews and --live sends: give one of them")
+    if leg is not None and symbol is None:
+        raise click.UsageError("--leg closes one leg of one symbol: give --symbol too")
     if max_notional is not None and not max_notional >= 0:
         raise click.BadParameter("a number at or above 0", param_hint="--max-notional")
     timeout_s = duration_s(wait_timeout, "--wait-timeout")
     client = runner_client(api, token_env)
-    preview = _preview(client, scope, symbol, reason, output)
+    preview = _preview(client, scope, symbol, reason, output, leg)
     if output != "json" and not live:  # (with --live: the plan the close was queued with, below)
         click.echo(close_plan_text(scope, preview, live=False))
     if dry_run:
@@ -133,7 +139,7 @@ def close(api, token_env, scope, reason, dry_run, live, symbol, max_notional, wa
                           output, EXIT_FINDINGS)
     cap = max_notional if max_notional is not None else preview.max_notional
     sent = _send(client, scope, reason, preview, output, symbol=symbol, preview_id=preview.preview_id,
-                 max_notional=cap if preview.preview_id else None)
+                 max_notional=cap if preview.preview_id else None, leg=leg)
     if output != "json":
         if live:
             click.echo(close_plan_text(scope, sent, live=True))
@@ -176,14 +182,15 @@ def _refused_close(e) -> "Optional[CloseResult]":
         return None
 
 
-def _preview(client: "RunnerClient", scope: str, symbol: Optional[str], reason: str, output: str) -> "CloseResult":
+def _preview(client: "RunnerClient", scope: str, symbol: Optional[str], reason: str, output: str,
+             leg: Optional[str] = None) -> "CloseResult":
     """The runner's dry run of the close. An ``INCOMPLETE`` one is returned (shown with its
     warning); any other refusal is printed, and exits 1."""
     from ..client import RunnerError, RunnerUnreachable
     from ..render.ops import close_json, refusal_text
 
     try:
-        return client.close(scope, reason, True, symbol=symbol)
+        return client.close(scope, reason, True, symbol=symbol, leg=leg)
     except RunnerUnreachable as e:
         unreachable(e)
     except RunnerError as e:
@@ -194,18 +201,19 @@ def _preview(client: "RunnerClient", scope: str, symbol: Optional[str], reason: 
             click.echo(close_json(refused, None, refused=refusal_text(e)))
         else:
             click.echo(refusal_text(e))
-        raise SystemExit(EXIT_FINDINGS)
+        raise SystemExit(refused_exit(e, role="operator"))
 
 
 def _send(client: "RunnerClient", scope: str, reason: str, preview: "Optional[CloseResult]",
           output: str, *, symbol: Optional[str], preview_id: Optional[str],
-          max_notional: Optional[float]) -> "CloseResult":
+          max_notional: Optional[float], leg: Optional[str] = None) -> "CloseResult":
     """The live close, with the preview it applies."""
     from ..client import RunnerError, RunnerUnreachable
     from ..render.ops import close_json, refusal_text
 
     try:
-        return client.close(scope, reason, False, symbol=symbol, preview_id=preview_id, max_notional=max_notional)
+        return client.close(scope, reason, False, symbol=symbol, preview_id=preview_id, max_notional=max_notional,
+                            leg=leg)
     except RunnerUnreachable as e:
         unreachable(e)
     except RunnerError as e:
@@ -213,7 +221,7 @@ def _send(client: "RunnerClient", scope: str, reason: str, preview: "Optional[Cl
             click.echo(close_json(preview, None, refused=refusal_text(e)))
         else:
             click.echo(refusal_text(e))
-        raise SystemExit(EXIT_FINDINGS)
+        raise SystemExit(refused_exit(e, role="operator"))
 
 
 def _follow_close(client: "RunnerClient", close_id: str, timeout_s: float,

@@ -20,6 +20,9 @@ EXIT_INTERNAL = 3  # a bug: reported, never silent
 # audit verify, history, report: the audit chain is consistent, but neither the audit key nor an
 # exported anchor was given to check it against (a wiped or wholly rewritten chain reads the same)
 EXIT_UNVERIFIED = 4
+# every command that talks to a runner (status, reset, lock, close, silence, ...): no answer from it
+# (connection refused, timed out, a name that does not resolve): nothing was sent, nothing read
+EXIT_UNREACHABLE = 5
 
 
 def output_formats(*formats: str):
@@ -29,6 +32,71 @@ def output_formats(*formats: str):
 
 
 output_option = output_formats("text", "json")
+
+
+class SuggestingGroup(click.Group):
+    """A group that answers a command it does not have with the closest ones (``ksctl statu`` →
+    did you mean 'status'?), a usage error (exit 2)."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = click.utils.make_str(args[0]) if args else ""
+        if args and self.get_command(ctx, name) is None and not name.startswith("-"):
+            known = self.list_commands(ctx)
+            near = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+            ctx.fail(f"no command {name!r}{hint} (commands: {', '.join(known)})")
+        return super().resolve_command(ctx, args)
+
+
+def deprecated_option(old: str, new: str, dest: str, metavar: str = "TEXT", **kwargs: Any):
+    """``old``, an earlier spelling of option ``new`` kept for scripts: the same value, said to be
+    deprecated in the help and when used (:func:`spelled`)."""
+    return click.option(old, dest, default=None, metavar=metavar, help=f"Deprecated: use {new} (the same).",
+                        **kwargs)
+
+
+def deprecated_argument(dest: str, metavar: str):
+    """A positional kept for scripts where an option is now the spelling (see :func:`spelled`)."""
+    return click.argument(dest, metavar=metavar, required=False)
+
+
+def spelled(command: str, new: str, value: Any, old: str, old_value: Any, required: bool = True) -> Any:
+    """The value of option ``new`` given either as it or as its deprecated spelling ``old`` (an
+    option or a positional): the old one is said on stderr; both, differing, or neither when
+    ``required``, is a usage error."""
+    if old_value is not None:
+        click.echo(f"ksctl {command}: {old} is deprecated: use {new}", err=True)
+        if value is not None and value != old_value:
+            raise click.UsageError(f"{new} {value!r} and {old} {old_value!r} differ: give {new} alone")
+        return old_value
+    if value is None and required:
+        raise click.UsageError(f"Missing option '{new}'.")
+    return value
+
+
+def file_output(*files: str):
+    """The options of a command that prints a document in a file format (``files``, the first
+    what ``text`` prints): ``-o text|json|<files>``, and ``--format <files>``, the older
+    spelling of ``-o <file format>``, kept for scripts and said to be deprecated."""
+    def decorate(f):
+        f = click.option("--format", "fmt", type=click.Choice(list(files)), default=None,
+                         help=f"Deprecated: use -o {'|'.join(files)} (the same output).")(f)
+        return click.option("--output", "-o", type=click.Choice(["text", "json", *files]), default="text",
+                            show_default=True,
+                            help=f"Output format: text is {files[0]}; json is versioned.")(f)
+    return decorate
+
+
+def file_format(output: str, fmt: Optional[str], files: tuple[str, ...], command: str) -> str:
+    """What a command of :func:`file_output` prints: ``json`` or one of ``files``. A ``--format``
+    given is said to be deprecated; one that contradicts ``-o`` is a usage error."""
+    if fmt is not None:
+        click.echo(f"ksctl {command}: --format is deprecated: use -o {fmt}", err=True)
+        if output not in ("text", fmt):
+            raise click.UsageError(f"--format {fmt} and -o {output} ask for two outputs: give -o alone "
+                                   f"(-o {'|'.join(files)}|json)")
+        return fmt
+    return files[0] if output == "text" else output
 
 # the risk scores a preview lists for each scope that plans closes (the engine's SCORE_LISTINGS)
 scores_option = click.option(
@@ -61,18 +129,83 @@ max_file_size_option = click.option(
     help="Refuse a policy file over this size without reading it (KS010): 4MiB, 512KB, 2000000 (bytes).")
 
 
+STATE_URL_FORMS = "sqlite:///path/to/state.db or postgresql://user@host/db"
+
+
+def state_url_problem(url: str, creates: bool = False) -> Optional[str]:
+    """What makes ``url`` no state store URL a command can use, or None. Not a URL of a known
+    scheme (only the scheme is quoted: a string that is not a URL may be a DSN with a password);
+    a SQLite file that is not there, for a command that reads the store (opening it would create
+    an empty store and report on nothing); a SQLite file in a folder that is not there, for one
+    that ``creates`` it (``ksctl run``)."""
+    head, sep, rest = url.partition("://")
+    scheme = head.lower() if sep and head.replace("+", "").replace(".", "").replace("-", "").isalnum() else ""
+    if scheme in ("postgresql", "postgres"):
+        return None
+    if scheme != "sqlite":
+        return f"{'unknown scheme ' + repr(scheme) if scheme else 'not a state store URL'}: use {STATE_URL_FORMS}"
+    if not rest:
+        return f"no file in {url!r}: use {STATE_URL_FORMS}"
+    if rest == ":memory:":
+        return None
+    path = Path(rest)
+    if creates:
+        if not path.parent.is_dir():
+            return (f"no folder {str(path.parent)!r} for the state store {rest!r}: create it, or give a path in a "
+                    "folder that exists")
+        return None
+    if not path.exists():
+        return f"no state store at {rest!r} (the file does not exist)"
+    return None
+
+
+class StateUrl(click.ParamType):
+    """The ``--state`` of every command (or ``KS_STATE_URL``): a URL :func:`state_url_problem`
+    finds nothing wrong with, else a usage error (exit 2) that says what."""
+
+    name = "url"
+
+    def __init__(self, creates: bool = False):
+        self.creates = creates
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> Any:
+        problem = state_url_problem(str(value), self.creates)
+        if problem:
+            self.fail(problem, param, ctx)
+        return str(value)
+
+
+DEFAULT_STATE_URL = "sqlite://./killswitch-state.db"
+
+
+def state_option(creates: bool = False, help: str = "The state store: sqlite:///path/to/state.db or "
+                                                  "postgresql://user@host/db (its password is never printed)."):
+    """``--state`` as every command that reads or runs on the state store takes it: the same
+    default (the runner's), ``KS_STATE_URL`` (a URL with a password stays out of the process
+    list), a usage error (exit 2) for a URL no store can be at. ``creates``: the runner's, which
+    creates its SQLite file (its folder must exist)."""
+    return click.option("--state", "state_url", type=StateUrl(creates), default=DEFAULT_STATE_URL, show_default=True,
+                        envvar="KS_STATE_URL", show_envvar=True, help=help)
+
+
 def reading_state(url: str, option: str = "--state") -> str:
-    """``url`` for a command that only reads the state store: a SQLite file that is not there is a
-    usage error (exit 2) — opening it would create an empty store and report on nothing."""
-    import os
-
-    from ..state.sqlite import sqlite_path
-
-    if url.startswith("sqlite://"):
-        path = sqlite_path(url)
-        if path != ":memory:" and not os.path.exists(path):
-            raise click.BadParameter(f"no state store at {path!r} (the file does not exist)", param_hint=option)
+    """``url`` for a command that only reads the state store (see :func:`state_url_problem`)."""
+    problem = state_url_problem(url)
+    if problem:
+        raise click.BadParameter(problem, param_hint=option)
     return url
+
+
+def open_reading(url: str, command: str):
+    """The store at ``url``, opened to read (no migration); a store that cannot be opened (a
+    server down, a file that is not a store) is said in one line and exits 3."""
+    from ..state import StoreError, open_store
+
+    try:
+        return open_store(reading_state(url), migrate=False)
+    except StoreError as e:
+        click.echo(f"ksctl {command}: STORE_UNREADABLE: {e}", err=True)
+        raise SystemExit(EXIT_INTERNAL)
 
 
 def write_out(path: str, text: str, command: str) -> None:

@@ -5,7 +5,7 @@ A source (a bot; its name is its strategy) armed with a timeout must send heartb
 silent the runner cancels the source's open orders and halts trading for the scope named like
 it, until the source is armed again or an operator runs ``ksctl unlock``. Thin: parse, call
 the runner through :class:`killswitch.client.RunnerClient`, render with
-:mod:`killswitch.render.ops`; exit 0 done, 1 refused or unreachable, 2 usage.
+:mod:`killswitch.render.ops`; exit 0 done, 1 refused, 2 usage, 5 the runner unreachable.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from __future__ import annotations
 import click
 
 from .apiopts import api_option, change, read, runner_client, token_option
-from .common import EXIT_OK, duration_s, output_option
+from .common import EXIT_OK, SuggestingGroup, duration_s, output_option
 
 source_option = click.option("--source", required=True, help="The heartbeat source (a bot's strategy name).")
 
 
-@click.group(epilog="""\b
+@click.group(cls=SuggestingGroup, epilog="""\b
 Examples:
   ksctl dms arm --source strategy-a --timeout 300s
   ksctl dms status

@@ -1,4 +1,4 @@
-"""``ksctl graph PATH --format mermaid|dot``: draw the compiled decision graph."""
+"""``ksctl graph PATH -o mermaid|dot|json``: draw the compiled decision graph."""
 
 from __future__ import annotations
 
@@ -6,29 +6,25 @@ from typing import Optional
 
 import click
 
-from .common import compile_or_exit, max_file_size_option, output_option
+from .common import compile_or_exit, file_format, file_output, max_file_size_option
 
 
 @click.command(epilog="""\b
 Examples:
-  ksctl graph policies/ --format mermaid > graph.mmd
-  ksctl graph policies/futures-book.yaml --format dot | dot -Tsvg > futures.svg
+  ksctl graph policies/ -o mermaid > graph.mmd
+  ksctl graph policies/futures-book.yaml -o dot | dot -Tsvg > futures.svg
   ksctl graph policies/ -o json | jq '.policies[].name'
 """)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default=None,
-              help="The drawing's file format with -o text: mermaid (default) or dot.")
 @click.option("--policy", "only", multiple=True, help="Draw only these policies (by name).")
 @max_file_size_option
-@output_option
+@file_output("mermaid", "dot")
 def graph(paths: tuple[str, ...], fmt: Optional[str], only: tuple[str, ...], max_file_bytes: int, output: str) -> None:
     """Compile policies and print their decision graph: signals → triggers → stages → actions."""
     from ..compile.graph import DecisionGraph
     from ..render.graph import dot, graph_json, mermaid
 
-    if output == "json" and fmt is not None:
-        raise click.UsageError("--format mermaid|dot is the drawing's file format of -o text; -o json is the graph's "
-                               "nodes and edges")
+    output = file_format(output, fmt, ("mermaid", "dot"), "graph")
 
     result = compile_or_exit(paths, "graph", max_file_bytes)
     g = result.graph
@@ -40,4 +36,4 @@ def graph(paths: tuple[str, ...], fmt: Optional[str], only: tuple[str, ...], max
     if output == "json":
         click.echo(graph_json(g))
     else:
-        click.echo(dot(g) if fmt == "dot" else mermaid(g), nl=False)
+        click.echo(dot(g) if output == "dot" else mermaid(g), nl=False)

@@ -9,7 +9,7 @@ import sys
 import click
 
 from .. import DISTRIBUTION
-from .common import EXIT_INTERNAL
+from .common import EXIT_INTERNAL, SuggestingGroup
 
 COMMANDS = {
     "validate": ("killswitch.cli.validate", "validate", "Check policy files and report every problem."),
@@ -41,7 +41,7 @@ COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(SuggestingGroup):
     def list_commands(self, ctx):
         return sorted(COMMANDS)
 
@@ -58,7 +58,9 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
-Exit codes: 0 ok, 1 findings (policy errors, or warnings with --strict), 2 usage, 3 internal error.
+Exit codes: 0 ok, 1 findings or a refusal (policy errors, or warnings with --strict; a change the runner
+refused), 2 usage (also a token the runner does not know), 3 internal error, 4 an audit chain consistent
+but UNVERIFIED, 5 the runner could not be reached. See docs/cli.md.
 """)
 @click.version_option(package_name=DISTRIBUTION, prog_name="ksctl")
 def cli() -> None:

@@ -4,12 +4,13 @@ convention in :mod:`.apiopts`, rendering in :mod:`killswitch.render.ops`); ``ksc
 ``ksctl audit verify`` read the state store and verify the audit chain (options in
 :mod:`.auditopts`). Thin: they parse options, call, and print. Exit codes: 0 done (the chain
 intact and anchored, or consistent in a chain never anchored below the exported anchors given),
-1 refused, not reachable, a finding in the chain, or an anchored chain verified without its key
-(the reason is printed), 2 usage (also a lock that would weaken what binds its scope, sent
-without ``--yes`` and with no terminal to confirm on: nothing is sent), 3 a state store that
-cannot be read, 4 a chain consistent but verified with neither the key nor an anchor. A reset approval
-taken (recorded, or the stage released) is 0; a refused one (``DUPLICATE_APPROVER``,
-``NOT_ENGAGED``...) is 1.
+1 refused, a finding in the chain, or an anchored chain verified without its key (the reason is
+printed), 2 usage (also a token the runner does not know; a lock that would weaken what binds its
+scope, or a reset while a trigger still fires, sent without ``--yes`` and with no terminal to
+confirm on: nothing is sent), 3 a state store that cannot be read, 4 a chain consistent but
+verified with neither the key nor an anchor, 5 the runner unreachable. A reset approval taken
+(recorded, or the stage released) is 0; a refused one (``DUPLICATE_APPROVER``, ``NOT_ENGAGED``...)
+is 1.
 
 A reset, a lock or an unlock must go through the runner (it holds the live state and the lock):
 writing it into the store behind the runner's back would be overwritten by its next tick.
@@ -26,7 +27,8 @@ import click
 
 from . import auditopts
 from .apiopts import api_option, change, read, runner_client, sent, token_option, unreachable
-from .common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, duration_s, output_option, reading_state
+from .common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SuggestingGroup, deprecated_argument, duration_s,
+                     output_option, reading_state, spelled, state_option)
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..state.store import StateStore
@@ -70,20 +72,101 @@ def status(api: str, token_env: str, output: str, firm: bool) -> None:
 @click.option("--approver", default=None,
               help="Optional: your identity, checked against your token's (the approver is always the caller).")
 @click.option("--reason", required=True)
+@click.option("--yes", is_flag=True, help="Reset without asking even though a trigger still fires (the stage is "
+                                          "entered again at the next tick, a new incident with new pages).")
+@click.option("--expire-silences", is_flag=True,
+              help="Also expire the silences still in force made for the incident or holding back its pages.")
 @output_option
-def reset(api, token_env, policy, scope, approver, reason, output) -> None:
+def reset(api, token_env, policy, scope, approver, reason, yes, expire_silences, output) -> None:
     """Approve the reset of a latched stage. The approver is the identity of your token: a stage
     that asks for two approvals needs two people, each with their own token.
 
+    A reset while a trigger that enters a stage of the policy still fires is previewed first
+    (which trigger, its values, the stage entered again at the next tick); it is sent only with
+    --yes or once confirmed at the prompt on a terminal. From a script without --yes it is
+    refused (RELATCH_UNCONFIRMED, exit 2), nothing sent.
+
     Exit 0 when the approval was taken (the stage released, or the approval recorded and waiting
     for the next approver); 1 when it was refused (NOT_ENGAGED, DUPLICATE_APPROVER,
-    STAGE_CHANGED, NOT_LEADER, an unknown policy or scope: the reason is printed)."""
+    STAGE_CHANGED, NOT_LEADER, an unknown policy or scope: the reason is printed) or not
+    confirmed at the prompt."""
+    from ..client import RunnerUnreachable
+
     client = runner_client(api, token_env)
-    result = sent(lambda: client.reset(policy, scope, reason, approver), output)
+    confirmed = yes
+    if not yes:
+        try:
+            relatch = _relatch(client, policy, scope, reason)
+        except RunnerUnreachable as e:
+            unreachable(e)
+        if relatch:
+            confirmed = _confirm_relatch(policy, scope, relatch, output)
+
+    def approve():
+        got = client.reset(policy, scope, reason, approver, confirm_relatch=confirmed)
+        if got.reason.startswith("RELATCH_UNCONFIRMED") and not confirmed:
+            # the trigger fired between the preview and the approval: ask now, as the preview would have
+            _confirm_relatch(policy, scope, got.warnings, output)
+            return client.reset(policy, scope, reason, approver, confirm_relatch=True)
+        return got
+
+    result = sent(approve, output, role="approver")
     if output != "json":
         for line in result.warnings:  # e.g. a trigger that still fires: the stage is entered again at once
             click.echo(f"WARNING: {line}")
+    _reset_silences(client, result.silences, expire_silences, output)
     raise SystemExit(EXIT_OK if result.taken else EXIT_FINDINGS)
+
+
+def _reset_silences(client, silences, expire: bool, output: str) -> None:
+    """The silences made for the incident just reset or holding back its pages: those that ended
+    with it said so, the others expired with ``--expire-silences`` or named with how to."""
+    from ..render.silences import silence_line
+
+    on = [s for s in silences if s.state != "expired"]
+    if output != "json":
+        for s in silences:
+            click.echo(f"SILENCE of the incident: {silence_line(s)}")
+        if on and not expire:
+            click.echo(f"These silences outlive the incident: --expire-silences ends them, or ksctl silence expire "
+                       f"--silence ID for each of {', '.join(s.id for s in on)}")
+    for s in on if expire else ():
+        got = sent(lambda: client.silence_expire(s.id), output)
+        if not got.done:
+            raise SystemExit(EXIT_FINDINGS)
+
+
+def _relatch(client, policy: str, scope: str, reason: str) -> "tuple[str, ...]":
+    """What the runner's preview of the reset says will be entered again at the next tick (a
+    trigger still firing); () when nothing, or when the preview is refused (the reset itself
+    answers that refusal, with its reason)."""
+    from ..client import RunnerError, RunnerUnreachable
+
+    try:
+        p = client.preview("reset", {"policy": policy, "scope": scope, "reason": reason})
+    except RunnerError as e:
+        if isinstance(e, RunnerUnreachable):
+            raise
+        return ()
+    return p.relatch if p.allowed else ()
+
+
+def _confirm_relatch(policy: str, scope: str, relatch: "tuple[str, ...]", output: str) -> bool:
+    """Show what a reset while a trigger fires leads to and ask; True once confirmed. With no
+    terminal to ask on, exit 2 (RELATCH_UNCONFIRMED, nothing sent); not confirmed, exit 1."""
+    from .close import _stdin_tty
+
+    for line in relatch:
+        click.echo(f"reset {policy} {scope}: {line}", err=output == "json")
+    if not _stdin_tty():
+        click.echo(f"ksctl reset: RELATCH_UNCONFIRMED: nothing was sent: a reset of {policy} {scope} while its trigger "
+                   "still fires needs --yes, or a confirmation at the prompt on a terminal", err=True)
+        raise SystemExit(EXIT_USAGE)
+    if not click.confirm("reset anyway (the stage is entered again, a new incident with new pages)?", default=False,
+                         err=True):
+        click.echo("ksctl reset: not confirmed; nothing was sent", err=True)
+        raise SystemExit(EXIT_FINDINGS)
+    return True
 
 
 @click.command()
@@ -177,12 +260,15 @@ def unlock(api, token_env, scope, reason, output) -> None:
 @click.command()
 @api_option
 @token_option
-@click.argument("source")
+@click.option("--source", default=None, help="The heartbeat source (a bot's strategy name), as ksctl dms arm names it.")
+@deprecated_argument("source_arg", "[SOURCE]")
 @output_option
-def heartbeat(api, token_env, source, output) -> None:
-    """Tell the runner SOURCE is alive (for bots without an HTTP client); says so when it was taken."""
+def heartbeat(api, token_env, source, source_arg, output) -> None:
+    """Tell the runner --source is alive (for bots without an HTTP client); says so when it was
+    taken. The source as a positional (ksctl heartbeat SOURCE) is deprecated: use --source."""
     from ..render.ops import heartbeat_done
 
+    source = spelled("heartbeat", "--source", source, "SOURCE (a positional)", source_arg)
     client = runner_client(api, token_env)
 
     def beat():
@@ -197,7 +283,7 @@ Exit codes: 0 the audit chain is intact and anchored, 1 a finding (the first is 
 an anchored chain without its key, 2 usage (an audit key that cannot be used), 3 the state
 store cannot be read, 4 consistent but UNVERIFIED: no key was given (history takes no anchors).
 """)
-@click.option("--state", "state_url", required=True, envvar="KS_STATE_URL", help="sqlite://… or postgresql://…")
+@state_option()
 @click.option("--limit", default=50, show_default=True)
 @click.option("--planned", is_flag=True,
               help="List the orders a dry-run runner planned (the audit trail's orders_planned_dry_run rows, newest "
@@ -248,7 +334,7 @@ def planned_orders(store: "StateStore", limit: int) -> tuple[list, int]:
         after = page[-1].seq
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def audit() -> None:
     """The append-only audit trail."""
 
@@ -275,7 +361,7 @@ anchors given) still is. The first line is the verdict:
 Exit codes: 0, 1 and 4 as above, 2 usage (a bad anchor, an audit key that cannot be used),
 3 the state store cannot be read.
 """)
-@click.option("--state", "state_url", required=True, envvar="KS_STATE_URL", help="sqlite://… or postgresql://…")
+@state_option()
 @auditopts.key_file_option
 @auditopts.anchor_option
 @auditopts.anchors_from_option

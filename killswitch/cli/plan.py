@@ -15,7 +15,8 @@ from typing import Optional
 
 import click
 
-from .common import compile_or_exit, duration_s, max_file_size_option, output_formats, reading_state, scores_option
+from .common import (StateUrl, compile_or_exit, duration_s, max_file_size_option, open_reading, output_formats,
+                     reading_state, scores_option)
 
 EXIT_NO_CHANGES = 0
 EXIT_ERROR = 1  # an error, or an incomplete plan (an account not read) without --allow-incomplete
@@ -63,7 +64,8 @@ With --allow-incomplete an incomplete plan exits as a complete one would
 @click.option("--against", "against", type=click.Path(exists=True, dir_okay=False),
               help="A JSONL recording (snapshots or ticks) instead of live snapshots.")
 @click.option("--accounts", type=click.Path(exists=True, dir_okay=False), help="Accounts for live snapshots.")
-@click.option("--state", "state_url", default=None, help="Start from the stored state (sqlite://… or postgresql://…).")
+@click.option("--state", "state_url", type=StateUrl(), default=None,
+              help="Start from the stored state (sqlite:///path/to/state.db or postgresql://user@host/db).")
 @click.option("--timeout", "timeout", default="10s", show_default=True,
               help="How long each account's live snapshot may take before it counts as not read (TIMEOUT).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when actions are planned, 0 when none.")
@@ -89,6 +91,7 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
         _refuse_over_budget(accounts, graph, max_file_bytes)
     state, stored = _stored_state(reading_state(state_url)) if state_url else (State(), None)
     unlisted: list = []  # KS267: limits on symbols no venue lists (live: the venues' lists are read)
+    modes: dict = {}  # live: each account's position mode as its venue read it
     if against:
         from ..preview.plan import plan_ticks
         from ..preview.replay import ReplayError, read_ticks
@@ -108,9 +111,11 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
             raise SystemExit(EXIT_ERROR)
         source, mode = {"kind": "file", "path": against, "ticks": planned.ticks}, "dry-run"
     else:
-        planned, mode, unlisted = asyncio.run(_live(graph, accounts, state, timeout_s, scores, max_file_bytes,
-                                                    stored))
+        planned, mode, unlisted, modes = asyncio.run(_live(graph, accounts, state, timeout_s, scores,
+                                                            max_file_bytes, stored))
         source = {"kind": "live", "accounts": accounts}
+    for key, m in sorted(modes.items()):  # the mode the venue read rules how closes are sent
+        click.echo(f"ksctl plan: {key}: position mode {mode_text(m)}", err=True)
     for a in planned.unread:
         click.echo(f"ksctl plan: {a.key}: snapshot failed ({unread_detail(a)})"
                    + (f": {a.message}" if a.message else ""), err=True)
@@ -169,9 +174,8 @@ def _stored_state(url: str):
     from ..engine.state import State
     from ..runner.enforcement import OWN_HISTORY_MS
     from ..runner.lock import LockBook
-    from ..state import open_store
 
-    store = open_store(url, migrate=False)
+    store = open_reading(url, "plan")
     try:
         doc, pnl_samples = store.load_engine_state_and_pnl()
         since = int(time.time() * 1000) - OWN_HISTORY_MS
@@ -222,6 +226,9 @@ async def _live(graph, accounts_path: str, state, timeout_s: float, scores: str,
         now = int(time.time() * 1000)
         snaps = await _with_books(graph, snaps, state, now, rates, built.by_key, timeout_s)
         listed = {k: a.symbols() for k, a in built.by_key.items()}  # read with the snapshots
+        modes = {k: read() for k, a in built.by_key.items()  # read with the snapshots too
+                 if callable(read := getattr(a, "position_mode", None))
+                 and getattr(a, "market_type", "futures") == "futures"}
     finally:
         await built.close()
     # an account whose credential could not be read is a failed snapshot: the plan is incomplete
@@ -234,4 +241,17 @@ async def _live(graph, accounts_path: str, state, timeout_s: float, scores: str,
 
         book, baselines, own = stored
         planned = replace(planned, watch=watch(book, snaps, own, baselines, now))
-    return planned, "dry-run" if spec.dry_run else "live", unlisted_limit_symbols(graph, snaps, listed)
+    return planned, "dry-run" if spec.dry_run else "live", unlisted_limit_symbols(graph, snaps, listed), modes
+
+
+def mode_text(m) -> str:
+    """``hedge (read from GET /fapi/v1/positionSide/dual); POSITION_MODE_MISMATCH: declared one-way,
+    the venue reads hedge (…)``, or why it was not read: the mode a close would be built for."""
+    if m.hedge is None:
+        return (f"unread ({m.error or 'no read'}); closes would follow the positions' own legs, not the "
+                f"declared {'hedge' if m.declared_hedge else 'one-way'}")
+    said = ("hedge" if m.hedge else "one-way") + (f", margin {m.margin}" if m.margin else "")
+    why = m.mismatch_reason()  # (it names where the mode was read)
+    if why:
+        return f"{said}; {why}: closes would be sent as the venue's mode"
+    return said + (f" (read from {m.source})" if m.source else "") + ", as declared"

@@ -13,7 +13,7 @@ from typing import Optional
 import click
 
 from . import auditopts
-from .common import EXIT_INTERNAL, output_option, reading_state, write_out
+from .common import EXIT_INTERNAL, file_format, file_output, reading_state, state_option, write_out
 
 
 def parse_when(text: str, option: str, now_ms: Optional[int] = None) -> int:
@@ -39,7 +39,7 @@ def parse_when(text: str, option: str, now_ms: Optional[int] = None) -> int:
 @click.command(epilog="""\b
 Examples:
   ksctl report --since 2026-03-01 --until 2026-04-01 --state sqlite:///var/lib/ks/state.db
-  ksctl report --since 7d --format html --out closure.html
+  ksctl report --since 7d -o html --out closure.html
   ksctl report --since 2026-03-02T13:00Z -o json | jq .summary
   KS_AUDIT_KEY=... ksctl report --since 30d --anchors-from audit-heads.log
 The first line says what verifying the audit chain found: "intact and anchored" (with the
@@ -56,16 +56,13 @@ key, 4 consistent but UNVERIFIED (the report is still written, and says so first
 """)
 @click.option("--since", required=True, help="Start (UTC date or time, or a duration before now: 7d).")
 @click.option("--until", default=None, help="End, exclusive (default: now).")
-@click.option("--state", "state_url", default="sqlite://./killswitch-state.db", show_default=True,
-              envvar="KS_STATE_URL", help="sqlite://… or postgresql://… (env KS_STATE_URL).")
-@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default=None,
-              help="The document's file format with -o text: md (default) or html.")
+@state_option()
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
 @auditopts.key_file_option
 @auditopts.anchor_option
 @auditopts.anchors_from_option
-@output_option
+@file_output("md", "html")
 def report(since: str, until: Optional[str], state_url: str, fmt: Optional[str], out: Optional[str], audit_key_file,
            anchor_texts, anchors_file, output: str) -> None:
     """Write a closure report for compliance from the audit trail."""
@@ -73,8 +70,7 @@ def report(since: str, until: Optional[str], state_url: str, fmt: Optional[str],
     from ..runbooks.report import closure_report
     from ..state import StoreError
 
-    if output == "json" and fmt is not None:
-        raise click.UsageError("--format md|html is the file format of -o text; -o json is the report's document")
+    output = file_format(output, fmt, ("md", "html"), "report")
     reading_state(state_url)
     now_ms = int(time.time() * 1000)
     since_ms = parse_when(since, "--since", now_ms)
@@ -91,7 +87,7 @@ def report(since: str, until: Optional[str], state_url: str, fmt: Optional[str],
         raise SystemExit(EXIT_INTERNAL)
     finally:
         store.close()
-    text = report_json(doc) if output == "json" else report_html(doc) if fmt == "html" else report_markdown(doc)
+    text = report_json(doc) if output == "json" else report_html(doc) if output == "html" else report_markdown(doc)
     if out is not None:
         write_out(out, text if text.endswith("\n") else text + "\n", "report")
     else:

@@ -15,8 +15,8 @@ owes the restore, which the runner sends at once. A stage's revoke is restored b
 reset (``ksctl reset``), never here (``REVOKED_BY_STAGE``).
 
 Thin: parse, call :class:`killswitch.client.RunnerClient`, print. Exit codes: 0 done (the revoke
-owed and sent, or an approval recorded); 1 refused, not confirmed, or the runner unreachable;
-2 usage (no ``--yes`` and no terminal to confirm on).
+owed and sent, or an approval recorded); 1 refused or not confirmed; 2 usage (no ``--yes`` and
+no terminal to confirm on, a token the runner does not know); 5 the runner unreachable.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, max_file_size_option, output_option
+from .common import EXIT_FINDINGS, EXIT_OK, SuggestingGroup, max_file_size_option, output_option
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -24,7 +24,7 @@ def _label_sets(values: tuple[str, ...]) -> list[dict[str, str]]:
     return [_pairs(tuple(x for x in v.split(",") if x.strip()), "--active") for v in values]
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def routes() -> None:
     """Notification routes (NotificationRoutes documents)."""
 

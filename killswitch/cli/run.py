@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..runner.pod_label import SERVICEACCOUNT_DIR
-from .common import max_file_size_option
+from .common import max_file_size_option, state_option
 
 
 @click.command(epilog="""\b
@@ -29,16 +29,16 @@ with another account set: both digests and the accounts that differ).
 """)
 @click.option("--policies", "policies", multiple=True, required=True, type=click.Path(exists=True))
 @click.option("--accounts", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--state", "state_url", default="sqlite://./killswitch-state.db", show_default=True,
-              envvar="KS_STATE_URL", show_envvar=True,
-              help="sqlite://PATH or postgresql://... (the password is never printed). From the environment, "
-                   "a URL with a password stays out of the process list.")
+@state_option(creates=True, help="Where the runner keeps its state: sqlite:///path/to/state.db (created in a folder "
+                                 "that exists) or postgresql://user@host/db (the password is never printed). From "
+                                 "the environment, a URL with a password stays out of the process list.")
 @click.option("--shard", "shard", default=None, envvar="KS_SHARD", show_envvar=True,
               help="Run one shard of the accounts document (spec.shards): its accounts and the policies within "
                    "it, its state in its own PostgreSQL schema. Required when the document declares shards.")
 @click.option("--lock-file", default="killswitch-lock.json", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--api-host", default="127.0.0.1", show_default=True)
-@click.option("--api-port", default=8080, show_default=True, type=int, help="0: any free port; -1: no API.")
+@click.option("--api-port", default=8080, show_default=True, type=int, envvar="KS_API_PORT", show_envvar=True,
+              help="0: any free port; -1: no API.")
 @click.option("--api-token-env", default="KS_API_TOKEN", show_default=True,
               help="Environment variable holding the API's bearer token (mutations are disabled without it).")
 @click.option("--api-tokens", default=None, envvar="KS_API_TOKENS_FILE", show_envvar=True,

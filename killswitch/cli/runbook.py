@@ -2,6 +2,9 @@
 
 ``render`` uses the templates of today (the ``runbooks/`` directory), so a fixed or improved
 template applies to past incidents; ``--as-stored`` prints what the on-call engineer was shown.
+Run where no ``runbooks/`` directory is found (outside the policy repository) and without
+``--runbooks``, it prints the stored runbook, with a warning that says so, rather than the
+thinner built-in one (unless the incident was rendered with the built-in one).
 ``list`` names the incidents the store holds runbooks for.
 """
 
@@ -12,13 +15,23 @@ from typing import Optional
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, output_option, reading_state, write_out
+from .common import (EXIT_FINDINGS, EXIT_OK, SuggestingGroup, file_format, file_output, open_reading, output_option,
+                     write_out)
+from .common import state_option as common_state_option
 
-state_option = click.option("--state", "state_url", default="sqlite://./killswitch-state.db", show_default=True,
-                            envvar="KS_STATE_URL", help="sqlite://… or postgresql://… (env KS_STATE_URL).")
+state_option = common_state_option()
 
 
-@click.group()
+def no_templates_line(template: str, created_ms: int) -> str:
+    """Why ``render`` printed the stored runbook: no templates directory to render it again with."""
+    from ..runbooks.incident import iso
+
+    return (f"no runbooks/ directory here or above it (the incident was rendered with {template!r}): printing the "
+            f"runbook as stored at {iso(created_ms)}; run from the policy repository, or give --runbooks DIR, to "
+            "render it again with today's templates")
+
+
+@click.group(cls=SuggestingGroup)
 def runbook() -> None:
     """Incident runbooks stored by the runner."""
 
@@ -26,7 +39,7 @@ def runbook() -> None:
 @runbook.command("render", epilog="""\b
 Examples:
   ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1
-  ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 --format html --out flatten.html
+  ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 -o html --out flatten.html
   ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 --as-stored
   ksctl runbook render --incident futures-book/binanceusdm/main/L3/e1 -o json | jq -r .problems[]
 Exit codes: 0 rendered with the template the incident names, 1 unknown incident or a template
@@ -34,26 +47,22 @@ that failed (the runbook is still written, with the fallback that rendered it, a
 """)
 @click.option("--incident", required=True, help="The incident: its decision id (policy/scope/L<level>/e<entry>).")
 @state_option
-@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default=None,
-              help="The runbook's file format with -o text: md (default) or html.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
 @click.option("--runbooks", "runbooks", type=click.Path(exists=True, file_okay=False), default=None,
               help="Directory of the templates (default: runbooks/ found walking up from here).")
 @click.option("--as-stored", is_flag=True, help="Print the runbook as rendered at the time, not again.")
-@output_option
+@file_output("md", "html")
 def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str], runbooks: Optional[str],
            as_stored: bool, output: str) -> None:
     """Render an incident's runbook again with the current templates."""
     from pathlib import Path
 
-    from ..runbooks.render import render_runbook
+    from ..runbooks.render import BUILTIN, render_runbook
     from ..runbooks.templates import Templates, find_runbooks_dir
-    from ..state import open_store
 
-    if output == "json" and fmt is not None:
-        raise click.UsageError("--format md|html is the runbook's file format of -o text; -o json carries both")
-    store = open_store(reading_state(state_url), migrate=False)
+    output = file_format(output, fmt, ("md", "html"), "runbook render")
+    store = open_reading(state_url, "runbook render")
     try:
         record = store.runbook(incident)
         known = [r.incident for r in store.runbooks(limit=1000)] if record is None else []
@@ -68,18 +77,26 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
                    err=True)
         raise SystemExit(EXIT_FINDINGS)
     problems: tuple[str, ...] = ()
+    root = Path(runbooks) if runbooks is not None else None if as_stored else find_runbooks_dir(["."])
+    fallback = None
+    if not as_stored and root is None and record.template != BUILTIN:
+        # the built-in runbook is thinner than the template the incident was rendered with: what
+        # the on-call engineer was shown is the better answer, said so
+        fallback = no_templates_line(record.template, record.created_ms)
+        as_stored = True
     if as_stored:
         markdown, html = record.markdown, record.html
     else:
-        root = Path(runbooks) if runbooks is not None else find_runbooks_dir(["."])
         rb = render_runbook(record.data, Templates.load(root) if root is not None else None)
         markdown, html, problems = rb.markdown, rb.html, tuple(rb.problems)
+    if fallback is not None:
+        click.echo(f"ksctl runbook render: WARNING: {fallback}", err=True)
     if output == "json":
-        text = json.dumps({"format_version": 1, "incident": incident, "as_stored": as_stored,
-                           "template": record.template, "problems": list(problems), "markdown": markdown,
-                           "html": html}, indent=1) + "\n"
+        text = json.dumps({"format_version": 2, "incident": incident, "as_stored": as_stored,
+                           "template": record.template, "problems": list(problems), "fallback": fallback,
+                           "markdown": markdown, "html": html}, indent=1) + "\n"
     else:
-        text = html if fmt == "html" else markdown
+        text = html if output == "html" else markdown
     if out is not None:
         write_out(out, text, "runbook render")
     else:
@@ -97,11 +114,10 @@ def render(incident: str, state_url: str, fmt: Optional[str], out: Optional[str]
 def list_(state_url: str, since: Optional[str], limit: int, output: str) -> None:
     """The incidents with a stored runbook, newest last."""
     from ..runbooks.incident import iso
-    from ..state import open_store
     from .report import parse_when
 
     since_ms = parse_when(since, "--since") if since else None
-    store = open_store(reading_state(state_url), migrate=False)
+    store = open_reading(state_url, "runbook list")
     try:
         rows = store.runbooks(since_ms=since_ms, limit=limit)
     finally:

@@ -3,7 +3,7 @@
 Thin: they parse options and call the runner's API (:class:`killswitch.client.RunnerClient`),
 which decides, audits and stores (:mod:`killswitch.runner.silences`); output is rendered by
 :mod:`killswitch.render.silences` and :mod:`killswitch.render.ops`. Exit codes: 0 done, 1 refused
-or not reachable (the reason is printed: ``UNKNOWN_LABEL`` with close matches, ...), 2 usage.
+(the reason is printed: ``UNKNOWN_LABEL`` with close matches, ...), 2 usage, 5 the runner unreachable.
 """
 
 from __future__ import annotations
@@ -11,22 +11,31 @@ from __future__ import annotations
 import click
 
 from .apiopts import api_option, change, read, runner_client, token_option
-from .common import EXIT_OK, duration_s, output_option
+from .common import (EXIT_OK, SuggestingGroup, deprecated_argument, deprecated_option, duration_s,
+                     output_option, spelled)
 
 
-@click.group(epilog="""\b
+@click.group(cls=SuggestingGroup, epilog="""\b
 Examples:
   ksctl silence add --match policy=futures-book --match scope=binanceusdm/main \\
-      --duration 2h --comment "alice: flatten done, checking residuals"
-  ksctl silence add --match 'severity=~"warning|info"' --duration 30m --comment "feed maintenance"
-  ksctl silence add --match '{policy="futures-book", venue!~"okx|bybit"}' --duration 1h --comment "..."
+      --duration 2h --reason "flatten done, checking residuals"
+  ksctl silence add --match 'severity=~"warning|info"' --duration 30m --reason "feed maintenance"
+  ksctl silence add --match '{policy="futures-book", venue!~"okx|bybit"}' --duration 1h --reason "..."
+  ksctl silence add --incident futures-book/binanceusdm/main/L3/e1 --duration 2h --reason "flatten done"
+  ksctl silence add --match policy=futures-book --duration 1h --reason "..." --dry-run
   ksctl silence list
-  ksctl silence expire 3f2a9c1b7d40
+  ksctl silence extend --silence 3f2a9c1b7d40 --duration 4h
+  ksctl silence edit --silence 3f2a9c1b7d40 --reason "handed to bob"
+  ksctl silence expire --silence 3f2a9c1b7d40
 Matchers: name=value, name!=value, name=~regex, name!~regex (regular expressions anchored), in
 Alertmanager's text: a value may be quoted ("a \\"b\\""), several go in one --match as
 {a="b", c=~"d"} (a comma outside quotes parts them), a label a page lacks is "". On the
-labels of a page: event, severity, policy, scope, stage, level, venue, account, owner, receiver
-and the policies' own labels. A silenced page is recorded (audit row notification_silenced,
+labels of a page: event, severity, policy, scope, stage, level, venue, account, strategy,
+symbol, incident, owner, receiver and the policies' own labels. A value of policy, scope, venue,
+account or incident must be one the runner knows (did you mean ...?). add prints what the
+silence would hold back now ("affects 2 open incidents, 0 pages") before it sends; --dry-run
+stops there. A silence made from an incident (--incident) matches that incident alone and ends
+with it unless extended. A silenced page is recorded (audit row notification_silenced,
 killswitch_notifications_total{result="silenced"}), never sent; it pages again when the silence
 ends while the stage still holds.
 """)
@@ -37,16 +46,74 @@ def silence() -> None:
 @silence.command("add")
 @api_option
 @token_option
-@click.option("--match", "matchers", multiple=True, required=True, metavar="NAME=VALUE",
+@click.option("--match", "matchers", multiple=True, metavar="NAME=VALUE",
               help="A matcher on a page's labels (repeat: every one must match).")
+@click.option("--incident", default=None, metavar="ID",
+              help="Made from this open incident: matches its pages alone, ends with it unless extended.")
 @click.option("--duration", required=True, help="How long, e.g. 2h (at most 30 days).")
-@click.option("--comment", required=True, help="Who handles what: shown with the silence.")
+@click.option("--reason", "comment", default=None, help="Who handles what, and why: shown with the silence.")
+@deprecated_option("--comment", "--reason", "comment_old")
+@click.option("--dry-run", is_flag=True, help="Print what it would hold back now, and add nothing.")
 @output_option
-def add(api, token_env, matchers, duration, comment, output) -> None:
+def add(api, token_env, matchers, incident, duration, comment, comment_old, dry_run, output) -> None:
     """Silence the pages every --match matches; the author is your token's identity."""
+    from ..render.silences import preview_json, preview_text
+
+    comment = spelled("silence add", "--reason", comment, "--comment", comment_old)
+    if not matchers and incident is None:
+        raise click.UsageError("give --match NAME=VALUE (repeat) or --incident ID")
     seconds = duration_s(duration, "--duration")
     client = runner_client(api, token_env)
-    change(lambda: client.silence_add(list(matchers), seconds, comment), output)
+    seen = sent_preview(lambda: client.silence_preview(list(matchers), incident), output, dry_run)
+    if seen is not None and (dry_run or output != "json"):
+        click.echo(preview_json(seen) if output == "json" else preview_text(seen))
+    if dry_run:
+        raise SystemExit(EXIT_OK)
+    # a refused preview is sent all the same: the runner refuses the silence itself, and audits it
+    change(lambda: client.silence_add(list(matchers), seconds, comment, incident), output)
+
+
+@silence.command("extend")
+@api_option
+@token_option
+@click.option("--silence", "silence_id", required=True, metavar="ID", help="The silence's id (ksctl silence list).")
+@click.option("--duration", required=True, help="It then ends this long from now, e.g. 4h (at most 30 days).")
+@output_option
+def extend(api, token_env, silence_id, duration, output) -> None:
+    """Extend a silence: it ends --duration from now (one made from an incident no longer ends with it)."""
+    seconds = duration_s(duration, "--duration")
+    client = runner_client(api, token_env)
+    change(lambda: client.silence_change(silence_id, duration_s=seconds), output)
+
+
+@silence.command("edit")
+@api_option
+@token_option
+@click.option("--silence", "silence_id", required=True, metavar="ID", help="The silence's id (ksctl silence list).")
+@click.option("--reason", "comment", required=True, help="The new comment (who handles what, and why).")
+@output_option
+def edit(api, token_env, silence_id, comment, output) -> None:
+    """Change a silence's comment (audited, with the one it replaces)."""
+    client = runner_client(api, token_env)
+    change(lambda: client.silence_change(silence_id, comment=comment), output)
+
+
+def sent_preview(ask, output, dry_run):
+    """The runner's preview, or None when it refused the matchers (a dry run prints the refusal
+    as ``silence add`` prints one, and exits 1)."""
+    from ..client import RunnerError, RunnerUnreachable
+    from ..render.ops import answer_json, refusal_text
+    from .apiopts import refused_exit, unreachable
+
+    try:
+        return ask()
+    except RunnerUnreachable as e:
+        unreachable(e)
+    except RunnerError as e:
+        if not dry_run and e.status in (400, 404, 409):
+            return None
+        click.echo(answer_json(e) if output == "json" else refusal_text(e))
+        raise SystemExit(refused_exit(e, role="operator"))  # a 401: usage (2), as every command says it
 
 
 @silence.command("list")
@@ -66,17 +133,20 @@ def list_(api, token_env, output) -> None:
 @silence.command("expire")
 @api_option
 @token_option
-@click.argument("silence_id", metavar="ID")
+@click.option("--silence", "silence_id", default=None, metavar="ID", help="The silence's id (ksctl silence list).")
+@deprecated_argument("id_arg", "[ID]")
 @output_option
-def expire(api, token_env, silence_id, output) -> None:
-    """End a silence now: what it held back pages again if it still fires."""
+def expire(api, token_env, silence_id, id_arg, output) -> None:
+    """End a silence now: what it held back pages again if it still fires. The id as a
+    positional (ksctl silence expire ID) is deprecated: use --silence ID."""
+    silence_id = spelled("silence expire", "--silence", silence_id, "ID (a positional)", id_arg)
     client = runner_client(api, token_env)
     change(lambda: client.silence_expire(silence_id), output)
 
 
 @click.command(epilog="""\b
 Examples:
-  ksctl ack --policy futures-book --scope binanceusdm/main --comment "on it, flatten done"
+  ksctl ack --policy futures-book --scope binanceusdm/main --reason "on it, flatten done"
   ksctl ack --incident futures-book/binanceusdm/main/L3/e1
 Shown in ksctl status, the console and the incident's runbook. It does not stop the pages: to
 hold back the repeats of a latched halt, add a silence (ksctl silence add).
@@ -86,10 +156,12 @@ hold back the repeats of a latched halt, add a silence (ksctl silence add).
 @click.option("--incident", default=None, help="The incident's id (its decision id).")
 @click.option("--policy", default=None, help="With --scope: the incident that scope is in now.")
 @click.option("--scope", default=None)
-@click.option("--comment", default="", help="A note shown with the acknowledgement.")
+@click.option("--reason", "comment", default=None, help="A note shown with the acknowledgement.")
+@deprecated_option("--comment", "--reason", "comment_old")
 @output_option
-def ack(api, token_env, incident, policy, scope, comment, output) -> None:
+def ack(api, token_env, incident, policy, scope, comment, comment_old, output) -> None:
     """Acknowledge an open incident: you have it (your token's identity, now)."""
+    comment = spelled("ack", "--reason", comment, "--comment", comment_old, required=False) or ""
     if (incident is None) == (policy is None or scope is None) or (incident is not None and (policy or scope)):
         raise click.UsageError("give --incident ID, or --policy and --scope (not both)")
     client = runner_client(api, token_env)

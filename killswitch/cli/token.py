@@ -13,10 +13,10 @@ import secrets
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_OK, output_option
+from .common import EXIT_FINDINGS, EXIT_OK, SuggestingGroup, output_option
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def token() -> None:
     """API tokens: one per person, with roles (viewer, bot, operator, approver)."""
 

@@ -55,13 +55,13 @@ def earliest_true_ms(node: ex.Node, need: Mapping[str, float]) -> float:
         return need.get(node.name, 0.0)
     if isinstance(node, ex.Literal):
         return 0.0
-    if isinstance(node, ex.Compare):
-        return max(earliest_true_ms(node.left, need), earliest_true_ms(node.right, need))
+    if isinstance(node, ex.Compare) or ex.computed(node):  # a value needs every signal it reads
+        return max((need.get(r.name, 0.0) for r in ex.refs(node)), default=0.0)
     if isinstance(node, ex.Not):
         return earliest_true_ms(node.item, need)
     if isinstance(node, ex.And):
         return max(earliest_true_ms(x, need) for x in node.items)
-    return min(earliest_true_ms(x, need) for x in node.items)  # Or: true when any side is
+    return min(earliest_true_ms(x, need) for x in ex.children(node))  # Or: true when any side is
 
 
 def early_signals(node: ex.Node, need: Mapping[str, float], by: float) -> list[str]:

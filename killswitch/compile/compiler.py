@@ -8,6 +8,8 @@ code so that CI logs and reviews can grep for them:
 KS104     a reference that resolves to nothing (with did-you-mean)
 KS105     two things with one name (policies, stages, receivers, groups, accounts)
 KS120-122 a condition that does not parse, mixes types, or reads an unknown signal
+KS124-127 a condition's arithmetic: units that do not combine, a division by a constant 0,
+          an unknown function (with did-you-mean), a function given the wrong count of values
 KS201     two stages at one level
 KS202     stages not listed from the lowest level up
 KS203     a manual-reset stage that can be left without a reset (a reset_after on it, or
@@ -92,6 +94,8 @@ from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
 
 from ..policy import diagnostics as d
 from ..policy import expr as ex
+from ..policy.expr_check import type_errors
+from ..policy.expr_eval import compile_predicate
 from ..policy import model as m
 from ..policy.diagnostics import Diagnostic, Position
 from ..policy.load import LoadedDoc, LoadResult
@@ -334,18 +338,16 @@ class _PolicyCompiler:
             # Broken signals are declared (no "unknown signal" for them) but typeless.
             known: dict[str, Optional[ex.ValueType]] = {**types, **{n: None for n in self.bad_signals}}
             reads_broken = any(r.name in self.bad_signals for r in refs)
-            try:
-                ex.check_types(ast, known)
-            except ex.ExprError as e:
+            for te in type_errors(ast, known):  # every mistake of the condition, in one pass
                 ok = False
-                if e.kind == "unknown":
-                    ref = e.message.split('"')[1]
+                if te.kind == "unknown":
+                    ref = te.message.split('"')[1]
                     hint = d.suggestion_hint(ref, known, "signals are declared under spec.signals")
-                    self.add(d.KS122, self.sm.inside(wpath, e.offset, trig.when),
+                    self.add(d.KS122, self.sm.inside(wpath, te.offset, trig.when),
                              f'trigger "{name}" reads unknown signal "{ref}"', hint)
                 else:
-                    self.add(d.KS121, self.sm.inside(wpath, e.offset, trig.when), f'trigger "{name}": {e.message}',
-                             e.hint)
+                    self.add(CONDITION_CODES[te.kind], self.sm.inside(wpath, te.offset, trig.when),
+                             f'trigger "{name}": {te.message}', te.hint)
             if reads_broken:
                 ok = False  # no node can be built on a broken signal
             elif ok:
@@ -366,7 +368,7 @@ class _PolicyCompiler:
                 keep_firing_for_s=trig.keep_firing_for.seconds if trig.keep_firing_for else None,
                 on_missing_data=trig.on_missing_data.value,
                 ast=ast,
-                predicate=ex.compile_predicate(ast),
+                predicate=compile_predicate(ast),
             )
         return out
 
@@ -788,6 +790,10 @@ class _PolicyCompiler:
         return body
 
 
+# the code of each kind of mistake the type check finds (killswitch.policy.expr_check)
+CONDITION_CODES = {"type": d.KS121, "unit": d.KS124, "zero": d.KS125, "function": d.KS126, "arity": d.KS127}
+
+
 def _seconds(duration: Optional[Duration]) -> Optional[float]:
     return duration.seconds if duration else None
 
@@ -801,7 +807,7 @@ def _comparisons(ast: ex.Node) -> list[tuple[str, str, ex.Literal]]:
             if isinstance(n.left, ex.Ref) and isinstance(n.right, ex.Literal):
                 out.append((n.left.name, n.op, n.right))
             elif isinstance(n.right, ex.Ref) and isinstance(n.left, ex.Literal):
-                out.append((n.right.name, ex._MIRROR[n.op], n.left))
+                out.append((n.right.name, ex.mirrored(n.op), n.left))
         elif isinstance(n, ex.Not):
             walk(n.item)
         elif isinstance(n, (ex.And, ex.Or)):

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Mapping, Optional, Sequence
 
-from ..policy.expr import Comparison, Node, Predicate, comparisons
+from ..policy.expr import Node
+from ..policy.expr_eval import Comparison, Predicate, comparisons
 from .limits_node import LimitsNode
 from .nodes import ActionNode as ActionNode
 from .nodes import AttributionNode, CorrelationGroupNode, RiskWeightsNode, UnwindNode
@@ -55,6 +56,12 @@ class TriggerNode:
         """Every comparison of the condition (:func:`killswitch.policy.expr.comparisons`), walked
         once: a runbook's incident and the readout ask for them again for every stage and view."""
         return tuple(comparisons(self.ast))
+
+    @cached_property
+    def computed(self) -> tuple[Comparison, ...]:
+        """The comparisons whose threshold is computed at every tick (``max(4.5%, 3 * vol_1h)``),
+        each once, in the order written: what the engine records the value of at every tick."""
+        return tuple(dict.fromkeys(c for c in self.comparisons if c.computed))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,11 @@ snapshots and the state:
   with ``b`` unknown cannot fire on ``b`` even while ``a`` holds, and a coverage that followed
   the values would flap with them. Reason codes, the most actionable first: ``ACCOUNT_NOT_READ`` (a
   snapshot could not be fetched), ``STALE_DATA``, ``MISSING_DATA``, ``INSUFFICIENT_HISTORY``
-  (a window not yet covered: with the coverage reached and needed, and until when).
+  (a window not yet covered: with the coverage reached and needed, and until when). Blind is
+  not helpless: a blind trigger says which of its known signals it can still fire on
+  (``fires_on``, :mod:`.reach`), and a scope where some trigger can still fire is *partly* blind
+  (:attr:`Coverage.partly`: "partly blind: dd_1h unknown; soft and hard can still fire on
+  dd_15m"), so a policy that just acted on its other signal is never shown as one that cannot act.
 - ``unmatched``: the policy's scope selects no account of this tick's snapshots (``UNMATCHED``;
   ``UNMATCHED_ALLOWED`` when its scope says ``allow_empty: true``: a policy prepared ahead of its
   account, unmatched all the same and shown so, but expected: no page, no alert).
@@ -31,12 +35,13 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping, Optional
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
 
 from ..compile.graph import PolicyNode
 from ..policy.model import SIGNALS
 from ..snapshot import Snapshot
+from .reach import fires_on
 from .scope import ScopeView, account_key
 from .signals import SignalValue
 from .state import ScopeState, State
@@ -76,6 +81,12 @@ class BlindTrigger:
     not_read: tuple[Snapshot, ...] = ()
     stale: tuple[str, ...] = ()  # the book signals read from stale data
     stale_from: tuple[tuple[str, bool, Optional[int]], ...] = ()  # (account, frozen, data age ms)
+    fires_on: tuple[str, ...] = ()  # its known signals it can still fire on (empty: it cannot fire)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The signals it cannot read: unknown, or read from stale data."""
+        return self.stale or tuple(v.name for v in self.unknown)
 
     @property
     def detail(self) -> str:
@@ -101,6 +112,7 @@ class Coverage:
     since_ms: Optional[int] = None  # when the scope entered this state
     changed: bool = False  # the state differs from the previous tick's (or this is the first)
     left_since_ms: Optional[int] = None  # changed: when the state it left had begun (None: the first tick)
+    armed_triggers: tuple[str, ...] = ()  # blind: the triggers of its stages that can be evaluated
 
     @property
     def armed(self) -> bool:
@@ -112,6 +124,34 @@ class Coverage:
         if self.state == ARMED:
             return "every trigger can be evaluated"
         return "; ".join(f"{t.trigger}: {t.detail}" for t in self.triggers)
+
+    @property
+    def partly(self) -> Optional[str]:
+        """A blind scope some trigger can still fire in, in one line: ``partly blind: dd_1h
+        unknown; soft and hard can still fire on dd_15m``; None when armed, unmatched, or when no
+        trigger of its stages can fire (blind: it cannot act)."""
+        if self.state != BLIND or not (self.armed_triggers or any(t.fires_on for t in self.triggers)):
+            return None
+        unknown = list(dict.fromkeys(n for t in self.triggers if not t.stale for n in t.missing))
+        stale = list(dict.fromkeys(n for t in self.triggers if t.stale for n in t.missing))
+        parts = [f"{', '.join(unknown)} unknown"] if unknown else []
+        parts += [f"{', '.join(stale)} read from stale data"] if stale else []
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for t in self.triggers:
+            if t.fires_on:
+                groups.setdefault(t.fires_on, []).append(t.trigger)
+        parts += [f"{_and(names)} can still fire on {', '.join(on)}" for on, names in groups.items()]
+        if self.armed_triggers:
+            parts.append(f"{_and(self.armed_triggers)} {'is' if len(self.armed_triggers) == 1 else 'are'} armed")
+        cannot = [t.trigger for t in self.triggers if not t.fires_on]
+        if cannot:
+            parts.append(f"{_and(cannot)} cannot fire")
+        return "partly blind: " + "; ".join(parts)
+
+
+def _and(names: Any) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 @dataclass(frozen=True)
@@ -151,13 +191,14 @@ class Watched:
     reads: tuple[str, ...]
     book_reads: tuple[str, ...]  # its reads of a book signal (stale data makes them blind)
     fires_on_missing: bool
+    condition: Any = field(default=None, compare=False, repr=False)  # the condition's AST (None: not known)
 
 
 def watched(policy: PolicyNode) -> tuple[Watched, ...]:
     used = {t for st in policy.stages for t in st.on}
     kinds = {s.name: s.kind for s in policy.signals}
     return tuple(Watched(t.name, t.reads, tuple(n for n in t.reads if kinds.get(n) in BOOK_KINDS),
-                         t.on_missing_data == "fire") for t in policy.triggers if t.name in used)
+                         t.on_missing_data == "fire", t.ast) for t in policy.triggers if t.name in used)
 
 
 ARMED_NOW = Coverage()
@@ -177,17 +218,21 @@ def scope_coverage(policy: PolicyNode, watch: tuple[Watched, ...], view: ScopeVi
             not_read = tuple(s for s in view.snapshots if not s.fetch.ok)
             readies = [v.ready_ms for v in unknown]
             until = max(readies) if all(x is not None for x in readies) else None  # type: ignore[type-var]
-            blind.append(BlindTrigger(w.name, _reason(unknown, not_read), until, unknown, not_read))
+            blind.append(BlindTrigger(w.name, _reason(unknown, not_read), until, unknown, not_read,
+                                      fires_on=_fires_on(w, {v.name for v in unknown})))
         elif w.book_reads:
             if stale is None:
                 stale = _stale_accounts(view, state, now, int(policy.interval_s * 1000))
             if stale:
-                blind.append(BlindTrigger(w.name, STALE_DATA, None, stale=w.book_reads, stale_from=stale))
+                blind.append(BlindTrigger(w.name, STALE_DATA, None, stale=w.book_reads, stale_from=stale,
+                                          fires_on=_fires_on(w, set(w.book_reads))))
     if blind:
         reason = min((b.reason for b in blind), key=_RANK.index)
         untils = [b.until_ms for b in blind]
         until = max(untils) if all(u is not None for u in untils) else None  # type: ignore[type-var]
-        return _remember(ss, Coverage(BLIND, reason, tuple(blind), until), now)
+        names = {b.trigger for b in blind}
+        armed = tuple(w.name for w in watch if w.name not in names)
+        return _remember(ss, Coverage(BLIND, reason, tuple(blind), until, armed_triggers=armed), now)
     return _remember(ss, ARMED_NOW, now)
 
 
@@ -198,7 +243,12 @@ def _remember(ss: ScopeState, cov: Coverage, now: int) -> Coverage:
     if prev is None or prev[0] != cov.state or prev[2] != cov.reason or prev[3] != cov.until_ms:
         ss.coverage = (cov.state, since, cov.reason, cov.until_ms)
     left = prev[1] if prev is not None and not same else None
-    return Coverage(cov.state, cov.reason, cov.triggers, cov.until_ms, since, not same, left)
+    return Coverage(cov.state, cov.reason, cov.triggers, cov.until_ms, since, not same, left, cov.armed_triggers)
+
+
+def _fires_on(w: Watched, unknown: set[str]) -> tuple[str, ...]:
+    """The signals a blind trigger can still fire on (none when its condition is not known)."""
+    return () if w.condition is None else fires_on(w.condition, unknown)
 
 
 def unmatched(policy: PolicyNode, state: State, matched: bool, now: int) -> tuple[Optional[Unmatched], bool]:

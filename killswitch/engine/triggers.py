@@ -8,6 +8,8 @@ the confirmation count neither grows nor resets).
 ``for: N ticks`` needs N consecutive true ticks; ``for: 2m`` needs the condition true for two
 minutes (measured from the first true tick); once firing, ``keep_firing_for`` keeps it firing
 that long after the condition stops. Thresholds are inclusive, as written in the condition.
+A threshold computed from signals (``dd_15m >= max(4.5%, 3 * vol_1h)``) is recorded with the
+result, as it was at the tick (:class:`ThresholdAt`): every view shows that number.
 
 A tick is the policy's ``interval``: a runner woken by a private stream ticks sooner (an event
 that may change a trigger), and such a tick must not confirm ``for: 3 ticks`` three times
@@ -25,8 +27,31 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..compile.graph import TriggerNode
-from ..policy.expr import Values
+from ..policy.expr import ValueType, value_text
+from ..policy.expr_eval import Values
 from .state import TriggerState
+
+
+@dataclass(frozen=True)
+class ThresholdAt:
+    """A computed threshold as it was at a tick: ``signal op expression`` (the expression's
+    canonical text), and its value then (in the signal's unit; None: it had none, a signal it
+    reads was unknown or a divisor was 0)."""
+
+    signal: str
+    op: str
+    expression: str
+    value: Optional[float]
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What names the comparison in the condition: (signal, operator, expression)."""
+        return (self.signal, self.op, self.expression)
+
+    def shown(self, unit: Optional[ValueType]) -> str:
+        """``dd_15m >= 5.127% = max(4.5%, 3 * vol_1h)``: the number first, in the signal's
+        ``unit``, then what it was computed from."""
+        return f"{self.signal} {self.op} {value_text(self.value, unit)} = {self.expression}"
 
 
 @dataclass(frozen=True)
@@ -36,6 +61,9 @@ class TriggerResult:
     firing: bool
     pending: Optional[str]  # e.g. "2/3 ticks" or "45s/2m" while confirming
     reason: Optional[str]  # e.g. "MISSING_DATA: rule=hold"
+    # every computed threshold of the condition (``max(4.5%, 3 * vol_1h)``) at this tick, in the
+    # order written; () when every threshold is a literal or a signal's value
+    thresholds: tuple[ThresholdAt, ...] = ()
 
 
 # the share of an interval after the last counted tick from which a true tick counts again: under
@@ -49,6 +77,9 @@ def step(node: TriggerNode, st: TriggerState, values: Values, now: int,
     tick counts in ``for: N ticks``, as in a state machine driven tick by tick)."""
 
     raw = node.predicate(values)
+    computed = node.computed
+    thresholds = tuple(ThresholdAt(c.signal, c.op, c.text, c.threshold_at(values)) for c in computed) \
+        if computed else ()
     reason = None
     if raw is None:
         rule = node.on_missing_data
@@ -58,7 +89,7 @@ def step(node: TriggerNode, st: TriggerState, values: Values, now: int,
         elif rule == "ignore":
             cond = False
         else:  # hold: nothing about this tick is known; keep everything as it was
-            return TriggerResult(node.name, None, st.firing, _pending(node, st, now), reason)
+            return TriggerResult(node.name, None, st.firing, _pending(node, st, now), reason, thresholds)
     else:
         cond = raw
     st.last = cond
@@ -78,7 +109,15 @@ def step(node: TriggerNode, st: TriggerState, values: Values, now: int,
         st.last_fire_ms = now
     firing = confirmed or _kept(node, st, now)
     st.firing = firing
-    return TriggerResult(node.name, raw, firing, None if firing or not cond else _pending(node, st, now), reason)
+    return TriggerResult(node.name, raw, firing, None if firing or not cond else _pending(node, st, now), reason,
+                         thresholds)
+
+
+def recorded(result: Optional[TriggerResult], signal: str, op: str, expression: str) -> Optional[ThresholdAt]:
+    """The threshold ``signal op expression`` as ``result`` recorded it; None when it did not."""
+    if result is None:
+        return None
+    return next((t for t in result.thresholds if t.key == (signal, op, expression)), None)
 
 
 def _sooner_than_a_tick(st: TriggerState, now: int, interval_ms: Optional[int]) -> bool:

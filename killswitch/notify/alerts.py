@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from ..events import POLICY_UNMATCHED, SCOPE_BLIND, SNAPSHOT_FAILED, Event
+from ..events import POLICY_UNMATCHED, SCOPE_BLIND, SNAPSHOT_FAILED, STAGE_TRANSITION, STATE_KINDS, Event
 from .routes import RouteNode, RouteTree
 
 # faults reported again and again while they last: resolved when no longer reported
@@ -60,6 +60,15 @@ class Alert:
                 and not self.active(now, resolve_timeout_ms)):
             return self.last_ms + resolve_timeout_ms
         return None
+
+    @property
+    def reminds(self) -> bool:
+        """Whether the alert is a state that a ``repeat_interval`` reminder repeats (its event's
+        kind decides: :data:`killswitch.events.STATE_KINDS`; a stage entry while it holds), or a
+        one-off that pages once."""
+        if self.event.kind == STAGE_TRANSITION:
+            return self.latched
+        return self.event.kind in STATE_KINDS
 
     @property
     def severity(self) -> str:

@@ -6,13 +6,18 @@ dispatcher, aggregation groups and notification log:
 - :func:`placements` says which routes documents an event goes to (the stage's ``notify``
   actions and the policy's ``spec.notify``; events without a policy, or of a policy that names
   no route, go to every document) and with which labels (a stage's ``notify`` action sets the
-  severity of its transition; a return to level 0 is ``info``).
+  severity of its transition; a return to level 0 is ``info``; an event of a loaded policy
+  carries the labels its scope implies, :func:`killswitch.events.scope_labels`: a venue-level
+  scope's page its ``venue``, whatever kind of event it is).
 - :meth:`Dispatcher.insert` puts the event, as an *alert*, into the group of every route it
   matches. An alert is identified by its labels and its incident, so a re-entry of a stage
   is a new alert while a fault reported every tick is one alert, refreshed.
 - A new group flushes ``group_wait`` after its first alert, then every ``group_interval``.
   A flush notifies when an alert is firing that the last notification of the group did not
-  carry, or when ``repeat_interval`` has passed since that notification and alerts still fire.
+  carry, or when ``repeat_interval`` has passed since that notification and a *state* still
+  fires (:attr:`.alerts.Alert.reminds`, by the event's kind: a stage held, a scope blind, …):
+  the reminder carries the states alone. A one-off event (an order failed, a manual close
+  queued, a reset notice, a violation cancelled) pages once and is never a reminder.
   Muted alerts (inhibit rules, against every active alert of the document whose stage still
   holds) are left out.
 - Alerts stay active ``resolve_timeout`` after they were last seen, except stage entries,
@@ -72,7 +77,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.nodes import NotifyAction
-from ..events import POLICY_MATCHED, POLICY_UNMATCHED, RESET, SCOPE_ARMED, SCOPE_BLIND, STAGE_TRANSITION, Event
+from ..events import (POLICY_MATCHED, POLICY_UNMATCHED, POSITION_MODE_MATCHED, POSITION_MODE_MISMATCH, RESET,
+                      SCOPE_ARMED, SCOPE_BLIND, STAGE_TRANSITION, Event, scope_labels)
 from ..silences import Silence, silencing
 from .alerts import GROUP_KEYS, Alert, Group, fingerprint, regroup, restored_tree, saved_trees, tree_digest
 from .routes import RouteNode, RouteTree
@@ -83,6 +89,7 @@ SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 ENDS: Mapping[str, tuple[str, tuple[str, ...], str]] = {
     SCOPE_ARMED: (SCOPE_BLIND, ("policy", "scope"), "armed again"),
     POLICY_MATCHED: (POLICY_UNMATCHED, ("policy",), "its scope selects accounts again"),
+    POSITION_MODE_MATCHED: (POSITION_MODE_MISMATCH, ("venue", "account"), "the venue reads the declared mode"),
 }
 
 
@@ -112,6 +119,7 @@ def placements(labels: Mapping[str, str], graph, trees: Iterable[str], *, keep_s
     if node is None:
         why = f'policy "{policy}" is not loaded' if policy else "no policy label"
         return [Placement(t, dict(labels), f"{why}: every routes document") for t in names]
+    labels = {**scope_labels(node.scope.get("level"), labels.get("scope", "")), **labels}
     chosen: dict[str, tuple[Optional[str], str]] = {}  # tree -> (severity or None, why)
     stage = None
     level = labels.get("level")
@@ -392,7 +400,9 @@ class Dispatcher:
         self.inhibited += muted
         fps = frozenset(a.fp for a in firing)
         new = tuple(a.fp for a in firing if a.fp not in (g.last_fps or ()))
-        repeat_due = bool(firing) and g.last_ms is not None and now >= g.last_ms + g.route.repeat_interval_ms
+        # a reminder repeats the states still in force; a one-off event paged once is never one
+        repeat_due = (any(a.reminds for a in firing) and g.last_ms is not None
+                      and now >= g.last_ms + g.route.repeat_interval_ms)
         sends = bool(new or repeat_due or send_resolved)
         if not sends and not self._silence_due(g, quiet, quiet_resolved, now):
             g.silenced_fps = frozenset(a.fp for a in quiet)
@@ -403,7 +413,8 @@ class Dispatcher:
             return None
         if sends:
             g.last_fps, g.last_ms = fps, now
-            n = Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, tuple(firing), new,
+            told = firing if new or send_resolved else [a for a in firing if a.reminds]
+            n = Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, tuple(told), new,
                              muted, now, send_resolved, g.failed_rounds + 1)
         else:
             n = Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, (), (), muted, now)
@@ -412,7 +423,8 @@ class Dispatcher:
     @staticmethod
     def _silence_due(g: Group, quiet: Sequence[Alert], quiet_resolved: Sequence[Alert], now: int) -> bool:
         return (any(a.fp not in g.silenced_fps for a in quiet) or bool(quiet_resolved)
-                or (bool(quiet) and g.silenced_ms is not None and now >= g.silenced_ms + g.route.repeat_interval_ms))
+                or (any(a.reminds for a in quiet) and g.silenced_ms is not None
+                    and now >= g.silenced_ms + g.route.repeat_interval_ms))
 
     def _silenced(self, g: Group, n: Notification, quiet: list[Alert], quiet_resolved: tuple[Alert, ...],
                   by: Mapping[str, tuple[str, ...]], now: int) -> Optional[Notification]:
@@ -421,11 +433,13 @@ class Dispatcher:
         last recorded (a latched halt under a silence is recorded as often as it would be paged).
         None when it then neither sends nor records anything."""
         due = self._silence_due(g, quiet, quiet_resolved, now)
+        news = quiet_resolved or any(a.fp not in g.silenced_fps for a in quiet)
         g.silenced_fps = frozenset(a.fp for a in quiet)
         if not due:
             return n if n.sends else None
         g.silenced_ms = now
-        held = tuple(quiet) + quiet_resolved
+        # recorded as it would have been paged: a repeat holds back the states alone
+        held = (tuple(quiet) if news else tuple(a for a in quiet if a.reminds)) + quiet_resolved
         self.silenced += len(held)
         return replace(n, silenced=held, silenced_by=tuple((a.fp, by[a.fp]) for a in held))
 

@@ -54,14 +54,20 @@ def headline(alert: Alert) -> str:
             return f"{where}: stage {frm} → 0, re-armed"
         verb = "re-entered" if str(frm) == str(to) else "entered"
         return f"{where}: {verb} stage {to} {lab.get('stage', '')}".rstrip() + f" (from {frm})"
-    if kind == ev.ORDER_FAILED:
-        return f"order failed on {lab.get('venue')}/{lab.get('account')}: {lab.get('reason', '?')}"
+    if kind == ev.ORDER_FAILED:  # the venue's own code and message where it refused
+        said = data.get("detail")
+        return f"order failed on {_account(lab)}: {lab.get('reason', '?')}" + (f": {said}" if said else "")
+    if kind == ev.POSITION_MODE_MISMATCH:
+        return f"{_account(lab)}: {data.get('detail', 'POSITION_MODE_MISMATCH')}; closes are sent as the venue's mode"
+    if kind == ev.POSITION_MODE_MATCHED:
+        return f"{_account(lab)}: {data.get('detail', 'the position mode matches')}"
     if kind == ev.CLOSE_RETRIES_EXHAUSTED:
         return f"{where}: closes still unfilled after every retry"
     if kind == ev.CLOSE_RESIDUAL:
         amount = data.get("amount")
         size = f"{amount:g} " if isinstance(amount, (int, float)) else ""
-        return f"{where}: {size}{data.get('symbol', '?')} left open, no longer closed ({data.get('why', '?')})"
+        return (f"{where}: {size}{data.get('symbol', '?')} left open, no longer closed ({data.get('why', '?')})"
+                + (f": {data.get('detail')}" if data.get("why") == "CLOSE_REJECTED" and data.get("detail") else ""))
     if kind == ev.POLICY_RELOAD_FAILED:
         return "policy reload failed: the last good graph keeps running"
     if kind == ev.RESET:
@@ -71,7 +77,9 @@ def headline(alert: Alert) -> str:
     if kind == ev.DEPOSED:
         return f"runner {lab.get('holder', '?')} lost the lease and stopped acting"
     if kind == ev.SNAPSHOT_FAILED:
-        return f"no snapshot from {lab.get('venue')}/{lab.get('account')}: {lab.get('reason', '?')}"
+        return f"no snapshot from {_account(lab)}: {lab.get('reason', '?')}"
+    if kind == ev.SCOPE_BLIND and data.get("partly"):  # some trigger can still fire: say on what
+        return f"{where}: {data['partly']} ({lab.get('reason', '?')})"
     if kind == ev.SCOPE_BLIND:
         return f"{where}: BLIND, cannot act ({lab.get('reason', '?')}): triggers {data.get('triggers', '?')}"
     if kind == ev.POLICY_UNMATCHED:
@@ -94,6 +102,13 @@ def headline(alert: Alert) -> str:
     if kind == ev.DMS_FIRED:
         return f"dead man's switch fired{': ' + where if where else ''}"
     return f"{kind}{': ' + where if where else ''}"
+
+
+def _account(lab: Any) -> str:
+    """The account a page names: its ``account`` label is the account's key (venue/account); an
+    alert saved before it was carries the bare name beside its ``venue``."""
+    account = str(lab.get("account"))
+    return account if "/" in account else f"{lab.get('venue')}/{account}"
 
 
 def _value(v: Any, vtype: Optional[str]) -> str:

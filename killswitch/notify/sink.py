@@ -527,6 +527,18 @@ class NotifySink:
                          "Receipts that could not be written.").add(self.receipt_errors)
         self.health.collect_metrics(registry)
 
+    def pages_in_force(self) -> list[tuple[Mapping[str, str], str]]:
+        """Each alert a group holds that still fires (not resolved, not expired), with the
+        receiver of the group's route: what a silence added now would hold back."""
+        now = self.clock()
+        out: list[tuple[Mapping[str, str], str]] = []
+        d = self.dispatcher
+        for g in d.groups.values():
+            for a in g.alerts.values():
+                if a.active(now, d.resolve_timeout_ms):
+                    out.append((dict(a.labels), g.route.receiver))
+        return out
+
     def status_fields(self) -> dict:
         """What the runner's status shows of the pages: ``pages_failing`` (each receiver whose
         latest round failed every attempt, with its cause, since when and how many rounds) and

@@ -65,6 +65,13 @@ KS122 = _c("KS122", "condition reads an unknown signal")
 # past the parser's bounds (killswitch.policy.expr.MAX_LENGTH, MAX_DEPTH, MAX_OPERANDS): a trigger's
 # when: or a position condition's where:, at the character that crosses one
 KS123 = _c("KS123", "condition too long or nested too deeply")
+# a condition's arithmetic (killswitch.policy.expr_check): units that do not combine (a ratio plus a
+# duration, a ratio² compared with a ratio), a division by a constant 0, a function that does not
+# exist, a function given too few or too many values
+KS124 = _c("KS124", "condition units do not combine")
+KS125 = _c("KS125", "condition divides by zero")
+KS126 = _c("KS126", "condition calls an unknown function")
+KS127 = _c("KS127", "condition calls a function with the wrong number of values")
 KS130 = _c("KS130", "reference cannot be checked", Severity.WARNING)
 KS131 = _c("KS131", "time intervals can silence critical pages", Severity.WARNING)
 KS140 = _c("KS140", "invalid input series")

@@ -1,30 +1,39 @@
 """The condition language of triggers: a small, safe, typed expression language.
 
 Syntax is the comparison-and-logic core of CEL (``||``, ``&&``, ``!``, ``<``, ``<=``, ``>``,
-``>=``, ``==``, ``!=``, parentheses, ``true``/``false``) plus unit literals a risk team writes
-naturally: ``4.5%`` (a ratio), ``60s`` / ``15m`` / ``1h`` (a duration), ``3`` (a number)::
+``>=``, ``==``, ``!=``, parentheses, ``true``/``false``) and its arithmetic (``+``, ``-``,
+``*``, ``/``, unary ``-``, and the functions ``min``, ``max``, ``abs``), in CEL's precedence,
+plus unit literals a risk team writes naturally: ``4.5%`` (a ratio), ``60s`` / ``15m`` / ``1h``
+(a duration), ``3`` (a number)::
 
     dd_15m >= 4.5% || dd_1h >= 7%
     stale > 60s || bots > 300s
     !(leverage < 3) && day_change <= -8%
+    dd_15m >= max(4.5%, 3 * vol_1h)
+
+This module reads a condition (the lexer, the parser, the AST, the canonical text);
+:mod:`.expr_check` checks its types and units, :mod:`.expr_eval` evaluates it.
 
 Why not CEL itself: a CEL runtime has no unit literals, so thresholds would be written as
 ``0.045`` and a forgotten ``%`` would silently disarm a trigger; and the maintained pure-Python
 runtime costs ~180 µs per evaluation, which a tick over many scopes cannot afford. Here a
 condition is parsed once into an AST whose every node knows its offset in the source (so
 errors point at the exact column), every variable it reads is known to the compiler, and
-evaluation is a walk over a few frozen nodes. There is no ``eval``, no attribute access, no
-function call: nothing a policy can write reaches Python.
+evaluation is a walk over a few frozen nodes. There is no ``eval``, no attribute access, and
+no call but of the three functions above, named in a fixed table: nothing a policy can write
+reaches Python.
 
 Every condition is read under bounds that no condition a person writes comes near
-(:data:`MAX_LENGTH` characters, :data:`MAX_DEPTH` levels of ``(`` and ``!``, :data:`MAX_OPERANDS`
-operands): parsing, type checking, the canonical text and the compiled predicate all recurse
-once per level, so a condition past them is refused (``kind="limit"``, the compiler's KS123) at
+(:data:`MAX_LENGTH` characters, :data:`MAX_DEPTH` levels of ``(``, ``!`` and unary ``-``,
+:data:`MAX_OPERANDS` operands; a sum or a product of many terms is flat, as ``||`` and ``&&``
+are): parsing, type checking, the canonical text and the compiled predicate all recurse once per
+level, so a condition past them is refused (``kind="limit"``, the compiler's KS123) at
 the character that crosses one, before anything recurses deeper than the bound.
 
 Evaluation is three-valued (Kleene): a signal without a value (missing or stale data) makes
-the comparisons that read it *unknown*; ``true || unknown`` is true, ``false && unknown``
-is false. The trigger's ``on_missing_data`` rule decides what an unknown result means.
+the comparisons that read it *unknown*, as does arithmetic without a value (a divisor of 0 at
+that tick); ``true || unknown`` is true, ``false && unknown`` is false. The trigger's
+``on_missing_data`` rule decides what an unknown result means.
 
 Pure: no I/O.
 """
@@ -34,7 +43,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Mapping, Optional, Union
+from typing import Optional, Union
 
 from .units import UnitError, parse_quantity
 
@@ -72,7 +81,9 @@ class ExprError(Exception):
         self.message = message
         self.offset = offset
         self.hint = hint
-        self.kind = kind  # "syntax" | "type" | "unknown" | "limit"
+        # "syntax" | "limit" (the parser); "type" | "unknown" | "unit" | "zero" | "function" | "arity"
+        # (the type check, killswitch.policy.expr_check)
+        self.kind = kind
         self.related = related  # offset of a second place the message is about (an open parenthesis)
 
 
@@ -141,7 +152,46 @@ class Or:
     offset: int
 
 
-Node = Union[Ref, Literal, Compare, Not, And, Or]
+@dataclass(frozen=True)
+class Neg:
+    """``-x``: a number's opposite (a literal's minus is folded into the literal)."""
+
+    item: "Node"
+    offset: int
+
+
+@dataclass(frozen=True)
+class Sum:
+    """``first + x - y ...``: flat (left to right), so a long sum costs no recursion."""
+
+    first: "Node"
+    rest: tuple[tuple[str, "Node", int], ...]  # (operator, term, the operator's offset)
+    offset: int
+
+
+@dataclass(frozen=True)
+class Product:
+    """``first * x / y ...``: flat, as :class:`Sum`."""
+
+    first: "Node"
+    rest: tuple[tuple[str, "Node", int], ...]
+    offset: int
+
+
+@dataclass(frozen=True)
+class Call:
+    """``min(a, b, ...)``, ``max(a, b, ...)``, ``abs(a)``: ``offset`` is the name's."""
+
+    name: str
+    args: tuple["Node", ...]
+    offset: int
+
+
+Node = Union[Ref, Literal, Compare, Not, And, Or, Neg, Sum, Product, Call]
+ARITHMETIC = (Neg, Sum, Product, Call)  # the nodes that compute a number
+
+# every function a condition may call: its smallest and largest count of arguments (None: any)
+FUNCTIONS: dict[str, tuple[int, Optional[int]]] = {"min": (2, None), "max": (2, None), "abs": (1, 1)}
 
 COMPARISONS = (">=", "<=", "==", "!=", ">", "<")
 _MIRROR = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
@@ -151,15 +201,15 @@ _MIRROR = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<num>-?\d+(?:\.\d+)?(?:(?:ms|s|m|h|d|w)(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))*|\s*%)?(?![A-Za-z_0-9.]))
+  | (?P<num>\d+(?:\.\d+)?(?:(?:ms|s|m|h|d|w)(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))*|\s*%)?(?![A-Za-z_0-9.]))
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\|\||&&|>=|<=|==|!=|>|<|!|\(|\))
+  | (?P<op>\|\||&&|>=|<=|==|!=|>|<|!|\(|\)|\+|-|\*|/|,)
     """,
     re.VERBOSE,
 )
 
 _CHAR_HINT = ("a condition has signal names, numbers with units (4.5%, 60s, 3; a decimal point, not a comma), "
-              "|| && ! < <= > >= == != and parentheses")
+              "|| && ! < <= > >= == != + - * / min() max() abs() and parentheses")
 
 _CEL_HINTS = {
     "and": "use && for and",
@@ -168,6 +218,8 @@ _CEL_HINTS = {
     "=": "use == to compare",
     "&": "use && for and",
     "|": "use || for or",
+    "%": "% follows a number (4.5%): there is no remainder operator",
+    "^": "there is no power operator: multiply (vol_1h * vol_1h)",
 }
 
 
@@ -190,9 +242,9 @@ def _lex(text: str, bounded: bool = True) -> list[_Tok]:
         m = _TOKEN.match(text, i)
         if not m:
             bad = text[i]
-            if bad.isdigit() or (bad == "-" and i + 1 < len(text) and text[i + 1].isdigit()):
-                number = re.match(r"-?[\w.%]+", text[i:])
-                assert number is not None  # holds: text[i] is a digit, or a "-" before one
+            if bad.isdigit():
+                number = re.match(r"[\w.%]+", text[i:])
+                assert number is not None  # holds: text[i] is a digit
                 word = number.group()
                 raise ExprError(f'"{word}" is not a number with a unit', i,
                                 "a number takes one unit from %, ms, s, m, h, d, w, or none")
@@ -204,7 +256,7 @@ def _lex(text: str, bounded: bool = True) -> list[_Tok]:
                 operands += 1
                 if operands > MAX_OPERANDS:
                     raise ExprError(f"condition has more than {MAX_OPERANDS} operands", i,
-                                    "an operand is a signal name, a number or true/false",
+                                    "an operand is a signal name, a function's name, a number or true/false",
                                     kind="limit")
             toks.append(_Tok(kind, m.group(), i))
         i = m.end()
@@ -213,6 +265,9 @@ def _lex(text: str, bounded: bool = True) -> list[_Tok]:
 
 
 # --- parser --------------------------------------------------------------------------------------
+#
+# CEL's precedence, loosest first: ||, &&, ! (here over a whole comparison, as before arithmetic),
+# the comparisons (not chained), + and -, * and /, unary -, then a name, a number, a call or (...).
 
 
 class _Parser:
@@ -220,15 +275,15 @@ class _Parser:
         self.text = text
         self.toks = _lex(text, bounded=not canonical)
         self.i = 0
-        self.depth = 0  # open "(" and "!" around the token being read
+        self.depth = 0  # open "(", "!" and unary "-" around the token being read
         self.max_depth = 2 * MAX_DEPTH if canonical else MAX_DEPTH
 
     def enter(self, t: _Tok) -> None:
-        """One more level, opened by ``t`` (a "(" or a "!"): refused past the bound, at ``t``."""
+        """One more level, opened by ``t`` (a "(", a "!" or a unary "-"): refused past the bound, at ``t``."""
         self.depth += 1
         if self.depth > self.max_depth:
             raise ExprError(f"condition nested deeper than {self.max_depth} levels", t.offset,
-                            'every "(" and every "!" is one level (a readable condition needs a few): '
+                            'every "(", "!" and unary "-" is one level (a readable condition needs a few): '
                             "drop parentheses that group nothing", kind="limit")
 
     def peek(self) -> _Tok:
@@ -278,11 +333,11 @@ class _Parser:
         return node
 
     def parse_cmp(self) -> Node:
-        left = self.parse_primary()
+        left = self.parse_sum()
         t = self.peek()
         if t.text in COMPARISONS:
             self.take()
-            right = self.parse_primary()
+            right = self.parse_sum()
             nxt = self.peek()
             if nxt.text in COMPARISONS:
                 raise ExprError(
@@ -291,16 +346,43 @@ class _Parser:
             return Compare(t.text, left, right, t.offset)
         return left
 
+    def parse_sum(self) -> Node:
+        first = self.parse_product()
+        rest = []
+        while self.peek().text in ("+", "-"):
+            op = self.take()
+            rest.append((op.text, self.parse_product(), op.offset))
+        return first if not rest else Sum(first, tuple(rest), _offset(first))
+
+    def parse_product(self) -> Node:
+        first = self.parse_unary()
+        rest = []
+        while self.peek().text in ("*", "/"):
+            op = self.take()
+            rest.append((op.text, self.parse_unary(), op.offset))
+        return first if not rest else Product(first, tuple(rest), _offset(first))
+
+    def parse_unary(self) -> Node:
+        minuses: list[_Tok] = []  # read in a loop, as a run of "!"
+        while self.peek().text == "-":
+            minuses.append(self.take())
+            self.enter(minuses[-1])
+        if minuses and self.peek().kind == "num":  # "-8%": one negative literal, as written
+            node: Node = _literal(self.take(), minuses.pop())
+            self.depth -= 1
+        else:
+            node = self.parse_primary()
+        for t in reversed(minuses):
+            node = Neg(node, t.offset)
+        self.depth -= len(minuses)
+        return node
+
     def parse_primary(self) -> Node:
         t = self.take()
         if t.text == "(":
             self.enter(t)
             node = self.parse_or()
-            close = self.take()
-            if close.text != ")":
-                raise ExprError("missing closing parenthesis", close.offset,
-                                f'the "(" at character {t.offset + 1} of the condition is not closed', related=t.offset)
-            self.depth -= 1
+            self.close(t, "the condition")
             return node
         if t.kind == "num":
             return _literal(t)
@@ -309,22 +391,49 @@ class _Parser:
                 return Literal(1.0 if t.text == "true" else 0.0, ValueType.BOOL, t.text, t.offset)
             if t.text.lower() in _CEL_HINTS:
                 raise ExprError(f'"{t.text}" is not an operator', t.offset, _CEL_HINTS[t.text.lower()])
+            if self.peek().text == "(":
+                return self.parse_call(t)
             return Ref(t.text, t.offset)
         if t.kind == "end":
             raise ExprError("condition ends too early", t.offset, "a comparison needs a value on both sides")
-        raise ExprError(f'unexpected "{t.text}"', t.offset, "expected a signal name, a number or (")
+        raise ExprError(f'unexpected "{t.text}"', t.offset, "expected a signal name, a number, a function or (")
+
+    def parse_call(self, name: _Tok) -> Node:
+        """``name(a, b, ...)``: what it may call and with how many values is the type check's to say."""
+        open_ = self.take()
+        self.enter(open_)
+        args: list[Node] = []
+        if self.peek().text != ")":
+            args.append(self.parse_sum())
+            while self.peek().text == ",":
+                self.take()
+                args.append(self.parse_sum())
+        self.close(open_, f"{name.text}(...)")
+        return Call(name.text, tuple(args), name.offset)
+
+    def close(self, open_: _Tok, what: str) -> None:
+        close = self.take()
+        if close.text != ")":
+            if close.kind != "end" and what != "the condition":
+                raise ExprError(f'unexpected "{close.text}" in {what}', close.offset,
+                                "separate a function's values with commas; compare outside the call")
+            raise ExprError("missing closing parenthesis", close.offset,
+                            f'the "(" at character {open_.offset + 1} of the condition is not closed',
+                            related=open_.offset)
+        self.depth -= 1
 
 
-def _literal(t: _Tok) -> Literal:
-    text = t.text.replace(" ", "")
+def _literal(t: _Tok, minus: Optional[_Tok] = None) -> Literal:
+    text = ("-" if minus is not None else "") + t.text.replace(" ", "")
+    at = minus.offset if minus is not None else t.offset
     if text.startswith("-") and text[-1].isalpha():
-        raise ExprError("a duration cannot be negative", t.offset,
+        raise ExprError("a duration cannot be negative", at,
                         "ages and latencies count up from 0: compare with a positive duration, e.g. stale > 60s")
     try:
         kind, value, canon = parse_quantity(text)
     except UnitError as e:  # past the units' bounds: a duration over ten years, a number of 16 digits
-        raise ExprError(e.short, t.offset, e.hint) from None
-    return Literal(value, ValueType(kind), canon, t.offset)
+        raise ExprError(e.short, at, e.hint) from None
+    return Literal(value, ValueType(kind), canon, at)
 
 
 def _offset(node: Node) -> int:
@@ -352,6 +461,21 @@ def parse_canonical(text: str) -> Node:
 # --- analysis -------------------------------------------------------------------------------------
 
 
+def children(node: Node) -> tuple[Node, ...]:
+    """The nodes directly under ``node``, in source order."""
+    if isinstance(node, Compare):
+        return (node.left, node.right)
+    if isinstance(node, (Not, Neg)):
+        return (node.item,)
+    if isinstance(node, (And, Or)):
+        return node.items
+    if isinstance(node, (Sum, Product)):
+        return (node.first,) + tuple(x for _, x, _ in node.rest)
+    if isinstance(node, Call):
+        return node.args
+    return ()
+
+
 def refs(node: Node) -> list[Ref]:
     """Every signal reference in source order."""
     out: list[Ref] = []
@@ -359,92 +483,16 @@ def refs(node: Node) -> list[Ref]:
     def walk(n: Node) -> None:
         if isinstance(n, Ref):
             out.append(n)
-        elif isinstance(n, Compare):
-            walk(n.left)
-            walk(n.right)
-        elif isinstance(n, Not):
-            walk(n.item)
-        elif isinstance(n, (And, Or)):
-            for x in n.items:
-                walk(x)
+        for x in children(n):
+            walk(x)
 
     walk(node)
     return out
 
 
-def check_types(node: Node, types: Mapping[str, "ValueType | None"]) -> None:
-    """Check that every reference exists and every operator gets operands of one type.
-
-    The whole condition must be boolean. A signal whose type is None is declared but broken:
-    reading it is fine and any comparison with it is accepted (its own error is reported
-    elsewhere). Raises :class:`ExprError` (kind ``unknown`` or ``type``).
-    """
-    _type_of(node, types, top=True)
-
-
-def _type_of(node: Node, types: Mapping[str, "ValueType | None"], top: bool = False) -> "ValueType | None":
-    if isinstance(node, Ref):
-        if node.name not in types:
-            raise ExprError(f'unknown signal "{node.name}"', node.offset, kind="unknown")
-        t = types[node.name]
-        if t is None:
-            return None
-        if top and t is not ValueType.BOOL:
-            raise ExprError(
-                f'signal "{node.name}" is a {t.value}, not a condition',
-                node.offset,
-                f"compare it with a threshold, e.g. {node.name} >= {t.literal_example()}",
-                kind="type",
-            )
-        return t
-    if isinstance(node, Literal):
-        if top and node.type is not ValueType.BOOL:
-            raise ExprError(f"{node.text} is not a condition", node.offset,
-                            "compare a signal with it, e.g. dd_15m >= 4.5%", kind="type")
-        return node.type
-    if isinstance(node, Compare):
-        lt = _type_of(node.left, types)
-        rt = _type_of(node.right, types)
-        if lt is None or rt is None:
-            return ValueType.BOOL
-        if isinstance(node.left, Literal) and isinstance(node.right, Literal):
-            raise ExprError("a comparison of two constants is always the same", node.offset,
-                            "compare a signal with a threshold", kind="type")
-        if lt is ValueType.BOOL or rt is ValueType.BOOL:
-            if node.op not in ("==", "!="):
-                raise ExprError(f'"{node.op}" does not apply to conditions', node.offset,
-                                "conditions combine with || and &&, and compare only with == or !=", kind="type")
-        if lt is not rt:
-            sig, other = (node.left, rt) if isinstance(node.left, Ref) else (node.right, lt)
-            name = sig.name if isinstance(sig, Ref) else "value"
-            sig_t = lt if sig is node.left else rt
-            hint = f"{name} is a {sig_t.value}; compare it with a {sig_t.value} such as {sig_t.literal_example()}"
-            # Point at the threshold when there is one: that is what needs changing.
-            lits = [x for x in (node.left, node.right) if isinstance(x, Literal)]
-            if sig_t is ValueType.RATIO and other is ValueType.NUMBER and lits:  # not two signals: a bare number
-                hint = _bare_ratio_hint(name, lits[0])
-            at = lits[0].offset if len(lits) == 1 else node.offset
-            raise ExprError(f"cannot compare a {lt.value} with a {rt.value}", at, hint, kind="type")
-        return ValueType.BOOL
-    if isinstance(node, Not):
-        t = _type_of(node.item, types, top=True)
-        return t
-    if isinstance(node, (And, Or)):
-        for item in node.items:
-            _type_of(item, types, top=True)
-        return ValueType.BOOL
-    raise AssertionError(node)  # pragma: no cover
-
-
-def _bare_ratio_hint(name: str, lit: "Literal") -> str:
-    """A bare number compared with a ratio is refused: ``dd >= 0.5`` could mean 50% or 0.5%, and
-    the wrong reading disarms a trigger (or fires it at once). The hint names both readings."""
-    v = lit.value
-    as_fraction = f"{v * 100:g}%"
-    if 0 < abs(v) <= 1:
-        return (f"{name} is a ratio: write its threshold as a percentage; {lit.text} read as a fraction is "
-                f"{as_fraction}, read as a percentage {lit.text}%")
-    return f"{name} is a ratio: write its threshold as a percentage, e.g. {lit.text}%"
+def computed(node: Node) -> bool:
+    """Whether ``node`` computes a number (arithmetic or a call), rather than naming one."""
+    return isinstance(node, ARITHMETIC)
 
 
 @dataclass(frozen=True)
@@ -461,8 +509,9 @@ def disjunct_thresholds(node: Node) -> list[Threshold]:
     """The simple comparisons any one of which fires the condition on its own.
 
     Used for static checks (a higher stage firing before a lower one). Only top-level
-    disjuncts that are a single ``signal op literal`` comparison count: anything else is
-    too rich to order safely, so it is left out rather than guessed at.
+    disjuncts that are a single ``signal op literal`` comparison count: anything else (a
+    threshold computed from other signals among them) is too rich to order safely, so it is
+    left out rather than guessed at.
     """
     items = node.items if isinstance(node, Or) else (node,)
     out = []
@@ -475,47 +524,9 @@ def disjunct_thresholds(node: Node) -> list[Threshold]:
     return out
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """One comparison anywhere in a condition, the signal on the left: ``signal op threshold``
-    (``threshold`` the literal's value, ``text`` as written), or ``signal op other`` between two
-    signals (``threshold`` None, ``text`` the other signal's name)."""
-
-    signal: str
-    op: str
-    threshold: Optional[float]
-    text: str
-
-    def holds(self, value: Optional[float], other: Optional[float] = None) -> Optional[bool]:
-        """Whether ``value op threshold`` (or ``value op other`` between two signals) holds;
-        None when a side is unknown."""
-        right = self.threshold if self.threshold is not None else other
-        return None if value is None or right is None else _OPS[self.op](value, right)
-
-
-def comparisons(node: Node) -> list[Comparison]:
-    """Every ``signal op literal`` and ``signal op signal`` of a condition, in the order written
-    (mirrored where the literal comes first), under ``!``, ``&&`` and ``||`` alike: what a person
-    compares a signal's value with to see why a trigger fired or did not."""
-    out: list[Comparison] = []
-
-    def walk(n: Node) -> None:
-        if isinstance(n, Compare):
-            left, right, op = n.left, n.right, n.op
-            if isinstance(left, Literal) and isinstance(right, Ref):
-                left, right, op = right, left, _MIRROR[op]
-            if isinstance(left, Ref) and isinstance(right, Literal):
-                out.append(Comparison(left.name, op, right.value, right.text))
-            elif isinstance(left, Ref) and isinstance(right, Ref):
-                out.append(Comparison(left.name, op, None, right.name))
-        elif isinstance(n, Not):
-            walk(n.item)
-        elif isinstance(n, (And, Or)):
-            for item in n.items:
-                walk(item)
-
-    walk(node)
-    return out
+def mirrored(op: str) -> str:
+    """``op`` with its sides swapped: ``>=`` for ``<=``."""
+    return _MIRROR[op]
 
 
 def canonical(node: Node) -> str:
@@ -533,112 +544,28 @@ def canonical(node: Node) -> str:
         return " && ".join(f"({canonical(x)})" if isinstance(x, Or) else canonical(x) for x in node.items)
     if isinstance(node, Or):
         return " || ".join(canonical(x) for x in node.items)
+    if isinstance(node, Neg):
+        item = node.item  # a literal keeps its parentheses: "-8%" would read back as one literal
+        return f"-{canonical(item)}" if isinstance(item, (Ref, Call, Neg)) else f"-({canonical(item)})"
+    if isinstance(node, (Sum, Product)):
+        bare = (Ref, Literal, Call, Neg, Product) if isinstance(node, Sum) else (Ref, Literal, Call, Neg)
+        parts = [_term_text(node.first, bare)]
+        for op, x, _ in node.rest:
+            parts += [op, _term_text(x, bare)]
+        return " ".join(parts)
+    if isinstance(node, Call):
+        return f"{node.name}({', '.join(canonical(x) for x in node.args)})"
     raise AssertionError(node)  # pragma: no cover
+
+
+def _term_text(node: Node, bare: tuple[type, ...]) -> str:
+    """A term of a sum (a product too) or a factor of a product: what binds tighter as is,
+    anything else in its parentheses (so the text reads back as the same tree)."""
+    return canonical(node) if isinstance(node, bare) else f"({canonical(node)})"
 
 
 def _operand_text(node: Node) -> str:
-    """A side of a comparison: anything but a name or a literal keeps its parentheses, or
-    ``(a && b) == c`` would read back as ``a && (b == c)``, and ``(a >= 1%) == (b >= 2%)`` as a
-    chained comparison, which does not parse."""
-    return canonical(node) if isinstance(node, (Ref, Literal)) else f"({canonical(node)})"
-
-
-# --- evaluation ---------------------------------------------------------------------------------
-
-Values = Mapping[str, "float | bool | None"]
-Predicate = Callable[[Values], "bool | None"]
-
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": lambda a, b: a >= b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    "<": lambda a, b: a < b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-}
-
-
-def compile_predicate(node: Node) -> Predicate:
-    """Turn an AST into a closure ``values -> True | False | None`` (None: unknown).
-
-    Thresholds are inclusive exactly as written: ``>=`` fires at equality. Ratio and duration
-    literals are compared in fractions and seconds, which is how signals report them.
-    """
-    if isinstance(node, Ref):
-        name = node.name
-
-        def ref(v: Values) -> bool | None:
-            x = v.get(name)
-            return None if x is None else bool(x)
-
-        return ref
-    if isinstance(node, Literal):
-        const = bool(node.value) if node.type is ValueType.BOOL else node.value
-        return lambda v: const  # type: ignore[return-value]
-    if isinstance(node, Compare):
-        op = _OPS[node.op]
-        left, right = node.left, node.right
-        if isinstance(left, Ref) and isinstance(right, Literal):
-            name, const = left.name, right.value
-
-            def cmp_rl(v: Values) -> bool | None:
-                x = v.get(name)
-                return None if x is None else op(x, const)
-
-            return cmp_rl
-        lf, rf = _operand(left), _operand(right)
-
-        def cmp(v: Values) -> bool | None:
-            a, b = lf(v), rf(v)
-            return None if a is None or b is None else op(a, b)
-
-        return cmp
-    if isinstance(node, Not):
-        inner = compile_predicate(node.item)
-
-        def neg(v: Values) -> bool | None:
-            x = inner(v)
-            return None if x is None else not x
-
-        return neg
-    if isinstance(node, And):
-        parts = tuple(compile_predicate(x) for x in node.items)
-
-        def conj(v: Values) -> bool | None:
-            unknown = False
-            for p in parts:
-                x = p(v)
-                if x is False:
-                    return False
-                if x is None:
-                    unknown = True
-            return None if unknown else True
-
-        return conj
-    if isinstance(node, Or):
-        parts = tuple(compile_predicate(x) for x in node.items)
-
-        def disj(v: Values) -> bool | None:
-            unknown = False
-            for p in parts:
-                x = p(v)
-                if x is True:
-                    return True
-                if x is None:
-                    unknown = True
-            return None if unknown else False
-
-        return disj
-    raise AssertionError(node)  # pragma: no cover
-
-
-def _operand(node: Node) -> Callable[[Values], "float | None"]:
-    if isinstance(node, Ref):
-        name = node.name
-        return lambda v: v.get(name)
-
-    if isinstance(node, Literal):
-        const = node.value
-        return lambda v: const
-    pred = compile_predicate(node)
-    return lambda v: (None if (x := pred(v)) is None else float(x))
+    """A side of a comparison: anything but a name, a literal or arithmetic keeps its
+    parentheses, or ``(a && b) == c`` would read back as ``a && (b == c)``, and
+    ``(a >= 1%) == (b >= 2%)`` as a chained comparison, which does not parse."""
+    return canonical(node) if isinstance(node, (Ref, Literal) + ARITHMETIC) else f"({canonical(node)})"

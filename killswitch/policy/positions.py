@@ -29,6 +29,8 @@ from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from . import expr as ex
+from .expr_check import check_types
+from .expr_eval import Predicate, compile_predicate
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def parse_condition(text: str, canonical: bool = False) -> ex.Node:
             raise ConditionError(f"{e.message} at character {e.offset + 1}", limit=e) from None
         raise ConditionError(_located(e)) from None
     try:
-        ex.check_types(ast, {name: f.type for name, f in POSITION_FIELDS.items()})
+        check_types(ast, {name: f.type for name, f in POSITION_FIELDS.items()})
     except ex.ExprError as e:
         if e.kind == "unknown":
             name = e.message.split('"')[1]
@@ -132,7 +134,7 @@ class PositionCondition:
 
     text: str  # canonical
     reads: tuple[str, ...]  # the facts it reads, each once
-    predicate: ex.Predicate = field(compare=False, repr=False)
+    predicate: Predicate = field(compare=False, repr=False)
 
 
 def compile_condition(text: str) -> PositionCondition:
@@ -140,7 +142,7 @@ def compile_condition(text: str) -> PositionCondition:
     canonical text), so this cannot fail."""
     ast = parse_condition(text, canonical=True)
     return PositionCondition(text=text, reads=tuple(dict.fromkeys(r.name for r in ex.refs(ast))),
-                             predicate=ex.compile_predicate(ast))
+                             predicate=compile_predicate(ast))
 
 
 __all__ = ["POSITION_FIELDS", "PositionField", "ConditionError", "parse_condition", "PositionConditionField",

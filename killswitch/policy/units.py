@@ -264,6 +264,51 @@ def parse_quantity(text: str) -> tuple[str, float, str]:
     return "number", float(number), text if "." not in text else text.rstrip("0").rstrip(".")
 
 
+# --- the units of a computed threshold -----------------------------------------------------------
+#
+# A condition's arithmetic (``3 * vol_1h``, ``max(4.5%, 3 * vol_1h)``, ``dd_15m / vol_1h``) keeps
+# the unit of what it computes as powers of a ratio and of a duration; a plain number has none.
+# A ratio times a plain number is a ratio; a ratio over a ratio is a plain number; a ratio times
+# a ratio is a ratio², which compares with nothing a signal reports. Adding, subtracting, taking
+# the min or max of, and comparing values all need one unit.
+
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """The unit of a value a condition computes: its powers of a ratio and of a duration."""
+
+    ratio: int = 0
+    duration: int = 0
+
+    def times(self, other: "Dimension") -> "Dimension":
+        return Dimension(self.ratio + other.ratio, self.duration + other.duration)
+
+    def over(self, other: "Dimension") -> "Dimension":
+        return Dimension(self.ratio - other.ratio, self.duration - other.duration)
+
+    @property
+    def kind(self) -> str | None:
+        """``number``, ``ratio`` or ``duration`` (the kinds a signal or a literal has); None for
+        any other unit (a ratio², a ratio per duration)."""
+        return {(0, 0): "number", (1, 0): "ratio", (0, 1): "duration"}.get((self.ratio, self.duration))
+
+    def __str__(self) -> str:
+        if self.kind is not None:
+            return self.kind
+        up = [_power(name, n) for name, n in (("ratio", self.ratio), ("duration", self.duration)) if n > 0]
+        down = [_power(name, -n) for name, n in (("ratio", self.ratio), ("duration", self.duration)) if n < 0]
+        return ("·".join(up) or "1") + ("/" + "·".join(down) if down else "")
+
+
+def _power(name: str, n: int) -> str:
+    return name if n == 1 else name + str(n).translate(_SUPERSCRIPT)
+
+
+DIMENSIONS = {"number": Dimension(), "ratio": Dimension(ratio=1), "duration": Dimension(duration=1)}
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 # The largest magnitude of an amount or a percentage a policy may write (and of a number in a

@@ -29,6 +29,7 @@ from ..engine.evaluate import Evaluation, evaluate
 from ..engine.planner import NO_RATES, Plan
 from ..engine.stages import StageTransition
 from ..engine.state import State
+from ..engine.triggers import TriggerResult
 from ..orders import NO_SENDS, Sends
 from .limits import limit_breaches, sets_limits
 from .overlaps import CloseTotals, Decided, close_totals
@@ -52,6 +53,8 @@ class StageChange:
     transition: StageTransition
     plan: Optional[Plan]
     send: Sends = NO_SENDS  # (cancels, orders), in the order of the plan's
+    # the scope's triggers at that tick: what fired, and every threshold computed then
+    triggers: tuple[TriggerResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ class PlanResult:
 
 def changes_of(evaluations: Iterable[Evaluation]) -> list[StageChange]:
     """Every stage transition of ``evaluations``, oldest first."""
-    return [StageChange(ev.now_ms, s.policy, s.scope, s.transition, s.plan, send)
+    return [StageChange(ev.now_ms, s.policy, s.scope, s.transition, s.plan, send, s.triggers)
             for ev in evaluations for s, send in zip(ev.scopes, ev.sends()) if s.transition is not None]
 
 

@@ -12,6 +12,9 @@ JSON, added to a plan (the fields are additive: ``format_version`` stays 1):
   "positions", "listed", "weights": {component: weight}, "equity", "max_decline", "max_loss",
   "entries": [{"position", "symbol", "side", "rank", "score", "closed", "selected", "components":
   {component: {"value", "weighted"}}}]}``;
+- ``thresholds`` on a trigger whose condition computes one (``dd_15m >= max(4.5%, 3 * vol_1h)``):
+  ``[{"signal", "op", "expression", "value"}]``, the value as it was at that tick (a fraction for a
+  ratio, seconds for a duration; null: it had none);
 - totals: ``{"gross", "net", "positions", "overlaps": [{"position", "policies", "net_amount",
   "net_notional", "gross_notional", "closes": [{"time", "now_ms", "policy", "scope", "stage",
   "decision_id", "amount", "notional"}]}]}``.
@@ -26,11 +29,38 @@ from typing import Optional
 
 from ..engine.attribution import COMPONENTS, Attribution, ScoreTable
 from ..engine.planner import Plan
+from ..engine.triggers import TriggerResult
+from ..policy.expr import ValueType
 from ..orders import NO_SENDS
 from ..preview.overlaps import CloseTotals
 from .times import iso
 
 NO_SEQ = NO_SENDS
+
+
+def trigger_json(t: TriggerResult, firing: bool = True, pending: bool = True) -> dict:
+    """A trigger's result at a tick: its raw condition, whether it fires, and (when its condition
+    computes one) every computed threshold as it was at that tick."""
+    out: dict = {"condition": t.condition}
+    if firing:
+        out["firing"] = t.firing
+    if pending:
+        out["pending"] = t.pending
+    out["reason"] = t.reason
+    if t.thresholds:
+        out["thresholds"] = [{"signal": x.signal, "op": x.op, "expression": x.expression, "value": x.value}
+                             for x in t.thresholds]
+    return out
+
+
+def threshold_lines(triggers: "tuple[TriggerResult, ...] | list[TriggerResult]", kinds: dict) -> list[str]:
+    """``soft: dd_15m >= 5.127% = max(4.5%, 3 * vol_1h)`` for every computed threshold of
+    ``triggers``, the value in its signal's unit (``kinds``: signal name → ``ratio`` ...)."""
+    return [f"{t.name}: {x.shown(_unit(kinds.get(x.signal)))}" for t in triggers for x in t.thresholds]
+
+
+def _unit(kind: Optional[str]) -> Optional[ValueType]:
+    return ValueType(kind) if kind in {v.value for v in ValueType} else None
 
 
 def attribution_json(a: Attribution) -> dict:

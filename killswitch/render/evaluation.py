@@ -3,7 +3,8 @@
 JSON shape (documented in docs/engine.md):
 ``{"format_version": 1, "graph": {"digest", "revision"}, "ticks": [{"now_ms", "time", "scopes": [
 {"policy", "scope", "stage_before", "stage_after", "signals": {name: {"value", "reason"}},
-"triggers": {name: {"condition", "firing", "pending", "reason"}}, "transition", "refusals", "plan"}]}],
+"triggers": {name: {"condition", "firing", "pending", "reason", "thresholds"?}}, "transition", "refusals",
+"plan"}]}],
 "summary": {"ticks", "transitions", "orders", "notional", "net_notional", "positions_closed", "overlaps",
 "final_stages", "complete", "evaluated", "unread", "incomplete"}, "complete", "accounts": [...]}`` —
 ``accounts`` as in ``ksctl plan -o json``: which accounts the recording's snapshots were read for,
@@ -23,7 +24,8 @@ from ..engine.planner import Plan
 from ..preview.overlaps import Decided, close_totals
 from ..preview.replay import shown_value
 from .coverage import account_json, incomplete_line
-from .decisions import NO_SEQ, attribution_line, overlap_lines, plan_json, score_lines, totals_json
+from .decisions import (NO_SEQ, attribution_line, overlap_lines, plan_json, score_lines, threshold_lines,
+                        totals_json, trigger_json)
 from .times import iso
 
 FORMAT_VERSION = 1
@@ -42,8 +44,7 @@ def scope_json(s: ScopeEvaluation, send: tuple[tuple[int, ...], tuple[int, ...]]
         "stage_before": s.stage_before,
         "stage_after": s.stage_after,
         "signals": {v.name: {"value": v.value, "reason": v.reason} for v in s.signals},
-        "triggers": {t.name: {"condition": t.condition, "firing": t.firing, "pending": t.pending, "reason": t.reason}
-                     for t in s.triggers},
+        "triggers": {t.name: trigger_json(t) for t in s.triggers},
         "transition": dataclasses.asdict(s.transition) if s.transition else None,
         "refusals": list(s.refusals),
         "plan": plan_json(s.plan, send) if s.plan else None,
@@ -148,6 +149,8 @@ def replay_text(evaluations: Iterable[Evaluation], graph_kinds: dict, verbose: b
                 firing = [tr.name for tr in s.triggers if tr.firing]
                 if firing:
                     yield f"    firing  {', '.join(firing)}"
+                for line in threshold_lines(s.triggers, kinds):
+                    yield f"    threshold {line}"
                 if t.decision_id:
                     yield f"    decision {t.decision_id}"
                 if s.plan:
@@ -156,7 +159,8 @@ def replay_text(evaluations: Iterable[Evaluation], graph_kinds: dict, verbose: b
             elif verbose:
                 pend = ", ".join(f"{tr.name} {tr.pending}" for tr in s.triggers if tr.pending)
                 line = f"{iso(ev.now_ms)}  {key}  stage {s.stage_after}  {sigs}"
-                yield line + (f"  pending: {pend}" if pend else "")
+                computed = "; ".join(threshold_lines(s.triggers, kinds))
+                yield line + (f"  thresholds: {computed}" if computed else "") + (f"  pending: {pend}" if pend else "")
             refs = tuple(r.split(":", 1)[0] for r in s.refusals)
             if verbose and refs and last_refusal.get(key) != refs:
                 yield f"    {'; '.join(s.refusals)}"

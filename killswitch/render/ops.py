@@ -16,6 +16,7 @@ from typing import Any, Optional, Sequence
 from ..client import ORIGIN_DMS, ORIGIN_OPERATOR, CloseProgress, DmsStatus, LockDocument, LockHold, RunnerError, \
     RunnerUnreachable, dms_of
 from ..runner.view import ActionPreview, ChangeResult, CloseResult, PlannedOrder, RunnerStatus
+from ..figures import figure
 from ..sources import revision_text
 from .times import iso
 
@@ -107,30 +108,34 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
         if s.manual and s.stage:
             extra += f"  LATCHED: reset needs {s.approvals_needed} approver(s), have {len(s.approvals)}" + (
                 f" ({', '.join(s.approvals)})" if s.approvals else "")
-        if s.ack is not None:  # who has the scope's incident (ksctl ack)
-            extra += f"  ACKNOWLEDGED by {s.ack.author} at {iso(s.ack.ts_ms)}" + (f": {s.ack.comment}"
-                                                                                  if s.ack.comment else "")
+        have = s.acks or ((s.ack,) if s.ack is not None else ())
+        if have:  # who has the scope's incident (ksctl ack): everyone who said so, each with their note
+            extra += "  ACKNOWLEDGED by " + "; ".join(
+                f"{a.author} at {iso(a.ts_ms)}" + (f": {a.comment}" if a.comment else "") for a in have)
         lines.append(f"  {s.policy:<20} {s.scope:<40} stage {s.stage} {s.stage_name or ''}{extra}")
     lines += coverage_lines(st)
+    lines += [f"SILENCE {flag}" for flag in st.silences_idle]
     for acct in sorted(set(st.data_age_s) | set(st.fetch_errors) | set(st.streams)):
         age = st.data_age_s.get(acct)
         error = st.fetch_errors.get(acct)
         stream = st.streams.get(acct)
         lines.append(f"  data age {acct}: {_age(age)}" + (f"  {_fetch_error(error, st.last_tick_ms)}" if error else "")
                      + (f"  {stream_text(stream)}" if stream else ""))
+    lines += mode_lines(st)
+    lines += rejection_lines(st)
     lines += weight_lines(st)
     lines += lock_lines(locks)
     lines += limit_lines(locks)
     for r in st.resuming:
         limits = ", ".join(x for x in (
             f"max {r.max_positions} position(s)" if r.max_positions is not None else "",
-            f"gross exposure {r.max_gross_exposure:g}" if r.max_gross_exposure is not None else "") if x)
+            f"gross exposure {figure(r.max_gross_exposure)}" if r.max_gross_exposure is not None else "") if x)
         step = f"; steps up at {iso(r.until_ms)}" if r.until_ms is not None else ""
         lines.append(f"  RESUMING {r.policy} {r.scope}: day {r.day} of {r.days} since {iso(r.since_ms)}, "
                      f"{r.fraction * 100:g}% of normal limits ({limits or 'no limit set'}){step}")
     for x in st.residuals:  # what closes left open and the runner stopped closing
         leg = f" {x.position_side}" if x.position_side else ""
-        lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {x.amount:g}: {x.why} ({x.detail}); "
+        lines.append(f"  RESIDUAL {x.account} {x.symbol} {x.side}{leg} {figure(x.amount)}: {x.why} ({x.detail}); "
                      f"incident {x.incident}")
     lines += trading_lines(st)
     lines += violation_lines(st.lock_violations)
@@ -168,8 +173,39 @@ def violation_lines(doc: dict, latest: int = 10) -> list[str]:
         who = v.get("client_order_id") or v.get("revert_client_order_id") or "-"
         outcome = v.get("outcome") or ("dry run" if v.get("dry_run") else "pending")
         lines.append(f"    {_when(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
-                     f"{v.get('side')} {v.get('amount', 0):g} ({value}) strategy {v.get('strategy')} "
+                     f"{v.get('side')} {figure(v.get('amount', 0))} ({value}) strategy {v.get('strategy')} "
                      f"order {who} under {v.get('mode')} {v.get('scope')}: {outcome}")
+    return lines
+
+
+def mode_lines(st: RunnerStatus) -> list[str]:
+    """Each account's position mode as its venue reads it: a mismatch with the declaration, or a
+    mode not read, loud; an agreeing one on a quiet line."""
+    lines = []
+    for acct, m in sorted(st.position_modes.items()):
+        margin = f", margin {m['margin']}" if m.get("margin") else ""
+        if m.get("mismatch"):
+            lines.append(f"  {m.get('reason')}: {acct}: closes are sent as the venue's mode")
+        elif m.get("read") == "unread":
+            lines.append(f"  position mode {acct}: unread ({m.get('reason') or 'no read'}); closes follow the "
+                         f"positions' own legs, declared {m.get('declared')}")
+        else:
+            source = m.get("source") or "the venue"
+            lines.append(f"  position mode {acct}: {m.get('read')}{margin} (read from {source})")
+    return lines
+
+
+def rejection_lines(st: RunnerStatus) -> list[str]:
+    """The legs whose closes the venue refused: CLOSE_REJECTED (not sent again) or still tried."""
+    lines = []
+    for r in st.close_rejections:
+        what = (f"CLOSE_REJECTED {r['account']} {r['symbol']} {r['leg']}: {r['tries']} of {r['bound']} closes "
+                f"rejected by the venue: {r['venue_said']} ({r['reason']}); not sent again for incident "
+                f"{r['incident']}") if r["state"] == "CLOSE_REJECTED" else (
+            f"CLOSE REFUSED {r['account']} {r['symbol']} {r['leg']}: {r['tries']} of {r['bound']} tries "
+            f"({r['kind']}): {r['venue_said']} ({r['reason']})"
+            + (f"; tried again at {iso(r['next_ms'])}" if r.get("next_ms") else ""))
+        lines.append(f"  {what}")
     return lines
 
 
@@ -222,8 +258,11 @@ def coverage_lines(st: RunnerStatus) -> list[str]:
         until = "unknown (waiting for data)" if r.until_ms is None else iso(r.until_ms)
         doing = r.while_blind or "nothing (no while_blind)"
         lines.append(f"  BLIND {r.policy} {r.scope}: {r.reason}{when}; armed again at {until}; while blind: {doing}")
+        if r.partly:
+            lines.append(f"      {r.partly}")
         for t in r.triggers:
-            lines.append(f"      trigger {t.trigger}: {t.detail}")
+            still = f"; can still fire on {', '.join(t.fires_on)}" if t.fires_on else ""
+            lines.append(f"      trigger {t.trigger}: {t.detail}{still}")
         if not r.triggers:
             lines.append(f"      {r.detail}")
     return lines
@@ -296,7 +335,7 @@ def limit_lines(locks: LockDocument) -> list[str]:
                 used = "usage unknown (an account not read)"
             else:
                 share = f" ({u.usage / u.value:.0%})" if u.value else ""
-                used = f"{u.usage:,.8g} of {u.value:,.8g}{share}" + ("  OVER" if u.usage > u.value else "")
+                used = f"{figure(u.usage)} of {figure(u.value)}{share}" + ("  OVER" if u.usage > u.value else "")
             lines.append(f"  LIMIT {p.policy} {u.scope} {u.limit}{of}: {used}")
     return lines
 
@@ -324,6 +363,9 @@ def dms_lines(d: DmsStatus) -> list[str]:
         else:
             state = "disarmed" + (f" (trading halted for {name})" if s.locked else "")
         lines.append(f"  dms {name}: {state}; last beat {_age(s.last_beat_age_s)} ago, timeout {_age(s.timeout_s)}")
+    for name, by in sorted(d.watched.items()):
+        if name not in d.sources:  # watched, never heard: the bot to look at
+            lines.append(f"  heartbeat {name}: NEVER HEARD; watched by {', '.join(by)}")
     for acct, n in sorted(d.native.items()):
         extra = "  LAPSED" if n.lapsed else ""
         extra += f"  refresh failing: {n.error}" if n.error else ""
@@ -337,7 +379,7 @@ def dms_lines(d: DmsStatus) -> list[str]:
 
 
 def dms_text(d: DmsStatus) -> str:
-    lines = [] if d.sources or d.native or d.refused else ["no source armed, no venue countdown"]
+    lines = [] if d.sources or d.native or d.refused or d.watched else ["no source armed, no venue countdown"]
     return "\n".join(lines + dms_lines(d))
 
 
@@ -349,12 +391,12 @@ def dms_json(d: DmsStatus) -> str:
 
 
 def _n(x: float) -> str:
-    return f"{x:,.8g}" if abs(x) >= 1000 else f"{x:g}"
+    return figure(x)
 
 
 def planned_order_line(o: PlannedOrder) -> str:
     leg = f" {o.position_side}" if o.position_side else ""
-    price = f"  limit {_n(o.limit_price)}" if o.limit_price is not None else ""
+    price = f"  limit {figure(o.limit_price, o.price_tick)}" if o.limit_price is not None else ""
     chunk = f"  chunk {o.chunk}/{o.chunks}" if o.chunks > 1 else ""
     return (f"  {o.side} {_n(o.amount)} {o.symbol}{leg} on {o.account}  ≈{_n(o.notional)}{price}"
             f"{'  reduce-only' if o.reduce_only else ''}{chunk}")
@@ -435,6 +477,12 @@ def close_outcome(p: CloseProgress) -> str:
     if p.state == "refused":
         return f"ksctl close: the close of {_target(p)} was refused at its tick; nothing was sent: {p.reason}"
     statuses = ", ".join(f"{k} {v}" for k, v in p.statuses.items()) or "no orders"
+    refused = sum(n for k, n in p.statuses.items() if k in ("rejected", "failed"))
+    if refused:  # never "settled" alone when the venue refused: what it said, in its words
+        said = "; ".join(p.venue_said) or "no reason given"
+        verdict = "FAILED" if refused == sum(p.statuses.values()) else "partly failed"
+        return (f"close {_target(p)} {verdict}: {refused} of {sum(p.statuses.values())} order(s) rejected by the "
+                f"venue: {said}")
     return f"close {_target(p)} settled: {statuses}"
 
 
@@ -448,6 +496,16 @@ def _planned_line(row: Any) -> str:
             f"{o.get('side')}{leg} {o.get('amount'):g}  planned, not sent (dry run)  {o.get('decision_id')}")
 
 
+def _journal_line(r: Any) -> str:
+    """One journaled order: when, its id, where, what (the hedge leg it closes, when it names
+    one), how it ended (and the venue's or the runner's reason code), and why it was sent (the
+    decision: a policy's stage entry, or an operator's close)."""
+    leg = f" {r.position_side}" if (r.position_side or "").upper() in ("LONG", "SHORT") else ""  # as --planned says
+    why = (f"  {r.reason_code}" if r.reason_code else "") + refused_text(r)  # and what the venue said
+    return (f"{iso(r.created_ms)}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side}{leg} "
+            f"{r.amount:g}  {r.status or 'pending'}{why}  by {r.decision_id}")
+
+
 def history_text(rows: list, verification: Any, planned: Optional[list] = None, planned_total: int = 0) -> str:
     """One line per journaled order, newest last (its time in ISO-8601 UTC), then what verifying
     the audit chain found. ``planned`` (``--planned``): the dry run's planned orders instead, from
@@ -457,14 +515,20 @@ def history_text(rows: list, verification: Any, planned: Optional[list] = None, 
         lines.append(f"{planned_total} planned order(s) in the audit trail (dry run: none was sent)"
                      + (f"; the latest {len(planned)} are listed" if len(planned) < planned_total else ""))
     else:
-        lines = [f"{iso(r.created_ms)}  {r.client_order_id}  {r.venue}/{r.account} {r.symbol} {r.side} "
-                 f"{r.amount:g}  {r.status or 'pending'}{'  ' + r.reason_code if r.reason_code else ''}" for r in rows]
+        lines = [_journal_line(r) for r in rows]
         if not rows and planned_total:
             lines.append(f"dry run: nothing journaled; {planned_total} planned order(s) are in the audit trail "
                          "(ksctl history --planned lists them)")
         elif not rows:
             lines.append("no order journaled")
     return "\n".join(lines + [verification.describe(lead="audit chain: ")])
+
+
+def refused_text(r: Any) -> str:
+    """``: -1106 Parameter 'reduceOnly' sent when not required.`` of a journaled order the venue
+    (or the adapter) refused: what it said, as stored with the result; nothing otherwise."""
+    detail = getattr(r, "detail", None)
+    return f": {detail}" if detail and r.status in ("rejected", "failed") else ""
 
 
 def history_json(rows: list, verification: Any, planned: Optional[list] = None, planned_total: int = 0) -> str:
@@ -500,12 +564,16 @@ def failure_line(command: str, e: RunnerError) -> str:
     return f"ksctl {command}: refused (HTTP {e.status}): {e.reason}"
 
 
-def read_auth_hint(command: str, token_env: str, token_set: bool) -> str:
-    """What to do when a read is refused for want of a valid token (a 401)."""
+def auth_hint(command: str, token_env: str, token_set: bool, role: str = "viewer") -> str:
+    """What to do when a call is refused for want of a valid token (a 401): a read needs the
+    ``viewer`` role (or any), a change the ``operator`` role, a reset the ``approver`` role."""
     what = f"the token in {token_env} is not one this runner knows" if token_set else f"{token_env} is not set"
-    return (f"ksctl {command}: {what}: this runner shows its status, runbooks and closes only to a token with "
-            f"the viewer, operator or approver role (or to anyone with ksctl run --console-public); set "
-            f"{token_env} to a token with the viewer role (ksctl token new --identity NAME --roles viewer)")
+    if role == "viewer":
+        return (f"ksctl {command}: {what}: this runner shows its status, runbooks and closes only to a token with "
+                f"the viewer, operator or approver role (or to anyone with ksctl run --console-public); set "
+                f"{token_env} to a token with the viewer role (ksctl token new --identity NAME --roles viewer)")
+    return (f"ksctl {command}: {what}: set {token_env} to a token with the {role} role "
+            f"(ksctl token new --identity NAME --roles {role})")
 
 
 def change_json(result: Any) -> str:

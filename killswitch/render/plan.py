@@ -33,7 +33,7 @@ from ..preview.plan import NOT_READ, PlanResult, StageChange
 from .coverage import (account_json, account_lines, blind_json, blind_lines, blind_summary, incomplete_line,
                        incomplete_phrase, unread_detail)
 from .decisions import (NO_SEQ, attribution_json, attribution_line, cancels_json, orders_json, overlap_lines,
-                        score_lines, scores_json, totals_json)
+                        score_lines, scores_json, threshold_lines, totals_json, trigger_json)
 from .evaluation import iso
 from ..sources import revision_text
 
@@ -52,6 +52,9 @@ def change_json(c: StageChange) -> dict:
         "skipped": list(p.skipped) if p else [],
         "attribution": attribution_json(p.attribution) if p else None,
         "scores": scores_json(p.scores) if p else None,
+        **({"thresholds": [{"trigger": r.name, **x} for r in c.triggers
+                           for x in trigger_json(r).get("thresholds", ())]}
+           if any(r.thresholds for r in c.triggers) else {}),
     }
 
 
@@ -144,8 +147,8 @@ def scopes_json(ev) -> list[dict]:
         return []
     return [{"policy": se.policy, "scope": se.scope, "coverage": se.coverage.state, "reason": se.coverage.reason,
              "signals": {v.name: {"value": v.value, "reason": v.reason} for v in se.signals},
-             "triggers": {t.name: {"condition": t.condition, "firing": t.firing, "reason": t.reason}
-                          for t in se.triggers}, "stage": se.stage_after} for se in ev.scopes]
+             "triggers": {t.name: trigger_json(t, pending=False) for t in se.triggers}, "stage": se.stage_after}
+            for se in ev.scopes]
 
 
 def _where(source: dict) -> str:
@@ -161,6 +164,7 @@ def plan_text(result: PlanResult, graph, source: dict, mode: str) -> str:
         head = f"  # {c.policy} {c.scope}: stage {t.from_level} → {t.to_level}"
         lines.append(head + (f" {t.stage}" if t.stage else "") + f"   at {iso(c.now_ms)}")
         lines.append(f"    reason: {t.reason}")
+        lines += [f"    threshold {x}" for x in threshold_lines(c.triggers, _kinds(graph, c.policy))]
         if p and (p.orders or p.residuals or p.skipped):
             lines.append(f"    {attribution_line(p.attribution)}")
         lines += [f"  {x}" for x in _action_lines(p, c.send)] if p else []
@@ -198,6 +202,12 @@ def watch_json(w: Any) -> Optional[dict]:
             "reverts": [{"client_order_id": o.client_order_id, "account": f"{o.venue}/{o.account}", "symbol": o.symbol,
                          "side": o.side, "position_side": o.position_side, "amount": o.amount, "reduce_only": True}
                         for p in w.reverts for o in p.orders]}
+
+
+def _kinds(graph, policy: str) -> dict:
+    """The unit of each signal of ``policy`` (``ratio``, ``duration`` ...), to show its thresholds in."""
+    node = next((p for p in graph.policies if p.name == policy), None)
+    return {s.name: s.type.value for s in node.signals} if node is not None else {}
 
 
 def _seq(seqs: tuple[int, ...], i: int) -> str:
@@ -261,6 +271,8 @@ def plan_markdown(result: PlanResult, graph, source: dict, mode: str) -> str:
         lines += [f"#### {md(c.policy)} {md(c.scope)}: stage {t.from_level} → {t.to_level}"
                   + (f" {md(t.stage)}" if t.stage else "") + f" at {iso(c.now_ms)}", "",
                   f"reason: `{t.reason.replace('`', '')}`", ""]
+        lines += [f"- threshold {md(x)}" for x in threshold_lines(c.triggers, _kinds(graph, c.policy))]
+        lines += [""] if any(r.thresholds for r in c.triggers) else []
         if c.plan:
             lines += ["```diff", *_action_lines(c.plan, c.send), "```", ""]
     overlaps = overlap_lines(result.totals())

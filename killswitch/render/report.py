@@ -79,7 +79,11 @@ def report_markdown(doc: dict) -> str:
             f"| notifications | {s['notifications_delivered']} delivered, {s['notifications_failed']} failed, "
             f"{s['notifications_dropped']} dropped"
             + (f", {s['notifications_silenced']} silenced" if s.get("notifications_silenced") else "") + " |",
-            f"| operator actions | {s.get('operator_actions', 0)} (table below) |", ""]
+            f"| operator actions | {s.get('operator_actions', 0)} (table below) |",
+            f"| what broke the halt | {s.get('violations', 0)} violation(s) at the venue"
+            + (f", **{s['violations_uncancelled']} cancel(s) not confirmed**" if s.get("violations_uncancelled")
+               else "")
+            + f"; {s.get('trading_changes', 0)} change(s) of the bots' trading permission |", ""]
 
     out += ["## Incidents", ""]
     if not doc["incidents"]:
@@ -96,6 +100,8 @@ def report_markdown(doc: dict) -> str:
         if o["planned_dry_run"]:
             line += f"; {o['planned_dry_run']} planned in dry run"
         out.append(line)
+        for said, n in sorted((o.get("refused") or {}).items()):  # in the venue's own words
+            out.append(f"- rejected by the venue: {n} × `{_c(said)}`")
         for a in i["approvals"]:
             out.append(f"- reset approval {a['at']}{_unverified(a)} by **{_c(a['approver'])}**: {_c(a['reason'])} "
                        f"(`{_c(a['result'])}`)")
@@ -126,7 +132,8 @@ def report_markdown(doc: dict) -> str:
                 "|---|---|---|---|---|---|---|---|---|"]
         out += [f"| {o['at']} | `{o['client_order_id']}` | {_c(o['incident'])} | {o['venue']}/{o['account']} | "
                 f"{_c(o['symbol'])} | {o['side']} | {o['amount']:g} | {o['status']}"
-                + (f" `{o['reason_code']}`" if o["reason_code"] else "") + f" | {_c(o['filled'])} |"
+                + (f" `{o['reason_code']}`" if o["reason_code"] else "")
+                + (f": {_c(o['detail'])}" if o.get("detail") else "") + f" | {_c(o['filled'])} |"
                 for o in doc["orders"]]
     else:
         out.append("None journaled.")
@@ -173,6 +180,7 @@ def report_markdown(doc: dict) -> str:
     out.append("")
 
     out += operator_action_lines(doc.get("operator_actions") or [])
+    out += halt_break_lines(doc.get("halt_breaks") or {})
 
     out += ["## Other audited events", ""]
     if doc["other_events"]:
@@ -201,6 +209,43 @@ def operator_action_lines(actions: list) -> list[str]:
     out += ["| at | action | target | by | reason / comment | outcome | duration |", "|---|---|---|---|---|---|---|"]
     out += [f"| {a['at']}{_unverified(a)} | {a['action']} | {_c(a['target'])} | {_c(a['by'])} | {_c(a['reason'])} | "
             f"{_c(a['outcome'])} | {_lasted(a)} |" for a in actions]
+    return out + [""]
+
+
+def _amount(value: Any) -> str:
+    return f"{value:,.2f}" if isinstance(value, (int, float)) else "-"
+
+
+def halt_break_lines(broke: dict) -> list[str]:
+    """What broke the halt: the venue watch's violations with what each came to, and the changes
+    of the bots' trading permission at the venues."""
+    out = ["## What broke the halt", "",
+           "Orders and positions of bots that never asked, caught at the venue under a lock (`LOCK_VIOLATION`) or "
+           "over a pre-trade limit (`LIMIT_VIOLATION`), with what the runner did and what the venue answered.", ""]
+    violations = broke.get("violations") or []
+    if violations:
+        out += ["| at | kind | account | symbol | side | amount | notional | client order id | strategy | action | "
+                "outcome | incident |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        out += [f"| {v['at']}{_unverified(v)} | {v['kind']} | {_c(v['account'])} | {_c(v['symbol'])} | "
+                f"{_c(v['side'])} | {_c(v['amount'])} | {_amount(v['notional'])} | {_c(v['client_order_id'])} | "
+                f"{_c(v['strategy'])} | {_c(v['action'])} | {_c(v['outcome'])} | {_c(v['incident'])} |"
+                for v in violations]
+    else:
+        out.append("No violation at the venue in the period.")
+    out += ["", "The bots' trading permission at the venues (`revoke_trading`, `ksctl revoke`), as the venue "
+            "confirmed or refused it.", ""]
+    trading = broke.get("trading") or []
+    if trading:
+        out += ["| at | account | event | keys | read back | venue's answer | held by | incident |",
+                "|---|---|---|---|---|---|---|---|"]
+        for t in trading:
+            answer = f"`{_c(t['code'])}` {_c(t['message'])} ({_c(t['want'])}, attempt {_c(t['attempts'])})" \
+                if t["event"] == "failed" else "confirmed"
+            out.append(f"| {t['at']}{_unverified(t)} | {_c(t['account'])} | {t['event']} | "
+                       f"{_c(', '.join(t['keys']))} | {_c(t['read_back'])} | {answer} | "
+                       f"{_c(', '.join(t['holds']))} | {_c(t['incident'])} |")
+    else:
+        out.append("No change of the bots' trading permission in the period.")
     return out + [""]
 
 

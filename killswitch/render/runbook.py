@@ -83,7 +83,8 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
     out += ["", "## What was done", ""]
     for o in acts.get("orders") or []:
         out.append(f"- {o.get('side')} {o.get('amount')} {o.get('symbol')} on {o.get('venue')}/{o.get('account')}: "
-                   f"**{o.get('status')}**" + (f" `{o.get('code')}`" if o.get("code") else ""))
+                   f"**{o.get('status')}**" + (f" `{o.get('code')}`" if o.get("code") else "")
+                   + (f": {o.get('detail')}" if o.get("detail") else ""))
     for d in acts.get("directives") or []:
         out.append(f"- {d.get('text')}")
     if not (acts.get("orders") or acts.get("directives")):
@@ -94,6 +95,9 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
                    f"(≈{p.get('notional_text')})")
     if not incident.get("positions"):
         out.append("- none in the last snapshot")
+    for r in incident.get("residuals") or []:  # what the runner stopped closing, and why (the venue's words)
+        out.append(f"- residual {r.get('account')} {r.get('symbol')} {r.get('side')} {r.get('amount_text')}: "
+                   f"`{r.get('why')}` {r.get('detail')}")
     out += ["", "## Trading lock", "",
             f"- {'LOCKED ' + str(lock.get('mode')) if lock.get('locked') else 'not locked'}: "
             f"`{_v(lock.get('reason'))}`",

@@ -11,6 +11,7 @@ import dataclasses
 import json
 from typing import Sequence
 
+from ..runner.silence_view import SilencePreview
 from ..runner.view import SilenceStatus
 from .times import iso
 
@@ -26,8 +27,11 @@ def span(ms: int) -> str:
 
 
 def silence_when(s: SilenceStatus) -> str:
+    tie = f" or when {s.incident} ends" if s.ends_with_incident and s.incident else ""
     if s.state == "active":
-        return f"ends in {span(s.ends_ms - s.as_of_ms)} ({iso(s.ends_ms)})"
+        return f"ends in {span(s.ends_ms - s.as_of_ms)} ({iso(s.ends_ms)}){tie}"
+    if s.expired_by == "incident ended":
+        return f"ended with its incident {s.incident}"
     if s.state == "pending":
         return f"starts in {span(s.starts_ms - s.as_of_ms)} ({iso(s.starts_ms)})"
     by = f" by {s.expired_by}" if s.expired_by else ""
@@ -36,12 +40,27 @@ def silence_when(s: SilenceStatus) -> str:
 
 def silence_line(s: SilenceStatus) -> str:
     return (f"{s.id}  {s.state.upper():<8} {', '.join(s.matchers)}  by {s.author}  {silence_when(s)}  "
-            f"comment: {s.comment}")
+            f"comment: {s.comment}" + (f"\n    {s.idle}" if s.idle else ""))
+
+
+def preview_text(p: SilencePreview) -> str:
+    """What a silence would hold back now: the summary, then each incident and page."""
+    if not p.ok:
+        return p.reason
+    lines = [f"{', '.join(p.matchers)}: {p.summary}"]
+    lines += [f"  incident {i}" for i in p.incidents]
+    lines += [f"  page {h.severity} {h.event} {h.policy or ''} {h.scope or ''} to {h.receiver}".replace("  ", " ")
+              for h in p.pages]
+    return "\n".join(lines)
+
+
+def preview_json(p: SilencePreview) -> str:
+    return json.dumps(dataclasses.asdict(p), indent=1)
 
 
 def silences_text(silences: Sequence[SilenceStatus]) -> str:
     if not silences:
-        return "no silences (ksctl silence add --match policy=NAME --duration 2h --comment WHY)"
+        return "no silences (ksctl silence add --match policy=NAME --duration 2h --reason WHY)"
     order = {"active": 0, "pending": 1, "expired": 2}
     return "\n".join(silence_line(s) for s in sorted(silences, key=lambda s: (order.get(s.state, 3), s.ends_ms)))
 

@@ -172,13 +172,22 @@ def _triggers_doc(node: PolicyNode, names: Iterable[str], values: Mapping[str, O
         if t is None:
             continue
         r = results.get(name, {})
+        recorded = r.get("thresholds") or {}
         checks = []
-        for sig, op, threshold, text in comparisons(t):
-            v = values.get(sig)
-            other = values.get(text) if threshold is None else threshold
-            breached = None if v is None or other is None else bool(_OPS[op](v, other))
-            checks.append({"signal": sig, "op": op, "threshold": text, "value": v,
-                           "value_text": value_text(v, types.get(sig)), "breached": breached})
+        for c in t.comparisons:
+            v = values.get(c.signal)
+            text = c.text
+            if c.computed:  # the number at the tick of the entry, then what it is computed from
+                key = (c.signal, c.op, c.text)
+                at = recorded[key] if key in recorded else c.threshold_at(values)
+                other = _num(at)
+                text = f"{value_text(other, types.get(c.signal))} = {c.text}"
+            else:
+                other = c.threshold_at(values)
+            breached = None if v is None or other is None else bool(_OPS[c.op](v, other))
+            checks.append({"signal": c.signal, "op": c.op, "threshold": text, "value": v,
+                           "value_text": value_text(v, types.get(c.signal)), "breached": breached,
+                           "threshold_value": other})
         out.append({
             "name": t.name, "when": t.when, "for": _confirm_text(t),
             "keep_firing_for": duration_text(t.keep_firing_for_s), "on_missing_data": t.on_missing_data,
@@ -323,8 +332,11 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
 
 
 def _order_doc(o: Any, outcome: Any, dry_run: bool) -> dict:
+    detail = None
     if outcome is not None:
         status, filled, code = outcome.status, outcome.filled, outcome.code
+        # what the venue said where it refused (its code and message), as the journal keeps it
+        detail = getattr(outcome, "detail", None) if status in ("rejected", "failed") else None
     else:
         status, filled, code = ("not sent (dry run)" if dry_run else "journaled"), 0.0, None
     return {
@@ -332,7 +344,7 @@ def _order_doc(o: Any, outcome: Any, dry_run: bool) -> dict:
         "side": o.side, "position_side": o.position_side, "amount": o.amount, "notional": round(o.notional, 2),
         "notional_text": amount_text(o.notional), "reduce_only": o.reduce_only, "limit_price": o.limit_price,
         "chunk": f"{o.chunk}/{o.chunks}", "action": o.action, "reason": o.reason, "group": o.group,
-        "status": status, "filled": filled, "code": code,
+        "status": status, "filled": filled, "code": code, "detail": detail,
     }
 
 
@@ -371,7 +383,8 @@ def incident_from_event(event: "Event", ctx: "SinkContext", report: Optional["Ti
     if ev is not None:
         values = {v.name: _num(v.value) for v in ev.signals}
         reasons = {v.name: v.reason for v in ev.signals}
-        results = {t.name: {"firing": t.firing, "pending": t.pending, "reason": t.reason} for t in ev.triggers}
+        results = {t.name: {"firing": t.firing, "pending": t.pending, "reason": t.reason,
+                            "thresholds": {x.key: x.value for x in t.thresholds}} for t in ev.triggers}
     else:
         values = {s["name"]: _num(s.get("value")) for s in data.get("signals", [])}
         reasons = {s["name"]: s.get("reason") for s in data.get("signals", [])}
@@ -467,10 +480,10 @@ def follow_up(data: dict, ctx: "SinkContext", report: "TickFacts", entries: Sequ
     for e in entries:
         intent = OrderIntent(**json.loads(e.payload_json))
         doc = _order_doc(intent, SimpleNamespace(status=e.status or "journaled", filled=e.filled or 0.0,
-                                                 code=e.reason_code), ctx.dry_run)
+                                                 code=e.reason_code, detail=e.detail), ctx.dry_run)
         if e.client_order_id in known:  # what the planner said about it at the time stays
             doc = {**known.pop(e.client_order_id), "status": doc["status"], "filled": doc["filled"],
-                   "code": doc["code"]}
+                   "code": doc["code"], "detail": doc["detail"]}
         orders.append(doc)
         if e.client_order_id in outcomes:
             fills.append((intent, outcomes[e.client_order_id].filled))
@@ -556,6 +569,15 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
         for sig, op, threshold, _ in comparisons(t):
             if threshold is not None and sig not in values:
                 values[sig] = round(_past(op, threshold, types.get(sig, ValueType.NUMBER)), 6)
+    later = {c.signal for t in node.triggers if t.name in stage.on for c in t.comparisons if c.computed}
+    for s in node.signals:
+        if s.name not in values and s.name not in later:
+            values[s.name] = {ValueType.RATIO: 0.01, ValueType.DURATION: 5.0}.get(s.type, 0.0)
+    for t in node.triggers:  # a threshold computed from the others: just past its value from them
+        for c in t.comparisons if t.name in stage.on else ():
+            at = c.threshold_at(values) if c.computed and c.signal not in values else None
+            if at is not None:
+                values[c.signal] = round(_past(c.op, at, types.get(c.signal, ValueType.NUMBER)), 6)
     for s in node.signals:
         if s.name not in values:
             values[s.name] = {ValueType.RATIO: 0.01, ValueType.DURATION: 5.0}.get(s.type, 0.0)
@@ -570,11 +592,13 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
             {"client_order_id": f"ks-{level}a1b2c3d4-1", "venue": venue, "account": account, "symbol": "BTC/USDT:USDT",
              "side": "sell", "position_side": None, "amount": 1.5, "notional": 90_000.0, "notional_text": "90,000.00",
              "reduce_only": True, "limit_price": 58_800.0, "chunk": "1/1", "action": "close_all",
-             "reason": "CLOSE_ALL", "group": "majors", "status": "filled", "filled": 1.5, "code": None},
+             "reason": "CLOSE_ALL", "group": "majors", "status": "filled", "filled": 1.5, "code": None,
+             "detail": None},
             {"client_order_id": f"ks-{level}a1b2c3d4-2", "venue": venue, "account": account, "symbol": "SOL/USDT:USDT",
              "side": "buy", "position_side": None, "amount": 200.0, "notional": 28_000.0, "notional_text": "28,000.00",
              "reduce_only": True, "limit_price": 142.8, "chunk": "1/1", "action": "close_all", "reason": "CLOSE_ALL",
-             "group": None, "status": "rejected", "filled": 0.0, "code": "RATE_LIMITED"},
+             "group": None, "status": "rejected", "filled": 0.0, "code": "RATE_LIMITED",
+             "detail": "-1003 Too many requests; current limit is 2400 requests per minute."},
         ]
         positions = [{"account": acct, "symbol": "SOL/USDT:USDT", "side": "short", "position_side": None,
                       "contracts": 200.0, "notional": 28_000.0, "notional_text": "28,000.00", "mark_price": 140.0,

@@ -58,10 +58,14 @@ def _reason(kind: str, p: Mapping[str, Any]) -> str:
 
 
 def operator_actions(rows: Sequence[Any], until_ms: int, proven: Callable[[int], bool],
-                     settled: Mapping[str, int], incident_ends: Mapping[str, int]) -> list[dict]:
+                     settled: Mapping[str, int], incident_ends: Mapping[str, int],
+                     results: Optional[Mapping[str, Sequence[tuple[Optional[str], Optional[str]]]]] = None
+                     ) -> list[dict]:
     """The actions among ``rows`` (audit rows, chain order), each with how long it lasted.
     ``settled``: a manual close's id -> when its last order became final; ``incident_ends``: an
-    incident -> when it ended (reset, escalation, re-entry) within the period."""
+    incident -> when it ended (reset, escalation, re-entry) within the period; ``results``: a
+    manual close's id -> each of its orders' (status, what the venue said where it refused): a
+    close whose orders the venue refused is ``failed``, never ``done``."""
     mine = [r for r in rows if r.kind in ACTION_KINDS]
     out = []
     for i, r in enumerate(mine):
@@ -74,10 +78,24 @@ def operator_actions(rows: Sequence[Any], until_ms: int, proven: Callable[[int],
             end, how = until_ms, "in force at the period's end"
         out.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "action": ACTION_KINDS[r.kind], "kind": r.kind,
                     "target": _target(r.kind, p), "by": p.get("by"), "reason": _reason(r.kind, p),
-                    "outcome": f"refused: {str(refused).split(':', 1)[0]}" if refused else "done",
+                    "outcome": f"refused: {str(refused).split(':', 1)[0]}" if refused else
+                    _close_outcome((results or {}).get(str(p.get("id")), ())) if r.kind == "manual_close_requested"
+                    else "done",
                     "refusal": refused, "duration_ms": None if end is None else max(0, end - _start(r)),
                     "ended": how, "verified": proven(r.seq)})
     return out
+
+
+def _close_outcome(orders: Sequence[tuple[Optional[str], Optional[str]]]) -> str:
+    """``done``, or ``failed: 2 of 2 orders rejected by the venue: -1106 Parameter 'reduceOnly' sent
+    when not required.`` (``partly failed`` where some filled), from a manual close's orders."""
+    refused = [said or "" for status, said in orders if status in ("rejected", "failed")]
+    if not refused:
+        return "done"
+    words = sorted(set(s for s in refused if s))
+    verdict = "failed" if len(refused) == len(orders) else "partly failed"
+    return (f"{verdict}: {len(refused)} of {len(orders)} orders rejected by the venue"
+            + (f": {'; '.join(words)}" if words else ""))
 
 
 def _start(r: Any) -> int:

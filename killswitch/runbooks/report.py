@@ -8,7 +8,9 @@ audited (an attempt the runner refused, ``NOT_ENGAGED`` or ``DUPLICATE_APPROVER`
 attempt, never an approval), every notification receipt (delivered, failed, dropped, silenced:
 held back by a silence), the runbooks stored, every operator action (lock, unlock, close,
 silence, acknowledgement, dead man's switch change) with its author, reason, time, outcome and
-duration (:mod:`.operator_actions`), the other audited events by kind, and the result of verifying the whole audit
+duration (:mod:`.operator_actions`), what broke the halt (the venue watch's violations and what each came to,
+the changes of the bots' trading permission at the venues: :mod:`.halt_breaks`), the other audited events
+by kind, and the result of verifying the whole audit
 chain (:meth:`StateStore.audit_verification`: every row, the head, the HMACs when the store was
 opened with the audit key, the exported anchors given): its verdict (``intact_and_anchored``,
 ``consistent_unanchored``, ``consistent_unverified``, ``not_verifiable_without_key``,
@@ -29,12 +31,13 @@ MACs were checked with the key and nothing was found (``intact`` is that, since 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from ..events import runbook_path
 from ..orders import PLANNED_KINDS, planned_intents
 from ..state.audit_chain import INTACT
 from ..state.store import StateStore, StoreError
+from .halt_breaks import KINDS as HALT_BREAK_KINDS, halt_breaks
 from .incident import iso
 from .operator_actions import ACTION_KINDS, operator_actions
 
@@ -48,7 +51,7 @@ NOTIFICATION_KINDS = ("notification_delivered", "notification_failed", "notifica
                       "notification_receivers_unresolved", "notification_silenced")
 # kinds the report shows in their own sections; every other kind is counted under "other events"
 SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_rendered") + NOTIFICATION_KINDS
-                          + tuple(ACTION_KINDS))
+                          + tuple(ACTION_KINDS) + HALT_BREAK_KINDS)
 _FINAL = ("filled", "rejected", "failed", "expired", "canceled")
 
 
@@ -116,7 +119,8 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
                     "from": t["from"], "at": t["at"], "ts_ms": r.ts_ms, "reason": t["reason"],
                     "graph_digest": t["graph_digest"], "revision": t["revision"], "dry_run": bool(t["dry_run"]),
                     "verified": t["verified"], "stage": None, "runbook": None, "ended": None, "approvals": [],
-                    "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0},
+                    "orders": {"total": 0, "filled": 0, "failed": 0, "open": 0, "planned_dry_run": 0,
+                               "refused": {}},  # what the venue said of refused orders → how many
                     "notifications": {"delivered": [], "failed": [], "silenced": []}}
         elif r.kind == "reset_approval":
             resets.append({"at": iso(r.ts_ms), "ts_ms": r.ts_ms, "policy": p.get("policy"), "scope": p.get("scope"),
@@ -165,16 +169,21 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
 
     orders = []
     closes: dict[str, list] = {}  # a manual close's id -> the (final?, result time) of its orders
+    results: dict[str, list] = {}  # a manual close's id -> the (status, what was said) of its orders
+    statuses: dict[str, str] = {}  # a journaled client order id -> its status (a revert's outcome)
     for e in store.journal(limit=MAX_ORDERS, since=since_ms):
+        statuses[e.client_order_id] = e.status or "pending"
         if e.created_ms >= until_ms:
             continue
         if e.decision_id.startswith("manual/"):
             closes.setdefault(e.decision_id.split("/r")[0], []).append((e.status in _FINAL, e.updated_ms))
+            results.setdefault(e.decision_id.split("/r")[0], []).append((e.status, _said(e)))
         inc = _incident_of(e.decision_id, incidents)
         orders.append({"at": iso(e.created_ms), "client_order_id": e.client_order_id, "decision_id": e.decision_id,
                        "incident": inc, "venue": e.venue, "account": e.account, "symbol": e.symbol, "side": e.side,
                        "amount": e.amount, "reduce_only": e.reduce_only, "status": e.status or "pending",
-                       "filled": e.filled, "avg_price": e.avg_price, "reason_code": e.reason_code})
+                       "filled": e.filled, "avg_price": e.avg_price, "reason_code": e.reason_code,
+                       "detail": _said(e)})
         if inc is not None:
             o = incidents[inc]["orders"]
             o["total"] += 1
@@ -182,6 +191,8 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
                 o["filled"] += 1
             elif e.status in ("rejected", "failed", "expired", "canceled"):
                 o["failed"] += 1
+                if _said(e):
+                    o["refused"][_said(e)] = o["refused"].get(_said(e), 0) + 1
             else:
                 o["open"] += 1
 
@@ -207,7 +218,10 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
 
     settled = {cid: max(at for _, at in rows_) for cid, rows_ in closes.items()
                if all(final for final, _ in rows_) and all(at is not None for _, at in rows_)}
-    actions = operator_actions(rows, until_ms, proven, settled, incident_ends)
+    actions = operator_actions(rows, until_ms, proven, settled, incident_ends, results)
+    windows = [{**{k: i[k] for k in ("incident", "policy", "scope", "ts_ms")},
+                "end_ms": incident_ends.get(i["incident"], until_ms)} for i in incidents.values()]
+    broke = halt_breaks(rows, statuses, windows, proven)
     delivered = sum(1 for r in receipts if r["kind"] == "notification_delivered")
     failed = sum(1 for r in receipts if r["kind"] == "notification_failed" and r["final"])
     items = sorted(incidents.values(), key=lambda x: (x["ts_ms"], x["incident"]))
@@ -238,6 +252,10 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
             "notifications_silenced": sum(1 for r in receipts if r["kind"] == "notification_silenced"),
             "dry_run_incidents": sum(1 for i in items if i["dry_run"]),
             "operator_actions": len(actions),
+            "violations": len(broke["violations"]),
+            "violations_uncancelled": sum(1 for v in broke["violations"] if v["action"] == "cancel"
+                                          and v["outcome"] != "canceled" and not v["dry_run"]),
+            "trading_changes": len(broke["trading"]),
         },
         "incidents": [{k: v for k, v in i.items() if k != "ts_ms"} for i in items],
         "transitions": [{k: v for k, v in t.items() if k not in ("ts_ms", "seq")} for t in transitions],
@@ -247,5 +265,11 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
         "notifications": receipts,
         "other_events": dict(sorted(other.items())),
         "operator_actions": [{k: v for k, v in a.items() if k != "ts_ms"} for a in actions],
+        "halt_breaks": broke,
     }
 
+
+def _said(e: Any) -> Optional[str]:
+    """What the venue (or the adapter) said of a refused order, as its result keeps it: its code
+    and message (``-1106 Parameter 'reduceOnly' sent when not required.``); None otherwise."""
+    return e.detail if e.status in ("rejected", "failed") and e.detail else None

@@ -77,12 +77,17 @@ mutating, ``Authorization: Bearer <token>``
     ``POST /v1/reset``               200 ``{"done", "reason", "warnings"}`` (``warnings``: a trigger
                                      that still fires enters the stage again at the next tick);
                                      body ``policy``, ``scope``, ``reason`` (required), ``approver``
-                                     (optional: the caller's own identity).
+                                     (optional: the caller's own identity), ``confirm_relatch``
+                                     (optional, false: an approval taken while such a trigger
+                                     fires is refused ``RELATCH_UNCONFIRMED``, with the warnings,
+                                     unless true).
     ``POST /v1/close``               202 accepted / 409 refused, a ``CloseResult`` (``plan``: the
                                      orders counted, one by one; ``preview_id``, ``notional``,
                                      ``max_notional``, ``as_of_ms``, ``mode``); body ``scope``,
                                      ``reason``, ``dry_run`` (required: a live close is never the
-                                     default), ``symbol`` (only its positions), ``preview_id`` and
+                                     default), ``symbol`` (only its positions), ``leg`` (long |
+                                     short: that hedge leg of ``symbol`` alone; none: both),
+                                     ``preview_id`` and
                                      ``max_notional`` (a live close applies a preview: without its
                                      id it is refused ``PREVIEW_REQUIRED``; see
                                      :mod:`.close_plans`).
@@ -134,7 +139,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec, TypeVar, Union, overload
 
 from aiohttp import web
@@ -147,8 +151,8 @@ from .api_render import SharedReads, json_body
 from .api_render import json_response as _json
 from .api_silences import SilenceHandlers
 from .api_revoke import RevokeHandlers
-from .api_request import (MAX_REASON, ApiError, bad, fields, lock_fields, only, parse_object, path_name, read_body,
-                          seconds, show, source_field, source_name, string_field)
+from .api_request import (MAX_REASON, ApiError, bad, close_fields, fields, lock_fields, only, parse_object, path_name,
+                          read_body, seconds, show, source_field, source_name, string_field)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
 from .gate import parse_request
 from .console import ConsoleHandlers
@@ -362,10 +366,13 @@ class _Handlers:
             raise ApiError(404 if code == "UNKNOWN_SOURCE" else 409, code, detail)
         return web.Response(status=204)
 
-    async def _reset_body(self, request: web.Request) -> tuple[str, str, str, Identity]:
+    async def _reset_body(self, request: web.Request) -> tuple[str, str, str, Identity, bool]:
         caller = _caller(request)
         body = await self._body(request)
-        fields(body, ("policy", "scope", "reason"), ("approver",))
+        fields(body, ("policy", "scope", "reason"), ("approver", "confirm_relatch"))
+        confirm = body.get("confirm_relatch", False)
+        if not isinstance(confirm, bool):
+            raise bad(f'"confirm_relatch" must be true or false, not {show(confirm)}')
         policy, scope = string_field(body, "policy"), string_field(body, "scope")
         reason = string_field(body, "reason", MAX_REASON, free_text=True)
         if "approver" in body:  # older clients name the approver: it must be the caller
@@ -373,41 +380,24 @@ class _Handlers:
             if normalise_identity(named) != caller.name:
                 raise ApiError(403, "APPROVER_NOT_CALLER", f"the approver of a reset is the caller ({caller.name}), "
                                                            f"not {show(named)}; each approver sends their own token")
-        return policy, scope, reason, caller
+        return policy, scope, reason, caller, confirm
 
     async def reset(self, request: web.Request) -> web.Response:
-        policy, scope, reason, caller = await self._reset_body(request)
-        result = await _call(self.view.reset, policy, scope, caller.name, reason)
+        policy, scope, reason, caller, confirm = await self._reset_body(request)
+        result = await _call(self.view.reset, policy, scope, caller.name, reason, confirm_relatch=confirm)
         done, why = result.done, result.reason
         if not isinstance(done, bool) or not isinstance(why, str):
             raise TypeError("reset() must return a ResetResult")
         status = 503 if why.startswith("NOT_LEADER") else _refusal_status(why, 200)
-        return _json(status, {"done": done, "reason": why, "warnings": list(getattr(result, "warnings", ()))})
+        return _json(status, {"done": done, "reason": why, "warnings": list(getattr(result, "warnings", ())),
+                              "silences": list(getattr(result, "silences", ()))})
 
     async def _close_body(self, request: web.Request, live: bool) -> dict:
-        """A close's body (``live``: ``dry_run`` too, and the preview it applies): the scope, the
-        reason, and optionally one ``symbol``, a ``preview_id`` and a ``max_notional``."""
-        body = await self._body(request)
-        fields(body, ("scope", "reason") + (("dry_run",) if live else ()),
-               ("symbol",) + (("preview_id", "max_notional") if live else ()))
-        out: dict = {"scope": string_field(body, "scope"),
-                     "reason": string_field(body, "reason", MAX_REASON, free_text=True),
-                     "symbol": None if body.get("symbol") is None else string_field(body, "symbol")}
-        if live:
-            if not isinstance(body["dry_run"], bool):
-                raise bad(f'"dry_run" must be true or false, not {show(body["dry_run"])}')
-            out["dry_run"] = body["dry_run"]
-            out["preview_id"] = None if body.get("preview_id") is None else string_field(body, "preview_id")
-            cap = body.get("max_notional")
-            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float))
-                                    or not math.isfinite(cap) or cap < 0):
-                raise bad(f'"max_notional" must be a number at or above 0, not {show(cap)}')
-            out["max_notional"] = None if cap is None else float(cap)
-        return out
+        return close_fields(await self._body(request), live)
 
     async def close(self, request: web.Request) -> web.Response:
         b = await self._close_body(request, live=True)
-        extra = {k: b[k] for k in ("symbol", "preview_id", "max_notional") if b[k] is not None}
+        extra = {k: b[k] for k in ("symbol", "leg", "preview_id", "max_notional") if b[k] is not None}
         result = await _call(self.view.close, b["scope"], b["reason"], b["dry_run"], actor=_caller(request).name,
                              **extra)
         accepted, why = result.accepted, result.reason
@@ -455,12 +445,12 @@ class _Handlers:
         return _json(200, await _call(self.view.preview_unlock, scope))
 
     async def preview_reset(self, request: web.Request) -> web.Response:
-        policy, scope, _, caller = await self._reset_body(request)
+        policy, scope, _, caller, _ = await self._reset_body(request)
         return _json(200, await _call(self.view.preview_reset, policy, scope, caller.name))
 
     async def preview_close(self, request: web.Request) -> web.Response:
         b = await self._close_body(request, live=False)
-        extra = {"symbol": b["symbol"]} if b["symbol"] is not None else {}
+        extra = {k: b[k] for k in ("symbol", "leg") if b[k] is not None}
         return _json(200, await _call(self.view.preview_close, b["scope"], **extra))
 
     async def positions(self, request: web.Request) -> web.Response:
@@ -594,6 +584,8 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         ("GET", "/v1/silences", quiet.list, reader, None),
         ("POST", "/v1/silences", quiet.add, operator, w),
         ("POST", "/v1/silences/expire", quiet.expire, operator, w),
+        ("POST", "/v1/silences/change", quiet.change, operator, w),
+        ("POST", "/v1/silences/preview", quiet.preview, operator, None),
         ("POST", "/v1/ack", quiet.ack, ("operator", "approver"), w),
     ]
     app = web.Application(middlewares=[_errors], client_max_size=max_body_bytes)

@@ -259,3 +259,26 @@ def lock_fields(body: dict) -> tuple[str, str, str, Optional[float], Optional[di
         if any(not isinstance(v, bool) for v in enforce.values()):
             raise bad('"enforce.cancel" and "enforce.revert_growth" must be true or false')
     return scope, mode, reason, optional_seconds(body, "ttl_s", MAX_LOCK_TTL_S), enforce
+
+
+def close_fields(body: dict, live: bool) -> dict:
+    """A close's fields (``live``: ``POST /v1/close``, with ``dry_run`` and the preview it applies;
+    else its preview): the scope, the reason, and optionally one ``symbol`` (and its hedge
+    ``leg``), a ``preview_id`` and a ``max_notional`` at or above 0."""
+    fields(body, ("scope", "reason") + (("dry_run",) if live else ()),
+           ("symbol", "leg") + (("preview_id", "max_notional") if live else ()))
+    out: dict = {"scope": string_field(body, "scope"),
+                 "reason": string_field(body, "reason", MAX_REASON, free_text=True),
+                 "symbol": None if body.get("symbol") is None else string_field(body, "symbol"),
+                 "leg": None if body.get("leg") is None else string_field(body, "leg")}
+    if live:
+        if not isinstance(body["dry_run"], bool):
+            raise bad(f'"dry_run" must be true or false, not {show(body["dry_run"])}')
+        out["dry_run"] = body["dry_run"]
+        out["preview_id"] = None if body.get("preview_id") is None else string_field(body, "preview_id")
+        cap = body.get("max_notional")
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float))
+                                or not math.isfinite(cap) or cap < 0):
+            raise bad(f'"max_notional" must be a number at or above 0, not {show(cap)}')
+        out["max_notional"] = None if cap is None else float(cap)
+    return out

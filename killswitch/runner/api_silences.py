@@ -6,6 +6,16 @@
                                   array of ``name=value``, ``name!=value``, ``name=~re``, ``name!~re``),
                                   ``duration_s`` (above 0, at most 30 days), ``comment`` (required);
                                   the author is the caller. Operator.
+                                  Optional ``incident``: made from that open incident, it also
+                                  matches it alone (an ``incident`` matcher) and ends with it
+                                  unless extended. The reason ends with what it holds back now.
+    ``POST /v1/silences/preview`` 200 / 4xx :class:`.silence_view.SilencePreview`; body ``matchers``
+                                  (and ``incident``): what the silence would hold back now ("affects
+                                  2 open incidents, 0 pages"), or why it would be refused. Operator.
+    ``POST /v1/silences/change``  200 / 4xx ``{"done", "reason", "silence"}``; body ``id`` and
+                                  ``duration_s`` (extend: it then ends that long from now, and no
+                                  longer with its incident) and/or ``comment`` (edit). Audited
+                                  ``silence_changed``. Operator.
     ``POST /v1/silences/expire``  200 / 4xx ``{"done", "reason", "silence"}``; body ``id``. Operator.
     ``POST /v1/ack``              200 / 4xx ``{"done", "reason"}``; body ``incident``, or ``policy`` and
                                   ``scope`` (the incident that scope is in now), and ``comment``
@@ -13,7 +23,8 @@
 
 Refusals: 400 for what the caller must write differently (``BAD_MATCHER``, ``UNKNOWN_LABEL``,
 ``SILENCE_TOO_BROAD``, ``BAD_REQUEST``), 404 for a name the runner does not know
-(``UNKNOWN_SILENCE``, ``UNKNOWN_INCIDENT``, ``UNKNOWN_POLICY``, ``UNKNOWN_SCOPE``), 409 otherwise
+(``UNKNOWN_SILENCE``, ``UNKNOWN_INCIDENT``, ``UNKNOWN_POLICY``, ``UNKNOWN_SCOPE``,
+``UNKNOWN_VENUE``, ``UNKNOWN_ACCOUNT``), 409 otherwise
 (``SILENCE_EXPIRED``, ``NOT_ENGAGED``, ``NOT_LEADER``, ``DEPOSED``).
 
 What it owns: reading these bodies strictly and the status of each answer. Must not: decide
@@ -22,7 +33,7 @@ anything (the view does), or import :mod:`.api` (which imports it).
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
@@ -31,7 +42,8 @@ from .api_request import MAX_REASON, bad, fields, seconds, show, string_field
 
 MAX_SILENCE_S = 30 * 86_400
 _BAD_INPUT = ("BAD_MATCHER", "UNKNOWN_LABEL", "SILENCE_TOO_BROAD", "BAD_REQUEST")
-_UNKNOWN = ("UNKNOWN_SILENCE", "UNKNOWN_INCIDENT", "UNKNOWN_POLICY", "UNKNOWN_SCOPE")
+_UNKNOWN = ("UNKNOWN_SILENCE", "UNKNOWN_INCIDENT", "UNKNOWN_POLICY", "UNKNOWN_SCOPE", "UNKNOWN_VENUE",
+            "UNKNOWN_ACCOUNT")
 
 
 def answer_status(done: bool, why: str) -> int:
@@ -39,6 +51,17 @@ def answer_status(done: bool, why: str) -> int:
     if done:
         return 200
     return 400 if code in _BAD_INPUT else 404 if code in _UNKNOWN else 409
+
+
+def _matchers(body: dict) -> tuple[list[str], Optional[str]]:
+    """The matchers' texts and the incident a silence is made from (either may be all it names)."""
+    matchers = body.get("matchers", [])
+    incident = string_field(body, "incident", 600) if body.get("incident") is not None else None
+    if not isinstance(matchers, list) or not (matchers or incident) \
+            or not all(isinstance(m, str) for m in matchers):
+        raise bad('"matchers" must be a non-empty array of strings like "policy=futures-book", '
+                  f'not {show(matchers)}')
+    return [string_field({"matcher": m}, "matcher", 600, free_text=True) for m in matchers], incident
 
 
 class SilenceHandlers:
@@ -61,16 +84,33 @@ class SilenceHandlers:
 
     async def add(self, request: web.Request) -> web.Response:
         body = await self.body(request)
-        fields(body, ("matchers", "duration_s", "comment"))
-        matchers = body["matchers"]
-        if not isinstance(matchers, list) or not matchers or not all(isinstance(m, str) for m in matchers):
-            raise bad('"matchers" must be a non-empty array of strings like "policy=futures-book", '
-                      f'not {show(matchers)}')
-        texts = [string_field({"matcher": m}, "matcher", 600, free_text=True) for m in matchers]
+        fields(body, ("duration_s", "comment"), ("matchers", "incident"))
+        texts, incident = _matchers(body)
         duration_s = seconds(body, "duration_s", MAX_SILENCE_S)
         comment = string_field(body, "comment", MAX_REASON, free_text=True)
-        result = await self.call(self.view.silence_add, texts, duration_s, comment, actor=caller(request).name)
+        extra = {"incident": incident} if incident is not None else {}
+        result = await self.call(self.view.silence_add, texts, duration_s, comment, actor=caller(request).name,
+                                 **extra)
         return self._result(result, "silence_add")
+
+    async def preview(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        fields(body, (), ("matchers", "incident"))
+        texts, incident = _matchers(body)
+        p = await self.call(self.view.silence_preview, texts, incident)
+        return self.reply(200 if p.ok else answer_status(False, p.reason), p)
+
+    async def change(self, request: web.Request) -> web.Response:
+        body = await self.body(request)
+        fields(body, ("id",), ("duration_s", "comment"))
+        if body.get("duration_s") is None and body.get("comment") is None:
+            raise bad('give "duration_s" (extend) or "comment" (edit)')
+        duration_s = seconds(body, "duration_s", MAX_SILENCE_S) if body.get("duration_s") is not None else None
+        comment = string_field(body, "comment", MAX_REASON, free_text=True) if body.get("comment") is not None \
+            else None
+        result = await self.call(self.view.silence_change, string_field(body, "id"), duration_s, comment,
+                                 actor=caller(request).name)
+        return self._result(result, "silence_change")
 
     async def expire(self, request: web.Request) -> web.Response:
         body = await self.body(request)

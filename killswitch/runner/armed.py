@@ -13,7 +13,8 @@ needs, so that they all agree:
   accounts again. The notification routes group the first and resolve them by the second: one
   page per spell, grouped, with its resolution sent at the tick that armed the scope. (What ends
   unsaid — a scope that disappears with its account — resolves when no longer reported.)
-- :func:`log_changes`: one log line when a scope turns blind (WARNING ``SCOPE_BLIND``), armed
+- :func:`log_changes`: one log line when a scope turns blind (WARNING ``SCOPE_BLIND``: "cannot
+  act", or what it can still fire on when it is partly blind), armed
   again (INFO ``SCOPE_ARMED``, with how long it was blind), and when a policy's scope selects
   nothing (ERROR ``POLICY_UNMATCHED``; INFO ``POLICY_UNMATCHED_ALLOWED`` when its scope says
   ``allow_empty: true``: expected, so never paged, and its reason ``UNMATCHED_ALLOWED`` keeps
@@ -53,7 +54,8 @@ def coverage_rows(book: Book) -> tuple[CoverageStatus, ...]:
             rows.append(CoverageStatus(
                 se.policy, se.scope, c.state, c.reason, c.detail, c.since_ms, c.until_ms,
                 while_blind_text(book.node(se.policy)),
-                tuple(BlindTrigger(t.trigger, t.reason, t.detail, t.until_ms) for t in c.triggers)))
+                tuple(BlindTrigger(t.trigger, t.reason, t.detail, t.until_ms, t.fires_on) for t in c.triggers),
+                c.partly))
         rows += [_unmatched_row(book, u.policy, u.since_ms) for u in ev.unmatched]
     else:  # a standby, or no tick yet under this graph: what the leader saved
         names = {p.name for p in book.graph.policies}
@@ -126,7 +128,8 @@ class BlindReports:
                 out.append(Event.make(SCOPE_BLIND, now, {
                     "triggers": ", ".join(t.trigger for t in c.triggers), "detail": c.detail,
                     "blind_since": iso_ms(c.since_ms) if c.since_ms is not None else "?",
-                    "armed_again_at": iso_ms(c.until_ms) if c.until_ms is not None else "unknown (waiting for data)"},
+                    "armed_again_at": iso_ms(c.until_ms) if c.until_ms is not None else "unknown (waiting for data)",
+                    **({"partly": c.partly} if c.partly else {})},
                     policy=se.policy, scope=se.scope, reason=c.reason))
         for u in ev.unmatched:
             if u.allowed:
@@ -154,8 +157,8 @@ def log_changes(ev: Evaluation, everything: bool = False) -> None:
         if not c.armed:
             until = "unknown (waiting for data)" if c.until_ms is None else iso_ms(c.until_ms)
             since = "" if c.changed or c.since_ms is None else f" (blind since {iso_ms(c.since_ms)})"
-            log.warning("SCOPE_BLIND: %s %s cannot act%s: %s: %s; armed again at %s", se.policy, se.scope,
-                        since, c.reason, c.detail, until)
+            log.warning("SCOPE_BLIND: %s %s %s%s: %s: %s; armed again at %s", se.policy, se.scope,
+                        c.partly or "cannot act", since, c.reason, c.detail, until)
         elif c.left_since_ms is not None:
             log.info("SCOPE_ARMED: %s %s: every trigger can be evaluated again (blind for %.0fs)",
                      se.policy, se.scope, (ev.now_ms - c.left_since_ms) / 1000)

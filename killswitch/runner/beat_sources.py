@@ -25,6 +25,10 @@ list (the names sharing the most letter pairs with the one refused) and kept per
 past :data:`HINTS_PER_CALL` new names in one batch the rest are refused without a hint (a storm
 of junk names costs the loop little).
 
+The sources named are listed with what names them (:func:`named_by`) in the dead man's switch's
+status (``watched``), so the console's Heartbeats table shows a watched source before its first
+beat — a bot that never beat is the one to look at.
+
 Must not: read the clock (times are arguments) or take a beat itself (:mod:`.countdowns` does).
 """
 
@@ -53,12 +57,31 @@ NAMERS = "a policy (heartbeat_age source, scope strategies), an armed dead man's
 def named_sources(graph: Any, account_strategies: Iterable[str], armed: Iterable[str]) -> frozenset[str]:
     """Every source the runner takes a heartbeat from: named by ``graph``'s policies (heartbeat
     ages, scope strategies), by the Accounts document (``account_strategies``) or armed."""
-    out = set(account_strategies) | set(armed)
+    return frozenset(named_by(graph, account_strategies, armed))
+
+
+def named_by(graph: Any, account_strategies: Iterable[str], armed: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Every source the runner takes a heartbeat from, each with what names it, in words a
+    person reads (``policy bot-guard``, ``the Accounts document``, ``the dead man's switch``):
+    what the status and the console list as watched, before a first beat too."""
+    out: dict[str, list[str]] = {}
+
+    def said(source: str, by: str) -> None:
+        seen = out.setdefault(source, [])
+        if by not in seen:
+            seen.append(by)
+
     for node in graph.policies:
-        out |= set(node.scope.get("strategies") or ())
-        out |= {sig.params.source for sig in node.signals
-                if isinstance(sig, KindSignal) and isinstance(sig.params, HeartbeatAgeParams)}
-    return frozenset(out)
+        for source in node.scope.get("strategies") or ():
+            said(source, f"policy {node.name}")
+        for sig in node.signals:
+            if isinstance(sig, KindSignal) and isinstance(sig.params, HeartbeatAgeParams):
+                said(sig.params.source, f"policy {node.name}")
+    for source in account_strategies:
+        said(source, "the Accounts document")
+    for source in armed:
+        said(source, "the dead man's switch")
+    return {s: tuple(by) for s, by in sorted(out.items())}
 
 
 def _pairs(name: str) -> frozenset[str]:
@@ -157,4 +180,4 @@ class SourceGate:
 
 
 __all__ = ["HINTS_PER_CALL", "MAX_SOURCES", "REASONS", "REFUSED_SHOWN", "SOURCES_FULL", "SourceGate",
-           "UNKNOWN_SOURCE", "named_sources"]
+           "UNKNOWN_SOURCE", "named_by", "named_sources"]

@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional, Sequence
 from ..compile.graph import DecisionGraph, PolicyNode
 from ..engine.evaluate import Evaluation, evaluate
 from ..engine.state import PnlMarks, StageState, State, pnl_changes, pnl_marks
-from ..silences import Acknowledgement, Silence
+from ..silences import Acknowledgement, Silence, holders
 from ..snapshot import Snapshot
 from ..state.store import PnlSampleRow, StateStore
 from .dms_state import DeadMansSwitch
@@ -68,7 +68,8 @@ class Book:
     # stay the same, and their JSON text: encoded once, not at every sample step
     _keys_text: dict[tuple[int, str], tuple[tuple, str]] = field(default_factory=dict)
     silences: tuple[Silence, ...] = ()  # as stored (the latest NOTES_LIMIT), oldest first
-    acks: dict[str, Acknowledgement] = field(default_factory=dict)  # incident → its latest acknowledgement
+    # incident → who has it: each author's latest acknowledgement, oldest first (killswitch.silences.holders)
+    acks: dict[str, tuple[Acknowledgement, ...]] = field(default_factory=dict)
     notes_mark: int = 0  # when a silence or an acknowledgement last changed (the leader's clock)
     # stage transitions whose audit row, page or runbook may not be in place yet: key → what
     # completes them (written by :class:`~killswitch.runner.entries.EntryOutbox` only; replaced whole)
@@ -186,7 +187,10 @@ class Book:
 
     def _take_notes(self, silences: Sequence[Silence], acks: Sequence[Acknowledgement]) -> None:
         self.silences = tuple(silences)
-        self.acks = {a.incident: a for a in acks}  # in the order made: the latest wins
+        by_incident: dict[str, list[Acknowledgement]] = {}
+        for a in acks:  # in the order made
+            by_incident.setdefault(a.incident, []).append(a)
+        self.acks = {i: holders(xs) for i, xs in by_incident.items()}
         marks = [s.updated_ms for s in silences] + [a.ts_ms for a in acks]
         self.notes_mark = max([self.notes_mark, *marks])
         if self.loaded:

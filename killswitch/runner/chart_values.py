@@ -4,7 +4,9 @@ What it owns: which signals a policy's charts draw (:data:`CHARTED_KINDS`: the d
 equity drawdown and equity change, beside the instance's equity), the sample a tick's
 evaluation gives of one policy instance (:func:`sample_of`), the threshold lines read from the
 compiled triggers (:func:`thresholds_of`: ``dd_15m >= 10%`` of trigger ``hard``, which enters
-stage 3 ``flatten``), the stage transitions read from the audit trail's ``stage_transition``
+stage 3 ``flatten``; a threshold computed from signals, ``dd_15m >= max(4.5%, 3 * vol_1h)``, is
+a moving line: its value as the engine recorded it at each tick, stored in the sample beside the
+signal under :func:`threshold_key`), the stage transitions read from the audit trail's ``stage_transition``
 rows (:func:`marks_of`), the spells without samples (:func:`gaps_of`: the runner was down, or
 did not lead), and the whole :class:`ScopeChart` a renderer draws (:func:`build_chart`), thinned
 to a bounded number of points per series that keeps every extreme (:func:`thin`).
@@ -32,14 +34,27 @@ Point = tuple[int, Optional[float]]  # (ts_ms, value or None: unknown at that ti
 
 @dataclass(frozen=True)
 class Threshold:
-    """A literal a trigger compares a charted signal with: ``signal op value`` (``text`` as
-    written), and the stages the trigger enters (``"3 flatten"``)."""
+    """What a trigger compares a charted signal with: ``signal op value`` (``text`` as
+    written), and the stages the trigger enters (``"3 flatten"``). A computed threshold
+    (``text`` its expression) moves: ``points`` are its values at the samples, ``value`` the
+    latest known one (None: none known in the window)."""
 
     trigger: str
     op: str
-    value: float
+    value: Optional[float]
     text: str
     stages: tuple[str, ...]
+    points: tuple[Point, ...] = ()
+
+    @property
+    def moving(self) -> bool:
+        return bool(self.points)
+
+    def at(self, ts_ms: int) -> Optional[float]:
+        """The threshold at the sample ``ts_ms`` (a fixed one: its value at every time)."""
+        if not self.points:
+            return self.value
+        return next((v for t, v in self.points if t == ts_ms), None)
 
 
 @dataclass(frozen=True)
@@ -90,14 +105,30 @@ def charted(policy: Any) -> tuple[Any, ...]:
     return tuple(s for s in policy.signals if s.kind in CHARTED_KINDS)
 
 
-def thresholds_of(policy: Any, signal: str) -> tuple[Threshold, ...]:
-    """Every ``signal op literal`` of the policy's triggers, trigger by trigger as written."""
+THRESHOLD_KEY = "threshold:"  # a computed threshold's value in a sample: "threshold:<trigger>:<comparison>"
+
+
+def threshold_key(trigger: str, signal: str, op: str, expression: str) -> str:
+    """Where a sample keeps a computed threshold's value at its tick."""
+    return f"{THRESHOLD_KEY}{trigger}:{signal} {op} {expression}"
+
+
+def thresholds_of(policy: Any, signal: str, rows: Sequence[Any] = (), since_ms: int = 0,
+                  until_ms: int = 0) -> tuple[Threshold, ...]:
+    """Every ``signal op literal`` of the policy's triggers, trigger by trigger as written, and
+    every ``signal op expression`` with its values at the samples ``rows`` (thinned as a series)."""
     out = []
     for t in policy.triggers:
         stages = tuple(f"{st.level} {st.name}" for st in policy.stages if t.name in st.on)
-        for c in t.comparisons:
-            if c.signal == signal and c.threshold is not None and math.isfinite(c.threshold):
+        for c in dict.fromkeys(t.comparisons):
+            if c.signal != signal:
+                continue
+            if c.threshold is not None and math.isfinite(c.threshold):
                 out.append(Threshold(t.name, c.op, float(c.threshold), c.text, stages))
+            elif c.computed:
+                points = thin(_series(rows, threshold_key(t.name, c.signal, c.op, c.text)), since_ms, until_ms)
+                latest = next((v for _, v in reversed(points) if v is not None), None)
+                out.append(Threshold(t.name, c.op, latest, c.text, stages, points))
     return tuple(out)
 
 
@@ -106,12 +137,17 @@ def _finite(v: Optional[float]) -> Optional[float]:
 
 
 def sample_of(scope_eval: Any, policy: Any) -> dict[str, Optional[float]]:
-    """One tick's sample of a policy instance: its equity and each charted signal's value."""
+    """One tick's sample of a policy instance: its equity, each charted signal's value, and
+    each threshold computed for a charted signal at that tick."""
     names = {s.name for s in charted(policy)}
     out: dict[str, Optional[float]] = {EQUITY: _finite(scope_eval.equity)}
     for v in scope_eval.signals:
         if v.name in names:
             out[v.name] = _finite(v.value)
+    for r in scope_eval.triggers:  # the thresholds computed at this tick, as the engine recorded them
+        for x in r.thresholds:
+            if x.signal in names:
+                out[threshold_key(r.name, x.signal, x.op, x.expression)] = _finite(x.value)
     return out
 
 
@@ -196,7 +232,7 @@ def build_chart(policy: Any, scope: str, rows: Sequence[Any], audit_rows: Iterab
         last = reasons.get(s.name)
         note, ready = (last.reason, last.ready_ms) if last is not None and last.value is None else (None, None)
         panels.append(Panel(s.name, s.kind, "ratio", thin(_series(rows, s.name), since, now_ms),
-                            thresholds_of(policy, s.name), note, ready))
+                            thresholds_of(policy, s.name, rows, since, now_ms), note, ready))
     blind = None
     until = None
     if coverage is not None and coverage.state == "blind":

@@ -17,7 +17,8 @@ its preview when
 - its total notional is above the maximum the close carries — ``OVER_MAX_NOTIONAL`` (a client
   that sends none gets the preview's notional plus :data:`NOTIONAL_SLACK`, as ``ksctl close`` and
   the console offer by default);
-- it is of another scope or symbol than the preview — ``PREVIEW_MISMATCH``.
+- it is of another scope, symbol or hedge leg (one leg, or both) than the preview —
+  ``PREVIEW_MISMATCH``.
 
 A leg that is gone or smaller (its position was closed or reduced since) is not material: the
 close then sends less than was previewed, never something else, and says which legs are gone.
@@ -101,12 +102,14 @@ class PreviewRecord:
     symbol: Optional[str]
     at_ms: int
     legs: PlanLegs
+    leg: Optional[str] = None  # the hedge leg of ``symbol`` it closes (long | short); None: both
 
 
-def preview_id(scope: str, symbol: Optional[str], at_ms: int, legs: PlanLegs) -> str:
+def preview_id(scope: str, symbol: Optional[str], at_ms: int, legs: PlanLegs, leg: Optional[str] = None) -> str:
     """``cp-<time>-<digest>``: the preview's time and a digest of what it showed, so two previews
     of different plans never share an id."""
-    body = json.dumps([scope, symbol, at_ms, legs.to_json()], separators=(",", ":"), default=str)
+    what = [scope, symbol, at_ms, legs.to_json()] + ([leg] if leg else [])
+    body = json.dumps(what, separators=(",", ":"), default=str)
     return f"cp-{at_ms}-{hashlib.sha256(body.encode()).hexdigest()[:12]}"
 
 
@@ -118,9 +121,10 @@ class PreviewLedger:
         self.size = size
         self._records: OrderedDict[str, PreviewRecord] = OrderedDict()
 
-    def record(self, scope: str, symbol: Optional[str], at_ms: int, orders: Iterable[PlannedOrder]) -> PreviewRecord:
+    def record(self, scope: str, symbol: Optional[str], at_ms: int, orders: Iterable[PlannedOrder],
+               leg: Optional[str] = None) -> PreviewRecord:
         legs = PlanLegs.of(orders)
-        rec = PreviewRecord(preview_id(scope, symbol, at_ms, legs), scope, symbol, at_ms, legs)
+        rec = PreviewRecord(preview_id(scope, symbol, at_ms, legs, leg), scope, symbol, at_ms, legs, leg)
         self._records[rec.id] = rec
         self._records.move_to_end(rec.id)
         while len(self._records) > self.size:
@@ -138,27 +142,29 @@ def unknown_preview(pid: str) -> str:
 
 
 def refusal(previewed: PlanLegs, fresh: PlanLegs, max_notional: float, *, scope: str, symbol: Optional[str],
-            of_scope: str, of_symbol: Optional[str], age_ms: Optional[int] = None) -> Optional[str]:
+            of_scope: str, of_symbol: Optional[str], age_ms: Optional[int] = None, leg: Optional[str] = None,
+            of_leg: Optional[str] = None) -> Optional[str]:
     """Why a close whose fresh plan is ``fresh`` must not be sent for a preview that showed
     ``previewed`` (of ``of_scope`` / ``of_symbol``), or None; see the module doc. ``age_ms``:
     the preview's age when the close is asked for (None: not checked, as at the close's tick)."""
     if age_ms is not None and age_ms > PREVIEW_TTL_MS:
         return (f"PREVIEW_EXPIRED: the preview is {age_ms // 1000}s old, more than {PREVIEW_TTL_MS // 1000}s: "
                 "preview again; nothing was sent")
-    if (scope, symbol) != (of_scope, of_symbol):
-        what = f"{of_scope}" + (f" symbol {of_symbol}" if of_symbol else "")
+    if (scope, symbol, leg) != (of_scope, of_symbol, of_leg):
+        what = f"{of_scope}" + (f" symbol {of_symbol}" if of_symbol else "") + (
+            f" ({of_leg} leg)" if of_leg else " (both legs)" if of_symbol and leg else "")
         return f"PREVIEW_MISMATCH: the preview was of {what}, not of this close; nothing was sent"
-    added = sorted((leg for leg in fresh.amounts if leg not in previewed.amounts), key=str)
+    added = sorted((x for x in fresh.amounts if x not in previewed.amounts), key=str)
     if added:
         return (f"PREVIEW_MISMATCH: the plan now closes {len(added)} position(s) the preview did not show: "
-                f"{'; '.join(leg_text(leg) for leg in added[:5])}{' …' if len(added) > 5 else ''}; "
+                f"{'; '.join(leg_text(x) for x in added[:5])}{' …' if len(added) > 5 else ''}; "
                 "preview again; nothing was sent")
-    grown = sorted((leg for leg, n in fresh.amounts.items() if n > previewed.amounts[leg] * (1 + AMOUNT_SLACK) + _EPS),
+    grown = sorted((x for x, n in fresh.amounts.items() if n > previewed.amounts[x] * (1 + AMOUNT_SLACK) + _EPS),
                    key=str)
     if grown:
-        leg = grown[0]
-        return (f"PREVIEW_MISMATCH: {len(grown)} position(s) grew since the preview, e.g. {leg_text(leg)} "
-                f"{fresh.amounts[leg]:g} now, {previewed.amounts[leg]:g} previewed (more than "
+        first = grown[0]
+        return (f"PREVIEW_MISMATCH: {len(grown)} position(s) grew since the preview, e.g. {leg_text(first)} "
+                f"{fresh.amounts[first]:g} now, {previewed.amounts[first]:g} previewed (more than "
                 f"{AMOUNT_SLACK:.0%} above); preview again; nothing was sent")
     if fresh.notional > max_notional + _EPS:
         return (f"OVER_MAX_NOTIONAL: the plan's notional is {fresh.notional:,.2f} now, above the maximum "
@@ -181,20 +187,22 @@ class Envelope:
     max_notional: float
     scope: str
     symbol: Optional[str]
+    leg: Optional[str] = None
 
     def check(self, fresh: PlanLegs) -> Optional[str]:
         return refusal(self.legs, fresh, self.max_notional, scope=self.scope, symbol=self.symbol,
-                       of_scope=self.scope, of_symbol=self.symbol)
+                       of_scope=self.scope, of_symbol=self.symbol, leg=self.leg, of_leg=self.leg)
 
     def to_json(self) -> dict:
         return {"id": self.preview_id, "max_notional": self.max_notional, **self.legs.to_json()}
 
     @classmethod
-    def from_json(cls, doc: Any, scope: str, symbol: Optional[str]) -> Optional["Envelope"]:
+    def from_json(cls, doc: Any, scope: str, symbol: Optional[str], leg: Optional[str] = None
+                  ) -> Optional["Envelope"]:
         legs = PlanLegs.from_json(doc) if isinstance(doc, dict) else None
         if legs is None or not isinstance(doc.get("id"), str):
             return None
         try:
-            return cls(doc["id"], legs, float(doc["max_notional"]), scope, symbol)
+            return cls(doc["id"], legs, float(doc["max_notional"]), scope, symbol, leg)
         except (TypeError, ValueError):
             return None

@@ -20,7 +20,12 @@ nothing journaled is sent twice), and otherwise is not carried out: it is audite
 A close of one symbol (``symbol``) closes only that symbol's positions in the scope: the planner's
 ``close_positions`` over the same instance (reduce-only, never larger than the position; the
 symbol's entry orders cancelled first, nothing else touched). A symbol the scope holds no
-position in is refused ``UNKNOWN_SYMBOL`` with close matches.
+position in is refused: ``NO_POSITION`` for a symbol the runner knows (a venue lists it, or the
+journal traded it: a position closed already), else ``UNKNOWN_SYMBOL`` with close matches.
+A hedge-mode account holds a symbol
+in two legs: a close of one symbol closes both unless it names one (``leg``: ``long`` or
+``short``, the side of the position it closes); a leg the scope does not hold in that symbol is
+refused ``UNKNOWN_LEG`` with the legs it holds, and a leg without a symbol ``BAD_REQUEST``.
 
 A close is worked out (:meth:`ManualCloses.draft`) from the last snapshots less what the orders
 journaled since their tick filled (:mod:`.settled`), and says how old those snapshots are. A
@@ -72,16 +77,29 @@ FILLS_READ = 10_000  # journal rows a draft reads for the fills its snapshots do
 _CLOSE_ALL = StageNode(0, "manual-close", (), None, "manual", None, 1, (CloseAllAction(),))
 
 
-def _close_symbol(symbol: str) -> StageNode:
-    """The stage a close of one symbol plans: every position of ``symbol`` in the scope, whole."""
-    action = ClosePositionsAction(symbols=(symbol,), side="any", min_loss=None, correlation_group=None, where=None,
-                                  count=None, rank_by=None)
+LEGS = ("long", "short")
+
+
+def _close_symbol(symbol: str, leg: Optional[str] = None) -> StageNode:
+    """The stage a close of one symbol plans: every position of ``symbol`` in the scope (of its
+    ``leg`` alone when given: the positions on that side), whole."""
+    action = ClosePositionsAction(symbols=(symbol,), side=leg or "any", min_loss=None, correlation_group=None,
+                                  where=None, count=None, rank_by=None)
     return StageNode(0, "manual-close-symbol", (), None, "manual", None, 1, (action,))
 
 
-def planned_orders(plans: Sequence[Any]) -> tuple[PlannedOrder, ...]:
-    return tuple(PlannedOrder(f"{o.venue}/{o.account}", o.symbol, o.side, o.position_side, o.amount, o.notional,
-                              o.limit_price, o.reduce_only, o.chunk, o.chunks) for p in plans for o in p.orders)
+def planned_orders(plans: Sequence[Any], snapshots: Sequence[Snapshot] = ()) -> tuple[PlannedOrder, ...]:
+    """The orders of ``plans``, each with its market's price tick when ``snapshots`` list it."""
+    by_account = {f"{s.venue}/{s.account}": s for s in snapshots}
+
+    def tick(account: str, symbol: str) -> Optional[float]:
+        snap = by_account.get(account)
+        rules = snap.markets.get(symbol) if snap is not None else None
+        return rules.price_tick if rules is not None and rules.price_tick > 0 else None
+
+    return tuple(PlannedOrder(acct, o.symbol, o.side, o.position_side, o.amount, o.notional, o.limit_price,
+                              o.reduce_only, o.chunk, o.chunks, tick(acct, o.symbol))
+                 for p in plans for o in p.orders for acct in (f"{o.venue}/{o.account}",))
 
 
 @dataclass(frozen=True)
@@ -111,6 +129,7 @@ class _Request:
     at: int
     symbol: Optional[str] = None
     envelope: Optional[Envelope] = None
+    leg: Optional[str] = None  # long | short: that leg of ``symbol`` alone; None: both
 
 
 class ManualCloses:
@@ -148,53 +167,59 @@ class ManualCloses:
 
     async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
                     symbol: Optional[str] = None, preview_id: Optional[str] = None,
-                    max_notional: Optional[float] = None) -> CloseResult:
-        """A manual emergency close of ``scope`` (only ``symbol`` in it, when given) at the next
-        tick. ``dry_run``: the preview, recorded under the id the answer carries; else the close
-        of that preview (``preview_id``), held to ``max_notional`` (default: the preview's plus
-        the slack of :mod:`.close_plans`). ``actor``: the authenticated caller, audited."""
-        d = await self.draft(scope, symbol)
+                    max_notional: Optional[float] = None, leg: Optional[str] = None) -> CloseResult:
+        """A manual emergency close of ``scope`` (only ``symbol`` in it, when given; only its
+        ``leg``, when given) at the next tick. ``dry_run``: the preview, recorded under the id the
+        answer carries; else the close of that preview (``preview_id``), held to ``max_notional``
+        (default: the preview's plus the slack of :mod:`.close_plans`). ``actor``: the
+        authenticated caller, audited."""
+        d = await self.draft(scope, symbol, leg)
         if d.refusal is not None:
-            return CloseResult(False, d.refusal, symbol=symbol, mode=self.mode)
+            return CloseResult(False, d.refusal, symbol=symbol, mode=self.mode, leg=leg)
         orders, notional = len(d.orders), d.notional
         if dry_run:
-            recorded = self.ledger.record(scope, symbol, self.clock(), d.orders)
+            recorded = self.ledger.record(scope, symbol, self.clock(), d.orders, leg)
             kw = {"preview_id": recorded.id, "max_notional": default_max_notional(notional)}
             if d.unread:
                 incomplete = (f"INCOMPLETE: {', '.join(d.unread)} could not be read: the {orders} order(s) counted "
                               "leave out its positions; nothing was sent")
-                return self._answer(False, incomplete, d, symbol, **kw)
-            return self._answer(True, self.preview_reason(orders, notional), d, symbol, **kw)
+                return self._answer(False, incomplete, d, symbol, leg=leg, **kw)
+            return self._answer(True, self.preview_reason(orders, notional), d, symbol, leg=leg, **kw)
         refused = self.lead.not_leader("close")
         if refused:
             return CloseResult(False, refused, orders, mode=self.mode)
         at = self.clock()
         if preview_id is None:
             return self._answer(False, "PREVIEW_REQUIRED: a live close carries the id of its preview (preview it, "
-                                       "then send it with that id and a maximum notional); nothing was sent", d, symbol)
+                                       "then send it with that id and a maximum notional); nothing was sent", d, symbol,
+                                leg=leg)
         rec = self.ledger.get(preview_id)
         if rec is None:
-            return self._answer(False, unknown_preview(preview_id), d, symbol)
+            return self._answer(False, unknown_preview(preview_id), d, symbol, leg=leg)
         cap = default_max_notional(rec.legs.notional) if max_notional is None else max_notional
         fresh = PlanLegs.of(d.orders)
         why = refusal(rec.legs, fresh, cap, scope=scope, symbol=symbol, of_scope=rec.scope, of_symbol=rec.symbol,
-                      age_ms=at - rec.at_ms)
+                      age_ms=at - rec.at_ms, leg=leg, of_leg=rec.leg)
         if why is not None:
-            return self._answer(False, why, d, symbol, preview_id=rec.id, max_notional=cap)
-        envelope = Envelope(rec.id, rec.legs, cap, scope, symbol)
+            return self._answer(False, why, d, symbol, leg=leg, preview_id=rec.id, max_notional=cap)
+        envelope = Envelope(rec.id, rec.legs, cap, scope, symbol, leg)
         close_id = f"manual/{scope}/m{at}"
+        named = {**({"symbol": symbol} if symbol else {}), **({"leg": leg} if leg else {})}
         try:
             await self.lead.audit("manual_close_requested", at, {
                 "scope": scope, "reason": reason, "id": close_id, "orders": orders,
-                **({"symbol": symbol} if symbol else {}), "preview": envelope.to_json(), **by(actor)})
+                **named, "preview": envelope.to_json(), **by(actor)})
         except FencedError:
             return CloseResult(False, self.lead.deposed(), orders)
-        self.queued.append(_Request(scope, reason, at, symbol, envelope))
-        self._track(close_id, {"scope": scope, "symbol": symbol, "envelope": envelope, "requested_ms": at,
-                               "preview": orders, "processed_ms": None, "orders": None, "by": actor})
+        self.queued.append(_Request(scope, reason, at, symbol, envelope, leg))
+        self._track(close_id, {"scope": scope, "symbol": symbol, "leg": leg, "envelope": envelope,
+                               "requested_ms": at, "preview": orders, "processed_ms": None, "orders": None,
+                               "by": actor})
         self.sinks.emit(Event.make(MANUAL_CLOSE, at, {"reason": reason, "orders": orders, "id": close_id,
-                                                **({"symbol": symbol} if symbol else {})}, scope=scope))
-        what = f"{symbol} in {scope}" if symbol else scope
+                                                **named},
+                                   **{**self.known.catalog().labels_of(scope), "scope": scope, "incident": close_id,
+                                      **({"symbol": symbol} if symbol else {})}))
+        what = (f"the {leg} leg of " if leg else "") + (f"{symbol} in {scope}" if symbol else scope)
         now_text = f"{orders} order(s) now, notional {notional:,.2f}"
         not_read = f"; not read now: {', '.join(d.unread)}" if d.unread else ""
         left = gone(rec.legs, fresh)
@@ -204,19 +229,23 @@ class ManualCloses:
                    f"and audited at the next tick ({now_text}{not_read}{closed})")
         else:
             why = f"QUEUED: close of {what} at the next tick ({now_text}{not_read}{closed})"
-        return self._answer(True, why, d, symbol, id=close_id, preview_id=rec.id, max_notional=cap)
+        return self._answer(True, why, d, symbol, leg=leg, id=close_id, preview_id=rec.id, max_notional=cap)
 
     def preview_reason(self, orders: int, notional: float) -> str:
         """What a preview answers: up front, on a dry-run runner, that nothing will be sent."""
         if self.dry_run:
             return (f"DRY_RUN: nothing will be sent (this runner is a dry run): {orders} order(s) would be planned "
                     f"and audited, notional {notional:,.2f}")
-        return f"DRY_RUN: {orders} order(s) would be sent, notional {notional:,.2f}"
+        return f"PREVIEW: {orders} order(s) would be sent, notional {notional:,.2f}"
 
-    async def draft(self, scope: str, symbol: Optional[str] = None) -> Draft:
-        """What a close of ``scope`` (of ``symbol`` in it) would plan now, sending nothing: from
-        the last snapshots less what the orders journaled since their tick filled (see the module
-        doc); refused when there is no snapshot, the scope or the symbol is unknown."""
+    async def draft(self, scope: str, symbol: Optional[str] = None, leg: Optional[str] = None) -> Draft:
+        """What a close of ``scope`` (of ``symbol`` in it, of its ``leg`` alone when given) would
+        plan now, sending nothing: from the last snapshots less what the orders journaled since
+        their tick filled (see the module doc); refused when there is no snapshot, the scope, the
+        symbol or the leg is unknown."""
+        if leg is not None and (symbol is None or leg not in LEGS):
+            return Draft(f"BAD_REQUEST: leg is {' or '.join(LEGS)}, of one symbol (give symbol too), not {leg!r}"
+                         if leg not in LEGS else "BAD_REQUEST: a leg is of one symbol: give the symbol too")
         snaps = list(self.book.snapshots.values())
         if not snaps:
             return Draft(f"NO_SNAPSHOT: this runner ({self.lead.holder}) has no snapshot yet (a standby takes none): "
@@ -234,17 +263,33 @@ class ManualCloses:
         if symbol is not None:
             held = {p.symbol for _, p in view.positions}
             if symbol not in held:
+                if await self._known_symbol(symbol):  # closed already, or never held: no typo to correct
+                    holds = f"it holds {', '.join(sorted(held))}" if held else "it holds no position"
+                    return Draft(f"NO_POSITION: {scope} has no position in {symbol} now (the last snapshots, less "
+                                 f"the fills since); {holds}; nothing to close")
                 near = close_matches(symbol, held)
                 hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
                 return Draft(f"UNKNOWN_SYMBOL: {scope} holds no position in {symbol!r} in the last snapshots (less "
                              f"the fills since){hint}; nothing to close")
-        plans = (self._plan(node, view, scope, symbol, self.clock(), "preview"),)
+            sides = sorted({p.side for _, p in view.positions if p.symbol == symbol})
+            if leg is not None and leg not in sides:
+                return Draft(f"UNKNOWN_LEG: {scope} holds no {leg} leg of {symbol} in the last snapshots (less the "
+                             f"fills since); it holds: {', '.join(sides)}; nothing to close")
+        plans = (self._plan(node, view, scope, symbol, self.clock(), "preview", leg),)
         unread = tuple(sorted(f"{s.venue}/{s.account} ({s.fetch.error_code})" for s in view.snapshots
                               if not s.fetch.ok))
         seen = [s.ts_observed if s.ts_observed is not None else s.ts_event for s in view.snapshots if s.fetch.ok]
-        return Draft(None, plans, planned_orders(plans), unread, min(seen) if seen else None,
+        return Draft(None, plans, planned_orders(plans, view.snapshots), unread, min(seen) if seen else None,
                      tuple(n for n in taken_off if any(n.startswith(f"{s.venue}/{s.account} ")
                                                        for s in view.snapshots)))
+
+    async def _known_symbol(self, symbol: str) -> bool:
+        """Whether ``symbol`` is one the runner knows (a venue lists it, or an order of the
+        journal's latest traded it), not a typo."""
+        if symbol in self.known.catalog().all_symbols:
+            return True
+        recent = await self.io(self.store.journal, limit=FILLS_READ)
+        return any(e.symbol == symbol for e in recent)
 
     def take_plans(self, snapshots: Sequence[Snapshot], now: int) -> list:
         """The queued closes, planned from this tick's snapshots (the queue is emptied). A close
@@ -253,7 +298,7 @@ class ManualCloses:
         plans = []
         for q in self.queued:
             found = self._instance(q.scope, snapshots)
-            mine = [self._plan(*found, q.scope, q.symbol, now, f"m{q.at}")] if found is not None else []
+            mine = [self._plan(*found, q.scope, q.symbol, now, f"m{q.at}", q.leg)] if found is not None else []
             why = q.envelope.check(PlanLegs.of(planned_orders(mine))) if q.envelope is not None and mine else None
             close_id = f"manual/{q.scope}/m{q.at}"
             n = (0 if why else sum(len(p.orders) for p in mine)) if mine else None
@@ -297,8 +342,9 @@ class ManualCloses:
                 continue  # this runner knows it already (it led before)
             scope = row.payload["scope"]
             symbol = row.payload.get("symbol") if isinstance(row.payload.get("symbol"), str) else None
-            envelope = Envelope.from_json(row.payload.get("preview"), scope, symbol)
-            info = {"scope": scope, "symbol": symbol, "envelope": envelope, "requested_ms": row.ts_ms,
+            leg = row.payload.get("leg") if row.payload.get("leg") in LEGS else None
+            envelope = Envelope.from_json(row.payload.get("preview"), scope, symbol, leg)
+            info = {"scope": scope, "symbol": symbol, "leg": leg, "envelope": envelope, "requested_ms": row.ts_ms,
                     "preview": row.payload.get("orders"), "processed_ms": None, "orders": None,
                     "by": row.payload.get("by")}
             if cid in planned:
@@ -307,7 +353,7 @@ class ManualCloses:
             elif cid in expired:
                 info["expired"] = True
             elif now - row.ts_ms <= RECOVER_WITHIN_MS and (envelope is not None or "preview" not in row.payload):
-                self.queued.append(_Request(scope, "recovered", row.ts_ms, symbol, envelope))
+                self.queued.append(_Request(scope, "recovered", row.ts_ms, symbol, envelope, leg))
             else:
                 await self.lead.audit("manual_close_expired", now, {
                     "id": cid, "scope": scope, "age_ms": now - row.ts_ms,
@@ -337,7 +383,8 @@ class ManualCloses:
                 await self.lead.audit("manual_close_given_up", self.clock(),
                                       {"id": did, "reason": "REMAINDER_OPEN" if info is not None else "UNTRACKED"})
                 continue
-            self.queued.append(_Request(m.group(1), "held", int(m.group(2)), info.get("symbol"), info.get("envelope")))
+            self.queued.append(_Request(m.group(1), "held", int(m.group(2)), info.get("symbol"), info.get("envelope"),
+                                        info.get("leg")))
 
     async def progress(self, close_id: str) -> Optional[dict]:
         """:meth:`_progress`, and who asked for the close (``by``: the caller's identity, as audited)."""
@@ -375,9 +422,11 @@ class ManualCloses:
         statuses = Counter(e.status or "pending" for e in entries)
         settled = sum(statuses[s] for s in FINAL_ORDER_STATUSES)
         done = settled == len(entries) and len(entries) >= info["orders"]
+        # what the venue said of the orders it refused, in its own words (its code and message)
+        said = sorted({e.detail for e in entries if e.status in ("rejected", "failed") and e.detail})
         return {**doc, "state": "settled" if done else "working", "settled": settled, "filled": statuses["filled"],
                 "open": len(entries) - settled, "unfilled": settled - statuses["filled"],
-                "statuses": dict(sorted(statuses.items())), **tail}
+                "statuses": dict(sorted(statuses.items())), **tail, "venue_said": said}
 
     def _instance(self, scope: str, snapshots: Sequence[Snapshot]) -> Optional[tuple[Any, Any]]:
         """The policy and the instance named ``scope`` in ``snapshots`` (the first policy that has
@@ -388,9 +437,10 @@ class ManualCloses:
                     return node, view
         return None
 
-    def _plan(self, node: Any, view: Any, scope: str, symbol: Optional[str], now: int, tag: str) -> Any:
+    def _plan(self, node: Any, view: Any, scope: str, symbol: Optional[str], now: int, tag: str,
+              leg: Optional[str] = None) -> Any:
         hist = self.book.state.pnl.get(node.attribution.reference_window_ms)
-        stage = _CLOSE_ALL if symbol is None else _close_symbol(symbol)
+        stage = _CLOSE_ALL if symbol is None else _close_symbol(symbol, leg)
         return plan(node, stage, view, f"manual/{scope}/{tag}", now, hist, rates=self.rates())
 
 

@@ -40,7 +40,7 @@ from .revokes import Revokes
 from .names import close_matches
 from .collaborators import Emits, Names, Saves
 from .storeio import StoreIO
-from .relatch import still_firing
+from .relatch import relatch_unconfirmed, still_firing, taken
 from .view import ChangeResult, ResetResult, TriggerStatus
 
 Update = Callable[[LockBook, DeadMansSwitch], tuple[LockBook, DeadMansSwitch]]
@@ -65,11 +65,15 @@ class OperatorCommands:
         self.triggers = triggers  # every trigger's status: a reset warns of one that still fires
         self.revokes = revokes  # a reset that releases its stage owes the restore of what it revoked
 
-    async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+    async def reset(self, policy: str, scope: str, approver: str, reason: str,
+                    confirm_relatch: bool = False) -> ResetResult:
         """An approval of a manual reset by ``approver`` (the authenticated identity). The
         approval is worked out on a copy of the stage, audited, and only then applied to the
         stage as it is after the audit row is stored: if the tick moved the stage on meanwhile,
-        the approval is void (``STAGE_CHANGED``, audited) and nothing is applied."""
+        the approval is void (``STAGE_CHANGED``, audited) and nothing is applied. An approval
+        taken while a trigger that enters a stage of the policy still fires (the stage would be
+        entered again at the next tick) is refused, audited and not applied, unless
+        ``confirm_relatch`` (``RELATCH_UNCONFIRMED``, with the warning)."""
         refused = self.lead.not_leader("reset")
         if refused:
             return ResetResult(False, refused)
@@ -83,6 +87,15 @@ class OperatorCommands:
         before = copy.deepcopy(book.state.scopes[key].stage)
         level = before.level
         trial, transition, why = trial_reset(node, scope, before, approver, now)
+        relatch = still_firing(node, scope, self.triggers()) if taken(transition, why) else ()
+        if relatch and not confirm_relatch:
+            why = relatch_unconfirmed(policy, scope)
+            try:
+                await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
+                                                              "approver": approver, "reason": reason, "result": why})
+            except FencedError:
+                return ResetResult(False, self.lead.deposed())
+            return ResetResult(False, why, relatch)
         try:
             await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
                                                           "approver": approver, "reason": reason, "result": why})
@@ -120,8 +133,7 @@ class OperatorCommands:
                     # on from the store, not from the stage released here
                     self.lead.stale = True
                     return ResetResult(False, self.lead.deposed())
-        warn = still_firing(node, scope, self.triggers()) if transition is not None or why.startswith(
-            "APPROVAL_RECORDED") else ()
+        warn = still_firing(node, scope, self.triggers()) if taken(transition, why) else ()
         if restores:
             why += f"; trading restore owed at the venue for {', '.join(restores)} (sent at the next tick)"
         return ResetResult(transition is not None, why, warn)

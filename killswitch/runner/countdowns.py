@@ -29,7 +29,7 @@ from ..compile.nodes import ArmExchangeDmsAction
 from ..engine.evaluate import Evaluation
 from ..engine.state import forget_heartbeats, record_heartbeat
 from ..state.store import StateStore
-from .beat_sources import SourceGate
+from .beat_sources import SourceGate, named_by
 from .book import Book
 from .lock import DEAD_MANS_SWITCH, iso_ms
 from .collaborators import Audits
@@ -257,7 +257,14 @@ class Countdowns:
                     "refresh_due": key in plan.refresh, "lapsed": key in plan.lapsed,
                     "supported": key not in plan.unsupported, "error": self.native_errors.get(key)}
         return {"format_version": 1, "listening_since_ts": iso_ms(self.listening_since_ms), "sources": sources,
-                "native": native, "refused": self.sources.status(now)}
+                "native": native, "refused": self.sources.status(now), "watched": self.watched()}
+
+    def watched(self) -> dict[str, list[str]]:
+        """Every source a heartbeat is taken from, with what names it (heard from or not)."""
+        accounts: set[str] = set()
+        for adapter in self.adapters.values():
+            accounts |= adapter.strategy_names()
+        return {s: list(by) for s, by in named_by(self.book.graph, accounts, self.book.dms.armed).items()}
 
 
 def error_code(e: BaseException) -> str:

@@ -14,7 +14,9 @@ plans, before the journal) that
    counts it (``killswitch_lock_violations_total{scope,strategy,action}``) and keeps the latest
    for status and the console;
 4. sends the cancels at once (one request per account, by venue order id; nothing in a dry run,
-   nothing once the fence is lost), and hands the reverts back to the tick as plans, to be
+   nothing once the fence is lost), audits what each came to (one ``violation_cancel_result``
+   row per account: each venue order id, ``canceled`` or the venue's refusal; what the closure
+   report shows), and hands the reverts back to the tick as plans, to be
    journaled with its own and sent by the executor (reduce-only, client ids derived from the
    decision), unless an order of ours on that leg is not final yet;
 5. asks each streaming adapter to wake the runner on a new open order that is not reduce-only
@@ -51,7 +53,7 @@ from ..events import LOCK_VIOLATION as LOCK_VIOLATION_EVENT, Event
 from ..metrics import Registry
 from ..orders import CancelIntent
 from ..snapshot import Snapshot
-from ..state.store import StateStore
+from ..state.store import FencedError, StateStore
 from .book import Book
 from .enforce import OrderCheck, Violation, enforce_of, watch as decide
 from .executor import leg_of
@@ -63,6 +65,7 @@ from .storeio import StoreIO
 log = logging.getLogger("killswitch.runner.enforcement")
 
 AUDIT_KIND = "lock_violation"
+CANCEL_RESULT_KIND = "violation_cancel_result"  # what each cancel of a violating order came to
 RECENT = 50  # violations kept for status and the console
 OWN_HISTORY_MS = 86_400_000  # journaled client ids read back as ours: the last day's (and every pending one)
 RECOVER_LIMIT = 100_000
@@ -149,7 +152,8 @@ class Enforcement:
                         v.strategy, v.reason)
             events.append(Event.make(LOCK_VIOLATION_EVENT if v.kind == "LOCK_VIOLATION" else v.kind.lower(), now,
                                      {**v.to_json(), "dry_run": self.dry_run}, scope=v.scope, strategy=v.strategy,
-                                     reason=v.kind))
+                                     reason=v.kind, venue=v.account.partition("/")[0], account=v.account,
+                                     symbol=v.symbol))
 
     # --- what it sends -----------------------------------------------------------------------------------
 
@@ -158,11 +162,13 @@ class Enforcement:
         tried again at the next tick (the order is still seen open, its violation already audited)."""
         if not await self.lead.fence_holds():
             return
+        results: list[tuple[str, int, dict]] = []
         for c in cancels:
             key = f"{c.venue}/{c.account}"
             adapter = self.adapters.get(key)
             if adapter is None:
                 self._outcome(c.order_ids, "NO_ADAPTER")
+                results.append(_result(key, {oid: "NO_ADAPTER" for oid in c.order_ids}, now))
                 continue
             try:
                 res = await adapter.cancel_orders(CancelSelector(order_ids=c.order_ids))
@@ -170,12 +176,22 @@ class Enforcement:
                 log.warning("LOCK_VIOLATION_CANCEL_FAILED: %s %s: %s (orders %s; tried again at the next tick)",
                             key, e.reason.value, e.message, ", ".join(c.order_ids))
                 self._outcome(c.order_ids, f"{e.reason.value}: {e.message}")
+                results.append(_result(key, {oid: f"{e.reason.value}: {e.message}" for oid in c.order_ids}, now))
                 continue
             for oid, why in res.failed.items():
                 log.warning("LOCK_VIOLATION_CANCEL_FAILED: %s order %s: %s (tried again at the next tick)", key, oid,
                             why)
             self._outcome(tuple(res.failed), None, failed=res.failed)
             self._outcome(res.canceled, "canceled")
+            results.append(_result(key, {**{oid: str(why) for oid, why in res.failed.items()},
+                                         **{oid: "canceled" for oid in res.canceled}}, now))
+        rows = [r for r in results if r[2]["outcomes"]]
+        try:  # the cancels' results for the closure report; a stop before it leaves them unrecorded
+            if rows:
+                await self.lead.audit_many(rows)
+        except FencedError:  # deposed since the cancels left: the next leader's tick tells what is open
+            log.warning("LOCK_VIOLATION_CANCEL_RESULT_UNRECORDED: the lease was lost after the cancels of %s",
+                        ", ".join(r[2]["account"] for r in results))
 
     def _outcome(self, order_ids: Sequence[str], outcome: Optional[str], *, failed: Optional[dict] = None) -> None:
         ids = set(order_ids)
@@ -239,6 +255,12 @@ class Enforcement:
                                "they belong to and what was done (cancel, revert).", ("scope", "strategy", "action"))
         for (scope, strategy, action), n in sorted(self.counts.items()):
             fam.add(n, scope=scope, strategy=strategy, action=action)
+
+
+def _result(account: str, outcomes: dict[str, str], now: int) -> tuple[str, int, dict]:
+    """The audit row of one account's cancel: each venue order id and what became of it
+    (``canceled``, or the venue's refusal)."""
+    return CANCEL_RESULT_KIND, now, {"account": account, "outcomes": outcomes}
 
 
 def leg_key(o: Any) -> tuple[str, str, str]:

@@ -32,7 +32,7 @@ from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from ..compile.graph import DecisionGraph
 from ..engine.stages import StageTransition
-from ..events import STAGE_TRANSITION, Event
+from ..events import STAGE_TRANSITION, Event, scope_labels
 from ..state.store import StateStore
 from .book import Book
 from .leadership import Leadership
@@ -60,7 +60,8 @@ def transition_event(s: Any, graph: DecisionGraph, now: int, dry_run: bool) -> E
             "orders": len(s.plan.orders) if s.plan else 0}
     labels.update(policy=s.policy, scope=s.scope, stage=stage.name if stage else None, level=t.to_level,
                   from_level=t.from_level, owner=node.owner if node is not None else None,
-                  venue=s.scope.split("/")[0] if "/" in s.scope else None)
+                  incident=t.decision_id if t.to_level else None,  # a silence made from it matches it alone
+                  **scope_labels(node.scope.get("level") if node is not None else None, s.scope))
     return Event.make(STAGE_TRANSITION, now, data, **labels)
 
 

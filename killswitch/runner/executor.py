@@ -116,6 +116,12 @@ class OrderOutcome:
     start_ns: int  # time.time_ns() when sent
     latency_ms: float
     resent: bool = False  # sent again after reconciliation found it never arrived
+    # where the venue refused it: its own code and message ("-1106 Parameter 'reduceOnly' sent when
+    # not required."), and how a retry fares (adapters.base PERMANENT | TRANSIENT | MODE); the
+    # adapter's message where it refused it itself (kind None)
+    detail: Optional[str] = None
+    refusal: Optional[str] = None
+    position_side: Optional[str] = None  # the hedge-mode leg it closes (LONG | SHORT), as planned
 
 
 @dataclass
@@ -317,10 +323,12 @@ class Executor:
         r.sent += 1
         start_ns, t0 = time.time_ns(), time.perf_counter()
 
-        def outcome(status: str, code: Optional[str], filled: float) -> None:
+        def outcome(status: str, code: Optional[str], filled: float, detail: Optional[str] = None,
+                    refusal: Optional[str] = None) -> None:
             r.orders.append(OrderOutcome(o.client_order_id, o.decision_id, o.venue, o.account, o.symbol, o.side,
                                          o.amount, o.reduce_only, status, code, filled, start_ns,
-                                         (time.perf_counter() - t0) * 1000, resent))
+                                         (time.perf_counter() - t0) * 1000, resent, detail, refusal,
+                                         o.position_side))
 
         try:
             with send_gate(self.may_send):
@@ -347,9 +355,11 @@ class Executor:
                 await self._result(o.client_order_id, "unknown", 0.0, None, e.reason.value, e.message)
                 r.unknown.append(o.client_order_id)
             else:
-                outcome("rejected", e.reason.value, 0.0)
-                await self._result(o.client_order_id, "rejected", 0.0, None, e.reason.value, e.message)
-                r.rejected.append(f"{o.client_order_id} {e.reason.value}: {e.message}")
+                # what the venue said, as it said it (its code and message), where it refused
+                said = e.refusal.text() if e.refusal is not None else e.message
+                outcome("rejected", e.reason.value, 0.0, said, e.refusal.kind if e.refusal is not None else None)
+                await self._result(o.client_order_id, "rejected", 0.0, None, e.reason.value, said)
+                r.rejected.append(f"{o.client_order_id} {e.reason.value}: {said}")
                 if o.reduce_only:
                     # A refused close leaves the position open whatever the reason (rate limit,
                     # a venue glitch, a stale reduce-only view): plan it again from fresh

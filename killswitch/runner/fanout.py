@@ -14,9 +14,9 @@ Must not: let a sink's exception reach the tick, or hand a sink anything that ch
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Sequence
 
-from ..events import (CollectingSink, Event, HoldingSink, ReportingSink, RestoringSink, Sink, SinkContext,
+from ..events import (CollectingSink, Event, HoldingSink, PagingSink, ReportingSink, RestoringSink, Sink, SinkContext,
                       StatefulSink, TickFacts)
 
 if TYPE_CHECKING:
@@ -115,6 +115,18 @@ class SinkFanout:
                 if isinstance(sink, ReportingSink):
                     out.update(sink.status_fields())
             except Exception:  # noqa: BLE001 - a broken sink's fields are left out, not the status
+                self.errors += 1
+        return out
+
+    def pages_in_force(self) -> list[tuple[Mapping[str, str], str]]:
+        """The pages the sinks hold in force (see :class:`~killswitch.events.PagingSink`): labels
+        and receiver of each."""
+        out: list[tuple[Mapping[str, str], str]] = []
+        for sink in self.sinks:
+            try:
+                if isinstance(sink, PagingSink):
+                    out += sink.pages_in_force()
+            except Exception:  # noqa: BLE001 - a broken sink's pages are left out of a preview
                 self.errors += 1
         return out
 

@@ -16,7 +16,8 @@ What it owns: these families of ``/metrics``, read from the runner's book at the
   known ones only (a standby evaluates nothing);
 - ``killswitch_trigger_threshold{policy,scope,trigger,signal,op}``: every ``signal op number``
   of a trigger's condition, in the signal's unit (a percentage as a fraction), so a dashboard
-  draws a value against its limit.
+  draws a value against its limit; a threshold computed from signals (``max(4.5%, 3 * vol_1h)``)
+  as this runner's last evaluation recorded it (none while unknown, or on a standby).
 
 Must not: change anything, or cost more than a walk over the graph's triggers (it runs while a
 tick may be running).
@@ -28,6 +29,7 @@ from typing import Iterable, Optional
 
 from .. import __version__
 from ..metrics import Registry
+from ..engine.triggers import recorded
 from .book import Book
 
 
@@ -73,6 +75,8 @@ def _triggers(reg: Registry, book: Book) -> None:
                          "The number each signal is compared with in a trigger's condition, in the signal's unit.",
                          ("policy", "scope", "trigger", "signal", "op"))
     nodes = {p.name: p for p in book.graph.policies}
+    ev = book.evaluation
+    results = {(se.policy, se.scope): {r.name: r for r in se.triggers} for se in ev.scopes} if ev is not None else {}
     for key, ss in sorted(book.state.scopes.items()):
         policy, _, scope = key.partition("|")
         node = nodes.get(policy)
@@ -83,11 +87,14 @@ def _triggers(reg: Registry, book: Book) -> None:
             firing.add(int(bool(st and st.firing)), policy=policy, scope=scope, trigger=t.name)
             seen = set()
             for c in t.comparisons:
-                if c.threshold is None or (c.signal, c.op) in seen:
+                number = c.threshold
+                if c.computed:  # as the last evaluation computed it
+                    at = recorded(results.get((policy, scope), {}).get(t.name), c.signal, c.op, c.text)
+                    number = at.value if at is not None else None
+                if number is None or (c.signal, c.op) in seen:
                     continue  # a comparison between two signals has no number; one written twice, once
                 seen.add((c.signal, c.op))
-                limits.add(c.threshold, policy=policy, scope=scope, trigger=t.name, signal=c.signal, op=c.op)
-    ev = book.evaluation
+                limits.add(number, policy=policy, scope=scope, trigger=t.name, signal=c.signal, op=c.op)
     if ev is None:
         return
     for se in ev.scopes:

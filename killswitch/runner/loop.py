@@ -100,6 +100,8 @@ from .depth import BOOK_TIMEOUT_S, plan_with_books
 from .executor import ExecutionReport, Executor
 from .fanout import SinkFanout
 from .fetches import FetchHealth
+from .modes import ModeWatch
+from .rejections import CLOSE_REJECTED, CloseRejections
 from .streams import StreamWatch
 from .gate import Decision, Placement
 from .catalog_build import Known
@@ -115,6 +117,7 @@ from .revoke_commands import OperatorRevokes
 from .revokes import Revokes
 from .names import Catalog
 from .shortfalls import MAX_CLOSE_RETRIES, Shortfalls
+from .silence_view import SilencePreview
 from .silences import Silences
 from .storeio import StoreIO
 from .view import (ActionPreview, ChangeResult, CloseResult, IncidentStatus, PositionsStatus, ResetResult, RunnerStatus,
@@ -189,6 +192,9 @@ class RunnerParts:
     revokes: Revokes
     operator_revokes: OperatorRevokes
     enforcement: Enforcement
+    # the accounts' position modes as their venues read them; the closes the venues refused
+    modes: Optional[ModeWatch] = None
+    rejections: Optional[CloseRejections] = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +247,8 @@ class Runner:
         self.fetches, self.streams = p.fetches, p.streams
         self.entries, self.revokes, self.operator_revokes = p.entries, p.revokes, p.operator_revokes
         self.enforcement = p.enforcement
+        self.modes = p.modes if p.modes is not None else ModeWatch(adapters, clock)
+        self.rejections = p.rejections if p.rejections is not None else CloseRejections()
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
@@ -437,12 +445,16 @@ class Runner:
         self._collector.pause()  # until the first send: see CollectorPause
         self.fetches.observe(snapshots, now)
         self.streams.observe(now)  # read after the snapshots: a stream that fell back says so with them
+        report.events += self.modes.observe(now)  # each account's mode as its venue read it: a mismatch, once
         report.snapshot_failures = [f"{s.venue}/{s.account}: {s.fetch.error_code}" for s in snapshots if not s.fetch.ok]
         for s in snapshots:
             if not s.fetch.ok:
                 report.events.append(Event.make(SNAPSHOT_FAILED, now, {"error": s.fetch.error_code},
-                                                venue=s.venue, account=s.account, reason=s.fetch.error_code))
+                                                venue=s.venue, account=f"{s.venue}/{s.account}",
+                                                reason=s.fetch.error_code))
         rates = order_rates(self.adapters.values())
+        # closes the venue refused for a reason that may pass, their wait over: their entries planned again now
+        report.events += await shortfalls.retry_unfilled(self.rejections.due(now), save=False)
         # a stage entry that closes thousands is planned as its first wave alone (cancels,
         # directives, the first leg's orders); its whole plan is made after they are sent. One
         # of many orders planned whole goes out the same way: each account's first leg first
@@ -461,6 +473,8 @@ class Runner:
         plans = ev.plans + self.closes.take_plans(snapshots, now)
         # the venue watch: entries that break a lock cancelled now, growth reverted with these plans
         plans = await self.enforcement.watch(snapshots, plans, now, report.events)
+        # no close of a leg the venue refused up to its bound (CLOSE_REJECTED), nor of one waiting out a refusal
+        plans, _ = self.rejections.screen(plans, now, self._rejected_legs())
         # our own orders left resting at an earlier tick are cancelled (and the cancel confirmed)
         # before anything closes their positions again; a position still carrying one waits
         report.execution.merge(await self.executor.cancel_remainders())
@@ -522,8 +536,11 @@ class Runner:
             if o.status in ("rejected", "failed"):
                 report.events.append(Event.make(
                     ORDER_FAILED, now, {"client_order_id": o.client_order_id, "decision_id": o.decision_id,
-                                        "symbol": o.symbol, "side": o.side, "amount": o.amount},
-                    venue=o.venue, account=o.account, reason=o.code))
+                                        "symbol": o.symbol, "side": o.side, "amount": o.amount,
+                                        "detail": o.detail},  # the venue's own code and message
+                    venue=o.venue, account=f"{o.venue}/{o.account}", symbol=o.symbol, reason=o.code))
+        # refused closes counted per leg: tried again within their bound, then CLOSE_REJECTED (a residual)
+        report.events += await shortfalls.rejected(self.rejections.observe(report.execution, now), now)
         report.events += await shortfalls.retry_unfilled(report.execution.unfilled, seen=replanned)
         count(self.counters, report)
 
@@ -548,6 +565,12 @@ class Runner:
         at = len(report.events)
         report.events += events
         return at
+
+    def _rejected_legs(self) -> set:
+        """The legs the venue refused up to their bound, as residuals (incident, account, symbol, leg)."""
+        legs = {r.key for r in self.book.residuals if r.why == CLOSE_REJECTED}
+        self.rejections.keep_stopped(legs)
+        return legs
 
     def _first_waves(self, ev: Evaluation) -> dict[str, tuple[str, int, frozenset[str]]]:
         """The plans of ``ev`` that are a first wave alone, by decision id: (state key, the
@@ -574,6 +597,7 @@ class Runner:
         rest = [replace(p, cancels=(), orders=tuple(o for o in p.orders
                                                     if o.client_order_id not in waves[p.decision_id][2]))
                 for p in whole]
+        rest, _ = self.rejections.screen(rest, now, self._rejected_legs())
         rest, held = await self.executor.hold(rest)
         report.execution.merge(held)
         report.events += await self.shortfalls.track_residuals(ev, whole, now)
@@ -628,7 +652,7 @@ class Runner:
         self.readout.collectors.append(collector)
 
     def status(self) -> RunnerStatus:
-        return self.readout.status()
+        return replace(self.readout.status(), silences_idle=self.silencing.idle_flags())
 
     async def ready(self) -> tuple[bool, str]:
         return await self.readout.ready()
@@ -655,11 +679,16 @@ class Runner:
     async def chart(self, policy: str, scope: str, hours: float) -> Any:
         return await self.charts.chart(policy, scope, hours)
 
-    async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+    async def reset(self, policy: str, scope: str, approver: str, reason: str,
+                    confirm_relatch: bool = False) -> ResetResult:
         if self.firm is not None and (routed := await self.firm.route_reset(policy, scope, approver, reason)):
             return said("reset", approver, routed, policy=policy, scope=scope)  # the firm lease holder's to apply
-        return said("reset", approver, await self.commands.reset(policy, scope, approver, reason), policy=policy,
-                    scope=scope)
+        open_ = self.silencing.open_incidents()  # the incident being reset, before it ends
+        incident = next((i for i, (p, s, _) in open_.items() if p == policy and s == scope), None)
+        result = await self.commands.reset(policy, scope, approver, reason, confirm_relatch)
+        if result.done and incident is not None:  # the silences made for it or holding its pages
+            result = replace(result, silences=self.silencing.for_incident(incident, open_))
+        return said("reset", approver, result, policy=policy, scope=scope)
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
                          actor: Optional[str] = None, enforce: Optional[dict] = None) -> ChangeResult:
@@ -683,12 +712,12 @@ class Runner:
 
     async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
                     symbol: Optional[str] = None, preview_id: Optional[str] = None,
-                    max_notional: Optional[float] = None) -> CloseResult:
+                    max_notional: Optional[float] = None, leg: Optional[str] = None) -> CloseResult:
         if not dry_run and self.firm is not None and (routed := await self.firm.route(
                 "close_all", scope, {"reason": reason}, actor)) is not None:  # every shard previews and closes its own
             return said("close", actor, CloseResult(routed.done, routed.reason), scope=scope)
         result = await self.closes.close(scope, reason, dry_run, actor=actor, symbol=symbol, preview_id=preview_id,
-                                         max_notional=max_notional)
+                                         max_notional=max_notional, leg=leg)
         return result if dry_run else said("close", actor, result, scope=scope)  # a preview changes nothing
 
     async def close_progress(self, close_id: str) -> Optional[dict]:
@@ -720,8 +749,9 @@ class Runner:
     def preview_reset(self, policy: str, scope: str, approver: str) -> ActionPreview:
         return self.previews.reset(policy, scope, approver)
 
-    async def preview_close(self, scope: str, symbol: Optional[str] = None) -> ActionPreview:
-        return await self.previews.close(scope, symbol)
+    async def preview_close(self, scope: str, symbol: Optional[str] = None, leg: Optional[str] = None
+                            ) -> ActionPreview:
+        return await self.previews.close(scope, symbol, leg)
 
     def preview_revoke(self, scope: str) -> ActionPreview:
         return self.operator_revokes.preview(scope)
@@ -742,8 +772,15 @@ class Runner:
         return self.silencing.shown()
 
     async def silence_add(self, matchers: Sequence[str], duration_s: float, comment: str, *,
-                          actor: str) -> SilenceResult:
-        return await self.silencing.add(matchers, duration_s, comment, actor=actor)
+                          actor: str, incident: Optional[str] = None) -> SilenceResult:
+        return await self.silencing.add(matchers, duration_s, comment, actor=actor, incident=incident)
+
+    def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> SilencePreview:
+        return self.silencing.preview(matchers, incident)
+
+    async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
+                             actor: str) -> SilenceResult:
+        return await self.silencing.change(silence_id, duration_s, comment, actor=actor)
 
     async def silence_expire(self, silence_id: str, *, actor: str) -> SilenceResult:
         return await self.silencing.expire(silence_id, actor=actor)

@@ -33,6 +33,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
+from ..events import scope_labels
 from .lock import GLOBAL_SCOPE
 
 SCOPE_FORMS = ("global, a venue, an account (venue/account), a strategy, a symbol or a policy's scope; "
@@ -121,6 +122,11 @@ class Catalog:
         if name in self.held:
             return "lock"
         return None
+
+    def labels_of(self, scope: str) -> dict[str, str]:
+        """The labels a page about ``scope`` carries for what it names here (a venue its
+        ``venue``, an account its ``venue`` and ``account``, ...: :func:`killswitch.events.scope_labels`)."""
+        return scope_labels(self.scope_kind(scope), scope)
 
     def resolve_scope(self, name: str) -> Optional[Unknown]:
         """None when ``name`` is a scope this runner knows; else why not, with close matches."""

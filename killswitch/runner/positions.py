@@ -6,7 +6,8 @@ What it owns: :class:`PositionsReadout` — per account (the snapshot's age and 
 positions, the largest by notional first, at most :data:`MAX_ROWS`), per position its size,
 notional, unrealised PnL, liquidation distance (``|mark - liquidation| / mark``), its risk
 score, the open orders of its symbol (its leg, in hedge mode) by kind, and the policy instances
-that hold it (the scopes a close of it may name, the account's own first).
+that hold it (the scopes a close of it may name, the account's own first); and how many
+positions each policy instance holds (a scope that holds none has nothing to close).
 
 A position's risk score is the engine's (:func:`~killswitch.engine.attribution.risk_scores`)
 under each policy instance that holds it, from the same snapshots and PnL history a tick reads;
@@ -76,7 +77,11 @@ class PositionsReadout:
         best, holders = self._scores()
         accounts = tuple(self._account(s, now, best, holders)
                          for _, s in sorted(self.book.snapshots.items()))
-        return PositionsStatus(now, self.leader(), self.max_rows, accounts)
+        holding: dict[str, int] = {}
+        for scopes in holders.values():
+            for scope in scopes:
+                holding[scope] = holding.get(scope, 0) + 1
+        return PositionsStatus(now, self.leader(), self.max_rows, accounts, dict(sorted(holding.items())))
 
     def _account(self, s: Snapshot, now: int, best: dict, holders: dict) -> AccountPositions:
         observed = s.ts_observed if s.ts_observed is not None else s.ts_event

@@ -16,7 +16,7 @@ Must not: change anything, audit anything, or take the operator turn (previews a
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from .collaborators import Names
 from .book import Book
@@ -123,31 +123,34 @@ class Previews:
             done = why.startswith("APPROVAL_RECORDED")
             waits: tuple[str, ...] = (f"records the approval of {approver}; the stage and its lock stay until "
                                       "enough approve",)
-            if done:
-                waits = still_firing(node, scope, self.triggers()) + waits
-            return self._answer("reset", scope, why, done, before, before if done else None, waits if done else ())
+            relatch = still_firing(node, scope, self.triggers()) if done else ()
+            p = self._answer("reset", scope, why, done, before, before if done else None,
+                             relatch + waits if done else ())
+            return replace(p, relatch=relatch)
         after = before.release(scope, policy=policy)
-        effects = [*still_firing(node, scope, self.triggers()),
+        relatch = still_firing(node, scope, self.triggers())
+        effects = [*relatch,
                    f"releases stage {transition.from_level} of {policy} on {scope}",
                    f"lifts the lock policy {policy} holds on {scope}"]
         if node.resume is not None and transition.from_level >= node.resume.from_level:
             effects.append(f"trading resumes at {node.resume.start_fraction:.0%} of the normal limits")
-        return self._answer("reset", scope, why, True, before, after, tuple(effects))
+        return replace(self._answer("reset", scope, why, True, before, after, tuple(effects)), relatch=relatch)
 
-    async def close(self, scope: str, symbol: Optional[str] = None) -> ActionPreview:
-        """The orders a close of ``scope`` (of ``symbol`` in it) would send, worked out as the close
+    async def close(self, scope: str, symbol: Optional[str] = None, leg: Optional[str] = None) -> ActionPreview:
+        """The orders a close of ``scope`` (of ``symbol`` in it, of its ``leg`` alone when given)
+        would send, worked out as the close
         works it out (:meth:`~.closes.ManualCloses.draft`: the last snapshots less the fills
         since), recorded under the id the close carries (the close itself plans again at the tick
         after it is sent, from the positions then, and is refused if that differs materially)."""
-        d = await self.closes.draft(scope, symbol)
+        d = await self.closes.draft(scope, symbol, leg)
         if d.refusal is not None:
             return self._answer("close", scope, d.refusal, False)
         orders, notional = d.orders, d.notional
-        rec = self.closes.ledger.record(scope, symbol, self.clock(), orders)
+        rec = self.closes.ledger.record(scope, symbol, self.clock(), orders, leg)
 
         def extra(p: ActionPreview) -> ActionPreview:
             return replace(p, symbol=symbol, preview_id=rec.id, notional=notional,
-                           max_notional=default_max_notional(notional), as_of_ms=d.as_of_ms)
+                           max_notional=default_max_notional(notional), as_of_ms=d.as_of_ms, leg=leg)
 
         refused = self.lead.not_leader("close")
         if refused:
@@ -156,20 +159,20 @@ class Previews:
         if self.mode == "dry-run":
             effects.append("this runner is a DRY RUN: nothing will be sent to any venue; the orders are planned and "
                            "audited only")
-        what = f"{symbol} in {scope}" if symbol else scope
+        what = (f"the {leg} leg of " if leg else "both legs of " if self._hedged(d, symbol) else "") + (
+            f"{symbol} in {scope}" if symbol else scope)
         effects.append(f"{len(orders)} reduce-only order(s) closing {what} at the next tick, planned again from the "
                        "positions then; refused if that plan differs from this one (new positions, larger ones) or "
                        "its notional exceeds the maximum sent with it")
-        if self.as_of_text(d.as_of_ms):
-            effects.append(self.as_of_text(d.as_of_ms))
+        # (how old the positions are is the preview's as_of_ms: shown once, with an age that counts)
         effects += [f"fill since the snapshot, taken off: {n}" for n in d.taken_off]
         if d.unread:
             effects.append(f"not read now, so not counted: {', '.join(d.unread)}")
         return extra(self._answer("close", scope, self.closes.preview_reason(len(orders), notional), True,
                                   effects=tuple(effects), orders=orders))
 
-    def as_of_text(self, as_of_ms: Optional[int]) -> str:
-        if as_of_ms is None:
-            return ""
-        return (f"positions as of the snapshot taken at {iso_ms(as_of_ms)} "
-                f"({max(0, self.clock() - as_of_ms) / 1000:.0f}s ago)")
+    @staticmethod
+    def _hedged(d: Any, symbol: Optional[str]) -> bool:
+        """A close of one symbol that closes two legs of it (a hedge-mode account's long and short)."""
+        return symbol is not None and len({(o.account, o.position_side) for o in d.orders
+                                           if o.position_side in ("LONG", "SHORT")}) > 1

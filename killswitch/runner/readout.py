@@ -23,9 +23,11 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..compile.graph import tick_interval_s as tick_interval_s
 from ..engine.stages import decision_id
+from ..engine.triggers import TriggerResult, recorded
 from ..metrics import Registry
 from ..procmetrics import ProcessMetrics
-from ..policy.expr import Comparison, ValueType, value_text
+from ..policy.expr import ValueType, value_text
+from ..policy.expr_eval import Comparison
 from ..state.store import StateStore
 from .armed import coverage_rows
 from .book import Book
@@ -34,14 +36,16 @@ from .fanout import SinkFanout
 from .fetches import FetchHealth
 from .streams import StreamWatch
 from .gauges import collect_book_families
-from .gate import Decision, check_order
+from .gate import Decision, binding_lock, check_order, lock_keys
 from .catalog_build import Known
 from .leadership import Leadership
 from .limits_state import LimitsState
 from .planned import PlannedOrders
 from .resuming import Resumptions
 from .revoke_state import permission_status
-from .silences import ack_status, holding_back, incident_labels
+from .silence_check import incident_labels
+from .silences import ack_fields, holding_back
+from .sink_context import stage_incidents
 from .storeio import StoreIO
 from .view import (ApprovalRow, IncidentStatus, OrderRow, ReceiverFailure, ResidualStatus, RunnerStatus, ScopeStatus,
                    ThresholdCheck, TriggerStatus)
@@ -83,6 +87,9 @@ class Readout:
         self.weights = VenueWeights(lambda: known.adapters)  # REST weight a minute per venue
         self.limits = LimitsState()  # the gate's limit tables and message buckets
         self.shard: Optional[str] = None  # the shard this runner runs (``ksctl run --shard``)
+        # the accounts' position modes (runner/modes.py) and the closes the venues refused (runner/rejections.py)
+        self.modes: Any = None
+        self.rejections: Any = None
         # intervals the runner keeps besides its graph's: a shard's firm-wide policies', whose facts it publishes
         self.paces: Callable[[], Sequence[float]] = tuple
         # the venue watch's violations ({"total", "recent"}: :meth:`Enforcement.status`)
@@ -103,7 +110,7 @@ class Readout:
             scopes.append(ScopeStatus(policy, scope, ss.stage.level, stage.name if stage else None,
                                       bool(stage and stage.manual), tuple(ss.stage.approvals),
                                       stage.approvals if stage and stage.manual else (1 if stage else 0),
-                                      ss.stage.entered_ms, ack_status(book.acks.get(incident or ""))))
+                                      ss.stage.entered_ms, *ack_fields(book.acks.get(incident or ""))))
         now = self.clock()
         # the engine's rule (a frozen feed ages from its last change), so status and triggers agree
         ages = {k: round(age / 1000, 3) for k, a in sorted(book.state.accounts.items())
@@ -127,7 +134,10 @@ class Readout:
                             holder=self.lead.holder, lease_holder=self.lead.lease_holder,
                             venue_weight=self.weights.status(), shard=self.shard,
                             trading=permission_status(book.revokes),
-                            lock_violations=self.violations())
+                            lock_violations=self.violations(),
+
+                            position_modes=self.modes.status() if self.modes is not None else {},
+                            close_rejections=tuple(self.rejections.status()) if self.rejections is not None else ())
 
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger
@@ -147,7 +157,7 @@ class Readout:
             results = {t.name: t for t in se.triggers} if se is not None else {}
             for t in node.triggers:
                 st, r = ss.triggers.get(t.name), results.get(t.name)
-                checks = tuple(_check(c, values, reasons, types, se is not None) for c in t.comparisons)
+                checks = tuple(_check(c, values, reasons, types, se is not None, r) for c in t.comparisons)
                 out.append(TriggerStatus(policy, scope, t.name, t.when, bool(st and st.firing),
                                          st.since_ms if st else None, st.last_fire_ms if st else None,
                                          r.pending if r else None, r.reason if r else None, checks,
@@ -193,12 +203,14 @@ class Readout:
         statuses = Counter(e.status or "pending" for e in entries)
         residuals = tuple(_residual(r) for r in self.book.residuals.for_incident(incident))
         planned, planned_total = await self.planned.of(incident, since or 0) if self.dry_run else ((), 0)
-        held = holding_back(self.book, incident_labels(self.book, policy, scope, level), self.clock()) \
-            if kind == "stage" and policy is not None else ()
+        open_ = stage_incidents(self.book) | set(self.manual_closes())
+        held = holding_back(self.book, {**incident_labels(self.book, policy, scope, level), "incident": incident},
+                            self.clock(), open_) if kind == "stage" and policy is not None else ()
+        ack, acks = ack_fields(self.book.acks.get(incident))
         return IncidentStatus(incident, kind, policy, scope, level, stage_name, since, manual, needed, approvals,
                               incident in self._runbooks, _orders(entries[-MAX_INCIDENT_ORDERS:]), len(entries),
                               dict(sorted(statuses.items())), residuals, planned, planned_total, requested_by,
-                              ack=ack_status(self.book.acks.get(incident)), silenced_by=held)
+                              ack=ack, acks=acks, silenced_by=held)
 
     async def ready(self) -> tuple[bool, str]:
         """Readiness, answered at once whatever the store does: never behind a store call that
@@ -228,12 +240,17 @@ class Readout:
         return True, "LEADER" if lead.term_holds() else "STANDBY"
 
     def lock_document(self, scope: Optional[str] = None) -> dict:
-        """The lock (all of it, or what binds ``scope``), with the resumed limits and the
-        policies' pre-trade limits in force (``limits``: only when a policy sets some)."""
+        """The lock (all of it, or what binds ``scope``: as the gate reads it, that scope's,
+        ``global``'s and, for an account, its venue's), with the resumed limits of the same
+        scopes and the policies' pre-trade limits in force (``limits``: only when a policy sets
+        some)."""
         now = self.clock()
         lock = self.book.lock_book
-        doc = lock.to_doc(now) if scope is None else lock.for_scope(scope, now).to_doc()
-        doc = {**doc, "resuming": self.resumptions.doc(now, scope)}
+        if scope is None:
+            doc = {**lock.to_doc(now), "resuming": self.resumptions.doc(now)}
+        else:
+            doc = {**binding_lock(lock, scope, now).to_doc(),
+                   "resuming": self.resumptions.doc(now, scope, lock_keys(scope=scope))}
         graph = self.book.graph
         if self.limits.for_gate(graph, self.book.snapshots) is not None:
             doc["limits"] = self.limits.doc(graph, self.book.snapshots, scope)
@@ -319,18 +336,41 @@ def _residual(r: Any) -> ResidualStatus:
 def _orders(entries: Sequence[Any]) -> tuple[OrderRow, ...]:
     return tuple(OrderRow(e.client_order_id, e.decision_id, f"{e.venue}/{e.account}", e.symbol, e.side,
                           e.position_side, e.amount, e.reduce_only, e.status or "pending", e.filled, e.avg_price,
-                          e.reason_code, e.created_ms, e.updated_ms) for e in entries)
+                          e.reason_code, e.created_ms, e.updated_ms,
+                          e.detail if e.status in ("rejected", "failed") else None) for e in entries)
 
 
 def _check(c: Comparison, values: Mapping[str, Optional[float]], reasons: Mapping[str, Optional[str]],
-           types: Mapping[str, ValueType], evaluated: bool) -> ThresholdCheck:
-    """``c`` against the values of an evaluation (``evaluated`` False: this runner has none)."""
+           types: Mapping[str, ValueType], evaluated: bool, result: Optional[TriggerResult] = None
+           ) -> ThresholdCheck:
+    """``c`` against the values of an evaluation (``evaluated`` False: this runner has none); a
+    computed threshold as ``result`` (the trigger's at that evaluation) recorded it."""
     if not evaluated:
         return ThresholdCheck(c.signal, c.op, c.text, None, "unknown", None, "NOT_EVALUATED")
     v = values.get(c.signal)
-    other = None if c.threshold is not None else values.get(c.text)
-    breached = c.holds(v, other)
-    reason = reasons.get(c.signal) if v is None else reasons.get(c.text) if breached is None else None
-    return ThresholdCheck(c.signal, c.op, c.text, v, value_text(v, types.get(c.signal)), breached, reason)
+    unit = types.get(c.signal)
+    text = c.text
+    if c.computed:
+        at = recorded(result, c.signal, c.op, c.text)
+        threshold = at.value if at is not None else None
+        text = f"{value_text(threshold, unit)} = {c.text}"
+    else:
+        threshold = c.threshold_at(values)
+    breached = c.holds(v, threshold)
+    reason = reasons.get(c.signal) if v is None else None
+    if reason is None and breached is None and threshold is None:
+        reason = _unknown_threshold(c, values, reasons)
+    return ThresholdCheck(c.signal, c.op, text, v, value_text(v, unit), breached, reason, threshold)
+
+
+def _unknown_threshold(c: Comparison, values: Mapping[str, Optional[float]],
+                       reasons: Mapping[str, Optional[str]]) -> Optional[str]:
+    """Why a comparison's threshold had no value: the reason of a signal it reads that had none,
+    or, when every one had a value, a division by 0 (or an overflow) at that tick."""
+    reads = c.reads if c.computed else (c.text,) if c.other else ()
+    missing = next((name for name in reads if values.get(name) is None), None)
+    if missing is not None:
+        return reasons.get(missing)
+    return "THRESHOLD_UNDEFINED: a divisor was 0 (or a result overflowed) at this tick" if c.computed else None
 
 

@@ -7,13 +7,16 @@ firing (dd = 5.2% >= 4%): stage 3 flatten will be entered again at the next tick
 machine enters the highest stage whose triggers fire (:func:`~killswitch.engine.stages.step`), so
 that is the stage named.
 
-Pure: no I/O, no clock. Must not: refuse anything (a reset while the market still moves may be
-the operator's call; the warning says what follows), or recompute what the triggers' status says.
+An approval taken while such a trigger fires is refused (``RELATCH_UNCONFIRMED``) unless the
+approver confirms it (``confirm_relatch``): a reset while the market still moves may be the
+operator's call, but never one made without seeing the warning.
+
+Pure: no I/O, no clock. Must not: recompute what the triggers' status says.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 from .view import ThresholdCheck, TriggerStatus
 
@@ -39,3 +42,16 @@ def still_firing(node: Any, scope: str, triggers: Sequence[TriggerStatus]) -> tu
     top = max(entered, key=lambda s: s.level)
     said = "; ".join(f"{name} is still firing ({_values(firing[name])})" for name in top.on if name in firing)
     return (f"{said}: stage {top.level} {top.name} will be entered again at the next tick after the reset",)
+
+
+def taken(transition: Optional[Any], why: str) -> bool:
+    """Whether a trial approval is taken: the stage released (``transition``), or the approval
+    recorded and waiting for the next approver."""
+    return transition is not None or why.startswith("APPROVAL_RECORDED")
+
+
+def relatch_unconfirmed(policy: str, scope: str) -> str:
+    """The refusal of an approval taken while a trigger still fires, sent without confirming."""
+    return (f"RELATCH_UNCONFIRMED: a trigger of {policy} still fires on {scope}: its stage would be entered again "
+            "at the next tick after the reset; nothing was recorded: approve again confirming it "
+            "(confirm_relatch: true; ksctl reset --yes) to reset anyway")

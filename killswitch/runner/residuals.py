@@ -8,7 +8,9 @@ reasons, each a reason code with its numbers:
   amount step, or than the minimum amount): the planner sends nothing for it;
 - ``CLOSE_RETRIES_EXHAUSTED``: the entry's closes were planned again up to the runner's retry
   budget and the position is still open (a venue that keeps refusing, or a book too thin to
-  fill what is left — 40 % of 2 contracts rounds down to nothing on a one-contract step).
+  fill what is left — 40 % of 2 contracts rounds down to nothing on a one-contract step);
+- ``CLOSE_REJECTED``: the venue refused the leg's closes up to their bound
+  (:mod:`.rejections`); the detail is the venue's own code and message.
 
 A residual is a stored fact: the runner records it from its plans, its journal and the last
 good snapshot, saves the book with its state (a restarted runner or a standby shows the same),
@@ -40,7 +42,7 @@ class Residual:
     side: str  # long | short: the position left
     position_side: Optional[str]  # LONG | SHORT in hedge mode
     amount: float  # contracts left, as of ``as_of_ms``
-    why: str  # BELOW_MINIMUM | CLOSE_RETRIES_EXHAUSTED
+    why: str  # BELOW_MINIMUM | CLOSE_RETRIES_EXHAUSTED | CLOSE_REJECTED
     detail: str  # the numbers: "amount=0.0004 step=0.001 min_amount=0.001", "20 re-plans; ..."
     since_ms: int  # when it was recorded
     as_of_ms: int  # the snapshot its amount comes from

@@ -12,7 +12,7 @@ Must not: change a stage or a lock. The limits themselves are computed by
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Collection, Optional
 
 from ..engine.evaluate import Evaluation
 from .book import Book
@@ -90,12 +90,14 @@ class Resumptions:
                                     lim.max_positions, lim.max_gross_exposure, lim.until_ms))
         return tuple(out)
 
-    def doc(self, now: int, scope: Optional[str] = None) -> dict:
+    def doc(self, now: int, scope: Optional[str] = None, binding: Optional[Collection[str]] = None) -> dict:
         """The limits in force, by scope, as the lock document shows them (for one scope: the
-        resumptions of that scope and of ``global``)."""
+        resumptions of the scopes that bind its orders, ``binding`` — that scope, ``global`` and,
+        for an account, its venue — by default that scope and ``global``)."""
         doc: dict[str, Any] = {}
+        keys = set(binding) if binding is not None else {scope, "global"}
         for st in self.status(now):
-            if scope is not None and st.scope not in (scope, "global"):
+            if scope is not None and st.scope not in keys:
                 continue
             doc[st.scope] = {"policy": st.policy, "since_ts": iso_ms(st.since_ms), "day": st.day, "days": st.days,
                              "fraction": st.fraction, "max_positions": st.max_positions,

@@ -9,7 +9,8 @@ that ended short, and apart from those ``MAX_HELD_ROUNDS`` rounds of closes that
 round a tick while the earlier order is settled: a resting remainder cancelled, or an order
 that never reached the venue confirmed so, which takes a confirmation gap after each restart);
 a re-plan a stop dropped is found again in the journal when a runner starts leading. What cannot
-be closed — below the venue's minimum, or still open once the budget is spent — is a residual:
+be closed — below the venue's minimum, still open once the budget is spent, or refused by the
+venue until its bound (``CLOSE_REJECTED``, :mod:`.rejections`) — is a residual:
 recorded, audited and announced once, shown in status, and ended with its position or its
 incident.
 
@@ -28,6 +29,7 @@ from ..events import CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, Event
 from ..state.store import StateStore
 from .book import Book
 from .executor import ended_short
+from .rejections import CLOSE_REJECTED
 from .residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual
 from .collaborators import Audits, Saves
 from .storeio import StoreIO
@@ -78,7 +80,7 @@ class Shortfalls:
                     if budget_spent(ss.stage.retries, ss.stage.held):
                         await self.lead.audit("close_retries_exhausted", self.clock(), {"decision_id": did})
                         events.append(Event.make(CLOSE_RETRIES_EXHAUSTED, self.clock(), {"decision_id": did},
-                                                 policy=policy, scope=scope, level=ss.stage.level))
+                                                 policy=policy, scope=scope, level=ss.stage.level, incident=base))
                         events += await self._exhausted(policy, scope, ss, base)
                         continue
                     retry = self.book.replan_entry(key, held=held)
@@ -143,6 +145,36 @@ class Shortfalls:
                     d.amount, code or BELOW_MINIMUM, detail, now, now))
         return events
 
+    async def rejected(self, stops: Sequence[Any], now: int) -> list[Event]:
+        """Legs the venue refused until their bound (:class:`.rejections.Stop`): each still open
+        in the last snapshot is a ``CLOSE_REJECTED`` residual, its detail the venue's own code and
+        message (``2 of 2 orders rejected by the venue: -1106 Parameter 'reduceOnly' sent when not
+        required.``), audited and announced once."""
+        events: list[Event] = []
+        for stop in stops:
+            incident, account, symbol, leg = stop.key
+            owner = self._owner(incident)
+            policy, scope, level = owner if owner is not None else (None, manual_scope(incident), 0)
+            snap = self.book.snapshots.get(account)
+            pos = next((p for p in (snap.positions if snap is not None and snap.fetch.ok else ())
+                        if p.symbol == symbol and (p.position_side if p.position_side in ("LONG", "SHORT")
+                                                   else p.side) == leg), None)
+            if pos is None:
+                continue  # closed meanwhile (by hand, by the venue): nothing is left
+            events += await self._residual(Residual(
+                incident, policy, scope, level, account, symbol, pos.side,
+                pos.position_side if pos.position_side in ("LONG", "SHORT") else None, pos.contracts,
+                CLOSE_REJECTED, stop.refusals.summary(), now, snap.ts_event if snap is not None else now))
+        return events
+
+    def _owner(self, incident: str) -> Optional[tuple[str, str, int]]:
+        """(policy, scope, level) of the stage entry ``incident`` names; None for a manual close."""
+        for key, ss in self.book.state.scopes.items():
+            policy, _, scope = key.partition("|")
+            if ss.stage.level and make_id(policy, scope, ss.stage.level, ss.stage.entries) == incident:
+                return policy, scope, ss.stage.level
+        return None
+
     async def _exhausted(self, policy: str, scope: str, ss: Any, incident: str) -> list[Event]:
         """The entry's retry budget is spent: every position one of its closes was for that the
         last snapshot still shows is a residual, with what its last close did."""
@@ -177,7 +209,7 @@ class Shortfalls:
             "incident": r.incident, "symbol": r.symbol, "side": r.side, "position_side": r.position_side,
             "amount": r.amount, "why": r.why, "detail": r.detail, "dry_run": self.dry_run},
             policy=r.policy, scope=r.scope, level=r.level or None, venue=venue, account=r.account, symbol=r.symbol,
-            reason=r.why, severity="warning" if r.why == BELOW_MINIMUM else "critical")]
+            reason=r.why, severity="warning" if r.why == BELOW_MINIMUM else "critical", incident=r.incident)]
 
 
 def manual_scope(decision_id: str) -> str:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Sequence
 
+from ..engine.stages import decision_id
+
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..state.store import RunbookRecord, StateStore
     from ..compile.graph import DecisionGraph
@@ -136,4 +138,19 @@ class RunnerSinkContext:
 
     def silences(self) -> Sequence[Any]:
         now = self._clock()
-        return tuple(s for s in self._book.silences if s.ends_ms > now)  # the sink checks each at its flush
+        # the sink checks each at its flush; one made from a stage's incident ends with it (a
+        # manual close's matches that close's pages alone until its own end)
+        stages = {s.incident for s in self._book.silences if s.tied and s.incident
+                  and not s.incident.startswith("manual/")}
+        ended = stages - stage_incidents(self._book) if stages else set()
+        return tuple(s for s in self._book.silences if s.ends_ms > now and not (s.tied and s.incident in ended))
+
+
+def stage_incidents(book: "Book") -> set[str]:
+    """The incidents of the stages the scopes are in now (their decision ids)."""
+    out = set()
+    for key, ss in book.state.scopes.items():
+        if ss.stage.level > 0:
+            policy, _, scope = key.partition("|")
+            out.add(decision_id(policy, scope, ss.stage.level, ss.stage.entries))
+    return out

@@ -6,20 +6,16 @@ the runner implements it. Every method is quick and never blocks on an exchange:
 lock come from memory; mutations are coroutines that wait for their turn on the tick loop (and
 for the state store), never for an order to be sent.
 
-The API serialises these values field by field (tuples as arrays); :func:`decode` is the inverse,
-for clients that read them back (:mod:`killswitch.client`): ``decode(T, json.loads(body))`` is the
-``T`` the view answered, for every value whose floats are finite (the API sends a non-finite float
-as null).
+The API serialises these values field by field (tuples as arrays); :func:`decode`
+(:mod:`.view_decode`) is the inverse, for clients that read them back (:mod:`killswitch.client`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol, Sequence, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol, Sequence
+
+from .view_decode import DecodeError as DecodeError, decode as decode
 
 if TYPE_CHECKING:  # annotations only: the gate pulls in the lock book, and `ksctl status` need not
     from ..state.store import RunbookRecord
@@ -50,7 +46,10 @@ class SilenceStatus:
     created_ms: int
     state: str
     as_of_ms: int
-    expired_by: Optional[str] = None
+    expired_by: Optional[str] = None  # who expired it early, or "incident ended" (one made from an incident)
+    incident: Optional[str] = None  # the incident it was made from
+    ends_with_incident: bool = False  # it ends when that incident does (not extended since)
+    idle: Optional[str] = None  # IDLE: in force on a scope with no open incident (ksctl status says so too)
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,8 @@ class ScopeStatus:
     approvals: tuple[str, ...]
     approvals_needed: int
     entered_ms: Optional[int]
-    ack: Optional[AckStatus] = None  # who has the scope's incident, if someone said so
+    ack: Optional[AckStatus] = None  # who has the scope's incident, if someone said so (the latest)
+    acks: tuple[AckStatus, ...] = ()  # everyone who has it: each author's latest, oldest first
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,7 @@ class BlindTrigger:
     reason: str  # INSUFFICIENT_HISTORY, MISSING_DATA, STALE_DATA, ACCOUNT_NOT_READ
     detail: str  # e.g. "dd_15m: INSUFFICIENT_HISTORY: coverage=40% min=80%"
     until_ms: Optional[int]  # evaluable again then if every tick reads (None: unknown)
+    fires_on: tuple[str, ...] = ()  # its known signals it can still fire on (empty: it cannot fire)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,9 @@ class CoverageStatus:
     until_ms: Optional[int]  # blind: armed again then if nothing else fails (None: unknown)
     while_blind: Optional[str]  # what the policy does while blind ("lock_trading: reducing"); None: nothing
     triggers: tuple[BlindTrigger, ...] = ()
+    # blind, yet some trigger can still fire: "partly blind: dd_1h unknown; soft and hard can still
+    # fire on dd_15m" (None: armed, unmatched, or blind with no trigger that can fire)
+    partly: Optional[str] = None
 
     @property
     def allowed(self) -> bool:
@@ -198,6 +202,14 @@ class RunnerStatus:
     # latest violations, newest first: key, kind, action (cancel | revert), scope, mode, account,
     # symbol, side, amount, notional, client_order_id, order_id, strategy, reason, ts_ms, outcome]}
     lock_violations: dict = field(default_factory=dict)
+    # "venue/account" -> {"read" (hedge | one-way | unread), "declared", "source", "margin", "read_ms",
+    # "mismatch", "reason" (POSITION_MODE_MISMATCH: ..., or why it is unread)}: the venue's mode rules closes
+    position_modes: dict = field(default_factory=dict)
+    # the position legs whose closes the venue refused: {"incident", "account", "symbol", "leg", "state"
+    # (CLOSE_REJECTED | retrying), "tries", "bound", "kind", "reason", "venue_said" (its code and message),
+    # "next_ms"}
+    close_rejections: tuple[dict, ...] = ()
+    silences_idle: tuple[str, ...] = ()  # IDLE: a silence in force on a scope with no open incident, each
 
 
 @dataclass(frozen=True)
@@ -206,11 +218,16 @@ class ThresholdCheck:
 
     signal: str
     op: str
-    threshold: str  # as the policy writes it ("4.5%", "60s"), or the other signal's name
+    # as the policy writes it ("4.5%", "60s"), or the other signal's name; a computed threshold
+    # as it was at the tick, then what it is computed from ("5.127% = max(4.5%, 3 * vol_1h)")
+    threshold: str
     value: Optional[float]  # the signal's value (fraction, seconds, number); None: unknown
     value_text: str  # in the policy's unit: "5.2%", "75s", "unknown"
     breached: Optional[bool]  # None: a side has no value
     reason: Optional[str] = None  # why the value is unknown (INSUFFICIENT_HISTORY, NOT_EVALUATED, ...)
+    # the number the value was compared with at the tick (the literal, the other signal's value, or
+    # the computed threshold); None: unknown, or not evaluated
+    threshold_value: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +267,8 @@ class OrderRow:
     reason_code: Optional[str]
     created_ms: int
     updated_ms: Optional[int]
+    # what the venue (or the adapter) said of a refused order: "-1106 Parameter 'reduceOnly' sent when not required."
+    detail: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -307,6 +326,7 @@ class IncidentStatus:
     planned_total: int = 0
     requested_by: Optional[str] = None  # a manual close: who asked for it (the caller's identity, as audited)
     ack: Optional[AckStatus] = None  # who has it (the latest acknowledgement), None: nobody said so
+    acks: tuple[AckStatus, ...] = ()  # everyone who has it: each author's latest, oldest first
     silenced_by: tuple[SilenceStatus, ...] = ()  # the active silences that hold back its pages
 
 
@@ -334,6 +354,10 @@ class ActionPreview:
     notional: Optional[float] = None
     max_notional: Optional[float] = None
     as_of_ms: Optional[int] = None
+    # a reset's: the triggers that still fire and the stage they enter again at the next tick
+    # (also among the effects); the reset is refused RELATCH_UNCONFIRMED unless it confirms them
+    relatch: tuple[str, ...] = ()
+    leg: Optional[str] = None  # a close of one hedge leg of ``symbol`` (long | short); None: every leg
 
 
 @dataclass(frozen=True)
@@ -352,6 +376,7 @@ class ResetResult:
     reason: str  # APPROVAL_RECORDED: 1/2 ..., MANUAL_RESET: ..., NOT_ENGAGED, DUPLICATE_APPROVER
     # what follows an approval taken: a trigger that still fires enters the stage again at the next tick
     warnings: tuple[str, ...] = ()
+    silences: tuple[SilenceStatus, ...] = ()  # the silences made for the incident: expired with it, or still on
 
     @property
     def taken(self) -> bool:
@@ -376,6 +401,7 @@ class PlannedOrder:
     reduce_only: bool
     chunk: int  # 1-based, of ``chunks``
     chunks: int
+    price_tick: Optional[float] = None  # the market's price grid, as the venue lists it (None: not known)
 
 
 @dataclass(frozen=True)
@@ -393,6 +419,7 @@ class CloseResult:
     age_s: Optional[float] = None  # how old that snapshot was when the runner answered
     mode: Optional[str] = None  # the runner's: dry-run | live (None: an older runner)
     notes: tuple[str, ...] = ()  # fills since the snapshots, taken off the positions planned from
+    leg: Optional[str] = None  # the one hedge leg of ``symbol`` the close is limited to (long | short)
 
 
 @dataclass(frozen=True)
@@ -440,6 +467,9 @@ class PositionsStatus:
     leader: bool  # a standby takes no snapshot: it lists none
     max_rows: int
     accounts: tuple[AccountPositions, ...] = ()
+    # policy instance (its scope) -> the positions it holds in the last snapshots, every one counted
+    # (not only those listed): a scope absent here holds none, so a close of it would close nothing
+    holding: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -474,7 +504,10 @@ class RunnerView(Protocol):
     async def heartbeats(self, sources: Sequence[str], now_ms: Optional[int] = None) -> Mapping[str, str]:
         """The refused sources of the batch, each with its reason; the others were taken."""
 
-    async def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult: ...
+    async def reset(self, policy: str, scope: str, approver: str, reason: str,
+                    confirm_relatch: bool = False) -> ResetResult:
+        """An approval; one taken while a trigger still fires (the stage would be entered again at
+        the next tick) is refused ``RELATCH_UNCONFIRMED`` unless ``confirm_relatch``."""
 
     async def close(self, scope: str, reason: str, dry_run: bool, *, actor: Optional[str] = None,
                     symbol: Optional[str] = None, preview_id: Optional[str] = None,
@@ -545,84 +578,12 @@ class RunnerView(Protocol):
 
     async def silence_expire(self, silence_id: str, *, actor: str) -> SilenceResult: ...
 
+    def silence_preview(self, matchers: Sequence[str], incident: Optional[str] = None) -> Any:
+        """What a silence of ``matchers`` would hold back now (a :class:`.silence_view.SilencePreview`)."""
+
+    async def silence_change(self, silence_id: str, duration_s: Optional[float], comment: Optional[str], *,
+                             actor: str) -> SilenceResult: ...
+
     async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str],
                           comment: str, *, actor: str) -> ChangeResult:
         """``actor`` has the incident (named, or the one ``policy``'s ``scope`` is in now)."""
-
-
-# --- reading the values back (clients) ------------------------------------------------------------------
-
-T = TypeVar("T")
-
-
-class DecodeError(ValueError):
-    """An answer that is not the value it should be; says where (``RunnerStatus.scopes[0].stage``)."""
-
-
-@functools.lru_cache(maxsize=None)
-def _hints(cls: type) -> tuple[tuple[dataclasses.Field, Any], ...]:
-    hints = typing.get_type_hints(cls)
-    return tuple((f, hints[f.name]) for f in dataclasses.fields(cls))
-
-
-def _missing(f: dataclasses.Field, tp: Any, where: str) -> Any:
-    # An older runner may not send a field added since: its default (or None) stands in, as the
-    # commands always read such fields with a fallback.
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    if type(None) in typing.get_args(tp):
-        return None
-    raise DecodeError(f"{where}: missing")
-
-
-def _decode(tp: Any, doc: Any, where: str) -> Any:
-    if tp is Any:
-        return doc
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a dataclass, not one of its values
-        if not isinstance(doc, dict):
-            raise DecodeError(f"{where}: expected an object, not {type(doc).__name__}")
-        # Fields a newer runner added are not this client's to read: they are left out.
-        return tp(**{f.name: _decode(t, doc[f.name], f"{where}.{f.name}") if f.name in doc
-                     else _missing(f, t, f"{where}.{f.name}") for f, t in _hints(tp)})
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin in (Union, types.UnionType):
-        if doc is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        if len(inner) != 1:
-            raise TypeError(f"{where}: cannot decode {tp}")
-        return _decode(inner[0], doc, where)
-    if tp is bool or tp is str:
-        if not isinstance(doc, tp):
-            raise DecodeError(f"{where}: expected {tp.__name__}, not {type(doc).__name__}")
-        return doc
-    if tp is int or tp is float:
-        # JSON has one kind of number: a whole float or an int where the other is declared is
-        # kept as sent, so that the value written back out is the runner's, byte for byte.
-        if isinstance(doc, bool) or not isinstance(doc, (int, float)):
-            raise DecodeError(f"{where}: expected a number, not {type(doc).__name__}")
-        return doc
-    if tp is dict or origin is dict:
-        if not isinstance(doc, dict):
-            raise DecodeError(f"{where}: expected an object, not {type(doc).__name__}")
-        if not args:
-            return doc
-        return {k: _decode(args[1], v, f"{where}[{k!r}]") for k, v in doc.items()}
-    if origin is tuple or origin is list:
-        if not isinstance(doc, list):
-            raise DecodeError(f"{where}: expected an array, not {type(doc).__name__}")
-        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-            raise TypeError(f"{where}: cannot decode {tp}")
-        items = [_decode(args[0], v, f"{where}[{i}]") for i, v in enumerate(doc)]
-        return tuple(items) if origin is tuple else items
-    raise TypeError(f"{where}: cannot decode {tp}")
-
-
-def decode(cls: type[T], doc: Any) -> T:
-    """``doc`` (parsed JSON) as a ``cls``, a dataclass of this module (or one shaped like them):
-    arrays become tuples, nested objects their dataclasses. A field the document lacks takes its
-    default, or None when it may be None; one it holds that ``cls`` does not know is left out.
-    Raises :class:`DecodeError` on anything else that does not fit."""
-    return _decode(cls, doc, cls.__name__)

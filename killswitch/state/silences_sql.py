@@ -1,6 +1,7 @@
 """The silences and acknowledgements tables, and the StateStore calls over them.
 
-What it owns: the schema step that adds them (``SILENCE_TABLES``, migration 8 of ``sql.py``) and
+What it owns: the schema steps that add them (``SILENCE_TABLES``, migration 8 of ``sql.py``; the
+incident a silence was made from, ``SILENCE_INCIDENT``, migration 9) and
 :class:`SilenceTables`, the mixin of :class:`~.sql.SqlStore` that stores and reads them. A
 silence is one row, replaced in place when it is expired (its end moved, who expired it); an
 acknowledgement is appended, never replaced: the latest of an incident is who has it now, the
@@ -43,7 +44,14 @@ SILENCE_TABLES = (
     "CREATE INDEX incident_ack_incident ON incident_ack (incident, seq)",
 )
 
-_SILENCE_COLS = "id, matchers, starts_ms, ends_ms, author, comment, created_ms, updated_ms, expired_by"
+# migration 9: the incident a silence was made from, and whether it ends with it (0/1: the same
+# column type and default on both backends)
+SILENCE_INCIDENT = (
+    "ALTER TABLE silence ADD COLUMN incident TEXT",
+    "ALTER TABLE silence ADD COLUMN tied INTEGER NOT NULL DEFAULT 0",
+)
+
+_SILENCE_COLS = "id, matchers, starts_ms, ends_ms, author, comment, created_ms, updated_ms, expired_by, incident, tied"
 
 
 class SilenceTables:
@@ -60,18 +68,19 @@ class SilenceTables:
         raise NotImplementedError
 
     def save_silence(self, silence: Silence, fence: int) -> None:
-        """Store ``silence``, replacing the one of the same id (an expiry). Fenced."""
+        """Store ``silence``, replacing the one of the same id (an expiry, an extension, an edit). Fenced."""
         row = (silence.id, json.dumps([m.to_json() for m in silence.matchers], separators=(",", ":")),
                int(silence.starts_ms), int(silence.ends_ms), silence.author, silence.comment,
-               int(silence.created_ms), int(silence.updated_ms), silence.expired_by, int(fence))
+               int(silence.created_ms), int(silence.updated_ms), silence.expired_by, silence.incident,
+               int(silence.tied), int(fence))
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
-            self._q(cur, f"INSERT INTO silence ({_SILENCE_COLS}, fence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            self._q(cur, f"INSERT INTO silence ({_SILENCE_COLS}, fence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                          "ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers, "
                          "starts_ms = excluded.starts_ms, ends_ms = excluded.ends_ms, author = excluded.author, "
                          "comment = excluded.comment, created_ms = excluded.created_ms, "
                          "updated_ms = excluded.updated_ms, expired_by = excluded.expired_by, "
-                         "fence = excluded.fence", row)
+                         "incident = excluded.incident, tied = excluded.tied, fence = excluded.fence", row)
 
     def silences(self, ending_after_ms: Optional[int] = None, limit: int = 1000) -> list[Silence]:
         """The silences that end after ``ending_after_ms`` (None: every one), oldest first, at most
@@ -101,5 +110,6 @@ class SilenceTables:
 
 def _silence(row: tuple) -> Silence:
     doc = {"id": row[0], "matchers": json.loads(row[1]), "starts_ms": row[2], "ends_ms": row[3], "author": row[4],
-           "comment": row[5], "created_ms": row[6], "updated_ms": row[7], "expired_by": row[8]}
+           "comment": row[5], "created_ms": row[6], "updated_ms": row[7], "expired_by": row[8], "incident": row[9],
+           "tied": bool(row[10])}
     return Silence.from_json(doc)

@@ -47,7 +47,7 @@ from .store import (
     canonical_json,
 )
 from .audit_chain import GENESIS_HASH, HEAD_INVALID, KEY_ADOPTED, ChainCheck, key_problem
-from .silences_sql import SILENCE_TABLES, SilenceTables
+from .silences_sql import SILENCE_INCIDENT, SILENCE_TABLES, SilenceTables
 from .urls import scrub
 
 
@@ -195,6 +195,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX signal_sample_ts ON signal_sample (ts_ms)",
     )),
     Migration(8, "silences of pages and acknowledgements of incidents (silences_sql.py)", SILENCE_TABLES),
+    Migration(9, "the incident a silence was made from, which it ends with (silences_sql.py)", SILENCE_INCIDENT),
 )
 
 AUDIT_VERIFY_PAGE = 5_000  # audit rows read per transaction by audit_verification

@@ -404,7 +404,8 @@ class TelemetrySink:
                 if len(self._comparisons) > 256:  # graphs reloaded many times: start over
                     self._comparisons.clear()
                 comps = self._comparisons[key] = comparisons(node)
-            checked = check(comps, {v.name: v.value for v in s.signals}, {v.name: v.reason for v in s.signals})
+            checked = check(comps, {v.name: v.value for v in s.signals}, {v.name: v.reason for v in s.signals},
+                            s.triggers)
         code = t.reason.split(":", 1)[0]
         span = self.tracer.start_span(A.SPAN_DECISION, context=ctx, start_time=start, attributes=_clean({
             A.DECISION_ID: t.decision_id, A.DECISION_KIND: t.kind, A.POLICY: s.policy,

@@ -74,6 +74,7 @@ POLICIES = textwrap.dedent(
     """
 )
 
+HEDGE = "simulated/sim-hedge"  # LiveRunner(hedge=True): a hedge-mode account beside ACCOUNT
 ALICE = "alice-console-t0ken"  # operator and approver
 BOB = "bob-console-t0ken"  # approver
 VERA = "vera-console-t0ken"  # viewer
@@ -83,8 +84,8 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
     {"identity": "vera", "roles": ["viewer"], "sha256": token_digest(VERA)}]})
 
 
-def _graph():
-    res = compile_documents(load_text(POLICIES, "console.yaml"))
+def _graph(policies: str = POLICIES):
+    res = compile_documents(load_text(policies, "console.yaml"))
     assert res.graph is not None, [d.message for d in res.errors]
     return res.graph
 
@@ -92,7 +93,8 @@ def _graph():
 class LiveRunner:
     """A runner on the simulated exchange, served on 127.0.0.1; see the module doc."""
 
-    def __init__(self, tmp_path: Path, *, dry_run: bool = False, console_public: bool = False):
+    def __init__(self, tmp_path: Path, *, dry_run: bool = False, console_public: bool = False, hedge: bool = False,
+                 policies: str = POLICIES):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="live-runner", daemon=True)
         self.thread.start()
@@ -102,8 +104,12 @@ class LiveRunner:
             self.engine.set_mark(symbol, price)
         adapter = SimulatedAdapter(self.engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                    timeout_s=2.0)
+        adapters = {ACCOUNT: adapter}
+        if hedge:  # the simulator's hedge-mode account too: BTC and ETH in a long and a short leg each
+            adapters[HEDGE] = SimulatedAdapter(self.engine, "sim-hedge", venue="simulated", labels={"book": "futures"},
+                                               timeout_s=2.0)
         self.store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-        self.runner = build_runner(_graph(), {ACCOUNT: adapter}, self.store, sinks=[RunbookSink(None)],
+        self.runner = build_runner(_graph(policies), adapters, self.store, sinks=[RunbookSink(None)],
                                    lock_path=tmp_path / "lock.json", dry_run=dry_run, clock=self.clock)
         self.site = None
         self.console_public = console_public
@@ -138,8 +144,12 @@ class LiveRunner:
             return out
         return self.call(go())
 
-    def positions(self) -> dict[str, float]:
-        return {p.symbol: abs(p.amount) for p in self.engine.positions("sim-main") if abs(p.amount) > 0}
+    def positions(self, account: str = "sim-main") -> dict[str, float]:
+        return {p.symbol: abs(p.amount) for p in self.engine.positions(account) if abs(p.amount) > 0}
+
+    def legs(self, account: str = "sim-hedge") -> dict[tuple[str, str], float]:
+        """A hedge-mode account's legs: (symbol, LONG | SHORT) → contracts."""
+        return {(p.symbol, p.position_side): abs(p.amount) for p in self.engine.positions(account) if abs(p.amount) > 0}
 
     def close(self) -> None:
         try:

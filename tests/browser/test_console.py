@@ -360,11 +360,11 @@ def test_a_close_is_previewed_then_sent_and_followed_until_the_book_is_flat(live
     sign_in(browser, ALICE, "alice")
     click_action(browser, "close", ACCOUNT)
     text = preview(browser, "flatten for the drill")
-    assert "DRY_RUN: 3 order(s) would be sent" in text
+    assert "PREVIEW: 3 order(s) would be sent" in text
     rows = browser.find_elements("css selector", "#preview-orders tbody tr")
     shown = {row.find_elements("css selector", "td")[1].text: row.find_elements("css selector", "td")[3].text
              for row in rows}
-    assert shown == {"BTC/USDT:USDT": "5", "ETH/USDT:USDT": "100", "SOL/USDT:USDT": "1000"}
+    assert shown == {"BTC/USDT:USDT": "5", "ETH/USDT:USDT": "100", "SOL/USDT:USDT": "1,000"}
     assert r.positions() == before, "a preview sends nothing"
     shot("12-close-preview", full=False)
     answer = confirm_and_send(browser, ACCOUNT)

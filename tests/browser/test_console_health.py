@@ -53,6 +53,13 @@ def scope_rows(browser: Any) -> dict[str, str]:
             for row in browser.find_elements("css selector", "#scopes tbody tr")}
 
 
+def open_problems(browser: Any) -> None:
+    """Open every standing problem's line to its detail (they stay open while the view refreshes)."""
+    for summary in browser.find_elements("css selector", "#problems details:not([open]) > summary"):
+        summary.click()
+    wait(browser, lambda b: not b.find_elements("css selector", "#problems details:not([open])"), "opened")
+
+
 def signed_in(r: Any, browser: Any) -> None:
     open_console(browser, r.url)
     sign_in(browser, VERA, "vera")
@@ -179,6 +186,7 @@ def test_a_global_halt_binds_every_row_and_the_runners_own_failures_are_banners(
     r.runner.status = status
     # (the real runner is blind for its first ticks too: wait for what only the stand-in says)
     wait(browser, lambda b: "MATCHES NO ACCOUNT" in view_text(b), "the banners")
+    open_problems(browser)
     text = view_text(browser)
     rows = scope_rows(browser)
     assert "halted, via global (operator test)" in rows["book-drawdown"]
@@ -218,6 +226,7 @@ def test_a_stream_unreconciled_past_three_cadences_is_a_degraded_banner_and_its_
     r.runner.status = status
     signed_in(r, browser)
     wait(browser, lambda b: "STREAM DEGRADED" in view_text(b), "the degraded stream's banner")
+    open_problems(browser)
     text = view_text(browser)
     assert (f"{ACCOUNT}: RECONCILE_OVERDUE, last message 1s ago, last reconcile 2m 5s ago (every 30s), 14 failed "
             "since (EXCHANGE_UNAVAILABLE)") in text, text

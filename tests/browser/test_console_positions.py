@@ -73,7 +73,7 @@ def test_the_positions_table_and_a_single_symbol_close(live, browser, shot):
     close_symbol(browser, BTC)
     assert text_of(browser, "#action-title") == f"Close {BTC} in {ACCOUNT}"
     text = preview(browser, "cut BTC only")
-    assert "DRY_RUN: 1 order(s) would be sent, notional " in text
+    assert "PREVIEW: 1 order(s) would be sent, notional " in text
     facts = text_of(browser, "#preview-facts")
     assert "Total notional" in facts and "maximum notional" in facts and "Positions as of" in facts, facts
     assert "DRY RUN" not in facts  # a live runner
@@ -94,7 +94,7 @@ def test_the_positions_table_and_a_single_symbol_close(live, browser, shot):
     # right after the settled close, before the next snapshot: the preview takes the fill off
     open_close(browser, 'button[data-action="close"][data-focus="close|any"]')
     text = preview(browser, "what is left", scope=ACCOUNT)
-    assert "DRY_RUN: 2 order(s) would be sent" in text and "taken off" in text, text
+    assert "PREVIEW: 2 order(s) would be sent" in text and "taken off" in text, text
     shown = {row.find_elements("css selector", "td")[1].text
              for row in browser.find_elements("css selector", "#preview-orders tbody tr")}
     assert shown == {"ETH/USDT:USDT", "SOL/USDT:USDT"}

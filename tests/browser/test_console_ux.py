@@ -174,8 +174,8 @@ def test_a_stage_entry_changes_the_tab_and_is_notified_once_when_asked(live, bro
     # turned off: a new entry changes the tab but notifies nobody
     browser.find_element("id", "notify-btn").click()
     wait(browser, lambda b: text_of(b, "#notify-state") == "Notifications off.", "notifications off")
-    r.call(r.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed"))
-    r.call(r.runner.reset("bot-guard", ACCOUNT, "bob", "agreed"))
+    r.call(r.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True))
+    r.call(r.runner.reset("bot-guard", ACCOUNT, "bob", "agreed", confirm_relatch=True))
     r.tick(13)  # silent again: a second entry of bot-guard's halt
     wait(browser, lambda b: "bot-guard/simulated/sim-main/L1/e2" in view_text(b), "the second entry is shown")
     refreshes(browser, 2)

@@ -23,7 +23,7 @@ def run(*args):
 def test_validate_examples_exit_0():
     r = run("validate", "--strict", str(POLICIES))
     assert r.exit_code == 0, r.output
-    assert r.output.startswith("ok: 14 files")
+    assert r.output.startswith("ok: 16 files")
     assert "graph sha256:" in r.output
 
 
@@ -96,9 +96,15 @@ def test_graph_refuses_broken_policies_with_exit_1():
 
 
 def test_graph_can_draw_one_policy():
-    r = run("graph", str(POLICIES), "--format", "dot", "--policy", "spot-book")
+    r = run("graph", str(POLICIES), "-o", "dot", "--policy", "spot-book")
     assert r.exit_code == 0
     assert "cluster_spot_book" in r.output and "futures_book" not in r.output
+    # the older spelling draws the same, and says it is deprecated
+    old = CliRunner().invoke(cli, ["graph", str(POLICIES), "--format", "dot", "--policy", "spot-book"])
+    assert old.exit_code == 0 and old.stdout == r.stdout
+    assert old.stderr == "ksctl graph: --format is deprecated: use -o dot\n"
+    both = CliRunner().invoke(cli, ["graph", str(POLICIES), "--format", "dot", "-o", "mermaid"])
+    assert both.exit_code == 2 and "--format dot and -o mermaid ask for two outputs" in both.output
     assert run("graph", str(POLICIES), "--policy", "nope").exit_code == 2
 
 

@@ -66,7 +66,7 @@ DATA = {
     ("dms", "disarm"): Case(("--api", "{api}", "--source", "walker"),
                             ("dms", "arm", "--api", "{api}", "--source", "walker", "--timeout", "5m")),
     # a heartbeat is taken from a source something names: arming names it
-    ("heartbeat",): Case(("--api", "{api}", "walker"),
+    ("heartbeat",): Case(("--api", "{api}", "--source", "walker"),
                          ("dms", "arm", "--api", "{api}", "--source", "walker", "--timeout", "5m")),
     ("lock",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk", "--mode", "reducing", "--ttl", "1h")),
     ("unlock",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk"),
@@ -77,12 +77,14 @@ DATA = {
     # the walk's account has no revoke: block: the preview's refusal is the data, and exits 1
     ("revoke",): Case(("--api", "{api}", "--scope", SCOPE, "--reason", "walk"), exits=1),
     ("silence", "add"): Case(("--api", "{api}", "--match", "policy=crash-ladder", "--duration", "1h",
-                              "--comment", "walk")),
+                              "--reason", "walk")),
     ("silence", "list"): Case(("--api", "{api}",)),
     # an id no silence has: the refusal (UNKNOWN_SILENCE) is the data, and exits 1
-    ("silence", "expire"): Case(("--api", "{api}", "0123456789ab"), exits=1),
+    ("silence", "expire"): Case(("--api", "{api}", "--silence", "0123456789ab"), exits=1),
+    ("silence", "extend"): Case(("--api", "{api}", "--silence", "0123456789ab", "--duration", "1h"), exits=1),
+    ("silence", "edit"): Case(("--api", "{api}", "--silence", "0123456789ab", "--reason", "walk"), exits=1),
     # nothing is engaged on the walk's runner: the refusal is the data, and exits 1
-    ("ack",): Case(("--api", "{api}", "--policy", "crash-ladder", "--scope", SCOPE, "--comment", "walk"), exits=1),
+    ("ack",): Case(("--api", "{api}", "--policy", "crash-ladder", "--scope", SCOPE, "--reason", "walk"), exits=1),
     # the walk's chain has no key and no anchor is given: consistent, UNVERIFIED (exit 4)
     ("history",): Case(("--state", "{state}"), exits=4),
     ("audit", "verify"): Case(("--state", "{state}"), exits=4),
@@ -199,7 +201,11 @@ def world(tmp_path_factory):
     tokens.write_text("apiVersion: killswitch/v1\nkind: ApiTokens\ntokens:\n"
                       f"  - {{identity: walker, roles: [operator], sha256: {'ab' * 32}}}\n")
     root = Path(__file__).resolve().parents[2]
-    with Served(tmp) as srv:
+    from killswitch.runner.admission import Admission, Limits
+
+    # the walk sends many changes of one identity in a few seconds: a rate the walk cannot reach,
+    # so that an answer is the command's, never 429 (the rates are tested in tests/unit/test_admission.py)
+    with Served(tmp, admission=Admission(Limits(write_rate=10_000.0, write_burst=10_000))) as srv:
         yield {"policies": str(POLICIES), "recording": str(RECORDING), "state": state, "tokens": str(tokens),
                "accounts": str(POLICIES / "accounts.yaml"), "runbooks": str(root / "runbooks"),
                "missing": str(tmp / "no-such-file.yaml"), "api": srv.url, "token": TOKEN}
@@ -294,3 +300,194 @@ def test_the_cli_reference_lists_every_command_and_no_other():
         if len(name) == 2:  # a group's command, named on its group's line (dms arm|disarm ... | status)
             group_lines = " ".join(x for x in lines if x.split()[1] == name[0])
             assert re.search(rf"(^|[\s|]){name[1]}([\s|]|$)", group_lines), f"README lacks ksctl {' '.join(name)}"
+
+
+# --- --state: one option, answered the same way everywhere ----------------------------------------------
+
+# How each command that takes --state is run with a given state URL ({url}).
+STATE_RUNS = {
+    **{tuple(command.split()): tuple(a.replace("sqlite://{missing}", "{url}") for a in args)
+       for (command, param), args in MISSING.items() if param == "state_url"},
+    ("run",): ("--policies", "{policies}", "--accounts", "{accounts}", "--api-port", "-1", "--max-ticks", "1",
+               "--state", "{url}"),
+}
+BAD_STATE_URLS = {
+    "a SQLite file in a folder that does not exist": "sqlite:///{tmp}/no-such-folder/state.db",
+    "a scheme no store has": "sqlite3:///{tmp}/state.db",
+    "no file": "sqlite://",
+    "not a URL": "{tmp}/state.db",
+}
+
+
+def test_every_command_that_takes_state_is_run_with_bad_urls():
+    takes = {name for name, cmd in leaves().items() if any(p.name == "state_url" for p in cmd.params)}
+    assert takes == set(STATE_RUNS), f"not run: {sorted(takes - set(STATE_RUNS))}"
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_STATE_URLS), ids=str)
+def test_a_bad_state_url_is_a_usage_error_in_every_command(world, bad, tmp_path):
+    url = BAD_STATE_URLS[bad].format(tmp=tmp_path)
+    wrong = []
+    for name, args in STATE_RUNS.items():
+        r = _invoke(world, name, [a.format(url=url, **world) for a in args])
+        if r.exit_code != 2 or "Invalid value for '--state'" not in r.output or "Traceback" in r.output:
+            wrong.append(f"{' '.join(name)}: exit {r.exit_code}: {r.output[-300:]}")
+    assert not wrong, "\n".join(wrong)
+    assert list(tmp_path.iterdir()) == [], "a bad state URL created something"
+
+
+def test_the_state_option_is_one_option_with_one_default_and_the_environment():
+    for name, cmd in leaves().items():
+        for p in cmd.params:
+            if p.name == "state_url" and name != ("plan",):  # plan starts from no state unless given one
+                assert (p.envvar, p.show_envvar, p.required) == ("KS_STATE_URL", True, False), name
+                assert p.default == "sqlite://./killswitch-state.db", name
+
+
+# --- one grammar: positional or option, one name per idea, one exit code per outcome (docs/cli.md) --------
+
+# A positional is a file or directory a command reads, or the kind of schema: what the runner names
+# (a scope, a policy, a source, an incident, a silence) is an option, the same in every command.
+POSITIONALS = {("validate", "paths"), ("shards", "accounts"), ("shards", "policies"), ("graph", "paths"),
+               ("test", "paths"), ("diff", "old"), ("diff", "new"), ("schema", "kind"), ("token check", "path")}
+# Positionals kept for scripts from before, each the deprecated spelling of an option.
+DEPRECATED_POSITIONALS = {("heartbeat", "source_arg"): "--source", ("silence expire", "id_arg"): "--silence"}
+# One name per idea: each word on the left is spelled as on the right (the left kept only as a
+# deprecated alias, said so in its help).
+SYNONYMS = {"--comment": "--reason", "--note": "--reason", "--why": "--reason", "--format": "-o", "--id": "--silence",
+            "--approvals-needed": "--approvals", "--state-url": "--state", "--url": "--api", "--token": "--token-env"}
+
+
+def _help(name: tuple[str, ...]) -> str:
+    r = CliRunner().invoke(cli, [*name, "--help"], terminal_width=200)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def test_a_positional_is_a_path_or_a_deprecated_spelling_of_an_option():
+    found, deprecated = set(), {}
+    for name, cmd in leaves().items():
+        for p in cmd.params:
+            if isinstance(p, click.Argument):
+                key = (" ".join(name), p.name)
+                if key in DEPRECATED_POSITIONALS:
+                    deprecated[key] = cmd
+                else:
+                    found.add(key)
+    assert found == POSITIONALS, f"positionals that name what the runner knows: {sorted(found - POSITIONALS)}"
+    assert set(deprecated) == set(DEPRECATED_POSITIONALS)
+    for (command, _), option in DEPRECATED_POSITIONALS.items():
+        text = " ".join(_help(tuple(command.split())).split())
+        assert f"is deprecated: use {option}" in text, f"ksctl {command} --help does not say so"
+
+
+def test_one_name_per_idea_and_every_old_spelling_says_it_is_deprecated():
+    bad = []
+    for name, cmd in leaves().items():
+        for p in cmd.params:
+            if not isinstance(p, click.Option):
+                continue
+            for opt in p.opts:
+                if opt in SYNONYMS and not (p.help or "").startswith(f"Deprecated: use {SYNONYMS[opt]}"):
+                    bad.append(f"ksctl {' '.join(name)} {opt}: spelled {SYNONYMS[opt]} elsewhere")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_same_noun_is_the_same_option_everywhere():
+    """An option's name means one thing: a value in one command is never a flag in another
+    (``--yes`` is a flag everywhere, ``--scope`` a value everywhere), and its environment
+    variable, where it reads one, is the same."""
+    kinds: dict[str, set] = {}
+    for name, cmd in leaves().items():
+        for p in cmd.params:
+            if isinstance(p, click.Option):
+                for opt in p.opts:
+                    kinds.setdefault(opt, set()).add(p.is_flag)
+                    if p.envvar:
+                        kinds.setdefault(opt + " env", set()).add(p.envvar)
+    assert {o: k for o, k in kinds.items() if len(k) > 1} == {}
+
+
+def test_a_wrong_command_gets_the_close_ones():
+    r = CliRunner().invoke(cli, ["statu"])
+    assert r.exit_code == 2 and "no command 'statu'; did you mean 'status'?" in r.output, r.output
+    r = CliRunner().invoke(cli, ["silence", "expier"])
+    assert r.exit_code == 2 and "did you mean 'expire'?" in r.output, r.output
+    r = CliRunner().invoke(cli, ["frobnicate"])
+    assert r.exit_code == 2 and "did you mean" not in r.output and "(commands: ack, audit," in r.output
+
+
+@pytest.mark.parametrize("old, new, clash", [
+    (("heartbeat", "--api", "{api}", "walker"), ("heartbeat", "--api", "{api}", "--source", "walker"), ("other",)),
+    (("silence", "expire", "--api", "{api}", "0123456789ab"),
+     ("silence", "expire", "--api", "{api}", "--silence", "0123456789ab"), ("ba9876543210",)),
+    (("ack", "--api", "{api}", "--policy", "crash-ladder", "--scope", SCOPE, "--comment", "walk"),
+     ("ack", "--api", "{api}", "--policy", "crash-ladder", "--scope", SCOPE, "--reason", "walk"),
+     ("--comment", "other")),
+], ids=["heartbeat SOURCE", "silence expire ID", "ack --comment"])
+def test_an_old_spelling_does_what_the_new_one_does_and_says_it_is_deprecated(world, old, new, clash):
+    _leading(world)
+    env = {"KS_API_TOKEN": world["token"]}
+    CliRunner(env=env).invoke(cli, ["dms", "arm", "--api", world["api"], "--source", "walker", "--timeout", "5m"])
+    a = CliRunner(env=env).invoke(cli, _args(old, world))
+    b = CliRunner(env=env).invoke(cli, _args(new, world))
+    assert (a.exit_code, a.stdout) == (b.exit_code, b.stdout), (a.output, b.output)
+    assert "is deprecated: use" in a.stderr and "deprecated" not in b.stderr
+    both = CliRunner(env=env).invoke(cli, _args(new, world) + list(clash))
+    assert both.exit_code == 2 and "give --" in both.output, both.output  # both spellings, differing: usage
+
+
+def _leading(world) -> None:
+    """Wait until the walk's runner leads (the state's lease of another holder runs out on its clock)."""
+    import time
+
+    from killswitch.client import RunnerClient
+
+    deadline = time.monotonic() + 30
+    while not RunnerClient(world["api"], world["token"]).status().leader:
+        assert time.monotonic() < deadline, "the walk's runner never led"
+        time.sleep(0.05)
+
+
+def test_a_silence_add_with_the_old_comment_spelling_is_the_same_silence(world):
+    _leading(world)
+    env = {"KS_API_TOKEN": world["token"]}
+    args = ["silence", "add", "--api", world["api"], "--match", "policy=crash-ladder", "--duration", "1h"]
+    r = CliRunner(env=env).invoke(cli, [*args, "--comment", "older script", "-o", "json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["done"] is True, r.output
+    assert r.stderr == "ksctl silence add: --comment is deprecated: use --reason\n"
+    r = CliRunner(env=env).invoke(cli, args)
+    assert r.exit_code == 2 and "Missing option '--reason'" in r.output
+
+
+# Every command that talks to a runner: the same exit code for the same outcome.
+API_COMMANDS = {name: case for name, case in DATA.items() if "--api" in case.args}
+
+
+def test_every_command_that_talks_to_a_runner_is_checked_for_its_exit_codes():
+    talks = {name for name, cmd in leaves().items() if any(p.name == "api" for p in cmd.params)}
+    assert talks == set(API_COMMANDS)
+
+
+def test_an_unreachable_runner_is_exit_5_in_every_command(world):
+    from killswitch.cli.common import EXIT_UNREACHABLE
+
+    wrong = []
+    for name, case in API_COMMANDS.items():
+        args = _args(case.args, {**world, "api": "http://127.0.0.1:9"})  # the discard port: nothing listens
+        r = _invoke(world, name, args)
+        if r.exit_code != EXIT_UNREACHABLE or "cannot reach the runner at http://127.0.0.1:9" not in r.output:
+            wrong.append(f"{' '.join(name)}: exit {r.exit_code}: {r.output[-300:]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_token_the_runner_does_not_know_is_exit_2_in_every_command_that_sends_one(world):
+    wrong = []
+    for name, case in API_COMMANDS.items():
+        if not any(p.name == "token_env" for p in leaves()[name].params):
+            continue  # sends no token: public reads (dms status)
+        r = CliRunner(env={"KS_API_TOKEN": "not-a-token-this-runner-knows"}).invoke(
+            cli, [*name, *_args(case.args, world)])
+        if r.exit_code != 2 or "KS_API_TOKEN" not in r.output:
+            wrong.append(f"{' '.join(name)}: exit {r.exit_code}: {r.output[-300:]}")
+    assert not wrong, "\n".join(wrong)

@@ -49,7 +49,7 @@ def test_render_again_with_the_same_templates_gives_the_stored_runbook(state, at
     assert out.exit_code == 0, out.output
     assert out.stdout == stored.markdown
     page = tmp_path / "rb.html"
-    out = run("runbook", "render", "--incident", INCIDENT, "--state", url, "--format", "html", "--out", str(page))
+    out = run("runbook", "render", "--incident", INCIDENT, "--state", url, "-o", "html", "--out", str(page))
     assert out.exit_code == 0 and out.stdout == ""
     assert page.read_text() == stored.html
     assert out.stderr == f"ksctl runbook render: wrote {page} ({len(stored.html.encode()):,} bytes)\n"
@@ -94,3 +94,35 @@ def test_list_names_the_stored_incidents(state):
     doc = json.loads(run("runbook", "list", "--state", url, "-o", "json").stdout)
     assert [r["incident"] for r in doc["runbooks"]] == [INCIDENT]
     assert run("runbook", "list", "--state", url, "--since", "2026-03-03").stdout == "no runbook stored\n"
+
+
+def test_render_outside_the_repository_prints_the_stored_runbook_and_says_so(state, tmp_path, monkeypatch):
+    url, stored = state
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no runbooks/ here or above: the built-in runbook is thinner than flatten.md.j2
+    out = run("runbook", "render", "--incident", INCIDENT, "--state", url)
+    assert out.exit_code == 0, out.output
+    assert out.stdout == stored.markdown  # what the on-call engineer was shown, not the built-in runbook
+    assert out.stderr.startswith("ksctl runbook render: WARNING: no runbooks/ directory here or above it (the "
+                                 "incident was rendered with 'flatten.md.j2'): printing the runbook as stored at "
+                                 "2026-03-02T13:00:00Z; run from the policy repository, or give --runbooks DIR"), \
+        out.stderr
+    doc = json.loads(run("runbook", "render", "--incident", INCIDENT, "--state", url, "-o", "json").stdout)
+    assert doc["as_stored"] is True and doc["fallback"].startswith("no runbooks/ directory") and \
+        doc["markdown"] == stored.markdown
+    # with --runbooks it renders again, as in the repository
+    out = run("runbook", "render", "--incident", INCIDENT, "--state", url, "--runbooks", str(ROOT / "runbooks"))
+    assert out.exit_code == 0 and out.stdout == stored.markdown and out.stderr == ""
+
+
+def test_render_outside_the_repository_renders_a_built_in_runbook_again(tmp_path, monkeypatch):
+    result, _ = compile_paths((str(POLICIES),))
+    data = sample_incident(result.graph.policy("futures-book"), 3, digest=result.graph.digest, revision="r1")
+    url = f"sqlite://{tmp_path / 'state.db'}"
+    store = open_store(url)
+    store.save_runbook(record_of(data, render_runbook(data, None)))  # a runner without templates
+    store.close()
+    monkeypatch.chdir(tmp_path)
+    out = run("runbook", "render", "--incident", INCIDENT, "--state", url)
+    assert out.exit_code == 0 and out.stderr == "" and out.stdout == render_runbook(data, None).markdown

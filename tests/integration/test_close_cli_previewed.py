@@ -74,3 +74,20 @@ def test_a_dry_run_runner_says_first_that_nothing_will_be_sent(tmp_path):
         assert "\nQUEUED_DRY_RUN: nothing will be sent (this runner is a dry run)" in r.stdout
         assert "ksctl close: the runner is in dry run: 3 order(s) planned and audited, none sent" in r.stdout
         assert len(held(srv)) == 3
+
+
+def test_close_names_one_leg_of_one_symbol_and_the_runner_checks_it(tmp_path):
+    cmd = CliRunner(env={"KS_API_TOKEN": TOKEN})
+    with Served(tmp_path) as srv:
+        base = ["close", "--api", srv.url, "--scope", SCOPE, "--reason", "cut a leg"]
+        r = cmd.invoke(cli, base + ["--leg", "short", "--dry-run"])
+        assert r.exit_code == 2 and "--leg closes one leg of one symbol: give --symbol too" in r.stderr, r.stderr
+        r = cmd.invoke(cli, base + ["--symbol", BTC, "--leg", "short", "--dry-run"])
+        assert r.exit_code == 1, (r.stdout, r.stderr)
+        assert f"UNKNOWN_LEG: {SCOPE} holds no short leg of {BTC}" in r.stdout and "it holds: long" in r.stdout
+        r = cmd.invoke(cli, base + ["--symbol", BTC, "--leg", "long", "--live", "--wait"])
+        assert r.exit_code == 0, (r.stdout, r.stderr)
+        assert f"QUEUED: close of the long leg of {BTC} in {SCOPE}" in r.stdout, r.stdout
+        assert "BTCUSDT" not in held(srv)
+        requested = [row.payload for row in srv.store.audit_rows(kinds=["manual_close_requested"])]
+        assert [(p["symbol"], p["leg"]) for p in requested] == [(BTC, "long")]

@@ -16,6 +16,7 @@ asks trading at the engine directly.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import textwrap
 
 import pytest
@@ -24,7 +25,7 @@ from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
-from adapters.simulated.venues import sim_account
+from adapters.simulated.venues import VENUES, sim_account
 from killswitch.bootstrap import build_runner
 from killswitch.compile.compiler import compile_documents
 from killswitch.events import LOCK_VIOLATION
@@ -40,6 +41,7 @@ pytest.importorskip("ccxt")
 TICK_MS = 5_000
 FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
 BTC = "BTC/USDT:USDT"
+POLLED = VENUES  # every dialect the simulator answers as, each polled through the real ccxt adapter
 # a policy that never fires: the locks here are the operator's
 QUIET = textwrap.dedent("""\
     apiVersion: killswitch/v1
@@ -55,7 +57,7 @@ QUIET = textwrap.dedent("""\
       stages:
         - {level: 1, name: flatten, on: [hard], reset: manual, actions: [close_all]}
     """)
-STRATEGIES = [{"name": "alpha", "client_id_prefixes": ["alp"]}, "beta"]
+STRATEGIES = [{"name": "alpha", "client_id_prefixes": ["alp", "0xa1"]}, "beta"]
 
 
 class Crash(BaseException):
@@ -100,8 +102,28 @@ def engine():
 
 
 def cid(venue: str, name: str) -> str:
-    """A bot's client order id: OKX takes letters and digits only."""
+    """A bot's client order id as the venue keeps it: OKX takes letters and digits only;
+    Hyperliquid's cloid is ``0x`` and 32 hex digits (a bot of alpha's starts ``0xa1``, as its
+    prefix in the Accounts document says)."""
+    if venue == "hyperliquid":
+        lead = "a1" if name.startswith("alp") else "be" if name.startswith("beta") else "cc"
+        return "0x" + lead + hashlib.sha256(name.encode()).hexdigest()[:30]
     return name.replace("-", "") if venue == "okx" else name
+
+
+def unified(venue: str, base: str) -> str:
+    """The ccxt symbol of ``base``'s perpetual: Hyperliquid's settle in USDC."""
+    quote = "USDC" if venue == "hyperliquid" else "USDT"
+    return f"{base}/{quote}:{quote}"
+
+
+def own_at_venue(venue: str, client_order_id: str) -> str:
+    """The runner's own client order id as the venue keeps it (Hyperliquid: its cloid)."""
+    if venue == "hyperliquid":
+        from adapters.ccxt_exchange.dialects.hyperliquid import to_cloid
+
+        return to_cloid(client_order_id)
+    return client_order_id
 
 
 async def with_runner(tmp_path, venue: str, scenario, *, wrap=None, store=None, eng=None):
@@ -142,7 +164,7 @@ def violations(store) -> list[dict]:
     return [r.payload for r in store.audit_rows(None, ("lock_violation",), 1000)]
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "okx"])
+@pytest.mark.parametrize("venue", POLLED)
 def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_and_own_orders(tmp_path, venue):
     seen: dict = {}
 
@@ -155,10 +177,10 @@ def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_
         # a resting order of the runner's own (journaled), not reduce-only: never the watch's to cancel
         # (the executor cancels a remainder of ours it finds resting, as it does under no lock)
         own = "ks" + "0" * 30
-        store.journal_intents(runner.lead.fence, [IntentRow(own, "d-own", venue, "sim-main", "ETH/USDT:USDT", "sell",
-                                                            None, 1.0, False, "{}")], ts_ms=clock())
+        store.journal_intents(runner.lead.fence, [IntentRow(own, "d-own", venue, "sim-main", unified(venue, "ETH"),
+                                                            "sell", None, 1.0, False, "{}")], ts_ms=clock())
         eng.place_order("sim-main", "ETHUSDT", "SELL", "LIMIT", 1.0, price=3_500.0, time_in_force="GTC",
-                        client_order_id=own)
+                        client_order_id=own_at_venue(venue, own))
         # the bot that never asks: a resting entry, a reduce-only take-profit, a market buy of 1 BTC
         rogue, tp, mkt = cid(venue, "alp-rogue-1"), cid(venue, "alp-tp-1"), cid(venue, "beta-mkt-1")
         eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
@@ -192,12 +214,13 @@ def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_
     assert sorted(r["action"] for r in rows) == ["cancel", "revert"]
     assert not any(r.get("client_order_id") in (own, tp) for r in rows)  # ours and the take-profit: no violation
     cancel = next(r for r in rows if r["action"] == "cancel")
-    assert (cancel["client_order_id"], cancel["strategy"], cancel["symbol"], cancel["side"]) == (rogue, "alpha", BTC,
+    btc = unified(venue, "BTC")
+    assert (cancel["client_order_id"], cancel["strategy"], cancel["symbol"], cancel["side"]) == (rogue, "alpha", btc,
                                                                                                   "buy")
     assert cancel["scope"] == f"{venue}/sim-main" and cancel["mode"] == "halted"
     assert cancel["notional"] > 0 and cancel["amount"] > 0
     grow = next(r for r in rows if r["action"] == "revert")
-    assert grow["symbol"] == BTC and grow["side"] == "buy" and grow["revert_client_order_id"] == revert[0]
+    assert grow["symbol"] == btc and grow["side"] == "buy" and grow["revert_client_order_id"] == revert[0]
     assert grow["notional"] == pytest.approx(60_000.0, rel=0.01)
     assert {(e.labels["scope"], e.labels["strategy"]) for e in seen["events"]} == {
         (f"{venue}/sim-main", "alpha"), (f"{venue}/sim-main", "unknown")}
@@ -209,7 +232,7 @@ def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_
     assert next(r for r in seen["status"]["recent"] if r["action"] == "cancel")["outcome"] == "canceled"
     shown = violation_lines(seen["status"])  # ksctl status
     assert shown[0].startswith("  LOCK VIOLATIONS: 2 since this runner started")
-    assert any(f"cancel {venue}/sim-main {BTC} buy" in x and "strategy alpha" in x and f"order {rogue}" in x
+    assert any(f"cancel {venue}/sim-main {btc} buy" in x and "strategy alpha" in x and f"order {rogue}" in x
                and x.endswith(": canceled") for x in shown), shown
     # repeated ticks: nothing more reported, nothing more sent
     assert seen["later_events"] == [] and len(seen["later_rows"]) == 2
@@ -274,10 +297,16 @@ def test_a_stop_between_the_audit_row_and_the_cancel_cancels_again_without_a_sec
 
 
 
-def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_the_interval(tmp_path, monkeypatch):
+STREAMED = ("binanceusdm", "bybit")  # the faces that stream (tests/integration/test_stream_runner.py)
+
+
+@pytest.mark.parametrize("venue", STREAMED)
+def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_the_interval(
+        tmp_path, monkeypatch, venue):
     """``ksctl run`` in-process over the simulator's HTTP and websocket faces, a 30 s interval: under
     an operator's halt, a rogue entry placed at the engine wakes the runner through the user data
-    stream and is cancelled within seconds, long before the next interval."""
+    stream and is cancelled within seconds, long before the next interval; the take-profit of the
+    same bot (reduce-only) stays, and the strategy is the one of the account's prefix map."""
     import logging
     import time
 
@@ -286,15 +315,18 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
     from .test_stream_runner import serve as serve_streamed, stream_of
     from tests.procs import until
 
+    key = f"{venue}/sim-main"
     seen: dict = {}
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
         runner = daemon.runner
-        assert (await runner.lock_scope("binanceusdm/sim-main", "halted", "desk halt", actor="op")).done
+        assert (await runner.lock_scope(key, "halted", "desk halt", actor="op")).done
         # a tick under the lock asks the adapter to watch entries (one already running may not have)
         daemon.wakes.nudge()
-        await until(lambda: runner.enforcement.waking.get("binanceusdm/sim-main"), "entries watched", 30.0)
-        await until(lambda: stream_of(daemon)["state"] == "live", "the stream live", 30.0)
+        await until(lambda: runner.enforcement.waking.get(key), "entries watched", 30.0)
+        await until(lambda: stream_of(daemon, key)["state"] == "live", "the stream live", 30.0)
+        server.engine.place_order("sim-main", "BTCUSDT", "SELL", "LIMIT", 1.0, price=70_000.0, time_in_force="GTC",
+                                  reduce_only=True, client_order_id="alp-tp-9")
         woken = daemon.wakes.started["wake"]
         started = time.monotonic()
         server.engine.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
@@ -303,13 +335,18 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
         seen["after_s"] = time.monotonic() - started
         seen["woken"] = daemon.wakes.started["wake"] - woken
         seen["rows"] = violations(runner.store)
+        seen["open"] = open_ids(server.engine)
 
-    asyncio.run(asyncio.wait_for(serve_streamed(tmp_path, monkeypatch, "30s", scenario), 90))
-    logging.getLogger(__name__).info("cancelled %.3f s after the order", seen["after_s"])
+    prefixes = "strategies: [{name: alpha, client_id_prefixes: [alp-]}]\n"
+    asyncio.run(asyncio.wait_for(serve_streamed(tmp_path, monkeypatch, "30s", scenario, venue=venue, extra=prefixes),
+                                 90))
+    logging.getLogger(__name__).info("%s: cancelled %.3f s after the order", venue, seen["after_s"])
     assert seen["after_s"] < 10.0, seen  # woken by the stream: the 30 s interval did not pass
     assert seen["woken"] >= 1
+    assert "alp-tp-9" in seen["open"]  # reduce-only: never the watch's
     (row,) = seen["rows"]
-    assert (row["client_order_id"], row["action"], row["strategy"]) == ("alp-rogue-9", "cancel", "unknown")
+    assert (row["client_order_id"], row["action"], row["strategy"], row["scope"]) == (
+        "alp-rogue-9", "cancel", "alpha", key)
 
 
 def test_a_lock_told_not_to_enforce_leaves_the_rogue_entry_and_the_growth(tmp_path):

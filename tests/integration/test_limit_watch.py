@@ -72,3 +72,57 @@ def test_an_order_that_never_asked_and_breaks_a_limit_is_cancelled_without_a_loc
     # the gate answers the same order with the same limit
     assert not seen["gate"].allow and seen["gate"].reason.startswith("PRICE_COLLAR"), seen["gate"]
     assert seen["later"] == []  # the orders are gone: nothing reported again
+
+
+# each watched limit alone: (its limits: block, a rogue order that breaks it, what the reason names)
+# sim-main holds 5 BTC long at 60,000 (300k), 100 ETH long (300k) and 1,000 SOL short (140k): 740k gross
+LIMIT_TABLE = {
+    "PRICE_COLLAR": ("price_collar: 5%", (0.5, 50_000.0)),  # 50,000 is 16.7 % under the mark
+    "LIMIT_ORDER_QUANTITY": ("max_order_quantity: 1", (2.0, 59_800.0)),
+    "LIMIT_ORDER_NOTIONAL": ("max_order_notional: 100k", (2.0, 59_800.0)),  # 119,600
+    "POSITION_LIMIT": ("max_position_notional: 350k", (1.0, 59_800.0)),  # 300k + 59,800
+    "GROSS_LIMIT": ("max_gross_notional: 800k", (1.5, 59_800.0)),  # 740k + 89,700
+}
+FINE = (0.1, 59_900.0)  # inside every limit of the table
+
+
+@pytest.mark.parametrize("code", LIMIT_TABLE)
+def test_each_watched_limit_refuses_at_the_gate_and_cancels_at_the_venue(tmp_path, monkeypatch, code):
+    block, (amount, price) = LIMIT_TABLE[code]
+    text = te.QUIET.replace("  stages:\n", f"  limits:\n    {block}\n  stages:\n")
+
+    def one_limit():
+        res = compile_documents(load_text(text, "limited.yaml"))
+        assert res.graph is not None, [d.message for d in res.errors]
+        return res.graph
+
+    monkeypatch.setattr(te, "graph", one_limit)
+    seen: dict = {}
+
+    def ask(runner, key, size, at):
+        return runner.check_order({"account": key, "symbol": te.BTC, "side": "buy", "amount": size, "price": at,
+                                   "strategy": "alpha"})
+
+    async def scenario(runner, eng, clock, store, key):
+        await runner.start()
+        await te.tick(runner, clock)
+        seen["gate"], seen["gate_fine"] = ask(runner, key, amount, price), ask(runner, key, *FINE)
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", amount, price=price, time_in_force="GTC",
+                        client_order_id="alp-rogue-1")
+        eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", FINE[0], price=FINE[1], time_in_force="GTC",
+                        client_order_id="alp-fine-1")
+        report = await te.tick(runner, clock)
+        seen["events"] = [e for e in report.events if e.kind in (LIMIT_VIOLATION, LOCK_VIOLATION)]
+        seen["open"] = te.open_ids(eng)
+        seen["rows"] = [r.payload for r in store.audit_rows(None, ("lock_violation",), 100)]
+
+    asyncio.run(asyncio.wait_for(te.with_runner(tmp_path, "binanceusdm", scenario), 90))
+    gate = seen["gate"]
+    assert not gate.allow and gate.reason.startswith(code), gate  # refused at the gate, by this limit
+    assert seen["gate_fine"].allow, seen["gate_fine"]
+    assert "alp-rogue-1" not in seen["open"] and "alp-fine-1" in seen["open"], seen["open"]
+    [row] = seen["rows"]  # cancelled at the venue, by the same limit
+    assert (row["kind"], row["action"], row["client_order_id"], row["strategy"]) == (
+        "LIMIT_VIOLATION", "cancel", "alp-rogue-1", "alpha")
+    assert row["reason"].startswith(code) and "[policy=quiet scope=binanceusdm/sim-main]" in row["reason"], row
+    assert [e.kind for e in seen["events"]] == [LIMIT_VIOLATION]

@@ -80,10 +80,12 @@ def repository(tmp_path: Path, port: int, fallback_port: int) -> tuple[Path, Pat
     (pol / "routes.yaml").write_text(routes.replace("127.0.0.1:9099", f"127.0.0.1:{fallback_port}")
                                      .replace("group_wait: 10s", "group_wait: 0s"))
     accounts = tmp_path / "accounts.yaml"
+    # (sim-hedge is in hedge mode at the venue: declared so, or its mismatch would page first)
     entries = "".join(f"""
     - name: {name}
       venue: binanceusdm
       market_type: futures
+      hedge_mode: {str(name == "sim-hedge").lower()}
       labels: {{book: futures}}
       api_url: http://127.0.0.1:{port}
       credentials: {{api_key: {{env: KS_T_{i}_KEY}}, secret: {{env: KS_T_{i}_SECRET}}}}""" for i, name in

@@ -599,7 +599,8 @@ def test_a_runner_s_halt_reset_by_an_operator_is_paged_resolved(tmp_path):
             await settle(60, TICK_MS)  # the crash: stage 3 flatten, latched
             await settle(40, 30_000)  # the market settles; the halt holds (and is repeated)
             assert srv.got["desk"], "the halt was never paged"
-            done = await runner.reset("crash-ladder", "simulated/sim-main", "alice", "flat and reconciled")
+            done = await runner.reset("crash-ladder", "simulated/sim-main", "alice", "flat and reconciled",
+                                      confirm_relatch=True)
             assert done.done, done.reason
             await settle(30, 5_000)  # past the group's next flush
             await settle(40, 30_000)  # 20 quiet minutes: nothing more

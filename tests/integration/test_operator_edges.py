@@ -79,7 +79,7 @@ class Still:
         self.thread.join(10)
 
 
-def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_path, caplog):
+def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_path, caplog, monkeypatch):
     caplog.set_level(logging.INFO, logger="killswitch.runner.operator")
     srv = Still(tmp_path)
     try:
@@ -89,18 +89,34 @@ def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_pa
         p = RunnerClient(srv.url, BOB).preview("reset", {"policy": "crash-ladder", "scope": ACCOUNT, "reason": "x"})
         assert p.allowed and re.fullmatch(r"hard is still firing \(dd = [\d.]+% >= 4%\): stage 3 flatten will be "
                                           r"entered again at the next tick after the reset", p.effects[0]), p.effects
+        assert p.relatch == (p.effects[0],)
+        # the API refuses an approval that does not confirm it, and records nothing
+        got = RunnerClient(srv.url, ALICE).reset("crash-ladder", ACCOUNT, "reviewed")
+        assert not got.taken and got.reason.startswith("RELATCH_UNCONFIRMED: a trigger of crash-ladder still fires on "
+                                                       f"{ACCOUNT}"), got
+        assert got.warnings == p.relatch
+        # a script without --yes sends nothing (exit 2); on a terminal it asks, and "no" sends nothing (exit 1)
         r = alice.invoke(cli, args)
-        assert r.exit_code == 0 and r.output.startswith("APPROVAL_RECORDED: 1/2"), r.output
+        assert r.exit_code == 2 and "RELATCH_UNCONFIRMED: nothing was sent" in r.output, r.output
+        assert r.output.startswith(f"reset crash-ladder {ACCOUNT}: hard is still firing (dd = "), r.output
+        monkeypatch.setattr("killswitch.cli.close._stdin_tty", lambda: True)
+        r = alice.invoke(cli, args, input="n\n")
+        assert r.exit_code == 1 and "reset anyway" in r.output and "not confirmed; nothing was sent" in r.output
+        st = CliRunner(env={"KS_API_TOKEN": VERA}).invoke(cli, ["status", "--api", srv.url])
+        assert "reset needs 2 approver(s)" in st.output and "(alice)" not in st.output, st.output
+        r = alice.invoke(cli, args, input="y\n")  # "yes": her approval is taken, with the warning
+        assert r.exit_code == 0 and re.search("^APPROVAL_RECORDED: 1/2", r.output, re.M), r.output
+        monkeypatch.undo()
         assert re.search(r"^WARNING: hard is still firing \(dd = [\d.]+% >= 4%\): stage 3 flatten will be entered "
                          r"again at the next tick", r.output, re.M), r.output
-        r = alice.invoke(cli, args)  # her second approval is refused: exit 1, as every refused change
+        r = alice.invoke(cli, args + ["--yes"])  # her second approval is refused: exit 1, as every refused change
         assert r.exit_code == 1 and r.output.startswith("DUPLICATE_APPROVER: alice already approved"), r.output
-        r = alice.invoke(cli, args + ["-o", "json"])
+        r = alice.invoke(cli, args + ["-o", "json", "--yes"])
         assert r.exit_code == 1 and json.loads(r.output)["done"] is False
         # who approved is shown in the status, as in the console
         st = CliRunner(env={"KS_API_TOKEN": VERA}).invoke(cli, ["status", "--api", srv.url])
         assert "LATCHED: reset needs 2 approver(s), have 1 (alice)" in st.output, st.output
-        r = bob.invoke(cli, args + ["-o", "json"])
+        r = bob.invoke(cli, args + ["-o", "json", "--yes"])
         doc = json.loads(r.output)
         assert r.exit_code == 0 and doc["done"] is True and doc["reason"] == "MANUAL_RESET: stage=3 approvers=alice,bob"
         assert doc["warnings"] and doc["warnings"][0].startswith("hard is still firing (dd = ")
@@ -110,6 +126,8 @@ def test_a_refused_reset_exits_1_and_a_reset_says_the_trigger_still_fires(tmp_pa
         srv.close()
     said = [r.getMessage() for r in caplog.records if r.name == "killswitch.runner.operator"]
     assert said[0].startswith("OPERATOR reset by alice (policy=crash-ladder scope=simulated/sim-main): "
+                              "REFUSED: RELATCH_UNCONFIRMED"), said
+    assert said[1].startswith("OPERATOR reset by alice (policy=crash-ladder scope=simulated/sim-main): "
                               "APPROVAL_RECORDED: 1/2"), said
     assert any(m.startswith("OPERATOR reset by alice") and "REFUSED: DUPLICATE_APPROVER" in m for m in said), said
     assert any(m.startswith("OPERATOR reset by bob") and ": MANUAL_RESET: stage=3" in m for m in said), said

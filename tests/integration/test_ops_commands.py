@@ -64,7 +64,7 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         r = cmd.invoke(cli, ["unlock", "--api", url, "--scope", "simulated/sim-main", "--reason", "want to trade"])
         assert r.exit_code == 1 and r.output.startswith("MANUAL_RESET_REQUIRED: simulated/sim-main is held by stage 3")
         args = ["reset", "--api", url, "--policy", "crash-ladder", "--scope", "simulated/sim-main",
-                "--reason", "reviewed"]
+                "--reason", "reviewed", "--yes"]  # the crash still fires: the stage latches again at once
         r = CliRunner(env={"KS_API_TOKEN": ""}).invoke(cli, args + ["--approver", "alice"])
         assert r.exit_code == 2 and "KS_API_TOKEN is not set" in r.output
         alice, bob = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": BOB})
@@ -77,18 +77,18 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         r = cmd.invoke(cli, ["status", "--api", url])
         assert "  trading locks: none (every scope active)" in r.output, r.output
         assert re.search(r"  RESUMING crash-ladder simulated/sim-main: day 1 of 2 since \S+Z, 25% of normal limits "
-                         r"\(max 1 position\(s\), gross exposure 250000\); steps up at \S+Z", r.output), r.output
+                         r"\(max 1 position\(s\), gross exposure 250,000\); steps up at \S+Z", r.output), r.output
         r = cmd.invoke(cli, ["close", "--api", url, "--scope", "simulated/sim-main", "--reason", "drill", "--dry-run"])
         assert r.exit_code == 0 and r.output.startswith(  # the flatten closed the book
             "close simulated/sim-main: nothing to send: no position to close in the runner's last snapshots"), r.output
-        r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot-1"])  # nothing names bot-1 yet: refused, said
+        r = cmd.invoke(cli, ["heartbeat", "--api", url, "--source", "bot-1"])  # nothing names bot-1 yet: refused, said
         assert r.exit_code == 1 and r.output.startswith("UNKNOWN_SOURCE: 'bot-1' is not named by a policy"), r.output
         assert cmd.invoke(cli, ["dms", "arm", "--api", url, "--source", "bot-1", "--timeout", "1h"]).exit_code == 0
-        r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot-1"])
+        r = cmd.invoke(cli, ["heartbeat", "--api", url, "--source", "bot-1"])
         assert (r.exit_code, r.output) == (0, "HEARTBEAT_RECORDED: source=bot-1\n")  # says what it did
-        r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot_1"])  # a typo of an armed source
+        r = cmd.invoke(cli, ["heartbeat", "--api", url, "--source", "bot_1"])  # a typo of an armed source
         assert r.exit_code == 1 and "UNKNOWN_SOURCE: 'bot_1'" in r.output and "did you mean 'bot-1'?" in r.output
-        r = cmd.invoke(cli, ["heartbeat", "--api", url, "bot 1"])
+        r = cmd.invoke(cli, ["heartbeat", "--api", url, "--source", "bot 1"])
         assert r.exit_code == 1 and r.output.startswith("BAD_SOURCE: a source is 1 to 64"), r.output
         r = cmd.invoke(cli, ["history", "--state", f"sqlite://{tmp_path / 'state.db'}"])
         assert r.exit_code == 4 and "audit chain: consistent, UNVERIFIED" in r.output and "filled" in r.output
@@ -107,7 +107,7 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         thread.join(10)
     assert "bot-1" in runner.state.heartbeats
     r = CliRunner().invoke(cli, ["status", "--api", "http://127.0.0.1:9"])
-    assert r.exit_code == 1 and "cannot reach the runner" in r.output
+    assert r.exit_code == 5 and "cannot reach the runner" in r.output  # EXIT_UNREACHABLE
 
 
 def test_audit_verify_detects_tampering(tmp_path):
@@ -210,7 +210,8 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
         assert r.exit_code == 1 and r.output.startswith("UNKNOWN_SCOPE: 'strategy-b'"), r.output  # never seen
         r = cmd.invoke(cli, ["lock", "--api", url, "--scope", "simulated/SIM-MAIN", "--reason", "typo"])
         assert r.exit_code == 1 and "did you mean 'simulated/sim-main'" in r.output, r.output
-        r = cmd.invoke(cli, ["heartbeat", "--api", url, "strategy-b"])  # nothing names it: refused, not learnt
+        # nothing names it: refused, not learnt
+        r = cmd.invoke(cli, ["heartbeat", "--api", url, "--source", "strategy-b"])
         assert r.exit_code == 1 and r.output.startswith("UNKNOWN_SOURCE: 'strategy-b'"), r.output
         r = cmd.invoke(cli, ["dms", "arm", "--api", url, "--source", "strategy-b", "--timeout", "1h"])
         assert r.exit_code == 0, r.output  # arming names it: now it is a strategy the runner knows
@@ -261,7 +262,7 @@ def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):
                          r"or ksctl unlock; reason: DMS_FIRED: source=bot-c", r.output), r.output
         assert all(TOKEN not in x for x in (r.output,))
     r = CliRunner().invoke(cli, ["dms", "status", "--api", "http://127.0.0.1:9"])
-    assert r.exit_code == 1 and "cannot reach the runner" in r.output
+    assert r.exit_code == 5 and "cannot reach the runner" in r.output  # EXIT_UNREACHABLE
 
 
 @pytest.mark.parametrize("tty", [True, False])

@@ -504,7 +504,8 @@ def test_ha_a_heartbeat_sent_to_the_standby_reaches_the_leader(tmp_path, pg_url)
         b = start_runner(tmp_path, pol, acc, pg_url, "ha-b", "b", api_port=port_b)
         wait_port(port_b, 20)
         api = f"http://127.0.0.1:{port_b}"
-        beat = subprocess.run([str(KSCTL), "heartbeat", "bot-x", "--api", api], capture_output=True, text=True,
+        beat = subprocess.run([str(KSCTL), "heartbeat", "--source", "bot-x", "--api", api], capture_output=True,
+                              text=True,
                               env={**ENV, "KS_API_TOKEN": API_TOKEN}, timeout=30)
         assert beat.returncode == 0, beat.stderr
         assert lease(pg_url)[0] == "ha-a", "the beat went to the standby"

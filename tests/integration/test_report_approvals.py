@@ -34,11 +34,12 @@ def replay_the_incident(tmp_path):
     async def go():
         await runner.start()
         await drive(runner, clock, 1)
-        answers.append((await runner.reset("crash-ladder", SCOPE, "carol", "is anything on?")).reason)
+        answers.append((await runner.reset("crash-ladder", SCOPE, "carol", "is anything on?",
+                                           confirm_relatch=True)).reason)
         await drive(runner, clock, 59)  # the crash: stage 3 flatten, latched
         for who, why in (("alice", "flat, reconciled"), ("alice", "me again"), ("bob", "PnL booked")):
-            answers.append((await runner.reset("crash-ladder", SCOPE, who, why)).reason)
-        answers.append((await runner.reset("crash-ladder", SCOPE, "carol", "once more")).reason)
+            answers.append((await runner.reset("crash-ladder", SCOPE, who, why, confirm_relatch=True)).reason)
+        answers.append((await runner.reset("crash-ladder", SCOPE, "carol", "once more", confirm_relatch=True)).reason)
 
     asyncio.run(asyncio.wait_for(go(), 60))
     return store.url, answers

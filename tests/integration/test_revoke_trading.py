@@ -275,13 +275,13 @@ def test_only_the_reset_of_two_approvers_restores_and_nothing_else_does(tmp_path
     assert shown(again) == "revoked (read back)" and again.venue.sent("restore") == []
     assert len(again.venue.sent("revoke")) == 1, "a restart does not send the revoke again"
 
-    first = run(again.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed"))
+    first = run(again.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True))
     assert not first.done and first.reason.startswith("APPROVAL_RECORDED: 1/2")
-    assert not run(again.runner.reset("bot-guard", ACCOUNT, "alice", "again")).done
+    assert not run(again.runner.reset("bot-guard", ACCOUNT, "alice", "again", confirm_relatch=True)).done
     ticks(again, 3, beat=True)
     assert again.venue.sent("restore") == [] and shown(again) == "revoked (read back)"
 
-    second = run(again.runner.reset("bot-guard", ACCOUNT, "bob", "agreed"))
+    second = run(again.runner.reset("bot-guard", ACCOUNT, "bob", "agreed", confirm_relatch=True))
     assert second.done and "trading restore owed" in second.reason and ACCOUNT in second.reason
     assert shown(again) == "revoked (read back); restore owed"  # owed, saved, not yet confirmed
     reports = ticks(again, 1, beat=True)
@@ -332,8 +332,8 @@ def test_a_refused_restore_is_loud_and_the_account_stays_shown_revoked(tmp_path)
     entered(w)
     ticks(w, 2, beat=True)
     venue.refuse = ("10003", "API key is invalid.")
-    run(w.runner.reset("bot-guard", ACCOUNT, "alice", "ok"))
-    run(w.runner.reset("bot-guard", ACCOUNT, "bob", "ok"))
+    run(w.runner.reset("bot-guard", ACCOUNT, "alice", "ok", confirm_relatch=True))
+    run(w.runner.reset("bot-guard", ACCOUNT, "bob", "ok", confirm_relatch=True))
     reports = ticks(w, 12, beat=True)
     [page] = events(reports, REVOKE_FAILED)
     assert page.data["want"] == "allowed" and page.data["code"] == "10003"

@@ -175,7 +175,8 @@ def test_broken_templates_never_cost_an_incident_its_runbook(tmp_path):
     assert row.payload["template"] == "builtin" and "default.md.j2:1" in row.payload["problems"][0]
     assert "killswitch_runbook_template_fallbacks_total 3" in runner.metrics_text()
     # a reset is an event too, but no stage is entered: no runbook
-    assert asyncio.run(runner.reset("crash-ladder", "simulated/sim-main", "alice", "flat and reconciled")).done
+    assert asyncio.run(runner.reset("crash-ladder", "simulated/sim-main", "alice", "flat and reconciled",
+                                    confirm_relatch=True)).done
     assert [r.incident for r in store.runbooks()][-1] == L3 and sink.rendered == 3
 
 

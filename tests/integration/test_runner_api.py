@@ -54,8 +54,11 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
                 assert (await get("/v1/lock"))[1]["mode"] == "halted"
                 st, d = await post("/v1/check-order", order, headers={})
                 assert st == 200 and d["allow"] is False and d["reason"].startswith("HALTED")
-                reset = {"policy": "crash-ladder", "scope": "simulated/sim-main", "reason": "post-incident review done"}
+                reset = {"policy": "crash-ladder", "scope": "simulated/sim-main", "reason": "post-incident review done",
+                         "confirm_relatch": True}
                 assert (await post("/v1/reset", reset, headers={}))[0] == 401
+                st, bad = await post("/v1/reset", {**reset, "confirm_relatch": "yes"}, headers=as_alice)
+                assert st == 400 and '"confirm_relatch" must be true or false' in bad["reason"], bad
                 st, r1 = await post("/v1/reset", reset, headers=as_alice)
                 assert st == 200 and r1["done"] is False and r1["reason"].startswith("APPROVAL_RECORDED: 1/2")
                 # alice again, under another name in the body: the approver is the caller, not the body
@@ -71,7 +74,7 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
                 st, d = await post("/v1/check-order", order, headers={})
                 assert d["allow"] is True
                 st, c = await post("/v1/close", {"scope": "simulated/sim-main", "reason": "drill", "dry_run": True})
-                assert st == 202 and c["reason"].startswith("DRY_RUN")
+                assert st == 202 and c["reason"].startswith("PREVIEW")  # a live runner: its preview
                 async with http.post(url + "/v1/heartbeat/strategy-a", headers=auth) as r:
                     assert r.status == 404  # nothing names it: refused, never a strategy of its own
                     body = await r.json()
@@ -154,7 +157,7 @@ def test_unlock_lock_dead_mans_switch_and_resumption_through_the_api(tmp_path):
                 st, body = await post("/v1/dms/disarm", {"source": "bot-a"})
                 assert st == 409 and body["reason"].startswith("NOT_ARMED")
 
-                reset = {"policy": "crash-ladder", "scope": account, "reason": "reviewed"}
+                reset = {"policy": "crash-ladder", "scope": account, "reason": "reviewed", "confirm_relatch": True}
                 assert (await post("/v1/reset", reset))[1]["done"] is True
                 st, lock = await get("/v1/lock?scope=" + account)
                 assert lock["locked"] is False

@@ -54,7 +54,7 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
     runner, engine, clock, store, _ = setup(tmp_path)
     url, stop = _serve(runner, clock)
     alice, val = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": VAL})
-    add = ["silence", "add", "--api", url, "--duration", "2h", "--comment", "alice: flatten done, on it"]
+    add = ["silence", "add", "--api", url, "--duration", "2h", "--reason", "alice: flatten done, on it"]
     try:
         # refusals: a label no page carries, a policy the runner does not run, a silence of everything
         r = alice.invoke(cli, add + ["--match", "polcy=crash-ladder"])
@@ -71,22 +71,24 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
         assert r.exit_code == 1 and r.output.startswith("UNKNOWN_LABEL: no page carries a label 'polcy'"), r.output
         r = val.invoke(cli, add + ["--match", "policy=crash-ladder"])  # a viewer may look, not silence
         assert r.exit_code == 1 and "ROLE_REQUIRED" in r.output, r.output
-        r = alice.invoke(cli, add[:-4] + ["--duration", "soon", "--comment", "x", "--match", "policy=crash-ladder"])
+        r = alice.invoke(cli, add[:-4] + ["--duration", "soon", "--reason", "x", "--match", "policy=crash-ladder"])
         assert r.exit_code == 2 and "--duration" in r.output
         # the silence
         r = alice.invoke(cli, add + ["--match", "policy=crash-ladder", "--match", f"scope={SCOPE}"])
         assert r.exit_code == 0, r.output
-        m = re.fullmatch(r'SILENCED: ([0-9a-f]{12}) policy="crash-ladder", scope="simulated/sim-main" until '
-                         r'\S+Z by alice\n', r.output)
+        m = re.fullmatch(r'policy="crash-ladder", scope="simulated/sim-main": affects 1 open incident, 0 pages\n'
+                         r'  incident crash-ladder/simulated/sim-main/L3/e3\n'
+                         r'SILENCED: ([0-9a-f]{12}) policy="crash-ladder", scope="simulated/sim-main" until '
+                         r'\S+Z by alice; affects 1 open incident, 0 pages\n', r.output)
         assert m, r.output
         sid = m.group(1)
         r = val.invoke(cli, ["silence", "list", "--api", url])  # viewers may list
         assert r.exit_code == 0 and re.match(
             rf'{sid}  ACTIVE   policy="crash-ladder", scope="simulated/sim-main"  by alice  ends in 2h '
-            r"\(\S+Z\)  comment: alice: flatten done, on it", r.output), r.output
+            r"\(\S+Z\)  comment: flatten done, on it", r.output), r.output
         # the acknowledgement, by the scope's incident
         r = alice.invoke(cli, ["ack", "--api", url, "--policy", "crash-ladder", "--scope", SCOPE,
-                               "--comment", "I have it"])
+                               "--reason", "I have it"])
         assert r.exit_code == 0 and r.output == "ACKNOWLEDGED: crash-ladder/simulated/sim-main/L3/e3 by alice\n"
         r = alice.invoke(cli, ["ack", "--api", url, "--incident", "crash-ladder/simulated/sim-main/L3/e9"])
         assert r.exit_code == 1 and r.output.startswith("UNKNOWN_INCIDENT") and "L3/e3" in r.output, r.output
@@ -115,11 +117,11 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
     try:
         assert [s.id for s in again.silences()] == [sid] and again.silences()[0].state == "active"
         assert again.status().scopes[0].ack is not None and again.status().scopes[0].ack.author == "alice"
-        r = alice.invoke(cli, ["silence", "expire", "--api", url, sid])
+        r = alice.invoke(cli, ["silence", "expire", "--api", url, "--silence", sid])
         assert r.exit_code == 0 and r.output.startswith(f"SILENCE_EXPIRED: {sid} ") and "by alice" in r.output
-        r = alice.invoke(cli, ["silence", "expire", "--api", url, sid])
+        r = alice.invoke(cli, ["silence", "expire", "--api", url, "--silence", sid])
         assert r.exit_code == 1 and "already ended" in r.output
-        r = alice.invoke(cli, ["silence", "expire", "--api", url, sid[:-1] + "x"])
+        r = alice.invoke(cli, ["silence", "expire", "--api", url, "--silence", sid[:-1] + "x"])
         assert r.exit_code == 1 and r.output.startswith("UNKNOWN_SILENCE")
         r = alice.invoke(cli, ["silence", "list", "--api", url])
         assert f"{sid}  EXPIRED " in r.output and "expired by alice" in r.output

@@ -54,7 +54,10 @@ def policy(interval: str) -> str:
         """)
 
 
-def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30s") -> tuple[Path, Path]:
+def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30s", venue: str = "binanceusdm",
+                 extra: str = "") -> tuple[Path, Path]:
+    """The policy and the Accounts document of ``sim-main`` on ``venue`` (one that streams), with
+    ``extra`` (YAML lines of the account's, indented as its keys) added to the account."""
     pol = tmp / "policies"
     pol.mkdir()
     (pol / "guard.yaml").write_text(policy(interval))
@@ -67,18 +70,20 @@ def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30
           dry_run: false
           accounts:
             - name: sim-main
-              venue: binanceusdm
+              venue: {venue}
               market_type: futures
               labels: {{book: futures}}
               api_url: http://127.0.0.1:{port}
               credentials: {{api_key: {{env: KS_T_KEY}}, secret: {{env: KS_T_SECRET}}}}
               stream: {{enabled: true, stale_after: 1s, reconcile_every: {reconcile_every}}}
-        """))
+        """) + textwrap.indent(extra, " " * 6))
     return pol, accounts
 
 
-async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every: str = "30s") -> None:
-    """``await scenario(daemon, server)`` with a runner leading over a fresh server, then stop."""
+async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every: str = "30s",
+                venue: str = "binanceusdm", extra: str = "") -> None:
+    """``await scenario(daemon, server)`` with a runner leading over a fresh server, ``sim-main``
+    on ``venue`` (binanceusdm or bybit: the faces that stream), then stop."""
     engine = build("calm", wall_clock)
     for symbol, price in FLAT.items():
         engine.set_mark(symbol, price)
@@ -86,7 +91,7 @@ async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every
     await server.start()
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
     monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
-    pol, accounts = write_inputs(tmp, server.port, interval, reconcile_every)
+    pol, accounts = write_inputs(tmp, server.port, interval, reconcile_every, venue, extra)
     opts = RunOptions((str(pol),), str(accounts), f"sqlite://{tmp / 'state.db'}", str(tmp / "lock.json"),
                       api_port=None)
     daemon = Daemon(opts, logging.getLogger("killswitch.run").info, logging.getLogger("killswitch.run").error)
@@ -94,7 +99,8 @@ async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every
     try:
         await until(lambda: daemon.runner is not None and daemon.runner.counters["ticks"] >= 1, "a first tick",
                     DEADLINE_S)
-        await until(lambda: stream_of(daemon)["state"] == "live", "the stream live", DEADLINE_S)
+        await until(lambda: stream_of(daemon, f"{venue}/sim-main")["state"] == "live", "the stream live",
+                    DEADLINE_S)
         await scenario(daemon, server)
     finally:
         daemon.stop.set()
@@ -102,9 +108,9 @@ async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every
         await server.stop()
 
 
-def stream_of(daemon: Daemon) -> dict:
+def stream_of(daemon: Daemon, key: str = KEY) -> dict:
     """The account's stream health now, read from its adapter (the status reads it at ticks)."""
-    adapter = daemon.runner.adapters[KEY]
+    adapter = daemon.runner.adapters[key]
     h = adapter.stream_health()
     return {"state": h.state, "reason": h.reason}
 

@@ -59,3 +59,17 @@ def test_a_deposed_leader_records_no_silence_and_no_acknowledgement(store):
     with pytest.raises(FencedError):
         store.record_ack(Acknowledgement("p/s/L1/e1", "alice", 1), old)
     assert store.silences() == [] and store.acks() == []
+
+
+def test_a_silence_made_from_an_incident_keeps_its_tie_and_an_extension_unties_it(store):
+    from dataclasses import replace
+
+    fence = store.acquire_lease("runner-a", 10_000, 0)
+    tied = replace(silence(), incident="futures-book/binanceusdm/main/L3/e1", tied=True)
+    store.save_silence(tied, fence)
+    [got] = store.silences()
+    assert got == tied and got.tied and got.incident == "futures-book/binanceusdm/main/L3/e1"
+    assert got.state(0, {"other"}) == "expired" and got.state(0, {got.incident}) == "active"
+    store.save_silence(replace(tied, tied=False, ends_ms=5 * H, updated_ms=60_000), fence)
+    [got] = store.silences()
+    assert not got.tied and got.ends_ms == 5 * H and got.state(0, {"other"}) == "active"

@@ -60,6 +60,8 @@ class Venue:
             return self.positions
         if key == ("GET", "/fapi/v1/openOrders"):
             return self.doc["openOrders"]
+        if key == ("GET", "/fapi/v1/positionSide/dual"):  # the account's mode (the documented answer)
+            return {"dualSidePosition": False}
         if key == ("GET", "/fapi/v1/openAlgoOrders"):
             if not self.algo:  # what ccxt raises on the venue's -5000 answer
                 raise ccxt.BadRequest(f'binanceusdm {{"code":-5000,"msg":"Path {parts.path}, Method GET is invalid"}}')
@@ -119,6 +121,7 @@ def test_the_snapshot_lists_the_algo_services_orders_beside_the_regular_ones():
         ("GET", "/fapi/v3/positionRisk", {}),
         ("GET", "/fapi/v1/openOrders", {}),
         ("GET", "/fapi/v1/openAlgoOrders", {}),
+        ("GET", "/fapi/v1/positionSide/dual", {}),  # the account's position mode, at the first snapshot
     ]
 
 

@@ -902,10 +902,16 @@ def test_snapshot_lists_the_open_orders_every_time_where_that_is_cheap(venue, op
     ("gate", True, "sell", "LONG", {"clientOrderId": "CID", "hedged": True, "reduceOnly": True}),
 ])
 def test_hedge_mode_params_per_venue(venue, hedge, in_side, in_leg, expected):
-    fake = FakeExchange(venue)
+    # the venue reads the mode declared (Binance's and OKX's own reads; Bybit's positions' positionIdx)
+    fake = FakeExchange(venue, implicit=("fapiPrivateGetPositionSideDual", "privateGetAccountConfig"))
+    fake.script["fapiPrivateGetPositionSideDual"] = [{"dualSidePosition": hedge}]
+    fake.script["privateGetAccountConfig"] = [{"code": "0", "data": [
+        {"posMode": "long_short_mode" if hedge else "net_mode", "acctLv": "2"}]}]
     side = "long" if in_side == "sell" else "short"
-    fake.positions = [ccxt_position(side=side, hedged=hedge)]
+    idx = ("1" if side == "long" else "2") if hedge else "0"
+    fake.positions = [ccxt_position(side=side, hedged=hedge, info={"positionIdx": idx})]
     a, _ = make(fake, acct=account(venue, hedge_mode=hedge))
+    run(a.snapshot())  # the mode read at the first snapshot
     run(a.submit(intent(side=in_side, position_side=in_leg, cid="CID")))
     [(_, args)] = [c for c in fake.calls if c[0] == "create_order"]
     assert args[:5] == (BTC, "market", in_side, 0.2, None)

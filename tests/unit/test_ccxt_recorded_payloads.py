@@ -279,6 +279,8 @@ class BinanceUsdmVenue:
             return []
         if key == ("POST", "/fapi/v1/order"):
             return self.bodies["createOrders.linear"][0]
+        if key == ("GET", "/fapi/v1/positionSide/dual"):  # none recorded: the venue's documented example
+            return {"dualSidePosition": False}
         raise AssertionError(f"unexpected request {method} {parts.path}")
 
 
@@ -318,7 +320,10 @@ def test_binanceusdm_recorded_balance_position_and_open_order_field_by_field():
         0.2, 0.0, 50.0, None, False, "BOTH")
     assert [(m, p, q) for m, p, q in venue.requests] == [
         ("GET", "/fapi/v3/account", {}), ("GET", "/fapi/v3/positionRisk", {}),
-        ("GET", "/fapi/v1/openOrders", {}), ("GET", "/fapi/v1/openAlgoOrders", {})]
+        ("GET", "/fapi/v1/openOrders", {}), ("GET", "/fapi/v1/openAlgoOrders", {}),
+        ("GET", "/fapi/v1/positionSide/dual", {})]  # the account's mode, read at the first snapshot
+    # one-way, as the venue's read and the recorded position's own positionSide (BOTH) say
+    assert a.position_mode().hedge is False and a.position_mode().source == "GET /fapi/v3/positionRisk positionSide"
 
 
 def test_binanceusdm_close_of_the_recorded_position_is_reduce_only_on_the_step_with_our_id():

@@ -97,7 +97,7 @@ def test_every_led_tick_stores_the_values_the_triggers_compared(w):
     assert panels["slow"]["note"].startswith("INSUFFICIENT_HISTORY") and panels["slow"]["ready_ms"] > T0
     # the thresholds are the triggers' literals, with the stages they enter
     assert panels["dd"]["thresholds"] == [{"trigger": "deep", "op": ">=", "value": 0.05, "text": "5%",
-                                           "stages": ["2 trim"]}]
+                                           "stages": ["2 trim"], "points": []}]
     # the crash: the drawdown crossed 5% and the stage was entered, as the audit trail says
     assert max(v for _, v in panels["dd"]["points"] if v is not None) > 0.05
     entry = [m for m in doc["marks"] if m["entered"]]

@@ -248,7 +248,7 @@ def test_the_lock_document_is_typed_with_each_hold_s_origin_and_rendered_for_sta
     assert "revision r1  last tick 2026-03-02T13:00:00Z" in text
     assert "stage 3 flatten  since 1970-01-01T00:00:00Z" in text
     assert "RESUMING p1 binance/main: day 1 of 3 since 1970-01-01T00:00:00Z, 25% of normal limits " \
-           "(max 2 position(s), gross exposure 1000); steps up at 1970-01-01T00:00:00Z" in text
+           "(max 2 position(s), gross exposure 1,000); steps up at 1970-01-01T00:00:00Z" in text
     assert json.loads(status_json(STATUS, locks))["lock"] == doc, "the lock document as the runner wrote it"
     unlocked = LockDocument(1, False, "active", None, None, None, "ACTIVE", None, None, False)
     assert lock_lines(unlocked) == ["  trading locks: none (every scope active)"]

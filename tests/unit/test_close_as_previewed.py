@@ -174,7 +174,8 @@ def test_a_preview_right_after_a_settled_close_takes_the_fills_off_and_says_how_
     assert again.as_of_ms == w.runner.snapshots[ACCOUNT].ts_observed and again.age_s is not None
     shown = run(w.runner.preview_close(ACCOUNT))
     assert {o.symbol for o in shown.orders} == {ETH, SOL} and shown.as_of_ms == again.as_of_ms
-    assert any(e.startswith("positions as of the snapshot taken at ") for e in shown.effects)
+    # one age of the snapshot: its time (the console counts its age), not also a frozen age in the effects
+    assert not any("as of the snapshot" in e for e in shown.effects), shown.effects
     assert any("taken off" in e for e in shown.effects)
     ticks(w, 1, beat=("bot-x",))  # the next snapshot shows it: nothing left to take off
     assert run(w.runner.close(ACCOUNT, "what is left", True)).notes == ()
@@ -196,3 +197,20 @@ def test_a_dry_run_runner_says_up_front_that_nothing_will_be_sent_and_gives_the_
     assert shown.reason.startswith("DRY_RUN: nothing will be sent") and shown.notional == pytest.approx(740_000.0)
     ticks(w, 1, beat=("bot-x",))
     assert run(w.runner.close_progress(sent.id))["state"] == "dry_run" and len(held(w)) == 3
+
+
+def test_a_symbol_closed_already_is_said_to_have_no_position_not_a_typo(tmp_path):
+    w = ready(tmp_path)
+    p = run(w.runner.close(ACCOUNT, "cut eth", True, symbol=ETH))
+    sent = run(w.runner.close(ACCOUNT, "cut eth", False, symbol=ETH, preview_id=p.preview_id))
+    assert sent.accepted, sent
+    ticks(w, 1, beat=("bot-x",))
+    assert "ETHUSDT" not in held(w)
+    for dry in (True, False):
+        r = run(w.runner.close(ACCOUNT, "again", dry, symbol=ETH, preview_id="cp-1-x"))
+        assert not r.accepted and r.reason == (
+            f"NO_POSITION: {ACCOUNT} has no position in {ETH} now (the last snapshots, less the fills since); it "
+            f"holds {BTC}, {SOL}; nothing to close"), r.reason
+        assert "did you mean" not in r.reason
+    r = run(w.runner.close(ACCOUNT, "typo", True, symbol="ETH/USDT:USDTX"))
+    assert r.reason.startswith("UNKNOWN_SYMBOL:") and f"did you mean '{ETH}'" not in r.reason

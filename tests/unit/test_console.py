@@ -201,9 +201,10 @@ def test_triggers_show_values_against_thresholds_and_incidents_agree_with_the_st
             [t] = doc["triggers"]
             assert t["firing"] and t["name"] == "silent" and t["when"] == "bot > 1m"
             assert t["checks"] == [{"signal": "bot", "op": ">", "threshold": "1m", "value": 65.0, "value_text": "65s",
-                                    "breached": True, "reason": None}]
+                                    "breached": True, "reason": None, "threshold_value": 60.0}]
             assert t["as_of_ms"] == w.runner.state.last_tick_ms
-            await api.post("/v1/reset", {"policy": "bot-guard", "scope": ACCOUNT, "reason": "looked"}, ALICE)
+            await api.post("/v1/reset", {"policy": "bot-guard", "scope": ACCOUNT, "reason": "looked",
+                                         "confirm_relatch": True}, ALICE)
             st, doc, _ = await api.get("/v1/incidents", VERA)
             [inc] = doc["incidents"]
             assert inc["incident"] == "bot-guard/simulated/sim-main/L1/e1" and inc["kind"] == "stage"
@@ -261,21 +262,24 @@ def test_previews_answer_what_the_action_then_answers_and_change_nothing(tmp_pat
             assert (p["lock_before"], p["lock_after"]) == ("active", "reducing")
             audit, lock = len(w.store.audit_rows()), w.runner.lock_document()
             # the reset: the caller's approval; alice's is the first of two, bob's releases
-            p, d = await both("reset", {"policy": "bot-guard", "scope": ACCOUNT, "reason": "ok"})
+            # (bot-x is still silent: the preview says the stage latches again, and the reset confirms it)
+            confirmed = {"policy": "bot-guard", "scope": ACCOUNT, "reason": "ok", "confirm_relatch": True}
+            p, d = await both("reset", confirmed)
             assert p["reason"] == d["reason"] == "APPROVAL_RECORDED: 1/2 approvers=alice" and p["allowed"]
+            assert p["relatch"] and p["relatch"][0].startswith("silent is still firing")
             audit, lock = len(w.store.audit_rows()), w.runner.lock_document()
             st, p, _ = await api.post("/v1/preview/reset", {"policy": "bot-guard", "scope": ACCOUNT, "reason": "a"})
             assert p["reason"].startswith("DUPLICATE_APPROVER") and not p["allowed"]
             st, p, _ = await api.post("/v1/preview/reset", {"policy": "bot-guard", "scope": ACCOUNT, "reason": "a",
                                                             "approver": "bob"}, ALICE)
             assert st == 403 and p["error"] == "APPROVER_NOT_CALLER"
-            p, d = await both("reset", {"policy": "bot-guard", "scope": ACCOUNT, "reason": "ok"}, BOB)
+            p, d = await both("reset", confirmed, BOB)
             assert p["reason"] == d["reason"] == "MANUAL_RESET: stage=1 approvers=alice,bob" and d["done"]
             assert (p["lock_before"], p["lock_after"]) == ("halted", "reducing")  # global's operator lock stays
             audit, lock = len(w.store.audit_rows()), w.runner.lock_document()
             # a close: the orders the planner makes of the positions now, reduce-only
             st, p, _ = await api.post("/v1/preview/close", {"scope": ACCOUNT, "reason": "flat"})
-            assert p["allowed"] and p["reason"].startswith("DRY_RUN: 3 order(s) would be sent, notional ")
+            assert p["allowed"] and p["reason"].startswith("PREVIEW: 3 order(s) would be sent, notional ")
             assert {(o["symbol"], o["side"], o["amount"], o["reduce_only"]) for o in p["orders"]} == {
                 ("BTC/USDT:USDT", "sell", 5.0, True), ("ETH/USDT:USDT", "sell", 100.0, True),
                 ("SOL/USDT:USDT", "buy", 1000.0, True)}

@@ -91,7 +91,7 @@ def test_a_dry_run_incident_says_what_it_planned_and_never_that_it_journaled():
     text = text_of(render(m))
     assert "Orders: 4 planned, not sent (dry run: they are in the audit trail, orders_planned_dry_run)." in text
     assert "The latest 3 are listed." in text and "journaled" not in text
-    assert "ks1 binanceusdm/main BTC/USDT:USDT sell reduce-only 2.5 47,040 120,000 close_all" in text
+    assert "ks1 binanceusdm/main BTC/USDT:USDT sell reduce-only 2.5 47,040 120,000.00 close_all" in text
     none = text_of(render(page_model(_status(1), (True, "LEADER"), book.to_doc(T0), {}, (), (_incident(),))))
     assert "Orders: none planned (dry run: nothing is sent)." in none
 

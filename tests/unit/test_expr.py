@@ -1,6 +1,8 @@
 import pytest
 
 from killswitch.policy import expr as ex
+from killswitch.policy.expr_check import check_types
+from killswitch.policy.expr_eval import comparisons, compile_predicate
 from killswitch.policy.expr import ValueType as T
 
 TYPES = {"dd": T.RATIO, "dd_1h": T.RATIO, "stale": T.DURATION, "lev": T.NUMBER, "chg": T.RATIO}
@@ -8,8 +10,8 @@ TYPES = {"dd": T.RATIO, "dd_1h": T.RATIO, "stale": T.DURATION, "lev": T.NUMBER, 
 
 def run(text, **values):
     node = ex.parse(text)
-    ex.check_types(node, TYPES)
-    return ex.compile_predicate(node)(values)
+    check_types(node, TYPES)
+    return compile_predicate(node)(values)
 
 
 @pytest.mark.parametrize(
@@ -64,7 +66,7 @@ def test_missing_values_are_unknown_not_false(text, values, expected):
 )
 def test_syntax_errors_point_at_the_offending_column(text, offset, hint_part):
     with pytest.raises(ex.ExprError) as e:
-        ex.check_types(ex.parse(text), TYPES)
+        check_types(ex.parse(text), TYPES)
     assert e.value.offset == offset
     if hint_part:
         assert hint_part in (e.value.hint or "") + e.value.message
@@ -87,14 +89,14 @@ def test_syntax_errors_point_at_the_offending_column(text, offset, hint_part):
 )
 def test_type_errors(text, kind, offset):
     with pytest.raises(ex.ExprError) as e:
-        ex.check_types(ex.parse(text), TYPES)
+        check_types(ex.parse(text), TYPES)
     assert e.value.kind == kind
     assert e.value.offset == offset
 
 
 def test_ratio_compared_with_bare_number_hints_at_percent():
     with pytest.raises(ex.ExprError) as e:
-        ex.check_types(ex.parse("dd >= 4.5"), TYPES)
+        check_types(ex.parse("dd >= 4.5"), TYPES)
     assert "percentage" in e.value.hint
 
 
@@ -116,7 +118,7 @@ def test_disjunct_thresholds_only_takes_simple_top_level_comparisons():
 @pytest.mark.parametrize("evil", ["__import__('os')", "dd.__class__", "dd[0]", "f(dd)", "dd >= 5% ; x", "`ls`"])
 def test_nothing_python_like_parses(evil):
     with pytest.raises(ex.ExprError):
-        ex.check_types(ex.parse(evil), TYPES)
+        check_types(ex.parse(evil), TYPES)
 
 
 # --- bounds -----------------------------------------------------------------------------------------
@@ -199,12 +201,12 @@ def test_a_condition_at_the_bounds_goes_through_everything_that_walks_it_within_
 
     def everything() -> object:
         node = ex.parse(text)
-        ex.check_types(node, BOOLS)
-        ex.refs(node), ex.comparisons(node), ex.disjunct_thresholds(node)
+        check_types(node, BOOLS)
+        ex.refs(node), comparisons(node), ex.disjunct_thresholds(node)
         canon = ex.canonical(node)
         again = ex.parse_canonical(canon)  # what node_build reads of a position condition
         assert ex.canonical(again) == canon
-        pred = ex.compile_predicate(again)
+        pred = compile_predicate(again)
         return [pred({"a": x, "b": not x, "dd": 0.1 if x else None}) for x in (True, False)]
 
     limit = sys.getrecursionlimit()
@@ -231,12 +233,12 @@ def test_the_canonical_text_reads_back_as_the_same_condition(text, other):
     node = ex.parse(text)
     canon = ex.canonical(node)
     assert ex.canonical(ex.parse(canon)) == canon
-    pred, back = ex.compile_predicate(node), ex.compile_predicate(ex.parse(canon))
+    pred, back = compile_predicate(node), compile_predicate(ex.parse(canon))
     rows = [{"a": a, "b": b, "dd": dd, "dd_1h": 0.05} for a in (True, False) for b in (True, False) for dd in (0, 1)]
     assert [pred(r) for r in rows] == [back(r) for r in rows]
     if other is not None:  # a condition that means something else has another canonical text
         assert ex.canonical(ex.parse(other)) != canon
-        assert [pred(r) for r in rows] != [ex.compile_predicate(ex.parse(other))(r) for r in rows]
+        assert [pred(r) for r in rows] != [compile_predicate(ex.parse(other))(r) for r in rows]
 
 
 @pytest.mark.parametrize("text, offset, message", [

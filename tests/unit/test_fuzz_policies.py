@@ -72,6 +72,10 @@ FOUND = {
     "ratio-against-a-number-field": ("exchange-faults.yaml", [(
         "  signals:\n",
         "  signals:\n    fuzz_where: {position_count: {where: '!(liquidation_distance < notional)'}}\n")]),
+    # seed 1, case 6081, once policies/ held volatility-drawdown: a stage series' level of 400
+    # digits was a float's infinity, and int() of it an OverflowError in the test file's model
+    "stage-level-of-400-digits": ("tests/portfolio-breaker.test.yaml", [(
+        'stages: "0 1x2 2x3"', 'stages: "' + "9" * 400 + ' 1x2 2x3"')]),
 }
 
 
@@ -144,6 +148,23 @@ GROWN = {
         "position-watch.yaml", [('where: "loss_on_notional >= 10%"}}',
                                  "where: '" + _compared("loss_on_notional >= 10%", 1) + "'}}")],
         set()),  # (a >= 10%) == (a >= 10%): its canonical text was a chained comparison
+    # arithmetic: flat sums and products cost no recursion but operands; a run of unary "-" and
+    # nested calls are levels, as "(" and "!" are
+    "arithmetic: a sum of 300 terms": (
+        "futures-book.yaml", [("when: dd_15m >= 4.5% || dd_1h >= 7%",
+                               "when: 'dd_15m >= " + " + ".join(["1%"] * 300) + "'")],
+        {"KS123"}),
+    "arithmetic: 1,200 unary minus": (
+        "futures-book.yaml", [("when: dd_15m >= 4.5% || dd_1h >= 7%", "when: 'dd_15m >= " + "-" * 1_200 + "dd_1h'")],
+        {"KS123"}),
+    "arithmetic: 200 nested calls": (
+        "futures-book.yaml", [("when: dd_15m >= 4.5% || dd_1h >= 7%",
+                               "when: 'dd_15m >= " + "max(" * 200 + "dd_1h" + ", 1%)" * 200 + "'")],
+        {"KS123"}),
+    "arithmetic: an unknown function, a zero divisor, a ratio²": (
+        "futures-book.yaml", [("when: dd_15m >= 4.5% || dd_1h >= 7%",
+                               "when: 'dd_15m >= maxx(4.5%, dd_1h / 0) || dd_15m >= dd_1h * dd_1h'")],
+        {"KS124", "KS125", "KS126"}),
     "case 3360: a position condition compared with itself, 64 levels": (
         "position-watch.yaml", [('close_positions: {where: "loss_on_notional >= 25%"}',
                                  "close_positions: {where: '" + _compared("loss_on_notional >= 25%", 64) + "'}")],

@@ -125,6 +125,7 @@ FIXED_PATTERNS = {
     "killswitch/runner/pod_label.py": "a Kubernetes label key's grammar",
     "adapters/ccxt_exchange/dialects/base.py": "a venue's client id alphabet",
     "adapters/ccxt_exchange/errors.py": "the secret words and headers of the dialects",
+    "adapters/ccxt_exchange/dialects/refusals.py": "the venues' refusal tables (their documented messages)",
 }
 
 

@@ -61,6 +61,8 @@ class Venue:
             return BALANCE
         if key == ("GET", "/api/v5/account/positions"):
             return {"code": "0", "msg": "", "data": self.positions}
+        if key == ("GET", "/api/v5/account/config"):  # the account's mode (the documented answer's fields)
+            return {"code": "0", "msg": "", "data": [{"acctLv": "2", "posMode": "net_mode", "uid": "1"}]}
         if key == ("GET", ORDERS_PENDING):
             assert isinstance(params, dict)
             return {"code": "0", "msg": "", "data": _page(self.regular, "ordId", params)}
@@ -142,7 +144,7 @@ def test_the_snapshot_lists_the_algo_orders_beside_the_regular_ones():
         (ALGO_PENDING, {"ordType": "move_order_stop", "limit": "100"}),
     ]
     assert {p for _, p, _ in venue.requests} == {"/api/v5/account/balance", "/api/v5/account/positions",
-                                                 ORDERS_PENDING, ALGO_PENDING}
+                                                 ORDERS_PENDING, ALGO_PENDING, "/api/v5/account/config"}
 
 
 def _copies(row: dict, id_field: str, first: int, n: int, cid: str) -> list[dict]:

@@ -126,6 +126,22 @@ def test_an_empty_journal_says_whether_a_dry_run_planned_orders():
     assert history_text([], _Verified(), None, 0).splitlines()[0] == "no order journaled"
 
 
+def test_a_journaled_order_names_its_hedge_leg_and_the_decision_that_sent_it():
+    from killswitch.state.store import JournalEntry
+
+    def entry(cid, leg, decision, status, code=None):
+        return JournalEntry(1, cid, decision, "binanceusdm", "main", "BTC/USDT:USDT", "sell", leg, 0.5, True, "{}", 1,
+                            T0, status, 0.5, 60_000.0, code, None, T0 + 10)
+
+    lines = history_text([entry("ks-a", "LONG", "futures-book/binanceusdm/main/L3/e1", "filled"),
+                          entry("ks-b", None, "manual/binanceusdm/main/c1", "rejected", "RATE_LIMITED")],
+                         _Verified()).splitlines()
+    assert lines[0] == ("2023-11-14T22:13:20Z  ks-a  binanceusdm/main BTC/USDT:USDT sell LONG 0.5  filled  "
+                        "by futures-book/binanceusdm/main/L3/e1")
+    assert lines[1] == ("2023-11-14T22:13:20Z  ks-b  binanceusdm/main BTC/USDT:USDT sell 0.5  rejected  RATE_LIMITED  "
+                        "by manual/binanceusdm/main/c1")
+
+
 def _tokens(*entries: tuple[str, str, list[str]]):
     return parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
         {"identity": name, "roles": roles, "sha256": token_digest(tok)} for name, tok, roles in entries]})

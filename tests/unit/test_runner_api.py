@@ -89,7 +89,8 @@ class FakeView:
         for source in sources:
             self.heartbeat(source, now_ms)
 
-    def reset(self, policy: str, scope: str, approver: str, reason: str) -> ResetResult:
+    def reset(self, policy: str, scope: str, approver: str, reason: str,
+              confirm_relatch: bool = False) -> ResetResult:
         self._record("reset", policy, scope, approver, reason)
         return self.reset_answer
 
@@ -267,7 +268,7 @@ def test_status_renders_the_dataclass_as_json():
             assert body["mode"] == "dry-run" and body["leader"] is True and body["fence"] == 7
             assert body["scopes"] == [{"policy": "p1", "scope": "binance/main", "stage": 2, "stage_name": "reduce",
                                        "manual": True, "approvals": ["alice"], "approvals_needed": 2,
-                                       "entered_ms": 123, "ack": None}]
+                                       "entered_ms": 123, "ack": None, "acks": []}]
             assert body["data_age_s"] == {"binance/main": 1.5, "never": None}  # inf is not JSON
     run(main())
 
@@ -314,10 +315,11 @@ def test_reset_passes_the_fields_and_returns_the_result():
     async def main():
         async with serve() as c:
             status, body, _ = await c.post("/v1/reset", RESET)
-            assert (status, body) == (200, {"done": True, "reason": "MANUAL_RESET: ok", "warnings": []})
+            assert (status, body) == (200, {"done": True, "reason": "MANUAL_RESET: ok", "warnings": [], "silences": []})
             c.view.reset_answer = ResetResult(False, "APPROVAL_RECORDED: 1/2")
             status, body, _ = await c.post("/v1/reset", {**RESET, "reason": "r" * 500})
-            assert (status, body) == (200, {"done": False, "reason": "APPROVAL_RECORDED: 1/2", "warnings": []})
+            assert (status, body) == (200, {"done": False, "reason": "APPROVAL_RECORDED: 1/2", "warnings": [],
+                                            "silences": []})
             # the approver is the caller: the shared token is one identity
             assert c.view.calls == [("reset", ("p1", "binance/main", "shared-token", "flat, reviewed")),
                                     ("reset", ("p1", "binance/main", "shared-token", "r" * 500))]
@@ -339,7 +341,8 @@ def test_close_202_when_accepted_409_when_not():
             status, body, _ = await c.post("/v1/close", CLOSE)
             assert (status, body["plan"]) == (202, [{
                 "account": "binance/main", "symbol": "BTC/USDT", "side": "sell", "position_side": None, "amount": 0.5,
-                "notional": 30_000.0, "limit_price": 59_000.0, "reduce_only": True, "chunk": 1, "chunks": 1}])
+                "notional": 30_000.0, "limit_price": 59_000.0, "reduce_only": True, "chunk": 1, "chunks": 1,
+                "price_tick": None}])
             c.view.close_answer = CloseResult(False, "NOT_LEADER")
             status, body, _ = await c.post("/v1/close", {**CLOSE, "dry_run": False})
             assert (status, body) == (409, {**_plain(c.view.close_answer), "accepted": False, "reason": "NOT_LEADER",
@@ -761,14 +764,14 @@ def test_a_view_answering_garbage_is_500_not_a_crash():
 
 def test_an_async_view_method_is_awaited():
     class AsyncView(FakeView):
-        async def reset(self, policy, scope, approver, reason):
+        async def reset(self, policy, scope, approver, reason, confirm_relatch=False):
             await asyncio.sleep(0)
             return ResetResult(True, "MANUAL_RESET: async")
 
     async def main():
         async with serve(AsyncView()) as c:
             assert (await c.post("/v1/reset", RESET))[:2] == (200, {"done": True, "reason": "MANUAL_RESET: async",
-                                                                     "warnings": []})
+                                                                     "warnings": [], "silences": []})
     run(main())
 
 

@@ -106,9 +106,9 @@ def test_an_unlock_of_an_unknown_name_is_refused(tmp_path):
 
 def test_a_reset_of_an_unknown_policy_or_scope_is_refused_with_close_matches(tmp_path):
     w = ready(tmp_path)
-    r = run(w.runner.reset("bot-gaurd", ACCOUNT, "alice", "typo"))
+    r = run(w.runner.reset("bot-gaurd", ACCOUNT, "alice", "typo", confirm_relatch=True))
     assert not r.done and r.reason.startswith("UNKNOWN_POLICY:") and "'bot-guard'" in r.reason
-    r = run(w.runner.reset("bot-guard", "simulated/SIM-MAIN", "alice", "typo"))
+    r = run(w.runner.reset("bot-guard", "simulated/SIM-MAIN", "alice", "typo", confirm_relatch=True))
     assert not r.done and r.reason.startswith("UNKNOWN_SCOPE:") and "'simulated/sim-main'" in r.reason
 
 
@@ -128,10 +128,11 @@ def test_one_person_cannot_pass_the_two_person_reset_under_another_spelling(tmp_
     run(w.runner.heartbeat("bot-x"))
     ticks(w, 13)  # bot-x silent past a minute: the latched stage is entered
     assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
-    assert run(w.runner.reset("bot-guard", ACCOUNT, "alice", "looked")).reason.startswith("APPROVAL_RECORDED")
-    r = run(w.runner.reset("bot-guard", ACCOUNT, second, "looked again"))
+    assert run(w.runner.reset("bot-guard", ACCOUNT, "alice", "looked",
+                              confirm_relatch=True)).reason.startswith("APPROVAL_RECORDED")
+    r = run(w.runner.reset("bot-guard", ACCOUNT, second, "looked again", confirm_relatch=True))
     assert not r.done and r.reason.startswith("DUPLICATE_APPROVER"), r
-    r = run(w.runner.reset("bot-guard", ACCOUNT, "bob", "second pair of eyes"))
+    r = run(w.runner.reset("bot-guard", ACCOUNT, "bob", "second pair of eyes", confirm_relatch=True))
     assert r.done and "approvers=alice,bob" in r.reason, r
 
 
@@ -158,7 +159,7 @@ def test_a_close_preview_over_an_account_it_could_not_read_is_incomplete_not_a_c
 
     w = ready(tmp_path)
     preview = run(w.runner.close(ACCOUNT, "drill", True))
-    assert preview.reason.startswith("DRY_RUN:")
+    assert preview.reason.startswith("PREVIEW:")  # a live runner previews; only a dry run says DRY_RUN
     # the orders counted, one by one: what ksctl close prints before it asks
     assert preview.orders > 0 and len(preview.plan) == preview.orders
     assert all(o.account == ACCOUNT and o.reduce_only and o.amount > 0 for o in preview.plan), preview.plan

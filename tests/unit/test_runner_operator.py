@@ -249,7 +249,7 @@ def test_the_venue_countdown_is_armed_refreshed_shown_and_disarmed_after_the_res
     assert w.runner.dms_status()["native"][ACCOUNT]["error"] is None
     assert "dms_native_lapsed" in audit_kinds(w)
 
-    assert run(w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x back")).done
+    assert run(w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x back", confirm_relatch=True)).done
     run(w.runner.heartbeat("bot-x"))
     ticks(w, 1)
     assert w.engine.countdowns("sim-main") == {} and w.runner.dms_status()["native"] == {}
@@ -364,7 +364,7 @@ def test_a_latched_stage_lock_needs_the_reset_then_the_operator_lock_can_go(tmp_
     run(w.runner.lock_scope(ACCOUNT, "halted", "belt and braces", None))
     assert run(w.runner.unlock_scope(ACCOUNT, "go")).reason.startswith("MANUAL_RESET_REQUIRED: ")
     assert w.runner.lock_document(ACCOUNT)["locked"]
-    assert run(w.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed")).done
+    assert run(w.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True)).done
     assert w.runner.lock_document(ACCOUNT)["policy"] == OPERATOR, "the reset lifts only the stage's lock"
     assert run(w.runner.unlock_scope(ACCOUNT, "go")).done
     assert not w.runner.lock_document(ACCOUNT)["locked"]
@@ -385,7 +385,7 @@ def test_a_deposed_leader_cannot_lock_arm_or_audit(tmp_path):
     changes = [lambda: run(a.runner.lock_scope("global", "halted", "late", None)),
                lambda: run(a.runner.dms_arm("bot-a", 10)),
                lambda: run(a.runner.unlock_scope(ACCOUNT, "late")), lambda: run(live_close(a.runner, ACCOUNT, "late")),
-               lambda: run(a.runner.reset("bot-guard", ACCOUNT, "alice", "late"))]
+               lambda: run(a.runner.reset("bot-guard", ACCOUNT, "alice", "late", confirm_relatch=True))]
     a.runner.lock_book = _hold(LockBook(), "operator")
     for change in changes:
         a.runner.leader = True  # paused, it still believes it leads
@@ -489,7 +489,7 @@ def test_a_standby_answers_the_leaders_lock_and_gate_and_refuses_resets(tmp_path
     run(b.runner.tick())  # the standby's tick follows what the leader saved
     assert not b.runner.check_order(order()).allow, "the standby must answer the leader's lock"
     assert b.runner.lock_document(ACCOUNT)["locked"] is True
-    answer = run(b.runner.reset("bot-guard", ACCOUNT, "alice", "checked"))
+    answer = run(b.runner.reset("bot-guard", ACCOUNT, "alice", "checked", confirm_relatch=True))
     assert not answer.done and answer.reason.startswith("NOT_LEADER")
 
 

@@ -97,7 +97,7 @@ def halt_and_reset(w) -> None:
     ticks(w, 13)
     assert w.runner.state.scopes[f"bot-guard|{ACCOUNT}"].stage.level == 1
     run(w.runner.heartbeat("bot-x"))
-    answer = run(w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x is back"))
+    answer = run(w.runner.reset("bot-guard", ACCOUNT, "alice", "bot-x is back", confirm_relatch=True))
     assert answer.done, answer
 
 
@@ -195,3 +195,22 @@ def test_the_resumption_is_audited(tmp_path):
     ticks(w, 1, beat=("bot-x",))
     kinds = audit_kinds(w)
     assert kinds.count("resumption_started") == 1 and kinds.count("resumption_ended") == 1
+
+
+def test_the_lock_of_an_account_shows_what_its_venue_holds_and_resumes(tmp_path):
+    venue_guard = GUARD.replace("scope: {level: account, accounts: {match_labels: {book: futures}}}",
+                                "scope: {level: venue, venues: [simulated]}")
+    w = make(tmp_path, text=venue_guard + RESUME)
+    start(w)
+    run(w.runner.heartbeat("bot-x"))
+    ticks(w, 13)
+    assert w.runner.state.scopes["bot-guard|simulated"].stage.level == 1
+    held = w.runner.lock_document(ACCOUNT)  # the venue's halt binds the account's orders: the gate says so
+    assert held["locked"] is True and held["mode"] == "halted" and held["scope"] == "simulated", held
+    assert not w.runner.check_order(order()).allow
+    run(w.runner.heartbeat("bot-x"))
+    assert run(w.runner.reset("bot-guard", "simulated", "alice", "bot-x is back", confirm_relatch=True)).done
+    doc = w.runner.lock_document(ACCOUNT)
+    assert doc["locked"] is False and doc["resuming"]["simulated"]["day"] == 1, doc  # was {}
+    assert w.runner.check_order(order(amount=5)).reason.startswith("RESUMING:")
+    assert w.runner.lock_document("other-venue")["resuming"] == {}

@@ -248,7 +248,7 @@ def test_an_approval_whose_stage_moved_while_it_was_audited_is_void_and_applies_
     held = Held(w.store, "audit")
 
     async def go():
-        reset = asyncio.ensure_future(w.runner.reset("bot-guard", ACCOUNT, "alice", "looked"))
+        reset = asyncio.ensure_future(w.runner.reset("bot-guard", ACCOUNT, "alice", "looked", confirm_relatch=True))
         await held.wait_entered()
         # what a tick does to the stage while the approval is being written: enter it again
         w.runner.state.scopes[key].stage.entries += 1
@@ -281,7 +281,7 @@ def test_a_reset_whose_save_is_fenced_off_stays_undone_when_the_same_runner_lead
         raise FencedError(w.runner.fence, w.runner.fence + 1)
 
     w.store.save_engine_state = fenced_once
-    answer = run(w.runner.reset("bot-guard", ACCOUNT, "alice", "looked"))
+    answer = run(w.runner.reset("bot-guard", ACCOUNT, "alice", "looked", confirm_relatch=True))
     assert not answer.done and answer.reason.startswith("DEPOSED:"), answer
     w.store.release_lease("runner")  # the lease comes back to this runner under a new token
     [report] = ticks(w, 1)

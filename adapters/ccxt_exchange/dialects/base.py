@@ -34,9 +34,10 @@ from typing import Any, Awaitable, Callable, Container, Mapping, NamedTuple, Opt
 
 from killswitch.weights import Read, SnapshotCost, WeightLimit
 
-from ...base import AdapterError, Reason
+from ...base import AdapterError, Reason, VenueRefusal
 from ..parsing import BadField, num
 from ..streamstate import MarkRows, StreamEvent
+from .refusals import Rule, refusal
 
 # ``call(method, *args)``: one call of the account's ccxt client, through the adapter's budget,
 # retries and deadline.
@@ -135,6 +136,44 @@ async def read_pages(reads: Reads, venue: str, endpoint: str, method: str, args:
     raise incomplete(venue, endpoint, f"more than {MAX_PAGES} pages ({len(rows)} rows read)")
 
 
+# How often an account's position mode is read again where the venue has a read of its own
+# (besides at start, after a refusal for the mode, and whenever a REST snapshot finds it due)
+MODE_EVERY_S = 300.0
+
+
+@dataclass(frozen=True)
+class ModeRead:
+    """What a dialect read of an account's position mode: ``hedge`` (None: not read, ``error``
+    says why), the endpoint or field it came from, and the margin mode where the venue says it."""
+
+    hedge: Optional[bool]
+    source: str = ""
+    margin: Optional[str] = None
+    error: Optional[str] = None
+
+
+def unread(why: str, source: str = "") -> ModeRead:
+    """A mode not read: ``POSITION_MODE_UNREAD: why``."""
+    return ModeRead(None, source, error=f"POSITION_MODE_UNREAD: {why}")
+
+
+def generic_refusal(body: Any) -> Optional[tuple[str, str]]:
+    """(code, message) of an answer in one of the common shapes (``code``/``msg``,
+    ``retCode``/``retMsg``, ``code``/``message``), None when it reads as success or has none."""
+    if not isinstance(body, Mapping):
+        return None
+    for code_key, msg_key in (("retCode", "retMsg"), ("code", "msg"), ("code", "message")):
+        code = body.get(code_key)
+        if code is not None and str(code) not in ("0", "", "200") and msg_key in body:
+            return str(code), str(body.get(msg_key) or "")
+    error = body.get("error")  # {"error": ["EOrder:Insufficient funds"]} (Kraken), {"error": "text"}
+    if isinstance(error, list) and error and isinstance(error[0], str):
+        error = error[0]
+    if isinstance(error, str) and error:
+        return error.split(" ", 1)[0][:60], error
+    return None
+
+
 class Countdown(Protocol):
     """A venue's cancel-all-after endpoint (a dead man's switch kept by the venue)."""
 
@@ -221,6 +260,35 @@ class Dialect:
 
     # the streaming client's method that reads a raw order row of the stream
     stream_order_parser: str = "parse_ws_order"
+
+    # The venue's refusals of an order, code by code (:mod:`.refusals`), from its documented
+    # error list: the reason code each maps to and how a retry fares. A code not listed is
+    # VENUE_REFUSED, shown verbatim.
+    refusal_rules: tuple[Rule, ...] = ()
+    # How often the account's position mode is read again (:meth:`read_position_mode`), besides
+    # at start and after a refusal for the mode; the read's cost is in ``snapshot_reads`` at
+    # that rate where the venue has one
+    mode_every_s: float = MODE_EVERY_S
+
+    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
+        """The venue's (code, message) in its parsed answer ``body``; None: no refusal there.
+        The generic dialect reads the common shapes (:func:`generic_refusal`)."""
+        return generic_refusal(body)
+
+    def venue_refusal(self, text: str) -> Optional[VenueRefusal]:
+        """The venue's refusal in ccxt's error message ``text``, mapped by :attr:`refusal_rules`."""
+        return refusal(text, self.refusal_of, self.refusal_rules)
+
+    async def read_position_mode(self, reads: Reads) -> ModeRead:
+        """The account's position mode read from the venue (hedge or one-way), and its margin mode
+        where the venue says it. Raises AdapterError (BAD_RESPONSE naming the endpoint and field)
+        for an answer it cannot read. The generic dialect has no read: not read, said so."""
+        return unread(f"the {self.id} dialect has no read of the position mode; closes follow the positions' legs")
+
+    def mode_from_positions(self, raw_positions: Any) -> Optional[ModeRead]:
+        """The position mode as the positions' own fields say it (Bybit's ``positionIdx``), for a
+        venue that has no read of its own: None where the dialect reads it otherwise."""
+        return None
 
     def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
         """The streaming client's watch that subscribes the marks of ``held`` (the symbols of

@@ -8,7 +8,9 @@ What it owns
     ``countdownCancelAll`` (USDⓈ-M on ``fapi``, COIN-M on ``dapi``), the USDⓈ-M order endpoints
     that count against order limits rather than request weight, the USDⓈ-M reads' published
     weights, how often a snapshot lists every open order, the USDⓈ-M positions read from their
-    raw rows (:func:`unified_position`), and Binance's reduce-only refusals (-2022, -4112, -4118).
+    raw rows (:func:`unified_position`), Binance's reduce-only refusals (-2022, -4112, -4118),
+    its refusal table (:data:`REFUSALS`) and the account's position mode
+    (``GET /fapi/v1/positionSide/dual``, ``dualSidePosition``).
 
 What it must not do
     import ccxt or hold account state (see :mod:`.base`).
@@ -17,6 +19,7 @@ What it must not do
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 from collections.abc import Container, Mapping
 from typing import Any, Callable, Optional
@@ -25,9 +28,49 @@ from killswitch.weights import PER_IP, Read, SnapshotCost, WeightLimit
 
 from ..parsing import BadData, BadField, num
 from ..streamstate import MarkRows, StreamEvent
-from .base import (DEFAULT_ORDER_RATE, YIELD_EVERY, Call, Countdown, Dialect, Listed, Reads, bad_field, has_field, read,
-                   unknown_value)
+from ...base import MODE, PERMANENT, TRANSIENT
+from .base import (DEFAULT_ORDER_RATE, YIELD_EVERY, Call, Countdown, Dialect, Listed, ModeRead, Reads,
+                   bad_field, has_field, read, unknown_value)
+from .refusals import Rule
 from .switches import BinancePermissions
+
+# Binance's refusals of an order (USDⓈ-M and COIN-M futures, spot where the code is shared), from
+# its error code list (https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code):
+# the body is {"code": -1106, "msg": "Parameter 'reduceOnly' sent when not required."}
+REFUSALS: tuple[Rule, ...] = (
+    # reduceOnly sent in hedge mode (a close built for one-way): the mode decides the order's form
+    Rule("-1106", "POSITION_MODE_MISMATCH", MODE, r"reduce_?only|positionside"),
+    Rule("-1106", "INVALID_ORDER", PERMANENT),  # another parameter sent when not required
+    Rule("-4061", "POSITION_MODE_MISMATCH", MODE),  # Order's position side does not match user's setting.
+    Rule("-2022", "REDUCE_ONLY_REJECTED", PERMANENT),  # ReduceOnly Order is rejected.
+    Rule("-4112", "REDUCE_ONLY_REJECTED", PERMANENT),  # ReduceOnly Order Failed (existing position, open orders)
+    Rule("-4118", "REDUCE_ONLY_REJECTED", PERMANENT),  # REDUCE_ONLY_MARGIN_CHECK_FAILED
+    Rule("-2019", "INSUFFICIENT_MARGIN", TRANSIENT),  # Margin is insufficient.
+    Rule("-2010", "INSUFFICIENT_MARGIN", TRANSIENT),  # NEW_ORDER_REJECTED (balance)
+    Rule("-4164", "INVALID_ORDER", PERMANENT),  # Order's notional must be no smaller than %s
+    Rule("-1013", "INVALID_ORDER", PERMANENT),  # filter failure (LOT_SIZE, MIN_NOTIONAL)
+    Rule("-1111", "INVALID_ORDER", PERMANENT),  # Precision is over the maximum defined for this asset.
+    Rule("-1102", "INVALID_ORDER", PERMANENT),  # Mandatory parameter was not sent, was empty/null, or malformed.
+    Rule("-4003", "INVALID_ORDER", PERMANENT),  # Quantity less than or equal to zero.
+    Rule("-4005", "INVALID_ORDER", PERMANENT),  # Quantity greater than max quantity.
+    Rule("-4116", "INVALID_ORDER", PERMANENT),  # ClientOrderId is duplicated.
+    Rule("-1121", "UNKNOWN_SYMBOL", PERMANENT),  # Invalid symbol.
+    Rule("-4131", "INVALID_ORDER", TRANSIENT),  # best price outside the PERCENT_PRICE filter
+    Rule("-1003", "RATE_LIMITED", TRANSIENT),  # Too many requests
+    Rule("-1015", "RATE_LIMITED", TRANSIENT),  # Too many new orders
+    Rule("-1008", "EXCHANGE_UNAVAILABLE", TRANSIENT),  # Server is currently overloaded / request throttled
+    Rule("-1001", "EXCHANGE_UNAVAILABLE", TRANSIENT),  # Internal error; unable to process your request.
+)
+
+
+def binance_refusal(body: Any) -> Optional[tuple[str, str]]:
+    """``{"code": -2022, "msg": "..."}``: the code and message of a refusal (a success has no code)."""
+    if isinstance(body, Mapping) and num(body.get("code")) is not None and num(body.get("code")) != 200 \
+            and "msg" in body:
+        code = num(body.get("code"))
+        return str(int(code)) if code is not None and code == int(code) else str(body.get("code")), \
+            str(body.get("msg") or "")
+    return None
 
 # The order types each list documents (``type`` of openOrders, ``orderType`` of openAlgoOrders),
 # as ccxt's parse_order_type_by_market reads them; any other value fails the snapshot
@@ -76,6 +119,14 @@ class BinanceDialect(Dialect):
         r"reduce_only_margin_check_failed",  # -4118
     )
     countdown_method: str = "fapiPrivatePostCountdownCancelAll"
+    refusal_rules: tuple[Rule, ...] = REFUSALS
+    # the account's position mode: ccxt's implicit method and the endpoint a message names
+    mode_method: str = "fapiPrivateGetPositionSideDual"
+    mode_endpoint: str = "GET /fapi/v1/positionSide/dual"
+    # The mode's read (30 on USDⓈ-M) is made at start and after a refusal for the mode, not at a
+    # rate (so not in snapshot_reads): every snapshot's positions say it for nothing (their
+    # positionSide, BOTH or LONG / SHORT), and a flat account has nothing to close.
+    mode_every_s: float = math.inf
     countdown_futures_only: bool = True  # the spot/futures ``binance`` id has the countdown on futures only
     # a spot account's snapshot and the spot API's limit (its own, apart from the futures API's)
     spot_snapshot_reads: tuple[Read, ...] = ()
@@ -187,6 +238,31 @@ class BinanceDialect(Dialect):
     def cancel_params(self, kind: str) -> Mapping[str, Any]:
         # an algo order is cancelled by the algo service (DELETE /fapi/v1/algoOrder, algoOpenOrders)
         return {"trigger": True} if kind != "regular" and self.algo_orders_endpoint else {}
+
+    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
+        return binance_refusal(body)
+
+    async def read_position_mode(self, reads: Reads) -> ModeRead:
+        """``GET /fapi/v1/positionSide/dual`` (``/dapi`` on COIN-M): ``{"dualSidePosition": true}``
+        is hedge mode, false one-way; anything else is BAD_RESPONSE naming the field."""
+        if reads.market_type != "futures" or not reads.has_method(self.mode_method):
+            return await super().read_position_mode(reads)
+        answer = await read(reads, self.id, self.mode_endpoint, self.mode_method, {})
+        value = answer.get("dualSidePosition") if isinstance(answer, Mapping) else None
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        if not isinstance(value, bool):
+            raise unknown_value(self.id, self.mode_endpoint, "dualSidePosition", value)
+        return ModeRead(value, self.mode_endpoint)
+
+    def mode_from_positions(self, raw_positions: Any) -> Optional[ModeRead]:
+        """The positions' own ``positionSide``: BOTH in one-way mode, LONG / SHORT in hedge mode
+        (one mode for the whole account); None without a position (the last read holds)."""
+        seen = {str(_info(p).get("positionSide")).upper() for p in raw_positions or () if isinstance(p, Mapping)}
+        legs = {s != "BOTH" for s in seen if s in ("BOTH", "LONG", "SHORT")}
+        if len(legs) != 1:
+            return None
+        return ModeRead(legs.pop(), f"{self.futures_positions_endpoint} positionSide")
 
     def leg_params(self, leg: str) -> tuple[dict, bool]:
         # Binance refuses reduceOnly in hedge mode (-1106): a SELL on LONG can only close, and no
@@ -472,6 +548,7 @@ BINANCE_COINM = BinanceDialect(
     countdown_method="dapiPrivatePostCountdownCancelAll", countdown_futures_only=False,
     algo_orders_endpoint="GET /dapi/v1/openAlgoOrders",
     orders_endpoint="GET /dapi/v1/openOrders", futures_positions_endpoint="GET /dapi/v1/positionRisk",
+    mode_method="dapiPrivateGetPositionSideDual", mode_endpoint="GET /dapi/v1/positionSide/dual",
 )
 
 DIALECTS = (BINANCE, BINANCE_USDM, BINANCE_COINM)

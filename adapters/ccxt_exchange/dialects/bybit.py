@@ -5,7 +5,10 @@ What it owns
     kept), the leg read from ``positionIdx``, the equity read from the unified account's
     ``totalEquity``, the order lookup by ``orderLinkId`` over open then closed orders (Bybit has
     no single-order endpoint by client id), the disconnected-cancel-all (DCP) endpoint, its
-    credential headers and its reduce-only refusals (110017, 140017).
+    credential headers and its reduce-only refusals (110017, 140017), its refusal table
+    (:data:`REFUSALS`), and the account's position mode as its positions say it: Bybit keeps the
+    mode per symbol (or per settle coin) and has no read of it, each position row's
+    ``positionIdx`` is 0 in one-way mode and 1 / 2 (the long / short leg) in hedge mode.
 
     The lists, read by settle coin and by page: Bybit lists positions (``GET /v5/position/list``)
     and open orders (``GET /v5/order/realtime``) one settle coin a call (ccxt asks USDT alone
@@ -37,13 +40,60 @@ from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from killswitch.weights import PER_IP, Read, WeightLimit
 
+from ...base import MODE, PERMANENT, TRANSIENT
 from ..parsing import num
 from ..streamstate import StreamEvent
-from .base import (Call, Countdown, Dialect, Has, Listed, Reads, clamp_seconds, has_field, read_pages,
-                   unknown_value)
+from .base import (Call, Countdown, Dialect, Has, Listed, ModeRead, Reads, clamp_seconds, has_field, read_pages,
+                   unknown_value, unread)
+from .refusals import Rule
 from .switches import BybitFreeze, BybitPermissions
 
 DCP_RANGE = (3, 300)  # seconds
+
+# Bybit's refusals of an order (https://bybit-exchange.github.io/docs/v5/error): the answer's
+# {"retCode": 110017, "retMsg": "Reduce-only rule not satisfied", ...}
+REFUSALS: tuple[Rule, ...] = (
+    # params error: position idx not match position mode (a leg sent in one-way mode, or none in hedge)
+    Rule("10001", "POSITION_MODE_MISMATCH", MODE, r"position\s*idx|positionidx|position mode"),
+    Rule("10001", "INVALID_ORDER", PERMANENT),  # params error
+    Rule("110017", "REDUCE_ONLY_REJECTED", PERMANENT),  # Reduce-only rule not satisfied
+    Rule("140017", "REDUCE_ONLY_REJECTED", PERMANENT),  # (classic account) the same
+    Rule("110007", "INSUFFICIENT_MARGIN", TRANSIENT),  # Insufficient available balance
+    Rule("110004", "INSUFFICIENT_MARGIN", TRANSIENT),  # Insufficient wallet balance
+    Rule("110012", "INSUFFICIENT_MARGIN", TRANSIENT),  # Available balance not enough
+    Rule("110094", "INVALID_ORDER", PERMANENT),  # Order does not meet minimum order value
+    Rule("110072", "INVALID_ORDER", PERMANENT),  # OrderLinkedID is duplicate
+    Rule("110003", "INVALID_ORDER", TRANSIENT),  # Order price is out of permissible range
+    Rule("110020", "INVALID_ORDER", TRANSIENT),  # number of active orders greater than 500
+    Rule("10006", "RATE_LIMITED", TRANSIENT),  # Too many visits
+    Rule("10016", "EXCHANGE_UNAVAILABLE", TRANSIENT),  # Server Error
+)
+
+
+def bybit_refusal(body: Any) -> Optional[tuple[str, str]]:
+    """``retCode`` / ``retMsg`` of an answer whose retCode is not 0."""
+    if isinstance(body, Mapping) and "retCode" in body and str(body.get("retCode")) != "0":
+        return str(body.get("retCode")), str(body.get("retMsg") or "")
+    return None
+
+
+def mode_of_positions(raw_positions: Any) -> ModeRead:
+    """Hedge where every position row's ``positionIdx`` is 1 or 2, one-way where every one is 0;
+    not read without a row that says it (a flat account), or where symbols differ (Bybit keeps
+    the mode per symbol: each close then follows its position's own leg)."""
+    seen: set[bool] = set()
+    for p in raw_positions or ():
+        info = p.get("info") if isinstance(p, Mapping) else None
+        idx = str(info.get("positionIdx")) if isinstance(info, Mapping) and "positionIdx" in info else None
+        if idx in ("0", "1", "2"):
+            seen.add(idx != "0")
+    source = f"{POSITIONS_ENDPOINT} positionIdx"
+    if len(seen) == 1:
+        return ModeRead(seen.pop(), source)
+    if not seen:
+        return unread("no position row says it (Bybit keeps the mode per symbol, in its positions' positionIdx)",
+                      source)
+    return unread("its positions differ by symbol (positionIdx 0 and 1/2): each close follows its own leg", source)
 
 POSITIONS_ENDPOINT = "GET /v5/position/list"
 ORDERS_ENDPOINT = "GET /v5/order/realtime"
@@ -283,6 +333,14 @@ class BybitDialect(Dialect):
 
     def leg_params(self, leg: str) -> tuple[dict, bool]:
         return {"positionIdx": 1 if leg == "LONG" else 2}, True
+
+    refusal_rules: tuple[Rule, ...] = REFUSALS
+
+    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
+        return bybit_refusal(body)
+
+    def mode_from_positions(self, raw_positions: Any) -> Optional[ModeRead]:
+        return mode_of_positions(raw_positions)
 
     def open_orders_endpoint(self, market_type: str) -> str:
         return ORDERS_ENDPOINT

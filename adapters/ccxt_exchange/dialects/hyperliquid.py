@@ -22,9 +22,12 @@ What it owns
     * turning off what ccxt's client would send on its own before the first order or cancel of
       a process (:meth:`prepare_client`): an approval of ccxt's builder fee and its referral code.
 
-    Hyperliquid has no hedge mode (one position a coin), and no market order: a close is the
-    adapter's limit IOC at the intent's protected price (ccxt would need a price for a market
-    order too, and refuses one without it before anything is sent).
+    Hyperliquid has no hedge mode (one position a coin: the account's mode is one-way, read
+    without a request), and no market order: a close is the adapter's limit IOC at the
+    intent's protected price (ccxt would need a price for a market order too, and refuses one
+    without it before anything is sent). Its refusals carry no code, only a sentence
+    (``{"error": "Reduce only order would increase position. asset=0"}`` in the action's
+    statuses): :data:`REFUSALS` maps them by their text.
 
 What it must not do
     import ccxt or hold account state (see :mod:`.base`); read HIP-3 (builder-deployed) perp
@@ -40,9 +43,10 @@ from typing import Any, Mapping, Optional
 
 from killswitch.weights import PER_IP, Read, WeightLimit
 
-from ...base import AdapterError, Reason
+from ...base import PERMANENT, TRANSIENT, AdapterError, Reason
 from ..parsing import BadData, num
-from .base import Call, Countdown, Dialect, Listed, Reads, unknown_value
+from .base import Call, Countdown, Dialect, Listed, ModeRead, Reads, unknown_value
+from .refusals import Rule
 
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 # The engine's client order ids (killswitch.engine.planner.client_order_id) and their cloids.
@@ -50,6 +54,39 @@ OUR_ID = re.compile(r"^ks[0-9a-f]{30}$")
 OUR_CLOID = re.compile(r"^0x00([0-9a-fA-F]{30})$")
 
 SCHEDULE_CANCEL_MIN_S = 5  # the venue refuses a time less than 5 s ahead
+
+# Hyperliquid's refusals of an order: a status's ``error`` sentence (it has no codes), its code
+# here the sentence up to its first period (what follows names the asset or the amounts), the
+# texts of its documented and ccxt-recorded answers
+REFUSALS: tuple[Rule, ...] = (
+    Rule("Reduce only order would increase position", "REDUCE_ONLY_REJECTED", PERMANENT),
+    Rule("Insufficient margin to place order", "INSUFFICIENT_MARGIN", TRANSIENT),
+    Rule("Order must have minimum value of $10", "INVALID_ORDER", PERMANENT),
+    Rule("Order has invalid size", "INVALID_ORDER", PERMANENT),
+    Rule("Price must be divisible by tick size", "INVALID_ORDER", PERMANENT),
+    # an IOC with nothing to take at its price: the book may be there at the next tick's price
+    Rule("Order could not immediately match against any resting orders", "INVALID_ORDER", TRANSIENT),
+    Rule("Too many cumulative requests sent", "RATE_LIMITED", TRANSIENT),
+)
+
+
+def hyperliquid_refusal(body: Any) -> Optional[tuple[str, str]]:
+    """The first ``error`` of an action's statuses (or ``{"status": "err", "response": text}``):
+    its first sentence as the code, the whole text as the message."""
+    if not isinstance(body, Mapping):
+        return None
+    text: Any = None
+    if body.get("status") == "err":
+        text = body.get("response")
+    else:
+        data = body.get("response", {}).get("data", {}) if isinstance(body.get("response"), Mapping) else {}
+        for st in (data.get("statuses") or ()) if isinstance(data, Mapping) else ():
+            if isinstance(st, Mapping) and st.get("error"):
+                text = st["error"]
+                break
+    if not isinstance(text, str) or not text:
+        return None
+    return text.split(".", 1)[0].strip(), text
 
 OPEN_ORDERS = "POST /info frontendOpenOrders"
 # the /info types the venue weighs 2 (every other weighs 20, userRole 60; ccxt's table has these)
@@ -129,6 +166,14 @@ class HyperliquidDialect(Dialect):
         "refSet": True,
     })
     reduce_only_rejections: tuple[str, ...] = (r"reduce only order would increase position",)
+    refusal_rules: tuple[Rule, ...] = REFUSALS
+
+    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
+        return hyperliquid_refusal(body)
+
+    async def read_position_mode(self, reads: Reads) -> ModeRead:
+        """One-way, always: Hyperliquid keeps one position a coin (no request made)."""
+        return ModeRead(False, "Hyperliquid (one position a coin)")
     position_size_field: Optional[str] = "position.szi"
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "id"): "oid", ("order", "symbol"): "coin", ("order", "type"): "orderType",

@@ -11,7 +11,8 @@ What it owns
     for each order type it keeps apart (``conditional,oco``, ``trigger``, ``move_order_stop``),
     each algo order with its kind, trigger price, client id (``algoClOrdId``) and whether it
     closes (``reduceOnly``, ``closeFraction``); an algo order is cancelled through
-    ``POST /api/v5/trade/cancel-algos``.
+    ``POST /api/v5/trade/cancel-algos``; its refusal table (:data:`REFUSALS`) and the account's
+    position mode (``GET /api/v5/account/config``: ``posMode``, and ``acctLv`` its margin mode).
 
 What it must not do
     import ccxt or hold account state (see :mod:`.base`).
@@ -24,9 +25,56 @@ from typing import Any, Callable, Mapping, Optional
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
+from ...base import MODE, PERMANENT, TRANSIENT
 from ..parsing import BadData, num
-from .base import Call, Countdown, Dialect, Listed, Reads, read_pages, clamp_seconds, unknown_value
+from .base import (MODE_EVERY_S, Call, Countdown, Dialect, Listed, ModeRead, Reads, read, read_pages, clamp_seconds,
+                   unknown_value)
+from .refusals import Rule
 from .switches import OkxPermissions
+
+ACCOUNT_CONFIG = "GET /api/v5/account/config"
+# posMode: long_short_mode (hedge: legs), net_mode (one-way)
+POS_MODES = {"long_short_mode": True, "net_mode": False}
+# acctLv: the account mode, which decides the margin modes a position may be in
+ACCOUNT_LEVELS = {"1": "spot mode", "2": "futures mode (single-currency margin)", "3": "multi-currency margin",
+                  "4": "portfolio margin"}
+
+# OKX's refusals of an order (https://www.okx.com/docs-v5/en/#error-code): an order's own refusal
+# is its row's sCode / sMsg (the answer's code "1" when every order failed), else the answer's
+# code / msg
+REFUSALS: tuple[Rule, ...] = (
+    # posSide sent in net mode, or missing in long/short mode: the mode decides the order's form
+    Rule("51000", "POSITION_MODE_MISMATCH", MODE, r"posSide"),
+    Rule("51000", "INVALID_ORDER", PERMANENT),  # Parameter {param0} error
+    # Order failed because you don't have any positions in this direction for this contract to reduce or close.
+    Rule("51169", "REDUCE_ONLY_REJECTED", PERMANENT),
+    # Failed to place order. A reduce-only order can't be the same direction as your existing positions.
+    Rule("51170", "REDUCE_ONLY_REJECTED", PERMANENT),
+    Rule("51008", "INSUFFICIENT_MARGIN", TRANSIENT),  # Order failed. Insufficient {param0} balance in account
+    Rule("51020", "INVALID_ORDER", PERMANENT),  # Your order should meet or exceed the minimum order amount.
+    Rule("51121", "INVALID_ORDER", PERMANENT),  # Order quantity must be a multiple of the lot size.
+    Rule("51202", "INVALID_ORDER", PERMANENT),  # Market order amount exceeds the maximum amount.
+    Rule("51016", "INVALID_ORDER", PERMANENT),  # Duplicated clOrdId
+    Rule("51001", "UNKNOWN_SYMBOL", PERMANENT),  # Instrument ID does not exist
+    Rule("51006", "INVALID_ORDER", TRANSIENT),  # Order price is not within the price limit
+    Rule("50011", "RATE_LIMITED", TRANSIENT),  # Rate limit reached
+    Rule("50001", "EXCHANGE_UNAVAILABLE", TRANSIENT),  # Service temporarily unavailable
+    Rule("50013", "EXCHANGE_UNAVAILABLE", TRANSIENT),  # System is busy
+)
+
+
+def okx_refusal(body: Any) -> Optional[tuple[str, str]]:
+    """The first failed row's ``sCode`` / ``sMsg`` of an order answer, else the answer's own
+    ``code`` / ``msg`` when it is not "0"; None for a success."""
+    if not isinstance(body, Mapping):
+        return None
+    for row in body.get("data") or ():
+        if isinstance(row, Mapping) and str(row.get("sCode", "0")) not in ("0", ""):
+            return str(row.get("sCode")), str(row.get("sMsg") or "")
+    code = body.get("code")
+    if code is not None and str(code) not in ("0", ""):
+        return str(code), str(body.get("msg") or "")
+    return None
 
 CANCEL_ALL_AFTER_RANGE = (10, 120)  # seconds; 0 disarms
 
@@ -89,13 +137,37 @@ class OkxDialect(Dialect):
     # sub-account its own), per endpoint, not per IP: balance and positions 10 requests per 2 s,
     # orders-pending 60, orders-algo-pending 20:
     # https://www.okx.com/docs-v5/en/#overview-rate-limits (and each endpoint's "Rate Limit")
+    # The account's configuration (its position mode) is read at start and every mode_every_s:
+    # 5 requests per 2 s.
     snapshot_reads: tuple[Read, ...] = (
         Read("GET /api/v5/account/balance", 1), Read(POSITIONS, 1), Read(REGULAR_ORDERS, 1),
-        Read(ALGO_ORDERS, 1, calls=len(ALGO_ORDER_TYPES)))
+        Read(ALGO_ORDERS, 1, calls=len(ALGO_ORDER_TYPES)), Read(ACCOUNT_CONFIG, 1, every_s=MODE_EVERY_S))
     weight_limit: Optional[WeightLimit] = WeightLimit(
         None, 2.0, "requests", PER_UID, "https://www.okx.com/docs-v5/en/#overview-rate-limits", counts_requests=True,
         endpoint_limits={"GET /api/v5/account/balance": (10, 2.0), POSITIONS: (10, 2.0), REGULAR_ORDERS: (60, 2.0),
-                         ALGO_ORDERS: (20, 2.0)})
+                         ALGO_ORDERS: (20, 2.0), ACCOUNT_CONFIG: (5, 2.0)})
+    refusal_rules: tuple[Rule, ...] = REFUSALS
+
+    def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
+        return okx_refusal(body)
+
+    async def read_position_mode(self, reads: Reads) -> ModeRead:
+        """``GET /api/v5/account/config``: ``data[0].posMode`` long_short_mode (hedge) or net_mode
+        (one-way), ``acctLv`` the account mode its margin modes follow; anything else is
+        BAD_RESPONSE naming the field."""
+        if reads.market_type != "futures" or not reads.has_method("privateGetAccountConfig"):
+            return await super().read_position_mode(reads)
+        answer = await read(reads, self.id, ACCOUNT_CONFIG, "privateGetAccountConfig", {})
+        rows = answer.get("data") if isinstance(answer, Mapping) else None
+        row = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], Mapping) else None
+        if row is None:
+            raise unknown_value(self.id, ACCOUNT_CONFIG, "data", rows)
+        mode = row.get("posMode")
+        if mode not in POS_MODES:
+            raise unknown_value(self.id, ACCOUNT_CONFIG, "posMode", mode)
+        level = row.get("acctLv")
+        margin = None if level is None else f"acctLv {level} ({ACCOUNT_LEVELS.get(str(level), 'unknown level')})"
+        return ModeRead(POS_MODES[mode], f"{ACCOUNT_CONFIG} posMode={mode}", margin)
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         """Every page of the regular list, then every page of the algo list for each algo order

@@ -2,7 +2,8 @@
 
 What it owns: drawing a :class:`~killswitch.runner.chart_values.ScopeChart` — one panel per
 series (the equity, then each charted signal) on one time axis in UTC, each signal's threshold
-lines as the triggers write them (``hard >= 10% → 3 flatten``), a vertical marker at every
+lines as the triggers write them (``hard >= 10% → 3 flatten``; a threshold computed from signals,
+``max(4.5%, 3 * vol_1h)``, as a moving line through its value at each sample), a vertical marker at every
 stage entry (and a lighter one at every exit), a hatched band over every spell without samples
 (the runner was down or did not lead), breaks where a value was unknown, and a text the
 screen reader reads (``<title>`` and ``<desc>``: the latest values, the peaks against the
@@ -108,7 +109,8 @@ def time_ticks(since_ms: int, until_ms: int) -> list[int]:
 def _range(panel: Panel) -> tuple[float, float]:
     values = [v for _, v in panel.points if v is not None]
     if panel.unit == "ratio":
-        values += [t.value for t in panel.thresholds] + [0.0]
+        values += [v for t in panel.thresholds for v in ([t.value] if not t.moving else
+                                                        [x for _, x in t.points]) if v is not None] + [0.0]
     if not values:
         return (0.0, 1.0)
     lo, hi = min(values), max(values)
@@ -161,7 +163,8 @@ def _paths(points: Sequence[Point], gaps: Sequence[tuple[int, int]], f: _Frame) 
 
 def _threshold_text(t: Threshold, signal: str) -> str:
     to = f" → stage {', '.join(t.stages)}" if t.stages else ""
-    return f"{t.trigger}: {signal} {OPS.get(t.op, t.op)} {t.text}{to}"
+    now = f" (now {value_label(t.value, 'ratio')})" if t.moving and t.value is not None else ""
+    return f"{t.trigger}: {signal} {OPS.get(t.op, t.op)} {t.text}{now}{to}"
 
 
 def _panel(chart: ScopeChart, p: Panel, top: float, uid: str) -> list[str]:
@@ -191,6 +194,11 @@ def _panel(chart: ScopeChart, p: Panel, top: float, uid: str) -> list[str]:
                        f'fill="url(#{uid}-gap)"><title>no samples from {clock(a, True)} to {clock(b, True)} UTC'
                        f'</title></rect>')
     for i, t in enumerate(p.thresholds):
+        if t.moving:  # computed at every tick: a line through its values, broken where it had none
+            out += _moving(chart, t, p.name, f, i)
+            continue
+        if t.value is None:
+            continue
         y = f.y(t.value)
         out.append(f'<g class="threshold" data-trigger="{_e(t.trigger)}"><line x1="{LEFT}" x2="{right}" '
                    f'y1="{_n(y)}" y2="{_n(y)}" stroke="{THRESHOLD}" stroke-width="1.5" stroke-dasharray="6 4"/>'
@@ -206,6 +214,19 @@ def _panel(chart: ScopeChart, p: Panel, top: float, uid: str) -> list[str]:
         out.append(f'<text x="{_n((LEFT + right) / 2)}" y="{_n(top + height / 2)}" font-size="12" '
                    f'text-anchor="middle" fill="currentColor">{_e(f"no value in this window{why}{until}")}</text>')
     out.append("</g>")
+    return out
+
+
+def _moving(chart: ScopeChart, t: Threshold, signal: str, f: _Frame, i: int) -> list[str]:
+    """A computed threshold: its value at each sample as a dashed line, labelled at its last value."""
+    out = [f'<g class="threshold moving" data-trigger="{_e(t.trigger)}" fill="none" stroke="{THRESHOLD}" '
+           f'stroke-width="1.5" stroke-dasharray="6 4" color="{THRESHOLD}">']
+    out += _paths(t.points, chart.gaps, f)
+    out.append("</g>")
+    last = next(((ts, v) for ts, v in reversed(t.points) if v is not None), None)
+    if last is not None:
+        out.append(f'<text class="threshold-label" x="{LEFT + 4}" y="{_n(f.y(last[1]) - 4 - 12 * (i % 2))}" '
+                   f'font-size="11" fill="{THRESHOLD}">{_e(_threshold_text(t, signal))}</text>')
     return out
 
 
@@ -265,7 +286,7 @@ def describe(chart: ScopeChart) -> str:
         if not known:
             continue
         ts, worst = _worst(p, known)
-        crossed = [t for t in p.thresholds if _holds(t, worst)]
+        crossed = [t for t in p.thresholds if _holds(t, worst, ts)]
         parts.append(f"{p.name} {'latest' if p.unit == 'amount' else 'worst'} {value_label(worst, p.unit)} at "
                      f"{clock(ts, True)} UTC"
                      + (f", beyond {', '.join(_threshold_text(t, p.name) for t in crossed)}" if crossed else ""))
@@ -287,8 +308,12 @@ def _worst(p: Panel, known: list[tuple[int, float]]) -> tuple[int, float]:
     return min(known, key=lambda tv: tv[1]) if below else max(known, key=lambda tv: tv[1])
 
 
-def _holds(t: Threshold, v: float) -> bool:
-    return {">=": v >= t.value, ">": v > t.value, "<=": v <= t.value, "<": v < t.value}.get(t.op, False)
+def _holds(t: Threshold, v: float, ts_ms: int) -> bool:
+    """Whether ``v`` at the sample ``ts_ms`` is beyond ``t`` (a computed one: as it was then)."""
+    x = t.at(ts_ms)
+    if x is None:
+        return False
+    return {">=": v >= x, ">": v > x, "<=": v <= x, "<": v < x}.get(t.op, False)
 
 
 def _empty_text(chart: ScopeChart) -> str:

@@ -27,12 +27,14 @@ import math
 import urllib.parse
 from typing import Any, Optional, Sequence
 
+from ...figures import figure, money
 from ...sources import revision_text
 from ..gate import binding_lock
 from ..lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
 from ..view import CoverageStatus, IncidentStatus, RunnerStatus, TriggerStatus
 from .alerts import tab_alert
 from .leader import leader_facts
+from .strip import entered_on, standing_lines, strip_rows
 
 FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
 # A tick later than this many tick intervals, and never less than STALLED_MIN_S, is "stalled"; an
@@ -128,10 +130,9 @@ def lock_row(lock: LockStatus, scope: str, now: int) -> Optional[dict]:
             "text": f"{lock.mode}, via {via} ({origin})" if via else f"{lock.mode} by {origin}"}
 
 
-def _number(x: Optional[float]) -> str:
-    if x is None:
-        return "-"
-    return f"{x:,.8g}" if abs(x) < 1e15 else f"{x:.3e}"
+def _number(x: Optional[float], step: Optional[float] = None) -> str:
+    """A figure as every number of the console and ``ksctl status`` (:func:`killswitch.figures.figure`)."""
+    return figure(x, step)
 
 
 def runbook_href(incident: str) -> str:
@@ -182,8 +183,9 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
     names = sorted({"global", *accounts, *(a.split("/", 1)[0] for a in accounts), *(s.scope for s in status.scopes),
                     *lock["scopes"]})
     summary = None if not lock["locked"] else {"mode": lock["mode"], "scope": lock["scope"]}
-    stage_incidents = [_incident(i, now) for i in incidents if i.kind == "stage"]
-    return {
+    stage_incidents = strip_rows([{**_incident(i, now), "on": entered_on(firing.get((i.policy or "", i.scope), ()))}
+                                  for i in incidents if i.kind == "stage"])
+    model = {
         "now": _when(now, now), "mode": status.mode, "dry_run": status.mode != "live",
         "role": role, "ready": is_ready is True, "ready_reason": str(why), "fence": status.fence,
         "digest": status.graph_digest[:12], "revision": revision_text(status.graph_revision),
@@ -203,6 +205,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
         "violations": _violations(status.lock_violations, now),
         "dms": _dms(dms, now), "scope_names": names, **leader_facts(status),
     }
+    return {**model, "standing": standing_lines(model)}
 
 
 def _health(status: RunnerStatus, now: int) -> dict:
@@ -232,6 +235,13 @@ def _health(status: RunnerStatus, now: int) -> dict:
         "last_good_reload": _when(status.last_good_reload_ms, now),
         # streams that do not deliver: not blind (REST polls at the policy interval), shown as degraded
         "streams_degraded": [_stream(a, st, now) for a, st in sorted(status.streams.items()) if st.get("degraded")],
+        # accounts whose venue reads another position mode than declared, or whose mode is unread
+        "mode_mismatches": [{"account": a, "reason": m.get("reason"), "read": m.get("read"),
+                             "declared": m.get("declared")}
+                            for a, m in sorted(status.position_modes.items())
+                            if m.get("mismatch") or m.get("read") == "unread"],
+        # legs the venue refused to close up to their bound (not sent again), with what it said
+        "close_rejected": [dict(r) for r in status.close_rejections if r.get("state") == "CLOSE_REJECTED"],
     }
 
 
@@ -243,8 +253,9 @@ def _coverage(c: Optional[CoverageStatus], now: int) -> Optional[dict]:
     return {"policy": c.policy, "scope": c.scope, "state": c.state, "reason": c.reason, "detail": c.detail,
             "since": _when(c.since_ms, now), "until": until,
             "until_hm": clock_text(c.until_ms, seconds=False) if until is not None and c.until_ms is not None else None,
-            "while_blind": c.while_blind, "allowed": c.allowed,
-            "triggers": [{"trigger": t.trigger, "reason": t.reason, "detail": t.detail,
+            "while_blind": c.while_blind, "allowed": c.allowed, "partly": c.partly,
+            "can_act": c.partly.removeprefix("partly blind: ") if c.partly else None,
+            "triggers": [{"trigger": t.trigger, "reason": t.reason, "detail": t.detail, "fires_on": list(t.fires_on),
                           "until": _when(t.until_ms, now)} for t in c.triggers]}
 
 
@@ -364,7 +375,8 @@ def _incident(i: IncidentStatus, now: int) -> dict:
     orders = [{"client_order_id": o.client_order_id, "account": o.account, "symbol": o.symbol, "side": o.side,
                "position_side": o.position_side or "", "amount": _number(o.amount), "reduce_only": o.reduce_only,
                "status": o.status, "filled": _number(o.filled), "avg_price": _number(o.avg_price),
-               "reason": o.reason_code or "", "created": _when(o.created_ms, now),
+               "reason": (o.reason_code or "") + (f": {o.detail}" if getattr(o, "detail", None) else ""),
+               "created": _when(o.created_ms, now),
                "updated": _when(o.updated_ms, now)} for o in i.orders]
     return {
         "key": i.incident, "id": i.incident, "kind": "stage entry" if i.kind == "stage" else "manual close",
@@ -383,19 +395,25 @@ def _planned(i: IncidentStatus, now: int) -> dict:
     """What a dry run planned for the incident instead of sending it (from its audit rows)."""
     rows = [{"client_order_id": o.client_order_id, "account": o.account, "symbol": o.symbol, "side": o.side,
              "position_side": o.position_side or "", "amount": _number(o.amount), "reduce_only": o.reduce_only,
-             "limit_price": _number(o.limit_price), "notional": _number(round(o.notional, 2)), "action": o.action,
+             "limit_price": _number(o.limit_price), "notional": money(o.notional), "action": o.action,
              "planned": _when(o.planned_ms, now)} for o in i.planned]
     return {"planned": rows, "planned_total": i.planned_total, "planned_shown": len(rows)}
 
 
 def _dms(dms: dict, now: int) -> dict:
+    """The dead man's switch as the Heartbeats table shows it: every source heard or armed, and
+    every source the runner watches (``watched``: what names it) before its first beat too."""
+    watched = dms.get("watched") or {}
+    known = dms.get("sources") or {}
+    unheard: dict[str, dict] = {name: {} for name in watched if name not in known}
     sources = [{"source": name, "armed": s.get("armed", False), "last_beat": age_text(s.get("last_beat_age_s")),
                 "heard": s.get("last_beat_age_s") is not None, "last_beat_ms": _at(s.get("last_beat_age_s"), now, -1),
                 "timeout": age_text(s.get("timeout_s")) if s.get("timeout_s") is not None else "-",
                 "fires_in": age_text(s.get("fires_in_s")) if s.get("fires_in_s") is not None else "-",
                 "fires_ms": _at(s.get("fires_in_s"), now, 1),
-                "fired": s.get("fired", False), "locked": s.get("locked", False)}
-               for name, s in sorted((dms.get("sources") or {}).items())]
+                "fired": s.get("fired", False), "locked": s.get("locked", False),
+                "named_by": ", ".join(watched.get(name) or ()) or ("an armed switch" if s.get("armed") else "")}
+               for name, s in sorted({**known, **unheard}.items())]
     native = [{"account": k, "countdown": age_text(n.get("countdown_s")),
                "last_refresh": age_text(n.get("last_refresh_age_s")),
                "last_refresh_ms": _at(n.get("last_refresh_age_s"), now, -1),

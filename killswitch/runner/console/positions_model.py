@@ -4,7 +4,8 @@ What it owns: one table per account — its snapshot's time and age (kept counti
 script), stale or failed fetches said in words, and per position its side, size, notional,
 unrealised PnL, liquidation distance, risk score (and whose), the orders resting on it by kind,
 and the scope a "Close this symbol…" names (the account's own policy instance when there is
-one) — and the symbols held, for the close dialog's suggestions.
+one) and, for a hedge leg, the leg it closes — the symbols held, for the close dialog's
+suggestions, and how many positions each scope holds (a scope holding none offers no close).
 
 Pure: no I/O, no clock, no HTML (the template escapes what it is given). Must not invent a
 value the view did not answer: every figure is one of ``PositionsStatus``'s, formatted.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ...figures import figure, money
 from ..lock import iso_ms
 from ..view import AccountPositions, PositionRow, PositionsStatus
 from .model import age_text, clock_text
@@ -21,14 +23,12 @@ from .model import age_text, clock_text
 STALE_AFTER_S = 30.0  # a snapshot older than this is said to be stale next to its age
 
 
-def _n(x: Optional[float], digits: int = 8) -> str:
-    if x is None:
-        return "-"
-    return f"{x:,.{digits}g}" if abs(x) < 1e15 else f"{x:.3e}"
+def _n(x: Optional[float]) -> str:
+    return figure(x)
 
 
 def _money(x: float) -> str:
-    return f"{x:,.2f}"
+    return money(x)
 
 
 def _kinds(r: PositionRow) -> str:
@@ -46,7 +46,9 @@ def _row(account: str, r: PositionRow) -> dict:
             "liq": "-" if r.liquidation_distance is None else f"{r.liquidation_distance:.1%}",
             "liq_price": _n(r.liquidation_price), "risk": "-" if r.risk_score is None else f"{r.risk_score:.3f}",
             "risk_by": None if r.risk_policy is None else f"{r.risk_policy} on {r.risk_scope}",
-            "orders": _kinds(r), "close_scope": r.scopes[0] if r.scopes else None, "scopes": list(r.scopes)}
+            "orders": _kinds(r), "close_scope": r.scopes[0] if r.scopes else None, "scopes": list(r.scopes),
+            # a hedge leg's close names its leg (long | short): the other leg is left unless asked for
+            "leg": r.side if r.position_side in ("LONG", "SHORT") else None}
 
 
 def _account(a: AccountPositions) -> dict:
@@ -62,4 +64,5 @@ def positions_model(p: PositionsStatus) -> dict:
     """What the positions partial shows (``positions``) and the symbols held (``symbol_names``)."""
     accounts = [_account(a) for a in p.accounts]
     symbols: Any = sorted({r["symbol"] for a in accounts for r in a["rows"]})
-    return {"positions": {"leader": p.leader, "accounts": accounts, "max_rows": p.max_rows}, "symbol_names": symbols}
+    return {"positions": {"leader": p.leader, "accounts": accounts, "max_rows": p.max_rows,
+                          "holding": dict(p.holding)}, "symbol_names": symbols}

@@ -28,7 +28,7 @@
     lock: {title: "Lock trading on", path: "/v1/lock", fields: ["scope", "mode", "ttl", "reason"]},
     unlock: {title: "Unlock", path: "/v1/unlock", fields: ["scope", "reason"]},
     reset: {title: "Approve the reset of", path: "/v1/reset", fields: ["policy", "scope", "reason"]},
-    close: {title: "Close every position of", path: "/v1/close", fields: ["scope", "symbol", "reason"]},
+    close: {title: "Close every position of", path: "/v1/close", fields: ["scope", "symbol", "leg", "reason"]},
   };
   const $ = (id) => document.getElementById(id);
   const isPublic = document.body.dataset.public === "true";
@@ -132,6 +132,31 @@
     if (s < 86400) return two(Math.floor(s / 3600), " h", Math.floor((s % 3600) / 60), " min");
     return two(Math.floor(s / 86400), " d", Math.floor((s % 86400) / 3600), " h");
   }
+  // numbers as killswitch/figures.py writes them (the page and ksctl status agree): separators,
+  // at most 8 significant digits and no float noise, a price on its market's tick when known
+  function places(step) {
+    const [mant, exp] = String(step).split("e-");
+    const decimals = (mant.split(".")[1] || "").length;
+    return exp === undefined ? decimals : decimals + Number(exp);
+  }
+  function figure(x, step) {
+    if (x === null || x === undefined) return "-";
+    if (!Number.isFinite(x)) return Number.isNaN(x) ? "unknown" : (x < 0 ? "-" : "") + "infinite";
+    if (Math.abs(x) >= 1e15) return x.toExponential(3);
+    let d;
+    if (step > 0) {
+      d = places(step);
+      x = Math.round(x / step) * step;
+    } else {
+      d = Math.min(12, Math.max(0, 7 - (x ? Math.floor(Math.log10(Math.abs(x))) : 0)));
+    }
+    const text = x.toLocaleString("en-US", {minimumFractionDigits: step > 0 ? d : 0, maximumFractionDigits: d});
+    return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;
+  }
+  function money(x) {
+    const text = x.toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
+    return text === "-0.00" ? "0.00" : text;
+  }
   function clockText(ms) { return new Date(ms).toISOString().slice(11, 19) + " UTC"; }
   function runnerNow() { return shown ? shown.runnerMs + (performance.now() - shown.at) : Date.now(); }
   function viewAge() { return shown ? (performance.now() - shown.at) / 1000 : 0; }
@@ -232,8 +257,11 @@
     const view = $("view");
     const active = document.activeElement;
     const key = active && view.contains(active) ? active.getAttribute("data-focus") : null;
+    // a standing problem the operator opened stays open across refreshes (and one closed, closed)
+    const opened = new Set(Array.from(view.querySelectorAll("details[data-keep][open]")).map((d) => d.dataset.keep));
     view.innerHTML = html; // server-rendered by the runner's sandboxed, autoescaping templates
     lastHtml = html;
+    for (const d of view.querySelectorAll("details[data-keep]")) d.open = opened.has(d.dataset.keep);
     if (key) {
       const again = Array.from(view.querySelectorAll("[data-focus]")).find((el) => el.getAttribute("data-focus") === key);
       if (again) again.focus();
@@ -303,9 +331,17 @@
   const dialog = $("action-dialog");
   function showFields(action) {
     for (const el of dialog.querySelectorAll(".field")) {
-      el.hidden = !ACTIONS[action].fields.includes(el.dataset.field);
+      el.hidden = !ACTIONS[action].fields.includes(el.dataset.field)
+        || (el.dataset.field === "leg" && !$("f-symbol").value.trim()); // a leg is of one symbol
     }
   }
+  $("f-symbol").addEventListener("input", () => showFields(dialog.dataset.action));
+  $("f-leg").addEventListener("change", () => {
+    const symbol = $("f-symbol").value.trim();
+    if (dialog.dataset.action === "close" && symbol) {
+      $("action-title").textContent = closeTitle(symbol, $("f-leg").value, $("f-scope").value);
+    }
+  });
   function resetSteps() {
     current = null;
     $("action-fields").disabled = false;
@@ -319,17 +355,21 @@
     $("send-btn").disabled = true;
     $("close-progress").replaceChildren();
   }
-  function openDialog(action, scope, policy, symbol) {
+  function closeTitle(symbol, leg, scope) {
+    return "Close " + (leg ? "the " + leg + " leg of " : "") + symbol + " in " + scope;
+  }
+  function openDialog(action, scope, policy, symbol, leg) {
     if (!token()) {
       announce("Enter a token first: actions need one.");
       $("token").focus();
       return;
     }
     dialog.dataset.action = action;
-    $("action-title").textContent = symbol ? "Close " + symbol + " in " + scope
+    $("action-title").textContent = symbol ? closeTitle(symbol, leg, scope)
       : ACTIONS[action].title + (scope ? " " + scope : " a scope");
     $("f-scope").value = scope;
     $("f-symbol").value = symbol || "";
+    $("f-leg").value = leg || ""; // a hedge leg's row names its leg; both legs is a choice made here
     $("f-policy").value = policy;
     $("f-reason").value = "";
     $("f-ttl").value = "";
@@ -341,7 +381,8 @@
   }
   document.addEventListener("click", (e) => {
     const b = e.target.closest("button[data-action]");
-    if (b) openDialog(b.dataset.action, b.dataset.scope || "", b.dataset.policy || "", b.dataset.symbol || "");
+    if (b) openDialog(b.dataset.action, b.dataset.scope || "", b.dataset.policy || "", b.dataset.symbol || "",
+                      b.dataset.leg || "");
   });
   $("cancel-btn").addEventListener("click", () => dialog.close());
   // The preview button submits the form, so Enter in a field previews too. Nothing sends but the
@@ -369,7 +410,10 @@
       b.ttl_s = durationSeconds($("f-ttl").value);
     }
     if (action === "reset") b.policy = $("f-policy").value;
-    if (action === "close" && $("f-symbol").value.trim()) b.symbol = $("f-symbol").value.trim();
+    if (action === "close" && $("f-symbol").value.trim()) {
+      b.symbol = $("f-symbol").value.trim();
+      if ($("f-leg").value) b.leg = $("f-leg").value;
+    }
     return b;
   }
   function formError(text) {
@@ -401,9 +445,9 @@
       cell(tr, o.account);
       cell(tr, o.symbol);
       cell(tr, o.side + (o.position_side ? " " + o.position_side : "") + (o.reduce_only ? " reduce-only" : ""));
-      cell(tr, String(o.amount));
-      cell(tr, o.limit_price === null ? "-" : String(o.limit_price));
-      cell(tr, String(Math.round(o.notional)));
+      cell(tr, figure(o.amount));
+      cell(tr, o.limit_price === null ? "-" : figure(o.limit_price, o.price_tick));
+      cell(tr, money(o.notional));
       rows.appendChild(tr);
     }
     $("preview-orders-wrap").hidden = p.action !== "close";
@@ -420,7 +464,6 @@
     const line = (text) => { const el = document.createElement("p"); el.textContent = text; box.appendChild(el); return el; };
     box.classList.toggle("dry-run", p.mode === "dry-run");
     if (p.mode === "dry-run") line("DRY RUN: this runner sends nothing to any venue. Nothing will be sent.");
-    const money = (x) => x.toLocaleString("en-US", {maximumFractionDigits: 2});
     line("Total notional " + money(p.notional) + "; the close is sent with a maximum notional of "
       + money(p.max_notional) + " and the preview id " + p.preview_id + ".");
     if (p.as_of_ms !== null && p.as_of_ms !== undefined) {
@@ -470,9 +513,11 @@
     $("send-btn").disabled = true;
     $("confirm").hidden = true;
     $("edit-btn").hidden = true;
-    // a close applies the preview shown: its id and the maximum notional (the runner refuses a plan that moved)
+    // a close applies the preview shown: its id and the maximum notional (the runner refuses a plan that moved);
+    // a reset whose preview said its trigger still fires was confirmed by typing the scope under that warning
     const r = await api("POST", ACTIONS[action].path, action === "close"
-      ? {...b, dry_run: false, preview_id: current.preview.preview_id, max_notional: current.preview.max_notional} : b);
+      ? {...b, dry_run: false, preview_id: current.preview.preview_id, max_notional: current.preview.max_notional}
+      : action === "reset" && (current.preview.relatch || []).length ? {...b, confirm_relatch: true} : b);
     current = null;
     $("result-reason").textContent = reasonOf(r);
     const done = r.ok && r.doc && (r.doc.done === true || r.doc.accepted === true);

@@ -1,0 +1,64 @@
+"""Numbers as a person reads them: one formatter for the console and ``ksctl status``.
+
+A limit price of ``52611.594000000005``, a notional of ``300000`` beside one of ``1,000,000``,
+and ``1e+06`` and ``500000`` for the same kind of figure in one status made people read twice
+during an incident. Every figure the console and ``ksctl status`` show goes through here:
+
+- :func:`figure`: thousands separators, never an exponent below 1e15, at most
+  :data:`SIGNIFICANT` significant digits (float noise gone: ``52,611.594``), trailing zeros cut;
+  rounded to the market's ``step`` when it is known (a price to its tick: ``52,611.6`` on a
+  0.1 tick, ``140.35`` on 0.01), with the step's decimals.
+- :func:`money`: an amount of money (notional, equity, PnL): separators and two decimals.
+
+Pure, imports nothing of ours: any layer may use it. The console's script has the same rules
+(``figure`` in ``static/console.js``) for what it formats itself.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal, InvalidOperation
+from typing import Optional
+
+SIGNIFICANT = 8  # digits kept when no step is known
+HUGE = 1e15  # at and above this, an exponent says more than 16 digits would
+
+
+def places(step: float) -> int:
+    """The decimals a step has: 0.1 → 1, 0.005 → 3, 1 → 0, 5e-05 → 5."""
+    try:
+        exponent = Decimal(repr(float(step))).normalize().as_tuple().exponent
+    except (InvalidOperation, ValueError):
+        return 0
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def figure(x: Optional[float], step: Optional[float] = None) -> str:
+    """``x`` as the console and ``ksctl status`` show it (see the module doc); ``-`` for None."""
+    if x is None:
+        return "-"
+    x = float(x)
+    if not math.isfinite(x):
+        return "unknown" if math.isnan(x) else ("-" if x < 0 else "") + "infinite"
+    if abs(x) >= HUGE:
+        return f"{x:.3e}"
+    if step is not None and step > 0 and math.isfinite(step):
+        d = places(step)
+        text = f"{round(round(x / step) * step, d):,.{d}f}"
+    else:
+        magnitude = math.floor(math.log10(abs(x))) if x else 0
+        d = min(12, max(0, SIGNIFICANT - 1 - magnitude))
+        text = f"{round(x, d):,.{d}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "-0.0") or text.strip("-0.,") == "" else text
+
+
+def money(x: Optional[float]) -> str:
+    """An amount of money: ``1,234,567.89``; ``-`` for None."""
+    if x is None:
+        return "-"
+    if not math.isfinite(x):
+        return figure(x)
+    text = f"{x:,.2f}"
+    return "0.00" if text == "-0.00" else text

@@ -1,0 +1,251 @@
+"""Evaluating a condition, and the comparisons it makes, each with its threshold at a tick.
+
+What it owns: :func:`compile_predicate`, which turns a checked AST (:mod:`.expr`) into a closure
+``values -> True | False | None``, and :func:`numeric`, the value of a side of a comparison
+(a signal, a literal, or a threshold computed from them: ``max(4.5%, 3 * vol_1h)``).
+
+Evaluation is three-valued (Kleene): a signal without a value (missing or stale data) makes
+the comparisons that read it *unknown*; ``true || unknown`` is true, ``false && unknown`` is
+false. Arithmetic that has no value — a division whose divisor is 0 at this tick, a result past
+a float (an overflow) — is unknown too, never an error and never false: the trigger's
+``on_missing_data`` rule decides what an unknown result means.
+
+:func:`comparisons` lists every ``signal op threshold`` of a condition, the threshold a literal,
+another signal, or computed; :meth:`Comparison.threshold_at` is that threshold at a tick, which
+the engine records beside the signals (:class:`killswitch.engine.triggers.TriggerResult`) so
+that every view shows the number the signal was compared with then, not the expression.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional
+
+from .expr import (And, Call, Compare, Literal, Neg, Node, Not, Or, Product, Ref, Sum, ValueType, canonical,
+                   computed, mirrored, refs)
+
+Values = Mapping[str, "float | bool | None"]
+Predicate = Callable[[Values], "bool | None"]
+Number = Callable[[Values], "float | None"]
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+def compile_predicate(node: Node) -> Predicate:
+    """Turn an AST into a closure ``values -> True | False | None`` (None: unknown).
+
+    Thresholds are inclusive exactly as written: ``>=`` fires at equality. Ratio and duration
+    literals are compared in fractions and seconds, which is how signals report them.
+    """
+    if isinstance(node, Ref):
+        name = node.name
+
+        def ref(v: Values) -> bool | None:
+            x = v.get(name)
+            return None if x is None else bool(x)
+
+        return ref
+    if isinstance(node, Literal):
+        const = bool(node.value) if node.type is ValueType.BOOL else node.value
+        return lambda v: const  # type: ignore[return-value]
+    if isinstance(node, Compare):
+        op = _OPS[node.op]
+        left, right = node.left, node.right
+        if isinstance(left, Ref) and isinstance(right, Literal):
+            name, const = left.name, right.value
+
+            def cmp_rl(v: Values) -> bool | None:
+                x = v.get(name)
+                return None if x is None else op(x, const)
+
+            return cmp_rl
+        lf, rf = _operand(left), _operand(right)
+
+        def cmp(v: Values) -> bool | None:
+            a, b = lf(v), rf(v)
+            return None if a is None or b is None else op(a, b)
+
+        return cmp
+    if isinstance(node, Not):
+        inner = compile_predicate(node.item)
+
+        def neg(v: Values) -> bool | None:
+            x = inner(v)
+            return None if x is None else not x
+
+        return neg
+    if isinstance(node, And):
+        parts = tuple(compile_predicate(x) for x in node.items)
+
+        def conj(v: Values) -> bool | None:
+            unknown = False
+            for p in parts:
+                x = p(v)
+                if x is False:
+                    return False
+                if x is None:
+                    unknown = True
+            return None if unknown else True
+
+        return conj
+    if isinstance(node, Or):
+        parts = tuple(compile_predicate(x) for x in node.items)
+
+        def disj(v: Values) -> bool | None:
+            unknown = False
+            for p in parts:
+                x = p(v)
+                if x is True:
+                    return True
+                if x is None:
+                    unknown = True
+            return None if unknown else False
+
+        return disj
+    raise AssertionError(node)  # pragma: no cover
+
+
+def _operand(node: Node) -> Number:
+    if isinstance(node, (Ref, Literal)) or computed(node):
+        return numeric(node)
+    pred = compile_predicate(node)
+    return lambda v: (None if (x := pred(v)) is None else float(x))
+
+
+def _finite(x: float) -> Optional[float]:
+    return x if math.isfinite(x) else None
+
+
+def numeric(node: Node) -> Number:
+    """The value of a number-valued node at a tick (a fraction for a ratio, seconds for a
+    duration); None when a signal it reads has none, a divisor is 0 or a result overflows."""
+    if isinstance(node, Ref):
+        name = node.name
+        return lambda v: v.get(name)
+    if isinstance(node, Literal):
+        const = node.value
+        return lambda v: const
+    if isinstance(node, Neg):
+        item = numeric(node.item)
+        return lambda v: None if (x := item(v)) is None else -x
+    if isinstance(node, (Sum, Product)):
+        first = numeric(node.first)
+        rest = tuple((op, numeric(x)) for op, x, _ in node.rest)
+
+        def fold(v: Values) -> float | None:
+            acc = first(v)
+            for op, f in rest:
+                x = f(v)
+                if acc is None or x is None:
+                    return None
+                if op == "/" and x == 0:
+                    return None  # no value at this tick: the comparison is unknown
+                acc = _finite(acc + x if op == "+" else acc - x if op == "-" else acc * x if op == "*" else acc / x)
+            return acc
+
+        return fold
+    if isinstance(node, Call):
+        args = tuple(numeric(x) for x in node.args)
+        name = node.name
+
+        def call(v: Values) -> float | None:
+            xs = [f(v) for f in args]
+            known = [x for x in xs if x is not None]
+            if len(known) < len(xs):
+                return None
+            return abs(known[0]) if name == "abs" else min(known) if name == "min" else max(known)
+
+        return call
+    raise AssertionError(node)  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison anywhere in a condition, the signal on the left: ``signal op threshold``
+    (``threshold`` the literal's value, ``text`` as written), ``signal op other`` between two
+    signals (``threshold`` None, ``text`` the other signal's name), or ``signal op expression``
+    (``threshold`` None, ``text`` the expression's canonical text, ``compute`` its value at a
+    tick, ``reads`` the signals it reads)."""
+
+    signal: str
+    op: str
+    threshold: Optional[float]
+    text: str
+    compute: Optional[Number] = field(default=None, compare=False, repr=False)
+    reads: tuple[str, ...] = ()
+
+    @property
+    def computed(self) -> bool:
+        """Whether the threshold is computed at every tick from signals and literals."""
+        return self.compute is not None
+
+    @property
+    def other(self) -> Optional[str]:
+        """The other signal of a comparison between two signals; None otherwise."""
+        return self.text if self.threshold is None and self.compute is None else None
+
+    def threshold_at(self, values: Values) -> Optional[float]:
+        """The threshold at a tick whose signals have ``values``: the literal, the other
+        signal's value, or the expression's value (None: unknown at that tick)."""
+        if self.threshold is not None:
+            return self.threshold
+        if self.compute is not None:
+            return self.compute(values)
+        x = values.get(self.text)
+        return None if x is None else float(x)
+
+    def holds(self, value: Optional[float], threshold: Optional[float] = None) -> Optional[bool]:
+        """Whether ``value op threshold`` holds (the literal when it has one, else the
+        ``threshold`` given: the other signal's value, or the computed one); None when a side is
+        unknown."""
+        right = self.threshold if self.threshold is not None else threshold
+        return None if value is None or right is None else _OPS[self.op](value, right)
+
+
+def comparisons(node: Node) -> list[Comparison]:
+    """Every ``signal op literal``, ``signal op signal`` and ``signal op expression`` of a
+    condition, in the order written (mirrored where the signal comes second), under ``!``,
+    ``&&`` and ``||`` alike: what a person compares a signal's value with to see why a trigger
+    fired or did not. A comparison with no bare signal on either side is left out."""
+    out: list[Comparison] = []
+
+    def walk(n: Node) -> None:
+        if isinstance(n, Compare):
+            left, right, op = n.left, n.right, n.op
+            if not isinstance(left, Ref) and isinstance(right, Ref):
+                left, right, op = right, left, mirrored(op)
+            if not isinstance(left, Ref):
+                return
+            if isinstance(right, Literal):
+                out.append(Comparison(left.name, op, right.value, right.text))
+            elif isinstance(right, Ref):
+                out.append(Comparison(left.name, op, None, right.name))
+            elif computed(right):
+                out.append(Comparison(left.name, op, None, canonical(right), numeric(right),
+                                      tuple(dict.fromkeys(r.name for r in refs(right)))))
+        elif isinstance(n, Not):
+            walk(n.item)
+        elif isinstance(n, (And, Or)):
+            for item in n.items:
+                walk(item)
+
+    walk(node)
+    return out
+
+
+def constant(node: Node) -> Optional[float]:
+    """The value of a node that reads no signal (``3 * 1.5%``); None when it reads one or has
+    no value (a division by 0)."""
+    if refs(node):
+        return None
+    return numeric(node)({})

@@ -1,0 +1,122 @@
+"""What broke the halt over a period, from the audit trail: the closure report's own section.
+
+What it owns: one row per violation the venue watch audited (a ``lock_violation`` row of kind
+``LOCK_VIOLATION``: an order or a position that broke a lock; of kind ``LIMIT_VIOLATION``: an
+order that never asked and broke a pre-trade limit) — its kind, account, symbol, side, amount,
+notional, client order id, the strategy it belongs to, what the watch did (cancel, revert) and
+what that came to:
+
+- a cancel: the venue's answer as the runner audited it after the cancel
+  (``violation_cancel_result``: ``canceled``, or the venue's refusal; a later answer for the
+  same order wins, as a cancel refused is tried again at the next tick); ``dry run: not sent``
+  in a dry run; ``no result recorded`` when no answer was audited (a stop right after the
+  cancel left, or a stage's own cancel of the same order);
+- a revert: its reduce-only order's status in the journal (``revert filled``, ``revert
+  pending`` …), or ``not journaled`` (a dry run, an order of ours still open on that leg);
+
+and one row per change of the bots' trading permission at a venue (``trading_revoked``,
+``trading_restored``, ``trading_permission_failed``: the account, its keys, whether the venue's
+read-back confirmed it, the venue's code and message of a refusal, the holds that asked).
+
+Each names the incident it belongs to: a violation, the incident open then on the lock's scope
+(or on the account it is); a revoke, the latest incident begun by then whose policy and scope
+hold it; a restore or a refused restore (after the reset that ended the incident: no hold left),
+the incident of the account's last revoke; a refused revoke (which names no hold), the incident
+open then on the account.
+
+Pure: rows and the journal's statuses in, plain values out. Must not read the store itself
+(:mod:`.report` hands the rows in) or call a cancel done that no row says the venue answered.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from .incident import iso
+
+VIOLATION_KINDS = ("lock_violation", "limit_violation")
+CANCEL_RESULT_KIND = "violation_cancel_result"  # as killswitch.runner.enforcement writes it
+TRADING_KINDS = {"trading_revoked": "revoked", "trading_restored": "restored",
+                 "trading_permission_failed": "failed"}
+KINDS = VIOLATION_KINDS + (CANCEL_RESULT_KIND,) + tuple(TRADING_KINDS)
+
+
+def _incident(incidents: Sequence[Mapping[str, Any]], ts_ms: int, match: Callable[[Mapping[str, Any]], bool],
+              *, open_only: bool = True) -> Optional[str]:
+    """The latest incident that ``match`` accepts and that began by ``ts_ms`` (each has
+    ``ts_ms``, ``end_ms``): still open then, unless ``open_only`` is false."""
+    found = [i for i in incidents if i["ts_ms"] <= ts_ms and (ts_ms < i["end_ms"] or not open_only) and match(i)]
+    return max(found, key=lambda i: i["ts_ms"])["incident"] if found else None
+
+
+def _cancel_outcome(p: Mapping[str, Any], results: Mapping[tuple[str, str], str]) -> str:
+    if p.get("dry_run"):
+        return "dry run: not sent"
+    answered = results.get((str(p.get("account")), str(p.get("order_id"))))
+    return answered if answered is not None else "no result recorded"
+
+
+def _revert_outcome(p: Mapping[str, Any], statuses: Mapping[str, str]) -> str:
+    cid = p.get("revert_client_order_id")
+    status = statuses.get(str(cid)) if cid else None
+    if status is None:
+        return "dry run: not sent" if p.get("dry_run") else "not journaled"
+    return f"revert {status}"
+
+
+def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Sequence[Mapping[str, Any]],
+                proven: Callable[[int], bool]) -> dict:
+    """``{"violations": [...], "trading": [...]}`` of ``rows`` (audit rows, chain order).
+    ``statuses``: a journaled client order id -> its status; ``incidents``: each with
+    ``incident``, ``policy``, ``scope``, ``ts_ms`` and ``end_ms`` (the period's end when open)."""
+    results: dict[tuple[str, str], str] = {}
+    for r in rows:
+        if r.kind == CANCEL_RESULT_KIND:
+            for oid, outcome in (r.payload.get("outcomes") or {}).items():
+                results[(str(r.payload.get("account")), str(oid))] = str(outcome)
+    violations, trading = [], []
+    revoked_in: dict[str, Optional[str]] = {}  # an account -> the incident of its latest revoke
+    for r in rows:
+        p = r.payload
+        if r.kind in VIOLATION_KINDS:
+            action = p.get("action")
+            outcome = _revert_outcome(p, statuses) if action == "revert" else _cancel_outcome(p, results)
+            scope, account = p.get("scope"), p.get("account")
+            violations.append({
+                "at": iso(r.ts_ms), "kind": str(p.get("kind") or r.kind).upper(), "scope": scope,
+                "mode": p.get("mode"), "account": account,
+                "symbol": p.get("symbol"), "side": p.get("side"), "amount": p.get("amount"),
+                "notional": p.get("notional"), "client_order_id": p.get("client_order_id"),
+                "order_id": p.get("order_id"), "strategy": p.get("strategy"), "action": action,
+                "outcome": outcome, "reason": p.get("reason"), "dry_run": bool(p.get("dry_run")),
+                "incident": _incident(incidents, r.ts_ms, lambda i: i["scope"] in (scope, account)),
+                "verified": proven(r.seq)})
+        elif r.kind in TRADING_KINDS:
+            holds = [str(h) for h in p.get("holds") or []]
+            keys = p.get("keys") or {}
+            # a revoke a stage's hold asked for is that incident's; a restore (its holds released by
+            # the reset that ended the incident) or a refused restore is the one of the account's
+            # last revoke; a refused revoke names no hold: the incident open then on its account
+            account = str(p.get("account"))
+            event = TRADING_KINDS[r.kind]
+            if holds:
+                incident = _incident(incidents, r.ts_ms, lambda i: f"{i['policy']}|{i['scope']}" in holds,
+                                     open_only=False)
+            elif event == "restored" or (event == "failed" and p.get("want_text") == "restore"):
+                incident = revoked_in.get(account)
+            else:
+                incident = _incident(incidents, r.ts_ms, lambda i: i["scope"] == account)
+            if event == "revoked":
+                revoked_in[account] = incident
+            trading.append({
+                "at": iso(r.ts_ms), "event": event, "account": account,
+                "keys": sorted(keys) if isinstance(keys, Mapping) else list(keys),
+                "read_back": p.get("read_back"), "want": p.get("want_text"), "code": p.get("code"),
+                "message": p.get("message"), "attempts": p.get("attempts"), "holds": holds, "by": p.get("by"),
+                "op": p.get("op"),
+                "incident": incident,
+                "verified": proven(r.seq)})
+    return {"violations": violations, "trading": trading}
+
+
+__all__ = ["CANCEL_RESULT_KIND", "KINDS", "TRADING_KINDS", "VIOLATION_KINDS", "halt_breaks"]

@@ -1,0 +1,83 @@
+"""The top of the console: the open incidents first, then the standing problems, one line each.
+
+During an incident the on-call reads the top of the page first. What fires comes first there, as
+an alert manager lists it: an incidents strip with one row per open stage entry — what entered
+(the policy's stage on its scope) and on which triggers that fire now, when, whether somebody
+acknowledged it, the reset's approvals so far and its orders — the highest stage first, then the
+newest. The runner's standing problems (a failed reload, policies that match no account, blind
+policies, pages that reach nobody, degraded streams, the lock that binds, lock violations at the
+venue, trading revoked at the venue) come after it, each as one line whose detail opens under it.
+
+What it owns: :func:`strip_rows` (the incidents, ordered, each with the words of its strip row)
+and :func:`standing_lines` (each standing problem's one line). The detail of each problem is the
+page model's (:mod:`.model`); the acknowledgements come with each incident's notes
+(:mod:`.silences_model`), added later, so the template reads them from the incident itself.
+
+Pure: no I/O, no clock, no HTML. Must not say anything the page model did not.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+def _check_text(c: dict) -> str:
+    return f"{c['signal']} = {c['value']} {c['op']} {c['threshold']}"
+
+
+def entered_on(firing: Sequence[dict]) -> str:
+    """The triggers of a scope that fire now, with the checks they breach:
+    ``deep (dd = 6.1% >= 5%)``; empty when none fires."""
+    out = []
+    for t in firing:
+        breached = [_check_text(c) for c in t["checks"] if c["breached"]]
+        out.append(f"{t['name']} ({'; '.join(breached)})" if breached else t["name"])
+    return ", ".join(out)
+
+
+def strip_rows(incidents: Sequence[dict]) -> list[dict]:
+    """The open stage entries as the strip orders them: the highest level first, then the newest."""
+    return sorted(incidents, key=lambda i: (-(i["level"] or 0), -((i["since"] or {}).get("ms") or 0), i["id"]))
+
+
+def _names(items: Sequence[str], shown: int = 3) -> str:
+    head = ", ".join(items[:shown])
+    return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
+
+
+def standing_lines(model: dict[str, Any]) -> dict[str, str]:
+    """Each standing problem of the page model in one line (its key: the problem's kind), in the
+    order the page lists them; a problem the runner does not have now is absent."""
+    out: dict[str, str] = {}
+    if not model["reload_ok"]:
+        out["reload"] = "the last good graph keeps running" + (
+            f" (loaded at {model['last_good_reload']['clock']} UTC)" if model["last_good_reload"] else "")
+    if model["unmatched"]:
+        out["unmatched"] = ("it protects nothing: " if len(model["unmatched"]) == 1 else "they protect nothing: ") \
+            + _names([c["policy"] for c in model["unmatched"]])
+    if model["blind"]:
+        out["blind"] = _names([f"{c['policy']} on {c['scope']}" + (" (partly)" if c.get("partly") else "")
+                               for c in model["blind"]])
+    if model["pages"]:
+        out["pages"] = "reaching none of " + _names(
+            [f"{r['document']}/{r['receiver']}" for r in model["pages"]["receivers"]])
+    if model["streams_degraded"]:
+        out["streams"] = "polled over REST: " + _names([s["account"] for s in model["streams_degraded"]])
+    if model["summary"]:
+        out["lock"] = f"{model['summary']['mode']} on {model['summary']['scope']}"
+        held = len(model["locks"])
+        if held > 1:
+            out["lock"] += f" ({held} locks in force)"
+    violations = model["violations"]
+    if violations["total"]:
+        latest = violations["rows"][0] if violations["rows"] else None
+        out["violations"] = f"{violations['total']} at the venue" + (
+            f", the latest {latest['action']} {latest['symbol']} on {latest['account']}" if latest else "")
+    if model["trading"]:
+        out["trading"] = _names([f"{t['title'].lower()} on {t['account']}" for t in model["trading"]])
+    if model.get("close_rejected"):
+        out["rejected"] = "not sent again: " + _names([f"{r['symbol']} {r['leg']} on {r['account']}"
+                                                        for r in model["close_rejected"]])
+    if model.get("mode_mismatches"):
+        out["modes"] = "closes follow the venue's mode: " + _names([m["account"] for m in model["mode_mismatches"]])
+    return out

@@ -1,0 +1,42 @@
+"""What a silence would hold back now: the answer of ``POST /v1/silences/preview``, which
+``ksctl silence add`` prints before it sends and the console shows in its dialog.
+
+What it owns: the value alone (:mod:`.silence_check` works it out). Must not: import the runner's
+parts (the client decodes it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class HeldPage:
+    """A page in force that the silence would hold back, for one receiver."""
+
+    event: str
+    severity: str
+    receiver: str
+    policy: Optional[str] = None
+    scope: Optional[str] = None
+    incident: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SilencePreview:
+    """``ok``: the matchers would be taken (else ``reason`` says why, with close matches);
+    ``incidents``: the open incidents whose pages they match; ``pages``: the pages in force they
+    would hold back now; ``summary``: "affects 2 open incidents, 0 pages"."""
+
+    ok: bool
+    reason: str
+    matchers: tuple[str, ...] = ()
+    incidents: tuple[str, ...] = ()
+    pages: tuple[HeldPage, ...] = ()
+    summary: str = ""
+
+
+def summary(incidents: int, pages: int) -> str:
+    return (f"affects {incidents} open incident{'' if incidents == 1 else 's'}, "
+            f"{pages} page{'' if pages == 1 else 's'}")

@@ -1,0 +1,268 @@
+"""The shell snippets of docs/ are run, as a newcomer would run them.
+
+- Every ```sh or ```console block of docs/*.md that calls ``ksctl`` (or ``.venv/bin/ksctl``) is
+  run for real by :func:`test_the_runnable_snippets_run`, in order, in a sandbox that looks like
+  the repository (its ``policies/``; a ``.venv/bin`` whose ``ksctl`` and ``python`` run this
+  tree's code) — unless the line above it says ``<!-- not-run: REASON -->``. What the snippets
+  write under ``/tmp/`` goes to the sandbox, and the ports they name are free ones; nothing else
+  of their text is changed. A snippet that starts ``ksctl run`` passes once the runner's console
+  answers (and the token the snippet made is let in); then the runner is stopped.
+- Every ``ksctl`` command of every snippet — run or not, and the ``$ ksctl`` lines of the plain
+  transcripts — is parsed against ksctl's command tree: a command, an option or a choice that
+  does not exist, or a spelling that is deprecated, fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import click
+import pytest
+
+from killswitch.cli.main import cli
+from tests.cli.test_grammar import DEPRECATED_POSITIONALS
+from tests.conftest import ROOT
+
+DOCS = ROOT / "docs"
+FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```[ \t]*$", re.M | re.S)
+NOT_RUN = re.compile(r"^\s*<!-- not-run: (.+?) -->\s*$")
+SHELL = ("sh", "console")
+PORTS = ("8080", "8099")  # the runner's API and the simulated exchange, as the snippets name them
+
+
+@dataclass(frozen=True)
+class Snippet:
+    path: Path
+    line: int
+    lang: str
+    text: str
+    not_run: Optional[str]  # why it is not run, or None
+
+    def __str__(self) -> str:
+        return f"{self.path.relative_to(ROOT)}:{self.line}"
+
+
+def snippets() -> list[Snippet]:
+    out = []
+    for path in sorted(DOCS.glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        for m in FENCE.finditer(text):
+            if "ksctl" not in m.group(3):
+                continue
+            before = text[:m.start()].rstrip("\n").rsplit("\n", 1)[-1]
+            said = NOT_RUN.match(before)
+            body = "\n".join(line[len(m.group(1)):] for line in m.group(3).splitlines())
+            out.append(Snippet(path, text[:m.start()].count("\n") + 1, m.group(2), body,
+                               said.group(1) if said else None))
+    return out
+
+
+def shell_snippets() -> list[Snippet]:
+    return [s for s in snippets() if s.lang in SHELL]
+
+
+# --- every ksctl command of the docs parses ---------------------------------------------------------------
+
+_STOP = {"|", "||", "&", "&&", ";", ">", ">>", "2>", "<"}
+
+
+def ksctl_commands(s: Snippet) -> list[list[str]]:
+    """The argument lists of the ``ksctl`` commands in a snippet (a transcript: its ``$`` lines)."""
+    text = re.sub(r"\\\n\s*", " ", s.text)
+    commands = []
+    for line in text.splitlines():
+        if s.lang not in SHELL:
+            if not line.startswith("$ "):
+                continue
+            line = line[2:]
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:
+            continue
+        for i, w in enumerate(words):
+            if w.endswith("ksctl") and (i == 0 or words[i - 1] in _STOP or "=" in words[i - 1]):
+                args = []
+                for a in words[i + 1:]:
+                    if a in _STOP or a.startswith((">", "2>")):
+                        break
+                    args.append(a)
+                commands.append(args)
+    return commands
+
+
+def parse_problem(args: list[str]) -> Optional[str]:
+    """What is wrong with ``ksctl ARGS`` as the command tree reads it (no value is converted:
+    the files a snippet names need not exist here), or None."""
+    cmd: click.Command = cli
+    ctx = click.Context(cli, info_name="ksctl")
+    rest, path = list(args), []
+    while isinstance(cmd, click.Group):
+        if not rest or rest[0].startswith("-"):
+            return None  # ksctl --help, --version
+        sub = cmd.get_command(ctx, rest[0])
+        if sub is None:
+            return f"no command {' '.join(path + [rest[0]])!r}"
+        path.append(rest.pop(0))
+        cmd, ctx = sub, click.Context(sub, parent=ctx, info_name=path[-1])
+    try:
+        values, _, order = cmd.make_parser(ctx).parse_args(rest)
+    except click.UsageError as e:
+        return f"ksctl {' '.join(path)}: {e.message}"
+    for p in order:
+        if isinstance(p, click.Option) and (p.help or "").startswith("Deprecated"):
+            return f"ksctl {' '.join(path)}: {p.opts[0]} is deprecated: {p.help}"
+        if isinstance(p, click.Argument) and (" ".join(path), p.name) in DEPRECATED_POSITIONALS \
+                and isinstance(values.get(p.name), str):  # given (an absent one is click's UNSET)
+            return f"ksctl {' '.join(path)}: a positional {p.name} is deprecated: use " \
+                   f"{DEPRECATED_POSITIONALS[(' '.join(path), p.name)]}"
+        if isinstance(p, click.Option) and isinstance(p.type, click.Choice) and \
+                isinstance(values.get(p.name), (str, list, tuple)):
+            given = [values[p.name]] if isinstance(values[p.name], str) else list(values[p.name])
+            wrong = [v for v in given if v not in p.type.choices]
+            if wrong:
+                return f"ksctl {' '.join(path)}: {p.opts[0]} {wrong[0]!r} is not one of {list(p.type.choices)}"
+    return None
+
+
+def test_the_docs_have_snippets_and_transcripts_to_check():
+    s = snippets()
+    assert len(shell_snippets()) >= 4 and sum(len(ksctl_commands(x)) for x in s) >= 15
+
+
+@pytest.mark.parametrize("snippet", snippets(), ids=str)
+def test_every_ksctl_command_in_the_docs_parses_in_todays_grammar(snippet):
+    commands = ksctl_commands(snippet)
+    assert commands or snippet.lang not in SHELL, f"{snippet}: no ksctl command found"
+    problems = [f"ksctl {' '.join(c)}: {p}" for c in commands if (p := parse_problem(c))]
+    assert not problems, f"{snippet}:\n" + "\n".join(problems)
+
+
+def test_the_grammar_check_catches_what_it_is_for():
+    assert parse_problem(["statu"]) == "no command 'statu'"
+    assert "No such option '--comentt'" in parse_problem(["ack", "--comentt", "x"])
+    assert "deprecated" in parse_problem(["silence", "add", "--comment", "x"])
+    assert "deprecated" in parse_problem(["heartbeat", "bot-1"])
+    assert "is not one of" in parse_problem(["lock", "--scope", "s", "--reason", "r", "--mode", "halt"])
+    assert parse_problem(["heartbeat", "--source", "bot-1"]) is None
+
+
+def test_a_shell_snippet_is_run_or_says_why_not():
+    for s in shell_snippets():
+        assert s.not_run is None or len(s.not_run) > 20, f"{s}: say why it is not run"
+    assert [s for s in shell_snippets() if s.not_run is None], "no snippet is run"
+
+
+# --- the runnable ones, run -------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _sandbox(tmp: Path) -> Path:
+    """A directory that looks like the repository to a snippet: ``policies/`` and a ``.venv/bin``
+    whose ``ksctl`` and ``python`` run this tree's code (a ``ksctl run`` leaves its pid behind,
+    so that the test stops that runner alone)."""
+    home = tmp / "repo"
+    (home / ".venv" / "bin").mkdir(parents=True)
+    (home / "policies").symlink_to(ROOT / "policies")
+    py = home / ".venv" / "bin" / "python"
+    py.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    ksctl = home / ".venv" / "bin" / "ksctl"
+    ksctl.write_text(f'#!/bin/sh\n[ "$1" = run ] && echo $$ > "{tmp}/ksctl-run.pid"\n'
+                     f'exec {sys.executable} -m killswitch.cli.main "$@"\n')
+    for f in (py, ksctl):
+        f.chmod(0o755)
+    return home
+
+
+def _answers(url: str, token: Optional[str]) -> Optional[int]:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=2) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return None
+
+
+def _stop(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+
+
+def test_the_runnable_snippets_run(tmp_path):
+    home = _sandbox(tmp_path)
+    ports = {p: str(_free_port()) for p in PORTS}
+    env = {**os.environ, "PATH": f"{home / '.venv' / 'bin'}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
+           "KS_API_PORT": ports["8080"]}
+    env.pop("KS_API_TOKEN", None)
+    sessions: list[subprocess.Popen] = []
+    ran = []
+    try:
+        for s in shell_snippets():
+            if s.not_run is not None:
+                continue
+            script = s.text
+            for old, new in ports.items():
+                script = script.replace(old, new)
+            script = script.replace("/tmp/", f"{tmp_path}/")
+            pid_file = tmp_path / "ksctl-run.pid"
+            pid_file.unlink(missing_ok=True)
+            log = tmp_path / f"snippet-{len(ran)}.log"
+            proc = subprocess.Popen(["bash", "-e", "-c", script], cwd=home, env=env, start_new_session=True,
+                                    stdout=log.open("w"), stderr=subprocess.STDOUT)
+            sessions.append(proc)
+            starts_runner = re.search(r"(^|\s)(\.venv/bin/)?ksctl run\b", s.text, re.M) is not None
+            deadline = time.monotonic() + 90
+            while True:
+                code = proc.poll()
+                if starts_runner and _answers(f"http://127.0.0.1:{ports['8080']}/healthz", None) == 200:
+                    break
+                if code is not None:
+                    assert code == 0 and not starts_runner, f"{s}: exit {code}:\n{log.read_text()[-3000:]}"
+                    break
+                assert time.monotonic() < deadline, f"{s}: no console after 90 s:\n{log.read_text()[-3000:]}"
+                time.sleep(0.2)
+            if starts_runner:
+                said = log.read_text()
+                assert f"console at http://127.0.0.1:{ports['8080']}/" in said, f"{s}:\n{said[-3000:]}"
+                token = (tmp_path / "alice.token").read_text().strip()
+                base = f"http://127.0.0.1:{ports['8080']}"
+                assert _answers(base + "/v1/status", token) == 200, f"{s}: the snippet's token is not let in"
+                assert _answers(base + "/v1/status", "not-" + token) == 401
+                _stop(int(pid_file.read_text()))
+                assert proc.wait(30) is not None
+            ran.append(str(s))
+    finally:
+        for p in sessions:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            p.wait(30)
+    assert ran, "no snippet was run"

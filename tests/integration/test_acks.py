@@ -1,0 +1,60 @@
+"""Acknowledgements of a live runner's incident: a second person's does not replace the first
+(both are kept, stored and shown), and a comment that starts with its author's own name is not
+shown with the name twice."""
+
+from __future__ import annotations
+
+import asyncio
+
+from killswitch.client import LockDocument
+from killswitch.render.ops import status_text
+from killswitch.silences import holders, own_words
+
+from .test_runner import TICK_MS, build_runner, graph, setup, started
+
+SCOPE = "simulated/sim-main"
+INCIDENT = "crash-ladder/simulated/sim-main/L3/e3"
+NO_LOCKS = LockDocument(1, False, "active", None, None, None, "ACTIVE", None, None, False)
+
+
+def test_own_words_drops_the_authors_name_said_again():
+    assert own_words("alice", "alice: on it") == "on it"
+    assert own_words("alice", "  alice:on it ") == "on it"
+    assert own_words("alice", "bob: on it") == "bob: on it"  # someone else's name is the author's words
+    assert own_words("alice", "alice is on it") == "alice is on it"
+
+
+def test_a_second_acknowledgement_keeps_the_first_and_both_are_shown_and_stored(tmp_path):
+    runner, _, clock, store, _ = setup(tmp_path)
+
+    async def go():
+        await started(runner, clock)
+        first = await runner.acknowledge(None, "crash-ladder", SCOPE, "alice: on it", actor="alice")
+        clock.advance(1_000)
+        second = await runner.acknowledge(INCIDENT, None, None, "checking residuals", actor="bob")
+        return first, second
+
+    first, second = asyncio.run(go())
+    assert first.done and first.reason == f"ACKNOWLEDGED: {INCIDENT} by alice"
+    assert second.done and second.reason.startswith(f"ACKNOWLEDGED: {INCIDENT} by bob; alice has it too (since ")
+    assert second.reason.endswith(": on it)")
+    (scope,) = runner.status().scopes
+    assert [(a.author, a.comment) for a in scope.acks] == [("alice", "on it"), ("bob", "checking residuals")]
+    assert scope.ack is not None and scope.ack.author == "bob"
+    text = status_text(runner.status(), NO_LOCKS)
+    assert "ACKNOWLEDGED by alice at " in text and "; bob at " in text and "alice: alice:" not in text
+    assert ": on it; bob at " in text
+    # stored both: a restart on the same store shows both
+    again = build_runner(graph(), dict(runner.adapters), store, lock_path=tmp_path / "again.json", dry_run=False,
+                         clock=clock, confirm_gap_ms=TICK_MS)
+    asyncio.run(again.start())
+    assert [a.author for a in again.status().scopes[0].acks] == ["alice", "bob"]
+    rows = [r.payload for r in store.audit_rows(kinds=["incident_acknowledged"])]
+    assert rows[1]["previous"]["by"] == "alice" and rows[0]["comment"] == "on it"
+
+
+def test_holders_keep_each_authors_latest_in_the_order_said():
+    from killswitch.silences import Acknowledgement as A
+
+    got = holders([A("i", "alice", 1, "a"), A("i", "bob", 2, "b"), A("i", "alice", 3, "again")])
+    assert [(a.author, a.comment) for a in got] == [("bob", "b"), ("alice", "again")]

@@ -1,0 +1,202 @@
+"""Silences that cannot miss or outlive: every value resolved against what the runner knows (did
+you mean), a preview of what a silence would hold back now, a silence made from an incident that
+matches it alone and ends with it, extensions and edits audited, a reset that lists (and on
+request expires) what was made for its incident, and a silence on a scope with no open incident
+flagged — against a live runner halted by a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+
+from click.testing import CliRunner
+
+from killswitch.cli.main import cli
+from killswitch.runner.api import make_app, start_api, stop_api
+from killswitch.runner.identity import parse_tokens, token_digest
+from killswitch.silences import silencing
+
+from .test_runner import setup, started
+
+SCOPE = "simulated/sim-main"
+INCIDENT = "crash-ladder/simulated/sim-main/L3/e3"
+ALICE = "incident-silence-alice"
+PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
+    {"identity": "alice", "roles": ["operator", "approver"], "sha256": token_digest(ALICE)}]})
+
+
+class Pages:
+    """A sink holding pages in force, as the notification sink's groups do."""
+
+    name = "pages"
+
+    def __init__(self, pages):
+        self.pages = pages
+
+    def on_tick(self, report, ctx) -> None:
+        pass
+
+    def on_event(self, event, ctx) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+    def pages_in_force(self):
+        return list(self.pages)
+
+
+STAGE_PAGE = {"event": "stage_transition", "policy": "crash-ladder", "scope": SCOPE, "severity": "critical",
+              "level": "3", "incident": INCIDENT, "venue": "simulated", "account": SCOPE}
+OUTAGE_PAGE = {"event": "snapshot_failed", "scope": SCOPE, "severity": "warning", "venue": "simulated",
+               "account": SCOPE, "reason": "EXCHANGE_DOWN"}
+
+
+def halted(tmp_path, pages=()):
+    runner, _, clock, store, _ = setup(tmp_path, sinks=[Pages(pages)])
+    asyncio.run(started(runner, clock))
+    assert runner.status().scopes[0].stage == 3
+    return runner, clock, store
+
+
+def test_each_value_is_resolved_against_what_the_runner_knows_with_close_matches(tmp_path):
+    runner, _, store = halted(tmp_path)
+
+    def add(*matchers):
+        return asyncio.run(runner.silence_add(list(matchers), 3600, "on it", actor="alice"))
+
+    got = add("venue=simulatd")
+    assert got.reason.startswith("UNKNOWN_VENUE: 'simulatd' is not a venue of this runner; did you mean "
+                                 "'simulated'?"), got.reason
+    got = add("account=sim-main")  # the page's account is the key, venue/account
+    assert got.reason.startswith("UNKNOWN_ACCOUNT: 'sim-main'") and "'simulated/sim-main'" in got.reason
+    # a scope this runner knows, but not one of the policy's: it would silence nothing of it
+    got = add("policy=crash-ladder", "scope=simulated")
+    assert got.reason.startswith("UNKNOWN_SCOPE: 'simulated' is not a scope of policy crash-ladder; did you mean "
+                                 "'simulated/sim-main'?"), got.reason
+    got = add("incident=crash-ladder/simulated/sim-main/L3/e9")
+    assert got.reason.startswith("UNKNOWN_INCIDENT") and INCIDENT in got.reason
+    assert not any(r.done for r in (got,)) and runner.silences() == ()
+    refused = [r.payload["refused"].split(":")[0] for r in store.audit_rows(kinds=["silence_added"])]
+    assert refused == ["UNKNOWN_VENUE", "UNKNOWN_ACCOUNT", "UNKNOWN_SCOPE", "UNKNOWN_INCIDENT"]
+    assert add("venue=simulated").done  # the venue's pages: known
+
+
+def test_a_preview_says_what_a_silence_would_hold_back_now(tmp_path):
+    runner, _, _ = halted(tmp_path, pages=[(STAGE_PAGE, "pager"), (STAGE_PAGE, "desk-chat"),
+                                           (OUTAGE_PAGE, "desk-chat")])
+    p = runner.silence_preview(["policy=crash-ladder", f"scope={SCOPE}"])
+    assert p.ok and p.incidents == (INCIDENT,) and p.summary == "affects 1 open incident, 2 pages"
+    assert sorted(h.receiver for h in p.pages) == ["desk-chat", "pager"]
+    p = runner.silence_preview([f"scope={SCOPE}", "receiver=pager"])
+    assert p.summary == "affects 1 open incident, 1 page"
+    p = runner.silence_preview(["severity=info"])
+    assert p.summary == "affects 0 open incidents, 0 pages"
+    p = runner.silence_preview(["venue=simulatd"])
+    assert not p.ok and p.reason.startswith("UNKNOWN_VENUE")
+    added = asyncio.run(runner.silence_add([f"scope={SCOPE}"], 600, "x", actor="alice"))
+    assert added.reason.endswith("; affects 1 open incident, 3 pages")
+
+
+def test_a_silence_made_from_an_incident_matches_it_alone_and_ends_with_it(tmp_path):
+    runner, clock, store = halted(tmp_path)
+    made = asyncio.run(runner.silence_add([], 7200, "flatten done", actor="alice", incident=INCIDENT))
+    assert made.done, made.reason
+    s = made.silence
+    assert s.incident == INCIDENT and s.ends_with_incident and f'incident="{INCIDENT}"' in s.matchers
+    in_force = runner.silencing.in_force()
+    now = clock()
+    assert silencing(STAGE_PAGE, in_force, now) == (s.id,)
+    assert silencing(OUTAGE_PAGE, in_force, now) == ()  # a later, different page on the same scope pages
+    reset = asyncio.run(runner.reset("crash-ladder", SCOPE, "alice", "reviewed", confirm_relatch=True))
+    assert reset.done, reset.reason
+    [listed] = reset.silences
+    assert listed.id == s.id and listed.state == "expired" and listed.expired_by == "incident ended"
+    assert runner.silencing.in_force() == () and runner.fanout.context.silences() == ()
+    [shown] = runner.silences()
+    assert shown.state == "expired" and shown.expired_by == "incident ended"
+    again = asyncio.run(runner.silence_expire(s.id, actor="alice"))
+    assert not again.done and again.reason.startswith(f"SILENCE_EXPIRED: {s.id} already ended") \
+        and f"with its incident {INCIDENT}" in again.reason
+
+
+def test_an_extended_silence_outlives_its_incident_and_the_reset_names_it(tmp_path):
+    runner, clock, store = halted(tmp_path)
+    made = asyncio.run(runner.silence_add([], 3600, "flatten done", actor="alice", incident=INCIDENT))
+    sid = made.silence.id
+    longer = asyncio.run(runner.silence_change(sid, 4 * 3600, None, actor="bob"))
+    assert longer.done and longer.silence.ends_with_incident is False
+    assert longer.silence.ends_ms == clock() + 4 * 3_600_000
+    assert longer.reason.startswith(f"SILENCE_CHANGED: {sid} ") and f"(no longer ends with {INCIDENT})" in longer.reason
+    edited = asyncio.run(runner.silence_change(sid, None, "bob: handed to bob", actor="bob"))
+    assert edited.done and edited.silence.comment == "handed to bob"
+    rows = [r.payload for r in store.audit_rows(kinds=["silence_changed"])]
+    assert [(r["by"], r["comment"]["after"]) for r in rows] == [("bob", "flatten done"), ("bob", "handed to bob")]
+    assert rows[0]["ends_with_incident"] == {"before": True, "after": False}
+    assert not asyncio.run(runner.silence_change("nope", 60, None, actor="bob")).done
+    reset = asyncio.run(runner.reset("crash-ladder", SCOPE, "alice", "reviewed", confirm_relatch=True))
+    [listed] = reset.silences
+    assert listed.id == sid and listed.state == "active"
+    # on a scope with no open incident now: flagged in the list and the status
+    [shown] = runner.silences()
+    assert shown.idle is not None and shown.idle.startswith(f'IDLE: no open incident matches incident="{INCIDENT}"')
+    assert runner.status().silences_idle == (shown.idle,)
+
+
+def test_the_cli_previews_adds_extends_edits_and_resets_with_expire_silences(tmp_path):
+    runner, _, clock, store, _ = setup(tmp_path)
+    url, stop = _serve_with(runner, clock)
+    alice = CliRunner(env={"KS_API_TOKEN": ALICE})
+    try:
+        r = alice.invoke(cli, ["silence", "add", "--api", url, "--match", "policy=crash-ladder", "--duration", "1h",
+                               "--reason", "x", "--dry-run"])
+        assert r.exit_code == 0 and r.output == (f'policy="crash-ladder": affects 1 open incident, 0 pages\n'
+                                                 f"  incident {INCIDENT}\n"), r.output
+        assert runner.silences() == ()  # a dry run adds nothing
+        r = alice.invoke(cli, ["silence", "add", "--api", url, "--match", "venue=simulatd", "--duration", "1h",
+                               "--reason", "x", "--dry-run"])
+        assert r.exit_code == 1 and "did you mean 'simulated'?" in r.output, r.output
+        r = alice.invoke(cli, ["silence", "add", "--api", url, "--incident", INCIDENT, "--duration", "1h",
+                               "--reason", "alice: flatten done"])
+        assert r.exit_code == 0, r.output
+        sid = re.search(r"SILENCED: ([0-9a-f]{12}) ", r.output).group(1)
+        assert f"or when {INCIDENT} ends by alice" in r.output
+        r = alice.invoke(cli, ["silence", "extend", "--api", url, "--silence", sid, "--duration", "3h"])
+        assert r.exit_code == 0 and r.output.startswith(f"SILENCE_CHANGED: {sid} "), r.output
+        r = alice.invoke(cli, ["silence", "edit", "--api", url, "--silence", sid, "--reason", "checking residuals"])
+        assert r.exit_code == 0 and "comment 'checking residuals'" in r.output
+        r = alice.invoke(cli, ["silence", "list", "--api", url])
+        assert "comment: checking residuals" in r.output and "alice: " not in r.output.split("comment:")[1]
+        r = alice.invoke(cli, ["reset", "--api", url, "--policy", "crash-ladder", "--scope", SCOPE,
+                               "--reason", "reviewed", "--yes", "--expire-silences"])
+        assert r.exit_code == 0, r.output
+        assert f"SILENCE of the incident: {sid}  ACTIVE" in r.output
+        assert re.search(rf"SILENCE_EXPIRED: {sid} .* by alice", r.output), r.output
+        [s] = runner.silences()
+        assert s.state == "expired" and s.expired_by == "alice"
+    finally:
+        stop()
+
+
+def _serve_with(runner, clock):
+    """The runner, halted by the crash, behind an API whose token may silence and approve."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict = {}
+
+    async def serve():
+        await started(runner, clock)
+        holder["site"], holder["url"] = await start_api(make_app(runner, tokens=PEOPLE))
+        ready.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
+    thread.start()
+    assert ready.wait(60)
+
+    def stop():
+        asyncio.run_coroutine_threadsafe(stop_api(holder["site"]), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+    return holder["url"], stop

@@ -1,0 +1,33 @@
+"""One number formatter for the console and ``ksctl status``: separators, no float noise, no
+exponent for a million, a price on its market's tick where the tick is known."""
+
+from __future__ import annotations
+
+import pytest
+
+from killswitch.figures import figure, money, places
+
+
+@pytest.mark.parametrize("x, step, shown", [
+    (52611.594000000005, None, "52,611.594"),  # float noise gone
+    (52611.594000000005, 0.1, "52,611.6"),  # on a 0.1 tick
+    (140.0, 0.01, "140.00"),
+    (61199.99999999999, 0.5, "61,200.0"),
+    (1e6, None, "1,000,000"),  # never 1e+06
+    (500000, None, "500,000"),  # never 500000 beside 1,000,000
+    (0.00012345678, None, "0.00012345678"),
+    (-2.5, None, "-2.5"),
+    (-0.0, None, "0"),
+    (-0.00000000000001, None, "0"),
+    (5.0, None, "5"),
+    (None, None, "-"),
+    (1e16, None, "1.000e+16"),
+    (float("nan"), None, "unknown"),
+])
+def test_a_figure_reads_one_way(x, step, shown):
+    assert figure(x, step) == shown
+
+
+def test_places_and_money():
+    assert [places(s) for s in (0.1, 0.005, 1.0, 5e-05, 10.0)] == [1, 3, 0, 5, 0]
+    assert money(1234567.891) == "1,234,567.89" and money(-0.001) == "0.00" and money(None) == "-"

@@ -1,0 +1,88 @@
+"""One-off events page once; only states come back as "still active" reminders every
+``repeat_interval`` (the event's kind decides), on the pure dispatcher with an explicit clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from killswitch.events import (LIMIT_VIOLATION, LOCK_VIOLATION, MANUAL_CLOSE, ORDER_FAILED, RESET, SCOPE_BLIND,
+                               SNAPSHOT_FAILED, TRADING_REVOKED, Event)
+from killswitch.notify.dispatch import Dispatcher
+from killswitch.notify.message import compose
+from killswitch.silences import LabelMatcher, Silence
+from tests.unit.test_notify_resolved_retry import by_receiver, put, transition
+from tests.unit.test_notify_resolved_retry import tree as tree  # noqa: F401 - the fixture
+
+H = 3_600_000
+# a one-off stays in its group long enough for the hour's reminder to see it
+LONG_RESOLVE = 3 * H
+
+ONE_OFFS = [
+    Event.make(MANUAL_CLOSE, 0, {"orders": 2, "id": "manual/okx/main/m1"}, policy="book", scope="okx/main"),
+    Event.make(ORDER_FAILED, 0, {"client_order_id": "ks-1"}, policy="book", scope="okx/main", venue="okx",
+               account="okx/main", reason="REJECTED", severity="critical"),
+    Event.make(RESET, 0, {"result": "RESET", "released": False}, policy="book", scope="okx/main", level=3),
+    Event.make(LOCK_VIOLATION, 0, {"side": "buy"}, policy="book", scope="okx/main", strategy="bot-a"),
+    Event.make(LIMIT_VIOLATION, 0, {"side": "buy"}, policy="book", scope="okx/main", strategy="bot-a"),
+    Event.make(TRADING_REVOKED, 0, {"keys": ["k"]}, policy="book", scope="okx/main", account="okx/main"),
+]
+
+
+@pytest.mark.parametrize("event", ONE_OFFS, ids=lambda e: e.kind)
+def test_a_one_off_event_pages_once_and_is_never_a_reminder(tree, event):
+    d = Dispatcher({"desk": tree}, LONG_RESOLVE)
+    put(d, event, 0)
+    first = d.flush_due(10_000)
+    assert first and all(n.new for n in first)
+    for t in range(70_000, 2 * H + 70_000, 60_000):
+        assert d.flush_due(t) == [], f"{event.kind} reminded at {t} ms"
+
+
+@pytest.mark.parametrize("event", [
+    Event.make(SCOPE_BLIND, 0, {}, policy="book", scope="okx/main", reason="NO_DATA"),
+    Event.make(SNAPSHOT_FAILED, 0, {}, policy="book", scope="okx/main", venue="okx", account="okx/main"),
+], ids=lambda e: e.kind)
+def test_a_state_is_reminded_while_it_lasts(tree, event):
+    d = Dispatcher({"desk": tree}, LONG_RESOLVE)
+    put(d, event, 0)
+    assert d.flush_due(10_000)
+    reminders = [n for t in range(70_000, H + 70_000, 60_000) for n in d.flush_due(t)]
+    assert reminders and all(n.repeat for n in reminders)
+
+
+def test_the_reminder_of_a_held_stage_carries_the_stage_alone(tree):
+    d = Dispatcher({"desk": tree}, LONG_RESOLVE)
+    put(d, transition(0, 3, "flatten"), 0)
+    put(d, ONE_OFFS[0], 1_000)  # manual close queued
+    put(d, ONE_OFFS[1], 2_000)  # an order failed
+    assert set(by_receiver(d.flush_due(10_000))) == {"chat", "pager"}
+    reminders = [n for t in range(70_000, H + 70_000, 60_000) for n in d.flush_due(t)]
+    pager = [n for n in reminders if n.receiver == "pager"]
+    assert pager and all(n.repeat for n in pager)
+    assert {a.event.kind for n in pager for a in n.alerts} == {"stage_transition"}
+    msg = compose(pager[0])
+    assert "(reminder: still active)" in msg.title and "Still active (1)" in msg.body
+    assert "order failed" not in msg.body and "manual close" not in msg.body
+
+
+def test_a_silenced_one_off_is_recorded_once_not_at_every_repeat(tree):
+    d = Dispatcher({"desk": tree}, LONG_RESOLVE)
+    s = Silence("s1", (LabelMatcher.make("scope", "=", "okx/main"),), 0, 10 * H, "alice", "on it", 0, 0)
+    put(d, ONE_OFFS[0], 0)
+    recorded = [n for t in range(10_000, 2 * H, 60_000) for n in d.flush_due(t, [s]) if n.silenced]
+    assert len(recorded) == 1 and not recorded[0].sends
+
+
+def test_the_sink_says_which_pages_it_holds_in_force_for_a_silence_preview(tree):
+    from killswitch.notify.dispatch import Placement
+    from killswitch.notify.sink import NotifySink
+
+    now = [0]
+    sink = NotifySink({"desk": tree}, {}, clock=lambda: now[0])
+    e = transition(0, 3, "flatten")
+    sink.dispatcher.insert(e, Placement("desk", dict(e.labels), "test"), 0)
+    sink.dispatcher.insert(ONE_OFFS[0], Placement("desk", dict(ONE_OFFS[0].labels), "test"), 0)
+    held = sorted((labels["event"], receiver) for labels, receiver in sink.pages_in_force())
+    assert held == [("manual_close", "chat"), ("stage_transition", "chat"), ("stage_transition", "pager")]
+    now[0] = 10 * H  # the one-off expired, the held stage still fires
+    assert sorted(r for _, r in sink.pages_in_force()) == ["chat", "pager"]
