@@ -453,10 +453,12 @@ class CcxtAdapter:
     async def _rest_reconcile(self, stream: Optional[AccountStream]) -> Snapshot:
         """A REST snapshot, put in the stream's place (REST wins) where there is one."""
         token = stream.reconcile_token() if stream is not None else None
+        mark = stream.state.order_mark() if stream is not None else None  # orders updated after: newer than the read
         began = time.monotonic()
         snap = await self._rest_snapshot()
         if stream is not None:  # (the open orders are listed on their own cadence: this read's, or older)
-            stream.reconcile(snap, token, orders=self._orders_at is not None and self._orders_at >= began)
+            stream.reconcile(snap, token, orders=self._orders_at is not None and self._orders_at >= began,
+                             orders_since=mark)
         return snap
 
     async def _reconcile_behind(self, stream: AccountStream) -> None:

@@ -278,7 +278,8 @@ class AccountStream:
         self._once("distrust", logging.WARNING, "%s: the stream's state is in doubt (%s): snapshots read REST until "
                    "a reconcile agrees with the stream", self.key, scrub(why, self._secrets()))
 
-    def reconcile(self, rest: Snapshot, token: Optional[int] = None, *, orders: bool = True) -> None:
+    def reconcile(self, rest: Snapshot, token: Optional[int] = None, *, orders: bool = True,
+                  orders_since: Optional[int] = None) -> None:
         """A good REST snapshot: compared with the stream's state (each kind of disagreement
         logged once per account, every one counted) and put in its place.
 
@@ -301,7 +302,8 @@ class AccountStream:
         token = self._epoch if token is None else token
         compare = self._state == "live" and self._base_epoch == token == self._epoch
         self._base_epoch = token
-        found = self.state.reconcile(rest, self._clock(), self._contract_size, compare=compare, orders=orders)
+        found = self.state.reconcile(rest, self._clock(), self._contract_size, compare=compare, orders=orders,
+                                     orders_since=orders_since)
         # every leg is made anew after a reconcile: now, in the tick that read REST, not in the
         # next one, which a stream update starts and waits on (a quarter of a second at 10,000)
         self.state.prepare(self._contract_size, self._rules)

@@ -119,6 +119,10 @@ class StreamState:
         self._legs: Optional[_Legs] = None  # the last snapshot's positions, made again where updates touched them
         self._dirty: set[str] = set()  # symbols whose position or mark changed since
         self._reshaped = True  # a leg came or went, or REST's state took the stream's place, since
+        # each order update's number, by order id: a REST read is compared only with the orders
+        # the stream had before it began (an order placed or ended meanwhile is the stream's news)
+        self._order_seq = 0
+        self._order_touched: dict[str, int] = {}
 
     # --- updates ----------------------------------------------------------------------------------
 
@@ -155,7 +159,16 @@ class StreamState:
 
     def apply_order(self, order_id: str, order: Optional[Order], event_ms: int) -> str:
         """An order update: ``order`` None when it is no longer open (filled, cancelled, ...)."""
-        return self._apply("order", self.orders, order_id, order, event_ms)
+        verdict = self._apply("order", self.orders, order_id, order, event_ms)
+        if verdict not in (OUT_OF_ORDER, DUPLICATE):
+            self._order_seq += 1
+            self._order_touched[order_id] = self._order_seq
+        return verdict
+
+    def order_mark(self) -> int:
+        """Taken before a REST read of the open orders and handed to :meth:`reconcile`
+        (``orders_since``): the orders the stream updates after it are newer than the read."""
+        return self._order_seq
 
     def apply_mark(self, symbol: str, price: float, event_ms: int) -> str:
         price = float(price)
@@ -351,24 +364,40 @@ class StreamState:
     # --- reconcile --------------------------------------------------------------------------------
 
     def reconcile(self, rest: Snapshot, observed_ms: int, contract_size: Callable[[str], float], *,
-                  compare: bool = True, orders: bool = True) -> list[Disagreement]:
+                  compare: bool = True, orders: bool = True, orders_since: Optional[int] = None
+                  ) -> list[Disagreement]:
         """Compare a (good) REST snapshot with the stream's state, then put REST's state in its
         place. Nothing is compared before the first REST snapshot (the stream had no base), nor
         when ``compare`` is false (the stream was not delivering since the last one: its state
         is not its word). ``orders`` false: REST's open orders were not read this time (they are
-        an earlier read's), so they are neither compared nor put in the stream's place."""
+        an earlier read's), so they are neither compared nor put in the stream's place.
+        ``orders_since`` (:meth:`order_mark` before the read): an order the stream updated after
+        it (placed, filled or cancelled while the read was under way) is newer than REST's list:
+        not a disagreement, and the stream's word on it is kept (a bot sending orders every
+        100 ms would otherwise make every reconcile disagree, and the snapshots read REST)."""
         found: list[Disagreement] = []
+        newer = {k for k, n in self._order_touched.items() if n > orders_since} \
+            if orders and orders_since is not None else set()
+        mine = self.orders
+        if newer:
+            rest_cmp = rest.model_copy(update={"orders": [o for o in rest.orders if o.id not in newer]})
+            mine_cmp = {k: o for k, o in mine.items() if k not in newer}
+        else:
+            rest_cmp, mine_cmp = rest, mine
         if self.base is not None and compare:
             wallet = self.wallet.get(self.quote)
             equity = None if wallet is None else wallet + sum(self._legs_now(contract_size).columns.upnl)
-            found = _differences(self.positions, self.orders if orders else None, equity, rest,
+            found = _differences(self.positions, mine_cmp if orders else None, equity, rest_cmp,
                                  self.equity_tolerance)
         self.base = rest
         self._reshaped = True
         self.positions = {(p.symbol, leg_of(p)): StreamLeg(p.side, p.contracts, p.entry_price)
                           for p in rest.positions if p.contracts > 0}
         if orders:
-            self.orders = {o.id: o for o in rest.orders}
+            self.orders = {o.id: o for o in rest.orders if o.id not in newer}
+            self.orders.update((k, mine[k]) for k in newer if k in mine)  # the stream's newer word
+            if orders_since is not None:  # what the read has seen is REST's now: forget its numbers
+                self._order_touched = {k: n for k, n in self._order_touched.items() if n > orders_since}
         for p in rest.positions:
             self.marks.setdefault(p.symbol, p.mark_price)
         if rest.equity is not None:

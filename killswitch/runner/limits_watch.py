@@ -44,6 +44,10 @@ class LimitWatch:
     def __init__(self, limits: LimitsState, book: Book, clock: Callable[[], int]):
         self.limits, self.book, self.clock = limits, book, clock
 
+    def active(self) -> bool:
+        """Whether a policy of the running graph sets limits (else the watch skips this check)."""
+        return any(p.limits is not None for p in self.book.graph.policies)
+
     def __call__(self, snap: Snapshot, order: Order) -> Optional[Flag]:
         gate = self.limits.for_gate(self.book.graph, self.book.snapshots)
         if gate is None or order.reduce_only:

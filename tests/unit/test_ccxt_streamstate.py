@@ -286,3 +286,27 @@ def test_prepare_before_any_rest_snapshot_makes_nothing():
     s = StreamState("USDT")
     s.prepare(lambda _: 1.0)
     assert s.snapshot(1, 1, lambda _: 1.0) is None
+
+
+def test_an_order_the_stream_saw_while_a_rest_read_was_under_way_is_news_not_a_disagreement():
+    # a bot sends an order every 100 ms: REST's list, read before the latest ones, must not make
+    # every reconcile disagree (each would send the snapshots to REST, and the open-order list
+    # there is paced: the venue watch would see a rogue's orders seconds late)
+    s = seeded(position(contracts=0.5), orders=[order("1")])
+    mark = s.order_mark()  # the REST read begins
+    assert s.apply_order("2", order("2"), 300) == CHANGED  # placed while it is under way
+    assert s.apply_order("1", None, 301) == CHANGED  # and the old one cancelled meanwhile
+    found = s.reconcile(rest([position(contracts=0.5)], [order("1")]), 400, lambda _: 1.0, orders_since=mark)
+    assert found == []
+    assert set(s.orders) == {"2"}  # the stream's newer word on both is kept over the read's
+    # an order the stream held before the read and REST does not list: the stream missed its end
+    mark = s.order_mark()
+    found = s.reconcile(rest([position(contracts=0.5)], []), 500, lambda _: 1.0, orders_since=mark)
+    assert [d.kind for d in found] == ["orders"] and s.orders == {}  # REST wins
+
+
+def test_without_a_mark_every_order_is_compared_as_before():
+    s = seeded(position(contracts=0.5), orders=[order("1")])
+    s.apply_order("2", order("2"), 300)
+    found = s.reconcile(rest([position(contracts=0.5)], [order("1")]), 400, lambda _: 1.0)
+    assert [d.kind for d in found] == ["orders"] and set(s.orders) == {"1"}
