@@ -830,3 +830,26 @@ def test_a_new_entry_order_wakes_the_runner_only_while_it_watches_entries():
         await a.close()
 
     asyncio.run(body())
+
+
+def test_a_cancel_of_an_order_the_stream_told_of_does_not_list_every_open_order():
+    """The venue watch cancels a rogue's entry it saw on the stream, by its order id: the
+    stream's orders are known, so the cancel goes out at once — never behind a list of every
+    open order (Binance: 40 of its weight, which the client paces at seconds)."""
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()
+        venue.raw(mark(50000.0, 5))
+        await settle(lambda: a.stream_health().state == "live")
+        venue.raw(order_update(77, "NEW", 10))
+        await settle(lambda: "77" in a._stream.state.orders)
+        rest.calls.clear()
+        got = await a.cancel_orders(CancelSelector(order_ids=("77",)))
+        assert got.canceled == ("77",) and not got.failed
+        assert rest.names() == ["cancel_order"]  # no fetch_open_orders before it
+        await a.close()
+
+    asyncio.run(body())
