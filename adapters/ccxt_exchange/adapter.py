@@ -854,7 +854,8 @@ class CcxtAdapter:
                 # the venue's heaviest read (Binance: 40 of its weight, paced at seconds by the
                 # client), which a cancel of orders just seen on the stream need not wait for
                 known = self._orders if self._stream is None else {**self._orders, **self._stream.state.orders}
-                if any(i not in known for i in selector.order_ids):
+                listed = any(i not in known for i in selector.order_ids)
+                if listed:
                     known = await self._list_open(op)
                 targets = []
                 for oid in selector.order_ids:
@@ -863,6 +864,13 @@ class CcxtAdapter:
                     else:
                         failed[oid] = Reason.ORDER_NOT_FOUND.value
                 await self._cancel_each(op, targets, canceled, failed)
+                missed = [o for o in targets if failed.get(o.id) == Reason.ORDER_NOT_FOUND.value]
+                if missed and not listed:  # what was known of them may be stale: the venue's list decides
+                    fresh = await self._list_open(op)
+                    again = [fresh[o.id] for o in missed if o.id in fresh]
+                    for o in again:
+                        del failed[o.id]
+                    await self._cancel_each(op, again, canceled, failed)
                 self._released({o.symbol for o in targets})
                 return CancelResult(tuple(canceled), failed)
 

@@ -853,3 +853,33 @@ def test_a_cancel_of_an_order_the_stream_told_of_does_not_list_every_open_order(
         await a.close()
 
     asyncio.run(body())
+
+
+def test_a_cancel_the_venue_does_not_find_as_the_stream_told_it_asks_the_venues_list_once():
+    """What the stream told of an order may be stale (its symbol as the stream's client read
+    it): a cancel the venue answers "unknown order" lists the open orders once and cancels the
+    order as the venue lists it; an order the venue does not list stays ORDER_NOT_FOUND."""
+    import ccxt
+
+    async def body():
+        rest, venue = rest_exchange(contracts=0.5), Venue()
+        a = adapter(rest, venue)
+        await a.start_streams()
+        await settle(lambda: venue.clients)
+        await a.snapshot()
+        venue.raw(mark(50000.0, 5))
+        await settle(lambda: a.stream_health().state == "live")
+        venue.raw(order_update(77, "NEW", 10), order_update(78, "NEW", 11))
+        await settle(lambda: {"77", "78"} <= set(a._stream.state.orders))
+        rest.orders = [ccxt_order("77")]  # the venue lists 77; 78 is gone there
+        unknown = ccxt.OrderNotFound('binanceusdm {"code":-2011,"msg":"Unknown order sent."}')
+        rest.script["cancel_order"] = [unknown, unknown, {"id": "77"}]
+        rest.calls.clear()
+        got = await a.cancel_orders(CancelSelector(order_ids=("77", "78")))
+        assert got.canceled == ("77",) and got.failed == {"78": "ORDER_NOT_FOUND"}, got
+        names = rest.names()  # the two cancels first, then the venue's list (and its algo list), then one more
+        assert names[:2] == ["cancel_order", "cancel_order"] and names[-1] == "cancel_order", names
+        assert set(names[2:-1]) == {"fetch_open_orders"}, names
+        await a.close()
+
+    asyncio.run(body())
