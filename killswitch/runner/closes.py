@@ -390,7 +390,10 @@ class ManualCloses:
         """:meth:`_progress`, and who asked for the close (``by``: the caller's identity, as audited)."""
         info = self.tracked.get(close_id)
         doc = await self._progress(close_id)
-        return None if doc is None or info is None else {**doc, "by": info.get("by")}
+        if doc is None or info is None:
+            return None
+        said = doc.pop("venue_said", [])  # (last, as the client reads the fields: none said yet is [])
+        return {**doc, "by": info.get("by"), "venue_said": said}
 
     async def _progress(self, close_id: str) -> Optional[dict]:
         """Where a manual close stands: ``queued`` (before its tick), ``working`` (orders without a
