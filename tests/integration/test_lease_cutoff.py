@@ -101,7 +101,10 @@ def test_a_cut_off_leader_says_so_at_its_terms_end_and_each_side_logs_the_change
         assert code == 503 and reason.startswith(f"LEASE_LOST: not renewed within its term (holder ha-a, token "
                                                  f"{token_a}"), reason
         assert max(s["ready_s"] for _, s in seen) < 1.0, f"/readyz did not answer at once:\n{shown}"
-        wait_for(lambda: lease(url)[0] == "ha-b", LEASE_TTL_S + 5, "the standby to take over", step=0.05)
+        # the property here is the cut-off leader's own word at its term's end (bounded above); the
+        # standby's takeover is only awaited, generously: on a loaded two-core machine its keeper's
+        # next try can come late (the takeover's timing is held by test_processes and test_store_faults)
+        wait_for(lambda: lease(url)[0] == "ha-b", 3 * LEASE_TTL_S + 15, "the standby to take over", step=0.05)
         token_b = lease(url)[1]
         wait_for(lambda: _lines(tmp_path / "b.out", "lease taken over"), 10, "ha-b to say it took over")
 
