@@ -174,6 +174,28 @@ def spawn_venue(target: Callable[..., None], *args: object) -> tuple[Any, Any, i
     return proc, conn, port
 
 
+class VenueProcess:
+    """The bench's end of a venue process (:func:`spawn_venue` of ``target``): ``do(cmd, arg)``
+    sends a command and waits for its answer, the second item of the reply; ``close`` stops it."""
+
+    def __init__(self, target: Callable[..., None], *args: object):
+        self.proc, self.conn, self.port = spawn_venue(target, *args)
+
+    def do(self, cmd: str, arg: Any = None) -> Any:
+        self.conn.send((cmd, arg))
+        return self.conn.recv()[1]
+
+    def close(self) -> None:
+        try:
+            self.do("stop")
+        except (OSError, EOFError):
+            pass
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(5)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

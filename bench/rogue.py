@@ -45,8 +45,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness import (API_TOKEN, ENV, free_port, get_json, machine, pct, reference_ms, spawn_venue, start_runner, stop,
-                     wait_until)
+from harness import (API_TOKEN, ENV, VenueProcess, free_port, get_json, machine, pct, reference_ms, start_runner,
+                     stop, wait_until)
 
 ACCOUNT = "acct"
 KEY = f"binanceusdm/{ACCOUNT}"
@@ -183,25 +183,6 @@ def venue_process(conn: Any, n: int) -> None:
     asyncio.run(main())
 
 
-class Venue:
-    def __init__(self, n: int):
-        self.proc, self.conn, self.port = spawn_venue(venue_process, n)
-
-    def do(self, cmd: str, arg: Any = None) -> Any:
-        self.conn.send((cmd, arg))
-        return self.conn.recv()[1]
-
-    def close(self) -> None:
-        try:
-            self.do("stop")
-        except (OSError, EOFError):
-            pass
-        self.proc.join(10)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(5)
-
-
 def write_inputs(work: Path, port: int, streamed: bool, revoke: bool = False) -> tuple[Path, Path]:
     pol = work / "policies"
     pol.mkdir(exist_ok=True)
@@ -236,7 +217,7 @@ def post_json(url: str, body: dict) -> dict:
 
 
 def one_run(work: Path, n: int, streamed: bool, rate: float, seconds: float) -> dict:
-    venue = Venue(n)
+    venue = VenueProcess(venue_process, n)
     runner = None
     try:
         d = work / f"{'s' if streamed else 'p'}{n}"
@@ -308,7 +289,7 @@ def revoke_run(work: Path, n: int, rate: float, seconds: float) -> dict:
     """The bot trading over REST with its own key; ``revoke_trading`` asked through the API (preview,
     then the revoke) halfway through. The stamps: the bench's request and the runner's answer
     (acknowledged: the venue confirmed it), beside each of the bot's orders and the venue's answer."""
-    venue = Venue(n)
+    venue = VenueProcess(venue_process, n)
     runner = None
     try:
         d = work / f"revoke{n}"

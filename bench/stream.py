@@ -48,8 +48,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import (API_TOKEN, ENV, free_port, get_json, machine, pct, reference_ms, spawn_venue, start_runner, stop,
-                     wait_until)
+from harness import (API_TOKEN, ENV, VenueProcess, free_port, get_json, machine, pct, reference_ms, start_runner,
+                     stop, wait_until)
 
 ACCOUNT = "acct"
 INTERVAL_S = 10.0
@@ -164,25 +164,6 @@ def venue_process(conn: Any, n: int) -> None:
     asyncio.run(main())
 
 
-class Venue:
-    def __init__(self, n: int):
-        self.proc, self.conn, self.port = spawn_venue(venue_process, n)
-
-    def do(self, cmd: str) -> Any:
-        self.conn.send((cmd, None))
-        return self.conn.recv()[1]
-
-    def close(self) -> None:
-        try:
-            self.do("stop")
-        except (OSError, EOFError):
-            pass
-        self.proc.join(10)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(5)
-
-
 def write_inputs(work: Path, port: int, streamed: bool) -> tuple[Path, Path]:
     pol = work / "policies"
     pol.mkdir(exist_ok=True)
@@ -208,7 +189,7 @@ spec:
 def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False) -> dict:
     """One venue, one ``ksctl run``; the mark crossed once the runner is ready. The venue's stamps
     (with ``trace``, the runner's too: ``trace`` in the result, see :func:`breakdown`)."""
-    venue = Venue(n)
+    venue = VenueProcess(venue_process, n)
     runner = None
     try:
         d = work / f"{'s' if streamed else 'p'}{n}-{k}"

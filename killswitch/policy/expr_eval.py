@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
-from .expr import (And, Call, Compare, Literal, Neg, Node, Not, Or, Product, Ref, Sum, ValueType, canonical,
+from .expr import (FUNCTIONS, And, Call, Compare, Literal, Neg, Node, Not, Or, Product, Ref, Sum, ValueType, canonical,
                    computed, mirrored, refs)
 
 Values = Mapping[str, "float | bool | None"]
@@ -158,7 +158,14 @@ def numeric(node: Node) -> Number:
         args = tuple(numeric(x) for x in node.args)
         name = node.name
 
+        least, most = FUNCTIONS.get(name, (1, 0))  # (a name it does not know: no arity fits)
+        fits = len(args) >= least and (most is None or len(args) <= most)
+
         def call(v: Values) -> float | None:
+            # a call the type check refuses (an unknown name, a wrong count) has no value: the
+            # check's own constant folding (a divisor of 0?) asks for it before it says why
+            if not fits:
+                return None
             xs = [f(v) for f in args]
             known = [x for x in xs if x is not None]
             if len(known) < len(xs):

@@ -161,10 +161,7 @@ class OperatorCommands:
         return None
 
     async def _refused(self, kind: str, payload: dict, why: str) -> ChangeResult:
-        try:
-            await self.lead.audit(kind, self.clock(), {**payload, "refused": why})
-        except FencedError:
-            self.lead.leader = False
+        await self.lead.audit_refusal(kind, self.clock(), payload, why)
         return ChangeResult(False, why)
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,

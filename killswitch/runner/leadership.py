@@ -278,6 +278,14 @@ class Leadership:
             self.lease_log.lost(self.fence, "a write under it was fenced off: another runner holds the lease")
             await FencedAudit(self.store, self.io, lambda: None).audit(kind, ts_ms, {**payload, "standby": True})
 
+    async def audit_refusal(self, kind: str, ts_ms: int, payload: dict, why: str) -> None:
+        """An operator's change refused, audited with ``why`` (``refused``); a runner deposed
+        meanwhile writes nothing and steps down, as at any fenced write."""
+        try:
+            await self.audit(kind, ts_ms, {**payload, "refused": why})
+        except FencedError:
+            self.leader = False
+
     def deposed(self) -> str:
         """A write was fenced off: this runner no longer leads. The refusal an operator sees."""
         self.leader = False

@@ -235,10 +235,7 @@ class OperatorRevokes:
         return ChangeResult(True, f"{owed}; {said}")
 
     async def _refused(self, kind: str, payload: dict, why: str) -> ChangeResult:
-        try:
-            await self.lead.audit(kind, self.clock(), {**payload, "refused": why})
-        except FencedError:
-            self.lead.leader = False
+        await self.lead.audit_refusal(kind, self.clock(), payload, why)
         return ChangeResult(False, why)
 
 

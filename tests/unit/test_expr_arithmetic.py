@@ -244,3 +244,19 @@ def test_the_compiler_says_each_mistake_at_file_line_col_with_its_code(when, cod
     result = compile_documents(load_text(POLICY.format(when=when), "p.yaml"), revision=None)
     assert [(x.code, x.pos.line, x.pos.col) for x in result.errors] == codes
     assert all(x.hint for x in result.errors)
+
+
+@pytest.mark.parametrize("cond", ["hb > 3 / min_()", "hb > 1 / max()", "hb > 2 / abs(1, 2)",
+                                  "hb > 1 / (maxx(hb)) / min_()"])
+def test_a_call_the_check_refuses_has_no_value_in_a_divisors_constant_fold(cond):
+    # a fuzzed policy crashed the compiler here (max() of no values) before it could say why
+    from killswitch.compile.compiler import compile_documents
+    from killswitch.policy.load import load_text
+
+    text = ("apiVersion: killswitch/v1\nkind: Policy\nmetadata: {name: p}\nspec:\n"
+            "  scope: {level: account, allow_empty: true}\n  interval: 5s\n"
+            "  signals:\n    hb: {heartbeat_age: {source: strategy-a, grace: 10m}}\n"
+            f"  triggers:\n    t: {{when: \"{cond}\", on_missing_data: fire}}\n"
+            "  stages:\n    - {level: 1, name: s, on: [t], reset: manual, actions: [close_all]}\n")
+    codes = {d.code for d in compile_documents(load_text(text, "p.yaml")).diagnostics}
+    assert codes & {"KS126", "KS127"}, codes

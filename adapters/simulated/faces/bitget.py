@@ -48,7 +48,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import re
 from typing import Any, MutableMapping, Optional
 from urllib.parse import parse_qsl, unquote
@@ -60,7 +59,7 @@ from ..engine import (DUPLICATE_CLIENT_ID, INSUFFICIENT_BALANCE, INVALID_SYMBOL,
                       NOTIONAL_TOO_SMALL, PRECISION, REDUCE_ONLY_REJECTED, TOO_MANY_ORDERS, TOO_MANY_REQUESTS,
                       UNKNOWN_ORDER, MarketSpec, SimError, SimOrder, decimals)
 from ..views import money
-from .shared import RestFace, VenueFail
+from .shared import RestFace, VenueFail, passphrase_account
 
 PREFIXES = ("/api/v2/",)
 V2 = "/api/v2"
@@ -581,30 +580,11 @@ async def handle(server: Any, request: web.Request) -> web.StreamResponse:
 # --- clients -----------------------------------------------------------------------------------------------
 
 
-def _loopback(base_url: str) -> str:
-    if not base_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
-        raise ValueError("the simulated exchange is on loopback")
-    return base_url
-
-
 def bitget_account(server: Any, account: str, *, hedge_mode: Optional[bool] = None,
                    env: Optional[MutableMapping[str, str]] = None, **fields: Any) -> Any:
-    """A killswitch :class:`~killswitch.policy.model.Account` on venue ``bitget`` for the engine's
-    ``account``, ``api_url`` the server's base URL; its credentials are written to ``env``
-    (default ``os.environ``) as ``KS_SIM_BITGET_<ACCOUNT>_{KEY,SECRET,PASS}`` and referenced there."""
-    from killswitch.policy.model import Account
-
-    target = os.environ if env is None else env
-    spec = server.engine.accounts[account].spec
-    prefix = "KS_SIM_BITGET_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
-    target[f"{prefix}_KEY"], target[f"{prefix}_SECRET"], target[f"{prefix}_PASS"] = (
-        spec.api_key, spec.secret, spec.passphrase)
-    hedge = server.engine.hedge_mode(account) if hedge_mode is None else hedge_mode
-    return Account.model_validate({
-        "name": account, "venue": "bitget", "market_type": "futures", "hedge_mode": hedge,
-        "api_url": _loopback(server.base_url),
-        "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"},
-                        "password": {"env": f"{prefix}_PASS"}}, **fields})
+    """A killswitch Account on venue ``bitget`` for the engine's ``account`` (see
+    :func:`.shared.passphrase_account`)."""
+    return passphrase_account(server, account, "bitget", hedge_mode=hedge_mode, env=env, **fields)
 
 
 __all__ = ["BitgetFace", "PREFIXES", "ROUTES", "bitget_account", "handle", "symbol_id"]

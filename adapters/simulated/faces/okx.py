@@ -64,7 +64,6 @@ import copy
 import hashlib
 import hmac
 import json
-import os
 import re
 import zlib
 from datetime import datetime, timezone
@@ -79,6 +78,7 @@ from ..engine import (DUPLICATE_CLIENT_ID, INSUFFICIENT_BALANCE, INVALID_SYMBOL,
 from ..faults import HTTP_STATUS, FaultKind, first, restamp, stale, total_latency_ms
 from ..permissions import TRADE_OPS
 from ..views import money
+from .shared import loopback, passphrase_account
 
 PREFIXES = ("/api/v5/",)
 
@@ -953,19 +953,13 @@ CCXT_OPTIONS = {"defaultType": "swap", "fetchMarkets": {"types": ["swap"]}, "fet
                 "adjustForTimeDifference": False}
 
 
-def _loopback(base_url: str) -> str:
-    if not base_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
-        raise ValueError("the simulated exchange is on loopback")
-    return base_url
-
-
 def okx_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
     """A ``ccxt.async_support.okx`` bound to ``server`` as ``account`` (close it after use).
     ccxt's okx has one URL family (``urls['api']['rest']``, ``https://{hostname}``): every
     other entry of ``urls['api']`` goes to the server too, so nothing leaves 127.0.0.1."""
     import ccxt.async_support as ccxt_async
 
-    base = _loopback(server.base_url)
+    base = loopback(server.base_url)
     spec = server.engine.accounts[account].spec
     options = {**CCXT_OPTIONS, **config.pop("options", {})}
     ex = ccxt_async.okx({"apiKey": spec.api_key, "secret": spec.secret, "password": spec.passphrase,
@@ -982,22 +976,9 @@ def okx_client(server: Any, account: str, *, strict: bool = True, **config: Any)
 
 def okx_account(server: Any, account: str, *, hedge_mode: Optional[bool] = None,
                 env: Optional[MutableMapping[str, str]] = None, **fields: Any) -> Any:
-    """A killswitch :class:`~killswitch.policy.model.Account` on venue ``okx`` for the engine's
-    ``account``, ``api_url`` the server's base URL; its credentials are written to ``env``
-    (default ``os.environ``) as ``KS_SIM_OKX_<ACCOUNT>_{KEY,SECRET,PASS}`` and referenced there."""
-    from killswitch.policy.model import Account
-
-    target = os.environ if env is None else env
-    spec = server.engine.accounts[account].spec
-    prefix = "KS_SIM_OKX_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
-    target[f"{prefix}_KEY"], target[f"{prefix}_SECRET"], target[f"{prefix}_PASS"] = (
-        spec.api_key, spec.secret, spec.passphrase)
-    hedge = server.engine.hedge_mode(account) if hedge_mode is None else hedge_mode
-    return Account.model_validate({
-        "name": account, "venue": "okx", "market_type": "futures", "hedge_mode": hedge,
-        "api_url": _loopback(server.base_url),
-        "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"},
-                        "password": {"env": f"{prefix}_PASS"}}, **fields})
+    """A killswitch Account on venue ``okx`` for the engine's ``account`` (see
+    :func:`.shared.passphrase_account`)."""
+    return passphrase_account(server, account, "okx", hedge_mode=hedge_mode, env=env, **fields)
 
 
 __all__ = ["PREFIXES", "ROUTES", "handle", "inst_id", "okx_client", "okx_account", "CCXT_OPTIONS"]

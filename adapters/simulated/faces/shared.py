@@ -30,7 +30,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from typing import Any, Mapping, Optional
+import os
+import re
+from typing import Any, Mapping, MutableMapping, Optional
 
 from aiohttp import web
 
@@ -181,3 +183,31 @@ class RestFace:
 
 
 __all__ = ["RestFace", "VenueFail", "respond"]
+
+
+def loopback(base_url: str) -> str:
+    """``base_url`` if it is on loopback: the simulated exchange is never served elsewhere."""
+    if not base_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
+        raise ValueError("the simulated exchange is on loopback")
+    return base_url
+
+
+def passphrase_account(server: Any, account: str, venue: str, *, hedge_mode: Optional[bool] = None,
+                       env: Optional[MutableMapping[str, str]] = None, **fields: Any) -> Any:
+    """A killswitch :class:`~killswitch.policy.model.Account` on ``venue`` (one that signs with a
+    key, a secret and a passphrase: OKX, Bitget) for the engine's ``account``, ``api_url`` the
+    server's base URL; its credentials are written to ``env`` (default ``os.environ``) as
+    ``KS_SIM_<VENUE>_<ACCOUNT>_{KEY,SECRET,PASS}`` and referenced there."""
+    from killswitch.policy.model import Account
+
+    target = os.environ if env is None else env
+    spec = server.engine.accounts[account].spec
+    prefix = f"KS_SIM_{venue.upper()}_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
+    target[f"{prefix}_KEY"], target[f"{prefix}_SECRET"], target[f"{prefix}_PASS"] = (
+        spec.api_key, spec.secret, spec.passphrase)
+    hedge = server.engine.hedge_mode(account) if hedge_mode is None else hedge_mode
+    return Account.model_validate({
+        "name": account, "venue": venue, "market_type": "futures", "hedge_mode": hedge,
+        "api_url": loopback(server.base_url),
+        "credentials": {"api_key": {"env": f"{prefix}_KEY"}, "secret": {"env": f"{prefix}_SECRET"},
+                        "password": {"env": f"{prefix}_PASS"}}, **fields})
