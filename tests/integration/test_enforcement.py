@@ -372,3 +372,45 @@ def test_a_lock_told_not_to_enforce_leaves_the_rogue_entry_and_the_growth(tmp_pa
     assert "alp-rogue-1" in seen["open"] and seen["long"] == pytest.approx(6.0) and seen["rows"] == []
     assert seen["hold"]["enforce"] == {"cancel": False, "revert_growth": False}
     assert seen["audit"][0]["enforce"] == {"cancel": False, "revert_growth": False}
+
+
+@pytest.mark.parametrize("venue", STREAMED)
+def test_a_streamed_fill_that_grows_a_position_under_a_halt_is_reverted_at_the_stream_events_tick(
+        tmp_path, monkeypatch, venue):
+    """A 30 s interval, an operator's halt told not to cancel (``ksctl lock --no-cancel``: no entry
+    wakes the runner, only the fill can): a market buy of the bot's at the engine grows the long;
+    the fill's stream events wake the runner, whose venue watch reverts the growth within seconds,
+    long before the next interval."""
+    import time
+
+    from killswitch.daemon import Daemon
+
+    from .test_stream_runner import serve as serve_streamed, stream_of
+    from tests.procs import until
+
+    key = f"{venue}/sim-main"
+    seen: dict = {}
+
+    async def scenario(daemon: Daemon, server: SimServer) -> None:
+        runner = daemon.runner
+        assert (await runner.lock_scope(key, "halted", "desk halt", actor="op",
+                                        enforce={"cancel": False, "revert_growth": True})).done
+        daemon.wakes.nudge()  # the first tick under the lock: the long's size at the lock is its baseline
+        await until(lambda: runner.book.baselines, "the baselines kept", 30.0)
+        seen["entries_watched"] = runner.enforcement.waking.get(key, False)
+        await until(lambda: stream_of(daemon, key)["state"] == "live", "the stream live", 30.0)
+        seen["before"] = long_btc(server.engine)
+        woken = daemon.wakes.started["wake"]
+        started = time.monotonic()
+        server.engine.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.0, client_order_id="beta-mkt-9")
+        seen["grown"] = long_btc(server.engine)
+        await until(lambda: long_btc(server.engine) == pytest.approx(seen["before"]), "the growth reverted", 30.0)
+        seen["after_s"] = time.monotonic() - started
+        seen["woken"] = daemon.wakes.started["wake"] - woken
+        seen["rows"] = violations(runner.store)
+
+    asyncio.run(asyncio.wait_for(serve_streamed(tmp_path, monkeypatch, "30s", scenario, venue=venue), 90))
+    assert seen["grown"] == pytest.approx(seen["before"] + 1.0)
+    assert seen["after_s"] < 10.0, seen  # woken by the stream: the 30 s interval did not pass
+    assert seen["woken"] >= 1 and seen["entries_watched"] is False  # the fill woke it, not an entry
+    assert [r["action"] for r in seen["rows"]] == ["revert"]
