@@ -96,11 +96,13 @@ class Stalled(Exception):
 class AccountStream:
     """The private stream of one account (``key`` is the runner's ``venue/account``).
 
-    ``build()`` makes a streaming client; ``parse_order(ccxt_order)`` reads an open order as the
-    REST snapshot does; ``contract_size(symbol)`` and ``rules(symbol)`` come from the markets;
-    ``classify(message)`` is the dialect's :meth:`~.dialects.base.Dialect.stream_message`,
-    ``events(message, ccxt_order, held)`` its :meth:`~.dialects.base.Dialect.stream_events` (with
-    the market ids' symbols bound), ``event_time(message)`` its ``stream_time``.
+    ``build()`` makes a streaming client; ``parse_order(ccxt_order[, kind, price_trigger])``
+    reads an open order as the REST snapshot does (of the kind an event says, see
+    :class:`StreamEvent`); ``contract_size(symbol)`` and ``rules(symbol)`` come from the
+    markets; ``classify(message)`` is the dialect's
+    :meth:`~.dialects.base.Dialect.stream_message`, ``events(message, ccxt_order, held)`` its
+    :meth:`~.dialects.base.Dialect.stream_events` (with the market ids' symbols bound),
+    ``event_time(message)`` its ``stream_time``.
 
     Size: about 480 lines, one connection's life and what it may be trusted with — the watch
     loops, the raw frames' checks and their events applied (an array of marks as columns),
@@ -110,7 +112,7 @@ class AccountStream:
 
     FRAMES_KEPT = 50_000  # the last event of this many keys (orders come and go) is kept for the checks
 
-    def __init__(self, key: str, *, quote: str, build: Callable[[], Any], parse_order: Callable[[Any], Order],
+    def __init__(self, key: str, *, quote: str, build: Callable[[], Any], parse_order: Callable[..., Order],
                  contract_size: Callable[[str], float], rules: Callable[[str], Optional[MarketRules]],
                  classify: Callable[[Any], str],
                  events: Callable[[Any, Callable[[Any], Any], Optional[set[str]]], list[StreamEvent]],
@@ -571,11 +573,12 @@ class AccountStream:
                     self._position_changed[symbol] = self._clock()
             for asset, balance in ev.wallets:
                 changed = state.apply_wallet(asset, balance, ev.event_ms) == CHANGED or changed
+            kinds = {k[0]: k[1:] for k in ev.kinds}
             for oid, o in ev.orders:
                 order: Optional[Order] = None
                 if isinstance(o, Mapping) and o.get("status") == "open":
-                    try:
-                        order = self._parse_order(o)
+                    try:  # of the kind the venue's own field says, where it says one
+                        order = self._parse_order(o, *kinds[oid]) if oid in kinds else self._parse_order(o)
                     except Exception as e:  # noqa: BLE001 — an order it cannot read is malformed, never applied
                         self._dropped("malformed", f"order {oid}: {type(e).__name__}: {e}")
                         continue

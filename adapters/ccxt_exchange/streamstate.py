@@ -62,8 +62,11 @@ class StreamEvent(NamedTuple):
     one order's, one symbol's marks on one stream), ``event_ms`` its event time, ``body`` the
     raw event (the same key, time and body again is a duplicate). What it says: ``positions``
     as (symbol, leg, side, contracts, entry price), ``wallets`` as (asset, wallet balance),
-    ``orders`` as (id, the streaming client's order structure), ``marks`` as (symbol, price).
-    A named tuple, not a frozen dataclass: an array of every symbol's mark makes one per row,
+    ``orders`` as (id, the streaming client's order structure, None for one no longer open),
+    ``marks`` as (symbol, price); ``kinds`` as (order id, kind, whether it triggers on a price)
+    where the venue's own field says what an order is (Binance's algo service, Bybit's
+    ``stopOrderType``): it is read as that kind, as its REST list reads it, never guessed from
+    ccxt's unified fields. A named tuple, not a frozen dataclass: an array of every symbol's mark makes one per row,
     every second, and a frozen dataclass takes ten times as long to make."""
 
     key: tuple
@@ -73,6 +76,7 @@ class StreamEvent(NamedTuple):
     wallets: tuple[tuple[str, float], ...] = ()
     orders: tuple[tuple[str, Any], ...] = ()
     marks: tuple[tuple[str, float], ...] = ()
+    kinds: tuple[tuple[str, str, bool], ...] = ()
 
 
 class MarkRows(NamedTuple):

@@ -9,8 +9,10 @@ What it owns
     that count against order limits rather than request weight, the USDⓈ-M reads' published
     weights, how often a snapshot lists every open order, the USDⓈ-M positions read from their
     raw rows (:func:`unified_position`), Binance's reduce-only refusals (-2022, -4112, -4118),
-    its refusal table (:data:`REFUSALS`) and the account's position mode
-    (``GET /fapi/v1/positionSide/dual``, ``dualSidePosition``).
+    its refusal table (:data:`REFUSALS`), the account's position mode
+    (``GET /fapi/v1/positionSide/dual``, ``dualSidePosition``), and the USDⓈ-M user-data stream's
+    events (:func:`stream_message`, :func:`stream_events`): the account's and the regular orders'
+    updates, the algo service's conditional orders (``ALGO_UPDATE``) and the marks.
 
 What it must not do
     import ccxt or hold account state (see :mod:`.base`).
@@ -271,6 +273,10 @@ class BinanceDialect(Dialect):
 
     def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
         ps = info.get("positionSide")
+        if ps is None and "ps" in info and "S" in info and "X" in info:
+            # a user-data stream's order (ORDER_TRADE_UPDATE's or ALGO_UPDATE's ``o``), which ccxt's
+            # parse_ws_order leaves in its info: a hedge-mode close seen first on the stream is one
+            ps = info.get("ps")
         if isinstance(ps, str) and ps.upper() in ("LONG", "SHORT", "BOTH"):
             return ps.upper()
         return None
@@ -300,10 +306,21 @@ class BinanceDialect(Dialect):
 # The user-data events the stream reads, each with the fields it reads (a number where ``#``);
 # events Binance documents that the adapter leaves to ccxt, or to the next REST reconcile
 STREAM_EVENTS: Mapping[str, tuple[str, ...]] = {
-    "ACCOUNT_UPDATE": ("E#", "a"), "ORDER_TRADE_UPDATE": ("E#", "o"), "markPriceUpdate": ("E#", "s", "p#"),
+    "ACCOUNT_UPDATE": ("E#", "a"), "ORDER_TRADE_UPDATE": ("E#", "o"), "ALGO_UPDATE": ("E#", "o"),
+    "markPriceUpdate": ("E#", "s", "p#"),
 }
-STREAM_EVENTS_UNREAD = frozenset({"TRADE_LITE", "ACCOUNT_CONFIG_UPDATE", "MARGIN_CALL", "ALGO_UPDATE",
+STREAM_EVENTS_UNREAD = frozenset({"TRADE_LITE", "ACCOUNT_CONFIG_UPDATE", "MARGIN_CALL",
                                   "CONDITIONAL_ORDER_TRIGGER_REJECT", "GRID_UPDATE", "STRATEGY_UPDATE"})
+# ALGO_UPDATE (https://developers.binance.com/docs/derivatives/usds-margined-futures/user-data-streams/
+# Event-Algo-Order-Update): a conditional order of the algo service placed or changed, its fields
+# read, and its algo status ``X``. NEW (placed, not triggered) and TRIGGERING (met its condition,
+# being forwarded) are the algo service's open order; TRIGGERED (now an order of the matching
+# engine, which ORDER_TRADE_UPDATE tells of under its own id, ``ai``), FINISHED, CANCELED,
+# REJECTED and EXPIRED end it. Any other status, or an order type the algo list does not
+# document, is malformed: never an order read with a guess.
+ALGO_FIELDS = ("s", "aid", "X", "S", "o")
+ALGO_OPEN = frozenset({"NEW", "TRIGGERING"})
+ALGO_ENDED = frozenset({"TRIGGERED", "FINISHED", "CANCELED", "REJECTED", "EXPIRED"})
 
 
 def stream_message(message: Any) -> str:
@@ -348,6 +365,11 @@ def stream_message(message: Any) -> str:
         order = message["o"]
         if not isinstance(order, Mapping) or not all(_has(order, f) for f in ("s", "i", "X", "S", "T#")):
             return "malformed"
+    if event == "ALGO_UPDATE":
+        order = message["o"]
+        if not isinstance(order, Mapping) or not all(_has(order, f) for f in ALGO_FIELDS) \
+                or str(order["X"]) not in ALGO_OPEN | ALGO_ENDED or str(order["o"]) not in ALGO_ORDER_KINDS:
+            return "malformed"
     return "ok"
 
 
@@ -355,7 +377,8 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
                   held: Optional[Container[str]] = None) -> list[StreamEvent]:
     """The events of a classified ``ok`` message: an ``ACCOUNT_UPDATE`` (keyed by the account:
     its positions by ``s``/``ps`` with the signed amount ``pa``, its wallets by ``a`` with
-    ``wb``), an ``ORDER_TRADE_UPDATE`` (keyed by the order id), a ``markPriceUpdate`` (keyed
+    ``wb``), an ``ORDER_TRADE_UPDATE`` (keyed by the order id), an ``ALGO_UPDATE`` (keyed by the
+    algo id, :func:`algo_event`), a ``markPriceUpdate`` (keyed
     by its symbol and whether it came alone or in ``!markPrice@arr``'s array: the same mark
     comes by both where both are subscribed). Each carries the event time ``E``. Of an array,
     only the rows of the symbols in ``held`` (all when None): the others are never read."""
@@ -388,7 +411,22 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
     if event == "ORDER_TRADE_UPDATE":
         order, oid = message["o"], str(message["o"]["i"])
         return [StreamEvent(("order", oid), int(at), message, orders=((oid, ccxt_order(order)),))]
+    if event == "ALGO_UPDATE":
+        return [algo_event(message, int(at), ccxt_order)]
     return []
+
+
+def algo_event(message: Mapping[str, Any], at: int, ccxt_order: Callable[[Any], Any]) -> StreamEvent:
+    """An ``ALGO_UPDATE`` (classified ``ok``): keyed by its algo id apart from the regular orders'
+    updates (the algo service stamps its own), the order as ccxt's streaming parser reads it while
+    its algo status is open (:data:`ALGO_OPEN`; ccxt takes ``aid`` for the id, ``tp`` for the
+    trigger price and ``caid`` for the client id), None once it ended; of the kind its order
+    type says (:data:`ALGO_ORDER_KINDS`), as ``openAlgoOrders`` reads it."""
+    order = message["o"]
+    aid = str(order["aid"])
+    kind = ALGO_ORDER_KINDS[str(order["o"])]
+    parsed = ccxt_order(dict(order)) if str(order["X"]) in ALGO_OPEN else None
+    return StreamEvent(("algo", aid), at, message, orders=((aid, parsed),), kinds=((aid, kind, True),))
 
 
 def stream_mark_rows(message: Any, symbol_of: Callable[[str], str],

@@ -23,10 +23,11 @@ What it owns
     Cancels need no parameter of their kind: ``/v5/order/cancel`` takes any order's id and
     ``/v5/order/cancel-all`` of a symbol cancels every kind when no ``orderFilter`` is given.
 
-    The private stream (v5 ``/v5/private``: ``position``, ``order``, ``wallet``; ``execution``
-    read by ccxt alone) and the marks of the linear tickers (``/v5/public/linear``,
-    ``tickers.<SYMBOL>``) as stream events (:func:`stream_message`,
-    :func:`stream_events`, :meth:`BybitDialect.watch_marks`).
+    The private stream (v5 ``/v5/private``: ``position``, ``order`` — every kind of order, a
+    conditional one from Untriggered to Triggered or Deactivated, by its ``stopOrderType`` and
+    ``orderStatus`` —, ``wallet``; ``execution`` read by ccxt alone) and the marks of the linear
+    tickers (``/v5/public/linear``, ``tickers.<SYMBOL>``) as stream events
+    (:func:`stream_message`, :func:`stream_events`, :meth:`BybitDialect.watch_marks`).
 
 What it must not do
     import ccxt or hold account state (see :mod:`.base`).
@@ -128,6 +129,15 @@ STREAM_TOPICS: Mapping[str, tuple[str, ...]] = {
     "wallet": ("coin",),
     "execution": (),
 }
+# An order row's ``orderStatus`` (https://bybit-exchange.github.io/docs/v5/enum#orderstatus): open
+# (New, PartiallyFilled, Untriggered: a conditional order waiting for its trigger; Created, Active
+# and PendingCancel, which the order history's filter also names, are still at the venue) or ended
+# (Rejected, PartiallyFilledCanceled, Filled, Cancelled, Deactivated: a conditional order cancelled
+# before it triggered; Triggered, "instantaneous state for conditional orders from Untriggered to
+# New": the order that follows is told of by its own row). Any other is malformed, never guessed.
+OPEN_STATUSES = frozenset({"New", "PartiallyFilled", "Untriggered", "Created", "Active", "PendingCancel"})
+ENDED_STATUSES = frozenset({"Rejected", "PartiallyFilledCanceled", "Filled", "Cancelled", "Deactivated",
+                            "Triggered"})
 TICKERS = "tickers."
 LEG_OF_IDX: Mapping[str, str] = {"0": "BOTH", "1": "LONG", "2": "SHORT"}
 # the linear ticker a flat account's stream watches: Bybit's private topics are silent while
@@ -168,6 +178,9 @@ def stream_message(message: Any) -> str:
         coins = [c for r in rows for c in (r.get("coin") or ())]
         if not all(isinstance(c, Mapping) and _has(c, "coin") and _has(c, "walletBalance#") for c in coins):
             return "malformed"
+    if topic == "order" and not all(str(r["orderStatus"]) in OPEN_STATUSES | ENDED_STATUSES
+                                    and str(r.get("stopOrderType") or "") in STOP_ORDER_KINDS for r in rows):
+        return "malformed"  # a status or an order kind not known here
     return "ok"
 
 
@@ -176,7 +189,8 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
     """The events of a classified Bybit frame: each ``position`` row (keyed by its symbol and
     ``positionIdx``: the leg, ``side`` Buy/Sell/"" and ``size``, ``entryPrice``), the
     ``wallet``'s coins (keyed by the account: each coin's ``walletBalance``), each ``order`` row
-    (keyed by its id, read by ccxt's ``parse_order``) and a ticker's ``markPrice`` (keyed by
+    (:func:`order_event`: keyed by its id, read by ccxt's ``parse_order`` while open, of the kind
+    its ``stopOrderType`` says) and a ticker's ``markPrice`` (keyed by
     its symbol; of a held symbol only when ``held`` is given), each at the message's
     ``creationTime`` (a ticker's ``ts``)."""
     if not isinstance(message, Mapping):
@@ -211,9 +225,20 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
                         for r in rows for c in (r.get("coin") or ()))
         return [StreamEvent(("wallet",), int(at), rows, wallets=wallets)]
     if topic == "order":
-        return [StreamEvent(("order", str(row["orderId"])), int(at), row,
-                            orders=((str(row["orderId"]), ccxt_order(dict(row))),)) for row in rows]
+        return [order_event(row, int(at), ccxt_order) for row in rows]
     return []
+
+
+def order_event(row: Mapping[str, Any], at: int, ccxt_order: Callable[[Any], Any]) -> StreamEvent:
+    """One ``order`` row (of a frame classified ``ok``): keyed by its id, the order as ccxt's
+    parser reads it while its status is open (:data:`OPEN_STATUSES`), None once it ended; of the
+    kind its ``stopOrderType`` says (:data:`STOP_ORDER_KINDS`: a conditional, TP/SL, trailing or
+    OCO order as the open-order list reads it; a MmRateClose has no trigger price)."""
+    oid = str(row["orderId"])
+    stop = str(row.get("stopOrderType") or "")
+    parsed = ccxt_order(dict(row)) if str(row["orderStatus"]) in OPEN_STATUSES else None
+    return StreamEvent(("order", oid), at, row, orders=((oid, parsed),),
+                       kinds=((oid, STOP_ORDER_KINDS[stop], stop != "MmRateClose"),))
 
 
 def next_cursor(page: list) -> Optional[dict]:
