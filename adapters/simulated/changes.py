@@ -10,6 +10,10 @@ never queries the engine back (a query would charge weight and run timers).
   (``CANCELED``) or expired (``EXPIRED``): Binance's execution types.
 * :class:`AccountChanged` — the wallet or a position leg changed: a fill (reason ``ORDER``) or a
   seeded position (``ADJUSTMENT``), with the legs that changed, priced at the mark of that time.
+* :class:`AlgoChanged` — a conditional order of the engine's algo service (:mod:`.conditional`)
+  was placed (``NEW``), met its trigger (``TRIGGERING``, before the order it becomes is
+  submitted), became that order (``TRIGGERED``, naming it), was cancelled (``CANCELED``), or ended
+  unplaced at its trigger (``EXPIRED``, ``REJECTED``).
 * :class:`MarkSet` — a symbol's mark was set (:meth:`SimExchange.set_mark`): the moment a mark
   crosses a level in a scripted test, stamped when it happens.
 
@@ -20,8 +24,9 @@ are copies) or know about JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
+from .conditional import SimAlgoOrder
 from .rules import SimOrder
 
 
@@ -61,13 +66,22 @@ class AccountChanged:
 
 
 @dataclass(frozen=True)
+class AlgoChanged:
+    account: str
+    ts: int  # engine ms
+    order: SimAlgoOrder  # a copy, as it was right after the change
+    status: str  # the order's own status, or TRIGGERING (its status is still NEW then)
+    actual: Optional[SimOrder] = None  # TRIGGERED: a copy of the order it became, after its fills
+
+
+@dataclass(frozen=True)
 class MarkSet:
     symbol: str
     price: float
     ts: int
 
 
-Change = Union[OrderChanged, AccountChanged, MarkSet]
+Change = Union[OrderChanged, AccountChanged, AlgoChanged, MarkSet]
 Listener = Callable[[Change], None]
 
-__all__ = ["OrderChanged", "LegState", "AccountChanged", "MarkSet", "Change", "Listener"]
+__all__ = ["OrderChanged", "LegState", "AccountChanged", "AlgoChanged", "MarkSet", "Change", "Listener"]

@@ -52,7 +52,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
-from .changes import AccountChanged, Change, LegState, Listener, MarkSet, OrderChanged
+from .changes import AccountChanged, AlgoChanged, Change, LegState, Listener, MarkSet, OrderChanged
 from .depth import DepthModel, SimBook
 from .faults import FaultPlan
 from .paths import Flat, PricePath
@@ -281,6 +281,12 @@ class SimExchange:
     def _order_changed(self, o: SimOrder, execution: str, now: int, **trade: Any) -> None:
         if self.listeners and not o.spot:
             self._emit(OrderChanged(o.account, now, o.copy(), execution, **trade))
+
+    def _algo_changed(self, o: "SimAlgoOrder", now: int, status: Optional[str] = None,
+                      actual: Optional[SimOrder] = None) -> None:
+        if self.listeners:
+            self._emit(AlgoChanged(o.account, now, o.copy(), status or o.status,
+                                   actual.copy() if actual is not None else None))
 
     def _account_changed(self, a: _Account, reason: str, keys: Iterable[tuple[str, str]], now: int) -> None:
         if not self.listeners:

@@ -11,8 +11,9 @@ REST     ``POST /fapi/v1/listenKey`` → ``{"listenKey": "..."}`` (an account wi
 sockets  ``/ws/<listenKey>``, ``/ws`` and Binance's split paths ccxt builds from
          ``urls['api']['ws']['linear'] = ws://127.0.0.1:PORT/ws``: ``/private/ws?listenKey=<key>``
          (user data), ``/market/ws/<n>`` and ``/public/ws/<n>`` (``<n>`` is ccxt's connection
-         index, ignored). A socket with a key gets that key's account's ``ACCOUNT_UPDATE`` and
-         ``ORDER_TRADE_UPDATE`` events and ``listenKeyExpired``; every socket takes
+         index, ignored). A socket with a key gets that key's account's ``ACCOUNT_UPDATE``,
+         ``ORDER_TRADE_UPDATE`` and ``ALGO_UPDATE`` (each change of a conditional order of the
+         algo service) events and ``listenKeyExpired``; every socket takes
          ``{"method": "SUBSCRIBE", "params": [...], "id": N}`` (answered ``{"result": null,
          "id": N}``), ``UNSUBSCRIBE`` and ``LIST_SUBSCRIPTIONS`` for ``<symbol>@markPrice``,
          ``<symbol>@markPrice@1s``, ``!markPrice@arr`` and ``!markPrice@arr@1s``
@@ -47,7 +48,7 @@ from typing import Any, Callable, Optional
 
 from aiohttp import WSMsgType, web
 
-from .changes import AccountChanged, Change, MarkSet, OrderChanged
+from .changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from .engine import SimExchange
 from .faults import FaultKind, FaultPlan, first
 from .numbers import digits as _digits, fixed as _f, money_text as _money
@@ -169,6 +170,26 @@ def order_trade_update(engine: SimExchange, c: OrderChanged) -> dict[str, Any]:
     if c.execution == "TRADE":  # Binance pushes the commission only with a trade
         d["N"], d["n"] = "USDT", _money(c.fee)
     return {"e": "ORDER_TRADE_UPDATE", "E": c.ts, "T": c.ts, "o": d}
+
+
+def algo_update(engine: SimExchange, c: AlgoChanged) -> dict[str, Any]:
+    """An ``ALGO_UPDATE`` with the fields Binance documents for a conditional order of the algo
+    service: its algo status ``X``; the order it became (``ai``, its average price ``ap``, filled
+    quantity ``aq`` and type ``act``) once TRIGGERED; ``T`` and ``E`` the engine clock at the change."""
+    o = c.order
+    pd, ad = _digits(engine.markets[o.symbol])
+    d: dict[str, Any] = {
+        "caid": o.client_algo_id, "aid": o.algo_id, "at": "CONDITIONAL", "o": o.order_type, "s": o.symbol,
+        "S": o.side, "ps": o.position_side, "f": o.time_in_force, "q": _f(o.quantity, ad), "X": c.status, "ai": "",
+        "tp": _f(o.trigger_price, pd), "p": _f(o.price, pd), "V": "EXPIRE_MAKER", "wt": o.working_type, "pm": "NONE",
+        "cp": o.close_position, "pP": o.price_protect, "R": o.reduce_only, "tt": o.trigger_time, "gtd": 0,
+    }
+    if c.actual is not None:
+        a = c.actual
+        d.update({"ai": str(a.order_id), "ap": _f(a.avg_price, pd + 3), "aq": _f(a.executed_qty, ad), "act": a.type})
+    if c.status == "REJECTED":
+        d["rm"] = "Reduce Only reject" if o.closes else "Margin is insufficient"
+    return {"e": "ALGO_UPDATE", "T": c.ts, "E": c.ts, "o": d}
 
 
 def malformed(text: str, how: str) -> str:
@@ -445,7 +466,12 @@ class StreamFace(PushFace):
             for s in self.sockets:
                 self._send_marks(s, [update], [n for n in sorted(s.streams) if _names(n, c.symbol)])
             return
-        body = account_update(self.engine, c) if isinstance(c, AccountChanged) else order_trade_update(self.engine, c)
+        if isinstance(c, AccountChanged):
+            body = account_update(self.engine, c)
+        elif isinstance(c, AlgoChanged):
+            body = algo_update(self.engine, c)
+        else:
+            body = order_trade_update(self.engine, c)
         text = _dumps(body)
         for s in self.sockets:
             if s.key is not None and s.account == c.account:
@@ -518,4 +544,4 @@ def point_ws(exchange: Any, base_url: str) -> Any:
 
 
 __all__ = ["StreamFace", "PushFace", "ListenKeys", "ListenKey", "ListenKeyError", "LISTEN_KEY_MS", "mark_price_update",
-           "account_update", "order_trade_update", "malformed", "ws_urls", "point_ws", "UNKNOWN_EVENT"]
+           "account_update", "order_trade_update", "algo_update", "malformed", "ws_urls", "point_ws", "UNKNOWN_EVENT"]

@@ -414,3 +414,48 @@ def test_a_streamed_fill_that_grows_a_position_under_a_halt_is_reverted_at_the_s
     assert seen["after_s"] < 10.0, seen  # woken by the stream: the 30 s interval did not pass
     assert seen["woken"] >= 1 and seen["entries_watched"] is False  # the fill woke it, not an entry
     assert [r["action"] for r in seen["rows"]] == ["revert"]
+
+
+@pytest.mark.parametrize("venue", STREAMED)
+def test_a_streamed_account_cancels_a_rogue_conditional_entry_at_the_stream_events_tick(tmp_path, monkeypatch, venue):
+    """Under an operator's halt, a 30 s interval: a stop-market buy (a conditional entry, Binance's
+    algo service, Bybit's conditional order) placed at the engine reaches the runner by the
+    stream's conditional-order event and is cancelled within seconds; a reduce-only stop-loss of
+    the same bot stays. On the old code the stream never told of it: it waited for the REST
+    reconcile."""
+    import time
+
+    from killswitch.daemon import Daemon
+
+    from .test_stream_runner import serve as serve_streamed, stream_of
+    from tests.procs import until
+
+    key = f"{venue}/sim-main"
+    seen: dict = {}
+
+    def algo_open(eng, aid: int) -> bool:
+        return eng.accounts["sim-main"].algos[aid].is_open
+
+    async def scenario(daemon: Daemon, server: SimServer) -> None:
+        runner, eng = daemon.runner, server.engine
+        assert (await runner.lock_scope(key, "halted", "desk halt", actor="op")).done
+        daemon.wakes.nudge()
+        await until(lambda: runner.enforcement.waking.get(key), "entries watched", 30.0)
+        await until(lambda: stream_of(daemon, key)["state"] == "live", "the stream live", 30.0)
+        sl = eng.place_algo_order("sim-main", "BTCUSDT", "SELL", "STOP_MARKET", quantity=1.0, trigger_price=50_000.0,
+                                  reduce_only=True, client_algo_id="alp-sl-9").algo_id
+        started = time.monotonic()
+        entry = eng.place_algo_order("sim-main", "BTCUSDT", "BUY", "STOP_MARKET", quantity=0.5,
+                                     trigger_price=65_000.0, client_algo_id="alp-stop-9").algo_id
+        await until(lambda: not algo_open(eng, entry), "the conditional entry cancelled", 30.0)
+        seen["after_s"] = time.monotonic() - started
+        seen["sl_open"] = algo_open(eng, sl)
+        seen["rows"] = violations(runner.store)
+
+    prefixes = "strategies: [{name: alpha, client_id_prefixes: [alp-]}]\n"
+    asyncio.run(asyncio.wait_for(serve_streamed(tmp_path, monkeypatch, "30s", scenario, venue=venue, extra=prefixes),
+                                 90))
+    assert seen["after_s"] < 10.0, seen  # the stream told of it: the 30 s interval did not pass
+    assert seen["sl_open"]  # reduce-only: never the watch's
+    (row,) = seen["rows"]
+    assert (row["client_order_id"], row["action"], row["strategy"]) == ("alp-stop-9", "cancel", "alpha")

@@ -15,7 +15,10 @@ and port, beside the REST faces, and speaks Bybit v5's documented websocket prot
                        before auth, or an unknown topic: ``success`` false). Each topic's
                        message is ``{"id", "topic", "creationTime", "data": [...]}`` with the
                        fields Bybit documents for it, category ``linear``, rendered from the
-                       engine's change hooks at the change (``creationTime`` the engine clock).
+                       engine's change hooks at the change (``creationTime`` the engine clock);
+                       ``order`` tells of the conditional orders too (``stopOrderType`` Stop or
+                       TrailingStop: Untriggered when placed, then Triggered, Deactivated or
+                       Rejected, the order it became a regular one of its own id).
 ``/v5/public/linear``  ``tickers.<SYMBOL>``: a ``snapshot`` at subscription, then ``delta``
                        messages (``{"topic", "type", "data", "cs", "ts"}``) with ``markPrice``
                        and ``indexPrice`` every ``ticker_every_ms`` (Bybit's 100 ms) of a path's
@@ -46,10 +49,10 @@ from typing import Any, Callable, Optional
 
 from aiohttp import web
 
-from ..changes import AccountChanged, Change, LegState, MarkSet, OrderChanged
+from ..changes import AccountChanged, AlgoChanged, Change, LegState, MarkSet, OrderChanged
 from ..numbers import digits as _digits, fixed as _f, money_text as _money
 from ..stream import PushFace, _Socket
-from .bybit import IDX_OF_LEG, _Face, ccxt_config, point_ccxt
+from .bybit import ALGO_STATUS, IDX_OF_LEG, _Face, ccxt_config, point_ccxt
 
 PRIVATE_TOPICS = ("position", "order", "execution", "wallet")
 TICKERS = "tickers."
@@ -176,7 +179,11 @@ class BybitStreamFace(PushFace):
                     self._ticker(s, c.symbol, "delta", c.ts, c.price)
             return
         messages: list[tuple[str, list]] = []
-        if isinstance(c, OrderChanged):
+        if isinstance(c, AlgoChanged):
+            if c.status not in ALGO_STATUS:  # TRIGGERING: no status of Bybit's (Triggered follows)
+                return
+            messages.append(("order", [self._algo_row(c)]))
+        elif isinstance(c, OrderChanged):
             messages.append(("order", [self._order_row(c)]))
             if c.execution == "TRADE":
                 messages.append(("execution", [self._execution_row(c)]))
@@ -215,6 +222,16 @@ class BybitStreamFace(PushFace):
                     "slippageTolerance": "", "cumFeeDetail": {"USDT": _money(c.order.fee)}})
         if c.execution == "EXPIRED":
             row["cancelType"] = "UNKNOWN"
+        return row
+
+    def _algo_row(self, c: AlgoChanged) -> dict:
+        """A conditional order's row on the ``order`` topic: the REST list's fields (``stopOrderType``
+        Stop or TrailingStop, ``orderStatus`` Untriggered, Triggered, Deactivated or Rejected)
+        with the stream's own, as :meth:`_order_row`."""
+        row = self._rest._algo(c.order, c.account)
+        row.update({"category": "linear", "createType": "CreateByUser", "closedPnl": "0", "feeCurrency": "",
+                    "marketUnit": "", "ocoTriggerBy": "", "slippageToleranceType": "", "slippageTolerance": "",
+                    "cumFeeDetail": {}})
         return row
 
     def _execution_row(self, c: OrderChanged) -> dict:
