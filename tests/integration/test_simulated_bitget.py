@@ -17,6 +17,7 @@ import pytest
 
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
+from adapters.ccxt_exchange.dialects.base import ModeRead
 from adapters.ccxt_exchange.dialects.bitget import read_position_mode
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.faces.bitget import bitget_account
@@ -177,11 +178,15 @@ def test_a_hedge_close_names_the_leg_and_closes_that_leg_only():
     serve(t, account="sim-hedge")
 
 
-def test_a_hedge_account_declared_one_way_is_refused_by_the_venue_with_its_code():
+def test_a_close_built_one_way_for_a_hedge_account_is_refused_by_the_venue_with_its_code():
     """A close sent one-way (reduceOnly, no tradeSide) to a hedge-mode account: Bitget's 40774,
-    shown with its code, and nothing fills."""
+    shown with its code, and nothing fills. (The account declared one-way is read hedge at its
+    first snapshot, and its closes are built for that: the one-way build here is a mode read
+    gone stale, as after the account was switched.)"""
     async def t(srv, ad, eng, clock):
         await ad.snapshot()
+        assert ad.position_mode().hedge is True  # the venue's posMode, not the declaration
+        ad._mode.read = ModeRead(False, "stale")
         with pytest.raises(AdapterError) as e:
             await ad.submit(intent(BTC, "sell", 1.0, cid="kswrong1", venue="bitget", account="sim-hedge"))
         assert "40774" in e.value.message

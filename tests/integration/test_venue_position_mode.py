@@ -1,11 +1,12 @@
 """An account's position mode is the venue's, not the Accounts document's: the ccxt adapter
-against the simulated exchange's faces (Binance USDⓈ-M, OKX v5, Bybit v5) on 127.0.0.1.
+against the simulated exchange's faces (Binance USDⓈ-M, OKX v5, Bybit v5, Bitget v2) on 127.0.0.1.
 
 - A hedge-mode account declared one-way (``hedge_mode`` left false) is read as hedge at its
   first snapshot (Binance ``GET /fapi/v1/positionSide/dual``, OKX ``GET /api/v5/account/config``,
-  Bybit's positions' ``positionIdx``), said as a mismatch, and its closes are built for the
-  venue's mode (Binance ``positionSide`` without ``reduceOnly``, OKX ``posSide``, Bybit
-  ``positionIdx``): they fill. On the old code the declared mode built them and the venue refused
+  Bybit's positions' ``positionIdx``, Bitget ``GET /api/v2/mix/account/account``), said as a
+  mismatch, and its closes are built for the venue's mode (Binance ``positionSide`` without
+  ``reduceOnly``, OKX ``posSide``, Bybit ``positionIdx``, Bitget ccxt's ``hedged``: the leg's
+  ``tradeSide`` close): they fill. On the old code the declared mode built them and the venue refused
   every one (-1106 ``Parameter 'reduceOnly' sent when not required.``).
 - A close the venue refuses for its mode (the mode read went stale) reads the mode again and is
   sent once more, built for it; a refusal for anything else is not sent again.
@@ -66,6 +67,7 @@ def spy(ad: CcxtAdapter) -> list[dict]:
     ("binanceusdm", "GET /fapi/v3/positionRisk positionSide", "positionSide"),
     ("okx", "GET /api/v5/account/config posMode=long_short_mode", "posSide"),
     ("bybit", "GET /v5/position/list positionIdx", "positionIdx"),
+    ("bitget", "GET /api/v2/mix/account/account posMode=hedge_mode", "hedged"),
 ])
 def test_a_hedge_account_declared_one_way_is_read_as_hedge_and_its_close_fills(venue, source, leg_field):
     async def t(ad: CcxtAdapter, srv: SimServer):

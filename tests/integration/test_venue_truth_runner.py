@@ -1,5 +1,5 @@
-"""The runner against the simulated exchange's Binance USDⓈ-M face (a real ccxt client, polled),
-where the venue's answer rules over configuration.
+"""The runner against the simulated exchange's Binance USDⓈ-M face (and Bitget's v2 face for the
+position mode; a real ccxt client, polled), where the venue's answer rules over configuration.
 
 - A hedge-mode account declared one-way (``hedge_mode`` left false): on the old code every close
   was refused by the venue (-1106 ``Parameter 'reduceOnly' sent when not required.``) and sent
@@ -22,6 +22,8 @@ import asyncio
 import logging
 import re
 import textwrap
+
+import pytest
 
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.http import SimServer, wall_clock
@@ -85,9 +87,10 @@ def graph():
     return res.graph
 
 
-def run_case(tmp_path, account: str, scenario, *, fault=None):
-    """``scenario(runner, server, clock, recorder)`` with a runner over ``account`` declared
-    one-way with label book=hedge, on a fresh server; the runner's clock is the engine's."""
+def run_case(tmp_path, account: str, scenario, *, fault=None, venue: str = "binanceusdm"):
+    """``scenario(runner, server, clock, recorder)`` with a runner over ``account`` on ``venue``'s
+    face, declared one-way with label book=hedge, on a fresh server; the runner's clock is the
+    engine's."""
     eng, clock = engine()
 
     async def go():
@@ -95,11 +98,11 @@ def run_case(tmp_path, account: str, scenario, *, fault=None):
         await srv.start()
         if fault is not None:
             fault(srv)
-        acct = sim_account(srv, account, "binanceusdm", hedge_mode=False, labels={"book": "hedge"})
+        acct = sim_account(srv, account, venue, hedge_mode=False, labels={"book": "hedge"})
         adapter = CcxtAdapter(acct, urls=srv.base_url, timeout=5.0, ccxt_rate_limit=False, position_max_age_s=0.0)
         store = open_store(f"sqlite://{tmp_path / 'state.db'}")
         rec = Recorder()
-        runner = build_runner(graph(), {f"binanceusdm/{account}": adapter}, store, lock_path=tmp_path / "lock.json",
+        runner = build_runner(graph(), {f"{venue}/{account}": adapter}, store, lock_path=tmp_path / "lock.json",
                               dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, sinks=[rec])
         try:
             await runner.start()
@@ -132,7 +135,8 @@ def metric(text: str, name: str, **labels) -> float:
     raise AssertionError(f"no sample {name}{labels} in {parse_families(text)[name]['samples']}")
 
 
-def test_a_hedge_account_declared_one_way_is_closed_leg_by_leg_and_the_mismatch_is_loud(tmp_path, caplog):
+@pytest.mark.parametrize("venue", ["binanceusdm", "bitget"])
+def test_a_hedge_account_declared_one_way_is_closed_leg_by_leg_and_the_mismatch_is_loud(tmp_path, caplog, venue):
     caplog.set_level(logging.INFO)
 
     async def scenario(runner, srv, clock, rec):
@@ -145,18 +149,18 @@ def test_a_hedge_account_declared_one_way_is_closed_leg_by_leg_and_the_mismatch_
         await ticks(runner, clock, 3)
         return runner.status(), runner.metrics_text(), runner.store.journal(limit=100)
 
-    status, metrics, journal = run_case(tmp_path, "sim-hedge", scenario)
+    status, metrics, journal = run_case(tmp_path, "sim-hedge", scenario, venue=venue)
     # the book closed: every leg, each with its own positionSide, none refused
     assert journal and all(e.status == "filled" for e in journal), [(e.status, e.reason_code, e.detail)
                                                                     for e in journal]
     assert {e.position_side for e in journal} == {"LONG", "SHORT"}
-    mode = status.position_modes["binanceusdm/sim-hedge"]
+    mode = status.position_modes[f"{venue}/sim-hedge"]
     assert (mode["read"], mode["declared"], mode["mismatch"]) == ("hedge", "one-way", True)
     assert mode["reason"].startswith("POSITION_MODE_MISMATCH: declared one-way, the venue reads hedge")
     assert "POSITION_MODE_MISMATCH: declared one-way, the venue reads hedge" in status_text(status, NO_LOCKS)
-    assert metric(metrics, "killswitch_position_mode_mismatch", venue="binanceusdm", account="sim-hedge") == 1
+    assert metric(metrics, "killswitch_position_mode_mismatch", venue=venue, account="sim-hedge") == 1
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("POSITION_MODE_MISMATCH")]
-    assert len(said) == 1 and "binanceusdm/sim-hedge" in said[0], said
+    assert len(said) == 1 and f"{venue}/sim-hedge" in said[0], said
 
 
 def test_the_mismatch_is_one_event_and_its_page_says_what_the_venue_reads(tmp_path):

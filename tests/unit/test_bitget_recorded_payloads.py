@@ -13,8 +13,10 @@ from urllib.parse import parse_qsl, urlsplit
 import ccxt.async_support as ccxt_async
 import pytest
 
-from adapters.base import CancelSelector
+from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
+from adapters.ccxt_exchange.dialects import dialect_for
+from adapters.ccxt_exchange.dialects.base import Reads
 from adapters.ccxt_exchange.dialects.bitget import position_mode, read_position_mode
 from adapters.ccxt_exchange.parsing import BadData
 from killswitch.orders import OrderIntent
@@ -169,7 +171,10 @@ def test_recorded_account_and_hedge_position_and_both_order_lists_field_by_field
                                 "LONG"),
     }
     lists = [(p, q) for m, p, q in venue.requests if "/order/" in p or "/position/" in p or "/account/" in p]
-    assert lists == [
+    # the account's position mode, read beside the first snapshot (the mode watch's)
+    mode = ("/api/v2/mix/account/account", {"marginCoin": "USDT", "productType": "USDT-FUTURES", "symbol": "BTCUSDT"})
+    assert lists.count(mode) == 1
+    assert [x for x in lists if x != mode] == [
         ("/api/v2/mix/account/accounts", {"productType": "USDT-FUTURES"}),
         ("/api/v2/mix/position/all-position", {"marginCoin": "USDT", "productType": "USDT-FUTURES"}),
         ("/api/v2/mix/order/orders-pending", {"limit": "100", "productType": "USDT-FUTURES"}),
@@ -316,6 +321,37 @@ def test_position_mode_is_read_from_the_recorded_account(case, mode):
         return body(case)
 
     assert run(read_position_mode(call)) == mode
+
+
+@pytest.mark.parametrize("case, hedge", [("fetchMarginMode.linear", True), ("fetchLeverage", False)])
+def test_the_dialect_reads_the_accounts_position_mode_from_the_recorded_account(case, hedge):
+    """The read the mode watch makes (at start, every few minutes, after a refusal for the mode)."""
+    asked: list = []
+
+    async def call(method, *args):
+        asked.append((method, *args))
+        return body(case)
+
+    reads = Reads(call=call, has_method=lambda name: name == "privateMixGetV2MixAccountAccount",
+                  symbol_of=lambda m: m, market_type="futures")
+    got = run(dialect_for("bitget").read_position_mode(reads))
+    mode = body(case)["data"]["posMode"]
+    assert (got.hedge, got.source, got.error) == (hedge, f"GET /api/v2/mix/account/account posMode={mode}", None)
+    assert asked == [("privateMixGetV2MixAccountAccount",
+                      {"symbol": "BTCUSDT", "productType": "USDT-FUTURES", "marginCoin": "USDT"})]
+    spot = Reads(call=call, has_method=lambda name: True, symbol_of=lambda m: m, market_type="spot")
+    assert run(dialect_for("bitget").read_position_mode(spot)).hedge is None  # spot has no position mode
+
+
+def test_the_dialects_read_of_an_unknown_pos_mode_is_bad_response_naming_the_endpoint_and_field():
+    async def call(method, *args):
+        return envelope({"marginCoin": "USDT", "posMode": "double_mode"})
+
+    reads = Reads(call=call, has_method=lambda name: True, symbol_of=lambda m: m, market_type="futures")
+    with pytest.raises(AdapterError) as ei:
+        run(dialect_for("bitget").read_position_mode(reads))
+    assert ei.value.reason is Reason.BAD_RESPONSE
+    assert "GET /api/v2/mix/account/account: field posMode: unknown value 'double_mode'" in ei.value.message
 
 
 def test_position_mode_without_a_known_pos_mode_is_bad_data_naming_it():

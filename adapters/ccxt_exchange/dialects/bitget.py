@@ -31,8 +31,9 @@ What it owns
       serves unified-trading (UTA) accounts only, by application, "not classic accounts"; the
       classic mix API has none, so :meth:`BitgetDialect.countdown` is None and the dead man's
       switch is the runner's own;
-    * :func:`position_mode`, the account's position mode read from
-      ``GET /api/v2/mix/account/account`` (``posMode``).
+    * the account's position mode read from ``GET /api/v2/mix/account/account`` (``posMode``,
+      :meth:`BitgetDialect.read_position_mode`; :func:`position_mode` of an answer): what its
+      closes are built for, and the declared ``hedge_mode`` checked against.
 
     Unified-trading (UTA) accounts answer on Bitget's v3 API; this dialect reads the classic
     account (ccxt's ``uta`` option is held false, so ccxt never probes ``/api/v3/account/settings``
@@ -50,7 +51,7 @@ from typing import Any, Callable, Mapping, Optional
 from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ..parsing import BadData, num
-from .base import Call, Countdown, Dialect, Listed, Reads, bad_field, read_pages, unknown_value
+from .base import Call, Countdown, Dialect, Listed, ModeRead, Reads, bad_field, read, read_pages, unknown_value
 
 POSITIONS = "GET /api/v2/mix/position/all-position"
 REGULAR_ORDERS = "GET /api/v2/mix/order/orders-pending"
@@ -78,6 +79,10 @@ CLOSING_PLANS = frozenset({"profit_plan", "loss_plan", "pos_profit", "pos_loss",
 POSITION_PLANS = frozenset({"pos_profit", "pos_loss"})  # they close the whole position, whatever its size
 
 POS_MODES = ("hedge_mode", "one_way_mode")
+# ccxt's implicit method of GET /api/v2/mix/account/account, and what it is asked: one symbol's
+# account of the USDT-M futures (the venue's posMode is the account's, whatever the symbol)
+MODE_METHOD = "privateMixGetV2MixAccountAccount"
+MODE_PARAMS: Mapping[str, str] = {"symbol": "BTCUSDT", "productType": "USDT-FUTURES", "marginCoin": "USDT"}
 # tradeSide values that only close: hedge mode's close, and the venue's own reductions
 # (liquidation, delivery, offset) it writes as reduce_/burst_/delivery_/offset_ + the leg
 CLOSING_PREFIXES = ("reduce_", "burst_", "delivery_", "offset_")
@@ -255,13 +260,26 @@ class BitgetDialect(Dialect):
     def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
         return None  # the classic account has no countdown-cancel-all (the module docstring)
 
+    async def read_position_mode(self, reads: Reads) -> ModeRead:
+        """``GET /api/v2/mix/account/account``: ``data.posMode`` hedge_mode (hedge) or one_way_mode
+        (one-way); anything else is BAD_RESPONSE naming the field. Read at start, every few
+        minutes and after a refusal for the mode (:mod:`..modes`). Its ``marginMode`` is the one
+        symbol's it was asked for, not the account's: the positions' own say theirs."""
+        if reads.market_type != "futures" or not reads.has_method(MODE_METHOD):
+            return await super().read_position_mode(reads)
+        answer = await read(reads, self.id, ACCOUNT, MODE_METHOD, dict(MODE_PARAMS))
+        data = answer.get("data", answer) if isinstance(answer, Mapping) else None
+        mode = data.get("posMode") if isinstance(data, Mapping) else None
+        if mode not in POS_MODES:
+            raise unknown_value(self.id, ACCOUNT, "posMode", mode)
+        return ModeRead(mode == "hedge_mode", f"{ACCOUNT} posMode={mode}")
+
 
 async def read_position_mode(call: Call, symbol_id: str = "BTCUSDT", product_type: str = "USDT-FUTURES",
                              margin_coin: str = "USDT") -> str:
     """:func:`position_mode` of the account, read through ``call`` (the adapter's budgeted one):
     ``GET /api/v2/mix/account/account`` for one symbol (the venue's posMode is the account's)."""
-    answer = await call("privateMixGetV2MixAccountAccount",
-                        {"symbol": symbol_id, "productType": product_type, "marginCoin": margin_coin})
+    answer = await call(MODE_METHOD, {"symbol": symbol_id, "productType": product_type, "marginCoin": margin_coin})
     return position_mode(answer)
 
 
