@@ -184,7 +184,7 @@ def test_a_page_reaches_the_receiver_once_per_group_with_the_runbook_link_and_re
     assert 195_000 <= t1 - T0 <= 205_000  # 75s (first entry) + group_wait 2m; the receipt may take a tick
     assert t2 - t1 >= 600_000  # not before the repeat interval
     assert p1["receiver"] == "desk" and p1["incidents"] == incidents and p1["attempt"] == 1 and p1["mode"] == "live"
-    assert 'killswitch_notifications_total{receiver="desk",result="delivered"} 2' in sink.metrics_text()
+    assert 'killswitch_notifications_total{receiver="desk",result="delivered"} 2.0' in sink.metrics_text()
 
 
 def test_a_restarted_runner_neither_pages_again_nor_forgets_to_remind(tmp_path):
