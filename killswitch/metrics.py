@@ -166,7 +166,7 @@ def parse_families(text: str) -> dict[str, dict]:
     for line in text.splitlines():
         if not line.strip():
             continue
-        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+        if line.startswith(("# HELP ", "# TYPE ")):
             _, what, rest = line.split(" ", 2)
             name, _, value = rest.partition(" ")
             fam = out.setdefault(name, {"help": None, "type": None, "samples": []})

@@ -198,7 +198,7 @@ def test_a_restarted_runner_neither_pages_again_nor_forgets_to_remind(tmp_path):
             sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
             runner.sinks.append(sink)
             await runner.start()
-            for i in range(ticks):
+            for _i in range(ticks):
                 clock.advance(TICK_MS if clock() - T0 < 300_000 else 30_000)
                 await runner.tick()
                 # and the delivery under way finishes before the "restart"

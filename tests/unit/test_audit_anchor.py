@@ -149,7 +149,7 @@ def test_the_key_comes_from_a_file_before_the_environment_and_errors_name_no_val
     other = "file-key-" + "f" * 40
     f.write_text(other + "\n")
     assert load_audit_key(str(f)).key_id == AuditKey(other).key_id
-    with pytest.raises(AuditKeyError, match="AUDIT_KEY_UNREADABLE: secret file .*missing cannot be read"):
+    with pytest.raises(AuditKeyError, match=r"AUDIT_KEY_UNREADABLE: secret file .*missing cannot be read"):
         load_audit_key(str(tmp_path / "missing"))
     monkeypatch.setenv("KS_AUDIT_KEY", "short-value")
     with pytest.raises(AuditKeyError, match="AUDIT_KEY_TOO_SHORT") as e:

@@ -344,7 +344,7 @@ def test_the_registry_renders_valid_exposition_text_with_cumulative_buckets():
     r.gauge("z", "A gauge.", ("k",)).set(1.5, k="v")
     text = r.render()
     for line in text.splitlines():
-        assert line.startswith("# HELP ") or line.startswith("# TYPE ") or _LINE.match(line), line
+        assert line.startswith(("# HELP ", "# TYPE ")) or _LINE.match(line), line
     assert "# HELP x_seconds Help with a\\nnewline." in text
     assert 'x_seconds_bucket{le="0.1",path="a\\"b\\\\c"} 2.0' in text
     assert 'x_seconds_bucket{le="1.0",path="a\\"b\\\\c"} 3.0' in text
