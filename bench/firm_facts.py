@@ -51,7 +51,7 @@ def measure(url: str, n: int, ticks: int) -> dict:
     read: list[float] = []
     wal: list[int] = []
     with psycopg.connect(url, autocommit=True) as conn:
-        for t in range(ticks):
+        for _t in range(ticks):
             now = int(time.time() * 1000)
             for s in SHARDS[1:]:
                 firm.publish_facts(shard_schema(s), fences[s], facts(s, n, now, fences[s]))

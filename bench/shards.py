@@ -212,8 +212,7 @@ def allowed(port: int, k: int) -> bool:
 def tick_ms(port: int) -> float:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     got = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
-           if line.startswith("killswitch_tick_duration_seconds_sum") or
-           line.startswith("killswitch_tick_duration_seconds_count")}
+           if line.startswith(("killswitch_tick_duration_seconds_sum", "killswitch_tick_duration_seconds_count"))}
     s = next((v for k, v in got.items() if k.startswith("killswitch_tick_duration_seconds_sum")), 0.0)
     n = next((v for k, v in got.items() if k.startswith("killswitch_tick_duration_seconds_count")), 0.0)
     return s / n * 1000 if n else float("nan")
@@ -464,7 +463,7 @@ def shard_loss(f: Firm, trials: int) -> None:
                        if p.poll() is None and f.leaders(f.firm(h)).get(s) == h)
         keys = [f"binanceusdm/a{gone.split('-')[1]}-{i}" for i in range(f.per)]
         stopped = time.monotonic()
-        for h, _, p in f.replicas[gone]:
+        for _, _, p in f.replicas[gone]:
             p.send_signal(signal.SIGTERM)
         seen = None
         ended: dict[str, float] = {}
@@ -483,7 +482,7 @@ def shard_loss(f: Firm, trials: int) -> None:
                 if h not in ended and p.poll() is not None:
                     ended[h] = time.monotonic()
             time.sleep(0.05)
-        for h, _, p in f.replicas[gone]:
+        for _, _, p in f.replicas[gone]:
             p.wait(30)
         time.sleep(0.5)  # the stop's notification, if it came after the firm saw the shard gone
         said = stops.last(gone, stopped)

@@ -388,7 +388,7 @@ async def runner_figures(layout: str, n: int, repeats: int, work: Path) -> dict[
     out["sampling"] = _median(sampling)
     for name, crash in (("entry", entry_book), ("flatten", flatten_book)):
         xs = []
-        for k in range(max(3, repeats // 3)):
+        for _ in range(max(3, repeats // 3)):
             b = Bench(layout, n, sets, work)
             await b.warm()
             gc.collect()

@@ -1,19 +1,23 @@
-"""A small Prometheus metrics registry: counters, gauges and histograms, rendered as text.
+"""The runner's Prometheus metrics, on ``prometheus_client``: families by name, rendered as text.
 
-``/metrics`` is one :class:`Registry`, built at each scrape by the runner
-(``runner/readout.py``): the runner's own families are :class:`Sampled` (values read from its
-book at the scrape), the lease thread and the sinks add theirs (``collect_metrics(registry)``),
-and a sink that keeps a registry of its own (telemetry) is :meth:`Registry.include`-d. A family
-is registered once: a second one of the same name is an error, never a second block of lines.
-Every family has ``# HELP`` and ``# TYPE``; nothing writes exposition lines by hand. Why not a
-library: the metrics are a dozen, and the text format (version 0.0.4) is simple;
-``prometheus_client`` would bring a global registry to keep out of the way, and the
-OpenTelemetry metrics SDK would need a Prometheus exporter (another dependency) and a
-translation of dotted names. This registry is owned by its sink, thread-safe (notifications are
-reported from their delivery workers), and renders ``# HELP`` / ``# TYPE`` lines, cumulative
-``_bucket{le=…}``, ``_sum`` and ``_count``.
+``/metrics`` is the runner's own :class:`~prometheus_client.CollectorRegistry` (never the
+library's global ``REGISTRY``, which a library imported into the process could also fill; see
+:func:`runner_registry`): the runner's families, built at each scrape into a :class:`Registry`,
+then the library's process collector (CPU, memory, file descriptors, start time: read from
+``/proc`` as every Prometheus client reads them) and platform collector (``python_info``). The
+runner's own families are :class:`Sampled` (values read from its book at the scrape); the lease
+thread and the sinks add theirs (``collect_metrics(registry)``), and a sink that keeps a registry
+of its own (telemetry: counters, gauges and histograms it updates as it goes) is
+:meth:`Registry.include`-d. A family is registered once: a second one of the same name is an
+error, never a second block of lines. The library writes the exposition text
+(:func:`~prometheus_client.generate_latest`, ``# HELP`` and ``# TYPE`` on every family,
+cumulative ``_bucket{le=…}``, ``_sum`` and ``_count``, the escaping) and its content type
+(:data:`CONTENT_TYPE`); this module keeps the runner's rules on names (a counter ends in
+``_total``, no ``le`` but a histogram's), the help every family needs, and leaves out the
+``_created`` series the library adds to its counters and histograms (no alert or dashboard
+reads them, and each would be one more family a scrape stores).
 
-Pure: no I/O, no clock.
+Pure: no I/O, no clock (the process collector reads ``/proc`` when scraped).
 """
 
 from __future__ import annotations
@@ -21,180 +25,132 @@ from __future__ import annotations
 import math
 import re
 import threading
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, Union
+
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, generate_latest
+from prometheus_client import Counter as _Counter
+from prometheus_client import Gauge as _Gauge
+from prometheus_client import Histogram as _Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, UnknownMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.registry import Collector
 
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+# the text format generate_latest writes: Prometheus's text format 0.0.4 (the names here are
+# all of its legacy character set, so nothing is escaped the 1.0.0 way)
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 # seconds: from a fast in-memory tick to one waiting on a slow exchange (snapshot timeout 10 s)
 TICK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def escape(value: str) -> str:
-    """A label value as the text format wants it."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _checked(name: str, labels: Sequence[str], kind: str) -> tuple[str, ...]:
+    if not _NAME.match(name):
+        raise ValueError(f"bad metric name {name!r}")
+    if kind == "counter" and not name.endswith("_total"):
+        raise ValueError(f"a counter's name ends in _total: {name!r}")
+    for label in labels:
+        if not _LABEL.match(label) or label.startswith("__") or label == "le":
+            raise ValueError(f"bad label name {label!r} for {name}")
+    return tuple(labels)
 
 
-def number(value: float) -> str:
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
+class _Family:
+    """One family of the registry: its name, its label names and what it yields when collected."""
 
-
-class _Metric:
-    kind = ""
-
-    def __init__(self, name: str, help: str, labels: Sequence[str], lock: threading.Lock):
-        if not _NAME.match(name):
-            raise ValueError(f"bad metric name {name!r}")
-        for label in labels:
-            if not _LABEL.match(label) or label.startswith("__") or label == "le":
-                raise ValueError(f"bad label name {label!r} for {name}")
+    def __init__(self, name: str, labels: Sequence[str], kind: str):
+        self.labels = _checked(name, labels, kind)
         self.name = name
-        self.help = help
-        self.labels = tuple(labels)
-        self._lock = lock
 
     def _key(self, labels: dict) -> tuple[str, ...]:
         if set(labels) != set(self.labels):
             raise ValueError(f"{self.name} takes labels {list(self.labels)}, got {sorted(labels)}")
         return tuple(str(labels[k]) for k in self.labels)
 
-    def _labelset(self, key: tuple[str, ...], extra: str = "") -> str:
-        parts = [f'{k}="{escape(v)}"' for k, v in zip(self.labels, key)]
-        if extra:
-            parts.append(extra)
-        return "{" + ",".join(parts) + "}" if parts else ""
-
-    def header(self) -> list[str]:
-        text = self.help.replace("\\", "\\\\").replace("\n", "\\n")
-        return [f"# HELP {self.name} {text}", f"# TYPE {self.name} {self.kind}"]
-
-    def lines(self) -> list[str]:  # pragma: no cover - every kind overrides it
+    def collect(self) -> Iterator[Metric]:  # pragma: no cover - every kind overrides it
         raise NotImplementedError
 
 
-class Counter(_Metric):
-    kind = "counter"
+class _Instrument(_Family):
+    """A ``prometheus_client`` counter, gauge or histogram that no registry holds but this one,
+    updated with its labels as keywords."""
 
-    def __init__(self, name, help, labels, lock):
-        if not name.endswith("_total"):
-            raise ValueError(f"a counter's name ends in _total: {name!r}")
-        super().__init__(name, help, labels, lock)
-        self._values: dict[tuple[str, ...], float] = {}
+    def __init__(self, name: str, labels: Sequence[str], kind: str, metric: Union[_Counter, _Gauge, _Histogram]):
+        super().__init__(name, labels, kind)
+        self._metric = metric
+
+    def _series(self, labels: dict):
+        key = self._key(labels)
+        return self._metric.labels(*key) if key else self._metric
+
+    def collect(self) -> Iterator[Metric]:
+        for m in self._metric.collect():
+            m.samples = [s for s in m.samples if not s.name.endswith("_created")]
+            yield m
+
+
+class Counter(_Instrument):
+    def __init__(self, name: str, help: str, labels: Sequence[str]):
+        super().__init__(name, labels, "counter", _Counter(name, help, labels, registry=None))
 
     def inc(self, amount: float = 1, **labels) -> None:
         if amount < 0:
             raise ValueError(f"{self.name}: a counter only goes up")
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0) + amount
-
-    def value(self, **labels) -> float:
-        with self._lock:
-            return self._values.get(self._key(labels), 0)
-
-    def lines(self) -> list[str]:
-        return [f"{self.name}{self._labelset(k)} {number(v)}" for k, v in sorted(self._values.items())]
+        self._series(labels).inc(amount)
 
 
-class Gauge(_Metric):
-    kind = "gauge"
-
-    def __init__(self, name, help, labels, lock):
-        super().__init__(name, help, labels, lock)
-        self._values: dict[tuple[str, ...], float] = {}
+class Gauge(_Instrument):
+    def __init__(self, name: str, help: str, labels: Sequence[str]):
+        super().__init__(name, labels, "gauge", _Gauge(name, help, labels, registry=None))
 
     def set(self, value: float, **labels) -> None:
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = value
-
-    def value(self, **labels) -> float | None:
-        with self._lock:
-            return self._values.get(self._key(labels))
-
-    def lines(self) -> list[str]:
-        return [f"{self.name}{self._labelset(k)} {number(v)}" for k, v in sorted(self._values.items())]
+        self._series(labels).set(value)
 
 
-class Histogram(_Metric):
-    kind = "histogram"
-
-    def __init__(self, name, help, labels, lock, buckets: Iterable[float]):
-        super().__init__(name, help, labels, lock)
+class Histogram(_Instrument):
+    def __init__(self, name: str, help: str, labels: Sequence[str], buckets: Iterable[float]):
         bs = sorted(float(b) for b in buckets)
         if not bs or any(math.isinf(b) or math.isnan(b) for b in bs) or len(set(bs)) != len(bs):
             raise ValueError(f"{name}: buckets must be distinct finite numbers")
         self.buckets = tuple(bs)
-        self._series: dict[tuple[str, ...], list] = {}  # key → [counts per bucket…, +Inf count, sum]
+        super().__init__(name, labels, "histogram", _Histogram(name, help, labels, registry=None, buckets=bs))
 
     def observe(self, value: float, **labels) -> None:
-        key = self._key(labels)
-        with self._lock:
-            s = self._series.get(key)
-            if s is None:
-                s = self._series[key] = [0] * (len(self.buckets) + 1) + [0.0]
-            for i, b in enumerate(self.buckets):
-                if value <= b:
-                    s[i] += 1
-                    break
-            else:
-                s[len(self.buckets)] += 1
-            s[-1] += value
-
-    def count(self, **labels) -> int:
-        with self._lock:
-            s = self._series.get(self._key(labels))
-            return sum(s[:-1]) if s else 0
-
-    def lines(self) -> list[str]:
-        out = []
-        for key, s in sorted(self._series.items()):
-            cumulative = 0
-            for b, n in zip(self.buckets + (math.inf,), s[:-1]):
-                cumulative += n
-                le = 'le="' + number(b) + '"'
-                out.append(f"{self.name}_bucket{self._labelset(key, le)} {cumulative}")
-            out.append(f"{self.name}_sum{self._labelset(key)} {number(s[-1])}")
-            out.append(f"{self.name}_count{self._labelset(key)} {cumulative}")
-        return out
+        self._series(labels).observe(value)
 
 
-class Sampled(_Metric):
+_SAMPLED = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily, "untyped": UnknownMetricFamily}
+
+
+class Sampled(_Family):
     """A family whose values are read at the scrape (a count or a gauge kept elsewhere): ``add``
     one sample per label set. Counters, gauges and untyped families only."""
 
-    def __init__(self, name, help, labels, lock, kind: str):
-        if kind not in ("counter", "gauge", "untyped"):
+    def __init__(self, name: str, help: str, labels: Sequence[str], kind: str):
+        if kind not in _SAMPLED:
             raise ValueError(f"{name}: a sampled family is a counter, a gauge or untyped, not {kind!r}")
-        if kind == "counter" and not name.endswith("_total"):
-            raise ValueError(f"a counter's name ends in _total: {name!r}")
         if not help.strip():
             raise ValueError(f"{name}: a family needs its help text")
-        super().__init__(name, help, labels, lock)
+        super().__init__(name, labels, kind)
         self.kind = kind
+        self._family = _SAMPLED[kind](name, help, labels=self.labels)
         self._values: dict[tuple[str, ...], float] = {}
 
     def add(self, value: float, **labels) -> "Sampled":
         key = self._key(labels)
-        with self._lock:
-            if key in self._values:
-                raise ValueError(f"{self.name}{self._labelset(key)} sampled twice")
-            self._values[key] = value
+        if key in self._values:
+            raise ValueError(f"{self.name}{dict(zip(self.labels, key))} sampled twice")
+        self._values[key] = value
         return self
 
-    def lines(self) -> list[str]:
-        return [f"{self.name}{self._labelset(k)} {number(v)}" for k, v in sorted(self._values.items())]
+    def collect(self) -> Iterator[Metric]:
+        self._family.samples = []
+        for key, value in sorted(self._values.items()):
+            self._family.add_metric(list(key), value)
+        yield self._family
 
 
 _SUFFIXES = ("_bucket", "_sum", "_count")
@@ -210,7 +166,7 @@ def parse_families(text: str) -> dict[str, dict]:
     for line in text.splitlines():
         if not line.strip():
             continue
-        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+        if line.startswith(("# HELP ", "# TYPE ")):
             _, what, rest = line.split(" ", 2)
             name, _, value = rest.partition(" ")
             fam = out.setdefault(name, {"help": None, "type": None, "samples": []})
@@ -236,32 +192,34 @@ def parse_families(text: str) -> dict[str, dict]:
     return out
 
 
-class Registry:
-    """Metrics by name; :meth:`render` is the exposition text (metrics in registration order)."""
+class Registry(Collector):
+    """Families by name, for one scrape or one part's own; :meth:`collect` yields them in
+    registration order, as ``prometheus_client``'s collectors do."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._metrics: dict[str, _Metric] = {}
+        self._metrics: dict[str, _Family] = {}
 
-    def _add(self, metric: _Metric) -> _Metric:
-        if metric.name in self._metrics:
-            raise ValueError(f"metric {metric.name} is registered twice")
-        self._metrics[metric.name] = metric
+    def _add(self, metric: _Family) -> _Family:
+        with self._lock:
+            if metric.name in self._metrics:
+                raise ValueError(f"metric {metric.name} is registered twice")
+            self._metrics[metric.name] = metric
         return metric
 
     def counter(self, name: str, help: str, labels: Sequence[str] = ()) -> Counter:
-        return self._add(Counter(name, help, labels, self._lock))  # type: ignore[return-value]
+        return self._add(Counter(name, help, labels))  # type: ignore[return-value]
 
     def gauge(self, name: str, help: str, labels: Sequence[str] = ()) -> Gauge:
-        return self._add(Gauge(name, help, labels, self._lock))  # type: ignore[return-value]
+        return self._add(Gauge(name, help, labels))  # type: ignore[return-value]
 
     def histogram(self, name: str, help: str, labels: Sequence[str] = (),
                   buckets: Iterable[float] = LATENCY_BUCKETS) -> Histogram:
-        return self._add(Histogram(name, help, labels, self._lock, buckets))  # type: ignore[return-value]
+        return self._add(Histogram(name, help, labels, buckets))  # type: ignore[return-value]
 
     def sampled(self, name: str, kind: str, help: str, labels: Sequence[str] = ()) -> Sampled:
         """A family whose samples are added now, for this rendering (see :class:`Sampled`)."""
-        return self._add(Sampled(name, help, labels, self._lock, kind))  # type: ignore[return-value]
+        return self._add(Sampled(name, help, labels, kind))  # type: ignore[return-value]
 
     def include(self, other: "Registry") -> None:
         """Render ``other``'s metrics (a sink's long-lived registry) as this registry's own: one
@@ -272,17 +230,46 @@ class Registry:
     def names(self) -> list[str]:
         return list(self._metrics)
 
-    def metrics(self) -> list[_Metric]:
+    def metrics(self) -> list[_Family]:
         with self._lock:
             return list(self._metrics.values())
 
-    def render(self) -> str:
-        out: list[str] = []
+    def collect(self) -> Iterator[Metric]:
         for m in self.metrics():
-            with m._lock:  # an included metric is written to under its own registry's lock
-                out += m.header()
-                out += m.lines()
-        return "\n".join(out) + "\n" if out else ""
+            yield from m.collect()
+
+    def render(self) -> str:
+        """This registry's families alone, as exposition text."""
+        return generate_latest(self).decode("utf-8")
+
+
+class _Scrape(Collector):
+    """The runner's families, built anew at each scrape by ``build(registry)``."""
+
+    def __init__(self, build: Callable[[Registry], None]):
+        self._build = build
+
+    def collect(self) -> Iterator[Metric]:
+        registry = Registry()
+        self._build(registry)
+        return registry.collect()
+
+
+def runner_registry(build: Callable[[Registry], None], proc: str = "/proc") -> CollectorRegistry:
+    """The runner's own registry: its families (``build(registry)`` at each scrape), then the
+    process's (``/proc/self`` under ``proc``; none where there is no ``/proc``) and the platform's.
+    A registry of its own, never the library's global one: two runners in one process (the
+    tests, a shard's) each have theirs, and nothing else the process imports adds to the page."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Scrape(build))
+    ProcessCollector(proc=proc, registry=registry)
+    PlatformCollector(registry=registry)
+    return registry
+
+
+def exposition(registry: Collector) -> str:
+    """``registry``'s families as the text ``/metrics`` serves (see :data:`CONTENT_TYPE`)."""
+    return generate_latest(registry).decode("utf-8")
 
 
 def render_collected(collect) -> str:

@@ -19,7 +19,7 @@ at a reload, as a failed reload that keeps the last good graph running.
 The on-call console is at the API's URL, / (http://127.0.0.1:8080/ by default).
 With KS_AUDIT_KEY (or --audit-key-file) the audit chain is anchored by HMAC; keep the
 AUDIT_HEAD lines it logs: ksctl audit verify --anchors-from FILE checks the chain against them.
-
+\b
 Shards (spec.shards of the accounts document; ksctl shards prints them):
   ksctl run --shard desk-a --policies policies/ --accounts accounts.yaml --state postgresql://ks@db/ks
 runs that shard's accounts and the policies within it, with its lease, journal and audit chain in

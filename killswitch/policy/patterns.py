@@ -117,8 +117,7 @@ def _explained(text: str, said: str) -> PatternProblem:
         where = _unbalanced(text)
     if fragment == text:  # said already, where the message names the pattern
         said = said.partition(": ")[0]
-    if said.startswith("invalid perl operator: (?=") or said.startswith("invalid perl operator: (?!") \
-            or said.startswith("invalid perl operator: (?<"):
+    if said.startswith(("invalid perl operator: (?=", "invalid perl operator: (?!", "invalid perl operator: (?<")):
         hint = ("RE2 has no lookahead or lookbehind (they cannot run in linear time): write the whole label, "
                 "or alternatives such as binance|bybit")
     elif re.match(r"invalid escape sequence: \\[1-9]", said):

@@ -562,7 +562,7 @@ def _with_written_names(model: BaseModel, names: dict[int, str], kept: tuple[int
     about that stage should call it)."""
     if not names:
         return model
-    spec = getattr(model, "spec")
+    spec = getattr(model, "spec")  # noqa: B009 - every policy kind has a spec; BaseModel, to mypy, has none
     stages = list(spec.stages)
     for i, st in enumerate(stages):
         file_i = kept[i] if kept else i

@@ -143,6 +143,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, ParamSpec,
 
 from aiohttp import web
 
+from ..metrics import CONTENT_TYPE
 from .admission import HEARTBEAT, WRITE, Admission
 from .api_access import PUBLIC, access_middleware, shared_token
 from .api_access import caller as _caller  # (handlers name their local ``caller``)
@@ -170,7 +171,7 @@ R = TypeVar("R")
 
 DEFAULT_MAX_BODY_BYTES = 16_384
 MAX_DMS_TIMEOUT_S = 7 * 86_400
-METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METRICS_CONTENT_TYPE = CONTENT_TYPE  # what prometheus_client writes: the text format 0.0.4
 CHECK_ORDER_PATH = "/v1/check-order"
 
 _STATUS_CODES = {400: "BAD_REQUEST", 401: "AUTH_REQUIRED", 403: "FORBIDDEN", 404: "NOT_FOUND",

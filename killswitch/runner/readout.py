@@ -24,8 +24,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from ..compile.graph import tick_interval_s as tick_interval_s
 from ..engine.stages import decision_id
 from ..engine.triggers import TriggerResult, recorded
-from ..metrics import Registry
-from ..procmetrics import ProcessMetrics
+from ..metrics import Registry, exposition, runner_registry
 from ..policy.expr import ValueType, value_text
 from ..policy.expr_eval import Comparison
 from ..state.store import StateStore
@@ -80,7 +79,9 @@ class Readout:
         self.reloads = reloads  # (when the running graph was loaded, when the last reload failed or None)
         self.fetches = fetches if fetches is not None else FetchHealth()
         self.streams = streams if streams is not None else StreamWatch({}, clock)
-        self.process = ProcessMetrics()
+        # the runner's own registry (never prometheus_client's global one): its families built at
+        # each scrape (collect_families), then the process's and the platform's
+        self.registry = runner_registry(self.collect_families)
         self._runbooks: set[str] = set()  # incidents known to have a stored runbook (one is never removed)
         self.planned = PlannedOrders(store, io, keep=MAX_INCIDENT_ORDERS)  # a dry run's orders, from the audit
         self.collectors: list[Any] = []  # more families for /metrics (``collect_metrics(registry)``)
@@ -266,10 +267,13 @@ class Readout:
                            limits=self.limits.for_gate(self.book.graph, self.book.snapshots))
 
     def metrics_text(self) -> str:
-        """``/metrics``: one registry, built at the scrape (see :mod:`killswitch.metrics`): the
-        runner's families, then the lease thread's, then the sinks' in their order."""
+        """``/metrics``: the runner's registry (see :mod:`killswitch.metrics`), as text."""
+        return exposition(self.registry)
+
+    def collect_families(self, reg: Registry) -> None:
+        """The runner's families, built at the scrape: its own, then the lease thread's, then the
+        sinks' in their order (the process's and the platform's follow, from the library)."""
         c, state, now = self.counters, self.book.state, self.clock()
-        reg = Registry()
         reg.sampled("killswitch_ticks_total", "counter", "Ticks this runner has run since it started.") \
             .add(c["ticks"])
         reg.sampled("killswitch_leader", "gauge", "1 while this runner holds the lease and acts, 0 as a standby "
@@ -318,7 +322,6 @@ class Readout:
                            "(ksctl run --shard): its accounts, its lease and its schema.", ("shard",))
         if self.shard is not None:
             info.add(1, shard=self.shard)
-        self.process.collect_metrics(reg)
         self.lead.lease_log.collect_metrics(reg)  # the lease taken and lost, and the token
         if self.lead.keeper is not None:  # renewals, failures and loop stalls of the lease thread
             self.lead.keeper.collect_metrics(reg)
@@ -326,7 +329,6 @@ class Readout:
         self.weights.collect_metrics(reg)
         for collector in self.collectors:
             collector.collect_metrics(reg)
-        return reg.render()
 
 def _residual(r: Any) -> ResidualStatus:
     return ResidualStatus(r.incident, r.policy, r.scope, r.account, r.symbol, r.side, r.position_side, r.amount,

@@ -23,7 +23,7 @@ class DecodeError(ValueError):
     """An answer that is not the value it should be; says where (``RunnerStatus.scopes[0].stage``)."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(cls: type) -> tuple[tuple[dataclasses.Field, Any], ...]:
     hints = typing.get_type_hints(cls)
     return tuple((f, hints[f.name]) for f in dataclasses.fields(cls))

@@ -147,5 +147,5 @@ def test_metric_names_of_a_query(query, names):
 
 @pytest.mark.parametrize("query", ['{__name__="x"}', "label_values(job)"])
 def test_a_query_whose_metric_cannot_be_checked_is_refused(query):
-    with pytest.raises(ValueError, match="__name__|names no metric"):
+    with pytest.raises(ValueError, match=r"__name__|names no metric"):
         metric_names(query)

@@ -398,7 +398,7 @@ def test_the_same_noun_is_the_same_option_everywhere():
     (``--yes`` is a flag everywhere, ``--scope`` a value everywhere), and its environment
     variable, where it reads one, is the same."""
     kinds: dict[str, set] = {}
-    for name, cmd in leaves().items():
+    for _name, cmd in leaves().items():
         for p in cmd.params:
             if isinstance(p, click.Option):
                 for opt in p.opts:

@@ -206,8 +206,8 @@ def test_one_identity_over_its_rate_is_shed_with_429_counted_and_logged_once(tmp
     assert shed >= 300 and statuses[(429, "RATE_LIMITED")] + sum(
         n for (s, c), n in statuses.items() if s in (200, 409)) == 400, statuses
     assert all(int(r) >= 1 for _, _, s, _, r in answers if s == 429)
-    assert re.search(r'^killswitch_api_shed_total\{reason="RATE_LIMITED",kind="write",identity="op-0"\} '
-                     + str(shed) + "$", metrics, re.M), metrics
+    assert re.search(r'^killswitch_api_shed_total\{identity="op-0",kind="write",reason="RATE_LIMITED"\} '
+                     + str(float(shed)) + "$", metrics, re.M), metrics
     log = (tmp_path / "lone.err").read_text()
     lines = [ln for ln in log.splitlines() if "API_LOAD_SHED" in ln]
     assert len(lines) == 1 and "op-0" in lines[0], lines

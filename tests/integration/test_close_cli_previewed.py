@@ -48,7 +48,7 @@ def test_close_one_symbol_with_the_preview_id_and_refused_above_max_notional(tmp
         r = cmd.invoke(cli, args + ["--live", "--wait"])
         assert r.exit_code == 0, (r.stdout, r.stderr)
         assert r.stdout.startswith(f"close {BTC} in {SCOPE}: queued with "), r.stdout
-        orders = [x for x in r.stdout.splitlines() if x.startswith("  sell ") or x.startswith("  buy ")]
+        orders = [x for x in r.stdout.splitlines() if x.startswith(("  sell ", "  buy "))]
         assert orders and all(f" {BTC} on {SCOPE} " in x and "reduce-only" in x for x in orders), orders
         assert "  total notional ≈" in r.stdout and f"\nQUEUED: close of {BTC} in {SCOPE} at the next tick" in r.stdout
         assert f"close {BTC} in {SCOPE} settled: filled {len(orders)}" in r.stdout

@@ -59,14 +59,14 @@ def test_blind_while_the_window_fills_then_armed_said_once_each_way(tmp_path, ca
     assert row.since_ms == T0 + TICK_MS and row.until_ms == T0 + TICK_MS + 30_000
     assert row.while_blind is None
     assert armed_metric(m1) == [
-        'killswitch_policy_armed{policy="crash-ladder",scope="simulated/sim-main",reason="INSUFFICIENT_HISTORY"} 0']
-    assert 'killswitch_policy_blind_until_seconds{policy="crash-ladder",scope="simulated/sim-main"} 30' in m1
-    assert "killswitch_policies_blind 1" in m1
+        'killswitch_policy_armed{policy="crash-ladder",reason="INSUFFICIENT_HISTORY",scope="simulated/sim-main"} 0.0']
+    assert 'killswitch_policy_blind_until_seconds{policy="crash-ladder",scope="simulated/sim-main"} 30.0' in m1
+    assert "killswitch_policies_blind 1.0" in m1
     (row,) = later.coverage
     assert row.state == "armed" and row.since_ms == T0 + 7 * TICK_MS
     assert armed_metric(m2) == [
-        'killswitch_policy_armed{policy="crash-ladder",scope="simulated/sim-main",reason="ok"} 1']
-    assert "killswitch_policies_blind 0" in m2 and "killswitch_policy_blind_until_seconds{" not in m2
+        'killswitch_policy_armed{policy="crash-ladder",reason="ok",scope="simulated/sim-main"} 1.0']
+    assert "killswitch_policies_blind 0.0" in m2 and "killswitch_policy_blind_until_seconds{" not in m2
     (blind,) = lines(caplog, "SCOPE_BLIND")
     assert "crash-ladder simulated/sim-main cannot act: INSUFFICIENT_HISTORY" in blind and "armed again at" in blind
     assert lines(caplog, "SCOPE_ARMED") == [
@@ -147,7 +147,7 @@ def test_a_scope_that_selects_nothing_is_unmatched_loudly(tmp_path, caplog):
     assert (row.policy, row.scope, row.state, row.reason) == ("crash-ladder", "(none)", "unmatched", "UNMATCHED")
     assert row.detail == "the scope (labels{book=futurs}) selects no account" and row.since_ms == T0 + TICK_MS
     assert armed_metric(metrics) == [
-        'killswitch_policy_armed{policy="crash-ladder",scope="(none)",reason="UNMATCHED"} 0']
+        'killswitch_policy_armed{policy="crash-ladder",reason="UNMATCHED",scope="(none)"} 0.0']
     assert lines(caplog, "POLICY_UNMATCHED") == [
         "POLICY_UNMATCHED: crash-ladder: its scope (labels{book=futurs}) selects no account: the policy cannot act"]
     # reported at once, then every 30 s while it lasts: the routes keep it active, and resolve it when gone
@@ -221,8 +221,8 @@ def test_a_scope_allow_empty_lets_select_nothing_is_unmatched_calmly_never_paged
         "crash-ladder", "(none)", "unmatched", "UNMATCHED_ALLOWED")
     assert row.detail == "the scope (labels{book=next}) selects no account (allowed: allow_empty: true)"
     assert armed_metric(metrics) == [
-        'killswitch_policy_armed{policy="crash-ladder",scope="(none)",reason="UNMATCHED_ALLOWED"} 0']
-    assert "killswitch_policies_blind 0" in metrics
+        'killswitch_policy_armed{policy="crash-ladder",reason="UNMATCHED_ALLOWED",scope="(none)"} 0.0']
+    assert "killswitch_policies_blind 0.0" in metrics
     assert [e.kind for r in reports for e in r.events] == []  # nothing for the routes: no critical page
     assert lines(caplog, "POLICY_UNMATCHED") == [] and lines(caplog, "SCOPE_BLIND") == []
     assert lines(caplog, "POLICY_UNMATCHED_ALLOWED") == [

@@ -224,9 +224,9 @@ def test_a_halt_cancels_a_rogue_entry_and_reverts_growth_and_leaves_reduce_only_
     assert grow["notional"] == pytest.approx(60_000.0, rel=0.01)
     assert {(e.labels["scope"], e.labels["strategy"]) for e in seen["events"]} == {
         (f"{venue}/sim-main", "alpha"), (f"{venue}/sim-main", "unknown")}
-    assert f'killswitch_lock_violations_total{{scope="{venue}/sim-main",strategy="alpha",action="cancel"}} 1' \
+    assert f'killswitch_lock_violations_total{{action="cancel",scope="{venue}/sim-main",strategy="alpha"}} 1.0' \
         in seen["metrics"]
-    assert f'killswitch_lock_violations_total{{scope="{venue}/sim-main",strategy="unknown",action="revert"}} 1' \
+    assert f'killswitch_lock_violations_total{{action="revert",scope="{venue}/sim-main",strategy="unknown"}} 1.0' \
         in seen["metrics"]  # (a position names no strategy: the venue does not say whose fill grew it)
     assert seen["status"]["total"] == 2 and {r["action"] for r in seen["status"]["recent"]} == {"cancel", "revert"}
     assert next(r for r in seen["status"]["recent"] if r["action"] == "cancel")["outcome"] == "canceled"

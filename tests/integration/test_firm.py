@@ -307,9 +307,9 @@ def test_a_killed_leaders_standby_takes_over_and_a_stopped_shard_is_not_seen(tmp
             stop(r)
         sim.close()
     firm_lines = [x for x in metrics.splitlines() if x.startswith("killswitch_firm_")]
-    assert "killswitch_firm_lease_held 1" in firm_lines, firm_lines  # a-1 evaluates now
+    assert "killswitch_firm_lease_held 1.0" in firm_lines, firm_lines  # a-1 evaluates now
     assert any(x.startswith('killswitch_firm_shard_facts_age_seconds{shard="desk-b"}') for x in firm_lines)
-    assert "killswitch_firm_facts_refused_total 0" in firm_lines
+    assert "killswitch_firm_facts_refused_total 0.0" in firm_lines
     assert status.returncode == 0, status.stderr
     assert "desk-b" in status.stdout and "NOT PUBLISHING: shard desk-b has no leader" in status.stdout
     assert "not seen: binanceusdm/sim-hedge" in status.stdout
@@ -422,4 +422,4 @@ def test_a_stopped_shard_is_not_seen_at_the_firm_within_one_interval_of_its_stop
         for r in runners.values():
             stop(r)
         sim.close()
-    assert 'killswitch_firm_shard_stops_heard_total{shard="desk-b"} 1' in metrics
+    assert 'killswitch_firm_shard_stops_heard_total{shard="desk-b"} 1.0' in metrics

@@ -91,8 +91,8 @@ def test_a_patch_sets_the_pods_label_by_merge_patch_with_the_service_accounts_to
     assert said.infos == [f"ksctl run: pod trading/pod-a labelled {KEY}=leader",
                           f"ksctl run: pod trading/pod-a labelled {KEY}=standby"]
     assert not said.warnings
-    assert "killswitch_leader_label_patches_total 2" in metrics(label)
-    assert "killswitch_leader_label_in_sync 1" in metrics(label)
+    assert "killswitch_leader_label_patches_total 2.0" in metrics(label)
+    assert "killswitch_leader_label_in_sync 1.0" in metrics(label)
 
 
 def test_the_namespace_comes_from_pod_namespace_before_the_service_accounts_file(kube):
@@ -125,10 +125,10 @@ def test_a_refused_patch_is_a_warning_with_its_reason_counted_and_tried_again(ku
                               f"{KEY}=leader: the API server answered 403: pods \"pod-a\" is forbidden")
     assert "cannot patch resource" in warning and "the kill switch acts regardless" in warning
     assert TOKEN not in warning
-    assert 'killswitch_leader_label_failures_total{reason="FORBIDDEN"} 2' in text
-    assert "killswitch_leader_label_in_sync 0" in text
+    assert 'killswitch_leader_label_failures_total{reason="FORBIDDEN"} 2.0' in text
+    assert "killswitch_leader_label_in_sync 0.0" in text
     assert said.infos == [f"ksctl run: pod trading/pod-a labelled {KEY}=leader (after 2 failed attempt(s))"]
-    assert "killswitch_leader_label_in_sync 1" in metrics(label)
+    assert "killswitch_leader_label_in_sync 1.0" in metrics(label)
 
 
 def test_a_failure_that_lasts_is_said_again_after_the_repeat_interval(kube):

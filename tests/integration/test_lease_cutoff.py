@@ -78,8 +78,8 @@ def test_a_cut_off_leader_says_so_at_its_terms_end_and_each_side_logs_the_change
         b = start_runner(tmp_path, pol, acc, url, "ha-b", "b", api_port=port_b)
         wait_for(lambda: _says(port_b)["ready"] == (200, "STANDBY"), 60, "ha-b to stand by", step=0.2)
         before = _says(port_a)
-        assert before["leader"] is True and before["metrics"]["killswitch_leader"] == "1"
-        assert before["metrics"]["killswitch_lease_lost_total"] == "0"
+        assert before["leader"] is True and before["metrics"]["killswitch_leader"] == "1.0"
+        assert before["metrics"]["killswitch_lease_lost_total"] == "0.0"
         token_a = lease(url)[1]
 
         proxy.cut()
@@ -88,15 +88,15 @@ def test_a_cut_off_leader_says_so_at_its_terms_end_and_each_side_logs_the_change
         while time.monotonic() - cut < TERM_S + MARGIN_S + 1.0:
             said = _says(port_a)
             seen.append((time.monotonic() - cut, said))
-            if (said["leader"] is False and said["metrics"].get("killswitch_leader") == "0"
-                    and said["ready"][0] == 503 and said["metrics"].get("killswitch_lease_lost_total") == "1"):
+            if (said["leader"] is False and said["metrics"].get("killswitch_leader") == "0.0"
+                    and said["ready"][0] == 503 and said["metrics"].get("killswitch_lease_lost_total") == "1.0"):
                 break
             time.sleep(0.1)
         at, said = seen[-1]
         shown = "\n".join(f"  +{t:.2f}s {s}" for t, s in seen)
         assert said["leader"] is False, f"ha-a still says it leads {at:.1f}s after the cut:\n{shown}"
         assert at <= TERM_S + MARGIN_S, f"ha-a said it lost the lease {at:.2f}s after the cut:\n{shown}"
-        assert said["metrics"]["killswitch_leader"] == "0" and said["metrics"]["killswitch_lease_lost_total"] == "1"
+        assert said["metrics"]["killswitch_leader"] == "0.0" and said["metrics"]["killswitch_lease_lost_total"] == "1.0"
         code, reason = said["ready"]
         assert code == 503 and reason.startswith(f"LEASE_LOST: not renewed within its term (holder ha-a, token "
                                                  f"{token_a}"), reason
@@ -112,8 +112,8 @@ def test_a_cut_off_leader_says_so_at_its_terms_end_and_each_side_logs_the_change
         wait_for(lambda: _says(port_a)["ready"] == (200, "STANDBY"), 60, "ha-a to come back as a standby",
                  step=0.2)
         after = _says(port_a)
-        assert after["metrics"]["killswitch_lease_lost_total"] == "1" and after["leader"] is False
-        assert after["metrics"]["killswitch_lease_acquired_total"] == "1"
+        assert after["metrics"]["killswitch_lease_lost_total"] == "1.0" and after["leader"] is False
+        assert after["metrics"]["killswitch_lease_acquired_total"] == "1.0"
         assert lease(url) == ("ha-b", token_b)
         stop(a)
         a = None

@@ -21,7 +21,7 @@ def samples(fams: dict, name: str) -> list[str]:
 
 
 def value(fams: dict, name: str, **labels: str) -> float:
-    want = "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
+    want = "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}" if labels else ""
     for line in samples(fams, name):
         head, _, v = line.rpartition(" ")
         if head == name + want:
@@ -43,10 +43,10 @@ def test_the_page_shows_what_runs_what_is_locked_what_fires_and_the_signals_agai
     calm, fams = asyncio.run(asyncio.wait_for(go(), 60))
     g = runner.graph
     assert samples(fams, "killswitch_build_info") == [
-        f'killswitch_build_info{{version="0.1.0",graph_digest="{g.digest}",revision=""}} 1']
+        f'killswitch_build_info{{graph_digest="{g.digest}",revision="",version="0.1.0"}} 1.0']
     assert samples(calm, "killswitch_lock_state") == []  # nothing locked: no series
     assert samples(fams, "killswitch_lock_state") == [
-        'killswitch_lock_state{scope="simulated/sim-main",mode="halted"} 1']
+        'killswitch_lock_state{mode="halted",scope="simulated/sim-main"} 1.0']
     scope = {"policy": "crash-ladder", "scope": "simulated/sim-main"}
     for trigger in ("soft", "harder", "hard"):
         assert value(fams, "killswitch_trigger_firing", **scope, trigger=trigger) in (0, 1)

@@ -13,7 +13,9 @@ import asyncio
 import logging
 import textwrap
 
-from killswitch.metrics import number, parse_families
+from prometheus_client.utils import floatToGoString as number
+
+from killswitch.metrics import parse_families
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from tests.integration.test_notify import ReceiverServer, deliveries_done, routes
 from tests.integration.test_runner import TICK_MS, setup
@@ -88,7 +90,7 @@ def test_a_page_that_reaches_nobody_is_an_error_line_naming_each_receiver_its_ca
     assert {f.receiver: f.cause for f in st.pages_failing}["fallback"] == "connection refused"
     assert st.pages_failing_since_ms is not None and st.pages_failing_since_ms <= clock()
     fams = parse_families(seen["metrics"])
-    assert 'killswitch_notification_receiver_failing{document="desk",receiver="fallback"} 1' in \
+    assert 'killswitch_notification_receiver_failing{document="desk",receiver="fallback"} 1.0' in \
         fams["killswitch_notification_receiver_failing"]["samples"]
     assert fams["killswitch_notifications_failing_since_seconds"]["samples"] == [
         f"killswitch_notifications_failing_since_seconds {number(st.pages_failing_since_ms / 1000)}"]
@@ -102,6 +104,6 @@ def test_a_page_that_reaches_nobody_is_an_error_line_naming_each_receiver_its_ca
     after = seen["after"]
     assert [(f.receiver, f.cause) for f in after.pages_failing] == [
         ("desk-chat", "secret not resolved: {env: KS_TEST_UNSET_DESK_CHAT} is not set")]
-    assert 'killswitch_notification_receiver_failing{document="desk",receiver="fallback"} 0' in seen["metrics_after"]
+    assert 'killswitch_notification_receiver_failing{document="desk",receiver="fallback"} 0.0' in seen["metrics_after"]
     everything = "\n".join(r.getMessage() for r in caplog.records) + repr(st) + repr(after) + seen["metrics"]
     assert TOKEN not in everything and str(port) not in everything

@@ -171,9 +171,9 @@ def test_an_exchange_outage_is_said_once_per_account_and_its_pages_that_reach_no
     counted = [s for s in seen["down"]["killswitch_snapshot_failures_total"]["samples"]
                if 'account="sim-main",reason="EXCHANGE_UNAVAILABLE"' in s]
     assert len(counted) == 1 and 'venue="binanceusdm"' in counted[0]
-    assert 'killswitch_account_fetch_ok{account="binanceusdm/sim-main"} 0' in \
+    assert 'killswitch_account_fetch_ok{account="binanceusdm/sim-main"} 0.0' in \
         seen["down"]["killswitch_account_fetch_ok"]["samples"]
-    assert 'killswitch_account_fetch_ok{account="binanceusdm/sim-main"} 1' in \
+    assert 'killswitch_account_fetch_ok{account="binanceusdm/sim-main"} 1.0' in \
         seen["up"]["killswitch_account_fetch_ok"]["samples"]
 
     # the example ladder is blind at start (its own failing page); the outage's page is this one

@@ -70,7 +70,7 @@ def test_metrics_page_has_help_and_type_on_every_family_and_no_family_twice(tmp_
     for name in ("killswitch_ticks_total", "killswitch_lease_renewals_total", "killswitch_tick_duration_seconds",
                  "killswitch_audit_anchored", "killswitch_runbooks_rendered_total", "killswitch_notifications_total"):
         assert name in fams, name
-    assert fams["killswitch_ticks_total"]["samples"] == ["killswitch_ticks_total 60"]
+    assert fams["killswitch_ticks_total"]["samples"] == ["killswitch_ticks_total 60.0"]
     assert any(s.startswith("killswitch_stage{") for s in fams["killswitch_stage"]["samples"])
     assert fams["killswitch_tick_duration_seconds"]["type"] == "histogram"
     assert any(s.startswith("killswitch_tick_duration_seconds_bucket{") for s in

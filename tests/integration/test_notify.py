@@ -184,7 +184,7 @@ def test_a_page_reaches_the_receiver_once_per_group_with_the_runbook_link_and_re
     assert 195_000 <= t1 - T0 <= 205_000  # 75s (first entry) + group_wait 2m; the receipt may take a tick
     assert t2 - t1 >= 600_000  # not before the repeat interval
     assert p1["receiver"] == "desk" and p1["incidents"] == incidents and p1["attempt"] == 1 and p1["mode"] == "live"
-    assert 'killswitch_notifications_total{receiver="desk",result="delivered"} 2' in sink.metrics_text()
+    assert 'killswitch_notifications_total{receiver="desk",result="delivered"} 2.0' in sink.metrics_text()
 
 
 def test_a_restarted_runner_neither_pages_again_nor_forgets_to_remind(tmp_path):
@@ -198,7 +198,7 @@ def test_a_restarted_runner_neither_pages_again_nor_forgets_to_remind(tmp_path):
             sink = NotifySink.from_documents([doc], clock=clock, options=NotifyOptions(timeout_s=5.0, poll_s=0.05))
             runner.sinks.append(sink)
             await runner.start()
-            for i in range(ticks):
+            for _i in range(ticks):
                 clock.advance(TICK_MS if clock() - T0 < 300_000 else 30_000)
                 await runner.tick()
                 # and the delivery under way finishes before the "restart"

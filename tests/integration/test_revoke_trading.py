@@ -222,7 +222,7 @@ def test_a_stage_entry_revokes_every_key_reads_it_back_and_audits_it_once(tmp_pa
     [event] = events(reports, TRADING_REVOKED)
     assert event.labels["account"] == ACCOUNT and event.labels["severity"] == "critical"
     assert shown(w) == "revoked (read back)"
-    assert metric(w, "killswitch_trading_revoked{") == f'killswitch_trading_revoked{{account="{ACCOUNT}"}} 1'
+    assert metric(w, "killswitch_trading_revoked{") == f'killswitch_trading_revoked{{account="{ACCOUNT}"}} 1.0'
     assert w.runner.lock_document(ACCOUNT)["mode"] == "halted"  # the gate's lock stays beside it
     ticks(w, 30)
     assert len(w.venue.sent("revoke")) == 1 and len(rows(w, "trading_revoked")) == 1, "sent and audited once"
@@ -289,7 +289,7 @@ def test_only_the_reset_of_two_approvers_restores_and_nothing_else_does(tmp_path
     [row] = rows(again, "trading_restored")
     assert row["keys"] == {k: "allowed" for k in KEYS} and row["read_back"] is True
     assert len(events(reports, TRADING_RESTORED)) == 1 and shown(again) == "allowed"
-    assert metric(again, "killswitch_trading_revoked{") == f'killswitch_trading_revoked{{account="{ACCOUNT}"}} 0'
+    assert metric(again, "killswitch_trading_revoked{") == f'killswitch_trading_revoked{{account="{ACCOUNT}"}} 0.0'
     ticks(again, 5, beat=True)
     assert len(again.venue.sent("restore")) == 1 and len(rows(again, "trading_restored")) == 1
 
@@ -315,9 +315,9 @@ def test_a_refusal_is_retried_with_backoff_paged_once_and_never_shown_revoked(tm
     assert len(rows(w, "trading_permission_failed")) == 1 and rows(w, "trading_revoked") == []
     assert shown(w).startswith("REVOKE_FAILED: -2015: key bot-a-key: Invalid API-key")
     assert "revoked (" not in shown(w)
-    assert metric(w, "killswitch_trading_revoked{") == f'killswitch_trading_revoked{{account="{ACCOUNT}"}} 0'
+    assert metric(w, "killswitch_trading_revoked{") == f'killswitch_trading_revoked{{account="{ACCOUNT}"}} 0.0'
     assert metric(w, "killswitch_revoke_failures_total{") == (
-        f'killswitch_revoke_failures_total{{account="{ACCOUNT}",code="-2015"}} {len(tries)}')
+        f'killswitch_revoke_failures_total{{account="{ACCOUNT}",code="-2015"}} {float(len(tries))}')
     assert w.runner.lock_document(ACCOUNT)["mode"] == "halted", "the lock stays"
 
     venue.refuse = None  # the venue takes it at the next try
@@ -338,7 +338,7 @@ def test_a_refused_restore_is_loud_and_the_account_stays_shown_revoked(tmp_path)
     [page] = events(reports, REVOKE_FAILED)
     assert page.data["want"] == "allowed" and page.data["code"] == "10003"
     assert shown(w).startswith("revoked (read back); RESTORE_FAILED: 10003")
-    assert metric(w, "killswitch_trading_revoked{") == f'killswitch_trading_revoked{{account="{ACCOUNT}"}} 1'
+    assert metric(w, "killswitch_trading_revoked{") == f'killswitch_trading_revoked{{account="{ACCOUNT}"}} 1.0'
     venue.refuse = None
     ticks(w, 13, beat=True)
     assert shown(w) == "allowed" and venue.keys == {k: "allowed" for k in KEYS}

@@ -173,7 +173,7 @@ def test_broken_templates_never_cost_an_incident_its_runbook(tmp_path):
     assert rb.template == "builtin" and "ksctl reset --policy crash-ladder" in rb.markdown
     [row] = [r for r in store.audit_rows(kinds=["runbook_rendered"]) if r.payload["incident"] == L3]
     assert row.payload["template"] == "builtin" and "default.md.j2:1" in row.payload["problems"][0]
-    assert "killswitch_runbook_template_fallbacks_total 3" in runner.metrics_text()
+    assert "killswitch_runbook_template_fallbacks_total 3.0" in runner.metrics_text()
     # a reset is an event too, but no stage is entered: no runbook
     assert asyncio.run(runner.reset("crash-ladder", "simulated/sim-main", "alice", "flat and reconciled",
                                     confirm_relatch=True)).done

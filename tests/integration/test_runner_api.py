@@ -81,7 +81,7 @@ def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
                     assert body["error"] == "UNKNOWN_SOURCE" and "'strategy-a' is not named by" in body["reason"]
                 async with http.get(url + "/metrics") as r:
                     body = await r.text()
-                assert 'killswitch_stage{policy="crash-ladder",scope="simulated/sim-main"} 0' in body
+                assert 'killswitch_stage{policy="crash-ladder",scope="simulated/sim-main"} 0.0' in body
                 assert TOKEN not in body
         finally:
             await stop_api(site)
@@ -170,7 +170,7 @@ def test_unlock_lock_dead_mans_switch_and_resumption_through_the_api(tmp_path):
                 st, d = await post("/v1/check-order", {**order, "amount": 2}, headers={})
                 assert d["allow"] is False and "> limit 100000.00 (day 1 of 4)" in d["reason"]
                 async with http.get(url + "/metrics") as r:
-                    assert "killswitch_dms_fired_total 1" in await r.text()
+                    assert "killswitch_dms_fired_total 1.0" in await r.text()
         finally:
             await stop_api(site)
 

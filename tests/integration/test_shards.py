@@ -148,7 +148,7 @@ def test_two_shard_runners_act_on_their_own_accounts_and_a_mismatched_replica_is
         status = _get(f"http://127.0.0.1:{api}/v1/status", ENV["KS_API_TOKEN"])
         assert status["shard"] == "desk-a" and set(status["data_age_s"]) == {"binanceusdm/sim-main"}
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{api}/metrics", timeout=5).read().decode()
-        assert 'killswitch_shard_info{shard="desk-a"} 1' in metrics
+        assert 'killswitch_shard_info{shard="desk-a"} 1.0' in metrics
 
         # a runner of desk-a started with another account set while a-0 leads desk-a
         refused = subprocess.run(

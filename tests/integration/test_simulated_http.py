@@ -368,11 +368,11 @@ def test_real_rate_limits_429_then_418():
 
     async def t(srv, ex, eng, clock):
         await ex.load_markets()
-        for i in range(2):
+        for _i in range(2):
             await ex.create_order(BTC_U, "market", "sell", 0.01, None, {"reduceOnly": True})
-        with pytest.raises((ccxt.RateLimitExceeded, ccxt.DDoSProtection), match="429.*-1015"):
+        with pytest.raises((ccxt.RateLimitExceeded, ccxt.DDoSProtection), match=r"429.*-1015"):
             await ex.create_order(BTC_U, "market", "sell", 0.01, None, {"reduceOnly": True})
-        with pytest.raises((ccxt.RateLimitExceeded, ccxt.DDoSProtection), match="418.*-1003"):
+        with pytest.raises((ccxt.RateLimitExceeded, ccxt.DDoSProtection), match=r"418.*-1003"):
             await ex.create_order(BTC_U, "market", "sell", 0.01, None, {"reduceOnly": True})
         with pytest.raises(ccxt.DDoSProtection, match="banned until"):
             await ex.fetch_balance()

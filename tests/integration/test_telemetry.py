@@ -223,12 +223,12 @@ def test_metrics_show_the_stage_change_the_tick_histogram_and_no_name_twice(tmp_
 
     reports, body = asyncio.run(asyncio.wait_for(go(), 60))
     scope = 'policy="crash-ladder",scope="simulated/sim-main"'
-    assert f"killswitch_stage{{{scope}}} 3" in body
+    assert f"killswitch_stage{{{scope}}} 3.0" in body
     for a, b in ((0, 1), (1, 2), (2, 3)):
-        assert f'killswitch_stage_transitions_total{{{scope},from="{a}",to="{b}"}} 1' in body
-    assert "killswitch_tick_duration_seconds_count 60" in body
-    assert 'killswitch_tick_duration_seconds_bucket{le="+Inf"} 60' in body
-    assert 'killswitch_tick_phase_duration_seconds_count{phase="send"} 60' in body
+        assert f'killswitch_stage_transitions_total{{from="{a}",{scope},to="{b}"}} 1.0' in body
+    assert "killswitch_tick_duration_seconds_count 60.0" in body
+    assert 'killswitch_tick_duration_seconds_bucket{le="+Inf"} 60.0' in body
+    assert 'killswitch_tick_phase_duration_seconds_count{phase="send"} 60.0' in body
     orders = sum(len(r.execution.orders) for r in reports)
     assert orders >= 3 and f'killswitch_order_latency_seconds_count{{venue="simulated"}} {orders}' in body
     # the lease (ttl = tick interval here) lapses between ticks: the start and every tick take it

@@ -76,8 +76,8 @@ def test_a_rogue_bot_placing_an_entry_every_tick_pages_once_per_strategy_and_sco
     assert all(not any("rogue" in c for c in ids) for ids in seen["open"])  # each cancelled at its tick
     assert len(seen["rows"]) == 2 * TICKS and len(seen["events"]) == 2 * TICKS  # each audited and told
     for strategy in ("alpha", "beta"):
-        assert f'killswitch_lock_violations_total{{scope="{KEY}",strategy="{strategy}",action="cancel"}} {TICKS}' \
-            in seen["metrics"]
+        assert (f'killswitch_lock_violations_total{{action="cancel",scope="{KEY}",strategy="{strategy}"}} '
+                f'{float(TICKS)}') in seen["metrics"]
     assert len(pages) == 2, [p["title"] for p in pages]  # 48 violations, two pages: one per strategy
     titles = sorted(p["title"] for p in pages)
     assert titles == [f"[CRITICAL] lock broken at the venue in {KEY} by strategy {s}: {KEY} BTC/USDT:USDT buy "

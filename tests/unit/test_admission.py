@@ -114,9 +114,9 @@ def test_the_counters_are_on_the_metrics():
     reg = Registry()
     a.collect_metrics(reg)
     text = reg.render()
-    assert 'killswitch_api_shed_total{reason="RATE_LIMITED",kind="write",identity="alice"} 1' in text
-    assert 'killswitch_api_admitted_total{kind="write"} 1' in text
-    assert "killswitch_api_write_queue 1" in text
+    assert 'killswitch_api_shed_total{identity="alice",kind="write",reason="RATE_LIMITED"} 1.0' in text
+    assert 'killswitch_api_admitted_total{kind="write"} 1.0' in text
+    assert "killswitch_api_write_queue 1.0" in text
 
 
 @pytest.mark.parametrize("kw", [dict(write_rate=0), dict(write_rate=float("nan")), dict(queue=0),

@@ -58,9 +58,9 @@ def test_the_head_is_logged_at_the_first_tick_then_on_the_interval_when_it_moved
     exported = AuditAnchor.parse(lines.out[-1])
     assert exported == AuditAnchor(3, store.audit_head().hash) and exported.key_id == AuditKey(KEY).key_id
     m = sink.metrics_text()
-    assert "killswitch_audit_head_seq 3\n" in m and "killswitch_audit_anchored 1\n" in m
-    assert f'killswitch_audit_head_info{{seq="3",hash="{store.audit_head().hash}"}} 1' in m
-    assert "killswitch_audit_anchor_timestamp_seconds 600\n" in m
+    assert "killswitch_audit_head_seq 3.0\n" in m and "killswitch_audit_anchored 1.0\n" in m
+    assert f'killswitch_audit_head_info{{hash="{store.audit_head().hash}",seq="3"}} 1.0' in m
+    assert "killswitch_audit_anchor_timestamp_seconds 600.0\n" in m
     assert lines.err == [] and KEY not in lines.all() + m
     store.close()
 
@@ -72,7 +72,7 @@ def test_without_a_key_the_anchor_says_none_and_the_start_warns(url):
                          "exported every 300s"]
     assert lines.err[0].startswith("ksctl run: warning: no audit key (KS_AUDIT_KEY or --audit-key-file)")
     tick(sink, 0)
-    assert lines.out[-1].endswith("anchored=none") and "killswitch_audit_anchored 0\n" in sink.metrics_text()
+    assert lines.out[-1].endswith("anchored=none") and "killswitch_audit_anchored 0.0\n" in sink.metrics_text()
     store.close()
 
 
@@ -84,7 +84,7 @@ def test_the_start_says_when_the_runners_key_is_not_the_chains(url):
     assert lines.err and lines.err[0].startswith("ksctl run: error: AUDIT_KEY_MISMATCH: the audit chain is "
                                                  f"anchored with key id {AuditKey(KEY).key_id}")
     tick(sink, 0)
-    assert "killswitch_audit_anchored 0\n" in sink.metrics_text()
+    assert "killswitch_audit_anchored 0.0\n" in sink.metrics_text()
     store.close()
 
 
@@ -101,10 +101,10 @@ def test_a_cut_below_the_last_anchor_is_said_at_the_next_export_and_stays_on_met
     assert len(lines.err) == 1 and lines.err[0].startswith(
         f"ksctl run: AUDIT_ANCHOR_BROKEN: row 5 was exported with hash {exported.hash} and is gone")
     assert f"ksctl audit verify --anchor 5:{exported.hash}" in lines.err[0]
-    assert "killswitch_audit_anchor_broken 1\n" in sink.metrics_text()
-    assert "killswitch_audit_anchored 0\n" in sink.metrics_text()  # the rewritten head has no valid MAC
+    assert "killswitch_audit_anchor_broken 1.0\n" in sink.metrics_text()
+    assert "killswitch_audit_anchored 0.0\n" in sink.metrics_text()  # the rewritten head has no valid MAC
     tick(sink, 2 * MIN)
-    assert "killswitch_audit_anchor_broken 1\n" in sink.metrics_text(), "sticky: the evidence does not go away"
+    assert "killswitch_audit_anchor_broken 1.0\n" in sink.metrics_text(), "sticky: the evidence does not go away"
     store.close()
 
 
@@ -113,7 +113,7 @@ def test_a_head_mac_that_is_not_ascii_is_not_anchored_and_not_raised(url, tmp_pa
     with sqlite3.connect(tmp_path / "state.db") as db:
         db.execute("UPDATE audit_head SET mac = ?", ("é" * 64,))
     tick(sink, 0)
-    assert lines.out[-1].endswith("anchored=none") and "killswitch_audit_anchored 0\n" in sink.metrics_text()
+    assert lines.out[-1].endswith("anchored=none") and "killswitch_audit_anchored 0.0\n" in sink.metrics_text()
     store.close()
 
 
@@ -127,7 +127,7 @@ def test_a_missing_head_or_an_unreadable_store_is_said_not_raised(url, tmp_path)
         db.execute("DROP TABLE audit_head")  # a query that fails, as on a store that cannot be read
     tick(sink, MIN)
     assert lines.err[-1].startswith("ksctl run: AUDIT_HEAD_UNREADABLE:") and "no such table" in lines.err[-1]
-    assert "killswitch_audit_head_read_errors_total 1\n" in sink.metrics_text()
+    assert "killswitch_audit_head_read_errors_total 1.0\n" in sink.metrics_text()
     store.close()
 
 
@@ -149,7 +149,7 @@ def test_the_key_comes_from_a_file_before_the_environment_and_errors_name_no_val
     other = "file-key-" + "f" * 40
     f.write_text(other + "\n")
     assert load_audit_key(str(f)).key_id == AuditKey(other).key_id
-    with pytest.raises(AuditKeyError, match="AUDIT_KEY_UNREADABLE: secret file .*missing cannot be read"):
+    with pytest.raises(AuditKeyError, match=r"AUDIT_KEY_UNREADABLE: secret file .*missing cannot be read"):
         load_audit_key(str(tmp_path / "missing"))
     monkeypatch.setenv("KS_AUDIT_KEY", "short-value")
     with pytest.raises(AuditKeyError, match="AUDIT_KEY_TOO_SHORT") as e:

@@ -201,7 +201,7 @@ def test_a_refused_source_is_shown_on_the_console_the_metrics_and_ksctl_dms_stat
     html, metrics, dms = run(go())
     assert "Heartbeats refused lately" in html and "<code>bot-xx</code></th><td>3</td>" in html
     assert "did you mean &#39;bot-x&#39;" in html
-    assert 'killswitch_heartbeats_refused_total{reason="UNKNOWN_SOURCE"} 3' in metrics
-    assert 'killswitch_heartbeats_refused_total{reason="SOURCES_FULL"} 0' in metrics
+    assert 'killswitch_heartbeats_refused_total{reason="UNKNOWN_SOURCE"} 3.0' in metrics
+    assert 'killswitch_heartbeats_refused_total{reason="SOURCES_FULL"} 0.0' in metrics
     text = dms_text(decode(DmsStatus, dms))
     assert "  REFUSED heartbeat bot-xx: 3 beat(s), the last " in text and "did you mean 'bot-x'" in text

@@ -130,7 +130,7 @@ def test_the_metric_counts_refusals_by_the_venues_code():
     reg = Registry()
     led.collect_metrics(reg)
     text = reg.render()
-    assert 'killswitch_close_rejected_total{venue="binanceusdm",account="main",code="-1106"} 2' in text, text
+    assert 'killswitch_close_rejected_total{account="main",code="-1106",venue="binanceusdm"} 2.0' in text, text
 
 
 def test_the_status_fields_travel_through_the_json_and_back():

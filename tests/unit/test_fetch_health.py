@@ -38,8 +38,8 @@ def test_failures_are_said_once_per_account_and_the_recovery_once_with_count_and
                                      "last_ms": T0 + 3 * STEP}}
             fams = parse_families(render_collected(h.collect_metrics))
             assert fams["killswitch_account_fetch_ok"]["samples"] == [
-                'killswitch_account_fetch_ok{account="binanceusdm/hedge"} 0',
-                'killswitch_account_fetch_ok{account="binanceusdm/main"} 0']
+                'killswitch_account_fetch_ok{account="binanceusdm/hedge"} 0.0',
+                'killswitch_account_fetch_ok{account="binanceusdm/main"} 0.0']
     said = [(r.levelname, r.getMessage()) for r in caplog.records]
     assert said == [
         ("WARNING", "FETCH_FAILING: binanceusdm/main: EXCHANGE_UNAVAILABLE: down; its data is missing to the policies "
@@ -55,10 +55,11 @@ def test_failures_are_said_once_per_account_and_the_recovery_once_with_count_and
     fams = parse_families(render_collected(h.collect_metrics))
     assert fams["killswitch_snapshot_failures_total"]["type"] == "counter"
     assert fams["killswitch_snapshot_failures_total"]["samples"] == [
-        'killswitch_snapshot_failures_total{venue="binanceusdm",account="hedge",reason="EXCHANGE_UNAVAILABLE"} 2',
-        'killswitch_snapshot_failures_total{venue="binanceusdm",account="main",reason="EXCHANGE_UNAVAILABLE"} 3',
-        'killswitch_snapshot_failures_total{venue="binanceusdm",account="main",reason="TIMEOUT"} 1']
-    assert 'killswitch_account_fetch_ok{account="binanceusdm/main"} 1' in fams["killswitch_account_fetch_ok"]["samples"]
+        'killswitch_snapshot_failures_total{account="hedge",reason="EXCHANGE_UNAVAILABLE",venue="binanceusdm"} 2.0',
+        'killswitch_snapshot_failures_total{account="main",reason="EXCHANGE_UNAVAILABLE",venue="binanceusdm"} 3.0',
+        'killswitch_snapshot_failures_total{account="main",reason="TIMEOUT",venue="binanceusdm"} 1.0']
+    assert 'killswitch_account_fetch_ok{account="binanceusdm/main"} 1.0' in \
+        fams["killswitch_account_fetch_ok"]["samples"]
 
 
 def test_the_message_is_scrubbed_cut_to_one_line_and_bounded():

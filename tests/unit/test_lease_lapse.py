@@ -84,7 +84,7 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
     w, keeper = leader_with_keeper(tmp_path, mono)
     runner = w.runner
     assert runner.status().leader and run(runner.ready()) == (True, "LEADER")
-    assert metric(runner, "killswitch_leader") == "killswitch_leader 1"
+    assert metric(runner, "killswitch_leader") == "killswitch_leader 1.0"
     assert lines(caplog, "lease acquired, token 1 (holder a") != []
     standby_store = open_store(f"sqlite://{w.db}")
     b = LeaseKeeper.for_store(standby_store, "b", TTL_MS, clock=w.clock, monotonic=mono)
@@ -128,12 +128,12 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
 
     said, taken = run(cut_off())
     leader, (ready, why), gauge, lost, term_holds, may_send, refusal = said
-    assert leader is False and gauge == "killswitch_leader 0" and not term_holds
+    assert leader is False and gauge == "killswitch_leader 0.0" and not term_holds
     assert may_send is False, "an order could leave"
     assert refusal == ("NOT_LEADER: this runner (a) did not renew its lease within its term (the state store has "
                        "not answered it) and acts on nothing; send the lock to the leader"), refusal
     assert ready is False and why.startswith("LEASE_LOST: not renewed within its term (holder a, token 1"), why
-    assert lost == "killswitch_lease_lost_total 1"
+    assert lost == "killswitch_lease_lost_total 1.0"
     assert taken == 2
     gone = lines(caplog, "lease lost")
     assert len(gone) == 1 and "not renewed within its term" in gone[0] and "holder a, token 1" in gone[0], gone
@@ -144,7 +144,7 @@ def test_a_leader_cut_off_from_its_store_says_not_leader_and_503_at_its_terms_en
     for _ in range(2):
         run(runner.tick())
     assert not runner.leader and run(runner.ready()) == (True, "STANDBY")
-    assert len(lines(caplog, "lease lost")) == 1 and metric(runner, "killswitch_lease_lost_total").endswith(" 1")
+    assert len(lines(caplog, "lease lost")) == 1 and metric(runner, "killswitch_lease_lost_total").endswith(" 1.0")
     assert runner.lead.lease_log.acquired_total == 1 and b.lease_log.acquired_total == 1
     keeper.stop()
     b.stop()
@@ -225,7 +225,8 @@ def test_the_lease_log_says_each_change_once_and_exports_its_counters_from_zero(
     reg = Registry()
     said.collect_metrics(reg)
     text = reg.render()
-    for family in ("killswitch_lease_acquired_total 0", "killswitch_lease_lost_total 0", "killswitch_lease_fence 0"):
+    for family in ("killswitch_lease_acquired_total 0.0", "killswitch_lease_lost_total 0.0",
+                   "killswitch_lease_fence 0.0"):
         assert family in text.splitlines()
     assert said.took(3, previous="b", ended_ms_ago=120) and not said.took(3)
     assert not said.lost(2, "not ours") and said.lost(3, "gone") and not said.lost(3, "gone again")

@@ -146,7 +146,8 @@ def test_arguments_stacks_and_unformattable_records_are_scrubbed():
     try:
         log.error("header %s", f"Authorization: Bearer {UNKNOWN}")
         log.error("at", stack_info=True)  # password=stacksecret99 (this line is in the stack)
-        log.error("two %s %s", f"token={UNKNOWN}")  # one argument short: logging would print the arguments
+        # one argument short, on purpose: logging would print the arguments
+        log.error("two %s %s", f"token={UNKNOWN}")  # noqa: PLE1206
     finally:
         unconfigure()
     text = err.getvalue()
@@ -169,7 +170,7 @@ def test_asyncio_warnings_and_threads_go_through_the_scrubber():
     log, out, err = _configured()
     try:
         asyncio.run(main())
-        warnings.warn(f"api_key={UNKNOWN}", UserWarning)
+        warnings.warn(f"api_key={UNKNOWN}", UserWarning, stacklevel=1)
         t = threading.Thread(target=boom, name="ks-test-thread")
         t.start()
         t.join()

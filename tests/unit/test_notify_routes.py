@@ -506,7 +506,7 @@ def test_a_full_queue_drops_the_oldest_non_critical_event_and_counts_it(tree):
     sink.on_event(transition(6, 3, "flatten", scope="b"), _Runner())  # full: warn[0] goes
     assert [i.event.ts_ms for i in sink._events] == [5, 1, 6]
     assert sink.dropped == {("events", "other"): 1}
-    assert 'killswitch_notifications_dropped_total{queue="events",severity="other"} 1' in sink.metrics_text()
+    assert 'killswitch_notifications_dropped_total{queue="events",severity="other"} 1.0' in sink.metrics_text()
     sink.on_event(Event.make(SNAPSHOT_FAILED, 7, {}, venue="okx", account="x"), _Runner())  # warn[1] goes
     sink.on_event(transition(8, 3, "flatten", scope="c"), _Runner())  # the snapshot failure just queued goes
     assert all(i.critical for i in sink._events) and sink._events[0].event is crit

@@ -125,7 +125,7 @@ def test_a_notification_dropped_from_a_full_delivery_queue_leaves_a_receipt():
     delivered = sorted(p["group_key"].rsplit(":", 1)[1] for k, _, p in store.rows if k == "notification_delivered")
     assert delivered == ['{scope="a"}', '{scope="c"}']
     assert sink.dropped == {("deliveries", "other"): 1}
-    assert 'killswitch_notifications_total{receiver="slow",result="dropped"} 1' in sink.metrics_text()
+    assert 'killswitch_notifications_total{receiver="slow",result="dropped"} 1.0' in sink.metrics_text()
 
 
 class _Answer:

@@ -220,7 +220,7 @@ def test_a_deposed_runners_receipts_are_refused_counted_said_once_and_its_pages_
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("RECEIPTS_FENCED")]
     assert len(said) == 1, said
     assert "notification_delivered receipt (desk/pager)" in said[0] and "current 2" in said[0]
-    assert "killswitch_notification_receipt_errors_total 2" in sink.metrics_text()
+    assert "killswitch_notification_receipt_errors_total 2.0" in sink.metrics_text()
     assert b.store.verify_audit() == (True, None)
 
 

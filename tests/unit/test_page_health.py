@@ -6,6 +6,7 @@ named in it delivers again; the gauges and the status fields."""
 from __future__ import annotations
 
 import pytest
+from prometheus_client.utils import floatToGoString
 
 from killswitch.metrics import parse_families, render_collected
 from killswitch.notify.causes import cause_of, cause_of_result, join_causes
@@ -83,15 +84,15 @@ def test_the_gauges_show_every_receiver_and_the_time_pages_began_failing():
     h.know({("desk", "pager"), ("desk", "fallback")})
     fams = parse_families(render_collected(h.collect_metrics))
     assert fams["killswitch_notification_receiver_failing"]["samples"] == [
-        'killswitch_notification_receiver_failing{document="desk",receiver="fallback"} 0',
-        'killswitch_notification_receiver_failing{document="desk",receiver="pager"} 0']
+        'killswitch_notification_receiver_failing{document="desk",receiver="fallback"} 0.0',
+        'killswitch_notification_receiver_failing{document="desk",receiver="pager"} 0.0']
     assert fams["killswitch_notifications_failing_since_seconds"]["samples"] == []  # absent: pages get through
     h.round_failed("desk", "pager", "HTTP 401", T0)
     fams = parse_families(render_collected(h.collect_metrics))
-    assert 'killswitch_notification_receiver_failing{document="desk",receiver="pager"} 1' in \
+    assert 'killswitch_notification_receiver_failing{document="desk",receiver="pager"} 1.0' in \
         fams["killswitch_notification_receiver_failing"]["samples"]
     assert fams["killswitch_notifications_failing_since_seconds"]["samples"] == [
-        f"killswitch_notifications_failing_since_seconds {T0 // 1000}"]
+        f"killswitch_notifications_failing_since_seconds {floatToGoString(T0 // 1000)}"]
     assert fams["killswitch_notifications_failing_since_seconds"]["type"] == "gauge"
     h.know({("desk", "fallback")})  # a reload dropped the pager: its failure with it
     assert h.status_fields()["pages_failing"] == []

@@ -724,7 +724,7 @@ def test_a_view_that_raises_is_a_bare_500_internal(caplog):
         view = FakeView()
         view.fail = {name for *_, name in FAILING}
         async with serve(view) as c:
-            for method, path, body, auth, name in FAILING:
+            for method, path, body, auth, _name in FAILING:
                 status, answer, resp = await c.request(method, path, json_body=body, auth=_auth(auth))
                 assert status == 500, path
                 assert answer["error"] == "INTERNAL" and answer["reason"] == "INTERNAL"

@@ -273,8 +273,8 @@ def test_status_and_metrics_show_the_switch(tmp_path):
     st = w.runner.status()
     assert st.dms["sources"]["bot-a"] == {"armed": True, "last_beat_age_s": 10.0, "fires_in_s": 20.0,
                                           "fired": False, "timeout_s": 30.0, "locked": False}
-    assert 'killswitch_dms_seconds_until_fire{source="bot-a"} 20' in w.runner.metrics_text()
-    assert "killswitch_dms_fired_total 0" in w.runner.metrics_text()
+    assert 'killswitch_dms_seconds_until_fire{source="bot-a"} 20.0' in w.runner.metrics_text()
+    assert "killswitch_dms_fired_total 0.0" in w.runner.metrics_text()
 
 
 # --- manual locks ----------------------------------------------------------------------------------------

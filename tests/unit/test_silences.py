@@ -198,7 +198,7 @@ def test_the_sink_records_a_silenced_page_and_sends_nothing():
     [row] = [p for k, _, p in store.rows if k == "notification_silenced"]
     assert row["receiver"] == "pager" and row["silences"] == ["s1"] and row["incidents"] == ["book/a/L3/e1"]
     assert row["result"] == "silenced" and row["severity"] == "critical" and row["event_kinds"] == ["stage_transition"]
-    assert 'killswitch_notifications_total{receiver="pager",result="silenced"} 1' in sink.metrics_text()
+    assert 'killswitch_notifications_total{receiver="pager",result="silenced"} 1.0' in sink.metrics_text()
 
 
 @pytest.mark.parametrize("text", ["venue=~okx", "venue!~okx"])

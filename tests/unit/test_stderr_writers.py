@@ -6,8 +6,8 @@ stderr skips all three. The command line (``killswitch/cli/``) prints its usage 
 for a person, and a module run as a command (``python -m``) may print its usage from its
 ``main``; :mod:`killswitch.logs` itself is the handler that writes the lines.
 
-Read from the source with :mod:`ast`, as ``test_layers.py`` reads imports: a violation is named
-with its file and line.
+Read from the source with :mod:`ast` (an import-linter contract speaks of imports, not of calls):
+a violation is named with its file and line.
 """
 
 from __future__ import annotations

@@ -78,10 +78,10 @@ def test_wakes_between_two_ticks_start_one_tick_and_are_all_counted():
     w = asyncio.run(go())
     fams = parse_families(render_collected(w.collect_metrics))
     assert fams["killswitch_ticks_started_total"]["samples"] == [
-        'killswitch_ticks_started_total{cause="interval"} 1', 'killswitch_ticks_started_total{cause="wake"} 1']
+        'killswitch_ticks_started_total{cause="interval"} 1.0', 'killswitch_ticks_started_total{cause="wake"} 1.0']
     assert fams["killswitch_stream_wakes_total"]["samples"] == [
-        'killswitch_stream_wakes_total{venue="binanceusdm",account="hedge"} 1',
-        'killswitch_stream_wakes_total{venue="binanceusdm",account="main"} 5']
+        'killswitch_stream_wakes_total{account="hedge",venue="binanceusdm"} 1.0',
+        'killswitch_stream_wakes_total{account="main",venue="binanceusdm"} 5.0']
 
 
 # --- the daemon's wait ---------------------------------------------------------------------------------
@@ -231,35 +231,35 @@ def test_stream_status_and_metrics():
     fams = parse_families(render_collected(watch.collect_metrics))
     assert fams["killswitch_stream_connected"]["type"] == "gauge"
     assert fams["killswitch_stream_connected"]["samples"] == [
-        'killswitch_stream_connected{venue="binanceusdm",account="hedge"} 0',
-        'killswitch_stream_connected{venue="binanceusdm",account="late"} 1',
-        'killswitch_stream_connected{venue="binanceusdm",account="main"} 1']
+        'killswitch_stream_connected{account="hedge",venue="binanceusdm"} 0.0',
+        'killswitch_stream_connected{account="late",venue="binanceusdm"} 1.0',
+        'killswitch_stream_connected{account="main",venue="binanceusdm"} 1.0']
     assert fams["killswitch_stream_last_message_age_seconds"]["samples"] == [
-        'killswitch_stream_last_message_age_seconds{venue="binanceusdm",account="hedge"} 10',
-        'killswitch_stream_last_message_age_seconds{venue="binanceusdm",account="late"} 1',
-        'killswitch_stream_last_message_age_seconds{venue="binanceusdm",account="main"} 2.5']
+        'killswitch_stream_last_message_age_seconds{account="hedge",venue="binanceusdm"} 10.0',
+        'killswitch_stream_last_message_age_seconds{account="late",venue="binanceusdm"} 1.0',
+        'killswitch_stream_last_message_age_seconds{account="main",venue="binanceusdm"} 2.5']
     assert fams["killswitch_stream_reconnects_total"]["type"] == "counter"
-    assert 'killswitch_stream_reconnects_total{venue="binanceusdm",account="main"} 2' in \
+    assert 'killswitch_stream_reconnects_total{account="main",venue="binanceusdm"} 2.0' in \
         fams["killswitch_stream_reconnects_total"]["samples"]
-    assert 'killswitch_stream_disagreements_total{venue="binanceusdm",account="main"} 1' in \
+    assert 'killswitch_stream_disagreements_total{account="main",venue="binanceusdm"} 1.0' in \
         fams["killswitch_stream_disagreements_total"]["samples"]
     assert fams["killswitch_stream_dropped_total"]["samples"] == [
-        'killswitch_stream_dropped_total{venue="binanceusdm",account="main",kind="duplicate"} 3',
-        'killswitch_stream_dropped_total{venue="binanceusdm",account="main",kind="malformed"} 1']
+        'killswitch_stream_dropped_total{account="main",kind="duplicate",venue="binanceusdm"} 3.0',
+        'killswitch_stream_dropped_total{account="main",kind="malformed",venue="binanceusdm"} 1.0']
     # none before the first good reconcile (the hedge's): an age from nothing would be a made-up number
     assert fams["killswitch_stream_last_reconcile_age_seconds"]["type"] == "gauge"
     assert fams["killswitch_stream_last_reconcile_age_seconds"]["samples"] == [
-        'killswitch_stream_last_reconcile_age_seconds{venue="binanceusdm",account="late"} 105',
-        'killswitch_stream_last_reconcile_age_seconds{venue="binanceusdm",account="main"} 6']
+        'killswitch_stream_last_reconcile_age_seconds{account="late",venue="binanceusdm"} 105.0',
+        'killswitch_stream_last_reconcile_age_seconds{account="main",venue="binanceusdm"} 6.0']
     assert fams["killswitch_stream_reconcile_every_seconds"]["samples"] == [
-        'killswitch_stream_reconcile_every_seconds{venue="binanceusdm",account="hedge"} 30',
-        'killswitch_stream_reconcile_every_seconds{venue="binanceusdm",account="late"} 30',
-        'killswitch_stream_reconcile_every_seconds{venue="binanceusdm",account="main"} 30']
+        'killswitch_stream_reconcile_every_seconds{account="hedge",venue="binanceusdm"} 30.0',
+        'killswitch_stream_reconcile_every_seconds{account="late",venue="binanceusdm"} 30.0',
+        'killswitch_stream_reconcile_every_seconds{account="main",venue="binanceusdm"} 30.0']
     assert fams["killswitch_stream_reconcile_consecutive_failures"]["type"] == "gauge"
     assert fams["killswitch_stream_reconcile_consecutive_failures"]["samples"] == [
-        'killswitch_stream_reconcile_consecutive_failures{venue="binanceusdm",account="hedge"} 0',
-        'killswitch_stream_reconcile_consecutive_failures{venue="binanceusdm",account="late"} 7',
-        'killswitch_stream_reconcile_consecutive_failures{venue="binanceusdm",account="main"} 0']
+        'killswitch_stream_reconcile_consecutive_failures{account="hedge",venue="binanceusdm"} 0.0',
+        'killswitch_stream_reconcile_consecutive_failures{account="late",venue="binanceusdm"} 7.0',
+        'killswitch_stream_reconcile_consecutive_failures{account="main",venue="binanceusdm"} 0.0']
 
 
 def test_an_overdue_reconcile_is_said_once_per_change_and_its_end_once(caplog):

@@ -14,6 +14,7 @@ import textwrap
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from prometheus_client.utils import floatToGoString
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.engine.evaluate import Evaluation, ScopeEvaluation
@@ -226,8 +227,8 @@ def test_tick_events_are_root_span_events_and_other_events_are_spans_of_their_ow
     [ev] = by_name(spans, A.SPAN_EVENT)
     assert ev.parent is None and ev.attributes[A.EVENT_KIND] == MANUAL_CLOSE and ev.attributes[A.SCOPE] == "sim/a"
     text = s.metrics_text()
-    assert 'killswitch_events_total{kind="order_failed",severity="critical"} 1' in text
-    assert 'killswitch_events_total{kind="manual_close",severity="warning"} 1' in text
+    assert 'killswitch_events_total{kind="order_failed",severity="critical"} 1.0' in text
+    assert 'killswitch_events_total{kind="manual_close",severity="warning"} 1.0' in text
 
 
 def test_quiet_scopes_beyond_the_budget_get_no_span_but_scopes_with_news_always_do():
@@ -264,9 +265,9 @@ def test_a_notification_joins_the_decision_trace_and_is_counted():
     assert orphan.parent is None and orphan.attributes[A.INCIDENT_ID] == "never/seen"
     text = s.metrics_text()
     assert "killswitch_notifications_total" not in text  # the notify sink's own metric
-    assert 'killswitch_notification_latency_seconds_count{receiver="desk-pager"} 2' in text
-    assert 'killswitch_notification_latency_seconds_bucket{receiver="desk-pager",le="2.5"} 2' in text
-    assert 'killswitch_notification_latency_seconds_bucket{receiver="desk-pager",le="1"} 1' in text
+    assert 'killswitch_notification_latency_seconds_count{receiver="desk-pager"} 2.0' in text
+    assert 'killswitch_notification_latency_seconds_bucket{le="2.5",receiver="desk-pager"} 2.0' in text
+    assert 'killswitch_notification_latency_seconds_bucket{le="1.0",receiver="desk-pager"} 1.0' in text
 
 
 def test_a_runbook_render_is_a_span():
@@ -298,8 +299,8 @@ def test_without_an_exporter_no_span_is_made_but_metrics_are(monkeypatch):
     s.on_tick(report([scope_eval()]), FakeRunner())
     s.record_notification("desk", True, T0, T0 + MS)
     text = s.metrics_text()
-    assert "killswitch_tick_duration_seconds_count 1" in text
-    assert 'killswitch_notification_latency_seconds_count{receiver="desk"} 1' in text
+    assert "killswitch_tick_duration_seconds_count 1.0" in text
+    assert 'killswitch_notification_latency_seconds_count{receiver="desk"} 1.0' in text
 
 
 def test_find_is_none_without_a_telemetry_sink():
@@ -316,16 +317,16 @@ def test_tick_metrics_count_duration_phases_transitions_and_orders():
     s.on_tick(report([], fence=7), runner)
     s.on_tick(report([], fence=9, deposed=True), runner)
     text = s.metrics_text()
-    assert "killswitch_tick_duration_seconds_count 3" in text
-    assert 'killswitch_tick_duration_seconds_bucket{le="0.1"} 3' in text  # 95 ms each
-    assert 'killswitch_tick_duration_seconds_bucket{le="0.05"} 0' in text
-    assert 'killswitch_tick_phase_duration_seconds_count{phase="send"} 3' in text
-    assert 'killswitch_stage_transitions_total{policy="desk",scope="sim/a",from="0",to="3"} 1' in text
-    assert 'killswitch_order_latency_seconds_bucket{venue="sim",le="0.05"} 1' in text
+    assert "killswitch_tick_duration_seconds_count 3.0" in text
+    assert 'killswitch_tick_duration_seconds_bucket{le="0.1"} 3.0' in text  # 95 ms each
+    assert 'killswitch_tick_duration_seconds_bucket{le="0.05"} 0.0' in text
+    assert 'killswitch_tick_phase_duration_seconds_count{phase="send"} 3.0' in text
+    assert 'killswitch_stage_transitions_total{from="0",policy="desk",scope="sim/a",to="3"} 1.0' in text
+    assert 'killswitch_order_latency_seconds_bucket{le="0.05",venue="sim"} 1.0' in text
     # the lease's families are the runner's (its lease log counts changes as they happen, not
     # at the next tick): none here, so a page with both has each once
     assert "killswitch_lease_" not in text
-    assert f"killswitch_last_tick_timestamp_seconds {(T0 + 95 * MS) / 1e9!r}" in text
+    assert f"killswitch_last_tick_timestamp_seconds {floatToGoString((T0 + 95 * MS) / 1e9)}" in text
 
 
 # --- the registry ---------------------------------------------------------------------------------------
@@ -343,14 +344,15 @@ def test_the_registry_renders_valid_exposition_text_with_cumulative_buckets():
     r.gauge("z", "A gauge.", ("k",)).set(1.5, k="v")
     text = r.render()
     for line in text.splitlines():
-        assert line.startswith("# HELP ") or line.startswith("# TYPE ") or _LINE.match(line), line
+        assert line.startswith(("# HELP ", "# TYPE ")) or _LINE.match(line), line
     assert "# HELP x_seconds Help with a\\nnewline." in text
-    assert 'x_seconds_bucket{path="a\\"b\\\\c",le="0.1"} 2' in text
-    assert 'x_seconds_bucket{path="a\\"b\\\\c",le="1"} 3' in text
-    assert 'x_seconds_bucket{path="a\\"b\\\\c",le="+Inf"} 4' in text
+    assert 'x_seconds_bucket{le="0.1",path="a\\"b\\\\c"} 2.0' in text
+    assert 'x_seconds_bucket{le="1.0",path="a\\"b\\\\c"} 3.0' in text
+    assert 'x_seconds_bucket{le="+Inf",path="a\\"b\\\\c"} 4.0' in text
     assert 'x_seconds_sum{path="a\\"b\\\\c"} 7.65' in text
-    assert 'x_seconds_count{path="a\\"b\\\\c"} 4' in text
-    assert "y_total 2" in text and 'z{k="v"} 1.5' in text
+    assert 'x_seconds_count{path="a\\"b\\\\c"} 4.0' in text
+    assert "y_total 2.0" in text and 'z{k="v"} 1.5' in text
+    assert "_created" not in text  # the library's creation times are left out
 
 
 @pytest.mark.parametrize("make", [
@@ -477,7 +479,7 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting():
         s.on_tick(tick, runner)
     elapsed = time.perf_counter() - t
     gate.set()
-    assert 'killswitch_trace_dropped_total{reason="queue_full"} 5' in s.metrics_text()
+    assert 'killswitch_trace_dropped_total{reason="queue_full"} 5.0' in s.metrics_text()
     assert elapsed < 2.0  # nothing waited on the busy thread (generous bound)
     asyncio.run(s.aclose())
 
@@ -487,6 +489,6 @@ def test_a_report_that_breaks_span_building_is_counted_not_fatal():
     s.on_tick(report([], [order("c1", start=None)]), FakeRunner())  # malformed: an order without a send time
     s.on_tick(report(), FakeRunner())
     assert s.flush(5)
-    assert 'killswitch_trace_dropped_total{reason="error"} 1' in s.metrics_text()
-    assert "killswitch_tick_duration_seconds_count 2" in s.metrics_text()
+    assert 'killswitch_trace_dropped_total{reason="error"} 1.0' in s.metrics_text()
+    assert "killswitch_tick_duration_seconds_count 2.0" in s.metrics_text()
     asyncio.run(s.aclose())

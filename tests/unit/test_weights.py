@@ -212,8 +212,8 @@ def test_metrics_report_used_and_limit_per_venue():
     reg = Registry()
     _weights(header=True).collect_metrics(reg)
     text = reg.render()
-    assert 'killswitch_venue_weight_used_per_minute{venue="binanceusdm"} 700' in text, text
-    assert 'killswitch_venue_weight_limit_per_minute{venue="binanceusdm"} 2400' in text, text
+    assert 'killswitch_venue_weight_used_per_minute{venue="binanceusdm"} 700.0' in text, text
+    assert 'killswitch_venue_weight_limit_per_minute{venue="binanceusdm"} 2400.0' in text, text
 
 
 def test_ksctl_status_says_the_weight_against_the_limit():

@@ -148,7 +148,7 @@ def page_model(status: RunnerStatus, ready: tuple[Any, Any], lock: dict, dms: di
     locks = _locks(lock, now)
     book = LockBook.from_doc(lock)  # the holds in force at ``now``, as the runner's book has them
     fetch_errors = dict(status.fetch_errors)
-    known_accounts = set(status.data_age_s) | set(fetch_errors) | set((dms.get("native") or {}))
+    known_accounts = set(status.data_age_s) | set(fetch_errors) | set(dms.get("native") or {})
     coverage = {(c.policy, c.scope): c for c in status.coverage}
     resuming = {(r.policy, r.scope): r for r in status.resuming}
     firing: dict[tuple[str, str], list[dict]] = {}
