@@ -10,6 +10,9 @@ never queries the engine back (a query would charge weight and run timers).
   (``CANCELED``) or expired (``EXPIRED``): Binance's execution types.
 * :class:`AccountChanged` — the wallet or a position leg changed: a fill (reason ``ORDER``) or a
   seeded position (``ADJUSTMENT``), with the legs that changed, priced at the mark of that time.
+* :class:`AlgoChanged` — a conditional (algo) order was placed (``NEW``), triggered
+  (``TRIGGERED``: its ``actual_order_id`` names the order it became), cancelled (``CANCELED``),
+  expired or rejected at its trigger (``EXPIRED`` / ``REJECTED``): its status after the change.
 * :class:`MarkSet` — a symbol's mark was set (:meth:`SimExchange.set_mark`): the moment a mark
   crosses a level in a scripted test, stamped when it happens.
 
@@ -20,9 +23,12 @@ are copies) or know about JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 from .rules import SimOrder
+
+if TYPE_CHECKING:
+    from .conditional import SimAlgoOrder
 
 
 @dataclass(frozen=True)
@@ -61,13 +67,20 @@ class AccountChanged:
 
 
 @dataclass(frozen=True)
+class AlgoChanged:
+    account: str
+    ts: int  # engine ms
+    order: "SimAlgoOrder"  # a copy, as it was right after the change (its ``status`` says which)
+
+
+@dataclass(frozen=True)
 class MarkSet:
     symbol: str
     price: float
     ts: int
 
 
-Change = Union[OrderChanged, AccountChanged, MarkSet]
+Change = Union[OrderChanged, AccountChanged, AlgoChanged, MarkSet]
 Listener = Callable[[Change], None]
 
-__all__ = ["OrderChanged", "LegState", "AccountChanged", "MarkSet", "Change", "Listener"]
+__all__ = ["OrderChanged", "LegState", "AccountChanged", "AlgoChanged", "MarkSet", "Change", "Listener"]

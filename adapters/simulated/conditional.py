@@ -227,6 +227,7 @@ class ConditionalBook:
         a.algos[o.algo_id] = o
         a.algo_by_client[cid] = o.algo_id
         a.algo_live[o.algo_id] = o
+        eng._algo_changed(o, now)
         return o.copy()
 
     def _quantity(self, m: "MarketSpec", qty: float) -> float:
@@ -315,6 +316,7 @@ class ConditionalBook:
             raise SimError(UNKNOWN_ORDER, "Unknown order sent.")
         o.status, o.update_time = "CANCELED", now
         eng.events.append({"event": "algo_cancel", "account": account, "algo": o.algo_id, "ts": now})
+        eng._algo_changed(o, now)
         return o.copy()
 
     def cancel_all(self, account: str, symbol: str) -> list[SimAlgoOrder]:
@@ -336,6 +338,7 @@ class ConditionalBook:
             if o.symbol == symbol:
                 o.status, o.update_time = "CANCELED", ts
                 ids.append(o.algo_id)
+                self.engine._algo_changed(o, ts)
         return ids
 
     # --- trigger -----------------------------------------------------------------------------------------
@@ -365,16 +368,20 @@ class ConditionalBook:
             if closable <= EPS:  # nothing left to reduce
                 o.status = "EXPIRED"
                 eng.events.append({"event": "algo_expire", **event})
+                eng._algo_changed(o, now)
                 return
             if child.quantity > closable + EPS:
                 o.status = "REJECTED"
                 eng.events.append({"event": "algo_reject", "code": REDUCE_ONLY_REJECTED, **event})
+                eng._algo_changed(o, now)
                 return
         elif not eng._margin_ok(a, m, child, now):
             o.status = "REJECTED"
             eng.events.append({"event": "algo_reject", "code": MARGIN_INSUFFICIENT, **event})
+            eng._algo_changed(o, now)
             return
         o.status = "TRIGGERED"
         eng._submit(a, m, child, now)
         o.actual_order_id = child.order_id
+        eng._algo_changed(o, now)
         eng.events.append({"event": "algo_trigger", "order": child.order_id, **event})

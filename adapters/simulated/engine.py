@@ -52,7 +52,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
-from .changes import AccountChanged, Change, LegState, Listener, MarkSet, OrderChanged
+from .changes import AccountChanged, AlgoChanged, Change, LegState, Listener, MarkSet, OrderChanged
 from .depth import DepthModel, SimBook
 from .faults import FaultPlan
 from .paths import Flat, PricePath
@@ -281,6 +281,11 @@ class SimExchange:
     def _order_changed(self, o: SimOrder, execution: str, now: int, **trade: Any) -> None:
         if self.listeners and not o.spot:
             self._emit(OrderChanged(o.account, now, o.copy(), execution, **trade))
+
+    def _algo_changed(self, o: Any, now: int) -> None:
+        """A conditional order's change (:class:`.changes.AlgoChanged`), its status as it is now."""
+        if self.listeners:
+            self._emit(AlgoChanged(o.account, now, o.copy()))
 
     def _account_changed(self, a: _Account, reason: str, keys: Iterable[tuple[str, str]], now: int) -> None:
         if not self.listeners:

@@ -47,7 +47,7 @@ from typing import Any, Callable, Optional
 
 from aiohttp import WSMsgType, web
 
-from .changes import AccountChanged, Change, MarkSet, OrderChanged
+from .changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from .engine import SimExchange
 from .faults import FaultKind, FaultPlan, first
 from .numbers import digits as _digits, fixed as _f, money_text as _money
@@ -241,6 +241,18 @@ class PushFace:
         for s in list(self.sockets):
             await s.ws.close()
         self.sockets.clear()
+
+    async def _accept(self, request: web.Request, **pushed: Any) -> web.WebSocketResponse:
+        """A socket of a venue without listen keys (it authenticates on the socket: Bybit, OKX):
+        prepared, numbered (``pushed["conn_id"]``, ``sim-<n>``, with ``pushed`` beside it) and
+        served (:meth:`_serve`) until it closes."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._conn = getattr(self, "_conn", 0) + 1
+        sock = _Socket(ws, None)
+        sock.pushed.update({"conn_id": f"sim-{self._conn}", **pushed})
+        await self._serve(sock)
+        return ws
 
     async def _serve(self, sock: _Socket) -> None:
         """Read a prepared socket's requests (:meth:`_command`) while its writer sends, until it closes."""
@@ -444,6 +456,8 @@ class StreamFace(PushFace):
             update = mark_price_update(self.engine, c.symbol, c.price, c.ts)
             for s in self.sockets:
                 self._send_marks(s, [update], [n for n in sorted(s.streams) if _names(n, c.symbol)])
+            return
+        if isinstance(c, AlgoChanged):  # the algo service's updates are not rendered on this face
             return
         body = account_update(self.engine, c) if isinstance(c, AccountChanged) else order_trade_update(self.engine, c)
         text = _dumps(body)
