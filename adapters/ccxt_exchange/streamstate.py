@@ -62,7 +62,9 @@ class StreamEvent(NamedTuple):
     one order's, one symbol's marks on one stream), ``event_ms`` its event time, ``body`` the
     raw event (the same key, time and body again is a duplicate). What it says: ``positions``
     as (symbol, leg, side, contracts, entry price), ``wallets`` as (asset, wallet balance),
-    ``orders`` as (id, the streaming client's order structure), ``marks`` as (symbol, price).
+    ``orders`` as (id, the streaming client's order structure), ``marks`` as (symbol, price);
+    ``kinds`` as (order id, its kind) where the venue's channel says it (OKX's ``orders-algo``:
+    a TP/SL, a trailing stop...), as a REST list does; an order without one is read by its fields.
     A named tuple, not a frozen dataclass: an array of every symbol's mark makes one per row,
     every second, and a frozen dataclass takes ten times as long to make."""
 
@@ -73,6 +75,7 @@ class StreamEvent(NamedTuple):
     wallets: tuple[tuple[str, float], ...] = ()
     orders: tuple[tuple[str, Any], ...] = ()
     marks: tuple[tuple[str, float], ...] = ()
+    kinds: tuple[tuple[str, str], ...] = ()
 
 
 class MarkRows(NamedTuple):

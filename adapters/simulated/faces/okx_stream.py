@@ -22,7 +22,8 @@ pushes     ``{"arg": {...the subscription's, "uid"}, "data": [...]}`` with the f
            documents, rendered from the engine's change hooks at the change: an order's every
            change on ``orders`` (its ``state``, the fill's ``fillSz`` / ``fillPx`` /
            ``tradeId``), a conditional order placed, triggered (``effective``), cancelled or
-           failed (``order_failed``) on ``orders-algo``, the legs a fill or a seed changed on
+           failed (``order_failed``) on ``orders-algo`` (a trailing stop is OKX's
+           ``algo-advance`` channel's, not served), the legs a fill or a seed changed on
            ``positions`` (``eventType`` ``event_update``; a closed leg ``pos`` "0") with the
            account on ``account``. ``mark-price``: ``{"instType", "instId", "markPx", "ts"}``
            at once when :meth:`SimExchange.set_mark` sets one, then every ``mark_every_ms``
@@ -218,7 +219,8 @@ class OkxStreamFace(PushFace):
             for s in targets:
                 self._push(s, "orders", [row])
         elif isinstance(c, AlgoChanged):
-            targets = self._to(c.account, "orders-algo")
+            # a trailing stop is OKX's algo-advance channel's, not served here
+            targets = self._to(c.account, "orders-algo") if c.order.order_type != "TRAILING_STOP_MARKET" else []
             row = self._algo_row(c) if targets else None
             for s in targets:
                 self._push(s, "orders-algo", [row])
