@@ -164,27 +164,29 @@ def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_
     assert {e.symbol for e in journal} == {"BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"}
 
 
-def stream_readers(daemon: Daemon) -> tuple[Callable[[], dict], Callable[[], list]]:
+def stream_readers(daemon: Daemon, key: str = KEY) -> tuple[Callable[[], dict], Callable[[], list]]:
     """What a scenario reads of the streamed account: its stream's status, its coverage rows."""
     runner = daemon.runner
 
     def status_stream() -> dict:
-        return runner.status().streams[KEY]
+        return runner.status().streams[key]
 
     def rows() -> list:
-        return [r for r in runner.status().coverage if r.scope == KEY]
+        return [r for r in runner.status().coverage if r.scope == key]
 
     return status_stream, rows
 
 
+@pytest.mark.parametrize("venue", ["binanceusdm", "okx"])
 def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fails_too_and_comes_back_live(
-        tmp_path, monkeypatch, caplog):
+        tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)
     seen: dict = {}
+    key = f"{venue}/sim-main"
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
         runner = daemon.runner
-        status_stream, rows = stream_readers(daemon)
+        status_stream, rows = stream_readers(daemon, key)
 
         server.faults.stream("stream_stall")  # every socket open and silent
         await until(lambda: said(caplog, "STREAM_STALE"), "the STREAM_STALE warning", DEADLINE_S)
@@ -196,21 +198,21 @@ def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fai
         seen["stale"] = (first, later)
         seen["rest_reads"] = rest_reads(server) - reads
         seen["armed"] = [(r.state, r.reason) for r in rows()]
-        seen["fetch_ok"] = runner.status().fetch_errors.get(KEY) is None
+        seen["fetch_ok"] = runner.status().fetch_errors.get(key) is None
 
         server.faults.add("*", "http_503")  # REST fails as well: the account is not read
         await until(lambda: any(r.reason == "ACCOUNT_NOT_READ" for r in rows()), "blind: ACCOUNT_NOT_READ",
                     DEADLINE_S)
         seen["blind"] = [(r.state, r.reason) for r in rows()]
         server.faults.switch_off()
-        await until(lambda: said(caplog, "STREAM_LIVE: binanceusdm/sim-main: its stream is live again"),
+        await until(lambda: said(caplog, f"STREAM_LIVE: {key}: its stream is live again"),
                     "STREAM_LIVE", DEADLINE_S)
         await until(lambda: all(r.state == "armed" for r in rows()), "armed again", DEADLINE_S)
 
-    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "1s", scenario), 4 * DEADLINE_S))
+    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "1s", scenario, venue=venue), 4 * DEADLINE_S))
     (warn,) = [r for r in caplog.records if r.getMessage().startswith("STREAM_STALE")]
     assert warn.levelname == "WARNING"
-    assert warn.getMessage().startswith("STREAM_STALE: binanceusdm/sim-main: its stream is stale (last message ")
+    assert warn.getMessage().startswith(f"STREAM_STALE: {key}: its stream is stale (last message ")
     assert "falling back to REST polling at the policy interval" in warn.getMessage()
     first, later = seen["stale"]
     assert (first["state"], first["reason"]) == ("stale", "STREAM_STALE")
