@@ -239,7 +239,7 @@ class DmsStatus:
 @dataclass(frozen=True)
 class StreamHealth:
     state: str                 # "off" | "connecting" | "live" | "stale" | "down"
-    reason: Optional[str]      # why not live: STREAM_UNSUPPORTED, STREAM_DISABLED, STREAM_STALE, STREAM_DOWN, LISTEN_KEY_EXPIRED  # noqa: E501
+    reason: Optional[str]      # why not live: STREAM_UNSUPPORTED, STREAM_DISABLED, STREAM_STALE, STREAM_DOWN, LISTEN_KEY_EXPIRED, STREAM_LOGIN_REFUSED  # noqa: E501
     since_ms: Optional[int]    # when it entered this state (UTC ms)
     last_message_ms: Optional[int]
     reconnects: int = 0

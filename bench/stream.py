@@ -31,6 +31,10 @@
    flat or residual-only at the end, nothing open, nothing pending, every order the venue holds
    journaled and no intent accepted twice (the venue refuses a client id it holds), time to flat.
 
+``--venue``: the dialect the venue speaks and the runner streams (:data:`VENUES`: binanceusdm,
+the default, bybit, okx; a venue is one entry there — its ccxt id, the Accounts document's
+credentials, the simulator's websocket face and how that face writes a mark); the reaction (1)
+runs on any of them, the weight (2) and fault (3) runs are Binance's (its weights, its listen key).
 ``--quick``: fewer trials; ``--layouts 1000,10000``; ``--trials N`` (streamed) and
 ``--poll-trials N``; ``--skip reaction,weight,faults``. Prints figures; asserts nothing.
 """
@@ -45,6 +49,7 @@ from collections import Counter
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +82,38 @@ RECONCILE_S = 5.0
 BUDGET = 2_400  # Binance USDⓈ-M REQUEST_WEIGHT a minute per IP (the default tier)
 
 
+@dataclass(frozen=True)
+class Venue:
+    """One venue the reaction runs on: the ccxt id the Accounts document names, its credentials
+    there (the book's account ``acct``: key ``k``, secret ``s``, passphrase ``sim-passphrase``,
+    through ``env``), the simulator's websocket face that streams it (a :class:`SimServer`
+    attribute) and the text a frame carrying the crossed mark (80) holds."""
+
+    name: str
+    ccxt_id: str
+    face: str
+    crossed: str
+    # what the real venue's mark stream adds to the reaction (the simulator pushes a set mark at once)
+    cadence: str = "up to 1 s more to both (@1s; 3 s with @markPrice)"
+    credentials: str = "{api_key: {env: KS_B_KEY}, secret: {env: KS_B_SECRET}}"
+    env: dict = field(default_factory=lambda: {"KS_B_KEY": "k", "KS_B_SECRET": "s"})
+
+
+VENUES = {
+    "binanceusdm": Venue("simulated Binance USDⓈ-M", "binanceusdm", "stream", '"p":"80.'),
+    "bybit": Venue("simulated Bybit v5", "bybit", "bybit_stream", '"markPrice":"80',
+                   "up to 100 ms more to both (the tickers' cadence)"),
+    "okx": Venue("simulated OKX v5", "okx", "okx_stream", '"markPx":"80',
+                 "up to 200 ms more to both (mark-price's cadence while the mark moves)",
+                 "{api_key: {env: KS_B_KEY}, secret: {env: KS_B_SECRET}, password: {env: KS_B_PASS}}",
+                 {"KS_B_KEY": "k", "KS_B_SECRET": "s", "KS_B_PASS": "sim-passphrase"}),
+}
+
+
 # --- the venue: its own process, the system's clock ------------------------------------------------------
 
 
-def venue_process(conn: Any, n: int) -> None:
+def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
     """Serves ``reaction.book(n)`` on the system's clock and obeys the bench over ``conn``:
     ``cross`` (the first market's mark from 100 to 80, stamped), ``result`` (the stamps so far),
     ``stop``. Stamps are ``time.monotonic()``: the event, the first REST request charged after
@@ -109,39 +142,22 @@ def venue_process(conn: Any, n: int) -> None:
         eng._charge = charged  # type: ignore[method-assign]
         server = SimServer(eng, auth_clock=wall_clock)
         await server.start()
-        face = server.stream
+        venue = VENUES[venue_id]
+        face = getattr(server, venue.face)
         pushes: list = []  # (rows rendered from, to, queued by, rows): the face's mark frames
         sends: list = []  # (start, end, bytes, the crossing's): each frame's send_str
-        send_marks, send = face._send_marks, face._send
-
-        import adapters.simulated.stream as face_mod
-
-        render, batch = face_mod.mark_price_update, [0.0, 0.0]  # (first row's start, last row's end)
-
-        def traced_render(*a: Any) -> Any:
-            t = time.monotonic()
-            if t - batch[1] > 0.05:
-                batch[0] = t
-            out = render(*a)
-            batch[1] = time.monotonic()
-            return out
-
-        face_mod.mark_price_update = traced_render  # type: ignore[assignment]
-
-        def traced_marks(s: Any, updates: list, names: list) -> None:
-            t0 = time.monotonic()
-            send_marks(s, updates, names)
-            pushes.append((batch[0], t0, time.monotonic(), len(updates)))
-            del pushes[:-50]
+        send = face._send
 
         async def traced_send(s: Any, text: str) -> None:
             t0 = time.monotonic()
             await send(s, text)
-            sends.append((t0, time.monotonic(), len(text), len(text) < 2000 and '"p":"80.' in text))
+            sends.append((t0, time.monotonic(), len(text), len(text) < 2000 and venue.crossed in text))
             del sends[:-200]
 
-        face._send_marks, face._send = traced_marks, traced_send  # type: ignore[method-assign]
+        face._send = traced_send  # type: ignore[method-assign]
         seen["pushes"], seen["sends"] = pushes, sends
+        if venue_id == "binanceusdm":
+            trace_marks(server.stream, pushes)
         conn.send(("port", server.port))
         stopped = asyncio.Event()
 
@@ -164,7 +180,33 @@ def venue_process(conn: Any, n: int) -> None:
     asyncio.run(main())
 
 
-def write_inputs(work: Path, port: int, streamed: bool) -> tuple[Path, Path]:
+def trace_marks(face: Any, pushes: list) -> None:
+    """The Binance face's arrays of every mark, rendered and queued, stamped into ``pushes``."""
+    send_marks = face._send_marks
+    import adapters.simulated.stream as face_mod
+
+    render, batch = face_mod.mark_price_update, [0.0, 0.0]  # (first row's start, last row's end)
+
+    def traced_render(*a: Any) -> Any:
+        t = time.monotonic()
+        if t - batch[1] > 0.05:
+            batch[0] = t
+        out = render(*a)
+        batch[1] = time.monotonic()
+        return out
+
+    face_mod.mark_price_update = traced_render  # type: ignore[assignment]
+
+    def traced_marks(s: Any, updates: list, names: list) -> None:
+        t0 = time.monotonic()
+        send_marks(s, updates, names)
+        pushes.append((batch[0], t0, time.monotonic(), len(updates)))
+        del pushes[:-50]
+
+    face._send_marks = traced_marks  # type: ignore[method-assign]
+
+
+def write_inputs(work: Path, port: int, streamed: bool, venue: Venue = VENUES["binanceusdm"]) -> tuple[Path, Path]:
     pol = work / "policies"
     pol.mkdir(exist_ok=True)
     (pol / "reaction.yaml").write_text(POLICY)
@@ -178,25 +220,27 @@ spec:
   dry_run: false
   accounts:
     - name: {ACCOUNT}
-      venue: binanceusdm
+      venue: {venue.ccxt_id}
       market_type: futures
       api_url: http://127.0.0.1:{port}
-      credentials: {{api_key: {{env: KS_B_KEY}}, secret: {{env: KS_B_SECRET}}}}{block}
+      credentials: {venue.credentials}{block}
 """)
     return pol, acc
 
 
-def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False) -> dict:
+def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False,
+              venue_id: str = "binanceusdm") -> dict:
     """One venue, one ``ksctl run``; the mark crossed once the runner is ready. The venue's stamps
     (with ``trace``, the runner's too: ``trace`` in the result, see :func:`breakdown`)."""
-    venue = VenueProcess(venue_process, n)
+    spec = VENUES[venue_id]
+    venue = VenueProcess(venue_process, n, venue_id)
     runner = None
     try:
         d = work / f"{'s' if streamed else 'p'}{n}-{k}"
         d.mkdir()
-        pol, acc = write_inputs(d, venue.port, streamed)
+        pol, acc = write_inputs(d, venue.port, streamed, spec)
         api_port = free_port()
-        env_key = {"KS_B_KEY": "k", "KS_B_SECRET": "s"}  # the book's account (reaction.book)
+        env_key = dict(spec.env)  # the book's account (reaction.book)
         os.environ.update(env_key)
         ENV.update(env_key)
         tfile = d / "trace.jsonl"
@@ -204,7 +248,7 @@ def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False) -
         runner = start_runner(d, pol, acc, f"sqlite://{d / 'state.db'}", "bench", api_port,
                               **({"ksctl": cmd} if cmd else {}))
         api = f"http://127.0.0.1:{api_port}"
-        key = f"binanceusdm/{ACCOUNT}"
+        key = f"{spec.ccxt_id}/{ACCOUNT}"
 
         def ready() -> bool:
             st = get_json(api + "/v1/status", token=API_TOKEN)
@@ -311,20 +355,20 @@ def print_breakdowns(rows: list[dict]) -> None:
                 print(f"      ~{ms} ms sampled in {where}")
 
 
-def reactions(layouts: dict[int, tuple[int, int]], trace: bool = False) -> None:
+def reactions(layouts: dict[int, tuple[int, int]], trace: bool = False, venue_id: str = "binanceusdm") -> None:
     work = Path(tempfile.mkdtemp(prefix="ks-stream-"))
     print(f"1. reaction, from the venue's event (one mark crossing) to the first close the venue receives; "
           f"policy interval {INTERVAL_S:g} s, --min-tick-spacing default (100 ms)", flush=True)
     for n, (trials, poll_trials) in layouts.items():
         ref = reference_ms()
-        s = [one_trial(work, n, True, k, trace) for k in range(trials)]
-        p = [one_trial(work, n, False, k) for k in range(poll_trials)]
+        s = [one_trial(work, n, True, k, trace, venue_id) for k in range(trials)]
+        p = [one_trial(work, n, False, k, venue_id=venue_id) for k in range(poll_trials)]
         ms = [(r["order"] - r["event"]) * 1000 for r in s]
         rest_in = [r["rest_calls"] for r in s]
         tick = [(r["order"] - r["rest"]) * 1000 for r in p if r["rest"] is not None]
         polled = [(r["order"] - r["event"]) * 1000 for r in p]
         print(f"layout: one account (one scope), {n:,} positions on {n:,} markets, close_all on a hard trigger "
-              f"over the mark (one mark 100 -> 80); simulated Binance USDⓈ-M (REST + websocket faces) in its own "
+              f"over the mark (one mark 100 -> 80); {VENUES[venue_id].name} (REST + websocket faces) in its own "
               f"process, ksctl run with ccxt / ccxt.pro, SQLite; a fresh venue and runner per trial; the stream's "
               f"REST reconcile every {RECONCILE_S:g} s, the event anywhere in it; "
               f"load average {os.getloadavg()[0]:.1f}; reference loop {ref:.1f} ms")
@@ -343,8 +387,8 @@ def reactions(layouts: dict[int, tuple[int, int]], trace: bool = False) -> None:
                   f"mean {INTERVAL_S / 2 * 1000 + t50:,.0f} ms (interval/2 + tick), worst "
                   f"{INTERVAL_S * 1000 + max(tick):,.0f} ms (interval + tick) — computed; measured event -> first "
                   f"order in these trials: {', '.join(f'{x:,.0f}' for x in polled)} ms")
-        print("  on the real venue the mark stream's cadence adds up to 1 s more to both (@1s; 3 s with "
-              "@markPrice): the simulator pushes a set mark at once", flush=True)
+        print(f"  on the real venue the mark stream's cadence adds {VENUES[venue_id].cadence}: the simulator "
+              "pushes a set mark at once", flush=True)
 
 
 # --- 2. REST weight ---------------------------------------------------------------------------------------
@@ -531,6 +575,8 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=None, help="streamed trials per layout")
     ap.add_argument("--poll-trials", type=int, default=None, help="polled trials per layout")
     ap.add_argument("--skip", default="", help="reaction,weight,faults")
+    ap.add_argument("--venue", default="binanceusdm", choices=sorted(VENUES),
+                    help="the dialect the simulated venue speaks and the runner streams (the reaction's)")
     ap.add_argument("--trace", action="store_true",
                     help="stamp the streamed path in the runner too (bench/stream_trace.py) and print where the "
                          "time went")
@@ -541,9 +587,9 @@ def main() -> None:
         base = {int(x): base.get(int(x), (5, 1)) for x in args.layouts.split(",")}
     layouts = {n: (args.trials or t, args.poll_trials if args.poll_trials is not None else p)
                for n, (t, p) in base.items()}
-    print(f"private streams against polling — machine: {machine()}", flush=True)
+    print(f"private streams against polling ({args.venue}) — machine: {machine()}", flush=True)
     if "reaction" not in skip:
-        reactions(layouts, args.trace)
+        reactions(layouts, args.trace, args.venue)
     if "weight" not in skip:
         weights()
     if "faults" not in skip:

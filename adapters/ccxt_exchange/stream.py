@@ -5,7 +5,8 @@ What it owns
       as the REST one: credentials, timeout, strict JSON, rehosted urls), one per connection, so
       that a reconnect authenticates afresh (a new listen key on Binance), closed when its
       connection ends;
-    * the watch loops: ``watch_positions``, ``watch_balance``, ``watch_orders`` and
+    * the watch loops: ``watch_positions``, ``watch_balance``, ``watch_orders`` (and what else the
+      dialect's ``stream_watches`` names: OKX's algo orders, ``watch_orders`` with ``trigger``) and
       ``watch_mark_prices`` of every symbol (Binance's ``!markPrice@arr@1s``: one subscription
       per connection, never restarted as positions come and go, and a live stream is never
       silent, flat or not) — or, where the venue subscribes marks by symbol (Bybit's tickers),
@@ -17,7 +18,9 @@ What it owns
       symbols), and of an array of every mark only the rows of the symbols held are read;
     * the raw messages before ccxt reads them (its ``handle_message``): when the last one came,
       and the dialect's verdict — an unknown or malformed message dropped and counted, a listen
-      key that expired ending the connection (``down``, LISTEN_KEY_EXPIRED, until reconnected);
+      key that expired ending the connection (``down``, LISTEN_KEY_EXPIRED, until reconnected;
+      where the venue ends or refuses a login, the dialect's reason and the venue's words, OKX's
+      STREAM_LOGIN_REFUSED, reconnected with a growing backoff);
       a frame that is not JSON dropped and counted malformed at each of ccxt's sockets, whose
       receive loop it would end;
     * every event of those messages applied to a :class:`~.streamstate.StreamState` (the
@@ -70,11 +73,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional, Sequence
 
 from killswitch.snapshot import MarketRules, Order, Snapshot
 
-from ..base import OVERDUE_AFTER, StreamHealth
+from ..base import OVERDUE_AFTER, AdapterError, StreamHealth
 from .errors import reason_for, scrub
 from .streamstate import CHANGED, DUPLICATE, OUT_OF_ORDER, MarkRows, StreamEvent, StreamState
 
@@ -86,7 +89,16 @@ def now_ms() -> int:
 
 
 class ListenKeyExpired(Exception):
-    """The venue said the stream's listen key expired: the connection is over."""
+    """The venue said the stream's authorization ended (Binance's listen key expired, OKX's login
+    refused or dropped): the connection is over."""
+
+
+# what a venue's end of the stream's authorization is, where its dialect does not say:
+# (reason code, the venue's words)
+LISTEN_KEY = ("LISTEN_KEY_EXPIRED", "the stream's listen key expired")
+# the watches that keep the private subscriptions, where the dialect does not name others
+WATCHES: tuple[tuple[str, Mapping[str, Any]], ...] = (("watch_positions", {}), ("watch_balance", {}),
+                                                     ("watch_orders", {}))
 
 
 class Stalled(Exception):
@@ -102,9 +114,12 @@ class AccountStream:
     markets; ``classify(message)`` is the dialect's
     :meth:`~.dialects.base.Dialect.stream_message`, ``events(message, ccxt_order, held)`` its
     :meth:`~.dialects.base.Dialect.stream_events` (with the market ids' symbols bound),
-    ``event_time(message)`` its ``stream_time``.
+    ``event_time(message)`` its ``stream_time``, ``ended(message)`` its ``stream_ended`` (the
+    reason code and the venue's words of an ``expired`` message) and ``watches`` its
+    ``stream_watches`` (the watch methods, with their parameters, that keep the private
+    subscriptions).
 
-    Size: about 480 lines, one connection's life and what it may be trusted with — the watch
+    Size: about 540 lines, one connection's life and what it may be trusted with — the watch
     loops, the raw frames' checks and their events applied (an array of marks as columns),
     health, and when a REST reconcile ends the REST reads (sockets opened, disagreements,
     doubt) — which share the connection's state; the state itself, pure, is :mod:`.streamstate`'s.
@@ -121,6 +136,8 @@ class AccountStream:
                  mark_rows: Optional[Callable[[Any, set[str]], Optional[MarkRows]]] = None,
                  order_parser: str = "parse_ws_order",
                  event_time: Callable[[Any], Optional[int]] = lambda message: None,
+                 ended: Callable[[Any], tuple[str, str]] = lambda message: LISTEN_KEY,
+                 watches: Sequence[tuple[str, Mapping[str, Any]]] = WATCHES,
                  stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms):
         self.key = key
@@ -136,6 +153,9 @@ class AccountStream:
         self._mark_rows = mark_rows  # (message, held symbols) → an array of marks as columns (None: not one)
         self._order_parser = order_parser
         self._event_time = event_time
+        self._ended = ended
+        self._watches = tuple(watches)
+        self._expiry = LISTEN_KEY  # (reason, the venue's words) of the last authorization the venue ended
         self.stale_after_ms = int(stale_after_s * 1000)
         self.reconcile_every_ms = int(reconcile_every_s * 1000)
         self.backoff_s = float(backoff_s)
@@ -368,8 +388,8 @@ class AccountStream:
                 await self._close(ex)
                 raise
             except ListenKeyExpired:
-                reason = "LISTEN_KEY_EXPIRED"
-                log.warning("%s: the stream's listen key expired; reconnecting", self.key)
+                reason, words = self._expiry
+                log.warning("%s: %s (%s); reconnecting", self.key, scrub(words, self._secrets()), reason)
             except Exception as e:  # noqa: BLE001 — every end of a connection is a reconnect
                 what = "stalled" if isinstance(e, Stalled) else reason_for(e).value
                 log.warning("%s: stream down (%s): %s", self.key, what,
@@ -384,8 +404,10 @@ class AccountStream:
             closing = asyncio.ensure_future(self._close(ex))
             self._closing.add(closing)
             closing.add_done_callback(self._closing.discard)
-            if self._connected_at is not None:
-                attempt = 0  # it was live: the next try is not a retry of a failing one
+            if self._connected_at is not None and reason != self._expiry[0]:
+                # it was live: the next try is not a retry of a failing one (unless the venue
+                # ended its authorization: a login it refuses is not asked again every backoff_s)
+                attempt = 0
             self._enter("down", reason)
             await asyncio.sleep(min(self.max_backoff_s, self.backoff_s * 2 ** attempt))
             attempt += 1
@@ -400,8 +422,8 @@ class AccountStream:
 
     async def _connection(self, ex: Any) -> None:
         """The watch loops of one connection, until one ends it (a disconnect raises)."""
-        loops = [self._loop(ex, "watch_positions"), self._loop(ex, "watch_balance"),
-                 self._loop(ex, "watch_orders"), self._marks(ex), self._watchdog()]
+        loops = [*(self._loop(ex, method, params) for method, params in self._watches), self._marks(ex),
+                 self._watchdog()]
         tasks = [asyncio.ensure_future(c) for c in loops]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -413,12 +435,13 @@ class AccountStream:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _loop(self, ex: Any, method: str) -> None:
-        """Keeps ccxt's subscription of ``method`` (its answers are the frames, read raw; the mark
-        watch never answers, its frames are not handed to ccxt: a disconnect still fails it)."""
+    async def _loop(self, ex: Any, method: str, params: Optional[Mapping[str, Any]] = None) -> None:
+        """Keeps ccxt's subscription of ``method`` (with ``params``: OKX's algo orders are
+        ``watch_orders`` with ``trigger``; its answers are the frames, read raw; the mark watch
+        never answers, its frames are not handed to ccxt: a disconnect still fails it)."""
         watch = getattr(ex, method)
         while True:
-            await watch()
+            await (watch(params=dict(params)) if params else watch())
 
     async def _marks(self, ex: Any) -> None:
         if self._watch_marks is None:
@@ -471,8 +494,9 @@ class AccountStream:
                 if at is not None and (self._event_ms is None or at > self._event_ms):
                     self._event_ms = at
             if kind == "expired":
+                self._expiry = self._ended(message)
                 self._expired.set()
-                self._enter("down", "LISTEN_KEY_EXPIRED")
+                self._enter("down", self._expiry[0])
                 return None
             if kind in ("unknown", "malformed"):
                 self._dropped(kind, _event_name(message))
@@ -492,7 +516,9 @@ class AccountStream:
         try:
             events = self._events(message, getattr(ex, self._order_parser), self._held)
         except Exception as e:  # noqa: BLE001 — an event it cannot read is malformed, never applied
-            self._dropped("malformed", f"{_event_name(message)}: {type(e).__name__}")
+            # the dialect's BAD_RESPONSE names the channel and the field
+            why = str(e) if isinstance(e, AdapterError) else type(e).__name__
+            self._dropped("malformed", f"{_event_name(message)}: {why}")
             return None
         if not events:
             return message
@@ -610,7 +636,7 @@ class AccountStream:
         self._last_message = now
         if self._connected_at is None:
             self._connected_at = now
-        if self._state != "down" or self._reason != "LISTEN_KEY_EXPIRED":
+        if self._state != "down" or not self._expired.is_set():
             self._enter("live", None)
 
     def _dropped(self, kind: str, what: str, n: int = 1) -> None:
@@ -676,8 +702,14 @@ def guard_decode(client: Any, on_bad: Callable[[], None]) -> None:
 
 
 def _event_name(message: Any) -> str:
-    """What a dropped message was, for its log line: its event name, never its body."""
+    """What a dropped message was, for its log line: its event name (Binance ``e``), topic
+    (Bybit) or channel (OKX ``arg.channel``), never its body."""
     if isinstance(message, Mapping):
+        arg = message.get("arg")
+        if "e" not in message and isinstance(arg, Mapping) and "channel" in arg:
+            return f"channel {str(arg.get('channel'))[:40]!r}"
+        if "e" not in message and "topic" in message:
+            return f"topic {str(message.get('topic'))[:40]!r}"
         return f"event {str(message.get('e'))[:40]!r}"
     if isinstance(message, list):
         return f"a list of {len(message)}"

@@ -43,7 +43,9 @@ the stream faults) is served on the same app and port: ``POST/PUT/DELETE /fapi/v
 ``/ws``, ``/ws/<listenKey>`` and Binance's ``/private/ws``, ``/market/ws``, ``/public/ws``;
 :func:`binanceusdm_pro_client` builds a ``ccxt.pro.binanceusdm`` pointed at both faces.
 Bybit v5's websocket face (:mod:`.faces.bybit_stream`: ``/v5/private``, ``/v5/public/linear``)
-is served there too (:attr:`SimServer.bybit_stream`; :func:`.faces.bybit_stream.bybit_pro_client`).
+is served there too (:attr:`SimServer.bybit_stream`; :func:`.faces.bybit_stream.bybit_pro_client`), and
+OKX v5's (:mod:`.faces.okx_stream`: ``/ws/v5/public``, ``/private``, ``/business``;
+:attr:`SimServer.okx_stream`; :func:`.faces.okx_stream.okx_pro_client`).
 
 Test harness endpoints (not part of the Binance API): ``POST /_sim/mark?symbol=&price=`` holds
 a market's mark at a price from now on; ``GET /_sim/state`` answers the engine's
@@ -187,6 +189,10 @@ class SimServer:
 
         # Bybit v5's websocket face (/v5/private, /v5/public/linear) on the same port
         self.bybit_stream = BybitStreamFace(self, auth_clock=self.auth_clock)
+        from .faces.okx_stream import OkxStreamFace
+
+        # OKX v5's websocket face (/ws/v5/public, /private, /business) on the same port
+        self.okx_stream = OkxStreamFace(self, auth_clock=self.auth_clock)
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -194,6 +200,7 @@ class SimServer:
         app = web.Application()
         self.stream.add_routes(app)  # before the catch-all below
         self.bybit_stream.add_routes(app)
+        self.okx_stream.add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
@@ -202,11 +209,13 @@ class SimServer:
         self._port = self._runner.addresses[0][1]
         await self.stream.start()
         await self.bybit_stream.start()
+        await self.okx_stream.start()
         return self.base_url
 
     async def stop(self) -> None:
         await self.stream.stop()
         await self.bybit_stream.stop()
+        await self.okx_stream.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -263,6 +263,18 @@ class PushFace:
             await s.ws.close()
         self.sockets.clear()
 
+    async def _accept(self, request: web.Request, **pushed: Any) -> web.WebSocketResponse:
+        """A socket of a venue without listen keys (it authenticates on the socket: Bybit, OKX):
+        prepared, numbered (``pushed["conn_id"]``, ``sim-<n>``, with ``pushed`` beside it) and
+        served (:meth:`_serve`) until it closes."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._conn = getattr(self, "_conn", 0) + 1
+        sock = _Socket(ws, None)
+        sock.pushed.update({"conn_id": f"sim-{self._conn}", **pushed})
+        await self._serve(sock)
+        return ws
+
     async def _serve(self, sock: _Socket) -> None:
         """Read a prepared socket's requests (:meth:`_command`) while its writer sends, until it closes."""
         self.sockets.append(sock)

@@ -1,7 +1,8 @@
 """The private stream end to end: the real :class:`CcxtAdapter`, built as the runner's bootstrap
 builds it from an Accounts entry with a ``stream`` block, against the simulated exchange's
 websocket faces (``ccxt.pro.binanceusdm`` over ``/private/ws`` and ``/market/ws``;
-``ccxt.pro.bybit`` over ``/v5/private`` and ``/v5/public/linear``), with each of the faces'
+``ccxt.pro.bybit`` over ``/v5/private`` and ``/v5/public/linear``; ``ccxt.pro.okx`` over
+``/ws/v5/private``, ``/ws/v5/business`` and ``/ws/v5/public``), with each of the faces'
 stream faults. The cases that do not depend on a venue's protocol run over both (``venue``); a
 listen key and the array of every mark are Binance's alone.
 
@@ -22,6 +23,7 @@ import pytest
 from adapters.base import AdapterError
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.faces.bybit import bybit_client
+from adapters.simulated.faces.okx import okx_client
 from adapters.simulated.http import SimServer, binanceusdm_client, wall_clock
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import sim_account
@@ -32,7 +34,8 @@ from .sim_helpers import T0, intent, run
 
 DEADLINE_S = 10.0
 KEY = "binanceusdm/sim-main"
-VENUES = ("binanceusdm", "bybit")
+VENUES = ("binanceusdm", "bybit", "okx")
+BOTS = {"binanceusdm": binanceusdm_client, "bybit": bybit_client, "okx": okx_client}  # the desk's REST client
 BTC_U = "BTC/USDT:USDT"
 FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
 
@@ -49,6 +52,9 @@ class Rig:
             self.engine.set_mark(symbol, price)
         self.server = SimServer(self.engine, auth_clock=wall_clock,
                                 stream={"mark_every_ms": 100, "mark_every_1s_ms": 100, "tick_s": 0.02})
+        okx = self.server.okx_stream  # its unchanged marks every 100 ms, not OKX's 10 s: stale_after is 1 s
+        okx.mark_every_ms = okx.quiet_every_ms = 100
+        okx.tick_s = 0.02
         self.stale_after, self.reconcile_every = stale_after, reconcile_every
         self.wakes: list[str] = []
         self.adapter: Any = None
@@ -61,7 +67,7 @@ class Rig:
         self.adapters = ccxt_adapters([account], rate_limit=False)
         self.adapter = self.adapters.by_key[self.key]
         self.adapter.set_wake(self.wakes.append)
-        self.bot = (bybit_client if self.venue == "bybit" else binanceusdm_client)(self.server, "sim-main")
+        self.bot = BOTS[self.venue](self.server, "sim-main")
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -28,8 +28,11 @@ DISAGREE = "stream and REST disagree"
 
 async def place_stop(r: Rig, trigger: float, amount: float = 0.01) -> str:
     """The bot's reduce-only stop-market sell of the BTC long at ``trigger`` (Binance: through the
-    algo service; Bybit: a conditional order, ``triggerDirection`` falling); its venue id."""
-    if r.venue == "bybit":
+    algo service; Bybit: a conditional order, ``triggerDirection`` falling; OKX: a trigger order of
+    its algo service, at market); its venue id."""
+    if r.venue == "okx":
+        o = await r.bot.create_order(BTC_U, "market", "sell", amount, None, {"triggerPrice": trigger, "reduceOnly": True})
+    elif r.venue == "bybit":
         o = await r.bot.create_order(BTC_U, "market", "sell", amount, None,
                                      {"triggerPrice": trigger, "triggerDirection": "descending", "reduceOnly": True})
     else:
@@ -39,7 +42,7 @@ async def place_stop(r: Rig, trigger: float, amount: float = 0.01) -> str:
 
 
 async def cancel_stop(r: Rig, oid: str) -> None:
-    await r.bot.cancel_order(oid, BTC_U, {} if r.venue == "bybit" else {"trigger": True})
+    await r.bot.cancel_order(oid, BTC_U, {} if r.venue == "bybit" else {"trigger": True})  # OKX, Binance: the algo id
 
 
 async def reconcile(r: Rig) -> Any:

@@ -26,6 +26,8 @@ from typing import Callable
 from pathlib import Path
 
 
+import pytest
+
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
 from killswitch.daemon import Daemon, RunOptions
@@ -62,6 +64,7 @@ def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30
     pol.mkdir()
     (pol / "guard.yaml").write_text(policy(interval))
     accounts = tmp / "accounts.yaml"
+    password = ", password: {env: KS_T_PASS}" if venue == "okx" else ""  # OKX signs with a passphrase too
     accounts.write_text(textwrap.dedent(f"""\
         apiVersion: killswitch/v1
         kind: Accounts
@@ -74,7 +77,7 @@ def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30
               market_type: futures
               labels: {{book: futures}}
               api_url: http://127.0.0.1:{port}
-              credentials: {{api_key: {{env: KS_T_KEY}}, secret: {{env: KS_T_SECRET}}}}
+              credentials: {{api_key: {{env: KS_T_KEY}}, secret: {{env: KS_T_SECRET}}{password}}}
               stream: {{enabled: true, stale_after: 1s, reconcile_every: {reconcile_every}}}
         """) + textwrap.indent(extra, " " * 6))
     return pol, accounts
@@ -83,14 +86,16 @@ def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30
 async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every: str = "30s",
                 venue: str = "binanceusdm", extra: str = "") -> None:
     """``await scenario(daemon, server)`` with a runner leading over a fresh server, ``sim-main``
-    on ``venue`` (binanceusdm or bybit: the faces that stream), then stop."""
+    on ``venue`` (binanceusdm, bybit or okx: the faces that stream), then stop."""
     engine = build("calm", wall_clock)
     for symbol, price in FLAT.items():
         engine.set_mark(symbol, price)
     server = SimServer(engine, auth_clock=wall_clock, stream={"mark_every_ms": 200, "mark_every_1s_ms": 200})
+    server.okx_stream.quiet_every_ms = 200  # an unchanged mark every 200 ms, not OKX's 10 s: stale_after is 1 s
     await server.start()
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
     monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
+    monkeypatch.setenv("KS_T_PASS", engine.accounts["sim-main"].spec.passphrase)
     pol, accounts = write_inputs(tmp, server.port, interval, reconcile_every, venue, extra)
     opts = RunOptions((str(pol),), str(accounts), f"sqlite://{tmp / 'state.db'}", str(tmp / "lock.json"),
                       api_port=None)
@@ -124,10 +129,12 @@ def said(caplog, code: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith(code)]
 
 
+@pytest.mark.parametrize("venue", ["binanceusdm", "okx"])
 def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_stream_drops_mid_close(
-        tmp_path, monkeypatch, caplog):
+        tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)
     seen: dict = {}
+    key = f"{venue}/sim-main"
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
         runner = daemon.runner
@@ -138,14 +145,14 @@ def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_
         await until(lambda: not server.engine.positions("sim-main"), "the book flat", DEADLINE_S)
         seen["flat_after_s"] = time.monotonic() - started
         seen["ticks"] = runner.counters["ticks"] - ticks
-        await until(lambda: runner.adapters[KEY].stream_health().reconnects >= 1, "the stream reconnected",
+        await until(lambda: runner.adapters[key].stream_health().reconnects >= 1, "the stream reconnected",
                     DEADLINE_S)
         seen["journal"] = runner.store.journal(limit=1000)
         seen["orders"] = list(server.engine.accounts["sim-main"].orders.values())
         seen["disconnects"] = len(server.faults.fired("stream_disconnect"))
         seen["woken"] = daemon.wakes.started["wake"]
 
-    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "30s", scenario), 3 * DEADLINE_S))
+    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "30s", scenario, venue=venue), 3 * DEADLINE_S))
     assert seen["flat_after_s"] < 10.0, seen  # woken: the 30 s interval did not pass
     assert seen["woken"] >= 1 and seen["disconnects"] == 1
     journal = seen["journal"]
@@ -157,27 +164,29 @@ def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_
     assert {e.symbol for e in journal} == {"BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"}
 
 
-def stream_readers(daemon: Daemon) -> tuple[Callable[[], dict], Callable[[], list]]:
+def stream_readers(daemon: Daemon, key: str = KEY) -> tuple[Callable[[], dict], Callable[[], list]]:
     """What a scenario reads of the streamed account: its stream's status, its coverage rows."""
     runner = daemon.runner
 
     def status_stream() -> dict:
-        return runner.status().streams[KEY]
+        return runner.status().streams[key]
 
     def rows() -> list:
-        return [r for r in runner.status().coverage if r.scope == KEY]
+        return [r for r in runner.status().coverage if r.scope == key]
 
     return status_stream, rows
 
 
+@pytest.mark.parametrize("venue", ["binanceusdm", "okx"])
 def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fails_too_and_comes_back_live(
-        tmp_path, monkeypatch, caplog):
+        tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)
     seen: dict = {}
+    key = f"{venue}/sim-main"
 
     async def scenario(daemon: Daemon, server: SimServer) -> None:
         runner = daemon.runner
-        status_stream, rows = stream_readers(daemon)
+        status_stream, rows = stream_readers(daemon, key)
 
         server.faults.stream("stream_stall")  # every socket open and silent
         await until(lambda: said(caplog, "STREAM_STALE"), "the STREAM_STALE warning", DEADLINE_S)
@@ -189,21 +198,21 @@ def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fai
         seen["stale"] = (first, later)
         seen["rest_reads"] = rest_reads(server) - reads
         seen["armed"] = [(r.state, r.reason) for r in rows()]
-        seen["fetch_ok"] = runner.status().fetch_errors.get(KEY) is None
+        seen["fetch_ok"] = runner.status().fetch_errors.get(key) is None
 
         server.faults.add("*", "http_503")  # REST fails as well: the account is not read
         await until(lambda: any(r.reason == "ACCOUNT_NOT_READ" for r in rows()), "blind: ACCOUNT_NOT_READ",
                     DEADLINE_S)
         seen["blind"] = [(r.state, r.reason) for r in rows()]
         server.faults.switch_off()
-        await until(lambda: said(caplog, "STREAM_LIVE: binanceusdm/sim-main: its stream is live again"),
+        await until(lambda: said(caplog, f"STREAM_LIVE: {key}: its stream is live again"),
                     "STREAM_LIVE", DEADLINE_S)
         await until(lambda: all(r.state == "armed" for r in rows()), "armed again", DEADLINE_S)
 
-    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "1s", scenario), 4 * DEADLINE_S))
+    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "1s", scenario, venue=venue), 4 * DEADLINE_S))
     (warn,) = [r for r in caplog.records if r.getMessage().startswith("STREAM_STALE")]
     assert warn.levelname == "WARNING"
-    assert warn.getMessage().startswith("STREAM_STALE: binanceusdm/sim-main: its stream is stale (last message ")
+    assert warn.getMessage().startswith(f"STREAM_STALE: {key}: its stream is stale (last message ")
     assert "falling back to REST polling at the policy interval" in warn.getMessage()
     first, later = seen["stale"]
     assert (first["state"], first["reason"]) == ("stale", "STREAM_STALE")

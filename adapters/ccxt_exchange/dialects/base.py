@@ -328,6 +328,19 @@ class Dialect:
         reads one (the array is malformed). Only a streaming dialect is asked."""
         return None
 
+    def stream_ended(self, message: Any) -> tuple[str, str]:
+        """The reason code and the venue's own words of an ``expired`` message (the venue ended
+        the stream's authorization): Binance's listen key expired by default. Only a streaming
+        dialect is asked."""
+        return "LISTEN_KEY_EXPIRED", "the stream's listen key expired"
+
+    def stream_watches(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+        """The streaming client's watches (method, parameters) that keep the private
+        subscriptions open (their answers are not read: the frames are): positions, balance and
+        orders by default; a venue that keeps conditional orders on a channel of their own
+        watches that too (OKX's ``orders-algo``: ``watch_orders`` with ``trigger``)."""
+        return (("watch_positions", {}), ("watch_balance", {}), ("watch_orders", {}))
+
     def stream_time(self, message: Any) -> Optional[int]:
         """The venue's event time (UTC ms, its clock) of one classified ``ok`` or ``marks``
         message, None where it carries none: what the stream's snapshot is stamped with

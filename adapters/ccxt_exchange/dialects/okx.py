@@ -14,19 +14,27 @@ What it owns
     ``POST /api/v5/trade/cancel-algos``; its refusal table (:data:`REFUSALS`) and the account's
     position mode (``GET /api/v5/account/config``: ``posMode``, and ``acctLv`` its margin mode).
 
+    The stream (ccxt's streaming API, :mod:`.okx_stream`): ``positions``, ``orders`` and
+    ``account`` on the private websocket, ``orders-algo`` (the algo service's TP/SL, OCO and
+    trigger orders, as stream events) on the business one, the held symbols' ``mark-price`` on
+    the public one; the errors that end the stream's login read as the venue says them.
+
 What it must not do
     import ccxt or hold account state (see :mod:`.base`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT
 from ..parsing import BadData, num
+from ..streamstate import StreamEvent
+from . import okx_stream
 from .base import (MODE_EVERY_S, Call, Countdown, Dialect, Listed, ModeRead, Reads, read, read_pages, clamp_seconds,
                    unknown_value)
 from .refusals import Rule
@@ -147,6 +155,32 @@ class OkxDialect(Dialect):
         endpoint_limits={"GET /api/v5/account/balance": (10, 2.0), POSITIONS: (10, 2.0), REGULAR_ORDERS: (60, 2.0),
                          ALGO_ORDERS: (20, 2.0), ACCOUNT_CONFIG: (5, 2.0)})
     refusal_rules: tuple[Rule, ...] = REFUSALS
+
+    # Streams: ccxt.pro's okx (positions, orders, account on the private websocket; orders-algo on
+    # the business one; marks on the public one). A websocket costs no REST request: OKX limits
+    # its connections (3 a second per IP) and subscriptions, not the REST endpoints; the stream
+    # costs the reconcile's snapshot.
+    streams: bool = True
+    stream_order_parser: str = "parse_order"  # ccxt.pro's okx reads order rows with its REST parser
+
+    def stream_message(self, message: Any) -> str:
+        return okx_stream.stream_message(message)
+
+    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
+                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
+        return okx_stream.stream_events(message, symbol_of, ccxt_order, held, ORDER_ROWS)
+
+    def stream_time(self, message: Any) -> Optional[int]:
+        return okx_stream.stream_time(message)
+
+    def stream_ended(self, message: Any) -> tuple[str, str]:
+        return okx_stream.stream_ended(message)
+
+    def stream_watches(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+        return super().stream_watches() + (("watch_orders", {"trigger": True}),)
+
+    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
+        return okx_stream.watch_marks(client, held)
 
     def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
         return okx_refusal(body)
@@ -316,6 +350,9 @@ def _algo(order: Any) -> tuple[str, dict]:
         out["reduceOnly"] = True
     return kind, out
 
+
+# the lists' readers of an order row, for the stream's orders and orders-algo channels
+ORDER_ROWS = okx_stream.OrderRows(REGULAR_ORD_TYPES, ALGO_ORD_TYPES, _regular, _algo)
 
 OKX = OkxDialect(id="okx", order_rate=20.0)
 

@@ -95,14 +95,7 @@ class BybitStreamFace(PushFace):
         return await self._open(request, private=False)
 
     async def _open(self, request: web.Request, private: bool) -> web.StreamResponse:
-        ws = web.WebSocketResponse(autoping=True)
-        await ws.prepare(request)
-        self._conn += 1
-        sock = _Socket(ws, None)
-        sock.pushed["conn_id"] = f"sim-{self._conn}"
-        sock.pushed["private"] = private
-        await self._serve(sock)
-        return ws
+        return await self._accept(request, private=private)
 
     def _answer(self, sock: _Socket, op: str, req: dict, ok: bool = True, msg: str = "") -> None:
         body: dict[str, Any] = {"success": ok, "ret_msg": msg, "conn_id": sock.pushed["conn_id"], "op": op}
@@ -187,7 +180,7 @@ class BybitStreamFace(PushFace):
             messages.append(("order", [self._order_row(c)]))
             if c.execution == "TRADE":
                 messages.append(("execution", [self._execution_row(c)]))
-        else:
+        elif isinstance(c, AccountChanged):
             messages.append(("position", [self._position_row(c.account, leg, c.ts) for leg in c.legs]))
             messages.append(("wallet", [self._wallet_row(c)]))
         for topic, data in messages:

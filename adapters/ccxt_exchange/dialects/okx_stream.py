@@ -1,0 +1,242 @@
+"""OKX's websocket as the stream reads it: the private and business channels, the marks, the errors.
+
+What it owns
+    what one raw OKX v5 websocket frame is (:func:`stream_message`) and the events of those the
+    stream reads (:func:`stream_events`), as ``ccxt.pro.okx`` (4.5.90) subscribes them:
+    ``positions`` (``instType`` ANY), ``orders`` and ``account`` on ``/ws/v5/private``,
+    ``orders-algo`` on ``/ws/v5/business`` (``watch_orders`` with ``trigger``: the algo
+    service's TP/SL, OCO and trigger orders), ``mark-price`` of each held symbol on
+    ``/ws/v5/public``. A push is ``{"arg": {"channel", ...}, "data": [rows]}``; each row carries
+    its own time (``pTime`` / ``uTime`` of a position, ``uTime`` of an order, an algo order and
+    the account, ``ts`` of a mark), which is the event time its key is ordered by. The rows are
+    read as the REST lists read them (:mod:`.okx`): an order's ``ordType`` one the list
+    documents, an algo order's kind from its ``ordType`` and its TP/SL fields, else the frame is
+    dropped as malformed, BAD_RESPONSE naming the channel and the field — never an order read as
+    a kind it may not be.
+
+    The venue's answers (``{"event": "login" | "subscribe" | ...}``, the text ``pong``) are
+    answers; an ``{"event": "error"}`` whose code says the socket is not logged in or its login
+    was refused (:data:`LOGIN_ERRORS`: 60011 "Please log in", 60009 "Login failed", 60005
+    "Invalid apiKey", ...) ends the stream's authorization: the connection is given up, down with
+    ``STREAM_LOGIN_REFUSED`` and the venue's code and message, and made again with a growing
+    backoff. Any other error (60012 illegal request, 60018 a channel that does not exist) and a
+    ``notice`` (64008: the connection will be closed for an upgrade) reach ccxt, which fails the
+    connection's watches with the venue's words: a reconnect.
+
+Known limit: OKX keeps trailing stops (``move_order_stop``), iceberg and TWAP orders on its
+``algo-advance`` channel, which ccxt's streaming client does not subscribe: they reach the runner
+at the REST reconcile (every ``reconcile_every``), as before.
+
+What it must not do
+    import ccxt or hold account state (see :mod:`.base`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Container, Mapping
+from typing import Any, Awaitable, Callable, NamedTuple, Optional
+
+from ...base import AdapterError
+from ..parsing import num
+from ..streamstate import StreamEvent
+from .base import bad_field, unknown_value
+
+VENUE = "okx"
+MARKS = "mark-price"
+PRIVATE = ("positions", "orders", "orders-algo", "account")
+# the error codes of a socket whose login the venue refused or does not hold
+# (https://www.okx.com/docs-v5/en/#error-code-websocket-public): invalid timestamp, invalid
+# apiKey, timestamp expired, invalid sign, login failure, please log in, wrong passphrase, API
+# key doesn't exist, login failed (internal error)
+LOGIN_ERRORS = frozenset({"60004", "60005", "60006", "60007", "60009", "60011", "60024", "60031", "63999"})
+LEGS = {"net": "BOTH", "long": "LONG", "short": "SHORT"}
+# the linear perpetual whose mark a flat account watches: OKX's private channels are silent while
+# nothing happens, and a silent stream is blind, so one mark (pushed every 200 ms while it moves)
+# says the connection delivers
+HEARTBEAT_SYMBOL = "BTC/USDT:USDT"
+# the marks one subscription asks for: OKX refuses a request longer than 64 KB (some 1,400 args)
+MARKS_PER_REQUEST = 100
+
+
+class OrderRows(NamedTuple):
+    """How the OKX dialect reads an order row of its lists (:mod:`.okx`), handed in (that module
+    imports this one): the ``ordType`` values each list documents, and the readers of a regular
+    row (its own id) and of an algo row (its kind, client id, trigger and whether it closes)."""
+
+    regular_types: frozenset[str]
+    algo_types: frozenset[str]
+    regular: Callable[[Any], Any]
+    algo: Callable[[Any], tuple[str, Any]]
+
+
+class _Read(NamedTuple):
+    """What a channel's reader is handed beside the row."""
+
+    symbol_of: Callable[[str], str]
+    ccxt_order: Callable[[Any], Any]
+    held: Optional[Container[str]]
+    rows: OrderRows
+
+
+def stream_message(message: Any) -> str:
+    """What an OKX frame is (see :meth:`.base.Dialect.stream_message`): the venue's answers
+    (``event`` login / subscribe / unsubscribe / notice, an error that does not end the login,
+    the text ``pong``), ``expired`` (an error of :data:`LOGIN_ERRORS`), ``marks`` (a
+    ``mark-price`` push), ``ok`` (a push of a private channel; its rows are checked as they are
+    read, :func:`stream_events`), ``unknown`` (a push of another channel) or ``malformed``
+    (neither an answer nor a push)."""
+    if isinstance(message, str):
+        return "answer" if message == "pong" else "malformed"
+    if not isinstance(message, Mapping):
+        return "malformed"
+    event = message.get("event")
+    if event is not None:
+        if event == "error" and str(message.get("code")) in LOGIN_ERRORS:
+            return "expired"
+        return "answer"
+    arg = message.get("arg")
+    channel = arg.get("channel") if isinstance(arg, Mapping) else None
+    if not isinstance(channel, str):
+        return "answer" if "op" in message and "data" in message else "malformed"  # a trade op's answer
+    if channel == MARKS:
+        return "marks"
+    return "ok" if channel in PRIVATE else "unknown"
+
+
+def stream_ended(message: Any) -> tuple[str, str]:
+    """``STREAM_LOGIN_REFUSED`` and the venue's words of an ``expired`` frame."""
+    code = str(message.get("code")) if isinstance(message, Mapping) else "?"
+    said = str(message.get("msg") or "") if isinstance(message, Mapping) else ""
+    return "STREAM_LOGIN_REFUSED", f"okx refused or dropped the stream's login: {code} {said}".rstrip()
+
+
+def stream_time(message: Any) -> Optional[int]:
+    """The latest of a push's rows' own times (``pTime``, ``uTime``, ``ts``); None without."""
+    rows = message.get("data") if isinstance(message, Mapping) else None
+    best: Optional[float] = None
+    for row in rows if isinstance(rows, list) else ():
+        if isinstance(row, Mapping):
+            at = num(row.get("pTime")) or num(row.get("uTime")) or num(row.get("ts"))
+            if at is not None and at > 0 and (best is None or at > best):
+                best = at
+    return int(best) if best is not None else None
+
+
+def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
+                  held: Optional[Container[str]], rows_of: OrderRows) -> list[StreamEvent]:
+    """The events of a classified OKX push (``ok`` or ``marks``): each ``positions`` row keyed
+    by its symbol and leg (``posSide`` net / long / short; ``pos`` signed in net mode), the
+    ``account``'s currencies (keyed by the account: each ``details`` row's ``cashBal``), each
+    ``orders`` and ``orders-algo`` row keyed by its id (read by ccxt's ``parse_order``, then as
+    :mod:`.okx` reads the lists' rows, ``rows_of``, with the kind the channel says), a ``mark-price`` row's
+    ``markPx`` (of a held symbol only when ``held`` is given). Raises BAD_RESPONSE naming the
+    channel and the field of a row it cannot read (the frame is dropped whole, counted
+    malformed)."""
+    channel = str(message["arg"]["channel"])
+    rows = message.get("data")
+    if not isinstance(rows, list):
+        raise _bad(channel, "data", "missing" if rows is None else "not a list")
+    read = _READERS.get(channel)
+    if read is None:
+        return []
+    out: list[StreamEvent] = []
+    ctx = _Read(symbol_of, ccxt_order, held, rows_of)
+    for row in rows:
+        if not isinstance(row, Mapping):
+            raise _bad(channel, "data", "a row is not an object")
+        out.extend(read(channel, row, ctx))
+    return out
+
+
+def _bad(channel: str, name: str, problem: str) -> AdapterError:
+    return bad_field(VENUE, f"websocket {channel}", name, problem)
+
+
+def _text(channel: str, row: Mapping[str, Any], name: str) -> str:
+    value = row.get(name)
+    if not isinstance(value, str) or not value:
+        raise _bad(channel, name, "missing" if value in (None, "") else f"not a text: {value!r}")
+    return value
+
+
+def _number(channel: str, row: Mapping[str, Any], *names: str) -> float:
+    for name in names:
+        value = num(row.get(name))
+        if value is not None:
+            return value
+    value = row.get(names[0])
+    raise _bad(channel, names[0], "missing" if value in (None, "") else f"not a number: {value!r}")
+
+
+def _position(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
+    symbol = ctx.symbol_of(_text(channel, row, "instId"))
+    pos_side = row.get("posSide")
+    leg = LEGS.get(pos_side) if isinstance(pos_side, str) else None
+    if leg is None:
+        raise unknown_value(VENUE, f"websocket {channel}", "posSide", pos_side)
+    pos = _number(channel, row, "pos")
+    at = _number(channel, row, "pTime", "uTime")
+    side = leg.lower() if leg != "BOTH" else "long" if pos > 0 else "short" if pos < 0 else None
+    entry = num(row.get("avgPx")) or None
+    return [StreamEvent(("position", symbol, leg), int(at), row, positions=((symbol, leg, side, abs(pos), entry),))]
+
+
+def _account(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
+    at = _number(channel, row, "uTime")
+    details = row.get("details")
+    if not isinstance(details, list):
+        raise _bad(channel, "details", "missing" if details is None else "not a list")
+    wallets = []
+    for d in details:
+        if not isinstance(d, Mapping):
+            raise _bad(channel, "details", "a row is not an object")
+        wallets.append((_text(channel, d, "ccy"), _number(channel, d, "cashBal")))
+    return [StreamEvent(("wallet",), int(at), row, wallets=tuple(wallets))]
+
+
+def _order(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
+    algo = channel == "orders-algo"
+    oid = _text(channel, row, "algoId" if algo else "ordId")
+    for name in ("instId", "state", "side"):
+        _text(channel, row, name)
+    at = _number(channel, row, "uTime", "cTime")
+    ord_type = row.get("ordType")
+    if ord_type not in (ctx.rows.algo_types if algo else ctx.rows.regular_types):
+        raise unknown_value(VENUE, f"websocket {channel}", "ordType", ord_type)
+    parsed = ctx.ccxt_order(dict(row))
+    if algo:
+        kind, order = ctx.rows.algo(parsed)
+    else:
+        kind, order = "regular", ctx.rows.regular(parsed)
+    return [StreamEvent(("order", oid), int(at), row, orders=((oid, order),), kinds=((oid, kind, True),))]
+
+
+def _mark(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
+    symbol = ctx.symbol_of(_text(channel, row, "instId"))
+    price = _number(channel, row, "markPx")
+    at = _number(channel, row, "ts")
+    if ctx.held is not None and symbol not in ctx.held:
+        return []
+    return [StreamEvent(("mark", symbol), int(at), row, marks=((symbol, price),))]
+
+
+_READERS: Mapping[str, Callable[..., list[StreamEvent]]] = {
+    "positions": _position, "account": _account, "orders": _order, "orders-algo": _order, MARKS: _mark}
+
+
+def watch_marks(client: Any, held: frozenset[str]) -> Awaitable[Any]:
+    """The marks of the symbols held (a flat account: :data:`HEARTBEAT_SYMBOL`'s, or the first
+    linear swap's), :data:`MARKS_PER_REQUEST` a subscription: OKX has no channel of every
+    symbol's mark, and refuses a request of more than 64 KB."""
+    symbols = sorted(held)
+    if not symbols:
+        markets = getattr(client, "markets", None) or {}
+        symbols = [HEARTBEAT_SYMBOL if HEARTBEAT_SYMBOL in markets else
+                   next((s for s, m in markets.items() if m.get("linear") and m.get("swap")), HEARTBEAT_SYMBOL)]
+    chunks = [symbols[i:i + MARKS_PER_REQUEST] for i in range(0, len(symbols), MARKS_PER_REQUEST)]
+    return asyncio.gather(*(client.watch_mark_prices(chunk) for chunk in chunks))
+
+
+__all__ = ["HEARTBEAT_SYMBOL", "LOGIN_ERRORS", "OrderRows", "stream_ended", "stream_events", "stream_message",
+           "stream_time", "watch_marks"]

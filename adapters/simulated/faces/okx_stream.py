@@ -1,0 +1,378 @@
+"""The simulated exchange's OKX v5 websocket face: the private and business channels and the marks.
+
+:class:`OkxStreamFace` lives on the :class:`adapters.simulated.http.SimServer`'s aiohttp app and
+port, beside the REST faces, and speaks OKX v5's documented websocket protocol as
+``ccxt.pro.okx`` (4.5.90) opens it from ``urls['api']['ws']`` (``<base>/ws/v5`` + ``/public``,
+``/private``, ``/business``):
+
+login      ``{"op": "login", "args": [{"apiKey", "passphrase", "timestamp", "sign"}]}`` on
+           ``/private`` or ``/business``: ``sign`` the base64 HMAC-SHA256 of ``timestamp +
+           "GET" + "/users/self/verify"`` with the secret, ``timestamp`` (seconds) within 30 s of
+           the server's auth clock; answered ``{"event": "login", "code": "0", "msg": "",
+           "connId"}``, else ``{"event": "error", "code", "msg", "connId"}`` with OKX's code:
+           60005 unknown key, 60024 wrong passphrase, 60006 a stale timestamp, 60007 a bad
+           signature (the socket stays logged out).
+subscribe  ``{"op": "subscribe", "args": [{"channel", ...}]}``, each answered ``{"event":
+           "subscribe", "arg", "connId"}``: ``positions``, ``orders`` and ``account`` on
+           ``/private``, ``orders-algo`` on ``/business`` (before login: 60011 "Please log in"),
+           ``mark-price`` of an ``instId`` on ``/public``; another channel, or one on another
+           path, is 60018. ``positions`` and ``account`` push a ``snapshot`` at subscription
+           (the open positions, 100 a page, ``curPage`` / ``lastPage``), as OKX does.
+pushes     ``{"arg": {...the subscription's, "uid"}, "data": [...]}`` with the fields OKX
+           documents, rendered from the engine's change hooks at the change: an order's every
+           change on ``orders`` (its ``state``, the fill's ``fillSz`` / ``fillPx`` /
+           ``tradeId``), a conditional order placed, triggered (``effective``), cancelled or
+           failed (``order_failed``) on ``orders-algo`` (a trailing stop is OKX's
+           ``algo-advance`` channel's, not served), the legs a fill or a seed changed on
+           ``positions`` (``eventType`` ``event_update``; a closed leg ``pos`` "0") with the
+           account on ``account``. ``mark-price``: ``{"instType", "instId", "markPx", "ts"}``
+           at once when :meth:`SimExchange.set_mark` sets one, then every ``mark_every_ms``
+           (OKX's 200 ms) while it moves and every ``quiet_every_ms`` (OKX's 10 s) while not.
+ping       the text ``ping`` answered ``pong`` on every path.
+
+Faults come from the engine's :class:`FaultPlan` through :class:`..stream.PushFace`
+(``stream_disconnect``, ``stream_stall``, ``stream_out_of_order``, ``stream_duplicate``,
+``stream_malformed``; endpoint ``stream:user`` for the private and business channels,
+``stream:market`` for marks). ``listen_key_expired`` ends a socket's login: it is told
+``{"event": "error", "code": "60011", "msg": "Please log in"}`` (the venue's answer to a private
+request of a socket not logged in; OKX documents no expiry of a login, so this is the simulator's
+rendering of a login the venue dropped) and gets no more pushes. A malformed frame ("fields")
+loses its ``data``; ("event") its channel is one nobody knows.
+
+What it owns: the sockets' login and subscriptions and the rendering of changes as OKX's
+pushes. What it must not do: keep exchange state or call the engine's charged methods (a
+stream costs no request): the account and a position's margins are read uncharged, at the
+change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import zlib
+from typing import Any, Callable, Optional
+
+from aiohttp import web
+
+from ..changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
+from ..engine import decimals
+from ..stream import PushFace, _Socket
+from .okx import CCXT_OPTIONS, _Okx, _f, _money, _sz, inst_id
+from .shared import loopback
+
+PATHS = {"/ws/v5/public": "public", "/ws/v5/private": "private", "/ws/v5/business": "business"}
+CHANNELS = {"positions": "private", "orders": "private", "account": "private", "orders-algo": "business",
+            "mark-price": "public"}
+UNKNOWN_CHANNEL = "sim-unknown"  # what a STREAM_MALFORMED "event" fault renames a channel to
+LOGIN_WINDOW_S = 30
+PAGE = 100  # the positions a snapshot page carries
+ALGO_STATES = {"NEW": "live", "TRIGGERED": "effective", "CANCELED": "canceled", "EXPIRED": "order_failed",
+               "REJECTED": "order_failed"}
+
+
+class OkxStreamFace(PushFace):
+    """The OKX websocket face over ``server``'s engine (see the module docstring)."""
+
+    def __init__(self, server: Any, *, mark_every_ms: int = 200, quiet_every_ms: int = 10_000,
+                 tick_s: float = 0.05, auth_clock: Optional[Callable[[], int]] = None):
+        self.server = server
+        self.engine = server.engine
+        self.faults = server.faults
+        self.mark_every_ms, self.quiet_every_ms = mark_every_ms, quiet_every_ms
+        self.tick_s = tick_s
+        self.auth_clock = auth_clock or self.engine.now
+        self.sockets: list[_Socket] = []
+        self.sent: list[tuple[Optional[str], str]] = []
+        self._conn = 0
+        self._unhook: Optional[Callable[[], None]] = None
+        self._pump: Optional[asyncio.Task] = None
+        self._writers: list[asyncio.Task] = []
+        self._rest: Optional[_Okx] = None
+
+    @property
+    def rest(self) -> _Okx:
+        """The REST face's rows (an order's, an algo order's fields), over the server's engine now
+        (made again when the engine or its markets changed)."""
+        r = self._rest
+        if r is None or r.engine is not self.server.engine or len(r.by_inst) != len(self.server.engine.markets):
+            r = self._rest = _Okx(self.server)
+        return r
+
+    def add_routes(self, app: web.Application) -> None:
+        for path in PATHS:
+            app.router.add_get(path, self._open)
+
+    async def _open(self, request: web.Request) -> web.StreamResponse:
+        return await self._accept(request, path=PATHS[request.path], args={}, marks={})
+
+    # --- requests ---------------------------------------------------------------------------------------
+
+    def _say(self, sock: _Socket, body: dict) -> None:
+        sock.queue.put_nowait((None, _dumps({**body, "connId": sock.pushed["conn_id"]})))
+
+    def _error(self, sock: _Socket, code: str, msg: str) -> None:
+        self._say(sock, {"event": "error", "code": code, "msg": msg})
+
+    def _command(self, sock: _Socket, data: str) -> None:
+        if data == "ping":
+            sock.queue.put_nowait((None, "pong"))
+            return
+        try:
+            req = json.loads(data)
+            op, args = req.get("op"), req.get("args")
+        except (ValueError, AttributeError):
+            self._error(sock, "60012", f"Illegal request: {data[:200]}")
+            return
+        if not isinstance(args, list) or not args:
+            self._error(sock, "60013", "Invalid args")
+        elif op == "login":
+            self._login(sock, args[0])
+        elif op in ("subscribe", "unsubscribe"):
+            for arg in args:
+                self._subscribe(sock, op, arg)
+        else:
+            self._error(sock, "60019", f"Invalid op: {op}")
+
+    def _login(self, sock: _Socket, arg: Any) -> None:
+        if sock.pushed["path"] == "public":
+            self._error(sock, "60028", "The current operation is not supported by this URL. Please use the "
+                                       "correct WebSocket URL for the operation.")
+            return
+        arg = arg if isinstance(arg, dict) else {}
+        key, stamp = str(arg.get("apiKey") or ""), str(arg.get("timestamp") or "")
+        account = self.engine.account_for_key(key) if key else None
+        if account is None:
+            return self._error(sock, "60005", "Invalid apiKey")
+        creds = self.engine.permissions.credentials(key)
+        secret, passphrase = creds if creds is not None else (self.engine.secret(account),
+                                                              self.engine.accounts[account].spec.passphrase)
+        if not hmac.compare_digest(str(arg.get("passphrase") or ""), passphrase):
+            return self._error(sock, "60024", "Wrong passphrase")
+        if not stamp.isdigit() or abs(int(stamp) - self.auth_clock() // 1000) > LOGIN_WINDOW_S:
+            return self._error(sock, "60006", "Timestamp request expired")
+        want = base64.b64encode(hmac.new(secret.encode(), f"{stamp}GET/users/self/verify".encode(),
+                                         hashlib.sha256).digest()).decode()
+        if not hmac.compare_digest(want, str(arg.get("sign") or "")):
+            return self._error(sock, "60007", "Invalid sign")
+        sock.owner = account
+        self._say(sock, {"event": "login", "code": "0", "msg": ""})
+
+    def _subscribe(self, sock: _Socket, op: str, arg: Any) -> None:
+        channel = arg.get("channel") if isinstance(arg, dict) else None
+        where = CHANNELS.get(channel) if isinstance(channel, str) else None
+        inst = arg.get("instId") if isinstance(arg, dict) else None
+        market = self.rest.by_inst.get(inst) if isinstance(inst, str) else None
+        if where != sock.pushed["path"] or (channel == "mark-price" and market is None):
+            self._error(sock, "60018", f"Wrong URL or channel:{channel},instId:{inst} doesn't exist. Please use "
+                                       "the correct URL, channel and parameters referring to API document.")
+            return
+        if where != "public" and sock.owner is None:
+            self._error(sock, "60011", "Please log in")
+            return
+        key = f"mark-price:{inst}" if channel == "mark-price" else str(channel)
+        self._say(sock, {"event": op, "arg": arg})
+        if op == "unsubscribe":
+            sock.streams.discard(key)
+            return
+        sock.streams.add(key)
+        sock.pushed["args"][key] = {**arg, **({"uid": _uid(sock.owner)} if sock.owner else {})}
+        if market is not None:
+            self._mark(sock, market.symbol, self.engine.now())
+        elif channel == "positions":
+            self._positions_snapshot(sock)
+        elif channel == "account":
+            self._push(sock, "account", [self._account_row(sock.owner or "", self.engine.now())], "snapshot")
+
+    def _end_authorization(self, s: _Socket) -> bool:
+        if s.owner is None:
+            return False
+        s.owner = None
+        self._error(s, "60011", "Please log in")
+        return True
+
+    # --- pushes -----------------------------------------------------------------------------------------
+
+    def _push(self, s: _Socket, channel: str, data: list, event_type: Optional[str] = None,
+              page: tuple[int, bool] = (1, True)) -> None:
+        body: dict[str, Any] = {"arg": s.pushed["args"].get(channel, {"channel": channel})}
+        if event_type is not None:
+            body.update(eventType=event_type, curPage=page[0], lastPage=page[1])
+        body["data"] = data
+        s.queue.put_nowait(("user", _dumps(body)))
+
+    def _to(self, account: str, channel: str) -> list[_Socket]:
+        return [s for s in self.sockets if s.owner == account and channel in s.streams]
+
+    def _on_change(self, c: Change) -> None:
+        if isinstance(c, MarkSet):
+            key = f"mark-price:{inst_id(self.engine.markets[c.symbol])}"
+            for s in self.sockets:
+                if key in s.streams:
+                    self._mark(s, c.symbol, c.ts, c.price)
+            return
+        if isinstance(c, OrderChanged):
+            targets = self._to(c.account, "orders")
+            row = self._order_row(c) if targets else None
+            for s in targets:
+                self._push(s, "orders", [row])
+        elif isinstance(c, AlgoChanged):
+            if c.status == "TRIGGERING":  # OKX says nothing between live and effective
+                return
+            # a trailing stop is OKX's algo-advance channel's, not served here
+            targets = self._to(c.account, "orders-algo") if c.order.order_type != "TRAILING_STOP_MARKET" else []
+            row = self._algo_row(c) if targets else None
+            for s in targets:
+                self._push(s, "orders-algo", [row])
+        elif isinstance(c, AccountChanged):
+            views = {(v.symbol, v.position_side): v for v in self._views(c.account, c.ts)} \
+                if self._to(c.account, "positions") else {}
+            for s in self._to(c.account, "positions"):
+                self._push(s, "positions", [self._position_row(c.account, leg.symbol, leg.position_side, leg.amount,
+                                                               leg.entry, leg.mark, leg.unrealized,
+                                                               views.get((leg.symbol, leg.position_side)), c.ts)
+                                            for leg in c.legs], "event_update")
+            for s in self._to(c.account, "account"):
+                self._push(s, "account", [self._account_row(c.account, c.ts)], "event_update")
+
+    def _positions_snapshot(self, s: _Socket) -> None:
+        account, now = s.owner or "", self.engine.now()
+        rows = [self._position_row(account, v.symbol, v.position_side, v.amount, v.entry_price, v.mark_price,
+                                   v.unrealized_pnl, v, now) for v in self._views(account, now)]
+        pages = [rows[i:i + PAGE] for i in range(0, len(rows), PAGE)] or [[]]
+        for i, page in enumerate(pages):
+            self._push(s, "positions", page, "snapshot", (i + 1, i == len(pages) - 1))
+
+    def _mark(self, s: _Socket, symbol: str, ts: int, price: Optional[float] = None) -> None:
+        eng = self.engine
+        if symbol not in eng.paths:
+            return
+        m = eng.markets[symbol]
+        px = eng.mark(symbol, ts) if price is None else price
+        s.pushed["marks"][symbol] = (asyncio.get_event_loop().time(), px)
+        key = f"mark-price:{inst_id(m)}"
+        body = {"arg": s.pushed["args"].get(key, {"channel": "mark-price", "instId": inst_id(m)}),
+                "data": [{"instType": "SWAP", "instId": inst_id(m), "markPx": _f(px, decimals(m.price_tick)),
+                          "ts": str(ts)}]}
+        s.queue.put_nowait(("market", _dumps(body)))
+
+    async def _run_pump(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            eng, t = self.engine, loop.time()
+            now = eng.now()
+            for s in list(self.sockets):
+                for symbol, (at, px) in list(s.pushed["marks"].items()):
+                    quiet = t - at >= self.quiet_every_ms / 1000
+                    if quiet or (t - at >= self.mark_every_ms / 1000 and eng.mark(symbol, now) != px):
+                        self._mark(s, symbol, now)
+
+    # --- rows -------------------------------------------------------------------------------------------
+
+    def _views(self, account: str, ts: int) -> list:
+        eng = self.engine
+        return list(eng._positions(eng.accounts[account], ts))  # uncharged, at the change
+
+    def _position_row(self, account: str, symbol: str, ps: str, amount: float, entry: float, mark: float,
+                      upnl: float, view: Any, ts: int) -> dict:
+        eng = self.engine
+        m = eng.markets[symbol]
+        pd = decimals(m.price_tick)
+        hedge = ps != "BOTH"
+        notional = abs(amount) * mark * m.contract_size
+        return {
+            "instType": "SWAP", "instId": inst_id(m), "mgnMode": "cross",
+            "posId": str(zlib.crc32(f"{account}/{symbol}/{ps}".encode())),
+            "posSide": ps.lower() if hedge else "net", "pos": _sz(m, abs(amount) if hedge else amount),
+            "availPos": _sz(m, abs(amount)), "posCcy": "", "ccy": m.quote,
+            "avgPx": _f(entry, pd + 2) if amount else "", "bePx": _f(entry, pd + 2) if amount else "",
+            "markPx": _f(mark, pd), "last": _f(mark, pd), "idxPx": _f(mark, pd), "upl": _money(upnl),
+            "uplLastPx": _money(upnl), "uplRatio": "", "lever": str(eng.leverage(account, symbol)),
+            "liqPx": _f(view.liquidation_price, pd) if view is not None and view.liquidation_price else "",
+            "imr": _money(view.initial_margin if view is not None else 0),
+            "mmr": _money(view.maint_margin if view is not None else 0), "margin": "", "mgnRatio": "",
+            "notionalUsd": _money(notional), "adl": "1" if amount else "", "interest": "0", "realizedPnl": "0",
+            "pnl": "0", "fee": "0", "fundingFee": "0", "liqPenalty": "0", "tradeId": "",
+            "cTime": str(eng.t0), "uTime": str(ts), "pTime": str(ts), "closeOrderAlgo": [],
+        }
+
+    def _account_row(self, account: str, ts: int) -> dict:
+        eng = self.engine
+        v = eng._view(eng.accounts[account], ts)  # uncharged, at the change
+        detail = {"ccy": "USDT", "eq": _money(v.equity), "cashBal": _money(v.wallet), "availBal": _money(v.available),
+                  "availEq": _money(v.available), "frozenBal": _money(v.initial_margin + v.open_order_margin),
+                  "ordFrozen": _money(v.open_order_margin), "upl": _money(v.unrealized_pnl),
+                  "imr": _money(v.initial_margin), "mmr": _money(v.maint_margin), "eqUsd": _money(v.equity),
+                  "disEq": _money(v.equity), "isoEq": "0", "liab": "0", "uTime": str(ts)}
+        return {"totalEq": _money(v.equity), "adjEq": _money(v.equity), "isoEq": "0",
+                "imr": _money(v.initial_margin + v.open_order_margin), "mmr": _money(v.maint_margin),
+                "ordFroz": _money(v.open_order_margin), "upl": _money(v.unrealized_pnl), "notionalUsd": "",
+                "mgnRatio": "", "uTime": str(ts), "details": [detail]}
+
+    def _order_row(self, c: OrderChanged) -> dict:
+        row = self.rest.order(c.order)
+        m = self.engine.markets[c.order.symbol]
+        traded = c.execution == "TRADE"
+        row.update({"code": "0", "msg": "", "amendResult": "", "reqId": "", "notionalUsd": "",
+                    "fillSz": _sz(m, c.last_qty) if traded else "0",
+                    "fillPx": _f(c.last_price, decimals(m.price_tick)) if traded else "",
+                    "tradeId": str(c.trade_id) if traded else "", "fillTime": str(c.ts) if traded else "",
+                    "fillFee": _money(-c.fee) if traded else "0", "fillFeeCcy": m.quote if traded else "",
+                    "execType": ("M" if c.maker else "T") if traded else "", "fillNotionalUsd": "",
+                    "uTime": str(c.ts)})
+        return row
+
+    def _algo_row(self, c: AlgoChanged) -> dict:
+        o = c.order
+        row = self.rest.algo(o)
+        row.update({"state": ALGO_STATES.get(o.status, "canceled"), "uTime": str(c.ts), "pTime": str(c.ts),
+                    "failCode": "51169" if o.status in ("EXPIRED", "REJECTED") else ""})
+        if o.status == "TRIGGERED":
+            row["ordId"] = str(o.actual_order_id)
+        return row
+
+    # --- faults -----------------------------------------------------------------------------------------
+
+    def _malformed(self, text: str, how: str) -> str:
+        if how in ("fields", "event"):
+            body = json.loads(text)
+            if how == "fields":
+                body.pop("data", None)
+            elif isinstance(body.get("arg"), dict):
+                body["arg"]["channel"] = UNKNOWN_CHANNEL
+            return _dumps(body)
+        return text[: max(1, len(text) // 2)]
+
+
+def _uid(account: str) -> str:
+    return str(zlib.crc32(account.encode()))
+
+
+def _dumps(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+def okx_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
+    """A ``ccxt.pro.okx`` bound to ``server`` as ``account``: REST as :func:`.okx.okx_client`,
+    streams at the server's ``/ws/v5/{public,private,business}`` (close it after use)."""
+    import ccxt.pro as ccxt_pro
+
+    base = loopback(server.base_url)
+    spec = server.engine.accounts[account].spec
+    options = {**CCXT_OPTIONS, **config.pop("options", {})}
+    ex = ccxt_pro.okx({"apiKey": spec.api_key, "secret": spec.secret, "password": spec.passphrase,
+                       "enableRateLimit": False, **config, "options": options})
+    ex.urls["api"] = {k: base for k in (ex.urls.get("api") or {})}
+    ex.urls["api"].update(rest=base, ws="ws" + base[len("http"):] + "/ws/v5")
+    ex.has = {**ex.has, "fetchCurrencies": False}
+    if strict:
+        from ...ccxt_exchange import strict_json
+
+        strict_json(ex)
+    return ex
+
+
+__all__ = ["OkxStreamFace", "CHANNELS", "UNKNOWN_CHANNEL", "okx_pro_client"]
