@@ -137,15 +137,9 @@ def _own_action(entry: ActionKind) -> Callable[[dict[str, Any], Any], n.ActionNo
 # here (the planner and the runner carry it out), then one for every kind of its own module (its
 # catalogue entry has ``build`` and ``plan``; the planner hands its ``plan`` the stage entry)
 ACTION_NODES: dict[str, Callable[[dict[str, Any], Any], n.ActionNode]] = {
-    "cancel_orders": lambda w, p: n.CancelOrdersAction(written=w, which=p.which, symbols=tuple(p.symbols)),
     "reduce_top_risk": _reduce_top_risk,
     "close_positions": _close_positions,
     "close_all": lambda w, p: n.CloseAllAction(written=w),
-    "lock_trading": lambda w, p: n.LockTradingAction(
-        written=w, mode=p.mode, ttl_ms=p.ttl.ms if p.ttl is not None else None,
-        cancel=p.enforce.cancel if p.enforce is not None else True,
-        revert_growth=(p.enforce.revert_growth if p.enforce is not None and p.enforce.revert_growth is not None
-                       else p.mode == "halted")),
     "arm_exchange_dms": lambda w, p: n.ArmExchangeDmsAction(written=w, after_ms=p.after.ms),
     "revoke_trading": lambda w, p: n.RevokeTradingAction(written=w),
     "notify": lambda w, p: n.NotifyAction(written=w, route=p.route, severity=p.severity),

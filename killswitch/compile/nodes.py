@@ -177,13 +177,6 @@ class ActionNode:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CancelOrdersAction(ActionNode):
-    kind: str = "cancel_orders"
-    which: str  # entries | all
-    symbols: tuple[str, ...]  # empty: every symbol
-
-
-@dataclass(frozen=True, kw_only=True)
 class ReduceTopRiskAction(ActionNode):
     kind: str = "reduce_top_risk"
     count: int
@@ -208,16 +201,6 @@ class ClosePositionsAction(ActionNode):
 @dataclass(frozen=True, kw_only=True)
 class CloseAllAction(ActionNode):
     kind: str = "close_all"
-
-
-@dataclass(frozen=True, kw_only=True)
-class LockTradingAction(ActionNode):
-    kind: str = "lock_trading"
-    mode: str  # reducing | halted
-    ttl_ms: Optional[int]
-    # what the lock makes hold at the venue (killswitch.runner.enforce): cancel entries, revert growth
-    cancel: bool = True
-    revert_growth: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -251,8 +234,8 @@ class RunbookAction(ActionNode):
 class KindAction(ActionNode):
     """An action of a kind that lives in a module of its own (:mod:`killswitch.policy.kinds`):
     ``params`` is what its entry's ``build`` made of the validated parameters (frozen), and
-    ``plan(params, planning)`` says on a stage entry what it does (``closes``, ``after_closes``:
-    as its entry)."""
+    ``plan(params, planning)`` says on a stage entry what it does — the closes, cancels and lock
+    it asks for (``closes``, ``after_closes``: as its entry)."""
 
     params: Any
     plan: Callable[[Any, ActionPlanning], None] = field(compare=False, repr=False)
@@ -323,8 +306,8 @@ __all__ = [
     "RealizedVolatilitySignal", "TailRiskSignal", "PositionCondition",
     "ApiErrorRateSignal",
     "ApiLatencySignal", "KindSignal",
-    "ActionNode", "CancelOrdersAction", "ReduceTopRiskAction", "ClosePositionsAction",
-    "CloseAllAction", "LockTradingAction", "ArmExchangeDmsAction", "RevokeTradingAction", "NotifyAction",
+    "ActionNode", "ReduceTopRiskAction", "ClosePositionsAction",
+    "CloseAllAction", "ArmExchangeDmsAction", "RevokeTradingAction", "NotifyAction",
     "RunbookAction", "KindAction",
     "AttributionNode", "RiskWeightsNode", "CorrelationGroupNode", "UnwindNode", "DEFAULT_BOOK_DEPTH",
 ]

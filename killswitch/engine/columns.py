@@ -50,21 +50,23 @@ def load_arrays() -> None:
 
 class PositionRow:
     """What a close reads of one position (symbol, side, hedge-mode leg, contracts, notional,
-    mark), taken from the columns: the planner closes positions made on reading without making
-    their models. The leg is None where the columns hold the side itself (no leg, or one equal to
-    the side), which every reader of it treats as a model's leg (``position_side or side``, and
-    LONG / SHORT only sent)."""
+    mark, unrealized PnL: what an action kind's ``plan`` reads,
+    :class:`~killswitch.policy.registry.ActionPlanning`), taken from the columns: the planner
+    closes positions made on reading without making their models. The leg is None where the
+    columns hold the side itself (no leg, or one equal to the side), which every reader of it
+    treats as a model's leg (``position_side or side``, and LONG / SHORT only sent)."""
 
-    __slots__ = ("symbol", "side", "position_side", "contracts", "notional", "mark_price")
+    __slots__ = ("symbol", "side", "position_side", "contracts", "notional", "mark_price", "unrealized_pnl")
 
     def __init__(self, symbol: str, side: str, position_side: Optional[str], contracts: float, notional: float,
-                 mark_price: float):
+                 mark_price: float, unrealized_pnl: float):
         self.symbol = symbol
         self.side = side
         self.position_side = position_side
         self.contracts = contracts
         self.notional = notional
         self.mark_price = mark_price
+        self.unrealized_pnl = unrealized_pnl
 
 
 Held = Union[Position, PositionRow]  # a position as a close reads it
@@ -95,7 +97,7 @@ class Columns:
             return self.positions[j]
         side, key = self.sides[j], self.side_keys[j]
         return PositionRow(self.symbols[j], side, None if key == side else key, self.contracts[j], self.notional[j],
-                           self.marks[j])
+                           self.marks[j], self.upnl[j])
 
     def rows_at(self, indexes: Sequence[int]) -> list[Held]:
         """:meth:`row` of each of ``indexes`` (non-negative), in their order, the columns picked in C."""
@@ -105,7 +107,7 @@ class Columns:
         legs = [None if key == side else key for side, key in zip(sides, map(self.side_keys.__getitem__, indexes))]
         return list(map(PositionRow, map(self.symbols.__getitem__, indexes), sides, legs,
                         map(self.contracts.__getitem__, indexes), map(self.notional.__getitem__, indexes),
-                        map(self.marks.__getitem__, indexes)))
+                        map(self.marks.__getitem__, indexes), map(self.upnl.__getitem__, indexes)))
 
     def held(self) -> Sequence[Held]:
         """Every position as a close reads it (:meth:`row`), in order: the list itself where
@@ -113,7 +115,8 @@ class Columns:
         if not self.made_on_reading:
             return self.positions
         legs = [None if key == side else key for side, key in zip(self.sides, self.side_keys)]
-        return list(map(PositionRow, self.symbols, self.sides, legs, self.contracts, self.notional, self.marks))
+        return list(map(PositionRow, self.symbols, self.sides, legs, self.contracts, self.notional, self.marks,
+                        self.upnl))
 
     @cached_property
     def symbols(self) -> list[str]:

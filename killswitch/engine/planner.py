@@ -36,7 +36,7 @@ entry of at least :data:`_WAVE_FROM` orders is planned whole and handed over as 
 each account's first leg (:func:`_lead`), the whole plan kept for :func:`complete`: the runner
 sends those before it journals the rest.
 
-Size: about 870 lines. One entry's planning reads top to bottom here: the actions' choice of
+Size: about 950 lines. One entry's planning reads top to bottom here: the actions' choice of
 positions, legs, their order and schedule, and the first wave, which must pick the leg the
 schedule puts first by the same rules; split apart, the two orderings could drift. Amounts on
 the step grid live in :mod:`.amounts`, attribution and scores in :mod:`.attribution`.
@@ -52,11 +52,10 @@ from itertools import compress, repeat
 from operator import eq
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Optional
 
 from ..compile.graph import PolicyNode, StageNode
-from ..compile.nodes import (ActionNode, CancelOrdersAction, CloseAllAction, ClosePositionsAction, KindAction,
-                             ReduceTopRiskAction)
+from ..compile.nodes import ActionNode, CloseAllAction, ClosePositionsAction, KindAction, ReduceTopRiskAction
 from ..orders import CancelIntent, OrderIntent
 from ..snapshot import Balance, MarketRules, Snapshot, base_asset
 from . import depth
@@ -78,11 +77,25 @@ NO_DECLINES = Declines([], [])  # a first wave's planner (a close_all's: it rank
 
 @dataclass(frozen=True)
 class Directive:
-    """A non-order action: lock_trading, arm_exchange_dms, notify, runbook."""
+    """A non-order action: lock_trading (a kind's lock), arm_exchange_dms, revoke_trading, notify, runbook."""
 
     kind: str
     params: dict[str, Any]  # as the policy wrote them (the action's ``written``), for display
     scope: str
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A lock of the bots' trading an action asked for (``ActionPlanning.lock``): the runner puts
+    it on ``scope`` when it applies the entry (:func:`killswitch.runner.lock.apply_evaluation`).
+    ``kind`` is the action's (its directive in the plan shows it as written)."""
+
+    kind: str
+    scope: str
+    mode: str  # reducing | halted
+    ttl_ms: Optional[int]  # None: until the stage resets
+    cancel: bool  # enforced at the venue: cancel the orders adding exposure
+    revert_growth: bool  # enforced at the venue: bring a position that grew back
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,9 @@ class Plan:
     skipped: tuple[str, ...] = ()  # reason codes of what was not done
     residuals: tuple[Residual, ...] = ()  # positions to close that are below what the venue accepts
     scores: Optional[ScoreTable] = None  # the scope's risk scores with their components, when asked
+    locks: tuple[Lock, ...] = ()  # the locks the entry's actions asked for (each has its directive too)
+    # the actions whose requests are among ``cancels`` (an order of theirs to cancel), in the stage's order
+    cancelled_by: tuple[str, ...] = ()
     # set on a first wave alone (``plan(first_wave=True)``): how to plan the whole entry; None: whole
     rest: Optional["Rest"] = field(default=None, compare=False, repr=False)
 
@@ -229,6 +245,18 @@ class _Planner:
     _scores: Optional[list[float]] = None
     ranked: set[int] = field(default_factory=set)  # indexes a ranking by risk score chose
     declines: Declines = NO_DECLINES  # the declining positions the attribution summed
+    directives: list["Directive"] = field(default_factory=list)  # in the stage's order
+    locks: list["Lock"] = field(default_factory=list)
+    cancel_asks: list["_CancelAsk"] = field(default_factory=list)  # in the stage's order
+    # a first wave's: the attribution, computed when a kind first reads it (None: it is known)
+    attribute_later: Optional[Callable[[], tuple[Attribution, Declines]]] = None
+
+    def attribution_side(self) -> str:
+        """The side attribution names as losing, computed now when it was left for later."""
+        if self.attribute_later is not None:
+            self.attribution, self.declines = self.attribute_later()
+            self.attribute_later = None
+        return self.attribution.side
 
     @property
     def scores(self) -> list[float]:
@@ -295,8 +323,7 @@ class _Planner:
         return None
 
     def run(self) -> Plan:
-        directives: list[Directive] = []
-        cancel_rules: list[CancelOrdersAction] = []
+        directives = self.directives
         after_closes: dict[str, KindAction] = {}  # by kind: the last of each
         close_all = False
         for a in self.stage.actions:
@@ -309,28 +336,27 @@ class _Planner:
                 close_all = True
                 # no model made for positions made on reading; the keys read from the columns
                 self.want_whole(self.view.keys(), self.view.rows(), kind, repeat("CLOSE_ALL"))
-            elif isinstance(a, CancelOrdersAction):
-                cancel_rules.append(a)
-            elif isinstance(a, KindAction):  # a kind of its own module: it asks, the planner closes
+            elif isinstance(a, KindAction):  # a kind of its own module: it asks, the planner closes, cancels
                 if a.after_closes:  # it reads what the stage's closes leave: planned after them
                     after_closes[kind] = a
                 else:
-                    a.plan(a.params, _KindPlanning(self, kind))
-            else:  # lock_trading, arm_exchange_dms, notify, runbook: the runner and the sinks act on them
+                    a.plan(a.params, _KindPlanning(self, a))
+            else:  # arm_exchange_dms, revoke_trading, notify, runbook: the runner and the sinks act on them
                 directives.append(_directive(a, self.view.key))
         for a in after_closes.values():
-            a.plan(a.params, _KindPlanning(self, a.kind))
+            a.plan(a.params, _KindPlanning(self, a))
         holdings = self.spot_holdings() if close_all else []
         closing: dict[str, set[str]] = {}
         for c in self.closes.values():
             closing.setdefault(account_key(c.snap), set()).add(c.pos.symbol)
         for snap, symbol, _, _ in holdings:
             closing.setdefault(account_key(snap), set()).add(symbol)
-        cancels = self.cancels(cancel_rules, closing)
+        cancels, cancelled_by = self.cancels(closing)
         legs = self.position_legs() + self.spot_legs(holdings, cancels)
         orders = self.schedule(legs)
         return Plan(self.decision, self.stage.level, self.attribution, tuple(cancels), tuple(orders),
-                    tuple(directives), tuple(self.hedges), tuple(self.skipped), tuple(self.residuals))
+                    tuple(directives), tuple(self.hedges), tuple(self.skipped), tuple(self.residuals),
+                    locks=tuple(self.locks), cancelled_by=cancelled_by)
 
     def reduce_top_risk(self, a: ReduceTopRiskAction) -> None:
         limit = a.close_within_liquidation
@@ -404,12 +430,15 @@ class _Planner:
             self.want(s, pos, 1.0, "close_positions",
                       f"SELECTED: symbol={pos.symbol} side={pos.side} rank={rank} {rank_by}={shown}")
 
-    def cancels(self, rules: list[CancelOrdersAction], closing: dict[str, set[str]]) -> list[CancelIntent]:
-        """Explicit cancel_orders, and the entry orders of every symbol about to be closed or sold
-        (``closing``: by account key). Only orders this scope instance owns (its symbols, its
-        strategy) are touched."""
+    def cancels(self, closing: dict[str, set[str]]) -> tuple[list[CancelIntent], tuple[str, ...]]:
+        """The cancels the stage's actions asked for (``cancel_orders``: :attr:`cancel_asks`), and
+        the entry orders of every symbol about to be closed or sold (``closing``: by account key),
+        one per account; and the actions whose requests are among them. Only orders this scope
+        instance owns (its symbols, its strategy) are touched."""
         out = []
         view = self.view
+        rules = self.cancel_asks
+        by: set[str] = set()
         for s in view.snapshots:
             mine = [o for o in s.orders if view.owns_order(o)]
             ids: list[str] = []
@@ -417,7 +446,10 @@ class _Planner:
             for r in rules:
                 w = r.which
                 syms = set(r.symbols)
-                ids += [o.id for o in mine if (not syms or o.symbol in syms) and (w == "all" or not o.reduce_only)]
+                asked = [o.id for o in mine if (not syms or o.symbol in syms) and (w == "all" or not o.reduce_only)]
+                if asked:
+                    by.add(r.action)
+                ids += asked
                 which = "all" if w == "all" or which == "all" else "entries"
             syms = closing.get(account_key(s), set())
             ids += [o.id for o in mine if o.symbol in syms and not o.reduce_only]
@@ -429,7 +461,7 @@ class _Planner:
         left = sum(1 for s in view.snapshots for o in s.orders if not view.owns_order(o))
         if left and (rules or closing) and view.strategies is not None:
             self.skipped.append(f"ORDERS_NOT_OWNED: {left} open order(s) of other or unknown strategies left alone")
-        return out
+        return out, tuple(dict.fromkeys(r.action for r in rules if r.action in by))
 
     def position_legs(self) -> list["_Leg"]:
         legs = []
@@ -540,18 +572,34 @@ class _Planner:
             f"{leg.reason}; {note}" if note else leg.reason, None if gkey.startswith("~") else gkey)
 
 
+@dataclass(frozen=True)
+class _CancelAsk:
+    """A cancel an action asked for (``ActionPlanning.cancel``)."""
+
+    action: str
+    which: str  # entries | all
+    symbols: tuple[str, ...]  # empty: every symbol
+
+
 class _KindPlanning:
     """What :meth:`_Planner.run` hands an action of a kind of its own module
     (:class:`~killswitch.policy.registry.ActionPlanning`): the scope's positions as a close reads
     them (no model made for positions made on reading), and its closes go through
     :meth:`_Planner.want` as every close does (reduce-only, rounded down, never above the
-    position), under the action's name; what it skipped and the hedges it suggests go in the plan."""
+    position), under the action's name; what it skipped and the hedges it suggests go in the plan,
+    its cancels with the closes' (:meth:`_Planner.cancels`), its lock as a directive (its
+    parameters as written) and a :class:`Lock`. A request the port does not know (a ``which`` or
+    ``mode`` of no meaning) is the kind's mistake: ValueError, which its own tests meet.
+    ``wave``: a first wave's (:func:`_first_wave`), under a close_all of every position whole:
+    only its cancels and lock are kept, and every position reads as closed in full."""
 
-    __slots__ = ("_planner", "_action")
+    __slots__ = ("_planner", "_action", "_written", "_wave")
 
-    def __init__(self, planner: _Planner, action: str):
+    def __init__(self, planner: _Planner, action: KindAction, wave: bool = False):
         self._planner = planner
-        self._action = action
+        self._action = action.kind
+        self._written = action.written
+        self._wave = wave
 
     @property
     def equity(self) -> Optional[float]:
@@ -563,12 +611,14 @@ class _KindPlanning:
 
     @property
     def attribution(self) -> str:
-        return self._planner.attribution.side
+        return self._planner.attribution_side()
 
     def positions(self) -> Iterator[tuple[Snapshot, Held]]:
         return self._planner.view.rows()
 
     def closing(self, snapshot: Snapshot, position: Held) -> float:
+        if self._wave:
+            return position.contracts
         c = self._planner.closes.get(position_key(snapshot, position))
         return c.amount if c else 0.0
 
@@ -577,15 +627,32 @@ class _KindPlanning:
         return base_asset(symbol)
 
     def close(self, snapshot: Snapshot, position: Held, fraction: float, reason: str) -> None:
-        if not fraction > 0:  # nothing to close (NaN included): no order
+        if not fraction > 0 or self._wave:  # nothing to close (NaN included): no order
             return
         self._planner.want(snapshot, position, min(fraction, 1.0), self._action, reason)
 
     def skip(self, reason: str) -> None:
-        self._planner.skipped.append(reason)
+        if not self._wave:
+            self._planner.skipped.append(reason)
 
     def suggest_hedge(self, base: str, side: str, notional: float, reason: str) -> None:
-        self._planner.hedges.append(HedgeSuggestion(base, side, notional, reason))
+        if not self._wave:
+            self._planner.hedges.append(HedgeSuggestion(base, side, notional, reason))
+
+    def cancel(self, which: str, symbols: Collection[str] = ()) -> None:
+        if which not in ("entries", "all"):
+            raise ValueError(f"{self._action}: cancel which={which!r}; entries or all")
+        self._planner.cancel_asks.append(_CancelAsk(self._action, which, tuple(symbols)))
+
+    def lock(self, mode: str, ttl_ms: Optional[int], cancel: bool, revert_growth: bool) -> None:
+        if mode not in ("reducing", "halted"):
+            raise ValueError(f"{self._action}: lock mode={mode!r}; reducing or halted")
+        if ttl_ms is not None and not ttl_ms > 0:
+            raise ValueError(f"{self._action}: lock ttl_ms={ttl_ms!r}; a positive whole number of ms, or None")
+        planner = self._planner
+        scope = planner.view.key
+        planner.directives.append(Directive(self._action, dict(self._written), scope))
+        planner.locks.append(Lock(self._action, scope, mode, ttl_ms, bool(cancel), bool(revert_growth)))
 
 
 def _leg(key: str, c: _Close, skipped: list[str], residuals: list[Residual]) -> Optional[_Leg]:
@@ -645,6 +712,10 @@ def _first_wave(self: _Planner) -> Optional[Plan]:
     spot balance), of a policy whose closes are not sized by the book, where every position is
     closed whole: then the first leg is known from
     the positions' notional alone, and its orders are the ones :meth:`_Planner.run` plans for it.
+    The stage's actions of a kind of its own module are planned here as in :meth:`_Planner.run`,
+    for their cancels and locks alone (the rest of the entry sends no cancel): the close_all
+    closes every position whole, so what a kind asks to close adds nothing, what it reads as
+    left by the closes is nothing, and its skips and hedges are the whole plan's to show.
     None: the entry is planned whole (another stage, or nothing to gain)."""
     view = self.view
     if self.policy.unwind.uses_book:
@@ -655,15 +726,23 @@ def _first_wave(self: _Planner) -> Optional[Plan]:
         return None
     if sum(len(ps) for _, ps in view.groups) < 2:
         return None
-    directives = [_directive(a, view.key) for a in self.stage.actions
-                  if not isinstance(a, (*_CLOSING, CancelOrdersAction, KindAction))]
-    rules = [a for a in self.stage.actions if isinstance(a, CancelOrdersAction)]
+    after_closes: dict[str, KindAction] = {}  # by kind: the last of each, as in _Planner.run
+    for a in self.stage.actions:
+        if isinstance(a, KindAction):
+            if a.after_closes:
+                after_closes[a.kind] = a
+            else:
+                a.plan(a.params, _KindPlanning(self, a, wave=True))
+        elif not isinstance(a, _CLOSING):
+            self.directives.append(_directive(a, view.key))
+    for a in after_closes.values():
+        a.plan(a.params, _KindPlanning(self, a, wave=True))
     closing: dict[str, set[str]] = {}
     for (s, _), cols in zip(view.groups, view.columns):
         symbols = closing.setdefault(account_key(s), set())
         if s.orders:  # (only an account's open orders are matched against its symbols)
             symbols.update(cols.symbols)
-    cancels = self.cancels(rules, closing)
+    cancels, cancelled_by = self.cancels(closing)
     first = _first_leg(self)
     if first is None:
         return None
@@ -671,7 +750,7 @@ def _first_wave(self: _Planner) -> Optional[Plan]:
     orders: list[OrderIntent] = []
     self.emit(((leg, gkey),), {}, {}, orders)
     return Plan(self.decision, self.stage.level, self.attribution, tuple(cancels), tuple(orders),
-                tuple(directives), (), tuple(self.skipped))
+                tuple(self.directives), (), tuple(self.skipped), locks=tuple(self.locks), cancelled_by=cancelled_by)
 
 def _first_leg(self: _Planner) -> Optional[tuple[_Leg, str]]:
     """The leg :meth:`_Planner.schedule` puts first, and its bucket: the most exposed bucket (a
@@ -758,8 +837,8 @@ def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, n
     A first wave's attribution is :data:`NOT_ATTRIBUTED` (computing it reads every position);
     whatever shows a plan reads the whole one."""
     def finish(out: Plan) -> Plan:
-        if closes_only:
-            out = replace(out, directives=(), skipped=out.skipped + (_DEFERRED,))
+        if closes_only:  # (its locks, shown as directives, were applied with them)
+            out = replace(out, directives=(), locks=(), skipped=out.skipped + (_DEFERRED,))
         return out
 
     def whole() -> Plan:
@@ -775,7 +854,8 @@ def plan(policy: PolicyNode, stage: StageNode, view: ScopeView, decision: str, n
 
     if first_wave and scores == "none":
         # a close_all's first leg depends on no attribution: the whole plan computes it
-        head = _first_wave(_Planner(policy, stage, view, decision, now, [], NOT_ATTRIBUTED, rates))
+        head = _first_wave(_Planner(policy, stage, view, decision, now, [], NOT_ATTRIBUTED, rates,
+                                    attribute_later=lambda: attribute(policy, view, deltas(policy, view, hist, now))))
         if head is not None:
             return replace(finish(head), rest=Rest(whole))
         out = whole()
@@ -816,7 +896,7 @@ def _lead(p: Plan) -> Optional[Plan]:
     if len(wave) == len(orders):
         return None
     return Plan(p.decision_id, p.stage, p.attribution, p.cancels, tuple(wave), p.directives, (), p.skipped,
-                rest=Rest(lambda: p))
+                locks=p.locks, cancelled_by=p.cancelled_by, rest=Rest(lambda: p))
 
 
 _DEFERRED = ("DEFERRED: closes of an earlier entry, planned now (its positions were unknown, a close ended "
@@ -882,6 +962,6 @@ def client_order_id(decision: str, leg: str) -> str:
     return "ks" + hashlib.sha256(f"{decision}|{leg}".encode()).hexdigest()[:30]
 
 
-__all__ = ["Attribution", "OrderIntent", "CancelIntent", "Directive", "HedgeSuggestion", "Plan", "Residual", "Rest",
-           "complete", "plan",
+__all__ = ["Attribution", "OrderIntent", "CancelIntent", "Directive", "Lock", "HedgeSuggestion", "Plan", "Residual",
+           "Rest", "complete", "plan",
            "update_history", "history_for", "deltas", "attribute", "risk_scores", "client_order_id"]

@@ -9,8 +9,9 @@ What it owns:
   ``close_all``; the scope as the firm writes it and the accounts (``venue/name``) it spans;
   ``reset``: an operator's approval of a firm policy's manual reset, which the firm lease holder
   applies to the firm's stage (its reset then writes the ``unlock``);
-* :func:`directives_of` — the directives of one firm evaluation: a stage entry's
-  ``lock_trading``, ``cancel_orders`` and ``close_all`` actions (its cancels before its close,
+* :func:`directives_of` — the directives of one firm evaluation: the locks and cancels a stage
+  entry's actions ask for (``lock_trading``, ``cancel_orders``: what their kinds' ``plan`` asks,
+  :func:`killswitch.policy.asked.asked`) and its ``close_all`` (its cancels before its close,
   as a runner sends a plan's cancels before its orders), a reset's unlock;
 * :func:`targets` — what one shard acts on for a directive: the scope itself when the shard's
   part of it is the whole of what that name means at the shard (``global``, a venue all of whose
@@ -32,7 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..compile.graph import DecisionGraph, PolicyNode
+from ..compile.nodes import KindAction
 from ..compile.shards import policy_selects
+from ..policy.asked import asked
 from ..policy.model import Account
 
 LOCK, UNLOCK, CANCEL_ORDERS, CLOSE_ALL = "lock", "unlock", "cancel_orders", "close_all"
@@ -91,20 +94,20 @@ def directives_of(evaluation: Any, graph: DecisionGraph, accounts: Sequence[Acco
         why = f"FIRM_STAGE: stage={stage.level} ({stage.name}) policy={se.policy} {tr.reason}"
         entry: list[Directive] = []
         for action in stage.actions:
-            if action.kind == "lock_trading":
-                entry.append(Directive(LOCK, se.scope, {**base, "reason": why,
-                                                        "mode": getattr(action, "mode", "halted"),
-                                                        "manual": stage.manual, "stage": stage.level,
-                                                        "ttl_ms": getattr(action, "ttl_ms", None)}, tr.decision_id))
-            elif action.kind == "cancel_orders":
-                cancel = Directive(CANCEL_ORDERS, se.scope, {**base, "reason": why, "stage": stage.level,
-                                                             "which": getattr(action, "which", "all"),
-                                                             "symbols": list(getattr(action, "symbols", ()))},
-                                   tr.decision_id)
-                # before the entry's close, whatever the order of its actions: an entry order left
-                # resting while its position is closed would open it again
-                at = next((i for i, d in enumerate(entry) if d.kind == CLOSE_ALL), len(entry))
-                entry.insert(at, cancel)
+            if isinstance(action, KindAction):
+                got = asked(action.plan, action.params)
+                for lock in got.locks:
+                    entry.append(Directive(LOCK, se.scope, {**base, "reason": why, "mode": lock.mode,
+                                                            "manual": stage.manual, "stage": stage.level,
+                                                            "ttl_ms": lock.ttl_ms}, tr.decision_id))
+                for c in got.cancels:
+                    cancel = Directive(CANCEL_ORDERS, se.scope, {**base, "reason": why, "stage": stage.level,
+                                                                 "which": c.which, "symbols": list(c.symbols)},
+                                       tr.decision_id)
+                    # before the entry's close, whatever the order of its actions: an entry order left
+                    # resting while its position is closed would open it again
+                    at = next((i for i, d in enumerate(entry) if d.kind == CLOSE_ALL), len(entry))
+                    entry.insert(at, cancel)
             elif action.kind == "close_all":
                 entry.append(Directive(CLOSE_ALL, se.scope, {**base, "reason": why, "stage": stage.level},
                                        tr.decision_id))

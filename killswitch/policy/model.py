@@ -33,9 +33,9 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from . import kinds as own_modules
-from .kinds import (close_side, concentration, consecutive_losses, data_age, equity_change, gross_exposure,
-                   heartbeat_age, leverage, liquidation_distance, net_exposure, position_count, position_loss,
-                   suggest_hedge)
+from .kinds import (cancel_orders, close_side, concentration, consecutive_losses, data_age, equity_change,
+                   gross_exposure, heartbeat_age, leverage, liquidation_distance, lock_trading, net_exposure,
+                   position_count, position_loss, suggest_hedge)
 from . import time_intervals as intervals
 from .patterns import pattern_problem
 from .expr import ValueType
@@ -339,14 +339,6 @@ def _scalar_to(field: str) -> Callable[[Any], Any]:
     return conv
 
 
-class CancelOrders(Strict):
-    """Cancel the scope's open orders: ``entries`` those that could add to a position (an order that
-    can only reduce one is kept), ``all`` every one; ``symbols``: of these symbols only."""
-
-    which: Literal["entries", "all"] = "entries"
-    symbols: list[str] = []
-
-
 class ReduceTopRisk(Strict):
     """Cut ``fraction`` of each of the ``count`` positions of ``side`` with the highest risk score
     (``losing``: the side attribution names); close in full one within ``close_within_liquidation``."""
@@ -399,25 +391,6 @@ class CloseAll(Strict):
     """Close every position of the scope in full (and, on spot, sell its holdings outside the stablecoins)."""
 
 
-class LockEnforce(Strict):
-    """What the lock makes hold at the venue, on orders and positions of bots that never asked:
-    ``cancel`` the open orders that add exposure (not reduce-only under ``halted``; growing a position
-    under ``reducing``), ``revert_growth`` bring a position that grew back to its size at the lock with
-    reduce-only orders. Left out: ``cancel`` on, ``revert_growth`` on under ``halted`` only."""
-
-    cancel: bool = True
-    revert_growth: Optional[bool] = None
-
-
-class LockTrading(Strict):
-    """Lock the bots' trading (the pre-trade gate): ``reducing`` lets only orders that reduce exposure
-    through, ``halted`` none; ``ttl``: for that long; ``enforce``: what the runner makes hold at the venue."""
-
-    mode: Literal["reducing", "halted"] = "halted"
-    ttl: Optional[DurationField] = None
-    enforce: Optional[LockEnforce] = None
-
-
 class ArmExchangeDms(Strict):
     """Arm the venue's dead man's switch: it cancels the account's orders ``after`` this long without a renewal."""
 
@@ -460,12 +433,12 @@ def _template_name(v: str) -> str:
 # runner carry them out), with those moved into a module of their own in their place, then the
 # other kinds :mod:`.kinds` finds. Everything that names the kinds reads it.
 ACTIONS: dict[str, ActionKind] = _catalogue((
-    ActionKind("cancel_orders", CancelOrders, short="which", firm=True),
+    cancel_orders.KIND,  # a module of its own, in its place
     ActionKind("reduce_top_risk", ReduceTopRisk, closes=True),
     close_side.KIND,  # a module of its own, in its place
     ActionKind("close_positions", ClosePositions, closes=True),
     ActionKind("close_all", CloseAll, closes=True, firm=True),
-    ActionKind("lock_trading", LockTrading, firm=True),
+    lock_trading.KIND,  # a module of its own, in its place
     ActionKind("arm_exchange_dms", ArmExchangeDms, short="after"),
     ActionKind("revoke_trading", RevokeTrading),
     ActionKind("notify", NotifyAction, short="route", firm=True),

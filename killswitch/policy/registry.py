@@ -15,8 +15,9 @@ them; the compiler builds a kind's node with the entry's ``build``; the engine e
 with its ``evaluate`` and plans an action with its ``plan``; coverage, runbooks and policy tests
 read its flags. A kind module is pure and imports nothing above :mod:`killswitch.policy`: a
 signal's evaluation reads the scope through :class:`SignalInputs`, which the engine hands it
-from its scope view and state, and an action's planning asks for closes through :class:`ActionPlanning`, which the
-engine's planner hands it, so the kind needs no engine type.
+from its scope view and state, and an action's planning asks for closes, cancels and locks
+through :class:`ActionPlanning`, which the engine's planner hands it, so the kind needs no
+engine type.
 
 Pure: no I/O. (No ``from __future__ import annotations``: pydantic reads the annotations of
 :class:`Strict` as the classes are made, as in :mod:`.model`.)
@@ -256,7 +257,25 @@ class ActionPlanning(Protocol):
     of its symbol cancelled first, the larger of two requests for one position kept, chunks and
     order rates as the policy's unwind says. ``skip`` records a reason code of what was not done.
     ``suggest_hedge`` reports a hedge (``buy`` or ``sell`` of ``notional`` in ``base``): the
-    plan shows it, nothing sends it."""
+    plan shows it, nothing sends it.
+
+    Two more requests carry out what is not a close. ``cancel`` asks to cancel the scope
+    instance's open orders (only those it owns: its strategy's, its symbols'): ``which``
+    ``entries``, those that could add to a position (a reduce-only order — a take-profit, a stop
+    — is kept), or ``all``, every one (the conditional orders too); ``symbols``: of these
+    symbols only (empty: every symbol). The planner sends one cancel per account, before any
+    close, holding with them the entries it cancels for the closes; several requests add up
+    (``all`` wins). ``lock`` asks the runner to lock the bots' trading on the scope (the
+    pre-trade gate): ``mode`` ``reducing`` (only orders that reduce exposure) or ``halted``
+    (none), for ``ttl_ms`` (None: until the stage resets; a ``reset: manual`` stage holds it until
+    then, whatever the ttl), and what the runner makes hold at the venue on the orders and
+    positions of bots that never ask: ``cancel`` the open orders adding exposure,
+    ``revert_growth`` bring a position that grew back to its size at the lock. The plan shows
+    the lock as the action's directive (its parameters as written); the runner puts it on the
+    scope when it applies the entry. Cancels and locks leave with an entry's first wave (a
+    ``close_all``'s first leg, sent before the rest is planned): the planner plans every kind of
+    the stage for it, keeping only its cancels and lock, every position read as closed in full
+    (``closing``) as the close_all closes it, so they are the whole plan's."""
 
     @property
     def equity(self) -> Optional[float]: ...
@@ -279,6 +298,10 @@ class ActionPlanning(Protocol):
 
     def suggest_hedge(self, base: str, side: str, notional: float, reason: str) -> None: ...
 
+    def cancel(self, which: str, symbols: Collection[str] = ()) -> None: ...
+
+    def lock(self, mode: str, ttl_ms: Optional[int], cancel: bool, revert_growth: bool) -> None: ...
+
 
 @dataclass(frozen=True)
 class ActionKind:
@@ -291,9 +314,11 @@ class ActionKind:
     on a stage entry what the action does through :class:`ActionPlanning` (the closes it asks
     for, what it skipped, the hedges it suggests). ``after_closes``: its ``plan`` reads what the
     stage's closes leave open, so the planner calls it once every other action of the stage
-    asked for its closes, and once a stage (the last of the kind's actions there). A built-in
-    kind leaves them None: the compiler's :mod:`~killswitch.compile.node_build` makes its node,
-    the planner or the runner carries it out."""
+    asked for its closes, and once a stage (the last of the kind's actions there). A kind that
+    cancels orders or locks trading asks for it the same way (``cancel``, ``lock``: as
+    ``cancel_orders.py``, ``lock_trading.py``). A built-in kind leaves them None: the compiler's
+    :mod:`~killswitch.compile.node_build` makes its node, the planner or the runner carries it
+    out."""
 
     name: str
     model: type[Strict]

@@ -38,6 +38,10 @@ from .replay import replay, shown_value
 __all__ = ["T0", "Failure", "TestReport", "run_case", "run_tests"]
 
 MAX_STAGE_LINES = 5  # a stages series that differs at many ticks shows the first few
+# What a test's ``actions`` call the entry orders a close cancels when no action of the stage
+# asked for a cancel that holds them (those an action asked for are named by it: a plan's
+# ``cancelled_by``): the language's word for cancelling, as every test has written it.
+CLOSE_CANCELS = "cancel_orders"
 
 
 @dataclass(frozen=True)
@@ -138,8 +142,8 @@ def _compare(doc: LoadedDoc, at: tuple, inp: CaseInput, i: int, e: Expectation, 
         firing |= {t.name for t in s.triggers if t.firing}
         if s.plan:
             p = s.plan
-            if p.cancels:
-                actions.add("cancel_orders")
+            if p.cancels:  # named by the actions that asked for them; else a close's entries, cancel_orders'
+                actions |= set(p.cancelled_by) or {CLOSE_CANCELS}
             actions |= {o.action for o in p.orders}
             actions |= {d.kind for d in p.directives}
             if p.hedges:

@@ -29,7 +29,8 @@ from urllib.parse import quote
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
-from ..compile.nodes import CancelOrdersAction, LockTradingAction, NotifyAction, RunbookAction
+from ..compile.nodes import KindAction, NotifyAction, RunbookAction
+from ..policy.asked import asked
 from ..policy.expr import ValueType
 from ..policy.model import CLOSING_ACTIONS
 from ..orders import FINAL_STATUSES
@@ -609,18 +610,19 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
         residuals = [{"account": acct, "symbol": "ETH/USDT:USDT", "side": "long", "position_side": None,
                       "amount": 0.0004, "amount_text": "0.0004", "why": "BELOW_MINIMUM",
                       "detail": "amount=0.0004 step=0.001 min_amount=0.001", "since": iso(created_ms)}]
-    if full or any(a.kind == "cancel_orders" for a in stage.actions):
-        which = next((a.which for a in stage.actions if isinstance(a, CancelOrdersAction)), "all")
-        cancels = [{"venue": venue, "account": account, "which": which, "count": 2, "reason": "CANCEL_ORDERS"}]
+    asks = [asked(a.plan, a.params) if isinstance(a, KindAction) else None for a in stage.actions]  # its cancels, locks
+    which = next((c.which for got in asks if got is not None for c in got.cancels), None)
+    if full or which is not None:
+        cancels = [{"venue": venue, "account": account, "which": which or "all", "count": 2, "reason": "CANCEL_ORDERS"}]
     directives = [{"kind": a.kind, "params": dict(a.written), "text": _action_text(a.kind, a.written)}
-                  for a in stage.actions
-                  if a.kind in ("lock_trading", "arm_exchange_dms", "revoke_trading", "notify", "runbook")]
+                  for a, got in zip(stage.actions, asks)  # a lock asked for; a built-in kind's directive
+                  if (got.locks if got is not None else a.kind not in CLOSING_ACTIONS)]
     hedges = [{"base": "ETH", "side": "sell", "notional": 31_000.0, "notional_text": "31,000.00",
                "reason": "SUGGEST_HEDGE: net=31000 threshold=25000"}
               for a in stage.actions if a.kind == "suggest_hedge"][:1] if not full else [
         {"base": "ETH", "side": "sell", "notional": 31_000.0, "notional_text": "31,000.00",
          "reason": "SUGGEST_HEDGE: net=31000 threshold=25000"}]
-    lock_action = next((a for a in stage.actions if isinstance(a, LockTradingAction)), None)
+    lock_action = next((lk for got in asks if got is not None for lk in got.locks), None)
     if lock_action is not None:
         lock_mode = lock_action.mode
         expires = None

@@ -2,7 +2,7 @@
 
 Owns two things:
 
-- :class:`LockBook`, a pure value: the locks that ``lock_trading`` directives put on scopes.
+- :class:`LockBook`, a pure value: the locks that stage entries (``lock_trading``) put on scopes.
   A lock is a *hold* of one policy's stage on one scope (``global``, a venue, ``venue/account``,
   a strategy or a symbol, as the engine names scope instances). Holds merge by one rule: the
   most restrictive wins (``halted`` > ``reducing`` > ``active``); among equals, a manual hold
@@ -363,9 +363,10 @@ WHILE_BLIND_STAGE = 0
 
 def apply_evaluation(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
     """Fold one tick's :class:`~killswitch.engine.evaluate.Evaluation` into the book: a reset
-    releases the policy's locks on that scope; a stage entry's ``lock_trading`` directives lock
-    it (held until reset when the stage resets manually); a policy with ``while_blind`` holds a
-    scope it is blind in at that mode, and releases it when the scope is armed again."""
+    releases the policy's locks on that scope; the locks a stage entry's plan holds (an action's
+    ``ActionPlanning.lock``: ``lock_trading``'s) lock it (held until reset when the stage resets
+    manually); a policy with ``while_blind`` holds a scope it is blind in at that mode, and
+    releases it when the scope is armed again."""
     now = evaluation.now_ms
     book = _while_blind(book, evaluation, graph)
     for se in evaluation.scopes:
@@ -374,22 +375,22 @@ def apply_evaluation(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
             book = book.release(se.scope, policy=se.policy)
         if se.plan is None:
             continue
+        if not se.plan.locks:
+            continue
         stage = graph.policy(se.policy).stage(se.plan.stage)
-        # what the stage's lock makes hold at the venue (its compiled enforce), carried in the hold
-        # when it is not its mode's default (killswitch.runner.enforce reads it)
-        node = next((a for a in stage.actions if getattr(a, "kind", None) == "lock_trading"), None)
-        enforce = {}
-        if node is not None and (getattr(node, "cancel", True) is not True
-                                 or getattr(node, "revert_growth", False) != (getattr(node, "mode", "") == "halted")):
-            enforce = {"enforce": {"cancel": bool(node.cancel), "revert_growth": bool(node.revert_growth)}}
-        for d in se.plan.directives:
-            if d.kind == "lock_trading":
-                book = book.apply_directive(
-                    d, now_ms=now, policy=se.policy, stage=se.plan.stage, manual=stage.manual,
-                    reason=f"LOCK_TRADING: stage={se.plan.stage} ({stage.name}) policy={se.policy}"
-                           + (f" {tr.reason}" if tr is not None else ""),
-                    details={"decision_id": se.plan.decision_id, "digest": evaluation.digest,
-                             "revision": evaluation.revision, **enforce})
+        for lock in se.plan.locks:
+            # what the lock makes hold at the venue, carried in the hold when it is not its mode's
+            # default (killswitch.runner.enforce reads it)
+            enforce = {}
+            if lock.cancel is not True or lock.revert_growth != (lock.mode == "halted"):
+                enforce = {"enforce": {"cancel": bool(lock.cancel), "revert_growth": bool(lock.revert_growth)}}
+            book = book.apply(
+                lock.scope, lock.mode, now_ms=now, policy=se.policy, stage=se.plan.stage,
+                reason=f"{lock.kind.upper()}: stage={se.plan.stage} ({stage.name}) policy={se.policy}"
+                       + (f" {tr.reason}" if tr is not None else ""),
+                ttl_ms=lock.ttl_ms, manual=stage.manual,
+                details={"decision_id": se.plan.decision_id, "digest": evaluation.digest,
+                         "revision": evaluation.revision, **enforce})
     return book
 
 

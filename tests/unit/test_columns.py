@@ -356,7 +356,8 @@ def test_highest_over_many_ties_with_a_nan_notional_ranks_as_before():
 @given(data=st.data())
 def test_rows_read_from_the_columns_are_the_positions_as_a_close_reads_them(data):
     """A close of positions made on reading reads each from the columns (no model made): its
-    symbol, side, contracts, notional, mark, its key and the leg it sends are the model's, hedge
+    symbol, side, contracts, notional, mark, unrealized PnL (what an action kind's ``plan`` reads of
+    it), its key and the leg it sends are the model's, hedge
     legs and ``BOTH`` among them; a list of models hands the model itself. The keys made at once
     (``keys_at``, ``keys``) are the keys made one by one."""
     from killswitch.engine.scope import ScopeView, position_key
@@ -379,13 +380,13 @@ def test_rows_read_from_the_columns_are_the_positions_as_a_close_reads_them(data
         if not on_reading:
             assert row is p
             continue
-        assert (row.symbol, row.side, row.contracts, row.notional, row.mark_price) == \
-            (p.symbol, p.side, p.contracts, p.notional, p.mark_price)
+        assert (row.symbol, row.side, row.contracts, row.notional, row.mark_price, row.unrealized_pnl) == \
+            (p.symbol, p.side, p.contracts, p.notional, p.mark_price, p.unrealized_pnl)
         assert (row.position_side or row.side) == (p.position_side or p.side)
         sent = [x.position_side if x.position_side in ("LONG", "SHORT") else None for x in (row, p)]
         assert sent[0] == sent[1]
         assert position_key(s, row) == position_key(s, p) == view.key_at(i)
-    fields = ("symbol", "side", "position_side", "contracts", "notional", "mark_price")
+    fields = ("symbol", "side", "position_side", "contracts", "notional", "mark_price", "unrealized_pnl")
     every = list(view.rows())  # a close_all's walk: the same, in the same order
     assert len(every) == len(models)
     for i, (s, x) in enumerate(every):

@@ -10,9 +10,9 @@ import pytest
 
 from killswitch.compile import nodes as n
 from killswitch.compile.node_build import ACTION_NODES, SIGNAL_NODES
-from killswitch.policy.kinds import (close_side, concentration, consecutive_losses, data_age, equity_change,
-                                     gross_exposure, heartbeat_age, leverage, liquidation_distance, net_exposure,
-                                     position_count, position_loss, suggest_hedge)
+from killswitch.policy.kinds import (cancel_orders, close_side, concentration, consecutive_losses, data_age,
+                                     equity_change, gross_exposure, heartbeat_age, leverage, liquidation_distance,
+                                     lock_trading, net_exposure, position_count, position_loss, suggest_hedge)
 from killswitch.policy.model import ACTIONS, SIGNALS
 
 from .engine_helpers import policy_graph
@@ -155,10 +155,13 @@ def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
 
 
 @pytest.mark.parametrize("yaml, cls, want", [
-    pytest.param("{cancel_orders: {which: all, symbols: [BTC/USDT:USDT]}}", n.CancelOrdersAction,
-                 dict(kind="cancel_orders", which="all", symbols=("BTC/USDT:USDT",)), id="cancel_orders"),
-    pytest.param("{cancel_orders: entries}", n.CancelOrdersAction,
-                 dict(kind="cancel_orders", which="entries", symbols=()), id="cancel_orders_short_form"),
+    # a kind of its own module (killswitch/policy/kinds/cancel_orders.py): its frozen parameters
+    pytest.param("{cancel_orders: {which: all, symbols: [BTC/USDT:USDT]}}", n.KindAction,
+                 dict(kind="cancel_orders", params=cancel_orders.CancelOrdersParams("all", ("BTC/USDT:USDT",)),
+                      plan=cancel_orders.plan, closes=False, after_closes=False), id="cancel_orders"),
+    pytest.param("{cancel_orders: entries}", n.KindAction,
+                 dict(kind="cancel_orders", params=cancel_orders.CancelOrdersParams("entries", ()),
+                      plan=cancel_orders.plan, closes=False, after_closes=False), id="cancel_orders_short_form"),
     pytest.param("{reduce_top_risk: {count: 3, fraction: 50%, close_within_liquidation: 2.5%}}",
                  n.ReduceTopRiskAction,
                  dict(kind="reduce_top_risk", count=3, fraction=0.5, side="losing", close_within_liquidation=0.025,
@@ -183,16 +186,17 @@ def test_signal_nodes_hold_resolved_parameters(yaml, cls, want):
                       where=None, count=2, rank_by="risk_score"),
                  id="close_positions_count_ranks_by_risk_score_by_default"),
     pytest.param("close_all", n.CloseAllAction, dict(kind="close_all"), id="close_all"),
-    pytest.param("{lock_trading: {mode: reducing, ttl: 1h30m}}", n.LockTradingAction,
-                 dict(kind="lock_trading", mode="reducing", ttl_ms=5_400_000, cancel=True, revert_growth=False),
-                 id="lock_trading"),
+    # a kind of its own module (killswitch/policy/kinds/lock_trading.py): its frozen parameters
+    pytest.param("{lock_trading: {mode: reducing, ttl: 1h30m}}", n.KindAction,
+                 dict(kind="lock_trading", params=lock_trading.LockTradingParams("reducing", 5_400_000, True, False),
+                      plan=lock_trading.plan, closes=False, after_closes=False), id="lock_trading"),
     # the venue watch's defaults: a halt cancels entries and reverts growth, reducing cancels only
-    pytest.param("lock_trading", n.LockTradingAction, dict(kind="lock_trading", mode="halted", ttl_ms=None,
-                                                            cancel=True, revert_growth=True),
-                 id="lock_trading_defaults"),
-    pytest.param("{lock_trading: {mode: halted, enforce: {cancel: false, revert_growth: false}}}",
-                 n.LockTradingAction, dict(kind="lock_trading", mode="halted", ttl_ms=None, cancel=False,
-                                           revert_growth=False), id="lock_trading_enforce"),
+    pytest.param("lock_trading", n.KindAction,
+                 dict(kind="lock_trading", params=lock_trading.LockTradingParams("halted", None, True, True),
+                      plan=lock_trading.plan, closes=False, after_closes=False), id="lock_trading_defaults"),
+    pytest.param("{lock_trading: {mode: halted, enforce: {cancel: false, revert_growth: false}}}", n.KindAction,
+                 dict(kind="lock_trading", params=lock_trading.LockTradingParams("halted", None, False, False),
+                      plan=lock_trading.plan, closes=False, after_closes=False), id="lock_trading_enforce"),
     pytest.param("{arm_exchange_dms: 45s}", n.ArmExchangeDmsAction, dict(kind="arm_exchange_dms", after_ms=45_000),
                  id="arm_exchange_dms"),
     # a kind of its own module (killswitch/policy/kinds/suggest_hedge.py), planned after the closes

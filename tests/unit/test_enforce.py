@@ -297,20 +297,21 @@ def test_a_stages_lock_trading_enforce_is_compiled_and_carried_into_its_hold():
     from types import SimpleNamespace
 
     from killswitch.compile.compiler import compile_documents
-    from killswitch.engine.planner import Directive
+    from killswitch.engine.planner import Lock
+    from killswitch.policy.asked import asked
     from killswitch.policy.load import load_text
     from killswitch.runner.lock import apply_evaluation
 
     res = compile_documents(load_text(POLICY, "p.yaml"))
     assert res.graph is not None, [d.message for d in res.errors]
     node = res.graph.policy("p")
-    (one,), (two,) = node.stage(1).actions, node.stage(2).actions
+    (one,), (two,) = (asked(a.plan, a.params).locks for a in (node.stage(1).actions[0], node.stage(2).actions[0]))
     assert (one.mode, one.cancel, one.revert_growth) == ("reducing", True, True)
     assert (two.mode, two.cancel, two.revert_growth) == ("halted", True, True)
     book = LockBook()
-    for level, scope in ((1, ACCT), (2, "binanceusdm/other")):
-        d = Directive("lock_trading", dict(node.stage(level).actions[0].written), scope)
-        plan = SimpleNamespace(stage=level, directives=(d,), decision_id=f"p/{scope}/L{level}/e1")
+    for level, scope, lk in ((1, ACCT, one), (2, "binanceusdm/other", two)):
+        locks = (Lock("lock_trading", scope, lk.mode, lk.ttl_ms, lk.cancel, lk.revert_growth),)
+        plan = SimpleNamespace(stage=level, locks=locks, decision_id=f"p/{scope}/L{level}/e1")
         ev = SimpleNamespace(now_ms=T, digest="sha256:x", revision=None, scopes=[
             SimpleNamespace(policy="p", scope=scope, transition=None, plan=plan)])
         book = apply_evaluation(book, ev, res.graph)

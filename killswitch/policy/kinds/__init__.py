@@ -22,10 +22,14 @@ the planner hands it an :class:`~killswitch.policy.registry.ActionPlanning`, thr
 reads the scope's positions (and the side attribution names as losing) and asks for reduce-only
 closes, which the planner rounds, bounds by the position, cancels the entries of, chunks and
 spaces as every close (or suggests hedges, which the plan reports: an action that reads what the
-stage's closes leave open says ``after_closes``, and is planned after them). It is a field of
-``Action``, in the schema, the kinds page and the policy tests; the compiler makes its node and
-the planner plans it from its entry. (What the runner carries out by itself — locks, the venue's
-dead man's switch, notifications — stays built in.)
+stage's closes leave open says ``after_closes``, and is planned after them); it asks for cancels
+of the scope's open orders and for a lock of the bots' trading the same way (``cancel_orders.py``,
+``lock_trading.py``): the planner sends the cancels before the closes, the runner puts the lock on
+the scope, a firm-wide policy's shards carry both out (:mod:`killswitch.policy.asked`). It is a
+field of ``Action``, in the schema, the kinds page and the policy tests; the compiler makes its
+node and the planner plans it from its entry. (What the runner carries out by itself beyond
+orders, cancels and locks — the venue's dead man's switch, a revocation of the bots' keys,
+notifications and runbooks — stays built in.)
 
 A signal kind that reads the scope's position aggregates (``gross_exposure.py`` …) reads them
 through :meth:`~killswitch.policy.registry.SignalInputs.position_aggregates` and says which it reads
@@ -43,8 +47,8 @@ engine's one pass over the positions: ``position_loss.py``, ``liquidation_distan
 ``_aggregates.py``) is found as every other, and
 keeps its place: the catalogue (:data:`killswitch.policy.model.SIGNALS`) names its entry where
 the kind always was and appends only the kinds it did not place, so the language's order, the
-schema and the kinds page stay as they were; so does a built-in action moved (``close_side.py``,
-``suggest_hedge.py``, in :data:`killswitch.policy.model.ACTIONS`).
+schema and the kinds page stay as they were; so does a built-in action moved (``cancel_orders.py``,
+``close_side.py``, ``lock_trading.py``, ``suggest_hedge.py``, in :data:`killswitch.policy.model.ACTIONS`).
 
 Import cost: one listing of this directory (:func:`pkgutil.iter_modules`) and the kind modules
 themselves, which ``killswitch.policy.model`` imports anyway; ``ksctl validate`` pays nothing more.
