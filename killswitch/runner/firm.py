@@ -57,6 +57,8 @@ from .armed import BlindReports
 from .firm_apply import DirectiveApplier, Listener, firm_scope
 from .firm_entries import FirmOutbox
 from .firm_publish import FactsPublisher
+from .readout import trigger_statuses
+from .relatch import relatch_unconfirmed, still_firing
 from .view import ChangeResult, ResetResult
 
 
@@ -83,6 +85,7 @@ class FirmLink:
         self.checked_token: Optional[int] = None
         self.ignored_facts = 0  # facts read under a token below their shard's current one
         self.last_reading: Optional[Reading] = None
+        self.last_ev: Any = None  # the firm's last evaluation (its triggers' values, for a reset's warning)
         self.resets_after = 0  # the last reset directive the firm's state has taken up (saved with it)
         self.facts_out = FactsPublisher(runner, firm, start, echo, err)  # this leader's facts, every tick
         self.wake: Callable[[], None] = lambda: None  # the next tick soon (the daemon's debounced wake)
@@ -252,8 +255,9 @@ class FirmLink:
         self.last_reading = reading
         resets = await self._resets(now)  # approvals sent to any shard, taken up before this evaluation
         ev, self.state = evaluate(self.graph, reading.snapshots, self.state, now)
+        self.last_ev = ev
         directives = resets + directives_of(ev, self.graph, self.start.declared)
-        view = firm_view(ev, reading, self.holder, self.graph.digest, now)
+        view = firm_view(ev, reading, self.holder, self.graph.digest, now, self.relatch())
         # owed in the document that records the stage change, until audited and held by the sinks
         owed = self.entries.owe(ev.transitions, self.graph, now, self.runner.dry_run)
         ids = await asyncio.to_thread(self.firm.commit_firm, token, {"engine": self.state.to_json(),
@@ -287,6 +291,11 @@ class FirmLink:
             if node is None or f"{name}|{scope}" not in self.state.scopes:
                 self.err(f"ksctl run: FIRM_RESET {d.id}: UNKNOWN_SCOPE: {name} {scope} is no firm policy's scope")
                 continue
+            relatch = self.relatch().get((name, scope), ())
+            if relatch and not d.payload.get("confirm_relatch"):  # began to fire after the shard asked
+                self.err(f"ksctl run: FIRM_RESET {d.id} {name} {scope}: {relatch_unconfirmed(name, scope)} "
+                         f"({'; '.join(relatch)}; approved by {d.actor}): not applied")
+                continue
             tr, why = approve_reset(node, scope, self.state.scope(name, scope).stage, d.actor, now)
             self.echo(f"ksctl run: FIRM_RESET {d.id} {name} {scope}: {why} (approved by {d.actor})")
             if tr is not None:
@@ -297,13 +306,42 @@ class FirmLink:
                                                      "reason": f"FIRM_RESET: policy={name} {why}"}, None, d.actor))
         return out
 
-    async def route_reset(self, policy: str, scope: str, approver: str, reason: str) -> Optional[ResetResult]:
+    def relatch(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """Per firm policy instance, what a reset of it now runs into (a trigger that still fires
+        enters the stage again at the next evaluation), by the firm's state and last evaluation."""
+        if self.state is None:
+            return {}
+        nodes = {p.name: p for p in self.graph.policies}
+        statuses = trigger_statuses(nodes.get, self.state, self.last_ev)
+        out = {}
+        for key in self.state.scopes:
+            name, _, scope = key.partition("|")
+            if name in nodes and (said := still_firing(nodes[name], scope, statuses)):
+                out[(name, scope)] = said
+        return out
+
+    async def route_reset(self, policy: str, scope: str, approver: str, reason: str,
+                          confirm_relatch: bool = False) -> Optional[ResetResult]:
         """An approval of a firm policy's reset (``policy`` or ``firm:<policy>``) sent to this shard:
-        a directive for the firm lease holder; None for a policy that is not firm-wide."""
+        a directive for the firm lease holder; None for a policy that is not firm-wide. While the
+        firm lease holder's last view says a trigger of it still fires, refused
+        ``RELATCH_UNCONFIRMED`` with the warning unless ``confirm_relatch``, as a runner's own reset."""
         name = policy.removeprefix(FIRM_HOLD_PREFIX)
         if name not in {p.name for p in self.graph.policies}:
             return None
-        got = await self.applier.send(RESET, scope, [], {"policy": name, "reason": reason}, approver)
+        if not confirm_relatch:
+            try:
+                got_view = await asyncio.to_thread(self.firm.firm_view)
+            except StoreError as e:
+                return ResetResult(False, f"STATE_UNREACHABLE: the firm's view could not be read to check the "
+                                          f"reset: {e}")
+            relatch = next((tuple(str(w) for w in p.get("relatch") or ()) for p in
+                            (got_view[0].get("policies") or [] if got_view is not None else [])
+                            if p.get("policy") == name and p.get("scope") == scope), ())
+            if relatch:
+                return ResetResult(False, relatch_unconfirmed(name, scope), relatch)
+        payload = {"policy": name, "reason": reason, **({"confirm_relatch": True} if confirm_relatch else {})}
+        got = await self.applier.send(RESET, scope, [], payload, approver)
         return ResetResult(got.done, got.reason.replace("FIRM_DIRECTIVE: reset", "FIRM_RESET_SENT: reset", 1)
                            + (" (the firm lease holder applies it at its next evaluation)" if got.done else ""))
 
@@ -383,10 +421,14 @@ class FirmLink:
                     age.add(ms / 1000, shard=shard)
 
 
-def firm_view(ev: Any, reading: Reading, holder: str, graph_digest: str, now: int) -> dict:
-    """The holder's evaluation as ``GET /v1/firm`` shows it (its view, committed with the firm state)."""
+def firm_view(ev: Any, reading: Reading, holder: str, graph_digest: str, now: int,
+              relatch: Optional[dict[tuple[str, str], tuple[str, ...]]] = None) -> dict:
+    """The holder's evaluation as ``GET /v1/firm`` shows it (its view, committed with the firm
+    state); ``relatch``: what a reset of each policy instance would run into now."""
+    relatch = relatch or {}
     return {"holder": holder, "now_ms": now, "graph": graph_digest,
             "policies": [{"policy": s.policy, "scope": s.scope, "stage": s.stage_after,
+                          "relatch": list(relatch.get((s.policy, s.scope), ())),
                           "armed": s.coverage.armed, "coverage": s.coverage.reason,
                           "detail": s.coverage.detail,
                           "blind_accounts": [f"{x.venue}/{x.account}" for x in reading.snapshots
