@@ -88,6 +88,7 @@ class ResumeStatus:
     max_positions: Optional[int]  # per account, today
     max_gross_exposure: Optional[float]
     until_ms: Optional[int]  # when the limits step up next
+    step_ms: Optional[int] = None  # the schedule's step: a day unless the policy says another
 
 
 @dataclass(frozen=True)

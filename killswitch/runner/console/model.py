@@ -27,7 +27,7 @@ import math
 import urllib.parse
 from typing import Any, Optional, Sequence
 
-from ...figures import figure, money
+from ...figures import figure, money, step_of
 from ...sources import revision_text
 from ..gate import binding_lock
 from ..lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
@@ -323,6 +323,7 @@ def _locks(lock: dict, now: int) -> list[dict]:
 
 def _resume(r: Any, now: int) -> dict:
     return {"policy": r.policy, "scope": r.scope, "since": _when(r.since_ms, now), "day": r.day, "days": r.days,
+            "step": step_of(r.day, r.days, getattr(r, "step_ms", None)),
             "fraction": f"{r.fraction:.0%}", "max_positions": "-" if r.max_positions is None else str(r.max_positions),
             "max_gross_exposure": _number(r.max_gross_exposure), "next": _when(r.until_ms, now)}
 
