@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,40 @@ def test_a_standby_names_the_leader_and_disables_its_actions(live, browser, shot
         assert "STANDBY" not in view_text(browser)
     finally:
         standby.close()
+
+
+def test_a_refused_token_is_said_refused_with_the_runners_words_never_no_token(live, browser, shot):
+    from selenium.webdriver.common.by import By
+
+    r = live()
+    r.tick(1, beat=("bot-x",))
+    open_console(browser, r.url)
+    assert text_of(browser, "#refresh-state") == "Not updating: no token."  # none typed yet: none
+    field = browser.find_element(By.ID, "token")
+    field.send_keys("alice-console-t0kem")  # a typo of alice's
+    browser.find_element(By.ID, "use-token").click()
+    wait(browser, lambda b: text_of(b, "#who").startswith("Token refused: AUTH_INVALID"), "the refusal")
+    wait(browser, lambda b: "refused" in text_of(b, "#refresh-state"), "the refresh line says refused")
+    time.sleep(2.5)  # a refresh of the page's own (every 2 s) keeps saying it, never "no token"
+    assert text_of(browser, "#refresh-state").startswith("Not updating: the token was refused (AUTH_INVALID")
+    assert text_of(browser, "#signed-out-why").startswith("The runner refused the token: AUTH_INVALID")
+    assert "no token" not in text_of(browser, "#refresh-state").lower()
+    shot("edges-refused-token", full=False)
+    browser.set_window_size(390, 844)  # a phone: the same words, on screen
+    assert browser.find_element(By.ID, "signed-out-why").is_displayed()
+    assert browser.find_element(By.ID, "refresh-state").is_displayed()
+    shot("edges-refused-token-390", full=False)
+    browser.set_window_size(1366, 900)
+
+    # signed in, then the token is no longer taken (revoked, rotated): the view says refused too
+    sign_in(browser, ALICE, "alice")
+    assert not browser.find_element(By.ID, "signed-out-why").is_displayed()
+    browser.execute_script("sessionStorage.setItem('killswitch.console.token', 'revoked-t0ken')")
+    wait(browser, lambda b: "the token was refused (AUTH_INVALID" in text_of(b, "#refresh-state"),
+         "the next refresh's 401 said as a refused token")
+    assert text_of(browser, "#who").startswith("Token refused: AUTH_INVALID")
+    assert browser.find_element(By.ID, "signed-out-why").is_displayed()
+    # forgotten: now there is no token, and the page says that
+    browser.find_element(By.ID, "forget-token").click()
+    wait(browser, lambda b: text_of(b, "#refresh-state") == "Not updating: no token.", "no token once forgotten")
+    assert not browser.find_element(By.ID, "signed-out-why").is_displayed()
