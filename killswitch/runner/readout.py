@@ -18,6 +18,7 @@ Must not: change anything. A read never waits for the operator turn (see
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -317,7 +318,19 @@ def _orders(entries: Sequence[Any]) -> tuple[OrderRow, ...]:
     return tuple(OrderRow(e.client_order_id, e.decision_id, f"{e.venue}/{e.account}", e.symbol, e.side,
                           e.position_side, e.amount, e.reduce_only, e.status or "pending", e.filled, e.avg_price,
                           e.reason_code, e.created_ms, e.updated_ms,
-                          e.detail if e.status in ("rejected", "failed") else None) for e in entries)
+                          e.detail if e.status in ("rejected", "failed") else None, _why(e)) for e in entries)
+
+
+def _why(e: Any) -> Optional[str]:
+    """Why a journaled order was sent: its intent's reason code (the action's), or the action."""
+    try:
+        p = json.loads(e.payload_json) if e.payload_json else {}
+    except ValueError:
+        return None
+    if not isinstance(p, dict):
+        return None
+    said = p.get("reason") or p.get("action")
+    return str(said) if said else None
 
 
 def trigger_statuses(node_of: Callable[[str], Any], state: Any, ev: Any) -> tuple[TriggerStatus, ...]:

@@ -270,6 +270,8 @@ class OrderRow:
     updated_ms: Optional[int]
     # what the venue (or the adapter) said of a refused order: "-1106 Parameter 'reduceOnly' sent when not required."
     detail: Optional[str] = None
+    # why it was sent, as the intent says: the action's reason code ("CLOSE_ALL", "REDUCE_ALL_BY: fraction=50%")
+    why: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -169,3 +169,23 @@ def test_a_refused_token_is_said_refused_with_the_runners_words_never_no_token(l
     browser.find_element(By.ID, "forget-token").click()
     wait(browser, lambda b: text_of(b, "#refresh-state") == "Not updating: no token.", "no token once forgotten")
     assert not browser.find_element(By.ID, "signed-out-why").is_displayed()
+
+
+def test_a_policys_orders_say_why_they_were_sent_in_the_journal(live, browser, shot):
+    from .test_console_ux import at_width, crash
+
+    r = live()
+    r.tick(8, beat=("bot-x",))
+    crash(r)
+    r.tick(2, beat=("bot-x",))  # book-drawdown enters stage 2 trim: reduce_top_risk halves the top risk
+    entry = "book-drawdown/simulated/sim-main/L2/e1"
+    open_console(browser, r.url)
+    sign_in(browser, ALICE, "alice")
+    table = f'//table[caption[normalize-space()="Order journal of {entry}"]]'
+    wait(browser, lambda b: b.find_elements("xpath", table + "//tbody/tr"), "the incident's order journal")
+    for width in (1366, 390):
+        at_width(browser, width)
+        reasons = [td.get_attribute("textContent") for td in browser.find_elements("xpath", table + "//tbody/tr/td[8]")]
+        assert reasons and all(x.startswith("TOP_RISK: rank=1 ") and x.endswith("fraction=50%") for x in reasons), \
+            (width, reasons)  # the reason the policy sent it; a fill adds no code of its own
+        shot(f"edges-journal-reason-{width}", full=False)

@@ -370,13 +370,20 @@ def _violations(doc: dict, now: int) -> dict:
     return {"total": int((doc or {}).get("total") or 0), "rows": rows}
 
 
+def _order_reason(o: Any) -> str:
+    """Why an order was sent (its intent's reason code: a policy's close said nothing here), then
+    what came back (the venue's or the runner's code, with the venue's words of a refusal)."""
+    answer = (o.reason_code or "") + (f": {o.detail}" if getattr(o, "detail", None) else "")
+    return "; ".join(x for x in (getattr(o, "why", None) or "", answer) if x)
+
+
 def _incident(i: IncidentStatus, now: int) -> dict:
     settled = sum(n for s, n in i.statuses.items() if s in FINAL_ORDER_STATUSES)
     counts = ", ".join(f"{n} {s}" for s, n in i.statuses.items())
     orders = [{"client_order_id": o.client_order_id, "account": o.account, "symbol": o.symbol, "side": o.side,
                "position_side": o.position_side or "", "amount": _number(o.amount), "reduce_only": o.reduce_only,
                "status": o.status, "filled": _number(o.filled), "avg_price": _number(o.avg_price),
-               "reason": (o.reason_code or "") + (f": {o.detail}" if getattr(o, "detail", None) else ""),
+               "reason": _order_reason(o),
                "created": _when(o.created_ms, now),
                "updated": _when(o.updated_ms, now)} for o in i.orders]
     return {
