@@ -30,6 +30,9 @@ What it owns: :class:`FirmLink`, which the daemon calls around each of the shard
   holder's next tick (``wake``: the daemon's, debounced like a stream's wake), so the stopped
   shard's accounts are not seen at the very next evaluation; :meth:`FirmLink.stopped` says this
   runner's own stop once its shard's lease is given up;
+* :meth:`FirmLink.route_reset` — an approval of a firm policy's reset sent to this shard, and the
+  holder taking it up (:mod:`.firm_resets`: refused while a trigger of it still fires, unless
+  confirmed);
 * :meth:`FirmLink.route` — an operator's lock, unlock or close of a firm-wide scope sent to this
   shard's API, written as a directive for every shard;
 * :meth:`FirmLink.status` — what ``GET /v1/firm`` and ``ksctl status --firm`` show.
@@ -47,7 +50,7 @@ from ..compile.graph import DecisionGraph, PolicyNode
 from ..compile.shards import FIRM_INTERVAL_TOO_SHORT, firm_interval_refusals, firm_refusals, local_graph, split
 from ..engine.evaluate import evaluate
 from ..engine.state import State
-from ..firm.directives import CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, RESET, UNLOCK, Directive, directives_of
+from ..firm.directives import CLOSE_ALL, LOCK, UNLOCK, Directive, directives_of
 from ..firm.facts import Reading, firm_snapshots, stale_after_ms
 from ..firm.notices import DIRECTIVE, STOPPED, read_notice, shard_stopped
 from ..metrics import Registry
@@ -57,8 +60,7 @@ from .armed import BlindReports
 from .firm_apply import DirectiveApplier, Listener, firm_scope
 from .firm_entries import FirmOutbox
 from .firm_publish import FactsPublisher
-from .readout import trigger_statuses
-from .relatch import relatch_unconfirmed, still_firing
+from .firm_resets import relatch_of, route_reset, take_resets
 from .view import ChangeResult, ResetResult
 
 
@@ -275,75 +277,19 @@ class FirmLink:
             self.echo(f"ksctl run: FIRM_DIRECTIVE {did} written: {d.kind} {d.scope} ({d.payload.get('reason')})")
 
     async def _resets(self, now: int) -> list[Directive]:
-        """Apply the reset approvals written since the last taken up to the firm's stages: each
-        reset releases the stage and writes the unlock of the firm policy's locks."""
-        from ..engine.stages import approve_reset
-
-        out: list[Directive] = []
-        assert self.state is not None
-        for d in await asyncio.to_thread(self.firm.directives_after, self.resets_after):
-            assert d.id is not None
-            self.resets_after = d.id
-            if d.kind != RESET:
-                continue
-            name, scope = str(d.payload.get("policy")), d.scope
-            node = next((p for p in self.graph.policies if p.name == name), None)
-            if node is None or f"{name}|{scope}" not in self.state.scopes:
-                self.err(f"ksctl run: FIRM_RESET {d.id}: UNKNOWN_SCOPE: {name} {scope} is no firm policy's scope")
-                continue
-            relatch = self.relatch().get((name, scope), ())
-            if relatch and not d.payload.get("confirm_relatch"):  # began to fire after the shard asked
-                self.err(f"ksctl run: FIRM_RESET {d.id} {name} {scope}: {relatch_unconfirmed(name, scope)} "
-                         f"({'; '.join(relatch)}; approved by {d.actor}): not applied")
-                continue
-            tr, why = approve_reset(node, scope, self.state.scope(name, scope).stage, d.actor, now)
-            self.echo(f"ksctl run: FIRM_RESET {d.id} {name} {scope}: {why} (approved by {d.actor})")
-            if tr is not None:
-                from ..firm.directives import scope_accounts
-
-                out.append(Directive(UNLOCK, scope, {"accounts": scope_accounts(node, scope, self.start.declared),
-                                                     "policy": name, "source": "policy",
-                                                     "reason": f"FIRM_RESET: policy={name} {why}"}, None, d.actor))
-        return out
+        """Apply the reset approvals written since the last taken up to the firm's stages
+        (:func:`.firm_resets.take_resets`)."""
+        return await take_resets(self, now)
 
     def relatch(self) -> dict[tuple[str, str], tuple[str, ...]]:
-        """Per firm policy instance, what a reset of it now runs into (a trigger that still fires
-        enters the stage again at the next evaluation), by the firm's state and last evaluation."""
-        if self.state is None:
-            return {}
-        nodes = {p.name: p for p in self.graph.policies}
-        statuses = trigger_statuses(nodes.get, self.state, self.last_ev)
-        out = {}
-        for key in self.state.scopes:
-            name, _, scope = key.partition("|")
-            if name in nodes and (said := still_firing(nodes[name], scope, statuses)):
-                out[(name, scope)] = said
-        return out
+        """Per firm policy instance, what a reset of it now runs into (:func:`.firm_resets.relatch_of`)."""
+        return relatch_of(self.graph, self.state, self.last_ev)
 
     async def route_reset(self, policy: str, scope: str, approver: str, reason: str,
                           confirm_relatch: bool = False) -> Optional[ResetResult]:
-        """An approval of a firm policy's reset (``policy`` or ``firm:<policy>``) sent to this shard:
-        a directive for the firm lease holder; None for a policy that is not firm-wide. While the
-        firm lease holder's last view says a trigger of it still fires, refused
-        ``RELATCH_UNCONFIRMED`` with the warning unless ``confirm_relatch``, as a runner's own reset."""
-        name = policy.removeprefix(FIRM_HOLD_PREFIX)
-        if name not in {p.name for p in self.graph.policies}:
-            return None
-        if not confirm_relatch:
-            try:
-                got_view = await asyncio.to_thread(self.firm.firm_view)
-            except StoreError as e:
-                return ResetResult(False, f"STATE_UNREACHABLE: the firm's view could not be read to check the "
-                                          f"reset: {e}")
-            relatch = next((tuple(str(w) for w in p.get("relatch") or ()) for p in
-                            (got_view[0].get("policies") or [] if got_view is not None else [])
-                            if p.get("policy") == name and p.get("scope") == scope), ())
-            if relatch:
-                return ResetResult(False, relatch_unconfirmed(name, scope), relatch)
-        payload = {"policy": name, "reason": reason, **({"confirm_relatch": True} if confirm_relatch else {})}
-        got = await self.applier.send(RESET, scope, [], payload, approver)
-        return ResetResult(got.done, got.reason.replace("FIRM_DIRECTIVE: reset", "FIRM_RESET_SENT: reset", 1)
-                           + (" (the firm lease holder applies it at its next evaluation)" if got.done else ""))
+        """An approval of a firm policy's reset sent to this shard (:func:`.firm_resets.route_reset`);
+        None for a policy that is not firm-wide."""
+        return await route_reset(self, policy, scope, approver, reason, confirm_relatch)
 
     # --- operators ------------------------------------------------------------------------------------
 
