@@ -9,6 +9,8 @@ during an incident. Every figure the console and ``ksctl status`` show goes thro
   rounded to the market's ``step`` when it is known (a price to its tick: ``52,611.6`` on a
   0.1 tick, ``140.35`` on 0.01), with the step's decimals.
 - :func:`money`: an amount of money (notional, equity, PnL): separators and two decimals.
+- :func:`step_of`: where a resumption's schedule is (``day 1 of 2`` on a daily step, ``step 1
+  of 2 (every 2m)`` on another: a 2-minute step said ``day 1 of 2``).
 
 Pure, imports nothing of ours: any layer may use it. The console's script has the same rules
 (``figure`` in ``static/console.js``) for what it formats itself.
@@ -62,3 +64,17 @@ def money(x: Optional[float]) -> str:
         return figure(x)
     text = f"{x:,.2f}"
     return "0.00" if text == "-0.00" else text
+
+
+DAY_MS = 86_400_000
+
+
+def step_of(step: int, steps: int, step_ms: Optional[int]) -> str:
+    """``day N of M`` when a step is a day (or its length is not known), else ``step N of M
+    (every 2m)``."""
+    if step_ms is None or step_ms == DAY_MS:
+        return f"day {step} of {steps}"
+    s = max(1, int(step_ms // 1000))
+    parts = [(s // 86_400, "d"), (s % 86_400 // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")]
+    every = "".join(f"{n}{u}" for n, u in parts if n) or "0s"
+    return f"step {step} of {steps} (every {every})"

@@ -126,6 +126,22 @@ class Coverage:
         return "; ".join(f"{t.trigger}: {t.detail}" for t in self.triggers)
 
     @property
+    def why_blind(self) -> str:
+        """Why a blind scope is blind, in words that stay true while it is: each signal it cannot
+        read once, with the triggers that need it (``INSUFFICIENT_HISTORY: dd unknown to soft,
+        harder and hard``); the figures that move every tick (``coverage=40%``) are the status's to
+        show. What a lock held while blind says (:attr:`detail` repeats a signal's reason per
+        trigger: 600 characters for three triggers on one signal)."""
+        if self.state == ARMED:
+            return "every trigger can be evaluated"
+        groups: dict[tuple[tuple[str, ...], bool], list[str]] = {}
+        for t in self.triggers:
+            groups.setdefault((t.missing, bool(t.stale)), []).append(t.trigger)
+        parts = [f"{', '.join(m)} {'read from stale data' if stale else 'unknown'} to {_and(names)}" if m
+                 else f"{_and(names)} cannot be evaluated" for (m, stale), names in groups.items()]
+        return f"{self.reason}: {'; '.join(parts)}"
+
+    @property
     def partly(self) -> Optional[str]:
         """A blind scope some trigger can still fire in, in one line: ``partly blind: dd_1h
         unknown; soft and hard can still fire on dd_15m``; None when armed, unmatched, or when no

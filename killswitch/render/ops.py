@@ -16,7 +16,7 @@ from typing import Any, Optional, Sequence
 from ..client import ORIGIN_DMS, ORIGIN_OPERATOR, CloseProgress, DmsStatus, LockDocument, LockHold, RunnerError, \
     RunnerUnreachable, dms_of
 from ..runner.view import ActionPreview, ChangeResult, CloseResult, PlannedOrder, RunnerStatus
-from ..figures import figure
+from ..figures import figure, step_of
 from ..sources import revision_text
 from .times import iso
 
@@ -131,7 +131,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
             f"max {r.max_positions} position(s)" if r.max_positions is not None else "",
             f"gross exposure {figure(r.max_gross_exposure)}" if r.max_gross_exposure is not None else "") if x)
         step = f"; steps up at {iso(r.until_ms)}" if r.until_ms is not None else ""
-        lines.append(f"  RESUMING {r.policy} {r.scope}: day {r.day} of {r.days} since {iso(r.since_ms)}, "
+        lines.append(f"  RESUMING {r.policy} {r.scope}: {step_of(r.day, r.days, r.step_ms)} since {iso(r.since_ms)}, "
                      f"{r.fraction * 100:g}% of normal limits ({limits or 'no limit set'}){step}")
     for x in st.residuals:  # what closes left open and the runner stopped closing
         leg = f" {x.position_side}" if x.position_side else ""

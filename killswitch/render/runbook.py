@@ -67,8 +67,8 @@ def fallback_markdown(incident: dict, problems: Optional[list[str]] = None) -> s
         out.append("")
     if incident.get("dry_run"):
         out += ["> **DRY RUN**: nothing was sent to any exchange.", ""]
-    ack = incident.get("acknowledged")
-    if ack:
+    acks = incident.get("acknowledgements") or ([incident["acknowledged"]] if incident.get("acknowledged") else [])
+    for ack in acks:
         note = f": {ack.get('comment')}" if ack.get("comment") else ""
         out += [f"> **ACKNOWLEDGED** by {_v(ack.get('by'))} at {_v(ack.get('at'))}{note}", ""]
     out += [f"- incident: `{_v(incident.get('incident'))}`",

@@ -329,6 +329,7 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         "updated": None,
         "settled": None,
         "acknowledged": None,  # who has it (ksctl ack): {"by", "at", "comment"}, set by the runbook sink
+        "acknowledgements": [],  # everyone who has it, each once, oldest first: [{"by", "at", "comment"}]
     }
 
 

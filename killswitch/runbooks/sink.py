@@ -67,6 +67,17 @@ MAX_FOLLOWED = 64  # incidents followed at once; the oldest is let go first
 _ENTRY = re.compile(r"/L(\d+)/e(\d+)$")  # an incident (decision id) ends with its level and entry count
 
 
+def with_ack(data: dict, ack: dict) -> list[dict]:
+    """Everyone who has the incident once ``ack`` is made: the runbook's acknowledgements so far
+    (a runbook stored before they were kept has its one ``acknowledged``), each author's latest,
+    in the order they were made, as the runner's holders are: a second person's does not hide
+    the first, and the same person's again is shown once."""
+    have = data.get("acknowledgements")
+    if not isinstance(have, list):
+        have = [data["acknowledged"]] if isinstance(data.get("acknowledged"), dict) else []
+    return [a for a in have if isinstance(a, dict) and a.get("by") != ack.get("by")] + [ack]
+
+
 @dataclass
 class _Following:
     data: dict  # the incident as last rendered
@@ -143,6 +154,7 @@ class RunbookSink:
             return
         ack = {"by": event.data.get("author"), "at": iso(event.ts_ms), "comment": event.data.get("comment") or ""}
         data = record.data
+        data["acknowledgements"] = with_ack(data, ack)
         data["acknowledged"] = ack
         t0 = self._clock_ns()
         rb = render_runbook(data, self.templates(ctx))
@@ -154,6 +166,7 @@ class RunbookSink:
         self.updated += 1
         following = self._following.get(incident)
         if following is not None:
+            following.data["acknowledgements"] = data["acknowledgements"]
             following.data["acknowledged"] = ack
 
     # --- taking over -------------------------------------------------------------------------------

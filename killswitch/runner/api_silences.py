@@ -24,7 +24,7 @@
 Refusals: 400 for what the caller must write differently (``BAD_MATCHER``, ``UNKNOWN_LABEL``,
 ``SILENCE_TOO_BROAD``, ``BAD_REQUEST``), 404 for a name the runner does not know
 (``UNKNOWN_SILENCE``, ``UNKNOWN_INCIDENT``, ``UNKNOWN_POLICY``, ``UNKNOWN_SCOPE``,
-``UNKNOWN_VENUE``, ``UNKNOWN_ACCOUNT``), 409 otherwise
+``UNKNOWN_VENUE``, ``UNKNOWN_ACCOUNT``, ``UNKNOWN_STRATEGY``, ``UNKNOWN_SYMBOL``), 409 otherwise
 (``SILENCE_EXPIRED``, ``NOT_ENGAGED``, ``NOT_LEADER``, ``DEPOSED``).
 
 What it owns: reading these bodies strictly and the status of each answer. Must not: decide
@@ -43,7 +43,7 @@ from .api_request import MAX_REASON, bad, fields, seconds, show, string_field
 MAX_SILENCE_S = 30 * 86_400
 _BAD_INPUT = ("BAD_MATCHER", "UNKNOWN_LABEL", "SILENCE_TOO_BROAD", "BAD_REQUEST")
 _UNKNOWN = ("UNKNOWN_SILENCE", "UNKNOWN_INCIDENT", "UNKNOWN_POLICY", "UNKNOWN_SCOPE", "UNKNOWN_VENUE",
-            "UNKNOWN_ACCOUNT")
+            "UNKNOWN_ACCOUNT", "UNKNOWN_STRATEGY", "UNKNOWN_SYMBOL")
 
 
 def answer_status(done: bool, why: str) -> int:

@@ -30,6 +30,9 @@ What it owns: :class:`FirmLink`, which the daemon calls around each of the shard
   holder's next tick (``wake``: the daemon's, debounced like a stream's wake), so the stopped
   shard's accounts are not seen at the very next evaluation; :meth:`FirmLink.stopped` says this
   runner's own stop once its shard's lease is given up;
+* :meth:`FirmLink.route_reset` — an approval of a firm policy's reset sent to this shard, and the
+  holder taking it up (:mod:`.firm_resets`: refused while a trigger of it still fires, unless
+  confirmed);
 * :meth:`FirmLink.route` — an operator's lock, unlock or close of a firm-wide scope sent to this
   shard's API, written as a directive for every shard;
 * :meth:`FirmLink.status` — what ``GET /v1/firm`` and ``ksctl status --firm`` show.
@@ -47,7 +50,7 @@ from ..compile.graph import DecisionGraph, PolicyNode
 from ..compile.shards import FIRM_INTERVAL_TOO_SHORT, firm_interval_refusals, firm_refusals, local_graph, split
 from ..engine.evaluate import evaluate
 from ..engine.state import State
-from ..firm.directives import CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK, RESET, UNLOCK, Directive, directives_of
+from ..firm.directives import CLOSE_ALL, LOCK, UNLOCK, Directive, directives_of
 from ..firm.facts import Reading, firm_snapshots, stale_after_ms
 from ..firm.notices import DIRECTIVE, STOPPED, read_notice, shard_stopped
 from ..metrics import Registry
@@ -57,6 +60,7 @@ from .armed import BlindReports
 from .firm_apply import DirectiveApplier, Listener, firm_scope
 from .firm_entries import FirmOutbox
 from .firm_publish import FactsPublisher
+from .firm_resets import relatch_of, route_reset, take_resets
 from .view import ChangeResult, ResetResult
 
 
@@ -83,6 +87,7 @@ class FirmLink:
         self.checked_token: Optional[int] = None
         self.ignored_facts = 0  # facts read under a token below their shard's current one
         self.last_reading: Optional[Reading] = None
+        self.last_ev: Any = None  # the firm's last evaluation (its triggers' values, for a reset's warning)
         self.resets_after = 0  # the last reset directive the firm's state has taken up (saved with it)
         self.facts_out = FactsPublisher(runner, firm, start, echo, err)  # this leader's facts, every tick
         self.wake: Callable[[], None] = lambda: None  # the next tick soon (the daemon's debounced wake)
@@ -252,8 +257,9 @@ class FirmLink:
         self.last_reading = reading
         resets = await self._resets(now)  # approvals sent to any shard, taken up before this evaluation
         ev, self.state = evaluate(self.graph, reading.snapshots, self.state, now)
+        self.last_ev = ev
         directives = resets + directives_of(ev, self.graph, self.start.declared)
-        view = firm_view(ev, reading, self.holder, self.graph.digest, now)
+        view = firm_view(ev, reading, self.holder, self.graph.digest, now, self.relatch())
         # owed in the document that records the stage change, until audited and held by the sinks
         owed = self.entries.owe(ev.transitions, self.graph, now, self.runner.dry_run)
         ids = await asyncio.to_thread(self.firm.commit_firm, token, {"engine": self.state.to_json(),
@@ -271,41 +277,19 @@ class FirmLink:
             self.echo(f"ksctl run: FIRM_DIRECTIVE {did} written: {d.kind} {d.scope} ({d.payload.get('reason')})")
 
     async def _resets(self, now: int) -> list[Directive]:
-        """Apply the reset approvals written since the last taken up to the firm's stages: each
-        reset releases the stage and writes the unlock of the firm policy's locks."""
-        from ..engine.stages import approve_reset
+        """Apply the reset approvals written since the last taken up to the firm's stages
+        (:func:`.firm_resets.take_resets`)."""
+        return await take_resets(self, now)
 
-        out: list[Directive] = []
-        assert self.state is not None
-        for d in await asyncio.to_thread(self.firm.directives_after, self.resets_after):
-            assert d.id is not None
-            self.resets_after = d.id
-            if d.kind != RESET:
-                continue
-            name, scope = str(d.payload.get("policy")), d.scope
-            node = next((p for p in self.graph.policies if p.name == name), None)
-            if node is None or f"{name}|{scope}" not in self.state.scopes:
-                self.err(f"ksctl run: FIRM_RESET {d.id}: UNKNOWN_SCOPE: {name} {scope} is no firm policy's scope")
-                continue
-            tr, why = approve_reset(node, scope, self.state.scope(name, scope).stage, d.actor, now)
-            self.echo(f"ksctl run: FIRM_RESET {d.id} {name} {scope}: {why} (approved by {d.actor})")
-            if tr is not None:
-                from ..firm.directives import scope_accounts
+    def relatch(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """Per firm policy instance, what a reset of it now runs into (:func:`.firm_resets.relatch_of`)."""
+        return relatch_of(self.graph, self.state, self.last_ev)
 
-                out.append(Directive(UNLOCK, scope, {"accounts": scope_accounts(node, scope, self.start.declared),
-                                                     "policy": name, "source": "policy",
-                                                     "reason": f"FIRM_RESET: policy={name} {why}"}, None, d.actor))
-        return out
-
-    async def route_reset(self, policy: str, scope: str, approver: str, reason: str) -> Optional[ResetResult]:
-        """An approval of a firm policy's reset (``policy`` or ``firm:<policy>``) sent to this shard:
-        a directive for the firm lease holder; None for a policy that is not firm-wide."""
-        name = policy.removeprefix(FIRM_HOLD_PREFIX)
-        if name not in {p.name for p in self.graph.policies}:
-            return None
-        got = await self.applier.send(RESET, scope, [], {"policy": name, "reason": reason}, approver)
-        return ResetResult(got.done, got.reason.replace("FIRM_DIRECTIVE: reset", "FIRM_RESET_SENT: reset", 1)
-                           + (" (the firm lease holder applies it at its next evaluation)" if got.done else ""))
+    async def route_reset(self, policy: str, scope: str, approver: str, reason: str,
+                          confirm_relatch: bool = False) -> Optional[ResetResult]:
+        """An approval of a firm policy's reset sent to this shard (:func:`.firm_resets.route_reset`);
+        None for a policy that is not firm-wide."""
+        return await route_reset(self, policy, scope, approver, reason, confirm_relatch)
 
     # --- operators ------------------------------------------------------------------------------------
 
@@ -383,10 +367,14 @@ class FirmLink:
                     age.add(ms / 1000, shard=shard)
 
 
-def firm_view(ev: Any, reading: Reading, holder: str, graph_digest: str, now: int) -> dict:
-    """The holder's evaluation as ``GET /v1/firm`` shows it (its view, committed with the firm state)."""
+def firm_view(ev: Any, reading: Reading, holder: str, graph_digest: str, now: int,
+              relatch: Optional[dict[tuple[str, str], tuple[str, ...]]] = None) -> dict:
+    """The holder's evaluation as ``GET /v1/firm`` shows it (its view, committed with the firm
+    state); ``relatch``: what a reset of each policy instance would run into now."""
+    relatch = relatch or {}
     return {"holder": holder, "now_ms": now, "graph": graph_digest,
             "policies": [{"policy": s.policy, "scope": s.scope, "stage": s.stage_after,
+                          "relatch": list(relatch.get((s.policy, s.scope), ())),
                           "armed": s.coverage.armed, "coverage": s.coverage.reason,
                           "detail": s.coverage.detail,
                           "blind_accounts": [f"{x.venue}/{x.account}" for x in reading.snapshots

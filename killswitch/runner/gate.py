@@ -44,6 +44,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
+from ..figures import step_of
 from ..engine.limits import MESSAGE_RATE, Breach, LimitOrder, breaches_in
 from .limits_state import BucketKey, GateLimits
 from .lock import DEAD_MANS_SWITCH, GLOBAL_SCOPE, OPERATOR, LockBook, LockStatus
@@ -136,10 +137,11 @@ class ResumeLimits:
     max_gross_exposure: Optional[float]
     done: bool  # normal limits again
     until_ms: Optional[int]  # when these limits step up (None when done)
+    step_ms: Optional[int] = None  # the schedule's step (a day unless the policy says another)
 
     @property
     def label(self) -> str:
-        return f"day {self.day} of {self.days}"
+        return step_of(self.day, self.days, self.step_ms)
 
 
 @dataclass(frozen=True)
@@ -165,14 +167,14 @@ def resume_limits(plan: ResumePlan, reset_ms: int, now_ms: int) -> ResumeLimits:
     day = elapsed // plan.step_ms + 1
     days = plan.days
     if day > days:
-        return ResumeLimits(day, days, 1.0, plan.max_positions, plan.max_gross_exposure, True, None)
+        return ResumeLimits(day, days, 1.0, plan.max_positions, plan.max_gross_exposure, True, None, plan.step_ms)
     f = plan.fraction(day)
     positions = None
     if plan.max_positions is not None:
         positions = min(plan.max_positions, max(1 if plan.max_positions else 0,
                                                 int(math.floor(plan.max_positions * f + 1e-9))))
     gross = None if plan.max_gross_exposure is None else plan.max_gross_exposure * f
-    return ResumeLimits(day, days, f, positions, gross, False, reset_ms + day * plan.step_ms)
+    return ResumeLimits(day, days, f, positions, gross, False, reset_ms + day * plan.step_ms, plan.step_ms)
 
 
 # --- request validation -------------------------------------------------------------------------------

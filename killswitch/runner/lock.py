@@ -396,7 +396,8 @@ def apply_evaluation(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
 
 def _while_blind(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
     modes = {p.name: p.while_blind_lock for p in graph.policies}
-    held = {(h.scope, h.policy): h.mode for h in book.holds if h.stage == WHILE_BLIND_STAGE and h.policy is not None}
+    held = {(h.scope, h.policy): (h.mode, h.reason) for h in book.holds
+            if h.stage == WHILE_BLIND_STAGE and h.policy is not None}
     for scope, policy in held:  # a policy reloaded without while_blind (or gone) lets go
         if modes.get(policy) is None:
             book = book.release(scope, policy=policy, stage=WHILE_BLIND_STAGE)
@@ -408,11 +409,15 @@ def _while_blind(book: LockBook, evaluation: Any, graph: Any) -> LockBook:
         if cov.armed:
             if (se.scope, se.policy) in held:
                 book = book.release(se.scope, policy=se.policy, stage=WHILE_BLIND_STAGE)
-        elif held.get((se.scope, se.policy)) != mode:
-            book = book.release(se.scope, policy=se.policy, stage=WHILE_BLIND_STAGE)
-            book = book.apply(se.scope, mode, now_ms=evaluation.now_ms, policy=se.policy, stage=WHILE_BLIND_STAGE,
-                              reason=f"WHILE_BLIND: policy={se.policy} {cov.reason}: {cov.detail}"[:500],
-                              details={"while_blind": True, "until_ms": cov.until_ms})
+        else:  # held (again when its mode or why changed; since when it is held kept while it was)
+            why = f"WHILE_BLIND: policy={se.policy} {cov.why_blind}"[:500]
+            was = held.get((se.scope, se.policy))
+            if was is not None and was[0] != mode:
+                book = book.release(se.scope, policy=se.policy, stage=WHILE_BLIND_STAGE)
+            if was != (mode, why):
+                book = book.apply(se.scope, mode, now_ms=evaluation.now_ms, policy=se.policy,
+                                  stage=WHILE_BLIND_STAGE, reason=why,
+                                  details={"while_blind": True, "until_ms": cov.until_ms})
     return book
 
 

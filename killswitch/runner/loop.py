@@ -681,7 +681,8 @@ class Runner:
 
     async def reset(self, policy: str, scope: str, approver: str, reason: str,
                     confirm_relatch: bool = False) -> ResetResult:
-        if self.firm is not None and (routed := await self.firm.route_reset(policy, scope, approver, reason)):
+        if self.firm is not None and (routed := await self.firm.route_reset(policy, scope, approver, reason,
+                                                                            confirm_relatch)):
             return said("reset", approver, routed, policy=policy, scope=scope)  # the firm lease holder's to apply
         open_ = self.silencing.open_incidents()  # the incident being reset, before it ends
         incident = next((i for i, (p, s, _) in open_.items() if p == policy and s == scope), None)

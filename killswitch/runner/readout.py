@@ -18,6 +18,7 @@ Must not: change anything. A read never waits for the operator turn (see
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -143,27 +144,7 @@ class Readout:
     def triggers(self) -> tuple[TriggerStatus, ...]:
         """Every trigger of every policy instance the state holds: firing (the stored trigger
         state) and its comparisons against this runner's last evaluated values."""
-        book, ev = self.book, self.book.evaluation
-        evaluated = {(s.policy, s.scope): s for s in ev.scopes} if ev is not None else {}
-        out = []
-        for key, ss in sorted(book.state.scopes.items()):
-            policy, _, scope = key.partition("|")
-            node = book.node(policy)
-            if node is None:
-                continue
-            types = {s.name: s.type for s in node.signals}
-            se = evaluated.get((policy, scope))
-            values = {v.name: v.value for v in se.signals} if se is not None else {}
-            reasons = {v.name: v.reason for v in se.signals} if se is not None else {}
-            results = {t.name: t for t in se.triggers} if se is not None else {}
-            for t in node.triggers:
-                st, r = ss.triggers.get(t.name), results.get(t.name)
-                checks = tuple(_check(c, values, reasons, types, se is not None, r) for c in t.comparisons)
-                out.append(TriggerStatus(policy, scope, t.name, t.when, bool(st and st.firing),
-                                         st.since_ms if st else None, st.last_fire_ms if st else None,
-                                         r.pending if r else None, r.reason if r else None, checks,
-                                         ev.now_ms if ev is not None and se is not None else None))
-        return tuple(out)
+        return trigger_statuses(self.book.node, self.book.state, self.book.evaluation)
 
     async def incidents(self) -> tuple[IncidentStatus, ...]:
         """The stage entry every engaged scope is in, then the latest manual closes, each with
@@ -339,7 +320,46 @@ def _orders(entries: Sequence[Any]) -> tuple[OrderRow, ...]:
     return tuple(OrderRow(e.client_order_id, e.decision_id, f"{e.venue}/{e.account}", e.symbol, e.side,
                           e.position_side, e.amount, e.reduce_only, e.status or "pending", e.filled, e.avg_price,
                           e.reason_code, e.created_ms, e.updated_ms,
-                          e.detail if e.status in ("rejected", "failed") else None) for e in entries)
+                          e.detail if e.status in ("rejected", "failed") else None, _why(e)) for e in entries)
+
+
+def _why(e: Any) -> Optional[str]:
+    """Why a journaled order was sent: its intent's reason code (the action's), or the action."""
+    try:
+        p = json.loads(e.payload_json) if e.payload_json else {}
+    except ValueError:
+        return None
+    if not isinstance(p, dict):
+        return None
+    said = p.get("reason") or p.get("action")
+    return str(said) if said else None
+
+
+def trigger_statuses(node_of: Callable[[str], Any], state: Any, ev: Any) -> tuple[TriggerStatus, ...]:
+    """Every trigger of every policy instance ``state`` holds (``node_of``: a policy's compiled
+    node, None for one no longer run), firing as the state says, compared against the values of
+    the evaluation ``ev`` (None: none yet). The runner's own, and the firm lease holder's over the
+    firm-wide policies."""
+    evaluated = {(s.policy, s.scope): s for s in ev.scopes} if ev is not None else {}
+    out = []
+    for key, ss in sorted(state.scopes.items()):
+        policy, _, scope = key.partition("|")
+        node = node_of(policy)
+        if node is None:
+            continue
+        types = {s.name: s.type for s in node.signals}
+        se = evaluated.get((policy, scope))
+        values = {v.name: v.value for v in se.signals} if se is not None else {}
+        reasons = {v.name: v.reason for v in se.signals} if se is not None else {}
+        results = {t.name: t for t in se.triggers} if se is not None else {}
+        for t in node.triggers:
+            st, r = ss.triggers.get(t.name), results.get(t.name)
+            checks = tuple(_check(c, values, reasons, types, se is not None, r) for c in t.comparisons)
+            out.append(TriggerStatus(policy, scope, t.name, t.when, bool(st and st.firing),
+                                     st.since_ms if st else None, st.last_fire_ms if st else None,
+                                     r.pending if r else None, r.reason if r else None, checks,
+                                     ev.now_ms if ev is not None and se is not None else None))
+    return tuple(out)
 
 
 def _check(c: Comparison, values: Mapping[str, Optional[float]], reasons: Mapping[str, Optional[str]],

@@ -87,7 +87,7 @@ class Resumptions:
         for policy, r in self.in_force(now):
             lim = r.limits(now)
             out.append(ResumeStatus(policy, r.scope or "", r.reset_ms, lim.day, lim.days, round(lim.fraction, 6),
-                                    lim.max_positions, lim.max_gross_exposure, lim.until_ms))
+                                    lim.max_positions, lim.max_gross_exposure, lim.until_ms, lim.step_ms))
         return tuple(out)
 
     def doc(self, now: int, scope: Optional[str] = None, binding: Optional[Collection[str]] = None) -> dict:

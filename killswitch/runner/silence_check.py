@@ -3,9 +3,11 @@
 What it owns:
 
 - :func:`value_problem`: the value of an equality matcher on ``policy``, ``scope``, ``venue``,
-  ``account`` or ``incident`` resolved against the runner's catalog and open incidents, an
-  unknown one refused with close matches (``UNKNOWN_POLICY``, ``UNKNOWN_SCOPE``,
-  ``UNKNOWN_VENUE``, ``UNKNOWN_ACCOUNT``, ``UNKNOWN_INCIDENT``); a ``scope`` beside a
+  ``account``, ``strategy``, ``symbol`` or ``incident`` resolved against the runner's catalog and
+  open incidents, an unknown one refused with close matches (``UNKNOWN_POLICY``,
+  ``UNKNOWN_SCOPE``, ``UNKNOWN_VENUE``, ``UNKNOWN_ACCOUNT``, ``UNKNOWN_STRATEGY``,
+  ``UNKNOWN_SYMBOL``, ``UNKNOWN_INCIDENT``; a symbol only once every account's markets have been
+  read: before that, no list is whole enough to refuse from); a ``scope`` beside a
   ``policy`` must be one of that policy's scope instances (``scope=binanceusdm/sim-main`` for a
   policy whose scope is ``binanceusdm`` silences nothing of it).
 - :func:`preview`: what the matchers hold back now, as Alertmanager shows a new silence's
@@ -46,7 +48,7 @@ def value_problem(matchers: Sequence[LabelMatcher], catalog: Catalog, open_: Inc
     """Why an equality matcher's value names nothing this runner knows, or None."""
     policies = [m.value for m in matchers if m.op == "=" and m.name == "policy"]
     for m in matchers:
-        if m.op != "=":
+        if m.op != "=" or m.value == "":  # name="" matches a page without the label, as in Alertmanager
             continue
         bad: Optional[Unknown] = None
         if m.name == "policy":
@@ -61,6 +63,14 @@ def value_problem(matchers: Sequence[LabelMatcher], catalog: Catalog, open_: Inc
         elif m.name == "account" and m.value not in catalog.accounts:
             bad = _unknown("UNKNOWN_ACCOUNT", "an account of this runner", m.value, catalog.accounts,
                            " (a page's account is venue/account, as in the Accounts document)")
+        elif m.name == "strategy" and m.value not in catalog.strategies:
+            bad = _unknown("UNKNOWN_STRATEGY", "a strategy this runner knows", m.value, catalog.strategies,
+                           " (strategies: the policies' scopes and heartbeat sources, the Accounts document's, "
+                           "an armed dead man's switch, what the venues report)")
+        elif m.name == "symbol" and m.value not in catalog.all_symbols \
+                and catalog.symbols_for(catalog.accounts) is not None:
+            bad = _unknown("UNKNOWN_SYMBOL", "a symbol the venues of this runner list", m.value,
+                           catalog.all_symbols, " (symbols are written as the venue's market: BTC/USDT:USDT)")
         elif m.name == "incident" and m.value not in open_:
             bad = _unknown("UNKNOWN_INCIDENT", "an open incident", m.value, open_)
         if bad is not None:

@@ -88,6 +88,7 @@ class ResumeStatus:
     max_positions: Optional[int]  # per account, today
     max_gross_exposure: Optional[float]
     until_ms: Optional[int]  # when the limits step up next
+    step_ms: Optional[int] = None  # the schedule's step: a day unless the policy says another
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,8 @@ class OrderRow:
     updated_ms: Optional[int]
     # what the venue (or the adapter) said of a refused order: "-1106 Parameter 'reduceOnly' sent when not required."
     detail: Optional[str] = None
+    # why it was sent, as the intent says: the action's reason code ("CLOSE_ALL", "REDUCE_ALL_BY: fraction=50%")
+    why: Optional[str] = None
 
 
 @dataclass(frozen=True)

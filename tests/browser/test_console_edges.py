@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,60 @@ def test_a_standby_names_the_leader_and_disables_its_actions(live, browser, shot
         assert "STANDBY" not in view_text(browser)
     finally:
         standby.close()
+
+
+def test_a_refused_token_is_said_refused_with_the_runners_words_never_no_token(live, browser, shot):
+    from selenium.webdriver.common.by import By
+
+    r = live()
+    r.tick(1, beat=("bot-x",))
+    open_console(browser, r.url)
+    assert text_of(browser, "#refresh-state") == "Not updating: no token."  # none typed yet: none
+    field = browser.find_element(By.ID, "token")
+    field.send_keys("alice-console-t0kem")  # a typo of alice's
+    browser.find_element(By.ID, "use-token").click()
+    wait(browser, lambda b: text_of(b, "#who").startswith("Token refused: AUTH_INVALID"), "the refusal")
+    wait(browser, lambda b: "refused" in text_of(b, "#refresh-state"), "the refresh line says refused")
+    time.sleep(2.5)  # a refresh of the page's own (every 2 s) keeps saying it, never "no token"
+    assert text_of(browser, "#refresh-state").startswith("Not updating: the token was refused (AUTH_INVALID")
+    assert text_of(browser, "#signed-out-why").startswith("The runner refused the token: AUTH_INVALID")
+    assert "no token" not in text_of(browser, "#refresh-state").lower()
+    shot("edges-refused-token", full=False)
+    browser.set_window_size(390, 844)  # a phone: the same words, on screen
+    assert browser.find_element(By.ID, "signed-out-why").is_displayed()
+    assert browser.find_element(By.ID, "refresh-state").is_displayed()
+    shot("edges-refused-token-390", full=False)
+    browser.set_window_size(1366, 900)
+
+    # signed in, then the token is no longer taken (revoked, rotated): the view says refused too
+    sign_in(browser, ALICE, "alice")
+    assert not browser.find_element(By.ID, "signed-out-why").is_displayed()
+    browser.execute_script("sessionStorage.setItem('killswitch.console.token', 'revoked-t0ken')")
+    wait(browser, lambda b: "the token was refused (AUTH_INVALID" in text_of(b, "#refresh-state"),
+         "the next refresh's 401 said as a refused token")
+    assert text_of(browser, "#who").startswith("Token refused: AUTH_INVALID")
+    assert browser.find_element(By.ID, "signed-out-why").is_displayed()
+    # forgotten: now there is no token, and the page says that
+    browser.find_element(By.ID, "forget-token").click()
+    wait(browser, lambda b: text_of(b, "#refresh-state") == "Not updating: no token.", "no token once forgotten")
+    assert not browser.find_element(By.ID, "signed-out-why").is_displayed()
+
+
+def test_a_policys_orders_say_why_they_were_sent_in_the_journal(live, browser, shot):
+    from .test_console_ux import at_width, crash
+
+    r = live()
+    r.tick(8, beat=("bot-x",))
+    crash(r)
+    r.tick(2, beat=("bot-x",))  # book-drawdown enters stage 2 trim: reduce_top_risk halves the top risk
+    entry = "book-drawdown/simulated/sim-main/L2/e1"
+    open_console(browser, r.url)
+    sign_in(browser, ALICE, "alice")
+    table = f'//table[caption[normalize-space()="Order journal of {entry}"]]'
+    wait(browser, lambda b: b.find_elements("xpath", table + "//tbody/tr"), "the incident's order journal")
+    for width in (1366, 390):
+        at_width(browser, width)
+        reasons = [td.get_attribute("textContent") for td in browser.find_elements("xpath", table + "//tbody/tr/td[8]")]
+        assert reasons and all(x.startswith("TOP_RISK: rank=1 ") and x.endswith("fraction=50%") for x in reasons), \
+            (width, reasons)  # the reason the policy sent it; a fill adds no code of its own
+        shot(f"edges-journal-reason-{width}", full=False)

@@ -123,3 +123,77 @@ def test_an_operator_acknowledges_silences_and_expires_from_the_console(live, br
                                                              "incident_acknowledged"])]
     assert kinds == ["incident_acknowledged", "silence_added", "silence_added", "silence_expired"], kinds
     assert "Silences" in view_text(browser)
+
+
+def test_a_silence_from_an_incident_is_previewed_tied_extended_and_flagged_idle(live, browser, shot):
+    from .test_console_ux import at_width
+
+    r = live()
+    r.tick(1, beat=("bot-x",))
+    r.tick(13)  # bot-guard halts the account
+    incident = next(i.incident for i in r.call(r.runner.incidents()) if i.kind == "stage")
+    open_console(browser, r.url)
+    sign_in(browser, ALICE, "alice")
+    wait(browser, lambda b: "Nobody has acknowledged it" in text_of(b, "#incidents"), "the incident is shown")
+
+    # two people have it: both are shown, each once, in the card and the strip
+    _click(browser, f'#incidents button[data-ack="{incident}"]')
+    wait(browser, lambda b: "Acknowledged by alice" in text_of(b, "#incidents"), "alice's ack")
+    assert r.call(r.runner.acknowledge(incident, None, None, "bob: checking residuals", actor="bob")).done
+    wait(browser, lambda b: "; bob at " in text_of(b, "#incidents"), "bob's ack beside alice's")
+    card = text_of(browser, "#incidents")
+    assert "Acknowledged by alice at " in card and ": checking residuals." in card and "bob: bob" not in card, card
+    assert "acknowledged by alice, bob" in text_of(browser, "#strip")
+
+    # a silence made from the card: tied to the incident; previewed before it is made
+    _silence_dialog(browser, "#incidents button[data-silence-open]")
+    assert text_of(browser, "#silence-title") == f"Silence the pages of {incident}"
+    assert text_of(browser, "#s-tied").startswith(f"Made from incident {incident}: it also matches that incident")
+    box = browser.find_element("id", "s-matchers")
+    box.clear()
+    box.send_keys("policy=bot-guard scope=simulated")  # the venue, not the policy's scope
+    browser.find_element("id", "silence-preview").click()
+    wait(browser, lambda b: b.find_element("id", "silence-affects").is_displayed(), "the preview's answer")
+    said = text_of(browser, "#silence-affects")
+    assert said.startswith("UNKNOWN_SCOPE: 'simulated' is not a scope of policy bot-guard; did you mean "
+                           f"'{ACCOUNT}'?"), said
+    box.clear()
+    box.send_keys(f"policy=bot-guard scope={ACCOUNT}")
+    browser.find_element("id", "silence-preview").click()
+    wait(browser, lambda b: text_of(b, "#silence-affects").startswith("PREVIEW: affects 1 open incident"),
+         "what it would hold back now")
+    assert text_of(browser, "#silence-affects").endswith(f"({incident})")
+    assert r.runner.silences() == ()  # a preview makes nothing
+    shot("34-silence-preview", full=False)
+    answer = _send_silence(browser, comment="alice: restarting bot-x")
+    assert answer.startswith("SILENCED: ") and f"or when {incident} ends by alice" in answer, answer
+    sid = answer.split()[1]
+    [made] = r.runner.silences()
+    assert made.incident == incident and made.ends_with_incident
+    browser.find_element("id", "silence-cancel").click()
+    wait(browser, lambda b: f"or when {incident} ends" in text_of(b, "#silences tr.silence-active"), "tied, listed")
+
+    # extended and edited from its row: a new end from now, a new comment; no longer tied
+    for width in (1366, 390):
+        at_width(browser, width)
+        button = browser.find_element("css selector", f'#silences button[data-silence-change="{sid}"]')
+        browser.execute_script("arguments[0].scrollIntoView()", button)
+        assert button.is_displayed(), width
+    at_width(browser, 1366)
+    _silence_dialog(browser, f'#silences button[data-silence-change="{sid}"]')
+    assert text_of(browser, "#silence-title") == f"Extend or edit silence {sid}"
+    assert browser.find_element("id", "s-comment").get_attribute("value") == "restarting bot-x"
+    answer = _send_silence(browser, duration="4h", comment="handed to bob")
+    assert answer.startswith(f"SILENCE_CHANGED: {sid} ") and f"(no longer ends with {incident})" in answer, answer
+    browser.find_element("id", "silence-cancel").click()
+    wait(browser, lambda b: "handed to bob" in text_of(b, "#silences tr.silence-active"), "the new comment")
+    row = text_of(browser, "#silences tr.silence-active")
+    assert "ends in 4h" in row and "or when" not in row, row
+
+    # the incident ends; the silence goes on: flagged idle, as in ksctl status
+    r.call(r.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True))
+    r.call(r.runner.reset("bot-guard", ACCOUNT, "bob", "agreed", confirm_relatch=True))
+    wait(browser, lambda b: "IDLE: no open incident matches" in text_of(b, "#silences"), "flagged idle")
+    shot("35-silence-idle")
+    kinds = [row.kind for row in r.store.audit_rows(kinds=["silence_added", "silence_changed"])]
+    assert kinds == ["silence_added", "silence_changed"], kinds

@@ -40,6 +40,28 @@ class FakeNotification {
 Object.defineProperty(window, "Notification", {value: FakeNotification, configurable: true, writable: true});
 """
 
+# The Web Audio API, as the page uses it, replaced before its scripts run: each tone started is
+# recorded with its notes (a headless browser has no speaker a test could hear).
+FAKE_AUDIO = """
+window.__tones = [];
+class FakeParam {
+  constructor(owner) { this.owner = owner; }
+  setValueAtTime(v, t) { this.owner.push(v); }
+  exponentialRampToValueAtTime() {}
+}
+class FakeAudioContext {
+  constructor() { this.state = "running"; this.currentTime = 0; this.destination = {}; }
+  resume() { this.state = "running"; return Promise.resolve(); }
+  createGain() { return {gain: new FakeParam([]), connect() {}}; }
+  createOscillator() {
+    const notes = [];
+    return {type: "", frequency: new FakeParam(notes), connect() {}, stop() {},
+            start() { window.__tones.push(notes); }};
+  }
+}
+Object.defineProperty(window, "AudioContext", {value: FakeAudioContext, configurable: true, writable: true});
+"""
+
 
 def at_width(browser: Any, width: int) -> None:
     """The page as a window ``width`` CSS px wide shows it (390: a phone's, as a phone lays it out)."""
@@ -180,6 +202,64 @@ def test_a_stage_entry_changes_the_tab_and_is_notified_once_when_asked(live, bro
     wait(browser, lambda b: "bot-guard/simulated/sim-main/L1/e2" in view_text(b), "the second entry is shown")
     refreshes(browser, 2)
     assert shown(browser) == []
+
+
+
+def tones(browser: Any) -> list:
+    return browser.execute_script("return window.__tones")
+
+
+def test_a_new_stage_entry_sounds_once_when_the_sound_is_turned_on(live, browser, shot):
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": FAKE_AUDIO})
+    r = live()
+    r.tick(8, beat=("bot-x",))
+    open_console(browser, r.url)
+    sign_in(browser, VERA, "vera")
+    button = browser.find_element("id", "sound-btn")
+    assert button.is_displayed() and button.text == "Turn sound on" and button.get_attribute("aria-pressed") == "false"
+    assert text_of(browser, "#sound-state") == "Sound off."
+
+    # off by default: a stage entry changes the tab and sounds nothing
+    crash(r)
+    r.tick(2, beat=("bot-x",))
+    wait(browser, lambda b: b.title == "STAGE 2 — " + TITLE, "the title names the stage")
+    refreshes(browser, 1)
+    assert tones(browser) == []
+
+    # turned on: a tone at once (what to listen for), then one per new entry, never per refresh
+    button.click()
+    wait(browser, lambda b: text_of(b, "#sound-state") == "Sound on: a tone per new stage entry.", "sound on")
+    assert button.text == "Turn sound off" and button.get_attribute("aria-pressed") == "true"
+    assert tones(browser) == [[880, 660]]
+    r.tick(13)  # bot-x silent: bot-guard halts the account, a new entry
+    wait(browser, lambda b: b.title == "HALTED · STAGE 2 — " + TITLE, "the title says halted")
+    wait(browser, lambda b: len(tones(b)) == 2, "a tone for the new entry")
+    refreshes(browser, 2)
+    assert len(tones(browser)) == 2
+    for width in (1366, 390):  # the control is in the window at a desk and on a phone
+        at_width(browser, width)
+        box = browser.execute_script("const r = document.getElementById('sound-btn').getBoundingClientRect();"
+                                     "return [r.left, r.right, document.documentElement.clientWidth];")
+        assert button.is_displayed() and 0 <= box[0] and box[1] <= box[2] + 0.5, (width, box)
+        shot(f"ux-sound-on-{width}", full=False)
+    at_width(browser, 1366)
+
+    # a new page of the tab: still on, and the entries open already are not news
+    browser.get(r.url + "/")
+    wait(browser, lambda b: "Scopes" in view_text(b), "the view is shown again")
+    wait(browser, lambda b: text_of(b, "#sound-state").startswith("Sound on"), "still on")
+    refreshes(browser, 1)
+    assert tones(browser) == []
+
+    # turned off: a new entry sounds nothing
+    browser.find_element("id", "sound-btn").click()
+    wait(browser, lambda b: text_of(b, "#sound-state") == "Sound off.", "sound off")
+    r.call(r.runner.reset("bot-guard", ACCOUNT, "alice", "reviewed", confirm_relatch=True))
+    r.call(r.runner.reset("bot-guard", ACCOUNT, "bob", "agreed", confirm_relatch=True))
+    r.tick(13)
+    wait(browser, lambda b: "bot-guard/simulated/sim-main/L1/e2" in view_text(b), "the second entry is shown")
+    refreshes(browser, 1)
+    assert tones(browser) == []
 
 
 # --- 10. the runbook, rendered ------------------------------------------------------------------------

@@ -58,3 +58,52 @@ def test_holders_keep_each_authors_latest_in_the_order_said():
 
     got = holders([A("i", "alice", 1, "a"), A("i", "bob", 2, "b"), A("i", "alice", 3, "again")])
     assert [(a.author, a.comment) for a in got] == [("bob", "b"), ("alice", "again")]
+
+
+def test_the_runbook_shows_every_acknowledgement_each_once(tmp_path):
+    """Alice's ack, then Bob's, then Alice's again: the runbook (the repository's templates and
+    the built-in one) shows both people, each once with their latest note, in the order made,
+    and the author's name is not said twice."""
+    import re
+    from pathlib import Path
+
+    from adapters.simulated.adapter import SimulatedAdapter
+    from adapters.simulated.engine import ManualClock
+    from adapters.simulated.scenarios import build
+    from killswitch.runbooks.sink import RunbookSink
+    from killswitch.state import open_store
+
+    from .test_runner import T0
+
+    for name, root in (("templates", Path(__file__).resolve().parents[2] / "runbooks"), ("builtin", None)):
+        clock = ManualClock(T0)
+        store = open_store(f"sqlite://{tmp_path / (name + '.db')}")
+        adapter = SimulatedAdapter(build("flash-crash", clock), "sim-main", venue="simulated",
+                                   labels={"book": "futures"}, timeout_s=2.0)
+        runner = build_runner(graph(), {SCOPE: adapter}, store, sinks=[RunbookSink(root)],
+                              lock_path=tmp_path / f"{name}.json", dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+
+        async def go():
+            await started(runner, clock)
+            for who, note in (("alice", "alice: on it"), ("bob", "checking residuals"), ("alice", "alice: flat now")):
+                clock.advance(1_000)
+                done = await runner.acknowledge(INCIDENT, None, None, note, actor=who)
+                assert done.done, done.reason
+
+        asyncio.run(go())
+        rb = store.runbook(INCIDENT)
+        said = re.findall(r"\*\*ACKNOWLEDGED\*\* by (\w+) at \S+Z: ([^(\n]+?)(?: \(|$)", rb.markdown, re.M)
+        assert said == [("bob", "checking residuals"), ("alice", "flat now")], (name, rb.markdown[:600])
+        assert "alice: alice:" not in rb.markdown and rb.markdown.count("by alice at") == 1, name
+        assert [a["by"] for a in rb.data["acknowledgements"]] == ["bob", "alice"]
+        assert rb.data["acknowledged"]["by"] == "alice" and rb.html.count("ACKNOWLEDGED") == 2, name
+        store.close()
+
+
+def test_a_runbook_stored_with_one_acknowledgement_keeps_it_beside_the_next():
+    from killswitch.runbooks.sink import with_ack
+
+    stored = {"acknowledged": {"by": "alice", "at": "t1", "comment": "on it"}}  # before they were all kept
+    assert [a["by"] for a in with_ack(stored, {"by": "bob", "at": "t2", "comment": ""})] == ["alice", "bob"]
+    assert with_ack({"acknowledged": None}, {"by": "bob", "at": "t2", "comment": ""}) == [
+        {"by": "bob", "at": "t2", "comment": ""}]

@@ -244,14 +244,22 @@ def test_while_blind_holds_the_scope_at_its_mode_and_lets_go_when_armed(tmp_path
         await runner.start()
         await drive(runner, clock, 1)
         blind = runner.check_order(order), runner.status(), runner.lock_document("simulated/sim-main")
-        await drive(runner, clock, 10)
-        return blind, runner.check_order(order), runner.lock_document("simulated/sim-main")
+        await drive(runner, clock, 3)
+        later = runner.status(), runner.lock_document("simulated/sim-main")
+        await drive(runner, clock, 7)
+        return blind, later, runner.check_order(order), runner.lock_document("simulated/sim-main")
 
-    (blind_decision, st, lock), armed_decision, lock_after = asyncio.run(go())
+    (blind_decision, st, lock), (st_later, lock_later), armed_decision, lock_after = asyncio.run(go())
     (row,) = st.coverage
     assert row.state == "blind" and row.while_blind == "lock_trading: reducing"
     assert not blind_decision.allow and lock["mode"] == "reducing", (blind_decision, lock)
-    assert "WHILE_BLIND: policy=crash-ladder INSUFFICIENT_HISTORY" in lock["reason"]
+    # why, once: each signal with the triggers that need it, no figure that moves every tick
+    assert lock["reason"] == "WHILE_BLIND: policy=crash-ladder INSUFFICIENT_HISTORY: dd unknown to soft, harder " \
+                             "and hard", lock["reason"]
+    # three ticks on, the coverage has grown (the status says it) and the lock's words are still true
+    (later,) = st_later.coverage
+    assert later.state == "blind" and later.detail != row.detail and "coverage=" in later.detail
+    assert lock_later["reason"] == lock["reason"] and lock_later["created_ts"] == lock["created_ts"]
     assert armed_decision.allow and lock_after["mode"] == "active", (armed_decision, lock_after)
 
 

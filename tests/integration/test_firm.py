@@ -190,10 +190,24 @@ def test_a_firm_wide_breach_and_an_operators_firm_lock_are_in_force_at_every_sha
         assert [(p["policy"], p["stage"]) for p in doc["policies"]] == [("firm-breaker", 1)]
         refused = _call("POST", f"http://127.0.0.1:{api_b}/v1/check-order", ORDER_B, auth=False)
         assert "firm:firm-breaker" in json.dumps(refused) or refused["reason"].startswith("HALTED"), refused
-        # the firm stage's reset, approved at desk-b: the holder releases it and writes the unlock (the
-        # drawdown still there enters it again at the next evaluation: the lock comes back)
+        # the firm stage's reset, approved at desk-b while the drawdown still fires: the stage would be
+        # entered again at the next evaluation, so it is refused unless confirmed, as a runner's own
         got = _call("POST", f"http://127.0.0.1:{api_b}/v1/reset", {"policy": "firm-breaker", "scope": "global",
                                                                    "reason": "reviewed"})
+        assert not got["done"] and got["reason"].startswith("RELATCH_UNCONFIRMED: a trigger of firm-breaker "
+                                                            "still fires on global"), got
+        [warning] = got["warnings"]
+        assert warning.startswith("deep is still firing (dd = ") and warning.endswith(
+            ": stage 1 halt will be entered again at the next tick after the reset"), warning
+        cli = subprocess.run([str(KSCTL), "reset", "--api", f"http://127.0.0.1:{api_b}", "--policy", "firm-breaker",
+                              "--scope", "global", "--reason", "reviewed"], capture_output=True, text=True,
+                             timeout=60, env=ENV, stdin=subprocess.DEVNULL)
+        assert cli.returncode == 2 and "reset firm-breaker global: deep is still firing" in cli.stdout + cli.stderr, \
+            (cli.stdout, cli.stderr)  # a script without --yes: asked on no terminal, nothing sent
+        # confirmed: the holder releases it and writes the unlock (the drawdown enters it again at the
+        # next evaluation: the lock comes back)
+        got = _call("POST", f"http://127.0.0.1:{api_b}/v1/reset", {"policy": "firm-breaker", "scope": "global",
+                                                                   "reason": "reviewed", "confirm_relatch": True})
         assert got["done"] and got["reason"].startswith("FIRM_RESET_SENT: reset global"), got
 
         def unlocked() -> bool:

@@ -83,6 +83,26 @@ def test_each_value_is_resolved_against_what_the_runner_knows_with_close_matches
     assert add("venue=simulated").done  # the venue's pages: known
 
 
+def test_a_strategy_or_symbol_typo_is_refused_and_a_known_one_that_holds_nothing_says_so(tmp_path):
+    runner, _, store = halted(tmp_path)
+    assert asyncio.run(runner.dms_arm("momentum-bot", 60, actor="alice")).done  # a strategy the runner watches
+    p = runner.silence_preview(["strategy=momentum-bt"])
+    assert not p.ok and p.reason.startswith("UNKNOWN_STRATEGY: 'momentum-bt' is not a strategy this runner knows; "
+                                            "did you mean 'momentum-bot'?"), p.reason
+    p = runner.silence_preview(["symbol=ETH/USDT:USD"])
+    assert not p.ok and p.reason.startswith("UNKNOWN_SYMBOL: 'ETH/USDT:USD'") and "'ETH/USDT:USDT'" in p.reason
+    got = asyncio.run(runner.silence_add(["strategy=momentum-bt"], 600, "bot restarting", actor="alice"))
+    assert not got.done and runner.silences() == ()
+    assert store.audit_rows(kinds=["silence_added"])[-1].payload["refused"].startswith("UNKNOWN_STRATEGY")
+    # the empty match: known names that hold back nothing now say so before they are made
+    p = runner.silence_preview(["strategy=momentum-bot"])
+    assert p.ok and p.summary == "affects 0 open incidents, 0 pages"
+    p = runner.silence_preview(["symbol=SOL/USDT:USDT"])
+    assert p.ok and p.summary == "affects 0 open incidents, 0 pages"
+    made = asyncio.run(runner.silence_add(["strategy=momentum-bot"], 600, "bot restarting", actor="alice"))
+    assert made.done and made.reason.endswith("; affects 0 open incidents, 0 pages")
+
+
 def test_a_preview_says_what_a_silence_would_hold_back_now(tmp_path):
     runner, _, _ = halted(tmp_path, pages=[(STAGE_PAGE, "pager"), (STAGE_PAGE, "desk-chat"),
                                            (OUTAGE_PAGE, "desk-chat")])
@@ -157,6 +177,11 @@ def test_the_cli_previews_adds_extends_edits_and_resets_with_expire_silences(tmp
         r = alice.invoke(cli, ["silence", "add", "--api", url, "--match", "venue=simulatd", "--duration", "1h",
                                "--reason", "x", "--dry-run"])
         assert r.exit_code == 1 and "did you mean 'simulated'?" in r.output, r.output
+        r = alice.invoke(cli, ["silence", "add", "--api", url, "--match", "symbol=BTC/USDT", "--duration", "1h",
+                               "--reason", "x"])
+        assert r.exit_code == 1 and "UNKNOWN_SYMBOL: 'BTC/USDT'" in r.output \
+            and "did you mean 'BTC/USDT:USDT'" in r.output, r.output
+        assert runner.silences() == ()
         r = alice.invoke(cli, ["silence", "add", "--api", url, "--incident", INCIDENT, "--duration", "1h",
                                "--reason", "alice: flatten done"])
         assert r.exit_code == 0, r.output

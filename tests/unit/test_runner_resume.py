@@ -214,3 +214,23 @@ def test_the_lock_of_an_account_shows_what_its_venue_holds_and_resumes(tmp_path)
     assert doc["locked"] is False and doc["resuming"]["simulated"]["day"] == 1, doc  # was {}
     assert w.runner.check_order(order(amount=5)).reason.startswith("RESUMING:")
     assert w.runner.lock_document("other-venue")["resuming"] == {}
+
+
+def test_a_step_shorter_than_a_day_is_said_as_a_step_with_its_length_not_a_day(tmp_path):
+    from killswitch.client import LockDocument
+    from killswitch.figures import step_of
+    from killswitch.render.ops import status_text
+    from killswitch.runner.console.model import _resume
+
+    w = make(tmp_path, text=GUARD + RESUME.replace("every: 1d", "every: 2m"))
+    halt_and_reset(w)
+    d = w.runner.check_order(order(amount=1))
+    assert d.allow and d.reason.endswith("(step 1 of 2 (every 2m))"), d.reason
+    status = w.runner.status()
+    assert status.resuming[0].step_ms == 120_000
+    no_locks = LockDocument(1, False, "active", None, None, None, "ACTIVE", None, None, False)
+    text = status_text(status, no_locks)
+    assert f"RESUMING bot-guard {ACCOUNT}: step 1 of 2 (every 2m) since " in text and "day 1 of 2" not in text
+    assert _resume(status.resuming[0], w.clock())["step"] == "step 1 of 2 (every 2m)"  # the console's
+    assert [step_of(2, 3, None), step_of(2, 3, DAY), step_of(1, 4, 90 * 60_000), step_of(1, 2, 3_600_000 + 5_000)] \
+        == ["day 2 of 3", "day 2 of 3", "step 1 of 4 (every 1h30m)", "step 1 of 2 (every 1h5s)"]

@@ -27,7 +27,7 @@ import math
 import urllib.parse
 from typing import Any, Optional, Sequence
 
-from ...figures import figure, money
+from ...figures import figure, money, step_of
 from ...sources import revision_text
 from ..gate import binding_lock
 from ..lock import DEAD_MANS_SWITCH, OPERATOR, LockBook, LockStatus, iso_ms, parse_iso_ms
@@ -323,6 +323,7 @@ def _locks(lock: dict, now: int) -> list[dict]:
 
 def _resume(r: Any, now: int) -> dict:
     return {"policy": r.policy, "scope": r.scope, "since": _when(r.since_ms, now), "day": r.day, "days": r.days,
+            "step": step_of(r.day, r.days, getattr(r, "step_ms", None)),
             "fraction": f"{r.fraction:.0%}", "max_positions": "-" if r.max_positions is None else str(r.max_positions),
             "max_gross_exposure": _number(r.max_gross_exposure), "next": _when(r.until_ms, now)}
 
@@ -369,13 +370,20 @@ def _violations(doc: dict, now: int) -> dict:
     return {"total": int((doc or {}).get("total") or 0), "rows": rows}
 
 
+def _order_reason(o: Any) -> str:
+    """Why an order was sent (its intent's reason code: a policy's close said nothing here), then
+    what came back (the venue's or the runner's code, with the venue's words of a refusal)."""
+    answer = (o.reason_code or "") + (f": {o.detail}" if getattr(o, "detail", None) else "")
+    return "; ".join(x for x in (getattr(o, "why", None) or "", answer) if x)
+
+
 def _incident(i: IncidentStatus, now: int) -> dict:
     settled = sum(n for s, n in i.statuses.items() if s in FINAL_ORDER_STATUSES)
     counts = ", ".join(f"{n} {s}" for s, n in i.statuses.items())
     orders = [{"client_order_id": o.client_order_id, "account": o.account, "symbol": o.symbol, "side": o.side,
                "position_side": o.position_side or "", "amount": _number(o.amount), "reduce_only": o.reduce_only,
                "status": o.status, "filled": _number(o.filled), "avg_price": _number(o.avg_price),
-               "reason": (o.reason_code or "") + (f": {o.detail}" if getattr(o, "detail", None) else ""),
+               "reason": _order_reason(o),
                "created": _when(o.created_ms, now),
                "updated": _when(o.updated_ms, now)} for o in i.orders]
     return {

@@ -21,9 +21,11 @@ def silence_row(s: SilenceStatus, now: int) -> dict:
         left = f"starts in {age_text((s.starts_ms - now) / 1000)}"
     else:
         left = f"expired{' by ' + s.expired_by if s.expired_by else ''} {age_text((now - s.ends_ms) / 1000)} ago"
+    tied = getattr(s, "incident", None) if getattr(s, "ends_with_incident", False) else None
     return {"id": s.id, "matchers": list(s.matchers), "author": s.author, "comment": s.comment, "state": s.state,
-            "left": left, "ends": _when(s.ends_ms, now), "created": _when(s.created_ms, now),
-            "can_expire": s.state != "expired"}
+            "left": left + (f", or when {tied} ends" if tied and s.state != "expired" else ""),
+            "ends": _when(s.ends_ms, now), "created": _when(s.created_ms, now),
+            "can_expire": s.state != "expired", "idle": getattr(s, "idle", None)}
 
 
 def silence_rows(silences: Sequence[SilenceStatus], now: int) -> list[dict]:
@@ -37,11 +39,13 @@ def ack_row(a: Optional[AckStatus], now: int) -> Optional[dict]:
 
 
 def incident_notes(i: IncidentStatus, now: int) -> dict[str, Any]:
-    """Who has the incident, the silences holding back its pages, and the matchers a silence of
-    its pages would start from (its policy and scope)."""
+    """Who has the incident (everyone who said so, each once), the silences holding back its
+    pages, and what a silence made from it starts from (its policy and scope; it is tied to the
+    incident: it matches that incident alone and ends with it)."""
     suggest = [f"policy={i.policy}", f"scope={i.scope}"] if i.policy else [f"scope={i.scope}"]
-    return {"ack": ack_row(i.ack, now), "silenced_by": [silence_row(s, now) for s in i.silenced_by],
-            "silence_matchers": " ".join(suggest)}
+    acks = [ack_row(a, now) for a in (i.acks or ((i.ack,) if i.ack is not None else ()))]
+    return {"ack": ack_row(i.ack, now), "acks": acks, "silenced_by": [silence_row(s, now) for s in i.silenced_by],
+            "silence_matchers": " ".join(suggest), "silence_incident": i.incident if i.kind == "stage" else ""}
 
 
 def with_silences(model: dict, incidents: Sequence[IncidentStatus], silences: Sequence[SilenceStatus]) -> dict:
@@ -52,5 +56,6 @@ def with_silences(model: dict, incidents: Sequence[IncidentStatus], silences: Se
     for card in model["incidents"] + model["closes"] + model["pending"]:
         i = by_id.get(card["id"])
         card.update(incident_notes(i, now) if i is not None else
-                    {"ack": None, "silenced_by": [], "silence_matchers": f"scope={card['scope']}"})
+                    {"ack": None, "acks": [], "silenced_by": [], "silence_matchers": f"scope={card['scope']}",
+                     "silence_incident": ""})
     return {**model, "silences": silence_rows(silences, now)}

@@ -41,6 +41,7 @@
   let lastTry = 0;
 
   const token = () => sessionStorage.getItem(KEY);
+  let refusedWhy = null; // why the runner refused the last token tried (null: none refused)
   function headers(json) {
     const h = {};
     const t = token();
@@ -80,9 +81,10 @@
   async function checkToken() {
     if (!token()) { setWho(null); return false; }
     const r = await api("GET", "/v1/whoami");
-    if (r.ok && r.doc) { setWho(r.doc); return true; }
+    if (r.ok && r.doc) { refusedWhy = null; setWho(r.doc); return true; }
     sessionStorage.removeItem(KEY);
-    setWho(null, reasonOf(r));
+    refusedWhy = reasonOf(r);
+    setWho(null, refusedWhy);
     return false;
   }
   $("token-form").addEventListener("submit", async (e) => {
@@ -93,10 +95,11 @@
     if (!value) { input.focus(); return; }
     sessionStorage.setItem(KEY, value);
     if (await checkToken()) { announce($("who").textContent); lastHtml = null; refresh(); linkedRunbook(); }
-    else { announce($("who").textContent); input.focus(); }
+    else { announce($("who").textContent); if (!isPublic) showSignedOut(); input.focus(); }
   });
   $("forget-token").addEventListener("click", () => {
     sessionStorage.removeItem(KEY);
+    refusedWhy = null;
     setWho(null);
     announce("Token forgotten.");
     if (!isPublic) { showSignedOut(); }
@@ -110,7 +113,12 @@
     shown = null;
     down = null;
     $("signed-out").hidden = false;
-    $("refresh-state").textContent = "Not updating: no token.";
+    // a token the runner refused is not "no token": say so, with the runner's words
+    const why = $("signed-out-why");
+    why.hidden = refusedWhy === null;
+    why.textContent = refusedWhy === null ? "" : "The runner refused the token: " + refusedWhy + ".";
+    $("refresh-state").textContent = refusedWhy === null ? "Not updating: no token."
+      : "Not updating: the token was refused (" + refusedWhy + ").";
     health();
   }
 
@@ -293,6 +301,7 @@
         const why = reasonOf({status: r.status, doc});
         $("refresh-state").textContent = "Not updated: " + why;
         if (r.status === 401 || r.status === 403) {
+          refusedWhy = why;
           setWho(null, why);
           cameBack(); // it answered: the token is the problem, not the runner
           if (!isPublic) showSignedOut();

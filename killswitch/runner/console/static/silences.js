@@ -1,6 +1,9 @@
 // Silences and acknowledgements in the console: the "New silence" dialog (matchers, duration,
-// comment -> POST /v1/silences), the Expire button of a silence (POST /v1/silences/expire) and the
-// "I have it" button of an incident (POST /v1/ack). The runner decides and answers with a reason
+// comment -> POST /v1/silences; "Preview" -> POST /v1/silences/preview: what it would hold back
+// now, before it is made), opened from an incident's card it is made from that incident (it
+// matches that incident alone and ends with it); "Extend or edit" of a silence (the same dialog:
+// a new end from now and/or a new comment -> POST /v1/silences/change), the Expire button of a
+// silence (POST /v1/silences/expire) and the "I have it" button of an incident (POST /v1/ack). The runner decides and answers with a reason
 // code (UNKNOWN_LABEL with close matches, SILENCE_TOO_BROAD, ROLE_REQUIRED, ...), shown as it came: in the
 // dialog, or for a refused "I have it" or Expire in a note at the foot of the window. The token is
 // the one console.js keeps in this tab's sessionStorage, sent only in the Authorization header.
@@ -18,7 +21,7 @@
     a.textContent = "";
     window.setTimeout(() => { a.textContent = text; }, 30);
   }
-  async function post(path, body) {
+  async function call(path, body) {
     const h = {"Content-Type": "application/json"};
     const t = sessionStorage.getItem(KEY);
     if (t) h["Authorization"] = "Bearer " + t;
@@ -27,7 +30,36 @@
     let doc = null;
     try { doc = await r.json(); } catch (e) { doc = null; }
     const reason = doc && typeof doc.reason === "string" ? doc.reason : "HTTP " + r.status;
+    return {r, doc, reason};
+  }
+  async function post(path, body) {
+    const {r, doc, reason} = await call(path, body);
     return {ok: r.ok && doc !== null && doc.done === true, reason};
+  }
+  // what the dialog is for: a new silence (of ``incident`` when made from one), or a change of ``changing``
+  let incident = "";
+  let changing = null; // {id, comment}
+  function mode(opts) {
+    incident = opts.incident || "";
+    changing = opts.changing || null;
+    $("silence-title").textContent = changing ? "Extend or edit silence " + changing.id
+      : incident ? "Silence the pages of " + incident : "New silence";
+    $("s-tied").hidden = !incident;
+    $("s-tied").textContent = incident ? "Made from incident " + incident + ": it also matches that incident "
+      + "alone, and ends with it unless extended." : "";
+    $("s-changing").hidden = !changing;
+    $("s-changing").textContent = changing ? "Matchers: " + changing.matchers + " (a silence's matchers do not "
+      + "change: expire it and make another)." : "";
+    $("s-matchers-field").hidden = !!changing;
+    $("s-help").hidden = !!changing;
+    $("silence-preview").hidden = !!changing;
+    $("s-duration-label").textContent = changing ? "New end, from now (e.g. 2h; empty: keep its end)"
+      : "Duration (e.g. 30m, 2h, 1d)";
+    $("s-duration").value = changing ? "" : "2h";
+    $("s-comment").value = changing ? changing.comment : "";
+    $("silence-send").textContent = changing ? "Save" : "Silence";
+    $("silence-result").hidden = true;
+    $("silence-affects").hidden = true;
   }
   function needToken() {
     if (sessionStorage.getItem(KEY)) return false;
@@ -74,11 +106,19 @@
     const open = e.target.closest("button[data-silence-open]");
     if (open) {
       if (needToken()) return;
+      mode({incident: open.dataset.silenceIncident});
       $("s-matchers").value = open.dataset.silenceOpen;
-      $("s-comment").value = "";
-      $("silence-result").hidden = true;
       dialog.showModal();
       (open.dataset.silenceOpen ? $("s-comment") : $("s-matchers")).focus();
+      return;
+    }
+    const change = e.target.closest("button[data-silence-change]");
+    if (change) {
+      if (needToken()) return;
+      mode({changing: {id: change.dataset.silenceChange, comment: change.dataset.silenceComment || "",
+                       matchers: change.dataset.silenceMatchers || ""}});
+      dialog.showModal();
+      $("s-duration").focus();
       return;
     }
     const expire = e.target.closest("button[data-silence-expire]");
@@ -95,17 +135,55 @@
   });
   $("silence-cancel").addEventListener("click", () => dialog.close());
   $("silence-refused-dismiss").addEventListener("click", () => refused(""));
+  // what a silence would hold back now, before it is made ("affects 1 open incident, 2 pages"),
+  // or why the runner would refuse it (a typo'd value with its close matches)
+  $("silence-preview").addEventListener("click", async () => {
+    const ms = matchers($("s-matchers").value);
+    if (!ms.length && !incident) { result("BAD_REQUEST: give at least one matcher, e.g. policy=futures-book", false); return; }
+    const body = incident ? {matchers: ms, incident} : {matchers: ms};
+    const {r, doc, reason} = await call("/v1/silences/preview", body);
+    const p = $("silence-affects");
+    const held = doc && Array.isArray(doc.incidents) && doc.incidents.length ? " (" + doc.incidents.join(", ") + ")" : "";
+    p.textContent = reason + (r.ok ? held : "");
+    p.className = r.ok && doc && doc.ok ? "reason-code ok" : "reason-code error";
+    p.hidden = false;
+    say(p.textContent);
+  });
   $("silence-form").addEventListener("submit", async (e) => {
     e.preventDefault();
+    if (changing) {
+      const text = $("s-duration").value.trim();
+      const duration = text ? seconds(text) : null;
+      const comment = $("s-comment").value.trim();
+      if (text && duration === null) { result("BAD_REQUEST: the new end is like 30m, 2h or 1d from now", false); return; }
+      const body = {id: changing.id};
+      if (duration !== null) body.duration_s = duration;
+      if (comment && comment !== changing.comment) body.comment = comment;
+      if (body.duration_s === undefined && body.comment === undefined) {
+        result("BAD_REQUEST: give a new end or a new comment", false);
+        return;
+      }
+      $("silence-send").disabled = true;
+      try {
+        const r = await post("/v1/silences/change", body);
+        result(r.reason, r.ok);
+        say(r.reason);
+      } finally {
+        $("silence-send").disabled = false;
+      }
+      return;
+    }
     const ms = matchers($("s-matchers").value);
     const duration = seconds($("s-duration").value);
     const comment = $("s-comment").value.trim();
-    if (!ms.length) { result("BAD_REQUEST: give at least one matcher, e.g. policy=futures-book", false); return; }
+    if (!ms.length && !incident) { result("BAD_REQUEST: give at least one matcher, e.g. policy=futures-book", false); return; }
     if (duration === null) { result("BAD_REQUEST: the duration is like 30m, 2h or 1d", false); return; }
     if (!comment) { result("BAD_REQUEST: say why in the comment (who is handling what)", false); return; }
     $("silence-send").disabled = true;
     try {
-      const r = await post("/v1/silences", {matchers: ms, duration_s: duration, comment});
+      const body = {matchers: ms, duration_s: duration, comment};
+      if (incident) body.incident = incident;
+      const r = await post("/v1/silences", body);
       result(r.reason, r.ok);
       say(r.reason);
     } finally {

@@ -1,0 +1,58 @@
+"""A silence's values resolved against what the runner knows: every label that names something
+(policy, scope, venue, account, strategy, symbol, incident) refused when it names nothing here,
+with the close matches; an empty value (a page without the label) and a symbol list not read yet
+refuse nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from killswitch.runner.names import Catalog
+from killswitch.runner.silence_check import value_problem
+from killswitch.silences import parse_matchers
+
+CATALOG = Catalog(accounts=frozenset({"binanceusdm/sim-main", "okx/desk"}),
+                  strategies=frozenset({"momentum", "market-maker"}),
+                  symbols={"binanceusdm/sim-main": frozenset({"BTC/USDT:USDT", "ETH/USDT:USDT"}),
+                           "okx/desk": frozenset({"SOL/USDT:USDT"})},
+                  policy_scopes={"futures-book": frozenset({"binanceusdm"})})
+OPEN = {"futures-book/binanceusdm/L3/e1": ("futures-book", "binanceusdm", 3)}
+
+
+def problem(text, catalog=CATALOG):
+    return value_problem(parse_matchers(text), catalog, OPEN)
+
+
+@pytest.mark.parametrize("text, start, near", [
+    ("strategy=momentm", "UNKNOWN_STRATEGY: 'momentm' is not a strategy this runner knows", "'momentum'"),
+    ("strategy=Market-Maker", "UNKNOWN_STRATEGY: 'Market-Maker'", "'market-maker'"),
+    ("symbol=BTC/USDT", "UNKNOWN_SYMBOL: 'BTC/USDT' is not a symbol the venues of this runner list", "'BTC/USDT:USDT'"),
+    ("symbol=eth/usdt:usdt", "UNKNOWN_SYMBOL: 'eth/usdt:usdt'", "'ETH/USDT:USDT'"),
+    ("venue=binanceusd", "UNKNOWN_VENUE: 'binanceusd'", "'binanceusdm'"),
+    ("account=desk", "UNKNOWN_ACCOUNT: 'desk'", "'okx/desk'"),
+    ("policy=futures-book, scope=binanceusdm/sim-main", "UNKNOWN_SCOPE: 'binanceusdm/sim-main' is not a scope of "
+                                                       "policy futures-book", "'binanceusdm'"),
+])
+def test_a_typo_in_a_value_is_refused_with_what_it_resembles(text, start, near):
+    why = problem(text)
+    assert why is not None and why.startswith(start), why
+    assert f"did you mean {near}" in why and why.endswith("(a silence on it would hold back nothing)")
+
+
+@pytest.mark.parametrize("text", ["strategy=momentum", "symbol=SOL/USDT:USDT", "venue=okx", "account=okx/desk",
+                                  "policy=futures-book, scope=binanceusdm",
+                                  # the empty match: a page without the label, as Alertmanager reads it
+                                  "policy=futures-book, strategy=\"\"", "policy=futures-book, symbol=\"\"",
+                                  "policy=futures-book, venue=\"\"",
+                                  # patterns and negations name no one value
+                                  "strategy=~mom.*", "symbol!=BTC/USDT:USDT"])
+def test_a_value_the_runner_knows_and_the_empty_match_are_taken(text):
+    assert problem(text) is None
+
+
+def test_a_symbol_is_not_refused_before_every_venue_listed_its_markets():
+    unread = Catalog(accounts=CATALOG.accounts, strategies=CATALOG.strategies,
+                     symbols={**CATALOG.symbols, "okx/desk": None}, policy_scopes=CATALOG.policy_scopes)
+    assert problem("symbol=DOGE/USDT:USDT", unread) is None
+    assert problem("symbol=DOGE/USDT:USDT").startswith("UNKNOWN_SYMBOL")
+    assert problem("strategy=nobody", Catalog()).startswith("UNKNOWN_STRATEGY: 'nobody'")
