@@ -31,7 +31,8 @@ async def place_stop(r: Rig, trigger: float, amount: float = 0.01) -> str:
     algo service; Bybit: a conditional order, ``triggerDirection`` falling; OKX: a trigger order of
     its algo service, at market); its venue id."""
     if r.venue == "okx":
-        o = await r.bot.create_order(BTC_U, "market", "sell", amount, None, {"triggerPrice": trigger, "reduceOnly": True})
+        o = await r.bot.create_order(BTC_U, "market", "sell", amount, None,
+                                     {"triggerPrice": trigger, "reduceOnly": True})
     elif r.venue == "bybit":
         o = await r.bot.create_order(BTC_U, "market", "sell", amount, None,
                                      {"triggerPrice": trigger, "triggerDirection": "descending", "reduceOnly": True})
