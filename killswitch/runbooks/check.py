@@ -19,7 +19,8 @@ from typing import Any, Optional
 from ..compile.compiler import TemplateProblem
 from ..compile.graph import PolicyNode
 from ..policy.diagnostics import suggestion_hint
-from .incident import DEFAULT_TEMPLATE, sample_incident
+from .incident import DEFAULT_TEMPLATE
+from .sample import sample_incident
 from .templates import TemplateError, Templates, data_shape, display_path, html_twin
 
 SAMPLE_DIGEST = "sha256:" + "0" * 64

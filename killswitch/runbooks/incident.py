@@ -6,7 +6,7 @@ the transition event, the tick's report and the runner (:func:`incident_from_eve
 up to date while its orders settle (:func:`follow_up`: orders, positions, lock; ``updated`` and
 ``settled`` say when and whether), and stored with the rendered runbook, so that ``ksctl
 runbook render`` renders it again with later templates and says the same thing.
-:func:`sample_incident` builds the same shape from a policy alone, with made-up values at its
+:func:`.sample.sample_incident` builds the same shape from a policy alone, with made-up values at its
 thresholds: what ``ksctl validate`` renders templates against, and what the golden tests pin.
 
 The data holds names, numbers, reason codes and commands. It never holds a credential, a
@@ -29,10 +29,8 @@ from urllib.parse import quote
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.graph import PolicyNode, StageNode, TriggerNode
-from ..compile.nodes import KindAction, NotifyAction, RunbookAction
-from ..policy.asked import asked
+from ..compile.nodes import NotifyAction, RunbookAction
 from ..policy.expr import ValueType
-from ..policy.model import CLOSING_ACTIONS
 from ..orders import FINAL_STATUSES
 from ..orders import OPEN_STATUSES as JOURNAL_OPEN_STATUSES
 
@@ -145,7 +143,7 @@ def _confirm_text(t: TriggerNode) -> Optional[str]:
     return None
 
 
-def _action_text(kind: str, params: Mapping[str, Any]) -> str:
+def action_text(kind: str, params: Mapping[str, Any]) -> str:
     shown = {k: v for k, v in params.items() if v not in (None, [], {})}
     if not shown:
         return kind
@@ -159,7 +157,7 @@ def _stage_doc(node: PolicyNode, stage: Optional[StageNode]) -> Optional[dict]:
         "level": stage.level, "name": stage.name, "on": list(stage.on), "reset": stage.reset,
         "manual": stage.manual, "approvals": stage.approvals if stage.manual else 0,
         "cooldown": duration_text(stage.cooldown_s), "reset_after": duration_text(stage.reset_after_s),
-        "actions": [{"kind": a.kind, "params": dict(a.written), "text": _action_text(a.kind, a.written)}
+        "actions": [{"kind": a.kind, "params": dict(a.written), "text": action_text(a.kind, a.written)}
                     for a in stage.actions],
     }
 
@@ -398,7 +396,7 @@ def incident_from_event(event: "Event", ctx: "SinkContext", report: Optional["Ti
     orders = [_order_doc(o, outcomes.get(o.client_order_id), ctx.dry_run) for o in (plan.orders if plan else ())]
     cancels = [{"venue": c.venue, "account": c.account, "which": c.which, "count": len(c.order_ids),
                 "reason": c.reason} for c in (plan.cancels if plan else ())]
-    directives = [{"kind": d.kind, "params": dict(d.params), "text": _action_text(d.kind, d.params)}
+    directives = [{"kind": d.kind, "params": dict(d.params), "text": action_text(d.kind, d.params)}
                   for d in (plan.directives if plan else ())]
     hedges = [{"base": h.base, "side": h.side, "notional": round(h.notional, 2),
                "notional_text": amount_text(h.notional), "reason": h.reason}
@@ -514,138 +512,3 @@ def order_summary(orders: Sequence[Mapping[str, Any]]) -> dict:
             "open": sum(1 for s in statuses if s in OPEN_STATUSES),
             "not_sent": sum(1 for s in statuses if s == "not sent (dry run)"),
             "notional": round(sum(o.get("notional") or 0.0 for o in orders), 2)}
-
-
-# --- from a policy alone ---------------------------------------------------------------------------
-
-
-SAMPLE_TIME_MS = 1_772_456_400_000  # 2026-03-02T13:00:00Z
-
-
-def _sample_scope(node: PolicyNode) -> str:
-    sc = node.scope
-    level = sc.get("level", "account")
-    venue = (sc.get("venues") or ["binanceusdm"])[0]
-    if level == "global":
-        return "global"
-    if level == "venue":
-        return venue
-    if level == "strategy":
-        return (sc.get("strategies") or ["strategy-a"])[0]
-    if level == "symbol":
-        return (sc.get("symbols") or ["BTC/USDT:USDT"])[0]
-    names = (sc.get("accounts") or {}).get("names") or ["main"]
-    return f"{venue}/{names[0]}"
-
-
-def _past(op: str, threshold: float, vtype: ValueType) -> float:
-    """A value just past a threshold, on the side that breaches it."""
-    step = {ValueType.RATIO: 0.004, ValueType.DURATION: 15.0}.get(vtype, 1.0)
-    if op in (">=", ">"):
-        return threshold + step
-    if op in ("<=", "<"):
-        return threshold - step
-    return threshold
-
-
-def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Optional[str],
-                    created_ms: int = SAMPLE_TIME_MS, mode: str = "live",
-                    state_url: str = "sqlite:///var/lib/killswitch/state.db", full: bool = False) -> dict:
-    """An incident of ``node`` entering stage ``level``, with every signal of that stage's
-    triggers just past its threshold, a small book of which part was closed, one close rejected,
-    and the lock the stage's actions set. Deterministic: the same policy gives the same data.
-
-    ``full``: orders, cancels, hedges and positions whatever the stage does (every list has an
-    item), for checking the keys a template reads in branches this stage never takes."""
-    stage = node.stage(level)
-    lower = [s.level for s in node.stages if s.level < level]
-    from_level = max(lower) if lower else 0
-    types = {s.name: s.type for s in node.signals}
-    values: dict[str, Optional[float]] = {}
-    results: dict[str, dict] = {}
-    for t in node.triggers:
-        results[t.name] = {"firing": t.name in stage.on, "pending": None, "reason": None}
-    for t in node.triggers:
-        if t.name not in stage.on:
-            continue
-        for sig, op, threshold, _ in comparisons(t):
-            if threshold is not None and sig not in values:
-                values[sig] = round(_past(op, threshold, types.get(sig, ValueType.NUMBER)), 6)
-    later = {c.signal for t in node.triggers if t.name in stage.on for c in t.comparisons if c.computed}
-    for s in node.signals:
-        if s.name not in values and s.name not in later:
-            values[s.name] = {ValueType.RATIO: 0.01, ValueType.DURATION: 5.0}.get(s.type, 0.0)
-    for t in node.triggers:  # a threshold computed from the others: just past its value from them
-        for c in t.comparisons if t.name in stage.on else ():
-            at = c.threshold_at(values) if c.computed and c.signal not in values else None
-            if at is not None:
-                values[c.signal] = round(_past(c.op, at, types.get(c.signal, ValueType.NUMBER)), 6)
-    for s in node.signals:
-        if s.name not in values:
-            values[s.name] = {ValueType.RATIO: 0.01, ValueType.DURATION: 5.0}.get(s.type, 0.0)
-    scope = _sample_scope(node)
-    acct = scope if "/" in scope else "binanceusdm/main"
-    venue, account = acct.split("/", 1)
-    incident = f"{node.name}/{scope}/L{level}/e{level}"
-    closes = full or any(a.kind in CLOSING_ACTIONS for a in stage.actions)
-    orders, cancels, positions, residuals = [], [], [], []
-    if closes:
-        orders = [
-            {"client_order_id": f"ks-{level}a1b2c3d4-1", "venue": venue, "account": account, "symbol": "BTC/USDT:USDT",
-             "side": "sell", "position_side": None, "amount": 1.5, "notional": 90_000.0, "notional_text": "90,000.00",
-             "reduce_only": True, "limit_price": 58_800.0, "chunk": "1/1", "action": "close_all",
-             "reason": "CLOSE_ALL", "group": "majors", "status": "filled", "filled": 1.5, "code": None,
-             "detail": None},
-            {"client_order_id": f"ks-{level}a1b2c3d4-2", "venue": venue, "account": account, "symbol": "SOL/USDT:USDT",
-             "side": "buy", "position_side": None, "amount": 200.0, "notional": 28_000.0, "notional_text": "28,000.00",
-             "reduce_only": True, "limit_price": 142.8, "chunk": "1/1", "action": "close_all", "reason": "CLOSE_ALL",
-             "group": None, "status": "rejected", "filled": 0.0, "code": "RATE_LIMITED",
-             "detail": "-1003 Too many requests; current limit is 2400 requests per minute."},
-        ]
-        positions = [{"account": acct, "symbol": "SOL/USDT:USDT", "side": "short", "position_side": None,
-                      "contracts": 200.0, "notional": 28_000.0, "notional_text": "28,000.00", "mark_price": 140.0,
-                      "unrealized_pnl": -1_250.0, "strategy": "strategy-a"},
-                     {"account": acct, "symbol": "ETH/USDT:USDT", "side": "long", "position_side": None,
-                      "contracts": 0.0004, "notional": 1.2, "notional_text": "1.2", "mark_price": 3_000.0,
-                      "unrealized_pnl": -0.1, "strategy": "strategy-a"}]
-        residuals = [{"account": acct, "symbol": "ETH/USDT:USDT", "side": "long", "position_side": None,
-                      "amount": 0.0004, "amount_text": "0.0004", "why": "BELOW_MINIMUM",
-                      "detail": "amount=0.0004 step=0.001 min_amount=0.001", "since": iso(created_ms)}]
-    asks = [asked(a.plan, a.params) if isinstance(a, KindAction) else None for a in stage.actions]  # its cancels, locks
-    which = next((c.which for got in asks if got is not None for c in got.cancels), None)
-    if full or which is not None:
-        cancels = [{"venue": venue, "account": account, "which": which or "all", "count": 2, "reason": "CANCEL_ORDERS"}]
-    directives = [{"kind": a.kind, "params": dict(a.written), "text": _action_text(a.kind, a.written)}
-                  for a, got in zip(stage.actions, asks)  # a lock asked for; a built-in kind's directive
-                  if (got.locks if got is not None else a.kind not in CLOSING_ACTIONS)]
-    hedges = [{"base": "ETH", "side": "sell", "notional": 31_000.0, "notional_text": "31,000.00",
-               "reason": "SUGGEST_HEDGE: net=31000 threshold=25000"}
-              for a in stage.actions if a.kind == "suggest_hedge"][:1] if not full else [
-        {"base": "ETH", "side": "sell", "notional": 31_000.0, "notional_text": "31,000.00",
-         "reason": "SUGGEST_HEDGE: net=31000 threshold=25000"}]
-    lock_action = next((lk for got in asks if got is not None for lk in got.locks), None)
-    if lock_action is not None:
-        lock_mode = lock_action.mode
-        expires = None
-        if lock_action.ttl_ms is not None and not stage.manual:
-            expires = iso(created_ms + lock_action.ttl_ms)
-        lock = {"locked": True, "mode": lock_mode, "scope": scope, "stage": level, "policy": node.name,
-                "reason": f"LOCK_TRADING: mode={lock_mode} stage={level} policy={node.name}",
-                "created_ts": iso(created_ms),
-                "expires_ts": expires, "manual": stage.manual, "details": {}}
-    else:
-        lock = {"locked": False, "mode": "active", "scope": scope, "stage": None, "policy": None, "reason": "ACTIVE",
-                "created_ts": None, "expires_ts": None, "manual": False, "details": {}}
-    fired = ",".join(stage.on)
-    return assemble(
-        node=node, incident=incident, scope=scope, level=level, from_level=from_level,
-        reason=f"ESCALATED: stage={from_level}->{level} triggers={fired}", created_ms=created_ms, digest=digest,
-        revision=revision, mode=mode, values=values, reasons={}, results=results, orders=orders, cancels=cancels,
-        directives=directives, hedges=hedges, skipped=[] if closes else [], attribution=(
-            {"side": "LONG", "long_share": 0.82, "short_share": 0.18, "excluded": 0} if closes else None),
-        positions=positions,
-        positions_note="positions in this tick's snapshot less this tick's fills; confirm at the exchange",
-        accounts=[{"account": acct, "fetch_ok": True, "error_code": None, "equity": 905_000.0,
-                   "equity_text": "905,000.00", "data_age": "5s"}],
-        lock=lock, state_url=state_url, equity=905_000.0, residuals=residuals,
-    )

@@ -23,7 +23,7 @@ from killswitch.preview.plan import plan_ticks
 from killswitch.preview.replay import read_ticks, replay
 from killswitch.render.evaluation import replay_json, replay_text
 from killswitch.render.plan import plan_json, plan_text
-from killswitch.runbooks.incident import sample_incident
+from killswitch.runbooks.sample import sample_incident
 from killswitch.runner.chart_values import sample_of, threshold_key, thresholds_of
 from killswitch.runner.readout import _check
 from killswitch.telemetry.thresholds import check, comparisons, describe

@@ -44,7 +44,7 @@ def _status():
 
 def _runbooks():
     from killswitch.render.runbook import fallback_markdown
-    from killswitch.runbooks.incident import sample_incident
+    from killswitch.runbooks.sample import sample_incident
     from killswitch.runbooks.render import render_runbook
     from killswitch.runbooks.templates import Templates
 

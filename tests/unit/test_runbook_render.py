@@ -17,7 +17,8 @@ from killswitch.engine.evaluate import evaluate
 from killswitch.engine.state import State
 from killswitch.policy.load import load_text
 from killswitch.render.runbook import fallback_markdown, markdown_html
-from killswitch.runbooks.incident import DEFAULT_TEMPLATE, incident_from_event, sample_incident, template_for
+from killswitch.runbooks.incident import DEFAULT_TEMPLATE, incident_from_event, template_for
+from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.render import BUILTIN, render_runbook
 from killswitch.runbooks.templates import TemplateError, Templates
 from killswitch.runner.lock import LockBook

@@ -171,7 +171,7 @@ def test_a_stages_sample_incident_is_within_its_policys_full_samples(sample_poli
     """TemplateCheck checks a stage's template against the shape of its policy's full samples
     alone (``known_covers``): that is sound only while a stage's own sample adds no key to it."""
     from killswitch.runbooks.check import SAMPLE_DIGEST
-    from killswitch.runbooks.incident import sample_incident
+    from killswitch.runbooks.sample import sample_incident
     from killswitch.runbooks.templates import _merge, data_shape
 
     examples, generated = sample_policies
@@ -202,7 +202,7 @@ MISTAKES = {
 def test_a_check_on_the_policys_shape_finds_what_one_on_the_stages_own_finds(template, sample_policies):
     """The same findings, found afresh for each stage, with and without ``known_covers``."""
     from killswitch.runbooks.check import SAMPLE_DIGEST
-    from killswitch.runbooks.incident import sample_incident
+    from killswitch.runbooks.sample import sample_incident
     from killswitch.runbooks.templates import Templates, data_shape
 
     sources = dict(MISTAKES, **{n: (ROOT / "runbooks" / n).read_text() for n in ("default.md.j2", "flatten.md.j2")})
