@@ -12,6 +12,9 @@ never queries the engine back (a query would charge weight and run timers).
   seeded position (``ADJUSTMENT``), with the legs that changed, priced at the mark of that time.
 * :class:`MarkSet` — a symbol's mark was set (:meth:`SimExchange.set_mark`): the moment a mark
   crosses a level in a scripted test, stamped when it happens.
+* :class:`AlgoChanged` — a conditional order (:mod:`.conditional`) was placed (``NEW``), or
+  ended: ``TRIGGERED``, ``CANCELED``, ``EXPIRED`` or ``REJECTED`` (its ``status``). A face whose
+  venue streams no such event ignores it.
 
 What it owns: the shapes. What it must not do: hold references into the engine's state (orders
 are copies) or know about JSON.
@@ -20,7 +23,7 @@ are copies) or know about JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 from .rules import SimOrder
 
@@ -67,7 +70,14 @@ class MarkSet:
     ts: int
 
 
-Change = Union[OrderChanged, AccountChanged, MarkSet]
+@dataclass(frozen=True)
+class AlgoChanged:
+    account: str
+    ts: int
+    order: Any  # a copy of the conditional order (:class:`.conditional.SimAlgoOrder`), its status the change
+
+
+Change = Union[OrderChanged, AccountChanged, MarkSet, AlgoChanged]
 Listener = Callable[[Change], None]
 
-__all__ = ["OrderChanged", "LegState", "AccountChanged", "MarkSet", "Change", "Listener"]
+__all__ = ["OrderChanged", "LegState", "AccountChanged", "MarkSet", "AlgoChanged", "Change", "Listener"]

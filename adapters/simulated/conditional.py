@@ -29,6 +29,7 @@ service for one :class:`~.engine.SimExchange`:
   reduce expires; an order that opens needs the margin a regular one would. The conditional
   order leaves the open list as TRIGGERED (its ``actualOrderId`` names the new order),
   EXPIRED or REJECTED, and the engine's journal records it;
+* each placement and each end is told to the engine's listeners (:class:`.changes.AlgoChanged`);
 * a cancel, a cancel of every conditional order of a symbol, and the countdown cancel-all of
   a symbol (:meth:`cancel_symbol`) end them as CANCELED.
 
@@ -227,7 +228,16 @@ class ConditionalBook:
         a.algos[o.algo_id] = o
         a.algo_by_client[cid] = o.algo_id
         a.algo_live[o.algo_id] = o
+        self._changed(o, now)
         return o.copy()
+
+    def _changed(self, o: SimAlgoOrder, now: int) -> None:
+        """The engine's listeners told of a placement or an end (a copy, as it is now)."""
+        eng = self.engine
+        if eng.listeners:
+            from .changes import AlgoChanged
+
+            eng._emit(AlgoChanged(o.account, now, o.copy()))
 
     def _quantity(self, m: "MarketSpec", qty: float) -> float:
 
@@ -315,6 +325,7 @@ class ConditionalBook:
             raise SimError(UNKNOWN_ORDER, "Unknown order sent.")
         o.status, o.update_time = "CANCELED", now
         eng.events.append({"event": "algo_cancel", "account": account, "algo": o.algo_id, "ts": now})
+        self._changed(o, now)
         return o.copy()
 
     def cancel_all(self, account: str, symbol: str) -> list[SimAlgoOrder]:
@@ -336,6 +347,7 @@ class ConditionalBook:
             if o.symbol == symbol:
                 o.status, o.update_time = "CANCELED", ts
                 ids.append(o.algo_id)
+                self._changed(o, ts)
         return ids
 
     # --- trigger -----------------------------------------------------------------------------------------
@@ -365,16 +377,20 @@ class ConditionalBook:
             if closable <= EPS:  # nothing left to reduce
                 o.status = "EXPIRED"
                 eng.events.append({"event": "algo_expire", **event})
+                self._changed(o, now)
                 return
             if child.quantity > closable + EPS:
                 o.status = "REJECTED"
                 eng.events.append({"event": "algo_reject", "code": REDUCE_ONLY_REJECTED, **event})
+                self._changed(o, now)
                 return
         elif not eng._margin_ok(a, m, child, now):
             o.status = "REJECTED"
             eng.events.append({"event": "algo_reject", "code": MARGIN_INSUFFICIENT, **event})
+            self._changed(o, now)
             return
         o.status = "TRIGGERED"
+        self._changed(o, now)  # before its order's own events: the venue's order follows its trigger
         eng._submit(a, m, child, now)
         o.actual_order_id = child.order_id
         eng.events.append({"event": "algo_trigger", "order": child.order_id, **event})

@@ -47,7 +47,7 @@ from typing import Any, Callable, Optional
 
 from aiohttp import WSMsgType, web
 
-from .changes import AccountChanged, Change, MarkSet, OrderChanged
+from .changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from .engine import SimExchange
 from .faults import FaultKind, FaultPlan, first
 from .numbers import digits as _digits, fixed as _f, money_text as _money
@@ -242,12 +242,15 @@ class PushFace:
             await s.ws.close()
         self.sockets.clear()
 
-    async def _serve(self, sock: _Socket) -> None:
-        """Read a prepared socket's requests (:meth:`_command`) while its writer sends, until it closes."""
+    async def _serve(self, sock: _Socket, first: Optional[str] = None) -> None:
+        """Read a prepared socket's requests (:meth:`_command`; ``first``, already read, first)
+        while its writer sends, until it closes."""
         self.sockets.append(sock)
         writer = asyncio.ensure_future(self._write(sock))
         self._writers.append(writer)
         try:
+            if first is not None:
+                self._command(sock, first)
             async for msg in sock.ws:
                 if msg.type == WSMsgType.TEXT:
                     self._command(sock, msg.data)
@@ -325,6 +328,8 @@ class StreamFace(PushFace):
         self._unhook: Optional[Callable[[], None]] = None
         self._pump: Optional[asyncio.Task] = None
         self._writers: list[asyncio.Task] = []
+        # the faces of other venues at the bare /ws: ``claims(first request)``, ``serve(ws, first)``
+        self.shared: list[Any] = []
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -408,10 +413,21 @@ class StreamFace(PushFace):
         if key_text and (key is None or key.expired or key.expires_ms <= now):
             await ws.close(code=1008, message=b"invalid listenKey")  # Binance refuses an unknown key
             return ws
+        first: Optional[str] = None
+        if not key_text and not tail and self.shared:
+            # the bare /ws is another venue's too (Hyperliquid's): its first request says whose
+            msg = await ws.receive()
+            if msg.type != WSMsgType.TEXT:
+                return ws
+            first = msg.data
+            other = next((f for f in self.shared if f.claims(first)), None)
+            if other is not None:
+                await other.serve(ws, first)
+                return ws
         sock = _Socket(ws, key)
         if tail and "@" in tail and _stream_ok(tail, self.engine.markets):
             sock.streams.add(tail)
-        await self._serve(sock)
+        await self._serve(sock, first)
         return ws
 
     def _command(self, sock: _Socket, data: str) -> None:
@@ -444,6 +460,8 @@ class StreamFace(PushFace):
             update = mark_price_update(self.engine, c.symbol, c.price, c.ts)
             for s in self.sockets:
                 self._send_marks(s, [update], [n for n in sorted(s.streams) if _names(n, c.symbol)])
+            return
+        if isinstance(c, AlgoChanged):  # (this face streams regular orders only)
             return
         body = account_update(self.engine, c) if isinstance(c, AccountChanged) else order_trade_update(self.engine, c)
         text = _dumps(body)

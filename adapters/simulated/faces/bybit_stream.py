@@ -46,7 +46,7 @@ from typing import Any, Callable, Optional
 
 from aiohttp import web
 
-from ..changes import AccountChanged, Change, LegState, MarkSet, OrderChanged
+from ..changes import AccountChanged, AlgoChanged, Change, LegState, MarkSet, OrderChanged
 from ..numbers import digits as _digits, fixed as _f, money_text as _money
 from ..stream import PushFace, _Socket
 from .bybit import IDX_OF_LEG, _Face, ccxt_config, point_ccxt
@@ -174,6 +174,8 @@ class BybitStreamFace(PushFace):
             for s in self.sockets:
                 if TICKERS + c.symbol in s.streams:
                     self._ticker(s, c.symbol, "delta", c.ts, c.price)
+            return
+        if isinstance(c, AlgoChanged):  # (this face streams regular orders only)
             return
         messages: list[tuple[str, list]] = []
         if isinstance(c, OrderChanged):
