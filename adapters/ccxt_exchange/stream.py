@@ -76,7 +76,7 @@ from killswitch.snapshot import MarketRules, Order, Snapshot
 
 from ..base import OVERDUE_AFTER, StreamHealth
 from .errors import reason_for, scrub
-from .streamstate import CHANGED, DUPLICATE, OUT_OF_ORDER, MarkRows, StreamEvent, StreamState
+from .streamstate import CHANGED, DUPLICATE, OUT_OF_ORDER, STREAM_KIND, MarkRows, StreamEvent, StreamState
 
 log = logging.getLogger(__package__)
 
@@ -110,7 +110,7 @@ class AccountStream:
 
     FRAMES_KEPT = 50_000  # the last event of this many keys (orders come and go) is kept for the checks
 
-    def __init__(self, key: str, *, quote: str, build: Callable[[], Any], parse_order: Callable[[Any], Order],
+    def __init__(self, key: str, *, quote: str, build: Callable[[], Any], parse_order: Callable[..., Order],
                  contract_size: Callable[[str], float], rules: Callable[[str], Optional[MarketRules]],
                  classify: Callable[[Any], str],
                  events: Callable[[Any, Callable[[Any], Any], Optional[set[str]]], list[StreamEvent]],
@@ -119,6 +119,7 @@ class AccountStream:
                  mark_rows: Optional[Callable[[Any, set[str]], Optional[MarkRows]]] = None,
                  order_parser: str = "parse_ws_order",
                  event_time: Callable[[Any], Optional[int]] = lambda message: None,
+                 describe: Callable[[Any], Optional[str]] = lambda message: None,
                  stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms):
         self.key = key
@@ -134,6 +135,9 @@ class AccountStream:
         self._mark_rows = mark_rows  # (message, held symbols) → an array of marks as columns (None: not one)
         self._order_parser = order_parser
         self._event_time = event_time
+        self._describe = describe  # what is wrong with a malformed message (channel and field), if known
+        # an order came whose kind the stream does not say: the next REST read lists every open order
+        self.orders_due = False
         self.stale_after_ms = int(stale_after_s * 1000)
         self.reconcile_every_ms = int(reconcile_every_s * 1000)
         self.backoff_s = float(backoff_s)
@@ -304,6 +308,7 @@ class AccountStream:
         self._base_epoch = token
         found = self.state.reconcile(rest, self._clock(), self._contract_size, compare=compare, orders=orders,
                                      orders_since=orders_since)
+        self.orders_due = self.orders_due and not orders
         # every leg is made anew after a reconcile: now, in the tick that read REST, not in the
         # next one, which a stream update starts and waits on (a quarter of a second at 10,000)
         self.state.prepare(self._contract_size, self._rules)
@@ -464,7 +469,7 @@ class AccountStream:
             if kind == "answer":  # a new connection's subscriptions are answered even when no data flows
                 return handle(client, message)
             self._message()
-            if kind in ("ok", "marks"):
+            if kind in ("ok", "marks", "state"):
                 at = self._event_time(message)
                 if at is not None and (self._event_ms is None or at > self._event_ms):
                     self._event_ms = at
@@ -473,10 +478,13 @@ class AccountStream:
                 self._enter("down", "LISTEN_KEY_EXPIRED")
                 return None
             if kind in ("unknown", "malformed"):
-                self._dropped(kind, _event_name(message))
+                self._dropped(kind, (kind == "malformed" and self._describe(message)) or _event_name(message))
                 return None
             if kind == "marks":  # read here; ccxt never needs them
                 self._read_marks(ex, message)
+                return None
+            if kind == "state":  # the account's whole state: read here, never parsed by ccxt again
+                self._read(ex, message)
                 return None
             message = self._read(ex, message)
             return None if message is None else handle(client, message)
@@ -575,10 +583,12 @@ class AccountStream:
                 order: Optional[Order] = None
                 if isinstance(o, Mapping) and o.get("status") == "open":
                     try:
-                        order = self._parse_order(o)
+                        order = self._parse_order(o, o.get(STREAM_KIND))
                     except Exception as e:  # noqa: BLE001 — an order it cannot read is malformed, never applied
                         self._dropped("malformed", f"order {oid}: {type(e).__name__}: {e}")
                         continue
+                    if STREAM_KIND in o and o[STREAM_KIND] is None:  # the frame does not say its kind
+                        order = self._known_kind(oid, order)
                 # an order wakes the runner only while it watches entries (a lock in force): a new
                 # open one that is not reduce-only
                 if state.apply_order(oid, order, ev.event_ms) == CHANGED and self.wake_on_entries \
@@ -597,6 +607,17 @@ class AccountStream:
                 self._wake(self.key)
             except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
                 log.debug("%s: wake: %s", self.key, type(e).__name__)
+
+    def _known_kind(self, oid: str, order: Order) -> Order:
+        """An order whose kind its frame does not say: the kind, trigger and reduce-only flag
+        known of it (a REST list's); never known, the stream is in doubt until REST lists it."""
+        known = self.state.orders.get(oid)
+        if known is None:
+            self.orders_due = True
+            self.distrust(f"order {oid}: the stream does not say its kind")
+            return order
+        return order.model_copy(update={"kind": known.kind, "trigger_price": known.trigger_price,
+                                        "reduce_only": known.reduce_only or order.reduce_only})
 
     def _undecodable(self) -> None:
         self._message()  # the socket delivers: only this frame is bad
@@ -675,7 +696,8 @@ def guard_decode(client: Any, on_bad: Callable[[], None]) -> None:
 def _event_name(message: Any) -> str:
     """What a dropped message was, for its log line: its event name, never its body."""
     if isinstance(message, Mapping):
-        return f"event {str(message.get('e'))[:40]!r}"
+        name = message.get("e", message.get("topic", message.get("channel")))
+        return f"event {str(name)[:40]!r}"
     if isinstance(message, list):
         return f"a list of {len(message)}"
     return f"a {type(message).__name__}"

@@ -80,7 +80,7 @@ def test_a_ticker_mark_is_read_for_a_held_symbol_and_a_delta_without_it_says_not
 def test_bybit_streams_and_reads_orders_with_the_rest_parser():
     assert BYBIT.streams and BYBIT.stream_order_parser == "parse_order"
     assert dialect_for("binanceusdm").stream_order_parser == "parse_ws_order"
-    assert not dialect_for("okx").streams and not dialect_for("hyperliquid").streams
+    assert not dialect_for("okx").streams and dialect_for("hyperliquid").streams
 
 
 def test_a_frame_is_stamped_with_the_venues_time_private_or_public():

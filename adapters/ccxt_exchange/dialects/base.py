@@ -302,11 +302,19 @@ class Dialect:
         a request of the connection, such as a subscription: no sign that the stream delivers —
         a stalled stream answers its subscriptions all the same), ``marks`` (marks only: the
         stream reads them, ccxt never has them — its ticker parsing of every symbol's mark every
-        second is the cost the stream avoids), ``expired`` (the venue ended
+        second is the cost the stream avoids), ``state`` (the account's whole state — every
+        position, the equity — read by the stream's events, never handed to ccxt, whose parsing
+        of it would cost a frame's worth of rows again), ``expired`` (the venue ended
         the stream's authorization),
         ``unknown`` (an event the adapter does not read) or ``malformed`` (an event it reads
         without what it reads of it). Only a streaming dialect is asked."""
         return "ok"
+
+    def stream_problem(self, message: Any) -> Optional[str]:
+        """What is wrong with a ``malformed`` message, naming its channel and field
+        (``BAD_RESPONSE: ... channel ...: field ...: missing``), for the stream's log of what it
+        dropped; None where the dialect does not say."""
+        return None
 
     def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
                       held: Optional[Container[str]] = None) -> list[StreamEvent]:
