@@ -43,7 +43,10 @@ the stream faults) is served on the same app and port: ``POST/PUT/DELETE /fapi/v
 ``/ws``, ``/ws/<listenKey>`` and Binance's ``/private/ws``, ``/market/ws``, ``/public/ws``;
 :func:`binanceusdm_pro_client` builds a ``ccxt.pro.binanceusdm`` pointed at both faces.
 Bybit v5's websocket face (:mod:`.faces.bybit_stream`: ``/v5/private``, ``/v5/public/linear``)
-is served there too (:attr:`SimServer.bybit_stream`; :func:`.faces.bybit_stream.bybit_pro_client`).
+is served there too (:attr:`SimServer.bybit_stream`; :func:`.faces.bybit_stream.bybit_pro_client`), and
+Hyperliquid's (:mod:`.faces.hyperliquid_stream`: the bare ``/ws``, whose first request says whether
+it is Hyperliquid's or Binance's; :attr:`SimServer.hyperliquid_stream`, keyword arguments
+``hyperliquid_stream``; :func:`.faces.hyperliquid_stream.hyperliquid_pro_client`).
 
 Test harness endpoints (not part of the Binance API): ``POST /_sim/mark?symbol=&price=`` holds
 a market's mark at a price from now on; ``GET /_sim/state`` answers the engine's
@@ -164,7 +167,8 @@ class SimServer:
     def __init__(self, engine: SimExchange, *, host: str = "127.0.0.1", port: int = 0,
                  faults: Optional[FaultPlan] = None, check_timestamp: bool = True,
                  auth_clock: Optional[Callable[[], int]] = None, hang_s: float = 3600.0, time_scale: float = 1.0,
-                 admin_state: bool = False, stream: Optional[dict] = None):
+                 admin_state: bool = False, stream: Optional[dict] = None,
+                 hyperliquid_stream: Optional[dict] = None):
         if host not in LOOPBACK:
             raise ValueError("the simulated exchange listens on loopback only")
         self.engine = engine
@@ -187,6 +191,11 @@ class SimServer:
 
         # Bybit v5's websocket face (/v5/private, /v5/public/linear) on the same port
         self.bybit_stream = BybitStreamFace(self, auth_clock=self.auth_clock)
+        from .faces.hyperliquid_stream import HyperliquidStreamFace
+
+        # Hyperliquid's websocket face: the bare /ws, handed over by the Binance face (its first request says whose)
+        self.hyperliquid_stream = HyperliquidStreamFace(self, **(hyperliquid_stream or {}))
+        self.stream.shared.append(self.hyperliquid_stream)
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -202,11 +211,13 @@ class SimServer:
         self._port = self._runner.addresses[0][1]
         await self.stream.start()
         await self.bybit_stream.start()
+        await self.hyperliquid_stream.start()
         return self.base_url
 
     async def stop(self) -> None:
         await self.stream.stop()
         await self.bybit_stream.stop()
+        await self.hyperliquid_stream.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

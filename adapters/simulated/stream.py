@@ -17,6 +17,8 @@ sockets  ``/ws/<listenKey>``, ``/ws`` and Binance's split paths ccxt builds from
          "id": N}``), ``UNSUBSCRIBE`` and ``LIST_SUBSCRIPTIONS`` for ``<symbol>@markPrice``,
          ``<symbol>@markPrice@1s``, ``!markPrice@arr`` and ``!markPrice@arr@1s``
          (``markPriceUpdate`` events; a path tail with an ``@`` subscribes that stream too).
+         The bare ``/ws`` is Hyperliquid's path too: a socket there whose first request is
+         another venue's (:attr:`StreamFace.shared`, each face's ``claims``) is that face's.
 
 Events are rendered from the engine's change hooks (:mod:`.changes`) with the fields Binance
 sends, stamped ``E``/``T`` with the engine clock at the change. Marks from price paths are pushed
