@@ -32,7 +32,11 @@
    journaled and no intent accepted twice (the venue refuses a client id it holds), time to flat.
 
 ``--quick``: fewer trials; ``--layouts 1000,10000``; ``--trials N`` (streamed) and
-``--poll-trials N``; ``--skip reaction,weight,faults``. Prints figures; asserts nothing.
+``--poll-trials N``; ``--skip reaction,weight,faults``; ``--venue`` the dialect of the reaction
+(:data:`VENUES`: ``binanceusdm``, the default, or ``hyperliquid``, whose stream is its
+``clearinghouseState`` channel: a set mark revalues the held position, and the face pushes the
+account's state at the end of its next block — 50 ms — as the venue pushes it each block; the
+weight and fault runs are Binance's). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -75,12 +79,21 @@ GOAL_P99_MS = 250.0
 # in six times as many trials
 RECONCILE_S = 5.0
 BUDGET = 2_400  # Binance USDⓈ-M REQUEST_WEIGHT a minute per IP (the default tier)
+# What differs by venue in the reaction: the venue's name in the layout line, the credentials of
+# the book's account (reaction.book's "acct"), its quote currency, and the simulator's options of
+# the venue's websocket face (Hyperliquid's: the state at each change, its cadence's push of the
+# whole book — 10,000 rows — once a minute, not a second: the venue has ~200 coins, not 10,000)
+VENUES: dict[str, dict[str, Any]] = {
+    "binanceusdm": {"name": "Binance USDⓈ-M", "quote": "USDT", "server": {}},
+    "hyperliquid": {"name": "Hyperliquid", "quote": "USDC",
+                    "server": {"hyperliquid_stream": {"state_every_ms": 60_000}}},
+}
 
 
 # --- the venue: its own process, the system's clock ------------------------------------------------------
 
 
-def venue_process(conn: Any, n: int) -> None:
+def venue_process(conn: Any, n: int, venue: str = "binanceusdm") -> None:
     """Serves ``reaction.book(n)`` on the system's clock and obeys the bench over ``conn``:
     ``cross`` (the first market's mark from 100 to 80, stamped), ``result`` (the stamps so far),
     ``stop``. Stamps are ``time.monotonic()``: the event, the first REST request charged after
@@ -107,7 +120,7 @@ def venue_process(conn: Any, n: int) -> None:
 
         eng.place_order = placed  # type: ignore[method-assign]
         eng._charge = charged  # type: ignore[method-assign]
-        server = SimServer(eng, auth_clock=wall_clock)
+        server = SimServer(eng, auth_clock=wall_clock, **VENUES[venue]["server"])
         await server.start()
         face = server.stream
         pushes: list = []  # (rows rendered from, to, queued by, rows): the face's mark frames
@@ -164,7 +177,17 @@ def venue_process(conn: Any, n: int) -> None:
     asyncio.run(main())
 
 
-def write_inputs(work: Path, port: int, streamed: bool) -> tuple[Path, Path]:
+def credentials(venue: str) -> tuple[str, dict[str, str]]:
+    """The Accounts document's credentials of the book's account on ``venue``, and their environment."""
+    if venue == "hyperliquid":
+        from adapters.simulated.faces.hyperliquid import account_address, account_key
+
+        return (f'{{wallet_address: "{account_address(ACCOUNT)}", private_key: {{env: KS_B_KEY}}}}',
+                {"KS_B_KEY": account_key(ACCOUNT)})
+    return "{api_key: {env: KS_B_KEY}, secret: {env: KS_B_SECRET}}", {"KS_B_KEY": "k", "KS_B_SECRET": "s"}
+
+
+def write_inputs(work: Path, port: int, streamed: bool, venue: str = "binanceusdm") -> tuple[Path, Path]:
     pol = work / "policies"
     pol.mkdir(exist_ok=True)
     (pol / "reaction.yaml").write_text(POLICY)
@@ -178,25 +201,27 @@ spec:
   dry_run: false
   accounts:
     - name: {ACCOUNT}
-      venue: binanceusdm
+      venue: {venue}
       market_type: futures
+      quote_currency: {VENUES[venue]["quote"]}
       api_url: http://127.0.0.1:{port}
-      credentials: {{api_key: {{env: KS_B_KEY}}, secret: {{env: KS_B_SECRET}}}}{block}
+      credentials: {credentials(venue)[0]}{block}
 """)
     return pol, acc
 
 
-def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False) -> dict:
+def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False, venue: str = "binanceusdm") -> dict:
     """One venue, one ``ksctl run``; the mark crossed once the runner is ready. The venue's stamps
     (with ``trace``, the runner's too: ``trace`` in the result, see :func:`breakdown`)."""
-    venue = VenueProcess(venue_process, n)
+    dialect = venue
+    venue = VenueProcess(venue_process, n, dialect)  # type: ignore[assignment]
     runner = None
     try:
         d = work / f"{'s' if streamed else 'p'}{n}-{k}"
         d.mkdir()
-        pol, acc = write_inputs(d, venue.port, streamed)
+        pol, acc = write_inputs(d, venue.port, streamed, dialect)
         api_port = free_port()
-        env_key = {"KS_B_KEY": "k", "KS_B_SECRET": "s"}  # the book's account (reaction.book)
+        env_key = credentials(dialect)[1]  # the book's account (reaction.book)
         os.environ.update(env_key)
         ENV.update(env_key)
         tfile = d / "trace.jsonl"
@@ -204,7 +229,7 @@ def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False) -
         runner = start_runner(d, pol, acc, f"sqlite://{d / 'state.db'}", "bench", api_port,
                               **({"ksctl": cmd} if cmd else {}))
         api = f"http://127.0.0.1:{api_port}"
-        key = f"binanceusdm/{ACCOUNT}"
+        key = f"{dialect}/{ACCOUNT}"
 
         def ready() -> bool:
             st = get_json(api + "/v1/status", token=API_TOKEN)
@@ -311,22 +336,22 @@ def print_breakdowns(rows: list[dict]) -> None:
                 print(f"      ~{ms} ms sampled in {where}")
 
 
-def reactions(layouts: dict[int, tuple[int, int]], trace: bool = False) -> None:
+def reactions(layouts: dict[int, tuple[int, int]], trace: bool = False, venue: str = "binanceusdm") -> None:
     work = Path(tempfile.mkdtemp(prefix="ks-stream-"))
     print(f"1. reaction, from the venue's event (one mark crossing) to the first close the venue receives; "
           f"policy interval {INTERVAL_S:g} s, --min-tick-spacing default (100 ms)", flush=True)
     for n, (trials, poll_trials) in layouts.items():
         ref = reference_ms()
-        s = [one_trial(work, n, True, k, trace) for k in range(trials)]
-        p = [one_trial(work, n, False, k) for k in range(poll_trials)]
+        s = [one_trial(work, n, True, k, trace, venue) for k in range(trials)]
+        p = [one_trial(work, n, False, k, venue=venue) for k in range(poll_trials)]
         ms = [(r["order"] - r["event"]) * 1000 for r in s]
         rest_in = [r["rest_calls"] for r in s]
         tick = [(r["order"] - r["rest"]) * 1000 for r in p if r["rest"] is not None]
         polled = [(r["order"] - r["event"]) * 1000 for r in p]
         print(f"layout: one account (one scope), {n:,} positions on {n:,} markets, close_all on a hard trigger "
-              f"over the mark (one mark 100 -> 80); simulated Binance USDⓈ-M (REST + websocket faces) in its own "
-              f"process, ksctl run with ccxt / ccxt.pro, SQLite; a fresh venue and runner per trial; the stream's "
-              f"REST reconcile every {RECONCILE_S:g} s, the event anywhere in it; "
+              f"over the mark (one mark 100 -> 80); simulated {VENUES[venue]['name']} (REST + websocket faces) "
+              f"in its own process, ksctl run with ccxt / ccxt.pro, SQLite; a fresh venue and runner per trial; "
+              f"the stream's REST reconcile every {RECONCILE_S:g} s, the event anywhere in it; "
               f"load average {os.getloadavg()[0]:.1f}; reference loop {ref:.1f} ms")
         p50, p99 = statistics.median(ms), pct(ms, 99)
         print(f"  streamed ({trials} trials): p50 {p50:.1f} ms  p99 {p99:.1f} ms  max {max(ms):.1f} ms  "
@@ -531,6 +556,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=None, help="streamed trials per layout")
     ap.add_argument("--poll-trials", type=int, default=None, help="polled trials per layout")
     ap.add_argument("--skip", default="", help="reaction,weight,faults")
+    ap.add_argument("--venue", default="binanceusdm", choices=sorted(VENUES), help="the dialect of the reaction")
     ap.add_argument("--trace", action="store_true",
                     help="stamp the streamed path in the runner too (bench/stream_trace.py) and print where the "
                          "time went")
@@ -543,7 +569,7 @@ def main() -> None:
                for n, (t, p) in base.items()}
     print(f"private streams against polling — machine: {machine()}", flush=True)
     if "reaction" not in skip:
-        reactions(layouts, args.trace)
+        reactions(layouts, args.trace, args.venue)
     if "weight" not in skip:
         weights()
     if "faults" not in skip:

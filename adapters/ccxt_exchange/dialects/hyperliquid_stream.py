@@ -86,6 +86,8 @@ def _problem(message: Any) -> Optional[tuple[str, str]]:
         return "?", f"the frame is a {type(message).__name__}, not an object"
     channel = message.get("channel")
     data = message.get("data")
+    if not isinstance(channel, str):
+        return "?", "field channel: missing" if channel is None else f"field channel: not a string: {channel!r:.20}"
     if channel == STATE:
         state = data.get(STATE) if isinstance(data, Mapping) else None
         if not isinstance(state, Mapping):
