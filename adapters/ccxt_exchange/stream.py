@@ -498,7 +498,7 @@ class AccountStream:
         try:
             events = self._events(message, getattr(ex, self._order_parser), self._held)
         except Exception as e:  # noqa: BLE001 — an event it cannot read is malformed, never applied
-            self._dropped("malformed", f"{_event_name(message)}: {type(e).__name__}")
+            self._dropped("malformed", self._describe(message) or f"{_event_name(message)}: {type(e).__name__}")
             return None
         if not events:
             return message

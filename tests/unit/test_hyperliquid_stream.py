@@ -12,6 +12,7 @@ import pytest
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.ccxt_exchange.dialects.hyperliquid import HYPERLIQUID, to_cloid
 from adapters.ccxt_exchange.dialects.hyperliquid_stream import stream_events, stream_message, stream_problem
+from adapters.ccxt_exchange.parsing import BadData
 from adapters.ccxt_exchange.streamstate import STREAM_KIND
 
 ccxt = pytest.importorskip("ccxt.pro")
@@ -86,7 +87,12 @@ def test_each_channel_has_its_verdict(frame, verdict):
 def test_a_frame_that_does_not_parse_is_malformed_and_named_by_channel_and_field(frame, cut, said):
     broken = copy.deepcopy(frame)
     cut(broken)
-    assert stream_message(broken) == "malformed"
+    if "assetPositions[" in said:  # a position row: read with the rows, the frame refused whole
+        assert stream_message(broken) == "state"
+        with pytest.raises((KeyError, BadData)):
+            stream_events(broken, parse_order(), held=set())
+    else:
+        assert stream_message(broken) == "malformed"
     assert stream_problem(broken) == "BAD_RESPONSE: hyperliquid " + said
 
 

@@ -34,9 +34,10 @@ What it owns
     idle account's state promised by the venue's documentation (a silent stream is stale, and
     read over REST).
 
-A frame that does not parse is ``malformed`` and :func:`stream_problem` names its channel and
-field (``BAD_RESPONSE: hyperliquid clearinghouseState: field assetPositions[0].position.szi:
-missing``).
+A frame that does not parse is ``malformed`` (a clearinghouse state's position rows are checked
+as :func:`stream_events` reads them: it raises, and the stream drops the frame whole as
+malformed) and :func:`stream_problem` names its channel and field (``BAD_RESPONSE: hyperliquid
+clearinghouseState: field assetPositions[0].position.szi: missing``).
 
 What it must not do
     import ccxt or hold account state (see :mod:`.base`).
@@ -48,7 +49,7 @@ import asyncio
 from collections.abc import Container, Iterable
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
-from ..parsing import num
+from ..parsing import BadData, num
 from ..streamstate import STREAM_KIND, StreamEvent
 from .hyperliquid_orders import ORDER_TYPE_TRIGGERS, listed_kind, with_our_id
 
@@ -156,9 +157,21 @@ def stream_message(message: Any) -> str:
         return "answer"
     if channel not in (STATE, ORDERS, FILLS):
         return "unknown"
-    if _problem(message) is not None:
-        return "malformed"
-    return "state" if channel == STATE else "ok"
+    if channel == STATE:  # its rows are checked as they are read (a book's worth: one pass, not two)
+        return "state" if _state_frame(message) else "malformed"
+    return "ok" if _problem(message) is None else "malformed"
+
+
+def _state_frame(message: Mapping[str, Any]) -> bool:
+    """A clearinghouse state's frame as a whole: its state, time, equity and list of positions
+    (each position is checked by :func:`stream_events`, which raises on one it cannot read)."""
+    data = message.get("data")
+    state = data.get(STATE) if isinstance(data, Mapping) else None
+    if not isinstance(state, Mapping) or num(state.get("time")) is None:
+        return False
+    summary = state.get("marginSummary")
+    return isinstance(summary, Mapping) and num(summary.get("accountValue")) is not None and \
+        isinstance(state.get("assetPositions"), list)
 
 
 def stream_problem(message: Any) -> Optional[str]:
@@ -208,15 +221,20 @@ def _state_events(state: Mapping[str, Any], held: Optional[Container[str]]) -> l
     upnl = 0.0
     for row in state["assetPositions"]:
         p = row["position"]
-        size = num(p["szi"]) or 0.0
-        symbol = symbol_of_coin(str(p["coin"]))
+        size = num(p["szi"])
+        coin = p["coin"]
+        if size is None or not isinstance(coin, str) or not coin:
+            raise BadData("a position without its coin or size")  # (stream_problem names the field)
+        symbol = symbol_of_coin(coin)
         listed.add(symbol)
         if not size:
             out.append(StreamEvent(("position", symbol, "BOTH"), at, row,
                                    positions=((symbol, "BOTH", None, 0.0, None),)))
             continue
         entry, value = num(p["entryPx"]), num(p["positionValue"])
-        mark = abs(value / size) if value is not None else None
+        if entry is None or value is None:
+            raise BadData("a position without its entry price or value")
+        mark = abs(value / size)
         upnl += num(p.get("unrealizedPnl")) or 0.0
         out.append(StreamEvent(("position", symbol, "BOTH"), at, row,
                                positions=((symbol, "BOTH", "long" if size > 0 else "short", abs(size), entry),),

@@ -49,6 +49,30 @@ def empty_clearinghouse(now: int) -> dict:
             "marginSummary": dict(zero), "time": now, "withdrawable": "0.0"}
 
 
+def position_row(eng: Any, p: Any) -> dict:
+    """One row of ``assetPositions``: an engine position view, one-way."""
+    m = eng.markets[p.symbol]
+    im = p.initial_margin
+    return {"position": {
+        "coin": m.base, "cumFunding": {"allTime": "0.0", "sinceChange": "0.0", "sinceOpen": "0.0"},
+        "entryPx": dec(p.entry_price, m.price_decimals + 2),
+        "leverage": {"type": "cross", "value": p.leverage},
+        "liquidationPx": dec(p.liquidation_price, m.price_decimals + 6) if p.liquidation_price > 0 else None,
+        "marginUsed": usd(im), "maxLeverage": m.max_leverage, "positionValue": usd(abs(p.notional)),
+        "returnOnEquity": dec(p.unrealized_pnl / im if im else 0.0, 8),
+        "szi": dec(p.amount, m.amount_decimals), "unrealizedPnl": usd(p.unrealized_pnl)},
+        "type": "oneWay"}
+
+
+def account_fields(v: Any, ntl: float, now: int) -> dict:
+    """What ``clearinghouseState`` says beside the positions: the account view ``v``'s summaries
+    (``ntl`` the positions' notional), ``time`` and ``withdrawable``."""
+    summary = {"accountValue": usd(v.equity), "totalMarginUsed": usd(v.initial_margin + v.open_order_margin),
+               "totalNtlPos": usd(ntl), "totalRawUsd": usd(v.wallet)}
+    return {"crossMaintenanceMarginUsed": usd(v.maint_margin), "crossMarginSummary": dict(summary),
+            "marginSummary": summary, "time": now, "withdrawable": usd(v.available)}
+
+
 def clearinghouse(eng: Any, coins: Iterable[str], views: Iterable[Any], v: Any, now: int) -> dict:
     """``clearinghouseState`` of an account: its positions ``views`` (engine position views) on
     the ``coins``' markets (the engine symbols of the coins the venue lists), one-way, and its
@@ -58,23 +82,9 @@ def clearinghouse(eng: Any, coins: Iterable[str], views: Iterable[Any], v: Any, 
     for p in views:
         if p.symbol not in listed:
             continue
-        m = eng.markets[p.symbol]
         ntl += abs(p.notional)
-        im = p.initial_margin
-        rows.append({"position": {
-            "coin": m.base, "cumFunding": {"allTime": "0.0", "sinceChange": "0.0", "sinceOpen": "0.0"},
-            "entryPx": dec(p.entry_price, m.price_decimals + 2),
-            "leverage": {"type": "cross", "value": p.leverage},
-            "liquidationPx": dec(p.liquidation_price, m.price_decimals + 6) if p.liquidation_price > 0 else None,
-            "marginUsed": usd(im), "maxLeverage": m.max_leverage, "positionValue": usd(abs(p.notional)),
-            "returnOnEquity": dec(p.unrealized_pnl / im if im else 0.0, 8),
-            "szi": dec(p.amount, m.amount_decimals), "unrealizedPnl": usd(p.unrealized_pnl)},
-            "type": "oneWay"})
-    summary = {"accountValue": usd(v.equity), "totalMarginUsed": usd(v.initial_margin + v.open_order_margin),
-               "totalNtlPos": usd(ntl), "totalRawUsd": usd(v.wallet)}
-    return {"assetPositions": rows, "crossMaintenanceMarginUsed": usd(v.maint_margin),
-            "crossMarginSummary": dict(summary), "marginSummary": summary, "time": now,
-            "withdrawable": usd(v.available)}
+        rows.append(position_row(eng, p))
+    return {"assetPositions": rows, **account_fields(v, ntl, now)}
 
 
 def order_row(eng: Any, o: SimOrder) -> dict:
@@ -125,5 +135,5 @@ def trigger_row(eng: Any, o: Any) -> dict:
             "triggerPx": trig, "children": [], "tif": None, "cloid": cloid(o.client_algo_id)}
 
 
-__all__ = ["ALGO_STATUS", "TIF", "TIF_BACK", "CLOID_RE", "dec", "usd", "cloid", "empty_clearinghouse", "clearinghouse",
-           "order_row", "order_status", "trigger_row"]
+__all__ = ["ALGO_STATUS", "TIF", "TIF_BACK", "CLOID_RE", "account_fields", "dec", "usd", "cloid", "empty_clearinghouse",
+           "clearinghouse", "order_row", "order_status", "position_row", "trigger_row"]

@@ -56,7 +56,8 @@ from ..changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ..stream import PushFace, _Socket
 from .hyperliquid import ADDRESS_RE, _Err, _Face, universe
 from .hyperliquid_keys import addresses
-from .hyperliquid_rows import ALGO_STATUS, clearinghouse, cloid, dec, order_status, usd
+from .hyperliquid_rows import (ALGO_STATUS, account_fields, cloid, dec, empty_clearinghouse, order_status,
+                               position_row, usd)
 
 USER_CHANNELS = ("clearinghouseState", "orderUpdates", "userFills")
 MARKET_CHANNELS = ("activeAssetCtx", "allMids")
@@ -88,6 +89,9 @@ class HyperliquidStreamFace(PushFace):
         self._orders: dict[str, dict[int, dict]] = {}
         self._fills: dict[str, list[dict]] = {}
         self._coins: dict[str, str] = {}  # engine symbol → coin
+        # account → symbol → (what its row was rendered from, the row's JSON): a block renders
+        # again only the rows whose position changed (a set mark of one coin: one row)
+        self._rows: dict[str, dict[str, tuple[tuple, str]]] = {}
 
     # --- sockets (handed over by the Binance face at /ws) -------------------------------------------------
 
@@ -293,18 +297,33 @@ class HyperliquidStreamFace(PushFace):
     def _push(self, s: _Socket, kind: str, channel: str, data: Any) -> None:
         s.queue.put_nowait((kind, _dumps({"channel": channel, "data": data})))
 
-    def _push_state(self, s: _Socket, sub: dict, now: int) -> None:
+    def _push_state(self, s: _Socket, sub: dict, now: int, text: Optional[str] = None) -> None:
+        """``sub``'s account state to ``s`` (``text``: its frame, rendered once for the block)."""
+        s.pushed["state"] = asyncio.get_event_loop().time()
+        s.queue.put_nowait(("user", text if text is not None else self._state_text(sub, now)))
+
+    def _state_text(self, sub: dict, now: int) -> str:
+        """The ``clearinghouseState`` frame of ``sub``'s user at ``now``, read uncharged."""
         eng = self.engine
         account = self._account(sub)
+        head = '{"channel":"clearinghouseState","data":{"dex":"","user":%s,"clearinghouseState":' % _dumps(sub["user"])
         if account is None:
-            from .hyperliquid_rows import empty_clearinghouse
-
-            state = empty_clearinghouse(now)
-        else:
-            a = eng.accounts[account]  # uncharged, at the block
-            state = clearinghouse(eng, self.coins(), eng._positions(a, now), eng._view(a, now), now)
-        s.pushed["state"] = asyncio.get_event_loop().time()
-        self._push(s, "user", "clearinghouseState", {"dex": "", "user": sub["user"], "clearinghouseState": state})
+            return head + _dumps(empty_clearinghouse(now)) + "}}"
+        a = eng.accounts[account]
+        coins, cache = self.coins(), self._rows.setdefault(account, {})
+        parts, ntl = [], 0.0
+        for p in eng._positions(a, now):
+            if p.symbol not in coins:
+                continue
+            ntl += abs(p.notional)
+            key = (p.amount, p.entry_price, p.notional, p.unrealized_pnl, p.initial_margin, p.liquidation_price,
+                   p.leverage)
+            held = cache.get(p.symbol)
+            if held is None or held[0] != key:
+                held = cache[p.symbol] = (key, _dumps(position_row(eng, p)))
+            parts.append(held[1])
+        rest = _dumps(account_fields(eng._view(a, now), ntl, now))
+        return head + '{"assetPositions":[' + ",".join(parts) + "]," + rest[1:] + "}}"
 
     def _push_ctx(self, s: _Socket, coin: str, now: int, price: Optional[float] = None) -> None:
         eng = self.engine
@@ -333,12 +352,16 @@ class HyperliquidStreamFace(PushFace):
             now, t = self.engine.now(), loop.time()
             self._flush_block()
             dirty, self._dirty = self._dirty, set()
+            texts: dict[str, str] = {}  # a user's state, rendered once this block
             for s in list(self.sockets):
                 for sub in list(s.pushed["subs"].values()):
                     kind = sub["type"]
                     if kind == "clearinghouseState" and (self._account(sub) in dirty or
                                                          t - s.pushed.get("state", 0.0) >= self.state_every_ms / 1000):
-                        self._push_state(s, sub, now)
+                        user = sub["user"].lower()
+                        if user not in texts:
+                            texts[user] = self._state_text(sub, now)
+                        self._push_state(s, sub, now, texts[user])
                     elif kind == "activeAssetCtx" and t - s.pushed.get("ctx:" + sub["coin"], 0.0) >= \
                             self.ctx_every_ms / 1000:
                         self._push_ctx(s, sub["coin"], now)
