@@ -84,9 +84,13 @@ BUDGET = 2_400  # Binance USDⓈ-M REQUEST_WEIGHT a minute per IP (the default t
 # the venue's websocket face (Hyperliquid's: the state at each change, its cadence's push of the
 # whole book — 10,000 rows — once a minute, not a second: the venue has ~200 coins, not 10,000)
 VENUES: dict[str, dict[str, Any]] = {
-    "binanceusdm": {"name": "Binance USDⓈ-M", "quote": "USDT", "server": {}},
+    "binanceusdm": {"name": "Binance USDⓈ-M", "quote": "USDT", "server": {},
+                    "cadence": "on the real venue the mark stream's cadence adds up to 1 s more to both (@1s; 3 s "
+                               "with @markPrice): the simulator pushes a set mark at once"},
     "hyperliquid": {"name": "Hyperliquid", "quote": "USDC",
-                    "server": {"hyperliquid_stream": {"state_every_ms": 60_000}}},
+                    "server": {"hyperliquid_stream": {"state_every_ms": 60_000}},
+                    "cadence": "the simulator pushes the account's state at the end of its next 50 ms block; the "
+                               "real venue pushes it at its own block cadence, which its documentation does not say"},
 }
 
 
@@ -368,8 +372,7 @@ def reactions(layouts: dict[int, tuple[int, int]], trace: bool = False, venue: s
                   f"mean {INTERVAL_S / 2 * 1000 + t50:,.0f} ms (interval/2 + tick), worst "
                   f"{INTERVAL_S * 1000 + max(tick):,.0f} ms (interval + tick) — computed; measured event -> first "
                   f"order in these trials: {', '.join(f'{x:,.0f}' for x in polled)} ms")
-        print("  on the real venue the mark stream's cadence adds up to 1 s more to both (@1s; 3 s with "
-              "@markPrice): the simulator pushes a set mark at once", flush=True)
+        print(f"  {VENUES[venue]['cadence']}", flush=True)
 
 
 # --- 2. REST weight ---------------------------------------------------------------------------------------

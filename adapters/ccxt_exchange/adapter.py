@@ -382,7 +382,8 @@ class CcxtAdapter:
         spec = self._stream_spec
         assert spec is not None  # only an account with a stream block streams
         return AccountStream(
-            f"{self.venue}/{self.account}", quote=self.quote_currency, build=build, parse_order=self._parse_order,
+            f"{self.venue}/{self.account}", quote=self.dialect.stream_quote or self.quote_currency, build=build,
+            parse_order=self._parse_order,
             contract_size=lambda s: num((self._markets.get(s) or {}).get("contractSize")) or 1.0,
             rules=self.market_rules, classify=self.dialect.stream_message,
             events=lambda message, order, held: self.dialect.stream_events(message, self._markets.symbol_of, order,

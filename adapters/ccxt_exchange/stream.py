@@ -20,6 +20,11 @@ What it owns
       key that expired ending the connection (``down``, LISTEN_KEY_EXPIRED, until reconnected);
       a frame that is not JSON dropped and counted malformed at each of ccxt's sockets, whose
       receive loop it would end;
+    * a ``state`` message (the account's whole state in one frame: Hyperliquid's clearinghouse
+      state) read by its events alone, never handed to ccxt; an order whose frame does not say
+      its kind (:data:`~.streamstate.STREAM_KIND` None) keeps the kind known of it, or, never
+      known, puts the stream in doubt and has the next REST read list every open order
+      (``orders_due``);
     * every event of those messages applied to a :class:`~.streamstate.StreamState` (the
       dialect's :meth:`~.dialects.base.Dialect.stream_events`): ccxt resolves a watch with one
       message, and a second one ccxt reads before the watch is awaited again reaches ccxt's
@@ -102,7 +107,7 @@ class AccountStream:
     ``events(message, ccxt_order, held)`` its :meth:`~.dialects.base.Dialect.stream_events` (with
     the market ids' symbols bound), ``event_time(message)`` its ``stream_time``.
 
-    Size: about 480 lines, one connection's life and what it may be trusted with — the watch
+    Size: about 540 lines, one connection's life and what it may be trusted with — the watch
     loops, the raw frames' checks and their events applied (an array of marks as columns),
     health, and when a REST reconcile ends the REST reads (sockets opened, disagreements,
     doubt) — which share the connection's state; the state itself, pure, is :mod:`.streamstate`'s.

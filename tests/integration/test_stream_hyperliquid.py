@@ -44,17 +44,17 @@ class Rig:
     """A server on the wall clock, the adapter of ``sim-main`` on Hyperliquid with a stream
     block, a REST client of the same account (the desk's bot), and the wakes the adapter called."""
 
-    def __init__(self, stale_after: str = "1s", reconcile_every: str = "30s"):
+    def __init__(self, stale_after: str = "1s", reconcile_every: str = "30s", quote: str = "USDC"):
         self.engine = build("calm", wall_clock)
         for symbol, price in FLAT.items():
             self.engine.set_mark(symbol, price)
         self.server = SimServer(self.engine, auth_clock=wall_clock, hyperliquid_stream=FACE)
-        self.stale_after, self.reconcile_every = stale_after, reconcile_every
+        self.stale_after, self.reconcile_every, self.quote = stale_after, reconcile_every, quote
         self.wakes: list[str] = []
 
     async def __aenter__(self) -> "Rig":
         await self.server.start()
-        account = sim_account(self.server, "sim-main", "hyperliquid", stream={
+        account = sim_account(self.server, "sim-main", "hyperliquid", quote_currency=self.quote, stream={
             "enabled": True, "stale_after": self.stale_after, "reconcile_every": self.reconcile_every})
         self.adapters = ccxt_adapters([account], rate_limit=False)
         self.adapter = self.adapters.by_key[KEY]
@@ -120,7 +120,8 @@ def rig(test, timeout: float = 40.0, **kw: Any):
 # --- live ---------------------------------------------------------------------------------------------
 
 
-def test_a_live_stream_answers_snapshots_without_rest_as_the_venue_holds_them():
+@pytest.mark.parametrize("quote", ["USDC", "USDT"])  # the equity is USDC's whatever the account declares
+def test_a_live_stream_answers_snapshots_without_rest_as_the_venue_holds_them(quote):
     async def t(r: Rig):
         await r.live()
         snap = await r.from_stream()
@@ -136,7 +137,7 @@ def test_a_live_stream_answers_snapshots_without_rest_as_the_venue_holds_them():
         subs = [sub for s in r.server.hyperliquid_stream.sockets for sub in s.pushed["subs"].values()]
         assert sorted(s["type"] for s in subs) == ["clearinghouseState", "orderUpdates"]
         assert {s["user"].lower() for s in subs} == {account_address("sim-main")}
-    rig(t)
+    rig(t, quote=quote)
 
 
 def test_a_fill_and_a_set_mark_reach_the_snapshot_from_the_stream_and_wake_the_runner():

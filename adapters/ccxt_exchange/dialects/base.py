@@ -260,6 +260,9 @@ class Dialect:
 
     # the streaming client's method that reads a raw order row of the stream
     stream_order_parser: str = "parse_ws_order"
+    # the asset the stream's wallet events give the account's equity in, where the venue has one
+    # whatever the account declares as its quote (Hyperliquid: USDC); None: the account's quote
+    stream_quote: Optional[str] = None
 
     # The venue's refusals of an order, code by code (:mod:`.refusals`), from its documented
     # error list: the reason code each maps to and how a retry fares. A code not listed is

@@ -154,6 +154,7 @@ class HyperliquidDialect(Dialect):
     streams: bool = True
     stream_open_weight: float = 20.0
     stream_order_parser: str = "parse_order"  # ccxt.pro's hyperliquid reads order rows with its REST parser
+    stream_quote: Optional[str] = hl_stream.QUOTE  # the equity is USDC's, whatever quote the account declares
 
     def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
         return hyperliquid_refusal(body)
