@@ -32,7 +32,7 @@
    journaled and no intent accepted twice (the venue refuses a client id it holds), time to flat.
 
 ``--venue``: the dialect the venue speaks and the runner streams (:data:`VENUES`: binanceusdm,
-the default, bybit, okx; a venue is one entry there — its ccxt id, the Accounts document's
+the default, bybit, okx, hyperliquid; a venue is one entry there — its ccxt id, the Accounts document's
 credentials, the simulator's websocket face and how that face writes a mark); the reaction (1)
 runs on any of them, the weight (2) and fault (3) runs are Binance's (its weights, its listen key).
 ``--quick``: fewer trials; ``--layouts 1000,10000``; ``--trials N`` (streamed) and
@@ -97,6 +97,22 @@ class Venue:
     cadence: str = "up to 1 s more to both (@1s; 3 s with @markPrice)"
     credentials: str = "{api_key: {env: KS_B_KEY}, secret: {env: KS_B_SECRET}}"
     env: dict = field(default_factory=lambda: {"KS_B_KEY": "k", "KS_B_SECRET": "s"})
+    quote: str = "USDT"
+    server: dict = field(default_factory=dict)  # the SimServer's options of the venue's face
+
+
+def _hyperliquid() -> Venue:
+    """Hyperliquid: its stream is the ``clearinghouseState`` channel (a set mark revalues the held
+    position, and the face pushes the account's state at the end of its next 50 ms block); a
+    wallet signs; the face's cadence push of the whole book (10,000 rows) once a minute, not a
+    second: the venue lists ~200 coins, not 10,000."""
+    from adapters.simulated.faces.hyperliquid import account_address, account_key
+
+    return Venue("simulated Hyperliquid", "hyperliquid", "hyperliquid_stream", '"markPx":"80',
+                 "its block cadence, which its documentation does not say (the simulator pushes the account's "
+                 "state at the end of its next 50 ms block)",
+                 f'{{wallet_address: "{account_address(ACCOUNT)}", private_key: {{env: KS_B_KEY}}}}',
+                 {"KS_B_KEY": account_key(ACCOUNT)}, "USDC", {"hyperliquid_stream": {"state_every_ms": 60_000}})
 
 
 VENUES = {
@@ -107,6 +123,7 @@ VENUES = {
                  "up to 200 ms more to both (mark-price's cadence while the mark moves)",
                  "{api_key: {env: KS_B_KEY}, secret: {env: KS_B_SECRET}, password: {env: KS_B_PASS}}",
                  {"KS_B_KEY": "k", "KS_B_SECRET": "s", "KS_B_PASS": "sim-passphrase"}),
+    "hyperliquid": _hyperliquid(),
 }
 
 
@@ -140,9 +157,9 @@ def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
 
         eng.place_order = placed  # type: ignore[method-assign]
         eng._charge = charged  # type: ignore[method-assign]
-        server = SimServer(eng, auth_clock=wall_clock)
-        await server.start()
         venue = VENUES[venue_id]
+        server = SimServer(eng, auth_clock=wall_clock, **venue.server)
+        await server.start()
         face = getattr(server, venue.face)
         pushes: list = []  # (rows rendered from, to, queued by, rows): the face's mark frames
         sends: list = []  # (start, end, bytes, the crossing's): each frame's send_str
@@ -221,6 +238,7 @@ spec:
   accounts:
     - name: {ACCOUNT}
       venue: {venue.ccxt_id}
+      quote_currency: {venue.quote}
       market_type: futures
       api_url: http://127.0.0.1:{port}
       credentials: {venue.credentials}{block}

@@ -382,12 +382,13 @@ class CcxtAdapter:
         spec = self._stream_spec
         assert spec is not None  # only an account with a stream block streams
         return AccountStream(
-            f"{self.venue}/{self.account}", quote=self.quote_currency, build=build, parse_order=self._parse_order,
+            f"{self.venue}/{self.account}", quote=self.dialect.stream_quote or self.quote_currency, build=build,
+            parse_order=self._parse_order,
             contract_size=lambda s: num((self._markets.get(s) or {}).get("contractSize")) or 1.0,
             rules=self.market_rules, classify=self.dialect.stream_message,
             events=lambda message, order, held: self.dialect.stream_events(message, self._markets.symbol_of, order,
                                                                            held),
-            secrets=lambda: self._secrets, event_time=self.dialect.stream_time,
+            secrets=lambda: self._secrets, event_time=self.dialect.stream_time, describe=self.dialect.stream_problem,
             mark_rows=lambda message, held: self.dialect.stream_mark_rows(message, self._markets.symbol_of, held),
             watch_marks=None if type(self.dialect).watch_marks is Dialect.watch_marks else self.dialect.watch_marks,
             order_parser=self.dialect.stream_order_parser, ended=self.dialect.stream_ended,
@@ -511,6 +512,8 @@ class CcxtAdapter:
         at = self._orders_at
         age = min(self.open_orders_max_age_s, WATCHED_ORDERS_MAX_AGE_S) if self._watching_entries \
             else self.open_orders_max_age_s
+        if self._stream is not None and self._stream.orders_due:  # it read an order it cannot tell the kind of
+            return True
         return at is None or time.monotonic() - at >= age
 
     async def _snapshot(self, op: Op, started: float) -> Snapshot:

@@ -23,6 +23,11 @@ What it owns
       STREAM_LOGIN_REFUSED, reconnected with a growing backoff);
       a frame that is not JSON dropped and counted malformed at each of ccxt's sockets, whose
       receive loop it would end;
+    * a ``state`` message (the account's whole state in one frame: Hyperliquid's clearinghouse
+      state) read by its events alone, never handed to ccxt; an order whose frame does not say
+      its kind (:data:`~.streamstate.STREAM_KIND` None) keeps the kind known of it, or, never
+      known, puts the stream in doubt and has the next REST read list every open order
+      (``orders_due``);
     * every event of those messages applied to a :class:`~.streamstate.StreamState` (the
       dialect's :meth:`~.dialects.base.Dialect.stream_events`): ccxt resolves a watch with one
       message, and a second one ccxt reads before the watch is awaited again reaches ccxt's
@@ -79,7 +84,7 @@ from killswitch.snapshot import MarketRules, Order, Snapshot
 
 from ..base import OVERDUE_AFTER, AdapterError, StreamHealth
 from .errors import reason_for, scrub
-from .streamstate import CHANGED, DUPLICATE, OUT_OF_ORDER, MarkRows, StreamEvent, StreamState
+from .streamstate import CHANGED, DUPLICATE, OUT_OF_ORDER, STREAM_KIND, MarkRows, StreamEvent, StreamState
 
 log = logging.getLogger(__package__)
 
@@ -138,6 +143,7 @@ class AccountStream:
                  event_time: Callable[[Any], Optional[int]] = lambda message: None,
                  ended: Callable[[Any], tuple[str, str]] = lambda message: LISTEN_KEY,
                  watches: Sequence[tuple[str, Mapping[str, Any]]] = WATCHES,
+                 describe: Callable[[Any], Optional[str]] = lambda message: None,
                  stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms):
         self.key = key
@@ -156,6 +162,9 @@ class AccountStream:
         self._ended = ended
         self._watches = tuple(watches)
         self._expiry = LISTEN_KEY  # (reason, the venue's words) of the last authorization the venue ended
+        self._describe = describe  # what is wrong with a malformed message (channel and field), if known
+        # an order came whose kind the stream does not say: the next REST read lists every open order
+        self.orders_due = False
         self.stale_after_ms = int(stale_after_s * 1000)
         self.reconcile_every_ms = int(reconcile_every_s * 1000)
         self.backoff_s = float(backoff_s)
@@ -326,6 +335,7 @@ class AccountStream:
         self._base_epoch = token
         found = self.state.reconcile(rest, self._clock(), self._contract_size, compare=compare, orders=orders,
                                      orders_since=orders_since)
+        self.orders_due = self.orders_due and not orders
         # every leg is made anew after a reconcile: now, in the tick that read REST, not in the
         # next one, which a stream update starts and waits on (a quarter of a second at 10,000)
         self.state.prepare(self._contract_size, self._rules)
@@ -489,7 +499,7 @@ class AccountStream:
             if kind == "answer":  # a new connection's subscriptions are answered even when no data flows
                 return handle(client, message)
             self._message()
-            if kind in ("ok", "marks"):
+            if kind in ("ok", "marks", "state"):
                 at = self._event_time(message)
                 if at is not None and (self._event_ms is None or at > self._event_ms):
                     self._event_ms = at
@@ -499,10 +509,13 @@ class AccountStream:
                 self._enter("down", self._expiry[0])
                 return None
             if kind in ("unknown", "malformed"):
-                self._dropped(kind, _event_name(message))
+                self._dropped(kind, (kind == "malformed" and self._describe(message)) or _event_name(message))
                 return None
             if kind == "marks":  # read here; ccxt never needs them
                 self._read_marks(ex, message)
+                return None
+            if kind == "state":  # the account's whole state: read here, never parsed by ccxt again
+                self._read(ex, message)
                 return None
             message = self._read(ex, message)
             return None if message is None else handle(client, message)
@@ -518,7 +531,7 @@ class AccountStream:
         except Exception as e:  # noqa: BLE001 — an event it cannot read is malformed, never applied
             # the dialect's BAD_RESPONSE names the channel and the field
             why = str(e) if isinstance(e, AdapterError) else type(e).__name__
-            self._dropped("malformed", f"{_event_name(message)}: {why}")
+            self._dropped("malformed", self._describe(message) or f"{_event_name(message)}: {why}")
             return None
         if not events:
             return message
@@ -604,10 +617,13 @@ class AccountStream:
                 order: Optional[Order] = None
                 if isinstance(o, Mapping) and o.get("status") == "open":
                     try:  # of the kind the venue's own field says, where it says one
-                        order = self._parse_order(o, *kinds[oid]) if oid in kinds else self._parse_order(o)
+                        order = self._parse_order(o, *kinds[oid]) if oid in kinds \
+                            else self._parse_order(o, o.get(STREAM_KIND))
                     except Exception as e:  # noqa: BLE001 — an order it cannot read is malformed, never applied
                         self._dropped("malformed", f"order {oid}: {type(e).__name__}: {e}")
                         continue
+                    if STREAM_KIND in o and o[STREAM_KIND] is None:  # the frame does not say its kind
+                        order = self._known_kind(oid, order)
                 # an order wakes the runner only while it watches entries (a lock in force): a new
                 # open one that is not reduce-only
                 if state.apply_order(oid, order, ev.event_ms) == CHANGED and self.wake_on_entries \
@@ -626,6 +642,17 @@ class AccountStream:
                 self._wake(self.key)
             except Exception as e:  # noqa: BLE001 — the runner's callback never ends the stream
                 log.debug("%s: wake: %s", self.key, type(e).__name__)
+
+    def _known_kind(self, oid: str, order: Order) -> Order:
+        """An order whose kind its frame does not say: the kind, trigger and reduce-only flag
+        known of it (a REST list's); never known, the stream is in doubt until REST lists it."""
+        known = self.state.orders.get(oid)
+        if known is None:
+            self.orders_due = True
+            self.distrust(f"order {oid}: the stream does not say its kind")
+            return order
+        return order.model_copy(update={"kind": known.kind, "trigger_price": known.trigger_price,
+                                        "reduce_only": known.reduce_only or order.reduce_only})
 
     def _undecodable(self) -> None:
         self._message()  # the socket delivers: only this frame is bad
@@ -710,6 +737,8 @@ def _event_name(message: Any) -> str:
             return f"channel {str(arg.get('channel'))[:40]!r}"
         if "e" not in message and "topic" in message:
             return f"topic {str(message.get('topic'))[:40]!r}"
+        if "e" not in message and "channel" in message:
+            return f"channel {str(message.get('channel'))[:40]!r}"
         return f"event {str(message.get('e'))[:40]!r}"
     if isinstance(message, list):
         return f"a list of {len(message)}"

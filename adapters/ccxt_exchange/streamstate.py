@@ -42,6 +42,10 @@ DUPLICATE = "duplicate"  # the update held, again: dropped
 OUT_OF_ORDER = "out_of_order"  # older than the update held for its key: dropped
 
 DROP_KINDS = ("malformed", "duplicate", "out_of_order", "unknown")
+# The key of a stream's order structure (``StreamEvent.orders``) under which a dialect says the
+# order's kind where its venue's frame says it; present and None: the frame does not say it
+# (Hyperliquid's ``orderUpdates``), and the kind is the one known of that order, if any
+STREAM_KIND = "ksKind"
 LEGS = ("LONG", "SHORT", "BOTH")
 _row_of = attrgetter(*COLUMN_FIELDS)
 
@@ -480,5 +484,5 @@ def _differences(positions: dict[tuple[str, str], StreamLeg], orders: Optional[d
     return found
 
 
-__all__ = ["CHANGED", "DROP_KINDS", "DUPLICATE", "Disagreement", "MarkRows", "OUT_OF_ORDER", "SAME", "StreamEvent",
-           "StreamLeg", "StreamState", "leg_of"]
+__all__ = ["CHANGED", "DROP_KINDS", "DUPLICATE", "Disagreement", "MarkRows", "OUT_OF_ORDER", "SAME", "STREAM_KIND",
+           "StreamEvent", "StreamLeg", "StreamState", "leg_of"]

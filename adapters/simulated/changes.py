@@ -13,7 +13,8 @@ never queries the engine back (a query would charge weight and run timers).
 * :class:`AlgoChanged` — a conditional order of the engine's algo service (:mod:`.conditional`)
   was placed (``NEW``), met its trigger (``TRIGGERING``, before the order it becomes is
   submitted), became that order (``TRIGGERED``, naming it), was cancelled (``CANCELED``), or ended
-  unplaced at its trigger (``EXPIRED``, ``REJECTED``).
+  unplaced at its trigger (``EXPIRED``, ``REJECTED``). A face whose venue streams no such event
+  ignores it.
 * :class:`MarkSet` — a symbol's mark was set (:meth:`SimExchange.set_mark`): the moment a mark
   crosses a level in a scripted test, stamped when it happens.
 

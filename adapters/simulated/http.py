@@ -46,6 +46,9 @@ Bybit v5's websocket face (:mod:`.faces.bybit_stream`: ``/v5/private``, ``/v5/pu
 is served there too (:attr:`SimServer.bybit_stream`; :func:`.faces.bybit_stream.bybit_pro_client`), and
 OKX v5's (:mod:`.faces.okx_stream`: ``/ws/v5/public``, ``/private``, ``/business``;
 :attr:`SimServer.okx_stream`; :func:`.faces.okx_stream.okx_pro_client`).
+Hyperliquid's (:mod:`.faces.hyperliquid_stream`: the bare ``/ws``, whose first request says whether
+it is Hyperliquid's or Binance's; :attr:`SimServer.hyperliquid_stream`, keyword arguments
+``hyperliquid_stream``; :func:`.faces.hyperliquid_stream.hyperliquid_pro_client`).
 
 Test harness endpoints (not part of the Binance API): ``POST /_sim/mark?symbol=&price=`` holds
 a market's mark at a price from now on; ``GET /_sim/state`` answers the engine's
@@ -166,7 +169,8 @@ class SimServer:
     def __init__(self, engine: SimExchange, *, host: str = "127.0.0.1", port: int = 0,
                  faults: Optional[FaultPlan] = None, check_timestamp: bool = True,
                  auth_clock: Optional[Callable[[], int]] = None, hang_s: float = 3600.0, time_scale: float = 1.0,
-                 admin_state: bool = False, stream: Optional[dict] = None):
+                 admin_state: bool = False, stream: Optional[dict] = None,
+                 hyperliquid_stream: Optional[dict] = None):
         if host not in LOOPBACK:
             raise ValueError("the simulated exchange listens on loopback only")
         self.engine = engine
@@ -193,6 +197,11 @@ class SimServer:
 
         # OKX v5's websocket face (/ws/v5/public, /private, /business) on the same port
         self.okx_stream = OkxStreamFace(self, auth_clock=self.auth_clock)
+        from .faces.hyperliquid_stream import HyperliquidStreamFace
+
+        # Hyperliquid's websocket face: the bare /ws, handed over by the Binance face (its first request says whose)
+        self.hyperliquid_stream = HyperliquidStreamFace(self, **(hyperliquid_stream or {}))
+        self.stream.shared.append(self.hyperliquid_stream)
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -210,12 +219,14 @@ class SimServer:
         await self.stream.start()
         await self.bybit_stream.start()
         await self.okx_stream.start()
+        await self.hyperliquid_stream.start()
         return self.base_url
 
     async def stop(self) -> None:
         await self.stream.stop()
         await self.bybit_stream.stop()
         await self.okx_stream.stop()
+        await self.hyperliquid_stream.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -18,6 +18,8 @@ sockets  ``/ws/<listenKey>``, ``/ws`` and Binance's split paths ccxt builds from
          "id": N}``), ``UNSUBSCRIBE`` and ``LIST_SUBSCRIPTIONS`` for ``<symbol>@markPrice``,
          ``<symbol>@markPrice@1s``, ``!markPrice@arr`` and ``!markPrice@arr@1s``
          (``markPriceUpdate`` events; a path tail with an ``@`` subscribes that stream too).
+         The bare ``/ws`` is Hyperliquid's path too: a socket there whose first request is
+         another venue's (:attr:`StreamFace.shared`, each face's ``claims``) is that face's.
 
 Events are rendered from the engine's change hooks (:mod:`.changes`) with the fields Binance
 sends, stamped ``E``/``T`` with the engine clock at the change. Marks from price paths are pushed
@@ -275,12 +277,15 @@ class PushFace:
         await self._serve(sock)
         return ws
 
-    async def _serve(self, sock: _Socket) -> None:
-        """Read a prepared socket's requests (:meth:`_command`) while its writer sends, until it closes."""
+    async def _serve(self, sock: _Socket, first: Optional[str] = None) -> None:
+        """Read a prepared socket's requests (:meth:`_command`; ``first``, already read, first)
+        while its writer sends, until it closes."""
         self.sockets.append(sock)
         writer = asyncio.ensure_future(self._write(sock))
         self._writers.append(writer)
         try:
+            if first is not None:
+                self._command(sock, first)
             async for msg in sock.ws:
                 if msg.type == WSMsgType.TEXT:
                     self._command(sock, msg.data)
@@ -358,6 +363,8 @@ class StreamFace(PushFace):
         self._unhook: Optional[Callable[[], None]] = None
         self._pump: Optional[asyncio.Task] = None
         self._writers: list[asyncio.Task] = []
+        # the faces of other venues at the bare /ws: ``claims(first request)``, ``serve(ws, first)``
+        self.shared: list[Any] = []
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -441,10 +448,21 @@ class StreamFace(PushFace):
         if key_text and (key is None or key.expired or key.expires_ms <= now):
             await ws.close(code=1008, message=b"invalid listenKey")  # Binance refuses an unknown key
             return ws
+        first: Optional[str] = None
+        if not key_text and not tail and self.shared:
+            # the bare /ws is another venue's too (Hyperliquid's): its first request says whose
+            msg = await ws.receive()
+            if msg.type != WSMsgType.TEXT:
+                return ws
+            first = msg.data
+            other = next((f for f in self.shared if f.claims(first)), None)
+            if other is not None:
+                await other.serve(ws, first)
+                return ws
         sock = _Socket(ws, key)
         if tail and "@" in tail and _stream_ok(tail, self.engine.markets):
             sock.streams.add(tail)
-        await self._serve(sock)
+        await self._serve(sock, first)
         return ws
 
     def _command(self, sock: _Socket, data: str) -> None:

@@ -30,14 +30,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Container, Mapping, NamedTuple, Optional, Protocol
+from typing import Any, Awaitable, Callable, Mapping, NamedTuple, Optional, Protocol
 
 from killswitch.weights import Read, SnapshotCost, WeightLimit
 
 from ...base import AdapterError, Reason, VenueRefusal
 from ..parsing import BadField, num
-from ..streamstate import MarkRows, StreamEvent
 from .refusals import Rule, refusal
+from .stream_hooks import StreamHooks
 
 # ``call(method, *args)``: one call of the account's ccxt client, through the adapter's budget,
 # retries and deadline.
@@ -200,7 +200,7 @@ def clamp_seconds(seconds: float, low: int, high: int) -> int:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Dialect:
+class Dialect(StreamHooks):
     """How the adapter speaks to one ccxt exchange id. The defaults are ccxt's unified forms."""
 
     id: str  # the ccxt exchange id (``Account.venue``)
@@ -254,13 +254,6 @@ class Dialect:
     # makes a size up from the notional and the mark price when the venue gives none
     position_size_field: Optional[str] = None
 
-    # Whether the adapter keeps this venue's accounts from ccxt's streaming API (``ccxt.pro``:
-    # positions, balance, orders and marks watched, :mod:`..stream`); False: polled over REST
-    streams: bool = False
-
-    # the streaming client's method that reads a raw order row of the stream
-    stream_order_parser: str = "parse_ws_order"
-
     # The venue's refusals of an order, code by code (:mod:`.refusals`), from its documented
     # error list: the reason code each maps to and how a retry fares. A code not listed is
     # VENUE_REFUSED, shown verbatim.
@@ -288,64 +281,6 @@ class Dialect:
     def mode_from_positions(self, raw_positions: Any) -> Optional[ModeRead]:
         """The position mode as the positions' own fields say it (Bybit's ``positionIdx``), for a
         venue that has no read of its own: None where the dialect reads it otherwise."""
-        return None
-
-    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
-        """The streaming client's watch that subscribes the marks of ``held`` (the symbols of
-        the positions held), awaited again when they change; its frames are read raw (``marks``
-        of :meth:`stream_message`). The default: every symbol's mark (``watch_mark_prices``)."""
-        return client.watch_mark_prices()
-
-    def stream_message(self, message: Any) -> str:
-        """What one raw message of the venue's private or public stream is, before ccxt reads it:
-        ``ok`` (ccxt may have it), ``answer`` (ccxt may have it, but it is the venue's answer to
-        a request of the connection, such as a subscription: no sign that the stream delivers —
-        a stalled stream answers its subscriptions all the same), ``marks`` (marks only: the
-        stream reads them, ccxt never has them — its ticker parsing of every symbol's mark every
-        second is the cost the stream avoids), ``expired`` (the venue ended
-        the stream's authorization),
-        ``unknown`` (an event the adapter does not read) or ``malformed`` (an event it reads
-        without what it reads of it). Only a streaming dialect is asked."""
-        return "ok"
-
-    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
-                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
-        """The events of one raw ``ok`` message that the stream state reads (positions,
-        wallets, orders, marks), each with the key the venue orders it by: the stream applies
-        every frame the socket delivers, not the one frame a ccxt watch resolves with (the
-        others reach ccxt's cache only). ``symbol_of`` maps a market id to its symbol,
-        ``ccxt_order`` a raw order row to the streaming client's order structure; ``held`` the
-        symbols whose marks are read (None: all), so that an array of every symbol's mark costs
-        only the rows of the positions held. Only a streaming dialect is asked; a message it
-        does not read gives none."""
-        return []
-
-    def stream_mark_rows(self, message: Any, symbol_of: Callable[[str], str],
-                         held: Optional[Container[str]] = None) -> Optional[MarkRows]:
-        """An array of every symbol's mark (a ``marks`` message) as columns, of the rows whose
-        symbol is in ``held`` (None: all); None where the message is not such an array (its
-        events are :meth:`stream_events`'). Raises on a row it reads without a number where it
-        reads one (the array is malformed). Only a streaming dialect is asked."""
-        return None
-
-    def stream_ended(self, message: Any) -> tuple[str, str]:
-        """The reason code and the venue's own words of an ``expired`` message (the venue ended
-        the stream's authorization): Binance's listen key expired by default. Only a streaming
-        dialect is asked."""
-        return "LISTEN_KEY_EXPIRED", "the stream's listen key expired"
-
-    def stream_watches(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
-        """The streaming client's watches (method, parameters) that keep the private
-        subscriptions open (their answers are not read: the frames are): positions, balance and
-        orders by default; a venue that keeps conditional orders on a channel of their own
-        watches that too (OKX's ``orders-algo``: ``watch_orders`` with ``trigger``)."""
-        return (("watch_positions", {}), ("watch_balance", {}), ("watch_orders", {}))
-
-    def stream_time(self, message: Any) -> Optional[int]:
-        """The venue's event time (UTC ms, its clock) of one classified ``ok`` or ``marks``
-        message, None where it carries none: what the stream's snapshot is stamped with
-        (``ts_event``, as a REST snapshot is stamped with the venue's time), read from every
-        message, also an array of marks none of whose rows is held."""
         return None
 
     def checked_position(self, position: Any) -> Any:

@@ -22,6 +22,9 @@ What it owns
     * turning off what ccxt's client would send on its own before the first order or cancel of
       a process (:meth:`prepare_client`): an approval of ccxt's builder fee and its referral code.
 
+    Its accounts stream (:mod:`.hyperliquid_stream`: the ``clearinghouseState`` and
+    ``orderUpdates`` channels through ccxt's streaming client).
+
     Hyperliquid has no hedge mode (one position a coin: the account's mode is one-way, read
     without a request), and no market order: a close is the adapter's limit IOC at the
     intent's protected price (ccxt would need a price for a market order too, and refuses one
@@ -39,19 +42,20 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from collections.abc import Container
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from killswitch.weights import PER_IP, Read, WeightLimit
 
 from ...base import PERMANENT, TRANSIENT, AdapterError, Reason
-from ..parsing import BadData, num
+from ..parsing import BadData
+from ..streamstate import StreamEvent
+from . import hyperliquid_stream as hl_stream
 from .base import Call, Countdown, Dialect, Listed, ModeRead, Reads, unknown_value
+from .hyperliquid_orders import ORDER_TYPE_TRIGGERS, OUR_ID, from_cloid, listed_kind, to_cloid, with_our_id
 from .refusals import Rule
 
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-# The engine's client order ids (killswitch.engine.planner.client_order_id) and their cloids.
-OUR_ID = re.compile(r"^ks[0-9a-f]{30}$")
-OUR_CLOID = re.compile(r"^0x00([0-9a-fA-F]{30})$")
 
 SCHEDULE_CANCEL_MIN_S = 5  # the venue refuses a time less than 5 s ahead
 
@@ -93,29 +97,6 @@ OPEN_ORDERS = "POST /info frontendOpenOrders"
 INFO_WEIGHT_2 = frozenset({"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState",
                            "exchangeStatus"})
 POSITIONS = "POST /info clearinghouseState"
-# A row's ``orderType`` → whether it waits on a trigger: the values the venue documents for
-# frontendOpenOrders. Any other (or none) fails the snapshot (BAD_RESPONSE naming the field),
-# never an order read as a kind it may not be.
-ORDER_TYPE_TRIGGERS: Mapping[str, bool] = {
-    "Limit": False, "Market": False,
-    "Stop Market": True, "Stop Limit": True, "Take Profit Market": True, "Take Profit Limit": True,
-}
-
-
-def to_cloid(client_order_id: str) -> str:
-    """The cloid an engine id travels as: ``ks`` + 30 hex digits → ``0x00`` + the same digits."""
-    if not OUR_ID.match(client_order_id):
-        raise ValueError(f"{client_order_id!r} is not ks and 30 lowercase hex digits")
-    return "0x00" + client_order_id[2:]
-
-
-def from_cloid(cloid: Any) -> Optional[str]:
-    """The engine id a cloid carries (``0x00`` + 30 hex digits → ``ks`` + those digits, in
-    lowercase); any other cloid as it is; None for none."""
-    if not isinstance(cloid, str) or not cloid:
-        return None
-    m = OUR_CLOID.match(cloid)
-    return "ks" + m.group(1).lower() if m else cloid
 
 
 @dataclass(frozen=True)
@@ -167,6 +148,13 @@ class HyperliquidDialect(Dialect):
     })
     reduce_only_rejections: tuple[str, ...] = (r"reduce only order would increase position",)
     refusal_rules: tuple[Rule, ...] = REFUSALS
+    # Streams: ccxt.pro's hyperliquid (clearinghouseState, orderUpdates; :mod:`.hyperliquid_stream`).
+    # Nothing to keep alive; at each connect ccxt's watchBalance asks the account's abstraction
+    # once (userAbstraction, an /info read of 20)
+    streams: bool = True
+    stream_open_weight: float = 20.0
+    stream_order_parser: str = "parse_order"  # ccxt.pro's hyperliquid reads order rows with its REST parser
+    stream_quote: Optional[str] = hl_stream.QUOTE  # the equity is USDC's, whatever quote the account declares
 
     def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
         return hyperliquid_refusal(body)
@@ -223,7 +211,7 @@ class HyperliquidDialect(Dialect):
 
     def order_answer(self, answer: Any) -> Any:
         # the venue echoes the cloid in a filled or resting status: the engine's id is ks...
-        return _with_our_id(answer) if isinstance(answer, Mapping) else answer
+        return with_our_id(answer) if isinstance(answer, Mapping) else answer
 
     async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
         if not OUR_ID.match(client_order_id):
@@ -231,7 +219,7 @@ class HyperliquidDialect(Dialect):
         got = await call("fetch_order", None, symbol, {"clientOrderId": to_cloid(client_order_id)})
         if not isinstance(got, Mapping) or got.get("id") is None:
             return None  # orderStatus answers {"status": "unknownOid"} (ccxt: OrderNotFound)
-        return _with_our_id(got)
+        return with_our_id(got)
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -252,7 +240,7 @@ class HyperliquidDialect(Dialect):
         return [self._listed(o) for o in got]
 
     def _listed(self, order: Any) -> Listed:
-        """A row of ``frontendOpenOrders`` (:func:`_listed`), its ``orderType`` one the venue
+        """A row of ``frontendOpenOrders`` (:func:`.hyperliquid_orders.listed_kind`), its ``orderType`` one the venue
         documents, its ``side`` A or B, and a trigger order by that type or by ``isTrigger``: a row whose type and
         flags disagree is read as the trigger order either says it is, never as a resting one."""
         if not isinstance(order, Mapping):
@@ -265,7 +253,7 @@ class HyperliquidDialect(Dialect):
         side = info.get("side") if isinstance(info, Mapping) else None
         if side not in ("A", "B"):  # ask, bid: ccxt reads anything but A as a buy
             raise unknown_value(self.id, OPEN_ORDERS, "side", side)
-        return Listed(*_listed(order, trigger), OPEN_ORDERS)
+        return Listed(*listed_kind(order, trigger), OPEN_ORDERS)
 
     def open_orders_endpoint(self, market_type: str) -> str:
         return OPEN_ORDERS
@@ -283,39 +271,30 @@ class HyperliquidDialect(Dialect):
             return [summary.get("accountValue")]
         return []
 
+    # --- the stream (:mod:`.hyperliquid_stream`) -------------------------------------------------
+
+    def stream_message(self, message: Any) -> str:
+        return hl_stream.stream_message(message)
+
+    def stream_problem(self, message: Any) -> Optional[str]:
+        return hl_stream.stream_problem(message)
+
+    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
+                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
+        return hl_stream.stream_events(message, ccxt_order, held)
+
+    def stream_time(self, message: Any) -> Optional[int]:
+        return hl_stream.stream_time(message)
+
+    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
+        return hl_stream.watch_marks(client, held)
+
     # --- dead man's switch ---------------------------------------------------------------------
 
     def countdown(self, client: Any, market_type: str, *, keeps_private_websocket: bool) -> Optional[Countdown]:
         if market_type != "futures" or not hasattr(client, "cancel_all_orders_after"):
             return None
         return ScheduleCancel(client)
-
-
-def _with_our_id(order: Mapping[str, Any]) -> dict:
-    out = dict(order)
-    out["clientOrderId"] = from_cloid(order.get("clientOrderId"))
-    return out
-
-
-def _listed(order: Mapping[str, Any], trigger_type: bool) -> tuple[str, dict]:
-    """A row of ``frontendOpenOrders``: its kind (``isPositionTpsl``: a TP/SL of the position,
-    which closes it whatever its size; ``isTrigger`` or a trigger ``orderType``
-    (``trigger_type``): a stop or take-profit order), the engine's id for its cloid, and a
-    position TP/SL as reduce-only (the venue lists it with ``reduceOnly`` true; a TP/SL cannot
-    grow the position)."""
-    info = order.get("info")
-    info = info if isinstance(info, Mapping) else {}
-    out = _with_our_id(order)
-    if info.get("isPositionTpsl") is True:
-        kind = "tpsl"
-        out["reduceOnly"] = True
-    elif info.get("isTrigger") is True or trigger_type:
-        kind = "conditional"
-    else:
-        kind = "regular"
-    if kind != "regular" and num(out.get("triggerPrice")) is None:
-        out["triggerPrice"] = num(info.get("triggerPx"))
-    return kind, out
 
 
 # Orders per second of our budget: the venue's REST limit is 1,200 weight a minute per IP, an
@@ -338,3 +317,5 @@ HYPERLIQUID = HyperliquidDialect(
 )
 
 DIALECTS = (HYPERLIQUID,)
+
+__all__ = ["DIALECTS", "HYPERLIQUID", "HyperliquidDialect", "ScheduleCancel", "from_cloid", "to_cloid"]

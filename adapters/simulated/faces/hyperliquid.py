@@ -27,6 +27,10 @@ What it owns
       match against any resting orders. asset=0", ...); ``{"status": "err", "response": "..."}``
       for a refused action; a rate limit (the engine's, or a fault) is HTTP 429.
 
+The payload shapes both Hyperliquid faces render are :mod:`.hyperliquid_rows`'; the derived
+keys and the signature check :mod:`.hyperliquid_keys`'; the websocket face is
+:mod:`.hyperliquid_stream`.
+
 Signatures
     An action is signed as the venue signs it (EIP-712 over secp256k1, the phantom agent of the
     action's msgpack hash, nonce and vault): the face recovers the signer from ``r``, ``s`` and
@@ -55,8 +59,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import functools
-import hashlib
 import json
 import re
 import weakref
@@ -67,7 +69,9 @@ from aiohttp import web
 from ..faults import FaultKind, first, restamp, stale, total_latency_ms
 from ..rules import (MARGIN_INSUFFICIENT, NOTIONAL_TOO_SMALL, PRECISION, QTY_NOT_POSITIVE, QTY_TOO_LARGE,
                      REDUCE_ONLY_REJECTED, TICK_SIZE, MarketSpec, SimError, SimOrder)
-from ..views import money
+from .hyperliquid_keys import account_address, account_key, action_digest, addresses as _addresses, signer as _signer
+from .hyperliquid_rows import (ALGO_STATUS, CLOID_RE, TIF, clearinghouse, dec as _dec, empty_clearinghouse,
+                               order_row, order_status, trigger_row)
 
 PREFIXES = ("/info", "/exchange")
 
@@ -75,14 +79,10 @@ INFO_OPS = {"metaAndAssetCtxs": "exchange_info", "clearinghouseState": "account"
             "openOrders": "open_orders", "orderStatus": "get_order", "userAbstraction": "account_mode"}
 ACTION_OPS = {"order": "place_order", "cancel": "cancel_order", "cancelByCloid": "cancel_order",
               "scheduleCancel": "countdown"}
-TIF = {"Gtc": "GTC", "Ioc": "IOC", "Alo": "GTX"}
-TIF_BACK = {v: k for k, v in TIF.items()}
 ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
-CLOID_RE = re.compile(r"^0x[0-9a-fA-F]{32}$")
 SCHEDULE_CANCEL_MIN_MS = 5_000
 NONCE_BACK_MS, NONCE_AHEAD_MS = 2 * 86_400_000, 86_400_000
 NONCES_KEPT = 100
-CHAIN_ID = 1337  # the L1 actions' EIP-712 domain ("Exchange", version 1, the zero contract)
 TIME_FIELDS = ("time", "timestamp", "statusTimestamp")
 
 
@@ -91,136 +91,6 @@ def _restamp(body: Any, now: int) -> Any:
 
 NOT_FOUND = "Order was never placed, already canceled, or filled."
 NO_MATCH = "Order could not immediately match against any resting orders."
-
-
-# --- accounts: a derived key and its address --------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=256)
-def account_key(name: str) -> str:
-    """The wallet key of the engine account ``name`` (0x + 64 hex): a well-known test value."""
-    for salt in range(256):  # the first below the curve order (the first, in practice)
-        k = int.from_bytes(hashlib.sha256(f"killswitch simulated hyperliquid {name} {salt}".encode()).digest(), "big")
-        if 0 < k < _N:
-            return "0x%064x" % k
-    raise ValueError(name)  # pragma: no cover - 256 draws above the order
-
-
-@functools.lru_cache(maxsize=256)
-def account_address(name: str) -> str:
-    """The address (0x + 40 lowercase hex) of :func:`account_key`: what the account's reads name."""
-    pub = _mul(int(account_key(name), 16), _G)
-    assert pub is not None
-    return _address(pub)
-
-
-def _addresses(engine: Any) -> dict[str, str]:
-    """Address → account name, of every engine account."""
-    return {account_address(name): name for name in engine.accounts}
-
-
-# --- secp256k1 and the venue's action hash: enough to recover a signer ------------------------------------------
-
-_P = 2 ** 256 - 2 ** 32 - 977
-_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_G = (0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
-      0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8)
-Point = Optional[tuple[int, int]]
-
-
-def _add(a: Point, b: Point) -> Point:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    if a[0] == b[0] and (a[1] + b[1]) % _P == 0:
-        return None
-    if a == b:
-        lam = 3 * a[0] * a[0] * pow(2 * a[1], -1, _P) % _P
-    else:
-        lam = (b[1] - a[1]) * pow(b[0] - a[0], -1, _P) % _P
-    x = (lam * lam - a[0] - b[0]) % _P
-    return x, (lam * (a[0] - x) - a[1]) % _P
-
-
-def _mul(k: int, pt: Point) -> Point:
-    out: Point = None
-    while k:
-        if k & 1:
-            out = _add(out, pt)
-        pt = _add(pt, pt)
-        k >>= 1
-    return out
-
-
-def _keccak(data: bytes) -> bytes:
-    from ccxt.base.exchange import Exchange  # the keccak ccxt ships (hashlib's sha3 pads otherwise)
-
-    return Exchange.hash(data, "keccak", "binary")
-
-
-def _address(pub: tuple[int, int]) -> str:
-    return "0x" + _keccak(pub[0].to_bytes(32, "big") + pub[1].to_bytes(32, "big"))[-20:].hex()
-
-
-def _recover(digest: bytes, r: int, s: int, v: int) -> Optional[str]:
-    """The address that signed ``digest`` with (r, s, v), or None for no valid signature."""
-    if not (0 < r < _N and 0 < s < _N) or v not in (27, 28, 0, 1):
-        return None
-    y2 = (pow(r, 3, _P) + 7) % _P
-    y = pow(y2, (_P + 1) // 4, _P)
-    if y * y % _P != y2:
-        return None
-    if y % 2 != v % 27 % 2:
-        y = _P - y
-    z = int.from_bytes(digest, "big")
-    rinv = pow(r, -1, _N)
-    q = _add(_mul(-z * rinv % _N, _G), _mul(s * rinv % _N, (r, y)))
-    return _address(q) if q is not None else None
-
-
-def _typehash(spec: str) -> bytes:
-    return _keccak(spec.encode())
-
-
-_DOMAIN = _keccak(_typehash("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-                  + _keccak(b"Exchange") + _keccak(b"1") + CHAIN_ID.to_bytes(32, "big") + bytes(32))
-_AGENT = _typehash("Agent(string source,bytes32 connectionId)")
-
-
-def action_digest(action: Any, nonce: int, vault: Optional[str], source: str = "a",
-                  expires_after: Optional[int] = None) -> bytes:
-    """What an L1 action's signature signs: the EIP-712 hash of the phantom agent ``source``
-    ("a" mainnet, "b" testnet) whose connection id hashes the action's msgpack, the nonce and
-    the vault."""
-    from ccxt.base.exchange import Exchange  # msgpack as ccxt packs it
-
-    data = Exchange.packb(action) + int(nonce).to_bytes(8, "big")
-    data += b"\x00" if vault is None else b"\x01" + bytes.fromhex(vault.removeprefix("0x"))
-    if expires_after is not None:
-        data += b"\x00" + int(expires_after).to_bytes(8, "big")
-    struct = _keccak(_AGENT + _keccak(source.encode()) + _keccak(data))
-    return _keccak(b"\x19\x01" + _DOMAIN + struct)
-
-
-def _signer(body: dict, addresses: dict[str, str]) -> Optional[str]:
-    """The address that signed ``body``'s action (mainnet or testnet agent), preferring one that
-    is an account's; None when the signature does not parse."""
-    sig = body.get("signature")
-    if not isinstance(sig, dict) or not all(k in sig for k in ("r", "s", "v")):
-        return None
-    try:
-        r, s, v = int(str(sig["r"]), 16), int(str(sig["s"]), 16), int(sig["v"])
-        vault = body.get("vaultAddress")
-        found = None
-        for source in ("a", "b"):
-            found = _recover(action_digest(body["action"], int(body["nonce"]), vault, source,
-                                           body.get("expiresAfter")), r, s, v)
-            if found in addresses:
-                return found
-        return found
-    except (TypeError, ValueError):
-        return None
 
 
 # --- markets -------------------------------------------------------------------------------------------------------
@@ -234,18 +104,6 @@ def universe(engine: Any) -> list[MarketSpec]:
         if have is None or (m.quote == "USDC" and have.quote != "USDC"):
             chosen[m.base] = m
     return list(chosen.values())
-
-
-def _dec(x: float, d: int) -> str:
-    """A number as the venue writes it: at most ``d`` decimals, trailing zeros dropped but one."""
-    s = "%.*f" % (d, x)
-    s = s.rstrip("0") if "." in s else s + "."
-    s = s + "0" if s.endswith(".") else s
-    return "0.0" if s in ("-0.0", "-0") else s
-
-
-def _usd(x: float) -> str:
-    return _dec(money(x), 6)
 
 
 class _Err(Exception):
@@ -358,61 +216,15 @@ class _Face:
         eng = self.eng
         now = eng.now() if at is None else at
         if account is None:  # the venue answers any address: an empty account
-            zero = {"accountValue": "0.0", "totalMarginUsed": "0.0", "totalNtlPos": "0.0", "totalRawUsd": "0.0"}
-            return {"assetPositions": [], "crossMaintenanceMarginUsed": "0.0", "crossMarginSummary": zero,
-                    "marginSummary": dict(zero), "time": now, "withdrawable": "0.0"}
+            return empty_clearinghouse(now)
         v = eng.account_state(account, at=now)
-        rows, ntl = [], 0.0
-        for p in eng.positions(account, at=now):
-            if p.symbol not in self.index:
-                continue
-            m = eng.markets[p.symbol]
-            ntl += abs(p.notional)
-            im = p.initial_margin
-            rows.append({"position": {
-                "coin": m.base, "cumFunding": {"allTime": "0.0", "sinceChange": "0.0", "sinceOpen": "0.0"},
-                "entryPx": _dec(p.entry_price, m.price_decimals + 2),
-                "leverage": {"type": "cross", "value": p.leverage},
-                "liquidationPx": _dec(p.liquidation_price, m.price_decimals + 6) if p.liquidation_price > 0 else None,
-                "marginUsed": _usd(im), "maxLeverage": m.max_leverage, "positionValue": _usd(abs(p.notional)),
-                "returnOnEquity": _dec(p.unrealized_pnl / im if im else 0.0, 8),
-                "szi": _dec(p.amount, m.amount_decimals), "unrealizedPnl": _usd(p.unrealized_pnl)},
-                "type": "oneWay"})
-        summary = {"accountValue": _usd(v.equity), "totalMarginUsed": _usd(v.initial_margin + v.open_order_margin),
-                   "totalNtlPos": _usd(ntl), "totalRawUsd": _usd(v.wallet)}
-        return {"assetPositions": rows, "crossMaintenanceMarginUsed": _usd(v.maint_margin),
-                "crossMarginSummary": dict(summary), "marginSummary": summary, "time": now,
-                "withdrawable": _usd(v.available)}
-
-    @staticmethod
-    def cloid(client_id: str) -> Optional[str]:
-        return client_id if CLOID_RE.match(client_id) else None
+        return clearinghouse(eng, self.index, eng.positions(account, at=now), v, now)
 
     def row(self, o: SimOrder) -> dict:
-        m = self.eng.markets[o.symbol]
-        return {"coin": m.base, "isPositionTpsl": False, "isTrigger": False,
-                "limitPx": _dec(o.price, m.price_decimals), "oid": o.order_id, "orderType": "Limit",
-                "origSz": _dec(o.quantity, m.amount_decimals), "reduceOnly": o.closes,
-                "side": "B" if o.side == "BUY" else "A", "sz": _dec(o.remaining, m.amount_decimals),
-                "timestamp": o.time, "triggerCondition": "N/A", "triggerPx": "0.0", "children": [],
-                "tif": TIF_BACK.get(o.time_in_force, "Gtc"), "cloid": self.cloid(o.client_order_id)}
+        return order_row(self.eng, o)
 
     def trigger_row(self, o: Any) -> dict:
-        from ..conditional import LIMIT_TYPES
-
-        m = self.eng.markets[o.symbol]
-        pd = m.price_decimals
-        limit = o.order_type in LIMIT_TYPES
-        kind = "Stop" if o.order_type.startswith(("STOP", "TRAILING")) else "Take Profit"
-        rising = (o.side == "BUY") == (kind == "Stop")
-        trig = _dec(o.trigger_price, pd)
-        return {"coin": m.base, "isPositionTpsl": bool(o.close_position), "isTrigger": True,
-                "limitPx": _dec(o.price if limit else o.trigger_price, pd), "oid": o.algo_id,
-                "orderType": f"{kind} {'Limit' if limit else 'Market'}",
-                "origSz": _dec(o.quantity, m.amount_decimals), "reduceOnly": bool(o.reduce_only or o.close_position),
-                "side": "B" if o.side == "BUY" else "A", "sz": _dec(o.quantity, m.amount_decimals),
-                "timestamp": o.create_time, "triggerCondition": f"Price {'above' if rising else 'below'} {trig}",
-                "triggerPx": trig, "children": [], "tif": None, "cloid": self.cloid(o.client_algo_id)}
+        return trigger_row(self.eng, o)
 
     def _find(self, account: str, oid: Any) -> tuple[Optional[SimOrder], Any]:
         """(regular order, conditional order) an oid or a cloid names, at most one of them."""
@@ -440,8 +252,7 @@ class _Face:
                                                      "statusTimestamp": o.update_time}}
             if algo is not None and algo.symbol in self.index:
                 algo = eng.get_algo_order(account, algo_id=algo.algo_id)
-                status = {"NEW": "open", "TRIGGERED": "triggered", "CANCELED": "canceled",
-                          "EXPIRED": "reduceOnlyCanceled", "REJECTED": "rejected"}.get(algo.status, "canceled")
+                status = ALGO_STATUS.get(algo.status, "canceled")
                 return {"status": "order", "order": {"order": self.trigger_row(algo), "status": status,
                                                      "statusTimestamp": algo.update_time}}
         except SimError as e:
@@ -455,15 +266,7 @@ class _Face:
 
     @staticmethod
     def status(o: SimOrder) -> str:
-        if o.is_open:
-            return "open"
-        if o.status == "FILLED":
-            return "filled"
-        if o.status == "EXPIRED":
-            if o.time_in_force == "IOC" and o.executed_qty <= 0:
-                return "iocCancelRejected"  # nothing crossed: the venue refuses such an IOC
-            return "reduceOnlyCanceled" if o.closes and o.time_in_force != "IOC" else "canceled"
-        return "canceled"
+        return order_status(o)
 
     # --- actions -------------------------------------------------------------------------------------------
 
