@@ -31,13 +31,10 @@ def weight_findings(result: Any) -> list:
     return check_weight_budget(result.docs, interval_s, declared_costs)
 
 
-def accounts_file_findings(path: str, graph: Any, max_file_bytes: int) -> list:
-    """KS230 / KS231 on the Accounts document at ``path`` (``ksctl plan --accounts``), read with
-    its positions so that a finding names file:line:col, at the pace ``graph`` ticks at."""
-    from ..compile.weight_check import check_weight_budget
-    from ..policy.load import load_sources
+def accounts_findings(docs: Any, graph: Any) -> list:
+    """KS230 / KS231 on the Accounts document of ``ksctl plan --accounts`` (its loaded documents,
+    with their positions, so that a finding names file:line:col), at the pace ``graph`` ticks at."""
     from ..compile.graph import tick_interval_s
-    from ..sources import read_sources
+    from ..compile.weight_check import check_weight_budget
 
-    loaded = load_sources(read_sources([path], max_file_bytes).files)
-    return check_weight_budget(loaded.docs, tick_interval_s(graph), declared_costs)
+    return check_weight_budget(docs, tick_interval_s(graph), declared_costs)
