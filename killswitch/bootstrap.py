@@ -58,13 +58,19 @@ def compile_policies(paths: Sequence[str], max_file_bytes: int = MAX_FILE_BYTES)
 def read_accounts(path: str, max_file_bytes: int = MAX_FILE_BYTES) -> Any:
     """The spec of the one Accounts document in ``path`` (accounts, dry_run); AccountsError if
     the file holds findings or not exactly one Accounts document."""
+    return read_accounts_file(path, max_file_bytes)[0]
+
+
+def read_accounts_file(path: str, max_file_bytes: int = MAX_FILE_BYTES) -> tuple[Any, list]:
+    """:func:`read_accounts`'s spec and the file's loaded documents (with their positions), so
+    that a command checking the accounts further reads the file once."""
     from .policy.model import Accounts
 
     res = compile_policies((path,), max_file_bytes)
     docs = [d.model for d in res.docs if isinstance(d.model, Accounts)]
     if res.errors or len(docs) != 1:
         raise AccountsError(f"{path} must hold exactly one valid Accounts document", res.errors)
-    return docs[0].spec
+    return docs[0].spec, list(res.docs)
 
 
 @dataclass

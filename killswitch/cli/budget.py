@@ -1,30 +1,17 @@
-"""The REST weight budget for ``ksctl validate`` and ``ksctl plan``: the dialects' numbers handed
-to the pure check (:mod:`killswitch.compile.weight_check`, KS230 / KS231).
+"""The REST weight budget for ``ksctl validate`` and ``ksctl plan``: the dialects' numbers, as the
+table :mod:`killswitch.compile.venue_weights` keeps them, handed to the pure check
+(:mod:`killswitch.compile.weight_check`, KS230 / KS231).
 
-What it owns: :func:`dialect_costs` (an account → its venue dialect's snapshot cost and limit)
-and :func:`weight_findings` (the findings on a compile result's Accounts documents at the pace
-the runner would tick at). Thin: the arithmetic is :mod:`killswitch.weights`.
+What it owns: :func:`weight_findings` (the findings on a compile result's Accounts documents at
+the pace the runner would tick at). Thin: the arithmetic is :mod:`killswitch.weights`. It
+imports neither the adapters nor the runner: a check of policies reads a table.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
-from ..policy.model import Account
-from ..weights import SnapshotCost, WeightLimit
-
-
-def dialect_costs(account: Account) -> Optional[tuple[SnapshotCost, WeightLimit]]:
-    """What one snapshot of ``account`` costs its venue and the venue's limit, as its dialect
-    declares them; None where it declares none (a venue without a dialect, a spot account)."""
-    from adapters.ccxt_exchange.dialects import dialect_for
-
-    dialect = dialect_for(account.venue)
-    cost = dialect.snapshot_cost(account.market_type, tuple(account.settle_coins))
-    limit = dialect.weight_limit_for(account.market_type)
-    if cost is None or limit is None:
-        return None
-    return cost, limit
+from ..compile.venue_weights import declared_costs
 
 
 def weight_findings(result: Any) -> list:
@@ -41,16 +28,13 @@ def weight_findings(result: Any) -> list:
     else:
         declared = [doc.model.spec.interval.seconds for doc in result.docs if isinstance(doc.model, Policy)]
         interval_s = min(declared, default=5.0)
-    return check_weight_budget(result.docs, interval_s, dialect_costs)
+    return check_weight_budget(result.docs, interval_s, declared_costs)
 
 
-def accounts_file_findings(path: str, graph: Any, max_file_bytes: int) -> list:
-    """KS230 / KS231 on the Accounts document at ``path`` (``ksctl plan --accounts``), read with
-    its positions so that a finding names file:line:col, at the pace ``graph`` ticks at."""
-    from ..compile.weight_check import check_weight_budget
-    from ..policy.load import load_sources
+def accounts_findings(docs: Any, graph: Any) -> list:
+    """KS230 / KS231 on the Accounts document of ``ksctl plan --accounts`` (its loaded documents,
+    with their positions, so that a finding names file:line:col), at the pace ``graph`` ticks at."""
     from ..compile.graph import tick_interval_s
-    from ..sources import read_sources
+    from ..compile.weight_check import check_weight_budget
 
-    loaded = load_sources(read_sources([path], max_file_bytes).files)
-    return check_weight_budget(loaded.docs, tick_interval_s(graph), dialect_costs)
+    return check_weight_budget(docs, tick_interval_s(graph), declared_costs)

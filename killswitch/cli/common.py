@@ -232,7 +232,8 @@ def duration_s(text: str, option: str) -> float:
 
 # What a command that reads a whole policy repository at once imports before it reads: the loader,
 # the compiler (and the pydantic models under both), the runbook template checker, the renderer.
-BATCH_MODULES = ("killswitch.policy.load", "killswitch.policy.yamlfast", "killswitch.compile.compiler",
+BATCH_MODULES = ("killswitch.policy.load", "killswitch.policy.yamlread", "killswitch.policy.yamlfast",
+                 "killswitch.compile.compiler",
                  "killswitch.runbooks.check", "killswitch.render.diagnostics", "killswitch.zones")
 # The first generation's threshold while one runs (Python's default is 700 new objects).
 BATCH_GC_THRESHOLD = (10_000, 10, 10)

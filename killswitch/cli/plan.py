@@ -85,10 +85,13 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
     if bool(against) == bool(accounts):
         raise click.UsageError("give --accounts for live snapshots, or --against a recording (not both)")
     # live: the scopes are checked against the accounts read (KS218), when the policies declare none
-    result = compile_or_exit(policy_paths, "plan", max_file_bytes, _accounts_of(accounts, max_file_bytes))
+    # the accounts file is read once: its accounts for KS218, its documents for the weight
+    # budget, its spec for the live snapshots
+    spec, accounts_docs = _accounts_of(accounts, max_file_bytes)
+    result = compile_or_exit(policy_paths, "plan", max_file_bytes, spec.accounts if spec is not None else None)
     graph = result.graph
     if accounts:
-        _refuse_over_budget(accounts, graph, max_file_bytes)
+        _refuse_over_budget(accounts_docs, graph)
     state, stored = _stored_state(reading_state(state_url)) if state_url else (State(), None)
     unlisted: list = []  # KS267: limits on symbols no venue lists (live: the venues' lists are read)
     modes: dict = {}  # live: each account's position mode as its venue read it
@@ -111,8 +114,7 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
             raise SystemExit(EXIT_ERROR)
         source, mode = {"kind": "file", "path": against, "ticks": planned.ticks}, "dry-run"
     else:
-        planned, mode, unlisted, modes = asyncio.run(_live(graph, accounts, state, timeout_s, scores,
-                                                            max_file_bytes, stored))
+        planned, mode, unlisted, modes = asyncio.run(_live(graph, spec, state, timeout_s, scores, stored))
         source = {"kind": "live", "accounts": accounts}
     for key, m in sorted(modes.items()):  # the mode the venue read rules how closes are sent
         click.echo(f"ksctl plan: {key}: position mode {mode_text(m)}", err=True)
@@ -139,25 +141,26 @@ def plan(policy_paths, against, accounts, state_url, timeout, detailed_exitcode,
 
 
 def _accounts_of(path: Optional[str], max_file_bytes: int):
-    """The accounts of ``--accounts`` (None without it); a document that cannot be read is a usage error."""
+    """The Accounts spec of ``--accounts`` and the file's loaded documents ((None, []) without
+    it); a document that cannot be read is a usage error."""
     if not path:
-        return None
-    from ..bootstrap import AccountsError, read_accounts
+        return None, []
+    from ..bootstrap import AccountsError, read_accounts_file
 
     try:
-        return read_accounts(path, max_file_bytes).accounts
+        return read_accounts_file(path, max_file_bytes)
     except AccountsError as e:
         raise click.UsageError(str(e)) from None
 
 
-def _refuse_over_budget(path: str, graph, max_file_bytes: int) -> None:
+def _refuse_over_budget(docs, graph) -> None:
     """KS230: accounts whose polling cannot fit their venue's REST weight budget at the pace the
     policies tick at are refused before any snapshot is taken (a runner with them would be
     throttled, then banned); KS231, near it, is said and the plan goes on."""
     from ..render.diagnostics import diagnostic_text
-    from .budget import accounts_file_findings
+    from .budget import accounts_findings
 
-    found = accounts_file_findings(path, graph, max_file_bytes)
+    found = accounts_findings(docs, graph)
     for x in found:
         click.echo(diagnostic_text(x), err=True)
     if any(x.is_error for x in found):
@@ -204,21 +207,16 @@ async def _with_books(graph, snaps, state, now: int, rates, adapters, timeout_s:
             else s for s in snaps]
 
 
-async def _live(graph, accounts_path: str, state, timeout_s: float, scores: str, max_file_bytes: int,
-                stored=None):
+async def _live(graph, spec, state, timeout_s: float, scores: str, stored=None):
     import time
 
     from adapters.base import order_rates
     from adapters.deferred import unreadable_snapshot
 
-    from ..bootstrap import AccountsError, ccxt_adapters, read_accounts
+    from ..bootstrap import ccxt_adapters
     from ..preview.limits import unlisted_limit_symbols
     from ..preview.plan import plan_snapshots
 
-    try:
-        spec = read_accounts(accounts_path, max_file_bytes)
-    except AccountsError as e:
-        raise click.UsageError(str(e)) from None
     built = ccxt_adapters(spec.accounts, timeout=timeout_s, defer_unreadable=False)
     rates = order_rates(built.by_key.values())
     try:

@@ -15,8 +15,9 @@ runs with, at the interval it ticks at (every account is snapshotted each tick):
   cost or no limit: its polling is counted against nothing, and that is said, not taken as free.
 
 The numbers are the adapters' dialects' (``snapshot_cost``, ``weight_limit``), handed in by the
-caller through ``cost_of`` (the compiler does not import the adapters); an account whose venue
-declares none is not counted, and KS232 says so.
+caller through ``cost_of`` (the compiler does not import the adapters: ``ksctl validate`` and
+``plan`` hand in :func:`~killswitch.compile.venue_weights.declared_costs`, the dialects' numbers
+as a table); an account whose venue declares none is not counted, and KS232 says so.
 
 Pure: no I/O.
 """

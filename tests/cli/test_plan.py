@@ -238,6 +238,27 @@ def test_a_plan_that_read_every_account_is_complete_and_exits_0(tmp_path):
     assert "NOT read" not in r.output and r.output.rstrip().endswith("No changes. The policies would do nothing.")
 
 
+def test_a_live_plan_loads_the_accounts_file_and_each_policy_file_once(tmp_path, monkeypatch):
+    # the accounts file serves three purposes (the scopes' KS218, the weight budget, the adapters):
+    # one read, one load
+    from collections import Counter
+
+    import killswitch.policy.load as load
+
+    loaded: Counter = Counter()
+    load_text = load.load_text
+
+    def counted(text, file):
+        loaded[file] += 1
+        return load_text(text, file)
+
+    monkeypatch.setattr(load, "load_text", counted)
+    r = live(tmp_path, policies=armed_from_the_start(tmp_path))
+    assert r.exit_code == EXIT_NO_CHANGES, r.output
+    assert sorted(loaded.values()) == [1, 1] and len(loaded) == 2, loaded
+    assert any(f.endswith("accounts.yaml") for f in loaded), loaded
+
+
 def test_an_account_refused_by_the_venue_is_named_and_the_plan_exits_1(tmp_path):
     r = live(tmp_path, env={"KS_M_SECRET": WRONG_SECRET})
     assert r.exit_code == EXIT_ERROR, r.output

@@ -349,12 +349,13 @@ def test_keys_that_are_collections_scan_as_ruamel_scans_them(text):
 
 def test_a_check_that_raises_half_way_leaves_the_loader_whole(monkeypatch):
     """A bug in a document's checks must not leave this thread's ruamel instance half-way through
-    a file, to be reset in the middle of the next one (the exception kept alive keeps the load)."""
+    a file, to be reset in the middle of the next one (the exception kept alive keeps the load):
+    the file is read whole, and ruamel reset, before any document is checked."""
     import killswitch.policy.load as load
     from killswitch.policy import yamlfast
 
     monkeypatch.setattr(yamlfast, "read", lambda text, lines: None)  # ruamel's instance is at stake
-    real, calls = load._one_document, []
+    real, calls = load._checked_document, []
 
     def first_raises(*args, **kwargs):
         calls.append(1)
@@ -362,7 +363,7 @@ def test_a_check_that_raises_half_way_leaves_the_loader_whole(monkeypatch):
             raise RuntimeError("a bug in a check")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(load, "_one_document", first_raises)
+    monkeypatch.setattr(load, "_checked_document", first_raises)
     two = SEEDS[0] + "\n---\n" + SEEDS[0]
     with pytest.raises(RuntimeError) as kept:
         load_text(two, "a.yaml")

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from killswitch.policy import load, yamlfast
+from killswitch.policy import load, yamlfast, yamlread
 from killswitch.policy.yamlbounds import MAX_DEPTH
 from tests.conftest import POLICIES, ROOT
 from tests.unit.test_loader_properties import TOKENS, structural_mutation, text_mutation
@@ -49,8 +49,8 @@ def _round_trip_documents(text: str) -> list[tuple]:
     out = []
     try:
         for index, node in enumerate(docs):
-            sm = load._source_map(node, index, lines, starts)
-            raw = None if node is None else load._plain(node, (), sm, set(), sm.doc)
+            sm = yamlread.source_map(node, index, lines, starts)
+            raw = None if node is None else yamlread.plain(node, (), sm, set(), sm.doc)
             out.append((raw, sm))
     finally:
         docs.close()
