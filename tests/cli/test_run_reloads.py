@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -54,8 +53,15 @@ def _wait(what, why: str, timeout: float = 60.0):
 def test_tokens_and_policies_reload_in_place_and_every_change_is_said(tmp_path):
     pol = tmp_path / "policies"
     pol.mkdir()
-    for name in ("futures-book.yaml", "routes.yaml"):
-        shutil.copy(POLICIES / name, pol / name)
+    # the example book ticking every 200 ms: each change below is taken up between two ticks, so
+    # the test waits ticks, not the example's 5 s interval
+    book = (POLICIES / "futures-book.yaml").read_text().replace("interval: 5s", "interval: 200ms")
+    assert "interval: 200ms" in book
+    (pol / "futures-book.yaml").write_text(book)
+    # and its pages sent at once (a blind scope's, at start), not held 10 s for the stop to flush
+    routes = (POLICIES / "routes.yaml").read_text().replace("group_wait: 10s", "group_wait: 0s")
+    assert "group_wait: 0s" in routes
+    (pol / "routes.yaml").write_text(routes)
     tokens = tmp_path / "tokens.yaml"
     _tokens(tokens, ("alice", ALICE, "operator, approver"))
     port = free_port()
