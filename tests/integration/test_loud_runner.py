@@ -18,7 +18,6 @@ counter of failures.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import subprocess
@@ -29,13 +28,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import killswitch.daemon as daemon_module
-from killswitch.bootstrap import ccxt_adapters
 from killswitch.cli.main import cli
 from killswitch.daemon import Daemon, RunOptions
 from killswitch.metrics import parse_families
 from tests.conftest import POLICIES
-from tests.procs import free_port, until, wait_port
+from tests.procs import free_port, paced_by_the_simulator, until, wait_port
 
 DEADLINE_S = 60.0  # a bound on waits for events, never a measured duration
 ACCOUNTS = ("sim-main", "sim-hedge")
@@ -105,10 +102,7 @@ def start_daemon(tmp_path, exchange, monkeypatch, fallback_port: int) -> tuple[D
         monkeypatch.setenv(f"KS_T_{i}_SECRET", f"{name}-secret")
     for var in ("KS_API_TOKEN", "KS_APPRISE_DESK_CHAT"):
         monkeypatch.delenv(var, raising=False)
-    # ccxt's own throttle paces requests to binance's weights, the retries of an outage's failed
-    # calls included: each tick of the outage took 5 s and the test waits for eight of them. The
-    # simulated exchange paces itself (as for `ksctl demo`); what is said and counted is the same.
-    monkeypatch.setattr(daemon_module, "ccxt_adapters", functools.partial(ccxt_adapters, rate_limit=False))
+    paced_by_the_simulator(monkeypatch)  # the test waits for eight ticks of the outage: 5 s each with ccxt's throttle
     api_port = free_port()
     opts = RunOptions((str(pol),), str(accounts), f"sqlite://{tmp_path / 'state.db'}", str(tmp_path / "lock.json"),
                       api_port=api_port, console_public=True)

@@ -23,7 +23,7 @@ import pytest
 from killswitch import daemon as daemon_module
 from killswitch.daemon import Daemon, RunOptions
 from tests.conftest import POLICIES
-from tests.procs import accounts_file, free_port, until, wait_port
+from tests.procs import accounts_file, free_port, paced_by_the_simulator, until, wait_port
 
 DEADLINE_S = 60.0  # generous: a bound on waits for events, never a measured duration
 
@@ -53,6 +53,7 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
     assert "interval: 200ms" in book and "dd_15m >= 10%" in book
     (pol / "futures-book.yaml").write_text(book)
     shutil.copy(POLICIES / "routes.yaml", pol / "routes.yaml")
+    paced_by_the_simulator(monkeypatch)
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
     monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
     monkeypatch.delenv("KS_API_TOKEN", raising=False)
@@ -141,6 +142,7 @@ def test_a_reload_whose_scope_selects_no_account_keeps_the_last_good_graph_and_s
     assert "match_labels: {book: futures}" in book
     (pol / "futures-book.yaml").write_text(book)
     shutil.copy(POLICIES / "routes.yaml", pol / "routes.yaml")
+    paced_by_the_simulator(monkeypatch)
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
     monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
     monkeypatch.delenv("KS_API_TOKEN", raising=False)
@@ -189,6 +191,7 @@ def test_a_start_whose_scope_selects_no_account_runs_nothing_new(tmp_path, monke
     book = (POLICIES / "futures-book.yaml").read_text().replace("{book: futures}", "{book: futurs}")
     (pol / "futures-book.yaml").write_text(book)
     shutil.copy(POLICIES / "routes.yaml", pol / "routes.yaml")
+    paced_by_the_simulator(monkeypatch)
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
     monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
     opts = RunOptions((str(pol),), str(accounts_file(tmp_path, free_port())), f"sqlite://{tmp_path / 'state.db'}",
@@ -210,8 +213,12 @@ def test_with_strict_a_reload_adding_a_policy_for_none_of_this_runners_accounts_
     unmatched by the coverage."""
     pol = tmp_path / "policies"
     pol.mkdir()
-    for name in ("futures-book.yaml", "routes.yaml", "accounts.yaml"):
+    book = (POLICIES / "futures-book.yaml").read_text().replace("interval: 5s", "interval: 200ms")
+    assert "interval: 200ms" in book  # a reload is taken up between two ticks
+    (pol / "futures-book.yaml").write_text(book)
+    for name in ("routes.yaml", "accounts.yaml"):
         shutil.copy(POLICIES / name, pol / name)
+    paced_by_the_simulator(monkeypatch)
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
     monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
     monkeypatch.delenv("KS_API_TOKEN", raising=False)
