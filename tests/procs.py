@@ -69,3 +69,34 @@ def paced_by_the_simulator(monkeypatch: Any) -> None:
     from killswitch.bootstrap import ccxt_adapters
 
     monkeypatch.setattr(daemon_module, "ccxt_adapters", functools.partial(ccxt_adapters, rate_limit=False))
+
+
+class Receiver:
+    """Pages' receiver on a loopback port (apprise ``json://127.0.0.1:PORT/...``) that takes every
+    post: a test whose subject is not paging, so that no page is being retried when the runner
+    stops (a stop waits up to 5 s for deliveries in flight). ``bodies``: what it received."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        bodies: list[bytes] = []
+        self.bodies = bodies
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *a: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
