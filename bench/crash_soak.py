@@ -375,11 +375,13 @@ class Run:
 
 
 def one_run(work: Path, seed: int, scale: float, kills: int, settle: float, rng: random.Random,
-            state_url: Optional[str] = None, order_latency_ms: int = 0) -> Outcome:
+            state_url: Optional[str] = None, order_latency_ms: int = 0,
+            on_baseline: Callable[[], None] = lambda: None) -> Outcome:
     """One run (see the module doc): ``kills`` SIGKILLs, a last start left to settle, judged.
     ``state_url``: an empty PostgreSQL database (None: a SQLite file under ``work``);
     ``order_latency_ms``: the venue answers every order that much later (more kills find orders
-    in flight)."""
+    in flight); ``on_baseline``: called once the first runner has saved its first tick (its
+    pre-crash baseline), or has died trying (runs side by side start the next one then)."""
     out = Outcome()
     run = Run(work, seed, scale, state_url, order_latency_ms)
     try:
@@ -388,6 +390,7 @@ def one_run(work: Path, seed: int, scale: float, kills: int, settle: float, rng:
             p = run.start_runner()
             if k == 0:  # a pre-crash equity baseline, or the drawdown may never reach the flatten
                 wait_until(lambda: run.saved() or p.poll() is not None, 30, 0.05)
+                on_baseline()
             x = rng.random()
             if x < 0.4:
                 caught = wait_until(lambda: run.in_flight() > 0 or p.poll() is not None, 2.5, 0.005)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 
 def free_port() -> int:
@@ -56,3 +57,46 @@ async def until(predicate, what: str, deadline_s: float = 60.0) -> None:
         if loop.time() > end:
             raise AssertionError(f"gave up waiting: {what}")
         await asyncio.sleep(0.05)
+
+
+def paced_by_the_simulator(monkeypatch: Any) -> None:
+    """``ksctl run`` in this process (``Daemon.run``) builds its ccxt adapters as ``ksctl demo``
+    does for the simulated exchange, which paces itself: without ccxt's own throttle, which paces
+    requests to the real venue's weights (about 2 s a tick against the simulator) and counts the
+    retries of failed calls too (5 s a tick while the venue is down). What the runner does with
+    what it reads is the same; only the ticks' wall time changes."""
+    import killswitch.daemon as daemon_module
+    from killswitch.bootstrap import ccxt_adapters
+
+    monkeypatch.setattr(daemon_module, "ccxt_adapters", functools.partial(ccxt_adapters, rate_limit=False))
+
+
+class Receiver:
+    """Pages' receiver on a loopback port (apprise ``json://127.0.0.1:PORT/...``) that takes every
+    post: a test whose subject is not paging, so that no page is being retried when the runner
+    stops (a stop waits up to 5 s for deliveries in flight). ``bodies``: what it received."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        bodies: list[bytes] = []
+        self.bodies = bodies
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *a: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -109,8 +109,12 @@ class LiveRunner:
             adapters[HEDGE] = SimulatedAdapter(self.engine, "sim-hedge", venue="simulated", labels={"book": "futures"},
                                                timeout_s=2.0)
         self.store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+        # a lease of three ticks, renewed at every tick before it runs out: with a lease of one
+        # tick each tick found it lapsed and led from none while it read the state back, and the
+        # console's requests in between were refused NOT_LEADER
         self.runner = build_runner(_graph(policies), adapters, self.store, sinks=[RunbookSink(None)],
-                                   lock_path=tmp_path / "lock.json", dry_run=dry_run, clock=self.clock)
+                                   lock_path=tmp_path / "lock.json", dry_run=dry_run, clock=self.clock,
+                                   lease_ttl_ms=3 * TICK_MS)
         self.site = None
         self.console_public = console_public
         self.call(self.runner.start())

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from killswitch.runner.identity import token_digest
 from tests.conftest import POLICIES
-from tests.procs import accounts_file, free_port, wait_port
+from tests.procs import Receiver, accounts_file, free_port, wait_port
 
 ALICE, BOB = "reload-token-alice-1", "reload-token-bob-22"
 
@@ -54,8 +53,17 @@ def _wait(what, why: str, timeout: float = 60.0):
 def test_tokens_and_policies_reload_in_place_and_every_change_is_said(tmp_path):
     pol = tmp_path / "policies"
     pol.mkdir()
-    for name in ("futures-book.yaml", "routes.yaml"):
-        shutil.copy(POLICIES / name, pol / name)
+    # the example book ticking every 200 ms: each change below is taken up between two ticks, so
+    # the test waits ticks, not the example's 5 s interval
+    book = (POLICIES / "futures-book.yaml").read_text().replace("interval: 5s", "interval: 200ms")
+    assert "interval: 200ms" in book
+    (pol / "futures-book.yaml").write_text(book)
+    # and its pages sent at once (a blind scope's, at start) to a fallback that takes them, not
+    # held 10 s and then retried against a closed port while the stop waits up to 5 s for them
+    receiver = Receiver()
+    routes = (POLICIES / "routes.yaml").read_text().replace("group_wait: 10s", "group_wait: 0s")
+    assert "group_wait: 0s" in routes and "json://127.0.0.1:9099/killswitch" in routes
+    (pol / "routes.yaml").write_text(routes.replace("127.0.0.1:9099", f"127.0.0.1:{receiver.port}"))
     tokens = tmp_path / "tokens.yaml"
     _tokens(tokens, ("alice", ALICE, "operator, approver"))
     port = free_port()
@@ -112,6 +120,7 @@ def test_tokens_and_policies_reload_in_place_and_every_change_is_said(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
+        receiver.close()
     logs = stdout() + stderr()
     [warned] = [x for x in stderr().splitlines() if "no audit key" in x]
     assert " WARNING killswitch.run ksctl run: warning: no audit key" in warned, warned

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 
-from .test_ops_commands import TOKEN, Served
+from .test_ops_commands import SERVED_LEASE_MS, TOKEN, Served
 
 SCOPE = "simulated/sim-main"
 BTC = "BTC/USDT:USDT"
@@ -24,7 +24,7 @@ class DryServed(Served):
     def __init__(self, tmp_path):
         from tests.unit.test_runner_operator import make
 
-        w = make(tmp_path, dry_run=True)
+        w = make(tmp_path, dry_run=True, lease_ttl_ms=SERVED_LEASE_MS)
         self.runner, self.engine, self.clock, self.store = w.runner, w.engine, w.clock, w.store
         self.api = {}
         self.loop = asyncio.new_event_loop()

@@ -3,8 +3,12 @@
 The benchmark's own :func:`one_run`, asserted here rather than printed: 3 runs of 4 SIGKILLs of
 a live ``ksctl run`` (``dry_run: false``) through the simulated exchange's flash crash, each
 run on a database of its own on the session's PostgreSQL server, then a last start left to
-settle. The venue answers every order 300 ms late, so that the kills aimed at an order in
-flight find one. Judged from the venue's own record and the journal: nothing lost, nothing
+settle. The runs share nothing (each its exchange, database, receiver and generator of kill
+moments), so they run side by side: a run lasts as long as the crash that drives it, and three
+in a row took a minute. Each starts once the one before has its pre-crash baseline (its first
+runner's first saved tick), so that no run's first start, which the crash does not wait for,
+meets another's. The venue answers every order 300 ms late, so that the kills aimed at an
+order in flight find one. Judged from the venue's own record and the journal: nothing lost, nothing
 repeated, nothing pending, the book flat, the journal in agreement with the venue. The SQLite
 soak is ``tests/integration/test_processes.py``'s and the benchmark's default.
 """
@@ -14,6 +18,8 @@ from __future__ import annotations
 import importlib.util
 import random
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.state.conftest import pg_server  # noqa: F401 - the session PostgreSQL fixture
@@ -30,23 +36,38 @@ SEED = 3
 
 
 def test_sigkills_of_a_live_runner_on_postgresql_neither_lose_nor_repeat_an_order(tmp_path, pg_server):  # noqa: F811
-    rng = random.Random(SEED)
-    totals = soak.Totals()
-    for r in range(RUNS):
-        name = f"ks_crash_soak_{r}"
-        url = pg_server.create_database(name)
-        work = tmp_path / f"run-{r}"
-        work.mkdir()
+    names = [f"ks_crash_soak_{r}" for r in range(RUNS)]
+    urls = [pg_server.create_database(name) for name in names]
+
+    baselines = [threading.Event() for _ in range(RUNS)]
+
+    def run(r: int) -> tuple[soak.Outcome, Path]:
         try:
-            outcome = soak.one_run(work, SEED * 100_003 + r, 12.0, KILLS_PER_RUN, 60.0, rng, url,
-                                   order_latency_ms=300)
+            if r:
+                baselines[r - 1].wait(120)
+            work = tmp_path / f"run-{r}"
+            work.mkdir()
+            return soak.one_run(work, SEED * 100_003 + r, 12.0, KILLS_PER_RUN, 60.0, random.Random(SEED + r),
+                                urls[r], order_latency_ms=300, on_baseline=baselines[r].set), work
         finally:
+            baselines[r].set()  # (a run that failed to start holds no other back)
+
+    try:
+        with ThreadPoolExecutor(RUNS) as pool:
+            outcomes = list(pool.map(run, range(RUNS)))
+    finally:
+        for name in names:
             pg_server.drop_database(name)
+    totals = soak.Totals()
+    for outcome, work in outcomes:
         totals.add(outcome, work)
     summary = (f"{totals.kills} kills ({dict(totals.kinds)}), {totals.in_flight} with orders in flight, "
                f"{totals.orders} orders; failed runs: {totals.failed_runs}")
     print(f"\n{summary}")
     assert totals.kills == RUNS * KILLS_PER_RUN, summary
+    # the seeds draw each way of timing a kill (in flight, after new intents, anywhere) at least twice
+    assert all(sum(n for kind, n in totals.kinds.items() if kind.startswith(way)) >= 2
+               for way in ("in flight", "after new intents", "anywhere")), summary
     assert totals.in_flight >= 1, f"no kill found an order in flight: {summary}"
     assert totals.repeated == 0 and totals.lost == 0 and totals.disagreements == 0, summary
     assert totals.pending == 0 and totals.open_legs == 0 and totals.unsettled == 0, summary

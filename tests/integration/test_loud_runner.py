@@ -32,7 +32,7 @@ from killswitch.cli.main import cli
 from killswitch.daemon import Daemon, RunOptions
 from killswitch.metrics import parse_families
 from tests.conftest import POLICIES
-from tests.procs import free_port, until, wait_port
+from tests.procs import Receiver, free_port, paced_by_the_simulator, until, wait_port
 
 DEADLINE_S = 60.0  # a bound on waits for events, never a measured duration
 ACCOUNTS = ("sim-main", "sim-hedge")
@@ -102,6 +102,7 @@ def start_daemon(tmp_path, exchange, monkeypatch, fallback_port: int) -> tuple[D
         monkeypatch.setenv(f"KS_T_{i}_SECRET", f"{name}-secret")
     for var in ("KS_API_TOKEN", "KS_APPRISE_DESK_CHAT"):
         monkeypatch.delenv(var, raising=False)
+    paced_by_the_simulator(monkeypatch)  # the test waits for eight ticks of the outage: 5 s each with ccxt's throttle
     api_port = free_port()
     opts = RunOptions((str(pol),), str(accounts), f"sqlite://{tmp_path / 'state.db'}", str(tmp_path / "lock.json"),
                       api_port=api_port, console_public=True)
@@ -191,7 +192,10 @@ def test_an_exchange_outage_is_said_once_per_account_and_its_pages_that_reach_no
 
 def test_a_broken_reload_holds_the_gauge_at_0_and_status_says_so_until_the_file_is_fixed(
         tmp_path, exchange, monkeypatch):
-    daemon, api, pol = start_daemon(tmp_path, exchange, monkeypatch, free_port())
+    # the pages of the blind start reach the fallback: none is being retried when the runner
+    # stops (the stop waited 5 s for them), and pages are not what this test is about
+    receiver = Receiver()
+    daemon, api, pol = start_daemon(tmp_path, exchange, monkeypatch, receiver.port)
     book = (pol / "futures-book.yaml").read_text()
     seen: dict = {}
 
@@ -220,7 +224,10 @@ def test_a_broken_reload_holds_the_gauge_at_0_and_status_says_so_until_the_file_
         daemon.stop.set()
         return await run
 
-    assert asyncio.run(asyncio.wait_for(scenario(), 2 * DEADLINE_S)) == 0
+    try:
+        assert asyncio.run(asyncio.wait_for(scenario(), 2 * DEADLINE_S)) == 0
+    finally:
+        receiver.close()
     assert (seen["start"], seen["broken"], seen["fixed"]) == (1, 0, 1)
     assert "policies: reload FAILED at " in seen["text"] and ", running the graph loaded at " in seen["text"]
     assert seen["after"]["reload_ok"] is True and seen["after"]["reload_failed_ms"] is None

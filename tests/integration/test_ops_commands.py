@@ -161,6 +161,9 @@ def test_status_sends_the_token_when_set_and_says_which_to_set_when_refused(tmp_
         assert r.exit_code == 0 and "mode live" in r.output, r.output
 
 
+SERVED_LEASE_MS = 3 * TICK_MS
+
+
 class Served:
     """A runner on the calm market, ticking every few milliseconds of wall time (5 s of its
     clock each), behind its API on a thread of its own."""
@@ -172,7 +175,11 @@ class Served:
         from adapters.simulated.engine import ManualClock
 
         clock = ManualClock(T0)
-        self.runner, self.engine, self.clock, self.store, _ = setup(tmp_path, engine=build("calm", clock), clock=clock)
+        # a lease of three ticks: each tick renews it before it runs out. With a lease of one tick
+        # every tick found it lapsed and took a new token, leading from none while it read the
+        # state back, and a request served meanwhile was refused NOT_LEADER
+        self.runner, self.engine, self.clock, self.store, _ = setup(tmp_path, engine=build("calm", clock), clock=clock,
+                                                                    lease_ttl_ms=SERVED_LEASE_MS)
         self.api = api  # make_app's tokens, console_public
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -196,9 +203,19 @@ class Served:
         assert self.ready.wait(60)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self.stop = True
         self.thread.join(30)
+        if exc_type is None:
+            assert_kept_its_lease(self.runner)
+
+
+def assert_kept_its_lease(runner) -> None:
+    """A served runner ticking against requests never lost a token it held: no tick found its
+    lease lapsed (it then leads from none until it has read the state back, and a request served
+    in between is refused NOT_LEADER)."""
+    said = runner.lead.lease_log
+    assert said.lost_total == 0, f"the lease lapsed between ticks {said.lost_total} time(s), token {said.fence}"
 
 
 def test_lock_unlock_and_the_dead_mans_switch_commands(tmp_path):

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -17,7 +16,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from killswitch.metrics import Registry
 from killswitch.telemetry.metrics_otlp import OtlpMetrics, metrics_config_from_env, metrics_data
 from tests.conftest import POLICIES
-from tests.procs import accounts_file, free_port
+from tests.procs import Receiver, accounts_file, free_port
 
 VARS = ("OTEL_SDK_DISABLED", "OTEL_METRICS_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_METRIC_EXPORT_INTERVAL", "OTEL_EXPORTER_OTLP_HEADERS",
@@ -151,8 +150,15 @@ def test_an_export_reaches_the_collector_and_a_dead_one_is_counted_not_raised(en
 def test_ksctl_run_pushes_the_metrics_page_to_the_collector(tmp_path, collector):
     pol = tmp_path / "policies"
     pol.mkdir()
-    for name in ("futures-book.yaml", "routes.yaml"):
-        shutil.copy(POLICIES / name, pol / name)
+    # three ticks a second apart, not the example's 5 s, still span several exports of 1 s; the
+    # pages of the blind start reach a fallback that takes them (the stop waits for pages in flight)
+    book = (POLICIES / "futures-book.yaml").read_text().replace("interval: 5s", "interval: 1s")
+    assert "interval: 1s" in book
+    (pol / "futures-book.yaml").write_text(book)
+    receiver = Receiver()
+    routes = (POLICIES / "routes.yaml").read_text()
+    assert "json://127.0.0.1:9099/killswitch" in routes
+    (pol / "routes.yaml").write_text(routes.replace("127.0.0.1:9099", f"127.0.0.1:{receiver.port}"))
     env = {k: v for k, v in os.environ.items() if k not in VARS}
     env.update(OTEL_EXPORTER_OTLP_ENDPOINT=collector.url, OTEL_METRIC_EXPORT_INTERVAL="1000",
                OTEL_TRACES_EXPORTER="none", KS_T_KEY="k", KS_T_SECRET="s")
@@ -161,6 +167,7 @@ def test_ksctl_run_pushes_the_metrics_page_to_the_collector(tmp_path, collector)
                           "--accounts", str(accounts_file(tmp_path, free_port())),
                           "--state", f"sqlite://{tmp_path / 'state.db'}", "--lock-file", str(tmp_path / "lock.json"),
                           "--api-port", "-1", "--max-ticks", "3"], capture_output=True, text=True, timeout=120, env=env)
+    receiver.close()
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"metrics: on /metrics and OTLP/HTTP to {collector.url}/v1/metrics every 1s" in out.stdout
     got = collector.metrics()

@@ -23,7 +23,7 @@ import pytest
 from killswitch import daemon as daemon_module
 from killswitch.daemon import Daemon, RunOptions
 from tests.conftest import POLICIES
-from tests.procs import accounts_file, free_port, until, wait_port
+from tests.procs import Receiver, accounts_file, free_port, paced_by_the_simulator, until, wait_port
 
 DEADLINE_S = 60.0  # generous: a bound on waits for events, never a measured duration
 
@@ -41,18 +41,36 @@ def exchange():
         server.wait(10)
 
 
+@pytest.fixture
+def receiver():
+    rcv = Receiver()
+    try:
+        yield rcv
+    finally:
+        rcv.close()
+
+
+def _routes(pol, receiver: Receiver) -> None:
+    """The example routes, their fallback receiver taking every page (the example's is a closed
+    port: its pages were still being retried when the runner stopped, and the stop waited 5 s)."""
+    routes = (POLICIES / "routes.yaml").read_text()
+    assert "json://127.0.0.1:9099/killswitch" in routes
+    (pol / "routes.yaml").write_text(routes.replace("127.0.0.1:9099", f"127.0.0.1:{receiver.port}"))
+
+
 def _get_status(port: int) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/status", timeout=DEADLINE_S / 2) as r:
         return json.loads(r.read())
 
 
-def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, exchange, monkeypatch):
+def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, exchange, receiver, monkeypatch):
     pol = tmp_path / "policies"
     pol.mkdir()
     book = (POLICIES / "futures-book.yaml").read_text().replace("interval: 5s", "interval: 200ms")
     assert "interval: 200ms" in book and "dd_15m >= 10%" in book
     (pol / "futures-book.yaml").write_text(book)
-    shutil.copy(POLICIES / "routes.yaml", pol / "routes.yaml")
+    _routes(pol, receiver)
+    paced_by_the_simulator(monkeypatch)
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
     monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
     monkeypatch.delenv("KS_API_TOKEN", raising=False)
@@ -131,7 +149,7 @@ def test_the_api_answers_and_ticks_go_on_while_a_reload_compiles(tmp_path, excha
 
 
 def test_a_reload_whose_scope_selects_no_account_keeps_the_last_good_graph_and_says_so(tmp_path, exchange,
-                                                                                       monkeypatch):
+                                                                                       receiver, monkeypatch):
     """A typo'd label (book: futurs) would turn the drawdown ladder off: the reload is refused
     (KS218, checked against the accounts the runner runs with, the policy directory holding none),
     the last good graph keeps running, and the log and the status say so until a good reload."""
@@ -140,7 +158,8 @@ def test_a_reload_whose_scope_selects_no_account_keeps_the_last_good_graph_and_s
     book = (POLICIES / "futures-book.yaml").read_text().replace("interval: 5s", "interval: 200ms")
     assert "match_labels: {book: futures}" in book
     (pol / "futures-book.yaml").write_text(book)
-    shutil.copy(POLICIES / "routes.yaml", pol / "routes.yaml")
+    _routes(pol, receiver)
+    paced_by_the_simulator(monkeypatch)
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
     monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
     monkeypatch.delenv("KS_API_TOKEN", raising=False)
@@ -202,7 +221,7 @@ def test_a_start_whose_scope_selects_no_account_runs_nothing_new(tmp_path, monke
 
 
 def test_with_strict_a_reload_adding_a_policy_for_none_of_this_runners_accounts_is_refused(tmp_path, exchange,
-                                                                                          monkeypatch):
+                                                                                          receiver, monkeypatch):
     """The policies declare the firm's accounts (policies/accounts.yaml: spot-book's binance-spot
     among them, so it compiles), but this runner runs one futures account: with --strict, a
     reload that adds spot-book would run a policy that protects nothing here. It is refused, the
@@ -210,8 +229,12 @@ def test_with_strict_a_reload_adding_a_policy_for_none_of_this_runners_accounts_
     unmatched by the coverage."""
     pol = tmp_path / "policies"
     pol.mkdir()
-    for name in ("futures-book.yaml", "routes.yaml", "accounts.yaml"):
-        shutil.copy(POLICIES / name, pol / name)
+    book = (POLICIES / "futures-book.yaml").read_text().replace("interval: 5s", "interval: 200ms")
+    assert "interval: 200ms" in book  # a reload is taken up between two ticks
+    (pol / "futures-book.yaml").write_text(book)
+    shutil.copy(POLICIES / "accounts.yaml", pol / "accounts.yaml")
+    _routes(pol, receiver)
+    paced_by_the_simulator(monkeypatch)
     monkeypatch.setenv("KS_T_KEY", "sim-main-key")
     monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
     monkeypatch.delenv("KS_API_TOKEN", raising=False)

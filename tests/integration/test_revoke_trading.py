@@ -450,9 +450,10 @@ class ServedKeys:
     def __init__(self, tmp_path):
         import threading
 
-        from tests.integration.test_ops_commands import PEOPLE, TOKEN
+        from tests.integration.test_ops_commands import PEOPLE, SERVED_LEASE_MS, TOKEN
 
-        self.w = make(tmp_path, venue=KeyVenue())
+        # a lease of three ticks, renewed at every tick before it runs out (see Served)
+        self.w = make(tmp_path, venue=KeyVenue(), lease_ttl_ms=SERVED_LEASE_MS)
         self.token, self.people = TOKEN, PEOPLE
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -481,9 +482,13 @@ class ServedKeys:
         assert self.ready.wait(60)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
+        from tests.integration.test_ops_commands import assert_kept_its_lease
+
         self.stop = True
         self.thread.join(30)
+        if exc_type is None:
+            assert_kept_its_lease(self.w.runner)
 
 
 def test_ksctl_revoke_previews_the_exact_scope_and_only_approvers_restore_it(tmp_path):

@@ -129,7 +129,8 @@ class DurablePager:
         pass
 
 
-def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None, policies=None, sinks=()):
+def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None, policies=None, sinks=(),
+          lease_ttl_ms: int = 5_000):
     clock = clock or ManualClock(T0)
     engine = engine or build("flash-crash", clock)
     counter = counter if counter is not None else [0]
@@ -137,7 +138,7 @@ def setup(tmp_path, crash_at=None, counter=None, engine=None, clock=None, polici
     adapter = SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
     runner = build_runner(policies or graph(), {"simulated/sim-main": CrashingProxy(adapter, counter, crash_at)},
                     CrashingProxy(store, counter, crash_at), lock_path=tmp_path / "lock.json", dry_run=False,
-                    clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks)
+                    clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks, lease_ttl_ms=lease_ttl_ms)
     return runner, engine, clock, store, counter
 
 

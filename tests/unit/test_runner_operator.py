@@ -72,7 +72,8 @@ class FlakyCountdown:
         return await self.inner.arm_cancel_all_after(seconds, symbols)
 
 
-def make(tmp_path, *, text: str = GUARD, dry_run: bool = False, engine=None, clock=None, holder: str = "runner"):
+def make(tmp_path, *, text: str = GUARD, dry_run: bool = False, engine=None, clock=None, holder: str = "runner",
+         lease_ttl_ms: int = 5_000):
     clock = clock or ManualClock(T0)
     if engine is None:
         engine = build("calm", clock)
@@ -82,7 +83,7 @@ def make(tmp_path, *, text: str = GUARD, dry_run: bool = False, engine=None, clo
                                               strategy_prefixes={"bot-a-": "bot-a"}, timeout_s=2.0))
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     runner = build_runner(compiled(text), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=dry_run,
-                    clock=clock, holder=holder)
+                    clock=clock, holder=holder, lease_ttl_ms=lease_ttl_ms)
     return SimpleNamespace(runner=runner, engine=engine, clock=clock, store=store, adapter=adapter,
                            db=tmp_path / "state.db")
 
