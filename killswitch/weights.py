@@ -21,7 +21,7 @@ What it must not do
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional, Sequence
 
 PER_IP = "ip"
@@ -95,6 +95,40 @@ class SnapshotCost:
     def full(self) -> float:
         """One snapshot that lists the open orders."""
         return self.every + self.orders
+
+
+@dataclass(frozen=True)
+class DeclaredWeights:
+    """One venue's declared REST weight: a futures snapshot's ``reads`` under ``limit`` (a spot
+    snapshot's under ``spot_limit``, where the venue's spot API has a limit of its own), the
+    endpoints listed once a settle coin, and what a private stream costs over REST."""
+
+    reads: tuple[Read, ...] = ()
+    limit: Optional[WeightLimit] = None
+    open_orders_max_age_s: float = 0.0
+    streams: bool = False
+    stream_open: float = 0.0
+    stream_keepalive: float = 0.0
+    keepalive_every_s: float = 3600.0
+    default_settle_coins: tuple[str, ...] = ()
+    per_settle_coin: tuple[str, ...] = ()  # endpoints called once for each settle coin read (sorted)
+    spot_reads: tuple[Read, ...] = ()
+    spot_limit: Optional[WeightLimit] = None
+
+    def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
+        """What one snapshot of a ``market_type`` account reading ``settle_coins`` (empty: the
+        venue's default) costs; None where nothing is declared."""
+        if market_type == "spot":
+            return SnapshotCost(self.spot_reads, self.open_orders_max_age_s) if self.spot_reads else None
+        if market_type != "futures" or not self.reads:
+            return None
+        coins = max(1, len(settle_coins or self.default_settle_coins))
+        reads = tuple(replace(r, calls=coins) if r.endpoint in self.per_settle_coin else r for r in self.reads)
+        return SnapshotCost(reads, self.open_orders_max_age_s, streams=self.streams, stream_open=self.stream_open,
+                            stream_keepalive=self.stream_keepalive, keepalive_every_s=self.keepalive_every_s)
+
+    def limit_for(self, market_type: str) -> Optional[WeightLimit]:
+        return self.spot_limit if market_type == "spot" else self.limit
 
 
 def _per_minute(cost: SnapshotCost, every_s: float) -> float:

@@ -1,8 +1,9 @@
 """``ksctl schema KIND``: the JSON Schema of a document kind, for editors and CI.
 
 The schemas are also checked in under ``killswitch/schemas/``; ``make schemas`` (this module's
-``--write``) regenerates them, and the reference page of the kinds (docs/kinds.md) made from the
-same catalogue, and a test fails when either is stale.
+``--write``) regenerates them, the reference page of the kinds (docs/kinds.md) made from the
+same catalogue, and the venues' REST weight table validate reads
+(``killswitch/compile/venue_tables.py``, from the dialects); a test fails when any is stale.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ def _write() -> None:
     if KINDS_PAGE.parent.is_dir():
         KINDS_PAGE.write_text(kinds_page())
         print(f"wrote {KINDS_PAGE}")
+    from adapters.ccxt_exchange.declared import table_text
+
+    from ..compile import venue_tables
+
+    Path(venue_tables.__file__).write_text(table_text())  # the dialects' REST weights, for validate
+    print(f"wrote {venue_tables.__file__}")
 
 
 if __name__ == "__main__":

@@ -239,9 +239,9 @@ class Dialect(StreamHooks):
     # endpoint in the venue's unit, as :meth:`snapshot` calls them (tests/unit/test_weights.py
     # counts the requests a real ccxt client sends against the simulator and holds the two
     # equal); the venue's limit; and what a stream (:attr:`streams`) costs over REST. Empty /
-    # None: not known, not checked. ``ksctl validate`` reads them from the table in
-    # killswitch/compile/venue_weights.py (it must not import the adapters), which
-    # tests/unit/test_venue_weights.py holds equal to every dialect's.
+    # None: not known, not checked. ``ksctl validate`` reads them from the table ``make schemas``
+    # writes from the dialects (killswitch/compile/venue_tables.py: it must not import the
+    # adapters).
     snapshot_reads: tuple[Read, ...] = ()
     weight_limit: Optional[WeightLimit] = None
     stream_open_weight: float = 0.0
