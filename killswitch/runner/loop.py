@@ -100,6 +100,7 @@ from .depth import BOOK_TIMEOUT_S, plan_with_books
 from .executor import ExecutionReport, Executor
 from .fanout import SinkFanout
 from .fetches import FetchHealth
+from .firm_ports import FirmRoutes
 from .modes import ModeWatch
 from .rejections import CLOSE_REJECTED, CloseRejections
 from .streams import StreamWatch
@@ -252,7 +253,8 @@ class Runner:
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
-        self.firm: Any = None  # a shard's FirmLink (runner/firm.py): firm-wide commands become directives
+        # a shard's FirmLink (runner/firm.py): firm-wide commands become directives
+        self.firm: Optional[FirmRoutes] = None
         load_arrays()  # numpy, which a stage's entry over a large scope computes with: imported now, not then
 
     # --- what others read of it ----------------------------------------------------------------------
