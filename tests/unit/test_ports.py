@@ -1,8 +1,9 @@
 """The firm parts behind ports (killswitch/runner/firm_ports.py): a firm directive's lock and
 unlock take the operator's command path — audited first, then applied to the lock book, saved and
 the lock file rewritten; a standby or a deposed leader changes nothing — the directive applier
-is built from the parts it uses, no runner, and no module of killswitch reaches into another
-module's private names."""
+is built from the parts it uses, no runner; no module of killswitch reaches into another
+module's private names, and the runner's pass-throughs to its parts set nothing (a test builds
+or reaches the part it needs)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from types import SimpleNamespace
 
 from killswitch.firm.directives import LOCK, UNLOCK, Directive
 from killswitch.runner.firm_apply import DirectiveApplier
+from killswitch.runner.loop import Runner
 from tests.unit.test_firm import FakeFirm
 from tests.unit.test_runner_operator import ACCOUNT, audit_kinds, make, run, start, ticks
 
@@ -124,3 +126,8 @@ def test_the_private_reach_check_finds_a_reach_and_leaves_a_modules_own_names():
            "        other._mine()\n        runner.commands._change()\n        self._x = 1\n        other._x\n"
            "        super()._make_server()\n")
     assert _private_reaches(src, "mod.py") == ["mod.py:5: runner.commands._change", "mod.py:8: super()._make_server"]
+
+
+def test_the_runners_pass_throughs_to_its_parts_are_read_only():
+    settable = sorted(name for name, v in vars(Runner).items() if isinstance(v, property) and v.fset is not None)
+    assert settable == [], f"the runner hands out a setter into its parts: {settable} (set the part, or build it)"
