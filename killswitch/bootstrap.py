@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from .compile.graph import DecisionGraph
     from .events import Sink
+    from .runner.firm_ports import ShardPorts
     from .runner.loop import Runner
 
 Say = Callable[[str], None]
@@ -314,3 +315,14 @@ def build_runner(graph: "DecisionGraph", adapters: dict[str, "ExchangeAdapter"],
                         modes=modes, rejections=rejections)
     return Runner(parts, adapters, store, lock_path=lock_path, dry_run=dry_run, holder=holder,
                   snapshot_timeout_s=snapshot_timeout_s, clock=clock)
+
+
+def shard_ports(runner: "Runner") -> "ShardPorts":
+    """What a shard's firm parts (:mod:`killswitch.runner.firm`) are handed of ``runner``: its
+    parts behind the narrow ports of :class:`~killswitch.runner.firm_ports.ShardPorts`, never the
+    runner itself."""
+    from .runner.firm_ports import ShardPorts
+
+    return ShardPorts(clock=runner.clock, dry_run=runner.dry_run, accounts=tuple(runner.adapters), lead=runner.lead,
+                      turn=runner.turn, commands=runner.commands, closes=runner.closes, cancels=runner.executor,
+                      sinks=runner.fanout, book=runner.book)

@@ -14,6 +14,12 @@ pod's role label saying whether it holds the lease (:mod:`killswitch.runner.pod_
 interval of its local and the firm-wide policies, one interval from one tick's start to the
 next (:func:`killswitch.runner.wakes.interval_wait_s`); stops cleanly on SIGTERM / SIGINT.
 Dry run unless the Accounts document says ``dry_run: false``.
+
+What runs once started is a list of named tasks (:meth:`Daemon.tasks`: ``tick``, ``show-life``,
+``pod-label``, ``metrics-push``) under one :class:`~killswitch.tasks.Supervisor`: a task that
+fails is said by name (``TASK_FAILED``, ``killswitch_task_failures_total{task}``), then the
+process stops cleanly and exits 3, or the task is started again, as ARCHITECTURE.md lists per
+task. The start itself (the graph run, the API) is :mod:`killswitch.daemon_start`'s.
 """
 
 from __future__ import annotations
@@ -27,26 +33,30 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from .bootstrap import AccountsError, SinkOptions, build_runner, ccxt_adapters, open_state, read_accounts, runner_sinks
-from .compile.compiler import CompileResult, compile_documents
+from .compile.compiler import CompileResult
 from .compile.graph import DecisionGraph
 from .events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
-from .policy.load import load_sources
 from .policy.model import Account
-from .runner.admission import Admission, Limits
+from .runner.admission import Limits
 from .runner.loop import GraphReload, Runner
 from .runner.pod_label import SERVICEACCOUNT_DIR, PodRoleLabel
 from .runner.wakes import DEFAULT_MIN_SPACING_S, Wakes, interval_wait_s
 from .runner.firm import FirmLink
 from .shardrun import ShardRefused, ShardStart, firm_link, shard_start, start_shard
+from .daemon_start import first_error, graph_to_run, start_api, unmatched_here
+from .tasks import EXIT, RESTART, Supervisor, Task
 from .tokens_reload import TokensReloader
-from .zones import zone_known
 
 from .sources import MAX_FILE_BYTES, compile_sources
 from .state.store import FencedError, StoreError
 from .sources import revision_text
+
+
+# the process's named tasks (Daemon.tasks; what a failure of each means: ARCHITECTURE.md)
+TICK, SHOW_LIFE, POD_LABEL, METRICS_PUSH = "tick", "show-life", "pod-label", "metrics-push"
 
 
 @dataclass
@@ -91,28 +101,6 @@ def compile_policy_sources(paths: tuple[str, ...], max_file_bytes: int = MAX_FIL
     return compile_sources(paths, max_file_bytes=max_file_bytes, accounts=accounts)
 
 
-def unmatched_here(result: CompileResult, accounts: Sequence[Account]) -> list[str]:
-    """``--strict``: the policies of ``result`` whose scope selects none of the runner's own
-    ``accounts`` (an ``allow_empty: true`` aside), each as a line saying so. The compiler checks
-    the declared accounts (KS218); a runner may run a part of them."""
-    from .compile.scope_check import unmatched, written
-    from .policy.model import Policy
-
-    out = []
-    for doc in result.docs:
-        model = doc.model
-        if isinstance(model, Policy) and not model.spec.scope.allow_empty \
-                and unmatched(model.spec.scope, accounts) is not None:
-            out.append(f"{doc.file}: POLICY_UNMATCHED: policy {model.metadata.name}: its scope "
-                       f"({written(model.spec.scope)}) selects none of this runner's {len(accounts)} account(s)")
-    return out
-
-
-def _first_error(result: CompileResult) -> str:
-    first = result.errors[0]
-    return f"{first.location()}: error[{first.code}]: {first.message} ({len(result.errors)} error(s))"
-
-
 def _mtimes(paths: tuple[str, ...]) -> dict[str, float]:
     out = {}
     for p in paths:
@@ -131,9 +119,11 @@ class Daemon:
     that follow it (life shown, the pod's role label), reloads of the policies and the tokens
     between two ticks, the metrics push, and a clean stop.
 
-    Size: about 400 lines, over the class bound by the lease's followers (the role label joined
-    them): each is a task of its own started here because it must start after the lease thread
-    and stop before the store closes; the loop's order is the one place that says so.
+    Size: about 440 lines, over the class bound by the process's order, which is said in one
+    place: what starts before the lease thread (the runner, its firm link, the API), the named
+    tasks that start after it (:meth:`tasks`), and the clean stop that ends them in the order
+    the lease and the store need (:meth:`_serve`); the graph and the API are built in
+    :mod:`killswitch.daemon_start`.
     """
 
     def __init__(self, opts: RunOptions, echo: Callable[[str], None], err: Callable[[str], None],
@@ -158,6 +148,10 @@ class Daemon:
         self.wakes = Wakes(opts.min_tick_spacing_s)
         self._shard: Optional[ShardStart] = None  # ``--shard``: which accounts and policies are this runner's
         self.firm: Optional[FirmLink] = None  # ``--shard``: its facts, the firm lease, the directives
+        # the process's named tasks (:meth:`tasks`): a failure said by name, then the task's policy
+        self.supervisor = Supervisor(err, self.stop.set)
+        self.ticks = 0
+        self.code = 0  # the exit code when the tick loop ends (2: SHARD_MISMATCH)
 
     def _accounts(self):
         try:
@@ -168,6 +162,8 @@ class Daemon:
             raise SystemExit(f"ksctl run: {e}") from None
 
     async def run(self) -> int:
+        """Start the runner and its API, then run the process's named tasks (:meth:`tasks`) under
+        one supervisor until a stop; the exit code."""
         tokens = None
         if self.opts.api_tokens and self.opts.api_port is not None:
             from .runner.identity import TokensError, load_tokens
@@ -191,43 +187,22 @@ class Daemon:
         except StoreError as e:  # not a bug: said in one line, with the store's words (its URL masked)
             self.err(f"ksctl run: STORE_UNREADABLE: {e}; nothing started")
             return 3  # as history, audit verify and report say a store they cannot open
-        policy_error = None
-        refused = unmatched_here(result, self._declared) if self.opts.strict and result.graph is not None else []
-        if result.graph is None or refused:
-            # A broken policy must not leave the book unguarded, also across a restart (a pod
-            # rolled by the policy change itself): run the last graph that compiled and ran,
-            # loudly, until the files are fixed (they are watched as usual).
-            for d in result.errors:
-                self.err(f"{d.location()}: error[{d.code}]: {d.message}")
-            for line in refused:
-                self.err(f"{line} (--strict)")
-            policy_error = _first_error(result) if result.errors else f"{refused[0]} (--strict)"
-            bundle = store.policy_bundle()
-            fallback = compile_documents(load_sources(bundle.sources), bundle.revision,
-                                         zone_known=zone_known) if bundle else None
-            if fallback is None or fallback.graph is None:
-                self.err("ksctl run: the policies have errors and the state holds no last good policies; "
-                         "nothing started")
-                store.close()
-                return 1
-            result = fallback
-            revision = revision_text(bundle.revision if bundle else None)
-            self.err(f"ksctl run: THE POLICIES HAVE ERRORS: running the last good graph {fallback.graph.short_digest} "
-                     f"(revision {revision}) from the state until they are fixed")
+        got = graph_to_run(result, store, self.opts.strict, self._declared, self.err)
+        if isinstance(got, int):
+            return got
+        result, policy_error = got
         holder = self.opts.holder or f"{socket.gethostname()}-{os.getpid()}"
         whole = result.graph  # the firm-wide policies are taken from it (runner/firm.py)
         if self._shard is not None:  # its local policies only; registered, or refused, before any adapter
-            result, got = self._shard.narrow(result)
+            result, narrowed = self._shard.narrow(result)
             try:
-                start_shard(self._shard, got, self.opts.state_url, holder, self.echo, self.warn)
+                start_shard(self._shard, narrowed, self.opts.state_url, holder, self.echo, self.warn)
             except (ShardRefused, StoreError) as e:
                 self.err(f"ksctl run: {e}; nothing started")
                 store.close()
                 return 2 if isinstance(e, ShardRefused) else 1
         graph = result.graph
         assert graph is not None  # (compiled, or the last good bundle)
-        files_saved = graph.digest if policy_error else None
-        dry_run = spec.dry_run
         # an unreadable credential: that account fails, the others are guarded
         built = ccxt_adapters(self._shard.accounts if self._shard else spec.accounts)
         for acc, why in built.unreadable:
@@ -240,77 +215,55 @@ class Daemon:
             audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err,
             warn=self.warn)
         runner = self.runner = build_runner(graph, adapters, store, sinks=sinks,
-                                            lock_path=Path(self.opts.lock_file), dry_run=dry_run, holder=holder,
+                                            lock_path=Path(self.opts.lock_file), dry_run=spec.dry_run, holder=holder,
                                             lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error,
                                             shard=self._shard.name if self._shard else None)
-        if self._shard is not None:
-            try:  # its part in the firm: facts, the firm lease, directives (runner/firm.py)
-                self.firm = firm_link(runner, self._shard, whole, self.opts.state_url, holder,
-                                      self.opts.lease_ttl_ms, self.echo, self.err)
-                runner.firm = self.firm  # firm-wide operator commands become directives; GET /v1/firm
-                runner.add_metrics(self.firm)
-                # it ticks, and publishes its facts, at the firm-wide policies' interval too, whatever its own
-                runner.readout.paces = self.firm.intervals
-                runner.closes.also = self.firm.close_nodes  # the firm's close of an account no local policy has
-                self.echo(f"ksctl run: shard {self._shard.name} ticks every {runner.readout.pace_s():g}s: "
-                          + _pace_why(graph, self.firm))
-                self.firm.applier.wake = self.lease_moved.set  # a firm close: the next tick at once
-                self.firm.wake = self.wakes.nudge  # a shard stopped: the holder's next tick soon (debounced)
-            except (ShardRefused, StoreError) as e:
-                self.err(f"ksctl run: {e}; nothing started")
-                await runner.aclose()
-                store.close()
-                return 2
-        self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if dry_run else 'LIVE'}; graph {graph.digest} "
+        if self._shard is not None and not await self._link_firm(runner, whole, graph, holder, store):
+            return 2
+        self.echo(f"ksctl run: mode {'DRY RUN (nothing is sent)' if spec.dry_run else 'LIVE'}; graph {graph.digest} "
                   f"revision {revision_text(graph.revision)}; {len(adapters)} account(s); holder {holder}")
         if policy_error:
             runner.emit(Event.make(POLICY_RELOAD_FAILED, runner.clock(), {
                 "error": policy_error, "running": runner.graph.digest, "at_start": True}))
-        self._files, self._saved = files, files_saved
+        self._files, self._saved = files, graph.digest if policy_error else None
         api = None
         if self.opts.api_port is not None:
-            from .logs import scrub_also
-            from .runner.api import make_app
-            from .runner.identity import TokensError
-
-            token = os.environ.get(self.opts.api_token_env)
-            # the log scrubs them by value too (a variable not named *TOKEN* would otherwise pass)
-            scrub_also([token or "", *(tokens.digests() if tokens else ())])
-            admission = Admission(self.opts.api_limits)  # on the API's thread; its counters on /metrics
-            runner.add_metrics(admission)
-            try:
-                from .runner.api_access import shared_token
-                from .runner.identity import LiveTokens, Tokens
-
-                live = self.tokens.serve(LiveTokens(tokens or Tokens(), shared_token(token or None)))
-                app = make_app(runner, tokens=live, console_public=self.opts.console_public,
-                               admission=admission)
-            except (TokensError, ValueError) as e:
-                self.err(f"ksctl run: {e}; nothing started")
-                await runner.aclose()
+            api = await start_api(runner, self.opts, tokens, self.tokens, self.echo, self.err)
+            if api is None:
                 for a in adapters.values():
                     await a.close()
                 store.close()
                 return 2
-            who = [i.name for i in (tokens.identities if tokens else ())] + (["shared-token"] if token else [])
-            if not who:
-                closed = "" if self.opts.console_public else (
-                    "; without --console-public the status, runbooks, closes' progress and console are shown to "
-                    "no one")
-                self.err(f"ksctl run: neither {self.opts.api_token_env} nor --api-tokens is set: the API's mutating "
-                         f"endpoints are disabled{closed}")
-            else:  # names only: a token is never printed
-                self.echo(f"ksctl run: API identities: {', '.join(who)}")
-            # Served from a thread of its own: requests never wait for a tick or a store write to be
-            # parsed, and every view call comes back to this loop (see runner/api_thread.py).
-            from .runner.api_thread import ApiThread
+        return await self._serve(runner, store, adapters, api, holder)
 
-            runner.serve_views_on(asyncio.get_running_loop())
-            api = ApiThread(app, self.opts.api_host, self.opts.api_port)
-            url = await api.start()
-            self.echo(f"ksctl run: API at {url}")
-            shown_to = "anyone (read-only without a token)" if self.opts.console_public else "a token's holder"
-            self.echo(f"ksctl run: console at {url}/ for {shown_to}")
+    async def _link_firm(self, runner: Runner, whole: Optional[DecisionGraph], graph: DecisionGraph, holder: str,
+                         store) -> bool:
+        """A shard's part in the firm: facts, the firm lease, directives (runner/firm.py); False
+        (said, the runner and the store closed) when it is refused."""
+        assert self._shard is not None
+        try:
+            self.firm = firm_link(runner, self._shard, whole, self.opts.state_url, holder,
+                                  self.opts.lease_ttl_ms, self.echo, self.err)
+        except (ShardRefused, StoreError) as e:
+            self.err(f"ksctl run: {e}; nothing started")
+            await runner.aclose()
+            store.close()
+            return False
+        runner.firm = self.firm  # firm-wide operator commands become directives; GET /v1/firm
+        runner.add_metrics(self.firm)
+        # it ticks, and publishes its facts, at the firm-wide policies' interval too, whatever its own
+        runner.readout.paces = self.firm.intervals
+        runner.closes.also = self.firm.close_nodes  # the firm's close of an account no local policy has
+        self.echo(f"ksctl run: shard {self._shard.name} ticks every {runner.readout.pace_s():g}s: "
+                  + _pace_why(graph, self.firm))
+        self.firm.applier.wake = self.lease_moved.set  # a firm close: the next tick at once
+        self.firm.wake = self.wakes.nudge  # a shard stopped: the holder's next tick soon (debounced)
+        return True
+
+    async def _serve(self, runner: Runner, store, adapters: dict, api: Optional[Any], holder: str) -> int:
+        """The lease thread, then the process's named tasks under the supervisor until the tick
+        loop ends (a stop, ``--max-ticks``, a task whose failure stops the process); then the
+        clean stop, in its order."""
         loop = asyncio.get_running_loop()
         for sig, on in ((signal.SIGTERM, self.stop.set), (signal.SIGINT, self.stop.set),
                         (signal.SIGHUP, self.tokens.sighup)):
@@ -318,22 +271,19 @@ class Daemon:
                 loop.add_signal_handler(sig, on)
             except (NotImplementedError, RuntimeError):
                 pass
-        seen = _mtimes(self.opts.policies)
-        ticks = code = 0
-        keeper = life = None
-        labeller: Optional[PodRoleLabel] = None
-        labelling: Optional[asyncio.Task] = None
+        from .runner.lease_keeper import LeaseKeeper
         from .telemetry.metrics_otlp import OtlpMetrics
 
+        seen = _mtimes(self.opts.policies)  # the policy files as they were when the runner started
         metrics_config, pusher = OtlpMetrics.from_env(time.time_ns())
         self.echo(f"ksctl run: {metrics_config.describe()}")
-        pushing = asyncio.create_task(self._push_metrics(runner, pusher)) if pusher is not None else None
+        runner.add_metrics(self.supervisor)
+        keeper: Optional[LeaseKeeper] = None
+        labeller: Optional[PodRoleLabel] = None
         try:
             # The lease from a thread of its own, on a store connection of its own, renewed while
             # this loop shows life (see runner/lease_keeper.py): no tick and no burst of requests can let
             # it lapse, and a wedged loop still hands over.
-            from .runner.lease_keeper import LeaseKeeper, show_life
-
             try:
                 keeper = LeaseKeeper.for_store(store, holder, self.opts.lease_ttl_ms, clock=runner.clock,
                                                on_change=lambda: loop.call_soon_threadsafe(self._lease_changed))
@@ -341,66 +291,17 @@ class Daemon:
                 self.err(f"ksctl run: STATE_UNREACHABLE: the lease thread cannot open its connection: {e}")
                 return 1
             runner.hold_lease_with(keeper)
-            life = asyncio.create_task(show_life(keeper, runner.io))
             await asyncio.to_thread(keeper.start)
             if self.opts.kube_leader_label:
-                # The pod's role label follows the lease from a task of its own: a slow or refusing
-                # API server holds up neither a tick nor a renewal (see runner/pod_label.py).
                 labeller = PodRoleLabel(self.opts.kube_leader_label, os.environ, warn=self.warn, echo=self.echo,
                                         serviceaccount_dir=self.opts.kube_serviceaccount_dir)
                 runner.add_metrics(labeller)
-                held = keeper
-                labelling = asyncio.create_task(labeller.follow(lambda: held.token(held.clock()) is not None,
-                                                                self.role_moved, held.renew_ms / 1000))
-            await runner.start()
-            if self.firm is not None:
-                await self.firm.begin()  # the directives' watermark, and LISTEN
-            self.wakes.attach(adapters.values())
-            runner.add_metrics(self.wakes)
-            runner.streams.announce()  # the accounts that poll, said once
-            runner.modes.announce()  # the position modes: read from the venues, checked against the declared
-            cause = "interval"
-            while not self.stop.is_set():
-                self.tokens.between_ticks()
-                now_seen = _mtimes(self.opts.policies)
-                await self._swap_compiled(runner)
-                if (self.reload.is_set() or now_seen != seen) and self._compiling is None:
-                    self.reload.clear()
-                    seen = now_seen
-                    self._start_reload()  # swapped in by _swap_compiled once compiled, between two ticks
-                self.wakes.tick_started(loop.time(), cause)
-                if self.firm is not None and (mismatch := await self.firm.check_registry(
-                        keeper.token(keeper.clock()))):
-                    self.err(f"ksctl run: {mismatch}")  # a standby started with another account set must not lead
-                    code = 2
-                    break
-                report = await runner.tick()  # however long it takes, the lease thread keeps the lease
-                ticks += 1
-                if self.firm is not None:
-                    await self.firm.after_tick(report)
-                if report.leader:  # a standby does not stream (its snapshots are not read); close() stops them
-                    await runner.streams.lead()
-                if ticks == 1:
-                    # what start-up made (the markets of every venue, the first snapshots, the
-                    # modules) lives as long as the runner: kept out of the full collections,
-                    # which walked it all (~0.6 s at 10,000 positions, landing inside a reaction)
-                    gc.freeze()
-                self._say_store(report.store_error)
-                await self._keep_bundle(runner)
-                for s in report.transitions:
-                    self.echo(f"ksctl run: {s.policy} {s.scope}: {s.transition.reason}")
-                for event in report.events:
-                    if event.kind == DMS_FIRED:
-                        self.err(f"ksctl run: dead man's switch: {event.labels.get('reason')}")
-                for r in report.execution.rejected:
-                    self.err(f"ksctl run: order rejected: {r}")
-                if self.opts.max_ticks is not None and ticks >= self.opts.max_ticks:
-                    break
-                cause = await self._wait(runner, interval_wait_s(runner.readout.pace_s(), self.wakes.last_start,
-                                                                 loop.time(), self._shard is not None))
+            self.supervisor.start(*self.tasks(runner, keeper, labeller, pusher, seen))
+            await self.supervisor.wait(TICK)
         finally:
-            if pushing is not None and pusher is not None:
-                pushing.cancel()
+            await self.supervisor.cancel(TICK)  # (ended already, unless this run was cancelled)
+            await self.supervisor.cancel(METRICS_PUSH)
+            if pusher is not None:
                 await asyncio.to_thread(pusher.shutdown)
             if api is not None:
                 await api.stop()
@@ -408,8 +309,7 @@ class Daemon:
             # stopped acting (nothing more is written under the token): give the lease up before the
             # adapters' sessions are closed (seconds at many accounts), so that a standby takes over,
             # and the firm lease holder sees a shard with none gone, now rather than in a term
-            if life is not None:
-                life.cancel()
+            await self.supervisor.cancel(SHOW_LIFE)
             if self.firm is not None:
                 await self.firm.end()
             released = False
@@ -419,15 +319,87 @@ class Daemon:
                 await self.firm.stopped(released)  # said once the release is committed
             for a in adapters.values():
                 await a.close()
-            if labelling is not None:
-                labelling.cancel()
-                await asyncio.gather(labelling, return_exceptions=True)
+            await self.supervisor.cancel(POD_LABEL)
             if labeller is not None:
                 await labeller.step_down()  # the leader Service stops sending here at once
                 await labeller.aclose()
             store.close()
-        self.echo(f"ksctl run: stopped after {ticks} tick(s)")
-        return code
+        self.echo(f"ksctl run: stopped after {self.ticks} tick(s)")
+        return 3 if self.supervisor.failed is not None else self.code
+
+    def tasks(self, runner: Runner, keeper: Any, labeller: Optional[PodRoleLabel], pusher: Any,
+              seen: dict[str, float]) -> list[Task]:
+        """The process's named tasks and what the failure of each means (ARCHITECTURE.md)."""
+        from .runner.lease_keeper import show_life
+
+        out = [Task(TICK, lambda: self._ticks(runner, keeper, seen), EXIT, "nothing is evaluated or sent"),
+               # the loop's half of the lease's watchdog: without it the lease lapses, a standby takes over
+               Task(SHOW_LIFE, lambda: show_life(keeper, runner.io), EXIT, "the lease is no longer renewed")]
+        if labeller is not None:
+            # The pod's role label follows the lease from a task of its own: a slow or refusing
+            # API server holds up neither a tick nor a renewal (see runner/pod_label.py).
+            out.append(Task(POD_LABEL, lambda: labeller.follow(lambda: keeper.token(keeper.clock()) is not None,
+                                                               self.role_moved, keeper.renew_ms / 1000),
+                            RESTART, "the pod's role label stays as it is meanwhile"))
+        if pusher is not None:
+            out.append(Task(METRICS_PUSH, lambda: self._push_metrics(runner, pusher), RESTART,
+                            "the OTLP metrics are not pushed meanwhile (/metrics is unaffected)"))
+        return out
+
+    async def _ticks(self, runner: Runner, keeper: Any, seen: dict[str, float]) -> None:
+        """The tick loop: the runner started (the pending intents settled), then a tick at the
+        policies' interval (or sooner: a stream's wake, a lease change), reloads and the tokens
+        taken up between two ticks, until a stop or ``--max-ticks``."""
+        loop = asyncio.get_running_loop()
+        await runner.start()
+        if self.firm is not None:
+            await self.firm.begin()  # the directives' watermark, and LISTEN
+        self.wakes.attach(runner.adapters.values())
+        runner.add_metrics(self.wakes)
+        runner.streams.announce()  # the accounts that poll, said once
+        runner.modes.announce()  # the position modes: read from the venues, checked against the declared
+        cause = "interval"
+        while not self.stop.is_set():
+            self.tokens.between_ticks()
+            now_seen = _mtimes(self.opts.policies)
+            await self._swap_compiled(runner)
+            if (self.reload.is_set() or now_seen != seen) and self._compiling is None:
+                self.reload.clear()
+                seen = now_seen
+                self._start_reload()  # swapped in by _swap_compiled once compiled, between two ticks
+            self.wakes.tick_started(loop.time(), cause)
+            if self.firm is not None and (mismatch := await self.firm.check_registry(keeper.token(keeper.clock()))):
+                self.err(f"ksctl run: {mismatch}")  # a standby started with another account set must not lead
+                self.code = 2
+                return
+            report = await runner.tick()  # however long it takes, the lease thread keeps the lease
+            self.ticks += 1
+            if self.firm is not None:
+                await self.firm.after_tick(report)
+            if report.leader:  # a standby does not stream (its snapshots are not read); close() stops them
+                await runner.streams.lead()
+            if self.ticks == 1:
+                # what start-up made (the markets of every venue, the first snapshots, the
+                # modules) lives as long as the runner: kept out of the full collections,
+                # which walked it all (~0.6 s at 10,000 positions, landing inside a reaction)
+                gc.freeze()
+            self._say_store(report.store_error)
+            await self._keep_bundle(runner)
+            self._say_tick(report)
+            if self.opts.max_ticks is not None and self.ticks >= self.opts.max_ticks:
+                return
+            cause = await self._wait(runner, interval_wait_s(runner.readout.pace_s(), self.wakes.last_start,
+                                                             loop.time(), self._shard is not None))
+
+    def _say_tick(self, report: Any) -> None:
+        """A tick's transitions, dead man's switch firings and rejected orders, said."""
+        for s in report.transitions:
+            self.echo(f"ksctl run: {s.policy} {s.scope}: {s.transition.reason}")
+        for event in report.events:
+            if event.kind == DMS_FIRED:
+                self.err(f"ksctl run: dead man's switch: {event.labels.get('reason')}")
+        for r in report.execution.rejected:
+            self.err(f"ksctl run: order rejected: {r}")
 
     def _lease_changed(self) -> None:
         """On the loop, when the lease thread's token changed: wake the wait between ticks and the
@@ -561,7 +533,7 @@ class Daemon:
         elif refused:  # --strict: a policy that would select none of this runner's accounts
             reload = GraphReload(None, f"{refused[0]} (--strict)", len(refused))
         elif result is None or result.graph is None:
-            reload = GraphReload(None, _first_error(result) if result is not None else crash,
+            reload = GraphReload(None, first_error(result) if result is not None else crash,
                                  len(result.errors) if result is not None else 1)
         else:
             reload = GraphReload(result.graph, documents=tuple(d.model for d in result.docs))

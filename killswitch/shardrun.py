@@ -150,11 +150,12 @@ def firm_link(runner: Any, start: ShardStart, whole: Any, state_url: str, holder
     policies taken from ``whole`` (the graph before the shard's narrowing); a firm-wide policy
     the facts cannot serve is :class:`ShardRefused` (``FIRM_POLICY_REFUSED``, as KS243 says), one
     whose interval no shard can publish for too (``FIRM_INTERVAL_TOO_SHORT``, as KS244 says)."""
+    from .bootstrap import shard_ports
     from .runner.firm import FirmLink
     from .state.firm import open_firm
 
     firm = open_firm(state_url)
-    link = FirmLink(runner, firm, start, state_url, holder, ttl_ms, echo, err)
+    link = FirmLink(shard_ports(runner), firm, start, state_url, holder, ttl_ms, echo, err)
     refused = link.set_graph(whole)
     if refused:
         firm.close()

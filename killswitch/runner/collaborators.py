@@ -5,7 +5,8 @@ What it owns: the protocols a part names its collaborators by — the book's wri
 :class:`~killswitch.runner.fanout.SinkFanout`), the names the runner resolves (:class:`Names`:
 :class:`~killswitch.runner.catalog_build.Known`) and the fenced audit with the lead it is written under
 (:class:`Audits`: :class:`~killswitch.runner.leadership.Leadership`; :class:`Fences` adds the
-fence asked before a venue call). A part given one of these
+fence asked before a venue call; :class:`Leads` adds the refusals of a standby and of a deposed
+runner; :class:`Tells` the sinks' ``holds``). A part given one of these
 can do what it names and nothing else; none of them reaches back into the runner.
 
 Must not: hold state or logic (each is implemented by the part that owns what it does).
@@ -53,3 +54,16 @@ class Fences(Audits, Protocol):
 
     async def fence_holds(self) -> bool:
         """No one took the lease since and the term holds: asked before a venue call."""
+
+
+class Leads(Audits, Protocol):
+    def not_leader(self, what: str) -> Optional[str]:
+        """Why an operator's ``what`` is refused here (a standby, a term run out), or None."""
+
+    def deposed(self) -> str:
+        """A write was fenced off: this runner steps down; the refusal an operator sees."""
+
+
+class Tells(Emits, Protocol):
+    def holds(self, event: "Event") -> bool:
+        """Whether every sink whose effect of ``event`` must survive a crash holds it now."""

@@ -160,6 +160,23 @@ class OperatorCommands:
             return self.lead.deposed()
         return None
 
+    async def firm_lock(self, scope: str, hold: str, audited: dict, *, mode: str, reason: str,
+                        stage: Optional[int] = None, manual: bool = False, ttl_ms: Optional[int] = None,
+                        details: Optional[dict] = None) -> Optional[str]:
+        """A firm policy's lock of ``scope`` (its directive carried out on this shard), held as
+        ``hold`` (``firm:<policy>``) until the firm's reset lifts it: the path an operator's
+        change takes — audited ``firm_lock`` (``audited``), applied to the lock book as it is
+        then, saved, the lock file rewritten. None when done; else why, and nothing changed."""
+        now = self.clock()
+        return await self._change("firm_lock", audited, lambda book, dms: (
+            book.apply(scope, mode, now_ms=now, policy=hold, stage=stage, reason=reason, manual=manual,
+                       ttl_ms=ttl_ms, details=details), dms))
+
+    async def firm_unlock(self, scope: str, hold: str, audited: dict) -> Optional[str]:
+        """The firm's reset lifting ``hold`` (``firm:<policy>``) from ``scope``, as
+        :meth:`firm_lock` takes it: audited ``firm_unlock``, applied, saved."""
+        return await self._change("firm_unlock", audited, lambda book, dms: (book.release(scope, policy=hold), dms))
+
     async def _refused(self, kind: str, payload: dict, why: str) -> ChangeResult:
         await self.lead.audit_refusal(kind, self.clock(), payload, why)
         return ChangeResult(False, why)

@@ -60,25 +60,28 @@ from .armed import BlindReports
 from .firm_apply import DirectiveApplier, Listener, firm_scope
 from .firm_entries import FirmOutbox
 from .firm_publish import FactsPublisher
+from .firm_ports import ShardPorts
 from .firm_resets import relatch_of, route_reset, take_resets
 from .view import ChangeResult, ResetResult
 
 
 class FirmLink:
-    """See the module doc. ``start``: the shard (:class:`killswitch.shardrun.ShardStart`);
-    ``firm``: the :class:`~killswitch.state.firm.FirmStore`; ``url``: the database's, for LISTEN."""
+    """See the module doc. ``ports``: the shard runner's parts it uses
+    (:class:`~.firm_ports.ShardPorts`); ``start``: the shard
+    (:class:`killswitch.shardrun.ShardStart`); ``firm``: the
+    :class:`~killswitch.state.firm.FirmStore`; ``url``: the database's, for LISTEN."""
 
-    def __init__(self, runner: Any, firm: Any, start: Any, url: str, holder: str, ttl_ms: int,
+    def __init__(self, ports: ShardPorts, firm: Any, start: Any, url: str, holder: str, ttl_ms: int,
                  echo: Callable[[str], None], err: Callable[[str], None]):
         from ..state.firm import shard_schema
 
-        self.runner, self.firm, self.start, self.url = runner, firm, start, url
+        self.ports, self.firm, self.start, self.url = ports, firm, start, url
         self.holder, self.ttl_ms, self.echo, self.err = holder, ttl_ms, echo, err
-        self.clock = runner.clock
+        self.clock = ports.clock
         self.schemas = {s: shard_schema(s) for s in start.assignment}
         self.graph = DecisionGraph.build([], None)
         self._close_nodes: tuple[PolicyNode, ...] = ()
-        self.applier = DirectiveApplier(runner, firm, start.name, start.schema, self.clock, echo, err)
+        self.applier = DirectiveApplier(ports, firm, start.name, start.schema, self.clock, echo, err)
         self.applier.spans_now = self._spans_now
         self.listener: Optional[Listener] = None
         self.firm_token: Optional[int] = None  # the firm lease's token while this runner holds it
@@ -89,12 +92,12 @@ class FirmLink:
         self.last_reading: Optional[Reading] = None
         self.last_ev: Any = None  # the firm's last evaluation (its triggers' values, for a reset's warning)
         self.resets_after = 0  # the last reset directive the firm's state has taken up (saved with it)
-        self.facts_out = FactsPublisher(runner, firm, start, echo, err)  # this leader's facts, every tick
+        self.facts_out = FactsPublisher(ports.book, firm, start, echo, err)  # this leader's facts, every tick
         self.wake: Callable[[], None] = lambda: None  # the next tick soon (the daemon's debounced wake)
         self.stops_heard: dict[str, int] = {}  # shard -> stops of its runners heard (NOTIFY)
         self.held_firm = False  # held the firm lease when it stopped (its stop says so)
         # the firm's stage transitions until audited in the firm chain and held by the sinks
-        self.entries = FirmOutbox(firm, holder, lambda e: bool(self.runner.fanout.holds(e)))
+        self.entries = FirmOutbox(firm, holder, ports.sinks.holds)
 
     # --- graph ------------------------------------------------------------------------------------
 
@@ -115,7 +118,7 @@ class FirmLink:
         refused = self.refusals(graph)
         if not refused:
             self.graph = local_graph(graph, split(graph, self.start.declared, self.start.assignment).firm)
-            self.runner.book.firm_graph = self.graph  # the sinks find its policies (a firm entry's runbook)
+            self.ports.book.firm_graph = self.graph  # the sinks find its policies (a firm entry's runbook)
             # a firm close of one of this shard's accounts is planned under the firm policy at account
             # level when no local policy has the account as an instance (a shard with none, or venue-wide)
             self._close_nodes = tuple(replace(p, scope={**p.scope, "level": "account"}) for p in self.graph.policies)
@@ -160,7 +163,7 @@ class FirmLink:
         elif notice.kind == STOPPED and notice.shard is not None and notice.shard != self.start.name:
             self.stops_heard[notice.shard] = self.stops_heard.get(notice.shard, 0) + 1
             # the holder evaluates now; when the firm lease was given up too, a leader takes it now
-            if self.firm_token is not None or (notice.firm_released and self.runner.leader):
+            if self.firm_token is not None or (notice.firm_released and self.ports.lead.leader):
                 self.wake()
 
     async def end(self) -> None:
@@ -242,7 +245,7 @@ class FirmLink:
         try:
             if token != self.firm_token:  # what the last holder owed: each row once, each event again
                 for e in await self.entries.resume(token, now):
-                    self.runner.emit(e)
+                    self.ports.sinks.emit(e)
                 self.firm_token = token  # (a store error before: taken up again at the next tick)
             await self._evaluate(now, token)
         except FencedError:
@@ -261,18 +264,18 @@ class FirmLink:
         directives = resets + directives_of(ev, self.graph, self.start.declared)
         view = firm_view(ev, reading, self.holder, self.graph.digest, now, self.relatch())
         # owed in the document that records the stage change, until audited and held by the sinks
-        owed = self.entries.owe(ev.transitions, self.graph, now, self.runner.dry_run)
+        owed = self.entries.owe(ev.transitions, self.graph, now, self.ports.dry_run)
         ids = await asyncio.to_thread(self.firm.commit_firm, token, {"engine": self.state.to_json(),
                                                                       "resets_after": self.resets_after,
                                                                       "owed": owed},
                                       self.graph.digest, view, directives, now)
         await self.entries.audit(token, now)  # the firm chain's stage_transition rows, fenced
         for e in self.entries.tell():
-            self.runner.emit(e)
+            self.ports.sinks.emit(e)
         for se in ev.transitions:
             self.echo(f"ksctl run: FIRM {se.policy} {se.scope}: {se.transition.reason if se.transition else ''}")
         for e in self.blind.events(ev, now):
-            self.runner.emit(e)
+            self.ports.sinks.emit(e)
         for d, did in zip(directives, ids):
             self.echo(f"ksctl run: FIRM_DIRECTIVE {did} written: {d.kind} {d.scope} ({d.payload.get('reason')})")
 

@@ -39,6 +39,7 @@ from ..firm.directives import (CANCEL_ORDERS, CLOSE_ALL, FIRM_HOLD_PREFIX, LOCK,
 from ..orders import CancelIntent
 from ..policy.model import Account
 from ..state.store import FencedError, StoreError
+from .firm_ports import ShardPorts
 from .view import ChangeResult
 
 log = logging.getLogger("killswitch.firm")
@@ -56,11 +57,12 @@ def firm_scope(scope: str, assignment: dict[str, list[str]], accounts: Sequence[
 
 
 class DirectiveApplier:
-    """See the module doc. ``runner``: the shard's :class:`~killswitch.runner.loop.Runner`."""
+    """See the module doc. ``ports``: the shard runner's parts it applies a directive through
+    (:class:`~.firm_ports.ShardPorts`)."""
 
-    def __init__(self, runner: Any, firm: Any, shard: str, schema: str, clock: Callable[[], int],
+    def __init__(self, ports: ShardPorts, firm: Any, shard: str, schema: str, clock: Callable[[], int],
                  echo: Callable[[str], None], err: Callable[[str], None]):
-        self.runner = runner
+        self.ports = ports
         self.firm = firm
         self.shard = shard
         self.schema = schema
@@ -84,17 +86,17 @@ class DirectiveApplier:
 
     @property
     def mine(self) -> list[str]:
-        return list(self.runner.adapters)
+        return list(self.ports.accounts)
 
     async def apply_new(self) -> int:
         """Apply every directive written since the last one read (the leader only): how many."""
-        runner = self.runner
-        if not runner.leader or not runner.fence:
+        lead = self.ports.lead
+        if not lead.leader or not lead.fence:
             return 0
         # the turn before the lock: a firm-wide command applied from inside the API's turn must not wait
         # for a NOTIFY's application that holds the lock and waits for that turn
-        async with runner.turn.here(), self._lock:
-            fence = runner.fence
+        async with self.ports.turn.here(), self._lock:
+            fence = lead.fence
             done = 0
             try:
                 if self._retaken != fence:
@@ -148,7 +150,7 @@ class DirectiveApplier:
         return 1
 
     async def _one(self, d: Directive, scope: str) -> str:
-        p, runner, now = d.payload, self.runner, self.clock()
+        p, commands = d.payload, self.ports.commands
         reason = str(p.get("reason") or f"FIRM_DIRECTIVE {d.id}")
         policy = p.get("policy")
         if d.kind == LOCK and p.get("source") == "policy":
@@ -156,32 +158,30 @@ class DirectiveApplier:
             mode, stage, manual = p.get("mode", "halted"), p.get("stage"), bool(p.get("manual"))
             ttl_ms = p.get("ttl_ms")
             details = {"directive": d.id, "decision_id": d.decision_id}
-            refused = await runner.commands._change(
-                "firm_lock", {"directive": d.id, "scope": scope, **dict(p)},
-                lambda book, dms: (book.apply(scope, mode, now_ms=now, policy=hold, stage=stage, reason=reason,
-                                              manual=manual, ttl_ms=ttl_ms, details=details), dms))
+            refused = await commands.firm_lock(scope, hold, {"directive": d.id, "scope": scope, **dict(p)}, mode=mode,
+                                               reason=reason, stage=stage, manual=manual, ttl_ms=ttl_ms,
+                                               details=details)
             return refused or f"LOCKED {p.get('mode', 'halted')} ({hold})"
         if d.kind == UNLOCK and p.get("source") == "policy":
             hold = FIRM_HOLD_PREFIX + str(policy)
-            refused = await runner.commands._change("firm_unlock", {"directive": d.id, "scope": scope, **dict(p)},
-                                                    lambda book, dms: (book.release(scope, policy=hold), dms))
+            refused = await commands.firm_unlock(scope, hold, {"directive": d.id, "scope": scope, **dict(p)})
             return refused or f"UNLOCKED ({hold})"
         if d.kind == LOCK:
-            r: Any = await runner.commands.lock_scope(scope, p.get("mode", "halted"), reason, p.get("ttl_s"),
-                                                      enforce=p.get("enforce") if isinstance(p.get("enforce"), dict)
-                                                      else None,
-                                                      actor=d.actor)
+            r: Any = await commands.lock_scope(scope, p.get("mode", "halted"), reason, p.get("ttl_s"),
+                                               enforce=p.get("enforce") if isinstance(p.get("enforce"), dict) else None,
+                                               actor=d.actor)
             return r.reason
         if d.kind == UNLOCK:
-            r = await runner.commands.unlock_scope(scope, reason, actor=d.actor)
+            r = await commands.unlock_scope(scope, reason, actor=d.actor)
             return r.reason
         if d.kind == CANCEL_ORDERS:
             return await self._cancel(d, scope, reason)
         if d.kind == CLOSE_ALL:
-            preview = await runner.closes.close(scope, reason, True, actor=d.actor)
+            closes = self.ports.closes
+            preview = await closes.close(scope, reason, True, actor=d.actor)
             if preview.preview_id is None:
                 return preview.reason
-            r = await runner.closes.close(scope, reason, False, actor=d.actor, preview_id=preview.preview_id)
+            r = await closes.close(scope, reason, False, actor=d.actor, preview_id=preview.preview_id)
             return r.reason
         return f"UNKNOWN_DIRECTIVE: {d.kind}"
 
@@ -189,16 +189,16 @@ class DirectiveApplier:
         """The open orders of ``account`` (``venue/name``) the directive's ``which`` and ``symbols``
         select, cancelled now through the executor (what the venue lists at the cancel, not the
         last snapshot's: an entry order placed since is cancelled too), audited."""
-        p, runner = d.payload, self.runner
+        p, ports = d.payload, self.ports
         which, symbols = str(p.get("which") or "all"), tuple(p.get("symbols") or ())
         if which not in ("all", "entries"):
             return f"BAD_DIRECTIVE: cancel_orders which={which!r}"
         venue, name = account.split("/", 1)
         what = f"{which} open orders" + (f" of {', '.join(symbols)}" if symbols else "")
-        if runner.dry_run:
+        if ports.dry_run:
             return f"DRY_RUN: would cancel its {what}"
-        got = await runner.executor.cancel([CancelIntent(venue, name, which, (), reason, symbols)])
-        await runner.lead.audit("firm_cancel", self.clock(), {
+        got = await ports.cancels.cancel([CancelIntent(venue, name, which, (), reason, symbols)])
+        await ports.lead.audit("firm_cancel", self.clock(), {
             "directive": d.id, "decision_id": d.decision_id, "account": account, "which": which,
             "symbols": list(symbols), "canceled": got.canceled, "failed": got.cancel_failed, "reason": reason,
             "actor": d.actor})
@@ -210,16 +210,17 @@ class DirectiveApplier:
                    ) -> ChangeResult:
         """An operator's firm-wide ``kind`` on ``scope``: written as a directive for every shard
         (fenced by this shard's token), then applied here at once."""
-        refused = self.runner.lead.not_leader(kind)
+        lead = self.ports.lead
+        refused = lead.not_leader(kind)
         if refused:
             return ChangeResult(False, refused)
         d = Directive(kind, scope, {**payload, "accounts": accounts, "source": "operator"}, None,
                       actor or "operator")
         try:
-            did = await asyncio.to_thread(self.firm.send_directive, self.shard, self.schema, self.runner.fence, d,
+            did = await asyncio.to_thread(self.firm.send_directive, self.shard, self.schema, lead.fence, d,
                                           self.clock())
         except FencedError:
-            return ChangeResult(False, self.runner.lead.deposed())
+            return ChangeResult(False, lead.deposed())
         except StoreError as e:
             return ChangeResult(False, f"STATE_UNREACHABLE: the firm directive could not be written: {e}")
         await self.apply_new()

@@ -20,14 +20,17 @@ from typing import Any, Callable, Optional
 
 from ..compile.graph import DecisionGraph
 from ..firm.facts import facts_of, stale_after_ms
+from .firm_ports import ShardBook
 
 
 class FactsPublisher:
-    """See the module doc. ``firm``: the :class:`~killswitch.state.firm.FirmStore`; ``start``:
-    the shard (:class:`killswitch.shardrun.ShardStart`)."""
+    """See the module doc. ``book``: the shard's, whose last snapshots are published; ``firm``:
+    the :class:`~killswitch.state.firm.FirmStore`; ``start``: the shard
+    (:class:`killswitch.shardrun.ShardStart`)."""
 
-    def __init__(self, runner: Any, firm: Any, start: Any, echo: Callable[[str], None], err: Callable[[str], None]):
-        self.runner, self.firm, self.start, self.echo, self.err = runner, firm, start, echo, err
+    def __init__(self, book: ShardBook, firm: Any, start: Any, echo: Callable[[str], None],
+                 err: Callable[[str], None]):
+        self.book, self.firm, self.start, self.echo, self.err = book, firm, start, echo, err
         self.refused = 0  # upserts refused for a stale or foreign token
         self.cost = {"rows": 0, "ms": 0.0}  # the last publish: rows upserted and its round trip
         self.published_ms: Optional[int] = None  # this leader's last publish (None: not publishing)
@@ -41,7 +44,7 @@ class FactsPublisher:
     async def publish(self, report: Any, now: int, firm_graph: DecisionGraph) -> None:
         """The facts of ``report``'s tick at ``now``, under its token (the firm-wide policies of
         ``firm_graph`` say how long they are read for)."""
-        snaps = list(self.runner.book.snapshots.values())
+        snaps = list(self.book.snapshots.values())
         ev = report.evaluation
         armed = ev is None or all(s.coverage.armed for s in ev.scopes)
         facts = facts_of(self.start.name, snaps, armed, now, report.fence)

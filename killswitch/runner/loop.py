@@ -100,6 +100,7 @@ from .depth import BOOK_TIMEOUT_S, plan_with_books
 from .executor import ExecutionReport, Executor
 from .fanout import SinkFanout
 from .fetches import FetchHealth
+from .firm_ports import FirmRoutes
 from .modes import ModeWatch
 from .rejections import CLOSE_REJECTED, CloseRejections
 from .streams import StreamWatch
@@ -252,7 +253,8 @@ class Runner:
         self.blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
-        self.firm: Any = None  # a shard's FirmLink (runner/firm.py): firm-wide commands become directives
+        # a shard's FirmLink (runner/firm.py): firm-wide commands become directives
+        self.firm: Optional[FirmRoutes] = None
         load_arrays()  # numpy, which a stage's entry over a large scope computes with: imported now, not then
 
     # --- what others read of it ----------------------------------------------------------------------
@@ -269,18 +271,16 @@ class Runner:
 
     # the parts' fields, as the daemon, the sink context, the demo and the tests read them
     state = property(lambda self: self.book.state)
-    lock_book = property(lambda self: self.book.lock_book, lambda self, v: self.book.take_lock_book(v))
+    lock_book = property(lambda self: self.book.lock_book)
     dms = property(lambda self: self.book.dms)
     resume_starts = property(lambda self: self.book.resume_starts)
     residuals = property(lambda self: self.book.residuals)
     snapshots = property(lambda self: self.book.snapshots)
-    sinks = property(lambda self: self.fanout.sinks, lambda self, v: setattr(self.fanout, "sinks", list(v)))
+    sinks = property(lambda self: self.fanout.sinks)
     sink_errors = property(lambda self: self.fanout.errors)
-    leader = property(lambda self: self.lead.leader, lambda self, v: setattr(self.lead, "leader", v))
+    leader = property(lambda self: self.lead.leader)
     fence = property(lambda self: self.lead.fence)
-    lease_keeper = property(lambda self: self.lead.keeper, lambda self, v: setattr(self.lead, "keeper", v))
-    lease_ttl_ms = property(lambda self: self.lead.lease_ttl_ms,
-                            lambda self, v: setattr(self.lead, "lease_ttl_ms", v))
+    lease_ttl_ms = property(lambda self: self.lead.lease_ttl_ms)
 
     # --- lifecycle -----------------------------------------------------------------------------------
 

@@ -740,9 +740,8 @@ class BrokenSink(RecordingSink):
 
 
 def test_sinks_see_every_tick_its_phases_and_its_events_and_a_broken_one_changes_nothing(tmp_path):
-    runner, engine, clock, store, _ = setup(tmp_path)
     rec = RecordingSink()
-    runner.sinks = [BrokenSink(), rec]
+    runner, engine, clock, store, _ = setup(tmp_path, sinks=[BrokenSink(), rec])
     reports = asyncio.run(asyncio.wait_for(drive(runner, clock, 60), 60))
     assert positions(engine) == {}, "a failing sink does not stop the kill switch"
     assert runner.sink_errors == 60

@@ -297,7 +297,7 @@ def test_a_standby_previews_nothing_it_could_not_do(tmp_path):
 
     async def go():
         await latched(w)
-        w.runner.leader = False
+        w.runner.lead.leader = False
         async with Api(w) as api:
             plain = {"scope": ACCOUNT, "reason": "x"}
             for path, body in (("lock", plain), ("unlock", plain), ("close", plain),

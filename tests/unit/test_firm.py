@@ -12,6 +12,7 @@ import textwrap
 
 import pytest
 
+from killswitch.bootstrap import shard_ports
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.shards import assign, local_graph, split
 from killswitch.engine.evaluate import evaluate
@@ -298,7 +299,8 @@ def test_a_directive_is_applied_once_though_read_again_and_its_lock_is_the_firm_
                       None, "ops", 2)
     firm = FakeFirm([lock, other])
     echoed: list[str] = []
-    applier = DirectiveApplier(w.runner, firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append, echoed.append)
+    applier = DirectiveApplier(shard_ports(w.runner), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
+                               echoed.append)
 
     async def go():
         await w.runner.start()
@@ -330,7 +332,8 @@ def test_a_cancel_directive_cancels_the_shards_resting_entry_orders_once_before_
                       "firm-drawdown/global/L1/e1", "firm", 2)
     firm = FakeFirm([cancel, close])
     echoed: list[str] = []
-    applier = DirectiveApplier(w.runner, firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append, echoed.append)
+    applier = DirectiveApplier(shard_ports(w.runner), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
+                               echoed.append)
     seen: dict[str, object] = {}
 
     async def go():
@@ -415,7 +418,8 @@ def test_a_shards_first_run_applies_the_firm_lock_in_force_before_it_and_no_old_
     ]
     firm = FakeFirm(history, written_before=4)
     echoed: list[str] = []
-    applier = DirectiveApplier(w.runner, firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append, echoed.append)
+    applier = DirectiveApplier(shard_ports(w.runner), firm, "desk-a", "ks_shard_desk_a", w.clock, echoed.append,
+                               echoed.append)
 
     async def go():
         await w.runner.start()

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from killswitch.bootstrap import shard_ports
 from killswitch.compile.graph import DecisionGraph
 from killswitch.compile.shards import (FIRM_MIN_INTERVAL_MS, STALE_FACTOR, assign, firm_interval_refusals,
                                        local_graph, pace_s, split)
@@ -119,8 +120,9 @@ def _link(graph):
     res = _compile_text(ACCOUNTS)
     spec = next(d.model for d in res.docs if isinstance(d.model, Accounts)).spec
     start = shard_start("desk-a", spec, "postgresql://firm")
-    runner = SimpleNamespace(clock=lambda: 0, book=SimpleNamespace(firm_graph=None))
-    link = FirmLink(runner, None, start, "postgresql://firm", "a-0", 3_000, lambda _: None, lambda _: None)
+    ports = SimpleNamespace(clock=lambda: 0, book=SimpleNamespace(firm_graph=None),
+                            sinks=SimpleNamespace(holds=lambda e: True))
+    link = FirmLink(ports, None, start, "postgresql://firm", "a-0", 3_000, lambda _: None, lambda _: None)
     return link, link.set_graph(graph)
 
 
@@ -175,7 +177,8 @@ def _apply_close(w, also) -> tuple[str, list[str]]:
                       "firm-drawdown/global/L1/e1", "firm", 1)
     firm = FakeFirm([close])
     w.runner.closes.also = also
-    applier = DirectiveApplier(w.runner, firm, "desk-a", "ks_shard_desk_a", w.clock, lambda _: None, lambda _: None)
+    applier = DirectiveApplier(shard_ports(w.runner), firm, "desk-a", "ks_shard_desk_a", w.clock, lambda _: None,
+                               lambda _: None)
 
     async def go():
         await w.runner.start()
@@ -217,9 +220,8 @@ def test_a_leaders_facts_later_than_the_firm_reads_them_for_are_said_once_a_run_
     graph = _compile().graph
     assert graph is not None
     said: list[str] = []
-    runner = SimpleNamespace(book=SimpleNamespace(snapshots={}))
-    out = FactsPublisher(runner, Store(), SimpleNamespace(name="desk-a", schema="ks_shard_desk_a"), said.append,
-                         said.append)
+    shard = SimpleNamespace(name="desk-a", schema="ks_shard_desk_a")
+    out = FactsPublisher(SimpleNamespace(snapshots={}), Store(), shard, said.append, said.append)
     report = SimpleNamespace(evaluation=None, fence=1, started_ns=10**18, ended_ns=10**18 + 1_200_000_000)
 
     async def at(*times: int) -> None:

@@ -1,5 +1,5 @@
 """A firm-wide stage transition owed its effects (killswitch/runner/firm_entries.py): the firm
-lease holder (a real FirmLink on a real firm store in PostgreSQL, its shard runner a fake that
+lease holder (a real FirmLink on a real firm store in PostgreSQL, its shard runner's sinks a fake that
 records what it is told) writes exactly one ``stage_transition`` row in the firm's audit chain;
 a holder that stops between its commit and the row or the event leaves the transition owed in
 the firm state, and the runner that takes the firm lease writes the row once (completed by it)
@@ -30,22 +30,26 @@ class Crash(BaseException):
     """A stop no handler catches (as SIGKILL leaves the process)."""
 
 
-class FakeRunner:
-    """What FirmLink uses of its shard runner: the clock, the book, emit and the fanout's holds."""
+class FakeSinks:
+    """The shard's sinks as the firm link is handed them: emit, and whether they hold an event."""
 
-    def __init__(self, now: list[int]):
-        self.clock = lambda: now[0]
-        self.book = SimpleNamespace(firm_graph=None)
-        self.dry_run = False
+    def __init__(self) -> None:
         self.emitted: list = []
         self.held: set[str] = set()  # the incidents every holding sink holds
-        self.fanout = SimpleNamespace(holds=lambda e: e.data.get("incident") in self.held)
         self.crash_on_emit = False
 
     def emit(self, event) -> None:
         if self.crash_on_emit:
             raise Crash("stopped before the event was told")
         self.emitted.append(event)
+
+    def holds(self, event) -> bool:
+        return event.data.get("incident") in self.held
+
+
+def _ports(now: list[int], sinks: FakeSinks) -> SimpleNamespace:
+    """What FirmLink uses of its shard runner's parts: the clock, the book, the sinks."""
+    return SimpleNamespace(clock=lambda: now[0], book=SimpleNamespace(firm_graph=None), dry_run=False, sinks=sinks)
 
 
 @pytest.fixture
@@ -60,14 +64,14 @@ def firm_world(pg_database):
     fences = {name: s.acquire_lease(f"{name}-leader", 10**9, T0) for name, s in shards.items()}
     now = [T0]
 
-    def link(holder: str) -> tuple[FirmLink, FakeRunner]:
+    def link(holder: str) -> tuple[FirmLink, FakeSinks]:
         firm = open_firm(pg_database, migrate=False)
         opened.append(firm)
-        runner = FakeRunner(now)
-        got = FirmLink(runner, firm, shard_start("desk-a", spec, pg_database), pg_database, holder, 3_000,
+        sinks = FakeSinks()
+        got = FirmLink(_ports(now, sinks), firm, shard_start("desk-a", spec, pg_database), pg_database, holder, 3_000,
                        lambda _: None, lambda _: None)
         assert got.set_graph(res.graph) == []
-        return got, runner
+        return got, sinks
 
     def tick(lk: FirmLink, at: int, equity: float) -> None:
         """Both shards' facts published at ``at``, then the firm step of ``lk``'s runner."""
@@ -95,14 +99,14 @@ def _enter(world, lk: FirmLink) -> int:
 
 
 def test_a_firm_stage_entry_writes_one_stage_transition_row_in_the_firm_chain(firm_world):
-    lk, runner = firm_world.link(FIRST)
+    lk, sinks = firm_world.link(FIRST)
     at = _enter(firm_world, lk)
     (row,) = _rows(firm_world.firm)
     p = row.payload
     assert (row.ts_ms, p["policy"], p["scope"], p["from"], p["to"], p["firm"]) == \
         (at, "firm-drawdown", "global", 0, 1, True)
     assert p["decision_id"] == "firm-drawdown/global/L1/e1" and "completed_by" not in p
-    (event,) = [e for e in runner.emitted if e.kind == STAGE_TRANSITION]
+    (event,) = [e for e in sinks.emitted if e.kind == STAGE_TRANSITION]
     assert event.data["incident"] == p["decision_id"] and "resumed" not in event.data
     owed = firm_world.firm.load_engine_state()["owed"]
     assert list(owed) == [p["decision_id"]] and owed[p["decision_id"]]["audited"] is False  # (as committed)
@@ -114,7 +118,7 @@ def test_a_firm_stage_entry_writes_one_stage_transition_row_in_the_firm_chain(fi
 @pytest.mark.parametrize("stop", ["audit", "emit"])
 def test_a_holder_stopped_after_its_commit_leaves_the_entry_to_the_next_holder_audited_once_and_told(
         firm_world, stop):
-    lk, runner = firm_world.link(FIRST)
+    lk, sinks = firm_world.link(FIRST)
     for i, equity in enumerate((1_000_000.0, 1_000_000.0)):
         firm_world.tick(lk, T0 + i * 1_000, equity)
 
@@ -124,10 +128,10 @@ def test_a_holder_stopped_after_its_commit_leaves_the_entry_to_the_next_holder_a
     if stop == "audit":
         lk.firm.audit_many = crash  # the instance's: committed, then stopped before the row
     else:
-        runner.crash_on_emit = True  # the row written, then stopped before the event was told
+        sinks.crash_on_emit = True  # the row written, then stopped before the event was told
     with pytest.raises(Crash):
         firm_world.tick(lk, T0 + 2_000, 850_000.0)
-    assert runner.emitted == []
+    assert sinks.emitted == []
     did = "firm-drawdown/global/L1/e1"
     assert did in firm_world.firm.load_engine_state()["owed"]  # committed with the stage change
     assert len(_rows(firm_world.firm)) == (0 if stop == "audit" else 1)
@@ -151,12 +155,12 @@ def test_a_holder_stopped_after_its_commit_leaves_the_entry_to_the_next_holder_a
 
 
 def test_an_owed_entry_audited_and_held_by_the_sinks_is_let_go_a_commit_later(firm_world):
-    lk, runner = firm_world.link(FIRST)
+    lk, sinks = firm_world.link(FIRST)
     at = _enter(firm_world, lk)
     did = "firm-drawdown/global/L1/e1"
     firm_world.tick(lk, at + 1_000, 850_000.0)
     assert did in firm_world.firm.load_engine_state()["owed"]  # audited, not yet held: still owed
-    runner.held.add(did)  # the sinks hold its page and its runbook
+    sinks.held.add(did)  # the sinks hold its page and its runbook
     firm_world.tick(lk, at + 2_000, 850_000.0)
     # first seen held: the shard's own save (its tick, between two commits) may not have its
     # groups with the event yet, so it is let go at the commit after

@@ -5,6 +5,8 @@ lease up too, nobody wakes for a shard's own stop or a payload no runner writes.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from killswitch.firm.notices import DIRECTIVE, STOPPED, UNKNOWN, Notice, read_notice, shard_stopped
@@ -29,12 +31,10 @@ def test_a_payload_no_runner_writes_is_unknown(payload):
     assert read_notice(payload) == Notice(UNKNOWN)
 
 
-class FakeRunner:
-    """What the firm link reads of its runner when it hears a notification."""
-
-    def __init__(self, leader: bool):
-        self.leader = leader
-        self.clock = lambda: 0
+def _ports(leader: bool) -> SimpleNamespace:
+    """What the firm link reads of its shard runner's parts when it hears a notification."""
+    return SimpleNamespace(lead=SimpleNamespace(leader=leader), clock=lambda: 0, book=SimpleNamespace(snapshots={}),
+                           sinks=SimpleNamespace(holds=lambda e: True))
 
 
 class FakeStart:
@@ -45,7 +45,7 @@ class FakeStart:
 
 
 def _link(leader: bool, firm_token):
-    link = FirmLink(FakeRunner(leader), None, FakeStart(), "postgresql://unused", "a-0", 3_000, print, print)
+    link = FirmLink(_ports(leader), None, FakeStart(), "postgresql://unused", "a-0", 3_000, print, print)
     link.firm_token = firm_token
     woken: list[int] = []
     link.wake = lambda: woken.append(1)

@@ -72,13 +72,11 @@ def _acknowledged(incident: str, now: int) -> Event:
 
 
 def test_a_deposed_leaders_runbook_sink_writes_no_runbook_nor_audit_row_and_the_leaders_does(tmp_path):
-    a = make(tmp_path, holder="a")
-    a.runner.sinks = [RunbookSink(None)]
+    a = make(tmp_path, holder="a", sinks=[RunbookSink(None)])
     start(a)
     incident = _entered_incident(a)
     assert len(_rows(a.db, "runbook_rendered")) == 1, "the leader's sink audits the runbook it stored"
-    b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
-    b.runner.sinks = [RunbookSink(None)]
+    b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b", sinks=[RunbookSink(None)])
     a.clock.advance(10_000)  # a's lease ran out while it was paused; b takes over
     start(b)
     assert b.runner.leader
@@ -98,8 +96,7 @@ def test_a_deposed_leaders_runbook_sink_writes_no_runbook_nor_audit_row_and_the_
 
 
 def test_a_sinks_failure_is_audited_under_the_leaders_token_and_refused_once_deposed(tmp_path):
-    a = make(tmp_path, holder="a")
-    a.runner.sinks = [_Broken()]
+    a = make(tmp_path, holder="a", sinks=[_Broken()])
     start(a)
     a.runner.emit(_acknowledged("bot-guard/x/L1/e1", a.clock()))
     _flush(a)
@@ -118,8 +115,7 @@ def test_a_sinks_failure_is_audited_under_the_leaders_token_and_refused_once_dep
 def test_a_runner_that_never_led_audits_its_sinks_failure_as_a_standby(tmp_path):
     a = make(tmp_path, holder="a")
     start(a)
-    b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
-    b.runner.sinks = [_Broken()]
+    b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b", sinks=[_Broken()])
     start(b)
     assert not b.runner.leader and b.runner.fence == 0
     b.runner.emit(_acknowledged("bot-guard/x/L1/e1", b.clock()))
@@ -147,7 +143,7 @@ def _paging(w) -> tuple[NotifySink, GatedReceiver]:
     pager = GatedReceiver("pager", gate)
     sink = NotifySink({"desk": compile_routes(routes_doc(PAGES))}, {("desk", "pager"): pager}, clock=w.clock,
                       options=NotifyOptions(poll_s=0.01))
-    w.runner.sinks = [sink]
+    w.runner.fanout.sinks = [sink]  # (the part that holds them: the sink needs the world's clock)
     return sink, pager
 
 

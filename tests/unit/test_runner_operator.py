@@ -73,7 +73,7 @@ class FlakyCountdown:
 
 
 def make(tmp_path, *, text: str = GUARD, dry_run: bool = False, engine=None, clock=None, holder: str = "runner",
-         lease_ttl_ms: int = 5_000):
+         sinks=(), lease_ttl_ms: int = 5_000):
     clock = clock or ManualClock(T0)
     if engine is None:
         engine = build("calm", clock)
@@ -83,7 +83,7 @@ def make(tmp_path, *, text: str = GUARD, dry_run: bool = False, engine=None, clo
                                               strategy_prefixes={"bot-a-": "bot-a"}, timeout_s=2.0))
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     runner = build_runner(compiled(text), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=dry_run,
-                    clock=clock, holder=holder, lease_ttl_ms=lease_ttl_ms)
+                          clock=clock, holder=holder, sinks=sinks, lease_ttl_ms=lease_ttl_ms)
     return SimpleNamespace(runner=runner, engine=engine, clock=clock, store=store, adapter=adapter,
                            db=tmp_path / "state.db")
 
@@ -345,7 +345,7 @@ def test_unlock_never_lifts_a_lock_a_stage_holds(tmp_path, holds, done, code):
     book = LockBook()
     for kind in holds:
         book = _hold(book, kind)
-    w.runner.lock_book = book
+    w.runner.book.take_lock_book(book)
     answer = run(w.runner.unlock_scope(ACCOUNT, "let us trade"))
     assert (answer.done, answer.reason.split(":")[0]) == (done, code), answer
     if not done:
@@ -387,9 +387,9 @@ def test_a_deposed_leader_cannot_lock_arm_or_audit(tmp_path):
                lambda: run(a.runner.dms_arm("bot-a", 10)),
                lambda: run(a.runner.unlock_scope(ACCOUNT, "late")), lambda: run(live_close(a.runner, ACCOUNT, "late")),
                lambda: run(a.runner.reset("bot-guard", ACCOUNT, "alice", "late", confirm_relatch=True))]
-    a.runner.lock_book = _hold(LockBook(), "operator")
+    a.runner.book.take_lock_book(_hold(LockBook(), "operator"))
     for change in changes:
-        a.runner.leader = True  # paused, it still believes it leads
+        a.runner.lead.leader = True  # paused, it still believes it leads
         answer = change()
         assert not getattr(answer, "done", getattr(answer, "accepted", None)), answer
         assert answer.reason.startswith("DEPOSED: "), answer
@@ -400,7 +400,7 @@ def test_a_deposed_leader_cannot_lock_arm_or_audit(tmp_path):
     assert not b.runner.lock_book.in_force(a.clock())
     assert run(a.runner.lock_scope("global", "halted", "still late", None)).reason.startswith("NOT_LEADER")
     # a standby refuses as a standby before its own (stale) view of the book could answer otherwise
-    a.runner.lock_book = LockBook()
+    a.runner.book.take_lock_book(LockBook())
     assert run(a.runner.unlock_scope(ACCOUNT, "not locked here")).reason.startswith("NOT_LEADER")
     assert run(a.runner.dms_disarm("bot-never-armed")).reason.startswith("NOT_LEADER")
 
@@ -553,10 +553,8 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
     TTL_MS = 600
 
     clock = WallClock()
-    a = make(tmp_path, holder="a", clock=clock)
-    b = make(tmp_path, holder="b", engine=a.engine, clock=clock)
-    for w in (a, b):
-        w.runner.lease_ttl_ms = TTL_MS
+    a = make(tmp_path, holder="a", clock=clock, lease_ttl_ms=TTL_MS)
+    b = make(tmp_path, holder="b", engine=a.engine, clock=clock, lease_ttl_ms=TTL_MS)
     inner = a.adapter.snapshot
 
     async def slow_snapshot():
@@ -584,7 +582,7 @@ def test_a_slow_tick_keeps_its_lease_so_a_standby_cannot_take_the_book_mid_incid
             if keeper is not None:
                 life.cancel()
                 keeper.stop(release=True)
-                a.runner.lease_keeper = None
+                a.runner.lead.keeper = None
 
     report, took = run(go(keep=True))
     assert not took, "the standby took the lease during the leader's slow tick"

@@ -1,0 +1,121 @@
+"""``ksctl run``'s start: the graph it runs and the API it serves, before any task starts.
+
+What it owns: :func:`graph_to_run` — the compiled policies, or when they have errors (or, with
+``--strict``, select none of the runner's accounts: :func:`unmatched_here`) the last good graph
+from the state, said loudly, the runner never left unguarded by a broken policy; and
+:func:`start_api` — the HTTP API on a thread of its own, its identities said by name only, its
+tokens scrubbed from the log by value.
+
+Must not: tick, take the lease or start a task (the daemon does: :mod:`killswitch.daemon`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, Callable, Optional, Sequence
+
+from .compile.compiler import CompileResult, compile_documents
+from .policy.load import load_sources
+from .policy.model import Account
+from .runner.admission import Admission
+from .sources import revision_text
+from .zones import zone_known
+
+
+def unmatched_here(result: CompileResult, accounts: Sequence[Account]) -> list[str]:
+    """``--strict``: the policies of ``result`` whose scope selects none of the runner's own
+    ``accounts`` (an ``allow_empty: true`` aside), each as a line saying so. The compiler checks
+    the declared accounts (KS218); a runner may run a part of them."""
+    from .compile.scope_check import unmatched, written
+    from .policy.model import Policy
+
+    out = []
+    for doc in result.docs:
+        model = doc.model
+        if isinstance(model, Policy) and not model.spec.scope.allow_empty \
+                and unmatched(model.spec.scope, accounts) is not None:
+            out.append(f"{doc.file}: POLICY_UNMATCHED: policy {model.metadata.name}: its scope "
+                       f"({written(model.spec.scope)}) selects none of this runner's {len(accounts)} account(s)")
+    return out
+
+
+def first_error(result: CompileResult) -> str:
+    """The first finding of ``result`` as the log and the status say it, with how many there are."""
+    first = result.errors[0]
+    return f"{first.location()}: error[{first.code}]: {first.message} ({len(result.errors)} error(s))"
+
+
+def graph_to_run(result: CompileResult, store: Any, strict: bool, declared: Optional[Sequence[Account]],
+                 err: Callable[[str], None]) -> "tuple[CompileResult, Optional[str]] | int":
+    """The compiled policies, or — when they have errors (or select none of this runner's
+    accounts under ``--strict``) — the last good graph from the state, said loudly, with the
+    failure; an exit code when there is none."""
+    refused = unmatched_here(result, declared or ()) if strict and result.graph is not None else []
+    if result.graph is not None and not refused:
+        return result, None
+    # A broken policy must not leave the book unguarded, also across a restart (a pod
+    # rolled by the policy change itself): run the last graph that compiled and ran,
+    # loudly, until the files are fixed (they are watched as usual).
+    for d in result.errors:
+        err(f"{d.location()}: error[{d.code}]: {d.message}")
+    for line in refused:
+        err(f"{line} (--strict)")
+    policy_error = first_error(result) if result.errors else f"{refused[0]} (--strict)"
+    bundle = store.policy_bundle()
+    fallback = compile_documents(load_sources(bundle.sources), bundle.revision,
+                                 zone_known=zone_known) if bundle else None
+    if fallback is None or fallback.graph is None:
+        err("ksctl run: the policies have errors and the state holds no last good policies; nothing started")
+        store.close()
+        return 1
+    revision = revision_text(bundle.revision if bundle else None)
+    err(f"ksctl run: THE POLICIES HAVE ERRORS: running the last good graph {fallback.graph.short_digest} "
+        f"(revision {revision}) from the state until they are fixed")
+    return fallback, policy_error
+
+
+async def start_api(runner: Any, opts: Any, tokens: Any, reloader: Any, echo: Callable[[str], None],
+                    err: Callable[[str], None]) -> Optional[Any]:
+    """The HTTP API of ``runner`` (``opts``: the daemon's :class:`~killswitch.daemon.RunOptions`;
+    ``tokens``: the tokens document read at start; ``reloader``: what follows it) on a thread of
+    its own; None when it is refused (said, the runner closed)."""
+    from .logs import scrub_also
+    from .runner.api import make_app
+    from .runner.identity import TokensError
+
+    token = os.environ.get(opts.api_token_env)
+    # the log scrubs them by value too (a variable not named *TOKEN* would otherwise pass)
+    scrub_also([token or "", *(tokens.digests() if tokens else ())])
+    admission = Admission(opts.api_limits)  # on the API's thread; its counters on /metrics
+    runner.add_metrics(admission)
+    try:
+        from .runner.api_access import shared_token
+        from .runner.identity import LiveTokens, Tokens
+
+        live = reloader.serve(LiveTokens(tokens or Tokens(), shared_token(token or None)))
+        app = make_app(runner, tokens=live, console_public=opts.console_public, admission=admission)
+    except (TokensError, ValueError) as e:
+        err(f"ksctl run: {e}; nothing started")
+        await runner.aclose()
+        return None
+    who = [i.name for i in (tokens.identities if tokens else ())] + (["shared-token"] if token else [])
+    if not who:
+        closed = "" if opts.console_public else (
+            "; without --console-public the status, runbooks, closes' progress and console are shown to "
+            "no one")
+        err(f"ksctl run: neither {opts.api_token_env} nor --api-tokens is set: the API's mutating "
+            f"endpoints are disabled{closed}")
+    else:  # names only: a token is never printed
+        echo(f"ksctl run: API identities: {', '.join(who)}")
+    # Served from a thread of its own: requests never wait for a tick or a store write to be
+    # parsed, and every view call comes back to this loop (see runner/api_thread.py).
+    from .runner.api_thread import ApiThread
+
+    runner.serve_views_on(asyncio.get_running_loop())
+    api = ApiThread(app, opts.api_host, opts.api_port or 0)
+    url = await api.start()
+    echo(f"ksctl run: API at {url}")
+    shown_to = "anyone (read-only without a token)" if opts.console_public else "a token's holder"
+    echo(f"ksctl run: console at {url}/ for {shown_to}")
+    return api

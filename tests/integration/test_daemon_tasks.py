@@ -1,0 +1,92 @@
+"""``ksctl run``'s named tasks under its supervisor (killswitch/daemon.py, killswitch/tasks.py):
+a task whose failure stops the process — the tick loop, the loop's half of the lease's watchdog —
+is said by name, and the process stops as at SIGTERM (the lease given up, the store closed) and
+exits 3 so that whatever runs it starts it again.
+
+The runner runs in-process (``Daemon.run``) against the simulated exchange served on 127.0.0.1;
+the failure is injected after the first tick."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from killswitch.daemon import Daemon, RunOptions
+from killswitch.runner import lease_keeper
+from killswitch.runner.loop import Runner
+from killswitch.state import open_store
+from tests.conftest import POLICIES
+from tests.procs import accounts_file, free_port, until, wait_port
+
+DEADLINE_S = 60.0  # a bound on waits for events, never a measured duration
+
+
+@pytest.fixture
+def exchange():
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "adapters.simulated", "serve", "--scenario", "calm",
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _daemon(tmp_path, port: int, monkeypatch, said: list[str]) -> Daemon:
+    pol = tmp_path / "policies"
+    pol.mkdir()
+    book = (POLICIES / "futures-book.yaml").read_text().replace("interval: 5s", "interval: 200ms")
+    (pol / "futures-book.yaml").write_text(book)
+    shutil.copy(POLICIES / "routes.yaml", pol / "routes.yaml")
+    monkeypatch.setenv("KS_T_KEY", "sim-main-key")
+    monkeypatch.setenv("KS_T_SECRET", "sim-main-secret")
+    opts = RunOptions((str(pol),), str(accounts_file(tmp_path, port)), f"sqlite://{tmp_path / 'state.db'}",
+                      str(tmp_path / "lock.json"), api_port=None, holder="runner-a")
+    return Daemon(opts, said.append, said.append)
+
+
+@pytest.mark.parametrize("task", ["show-life", "tick"])
+def test_a_failing_named_task_is_said_by_name_and_the_process_stops_cleanly_with_exit_3(tmp_path, exchange,
+                                                                                       monkeypatch, task):
+    said: list[str] = []
+    daemon = _daemon(tmp_path, exchange, monkeypatch, said)
+    real_life, real_tick = lease_keeper.show_life, Runner.tick
+
+    async def broken_life(keeper, io=None):
+        life = asyncio.ensure_future(real_life(keeper, io))  # renewing, until it breaks after the first tick
+        try:
+            await until(lambda: daemon.ticks >= 1, "a first tick", DEADLINE_S)
+            raise RuntimeError("the watchdog broke")
+        finally:
+            life.cancel()
+
+    async def broken_tick(runner):
+        if daemon.ticks >= 1:
+            raise RuntimeError("the tick broke")
+        return await real_tick(runner)
+
+    if task == "show-life":
+        monkeypatch.setattr(lease_keeper, "show_life", broken_life)
+    else:
+        monkeypatch.setattr(Runner, "tick", broken_tick)
+    code = asyncio.run(asyncio.wait_for(daemon.run(), DEADLINE_S))
+
+    assert code == 3, said
+    failed = [line for line in said if "TASK_FAILED" in line]
+    assert len(failed) == 1, said
+    assert failed[0].startswith(f"ksctl run: TASK_FAILED: task {task} failed: RuntimeError: the "
+                                f"{'watchdog' if task == 'show-life' else 'tick'} broke; "), failed
+    assert "the process stops (exit 3) to be started again" in failed[0]
+    assert daemon.supervisor.failed == task and daemon.ticks >= 1
+    assert said[-1] == f"ksctl run: stopped after {daemon.ticks} tick(s)"  # the clean stop ran
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    try:
+        assert store.lease().holder is None  # given up at the stop: a standby takes over at once
+    finally:
+        store.close()

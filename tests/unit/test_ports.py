@@ -1,0 +1,133 @@
+"""The firm parts behind ports (killswitch/runner/firm_ports.py): a firm directive's lock and
+unlock take the operator's command path — audited first, then applied to the lock book, saved and
+the lock file rewritten; a standby or a deposed leader changes nothing — the directive applier
+is built from the parts it uses, no runner; no module of killswitch reaches into another
+module's private names, and the runner's pass-throughs to its parts set nothing (a test builds
+or reaches the part it needs)."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+from killswitch.firm.directives import LOCK, UNLOCK, Directive
+from killswitch.runner.firm_apply import DirectiveApplier
+from killswitch.runner.loop import Runner
+from tests.unit.test_firm import FakeFirm
+from tests.unit.test_runner_operator import ACCOUNT, audit_kinds, make, run, start, ticks
+
+HOLD = "firm:firm-drawdown"
+ROOT = Path(__file__).resolve().parents[2] / "killswitch"
+
+
+def _holds(w) -> list[tuple]:
+    return [(h.scope, h.policy, h.mode, h.manual, h.stage) for h in w.runner.book.lock_book.holds]
+
+
+def test_a_firm_lock_is_audited_then_held_and_written_and_its_unlock_lifts_the_firms_hold(tmp_path):
+    w = make(tmp_path)
+    start(w)
+    commands = w.runner.commands
+    refused = run(commands.firm_lock(ACCOUNT, HOLD, {"directive": 1, "scope": ACCOUNT}, mode="halted",
+                                     reason="FIRM_STAGE: stage=1", stage=1, manual=True,
+                                     details={"directive": 1}))
+    assert refused is None
+    assert _holds(w) == [(ACCOUNT, HOLD, "halted", True, 1)]
+    assert audit_kinds(w)[-1] == "firm_lock"
+    assert HOLD in json.dumps(json.loads((tmp_path / "lock.json").read_text()))  # the lock file rewritten
+    assert run(commands.firm_unlock(ACCOUNT, HOLD, {"directive": 2, "scope": ACCOUNT})) is None
+    assert _holds(w) == [] and audit_kinds(w)[-1] == "firm_unlock"
+    assert HOLD not in (tmp_path / "lock.json").read_text()
+    w.store.close()
+
+
+def test_a_firm_lock_on_a_standby_or_a_deposed_leader_changes_nothing_and_audits_nothing(tmp_path):
+    a = make(tmp_path, holder="a")
+    start(a)
+    ticks(a, 1)
+    b = make(tmp_path, engine=a.engine, clock=a.clock, holder="b")
+    a.clock.advance(10_000)  # a's lease ran out while it was paused; b takes over
+    start(b)
+    rows = len(audit_kinds(b))
+    a.runner.lead.leader = True  # paused, it still believes it leads: its audit row is fenced off
+    deposed = run(a.runner.commands.firm_lock(ACCOUNT, HOLD, {"directive": 1}, mode="halted", reason="late"))
+    assert deposed is not None and deposed.startswith("DEPOSED: "), deposed
+    standby = run(a.runner.commands.firm_unlock(ACCOUNT, HOLD, {"directive": 2}))
+    assert standby is not None and standby.startswith("NOT_LEADER: "), standby
+    assert _holds(a) == [] and len(audit_kinds(b)) == rows
+    a.store.close()
+    b.store.close()
+
+
+class FakeCommands:
+    """The command path as the applier is handed it: what it was asked, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    async def firm_lock(self, scope, hold, audited, **kw):
+        self.calls.append(("firm_lock", scope, hold, audited["directive"], kw["mode"], kw["manual"]))
+        return None
+
+    async def firm_unlock(self, scope, hold, audited):
+        self.calls.append(("firm_unlock", scope, hold, audited["directive"]))
+        return "NOT_LEADER: a standby"
+
+
+def test_the_applier_is_built_from_the_parts_it_uses_and_locks_through_the_command_path():
+    why = {"source": "policy", "policy": "firm-drawdown", "reason": "FIRM_STAGE: stage=1"}
+    lock = Directive(LOCK, "global", {"accounts": [ACCOUNT], "mode": "halted", "manual": True, "stage": 1, **why},
+                     "firm-drawdown/global/L1/e1", "firm", 1)
+    unlock = Directive(UNLOCK, "global", {"accounts": [ACCOUNT], **why}, None, "alice", 2)
+    firm, commands, said = FakeFirm([lock, unlock]), FakeCommands(), []
+    lead, turn = SimpleNamespace(leader=True, fence=7), SimpleNamespace(here=contextlib.nullcontext)
+    ports = SimpleNamespace(lead=lead, turn=turn, commands=commands, accounts=(ACCOUNT,), dry_run=False)
+    applier = DirectiveApplier(ports, firm, "desk-a", "ks_shard_desk_a", lambda: 0, said.append, said.append)
+    assert asyncio.run(applier.apply_new()) == 2
+    assert commands.calls == [("firm_lock", "global", HOLD, 1, "halted", True), ("firm_unlock", "global", HOLD, 2)]
+    assert firm.outcomes == {1: f"global: LOCKED halted ({HOLD})", 2: "global: NOT_LEADER: a standby"}
+
+
+def _private_reaches(source: str, name: str) -> list[str]:
+    """``x._name`` in ``source`` where ``x`` is not ``self``/``cls`` and ``_name`` is nothing the
+    module itself defines or assigns: a reach into another module's private name."""
+    tree = ast.parse(source)
+    own: set[str] = set()
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own.add(n.name)
+        elif isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store):
+            own.add(n.attr)
+        elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            own.add(n.id)
+    out = []
+    for n in ast.walk(tree):
+        if not isinstance(n, ast.Attribute) or not n.attr.startswith("_") or n.attr.startswith("__"):
+            continue
+        if isinstance(n.value, ast.Name) and n.value.id in ("self", "cls") or n.attr in own:
+            continue
+        out.append(f"{name}:{n.lineno}: {ast.unparse(n)}")
+    return out
+
+
+def test_no_module_calls_a_private_name_of_another_modules_object():
+    bad = [line for f in sorted(ROOT.rglob("*.py"))
+           for line in _private_reaches(f.read_text(), str(f.relative_to(ROOT.parent)))]
+    assert not bad, ("a part reaches into another's private name (give it a public method, or hand it a port: "
+                     "runner/collaborators.py, runner/firm_ports.py):\n" + "\n".join(bad))
+
+
+def test_the_private_reach_check_finds_a_reach_and_leaves_a_modules_own_names():
+    src = ("class A:\n    def _mine(self): ...\n    def go(self, other, runner):\n"
+           "        other._mine()\n        runner.commands._change()\n        self._x = 1\n        other._x\n"
+           "        super()._make_server()\n")
+    assert _private_reaches(src, "mod.py") == ["mod.py:5: runner.commands._change", "mod.py:8: super()._make_server"]
+
+
+def test_the_runners_pass_throughs_to_its_parts_are_read_only():
+    settable = sorted(name for name, v in vars(Runner).items() if isinstance(v, property) and v.fset is not None)
+    assert settable == [], f"the runner hands out a setter into its parts: {settable} (set the part, or build it)"
