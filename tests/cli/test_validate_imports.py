@@ -1,11 +1,11 @@
 """``ksctl validate`` checks documents: it never loads the runner, ccxt or any module of the adapters.
 
 Its weight-budget check (KS230/KS231) reads the table of the venues' declared REST weights
-(``killswitch/compile/venue_weights.py``, held equal to the dialects' by
-``tests/unit/test_venue_weights.py``) and the pace the runner would tick at; neither needs the
-runner's parts nor the adapters, whose import (the venue dialects with asyncio and the snapshot
-types) cost validate about an eighth of its CPU. A module of either, once imported by validate,
-fails here by name.
+(``killswitch/compile/venue_tables.py``, written from the dialects by ``make schemas``) and the
+pace the runner would tick at; neither needs the runner's parts nor the adapters, whose import
+(the venue dialects with asyncio and the snapshot types) cost validate about an eighth of its
+CPU. A module of either, once imported by validate, fails here by name; so does a scan for
+pydantic's plugins, which ksctl leaves out unless the operator asks for them.
 """
 
 from __future__ import annotations
@@ -26,18 +26,23 @@ try:
     runpy.run_module("killswitch.cli.main", run_name="__main__")
 except SystemExit as e:
     code = e.code
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+loader = sys.modules.get("pydantic.plugin._loader")
+print(json.dumps({"code": code, "modules": sorted(sys.modules),
+                  "plugins_scanned": loader is not None and loader._plugins is not None}), file=sys.stderr)
 """
 
 FORBIDDEN = ("killswitch.runner", "adapters", "ccxt", "aiohttp", "psycopg")
 
 
-def _validate(*args: str) -> tuple[object, str, list[str]]:
+def _validate(*args: str, env_extra: dict | None = None) -> tuple[object, str, list[str]]:
     """validate's exit code, its output, and the forbidden modules its process imported."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}  # as ksctl finds it
+    env.update({"PYTHONPATH": str(ROOT), **(env_extra or {})})
     proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, timeout=120)
     seen = json.loads(proc.stderr.strip().splitlines()[-1])
     bad = [m for m in seen["modules"] if any(m == f or m.startswith(f + ".") for f in FORBIDDEN)]
+    if seen["plugins_scanned"]:
+        bad.append("pydantic plugins scanned")
     return seen["code"], proc.stdout, bad
 
 
@@ -57,3 +62,12 @@ def test_the_weight_budget_finds_an_overload_without_the_dialects(tmp_path):
     code, out, bad = _validate("--allow-empty", str(tmp_path))
     assert code == 1 and "KS230" in out and "binanceusdm" in out, out
     assert bad == []
+
+
+def test_pydantic_plugins_are_not_looked_for_unless_the_operator_asks():
+    # finding them reads every installed distribution's entry points: ~20 ms of validate
+    code, out, bad = _validate(str(ROOT / "policies"), "--accounts", str(ROOT / "policies" / "accounts.yaml"))
+    assert bad == []
+    code, out, bad = _validate(str(ROOT / "policies"), "--accounts", str(ROOT / "policies" / "accounts.yaml"),
+                               env_extra={"PYDANTIC_DISABLE_PLUGINS": ""})  # the operator lets them in
+    assert bad == ["pydantic plugins scanned"]
