@@ -40,6 +40,7 @@ from .runner.loop import GraphReload, Runner
 from .runner.pod_label import SERVICEACCOUNT_DIR, PodRoleLabel
 from .runner.wakes import DEFAULT_MIN_SPACING_S, Wakes, interval_wait_s
 from .runner.firm import FirmLink
+from .runner.firm_board import BoardLink
 from .shardrun import ShardRefused, ShardStart, firm_link, shard_start, start_shard
 from .tokens_reload import TokensReloader
 from .zones import zone_known
@@ -158,6 +159,7 @@ class Daemon:
         self.wakes = Wakes(opts.min_tick_spacing_s)
         self._shard: Optional[ShardStart] = None  # ``--shard``: which accounts and policies are this runner's
         self.firm: Optional[FirmLink] = None  # ``--shard``: its facts, the firm lease, the directives
+        self.board: Optional[BoardLink] = None  # ``--shard``: its board for every shard's console (firm_board.py)
 
     def _accounts(self):
         try:
@@ -256,6 +258,9 @@ class Daemon:
                           + _pace_why(graph, self.firm))
                 self.firm.applier.wake = self.lease_moved.set  # a firm close: the next tick at once
                 self.firm.wake = self.wakes.nudge  # a shard stopped: the holder's next tick soon (debounced)
+                firm = self.firm  # its board, beside its facts: every shard's console shows every shard
+                self.board = runner.firm_board = BoardLink(runner, firm.firm, self._shard, lambda: firm.graph,
+                                                           self.opts.lease_ttl_ms, self.opts.external_url, self.err)
             except (ShardRefused, StoreError) as e:
                 self.err(f"ksctl run: {e}; nothing started")
                 await runner.aclose()
@@ -378,6 +383,8 @@ class Daemon:
                 ticks += 1
                 if self.firm is not None:
                     await self.firm.after_tick(report)
+                if self.board is not None:
+                    await self.board.after_tick(report)
                 if report.leader:  # a standby does not stream (its snapshots are not read); close() stops them
                     await runner.streams.lead()
                 if ticks == 1:
@@ -412,6 +419,8 @@ class Daemon:
                 life.cancel()
             if self.firm is not None:
                 await self.firm.end()
+            if self.board is not None:
+                await asyncio.to_thread(self.board.close)
             released = False
             if keeper is not None:
                 released = await asyncio.to_thread(keeper.stop, release=True)

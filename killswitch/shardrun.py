@@ -24,7 +24,7 @@ over the facts the shards publish: :mod:`killswitch.runner.firm`).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .compile.compiler import CompileResult
@@ -57,6 +57,7 @@ class ShardStart:
     declared: tuple[Account, ...]
     assignment: dict[str, list[str]]
     digest: str
+    consoles: dict[str, str] = field(default_factory=dict)  # shard -> its console URL (spec.shards[].console)
 
     @property
     def keys(self) -> list[str]:
@@ -97,7 +98,8 @@ def shard_start(shard: Optional[str], spec: Any, state_url: str) -> Optional[Sha
                                                    f"not {scheme or 'this URL'}")
     mine = shard_accounts(spec.accounts, shards, shard)
     return ShardStart(shard, shard_schema(shard), tuple(mine), tuple(spec.accounts),
-                      assign(spec.accounts, shards), accounts_digest(mine))
+                      assign(spec.accounts, shards), accounts_digest(mine),
+                      {s.name: s.console for s in shards if s.console})
 
 
 def register(state_url: str, start: ShardStart, holder: str, now_ms: int) -> Any:

@@ -863,6 +863,10 @@ class Shard(Strict):
     name: Annotated[str, Field(pattern=SHARD_NAME_RE, description="lower-case letters, digits and dashes, "
                                                                    "a letter first, 31 at most")]
     accounts: AccountSelector
+    # where people reach the shard's console (its leader Service): every shard's console links to it
+    console: Optional[Annotated[str, Field(pattern=r"^https?://[^\s/@]+(/\S*)?$", description=(
+        "the URL of the shard's console, as people reach its leader; every shard's console links to it "
+        "(no credentials in it)"))]] = None
 
 
 class AccountsSpec(Strict):

@@ -253,6 +253,7 @@ class Runner:
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
         self.firm: Any = None  # a shard's FirmLink (runner/firm.py): firm-wide commands become directives
+        self.firm_board: Any = None  # a shard's BoardLink (runner/firm_board.py): every shard, for GET /v1/firm/shards
         load_arrays()  # numpy, which a stage's entry over a large scope computes with: imported now, not then
 
     # --- what others read of it ----------------------------------------------------------------------
@@ -731,6 +732,10 @@ class Runner:
     async def firm_status(self) -> dict:
         """The firm as this shard sees it (``GET /v1/firm``); ``FIRM_NOT_SHARDED`` without shards."""
         return await self.firm.status() if self.firm is not None else {"error": "FIRM_NOT_SHARDED"}
+
+    async def firm_shards(self) -> dict:
+        """Every shard and the firm-wide breaker (``GET /v1/firm/shards``); ``FIRM_NOT_SHARDED`` without shards."""
+        return await self.firm_board.read() if self.firm_board is not None else {"error": "FIRM_NOT_SHARDED"}
 
     def metrics_text(self) -> str:
         return self.readout.metrics_text()
