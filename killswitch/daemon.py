@@ -40,7 +40,6 @@ from .runner.loop import GraphReload, Runner
 from .runner.pod_label import SERVICEACCOUNT_DIR, PodRoleLabel
 from .runner.wakes import DEFAULT_MIN_SPACING_S, Wakes, interval_wait_s
 from .runner.firm import FirmLink
-from .runner.firm_board import BoardLink
 from .shardrun import ShardRefused, ShardStart, firm_link, shard_start, start_shard
 from .tokens_reload import TokensReloader
 from .zones import zone_known
@@ -159,7 +158,6 @@ class Daemon:
         self.wakes = Wakes(opts.min_tick_spacing_s)
         self._shard: Optional[ShardStart] = None  # ``--shard``: which accounts and policies are this runner's
         self.firm: Optional[FirmLink] = None  # ``--shard``: its facts, the firm lease, the directives
-        self.board: Optional[BoardLink] = None  # ``--shard``: its board for every shard's console (firm_board.py)
 
     def _accounts(self):
         try:
@@ -248,7 +246,7 @@ class Daemon:
         if self._shard is not None:
             try:  # its part in the firm: facts, the firm lease, directives (runner/firm.py)
                 self.firm = firm_link(runner, self._shard, whole, self.opts.state_url, holder,
-                                      self.opts.lease_ttl_ms, self.echo, self.err)
+                                      self.opts.lease_ttl_ms, self.echo, self.err, self.opts.external_url)
                 runner.firm = self.firm  # firm-wide operator commands become directives; GET /v1/firm
                 runner.add_metrics(self.firm)
                 # it ticks, and publishes its facts, at the firm-wide policies' interval too, whatever its own
@@ -258,9 +256,6 @@ class Daemon:
                           + _pace_why(graph, self.firm))
                 self.firm.applier.wake = self.lease_moved.set  # a firm close: the next tick at once
                 self.firm.wake = self.wakes.nudge  # a shard stopped: the holder's next tick soon (debounced)
-                firm = self.firm  # its board, beside its facts: every shard's console shows every shard
-                self.board = runner.firm_board = BoardLink(runner, firm.firm, self._shard, lambda: firm.graph,
-                                                           self.opts.lease_ttl_ms, self.opts.external_url, self.err)
             except (ShardRefused, StoreError) as e:
                 self.err(f"ksctl run: {e}; nothing started")
                 await runner.aclose()
@@ -381,10 +376,9 @@ class Daemon:
                     break
                 report = await runner.tick()  # however long it takes, the lease thread keeps the lease
                 ticks += 1
-                if self.firm is not None:
+                if self.firm is not None and runner.firm_board is not None:
                     await self.firm.after_tick(report)
-                if self.board is not None:
-                    await self.board.after_tick(report)
+                    await runner.firm_board.after_tick(report)  # its board beside its facts: every console's
                 if report.leader:  # a standby does not stream (its snapshots are not read); close() stops them
                     await runner.streams.lead()
                 if ticks == 1:
@@ -417,10 +411,9 @@ class Daemon:
             # and the firm lease holder sees a shard with none gone, now rather than in a term
             if life is not None:
                 life.cancel()
-            if self.firm is not None:
+            if self.firm is not None and runner.firm_board is not None:
                 await self.firm.end()
-            if self.board is not None:
-                await asyncio.to_thread(self.board.close)
+                await asyncio.to_thread(runner.firm_board.close)
             released = False
             if keeper is not None:
                 released = await asyncio.to_thread(keeper.stop, release=True)

@@ -13,7 +13,8 @@ What it owns:
   at every reload;
 * :func:`register` — the shard's registration in the firm's schema (``ks_firm.shard``): the same
   account set goes on, another one while a runner of the shard leads is ``SHARD_MISMATCH``;
-* :func:`firm_link` — the shard's part in the firm (:mod:`killswitch.runner.firm`), refused at
+* :func:`firm_link` — the shard's part in the firm (:mod:`killswitch.runner.firm`, and its board
+  for every shard's console, :mod:`killswitch.runner.firm_board`), refused at
   start with ``FIRM_POLICY_REFUSED`` when a firm-wide policy reads or does what facts cannot serve,
   ``FIRM_INTERVAL_TOO_SHORT`` when its interval is under the firm's floor (KS244).
 
@@ -147,12 +148,16 @@ def firm_lines(start: ShardStart, got: Optional[Split], holder: Optional[str] = 
 
 
 def firm_link(runner: Any, start: ShardStart, whole: Any, state_url: str, holder: str, ttl_ms: int,
-              echo: Any, err: Any) -> Any:
+              echo: Any, err: Any, console: Optional[str] = None) -> Any:
     """The shard's :class:`~killswitch.runner.firm.FirmLink` on the firm's store, its firm-wide
     policies taken from ``whole`` (the graph before the shard's narrowing); a firm-wide policy
     the facts cannot serve is :class:`ShardRefused` (``FIRM_POLICY_REFUSED``, as KS243 says), one
-    whose interval no shard can publish for too (``FIRM_INTERVAL_TOO_SHORT``, as KS244 says)."""
+    whose interval no shard can publish for too (``FIRM_INTERVAL_TOO_SHORT``, as KS244 says).
+    The runner's ``firm_board`` is set beside it (:class:`~killswitch.runner.firm_board.BoardLink`:
+    its board published after each tick, every shard's read for its console; ``console``: this
+    runner's own console URL, ``--external-url``)."""
     from .runner.firm import FirmLink
+    from .runner.firm_board import BoardLink
     from .state.firm import open_firm
 
     firm = open_firm(state_url)
@@ -162,4 +167,5 @@ def firm_link(runner: Any, start: ShardStart, whole: Any, state_url: str, holder
         firm.close()
         code = refused[0].split(":", 1)[0]  # the first's code; the others keep theirs in the text
         raise ShardRefused(code, "; ".join(r.removeprefix(f"{code}: ") for r in refused))
+    runner.firm_board = BoardLink(runner, firm, start, lambda: link.graph, ttl_ms, console, err)
     return link

@@ -82,6 +82,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from adapters.base import AdapterError, ExchangeAdapter, order_rates
 
+from .firm_board import FirmBoardView
 from ..compile.graph import DecisionGraph
 from ..engine.columns import load_arrays
 from ..engine.evaluate import Evaluation
@@ -215,7 +216,7 @@ class ReloadOutcome:
     sink_failures: tuple[str, ...] = ()  # sinks that could not follow (they keep their old view)
 
 
-class Runner:
+class Runner(FirmBoardView):
     """The tick pipeline, and the one object the daemon, the API and the tests hold: the view
     calls below delegate to the part that owns each (see the module doc).
 
@@ -253,7 +254,6 @@ class Runner:
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
         self.firm: Any = None  # a shard's FirmLink (runner/firm.py): firm-wide commands become directives
-        self.firm_board: Any = None  # a shard's BoardLink (runner/firm_board.py): every shard, for GET /v1/firm/shards
         load_arrays()  # numpy, which a stage's entry over a large scope computes with: imported now, not then
 
     # --- what others read of it ----------------------------------------------------------------------
@@ -732,10 +732,6 @@ class Runner:
     async def firm_status(self) -> dict:
         """The firm as this shard sees it (``GET /v1/firm``); ``FIRM_NOT_SHARDED`` without shards."""
         return await self.firm.status() if self.firm is not None else {"error": "FIRM_NOT_SHARDED"}
-
-    async def firm_shards(self) -> dict:
-        """Every shard and the firm-wide breaker (``GET /v1/firm/shards``); ``FIRM_NOT_SHARDED`` without shards."""
-        return await self.firm_board.read() if self.firm_board is not None else {"error": "FIRM_NOT_SHARDED"}
 
     def metrics_text(self) -> str:
         return self.readout.metrics_text()
