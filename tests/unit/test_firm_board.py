@@ -158,3 +158,30 @@ def test_board_text_names_the_shard_not_heard_and_why():
     assert "desk-flat stage 2 flatten on binanceusdm/a1, not acknowledged" in text
     assert "desk-guard stage 1 halt on binanceusdm/a1, acknowledged by alice" in text
     assert "firm breaker: FIRM_EVALUATING (held by a-0)" in text
+
+
+def _accounts(console: str) -> str:
+    return ("apiVersion: killswitch/v1\nkind: Accounts\nmetadata: {name: firm}\nspec:\n  shards:\n"
+            f"    - {{name: desk-a, accounts: {{match_labels: {{desk: a}}}}, console: \"{console}\"}}\n"
+            "    - {name: desk-b, accounts: {match_labels: {desk: b}}}\n  accounts:\n"
+            "    - {name: a1, venue: binanceusdm, market_type: futures, labels: {desk: a},\n"
+            "       credentials: {api_key: {env: K}, secret: {env: S}}}\n"
+            "    - {name: b1, venue: binanceusdm, market_type: futures, labels: {desk: b},\n"
+            "       credentials: {api_key: {env: K}, secret: {env: S}}}\n")
+
+
+def test_a_shards_console_url_in_the_accounts_document_reaches_the_shards_start_and_credentials_are_refused():
+    from killswitch.policy.load import load_text
+    from killswitch.policy.model import Accounts
+    from killswitch.shardrun import shard_start
+
+    got = load_text(_accounts("https://ks-desk-a.example/"), "accounts.yaml")
+    assert not got.diagnostics, [d.message for d in got.diagnostics]
+    spec = next(d.model for d in got.docs if isinstance(d.model, Accounts)).spec
+    assert shard_start("desk-b", spec, "postgresql://firm").consoles == {"desk-a": "https://ks-desk-a.example/"}
+    for bad in ("https://alice:secret@ks-desk-a.example/", "javascript:alert(1)", "ks-desk-a.example"):
+        refused = load_text(_accounts(bad), "accounts.yaml")
+        [diag] = refused.diagnostics
+        assert diag.message.startswith("shards[0].console: a console URL ") and "secret" not in diag.message, bad
+    [diag] = load_text(_accounts("https://a:secret@x.example/"), "a.yaml").diagnostics
+    assert "carries no credentials" in diag.message
