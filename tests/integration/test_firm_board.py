@@ -191,3 +191,48 @@ def test_one_shard_answers_for_every_shard_and_says_one_that_went_stale_is_not_h
     assert status.returncode == 0, status.stderr
     assert "NOT HEARD" in status.stdout and "SHARD_STALE: shard desk-b was last heard" in status.stdout, status.stdout
     assert "desk-b-guard stage 1 halt on binanceusdm/sim-hedge" in status.stdout
+
+
+def test_a_runner_without_shards_says_so_and_an_unreadable_firm_is_a_503_not_an_empty_firm(tmp_path):
+    import asyncio
+    from types import SimpleNamespace
+
+    import aiohttp
+
+    from killswitch.runner.api import make_app, start_api, stop_api
+    from killswitch.runner.firm_board import BoardLink
+
+    from tests.state.test_firm_board import _Unreachable
+
+    from .test_runner import setup
+
+    runner, *_, store, _ = setup(tmp_path)
+
+    async def go() -> list[tuple[int, dict]]:
+        await runner.start()
+        site, url = await start_api(make_app(runner, token=TOKEN))
+        got = []
+        try:
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+                async with http.get(url + "/v1/firm/shards") as r:
+                    got.append((r.status, await r.json()))
+                start = SimpleNamespace(name="desk-a", schema="ks_shard_desk_a", assignment={"desk-a": []}, consoles={})
+                runner.firm_board = BoardLink(runner, None, start, lambda: runner.book.graph, 3_000, None, print)
+                runner.firm_board._reader = _Unreachable()  # the database stopped answering
+                async with http.get(url + "/v1/firm/shards") as r:
+                    got.append((r.status, await r.json()))
+                async with http.get(url + "/console/view") as r:  # the console still answers, and says so
+                    got.append((r.status, {"html": await r.text()}))
+        finally:
+            await stop_api(site)
+            await runner.aclose()
+        return got
+
+    try:
+        (s1, plain), (s2, unread), (s3, view) = asyncio.run(go())
+    finally:
+        store.close()
+    assert (s1, plain) == (200, {"error": "FIRM_NOT_SHARDED"})
+    assert s2 == 503 and unread["error"] == "FIRM_STATE_UNREACHABLE", unread
+    assert "the other shards are not known from here" in unread["reason"]
+    assert s3 == 200 and "FIRM UNREAD" in view["html"] and "Every other shard is unknown from here" in view["html"]
