@@ -393,6 +393,11 @@ class RunnerClient:
         lag, the firm lease holder, the firm-wide policies' stages and blind accounts)."""
         return self._json("GET", "/v1/firm", auth=True)
 
+    def firm_shards(self) -> dict:
+        """``GET /v1/firm/shards``: every shard as the firm's tables say (heard or not and why, its
+        leader, open incidents, lock, console URL) and the firm-wide breaker."""
+        return self._json("GET", "/v1/firm/shards", auth=True)
+
     def close_progress(self, close_id: str) -> CloseProgress:
         """``GET /v1/close/{id}``; a close the runner does not know is ``UNKNOWN_CLOSE`` (404)."""
         path = "/v1/close/" + urllib.parse.quote(close_id, safe="")

@@ -243,7 +243,7 @@ class Daemon:
         assert self._shard is not None
         try:
             self.firm = firm_link(runner, self._shard, whole, self.opts.state_url, holder,
-                                  self.opts.lease_ttl_ms, self.echo, self.err)
+                                  self.opts.lease_ttl_ms, self.echo, self.err, self.opts.external_url)
         except (ShardRefused, StoreError) as e:
             self.err(f"ksctl run: {e}; nothing started")
             await runner.aclose()
@@ -312,6 +312,8 @@ class Daemon:
             await self.supervisor.cancel(SHOW_LIFE)
             if self.firm is not None:
                 await self.firm.end()
+                if runner.firm_board is not None:
+                    await asyncio.to_thread(runner.firm_board.close)
             released = False
             if keeper is not None:
                 released = await asyncio.to_thread(keeper.stop, release=True)
@@ -376,6 +378,8 @@ class Daemon:
             self.ticks += 1
             if self.firm is not None:
                 await self.firm.after_tick(report)
+                if runner.firm_board is not None:
+                    await runner.firm_board.after_tick(report)  # its board beside its facts: every console's
             if report.leader:  # a standby does not stream (its snapshots are not read); close() stops them
                 await runner.streams.lead()
             if self.ticks == 1:

@@ -13,7 +13,8 @@ What it owns:
   at every reload;
 * :func:`register` — the shard's registration in the firm's schema (``ks_firm.shard``): the same
   account set goes on, another one while a runner of the shard leads is ``SHARD_MISMATCH``;
-* :func:`firm_link` — the shard's part in the firm (:mod:`killswitch.runner.firm`), refused at
+* :func:`firm_link` — the shard's part in the firm (:mod:`killswitch.runner.firm`, and its board
+  for every shard's console, :mod:`killswitch.runner.firm_board`), refused at
   start with ``FIRM_POLICY_REFUSED`` when a firm-wide policy reads or does what facts cannot serve,
   ``FIRM_INTERVAL_TOO_SHORT`` when its interval is under the firm's floor (KS244).
 
@@ -24,7 +25,7 @@ over the facts the shards publish: :mod:`killswitch.runner.firm`).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .compile.compiler import CompileResult
@@ -57,6 +58,7 @@ class ShardStart:
     declared: tuple[Account, ...]
     assignment: dict[str, list[str]]
     digest: str
+    consoles: dict[str, str] = field(default_factory=dict)  # shard -> its console URL (spec.shards[].console)
 
     @property
     def keys(self) -> list[str]:
@@ -97,7 +99,8 @@ def shard_start(shard: Optional[str], spec: Any, state_url: str) -> Optional[Sha
                                                    f"not {scheme or 'this URL'}")
     mine = shard_accounts(spec.accounts, shards, shard)
     return ShardStart(shard, shard_schema(shard), tuple(mine), tuple(spec.accounts),
-                      assign(spec.accounts, shards), accounts_digest(mine))
+                      assign(spec.accounts, shards), accounts_digest(mine),
+                      {s.name: s.console for s in shards if s.console})
 
 
 def register(state_url: str, start: ShardStart, holder: str, now_ms: int) -> Any:
@@ -145,13 +148,17 @@ def firm_lines(start: ShardStart, got: Optional[Split], holder: Optional[str] = 
 
 
 def firm_link(runner: Any, start: ShardStart, whole: Any, state_url: str, holder: str, ttl_ms: int,
-              echo: Any, err: Any) -> Any:
+              echo: Any, err: Any, console: Optional[str] = None) -> Any:
     """The shard's :class:`~killswitch.runner.firm.FirmLink` on the firm's store, its firm-wide
     policies taken from ``whole`` (the graph before the shard's narrowing); a firm-wide policy
     the facts cannot serve is :class:`ShardRefused` (``FIRM_POLICY_REFUSED``, as KS243 says), one
-    whose interval no shard can publish for too (``FIRM_INTERVAL_TOO_SHORT``, as KS244 says)."""
+    whose interval no shard can publish for too (``FIRM_INTERVAL_TOO_SHORT``, as KS244 says).
+    The runner's ``firm_board`` is set beside it (:class:`~killswitch.runner.firm_board.BoardLink`:
+    its board published after each tick, every shard's read for its console; ``console``: this
+    runner's own console URL, ``--external-url``)."""
     from .bootstrap import shard_ports
     from .runner.firm import FirmLink
+    from .runner.firm_board import BoardLink
     from .state.firm import open_firm
 
     firm = open_firm(state_url)
@@ -161,4 +168,6 @@ def firm_link(runner: Any, start: ShardStart, whole: Any, state_url: str, holder
         firm.close()
         code = refused[0].split(":", 1)[0]  # the first's code; the others keep theirs in the text
         raise ShardRefused(code, "; ".join(r.removeprefix(f"{code}: ") for r in refused))
+    runner.firm_board = BoardLink(runner.clock, runner.book, runner.lead, runner.readout.pace_s, firm, start,
+                                  lambda: link.graph, ttl_ms, console, err)
     return link

@@ -21,7 +21,7 @@ writing it into the store behind the runner's back would be overwritten by its n
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
@@ -45,7 +45,8 @@ def status(api: str, token_env: str, output: str, firm: bool) -> None:
 
     With --firm (any shard's runner): every shard (leader, standbys, accounts, armed, the lag of
     its facts, whether it publishes), the firm lease holder, and the firm-wide policies' stages
-    and blind accounts.
+    and blind accounts; then every shard's board: heard or NOT HEARD and why, its open
+    incidents, its lock and its console's URL.
 
     It sends the token of --token-env when that variable is set: a runner without
     --console-public shows its status only to a token with the viewer, operator or approver role."""
@@ -53,15 +54,34 @@ def status(api: str, token_env: str, output: str, firm: bool) -> None:
 
     client = runner_client(api, token_env, required=False)
     if firm:
-        from ..render.firm import firm_text
+        from ..render.firm import board_text, firm_text
 
         doc = read(client.firm, "status", output, token_env)
-        click.echo(json.dumps(doc, indent=2, sort_keys=True) if output == "json" else firm_text(doc))
+        board = None if "error" in doc else _board(client, output, token_env)
+        if output == "json":
+            click.echo(json.dumps({**doc, **({"board": board} if board else {})}, indent=2, sort_keys=True))
+        else:
+            click.echo(firm_text(doc) + (f"\n\n{board_text(board)}" if board else ""))
         raise SystemExit(EXIT_FINDINGS if "error" in doc else EXIT_OK)
     answer = read(client.status, "status", output, token_env)
     locks = read(client.locks, "status", output, token_env)
     click.echo(status_json(answer, locks) if output == "json" else status_text(answer, locks))
     raise SystemExit(EXIT_OK)
+
+
+def _board(client: Any, output: str, token_env: str) -> Optional[dict]:
+    """``GET /v1/firm/shards``; None from a runner that does not serve it yet (404)."""
+    from ..client import RunnerError
+
+    def ask() -> Optional[dict]:
+        try:
+            return client.firm_shards()
+        except RunnerError as e:
+            if e.status == 404:
+                return None
+            raise
+
+    return read(ask, "status", output, token_env)
 
 
 @click.command()

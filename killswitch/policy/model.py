@@ -856,6 +856,19 @@ class Account(Strict):
 SHARD_NAME_RE = r"^[a-z][a-z0-9-]{0,30}$"
 
 
+def _console_url(value: Any) -> Any:
+    """A shard's console URL: http(s) and a host, never a credential (every console shows it)."""
+    if isinstance(value, str):
+        parts = urlsplit(value)
+        if parts.username or parts.password:
+            raise PydanticCustomError("ks_value", "a console URL carries no credentials (user:password@): every "
+                                                  "shard's console shows it; each console asks for its own token")
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+            raise PydanticCustomError("ks_value", "a console URL is http:// or https:// and a host, "
+                                                  "e.g. https://ks-desk-a.example/")
+    return value
+
+
 class Shard(Strict):
     """One shard: a runner replica set (``ksctl run --shard NAME``) holding the accounts its
     selector selects (the selector a policy's scope uses); every account is in exactly one shard
@@ -863,6 +876,11 @@ class Shard(Strict):
     name: Annotated[str, Field(pattern=SHARD_NAME_RE, description="lower-case letters, digits and dashes, "
                                                                    "a letter first, 31 at most")]
     accounts: AccountSelector
+    # where people reach the shard's console (its leader Service): every shard's console links to it
+    console: Optional[Annotated[str, BeforeValidator(_console_url), Field(
+        pattern=r"^https?://[^\s/@]+(/\S*)?$", description="the URL of the shard's console, as people reach its "
+                                                          "leader; every shard's console links to it (no credentials "
+                                                          "in it)")]] = None
 
 
 class AccountsSpec(Strict):

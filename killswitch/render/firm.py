@@ -2,7 +2,8 @@
 
 One line per shard (leader, standbys, accounts, armed, the lag of its facts, and NOT PUBLISHING
 with why when the firm lease holder could not read it), the firm lease holder, then one line per
-firm-wide policy scope (its stage, armed or BLIND and the accounts it did not see).
+firm-wide policy scope (its stage, armed or BLIND and the accounts it did not see); then every
+shard's board (``GET /v1/firm/shards``: heard or not, its incidents, lock and console URL).
 
 Pure: formats a value.
 """
@@ -44,4 +45,39 @@ def firm_text(doc: Mapping[str, Any]) -> str:
     lines.append(f"facts: refused {facts.get('refused', 0)} (stale token), ignored {facts.get('ignored', 0)}, "
                  f"late {facts.get('late', 0)} (FIRM_FACTS_LATE); this shard's last publish {last.get('rows', 0)} "
                  f"row(s) in {last.get('ms', 0):.1f} ms")
+    return "\n".join(lines)
+
+
+def board_text(doc: Mapping[str, Any]) -> str:
+    """``GET /v1/firm/shards`` as text: one line per shard (heard or not and why, its leader, how
+    long since it was heard, its open incidents and lock, its console), each open incident under
+    it, then the firm-wide breaker and the summary line."""
+    if "error" in doc:
+        return doc.get("reason") or doc["error"]
+    lines = [f"{'SHARD':<14} {'STATE':<10} {'LEADER':<16} {'HEARD':>7} {'INCIDENTS':>9} {'LOCK':<24} CONSOLE"]
+    for s in doc.get("shards", []):
+        heard = "never" if s.get("heard_age_s") is None else f"{s['heard_age_s']:.1f}s"
+        count = len(s.get("incidents") or []) + int(s.get("more_incidents") or 0)
+        lock = s.get("lock")
+        lock_text = f"{lock['mode']} on {lock['scope']}" if lock else "-"
+        state = "live" if s.get("reachable") else "NOT HEARD"
+        lines.append(f"{s['shard'] + (' *' if s.get('this') else ''):<14} {state:<10} {s.get('leader') or 'NONE':<16} "
+                     f"{heard:>7} {str(count) + ('' if s.get('reachable') else '?'):>9} {lock_text:<24} "
+                     f"{s.get('console_url') or '-'}")
+        if not s.get("reachable"):
+            lines.append(f"  {s['state']}: {s['why']}; its incidents and lock as of when it was last heard")
+        for i in s.get("incidents") or []:
+            acked = f", acknowledged by {', '.join(i['acked_by'])}" if i.get("acked_by") else ", not acknowledged"
+            lines.append(f"  {i['policy']} stage {i['level']} {i['stage']} on {i['scope']}{acked}")
+        if s.get("more_incidents"):
+            lines.append(f"  and {s['more_incidents']} more")
+    firm = doc.get("firm") or {}
+    lines.append("")
+    lines.append(f"firm breaker: {firm.get('state')}" + (f": {firm['why']}" if firm.get("why") else "")
+                 + (f" (held by {firm['holder']})" if firm.get("holder") and not firm.get("why") else ""))
+    for p in firm.get("policies") or []:
+        lines.append(f"  {p['policy']} {p['scope']}: stage {p['stage']}, "
+                     + ("armed" if p.get("armed") else f"BLIND ({p.get('coverage')})"))
+    lines.append("")
+    lines.append((doc.get("summary") or {}).get("line", "") + " (* this shard)")
     return "\n".join(lines)

@@ -283,6 +283,12 @@ class _Handlers:
     async def firm(self, request: web.Request) -> web.Response:
         return await self._read_json(request, self.view.firm_status)
 
+    async def firm_shards(self, request: web.Request) -> web.Response:
+        doc = await _call(self.view.firm_shards)
+        if doc.get("error") == "FIRM_STATE_UNREACHABLE":  # the firm's tables unread: not an empty firm
+            raise ApiError(503, doc["error"], doc["reason"].removeprefix(f"{doc['error']}: "))
+        return _json(200, doc)
+
     async def lock(self, request: web.Request) -> web.Response:
         query = request.query
         unknown = sorted(set(query) - {"scope"})
@@ -553,6 +559,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
         # what shows the book (stages, data ages, positions, amounts, orders): the console's readers
         ("GET", "/v1/status", h.status, reader, None),
         ("GET", "/v1/firm", h.firm, reader, None),  # a shard's view of every shard (runner/firm.py)
+        ("GET", "/v1/firm/shards", h.firm_shards, reader, None),  # every shard's board (runner/firm_board.py)
         ("GET", "/v1/close/{id:.+}", h.close_progress, reader, None),
         ("GET", "/v1/positions", h.positions, reader, None),
         ("GET", "/v1/runbooks/{incident:.+}", h.runbook, reader, None),

@@ -82,6 +82,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from adapters.base import AdapterError, ExchangeAdapter, order_rates
 
+from .firm_board import FirmBoardView
 from ..compile.graph import DecisionGraph
 from ..engine.columns import load_arrays
 from ..engine.evaluate import Evaluation
@@ -216,7 +217,7 @@ class ReloadOutcome:
     sink_failures: tuple[str, ...] = ()  # sinks that could not follow (they keep their old view)
 
 
-class Runner:
+class Runner(FirmBoardView):
     """The tick pipeline, and the one object the daemon, the API and the tests hold: the view
     calls below delegate to the part that owns each (see the module doc).
 

@@ -493,6 +493,10 @@ class RunnerView(Protocol):
     async def firm_status(self) -> dict:
         """The firm's shards, lease holder and firm-wide policies (a shard's runner only)."""
 
+    async def firm_shards(self) -> dict:
+        """Every shard (reachable, incidents, lock, console URL) and the firm-wide breaker, read
+        from the firm's tables (a shard's runner only)."""
+
     async def ready(self) -> tuple[bool, str]:
         """(ready, why): policy loaded, state reachable, leader or standby."""
 

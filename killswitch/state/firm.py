@@ -13,7 +13,8 @@ after the store's under the same schema lock, in a version table of their own
   runner of the shard holds its lease, and replaces the registration when none does (the file
   was changed and every runner of the old set has stopped).
 
-* the facts, directives, the firm's view and the runners seen (:mod:`.firm_tables`, version 2).
+* the facts, directives, the firm's view and the runners seen (:mod:`.firm_tables`, version 2);
+* each shard's board: its incidents and lock, for every shard's console (:mod:`.firm_board`, version 3).
 
 The shard's lease is read from its own schema (``ks_shard_<name>.lease``) in the registration's
 transaction, the registry row locked ``FOR UPDATE`` meanwhile, so two runners registering one
@@ -28,6 +29,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
+from .firm_board import BOARD_TABLES, FirmBoardTables
 from .firm_tables import FIRM_TABLES, FirmTables
 from .postgres import LOCK_TIMEOUT_MS, PostgresStore
 from .sql import Migration, now_ms
@@ -96,11 +98,11 @@ class ShardMismatch(StoreError):
             f"this runner's is {digest[:12]} ({len(mine)} account(s)): {'; '.join(differs) or 'the same names'}")
 
 
-class FirmStore(FirmTables, PostgresStore):
+class FirmStore(FirmBoardTables, FirmTables, PostgresStore):
     """The store on schema ``ks_firm`` with the firm's tables (see the module doc and
     :mod:`.firm_tables`: facts, directives, the firm's view, the runners seen)."""
 
-    firm_migrations = FIRM_MIGRATIONS + FIRM_TABLES
+    firm_migrations = FIRM_MIGRATIONS + FIRM_TABLES + BOARD_TABLES
 
     def __init__(self, url: str, masked_url: Optional[str] = None, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS,
                  schema: Optional[str] = FIRM_SCHEMA):

@@ -7,7 +7,7 @@ runbook as an HTML fragment for the page's runbook dialog: its markdown through 
 converter of :mod:`killswitch.markdown`, so nothing of the runbook's text becomes markup; 404
 ``UNKNOWN_INCIDENT`` without one), ``GET /console/static/{name}`` (the files of
 :data:`ASSETS`: the page's style and script, the charts', the layout's, the runbook dialog's, the
-notifications', the tables' and the silences'), the
+notifications', the tables', the silences' and the firm strip's), the
 sandboxed jinja2 environment they render with (autoescape on, undefined names are errors), and
 the page's Content-Security-Policy (scripts, styles and requests to this origin only; no inline
 script, no frames, no form posts anywhere; images from this origin or ``data:``, for the tab's
@@ -31,6 +31,8 @@ from aiohttp import web
 
 from ...markdown import markdown_html
 from ..api_request import ApiError, bad, path_name, show
+from .firm_strip import firm_alert, strip_of
+from .model import _when as when
 from .model import page_model
 from .positions_model import positions_model
 from .silences_model import with_silences
@@ -39,7 +41,8 @@ HERE = Path(__file__).parent
 ASSETS = {"console.css": "text/css", "console.js": "text/javascript", "charts.css": "text/css",
           "charts.js": "text/javascript", "layout.css": "text/css", "runbook.js": "text/javascript",
           "notify.js": "text/javascript", "tables.js": "text/javascript",
-          "positions.css": "text/css", "silences.js": "text/javascript"}
+          "positions.css": "text/css", "silences.js": "text/javascript", "firm.js": "text/javascript",
+          "firm.css": "text/css"}
 # img-src allows data: for the tab's icon alone: the script draws it (an SVG of constants) to say
 # the runner is unreachable, when no file could be fetched from the runner; an image runs no script.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -82,6 +85,11 @@ class ConsoleHandlers:
         model = with_silences(page_model(status, tuple(ready), lock, dms, triggers, incidents), incidents, silences)
         firm = getattr(self.view, "firm_status", None)  # a shard's runner: the firm's section
         shown = await self.call(firm) if callable(firm) and getattr(self.view, "firm", None) is not None else None
+        board = getattr(self.view, "firm_shards", None)  # and the firm strip first: every shard, from the firm's tables
+        strip = strip_of(await self.call(board), lambda ms: when(ms, model["now_ms"])) \
+            if callable(board) and getattr(self.view, "firm_board", None) is not None else None
+        if strip is not None:
+            model = {**model, "firm_strip": strip, "alert": firm_alert(model["alert"], strip)}
         return {**model, **positions_model(positions), **({"firm": shown} if shown else {})}
 
     def _html(self, text: str) -> web.Response:
