@@ -25,6 +25,7 @@ from ..compile.limits_node import LimitsNode
 from ..snapshot import Snapshot
 from .limits import OPEN_ORDERS, POSITION, GROSS, Breach, LimitOrder, Mark, Usage, breaches_in
 from .scope import account_key, selects
+from ..figures import money
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ def book_breaches(tables: LimitTables, snapshots: Iterable[Snapshot], now_ms: in
         if lim.max_gross_notional is not None and u.gross > lim.max_gross_notional * (1 + 1e-9):
             out.append(BookBreach(policy, scope, None, Breach(
                 GROSS, lim.max_gross_notional, u.gross, "quote",
-                f"gross notional of the scope is {u.gross:.2f} > limit {lim.max_gross_notional:.2f}")))
+                f"gross notional of the scope is {money(u.gross)} > limit {money(lim.max_gross_notional)}")))
         if lim.max_open_orders is not None and u.open_orders > lim.max_open_orders:
             out.append(BookBreach(policy, scope, None, Breach(
                 OPEN_ORDERS, lim.max_open_orders, u.open_orders, "orders",
@@ -245,7 +246,7 @@ def book_breaches(tables: LimitTables, snapshots: Iterable[Snapshot], now_ms: in
                 side = "" if leg == "BOTH" else f" ({leg})"
                 out.append(BookBreach(policy, scope, account, Breach(
                     POSITION, cap, held.notional, "quote",
-                    f"position in {symbol}{side} is {held.notional:.2f} > limit {cap:.2f}", symbol)))
+                    f"position in {symbol}{side} is {money(held.notional)} > limit {money(cap)}", symbol)))
     for s in snapshots:
         if not s.fetch.ok:
             continue

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from ..compile.limits_node import LimitsNode
+from ..figures import money
 
 NO_MARK = "NO_MARK"
 PRICE_COLLAR = "PRICE_COLLAR"
@@ -212,7 +213,8 @@ def breaches_in(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], m
             notional = order.amount * price * size
             if _over(notional, sym.max_order_notional):
                 out.append(Breach(ORDER_NOTIONAL, sym.max_order_notional, notional, "quote",
-                                  f"notional {notional:.2f} > limit {sym.max_order_notional:.2f} for {order.symbol}",
+                                  f"notional {money(notional)} > limit {money(sym.max_order_notional)} "
+                                  f"for {order.symbol}",
                                   order.symbol))
     out += _open_orders(limits, order, usage, resting)
     out += _exposure(limits, order, usage, fresh, size, no_mark)
@@ -306,13 +308,13 @@ def _exposure(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], mar
     out = []
     if position_limit is not None and _over(value, position_limit):
         out.append(Breach(POSITION, position_limit, value, "quote",
-                          f"position in {order.symbol} would be {value:.2f} > limit {position_limit:.2f}",
+                          f"position in {order.symbol} would be {money(value)} > limit {money(position_limit)}",
                           order.symbol))
     if gross_limit is not None:
         gross = usage.gross - held.notional + value
         if _over(gross, gross_limit):
             out.append(Breach(GROSS, gross_limit, gross, "quote",
-                              f"gross notional of the scope would be {gross:.2f} > limit {gross_limit:.2f}"))
+                              f"gross notional of the scope would be {money(gross)} > limit {money(gross_limit)}"))
     return out
 
 

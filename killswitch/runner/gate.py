@@ -44,7 +44,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
-from ..figures import step_of
+from ..figures import money, step_of
 from ..engine.limits import MESSAGE_RATE, Breach, LimitOrder, breaches_in
 from .limits_state import BucketKey, GateLimits
 from .lock import DEAD_MANS_SWITCH, GLOBAL_SCOPE, OPERATOR, LockBook, LockStatus
@@ -406,7 +406,7 @@ def place(req: OrderRequest, where: Placement) -> Optional[Decision]:
     total = sum(e for e in equity if e is not None)
     notional = req.amount * unit
     if notional > MAX_EQUITY_MULTIPLE * max(total, 0.0):
-        return _deny(f"ORDER_TOO_LARGE: notional {notional:.2f} > {MAX_EQUITY_MULTIPLE:g} x equity {total:.2f} "
+        return _deny(f"ORDER_TOO_LARGE: notional {money(notional)} > {MAX_EQUITY_MULTIPLE:g} x equity {money(total)} "
                      f"of {', '.join(accounts[:3])}")
     return None
 
@@ -583,10 +583,10 @@ def _resuming(req: OrderRequest, positions: Optional[Sequence[Any]], resume: Res
         old = abs(leg.contracts) * (leg.unit_price or unit)
         gross_after = gross - old + abs(after) * unit
         if gross_after > limits.max_gross_exposure:
-            return _deny(f"RESUMING: gross exposure would be {gross_after:.2f} > limit "
-                         f"{limits.max_gross_exposure:.2f}{tag}")
-        return Decision(True, f"RESUMING: gross exposure {gross_after:.2f} <= limit "
-                              f"{limits.max_gross_exposure:.2f}{tag}")
+            return _deny(f"RESUMING: gross exposure would be {money(gross_after)} > limit "
+                         f"{money(limits.max_gross_exposure)}{tag}")
+        return Decision(True, f"RESUMING: gross exposure {money(gross_after)} <= limit "
+                              f"{money(limits.max_gross_exposure)}{tag}")
     return Decision(True, f"RESUMING: within limits{tag}")
 
 

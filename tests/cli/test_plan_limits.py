@@ -31,7 +31,7 @@ def test_a_live_plan_lists_the_positions_over_their_limit(tmp_path):
     out = stdout_of(r)
     assert "Limits the book breaks now (1):" in out, out
     assert ("  ! futures-book binanceusdm/sim-main: POSITION_LIMIT: position in ETH/USDT:USDT is " in out), out
-    assert "> limit 250000.00" in out
+    assert "> limit 250,000.00" in out
     assert "BTC/USDT:USDT is" not in out  # BTC's own limit (400k) holds its ≈300k
     doc = json.loads(stdout_of(live(tmp_path, "-o", "json", policies=with_limits(tmp_path))))
     [b] = doc["limit_breaches"]

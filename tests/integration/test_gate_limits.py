@@ -62,7 +62,7 @@ def test_each_limit_refuses_at_the_gate_with_its_value_and_usage(tmp_path):
                 assert 0.09 < d["limit"]["usage"] < 0.11 and d["limit"]["policy"] == "crash-ladder"
                 assert d["limit"]["scope"] == "simulated/sim-main"
                 d = await check(amount=4)  # 240k > BTC's own 200k
-                assert d["reason"].startswith("LIMIT_ORDER_NOTIONAL: notional 240000.00 > limit 200000.00")
+                assert d["reason"].startswith("LIMIT_ORDER_NOTIONAL: notional 240,000.00 > limit 200,000.00")
                 assert d["limit"]["value"] == 200_000 and d["limit"]["usage"] == 240_000
                 d = await check(symbol="ETH/USDT:USDT", amount=34, price=3_000)  # 102k > the default 100k
                 assert d["limit"]["code"] == "LIMIT_ORDER_NOTIONAL" and d["limit"]["value"] == 100_000

@@ -166,9 +166,9 @@ def test_unlock_lock_dead_mans_switch_and_resumption_through_the_api(tmp_path):
                 st, status = await get("/v1/status", auth)
                 assert [r["scope"] for r in status["resuming"]] == [account] and status["dms"]["sources"]["bot-a"]
                 st, d = await post("/v1/check-order", {**order, "strategy": "strategy-b"}, headers={})
-                assert d["allow"] is True and d["reason"].startswith("RESUMING: gross exposure 60000.00 <= limit")
+                assert d["allow"] is True and d["reason"].startswith("RESUMING: gross exposure 60,000.00 <= limit")
                 st, d = await post("/v1/check-order", {**order, "amount": 2}, headers={})
-                assert d["allow"] is False and "> limit 100000.00 (day 1 of 4)" in d["reason"]
+                assert d["allow"] is False and "> limit 100,000.00 (day 1 of 4)" in d["reason"]
                 async with http.get(url + "/metrics") as r:
                     assert "killswitch_dms_fired_total 1.0" in await r.text()
         finally:

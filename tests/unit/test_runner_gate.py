@@ -358,27 +358,27 @@ RESUME = Resumption(PLAN, T0)
 
 
 @pytest.mark.parametrize("request_, positions, now, allow, reason", [
-    pytest.param(req(amount=300, price=100), [], T0, True, "RESUMING: gross exposure 30000.00 <= limit 40000.00 "
+    pytest.param(req(amount=300, price=100), [], T0, True, "RESUMING: gross exposure 30,000.00 <= limit 40,000.00 "
                  "(day 1 of 3)", id="open_within_gross"),
-    pytest.param(req(amount=500, price=100), [], T0, False, "RESUMING: gross exposure would be 50000.00 > limit "
-                 "40000.00 (day 1 of 3)", id="open_above_gross"),
-    pytest.param(req(amount=500, price=100), [], T0 + DAY, True, "RESUMING: gross exposure 50000.00 <= limit "
-                 "60000.00 (day 2 of 3)", id="same_order_fits_on_day_2"),
+    pytest.param(req(amount=500, price=100), [], T0, False, "RESUMING: gross exposure would be 50,000.00 > limit "
+                 "40,000.00 (day 1 of 3)", id="open_above_gross"),
+    pytest.param(req(amount=500, price=100), [], T0 + DAY, True, "RESUMING: gross exposure 50,000.00 <= limit "
+                 "60,000.00 (day 2 of 3)", id="same_order_fits_on_day_2"),
     pytest.param(req(amount=2000, price=100), [], T0 + 3 * DAY, True, "ACTIVE", id="normal_after_schedule"),
-    pytest.param(req(amount=100), [pos(BTC, "long", 300)], T0, True, "RESUMING: gross exposure 40000.00 <= limit "
-                 "40000.00", id="increase_to_exactly_the_limit"),
-    pytest.param(req(amount=101), [pos(BTC, "long", 300)], T0, False, "RESUMING: gross exposure would be 40100.00 > "
-                 "limit 40000.00 (day 1 of 3)", id="increase_valued_at_position_price"),
-    pytest.param(req(amount=50), [pos(BTC, "long", 300)], T0, True, "RESUMING: gross exposure 35000.00",
+    pytest.param(req(amount=100), [pos(BTC, "long", 300)], T0, True, "RESUMING: gross exposure 40,000.00 <= limit "
+                 "40,000.00", id="increase_to_exactly_the_limit"),
+    pytest.param(req(amount=101), [pos(BTC, "long", 300)], T0, False, "RESUMING: gross exposure would be 40,100.00 > "
+                 "limit 40,000.00 (day 1 of 3)", id="increase_valued_at_position_price"),
+    pytest.param(req(amount=50), [pos(BTC, "long", 300)], T0, True, "RESUMING: gross exposure 35,000.00",
                  id="increase_within_gross"),
     pytest.param(req(side="sell", amount=300), [pos(BTC, "long", 300)], T0, True, "RESUMING: reduces exposure",
                  id="close_allowed"),
     pytest.param(req(side="sell", amount=500, reduce_only=True), [pos(BTC, "long", 300)], T0, True,
                  "RESUMING: reduce-only close", id="oversized_reduce_only_close_allowed"),
     pytest.param(req(side="sell", amount=500), [pos(BTC, "long", 300)], T0, True, "RESUMING: gross exposure "
-                 "20000.00 <= limit", id="flip_that_shrinks_gross_allowed"),
+                 "20,000.00 <= limit", id="flip_that_shrinks_gross_allowed"),
     pytest.param(req(side="sell", amount=800), [pos(BTC, "long", 100)], T0, False, "RESUMING: gross exposure would "
-                 "be 70000.00 > limit 40000.00", id="flip_that_grows_gross_denied"),
+                 "be 70,000.00 > limit 40,000.00", id="flip_that_grows_gross_denied"),
     pytest.param(req(amount=1), [], T0, False, 'RESUMING: cannot value the order; give "price"',
                  id="new_symbol_without_price"),
     pytest.param(req(symbol="X5", amount=1, price=1),
@@ -463,7 +463,7 @@ def test_an_order_must_pass_every_resumption_that_holds_it():
     big = req(amount=500, price=100)  # 50 000: over the account's 40 000
     for both in ([loose, tight], [tight, loose]):
         d = check_order(LockBook(), big, [], T0, resume=both)
-        assert not d.allow and "limit 40000.00" in d.reason
+        assert not d.allow and "limit 40,000.00" in d.reason
 
 
 @pytest.mark.parametrize("request_", [

@@ -113,9 +113,9 @@ def test_after_a_reset_the_gate_holds_reduced_limits_that_step_up_daily_until_no
     assert doc["locked"] is False and doc["resuming"][ACCOUNT]["max_gross_exposure"] == 1_000_000.0
     assert w.runner.lock_document()["resuming"][ACCOUNT]["day"] == 1
     d = w.runner.check_order(order(amount=1))  # +60k → 800k
-    assert d.allow and d.reason.startswith("RESUMING: gross exposure 800000.00 <= limit 1000000.00 (day 1 of 2)")
+    assert d.allow and d.reason.startswith("RESUMING: gross exposure 800,000.00 <= limit 1,000,000.00 (day 1 of 2)")
     d = w.runner.check_order(order(amount=5))  # +300k → 1.04M
-    assert not d.allow and d.reason.startswith("RESUMING: gross exposure would be 1040000.00 > limit 1000000.00")
+    assert not d.allow and d.reason.startswith("RESUMING: gross exposure would be 1,040,000.00 > limit 1,000,000.00")
     assert w.runner.check_order(order(side="sell", amount=5)).allow  # closing always passes
     # another account of the venue is not held by this scope's resumption (the pure gate; the runner
     # itself denies an account it does not have: UNKNOWN_ACCOUNT)
@@ -131,7 +131,7 @@ def test_after_a_reset_the_gate_holds_reduced_limits_that_step_up_daily_until_no
     w.clock.set(reset_ms + DAY)
     ticks(w, 1, beat=("bot-x",))
     d = w.runner.check_order(order(amount=5))
-    assert d.allow and "(day 2 of 2)" in d.reason and "limit 2000000.00" in d.reason
+    assert d.allow and "(day 2 of 2)" in d.reason and "limit 2,000,000.00" in d.reason
     assert w.runner.status().resuming[0].max_gross_exposure == 2_000_000.0
 
     w.clock.set(reset_ms + 2 * DAY - TICK_MS)
