@@ -17,7 +17,7 @@ from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.ccxt_exchange.dialects.base import Reads
-from adapters.ccxt_exchange.dialects.bitget import position_mode, read_position_mode
+from adapters.venues.bitget.dialect import position_mode, read_position_mode
 from adapters.ccxt_exchange.parsing import BadData
 from killswitch.orders import OrderIntent
 from killswitch.policy.model import Account

@@ -15,7 +15,7 @@ import pytest
 
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange import CcxtAdapter
-from adapters.ccxt_exchange.dialects.hyperliquid import from_cloid, to_cloid
+from adapters.venues.hyperliquid.dialect import from_cloid, to_cloid
 from killswitch.engine.planner import client_order_id
 from killswitch.orders import OrderIntent
 from killswitch.policy.model import Account

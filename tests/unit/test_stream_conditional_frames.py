@@ -17,8 +17,8 @@ import ccxt.pro as ccxt_pro
 import pytest
 
 from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, dialect_for
-from adapters.ccxt_exchange.dialects.binance import ALGO_ENDED, ALGO_OPEN
-from adapters.ccxt_exchange.dialects.bybit import ENDED_STATUSES, OPEN_STATUSES
+from adapters.venues.binance.dialect import ALGO_ENDED, ALGO_OPEN
+from adapters.venues.bybit.dialect import ENDED_STATUSES, OPEN_STATUSES
 from adapters.ccxt_exchange.parsing import parse_order
 
 VENUES = Path(__file__).resolve().parents[1] / "fixtures" / "venues"
