@@ -141,3 +141,16 @@ def test_the_registries_order_is_the_packages_and_every_package_declares_its_fie
                                               ("binance", "bybit", "okx", "hyperliquid", "bitget")]
     assert set(folder_names()) == {"binance", "bybit", "okx", "hyperliquid", "bitget"}
     assert all(hasattr(p, f) for p in venues() for f in FIELDS)
+
+
+def test_every_venue_fixture_is_in_its_readme_which_says_whether_it_is_verbatim():
+    from adapters.registry import HOME, folder_names
+
+    for venue in folder_names():
+        fixtures = HOME / venue / "fixtures"
+        readme = (fixtures / "README.md").read_text()
+        files = {p.name for p in fixtures.glob("*.json")}
+        rows = {line.split("`")[1]: line for line in readme.splitlines() if line.startswith("| `")}
+        assert files and set(rows) == files, (venue, sorted(files ^ set(rows)))
+        verbatim = sum(1 for line in rows.values() if "recording, verbatim" in line)
+        assert f"Verbatim recordings: {verbatim} of {len(files)}" in readme, venue
