@@ -106,7 +106,7 @@ def _hyperliquid() -> Venue:
     position, and the face pushes the account's state at the end of its next 50 ms block); a
     wallet signs; the face's cadence push of the whole book (10,000 rows) once a minute, not a
     second: the venue lists ~200 coins, not 10,000."""
-    from adapters.simulated.faces.hyperliquid import account_address, account_key
+    from adapters.venues.hyperliquid.face import account_address, account_key
 
     return Venue("simulated Hyperliquid", "hyperliquid", "hyperliquid_stream", '"markPx":"80',
                  "its block cadence, which its documentation does not say (the simulator pushes the account's "

@@ -42,13 +42,14 @@ The websocket face (:mod:`.stream`: the user data stream with its listen keys, m
 the stream faults) is served on the same app and port: ``POST/PUT/DELETE /fapi/v1/listenKey``,
 ``/ws``, ``/ws/<listenKey>`` and Binance's ``/private/ws``, ``/market/ws``, ``/public/ws``;
 :func:`binanceusdm_pro_client` builds a ``ccxt.pro.binanceusdm`` pointed at both faces.
-Bybit v5's websocket face (:mod:`.faces.bybit_stream`: ``/v5/private``, ``/v5/public/linear``)
-is served there too (:attr:`SimServer.bybit_stream`; :func:`.faces.bybit_stream.bybit_pro_client`), and
-OKX v5's (:mod:`.faces.okx_stream`: ``/ws/v5/public``, ``/private``, ``/business``;
-:attr:`SimServer.okx_stream`; :func:`.faces.okx_stream.okx_pro_client`).
-Hyperliquid's (:mod:`.faces.hyperliquid_stream`: the bare ``/ws``, whose first request says whether
-it is Hyperliquid's or Binance's; :attr:`SimServer.hyperliquid_stream`, keyword arguments
-``hyperliquid_stream``; :func:`.faces.hyperliquid_stream.hyperliquid_pro_client`).
+Every other venue's websocket face is served there too: each venue package's ``STREAM_FACE``
+(``adapters/venues/<venue>/face_stream.py``, its ``stream_face``), found by
+:mod:`adapters.registry` and kept as :attr:`SimServer.streams` by the venue's folder name and as
+the attribute ``<venue>_stream`` (Bybit v5's ``/v5/private``, ``/v5/public/linear``: ``bybit_stream``;
+OKX v5's ``/ws/v5/public``, ``/private``, ``/business``: ``okx_stream``; Hyperliquid's bare
+``/ws``, whose first request says whether it is Hyperliquid's or Binance's:
+``hyperliquid_stream``). A face's keyword arguments are ``venue_streams[<venue>]``
+(``hyperliquid_stream=`` is Hyperliquid's, as before).
 
 Test harness endpoints (not part of the Binance API): ``POST /_sim/mark?symbol=&price=`` holds
 a market's mark at a price from now on; ``GET /_sim/state`` answers the engine's
@@ -78,6 +79,7 @@ from aiohttp import web
 
 from .conditional import SimAlgoOrder
 from .engine import MarketSpec, PositionView, SimError, SimExchange, SimOrder, floor_step
+from ..registry import parts
 from .faces import face_for
 from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, restamp, stale, total_latency_ms
 from .numbers import digits as _digits, fixed as _f, money_text as _money
@@ -170,7 +172,7 @@ class SimServer:
                  faults: Optional[FaultPlan] = None, check_timestamp: bool = True,
                  auth_clock: Optional[Callable[[], int]] = None, hang_s: float = 3600.0, time_scale: float = 1.0,
                  admin_state: bool = False, stream: Optional[dict] = None,
-                 hyperliquid_stream: Optional[dict] = None):
+                 hyperliquid_stream: Optional[dict] = None, venue_streams: Optional[dict[str, dict]] = None):
         if host not in LOOPBACK:
             raise ValueError("the simulated exchange listens on loopback only")
         self.engine = engine
@@ -189,27 +191,21 @@ class SimServer:
 
         # the websocket face: keyword arguments of StreamFace (mark cadence, tick)
         self.stream = StreamFace(engine, self.faults, requests=self.requests, **(stream or {}))
-        from .faces.bybit_stream import BybitStreamFace
-
-        # Bybit v5's websocket face (/v5/private, /v5/public/linear) on the same port
-        self.bybit_stream = BybitStreamFace(self, auth_clock=self.auth_clock)
-        from .faces.okx_stream import OkxStreamFace
-
-        # OKX v5's websocket face (/ws/v5/public, /private, /business) on the same port
-        self.okx_stream = OkxStreamFace(self, auth_clock=self.auth_clock)
-        from .faces.hyperliquid_stream import HyperliquidStreamFace
-
-        # Hyperliquid's websocket face: the bare /ws, handed over by the Binance face (its first request says whose)
-        self.hyperliquid_stream = HyperliquidStreamFace(self, **(hyperliquid_stream or {}))
-        self.stream.shared.append(self.hyperliquid_stream)
+        # every other venue's websocket face on the same port, in registry order
+        options = {**({"hyperliquid": hyperliquid_stream} if hyperliquid_stream else {}), **(venue_streams or {})}
+        unknown = set(options) - {p.venue for p in parts("STREAM_FACE")}
+        if unknown:
+            raise ValueError(f"no venue has a websocket face named {', '.join(sorted(unknown))}")
+        self.streams: dict[str, Any] = {p.venue: p.module.stream_face(self, **options.get(p.venue, {}))
+                                        for p in parts("STREAM_FACE")}
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
     async def start(self) -> str:
         app = web.Application()
         self.stream.add_routes(app)  # before the catch-all below
-        self.bybit_stream.add_routes(app)
-        self.okx_stream.add_routes(app)
+        for face in self.streams.values():
+            face.add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
@@ -217,16 +213,14 @@ class SimServer:
         await site.start()
         self._port = self._runner.addresses[0][1]
         await self.stream.start()
-        await self.bybit_stream.start()
-        await self.okx_stream.start()
-        await self.hyperliquid_stream.start()
+        for face in self.streams.values():
+            await face.start()
         return self.base_url
 
     async def stop(self) -> None:
         await self.stream.stop()
-        await self.bybit_stream.stop()
-        await self.okx_stream.stop()
-        await self.hyperliquid_stream.stop()
+        for face in self.streams.values():
+            await face.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -237,6 +231,13 @@ class SimServer:
 
     async def __aexit__(self, *exc) -> None:
         await self.stop()
+
+    def __getattr__(self, name: str) -> Any:
+        """A venue's websocket face as ``<venue>_stream`` (``server.okx_stream``): :attr:`streams`."""
+        streams = self.__dict__.get("streams", {})
+        if name.endswith("_stream") and name[: -len("_stream")] in streams:
+            return streams[name[: -len("_stream")]]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def port(self) -> int:

@@ -246,6 +246,10 @@ class PushFace:
     def _command(self, sock: _Socket, data: str) -> None:
         raise NotImplementedError
 
+    def add_routes(self, app: web.Application) -> None:
+        """The face's routes on the server's app: none unless the face has paths of its own (a
+        face reached through another's path, as Hyperliquid's through Binance's ``/ws``)."""
+
     async def start(self) -> None:
         if self._unhook is None:
             self._unhook = self.engine.on_change(self._on_change)

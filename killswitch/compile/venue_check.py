@@ -1,7 +1,8 @@
 """KS221-KS223: an account's venue, and whether the adapter can serve the account there.
 
 What it owns: :data:`VENUES`, the exchange ids of the locked ccxt (``ccxt.exchanges``);
-:data:`DIALECT_VENUES`, the ids the ccxt adapter has a dialect of its own for;
+:data:`DIALECT_VENUES`, the ids the ccxt adapter has a dialect of its own for (generated:
+:mod:`.dialect_venues`);
 :data:`CREDENTIALS`, the credential fields each id signs with; and :func:`check_venues`, the
 findings on an Accounts document:
 
@@ -21,8 +22,9 @@ findings on an Accounts document:
 
 The tables are data, kept here because the compiler must not import ccxt (it costs ~0.7 s and
 the compiler knows no venue library) nor the adapters; ``tests/unit/test_venue_check.py`` holds
-:data:`VENUES` and :data:`CREDENTIALS` equal to the locked ccxt's (``requiredCredentials``) and
-:data:`DIALECT_VENUES` to the adapter's dialects, so an upgrade or a new dialect says so.
+:data:`VENUES` and :data:`CREDENTIALS` equal to the locked ccxt's (``requiredCredentials``), so an
+upgrade says so. :data:`DIALECT_VENUES` is written by ``make schemas`` from the venue packages
+(:mod:`.dialect_venues`), and the test fails when it is stale: nobody edits it by hand.
 
 Pure: no I/O.
 """
@@ -33,6 +35,7 @@ from ..policy import diagnostics as d
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc, Path
 from ..policy.model import Account, Accounts
+from .dialect_venues import DIALECT_VENUES
 
 # ccxt 4.5's exchange ids (``ccxt.exchanges``)
 VENUES: frozenset[str] = frozenset((
@@ -50,9 +53,6 @@ VENUES: frozenset[str] = frozenset((
     "zaif", "zebpay",
 ))
 
-
-# the ccxt ids with a dialect of their own (adapters/ccxt_exchange/dialects: DIALECTS)
-DIALECT_VENUES: tuple[str, ...] = ("binance", "binancecoinm", "binanceusdm", "bitget", "bybit", "hyperliquid", "okx")
 
 # What the locked ccxt requires of each id to sign (``requiredCredentials``), in the Accounts
 # document's credential fields; only the ids that sign in one of the document's two forms (an

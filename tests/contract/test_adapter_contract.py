@@ -5,16 +5,16 @@
   ``ccxt.binanceusdm`` (signing, parsing, error mapping) against the engine's Binance USD-M
   HTTP face on 127.0.0.1;
 - ``ccxt-bybit``: the same adapter driving the real ``ccxt.bybit`` against the engine's Bybit v5
-  face (:mod:`adapters.simulated.faces.bybit`) on the same server. Where Bybit itself differs,
+  face (:mod:`adapters.venues.bybit.face`) on the same server. Where Bybit itself differs,
   the test says so: its order/create answers only the order's ids (a submit's outcome is
   "open" until the order is read back), it shows a trailing stop's current trigger price, and
   its dead man's switch (DCP) needs a private websocket, which the adapter does not keep here.
 - ``okx``: the same adapter on venue ``okx`` driving the real ``ccxt.okx`` against the engine's
-  OKX v5 face (:mod:`adapters.simulated.faces.okx`) on the same server. Client ids are letters
+  OKX v5 face (:mod:`adapters.venues.okx.face`) on the same server. Client ids are letters
   and digits, which every face takes (OKX's ``clOrdId`` takes nothing else).
 - ``hyperliquid``: the same adapter on venue ``hyperliquid`` driving the real ``ccxt.hyperliquid``
   (a wallet's signed actions) against the engine's Hyperliquid face
-  (:mod:`adapters.simulated.faces.hyperliquid`) on the same server. Its perpetuals are USDC's
+  (:mod:`adapters.venues.hyperliquid.face`) on the same server. Its perpetuals are USDC's
   (``f.sym``), its client ids the engine's form only (``f.cid``), a close a limit IOC (no market
   order: ``f.close``), and its balance and positions one read (``f.op``). Where Hyperliquid
   itself differs, the test says so: no hedge mode, no trailing stop, a market trigger order
@@ -24,10 +24,10 @@ For every operation and every injected fault the adapter returns a result or rai
 ``AdapterError`` with a reason code, never hangs past its timeout, never sends a close larger
 than the position and never sends a futures close without reduce-only.
 
-``VENUES`` holds one row per ccxt id with a dialect of its own
-(``adapters/ccxt_exchange/dialects/``): what the venue must see of a close, a lookup by client
-order id and a countdown, and the leg it reads back. A registered dialect without a row fails,
-and so does a row without a dialect.
+``VENUES`` holds one row per ccxt id with a dialect of its own, each venue's from its folder
+(``adapters/venues/<venue>/contract.py``, data): what the venue must see of a close, a lookup by
+client order id and a countdown, the leg it reads back and its order rate. A registered dialect
+without a row fails, and so does a row without a dialect.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import pytest
 
 from adapters.base import AdapterError, CancelSelector, Reason
-from adapters.ccxt_exchange.dialects.hyperliquid import to_cloid
+from adapters.venues.hyperliquid.dialect import to_cloid
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.faults import FaultPlan
@@ -125,7 +125,7 @@ async def face(kind: str, account: str = "sim-main", scenario: str = "calm"):
     from adapters.ccxt_exchange import CcxtAdapter
 
     if kind == "hyperliquid":
-        from adapters.simulated.faces.hyperliquid import account_address, account_key
+        from adapters.venues.hyperliquid.face import account_address, account_key
 
         os.environ["KS_CONTRACT_HL_KEY"] = account_key(account)
         async with SimServer(engine, faults=faults, auth_clock=wall_clock, hang_s=TIMEOUT_S + SLACK_S) as server:
@@ -141,7 +141,7 @@ async def face(kind: str, account: str = "sim-main", scenario: str = "calm"):
                 await adapter.close()
         return
     if kind == "okx":
-        from adapters.simulated.faces.okx import okx_account
+        from adapters.venues.okx.face import okx_account
 
         async with SimServer(engine, faults=faults, auth_clock=wall_clock, hang_s=TIMEOUT_S + SLACK_S) as server:
             acc = okx_account(server, account)
@@ -603,45 +603,19 @@ class Venue:
     cid: str = "ks1"  # the client order id of the row's close and lookup (the engine's form where the venue needs it)
     close_price: float | None = None  # the close's limit price, where the venue has no market order
     create_answer_has_id: bool = True  # whether create_order's answer carries the client order id
+    order_rate: float = 0.0  # orders per second of our budget (below the venue's published limits)
 
 
-HL_CID = client_order_id("decision-1", "hyperliquid/main/BTC/USDT:USDT/long#1")
-HL_CLOID = "0x00" + HL_CID[2:]
-VENUES = [
-    Venue("binance", "BTCUSDT", {"newClientOrderId": "ks1", "reduceOnly": True},
-          {"newClientOrderId": "ks1", "positionSide": "LONG"},
-          ("fetch_order", {"origClientOrderId": "ks1"}), {"positionSide": "SHORT"}, 36,
-          ("fapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSDT", "countdownTime": 60000})),
-    Venue("binanceusdm", "BTCUSDT", {"newClientOrderId": "ks1", "reduceOnly": True},
-          {"newClientOrderId": "ks1", "positionSide": "LONG"},
-          ("fetch_order", {"origClientOrderId": "ks1"}), {"positionSide": "SHORT"}, 36,
-          ("fapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSDT", "countdownTime": 60000})),
-    Venue("binancecoinm", "BTCUSD_PERP", {"newClientOrderId": "ks1", "reduceOnly": True},
-          {"newClientOrderId": "ks1", "positionSide": "LONG"},
-          ("fetch_order", {"origClientOrderId": "ks1"}), {"positionSide": "SHORT"}, 36,
-          ("dapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSD_PERP", "countdownTime": 60000})),
-    Venue("bybit", "BTCUSDT", {"clientOrderId": "ks1", "reduceOnly": True},
-          {"clientOrderId": "ks1", "positionIdx": 1, "reduceOnly": True},
-          ("fetch_open_orders", {"orderLinkId": "ks1"}), {"positionIdx": 2}, 36,
-          ("privatePostV5OrderDisconnectedCancelAll", {"product": "DERIVATIVES", "timeWindow": 60}),
-          (("bybit_dcp_websocket", True),)),
-    Venue("okx", "BTC-USDT-SWAP", {"clientOrderId": "ks1", "reduceOnly": True},
-          {"clientOrderId": "ks1", "posSide": "long"},
-          ("fetch_order", {"clOrdId": "ks1"}), {"posSide": "short"}, 32,
-          ("privatePostTradeCancelAllAfter", {"timeOut": "60"})),
-    # one-way only; the engine's id travels as a cloid (0x00 + its 30 hex digits); no market
-    # order: the close is a limit IOC; scheduleCancel is armed for now + the milliseconds
-    Venue("hyperliquid", "BTC", {"clientOrderId": HL_CLOID, "reduceOnly": True, "timeInForce": "IOC"}, None,
-          ("fetch_order", {"clientOrderId": HL_CLOID}),
-          {"position": {"coin": "BTC", "szi": "-1.0"}, "type": "oneWay"}, 32,
-          ("cancel_all_orders_after", 60000),
-          cid=HL_CID, close_price=59_000.0, create_answer_has_id=False),
-    # hedge mode: ccxt turns the sell round (Bitget closes the long leg with side buy, tradeSide
-    # close) when told hedged and reduceOnly; no countdown on the classic account
-    Venue("bitget", "BTCUSDT", {"clientOid": "ks1", "reduceOnly": True},
-          {"clientOid": "ks1", "hedged": True, "reduceOnly": True},
-          ("fetch_order", {"clientOid": "ks1"}), {"holdSide": "short", "posMode": "hedge_mode"}, 36, None),
-]
+def contract_rows() -> list[Venue]:
+    """Every venue package's rows (``adapters/venues/<venue>/contract.py``), in registry order."""
+    from importlib import import_module
+
+    from adapters.registry import venues
+
+    return [Venue(**row) for pkg in venues() for row in import_module(f"{pkg.__name__}.contract").ROWS]
+
+
+VENUES = contract_rows()
 BTC = "BTC/USDT:USDT"
 
 
@@ -798,9 +772,15 @@ def test_venue_countdown_reaches_its_endpoint(venue):
 
 
 # Orders per second of our budget per venue (below the published limits): the figures the planner's
-# table held before each dialect owned its own.
-ORDER_RATES = {"binance": 10.0, "binanceusdm": 20.0, "binancecoinm": 5.0, "bybit": 10.0, "okx": 20.0,
-               "hyperliquid": 5.0, "bitget": 8.0}
+# table held before each dialect owned its own, now each venue's contract rows'.
+ORDER_RATES = {v.id: v.order_rate for v in VENUES}
+
+
+def test_the_hyperliquid_rows_client_id_is_the_planners():
+    from adapters.venues.hyperliquid import contract
+
+    assert contract.CID == client_order_id("decision-1", "hyperliquid/main/BTC/USDT:USDT/long#1")
+    assert contract.CLOID == to_cloid(contract.CID)
 
 
 @pytest.mark.parametrize("venue", VENUES, ids=lambda v: v.id)

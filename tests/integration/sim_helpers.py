@@ -41,7 +41,7 @@ def hyperliquid_account(server, monkeypatch, account: str = "sim-main", env: str
     """A killswitch Account on venue hyperliquid for the engine account ``account`` as the
     simulated exchange's Hyperliquid face knows it: its derived wallet address, its derived test
     key (through ``env``, set here) and ``api_url`` the server, so that no request leaves it."""
-    from adapters.simulated.faces.hyperliquid import account_address, account_key
+    from adapters.venues.hyperliquid.face import account_address, account_key
     from killswitch.policy.model import Account
 
     monkeypatch.setenv(env, account_key(account))

@@ -28,6 +28,7 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.scenarios import build
+from adapters.simulated.venues import VENUES
 from killswitch.notify.message import headline
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.bootstrap import build_runner
@@ -334,7 +335,7 @@ def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_in_proce
     _ends_flat_or_residual_only(run(bench.run_inprocess(tmp_path)))
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "bybit", "okx", "hyperliquid", "bitget"])
+@pytest.mark.parametrize("venue", VENUES)  # every venue the simulator answers as
 def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_through_ccxt(tmp_path, venue):
     """Each venue's real ccxt client against the simulator's face for it, under the same faults
     (keyed on the same operations): on Bybit an IOC close that expired was once not found by its

@@ -120,7 +120,7 @@ def unified(venue: str, base: str) -> str:
 def own_at_venue(venue: str, client_order_id: str) -> str:
     """The runner's own client order id as the venue keeps it (Hyperliquid: its cloid)."""
     if venue == "hyperliquid":
-        from adapters.ccxt_exchange.dialects.hyperliquid import to_cloid
+        from adapters.venues.hyperliquid.dialect import to_cloid
 
         return to_cloid(client_order_id)
     return client_order_id

@@ -14,9 +14,9 @@ import aiohttp
 import ccxt
 import pytest
 
-from adapters.simulated.faces.bybit import bybit_client
-from adapters.simulated.faces.bybit_stream import bybit_pro_client
-from adapters.simulated.faces.bybit_stream import UNKNOWN_TOPIC
+from adapters.venues.bybit.face import bybit_client
+from adapters.venues.bybit.face_stream import bybit_pro_client
+from adapters.venues.bybit.face_stream import UNKNOWN_TOPIC
 from adapters.simulated.http import SimServer, wall_clock
 
 from .sim_helpers import engine, run

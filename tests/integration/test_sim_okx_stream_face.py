@@ -16,8 +16,8 @@ import aiohttp
 import ccxt
 import pytest
 
-from adapters.simulated.faces.okx import okx_client
-from adapters.simulated.faces.okx_stream import UNKNOWN_CHANNEL, okx_pro_client
+from adapters.venues.okx.face import okx_client
+from adapters.venues.okx.face_stream import UNKNOWN_CHANNEL, okx_pro_client
 from adapters.simulated.http import SimServer, wall_clock
 
 from .sim_helpers import engine, run

@@ -1,5 +1,5 @@
 """The real ``ccxt.async_support.bitget`` and the production CcxtAdapter (venue bitget) against the
-simulated exchange's Bitget face (:mod:`adapters.simulated.faces.bitget`), and a runner over a
+simulated exchange's Bitget face (:mod:`adapters.venues.bitget.face`), and a runner over a
 Bitget account on it.
 
 Each test starts a :class:`SimServer` on a free 127.0.0.1 port, runs, and stops; each is
@@ -18,9 +18,9 @@ import pytest
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects.base import ModeRead
-from adapters.ccxt_exchange.dialects.bitget import read_position_mode
+from adapters.venues.bitget.dialect import read_position_mode
 from adapters.simulated.engine import ManualClock
-from adapters.simulated.faces.bitget import bitget_account
+from adapters.venues.bitget.face import bitget_account
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build

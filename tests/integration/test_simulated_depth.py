@@ -137,7 +137,7 @@ def test_a_malformed_ccxt_book_is_bad_data(raw):
 
 def test_the_ccxt_adapter_asks_a_depth_the_venue_takes_and_keeps_what_was_asked():
     from adapters.ccxt_exchange.dialects.base import Dialect
-    from adapters.ccxt_exchange.dialects.binance import BINANCE_USDM
+    from adapters.venues.binance.dialect import BINANCE_USDM
     from adapters.ccxt_exchange import CcxtAdapter
     from killswitch.policy.model import Account
     import os

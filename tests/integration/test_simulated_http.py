@@ -120,7 +120,7 @@ def test_binance_positions_read_from_raw_rows_are_what_ccxt_parses(account, use_
     gives, field for field."""
     from adapters.ccxt_exchange import CcxtAdapter
     from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, dialect_for
-    from adapters.ccxt_exchange.dialects.binance import BinanceDialect
+    from adapters.venues.binance.dialect import BinanceDialect
     from adapters.ccxt_exchange.parsing import parse_position
     from killswitch.policy.model import Account
 

@@ -16,9 +16,9 @@ import pytest
 
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
-from adapters.ccxt_exchange.dialects.hyperliquid import to_cloid
+from adapters.venues.hyperliquid.dialect import to_cloid
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, SimExchange
-from adapters.simulated.faces.hyperliquid import (account_address, account_key, action_digest, hyperliquid_client,
+from adapters.venues.hyperliquid.face import (account_address, account_key, action_digest, hyperliquid_client,
                                                   universe)
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.paths import Flat

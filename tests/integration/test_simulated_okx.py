@@ -1,5 +1,5 @@
 """The real ``ccxt.async_support.okx`` and the production CcxtAdapter (venue okx) against the
-simulated exchange's OKX v5 face (:mod:`adapters.simulated.faces.okx`).
+simulated exchange's OKX v5 face (:mod:`adapters.venues.okx.face`).
 
 Each test starts a :class:`SimServer` on a free 127.0.0.1 port (the Binance face and the OKX
 face on the one port), runs, and stops; each is bounded in time. The engine runs on a manual
@@ -17,7 +17,7 @@ import pytest
 
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
-from adapters.simulated.faces.okx import okx_account, okx_client
+from adapters.venues.okx.face import okx_account, okx_client
 from adapters.simulated.http import SimServer, wall_clock
 
 from .sim_helpers import T0, engine, intent, run

@@ -13,8 +13,8 @@ import pytest
 
 from adapters.base import ALLOWED, REVOKED, UNKNOWN_STATE, AdapterError, Reason
 from adapters.ccxt_exchange import CcxtAdapter
-from adapters.simulated.faces.bybit import bybit_account, bybit_client
-from adapters.simulated.faces.okx import okx_account, okx_client
+from adapters.venues.bybit.face import bybit_account, bybit_client
+from adapters.venues.okx.face import okx_account, okx_client
 from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
 from adapters.simulated.http import SimServer, binanceusdm_client, wall_clock
 from killswitch.policy.model import Account

@@ -22,8 +22,8 @@ import pytest
 
 from adapters.base import AdapterError
 from adapters.simulated.engine import ManualClock
-from adapters.simulated.faces.bybit import bybit_client
-from adapters.simulated.faces.okx import okx_client
+from adapters.venues.bybit.face import bybit_client
+from adapters.venues.okx.face import okx_client
 from adapters.simulated.http import SimServer, binanceusdm_client, wall_clock
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import sim_account

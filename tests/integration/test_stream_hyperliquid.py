@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from adapters.simulated.faces.hyperliquid import account_address, account_key, hyperliquid_client
+from adapters.venues.hyperliquid.face import account_address, account_key, hyperliquid_client
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import sim_account
@@ -424,7 +424,7 @@ def test_a_mark_across_the_hard_threshold_wakes_the_runner_which_closes_within_t
     ids = [e.client_order_id for e in seen["journal"]]
     assert ids and len(ids) == len(set(ids))
     assert {e.symbol for e in seen["journal"]} == {BTC, "ETH/USDC:USDC", "SOL/USDC:USDC"}
-    from adapters.ccxt_exchange.dialects.hyperliquid import to_cloid
+    from adapters.venues.hyperliquid.dialect import to_cloid
 
     assert sorted(o.client_order_id for o in seen["orders"]) == sorted(to_cloid(i) for i in ids)
 

@@ -8,7 +8,6 @@ request the adapter sends."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import ccxt
@@ -18,9 +17,9 @@ import pytest
 from adapters.base import CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from tests.unit.test_ccxt_adapter import BTC, account, market, run
+from tests.venue_fixtures import fixture
 
-VENUES = Path(__file__).resolve().parents[1] / "fixtures" / "venues"
-FIXTURE = VENUES / "binanceusdm-open-algo-orders.json"
+FIXTURE = fixture("binanceusdm-open-algo-orders.json")
 
 # GET /fapi/v3/positionRisk's documented response example (Binance USDⓈ-M Futures API, "Position
 # Information V3"), its symbol changed from ADAUSDT to BTCUSDT

@@ -1,13 +1,12 @@
 """Bitget through the real ccxt client, answered with what ccxt recorded from the venue (the
 httpResponse bodies of ``ts/src/test/static/response/bitget.json``, carried over verbatim in
-tests/fixtures/venues/ccxt-static/bitget.json, which names its commit) and, where nothing was
+adapters/venues/bitget/fixtures/ccxt-static-bitget.json, which names its commit) and, where nothing was
 recorded for the classic account, Bitget's documented shapes (said at each). The snapshot is
 checked field by field, and the requests ccxt sends for it path by path."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import ccxt.async_support as ccxt_async
@@ -17,13 +16,14 @@ from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.ccxt_exchange.dialects.base import Reads
-from adapters.ccxt_exchange.dialects.bitget import position_mode, read_position_mode
+from adapters.venues.bitget.dialect import position_mode, read_position_mode
 from adapters.ccxt_exchange.parsing import BadData
 from killswitch.orders import OrderIntent
 from killswitch.policy.model import Account
 from tests.unit.test_ccxt_adapter import market, run
+from tests.venue_fixtures import recorded
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "venues" / "ccxt-static" / "bitget.json"
+RECORDED = recorded("bitget")
 LTC, BTC, LTC_SPOT = "LTC/USDT:USDT", "BTC/USDT:USDT", "LTC/USDT"
 
 

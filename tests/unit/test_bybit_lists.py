@@ -9,7 +9,6 @@ settleCoin and cursor) and recording every request the adapter sends."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import ccxt.async_support as ccxt_async
@@ -21,8 +20,9 @@ from adapters.ccxt_exchange.dialects import DIALECTS, dialect_for
 from adapters.ccxt_exchange.dialects.base import MAX_PAGES
 from killswitch.compile.settle_check import VENUE_SETTLE_COINS
 from tests.unit.test_ccxt_adapter import account, market, run
+from tests.venue_fixtures import fixture
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "venues" / "bybit-lists.json"
+FIXTURE = fixture("bybit-lists.json")
 BTC, ETH, BTC_USDC = "BTC/USDT:USDT", "ETH/USDT:USDT", "BTC/USDC:USDC"
 BTC_INVERSE = "BTC/USD:BTC"
 

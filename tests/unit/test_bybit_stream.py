@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.ccxt_exchange.dialects import dialect_for
-from adapters.ccxt_exchange.dialects.bybit import stream_events, stream_message
+from adapters.venues.bybit.dialect import stream_events, stream_message
 
 BYBIT = dialect_for("bybit")
 
@@ -85,7 +85,7 @@ def test_bybit_streams_and_reads_orders_with_the_rest_parser():
 
 
 def test_a_frame_is_stamped_with_the_venues_time_private_or_public():
-    from adapters.ccxt_exchange.dialects.bybit import BYBIT
+    from adapters.venues.bybit.dialect import BYBIT
 
     assert BYBIT.stream_time({"topic": "position", "creationTime": 1772456400123, "data": []}) == 1772456400123
     assert BYBIT.stream_time({"topic": "tickers.BTCUSDT", "ts": 1772456400456, "type": "delta", "data": {}}) \

@@ -1,14 +1,13 @@
 """The real ccxt client answered with what ccxt itself recorded from the venues: the httpResponse
 bodies of ccxt's static fixtures (``ts/src/test/static/response`` in the ccxt repository; the data
 carried over, each file naming its commit and the cases taken, in
-tests/fixtures/venues/ccxt-static/). The adapter's snapshot is checked field by field against
+adapters/venues/<venue>/fixtures/ccxt-static-<id>.json). The adapter's snapshot is checked field by field against
 those bodies, and the requests it sends for them path by path; where a venue's list or close
 had no recorded body, the tests beside this one answer from the venue's documented examples."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import ccxt.async_support as ccxt_async
@@ -19,13 +18,13 @@ from adapters.ccxt_exchange import CcxtAdapter
 from killswitch.orders import OrderIntent
 from tests.unit.test_ccxt_adapter import account, market, run
 from tests.unit.test_okx_algo_orders import BALANCE as OKX_DOCUMENTED_BALANCE
+from tests.venue_fixtures import recorded as recorded_file
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "venues" / "ccxt-static"
 
 
 def recorded(venue: str) -> dict:
     """case name → the recorded httpResponse, fresh for each use."""
-    doc = json.loads((RECORDED / f"{venue}.json").read_text())
+    doc = json.loads(recorded_file(venue).read_text())
     return {name: case["httpResponse"] for name, case in doc["cases"].items()}
 
 
@@ -289,7 +288,7 @@ def binanceusdm_adapter(venue: BinanceUsdmVenue) -> CcxtAdapter:
         ex = ccxt_async.binanceusdm(config)
         ex.set_markets([market(BTC, "BTCUSDT"), market(LTC_PERP, "LTCUSDT", amount_step=0.001, price_step=0.01)])
         # as ccxt's own static tests do: the file's recorded brackets (fetch_positions loads them first)
-        ex.options["leverageBrackets"] = json.loads((RECORDED / "binanceusdm.json").read_text())["options"][
+        ex.options["leverageBrackets"] = json.loads(recorded_file("binanceusdm").read_text())["options"][
             "leverageBrackets"]
         ex.fetch = venue.fetch
         return ex

@@ -7,7 +7,6 @@ finding 3)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,9 @@ from adapters.base import CancelSelector
 from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS
 from adapters.ccxt_exchange.parsing import parse_order, reduces
 from tests.unit.test_binance_algo_orders import Venue, _creds, adapter, run  # noqa: F401 (_creds: autouse)
+from tests.venue_fixtures import fixture
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "venues" / "binanceusdm-hedge-open-orders.json"
+FIXTURE = fixture("binanceusdm-hedge-open-orders.json")
 MARKET = {"id": "BTCUSDT", "symbol": "BTC/USDT:USDT", "base": "BTC", "quote": "USDT", "settle": "USDT",
           "type": "swap", "spot": False, "swap": True, "future": False, "contract": True, "linear": True,
           "inverse": False, "contractSize": 1}

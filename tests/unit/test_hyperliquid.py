@@ -1,5 +1,5 @@
 """Hyperliquid through the real ccxt hyperliquid client, its HTTP ``fetch`` answering Hyperliquid's
-documented answers (tests/fixtures/venues/hyperliquid-*.json) by the ``type`` of each POST /info
+documented answers (adapters/venues/hyperliquid/fixtures/hyperliquid-*.json) by the ``type`` of each POST /info
 body and recording every request: the snapshot field by field, what every read asks (and for
 whom: the vault or sub-account when one is configured), a close's signed order action, the
 engine's client id through the cloid both ways, scheduleCancel armed and disarmed, and an
@@ -8,23 +8,22 @@ address typo refused before anything is built."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pydantic
 import pytest
 
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange import CcxtAdapter
-from adapters.ccxt_exchange.dialects.hyperliquid import from_cloid, to_cloid
+from adapters.venues.hyperliquid.dialect import from_cloid, to_cloid
 from killswitch.engine.planner import client_order_id
 from killswitch.orders import OrderIntent
 from killswitch.policy.model import Account
 from tests.unit.test_ccxt_adapter import run
+from tests.venue_fixtures import fixture
 
-VENUES = Path(__file__).resolve().parents[1] / "fixtures" / "venues"
-META = json.loads((VENUES / "hyperliquid-meta-and-asset-ctxs.json").read_text())["response"]
-STATE = json.loads((VENUES / "hyperliquid-clearinghouse-state.json").read_text())["response"]
-ORDERS = json.loads((VENUES / "hyperliquid-frontend-open-orders.json").read_text())["response"]
+META = json.loads(fixture("hyperliquid-meta-and-asset-ctxs.json").read_text())["response"]
+STATE = json.loads(fixture("hyperliquid-clearinghouse-state.json").read_text())["response"]
+ORDERS = json.loads(fixture("hyperliquid-frontend-open-orders.json").read_text())["response"]
 
 WALLET = "0x" + "ab" * 20
 VAULT = "0x" + "cd" * 20

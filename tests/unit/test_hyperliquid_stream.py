@@ -1,4 +1,4 @@
-"""Hyperliquid's websocket frames as the stream reads them (dialects/hyperliquid_stream.py): the
+"""Hyperliquid's websocket frames as the stream reads them (venues/hyperliquid/dialect_stream.py): the
 documented shapes (hyperliquid.gitbook.io, websocket/subscriptions; ccxt.pro's hyperliquid's own
 examples), each channel's verdict, its events, its time, and a frame that does not parse named by
 channel and field."""
@@ -10,8 +10,8 @@ import copy
 import pytest
 
 from adapters.ccxt_exchange.dialects import dialect_for
-from adapters.ccxt_exchange.dialects.hyperliquid import HYPERLIQUID, to_cloid
-from adapters.ccxt_exchange.dialects.hyperliquid_stream import stream_events, stream_message, stream_problem
+from adapters.venues.hyperliquid.dialect import HYPERLIQUID, to_cloid
+from adapters.venues.hyperliquid.dialect_stream import stream_events, stream_message, stream_problem
 from adapters.ccxt_exchange.parsing import BadData
 from adapters.ccxt_exchange.streamstate import STREAM_KIND
 

@@ -58,6 +58,10 @@ PLANTED = {
               "killswitch.notify.zz_runner -> killswitch.runner.loop"),
     "wiring": ("killswitch/state/zz_wiring.py", "import killswitch.bootstrap\n",
                "killswitch.state.zz_wiring -> killswitch.bootstrap"),
+    "venue-packages": ("adapters/ccxt_exchange/zz_venue.py", "import adapters.venues.okx.dialect\n",
+                       "adapters.ccxt_exchange.zz_venue -> adapters.venues.okx.dialect"),
+    "venue-dialects": ("adapters/venues/okx/dialect.py", "import adapters.simulated.engine\n",
+                       "adapters.venues.okx.dialect -> adapters.simulated.engine"),
     # (in adapters: the imports planted in killswitch above make circles of their own there)
     # (the report names the one import of the two whose removal breaks the circle)
     "no-circles": ("adapters/zz_circle_a.py", "from . import zz_circle_b\n", "-> .zz_circle_"),

@@ -10,7 +10,6 @@ sends."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import ccxt.async_support as ccxt_async
@@ -20,10 +19,10 @@ from adapters.base import CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import base as dialect_base
 from tests.unit.test_ccxt_adapter import BTC, account, market, run
+from tests.venue_fixtures import fixture
 
-VENUES = Path(__file__).resolve().parents[1] / "fixtures" / "venues"
-REGULAR = json.loads((VENUES / "okx-orders-pending.json").read_text())["data"]
-ALGO = json.loads((VENUES / "okx-orders-algo-pending.json").read_text())["data"]
+REGULAR = json.loads(fixture("okx-orders-pending.json").read_text())["data"]
+ALGO = json.loads(fixture("okx-orders-algo-pending.json").read_text())["data"]
 
 BALANCE = {"code": "0", "msg": "", "data": [{"totalEq": "10000", "uTime": "1724751384000", "details": [
     {"ccy": "USDT", "eq": "10000", "cashBal": "10000", "availBal": "9000", "frozenBal": "1000", "availEq": "9000",
@@ -225,7 +224,7 @@ def test_cancel_all_cancels_algo_orders_through_cancel_algos_and_regular_ones_by
         + [("/api/v5/trade/cancel-algos", r["algoId"]) for rows in ALGO.values() for r in rows])
 
 
-POSITION = json.loads((VENUES / "okx-positions-isolated.json").read_text())["response"]["data"][0]
+POSITION = json.loads(fixture("okx-positions-isolated.json").read_text())["response"]["data"][0]
 
 
 def test_a_position_of_the_documented_shape_is_read():

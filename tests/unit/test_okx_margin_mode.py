@@ -6,7 +6,6 @@ positions answer (isolated) and recording the order it is sent."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async
@@ -15,8 +14,9 @@ import pytest
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.parsing import margin_modes
 from tests.unit.test_ccxt_adapter import BTC, account, intent, market, run
+from tests.venue_fixtures import fixture
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "venues" / "okx-positions-isolated.json"
+FIXTURE = fixture("okx-positions-isolated.json")
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """The streaming dialects' reading of the venues' conditional-order events, from their documented
-shapes: Binance USDⓈ-M's ``ALGO_UPDATE`` (tests/fixtures/venues/binanceusdm-algo-update.json:
+shapes: Binance USDⓈ-M's ``ALGO_UPDATE`` (adapters/venues/binance/fixtures/binanceusdm-algo-update.json:
 the documentation's example verbatim) and Bybit v5's ``order`` topic
-(tests/fixtures/venues/bybit-order-stream.json: the documentation's stream example verbatim; its
+(adapters/venues/bybit/fixtures/bybit-order-stream.json: the documentation's stream example verbatim; its
 conditional rows derived from it, field by field, with the values the enum page lists). Each
 order is read by ccxt's own parser (``ccxt.pro``'s, 4.5.90) and the adapter's, as the stream
 reads it."""
@@ -10,24 +10,23 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import ccxt.pro as ccxt_pro
 import pytest
 
 from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, dialect_for
-from adapters.ccxt_exchange.dialects.binance import ALGO_ENDED, ALGO_OPEN
-from adapters.ccxt_exchange.dialects.bybit import ENDED_STATUSES, OPEN_STATUSES
+from adapters.venues.binance.dialect import ALGO_ENDED, ALGO_OPEN
+from adapters.venues.bybit.dialect import ENDED_STATUSES, OPEN_STATUSES
 from adapters.ccxt_exchange.parsing import parse_order
+from tests.venue_fixtures import fixture
 
-VENUES = Path(__file__).resolve().parents[1] / "fixtures" / "venues"
 BINANCE = dialect_for("binanceusdm")
 BYBIT = dialect_for("bybit")
 
 
 def documented(name: str) -> dict:
-    return json.loads((VENUES / name).read_text())["documented"]
+    return json.loads(fixture(name).read_text())["documented"]
 
 
 def same(symbol: str) -> str:

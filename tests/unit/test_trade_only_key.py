@@ -4,7 +4,7 @@ venues' public market endpoints when loading markets — never a signed wallet e
 which a key without wallet permission is refused (issue "Venue truth", finding 6).
 
 ccxt's HTTP ``fetch`` is replaced by :class:`TradeOnlyVenue`, which answers each public market
-request from the venue's recorded answers (tests/fixtures/venues: the venues' documented response
+request from the venue's recorded answers (adapters/venues/<venue>/fixtures: the venues' documented response
 shapes, one answer per request ccxt sends) and refuses everything else as a venue refuses a key
 without the permission: a request to an endpoint outside :data:`ALLOWED`, one carrying a credential
 header or a signature, or one whose answer is not recorded. The load must then run to its end with
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,8 +26,8 @@ from adapters.base import AdapterError
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import secret_headers
 from tests.unit.test_ccxt_adapter import account
+from tests.venue_fixtures import fixture, recorded
 
-VENUES = Path(__file__).resolve().parents[1] / "fixtures" / "venues"
 
 ALLOWED = {  # what loading markets may ask, per venue: public instrument lists only
     "binanceusdm": {("GET", "/fapi/v1/exchangeInfo")},
@@ -43,11 +42,11 @@ SIGNED_PARAMS = {"signature", "timestamp", "recvWindow"}
 
 
 def recorded(name: str) -> list[dict]:
-    return json.loads((VENUES / name).read_text())["requests"]
+    return json.loads(fixture(name).read_text())["requests"]
 
 
 def hyperliquid_answers() -> list[dict]:
-    meta = json.loads((VENUES / "hyperliquid-meta-and-asset-ctxs.json").read_text())["response"]
+    meta = json.loads(fixture("hyperliquid-meta-and-asset-ctxs.json").read_text())["response"]
     return [{"method": "POST", "path": "/info", "params": {}, "body": {"type": "metaAndAssetCtxs"}, "response": meta}]
 
 

@@ -14,7 +14,7 @@ from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.budget import WeightMeter
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.simulated.http import SimServer, wall_clock
-from adapters.simulated.venues import sim_account
+from adapters.simulated.venues import VENUES, sim_account
 from killswitch.metrics import Registry
 from killswitch.render.ops import weight_lines
 from killswitch.runner.view import RunnerStatus
@@ -133,7 +133,7 @@ def _one_snapshot(venue: str):
     return run(go())
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "bybit", "okx", "hyperliquid", "bitget"])
+@pytest.mark.parametrize("venue", VENUES)  # every venue the simulator answers as
 def test_the_declared_snapshot_is_what_ccxt_sends(venue):
     dialect = dialect_for(venue)
     cost = dialect.snapshot_cost("futures")

@@ -3,8 +3,10 @@
 What it owns
     :data:`FACES`, the registry of faces by the path prefix each venue's REST API lives under
     (Bybit v5 ``/v5/``, OKX v5 ``/api/v5/``, Hyperliquid ``/info`` and ``/exchange``, Bitget v2
-    ``/api/v2/``; the master account's switch of its sub-accounts' keys on Binance, Bybit and
-    OKX, :mod:`.master`, by the endpoints' own paths, longer than the venues' prefixes). The
+    ``/api/v2/``: each venue package's ``FACE``, ``adapters/venues/<venue>/face.py``, found by
+    :mod:`adapters.registry`; the master account's switch of its sub-accounts' keys on Binance,
+    Bybit and OKX, :mod:`.master`, by the endpoints' own paths, longer than the venues'
+    prefixes), and the shape they share (:mod:`.shared`). The
     simulated server (:class:`adapters.simulated.http.SimServer`) hands a request whose path
     starts with one of them to that face; every other path is Binance USDⓈ-M's
     (:mod:`adapters.simulated.http`). The prefixes never overlap, so one server on one port
@@ -17,10 +19,11 @@ the server's fault plan (``server.faults``, keyed on the face's operation names 
 venue behind every face: it keeps no state of its own) and answers in the venue's envelope with
 the venue's error codes.
 
-Adding a face: write ``faces/<venue>.py`` with ``PREFIXES`` (a tuple of path prefixes) and
-``handle``; add it to ``_MODULES`` below. The request's way through the fault plan, the venue's
-authentication and the engine is :class:`.shared.RestFace`'s: a new face subclasses it with its
-table of routes and payload shapes (as :mod:`.bitget`).
+Adding a face: write ``adapters/venues/<venue>/face.py`` with ``PREFIXES`` (a tuple of path
+prefixes), ``handle`` and ``sim_account``, and name it in the package's ``FACE``; nothing here
+changes. The request's way through the fault plan, the venue's authentication and the engine is
+:class:`.shared.RestFace`'s: a new face subclasses it with its table of routes and payload shapes
+(as Bitget's). The registry is built when first read: a face imports :mod:`.shared` from here.
 
 What it must not do
     keep exchange state (all state is the engine's), listen anywhere (the server does), or hold
@@ -29,22 +32,35 @@ What it must not do
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+import functools
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from . import bitget, bybit, hyperliquid, master, okx
+from ...registry import parts
+from . import master
 
 Handler = Callable[[Any, Any], Awaitable[Any]]
 
-_MODULES: tuple = (bybit, okx, hyperliquid, bitget, master)
+if TYPE_CHECKING:  # built when first read (module __getattr__ below)
+    FACES: dict[str, Handler]
 
-# path prefix → the face's handler, longest prefix first
-FACES: dict[str, Handler] = dict(sorted(((p, m.handle) for m in _MODULES for p in m.PREFIXES),
-                                        key=lambda kv: -len(kv[0])))
+
+@functools.cache
+def _faces() -> dict[str, Handler]:
+    """Path prefix → the face's handler, longest prefix first: the venues' faces in registry
+    order, then the master account's."""
+    modules = [p.module for p in parts("FACE")] + [master]
+    return dict(sorted(((p, m.handle) for m in modules for p in m.PREFIXES), key=lambda kv: -len(kv[0])))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FACES":
+        return _faces()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def face_for(path: str) -> Handler | None:
     """The face that serves ``path``, or None: Binance USDⓈ-M's (the server's own)."""
-    for prefix, handle in FACES.items():
+    for prefix, handle in _faces().items():
         if path.startswith(prefix):
             return handle
     return None

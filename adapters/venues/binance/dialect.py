@@ -15,7 +15,7 @@ What it owns
     updates, the algo service's conditional orders (``ALGO_UPDATE``) and the marks.
 
 What it must not do
-    import ccxt or hold account state (see :mod:`.base`).
+    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from typing import Any, Callable, Optional
 
 from killswitch.weights import PER_IP, Read, SnapshotCost, WeightLimit
 
-from ..parsing import BadData, BadField, num
-from ..streamstate import MarkRows, StreamEvent
+from ...ccxt_exchange.parsing import BadData, BadField, num
+from ...ccxt_exchange.streamstate import MarkRows, StreamEvent
 from ...base import MODE, PERMANENT, TRANSIENT
-from .base import (DEFAULT_ORDER_RATE, YIELD_EVERY, Call, Countdown, Dialect, Listed, ModeRead, Reads,
-                   bad_field, has_field, read, unknown_value)
-from .refusals import Rule
-from .switches import BinancePermissions
+from ...ccxt_exchange.dialects.base import (DEFAULT_ORDER_RATE, YIELD_EVERY, Call, Countdown, Dialect, Listed, ModeRead,
+                                            Reads, bad_field, has_field, read, unknown_value)
+from ...ccxt_exchange.dialects.refusals import Rule
+from ...ccxt_exchange.dialects.switches import BinancePermissions
 
 # Binance's refusals of an order (USDⓈ-M and COIN-M futures, spot where the code is shared), from
 # its error code list (https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code):
@@ -299,7 +299,7 @@ class BinanceDialect(Dialect):
         return SymbolCountdown(self.countdown_method)
 
     def permission_switches(self) -> Mapping[str, Any]:
-        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
+        """The venue's switch of its sub-accounts' keys (:mod:`adapters.ccxt_exchange.dialects.switches`)."""
         return {"permissions": BinancePermissions()}
 
 
@@ -325,8 +325,9 @@ ALGO_ENDED = frozenset({"TRIGGERED", "FINISHED", "CANCELED", "REJECTED", "EXPIRE
 
 def stream_message(message: Any) -> str:
     """``ok``, ``marks``, ``answer``, ``expired`` (``listenKeyExpired``), ``unknown`` or
-    ``malformed`` (see :meth:`.base.Dialect.stream_message`): an account update whose balances
-    or positions lack their asset, wallet balance, symbol, amount or leg; an order update
+    ``malformed`` (see
+    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): an account update whose
+    balances or positions lack their asset, wallet balance, symbol, amount or leg; an order update
     without its symbol, id, status or side; a mark without its price. A subscription's answer
     (no event, an ``id`` or a ``result``) is ``answer``: ccxt reads it, but it is no sign that
     data flows. A ``markPriceUpdate``, or ``!markPrice@arr``'s array of them, is ``marks``: the
@@ -486,7 +487,7 @@ def _info(order: Any) -> Mapping[str, Any]:
 
 def unified_position(row: Any, symbol_of: Callable[[str], str]) -> Optional[dict]:
     """One row of ``positionRisk`` (USDⓈ-M v2 / v3) as the fields of ccxt's position structure
-    that :func:`..parsing.parse_position` reads, the way ccxt's ``parse_position_risk`` derives
+    that :func:`adapters.ccxt_exchange.parsing.parse_position` reads, the way ccxt's ``parse_position_risk`` derives
     them: the side from the notional's sign, zero mark and liquidation prices as absent, the
     initial margin as the notional over the leverage where the row has one (v2), else the row's
     own (v3); ``hedged`` unless the leg is BOTH. A row of a zero ``positionAmt`` is no open

@@ -22,7 +22,7 @@ What it owns
     * turning off what ccxt's client would send on its own before the first order or cancel of
       a process (:meth:`prepare_client`): an approval of ccxt's builder fee and its referral code.
 
-    Its accounts stream (:mod:`.hyperliquid_stream`: the ``clearinghouseState`` and
+    Its accounts stream (:mod:`.dialect_stream`: the ``clearinghouseState`` and
     ``orderUpdates`` channels through ccxt's streaming client).
 
     Hyperliquid has no hedge mode (one position a coin: the account's mode is one-way, read
@@ -33,8 +33,8 @@ What it owns
     statuses): :data:`REFUSALS` maps them by their text.
 
 What it must not do
-    import ccxt or hold account state (see :mod:`.base`); read HIP-3 (builder-deployed) perp
-    dexes or spot: their markets are not loaded and their positions not read.
+    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`); read HIP-3
+    (builder-deployed) perp dexes or spot: their markets are not loaded and their positions not read.
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ from typing import Any, Awaitable, Callable, Mapping, Optional
 from killswitch.weights import PER_IP, Read, WeightLimit
 
 from ...base import PERMANENT, TRANSIENT, AdapterError, Reason
-from ..parsing import BadData
-from ..streamstate import StreamEvent
-from . import hyperliquid_stream as hl_stream
-from .base import Call, Countdown, Dialect, Listed, ModeRead, Reads, unknown_value
-from .hyperliquid_orders import ORDER_TYPE_TRIGGERS, OUR_ID, from_cloid, listed_kind, to_cloid, with_our_id
-from .refusals import Rule
+from ...ccxt_exchange.parsing import BadData
+from ...ccxt_exchange.streamstate import StreamEvent
+from . import dialect_stream as hl_stream
+from ...ccxt_exchange.dialects.base import Call, Countdown, Dialect, Listed, ModeRead, Reads, unknown_value
+from .dialect_orders import ORDER_TYPE_TRIGGERS, OUR_ID, from_cloid, listed_kind, to_cloid, with_our_id
+from ...ccxt_exchange.dialects.refusals import Rule
 
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
@@ -148,7 +148,7 @@ class HyperliquidDialect(Dialect):
     })
     reduce_only_rejections: tuple[str, ...] = (r"reduce only order would increase position",)
     refusal_rules: tuple[Rule, ...] = REFUSALS
-    # Streams: ccxt.pro's hyperliquid (clearinghouseState, orderUpdates; :mod:`.hyperliquid_stream`).
+    # Streams: ccxt.pro's hyperliquid (clearinghouseState, orderUpdates; :mod:`.dialect_stream`).
     # Nothing to keep alive; at each connect ccxt's watchBalance asks the account's abstraction
     # once (userAbstraction, an /info read of 20)
     streams: bool = True
@@ -240,7 +240,7 @@ class HyperliquidDialect(Dialect):
         return [self._listed(o) for o in got]
 
     def _listed(self, order: Any) -> Listed:
-        """A row of ``frontendOpenOrders`` (:func:`.hyperliquid_orders.listed_kind`), its ``orderType`` one the venue
+        """A row of ``frontendOpenOrders`` (:func:`.dialect_orders.listed_kind`), its ``orderType`` one the venue
         documents, its ``side`` A or B, and a trigger order by that type or by ``isTrigger``: a row whose type and
         flags disagree is read as the trigger order either says it is, never as a resting one."""
         if not isinstance(order, Mapping):
@@ -271,7 +271,7 @@ class HyperliquidDialect(Dialect):
             return [summary.get("accountValue")]
         return []
 
-    # --- the stream (:mod:`.hyperliquid_stream`) -------------------------------------------------
+    # --- the stream (:mod:`.dialect_stream`) -------------------------------------------------
 
     def stream_message(self, message: Any) -> str:
         return hl_stream.stream_message(message)

@@ -27,7 +27,7 @@ both                   ``{"op": "ping"}``: the private socket answers ``{"op": "
                        [ms], ...}``, the public one ``{"success": true, "ret_msg": "pong",
                        "op": "ping", ...}``, as Bybit does.
 
-Faults come from the engine's :class:`FaultPlan` through :class:`..stream.PushFace` (the Binance
+Faults come from the engine's :class:`FaultPlan` through :class:`adapters.simulated.stream.PushFace` (the Binance
 face's writer: ``stream_disconnect``, ``stream_stall``, ``stream_out_of_order``,
 ``stream_duplicate``, ``stream_malformed``; endpoint ``stream:user`` for the private topics,
 ``stream:market`` for tickers). Bybit has no listen key: ``listen_key_expired`` does nothing
@@ -49,10 +49,10 @@ from typing import Any, Callable, Optional
 
 from aiohttp import web
 
-from ..changes import AccountChanged, AlgoChanged, Change, LegState, MarkSet, OrderChanged
-from ..numbers import digits as _digits, fixed as _f, money_text as _money
-from ..stream import PushFace, _Socket
-from .bybit import ALGO_STATUS, IDX_OF_LEG, _Face, ccxt_config, point_ccxt
+from ...simulated.changes import AccountChanged, AlgoChanged, Change, LegState, MarkSet, OrderChanged
+from ...simulated.numbers import digits as _digits, fixed as _f, money_text as _money
+from ...simulated.stream import PushFace, _Socket
+from .face import ALGO_STATUS, IDX_OF_LEG, _Face, ccxt_config, point_ccxt
 
 PRIVATE_TOPICS = ("position", "order", "execution", "wallet")
 TICKERS = "tickers."
@@ -349,4 +349,10 @@ def bybit_pro_client(server: Any, account: str, *, strict: bool = True, **config
     return ex
 
 
-__all__ = ["BybitStreamFace", "PRIVATE_TOPICS", "UNKNOWN_TOPIC", "bybit_pro_client", "ws_urls"]
+def stream_face(server: Any, **options: Any) -> BybitStreamFace:
+    """The face :class:`adapters.simulated.http.SimServer` serves as its ``bybit_stream``
+    (``/v5/private``, ``/v5/public/linear``), checking logins against the server's clock."""
+    return BybitStreamFace(server, **{"auth_clock": server.auth_clock, **options})
+
+
+__all__ = ["BybitStreamFace", "PRIVATE_TOPICS", "UNKNOWN_TOPIC", "bybit_pro_client", "stream_face", "ws_urls"]

@@ -30,7 +30,7 @@ What it owns
     (:func:`stream_message`, :func:`stream_events`, :meth:`BybitDialect.watch_marks`).
 
 What it must not do
-    import ccxt or hold account state (see :mod:`.base`).
+    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ from typing import Any, Awaitable, Callable, Mapping, Optional
 from killswitch.weights import PER_IP, Read, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT
-from ..parsing import num
-from ..streamstate import StreamEvent
-from .base import (Call, Countdown, Dialect, Has, Listed, ModeRead, Reads, clamp_seconds, has_field, read_pages,
-                   unknown_value, unread)
-from .refusals import Rule
-from .switches import BybitFreeze, BybitPermissions
+from ...ccxt_exchange.parsing import num
+from ...ccxt_exchange.streamstate import StreamEvent
+from ...ccxt_exchange.dialects.base import (Call, Countdown, Dialect, Has, Listed, ModeRead, Reads, clamp_seconds,
+                                            has_field, read_pages, unknown_value, unread)
+from ...ccxt_exchange.dialects.refusals import Rule
+from ...ccxt_exchange.dialects.switches import BybitFreeze, BybitPermissions
 
 DCP_RANGE = (3, 300)  # seconds
 
@@ -149,7 +149,8 @@ HEARTBEAT_SYMBOL = "BTC/USDT:USDT"
 _has = has_field
 
 def stream_message(message: Any) -> str:
-    """What a Bybit v5 frame is (see :meth:`.base.Dialect.stream_message`): an answer of the
+    """What a Bybit v5 frame is (see
+    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): an answer of the
     connection (``op``: auth, subscribe, pong; no ``topic``), ``marks`` (a ``tickers.*``
     snapshot or delta: a delta carries only what changed, its mark perhaps not), ``ok`` (a
     private topic whose rows carry what is read of them), ``malformed`` (a private topic without
@@ -442,7 +443,7 @@ class BybitDialect(Dialect):
         return DisconnectedCancelAll("DERIVATIVES" if market_type == "futures" else "SPOT")
 
     def permission_switches(self) -> Mapping[str, Any]:
-        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
+        """The venue's switch of its sub-accounts' keys (:mod:`adapters.ccxt_exchange.dialects.switches`)."""
         return {"permissions": BybitPermissions(), "freeze": BybitFreeze()}
 
 

@@ -51,7 +51,7 @@ What it owns
     executed, an order hidden from the next query, and a frozen feed on reads (STALE).
 
     The DCP endpoint (``order/disconnected-cancel-all``) is checked (``timeWindow`` 3-300 s) and
-    acknowledged; it never fires: the private websocket face (:mod:`.bybit_stream`) has no
+    acknowledged; it never fires: the private websocket face (:mod:`.face_stream`) has no
     ``dcp`` topic.
 
 What it must not do
@@ -71,11 +71,11 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ..conditional import LIMIT_TYPES, SimAlgoOrder
-from ..engine import MarketSpec, SimError, SimOrder, decimals
-from ..faults import HTTP_STATUS, FaultKind, first, restamp, stale, total_latency_ms
-from ..permissions import TRADE_OPS
-from ..views import money
+from ...simulated.conditional import LIMIT_TYPES, SimAlgoOrder
+from ...simulated.engine import MarketSpec, SimError, SimOrder, decimals
+from ...simulated.faults import HTTP_STATUS, FaultKind, first, restamp, stale, total_latency_ms
+from ...simulated.permissions import TRADE_OPS
+from ...simulated.views import money
 
 PREFIXES = ("/v5/",)
 
@@ -937,5 +937,14 @@ def bybit_account(server: Any, account: str, *, key_env: str = "KS_SIM_BYBIT_KEY
     return Account.model_validate(doc)
 
 
+def sim_account(server: Any, account: str, **fields: Any) -> Any:
+    """:func:`bybit_account` with the account's own environment variables
+    (:func:`adapters.simulated.venues.sim_account`)."""
+    import re
+
+    prefix = "KS_SIM_BYBIT_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
+    return bybit_account(server, account, key_env=f"{prefix}_KEY", secret_env=f"{prefix}_SECRET", **fields)
+
+
 __all__ = ["PREFIXES", "ROUTES", "RET_CODES", "CCXT_OPTIONS", "handle", "envelope", "point_ccxt", "ccxt_config",
-           "bybit_client", "bybit_account"]
+           "bybit_client", "bybit_account", "sim_account"]

@@ -1,5 +1,5 @@
 """The simulated exchange's OKX v5 face: the REST subset ``ccxt.async_support.okx`` and the OKX
-dialect (:mod:`adapters.ccxt_exchange.dialects.okx`) ask, over the one engine.
+dialect (:mod:`adapters.venues.okx.dialect`) ask, over the one engine.
 
 public   GET  /api/v5/public/time, /api/v5/public/instruments (SWAP), /api/v5/public/mark-price,
               /api/v5/market/ticker, /api/v5/market/tickers, /api/v5/market/books
@@ -71,14 +71,15 @@ from typing import Any, MutableMapping, Optional
 
 from aiohttp import web
 
-from ..conditional import SimAlgoOrder
-from ..engine import (DUPLICATE_CLIENT_ID, INSUFFICIENT_BALANCE, INVALID_SYMBOL, MARGIN_INSUFFICIENT, NO_SUCH_ORDER,
-                      NOTIONAL_TOO_SMALL, PRECISION, QTY_NOT_POSITIVE, QTY_TOO_LARGE, REDUCE_ONLY_REJECTED,
-                      TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, MarketSpec, SimError, SimOrder, decimals)
-from ..faults import HTTP_STATUS, FaultKind, first, restamp, stale, total_latency_ms
-from ..permissions import TRADE_OPS
-from ..views import money
-from .shared import loopback, passphrase_account
+from ...simulated.conditional import SimAlgoOrder
+from ...simulated.engine import (DUPLICATE_CLIENT_ID, INSUFFICIENT_BALANCE, INVALID_SYMBOL, MARGIN_INSUFFICIENT,
+                                 NO_SUCH_ORDER, NOTIONAL_TOO_SMALL, PRECISION, QTY_NOT_POSITIVE, QTY_TOO_LARGE,
+                                 REDUCE_ONLY_REJECTED, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, MarketSpec,
+                                 SimError, SimOrder, decimals)
+from ...simulated.faults import HTTP_STATUS, FaultKind, first, restamp, stale, total_latency_ms
+from ...simulated.permissions import TRADE_OPS
+from ...simulated.views import money
+from ...simulated.faces.shared import loopback, passphrase_account
 
 PREFIXES = ("/api/v5/",)
 
@@ -977,8 +978,13 @@ def okx_client(server: Any, account: str, *, strict: bool = True, **config: Any)
 def okx_account(server: Any, account: str, *, hedge_mode: Optional[bool] = None,
                 env: Optional[MutableMapping[str, str]] = None, **fields: Any) -> Any:
     """A killswitch Account on venue ``okx`` for the engine's ``account`` (see
-    :func:`.shared.passphrase_account`)."""
+    :func:`adapters.simulated.faces.shared.passphrase_account`)."""
     return passphrase_account(server, account, "okx", hedge_mode=hedge_mode, env=env, **fields)
 
 
-__all__ = ["PREFIXES", "ROUTES", "handle", "inst_id", "okx_client", "okx_account", "CCXT_OPTIONS"]
+def sim_account(server: Any, account: str, **fields: Any) -> Any:
+    """:func:`okx_account` (:func:`adapters.simulated.venues.sim_account`)."""
+    return okx_account(server, account, **fields)
+
+
+__all__ = ["PREFIXES", "ROUTES", "handle", "inst_id", "okx_client", "okx_account", "sim_account", "CCXT_OPTIONS"]

@@ -1,6 +1,6 @@
 """The simulated exchange's Bitget face: the classic account's v2 USDT-M futures subset that
-``ccxt.async_support.bitget`` and the Bitget dialect (:mod:`adapters.ccxt_exchange.dialects.bitget`)
-ask, over the one engine, in the shared face shape (:class:`.shared.RestFace`).
+``ccxt.async_support.bitget`` and the Bitget dialect (:mod:`adapters.venues.bitget.dialect`)
+ask, over the one engine, in the shared face shape (:class:`adapters.simulated.faces.shared.RestFace`).
 
 public   GET  /api/v2/public/time, /api/v2/mix/market/contracts, /api/v2/mix/market/tickers,
               /api/v2/mix/market/ticker, /api/v2/mix/market/merge-depth; the spot and margin
@@ -54,12 +54,12 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
-from ..conditional import SimAlgoOrder
-from ..engine import (DUPLICATE_CLIENT_ID, INSUFFICIENT_BALANCE, INVALID_SYMBOL, MARGIN_INSUFFICIENT, NO_SUCH_ORDER,
-                      NOTIONAL_TOO_SMALL, PRECISION, REDUCE_ONLY_REJECTED, TOO_MANY_ORDERS, TOO_MANY_REQUESTS,
-                      UNKNOWN_ORDER, MarketSpec, SimError, SimOrder, decimals)
-from ..views import money
-from .shared import RestFace, VenueFail, passphrase_account
+from ...simulated.conditional import SimAlgoOrder
+from ...simulated.engine import (DUPLICATE_CLIENT_ID, INSUFFICIENT_BALANCE, INVALID_SYMBOL, MARGIN_INSUFFICIENT,
+                                 NO_SUCH_ORDER, NOTIONAL_TOO_SMALL, PRECISION, REDUCE_ONLY_REJECTED, TOO_MANY_ORDERS,
+                                 TOO_MANY_REQUESTS, UNKNOWN_ORDER, MarketSpec, SimError, SimOrder, decimals)
+from ...simulated.views import money
+from ...simulated.faces.shared import RestFace, VenueFail, passphrase_account
 
 PREFIXES = ("/api/v2/",)
 V2 = "/api/v2"
@@ -583,8 +583,13 @@ async def handle(server: Any, request: web.Request) -> web.StreamResponse:
 def bitget_account(server: Any, account: str, *, hedge_mode: Optional[bool] = None,
                    env: Optional[MutableMapping[str, str]] = None, **fields: Any) -> Any:
     """A killswitch Account on venue ``bitget`` for the engine's ``account`` (see
-    :func:`.shared.passphrase_account`)."""
+    :func:`adapters.simulated.faces.shared.passphrase_account`)."""
     return passphrase_account(server, account, "bitget", hedge_mode=hedge_mode, env=env, **fields)
 
 
-__all__ = ["BitgetFace", "PREFIXES", "ROUTES", "bitget_account", "handle", "symbol_id"]
+def sim_account(server: Any, account: str, **fields: Any) -> Any:
+    """:func:`bitget_account` (:func:`adapters.simulated.venues.sim_account`)."""
+    return bitget_account(server, account, **fields)
+
+
+__all__ = ["BitgetFace", "PREFIXES", "ROUTES", "bitget_account", "handle", "sim_account", "symbol_id"]

@@ -20,7 +20,7 @@ What it owns
       ``frontendOpenOrders``' fields (``orderType``, ``isTrigger``, ``triggerPx``,
       ``isPositionTpsl``) is read as that list reads it; one that does not keeps the kind
       known of its oid, and an order the stream never knew leaves it in doubt until REST
-      lists it (:data:`..streamstate.STREAM_KIND`). ``triggered`` ends a trigger order: what
+      lists it (:data:`adapters.ccxt_exchange.streamstate.STREAM_KIND`). ``triggered`` ends a trigger order: what
       executes after it comes by its own updates. Trigger and TP/SL orders come on this
       channel as every other order;
     * ``userFills``: read by ccxt alone (a fill reaches the state by its order's update and the
@@ -40,7 +40,7 @@ malformed) and :func:`stream_problem` names its channel and field (``BAD_RESPONS
 clearinghouseState: field assetPositions[0].position.szi: missing``).
 
 What it must not do
-    import ccxt or hold account state (see :mod:`.base`).
+    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ import asyncio
 from collections.abc import Container, Iterable
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
-from ..parsing import BadData, num
-from ..streamstate import STREAM_KIND, StreamEvent
-from .hyperliquid_orders import ORDER_TYPE_TRIGGERS, listed_kind, with_our_id
+from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.streamstate import STREAM_KIND, StreamEvent
+from .dialect_orders import ORDER_TYPE_TRIGGERS, listed_kind, with_our_id
 
 ANSWERS = frozenset({"subscriptionResponse", "pong", "post", "error"})
 STATE = "clearinghouseState"
@@ -144,7 +144,8 @@ def _problem(message: Any) -> Optional[tuple[str, str]]:
 
 
 def stream_message(message: Any) -> str:
-    """What a Hyperliquid frame is (see :meth:`.base.Dialect.stream_message`): an answer of the
+    """What a Hyperliquid frame is (see
+    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): an answer of the
     connection, ``state`` (a ``clearinghouseState``), ``ok`` (``orderUpdates``, ``userFills``),
     ``malformed`` (one of those without what is read of it, or a frame without a channel) or
     ``unknown`` (any other channel). Never ``expired``: nothing authorizes the socket."""

@@ -9,7 +9,7 @@ What it owns
     ``/ws/v5/public``. A push is ``{"arg": {"channel", ...}, "data": [rows]}``; each row carries
     its own time (``pTime`` / ``uTime`` of a position, ``uTime`` of an order, an algo order and
     the account, ``ts`` of a mark), which is the event time its key is ordered by. The rows are
-    read as the REST lists read them (:mod:`.okx`): an order's ``ordType`` one the list
+    read as the REST lists read them (:mod:`.dialect`): an order's ``ordType`` one the list
     documents, an algo order's kind from its ``ordType`` and its TP/SL fields, else the frame is
     dropped as malformed, BAD_RESPONSE naming the channel and the field — never an order read as
     a kind it may not be.
@@ -28,7 +28,7 @@ Known limit: OKX keeps trailing stops (``move_order_stop``), iceberg and TWAP or
 at the REST reconcile (every ``reconcile_every``), as before.
 
 What it must not do
-    import ccxt or hold account state (see :mod:`.base`).
+    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from collections.abc import Container, Mapping
 from typing import Any, Awaitable, Callable, NamedTuple, Optional
 
 from ...base import AdapterError
-from ..parsing import num
-from ..streamstate import StreamEvent
-from .base import bad_field, unknown_value
+from ...ccxt_exchange.parsing import num
+from ...ccxt_exchange.streamstate import StreamEvent
+from ...ccxt_exchange.dialects.base import bad_field, unknown_value
 
 VENUE = "okx"
 MARKS = "mark-price"
@@ -60,7 +60,7 @@ MARKS_PER_REQUEST = 100
 
 
 class OrderRows(NamedTuple):
-    """How the OKX dialect reads an order row of its lists (:mod:`.okx`), handed in (that module
+    """How the OKX dialect reads an order row of its lists (:mod:`.dialect`), handed in (that module
     imports this one): the ``ordType`` values each list documents, and the readers of a regular
     row (its own id) and of an algo row (its kind, client id, trigger and whether it closes)."""
 
@@ -80,7 +80,8 @@ class _Read(NamedTuple):
 
 
 def stream_message(message: Any) -> str:
-    """What an OKX frame is (see :meth:`.base.Dialect.stream_message`): the venue's answers
+    """What an OKX frame is (see
+    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): the venue's answers
     (``event`` login / subscribe / unsubscribe / notice, an error that does not end the login,
     the text ``pong``), ``expired`` (an error of :data:`LOGIN_ERRORS`), ``marks`` (a
     ``mark-price`` push), ``ok`` (a push of a private channel; its rows are checked as they are
@@ -129,7 +130,7 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
     by its symbol and leg (``posSide`` net / long / short; ``pos`` signed in net mode), the
     ``account``'s currencies (keyed by the account: each ``details`` row's ``cashBal``), each
     ``orders`` and ``orders-algo`` row keyed by its id (read by ccxt's ``parse_order``, then as
-    :mod:`.okx` reads the lists' rows, ``rows_of``, with the kind the channel says), a ``mark-price`` row's
+    :mod:`.dialect` reads the lists' rows, ``rows_of``, with the kind the channel says), a ``mark-price`` row's
     ``markPx`` (of a held symbol only when ``held`` is given). Raises BAD_RESPONSE naming the
     channel and the field of a row it cannot read (the frame is dropped whole, counted
     malformed)."""

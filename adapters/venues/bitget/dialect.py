@@ -40,7 +40,7 @@ What it owns
     of its own accord): a UTA account's v2 reads fail the snapshot, never read as empty.
 
 What it must not do
-    import ccxt or hold account state (see :mod:`.base`).
+    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ from typing import Any, Callable, Mapping, Optional
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
-from ..parsing import BadData, num
-from .base import Call, Countdown, Dialect, Listed, ModeRead, Reads, bad_field, read, read_pages, unknown_value
+from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.dialects.base import (Call, Countdown, Dialect, Listed, ModeRead, Reads, bad_field, read,
+                                            read_pages, unknown_value)
 
 POSITIONS = "GET /api/v2/mix/position/all-position"
 REGULAR_ORDERS = "GET /api/v2/mix/order/orders-pending"
@@ -166,7 +167,7 @@ def before_oldest(endpoint: str) -> Callable[[list], Optional[Mapping[str, Any]]
 def position_mode(answer: Any) -> str:
     """The account's position mode from ``GET /api/v2/mix/account/account`` (ccxt's
     ``privateMixGetV2MixAccountAccount`` answer, or its ``data``): ``hedge`` or ``one_way``.
-    Raises :class:`..parsing.BadData` naming the field when the answer carries no known
+    Raises :class:`adapters.ccxt_exchange.parsing.BadData` naming the field when the answer carries no known
     ``posMode``."""
     data = answer.get("data", answer) if isinstance(answer, Mapping) else None
     mode = data.get("posMode") if isinstance(data, Mapping) else None
@@ -263,7 +264,7 @@ class BitgetDialect(Dialect):
     async def read_position_mode(self, reads: Reads) -> ModeRead:
         """``GET /api/v2/mix/account/account``: ``data.posMode`` hedge_mode (hedge) or one_way_mode
         (one-way); anything else is BAD_RESPONSE naming the field. Read at start, every few
-        minutes and after a refusal for the mode (:mod:`..modes`). Its ``marginMode`` is the one
+        minutes and after a refusal for the mode (:mod:`adapters.ccxt_exchange.modes`). Its ``marginMode`` is the one
         symbol's it was asked for, not the account's: the positions' own say theirs."""
         if reads.market_type != "futures" or not reads.has_method(MODE_METHOD):
             return await super().read_position_mode(reads)

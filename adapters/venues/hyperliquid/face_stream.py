@@ -16,7 +16,7 @@ requests   ``{"method": "subscribe" | "unsubscribe", "subscription": {"type": ..
            or signed action (its weight and faults included) and answers ``{"channel": "post",
            "data": {"id": n, "response": {"type": "info" | "action" | "error", "payload"}}}``.
 channels   ``clearinghouseState`` (``user``; ``dex`` "" only): the account's state as the REST
-           read renders it (:mod:`.hyperliquid_rows`), at subscription and at each tick of the
+           read renders it (:mod:`.face_rows`), at subscription and at each tick of the
            face (a "block", ``tick_s``) in which the account changed — a fill, a set mark of a
            coin it holds — and every ``state_every_ms`` while subscribed (the venue revalues
            positions every block; the simulator does not render a book at each price path
@@ -31,7 +31,7 @@ channels   ``clearinghouseState`` (``user``; ``dex`` "" only): the account's sta
            subscription, then the block's fills. ``activeAssetCtx`` (``coin``) every
            ``ctx_every_ms`` and at once on a set mark; ``allMids`` every ``ctx_every_ms``.
 
-Faults come from the engine's :class:`FaultPlan` through :class:`..stream.PushFace` (the
+Faults come from the engine's :class:`FaultPlan` through :class:`adapters.simulated.stream.PushFace` (the
 Binance face's writer: ``stream_disconnect``, ``stream_stall``, ``stream_out_of_order``,
 ``stream_duplicate``, ``stream_malformed``; endpoint ``stream:user`` for the user channels,
 ``stream:market`` for ``activeAssetCtx`` and ``allMids``). Hyperliquid's websocket authorizes
@@ -52,11 +52,11 @@ from typing import Any, Callable, Optional
 
 from aiohttp import web
 
-from ..changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
-from ..stream import PushFace, _Socket
-from .hyperliquid import ADDRESS_RE, _Err, _Face, universe
-from .hyperliquid_keys import addresses
-from .hyperliquid_rows import (ALGO_STATUS, account_fields, cloid, dec, empty_clearinghouse, order_status,
+from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
+from ...simulated.stream import PushFace, _Socket
+from .face import ADDRESS_RE, _Err, _Face, universe
+from .face_keys import addresses
+from .face_rows import (ALGO_STATUS, account_fields, cloid, dec, empty_clearinghouse, order_status,
                                position_row, usd)
 
 USER_CHANNELS = ("clearinghouseState", "orderUpdates", "userFills")
@@ -263,7 +263,7 @@ class HyperliquidStreamFace(PushFace):
         m = eng.markets[o.symbol]
         ad = m.amount_decimals
         if isinstance(c, AlgoChanged):
-            from ..conditional import LIMIT_TYPES
+            from ...simulated.conditional import LIMIT_TYPES
 
             price = o.price if o.order_type in LIMIT_TYPES else o.trigger_price
             order = {"coin": m.base, "side": "B" if o.side == "BUY" else "A", "limitPx": dec(price, m.price_decimals),
@@ -389,13 +389,13 @@ def ws_urls(base_url: str) -> dict[str, Any]:
 
 def hyperliquid_pro_client(server: Any, account: str, **config: Any) -> Any:
     """A ``ccxt.pro.hyperliquid`` bound to ``server`` as ``account``: REST as
-    :func:`.hyperliquid.hyperliquid_client`, the websocket at the server's ``/ws`` (testnet's
+    :func:`.face.hyperliquid_client`, the websocket at the server's ``/ws`` (testnet's
     too). Close it after use."""
     import ccxt.pro as ccxt_pro
 
-    from ...ccxt_exchange.dialects.hyperliquid import HYPERLIQUID
-    from .hyperliquid import ccxt_urls
-    from .hyperliquid_keys import account_address, account_key
+    from .dialect import HYPERLIQUID
+    from .face import ccxt_urls
+    from .face_keys import account_address, account_key
 
     options = {**HYPERLIQUID.client_options, **config.pop("options", {})}
     ex = ccxt_pro.hyperliquid({"walletAddress": account_address(account), "privateKey": account_key(account),
@@ -407,5 +407,14 @@ def hyperliquid_pro_client(server: Any, account: str, **config: Any) -> Any:
     return ex
 
 
+def stream_face(server: Any, **options: Any) -> HyperliquidStreamFace:
+    """The face :class:`adapters.simulated.http.SimServer` serves as its ``hyperliquid_stream``:
+    the bare ``/ws`` is Binance's path too, so it has no route of its own; the Binance face hands
+    it a socket whose first request is Hyperliquid's (:meth:`HyperliquidStreamFace.claims`)."""
+    face = HyperliquidStreamFace(server, **options)
+    server.stream.shared.append(face)
+    return face
+
+
 __all__ = ["HyperliquidStreamFace", "MARKET_CHANNELS", "UNKNOWN_CHANNEL", "USER_CHANNELS", "hyperliquid_pro_client",
-           "ws_urls"]
+           "stream_face", "ws_urls"]

@@ -14,13 +14,13 @@ What it owns
     ``POST /api/v5/trade/cancel-algos``; its refusal table (:data:`REFUSALS`) and the account's
     position mode (``GET /api/v5/account/config``: ``posMode``, and ``acctLv`` its margin mode).
 
-    The stream (ccxt's streaming API, :mod:`.okx_stream`): ``positions``, ``orders`` and
+    The stream (ccxt's streaming API, :mod:`.dialect_stream`): ``positions``, ``orders`` and
     ``account`` on the private websocket, ``orders-algo`` (the algo service's TP/SL, OCO and
     trigger orders, as stream events) on the business one, the held symbols' ``mark-price`` on
     the public one; the errors that end the stream's login read as the venue says them.
 
 What it must not do
-    import ccxt or hold account state (see :mod:`.base`).
+    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ from typing import Any, Awaitable, Callable, Mapping, Optional
 from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT
-from ..parsing import BadData, num
-from ..streamstate import StreamEvent
-from . import okx_stream
-from .base import (MODE_EVERY_S, Call, Countdown, Dialect, Listed, ModeRead, Reads, read, read_pages, clamp_seconds,
-                   unknown_value)
-from .refusals import Rule
-from .switches import OkxPermissions
+from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.streamstate import StreamEvent
+from . import dialect_stream as okx_stream
+from ...ccxt_exchange.dialects.base import (MODE_EVERY_S, Call, Countdown, Dialect, Listed, ModeRead, Reads, read,
+                                            read_pages, clamp_seconds, unknown_value)
+from ...ccxt_exchange.dialects.refusals import Rule
+from ...ccxt_exchange.dialects.switches import OkxPermissions
 
 ACCOUNT_CONFIG = "GET /api/v5/account/config"
 # posMode: long_short_mode (hedge: legs), net_mode (one-way)
@@ -276,7 +276,7 @@ class OkxDialect(Dialect):
         return CancelAllAfter()
 
     def permission_switches(self) -> Mapping[str, Any]:
-        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
+        """The venue's switch of its sub-accounts' keys (:mod:`adapters.ccxt_exchange.dialects.switches`)."""
         return {"permissions": OkxPermissions()}
 
 

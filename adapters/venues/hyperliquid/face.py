@@ -27,9 +27,9 @@ What it owns
       match against any resting orders. asset=0", ...); ``{"status": "err", "response": "..."}``
       for a refused action; a rate limit (the engine's, or a fault) is HTTP 429.
 
-The payload shapes both Hyperliquid faces render are :mod:`.hyperliquid_rows`'; the derived
-keys and the signature check :mod:`.hyperliquid_keys`'; the websocket face is
-:mod:`.hyperliquid_stream`.
+The payload shapes both Hyperliquid faces render are :mod:`.face_rows`'; the derived
+keys and the signature check :mod:`.face_keys`'; the websocket face is
+:mod:`.face_stream`.
 
 Signatures
     An action is signed as the venue signs it (EIP-712 over secp256k1, the phantom agent of the
@@ -66,11 +66,11 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from ..faults import FaultKind, first, restamp, stale, total_latency_ms
-from ..rules import (MARGIN_INSUFFICIENT, NOTIONAL_TOO_SMALL, PRECISION, QTY_NOT_POSITIVE, QTY_TOO_LARGE,
+from ...simulated.faults import FaultKind, first, restamp, stale, total_latency_ms
+from ...simulated.rules import (MARGIN_INSUFFICIENT, NOTIONAL_TOO_SMALL, PRECISION, QTY_NOT_POSITIVE, QTY_TOO_LARGE,
                      REDUCE_ONLY_REJECTED, TICK_SIZE, MarketSpec, SimError, SimOrder)
-from .hyperliquid_keys import account_address, account_key, action_digest, addresses as _addresses, signer as _signer
-from .hyperliquid_rows import (ALGO_STATUS, CLOID_RE, TIF, clearinghouse, dec as _dec, empty_clearinghouse,
+from .face_keys import account_address, account_key, action_digest, addresses as _addresses, signer as _signer
+from .face_rows import (ALGO_STATUS, CLOID_RE, TIF, clearinghouse, dec as _dec, empty_clearinghouse,
                                order_row, order_status, trigger_row)
 
 PREFIXES = ("/info", "/exchange")
@@ -531,7 +531,7 @@ def hyperliquid_client(server: Any, account: str, **config: Any) -> Any:
     here too. Close it after use."""
     import ccxt.async_support as ccxt_async
 
-    from ...ccxt_exchange.dialects.hyperliquid import HYPERLIQUID
+    from .dialect import HYPERLIQUID
 
     options = {**HYPERLIQUID.client_options, **config.pop("options", {})}
     ex = ccxt_async.hyperliquid({"walletAddress": account_address(account), "privateKey": account_key(account),
@@ -543,5 +543,20 @@ def hyperliquid_client(server: Any, account: str, **config: Any) -> Any:
     return ex
 
 
+def sim_account(server: Any, account: str, **fields: Any) -> Any:
+    """The Account of the engine's ``account`` on venue ``hyperliquid``: its derived wallet
+    address, its key in the environment (:func:`adapters.simulated.venues.sim_account`)."""
+    import os
+
+    from killswitch.policy.model import Account
+
+    env = "KS_SIM_HL_" + re.sub(r"[^A-Z0-9]", "_", account.upper()) + "_KEY"
+    os.environ[env] = account_key(account)  # a derived test key: the face recovers it as the signer
+    return Account.model_validate({
+        "name": account, "venue": "hyperliquid", "market_type": "futures", "quote_currency": "USDC",
+        "api_url": server.base_url,
+        "credentials": {"wallet_address": account_address(account), "private_key": {"env": env}}, **fields})
+
+
 __all__ = ["PREFIXES", "handle", "account_key", "account_address", "action_digest", "universe", "ccxt_urls",
-           "hyperliquid_client"]
+           "hyperliquid_client", "sim_account"]

@@ -6,7 +6,7 @@ What it owns
     digits), the order types the venue documents and whether each waits on a trigger
     (:data:`ORDER_TYPE_TRIGGERS`), and an open order's kind read from its row
     (:func:`listed_kind`): ``frontendOpenOrders`` has it, and so has an ``orderUpdates`` row
-    that carries the same fields (:mod:`.hyperliquid_stream`).
+    that carries the same fields (:mod:`.dialect_stream`).
 
 What it must not do
     import ccxt or hold account state.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Optional
 
-from ..parsing import num
+from ...ccxt_exchange.parsing import num
 
 # The engine's client order ids (killswitch.engine.planner.client_order_id) and their cloids.
 OUR_ID = re.compile(r"^ks[0-9a-f]{30}$")

@@ -30,7 +30,7 @@ pushes     ``{"arg": {...the subscription's, "uid"}, "data": [...]}`` with the f
            (OKX's 200 ms) while it moves and every ``quiet_every_ms`` (OKX's 10 s) while not.
 ping       the text ``ping`` answered ``pong`` on every path.
 
-Faults come from the engine's :class:`FaultPlan` through :class:`..stream.PushFace`
+Faults come from the engine's :class:`FaultPlan` through :class:`adapters.simulated.stream.PushFace`
 (``stream_disconnect``, ``stream_stall``, ``stream_out_of_order``, ``stream_duplicate``,
 ``stream_malformed``; endpoint ``stream:user`` for the private and business channels,
 ``stream:market`` for marks). ``listen_key_expired`` ends a socket's login: it is told
@@ -57,11 +57,11 @@ from typing import Any, Callable, Optional
 
 from aiohttp import web
 
-from ..changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
-from ..engine import decimals
-from ..stream import PushFace, _Socket
-from .okx import CCXT_OPTIONS, _Okx, _f, _money, _sz, inst_id
-from .shared import loopback
+from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
+from ...simulated.engine import decimals
+from ...simulated.stream import PushFace, _Socket
+from .face import CCXT_OPTIONS, _Okx, _f, _money, _sz, inst_id
+from ...simulated.faces.shared import loopback
 
 PATHS = {"/ws/v5/public": "public", "/ws/v5/private": "private", "/ws/v5/business": "business"}
 CHANNELS = {"positions": "private", "orders": "private", "account": "private", "orders-algo": "business",
@@ -356,7 +356,7 @@ def _dumps(body: Any) -> str:
 
 
 def okx_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
-    """A ``ccxt.pro.okx`` bound to ``server`` as ``account``: REST as :func:`.okx.okx_client`,
+    """A ``ccxt.pro.okx`` bound to ``server`` as ``account``: REST as :func:`.face.okx_client`,
     streams at the server's ``/ws/v5/{public,private,business}`` (close it after use)."""
     import ccxt.pro as ccxt_pro
 
@@ -375,4 +375,10 @@ def okx_pro_client(server: Any, account: str, *, strict: bool = True, **config: 
     return ex
 
 
-__all__ = ["OkxStreamFace", "CHANNELS", "UNKNOWN_CHANNEL", "okx_pro_client"]
+def stream_face(server: Any, **options: Any) -> OkxStreamFace:
+    """The face :class:`adapters.simulated.http.SimServer` serves as its ``okx_stream``
+    (``/ws/v5/public``, ``/private``, ``/business``), checking logins against the server's clock."""
+    return OkxStreamFace(server, **{"auth_clock": server.auth_clock, **options})
+
+
+__all__ = ["OkxStreamFace", "CHANNELS", "UNKNOWN_CHANNEL", "okx_pro_client", "stream_face"]

@@ -2,8 +2,8 @@
 
 What it owns
     the venue's rows as both Hyperliquid faces render them: the REST face's ``/info`` answers
-    (:mod:`.hyperliquid`: ``clearinghouseState``, ``frontendOpenOrders``, ``orderStatus``) and
-    the websocket face's pushes (:mod:`.hyperliquid_stream`: the ``clearinghouseState``
+    (:mod:`.face`: ``clearinghouseState``, ``frontendOpenOrders``, ``orderStatus``) and
+    the websocket face's pushes (:mod:`.face_stream`: the ``clearinghouseState``
     channel carries the same state as the read). Numbers are written as the venue writes them
     (:func:`dec`: decimal strings, trailing zeros dropped but one).
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Optional
 
-from ..rules import SimOrder
-from ..views import money
+from ...simulated.rules import SimOrder
+from ...simulated.views import money
 
 TIF = {"Gtc": "GTC", "Ioc": "IOC", "Alo": "GTX"}
 TIF_BACK = {v: k for k, v in TIF.items()}
@@ -118,7 +118,7 @@ ALGO_STATUS = {"NEW": "open", "TRIGGERED": "triggered", "CANCELED": "canceled", 
 
 def trigger_row(eng: Any, o: Any) -> dict:
     """A trigger order (a conditional order of the engine) as ``frontendOpenOrders`` lists it."""
-    from ..conditional import LIMIT_TYPES
+    from ...simulated.conditional import LIMIT_TYPES
 
     m = eng.markets[o.symbol]
     pd = m.price_decimals

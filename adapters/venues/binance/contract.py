@@ -1,0 +1,30 @@
+"""Binance's rows of the adapter contract (tests/contract/test_adapter_contract.py), one per ccxt id.
+
+Each row says what the production adapter must send to, and read from, the id: the market id of
+BTC/USDT:USDT, a one-way close's and a hedge-mode close's ``create_order`` params, the first call
+of a lookup by client order id, the raw info of a SHORT leg, the client id's longest length, the
+countdown's call and the order rate (orders a second). Plain data: nothing here is imported by
+the adapter.
+"""
+
+ROWS = (
+    {"id": "binance", "market_id": "BTCUSDT", "one_way_close": {"newClientOrderId": "ks1", "reduceOnly": True},
+     "hedge_close": {"newClientOrderId": "ks1", "positionSide": "LONG"},
+     "lookup": ("fetch_order", {"origClientOrderId": "ks1"}), "short_leg_info": {"positionSide": "SHORT"},
+     "max_client_id_length": 36,
+     "countdown": ("fapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSDT", "countdownTime": 60000}),
+     "order_rate": 10.0},
+    {"id": "binanceusdm", "market_id": "BTCUSDT", "one_way_close": {"newClientOrderId": "ks1", "reduceOnly": True},
+     "hedge_close": {"newClientOrderId": "ks1", "positionSide": "LONG"},
+     "lookup": ("fetch_order", {"origClientOrderId": "ks1"}), "short_leg_info": {"positionSide": "SHORT"},
+     "max_client_id_length": 36,
+     "countdown": ("fapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSDT", "countdownTime": 60000}),
+     "order_rate": 20.0},
+    {"id": "binancecoinm", "market_id": "BTCUSD_PERP",
+     "one_way_close": {"newClientOrderId": "ks1", "reduceOnly": True},
+     "hedge_close": {"newClientOrderId": "ks1", "positionSide": "LONG"},
+     "lookup": ("fetch_order", {"origClientOrderId": "ks1"}), "short_leg_info": {"positionSide": "SHORT"},
+     "max_client_id_length": 36,
+     "countdown": ("dapiPrivatePostCountdownCancelAll", {"symbol": "BTCUSD_PERP", "countdownTime": 60000}),
+     "order_rate": 5.0},
+)

@@ -1,0 +1,13 @@
+"""Bybit (``bybit``, the v5 unified API).
+
+Its dialect (:mod:`.dialect`), the simulator's v5 face (REST :mod:`.face`, websocket
+:mod:`.face_stream`), its contract rows (:mod:`.contract`) and its answers (``fixtures/``,
+README.md: which are verbatim).
+"""
+
+ORDER = 1
+CCXT_IDS = ("bybit",)
+DIALECT = "dialect"
+SIM_ID = "bybit"
+FACE = "face"
+STREAM_FACE = "face_stream"

@@ -1,0 +1,13 @@
+"""OKX (``okx``, the v5 API).
+
+Its dialect (:mod:`.dialect`, its stream's events :mod:`.dialect_stream`), the simulator's v5
+face (REST :mod:`.face`, websocket :mod:`.face_stream`), its contract rows (:mod:`.contract`)
+and its answers (``fixtures/``, README.md: which are verbatim).
+"""
+
+ORDER = 2
+CCXT_IDS = ("okx",)
+DIALECT = "dialect"
+SIM_ID = "okx"
+FACE = "face"
+STREAM_FACE = "face_stream"

@@ -1,0 +1,156 @@
+"""A venue is one folder (``adapters/venues/<venue>/``): the registries find it, nothing names it.
+
+A venue package added to a copy of the adapters, with no other file touched, is in every
+registry — the dialects (and the order raw answers are read in), the simulator's REST faces,
+its stream faces and its accounts — and in the compiler's generated list of the ids with a
+dialect; a package whose data disagrees with its modules, or that leaves a field out, is refused
+by name; and the ccxt adapter's registry loads no simulator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+INIT = '''"""Kraken Futures, a venue added as a folder."""
+
+ORDER = {order}
+CCXT_IDS = {ids}
+DIALECT = "dialect"
+SIM_ID = "krakenfutures"
+FACE = "face"
+STREAM_FACE = "face_stream"
+'''
+DIALECT = '''
+from ...ccxt_exchange.dialects.base import Dialect
+
+
+class KrakenFuturesDialect(Dialect):
+    pass
+
+
+DIALECTS = (KrakenFuturesDialect(id="krakenfutures", order_rate=3.0),)
+'''
+FACE = '''
+PREFIXES = ("/derivatives/api/v3/",)
+
+
+async def handle(server, request):
+    raise NotImplementedError
+
+
+def sim_account(server, account, **fields):
+    return ("krakenfutures", account)
+'''
+STREAM_FACE = '''
+class ZzStream:
+    def __init__(self, server, **options):
+        self.options = options
+
+    def add_routes(self, app):
+        pass
+
+    async def start(self):
+        pass
+
+    async def stop(self):
+        pass
+
+
+def stream_face(server, **options):
+    return ZzStream(server, **options)
+'''
+PROBE = '''
+import json, sys
+from adapters.ccxt_exchange.dialects import DIALECTS, KNOWN_RAW_FIELDS, dialect_for
+dialects_alone = not any(m.startswith(("adapters.simulated", "aiohttp")) for m in sys.modules)
+from adapters.simulated.faces import FACES
+from adapters.simulated.venues import VENUES, sim_account
+from adapters.simulated.engine import ManualClock
+from adapters.simulated.scenarios import build
+from adapters.simulated.http import SimServer
+from killswitch.cli.schema import dialect_venues_text
+server = SimServer(build("calm", ManualClock(0)), venue_streams={"krakenfutures": {"tick_s": 0.5}})
+print(json.dumps({
+    "dialects": list(DIALECTS), "rate": dialect_for("krakenfutures").order_rate,
+    "raw_fields": [type(d).__name__ for d in KNOWN_RAW_FIELDS.shapes], "dialects_alone": dialects_alone,
+    "face": FACES.get("/derivatives/api/v3/") is not None, "sim_venues": list(VENUES),
+    "account": list(sim_account(None, "a", "krakenfutures")), "stream": server.krakenfutures_stream.options,
+    "generated": '"krakenfutures",' in dialect_venues_text()}))
+'''
+
+
+def _copy_with_venue(tmp_path: Path, folder: str, init: str) -> Path:
+    shutil.copytree(ROOT / "adapters", tmp_path / "adapters", ignore=shutil.ignore_patterns("__pycache__"))
+    pkg = tmp_path / "adapters" / "venues" / folder
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(init)
+    for name, text in (("dialect", DIALECT), ("face", FACE), ("face_stream", STREAM_FACE)):
+        (pkg / f"{name}.py").write_text(textwrap.dedent(text))
+    return tmp_path
+
+
+def _probe(root: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"}
+    return subprocess.run([sys.executable, "-c", PROBE], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_a_new_venue_folder_is_in_every_registry_and_nothing_else_is_edited(tmp_path):
+    root = _copy_with_venue(tmp_path, "krakenfutures", INIT.format(order=9, ids='("krakenfutures",)'))
+    r = _probe(root)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["dialects"] == ["binance", "binanceusdm", "binancecoinm", "bybit", "okx", "hyperliquid", "bitget",
+                               "krakenfutures"]
+    assert got["rate"] == 3.0
+    # raw answers are read in registry order, the new venue's fields last (its ORDER)
+    assert got["raw_fields"] == ["BinanceDialect", "BybitDialect", "OkxDialect", "HyperliquidDialect",
+                                 "BitgetDialect", "KrakenFuturesDialect"]
+    assert got["dialects_alone"], "reading the dialects loaded the simulator"
+    assert got["face"] and got["sim_venues"][-1] == "krakenfutures"
+    assert got["account"] == ["krakenfutures", "a"] and got["stream"] == {"tick_s": 0.5}
+    assert got["generated"], "make schemas would not list the new venue's ids"
+
+
+@pytest.mark.parametrize("init, said", [
+    (INIT.format(order=9, ids='("krakenfutures", "kraken")'),
+     "adapters/venues/zz: CCXT_IDS ('krakenfutures', 'kraken') but its dialects are ('krakenfutures',)"),
+    (INIT.format(order=2, ids='("krakenfutures",)'), "two venue packages declare the same ORDER"),
+    (INIT.format(order=9, ids='("krakenfutures",)').replace('STREAM_FACE = "face_stream"\n', ""),
+     "adapters.venues.zz does not declare STREAM_FACE"),
+])
+def test_a_venue_folder_whose_data_is_wrong_is_refused_by_name(tmp_path, init, said):
+    r = _probe(_copy_with_venue(tmp_path, "zz", init))
+    assert r.returncode != 0 and said in r.stderr, r.stderr
+
+
+def test_the_registries_order_is_the_packages_and_every_package_declares_its_fields():
+    from adapters.registry import FIELDS, folder_names, venues
+
+    assert [p.__name__ for p in venues()] == [f"adapters.venues.{v}" for v in
+                                              ("binance", "bybit", "okx", "hyperliquid", "bitget")]
+    assert set(folder_names()) == {"binance", "bybit", "okx", "hyperliquid", "bitget"}
+    assert all(hasattr(p, f) for p in venues() for f in FIELDS)
+
+
+def test_every_venue_fixture_is_in_its_readme_which_says_whether_it_is_verbatim():
+    from adapters.registry import HOME, folder_names
+
+    for venue in folder_names():
+        fixtures = HOME / venue / "fixtures"
+        readme = (fixtures / "README.md").read_text()
+        files = {p.name for p in fixtures.glob("*.json")}
+        rows = {line.split("`")[1]: line for line in readme.splitlines() if line.startswith("| `")}
+        assert files and set(rows) == files, (venue, sorted(files ^ set(rows)))
+        verbatim = sum(1 for line in rows.values() if "recording, verbatim" in line)
+        assert f"Verbatim recordings: {verbatim} of {len(files)}" in readme, venue
