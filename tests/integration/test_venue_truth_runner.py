@@ -218,7 +218,7 @@ def test_a_close_the_venue_keeps_refusing_stops_after_its_bound_and_every_view_s
     assert f"rejected  REDUCE_ONLY_REJECTED: {said}" in history_text(journal, _Verified())
     assert console["close_rejected"] and console["close_rejected"][0]["venue_said"] == said
     orders = [o for i in console["incidents"] for o in i["orders"]]
-    assert orders and all(o["reason"] == f"REDUCE_ONLY_REJECTED: {said}" for o in orders)
+    assert orders and all(o["reason"].endswith(f"REDUCE_ONLY_REJECTED: {said}") for o in orders), orders[0]["reason"]
     md = report_markdown(report)
     assert f"- rejected by the venue: {len(journal)} × `{said}`" in md, md
     assert "UNKNOWN" not in md and "UNKNOWN" not in text
