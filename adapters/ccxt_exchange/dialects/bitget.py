@@ -36,7 +36,11 @@ What it owns
       closes are built for, and the declared ``hedge_mode`` checked against;
     * its refusal table (:data:`REFUSALS`, read by :func:`bitget_refusal`): 40774, an order built
       for the other position mode, is a MODE refusal (the mode read again, the close rebuilt
-      once, never re-sent as it was).
+      once, never re-sent as it was);
+    * its stream (:mod:`.bitget_stream`): ``positions``, ``orders``, ``orders-algo`` (plan and
+      TP/SL orders) and ``account`` on the private websocket after ``login``, the held symbols'
+      ``ticker`` (its ``markPrice``) on the public one; the errors that end the login read as
+      the venue says them.
 
     Unified-trading (UTA) accounts answer on Bitget's v3 API; this dialect reads the classic
     account (ccxt's ``uta`` option is held false, so ccxt never probes ``/api/v3/account/settings``
@@ -49,12 +53,15 @@ What it must not do
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Container
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT
 from ..parsing import BadData, num
+from ..streamstate import StreamEvent
+from . import bitget_stream
 from .base import Call, Countdown, Dialect, Listed, ModeRead, Reads, bad_field, read, read_pages, unknown_value
 from .refusals import Rule
 
@@ -270,6 +277,31 @@ class BitgetDialect(Dialect):
     def refusal_of(self, body: Any) -> Optional[tuple[str, str]]:
         return bitget_refusal(body)
 
+    # Streams: ccxt.pro's bitget (positions, orders, orders-algo and account on the private
+    # websocket after login; the held symbols' tickers on the public one). A websocket costs no
+    # REST request (no listen key: the login is signed on the socket); the stream costs the
+    # reconcile's snapshot.
+    streams: bool = True
+
+    def stream_message(self, message: Any) -> str:
+        return bitget_stream.stream_message(message)
+
+    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
+                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
+        return bitget_stream.stream_events(message, symbol_of, ccxt_order, held, ORDER_ROWS)
+
+    def stream_time(self, message: Any) -> Optional[int]:
+        return bitget_stream.stream_time(message)
+
+    def stream_ended(self, message: Any) -> tuple[str, str]:
+        return bitget_stream.stream_ended(message)
+
+    def stream_watches(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+        return super().stream_watches() + (("watch_orders", {"trigger": True}),)
+
+    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
+        return bitget_stream.watch_marks(client, held)
+
     def positions_endpoint(self, market_type: str) -> str:
         return POSITIONS
 
@@ -343,6 +375,9 @@ async def read_position_mode(call: Call, symbol_id: str = "BTCUSDT", product_typ
     answer = await call(MODE_METHOD, {"symbol": symbol_id, "productType": product_type, "marginCoin": margin_coin})
     return position_mode(answer)
 
+
+# the lists' readers of an order row, for the stream's orders and orders-algo channels
+ORDER_ROWS = bitget_stream.OrderRows(read_row, read_plan)
 
 BITGET = BitgetDialect(id="bitget", order_rate=8.0)
 
