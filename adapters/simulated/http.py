@@ -45,7 +45,9 @@ the stream faults) is served on the same app and port: ``POST/PUT/DELETE /fapi/v
 Bybit v5's websocket face (:mod:`.faces.bybit_stream`: ``/v5/private``, ``/v5/public/linear``)
 is served there too (:attr:`SimServer.bybit_stream`; :func:`.faces.bybit_stream.bybit_pro_client`), and
 OKX v5's (:mod:`.faces.okx_stream`: ``/ws/v5/public``, ``/private``, ``/business``;
-:attr:`SimServer.okx_stream`; :func:`.faces.okx_stream.okx_pro_client`).
+:attr:`SimServer.okx_stream`; :func:`.faces.okx_stream.okx_pro_client`), and Bitget v2's
+(:mod:`.faces.bitget_stream`: ``/v2/ws/public``, ``/v2/ws/private``; :attr:`SimServer.bitget_stream`;
+:func:`.faces.bitget_stream.bitget_pro_client`).
 Hyperliquid's (:mod:`.faces.hyperliquid_stream`: the bare ``/ws``, whose first request says whether
 it is Hyperliquid's or Binance's; :attr:`SimServer.hyperliquid_stream`, keyword arguments
 ``hyperliquid_stream``; :func:`.faces.hyperliquid_stream.hyperliquid_pro_client`).
@@ -197,6 +199,10 @@ class SimServer:
 
         # OKX v5's websocket face (/ws/v5/public, /private, /business) on the same port
         self.okx_stream = OkxStreamFace(self, auth_clock=self.auth_clock)
+        from .faces.bitget_stream import BitgetStreamFace
+
+        # Bitget v2's websocket face (/v2/ws/public, /v2/ws/private) on the same port
+        self.bitget_stream = BitgetStreamFace(self, auth_clock=self.auth_clock)
         from .faces.hyperliquid_stream import HyperliquidStreamFace
 
         # Hyperliquid's websocket face: the bare /ws, handed over by the Binance face (its first request says whose)
@@ -210,6 +216,7 @@ class SimServer:
         self.stream.add_routes(app)  # before the catch-all below
         self.bybit_stream.add_routes(app)
         self.okx_stream.add_routes(app)
+        self.bitget_stream.add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
@@ -219,6 +226,7 @@ class SimServer:
         await self.stream.start()
         await self.bybit_stream.start()
         await self.okx_stream.start()
+        await self.bitget_stream.start()
         await self.hyperliquid_stream.start()
         return self.base_url
 
@@ -226,6 +234,7 @@ class SimServer:
         await self.stream.stop()
         await self.bybit_stream.stop()
         await self.okx_stream.stop()
+        await self.bitget_stream.stop()
         await self.hyperliquid_stream.stop()
         if self._runner is not None:
             await self._runner.cleanup()

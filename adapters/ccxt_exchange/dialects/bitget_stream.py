@@ -23,7 +23,9 @@ What it owns
       read as the REST plan list reads the same order under its REST name (normal_plan,
       profit_plan, loss_plan, pos_profit, pos_loss, track_plan, moving_plan: the kind, whether it
       closes, and the planType its cancel names); ``status`` live / not_trigger waits,
-      executing / executed / fail_execute / cancelled ended it;
+      executing / executed / fail_execute / cancelled ended it. ccxt.pro's bitget resolves such
+      a push under ``order:linear``, never the ``triggerOrder:linear`` its watch waits on: the
+      watch only keeps the subscription, the frames are read raw;
     * ``account`` (``watch_balance``): each margin coin's ``equity`` and ``unrealizedPL`` (the
       wallet is their difference, so that the stream's equity is the venue's at the stream's
       marks), of the push's ``ts``; a row without ``unrealizedPL`` (the push as Bitget first
