@@ -10,9 +10,11 @@ What it owns
       positions of the product type (``instId``, ``holdSide``, ``posMode``, ``total``,
       ``openPriceAvg``), as ccxt reads it (it drops its cache at each snapshot): a held leg the
       push does not list is flat. Its rows carry the time they last changed; the push's own
-      ``ts`` is the time of the whole snapshot, the event time of every leg in it. Read by the
-      stream alone (``state``): ccxt never parses the frame (at 10,000 positions each push is
-      the whole book);
+      ``ts`` is the time of the whole snapshot, the event time of every leg in it: a push older
+      than the last is out of order, and one of the same millisecond, every row of which the
+      book repeats, is applied again, changing nothing (a snapshot is never a duplicate). Read
+      by the stream alone (``state``): ccxt never parses the frame (at 10,000 positions each
+      push is the whole book);
     * ``orders`` (``watch_orders``): each row an order's state (``orderId``, ``status`` live /
       partially_filled / filled / canceled, ``orderType`` limit / market), read by ccxt's
       ``parse_ws_order`` and then as the REST list reads its rows (:func:`.bitget.read_row`: the
@@ -98,6 +100,14 @@ class OrderRows(NamedTuple):
     plan: Callable[[str, str, Any], Any]
 
 
+class _Push:
+    """One ``positions`` push, equal to itself only: the body of its legs' events with the row,
+    so that a row the next push of the same millisecond repeats unchanged (the book is whole in
+    every push) is applied again, changing nothing, not counted a duplicate."""
+
+    __slots__ = ()
+
+
 class _Read(NamedTuple):
     """What a channel's reader is handed beside the row."""
 
@@ -106,6 +116,7 @@ class _Read(NamedTuple):
     held: Optional[Container[str]]
     rows: OrderRows
     ts: int  # the push's own time
+    push: _Push
 
 
 def _channel(message: Any) -> Optional[str]:
@@ -178,7 +189,7 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
     if read is None:
         return []
     ts = num(message.get("ts"))
-    ctx = _Read(symbol_of, ccxt_order, held, rows_of, int(ts) if ts is not None else 0)
+    ctx = _Read(symbol_of, ccxt_order, held, rows_of, int(ts) if ts is not None else 0, _Push())
     out: list[StreamEvent] = []
     for row in rows:
         if not isinstance(row, Mapping):
@@ -225,7 +236,7 @@ def _position(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEv
     size = abs(_number(channel, row, "total"))
     leg = "BOTH" if mode == "one_way_mode" else str(hold).upper()
     entry = num(row.get("openPriceAvg")) or None
-    return [StreamEvent(("position", symbol, leg), _stamp(channel, ctx), row,
+    return [StreamEvent(("position", symbol, leg), _stamp(channel, ctx), (ctx.push, row),
                         positions=((symbol, leg, str(hold) if size else None, size, entry),))]
 
 
@@ -243,7 +254,7 @@ def _flat_legs(channel: str, listed: list[StreamEvent], ctx: _Read) -> list[Stre
         legs = seen.get(symbol, set())
         # a listed one-way row holds the symbol's one leg; a listed hedge leg leaves the other one
         flat = () if "BOTH" in legs else tuple(x for x in ("LONG", "SHORT") if x not in legs) if legs else LEGS
-        out.extend(StreamEvent(("position", symbol, leg), at, None, positions=((symbol, leg, None, 0.0, None),))
+        out.extend(StreamEvent(("position", symbol, leg), at, ctx.push, positions=((symbol, leg, None, 0.0, None),))
                    for leg in flat)
     return out
 
